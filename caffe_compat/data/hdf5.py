@@ -1,0 +1,197 @@
+"""Caffe's HDF5DataLayer iteration, streamed from disk.
+
+The source is a list file naming ``.h5`` files (whitespace-separated, as Caffe reads it with
+``>>``; paths relative to the working directory, as Caffe opens them, falling back to the list
+file's folder). Each top reads the dataset of its own name; rows of one file are served in order
+(or in a shuffled order with ``shuffle``), and after the last row of a file the next file starts;
+after the last file the first one comes back. Caffe loads every file whole into memory; this
+reader reads only the rows of each batch (contiguous slices when not shuffled), so training data
+can be larger than RAM. ``state_dict`` / ``load_state_dict`` capture the read position, which
+Caffe's solverstate does not, so a resumed run continues with the same rows.
+"""
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+
+from ..errors import DataError
+
+
+def read_source_list(path):
+    """The ``.h5`` paths named by list file ``path``, resolved as Caffe would (see module doc)."""
+    path = os.fspath(path)
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise DataError(f"HDF5 source list '{path}' does not exist (relative paths are resolved "
+                        f"against the working directory {os.getcwd()})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"HDF5 source list '{path}' cannot be read: {e}") from None
+    out = []
+    folder = os.path.dirname(os.path.abspath(path))
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for token in line.split():
+            if os.path.exists(token):
+                out.append(token)
+            elif not os.path.isabs(token) and os.path.exists(os.path.join(folder, token)):
+                out.append(os.path.join(folder, token))
+            else:
+                raise DataError(f"{path}:{lineno}: HDF5 file '{token}' does not exist")
+    if not out:
+        raise DataError(f"HDF5 source list '{path}' names no files")
+    return out
+
+
+class HDF5Source:
+    """Batches of the datasets ``tops`` from the files of ``list_path``, in Caffe's order."""
+
+    def __init__(self, list_path, tops, batch_size, shuffle=False, seed=None, where=""):
+        self.where = where or os.fspath(list_path)
+        self.list_path = os.fspath(list_path)
+        self.files = read_source_list(list_path)
+        self.tops = list(tops)
+        if batch_size <= 0:
+            raise DataError(f"{self.where}: batch_size must be positive, got {batch_size}")
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.rng = np.random.default_rng(seed)
+        self.file_perm = np.arange(len(self.files))
+        if self.shuffle:
+            self.rng.shuffle(self.file_perm)
+        self.shapes = None
+        self.dtypes = None
+        self.current_file = 0
+        self._handle = None
+        self._open(self.file_perm[0])
+        self.row_shapes = self.shapes
+
+    # -------------------------------------------------------------- files
+    def _open(self, index):
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        name = self.files[index]
+        try:
+            handle = h5py.File(name, "r")
+        except OSError as e:
+            raise DataError(f"{self.where}: cannot open HDF5 file '{name}': {e}") from None
+        rows, shapes = None, []
+        for top in self.tops:
+            if top not in handle:
+                handle.close()
+                raise DataError(f"{self.where}: HDF5 file '{name}' has no dataset '{top}' "
+                                f"(it has: {', '.join(sorted(handle.keys())) or 'nothing'})")
+            ds = handle[top]
+            if not isinstance(ds, h5py.Dataset):
+                handle.close()
+                raise DataError(f"{self.where}: '{top}' in HDF5 file '{name}' is not a dataset")
+            if ds.dtype.kind not in "fiu" or ds.ndim < 1:
+                handle.close()
+                raise DataError(f"{self.where}: dataset '{top}' in '{name}' must be a numeric "
+                                f"array with at least one axis, got {ds.dtype} {ds.shape}")
+            if rows is None:
+                rows = ds.shape[0]
+            elif ds.shape[0] != rows:
+                handle.close()
+                raise DataError(f"{self.where}: datasets of '{name}' disagree in row count: "
+                                f"'{self.tops[0]}' has {rows}, '{top}' has {ds.shape[0]}")
+            shapes.append(tuple(ds.shape[1:]))
+        if rows == 0:
+            handle.close()
+            raise DataError(f"{self.where}: HDF5 file '{name}' has no rows")
+        if self.shapes is None:
+            self.shapes = shapes
+        elif shapes != self.shapes:
+            handle.close()
+            raise DataError(f"{self.where}: HDF5 file '{name}' has row shapes {shapes}, the "
+                            f"first file had {self.shapes}")
+        self._handle = handle
+        self._datasets = [handle[t] for t in self.tops]
+        self.rows = rows
+        self.current_row = 0
+        self.data_perm = np.arange(rows)
+        if self.shuffle:
+            self.rng.shuffle(self.data_perm)
+
+    def _advance_file(self):
+        if len(self.files) > 1:
+            self.current_file += 1
+            if self.current_file == len(self.files):
+                self.current_file = 0
+                if self.shuffle:
+                    self.rng.shuffle(self.file_perm)
+            self._open(self.file_perm[self.current_file])
+        else:
+            self.current_row = 0
+            if self.shuffle:
+                self.rng.shuffle(self.data_perm)
+        self.current_row = 0
+
+    # -------------------------------------------------------------- reading
+    def _read(self, rows):
+        """Rows ``rows`` (indices into the open file) of every dataset, in that order."""
+        out = []
+        contiguous = len(rows) == 0 or bool(np.all(np.diff(rows) == 1))
+        for ds in self._datasets:
+            if contiguous:
+                block = ds[int(rows[0]):int(rows[-1]) + 1] if len(rows) else ds[0:0]
+            else:
+                order = np.argsort(rows, kind="stable")
+                uniq, inverse = np.unique(rows[order], return_inverse=True)
+                got = ds[uniq.tolist()]
+                block = np.empty((len(rows),) + got.shape[1:], dtype=got.dtype)
+                block[order] = got[inverse]
+            out.append(np.asarray(block, dtype=np.float32))
+        return out
+
+    def next_batch(self):
+        """The next ``batch_size`` rows of every top (float32 arrays), wrapping as Caffe does."""
+        parts = [[] for _ in self.tops]
+        need = self.batch_size
+        while need:
+            take = min(need, self.rows - self.current_row)
+            rows = self.data_perm[self.current_row:self.current_row + take]
+            for acc, block in zip(parts, self._read(rows)):
+                acc.append(block)
+            self.current_row += take
+            need -= take
+            if self.current_row == self.rows:
+                self._advance_file()
+        return [np.concatenate(p, axis=0) if len(p) > 1 else p[0] for p in parts]
+
+    # -------------------------------------------------------------- position
+    def state_dict(self):
+        """Everything needed to continue reading at exactly this position."""
+        return {"file_perm": self.file_perm.tolist(), "current_file": int(self.current_file),
+                "current_row": int(self.current_row), "data_perm": self.data_perm.tolist(),
+                "rng": self.rng.bit_generator.state, "files": list(self.files)}
+
+    def load_state_dict(self, state):
+        if list(state.get("files", self.files)) != list(self.files):
+            raise DataError(f"{self.where}: saved read position belongs to other files "
+                            f"({state.get('files')})")
+        self.file_perm = np.asarray(state["file_perm"], dtype=np.int64)
+        self.current_file = int(state["current_file"])
+        self._open(self.file_perm[self.current_file])
+        self.data_perm = np.asarray(state["data_perm"], dtype=np.int64)
+        self.current_row = int(state["current_row"])
+        self.rng.bit_generator.state = state["rng"]
+
+    def reset(self):
+        """Back to the first row of the first file (Caffe's position after a restore)."""
+        self.current_file = 0
+        self._open(self.file_perm[0])
+
+    def close(self):
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

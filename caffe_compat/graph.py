@@ -1,0 +1,213 @@
+"""The blob graph of a net, as Caffe's Net::Init lays it out.
+
+``build_graph`` takes an upgraded NetParameter and returns the layer list Caffe would run:
+layers filtered by the NetState rules (Net::FilterNet), Split layers inserted where one blob feeds
+several consumers (util/insert_splits.cpp, same layer and blob names), every layer's phase set,
+and the connectivity checked (unknown bottoms, duplicate tops) with errors naming the layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import NetError
+from .proto import caffe_pb2
+
+PHASES = {"TRAIN": caffe_pb2.TRAIN, "TEST": caffe_pb2.TEST}
+
+
+def phase_value(phase):
+    """Accept "train"/"TRAIN"/caffe_pb2.TRAIN (and TEST alike); return the enum value."""
+    if isinstance(phase, str):
+        try:
+            return PHASES[phase.upper()]
+        except KeyError:
+            raise NetError(f"unknown phase '{phase}' (expected TRAIN or TEST)") from None
+    if phase in PHASES.values():
+        return phase
+    raise NetError(f"unknown phase {phase!r} (expected TRAIN or TEST)")
+
+
+def phase_name(phase):
+    return caffe_pb2.Phase.Name(phase_value(phase))
+
+
+def state_meets_rule(state, rule):
+    """Caffe's Net::StateMeetsRule: phase, min/max level, all stages, none of the not_stages."""
+    if rule.HasField("phase") and rule.phase != state.phase:
+        return False
+    if rule.HasField("min_level") and state.level < rule.min_level:
+        return False
+    if rule.HasField("max_level") and state.level > rule.max_level:
+        return False
+    stages = set(state.stage)
+    if any(s not in stages for s in rule.stage):
+        return False
+    if any(s in stages for s in rule.not_stage):
+        return False
+    return True
+
+
+def filter_net(net_param, phase=None, level=None, stages=None):
+    """Caffe's Net::FilterNet: the layers whose include/exclude rules the NetState meets.
+
+    ``phase``/``level``/``stages`` override the net's own ``state`` when given.
+    """
+    state = caffe_pb2.NetState()
+    state.CopyFrom(net_param.state)
+    if phase is not None:
+        state.phase = phase_value(phase)
+    if level is not None:
+        state.level = int(level)
+    if stages is not None:
+        del state.stage[:]
+        state.stage.extend(stages)
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    del out.layer[:]
+    out.state.CopyFrom(state)
+    for lp in net_param.layer:
+        if len(lp.include) and len(lp.exclude):
+            raise NetError(f"layer '{lp.name}': specify either include rules or exclude rules, "
+                           "not both")
+        if len(lp.include):
+            keep = any(state_meets_rule(state, r) for r in lp.include)
+        else:
+            keep = not any(state_meets_rule(state, r) for r in lp.exclude)
+        if keep:
+            out.layer.add().CopyFrom(lp)
+    return out
+
+
+def split_layer_name(layer_name, blob_name, blob_idx):
+    return f"{blob_name}_{layer_name}_{blob_idx}_split"
+
+
+def split_blob_name(layer_name, blob_name, blob_idx, split_idx):
+    return f"{blob_name}_{layer_name}_{blob_idx}_split_{split_idx}"
+
+
+def insert_splits(net_param):
+    """Caffe's InsertSplits: a Split layer after every top consumed more than once.
+
+    A top with a non-zero explicit ``loss_weight`` counts as one more consumer; the split then
+    carries that loss weight on its first output, as Caffe does.
+    """
+    last_top = {}            # blob name -> (layer index, top index) of its latest producer
+    source = {}              # (layer, bottom index) -> (layer, top index)
+    consumers = {}           # (layer, top index) -> number of consumers
+    loss_weight = {}
+    for i, lp in enumerate(net_param.layer):
+        for j, name in enumerate(lp.bottom):
+            if name not in last_top:
+                raise NetError(f"layer '{lp.name}': unknown bottom blob '{name}' (bottom index "
+                               f"{j}); no earlier layer produces it")
+            src = last_top[name]
+            source[(i, j)] = src
+            consumers[src] = consumers.get(src, 0) + 1
+        for j, name in enumerate(lp.top):
+            last_top[name] = (i, j)
+        for j in range(min(len(lp.loss_weight), len(lp.top))):
+            src = last_top[lp.top[j]]
+            loss_weight[src] = lp.loss_weight[j]
+            if lp.loss_weight[j]:
+                consumers[src] = consumers.get(src, 0) + 1
+
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    del out.layer[:]
+    next_split = {}
+    for i, lp in enumerate(net_param.layer):
+        new = out.layer.add()
+        new.CopyFrom(lp)
+        for j, name in enumerate(lp.bottom):
+            src = source[(i, j)]
+            if consumers.get(src, 0) > 1:
+                k = next_split.get(src, 0)
+                next_split[src] = k + 1
+                new.bottom[j] = split_blob_name(net_param.layer[src[0]].name, name, src[1], k)
+        for j, name in enumerate(lp.top):
+            n = consumers.get((i, j), 0)
+            if n <= 1:
+                continue
+            w = loss_weight.get((i, j), 0.0)
+            split = out.layer.add()
+            split.name = split_layer_name(lp.name, name, j)
+            split.type = "Split"
+            split.bottom.append(name)
+            for k in range(n):
+                split.top.append(split_blob_name(lp.name, name, j, k))
+                if w:
+                    split.loss_weight.append(w if k == 0 else 0.0)
+            if w:
+                del new.loss_weight[:]
+                next_split[(i, j)] = next_split.get((i, j), 0) + 1
+    return out
+
+
+@dataclass
+class LayerNode:
+    """One layer as the net runs it: its (split-renamed) parameter and blob connections."""
+
+    index: int
+    param: object
+    bottoms: list = field(default_factory=list)
+    tops: list = field(default_factory=list)
+
+    @property
+    def name(self):
+        return self.param.name
+
+    @property
+    def type(self):
+        return self.param.type
+
+
+@dataclass
+class NetGraph:
+    """The runnable layer list and the blob bookkeeping of Caffe's Net::Init."""
+
+    name: str
+    phase: int
+    layers: list
+    blob_names: list            # every blob, in order of first production (Caffe's blob order)
+    outputs: list               # blobs produced and never consumed, sorted by name (std::set)
+    force_backward: bool
+    net_param: object           # the filtered, split NetParameter
+
+    def layer(self, name):
+        for node in self.layers:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+
+def build_graph(net_param, phase="TEST", level=None, stages=None):
+    """Filter, split and connect ``net_param`` (already upgraded) for ``phase``."""
+    filtered = filter_net(net_param, phase, level, stages)
+    split = insert_splits(filtered)
+    blob_names, available, layers = [], set(), []
+    for i, lp in enumerate(split.layer):
+        if not lp.HasField("phase"):
+            lp.phase = filtered.state.phase
+        if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
+            raise NetError(f"layer '{lp.name}': propagate_down must be given 0 or "
+                           f"{len(lp.bottom)} times (once per bottom), got {len(lp.propagate_down)}")
+        for j, name in enumerate(lp.bottom):
+            if name not in available:
+                raise NetError(f"layer '{lp.name}': bottom blob '{name}' (bottom index {j}) is not "
+                               "available: it is produced by no earlier layer or was already "
+                               "consumed")
+            available.discard(name)
+        for j, name in enumerate(lp.top):
+            in_place = j < len(lp.bottom) and lp.bottom[j] == name
+            if not in_place:
+                if name in blob_names:
+                    raise NetError(f"layer '{lp.name}': top blob '{name}' is already produced by "
+                                   "another layer (only in-place reuse of the same bottom index "
+                                   "is allowed)")
+                blob_names.append(name)
+            available.add(name)
+        layers.append(LayerNode(i, lp, list(lp.bottom), list(lp.top)))
+    return NetGraph(name=split.name, phase=filtered.state.phase, layers=layers,
+                    blob_names=blob_names, outputs=sorted(available),
+                    force_backward=bool(split.force_backward), net_param=split)

@@ -1,0 +1,44 @@
+"""Atomic output files: write to a temporary file beside the target, then rename.
+
+A crash, SIGKILL or Ctrl-C while writing leaves the target untouched (either absent or the
+previous complete version) and at most a ``.tmp-*`` file, never a half-written output.
+"""
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
+
+    The temporary name keeps ``suffix`` (e.g. ``.h5``) for libraries that look at it. On any
+    exception (KeyboardInterrupt included) the temporary file is removed and the error re-raised.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".tmp-", suffix=suffix,
+                               dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def write_bytes_atomic(path, data):
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))

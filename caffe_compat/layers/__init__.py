@@ -1,0 +1,14 @@
+"""One module per Caffe layer type; importing this package registers all of them."""
+import importlib
+import pkgutil
+
+from .base import Layer
+from .registry import layer_class, register_layer, registered_types
+
+_INFRASTRUCTURE = {"base", "registry", "common"}
+
+for _info in pkgutil.iter_modules(__path__):
+    if _info.name not in _INFRASTRUCTURE:
+        importlib.import_module(f"{__name__}.{_info.name}")
+
+__all__ = ["Layer", "layer_class", "register_layer", "registered_types"]

@@ -1,0 +1,103 @@
+"""The base class of every layer module.
+
+A Caffe layer's ``LayerSetUp`` + ``Reshape`` become ``__init__`` (which receives the bottom
+shapes, as Caffe's SetUp does) and ``Forward_cpu`` becomes ``forward``. Backward is left to
+autograd; a layer whose Caffe backward differs from the true gradient of its forward (or that
+refuses to propagate to some input) says so by detaching that input.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import NetError
+
+
+def canonical_axis(axis, num_axes, layer="", what="axis"):
+    """Caffe's Blob::CanonicalAxisIndex: negative axes count from the end; range checked."""
+    if not -num_axes <= axis < max(num_axes, 1):
+        raise NetError(f"layer '{layer}': {what} {axis} out of range for a {num_axes}-axis blob")
+    return axis + num_axes if axis < 0 else axis
+
+
+def count(shape, start=0, end=None):
+    """Product of ``shape[start:end]`` (Caffe's Blob::count(start, end)); 1 for an empty range."""
+    return math.prod(shape[start:end])
+
+
+class Layer(nn.Module):
+    """One Caffe layer as a torch module.
+
+    Subclasses set ``type_name`` (through :func:`register_layer`), ``blob_names`` (the names under
+    which the layer's parameter blobs appear in a state_dict, in Caffe's blob order) and the blob
+    count limits that Caffe's ``CheckBlobCounts`` enforces. ``forward(*bottoms)`` returns a tuple
+    of tops (or one tensor for a single top).
+    """
+
+    type_name = "?"
+    blob_names: tuple = ()
+    # Caffe's ExactNumBottomBlobs / MinBottomBlobs / MaxBottomBlobs (None: no limit).
+    exact_bottoms = None
+    min_bottoms = None
+    max_bottoms = None
+    exact_tops = None
+    min_tops = None
+    max_tops = None
+    # Loss layers get a default loss_weight of 1 on their first top (Caffe's LossLayer).
+    is_loss = False
+    # A data layer produces tops from files; the net calls it without bottoms.
+    is_data = False
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__()
+        self.param = param
+        self.name = param.name
+        self.phase = phase
+        self.bottom_shapes = [tuple(s) for s in bottom_shapes]
+        self._blob_order = []
+
+    # ----------------------------------------------------------------- parameters
+    def add_blob(self, name, shape, dtype=torch.float32):
+        """Create parameter blob ``name`` (zeros; fillers run later) in Caffe's blob order."""
+        p = nn.Parameter(torch.zeros(tuple(int(d) for d in shape), dtype=dtype))
+        self.register_parameter(name, p)
+        self._blob_order.append(name)
+        return p
+
+    @property
+    def blobs(self):
+        """The parameter blobs, in the order Caffe stores them in a caffemodel."""
+        return [getattr(self, n) for n in self._blob_order]
+
+    def set_blob(self, index, param):
+        """Replace blob ``index`` by ``param`` (shared parameters, Caffe's ShareWeights)."""
+        setattr(self, self._blob_order[index], param)
+
+    def filler_params(self):
+        """The FillerParameter of each blob (None: leave zeros), in blob order."""
+        return [None] * len(self._blob_order)
+
+    # ----------------------------------------------------------------- behaviour
+    def allow_force_backward(self, bottom_index):
+        """Caffe's AllowForceBackward: loss layers refuse it on their label input."""
+        return not (self.is_loss and bottom_index == 1)
+
+    def top_shapes(self, bottom_shapes):
+        """Shapes of the tops for these bottom shapes; the default runs forward on meta tensors."""
+        dtype = self.blobs[0].dtype if self.blobs else torch.float32
+        metas = [torch.empty(s, dtype=dtype, device="meta") for s in bottom_shapes]
+        params = {n: torch.empty_like(getattr(self, n), device="meta") for n in self._blob_order}
+        with torch.no_grad():
+            tops = torch.func.functional_call(self, params, tuple(metas))
+        if isinstance(tops, torch.Tensor):
+            tops = (tops,)
+        return [tuple(t.shape) for t in tops]
+
+    def extra_repr(self):
+        return f"name={self.name!r}"
+
+    def fail(self, message):
+        """Raise the layer's NetError."""
+        raise NetError(f"layer '{self.name}' (type {self.type_name}): {message}")

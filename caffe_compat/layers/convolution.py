@@ -1,0 +1,115 @@
+"""Convolution and Deconvolution with Caffe's BaseConvolutionLayer geometry.
+
+Kernel/stride/pad/dilation per spatial axis (or ``_h``/``_w``), ``group``, ``bias_term`` and the
+channel ``axis``. Convolution output: ``(in + 2p - (d(k-1)+1)) / s + 1`` (floor); weights
+``(num_output, C/group, *k)``. Deconvolution output: ``s(in-1) + d(k-1)+1 - 2p``; weights
+``(C, num_output/group, *k)``, as Caffe stores them.
+"""
+import torch
+import torch.nn.functional as F
+
+from .base import Layer, canonical_axis
+from .common import spatial_values
+from .registry import register_layer
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+class _ConvBase(Layer):
+    blob_names = ("weight", "bias")
+    min_bottoms = 1
+    min_tops = 1
+    transposed = False
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        cp = param.convolution_param
+        if len(param.bottom) != len(param.top):
+            self.fail("needs as many tops as bottoms")
+        shape = self.bottom_shapes[0]
+        self.axis = canonical_axis(cp.axis, len(shape), self.name)
+        n = len(shape) - self.axis - 1
+        if n < 1 or n > 3:
+            self.fail(f"{n} spatial axes are not supported (bottom shape {shape}, axis {cp.axis})")
+        self.n = n
+        self.kernel = spatial_values(self, cp.kernel_size, cp.kernel_h, cp.kernel_w,
+                                     cp.HasField("kernel_h"), cp.HasField("kernel_w"), n, None,
+                                     "kernel")
+        self.stride = spatial_values(self, cp.stride, cp.stride_h, cp.stride_w,
+                                     cp.HasField("stride_h"), cp.HasField("stride_w"), n, 1,
+                                     "stride")
+        self.pad = spatial_values(self, cp.pad, cp.pad_h, cp.pad_w, cp.HasField("pad_h"),
+                                  cp.HasField("pad_w"), n, 0, "pad")
+        self.dilation = spatial_values(self, cp.dilation, 0, 0, False, False, n, 1, "dilation")
+        if any(k <= 0 for k in self.kernel):
+            self.fail(f"kernel dimensions must be positive, got {self.kernel}")
+        if any(s <= 0 for s in self.stride):
+            self.fail(f"stride must be positive, got {self.stride}")
+        channels = shape[self.axis]
+        for other in self.bottom_shapes[1:]:
+            if other != shape:
+                self.fail(f"all bottoms must have the same shape, got {self.bottom_shapes}")
+        self.group = cp.group
+        if self.group <= 0 or channels % self.group or cp.num_output % self.group:
+            self.fail(f"channels ({channels}) and num_output ({cp.num_output}) must be multiples "
+                      f"of group ({cp.group})")
+        if cp.num_output <= 0:
+            self.fail("num_output must be positive")
+        self.num_output = cp.num_output
+        self.channels = channels
+        if self.transposed:
+            wshape = (channels, cp.num_output // self.group, *self.kernel)
+        else:
+            wshape = (cp.num_output, channels // self.group, *self.kernel)
+        self.add_blob("weight", wshape)
+        self.bias_term = cp.bias_term
+        if self.bias_term:
+            self.add_blob("bias", (cp.num_output,))
+
+    def filler_params(self):
+        cp = self.param.convolution_param
+        return [cp.weight_filler, cp.bias_filler][:len(self.blobs)]
+
+    def _out_size(self, i, size):
+        k = self.dilation[i] * (self.kernel[i] - 1) + 1
+        if self.transposed:
+            return self.stride[i] * (size - 1) + k - 2 * self.pad[i]
+        return (size + 2 * self.pad[i] - k) // self.stride[i] + 1
+
+    def top_shapes(self, bottom_shapes):
+        out = []
+        for s in bottom_shapes:
+            spatial = [self._out_size(i, d) for i, d in enumerate(s[self.axis + 1:])]
+            if any(d <= 0 for d in spatial):
+                self.fail(f"output would be empty ({spatial}) for bottom shape {s}")
+            out.append(tuple(s[:self.axis]) + (self.num_output,) + tuple(spatial))
+        return out
+
+    def _conv(self, x):
+        lead = x.shape[:self.axis]
+        x = x.reshape((-1,) + tuple(x.shape[self.axis:]))
+        bias = self.bias if self.bias_term else None
+        if self.transposed:
+            y = _DECONV[self.n](x, self.weight, bias, self.stride, self.pad, 0, self.group,
+                                self.dilation)
+        else:
+            y = _CONV[self.n](x, self.weight, bias, self.stride, self.pad, self.dilation,
+                              self.group)
+        return y.reshape(tuple(lead) + tuple(y.shape[1:]))
+
+    def forward(self, *bottoms):
+        tops = tuple(self._conv(b) for b in bottoms)
+        return tops[0] if len(tops) == 1 else tops
+
+
+@register_layer("Convolution")
+class Convolution(_ConvBase):
+    """Caffe's ConvolutionLayer (cross-correlation, as torch's conv)."""
+
+
+@register_layer("Deconvolution")
+class Deconvolution(_ConvBase):
+    """Caffe's DeconvolutionLayer: the backward pass of a convolution, weights (C, N/g, *k)."""
+
+    transposed = True

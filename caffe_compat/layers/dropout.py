@@ -1,0 +1,28 @@
+"""Dropout: identity in TEST; in TRAIN keeps each value with probability ``1 - ratio`` and scales
+the kept ones by ``1 / (1 - ratio)`` at train time (Caffe's DropoutLayer)."""
+import torch
+
+from .base import Layer
+from .registry import register_layer
+
+
+@register_layer("Dropout")
+class Dropout(Layer):
+    exact_bottoms = 1
+    exact_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        self.ratio = float(param.dropout_param.dropout_ratio)
+        if not 0.0 <= self.ratio < 1.0:
+            self.fail(f"dropout_ratio must be in [0, 1), got {self.ratio}")
+        self.generator = None
+
+    def top_shapes(self, bottom_shapes):
+        return [bottom_shapes[0]]
+
+    def forward(self, x):
+        if self.phase != "TRAIN" or self.ratio == 0.0:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1.0 - self.ratio, generator=self.generator)
+        return x * keep * (1.0 / (1.0 - self.ratio))

@@ -1,0 +1,32 @@
+"""EuclideanLoss: ``sum((a - b)^2) / (2 N)`` with N = ``a.shape[0]``; gradients flow into both
+inputs (Caffe allows forcing backward into the second one)."""
+from .base import Layer
+from .registry import register_layer
+
+
+@register_layer("EuclideanLoss")
+class EuclideanLoss(Layer):
+    exact_bottoms = 2
+    exact_tops = 1
+    is_loss = True
+
+    def allow_force_backward(self, bottom_index):
+        return True
+
+    def top_shapes(self, bottom_shapes):
+        a, b = bottom_shapes
+        if len(a) < 1 or len(b) < 1:
+            self.fail("inputs must have at least one axis (Caffe divides by shape(0))")
+        ca = 1
+        for d in a[1:]:
+            ca *= d
+        cb = 1
+        for d in b[1:]:
+            cb *= d
+        if ca != cb:
+            self.fail(f"inputs must have the same count per item: {a} vs {b}")
+        return [()]
+
+    def forward(self, a, b):
+        d = a.reshape(a.shape[0], -1) - b.reshape(b.shape[0], -1)
+        return (d * d).sum() / a.shape[0] / 2.0

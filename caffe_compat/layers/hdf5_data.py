@@ -1,0 +1,32 @@
+"""HDF5Data: tops read from the ``.h5`` files of ``hdf5_data_param.source`` (Caffe's
+HDF5DataLayer): each top is the dataset of the same name, ``batch_size`` rows per forward."""
+import torch
+
+from ..data.hdf5 import HDF5Source
+from .base import Layer
+from .registry import register_layer
+
+
+@register_layer("HDF5Data")
+class HDF5Data(Layer):
+    exact_bottoms = 0
+    min_tops = 1
+    is_data = True
+
+    def __init__(self, param, bottom_shapes, phase="TEST", sources=None, seed=None):
+        super().__init__(param, bottom_shapes, phase)
+        hp = param.hdf5_data_param
+        sources = sources or {}
+        source = sources.get(param.name, sources.get(hp.source, hp.source))
+        if not source:
+            self.fail("hdf5_data_param.source is empty")
+        self.source = HDF5Source(source, list(param.top), hp.batch_size, hp.shuffle, seed,
+                                 where=f"layer '{param.name}' (source {source})")
+
+    def top_shapes(self, bottom_shapes):
+        return [(self.source.batch_size,) + s for s in self.source.row_shapes]
+
+    def forward(self):
+        arrays = self.source.next_batch()
+        tops = tuple(torch.from_numpy(a) for a in arrays)
+        return tops[0] if len(tops) == 1 else tops

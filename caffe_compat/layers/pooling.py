@@ -1,0 +1,170 @@
+"""Pooling (MAX, AVE, STOCHASTIC, global) with Caffe's PoolingLayer geometry.
+
+Output size: ``ceil((in + 2p - k) / s) + 1`` (``floor`` with ``round_mode: FLOOR``); when
+``p > 0`` and the last window would start at or beyond ``in + p`` the size drops by one. Windows
+are clipped to the input: MAX ignores padded positions (a window with no input position gives
+``-FLT_MAX``, as Caffe's initial value), AVE divides by the window clipped to ``[-p, in + p)``,
+i.e. padded zeros count but the part beyond the padded border does not. The optional second top
+of MAX is Caffe's mask: the flat index ``h * W + w`` of each maximum (-1 for an empty window).
+STOCHASTIC: in TEST the activation-weighted average ``sum(x^2) / sum(x)`` (Caffe's GPU kernel;
+its CPU code has none); in TRAIN one position sampled with probability ``x / sum(x)``.
+"""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..proto import caffe_pb2
+from .base import Layer
+from .registry import register_layer
+
+P = caffe_pb2.PoolingParameter
+FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def _size(length, k, s, p, ceil):
+    span = (length + 2 * p - k) / s
+    out = (math.ceil(span) if ceil else math.floor(span)) + 1
+    if p > 0 and (out - 1) * s >= length + p:
+        out -= 1
+    return out
+
+
+@register_layer("Pooling")
+class Pooling(Layer):
+    exact_bottoms = 1
+    min_tops = 1
+    max_tops = 2
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        pp = param.pooling_param
+        shape = self.bottom_shapes[0]
+        if len(shape) != 4:
+            self.fail(f"input must have 4 axes (num, channels, height, width), got {shape}")
+        self.method = pp.pool
+        if len(param.top) == 2 and self.method != P.MAX:
+            self.fail("only MAX pooling has a second (mask) top")
+        self.global_pooling = pp.global_pooling
+        has_k = pp.HasField("kernel_size") or pp.HasField("kernel_h") or pp.HasField("kernel_w")
+        if self.global_pooling:
+            if has_k:
+                self.fail("with global_pooling the kernel size cannot be specified")
+            self.kernel = None
+        elif pp.HasField("kernel_size"):
+            if pp.HasField("kernel_h") or pp.HasField("kernel_w"):
+                self.fail("give either kernel_size or kernel_h/kernel_w")
+            self.kernel = (pp.kernel_size, pp.kernel_size)
+        elif pp.HasField("kernel_h") and pp.HasField("kernel_w"):
+            self.kernel = (pp.kernel_h, pp.kernel_w)
+        else:
+            self.fail("kernel_size, or both kernel_h and kernel_w, are required")
+        if self.kernel is not None and min(self.kernel) <= 0:
+            self.fail(f"kernel dimensions must be positive, got {self.kernel}")
+        if pp.HasField("pad_h") or pp.HasField("pad_w"):
+            self.pad = (pp.pad_h, pp.pad_w)
+        else:
+            self.pad = (pp.pad, pp.pad)
+        if pp.HasField("stride_h") or pp.HasField("stride_w"):
+            self.stride = (pp.stride_h, pp.stride_w)
+        else:
+            self.stride = (pp.stride, pp.stride)
+        if min(self.stride) <= 0:
+            self.fail(f"stride must be positive, got {self.stride}")
+        if self.global_pooling and (any(self.pad) or any(s != 1 for s in self.stride)):
+            self.fail("with global_pooling, pad must be 0 and stride 1")
+        if any(self.pad):
+            if self.method not in (P.AVE, P.MAX):
+                self.fail("padding is implemented only for AVE and MAX pooling")
+            if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
+                self.fail(f"pad {self.pad} must be smaller than the kernel {self.kernel}")
+        self.ceil = pp.round_mode == P.CEIL
+        self._plans = {}
+
+    # ---------------------------------------------------------------- geometry
+    def _plan(self, H, W):
+        plan = self._plans.get((H, W))
+        if plan is not None:
+            return plan
+        (kh, kw) = self.kernel if self.kernel is not None else (H, W)
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        oh, ow = _size(H, kh, sh, ph, self.ceil), _size(W, kw, sw, pw, self.ceil)
+        if oh <= 0 or ow <= 0:
+            self.fail(f"output would be empty for a {H}x{W} input")
+        fast = (ph <= kh // 2 and pw <= kw // 2
+                and _torch_size(H, kh, sh, ph, self.ceil) == oh
+                and _torch_size(W, kw, sw, pw, self.ceil) == ow)
+        # explicit padding that makes every window a full k x k block of the padded input
+        pads = (pw, (ow - 1) * sw + kw - W - pw, ph, (oh - 1) * sh + kh - H - ph)
+        hs = np.arange(oh) * sh - ph
+        ws = np.arange(ow) * sw - pw
+        he, we = np.minimum(hs + kh, H + ph), np.minimum(ws + kw, W + pw)
+        divisor = np.outer(he - hs, we - ws).astype(np.float64)
+        empty = np.outer(np.minimum(hs + kh, H) <= np.maximum(hs, 0),
+                         np.ones(ow, bool)) | np.outer(np.ones(oh, bool),
+                                                       np.minimum(ws + kw, W) <= np.maximum(ws, 0))
+        plan = dict(k=(kh, kw), out=(oh, ow), fast=fast, pads=pads,
+                    divisor=torch.from_numpy(divisor), empty=torch.from_numpy(empty),
+                    any_empty=bool(empty.any()))
+        self._plans[(H, W)] = plan
+        return plan
+
+    def top_shapes(self, bottom_shapes):
+        n, c, h, w = bottom_shapes[0]
+        oh, ow = self._plan(h, w)["out"]
+        return [(n, c, oh, ow)] * len(self.param.top)
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x):
+        plan = self._plan(x.shape[2], x.shape[3])
+        if self.method == P.MAX:
+            return self._max(x, plan)
+        if self.method == P.AVE:
+            return self._ave(x, plan)
+        return self._stochastic(x, plan)
+
+    def _max(self, x, plan):
+        want_mask = len(self.param.top) == 2
+        if plan["fast"] and not want_mask:
+            return F.max_pool2d(x, plan["k"], self.stride, self.pad, ceil_mode=self.ceil)
+        xp = F.pad(x, plan["pads"], value=-math.inf)
+        y, idx = F.max_pool2d(xp, plan["k"], self.stride, return_indices=True)
+        if plan["any_empty"]:
+            y = torch.where(plan["empty"].to(y.device), torch.full_like(y, -FLT_MAX), y)
+        if not want_mask:
+            return y
+        Wp = xp.shape[3]
+        W = x.shape[3]
+        mask = (idx // Wp - self.pad[0]) * W + (idx % Wp - self.pad[1])
+        mask = torch.where(plan["empty"].to(y.device), torch.full_like(mask, -1), mask)
+        return y, mask.to(y.dtype)
+
+    def _ave(self, x, plan):
+        if plan["fast"]:
+            return F.avg_pool2d(x, plan["k"], self.stride, self.pad, ceil_mode=self.ceil,
+                                count_include_pad=True)
+        xp = F.pad(x, plan["pads"], value=0.0)
+        total = F.avg_pool2d(xp, plan["k"], self.stride, divisor_override=1)
+        return total / plan["divisor"].to(device=x.device, dtype=x.dtype)
+
+    def _stochastic(self, x, plan):
+        xp = F.pad(x, plan["pads"], value=0.0)
+        n, c = x.shape[:2]
+        oh, ow = plan["out"]
+        cols = F.unfold(xp.reshape(n * c, 1, *xp.shape[2:]), plan["k"], stride=self.stride)
+        cols = cols.reshape(n, c, -1, oh, ow)
+        if self.phase == "TRAIN":
+            probs = cols.clamp_min(0).movedim(2, -1).reshape(-1, cols.shape[2])
+            pick = torch.multinomial(probs + (probs.sum(1, keepdim=True) == 0), 1)
+            return cols.movedim(2, -1).reshape(-1, cols.shape[2]).gather(1, pick).reshape(
+                n, c, oh, ow)
+        s = cols.sum(2) + np.finfo(np.float32).tiny
+        return torch.where(s > 0, (cols * cols).sum(2) / s, torch.zeros_like(s))
+
+
+def _torch_size(length, k, s, p, ceil):
+    out = (length + 2 * p - k + ((s - 1) if ceil else 0)) // s + 1
+    if ceil and (out - 1) * s >= length + p:
+        out -= 1
+    return out

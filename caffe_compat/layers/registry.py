@@ -1,0 +1,37 @@
+"""Layer registry: Caffe type name -> layer class (Caffe's LayerRegistry).
+
+Every layer module registers its class with :func:`register_layer`; users register their own
+types the same way before building a net.
+"""
+from ..errors import NetError
+
+_REGISTRY = {}
+
+
+def register_layer(type_name, *, replace=False):
+    """Class decorator registering a :class:`~caffe_compat.layers.base.Layer` for ``type_name``."""
+
+    def wrap(cls):
+        if type_name in _REGISTRY and not replace and _REGISTRY[type_name] is not cls:
+            raise ValueError(f"layer type '{type_name}' is already registered "
+                             f"({_REGISTRY[type_name].__module__}); pass replace=True")
+        cls.type_name = type_name
+        _REGISTRY[type_name] = cls
+        return cls
+
+    return wrap
+
+
+def layer_class(type_name, layer_name=""):
+    """The class registered for ``type_name``; a NetError naming the layer if there is none."""
+    try:
+        return _REGISTRY[type_name]
+    except KeyError:
+        raise NetError(f"layer '{layer_name}': unknown layer type '{type_name}' (known types: "
+                       f"{', '.join(sorted(_REGISTRY))}; register new ones with "
+                       f"caffe_compat.register_layer)") from None
+
+
+def registered_types():
+    """Sorted list of the registered type names."""
+    return sorted(_REGISTRY)

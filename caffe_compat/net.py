@@ -1,0 +1,444 @@
+"""``Net``: a Caffe net definition (and optionally its weights) as one ``torch.nn.Module``.
+
+It mirrors pycaffe's ``caffe.Net``: ``forward(**inputs)`` returns the output blobs,
+``blobs[name].data`` / ``.diff`` hold every named blob after the last forward/backward, and
+``params[layer][i]`` are the parameter blobs in Caffe's order. The layer list, blob names, split
+layers, in-place reuse and loss weights are Caffe's (see :mod:`caffe_compat.graph`).
+"""
+from __future__ import annotations
+
+import collections
+import os
+import re
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import fillers
+from .errors import CaffeCompatError, NetError, WeightsError
+from .graph import build_graph, phase_name
+from .io import caffemodel as caffemodel_io
+from .io import prototxt as prototxt_io
+from .layers import layer_class
+from .proto import caffe_pb2
+
+
+class Blob:
+    """A named blob after the last forward: ``data`` (last in-place version) and ``diff``.
+
+    As in Caffe, an in-place chain shares one blob: ``data`` is the output of the last layer
+    that wrote it, ``diff`` the gradient with respect to the first producer's output.
+    """
+
+    __slots__ = ("name", "shape", "_data", "_first")
+
+    def __init__(self, name, shape):
+        self.name = name
+        self.shape = tuple(shape)
+        self._data = None
+        self._first = None
+
+    @property
+    def data(self):
+        if self._data is None:
+            return torch.zeros(self.shape)
+        return self._data
+
+    @property
+    def diff(self):
+        t = self._first
+        if t is None or t.grad is None:
+            ref = self._data if self._data is not None else torch.zeros(self.shape)
+            return torch.zeros_like(ref)
+        return t.grad
+
+    @property
+    def count(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self):
+        return f"Blob({self.name!r}, shape={self.shape})"
+
+
+class ParamSpecEntry:
+    """A learnable parameter with Caffe's per-parameter settings (owner layer and index)."""
+
+    __slots__ = ("param", "layer", "index", "lr_mult", "decay_mult", "display_name")
+
+    def __init__(self, param, layer, index, lr_mult, decay_mult, display_name):
+        self.param = param
+        self.layer = layer
+        self.index = index
+        self.lr_mult = lr_mult
+        self.decay_mult = decay_mult
+        self.display_name = display_name
+
+    def __repr__(self):
+        return (f"ParamSpecEntry({self.layer}/{self.index}, lr_mult={self.lr_mult}, "
+                f"decay_mult={self.decay_mult})")
+
+
+def _module_key(name, taken):
+    key = re.sub(r"[^0-9A-Za-z_]", "_", name) or "_"
+    if key[0].isdigit():
+        key = "_" + key
+    base, k = key, 1
+    while key in taken:
+        k += 1
+        key = f"{base}_{k}"
+    taken.add(key)
+    return key
+
+
+def load_net_param(model):
+    """A NetParameter (upgraded) from a path, a prototxt string or a NetParameter."""
+    if isinstance(model, caffe_pb2.NetParameter):
+        out = caffe_pb2.NetParameter()
+        out.CopyFrom(model)
+        from .io.upgrade import upgrade_net
+        return upgrade_net(out)
+    if isinstance(model, (str, os.PathLike)) and (isinstance(model, os.PathLike)
+                                                  or "\n" not in model and "{" not in model):
+        return prototxt_io.read_net(os.fspath(model))
+    return prototxt_io.parse_net(str(model), filename="<string>")
+
+
+class Net(nn.Module):
+    """A Caffe net as a torch module.
+
+    ``model``: prototxt path, prototxt text or NetParameter. ``weights``: caffemodel path(s) copied
+    by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level`` and
+    ``stages`` complete the NetState. ``seed`` seeds the fillers. ``data_sources`` maps a data
+    layer name (or the original ``source`` string) to a replacement source path.
+    """
+
+    def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
+                 dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False):
+        super().__init__()
+        net_param = load_net_param(model)
+        self.source = os.fspath(model) if isinstance(model, (str, os.PathLike)) and \
+            "\n" not in str(model) else "<net>"
+        self.graph = build_graph(net_param, phase, level, stages)
+        self.phase = phase_name(self.graph.phase)
+        self.name = self.graph.name
+        self.keep_diffs = keep_diffs
+        self.data_sources = dict(data_sources or {})
+        self.layers = nn.ModuleDict()
+        self._nodes = []              # (node, module key, loss weights, propagate_down)
+        self._layer_keys = {}
+        self._blob_shapes = collections.OrderedDict()
+        self.register_buffer("_ref", torch.empty(0, dtype=dtype), persistent=False)
+        generator = torch.Generator()
+        generator.manual_seed(int(seed) if seed is not None else torch.initial_seed())
+        taken = set()
+        for node in self.graph.layers:
+            self._build_layer(node, dtype, taken, generator)
+        self._share_and_collect_params()
+        self.blobs = collections.OrderedDict(
+            (n, Blob(n, self._blob_shapes[n])) for n in self.graph.blob_names)
+        self.loss = None
+        if weights:
+            for w in ([weights] if isinstance(weights, (str, os.PathLike)) else weights):
+                self.copy_from(w)
+
+    # ------------------------------------------------------------------ construction
+    def _build_layer(self, node, dtype, taken, generator):
+        lp = node.param
+        cls = layer_class(lp.type, lp.name)
+        nb, nt = len(node.bottoms), len(node.tops)
+        for what, n, exact, lo, hi in (("bottom", nb, cls.exact_bottoms, cls.min_bottoms,
+                                        cls.max_bottoms),
+                                       ("top", nt, cls.exact_tops, cls.min_tops, cls.max_tops)):
+            if exact is not None and n != exact:
+                raise NetError(f"layer '{lp.name}' (type {lp.type}) takes exactly {exact} {what} "
+                               f"blob(s), got {n}")
+            if lo is not None and n < lo:
+                raise NetError(f"layer '{lp.name}' (type {lp.type}) takes at least {lo} {what} "
+                               f"blob(s), got {n}")
+            if hi is not None and n > hi:
+                raise NetError(f"layer '{lp.name}' (type {lp.type}) takes at most {hi} {what} "
+                               f"blob(s), got {n}")
+        bottom_shapes = [self._blob_shapes[b] for b in node.bottoms]
+        try:
+            if getattr(cls, "is_data", False):
+                module = cls(lp, bottom_shapes, self.phase, sources=self.data_sources)
+            else:
+                module = cls(lp, bottom_shapes, self.phase)
+        except CaffeCompatError:
+            raise
+        except Exception as e:  # a layer's own checks raise NetError; anything else is wrapped
+            raise NetError(f"layer '{lp.name}' (type {lp.type}): cannot be set up for bottom "
+                           f"shapes {bottom_shapes}: {e}") from e
+        module.to(dtype)
+        for p, fp in zip(module.blobs, module.filler_params()):
+            if fp is not None:
+                fillers.fill(p.data, fp, generator, where=f"layer '{lp.name}'")
+        try:
+            top_shapes = module.top_shapes(bottom_shapes)
+        except CaffeCompatError:
+            raise
+        except Exception as e:
+            raise NetError(f"layer '{lp.name}' (type {lp.type}): bottom shapes {bottom_shapes} "
+                           f"are not valid for this layer: {e}") from e
+        if len(top_shapes) != nt:
+            raise NetError(f"layer '{lp.name}' (type {lp.type}) produces {len(top_shapes)} "
+                           f"top(s) but {nt} are named")
+        for name, shape in zip(node.tops, top_shapes):
+            self._blob_shapes[name] = tuple(shape)
+        if len(lp.loss_weight):
+            if len(lp.loss_weight) != nt:
+                raise NetError(f"layer '{lp.name}': loss_weight must be unspecified or given once "
+                               f"per top blob ({nt}), got {len(lp.loss_weight)}")
+            weights = [float(w) for w in lp.loss_weight]
+        else:
+            weights = [1.0 if (module.is_loss and j == 0) else 0.0 for j in range(nt)]
+        key = _module_key(lp.name, taken)
+        self.layers[key] = module
+        self._layer_keys.setdefault(lp.name, key)
+        prop = list(lp.propagate_down) if len(lp.propagate_down) else [True] * nb
+        self._nodes.append((node, key, weights, prop))
+
+    def _share_and_collect_params(self):
+        """Caffe's AppendParam/ShareWeights: named ParamSpecs share one blob; lr/decay mults."""
+        owners = {}
+        self.learnable = []
+        self._param_entries = {}
+        for node, key, _, _ in self._nodes:
+            module = self.layers[key]
+            specs = node.param.param
+            if len(specs) > len(module.blobs):
+                raise NetError(f"layer '{node.name}': {len(specs)} param specs given but the "
+                               f"layer has only {len(module.blobs)} parameter blob(s)")
+            for i, p in enumerate(module.blobs):
+                spec = specs[i] if i < len(specs) else caffe_pb2.ParamSpec()
+                if spec.name and spec.name in owners:
+                    owner = owners[spec.name]
+                    if spec.share_mode == caffe_pb2.ParamSpec.PERMISSIVE:
+                        ok = owner.param.numel() == p.numel()
+                    else:
+                        ok = tuple(owner.param.shape) == tuple(p.shape)
+                    if not ok:
+                        raise NetError(f"layer '{node.name}': shared parameter '{spec.name}' has "
+                                       f"shape {tuple(p.shape)}, its owner layer "
+                                       f"'{owner.layer}' has {tuple(owner.param.shape)}")
+                    module.set_blob(i, owner.param)
+                    if spec.HasField("lr_mult"):
+                        owner.lr_mult = spec.lr_mult
+                    if spec.HasField("decay_mult"):
+                        owner.decay_mult = spec.decay_mult
+                    self._param_entries[(node.name, i)] = owner
+                    continue
+                entry = ParamSpecEntry(p, node.name, i, spec.lr_mult, spec.decay_mult,
+                                       spec.name or str(i))
+                if spec.name:
+                    owners[spec.name] = entry
+                self.learnable.append(entry)
+                self._param_entries[(node.name, i)] = entry
+        for e in self.learnable:
+            e.param.requires_grad_(self.graph.force_backward or e.lr_mult > 0)
+
+    # ------------------------------------------------------------------ pycaffe-like views
+    @property
+    def params(self):
+        """OrderedDict layer name -> list of parameter blobs (layers with blobs only)."""
+        out = collections.OrderedDict()
+        for node, key, _, _ in self._nodes:
+            blobs = self.layers[key].blobs
+            if blobs:
+                out[node.name] = blobs
+        return out
+
+    @property
+    def layer_names(self):
+        return [node.name for node, _, _, _ in self._nodes]
+
+    def layer(self, name):
+        """The module of layer ``name``."""
+        try:
+            return self.layers[self._layer_keys[name]]
+        except KeyError:
+            raise NetError(f"net '{self.name}' has no layer '{name}'") from None
+
+    @property
+    def inputs(self):
+        """Names of the blobs fed from outside (tops of Input layers)."""
+        return [t for node, key, _, _ in self._nodes if node.type == "Input" for t in node.tops]
+
+    @property
+    def outputs(self):
+        return list(self.graph.outputs)
+
+    def blob_shape(self, name):
+        return self._blob_shapes[name]
+
+    # ------------------------------------------------------------------ running
+    def _as_input(self, name, value):
+        ref = self._ref
+        if isinstance(value, torch.Tensor):
+            return value.to(device=ref.device, dtype=ref.dtype)
+        return torch.as_tensor(np.asarray(value), dtype=ref.dtype, device=ref.device)
+
+    def forward(self, **inputs):
+        """Run every layer; return the output blobs (name -> tensor), as pycaffe's forward.
+
+        Keyword arguments feed the Input blobs (tensors or arrays, any batch size). Data layers
+        read their next batch. ``self.loss`` holds the total weighted loss afterwards.
+        """
+        unknown = set(inputs) - set(self.inputs)
+        if unknown:
+            raise NetError(f"net '{self.name}': {sorted(unknown)} are not input blobs "
+                           f"(inputs: {self.inputs})")
+        values, first = {}, {}
+        loss = None
+        force = self.graph.force_backward and torch.is_grad_enabled()
+        for node, key, weights, prop in self._nodes:
+            module = self.layers[key]
+            if node.type == "Input":
+                tops = []
+                for j, name in enumerate(node.tops):
+                    if name in inputs:
+                        t = self._as_input(name, inputs[name])
+                    else:
+                        t = torch.zeros(self._blob_shapes[name], dtype=self._ref.dtype,
+                                        device=self._ref.device)
+                    tops.append(t)
+            else:
+                bottoms = []
+                for b, p in zip(node.bottoms, prop):
+                    t = values[b]
+                    bottoms.append(t if p else t.detach())
+                tops = module(*bottoms)
+                if isinstance(tops, torch.Tensor):
+                    tops = (tops,)
+                if module.is_data:
+                    tops = tuple(t.to(device=self._ref.device, dtype=self._ref.dtype)
+                                 for t in tops)
+            for j, (name, t) in enumerate(zip(node.tops, tops)):
+                in_place = j < len(node.bottoms) and node.bottoms[j] == name
+                if not in_place:
+                    if force and not node.bottoms and t.is_floating_point() and \
+                            not t.requires_grad:
+                        t = t.detach().requires_grad_(True)
+                    first[name] = t
+                values[name] = t
+                w = weights[j]
+                if w:
+                    term = t.sum() * w if w != 1.0 else t.sum()
+                    loss = term if loss is None else loss + term
+        self.loss = loss
+        keep = self.keep_diffs and torch.is_grad_enabled()
+        for name, blob in self.blobs.items():
+            blob._data = values.get(name)
+            blob._first = first.get(name)
+            if keep and blob._first is not None and blob._first.requires_grad:
+                blob._first.retain_grad()
+            if blob._data is not None:
+                blob.shape = tuple(blob._data.shape)
+        return collections.OrderedDict((n, values[n]) for n in self.graph.outputs)
+
+    def backward(self):
+        """Back-propagate the last forward's total loss into every diff (pycaffe's backward)."""
+        if self.loss is None or not self.loss.requires_grad:
+            raise NetError(f"net '{self.name}': nothing to back-propagate (the last forward "
+                           "produced no loss that depends on a parameter or a forced input)")
+        self.loss.backward()
+
+    # ------------------------------------------------------------------ weights I/O
+    def copy_from(self, weights, strict=False):
+        """Copy blobs by layer name from a caffemodel (Caffe's CopyTrainedLayersFrom).
+
+        Layers of the file absent from the net are ignored and layers of the net absent from the
+        file keep their values, as in Caffe; a blob count or shape mismatch is an error. With
+        ``strict`` every missing, unexpected and mis-shaped blob is reported in one message.
+        Returns ``(copied_layers, ignored_layers)``.
+        """
+        if isinstance(weights, caffe_pb2.NetParameter):
+            src, where = weights, "<NetParameter>"
+        else:
+            where = os.fspath(weights)
+            src = caffemodel_io.read_caffemodel(where)
+        problems, copied, ignored = [], [], []
+        seen = set()
+        for lp in src.layer:
+            key = self._layer_keys.get(lp.name)
+            if key is None:
+                ignored.append(lp.name)
+                if strict and len(lp.blobs):
+                    problems.append(f"unexpected layer '{lp.name}' ({len(lp.blobs)} blob(s)) is "
+                                    "not in the net")
+                continue
+            seen.add(lp.name)
+            target = self.layers[key].blobs
+            if len(lp.blobs) != len(target):
+                problems.append(f"layer '{lp.name}': the file has {len(lp.blobs)} blob(s), the "
+                                f"net expects {len(target)}")
+                continue
+            arrays = []
+            for j, (bp, p) in enumerate(zip(lp.blobs, target)):
+                arr = caffemodel_io.blob_to_array(bp, where=f"{where}: layer '{lp.name}' blob {j}")
+                arr = _fit_shape(arr, bp, tuple(p.shape))
+                if arr is None:
+                    problems.append(f"layer '{lp.name}' blob {j}: shape mismatch, file has "
+                                    f"{_proto_shape(bp)}, net expects {tuple(p.shape)}")
+                arrays.append(arr)
+            if any(a is None for a in arrays):
+                continue
+            with torch.no_grad():
+                for p, a in zip(target, arrays):
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(a)))
+            copied.append(lp.name)
+        if strict:
+            for node, key, _, _ in self._nodes:
+                if self.layers[key].blobs and node.name not in seen:
+                    problems.append(f"missing layer '{node.name}' "
+                                    f"({len(self.layers[key].blobs)} blob(s)) is not in the file")
+        if problems:
+            raise WeightsError(f"{where}: cannot copy weights into net '{self.name}':\n  "
+                               + "\n  ".join(problems))
+        return copied, ignored
+
+    def to_proto(self, with_blobs=True):
+        """The net as Caffe's Net::ToProto writes it (layers with their blobs, splits included)."""
+        out = caffe_pb2.NetParameter()
+        out.name = self.name
+        for node, key, _, _ in self._nodes:
+            lp = out.layer.add()
+            lp.CopyFrom(node.param)
+            del lp.blobs[:]
+            if with_blobs:
+                for p in self.layers[key].blobs:
+                    lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(
+                        p.detach().cpu().numpy(), double=p.dtype == torch.float64))
+        return out
+
+    def save(self, path):
+        """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read."""
+        caffemodel_io.write_caffemodel(self.to_proto(with_blobs=True), path)
+
+    def __repr__(self):
+        return (f"Net({self.name!r}, phase={self.phase}, {len(self._nodes)} layers, "
+                f"inputs={self.inputs}, outputs={self.outputs})")
+
+
+def _proto_shape(bp):
+    if bp.HasField("shape"):
+        return tuple(bp.shape.dim)
+    return (bp.num, bp.channels, bp.height, bp.width)
+
+
+def _fit_shape(arr, bp, target):
+    """``arr`` reshaped to ``target`` when Caffe's Blob::ShapeEquals accepts it, else None.
+
+    Legacy blobs (num/channels/height/width) match a target of at most 4 axes aligned from the
+    end, e.g. an InnerProduct weight (M, N) stored as 1 x 1 x M x N.
+    """
+    if tuple(arr.shape) == target:
+        return arr
+    legacy = not bp.HasField("shape") and any(
+        bp.HasField(f) for f in ("num", "channels", "height", "width"))
+    if legacy and len(target) <= 4:
+        padded = (1,) * (4 - len(target)) + target
+        if tuple(_proto_shape(bp)) == padded:
+            return arr.reshape(target)
+    return None

@@ -1,0 +1,21 @@
+"""Shared test helpers: where the reference material lives, and clean skips without it."""
+import os
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("RLQ_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts):
+    """Path under ../shared, or skip the test when that material is absent (a fresh clone)."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"reference material not available: {p}")
+    return p
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long parity or benchmark-sized runs (not in the "
+                            "default suite; run with -m slow)")
