@@ -1,5 +1,6 @@
 """The blob graph of a net, as Caffe's Net::Init lays it out.
 
+``filter_net`` keeps the layers whose include/exclude rules a NetState meets (Net::FilterNet).
 ``build_graph`` takes an upgraded NetParameter and returns the layer list Caffe would run:
 layers filtered by the NetState rules (Net::FilterNet), Split layers inserted where one blob feeds
 several consumers (util/insert_splits.cpp, same layer and blob names), every layer's phase set,
@@ -10,29 +11,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import NetError
+from .io.upgrade import as_message, net_needs_upgrade, upgrade_net
 from .proto import caffe_pb2
-
-PHASES = {"TRAIN": caffe_pb2.TRAIN, "TEST": caffe_pb2.TEST}
-
-
-def phase_value(phase):
-    """Accept "train"/"TRAIN"/caffe_pb2.TRAIN (and TEST alike); return the enum value."""
-    if isinstance(phase, str):
-        try:
-            return PHASES[phase.upper()]
-        except KeyError:
-            raise NetError(f"unknown phase '{phase}' (expected TRAIN or TEST)") from None
-    if phase in PHASES.values():
-        return phase
-    raise NetError(f"unknown phase {phase!r} (expected TRAIN or TEST)")
 
 
 def phase_name(phase):
+    """"TRAIN" or "TEST" for any accepted phase spelling."""
     return caffe_pb2.Phase.Name(phase_value(phase))
 
 
+def phase_value(phase):
+    """caffe_pb2.TRAIN / TEST from "TRAIN"/"train"/"TEST"/"test" or the enum value itself."""
+    if isinstance(phase, str):
+        key = phase.strip().upper()
+        if key in ("TRAIN", "TEST"):
+            return caffe_pb2.Phase.Value(key)
+    elif isinstance(phase, int) and not isinstance(phase, bool) and phase in (
+            caffe_pb2.TRAIN, caffe_pb2.TEST):
+        return int(phase)
+    raise ValueError(f"phase must be 'TRAIN' or 'TEST' (or caffe_pb2.TRAIN/TEST), got {phase!r}")
+
+
 def state_meets_rule(state, rule):
-    """Caffe's Net::StateMeetsRule: phase, min/max level, all stages, none of the not_stages."""
+    """Caffe's StateMeetsRule: does NetState ``state`` satisfy NetStateRule ``rule``?"""
     if rule.HasField("phase") and rule.phase != state.phase:
         return False
     if rule.HasField("min_level") and state.level < rule.min_level:
@@ -40,42 +41,61 @@ def state_meets_rule(state, rule):
     if rule.HasField("max_level") and state.level > rule.max_level:
         return False
     stages = set(state.stage)
-    if any(s not in stages for s in rule.stage):
+    if any(stage not in stages for stage in rule.stage):
         return False
-    if any(s in stages for s in rule.not_stage):
+    if any(stage in stages for stage in rule.not_stage):
         return False
     return True
 
 
-def filter_net(net_param, phase=None, level=None, stages=None):
-    """Caffe's Net::FilterNet: the layers whose include/exclude rules the NetState meets.
+def layer_included(layer, state, index=None, source="<string>"):
+    """Caffe's include/exclude decision for one LayerParameter under ``state``."""
+    if len(layer.include) and len(layer.exclude):
+        where = f"layer '{layer.name}'" + (f" (#{index})" if index is not None else "")
+        raise NetError(f"{source}: {where} has both include and exclude rules; Caffe allows "
+                       "one kind or the other, not both")
+    if not len(layer.include):
+        return not any(state_meets_rule(state, rule) for rule in layer.exclude)
+    return any(state_meets_rule(state, rule) for rule in layer.include)
 
-    ``phase``/``level``/``stages`` override the net's own ``state`` when given.
+
+def filter_net(net_param, phase, level=0, stages=(), source="<string>"):
+    """Return the net with only the layers Caffe keeps for this state (Net::FilterNet).
+
+    ``phase`` is "TRAIN"/"TEST" or caffe_pb2.TRAIN/TEST (None keeps the phase of the net's own
+    ``state``, default TEST). As Caffe's Net constructor does, ``level`` replaces the state's
+    level and ``stages`` are added to the stages the net's ``state`` already lists. The result
+    carries that state. A net in a legacy format is upgraded first.
     """
+    net_param = as_message(net_param, caffe_pb2.NetParameter)
+    if net_needs_upgrade(net_param):
+        net_param = upgrade_net(net_param, source)
     state = caffe_pb2.NetState()
     state.CopyFrom(net_param.state)
     if phase is not None:
         state.phase = phase_value(phase)
-    if level is not None:
-        state.level = int(level)
-    if stages is not None:
-        del state.stage[:]
-        state.stage.extend(stages)
+    if isinstance(stages, str):
+        stages = (stages,)
+    state.stage.extend(stages)
+    state.level = int(level)
     out = caffe_pb2.NetParameter()
-    out.CopyFrom(net_param)
-    del out.layer[:]
+    for field, value in net_param.ListFields():
+        if field.name != "layer":
+            _set_copy(out, field, value)
     out.state.CopyFrom(state)
-    for lp in net_param.layer:
-        if len(lp.include) and len(lp.exclude):
-            raise NetError(f"layer '{lp.name}': specify either include rules or exclude rules, "
-                           "not both")
-        if len(lp.include):
-            keep = any(state_meets_rule(state, r) for r in lp.include)
-        else:
-            keep = not any(state_meets_rule(state, r) for r in lp.exclude)
-        if keep:
-            out.layer.add().CopyFrom(lp)
+    for i, layer in enumerate(net_param.layer):
+        if layer_included(layer, state, i, source):
+            out.layer.add().CopyFrom(layer)
     return out
+
+
+def _set_copy(message, field, value):
+    if field.is_repeated:
+        getattr(message, field.name).extend(value)
+    elif field.message_type is not None:
+        getattr(message, field.name).CopyFrom(value)
+    else:
+        setattr(message, field.name, value)
 
 
 def split_layer_name(layer_name, blob_name, blob_idx):
@@ -183,7 +203,7 @@ class NetGraph:
 
 def build_graph(net_param, phase="TEST", level=None, stages=None):
     """Filter, split and connect ``net_param`` (already upgraded) for ``phase``."""
-    filtered = filter_net(net_param, phase, level, stages)
+    filtered = filter_net(net_param, phase, 0 if level is None else level, stages or ())
     split = insert_splits(filtered)
     blob_names, available, layers = [], set(), []
     for i, lp in enumerate(split.layer):

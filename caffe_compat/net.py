@@ -386,7 +386,8 @@ class Net(nn.Module):
                 continue
             with torch.no_grad():
                 for p, a in zip(target, arrays):
-                    p.copy_(torch.from_numpy(np.ascontiguousarray(a)))
+                    # ascontiguousarray makes 0-d blobs (shared PReLU slope) 1-d
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(p.shape))
             copied.append(lp.name)
         if strict:
             for node, key, _, _ in self._nodes:
@@ -397,6 +398,39 @@ class Net(nn.Module):
             raise WeightsError(f"{where}: cannot copy weights into net '{self.name}':\n  "
                                + "\n  ".join(problems))
         return copied, ignored
+
+    def caffe_state_dict(self):
+        """Parameters keyed ``"<layer name>.<blob name>"`` (e.g. ``conv1.weight``), layer order."""
+        out = collections.OrderedDict()
+        for node, key, _, _ in self._nodes:
+            module = self.layers[key]
+            for blob_name in module._blob_order:
+                out[f"{node.name}.{blob_name}"] = getattr(module, blob_name).detach()
+        return out
+
+    def load_caffe_state_dict(self, state_dict, strict=True):
+        """Load parameters keyed as :meth:`caffe_state_dict` writes them; shapes must match.
+
+        With ``strict`` every missing, unexpected and mis-shaped key is reported in one error.
+        """
+        own = self.caffe_state_dict()
+        problems = []
+        for k, v in state_dict.items():
+            if k not in own:
+                if strict:
+                    problems.append(f"unexpected key '{k}'")
+            elif tuple(v.shape) != tuple(own[k].shape):
+                problems.append(f"'{k}': shape {tuple(v.shape)}, the net expects "
+                                f"{tuple(own[k].shape)}")
+        if strict:
+            problems += [f"missing key '{k}'" for k in own if k not in state_dict]
+        if problems:
+            raise WeightsError(f"cannot load state_dict into net '{self.name}':\n  "
+                               + "\n  ".join(problems))
+        with torch.no_grad():
+            for k, v in state_dict.items():
+                if k in own:
+                    own[k].copy_(torch.as_tensor(v))
 
     def to_proto(self, with_blobs=True):
         """The net as Caffe's Net::ToProto writes it (layers with their blobs, splits included)."""

@@ -1,0 +1,394 @@
+"""Read and write binary .caffemodel files (a NetParameter with the layers' blobs).
+
+Reading checks what Caffe checks and explains what Caffe would only abort on: a missing,
+empty, oversized (Caffe reads at most 2 GiB - 1 byte), truncated or corrupt file, a text
+prototxt or a .solverstate given instead, a blob whose values do not fill its shape. Nets in the
+V0/V1 formats are upgraded as Caffe does on load. Every problem raises
+:class:`~caffe_compat.errors.WeightsError` naming the file and the layer or blob.
+"""
+import math
+import os
+import warnings
+
+import numpy as np
+from google.protobuf import message_factory, unknown_fields
+from google.protobuf.message import DecodeError
+
+from caffe_compat.errors import CaffeCompatError, WeightsError
+from caffe_compat.io.atomic import write_bytes_atomic
+from caffe_compat.io import upgrade as _upgrade
+from caffe_compat.proto import caffe_pb2
+
+# Caffe's reader refuses protobuf files of 2 GiB or more.
+DEFAULT_MAX_BYTES = 2**31 - 1
+# Blob::Reshape allows at most INT_MAX elements.
+MAX_BLOB_COUNT = 2**31 - 1
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class CaffemodelWarning(UserWarning):
+    """A caffemodel that loads but holds fields Caffe 1.0 does not know (kept, not used)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Shared file checks (also used by solverstate.py)
+
+def read_binary_file(path, max_bytes=None, what="caffemodel"):
+    """The bytes of ``path`` after the size and sanity checks; WeightsError on any problem."""
+    path = os.fspath(path)
+    limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
+    try:
+        size = os.stat(path).st_size
+        if os.path.isdir(path):
+            raise WeightsError(f"{path}: is a directory, not a {what} file")
+        if size > limit:
+            raise WeightsError(f"{path}: {size} bytes, over the limit of {limit} bytes (Caffe "
+                               f"cannot read protobuf files of 2 GiB or more); pass "
+                               f"max_bytes= to change the limit")
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such {what} file") from None
+    except PermissionError:
+        raise WeightsError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise WeightsError(f"{path}: is a directory, not a {what} file") from None
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise WeightsError(f"{path}: grew over the limit of {limit} bytes while being read")
+    if not data:
+        raise WeightsError(f"{path}: empty file (0 bytes), not a {what}")
+    return data
+
+
+def looks_like_text(data):
+    """True if ``data`` starts like a text file (UTF-8, no control bytes but whitespace)."""
+    head = data[:65536]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the 64 KiB window is still text.
+        if len(data) > len(head) and exc.start >= len(head) - 3:
+            text = head[:exc.start].decode("utf-8")
+        else:
+            return False
+    if not text.strip():
+        return False
+    return all(ch >= " " or ch in "\t\n\r\f\v" for ch in text)
+
+
+def check_not_other_format(data, source, what, reader):
+    """WeightsError if ``data`` is a text file or an HDF5 snapshot instead of binary protobuf."""
+    if data.startswith(_HDF5_SIGNATURE):
+        raise WeightsError(f"{source}: an HDF5 file (snapshot_format: HDF5), not a binary "
+                           f"protobuf {what}; only the BINARYPROTO format is read here")
+    if looks_like_text(data):
+        raise WeightsError(f"{source}: a text file (a prototxt?), not a binary {what}; read "
+                           f"text-format files with {reader}")
+
+
+def _varint(data, pos):
+    result, shift = 0, 0
+    while True:
+        if pos >= len(data):
+            raise IndexError
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError
+
+
+def _field_label(descriptor, number, count):
+    field = descriptor.fields_by_number.get(number)
+    if field is None:
+        return f"unknown field {number}"
+    if field.is_repeated:
+        return f"{field.name} #{count}"
+    return field.name
+
+
+def _layer_name(payload, name_number):
+    """The ``name`` field of an encoded layer, best effort."""
+    try:
+        pos = 0
+        while pos < len(payload):
+            tag, pos = _varint(payload, pos)
+            number, wire = tag >> 3, tag & 7
+            if wire == 2:
+                length, pos = _varint(payload, pos)
+                if number == name_number:
+                    return payload[pos:pos + length].decode("utf-8", "replace")
+                pos += length
+            elif wire == 0:
+                _, pos = _varint(payload, pos)
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            else:
+                return None
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def describe_decode_failure(data, message_cls):
+    """Walk the top-level fields of ``data`` and say where decoding as ``message_cls`` fails."""
+    descriptor = message_cls.DESCRIPTOR
+    counts = {}
+    pos = 0
+    while pos < len(data):
+        start = pos
+        try:
+            tag, pos = _varint(data, pos)
+        except (IndexError, ValueError):
+            return f"unreadable field tag at byte {start}"
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            return f"invalid field number 0 at byte {start}"
+        counts[number] = counts.get(number, -1) + 1
+        label = _field_label(descriptor, number, counts[number])
+        try:
+            if wire == 0:
+                _, pos = _varint(data, pos)
+            elif wire == 1 or wire == 5:
+                size = 8 if wire == 1 else 4
+                if pos + size > len(data):
+                    return f"{label} at byte {start} is cut off (file truncated?)"
+                pos += size
+            elif wire == 2:
+                length, pos = _varint(data, pos)
+                if pos + length > len(data):
+                    return (f"{label} at byte {start} claims {length} bytes but only "
+                            f"{len(data) - pos} remain (file truncated?)")
+                payload = data[pos:pos + length]
+                pos += length
+                field = descriptor.fields_by_number.get(number)
+                if field is not None and field.message_type is not None:
+                    sub = message_factory.GetMessageClass(field.message_type)()
+                    try:
+                        sub.ParseFromString(payload)
+                    except DecodeError:
+                        name_field = field.message_type.fields_by_name.get("name")
+                        name = (_layer_name(payload, name_field.number)
+                                if name_field is not None else None)
+                        named = f" ('{name}')" if name else ""
+                        return f"{label}{named} at byte {start} is corrupt"
+            else:
+                return f"invalid wire type {wire} at byte {start}"
+        except (IndexError, ValueError):
+            return f"{label} at byte {start} is cut off (file truncated?)"
+    return "corrupt data"
+
+
+def unknown_field_paths(message, path=""):
+    """Paths of (sub)messages holding fields the schema does not know."""
+    found = []
+    if len(unknown_fields.UnknownFieldSet(message)):
+        found.append(path or "<top level>")
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.is_repeated:
+            for i, item in enumerate(value):
+                found.extend(unknown_field_paths(item, f"{path}{field.name}[{i}]."))
+        else:
+            found.extend(unknown_field_paths(value, f"{path}{field.name}."))
+    return [p.rstrip(".") for p in found]
+
+
+# --------------------------------------------------------------------------------------------
+# Caffemodel files
+
+def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
+    """A NetParameter from the bytes of a .caffemodel (upgraded unless ``upgrade`` is False)."""
+    data = bytes(data)
+    if not data:
+        raise WeightsError(f"{source}: empty data, not a caffemodel")
+    check_not_other_format(data, source, "caffemodel",
+                           "caffe_compat.io.prototxt.read_net")
+    net = caffe_pb2.NetParameter()
+    try:
+        net.ParseFromString(data)
+    except DecodeError:
+        if _is_solverstate(data):
+            raise WeightsError(_SOLVERSTATE_GIVEN.format(source)) from None
+        raise WeightsError(f"{source}: not a valid binary caffemodel: "
+                           f"{describe_decode_failure(data, caffe_pb2.NetParameter)}") from None
+    if not net.IsInitialized():
+        missing = ", ".join(_name_layer(net, path) for path in net.FindInitializationErrors())
+        raise WeightsError(f"{source}: required field(s) missing: {missing} (Caffe refuses "
+                           "such a file)")
+    unknown = unknown_field_paths(net)
+    if not len(net.layer) and not len(net.layers):
+        if _is_solverstate(data):
+            raise WeightsError(_SOLVERSTATE_GIVEN.format(source))
+        raise WeightsError(f"{source}: no layers in this file, so it is not a caffemodel"
+                           + (" (it decodes only with unknown fields)" if unknown else ""))
+    if unknown:
+        if "<top level>" in unknown and _is_solverstate(data):
+            raise WeightsError(_SOLVERSTATE_GIVEN.format(source))
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        warnings.warn(f"{source}: fields unknown to Caffe 1.0 were kept but are not used "
+                      f"(in {shown})", CaffemodelWarning,
+                      stacklevel=_upgrade.caller_stacklevel())
+    if upgrade:
+        try:
+            net = _upgrade.upgrade_net(net, source)
+        except CaffeCompatError as exc:
+            raise WeightsError(str(exc)) from None
+    return net
+
+
+def _name_layer(net, path):
+    """'layer[3].clip_param.max' -> "layer[3] ('clip1').clip_param.max"."""
+    head, _, rest = path.partition("]")
+    field, _, index = head.partition("[")
+    if field in ("layer", "layers") and index.isdigit() and rest:
+        layers = getattr(net, field)
+        if int(index) < len(layers) and layers[int(index)].name:
+            return f"{head}] ('{layers[int(index)].name}'){rest}"
+    return path
+
+
+_SOLVERSTATE_GIVEN = ("{}: a .solverstate (SolverState), not a caffemodel; read it with "
+                      "caffe_compat.io.solverstate.read_solverstate")
+
+
+def _is_solverstate(data):
+    state = caffe_pb2.SolverState()
+    try:
+        state.ParseFromString(data)
+    except DecodeError:
+        return False
+    return (state.HasField("learned_net") or len(state.history) > 0) and not len(
+        unknown_fields.UnknownFieldSet(state))
+
+
+def read_caffemodel(path, max_bytes=None, *, upgrade=True):
+    """A NetParameter (with blobs) from a binary .caffemodel, upgraded as Caffe does on load.
+
+    ``max_bytes`` (default 2**31 - 1, Caffe's limit) refuses larger files before reading them.
+    """
+    path = os.fspath(path)
+    data = read_binary_file(path, max_bytes, "caffemodel")
+    return parse_caffemodel(data, path, upgrade=upgrade)
+
+
+def caffemodel_bytes(net_param):
+    """The binary encoding of ``net_param`` as Caffe writes it (fields in number order)."""
+    if not net_param.IsInitialized():
+        missing = ", ".join(net_param.FindInitializationErrors())
+        raise WeightsError(f"cannot encode net '{net_param.name}': required field(s) missing: "
+                           f"{missing}")
+    data = net_param.SerializeToString(deterministic=True)
+    if len(data) > DEFAULT_MAX_BYTES:
+        raise WeightsError(f"net '{net_param.name}' encodes to {len(data)} bytes; Caffe cannot "
+                           "read protobuf files of 2 GiB or more")
+    return data
+
+
+def write_caffemodel(net_param, path):
+    """Write ``net_param`` as a binary .caffemodel to ``path`` atomically."""
+    write_bytes_atomic(path, caffemodel_bytes(net_param))
+
+
+# --------------------------------------------------------------------------------------------
+# Blobs
+
+def blob_shape(blob):
+    """The shape Caffe gives ``blob`` on load: legacy (num, channels, height, width) if any of
+    those four is set, else ``shape.dim`` (possibly empty: a 0-d blob of one value)."""
+    if (blob.HasField("num") or blob.HasField("channels") or blob.HasField("height")
+            or blob.HasField("width")):
+        return (blob.num, blob.channels, blob.height, blob.width)
+    return tuple(blob.shape.dim)
+
+
+def blob_to_array(blob, where=""):
+    """A BlobProto's data as a numpy array of its shape.
+
+    float32 from ``data``, or float64 when ``double_data`` is given (Caffe then reads the
+    double values and ignores ``data``). Raises WeightsError naming ``where`` for negative
+    dimensions, an absurd element count, or a value count that does not match the shape.
+    """
+    label = where or "blob"
+    shape = blob_shape(blob)
+    if any(d < 0 for d in shape):
+        raise WeightsError(f"{label}: negative dimension in shape {shape}")
+    count = math.prod(shape)
+    if count > MAX_BLOB_COUNT:
+        raise WeightsError(f"{label}: shape {shape} claims {count} values, more than Caffe "
+                           f"allows in one blob ({MAX_BLOB_COUNT})")
+    if len(blob.double_data):
+        values, dtype = blob.double_data, np.float64
+    else:
+        values, dtype = blob.data, np.float32
+    if len(values) != count:
+        kind = "double_data" if dtype is np.float64 else "data"
+        raise WeightsError(f"{label}: {len(values)} {kind} values for shape {shape}, which "
+                           f"needs {count}")
+    return np.array(values, dtype=dtype).reshape(shape)
+
+
+def _packed(number, payload):
+    tag = (number << 3) | 2
+    return _encode_varint(tag) + _encode_varint(len(payload)) + payload
+
+
+def _encode_varint(value):
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def array_to_blob(arr, double=False):
+    """A BlobProto holding ``arr`` as Caffe's Blob::ToProto writes it.
+
+    ``shape.dim`` (left unset for a 0-d array, as Caffe does) and float32 ``data``, or float64
+    ``double_data`` if ``double``.
+    """
+    arr = np.asarray(arr)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"array_to_blob needs a real numeric array, got dtype {arr.dtype}")
+    blob = caffe_pb2.BlobProto()
+    if arr.ndim:
+        blob.shape.dim.extend(int(d) for d in arr.shape)
+    # Packed bytes are parsed in one go: much faster than appending values one by one.
+    if double:
+        payload = np.ascontiguousarray(arr, dtype="<f8").tobytes()
+        number = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["double_data"].number
+    else:
+        payload = np.ascontiguousarray(arr, dtype="<f4").tobytes()
+        number = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["data"].number
+    if payload:
+        blob.MergeFromString(_packed(number, payload))
+    return blob
+
+
+def layer_blobs(net_param):
+    """``[(layer name, layer type, [array, ...]), ...]`` in file order, layers without blobs
+    included (empty list). V1 ``layers`` are listed too, with their upgraded type names."""
+    out = []
+    for i, layer in enumerate(net_param.layer):
+        arrays = [blob_to_array(b, where=f"layer '{layer.name}' (#{i}, {layer.type}) blob {j}")
+                  for j, b in enumerate(layer.blobs)]
+        out.append((layer.name, layer.type, arrays))
+    for i, layer in enumerate(net_param.layers):
+        kind = _upgrade.V1_LAYER_TYPE_NAMES.get(layer.type, str(layer.type))
+        arrays = [blob_to_array(b, where=f"V1 layer '{layer.name}' (#{i}, {kind}) blob {j}")
+                  for j, b in enumerate(layer.blobs)]
+        out.append((layer.name, kind, arrays))
+    return out

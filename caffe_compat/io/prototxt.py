@@ -1,0 +1,222 @@
+"""Read and write Caffe's text-format files: net definitions (.prototxt) and solvers.
+
+Parsing follows Caffe's own reader: protobuf text format (``#`` comments, ``include: { phase:
+TRAIN }``, enum names, single- or double-quoted strings), a non-repeated field given twice is an
+error, and required fields must be present. Nets are then upgraded to the current format
+(:mod:`caffe_compat.io.upgrade`), solvers get their ``solver_type`` and ``snapshot_prefix``
+upgrades.
+
+Every problem raises :class:`~caffe_compat.errors.PrototxtError` with ``file:line:column`` in
+the message. Fields that Caffe 1.0 does not know (for example from a Caffe fork) are errors
+unless ``allow_unknown_fields=True``, which skips them with a :class:`PrototxtWarning` each.
+"""
+import os
+import re
+import warnings
+
+from google.protobuf import text_format
+
+from caffe_compat.errors import CaffeCompatError, PrototxtError
+from caffe_compat.io.atomic import write_text_atomic
+from caffe_compat.io import upgrade as _upgrade
+from caffe_compat.proto import caffe_pb2
+
+
+class PrototxtWarning(UserWarning):
+    """A text-format field that was skipped because Caffe 1.0's schema does not define it."""
+
+
+_LOCATION = re.compile(r"^\d+(?::\d+)? : ")
+_UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "([^"]*)"')
+
+
+def _short_type(full_name):
+    return full_name.rsplit(".", 1)[-1]
+
+
+def _clean_message(text):
+    """Protobuf's parse error text without its location prefix and our package name."""
+    text = _LOCATION.sub("", str(text), count=1)
+    return text.replace('"caffe_compat.', '"')
+
+
+def _recording_parser_class():
+    """A text parser that remembers where it skipped unknown fields (None if unavailable)."""
+    base = getattr(text_format, "_Parser", None)
+    if base is None or not hasattr(base, "_SkipFieldContents"):
+        return None
+
+    class _RecordingParser(base):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.skipped = []
+            self._depth = 0
+
+        def _SkipFieldContents(self, tokenizer, field_name, immediate_message_type):
+            if self._depth == 0:
+                line = getattr(tokenizer, "_previous_line", -1) + 1
+                column = getattr(tokenizer, "_previous_column", -1) + 1
+                self.skipped.append((line, column, field_name, immediate_message_type))
+            self._depth += 1
+            try:
+                return super()._SkipFieldContents(tokenizer, field_name, immediate_message_type)
+            finally:
+                self._depth -= 1
+
+    return _RecordingParser
+
+
+_RecordingParser = _recording_parser_class()
+
+
+def parse_text_message(text, message, filename="<string>", allow_unknown_fields=False):
+    """Parse text-format ``text`` into ``message`` (cleared first) and return it.
+
+    Raises PrototxtError naming ``filename``, line and column. Unknown fields are an error, or
+    with ``allow_unknown_fields`` skipped with one PrototxtWarning each.
+    """
+    if isinstance(text, bytes):
+        text = _decode(text, filename)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    message.Clear()
+    try:
+        if allow_unknown_fields and _RecordingParser is not None:
+            parser = _RecordingParser(allow_unknown_field=True)
+            parser.ParseLines(text.split("\n"), message)
+            for line, column, name, owner in parser.skipped:
+                warnings.warn(f"{filename}:{line}:{column}: skipped field \"{name}\": "
+                              f"{_short_type(owner)} has no such field in Caffe 1.0",
+                              PrototxtWarning, stacklevel=_upgrade.caller_stacklevel())
+        else:
+            text_format.Parse(text, message, allow_unknown_field=allow_unknown_fields)
+    except text_format.ParseError as exc:
+        raise _parse_error(exc, filename) from None
+    if not message.IsInitialized():
+        missing = ", ".join(_describe_missing(message, path)
+                            for path in message.FindInitializationErrors())
+        raise PrototxtError(f"{filename}: required field(s) missing: {missing}")
+    return message
+
+
+def _parse_error(exc, filename):
+    line, column = exc.GetLine(), exc.GetColumn()
+    where = filename
+    if line is not None:
+        where += f":{line}"
+        if column is not None:
+            where += f":{column}"
+    unknown = _UNKNOWN_FIELD.search(str(exc))
+    if unknown:
+        owner, name = unknown.groups()
+        what = (f'unknown field "{name}" in {_short_type(owner)}: Caffe 1.0 has no such field '
+                "(a Caffe fork's extension or a typo?); pass allow_unknown_fields=True to "
+                "skip unknown fields")
+    else:
+        what = _clean_message(exc)
+    return PrototxtError(f"{where}: {what}")
+
+
+def _describe_missing(message, path):
+    """'layer[3].clip_param.max' -> 'layer[3] ('clip1').clip_param.max' for readability."""
+    match = re.match(r"layer\[(\d+)\]", path)
+    if match and isinstance(message, caffe_pb2.NetParameter):
+        index = int(match.group(1))
+        if index < len(message.layer) and message.layer[index].name:
+            return path.replace(match.group(0),
+                                f"{match.group(0)} ('{message.layer[index].name}')", 1)
+    return path
+
+
+def _decode(data, filename):
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise PrototxtError(
+            f"{filename}:{line}:{column}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
+            f"offset {exc.start}); a binary file such as a .caffemodel or .solverstate?"
+        ) from None
+
+
+def read_text_file(path, what="prototxt"):
+    """The UTF-8 text of ``path``; PrototxtError naming the path when it cannot be read."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise PrototxtError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise PrototxtError(f"{path}: is a directory, not a {what} file") from None
+    except PermissionError:
+        raise PrototxtError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise PrototxtError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return _decode(data, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Nets
+
+def parse_net(text, filename="<string>", *, allow_unknown_fields=False, upgrade=True):
+    """A NetParameter from prototxt text, upgraded to the current format unless ``upgrade``
+    is False. ``filename`` is used in error messages."""
+    net = parse_text_message(text, caffe_pb2.NetParameter(), filename, allow_unknown_fields)
+    if upgrade:
+        try:
+            net = _upgrade.upgrade_net(net, filename)
+        except CaffeCompatError as exc:
+            raise PrototxtError(str(exc)) from None
+    return net
+
+
+def read_net(path, *, allow_unknown_fields=False, upgrade=True):
+    """A NetParameter from a .prototxt file (upgraded, see :func:`parse_net`)."""
+    path = os.fspath(path)
+    return parse_net(read_text_file(path), path, allow_unknown_fields=allow_unknown_fields,
+                     upgrade=upgrade)
+
+
+# --------------------------------------------------------------------------------------------
+# Solvers
+
+def parse_solver(text, filename="<string>", *, allow_unknown_fields=False, upgrade=True):
+    """A SolverParameter from text; the deprecated ``solver_type`` enum becomes ``type``."""
+    solver = parse_text_message(text, caffe_pb2.SolverParameter(), filename,
+                                allow_unknown_fields)
+    if upgrade:
+        try:
+            solver = _upgrade.upgrade_solver(solver, filename)
+        except CaffeCompatError as exc:
+            raise PrototxtError(str(exc)) from None
+    return solver
+
+
+def read_solver(path, *, allow_unknown_fields=False, upgrade=True):
+    """A SolverParameter from a solver .prototxt, upgraded as Caffe's solver reader does.
+
+    Besides the ``solver_type`` upgrade, an unset ``snapshot_prefix`` becomes the solver path
+    without extension, and a prefix naming an existing directory gets the solver file's stem
+    appended (see :func:`caffe_compat.io.upgrade.upgrade_snapshot_prefix`).
+    """
+    path = os.fspath(path)
+    solver = parse_solver(read_text_file(path, "solver"), path,
+                          allow_unknown_fields=allow_unknown_fields, upgrade=upgrade)
+    if upgrade:
+        solver = _upgrade.upgrade_snapshot_prefix(solver, path)
+    return solver
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+def to_text(msg):
+    """Text format of any Caffe message (what Caffe's text writer produces, UTF-8 kept)."""
+    return text_format.MessageToString(msg, as_utf8=True)
+
+
+def write_prototxt(msg, path):
+    """Write ``msg`` in text format to ``path`` atomically."""
+    write_text_atomic(path, to_text(msg))

@@ -1,0 +1,525 @@
+"""Bring legacy Caffe definitions up to the current format, and select layers by net state.
+
+The rules are those of Caffe 1.0 (``upgrade_proto.cpp`` and ``Net::FilterNet``):
+
+* V0 nets (``layers { layer { type: "conv" ... } }``) become V1 nets, padding layers folded
+  into the convolution/pooling they feed;
+* deprecated data-layer fields (scale, mean_file, crop_size, mirror) move into
+  ``transform_param``;
+* V1 ``layers`` with enum types become ``layer`` entries with type strings, ``blobs_lr`` and
+  ``weight_decay`` become ``ParamSpec.lr_mult`` / ``decay_mult``;
+* top-level ``input`` / ``input_dim`` / ``input_shape`` become one ``Input`` layer named
+  "input" placed first;
+* BatchNorm layers with the three old ``param`` entries lose them (Caffe now fixes the
+  statistics' learning rates itself);
+* solvers: the ``solver_type`` enum becomes the ``type`` string; an unset ``snapshot_prefix``
+  is derived from the solver file name.
+
+Functions return new messages; their inputs are left unchanged. Problems Caffe treats as fatal
+raise :class:`~caffe_compat.errors.NetError` / :class:`~caffe_compat.errors.SolverError`;
+problems Caffe only logs ("continuing anyway") are reported with :class:`UpgradeWarning`.
+"""
+import logging
+import os
+import sys
+import warnings
+
+from caffe_compat.errors import NetError, SolverError
+from caffe_compat.proto import caffe_pb2
+
+log = logging.getLogger(__name__)
+
+_V1 = caffe_pb2.V1LayerParameter
+
+
+class UpgradeWarning(UserWarning):
+    """An upgrade that Caffe completes with logged errors: some settings were dropped."""
+
+
+_IO_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def caller_stacklevel():
+    """The ``stacklevel`` that points a warning at the first caller outside caffe_compat.io."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.dirname(os.path.abspath(
+            frame.f_code.co_filename)) == _IO_DIR:
+        level += 1
+        frame = frame.f_back
+    return level
+
+
+# V1 enum layer type -> current type string.
+V1_LAYER_TYPE_NAMES = {
+    _V1.NONE: "",
+    _V1.ABSVAL: "AbsVal",
+    _V1.ACCURACY: "Accuracy",
+    _V1.ARGMAX: "ArgMax",
+    _V1.BNLL: "BNLL",
+    _V1.CONCAT: "Concat",
+    _V1.CONTRASTIVE_LOSS: "ContrastiveLoss",
+    _V1.CONVOLUTION: "Convolution",
+    _V1.DECONVOLUTION: "Deconvolution",
+    _V1.DATA: "Data",
+    _V1.DROPOUT: "Dropout",
+    _V1.DUMMY_DATA: "DummyData",
+    _V1.EUCLIDEAN_LOSS: "EuclideanLoss",
+    _V1.ELTWISE: "Eltwise",
+    _V1.EXP: "Exp",
+    _V1.FLATTEN: "Flatten",
+    _V1.HDF5_DATA: "HDF5Data",
+    _V1.HDF5_OUTPUT: "HDF5Output",
+    _V1.HINGE_LOSS: "HingeLoss",
+    _V1.IM2COL: "Im2col",
+    _V1.IMAGE_DATA: "ImageData",
+    _V1.INFOGAIN_LOSS: "InfogainLoss",
+    _V1.INNER_PRODUCT: "InnerProduct",
+    _V1.LRN: "LRN",
+    _V1.MEMORY_DATA: "MemoryData",
+    _V1.MULTINOMIAL_LOGISTIC_LOSS: "MultinomialLogisticLoss",
+    _V1.MVN: "MVN",
+    _V1.POOLING: "Pooling",
+    _V1.POWER: "Power",
+    _V1.RELU: "ReLU",
+    _V1.SIGMOID: "Sigmoid",
+    _V1.SIGMOID_CROSS_ENTROPY_LOSS: "SigmoidCrossEntropyLoss",
+    _V1.SILENCE: "Silence",
+    _V1.SOFTMAX: "Softmax",
+    _V1.SOFTMAX_LOSS: "SoftmaxWithLoss",
+    _V1.SPLIT: "Split",
+    _V1.SLICE: "Slice",
+    _V1.TANH: "TanH",
+    _V1.WINDOW_DATA: "WindowData",
+    _V1.THRESHOLD: "Threshold",
+}
+
+# V0 lower-case layer type -> V1 enum type.
+V0_LAYER_TYPES = {
+    "accuracy": _V1.ACCURACY,
+    "bnll": _V1.BNLL,
+    "concat": _V1.CONCAT,
+    "conv": _V1.CONVOLUTION,
+    "data": _V1.DATA,
+    "dropout": _V1.DROPOUT,
+    "euclidean_loss": _V1.EUCLIDEAN_LOSS,
+    "flatten": _V1.FLATTEN,
+    "hdf5_data": _V1.HDF5_DATA,
+    "hdf5_output": _V1.HDF5_OUTPUT,
+    "im2col": _V1.IM2COL,
+    "images": _V1.IMAGE_DATA,
+    "infogain_loss": _V1.INFOGAIN_LOSS,
+    "innerproduct": _V1.INNER_PRODUCT,
+    "lrn": _V1.LRN,
+    "multinomial_logistic_loss": _V1.MULTINOMIAL_LOGISTIC_LOSS,
+    "pool": _V1.POOLING,
+    "relu": _V1.RELU,
+    "sigmoid": _V1.SIGMOID,
+    "softmax": _V1.SOFTMAX,
+    "softmax_loss": _V1.SOFTMAX_LOSS,
+    "split": _V1.SPLIT,
+    "tanh": _V1.TANH,
+    "window_data": _V1.WINDOW_DATA,
+}
+
+# V0 field -> {V0 layer type: (V1 sub-message, field there)}. A V0 field set on a layer type
+# missing from its table is dropped with a warning, as Caffe does.
+_V0_ROUTES = {
+    "num_output": {"conv": ("convolution_param", "num_output"),
+                   "innerproduct": ("inner_product_param", "num_output")},
+    "biasterm": {"conv": ("convolution_param", "bias_term"),
+                 "innerproduct": ("inner_product_param", "bias_term")},
+    "weight_filler": {"conv": ("convolution_param", "weight_filler"),
+                      "innerproduct": ("inner_product_param", "weight_filler")},
+    "bias_filler": {"conv": ("convolution_param", "bias_filler"),
+                    "innerproduct": ("inner_product_param", "bias_filler")},
+    "pad": {"conv": ("convolution_param", "pad"), "pool": ("pooling_param", "pad")},
+    "kernelsize": {"conv": ("convolution_param", "kernel_size"),
+                   "pool": ("pooling_param", "kernel_size")},
+    "group": {"conv": ("convolution_param", "group")},
+    "stride": {"conv": ("convolution_param", "stride"), "pool": ("pooling_param", "stride")},
+    "pool": {"pool": ("pooling_param", "pool")},
+    "dropout_ratio": {"dropout": ("dropout_param", "dropout_ratio")},
+    "local_size": {"lrn": ("lrn_param", "local_size")},
+    "alpha": {"lrn": ("lrn_param", "alpha")},
+    "beta": {"lrn": ("lrn_param", "beta")},
+    "k": {"lrn": ("lrn_param", "k")},
+    "source": {"data": ("data_param", "source"),
+               "hdf5_data": ("hdf5_data_param", "source"),
+               "images": ("image_data_param", "source"),
+               "window_data": ("window_data_param", "source"),
+               "infogain_loss": ("infogain_loss_param", "source")},
+    "batchsize": {"data": ("data_param", "batch_size"),
+                  "hdf5_data": ("hdf5_data_param", "batch_size"),
+                  "images": ("image_data_param", "batch_size"),
+                  "window_data": ("window_data_param", "batch_size")},
+    "rand_skip": {"data": ("data_param", "rand_skip"),
+                  "images": ("image_data_param", "rand_skip")},
+    "shuffle_images": {"images": ("image_data_param", "shuffle")},
+    "new_height": {"images": ("image_data_param", "new_height")},
+    "new_width": {"images": ("image_data_param", "new_width")},
+    "concat_dim": {"concat": ("concat_param", "concat_dim")},
+    "det_fg_threshold": {"window_data": ("window_data_param", "fg_threshold")},
+    "det_bg_threshold": {"window_data": ("window_data_param", "bg_threshold")},
+    "det_fg_fraction": {"window_data": ("window_data_param", "fg_fraction")},
+    "det_context_pad": {"window_data": ("window_data_param", "context_pad")},
+    "det_crop_mode": {"window_data": ("window_data_param", "crop_mode")},
+    "hdf5_output_param": {"hdf5_output": ("hdf5_output_param", None)},
+}
+
+# V0 fields that go to transform_param whatever the layer type.
+_V0_TRANSFORM = (("scale", "scale"), ("meanfile", "mean_file"), ("cropsize", "crop_size"),
+                 ("mirror", "mirror"))
+
+# V1 data layers whose deprecated fields move into transform_param.
+_DATA_UPGRADE = ((_V1.DATA, "data_param"), (_V1.IMAGE_DATA, "image_data_param"),
+                 (_V1.WINDOW_DATA, "window_data_param"))
+_TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
+
+# Per-type settings a V1 layer may carry; copied unchanged into the new layer.
+_V1_PARAM_FIELDS = (
+    "accuracy_param", "argmax_param", "concat_param", "contrastive_loss_param",
+    "convolution_param", "data_param", "dropout_param", "dummy_data_param", "eltwise_param",
+    "exp_param", "hdf5_data_param", "hdf5_output_param", "hinge_loss_param", "image_data_param",
+    "infogain_loss_param", "inner_product_param", "lrn_param", "memory_data_param",
+    "mvn_param", "pooling_param", "power_param", "relu_param", "sigmoid_param",
+    "softmax_param", "slice_param", "tanh_param", "threshold_param", "window_data_param",
+    "transform_param", "loss_param",
+)
+
+_SOLVER_TYPE_NAMES = {
+    caffe_pb2.SolverParameter.SGD: "SGD",
+    caffe_pb2.SolverParameter.NESTEROV: "Nesterov",
+    caffe_pb2.SolverParameter.ADAGRAD: "AdaGrad",
+    caffe_pb2.SolverParameter.RMSPROP: "RMSProp",
+    caffe_pb2.SolverParameter.ADADELTA: "AdaDelta",
+    caffe_pb2.SolverParameter.ADAM: "Adam",
+}
+
+
+def as_message(message, cls):
+    """A ``cls`` copy of ``message``; messages of another Caffe schema (pycaffe's caffe_pb2)
+    are converted through their binary encoding."""
+    out = cls()
+    if isinstance(message, cls):
+        out.CopyFrom(message)
+    elif getattr(getattr(message, "DESCRIPTOR", None), "name", None) == cls.DESCRIPTOR.name:
+        out.ParseFromString(message.SerializePartialToString())
+    else:
+        raise TypeError(f"expected a {cls.DESCRIPTOR.name}, got {type(message).__name__}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# What needs upgrading
+
+def net_needs_v0_upgrade(net_param):
+    """True if any V1 layer wraps a V0 layer definition."""
+    return any(layer.HasField("layer") for layer in net_param.layers)
+
+
+def net_needs_v1_upgrade(net_param):
+    """True if the net uses the deprecated ``layers`` (V1) field."""
+    return len(net_param.layers) > 0
+
+
+def net_needs_data_upgrade(net_param):
+    """True if a V1 data layer still sets scale/mean_file/crop_size/mirror in its own params."""
+    for layer in net_param.layers:
+        for layer_type, field in _DATA_UPGRADE:
+            if layer.type == layer_type:
+                sub = getattr(layer, field)
+                if any(sub.HasField(name) for name in _TRANSFORM_FIELDS):
+                    return True
+    return False
+
+
+def net_needs_input_upgrade(net_param):
+    """True if the net declares top-level ``input`` blobs."""
+    return len(net_param.input) > 0
+
+
+def net_needs_batchnorm_upgrade(net_param):
+    """True if a BatchNorm layer declares the three ``param`` entries of the old definition."""
+    return any(layer.type == "BatchNorm" and len(layer.param) == 3 for layer in net_param.layer)
+
+
+def net_needs_upgrade(net_param):
+    """True if :func:`upgrade_net` would change anything."""
+    return (net_needs_v0_upgrade(net_param) or net_needs_v1_upgrade(net_param)
+            or net_needs_data_upgrade(net_param) or net_needs_input_upgrade(net_param)
+            or net_needs_batchnorm_upgrade(net_param))
+
+
+# --------------------------------------------------------------------------------------------
+# Net upgrade
+
+def upgrade_net(net_param, source="<string>"):
+    """Return ``net_param`` upgraded to the current format (a new NetParameter).
+
+    ``source`` names the file in messages. Raises NetError where Caffe would abort; emits
+    UpgradeWarning where Caffe logs a problem and continues.
+    """
+    net = as_message(net_param, caffe_pb2.NetParameter)
+    if net_needs_v0_upgrade(net):
+        log.info("%s: upgrading V0 layer definitions", source)
+        net = _upgrade_v0_net(net, source)
+    if net_needs_data_upgrade(net):
+        log.info("%s: moving deprecated data-layer fields into transform_param", source)
+        _upgrade_data_transformation(net)
+    if net_needs_v1_upgrade(net):
+        log.info("%s: upgrading V1 'layers' to 'layer'", source)
+        net = _upgrade_v1_net(net, source)
+    if net_needs_input_upgrade(net):
+        log.info("%s: turning the 'input' fields into an Input layer", source)
+        _upgrade_input(net, source)
+    if net_needs_batchnorm_upgrade(net):
+        log.info("%s: removing the 'param' entries of BatchNorm layers", source)
+        _upgrade_batchnorm(net)
+    return net
+
+
+def _warn(source, problems, what):
+    if problems:
+        warnings.warn(f"{source}: {what}; continuing without them:\n  " + "\n  ".join(problems),
+                      UpgradeWarning, stacklevel=caller_stacklevel())
+
+
+def _upgrade_v0_net(net_param, source):
+    padded = _fold_v0_padding_layers(net_param, source)
+    out = caffe_pb2.NetParameter()
+    # Caffe keeps only these net-level fields when leaving V0.
+    if padded.HasField("name"):
+        out.name = padded.name
+    problems = []
+    for i, connection in enumerate(padded.layers):
+        _upgrade_v0_layer(connection, out.layers.add(), i, source, problems)
+    out.input.extend(padded.input)
+    out.input_dim.extend(padded.input_dim)
+    if padded.HasField("force_backward"):
+        out.force_backward = padded.force_backward
+    _warn(source, problems, "V0 settings that do not apply to their layer type were dropped")
+    return out
+
+
+def _fold_v0_padding_layers(net_param, source):
+    """Drop V0 "padding" layers, moving their pad into the conv/pool layer they feed."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    out.ClearField("layers")
+    last_producer = {name: -1 for name in net_param.input}
+    for i, connection in enumerate(net_param.layers):
+        v0 = connection.layer
+        if v0.type != "padding":
+            out.layers.add().CopyFrom(connection)
+        for j, blob in enumerate(connection.bottom):
+            if blob not in last_producer:
+                raise NetError(f"{source}: V0 layer {i} ('{v0.name}') takes unknown blob "
+                               f"'{blob}' as input")
+            producer = last_producer[blob]
+            if producer == -1:
+                continue
+            pad_layer = net_param.layers[producer]
+            if pad_layer.layer.type != "padding":
+                continue
+            if v0.type not in ("conv", "pool"):
+                raise NetError(f"{source}: V0 padding layer '{pad_layer.layer.name}' feeds layer "
+                               f"'{v0.name}' of type '{v0.type}'; only conv and pool layers "
+                               "can take padded input")
+            if len(connection.bottom) != 1:
+                raise NetError(f"{source}: V0 layer '{v0.name}' takes padded input, so it must "
+                               "have exactly one bottom")
+            if len(pad_layer.bottom) != 1 or len(pad_layer.top) != 1:
+                raise NetError(f"{source}: V0 padding layer '{pad_layer.layer.name}' must have "
+                               "exactly one bottom and one top")
+            target = out.layers[len(out.layers) - 1]
+            target.layer.pad = pad_layer.layer.pad
+            target.bottom[j] = pad_layer.bottom[0]
+        for blob in connection.top:
+            last_producer[blob] = i
+    return out
+
+
+def _set_field(message, field, value):
+    descriptor = message.DESCRIPTOR.fields_by_name[field]
+    if descriptor.is_repeated:
+        getattr(message, field).append(value)
+    elif descriptor.message_type is not None:
+        getattr(message, field).CopyFrom(value)
+    else:
+        setattr(message, field, value)
+
+
+def _upgrade_v0_layer(connection, out, index, source, problems):
+    out.bottom.extend(connection.bottom)
+    out.top.extend(connection.top)
+    if not connection.HasField("layer"):
+        return
+    v0 = connection.layer
+    kind = v0.type
+    if v0.HasField("name"):
+        out.name = v0.name
+    if v0.HasField("type"):
+        if kind not in V0_LAYER_TYPES:
+            raise NetError(f"{source}: V0 layer {index} ('{v0.name}') has unknown type '{kind}'")
+        out.type = V0_LAYER_TYPES[kind]
+    out.blobs.extend(v0.blobs)
+    out.blobs_lr.extend(v0.blobs_lr)
+    out.weight_decay.extend(v0.weight_decay)
+    for field, routes in _V0_ROUTES.items():
+        if not v0.HasField(field):
+            continue
+        if kind not in routes:
+            problems.append(f"layer '{v0.name}': '{field}' does not apply to type '{kind}'")
+            continue
+        sub_name, target = routes[kind]
+        value = getattr(v0, field)
+        if target is None:
+            getattr(out, sub_name).CopyFrom(value)
+        else:
+            _set_field(getattr(out, sub_name), target, value)
+    for field, target in _V0_TRANSFORM:
+        if v0.HasField(field):
+            setattr(out.transform_param, target, getattr(v0, field))
+
+
+def _upgrade_data_transformation(net_param):
+    for layer in net_param.layers:
+        for layer_type, field in _DATA_UPGRADE:
+            if layer.type != layer_type:
+                continue
+            sub = getattr(layer, field)
+            for name in _TRANSFORM_FIELDS:
+                if sub.HasField(name):
+                    setattr(layer.transform_param, name, getattr(sub, name))
+                    sub.ClearField(name)
+
+
+def _upgrade_v1_net(net_param, source):
+    if len(net_param.layer):
+        raise NetError(f"{source}: the net has both 'layer' and deprecated 'layers' entries; "
+                       "Caffe refuses to upgrade such a mix. Rewrite the 'layers { type: ENUM }' "
+                       "entries as 'layer { type: \"Name\" }'")
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net_param)
+    out.ClearField("layers")
+    problems = []
+    for i, v1 in enumerate(net_param.layers):
+        _upgrade_v1_layer(v1, out.layer.add(), i, problems)
+    _warn(source, problems, "parts of V1 layers could not be upgraded")
+    return out
+
+
+def _param_spec(layer, index):
+    while len(layer.param) <= index:
+        layer.param.add()
+    return layer.param[index]
+
+
+def _upgrade_v1_layer(v1, layer, index, problems):
+    layer.bottom.extend(v1.bottom)
+    layer.top.extend(v1.top)
+    if v1.HasField("name"):
+        layer.name = v1.name
+    layer.include.extend(v1.include)
+    layer.exclude.extend(v1.exclude)
+    if v1.HasField("type"):
+        layer.type = V1_LAYER_TYPE_NAMES[v1.type]
+    layer.blobs.extend(v1.blobs)
+    for i, name in enumerate(v1.param):
+        _param_spec(layer, i).name = name
+    for i, mode in enumerate(v1.blob_share_mode):
+        # The two DimCheckMode enums have the same values.
+        _param_spec(layer, i).share_mode = mode
+    for i, lr in enumerate(v1.blobs_lr):
+        _param_spec(layer, i).lr_mult = lr
+    for i, decay in enumerate(v1.weight_decay):
+        _param_spec(layer, i).decay_mult = decay
+    layer.loss_weight.extend(v1.loss_weight)
+    for field in _V1_PARAM_FIELDS:
+        if v1.HasField(field):
+            getattr(layer, field).CopyFrom(getattr(v1, field))
+    if v1.HasField("layer"):
+        problems.append(f"layer {index} ('{v1.name}') also holds a V0 definition; it was ignored")
+
+
+def _upgrade_input(net_param, source):
+    names = list(net_param.input)
+    shapes = []
+    if len(net_param.input_shape):
+        if len(net_param.input_shape) < len(names):
+            raise NetError(f"{source}: {len(names)} inputs but only "
+                           f"{len(net_param.input_shape)} input_shape entries")
+        shapes = [list(net_param.input_shape[i].dim) for i in range(len(names))]
+    elif len(net_param.input_dim):
+        dims = list(net_param.input_dim)
+        if len(dims) < 4 * len(names):
+            raise NetError(f"{source}: {len(names)} inputs need {4 * len(names)} input_dim "
+                           f"values (4 per input), the net has {len(dims)}")
+        if len(dims) > 4 * len(names):
+            warnings.warn(f"{source}: {len(dims)} input_dim values for {len(names)} inputs; "
+                          f"the last {len(dims) - 4 * len(names)} are ignored", UpgradeWarning,
+                          stacklevel=caller_stacklevel())
+        shapes = [dims[4 * i:4 * i + 4] for i in range(len(names))]
+    if shapes:
+        # Input layer first, so every later layer finds its bottoms.
+        rest = list(net_param.layer)
+        kept = caffe_pb2.NetParameter()
+        kept.layer.extend(rest)
+        net_param.ClearField("layer")
+        input_layer = net_param.layer.add()
+        input_layer.name = "input"
+        input_layer.type = "Input"
+        input_layer.top.extend(names)
+        for dims in shapes:
+            input_layer.input_param.shape.add().dim.extend(dims)
+        net_param.layer.extend(kept.layer)
+    # Without shapes the inputs are a leftover of an old caffemodel: just drop them.
+    net_param.ClearField("input")
+    net_param.ClearField("input_shape")
+    net_param.ClearField("input_dim")
+
+
+def _upgrade_batchnorm(net_param):
+    for layer in net_param.layer:
+        if layer.type == "BatchNorm" and len(layer.param) == 3:
+            layer.ClearField("param")
+
+
+# --------------------------------------------------------------------------------------------
+# Solver upgrade
+
+def solver_needs_upgrade(solver_param):
+    """True if the solver uses the deprecated ``solver_type`` enum."""
+    return solver_param.HasField("solver_type")
+
+
+def upgrade_solver(solver_param, source="<string>"):
+    """Return a copy of ``solver_param`` with ``solver_type`` (enum) turned into ``type``."""
+    out = as_message(solver_param, caffe_pb2.SolverParameter)
+    if not out.HasField("solver_type"):
+        return out
+    if out.HasField("type"):
+        raise SolverError(f"{source}: both 'solver_type' (deprecated enum) and 'type' are set; "
+                          "keep only 'type'")
+    out.type = _SOLVER_TYPE_NAMES[out.solver_type]
+    out.ClearField("solver_type")
+    log.info("%s: upgraded solver_type to type '%s'", source, out.type)
+    return out
+
+
+def upgrade_snapshot_prefix(solver_param, solver_file):
+    """Return a copy with Caffe's default snapshot prefix applied.
+
+    As Caffe's solver reader does: an unset ``snapshot_prefix`` becomes the solver file's path
+    without its extension; a prefix naming an existing directory (relative to the current
+    directory) gets the solver file's stem appended inside it.
+    """
+    out = caffe_pb2.SolverParameter()
+    out.CopyFrom(solver_param)
+    solver_file = os.fspath(solver_file)
+    if not out.HasField("snapshot_prefix"):
+        out.snapshot_prefix = os.path.splitext(solver_file)[0]
+    elif os.path.isdir(out.snapshot_prefix):
+        stem = os.path.splitext(os.path.basename(solver_file))[0]
+        out.snapshot_prefix = os.path.join(out.snapshot_prefix, stem)
+    return out
