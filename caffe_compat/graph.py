@@ -193,6 +193,7 @@ class NetGraph:
     outputs: list               # blobs produced and never consumed, sorted by name (std::set)
     force_backward: bool
     net_param: object           # the filtered, split NetParameter
+    filtered: object = None     # the filtered NetParameter before split insertion
 
     def layer(self, name):
         for node in self.layers:
@@ -230,4 +231,5 @@ def build_graph(net_param, phase="TEST", level=None, stages=None):
         layers.append(LayerNode(i, lp, list(lp.bottom), list(lp.top)))
     return NetGraph(name=split.name, phase=filtered.state.phase, layers=layers,
                     blob_names=blob_names, outputs=sorted(available),
-                    force_backward=bool(split.force_backward), net_param=split)
+                    force_backward=bool(split.force_backward), net_param=split,
+                    filtered=filtered)

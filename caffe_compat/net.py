@@ -440,11 +440,56 @@ class Net(nn.Module):
             lp = out.layer.add()
             lp.CopyFrom(node.param)
             del lp.blobs[:]
+            self.layers[key].export_param(lp)
             if with_blobs:
                 for p in self.layers[key].blobs:
                     lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(
                         p.detach().cpu().numpy(), double=p.dtype == torch.float64))
         return out
+
+    def inference_proto(self):
+        """The net definition for inference engines (e.g. OpenCV's Caffe importer): this phase's
+        layers without loss, Accuracy and Silence layers, without auto-inserted splits, and with
+        Input tops that nothing consumes any more removed."""
+        drop_types = {"Silence", "Accuracy"}
+        out = caffe_pb2.NetParameter()
+        out.CopyFrom(self.graph.filtered)
+        del out.layer[:]
+        out.ClearField("state")
+        kept = []
+        for lp, (node, key, _, _) in zip(self.graph.filtered.layer, self._split_free_nodes()):
+            if lp.type in drop_types or self.layers[key].is_loss:
+                continue
+            kept.append(lp)
+        used = {b for lp in kept for b in lp.bottom}
+        for lp in kept:
+            new = out.layer.add()
+            new.CopyFrom(lp)
+            del new.include[:]
+            del new.exclude[:]
+            if lp.type == "Input":
+                shapes = list(lp.input_param.shape)
+                if len(shapes) == 1:
+                    shapes = shapes * len(lp.top)
+                del new.top[:]
+                del new.input_param.shape[:]
+                for top, shape in zip(lp.top, shapes):
+                    if top in used:
+                        new.top.append(top)
+                        new.input_param.shape.add().CopyFrom(shape)
+                if not len(new.top):
+                    del out.layer[-1]
+        return out
+
+    def _split_free_nodes(self):
+        return [n for n in self._nodes if n[0].type != "Split" or
+                n[0].name in {lp.name for lp in self.graph.filtered.layer}]
+
+    def save_prototxt(self, path, inference=True):
+        """Write the matching net definition (atomic): :meth:`inference_proto` by default, or
+        this phase's full filtered definition with ``inference=False``."""
+        prototxt_io.write_prototxt(self.inference_proto() if inference else self.graph.filtered,
+                                   path)
 
     def save(self, path):
         """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read."""

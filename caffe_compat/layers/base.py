@@ -75,6 +75,10 @@ class Layer(nn.Module):
         """Replace blob ``index`` by ``param`` (shared parameters, Caffe's ShareWeights)."""
         setattr(self, self._blob_order[index], param)
 
+    def export_param(self, layer_param):
+        """Adjust the LayerParameter written to a caffemodel as Caffe's SetUp leaves it (e.g.
+        BatchNorm adds lr_mult 0 param specs); the default leaves it unchanged."""
+
     def filler_params(self):
         """The FillerParameter of each blob (None: leave zeros), in blob order."""
         return [None] * len(self._blob_order)

@@ -1,0 +1,124 @@
+"""Shared pieces of the element-wise (Caffe "neuron") layers and of the loss layers.
+
+``elementwise(x, fwd, bwd)`` runs ``fwd`` and gives autograd Caffe's own backward formula
+``bwd(x, y, dy)`` instead of the derivative of ``fwd``: several Caffe layers back-propagate
+something other than the true gradient at special points (ELU at 0, Power's ``y / x`` forms,
+Clip at its bounds, BNLL's cut-off at 50).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..proto import caffe_pb2
+from .base import Layer
+
+_LP = caffe_pb2.LossParameter
+
+
+def f32(value):
+    """``value`` rounded to float32 and back: constants that Caffe computes as ``Dtype``."""
+    return float(np.float32(value))
+
+
+class _CaffeBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, fwd, bwd):
+        y = fwd(x)
+        ctx.save_for_backward(x, y)
+        ctx.bwd = bwd
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, y = ctx.saved_tensors
+        return ctx.bwd(x, y, dy), None, None
+
+
+def elementwise(x, fwd, bwd):
+    """``fwd(x)`` whose gradient is ``bwd(x, fwd(x), dy)`` (Caffe's Backward_cpu formula)."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _CaffeBackward.apply(x, fwd, bwd)
+    return fwd(x)
+
+
+class NeuronLayer(Layer):
+    """Caffe's NeuronLayer: one bottom, one top of the same shape (in place allowed)."""
+
+    exact_bottoms = 1
+    exact_tops = 1
+
+    def top_shapes(self, bottom_shapes):
+        return [tuple(bottom_shapes[0])]
+
+
+class NoBackwardLayer(Layer):
+    """A layer whose Caffe Backward is not implemented: its tops carry no gradient."""
+
+    def allow_force_backward(self, bottom_index):
+        return False
+
+
+def caffe_sigmoid(x):
+    """Caffe's sigmoid, ``0.5 * tanh(0.5 x) + 0.5`` evaluated in double, rounded to x's dtype
+    (Sigmoid, Swish and SigmoidCrossEntropyLoss all use it)."""
+    return (0.5 * torch.tanh(0.5 * x.double()) + 0.5).to(x.dtype)
+
+
+# ---------------------------------------------------------------------------- loss layers
+def int_labels(label):
+    """Caffe's ``static_cast<int>(label)``: truncation toward zero of the float labels."""
+    return label.detach().to(torch.int64)
+
+
+class LossLayer(Layer):
+    """Caffe's LossLayer: two bottoms whose first dimensions agree, a 0-d loss top."""
+
+    exact_bottoms = 2
+    exact_tops = 1
+    is_loss = True
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        self.check_first_dims(self.bottom_shapes)
+
+    def check_first_dims(self, shapes):
+        a, b = shapes[0], shapes[1]
+        if len(a) < 1 or len(b) < 1:
+            self.fail(f"both inputs need at least one axis, got shapes {a} and {b}")
+        if a[0] != b[0]:
+            self.fail(f"the data and label must have the same first dimension, got {a} and {b}")
+
+    def top_shapes(self, bottom_shapes):
+        self.check_first_dims(bottom_shapes)
+        return [()]
+
+
+def normalization_mode(layer, default):
+    """LossParameter's mode with the legacy ``normalize`` bool (used only when ``normalization``
+    is unset): ``normalize: true`` -> VALID, ``false`` -> BATCH_SIZE. ``default`` applies when
+    neither is set (VALID for SoftmaxWithLoss; BATCH_SIZE for SigmoidCrossEntropyLoss)."""
+    lp = layer.param.loss_param
+    if lp.HasField("normalization"):
+        return lp.normalization
+    if lp.HasField("normalize"):
+        return _LP.VALID if lp.normalize else _LP.BATCH_SIZE
+    return default
+
+
+def normalizer(mode, outer, inner, valid):
+    """Caffe's get_normalizer: FULL = outer*inner, VALID = valid count, BATCH_SIZE = outer,
+    NONE = 1, never below 1 (a batch without valid labels gives loss 0, not NaN)."""
+    if mode == _LP.FULL:
+        n = outer * inner
+    elif mode == _LP.VALID:
+        n = valid
+    elif mode == _LP.BATCH_SIZE:
+        n = outer
+    else:
+        n = 1
+    return float(max(1, n))
+
+
+__all__ = ["f32", "elementwise", "NeuronLayer", "NoBackwardLayer", "LossLayer",
+           "caffe_sigmoid", "int_labels", "normalization_mode", "normalizer"]

@@ -1,0 +1,73 @@
+"""Accuracy: the fraction of (non-ignored) labels ranked within the ``top_k`` scores along
+``axis`` (default 1); optional second top: per-class accuracy, shape ``(C,)``.
+
+Caffe's rule (this version): a label counts as correct when fewer than ``top_k`` *other*
+classes score ``>=`` the true class's score -- ties count against it. Labels are truncated
+toward zero; positions equal to ``ignore_label`` are skipped. With no valid label the accuracy
+is 0 (not NaN); a class that never occurs has per-class accuracy 0. ``top_k: 0`` (always 0 in
+Caffe) is rejected. No backward.
+"""
+import torch
+
+from .base import canonical_axis, count
+from ._neuron import NoBackwardLayer, int_labels
+from .registry import register_layer
+
+
+@register_layer("Accuracy")
+class Accuracy(NoBackwardLayer):
+    exact_bottoms = 2
+    min_tops = 1
+    max_tops = 2
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        ap = param.accuracy_param
+        self.top_k = int(ap.top_k)
+        if self.top_k < 1:
+            self.fail(f"top_k must be at least 1, got {self.top_k}")
+        self.axis = canonical_axis(ap.axis, len(self.bottom_shapes[0]), self.name)
+        self.ignore_label = int(ap.ignore_label) if ap.HasField("ignore_label") else None
+        self.top_shapes(self.bottom_shapes)
+
+    def top_shapes(self, bottom_shapes):
+        data, label = (tuple(s) for s in bottom_shapes)
+        if count(label) == 0 or self.top_k > count(data) // count(label):
+            self.fail(f"top_k ({self.top_k}) must not exceed the number of classes "
+                      f"(prediction {data}, label {label})")
+        outer, inner = count(data, 0, self.axis), count(data, self.axis + 1)
+        if outer * inner != count(label):
+            self.fail(f"the label count ({count(label)}, shape {label}) must equal outer * "
+                      f"inner = {outer} * {inner} for prediction shape {data}, axis {self.axis}")
+        shapes = [()]
+        if len(self.param.top) > 1:
+            shapes.append((data[self.axis],))
+        return shapes
+
+    def forward(self, x, label):
+        x = x.detach()
+        classes = x.shape[self.axis]
+        outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
+        scores = x.reshape(outer, classes, inner)
+        lab = int_labels(label).reshape(outer, inner)
+        valid = torch.ones_like(lab, dtype=torch.bool)
+        if self.ignore_label is not None:
+            valid = lab != self.ignore_label
+        bad = valid & ((lab < 0) | (lab >= classes))
+        if bool(bad.any()):
+            self.fail(f"label values must lie in [0, {classes}), got "
+                      f"{sorted(set(lab[bad].tolist()))}")
+        safe = torch.where(valid, lab, torch.zeros_like(lab))
+        true_score = scores.gather(1, safe.unsqueeze(1))
+        better = (scores >= true_score).sum(dim=1) - 1      # the true class matches itself
+        correct = (better < self.top_k) & valid
+        n_valid = int(valid.sum())
+        acc = correct.sum().to(x.dtype) / n_valid if n_valid else x.new_zeros(())
+        if len(self.param.top) == 1:
+            return acc
+        hits = torch.zeros(classes, dtype=x.dtype, device=x.device)
+        seen = torch.zeros(classes, dtype=x.dtype, device=x.device)
+        hits.index_add_(0, safe[valid], correct[valid].to(x.dtype))
+        seen.index_add_(0, safe[valid], torch.ones_like(safe[valid], dtype=x.dtype))
+        per_class = torch.where(seen > 0, hits / seen.clamp_min(1), torch.zeros_like(hits))
+        return acc, per_class

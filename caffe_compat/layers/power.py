@@ -1,0 +1,65 @@
+"""Power: ``y = (shift + scale * x) ^ power`` with Caffe's special cases.
+
+Forward: when ``power * scale == 0`` the input is ignored and every output is
+``1 if power == 0 else shift ^ power`` (so ``power: 0`` gives 1 even where the base is 0).
+Backward is Caffe's, not the true derivative:
+
+- ``power * scale == 0``: gradient 0;  ``power == 1``: ``scale * dy``;
+- ``power == 2``: ``dy * 2 scale (shift + scale x)``;
+- ``shift == 0``: ``dy * power * y / x`` -- NaN at ``x == 0`` (e.g. ``power: 0.5``), where
+  the true derivative would be inf or 0;
+- otherwise ``dy * power * scale * y / (shift + scale x)``.
+"""
+import numpy as np
+import torch
+
+from ._neuron import NeuronLayer, elementwise, f32
+from .registry import register_layer
+
+
+@register_layer("Power")
+class Power(NeuronLayer):
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        pp = param.power_param
+        self.power = float(pp.power)
+        self.scale = float(pp.scale)
+        self.shift = float(pp.shift)
+        self.diff_scale = f32(self.power * self.scale)
+
+    def _base(self, x):
+        t = x
+        if self.scale != 1.0:
+            t = t * self.scale
+        if self.shift != 0.0:
+            t = t + self.shift
+        return t
+
+    def _fwd(self, x):
+        if self.diff_scale == 0.0:
+            with np.errstate(all="ignore"):
+                value = 1.0 if self.power == 0.0 else \
+                    float(np.power(np.float32(self.shift), np.float32(self.power)))
+            return torch.full_like(x, value)
+        t = self._base(x)
+        return t if self.power == 1.0 else torch.pow(t, self.power)
+
+    def _bwd(self, x, y, dy):
+        if self.diff_scale == 0.0:
+            return torch.zeros_like(dy)
+        if self.power == 1.0:
+            return dy * self.diff_scale
+        if self.power == 2.0:
+            d = x * f32(self.diff_scale * self.scale)
+            if self.shift != 0.0:
+                d = d + f32(self.diff_scale * self.shift)
+        elif self.shift == 0.0:
+            d = (y / x) * self.power
+        else:
+            d = y / self._base(x)
+            if self.diff_scale != 1.0:
+                d = d * self.diff_scale
+        return dy * d
+
+    def forward(self, x):
+        return elementwise(x, self._fwd, self._bwd)

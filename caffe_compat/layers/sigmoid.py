@@ -1,0 +1,14 @@
+"""Sigmoid as Caffe computes it: ``0.5 * tanh(0.5 x) + 0.5`` (in double, stored as float);
+backward ``dy * y * (1 - y)`` from the stored output."""
+from ._neuron import NeuronLayer, caffe_sigmoid, elementwise
+from .registry import register_layer
+
+
+def _bwd(x, y, dy):
+    return dy * y * (1 - y)
+
+
+@register_layer("Sigmoid")
+class Sigmoid(NeuronLayer):
+    def forward(self, x):
+        return elementwise(x, caffe_sigmoid, _bwd)

@@ -1,0 +1,24 @@
+"""Swish: ``y = x * sigmoid(beta * x)`` (Caffe's sigmoid, see sigmoid.py).
+
+Backward is Caffe's ``dy * (beta * y + s * (1 - beta * y))`` with ``s = sigmoid(beta * x)``.
+"""
+from ._neuron import NeuronLayer, caffe_sigmoid, elementwise
+from .registry import register_layer
+
+
+@register_layer("Swish")
+class Swish(NeuronLayer):
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        self.beta = float(param.swish_param.beta)
+
+    def _fwd(self, x):
+        return x * caffe_sigmoid(x * self.beta)
+
+    def _bwd(self, x, y, dy):
+        s = caffe_sigmoid(x * self.beta)
+        by = self.beta * y
+        return dy * (by + s * (1 - by))
+
+    def forward(self, x):
+        return elementwise(x, self._fwd, self._bwd)

@@ -1,0 +1,11 @@
+"""TanH: ``tanh(x)``; backward ``dy * (1 - y^2)`` (what torch's tanh backward computes)."""
+import torch
+
+from ._neuron import NeuronLayer
+from .registry import register_layer
+
+
+@register_layer("TanH")
+class TanH(NeuronLayer):
+    def forward(self, x):
+        return torch.tanh(x)
