@@ -1,0 +1,86 @@
+"""BatchNorm: ``(x - mean) / sqrt(var + eps)`` per channel (axis 1), Caffe's BatchNormLayer.
+
+Blobs: 0 = accumulated mean (C,), 1 = accumulated variance (C,), 2 = the moving-average scale
+factor (1,); the statistics used are ``blob0 / blob2`` and ``blob1 / blob2`` (0 when blob 2 is 0).
+``use_global_stats`` defaults to true in TEST and false in TRAIN. Without global stats the batch's
+own mean and biased variance (over N and every axis after 1) normalise the input and the blobs
+are updated in forward as Caffe does: ``blob2 = maf * blob2 + 1``, ``blob0 = maf * blob0 + mean``,
+``blob1 = maf * blob1 + m / (m - 1) * var`` with ``m = count / C`` (unbiased only in the stored
+variance). The blobs are statistics, not parameters: they never receive a gradient, and their
+ParamSpecs get ``lr_mult: 0`` (a non-zero lr_mult is refused), as in Caffe.
+"""
+import torch
+
+from .base import Layer
+from .registry import register_layer
+
+
+@register_layer("BatchNorm")
+class BatchNorm(Layer):
+    blob_names = ("mean", "variance", "scale_factor")
+    exact_bottoms = 1
+    exact_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        bp = param.batch_norm_param
+        shape = self.bottom_shapes[0]
+        if len(shape) < 2:
+            self.fail(f"bottom must have at least 2 axes (num, channels, ...), got {shape}")
+        self.use_global_stats = (phase == "TEST") if not bp.HasField("use_global_stats") \
+            else bool(bp.use_global_stats)
+        self.maf = float(bp.moving_average_fraction)
+        self.eps = float(bp.eps)
+        if self.eps < 0:
+            self.fail(f"eps must be non-negative, got {self.eps}")
+        self.channels = shape[1]
+        self.add_blob("mean", (self.channels,))
+        self.add_blob("variance", (self.channels,))
+        self.add_blob("scale_factor", (1,))
+        # Caffe masks the statistics from the solver: lr_mult 0 on each blob's ParamSpec.
+        for i in range(3):
+            if len(param.param) == i:
+                param.param.add().lr_mult = 0.0
+            elif param.param[i].lr_mult != 0.0:
+                self.fail(f"param {i} has lr_mult {param.param[i].lr_mult}; the batch "
+                          "statistics cannot be configured as learned parameters (lr_mult "
+                          "must be 0)")
+
+    def export_param(self, layer_param):
+        """A saved definition carries the lr_mult 0 specs, as Caffe's SetUp leaves them."""
+        while len(layer_param.param) < 3:
+            layer_param.param.add().lr_mult = 0.0
+
+    def top_shapes(self, bottom_shapes):
+        shape = tuple(bottom_shapes[0])
+        if len(shape) < 2 or shape[1] != self.channels:
+            self.fail(f"bottom shape {shape} does not have the {self.channels} channels the "
+                      "layer was set up with")
+        return [shape]
+
+    def forward(self, x):
+        if x.dim() < 2 or x.shape[1] != self.channels:
+            self.fail(f"bottom shape {tuple(x.shape)} does not have {self.channels} channels")
+        view = (1, self.channels) + (1,) * (x.dim() - 2)
+        if self.use_global_stats:
+            with torch.no_grad():
+                s = self.scale_factor.detach()[0]
+                factor = torch.where(s == 0, torch.zeros_like(s), 1.0 / s)
+                mean = self.mean.detach() * factor
+                var = self.variance.detach() * factor
+            return (x - mean.reshape(view)) / torch.sqrt(var + self.eps).reshape(view)
+        dims = [0] + list(range(2, x.dim()))
+        mean = x.mean(dim=dims)
+        centered = x - mean.reshape(view)
+        var = (centered * centered).mean(dim=dims)
+        self._accumulate(mean.detach(), var.detach(), x.numel() // self.channels)
+        return centered / torch.sqrt(var + self.eps).reshape(view)
+
+    def _accumulate(self, mean, var, m):
+        if mean.device.type == "meta":
+            return
+        correction = m / (m - 1) if m > 1 else 1.0
+        with torch.no_grad():
+            self.scale_factor.mul_(self.maf).add_(1.0)
+            self.mean.mul_(self.maf).add_(mean)
+            self.variance.mul_(self.maf).add_(var * correction)

@@ -1,0 +1,51 @@
+"""Crop: bottom 0 cut to the shape of bottom 1 on every axis from ``crop_param.axis`` (default 2)
+on, starting at ``offset`` (none: 0; one value: the same for every cropped axis; otherwise one
+value per cropped axis).
+
+Caffe's checks: on every axis, including the uncropped ones before ``axis``, bottom 0's size
+minus the offset must be at least bottom 1's size. Only bottom 0 receives a gradient (zero outside
+the window); bottom 1 only gives the shape and gets none.
+"""
+from .base import Layer, canonical_axis
+from .registry import register_layer
+
+
+@register_layer("Crop")
+class Crop(Layer):
+    exact_bottoms = 2
+    exact_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        self.top_shapes(self.bottom_shapes)
+
+    def _window(self, shape, ref):
+        cp = self.param.crop_param
+        n = len(shape)
+        axis = canonical_axis(cp.axis, n, self.name)
+        offsets = [int(o) for o in cp.offset]
+        if len(offsets) > 1 and axis + len(offsets) != n:
+            self.fail(f"{len(offsets)} offsets given; expected one per axis from {axis} on "
+                      f"({n - axis}), or a single one")
+        if len(ref) < n:
+            self.fail(f"the reference bottom {tuple(ref)} needs at least {n} axes")
+        starts, sizes = [], []
+        for i in range(n):
+            off, size = 0, shape[i]
+            if i >= axis:
+                off = offsets[0] if len(offsets) == 1 else (offsets[i - axis] if offsets else 0)
+                size = ref[i]
+            if shape[i] - off < ref[i]:
+                self.fail(f"cannot crop axis {i}: bottom size {shape[i]} minus offset {off} is "
+                          f"smaller than the reference size {ref[i]} (shapes {tuple(shape)}, "
+                          f"{tuple(ref)})")
+            starts.append(off)
+            sizes.append(size)
+        return starts, sizes
+
+    def top_shapes(self, bottom_shapes):
+        return [tuple(self._window(bottom_shapes[0], bottom_shapes[1])[1])]
+
+    def forward(self, x, ref):
+        starts, sizes = self._window(tuple(x.shape), tuple(ref.shape))
+        return x[tuple(slice(s, s + n) for s, n in zip(starts, sizes))]

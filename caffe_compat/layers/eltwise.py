@@ -1,0 +1,82 @@
+"""Eltwise: element-wise SUM (with one ``coeff`` per bottom), PROD or MAX of equally shaped bottoms.
+
+MAX follows Caffe's loop, which decides ties unevenly: between the first two bottoms a tie goes to
+bottom 1 (``a > b`` picks bottom 0 only when strictly greater), while every later bottom must be
+strictly greater than the running maximum to win. The whole gradient of an element goes to the
+winning bottom only. PROD's gradient is the product of the other bottoms with
+``stable_prod_grad`` (the default) and ``top / bottom`` without it, as Caffe computes it (so a
+zero input gives NaN there, as in Caffe).
+"""
+import torch
+
+from ..proto import caffe_pb2
+from .base import Layer
+from .registry import register_layer
+
+OP = caffe_pb2.EltwiseParameter
+
+
+class _QuotientProd(torch.autograd.Function):
+    """Product whose backward is Caffe's ``top / bottom_i * top_diff`` (stable_prod_grad off)."""
+
+    @staticmethod
+    def forward(ctx, *bottoms):
+        top = bottoms[0] * bottoms[1]
+        for b in bottoms[2:]:
+            top = top * b
+        ctx.save_for_backward(top, *bottoms)
+        return top
+
+    @staticmethod
+    def backward(ctx, grad):
+        top, *bottoms = ctx.saved_tensors
+        return tuple(top / b * grad if ctx.needs_input_grad[i] else None
+                     for i, b in enumerate(bottoms))
+
+
+@register_layer("Eltwise")
+class Eltwise(Layer):
+    min_bottoms = 2
+    exact_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        ep = param.eltwise_param
+        self.op = ep.operation
+        if self.op not in (OP.PROD, OP.SUM, OP.MAX):
+            self.fail(f"unknown operation {self.op} (expected PROD, SUM or MAX)")
+        n = len(self.bottom_shapes)
+        if len(ep.coeff) not in (0, n):
+            self.fail(f"takes one coeff per bottom blob ({n}), got {len(ep.coeff)}")
+        if self.op == OP.PROD and len(ep.coeff):
+            self.fail("coeff applies to SUM only; it cannot be given with operation PROD")
+        self.coeffs = [float(c) for c in ep.coeff] or [1.0] * n
+        self.stable_prod_grad = ep.stable_prod_grad
+        self.top_shapes(self.bottom_shapes)
+
+    def top_shapes(self, bottom_shapes):
+        first = tuple(bottom_shapes[0])
+        for s in bottom_shapes[1:]:
+            if tuple(s) != first:
+                self.fail(f"all bottoms must have the same shape, got {bottom_shapes}")
+        return [first]
+
+    def forward(self, *bottoms):
+        if self.op == OP.SUM:
+            top = None
+            for c, b in zip(self.coeffs, bottoms):
+                term = b if c == 1.0 else b * c
+                top = term if top is None else top + term
+            return top
+        if self.op == OP.PROD:
+            if not self.stable_prod_grad:
+                return _QuotientProd.apply(*bottoms)
+            top = bottoms[0] * bottoms[1]
+            for b in bottoms[2:]:
+                top = top * b
+            return top
+        a, b = bottoms[0], bottoms[1]
+        top = torch.where(a > b, a, b)
+        for b in bottoms[2:]:
+            top = torch.where(b > top, b, top)
+        return top

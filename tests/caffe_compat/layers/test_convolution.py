@@ -1,0 +1,68 @@
+"""Convolution against Caffe 1.0 (layerzoo_a_conv: pad, stride, group, dilation, rectangular
+kernel without bias; the CNN+D and SR nets) and against a direct NumPy sum."""
+import numpy as np
+import pytest
+import torch
+
+from caffe_compat import NetError
+from tests.caffe_compat.layers.helpers_struct import leaf, make_layer, report
+from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
+
+# float64: each output is a sum of at most 36 products.
+F64_TOL = 1e-12
+
+
+@pytest.mark.parametrize("fixture", ["layerzoo_a_conv", "cnnd_trainval_test", "deploy_cnnd",
+                                     "deploy_srcnn", "pretrain_test"])
+def test_convolution_matches_caffe(fixture):
+    fwd, bwd = report(f"Convolution ({fixture})", check_layer_type(fixture, "Convolution"))
+    assert fwd <= FORWARD_TOL and bwd <= BACKWARD_TOL
+
+
+def direct_conv(x, w, b, stride, pad, dil, group):
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    oh = (h + 2 * pad[0] - (dil[0] * (kh - 1) + 1)) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - (dil[1] * (kw - 1) + 1)) // stride[1] + 1
+    out = np.zeros((n, o, oh, ow))
+    per = o // group
+    for f in range(o):
+        g = f // per
+        for i in range(oh):
+            for j in range(ow):
+                for a in range(kh):
+                    for d in range(kw):
+                        patch = xp[:, g * cg:(g + 1) * cg, i * stride[0] + a * dil[0],
+                                   j * stride[1] + d * dil[1]]
+                        out[:, f, i, j] += patch @ w[f, :, a, d]
+        out[:, f] += b[f]
+    return out
+
+
+def test_against_a_direct_sum():
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(2, 4, 9, 8))
+    layer = make_layer('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '
+                       'num_output: 6 kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 1 '
+                       'pad_h: 1 pad_w: 2 dilation: 2 group: 2 }', x.shape).double()
+    assert tuple(layer.weight.shape) == (6, 2, 3, 2)  # (num_output, C / group, kh, kw)
+    w, b = rng.normal(size=(6, 2, 3, 2)), rng.normal(size=6)
+    layer.weight.data.copy_(torch.from_numpy(w))
+    layer.bias.data.copy_(torch.from_numpy(b))
+    want = direct_conv(x, w, b, (2, 1), (1, 2), (2, 2), 2)
+    assert layer.top_shapes([x.shape]) == [want.shape]
+    assert np.abs(layer(leaf(x)).detach().numpy() - want).max() <= F64_TOL
+
+
+def test_bad_parameters_name_the_layer():
+    with pytest.raises(NetError, match=r"layer 'cv'.*multiples of group \(2\)"):
+        make_layer('name: "cv" type: "Convolution" bottom: "x" top: "y" '
+                   'convolution_param { num_output: 4 kernel_size: 3 group: 2 }', (1, 3, 8, 8))
+    with pytest.raises(NetError, match=r"layer 'cv'.*kernel size is not specified"):
+        make_layer('name: "cv" type: "Convolution" bottom: "x" top: "y" '
+                   'convolution_param { num_output: 4 }', (1, 3, 8, 8))
+    layer = make_layer('name: "cv" type: "Convolution" bottom: "x" top: "y" '
+                       'convolution_param { num_output: 4 kernel_size: 9 }', (1, 3, 8, 8))
+    with pytest.raises(NetError, match=r"layer 'cv'.*output would be empty"):
+        layer.top_shapes([(1, 3, 8, 8)])

@@ -1,0 +1,52 @@
+"""Crop against Caffe 1.0 (layerzoo_a_struct: axis 2, offsets 1 and 2) and its offset rules."""
+import numpy as np
+import pytest
+import torch
+
+from caffe_compat import NetError
+from tests.caffe_compat.layers.helpers_struct import leaf, make_layer, report
+from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
+
+# Crop only copies values: ours must be bit-identical.
+EXACT = 0.0
+
+
+def test_crop_matches_caffe():
+    fwd, bwd = report("Crop", check_layer_type("layerzoo_a_struct", "Crop"))
+    assert fwd <= FORWARD_TOL and bwd <= BACKWARD_TOL
+
+
+@pytest.mark.parametrize("spec, window", [
+    ("axis: 2 offset: 1 offset: 2", (slice(None), slice(None), slice(1, 4), slice(2, 6))),
+    ("axis: 2 offset: 1", (slice(None), slice(None), slice(1, 4), slice(1, 5))),
+    ("axis: -2", (slice(None), slice(None), slice(0, 3), slice(0, 4))),
+    ("axis: 1 offset: 1", (slice(None), slice(1, 3), slice(1, 4), slice(1, 5))),
+])
+def test_offsets_window_and_gradient(spec, window):
+    x = np.arange(2 * 3 * 5 * 6, dtype=np.float64).reshape(2, 3, 5, 6)
+    ref_shape = (2, 2, 3, 4)
+    layer = make_layer(f'name: "c" type: "Crop" bottom: "x" bottom: "r" top: "y" '
+                       f'crop_param {{ {spec} }}', x.shape, ref_shape)
+    want = x[window]
+    assert layer.top_shapes([x.shape, ref_shape]) == [want.shape]
+    tx, tr = leaf(x), leaf(np.zeros(ref_shape))
+    top = layer(tx, tr)
+    assert np.abs(top.detach().numpy() - want).max() <= EXACT
+    top.backward(torch.ones_like(top))
+    expect = np.zeros_like(x)
+    expect[window] = 1.0
+    assert np.abs(tx.grad.numpy() - expect).max() <= EXACT
+    assert tr.grad is None  # the reference bottom only gives the shape
+
+
+def test_bad_parameters_name_the_layer():
+    with pytest.raises(NetError, match=r"layer 'cr'.*cannot crop axis 3.*offset 3"):
+        make_layer('name: "cr" type: "Crop" bottom: "x" bottom: "r" top: "y" '
+                   'crop_param { offset: 0 offset: 3 }', (1, 1, 5, 6), (1, 1, 3, 4))
+    with pytest.raises(NetError, match=r"layer 'cr'.*3 offsets given"):
+        make_layer('name: "cr" type: "Crop" bottom: "x" bottom: "r" top: "y" '
+                   'crop_param { offset: 0 offset: 0 offset: 0 }', (1, 1, 5, 6), (1, 1, 3, 4))
+    # Axes before `axis` are not cropped, but Caffe still requires them to fit.
+    with pytest.raises(NetError, match=r"layer 'cr'.*cannot crop axis 1"):
+        make_layer('name: "cr" type: "Crop" bottom: "x" bottom: "r" top: "y"',
+                   (1, 1, 5, 6), (1, 2, 3, 4))

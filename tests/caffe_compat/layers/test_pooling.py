@@ -1,0 +1,89 @@
+"""Pooling against Caffe 1.0 (layerzoo_a_conv: MAX/AVE with pad, ceil-mode partial windows,
+the padded-window rule on both axes, global, stride > kernel; the CNN+D nets' pools, whose last
+window is partial) and against a NumPy transcription of Caffe's CPU loop, MAX mask included."""
+import numpy as np
+import pytest
+import torch
+
+from caffe_compat import NetError
+from tests.caffe_compat.layers.helpers_struct import (caffe_pool_reference, caffe_pool_size,
+                                                      input_net, leaf, make_layer, report)
+from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
+
+# MAX copies values; AVE sums at most 16 float64 values and divides once.
+F64_TOL = 1e-12
+# The mask holds integer indices: exact.
+EXACT = 0.0
+
+
+@pytest.mark.parametrize("fixture", ["layerzoo_a_conv", "cnnd_trainval_test", "deploy_cnnd"])
+def test_pooling_matches_caffe(fixture):
+    fwd, bwd = report(f"Pooling ({fixture})", check_layer_type(fixture, "Pooling"))
+    assert fwd <= FORWARD_TOL and bwd <= BACKWARD_TOL
+
+
+CASES = [
+    # (spec, kernel, stride, pad, global)
+    ("kernel_size: 3 stride: 2", (3, 3), (2, 2), (0, 0), False),          # ceil: partial window
+    ("kernel_size: 3 stride: 2 pad: 1", (3, 3), (2, 2), (1, 1), False),
+    ("kernel_size: 4 stride: 3 pad: 2", (4, 4), (3, 3), (2, 2), False),   # last window dropped
+    ("kernel_size: 2 stride: 3", (2, 2), (3, 3), (0, 0), False),          # stride > kernel
+    ("kernel_size: 2 stride: 3 pad: 1", (2, 2), (3, 3), (1, 1), False),
+    ("kernel_h: 3 kernel_w: 2 stride_h: 1 stride_w: 2 pad_h: 1 pad_w: 0",
+     (3, 2), (1, 2), (1, 0), False),
+    ("global_pooling: true", None, (1, 1), (0, 0), True),
+]
+
+
+@pytest.mark.parametrize("method", ["MAX", "AVE"])
+@pytest.mark.parametrize("spec, kernel, stride, pad, is_global", CASES)
+def test_against_caffes_loop(method, spec, kernel, stride, pad, is_global):
+    x = np.random.default_rng(20).normal(size=(2, 2, 10, 13))
+    kernel = (10, 13) if is_global else kernel
+    want, mask = caffe_pool_reference(x, kernel, stride, pad, method)
+    tops = 'top: "y" top: "m"' if method == "MAX" else 'top: "y"'
+    layer = make_layer(f'name: "p" type: "Pooling" bottom: "x" {tops} '
+                       f'pooling_param {{ pool: {method} {spec} }}', x.shape)
+    out = layer(leaf(x))
+    top = out[0] if method == "MAX" else out
+    assert np.abs(top.detach().numpy() - want).max() <= F64_TOL
+    if method == "MAX":
+        assert np.abs(out[1].detach().numpy() - mask).max() <= EXACT
+
+
+def test_mask_marks_the_first_maximum_and_gradient_goes_there():
+    # Ties inside a window: Caffe keeps the first maximum in row-major order (strict >).
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 2.0], [1.0, 1.0, 1.0]]]])
+    layer = make_layer('name: "p" type: "Pooling" bottom: "x" top: "y" top: "m" '
+                       'pooling_param { pool: MAX kernel_size: 2 stride: 1 }', x.shape)
+    t = leaf(x)
+    top, mask = layer(t)
+    want, want_mask = caffe_pool_reference(x, (2, 2), (1, 1), (0, 0))
+    assert np.abs(mask.detach().numpy() - want_mask).max() <= EXACT
+    assert want_mask.ravel().tolist() == [1, 1, 3, 5]
+    top.backward(torch.ones_like(top))
+    grad = np.zeros(9)
+    np.add.at(grad, want_mask.ravel().astype(int), 1.0)
+    assert np.abs(t.grad.numpy().ravel() - grad).max() <= EXACT
+
+
+def test_output_size_rule_in_a_net():
+    net = input_net({"x": (1, 1, 17, 15)}, 'layer { name: "p" type: "Pooling" bottom: "x" '
+                    'top: "y" pooling_param { pool: MAX kernel_size: 3 stride: 3 pad: 1 } }')
+    assert net.blob_shape("y") == (1, 1, caffe_pool_size(17, 3, 3, 1), caffe_pool_size(15, 3, 3, 1))
+    # H: ceil((17 + 2 - 3) / 3) + 1 = 7, but window 7 would start at 18 >= 17 + 1: 6.
+    # W: ceil((15 + 2 - 3) / 3) + 1 = 6, window 6 starts at 15 < 15 + 1: kept.
+    assert net.blob_shape("y") == (1, 1, 6, 6)
+
+
+def test_bad_parameters_name_the_layer():
+    with pytest.raises(NetError, match=r"layer 'po'.*pad \(3, 3\) must be smaller than the "
+                                       r"kernel \(3, 3\)"):
+        make_layer('name: "po" type: "Pooling" bottom: "x" top: "y" '
+                   'pooling_param { kernel_size: 3 pad: 3 }', (1, 1, 8, 8))
+    with pytest.raises(NetError, match=r"layer 'po'.*only MAX pooling has a second"):
+        make_layer('name: "po" type: "Pooling" bottom: "x" top: "y" top: "m" '
+                   'pooling_param { pool: AVE kernel_size: 2 }', (1, 1, 8, 8))
+    with pytest.raises(NetError, match=r"layer 'po'.*global_pooling the kernel size"):
+        make_layer('name: "po" type: "Pooling" bottom: "x" top: "y" '
+                   'pooling_param { global_pooling: true kernel_size: 2 }', (1, 1, 8, 8))
