@@ -11,10 +11,14 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["caffe_compat", "caffe_compat.*", "matlab_ports",
-                                    "matlab_ports.*", "models", "models.*"]),
+                                    "matlab_ports.*", "models", "reproduction",
+                                    "reproduction.*"]) + ["models.prototxt"],
+    # the net and solver definitions live in prototxt/ and install as models/prototxt
+    package_dir={"models.prototxt": "prototxt"},
     package_data={
         "caffe_compat": ["proto/caffe.proto"],
-        "models": ["*.json", "prototxt/*.prototxt"],
+        "models": ["*.json"],
+        "models.prototxt": ["*.prototxt"],
     },
     include_package_data=True,
     install_requires=[

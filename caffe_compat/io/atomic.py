@@ -21,6 +21,10 @@ def atomic_path(path, suffix=""):
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".tmp-", suffix=suffix,
                                dir=folder)
     os.close(fd)
+    # mkstemp creates 0600; give the output the permissions a plain open() would (0666 & ~umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         with open(tmp, "rb+") as f:

@@ -117,7 +117,8 @@ class Pooling(Layer):
 
     # ---------------------------------------------------------------- forward
     def forward(self, x):
-        plan = self._plan(x.shape[2], x.shape[3])
+        # int(): the geometry is fixed per input size, also when the module is traced
+        plan = self._plan(int(x.shape[2]), int(x.shape[3]))
         if self.method == P.MAX:
             return self._max(x, plan)
         if self.method == P.AVE:

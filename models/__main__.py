@@ -1,0 +1,156 @@
+"""``python -m models``: list the zoo, show an entry, identify and register weights files.
+
+    python -m models list
+    python -m models show joint-4
+    python -m models table                      # the paper's Table 1, with the citation
+    python -m models identify W.caffemodel [...]
+    python -m models register W.caffemodel --as hr [--replace]
+    python -m models unregister hr|SHA256|W.caffemodel
+    python -m models registry                   # where the registry is and what it holds
+    python -m models check deploy.prototxt W.caffemodel
+
+Bad input prints one error line and exits with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from caffe_compat.errors import CaffeCompatError
+
+from . import registry as _registry
+from . import zoo as _zoo
+from .identify import check_compatible, identify
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _fmt_s(s):
+    return "-" if s is None else str(s)
+
+
+def cmd_list(args):
+    rows = [("key", "model", "net", "s", "Table 1 rows")]
+    for e in _zoo.entries(args.architecture):
+        table = ", ".join(f"s={_fmt_s(s)} {m}" for s, m in e.table1) or "-"
+        if len(e.table1) > 2:
+            table = f"{e.table1[0][1]} at s = " + ", ".join(_fmt_s(s) for s, _ in e.table1)
+        rows.append((e.key, e.name, "CNN+D" if e.architecture == "cnnd" else "SR-FCN",
+                     _fmt_s(e.factor) if e.data.get("kind") != "mix" else "3,4,6", table))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[4])
+    print(f"\n{len(rows) - 1} entries. Source: {_zoo.paper_citation()}")
+    return 0
+
+
+def cmd_show(args):
+    for key in args.keys:
+        print(_zoo.get(key).summary())
+    return 0
+
+
+def cmd_table(args):
+    t = _zoo.paper_table()
+    print(f"{t['table']} of {_zoo.paper_citation()}\n{t['what']}\n")
+    print(f"{'s':>3}  {'method':<13} {'RMSE':>6} {'CC':>6} {'CCC':>6}")
+    for r in t["rows"]:
+        print(f"{_fmt_s(r['s']):>3}  {r['method']:<13} {r['rmse']:6.3f} {r['cc']:6.3f} "
+              f"{r['ccc']:6.3f}")
+    return 0
+
+
+def cmd_identify(args):
+    for i, path in enumerate(args.weights):
+        if i:
+            print()
+        print(identify(path, registry=args.registry).format())
+    return 0
+
+
+def cmd_register(args):
+    rec = _registry.register(args.weights, args.key, path=args.registry, replace=args.replace)
+    print(f"registered {rec['path']} as '{rec['key']}' (sha256 {rec['sha256']}) in "
+          f"{rec['registry']}")
+    return 0
+
+
+def cmd_unregister(args):
+    removed = _registry.unregister(args.what, path=args.registry)
+    path = args.registry or _registry.registry_path()
+    for h in removed:
+        print(f"removed {h} from {path}")
+    return 0
+
+
+def cmd_registry(args):
+    path = args.registry or _registry.registry_path()
+    files = _registry.read_registry(path)
+    print(f"registry: {path} ({len(files)} file(s); set {_registry.ENV_VAR} to use another)")
+    for digest, rec in files.items():
+        print(f"  {rec['key']:<12} {digest}  {rec.get('path', '')}")
+    return 0
+
+
+def cmd_check(args):
+    ignored = check_compatible(args.model, args.weights)
+    extra = f" (file layers the net ignores: {', '.join(ignored)})" if ignored else ""
+    print(f"{args.weights} fits {args.model}{extra}")
+    return 0
+
+
+def build_parser():
+    parser = _Parser(prog="python -m models", description=(
+        "Model zoo of Cheng et al. 2017: the paper's models, their net definitions, and "
+        "naming a weights file."))
+    parser.add_argument("--registry", default=None, help=(
+        f"registry file (default: ${_registry.ENV_VAR}, else the user's config folder)"))
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("list", help="list the zoo's entries")
+    p.add_argument("--architecture", choices=("cnnd", "srfcn"), default=None)
+    p.set_defaults(run=cmd_list)
+    p = sub.add_parser("show", help="everything about entries")
+    p.add_argument("keys", nargs="+")
+    p.set_defaults(run=cmd_show)
+    p = sub.add_parser("table", help="the paper's Table 1 and its citation")
+    p.set_defaults(run=cmd_table)
+    p = sub.add_parser("identify", help="architecture and candidate entries of caffemodels")
+    p.add_argument("weights", nargs="+")
+    p.set_defaults(run=cmd_identify)
+    p = sub.add_parser("register", help="record a caffemodel's sha256 as a zoo entry")
+    p.add_argument("weights")
+    p.add_argument("--as", dest="key", required=True, help="zoo key, e.g. hr or joint-4")
+    p.add_argument("--replace", action="store_true",
+                   help="re-register a file that is registered under another key")
+    p.set_defaults(run=cmd_register)
+    p = sub.add_parser("unregister", help="forget a registered file (key, sha256 or path)")
+    p.add_argument("what")
+    p.set_defaults(run=cmd_unregister)
+    p = sub.add_parser("registry", help="show the registry")
+    p.set_defaults(run=cmd_registry)
+    p = sub.add_parser("check", help="does a caffemodel fit a net definition?")
+    p.add_argument("model", help="net prototxt")
+    p.add_argument("weights", help="caffemodel")
+    p.set_defaults(run=cmd_check)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CaffeCompatError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

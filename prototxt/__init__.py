@@ -1,0 +1,1 @@
+"""The net and solver definitions of the model zoo (installed as ``models.prototxt``)."""
