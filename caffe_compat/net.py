@@ -31,13 +31,14 @@ class Blob:
     that wrote it, ``diff`` the gradient with respect to the first producer's output.
     """
 
-    __slots__ = ("name", "shape", "_data", "_first")
+    __slots__ = ("name", "shape", "_data", "_first", "_kept")
 
     def __init__(self, name, shape):
         self.name = name
         self.shape = tuple(shape)
         self._data = None
         self._first = None
+        self._kept = False
 
     @property
     def data(self):
@@ -48,6 +49,9 @@ class Blob:
     @property
     def diff(self):
         t = self._first
+        if t is not None and t.requires_grad and not t.is_leaf and not self._kept:
+            raise NetError(f"blob '{self.name}': the diffs of computed blobs are kept only by a "
+                           "net built with keep_diffs=True")
         if t is None or t.grad is None:
             ref = self._data if self._data is not None else torch.zeros(self.shape)
             return torch.zeros_like(ref)
@@ -111,6 +115,9 @@ class Net(nn.Module):
     by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level`` and
     ``stages`` complete the NetState. ``seed`` seeds the fillers. ``data_sources`` maps a data
     layer name (or the original ``source`` string) to a replacement source path.
+    ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
+    without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
+    blob raises.
     """
 
     def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
@@ -186,6 +193,14 @@ class Net(nn.Module):
                            f"top(s) but {nt} are named")
         for name, shape in zip(node.tops, top_shapes):
             self._blob_shapes[name] = tuple(shape)
+        if module.is_loss and not len(lp.loss_weight):
+            # Caffe's LossLayer::LayerSetUp adds loss_weight 1 to the layer's own parameter
+            # (Net::ToProto writes it); SetLossWeights then wants one weight per top.
+            if nt != 1:
+                raise NetError(f"layer '{lp.name}' (type {lp.type}): a loss layer with {nt} "
+                               "tops needs loss_weight given once per top (Caffe adds a single "
+                               "default loss_weight 1 and then refuses the layer)")
+            lp.loss_weight.append(1.0)
         if len(lp.loss_weight):
             if len(lp.loss_weight) != nt:
                 raise NetError(f"layer '{lp.name}': loss_weight must be unspecified or given once "
@@ -202,6 +217,7 @@ class Net(nn.Module):
     def _share_and_collect_params(self):
         """Caffe's AppendParam/ShareWeights: named ParamSpecs share one blob; lr/decay mults."""
         owners = {}
+        explicit = {}      # id(entry) -> the mults its specs set explicitly (has_params_lr_...)
         self.learnable = []
         self._param_entries = {}
         for node, key, _, _ in self._nodes:
@@ -223,20 +239,30 @@ class Net(nn.Module):
                                        f"shape {tuple(p.shape)}, its owner layer "
                                        f"'{owner.layer}' has {tuple(owner.param.shape)}")
                     module.set_blob(i, owner.param)
-                    if spec.HasField("lr_mult"):
-                        owner.lr_mult = spec.lr_mult
-                    if spec.HasField("decay_mult"):
-                        owner.decay_mult = spec.decay_mult
+                    for mult in ("lr_mult", "decay_mult"):
+                        if not spec.HasField(mult):
+                            continue
+                        value = getattr(spec, mult)
+                        if mult in explicit[id(owner)] and getattr(owner, mult) != value:
+                            raise NetError(f"layer '{node.name}': shared parameter '{spec.name}' "
+                                           f"(owner layer '{owner.layer}') has mismatched "
+                                           f"{mult}: {value:g} here, {getattr(owner, mult):g} "
+                                           "set before")
+                        setattr(owner, mult, value)
+                        explicit[id(owner)].add(mult)
                     self._param_entries[(node.name, i)] = owner
                     continue
                 entry = ParamSpecEntry(p, node.name, i, spec.lr_mult, spec.decay_mult,
                                        spec.name or str(i))
+                explicit[id(entry)] = {m for m in ("lr_mult", "decay_mult") if spec.HasField(m)}
                 if spec.name:
                     owners[spec.name] = entry
                 self.learnable.append(entry)
                 self._param_entries[(node.name, i)] = entry
         for e in self.learnable:
-            e.param.requires_grad_(self.graph.force_backward or e.lr_mult > 0)
+            # Caffe: param_need_backward = lr_mult != 0 (a negative rate learns too), and
+            # force_backward sets param_propagate_down for every parameter.
+            e.param.requires_grad_(self.graph.force_backward or e.lr_mult != 0)
 
     # ------------------------------------------------------------------ pycaffe-like views
     @property
@@ -331,6 +357,7 @@ class Net(nn.Module):
         for name, blob in self.blobs.items():
             blob._data = values.get(name)
             blob._first = first.get(name)
+            blob._kept = keep
             if keep and blob._first is not None and blob._first.requires_grad:
                 blob._first.retain_grad()
             if blob._data is not None:
@@ -349,8 +376,9 @@ class Net(nn.Module):
         """Copy blobs by layer name from a caffemodel (Caffe's CopyTrainedLayersFrom).
 
         Layers of the file absent from the net are ignored and layers of the net absent from the
-        file keep their values, as in Caffe; a blob count or shape mismatch is an error. With
-        ``strict`` every missing, unexpected and mis-shaped blob is reported in one message.
+        file keep their values, as in Caffe; a blob count or shape mismatch is an error (and
+        nothing is copied). With ``strict`` every missing, unexpected and mis-shaped blob is
+        reported in one message.
         Returns ``(copied_layers, ignored_layers)``.
         """
         if isinstance(weights, caffe_pb2.NetParameter):
@@ -358,7 +386,7 @@ class Net(nn.Module):
         else:
             where = os.fspath(weights)
             src = caffemodel_io.read_caffemodel(where)
-        problems, copied, ignored = [], [], []
+        problems, copied, ignored, pending = [], [], [], []
         seen = set()
         for lp in src.layer:
             key = self._layer_keys.get(lp.name)
@@ -384,10 +412,7 @@ class Net(nn.Module):
                 arrays.append(arr)
             if any(a is None for a in arrays):
                 continue
-            with torch.no_grad():
-                for p, a in zip(target, arrays):
-                    # ascontiguousarray makes 0-d blobs (shared PReLU slope) 1-d
-                    p.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(p.shape))
+            pending.append((target, arrays))
             copied.append(lp.name)
         if strict:
             for node, key, _, _ in self._nodes:
@@ -397,6 +422,11 @@ class Net(nn.Module):
         if problems:
             raise WeightsError(f"{where}: cannot copy weights into net '{self.name}':\n  "
                                + "\n  ".join(problems))
+        with torch.no_grad():   # only now: a refused file leaves the net unchanged
+            for target, arrays in pending:
+                for p, a in zip(target, arrays):
+                    # ascontiguousarray makes 0-d blobs (shared PReLU slope) 1-d
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(p.shape))
         return copied, ignored
 
     def caffe_state_dict(self):

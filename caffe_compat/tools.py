@@ -114,7 +114,17 @@ def state_dict_to_caffemodel(state_dict, model, dst, phase="test"):
     """Write a caffemodel for net definition ``model`` with the parameters of ``state_dict``."""
     from .net import Net
     net = Net(model, phase=phase)
-    net.load_caffe_state_dict(state_dict, strict=True)
+    own = net.caffe_state_dict()
+    # A state_dict read from a legacy caffemodel keeps its 4-D num/channels/height/width
+    # shapes; take them where Caffe's Blob::ShapeEquals would (dims aligned from the end).
+    fitted = {}
+    for key, value in state_dict.items():
+        target = tuple(own[key].shape) if key in own else None
+        if target is not None and len(target) < 4 and len(value.shape) == 4 and \
+                tuple(value.shape) == (1,) * (4 - len(target)) + target:
+            value = value.reshape(target)
+        fitted[key] = value
+    net.load_caffe_state_dict(fitted, strict=True)
     net.save(dst)
     return net
 
