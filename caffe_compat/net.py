@@ -40,10 +40,21 @@ class Blob:
         self._first = None
         self._kept = False
 
+    def _set(self, data, first, kept):
+        self._data, self._first, self._kept = data, first, kept
+        if kept and first is not None and first.requires_grad:
+            first.retain_grad()
+        if isinstance(data, list):
+            self.shape = (sum(int(t.shape[0]) for t in data),) + tuple(data[0].shape[1:])
+        elif data is not None:
+            self.shape = tuple(data.shape)
+
     @property
     def data(self):
         if self._data is None:
             return torch.zeros(self.shape)
+        if isinstance(self._data, list):  # a chunked forward: joined on first access
+            self._data = torch.cat(self._data) if len(self._data) > 1 else self._data[0]
         return self._data
 
     @property
@@ -144,6 +155,11 @@ class Net(nn.Module):
         self._share_and_collect_params()
         self.blobs = collections.OrderedDict(
             (n, Blob(n, self._blob_shapes[n])) for n in self.graph.blob_names)
+        self._per_item = all(self.layers[key].per_item() for _, key, _, _ in self._nodes) \
+            and not any(self.layers[key].is_data for _, key, _, _ in self._nodes)
+        self._exclusive_inplace = self._find_exclusive_inplace()
+        # items per chunk of a no-grad forward (see forward); 0 or None runs one pass
+        self.inference_chunk = 8
         self.loss = None
         if weights:
             for w in ([weights] if isinstance(weights, (str, os.PathLike)) else weights):
@@ -213,6 +229,26 @@ class Net(nn.Module):
         self._layer_keys.setdefault(lp.name, key)
         prop = list(lp.propagate_down) if len(lp.propagate_down) else [True] * nb
         self._nodes.append((node, key, weights, prop))
+
+    # layer types whose outputs are always new tensors (never views of a bottom)
+    _FRESH_OUTPUT = frozenset({"Convolution", "Deconvolution", "InnerProduct", "Pooling",
+                               "Eltwise", "Concat", "LRN", "MVN", "Softmax", "BatchNorm"})
+
+    def _find_exclusive_inplace(self):
+        """Layers that may run in place without autograd: in place in Caffe, with a bottom
+        that a fresh-output layer made and that nothing else holds (splits give each consumer
+        its own blob, so a blob with one consumer is held only by the chain writing it)."""
+        out, origin = set(), {}
+        for node, key, _, _ in self._nodes:
+            module = self.layers[key]
+            for j, top in enumerate(node.tops):
+                if not (j < len(node.bottoms) and node.bottoms[j] == top):
+                    origin[top] = node.type
+            if (module.forward_inplace is not None and len(node.bottoms) == 1
+                    and node.tops == node.bottoms
+                    and origin.get(node.bottoms[0]) in self._FRESH_OUTPUT):
+                out.add(node.index)
+        return out
 
     def _share_and_collect_params(self):
         """Caffe's AppendParam/ShareWeights: named ParamSpecs share one blob; lr/decay mults."""
@@ -305,27 +341,73 @@ class Net(nn.Module):
             return value.to(device=ref.device, dtype=ref.dtype)
         return torch.as_tensor(np.asarray(value), dtype=ref.dtype, device=ref.device)
 
-    def forward(self, **inputs):
+    def forward(self, blobs=None, **inputs):
         """Run every layer; return the output blobs (name -> tensor), as pycaffe's forward.
 
-        Keyword arguments feed the Input blobs (tensors or arrays, any batch size). Data layers
-        read their next batch. ``self.loss`` holds the total weighted loss afterwards.
+        Keyword arguments feed the Input blobs (tensors or arrays, any batch size); ``blobs``
+        names extra blobs to return beside the outputs. Data layers read their next batch.
+        ``self.loss`` holds the total weighted loss afterwards. Without autograd (under
+        ``torch.no_grad()``/``inference_mode()``) a large batch runs through a net of per-item
+        layers in chunks of ``self.inference_chunk`` items: the same arithmetic per item, with
+        intermediate blobs small enough to stay in cache.
         """
         unknown = set(inputs) - set(self.inputs)
         if unknown:
             raise NetError(f"net '{self.name}': {sorted(unknown)} are not input blobs "
                            f"(inputs: {self.inputs})")
+        wanted = list(self.graph.outputs) + [b for b in (blobs or ())
+                                             if b not in self.graph.outputs]
+        for b in wanted:
+            if b not in self.blobs:
+                raise NetError(f"net '{self.name}' has no blob '{b}'")
+        inputs = {k: self._as_input(k, v) for k, v in inputs.items()}
+        chunk = self._chunk_size(inputs)
+        if chunk:
+            batch = next(iter(inputs.values())).shape[0]
+            runs = [self._run({k: v[i:i + chunk] for k, v in inputs.items()})
+                    for i in range(0, batch, chunk)]
+            self.loss = None
+            for name, blob in self.blobs.items():
+                parts = [r[0].get(name) for r in runs]
+                blob._set(None if parts[0] is None else parts, None, False)
+            return collections.OrderedDict((n, self.blobs[n].data) for n in wanted)
+        values, first, loss = self._run(inputs)
+        self.loss = loss
+        keep = self.keep_diffs and torch.is_grad_enabled()
+        for name, blob in self.blobs.items():
+            blob._set(values.get(name), first.get(name), keep)
+        return collections.OrderedDict((n, values[n]) for n in wanted)
+
+    def _chunk_size(self, inputs):
+        """Items per chunk for a chunked inference forward, or None for one pass."""
+        chunk = self.inference_chunk
+        if not chunk or torch.is_grad_enabled() or not inputs or not self._per_item:
+            return None
+        sizes = {int(v.shape[0]) if v.dim() else -1 for v in inputs.values()}
+        if len(sizes) != 1 or next(iter(sizes)) <= chunk:
+            return None
+        fed = set(inputs)
+        for node, _, _, _ in self._nodes:
+            if node.type == "Input":
+                for top in node.tops:
+                    if top not in fed and any(top in n.bottoms and n.type != "Silence"
+                                              for n, _, _, _ in self._nodes):
+                        return None
+        return int(chunk)
+
+    def _run(self, inputs):
+        """One pass over the layers: (values, first versions, total loss)."""
         values, first = {}, {}
         loss = None
         force = self.graph.force_backward and torch.is_grad_enabled()
+        inplace = not torch.is_grad_enabled()
         for node, key, weights, prop in self._nodes:
             module = self.layers[key]
             if node.type == "Input":
                 tops = []
-                for j, name in enumerate(node.tops):
-                    if name in inputs:
-                        t = self._as_input(name, inputs[name])
-                    else:
+                for name in node.tops:
+                    t = inputs.get(name)
+                    if t is None:
                         t = torch.zeros(self._blob_shapes[name], dtype=self._ref.dtype,
                                         device=self._ref.device)
                     tops.append(t)
@@ -334,7 +416,10 @@ class Net(nn.Module):
                 for b, p in zip(node.bottoms, prop):
                     t = values[b]
                     bottoms.append(t if p else t.detach())
-                tops = module(*bottoms)
+                if inplace and node.index in self._exclusive_inplace:
+                    tops = module.forward_inplace(bottoms[0])
+                else:
+                    tops = module(*bottoms)
                 if isinstance(tops, torch.Tensor):
                     tops = (tops,)
                 if module.is_data:
@@ -352,17 +437,7 @@ class Net(nn.Module):
                 if w:
                     term = t.sum() * w if w != 1.0 else t.sum()
                     loss = term if loss is None else loss + term
-        self.loss = loss
-        keep = self.keep_diffs and torch.is_grad_enabled()
-        for name, blob in self.blobs.items():
-            blob._data = values.get(name)
-            blob._first = first.get(name)
-            blob._kept = keep
-            if keep and blob._first is not None and blob._first.requires_grad:
-                blob._first.retain_grad()
-            if blob._data is not None:
-                blob.shape = tuple(blob._data.shape)
-        return collections.OrderedDict((n, values[n]) for n in self.graph.outputs)
+        return values, first, loss
 
     def backward(self):
         """Back-propagate the last forward's total loss into every diff (pycaffe's backward)."""

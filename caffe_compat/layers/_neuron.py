@@ -45,6 +45,7 @@ def elementwise(x, fwd, bwd):
 class NeuronLayer(Layer):
     """Caffe's NeuronLayer: one bottom, one top of the same shape (in place allowed)."""
 
+    item_wise = True
     exact_bottoms = 1
     exact_tops = 1
 

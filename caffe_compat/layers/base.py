@@ -84,6 +84,17 @@ class Layer(nn.Module):
         return [None] * len(self._blob_order)
 
     # ----------------------------------------------------------------- behaviour
+    # True for layers that compute each item (index of axis 0) from that item alone, so that an
+    # inference batch can be run in chunks; layers with an ``axis`` refine it in per_item().
+    item_wise = False
+    # An in-place variant ``forward_inplace(x)`` the net may call without autograd when the
+    # layer is in place in Caffe and its bottom is a fresh tensor that nothing else holds.
+    forward_inplace = None
+
+    def per_item(self):
+        """Whether the layer's output for item n depends only on item n of its bottoms."""
+        return self.item_wise
+
     def allow_force_backward(self, bottom_index):
         """Caffe's AllowForceBackward: loss layers refuse it on their label input."""
         return not (self.is_loss and bottom_index == 1)

@@ -67,6 +67,9 @@ class _ConvBase(Layer):
         if self.bias_term:
             self.add_blob("bias", (cp.num_output,))
 
+    def per_item(self):
+        return self.axis >= 1
+
     def filler_params(self):
         cp = self.param.convolution_param
         return [cp.weight_filler, cp.bias_filler][:len(self.blobs)]

@@ -18,6 +18,9 @@ class Dropout(Layer):
             self.fail(f"dropout_ratio must be in [0, 1), got {self.ratio}")
         self.generator = None
 
+    def per_item(self):
+        return self.phase != "TRAIN" or self.ratio == 0.0
+
     def top_shapes(self, bottom_shapes):
         return [bottom_shapes[0]]
 

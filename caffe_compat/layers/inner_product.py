@@ -30,6 +30,9 @@ class InnerProduct(Layer):
         if self.bias_term:
             self.add_blob("bias", (self.N,))
 
+    def per_item(self):
+        return self.axis >= 1
+
     def filler_params(self):
         ip = self.param.inner_product_param
         return [ip.weight_filler, ip.bias_filler][:len(self.blobs)]

@@ -5,6 +5,7 @@ from .registry import register_layer
 
 @register_layer("Input")
 class Input(Layer):
+    item_wise = True
     """One shape for every top, or one shape per top; the net feeds the data."""
 
     exact_bottoms = 0

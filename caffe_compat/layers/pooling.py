@@ -33,6 +33,7 @@ def _size(length, k, s, p, ceil):
 
 @register_layer("Pooling")
 class Pooling(Layer):
+    item_wise = True
     exact_bottoms = 1
     min_tops = 1
     max_tops = 2

@@ -15,6 +15,8 @@ class ReLU(Layer):
         super().__init__(param, bottom_shapes, phase)
         self.slope = float(param.relu_param.negative_slope)
 
+    item_wise = True
+
     def top_shapes(self, bottom_shapes):
         return [bottom_shapes[0]]
 
@@ -22,3 +24,8 @@ class ReLU(Layer):
         if self.slope == 0.0:
             return torch.relu(x)
         return F.leaky_relu(x, self.slope)
+
+    def forward_inplace(self, x):
+        if self.slope == 0.0:
+            return torch.relu_(x)
+        return F.leaky_relu_(x, self.slope)

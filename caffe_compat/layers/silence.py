@@ -5,6 +5,7 @@ from .registry import register_layer
 
 @register_layer("Silence")
 class Silence(Layer):
+    item_wise = True
     min_bottoms = 1
     exact_tops = 0
 

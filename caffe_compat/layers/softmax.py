@@ -15,6 +15,9 @@ class Softmax(Layer):
         self.axis = canonical_axis(param.softmax_param.axis, len(self.bottom_shapes[0]),
                                    self.name)
 
+    def per_item(self):
+        return self.axis >= 1
+
     def top_shapes(self, bottom_shapes):
         return [bottom_shapes[0]]
 

@@ -6,6 +6,7 @@ from .registry import register_layer
 
 @register_layer("Split")
 class Split(Layer):
+    item_wise = True
     exact_bottoms = 1
     min_tops = 1
 
