@@ -9,8 +9,10 @@ from .errors import (CaffeCompatError, DataError, NetError, PrototxtError, Solve
                      WeightsError)
 from .layers import Layer, register_layer, registered_types
 from .net import Net
+from .solvers import get_solver
 
 __version__ = "0.1.0"
 
-__all__ = ["Net", "Layer", "register_layer", "registered_types", "CaffeCompatError",
-           "PrototxtError", "WeightsError", "NetError", "DataError", "SolverError"]
+__all__ = ["Net", "get_solver", "Layer", "register_layer", "registered_types",
+           "CaffeCompatError", "PrototxtError", "WeightsError", "NetError", "DataError",
+           "SolverError"]

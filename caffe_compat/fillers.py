@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .errors import NetError
@@ -32,13 +33,14 @@ def _fans(shape):
 
 
 def _norm_n(fp, shape):
+    """Caffe's ``n`` of xavier/msra as float32: fan_in, fan_out or ``(fan_in + fan_out) / 2``."""
     fan_in, fan_out = _fans(shape)
     vn = fp.variance_norm
     if vn == caffe_pb2.FillerParameter.AVERAGE:
-        return (fan_in + fan_out) / 2.0
+        return np.float32(fan_in + fan_out) / np.float32(2)
     if vn == caffe_pb2.FillerParameter.FAN_OUT:
-        return float(fan_out)
-    return float(fan_in)
+        return np.float32(fan_out)
+    return np.float32(fan_in)
 
 
 @_filler("constant")
@@ -55,13 +57,17 @@ def _uniform(t, fp, gen):
 
 @_filler("gaussian")
 def _gaussian(t, fp, gen):
+    """N(mean, std); with ``sparse >= 0`` each value is kept with probability
+    ``sparse / shape[0]`` (Caffe's sparse gaussian, a Bernoulli mask)."""
     t.normal_(fp.mean, fp.std, generator=gen)
     if fp.sparse >= 0:
-        # Caffe keeps each weight with probability sparse / num_outputs (num_outputs = shape[0]).
         if t.dim() < 1:
             raise NetError("sparse gaussian filler needs a blob with at least one axis")
         p = fp.sparse / t.shape[0]
-        mask = torch.empty_like(t).bernoulli_(min(max(p, 0.0), 1.0), generator=gen)
+        if p > 1:
+            raise NetError(f"sparse gaussian filler: sparse ({fp.sparse}) exceeds the number of "
+                           f"outputs ({t.shape[0]}), so the keep probability would be {p:g} > 1")
+        mask = torch.empty_like(t).bernoulli_(p, generator=gen)
         t.mul_(mask)
 
 
@@ -74,26 +80,29 @@ def _positive_unitball(t, fp, gen):
 
 @_filler("xavier")
 def _xavier(t, fp, gen):
-    scale = math.sqrt(3.0 / _norm_n(fp, tuple(t.shape)))
+    scale = float(np.sqrt(np.float32(3) / _norm_n(fp, tuple(t.shape))))
     t.uniform_(-scale, scale, generator=gen)
 
 
 @_filler("msra")
 def _msra(t, fp, gen):
-    std = math.sqrt(2.0 / _norm_n(fp, tuple(t.shape)))
+    std = float(np.sqrt(np.float32(2) / _norm_n(fp, tuple(t.shape))))
     t.normal_(0.0, std, generator=gen)
 
 
 @_filler("bilinear")
 def _bilinear(t, fp, gen):
+    """Caffe's BilinearFiller in float32: ``f = ceil(k / 2)``, ``c = (k - 1) / (2 f)``,
+    ``w[.., y, x] = (1 - |x / f - c|) * (1 - |y / f - c|)`` for every (n, c) plane."""
     if t.dim() != 4 or t.shape[2] != t.shape[3]:
         raise NetError(f"bilinear filler needs a 4-axis blob with square kernels, got "
                        f"{tuple(t.shape)}")
     k = t.shape[3]
     f = math.ceil(k / 2.0)
-    c = (2 * f - 1 - f % 2) / (2.0 * f)
-    ax = 1 - (torch.arange(k, dtype=torch.float64) / f - c).abs()
-    t.copy_((ax[:, None] * ax[None, :]).expand_as(t))
+    c = np.float32((k - 1) / (2.0 * f))
+    ax = np.float32(1) - np.abs(np.arange(k, dtype=np.float32) / np.float32(f) - c)
+    plane = torch.from_numpy(np.multiply.outer(ax, ax).astype(np.float32))
+    t.copy_(plane.expand_as(t))
 
 
 def fill(tensor, filler_param, generator=None, where=""):
@@ -103,6 +112,12 @@ def fill(tensor, filler_param, generator=None, where=""):
     except KeyError:
         raise NetError(f"{where}: unknown filler type '{filler_param.type}' (known: "
                        f"{', '.join(sorted(_FILLERS))})") from None
+    if filler_param.type not in ("gaussian",) and filler_param.sparse != -1:
+        raise NetError(f"{where}: sparse is only supported by the gaussian filler (type "
+                       f"'{filler_param.type}' has sparse: {filler_param.sparse})")
+    if filler_param.type == "gaussian" and filler_param.sparse < -1:
+        raise NetError(f"{where}: gaussian filler sparse must be >= -1, got "
+                       f"{filler_param.sparse}")
     with torch.no_grad():
         if tensor.dtype in (torch.float32, torch.float64):
             fn(tensor, filler_param, generator)

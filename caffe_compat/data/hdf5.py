@@ -78,36 +78,11 @@ class HDF5Source:
             handle = h5py.File(name, "r")
         except OSError as e:
             raise DataError(f"{self.where}: cannot open HDF5 file '{name}': {e}") from None
-        rows, shapes = None, []
-        for top in self.tops:
-            if top not in handle:
-                handle.close()
-                raise DataError(f"{self.where}: HDF5 file '{name}' has no dataset '{top}' "
-                                f"(it has: {', '.join(sorted(handle.keys())) or 'nothing'})")
-            ds = handle[top]
-            if not isinstance(ds, h5py.Dataset):
-                handle.close()
-                raise DataError(f"{self.where}: '{top}' in HDF5 file '{name}' is not a dataset")
-            if ds.dtype.kind not in "fiu" or ds.ndim < 1:
-                handle.close()
-                raise DataError(f"{self.where}: dataset '{top}' in '{name}' must be a numeric "
-                                f"array with at least one axis, got {ds.dtype} {ds.shape}")
-            if rows is None:
-                rows = ds.shape[0]
-            elif ds.shape[0] != rows:
-                handle.close()
-                raise DataError(f"{self.where}: datasets of '{name}' disagree in row count: "
-                                f"'{self.tops[0]}' has {rows}, '{top}' has {ds.shape[0]}")
-            shapes.append(tuple(ds.shape[1:]))
-        if rows == 0:
+        try:
+            rows, shapes = self._check(handle, name)
+        except BaseException:
             handle.close()
-            raise DataError(f"{self.where}: HDF5 file '{name}' has no rows")
-        if self.shapes is None:
-            self.shapes = shapes
-        elif shapes != self.shapes:
-            handle.close()
-            raise DataError(f"{self.where}: HDF5 file '{name}' has row shapes {shapes}, the "
-                            f"first file had {self.shapes}")
+            raise
         self._handle = handle
         self._datasets = [handle[t] for t in self.tops]
         self.rows = rows
@@ -115,6 +90,37 @@ class HDF5Source:
         self.data_perm = np.arange(rows)
         if self.shuffle:
             self.rng.shuffle(self.data_perm)
+
+    def _check(self, handle, name):
+        """Row count and per-row shapes of the tops' datasets in ``handle`` (Caffe's checks:
+        every top present, numeric, at least one axis, equal row counts; and, beyond Caffe,
+        the same row shapes in every file)."""
+        rows, shapes = None, []
+        for top in self.tops:
+            if top not in handle:
+                present = ", ".join(sorted(handle.keys())) or "nothing"
+                raise DataError(f"{self.where}: HDF5 file '{name}' has no dataset '{top}' "
+                                f"(it has: {present})")
+            ds = handle[top]
+            if not isinstance(ds, h5py.Dataset):
+                raise DataError(f"{self.where}: '{top}' in HDF5 file '{name}' is not a dataset")
+            if ds.dtype.kind not in "fiu" or ds.ndim < 1:
+                raise DataError(f"{self.where}: dataset '{top}' in '{name}' must be a numeric "
+                                f"array with at least one axis, got {ds.dtype} {ds.shape}")
+            if rows is None:
+                rows = ds.shape[0]
+            elif ds.shape[0] != rows:
+                raise DataError(f"{self.where}: datasets of '{name}' disagree in row count: "
+                                f"'{self.tops[0]}' has {rows}, '{top}' has {ds.shape[0]}")
+            shapes.append(tuple(ds.shape[1:]))
+        if rows == 0:
+            raise DataError(f"{self.where}: HDF5 file '{name}' has no rows")
+        if self.shapes is None:
+            self.shapes = shapes
+        elif shapes != self.shapes:
+            raise DataError(f"{self.where}: HDF5 file '{name}' has row shapes {shapes}, the "
+                            f"first file had {self.shapes}")
+        return rows, shapes
 
     def _advance_file(self):
         if len(self.files) > 1:
@@ -164,21 +170,61 @@ class HDF5Source:
 
     # -------------------------------------------------------------- position
     def state_dict(self):
-        """Everything needed to continue reading at exactly this position."""
-        return {"file_perm": self.file_perm.tolist(), "current_file": int(self.current_file),
-                "current_row": int(self.current_row), "data_perm": self.data_perm.tolist(),
-                "rng": self.rng.bit_generator.state, "files": list(self.files)}
+        """Everything needed to continue reading at exactly this position (JSON-able).
+
+        Row permutations are stored only when shuffling (otherwise they are the identity).
+        """
+        state = {"files": list(self.files), "current_file": int(self.current_file),
+                 "current_row": int(self.current_row), "shuffle": self.shuffle,
+                 "rng": self.rng.bit_generator.state}
+        if self.shuffle:
+            state["file_perm"] = self.file_perm.tolist()
+            state["data_perm"] = self.data_perm.tolist()
+        return state
 
     def load_state_dict(self, state):
         if list(state.get("files", self.files)) != list(self.files):
             raise DataError(f"{self.where}: saved read position belongs to other files "
                             f"({state.get('files')})")
-        self.file_perm = np.asarray(state["file_perm"], dtype=np.int64)
-        self.current_file = int(state["current_file"])
+        if "file_perm" in state:
+            file_perm = np.asarray(state["file_perm"], dtype=np.int64)
+        else:
+            file_perm = np.arange(len(self.files))
+        if sorted(file_perm.tolist()) != list(range(len(self.files))):
+            raise DataError(f"{self.where}: saved file order {file_perm.tolist()} is not a "
+                            f"permutation of the {len(self.files)} files")
+        current_file = int(state["current_file"])
+        if not 0 <= current_file < len(self.files):
+            raise DataError(f"{self.where}: saved file index {current_file} is out of range")
+        self.file_perm = file_perm
+        self.current_file = current_file
         self._open(self.file_perm[self.current_file])
-        self.data_perm = np.asarray(state["data_perm"], dtype=np.int64)
-        self.current_row = int(state["current_row"])
+        if "data_perm" in state:
+            data_perm = np.asarray(state["data_perm"], dtype=np.int64)
+            if len(data_perm) != self.rows:
+                raise DataError(f"{self.where}: saved row order has {len(data_perm)} rows, "
+                                f"'{self.files[self.file_perm[self.current_file]]}' has "
+                                f"{self.rows}")
+            self.data_perm = data_perm
+        else:
+            self.data_perm = np.arange(self.rows)
+        current_row = int(state["current_row"])
+        if not 0 <= current_row < self.rows:
+            raise DataError(f"{self.where}: saved row {current_row} is out of range for "
+                            f"'{self.files[self.file_perm[self.current_file]]}' "
+                            f"({self.rows} rows)")
+        self.current_row = current_row
         self.rng.bit_generator.state = state["rng"]
+
+    def reseed(self, seed):
+        """Restart from the first file and row with a shuffle generator seeded by ``seed``
+        (the solver's ``random_seed`` makes shuffles reproducible this way)."""
+        self.rng = np.random.default_rng(seed)
+        self.file_perm = np.arange(len(self.files))
+        if self.shuffle:
+            self.rng.shuffle(self.file_perm)
+        self.current_file = 0
+        self._open(self.file_perm[0])
 
     def reset(self):
         """Back to the first row of the first file (Caffe's position after a restore)."""

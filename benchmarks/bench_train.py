@@ -1,0 +1,154 @@
+"""Training speed of the CNN+D net: our Caffe-exact solver against a hand-written PyTorch loop.
+
+Both train the same model (the paper's CNN+D: conv 64/128/256 5x5 with 2x2, 2x2, 4x4 ceil max
+pooling, fc 300 with Dropout 0.5, fc 1, Euclidean loss) on 96x96 inputs at batch 128, with SGD
+momentum 0.9, weight decay 5e-4, lr 0.01 and lr_mult 2 on biases. Ours runs the ORIGINAL solver
+and net prototxts (solver_1F_CNN+D.prototxt, model_1F_CNN+D.prototxt) through
+``caffe_compat.get_solver`` reading HDF5 batches from disk; the reference loop uses
+``torch.optim.SGD`` on batches already in memory. Rounds alternate between the two so that load
+from other processes affects both alike; the median seconds per iteration of each is reported,
+and their ratio; process CPU time is reported too (with ``--threads 1`` it measures the work
+done, independent of the load other processes put on the machine).
+
+    python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from caffe_compat import get_solver  # noqa: E402
+from caffe_compat.io.prototxt import read_solver  # noqa: E402
+
+ORIGINAL = os.environ.get("RLQ_ORIGINAL", os.path.join(os.path.dirname(REPO), "shared",
+                                                       "original"))
+SOLVER = os.path.join(ORIGINAL, "experiments", "solver", "solver_1F_CNN+D.prototxt")
+NET = os.path.join(ORIGINAL, "experiments", "network", "model_1F_CNN+D.prototxt")
+
+
+class HandWritten(nn.Module):
+    """The CNN+D net written directly in PyTorch."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 64, 5)
+        self.conv2 = nn.Conv2d(64, 128, 5)
+        self.conv3 = nn.Conv2d(128, 256, 5)
+        self.fc4 = nn.Linear(256 * 5 * 5, 300)
+        self.fc5 = nn.Linear(300, 1)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2, ceil_mode=True)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2, ceil_mode=True)
+        x = F.max_pool2d(F.relu(self.conv3(x)), 4, 4, ceil_mode=True)
+        x = F.dropout(F.relu(self.fc4(x.flatten(1))), 0.5, self.training)
+        return self.fc5(x)
+
+
+def make_data(folder, rows, size):
+    rng = np.random.default_rng(0)
+    with h5py.File(os.path.join(folder, "train.h5"), "w") as f:
+        f["data"] = rng.random((rows, 1, size, size), dtype=np.float32)
+        f["label"] = rng.random((rows, 1), dtype=np.float32)
+    with open(os.path.join(folder, "train.txt"), "w") as f:
+        f.write(os.path.join(folder, "train.h5") + "\n")
+    return os.path.join(folder, "train.txt")
+
+
+def our_solver(folder, list_path, batch, device):
+    param = read_solver(SOLVER)
+    param.net = NET
+    del param.test_iter[:]
+    param.test_interval = 0
+    param.snapshot = 0
+    param.snapshot_after_train = False
+    param.random_seed = 1
+    return get_solver(param, train_source=list_path, batch_size=batch, device=device,
+                      snapshot_prefix=os.path.join(folder, "snap"))
+
+
+def hand_written(batch, size, device):
+    torch.manual_seed(1)
+    model = HandWritten().to(device).train()
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
+    opt = torch.optim.SGD([{"params": weights}, {"params": biases, "lr": 0.02}], lr=0.01,
+                          momentum=0.9, weight_decay=0.0005)
+    # (Caffe's decay_mult is 1 on biases too in this net, as torch's weight_decay.)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand((batch, 1, size, size), generator=gen).to(device)
+    y = torch.rand((batch, 1), generator=gen).to(device)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out = model(x)
+        loss = ((out - y) ** 2).sum() / (2 * batch)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def timed(fn, n, device):
+    """(wall seconds, process CPU seconds) per iteration."""
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn(n)
+    sync()
+    return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--iterations", type=int, default=3, help="iterations per round")
+    ap.add_argument("--rounds", type=int, default=4, help="alternating rounds")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--size", type=int, default=96)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as folder:
+        list_path = make_data(folder, max(2 * args.batch + 2, 130), args.size)
+        solver = our_solver(folder, list_path, args.batch, args.device)
+        step = hand_written(args.batch, args.size, args.device)
+        solver.step(1)   # warm-up (allocations, kernel selection)
+        step()
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            ours.append(timed(solver.step, args.iterations, args.device))
+            theirs.append(timed(lambda n: [step() for _ in range(n)], args.iterations,
+                                args.device))
+    a = statistics.median(t for t, _ in ours)
+    b = statistics.median(t for t, _ in theirs)
+    ca = statistics.median(c for _, c in ours)
+    cb = statistics.median(c for _, c in theirs)
+    print(f"device: {args.device}, threads: {torch.get_num_threads()}, batch {args.batch} at "
+          f"{args.size}x{args.size}, {args.rounds} rounds x {args.iterations} iterations, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"caffe_compat solver : {a:.3f} s/iter wall ({1 / a:.3f} it/s), {ca:.3f} s/iter CPU"
+          "  rounds: " + " ".join(f"{t:.3f}" for t, _ in ours))
+    print(f"hand-written torch  : {b:.3f} s/iter wall ({1 / b:.3f} it/s), {cb:.3f} s/iter CPU"
+          "  rounds: " + " ".join(f"{t:.3f}" for t, _ in theirs))
+    print(f"ratio ours/torch    : wall {a / b:.3f} (overhead {100 * (a / b - 1):+.1f} %), "
+          f"CPU {ca / cb:.3f} (overhead {100 * (ca / cb - 1):+.1f} %)")
+    return a, b
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Caffe-style (glog) log lines for the solver and the command-line tool.
+
+A line reads ``I1121 12:00:00.123456 12345 solver.cpp:239] Iteration 0, loss = 0.5``: severity,
+month and day, time with microseconds, thread id, the Caffe source location that prints the same
+message, then the message. Caffe's own log parsers (``tools/extra/parse_log.py``) read these.
+Numbers are formatted as C++ streams print a float (6 significant digits, ``%g``).
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import sys
+
+_PY_LOG = logging.getLogger("caffe_compat.solver")
+_LEVELS = {"I": logging.INFO, "W": logging.WARNING, "E": logging.ERROR, "F": logging.CRITICAL}
+
+
+def g(value):
+    """A number as ``std::ostream << float`` prints it (6 significant digits)."""
+    return f"{float(value):.6g}"
+
+
+def glog_line(severity, where, message, now=None, tid=None):
+    now = now or datetime.datetime.now()
+    tid = os.getpid() if tid is None else tid
+    return (f"{severity}{now:%m%d %H:%M:%S}.{now.microsecond:06d} {tid:5d} {where}] "
+            f"{message}")
+
+
+class SolverLog:
+    """Where solver messages go.
+
+    ``stream``: a text stream (e.g. ``sys.stderr``) receiving glog-formatted lines; without one
+    the messages go to the ``logging`` logger ``caffe_compat.solver`` (the Python API default,
+    silent unless logging is configured). ``files``: extra text streams that always receive
+    glog lines. While a tqdm progress bar is active (``bar``), lines are written above it.
+    """
+
+    def __init__(self, stream=None, files=(), keep=False):
+        self.stream = stream
+        self.files = list(files)
+        self.bar = None
+        self.lines = [] if keep else None
+
+    def _emit(self, severity, where, message):
+        line = glog_line(severity, where, message)
+        if self.lines is not None:
+            self.lines.append(line)
+        if self.stream is not None:
+            if self.bar is not None:
+                from tqdm import tqdm
+                tqdm.write(line, file=self.stream)
+            else:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+        else:
+            _PY_LOG.log(_LEVELS[severity], "%s", message)
+        for f in self.files:
+            f.write(line + "\n")
+            f.flush()
+
+    def info(self, message, where="solver.cpp:0"):
+        self._emit("I", where, message)
+
+    def warning(self, message, where="solver.cpp:0"):
+        self._emit("W", where, message)
+
+    def error(self, message, where="solver.cpp:0"):
+        self._emit("E", where, message)
+
+
+def stderr_is_terminal():
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

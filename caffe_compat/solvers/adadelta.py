@@ -1,0 +1,36 @@
+"""Caffe's AdaDeltaSolver (src/caffe/solvers/adadelta_solver.cpp).
+
+Only ``ComputeUpdateValue`` differs from SGD; clipping, normalization, regularization and
+the final ``data -= diff`` are :class:`~caffe_compat.solvers.sgd.SGDSolver`'s.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .sgd import SGDSolver
+
+_f32 = np.float32
+
+
+class AdaDeltaSolver(SGDSolver):
+    """Caffe's AdaDeltaSolver (history: gradient averages, then update averages):
+    ``h1 = (1 - m) * diff^2 + m * h1``; ``u = diff * sqrt((h2 + delta) / (h1 + delta))``;
+    ``h2 = (1 - m) * u^2 + m * h2``; ``diff = local_rate * u``."""
+
+    type_name = "AdaDelta"
+    history_sets = 2
+
+    def compute_update_value(self, i, diff, rate):
+        local_rate = float(rate * self._lr_mults[i])
+        delta = float(_f32(self.param.delta))
+        momentum = _f32(self.param.momentum)
+        one_minus = float(_f32(1) - momentum)
+        n = len(self._params)
+        h1, h2 = self.history[i], self.history[n + i]
+        h1.mul_(float(momentum)).add_(diff * diff, alpha=one_minus)
+        update = h2 + delta
+        update.div_(h1 + delta)
+        update.sqrt_()
+        diff.mul_(update)
+        h2.mul_(float(momentum)).add_(diff * diff, alpha=one_minus)
+        diff.mul_(local_rate)

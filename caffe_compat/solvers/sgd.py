@@ -1,0 +1,100 @@
+"""Caffe's SGDSolver (src/caffe/solvers/sgd_solver.cpp): the update shared by every solver type.
+
+``ApplyUpdate`` for the update at iteration ``iter``, in Caffe's order and in float32:
+
+1. ``rate = GetLearningRate()`` (see :mod:`.lr_policy`), logged as ``Iteration N, lr = X``;
+2. ``ClipGradients``: when ``clip_gradients >= 0`` and the global L2 norm of all learnable
+   diffs exceeds it, every diff is scaled by ``clip_gradients / norm``;
+3. per learnable parameter (Caffe's learnable order):
+   ``Normalize`` (``diff *= 1 / iter_size`` when ``iter_size > 1``),
+   ``Regularize`` (``local_decay = weight_decay * decay_mult``; L2: ``diff += local_decay *
+   data``; L1: ``diff += local_decay * sign(data)``),
+   ``ComputeUpdateValue`` with ``local_rate = rate * lr_mult``; for SGD
+   ``history = local_rate * diff + momentum * history`` and ``diff = history`` (the learning
+   rate is applied before the momentum, unlike ``torch.optim.SGD``);
+4. ``Net::Update``: ``data -= diff``.
+
+Parameters with ``lr_mult: 0`` get no gradient in Caffe; their diff is zero before
+regularization (which still feeds the history of the adaptive solvers).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._log import g
+from .base import Solver
+
+_f32 = np.float32
+
+
+class SGDSolver(Solver):
+    """Stochastic gradient descent with Caffe's momentum form."""
+
+    type_name = "SGD"
+
+    def _diffs(self):
+        """Each learnable parameter's diff (a zero tensor where Caffe computes none)."""
+        out = []
+        for p, lr in zip(self._params, self._lr_mults):
+            if p.grad is None or lr == 0:
+                p.grad = torch.zeros_like(p)
+            out.append(p.grad)
+        return out
+
+    def clip_gradients(self, diffs):
+        clip = _f32(self.param.clip_gradients)
+        if clip < 0:
+            return
+        sumsq = _f32(0)
+        for d in diffs:
+            flat = d.reshape(-1)
+            sumsq = _f32(sumsq + _f32(torch.dot(flat, flat).item()))
+        norm = _f32(np.sqrt(sumsq))
+        if norm > clip:
+            scale = _f32(clip / norm)
+            self.log.info(f"Gradient clipping: scaling down gradients (L2 norm {g(norm)} > "
+                          f"{g(clip)}) by scale factor {g(scale)}", "sgd_solver.cpp:99")
+            for d in diffs:
+                d.mul_(float(scale))
+
+    def normalize(self, i, diff):
+        if self.param.iter_size != 1:
+            diff.mul_(float(_f32(1) / _f32(self.param.iter_size)))
+
+    def regularize(self, i, diff):
+        local_decay = _f32(self.param.weight_decay) * self._decay_mults[i]
+        if not local_decay:
+            return
+        data = self._params[i].detach()
+        if self.param.regularization_type == "L2":
+            diff.add_(data, alpha=float(local_decay))
+        else:
+            diff.add_(torch.sign(data), alpha=float(local_decay))
+
+    def compute_update_value(self, i, diff, rate):
+        """Leave the value to subtract from the parameter in ``diff``."""
+        local_rate = float(rate * self._lr_mults[i])
+        momentum = float(_f32(self.param.momentum))
+        h = self.history[i]
+        h.mul_(momentum).add_(diff, alpha=local_rate)
+        diff.copy_(h)
+
+    def apply_update(self):
+        rate = self.get_learning_rate()
+        p = self.param
+        if p.display and self.iter % p.display == 0:
+            self.log.info(f"Iteration {self.iter}, lr = {g(rate)}", "sgd_solver.cpp:112")
+        self.learning_rate = rate
+        with torch.no_grad():
+            diffs = self._diffs()
+            self.clip_gradients(diffs)
+            for i, diff in enumerate(diffs):
+                self.normalize(i, diff)
+                self.regularize(i, diff)
+                self.compute_update_value(i, diff, rate)
+            torch._foreach_sub_([q.detach() for q in self._params], diffs)
+
+    def check_param(self):
+        pass
+
