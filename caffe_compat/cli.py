@@ -392,6 +392,88 @@ def run_time(args):
 register_command("time", _time_arguments, run_time, "benchmark model execution time")
 
 
+# ------------------------------------------------------------------------ file tools
+def _architecture(net_param):
+    """The model zoo's name for this net's architecture, when the zoo is installed."""
+    try:
+        from models import describe_architecture
+    except ImportError:
+        return None
+    return describe_architecture(net_param)
+
+
+def _inspect_arguments(p):
+    p.add_argument("weights", help="caffemodel file")
+    _flag(p, "model", help="net definition to check the weights against (refused if they do "
+                           "not fit)")
+    _flag(p, "max_bytes", type=int, default=None, help="refuse larger files (default 2 GiB - 1)")
+
+
+def run_inspect(args):
+    from . import tools
+    from .signature import check_compatible
+    summary = tools.caffemodel_summary(args.weights, args.max_bytes)
+    print(tools.format_summary(summary, _architecture(summary["net_param"])))
+    if args.model:
+        check_compatible(args.model, args.weights)
+        print(f"fits the net definition {args.model}")
+    return 0
+
+
+register_command("inspect", _inspect_arguments, run_inspect,
+                 "layers, blob shapes, parameter counts and architecture of a caffemodel")
+
+
+def _upgrade_arguments(p):
+    p.add_argument("source", help="legacy prototxt (V0/V1 layers, input_dim, ...) or caffemodel")
+    p.add_argument("target", help="where to write the upgraded file")
+
+
+def run_upgrade(args):
+    """upgrade_net_proto_text / upgrade_net_proto_binary: the same file in the current format."""
+    from . import tools
+    from .io import caffemodel as caffemodel_io
+    with open(args.source, "rb") as f:
+        head = f.read(65536)
+    if caffemodel_io.looks_like_text(head):
+        tools.upgrade_prototxt(args.source, args.target)
+    else:
+        caffemodel_io.write_caffemodel(caffemodel_io.read_caffemodel(args.source), args.target)
+    print(f"Wrote upgraded NetParameter to {args.target}")
+    return 0
+
+
+register_command("upgrade", _upgrade_arguments, run_upgrade,
+                 "rewrite a legacy prototxt or caffemodel in the current format")
+
+
+def _convert_arguments(p):
+    p.add_argument("source", help="a .caffemodel, or a PyTorch state_dict file (.pt/.pth)")
+    p.add_argument("target", help="the converted file: .pt/.pth or .caffemodel")
+    _flag(p, "model", help="net definition (needed to write a caffemodel from a state_dict)")
+
+
+def run_convert(args):
+    """caffemodel -> state_dict (keys ``<layer>.<blob>``), or state_dict + net -> caffemodel."""
+    from . import tools
+    from .errors import WeightsError
+    if args.target.endswith(".caffemodel"):
+        if not args.model:
+            raise WeightsError(f"{args.target}: writing a caffemodel from a state_dict needs "
+                               "the net definition (-model NET.prototxt)")
+        sd = tools.load_state_dict_file(args.source)
+        tools.state_dict_to_caffemodel(sd, args.model, args.target)
+    else:
+        sd = tools.caffemodel_to_state_dict(args.source)
+        tools.save_state_dict(sd, args.target)
+    print(f"Wrote {args.target}")
+    return 0
+
+
+register_command("convert", _convert_arguments, run_convert,
+                 "caffemodel <-> PyTorch state_dict file")
+
+
 # -------------------------------------------------------------------------------------- main
 def _usage():
     lines = ["usage: caffe-compat <command> <args>", "", "commands:"]

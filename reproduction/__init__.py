@@ -1,0 +1,1 @@
+"""Reproduction helpers: the bundled AVEC-like sample data set and the scripts that use it."""
