@@ -1,0 +1,64 @@
+"""caffe-compat inspect | upgrade | convert, as a user runs them."""
+import numpy as np
+import pytest
+
+from caffe_compat.cli import main
+from caffe_compat.io.caffemodel import read_caffemodel
+from caffe_compat.io.prototxt import read_net
+from tests.conftest import REPO, shared_path
+
+DEPLOY = str(REPO / "prototxt" / "cnnd_deploy.prototxt")
+
+
+def test_inspect_names_the_architecture_and_checks_a_net(capsys):
+    w = str(shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
+    assert main(["inspect", w, "-model", DEPLOY]) == 0
+    out = capsys.readouterr().out
+    assert "2,946,649 parameters" in out
+    assert "detected architecture: CNN+D regressor, 96x96 input" in out
+    assert "fits the net definition" in out
+
+
+def test_inspect_refuses_a_mismatched_net(capsys):
+    w = str(shared_path("caffe-reference", "train", "sr_pretrain", "init.caffemodel"))
+    assert main(["inspect", w, "--model", DEPLOY]) == 1
+    err = capsys.readouterr().err
+    assert "do not fit" in err and "'fc4'" in err
+
+
+def test_upgrade_legacy_deploy_prototxt(tmp_path):
+    src = str(shared_path("original", "deploy", "SRCNN_net.prototxt"))
+    dst = tmp_path / "up.prototxt"
+    assert main(["upgrade", src, str(dst)]) == 0
+    net = read_net(str(dst), upgrade=False)
+    assert net.layer[0].type == "Input" and list(net.layer[0].top) == ["data", "label"]
+    assert not len(net.input) and not len(net.input_dim)
+
+
+def test_convert_round_trip_is_bit_exact(tmp_path):
+    w = str(shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
+    pt, back = tmp_path / "w.pt", tmp_path / "w.caffemodel"
+    assert main(["convert", w, str(pt)]) == 0
+    assert main(["convert", str(pt), str(back), "-model", DEPLOY]) == 0
+    a, b = read_caffemodel(w), read_caffemodel(str(back))
+    for la, lb in zip([l for l in a.layer if len(l.blobs)], [l for l in b.layer if len(l.blobs)]):
+        assert la.name == lb.name
+        for x, y in zip(la.blobs, lb.blobs):
+            # tolerance 0: float32 values copied, never recomputed
+            assert np.array_equal(np.array(x.data, np.float32), np.array(y.data, np.float32))
+
+
+def test_convert_to_caffemodel_needs_the_net(tmp_path, capsys):
+    w = str(shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
+    assert main(["convert", w, str(tmp_path / "w.pt")]) == 0
+    assert main(["convert", str(tmp_path / "w.pt"), str(tmp_path / "x.caffemodel")]) == 1
+    assert "-model" in capsys.readouterr().err
+    assert not (tmp_path / "x.caffemodel").exists()
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x08\x96\x01garbage\xff\xff", b"layer { name: 'x' }"])
+def test_inspect_bad_files_fail_cleanly(tmp_path, capsys, bad):
+    f = tmp_path / "bad.caffemodel"
+    f.write_bytes(bad)
+    assert main(["inspect", str(f)]) == 1
+    assert str(f) in capsys.readouterr().err
