@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matlab_ports.errors import PortError, PortFileError
+# the face crop of prepare_dataset.m, shared with its port
+from matlab_ports.prepare_dataset import HaarFaceDetector, crop_face, degrade, luma
 
 __all__ = ["NoFaceError", "FrameResult", "PredictResult", "decode_frames", "luma", "crop_face",
            "degrade", "BoxTable", "HaarFaceDetector", "predict_video", "write_outputs", "main",
@@ -124,37 +126,6 @@ def video_rate(path):
     return float(r) if r else 25.0
 
 
-def luma(rgb):
-    """prepare_dataset.m: ``Y = rgb2ycbcr(frame)(:,:,1)`` (uint8) for an RGB uint8 frame."""
-    from matlab_ports.color import rgb2ycbcr
-    return rgb2ycbcr(np.asarray(rgb, dtype=np.uint8))[:, :, 0]
-
-
-def crop_face(y, box, size=FACE_SIZE):
-    """prepare_dataset.m's crop of ``single(Y)/255`` with box (x, y, w, h), resized to ``size``
-    x ``size`` (bicubic, MATLAB-exact); None when the clamped box is empty."""
-    from matlab_ports.imresize import imresize
-    y = np.asarray(y)
-    img = y.astype(np.float32) / np.float32(255) if y.dtype == np.uint8 else \
-        np.asarray(y, dtype=np.float32)
-    hei, wid = img.shape
-    x0, y0, w, h = (float(v) for v in box)
-    left, top = math.ceil(x0), math.ceil(y0)
-    right, bot = math.ceil(x0 + w - 1), math.ceil(y0 + h - 1)
-    top, left = max(top, 1), max(left, 1)
-    bot, right = min(bot, hei), min(right, wid)
-    if top > bot or left > right:
-        return None
-    return imresize(img[top - 1:bot, left - 1:right], output_size=(size, size), method="bicubic")
-
-
-def degrade(face, s):
-    """``imresize(imresize(face, 1/s, 'bicubic'), size(face), 'bicubic')``."""
-    from matlab_ports.imresize import imresize
-    small = imresize(face, scale=1.0 / float(s), method="bicubic")
-    return imresize(small, output_size=face.shape[:2], method="bicubic")
-
-
 def usable(box, min_face=MIN_FACE):
     """(ok, reason) by prepare_dataset.m's test: a non-zero box wider and taller than
     ``min_face``."""
@@ -203,33 +174,6 @@ class BoxTable:
         if best is None or abs(self.times[best] - t) > self.tolerance:
             return None
         return tuple(float(v) for v in self.bbox[best])
-
-
-class HaarFaceDetector:
-    """OpenCV's Haar frontal-face cascade (opencv-python's ``cv2.data.haarcascades``); returns
-    the largest face as a MATLAB-style box (x, y 1-based)."""
-
-    def __init__(self, min_face=MIN_FACE, scale_factor=1.1, min_neighbors=5,
-                 cascade="haarcascade_frontalface_default.xml"):
-        import cv2
-        path = os.path.join(cv2.data.haarcascades, cascade)
-        self.classifier = cv2.CascadeClassifier(path)
-        if self.classifier.empty():
-            raise PortFileError(f"{path}: cannot load the OpenCV Haar cascade")
-        self.min_face = int(min_face)
-        self.scale_factor = scale_factor
-        self.min_neighbors = min_neighbors
-
-    def __call__(self, y):
-        side = self.min_face + 1
-        found = self.classifier.detectMultiScale(np.ascontiguousarray(y, dtype=np.uint8),
-                                                 scaleFactor=self.scale_factor,
-                                                 minNeighbors=self.min_neighbors,
-                                                 minSize=(side, side))
-        if len(found) == 0:
-            return None
-        x, yy, w, h = max((tuple(int(v) for v in f) for f in found), key=lambda b: b[2] * b[3])
-        return (x + 1.0, yy + 1.0, float(w), float(h))
 
 
 # --------------------------------------------------------------------------------------------
