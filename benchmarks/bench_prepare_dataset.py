@@ -11,8 +11,7 @@ a small box), 720x576 by default (PAL SD). Stages, each the median of ``--repeat
 * decode: PyAV decoding of every frame (frame threads, as prepare_dataset opens the video);
 * rgb24: FFmpeg's conversion of a decoded frame to RGB24 (only kept frames are converted);
 * crop + Y: the box's pixels to ``single(Y)/255`` (Y of rgb2ycbcr on the crop only);
-* resize: ``imresize(crop, [96 96], 'bicubic')`` (the port's row-gathering bicubic), next to
-  the general :func:`matlab_ports.imresize.imresize` on the same crops;
+* resize: ``imresize(crop, [96 96], 'bicubic')`` (:func:`matlab_ports.imresize.imresize`);
 * degrade: the script's ``--factor`` line (``imresize`` by 1/s and back to 96x96);
 * whole sequence: :func:`matlab_ports.prepare_dataset.prepare_dataset`, without and with the
   save (``.mat`` v7, compressed as MATLAB's default ``save``, and v6, uncompressed).
@@ -98,13 +97,9 @@ def main(argv=None):
 
     t_crop = _median(crops, args.repeats)
     patches = crops()
-    t_resize = _median(lambda: [pd.bicubic_resize(p, output_size=(96, 96)) for p in patches],
+    t_resize = _median(lambda: [imresize(p, output_size=(96, 96)) for p in patches],
                        args.repeats)
-    t_general = _median(lambda: [imresize(p, output_size=(96, 96)) for p in patches],
-                        args.repeats)
-    faces = [pd.bicubic_resize(p, output_size=(96, 96)) for p in patches]
-    same = all(np.array_equal(a, imresize(p, output_size=(96, 96)))
-               for a, p in zip(faces, patches))
+    faces = [imresize(p, output_size=(96, 96)) for p in patches]
     t_degrade = _median(lambda: [pd.degrade(f, args.factor) for f in faces], args.repeats)
 
     n, k = args.frames, len(kept)
@@ -113,12 +108,10 @@ def main(argv=None):
     rows = [("decode (all frames)", t_decode, n),
             ("rgb24 conversion (kept frames)", t_rgb, k),
             ("crop + Y + single/255", t_crop, k),
-            ("resize to 96x96 (port)", t_resize, k),
-            ("resize to 96x96 (general imresize)", t_general, k),
+            ("resize to 96x96", t_resize, k),
             (f"degrade x{args.factor:g} (--factor)", t_degrade, k)]
     for name, sec, count in rows:
         print(f"{name:34} {1e3 * sec / count:9.2f} {count / sec:9.0f}")
-    print(f"(port and general imresize give identical crops: {same})")
 
     out = os.path.join(root, "crops")
     avec_root = os.path.join(root, "avec")

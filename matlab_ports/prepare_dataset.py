@@ -42,9 +42,8 @@ Deliberate differences and additions:
   twice among the boxes (``&&`` on a matrix), twice in the gold standard at a kept frame (the
   assignment to ``valence(count)``), a kept box that leaves nothing of the frame (empty or NaN
   indices);
-* the crop's Y is computed on the box's pixels only and the bicubic resize gathers whole rows
-  per tap (:func:`bicubic_resize`); both are bit-identical to ``rgb2ycbcr`` and ``imresize``
-  on the whole frame (tested), and several times faster;
+* the crop's Y is computed on the box's pixels only, bit-identical to ``rgb2ycbcr`` on the
+  whole frame (tested) and several times faster;
 * the gold standard may come from the AVEC ARFF file (``gold='arff'``, times from its
   ``frameTime`` column), the boxes from CSV files ``<seq>.csv`` with rows ``time;x;y;w;h``
   (``boxes_csv``) or, with no box file at all, from OpenCV's Haar frontal-face detector shipped
@@ -68,6 +67,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .imresize import imresize
 from .errors import PortError, PortFileError
 
 __all__ = ["SCRIPT_SEQUENCES", "IM_SIZE", "MIN_FACE", "crop_bounds", "luma", "bicubic_resize",
@@ -144,36 +144,9 @@ def _single_over_255(y):
 
 
 def bicubic_resize(img, output_size=None, scale=None):
-    """``imresize(img, [rows cols], 'bicubic')`` or ``imresize(img, scale, 'bicubic')`` of a 2-D
-    single or double image, bit for bit :func:`matlab_ports.imresize.imresize`, faster on the
-    small images of this script.
-
-    The same computation: MATLAB's weights and mirrored indices
-    (:func:`matlab_ports.imresize.contributions`), the dimension with the smaller scale first
-    (rows on a tie), each pass ``((w_1*x_1 + w_2*x_2) + w_3*x_3) + ...`` in double, tap by tap
-    (products rounded, then added), the result rounded to the input's class after each pass.
-    Here a pass gathers whole rows (or columns) per tap instead of working block by block.
-    """
-    from .imresize import _size_and_scale, contributions
-    a = np.asarray(img)
-    if a.ndim != 2 or a.dtype not in (np.float32, np.float64) or a.size == 0:
-        from .imresize import imresize
-        return imresize(a, scale=scale, output_size=output_size, method="bicubic")
-    (sr, sc), (rows, cols) = _size_and_scale(a.shape, scale, output_size)
-    wr, ir = contributions(a.shape[0], rows, sr)
-    wc, ic = contributions(a.shape[1], cols, sc)
-    x = a.astype(np.float64)
-    for dim in ((0, 1) if sr <= sc else (1, 0)):
-        if dim == 0:
-            acc = wr[:, 0:1] * x[ir[:, 0], :]
-            for k in range(1, wr.shape[1]):
-                acc += wr[:, k:k + 1] * x[ir[:, k], :]
-        else:
-            acc = x[:, ic[:, 0]] * wc[:, 0]
-            for k in range(1, wc.shape[1]):
-                acc += x[:, ic[:, k]] * wc[:, k]
-        x = acc if a.dtype == np.float64 else acc.astype(np.float32).astype(np.float64)
-    return x.astype(a.dtype)
+    """``imresize(img, [rows cols], 'bicubic')`` or ``imresize(img, scale, 'bicubic')``: the
+    script's resize step (one named function, so a run can be interrupted at it in tests)."""
+    return imresize(img, scale=scale, output_size=output_size, method="bicubic")
 
 
 def _crop(a, bounds):
