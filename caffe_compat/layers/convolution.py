@@ -13,6 +13,11 @@ from .common import spatial_values
 from .registry import register_layer
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+# Inference on the CPU picks the faster of torch's convolution algorithms per layer (same
+# arithmetic up to float32 summation order): im2col + GEMM for one input channel per group,
+# where oneDNN is slow, and oneDNN in channels-last layout otherwise. False: torch's default.
+CPU_INFERENCE_ALGORITHMS = True
 _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
@@ -89,10 +94,29 @@ class _ConvBase(Layer):
             out.append(tuple(s[:self.axis]) + (self.num_output,) + tuple(spatial))
         return out
 
+    def _cpu_inference(self, x, bias):
+        """The inference algorithm for a 2-D convolution on the CPU (see module note)."""
+        if self.channels // self.group == 1 and self.group == 1 and self.dilation == [1, 1]:
+            return torch.ops.aten._slow_conv2d_forward(x, self.weight, self.kernel, bias,
+                                                       self.stride, self.pad)
+        w = self.weight
+        key = (w.data_ptr(), w._version)
+        if getattr(self, "_cl_key", None) != key:
+            self._cl_weight = w.detach().contiguous(memory_format=torch.channels_last)
+            self._cl_key = key
+        x = x.contiguous(memory_format=torch.channels_last)
+        return F.conv2d(x, self._cl_weight, bias, self.stride, self.pad, self.dilation,
+                        self.group)
+
     def _conv(self, x):
         lead = x.shape[:self.axis]
         x = x.reshape((-1,) + tuple(x.shape[self.axis:]))
         bias = self.bias if self.bias_term else None
+        if (CPU_INFERENCE_ALGORITHMS and not self.transposed and self.n == 2
+                and x.device.type == "cpu" and not torch.is_grad_enabled()
+                and x.dtype == torch.float32):
+            y = self._cpu_inference(x, bias)
+            return y.reshape(tuple(lead) + tuple(y.shape[1:])) if len(lead) != 1 else y
         if self.transposed:
             y = _DECONV[self.n](x, self.weight, bias, self.stride, self.pad, 0, self.group,
                                 self.dilation)
