@@ -114,7 +114,7 @@ class _ConvBase(Layer):
         bias = self.bias if self.bias_term else None
         if (CPU_INFERENCE_ALGORITHMS and not self.transposed and self.n == 2
                 and x.device.type == "cpu" and not torch.is_grad_enabled()
-                and x.dtype == torch.float32):
+                and x.dtype == torch.float32 and not torch.jit.is_tracing()):
             y = self._cpu_inference(x, bias)
             return y.reshape(tuple(lead) + tuple(y.shape[1:])) if len(lead) != 1 else y
         if self.transposed:
