@@ -95,8 +95,11 @@ def test_torchscript_and_state_dict(tmp_path):
     x = np.random.default_rng(3).random((3, 1, 96, 96), dtype=np.float32)
     with torch.no_grad():
         got = loaded(torch.from_numpy(x)).numpy()
-    # the traced graph runs the same kernels in the same order: bit-identical
-    assert np.array_equal(got, _ours(net, x))
+    ours = _ours(net, x)
+    # the traced graph keeps torch's portable convolution while eager inference may pick
+    # another CPU algorithm (caffe_compat.layers.convolution): float32 sums in another order,
+    # within the forward tolerance of the Caffe parity tests
+    assert np.abs(got - ours).max() <= 1e-5 * np.abs(ours).max()
     sd = tmp_path / "w_sd.pt"
     export.export_state_dict(net, sd)
     state = load_state_dict_file(sd)
