@@ -50,6 +50,7 @@ setup(
     entry_points={
         "console_scripts": [
             "caffe-compat=caffe_compat.cli:main",
+            "lq-emotion=reproduction.__main__:main",
         ],
     },
 )

@@ -1,0 +1,218 @@
+"""The one-command demo: the whole reproduction on the bundled sample, in minutes on a CPU.
+
+    python -m reproduction demo [--out demo_out] [--all-methods]
+
+It generates the AVEC-like sample into ``<out>/sample`` and runs every step of
+:mod:`reproduction.pipeline` on it: face crops, LR crops at s = 3, 6 and 12, the HDF5 files
+(the Joint-OA mix {3, 4, 6} through generate_h5's ``mix`` option), SR-FCN pre-training at s = 6
+(the largest factor of the mix) on patches of the training faces, HR / LR-s / Joint-OA
+training (with ``--all-methods`` also Joint-s and Non-Joint-s and their SR-FCNs), evaluation on
+the dev sequences, Table 1 next to the paper's, and the Figure 4 study at s = 3. It ends with
+the table, what it found (does CCC fall as s grows? does Joint-OA beat LR-s, by how much?) and
+where every file is. Rerunning it resumes (finished steps are skipped).
+
+The budget. Measured on the two shared CPU cores this was built on: one CNN+D training
+iteration costs 15-75 ms per 96x96 face (forward and backward, batch 8-16, depending on the
+other jobs), an SR-FCN iteration about the same per 32x32 patch, a test-phase forward about 10
+ms per face. The published recipe (30,000 iterations of 128 faces per model) would take ~50
+hours per model here; the demo gives each CNN+D 150 iterations of 8 faces and the SR-FCN 40
+iterations of 8 patches (:data:`reproduction.recipes.SCHEDULES` ``['demo']``), about 1/3000 of
+the published training, which is enough for the pipeline to run end to end and for the
+trends to be measured, not for the paper's numbers.
+
+Departures, all in the ``demo`` schedule only: batch 8 instead of 128, the iteration counts
+above, and the SR-FCN's weight fillers (xavier instead of gaussian std 0.001: with the
+published fillers, a few hundred iterations leave conv1-conv3 at about 0.001 and the Joint
+models initialised from them output one constant, so CC is undefined).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+from . import recipes as R
+
+__all__ = ["DEMO_SAMPLE", "DEMO_FACTORS", "DEMO_METHODS", "ALL_METHODS", "DEMO_FIGURE4",
+           "demo_config", "estimate_seconds", "findings", "run_demo"]
+
+DEMO_SAMPLE = dict(n_train=3, n_dev=2, n_frames=200, seed=0)
+DEMO_FACTORS = (3, 6, 12)
+DEMO_METHODS = ("hr", "lr", "joint-oa")
+ALL_METHODS = R.METHODS
+DEMO_FIGURE4 = dict(factors=[3], qps=[16, 24, 32, 40, 48], frame_step=3)
+# measured per-item costs on this machine (seconds), for the up-front estimate
+COST = dict(train=0.050, train_frozen=0.020, sr=0.050, forward=0.010)
+NEAR_ZERO = 0.02        # CCC below this: the model predicts a near-constant value
+
+
+def demo_config(out="demo_out", device="cpu", all_methods=False):
+    """The :class:`reproduction.pipeline.Config` the demo runs."""
+    from .pipeline import Config
+    return Config(out=out, sample=dict(DEMO_SAMPLE),
+                  methods=ALL_METHODS if all_methods else DEMO_METHODS,
+                  factors=DEMO_FACTORS, schedule=R.SCHEDULES["demo"], device=device,
+                  sr_face_step=4, figure4=dict(DEMO_FIGURE4), seed=1)
+
+
+def estimate_seconds(config, frames_per_seq=None):
+    """Compute-time estimate of ``config``'s training and evaluation from :data:`COST`
+    (sample generation, cropping and plotting not included)."""
+    n = frames_per_seq or (config.sample or {}).get("n_frames", 300)
+    n_dev = (config.sample or {}).get("n_dev", 3)
+    recs = R.plan(config.methods, config.factors, config.schedule, config.mix)
+    total = 0.0
+    for r in recs:
+        per = (COST["sr"] if r.method == "srfcn" else
+               COST["train_frozen"] if r.method == "nonjoint" else COST["train"])
+        total += r.max_iter * (r.batch_size or 128) * per
+    dev_frames = n * n_dev
+    total += len(R.evaluations(config.methods, config.factors)) * dev_frames * COST["forward"]
+    f4 = config.figure4 or {}
+    for s in f4.get("factors", ()):
+        models = sum(1 for k in ("hr", f"lr-{s}", f"joint-{s}", "joint-oa")
+                     if k in {r.key for r in recs})
+        total += (len(f4.get("qps", ())) * models * dev_frames / f4.get("frame_step", 1)
+                  * COST["forward"])
+    return total
+
+
+def _fmt(v):
+    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def _monotone_down(values):
+    return all(b <= a for a, b in zip(values, values[1:]))
+
+
+def findings(ours, factors, figure4_rows=None, sr_stats=None):
+    """Plain-language findings from our Table 1 cells ``ours`` ({(s, method): metrics}),
+    the Figure 4 rows and the SR-FCN statistics; a list of lines."""
+    from .table import paper_values
+    paper = paper_values()
+    lines = []
+
+    def get(s, method, metric):
+        m = ours.get((s, method))
+        v = None if m is None else m.get(metric)
+        return math.nan if v is None else float(v)
+    hr_cc, hr_ccc = get(None, "HR", "cc_run_eval"), get(None, "HR", "ccc_run_eval")
+    if not math.isnan(hr_cc):
+        lines.append(f"HR (96x96): CC {_fmt(hr_cc)}, CCC {_fmt(hr_ccc)} (paper 0.430 / 0.325).")
+    lr = [(s, get(s, f"LR-{s}", "cc_run_eval"), get(s, f"LR-{s}", "ccc_run_eval"))
+          for s in factors if (s, f"LR-{s}") in ours]
+    if lr:
+        ccc = [c for _, _, c in lr]
+        cc = [c for _, c, _ in lr]
+        trend = "falls" if _monotone_down(ccc) else "does not fall monotonically"
+        lines.append("LR-s CCC vs s: " + ", ".join(f"s={s}: {_fmt(c)}" for s, _, c in lr)
+                     + f" -> CCC {trend} as s grows (CC: "
+                     + ", ".join(f"{_fmt(c)}" for c in cc) + "); paper: "
+                     + ", ".join(f"{paper[(s, f'LR-{s}')]['ccc']:.3f}" for s, _, _ in lr)
+                     + ".")
+        if not math.isnan(hr_ccc):
+            lines.append(f"HR vs LR-{lr[0][0]}: CCC {_fmt(hr_ccc)} vs {_fmt(lr[0][2])} "
+                         f"({hr_ccc - lr[0][2]:+.3f}; paper "
+                         f"{0.325 - paper[(lr[0][0], f'LR-{lr[0][0]}')]['ccc']:+.3f}).")
+    for method in ("Joint-OA", "Joint", "Non-Joint"):
+        diffs = []
+        for s in factors:
+            name = method if method == "Joint-OA" else f"{method}-{s}"
+            if (s, name) in ours and (s, f"LR-{s}") in ours:
+                dcc = get(s, name, "cc_run_eval") - get(s, f"LR-{s}", "cc_run_eval")
+                dccc = get(s, name, "ccc_run_eval") - get(s, f"LR-{s}", "ccc_run_eval")
+                pc = paper[(s, name)]["ccc"] - paper[(s, f"LR-{s}")]["ccc"]
+                diffs.append((s, dcc, dccc, pc))
+        if not diffs:
+            continue
+        wins = sum(1 for _, _, d, _ in diffs if d > 0)
+        label = method if method == "Joint-OA" else f"{method}-s"
+        near_zero = [s for s in factors
+                     if max(abs(get(s, f"LR-{s}", "ccc_run_eval")),
+                            abs(get(s, method if method == "Joint-OA" else f"{method}-{s}",
+                                    "ccc_run_eval"))) < NEAR_ZERO]
+        lines.append(f"{label} - LR-s: " + "; ".join(
+            f"s={s}: CC {dcc:+.3f}, CCC {dccc:+.3f} (paper CCC {pc:+.3f})"
+            for s, dcc, dccc, pc in diffs)
+            + f" -> beats LR-s in CCC at {wins} of {len(diffs)} factors"
+            + (f" (at s={', '.join(map(str, near_zero))} both CCCs are below {NEAR_ZERO}: "
+               "near-constant predictions, the sign of the difference means little)."
+               if near_zero else "."))
+    if sr_stats:
+        for key, st in sr_stats.items():
+            lines.append(f"{key} pre-training: loss {_fmt(st.get('loss_first'))} -> "
+                         f"{_fmt(st.get('loss_last_10pct'))} (mean of the last 10% of "
+                         f"iterations) in {st.get('iterations')} iterations.")
+    if figure4_rows:
+        for s in sorted({r["s"] for r in figure4_rows}):
+            sub = [r for r in figure4_rows if r["s"] == s]
+            bpp = sorted({(r["qp"], r["bpp"]) for r in sub})
+            lines.append(f"Figure 4, s={s}: bits per luma pixel by QP: "
+                         + ", ".join(f"QP {q}: {b:.3f}" for q, b in bpp) + ".")
+            for label in dict.fromkeys(r["model"] for r in sub):
+                pts = sorted((r["qp"], r["ccc"], r["cc"]) for r in sub if r["model"] == label)
+                lines.append(f"  {label}: CCC " + ", ".join(f"{_fmt(c)}" for _, c, _ in pts)
+                             + " (QP " + ", ".join(str(q) for q, _, _ in pts) + "); CC "
+                             + ", ".join(f"{_fmt(c)}" for _, _, c in pts) + ".")
+    return lines
+
+
+def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log=None):
+    """Run the demo (module doc); prints the table, the findings and where the files are.
+    Returns a dict with ``seconds``, ``table``, ``findings`` and ``files``."""
+    from caffe_compat.io.atomic import write_text_atomic
+
+    from . import rate_distortion as RD
+    from .pipeline import Pipeline
+    say = log or (lambda line: print(line, flush=True))
+    t0 = time.perf_counter()
+    cfg = demo_config(out, device, all_methods)
+    say(f"demo: the bundled sample ({DEMO_SAMPLE['n_train']} train + {DEMO_SAMPLE['n_dev']} "
+        f"dev sequences of {DEMO_SAMPLE['n_frames']} frames), methods "
+        f"{', '.join(cfg.methods)}, s in {', '.join(map(str, cfg.factors))}; estimated "
+        f"compute {estimate_seconds(cfg) / 60:.1f} min on 2 CPU cores")
+    pipe = Pipeline(cfg, progress=progress, log=say)
+    pipe.run()
+    table = pipe.outputs("table")
+    ours = {}
+    for ev in pipe.evals:
+        ours[tuple(ev.row)] = pipe.outputs(f"eval-{ev.name}")["metrics"]
+    rows = RD.read_csv(pipe.outputs("figure4")["csv"]) if "figure4" in pipe.steps else None
+    sr = {k: pipe.outputs(f"train-{k}") for k, r in pipe.recipes.items()
+          if r.method == "srfcn"}
+    found = findings(ours, cfg.factors, rows, sr)
+    seconds = time.perf_counter() - t0
+    with open(table["files"]["markdown"], encoding="utf-8") as fh:
+        md = fh.read()
+    files = dict(table_md=table["files"]["markdown"], table_csv=table["files"]["csv"],
+                 table_png=table["files"]["png"], models=pipe.path("models"),
+                 evaluations=pipe.path("work"))
+    if "figure4" in pipe.steps:
+        f4 = pipe.outputs("figure4")
+        files.update(figure4_png=f4["png"], figure4_bpp_png=f4["bpp_png"],
+                     figure4_csv=f4["csv"])
+    summary = ["# Demo summary", "", f"Wall time of this run: {seconds:.0f} s "
+               "(steps finished earlier are skipped on a rerun).", "", "## Findings", ""]
+    summary += [f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
+                for line in found]
+    summary += ["", "## Files", ""] + [f"- {k}: {v}" for k, v in files.items()]
+    summary_path = pipe.path("demo_summary.md")
+    write_text_atomic(summary_path, "\n".join(summary) + "\n")
+    write_text_atomic(pipe.path("demo_summary.json"),
+                      json.dumps(dict(seconds=seconds, findings=found, files=files),
+                                 indent=1) + "\n")
+    say("")
+    say(md)
+    say("Findings:")
+    for line in found:
+        say(f"  {line}")
+    say("")
+    say(f"Table 1:  {files['table_md']}  (CSV {files['table_csv']}, plot {files['table_png']})")
+    if "figure4_png" in files:
+        say(f"Figure 4: {files['figure4_png']}  (bit rate {files['figure4_bpp_png']}, CSV "
+            f"{files['figure4_csv']})")
+    say(f"Models and training curves: {files['models']}/; per-model evaluation figures: "
+        f"{files['evaluations']}/eval-*/figures/")
+    say(f"Summary: {summary_path}")
+    say(f"demo: {seconds:.0f} s wall time")
+    return dict(seconds=seconds, table=md, findings=found, files=files)

@@ -1,0 +1,347 @@
+"""The paper's training recipe for every model of Table 1, as the model zoo records it.
+
+One :class:`Recipe` per model to train: which data it learns from, which of our prototxt files
+define the net and the solver, what initialises it, how many iterations it runs. The facts come
+from :mod:`models` (``zoo.json``), so the pipeline and the zoo cannot disagree:
+
+=============  ================================  ==========================  ===================
+model          data                              net / solver                init
+=============  ================================  ==========================  ===================
+srfcn-<s>      SR patches degraded by s          srfcn_train_val / solver    gaussian fillers
+hr             96x96 HR faces                    cnnd_train_val / solver     xavier fillers
+lr-<s>         faces degraded by s               cnnd_train_val / solver     xavier fillers
+nonjoint-<s>   faces degraded by s               cnnd_nonjoint (lr_mult 0)   conv1-3 of srfcn-<s>
+joint-<s>      faces degraded by s               cnnd_joint (lr_mult 0.1)    conv1-3 of srfcn-<s>
+joint-oa       faces degraded by s drawn from    cnnd_joint (lr_mult 0.1)    conv1-3 of the SR-FCN
+               the mix {3, 4, 6} (max-mix)                                   at max(mix) = 6
+=============  ================================  ==========================  ===================
+
+Iterations are the solvers' ``max_iter`` (CNN+D 30,000; Joint 60,000; Non-Joint 120,000;
+SR-FCN 500,000 at the published base_lr 1e-4) times a :class:`Schedule`'s scale, or set per
+family. Three schedules are predefined:
+
+* ``full``: the published solvers as they are (batch 128 from the nets, test passes on the dev
+  set every ``test_interval`` iterations);
+* ``quick``: every iteration count divided by 100, no test passes (``reproduce --quick``);
+* ``demo``: the few hundred iterations the bundled-sample demo affords on two CPU cores (see
+  :mod:`reproduction.demo`).
+
+``sr_lr='paper'`` trains the SR-FCN at the constant lr 0.01 the paper's text states instead of
+the published solver's 1e-4; ``sr_filler='xavier'`` replaces the SR-FCN's gaussian(0.001)
+weight fillers by xavier ones (a departure used only by short schedules: with the published
+fillers a few hundred iterations leave conv1-conv3 at their near-zero start, measured here).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import models
+
+__all__ = ["METHODS", "PAPER_FACTORS", "DEFAULT_MIX", "FAMILIES", "Schedule", "SCHEDULES",
+           "Recipe", "Evaluation", "RecipeError", "recipe", "plan", "evaluations",
+           "parse_methods", "parse_factors", "method_name"]
+
+METHODS = ("hr", "lr", "nonjoint", "joint", "joint-oa")
+PAPER_FACTORS = (3, 4, 6, 8, 12, 16)
+DEFAULT_MIX = (3, 4, 6)
+# training families: the solver file decides the family's iteration count
+FAMILIES = ("srfcn", "cnnd", "nonjoint", "joint")
+_METHOD_FAMILY = {"srfcn": "srfcn", "hr": "cnnd", "lr": "cnnd", "nonjoint": "nonjoint",
+                  "joint": "joint", "joint-oa": "joint"}
+
+
+class RecipeError(ValueError):
+    """A method, factor or schedule the paper's recipes do not cover."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How long and with which batch every family trains (see the module doc).
+
+    ``iter_scale`` multiplies the solvers' ``max_iter``; ``iters`` (family -> count) wins over
+    it; ``batch`` / ``sr_batch`` set the training batch of the CNN+D / SR-FCN nets (None: the
+    nets' 128); ``snapshot``: snapshot interval (None: the solver's, capped at max_iter);
+    ``test``: keep the solvers' test passes; ``sr_lr``: 'published' or 'paper'; ``sr_filler``:
+    'published' or 'xavier'; ``chunk``: samples per HDF5 chunk (generate_h5's chunksz, 128).
+    """
+    name: str = "full"
+    iter_scale: float = 1.0
+    iters: tuple = ()
+    batch: int | None = None
+    sr_batch: int | None = None
+    snapshot: int | None = None
+    test: bool = True
+    sr_lr: str = "published"
+    sr_filler: str = "published"
+    chunk: int = 128
+
+    def __post_init__(self):
+        if not (isinstance(self.iter_scale, (int, float)) and self.iter_scale > 0
+                and math.isfinite(self.iter_scale)):
+            raise RecipeError(f"schedule {self.name}: iter_scale must be a positive number, "
+                              f"got {self.iter_scale!r}")
+        for fam, n in dict(self.iters).items():
+            if fam not in FAMILIES:
+                raise RecipeError(f"schedule {self.name}: unknown family {fam!r} in iters "
+                                  f"(families: {', '.join(FAMILIES)})")
+            if not isinstance(n, int) or n < 1:
+                raise RecipeError(f"schedule {self.name}: iters[{fam}] must be a positive "
+                                  f"integer, got {n!r}")
+        for what in ("batch", "sr_batch", "snapshot"):
+            v = getattr(self, what)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                raise RecipeError(f"schedule {self.name}: {what} must be a positive integer or "
+                                  f"None, got {v!r}")
+        if self.sr_lr not in ("published", "paper"):
+            raise RecipeError(f"schedule {self.name}: sr_lr must be 'published' or 'paper', "
+                              f"got {self.sr_lr!r}")
+        if self.sr_filler not in ("published", "xavier"):
+            raise RecipeError(f"schedule {self.name}: sr_filler must be 'published' or "
+                              f"'xavier', got {self.sr_filler!r}")
+        if not isinstance(self.chunk, int) or self.chunk < 2:
+            raise RecipeError(f"schedule {self.name}: chunk must be an integer >= 2, got "
+                              f"{self.chunk!r}")
+
+    def iterations(self, family, solver_max_iter):
+        table = dict(self.iters)
+        if family in table:
+            return int(table[family])
+        return max(1, int(round(solver_max_iter * self.iter_scale)))
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self):
+        d = dataclasses.asdict(self)
+        d["iters"] = dict(self.iters)
+        return d
+
+
+SCHEDULES = {
+    "full": Schedule("full"),
+    "quick": Schedule("quick", iter_scale=0.01, test=False, sr_lr="paper"),
+    # measured budget on 2 shared CPU cores (see reproduction.demo): ~25-70 ms per 96x96 face
+    # or 32x32 patch, forward and backward
+    "demo": Schedule("demo", iters=(("srfcn", 40), ("cnnd", 150), ("nonjoint", 150),
+                                    ("joint", 150)),
+                     batch=8, sr_batch=8, snapshot=50, test=False, sr_lr="published",
+                     sr_filler="xavier", chunk=16),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How one model is trained (see the module doc). ``data``: ('hr',), ('lr', s),
+    ('mix', (s1, s2, ...)) or ('sr', s)."""
+    key: str
+    method: str
+    family: str
+    factor: int | None
+    data: tuple
+    solver: str
+    net: str
+    deploy: str
+    init_from: str | None
+    init_layers: tuple
+    lr_mult: float | None
+    solver_max_iter: int
+    max_iter: int
+    batch_size: int | None
+    base_lr: float | None
+    weight_filler: str | None
+    snapshot: int
+    test: bool
+    table_rows: tuple
+
+    def params(self):
+        """The JSON-able description that decides whether a finished training is still valid."""
+        d = dataclasses.asdict(self)
+        d["data"] = [self.data[0]] + [list(x) if isinstance(x, tuple) else x
+                                      for x in self.data[1:]]
+        d["init_layers"] = list(self.init_layers)
+        d["table_rows"] = [list(r) for r in self.table_rows]
+        for k in ("solver", "net", "deploy"):
+            d[k] = d[k].rsplit("/", 1)[-1]
+        return d
+
+    def describe(self):
+        init = (f"conv1-3 from {self.init_from} (lr_mult {self.lr_mult:g})" if self.init_from
+                else "fillers" + (f" ({self.weight_filler} weights)" if self.weight_filler
+                                  else ""))
+        data = {"hr": lambda: "HR faces", "lr": lambda: f"faces degraded by {self.data[1]}",
+                "mix": lambda: "faces degraded by s in {" + ", ".join(map(str, self.data[1]))
+                + "}", "sr": lambda: f"SR patches at s={self.data[1]}"}[self.data[0]]()
+        lr = f", base_lr {self.base_lr:g}" if self.base_lr is not None else ""
+        return (f"{self.key}: {data}; {self.net.rsplit('/', 1)[-1]} + "
+                f"{self.solver.rsplit('/', 1)[-1]}; {init}; {self.max_iter} iterations "
+                f"(solver: {self.solver_max_iter}){lr}, batch {self.batch_size or 128}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """One cell group of Table 1: model ``key`` tested on ``test`` (('hr',) or ('lr', s)),
+    reported as row ``(s, method name)``."""
+    key: str
+    test: tuple
+    row: tuple
+
+    @property
+    def name(self):
+        return f"{self.key}@{'hr' if self.test[0] == 'hr' else 's' + str(self.test[1])}"
+
+
+def method_name(method, factor):
+    """The paper's name of a Table 1 row (``LR-3``, ``Joint-OA``...)."""
+    return {"hr": "HR", "lr": f"LR-{factor}", "nonjoint": f"Non-Joint-{factor}",
+            "joint": f"Joint-{factor}", "joint-oa": "Joint-OA"}[method]
+
+
+def _solver_max_iter(path):
+    from caffe_compat.io.prototxt import read_solver
+    return int(read_solver(str(path)).max_iter)
+
+
+def _solver_snapshot(path):
+    from caffe_compat.io.prototxt import read_solver
+    return int(read_solver(str(path)).snapshot)
+
+
+def recipe(key, schedule=None, mix=DEFAULT_MIX):
+    """The :class:`Recipe` of zoo model ``key`` ('hr', 'lr-3', 'joint-oa', 'srfcn-6', ...)
+    under ``schedule`` (a :class:`Schedule` or the name of a predefined one). ``mix``: the
+    factors Joint-OA mixes (the zoo's [3, 4, 6] by default; its SR-FCN is the one at the
+    largest factor of the mix, as the zoo records for the default)."""
+    schedule = _schedule(schedule)
+    try:
+        entry = models.get(key)
+    except models.ZooError as e:
+        raise RecipeError(str(e)) from None
+    mix = tuple(sorted({int(s) for s in mix}))
+    if entry.key.startswith("srfcn"):
+        method = "srfcn"
+    elif entry.key == "joint-oa":
+        method = "joint-oa"
+    else:
+        method = entry.key.split("-")[0]
+    family = _METHOD_FAMILY[method]
+    kind = entry.data["kind"]
+    if kind == "sr-patches":
+        data = ("sr", int(entry.factor))
+    elif kind == "hr":
+        data = ("hr",)
+    elif kind == "lr":
+        data = ("lr", int(entry.factor))
+    elif kind == "mix":
+        data = ("mix", mix)
+    else:                                       # pragma: no cover - zoo.json is tested
+        raise RecipeError(f"{entry.key}: unknown data kind {kind!r} in the zoo")
+    init_from = entry.init.get("source")
+    if method == "joint-oa":
+        # max-mix: the SR-FCN pre-trained with the largest factor of the mix
+        init_from = f"srfcn-{max(mix)}"
+        if mix == DEFAULT_MIX and init_from != entry.init.get("source"):
+            raise RecipeError(f"zoo.json: joint-oa starts from {entry.init.get('source')} but "
+                              f"the largest factor of its mix is {max(mix)}")
+    solver_max = _solver_max_iter(entry.solver_path)
+    max_iter = schedule.iterations(family, solver_max)
+    snapshot = schedule.snapshot or _solver_snapshot(entry.solver_path) or max_iter
+    snapshot = max(1, min(snapshot, max_iter))
+    base_lr = None
+    filler = None
+    batch = schedule.batch
+    if method == "srfcn":
+        base_lr = 0.01 if schedule.sr_lr == "paper" else None
+        filler = "xavier" if schedule.sr_filler == "xavier" else None
+        batch = schedule.sr_batch
+    return Recipe(key=entry.key, method=method, family=family, factor=entry.factor,
+                  data=data, solver=str(entry.solver_path), net=str(entry.train_val_path),
+                  deploy=str(entry.deploy_path), init_from=init_from,
+                  init_layers=tuple(entry.init.get("layers") or ()) if init_from else (),
+                  lr_mult=entry.init.get("lr_mult") if init_from else None,
+                  solver_max_iter=solver_max, max_iter=max_iter, batch_size=batch,
+                  base_lr=base_lr, weight_filler=filler, snapshot=snapshot,
+                  test=bool(schedule.test), table_rows=tuple(tuple(r) for r in entry.table1))
+
+
+def _schedule(schedule):
+    if schedule is None:
+        return SCHEDULES["full"]
+    if isinstance(schedule, Schedule):
+        return schedule
+    try:
+        return SCHEDULES[str(schedule)]
+    except KeyError:
+        raise RecipeError(f"unknown schedule {schedule!r} (known: {', '.join(SCHEDULES)})") \
+            from None
+
+
+def parse_methods(methods):
+    """``'hr,lr,joint-oa'`` or a list -> tuple of methods in :data:`METHODS` order."""
+    if isinstance(methods, str):
+        methods = [m.strip().lower() for m in methods.split(",") if m.strip()]
+    methods = [str(m).lower() for m in methods]
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise RecipeError(f"--methods: unknown method(s) {', '.join(bad) or '(none given)'}; "
+                          f"expected a comma-separated subset of {','.join(METHODS)}")
+    return tuple(m for m in METHODS if m in methods)
+
+
+def parse_factors(factors, what="--factors"):
+    """``'3,4,6'`` or a list -> sorted tuple of the paper's factors."""
+    if isinstance(factors, str):
+        parts = [p.strip() for p in factors.split(",") if p.strip()]
+    else:
+        parts = list(factors)
+    out = []
+    for p in parts:
+        try:
+            v = int(p)
+        except (TypeError, ValueError):
+            raise RecipeError(f"{what}: {p!r} is not an integer factor") from None
+        if v not in PAPER_FACTORS:
+            raise RecipeError(f"{what}: factor {v} is not one of the paper's "
+                              f"{','.join(map(str, PAPER_FACTORS))}")
+        out.append(v)
+    if not out:
+        raise RecipeError(f"{what}: expected at least one factor")
+    return tuple(sorted(set(out)))
+
+
+def plan(methods, factors, schedule=None, mix=DEFAULT_MIX):
+    """The recipes to train for ``methods`` at ``factors``, SR-FCNs first, each model once,
+    in an order where every model comes after the SR-FCN it starts from."""
+    methods = parse_methods(methods)
+    factors = parse_factors(factors)
+    mix = parse_factors(mix, "--mix")
+    keys = []
+    if "hr" in methods:
+        keys.append("hr")
+    for s in factors:
+        for m in ("lr", "nonjoint", "joint"):
+            if m in methods:
+                keys.append(f"{m}-{s}")
+    if "joint-oa" in methods:
+        keys.append("joint-oa")
+    recipes = [recipe(k, schedule, mix) for k in keys]
+    sr = sorted({r.init_from for r in recipes if r.init_from},
+                key=lambda k: int(k.split("-")[1]))
+    return [recipe(k, schedule, mix) for k in sr] + recipes
+
+
+def evaluations(methods, factors):
+    """The Table 1 cells to compute: HR on HR dev faces, every other model on dev faces
+    degraded by s (Joint-OA, one model, at every s)."""
+    methods = parse_methods(methods)
+    factors = parse_factors(factors)
+    out = []
+    if "hr" in methods:
+        out.append(Evaluation("hr", ("hr",), (None, "HR")))
+    for s in factors:
+        for m in ("lr", "nonjoint", "joint"):
+            if m in methods:
+                out.append(Evaluation(f"{m}-{s}", ("lr", s), (s, method_name(m, s))))
+        if "joint-oa" in methods:
+            out.append(Evaluation("joint-oa", ("lr", s), (s, "Joint-OA")))
+    return out

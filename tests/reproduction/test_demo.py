@@ -1,0 +1,118 @@
+"""The demo's plan and budget, its findings, and the command line (errors and a tiny run)."""
+import json
+import math
+import os
+
+import pytest
+
+from reproduction import demo as D
+from reproduction import recipes as R
+from reproduction.__main__ import main
+
+
+def test_demo_plan():
+    cfg = D.demo_config("x")
+    keys = [r.key for r in R.plan(cfg.methods, cfg.factors, cfg.schedule, cfg.mix)]
+    # Joint-OA starts from the SR-FCN at the largest factor of its mix (6)
+    assert keys == ["srfcn-6", "hr", "lr-3", "lr-6", "lr-12", "joint-oa"]
+    assert cfg.figure4["factors"] == [3] and cfg.sample["n_dev"] >= 2
+    full = D.demo_config("x", all_methods=True)
+    keys = [r.key for r in R.plan(full.methods, full.factors, full.schedule, full.mix)]
+    assert "joint-12" in keys and "nonjoint-3" in keys and "srfcn-12" in keys
+
+
+def test_demo_budget_estimate():
+    # from the per-item costs measured on the 2-core machine (45-75 ms per training face):
+    # the default demo's compute stays well under the 10-minute limit
+    est = D.estimate_seconds(D.demo_config("x"))
+    assert 120 < est < 7 * 60, est
+
+
+def test_findings_text():
+    ours = {(None, "HR"): dict(cc_run_eval=0.6, ccc_run_eval=0.3),
+            (3, "LR-3"): dict(cc_run_eval=0.5, ccc_run_eval=0.2),
+            (6, "LR-6"): dict(cc_run_eval=0.4, ccc_run_eval=0.1),
+            (3, "Joint-OA"): dict(cc_run_eval=0.55, ccc_run_eval=0.25),
+            (6, "Joint-OA"): dict(cc_run_eval=0.35, ccc_run_eval=0.05)}
+    rows = [dict(s=3, qp=q, model=m, bpp=b, cc=0.5, ccc=c) for q, b, c in
+            ((20, 0.8, 0.2), (40, 0.2, 0.1)) for m in ("HR", "LR-3")]
+    lines = D.findings(ours, (3, 6), rows, {"srfcn-6": dict(loss_first=4.0,
+                                                            loss_last_10pct=0.5,
+                                                            iterations=40)})
+    text = "\n".join(lines)
+    assert "s=3: 0.200, s=6: 0.100 -> CCC falls as s grows" in text
+    assert "s=3: CC +0.050, CCC +0.050" in text and "s=6: CC -0.050, CCC -0.050" in text
+    assert "beats LR-s in CCC at 1 of 2 factors" in text
+    assert "QP 20: 0.800, QP 40: 0.200" in text
+    assert "HR vs LR-3: CCC 0.300 vs 0.200 (+0.100; paper +0.023)" in text
+    lines = D.findings({(3, "LR-3"): dict(cc_run_eval=0.1, ccc_run_eval=0.1),
+                        (6, "LR-6"): dict(cc_run_eval=0.2, ccc_run_eval=0.2)}, (3, 6))
+    assert "does not fall monotonically" in lines[0]
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert main(["reproduce", "--avec", str(tmp_path / "none"), "--out",
+                 str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --avec:") and str(tmp_path / "none") in err
+    assert main(["reproduce", "--sample", "--out", str(tmp_path / "o"), "--methods",
+                 "hr,xx"]) == 1
+    assert "--methods" in capsys.readouterr().err
+    assert main(["reproduce", "--sample", "--out", str(tmp_path / "o"), "--rd-factors",
+                 "4", "--factors", "3"]) == 1
+    assert "--rd-factors" in capsys.readouterr().err
+    assert main(["figure4", "--out", str(tmp_path / "o2")]) == 1
+    assert "pipeline.json" in capsys.readouterr().err
+    assert main(["figure4", "--out", str(tmp_path / "o3"), "--crops", str(tmp_path),
+                 "--weights", "HR=" + str(tmp_path / "missing.caffemodel")]) == 1
+    assert "missing.caffemodel" in capsys.readouterr().err
+    assert main(["table", "--out", str(tmp_path)]) == 1
+    assert "pipeline.json" in capsys.readouterr().err
+
+
+def test_cli_paper_table(capsys):
+    assert main(["table", "--paper"]) == 0
+    out = capsys.readouterr().out
+    assert "arXiv:1709.03126" in out and "| 6 | LR-6 | 0.149 | — |" in out
+
+
+def test_cli_tiny_reproduce_table_and_figure4(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["reproduce", "--sample", "--sample-frames", "20", "--out", str(out), "--methods",
+            "hr", "--factors", "3", "--quick", "--iters", "cnnd=2", "--batch", "2", "--chunk",
+            "4", "--qps", "20,44", "--rd-factors", "3", "--rd-frame-step", "4", "--quiet"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "| - | HR | 0.146 |" in text and "figure4.png" in text
+    for name in ("table1.md", "table1.csv", "table1.png", "figure4/figure4.png",
+                 "figure4/figure4_bpp.png", "figure4/figure4.csv", "models/hr.caffemodel",
+                 "models/hr_loss.png", "pipeline.json"):
+        assert (out / name).is_file(), name
+    cfg = json.loads((out / "pipeline.json").read_text())
+    assert cfg["schedule"]["iters"] == {"cnnd": 2}
+    # re-render the table; rerun Figure 4 with other QPs: only the Figure 4 steps run
+    assert main(["table", "--out", str(out)]) == 0
+    assert main(["figure4", "--out", str(out), "--qps", "24,40", "--quiet"]) == 0
+    rows = (out / "figure4" / "figure4.csv").read_text().splitlines()
+    assert [r.split(",")[1] for r in rows[1:]] == ["24", "40"]
+    bpp = [float(r.split(",")[9]) for r in rows[1:]]
+    assert bpp[0] >= bpp[1]
+    # standalone figure4 on the crops and weights of that run
+    crops = out / "work" / "crops-hr"
+    assert main(["figure4", "--out", str(tmp_path / "f4"), "--crops", str(crops),
+                 "--weights", f"HR={out / 'models' / 'hr.caffemodel'}", "--rd-factors", "4",
+                 "--qps", "30", "--rd-frame-step", "6", "--quiet"]) == 0
+    assert (tmp_path / "f4" / "figure4.png").is_file()
+
+
+@pytest.mark.slow
+def test_full_demo_under_ten_minutes(tmp_path):
+    res = D.run_demo(str(tmp_path / "demo"), progress=False, log=lambda line: None)
+    # the demo's promise: the whole pipeline in under 10 minutes on this 2-core machine
+    assert res["seconds"] < 600, res["seconds"]
+    for key in ("table_md", "table_csv", "table_png", "figure4_png", "figure4_csv"):
+        assert os.path.isfile(res["files"][key]), key
+    text = "\n".join(res["findings"])
+    assert "LR-s CCC vs s" in text and "Joint-OA - LR-s" in text
+    hr = [line for line in res["findings"] if line.startswith("HR (96x96)")]
+    assert hr and not math.isnan(float(hr[0].split("CC ")[1].split(",")[0]))
