@@ -118,13 +118,21 @@ def fill(tensor, filler_param, generator=None, where=""):
     if filler_param.type == "gaussian" and filler_param.sparse < -1:
         raise NetError(f"{where}: gaussian filler sparse must be >= -1, got "
                        f"{filler_param.sparse}")
-    with torch.no_grad():
-        if tensor.dtype in (torch.float32, torch.float64):
-            fn(tensor, filler_param, generator)
-        else:
-            tmp = torch.empty(tensor.shape, dtype=torch.float32)
-            fn(tmp, filler_param, generator)
-            tensor.copy_(tmp)
+    if tensor.numel() == 0:
+        # nothing to draw (Caffe fills no values); xavier/msra would divide by a zero fan
+        return tensor
+    try:
+        with torch.no_grad():
+            if tensor.dtype in (torch.float32, torch.float64):
+                fn(tensor, filler_param, generator)
+            else:
+                tmp = torch.empty(tensor.shape, dtype=torch.float32)
+                fn(tmp, filler_param, generator)
+                tensor.copy_(tmp)
+    except (RuntimeError, ValueError, ZeroDivisionError, OverflowError) as e:
+        # torch refuses what Caffe's CHECKs refuse (std <= 0, infinite bounds, ...)
+        raise NetError(f"{where}: {filler_param.type} filler cannot fill a blob of shape "
+                       f"{tuple(tensor.shape)}: {e}") from None
     return tensor
 
 

@@ -20,6 +20,7 @@ from .errors import CaffeCompatError, NetError, WeightsError
 from .graph import build_graph, phase_name
 from .io import caffemodel as caffemodel_io
 from .io import prototxt as prototxt_io
+from .layers import base as _layer_base
 from .layers import layer_class
 from .proto import caffe_pb2
 
@@ -94,12 +95,16 @@ class ParamSpecEntry:
                 f"decay_mult={self.decay_mult})")
 
 
+# ModuleDict keys must not shadow its attributes: a layer named "type", "eval" or "to"
+_RESERVED_KEYS = frozenset(dir(nn.ModuleDict()))
+
+
 def _module_key(name, taken):
     key = re.sub(r"[^0-9A-Za-z_]", "_", name) or "_"
     if key[0].isdigit():
         key = "_" + key
     base, k = key, 1
-    while key in taken:
+    while key in taken or key in _RESERVED_KEYS:
         k += 1
         key = f"{base}_{k}"
     taken.add(key)
@@ -208,6 +213,10 @@ class Net(nn.Module):
             raise NetError(f"layer '{lp.name}' (type {lp.type}) produces {len(top_shapes)} "
                            f"top(s) but {nt} are named")
         for name, shape in zip(node.tops, top_shapes):
+            if np.prod(shape, dtype=object) > _layer_base.MAX_BLOB_COUNT:
+                raise NetError(f"layer '{lp.name}' (type {lp.type}): top '{name}' of shape "
+                               f"{tuple(shape)} has more than {_layer_base.MAX_BLOB_COUNT} "
+                               "elements, Caffe's limit per blob")
             self._blob_shapes[name] = tuple(shape)
         if module.is_loss and not len(lp.loss_weight):
             # Caffe's LossLayer::LayerSetUp adds loss_weight 1 to the layer's own parameter

@@ -33,8 +33,13 @@ __all__ = [
 FRAME_TIME_HEADER = "frameIndex;frameTime"
 
 # A number as dlmread and Weka accept it: decimal with optional exponent, Inf or NaN.
+# ASCII digits only (re.ASCII): dlmread and Weka do not read Arabic-Indic or full-width digits.
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan)\Z",
-                     re.IGNORECASE)
+                     re.IGNORECASE | re.ASCII)
+# dlmread pads short rows with zeros; a few very long rows among many short ones would expand a
+# small file into a huge matrix. Padding beyond this many values (and beyond 4x the values
+# given) is refused.
+MAX_PADDED_VALUES = 1 << 22
 
 
 def _fail(path, lineno, message):
@@ -106,6 +111,11 @@ def read_frame_times(path, delimiter=";", header_lines=1):
     if not rows:
         return np.zeros((0, 0))
     width = max(len(r) for r in rows)
+    given = sum(len(r) for r in rows)
+    if len(rows) * width > max(4 * given, MAX_PADDED_VALUES):
+        raise _fail(path, None, f"rows of very different lengths (up to {width} fields): "
+                                f"padding them with zeros as dlmread does would make a "
+                                f"{len(rows)} x {width} matrix from {given} values")
     out = np.zeros((len(rows), width))
     for i, r in enumerate(rows):
         out[i, :len(r)] = r
@@ -225,6 +235,8 @@ def _read_name(text, path, lineno, what):
         name, end = _scan_quoted(text, 0, path, lineno)
         return name, text[end:]
     m = re.match(r"[^\s{]+", text)
+    if m is None:
+        raise _fail(path, lineno, f"missing {what} (found {text[:20]!r})")
     return m.group(0), text[m.end():]
 
 
@@ -276,6 +288,7 @@ def read_arff(path):
     lines = _read_lines(path)
     relation = None
     attributes = []
+    names = set()
     rows = []
     in_data = False
     for lineno, raw in enumerate(lines, start=1):
@@ -322,9 +335,10 @@ def read_arff(path):
             if relation is None:
                 raise _fail(path, lineno, "@attribute before @relation")
             name, tail = _read_name(rest, path, lineno, "attribute name")
-            if any(name == n for n, _ in attributes):
+            if name in names:
                 raise _fail(path, lineno, f"attribute {name!r} declared twice")
             attributes.append((name, _parse_type(tail, path, lineno)))
+            names.add(name)
         elif keyword == "@data":
             if rest.strip():
                 raise _fail(path, lineno, f"unexpected text after @data: {rest.strip()!r}")

@@ -240,11 +240,31 @@ def h5size(filename, name):
     filename = os.fspath(filename)
     try:
         with h5py.File(filename, "r") as f:
-            if name not in f:
-                raise PortFileError(f"{filename}: dataset /{name.lstrip('/')} missing")
-            return list(reversed(f[name].shape))
-    except OSError as exc:
+            return list(reversed(_dataset(f, name, filename).shape))
+    except PortError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py reports damaged files with many types
         raise PortFileError(f"{filename}: not a readable HDF5 file ({exc})") from None
+
+
+def _dataset(f, name, filename):
+    """Dataset ``name`` of open file ``f`` with a shape; PortFileError naming the file if it is
+    missing, a group, a dangling link or a dataset without a dataspace (HDF5 null)."""
+    h5py = _h5py()
+    try:
+        obj = f[name] if name in f else None
+    except (KeyError, ValueError, RuntimeError, OSError):   # dangling or external links
+        obj = None
+    if not isinstance(obj, h5py.Dataset):
+        raise PortFileError(f"{filename}: dataset {name} missing")
+    if obj.shape is None:
+        raise PortFileError(f"{filename}: dataset {name} has a null dataspace (no data)")
+    from caffe_compat.data.hdf5 import damaged_chunks   # libhdf5 crashes on these
+
+    damage = damaged_chunks(obj)
+    if damage:
+        raise PortFileError(f"{filename}: dataset {name} is damaged: {damage}")
+    return obj
 
 
 def h5read(filename, name, start=None, count=None):
@@ -258,21 +278,27 @@ def h5read(filename, name, start=None, count=None):
         raise PortFileError(f"{filename}: file not found")
     try:
         f = h5py.File(filename, "r")
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - h5py reports damaged files with many types
         raise PortFileError(f"{filename}: not a readable HDF5 file ({exc})") from None
-    with f:
-        if name not in f or not isinstance(f[name], h5py.Dataset):
-            raise PortFileError(f"{filename}: dataset {name} missing")
-        ds = f[name]
-        if start is None and count is None:
-            return np.transpose(ds[()])
-        rank = ds.ndim
-        if start is None or count is None or len(start) != rank or len(count) != rank:
-            raise PortError(f"start, count: expected {rank} entries each (MATLAB order)")
-        sel = []
-        for s, c, n in zip(reversed(start), reversed(count), ds.shape):
-            s, c = int(s) - 1, int(c)
-            if s < 0 or c < 0 or s + c > n:
-                raise PortError(f"start, count: hyperslab {s + 1}..{s + c} outside 1..{n}")
-            sel.append(slice(s, s + c))
-        return np.transpose(ds[tuple(sel)])
+    try:
+        with f:
+            ds = _dataset(f, name, filename)
+            if start is None and count is None:
+                return np.asarray(np.transpose(ds[()]))   # an array for scalar datasets too
+            rank = ds.ndim
+            if start is None or count is None or len(start) != rank or len(count) != rank:
+                raise PortError(f"{filename}: start, count: expected {rank} entries each "
+                                "(MATLAB order)")
+            sel = []
+            for s, c, n in zip(reversed(start), reversed(count), ds.shape):
+                s, c = int(s) - 1, int(c)
+                if s < 0 or c < 0 or s + c > n:
+                    raise PortError(f"{filename}: start, count: hyperslab {s + 1}..{s + c} "
+                                    f"outside 1..{n}")
+                sel.append(slice(s, s + c))
+            return np.transpose(ds[tuple(sel)])
+    except PortError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged data: h5py raises OSError, KeyError, ...
+        raise PortFileError(f"{filename}: cannot read dataset {name} ({type(exc).__name__}: "
+                            f"{exc})") from None

@@ -60,13 +60,22 @@ def mat_version(path):
         sig = f.read(8)
     if sig == _V73_SIGNATURE:
         return "7.3"
+    if len(head) == 128 and head[124:126] in (b"\x00\x01", b"\x01\x00") and \
+            head[126:128] in (b"IM", b"MI"):
+        return "5"
+    # v4: each matrix starts with its type MOPT as an int32 in the writer's byte order (M: 0-4,
+    # O: 0, P: 0-5, T: 0-2); a little-endian double matrix, the common case, starts with 0
+    if len(head) >= 20 and any(_v4_type(int.from_bytes(head[:4], order))
+                               for order in ("little", "big")):
+        return "4"
     if len(head) < 128:
         raise PortFileError(f"{path}: too short to be a MAT-file")
-    if head[124:126] in (b"\x00\x01", b"\x01\x00") and head[126:128] in (b"IM", b"MI"):
-        return "5"
-    if head[:4] != b"\x00\x00\x00\x00" and head[:3] != b"MAT":
-        return "4"
     raise PortFileError(f"{path}: not a MAT-file (unrecognised header)")
+
+
+def _v4_type(mopt):
+    m, o, p, t = mopt // 1000, mopt // 100 % 10, mopt // 10 % 10, mopt % 10
+    return 0 <= mopt < 5000 and o == 0 and p <= 5 and t <= 2
 
 
 def loadmat(path):
@@ -83,6 +92,8 @@ def loadmat(path):
         return _load_v73(path)
     import scipy.io
 
+    if version == "5":
+        _check_v5_elements(path)
     try:
         raw = scipy.io.loadmat(path, squeeze_me=False, chars_as_strings=True)
         classes = {name: cls for name, _, cls in scipy.io.whosmat(path)}
@@ -98,20 +109,159 @@ def loadmat(path):
     return out
 
 
+# v5 data element types scipy can read where a numeric element belongs (array flags, dims,
+# name, real / imaginary parts, sparse indices, field names). scipy's reader indexes a table
+# with the type without a bounds check, and reads the parts of an array one after the other
+# without looking at the array's size: another type in a numeric place, an array missing a
+# part (a complex flag without an imaginary part) or a part running past its array crash the
+# process (SIGSEGV, scipy 1.17). Such files are refused before scipy sees them.
+_MI_NUMERIC = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 18})
+_MI_MATRIX, _MI_COMPRESSED = 14, 15
+
+
+def _check_v5_elements(path):
+    """PortFileError if a v5/v7 MAT-file is damaged in a way scipy's reader would crash on.
+
+    Walks every element (decompressing miCOMPRESSED ones) and checks, for each miMATRIX, the
+    types of its parts, that it has the parts its class and flags need, and that none runs
+    past its end. Other damage is left to scipy's own checks.
+    """
+    import math
+    import zlib
+
+    with open(path, "rb") as f:
+        data = f.read()
+    order = "<" if data[126:128] == b"IM" else ">"
+
+    def fail(at, what):
+        return PortFileError(f"{path}: damaged MAT-file: {what} at byte {at}")
+
+    def elements(buf, start, end, where, pad=True):
+        # parts of an array are padded to 8 bytes; top-level elements follow each other as
+        # their sizes say (scipy's next position, and compressed ones are not padded)
+        pos = start
+        while pos + 8 <= end:
+            first, second = np.frombuffer(buf, dtype=order + "u4", count=2, offset=pos)
+            first, second = int(first), int(second)
+            if first >> 16:                      # small data element: type and size in 4 bytes
+                mdtype, size, body, step = first & 0xFFFF, first >> 16, pos + 4, 8
+                if size > 4:
+                    raise fail(where + pos, f"small data element of {size} bytes")
+            else:
+                mdtype, size, body = first, second, pos + 8
+                step = 8 + size + ((-size) % 8 if pad else 0)
+            if body + size > end:
+                raise fail(where + pos, f"data element of {size} bytes running past its end")
+            yield mdtype, body, body + size, pos
+            pos += step
+
+    def ints(buf, body, stop, mdtype):
+        width = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 12: 8, 13: 8}.get(mdtype)
+        if width is None:
+            return []
+        code = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 12: "i8", 13: "u8"}
+        n = (stop - body) // width
+        return [int(v) for v in np.frombuffer(buf, dtype=order + code[mdtype], count=n,
+                                              offset=body)]
+
+    def check_matrix(buf, start, end, where, at, depth):
+        if depth > 100:
+            raise fail(where + at, "arrays nested over 100 deep")
+        subs = list(elements(buf, start, end, where))
+        if not subs:
+            return                               # an empty array
+        for k, (mdtype, body, stop, pos) in enumerate(subs[:3]):
+            if mdtype not in _MI_NUMERIC:
+                raise fail(where + pos, f"data element of type {mdtype} where a numeric "
+                                        "element belongs")
+        if len(subs) < 3:
+            raise fail(where + at, "array without dimensions or name")
+        # MATLAB's layout: flags miUINT32 (8 bytes), dimensions miINT32 (two or more)
+        if subs[0][0] != 6 or subs[0][2] - subs[0][1] != 8:
+            raise fail(where + subs[0][3], "array flags are not 8 bytes of miUINT32")
+        size = subs[1][2] - subs[1][1]
+        if subs[1][0] != 5 or size < 8 or size % 4:
+            raise fail(where + subs[1][3], "array dimensions are not two or more miINT32")
+        flags = ints(buf, subs[0][1], subs[0][2], subs[0][0])
+        dims = ints(buf, subs[1][1], subs[1][2], subs[1][0])
+        if not flags:
+            raise fail(where + at, "array flags of the wrong type")
+        klass, complex_ = flags[0] & 0xFF, bool(flags[0] & 0x800)
+        count = math.prod(max(d, 0) for d in dims) if dims else 0
+        if klass in (1, 2, 3):                   # cell, struct, object: parts then arrays
+            head = {1: 3, 2: 5, 3: 6}[klass]
+            nfields = 1
+            if klass != 1:
+                if len(subs) < head:
+                    raise fail(where + at, "struct without field names")
+                for mdtype, body, stop, pos in subs[3:head]:
+                    if mdtype not in _MI_NUMERIC:
+                        raise fail(where + pos, f"data element of type {mdtype} where a "
+                                                "numeric element belongs")
+                length = ints(buf, subs[head - 2][1], subs[head - 2][2], subs[head - 2][0])
+                names = subs[head - 1][2] - subs[head - 1][1]
+                nfields = names // length[0] if length and length[0] > 0 else 0
+            if len(subs) < head + count * nfields:
+                raise fail(where + at, f"array of {count * nfields} elements holding only "
+                                       f"{len(subs) - head}")
+            for mdtype, body, stop, pos in subs[head:]:
+                if mdtype != _MI_MATRIX:
+                    raise fail(where + pos, f"data element of type {mdtype} where an array "
+                                            "belongs")
+                check_matrix(buf, body, stop, where, pos, depth + 1)
+        elif klass in (16, 17):                  # function handles, opaque objects
+            for mdtype, body, stop, pos in subs[3:]:
+                if mdtype == _MI_MATRIX:
+                    check_matrix(buf, body, stop, where, pos, depth + 1)
+                elif mdtype not in _MI_NUMERIC:
+                    raise fail(where + pos, f"data element of type {mdtype} where a numeric "
+                                            "element belongs")
+        else:                                    # numeric, char, sparse: numeric parts
+            need = (6 if klass == 5 else 4) + complex_
+            if len(subs) < need:
+                raise fail(where + at, f"array with {len(subs)} parts where its class "
+                                       f"{klass}{' (complex)' if complex_ else ''} needs {need}")
+            for mdtype, body, stop, pos in subs[3:]:
+                if mdtype not in _MI_NUMERIC:
+                    raise fail(where + pos, f"data element of type {mdtype} where a numeric "
+                                            "element belongs")
+
+    def check_top(buf, start, end, where):
+        for mdtype, body, stop, at in elements(buf, start, end, where, pad=False):
+            if mdtype == _MI_MATRIX:
+                check_matrix(buf, body, stop, where, at, 0)
+            elif mdtype == _MI_COMPRESSED:
+                try:
+                    inner = zlib.decompressobj().decompress(buf[body:stop])
+                except zlib.error:
+                    continue                       # scipy reports bad compressed data itself
+                check_top(inner, 0, len(inner), where + at)
+
+    check_top(data, 128, len(data), 0)
+
+
 def _load_v73(path):
     import h5py
 
     try:
         f = h5py.File(path, "r")
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - h5py reports damaged files with many types
         raise PortFileError(f"{path}: not a readable v7.3 MAT-file ({exc})") from None
-    with f:
-        out = {}
-        for name, obj in f.items():
-            if name.startswith("#"):
-                continue
-            out[name] = _read_v73(f, obj, path)
-        return out
+    name = None
+    try:
+        with f:
+            out = {}
+            for name, obj in f.items():
+                if name.startswith("#"):
+                    continue
+                out[name] = _read_v73(f, obj, path)
+            return out
+    except PortError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - damaged data or attributes: many types
+        where = f"variable {name!r}" if name is not None else "file"
+        raise PortFileError(f"{path}: {where} cannot be read ({type(exc).__name__}: {exc})") \
+            from None
 
 
 def _attr_str(obj, key):
@@ -123,22 +273,32 @@ def _attr_str(obj, key):
     return v.decode("ascii") if isinstance(v, (bytes, np.bytes_)) else str(v)
 
 
-def _read_v73(f, obj, path):
+def _read_v73(f, obj, path, depth=0):
     import h5py
 
+    if depth > 64:   # cells referring to themselves, absurd nesting
+        raise PortFileError(f"{path}: {obj.name}: cells or structs nested over 64 deep")
     cls = _attr_str(obj, "MATLAB_class")
     if isinstance(obj, h5py.Group):
         if _attr_str(obj, "MATLAB_sparse") is not None or "jc" in obj:
             return _read_sparse(obj, cls)
-        return {k: _read_v73(f, v, path) for k, v in obj.items()}
+        return {k: _read_v73(f, v, path, depth + 1) for k, v in obj.items()}
+    from caffe_compat.data.hdf5 import damaged_chunks   # libhdf5 crashes on these
+
+    damage = damaged_chunks(obj)
+    if damage:
+        raise PortFileError(f"{path}: {obj.name} is damaged: {damage}")
     raw = obj[()]
     if obj.attrs.get("MATLAB_empty", 0):
         dims = tuple(int(d) for d in np.ravel(raw)) if np.size(raw) else (0, 0)
+        if 0 not in dims:   # an empty array has a zero dimension; do not allocate the claim
+            raise PortFileError(f"{path}: {obj.name}: marked empty but its dimensions are "
+                                f"{list(dims)}")
         return np.zeros(dims, _CLASS_DTYPES.get(cls, np.float64))
     if cls == "cell":
         cells = np.empty(raw.shape, dtype=object)
         for idx, ref in np.ndenumerate(raw):
-            cells[idx] = _read_v73(f, f[ref], path)
+            cells[idx] = _read_v73(f, f[ref], path, depth + 1)
         return cells.T
     if raw.dtype.names and {"real", "imag"} <= set(raw.dtype.names):
         raw = raw["real"] + 1j * raw["imag"]

@@ -19,6 +19,24 @@ import numpy as np
 from ..errors import DataError
 
 
+def damaged_chunks(ds):
+    """A description of the first impossible entry in the chunk index of dataset ``ds``, or
+    None. libhdf5 (2.0) reads past its buffers on such entries (a stored chunk of 0 bytes, or
+    fewer than the 4-byte Fletcher-32 checksum) and crashes the process, so readers check
+    before reading. Cheap: one pass over the index, no data read."""
+    if ds.chunks is None or not hasattr(ds.id, "chunk_iter"):
+        return None
+    least = 4 if ds.fletcher32 else 1
+    found = []
+
+    def visit(info):
+        if not found and info.size < least:
+            found.append(f"chunk at {tuple(info.chunk_offset)} is stored in {info.size} bytes")
+
+    ds.id.chunk_iter(visit)
+    return found[0] if found else None
+
+
 def read_source_list(path):
     """The ``.h5`` paths named by list file ``path``, resolved as Caffe would (see module doc)."""
     path = os.fspath(path)
@@ -76,18 +94,28 @@ class HDF5Source:
         name = self.files[index]
         try:
             handle = h5py.File(name, "r")
-        except OSError as e:
+        except Exception as e:  # noqa: BLE001 - a damaged file fails with OSError and others
             raise DataError(f"{self.where}: cannot open HDF5 file '{name}': {e}") from None
         try:
             rows, shapes = self._check(handle, name)
+            datasets = [handle[t] for t in self.tops]
+        except DataError:
+            handle.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - damaged metadata: KeyError, RuntimeError, ...
+            handle.close()
+            raise DataError(f"{self.where}: HDF5 file '{name}' is damaged or unreadable "
+                            f"({type(e).__name__}: {e})") from None
         except BaseException:
             handle.close()
             raise
         self._handle = handle
-        self._datasets = [handle[t] for t in self.tops]
+        self._datasets = datasets
         self.rows = rows
         self.current_row = 0
-        self.data_perm = np.arange(rows)
+        # the row order: Caffe's permutation when shuffling (8 bytes a row), else the identity
+        # as a range, which costs nothing whatever row count a (damaged) file claims
+        self.data_perm = np.arange(rows) if self.shuffle else range(rows)
         if self.shuffle:
             self.rng.shuffle(self.data_perm)
 
@@ -97,16 +125,23 @@ class HDF5Source:
         the same row shapes in every file)."""
         rows, shapes = None, []
         for top in self.tops:
-            if top not in handle:
+            try:
+                ds = handle[top] if top in handle else None
+            except (KeyError, ValueError):         # a dangling soft or external link
+                ds = None
+            if ds is None:
                 present = ", ".join(sorted(handle.keys())) or "nothing"
                 raise DataError(f"{self.where}: HDF5 file '{name}' has no dataset '{top}' "
                                 f"(it has: {present})")
-            ds = handle[top]
             if not isinstance(ds, h5py.Dataset):
                 raise DataError(f"{self.where}: '{top}' in HDF5 file '{name}' is not a dataset")
             if ds.dtype.kind not in "fiu" or ds.ndim < 1:
                 raise DataError(f"{self.where}: dataset '{top}' in '{name}' must be a numeric "
                                 f"array with at least one axis, got {ds.dtype} {ds.shape}")
+            damage = damaged_chunks(ds)
+            if damage:
+                raise DataError(f"{self.where}: dataset '{top}' in HDF5 file '{name}' is "
+                                f"damaged: {damage}")
             if rows is None:
                 rows = ds.shape[0]
             elif ds.shape[0] != rows:
@@ -115,6 +150,9 @@ class HDF5Source:
             shapes.append(tuple(ds.shape[1:]))
         if rows == 0:
             raise DataError(f"{self.where}: HDF5 file '{name}' has no rows")
+        if rows > 2**31 - 1:   # Caffe's row index is an int
+            raise DataError(f"{self.where}: HDF5 file '{name}' claims {rows} rows, more than "
+                            "Caffe can index (a damaged file?)")
         if self.shapes is None:
             self.shapes = shapes
         elif shapes != self.shapes:
@@ -139,6 +177,14 @@ class HDF5Source:
     # -------------------------------------------------------------- reading
     def _read(self, rows):
         """Rows ``rows`` (indices into the open file) of every dataset, in that order."""
+        try:
+            return self._read_rows(rows)
+        except Exception as e:  # noqa: BLE001 - damaged data: OSError (checksum, filter), ...
+            name = self.files[self.file_perm[self.current_file]]
+            raise DataError(f"{self.where}: cannot read rows of HDF5 file '{name}' "
+                            f"({type(e).__name__}: {e})") from None
+
+    def _read_rows(self, rows):
         out = []
         contiguous = len(rows) == 0 or bool(np.all(np.diff(rows) == 1))
         for ds in self._datasets:
@@ -159,7 +205,7 @@ class HDF5Source:
         need = self.batch_size
         while need:
             take = min(need, self.rows - self.current_row)
-            rows = self.data_perm[self.current_row:self.current_row + take]
+            rows = np.asarray(self.data_perm[self.current_row:self.current_row + take])
             for acc, block in zip(parts, self._read(rows)):
                 acc.append(block)
             self.current_row += take
@@ -205,9 +251,13 @@ class HDF5Source:
                 raise DataError(f"{self.where}: saved row order has {len(data_perm)} rows, "
                                 f"'{self.files[self.file_perm[self.current_file]]}' has "
                                 f"{self.rows}")
+            if not np.array_equal(np.sort(data_perm), np.arange(self.rows)):
+                raise DataError(f"{self.where}: saved row order is not a permutation of the "
+                                f"{self.rows} rows of "
+                                f"'{self.files[self.file_perm[self.current_file]]}'")
             self.data_perm = data_perm
         else:
-            self.data_perm = np.arange(self.rows)
+            self.data_perm = range(self.rows)
         current_row = int(state["current_row"])
         if not 0 <= current_row < self.rows:
             raise DataError(f"{self.where}: saved row {current_row} is out of range for "

@@ -47,7 +47,18 @@ def read_binary_file(path, max_bytes=None, what="caffemodel"):
                                f"cannot read protobuf files of 2 GiB or more); pass "
                                f"max_bytes= to change the limit")
         with open(path, "rb") as f:
-            data = f.read(limit + 1)
+            # read what stat() promised (f.read(limit + 1) would allocate 2 GiB up front),
+            # then anything the file grew by since, up to the limit
+            data = f.read(min(size, limit) + 1)
+            if len(data) > size:
+                parts, total = [data], len(data)
+                while total <= limit:
+                    part = f.read(min(1 << 20, limit + 1 - total))
+                    if not part:
+                        break
+                    parts.append(part)
+                    total += len(part)
+                data = b"".join(parts)
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such {what} file") from None
     except PermissionError:
@@ -203,6 +214,32 @@ def unknown_field_paths(message, path=""):
     return [p.rstrip(".") for p in found]
 
 
+def invalid_text_fields(message, path=""):
+    """Paths of string fields that hold bytes that are not UTF-8 (protobuf then hands them out
+    as ``bytes``; names would silently stop matching and the upgrade code cannot copy them)."""
+    found = []
+    for field, value in message.ListFields():
+        values = value if field.is_repeated else [value]
+        if field.type == field.TYPE_STRING:
+            for i, v in enumerate(values):
+                if isinstance(v, bytes):
+                    found.append(f"{path}{field.name}" + (f"[{i}]" if field.is_repeated else ""))
+        elif field.message_type is not None:
+            for i, v in enumerate(values):
+                sub = f"{path}{field.name}" + (f"[{i}]" if field.is_repeated else "") + "."
+                found.extend(invalid_text_fields(v, sub))
+    return found
+
+
+def check_text_fields(message, source, what):
+    """WeightsError if a string field of ``message`` is not UTF-8 (a damaged file)."""
+    bad = invalid_text_fields(message)
+    if bad:
+        shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise WeightsError(f"{source}: text field(s) {shown} are not valid UTF-8: a damaged "
+                           f"{what}")
+
+
 # --------------------------------------------------------------------------------------------
 # Caffemodel files
 
@@ -225,6 +262,7 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
         missing = ", ".join(_name_layer(net, path) for path in net.FindInitializationErrors())
         raise WeightsError(f"{source}: required field(s) missing: {missing} (Caffe refuses "
                            "such a file)")
+    check_text_fields(net, source, "caffemodel")
     unknown = unknown_field_paths(net)
     if not len(net.layer) and not len(net.layers):
         if _is_solverstate(data):

@@ -13,7 +13,8 @@ from google.protobuf.message import DecodeError
 from caffe_compat.errors import WeightsError
 from caffe_compat.io.atomic import write_bytes_atomic
 from caffe_compat.io.caffemodel import (DEFAULT_MAX_BYTES, blob_to_array,
-                                        check_not_other_format, describe_decode_failure,
+                                        check_not_other_format, check_text_fields,
+                                        describe_decode_failure,
                                         read_binary_file, unknown_field_paths)
 from caffe_compat.proto import caffe_pb2
 
@@ -30,6 +31,7 @@ def parse_solverstate(data, source="<bytes>"):
     except DecodeError:
         raise WeightsError(f"{source}: not a valid binary solverstate: "
                            f"{describe_decode_failure(data, caffe_pb2.SolverState)}") from None
+    check_text_fields(state, source, "solverstate")
     unknown = unknown_field_paths(state)
     if "<top level>" in unknown:
         if _is_caffemodel(data):

@@ -14,6 +14,9 @@ from torch import nn
 
 from ..errors import NetError
 
+# Caffe's Blob::Reshape refuses blobs of more than INT_MAX elements; checked before allocating.
+MAX_BLOB_COUNT = 2**31 - 1
+
 
 def canonical_axis(axis, num_axes, layer="", what="axis"):
     """Caffe's Blob::CanonicalAxisIndex: negative axes count from the end; range checked."""
@@ -61,7 +64,11 @@ class Layer(nn.Module):
     # ----------------------------------------------------------------- parameters
     def add_blob(self, name, shape, dtype=torch.float32):
         """Create parameter blob ``name`` (zeros; fillers run later) in Caffe's blob order."""
-        p = nn.Parameter(torch.zeros(tuple(int(d) for d in shape), dtype=dtype))
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape) or math.prod(shape) > MAX_BLOB_COUNT:
+            self.fail(f"parameter blob '{name}' of shape {shape} has {math.prod(shape)} "
+                      f"elements; Caffe allows at most {MAX_BLOB_COUNT} per blob")
+        p = nn.Parameter(torch.zeros(shape, dtype=dtype))
         self.register_parameter(name, p)
         self._blob_order.append(name)
         return p

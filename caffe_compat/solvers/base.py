@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from ..data.hdf5 import HDF5Source
-from ..errors import CaffeCompatError, NetError, PrototxtError, SolverError, WeightsError
+from ..errors import (CaffeCompatError, DataError, NetError, PrototxtError, SolverError,
+                      WeightsError)
 from ..graph import filter_net
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
@@ -83,7 +84,8 @@ class Solver:
     solver's ``weights``), ``batch_size`` / ``test_batch_size`` (HDF5Data ``batch_size`` of the
     train / test nets), ``max_iter``, ``test_iter`` (for every test net), ``level`` / ``stages``
     (the train NetState, as ``caffe train -level -stage``), ``caffe_position`` (restore without
-    the saved data position, as Caffe), ``log`` (a :class:`SolverLog`), ``progress`` (a tqdm bar
+    the saved data position, as Caffe), ``log`` (a :class:`SolverLog`, a text stream for glog
+    lines, True for stderr, None/False for the ``logging`` logger), ``progress`` (a tqdm bar
     during ``solve``).
     """
 
@@ -101,7 +103,13 @@ class Solver:
             out.CopyFrom(param)
             param = out
         self.solver_file = solver_file or "<solver>"
-        self.log = log if log is not None else SolverLog()
+        if log is None or log is False:
+            log = SolverLog()
+        elif log is True:
+            log = SolverLog(sys.stderr)
+        elif not isinstance(log, SolverLog):      # a text stream: glog lines go there
+            log = SolverLog(log)
+        self.log = log
         self.progress = progress
         self.caffe_position = bool(caffe_position)
         self._apply_overrides(param, net, snapshot_prefix, weights, max_iter, test_iter, level,
@@ -765,8 +773,11 @@ class Solver:
         try:
             with open(sidecar, "r", encoding="utf-8") as f:
                 doc = json.load(f)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:  # RecursionError: absurd nesting
             raise SolverError(f"{sidecar}: cannot read the saved data position: {e}") from None
+        if not isinstance(doc, dict):
+            raise SolverError(f"{sidecar}: malformed data position: a JSON "
+                              f"{type(doc).__name__}, not an object")
         if doc.get("format") != _SIDECAR_FORMAT or \
                 doc.get("solverstate_sha256") != hashlib.sha256(data).hexdigest():
             self.log.warning(f"{sidecar} does not belong to {path} (stale or foreign): "
@@ -775,8 +786,13 @@ class Solver:
             return
         try:
             self.load_data_position(doc, where=sidecar)
-        except (KeyError, TypeError, ValueError) as e:
-            raise SolverError(f"{sidecar}: malformed data position: {e}") from None
+        except DataError as e:  # a position the data files refuse: name the sidecar too
+            raise SolverError(f"{sidecar}: saved data position does not fit: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError,
+                OverflowError) as e:
+            # wrong JSON types (a list where an object belongs), torch refusing an RNG state
+            raise SolverError(f"{sidecar}: malformed data position: {type(e).__name__}: {e}") \
+                from None
         self.log.info(f"Restored the data read position from {sidecar}", "solver.cpp:0")
 
 
