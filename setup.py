@@ -8,7 +8,6 @@ setup(
                  "robust valence recognition from low-quality video"),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["caffe_compat", "caffe_compat.*", "matlab_ports",
                                     "matlab_ports.*", "models", "reproduction",

@@ -92,8 +92,9 @@ def build_parser():
     r.add_argument("--sr-batch", type=int, default=None, help="training batch of the SR-FCN")
     r.add_argument("--chunk", type=int, default=None,
                    help="faces per HDF5 chunk (generate_h5's chunksz; default 128)")
-    r.add_argument("--sr-lr", choices=("published", "paper"), default=None,
-                   help="SR-FCN base_lr: the published solver's 1e-4 or the paper's 0.01")
+    r.add_argument("--sr-lr", default=None, metavar="published|paper|LR",
+                   help="SR-FCN base_lr: the published solver's 1e-4, the paper's 0.01, or a "
+                        "number")
     r.add_argument("--sr-images", default=None,
                    help="folder of .bmp images for SR pre-training (the original 91 'Train' "
                         "images); default: patches of the training faces")

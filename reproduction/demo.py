@@ -11,14 +11,14 @@ the dev sequences, Table 1 next to the paper's, and the Figure 4 study at s = 3.
 the table, what it found (does CCC fall as s grows? does Joint-OA beat LR-s, by how much?) and
 where every file is. Rerunning it resumes (finished steps are skipped).
 
-The budget. Measured on the two shared CPU cores this was built on: one CNN+D training
-iteration costs 15-75 ms per 96x96 face (forward and backward, batch 8-16, depending on the
-other jobs), an SR-FCN iteration about the same per 32x32 patch, a test-phase forward about 10
-ms per face. The published recipe (30,000 iterations of 128 faces per model) would take ~50
-hours per model here; the demo gives each CNN+D 150 iterations of 8 faces and the SR-FCN 40
-iterations of 8 patches (:data:`reproduction.recipes.SCHEDULES` ``['demo']``), about 1/3000 of
-the published training, which is enough for the pipeline to run end to end and for the
-trends to be measured, not for the paper's numbers.
+The budget. Measured on a quiet 2-core CPU machine: one CNN+D training
+iteration costs 16 ms per 96x96 face (forward and backward, batch 8), an SR-FCN iteration 11 ms
+per 32x32 patch, a test-phase forward 6 ms per face; other jobs on the machine can triple
+that. The published recipe (30,000 iterations of 128 faces per model) would take ~17 hours per
+model here; the demo gives each CNN+D 300 iterations of 8 faces and the SR-FCN 80 iterations of
+8 patches (:data:`reproduction.recipes.SCHEDULES` ``['demo']``), about 1/1600 of the published
+training: about 4 minutes in all, enough for the pipeline to run end to end and for the trends
+to be measured, not for the paper's numbers.
 
 Departures, all in the ``demo`` schedule only: batch 8 instead of 128, the iteration counts
 above, and the SR-FCN's weight fillers (xavier instead of gaussian std 0.001: with the
@@ -41,8 +41,9 @@ DEMO_FACTORS = (3, 6, 12)
 DEMO_METHODS = ("hr", "lr", "joint-oa")
 ALL_METHODS = R.METHODS
 DEMO_FIGURE4 = dict(factors=[3], qps=[16, 24, 32, 40, 48], frame_step=3)
-# measured per-item costs on this machine (seconds), for the up-front estimate
-COST = dict(train=0.050, train_frozen=0.020, sr=0.050, forward=0.010)
+# per-item costs (seconds) measured on the 2-core machine when quiet, for the up-front
+# estimate; other jobs on the machine can double or triple them
+COST = dict(train=0.020, train_frozen=0.010, sr=0.015, forward=0.008)
 NEAR_ZERO = 0.02        # CCC below this: the model predicts a near-constant value
 
 
@@ -170,7 +171,7 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
     say(f"demo: the bundled sample ({DEMO_SAMPLE['n_train']} train + {DEMO_SAMPLE['n_dev']} "
         f"dev sequences of {DEMO_SAMPLE['n_frames']} frames), methods "
         f"{', '.join(cfg.methods)}, s in {', '.join(map(str, cfg.factors))}; estimated "
-        f"compute {estimate_seconds(cfg) / 60:.1f} min on 2 CPU cores")
+        f"compute {estimate_seconds(cfg) / 60:.1f} min on 2 quiet CPU cores")
     pipe = Pipeline(cfg, progress=progress, log=say)
     pipe.run()
     table = pipe.outputs("table")

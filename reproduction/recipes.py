@@ -62,7 +62,7 @@ class Schedule:
     ``iter_scale`` multiplies the solvers' ``max_iter``; ``iters`` (family -> count) wins over
     it; ``batch`` / ``sr_batch`` set the training batch of the CNN+D / SR-FCN nets (None: the
     nets' 128); ``snapshot``: snapshot interval (None: the solver's, capped at max_iter);
-    ``test``: keep the solvers' test passes; ``sr_lr``: 'published' or 'paper'; ``sr_filler``:
+    ``test``: keep the solvers' test passes; ``sr_lr``: 'published', 'paper' or a base_lr; ``sr_filler``:
     'published' or 'xavier'; ``chunk``: samples per HDF5 chunk (generate_h5's chunksz, 128).
     """
     name: str = "full"
@@ -93,9 +93,9 @@ class Schedule:
             if v is not None and (not isinstance(v, int) or v < 1):
                 raise RecipeError(f"schedule {self.name}: {what} must be a positive integer or "
                                   f"None, got {v!r}")
-        if self.sr_lr not in ("published", "paper"):
-            raise RecipeError(f"schedule {self.name}: sr_lr must be 'published' or 'paper', "
-                              f"got {self.sr_lr!r}")
+        if self.sr_lr not in ("published", "paper") and _positive_float(self.sr_lr) is None:
+            raise RecipeError(f"schedule {self.name}: sr_lr must be 'published', 'paper' or a "
+                              f"positive number, got {self.sr_lr!r}")
         if self.sr_filler not in ("published", "xavier"):
             raise RecipeError(f"schedule {self.name}: sr_filler must be 'published' or "
                               f"'xavier', got {self.sr_filler!r}")
@@ -121,13 +121,22 @@ class Schedule:
 SCHEDULES = {
     "full": Schedule("full"),
     "quick": Schedule("quick", iter_scale=0.01, test=False, sr_lr="paper"),
-    # measured budget on 2 shared CPU cores (see reproduction.demo): ~25-70 ms per 96x96 face
-    # or 32x32 patch, forward and backward
-    "demo": Schedule("demo", iters=(("srfcn", 40), ("cnnd", 150), ("nonjoint", 150),
-                                    ("joint", 150)),
+    # measured budget on 2 quiet CPU cores (see reproduction.demo): 16 ms per 96x96 face and
+    # 11 ms per 32x32 patch, forward and backward
+    "demo": Schedule("demo", iters=(("srfcn", 80), ("cnnd", 300), ("nonjoint", 300),
+                                    ("joint", 300)),
                      batch=8, sr_batch=8, snapshot=50, test=False, sr_lr="published",
                      sr_filler="xavier", chunk=16),
 }
+
+
+def _positive_float(value):
+    """``value`` as a finite positive float, or None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,7 +260,8 @@ def recipe(key, schedule=None, mix=DEFAULT_MIX):
     filler = None
     batch = schedule.batch
     if method == "srfcn":
-        base_lr = 0.01 if schedule.sr_lr == "paper" else None
+        base_lr = {"paper": 0.01, "published": None}.get(schedule.sr_lr,
+                                                          _positive_float(schedule.sr_lr))
         filler = "xavier" if schedule.sr_filler == "xavier" else None
         batch = schedule.sr_batch
     return Recipe(key=entry.key, method=method, family=family, factor=entry.factor,

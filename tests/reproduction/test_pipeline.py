@@ -60,6 +60,16 @@ def test_schedules_scale_iterations():
     assert R.recipe("srfcn-4", custom).max_iter == 7
 
 
+def test_sr_learning_rate_choices():
+    assert R.recipe("srfcn-6", R.Schedule("p", sr_lr="published")).base_lr is None
+    assert R.recipe("srfcn-6", R.Schedule("p", sr_lr="paper")).base_lr == 0.01
+    assert R.recipe("srfcn-6", R.Schedule("n", sr_lr="3e-4")).base_lr == 3e-4
+    assert R.recipe("lr-6", R.Schedule("n", sr_lr="3e-4")).base_lr is None
+    for bad in ("fast", "0", "-1e-4", "nan", "inf"):
+        with pytest.raises(R.RecipeError, match="sr_lr must be"):
+            R.Schedule("bad", sr_lr=bad)
+
+
 def test_plan_puts_sr_fcns_first_and_maxmix():
     keys = [r.key for r in R.plan("hr,joint,joint-oa", "3")]
     # Joint-OA needs the SR-FCN at max(mix) = 6 even when only s = 3 is asked for
