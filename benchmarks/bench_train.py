@@ -5,9 +5,12 @@ pooling, fc 300 with Dropout 0.5, fc 1, Euclidean loss) on 96x96 inputs at batch
 momentum 0.9, weight decay 5e-4, lr 0.01 and lr_mult 2 on biases. Ours runs the ORIGINAL solver
 and net prototxts (solver_1F_CNN+D.prototxt, model_1F_CNN+D.prototxt) through
 ``caffe_compat.get_solver`` reading HDF5 batches from disk; the reference loop uses
-``torch.optim.SGD`` on batches already in memory. Rounds alternate between the two so that load
-from other processes affects both alike; the median seconds per iteration of each is reported,
-and their ratio; process CPU time is reported too (with ``--threads 1`` it measures the work
+``torch.optim.SGD`` on batches already in memory, once in torch's default layout and once in
+channels-last layout; ours also runs with its opt-in channels-last CPU training layout
+(``caffe_compat.layers.convolution.CPU_TRAINING_CHANNELS_LAST``), which is compared with the
+channels-last loop (same algorithm). Rounds alternate between the four so that load from other
+processes affects all alike; the median seconds per iteration of each is reported, and the
+ratios; process CPU time is reported too (with ``--threads 1`` it measures the work
 done, independent of the load other processes put on the machine).
 
     python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128]
@@ -32,6 +35,7 @@ sys.path.insert(0, REPO)
 
 from caffe_compat import get_solver  # noqa: E402
 from caffe_compat.io.prototxt import read_solver  # noqa: E402
+from caffe_compat.layers import convolution  # noqa: E402
 
 ORIGINAL = os.environ.get("RLQ_ORIGINAL", os.path.join(os.path.dirname(REPO), "shared",
                                                        "original"))
@@ -80,9 +84,11 @@ def our_solver(folder, list_path, batch, device):
                       snapshot_prefix=os.path.join(folder, "snap"))
 
 
-def hand_written(batch, size, device):
+def hand_written(batch, size, device, channels_last=False):
     torch.manual_seed(1)
     model = HandWritten().to(device).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
     biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
     opt = torch.optim.SGD([{"params": weights}, {"params": biases, "lr": 0.02}], lr=0.01,
@@ -90,6 +96,8 @@ def hand_written(batch, size, device):
     # (Caffe's decay_mult is 1 on biases too in this net, as torch's weight_decay.)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand((batch, 1, size, size), generator=gen).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     y = torch.rand((batch, 1), generator=gen).to(device)
 
     def step():
@@ -100,6 +108,24 @@ def hand_written(batch, size, device):
         opt.step()
         return loss.item()
     return step
+
+
+# seconds per CNN+D iteration at batch 128 of real Caffe 1.0 (CPU, 2 cores), its `caffe time`
+CAFFE_S_PER_ITER = 4.4
+
+
+def with_channels_last(fn, n):
+    """``fn(n)`` with the opt-in channels-last CPU training layout of our Convolution."""
+    old = convolution.CPU_TRAINING_CHANNELS_LAST
+    convolution.CPU_TRAINING_CHANNELS_LAST = True
+    try:
+        return fn(n)
+    finally:
+        convolution.CPU_TRAINING_CHANNELS_LAST = old
+
+
+def _medians(rounds):
+    return statistics.median(t for t, _ in rounds), statistics.median(cpu for _, cpu in rounds)
 
 
 def timed(fn, n, device):
@@ -126,27 +152,36 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         list_path = make_data(folder, max(2 * args.batch + 2, 130), args.size)
         solver = our_solver(folder, list_path, args.batch, args.device)
+        solver_cl = our_solver(folder, list_path, args.batch, args.device)
         step = hand_written(args.batch, args.size, args.device)
-        solver.step(1)   # warm-up (allocations, kernel selection)
-        step()
-        ours, theirs = [], []
+        step_cl = hand_written(args.batch, args.size, args.device, channels_last=True)
+        runs = {"caffe_compat solver": (lambda n: solver.step(n)),
+                "  opt-in c-last": (lambda n: with_channels_last(solver_cl.step, n)),
+                "hand-written torch": (lambda n: [step() for _ in range(n)]),
+                "hand-written, c-last": (lambda n: [step_cl() for _ in range(n)])}
+        for fn in runs.values():   # warm-up (allocations, kernel selection)
+            fn(1)
+        rounds = {label: [] for label in runs}
         for _ in range(args.rounds):
-            ours.append(timed(solver.step, args.iterations, args.device))
-            theirs.append(timed(lambda n: [step() for _ in range(n)], args.iterations,
-                                args.device))
-    a = statistics.median(t for t, _ in ours)
-    b = statistics.median(t for t, _ in theirs)
-    ca = statistics.median(c for _, c in ours)
-    cb = statistics.median(c for _, c in theirs)
+            for label, fn in runs.items():
+                rounds[label].append(timed(fn, args.iterations, args.device))
+    med = {label: _medians(r) for label, r in rounds.items()}
     print(f"device: {args.device}, threads: {torch.get_num_threads()}, batch {args.batch} at "
           f"{args.size}x{args.size}, {args.rounds} rounds x {args.iterations} iterations, "
           f"load average {os.getloadavg()[0]:.2f}")
-    print(f"caffe_compat solver : {a:.3f} s/iter wall ({1 / a:.3f} it/s), {ca:.3f} s/iter CPU"
-          "  rounds: " + " ".join(f"{t:.3f}" for t, _ in ours))
-    print(f"hand-written torch  : {b:.3f} s/iter wall ({1 / b:.3f} it/s), {cb:.3f} s/iter CPU"
-          "  rounds: " + " ".join(f"{t:.3f}" for t, _ in theirs))
-    print(f"ratio ours/torch    : wall {a / b:.3f} (overhead {100 * (a / b - 1):+.1f} %), "
-          f"CPU {ca / cb:.3f} (overhead {100 * (ca / cb - 1):+.1f} %)")
+    for label, (w, cpu) in med.items():
+        print(f"{label:20s}: {w:.3f} s/iter wall ({1 / w:.3f} it/s), {cpu:.3f} s/iter CPU"
+              "  rounds: " + " ".join(f"{t:.3f}" for t, _ in rounds[label]))
+    (a, ca), (b, cb) = med["caffe_compat solver"], med["hand-written torch"]
+    (a2, ca2), (c, cc) = med["  opt-in c-last"], med["hand-written, c-last"]
+    for label, (x, cx), (y, cy) in (("ours/torch", (a, ca), (b, cb)),
+                                    ("c-last ours/torch", (a2, ca2), (c, cc))):
+        print(f"ratio {label:17s}: wall {x / y:.3f} (overhead {100 * (x / y - 1):+.1f} %), "
+              f"CPU {cx / cy:.3f} (overhead {100 * (cx / cy - 1):+.1f} %)")
+    if args.device == "cpu" and args.batch == 128 and args.size == 96:
+        print(f"real Caffe 1.0 on a 2-core machine (its `caffe time`): {CAFFE_S_PER_ITER} s/iter "
+              f"-> ours {CAFFE_S_PER_ITER / a:.2f}x (opt-in c-last {CAFFE_S_PER_ITER / a2:.2f}x) "
+              "its speed (compare on the same machine)")
     return a, b
 
 

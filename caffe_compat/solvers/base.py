@@ -137,6 +137,7 @@ class Solver:
         self.iter = 0
         self.current_step = 0
         self.requested_early_exit = False
+        self._test_pass_start = None   # (net label, position) while a test pass runs
         self.smoothed_loss = _f32(0)
         self._losses = []
         self.last_loss = None
@@ -581,6 +582,20 @@ class Solver:
         self.log.info(f"Iteration {self.iter}, Testing net (#{test_net_id})", "solver.cpp:347")
         net = self.test_nets[test_net_id]
         n = p.test_iter[test_net_id]
+        # A snapshot taken during the pass (a SIGHUP) or after it was interrupted (SIGINT)
+        # records the test net's position at the start of the pass: resuming redoes the pass
+        # from there, as the uninterrupted run did it.
+        label = f"test#{test_net_id}"
+        self._test_pass_start = (label, self._position_of(label))
+        try:
+            self._test_passes(test_net_id, net, n, p)
+        finally:
+            start = self._test_pass_start
+            self._test_pass_start = None
+        if self.requested_early_exit:
+            self._load_position_of(*start)
+
+    def _test_passes(self, test_net_id, net, n, p):
         scores, names = None, []
         loss = _f32(0)
         with torch.no_grad():
@@ -672,7 +687,8 @@ class Solver:
 
     # ------------------------------------------------------------------ data position
     def data_position(self):
-        """The read position of every HDF5Data layer and the random streams (JSON-able)."""
+        """The read position of every HDF5Data layer and the random streams (JSON-able).
+        During a test pass, that test net's position at the start of the pass."""
         data = {}
         for label, name, src in self._data_layers():
             data.setdefault(label, {})[name] = src.state_dict()
@@ -682,7 +698,30 @@ class Solver:
             if module.generator is not None:
                 gens[label] = _b64(module.generator.get_state())
         rng["generators"] = gens
+        if self._test_pass_start is not None:
+            label, (saved_data, saved_gens) = self._test_pass_start
+            if saved_data:
+                data[label] = saved_data
+            gens.update(saved_gens)
         return {"data": data, "rng": rng}
+
+    def _position_of(self, net_label):
+        """(data states, generator states) of the net labelled ``net_label``."""
+        data = {name: src.state_dict() for label, name, src in self._data_layers()
+                if label == net_label}
+        gens = {label: _b64(module.generator.get_state())
+                for label, module in self._generators()
+                if label.startswith(net_label + "/") and module.generator is not None}
+        return data, gens
+
+    def _load_position_of(self, net_label, position):
+        data, gens = position
+        for label, name, src in self._data_layers():
+            if label == net_label and name in data:
+                src.load_state_dict(data[name])
+        for label, module in self._generators():
+            if label in gens and module.generator is not None:
+                module.generator.set_state(_unb64(gens[label]))
 
     def load_data_position(self, position, where="data position"):
         layers = {(label, name): src for label, name, src in self._data_layers()}

@@ -66,3 +66,34 @@ def test_bad_parameters_name_the_layer():
                        'convolution_param { num_output: 4 kernel_size: 9 }', (1, 3, 8, 8))
     with pytest.raises(NetError, match=r"layer 'cv'.*output would be empty"):
         layer.top_shapes([(1, 3, 8, 8)])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_opt_in_channels_last_training_layout(monkeypatch, channels):
+    """CPU_TRAINING_CHANNELS_LAST changes the memory order of the weight only: forward values
+    and gradients agree with the default layout within float32 summation-order differences
+    (tolerance 1e-5 scaled: a different oneDNN kernel), and the weight keeps its values."""
+    from caffe_compat.layers import convolution
+    text = ('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '
+            'num_output: 8 kernel_size: 3 pad: 1 }')
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(4, channels, 12, 11)).astype(np.float32)
+    w = rng.normal(size=(8, channels, 3, 3)).astype(np.float32)
+    b = rng.normal(size=8).astype(np.float32)
+    results = []
+    for flag in (False, True):
+        monkeypatch.setattr(convolution, "CPU_TRAINING_CHANNELS_LAST", flag)
+        layer = make_layer(text, x.shape)
+        layer.weight.data.copy_(torch.from_numpy(w))
+        layer.bias.data.copy_(torch.from_numpy(b))
+        xt = torch.from_numpy(x).requires_grad_()
+        y = layer(xt)
+        (y * y).sum().backward()
+        assert np.array_equal(layer.weight.detach().numpy(), w)   # values, whatever the layout
+        if flag:
+            assert layer.weight.stride() == torch.empty(
+                w.shape, memory_format=torch.channels_last).stride()
+        results.append([t.detach().numpy() for t in (y, xt.grad, layer.weight.grad,
+                                                      layer.bias.grad)])
+    for a, c in zip(*results):
+        assert np.abs(a - c).max() / max(1.0, np.abs(a).max()) <= 1e-5

@@ -297,6 +297,47 @@ def test_resume_bit_identical_at_any_iteration(tmp_path, monkeypatch, solver_typ
         assert any("Restored the data read position" in line for line in resumed.log.lines)
 
 
+@pytest.mark.parametrize("request_", ["stop", "snapshot"])
+def test_request_during_a_test_pass_then_resume_is_bit_identical(tmp_path, monkeypatch,
+                                                                  request_):
+    """A SIGINT (stop) or SIGHUP (snapshot) arriving inside the test pass of iteration 10: the
+    snapshot records the test net's position at the start of the pass, so the resumed run
+    (which redoes the pass) reads the same test rows and ends as the uninterrupted run."""
+    monkeypatch.chdir(make_small(tmp_path, "SGD", ""))
+    full = _solver()
+    full.solve()
+    ref = _final_state(full)
+    ref_tests = _test_lines(full.log)
+    first = _solver()
+    sent = {"done": False}
+
+    def action():
+        inside = first._test_pass_start is not None and first.iter == 10
+        if inside and not sent["done"] and first.test_nets[0].layers:
+            calls = sent.setdefault("calls", 0) + 1
+            sent["calls"] = calls
+            if calls == 2:          # after the first of the two test batches
+                sent["done"] = True
+                return request_
+        return "none"
+    first.set_action_function(action)
+    if request_ == "stop":
+        first.solve()
+        assert first.iter == 10 and any("Test interrupted." in line
+                                        for line in first.log.lines)
+    else:
+        first.step(11)      # the pass at 10 runs at the start of the 11th step
+    state = "snap/small_iter_10.solverstate"
+    assert os.path.isfile(state) and sent["done"]
+    resumed = _solver()
+    resumed.solve(resume=state)
+    params, history, step = _final_state(resumed)
+    for a, b in zip(params + history, ref[0] + ref[1]):
+        assert torch.equal(a, b)
+    tests = _test_lines(resumed.log)
+    assert tests == ref_tests[len(ref_tests) - len(tests):]
+
+
 def test_resume_without_sidecar_is_caffes(tmp_path, monkeypatch):
     monkeypatch.chdir(make_small(tmp_path))
     first = _solver()
