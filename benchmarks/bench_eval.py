@@ -7,7 +7,8 @@ Writes synthetic crops (one ``dev_1.mat`` of ``--frames`` random 96x96 faces) to
 folder and times :func:`matlab_ports.run_eval.run_eval` on them for each batch size (batch 1 is
 eval_video.m's frame-by-frame loop). Without ``--weights`` the CNN+D deploy net gets Caffe
 filler weights (the speed does not depend on the values). Prints frames/s per batch size, the
-speed-up over batch 1, and saves a bar chart (``--plot``, default bench_eval.png in the
+speed-up over batch 1, the forward benchmark's loop measured in the same run on the same frames
+(Net.forward on ready float32 batches) with the ratio, and saves a bar chart (``--plot``, default bench_eval.png in the
 temporary folder).
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -44,7 +46,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--weights", default=None)
     parser.add_argument("--size", type=int, default=96)
-    parser.add_argument("--repeat", type=int, default=1, help="runs per batch size (best kept)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="alternating runs per batch size (medians reported)")
     parser.add_argument("--plot", default=os.path.join(tempfile.gettempdir(), "bench_eval.png"),
                         help="bar chart PNG (default: bench_eval.png in the temporary folder)")
     args = parser.parse_args(argv)
@@ -68,16 +71,36 @@ def main(argv=None):
               f"{torch.get_num_threads()} thread(s), {platform.processor() or platform.machine()}"
               f", {os.cpu_count()} CPU(s)")
         run_eval(None, weights, crops, None, batch=min(args.batch), progress=False)  # warm-up
+        # the peer, measured in the same run: the forward benchmark's loop (Net.forward on
+        # ready float32 batches of the same frames, as benchmarks/bench_forward.py times it)
+        import caffe_compat
+        from models import get, set_input_size
+        from caffe_compat.net import load_net_param
+        npm = set_input_size(load_net_param(str(get("hr").deploy_path)), args.size, args.size)
+        peer = caffe_compat.Net(npm, weights, phase="test")
+        blobs = torch.from_numpy(np.random.default_rng(1).random(
+            (n, 1, args.size, args.size), dtype=np.float32))
+
+        def peer_fps(b):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                for start in range(0, n, b):
+                    peer.forward(data=blobs[start:start + b])
+            return n / (time.perf_counter() - t0)
+
         for b in args.batch:
-            best = 0.0
-            for _ in range(max(1, args.repeat)):
+            evals, walls, peers = [], [], []
+            for _ in range(max(1, args.repeat)):   # alternating, so load affects both alike
                 t0 = time.perf_counter()
                 res = run_eval(None, weights, crops, None, batch=b, progress=False)
-                wall = time.perf_counter() - t0
-                best = max(best, res.frames_per_second)
-            rows.append((b, best, n / wall))
-            print(f"batch {b:>4}: {best:8.1f} frames/s (forward), {n / wall:8.1f} frames/s "
-                  f"(whole run_eval incl. loading and metrics)")
+                walls.append(n / (time.perf_counter() - t0))
+                evals.append(res.frames_per_second)
+                peers.append(peer_fps(b))
+            fps, whole, ref = (statistics.median(v) for v in (evals, walls, peers))
+            rows.append((b, fps, whole))
+            print(f"batch {b:>4}: {fps:8.1f} frames/s (run_eval forward), {whole:8.1f} frames/s "
+                  f"(whole run_eval incl. loading and metrics), forward benchmark loop "
+                  f"{ref:8.1f} -> ratio {fps / ref:.3f} (whole {whole / ref:.3f})")
     base = rows[0][1] if rows and rows[0][0] == 1 else None
     if base:
         for b, fps, _ in rows[1:]:
