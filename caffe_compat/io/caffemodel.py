@@ -375,7 +375,9 @@ def blob_to_array(blob, where=""):
     return np.array(values, dtype=dtype).reshape(shape)
 
 
-def _packed(number, payload):
+def packed_field(number, payload):
+    """Protobuf wire bytes of length-delimited field ``number`` holding ``payload`` (a packed
+    repeated field's values)."""
     tag = (number << 3) | 2
     return _encode_varint(tag) + _encode_varint(len(payload)) + payload
 
@@ -412,7 +414,7 @@ def array_to_blob(arr, double=False):
         payload = np.ascontiguousarray(arr, dtype="<f4").tobytes()
         number = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["data"].number
     if payload:
-        blob.MergeFromString(_packed(number, payload))
+        blob.MergeFromString(packed_field(number, payload))
     return blob
 
 

@@ -120,12 +120,13 @@ class _ConvBase(Layer):
     def _channels_last_training(self, x):
         """Move the weight (once) and ``x`` to channels-last for a CPU training step."""
         w = self.weight
-        cl = torch.empty(w.shape, dtype=w.dtype, memory_format=torch.channels_last)
-        if w.stride() != cl.stride():
+        o, i, h, k = w.shape
+        if w.stride() != (i * h * k, 1, k * i, i):
             # explicit strides: with one input channel, is_contiguous() cannot tell the layouts
             # apart, but oneDNN picks its output layout from them
             with torch.no_grad():
-                w.data = cl.copy_(w.data)
+                w.data = torch.empty(w.shape, dtype=w.dtype,
+                                     memory_format=torch.channels_last).copy_(w.data)
         return x.contiguous(memory_format=torch.channels_last)
 
     def _conv(self, x):

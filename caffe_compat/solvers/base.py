@@ -578,24 +578,24 @@ class Solver:
 
     def test(self, test_net_id=0):
         """Caffe's Solver::Test: ``test_iter`` forward passes, mean of every output value."""
-        p = self.param
         self.log.info(f"Iteration {self.iter}, Testing net (#{test_net_id})", "solver.cpp:347")
-        net = self.test_nets[test_net_id]
-        n = p.test_iter[test_net_id]
         # A snapshot taken during the pass (a SIGHUP) or after it was interrupted (SIGINT)
         # records the test net's position at the start of the pass: resuming redoes the pass
         # from there, as the uninterrupted run did it.
         label = f"test#{test_net_id}"
-        self._test_pass_start = (label, self._position_of(label))
+        start = (label, self._position_of(label))
+        self._test_pass_start = start
         try:
-            self._test_passes(test_net_id, net, n, p)
+            self._test_passes(test_net_id)
         finally:
-            start = self._test_pass_start
             self._test_pass_start = None
         if self.requested_early_exit:
             self._load_position_of(*start)
 
-    def _test_passes(self, test_net_id, net, n, p):
+    def _test_passes(self, test_net_id):
+        p = self.param
+        net = self.test_nets[test_net_id]
+        n = p.test_iter[test_net_id]
         scores, names = None, []
         loss = _f32(0)
         with torch.no_grad():
@@ -934,20 +934,6 @@ def copy_weights(net, path, log=None, hdf5=None):
     return copied
 
 
-def _packed_floats(number, arr):
-    """Protobuf wire bytes of a packed repeated float field ``number`` holding ``arr``."""
-    payload = np.ascontiguousarray(arr, "<f4").tobytes()
-    out = bytearray()
-    for value in ((number << 3) | 2, len(payload)):
-        while True:
-            low = value & 0x7F
-            value >>= 7
-            out.append(low | (0x80 if value else 0))
-            if not value:
-                break
-    return bytes(out) + payload
-
-
 def _add_diffs(proto, net):
     """Caffe's ToProto(write_diff=true): each blob's ``diff`` holds the parameter's diff."""
     number = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["diff"].number
@@ -957,7 +943,8 @@ def _add_diffs(proto, net):
         for bp, p in zip(lp.blobs if lp is not None else [], net.layers[key].blobs):
             grad = p.grad if p.grad is not None else torch.zeros_like(p)
             if grad.numel():
-                bp.MergeFromString(_packed_floats(number, grad.detach().cpu().numpy()))
+                bp.MergeFromString(caffemodel_io.packed_field(
+                    number, np.ascontiguousarray(grad.detach().cpu().numpy(), "<f4").tobytes()))
 
 
 def _owner(net, layer, index):

@@ -31,7 +31,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.fuzz import harness
-from tests.fuzz.workspace import make_train_folder
+from tests.small_training import make_small
 
 # kills per command: (timed, on file events)
 _DATA = ("sample", "prepare_dataset", "prepare_h5_files", "generate_h5", "generate_train",
@@ -143,7 +143,7 @@ def _fresh_out(base, name):
     out = os.path.join(base, "out", name)
     shutil.rmtree(out, ignore_errors=True)
     if name == "train":
-        make_train_folder(out, max_iter=TRAIN_ITERS, snapshot=TRAIN_SNAPSHOT)
+        make_small(out, max_iter=TRAIN_ITERS, snapshot=TRAIN_SNAPSHOT, prefix="run")
     else:
         os.makedirs(out)
     return out

@@ -21,7 +21,7 @@ from caffe_compat.solvers import get_solver
 from caffe_compat.solvers._log import SolverLog
 from tests.fuzz import strategies as S
 from tests.fuzz.harness import Campaign, peak_rss_growth
-from tests.fuzz.workspace import make_train_folder
+from tests.small_training import make_small
 
 
 def test_fuzz_solverstate(tmp_path):
@@ -118,7 +118,7 @@ def sidecar_docs(draw, valid_doc, state_bytes):
 
 
 def test_fuzz_datapos_sidecar(tmp_path, monkeypatch):
-    monkeypatch.chdir(make_train_folder(tmp_path))
+    monkeypatch.chdir(make_small(tmp_path, prefix="run"))
     solver = get_solver("solver.prototxt", log=SolverLog(keep=False))
     solver.step(3)
     _, state_path = solver.snapshot()

@@ -17,7 +17,7 @@ from caffe_compat.cli import COMMANDS, _parser, main
 from caffe_compat.io.caffemodel import read_caffemodel
 from caffe_compat.io.solverstate import read_solverstate
 from tests.conftest import REPO, shared_path
-from .test_loop import make_small
+from tests.small_training import make_small
 
 # The regular expressions of Caffe's tools/extra/parse_log.py.
 RE_ITER = re.compile(r"Iteration (\d+)")

@@ -14,6 +14,7 @@ from caffe_compat.io.caffemodel import layer_blobs, read_caffemodel
 from caffe_compat.io.solverstate import history_arrays, read_solverstate
 from caffe_compat.solvers._log import SolverLog
 from tests.conftest import shared_path
+from tests.small_training import make_small
 from .conftest import (LOSS_TOL, WEIGHT_TOL, CaseRun, LossRecorder, history_errors, report,
                        weight_errors)
 
@@ -196,69 +197,6 @@ def test_resume_with_our_position_equals_uninterrupted(train_case, tmp_path):
     w20 = max(run.weight_errors(20, "snapshot_iter_20.caffemodel").values())
     report("resume (our position) vs Caffe uninterrupted", loss=run.loss_error(10), w20=w20)
     assert w20 <= WEIGHT_TOL
-
-
-# A small net exercising everything a resume must carry: two shuffled HDF5 files of unequal
-# length (batches straddle files and epochs), Dropout, a test net with its own cursor, a
-# multistep schedule and two-set history (Adam).
-SMALL_NET = """
-name: "small"
-layer { name: "data" type: "HDF5Data" top: "data" top: "label"
-        hdf5_data_param { source: "train.txt" batch_size: 6 shuffle: true }
-        include { phase: TRAIN } }
-layer { name: "data" type: "HDF5Data" top: "data" top: "label"
-        hdf5_data_param { source: "test.txt" batch_size: 5 } include { phase: TEST } }
-layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
-        convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "xavier" }
-                            bias_filler { type: "constant" value: 0.1 } } }
-layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
-layer { name: "drop" type: "Dropout" bottom: "conv" top: "conv"
-        dropout_param { dropout_ratio: 0.3 } }
-layer { name: "ip" type: "InnerProduct" bottom: "conv" top: "ip"
-        inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.1 } } }
-layer { name: "loss" type: "EuclideanLoss" bottom: "ip" bottom: "label" top: "loss" }
-"""
-
-SMALL_SOLVER = """
-net: "net.prototxt"
-type: "{type}"
-test_iter: 2
-test_interval: 5
-base_lr: 0.01
-lr_policy: "multistep"
-gamma: 0.5
-stepvalue: 4
-stepvalue: 9
-stepvalue: 15
-momentum: 0.9
-{extra}
-weight_decay: 0.001
-display: 1
-max_iter: 20
-snapshot: 0
-snapshot_prefix: "snap/small"
-random_seed: 11
-solver_mode: CPU
-"""
-
-
-def make_small(folder, solver_type="Adam", extra="momentum2: 0.999"):
-    folder = str(folder)
-    os.makedirs(os.path.join(folder, "snap"), exist_ok=True)
-    rng = np.random.default_rng(0)
-    for name, rows in (("a", 13), ("b", 20), ("t", 10)):
-        with h5py.File(os.path.join(folder, f"{name}.h5"), "w") as f:
-            f["data"] = rng.random((rows, 1, 6, 6), dtype=np.float32)
-            f["label"] = rng.random((rows, 3), dtype=np.float32)
-    with open(os.path.join(folder, "train.txt"), "w") as f:
-        f.write("a.h5\nb.h5\n")
-    with open(os.path.join(folder, "test.txt"), "w") as f:
-        f.write("t.h5\n")
-    with open(os.path.join(folder, "net.prototxt"), "w") as f:
-        f.write(SMALL_NET)
-    with open(os.path.join(folder, "solver.prototxt"), "w") as f:
-        f.write(SMALL_SOLVER.replace("{type}", solver_type).replace("{extra}", extra))
-    return folder
 
 
 def _solver(**kw):

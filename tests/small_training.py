@@ -1,15 +1,17 @@
-"""Small training folders for the sidecar fuzz and the training fault injection.
+"""A small training folder shared by the solver-loop tests, the CLI tests, the sidecar fuzz and
+the training fault injection.
 
-A net exercising what a resume must carry: two shuffled HDF5 files of unequal length (batches
-straddle files and epochs), Dropout (a random stream), a test net with its own read position,
-a multistep schedule and an Adam solver (two history sets).
+The net exercises everything a resume must carry: two shuffled HDF5 files of unequal length
+(batches straddle files and epochs), Dropout (a random stream), a test net with its own read
+position, a multistep schedule and, with Adam, two history sets.
 """
 import os
 
 import h5py
 import numpy as np
 
-NET = """name: "fuzzsmall"
+NET = """
+name: "small"
 layer { name: "data" type: "HDF5Data" top: "data" top: "label"
         hdf5_data_param { source: "train.txt" batch_size: 6 shuffle: true }
         include { phase: TRAIN } }
@@ -26,8 +28,9 @@ layer { name: "ip" type: "InnerProduct" bottom: "conv" top: "ip"
 layer { name: "loss" type: "EuclideanLoss" bottom: "ip" bottom: "label" top: "loss" }
 """
 
-SOLVER = """net: "net.prototxt"
-type: "Adam"
+SOLVER = """
+net: "net.prototxt"
+type: "{type}"
 test_iter: 2
 test_interval: {test_interval}
 base_lr: 0.01
@@ -37,18 +40,21 @@ stepvalue: 4
 stepvalue: 9
 stepvalue: 15
 momentum: 0.9
-momentum2: 0.999
+{extra}
 weight_decay: 0.001
 display: 1
 max_iter: {max_iter}
 snapshot: {snapshot}
-snapshot_prefix: "snap/run"
+snapshot_prefix: "snap/{prefix}"
 random_seed: 11
 solver_mode: CPU
 """
 
 
-def make_train_folder(folder, max_iter=20, snapshot=0, test_interval=5):
+def make_small(folder, solver_type="Adam", extra="momentum2: 0.999", max_iter=20, snapshot=0,
+               test_interval=5, prefix="small"):
+    """Write the data, list files, net and solver into ``folder`` (snapshots go to
+    ``snap/<prefix>_iter_N.*``); returns the folder."""
     folder = os.fspath(folder)
     os.makedirs(os.path.join(folder, "snap"), exist_ok=True)
     rng = np.random.default_rng(0)
@@ -63,6 +69,6 @@ def make_train_folder(folder, max_iter=20, snapshot=0, test_interval=5):
     with open(os.path.join(folder, "net.prototxt"), "w") as f:
         f.write(NET)
     with open(os.path.join(folder, "solver.prototxt"), "w") as f:
-        f.write(SOLVER.format(max_iter=max_iter, snapshot=snapshot,
-                              test_interval=test_interval))
+        f.write(SOLVER.format(type=solver_type, extra=extra, max_iter=max_iter,
+                              snapshot=snapshot, test_interval=test_interval, prefix=prefix))
     return folder
