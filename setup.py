@@ -27,6 +27,12 @@ setup(
         Extension("matlab_ports._resize_kernel", ["matlab_ports/_resize_kernel.c"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
+        # Convolution/InnerProduct forward in Caffe's (OpenBLAS's) float32 summation order.
+        # Optional too: without it, the layers use torch's kernels (not bit-identical).
+        # -ffp-contract=off: only the explicit fused multiply-adds may be fused.
+        Extension("caffe_compat._exact_gemm", ["caffe_compat/_exact_gemm.c"],
+                  extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
+                  extra_link_args=["-pthread"], optional=True),
     ],
     install_requires=[
         "torch>=2.1",

@@ -4,22 +4,27 @@ Both train the same model (the paper's CNN+D: conv 64/128/256 5x5 with 2x2, 2x2,
 pooling, fc 300 with Dropout 0.5, fc 1, Euclidean loss) on 96x96 inputs at batch 128, with SGD
 momentum 0.9, weight decay 5e-4, lr 0.01 and lr_mult 2 on biases. Ours runs the ORIGINAL solver
 and net prototxts (solver_1F_CNN+D.prototxt, model_1F_CNN+D.prototxt) through
-``caffe_compat.get_solver`` reading HDF5 batches from disk; the reference loop uses
-``torch.optim.SGD`` on batches already in memory, once in torch's default layout and once in
-channels-last layout; ours also runs with its opt-in channels-last CPU training layout
-(``caffe_compat.layers.convolution.CPU_TRAINING_CHANNELS_LAST``), which is compared with the
-channels-last loop (same algorithm). Rounds alternate between the four so that load from other
-processes affects all alike; the median seconds per iteration of each is reported, and the
-ratios; process CPU time is reported too (with ``--threads 1`` it measures the work
-done, independent of the load other processes put on the machine).
+``caffe_compat.get_solver`` reading HDF5 batches from disk (forward in Caffe's summation
+order, see ``caffe_compat.blas_order``); the reference loop uses ``torch.optim.SGD`` on batches
+already in memory, once in torch's default layout (the peer of the overhead figure) and once in
+channels-last layout (torch's fastest CPU layout for this net, for scale). With ``--caffe
+PATH`` a real Caffe build's ``caffe time`` (forward + backward of the same original net,
+batch 128, data from an HDF5 file) is measured in the same rounds. Rounds alternate between
+all of them so that load from other processes affects all alike; the median seconds per
+iteration of each is reported, and the ratios; process CPU time is reported too (with
+``--threads 1`` it measures the work done, independent of the load other processes put on
+the machine).
 
     python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128]
+                                     [--caffe /path/to/caffe]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,8 +39,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from caffe_compat import get_solver  # noqa: E402
-from caffe_compat.io.prototxt import read_solver  # noqa: E402
-from caffe_compat.layers import convolution  # noqa: E402
+from caffe_compat.io.prototxt import read_net, read_solver, write_prototxt  # noqa: E402
 
 ORIGINAL = os.environ.get("RLQ_ORIGINAL", os.path.join(os.path.dirname(REPO), "shared",
                                                        "original"))
@@ -110,18 +114,36 @@ def hand_written(batch, size, device, channels_last=False):
     return step
 
 
-# seconds per CNN+D iteration at batch 128 of real Caffe 1.0 (CPU, 2 cores), its `caffe time`
-CAFFE_S_PER_ITER = 4.4
+def caffe_timer(caffe, folder, list_path):
+    """``fn(n)`` running ``caffe time`` for n iterations on the original train/val net (its
+    HDF5 sources pointed at ``list_path``), returning Caffe's own per-iteration average in
+    ``timed``'s form; None when the binary does not run."""
+    net = read_net(NET)
+    for layer in net.layer:
+        if layer.type == "HDF5Data":
+            layer.hdf5_data_param.source = list_path
+    path = os.path.join(folder, "caffe_net.prototxt")
+    write_prototxt(net, path)
+    env = dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1",
+               OPENBLAS_NUM_THREADS=str(torch.get_num_threads()))
+
+    def run(n):
+        t0, c0 = time.perf_counter(), _children_cpu()
+        out = subprocess.run([caffe, "time", "-model", path, "-iterations", str(n)], env=env,
+                             capture_output=True, text=True, cwd=folder)
+        wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
+        found = re.search(r"Average Forward-Backward: ([0-9.]+) ms", out.stdout + out.stderr)
+        if out.returncode != 0 or not found:
+            raise RuntimeError(f"caffe time failed ({out.returncode}):\n{out.stderr[-2000:]}")
+        per = float(found.group(1)) / 1000.0
+        # Caffe's average excludes its start (net set-up, HDF5 read): scale the CPU alike
+        return per, cpu * per * n / wall
+    return run
 
 
-def with_channels_last(fn, n):
-    """``fn(n)`` with the opt-in channels-last CPU training layout of our Convolution."""
-    old = convolution.CPU_TRAINING_CHANNELS_LAST
-    convolution.CPU_TRAINING_CHANNELS_LAST = True
-    try:
-        return fn(n)
-    finally:
-        convolution.CPU_TRAINING_CHANNELS_LAST = old
+def _children_cpu():
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def _medians(rounds):
@@ -133,8 +155,10 @@ def timed(fn, n, device):
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     sync()
     t0, c0 = time.perf_counter(), time.process_time()
-    fn(n)
+    result = fn(n)
     sync()
+    if isinstance(result, tuple):      # an external peer measured itself
+        return result
     return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
 
 
@@ -146,19 +170,23 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--caffe", default=None,
+                    help="a Caffe 1.0 `caffe` binary to time in the same rounds (CPU only)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         list_path = make_data(folder, max(2 * args.batch + 2, 130), args.size)
         solver = our_solver(folder, list_path, args.batch, args.device)
-        solver_cl = our_solver(folder, list_path, args.batch, args.device)
         step = hand_written(args.batch, args.size, args.device)
         step_cl = hand_written(args.batch, args.size, args.device, channels_last=True)
         runs = {"caffe_compat solver": (lambda n: solver.step(n)),
-                "  opt-in c-last": (lambda n: with_channels_last(solver_cl.step, n)),
                 "hand-written torch": (lambda n: [step() for _ in range(n)]),
                 "hand-written, c-last": (lambda n: [step_cl() for _ in range(n)])}
+        if args.caffe:
+            if args.device != "cpu" or args.batch != 128 or args.size != 96:
+                ap.error("--caffe times the original net: CPU, batch 128, 96x96 only")
+            runs["Caffe 1.0 `caffe time`"] = caffe_timer(args.caffe, folder, list_path)
         for fn in runs.values():   # warm-up (allocations, kernel selection)
             fn(1)
         rounds = {label: [] for label in runs}
@@ -170,18 +198,19 @@ def main(argv=None):
           f"{args.size}x{args.size}, {args.rounds} rounds x {args.iterations} iterations, "
           f"load average {os.getloadavg()[0]:.2f}")
     for label, (w, cpu) in med.items():
-        print(f"{label:20s}: {w:.3f} s/iter wall ({1 / w:.3f} it/s), {cpu:.3f} s/iter CPU"
+        print(f"{label:22s}: {w:.3f} s/iter wall ({1 / w:.3f} it/s), {cpu:.3f} s/iter CPU"
               "  rounds: " + " ".join(f"{t:.3f}" for t, _ in rounds[label]))
     (a, ca), (b, cb) = med["caffe_compat solver"], med["hand-written torch"]
-    (a2, ca2), (c, cc) = med["  opt-in c-last"], med["hand-written, c-last"]
-    for label, (x, cx), (y, cy) in (("ours/torch", (a, ca), (b, cb)),
-                                    ("c-last ours/torch", (a2, ca2), (c, cc))):
-        print(f"ratio {label:17s}: wall {x / y:.3f} (overhead {100 * (x / y - 1):+.1f} %), "
-              f"CPU {cx / cy:.3f} (overhead {100 * (cx / cy - 1):+.1f} %)")
-    if args.device == "cpu" and args.batch == 128 and args.size == 96:
-        print(f"real Caffe 1.0 on a 2-core machine (its `caffe time`): {CAFFE_S_PER_ITER} s/iter "
-              f"-> ours {CAFFE_S_PER_ITER / a:.2f}x (opt-in c-last {CAFFE_S_PER_ITER / a2:.2f}x) "
-              "its speed (compare on the same machine)")
+    c, cc = med["hand-written, c-last"]
+    print(f"ratio ours/torch        : wall {a / b:.3f} (overhead {100 * (a / b - 1):+.1f} %), "
+          f"CPU {ca / cb:.3f} (overhead {100 * (ca / cb - 1):+.1f} %)")
+    print(f"ratio ours/torch c-last : wall {a / c:.3f}, CPU {ca / cc:.3f}")
+    if "Caffe 1.0 `caffe time`" in med:
+        k, ck = med["Caffe 1.0 `caffe time`"]
+        print(f"speed-up over Caffe 1.0 : {k / a:.2f}x wall, {ck / ca:.2f}x CPU (same run; "
+              "Caffe's figure excludes its solver update and its data reading)")
+    if args.device.startswith("cuda") and args.batch == 128:
+        print(f"projected 30,000-iteration CNN+D schedule: {30000 * a / 3600:.2f} h")
     return a, b
 
 

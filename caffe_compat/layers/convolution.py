@@ -5,29 +5,49 @@ channel ``axis``. Convolution output: ``(in + 2p - (d(k-1)+1)) / s + 1`` (floor)
 ``(num_output, C/group, *k)``. Deconvolution output: ``s(in-1) + d(k-1)+1 - 2p``; weights
 ``(C, num_output/group, *k)``, as Caffe stores them.
 """
-import os
-
 import torch
 import torch.nn.functional as F
 
+from .. import blas_order
 from .base import Layer, canonical_axis
 from .common import spatial_values
 from .registry import register_layer
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
-# Inference on the CPU picks the faster of torch's convolution algorithms per layer (same
-# arithmetic up to float32 summation order): im2col + GEMM for one input channel per group,
-# where oneDNN is slow, and oneDNN in channels-last layout otherwise. False: torch's default.
+# 2-D float32 convolutions on the CPU compute their forward pass in Caffe's own summation order
+# (caffe_compat.blas_order: bit-identical outputs) and back-propagate with torch's kernels.
+# Without the compiled kernel (or with blas_order.ENABLED = False), inference picks the faster
+# of torch's algorithms per layer (same arithmetic up to float32 summation order): im2col +
+# GEMM for one input channel per group, where oneDNN is slow, and oneDNN in channels-last
+# layout otherwise. False: torch's default.
 CPU_INFERENCE_ALGORITHMS = True
-# Opt-in: training on the CPU with the weights of 2-D convolutions in channels-last layout (same
-# values and shapes, another memory order) lets oneDNN run forward and backward without layout
-# conversions: CNN+D training ~25 % faster. Off by default because it is less close to Caffe:
-# its different rounding flips a few ReLUs, and after 20 steps of the cnnd_sgd_step parity case
-# conv biases differ from Caffe's by up to 4e-4 (default layout: 3e-5). Set it here or with the
-# environment variable CAFFE_COMPAT_CHANNELS_LAST_TRAINING=1.
-CPU_TRAINING_CHANNELS_LAST = os.environ.get("CAFFE_COMPAT_CHANNELS_LAST_TRAINING", "0") == "1"
 _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+class CaffeOrderConv2d(torch.autograd.Function):
+    """2-D convolution whose forward sums in Caffe's order (:mod:`caffe_compat.blas_order`),
+    the bias added afterwards as Caffe's second gemm does; backward by torch's kernels."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, pad, dilation, group):
+        y = blas_order.conv2d(x, weight, stride, pad, dilation, group)
+        if bias is not None:
+            y.add_(bias.detach().view(1, -1, 1, 1))
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, pad, dilation, group, bias is not None)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        stride, pad, dilation, group, has_bias = ctx.geometry
+        mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1],
+                has_bias and ctx.needs_input_grad[2]]
+        gx, gw, gb = torch.ops.aten.convolution_backward(
+            grad.contiguous(), x, weight, [weight.shape[0]] if has_bias else None, stride, pad,
+            dilation, False, [0, 0], group, mask)
+        return gx, gw, gb, None, None, None, None
 
 
 class _ConvBase(Layer):
@@ -117,26 +137,15 @@ class _ConvBase(Layer):
         return F.conv2d(x, self._cl_weight, bias, self.stride, self.pad, self.dilation,
                         self.group)
 
-    def _channels_last_training(self, x):
-        """Move the weight (once) and ``x`` to channels-last for a CPU training step."""
-        w = self.weight
-        o, i, h, k = w.shape
-        if w.stride() != (i * h * k, 1, k * i, i):
-            # explicit strides: with one input channel, is_contiguous() cannot tell the layouts
-            # apart, but oneDNN picks its output layout from them
-            with torch.no_grad():
-                w.data = torch.empty(w.shape, dtype=w.dtype,
-                                     memory_format=torch.channels_last).copy_(w.data)
-        return x.contiguous(memory_format=torch.channels_last)
-
     def _conv(self, x):
         lead = x.shape[:self.axis]
         x = x.reshape((-1,) + tuple(x.shape[self.axis:]))
         bias = self.bias if self.bias_term else None
-        if (CPU_TRAINING_CHANNELS_LAST and not self.transposed and self.n == 2
-                and x.device.type == "cpu" and torch.is_grad_enabled()
-                and x.dtype == torch.float32 and not torch.jit.is_tracing()):
-            x = self._channels_last_training(x)
+        if (not self.transposed and self.n == 2 and x.shape[0] > 0
+                and blas_order.usable(x, self.weight, *([bias] if bias is not None else []))):
+            y = CaffeOrderConv2d.apply(x, self.weight, bias, list(self.stride), list(self.pad),
+                                       list(self.dilation), self.group)
+            return y.reshape(tuple(lead) + tuple(y.shape[1:]))
         if (CPU_INFERENCE_ALGORITHMS and not self.transposed and self.n == 2
                 and x.device.type == "cpu" and not torch.is_grad_enabled()
                 and x.dtype == torch.float32 and not torch.jit.is_tracing()):

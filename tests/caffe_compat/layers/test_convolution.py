@@ -69,31 +69,32 @@ def test_bad_parameters_name_the_layer():
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_opt_in_channels_last_training_layout(monkeypatch, channels):
-    """CPU_TRAINING_CHANNELS_LAST changes the memory order of the weight only: forward values
-    and gradients agree with the default layout within float32 summation-order differences
-    (tolerance 1e-5 scaled: a different oneDNN kernel), and the weight keeps its values."""
-    from caffe_compat.layers import convolution
+def test_caffe_order_forward_and_torch_backward(monkeypatch, channels):
+    """With the Caffe-order forward (caffe_compat.blas_order) the forward values agree with
+    torch's convolution within float32 summation-order differences (1e-5 scaled), and the
+    gradients for the same upstream gradient are torch's own, bit for bit (same backward)."""
+    from caffe_compat import blas_order
+    if not blas_order.available():
+        pytest.skip("the _exact_gemm extension is not built")
     text = ('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '
-            'num_output: 8 kernel_size: 3 pad: 1 }')
+            'num_output: 8 kernel_size: 3 pad: 1 stride: 2 }')
     rng = np.random.default_rng(4)
     x = rng.normal(size=(4, channels, 12, 11)).astype(np.float32)
     w = rng.normal(size=(8, channels, 3, 3)).astype(np.float32)
     b = rng.normal(size=8).astype(np.float32)
+    g = torch.from_numpy(rng.normal(size=(4, 8, 6, 6)).astype(np.float32))
     results = []
-    for flag in (False, True):
-        monkeypatch.setattr(convolution, "CPU_TRAINING_CHANNELS_LAST", flag)
+    for flag in (True, False):
+        monkeypatch.setattr(blas_order, "ENABLED", flag)
         layer = make_layer(text, x.shape)
         layer.weight.data.copy_(torch.from_numpy(w))
         layer.bias.data.copy_(torch.from_numpy(b))
         xt = torch.from_numpy(x).requires_grad_()
         y = layer(xt)
-        (y * y).sum().backward()
-        assert np.array_equal(layer.weight.detach().numpy(), w)   # values, whatever the layout
-        if flag:
-            assert layer.weight.stride() == torch.empty(
-                w.shape, memory_format=torch.channels_last).stride()
+        y.backward(g)
         results.append([t.detach().numpy() for t in (y, xt.grad, layer.weight.grad,
                                                       layer.bias.grad)])
-    for a, c in zip(*results):
-        assert np.abs(a - c).max() / max(1.0, np.abs(a).max()) <= 1e-5
+    (y1, *grads1), (y2, *grads2) = results
+    assert np.abs(y1 - y2).max() / np.abs(y2).max() <= 1e-5
+    for a, c in zip(grads1, grads2):
+        assert np.array_equal(a, c)
