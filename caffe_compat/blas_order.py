@@ -20,10 +20,17 @@ when the sum is rounded differently, and such flips were the largest differences
 training runs and Caffe's. Backward passes need no such care (no branch depends on them) and
 use torch's kernels.
 
+Training (autograd on) always uses these products. Inference (``torch.no_grad()``) uses them
+when ``INFERENCE`` is True (environment variable ``CAFFE_COMPAT_CAFFE_ORDER_INFERENCE=1``, or
+``run_eval --caffe-order``) for predictions bit-identical to Caffe's; by default it keeps
+torch's faster inference kernels (predictions within ~1e-6 of Caffe's).
+
 ``available()`` is False when the C extension was not built; the layers then use torch's
 convolution and matrix products (same values to ~1e-6, other rounding).
 """
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -38,8 +45,10 @@ SMALL_MNK = 100 ** 3
 SMALL_TN_MAX_MN = 1200
 SMALL_TN_MIN_K = 32
 
-# Layers use these products for float32 CPU tensors when True (and the extension is built).
+# Layers use these products for float32 CPU tensors when True (and the extension is built):
+# always while training, and for inference too when INFERENCE is True.
 ENABLED = True
+INFERENCE = os.environ.get("CAFFE_COMPAT_CAFFE_ORDER_INFERENCE", "0") == "1"
 
 
 def available():
@@ -48,8 +57,10 @@ def available():
 
 
 def usable(*tensors):
-    """True when the exact products apply to these tensors (CPU float32, extension built)."""
+    """True when the exact products apply to these tensors now: CPU float32, extension built,
+    and training (or ``INFERENCE``)."""
     return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
+            and (INFERENCE or torch.is_grad_enabled())
             and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
 
 

@@ -163,6 +163,10 @@ class Net(nn.Module):
         self._per_item = all(self.layers[key].per_item() for _, key, _, _ in self._nodes) \
             and not any(self.layers[key].is_data for _, key, _, _ in self._nodes)
         self._exclusive_inplace = self._find_exclusive_inplace()
+        self._last_use = {}          # blob -> index of the last node reading it
+        for node, _, _, _ in self._nodes:
+            for b in node.bottoms:
+                self._last_use[b] = node.index
         # items per chunk of a no-grad forward (see forward); 0 or None runs one pass
         self.inference_chunk = 8
         self.loss = None
@@ -350,11 +354,14 @@ class Net(nn.Module):
             return value.to(device=ref.device, dtype=ref.dtype)
         return torch.as_tensor(np.asarray(value), dtype=ref.dtype, device=ref.device)
 
-    def forward(self, blobs=None, **inputs):
+    def forward(self, blobs=None, keep_blobs=True, **inputs):
         """Run every layer; return the output blobs (name -> tensor), as pycaffe's forward.
 
         Keyword arguments feed the Input blobs (tensors or arrays, any batch size); ``blobs``
         names extra blobs to return beside the outputs. Data layers read their next batch.
+        ``keep_blobs=False`` (inference only) returns the wanted blobs without keeping the
+        others in ``self.blobs``: every intermediate is freed as soon as the pass moves on,
+        so the next chunk or batch reuses memory that is still in cache.
         ``self.loss`` holds the total weighted loss afterwards. Without autograd (under
         ``torch.no_grad()``/``inference_mode()``) a large batch runs through a net of per-item
         layers in chunks of ``self.inference_chunk`` items: the same arithmetic per item, with
@@ -371,6 +378,19 @@ class Net(nn.Module):
                 raise NetError(f"net '{self.name}' has no blob '{b}'")
         inputs = {k: self._as_input(k, v) for k, v in inputs.items()}
         chunk = self._chunk_size(inputs)
+        if not keep_blobs and not torch.is_grad_enabled():
+            batch = next(iter(inputs.values())).shape[0] if inputs else 0
+            step = chunk or max(batch, 1)
+            parts = collections.defaultdict(list)
+            for i in range(0, max(batch, 1), step):
+                values = self._run({k: v[i:i + step] for k, v in inputs.items()},
+                                   keep=set(wanted))[0]
+                for n in wanted:
+                    parts[n].append(values[n])
+                del values
+            self.loss = None
+            return collections.OrderedDict(
+                (n, torch.cat(parts[n]) if len(parts[n]) > 1 else parts[n][0]) for n in wanted)
         if chunk:
             batch = next(iter(inputs.values())).shape[0]
             runs = [self._run({k: v[i:i + chunk] for k, v in inputs.items()})
@@ -404,9 +424,11 @@ class Net(nn.Module):
                         return None
         return int(chunk)
 
-    def _run(self, inputs):
-        """One pass over the layers: (values, first versions, total loss)."""
+    def _run(self, inputs, keep=None):
+        """One pass over the layers: (values, first versions, total loss). With ``keep`` (a
+        set of blob names), a blob is dropped once its last consumer has run, unless kept."""
         values, first = {}, {}
+        last_use = self._last_use if keep is not None else {}
         loss = None
         force = self.graph.force_backward and torch.is_grad_enabled()
         inplace = not torch.is_grad_enabled()
@@ -431,6 +453,10 @@ class Net(nn.Module):
                     tops = module(*bottoms)
                 if isinstance(tops, torch.Tensor):
                     tops = (tops,)
+                for b in set(node.bottoms):
+                    if last_use.get(b) == node.index and b not in keep:
+                        values.pop(b, None)
+                        first.pop(b, None)
                 if module.is_data:
                     tops = tuple(t.to(device=self._ref.device, dtype=self._ref.dtype)
                                  for t in tops)

@@ -243,10 +243,13 @@ def eval_video(net, video, batch=64, save_feature=False, progress=None):
         for start in range(0, n, batch):
             stop = min(n, start + batch)
             x = torch.from_numpy(video_to_blob(video[:, :, start:stop]))   # transposed frames
-            out = net.forward(data=x)[out_name]
+            # only the outputs are kept: intermediates are freed as the pass goes on
+            outs = net.forward(data=x, blobs=["fc4"] if feature is not None else None,
+                               keep_blobs=False)
+            out = outs[out_name]
             results[start:stop] = out.reshape(stop - start, -1)[:, 0].double().numpy()
             if feature is not None:
-                f = net.blobs["fc4"].data.reshape(stop - start, -1)
+                f = outs["fc4"].reshape(stop - start, -1)
                 feature[:, start:stop] = f.double().numpy().T
             if progress is not None:
                 progress.update(stop - start)
@@ -398,7 +401,9 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
     from tqdm import tqdm
 
     from caffe_compat.errors import CaffeCompatError
+    from caffe_compat.memory import retain_freed_memory
     from models import detect_architecture, load_net
+    retain_freed_memory()   # batches reuse the memory of the previous one (see that module)
     crops_dir = os.fspath(crops_dir)
     if sequences is None:
         sequences = default_sequences(crops_dir)
@@ -487,8 +492,14 @@ def main(argv=None):
                         help="also save the 300-d fc4 features of every frame (features/*.mat)")
     parser.add_argument("--batch", type=int, default=64, help="frames per forward pass (64)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--caffe-order", action="store_true",
+                        help="sum every convolution and inner product in Caffe's order: "
+                             "predictions bit-identical to Caffe's (slower)")
     args = parser.parse_args(argv)
+    from caffe_compat import blas_order
     from caffe_compat.errors import CaffeCompatError
+    if args.caffe_order:
+        blas_order.INFERENCE = True
     try:
         res = run_eval(args.model, args.weights, args.crops, args.out, args.sequences,
                        args.batch, args.save_feature, progress=not args.quiet)

@@ -5,6 +5,10 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+# The solvers make glibc keep freed memory (caffe_compat.memory); the suite measures memory
+# growth per case, so it runs with glibc's defaults (tests/caffe_compat/test_memory.py checks
+# the setting itself in a separate process).
+os.environ.setdefault("CAFFE_COMPAT_KEEP_FREED_MEMORY", "0")
 SHARED = pathlib.Path(os.environ.get("RLQ_SHARED", REPO.parent / "shared"))
 
 

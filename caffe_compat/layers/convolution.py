@@ -44,6 +44,14 @@ class CaffeOrderConv2d(torch.autograd.Function):
         stride, pad, dilation, group, has_bias = ctx.geometry
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1],
                 has_bias and ctx.needs_input_grad[2]]
+        if not mask[0] and mask[1] and group == 1 and weight.shape[1] == 1:
+            # a first layer on one channel (the faces): oneDNN's weight gradient for one input
+            # channel runs at a tenth of GEMM speed; im2col + batched GEMM instead
+            cols = F.unfold(x, tuple(weight.shape[2:]), dilation, pad, stride)
+            g = grad.reshape(grad.shape[0], grad.shape[1], -1)
+            gw = torch.bmm(g, cols.transpose(1, 2)).sum(0).view_as(weight)
+            gb = g.sum((0, 2)) if mask[2] else None
+            return None, gw, gb, None, None, None, None
         gx, gw, gb = torch.ops.aten.convolution_backward(
             grad.contiguous(), x, weight, [weight.shape[0]] if has_bias else None, stride, pad,
             dilation, False, [0, 0], group, mask)

@@ -47,6 +47,7 @@ from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..io import solverstate as solverstate_io
 from ..io.atomic import atomic_path, write_bytes_atomic
+from ..memory import retain_freed_memory
 from ..net import Net
 from ..proto import caffe_pb2
 from . import lr_policy
@@ -121,6 +122,7 @@ class Solver:
         self.log.info("Initializing solver from parameters: \n"
                       + prototxt_io.to_text(param), "solver.cpp:45")
         self.device = self._pick_device(device)
+        retain_freed_memory()   # Caffe-like: activations reuse memory (caffe_compat.memory)
         if param.debug_info:
             self.log.warning("debug_info (per-blob statistics) is not supported: ignored",
                              "solver.cpp:45")

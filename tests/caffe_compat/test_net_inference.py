@@ -40,7 +40,10 @@ def test_chunking_is_off_with_autograd_and_for_batch_coupled_nets():
     assert not train._per_item
 
 
-def test_inplace_relu_only_on_fresh_unshared_blobs():
+def test_inplace_relu_only_on_fresh_unshared_blobs(monkeypatch):
+    # the same products with and without autograd (training always sums in Caffe's order)
+    from caffe_compat import blas_order
+    monkeypatch.setattr(blas_order, "INFERENCE", True)
     text = """
     name: "t"
     layer { name: "in" type: "Input" top: "x" top: "u" input_param { shape { dim: 2 dim: 3 } } }
@@ -68,3 +71,21 @@ def test_inplace_relu_only_on_fresh_unshared_blobs():
     for k in ref:
         assert torch.equal(fast[k], ref[k].detach())
     assert np.isfinite(net.blobs["w"].data.detach().numpy()).all()
+
+
+def test_forward_without_keeping_blobs():
+    """keep_blobs=False: the same outputs (and requested blobs), in chunks or not, without
+    touching net.blobs."""
+    net = Net(str(__import__("pathlib").Path(__file__).resolve().parents[2] / "prototxt"
+                  / "cnnd_deploy.prototxt"), phase="test", seed=3)
+    x = torch.rand(20, 1, 96, 96, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ref = net.forward(data=x, blobs=["fc4"])
+        before = net.blobs["conv1"].data
+        for chunk in (8, 0):
+            net.inference_chunk = chunk
+            out = net.forward(data=x, blobs=["fc4"], keep_blobs=False)
+            assert list(out) == list(ref)
+            for k in ref:
+                assert torch.equal(out[k], ref[k])
+        assert net.blobs["conv1"].data is before

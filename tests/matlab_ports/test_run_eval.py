@@ -253,3 +253,25 @@ def test_metric_definitions_on_known_values():
                                              abs=METRIC_ATOL)
     assert m["ccc_run_eval"] == pytest.approx(2 * (3 / 4) / (5 / 3 + 2.5 / 3), abs=METRIC_ATOL)
     assert m["ccc_avec"] == pytest.approx(2 * (3 / 4) / (5 / 4 + 2.5 / 4), abs=METRIC_ATOL)
+
+
+def test_caffe_order_predictions_are_caffes_bits(tmp_path, monkeypatch):
+    """run_eval --caffe-order: every convolution and inner product summed in Caffe's order,
+    so the prediction equals Caffe's fc5 bit for bit (tolerance 0), orientation included."""
+    from caffe_compat import blas_order
+    if not blas_order.available():
+        pytest.skip("the _exact_gemm extension is not built")
+    ref = shared_path("caffe-reference", "forward", "deploy_cnnd")
+    x = np.load(ref / "input.npz")["data"][0, 0]
+    fc5 = np.load(ref / "blobs.npz")["fc5"].ravel()[0]
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    savemat(crops / "dev_1.mat", {"video": x.T[:, :, None].astype(np.float64),
+                                  "valence": np.array([[0.1]]), "video_time": np.array([[0.0]])})
+    monkeypatch.setattr(blas_order, "INFERENCE", False)
+    out = tmp_path / "out"
+    assert main(["--weights", str(ref / "init.caffemodel"), "--crops", str(crops), "--out",
+                 str(out), "--quiet", "--caffe-order"]) == 0
+    assert blas_order.INFERENCE
+    rows = list(csv.DictReader(open(out / "predictions.csv")))
+    assert np.float32(float(rows[0]["prediction"])) == fc5
