@@ -220,11 +220,15 @@ def _output_name(net):
     return name
 
 
-def eval_video(net, video, batch=64, save_feature=False, progress=None):
+def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=None):
     """eval_video.m, batched: ``(results (N,) float64, feature (300, N) float64 or None)``.
 
     ``video`` is H x W x N in MATLAB orientation (each frame is fed transposed, as matcaffe
-    does); ``progress`` is an optional tqdm bar advanced by frames.
+    does); ``progress`` is an optional tqdm bar advanced by frames. ``workers`` batches run at
+    once, each on one thread (default: torch's thread count): on a few cores, whole batches side
+    by side keep every core busier than one batch split across them. The predictions are
+    those of a single-threaded run (torch's kernels may round the last bit differently with
+    another thread count; ``--caffe-order`` predictions do not depend on it at all).
     """
     import torch
     video = np.asarray(video)
@@ -239,20 +243,37 @@ def eval_video(net, video, batch=64, save_feature=False, progress=None):
             raise PortError(f"net '{net.name}' has no fc4 blob to save as features")
         feature = np.zeros((net.blob_shape("fc4")[1], n), dtype=np.float64)
     batch = max(1, int(batch))
-    with torch.no_grad():
-        for start in range(0, n, batch):
-            stop = min(n, start + batch)
-            x = torch.from_numpy(video_to_blob(video[:, :, start:stop]))   # transposed frames
+    wanted = ["fc4"] if feature is not None else None
+
+    def one(start):
+        stop = min(n, start + batch)
+        x = torch.from_numpy(video_to_blob(video[:, :, start:stop]))   # transposed frames
+        with torch.no_grad():
             # only the outputs are kept: intermediates are freed as the pass goes on
-            outs = net.forward(data=x, blobs=["fc4"] if feature is not None else None,
-                               keep_blobs=False)
-            out = outs[out_name]
-            results[start:stop] = out.reshape(stop - start, -1)[:, 0].double().numpy()
+            return start, stop, net.forward(data=x, blobs=wanted, keep_blobs=False)
+
+    starts = list(range(0, n, batch))
+    threads = torch.get_num_threads()
+    workers = min(len(starts), threads if workers is None else max(1, int(workers)))
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+        torch.set_num_threads(1)
+        pool = ThreadPoolExecutor(workers)
+        passes = pool.map(one, starts)
+    else:
+        pool = None
+        passes = map(one, starts)
+    try:
+        for start, stop, outs in passes:
+            results[start:stop] = outs[out_name].reshape(stop - start, -1)[:, 0].double().numpy()
             if feature is not None:
-                f = outs["fc4"].reshape(stop - start, -1)
-                feature[:, start:stop] = f.double().numpy().T
+                feature[:, start:stop] = outs["fc4"].reshape(stop - start, -1).double().numpy().T
             if progress is not None:
                 progress.update(stop - start)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(threads)
     return results, feature
 
 

@@ -275,3 +275,22 @@ def test_caffe_order_predictions_are_caffes_bits(tmp_path, monkeypatch):
     assert blas_order.INFERENCE
     rows = list(csv.DictReader(open(out / "predictions.csv")))
     assert np.float32(float(rows[0]["prediction"])) == fc5
+
+
+def test_batches_side_by_side_equal_a_single_threaded_run():
+    """eval_video runs whole batches on parallel workers of one thread each: predictions and
+    features equal a single-threaded run bit for bit, the last partial batch included."""
+    from caffe_compat import Net
+    from matlab_ports.run_eval import eval_video
+    net = Net(str(models.get("hr").deploy_path), phase="test", seed=0)
+    video = np.random.default_rng(0).random((96, 96, 45)).astype(np.float32)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        ref, ref_f = eval_video(net, video, 16, True, workers=1)
+        torch.set_num_threads(2)
+        ours, ours_f = eval_video(net, video, 16, True, workers=2)
+        assert torch.get_num_threads() == 2          # restored after the pass
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(ours, ref) and np.array_equal(ours_f, ref_f)
