@@ -33,6 +33,10 @@ setup(
         Extension("caffe_compat._exact_gemm", ["caffe_compat/_exact_gemm.c"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
+        # Caffe's MAX pooling forward for training (torch's computes the same values slower)
+        Extension("caffe_compat._pool_kernel", ["caffe_compat/_pool_kernel.c"],
+                  extra_compile_args=["-O2", "-pthread"], extra_link_args=["-pthread"],
+                  optional=True),
     ],
     install_requires=[
         "torch>=2.1",

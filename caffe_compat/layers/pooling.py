@@ -19,8 +19,42 @@ from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer
 
+try:
+    from .. import _pool_kernel
+except ImportError:  # pragma: no cover - the extension is optional
+    _pool_kernel = None
+
 P = caffe_pb2.PoolingParameter
 FLT_MAX = float(np.finfo(np.float32).max)
+
+
+class CaffeMaxPool2d(torch.autograd.Function):
+    """MAX pooling whose forward is Caffe's loop in C (``_pool_kernel.c``: first maximum wins,
+    flat indices), for the geometries where torch's pooling has Caffe's windows; backward by
+    torch's kernel from those indices. Same values as torch's forward, in a third of the time
+    on a CNN+D batch."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, pad, ceil, out):
+        x = x.contiguous()
+        n, c = x.shape[:2]
+        y = torch.empty((n, c) + tuple(out), dtype=x.dtype)
+        mask = torch.empty((n, c) + tuple(out), dtype=torch.int64)
+        _pool_kernel.max_pool2d(x.detach().numpy(), y.numpy(), mask.numpy(), kernel[0],
+                                kernel[1], stride[0], stride[1], pad[0], pad[1],
+                                max(1, torch.get_num_threads()))
+        ctx.save_for_backward(x, mask)
+        ctx.geometry = (kernel, stride, pad, ceil)
+        ctx.mark_non_differentiable(mask)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, mask = ctx.saved_tensors
+        kernel, stride, pad, ceil = ctx.geometry
+        gx = torch.ops.aten.max_pool2d_with_indices_backward(
+            grad.contiguous(), x, list(kernel), list(stride), list(pad), [1, 1], ceil, mask)
+        return gx, None, None, None, None, None
 
 
 def _size(length, k, s, p, ceil):
@@ -128,6 +162,11 @@ class Pooling(Layer):
 
     def _max(self, x, plan):
         want_mask = len(self.param.top) == 2
+        if (plan["fast"] and not want_mask and _pool_kernel is not None
+                and torch.is_grad_enabled() and x.device.type == "cpu"
+                and x.dtype == torch.float32 and not torch.jit.is_tracing()):
+            return CaffeMaxPool2d.apply(x, tuple(plan["k"]), tuple(self.stride),
+                                        tuple(self.pad), self.ceil, tuple(plan["out"]))
         if plan["fast"] and not want_mask:
             return F.max_pool2d(x, plan["k"], self.stride, self.pad, ceil_mode=self.ceil)
         xp = F.pad(x, plan["pads"], value=-math.inf)

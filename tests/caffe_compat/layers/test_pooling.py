@@ -87,3 +87,24 @@ def test_bad_parameters_name_the_layer():
     with pytest.raises(NetError, match=r"layer 'po'.*global_pooling the kernel size"):
         make_layer('name: "po" type: "Pooling" bottom: "x" top: "y" '
                    'pooling_param { global_pooling: true kernel_size: 2 }', (1, 1, 8, 8))
+
+
+@pytest.mark.parametrize("shape,k,s,out", [((3, 5, 92, 92), 2, 2, 46), ((2, 4, 17, 17), 4, 4, 5),
+                                           ((2, 3, 15, 15), 2, 2, 8), ((1, 2, 9, 11), 3, 2, None)])
+def test_training_max_pool_kernel_matches_torch(shape, k, s, out):
+    """The C forward of training (Caffe's loop) gives torch's values and indices: forward and
+    the gradient bit for bit, ties included (values on a coarse grid; the first maximum wins
+    in both)."""
+    from caffe_compat.layers import pooling
+    if pooling._pool_kernel is None:
+        pytest.skip("the _pool_kernel extension is not built")
+    g = torch.Generator().manual_seed(sum(shape))
+    x = (torch.randint(-4, 5, shape, generator=g).float() / 4).requires_grad_()
+    ref = torch.nn.functional.max_pool2d(x, k, s, ceil_mode=True)
+    oh, ow = ref.shape[2:]
+    ours = pooling.CaffeMaxPool2d.apply(x, (k, k), (s, s), (0, 0), True, (oh, ow))
+    assert torch.equal(ours, ref)
+    up = torch.randn(ref.shape, generator=g)
+    a, = torch.autograd.grad(ref, x, up)
+    b, = torch.autograd.grad(ours, x, up)
+    assert torch.equal(a, b)

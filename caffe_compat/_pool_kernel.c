@@ -1,0 +1,176 @@
+/*
+ * Caffe's MAX pooling forward (PoolingLayer::Forward_cpu), in C.
+ *
+ *     max_pool2d(x, y, mask, kh, kw, sh, sw, ph, pw, nthreads)
+ *
+ * x (N, C, H, W) float32, y (N, C, OH, OW) float32 and mask (N, C, OH, OW) int64, all
+ * C-contiguous. For every output the window [oh*sh - ph, +kh) x [ow*sw - pw, +kw) is clipped to
+ * the input; starting from -FLT_MAX, a value replaces the maximum only when it is greater
+ * (so the first of equal values wins and NaN never does), and mask holds the flat index
+ * h * W + w of the maximum (-1 for an empty window), which is also the index torch's
+ * max_pool2d backward takes. Planes are shared among threads; the GIL is released.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <float.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t *mask;
+    ptrdiff_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw;
+    ptrdiff_t next;
+    pthread_mutex_t lock;
+} pool_job;
+
+#define PLANES_PER_TAKE 16
+
+static void
+pool_planes(const pool_job *j, ptrdiff_t p0, ptrdiff_t p1)
+{
+    for (ptrdiff_t p = p0; p < p1; p++) {
+        const float *x = j->x + p * j->H * j->W;
+        float *y = j->y + p * j->OH * j->OW;
+        int64_t *m = j->mask + p * j->OH * j->OW;
+        for (ptrdiff_t oh = 0; oh < j->OH; oh++) {
+            ptrdiff_t hs = oh * j->sh - j->ph, he = hs + j->kh;
+            if (he > j->H)
+                he = j->H;
+            if (hs < 0)
+                hs = 0;
+            for (ptrdiff_t ow = 0; ow < j->OW; ow++) {
+                ptrdiff_t ws = ow * j->sw - j->pw, we = ws + j->kw;
+                if (we > j->W)
+                    we = j->W;
+                if (ws < 0)
+                    ws = 0;
+                float best = -FLT_MAX;
+                int64_t at = -1;
+                for (ptrdiff_t h = hs; h < he; h++) {
+                    const float *row = x + h * j->W;
+                    for (ptrdiff_t w = ws; w < we; w++) {
+                        if (row[w] > best) {
+                            best = row[w];
+                            at = h * j->W + w;
+                        }
+                    }
+                }
+                y[oh * j->OW + ow] = best;
+                m[oh * j->OW + ow] = at;
+            }
+        }
+    }
+}
+
+static void *
+pool_worker(void *arg)
+{
+    pool_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        ptrdiff_t p0 = j->next;
+        j->next += PLANES_PER_TAKE;
+        pthread_mutex_unlock(&j->lock);
+        if (p0 >= j->planes)
+            break;
+        ptrdiff_t p1 = p0 + PLANES_PER_TAKE < j->planes ? p0 + PLANES_PER_TAKE : j->planes;
+        pool_planes(j, p0, p1);
+    }
+    return NULL;
+}
+
+static int
+contiguous(const Py_buffer *v, Py_ssize_t itemsize)
+{
+    Py_ssize_t expect = itemsize;
+    for (int d = v->ndim - 1; d >= 0; d--) {
+        if (v->shape[d] != 1 && v->strides[d] != expect)
+            return 0;
+        expect *= v->shape[d];
+    }
+    return 1;
+}
+
+static PyObject *
+py_max_pool2d(PyObject *self, PyObject *args)
+{
+    PyObject *ox, *oy, *om;
+    Py_ssize_t kh, kw, sh, sw, ph, pw;
+    int nthreads;
+    Py_buffer x, y, m;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOnnnnnni:max_pool2d", &ox, &oy, &om, &kh, &kw, &sh, &sw,
+                          &ph, &pw, &nthreads))
+        return NULL;
+    int flags = PyBUF_STRIDES | PyBUF_FORMAT;
+    if (PyObject_GetBuffer(ox, &x, flags) != 0)
+        return NULL;
+    if (PyObject_GetBuffer(oy, &y, flags | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&x);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(om, &m, flags | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&x);
+        PyBuffer_Release(&y);
+        return NULL;
+    }
+    PyObject *ret = NULL;
+    if (x.ndim != 4 || y.ndim != 4 || m.ndim != 4 || strcmp(x.format, "f") != 0 ||
+        strcmp(y.format, "f") != 0 || m.itemsize != 8 ||
+        (strcmp(m.format, "l") != 0 && strcmp(m.format, "q") != 0) ||
+        !contiguous(&x, 4) || !contiguous(&y, 4) || !contiguous(&m, 8) ||
+        x.shape[0] != y.shape[0] || x.shape[1] != y.shape[1] ||
+        memcmp(y.shape, m.shape, 4 * sizeof(Py_ssize_t)) != 0 ||
+        kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_pool2d: x (N, C, H, W) float32, y float32 and "
+                        "mask int64 (N, C, OH, OW), C-contiguous, positive kernel and stride");
+        goto done;
+    }
+    pool_job j;
+    memset(&j, 0, sizeof j);
+    j.x = x.buf; j.y = y.buf; j.mask = m.buf;
+    j.planes = x.shape[0] * x.shape[1];
+    j.H = x.shape[2]; j.W = x.shape[3]; j.OH = y.shape[2]; j.OW = y.shape[3];
+    j.kh = kh; j.kw = kw; j.sh = sh; j.sw = sw; j.ph = ph; j.pw = pw;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_init(&j.lock, NULL);
+    pthread_t tids[64];
+    int started = 0;
+    for (int t = 1; t < nthreads && t < 64 && (ptrdiff_t)t * PLANES_PER_TAKE < j.planes; t++)
+        if (pthread_create(&tids[started], NULL, pool_worker, &j) == 0)
+            started++;
+    pool_worker(&j);
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+    pthread_mutex_destroy(&j.lock);
+    Py_END_ALLOW_THREADS
+    ret = Py_None;
+    Py_INCREF(ret);
+done:
+    PyBuffer_Release(&x);
+    PyBuffer_Release(&y);
+    PyBuffer_Release(&m);
+    return ret;
+}
+
+static PyMethodDef methods[] = {
+    {"max_pool2d", py_max_pool2d, METH_VARARGS,
+     "max_pool2d(x, y, mask, kh, kw, sh, sw, ph, pw, nthreads): Caffe's MAX pooling forward."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_pool_kernel", "Caffe's MAX pooling forward.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__pool_kernel(void)
+{
+    return PyModule_Create(&module);
+}
