@@ -333,6 +333,30 @@ packed_chunk(const job *j, ptrdiff_t g, ptrdiff_t mi)
     return j->Apacked + g * mpad * j->K + mi * MC * j->K;
 }
 
+/* The operands of product `item`: B's source, the group (index of A's packing), A unpacked
+ * (row stride, column stride) and C (row stride). */
+static ptrdiff_t
+item_operands(const job *j, ptrdiff_t item, bsrc *b, const float **A, ptrdiff_t *sam,
+              ptrdiff_t *sak, float **C, ptrdiff_t *ldc)
+{
+    memset(b, 0, sizeof *b);
+    if (!j->conv) {
+        b->B = j->B;
+        b->sk = j->sbk;
+        b->sn = j->sbn;
+        *A = j->A; *sam = j->sam; *sak = j->sak;
+        *C = j->C; *ldc = j->ldc;
+        return 0;
+    }
+    ptrdiff_t n = item / j->group, g = item % j->group, cg = j->Cin / j->group;
+    b->x = j->x + (n * j->Cin + g * cg) * j->H * j->W;
+    b->H = j->H; b->W = j->W; b->kh = j->kh; b->kw = j->kw; b->OW = j->OW;
+    b->sh = j->sh; b->sw = j->sw; b->ph = j->ph; b->pw = j->pw; b->dh = j->dh; b->dw = j->dw;
+    *A = j->w + g * j->M * j->K; *sam = j->K; *sak = 1;
+    *C = j->y + (n * j->O + g * j->M) * j->OH * j->OW; *ldc = j->N;
+    return g;
+}
+
 static void
 run_unit(job *j, ptrdiff_t u, scratch *s)
 {
@@ -343,22 +367,11 @@ run_unit(job *j, ptrdiff_t u, scratch *s)
     ptrdiff_t mc = j->M - m0 < MC ? j->M - m0 : MC;
     ptrdiff_t nc = j->N - n0 < NC ? j->N - n0 : NC;
     bsrc b;
-    memset(&b, 0, sizeof b);
-    if (!j->conv) {
-        b.B = j->B;
-        b.sk = j->sbk;
-        b.sn = j->sbn;
-        product_tile(packed_chunk(j, 0, mi), &b, j->C, j->ldc, j->N, j->starts, j->nblocks,
-                     m0, mc, n0, nc, s);
-        return;
-    }
-    ptrdiff_t n = item / j->group, g = item % j->group;
-    ptrdiff_t cg = j->Cin / j->group;
-    b.x = j->x + (n * j->Cin + g * cg) * j->H * j->W;
-    b.H = j->H; b.W = j->W; b.kh = j->kh; b.kw = j->kw; b.OW = j->OW;
-    b.sh = j->sh; b.sw = j->sw; b.ph = j->ph; b.pw = j->pw; b.dh = j->dh; b.dw = j->dw;
-    float *C = j->y + (n * j->O + g * j->M) * j->OH * j->OW;
-    product_tile(packed_chunk(j, g, mi), &b, C, j->N, j->N, j->starts, j->nblocks, m0, mc, n0,
+    const float *A;
+    float *C;
+    ptrdiff_t sam, sak, ldc;
+    ptrdiff_t g = item_operands(j, item, &b, &A, &sam, &sak, &C, &ldc);
+    product_tile(packed_chunk(j, g, mi), &b, C, ldc, j->N, j->starts, j->nblocks, m0, mc, n0,
                  nc, s);
 }
 
@@ -372,8 +385,11 @@ pack_all_a(job *j)
     if (j->Apacked == NULL)
         return -1;
     for (ptrdiff_t g = 0; g < j->groups_a; g++) {
-        const float *A = j->conv ? j->w + g * j->M * j->K : j->A;
-        ptrdiff_t sam = j->conv ? j->K : j->sam, sak = j->conv ? 1 : j->sak;
+        bsrc b;
+        const float *A;
+        float *C;
+        ptrdiff_t sam, sak, ldc;
+        item_operands(j, g, &b, &A, &sam, &sak, &C, &ldc);   /* item g: image 0, group g */
         for (ptrdiff_t mi = 0; mi < j->mchunks; mi++) {
             ptrdiff_t m0 = mi * MC, mc = j->M - m0 < MC ? j->M - m0 : MC;
             ptrdiff_t mcp = (mc + MR - 1) / MR * MR;
@@ -550,22 +566,13 @@ run_small_nn_tail(job *j)
 {
     if (!needs_small_nn_tail(j))
         return 0;
-    bsrc b;
-    memset(&b, 0, sizeof b);
-    if (!j->conv) {
-        b.B = j->B;
-        b.sk = j->sbk;
-        b.sn = j->sbn;
-        return small_nn_tail(j->A, j->sam, j->sak, &b, j->C, j->ldc, j->M, j->N, j->K);
-    }
     for (ptrdiff_t item = 0; item < j->items; item++) {
-        ptrdiff_t n = item / j->group, g = item % j->group, cg = j->Cin / j->group;
-        b.x = j->x + (n * j->Cin + g * cg) * j->H * j->W;
-        b.H = j->H; b.W = j->W; b.kh = j->kh; b.kw = j->kw; b.OW = j->OW;
-        b.sh = j->sh; b.sw = j->sw; b.ph = j->ph; b.pw = j->pw; b.dh = j->dh; b.dw = j->dw;
-        if (small_nn_tail(j->w + g * j->M * j->K, j->K, 1, &b,
-                          j->y + (n * j->O + g * j->M) * j->OH * j->OW, j->N, j->M, j->N,
-                          j->K) != 0)
+        bsrc b;
+        const float *A;
+        float *C;
+        ptrdiff_t sam, sak, ldc;
+        item_operands(j, item, &b, &A, &sam, &sak, &C, &ldc);
+        if (small_nn_tail(A, sam, sak, &b, C, ldc, j->M, j->N, j->K) != 0)
             return -1;
     }
     return 0;
@@ -601,6 +608,26 @@ get_f32(PyObject *o, Py_buffer *v, int writable, int ndim, const char *what)
     return 0;
 }
 
+/* The buffers of inputs a, b and output c (writable), each float32 of the given rank; on
+ * failure none is held. */
+static int
+get_f32_operands(PyObject *oa, PyObject *ob, PyObject *oc, int ndim, const char *names[3],
+                 Py_buffer *a, Py_buffer *b, Py_buffer *c)
+{
+    if (get_f32(oa, a, 0, ndim, names[0]) != 0)
+        return -1;
+    if (get_f32(ob, b, 0, ndim, names[1]) != 0) {
+        PyBuffer_Release(a);
+        return -1;
+    }
+    if (get_f32(oc, c, 1, ndim, names[2]) != 0) {
+        PyBuffer_Release(a);
+        PyBuffer_Release(b);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 is_contiguous(const Py_buffer *v)
 {
@@ -622,17 +649,9 @@ py_gemm(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOpi:gemm", &oa, &ob, &oc, &blocked, &nthreads))
         return NULL;
-    if (get_f32(oa, &a, 0, 2, "A") != 0)
+    static const char *names[3] = {"A", "B", "C"};
+    if (get_f32_operands(oa, ob, oc, 2, names, &a, &b, &c) != 0)
         return NULL;
-    if (get_f32(ob, &b, 0, 2, "B") != 0) {
-        PyBuffer_Release(&a);
-        return NULL;
-    }
-    if (get_f32(oc, &c, 1, 2, "C") != 0) {
-        PyBuffer_Release(&a);
-        PyBuffer_Release(&b);
-        return NULL;
-    }
     PyObject *ret = NULL;
     if (a.shape[1] != b.shape[0] || c.shape[0] != a.shape[0] || c.shape[1] != b.shape[1]) {
         PyErr_Format(PyExc_ValueError, "shapes (%zd, %zd) x (%zd, %zd) -> (%zd, %zd) do not "
@@ -690,17 +709,9 @@ py_conv2d(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOnnnnnnnpi:conv2d", &ox, &ow, &oy, &sh, &sw, &ph, &pw, &dh,
                           &dw, &group, &blocked, &nthreads))
         return NULL;
-    if (get_f32(ox, &x, 0, 4, "x") != 0)
+    static const char *names[3] = {"x", "w", "y"};
+    if (get_f32_operands(ox, ow, oy, 4, names, &x, &w, &y) != 0)
         return NULL;
-    if (get_f32(ow, &w, 0, 4, "w") != 0) {
-        PyBuffer_Release(&x);
-        return NULL;
-    }
-    if (get_f32(oy, &y, 1, 4, "y") != 0) {
-        PyBuffer_Release(&x);
-        PyBuffer_Release(&w);
-        return NULL;
-    }
     PyObject *ret = NULL;
     if (!is_contiguous(&x) || !is_contiguous(&w) || !is_contiguous(&y)) {
         PyErr_SetString(PyExc_ValueError, "x, w and y must be C-contiguous");
@@ -764,17 +775,9 @@ py_gemm_tn_small(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "OOO:gemm_tn_small", &ow, &ox, &oc))
         return NULL;
-    if (get_f32(ow, &w, 0, 2, "W") != 0)
+    static const char *names[3] = {"W", "X", "C"};
+    if (get_f32_operands(ow, ox, oc, 2, names, &w, &x, &c) != 0)
         return NULL;
-    if (get_f32(ox, &x, 0, 2, "X") != 0) {
-        PyBuffer_Release(&w);
-        return NULL;
-    }
-    if (get_f32(oc, &c, 1, 2, "C") != 0) {
-        PyBuffer_Release(&w);
-        PyBuffer_Release(&x);
-        return NULL;
-    }
     PyObject *ret = NULL;
     if (w.shape[1] != x.shape[1] || c.shape[0] != x.shape[0] || c.shape[1] != w.shape[0] ||
         (c.shape[1] > 1 && c.strides[1] != 4)) {
