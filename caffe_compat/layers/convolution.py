@@ -8,7 +8,7 @@ channel ``axis``. Convolution output: ``(in + 2p - (d(k-1)+1)) / s + 1`` (floor)
 import torch
 import torch.nn.functional as F
 
-from .. import blas_order
+from .. import blas_order, dft_conv
 from .base import Layer, canonical_axis
 from .common import spatial_values
 from .registry import register_layer
@@ -27,7 +27,8 @@ _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 class CaffeOrderConv2d(torch.autograd.Function):
     """2-D convolution whose forward sums in Caffe's order (:mod:`caffe_compat.blas_order`),
-    the bias added afterwards as Caffe's second gemm does; backward by torch's kernels."""
+    the bias added afterwards as Caffe's second gemm does. Backward: through the DFT where that
+    is cheaper (:mod:`caffe_compat.dft_conv`), otherwise by torch's kernels."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pad, dilation, group):
@@ -52,6 +53,11 @@ class CaffeOrderConv2d(torch.autograd.Function):
             gw = torch.bmm(g, cols.transpose(1, 2)).sum(0).view_as(weight)
             gb = g.sum((0, 2)) if mask[2] else None
             return None, gw, gb, None, None, None, None
+        if (mask[0] or mask[1]) and dft_conv.eligible(x, weight, stride, pad, dilation, group,
+                                                       mask[0], mask[1]):
+            gx, gw = dft_conv.conv2d_backward(x, weight, grad, pad, mask[0], mask[1])
+            gb = grad.sum((0, 2, 3)) if mask[2] else None
+            return gx, gw, gb, None, None, None, None
         gx, gw, gb = torch.ops.aten.convolution_backward(
             grad.contiguous(), x, weight, [weight.shape[0]] if has_bias else None, stride, pad,
             dilation, False, [0, 0], group, mask)

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from caffe_compat.solvers import SGDSolver
-from .conftest import (LOSS_TOL, UPDATE_TOL, check_variant, random_grads, report, run_updates,
-                       tiny_solver)
+from tests.conftest import shared_path
+from .conftest import (LOSS_TOL, UPDATE_TOL, CaseRun, check_variant, random_grads, report,
+                       run_updates, tiny_solver)
 
 
 def caffe_sgd(w, grads, lrs, momentum, decay, decay_mults, lr_mults, l1=False):
@@ -89,6 +90,20 @@ def test_cnnd_sgd_step(train_case):
     assert loss_err <= LOSS_TOL
     # 1e-4 scaled error per blob: see WEIGHT_TOL in conftest (summation-order drift)
     assert w10 <= 1e-4 and w20 <= 1e-4
+
+
+def test_cnnd_sgd_step_with_direct_backward(tmp_path, monkeypatch):
+    """The same case with convolution gradients by torch's direct kernels instead of the DFT
+    route (caffe_compat.dft_conv, taken by conv2 here): both stay within the tolerances."""
+    from caffe_compat import dft_conv
+    monkeypatch.setattr(dft_conv, "ENABLED", False)
+    torch.manual_seed(0)
+    run = CaseRun(shared_path("caffe-reference", "train", "cnnd_sgd_step"), "solver.prototxt",
+                  tmp_path, weights="init.caffemodel")
+    loss_err = run.loss_error()
+    w20 = max(run.weight_errors(20, "snapshot_iter_20.caffemodel").values())
+    report("cnnd_sgd_step (direct backward)", loss=loss_err, w20=w20)
+    assert loss_err <= LOSS_TOL and w20 <= 1e-4
 
 
 @pytest.mark.parametrize("variant", ["sgd_l1", "sgd_clip", "sgd_itersize2"])
