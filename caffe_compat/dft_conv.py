@@ -39,10 +39,15 @@ ENABLED = os.environ.get("CAFFE_COMPAT_CONV_BACKWARD", "dft") != "direct"
 # times the DFT route. The estimate counts multiply-adds: per (image, output, input channel)
 # triple 2*k_h*k_w*Ho*Wo per gradient directly, 8*Lh*Fw per gradient through the DFT; plus, per
 # channel image transformed, the two transform products, weighted 3x for running on thin
-# matrices at about a third of GEMM speed (fitted on nine layer shapes on a 2-core AVX2 CPU,
-# measured speed-ups 0.44x to 3.9x: ``benchmarks/bench_conv_backward.py --sweep``).
+# matrices at about a third of GEMM speed; plus, per (output, input channel) pair and frequency,
+# the memory traffic of the weight's spectrum (250) and of the weight gradient's (500), which
+# dominates at small batches. Fitted on eleven layer shapes and batches 8 to 128 on a 2-core
+# AVX2 CPU (measured speed-ups 0.55x to 4.2x: ``benchmarks/bench_conv_backward.py --sweep``
+# and ``--batch B``); every shape it sends to the DFT ran faster there.
 MIN_SAVING = 1.25
 TRANSFORM_WEIGHT = 3.0
+PAIR_WEIGHT_INPUT = 250.0
+PAIR_WEIGHT_WEIGHT = 500.0
 
 
 def _half(n):
@@ -60,7 +65,9 @@ def estimated_saving(x_shape, weight_shape, pad, need_input=True, need_weight=Tr
     direct = grads * triples * 2.0 * kh * kw * ho * wo
     images = n * out_c + n * in_c * grads
     per_image = 4.0 * fw * lw * lh + 8.0 * lh * lh * fw
-    dft = grads * triples * 8.0 * lh * fw + TRANSFORM_WEIGHT * images * per_image
+    pairs = float(out_c) * in_c * lh * fw
+    dft = (grads * triples * 8.0 * lh * fw + TRANSFORM_WEIGHT * images * per_image
+           + pairs * (PAIR_WEIGHT_INPUT * need_input + PAIR_WEIGHT_WEIGHT * need_weight))
     return direct / dft
 
 

@@ -92,6 +92,8 @@ def test_route_taken_where_it_pays():
     assert dft_conv.eligible(*conv2, *geometry) and dft_conv.eligible(*conv3, *geometry)
     assert not dft_conv.eligible(*first, *geometry)
     assert not dft_conv.eligible(*small3x3, *geometry)
+    # a batch of 8: the per-channel-pair spectra cost as much as the products save
+    assert not dft_conv.eligible(conv2[0][:8], conv2[1], *geometry)
     # geometry it does not handle
     assert not dft_conv.eligible(*conv2, [2, 2], [0, 0], [1, 1], 1)
     assert not dft_conv.eligible(*conv2, [1, 1], [0, 0], [2, 2], 1)
@@ -123,10 +125,10 @@ def test_convolution_layer_backpropagates_through_the_dft(monkeypatch):
     text = ('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '
             'num_output: 64 kernel_size: 5 pad: 1 }')
     rng = np.random.default_rng(7)
-    x = rng.normal(size=(8, 32, 24, 24)).astype(np.float32)
+    x = rng.normal(size=(32, 32, 24, 24)).astype(np.float32)
     w = rng.normal(size=(64, 32, 5, 5)).astype(np.float32)
     b = rng.normal(size=64).astype(np.float32)
-    g = torch.from_numpy(rng.normal(size=(8, 64, 22, 22)).astype(np.float32))
+    g = torch.from_numpy(rng.normal(size=(32, 64, 22, 22)).astype(np.float32))
     calls = []
     real = dft_conv.conv2d_backward
 
