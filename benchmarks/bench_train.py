@@ -5,7 +5,8 @@ pooling, fc 300 with Dropout 0.5, fc 1, Euclidean loss) on 96x96 inputs at batch
 momentum 0.9, weight decay 5e-4, lr 0.01 and lr_mult 2 on biases. Ours runs the ORIGINAL solver
 and net prototxts (solver_1F_CNN+D.prototxt, model_1F_CNN+D.prototxt) through
 ``caffe_compat.get_solver`` reading HDF5 batches from disk (forward in Caffe's summation
-order, see ``caffe_compat.blas_order``); the reference loop uses ``torch.optim.SGD`` on batches
+order, see ``caffe_compat.blas_order``; convolution gradients through the DFT where that pays,
+see ``caffe_compat.dft_conv``); the reference loop uses ``torch.optim.SGD`` on batches
 already in memory, once in torch's default layout (the peer of the overhead figure) and once in
 channels-last layout (torch's fastest CPU layout for this net, for scale). With ``--caffe
 PATH`` a real Caffe build's ``caffe time`` (forward + backward of the same original net,
@@ -38,7 +39,7 @@ from torch import nn
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from caffe_compat import get_solver  # noqa: E402
+from caffe_compat import dft_conv, get_solver  # noqa: E402
 from caffe_compat.io.prototxt import read_net, read_solver, write_prototxt  # noqa: E402
 
 ORIGINAL = os.environ.get("RLQ_ORIGINAL", os.path.join(os.path.dirname(REPO), "shared",
@@ -189,6 +190,9 @@ def main(argv=None):
     print(f"device: {args.device}, threads: {torch.get_num_threads()}, batch {args.batch} at "
           f"{args.size}x{args.size}, {args.rounds} rounds x {args.iterations} iterations, "
           f"load average {os.getloadavg()[0]:.2f}")
+    print("our convolution backward: " + ("through the DFT where it pays (caffe_compat.dft_conv; "
+          "CAFFE_COMPAT_CONV_BACKWARD=direct for torch's kernels)" if dft_conv.ENABLED
+          else "torch's direct kernels (CAFFE_COMPAT_CONV_BACKWARD=direct)"))
     for label, (w, cpu) in med.items():
         print(f"{label:22s}: {w:.3f} s/iter wall ({1 / w:.3f} it/s), {cpu:.3f} s/iter CPU"
               "  rounds: " + " ".join(f"{t:.3f}" for t, _ in rounds[label]))

@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from caffe_compat import dft_conv
 from tests.caffe_compat.layers.helpers_struct import make_layer
@@ -153,3 +155,18 @@ def test_convolution_layer_backpropagates_through_the_dft(monkeypatch):
     assert scaled(dx, ref[0]) <= F32_TOL
     ref_b = g.double().sum((0, 2, 3))
     assert scaled(gb, ref_b) <= F32_TOL and scaled(db, ref_b) <= F32_TOL
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 3), cin=st.integers(1, 5), cout=st.integers(1, 5),
+       h=st.integers(1, 13), w=st.integers(1, 13), kh=st.integers(1, 6), kw=st.integers(1, 6),
+       ph=st.integers(0, 3), pw=st.integers(0, 3), seed=st.integers(0, 2**16))
+def test_any_geometry_equals_direct_sums(n, cin, cout, h, w, kh, kw, ph, pw, seed):
+    """Any stride-1 geometry with a non-empty output, in float64 (the identity is exact)."""
+    assume(h + 2 * ph >= kh and w + 2 * pw >= kw)
+    x, wt, g, pad = data((n, cin, h, w, cout, kh, kw, ph, pw), torch.float64, seed)
+    gx, gw = dft_conv.conv2d_backward(x, wt, g, pad)
+    rx, rw = direct(x, wt, g, pad)
+    for got, ref in ((gx, rx), (gw, rw)):
+        assert got.shape == ref.shape
+        assert (got - ref).abs().max().item() <= F64_TOL * max(ref.abs().max().item(), 1.0)
