@@ -640,6 +640,22 @@ is_contiguous(const Py_buffer *v)
     return 1;
 }
 
+/* Runs every product of a job (with OpenBLAS's small-kernel tail where it applies), the GIL
+ * released: None, or NULL with MemoryError. */
+static PyObject *
+run_products(job *j, int nthreads)
+{
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = run_job(j, nthreads);
+    if (rc == 0)
+        rc = run_small_nn_tail(j);
+    Py_END_ALLOW_THREADS
+    if (rc != 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 py_gemm(PyObject *self, PyObject *args)
 {
@@ -679,18 +695,7 @@ py_gemm(PyObject *self, PyObject *args)
         Py_INCREF(ret);
         goto done;
     }
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = run_job(&j, nthreads);
-    if (rc == 0)
-        rc = run_small_nn_tail(&j);
-    Py_END_ALLOW_THREADS
-    if (rc != 0) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    ret = Py_None;
-    Py_INCREF(ret);
+    ret = run_products(&j, nthreads);
 done:
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
@@ -748,18 +753,7 @@ py_conv2d(PyObject *self, PyObject *args)
         Py_INCREF(ret);
         goto done;
     }
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = run_job(&j, nthreads);
-    if (rc == 0)
-        rc = run_small_nn_tail(&j);
-    Py_END_ALLOW_THREADS
-    if (rc != 0) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    ret = Py_None;
-    Py_INCREF(ret);
+    ret = run_products(&j, nthreads);
 done:
     PyBuffer_Release(&x);
     PyBuffer_Release(&w);
@@ -812,10 +806,11 @@ py_vector_kernel(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
-     "gemm(A, B, C, nthreads): C = A @ B in OpenBLAS's (Caffe's) float32 summation order."},
+     "gemm(A, B, C, blocked, nthreads): C = A @ B in OpenBLAS's (Caffe's) float32 summation "
+     "order; blocked: the general driver's K blocks (else the small-matrix kernels)."},
     {"conv2d", py_conv2d, METH_VARARGS,
-     "conv2d(x, w, y, sh, sw, ph, pw, dh, dw, group, nthreads): y = Caffe's im2col + gemm "
-     "convolution of x with w (no bias), in OpenBLAS's summation order."},
+     "conv2d(x, w, y, sh, sw, ph, pw, dh, dw, group, blocked, nthreads): y = Caffe's im2col "
+     "+ gemm convolution of x with w (no bias), in OpenBLAS's summation order."},
     {"gemm_tn_small", py_gemm_tn_small, METH_VARARGS,
      "gemm_tn_small(W, X, C): C[j, i] = sum_k W[i, k] X[j, k] as OpenBLAS's small TN kernel."},
     {"vector_kernel", py_vector_kernel, METH_NOARGS,
