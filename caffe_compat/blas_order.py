@@ -17,8 +17,8 @@ Following the same rules gives forward outputs bit-identical to Caffe's (the par
 them against Caffe's blobs). This matters for training: a ReLU whose input is within a
 rounding error of zero, or a max-pooling window with near-equal values, takes the other branch
 when the sum is rounded differently, and such flips were the largest differences between our
-training runs and Caffe's. Backward passes need no such care (no branch depends on them) and
-use torch's kernels.
+training runs and Caffe's. Backward passes need no such care (no branch depends on them): they
+use torch's kernels, or the DFT for convolutions where that is cheaper (``dft_conv``).
 
 Training (autograd on) always uses these products. Inference (``torch.no_grad()``) uses them
 when ``INFERENCE`` is True (environment variable ``CAFFE_COMPAT_CAFFE_ORDER_INFERENCE=1``, or

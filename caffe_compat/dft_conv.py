@@ -92,9 +92,10 @@ def _hermitian_weights(lw):
     return wgt
 
 
-def _angles(rows, cols, period, row0=0):
+def _angles(rows, cols, period, row0=0, col0=0):
+    """2*pi*r*c/period for r in row0.. (rows), c in col0.. (cols), float64."""
     r = torch.arange(row0, row0 + rows, dtype=torch.float64)[:, None]
-    c = torch.arange(cols, dtype=torch.float64)[None]
+    c = torch.arange(col0, col0 + cols, dtype=torch.float64)[None]
     return 2.0 * math.pi * r * c / period
 
 
@@ -122,8 +123,7 @@ def _inverse_matrices(h0, hout, w0, wout, lh, lw, dtype):
     c, s = torch.cos(a), torch.sin(a)
     eh = torch.stack([torch.stack([c, -s], 1), torch.stack([s, c], 1)], 1)
     wgt = _hermitian_weights(lw)[:, None] / (lh * lw)
-    b = 2.0 * math.pi * torch.arange(_half(lw), dtype=torch.float64)[:, None] \
-        * torch.arange(w0, w0 + wout, dtype=torch.float64)[None] / lw
+    b = _angles(_half(lw), wout, lw, col0=w0)
     ew = torch.cat([wgt * torch.cos(b), -wgt * torch.sin(b)], 0)
     return eh.reshape(2 * hout, 2 * lh).to(dtype), ew.to(dtype)
 

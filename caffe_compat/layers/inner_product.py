@@ -85,5 +85,5 @@ class InnerProduct(Layer):
             y = CaffeOrderInnerProduct.apply(flat, self.weight, bias, self.transpose)
             return y.reshape(tuple(lead) + (self.N,))
         w = self.weight.t() if self.transpose else self.weight
-        y = F.linear(flat, w, self.bias if self.bias_term else None)
+        y = F.linear(flat, w, bias)
         return y.reshape(tuple(lead) + (self.N,))

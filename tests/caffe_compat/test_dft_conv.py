@@ -15,7 +15,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from caffe_compat import dft_conv
-from tests.caffe_compat.layers.helpers_struct import make_layer
+from tests.caffe_compat.layers.helpers_struct import layer_grads
+from tests.caffe_compat.reference import scaled_error
 
 # float64: both routes sum exactly representable identities; differences are rounding of
 # sums of a few thousand float64 terms.
@@ -38,7 +39,7 @@ def direct(x, w, g, pad):
 
 
 def scaled(a, ref):
-    return ((a.double() - ref).abs().max() / ref.abs().max()).item()
+    return scaled_error(a.numpy(), ref.numpy())
 
 
 def data(shape, dtype, seed=0):
@@ -142,12 +143,7 @@ def test_convolution_layer_backpropagates_through_the_dft(monkeypatch):
     results = []
     for enabled in (True, False):
         monkeypatch.setattr(dft_conv, "ENABLED", enabled)
-        layer = make_layer(text, x.shape)
-        layer.weight.data.copy_(torch.from_numpy(w))
-        layer.bias.data.copy_(torch.from_numpy(b))
-        xt = torch.from_numpy(x).requires_grad_()
-        layer(xt).backward(g)
-        results.append((xt.grad, layer.weight.grad, layer.bias.grad))
+        results.append(layer_grads(text, x, (w, b), g)[1:])
         assert len(calls) == 1  # the DFT route once (enabled), not when switched off
     ref = direct(torch.from_numpy(x).double(), torch.from_numpy(w).double(), g.double(), (1, 1))
     (gx, gw, gb), (dx, dw, db) = results

@@ -19,6 +19,19 @@ def make_layer(text, *bottom_shapes, phase="TEST"):
     return layer_class(lp.type, lp.name)(lp, [tuple(s) for s in bottom_shapes], phase)
 
 
+def layer_grads(text, x, blobs, grad):
+    """Run ``x`` (array) through a fresh layer for ``text`` whose parameter blobs are set to
+    ``blobs`` (arrays, Caffe's order) and back-propagate ``grad`` (tensor) from its top:
+    ``[top, bottom gradient, *blob gradients]`` as tensors."""
+    layer = make_layer(text, x.shape)
+    for blob, value in zip(layer.blobs, blobs):
+        blob.data.copy_(torch.from_numpy(value))
+    xt = torch.from_numpy(x).requires_grad_()
+    y = layer(xt)
+    y.backward(grad)
+    return [y.detach(), xt.grad] + [blob.grad for blob in layer.blobs]
+
+
 def input_net(inputs, layers_text, phase="test", force_backward=True):
     """A net with one Input layer (``inputs``: blob name -> shape) followed by ``layers_text``."""
     tops = "".join(f'  top: "{name}"\n' for name in inputs)

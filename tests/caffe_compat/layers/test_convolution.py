@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from caffe_compat import NetError
-from tests.caffe_compat.layers.helpers_struct import leaf, make_layer, report
+from tests.caffe_compat.layers.helpers_struct import layer_grads, leaf, make_layer, report
 from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
 
 # float64: each output is a sum of at most 36 products.
@@ -86,14 +86,7 @@ def test_caffe_order_forward_and_torch_backward(monkeypatch, channels):
     results = []
     for flag in (True, False):
         monkeypatch.setattr(blas_order, "ENABLED", flag)
-        layer = make_layer(text, x.shape)
-        layer.weight.data.copy_(torch.from_numpy(w))
-        layer.bias.data.copy_(torch.from_numpy(b))
-        xt = torch.from_numpy(x).requires_grad_()
-        y = layer(xt)
-        y.backward(g)
-        results.append([t.detach().numpy() for t in (y, xt.grad, layer.weight.grad,
-                                                      layer.bias.grad)])
+        results.append([t.numpy() for t in layer_grads(text, x, (w, b), g)])
     (y1, *grads1), (y2, *grads2) = results
     assert np.abs(y1 - y2).max() / np.abs(y2).max() <= 1e-5
     for a, c in zip(grads1, grads2):
