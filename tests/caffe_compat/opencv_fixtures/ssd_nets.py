@@ -1,0 +1,2 @@
+"""Whole nets compared with OpenCV 4 (filled in below)."""
+NETS = {}
