@@ -216,18 +216,32 @@ def unknown_field_paths(message, path=""):
     return [p.rstrip(".") for p in found]
 
 
+# LayerParameter numbers of weiliu89's SSD Caffe, which wrote most SSD caffemodels (OpenCV's
+# fork numbers these fields differently; the layers' settings come from the prototxt anyway).
+SSD_CAFFE_FIELDS = {200: "annotated_data_param", 201: "multibox_loss_param",
+                    202: "permute_param", 203: "prior_box_param",
+                    204: "detection_output_param", 205: "detection_evaluate_param",
+                    206: "norm_param", 207: "video_data_param"}
+
+
 def unknown_field_report(net):
     """One line per layer holding unknown fields: its index, name and type, and which fields
-    (message type and field number) the schema does not know; fields outside layers too."""
+    (message type and field number) the schema does not know; fields outside layers too.
+    LayerParameter numbers of weiliu89's SSD Caffe are named."""
     lines = []
 
     def numbers(message):
         return sorted({f.field_number for f in unknown_fields.UnknownFieldSet(message)})
 
+    def label(message, n):
+        if message.DESCRIPTOR.name == "LayerParameter" and n in SSD_CAFFE_FIELDS:
+            return f"{n} ({SSD_CAFFE_FIELDS[n]} of SSD's Caffe)"
+        return str(n)
+
     def walk(message, found):
         if numbers(message):
             found.append(f"{message.DESCRIPTOR.name} field(s) "
-                         + ", ".join(str(n) for n in numbers(message)))
+                         + ", ".join(label(message, n) for n in numbers(message)))
         for field, value in message.ListFields():
             if field.message_type is None:
                 continue

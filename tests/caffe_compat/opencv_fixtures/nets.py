@@ -51,14 +51,16 @@ def bn_scale(prefix, blob):
 
 # ------------------------------------------------------------------------------ weights
 
-def fill_weights(net, seed, gains=None, scales=None):
+def fill_weights(net, seed, gains=None, scales=None, variances=None):
     """Seeded weights for every parameter blob of ``net`` (layer order, blob order); returns
     the sha256 of their bytes. Convolution / InnerProduct: uniform with He's variance times
     ``gains[layer]``; biases small; BatchNorm: positive variances, factor 1; Scale: near 1;
-    Normalize: ``scales[layer]`` range (default 0.5..2)."""
+    Normalize: ``scales[layer]`` range (default 0.5..2); BatchNorm variances in
+    ``variances[layer]`` (default 0.5..1.5)."""
     rng = np.random.RandomState(seed)
     gains = gains or {}
     scales = scales or {}
+    variances = variances or {}
     digest = hashlib.sha256()
     with torch.no_grad():
         for name, blobs in net.params.items():
@@ -66,7 +68,8 @@ def fill_weights(net, seed, gains=None, scales=None):
             values = []
             if kind == "BatchNorm":
                 c = blobs[0].shape
-                values = [rng.uniform(-0.2, 0.2, c), rng.uniform(0.5, 1.5, c), np.ones(1)]
+                lo, hi = variances.get(name, (0.5, 1.5))
+                values = [rng.uniform(-0.2, 0.2, c), rng.uniform(lo, hi, c), np.ones(1)]
                 values += [rng.uniform(0.8, 1.2, b.shape) for b in blobs[3:]]
             elif kind == "Scale":
                 values = [rng.uniform(0.8, 1.2, blobs[0].shape)]
@@ -90,7 +93,8 @@ def fill_weights(net, seed, gains=None, scales=None):
 def build(case):
     """(net, weights sha256) for a case of CASES."""
     net = Net(case["text"], phase="test")
-    return net, fill_weights(net, case.get("seed", 0), case.get("gains"), case.get("scales"))
+    return net, fill_weights(net, case.get("seed", 0), case.get("gains"), case.get("scales"),
+                             case.get("variances"))
 
 
 def random_inputs(shapes, seed, positive=()):
