@@ -274,7 +274,8 @@ def report(title, errors):
 # Types of OpenCV's Caffe fork: compared with OpenCV 4 through committed fixtures
 # (tests/caffe_compat/opencv_fixtures), so that they need no OpenCV at test time.
 OPENCV_FIXTURE_TYPES = {"Normalize", "NormalizeBBox", "Permute", "PriorBox", "PriorBoxClustered",
-                        "DetectionOutput", "Proposal", "ROIPooling", "PSROIPooling"}
+                        "DetectionOutput", "Proposal", "ROIPooling", "PSROIPooling", "ReLU6",
+                        "Mish", "ConvolutionDepthwise", "ShuffleChannel", "Interp", "Axpy"}
 
 
 def test_every_type_is_covered_or_listed():

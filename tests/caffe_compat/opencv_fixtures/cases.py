@@ -165,6 +165,44 @@ def pooling_ceil_mode_case():
     return _case(x, body, ["max_floor_pad", "max_floor", "ave_floor_pad", "max_ceil"])
 
 
+def extra_types_case():
+    """Types and fields that OpenCV 4's importer maps specially or reads as unknown fields."""
+    rng = np.random.RandomState(9)
+    x = {"x": rng.uniform(-8, 8, (2, 6, 5, 7)).astype(np.float32),
+         "y": rng.uniform(-1, 1, (2, 6, 5, 7)).astype(np.float32)}
+    body = (layer("relu6", "ReLU6", ["x"])
+            + layer("mish", "Mish", ["x"])
+            + layer("dw", "ConvolutionDepthwise", ["x"], "convolution_param { num_output: 6 "
+                    "kernel_size: 3 pad: 1 stride: 2 group: 6 }")
+            + layer("conv_two", "Convolution", ["x", "y"], "convolution_param { num_output: 4 "
+                    "kernel_size: 2 }", tops=["conv_x", "conv_y"])
+            + layer("shuffle", "ShuffleChannel", ["x"], "shuffle_channel_param { group: 3 }")
+            + layer("zoom", "Interp", ["y"], "interp_param { zoom_factor: 3 }")
+            + layer("sized", "Interp", ["y"], "interp_param { height: 8 width: 3 }")
+            + layer("drop", "Dropout", ["y"], "dropout_param { dropout_ratio: 0.3 "
+                    "scale_train: false }")
+            + layer("bn", "BatchNorm", ["y"], "batch_norm_param { use_global_stats: true "
+                    "scale_bias: true eps: 0.001 }"))
+    outs = ["relu6", "mish", "dw", "conv_x", "conv_y", "shuffle", "zoom", "sized",
+            "drop", "bn"]
+    return _case(x, body, outs, seed=9)
+
+
+def opencv_departures_case():
+    """Settings where OpenCV 4 computes something else than the Caffe fork that defined them
+    (the tests check OpenCV's output against the formula measured here, and ours against the
+    fork's): Axpy (OpenCV: a * Y + X, batch-1 scale only) and Interp's shrink_factor/pad."""
+    rng = np.random.RandomState(10)
+    x = {"a": rng.uniform(-1, 1, (1, 3, 1, 1)).astype(np.float32),
+         "x": rng.uniform(-1, 1, (1, 3, 4, 5)).astype(np.float32),
+         "y": rng.uniform(-1, 1, (1, 3, 4, 5)).astype(np.float32)}
+    body = (layer("axpy", "Axpy", ["a", "x", "y"])
+            + layer("shrink_zoom", "Interp", ["x"], "interp_param { shrink_factor: 2 "
+                    "zoom_factor: 3 }")
+            + layer("cropped", "Interp", ["x"], "interp_param { pad_end: -1 zoom_factor: 2 }"))
+    return _case(x, body, ["axpy", "shrink_zoom", "cropped"], seed=10)
+
+
 LAYER_CASES = {
     "Normalize": normalize_case,
     "Permute": permute_case,
@@ -174,4 +212,6 @@ LAYER_CASES = {
     "PSROIPooling": psroi_pooling_case,
     "Proposal": proposal_case,
     "Pooling ceil_mode": pooling_ceil_mode_case,
+    "Extra types": extra_types_case,
+    "OpenCV departures": opencv_departures_case,
 }

@@ -125,3 +125,10 @@ def check_case(name, case, box_scale=1.0):
         else:
             errors[out] = match_rois(ours[out], theirs[out], box_scale)
     return errors
+
+
+def extra_type_errors(title, outputs):
+    """Errors of some outputs of the "Extra types" case (one case, several layer types)."""
+    from .cases import extra_types_case
+    errors = check_case("Extra types", extra_types_case())
+    return report(f"{title} vs OpenCV 4", {k: errors[k] for k in outputs})

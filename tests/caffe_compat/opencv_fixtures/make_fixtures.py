@@ -40,7 +40,10 @@ def opencv_outputs(text, model, inputs, outputs, tmp):
     producer = {}
     for lp in _layers(text):
         for j, top in enumerate(lp.top):
-            producer[top] = (lp.name, j)
+            # OpenCV's importer splits a Convolution with several bottoms into one layer per
+            # top, named after the top
+            split = lp.type == "Convolution" and len(lp.bottom) > 1
+            producer[top] = (top, 0) if split else (lp.name, j)
     names = sorted({producer[o][0] for o in outputs})
     got = cv.forwardAndRetrieve(names)
     return {o: np.asarray(got[names.index(producer[o][0])][producer[o][1]], np.float32)
