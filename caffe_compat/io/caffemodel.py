@@ -372,7 +372,7 @@ def caffemodel_bytes(net_param):
         missing = ", ".join(net_param.FindInitializationErrors())
         raise WeightsError(f"cannot encode net '{net_param.name}': required field(s) missing: "
                            f"{missing}")
-    data = fork_wire.to_fork(net_param.SerializeToString(deterministic=True))
+    data = net_param.SerializeToString(deterministic=True)
     if len(data) > DEFAULT_MAX_BYTES:
         raise WeightsError(f"net '{net_param.name}' encodes to {len(data)} bytes; Caffe cannot "
                            "read protobuf files of 2 GiB or more")
