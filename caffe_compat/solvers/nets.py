@@ -11,9 +11,12 @@ list files the caller names (``train_source`` / ``test_source`` / ``sources``).
 from __future__ import annotations
 
 import os
+import re
 
+from .. import locations
 from ..errors import CaffeCompatError, NetError, PrototxtError, SolverError
 from ..graph import filter_net
+from ..io import positions
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
 from ..net import Net
@@ -29,6 +32,19 @@ class NetSetupMixin:
             return prototxt_io.read_net(path)
         except PrototxtError as e:
             raise SolverError(f"{self.solver_file}: {field} '{path}' cannot be read: {e}") from None
+
+    def _embedded_net(self, field, index, message):
+        """A copy of a net written inside the solver file (``field`` #``index``), with the
+        positions of its layers in that file."""
+        net_param = _copy(message)
+        if os.path.isfile(self.solver_file):
+            try:
+                text = prototxt_io.read_text_file(self.solver_file, "solver")
+            except PrototxtError:
+                return net_param
+            locations.attach(net_param, positions.nested_net_source(
+                text, self.solver_file, field, index, net_param))
+        return net_param
 
     def _build_net(self, net_param, state, phase, seed, which):
         """A Net for ``net_param`` under NetState ``state`` with the source/batch overrides."""
@@ -50,9 +66,9 @@ class NetSetupMixin:
             net = Net(filtered, phase=phase.lower(), level=state.level,
                       stages=list(state.stage), seed=seed, data_sources=data_sources)
         except NetError as e:
-            raise NetError(f"{which}: {e}{_describe_data(filtered, data_sources)}") from None
+            raise NetError(f"{_in(which, e)}{_describe_data(filtered, data_sources)}") from None
         except CaffeCompatError as e:
-            raise type(e)(f"{which}: {e}") from None
+            raise type(e)(_in(which, e)) from None
         net.to(self.device)
         for w in self.param.weights:
             self.load_weights(net, w)
@@ -69,7 +85,7 @@ class NetSetupMixin:
         field = fields[0]
         if field == "train_net_param":
             self.log.info("Creating training net specified in train_net_param.", "solver.cpp:86")
-            net_param = _copy(p.train_net_param)
+            net_param = self._embedded_net("train_net_param", 0, p.train_net_param)
             which = f"{self.solver_file}: train_net_param"
         elif field == "train_net":
             self.log.info(f"Creating training net from train_net file: {p.train_net}",
@@ -78,7 +94,7 @@ class NetSetupMixin:
             which = p.train_net
         elif field == "net_param":
             self.log.info("Creating training net specified in net_param.", "solver.cpp:95")
-            net_param = _copy(p.net_param)
+            net_param = self._embedded_net("net_param", 0, p.net_param)
             which = f"{self.solver_file}: net_param"
         else:
             self.log.info(f"Creating training net from net file: {p.net}", "solver.cpp:102")
@@ -116,13 +132,16 @@ class NetSetupMixin:
                               "are test nets")
         specs = []
         for i in range(n_params):
-            specs.append(("test_net_param", upgrade_net(_copy(p.test_net_param[i])),
+            specs.append(("test_net_param",
+                          upgrade_net(self._embedded_net("test_net_param", i,
+                                                         p.test_net_param[i])),
                           f"{self.solver_file}: test_net_param #{i}"))
         for path in p.test_net:
             specs.append((f"test_net file: {path}", self._read_net_file(path, "test_net"), path))
         for _ in range(n_total - n_specific):
             if p.HasField("net_param"):
-                specs.append(("net_param", upgrade_net(_copy(p.net_param)),
+                specs.append(("net_param",
+                              upgrade_net(self._embedded_net("net_param", 0, p.net_param)),
                               f"{self.solver_file}: net_param"))
             else:
                 specs.append((f"net file: {p.net}", self._read_net_file(p.net, "net"), p.net))
@@ -145,6 +164,16 @@ class NetSetupMixin:
         for path in str(model_list).split(","):
             self.log.info(f"Finetuning from {path}", "solver.cpp:72")
             copy_weights(net, path, self.log)
+
+
+def _in(which, error):
+    """``error``'s message placed in ``which`` (the net file or solver field), unless it
+    already starts with a ``file:line:column`` position."""
+    text = str(error)
+    return text if _POSITIONED.match(text) else f"{which}: {text}"
+
+
+_POSITIONED = re.compile(r"^[^\n]+?:\d+:\d+: ")
 
 
 def _copy(msg):
