@@ -106,7 +106,7 @@ def filter_net(net_param, phase, level=0, stages=(), source="<string>"):
 
 def check_upgraded(net_param, source="<string>"):
     """NetError unless ``net_param`` is in the current format (no V0/V1 ``layers``, no
-    top-level ``input`` fields)."""
+    top-level ``input`` blobs)."""
     legacy = legacy_net_fields(net_param)
     if legacy:
         raise NetError(f"{source}: the net uses the deprecated field(s) {', '.join(legacy)}; "

@@ -16,7 +16,7 @@ def as_message(message, cls):
 
 
 def legacy_net_fields(net_param):
-    """The deprecated NetParameter fields ``net_param`` uses (V0/V1 ``layers``, top-level
-    ``input`` / ``input_dim`` / ``input_shape``), which the readers upgrade away."""
-    return [name for name in ("layers", "input", "input_dim", "input_shape")
-            if len(getattr(net_param, name))]
+    """The deprecated NetParameter fields ``net_param`` uses that the readers upgrade away:
+    V0/V1 ``layers`` and top-level ``input`` blobs. (``input_dim`` / ``input_shape`` without
+    ``input`` are left over by old tools; Caffe ignores them, and so does the graph.)"""
+    return [name for name in ("layers", "input") if len(getattr(net_param, name))]
