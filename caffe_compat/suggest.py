@@ -10,6 +10,9 @@ first:
 3. the larger :class:`difflib.SequenceMatcher` ratio (shared runs of letters), then the
    case-sensitive edit distance, then the name.
 
+Distances beyond ``limit + 2`` (``limit`` as below) are not told apart: such names are ranked
+by their difflib ratio alone.
+
 A name is offered only when it is close: within ``max(1, len // 3)`` edits, or a difflib ratio
 of at least 0.6 (:func:`difflib.get_close_matches`' default cut-off).
 """
@@ -20,14 +23,18 @@ import difflib
 RATIO_CUTOFF = 0.6
 
 
-def edit_distance(a, b):
+def edit_distance(a, b, limit=None):
     """Optimal string alignment distance: insertions, deletions, substitutions and swaps of
-    two neighbouring characters each cost 1."""
+    two neighbouring characters each cost 1. With ``limit``, any distance above it is
+    returned as ``limit + 1`` (computed faster)."""
     if a == b:
         return 0
     la, lb = len(a), len(b)
+    cap = la + lb if limit is None else limit + 1
+    if abs(la - lb) >= cap:
+        return cap
     if not la or not lb:
-        return la or lb
+        return min(la or lb, cap)
     prev2 = None
     prev = list(range(lb + 1))
     for i in range(1, la + 1):
@@ -35,13 +42,18 @@ def edit_distance(a, b):
         ca = a[i - 1]
         for j in range(1, lb + 1):
             cb = b[j - 1]
-            cost = 0 if ca == cb else 1
-            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
-                v = min(v, prev2[j - 2] + 1)
+            v = prev[j - 1] if ca == cb else prev[j - 1] + 1
+            if prev[j] + 1 < v:
+                v = prev[j] + 1
+            if cur[j - 1] + 1 < v:
+                v = cur[j - 1] + 1
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb and prev2[j - 2] + 1 < v:
+                v = prev2[j - 2] + 1
             cur[j] = v
+        if min(cur) >= cap:     # every path already costs more than the limit
+            return cap
         prev2, prev = prev, cur
-    return prev[lb]
+    return min(prev[lb], cap)
 
 
 def closest(word, candidates, n=3):
@@ -49,16 +61,22 @@ def closest(word, candidates, n=3):
     word = str(word)
     low = word.lower()
     limit = max(1, len(word) // 3)
+    matcher = difflib.SequenceMatcher(None)
+    matcher.set_seq2(low)
     scored = []
     for cand in set(str(c) for c in candidates):
         if cand == word:
             continue
         cl = cand.lower()
-        dist = edit_distance(low, cl)
-        ratio = difflib.SequenceMatcher(None, low, cl).ratio()
+        dist = edit_distance(low, cl, limit + 2)
+        matcher.set_seq1(cl)
+        if cl != low and dist > limit and (matcher.real_quick_ratio() < RATIO_CUTOFF
+                                           or matcher.quick_ratio() < RATIO_CUTOFF):
+            continue
+        ratio = matcher.ratio()
         if cl != low and dist > limit and ratio < RATIO_CUTOFF:
             continue
-        scored.append((cl != low, dist, -ratio, edit_distance(word, cand), cand))
+        scored.append((cl != low, dist, -ratio, edit_distance(word, cand, limit + 2), cand))
     scored.sort()
     return [s[-1] for s in scored[:n]]
 
