@@ -76,19 +76,20 @@ def _copy_from_hdf5(net, path):
                 continue
             group = f["data"][name]
             target = net.layers[key].blobs
+            defined = net._defined_at(name)     # "net.prototxt:12:1: " for a net read from text
             if len(group) > len(target):
-                raise WeightsError(f"{path}: layer '{name}' has {len(group)} blobs, the net "
-                                   f"expects {len(target)}")
+                raise WeightsError(f"{path}: {defined}layer '{name}' has {len(group)} blobs, "
+                                   f"the net expects {len(target)}")
             arrays = []
             for j, p in enumerate(target):
                 if str(j) not in group:
                     if _owner(net, name, j):
-                        raise WeightsError(f"{path}: layer '{name}' lacks blob {j}")
+                        raise WeightsError(f"{path}: {defined}layer '{name}' lacks blob {j}")
                     continue
                 arr = np.asarray(group[str(j)], dtype=np.float32)
                 if arr.size != p.numel():
-                    raise WeightsError(f"{path}: layer '{name}' blob {j}: shape {arr.shape}, "
-                                       f"the net expects {tuple(p.shape)}")
+                    raise WeightsError(f"{path}: {defined}layer '{name}' blob {j}: shape "
+                                       f"{arr.shape}, the net expects {tuple(p.shape)}")
                 arrays.append((p, arr))
             with torch.no_grad():
                 for p, arr in arrays:
