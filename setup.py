@@ -64,5 +64,7 @@ setup(
             "caffe-compat=caffe_compat.cli:main",
             "lq-emotion=reproduction.__main__:main",
         ],
+        # the model zoo names the paper's architectures in `caffe-compat inspect`
+        "caffe_compat.architectures": ["models=models.architecture:describe_architecture"],
     },
 )
