@@ -44,11 +44,10 @@ def inner_product(x, weight, bias=None):
 
 class RecurrentLayer(Layer):
     """Caffe's RecurrentLayer; subclasses name their state(s) and parameter blobs and run the
-    steps (``num_states``: 1 for RNN's h, 2 for LSTM's h and c; ``gate_factor``: rows of the
-    input weights per hidden unit, 1 for RNN, 4 for LSTM)."""
+    steps (``num_states``: 1 for RNN's h, 2 for LSTM's h and c; ``make_blobs`` adds the
+    parameter blobs in Caffe's order, ``run_steps`` computes the unrolled net)."""
 
     num_states = 1
-    gate_factor = 1
     state_names = ("h",)
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
@@ -136,7 +135,7 @@ class RecurrentLayer(Layer):
             # Caffe's Blob::Reshape allocates zeroed memory when the blob has to grow
             self._state = [torch.zeros(size, dtype=like.dtype, device=like.device)
                            for _ in range(self.num_states)]
-        return [s[:size].to(dtype=like.dtype, device=like.device).reshape(n, self.hidden)
+        return [s[:size].to(dtype=like.dtype, device=like.device).reshape(n, self.hidden).clone()
                 for s in self._state]
 
     def keep_state(self, states):

@@ -23,7 +23,6 @@ from .registry import register_layer
 @register_layer("LSTM")
 class LSTM(RecurrentLayer):
     num_states = 2
-    gate_factor = 4
     state_names = ("h", "c")
     blob_names = ("W_xc", "b_c", "W_hc")
 
