@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, NetError
+from caffe_compat import Net, NetError, WeightsError
 from caffe_compat.io.caffemodel import read_caffemodel
 from caffe_compat.layers import layer_class
 from tests.caffe_compat.layers.new_layer_cases import FIXTURES, CaseRun, case_meta, report
@@ -113,3 +113,10 @@ def test_bad_inputs_name_the_layer():
         Net(NET.replace("num_output: 4", "num_output: 4 expose_hidden: true") % (5, 5))
     with pytest.raises(NetError, match=r"layer 'lstm'.*num_output must be positive"):
         Net(NET.replace("num_output: 4", "") % (5, 5))
+
+
+def test_caffemodel_of_another_layout_is_refused_with_the_blob_named():
+    text = str(np.load(FIXTURES / "lstm_t7.npz")["net"])
+    with pytest.raises(WeightsError, match=r"layer 'rec' blob 0: shape mismatch, file has "
+                                           r"\(16, 6\), net expects \(20, 6\)"):
+        Net(text.replace("num_output: 4", "num_output: 5"), str(FIXTURES / "lstm_t7.caffemodel"))
