@@ -250,6 +250,16 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                     loss = term if loss is None else loss + term
         return values, first, loss
 
+    def set_input_arrays(self, data, labels):
+        """pycaffe's ``set_input_arrays``: give arrays to the MemoryData layer that must be the
+        net's first layer (see :mod:`caffe_compat.layers.memory_data`)."""
+        first = self.layers[self._nodes[0][1]] if self._nodes else None
+        if getattr(first, "type_name", None) != "MemoryData":
+            raise NetError(f"net '{self.name}': set_input_arrays needs a MemoryData layer as the "
+                           "first layer" + (f", the first is '{self._nodes[0][0].name}' (type "
+                                            f"{self._nodes[0][0].type})" if self._nodes else ""))
+        first.set_input_arrays(data, labels)
+
     def backward(self):
         """Back-propagate the last forward's total loss into every diff (pycaffe's backward)."""
         if self.loss is None or not self.loss.requires_grad:
