@@ -54,7 +54,10 @@ setup(
         "av>=12",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
+                 "lmdb>=1.4", "plyvel>=1.5"],
+        # Caffe's Data layer databases and convert_imageset / compute_image_mean
+        "data": ["lmdb>=1.4", "plyvel>=1.5"],
     },
     entry_points={
         "console_scripts": [

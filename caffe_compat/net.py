@@ -17,6 +17,7 @@ from torch import nn
 
 from . import fillers
 from .errors import CaffeCompatError, NetError, WeightsError
+from .data.caffe_random import CaffeRandom
 from .graph import build_graph, phase_name
 from .io import caffemodel as caffemodel_io
 from .io import prototxt as prototxt_io
@@ -129,7 +130,8 @@ class Net(nn.Module):
 
     ``model``: prototxt path, prototxt text or NetParameter. ``weights``: caffemodel path(s) copied
     by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level`` and
-    ``stages`` complete the NetState. ``seed`` seeds the fillers. ``data_sources`` maps a data
+    ``stages`` complete the NetState. ``seed`` seeds the fillers and, as Caffe::set_random_seed, the
+    crops, mirrors and shuffles of the data layers. ``data_sources`` maps a data
     layer name (or the original ``source`` string) to a replacement source path.
     ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
     without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
@@ -154,6 +156,9 @@ class Net(nn.Module):
         self.register_buffer("_ref", torch.empty(0, dtype=dtype), persistent=False)
         generator = torch.Generator()
         generator.manual_seed(int(seed) if seed is not None else torch.initial_seed())
+        # Caffe's random stream after Caffe::set_random_seed(seed): data layers draw their
+        # seeds from it in layer order (caffe_compat.data.caffe_random)
+        self.caffe_rng = CaffeRandom(seed)
         taken = set()
         for node in self.graph.layers:
             self._build_layer(node, dtype, taken, generator)
@@ -178,6 +183,8 @@ class Net(nn.Module):
     def _build_layer(self, node, dtype, taken, generator):
         lp = node.param
         cls = layer_class(lp.type, lp.name)
+        if cls.is_loss and not node.tops:   # Caffe's AutoTopBlobs: an anonymous loss top
+            node.tops.append("(automatic)")
         nb, nt = len(node.bottoms), len(node.tops)
         for what, n, exact, lo, hi in (("bottom", nb, cls.exact_bottoms, cls.min_bottoms,
                                         cls.max_bottoms),
@@ -194,7 +201,9 @@ class Net(nn.Module):
         bottom_shapes = [self._blob_shapes[b] for b in node.bottoms]
         try:
             if getattr(cls, "is_data", False):
-                module = cls(lp, bottom_shapes, self.phase, sources=self.data_sources)
+                extra = {"caffe_rng": self.caffe_rng} if getattr(cls, "uses_caffe_rng", False) \
+                    else {}
+                module = cls(lp, bottom_shapes, self.phase, sources=self.data_sources, **extra)
             else:
                 module = cls(lp, bottom_shapes, self.phase)
         except CaffeCompatError:
