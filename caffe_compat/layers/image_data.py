@@ -100,7 +100,8 @@ class ImageData(PrefetchingDataLayer):
         return mat_to_chw(img)
 
     def _line_where(self, index):
-        return f"{self.where}: line {self.line_numbers[index]} of '{self.source}'"
+        return (f"layer '{self.name}' (type ImageData, image list "
+                f"{self.source}:{self.line_numbers[index]})")
 
     def top_shapes(self, bottom_shapes):
         return [(self.batch_size,) + tuple(self.item_shape), (self.batch_size,)]
