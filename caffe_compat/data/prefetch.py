@@ -36,9 +36,14 @@ class Prefetcher:
         self._stop = threading.Event()
         self._done = False
 
-    def _run(self, q, stop):
+    @staticmethod
+    def _run(make_batches, q, stop):
+        # a static method: the thread holds the factory, the queue and the event, never the
+        # Prefetcher, whose owner can then be collected (and stop the thread)
+        gen = None
         try:
-            for batch in self.make_batches():
+            gen = make_batches()
+            for batch in gen:
                 while not stop.is_set():
                     try:
                         q.put(batch, timeout=0.1)
@@ -47,9 +52,13 @@ class Prefetcher:
                         continue
                 if stop.is_set():
                     return
-            self._put_final(q, stop, _STOP)
+            Prefetcher._put_final(q, stop, _STOP)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            self._put_final(q, stop, _Failure(e))
+            Prefetcher._put_final(q, stop, _Failure(e))
+        finally:
+            close = getattr(gen, "close", None)
+            if close is not None:
+                close()
 
     @staticmethod
     def _put_final(q, stop, item):
@@ -63,7 +72,8 @@ class Prefetcher:
     def start(self):
         if self._thread is None:
             self._queue = queue.Queue(maxsize=self.depth)
-            self._thread = threading.Thread(target=self._run, args=(self._queue, self._stop),
+            self._thread = threading.Thread(target=Prefetcher._run,
+                                            args=(self.make_batches, self._queue, self._stop),
                                             name=self.name, daemon=True)
             self._thread.start()
 
@@ -89,8 +99,12 @@ class Prefetcher:
             raise item.error
         return item
 
+    def stop(self):
+        """Ask the thread to stop (it ends at its next step; no waiting)."""
+        self._stop.set()
+
     def close(self):
-        """Stop the thread (a batch being made is dropped)."""
+        """Stop the thread and wait for it (a batch being made is dropped)."""
         self._stop.set()
         t = self._thread
         if t is not None and t.is_alive() and t is not threading.current_thread():
@@ -99,6 +113,6 @@ class Prefetcher:
 
     def __del__(self):
         try:
-            self.close()
+            self.stop()
         except Exception:
             pass

@@ -73,7 +73,26 @@ class Data(PrefetchingDataLayer):
             shapes.append((self.batch_size,))
         return shapes
 
-    def make_batches(self):
+    def batch_source(self):
+        return _DatumBatches(self.db, self.transformer, self.batch_size, self.where)
+
+    def close(self):
+        super().close()
+        self.db.close()
+
+    def close_unstarted(self):
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+
+
+class _DatumBatches:
+    """The prefetch thread's work: records in key order -> transformed batches."""
+
+    def __init__(self, db, transformer, batch_size, where):
+        self.db, self.transformer = db, transformer
+        self.batch_size, self.where = batch_size, where
+
+    def batches(self):
         records = self.db.records()
         tf = self.transformer
         while True:
@@ -95,6 +114,4 @@ class Data(PrefetchingDataLayer):
             yield data, labels
 
     def close(self):
-        super().close()
-        if getattr(self, "db", None) is not None:
-            self.db.close()
+        self.db.close()

@@ -45,10 +45,9 @@ class ImageData(PrefetchingDataLayer):
             self.fail("image_data_param.batch_size must be positive")
         if not source:
             self.fail("image_data_param.source is empty")
-        self.lines = read_list_file(source, self.where)
-        if not self.lines:
+        lines = read_list_file(source, self.where)
+        if not lines:
             raise DataError(f"{self.where}: the image list '{source}' is empty")
-        self.line_numbers = list(range(1, len(self.lines) + 1))
         self.shuffle = bool(ip.shuffle)
         self.rand_skip = int(ip.rand_skip)
         own = []
@@ -58,36 +57,61 @@ class ImageData(PrefetchingDataLayer):
             own.append(lambda rng: rng.rand() % self.rand_skip)
         self.transformer, results = self.make_transformer(param.transform_param, own,
                                                           self.where)
-        self.prefetch_rng = None
-        self.lines_id = 0
+        self.images = _ImageList(lines, self)
         if self.shuffle:
-            self.prefetch_rng = results.pop(0)
-            self._shuffle()
+            self.images.prefetch_rng = results.pop(0)
+            self.images.shuffle_lines()
         if self.rand_skip:
             skip = results.pop(0)
-            if skip >= len(self.lines):
+            if skip >= len(lines):
                 raise DataError(f"{self.where}: rand_skip drew {skip}, but the list has only "
-                                f"{len(self.lines)} images (not enough points to skip)")
-            self.lines_id = skip
-        img = self._read(self.lines_id)
+                                f"{len(lines)} images (not enough points to skip)")
+            self.images.lines_id = skip
+        img = self.images.read(self.images.lines_id)
         self.item_shape = self.transformer.output_shape(img.shape)
         mean = self.transformer.mean
         if mean is not None and mean.shape != img.shape:
             raise DataError(f"{self.where}: mean_file '{self.transformer.mean_file}' is "
                             f"{' x '.join(map(str, mean.shape))} (channels x height x width) "
-                            f"but image '{self.lines[self.lines_id][0]}' is "
+                            f"but image '{self.images.lines[self.images.lines_id][0]}' is "
                             f"{' x '.join(map(str, img.shape))} after reading")
 
-    def _shuffle(self):
+    def top_shapes(self, bottom_shapes):
+        return [(self.batch_size,) + tuple(self.item_shape), (self.batch_size,)]
+
+    def batch_source(self):
+        return self.images
+
+
+class _ImageList:
+    """The list, its position and its shuffle generator: the prefetch thread's work."""
+
+    def __init__(self, lines, layer):
+        self.lines = lines
+        self.line_numbers = list(range(1, len(lines) + 1))
+        self.lines_id = 0
+        self.prefetch_rng = None
+        self.shuffle = layer.shuffle
+        self.root_folder = layer.root_folder
+        self.new_height, self.new_width = layer.new_height, layer.new_width
+        self.is_color = layer.is_color
+        self.batch_size = layer.batch_size
+        self.transformer = layer.transformer
+        self.name, self.source = layer.name, layer.source
+
+    def shuffle_lines(self):
         order = list(range(len(self.lines)))
         shuffle(order, self.prefetch_rng)
         self.lines = [self.lines[i] for i in order]
         self.line_numbers = [self.line_numbers[i] for i in order]
 
-    def _read(self, index):
+    def where(self, index):
+        return (f"layer '{self.name}' (type ImageData, image list "
+                f"{self.source}:{self.line_numbers[index]})")
+
+    def read(self, index):
         """The C x H x W pixels of list entry ``index`` (ReadImageToCVMat)."""
-        name = self.lines[index][0]
-        path = self.root_folder + name
+        path = self.root_folder + self.lines[index][0]
         img = read_image(path, self.new_height, self.new_width, self.is_color)
         if img is None:
             if not os.path.exists(path):
@@ -96,33 +120,28 @@ class ImageData(PrefetchingDataLayer):
                                           and not self.root_folder.endswith("/") else "") + ")"
             else:
                 hint = " (not an image OpenCV can read)"
-            raise DataError(f"{self._line_where(index)}: could not load image '{path}'{hint}")
+            raise DataError(f"{self.where(index)}: could not load image '{path}'{hint}")
         return mat_to_chw(img)
 
-    def _line_where(self, index):
-        return (f"layer '{self.name}' (type ImageData, image list "
-                f"{self.source}:{self.line_numbers[index]})")
-
-    def top_shapes(self, bottom_shapes):
-        return [(self.batch_size,) + tuple(self.item_shape), (self.batch_size,)]
-
-    def make_batches(self):
+    def batches(self):
         tf = self.transformer
         n = len(self.lines)
         while True:
             data = labels = None
             for i in range(self.batch_size):
-                pixels = self._read(self.lines_id)
-                where = self._line_where(self.lines_id)
+                pixels = self.read(self.lines_id)
                 if i == 0:   # the batch takes the shape of its first image
                     shape = tf.output_shape(pixels.shape)
                     data = np.empty((self.batch_size,) + shape, dtype=np.float32)
                     labels = np.empty((self.batch_size,), dtype=np.float32)
-                tf.transform_chw(pixels, data[i], where)
+                tf.transform_chw(pixels, data[i], self.where(self.lines_id))
                 labels[i] = self.lines[self.lines_id][1]
                 self.lines_id += 1
                 if self.lines_id >= n:
                     self.lines_id = 0
                     if self.shuffle:
-                        self._shuffle()
+                        self.shuffle_lines()
             yield data, labels
+
+    def close(self):
+        pass

@@ -97,6 +97,22 @@ class WindowData(PrefetchingDataLayer):
         return [(self.batch_size, self.channels, self.crop_size, self.crop_size),
                 (self.batch_size,)]
 
+    def batch_source(self):
+        return _WindowSampler(self)
+
+
+class _WindowSampler:
+    """The prefetch thread's work: draw windows, warp them, fill batches."""
+
+    def __init__(self, layer):
+        for name in ("where", "source", "images", "cache", "fg", "bg", "batch_size",
+                     "num_fg", "channels", "crop_size", "context_pad", "square", "mirror",
+                     "mean", "mean_values", "scale", "prefetch_rng"):
+            setattr(self, name, getattr(layer, name))
+
+    def close(self):
+        pass
+
     def _image(self, index):
         path, _, line = self.images[index]
         if self.cache is not None:
@@ -132,7 +148,7 @@ class WindowData(PrefetchingDataLayer):
             pix -= self.mean_values[:, None, None]
         out[region] = pix * self.scale
 
-    def make_batches(self):
+    def batches(self):
         rng = self.prefetch_rng
         counts = (self.batch_size - self.num_fg, self.num_fg)
         while True:

@@ -102,3 +102,29 @@ def test_rss_stays_flat_reading_a_1gb_lmdb(tmp_path):
     assert max(samples) - settled < 300, (settled, max(samples), samples[-1])
     print(f"RSS after 10 batches {settled:.0f} MB, peak {max(samples):.0f} MB, last "
           f"{samples[-1]:.0f} MB, over {len(samples)} batches of a {n}-record 1 GB LMDB")
+
+
+def test_a_dropped_net_stops_its_thread_and_closes_its_database(tmp_path):
+    import gc
+
+    from caffe_compat import Net
+    with db_io.create_db(tmp_path / "db", "leveldb") as w:
+        for i in range(5):
+            w.put(f"{i}".encode(), raw_datum(np.zeros((1, 4, 4), np.uint8), i)
+                  .SerializeToString())
+    text = (f'layer {{ name: "d" type: "Data" top: "data" data_param {{ source: '
+            f'"{tmp_path / "db"}" batch_size: 2 }} }}')
+    before = threading.active_count()
+    net = Net(text, phase="train")
+    net.forward()
+    assert threading.active_count() == before + 1
+    del net
+    gc.collect()
+    deadline = time.time() + 5
+    while threading.active_count() > before and time.time() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
+    # LevelDB allows one process-wide opener: reopening proves the database was closed
+    net = Net(text, phase="train")
+    net.forward()
+    net.layers["d"].close()
