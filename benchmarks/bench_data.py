@@ -20,7 +20,7 @@ Memory (``--rss-gb G``): writes an LMDB of G GB (3 x 256 x 256 Datums) in a temp
 reads it once through a Data layer (crop 227, mirror, batch 64) and prints the process RSS
 (and its anonymous part) sampled after each batch: first, peak, last.
 
-    python benchmarks/bench_data.py [--iterations 20] [--caffenet] [--rss-gb 1.0]
+    python benchmarks/bench_data.py [--iterations 3] [--no-cnnd] [--caffenet] [--rss-gb 1.0]
 """
 from __future__ import annotations
 
@@ -174,8 +174,9 @@ def rss(gb, folder):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--iterations", type=int, default=3)
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--no-cnnd", action="store_true", help="skip the CNN+D speed run")
     ap.add_argument("--caffenet", action="store_true")
     ap.add_argument("--caffenet-batch", type=int, default=16)
     ap.add_argument("--rss-gb", type=float, default=0.0)
@@ -184,13 +185,13 @@ def main():
     try:
         print(f"(machine: {os.cpu_count()} cores, shared with other work; figures are ratios "
               "measured in this run)")
-        speed("CNN+D", os.path.join(REPO, "prototxt", "cnnd_train_val.prototxt"),
-              (1, 104, 104), 96, 0.00390625, args.batch, args.iterations, folder)
+        if not args.no_cnnd:
+            speed("CNN+D", os.path.join(REPO, "prototxt", "cnnd_train_val.prototxt"),
+                  (1, 104, 104), 96, 0.00390625, args.batch, args.iterations, folder)
         if args.caffenet:
             speed("CaffeNet", os.path.join(REPO, "tests", "fixtures", "bvlc_nets",
                                            "bvlc_reference_caffenet__train_val.prototxt"),
-                  (3, 256, 256), 227, None, args.caffenet_batch, max(2, args.iterations // 5),
-                  folder)
+                  (3, 256, 256), 227, None, args.caffenet_batch, args.iterations, folder)
         if args.rss_gb:
             rss(args.rss_gb, folder)
     finally:

@@ -6,7 +6,8 @@ Importing this package registers them with :func:`caffe_compat.cli.register_comm
 are Caffe's gflags, written ``-flag`` or ``--flag``, with ``=value`` or a separate value;
 boolean flags also as ``-flag=false`` and ``-noflag``.
 """
-from . import compute_image_mean, convert_imageset, device_query, extract_features, upgrade  # noqa: F401,E501
+from . import (compute_image_mean, convert_imageset, device_query,  # noqa: F401
+               extract_features, upgrade)
 
 
 def registered_commands():

@@ -17,7 +17,6 @@ import pytest
 from caffe_compat import Net
 from caffe_compat.data import db as db_io
 from caffe_compat.data.images import raw_datum
-from caffe_compat.io import caffemodel as caffemodel_io
 from caffe_compat.io import prototxt as prototxt_io
 from caffe_compat.io.upgrade import upgrade_net
 from caffe_compat.layers import registered_types
@@ -162,7 +161,3 @@ def test_sources_named_by_a_missing_database_fail_clearly(tmp_path, monkeypatch)
     assert "mnist" in msg and "examples/mnist/mnist_train_lmdb" in msg
     assert "does not exist" in msg
 
-
-def test_files_hold_no_weights():
-    for name in CASES:
-        assert not caffemodel_io.looks_like_text(b"\x00") and (NETS / name).stat().st_size < 64000

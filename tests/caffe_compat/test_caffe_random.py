@@ -4,7 +4,6 @@ The expected values were printed by tests/fixtures/caffe_data/boost_reference.cp
 against Boost 1.74 (boost::mt19937, boost::uniform_int and the Fisher-Yates loop of Caffe's
 util/rng.hpp). Integers: exact equality.
 """
-import numpy as np
 import pytest
 
 from caffe_compat.data.caffe_random import (MT19937, CaffeRandom, data_layer_setup_draws,

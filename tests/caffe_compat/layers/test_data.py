@@ -236,3 +236,27 @@ def test_seed_changes_and_fixes_the_crops(tmp_path):
 
     np.testing.assert_array_equal(first(3), first(3))
     assert not np.array_equal(first(3), first(4))
+
+
+def test_solver_random_seed_gives_caffes_train_batches(caffe_dbs, tmp_path):
+    # Caffe's Solver::Init calls Caffe::set_random_seed(random_seed) before building the train
+    # net, so its Data layer draws as in the fixture net built after set_random_seed(seed)
+    from caffe_compat import get_solver
+    from caffe_compat.io.prototxt import parse_solver
+    root, means = caffe_dbs
+    case = "d1_train_crop_mirror_meanfile"
+    spec = fx.cases()["nets"][case]
+    net = fx.fill(spec["prototxt"], root, means) + (
+        'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"\n'
+        '  inner_product_param { num_output: 1 } }\n'
+        'layer { name: "loss" type: "EuclideanLoss" bottom: "ip" bottom: "label" }\n')
+    solver = get_solver(parse_solver(
+        f'train_net_param {{ {net} }} base_lr: 0 lr_policy: "fixed" max_iter: 10 '
+        f'random_seed: {spec["seed"]} snapshot_prefix: "{tmp_path}/s"'))
+    got = []
+    for _ in range(2):
+        solver.step(1)
+        got.append(solver.net.blobs["data"].data.numpy().copy())
+    close(solver.net)
+    for i, (data, (want, _)) in enumerate(zip(got, fx.batches(case))):
+        np.testing.assert_array_equal(data, want, err_msg=f"batch {i}")   # exact, as above
