@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from . import fillers
-from .errors import CaffeCompatError, NetError, WeightsError
 from .data.caffe_random import CaffeRandom
+from .errors import CaffeCompatError, NetError, WeightsError
 from .graph import build_graph, phase_name
 from .io import caffemodel as caffemodel_io
 from .io import prototxt as prototxt_io

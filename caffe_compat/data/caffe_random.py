@@ -145,7 +145,11 @@ def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):
        thread's own stream is not used by these layers afterwards).
 
     Layers before the data layer that draw from the stream (fillers) would shift these draws;
-    in Caffe's train/val files the data layers come first.
+    in Caffe's train/val files the data layers come first. In a solver, Caffe seeds the stream
+    once and builds the test nets after the train net (whose fillers draw from it too); here
+    the train net's stream is seeded with ``random_seed`` (its draws are Caffe's) and test net
+    ``i`` gets its own stream seeded ``random_seed + 1 + i``, so random draws of test nets
+    (mirror in TEST, shuffled image lists) are reproducible but not Caffe's.
     """
     if transformer_needs_rand:
         rng.rand()
