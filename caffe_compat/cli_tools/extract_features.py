@@ -37,7 +37,11 @@ def add_arguments(p):
 
 def feature_datum(values, shape):
     """The Datum extract_features stores for one item of a blob of ``shape``."""
-    _, c, h, w = legacy_shape(shape) or (1, 1, 1, 1)
+    legacy = legacy_shape(shape)
+    if legacy is None:
+        raise DataError(f"extract_features: a blob of shape {tuple(shape)} has more than 4 "
+                        "axes; Caffe's Datum holds channels x height x width")
+    _, c, h, w = legacy
     d = caffe_pb2.Datum()
     d.height, d.width, d.channels = int(h), int(w), int(c)
     d.float_data.extend(np.asarray(values, dtype=np.float32).reshape(-1).tolist())
