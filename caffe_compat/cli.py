@@ -481,6 +481,8 @@ def _usage():
 
 def main(argv=None):
     """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
+    from .cli_tools import registered_commands  # Caffe's other tools (convert_imageset, ...)
+    COMMANDS.update(registered_commands())
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
         print(_usage(), file=sys.stderr if not argv else sys.stdout)
