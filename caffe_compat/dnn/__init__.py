@@ -74,11 +74,13 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
             raise PrototxtError("<bufferProto>: not UTF-8 text; the first argument is the "
                                 "prototxt (a .caffemodel's bytes go second)") from None
         source = "<bufferProto>"
-        param = prototxt_io.parse_net(text, filename=source)
     else:
-        source = os.fspath(proto)
-        source = os.fsdecode(source)
-        param = prototxt_io.read_net(source)
+        source = os.fsdecode(os.fspath(proto))
+        text = prototxt_io.read_text_file(source)
+    raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
+    # 'input:' fields without a shape: inputs whose shape comes with setInput
+    open_inputs = [] if len(raw.input_shape) or len(raw.input_dim) else list(raw.input)
+    param = prototxt_io.parse_net(text, filename=source)
     weights = None
     if model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) and \
             not (isinstance(model, np.ndarray) and model.size == 0):
@@ -86,7 +88,7 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
             weights = caffemodel_io.parse_caffemodel(_as_bytes(model), "<bufferModel>")
         else:
             weights = caffemodel_io.read_caffemodel(os.fsdecode(os.fspath(model)))
-    return Net(param, weights, source)
+    return Net(param, weights, source, open_inputs)
 
 
 _CAFFE_EXTENSIONS = (".prototxt", ".caffemodel", ".pbtxt")

@@ -97,6 +97,23 @@ class Layer:
         return f"<caffe_compat.dnn.Layer {self.name!r} ({self.type})>"
 
 
+def _renamed_repeats(weights):
+    """The caffemodel's layers with blobs, a repeated name numbered as OpenCV matches them:
+    the k-th layer of a name in the definition takes the k-th such layer of the file."""
+    if weights is None:
+        return None
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(weights)
+    counts = collections.Counter()
+    for lp in out.layer:
+        if len(lp.blobs):
+            n = counts[lp.name]
+            counts[lp.name] += 1
+            if n:
+                lp.name = f"{lp.name}_{n}"
+    return out
+
+
 def _in_place_free(param):
     """``param`` with every in-place top renamed to a blob of its own, and the renamed
     consumers; returns (new NetParameter, {layer index: [top blob names]})."""
@@ -128,7 +145,7 @@ class Net:
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
 
-    def __init__(self, param=None, weights=None, source="<net>"):
+    def __init__(self, param=None, weights=None, source="<net>", open_inputs=()):
         self._source = source
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
         self._fed = {}
@@ -142,11 +159,10 @@ class Net:
             return
         from ..graph import filter_net
         filtered = filter_net(param, "TEST", source=source)
-        self._weights = weights
-        self._inputs = list(filtered.input)
-        declared = list(filtered.input_shape) or [None] * len(filtered.input)
-        for name, shape in zip(filtered.input, declared):
-            self._input_shapes[name] = tuple(shape.dim) if shape is not None else None
+        # inputs declared by 'input:' fields without a shape (the upgrade drops them; with a
+        # shape it made them an Input layer)
+        self._inputs = [n for n in open_inputs]
+        self._input_shapes = dict.fromkeys(self._inputs)
         del filtered.input[:]
         del filtered.input_shape[:]
         del filtered.input_dim[:]
@@ -164,19 +180,23 @@ class Net:
                 continue
             body.append(lp)
         for lp in body:
-            inputs_kept.layer.add().CopyFrom(lp)
-        self._param, tops = _in_place_free(inputs_kept)
-        for i, lp in enumerate(inputs_kept.layer):
+            new = inputs_kept.layer.add()
+            new.CopyFrom(lp)
             n = counts[lp.name]
             counts[lp.name] += 1
-            self._layers.append({"name": lp.name + (f"_{n}" if n else ""), "caffe_name": lp.name,
+            new.name = lp.name + (f"_{n}" if n else "")     # OpenCV's names for repeats
+        self._weights = _renamed_repeats(weights)
+        self._param, tops = _in_place_free(inputs_kept)
+        for i, lp in enumerate(inputs_kept.layer):
+            self._layers.append({"name": lp.name, "caffe_name": lp.name,
                                  "type": lp.type, "tops": tops[i], "bottoms": list(lp.bottom),
                                  "raw_tops": list(lp.top)})
         self._ids = {}
         for k, layer in enumerate(self._layers, start=1):
             self._ids.setdefault(layer["name"], k)
         self._consumed = self._find_consumed()
-        self._engine(self._declared_shapes())      # build once: errors show at read time
+        if None not in self._declared_shapes():
+            self._engine(self._declared_shapes())  # build once: errors show at read time
 
     # ------------------------------------------------------------------ building
     def _find_consumed(self):
