@@ -28,9 +28,9 @@ def install(replace=False):
     from . import blob, readNet, readNetFromCaffe, is_caffe_model
     dnn = cv2.dnn
     done = []
-    has_caffe = "readNetFromCaffe" in _SAVED and _SAVED["readNetFromCaffe"] is not _MISSING \
-        or (hasattr(dnn, "readNetFromCaffe") and "readNetFromCaffe" not in _SAVED)
-    if replace or not has_caffe:
+    # OpenCV's own importer: the attribute as it was before any install()
+    own = _SAVED.get("readNetFromCaffe", getattr(dnn, "readNetFromCaffe", _MISSING))
+    if replace or own is _MISSING:
         _set(dnn, "readNetFromCaffe", readNetFromCaffe)
         done.append("readNetFromCaffe")
         original = _SAVED.get("readNet", getattr(dnn, "readNet", None))

