@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from caffe_compat.proto import caffe_pb2
+from .proto import caffe_pb2
 
 _EXTRA_HINT = "install the pycaffe extra: pip install 'robust-lq-emotion[pycaffe]'"
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 
-from caffe_compat.proto import caffe_pb2
+from .proto import caffe_pb2
 
 
 def param_name_dict():
