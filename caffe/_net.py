@@ -15,7 +15,7 @@ import caffe_compat
 from caffe_compat.errors import NetError
 from caffe_compat.layers.python import BlobVec, ParamBlob
 from caffe_compat.layers.python import PythonLayer as Layer
-from caffe_compat.stepwise import Stepwise
+from caffe_compat.stepwise import BlobView, Stepwise
 
 from . import _mode
 
@@ -35,58 +35,7 @@ def _phase(value):
     raise TypeError(f"phase must be caffe.TRAIN or caffe.TEST, got {value!r}")
 
 
-def _numpy(t, what):
-    if t.device.type != "cpu":
-        raise NotImplementedError(f"{what}: numpy views of blobs on {t.device} (GPU mode) are "
-                                  "not supported; copy with .cpu() through caffe_compat, or use "
-                                  "CPU mode")
-    return t.numpy()
-
-
-class Blob:
-    """A named blob of a net: ``data`` and ``diff`` are numpy views of its memory."""
-
-    __slots__ = ("_store", "_name")
-
-    def __init__(self, store, name):
-        self._store = store
-        self._name = name
-
-    @property
-    def data(self):
-        return _numpy(self._store.export(self._name), f"blob '{self._name}'")
-
-    @property
-    def diff(self):
-        self._store.export(self._name)
-        return _numpy(self._store.diff_of(self._name), f"blob '{self._name}'")
-
-    @property
-    def shape(self):
-        return tuple(self._store.data[self._name].shape)
-
-    @property
-    def count(self):
-        return int(self._store.data[self._name].numel())
-
-    def _axis(self, i):
-        shape = self.shape
-        if len(shape) > 4:
-            raise NetError(f"blob '{self._name}': num/channels/height/width need at most 4 "
-                           f"axes, shape is {shape}")
-        return (shape + (1,) * (4 - len(shape)))[i]
-
-    num = property(lambda self: self._axis(0))
-    channels = property(lambda self: self._axis(1))
-    height = property(lambda self: self._axis(2))
-    width = property(lambda self: self._axis(3))
-
-    def reshape(self, *shape):
-        """New storage of ``shape`` (views taken before no longer alias the blob)."""
-        self._store.reshape_blob(self._name, shape)
-
-    def __repr__(self):
-        return f"Blob({self._name!r}, shape={self.shape})"
+Blob = BlobView
 
 
 class _LayerView:

@@ -27,6 +27,61 @@ import torch
 from .errors import NetError
 
 
+def _numpy(t, what):
+    if t.device.type != "cpu":
+        raise NotImplementedError(f"{what}: numpy views of blobs on {t.device} are not "
+                                  "supported (CPU only); read them as tensors through "
+                                  "caffe_compat.Net")
+    return t.numpy()
+
+
+class BlobView:
+    """A named blob of a :class:`Stepwise` as pycaffe and Python layers see it: ``data`` and
+    ``diff`` are numpy views of its memory; ``reshape(*shape)`` gives it new storage."""
+
+    __slots__ = ("_store", "_name")
+
+    def __init__(self, store, name):
+        self._store = store
+        self._name = name
+
+    @property
+    def data(self):
+        return _numpy(self._store.export(self._name), f"blob '{self._name}'")
+
+    @property
+    def diff(self):
+        self._store.export(self._name)
+        return _numpy(self._store.diff_of(self._name), f"blob '{self._name}'")
+
+    @property
+    def shape(self):
+        return tuple(self._store.data[self._name].shape)
+
+    @property
+    def count(self):
+        return int(self._store.data[self._name].numel())
+
+    def _axis(self, i):
+        shape = self.shape
+        if len(shape) > 4:
+            raise NetError(f"blob '{self._name}': num/channels/height/width need at most 4 "
+                           f"axes, shape is {shape}")
+        return (shape + (1,) * (4 - len(shape)))[i]
+
+    num = property(lambda self: self._axis(0))
+    channels = property(lambda self: self._axis(1))
+    height = property(lambda self: self._axis(2))
+    width = property(lambda self: self._axis(3))
+
+    def reshape(self, *shape):
+        """New storage of ``shape`` (views taken before no longer alias the blob)."""
+        self._store.reshape_blob(self._name, shape)
+
+    def __repr__(self):
+        return f"Blob({self._name!r}, shape={self.shape})"
+
+
 class Stepwise:
     """Persistent blobs and layer-range passes over ``net`` (see the module doc)."""
 
@@ -165,6 +220,14 @@ class Stepwise:
             module = net.layers[key]
             if node.type == "Input":
                 continue
+            if getattr(module, "runs_on_blobs", False):
+                # a Python layer works on the net's own blobs, as in Caffe
+                module.forward_blobs([BlobView(self, b) for b in node.bottoms],
+                                     [BlobView(self, t) for t in node.tops])
+                for name, w in zip(node.tops, weights):
+                    if w:
+                        loss += float(w) * float(self.data[name].sum())
+                continue
             keep_graph = grad and self.layer_need[i]
             bottoms = [self.data[b] for b in node.bottoms]
             if keep_graph:
@@ -208,6 +271,13 @@ class Stepwise:
             if not node.bottoms and not any(self.param_need[i]):
                 continue
             module = net.layers[key]
+            if getattr(module, "runs_on_blobs", False):
+                for b in node.bottoms:
+                    self.diff_of(b)
+                module.backward_blobs([BlobView(self, t) for t in node.tops],
+                                      list(self.bottom_need[i]),
+                                      [BlobView(self, b) for b in node.bottoms])
+                continue
             if i not in self._saved:
                 self._replay(i)
             leaves, tops = self._saved[i]

@@ -285,6 +285,16 @@ class Python(Layer):
     def run_backward(self, top, propagate_down, bottom):
         self._call("backward", top, propagate_down, bottom)
 
+    # Caffe's own way, used by caffe_compat.stepwise: the tops are the net's blobs
+    runs_on_blobs = True
+
+    def forward_blobs(self, bottom, top):
+        self._call("reshape", bottom, top)
+        self._call("forward", bottom, top)
+
+    def backward_blobs(self, top, propagate_down, bottom):
+        self._call("backward", top, propagate_down, bottom)
+
     def forward(self, *bottoms):
         if not len(self.param.top):      # nothing flows on: no autograd node needed
             self.run_forward([PythonBlob(_numpy(b)) for b in bottoms])
