@@ -29,12 +29,15 @@ _LEARNING_RATE = re.compile(r"lr = ([-+]?[0-9]*\.?[0-9]+([eE]?[-+]?[0-9]+)?)")
 
 
 def extract_datetime_from_line(line, year):
-    """The time of a glog line ``Immdd hh:mm:ss.uuuuuu ...`` in ``year``; ValueError if the
-    line has no such prefix."""
+    """The time of a glog line ``Immdd hh:mm:ss.uuuuuu ...`` in ``year`` (glog 0.6 and later
+    write ``Iyyyymmdd``: that year is used); ValueError if the line has no such prefix."""
     parts = line.strip().split()
     if len(parts) < 2 or len(parts[0]) < 5:
         raise ValueError(f"not a glog line: {line!r}")
-    month, day = int(parts[0][1:3]), int(parts[0][3:])
+    date = parts[0][1:]
+    if len(date) == 8:
+        year, date = int(date[:4]), date[4:]
+    month, day = int(date[:2]), int(date[2:])
     stamp = parts[1]
     dot = stamp.rfind(".")
     hour, minute, second = (int(x) for x in stamp[:dot].split(":"))
