@@ -48,8 +48,14 @@ class _LayerView:
         self.name = node.name
         self.blobs = BlobVec(self._module)
 
+    def setup(self, bottom, top):
+        """The layer is set up with its net; this reshapes ``top`` for ``bottom``."""
+        self.reshape(bottom, top)
+
     def reshape(self, bottom, top):
-        pass
+        """Give the ``top`` blobs the shapes this layer produces for the ``bottom`` blobs."""
+        for blob, shape in zip(top, self._module.top_shapes([b.shape for b in bottom])):
+            blob.reshape(*shape)
 
     def __repr__(self):
         return f"<caffe layer {self.name!r} ({self.type})>"

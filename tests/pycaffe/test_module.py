@@ -104,3 +104,12 @@ def test_import_caffe_is_cheap_and_lazy():
     seconds, torch_loaded = out.stdout.split()
     assert torch_loaded == "False"
     assert float(seconds) < 1.5
+
+
+def test_the_engine_never_imports_caffe():
+    import pathlib
+    import re
+    root = pathlib.Path(__file__).resolve().parents[2] / "caffe_compat"
+    pattern = re.compile(r"^\s*(import caffe\b(?!_compat)|from caffe\b(?!_compat))", re.M)
+    offenders = [str(p) for p in root.rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []

@@ -314,3 +314,25 @@ def test_share_with(net_file):
     b.share_with(a)
     a.params["ip"][0].data[...] = 0.125
     assert (b.params["ip"][0].data == 0.125).all()
+
+
+def test_builtin_layer_view_reshape(deploy):
+    conv = deploy.layer_dict["conv1"]
+    conv.reshape([deploy.blobs["data"]], [deploy.blobs["conv1"]])
+    assert deploy.blobs["conv1"].shape == (4, 5, 4, 4)
+    assert len(conv.blobs) == 2 and conv.blobs[0].shape == (5, 3, 3, 3)
+
+
+@pytest.mark.skipif("MemoryData" not in caffe.layer_type_list(),
+                    reason="waits for the engine's MemoryData layer (set_input_arrays feeds it)")
+def test_set_input_arrays(net_file):
+    net = caffe.Net(net_file("""layer { name: 'd' type: 'MemoryData' top: 'data' top: 'label'
+      memory_data_param { batch_size: 2 channels: 1 height: 2 width: 3 } }"""), caffe.TEST)
+    data = np.arange(24, dtype=np.float32).reshape(4, 1, 2, 3)
+    labels = np.array([0, 1, 2, 3], dtype=np.float32)
+    net.set_input_arrays(data, labels)
+    net.forward()
+    np.testing.assert_array_equal(net.blobs["data"].data, data[:2])
+    np.testing.assert_array_equal(net.blobs["label"].data.ravel(), labels[:2])
+    net.forward()
+    np.testing.assert_array_equal(net.blobs["data"].data, data[2:])
