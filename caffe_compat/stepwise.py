@@ -18,7 +18,7 @@ diffs, layer by layer:
 Each layer's backward is autograd over that layer alone (its forward graph is kept from the
 forward pass while a backward may follow). A blob keeps its storage across passes once an
 outside view of it was taken (``export``); other blobs adopt the layer's fresh output, so an
-inference pass costs no copies.
+inference pass costs no copies. The tops of a Split share its bottom's data, as in Caffe.
 """
 from __future__ import annotations
 
@@ -253,6 +253,10 @@ class Stepwise:
                 tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
             if module.is_data:
                 tops = tuple(t.to(device=net._ref.device, dtype=net._ref.dtype) for t in tops)
+            if node.type == "Split":       # Caffe's SplitLayer shares its bottom's data
+                for name in node.tops:
+                    self.data[name] = self.data[node.bottoms[0]]
+                continue
             for name, t, w in zip(node.tops, tops, weights):
                 self._put(name, t.detach(), copy=keep_graph)
                 if w:

@@ -336,3 +336,25 @@ def test_set_input_arrays(net_file):
     np.testing.assert_array_equal(net.blobs["label"].data.ravel(), labels[:2])
     net.forward()
     np.testing.assert_array_equal(net.blobs["data"].data, data[2:])
+
+
+# pycaffe's own net, with DummyData, once the engine has that layer
+DUMMY = SIMPLE.replace("""layer { type: 'Python' name: 'data' top: 'data' top: 'label'
+  python_param { module: 'tests.pycaffe.pylayers' layer: 'GaussianData' param_str: '1' } }""",
+                       """layer { type: 'DummyData' name: 'data' top: 'data' top: 'label'
+  dummy_data_param { num: 5 channels: 2 height: 3 width: 4
+    num: 5 channels: 1 height: 1 width: 1
+    data_filler { type: 'gaussian' std: 1 } data_filler { type: 'constant' } } }""")
+
+
+@pytest.mark.skipif("DummyData" not in caffe.layer_type_list(),
+                    reason="waits for the engine's DummyData layer")
+def test_pycaffes_net_with_dummy_data(net_file):
+    net = caffe.Net(net_file(DUMMY), caffe.TRAIN)
+    labels = np.random.RandomState(0).randint(13, size=net.blobs["label"].data.shape)
+    net.blobs["label"].data[...] = labels
+    net.forward()
+    np.testing.assert_array_equal(net.blobs["label"].data, labels)   # a constant filler: kept
+    net.backward()
+    assert net.inputs == [] and net.outputs == ["loss"]
+    assert np.abs(net.params["conv"][0].diff).max() > 0
