@@ -9,10 +9,8 @@ import os
 import warnings
 
 import numpy as np
-import torch
 
 import caffe_compat
-from caffe_compat.errors import NetError
 from caffe_compat.layers.python import BlobVec, ParamBlob
 from caffe_compat.layers.python import PythonLayer as Layer
 from caffe_compat.stepwise import BlobView, Stepwise
@@ -72,8 +70,9 @@ class Net:
         if _net is not None:
             self._net = _net
         else:
-            if len(args) == 2:
+            if len(args) == 2:               # the older form, deprecated as in pycaffe
                 weights, phase = args
+                _legacy_constructor_warning()
             elif len(args) == 1:
                 phase = args[0]
             else:

@@ -122,7 +122,8 @@ def _same_params(a, b):
 def test_save_and_read(net, net_file, tmp_path):
     path = str(tmp_path / "w.caffemodel")
     net.save(path)
-    _same_params(net, caffe.Net(net_file(SIMPLE), path, caffe.TRAIN))        # legacy form
+    with pytest.deprecated_call():                                           # legacy form
+        _same_params(net, caffe.Net(net_file(SIMPLE), path, caffe.TRAIN))
     _same_params(net, caffe.Net(net_file(SIMPLE), caffe.TRAIN, weights=path))
     other = caffe.Net(net_file(SIMPLE), caffe.TRAIN)
     other.copy_from(path)
