@@ -47,6 +47,7 @@ def test_classifier_matches_opencv_and_pycaffe(tmp_path, name, mode):
     assert (got.argmax(1) == pycaffe.argmax(1)).all()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the scripts' older Net(file, weights, phase)
 def test_classification_script_style(tmp_path):
     # the classic script: Transformer by hand, reshape the input blob, forward, top-k
     deploy, weights = _model("tiny", tmp_path)

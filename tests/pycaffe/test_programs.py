@@ -35,6 +35,7 @@ def _conv_net(net_file):
     return _write(net_file, n)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the scripts' older Net(file, weights, phase)
 def test_net_surgery_fully_connected_to_convolution(net_file, tmp_path):
     # the net_surgery notebook: cast the InnerProduct into a convolution through .flat
     caffe.set_random_seed(1)
