@@ -34,7 +34,7 @@ _LAZY = {
     "to_proto": "caffe.net_spec",
 }
 _SUBMODULES = {"io", "net_spec", "draw", "coord_map", "proto", "classifier", "detector",
-               "pycaffe"}
+               "pycaffe", "_caffe"}
 
 
 def __getattr__(name):

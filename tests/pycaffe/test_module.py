@@ -113,3 +113,11 @@ def test_the_engine_never_imports_caffe():
     pattern = re.compile(r"^\s*(import caffe\b(?!_compat)|from caffe\b(?!_compat))", re.M)
     offenders = [str(p) for p in root.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_pycaffe_module_names():
+    from caffe._caffe import Net as A
+    from caffe.pycaffe import Net as B
+    assert A is B is caffe.Net
+    assert caffe.pycaffe.SGDSolver is caffe.SGDSolver
+    assert caffe._caffe.layer_type_list is caffe.layer_type_list
