@@ -58,10 +58,11 @@ class PythonBlob:
         return int(self._data.size)
 
     def _legacy(self, i):
+        # Caffe's LegacyShape: axis i, or 1 past the last axis
         shape = self.shape
         if len(shape) > 4:
             raise NetError(f"num/channels/height/width need at most 4 axes, shape is {shape}")
-        return ((1,) * (4 - len(shape)) + shape)[i] if len(shape) < 4 else shape[i]
+        return (shape + (1,) * (4 - len(shape)))[i]
 
     num = property(lambda self: self._legacy(0))
     channels = property(lambda self: self._legacy(1))

@@ -115,3 +115,12 @@ def test_zero_top_python_layer_runs(tmp_path):
         assert sink_layers.seen == [2.0]
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_legacy_dimensions_are_caffes():
+    from caffe_compat.layers.python import PythonBlob
+    blob = PythonBlob(shape=(16, 3))
+    assert (blob.num, blob.channels, blob.height, blob.width) == (16, 3, 1, 1)
+    blob.reshape(2, 3, 4, 5)
+    assert (blob.num, blob.channels, blob.height, blob.width) == (2, 3, 4, 5)
+    assert blob.count == 120 and blob.diff.shape == (2, 3, 4, 5)
