@@ -14,8 +14,8 @@ where their paths are placeholders: ``--net`` / ``-model`` (train net file), ``-
 ``-iterations`` (max_iter for train), ``--batch-size``, ``--test-batch-size``, ``--test-iter``
 to make runs short. Bad input prints one error line and exits with status 1.
 
-Subcommands live in ``COMMANDS`` (name -> :class:`Command`); add one with
-:func:`register_command`.
+Subcommands live in :mod:`caffe_compat.cli_registry` (name -> ``Command``); add one with its
+``register_command``.
 """
 from __future__ import annotations
 
@@ -23,39 +23,10 @@ import argparse
 import signal
 import sys
 import time
-from dataclasses import dataclass
-from typing import Callable
 
+from .cli_registry import COMMANDS, Command, register_command  # noqa: F401  (the public table)
+from .cli_registry import caffe_flag as _flag
 from .errors import CaffeCompatError
-
-# Subcommand registry: name -> Command(add_arguments, run, help). train, test and time are
-# registered below. Further tools (inspect, upgrade, convert) are added the same way:
-#     register_command("inspect", add_inspect_arguments, run_inspect, "show a caffemodel")
-# where add_arguments(parser) declares the flags and run(args) returns the exit status; a
-# CaffeCompatError raised by run becomes a one-line error and exit status 1.
-COMMANDS: dict = {}
-
-
-@dataclass
-class Command:
-    add_arguments: Callable
-    run: Callable
-    help: str
-
-
-def register_command(name, add_arguments, run, help_text):
-    """Make ``caffe-compat <name>`` call ``run(args)`` with the flags of ``add_arguments``."""
-    COMMANDS[name] = Command(add_arguments, run, help_text)
-
-
-def _flag(parser, name, *aliases, **kwargs):
-    """A Caffe flag accepted as ``-name``, ``--name`` (and with dashes for underscores)."""
-    spellings = []
-    for n in (name,) + aliases:
-        for form in {n, n.replace("_", "-")}:
-            spellings += [f"-{form}", f"--{form}"]
-    kwargs.setdefault("dest", name.replace("-", "_"))
-    parser.add_argument(*dict.fromkeys(spellings), **kwargs)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -481,11 +452,8 @@ def _usage():
 
 def main(argv=None):
     """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
-    from . import cli as imported        # this module as imported (not as __main__)
-    from . import extra_tools  # noqa: F401  draw, parse-log, plot-log register themselves there
-    from .cli_tools import registered_commands  # Caffe's other tools (convert_imageset, ...)
-    COMMANDS.update(imported.COMMANDS)
-    COMMANDS.update(registered_commands())
+    from . import cli_tools  # noqa: F401  Caffe's other tools (convert_imageset, ...)
+    from . import extra_tools  # noqa: F401  draw, parse-log, plot-log
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
         print(_usage(), file=sys.stderr if not argv else sys.stdout)

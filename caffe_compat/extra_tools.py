@@ -2,7 +2,7 @@
 tools/extra/parse_log.py and plot_training_log.py.example as subcommands."""
 from __future__ import annotations
 
-from .cli import register_command
+from .cli_registry import register_command
 
 
 def _draw_arguments(p):

@@ -2,7 +2,7 @@
 ``convert_imageset``, ``compute_image_mean``, ``extract_features``, ``upgrade_net_proto_text``,
 ``upgrade_net_proto_binary``, ``upgrade_solver_proto_text`` and ``device_query``.
 
-Importing this package registers them with :func:`caffe_compat.cli.register_command`. Flags
+Importing this package registers them with :func:`caffe_compat.cli_registry.register_command`. Flags
 are Caffe's gflags, written ``-flag`` or ``--flag``, with ``=value`` or a separate value;
 boolean flags also as ``-flag=false`` and ``-noflag``.
 """
@@ -11,7 +11,6 @@ from . import (compute_image_mean, convert_imageset, device_query,  # noqa: F401
 
 
 def registered_commands():
-    """The subcommand table these modules registered into (``caffe_compat.cli.COMMANDS``; a
-    ``python -m caffe_compat.cli`` run has its own copy of that module, which copies it)."""
-    from .. import cli
-    return cli.COMMANDS
+    """The subcommand table these modules registered into."""
+    from ..cli_registry import COMMANDS
+    return COMMANDS

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from ..cli import _flag, register_command
+from ..cli_registry import caffe_flag as _flag
+from ..cli_registry import register_command
 from ..data import db as db_io
 from ..data.images import datum_array, parse_datum
 from ..errors import DataError

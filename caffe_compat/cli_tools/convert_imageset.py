@@ -17,7 +17,8 @@ import sys
 
 from tqdm import tqdm
 
-from ..cli import _flag, register_command
+from ..cli_registry import caffe_flag as _flag
+from ..cli_registry import register_command
 from ..data import db as db_io
 from ..data.caffe_random import CaffeRandom, shuffle
 from ..data.images import image_to_datum, read_list_file

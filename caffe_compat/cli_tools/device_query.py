@@ -3,7 +3,8 @@ each named CUDA device, one "name: value" line each, as Caffe::DeviceQuery print
 fields PyTorch reports)."""
 from __future__ import annotations
 
-from ..cli import _flag, register_command
+from ..cli_registry import caffe_flag as _flag
+from ..cli_registry import register_command
 from ..errors import CaffeCompatError
 from ._log import log
 

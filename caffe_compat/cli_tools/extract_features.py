@@ -16,7 +16,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from ..cli import register_command
+from ..cli_registry import register_command
 from ..data import db as db_io
 from ..data.transformer import legacy_shape
 from ..errors import CaffeCompatError, DataError

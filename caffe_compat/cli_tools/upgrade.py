@@ -8,7 +8,7 @@ was to be upgraded, as Caffe does. Outputs are written atomically.
 """
 from __future__ import annotations
 
-from ..cli import register_command
+from ..cli_registry import register_command
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..io import upgrade as upgrade_io

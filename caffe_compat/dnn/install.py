@@ -25,7 +25,8 @@ def install(replace=False):
     with ``replace``); returns the names installed."""
     import cv2
 
-    from . import blob, readNet, readNetFromCaffe, is_caffe_model
+    from . import blob
+    from .readers import is_caffe_model, readNet, readNetFromCaffe
     dnn = cv2.dnn
     done = []
     # OpenCV's own importer: the attribute as it was before any install()
