@@ -35,7 +35,8 @@ last snapshot with the data position and random streams restored (caffe_compat's
 on CPU the weights at the end are those of an uninterrupted run).
 
 Everything is seeded: generate_h5 draws from MATLAB's stream (seed 0), each solver has
-``random_seed`` (``seed``, default 1).
+``random_seed`` (``seed``, default 1). A rerun gives the same bits with the same CPU kernels
+(``kernels.json`` and every stamp record them; :mod:`caffe_compat.numerics`).
 """
 from __future__ import annotations
 
@@ -658,10 +659,12 @@ class Pipeline:
     def _write_stamp(self, name, outputs, seconds):
         from caffe_compat.io.atomic import write_text_atomic
         st = self.steps[name]
+        from caffe_compat.numerics import kernel_fingerprint
         body = dict(format=STAMP_FORMAT, step=name, key=self.key(name), params=st.params,
                     deps={d: self.key(d) for d in st.deps}, outputs=outputs,
                     seconds=round(seconds, 3),
-                    finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    kernels=kernel_fingerprint())
         write_text_atomic(self.stamp_path(name), json.dumps(body, indent=1, default=str)
                           + "\n")
 
@@ -702,9 +705,15 @@ class Pipeline:
         return out
 
     def write_config(self):
+        """``pipeline.json`` (the configuration) and ``kernels.json`` (the CPU kernels of this
+        process, :func:`caffe_compat.numerics.kernel_fingerprint`: results reproduce bit for
+        bit where it is the same)."""
         from caffe_compat.io.atomic import write_text_atomic
+        from caffe_compat.numerics import kernel_fingerprint
         write_text_atomic(self.path("pipeline.json"),
                           json.dumps(self.config.to_json(), indent=1, default=str) + "\n")
+        write_text_atomic(self.path("kernels.json"),
+                          json.dumps(kernel_fingerprint(), indent=1) + "\n")
 
     def run(self, targets=None):
         """Run the steps (all, or those ``targets`` need); returns ``{step: outputs}``."""
