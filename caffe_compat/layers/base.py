@@ -120,6 +120,11 @@ class Layer(nn.Module):
     def extra_repr(self):
         return f"name={self.name!r}"
 
-    def fail(self, message):
-        """Raise the layer's NetError."""
-        raise NetError(f"layer '{self.name}' (type {self.type_name}): {message}")
+    def fail(self, message, field=None):
+        """Raise the layer's NetError. ``field`` (a dotted path such as
+        ``"convolution_param.kernel_size"``) names the parameter at fault, so that the error
+        points at its line; without it the line is that of the parameter the message names,
+        else of the layer."""
+        err = NetError(f"layer '{self.name}' (type {self.type_name}): {message}")
+        err.field = field
+        raise err
