@@ -17,11 +17,11 @@ from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures
                                     layer_signature)
 
 from .architecture import PAPER_INPUT, detect_architecture
+from .provenance import LR_MEANING, file_lr_mults
 from .registry import read_registry
 from .zoo import ZooError, entries, get
 
-__all__ = ["Identification", "identify", "check_compatible", "load_net", "set_input_size",
-           "saved_from", "contradiction"]
+__all__ = ["Identification", "identify", "check_compatible", "load_net", "set_input_size"]
 
 
 @dataclass
@@ -63,52 +63,6 @@ class Identification:
         return "\n".join(lines)
 
 
-def _file_lr_mults(net_param):
-    out = {}
-    for lp in net_param.layer:
-        if len(lp.blobs) and len(lp.param):
-            out[lp.name] = tuple(float(p.lr_mult) if p.HasField("lr_mult") else 1.0
-                                 for p in lp.param)
-    return out
-
-
-_LR_MEANING = {0.0: "the non-joint training net (frozen SR layers)",
-               0.1: "the joint training net", 1.0: "a CNN+D deploy or plain training net"}
-# conv1 lr_mult values that only one kind of training net stores (1 is also every deploy net's)
-_TELLING_LR = (0.0, 0.1)
-
-
-def saved_from(net_param):
-    """``(conv1 weight lr_mult, what it means)`` stored in a CNN+D caffemodel's layer
-    definitions, or None when the file stores none (Caffe saves each layer's ``param`` with its
-    blobs, so a snapshot carries its training net's lr_mult)."""
-    lr = _file_lr_mults(net_param).get("conv1")
-    if lr is None:
-        return None
-    arch = detect_architecture(net_param)
-    if arch is None or arch.family != "cnnd":
-        return None
-    value = round(lr[0], 6)
-    return value, _LR_MEANING.get(value, f"a net with conv1 lr_mult {value:g}")
-
-
-def contradiction(entry, net_param):
-    """A sentence saying why a CNN+D caffemodel cannot be zoo entry ``entry`` according to the
-    lr_mult stored in it (saved from the joint net, named as a model trained otherwise), or
-    None. lr_mult 1 proves nothing: deploy nets store it too."""
-    found = saved_from(net_param)
-    if found is None or found[0] not in _TELLING_LR or entry.architecture != "cnnd":
-        return None
-    want = entry.train_lr_mults.get("conv1", (None,))[0]
-    if want is None or round(want, 6) == found[0]:
-        return None
-    fits = [e.key for e in entries("cnnd")
-            if round(e.train_lr_mults.get("conv1", (-1,))[0], 6) == found[0]]
-    return (f"the file stores conv1 lr_mult {found[0]:g}, so it was saved from {found[1]}, "
-            f"but '{entry.key}' ({entry.name}) is trained with conv1 lr_mult {want:g}; "
-            f"entries saved from that net: {', '.join(fits)}")
-
-
 def identify(caffemodel, registry=None):
     """``(architecture description, candidate entries)`` of a caffemodel, as an
     :class:`Identification` (also: sha256, the registry record, notes)."""
@@ -137,10 +91,10 @@ def identify(caffemodel, registry=None):
         problems, ignored = compare_signatures(entry.signature, sig)
         if not problems and not ignored:
             candidates.append(entry)
-    lr = _file_lr_mults(net_param).get("conv1")
+    lr = file_lr_mults(net_param).get("conv1")
     likely = candidates
     if lr is not None and arch is not None and arch.family == "cnnd":
-        meaning = _LR_MEANING.get(round(lr[0], 6))
+        meaning = LR_MEANING.get(round(lr[0], 6))
         if meaning:
             notes.append(f"conv1 lr_mult {lr[0]:g} stored in the file: saved from {meaning}")
         likely = [e for e in candidates if e.train_lr_mults.get("conv1", (None,))[0] == lr[0]]

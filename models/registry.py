@@ -94,7 +94,7 @@ def register(weights, key, path=None, replace=False, force=False):
     from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures,
                                         layer_signature)
 
-    from .identify import contradiction
+    from .provenance import contradiction
     entry = get(key)
     weights = os.path.abspath(os.fspath(weights))
     net_param = caffemodel_io.read_caffemodel(weights)
