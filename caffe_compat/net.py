@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .blob import Blob, ParamSpecEntry
+from .data.caffe_random import CaffeRandom
 from .errors import NetError
 from .graph import build_graph, phase_name
 from .io import prototxt as prototxt_io
@@ -44,7 +45,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
 
     ``model``: prototxt path, prototxt text or NetParameter. ``weights``: caffemodel path(s) copied
     by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level`` and
-    ``stages`` complete the NetState. ``seed`` seeds the fillers. ``data_sources`` maps a data
+    ``stages`` complete the NetState. ``seed`` seeds the fillers and, as Caffe::set_random_seed, the
+    crops, mirrors and shuffles of the data layers. ``data_sources`` maps a data
     layer name (or the original ``source`` string) to a replacement source path.
     ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
     without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
@@ -69,6 +71,9 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         self.register_buffer("_ref", torch.empty(0, dtype=dtype), persistent=False)
         generator = torch.Generator()
         generator.manual_seed(int(seed) if seed is not None else torch.initial_seed())
+        # Caffe's random stream after Caffe::set_random_seed(seed): data layers draw their
+        # seeds from it in layer order (caffe_compat.data.caffe_random)
+        self.caffe_rng = CaffeRandom(seed)
         taken = set()
         for node in self.graph.layers:
             self._build_layer(node, dtype, taken, generator)
@@ -249,6 +254,16 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                     term = t.sum() * w if w != 1.0 else t.sum()
                     loss = term if loss is None else loss + term
         return values, first, loss
+
+    def set_input_arrays(self, data, labels):
+        """pycaffe's ``set_input_arrays``: give arrays to the MemoryData layer that must be the
+        net's first layer (see :mod:`caffe_compat.layers.memory_data`)."""
+        first = self.layers[self._nodes[0][1]] if self._nodes else None
+        if getattr(first, "type_name", None) != "MemoryData":
+            raise NetError(f"net '{self.name}': set_input_arrays needs a MemoryData layer as the "
+                           "first layer" + (f", the first is '{self._nodes[0][0].name}' (type "
+                                            f"{self._nodes[0][0].type})" if self._nodes else ""))
+        first.set_input_arrays(data, labels)
 
     def backward(self):
         """Back-propagate the last forward's total loss into every diff (pycaffe's backward)."""

@@ -51,6 +51,8 @@ class NetBuildMixin:
     def _build_layer_unlocated(self, node, dtype, taken, generator):
         lp = node.param
         cls = layer_class(lp.type, lp.name)
+        if cls.is_loss and not node.tops:   # Caffe's AutoTopBlobs: an anonymous loss top
+            node.tops.append("(automatic)")
         nb, nt = len(node.bottoms), len(node.tops)
         for what, n, exact, lo, hi in (("bottom", nb, cls.exact_bottoms, cls.min_bottoms,
                                         cls.max_bottoms),
@@ -67,7 +69,9 @@ class NetBuildMixin:
         bottom_shapes = [self._blob_shapes[b] for b in node.bottoms]
         try:
             if getattr(cls, "is_data", False):
-                module = cls(lp, bottom_shapes, self.phase, sources=self.data_sources)
+                extra = {"caffe_rng": self.caffe_rng} if getattr(cls, "uses_caffe_rng", False) \
+                    else {}
+                module = cls(lp, bottom_shapes, self.phase, sources=self.data_sources, **extra)
             else:
                 module = cls(lp, bottom_shapes, self.phase)
         except CaffeCompatError:

@@ -73,6 +73,14 @@ class Layer(nn.Module):
         self._blob_order.append(name)
         return p
 
+    @classmethod
+    def names_of_blobs(cls, n):
+        """The names of the ``n`` blobs a caffemodel stores for a layer of this type, in Caffe's
+        order (``blob_names``, then ``blob<i>``); types whose layout depends on the
+        parameters (LSTM, RNN with a static input) override it."""
+        names = cls.blob_names
+        return [names[i] if i < len(names) else f"blob{i}" for i in range(n)]
+
     @property
     def blobs(self):
         """The parameter blobs, in the order Caffe stores them in a caffemodel."""
