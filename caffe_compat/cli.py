@@ -423,16 +423,24 @@ register_command("inspect", _inspect_arguments, run_inspect,
 
 
 def _upgrade_arguments(p):
-    p.add_argument("source", help="legacy prototxt (V0/V1 layers, input_dim, ...) or caffemodel")
+    p.add_argument("source", help="legacy prototxt (V0/V1 layers, input_dim, ...), solver "
+                                  "prototxt (solver_type) or caffemodel")
     p.add_argument("target", help="where to write the upgraded file")
 
 
 def run_upgrade(args):
-    """upgrade_net_proto_text / upgrade_net_proto_binary: the same file in the current format."""
+    """upgrade_net_proto_text / _binary / upgrade_solver_proto_text, chosen by the file: the
+    same file in the current format."""
+    import argparse
     from . import tools
+    from .cli_tools.upgrade import run_solver_text
     from .io import caffemodel as caffemodel_io
+    from .io import prototxt as prototxt_io
     with open(args.source, "rb") as f:
         head = f.read(65536)
+    if (caffemodel_io.looks_like_text(head) and
+            prototxt_io.is_solver_text(prototxt_io.read_text_file(args.source))):
+        return run_solver_text(argparse.Namespace(input=args.source, output=args.target))
     if caffemodel_io.looks_like_text(head):
         tools.upgrade_prototxt(args.source, args.target)
     else:
@@ -442,7 +450,7 @@ def run_upgrade(args):
 
 
 register_command("upgrade", _upgrade_arguments, run_upgrade,
-                 "rewrite a legacy prototxt or caffemodel in the current format")
+                 "rewrite a legacy net/solver prototxt or caffemodel in the current format")
 
 
 def _convert_arguments(p):

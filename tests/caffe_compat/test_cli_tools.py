@@ -62,3 +62,25 @@ def test_inspect_bad_files_fail_cleanly(tmp_path, capsys, bad):
     f.write_bytes(bad)
     assert main(["inspect", str(f)]) == 1
     assert str(f) in capsys.readouterr().err
+
+
+def test_upgrade_recognises_a_solver_file(tmp_path, capsys):
+    # issue: `upgrade` read every text file as a NetParameter ("unknown field 'net'")
+    src = tmp_path / "old_solver.prototxt"
+    src.write_text('net: "train_val.prototxt"\nbase_lr: 0.01  # comment: layer\n'
+                   'solver_type: ADAM\nsolver_mode: CPU\n')
+    dst = tmp_path / "new_solver.prototxt"
+    assert main(["upgrade", str(src), str(dst)]) == 0
+    text = dst.read_text()
+    assert 'type: "Adam"' in text and "solver_type" not in text
+    assert main(["upgrade", str(REPO / "prototxt" / "cnnd_solver.prototxt"),
+                 str(tmp_path / "same.prototxt")]) == 0
+    assert "already in latest proto format" in capsys.readouterr().err
+
+
+def test_a_solver_given_as_a_net_is_named_as_such(tmp_path, capsys):
+    src = tmp_path / "solver.prototxt"
+    src.write_text('net: "train_val.prototxt"\nbase_lr: 0.01\n')
+    assert main(["time", "-model", str(src)]) == 1
+    err = capsys.readouterr().err
+    assert "looks like a solver file" in err and "allow_unknown_fields" not in err
