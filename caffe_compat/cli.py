@@ -244,6 +244,11 @@ def _build_net(args, phase, log):
         log.info(f"Use GPU with device ID {device.split(':')[1]}", "caffe.cpp:0")
     net = Net(filtered, phase=phase.lower(), level=args.level, stages=stages,
               data_sources=data_sources)
+    from .net_summary import log_built_net
+    from .proto import caffe_pb2
+    state = caffe_pb2.NetState(phase=caffe_pb2.Phase.Value(phase), level=args.level,
+                               stage=[s for s in stages if s])
+    log_built_net(net, log, net_param, state)
     if device is not None:
         net.to(device)
     return net
@@ -401,25 +406,37 @@ def _architecture(net_param):
 
 
 def _inspect_arguments(p):
-    p.add_argument("weights", help="caffemodel file")
+    p.add_argument("weights", help="caffemodel file, or a net definition (prototxt)")
     _flag(p, "model", help="net definition to check the weights against (refused if they do "
-                           "not fit)")
+                           "not fit); gives the blob shapes and FLOPs")
+    _flag(p, "phase", default="TEST", choices=["TRAIN", "TEST"], type=str.upper,
+          help="phase the net is built in (default TEST)")
     _flag(p, "max_bytes", type=int, default=None, help="refuse larger files (default 2 GiB - 1)")
 
 
 def run_inspect(args):
     from . import tools
+    from .io import caffemodel as caffemodel_io
     from .signature import check_compatible
+    try:
+        with open(args.weights, "rb") as f:
+            text = caffemodel_io.looks_like_text(f.read(65536))
+    except OSError:
+        text = False                     # reported by the caffemodel reader with its reason
+    if text:
+        print(tools.net_report(args.weights, args.phase, source=args.weights))
+        return 0
     summary = tools.caffemodel_summary(args.weights, args.max_bytes)
     print(tools.format_summary(summary, _architecture(summary["net_param"])))
     if args.model:
         check_compatible(args.model, args.weights)
         print(f"fits the net definition {args.model}")
+    print(tools.caffemodel_net_report(summary, args.model, args.phase))
     return 0
 
 
 register_command("inspect", _inspect_arguments, run_inspect,
-                 "layers, blob shapes, parameter counts and architecture of a caffemodel")
+                 "layers, blob shapes, parameters, FLOPs and memory of a caffemodel or net")
 
 
 def _upgrade_arguments(p):

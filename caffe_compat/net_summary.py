@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass, field
 
 __all__ = ["LayerReport", "layer_reports", "log_net_init", "format_net_summary",
-           "FLOP_RULES", "shape_string", "net_totals"]
+           "FLOP_RULES", "shape_string", "net_totals", "rule_messages", "log_built_net"]
 
 
 @dataclass
@@ -207,16 +207,50 @@ def net_totals(reports):
             reports[-1].memory_after if reports else 0)
 
 
-def log_net_init(net, log, reports=None, text=None, filtered_out=()):
+def rule_messages(net_param, state):
+    """What Caffe's ``Net::FilterNet`` logs while it applies the include/exclude rules of
+    ``net_param``'s layers under NetState ``state``: ``(message, location)`` pairs, one per
+    rule part that a state does not meet (net.cpp's StateMeetsRule), in layer order."""
+    out = []
+    for lp in net_param.layer:
+        for rule in list(lp.exclude) + list(lp.include):
+            out.extend(_rule_misses(rule, state, lp.name))
+    return out
+
+
+def _rule_misses(rule, state, layer):
+    tail = f"specified by a rule in layer {layer}"
+    if rule.HasField("phase") and rule.phase != state.phase:
+        return [(f"The NetState phase ({state.phase}) differed from the phase ({rule.phase}) "
+                 + tail, "net.cpp:296")]
+    if rule.HasField("min_level") and state.level < rule.min_level:
+        return [(f"The NetState level ({state.level}) is above the min_level "
+                 f"({rule.min_level}) " + tail, "net.cpp:303")]
+    if rule.HasField("max_level") and state.level > rule.max_level:
+        return [(f"The NetState level ({state.level}) is above the max_level "
+                 f"({rule.max_level}) " + tail, "net.cpp:311")]
+    for stage in rule.stage:
+        if stage not in state.stage:
+            return [(f"The NetState did not contain stage '{stage}' " + tail, "net.cpp:324")]
+    for stage in rule.not_stage:
+        if stage in state.stage:
+            return [(f"The NetState contained a not_stage '{stage}' " + tail, "net.cpp:336")]
+    return []
+
+
+def log_net_init(net, log, reports=None, text=None, filtered_out=(), rules=()):
     """Write ``Net::Init``'s INFO lines for ``net`` to ``log`` (a SolverLog).
 
     ``text``: the filtered net as text, printed after ``Initializing net from parameters:``
     as Caffe prints its DebugString (omitted when None); ``filtered_out``: ``(state phase,
-    rule phase, layer)`` for the layers the phase rules removed (net.cpp:296's lines)."""
+    rule phase, layer)`` for the layers the phase rules removed (net.cpp:296's lines);
+    ``rules``: :func:`rule_messages` of the net before filtering."""
     reports = reports if reports is not None else layer_reports(net)
     for state_phase, rule_phase, layer in filtered_out:
         log.info(f"The NetState phase ({state_phase}) differed from the phase ({rule_phase}) "
                  f"specified by a rule in layer {layer}", "net.cpp:296")
+    for message, where in rules:
+        log.info(message, where)
     if text is not None:
         log.info("Initializing net from parameters: \n" + text, "net.cpp:53")
     for r in reports:
@@ -284,3 +318,16 @@ def format_net_summary(net, reports=None, source=None):
     lines.append(f"  total: {params:,} parameters, {flops:,} FLOPs, {memory:,} bytes of "
                  "blobs (Caffe's 'Memory required for data': every top, in-place tops again)")
     return "\n".join(lines)
+
+
+def log_built_net(net, log, net_param, state):
+    """``Net::Init``'s lines for a net built from ``net_param`` (before the phase rules) under
+    NetState ``state``: the rule lines, the filtered net as text, then :func:`log_net_init`.
+    Returns the layer reports."""
+    from .graph import filter_net
+    from .io.prototxt import to_text
+    from .proto import caffe_pb2
+    filtered = filter_net(net_param, caffe_pb2.Phase.Name(state.phase), state.level,
+                          list(state.stage))
+    filtered.state.CopyFrom(state)
+    return log_net_init(net, log, text=to_text(filtered), rules=rule_messages(net_param, state))

@@ -84,3 +84,28 @@ def test_a_solver_given_as_a_net_is_named_as_such(tmp_path, capsys):
     assert main(["time", "-model", str(src)]) == 1
     err = capsys.readouterr().err
     assert "looks like a solver file" in err and "allow_unknown_fields" not in err
+
+
+def test_inspect_a_prototxt_shows_shapes_params_flops_memory(capsys):
+    # issue: `inspect model.prototxt` refused text files; no command showed blob shapes
+    assert main(["inspect", DEPLOY]) == 0
+    out = capsys.readouterr().out
+    assert "2,946,649 parameters" in out and "phase TEST" in out
+    row = next(l.split() for l in out.splitlines() if l.split()[:2] == ["conv1", "Convolution"])
+    # 64 filters of 1x5x5 on a 92x92 output: 2 FLOPs per multiply-add, 1 per bias add
+    assert row[5] == "1x64x92x92" and row[6] == "1,664"
+    assert row[-2] == f"{2 * 64 * 92 * 92 * 25 + 64 * 92 * 92:,}"
+    assert row[-1] == f"{64 * 92 * 92 * 4:,}"
+    assert "memory required for data 7,565,336 bytes" in out
+
+
+def test_inspect_a_caffemodel_prints_per_layer_flops(tmp_path, capsys):
+    from caffe_compat import Net
+    w = tmp_path / "w.caffemodel"
+    Net(DEPLOY).save(str(w))
+    assert main(["inspect", str(w)]) == 0
+    out = capsys.readouterr().out
+    assert "the net stored in the caffemodel" in out
+    assert "1,229,511,133 FLOPs" in out
+    assert main(["inspect", str(w), "-model", DEPLOY, "-phase", "test"]) == 0
+    assert "1,229,511,133 FLOPs" in capsys.readouterr().out

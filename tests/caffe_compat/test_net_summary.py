@@ -97,3 +97,41 @@ def _count(shape):
     for d in shape:
         n *= d
     return n
+
+
+def _tool_messages(err):
+    return [_GLOG_HEAD.sub("", line) for line in err.splitlines() if _GLOG_HEAD.match(line)]
+
+
+def test_time_and_test_logs_carry_net_init_lines(capsys):
+    """issue: the train/test/time logs lacked Caffe's "Top shape" / "Memory required for data"
+    lines that users and log parsers read; `caffe time` writes the same block real Caffe
+    writes (fixture), rule lines and all."""
+    from caffe_compat.cli import main
+    assert main(["time", "-model", str(FIXTURE / "net.prototxt"), "-iterations", "1"]) == 0
+    msgs = _tool_messages(capsys.readouterr().err)
+    ours = [m for m in msgs if m.startswith(("net.cpp:", "layer_factory.hpp:"))
+            and not m.startswith(("net.cpp:53]", "net.cpp:296]"))]
+    assert ours == _fixture_blocks()["TRAIN"]
+    # the CNN+D deploy net's Silence layer is TEST-only: FilterNet's rule line
+    deploy = str(models.get("hr").deploy_path)
+    assert main(["time", "-model", deploy, "-iterations", "1"]) == 0
+    msgs = _tool_messages(capsys.readouterr().err)
+    assert ("net.cpp:296] The NetState phase (0) differed from the phase (1) specified by a "
+            "rule in layer Silence") in msgs
+    assert "net.cpp:131] Top shape: 1 64 92 92 (541696)" in msgs
+
+
+def test_training_log_carries_init_lines_of_train_and_test_nets(tmp_path, monkeypatch):
+    from caffe_compat import get_solver
+    from tests.small_training import make_small
+    monkeypatch.chdir(make_small(tmp_path))
+    log = SolverLog(keep=True)
+    get_solver("solver.prototxt", log=log)
+    msgs = [_GLOG_HEAD.sub("", line) for line in log.lines]
+    done = [i for i, m in enumerate(msgs) if m == "net.cpp:257] Network initialization done."]
+    assert len(done) == 2                                   # the train net, then the test net
+    train = msgs[:done[0]]
+    assert "net.cpp:131] Top shape: 6 4 4 4 (384)" in train
+    assert any(m.startswith("net.cpp:139] Memory required for data: ") for m in train)
+    assert "net.cpp:131] Top shape: 5 4 4 4 (320)" in msgs[done[0]:]
