@@ -146,14 +146,13 @@ class PathCheckMixin:
                     problems.append(_missing_line(what, src, hint))
                     continue
                 absent = _missing_h5(src, read_source_list)
-                if absent:
-                    more = len(absent) - _LIST_AT_MOST
-                    names = ", ".join(f"'{a}'" for a in absent[:_LIST_AT_MOST])
-                    problems.append(f"{what} '{src}' names {len(absent)} HDF5 file(s) that do "
-                                    f"not exist: {names}" + (f" and {more} more" if more > 0
-                                                             else "")
-                                    + " (relative names are read from the working directory "
-                                      "or the list's folder)")
+                for lineno, name in absent[:_LIST_AT_MOST]:
+                    problems.append(f"{what} {src}:{lineno}: HDF5 file '{name}' does not exist "
+                                    "(relative names are read from the working directory or "
+                                    "the list's folder)")
+                if len(absent) > _LIST_AT_MOST:
+                    problems.append(f"{what} '{src}' names {len(absent) - _LIST_AT_MOST} more "
+                                    "HDF5 file(s) that do not exist")
 
     def _check_snapshot_path(self, problems):
         """Caffe's CheckSnapshotWritePermissions, also when only the final snapshot will be
@@ -189,7 +188,8 @@ def _missing_line(what, path, hint):
 
 
 def _missing_h5(list_path, read_source_list):
-    """The names of a list file that resolve to no file (as read_source_list resolves them)."""
+    """``(line, name)`` of every name of a list file that resolves to no file (resolved as
+    read_source_list resolves them)."""
     from ..errors import DataError
     try:
         read_source_list(list_path)
@@ -200,11 +200,12 @@ def _missing_h5(list_path, read_source_list):
     out = []
     try:
         with open(list_path, encoding="utf-8") as f:
-            tokens = f.read().split()
+            lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError):
         return []                               # reported by the data layer when built
-    for token in tokens:
-        if not (os.path.exists(token) or (not os.path.isabs(token) and
-                                          os.path.exists(os.path.join(folder, token)))):
-            out.append(token)
+    for lineno, line in enumerate(lines, 1):
+        for token in line.split():
+            if not (os.path.exists(token) or (not os.path.isabs(token) and
+                                              os.path.exists(os.path.join(folder, token)))):
+                out.append((lineno, token))
     return out

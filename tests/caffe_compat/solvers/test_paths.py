@@ -38,10 +38,12 @@ def test_all_path_problems_come_in_one_error(tmp_path, monkeypatch):
     with pytest.raises(SolverError) as e:
         get_solver("solver.prototxt", weights=["nowhere.caffemodel"])
     msg = str(e.value)
-    assert "solver.prototxt: 4 path problem(s)" in msg
+    assert "solver.prototxt: 5 path problem(s)" in msg
     assert "weights file 'nowhere.caffemodel' does not exist (-weights)" in msg
     assert "HDF5 list 'PATH/TO/test.txt' is a placeholder (override it with --test-source" in msg
-    assert "names 2 HDF5 file(s) that do not exist: 'missing_a.h5', 'missing_b.h5'" in msg
+    n = len(open("train.txt").read().splitlines())
+    assert f"train.txt:{n - 1}: HDF5 file 'missing_a.h5' does not exist" in msg
+    assert f"train.txt:{n}: HDF5 file 'missing_b.h5' does not exist" in msg
     assert "snapshot prefix 'PATH/TO/Snapshot/small' is a placeholder (choose another" in msg
 
 
