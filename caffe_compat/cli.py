@@ -448,16 +448,17 @@ def _upgrade_arguments(p):
 def run_upgrade(args):
     """upgrade_net_proto_text / _binary / upgrade_solver_proto_text, chosen by the file: the
     same file in the current format."""
-    import argparse
     from . import tools
-    from .cli_tools.upgrade import run_solver_text
     from .io import caffemodel as caffemodel_io
     from .io import prototxt as prototxt_io
     with open(args.source, "rb") as f:
         head = f.read(65536)
     if (caffemodel_io.looks_like_text(head) and
             prototxt_io.is_solver_text(prototxt_io.read_text_file(args.source))):
-        return run_solver_text(argparse.Namespace(input=args.source, output=args.target))
+        if not tools.upgrade_solver_prototxt(args.source, args.target):
+            print(f"File already in latest proto format: {args.source}", file=sys.stderr)
+        print(f"Wrote upgraded SolverParameter to {args.target}")
+        return 0
     if caffemodel_io.looks_like_text(head):
         tools.upgrade_prototxt(args.source, args.target)
     else:

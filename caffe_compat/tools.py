@@ -73,6 +73,18 @@ def upgrade_prototxt(src, dst=None):
     return text
 
 
+def upgrade_solver_prototxt(src, dst):
+    """Caffe's upgrade_solver_proto_text: a solver in the current format written atomically to
+    ``dst``; returns whether anything was upgraded (the ``solver_type`` enum)."""
+    from .io import upgrade as upgrade_io
+    text = prototxt_io.read_text_file(src, "solver")
+    raw = prototxt_io.parse_solver(text, os.fspath(src), upgrade=False)
+    needed = upgrade_io.solver_needs_upgrade(raw)
+    solver = prototxt_io.parse_solver(text, os.fspath(src)) if needed else raw
+    prototxt_io.write_prototxt(solver, dst)
+    return needed
+
+
 def caffemodel_to_state_dict(path, max_bytes=None):
     """A plain PyTorch state_dict (``"<layer>.<blob name>"`` -> tensor) from a caffemodel.
 
