@@ -13,10 +13,11 @@ What is matched, in Caffe's order:
   shown as ``Iteration max_iter, loss = X``, a last test, "Optimization Done.".
 
 The other concerns of a solver live beside this loop, one module each, joined into
-:class:`Solver` as mixins: the nets and ``--weights`` (:mod:`.nets`, :mod:`.weights`), the paths they need (:mod:`.paths`), the data
-position and random streams (:mod:`.feeding`), test passes (:mod:`.testing`), snapshots and
-restore (:mod:`.snapshot`), history blobs and learning rate (:mod:`.update`), display lines
-(:mod:`.display`), actions and callbacks (:mod:`.actions`). Subclasses (:mod:`.sgd` and
+:class:`Solver` as mixins: the nets and ``--weights`` (:mod:`.nets`, :mod:`.weights`), every
+path checked before they are built (:mod:`.paths`), the data position and random streams
+(:mod:`.feeding`), test passes (:mod:`.testing`), snapshots and restore (:mod:`.snapshot`),
+history blobs and learning rate (:mod:`.update`), display lines (:mod:`.display`), actions
+and callbacks (:mod:`.actions`). Subclasses (:mod:`.sgd` and
 friends) implement the update (``apply_update``) and the history blobs.
 """
 from __future__ import annotations
@@ -50,8 +51,8 @@ SP = caffe_pb2.SolverParameter
 _blob_loss_weights = blob_loss_weights   # the name earlier versions exported
 
 
-class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, SnapshotMixin, UpdateMixin,
-             DisplayMixin, ActionsMixin):
+class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, SnapshotMixin,
+             UpdateMixin, DisplayMixin, ActionsMixin):
     """A Caffe solver: the nets, the loop, snapshots and restore (see the module doc).
 
     ``param``: a solver prototxt path or a SolverParameter. Keyword overrides (all optional):
@@ -66,7 +67,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
     (the train NetState, as ``caffe train -level -stage``), ``caffe_position`` (restore without
     the saved data position, as Caffe), ``log`` (a :class:`SolverLog`, a text stream for glog
     lines, True for stderr, None/False for the ``logging`` logger), ``progress`` (a tqdm bar
-    during ``solve``).
+    during ``solve`` and during each test pass).
     """
 
     type_name = "?"
