@@ -215,6 +215,11 @@ def _build_net(args, phase, log):
         log.info(f"Use GPU with device ID {device.split(':')[1]}", "caffe.cpp:0")
     net = Net(filtered, phase=phase.lower(), level=args.level, stages=stages,
               data_sources=data_sources)
+    from .net_summary import log_built_net
+    from .proto import caffe_pb2
+    state = caffe_pb2.NetState(phase=caffe_pb2.Phase.Value(phase), level=args.level,
+                               stage=[s for s in stages if s])
+    log_built_net(net, log, net_param, state)
     if device is not None:
         net.to(device)
     return net
@@ -372,38 +377,59 @@ def _architecture(net_param):
 
 
 def _inspect_arguments(p):
-    p.add_argument("weights", help="caffemodel file")
+    p.add_argument("weights", help="caffemodel file, or a net definition (prototxt)")
     _flag(p, "model", help="net definition to check the weights against (refused if they do "
-                           "not fit)")
+                           "not fit); gives the blob shapes and FLOPs")
+    _flag(p, "phase", default="TEST", choices=["TRAIN", "TEST"], type=str.upper,
+          help="phase the net is built in (default TEST)")
     _flag(p, "max_bytes", type=int, default=None, help="refuse larger files (default 2 GiB - 1)")
 
 
 def run_inspect(args):
     from . import tools
+    from .io import caffemodel as caffemodel_io
     from .signature import check_compatible
+    try:
+        with open(args.weights, "rb") as f:
+            text = caffemodel_io.looks_like_text(f.read(65536))
+    except OSError:
+        text = False                     # reported by the caffemodel reader with its reason
+    if text:
+        print(tools.net_report(args.weights, args.phase, source=args.weights))
+        return 0
     summary = tools.caffemodel_summary(args.weights, args.max_bytes)
     print(tools.format_summary(summary, _architecture(summary["net_param"])))
     if args.model:
         check_compatible(args.model, args.weights)
         print(f"fits the net definition {args.model}")
+    print(tools.caffemodel_net_report(summary, args.model, args.phase))
     return 0
 
 
 register_command("inspect", _inspect_arguments, run_inspect,
-                 "layers, blob shapes, parameter counts and architecture of a caffemodel")
+                 "layers, blob shapes, parameters, FLOPs and memory of a caffemodel or net")
 
 
 def _upgrade_arguments(p):
-    p.add_argument("source", help="legacy prototxt (V0/V1 layers, input_dim, ...) or caffemodel")
+    p.add_argument("source", help="legacy prototxt (V0/V1 layers, input_dim, ...), solver "
+                                  "prototxt (solver_type) or caffemodel")
     p.add_argument("target", help="where to write the upgraded file")
 
 
 def run_upgrade(args):
-    """upgrade_net_proto_text / upgrade_net_proto_binary: the same file in the current format."""
+    """upgrade_net_proto_text / _binary / upgrade_solver_proto_text, chosen by the file: the
+    same file in the current format."""
     from . import tools
     from .io import caffemodel as caffemodel_io
+    from .io import prototxt as prototxt_io
     with open(args.source, "rb") as f:
         head = f.read(65536)
+    if (caffemodel_io.looks_like_text(head) and
+            prototxt_io.is_solver_text(prototxt_io.read_text_file(args.source))):
+        if not tools.upgrade_solver_prototxt(args.source, args.target):
+            print(f"File already in latest proto format: {args.source}", file=sys.stderr)
+        print(f"Wrote upgraded SolverParameter to {args.target}")
+        return 0
     if caffemodel_io.looks_like_text(head):
         tools.upgrade_prototxt(args.source, args.target)
     else:
@@ -413,7 +439,7 @@ def run_upgrade(args):
 
 
 register_command("upgrade", _upgrade_arguments, run_upgrade,
-                 "rewrite a legacy prototxt or caffemodel in the current format")
+                 "rewrite a legacy net/solver prototxt or caffemodel in the current format")
 
 
 def _convert_arguments(p):

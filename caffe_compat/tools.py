@@ -1,7 +1,8 @@
 """The file tools behind ``caffe-compat inspect | upgrade | convert``.
 
 - ``inspect``: what a caffemodel holds (layers, blob shapes, parameter counts) and, when the model
-  zoo recognises it, which architecture it is.
+  zoo recognises it, which architecture it is; for a net definition (or a caffemodel with its
+  deploy net), every layer's top shapes, parameters, FLOPs and Caffe's memory count.
 - ``upgrade``: a legacy prototxt (V0/V1 layers, ``input_dim``, ``blobs_lr``...) rewritten in the
   current format, like Caffe's ``upgrade_net_proto_text``.
 - ``convert``: caffemodel -> PyTorch state_dict file (keys ``<layer>.<blob name>``), and back.
@@ -72,6 +73,18 @@ def upgrade_prototxt(src, dst=None):
     return text
 
 
+def upgrade_solver_prototxt(src, dst):
+    """Caffe's upgrade_solver_proto_text: a solver in the current format written atomically to
+    ``dst``; returns whether anything was upgraded (the ``solver_type`` enum)."""
+    from .io import upgrade as upgrade_io
+    text = prototxt_io.read_text_file(src, "solver")
+    raw = prototxt_io.parse_solver(text, os.fspath(src), upgrade=False)
+    needed = upgrade_io.solver_needs_upgrade(raw)
+    solver = prototxt_io.parse_solver(text, os.fspath(src)) if needed else raw
+    prototxt_io.write_prototxt(solver, dst)
+    return needed
+
+
 def caffemodel_to_state_dict(path, max_bytes=None):
     """A plain PyTorch state_dict (``"<layer>.<blob name>"`` -> tensor) from a caffemodel.
 
@@ -88,6 +101,36 @@ def caffemodel_to_state_dict(path, max_bytes=None):
                                    "state_dict keys would collide")
             out[key] = torch.from_numpy(arr.copy())
     return out
+
+
+def net_report(model, phase="TEST", weights=None, source=None):
+    """The per-layer table of a net definition (``model``: a prototxt path or NetParameter)
+    built in ``phase``: blob shapes, parameter counts, FLOPs and Caffe's memory count
+    (:func:`caffe_compat.net_summary.format_net_summary`)."""
+    from .net import Net
+    from .net_summary import format_net_summary
+    net = Net(model, weights=weights, phase=str(phase).lower())
+    return format_net_summary(net, source=source)
+
+
+def caffemodel_net_report(summary, model=None, phase="TEST"):
+    """Per-layer FLOPs of a caffemodel's net: built from ``model`` (a deploy prototxt) or,
+    without one, from the net definition stored in the caffemodel; a line saying what to
+    give when the stored net cannot be built (its data layers read files)."""
+    try:
+        if model:
+            return net_report(model, phase, source=model)
+        stored = type(summary["net_param"])()
+        stored.CopyFrom(summary["net_param"])
+        for layer in stored.layer:
+            del layer.blobs[:]
+        return net_report(stored, phase, source="the net stored in the caffemodel")
+    except CaffeCompatError as e:
+        if model:
+            raise
+        first = str(e).splitlines()[0]
+        return (f"per-layer FLOPs and blob shapes need the net's input shapes: give the deploy "
+                f"net with -model (the stored net cannot be built here: {first})")
 
 
 def save_state_dict(state_dict, path):

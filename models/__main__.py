@@ -4,7 +4,7 @@
     python -m models show joint-4
     python -m models table                      # the paper's Table 1, with the citation
     python -m models identify W.caffemodel [...]
-    python -m models register W.caffemodel --as hr [--replace]
+    python -m models register W.caffemodel --as hr [--replace] [--force]
     python -m models unregister hr|SHA256|W.caffemodel
     python -m models registry                   # where the registry is and what it holds
     python -m models check deploy.prototxt W.caffemodel
@@ -74,7 +74,8 @@ def cmd_identify(args):
 
 
 def cmd_register(args):
-    rec = _registry.register(args.weights, args.key, path=args.registry, replace=args.replace)
+    rec = _registry.register(args.weights, args.key, path=args.registry, replace=args.replace,
+                             force=args.force)
     print(f"registered {rec['path']} as '{rec['key']}' (sha256 {rec['sha256']}) in "
           f"{rec['registry']}")
     return 0
@@ -127,6 +128,9 @@ def build_parser():
     p.add_argument("--as", dest="key", required=True, help="zoo key, e.g. hr or joint-4")
     p.add_argument("--replace", action="store_true",
                    help="re-register a file that is registered under another key")
+    p.add_argument("--force", action="store_true",
+                   help="register although the training net stored in the file contradicts "
+                        "the key (e.g. a joint-net snapshot named hr)")
     p.set_defaults(run=cmd_register)
     p = sub.add_parser("unregister", help="forget a registered file (key, sha256 or path)")
     p.add_argument("what")

@@ -17,6 +17,7 @@ from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures
                                     layer_signature)
 
 from .architecture import PAPER_INPUT, detect_architecture
+from .provenance import LR_MEANING, file_lr_mults
 from .registry import read_registry
 from .zoo import ZooError, entries, get
 
@@ -62,19 +63,6 @@ class Identification:
         return "\n".join(lines)
 
 
-def _file_lr_mults(net_param):
-    out = {}
-    for lp in net_param.layer:
-        if len(lp.blobs) and len(lp.param):
-            out[lp.name] = tuple(float(p.lr_mult) if p.HasField("lr_mult") else 1.0
-                                 for p in lp.param)
-    return out
-
-
-_LR_MEANING = {0.0: "the non-joint training net (frozen SR layers)",
-               0.1: "the joint training net", 1.0: "a CNN+D deploy or plain training net"}
-
-
 def identify(caffemodel, registry=None):
     """``(architecture description, candidate entries)`` of a caffemodel, as an
     :class:`Identification` (also: sha256, the registry record, notes)."""
@@ -103,10 +91,10 @@ def identify(caffemodel, registry=None):
         problems, ignored = compare_signatures(entry.signature, sig)
         if not problems and not ignored:
             candidates.append(entry)
-    lr = _file_lr_mults(net_param).get("conv1")
+    lr = file_lr_mults(net_param).get("conv1")
     likely = candidates
     if lr is not None and arch is not None and arch.family == "cnnd":
-        meaning = _LR_MEANING.get(round(lr[0], 6))
+        meaning = LR_MEANING.get(round(lr[0], 6))
         if meaning:
             notes.append(f"conv1 lr_mult {lr[0]:g} stored in the file: saved from {meaning}")
         likely = [e for e in candidates if e.train_lr_mults.get("conv1", (None,))[0] == lr[0]]

@@ -82,23 +82,33 @@ def lookup(sha256, path=None):
     return read_registry(path).get(sha256)
 
 
-def register(weights, key, path=None, replace=False):
+def register(weights, key, path=None, replace=False, force=False):
     """Record ``weights`` (a caffemodel) as zoo entry ``key``; return the record.
 
     The file must fit the entry's layer signature (IncompatibleWeightsError otherwise). A file
-    already registered under another key is refused unless ``replace``.
+    whose stored layer definitions say it was saved from another training net than the entry's
+    (e.g. the joint net's conv1 lr_mult 0.1, registered as ``hr``) is refused unless ``force``.
+    A file already registered under another key is refused unless ``replace``.
     """
+    from caffe_compat.io import caffemodel as caffemodel_io
     from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures,
                                         layer_signature)
+
+    from .provenance import contradiction
     entry = get(key)
     weights = os.path.abspath(os.fspath(weights))
-    sig = layer_signature(weights)
+    net_param = caffemodel_io.read_caffemodel(weights)
+    sig = layer_signature(net_param)
     problems, _ = compare_signatures(entry.signature, sig, expected_label=f"entry '{entry.key}'",
                                      actual_label="the file")
     if problems:
         raise IncompatibleWeightsError(
             f"{weights}: does not fit zoo entry '{entry.key}' ({entry.name}):\n  "
             + "\n  ".join(problems), problems)
+    why_not = contradiction(entry, net_param)
+    if why_not and not force:
+        raise ZooError(f"{weights}: not registered as '{entry.key}': {why_not}. Pass --force "
+                       "(force=True) if you know the file is this model")
     digest = sha256_file(weights)
     reg_path = pathlib.Path(path) if path is not None else registry_path()
     files = read_registry(reg_path)

@@ -53,6 +53,14 @@ def _iters(text):
     return tuple(sorted(out.items()))
 
 
+def _pin_argument(parser):
+    from caffe_compat.numerics import PINS
+    parser.add_argument("--pin-kernels", choices=sorted(PINS), default=None,
+                        help="run the CPU kernels of this instruction set in torch's ATen, "
+                             "oneDNN and MKL (bits then depend less on the machine; see "
+                             "docs/reproduction.md)")
+
+
 def build_parser():
     from . import rate_distortion as RD
     from . import recipes as R
@@ -67,6 +75,7 @@ def build_parser():
                    help="also train Joint-s and Non-Joint-s (with their SR-FCNs); longer")
     d.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
+    _pin_argument(d)
 
     r = sub.add_parser("reproduce", help="Table 1 and Figure 4 on AVEC 2016 or the sample")
     src = r.add_mutually_exclusive_group(required=True)
@@ -121,6 +130,7 @@ def build_parser():
                    help="class of the crops' video: single (default, half the disk) or "
                         "double (as the script saves; the same values)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    _pin_argument(r)
 
     f = sub.add_parser("figure4", help="the rate-distortion study (Figure 4)")
     f.add_argument("--out", required=True,
@@ -331,6 +341,9 @@ def main(argv=None):
     from .rate_distortion import RDError
     from .recipes import RecipeError
     args = build_parser().parse_args(argv)
+    if getattr(args, "pin_kernels", None):
+        from caffe_compat.numerics import pin_kernels
+        pin_kernels(args.pin_kernels)
     try:
         if args.command == "demo":
             run_demo(args.out, device=args.device, all_methods=args.all_methods,

@@ -45,3 +45,15 @@ def evaluate(weights, deploy, crops_dir, sequences, out_dir, device="cpu", batch
     RE._write_outputs(res, out_dir, run_info)
     return {k: (None if v is None or not np.isfinite(v) else float(v))
             for k, v in res.total.items()}, int(gt.size)
+
+
+def conv_weight_std(weights):
+    """``{layer: std of its weights}`` of a caffemodel's convolutions (how far the SR-FCN
+    moved from its fillers)."""
+    from caffe_compat.io import caffemodel as cm
+    net = cm.read_caffemodel(weights)
+    out = {}
+    for layer in net.layer:
+        if layer.type == "Convolution" and len(layer.blobs):
+            out[layer.name] = float(np.std(np.asarray(layer.blobs[0].data, np.float64)))
+    return out

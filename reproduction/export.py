@@ -9,6 +9,13 @@ output blob (``fc5`` for CNN+D, ``conv4`` for SR-FCN) with Caffe's arithmetic: t
 geometry (ceil mode, clipped windows) is fixed for the input size H x W. As in the evaluation,
 the input is what Caffe saw: a MATLAB-oriented face ``video(:,:,n)`` goes in transposed.
 
+How to feed the exported net is written into the ONNX file itself (``metadata_props``, read
+with ``onnxruntime.InferenceSession(f).get_modelmeta().custom_metadata_map`` or
+``onnx.load(f).metadata_props``) and printed by the command: ``input_layout`` (N x 1 x H x W,
+float32), ``input_scaling`` (``single(Y)/255``, Y the luma of ``rgb2ycbcr``), ``input_orientation``
+(each face transposed, as matcaffe hands MATLAB's ``video(:,:,n)`` to Caffe), ``output``, and the
+source: ``source_caffemodel`` and ``source_caffemodel_sha256``, ``deploy``, ``architecture``.
+
 ONNX uses torch's TorchScript-based exporter (``dynamo=False``), which needs only the ``onnx``
 package (for the checker); every file is checked with ``onnx.checker`` (full check) before it is
 moved into place, and the CLI compares onnxruntime's output with ours when onnxruntime is
@@ -30,7 +37,7 @@ from caffe_compat.errors import CaffeCompatError, NetError
 from caffe_compat.io.atomic import atomic_path
 
 __all__ = ["ExportModule", "load_model", "export_state_dict", "export_torchscript",
-           "export_onnx", "export", "onnxruntime_check", "FORMATS", "main"]
+           "export_onnx", "export", "onnxruntime_check", "onnx_metadata", "FORMATS", "main"]
 
 FORMATS = ("onnx", "torchscript", "state_dict")
 _SKIP = {"Silence", "Input"}
@@ -126,9 +133,47 @@ def export_torchscript(net, path, output=None):
     return path
 
 
-def export_onnx(net, path, opset=17, dynamic_batch=True, output=None):
+# what the paper's nets expect (prepare_dataset.m, generate_train.m and matcaffe)
+_SCALING = ("single(Y)/255, Y = luma of rgb2ycbcr (uint8, 16..235): values in [0, 1], no mean "
+            "subtracted")
+_ORIENTATION = ("each image transposed: blob[n, 0, h, w] = image[w, h] for an image indexed "
+                "[row, column] (matcaffe reads MATLAB's first dimension as width; the nets "
+                "were trained and evaluated on video(:,:,n) handed to Caffe that way)")
+_OUTPUTS = {"cnnd": "valence of each face (one value per item)",
+            "srfcn": "restored Y/255 of the input's centre, 16 pixels smaller in H and W, in "
+                     "the input's orientation"}
+
+
+def onnx_metadata(net, weights=None, output=None):
+    """``{key: text}`` saying how to feed ``net``'s export (the ``metadata_props`` of the ONNX
+    file; see the module doc). ``weights``: the caffemodel's path, for its name and sha256.
+    Scaling and orientation are stated for the paper's architectures only."""
+    from models import detect_architecture
+    module = ExportModule(net, output=output)
+    shape = module.input_shape
+    meta = {"input_name": module.input_name,
+            "input_layout": f"NCHW float32: N x {' x '.join(str(int(d)) for d in shape[1:])} "
+                            "(N free unless exported with a static batch)",
+            "output_name": module.output_name}
+    arch = detect_architecture(net)
+    if arch is not None:
+        meta.update(architecture=arch.description, input_scaling=_SCALING,
+                    input_orientation=_ORIENTATION, output=_OUTPUTS.get(arch.family, ""))
+    source = getattr(net, "source", None)
+    if source:
+        meta["deploy"] = os.path.basename(os.fspath(source))
+    if weights is not None:
+        from models.registry import sha256_file
+        meta["source_caffemodel"] = os.path.basename(os.fspath(weights))
+        meta["source_caffemodel_sha256"] = sha256_file(weights)
+    return meta
+
+
+def export_onnx(net, path, opset=17, dynamic_batch=True, output=None, metadata=None):
     """An ONNX model (input ``data``, output e.g. ``fc5``, batch axis free when
-    ``dynamic_batch``), checked with ``onnx.checker.check_model(full_check=True)``."""
+    ``dynamic_batch``), checked with ``onnx.checker.check_model(full_check=True)``.
+    ``metadata``: ``{key: text}`` stored as the file's ``metadata_props`` (default: what
+    :func:`onnx_metadata` says of ``net``, without the caffemodel's hash)."""
     try:
         import onnx
     except ImportError:
@@ -145,6 +190,14 @@ def export_onnx(net, path, opset=17, dynamic_batch=True, output=None):
             warnings.filterwarnings("ignore", category=FutureWarning)
             torch.onnx.export(module, (example,), tmp, dynamo=False, opset_version=int(opset),
                               dynamic_axes=axes, do_constant_folding=True, **names)
+        model = onnx.load(tmp)
+        if metadata is None:
+            metadata = onnx_metadata(net, output=output)
+        if not dynamic_batch and "input_layout" in metadata:
+            metadata = dict(metadata, input_layout=metadata["input_layout"].split(" (")[0]
+                            .replace("N x", f"{int(example.shape[0])} x", 1))
+        onnx.helper.set_model_props(model, {str(k): str(v) for k, v in metadata.items()})
+        onnx.save(model, tmp)
         try:
             onnx.checker.check_model(onnx.load(tmp), full_check=True)
         except Exception as e:  # noqa: BLE001 - onnx raises ValidationError and others
@@ -200,10 +253,15 @@ def main(argv=None):
     try:
         net = load_model(args.weights, args.model, args.input_size)
         kwargs = {}
+        meta = onnx_metadata(net, args.weights)
         if args.format == "onnx":
-            kwargs = dict(opset=args.opset, dynamic_batch=not args.static_batch)
+            kwargs = dict(opset=args.opset, dynamic_batch=not args.static_batch, metadata=meta)
         export(net, args.format, args.out, **kwargs)
         print(f"wrote {args.out} ({args.format}, input {net.blob_shape('data')[1:]} per item)")
+        print("how to feed it" + (" (stored in the file's metadata_props):"
+                                  if args.format == "onnx" else ":"))
+        for key, value in meta.items():
+            print(f"  {key}: {value}")
         if args.format == "onnx":
             diff = onnxruntime_check(net, args.out)
             if diff is None:

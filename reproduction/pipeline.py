@@ -35,7 +35,8 @@ last snapshot with the data position and random streams restored (caffe_compat's
 on CPU the weights at the end are those of an uninterrupted run).
 
 Everything is seeded: generate_h5 draws from MATLAB's stream (seed 0), each solver has
-``random_seed`` (``seed``, default 1).
+``random_seed`` (``seed``, default 1). A rerun gives the same bits with the same CPU kernels
+(``kernels.json`` and every stamp record them; :mod:`caffe_compat.numerics`).
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ import numpy as np
 from . import recipes as R
 from .crops import degrade_video, derive_lr_crops, face_patch_plan, sequence_names
 from .errors import ReproductionError
-from .evaluation import evaluate, load_model
+from .evaluation import conv_weight_std, evaluate, load_model
 from .frames import predict_frames
 from .training import _plot_loss, latest_snapshot, train_model
 
@@ -336,11 +337,12 @@ class Pipeline:
 
     def _write_stamp(self, name, outputs, seconds):
         from caffe_compat.io.atomic import write_text_atomic
+        from caffe_compat.numerics import kernel_fingerprint
         st = self.steps[name]
         body = dict(format=STAMP_FORMAT, step=name, key=self.key(name), params=st.params,
                     deps={d: self.key(d) for d in st.deps}, outputs=outputs,
-                    seconds=round(seconds, 3),
-                    finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+                    seconds=round(seconds, 3), finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    kernels=kernel_fingerprint())
         write_text_atomic(self.stamp_path(name), json.dumps(body, indent=1, default=str)
                           + "\n")
 
@@ -381,9 +383,12 @@ class Pipeline:
         return out
 
     def write_config(self):
+        """``pipeline.json`` and ``kernels.json`` (caffe_compat.numerics.kernel_fingerprint)."""
         from caffe_compat.io.atomic import write_text_atomic
-        write_text_atomic(self.path("pipeline.json"),
-                          json.dumps(self.config.to_json(), indent=1, default=str) + "\n")
+        from caffe_compat.numerics import kernel_fingerprint
+        for name, body in (("pipeline.json", self.config.to_json()),
+                           ("kernels.json", kernel_fingerprint())):
+            write_text_atomic(self.path(name), json.dumps(body, indent=1, default=str) + "\n")
 
     def run(self, targets=None):
         """Run the steps (all, or those ``targets`` need); returns ``{step: outputs}``."""
@@ -503,7 +508,7 @@ class Pipeline:
                    seconds=res["seconds"], loss_first=losses[0] if losses else None,
                    loss_last_10pct=float(np.mean(tail)) if tail else None)
         if rec.method == "srfcn":
-            out["conv_weight_std"] = _conv_std(final)
+            out["conv_weight_std"] = conv_weight_std(final)
         return out
 
     def _run_eval(self, st):
@@ -584,14 +589,3 @@ def _file_digests(*paths):
 def _device_kind(device):
     return "cuda" if str(device).startswith("cuda") else "cpu"
 
-
-def _conv_std(weights):
-    """``{layer: std of its weights}`` of a caffemodel's convolutions (how far the SR-FCN
-    moved from its fillers)."""
-    from caffe_compat.io import caffemodel as cm
-    net = cm.read_caffemodel(weights)
-    out = {}
-    for layer in net.layer:
-        if layer.type == "Convolution" and len(layer.blobs):
-            out[layer.name] = float(np.std(np.asarray(layer.blobs[0].data, np.float64)))
-    return out

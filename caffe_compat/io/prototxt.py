@@ -34,6 +34,9 @@ class PrototxtWarning(UserWarning):
 _LOCATION = re.compile(r"^\d+(?::\d+)? : ")
 _UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "([^"]*)"')
 _UNKNOWN_ENUM = re.compile(r'Enum type "([\w.]+)" has no value named ([^\s.]+)')
+_SOLVER_ONLY = (set(caffe_pb2.SolverParameter.DESCRIPTOR.fields_by_name)
+                - set(caffe_pb2.NetParameter.DESCRIPTOR.fields_by_name))
+_TOP_TOKENS = re.compile(r'#[^\n]*|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|[{}<>:\[\],;]|[\w.+-]+')
 
 
 def _short_type(full_name):
@@ -149,6 +152,9 @@ def _field_hint(owner, name):
     desc = _descriptor("message", owner)
     if desc is None:
         return ""
+    if owner == caffe_pb2.NetParameter.DESCRIPTOR.full_name and name in _SOLVER_ONLY:
+        return (f'"{name}" is a SolverParameter field: this looks like a solver file (give it '
+                "with -solver; upgrade it with upgrade_solver_proto_text)")
     homes = [f.name for f in desc.fields if f.message_type is not None
              and f.message_type.fields_by_name.get(name) is not None]
     if homes:
@@ -199,6 +205,32 @@ def read_text_file(path, what="prototxt"):
     except OSError as exc:
         raise PrototxtError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return _decode(data, path)
+
+
+def top_level_fields(text):
+    """The field names written at the outermost level of a text-format message, in order."""
+    depth, out, prev = 0, [], None
+    for tok in _TOP_TOKENS.findall(text):
+        if tok[0] in "#\"'":
+            prev = None
+            continue
+        if tok == ":":
+            pass
+        elif tok in "{<":
+            depth += 1
+        elif tok in "}>":
+            depth -= 1
+        elif depth == 0 and prev != ":" and re.fullmatch(r"[A-Za-z_]\w*", tok):
+            out.append(tok)
+        prev = tok
+    return out
+
+
+def is_solver_text(text):
+    """True when ``text`` reads as a SolverParameter (a field only solvers have, such as
+    ``net`` or ``base_lr``, at the outermost level) rather than a NetParameter."""
+    names = set(top_level_fields(text))
+    return bool(names & _SOLVER_ONLY) and not (names & {"layer", "layers", "input"})
 
 
 # --------------------------------------------------------------------------------------------

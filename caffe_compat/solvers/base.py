@@ -13,10 +13,11 @@ What is matched, in Caffe's order:
   shown as ``Iteration max_iter, loss = X``, a last test, "Optimization Done.".
 
 The other concerns of a solver live beside this loop, one module each, joined into
-:class:`Solver` as mixins: the nets and ``--weights`` (:mod:`.nets`, :mod:`.weights`), the data
-position and random streams (:mod:`.feeding`), test passes (:mod:`.testing`), snapshots and
-restore (:mod:`.snapshot`), history blobs and learning rate (:mod:`.update`), display lines
-(:mod:`.display`), actions and callbacks (:mod:`.actions`). Subclasses (:mod:`.sgd` and
+:class:`Solver` as mixins: the nets and ``--weights`` (:mod:`.nets`, :mod:`.weights`), every
+path checked before they are built (:mod:`.paths`), the data position and random streams
+(:mod:`.feeding`), test passes (:mod:`.testing`), snapshots and restore (:mod:`.snapshot`),
+history blobs and learning rate (:mod:`.update`), display lines (:mod:`.display`), actions
+and callbacks (:mod:`.actions`). Subclasses (:mod:`.sgd` and
 friends) implement the update (``apply_update``) and the history blobs.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .display import DisplayMixin, blob_loss_weights
 from .feeding import SIDECAR_SUFFIX, DataFeedMixin
 from .nets import (NetSetupMixin, _describe_data, _pick_source,  # noqa: F401 (cli.py)
                    share_trained_layers)
+from .paths import PathCheckMixin
 from .snapshot import SnapshotMixin
 from .testing import TestPassMixin
 from .update import UpdateMixin
@@ -49,8 +51,8 @@ SP = caffe_pb2.SolverParameter
 _blob_loss_weights = blob_loss_weights   # the name earlier versions exported
 
 
-class Solver(NetSetupMixin, DataFeedMixin, TestPassMixin, SnapshotMixin, UpdateMixin,
-             DisplayMixin, ActionsMixin):
+class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, SnapshotMixin,
+             UpdateMixin, DisplayMixin, ActionsMixin):
     """A Caffe solver: the nets, the loop, snapshots and restore (see the module doc).
 
     ``param``: a solver prototxt path or a SolverParameter. Keyword overrides (all optional):
@@ -65,7 +67,7 @@ class Solver(NetSetupMixin, DataFeedMixin, TestPassMixin, SnapshotMixin, UpdateM
     (the train NetState, as ``caffe train -level -stage``), ``caffe_position`` (restore without
     the saved data position, as Caffe), ``log`` (a :class:`SolverLog`, a text stream for glog
     lines, True for stderr, None/False for the ``logging`` logger), ``progress`` (a tqdm bar
-    during ``solve``).
+    during ``solve`` and during each test pass).
     """
 
     type_name = "?"
@@ -95,6 +97,7 @@ class Solver(NetSetupMixin, DataFeedMixin, TestPassMixin, SnapshotMixin, UpdateM
                               stages)
         self.param = param
         self._source_overrides = (train_source, test_source, dict(sources or {}))
+        self._prefix_overridden = snapshot_prefix is not None
         self._batch_overrides = (batch_size, test_batch_size)
         self._check_param()
         self.log.info("Initializing solver from parameters: \n"
@@ -104,7 +107,7 @@ class Solver(NetSetupMixin, DataFeedMixin, TestPassMixin, SnapshotMixin, UpdateM
         if param.debug_info:
             self.log.warning("debug_info (per-blob statistics) is not supported: ignored",
                              "solver.cpp:45")
-        self._check_snapshot_prefix()
+        self._check_paths()
         self.seed = int(param.random_seed) if param.random_seed >= 0 else None
         if self.seed is not None:
             torch.manual_seed(self.seed)
@@ -198,21 +201,6 @@ class Solver(NetSetupMixin, DataFeedMixin, TestPassMixin, SnapshotMixin, UpdateM
         else:
             self.log.info(f"Using GPUs {device.index or 0}", "caffe.cpp:197")
         return device
-
-    def _check_snapshot_prefix(self):
-        """Caffe's CheckSnapshotWritePermissions, also when only the final snapshot
-        (snapshot_after_train) will be written: better now than after the training."""
-        p = self.param
-        if not p.snapshot and not p.snapshot_after_train:
-            return
-        if p.snapshot and not p.HasField("snapshot_prefix"):
-            raise SolverError(f"{self.solver_file}: snapshot is set but snapshot_prefix is not")
-        folder = os.path.dirname(p.snapshot_prefix) or "."
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise SolverError(f"{self.solver_file}: cannot write to snapshot prefix "
-                              f"'{p.snapshot_prefix}': folder '{folder}' does not exist or is "
-                              "not writable (override it with --snapshot-prefix / "
-                              "snapshot_prefix=)")
 
     def _forward_backward(self):
         net = self.net

@@ -20,6 +20,7 @@ from ..io import positions
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
 from ..net import Net
+from ..net_summary import log_built_net
 from ..proto import caffe_pb2
 from .weights import copy_weights
 
@@ -69,6 +70,7 @@ class NetSetupMixin:
             raise NetError(f"{_in(which, e)}{_describe_data(filtered, data_sources)}") from None
         except CaffeCompatError as e:
             raise type(e)(_in(which, e)) from None
+        log_built_net(net, self.log, net_param, state)
         net.to(self.device)
         for w in self.param.weights:
             self.load_weights(net, w)

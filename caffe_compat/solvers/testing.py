@@ -4,8 +4,16 @@ Each pass polls the action function (a SIGHUP snapshot or a SIGINT stop may arri
 test); the losses are summed in float32 when ``test_compute_loss`` is set, and every output
 value is averaged over the passes and printed (``Test net output #i: <blob> = mean``, with its
 loss weight for loss blobs).
+
+Caffe prints nothing while a test pass runs, which on a CPU can look like a hang (the paper's
+solvers test 100 batches of 128 faces). Here the first pass of a run times its first forward
+pass and, when the whole pass will take more than :data:`NOTE_SECONDS`, says how long and that
+``--test-iter`` (``test_iter=``) shortens it; with ``progress`` a tqdm bar counts the batches.
 """
 from __future__ import annotations
+
+import sys
+import time
 
 import numpy as np
 import torch
@@ -15,6 +23,7 @@ from .actions import NONE, SNAPSHOT, STOP
 from .display import blob_loss_weights
 
 _f32 = np.float32
+NOTE_SECONDS = 10.0     # a test pass expected to take longer is announced with its duration
 
 
 class TestPassMixin:
@@ -46,31 +55,18 @@ class TestPassMixin:
         p = self.param
         net = self.test_nets[test_net_id]
         n = p.test_iter[test_net_id]
-        scores, names = None, []
-        loss = _f32(0)
-        with torch.no_grad():
-            for i in range(n):
-                request = self._requested_action()
-                while request != NONE:
-                    if request == SNAPSHOT:
-                        self.snapshot()
-                    elif request == STOP:
-                        self.requested_early_exit = True
-                    request = self._requested_action()
-                if self.requested_early_exit:
-                    break
-                outputs = net.forward()
-                if p.test_compute_loss:
-                    iter_loss = _f32(net.loss.item()) if net.loss is not None else _f32(0)
-                    loss = _f32(loss + iter_loss)
-                vec = [np.asarray(v.detach().float().cpu().numpy(), np.float32).ravel()
-                       for v in outputs.values()]
-                flat = np.concatenate(vec) if vec else np.zeros(0, np.float32)
-                if i == 0:
-                    scores = flat.copy()
-                    names = [name for name, v in zip(outputs, vec) for _ in range(v.size)]
-                else:
-                    scores += flat
+        bar = None
+        if self.progress and n > 1:
+            from tqdm import tqdm
+            bar = tqdm(total=n, desc=f"test #{test_net_id}", unit="batch", leave=False,
+                       dynamic_ncols=True, file=self.log.stream or sys.stderr)
+        t0 = time.perf_counter()
+        try:
+            with torch.no_grad():
+                scores, names, loss = self._test_batches(net, n, test_net_id, bar, t0)
+        finally:
+            if bar is not None:
+                bar.close()
         if self.requested_early_exit:
             self.log.info("Test interrupted.", "solver.cpp:380")
             return
@@ -79,3 +75,48 @@ class TestPassMixin:
             self.log.info(f"Test loss: {g(loss)}", "solver.cpp:386")
         means = self._display_test_outputs(names, scores, n, blob_loss_weights(net))
         self.test_scores[test_net_id] = list(zip(names, means))
+
+    def _test_batches(self, net, n, test_net_id, bar, t0):
+        """The ``n`` forward passes of a test pass: summed outputs, their names, summed loss."""
+        p = self.param
+        scores, names, loss = None, [], _f32(0)
+        for i in range(n):
+            request = self._requested_action()
+            while request != NONE:
+                if request == SNAPSHOT:
+                    self.snapshot()
+                elif request == STOP:
+                    self.requested_early_exit = True
+                request = self._requested_action()
+            if self.requested_early_exit:
+                break
+            outputs = net.forward()
+            if p.test_compute_loss:
+                iter_loss = _f32(net.loss.item()) if net.loss is not None else _f32(0)
+                loss = _f32(loss + iter_loss)
+            vec = [np.asarray(v.detach().float().cpu().numpy(), np.float32).ravel()
+                   for v in outputs.values()]
+            flat = np.concatenate(vec) if vec else np.zeros(0, np.float32)
+            if i == 0:
+                scores = flat.copy()
+                names = [name for name, v in zip(outputs, vec) for _ in range(v.size)]
+                self._announce_test_pass(net, n, test_net_id, time.perf_counter() - t0)
+            else:
+                scores += flat
+            if bar is not None:
+                bar.update(1)
+        return scores, names, loss
+
+    def _announce_test_pass(self, net, n, test_net_id, first_seconds):
+        """Once per solver: the expected duration of a long test pass and how to shorten it."""
+        if getattr(self, "_test_pass_announced", False) or n * first_seconds <= NOTE_SECONDS:
+            return
+        self._test_pass_announced = True
+        first = next(iter(net.blobs.values()), None)
+        batch = (f" of batch {first.shape[0]}" if first is not None and len(first.shape)
+                 else "")
+        self.log.info(f"Test net #{test_net_id}: {n} forward passes{batch}, about "
+                      f"{n * first_seconds:.0f} s each test (every test_interval = "
+                      f"{self.param.test_interval} iterations); --test-iter (test_iter= in "
+                      "Python) sets fewer passes, --test-batch-size smaller batches",
+                      "solver.cpp:0")

@@ -62,3 +62,50 @@ def test_inspect_bad_files_fail_cleanly(tmp_path, capsys, bad):
     f.write_bytes(bad)
     assert main(["inspect", str(f)]) == 1
     assert str(f) in capsys.readouterr().err
+
+
+def test_upgrade_recognises_a_solver_file(tmp_path, capsys):
+    # issue: `upgrade` read every text file as a NetParameter ("unknown field 'net'")
+    src = tmp_path / "old_solver.prototxt"
+    src.write_text('net: "train_val.prototxt"\nbase_lr: 0.01  # comment: layer\n'
+                   'solver_type: ADAM\nsolver_mode: CPU\n')
+    dst = tmp_path / "new_solver.prototxt"
+    assert main(["upgrade", str(src), str(dst)]) == 0
+    text = dst.read_text()
+    assert 'type: "Adam"' in text and "solver_type" not in text
+    assert main(["upgrade", str(REPO / "prototxt" / "cnnd_solver.prototxt"),
+                 str(tmp_path / "same.prototxt")]) == 0
+    assert "already in latest proto format" in capsys.readouterr().err
+
+
+def test_a_solver_given_as_a_net_is_named_as_such(tmp_path, capsys):
+    src = tmp_path / "solver.prototxt"
+    src.write_text('net: "train_val.prototxt"\nbase_lr: 0.01\n')
+    assert main(["time", "-model", str(src)]) == 1
+    err = capsys.readouterr().err
+    assert "looks like a solver file" in err and "allow_unknown_fields" not in err
+
+
+def test_inspect_a_prototxt_shows_shapes_params_flops_memory(capsys):
+    # issue: `inspect model.prototxt` refused text files; no command showed blob shapes
+    assert main(["inspect", DEPLOY]) == 0
+    out = capsys.readouterr().out
+    assert "2,946,649 parameters" in out and "phase TEST" in out
+    row = next(l.split() for l in out.splitlines() if l.split()[:2] == ["conv1", "Convolution"])
+    # 64 filters of 1x5x5 on a 92x92 output: 2 FLOPs per multiply-add, 1 per bias add
+    assert row[5] == "1x64x92x92" and row[6] == "1,664"
+    assert row[-2] == f"{2 * 64 * 92 * 92 * 25 + 64 * 92 * 92:,}"
+    assert row[-1] == f"{64 * 92 * 92 * 4:,}"
+    assert "memory required for data 7,565,336 bytes" in out
+
+
+def test_inspect_a_caffemodel_prints_per_layer_flops(tmp_path, capsys):
+    from caffe_compat import Net
+    w = tmp_path / "w.caffemodel"
+    Net(DEPLOY).save(str(w))
+    assert main(["inspect", str(w)]) == 0
+    out = capsys.readouterr().out
+    assert "the net stored in the caffemodel" in out
+    assert "1,229,511,133 FLOPs" in out
+    assert main(["inspect", str(w), "-model", DEPLOY, "-phase", "test"]) == 0
+    assert "1,229,511,133 FLOPs" in capsys.readouterr().out

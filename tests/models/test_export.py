@@ -121,3 +121,32 @@ def test_cli_export_and_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and "missing from the weights file" in err and "Traceback" not in err
     assert not bad.exists() and not list(tmp_path.glob(".bad.onnx*"))
+
+
+def test_onnx_says_how_to_feed_it(tmp_path, capsys):
+    """The ONNX file carries input layout, scaling, orientation and the source caffemodel's
+    sha256 in metadata_props (read back through onnxruntime), and the command prints them."""
+    import hashlib
+    weights = tmp_path / "w.caffemodel"
+    caffe_compat.Net(str(models.get("hr").deploy_path), phase="test", seed=4).save(weights)
+    out = tmp_path / "w.onnx"
+    assert export.main(["--weights", str(weights), "--format", "onnx", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    sha = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert meta["source_caffemodel_sha256"] == sha and meta["source_caffemodel"] == "w.caffemodel"
+    assert meta["input_layout"].startswith("NCHW float32: N x 1 x 96 x 96")
+    assert "single(Y)/255" in meta["input_scaling"] and "rgb2ycbcr" in meta["input_scaling"]
+    assert "transposed" in meta["input_orientation"]
+    assert meta["input_name"] == "data" and meta["output_name"] == "fc5"
+    assert meta["deploy"] == "cnnd_deploy.prototxt" and "valence" in meta["output"]
+    runtime = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert runtime.get_modelmeta().custom_metadata_map == meta
+    for key, value in meta.items():
+        assert f"  {key}: {value}" in printed
+    # the Python call stores the same description (no hash without the file's path)
+    net = models.load_net(weights)
+    export.export_onnx(net, tmp_path / "p.onnx", dynamic_batch=False)
+    meta2 = {p.key: p.value for p in onnx.load(str(tmp_path / "p.onnx")).metadata_props}
+    assert "source_caffemodel_sha256" not in meta2 and "transposed" in meta2["input_orientation"]
+    assert meta2["input_layout"] == "NCHW float32: 2 x 1 x 96 x 96"

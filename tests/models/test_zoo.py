@@ -206,3 +206,28 @@ def test_cli(registry, filler_cnnd, capsys):
     assert "layer 'conv4'" in capsys.readouterr().err
     assert models_main(["identify", str(REPO / "prototxt" / "cnnd_deploy.prototxt")]) == 1
     assert "a text file" in capsys.readouterr().err
+
+
+def test_register_refuses_a_file_saved_from_another_training_net(registry, filler_cnnd, tmp_path,
+                                                                 capsys):
+    """A snapshot of the joint net (conv lr_mult 0.1 stored in the file) named 'hr' is refused
+    unless forced; lr_mult 1 (also every deploy net's) proves nothing."""
+    from caffe_compat.io import caffemodel as cm
+    net = cm.read_caffemodel(str(filler_cnnd))
+    for lp in net.layer:
+        if lp.type == "Convolution":
+            lp.param[0].lr_mult, lp.param[1].lr_mult = 0.1, 0.2
+    joint = tmp_path / "joint-oa.caffemodel"
+    cm.write_caffemodel(net, str(joint))
+    assert any("joint training net" in n for n in models.identify(joint).notes)
+    with pytest.raises(models.ZooError, match=r"saved from the joint training net.*'hr'.*"
+                                              r"--force") as err:
+        models.register(joint, "hr")
+    assert "joint-oa" in str(err.value) and not registry.exists()
+    assert models_main(["register", str(joint), "--as", "lr-3"]) == 1
+    assert "--force" in capsys.readouterr().err and not registry.exists()
+    assert models.register(joint, "joint-oa")["key"] == "joint-oa"
+    assert models_main(["register", str(joint), "--as", "hr", "--replace", "--force"]) == 0
+    assert models.identify(joint).candidates[0].key == "hr"
+    # lr_mult 1 (the deploy net's) fits every CNN+D entry
+    assert models.register(filler_cnnd, "joint-6")["key"] == "joint-6"

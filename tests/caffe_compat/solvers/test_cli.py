@@ -173,7 +173,8 @@ def test_original_solver_needs_prefix_override(cnnd_data, monkeypatch, capsys):
                "--train-source", "train.txt", "--test-source", "test.txt"])
     err = capsys.readouterr().err
     assert rc == 1
-    assert "cannot write to snapshot prefix 'PATH/TO/CAFFE_EMOTION/Snapshot/emotion'" in err
+    assert ("snapshot prefix 'PATH/TO/CAFFE_EMOTION/Snapshot/emotion' is a placeholder (choose "
+            "another with --snapshot-prefix") in err
     assert "Traceback" not in err
 
 

@@ -500,7 +500,7 @@ def test_gpu_mode_falls_back_to_cpu(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------ bad input
 def test_missing_net_names_the_file(tmp_path, monkeypatch):
     monkeypatch.chdir(make_small(tmp_path))
-    with pytest.raises(SolverError, match="net 'nope.prototxt' cannot be read.*nope.prototxt"):
+    with pytest.raises(SolverError, match="net 'nope.prototxt' does not exist"):
         _solver(net="nope.prototxt")
 
 
@@ -508,7 +508,7 @@ def test_missing_hdf5_file_names_it(tmp_path, monkeypatch):
     monkeypatch.chdir(make_small(tmp_path))
     with open("bad.txt", "w") as f:
         f.write("a.h5\nmissing.h5\n")
-    with pytest.raises(DataError, match="bad.txt:2: HDF5 file 'missing.h5' does not exist"):
+    with pytest.raises(SolverError, match="bad.txt:2: HDF5 file 'missing.h5' does not exist"):
         _solver(train_source="bad.txt")
 
 

@@ -1,0 +1,92 @@
+"""Which CPU kernels compute a run's floating-point results, and how to pin them.
+
+A training run on the CPU gives the same bits every time on the same machine with the same
+kernels (seeds everywhere; the thread count does not change any result). Across machines the
+bits depend on three libraries under torch that pick their kernels by the processor's
+instruction set, each measured to change the weights after one iteration of the CNN+D
+(docs/reproduction.md, "What reproduces bit for bit"):
+
+- ATen's vectorized CPU kernels (elementwise and reductions such as a bias gradient's sum):
+  ``ATEN_CPU_CAPABILITY`` = ``default`` | ``avx2`` | ``avx512`` (torch picks the best one);
+- oneDNN (the convolution backward passes that do not go through the DFT, and inference
+  convolutions): ``ONEDNN_MAX_CPU_ISA`` (``SSE41``, ``AVX2``, ``AVX512_CORE``, ...);
+- MKL (matrix products of the DFT route and of InnerProduct's backward): ``MKL_CBWR``
+  (``COMPATIBLE``, ``AVX2``, ``AVX512``, ...; MKL's conditional numerical reproducibility).
+
+The project's own C kernels (the Caffe-order products of ``_exact_gemm.c``, with hardware FMA or
+C's ``fmaf``, the pooling loop, MATLAB's ``imresize``) give the same bits on every x86-64
+machine. :func:`kernel_fingerprint` records what a process uses (the reproduction writes it
+into ``pipeline.json``); :func:`pin_kernels` sets the three variables so that a machine with a
+wider instruction set runs the code paths of a narrower one. It must run before the first
+floating-point work of the process (each library reads its variable once).
+"""
+from __future__ import annotations
+
+import os
+import platform
+
+__all__ = ["KERNEL_VARIABLES", "PINS", "kernel_fingerprint", "pin_kernels"]
+
+KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")
+# the value of each variable that selects one instruction set's code path in all three
+PINS = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+               "MKL_CBWR": "AVX512"},
+    "portable": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41",
+                 "MKL_CBWR": "COMPATIBLE"},
+}
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return sorted(f for f in flags if f in ("avx2", "fma", "avx512f",
+                                                             "avx512bw", "avx512vl"))
+    except OSError:
+        pass
+    return []
+
+
+def kernel_fingerprint():
+    """What decides the bits of this process's results: torch version, ATen's CPU capability,
+    the three variables, the Caffe-order kernel in use, the processor; a JSON-able dict.
+    Two runs whose fingerprints differ may differ in the last bits (and, through training,
+    in more)."""
+    import torch
+
+    from . import blas_order
+    out = {"torch": torch.__version__,
+           "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+           "mkldnn": bool(torch.backends.mkldnn.is_available()),
+           "caffe_order_kernel": blas_order.kernel_name(),
+           "cpu": _cpu_model(), "cpu_flags": _cpu_flags(), "threads": torch.get_num_threads()}
+    for name in KERNEL_VARIABLES:
+        out[name] = os.environ.get(name)
+    return out
+
+
+def pin_kernels(isa):
+    """Set the three variables to ``isa``'s code paths (:data:`PINS`: 'avx2', 'avx512' or
+    'portable'); returns what was set. Call it before any computation of the process."""
+    try:
+        values = PINS[isa]
+    except KeyError:
+        raise ValueError(f"unknown kernel pin {isa!r}; expected one of {', '.join(PINS)}") \
+            from None
+    os.environ.update(values)
+    return dict(values)
