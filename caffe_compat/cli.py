@@ -509,5 +509,7 @@ def main(argv=None):
         return 130
 
 
+from . import verify  # noqa: E402,F401  (registers "verify")
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -123,8 +123,7 @@ def test_identify_real_caffe_42_snapshot():
     assert lo <= 42 <= hi and ident.arch.fits_input(42, 42) and not ident.arch.fits_input(96, 96)
     assert "29x29 to 44x44" in ident.architecture
     assert ident.candidates == ()          # the paper's models all take 96x96
-    joint = models.identify(fixture_path(*REF, "train", "vlqr_from_sr",
-                                        "snapshot_iter_20.caffemodel"))
+    joint = models.identify(fixture_path(*REF, "weights", "vlqr_42.caffemodel"))
     assert any("joint training net" in n for n in joint.notes)
 
 
