@@ -67,6 +67,8 @@ FAKE_PYCAFFE = """
     __version__ = "1.0.0-test"
     def set_mode_cpu():
         pass
+    def set_random_seed(seed):
+        pass
     def layer_type_list():
         return ["ReLU", "Convolution"]
     TEST, TRAIN = 1, 0
