@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from caffe_compat.errors import CaffeCompatError, WeightsError
 from caffe_compat.io.atomic import write_bytes_atomic
+from caffe_compat.io import fork_wire
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.proto import caffe_pb2
 
@@ -28,7 +29,8 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 class CaffemodelWarning(UserWarning):
-    """A caffemodel that loads but holds fields Caffe 1.0 does not know (kept, not used)."""
+    """A caffemodel that loads but holds fields that neither Caffe 1.0 nor OpenCV's Caffe fork
+    knows (kept, not used)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +216,50 @@ def unknown_field_paths(message, path=""):
     return [p.rstrip(".") for p in found]
 
 
+# LayerParameter numbers of weiliu89's SSD Caffe, which wrote most SSD caffemodels (OpenCV's
+# fork numbers these fields differently; the layers' settings come from the prototxt anyway).
+SSD_CAFFE_FIELDS = {200: "annotated_data_param", 201: "multibox_loss_param",
+                    202: "permute_param", 203: "prior_box_param",
+                    204: "detection_output_param", 205: "detection_evaluate_param",
+                    206: "norm_param", 207: "video_data_param"}
+
+
+def unknown_field_report(net):
+    """One line per layer holding unknown fields: its index, name and type, and which fields
+    (message type and field number) the schema does not know; fields outside layers too.
+    LayerParameter numbers of weiliu89's SSD Caffe are named."""
+    lines = []
+
+    def numbers(message):
+        return sorted({f.field_number for f in unknown_fields.UnknownFieldSet(message)})
+
+    def label(message, n):
+        if message.DESCRIPTOR.name == "LayerParameter" and n in SSD_CAFFE_FIELDS:
+            return f"{n} ({SSD_CAFFE_FIELDS[n]} of SSD's Caffe)"
+        return str(n)
+
+    def walk(message, found):
+        if numbers(message):
+            found.append(f"{message.DESCRIPTOR.name} field(s) "
+                         + ", ".join(label(message, n) for n in numbers(message)))
+        for field, value in message.ListFields():
+            if field.message_type is None:
+                continue
+            for item in (value if field.is_repeated else [value]):
+                walk(item, found)
+        return found
+
+    if numbers(net):
+        lines.append("NetParameter field(s) " + ", ".join(str(n) for n in numbers(net)))
+    for kind in ("layer", "layers"):
+        for i, layer in enumerate(getattr(net, kind)):
+            found = walk(layer, [])
+            if found:
+                name = f" '{layer.name}'" if layer.name else ""
+                lines.append(f"{kind}[{i}]{name}: " + "; ".join(found))
+    return lines
+
+
 def invalid_text_fields(message, path=""):
     """Paths of string fields that hold bytes that are not UTF-8 (protobuf then hands them out
     as ``bytes``; names would silently stop matching and the upgrade code cannot copy them)."""
@@ -252,7 +298,7 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
                            "caffe_compat.io.prototxt.read_net")
     net = caffe_pb2.NetParameter()
     try:
-        net.ParseFromString(data)
+        net.ParseFromString(fork_wire.to_schema(data))
     except DecodeError:
         if _is_solverstate(data):
             raise WeightsError(_SOLVERSTATE_GIVEN.format(source)) from None
@@ -272,10 +318,11 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
     if unknown:
         if "<top level>" in unknown and _is_solverstate(data):
             raise WeightsError(_SOLVERSTATE_GIVEN.format(source))
-        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        warnings.warn(f"{source}: fields unknown to Caffe 1.0 were kept but are not used "
-                      f"(in {shown})", CaffemodelWarning,
-                      stacklevel=_upgrade.caller_stacklevel())
+        report = unknown_field_report(net)
+        shown = "; ".join(report[:10]) + ("; ..." if len(report) > 10 else "")
+        warnings.warn(f"{source}: fields unknown to Caffe 1.0 and to OpenCV's Caffe fork were "
+                      f"kept but are not used (the net's definition comes from its prototxt): "
+                      f"{shown}", CaffemodelWarning, stacklevel=_upgrade.caller_stacklevel())
     if upgrade:
         try:
             net = _upgrade.upgrade_net(net, source)
@@ -366,6 +413,8 @@ def blob_to_array(blob, where=""):
                            f"allows in one blob ({MAX_BLOB_COUNT})")
     if len(blob.double_data):
         values, dtype = blob.double_data, np.float64
+    elif not len(blob.data) and blob.HasField("raw_data"):
+        return _raw_blob_to_array(blob, shape, count, label)
     else:
         values, dtype = blob.data, np.float32
     if len(values) != count:
@@ -373,6 +422,26 @@ def blob_to_array(blob, where=""):
         raise WeightsError(f"{label}: {len(values)} {kind} values for shape {shape}, which "
                            f"needs {count}")
     return np.array(values, dtype=dtype).reshape(shape)
+
+
+# NVIDIA Caffe's raw storage types that OpenCV reads (as float32)
+_RAW_TYPES = {caffe_pb2.FLOAT16: "<f2", caffe_pb2.FLOAT: "<f4"}
+
+
+def _raw_blob_to_array(blob, shape, count, label):
+    """``raw_data`` (NVIDIA Caffe's fp16/fp32 storage) as float32, as OpenCV's importer reads
+    it: used only when the blob has no ``data`` values."""
+    kind = _RAW_TYPES.get(blob.raw_data_type)
+    if kind is None:
+        raise WeightsError(f"{label}: raw_data of type "
+                           f"{caffe_pb2.Type.Name(blob.raw_data_type)} is not supported (only "
+                           "FLOAT16 and FLOAT, as in OpenCV)")
+    size = np.dtype(kind).itemsize
+    if len(blob.raw_data) != count * size:
+        raise WeightsError(f"{label}: {len(blob.raw_data)} bytes of raw_data for shape {shape} "
+                           f"({caffe_pb2.Type.Name(blob.raw_data_type)}), which needs "
+                           f"{count * size}")
+    return np.frombuffer(blob.raw_data, dtype=kind).astype(np.float32).reshape(shape)
 
 
 def packed_field(number, payload):

@@ -8,6 +8,10 @@ are updated in forward as Caffe does: ``blob2 = maf * blob2 + 1``, ``blob0 = maf
 ``blob1 = maf * blob1 + m / (m - 1) * var`` with ``m = count / C`` (unbiased only in the stored
 variance). The blobs are statistics, not parameters: they never receive a gradient, and their
 ParamSpecs get ``lr_mult: 0`` (a non-zero lr_mult is refused), as in Caffe.
+
+``scale_bias: true`` (NVIDIA Caffe, in OpenCV's fork of the schema) adds two learned blobs,
+3 = scale (C,) and 4 = bias (C,), applied after the normalization (``y * scale + bias``), as
+OpenCV 4 dnn reads them (scale filled with 1 and bias with 0 by default).
 """
 import torch
 
@@ -17,7 +21,7 @@ from .registry import register_layer
 
 @register_layer("BatchNorm")
 class BatchNorm(Layer):
-    blob_names = ("mean", "variance", "scale_factor")
+    blob_names = ("mean", "variance", "scale_factor", "scale", "bias")
     exact_bottoms = 1
     exact_tops = 1
 
@@ -37,6 +41,10 @@ class BatchNorm(Layer):
         self.add_blob("mean", (self.channels,))
         self.add_blob("variance", (self.channels,))
         self.add_blob("scale_factor", (1,))
+        self.scale_bias = bp.scale_bias
+        if self.scale_bias:
+            self.add_blob("scale", (self.channels,))
+            self.add_blob("bias", (self.channels,))
         # Caffe masks the statistics from the solver: lr_mult 0 on each blob's ParamSpec.
         for i in range(3):
             if len(param.param) == i:
@@ -45,6 +53,13 @@ class BatchNorm(Layer):
                 self.fail(f"param {i} has lr_mult {param.param[i].lr_mult}; the batch "
                           "statistics cannot be configured as learned parameters (lr_mult "
                           "must be 0)")
+
+    def filler_params(self):
+        ones = None
+        if self.scale_bias:
+            from ..proto import caffe_pb2
+            ones = caffe_pb2.FillerParameter(type="constant", value=1.0)
+        return [None, None, None] + ([ones, None] if self.scale_bias else [])
 
     def export_param(self, layer_param):
         """A saved definition carries the lr_mult 0 specs, as Caffe's SetUp leaves them."""
@@ -68,13 +83,19 @@ class BatchNorm(Layer):
                 factor = torch.where(s == 0, torch.zeros_like(s), 1.0 / s)
                 mean = self.mean.detach() * factor
                 var = self.variance.detach() * factor
-            return (x - mean.reshape(view)) / torch.sqrt(var + self.eps).reshape(view)
+            return self._affine((x - mean.reshape(view))
+                                / torch.sqrt(var + self.eps).reshape(view), view)
         dims = [0] + list(range(2, x.dim()))
         mean = x.mean(dim=dims)
         centered = x - mean.reshape(view)
         var = (centered * centered).mean(dim=dims)
         self._accumulate(mean.detach(), var.detach(), x.numel() // self.channels)
-        return centered / torch.sqrt(var + self.eps).reshape(view)
+        return self._affine(centered / torch.sqrt(var + self.eps).reshape(view), view)
+
+    def _affine(self, y, view):
+        if not self.scale_bias:
+            return y
+        return y * self.scale.reshape(view) + self.bias.reshape(view)
 
     def _accumulate(self, mean, var, m):
         if mean.device.type == "meta":

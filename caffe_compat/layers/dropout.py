@@ -1,5 +1,8 @@
 """Dropout: identity in TEST; in TRAIN keeps each value with probability ``1 - ratio`` and scales
-the kept ones by ``1 / (1 - ratio)`` at train time (Caffe's DropoutLayer)."""
+the kept ones by ``1 / (1 - ratio)`` at train time (Caffe's DropoutLayer).
+
+``scale_train: false`` (Faster R-CNN's Caffe, in OpenCV's fork of the schema) moves the scaling
+to TEST: TRAIN keeps values unscaled, TEST multiplies by ``1 - ratio`` (as OpenCV 4 dnn does)."""
 import torch
 
 from .base import Layer
@@ -16,6 +19,7 @@ class Dropout(Layer):
         self.ratio = float(param.dropout_param.dropout_ratio)
         if not 0.0 <= self.ratio < 1.0:
             self.fail(f"dropout_ratio must be in [0, 1), got {self.ratio}")
+        self.scale_train = param.dropout_param.scale_train
         self.generator = None
 
     def per_item(self):
@@ -26,6 +30,8 @@ class Dropout(Layer):
 
     def forward(self, x):
         if self.phase != "TRAIN" or self.ratio == 0.0:
-            return x
+            return x if self.scale_train else x * (1.0 - self.ratio)
         keep = torch.empty_like(x).bernoulli_(1.0 - self.ratio, generator=self.generator)
+        if not self.scale_train:
+            return x * keep
         return x * keep * (1.0 / (1.0 - self.ratio))

@@ -1,6 +1,7 @@
 """Pooling (MAX, AVE, STOCHASTIC, global) with Caffe's PoolingLayer geometry.
 
-Output size: ``ceil((in + 2p - k) / s) + 1`` (``floor`` with ``round_mode: FLOOR``); when
+Output size: ``ceil((in + 2p - k) / s) + 1`` (``floor`` with ``round_mode: FLOOR``, or
+OpenCV's fork's ``ceil_mode: false``, as OpenCV 4 dnn computes it); when
 ``p > 0`` and the last window would start at or beyond ``in + p`` the size drops by one. Windows
 are clipped to the input: MAX ignores padded positions (a window with no input position gives
 ``-FLT_MAX``, as Caffe's initial value), AVE divides by the window clipped to ``[-p, in + p)``,
@@ -114,7 +115,14 @@ class Pooling(Layer):
                 self.fail("padding is implemented only for AVE and MAX pooling")
             if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
                 self.fail(f"pad {self.pad} must be smaller than the kernel {self.kernel}")
-        self.ceil = pp.round_mode == P.CEIL
+        if pp.HasField("ceil_mode"):
+            # OpenCV fork's bool (BVLC PR 3057); BVLC master says the same with round_mode
+            if pp.HasField("round_mode") and (pp.round_mode == P.CEIL) != pp.ceil_mode:
+                self.fail(f"ceil_mode: {str(pp.ceil_mode).lower()} contradicts round_mode: "
+                          f"{P.RoundMode.Name(pp.round_mode)}; give one of them")
+            self.ceil = pp.ceil_mode
+        else:
+            self.ceil = pp.round_mode == P.CEIL
         self._plans = {}
 
     # ---------------------------------------------------------------- geometry

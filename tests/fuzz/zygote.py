@@ -150,6 +150,9 @@ def main():
             os.remove(req["log"] + ".events")
         except OSError:
             pass
+        # the log exists before the child runs: a kill that lands before the child opens it
+        # (a busy machine) still leaves an empty log for the trial to read
+        open(req["log"], "w").close()
         pid = os.fork()
         if pid == 0:
             code = 1

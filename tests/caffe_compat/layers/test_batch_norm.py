@@ -114,3 +114,10 @@ def test_bad_parameters_name_the_layer():
                    (2, 3, 4))
     with pytest.raises(NetError, match=r"layer 'bn'.*at least 2 axes"):
         make_layer('name: "bn" type: "BatchNorm" bottom: "x" top: "y"', (5,))
+
+
+def test_scale_bias_matches_opencv():
+    """NVIDIA Caffe's ``scale_bias``: blobs 3 and 4 scale and shift the normalized values, as
+    OpenCV 4 reads them (committed fixture); float32 in another order: 1e-5 of the scale."""
+    from tests.caffe_compat.opencv_fixtures import compare
+    assert compare.extra_type_errors("BatchNorm scale_bias", ["bn"]) <= compare.DENSE_TOL

@@ -42,3 +42,10 @@ def test_train_phase_scales_kept_values():
 def test_ratio_one_names_layer():
     with pytest.raises(NetError, match="layer 'drop_bad'"):
         make_layer('name: "drop_bad" type: "Dropout" dropout_param { dropout_ratio: 1.0 }', (3,))
+
+
+def test_scale_train_false_matches_opencv():
+    """Faster R-CNN's ``scale_train: false``: TEST multiplies by 1 - ratio, as OpenCV 4 does
+    (committed fixture); one float32 product: exact."""
+    from tests.caffe_compat.opencv_fixtures import compare
+    assert compare.extra_type_errors("Dropout scale_train", ["drop"]) <= 0.0

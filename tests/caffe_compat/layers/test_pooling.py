@@ -108,3 +108,23 @@ def test_training_max_pool_kernel_matches_torch(shape, k, s, out):
     a, = torch.autograd.grad(ref, x, up)
     b, = torch.autograd.grad(ours, x, up)
     assert torch.equal(a, b)
+
+
+def test_ceil_mode_matches_opencv():
+    """OpenCV's fork's ``ceil_mode`` (committed OpenCV 4 fixture: MAX and AVE, with and without
+    padding, false and true). Exact for MAX; AVE divides float32 sums: 1e-5 of the scale."""
+    from tests.caffe_compat.opencv_fixtures import cases, compare
+    errors = compare.check_case("Pooling ceil_mode", cases.pooling_ceil_mode_case())
+    compare.report("Pooling ceil_mode vs OpenCV 4", errors)
+    assert max(errors.values()) <= compare.DENSE_TOL
+
+
+def test_ceil_mode_false_rounds_down_and_must_agree_with_round_mode():
+    spec = "pool: MAX kernel_size: 3 stride: 2 pad: 1"
+    net = input_net({"x": (1, 1, 112, 112)}, 'layer { name: "p" type: "Pooling" bottom: "x" '
+                    f'top: "y" pooling_param {{ {spec} ceil_mode: false }} }}')
+    assert net.blob_shape("y") == (1, 1, 56, 56)         # Caffe's ceil rule gives 57 x 57
+    with pytest.raises(NetError, match="layer 'p'.*ceil_mode: false contradicts round_mode: "
+                                       "CEIL"):
+        make_layer(f'name: "p" type: "Pooling" bottom: "x" top: "y" pooling_param {{ {spec} '
+                   'ceil_mode: false round_mode: CEIL }', (1, 1, 9, 9))

@@ -1,0 +1,123 @@
+"""Binary field numbers that BVLC's caffe.proto and OpenCV's fork give to different fields.
+
+OpenCV's ``opencv-caffe.proto`` puts ``detection_output_param`` at 147 and ``permute_param`` at
+148 of LayerParameter, which BVLC master gives to ``swish_param`` and ``clip_param``. Our schema
+keeps BVLC's numbers and holds the fork's two fields at 1947 and 1948 (see the header of
+caffe.proto). A layer's type says which one a binary file means: in a layer of type
+DetectionOutput (Permute) field 147 (148) is the fork's, and :func:`to_schema` renumbers those
+fields of such layers when a caffemodel is read. Only the field tags change; both numbers encode
+to two-byte tags, so every length stays as it is.
+
+Files are written with our numbers: BVLC's Caffe would refuse a Permute layer whose field 148
+it reads as a ClipParameter without its required fields, while 1947/1948 are unknown fields
+that BVLC, SSD's Caffe and OpenCV all skip (OpenCV takes layer settings from the prototxt).
+:func:`to_fork` gives OpenCV's numbering for a tool that wants it.
+"""
+from caffe_compat.errors import WeightsError
+
+# layer type -> {number in fork files: number in our schema}
+FORK_NUMBERS = {
+    "DetectionOutput": {147: 1947},
+    "Permute": {148: 1948},
+}
+_LAYER = 100     # NetParameter.layer
+_TYPE = 2        # LayerParameter.type
+
+
+def _varint(data, pos):
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _fields(data, start, end):
+    """(number, wire type, tag start, payload start, payload end) of each field in
+    ``data[start:end]``; stops quietly at the first malformed field (the protobuf parser
+    reports those)."""
+    pos = start
+    while pos < end:
+        tag_start = pos
+        try:
+            tag, pos = _varint(data, pos)
+            number, wire = tag >> 3, tag & 7
+            if wire == 0:
+                _, pos = _varint(data, pos)
+                yield number, wire, tag_start, tag_start, pos
+                continue
+            if wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            elif wire == 2:
+                length, pos = _varint(data, pos)
+                if pos + length > end:
+                    return
+                yield number, wire, tag_start, pos, pos + length
+                pos += length
+                continue
+            else:
+                return
+        except (IndexError, ValueError):
+            return
+        if pos > end:
+            return
+        yield number, wire, tag_start, tag_start, pos
+
+
+def _tag(number):
+    value, out = (number << 3) | 2, bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def _renumber(data, forward):
+    """``data`` with the fork's fields renumbered in the layers whose type needs it."""
+    out = None
+    for number, wire, _, start, end in _fields(data, 0, len(data)):
+        if number != _LAYER or wire != 2:
+            continue
+        kind = None
+        for n, w, _, s, e in _fields(data, start, end):
+            if n == _TYPE and w == 2:
+                try:
+                    kind = bytes(data[s:e]).decode("utf-8")
+                except UnicodeDecodeError:
+                    kind = None
+                break
+        table = FORK_NUMBERS.get(kind)
+        if not table:
+            continue
+        mapping = table if forward else {v: k for k, v in table.items()}
+        for n, w, tag_start, s, _ in _fields(data, start, end):
+            if w != 2 or n not in mapping:
+                continue
+            old, new = _tag(n), _tag(mapping[n])
+            if len(old) != len(new) or bytes(data[tag_start:tag_start + len(old)]) != old:
+                raise WeightsError(f"layer of type {kind}: cannot renumber field {n}")
+            if out is None:
+                out = bytearray(data)
+            out[tag_start:tag_start + len(new)] = new
+    return data if out is None else bytes(out)
+
+
+def to_schema(data):
+    """Caffemodel bytes as the fork writes them -> bytes our schema parses."""
+    return _renumber(data, True)
+
+
+def to_fork(data):
+    """Bytes our schema wrote -> the fork's (and OpenCV's) numbering."""
+    return _renumber(data, False)

@@ -1,0 +1,86 @@
+"""PSROIPooling (R-FCN): position-sensitive average pooling; OpenCV 4 dnn's PSROI mode of its
+PoolingLayer.
+
+Bottoms: score maps ``(N, output_dim * k * k, H, W)`` (``k = group_size``) and ROIs ``(R, 5)``
+``[batch index, x1, y1, x2, y2]``. Top ``(R, output_dim, k, k)``. The ROI runs from
+``round(x1) * spatial_scale`` to ``round(x2 + 1) * spatial_scale`` (rounding half away from
+zero, float32), at least 0.1 wide; bin ``(i, j)`` covers ``[floor(start + i * r),
+ceil(start + (i + 1) * r))`` clipped to the map and averages channel
+``(c * k + i) * k + j`` of the maps; an empty bin gives 0. Backward: autograd.
+"""
+import math
+
+import numpy as np
+import torch
+
+from .base import Layer
+from .registry import register_layer
+from .roi_pooling import round_half_away
+
+F32 = np.float32
+
+
+def _bins(start, end, k, size):
+    span = max(F32(end - start), F32(0.1))
+    ratio = F32(span / F32(k))
+    out = []
+    for i in range(k):
+        lo = int(math.floor(F32(start + F32(i) * ratio)))
+        hi = int(math.ceil(F32(start + F32(i + 1) * ratio)))
+        out.append((max(lo, 0), min(hi, size)))
+    return out
+
+
+@register_layer("PSROIPooling")
+class PSROIPooling(Layer):
+    exact_bottoms = 2
+    exact_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        p = param.psroi_pooling_param
+        if p.output_dim <= 0 or p.group_size <= 0:
+            self.fail("psroi_pooling_param.output_dim and group_size must be positive")
+        self.dim, self.k = int(p.output_dim), int(p.group_size)
+        self.scale = F32(p.spatial_scale)
+        self.top_shapes(self.bottom_shapes)
+
+    def top_shapes(self, bottom_shapes):
+        feat, rois = bottom_shapes
+        if len(feat) != 4 or len(rois) != 2 or rois[1] != 5:
+            self.fail(f"bottoms must be score maps (N, C, H, W) and ROIs (R, 5), got {feat} "
+                      f"and {rois}")
+        if feat[1] != self.dim * self.k * self.k:
+            self.fail(f"the score maps have {feat[1]} channels; output_dim x group_size^2 = "
+                      f"{self.dim * self.k * self.k} are needed")
+        return [(rois[0], self.dim, self.k, self.k)]
+
+    def forward(self, feat, rois):
+        if feat.device.type == "meta":
+            return torch.empty(self.top_shapes([feat.shape, rois.shape])[0], dtype=feat.dtype,
+                               device="meta")
+        n, _, h, w = feat.shape
+        k = self.k
+        maps = feat.reshape(n, self.dim, k, k, h, w)
+        boxes = rois.detach().cpu().numpy().astype(F32)
+        outs = []
+        for r in boxes:
+            b = int(r[0])
+            if not 0 <= b < n:
+                self.fail(f"ROI batch index {r[0]:g} is outside the batch of {n}")
+            x0 = F32(round_half_away(r[1])) * self.scale
+            y0 = F32(round_half_away(r[2])) * self.scale
+            x1 = F32(round_half_away(r[3] + F32(1))) * self.scale
+            y1 = F32(round_half_away(r[4] + F32(1))) * self.scale
+            ys, xs = _bins(y0, y1, k, h), _bins(x0, x1, k, w)
+            cells = []
+            for i, (ylo, yhi) in enumerate(ys):
+                for j, (xlo, xhi) in enumerate(xs):
+                    if ylo >= yhi or xlo >= xhi:
+                        cells.append(feat.new_zeros(self.dim))
+                    else:
+                        cells.append(maps[b, :, i, j, ylo:yhi, xlo:xhi].mean(dim=(1, 2)))
+            outs.append(torch.stack(cells, 1).reshape(self.dim, k, k))
+        if not outs:
+            return feat.new_zeros((0, self.dim, k, k))
+        return torch.stack(outs)

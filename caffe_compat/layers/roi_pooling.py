@@ -1,0 +1,85 @@
+"""ROIPooling (Fast R-CNN): max over a ``pooled_h x pooled_w`` grid of bins laid over each ROI;
+OpenCV 4 dnn's ROI mode of its PoolingLayer.
+
+Bottoms: features ``(N, C, H, W)`` and ROIs ``(R, 5)`` rows ``[batch index, x1, y1, x2, y2]``
+in image pixels. Top ``(R, C, pooled_h, pooled_w)``. The ROI corners are scaled by
+``spatial_scale`` and rounded half away from zero; the ROI spans ``max(end - start + 1, 1)``
+cells; bin ``i`` covers ``[start + trunc(i * r), start + ceil((i + 1) * r))`` with
+``r = span / pooled`` (float32), clipped to the map; an empty bin gives 0. Backward: autograd
+(the gradient goes to the maximum of each bin).
+"""
+import math
+
+import numpy as np
+import torch
+
+from .base import Layer
+from .registry import register_layer
+
+F32 = np.float32
+
+
+def round_half_away(v):
+    """OpenCV's roundRoiSize: ``(int)(v + (v >= 0 ? 0.5f : -0.5f))`` on float32 values."""
+    v = F32(v)
+    return int(v + (F32(0.5) if v >= 0 else F32(-0.5)))
+
+
+def roi_bins(start, end, pooled, size):
+    """[(lo, hi)] per bin along one axis for an ROI from cell ``start`` to ``end``."""
+    span = max(end - start + 1, 1)
+    ratio = F32(span) / F32(pooled)
+    out = []
+    for i in range(pooled):
+        lo = int(F32(start) + F32(i) * ratio)
+        hi = start + int(math.ceil(F32(i + 1) * ratio))
+        out.append((max(lo, 0), min(hi, size)))
+    return out
+
+
+@register_layer("ROIPooling")
+class ROIPooling(Layer):
+    exact_bottoms = 2
+    exact_tops = 1
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        p = param.roi_pooling_param
+        if not (p.pooled_h > 0 and p.pooled_w > 0):
+            self.fail("roi_pooling_param.pooled_h and pooled_w must be positive")
+        self.pooled = (int(p.pooled_h), int(p.pooled_w))
+        self.scale = F32(p.spatial_scale)
+        self.top_shapes(self.bottom_shapes)
+
+    def top_shapes(self, bottom_shapes):
+        feat, rois = bottom_shapes
+        if len(feat) != 4 or len(rois) != 2 or rois[1] != 5:
+            self.fail(f"bottoms must be features (N, C, H, W) and ROIs (R, 5), got {feat} and "
+                      f"{rois}")
+        return [(rois[0], feat[1]) + self.pooled]
+
+    def forward(self, feat, rois):
+        if feat.device.type == "meta":
+            return torch.empty(self.top_shapes([feat.shape, rois.shape])[0], dtype=feat.dtype,
+                               device="meta")
+        n, c, h, w = feat.shape
+        ph, pw = self.pooled
+        boxes = rois.detach().cpu().numpy().astype(F32)
+        outs = []
+        for r in boxes:
+            b = int(r[0])
+            if not 0 <= b < n:
+                self.fail(f"ROI batch index {r[0]:g} is outside the batch of {n}")
+            x0, y0, x1, y1 = (round_half_away(v * self.scale) for v in r[1:])
+            ys, xs = roi_bins(y0, y1, ph, h), roi_bins(x0, x1, pw, w)
+            cells = []
+            for ylo, yhi in ys:
+                for xlo, xhi in xs:
+                    if ylo >= yhi or xlo >= xhi:
+                        cells.append(feat.new_zeros(c))
+                    else:
+                        cells.append(feat[b, :, ylo:yhi, xlo:xhi].amax(dim=(1, 2)))
+            outs.append(torch.stack(cells, 1).reshape(c, ph, pw))
+        if not outs:
+            return feat.new_zeros((0, c, ph, pw))
+        return torch.stack(outs)
