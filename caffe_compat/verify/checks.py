@@ -65,6 +65,7 @@ class CaseResult:
     error: str | None = None          # a failure to build or run (ours or Caffe's)
     exact: tuple = (0, 0)             # (bit-identical, compared) Convolution/InnerProduct outputs
     roundtrip: dict = field(default_factory=dict)
+    fields: str = ""                  # the layer's fields in this net (named in departures)
 
     @property
     def ok(self):
@@ -73,10 +74,16 @@ class CaseResult:
             self.roundtrip.values())
 
 
-def _our_net(text, folder, phase="test"):
+def _our_net(text, folder, example):
     from .. import Net
     with working_dir(folder):
-        return Net(text, phase=phase)
+        return Net(text, phase=example.phase.lower(), seed=example.seed)
+
+
+def _close(net):
+    """Stop the prefetch threads and close the sources of the net's data layers."""
+    for layer in getattr(net, "layers", {}).values():
+        getattr(layer, "close", lambda: None)()
 
 
 def _layer_params(net, type_name, rng):
@@ -101,97 +108,116 @@ def _set_params(net, values):
 def prepare_layer_case(type_name, index, example, folder):
     """Write the case's net, inputs and parameters (and our caffemodel of it); returns the
     worker task, or a CaseResult when our own side already fails."""
+    folder = pathlib.Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.RandomState(seed_of(f"{type_name}/{index}"))
     try:
-        if example.files:
-            example.files(folder, rng)
-        probe_inputs, probe_params = case_inputs(example, np.random.RandomState(0))
-        probe = _our_net(case_net(type_name, example), folder)
-        _set_params(probe, probe_params)
+        # the whole case runs in its folder: data layers read relative paths, also from
+        # their prefetch threads, until they are closed
         with working_dir(folder):
-            probe.forward(**{k: v for k, v in probe_inputs.items() if k in probe.inputs})
-        top_shapes = {t: tuple(probe.blobs[t].data.shape) for t in example.top_list()}
-        text = case_net(type_name, example, top_shapes)
-        net = _our_net(text, folder)
-        inputs, params = case_inputs(example, rng, top_shapes)
-        params.update(_layer_params(net, type_name, rng))
-        _set_params(net, params)
-        (folder / "net.prototxt").write_text(text)
-        np.savez(folder / "inputs.npz", **inputs)
-        np.savez(folder / "params.npz", **params)
-        net.save(folder / "ours.caffemodel")
+            if example.files:
+                example.files(folder, rng)
+            # the probe draws the same bottoms as the case (Filter's top shape depends on them)
+            probe_rng = np.random.RandomState()
+            probe_rng.set_state(rng.get_state())
+            probe_inputs, probe_params = case_inputs(example, probe_rng)
+            probe = _our_net(case_net(type_name, example), folder, example)
+            try:
+                _set_params(probe, probe_params)
+                probe.forward(**{k: v for k, v in probe_inputs.items() if k in probe.inputs})
+                top_shapes = {t: tuple(probe.blobs[t].data.shape) for t in example.top_list()}
+            finally:
+                _close(probe)
+            text = case_net(type_name, example, top_shapes)
+            net = _our_net(text, folder, example)
+            _close(net)
+            inputs, params = case_inputs(example, rng, top_shapes)
+            params.update(_layer_params(net, type_name, rng))
+            _set_params(net, params)
+            (folder / "net.prototxt").write_text(text)
+            np.savez(folder / "inputs.npz", **inputs)
+            np.savez(folder / "params.npz", **params)
+            net.save(folder / "ours.caffemodel")
     except Exception as e:      # our engine refuses the net: that is the finding
-        return CaseResult(type_name, index, error=f"ours: {type(e).__name__}: {e}")
+        return CaseResult(type_name, index, error=f"ours: {type(e).__name__}: {e}",
+                          fields=example.fields)
     return {"id": f"{type_name}/{index}", "kind": "net", "dir": str(folder),
             "forwards": example.forwards, "backward": example.backward, "save": True,
-            "load": "ours.caffemodel", "seed": 1}
+            "load": "ours.caffemodel", "seed": example.seed, "phase": example.phase}
+
+
+def _compare_gradients(net, diffs):
+    """Worst scaled error of our gradients against Caffe's diffs."""
+    grads = []
+    for name, blobs in net.params.items():
+        for i, p in enumerate(blobs):
+            # a bottom's gradient: Caffe's diff of the bottom blob (not of the Parameter blob
+            # behind it, which Flatten's backward does not write: it rebinds the bottom's diff
+            # to its top's)
+            key = name[2:] if name.startswith("p_b") else f"{name}/{i}"
+            if key in diffs:
+                g = np.zeros(tuple(p.shape), np.float32) if p.grad is None else p.grad.numpy()
+                grads.append(scaled_error(g, diffs[key].reshape(g.shape)))
+    return max(grads, default=0.0)
+
+
+def _compare_caffemodels(text, folder, example, params, res):
+    """Caffemodels both ways: Caffe read ours exactly, we read Caffe's exactly and write its
+    bytes again."""
+    from .. import Net
+    from ..io.caffemodel import caffemodel_bytes
+    loaded = dict(np.load(folder / "loaded.npz"))
+    res.roundtrip["read by Caffe"] = all(
+        np.array_equal(np.asarray(v).ravel(), params[k].ravel()) for k, v in loaded.items()
+        if k in params)
+    theirs = Net(text, "caffe.caffemodel", phase=example.phase.lower(), seed=example.seed)
+    _close(theirs)
+    held = dict(np.load(folder / "held.npz"))
+    res.roundtrip["Caffe's read by us"] = all(
+        np.array_equal(theirs.params[k.rsplit("/", 1)[0]][int(k.rsplit("/", 1)[1])]
+                       .detach().numpy().ravel(), np.asarray(v).ravel())
+        for k, v in held.items())
+    res.roundtrip["Caffe's bytes re-saved"] = \
+        caffemodel_bytes(theirs.to_proto()) == (folder / "caffe.caffemodel").read_bytes()
 
 
 def compare_layer_case(type_name, index, example, folder, status):
     """Run our side of a prepared case and compare it with the worker's results."""
-    from ..io.caffemodel import caffemodel_bytes
-    res = CaseResult(type_name, index)
+    res = CaseResult(type_name, index, fields=example.fields)
     if not status.get("ok"):
         res.error = "Caffe: " + status.get("error", "no result")
         return res
-    folder = pathlib.Path(folder)
+    folder = pathlib.Path(folder).resolve()
     text = (folder / "net.prototxt").read_text()
     with np.load(folder / "inputs.npz") as f:
         inputs = dict(f)
     with np.load(folder / "params.npz") as f:
         params = dict(f)
     caffe_blobs = dict(np.load(folder / "blobs.npz"))
+    conv_like = type_name in ("Convolution", "InnerProduct")
     try:
-        net = _our_net(text, folder)
-        _set_params(net, params)
-        tops = example.top_list()
-        errors = []
-        exact = [0, 0]
-        conv_like = type_name in ("Convolution", "InnerProduct")
         with working_dir(folder):
-            for k in range(example.forwards):
-                net.forward(**{n: v for n, v in inputs.items() if n in net.inputs})
-                for t in tops:
-                    ours = net.blobs[t].data.detach().numpy()
-                    ref = caffe_blobs[f"{k}:{t}"]
-                    errors.append(scaled_error(ours, ref))
-                    if conv_like and ours.shape == ref.shape:
-                        exact[0] += int(np.count_nonzero(ours == ref))
-                        exact[1] += ours.size
-            res.forward = max(errors, default=0.0)
-            res.exact = tuple(exact)
-            if example.backward:
-                net.backward()
-                diffs = dict(np.load(folder / "diffs.npz"))
-                grads = []
-                for name, blobs in net.params.items():
-                    for i, p in enumerate(blobs):
-                        # a bottom's gradient: Caffe's diff of the bottom blob (not of the
-                        # Parameter blob behind it, which Flatten's backward does not write:
-                        # it rebinds the bottom's diff to its top's)
-                        key = name[2:] if name.startswith("p_b") else f"{name}/{i}"
-                        if key in diffs:
-                            g = np.zeros(tuple(p.shape), np.float32) if p.grad is None \
-                                else p.grad.numpy()
-                            grads.append(scaled_error(g, diffs[key].reshape(g.shape)))
-                res.backward = max(grads, default=0.0)
-        # caffemodels both ways: Caffe reads ours exactly, we read Caffe's exactly and write
-        # its bytes again
-        loaded = dict(np.load(folder / "loaded.npz"))
-        res.roundtrip["read by Caffe"] = all(
-            np.array_equal(np.asarray(v).ravel(), params[k].ravel()) for k, v in loaded.items()
-            if k in params)
-        from .. import Net
-        with working_dir(folder):
-            theirs = Net(text, "caffe.caffemodel", phase="test")
-        held = dict(np.load(folder / "held.npz"))
-        res.roundtrip["Caffe's read by us"] = all(
-            np.array_equal(theirs.params[k.rsplit("/", 1)[0]][int(k.rsplit("/", 1)[1])]
-                           .detach().numpy().ravel(), np.asarray(v).ravel())
-            for k, v in held.items())
-        res.roundtrip["Caffe's bytes re-saved"] = \
-            caffemodel_bytes(theirs.to_proto()) == (folder / "caffe.caffemodel").read_bytes()
+            net = _our_net(text, folder, example)
+            try:
+                _set_params(net, params)
+                errors, exact = [], [0, 0]
+                for k in range(example.forwards):
+                    net.forward(**{n: v for n, v in inputs.items() if n in net.inputs})
+                    for t in example.top_list():
+                        ours = net.blobs[t].data.detach().numpy()
+                        ref = caffe_blobs[f"{k}:{t}"]
+                        errors.append(scaled_error(ours, ref))
+                        if conv_like and ours.shape == ref.shape:
+                            exact[0] += int(np.count_nonzero(ours == ref))
+                            exact[1] += ours.size
+                res.forward = max(errors, default=0.0)
+                res.exact = tuple(exact)
+                if example.backward:
+                    net.backward()
+                    res.backward = _compare_gradients(net, dict(np.load(folder / "diffs.npz")))
+            finally:
+                _close(net)
+            _compare_caffemodels(text, folder, example, params, res)
     except Exception as e:
         res.error = f"ours: {type(e).__name__}: {e}"
     return res

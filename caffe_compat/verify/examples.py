@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data_examples import data_examples
+
 
 @dataclass(frozen=True)
 class Bottom:
@@ -84,6 +86,11 @@ class Example:
     forwards: int = 1         # forward passes compared (data layers: wrap-around)
     files: object = None      # callable(folder, rng): files the layer reads
     top_names: tuple = ()     # names of the tops when they matter (HDF5Data: the datasets)
+    phase: str = "TEST"       # the phase both engines build the net in
+    seed: int = 1             # Caffe::set_random_seed before the net is built (data layers)
+    head: str = "euclidean"   # loss heads: EuclideanLoss against a target, or "sumsq" (a
+    #                           Reduction SUMSQ with loss_weight 1, for tops whose shape Caffe
+    #                           only knows after the first forward: no target to match)
 
     def top_list(self):
         return list(self.top_names) or [f"t{k}" for k in range(self.tops)]
@@ -138,7 +145,9 @@ EXAMPLES = {
     "EuclideanLoss": [Example((F(4, 5), F(4, 5)), loss=True)],
     "Exp": [Example((F(*IMG),), "exp_param { scale: 0.5 shift: 0.1 }"),
             Example((F(*IMG),), "exp_param { base: 2 }")],
-    "Filter": [Example((F(4, 3), Bottom((4, 1), "binary", grad=False)))],
+    # Caffe sizes Filter's top by the whole batch when the net is built, so an EuclideanLoss
+    # against a target of the filtered size fails its shape check there: a SUMSQ head instead
+    "Filter": [Example((F(4, 3), Bottom((4, 1), "binary", grad=False)), head="sumsq")],
     "Flatten": [Example((F(*IMG),)), Example((F(*IMG),), "flatten_param { axis: 2 }")],
     "HDF5Data": [Example((), "hdf5_data_param { source: \"list.txt\" batch_size: 2 }", tops=2,
                          backward=False, forwards=3, files=_hdf5_files,
@@ -206,13 +215,11 @@ EXAMPLES = {
     "Threshold": [Example((Fx(*IMG),), "threshold_param { threshold: 0.1 }", backward=False)],
     "Tile": [Example((F(2, 3, 4),), "tile_param { axis: 1 tiles: 2 }")],
 }
+EXAMPLES.update(data_examples(Example))
 GENERIC = Example((F(2, 3, 4, 5),))
 # Types whose check needs more than generated arrays (databases, image files, a Python module,
 # an output file, arrays set through pycaffe), with the reason; Input feeds every other check.
 NOT_GENERATED = {
-    "Data": "reads an LMDB/LevelDB database",
-    "ImageData": "reads image files through a list",
-    "WindowData": "reads images and a window file",
     "MemoryData": "takes arrays through pycaffe's set_input_arrays",
     "HDF5Output": "writes a file and has no tops",
     "Python": "runs a user's Python module",
@@ -264,13 +271,17 @@ def case_net(type_name, example, top_shapes=None):
             inputs.append((name, b.shape))
     tops = ex.top_list()
     heads = ex.backward and not ex.loss and top_shapes is not None
-    if heads:
+    targets = heads and ex.head == "euclidean"
+    if targets:
         inputs += [(f"target_{t}", top_shapes[t]) for t in tops]
     body = "".join(f' bottom: "{b}"' for b in bottoms) + "".join(f' top: "{t}"' for t in tops)
     lines.append(f'layer {{ name: "layer" type: "{type_name}"{body} {ex.fields} }}')
-    if heads:
+    if targets:
         lines += [f'layer {{ name: "loss_{t}" type: "EuclideanLoss" bottom: "{t}" '
                   f'bottom: "target_{t}" top: "loss_{t}" }}' for t in tops]
+    elif heads:
+        lines += [f'layer {{ name: "loss_{t}" type: "Reduction" bottom: "{t}" top: "loss_{t}" '
+                  f'loss_weight: 1 reduction_param {{ operation: SUMSQ }} }}' for t in tops]
     head = ""
     if inputs:
         head = ('layer { name: "inputs" type: "Input"' + "".join(f' top: "{n}"' for n, _ in inputs)
@@ -288,6 +299,6 @@ def case_inputs(example, rng, top_shapes=None):
         else:
             inputs[f"b{k}"] = v
     for t, shape in (top_shapes or {}).items():
-        if example.backward and not example.loss:
+        if example.backward and not example.loss and example.head == "euclidean":
             inputs[f"target_{t}"] = rng.uniform(-1, 1, shape).astype(np.float32)
     return inputs, params

@@ -131,12 +131,55 @@ def test_summary_names_the_departing_layer():
     good = checks.CaseResult("ReLU", 0, forward=1e-7, backward=1e-7,
                              roundtrip={"read by Caffe": True})
     bad = checks.CaseResult("Power", 1, forward=0.3, backward=1e-7,
-                            roundtrip={"read by Caffe": True})
+                            roundtrip={"read by Caffe": True}, fields="power_param { shift: 1 }")
     rows, departures = report.summarise([good, bad], {"sgd": (1e-7, 1e-7, None)}, "Zen")
     assert rows["forward"][2] is False and rows["backward"][2] is True
-    assert departures == [("Power", 1, "forward error 0.3 > 1e-05")]
+    assert departures == [("Power", "net 1: power_param { shift: 1 }",
+                           "forward error 0.3 > 1e-05")]
     text = report.render(rows, departures, ["header"], [("Data", "why")])
-    assert "DEPARTS" in text and "Power (net 1): forward error 0.3" in text
+    assert "DEPARTS" in text
+    assert "Power (net 1: power_param { shift: 1 }): forward error 0.3" in text
+
+
+def test_a_composite_departure_points_to_its_part():
+    power = checks.CaseResult("Power", 0, forward=0.4)
+    lrn = checks.CaseResult("LRN", 1, forward=0.9, fields="lrn_param { norm_region: "
+                            "WITHIN_CHANNEL }")
+    _, departures = report.summarise([lrn, power], {}, None)
+    assert departures[0][0] == "LRN" and "with Power layers inside it" in departures[0][2]
+    assert "inside" not in departures[1][2]
+
+
+def test_data_layers_must_match_exactly():
+    # tolerance 0 for batches: any difference in a data layer's batch is a departure
+    exact = checks.CaseResult("ImageData", 0, forward=0.0)
+    close = checks.CaseResult("WindowData", 1, forward=1e-7)
+    rows, departures = report.summarise([exact, close], {}, None)
+    assert rows["data"][2] is False and rows["forward"][2] is True
+    assert departures == [("WindowData", "net 1", "batches differ (scaled error 1e-07; "
+                                                  "tolerance 0)")]
+    assert rows["loss"][2] is None            # no training runs asked: "not run", not a failure
+    assert "| not run |" in report.render(rows, departures, [], [])
+
+
+def test_data_examples_write_their_sources(tmp_path):
+    for type_name, files in (("Data", ("db",)), ("ImageData", ("list.txt", "img0.png")),
+                             ("WindowData", ("windows.txt", "img5.png"))):
+        ex = examples.examples_for(type_name)[0]
+        assert ex.phase == "TRAIN" and not ex.backward and ex.forwards > 1
+        task = checks.prepare_layer_case(type_name, 0, ex, tmp_path / type_name)
+        assert isinstance(task, dict), task.error
+        assert task["phase"] == "TRAIN" and task["seed"] == ex.seed
+        for name in files:
+            assert (tmp_path / type_name / name).exists()
+
+
+def test_filter_gets_a_head_without_a_target():
+    # Caffe sizes Filter's top by the whole batch when it builds the net: an EuclideanLoss
+    # target of the filtered size would fail its shape check there
+    ex = examples.examples_for("Filter")[0]
+    text = examples.case_net("Filter", ex, {"t0": (2, 3)})
+    assert "EuclideanLoss" not in text and "operation: SUMSQ" in text and "target_" not in text
 
 
 def test_scaled_error_matches_the_tests_definition():
