@@ -512,7 +512,9 @@ def main(argv=None):
         return 130
 
 
-from . import verify  # noqa: E402,F401  (registers "verify")
+from .verify import command as _verify  # noqa: E402  (imports nothing of this module)
+
+register_command("verify", _verify.add_arguments, _verify.run_verify, _verify.HELP)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,11 +1,13 @@
 """The Caffe side of ``caffe-compat verify``: runs in the Python of the Caffe build under test.
 
-This file is executed as a script by that build's Python, with its pycaffe importable; it
-imports nothing of caffe_compat (that Python may have no torch) and only numpy and pycaffe.
+This file is executed as a script by that build's Python; it imports nothing of caffe_compat
+(that Python may have no torch), only numpy and the build's pycaffe, which it loads from the
+build's pycaffe folder by path and checks: this project's own pycaffe surface is also a
+package named ``caffe``, and comparing it with caffe_compat would prove nothing.
 
     python _worker.py JOB.json
 
-JOB.json: ``{"progress": PATH, "tasks": [{"id", "kind", "dir", ...}, ...]}``. Each task reads and
+JOB.json: ``{"progress": PATH, "pycaffe": FOLDER, "tasks": [{"id", "kind", "dir", ...}, ...]}``. Each task reads and
 writes ``.npz`` files in its own folder and ends with ``done.json`` (``{"ok": true, ...}`` or
 ``{"ok": false, "error": ...}``); its id is appended to the progress file before it starts, so
 when Caffe aborts the process (a failed CHECK), the caller knows which task did it and starts
@@ -27,6 +29,7 @@ Task kinds:
   (``final.npz``).
 """
 import ctypes
+import importlib
 import json
 import os
 import sys
@@ -100,8 +103,8 @@ def task_net(caffe, task):
 
 
 def task_train(caffe, task):
-    from caffe.proto import caffe_pb2
     from google.protobuf import text_format
+    caffe_pb2 = importlib.import_module("caffe.proto.caffe_pb2")    # the build's, as caffe
     with open("solver.prototxt") as f:
         sp = text_format.Parse(f.read(), caffe_pb2.SolverParameter())
     solver = caffe.get_solver("solver.prototxt")
@@ -129,11 +132,24 @@ def task_train(caffe, task):
 TASKS = {"info": task_info, "net": task_net, "train": task_train}
 
 
+def load_pycaffe(folder):
+    """The build's pycaffe from ``folder`` (the folder holding its ``caffe`` package), refusing
+    a ``caffe`` package found elsewhere on the path."""
+    if folder:
+        sys.path.insert(0, folder)
+    caffe = importlib.import_module("caffe")
+    where = os.path.realpath(os.path.dirname(caffe.__file__))
+    if folder and os.path.dirname(where) != os.path.realpath(folder):
+        raise ImportError(f"'import caffe' found {where}, not the pycaffe of the build "
+                          f"under test ({folder})")
+    return caffe
+
+
 def main(job_path):
     with open(job_path) as f:
         job = json.load(f)
     os.environ.setdefault("GLOG_minloglevel", "2")
-    import caffe
+    caffe = load_pycaffe(job.get("pycaffe"))
     caffe.set_mode_cpu()
     start = os.getcwd()
     for task in job["tasks"]:

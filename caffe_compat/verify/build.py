@@ -125,7 +125,8 @@ class Worker:
             job = self.workdir / f"job{attempt}.json"
             progress = self.workdir / f"progress{attempt}.txt"
             progress.write_text("")
-            job.write_text(json.dumps({"progress": str(progress), "tasks": pending}))
+            job.write_text(json.dumps({"progress": str(progress), "tasks": pending,
+                                       "pycaffe": str(self.build.pycaffe)}))
             try:
                 proc = subprocess.run([self.build.python, str(WORKER), str(job)], env=self.env,
                                       capture_output=True, text=True, timeout=timeout)

@@ -9,6 +9,7 @@ WindowData over generated PNG images, HDF5Data) read the same sources after the 
 must give Caffe's batches exactly.
 The result is the README's parity table with this build's figures, then every layer type where
 the build departs from caffe_compat. Exit status 0 when every row holds, 1 otherwise.
+``caffe_compat.cli`` registers it (this module imports nothing of the CLI).
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ import pathlib
 import sys
 import tempfile
 
-from ..cli import register_command
+HELP = "re-run the parity checks live against your own Caffe build"
 
 
-def _arguments(p):
+def add_arguments(p):
     p.add_argument("--caffe", "-caffe", required=True, metavar="PATH",
                    help="the build's caffe binary (PREFIX/bin/caffe, build/tools/caffe) or its "
                         "pycaffe folder (PREFIX/python)")
@@ -109,6 +110,3 @@ def run_verify(args):
         return 0 if all(ok is not False for _, _, ok in rows.values()) and not departures \
             else 1
 
-
-register_command("verify", _arguments, run_verify,
-                 "re-run the parity checks live against your own Caffe build")
