@@ -14,7 +14,10 @@ every output's products are added (see ``_exact_gemm.c``):
   tree.
 
 Following the same rules gives forward outputs bit-identical to Caffe's (the parity tests run
-them against Caffe's blobs). This matters for training: a ReLU whose input is within a
+them against Caffe's blobs). These are the rules of OpenBLAS's AVX-512 (SkylakeX) sgemm kernels,
+the ones OpenBLAS picks on AVX-512 processors (``KERNEL_FAMILY``); on other processors OpenBLAS
+runs other kernels (AVX2 ones: its Haswell kernels, with another order inside a block), and a
+Caffe build there differs from these products in the last bit of some outputs. This matters for training: a ReLU whose input is within a
 rounding error of zero, or a max-pooling window with near-equal values, takes the other branch
 when the sum is rounded differently, and such flips were the largest differences between our
 training runs and Caffe's. Backward passes need no such care (no branch depends on them): they
@@ -39,6 +42,8 @@ try:
 except ImportError:  # pragma: no cover - the extension is optional
     _exact_gemm = None
 
+# The OpenBLAS kernels whose summation order these products follow.
+KERNEL_FAMILY = "avx512-skylakex"
 # OpenBLAS's small-matrix kernels take over at M * N * K <= 100**3 ...
 SMALL_MNK = 100 ** 3
 # ... the transposed-A one only for C of at most 1200 values and K of at least 32.

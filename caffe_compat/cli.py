@@ -506,5 +506,9 @@ def main(argv=None):
         return 130
 
 
+from .verify import command as _verify  # noqa: E402  (imports nothing of this module)
+
+register_command("verify", _verify.add_arguments, _verify.run_verify, _verify.HELP)
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,18 @@
-"""Shared test helpers: where the reference material lives, and clean skips without it."""
+"""Shared test helpers: where the reference material lives.
+
+The reference outputs of real Caffe and MATLAB that the parity tests read are committed under
+``tests/fixtures/`` in a lean form (see tests/fixtures/README.md): ``fixture_path`` gives them as
+ordinary files. ``../shared`` (or ``$RLQ_SHARED``), the full material of the development
+machines, is optional: ``shared_path`` gives it and skips without it; ``RLQ_FIXTURES=shared``
+runs the fixture tests on it instead of the committed copies; ``RLQ_REQUIRE_FIXTURES=1`` (set
+by .ci/run) turns any skip for missing reference material into a failure.
+"""
+import atexit
+import lzma
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -10,13 +22,71 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # the setting itself in a separate process).
 os.environ.setdefault("CAFFE_COMPAT_KEEP_FREED_MEMORY", "0")
 SHARED = pathlib.Path(os.environ.get("RLQ_SHARED", REPO.parent / "shared"))
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def shared_path(*parts):
-    """Path under ../shared, or skip the test when that material is absent (a fresh clone)."""
+    """Path under ../shared, or skip the test when that material is absent (a fresh clone);
+    a failure instead under ``RLQ_REQUIRE_FIXTURES=1``."""
     p = SHARED.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"reference material not available: {p}")
+        msg = f"reference material not available: {p}"
+        if os.environ.get("RLQ_REQUIRE_FIXTURES") == "1":
+            pytest.fail(msg + " (RLQ_REQUIRE_FIXTURES=1: parity tests must read tests/fixtures)")
+        pytest.skip(msg)
+    return p
+
+
+# Stored forms of committed fixtures, unpacked to the name without the suffix: X.xz, and
+# images X.bmp.webp / X.bmp.png (plain .png files, e.g. MATLAB's outputs, stay as they are).
+def _unpack_xz(src, dst):
+    with lzma.open(src) as f, open(dst, "wb") as out:
+        shutil.copyfileobj(f, out)
+
+
+def _unpack_image(src, dst):
+    """A lossless WebP (colour) or PNG (grey) copy of a BMP file, written back as a 24-bit or
+    8-bit grey BMP with the same pixels."""
+    from PIL import Image
+    with Image.open(src) as im:
+        im.load()
+        im.save(dst, format="BMP")
+
+
+_UNPACK = {".xz": _unpack_xz, ".webp": _unpack_image, ".png": _unpack_image}
+_TREES = {}
+
+
+def _tree(top):
+    """tests/fixtures/<top> as plain files: a per-session copy with stored forms unpacked."""
+    if top not in _TREES:
+        src = FIXTURES / top
+        if not src.is_dir():
+            raise FileNotFoundError(f"no committed fixture folder {src}")
+        base = pathlib.Path(tempfile.mkdtemp(prefix="rlq-fixtures-"))
+        atexit.register(shutil.rmtree, base, True)
+        for dirpath, _, files in os.walk(src):
+            rel = pathlib.Path(dirpath).relative_to(src)
+            (base / rel).mkdir(parents=True, exist_ok=True)
+            for name in files:
+                stem, suffix = os.path.splitext(name)
+                if suffix == ".xz" or (suffix in _UNPACK and stem.endswith(".bmp")):
+                    _UNPACK[suffix](pathlib.Path(dirpath) / name, base / rel / stem)
+                else:
+                    shutil.copy2(pathlib.Path(dirpath) / name, base / rel / name)
+        _TREES[top] = base
+    return _TREES[top]
+
+
+def fixture_path(*parts):
+    """Committed reference material ``tests/fixtures/<parts>`` (same layout as ../shared),
+    as plain files; with ``RLQ_FIXTURES=shared``, ../shared's full material instead."""
+    if os.environ.get("RLQ_FIXTURES") == "shared":
+        return shared_path(*parts)
+    p = _tree(parts[0]).joinpath(*parts[1:])
+    if not p.exists():
+        raise FileNotFoundError(f"{FIXTURES.joinpath(*parts)}: not among the committed "
+                                "fixtures (tests/fixtures/README.md lists them)")
     return p
 
 

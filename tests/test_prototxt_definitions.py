@@ -15,7 +15,7 @@ import torch
 from caffe_compat import Net
 from caffe_compat.io.prototxt import read_solver
 from caffe_compat.proto import caffe_pb2
-from tests.conftest import REPO, shared_path
+from tests.conftest import REPO, fixture_path
 
 OURS = REPO / "prototxt"
 
@@ -73,7 +73,7 @@ def _describe(net):
 @pytest.mark.parametrize("ours,original,size", NETS, ids=[n[0] for n in NETS])
 @pytest.mark.parametrize("phase", ["train", "test"])
 def test_net_definition_matches_original(ours, original, size, phase, tmp_path):
-    orig = shared_path("original", original)
+    orig = fixture_path("original", original)
     sources = _h5_sources(tmp_path, size, str(orig)) if size else {}
     sources.update(_h5_sources(tmp_path, size, str(OURS / ours)) if size else {})
     a = Net(str(OURS / ours), phase=phase, seed=7, data_sources=sources)
@@ -98,7 +98,7 @@ def _solver_fields(path):
 
 @pytest.mark.parametrize("ours,original", SOLVERS, ids=[s[0] for s in SOLVERS])
 def test_solver_definition_matches_original(ours, original):
-    assert _solver_fields(OURS / ours) == _solver_fields(shared_path("original", original))
+    assert _solver_fields(OURS / ours) == _solver_fields(fixture_path("original", original))
 
 
 def test_deploy_shapes_are_caffes():

@@ -1,4 +1,4 @@
-"""Running the Caffe 1.0 reference fixtures (../shared/caffe-reference/forward) through our Net.
+"""Running the Caffe 1.0 reference fixtures (tests/fixtures/caffe-reference/forward) in our Net.
 
 Each fixture folder holds a net, its inputs, the weights Caffe used, and Caffe's blobs (and, with
 a loss, the diffs after one backward). ``run_fixture`` builds the same net, runs forward and
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from caffe_compat import Net
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 # Forward outputs: float32 with different summation orders (Caffe's im2col + OpenBLAS GEMM vs
 # torch's kernels) differ by ~1e-6 of the blob's scale; 1e-5 leaves a margin of ten.
@@ -78,8 +78,8 @@ class FixtureRun:
 
 @functools.lru_cache(maxsize=None)
 def run_fixture(name):
-    """The fixture ``forward/<name>`` run through our Net (skips without ../shared)."""
-    folder = str(shared_path("caffe-reference", "forward", name))
+    """The fixture ``forward/<name>`` run through our Net."""
+    folder = str(fixture_path("caffe-reference", "forward", name))
     torch.manual_seed(0)
     return FixtureRun(folder)
 

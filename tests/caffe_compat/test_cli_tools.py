@@ -5,13 +5,13 @@ import pytest
 from caffe_compat.cli import main
 from caffe_compat.io.caffemodel import read_caffemodel
 from caffe_compat.io.prototxt import read_net
-from tests.conftest import REPO, shared_path
+from tests.conftest import REPO, fixture_path
 
 DEPLOY = str(REPO / "prototxt" / "cnnd_deploy.prototxt")
 
 
 def test_inspect_names_the_architecture_and_checks_a_net(capsys):
-    w = str(shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
+    w = str(fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
     assert main(["inspect", w, "-model", DEPLOY]) == 0
     out = capsys.readouterr().out
     assert "2,946,649 parameters" in out
@@ -20,14 +20,14 @@ def test_inspect_names_the_architecture_and_checks_a_net(capsys):
 
 
 def test_inspect_refuses_a_mismatched_net(capsys):
-    w = str(shared_path("caffe-reference", "train", "sr_pretrain", "init.caffemodel"))
+    w = str(fixture_path("caffe-reference", "train", "sr_pretrain", "init.caffemodel"))
     assert main(["inspect", w, "--model", DEPLOY]) == 1
     err = capsys.readouterr().err
     assert "do not fit" in err and "'fc4'" in err
 
 
 def test_upgrade_legacy_deploy_prototxt(tmp_path):
-    src = str(shared_path("original", "deploy", "SRCNN_net.prototxt"))
+    src = str(fixture_path("original", "deploy", "SRCNN_net.prototxt"))
     dst = tmp_path / "up.prototxt"
     assert main(["upgrade", src, str(dst)]) == 0
     net = read_net(str(dst), upgrade=False)
@@ -36,7 +36,7 @@ def test_upgrade_legacy_deploy_prototxt(tmp_path):
 
 
 def test_convert_round_trip_is_bit_exact(tmp_path):
-    w = str(shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
+    w = str(fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
     pt, back = tmp_path / "w.pt", tmp_path / "w.caffemodel"
     assert main(["convert", w, str(pt)]) == 0
     assert main(["convert", str(pt), str(back), "-model", DEPLOY]) == 0
@@ -49,7 +49,7 @@ def test_convert_round_trip_is_bit_exact(tmp_path):
 
 
 def test_convert_to_caffemodel_needs_the_net(tmp_path, capsys):
-    w = str(shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
+    w = str(fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel"))
     assert main(["convert", w, str(tmp_path / "w.pt")]) == 0
     assert main(["convert", str(tmp_path / "w.pt"), str(tmp_path / "x.caffemodel")]) == 1
     assert "-model" in capsys.readouterr().err

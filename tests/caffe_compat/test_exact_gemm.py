@@ -1,12 +1,19 @@
 """caffe_compat.blas_order / _exact_gemm: forward products in Caffe's (OpenBLAS's) summation order.
 
-Two independent checks: (1) Caffe's own blobs (../shared/caffe-reference/forward): every
-Convolution and InnerProduct output whose input we compute exactly is bit-identical (tolerance
-0: the point of the kernel is to reproduce each rounding); (2) a NumPy transcription of the
-summation rules (float64 products and sums rounded to float32, which is a correctly rounded
-fused multiply-add for float32 operands) on shapes that exercise every rule: K blocks of 320
-and the halved remainder, the small-matrix kernels, padding, stride, dilation, groups.
+Two independent checks: (1) Caffe's own outputs: every Convolution and InnerProduct layer of
+six nets (the CNN+D and SR-FCN nets and two layer zoos), run from the bottom blob Caffe consumed,
+gives Caffe's top bit for bit (tolerance 0: the point of the kernel is to reproduce each
+rounding). OpenBLAS chooses its sgemm kernels by CPU and ``blas_order`` follows one family, the
+AVX-512 (SkylakeX) kernels; the records (tests/fixtures/caffe-reference/exact-gemm-avx512) were
+written by Caffe on an AVX-512 machine and say so, and the test checks that family against the
+one ``blas_order`` names. Fixtures written by Caffe on CPUs with other kernels (AVX2 machines
+use OpenBLAS's Haswell kernels, which sum in another order) are compared at the forward
+tolerance by the layer tests, not here. (2) A NumPy transcription of the summation rules
+(float64 products and sums rounded to float32, which is a correctly rounded fused
+multiply-add for float32 operands) on shapes that exercise every rule: K blocks of 320 and the
+halved remainder, the small-matrix kernels, padding, stride, dilation, groups.
 """
+import json
 import os
 import subprocess
 import sys
@@ -15,35 +22,65 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import blas_order
-from tests.caffe_compat.reference import run_fixture
-from tests.conftest import shared_path
+from caffe_compat import Net, blas_order
+from tests.conftest import FIXTURES, fixture_path
 
 pytestmark = pytest.mark.skipif(not blas_order.available(),
                                 reason="the _exact_gemm extension is not built")
 
-FIXTURES = ["deploy_cnnd", "deploy_srcnn", "cnnd_trainval_test", "pretrain_test",
-            "layerzoo_a_conv", "layerzoo_a_loss"]
-# Deconvolution is computed by torch's kernels, so layers fed by it are not bit-identical.
-NOT_EXACT_INPUT = {("layerzoo_a_conv", "ip_plain")}
+RECORDS = FIXTURES / "caffe-reference" / "exact-gemm-avx512" / "records.json"
+INDEX = json.loads(RECORDS.read_text())
 
 
-@pytest.mark.parametrize("name", FIXTURES)
-def test_bit_identical_to_caffe_blobs(name):
-    shared_path("caffe-reference", "forward", name)  # skips without ../shared
-    run = run_fixture(name)
-    checked = 0
-    for node in run.layers_of_type("Convolution") + run.layers_of_type("InnerProduct"):
-        if (name, node.name) in NOT_EXACT_INPUT:
-            continue
-        for top in node.tops:
-            if top in run.ref_blobs:
-                ours, ref = run.blob(top), run.ref_blobs[top]
-                differing = int(np.count_nonzero(ours != ref))
-                assert differing == 0, f"{name}/{node.name}: {differing} of {ours.size} differ"
-                checked += ours.size
-    print(f"[parity] {name}: {checked} Convolution/InnerProduct outputs bit-identical to Caffe")
-    assert checked > 0
+def test_records_come_from_the_emulated_kernel_family():
+    assert INDEX["kernel_family"] == blas_order.KERNEL_FAMILY
+
+
+def run_record(rec, data):
+    """Our net of one Input and the record's layer (and the in-place layers after it), fed
+    Caffe's bottom; returns (ours, Caffe's) for the outputs the record keeps."""
+    shape = [int(d) for d in data["bottom_shape"]]
+    text = ('layer { name: "in" type: "Input" top: "x" input_param { shape { '
+            + " ".join(f"dim: {d}" for d in shape) + " } } }\nlayer {\n"
+            + rec["layer_param"] + "}\n"
+            + "".join("layer {\n" + t + "}\n" for t in rec["in_place"]))
+    net = Net(text, phase="test")
+    x = np.zeros(shape, np.float32)
+    b = data["bottom"]
+    x[tuple(slice(0, n) for n in b.shape)] = b      # a window: the rest of the bottom is zero
+    w = np.zeros([int(d) for d in data["weight_shape"]], np.float32)
+    rows = data["rows"] if "rows" in data.files else None
+    transpose = 'transpose: true' in rec["layer_param"]
+    if rows is None:
+        w[...] = data["weight"]
+    elif transpose:
+        w[:, rows] = data["weight"]
+    else:
+        w[rows] = data["weight"]
+    params = net.params[rec["layer"]]
+    with torch.no_grad():
+        params[0].copy_(torch.from_numpy(w))
+        if "bias" in data.files:
+            params[1].copy_(torch.from_numpy(data["bias"]).reshape(params[1].shape))
+    net.forward(x=x)
+    ours = net.blobs[net.graph.layers[1].tops[0]].data.detach().numpy()
+    ref = data["top"]
+    if rows is None:
+        return ours, ref
+    if rec["type"] == "Convolution":
+        return ours[:1, rows, :ref.shape[2], :ref.shape[3]], ref
+    return ours.reshape(ref.shape[0], -1)[:, rows], ref
+
+
+@pytest.mark.parametrize("rec", INDEX["records"], ids=lambda r: f"{r['fixture']}/{r['layer']}")
+def test_bit_identical_to_caffe_outputs(rec, monkeypatch):
+    monkeypatch.setattr(blas_order, "INFERENCE", True)
+    with np.load(fixture_path("caffe-reference", "exact-gemm-avx512", rec["file"])) as data:
+        ours, ref = run_record(rec, data)
+    assert ours.shape == ref.shape
+    differing = int(np.count_nonzero(ours != ref))
+    print(f"[parity] {rec['fixture']}/{rec['layer']}: {ref.size} outputs, {differing} differ")
+    assert differing == 0, f"{rec['fixture']}/{rec['layer']}: {differing} of {ref.size} differ"
 
 
 # ---------------------------------------------------------------- NumPy transcription

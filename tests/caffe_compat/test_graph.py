@@ -12,7 +12,7 @@ from caffe_compat.errors import CaffeCompatError, NetError
 from caffe_compat.graph import build_graph, filter_net, insert_splits, split_blob_name
 from caffe_compat.io.prototxt import parse_net, read_net
 from caffe_compat.proto import caffe_pb2 as pb
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 ZOO = ["layerzoo_a_conv", "layerzoo_a_act", "layerzoo_a_struct", "layerzoo_a_misc",
        "layerzoo_a_loss"]
@@ -118,7 +118,7 @@ def test_loss_weight_without_consumer_or_zero_weight_adds_no_split():
 
 
 def test_no_splits_in_the_original_deploy_net():
-    param = read_net(shared_path("original", "deploy", "model_1F_CNN+D.prototxt"))
+    param = read_net(fixture_path("original", "deploy", "model_1F_CNN+D.prototxt"))
     filtered = filter_net(param, "TEST")
     assert insert_splits(filtered) == filtered
 
@@ -126,7 +126,7 @@ def test_no_splits_in_the_original_deploy_net():
 @pytest.mark.parametrize("folder", ZOO + ["deploy_cnnd"])
 def test_blob_names_and_order_equal_caffe(folder):
     """Every blob, split outputs included, named and ordered as the real Caffe's net.blobs."""
-    base = shared_path("caffe-reference", "forward", folder)
+    base = fixture_path("caffe-reference", "forward", folder)
     graph = build_graph(read_net(base / "net.prototxt"), "TEST")
     with np.load(base / "blobs.npz") as ref:
         assert graph.blob_names == list(ref.files)
@@ -135,7 +135,7 @@ def test_blob_names_and_order_equal_caffe(folder):
 
 
 def test_sixteen_consumers_of_one_blob():
-    graph = build_graph(read_net(shared_path("caffe-reference", "forward", "layerzoo_a_act",
+    graph = build_graph(read_net(fixture_path("caffe-reference", "forward", "layerzoo_a_act",
                                              "net.prototxt")), "TEST")
     split = graph.layer("x_x_0_split")
     assert split.tops == [f"x_x_0_split_{k}" for k in range(16)]

@@ -1,7 +1,7 @@
 """The net builder: the original nets, in-place blobs, the pycaffe-like API, weights, bad input.
 
-Numbers are compared with Caffe 1.0 through the reference fixtures (tests skip without
-../shared); everything else is checked against hand-computed values.
+Numbers are compared with Caffe 1.0 through the reference fixtures (tests/fixtures);
+everything else is checked against hand-computed values.
 """
 import collections
 
@@ -17,7 +17,7 @@ from caffe_compat.layers import registry
 from caffe_compat.proto import caffe_pb2 as pb
 from tests.caffe_compat.reference import (BACKWARD_TOL, FORWARD_TOL, run_fixture,
                                           scaled_error)
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 ZOO = ["layerzoo_a_conv", "layerzoo_a_act", "layerzoo_a_struct", "layerzoo_a_misc",
        "layerzoo_a_loss"]
@@ -133,7 +133,7 @@ SR32_SHAPES = {"conv1": (64, 28, 28), "conv2": (128, 24, 24), "conv3": (256, 20,
 @pytest.mark.parametrize("phase", ["train", "test"])
 @pytest.mark.parametrize("rel", list(NETS))
 def test_original_nets_build_with_caffe_shapes(rel, phase, h5_lists):
-    path = shared_path(ORIGINAL, *rel.split("/"))
+    path = fixture_path(ORIGINAL, *rel.split("/"))
     net = Net(path, phase=phase, data_sources=h5_lists)
     kind = NETS[rel]
     print(f"\n{rel} [{phase.upper()}]: layers {net.layer_names}")
@@ -164,7 +164,7 @@ def test_original_nets_build_with_caffe_shapes(rel, phase, h5_lists):
 
 def test_original_learning_rate_multipliers(h5_lists):
     def mults(rel):
-        net = Net(shared_path(ORIGINAL, *rel.split("/")), phase="train", data_sources=h5_lists)
+        net = Net(fixture_path(ORIGINAL, *rel.split("/")), phase="train", data_sources=h5_lists)
         return {(e.layer, e.index): e.lr_mult for e in net.learnable}
 
     base = "experiments/network/"
@@ -179,11 +179,11 @@ def test_original_learning_rate_multipliers(h5_lists):
 
 def test_original_nets_run(h5_lists):
     """The deploy net at its real 96x96 size and the SR-FCN pretraining net on 32x32 patches."""
-    net = Net(shared_path(ORIGINAL, "deploy", "model_1F_CNN+D.prototxt"), seed=1)
+    net = Net(fixture_path(ORIGINAL, "deploy", "model_1F_CNN+D.prototxt"), seed=1)
     out = net.forward(data=np.random.default_rng(0).random((1, 1, 96, 96), dtype=np.float32))
     assert list(out) == ["fc5"] and tuple(out["fc5"].shape) == (1, 1)
     assert tuple(net.blobs["pool3"].data.shape) == (1, 256, 5, 5)
-    sr = Net(shared_path(ORIGINAL, "pretrain", "Pretrain_net.prototxt"), phase="test", seed=1,
+    sr = Net(fixture_path(ORIGINAL, "pretrain", "Pretrain_net.prototxt"), phase="test", seed=1,
              data_sources=h5_lists)
     out = sr.forward()
     assert tuple(sr.blobs["conv4"].data.shape) == (2, 1, 16, 16)
@@ -256,7 +256,7 @@ def test_forward_returns_outputs_sorted_by_name():
 
 @pytest.mark.parametrize("folder", ZOO + ["deploy_cnnd", "cnnd_trainval_test", "pretrain_test"])
 def test_blob_order_is_caffes(folder):
-    base = shared_path("caffe-reference", "forward", folder)
+    base = fixture_path("caffe-reference", "forward", folder)
     sources = {"h5_list.txt": str(base / "h5_list.txt")}
     net = Net(base / "net.prototxt", data_sources=sources)
     with np.load(base / "blobs.npz") as ref:
@@ -464,7 +464,7 @@ def test_to_proto_of_caffe_written_model_gives_caffes_bytes(kind, folder, model,
     """A net loaded from a Caffe caffemodel writes that caffemodel again, byte for byte: each
     layer's ``phase`` (set by Net::Init), the ``loss_weight: 1`` Caffe's LossLayer adds and
     BatchNorm's three ``lr_mult: 0`` param specs included."""
-    base = shared_path("caffe-reference", kind, folder)
+    base = fixture_path("caffe-reference", kind, folder)
     phase = "test" if kind == "forward" else "train"
     sources = {n: str(base / n) for n in ("train_h5_list.txt", "test_h5_list.txt")}
     net = Net(base / model, base / weights, phase=phase, data_sources=sources)

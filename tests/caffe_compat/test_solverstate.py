@@ -10,7 +10,7 @@ from caffe_compat.io.caffemodel import layer_blobs, read_caffemodel
 from caffe_compat.io.solverstate import (history_arrays, parse_solverstate, read_solverstate,
                                          solverstate_bytes, write_solverstate)
 from caffe_compat.proto import caffe_pb2 as pb
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 # Solvers with one history blob per parameter; AdaDelta and Adam keep two.
 PARAM_SHAPES = [(4, 1, 3, 3), (4,), (3, 144), (3,)]
@@ -21,7 +21,7 @@ VARIANTS = {"nesterov": 1, "adagrad": 1, "rmsprop": 1, "adadelta": 2, "adam": 2,
 
 @pytest.mark.parametrize("variant,copies", sorted(VARIANTS.items()))
 def test_snapshot_iter_10(variant, copies):
-    path = shared_path("caffe-reference", "train", "solvers", variant,
+    path = fixture_path("caffe-reference", "train", "solvers", variant,
                        "snapshot_iter_10.solverstate")
     state = read_solverstate(path)
     assert state.iter == 10
@@ -33,14 +33,14 @@ def test_snapshot_iter_10(variant, copies):
 
 
 def test_multistep_current_step():
-    base = shared_path("caffe-reference", "train", "solvers", "sgd_multistep")
+    base = fixture_path("caffe-reference", "train", "solvers", "sgd_multistep")
     # Steps at 5, 12, 17: one passed by iteration 10, all three by 20.
     assert read_solverstate(base / "snapshot_iter_10.solverstate").current_step == 1
     assert read_solverstate(base / "snapshot_iter_20.solverstate").current_step == 3
 
 
 def test_cnnd_state_matches_its_net():
-    base = shared_path("caffe-reference", "train", "cnnd_sgd_step")
+    base = fixture_path("caffe-reference", "train", "cnnd_sgd_step")
     state = read_solverstate(base / "snapshot_iter_20.solverstate")
     assert (state.iter, state.current_step) == (20, 2)  # step policy, stepsize 7
     net = read_caffemodel(base / state.learned_net)
@@ -49,7 +49,7 @@ def test_cnnd_state_matches_its_net():
 
 
 def test_every_reference_state_reencodes_byte_identical(tmp_path):
-    root = shared_path("caffe-reference")
+    root = fixture_path("caffe-reference")
     paths = sorted(glob.glob(os.path.join(root, "**", "*.solverstate"), recursive=True))
     assert len(paths) >= 20
     for path in paths:
@@ -75,7 +75,7 @@ def test_build_and_round_trip(tmp_path):
 
 
 def test_bad_files(tmp_path):
-    good = shared_path("caffe-reference", "train", "solvers", "adam",
+    good = fixture_path("caffe-reference", "train", "solvers", "adam",
                        "snapshot_iter_10.solverstate").read_bytes()
     with pytest.raises(WeightsError, match=r"none\.solverstate: no such solverstate file"):
         read_solverstate(tmp_path / "none.solverstate")
@@ -90,10 +90,10 @@ def test_bad_files(tmp_path):
     with pytest.raises(WeightsError, match="a text file"):
         read_solverstate(tmp_path / "text.solverstate")
     with pytest.raises(WeightsError, match=r"a \.caffemodel \(NetParameter\), not a solverstate"):
-        read_solverstate(shared_path("caffe-reference", "train", "solvers", "adam",
+        read_solverstate(fixture_path("caffe-reference", "train", "solvers", "adam",
                                      "snapshot_iter_10.caffemodel"))
     with pytest.raises(WeightsError, match="over the limit of 10 bytes"):
-        read_solverstate(shared_path("caffe-reference", "train", "solvers", "adam",
+        read_solverstate(fixture_path("caffe-reference", "train", "solvers", "adam",
                                      "snapshot_iter_10.solverstate"), max_bytes=10)
 
 

@@ -8,7 +8,7 @@ from caffe_compat import tools
 from caffe_compat.graph import build_graph
 from caffe_compat.io.caffemodel import caffemodel_bytes, read_caffemodel, write_caffemodel
 from caffe_compat.io.prototxt import parse_net, read_net
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 ZOO = ["layerzoo_a_conv", "layerzoo_a_act", "layerzoo_a_struct", "layerzoo_a_misc",
        "layerzoo_a_loss"]
@@ -17,7 +17,7 @@ LEGACY_DEPLOY = ["model_1F_CNN+D.prototxt", "SRCNN_net.prototxt"]
 
 @pytest.mark.parametrize("folder", ZOO + ["deploy_cnnd"])
 def test_caffemodel_summary(folder):
-    base = shared_path("caffe-reference", "forward", folder)
+    base = fixture_path("caffe-reference", "forward", folder)
     summary = tools.caffemodel_summary(base / "init.caffemodel")
     graph = build_graph(read_net(base / "net.prototxt"), "TEST")   # as Caffe saved it
     assert [l["name"] for l in summary["layers"]] == [n.name for n in graph.layers]
@@ -38,7 +38,7 @@ def test_caffemodel_summary(folder):
 
 
 def test_summary_of_the_cnnd_deploy_weights():
-    summary = tools.caffemodel_summary(shared_path("caffe-reference", "forward", "deploy_cnnd",
+    summary = tools.caffemodel_summary(fixture_path("caffe-reference", "forward", "deploy_cnnd",
                                                    "init.caffemodel"))
     text = tools.format_summary(summary)
     print("\n" + text)
@@ -52,7 +52,7 @@ def test_summary_of_the_cnnd_deploy_weights():
 
 @pytest.mark.parametrize("name", LEGACY_DEPLOY)
 def test_upgrade_legacy_deploy_files(name, tmp_path):
-    src = shared_path("original", "deploy", name)
+    src = fixture_path("original", "deploy", name)
     assert "input_dim" in src.read_text()
     text = tools.upgrade_prototxt(src, tmp_path / "up.prototxt")
     assert "input_dim" not in text and 'type: "Input"' in text
@@ -67,8 +67,8 @@ def test_upgrade_legacy_deploy_files(name, tmp_path):
 
 
 def test_state_dict_round_trip_is_bit_exact(tmp_path):
-    weights = shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
-    deploy = shared_path("original", "deploy", "model_1F_CNN+D.prototxt")
+    weights = fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
+    deploy = fixture_path("original", "deploy", "model_1F_CNN+D.prototxt")
     sd = tools.caffemodel_to_state_dict(weights)
     assert list(sd) == [f"{l}.{b}" for l in ("conv1", "conv2", "conv3", "fc4", "fc5")
                         for b in ("weight", "bias")]
@@ -82,8 +82,8 @@ def test_state_dict_round_trip_is_bit_exact(tmp_path):
 def test_state_dict_round_trip_of_a_legacy_caffemodel(tmp_path):
     """Old caffemodels store every blob as num x channels x height x width; the state_dict
     keeps those shapes and converting back fits them as Caffe's Blob::ShapeEquals does."""
-    weights = shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
-    deploy = shared_path("original", "deploy", "model_1F_CNN+D.prototxt")
+    weights = fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
+    deploy = fixture_path("original", "deploy", "model_1F_CNN+D.prototxt")
     legacy = read_caffemodel(weights)
     for layer in legacy.layer:
         for blob in layer.blobs:
@@ -102,7 +102,7 @@ def test_state_dict_round_trip_of_a_legacy_caffemodel(tmp_path):
 
 
 def test_layer_zoo_state_dict_round_trip(tmp_path):
-    base = shared_path("caffe-reference", "forward", "layerzoo_a_struct")
+    base = fixture_path("caffe-reference", "forward", "layerzoo_a_struct")
     sd = tools.caffemodel_to_state_dict(base / "init.caffemodel")
     assert {"bn.mean", "bn.variance", "bn.scale_factor"} <= set(sd)
     tools.state_dict_to_caffemodel(sd, base / "net.prototxt", tmp_path / "w.caffemodel")
@@ -110,9 +110,9 @@ def test_layer_zoo_state_dict_round_trip(tmp_path):
 
 
 def _wrong_files(tmp_path):
-    proto = shared_path("original", "deploy", "model_1F_CNN+D.prototxt")
-    model = shared_path("caffe-reference", "forward", "layerzoo_a_act", "init.caffemodel")
-    state = shared_path("caffe-reference", "train", "sr_pretrain", "snapshot_iter_20.solverstate")
+    proto = fixture_path("original", "deploy", "model_1F_CNN+D.prototxt")
+    model = fixture_path("caffe-reference", "forward", "layerzoo_a_act", "init.caffemodel")
+    state = fixture_path("caffe-reference", "train", "sr_pretrain", "snapshot_iter_20.solverstate")
     (tmp_path / "empty.caffemodel").write_bytes(b"")
     return [
         (lambda: tools.caffemodel_summary(proto), WeightsError, proto, "a text file"),

@@ -7,7 +7,7 @@ import scipy.io
 
 from matlab_ports import PortError, im2double, rgb2ycbcr, ycbcr2rgb
 from matlab_ports.color import rgb2ycbcr_coefficients, ycbcr2rgb_coefficients
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 
 def matlab_round(x):
@@ -164,7 +164,7 @@ def test_uint16_scaling():
 
 
 def test_gt_y_of_lapsrn_file_double_path():
-    d = scipy.io.loadmat(shared_path("matlab-reference", "lapsrn_set5_2017", "bird_GT.mat"))
+    d = scipy.io.loadmat(fixture_path("matlab-reference", "lapsrn_set5_2017", "bird_GT.mat"))
     # Tolerance: none.
     assert np.array_equal(rgb2ycbcr(im2double(d["im_gt"]))[:, :, 0] * 255, d["im_gt_y"])
 

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matlab_ports import PortError, im2double, imread, imresize
-from tests.conftest import SHARED
+from tests.conftest import fixture_path
 
 imr = importlib.import_module("matlab_ports.imresize")
 compiled = importlib.import_module("matlab_ports.resize_compiled")   # the kernel's settings
@@ -230,10 +230,7 @@ def test_numpy_fallback_when_kernel_is_missing(tmp_path):
 
 
 def _baboon():
-    path = SHARED / "matlab-reference" / "imresize_R2017b" / "baboon.png"
-    if path.exists():
-        return im2double(imread(path))
-    return np.random.default_rng(0).random((480, 492, 3))
+    return im2double(imread(fixture_path("matlab-reference", "imresize_R2017b", "baboon.png")))
 
 
 @needs_kernel

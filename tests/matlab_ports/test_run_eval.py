@@ -15,7 +15,7 @@ from matlab_ports.errors import PortError, PortFileError
 from matlab_ports.matfile import loadmat, savemat
 from matlab_ports.run_eval import (all_metrics, default_sequences, load_crops, main, run_eval,
                                    video_to_blob)
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 # Caffe (OpenBLAS im2col+GEMM) vs our forward on the same input: float32 summation order
 # (caffe-reference README's suggested bound for forward outputs).
@@ -89,7 +89,7 @@ def _numpy_script_metrics(g, p):
 def test_orientation_reproduces_caffe_fc5(tmp_path):
     """video(:,:,1) = the fixture input transposed must give Caffe's fc5: matcaffe read MATLAB's
     first dimension as the blob's width."""
-    ref = shared_path("caffe-reference", "forward", "deploy_cnnd")
+    ref = fixture_path("caffe-reference", "forward", "deploy_cnnd")
     x = np.load(ref / "input.npz")["data"][0, 0]
     fc5 = float(np.load(ref / "blobs.npz")["fc5"].ravel()[0])
     assert not np.allclose(x, x.T)                       # the fixture face is asymmetric
@@ -109,7 +109,7 @@ def test_orientation_reproduces_caffe_fc5(tmp_path):
 def test_real_caffe_weights_on_sample_crops(crops96, tmp_path):
     """The 96x96 CNN+D written by real Caffe, identified, loaded and evaluated; metrics equal
     an independent NumPy computation of run_eval.m's formulas."""
-    weights = shared_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
+    weights = fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
     arch, candidates = models.identify(weights)
     assert arch.startswith("CNN+D regressor, 96x96") and candidates[0].key == "hr"
     out = tmp_path / "out"
@@ -152,8 +152,8 @@ def test_real_caffe_weights_on_sample_crops(crops96, tmp_path):
 
 def test_42px_snapshot_on_42px_crops(sample, tmp_path, capsys):
     """The 42x42-input CNN+D snapshot of real Caffe: the net's input follows the crops."""
-    weights = shared_path("caffe-reference", "train", "cnnd_sgd_step",
-                          "snapshot_iter_20.caffemodel")
+    weights = fixture_path("caffe-reference", "forward", "cnnd_trainval_test",
+                           "init.caffemodel")
     crops = tmp_path / "crops42"
     crops.mkdir()
     make_crops(sample, "dev_1", str(crops), size=42)
@@ -171,14 +171,14 @@ def test_42px_snapshot_on_42px_crops(sample, tmp_path, capsys):
     for k, v in want.items():
         assert metrics["sequences"]["dev_1"][k] == pytest.approx(v, abs=METRIC_ATOL), k
     # an SR-FCN is not a valence regressor: refused with the reason
-    sr = shared_path("caffe-reference", "train", "sr_pretrain", "snapshot_iter_20.caffemodel")
+    sr = fixture_path("caffe-reference", "forward", "deploy_srcnn", "init.caffemodel")
     with pytest.raises(PortError, match="does not output one valence per frame.*SR-FCN"):
         run_eval(None, sr, crops, None, progress=False)
 
 
 def test_wrong_weights_for_the_crops_writes_nothing(crops96, tmp_path, capsys):
-    weights = shared_path("caffe-reference", "train", "cnnd_sgd_step",
-                          "snapshot_iter_20.caffemodel")
+    weights = fixture_path("caffe-reference", "forward", "cnnd_trainval_test",
+                           "init.caffemodel")
     out = tmp_path / "out"
     with pytest.raises(models.IncompatibleWeightsError, match="fc4") as info:
         run_eval(None, weights, crops96, out, progress=False)
@@ -256,14 +256,20 @@ def test_metric_definitions_on_known_values():
 
 
 def test_caffe_order_predictions_are_caffes_bits(tmp_path, monkeypatch):
-    """run_eval --caffe-order: every convolution and inner product summed in Caffe's order,
-    so the prediction equals Caffe's fc5 bit for bit (tolerance 0), orientation included."""
+    """run_eval --caffe-order: every convolution and inner product summed in Caffe's order, so
+    the prediction is our Caffe-order forward of the face, bit for bit, orientation included,
+    and Caffe's fc5 bit for bit (tolerance 0) when the fixture was written with the OpenBLAS
+    kernels whose order blas_order follows (fixture.json's kernel_family; per layer, the
+    bit identity with those kernels is test_exact_gemm.py's); with other kernels (an AVX2
+    machine's), within the forward tolerance."""
     from caffe_compat import blas_order
     if not blas_order.available():
         pytest.skip("the _exact_gemm extension is not built")
-    ref = shared_path("caffe-reference", "forward", "deploy_cnnd")
+    ref = fixture_path("caffe-reference", "forward", "deploy_cnnd")
     x = np.load(ref / "input.npz")["data"][0, 0]
     fc5 = np.load(ref / "blobs.npz")["fc5"].ravel()[0]
+    family = json.loads((ref / "fixture.json").read_text()).get("kernel_family",
+                                                                blas_order.KERNEL_FAMILY)
     crops = tmp_path / "crops"
     crops.mkdir()
     savemat(crops / "dev_1.mat", {"video": x.T[:, :, None].astype(np.float64),
@@ -274,7 +280,15 @@ def test_caffe_order_predictions_are_caffes_bits(tmp_path, monkeypatch):
                  str(out), "--quiet", "--caffe-order"]) == 0
     assert blas_order.INFERENCE
     rows = list(csv.DictReader(open(out / "predictions.csv")))
-    assert np.float32(float(rows[0]["prediction"])) == fc5
+    pred = np.float32(float(rows[0]["prediction"]))
+    net = caffe_compat.Net(str(ref / "net.prototxt"), str(ref / "init.caffemodel"), phase="test")
+    with torch.no_grad():
+        ours = net.forward(data=x[None, None])["fc5"].numpy().ravel()[0]
+    assert pred == ours
+    if family == blas_order.KERNEL_FAMILY:
+        assert pred == fc5
+    else:
+        assert abs(pred - fc5) <= CAFFE_RTOL * abs(fc5)
 
 
 def test_batches_side_by_side_equal_a_single_threaded_run():

@@ -7,7 +7,7 @@ import caffe_compat
 import models
 from caffe_compat.tools import caffemodel_to_state_dict, load_state_dict_file
 from reproduction import export
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -34,7 +34,7 @@ def _rel(a, b):
 
 
 def test_onnx_cnnd_matches_ours_and_caffe(tmp_path):
-    ref = shared_path("caffe-reference", "forward", "deploy_cnnd")
+    ref = fixture_path("caffe-reference", "forward", "deploy_cnnd")
     net = models.load_net(ref / "init.caffemodel")
     out = tmp_path / "cnnd.onnx"
     export.export_onnx(net, out)
@@ -54,8 +54,7 @@ def test_onnx_cnnd_matches_ours_and_caffe(tmp_path):
 
 
 def test_onnx_srfcn_matches_ours(tmp_path):
-    weights = shared_path("caffe-reference", "train", "sr_pretrain",
-                          "snapshot_iter_20.caffemodel")
+    weights = fixture_path("caffe-reference", "forward", "deploy_srcnn", "init.caffemodel")
     net = models.load_net(weights)
     out = tmp_path / "sr.onnx"
     export.export_onnx(net, out)

@@ -10,7 +10,7 @@ from caffe_compat.net import load_net_param
 from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures,
                                     layer_signature, shapes_match)
 from models.__main__ import main as models_main
-from tests.conftest import REPO, shared_path
+from tests.conftest import REPO, fixture_path
 
 REF = ("caffe-reference",)
 S = (3, 4, 6, 8, 12, 16)
@@ -47,7 +47,7 @@ def test_one_entry_per_model_of_the_paper():
 def test_paper_table_is_the_published_one_with_citation():
     table = models.paper_table()
     assert "1709.03126" in models.paper_citation() and "Cheng" in models.paper_citation()
-    with open(shared_path("paper", "table1.csv"), newline="") as f:
+    with open(fixture_path("paper", "table1.csv"), newline="") as f:
         published = [(None if r["s"] == "-" else int(r["s"]), r["method"], float(r["rmse"]),
                       float(r["cc"]), float(r["ccc"])) for r in csv.DictReader(f)]
     ours = [(r["s"], r["method"], r["rmse"], r["cc"], r["ccc"]) for r in table["rows"]]
@@ -108,7 +108,7 @@ def test_describe_architecture_filler_and_unknown(filler_cnnd):
 
 
 def test_identify_real_caffe_96(registry):
-    path = shared_path(*REF, "forward", "deploy_cnnd", "init.caffemodel")
+    path = fixture_path(*REF, "forward", "deploy_cnnd", "init.caffemodel")
     arch, candidates = models.identify(path)
     assert arch.startswith("CNN+D regressor, 96x96 input")
     assert [e.key for e in candidates][:7] == ["hr"] + [f"lr-{s}" for s in S]
@@ -116,20 +116,19 @@ def test_identify_real_caffe_96(registry):
 
 
 def test_identify_real_caffe_42_snapshot():
-    path = shared_path(*REF, "train", "cnnd_sgd_step", "snapshot_iter_20.caffemodel")
+    path = fixture_path(*REF, "forward", "cnnd_trainval_test", "init.caffemodel")
     ident = models.identify(path)
     assert ident.family == "cnnd" and ident.arch.pool3 == 1
     lo, hi = ident.arch.input_range
     assert lo <= 42 <= hi and ident.arch.fits_input(42, 42) and not ident.arch.fits_input(96, 96)
     assert "29x29 to 44x44" in ident.architecture
     assert ident.candidates == ()          # the paper's models all take 96x96
-    joint = models.identify(shared_path(*REF, "train", "vlqr_from_sr",
-                                        "snapshot_iter_20.caffemodel"))
+    joint = models.identify(fixture_path(*REF, "weights", "vlqr_42.caffemodel"))
     assert any("joint training net" in n for n in joint.notes)
 
 
 def test_identify_srfcn():
-    path = shared_path(*REF, "train", "sr_pretrain", "snapshot_iter_20.caffemodel")
+    path = fixture_path(*REF, "forward", "deploy_srcnn", "init.caffemodel")
     arch, candidates = models.identify(path)
     assert arch.startswith("SR-FCN")
     assert [e.key for e in candidates] == [f"srfcn-{s}" for s in S]
@@ -170,13 +169,13 @@ def test_registry_location(monkeypatch, tmp_path):
 
 def test_check_compatible_lists_each_mismatch(tmp_path):
     deploy = str(models.get("hr").deploy_path)
-    snap = shared_path(*REF, "train", "cnnd_sgd_step", "snapshot_iter_20.caffemodel")
+    snap = fixture_path(*REF, "forward", "cnnd_trainval_test", "init.caffemodel")
     with pytest.raises(IncompatibleWeightsError) as info:
         models.check_compatible(deploy, snap)
     msg = str(info.value)
     assert str(snap) in msg and "layer 'fc4' blob 0" in msg and "300x256" in msg
     assert "300x6400" in msg and "29x29 to 44x44" in msg and len(info.value.problems) == 1
-    sr = shared_path(*REF, "train", "sr_pretrain", "snapshot_iter_20.caffemodel")
+    sr = fixture_path(*REF, "forward", "deploy_srcnn", "init.caffemodel")
     with pytest.raises(IncompatibleWeightsError) as info:
         models.check_compatible(deploy, sr)
     assert [p.split("'")[1] for p in info.value.problems] == ["fc4", "fc5"]

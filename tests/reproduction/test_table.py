@@ -6,7 +6,7 @@ import math
 import pytest
 
 from reproduction import table as T
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 OURS = {
     (None, "HR"): dict(rmse=0.2, cc_run_eval=0.5, ccc_run_eval=0.4, pearson_r=0.51,
@@ -19,7 +19,7 @@ OURS = {
 
 
 def test_paper_values_match_the_shared_csv():
-    path = shared_path("paper", "table1.csv")
+    path = fixture_path("paper", "table1.csv")
     stored = T.paper_values()
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

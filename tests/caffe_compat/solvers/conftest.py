@@ -1,4 +1,4 @@
-"""Running the Caffe training fixtures (../shared/caffe-reference/train) through our solvers.
+"""Running the Caffe training fixtures (tests/fixtures/caffe-reference/train) through our solvers.
 
 Each case runs once per session (inside its folder, as Caffe ran it; snapshots go to a temporary
 folder through the snapshot_prefix override) and is shared by the tests that check its losses,
@@ -14,7 +14,7 @@ from caffe_compat import get_solver
 from caffe_compat.io.caffemodel import layer_blobs, read_caffemodel
 from caffe_compat.solvers._log import SolverLog
 from tests.caffe_compat.reference import scaled_error
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 # Per-iteration losses: our forward/backward sums float32 values in a different order than
 # Caffe's im2col + OpenBLAS GEMM, and the difference grows over 20 updates; 1e-4 relative is
@@ -120,11 +120,11 @@ def train_case(tmp_path_factory):
             torch.manual_seed(0)
             out = tmp_path_factory.mktemp(f"{name}_{variant or 'run'}")
             if name == "solvers":
-                folder = shared_path("caffe-reference", "train", "solvers")
+                folder = fixture_path("caffe-reference", "train", "solvers")
                 _CACHE[key] = CaseRun(folder, f"{variant}/solver.prototxt", out,
                                       weights="init.caffemodel")
             elif name == "vlqr_from_sr":
-                folder = shared_path("caffe-reference", "train", "vlqr_from_sr")
+                folder = fixture_path("caffe-reference", "train", "vlqr_from_sr")
 
                 def setup(solver):
                     p0 = np.load(os.path.join(str(folder), "iter0_params.npz"))
@@ -136,7 +136,7 @@ def train_case(tmp_path_factory):
                                       weights="../sr_pretrain/snapshot_iter_20.caffemodel",
                                       setup=setup)
             else:
-                folder = shared_path("caffe-reference", "train", name)
+                folder = fixture_path("caffe-reference", "train", name)
                 _CACHE[key] = CaseRun(folder, "solver.prototxt", out, weights="init.caffemodel")
         return _CACHE[key]
     return run
@@ -151,7 +151,7 @@ def continue_from_caffe_state(variant, out_dir):
     fresh reader has not consumed (``caffe_position`` restore, then ``next_batch``).
     Returns ``(solver, losses by iteration)``.
     """
-    folder = str(shared_path("caffe-reference", "train", "solvers"))
+    folder = str(fixture_path("caffe-reference", "train", "solvers"))
     cwd = os.getcwd()
     os.chdir(folder)
     try:

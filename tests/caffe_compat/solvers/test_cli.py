@@ -16,7 +16,7 @@ from caffe_compat import Net
 from caffe_compat.cli import COMMANDS, _parser, main
 from caffe_compat.io.caffemodel import read_caffemodel
 from caffe_compat.io.solverstate import read_solverstate
-from tests.conftest import REPO, shared_path
+from tests.conftest import REPO, fixture_path
 from tests.small_training import make_small
 
 # The regular expressions of Caffe's tools/extra/parse_log.py.
@@ -133,7 +133,7 @@ ORIGINALS = [
                          ids=["cnnd", "cnnd_vlqr", "cnnd_vlqr_non_joint", "sr_fcn"])
 def test_original_solvers_run_unmodified(solver, net, kind, cnnd_data, sr_data, tmp_path,
                                          monkeypatch, capsys):
-    original = shared_path("original")
+    original = fixture_path("original")
     solver, net = str(original / solver), str(original / net)
     before = {p: os.stat(p).st_mtime_ns for p in (solver, net)}
     monkeypatch.chdir(cnnd_data if kind == "cnnd" else sr_data)
@@ -166,7 +166,7 @@ def test_original_solvers_run_unmodified(solver, net, kind, cnnd_data, sr_data, 
 
 def test_original_solver_needs_prefix_override(cnnd_data, monkeypatch, capsys):
     """Without --snapshot-prefix the placeholder folder does not exist: a clear error."""
-    original = shared_path("original")
+    original = fixture_path("original")
     monkeypatch.chdir(cnnd_data)
     rc = main(["train", "-solver", str(original / "experiments/solver/solver_1F_CNN+D.prototxt"),
                "-model", str(original / "experiments/network/model_1F_CNN+D.prototxt"),
@@ -228,7 +228,7 @@ def test_bad_input_is_one_clear_line(argv, message, tmp_path, monkeypatch, capsy
 
 
 def test_snapshot_of_a_different_net_via_cli(tmp_path, monkeypatch, capsys):
-    state = shared_path("caffe-reference", "train", "solvers", "adam",
+    state = fixture_path("caffe-reference", "train", "solvers", "adam",
                         "snapshot_iter_10.solverstate")
     monkeypatch.chdir(make_small(tmp_path))
     assert main(["train", "-solver", "solver.prototxt", "-snapshot", str(state)]) == 1

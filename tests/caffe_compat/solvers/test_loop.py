@@ -13,7 +13,7 @@ from caffe_compat.errors import CaffeCompatError, DataError, NetError, SolverErr
 from caffe_compat.io.caffemodel import layer_blobs, read_caffemodel
 from caffe_compat.io.solverstate import history_arrays, read_solverstate
 from caffe_compat.solvers._log import SolverLog
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 from tests.small_training import make_small
 from .conftest import (LOSS_TOL, WEIGHT_TOL, CaseRun, LossRecorder, history_errors, report,
                        weight_errors)
@@ -79,7 +79,7 @@ def test_vlqr_from_sr_weights_and_parity(train_case):
 
 
 def test_vlqr_copy_is_bit_identical(tmp_path, monkeypatch):
-    folder = shared_path("caffe-reference", "train", "vlqr_from_sr")
+    folder = fixture_path("caffe-reference", "train", "vlqr_from_sr")
     monkeypatch.chdir(folder)
     s = get_solver("solver.prototxt", weights="../sr_pretrain/snapshot_iter_20.caffemodel",
                    snapshot_prefix=str(tmp_path / "s"))
@@ -95,7 +95,7 @@ def test_sr_pretrain_first_iterations(tmp_path, monkeypatch):
     """The SR case's first two updates and its iteration-0 test (the default suite's share of
     the slow full run). test.h5 holds 4 patches and the test batch is 2, so 2 test batches see
     what Caffe's 556 did (each patch 278 times): the same mean."""
-    folder = shared_path("caffe-reference", "train", "sr_pretrain")
+    folder = fixture_path("caffe-reference", "train", "sr_pretrain")
     monkeypatch.chdir(folder)
     s = get_solver("solver.prototxt", weights="init.caffemodel", max_iter=2, test_iter=2,
                    snapshot_prefix=str(tmp_path / "s"), log=SolverLog(keep=True))
@@ -133,7 +133,7 @@ def test_sr_pretrain(train_case):
 def test_resume_from_caffe_state_as_caffe(tmp_path):
     """Caffe's snapshot_iter_10.solverstate restored with Caffe's data position (row 0)
     continues exactly as Caffe's resumed run (the resume fixture)."""
-    folder = shared_path("caffe-reference", "train", "cnnd_sgd_step")
+    folder = fixture_path("caffe-reference", "train", "cnnd_sgd_step")
     run = CaseRun(folder, "solver.prototxt", tmp_path, restore="snapshot_iter_10.solverstate",
                   caffe_position=True, loss_file="../resume/loss.npz")
     loss = run.loss_error()
@@ -152,7 +152,7 @@ def test_caffe_state_with_skipped_rows_equals_uninterrupted(tmp_path):
     """Caffe's iteration-10 state plus the data position Caffe did not save (its
     uninterrupted run had read 160 rows: row 32 of 64 next) continues as Caffe's uninterrupted
     run (the resume fixture's "with_32_row_skip_equals" finding)."""
-    folder = shared_path("caffe-reference", "train", "cnnd_sgd_step")
+    folder = fixture_path("caffe-reference", "train", "cnnd_sgd_step")
     cwd = os.getcwd()
     os.chdir(str(folder))
     try:
@@ -534,7 +534,7 @@ def test_wrong_shape_names_the_file(tmp_path, monkeypatch):
 
 
 def test_snapshot_of_a_different_net(tmp_path, monkeypatch):
-    folder = shared_path("caffe-reference", "train", "cnnd_sgd_step")
+    folder = fixture_path("caffe-reference", "train", "cnnd_sgd_step")
     monkeypatch.chdir(make_small(tmp_path))
     s = _solver()
     state = str(folder / "snapshot_iter_10.solverstate")

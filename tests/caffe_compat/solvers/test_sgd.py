@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from caffe_compat.solvers import SGDSolver
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 from .conftest import (LOSS_TOL, UPDATE_TOL, CaseRun, check_variant, random_grads, report,
                        run_updates, tiny_solver)
 
@@ -98,7 +98,7 @@ def test_cnnd_sgd_step_with_direct_backward(tmp_path, monkeypatch):
     from caffe_compat import dft_conv
     monkeypatch.setattr(dft_conv, "ENABLED", False)
     torch.manual_seed(0)
-    run = CaseRun(shared_path("caffe-reference", "train", "cnnd_sgd_step"), "solver.prototxt",
+    run = CaseRun(fixture_path("caffe-reference", "train", "cnnd_sgd_step"), "solver.prototxt",
                   tmp_path, weights="init.caffemodel")
     loss_err = run.loss_error()
     w20 = max(run.weight_errors(20, "snapshot_iter_20.caffemodel").values())
