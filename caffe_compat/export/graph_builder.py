@@ -6,10 +6,11 @@ module (the built layer, whose parsed settings and blobs the converter reads), t
 of its bottoms, the static shapes our net computed, and helpers that keep the batch axis free.
 
 Batch axis: a Caffe net is built for the deploy file's input shape, and the export keeps that
-geometry (pooling sizes, priors, crops), except for the batch size, which stays free when
-``dynamic_batch``: the graph computes, for an input of N items, what Caffe computes after
-reshaping the input blob to N items. Converters therefore never write the batch size into a
-shape: they copy it (``Reshape``'s 0), infer it (``-1``) or read it with ``Shape``.
+geometry (pooling sizes, priors, crops), except for the batch size: the graph computes, for an
+input of N items, what Caffe computes after reshaping the input blob to N items (the file
+declares N free, or fixed with a static batch). Converters therefore never write the batch
+size into a shape: they copy it (``Reshape``'s 0), infer it (``-1``) or read it with
+``Shape``.
 """
 from __future__ import annotations
 
@@ -99,11 +100,10 @@ class LayerContext:
 
     ``bottoms``: ONNX value names; ``bottom_shapes`` / ``top_shapes``: the static shapes of the
     built net (batch as in the deploy file); ``module``: the built layer; ``param``: its
-    LayerParameter; ``dynamic_batch``: whether axis 0 of the inputs is free.
+    LayerParameter.
     """
 
-    def __init__(self, graph, node, module, bottoms, bottom_shapes, top_shapes, dynamic_batch,
-                 input_batch):
+    def __init__(self, graph, node, module, bottoms, bottom_shapes, top_shapes):
         self.g = graph
         self.node = node
         self.module = module
@@ -113,8 +113,6 @@ class LayerContext:
         self.bottoms = list(bottoms)
         self.bottom_shapes = [tuple(s) for s in bottom_shapes]
         self.top_shapes = [tuple(s) for s in top_shapes]
-        self.dynamic_batch = dynamic_batch
-        self.input_batch = input_batch
 
     # ------------------------------------------------------------------ nodes and constants
     def op(self, op, inputs, outputs=1, **attrs):
@@ -145,22 +143,6 @@ class LayerContext:
         raise NetError(f"layer '{self.name}' (type {self.type}): {message}")
 
     # ------------------------------------------------------------------ shapes
-    def reshape(self, x, shape, free_axis=None):
-        """``Reshape`` of ``x`` to the static ``shape``, with ``free_axis`` (the output axis that
-        carries the batch) written as -1 when the batch is free, so that it follows N."""
-        target = [int(d) for d in shape]
-        if self.dynamic_batch and free_axis is not None:
-            target[free_axis] = -1
-        return self.op("Reshape", [x, self.ints(target)])
-
-    def batch_axis_of(self, shape_in, shape_out):
-        """For a reshape that keeps the items apart: the output axis holding the batch (0 when
-        the leading axis is unchanged), else the one axis whose size absorbs it; None when the
-        output does not depend on the batch."""
-        if shape_out and shape_in and shape_out[0] == shape_in[0]:
-            return 0
-        return None
-
     def shape_of(self, x, start=None, end=None):
         """``Shape`` of ``x`` (optionally the axes ``[start, end)``) as an int64 vector."""
         s = self.op("Shape", [x])

@@ -79,10 +79,11 @@ def needed_layers(net, outputs):
     return steps, sorted(set(inputs), key=order.get)
 
 
-def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None):
+def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None, batch=None):
     """The ONNX ``ModelProto`` of ``net`` (a test-phase :class:`~caffe_compat.Net`) computing
     ``outputs`` (blob names; default :func:`default_outputs`) from the Input blobs they need.
-    ``metadata``: ``{key: text}`` stored as the model's ``metadata_props``."""
+    The inputs' batch axis is declared free (``dynamic_batch``) or fixed to ``batch`` (default:
+    the deploy file's). ``metadata``: ``{key: text}`` stored as the model's ``metadata_props``."""
     onnx = import_onnx()
     outputs = list(outputs) if outputs else default_outputs(net)
     steps, inputs = needed_layers(net, outputs)
@@ -91,8 +92,6 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None):
         if b not in g._names:
             g.reserve(b)
     values = {b: b for b in inputs}
-    batch = {b: int(net.blob_shape(b)[0]) if net.blob_shape(b) else 1 for b in inputs}
-    input_batch = next(iter(batch.values()), 1)
     for node in steps:
         module = net.layer(node.name)
         missing = [b for b in node.bottoms if b not in values]
@@ -105,7 +104,7 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None):
             continue
         ctx = LayerContext(g, node, module, [values[b] for b in node.bottoms],
                            [net.blob_shape(b) for b in node.bottoms],
-                           [net.blob_shape(t) for t in node.tops], dynamic_batch, input_batch)
+                           [net.blob_shape(t) for t in node.tops])
         tops = converter_for(node.type, node.name)(ctx)
         if isinstance(tops, str):
             tops = [tops]
@@ -120,7 +119,9 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None):
     graph_inputs = []
     for b in inputs:
         shape = list(net.blob_shape(b))
-        dims = (["batch"] + shape[1:]) if dynamic_batch and shape else shape
+        if shape:
+            shape[0] = "batch" if dynamic_batch else int(batch or shape[0])
+        dims = shape
         graph_inputs.append(onnx.helper.make_tensor_value_info(b, onnx.TensorProto.FLOAT, dims))
     graph = onnx.helper.make_graph(g.nodes, net.name or "caffe_net", graph_inputs,
                                    [onnx.helper.make_tensor_value_info(
@@ -131,7 +132,7 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None):
     # the IR version of the opset, not the newest the installed onnx writes, so that older
     # runtimes (onnxruntime, OpenCV) read the file
     model.ir_version = _ir_version(onnx, g.opset)
-    _output_types(onnx, model, net, outputs, dynamic_batch)
+    _output_types(onnx, model, net, outputs)
     if metadata:
         onnx.helper.set_model_props(model, {str(k): str(v) for k, v in metadata.items()})
     return model
@@ -183,7 +184,7 @@ def _name_outputs(g, values, outputs, inputs):
         claimed.add(b)
 
 
-def _output_types(onnx, model, net, outputs, dynamic_batch):
+def _output_types(onnx, model, net, outputs):
     """Declare each output's rank and the sizes ONNX shape inference finds (free ones named)."""
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
@@ -201,7 +202,7 @@ def _output_types(onnx, model, net, outputs, dynamic_batch):
                     d.dim_param = f"{b}_dim{k}"
             continue
         shape = list(net.blob_shape(b))
-        dims = [f"{b}_dim{k}" for k in range(len(shape))] if dynamic_batch else shape
+        dims = [f"{b}_dim{k}" for k in range(len(shape))]
         model.graph.output.append(onnx.helper.make_tensor_value_info(
             b, onnx.TensorProto.FLOAT, dims))
 
@@ -216,11 +217,12 @@ def check_model(model, where):
             from None
 
 
-def export_onnx(net, path, outputs=None, dynamic_batch=True, opset=17, metadata=None):
+def export_onnx(net, path, outputs=None, dynamic_batch=True, opset=17, metadata=None,
+                batch=None):
     """Write ``net`` as an ONNX file (atomically), checked by ``onnx.checker`` (full check).
     See :func:`build_onnx` for the arguments. Returns ``path``."""
     onnx = import_onnx()
-    model = build_onnx(net, outputs, dynamic_batch, opset, metadata)
+    model = build_onnx(net, outputs, dynamic_batch, opset, metadata, batch)
     with atomic_path(path, suffix=".onnx") as tmp:
         onnx.save(model, tmp)
         check_model(tmp, os.fspath(path))
@@ -258,7 +260,9 @@ def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
         import onnxruntime as ort
     except ImportError:
         return None
-    sess = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.log_severity_level = 3              # errors only
+    sess = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
     if inputs is None:
         inputs = random_inputs(net, names, batch, seed)

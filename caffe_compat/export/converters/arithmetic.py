@@ -93,7 +93,7 @@ def reduction(ctx):
     if m.op != R.MEAN:
         return total if m.coeff == 1.0 else ctx.op("Mul", [total, ctx.scalar(m.coeff,
                                                                              hint="coeff")])
-    if m.axis > 0 or not ctx.dynamic_batch:
+    if m.axis > 0:
         coeff = m.coeff / int(np.prod(shape[m.axis:], dtype=np.int64))
         return ctx.op("Mul", [total, ctx.scalar(coeff, hint="coeff")])
     count = ctx.op("Cast", [ctx.op("Size", [x])], to=1)      # the batch is part of the count

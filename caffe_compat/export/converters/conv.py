@@ -43,8 +43,7 @@ def inner_product(ctx):
             inputs.append(ctx.blob(m.bias, "bias"))
         return ctx.op("Gemm", inputs, transB=0 if m.transpose else 1)
     # any other axis: (lead..., K) @ W^T + b, the leading axes kept (the batch copied by 0)
-    lead = list(shape[:m.axis])
-    target = ([0] if ctx.dynamic_batch and lead else lead[:1]) + lead[1:] + [m.K]
+    target = [0] * m.axis + [m.K]
     x = ctx.op("Reshape", [ctx.bottoms[0], ctx.ints(target)])
     wt = w if m.transpose else np.ascontiguousarray(w.T)
     y = ctx.op("MatMul", [x, ctx.blob(wt, "weight_t")])

@@ -63,10 +63,7 @@ def reshape(ctx):
     end = n if rp.num_axes == -1 else start + rp.num_axes
     dims = list(ctx.module.dims)
     tail = list(shape[end:])
-    if end == 0 and tail and ctx.dynamic_batch:     # the batch ends up in the untouched tail
-        if -1 in dims:
-            ctx.fail("reshape that keeps the batch axis in its tail and infers another one: "
-                     "export with a static batch")
+    if end == 0 and tail and -1 not in dims:      # the batch ends up in the untouched tail
         tail[0] = -1
     # ONNX's 0 copies the input axis at the same position, as Caffe's 0 does (axis + i)
     target = [0] * start + dims + tail
