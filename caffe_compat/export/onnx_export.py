@@ -187,7 +187,7 @@ def _name_outputs(g, values, outputs, inputs):
 def _output_types(onnx, model, net, outputs):
     """Declare each output's rank and the sizes ONNX shape inference finds (free ones named)."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = onnx.shape_inference.infer_shapes(_skeleton(onnx, model))
         found = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
     except Exception:  # noqa: BLE001 - shape inference is advisory here
         found = {}
@@ -205,6 +205,23 @@ def _output_types(onnx, model, net, outputs):
         dims = [f"{b}_dim{k}" for k in range(len(shape))]
         model.graph.output.append(onnx.helper.make_tensor_value_info(
             b, onnx.TensorProto.FLOAT, dims))
+
+
+def _skeleton(onnx, model):
+    """``model`` without the data of its large initializers (declared as typed inputs): what
+    shape inference needs, without copying the weights."""
+    small, stubs = [], []
+    for t in model.graph.initializer:
+        if np.prod(t.dims, dtype=np.int64) <= 4096:
+            small.append(t)
+        else:
+            stubs.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    graph = onnx.helper.make_graph(model.graph.node, model.graph.name,
+                                   list(model.graph.input) + stubs, model.graph.output,
+                                   initializer=small)
+    out = onnx.helper.make_model(graph, opset_imports=model.opset_import)
+    out.ir_version = model.ir_version
+    return out
 
 
 def check_model(model, where):

@@ -1,9 +1,9 @@
 """ONNX pieces shared by DetectionOutput and Proposal: OpenCV's box decoding and its NMS.
 
-Decoding repeats :func:`caffe_compat.layers._detection.decode` node for node: the prior's
-width, height and centre are constants computed as that function computes them, then one
-float32 operation per step (``cx = b0 * pw + pcx``, ``w = exp(b2) * pw``, ``xmin = cx - w *
-0.5``, ...), so the decoded boxes are the same floats up to ``exp``'s last bit.
+Decoding repeats :func:`caffe_compat.layers._detection.decode` node for node, one float32
+operation per step (``pw = x2 - x1``, ``pcx = x1 + pw * 0.5``, ``cx = b0 * pw + pcx``, ``w =
+exp(b2) * pw``, ``xmin = cx - w * 0.5``, ...), so the decoded boxes are the same floats up to
+``exp``'s last bit.
 
 NMS (OpenCV's NMSFast_: candidates above the threshold, stably sorted by score, cut to
 ``top_k``, greedy suppression at IoU > threshold) maps onto ONNX as:
@@ -30,46 +30,37 @@ from ...layers import _detection as det
 F32 = np.float32
 
 
-def prior_constants(priors, normalized):
-    """(pw, ph, pcx, pcy) float32 arrays of the priors ``(P, 4)``, as OpenCV computes them."""
-    priors = priors.astype(F32)
-    pw = priors[:, 2] - priors[:, 0]
-    ph = priors[:, 3] - priors[:, 1]
-    if not normalized:
-        pw = pw + F32(1)
-        ph = ph + F32(1)
-    # ``x + w * .5`` is evaluated in double in OpenCV, then stored as float
-    pcx = (priors[:, 0].astype(np.float64) + pw.astype(np.float64) * 0.5).astype(F32)
-    pcy = (priors[:, 1].astype(np.float64) + ph.astype(np.float64) * 0.5).astype(F32)
-    return pw, ph, pcx, pcy
-
-
 def decode(ctx, loc, priors, var, code_type, normalized, mid):
     """Decoded boxes from offsets ``loc`` (``(..., P, [L,] 4)``: ``mid`` axes between the prior
-    axis and the last) against constant priors ``(P, 4)`` and variances (``(P, 4)``, or None
-    when encoded in the target)."""
-    def per_prior(values, hint):
-        values = np.asarray(values, F32)
-        values = values.reshape(len(values), -1)
-        return ctx.const(values.reshape((len(values),) + (1,) * mid + values.shape[1:]), hint)
-
-    b = loc if var is None else ctx.op("Mul", [loc, per_prior(var, "variance")])
+    axis and the last) against priors and variances (ONNX values of shape ``(P, 4)``; ``var``
+    None when the variance is encoded in the target). The prior's width, height and centre are
+    computed as OpenCV computes them (``x + w * .5`` in double there: one rounding of the exact
+    sum, as float32 addition gives); constant priors fold to constants."""
+    view = ctx.ints([-1] + [1] * mid + [4], "per_prior4")
+    view1 = ctx.ints([-1] + [1] * mid + [1], "per_prior1")
+    b = loc if var is None else ctx.op("Mul", [loc, ctx.op("Reshape", [var, view])])
     if code_type == det.CodeType.CORNER:
-        return ctx.op("Add", [per_prior(priors, "prior"), b])
-    pw, ph, pcx, pcy = prior_constants(priors, normalized)
-    if code_type == det.CodeType.CORNER_SIZE:
-        sizes = np.stack([pw, ph, pw, ph], 1)
-        return ctx.op("Add", [per_prior(priors, "prior"),
-                              ctx.op("Mul", [b, per_prior(sizes, "prior_size")])])
-    parts = ctx.op("Split", [b, ctx.ints([1, 1, 1, 1], "split4")],
-                   outputs=["dx", "dy", "dw", "dh"], axis=-1)
-    dx, dy, dw, dh = parts
-    pw_c, ph_c = per_prior(pw, "pw"), per_prior(ph, "ph")
-    cx = ctx.op("Add", [ctx.op("Mul", [dx, pw_c]), per_prior(pcx, "pcx")])
-    cy = ctx.op("Add", [ctx.op("Mul", [dy, ph_c]), per_prior(pcy, "pcy")])
-    w = ctx.op("Mul", [ctx.op("Exp", [dw]), pw_c])
-    h = ctx.op("Mul", [ctx.op("Exp", [dh]), ph_c])
+        return ctx.op("Add", [ctx.op("Reshape", [priors, view]), b])
+    x1, y1, x2, y2 = ctx.op("Split", [priors, ctx.ints([1, 1, 1, 1], "split4")],
+                            outputs=["px1", "py1", "px2", "py2"], axis=-1)
+    pw, ph = ctx.op("Sub", [x2, x1]), ctx.op("Sub", [y2, y1])
+    if not normalized:
+        pw = ctx.op("Add", [pw, ctx.scalar(1.0, hint="one")])
+        ph = ctx.op("Add", [ph, ctx.scalar(1.0, hint="one")])
     half = ctx.scalar(0.5, hint="half")
+    if code_type == det.CodeType.CORNER_SIZE:
+        sizes = ctx.op("Concat", [pw, ph, pw, ph], axis=-1)
+        return ctx.op("Add", [ctx.op("Reshape", [priors, view]),
+                              ctx.op("Mul", [b, ctx.op("Reshape", [sizes, view])])])
+    pcx = ctx.op("Reshape", [ctx.op("Add", [x1, ctx.op("Mul", [pw, half])]), view1])
+    pcy = ctx.op("Reshape", [ctx.op("Add", [y1, ctx.op("Mul", [ph, half])]), view1])
+    pw, ph = ctx.op("Reshape", [pw, view1]), ctx.op("Reshape", [ph, view1])
+    dx, dy, dw, dh = ctx.op("Split", [b, ctx.ints([1, 1, 1, 1], "split4")],
+                            outputs=["dx", "dy", "dw", "dh"], axis=-1)
+    cx = ctx.op("Add", [ctx.op("Mul", [dx, pw]), pcx])
+    cy = ctx.op("Add", [ctx.op("Mul", [dy, ph]), pcy])
+    w = ctx.op("Mul", [ctx.op("Exp", [dw]), pw])
+    h = ctx.op("Mul", [ctx.op("Exp", [dh]), ph])
     hw, hh = ctx.op("Mul", [w, half]), ctx.op("Mul", [h, half])
     return ctx.op("Concat", [ctx.op("Sub", [cx, hw]), ctx.op("Sub", [cy, hh]),
                              ctx.op("Add", [cx, hw]), ctx.op("Add", [cy, hh])], axis=-1)

@@ -1,7 +1,7 @@
 """DetectionOutput (SSD) in ONNX operators, with OpenCV 4 dnn's rules (those of our layer):
 
-1. location offsets ``(N, P, L, 4)`` decoded against the priors (a constant: PriorBox output
-   is fixed by the exported geometry), clipped with ``clip``;
+1. location offsets ``(N, P, L, 4)`` decoded against the priors (constants when they come
+   from PriorBox layers, whose output the exported geometry fixes), clipped with ``clip``;
 2. per image and target class (background skipped): the ``nms_param.top_k`` best candidates
    (``TopK``), greedy NMS at ``nms_threshold`` over those above ``confidence_threshold``
    (0 when unset), at most ``keep_top_k`` per class (:mod:`._boxes`);
@@ -28,14 +28,11 @@ F32 = np.float32
 def detection_output(ctx):
     m = ctx.module
     loc, conf = ctx.bottoms[:2]
-    prior = ctx.constant(2)
-    if prior is None:
-        ctx.fail("the priors (third bottom) must be constant: PriorBox outputs, whose values "
-                 "the export fixes")
     p = m._check(ctx.bottom_shapes)
-    prior = prior.reshape(-1, p * 4)
-    priors = prior[0].reshape(p, 4)
-    var = None if m.encoded else prior[1].reshape(p, 4)
+    prior = ctx.op("Reshape", [ctx.bottoms[2], ctx.ints([-1, p, 4], "prior_rows")])
+    priors = ctx.op("Gather", [prior, ctx.const(np.int64(0), "row0")], axis=0)    # (P, 4)
+    var = None if m.encoded else ctx.op("Gather", [prior, ctx.const(np.int64(1), "row1")],
+                                        axis=0)
     targets = [c for c in range(m.num_classes) if c != m.background]
     nt = len(targets)
     boxes = ctx.op("Reshape", [loc, ctx.ints([0, p, m.num_loc, 4])])

@@ -34,7 +34,8 @@ def proposal(ctx):
     d = ctx.op("Slice", [deltas, first, one, first])
     d = ctx.op("Reshape", [ctx.op("Transpose", [d], perm=[0, 2, 3, 1]),
                            ctx.ints([1, count, 4], "flat_deltas")])
-    boxes = _boxes.decode(ctx, d, m.anchors(h, w), None, det.CodeType.CENTER_SIZE, False, 0)
+    anchors = ctx.const(np.ascontiguousarray(m.anchors(h, w), F32), "anchors")
+    boxes = _boxes.decode(ctx, d, anchors, None, det.CodeType.CENTER_SIZE, False, 0)
     flat_info = ctx.op("Reshape", [info, ctx.ints([-1], "flat")])
     size = ctx.op("Cast", [ctx.op("Cast", [ctx.op("Slice", [flat_info, first,
                                                             ctx.ints([2], "two")])], to=6)],
