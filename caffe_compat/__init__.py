@@ -4,15 +4,31 @@
     >>> net = caffe_compat.Net("deploy.prototxt", "weights.caffemodel", phase="test")
     >>> out = net.forward(data=images)          # dict: output blob name -> tensor
     >>> net.blobs["pool3"].data.shape, net.params["conv1"][0].shape
+
+The net, the layers and the solvers (and with them torch) are imported on first use, so that
+reading files (``caffe_compat.proto``, ``caffe_compat.io``) stays cheap.
 """
+import importlib
+
 from .errors import (CaffeCompatError, DataError, NetError, PrototxtError, SolverError,
                      WeightsError)
-from .layers import Layer, register_layer, registered_types
-from .net import Net
-from .solvers import get_solver
 
 __version__ = "0.1.0"
 
-__all__ = ["Net", "get_solver", "Layer", "register_layer", "registered_types",
+# name -> submodule defining it, imported on first access (PEP 562)
+_LAZY = {"Net": ".net", "get_solver": ".solvers", "Layer": ".layers",
+         "register_layer": ".layers", "registered_types": ".layers",
+         "PythonLayer": ".layers.python"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'caffe_compat' has no attribute '{name}'")
+
+
+__all__ = ["Net", "get_solver", "Layer", "PythonLayer", "register_layer", "registered_types",
            "CaffeCompatError", "PrototxtError", "WeightsError", "NetError", "DataError",
            "SolverError"]

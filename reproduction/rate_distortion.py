@@ -189,13 +189,13 @@ def study(sequences, models, factors=PAPER_FACTORS, qps=DEFAULT_QPS, frame_step=
     ``sequences``: ``[(name, video, valence)]`` with ``video`` the 96x96xN HR crops and
     ``valence`` (N,); ``models``: ``{label: net}`` (test-phase CNN+D nets) or ``{s: {label:
     net}}`` per factor; ``predict(net, video96) -> (N,)`` runs a net on 96x96xN frames (default:
-    :func:`reproduction.pipeline.predict_frames`).
+    :func:`reproduction.frames.predict_frames`).
     """
     from tqdm import tqdm
 
     from matlab_ports.run_eval import all_metrics
     if predict is None:
-        from .pipeline import predict_frames as predict
+        from .frames import predict_frames as predict
     factors = [int(s) for s in factors]
     qps = [_check_qp(q) for q in qps]
     if not factors or not qps:

@@ -17,11 +17,14 @@ import warnings
 
 from google.protobuf import text_format
 
+from caffe_compat import locations
 from caffe_compat.errors import CaffeCompatError, PrototxtError
-from caffe_compat.io.atomic import write_text_atomic
+from caffe_compat.io import positions as _positions
 from caffe_compat.io import upgrade as _upgrade
+from caffe_compat.io.atomic import write_text_atomic
 from caffe_compat.io.text_layers import layer_of_line
 from caffe_compat.proto import caffe_pb2
+from caffe_compat.suggest import did_you_mean
 
 
 class PrototxtWarning(UserWarning):
@@ -30,6 +33,7 @@ class PrototxtWarning(UserWarning):
 
 _LOCATION = re.compile(r"^\d+(?::\d+)? : ")
 _UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "([^"]*)"')
+_UNKNOWN_ENUM = re.compile(r'Enum type "([\w.]+)" has no value named ([^\s.]+)')
 
 
 def _short_type(full_name):
@@ -99,9 +103,11 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
     except text_format.ParseError as exc:
         raise _parse_error(exc, filename) from None
     if not message.IsInitialized():
-        missing = ", ".join(_describe_missing(message, path)
-                            for path in message.FindInitializationErrors())
-        raise PrototxtError(f"{filename}: required field(s) missing: {missing}")
+        paths = message.FindInitializationErrors()
+        missing = ", ".join(_describe_missing(message, path) for path in paths)
+        where = _positions.path_position(text, paths[0].rsplit(".", 1)[0]) if paths else None
+        at = f"{filename}:{where[0]}:{where[1]}" if where else filename
+        raise PrototxtError(f"{at}: required field(s) missing: {missing}")
     return message
 
 
@@ -113,14 +119,46 @@ def _parse_error(exc, filename):
         if column is not None:
             where += f":{column}"
     unknown = _UNKNOWN_FIELD.search(str(exc))
+    enum = _UNKNOWN_ENUM.search(str(exc))
     if unknown:
         owner, name = unknown.groups()
-        what = (f'unknown field "{name}" in {_short_type(owner)}: neither Caffe 1.0 nor '
-                "OpenCV's Caffe fork has such a field (a typo, or another fork's extension "
-                "that this engine does not implement)")
+        hint = _field_hint(owner, name)
+        what = (f'unknown field "{name}" in {_short_type(owner)}: '
+                + (hint or "neither Caffe 1.0 nor OpenCV's Caffe fork has such a field (a typo, "
+                   "or another fork's extension that this engine does not implement)"))
     else:
         what = _clean_message(exc)
+        if enum:
+            hint = _enum_hint(*enum.groups())
+            if hint:
+                what = f"{what.rstrip('.')}; {hint}"
     return PrototxtError(f"{where}: {what}")
+
+
+def _descriptor(kind, full_name):
+    pool = caffe_pb2.DESCRIPTOR.pool
+    try:
+        return (pool.FindMessageTypeByName if kind == "message" else
+                pool.FindEnumTypeByName)(full_name)
+    except KeyError:
+        return None
+
+
+def _field_hint(owner, name):
+    """"did you mean ...?" for a misspelt field, or where a misplaced one belongs."""
+    desc = _descriptor("message", owner)
+    if desc is None:
+        return ""
+    homes = [f.name for f in desc.fields if f.message_type is not None
+             and f.message_type.fields_by_name.get(name) is not None]
+    if homes:
+        return f'"{name}" belongs inside ' + " or ".join(f"{h} {{ }}" for h in homes[:4])
+    return did_you_mean(name, desc.fields_by_name, quote='"')
+
+
+def _enum_hint(enum_name, value):
+    desc = _descriptor("enum", enum_name)
+    return "" if desc is None else did_you_mean(value, desc.values_by_name, quote="")
 
 
 def _describe_missing(message, path):
@@ -168,8 +206,13 @@ def read_text_file(path, what="prototxt"):
 
 def parse_net(text, filename="<string>", *, allow_unknown_fields=False, upgrade=True):
     """A NetParameter from prototxt text, upgraded to the current format unless ``upgrade``
-    is False. ``filename`` is used in error messages."""
+    is False. ``filename`` is used in error messages. The position of every layer is kept
+    beside the message (:mod:`caffe_compat.locations`), so that the errors of building a net
+    from it name ``filename:line:column``."""
+    if isinstance(text, bytes):
+        text = _decode(text, filename)
     net = parse_text_message(text, caffe_pb2.NetParameter(), filename, allow_unknown_fields)
+    locations.attach(net, _positions.net_source(text.lstrip("\ufeff"), filename, net))
     if upgrade:
         try:
             net = _upgrade.upgrade_net(net, filename)

@@ -24,7 +24,9 @@ import os
 import sys
 import warnings
 
+from caffe_compat import locations
 from caffe_compat.errors import NetError, SolverError
+from caffe_compat.messages import as_message  # noqa: F401 (also imported from here)
 from caffe_compat.proto import caffe_pb2
 
 log = logging.getLogger(__name__)
@@ -196,19 +198,6 @@ _SOLVER_TYPE_NAMES = {
 }
 
 
-def as_message(message, cls):
-    """A ``cls`` copy of ``message``; messages of another Caffe schema (pycaffe's caffe_pb2)
-    are converted through their binary encoding."""
-    out = cls()
-    if isinstance(message, cls):
-        out.CopyFrom(message)
-    elif getattr(getattr(message, "DESCRIPTOR", None), "name", None) == cls.DESCRIPTOR.name:
-        out.ParseFromString(message.SerializePartialToString())
-    else:
-        raise TypeError(f"expected a {cls.DESCRIPTOR.name}, got {type(message).__name__}")
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # What needs upgrading
 
@@ -259,23 +248,74 @@ def upgrade_net(net_param, source="<string>"):
     ``source`` names the file in messages. Raises NetError where Caffe would abort; emits
     UpgradeWarning where Caffe logs a problem and continues.
     """
+    positions = locations.source_of(net_param)
     net = as_message(net_param, caffe_pb2.NetParameter)
+    at = _Places(source, positions)
+    if len(net.layers):
+        kept = [i for i, c in enumerate(net.layers) if c.layer.type != "padding"]
+    else:
+        kept = None
     if net_needs_v0_upgrade(net):
         log.info("%s: upgrading V0 layer definitions", source)
-        net = _upgrade_v0_net(net, source)
+        net = _upgrade_v0_net(net, source, at)
     if net_needs_data_upgrade(net):
         log.info("%s: moving deprecated data-layer fields into transform_param", source)
         _upgrade_data_transformation(net)
     if net_needs_v1_upgrade(net):
         log.info("%s: upgrading V1 'layers' to 'layer'", source)
-        net = _upgrade_v1_net(net, source)
+        net = _upgrade_v1_net(net, source, at)
     if net_needs_input_upgrade(net):
         log.info("%s: turning the 'input' fields into an Input layer", source)
-        _upgrade_input(net, source)
+        _upgrade_input(net, source, at)
     if net_needs_batchnorm_upgrade(net):
         log.info("%s: removing the 'param' entries of BatchNorm layers", source)
         _upgrade_batchnorm(net)
+    if positions is not None:
+        locations.attach(net, _upgraded_positions(positions, kept, net))
     return net
+
+
+class _Places:
+    """``file:line:column`` of the entries of the net being upgraded (just the file name when
+    the net was not read from text)."""
+
+    def __init__(self, source, positions):
+        self.source, self.positions = source, positions
+
+    def legacy(self, index):
+        p = self.positions
+        if p is None or not 0 <= index < len(p.legacy_layers) or p.legacy_layers[index] is None:
+            return self.source
+        return p.legacy_layers[index].where()
+
+    def field(self, name):
+        return self.source if self.positions is None else self.positions.where(name)
+
+
+def _upgraded_positions(positions, kept, net):
+    """The positions of the upgraded ``net``'s layers: legacy entries (V0 padding layers
+    dropped) or the ``layer`` entries, after the Input layer made of the ``input`` fields."""
+    if kept is not None:
+        base = [positions.legacy_layers[i] for i in kept]
+    else:
+        base = list(positions.layers)
+    if len(net.layer) == len(base) + 1:
+        spots = positions.fields.get("input", [])
+        line, column = spots[0] if spots else (0, 0)
+        shape = positions.fields.get("input_shape") or positions.fields.get("input_dim") or []
+        base.insert(0, locations.LayerSource(positions.file, line, column, "input",
+                                             {"top": spots, "input_param.shape": shape}))
+    if len(base) != len(net.layer) or any(b is None for b in base):
+        return None
+    return locations.NetSource(positions.file,
+                               [b.renamed(lp.name) for b, lp in zip(base, net.layer)], (),
+                               positions.fields)
+
+
+def _hint(word, names):
+    from caffe_compat.suggest import did_you_mean
+    hint = did_you_mean(word, names)
+    return f"; {hint}" if hint else ""
 
 
 def _warn(source, problems, what):
@@ -284,15 +324,16 @@ def _warn(source, problems, what):
                       UpgradeWarning, stacklevel=caller_stacklevel())
 
 
-def _upgrade_v0_net(net_param, source):
-    padded = _fold_v0_padding_layers(net_param, source)
+def _upgrade_v0_net(net_param, source, at):
+    padded = _fold_v0_padding_layers(net_param, source, at)
     out = caffe_pb2.NetParameter()
     # Caffe keeps only these net-level fields when leaving V0.
     if padded.HasField("name"):
         out.name = padded.name
     problems = []
+    kept = [i for i, c in enumerate(net_param.layers) if c.layer.type != "padding"]
     for i, connection in enumerate(padded.layers):
-        _upgrade_v0_layer(connection, out.layers.add(), i, source, problems)
+        _upgrade_v0_layer(connection, out.layers.add(), i, at.legacy(kept[i]), problems)
     out.input.extend(padded.input)
     out.input_dim.extend(padded.input_dim)
     if padded.HasField("force_backward"):
@@ -301,7 +342,7 @@ def _upgrade_v0_net(net_param, source):
     return out
 
 
-def _fold_v0_padding_layers(net_param, source):
+def _fold_v0_padding_layers(net_param, source, at):
     """Drop V0 "padding" layers, moving their pad into the conv/pool layer they feed."""
     out = caffe_pb2.NetParameter()
     out.CopyFrom(net_param)
@@ -313,8 +354,8 @@ def _fold_v0_padding_layers(net_param, source):
             out.layers.add().CopyFrom(connection)
         for j, blob in enumerate(connection.bottom):
             if blob not in last_producer:
-                raise NetError(f"{source}: V0 layer {i} ('{v0.name}') takes unknown blob "
-                               f"'{blob}' as input")
+                raise NetError(f"{at.legacy(i)}: V0 layer {i} ('{v0.name}') takes unknown "
+                               f"blob '{blob}' as input")
             producer = last_producer[blob]
             if producer == -1:
                 continue
@@ -322,15 +363,16 @@ def _fold_v0_padding_layers(net_param, source):
             if pad_layer.layer.type != "padding":
                 continue
             if v0.type not in ("conv", "pool"):
-                raise NetError(f"{source}: V0 padding layer '{pad_layer.layer.name}' feeds layer "
-                               f"'{v0.name}' of type '{v0.type}'; only conv and pool layers "
-                               "can take padded input")
+                raise NetError(f"{at.legacy(i)}: V0 padding layer '{pad_layer.layer.name}' "
+                               f"feeds layer '{v0.name}' of type '{v0.type}'; only conv and "
+                               "pool layers can take padded input")
             if len(connection.bottom) != 1:
-                raise NetError(f"{source}: V0 layer '{v0.name}' takes padded input, so it must "
-                               "have exactly one bottom")
+                raise NetError(f"{at.legacy(i)}: V0 layer '{v0.name}' takes padded input, so "
+                               "it must have exactly one bottom")
             if len(pad_layer.bottom) != 1 or len(pad_layer.top) != 1:
-                raise NetError(f"{source}: V0 padding layer '{pad_layer.layer.name}' must have "
-                               "exactly one bottom and one top")
+                raise NetError(f"{at.legacy(producer)}: V0 padding layer "
+                               f"'{pad_layer.layer.name}' must have exactly one bottom and one "
+                               "top")
             target = out.layers[len(out.layers) - 1]
             target.layer.pad = pad_layer.layer.pad
             target.bottom[j] = pad_layer.bottom[0]
@@ -360,7 +402,8 @@ def _upgrade_v0_layer(connection, out, index, source, problems):
         out.name = v0.name
     if v0.HasField("type"):
         if kind not in V0_LAYER_TYPES:
-            raise NetError(f"{source}: V0 layer {index} ('{v0.name}') has unknown type '{kind}'")
+            raise NetError(f"{source}: V0 layer {index} ('{v0.name}') has unknown type '{kind}'"
+                           + _hint(kind, V0_LAYER_TYPES))
         out.type = V0_LAYER_TYPES[kind]
     out.blobs.extend(v0.blobs)
     out.blobs_lr.extend(v0.blobs_lr)
@@ -394,11 +437,11 @@ def _upgrade_data_transformation(net_param):
                     sub.ClearField(name)
 
 
-def _upgrade_v1_net(net_param, source):
+def _upgrade_v1_net(net_param, source, at):
     if len(net_param.layer):
-        raise NetError(f"{source}: the net has both 'layer' and deprecated 'layers' entries; "
-                       "Caffe refuses to upgrade such a mix. Rewrite the 'layers { type: ENUM }' "
-                       "entries as 'layer { type: \"Name\" }'")
+        raise NetError(f"{at.legacy(0)}: the net has both 'layer' and deprecated 'layers' "
+                       "entries; Caffe refuses to upgrade such a mix. Rewrite the 'layers { type: "
+                       "ENUM }' entries as 'layer { type: \"Name\" }'")
     out = caffe_pb2.NetParameter()
     out.CopyFrom(net_param)
     out.ClearField("layers")
@@ -442,23 +485,24 @@ def _upgrade_v1_layer(v1, layer, index, problems):
         problems.append(f"layer {index} ('{v1.name}') also holds a V0 definition; it was ignored")
 
 
-def _upgrade_input(net_param, source):
+def _upgrade_input(net_param, source, at):
     names = list(net_param.input)
     shapes = []
     if len(net_param.input_shape):
         if len(net_param.input_shape) < len(names):
-            raise NetError(f"{source}: {len(names)} inputs but only "
+            raise NetError(f"{at.field('input_shape')}: {len(names)} inputs but only "
                            f"{len(net_param.input_shape)} input_shape entries")
         shapes = [list(net_param.input_shape[i].dim) for i in range(len(names))]
     elif len(net_param.input_dim):
         dims = list(net_param.input_dim)
         if len(dims) < 4 * len(names):
-            raise NetError(f"{source}: {len(names)} inputs need {4 * len(names)} input_dim "
-                           f"values (4 per input), the net has {len(dims)}")
+            raise NetError(f"{at.field('input_dim')}: {len(names)} inputs need "
+                           f"{4 * len(names)} input_dim values (4 per input), the net has "
+                           f"{len(dims)}")
         if len(dims) > 4 * len(names):
-            warnings.warn(f"{source}: {len(dims)} input_dim values for {len(names)} inputs; "
-                          f"the last {len(dims) - 4 * len(names)} are ignored", UpgradeWarning,
-                          stacklevel=caller_stacklevel())
+            warnings.warn(f"{at.field('input_dim')}: {len(dims)} input_dim values for "
+                          f"{len(names)} inputs; the last {len(dims) - 4 * len(names)} are "
+                          "ignored", UpgradeWarning, stacklevel=caller_stacklevel())
         shapes = [dims[4 * i:4 * i + 4] for i in range(len(names))]
     if shapes:
         # Input layer first, so every later layer finds its bottoms.

@@ -73,6 +73,14 @@ class Layer(nn.Module):
         self._blob_order.append(name)
         return p
 
+    @classmethod
+    def names_of_blobs(cls, n):
+        """The names of the ``n`` blobs a caffemodel stores for a layer of this type, in Caffe's
+        order (``blob_names``, then ``blob<i>``); types whose layout depends on the
+        parameters (LSTM, RNN with a static input) override it."""
+        names = cls.blob_names
+        return [names[i] if i < len(names) else f"blob{i}" for i in range(n)]
+
     @property
     def blobs(self):
         """The parameter blobs, in the order Caffe stores them in a caffemodel."""
@@ -120,6 +128,11 @@ class Layer(nn.Module):
     def extra_repr(self):
         return f"name={self.name!r}"
 
-    def fail(self, message):
-        """Raise the layer's NetError."""
-        raise NetError(f"layer '{self.name}' (type {self.type_name}): {message}")
+    def fail(self, message, field=None):
+        """Raise the layer's NetError. ``field`` (a dotted path such as
+        ``"convolution_param.kernel_size"``) names the parameter at fault, so that the error
+        points at its line; without it the line is that of the parameter the message names,
+        else of the layer."""
+        err = NetError(f"layer '{self.name}' (type {self.type_name}): {message}")
+        err.field = field
+        raise err

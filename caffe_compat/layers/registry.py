@@ -4,6 +4,7 @@ Every layer module registers its class with :func:`register_layer`; users regist
 types the same way before building a net.
 """
 from ..errors import NetError
+from ..suggest import did_you_mean
 
 _REGISTRY = {}
 
@@ -23,13 +24,19 @@ def register_layer(type_name, *, replace=False):
 
 
 def layer_class(type_name, layer_name=""):
-    """The class registered for ``type_name``; a NetError naming the layer if there is none."""
+    """The class registered for ``type_name``; a NetError naming the layer if there is none,
+    with the closest registered type names ("did you mean 'ReLU'?")."""
     try:
         return _REGISTRY[type_name]
     except KeyError:
-        raise NetError(f"layer '{layer_name}': unknown layer type '{type_name}' (known types: "
-                       f"{', '.join(sorted(_REGISTRY))}; register new ones with "
-                       f"caffe_compat.register_layer)") from None
+        pass
+    hint = did_you_mean(type_name, _REGISTRY)
+    err = NetError(f"layer '{layer_name}': unknown layer type '{type_name}'"
+                   + (f"; {hint}" if hint else "; no registered type is close")
+                   + f" ({len(_REGISTRY)} types are registered: caffe_compat.registered_types() "
+                   "lists them; register new ones with caffe_compat.register_layer)")
+    err.field = "type"     # the position to report: the layer's `type:` line
+    raise err
 
 
 def registered_types():

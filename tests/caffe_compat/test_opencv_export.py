@@ -6,8 +6,17 @@ parameters set through ``net.params`` with a fixed seed); ``net.save`` writes th
 ``net.save_prototxt`` the inference definition, OpenCV reads both and is fed the same input.
 Types OpenCV cannot run, and settings where OpenCV computes something else than Caffe, are
 listed below with the reason instead of loosening the tolerance.
+
+OpenCV 5 has no Caffe importer, so OpenCV 4's answers are committed fixtures
+(fixtures/opencv_export/make_fixtures.py ran every case with OpenCV 4.14 and kept its outputs
+and the SHA-256 of the files it read); each test checks that we still write those same files
+and compares with the fixture, and, where OpenCV's own ``cv2.dnn.readNetFromCaffe`` is
+installed, with a live run too.
 """
+import hashlib
+import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -18,6 +27,23 @@ from caffe_compat.layers import registry
 from tests.conftest import shared_path
 
 cv2 = pytest.importorskip("cv2")
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "opencv_export"
+# OpenCV's own Caffe importer (OpenCV 4.x), not one installed by caffe_compat.dnn
+LIVE = hasattr(cv2.dnn, "readNetFromCaffe") and \
+    not (getattr(cv2.dnn.readNetFromCaffe, "__module__", None) or "").startswith("caffe_compat")
+
+
+def _load_fixtures():
+    if not (FIXTURES / "opencv4.json").exists():       # while make_fixtures.py writes them
+        return {"opencv": None, "cases": {}, "refused": {}}, {}
+    with open(FIXTURES / "opencv4.json") as f:
+        meta = json.load(f)
+    with np.load(FIXTURES / "opencv4.npz") as z:
+        return meta, dict(z)
+
+
+META, REF = _load_fixtures()
 
 # error = max|ours - OpenCV| / max(1, max|ours|). Both sides are float32 implementations of the
 # same formulas with different summation orders (OpenCV's own GEMM/conv kernels vs torch's):
@@ -34,6 +60,7 @@ OPENCV_UNSUPPORTED = {
     "Clip": "importer refuses: no 'Clip' layer for Caffe models",
     "Embed": "importer refuses: no such layer",
     "Parameter": "importer refuses: no such layer",
+    "Python": "importer refuses: a Python layer runs the user's Python code (no such layer)",
     "Reduction": "importer refuses: no 'Reduction' layer (OpenCV's 'Reduce' is the ONNX "
                  "operator with other parameters)",
     "SPP": "importer refuses: no such layer",
@@ -42,6 +69,9 @@ OPENCV_UNSUPPORTED = {
             "tile_param axis/tiles ('repeats needs to be treated as parameter')",
     "HDF5Data": "importer refuses: a training data layer; the deploy definition feeds the net "
                 "through an Input layer instead",
+    "Data": "importer refuses: a training data layer (as HDF5Data)",
+    "ImageData": "importer refuses: a training data layer (as HDF5Data)",
+    "WindowData": "importer refuses: a training data layer (as HDF5Data)",
     "Accuracy": "not exported: inference_proto drops it (training/evaluation only; OpenCV "
                 "has no such layer either)",
     "EuclideanLoss": "not exported: loss layer, dropped from the inference definition",
@@ -53,6 +83,17 @@ OPENCV_UNSUPPORTED = {
                "would accept it as a blank layer)",
     "Input": "not a layer in OpenCV: the importer turns it into the net's inputs; every case "
              "below goes through it",
+    "Im2col": "importer refuses: no such layer",
+    "Filter": "importer refuses: no such layer",
+    "LSTMUnit": "importer refuses: no such layer",
+    "RNN": "importer refuses: no 'RNN' layer for Caffe models",
+    "LSTM": "importer refuses: OpenCV's LSTM layer wants its own five blobs (W_h, W_x, b, "
+            "h_0, c_0), not Caffe's three (W_xc, b_c, W_hc), and fails its checks",
+    "HDF5Output": "importer refuses: no such layer (it writes training outputs)",
+    "DummyData": "importer refuses: a data layer; deploy definitions use an Input layer",
+    "MemoryData": "importer refuses: a data layer; deploy definitions use an Input layer",
+    "ContrastiveLoss": "not exported: loss layer, dropped from the inference definition",
+    "InfogainLoss": "not exported: loss layer, dropped from the inference definition",
 }
 
 # Settings of supported types where OpenCV 4.x differs from Caffe (observed with OpenCV 4.14;
@@ -220,14 +261,16 @@ def opencv_error(ours, theirs):
     return float(np.abs(ours - theirs).max() / max(1.0, np.abs(ours).max()))
 
 
-def export_and_compare(net, feed, folder):
-    """Save ``net`` for OpenCV, run both on ``feed``; {output blob: error} (inf on a shape
-    mismatch)."""
-    with torch.no_grad():
-        ours = {k: v.detach().cpu().numpy() for k, v in net.forward(**feed).items()}
-    model, proto = os.path.join(folder, "net.caffemodel"), os.path.join(folder, "net.prototxt")
-    net.save(model)
-    net.save_prototxt(proto)
+def files_digest(proto, model):
+    h = hashlib.sha256()
+    for path in (proto, model):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def opencv_outputs(net, feed, proto, model):
+    """OpenCV's (live) value of each output blob of ``net``, read from the saved files."""
     cv = cv2.dnn.readNetFromCaffe(proto, model)
     cv.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
     cv.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
@@ -237,17 +280,47 @@ def export_and_compare(net, feed, folder):
     for lp in net.inference_proto().layer:
         for j, top in enumerate(lp.top):
             producer[top] = (lp.name, j)
-    names = sorted({producer[b][0] for b in ours})
+    names = sorted({producer[b][0] for b in net.outputs})
     got = cv.forwardAndRetrieve(names)
-    errors = {}
-    for blob, value in ours.items():
-        name, j = producer[blob]
-        theirs = np.asarray(got[names.index(name)][j], np.float64)
-        errors[blob] = opencv_error(value, theirs) if theirs.shape == value.shape else np.inf
-    return errors
+    return {blob: np.asarray(got[names.index(producer[blob][0])][producer[blob][1]])
+            for blob in net.outputs}
 
 
-def run_case(inputs, body, option=None, seed=0, folder="."):
+def compare(ours, theirs):
+    return {blob: opencv_error(value, np.asarray(theirs[blob], np.float64))
+            if np.shape(theirs[blob]) == value.shape else np.inf for blob, value in ours.items()}
+
+
+def export_and_compare(net, feed, folder, key=None):
+    """Save ``net`` for OpenCV and compare our outputs on ``feed`` with OpenCV 4's: the
+    fixture ``key`` (after checking that the saved files are the ones OpenCV read) and, where
+    OpenCV's importer is installed, a live run; {output blob: worst error} (inf on a shape
+    mismatch)."""
+    with torch.no_grad():
+        ours = {k: v.detach().cpu().numpy() for k, v in net.forward(**feed).items()}
+    model, proto = os.path.join(folder, "net.caffemodel"), os.path.join(folder, "net.prototxt")
+    net.save(model)
+    net.save_prototxt(proto)
+    runs = []
+    if key is not None:
+        fixture = META["cases"][key]
+        assert files_digest(proto, model) == fixture["digest"], (
+            f"{key}: the files we save differ from those OpenCV 4 read for the fixture; "
+            "rerun tests/caffe_compat/fixtures/opencv_export/make_fixtures.py with OpenCV 4")
+        runs.append({b: REF[f"{key}/{b}"] for b in fixture["blobs"]})
+    if LIVE:
+        runs.append(opencv_outputs(net, feed, proto, model))
+    assert runs, "no OpenCV 4 reference: neither a fixture nor OpenCV's Caffe importer"
+    errors = [compare(ours, theirs) for theirs in runs]
+    return {b: max(e[b] for e in errors) for b in ours}
+
+
+def run_case(inputs, body, option=None, seed=0, folder=".", key=None):
+    return export_and_compare(*build_case(inputs, body, option, seed), folder, key)
+
+
+def build_case(inputs, body, option=None, seed=0):
+    """The case's net, with its random parameters, and its input feed."""
     rng = np.random.default_rng(seed)
     net = Net(net_text(inputs, body), phase="test")
     with torch.no_grad():
@@ -261,7 +334,7 @@ def run_case(inputs, body, option=None, seed=0, folder="."):
     for name, shape in inputs.items():
         x = rng.uniform(-1, 1, shape).astype(np.float32)
         feed[name] = np.abs(x) + np.float32(0.1) if option == POS else x
-    return export_and_compare(net, feed, folder)
+    return net, feed
 
 
 def report(title, errors):
@@ -282,7 +355,7 @@ def test_every_type_is_covered_or_listed():
     ours = {t for t in registered_types()
             if registry.layer_class(t).__module__.startswith("caffe_compat.")} \
         - OPENCV_FIXTURE_TYPES
-    assert len(ours) == 47
+    assert len(ours) == 61
     assert not set(CASES) & set(OPENCV_UNSUPPORTED)
     assert set(CASES) | set(OPENCV_UNSUPPORTED) == ours
     assert set(DIFFERENCE_CASES) == set(OPENCV_DIFFERENCES)
@@ -290,8 +363,9 @@ def test_every_type_is_covered_or_listed():
 
 @pytest.mark.parametrize("type_name", sorted(CASES))
 def test_opencv_matches(type_name, tmp_path):
-    worst = report(f"{type_name} (OpenCV {cv2.__version__})",
-                   run_case(*CASES[type_name], folder=str(tmp_path)))
+    worst = report(f"{type_name} (OpenCV {META['opencv']} fixture"
+                   + (f", OpenCV {cv2.__version__} live)" if LIVE else ")"),
+                   run_case(*CASES[type_name], folder=str(tmp_path), key=f"case/{type_name}"))
     assert worst <= OPENCV_TOL
 
 
@@ -314,6 +388,21 @@ REFUSED_DEFINITIONS = {
                  + layer("relu", "ReLU", ["h5_data"])),
     "EuclideanLoss": ({"a": (2, 3), "b": (2, 3)}, layer("loss", "EuclideanLoss", ["a", "b"])),
     "Accuracy": ({"a": (2, 3), "b": (2,)}, layer("acc", "Accuracy", ["a", "b"])),
+    "Im2col": (X, layer("i2c", "Im2col", ["data"], "convolution_param { kernel_size: 2 }")),
+    "Filter": ({"a": (3, 2), "s": (3,)}, layer("f", "Filter", ["a", "s"])),
+    "LSTMUnit": ({"c": (1, 2, 3), "x": (1, 2, 12), "cont": (1, 2)},
+                 layer("unit", "LSTMUnit", ["c", "x", "cont"], "", ["c1", "h1"])),
+    "RNN": ({"x": (4, 2, 3), "cont": (4, 2)},
+            layer("rnn", "RNN", ["x", "cont"], "recurrent_param { num_output: 3 }")),
+    "LSTM": ({"x": (4, 2, 3), "cont": (4, 2)},
+             layer("lstm", "LSTM", ["x", "cont"], "recurrent_param { num_output: 3 }")),
+    "HDF5Output": ({"a": (3, 2), "b": (3,)}, layer("out", "HDF5Output", ["a", "b"],
+                                                   'hdf5_output_param { file_name: "o.h5" }',
+                                                   [])),
+    "DummyData": (X, layer("dd", "DummyData", [], "dummy_data_param { shape { dim: 2 } }")),
+    "MemoryData": (X, layer("md", "MemoryData", [], "memory_data_param { batch_size: 1 "
+                                                    "channels: 1 height: 1 width: 2 }",
+                            ["md_data", "md_label"])),
 }
 
 
@@ -322,20 +411,28 @@ def test_opencv_refuses(type_name, tmp_path):
     """The listed types really cannot be run by OpenCV (the definition is written by hand: our
     inference definition leaves the loss and Accuracy layers out)."""
     inputs, body = REFUSED_DEFINITIONS[type_name]
+    assert type_name in OPENCV_UNSUPPORTED
+    print(f"\n{type_name} (OpenCV {META['opencv']}): {META['refused'][type_name]}")
+    assert META["refused"][type_name]
+    if not LIVE:
+        return
     (tmp_path / "net.prototxt").write_text(net_text(inputs, body))
     with pytest.raises(cv2.error) as info:
         cv = cv2.dnn.readNetFromCaffe(str(tmp_path / "net.prototxt"))
         for name, shape in inputs.items():
             cv.setInput(np.zeros(shape, np.float32), name)
         cv.forward()
-    print(f"\n{type_name}: {str(info.value).strip().splitlines()[-1]}")
-    assert type_name in OPENCV_UNSUPPORTED
+    print(f"{type_name} (live): {str(info.value).strip().splitlines()[-1]}")
 
 
 @pytest.mark.parametrize("what", sorted(DIFFERENCE_CASES))
 def test_documented_difference(what, tmp_path):
+    if "refused" in META["cases"][f"difference/{what}"]:
+        print(f"\n{what}: OpenCV refuses: {META['cases'][f'difference/{what}']['refused']}")
+        return
     try:
-        errors = run_case(*DIFFERENCE_CASES[what], folder=str(tmp_path))
+        errors = run_case(*DIFFERENCE_CASES[what], folder=str(tmp_path),
+                          key=f"difference/{what}")
         worst = report(f"{what} (OpenCV {cv2.__version__}, expected to differ)", errors)
     except cv2.error as e:
         print(f"\n{what}: OpenCV refuses: {str(e).strip().splitlines()[-1]}")
@@ -360,7 +457,7 @@ def test_real_cnnd_deploy_net(tmp_path):
     net = Net(shared_path("original", "deploy", "model_1F_CNN+D.prototxt"),
               base / "init.caffemodel", phase="test")
     with np.load(base / "input.npz") as inputs, np.load(base / "blobs.npz") as caffe:
-        errors = export_and_compare(net, {"data": inputs["data"]}, str(tmp_path))
+        errors = export_and_compare(net, {"data": inputs["data"]}, str(tmp_path), "real/cnnd")
         theirs = caffe["fc5"]
     worst = report("CNN+D deploy 96x96 (Caffe's init.caffemodel)", errors)
     print(f"  fc5: ours {net.blobs['fc5'].data.item():.7g}, Caffe {theirs.item():.7g}")
@@ -374,13 +471,11 @@ def test_real_sr_fcn_deploy_net(tmp_path):
     weights = shared_path("caffe-reference", "train", "sr_pretrain", "snapshot_iter_20.caffemodel")
     net = Net(shared_path("original", "deploy", "SRCNN_net.prototxt"), weights, phase="test")
     x = np.random.default_rng(11).random((1, 1, 96, 96), dtype=np.float32)
-    errors = export_and_compare(net, {"data": x}, str(tmp_path))
+    errors = export_and_compare(net, {"data": x}, str(tmp_path), "real/srfcn")
     worst = report("SR-FCN deploy 96x96", errors)
     assert list(errors) == ["conv4"] and worst <= OPENCV_TOL
     # the same comparison against the output's own scale (max|conv4|, not 1)
-    cv = cv2.dnn.readNetFromCaffe(str(tmp_path / "net.prototxt"), str(tmp_path / "net.caffemodel"))
-    cv.setInput(x, "data")
-    theirs = cv.forward("conv4").astype(np.float64)
+    theirs = REF["real/srfcn/conv4"].astype(np.float64)
     ours = net.blobs["conv4"].data.detach().numpy().astype(np.float64)
     own_scale = np.abs(ours - theirs).max() / np.abs(ours).max()
     print(f"  conv4 max |value| {np.abs(ours).max():.3g}; error on that scale {own_scale:.2g}")

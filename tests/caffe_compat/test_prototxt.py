@@ -122,7 +122,7 @@ def test_syntax_errors_have_positions(text, line, col, needle):
 
 
 def test_missing_required_field_names_the_layer():
-    with pytest.raises(PrototxtError, match=r"x\.prototxt: required field\(s\) missing: "
+    with pytest.raises(PrototxtError, match=r"x\.prototxt:2:35: required field\(s\) missing: "
                                             r"layer\[1\] \('clip'\)\.clip_param\.max"):
         parse_net('layer { name: "in" type: "Input" }\n'
                   'layer { name: "clip" type: "Clip" clip_param { min: 0 } }', "x.prototxt")

@@ -7,6 +7,7 @@ that a mutated ``num_output: 2147483647`` is refused instead of allocating gigab
 production limit is Caffe's INT_MAX.
 """
 import os
+import re
 
 import h5py
 import numpy as np
@@ -65,20 +66,50 @@ def test_fuzz_net_prototxt(fuzz_dir):
                                    grammar=S.net_grammar()),
                       st.sampled_from(["train", "test"]), st.booleans(), st.booleans())
 
+    outcomes = campaign.stats["outcomes"]
+
     def body(case):
         data, phase, allow_unknown, from_file = case
+        source = path if from_file else "<fuzz>"
         if from_file:
             with open(path, "wb") as f:
                 f.write(data)
-            net_param = read_net(path, allow_unknown_fields=allow_unknown)
-        else:
-            net_param = parse_net(data, "<fuzz>", allow_unknown_fields=allow_unknown)
-        net = Net(net_param, phase=phase)
+        # the text as the parser sees it: a syntax error here is the parser's (file:line:col)
+        try:
+            if from_file:
+                read_net(path, allow_unknown_fields=allow_unknown, upgrade=False)
+            else:
+                parse_net(data, source, allow_unknown_fields=allow_unknown, upgrade=False)
+        except CaffeCompatError as exc:
+            _assert_names_the_line(exc, source)
+            outcomes["(syntax error with file:line)"] += 1
+            raise
+        # it parses: every error from here on (upgrade, graph, layer set-up, data sources) is
+        # semantic and must name the line as well
+        try:
+            if from_file:
+                net_param = read_net(path, allow_unknown_fields=allow_unknown)
+            else:
+                net_param = parse_net(data, source, allow_unknown_fields=allow_unknown)
+            net = Net(net_param, phase=phase)
+        except CaffeCompatError as exc:
+            _assert_names_the_line(exc, source)
+            outcomes["(semantic error with file:line)"] += 1
+            raise
         for name, blob in net.blobs.items():
             assert all(d >= 0 for d in blob.shape), (name, blob.shape)
         return len(data)
 
     campaign.run(cases, body)
+    # the campaign reaches both kinds of error (a guard against a fuzzer that stops mutating)
+    assert outcomes["(semantic error with file:line)"] >= 100, dict(outcomes)
+    assert outcomes["(syntax error with file:line)"] >= 100, dict(outcomes)
+
+
+def _assert_names_the_line(exc, source):
+    """Every error of reading or building a net from text names ``source:line``."""
+    assert re.search(re.escape(source) + r":\d+", str(exc)), (
+        f"{type(exc).__name__} without {source}:line: {str(exc)[:400]}")
 
 
 def test_fuzz_solver_prototxt(fuzz_dir):

@@ -9,6 +9,7 @@ the same operands in both (class conversion to double, bicubic resizing, one sub
 one division per element, rounding to single), and both sums are exactly rounded, so the
 tolerance is 0 (compared as bit patterns, signed zeros included).
 """
+import importlib
 import itertools
 import math
 import os
@@ -440,7 +441,8 @@ def test_peak_memory_does_not_grow_with_frames(tmp_path, monkeypatch):
     fixed buffers, not the data (6 more files add 10.6 MB of double frames). Bound: 1 MB for
     the bookkeeping that is O(count) (labels, sample tables: tens of bytes per frame, about
     20 kB here) and allocator noise."""
-    monkeypatch.setattr(gh5, "_BLOCK_FRAMES", 8)
+    monkeypatch.setattr(importlib.import_module("matlab_ports.generate_h5_job"), "_BLOCK_FRAMES",
+                        8)
     options = {"mix": True, "augmentation": True, "mean_sub": True, "norm": True}
     small = _peak_bytes(tmp_path, 2, 24, options)
     large = _peak_bytes(tmp_path, 8, 24, options)

@@ -178,7 +178,7 @@ def test_smaller_scale_dimension_goes_first():
 
 
 def test_layouts_threads_and_order_give_same_bits(monkeypatch):
-    monkeypatch.setattr(imresize_module, "_MIN_PARALLEL", 0)
+    monkeypatch.setattr(importlib.import_module("matlab_ports.resize_passes"), "_MIN_PARALLEL", 0)
     a = _random((120, 130, 3), np.float64, 9)
     base = imresize(a, 2)
     for variant in (np.asfortranarray(a), a[::-1, ::-1][::-1, ::-1], a.transpose(2, 0, 1).copy()

@@ -31,6 +31,7 @@ from matlab_ports import PortError, im2double, imread, imresize
 from tests.conftest import SHARED
 
 imr = importlib.import_module("matlab_ports.imresize")
+compiled = importlib.import_module("matlab_ports.resize_compiled")   # the kernel's settings
 kernel = imr._resize_kernel
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -75,7 +76,7 @@ def kernel_settings(use=True, level=None, threads=None, min_parallel=None):
     """Kernel on/off, instruction set, threads; min_parallel=0 makes every pass use all the
     threads (also on a busy machine, where imresize would otherwise stay on one)."""
     saved = (imr.get_use_kernel(), kernel.simd_level() if kernel else None,
-             imr.get_num_threads(), imr._KERNEL_MIN_PARALLEL, imr._KERNEL_IDLE_CHECK)
+             imr.get_num_threads(), compiled._KERNEL_MIN_PARALLEL, compiled._KERNEL_IDLE_CHECK)
     try:
         imr.set_use_kernel(use)
         if level is not None:
@@ -83,16 +84,16 @@ def kernel_settings(use=True, level=None, threads=None, min_parallel=None):
         if threads is not None:
             imr.set_num_threads(threads)
         if min_parallel is not None:
-            imr._KERNEL_MIN_PARALLEL = min_parallel
-            imr._KERNEL_IDLE_CHECK = False
+            compiled._KERNEL_MIN_PARALLEL = min_parallel
+            compiled._KERNEL_IDLE_CHECK = False
         yield
     finally:
         imr.set_use_kernel(saved[0])
         if kernel is not None:
             kernel.set_simd_level(saved[1])
         imr.set_num_threads(saved[2])
-        imr._KERNEL_MIN_PARALLEL = saved[3]
-        imr._KERNEL_IDLE_CHECK = saved[4]
+        compiled._KERNEL_MIN_PARALLEL = saved[3]
+        compiled._KERNEL_IDLE_CHECK = saved[4]
 
 
 def numpy_path(a, **kwargs):
@@ -332,7 +333,7 @@ def test_threads_split_work_deterministically():
 def test_concurrent_callers(monkeypatch):
     """The kernel releases the GIL; several Python threads at once get their own results (and
     their own result memory, reused or not)."""
-    monkeypatch.setattr(imr, "_RESULT_REUSE_BYTES", 0)
+    monkeypatch.setattr(compiled, "_RESULT_REUSE_BYTES", 0)
     rng = np.random.default_rng(4)
     images = [rng.random((90 + 7 * i, 80 + 5 * i, 3)) for i in range(4)]
     scales = [3, 1 / 3, 2, 0.7]
@@ -358,7 +359,7 @@ def test_concurrent_callers(monkeypatch):
 def test_result_memory_is_reused_only_once_dropped(monkeypatch):
     """Large double results come from blocks that are reused once no array refers to them: a
     result (or any view of it) that is still alive is never written again."""
-    monkeypatch.setattr(imr, "_RESULT_REUSE_BYTES", 0)  # every double result, to keep it small
+    monkeypatch.setattr(compiled, "_RESULT_REUSE_BYTES", 0)  # every double result, to keep it small
     imr.release_buffers()
     rng = np.random.default_rng(12)
     a, b = rng.random((40, 30, 3)), rng.random((40, 30, 3))

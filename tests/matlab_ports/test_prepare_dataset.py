@@ -228,6 +228,32 @@ def test_detect_faces_runs_without_box_files(tree, tmp_path):
     assert got["valence"].shape == got["video_time"].shape == (1, n)
 
 
+def test_detect_faces_finds_a_real_face(tree, tmp_path):
+    """--detect-faces with the real MTCNN model on a video made from a real photograph: the
+    face is found in every frame that has one and cropped as the script crops a box."""
+    from matlab_ports.face_detector import FaceDetector
+    from tests.face_video import FACE_REGION, astronaut_frames, write_video
+    root = clone(tree, tmp_path)
+    shutil.rmtree(root / "data" / "bbox")
+    f = files_of(root, "dev_1")
+    frames = astronaut_frames(5, blank=(2,))
+    write_video(f["video"], frames)
+    rows = f["csv"].read_text().splitlines()
+    f["csv"].write_text("\n".join(rows[:1 + len(frames)]) + "\n")
+    r = pd.prepare_dataset(root, tmp_path / "o", sequences="dev_1", detect_faces=True,
+                           progress=False)[0]
+    assert (r.frames, r.kept, r.zero_boxes, r.small_boxes) == (5, 4, 1, 0)
+    got = loadmat(tmp_path / "o" / "dev_1.mat")
+    assert got["video"].shape == (96, 96, 4)
+    detector = FaceDetector(min_face=100)
+    decoded = decoded_frames(f["video"])
+    for n, k in enumerate((0, 1, 3, 4)):
+        box = detector(decoded[k])
+        assert FACE_REGION[0] <= box[0] - 1 and box[0] - 1 + box[2] <= FACE_REGION[2] + 2 * k
+        want = pd.crop_face(pd.luma(decoded[k]), box)
+        np.testing.assert_array_equal(got["video"][:, :, n], want)   # the same code path
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers against the primitives
 

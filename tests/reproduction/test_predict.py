@@ -1,4 +1,5 @@
-"""reproduction.predict: per-frame valence of a video, faces from a box file or Haar."""
+"""reproduction.predict: per-frame valence of a video, faces from a box file or the face
+detector."""
 import csv
 import math
 
@@ -82,11 +83,8 @@ def test_predict_with_box_file(sample, weights, box_result, tmp_path):
     assert (out / "dev_1_valence.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_predict_with_haar_and_csv_boxes(sample, weights, box_result, tmp_path):
+def test_predict_with_csv_boxes(sample, weights, box_result, tmp_path):
     files = sample["files"]["dev_1"]
-    res = predict_video(files["video"], weights, progress=False)
-    assert "Haar" in res.faces_from and res.n_faces > 0
-    assert all(f.reason == "no face detected" for f in res.frames if not f.face)
     # the same boxes as a CSV (time;x;y;w;h) give the same predictions
     bbox, btime = avec.read_bbox_mat(files["bbox"])
     boxes = tmp_path / "boxes.csv"
@@ -95,6 +93,45 @@ def test_predict_with_haar_and_csv_boxes(sample, weights, box_result, tmp_path):
     a = predict_video(files["video"], weights, boxes=str(boxes), batch=8, progress=False)
     # same boxes, same crops, same batches: bit-identical
     assert np.array_equal(a.valence, box_result.valence, equal_nan=True)
+
+
+@pytest.fixture(scope="module")
+def face_video(tmp_path_factory):
+    from tests.face_video import astronaut_frames, write_video
+    return write_video(tmp_path_factory.mktemp("face") / "astronaut.mp4",
+                       astronaut_frames(6, blank=(4,)))
+
+
+def test_predict_with_the_face_detector(face_video, weights, tmp_path):
+    """No box table: the real MTCNN model finds the face of a real photograph in every frame
+    that has one, on the installed OpenCV (4.x or 5.x)."""
+    import cv2
+    from tests.face_video import FACE_REGION
+    res = predict_video(face_video, weights, batch=4, progress=False)
+    print(f"\nOpenCV {cv2.__version__}: " + "; ".join(
+        "-" if f.box is None else ",".join(f"{v:.0f}" for v in f.box) for f in res.frames))
+    assert "MTCNN" in res.faces_from
+    assert [f.face for f in res.frames] == [k != 4 for k in range(6)]
+    assert res.frames[4].reason == "no face detected" and math.isnan(res.frames[4].valence)
+    for f in res.frames:
+        if f.face:
+            x, y, w, h = f.box
+            assert w > 100 and h > 100 and FACE_REGION[0] <= x - 1 and x - 1 + w <= \
+                FACE_REGION[2] + 2 * f.frame and FACE_REGION[1] <= y - 1 <= y - 1 + h <= \
+                FACE_REGION[3]
+    # a face frame's valence is the net's output for the crop of the detected box
+    k = 1
+    rgb = next(frame for n, _, frame in decode_frames(face_video) if n == k + 1)
+    face = crop_face(luma(rgb), res.frames[k].box)
+    net = models.load_net(weights)
+    with torch.no_grad():
+        v = float(net.forward(data=torch.from_numpy(video_to_blob(face)))["fc5"])
+    # batch of 4 vs batch of 1: float32 GEMM blocking may change the last bits
+    assert res.frames[k].valence == pytest.approx(v, rel=1e-5, abs=1e-7)
+    assert main(["--video", str(face_video), "--weights", str(weights), "--out",
+                 str(tmp_path), "--quiet"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "astronaut_valence.csv")))
+    assert [r["face"] for r in rows] == ["yes"] * 4 + ["no", "yes"]
 
 
 def _grey_video(path, n=6):

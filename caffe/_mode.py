@@ -1,0 +1,91 @@
+"""pycaffe's module-level state and functions (``caffe._caffe`` in Caffe): phases, CPU/GPU
+mode, device, random seed, logging and the multi-GPU counters.
+
+GPU mode means CUDA through torch: nets created after ``set_mode_gpu()`` run on
+``cuda:<set_device id>``. Nothing here imports torch until it is needed.
+"""
+from __future__ import annotations
+
+import logging
+
+# caffe_pb2.Phase values (TRAIN = 0, TEST = 1), without importing protobuf
+TRAIN = 0
+TEST = 1
+__version__ = "1.0.0"
+
+_state = {"mode": "cpu", "device_id": 0, "solver_count": 1, "solver_rank": 0,
+          "multiprocess": False}
+_logger = logging.getLogger("caffe")
+
+
+def set_mode_cpu():
+    """Nets and solvers created from now on run on the CPU (Caffe::set_mode(CPU))."""
+    _state["mode"] = "cpu"
+
+
+def set_mode_gpu():
+    """Nets and solvers created from now on run on CUDA through torch (device ``set_device``)."""
+    _state["mode"] = "gpu"
+
+
+def set_device(device_id):
+    """The CUDA device used in GPU mode (Caffe::SetDevice)."""
+    _state["device_id"] = int(device_id)
+
+
+def device():
+    """The torch device string of the current mode ("cpu" or "cuda:N")."""
+    if _state["mode"] == "gpu":
+        import torch
+        if not torch.cuda.is_available():
+            from caffe_compat.errors import CaffeCompatError
+            raise CaffeCompatError("caffe.set_mode_gpu(): this torch has no CUDA device; "
+                                   "call caffe.set_mode_cpu() or install a CUDA build of torch")
+        return f"cuda:{_state['device_id']}"
+    return "cpu"
+
+
+def set_random_seed(seed):
+    """Seed the random streams that fillers, Dropout and data layers draw from
+    (Caffe::set_random_seed): torch's default generator."""
+    import torch
+    torch.manual_seed(int(seed))
+
+
+def init_log(level=0, use_stderr=False):
+    """Caffe's glog setup: messages of ``caffe.log`` and the solvers at ``level`` (glog's
+    0 = INFO, 1 = WARNING, 2 = ERROR, 3 = FATAL) and above go to stderr."""
+    levels = {0: logging.INFO, 1: logging.WARNING, 2: logging.ERROR, 3: logging.CRITICAL}
+    _logger.setLevel(levels.get(int(level), logging.INFO))
+    if not _logger.handlers:
+        _logger.addHandler(logging.StreamHandler())
+
+
+def log(message):
+    """Write ``message`` to Caffe's log (LOG(INFO))."""
+    _logger.info(str(message))
+
+
+def solver_count():
+    return _state["solver_count"]
+
+
+def set_solver_count(count):
+    _state["solver_count"] = int(count)
+
+
+def solver_rank():
+    return _state["solver_rank"]
+
+
+def set_solver_rank(rank):
+    _state["solver_rank"] = int(rank)
+
+
+def set_multiprocess(value):
+    _state["multiprocess"] = bool(value)
+
+
+def has_nccl():
+    """False: multi-GPU training through NCCL is not supported (see ``caffe.NCCL``)."""
+    return False

@@ -1,0 +1,323 @@
+"""pycaffe's ``caffe.Net`` and ``caffe.Blob`` over :class:`caffe_compat.Net`, with Caffe's
+blob semantics (:class:`caffe_compat.stepwise.Stepwise`): ``blobs[name].data`` / ``.diff``
+and ``params[layer][i].data`` / ``.diff`` are numpy arrays aliasing the net's memory.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import warnings
+
+import numpy as np
+
+import caffe_compat
+from caffe_compat.layers.python import BlobVec, ParamBlob
+from caffe_compat.layers.python import PythonLayer as Layer
+from caffe_compat.stepwise import BlobView, Stepwise
+
+from . import _mode
+
+__all__ = ["Net", "Blob", "Layer", "ParamBlob", "layer_type_list"]
+
+
+def layer_type_list():
+    """The registered layer type names (Caffe's LayerRegistry::LayerTypeList), sorted."""
+    return caffe_compat.registered_types()
+
+
+def _phase(value):
+    if isinstance(value, str):
+        return value.upper()
+    if value in (_mode.TRAIN, _mode.TEST) and not isinstance(value, bool):
+        return "TRAIN" if value == _mode.TRAIN else "TEST"
+    raise TypeError(f"phase must be caffe.TRAIN or caffe.TEST, got {value!r}")
+
+
+Blob = BlobView
+
+
+class _LayerView:
+    """``net.layers[i]`` for a built-in layer: ``type``, ``blobs``, ``reshape``."""
+
+    def __init__(self, net, index):
+        node, key, _, _ = net._net._nodes[index]
+        self._module = net._net.layers[key]
+        self.type = node.type
+        self.name = node.name
+        self.blobs = BlobVec(self._module)
+
+    def setup(self, bottom, top):
+        """The layer is set up with its net; this reshapes ``top`` for ``bottom``."""
+        self.reshape(bottom, top)
+
+    def reshape(self, bottom, top):
+        """Give the ``top`` blobs the shapes this layer produces for the ``bottom`` blobs."""
+        for blob, shape in zip(top, self._module.top_shapes([b.shape for b in bottom])):
+            blob.reshape(*shape)
+
+    def __repr__(self):
+        return f"<caffe layer {self.name!r} ({self.type})>"
+
+
+class Net:
+    """A Caffe net with pycaffe's interface.
+
+    ``Net(network_file, phase, level=0, stages=None, weights=None)`` or the older
+    ``Net(network_file, weights, phase)``; ``phase`` is ``caffe.TRAIN`` or ``caffe.TEST``.
+    """
+
+    def __init__(self, network_file, *args, level=0, stages=None, weights=None, _net=None):
+        if _net is not None:
+            self._net = _net
+        else:
+            if len(args) == 2:               # the older form, deprecated as in pycaffe
+                weights, phase = args
+                _legacy_constructor_warning()
+            elif len(args) == 1:
+                phase = args[0]
+            else:
+                raise TypeError("Net(network_file, phase, level=0, stages=None, weights=None) "
+                                "or Net(network_file, weights, phase)")
+            self._net = caffe_compat.Net(os.fspath(network_file), phase=_phase(phase),
+                                         level=level, stages=list(stages or []))
+            device = _mode.device()
+            if device != "cpu":
+                self._net.to(device)
+            if weights:
+                self.copy_from(weights)
+        self._store = Stepwise(self._net)
+        self._blobs = collections.OrderedDict(
+            (n, Blob(self._store, n)) for n in self._net.graph.blob_names)
+        self._layers = None
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def blobs(self):
+        """OrderedDict blob name -> Blob, in Caffe's blob order."""
+        return self._blobs
+
+    @property
+    def params(self):
+        """OrderedDict layer name -> the layer's parameter blobs (layers with parameters)."""
+        out = collections.OrderedDict()
+        for name, layer in zip(self._layer_names, self.layers):
+            if len(layer.blobs):
+                out[name] = layer.blobs
+        return out
+
+    @property
+    def layers(self):
+        """The layers: Python layers are their own objects, others expose type and blobs."""
+        if self._layers is None:
+            out = []
+            for i, (node, key, _, _) in enumerate(self._net._nodes):
+                module = self._net.layers[key]
+                out.append(module.impl if node.type == "Python" else _LayerView(self, i))
+            self._layers = out
+        return self._layers
+
+    @property
+    def layer_dict(self):
+        return collections.OrderedDict(zip(self._layer_names, self.layers))
+
+    @property
+    def _layer_names(self):
+        return [node.name for node, _, _, _ in self._net._nodes]
+
+    @property
+    def _blob_names(self):
+        return list(self._blobs)
+
+    @property
+    def _blob_loss_weights(self):
+        return [self._store.loss_weights.get(n, 0.0) for n in self._blobs]
+
+    @property
+    def blob_loss_weights(self):
+        return collections.OrderedDict(zip(self._blobs, self._blob_loss_weights))
+
+    @property
+    def inputs(self):
+        return list(self._net.inputs)
+
+    @property
+    def outputs(self):
+        return list(self._net.outputs)
+
+    @property
+    def _inputs(self):
+        names = list(self._blobs)
+        return [names.index(n) for n in self.inputs]
+
+    @property
+    def _outputs(self):
+        names = list(self._blobs)
+        return [names.index(n) for n in self.outputs]
+
+    @property
+    def top_names(self):
+        return collections.OrderedDict((node.name, list(node.tops))
+                                       for node, _, _, _ in self._net._nodes)
+
+    @property
+    def bottom_names(self):
+        return collections.OrderedDict((node.name, list(node.bottoms))
+                                       for node, _, _, _ in self._net._nodes)
+
+    def _top_ids(self, i):
+        names = list(self._blobs)
+        return [names.index(t) for t in self._net._nodes[i][0].tops]
+
+    def _bottom_ids(self, i):
+        names = list(self._blobs)
+        return [names.index(b) for b in self._net._nodes[i][0].bottoms]
+
+    # ------------------------------------------------------------------ passes
+    def _forward(self, start, end):
+        return self._store.forward(start, end)
+
+    def _backward(self, start, end):
+        self._store.backward(start, end)
+
+    def forward(self, blobs=None, start=None, end=None, **kwargs):
+        """Run layers ``start`` to ``end`` (names; default all) after copying ``kwargs``
+        (input blob name -> array of the blob's batch size) into the inputs. Returns {blob:
+        data array} for the outputs (or the tops of ``end``) and ``blobs``."""
+        blobs = list(blobs or [])
+        first, last = self._store.layer_range(start, end, 0, len(self._net._nodes) - 1)
+        outputs = set((self.top_names[end] if end is not None else self.outputs) + blobs)
+        if kwargs:
+            if set(kwargs) != set(self.inputs):
+                raise ValueError(f"Input blob arguments {sorted(kwargs)} do not match net "
+                                 f"inputs {self.inputs}")
+            for name, value in kwargs.items():
+                value = np.asarray(value)
+                if value.shape[0] != self._blobs[name].shape[0]:
+                    raise ValueError(f"input '{name}' has {value.shape[0]} items, the blob's "
+                                     f"batch size is {self._blobs[name].shape[0]} (reshape "
+                                     "the blob first)")
+                self._blobs[name].data[...] = value
+        self._store.forward(first, last)
+        return {name: self._blobs[name].data for name in outputs}
+
+    def backward(self, diffs=None, start=None, end=None, **kwargs):
+        """Back-propagate layers ``start`` down to ``end`` (names; default all) after copying
+        ``kwargs`` (output blob name -> diff array) into the output diffs. Returns {blob: diff
+        array} for the inputs (or the bottoms of ``end``) and ``diffs``."""
+        diffs = list(diffs or [])
+        first, last = self._store.layer_range(start, end, len(self._net._nodes) - 1, 0)
+        outputs = set((self.bottom_names[end] if end is not None else self.inputs) + diffs)
+        if kwargs:
+            if set(kwargs) != set(self.outputs):
+                raise ValueError(f"Top diff arguments {sorted(kwargs)} do not match net "
+                                 f"outputs {self.outputs}")
+            for name, value in kwargs.items():
+                value = np.asarray(value)
+                if value.shape[0] != self._blobs[name].shape[0]:
+                    raise ValueError(f"diff for '{name}' has {value.shape[0]} items, the "
+                                     f"blob's batch size is {self._blobs[name].shape[0]}")
+                self._blobs[name].diff[...] = value
+        self._store.backward(first, last)
+        return {name: self._blobs[name].diff for name in outputs}
+
+    def _batch(self, blobs):
+        """Batches of the arrays in ``blobs`` at the net's batch size; the last is padded
+        with zeros."""
+        num = len(next(iter(blobs.values())))
+        batch = next(iter(self._blobs.values())).shape[0]
+        for i in range(0, num - num % batch, batch):
+            yield {name: v[i:i + batch] for name, v in blobs.items()}
+        rest = num % batch
+        if rest:
+            yield {name: np.concatenate([np.asarray(v[-rest:]), np.zeros(
+                (batch - rest,) + np.asarray(v).shape[1:])]) for name, v in blobs.items()}
+
+    def forward_all(self, blobs=None, **kwargs):
+        """``forward`` over inputs of any length, batch by batch: {blob: array of all items}."""
+        outs = {name: [] for name in set(self.outputs + list(blobs or []))}
+        for batch in self._batch(kwargs):
+            for name, value in self.forward(blobs=blobs, **batch).items():
+                outs[name].extend(value.copy())
+        outs = {name: np.asarray(v) for name, v in outs.items()}
+        pad = len(next(iter(outs.values()))) - len(next(iter(kwargs.values())))
+        return {name: v[:-pad] for name, v in outs.items()} if pad else outs
+
+    def forward_backward_all(self, blobs=None, diffs=None, **kwargs):
+        """``forward`` then ``backward`` batch by batch: ({blob: data}, {blob: diff})."""
+        import itertools
+        outs = {name: [] for name in set(self.outputs + list(blobs or []))}
+        grads = {name: [] for name in set(self.inputs + list(diffs or []))}
+        fwd = self._batch({k: kwargs[k] for k in self.inputs if k in kwargs}) \
+            if any(k in kwargs for k in self.inputs) else iter(())
+        bwd = self._batch({k: kwargs[k] for k in self.outputs if k in kwargs}) \
+            if any(k in kwargs for k in self.outputs) else iter(())
+        for fb, bb in itertools.zip_longest(fwd, bwd, fillvalue={}):
+            for name, value in self.forward(blobs=blobs, **fb).items():
+                outs[name].extend(value.copy())
+            for name, value in self.backward(diffs=diffs, **bb).items():
+                grads[name].extend(value.copy())
+        outs = {n: np.asarray(v) for n, v in outs.items()}
+        grads = {n: np.asarray(v) for n, v in grads.items()}
+        pad = len(next(iter(outs.values()))) - len(next(iter(kwargs.values())))
+        if pad:
+            outs = {n: v[:-pad] for n, v in outs.items()}
+            grads = {n: v[:-pad] for n, v in grads.items()}
+        return outs, grads
+
+    def reshape(self):
+        """Propagate the input blobs' shapes through the net (Caffe's Net::Reshape)."""
+        self._store.reshape()
+
+    def clear_param_diffs(self):
+        self._store.clear_param_diffs()
+
+    # ------------------------------------------------------------------ weights
+    def copy_from(self, filename):
+        """Copy weights by layer name from a caffemodel (binary or HDF5 ``.h5``)."""
+        path = os.fspath(filename)
+        if path.endswith((".h5", ".hdf5")):
+            return self.load_hdf5(path)
+        self._net.copy_from(path)
+
+    def share_with(self, other):
+        """Use ``other``'s parameter blobs for the layers of the same name
+        (Caffe's ShareTrainedLayersWith)."""
+        from caffe_compat.solvers.nets import share_trained_layers
+        share_trained_layers(self._net, other._net if isinstance(other, Net) else other)
+
+    def save(self, filename):
+        """Write a caffemodel (atomic)."""
+        self._net.save(os.fspath(filename))
+
+    def save_hdf5(self, filename):
+        """Write the weights in Caffe's HDF5 layout (``data/<layer>/<i>``; atomic)."""
+        from caffe_compat.solvers.weights import write_net_hdf5
+        write_net_hdf5(self._net, os.fspath(filename))
+
+    def load_hdf5(self, filename):
+        """Copy weights by layer name from Caffe's HDF5 layout."""
+        from caffe_compat.solvers.weights import _copy_from_hdf5
+        _copy_from_hdf5(self._net, os.fspath(filename))
+
+    def set_input_arrays(self, data, labels):
+        """Feed a MemoryData layer (its first one): ``data`` N x C x H x W float32 and
+        ``labels`` (N, or N x 1 x 1 x 1)."""
+        labels = np.asarray(labels)
+        if labels.ndim == 1:
+            labels = np.ascontiguousarray(labels[:, None, None, None])
+        return self._set_input_arrays(data, labels)
+
+    def _set_input_arrays(self, data, labels):
+        setter = getattr(self._net, "set_input_arrays", None)
+        if setter is None:
+            raise NotImplementedError("Net.set_input_arrays: this engine has no MemoryData "
+                                      "layer yet")
+        return setter(data, labels)
+
+    def __repr__(self):
+        return f"<caffe.Net {self._net.name!r}: {len(self._net._nodes)} layers>"
+
+
+def _legacy_constructor_warning():   # pycaffe prints one for Net(file, weights, phase)
+    warnings.warn("Net(network_file, weights, phase) is deprecated: use "
+                  "Net(network_file, phase, weights=weights)", DeprecationWarning, stacklevel=3)

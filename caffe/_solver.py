@@ -1,0 +1,166 @@
+"""pycaffe's solvers (``caffe.SGDSolver`` ... ``caffe.AdamSolver``, ``caffe.get_solver``)
+over the engine's, with Caffe's ForwardBackward on the pycaffe net's blobs: values written
+into ``solver.net.blobs`` feed the next iteration, Python layers train, and the blob and
+parameter arrays taken from ``solver.net`` stay views of the training net's memory.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from caffe_compat import solvers as _engine
+
+from . import _mode
+from ._net import Net
+
+__all__ = ["SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver",
+           "AdamSolver", "get_solver", "NCCL"]
+
+
+def _pycaffe_engine_class(base):
+    """``base`` (an engine solver class) iterating through the pycaffe net's blobs."""
+
+    class PycaffeSolver(base):
+        _owner = None
+
+        def _forward_backward(self):
+            store = self._owner.net._store
+            loss = store.forward()
+            store.backward()
+            return np.float32(loss)
+
+        def _clear_param_diffs(self):        # in place: views of the diffs stay valid
+            with torch.no_grad():
+                for p in self._params:
+                    if p.grad is not None:
+                        p.grad.zero_()
+
+        def _last_outputs(self):
+            store = self._owner.net._store
+            return {name: store.data[name] for name in self.net.graph.outputs}
+
+    PycaffeSolver.__name__ = base.__name__
+    return PycaffeSolver
+
+
+class _Callback:
+    def __init__(self, on_start, on_gradients_ready):
+        self._start, self._ready = on_start, on_gradients_ready
+
+    def on_start(self, solver):
+        self._start()
+
+    def on_gradients_ready(self, solver):
+        self._ready()
+
+
+class Solver:
+    """A Caffe solver with pycaffe's interface: ``net``, ``test_nets``, ``iter``, ``step``,
+    ``solve``, ``restore``, ``snapshot``, ``apply_update``, ``add_callback``, ``param``."""
+
+    _engine_type = None          # None: the type named in the solver file
+
+    def __init__(self, filename):
+        if isinstance(filename, (str, os.PathLike)):
+            from caffe_compat.io import prototxt
+            path = os.fspath(filename)
+            param = prototxt.read_solver(path)
+        else:
+            path, param = None, filename
+        if param.HasField("solver_type") and not param.HasField("type"):
+            param.type = _engine.LEGACY_SOLVER_TYPES[param.solver_type]
+        cls = _engine.solver_class(self._engine_type or param.type or "SGD")
+        engine_cls = _pycaffe_engine_class(cls)
+        device = _mode.device()
+        # the nets are built (and so the pycaffe view needed) inside the engine constructor
+        self._solver = engine_cls.__new__(engine_cls)
+        self._solver._owner = self
+        self._net = None
+        engine_cls.__init__(self._solver, param, device=device, solver_file=path)
+        self._net = Net(None, _net=self._solver.net)
+        self._test_nets = [Net(None, _net=n) for n in self._solver.test_nets]
+
+    @property
+    def net(self):
+        if self._net is None:       # during the engine's construction
+            self._net = Net(None, _net=self._solver.net)
+        return self._net
+
+    @property
+    def test_nets(self):
+        return list(self._test_nets)
+
+    @property
+    def iter(self):
+        return self._solver.iter
+
+    @property
+    def param(self):
+        return self._solver.param
+
+    @property
+    def lr(self):
+        return self._solver.lr
+
+    def step(self, iters):
+        """Run ``iters`` iterations (Caffe's Solver::Step)."""
+        self._solver.step(int(iters))
+
+    def solve(self, resume_file=None):
+        """Train to ``max_iter`` (after restoring ``resume_file``), as Caffe's Solve."""
+        self._solver.solve(resume_file)
+
+    def restore(self, filename):
+        """Restore the iteration, history and weights from a .solverstate (or .h5)."""
+        self._solver.restore(os.fspath(filename))
+
+    def snapshot(self):
+        """Write ``<prefix>_iter_<iter>.caffemodel`` and ``.solverstate``."""
+        self._solver.snapshot()
+
+    def apply_update(self):
+        """Update the weights from their current diffs at the current learning rate
+        (Caffe's ApplyUpdate; ``iter`` is unchanged)."""
+        self._solver.apply_update()
+
+    def add_callback(self, on_start, on_gradients_ready):
+        """Call ``on_start()`` before each iteration's forward and ``on_gradients_ready()``
+        before its update."""
+        self._solver.add_callback(_Callback(on_start, on_gradients_ready))
+
+    def share_weights(self, net):
+        """Make ``net`` use the training net's parameters (layers of the same name)."""
+        net.share_with(self.net)
+
+
+def _solver_type(name, engine_type):
+    cls = type(name, (Solver,), {"_engine_type": engine_type,
+                                 "__doc__": f"Caffe's {engine_type} solver (pycaffe's {name})."})
+    return cls
+
+
+SGDSolver = _solver_type("SGDSolver", "SGD")
+NesterovSolver = _solver_type("NesterovSolver", "Nesterov")
+AdaGradSolver = _solver_type("AdaGradSolver", "AdaGrad")
+RMSPropSolver = _solver_type("RMSPropSolver", "RMSProp")
+AdaDeltaSolver = _solver_type("AdaDeltaSolver", "AdaDelta")
+AdamSolver = _solver_type("AdamSolver", "Adam")
+
+
+def get_solver(filename):
+    """The solver of the type the file names (``type: "Adam"``, or the legacy enum)."""
+    return Solver(filename)
+
+
+class NCCL:
+    """Multi-GPU gradient exchange: not supported (one process trains on one device)."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("caffe.NCCL: multi-GPU training through NCCL is not "
+                                  "supported; train on one device")
+
+    @staticmethod
+    def new_uid():
+        raise NotImplementedError("caffe.NCCL.new_uid: NCCL is not supported")

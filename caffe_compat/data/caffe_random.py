@@ -1,0 +1,159 @@
+"""Caffe's random streams, bit for bit: boost::mt19937, ``caffe_rng_rand()``, boost's
+``uniform_int`` and Caffe's Fisher-Yates ``shuffle`` (util/rng.hpp).
+
+Caffe draws every random decision of its data layers from 32-bit outputs of boost's mt19937:
+
+- ``Caffe::set_random_seed(S)`` (pycaffe's ``caffe.set_random_seed``, a solver's
+  ``random_seed``) reseeds the calling thread's generator with ``mt19937(S)``; without a seed
+  the generator is seeded from /dev/urandom. ``caffe_rng_rand()`` is its next output.
+- A ``Caffe::RNG(seed)`` is an independent ``mt19937(seed)``; the DataTransformer, ImageData's
+  shuffle and WindowData's sampler each own one, seeded with a ``caffe_rng_rand()`` drawn while
+  the layer is set up (see :func:`data_layer_setup_draws`).
+- ``DataTransformer::Rand(n)`` is ``rng() % n``; WindowData's ``PrefetchRand()`` is ``rng()``.
+- ``shuffle`` swaps element ``i`` (from the last down to 1) with element
+  ``boost::uniform_int<ptrdiff_t>(0, i)(rng)``. For a 32-bit engine and a range smaller than
+  2**32 boost draws ``v = rng()`` until ``v // bucket <= i`` with ``bucket = 2**32 // (i + 1)``
+  (boost/random/uniform_int_distribution.hpp, the "brange > range" branch; its
+  ``brange % (range+1) == range`` correction is the same integer division by ``i + 1`` of
+  ``2**32``).
+
+mt19937 is seeded as in the reference implementation (``init_genrand``), which is what
+boost's ``mersenne_twister_engine::seed(value)`` does; the outputs come from numpy's MT19937
+bit generator, whose state is set to that seeded key (``random_raw`` returns the 32-bit
+tempered outputs). The tests check the reference values (the 10000th output of the default
+seed 5489 is 4123659995, as the C++ standard requires of ``std::mt19937``).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+_N = 624
+_MASK = 0xFFFFFFFF
+
+
+def _init_genrand(seed):
+    """The 624-word key of ``mt19937(seed)`` (seed taken modulo 2**32, as an unsigned int)."""
+    key = np.empty(_N, dtype=np.uint32)
+    x = int(seed) & _MASK
+    key[0] = x
+    for i in range(1, _N):
+        x = (1812433253 * (x ^ (x >> 30)) + i) & _MASK
+        key[i] = x
+    return key
+
+
+class MT19937:
+    """boost::mt19937 seeded with ``seed``: ``next()`` is ``rng()``, ``draw(n)`` the next n."""
+
+    def __init__(self, seed=5489):
+        self.seed = int(seed) & _MASK
+        self._bg = np.random.MT19937(0)
+        self._bg.state = {"bit_generator": "MT19937",
+                          "state": {"key": _init_genrand(self.seed), "pos": _N}}
+
+    def next(self):
+        """The next 32-bit output (a Python int)."""
+        return int(self._bg.random_raw())
+
+    __call__ = next
+
+    def draw(self, n):
+        """The next ``n`` outputs as a uint32 array."""
+        return self._bg.random_raw(int(n)).astype(np.uint32)
+
+    def rand_mod(self, n):
+        """``rng() % n`` (DataTransformer::Rand)."""
+        if n <= 0:
+            raise ValueError(f"Rand({n}): n must be positive (Caffe's CHECK_GT(n, 0))")
+        return self.next() % int(n)
+
+    def uniform_int(self, low, high):
+        """``boost::uniform_int<>(low, high)(rng)`` for ``high - low < 2**32``."""
+        span = int(high) - int(low)
+        if span < 0:
+            raise ValueError(f"uniform_int({low}, {high}): empty range")
+        if span == 0:
+            return int(low)
+        if span == _MASK:
+            return int(low) + self.next()
+        bucket = (1 << 32) // (span + 1)
+        while True:
+            v = self.next() // bucket
+            if v <= span:
+                return int(low) + v
+
+    # ---------------------------------------------------------------- state
+    def get_state(self):
+        """A JSON-able copy of the generator's position."""
+        st = self._bg.state["state"]
+        return {"seed": self.seed, "key": st["key"].tolist(), "pos": int(st["pos"])}
+
+    def set_state(self, state):
+        self.seed = int(state["seed"])
+        self._bg.state = {"bit_generator": "MT19937",
+                          "state": {"key": np.asarray(state["key"], dtype=np.uint32),
+                                    "pos": int(state["pos"])}}
+
+
+def shuffle(items, rng):
+    """Caffe's ``shuffle(begin, end, rng)`` (util/rng.hpp) of the list ``items`` in place."""
+    for i in range(len(items) - 1, 0, -1):
+        j = rng.uniform_int(0, i)
+        items[i], items[j] = items[j], items[i]
+    return items
+
+
+def entropy_seed():
+    """A seed for an unseeded stream (Caffe's ``cluster_seedgen`` reads /dev/urandom)."""
+    return int.from_bytes(os.urandom(4), "little")
+
+
+class CaffeRandom(MT19937):
+    """The thread generator of ``Caffe::set_random_seed(seed)``: ``rand()`` is
+    ``caffe_rng_rand()``. A net passes one to each of its data layers, in layer order, so
+    that the layers draw their seeds as Caffe's Net::Init does (see
+    :func:`data_layer_setup_draws`). ``seed=None`` seeds it from the OS, as Caffe does
+    when no seed was set."""
+
+    def __init__(self, seed=None):
+        super().__init__(entropy_seed() if seed is None else seed)
+
+    def rand(self):
+        """``caffe_rng_rand()``."""
+        return self.next()
+
+    def child(self):
+        """A ``Caffe::RNG(caffe_rng_rand())``: a new generator seeded by the next draw."""
+        return MT19937(self.next())
+
+
+def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):
+    """The draws a prefetching data layer makes from the net's stream while it is set up, in
+    Caffe's order; returns ``(transformer_rng or None, [results of own_draws])``.
+
+    Order (BaseDataLayer::LayerSetUp, then BasePrefetchingDataLayer::LayerSetUp):
+
+    1. ``DataTransformer::InitRand`` draws a seed when ``mirror`` is set or, in TRAIN, a
+       ``crop_size`` is; that generator is replaced at step 3.
+    2. ``DataLayerSetUp`` runs: ``own_draws`` are callables taking the stream, called in
+       order (ImageData: a ``Caffe::RNG`` seed for ``shuffle``, then ``rand() % rand_skip``;
+       WindowData: a ``Caffe::RNG`` seed for its sampler; Data: nothing).
+    3. ``InitRand`` again: the transformer's generator used for every crop and mirror.
+    4. ``InternalThread::StartInternalThread`` draws the prefetch thread's seed (always; the
+       thread's own stream is not used by these layers afterwards).
+
+    Layers before the data layer that draw from the stream (fillers) would shift these draws;
+    in Caffe's train/val files the data layers come first. In a solver, Caffe seeds the stream
+    once and builds the test nets after the train net (whose fillers draw from it too); here
+    the train net's stream is seeded with ``random_seed`` (its draws are Caffe's) and test net
+    ``i`` gets its own stream seeded ``random_seed + 1 + i``, so random draws of test nets
+    (mirror in TEST, shuffled image lists) are reproducible but not Caffe's.
+    """
+    if transformer_needs_rand:
+        rng.rand()
+    results = [draw(rng) for draw in own_draws]
+    transformer_rng = rng.child() if transformer_needs_rand else None
+    rng.rand()
+    return transformer_rng, results

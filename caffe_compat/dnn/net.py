@@ -1,0 +1,511 @@
+"""``caffe_compat.dnn.Net``: the methods of OpenCV's ``cv2.dnn.Net`` that programs call on a
+Caffe model, on caffe_compat's engine, with OpenCV 4's rules (checked against OpenCV 4.14):
+
+* layers are the prototxt's layers (after the TEST-phase filter) except ``Input`` layers,
+  which become the net's inputs; ids count from 1 (0 is the input layer ``_input``); a name
+  used twice gets ``_1``, ``_2``, ... as OpenCV's importer does;
+* ``forward(name)`` returns the first output of the layer of that name, and an in-place
+  layer's name gives the blob after that layer: ``forward("conv1")`` is the convolution's
+  output even when ``relu1`` rewrites blob ``conv1`` in place (so every layer output is a
+  separate blob here); ``forward()`` returns the last layer's output;
+* ``setInput(blob, name, scalefactor, mean)`` feeds ``(blob - mean[c]) * scalefactor`` per
+  channel, in float32;
+* outputs are float32 arrays of Caffe's shapes (OpenCV keeps them: 4-D stays 4-D,
+  InnerProduct gives N x num_output); ``getLayer(...).blobs`` are shaped as OpenCV holds
+  them (a 1-D blob of n values as n x 1, an InnerProduct bias as 1 x n);
+* ``getUnconnectedOutLayers`` lists the layers none of whose outputs another layer reads;
+* ``getPerfProfile`` returns (total ticks, per-layer ticks) of the last forward, in units of
+  ``cv2.getTickFrequency()``.
+
+Every input shape seen gets its own engine net (the Input shapes of the definition are set to
+it, as OpenCV reshapes on a new input); the last two are kept. Methods of ``cv2.dnn.Net`` not
+provided here raise :class:`UnsupportedError` naming the method.
+"""
+from __future__ import annotations
+
+import collections
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from ..errors import NetError
+from ..proto import caffe_pb2
+
+# cv2.dnn's enumerations (same values as OpenCV 4.x and 5.x)
+DNN_BACKEND_DEFAULT, DNN_BACKEND_HALIDE, DNN_BACKEND_INFERENCE_ENGINE, DNN_BACKEND_OPENCV, \
+    DNN_BACKEND_VKCOM, DNN_BACKEND_CUDA, DNN_BACKEND_WEBNN, DNN_BACKEND_TIMVX, \
+    DNN_BACKEND_CANN = range(9)
+DNN_TARGET_CPU, DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_MYRIAD, \
+    DNN_TARGET_VULKAN, DNN_TARGET_FPGA, DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16, \
+    DNN_TARGET_HDDL, DNN_TARGET_NPU, DNN_TARGET_CPU_FP16 = range(11)
+_BACKENDS = {v: k for k, v in globals().items() if k.startswith("DNN_BACKEND_")}
+_TARGETS = {v: k for k, v in globals().items() if k.startswith("DNN_TARGET_")}
+_CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA}
+# targets OpenCV itself runs on the CPU when their device is missing (with a warning)
+_FALLBACK_TARGETS = {DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_CPU_FP16}
+
+# cv2.dnn.Net methods that caffe_compat.dnn does not provide (each raises UnsupportedError)
+UNSUPPORTED_METHODS = (
+    "addLayer", "addLayerToPrev", "connect", "dump", "dumpToFile", "dumpToPbtxt",
+    "enableWinograd", "forwardAsync", "getFLOPS", "getLayerShapes", "getLayersShapes",
+    "getMemoryConsumption", "getLayerInputs", "setHalideScheduler", "setInputsNames",
+    "setParam_", "readFromModelOptimizer", "quantize", "getInputDetails", "getOutputDetails",
+    "registerOutput", "setPreferableBackend_", "enableKVCache", "disableKVCache",
+    "resetKVCache", "finalizeNet", "getModelFormat", "setTracingMode", "getTracingMode",
+    "setProfilingMode", "getProfilingMode", "printPerfProfile")
+
+_KEEP_NETS = 2
+
+
+class UnsupportedError(NetError, NotImplementedError):
+    """A cv2.dnn call or setting that caffe_compat.dnn does not provide."""
+
+
+def _tick_frequency():
+    try:
+        import cv2
+        return float(cv2.getTickFrequency())
+    except ImportError:             # pragma: no cover - cv2 is a dependency
+        return 1e9
+
+
+def opencv_blob_shape(layer_type, index, shape):
+    """The shape OpenCV gives a Caffe parameter blob (``Layer.blobs``): an InnerProduct bias
+    is a row (1 x n), any other 1-D blob a column (n x 1)."""
+    shape = tuple(int(d) for d in shape)
+    if layer_type == "InnerProduct" and index == 1:
+        return (1, int(np.prod(shape)))
+    if len(shape) == 1:
+        return (shape[0], 1)
+    if len(shape) == 0:
+        return (1, 1)
+    return shape
+
+
+class Layer:
+    """What ``Net.getLayer`` returns: ``name``, ``type`` and ``blobs`` (the parameters,
+    float32 copies in OpenCV's shapes), as ``cv2.dnn.Layer``."""
+
+    def __init__(self, name, type_, blobs=()):
+        self.name = name
+        self.type = type_
+        self.blobs = tuple(blobs)
+
+    def __repr__(self):
+        return f"<caffe_compat.dnn.Layer {self.name!r} ({self.type})>"
+
+
+def _renamed_repeats(weights):
+    """The caffemodel's layers with blobs, a repeated name numbered as OpenCV matches them:
+    the k-th layer of a name in the definition takes the k-th such layer of the file."""
+    if weights is None:
+        return None
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(weights)
+    counts = collections.Counter()
+    for lp in out.layer:
+        if len(lp.blobs):
+            n = counts[lp.name]
+            counts[lp.name] += 1
+            if n:
+                lp.name = f"{lp.name}_{n}"
+    return out
+
+
+def _in_place_free(param):
+    """``param`` with every in-place top renamed to a blob of its own, and the renamed
+    consumers; returns (new NetParameter, {layer index: [top blob names]})."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(param)
+    current, taken, tops = {}, set(), {}
+    for lp in out.layer:
+        taken.update(lp.top)
+    for i, lp in enumerate(out.layer):
+        for j, b in enumerate(lp.bottom):
+            lp.bottom[j] = current.get(b, b)
+        names = []
+        for j, t in enumerate(lp.top):
+            name = t
+            if t in current or (j < len(param.layer[i].bottom) and param.layer[i].bottom[j] == t):
+                k, name = 0, f"{t}#{lp.name}"
+                while name in taken:
+                    k += 1
+                    name = f"{t}#{lp.name}#{k}"
+                taken.add(name)
+                lp.top[j] = name
+            current[t] = name
+            names.append(name)
+        tops[i] = names
+    return out, tops
+
+
+class Net:
+    """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
+    :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
+
+    def __init__(self, param=None, weights=None, source="<net>", open_inputs=()):
+        self._source = source
+        self._nets = collections.OrderedDict()   # input shapes -> engine Net
+        self._fed = {}
+        self._input_shapes = {}
+        self._timings = None
+        self._device = torch.device("cpu")
+        self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
+        self._state = None
+        if param is None:
+            self._param, self._layers, self._inputs = None, [], []
+            return
+        from ..graph import filter_net
+        filtered = filter_net(param, "TEST", source=source)
+        # inputs declared by 'input:' fields without a shape (the upgrade drops them; with a
+        # shape it made them an Input layer)
+        self._inputs = [n for n in open_inputs]
+        self._input_shapes = dict.fromkeys(self._inputs)
+        del filtered.input[:]
+        del filtered.input_shape[:]
+        del filtered.input_dim[:]
+        inputs_kept = caffe_pb2.NetParameter()
+        inputs_kept.CopyFrom(filtered)
+        del inputs_kept.layer[:]
+        body, self._layers, counts = [], [], collections.Counter()
+        for lp in filtered.layer:
+            if lp.type == "Input":
+                shapes = list(lp.input_param.shape)
+                for k, top in enumerate(lp.top):
+                    shape = shapes[k] if k < len(shapes) else (shapes[0] if shapes else None)
+                    self._inputs.append(top)
+                    self._input_shapes[top] = tuple(shape.dim) if shape is not None else None
+                continue
+            body.append(lp)
+        for lp in body:
+            new = inputs_kept.layer.add()
+            new.CopyFrom(lp)
+            n = counts[lp.name]
+            counts[lp.name] += 1
+            new.name = lp.name + (f"_{n}" if n else "")     # OpenCV's names for repeats
+        self._weights = _renamed_repeats(weights)
+        self._param, tops = _in_place_free(inputs_kept)
+        for i, lp in enumerate(inputs_kept.layer):
+            self._layers.append({"name": lp.name, "caffe_name": lp.name,
+                                 "type": lp.type, "tops": tops[i], "bottoms": list(lp.bottom),
+                                 "raw_tops": list(lp.top)})
+        self._ids = {}
+        for k, layer in enumerate(self._layers, start=1):
+            self._ids.setdefault(layer["name"], k)
+        self._consumed = self._find_consumed()
+        if None not in self._declared_shapes():
+            self._engine(self._declared_shapes())  # build once: errors show at read time
+
+    # ------------------------------------------------------------------ building
+    def _find_consumed(self):
+        """Ids of layers an output of which another layer reads (OpenCV's requiredOutputs),
+        by OpenCV's rule: a bottom is the latest top of that name so far."""
+        latest, consumed = {name: 0 for name in self._inputs}, set()
+        for k, layer in enumerate(self._layers, start=1):
+            for b in layer["bottoms"]:
+                if b in latest:
+                    consumed.add(latest[b])
+            for t in layer["raw_tops"]:
+                latest[t] = k
+        return consumed
+
+    def _declared_shapes(self):
+        return tuple(self._input_shapes.get(n) for n in self._inputs)
+
+    def _engine(self, shapes):
+        """The engine net for these input shapes (built and cached as needed)."""
+        from ..net import Net as EngineNet
+        net = self._nets.get(shapes)
+        if net is not None:
+            self._nets.move_to_end(shapes)
+            return net
+        missing = [n for n, s in zip(self._inputs, shapes) if s is None]
+        if missing:
+            raise NetError(f"{self._source}: input(s) {missing} have no shape; feed them with "
+                           "setInput (or give their shape with setInputShape) first")
+        param = caffe_pb2.NetParameter()
+        param.CopyFrom(self._param)
+        if self._inputs:
+            lp = caffe_pb2.LayerParameter(name="_input", type="Input")
+            for name, shape in zip(self._inputs, shapes):
+                lp.top.append(name)
+                lp.input_param.shape.add().dim.extend(int(d) for d in shape)
+            layers = [lp] + list(param.layer)
+            del param.layer[:]
+            param.layer.extend(layers)
+        net = EngineNet(param, phase="test")
+        if self._state is None:
+            if self._weights is not None:
+                net.copy_from(self._weights)
+            self._state = net.caffe_state_dict()
+        else:
+            net.load_caffe_state_dict(self._state)
+        net.to(self._device).eval()
+        self._hook(net)
+        self._nets[shapes] = net
+        while len(self._nets) > _KEEP_NETS:
+            self._nets.popitem(last=False)
+        return net
+
+    def _hook(self, net):
+        """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""
+        clock = time.perf_counter_ns
+
+        def pre(module, args):
+            module._dnn_t0 = clock()
+
+        def post(module, args, out):
+            if self._timings is not None:
+                self._timings[module._dnn_name] += clock() - module._dnn_t0
+
+        for layer in self._layers:
+            module = net.layer(layer["caffe_name"])
+            module._dnn_name = layer["name"]
+            module.register_forward_pre_hook(pre)
+            module.register_forward_hook(post)
+
+    def _check(self):
+        if self.empty():
+            raise NetError("the net is empty (cv2.dnn.Net() without a model); read one with "
+                           "caffe_compat.dnn.readNetFromCaffe")
+
+    def _layer_index(self, name):
+        if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
+            k = int(name)
+            if not 1 <= k <= len(self._layers):
+                raise NetError(f"{self._source}: layer with requested id={k} not found "
+                               f"(ids are 1..{len(self._layers)})")
+            return k
+        k = self._ids.get(str(name))
+        if k is None:
+            close = [n for n in self._ids if str(name).lower() in n.lower()][:5]
+            raise NetError(f"{self._source}: requested layer \"{name}\" not found"
+                           + (f"; similar: {close}" if close else "")
+                           + " (forward and getLayer take layer names, as cv2.dnn)")
+        return k
+
+    # ------------------------------------------------------------------ cv2.dnn.Net methods
+    def empty(self):
+        """True for a net without layers (``cv2.dnn.Net()``)."""
+        return not self._layers
+
+    def getLayerNames(self):
+        """Names of the layers, in order (the input layer excluded), as a tuple."""
+        return tuple(layer["name"] for layer in self._layers)
+
+    def getLayerId(self, layer):
+        """The id of layer ``layer`` (1-based; 0 is ``_input``), or -1 when there is none."""
+        if layer == "_input":
+            return 0
+        return self._ids.get(str(layer), -1)
+
+    def getLayer(self, layerId):
+        """The layer of id or name ``layerId`` (0 or ``"_input"``: the input layer)."""
+        self._check()
+        if layerId in (0, "_input") and not isinstance(layerId, bool):
+            return Layer("_input", "")
+        k = self._layer_index(layerId)
+        layer = self._layers[k - 1]
+        blobs = []
+        module = self._engine(next(reversed(self._nets))).layer(layer["caffe_name"])
+        for i, p in enumerate(module.blobs):
+            a = p.detach().to("cpu", torch.float32).numpy().copy()
+            blobs.append(a.reshape(opencv_blob_shape(layer["type"], i, a.shape)))
+        return Layer(layer["name"], layer["type"], blobs)
+
+    def getLayerTypes(self):
+        """The distinct layer types, sorted, with OpenCV's input layer type."""
+        return tuple(sorted({layer["type"] for layer in self._layers} | {"__NetInputLayer__"}))
+
+    def getLayersCount(self, layerType):
+        """How many layers have type ``layerType``."""
+        return sum(layer["type"] == layerType for layer in self._layers)
+
+    def getParam(self, layer, numParam=0):
+        """Parameter blob ``numParam`` of a layer (id or name), in OpenCV's shape."""
+        blobs = self.getLayer(layer).blobs
+        if not 0 <= int(numParam) < len(blobs):
+            raise NetError(f"{self._source}: layer '{self.getLayer(layer).name}' has "
+                           f"{len(blobs)} parameter blob(s); numParam={numParam} is out of range")
+        return blobs[int(numParam)]
+
+    def setParam(self, layer, numParam, blob):
+        """Replace parameter blob ``numParam`` of a layer (same number of values)."""
+        k = self._layer_index(layer) if layer not in (0, "_input") else 0
+        if k == 0:
+            raise NetError(f"{self._source}: the input layer has no parameters")
+        info = self._layers[k - 1]
+        keys = [key for key in self._state if key.rsplit(".", 1)[0] == info["caffe_name"]]
+        if not 0 <= int(numParam) < len(keys):
+            raise NetError(f"{self._source}: layer '{info['name']}' has {len(keys)} parameter "
+                           f"blob(s); numParam={numParam} is out of range")
+        target = self._state[keys[int(numParam)]]
+        value = np.asarray(blob, dtype=np.float32)
+        if value.size != target.numel():
+            raise NetError(f"{self._source}: layer '{info['name']}' blob {numParam} has "
+                           f"{target.numel()} values, got {value.size}")
+        with torch.no_grad():
+            target.copy_(torch.from_numpy(value.reshape(tuple(target.shape))))
+            for net in self._nets.values():
+                net.load_caffe_state_dict(self._state)
+
+    def getUnconnectedOutLayers(self):
+        """Ids of the layers none of whose outputs another layer reads (int32 array)."""
+        return np.array([k for k in range(1, len(self._layers) + 1) if k not in self._consumed],
+                        dtype=np.int32)
+
+    def getUnconnectedOutLayersNames(self):
+        """Names of :meth:`getUnconnectedOutLayers`, as a tuple."""
+        return tuple(self._layers[k - 1]["name"] for k in self.getUnconnectedOutLayers())
+
+    def setInputShape(self, inputName, shape):
+        """Declare the shape of an input that the definition leaves open (OpenCV refuses to
+        redefine a declared one, and so does this)."""
+        self._check()
+        if inputName not in self._input_shapes:
+            raise NetError(f"{self._source}: no input named '{inputName}' (inputs: "
+                           f"{self._inputs})")
+        if self._input_shapes[inputName] is not None:
+            raise NetError(f"{self._source}: input '{inputName}' already has the shape "
+                           f"{self._input_shapes[inputName]} (OpenCV: input shape redefinition "
+                           "is not allowed)")
+        self._input_shapes[inputName] = tuple(int(d) for d in shape)
+
+    def setInput(self, blob, name="", scalefactor=1.0, mean=None):
+        """Feed input ``name`` (default: the first) with ``(blob - mean[c]) * scalefactor``,
+        computed in float32 as OpenCV does."""
+        self._check()
+        if not self._inputs:
+            raise NetError(f"{self._source}: the net has no input")
+        if name in ("", None):
+            name = self._inputs[0]
+        if name not in self._inputs:
+            raise NetError(f"{self._source}: requested input blob \"{name}\" not found (inputs: "
+                           f"{self._inputs})")
+        x = np.asarray(blob)
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        mean = tuple(float(m) for m in (mean if mean is not None else ()))
+        if scalefactor != 1.0 or any(mean):
+            if x.ndim < 2:
+                raise NetError(f"setInput: a mean or scale needs an N x C x ... blob, got shape "
+                               f"{x.shape}")
+            c = x.shape[1]
+            m = np.array([mean[k] if k < len(mean) and k < 4 else 0.0 for k in range(c)])
+            shape = (1, c) + (1,) * (x.ndim - 2)
+            s = np.float32(scalefactor)
+            x = x * s + (-m * float(scalefactor)).astype(np.float32).reshape(shape)
+        self._fed[name] = np.ascontiguousarray(x, dtype=np.float32)
+
+    def _run(self, layer_ids):
+        """Forward once; the first output of each layer in ``layer_ids`` (all outputs with
+        ``all_outputs``)."""
+        self._check()
+        shapes = []
+        for n in self._inputs:
+            if n in self._fed:
+                shapes.append(tuple(self._fed[n].shape))
+            elif self._input_shapes.get(n) is not None:
+                shapes.append(tuple(self._input_shapes[n]))
+            else:
+                raise NetError(f"{self._source}: input '{n}' was not set; call setInput first")
+        net = self._engine(tuple(shapes))
+        wanted = sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]})
+        feed = {n: torch.from_numpy(self._fed[n]).to(self._device) for n in self._fed}
+        self._timings = collections.Counter({layer["name"]: 0 for layer in self._layers})
+        start = time.perf_counter_ns()
+        try:
+            with torch.inference_mode():
+                out = net.forward(blobs=wanted, keep_blobs=False, **feed)
+        finally:
+            self._total = time.perf_counter_ns() - start
+        return {b: np.ascontiguousarray(out[b].detach().to("cpu", torch.float32).numpy())
+                for b in wanted}
+
+    def forward(self, outputName=None, outBlobNames=None):
+        """``forward()``: the last layer's output; ``forward(name)``: the first output of
+        layer ``name``; ``forward([names])``: a tuple of them (float32 arrays)."""
+        names = outBlobNames if outBlobNames is not None else outputName
+        self._check()
+        if names is None or (isinstance(names, str) and names == ""):
+            ids = [len(self._layers)]
+            return self._run(ids)[self._layers[-1]["tops"][0]]
+        if isinstance(names, (str, int, np.integer)):
+            k = self._layer_index(names)
+            return self._run([k])[self._layers[k - 1]["tops"][0]]
+        ids = [self._layer_index(n) for n in names]
+        got = self._run(ids)
+        return tuple(got[self._layers[k - 1]["tops"][0]] for k in ids)
+
+    def forwardAndRetrieve(self, outBlobNames):
+        """Every output of each named layer: a tuple (per name) of tuples of arrays."""
+        ids = [self._layer_index(n) for n in outBlobNames]
+        got = self._run(ids)
+        return tuple(tuple(got[t] for t in self._layers[k - 1]["tops"]) for k in ids)
+
+    def getPerfProfile(self):
+        """(total ticks of the last forward, per-layer ticks as a float64 array), ticks in
+        units of ``cv2.getTickFrequency()``."""
+        if self._timings is None:
+            return 0, np.zeros(len(self._layers))
+        scale = _tick_frequency() / 1e9
+        per_layer = np.array([self._timings[layer["name"]] * scale for layer in self._layers],
+                             dtype=np.float64)
+        return int(round(self._total * scale)), per_layer
+
+    def setPreferableBackend(self, backendId):
+        """DNN_BACKEND_DEFAULT / OPENCV run on the CPU; DNN_BACKEND_CUDA with a CUDA target;
+        other backends raise UnsupportedError."""
+        if backendId not in _CPU_BACKENDS:
+            raise UnsupportedError(f"setPreferableBackend("
+                                   f"{_BACKENDS.get(backendId, backendId)}): caffe_compat.dnn "
+                                   "runs nets with torch (DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV;"
+                                   " DNN_BACKEND_CUDA with DNN_TARGET_CUDA)")
+        self._backend = int(backendId)
+
+    def setPreferableTarget(self, targetId):
+        """DNN_TARGET_CPU; DNN_TARGET_CUDA(_FP16) on torch's CUDA device when there is one
+        (float32 arithmetic), otherwise on the CPU with a warning; OpenCL and CPU_FP16 run on
+        the CPU with a warning, as OpenCV does without those devices; others raise."""
+        name = _TARGETS.get(targetId, targetId)
+        if targetId in (DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16):
+            if torch.cuda.is_available():
+                self._set_device(torch.device("cuda"))
+            else:
+                warnings.warn(f"{name}: torch has no CUDA device here; the net runs on the "
+                              "CPU", RuntimeWarning, stacklevel=2)
+                self._set_device(torch.device("cpu"))
+        elif targetId in _FALLBACK_TARGETS:
+            warnings.warn(f"{name}: not available in caffe_compat.dnn; the net runs on the "
+                          "CPU in float32", RuntimeWarning, stacklevel=2)
+            self._set_device(torch.device("cpu"))
+        elif targetId == DNN_TARGET_CPU:
+            self._set_device(torch.device("cpu"))
+        else:
+            raise UnsupportedError(f"setPreferableTarget({name}): caffe_compat.dnn runs on "
+                                   "the CPU or on torch's CUDA device (DNN_TARGET_CPU, "
+                                   "DNN_TARGET_CUDA)")
+        self._target = int(targetId)
+
+    def _set_device(self, device):
+        self._device = device
+        for net in self._nets.values():
+            net.to(device)
+
+    def enableFusion(self, fusion):
+        """Accepted and ignored: layer fusion is an OpenCV optimisation that does not change
+        what the net computes."""
+
+    def __getattr__(self, name):
+        if name in UNSUPPORTED_METHODS:
+            raise UnsupportedError(f"cv2.dnn.Net.{name} is not provided by caffe_compat.dnn "
+                                   "(see docs/from-cv2-dnn.md for what is)")
+        raise AttributeError(f"'caffe_compat.dnn.Net' has no attribute '{name}'")
+
+    def __repr__(self):
+        if self.empty():
+            return "<caffe_compat.dnn.Net (empty)>"
+        return (f"<caffe_compat.dnn.Net {self._source}: {len(self._layers)} layers, inputs "
+                f"{self._inputs}>")

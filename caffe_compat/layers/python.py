@@ -1,0 +1,304 @@
+"""Python: a layer written in Python (Caffe's PythonLayer, ``type: "Python"``).
+
+``python_param { module: "m" layer: "C" param_str: "..." }`` imports module ``m`` (from
+``sys.path``, as Caffe does from PYTHONPATH) and instantiates class ``C``, a subclass of
+:class:`PythonLayer` (pycaffe's ``caffe.Layer``), with the LayerParameter. As in Caffe:
+
+- ``setup(bottom, top)`` runs once when the net is built, then ``reshape(bottom, top)``, which
+  runs again before every ``forward(bottom, top)``; ``backward(top, propagate_down, bottom)``
+  writes the bottom diffs (of the bottoms with ``propagate_down[i]``);
+- ``bottom`` and ``top`` are lists of blobs whose ``data`` and ``diff`` are numpy arrays
+  (``reshape(*shape)``, ``shape``, ``count``, ``num``/``channels``/``height``/``width``);
+- ``self.param_str`` is ``python_param.param_str``, ``self.phase`` the net's phase
+  (0 TRAIN, 1 TEST), ``self.blobs`` the layer's own parameters (``self.blobs.add_blob(*shape)``
+  in ``setup``): learnable, saved to and copied from caffemodels, shared by ParamSpec name;
+  their ``diff`` is the parameter's gradient, accumulated as Caffe accumulates it (the solver
+  clears it before each iteration), so ``backward`` writes (or adds to) ``self.blobs[i].diff``.
+
+A Python layer is not a loss layer unless its ``loss_weight`` says so. An exception raised by
+the Python code propagates with its own type (also a NetError naming the layer).
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import torch
+
+from ..errors import CaffeCompatError, NetError
+from .base import Layer
+from .registry import register_layer
+
+
+class PythonBlob:
+    """A blob as a Python layer sees it: numpy ``data`` and ``diff`` of one shape."""
+
+    __slots__ = ("_data", "_diff")
+
+    def __init__(self, data=None, diff=None, shape=()):
+        self._data = data if data is not None else np.zeros(shape, dtype=np.float32)
+        self._diff = diff
+
+    @property
+    def data(self):
+        return self._data
+
+    @property
+    def diff(self):
+        if self._diff is None:
+            self._diff = np.zeros_like(self._data)
+        return self._diff
+
+    @property
+    def shape(self):
+        return tuple(self._data.shape)
+
+    @property
+    def count(self):
+        return int(self._data.size)
+
+    def _legacy(self, i):
+        # Caffe's LegacyShape: axis i, or 1 past the last axis
+        shape = self.shape
+        if len(shape) > 4:
+            raise NetError(f"num/channels/height/width need at most 4 axes, shape is {shape}")
+        return (shape + (1,) * (4 - len(shape)))[i]
+
+    num = property(lambda self: self._legacy(0))
+    channels = property(lambda self: self._legacy(1))
+    height = property(lambda self: self._legacy(2))
+    width = property(lambda self: self._legacy(3))
+
+    def reshape(self, *shape):
+        """Give the blob ``shape`` (new zeroed storage when the shape changes)."""
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape):
+            raise NetError(f"blob reshape to {shape}: negative dimension")
+        if shape != self.shape:
+            self._data = np.zeros(shape, dtype=self._data.dtype)
+            self._diff = None
+
+    def __repr__(self):
+        return f"PythonBlob(shape={self.shape})"
+
+
+class ParamBlob(PythonBlob):
+    """Parameter ``index`` of a layer module: ``data`` aliases the parameter, ``diff`` its
+    gradient (created as zeros when absent). Resolved at each access, so a blob shared later
+    (Caffe's ShareWeights, ``share_with``) is seen."""
+
+    __slots__ = ("_module", "_index")
+
+    def __init__(self, module, index):  # noqa: D107 - no storage of its own
+        self._module = module
+        self._index = index
+
+    @property
+    def _param(self):
+        return self._module.blobs[self._index]
+
+    @property
+    def data(self):
+        return self._param.detach().numpy()
+
+    @property
+    def diff(self):
+        p = self._param
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        return p.grad.numpy()
+
+    @property
+    def shape(self):
+        return tuple(self._param.shape)
+
+    @property
+    def count(self):
+        return int(self._param.numel())
+
+    def reshape(self, *shape):
+        raise NetError("parameter blobs keep their shape")
+
+    def __repr__(self):
+        return f"ParamBlob({self._module.name!r}, {self._index}, shape={self.shape})"
+
+
+class BlobVec:
+    """``self.blobs`` of a Python layer: index, iterate, ``len``, ``add_blob(*shape)``."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def add_blob(self, *shape):
+        m = self._module
+        m.add_blob(f"blob{len(m._blob_order)}", shape)
+        return self[len(self) - 1]
+
+    def __len__(self):
+        return len(self._module._blob_order)
+
+    def __getitem__(self, i):
+        blobs = self._module._blob_order
+        if isinstance(i, slice):
+            return [ParamBlob(self._module, k) for k in range(len(blobs))[i]]
+        return ParamBlob(self._module, range(len(blobs))[i])
+
+    def __iter__(self):
+        return (ParamBlob(self._module, k) for k in range(len(self)))
+
+
+class PythonLayer:
+    """Base class of Python layers (pycaffe's ``caffe.Layer``): override ``setup``,
+    ``reshape``, ``forward`` and ``backward`` (see the module doc)."""
+
+    def __init__(self, layer_param=None):
+        self.layer_param = layer_param
+        self.param_str = layer_param.python_param.param_str if layer_param is not None else ""
+        self.phase = 0
+        self.type = "Python"
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        pass
+
+    def forward(self, bottom, top):
+        pass
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+def _raise_from_python(exc, layer_name, what):
+    """Re-raise ``exc`` as a NetError naming the layer, keeping its type catchable."""
+    if isinstance(exc, CaffeCompatError):
+        raise exc
+    message = f"layer '{layer_name}' (type Python): {what} raised {type(exc).__name__}: {exc}"
+    try:
+        cls = type(f"Python{type(exc).__name__}", (NetError, type(exc)), {})
+        err = cls(message)
+    except TypeError:      # an exception type that cannot be combined
+        raise NetError(message) from exc
+    raise err from exc
+
+
+def _numpy(t):
+    return t.detach().to("cpu").contiguous().numpy()
+
+
+class _PythonFunction(torch.autograd.Function):
+    """Forward and backward through the Python layer's own methods (Caffe's semantics)."""
+
+    @staticmethod
+    def forward(ctx, module, n_bottoms, *tensors):
+        bottoms = tensors[:n_bottoms]
+        ref = bottoms[0] if bottoms else (tensors[n_bottoms] if len(tensors) > n_bottoms
+                                          else None)
+        bottom = [PythonBlob(_numpy(b)) for b in bottoms]
+        top = module.run_forward(bottom)
+        copies = [np.array(t.data, copy=True) for t in top]
+        outs = tuple(torch.from_numpy(c) for c in copies)
+        if ref is not None:
+            outs = tuple(o.to(device=ref.device, dtype=ref.dtype) for o in outs)
+        ctx.module = module
+        ctx.n_bottoms = n_bottoms
+        ctx.bottom_data = [b.data for b in bottom]
+        ctx.top_data = copies
+        ctx.devices = [(b.device, b.dtype) for b in bottoms]
+        return outs if len(outs) != 1 else outs[0]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        module, n = ctx.module, ctx.n_bottoms
+        propagate = [bool(ctx.needs_input_grad[2 + i]) for i in range(n)]
+        top = [PythonBlob(d, np.zeros_like(d) if g is None else _numpy(g).astype(d.dtype))
+               for d, g in zip(ctx.top_data, grads)]
+        bottom = [PythonBlob(d, np.zeros_like(d)) for d in ctx.bottom_data]
+        module.run_backward(top, propagate, bottom)
+        out = []
+        for i, (b, (device, dtype)) in enumerate(zip(bottom, ctx.devices)):
+            out.append(torch.from_numpy(np.array(b.diff, copy=True)).to(device=device,
+                                                                         dtype=dtype)
+                       if propagate[i] else None)
+        return (None, None) + tuple(out) + (None,) * (len(ctx.needs_input_grad) - 2 - n)
+
+
+@register_layer("Python")
+class Python(Layer):
+    """The engine side of a Python layer: builds the user's object and runs it."""
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        pp = param.python_param
+        if not pp.module or not pp.layer:
+            self.fail("python_param needs both 'module' and 'layer'")
+        try:
+            module = importlib.import_module(pp.module)
+        except ImportError as e:
+            raise NetError(f"layer '{self.name}' (type Python): cannot import module "
+                           f"'{pp.module}' ({e}); the module must be importable (on sys.path "
+                           "or PYTHONPATH, as for Caffe)") from e
+        cls = getattr(module, pp.layer, None)
+        if cls is None:
+            self.fail(f"module '{pp.module}' has no class '{pp.layer}'")
+        try:
+            impl = cls(param)
+        except TypeError:
+            impl = cls()
+        impl.layer_param = param
+        impl.param_str = pp.param_str
+        impl.phase = 0 if str(phase).upper() == "TRAIN" else 1
+        impl.blobs = BlobVec(self)
+        object.__setattr__(self, "impl", impl)   # a plain attribute, not a submodule
+        self._tops = None
+        bottom = [PythonBlob(shape=tuple(s)) for s in bottom_shapes]
+        top = [PythonBlob() for _ in param.top]
+        self._call("setup", bottom, top)
+        self._call("reshape", bottom, top)
+        self._top_shapes = [t.shape for t in top]
+        self._tops = top
+
+    def _call(self, method, *args):
+        try:
+            return getattr(self.impl, method)(*args)
+        except Exception as e:  # noqa: BLE001 - re-raised with the layer named
+            _raise_from_python(e, self.name, f"{type(self.impl).__name__}.{method}")
+
+    def filler_params(self):
+        return [None] * len(self._blob_order)    # the Python code initialises its blobs
+
+    def top_shapes(self, bottom_shapes):
+        if [tuple(s) for s in bottom_shapes] != self.bottom_shapes:
+            bottom = [PythonBlob(shape=tuple(s)) for s in bottom_shapes]
+            top = [PythonBlob(shape=s) for s in self._top_shapes]
+            self._call("reshape", bottom, top)
+            return [t.shape for t in top]
+        return list(self._top_shapes)
+
+    def run_forward(self, bottom):
+        """Reshape then forward on numpy blobs; returns the top blobs."""
+        top = self._tops
+        self._call("reshape", bottom, top)
+        self._call("forward", bottom, top)
+        return top
+
+    def run_backward(self, top, propagate_down, bottom):
+        self._call("backward", top, propagate_down, bottom)
+
+    # Caffe's own way, used by caffe_compat.stepwise: the tops are the net's blobs
+    runs_on_blobs = True
+
+    def forward_blobs(self, bottom, top):
+        self._call("reshape", bottom, top)
+        self._call("forward", bottom, top)
+
+    def backward_blobs(self, top, propagate_down, bottom):
+        self._call("backward", top, propagate_down, bottom)
+
+    def forward(self, *bottoms):
+        if not len(self.param.top):      # nothing flows on: no autograd node needed
+            self.run_forward([PythonBlob(_numpy(b)) for b in bottoms])
+            return ()
+        params = [p for p in self.blobs if p.requires_grad]
+        return _PythonFunction.apply(self, len(bottoms), *bottoms, *params)

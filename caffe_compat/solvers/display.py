@@ -1,0 +1,67 @@
+"""What the solver prints while it trains: the smoothed loss and the net outputs.
+
+Caffe's ``UpdateSmoothedLoss`` keeps a running average of the last ``average_loss`` iteration
+losses, in float32 and with its own arithmetic (a mean while the window fills, then
+``smoothed += (loss - oldest) / average_loss``). Every ``display`` iterations the solver prints
+``Iteration N (...), loss = X`` and one ``Train net output #k: <blob> = v`` line per output
+value, with ``(* w = w*v loss)`` for loss blobs; test passes print the same lines for their
+means (:mod:`.testing`). The glog line format is :mod:`._log`'s.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._log import g
+
+_f32 = np.float32
+
+
+class DisplayMixin:
+    """The smoothed loss and the display lines of :class:`~caffe_compat.solvers.base.Solver`."""
+
+    def _update_smoothed_loss(self, loss, start_iter, average_loss):
+        if len(self._losses) < average_loss:
+            self._losses.append(loss)
+            size = len(self._losses)
+            self.smoothed_loss = _f32((self.smoothed_loss * _f32(size - 1) + loss) / _f32(size))
+        else:
+            idx = (self.iter - start_iter) % average_loss
+            self.smoothed_loss = _f32(self.smoothed_loss
+                                      + (loss - self._losses[idx]) / _f32(average_loss))
+            self._losses[idx] = loss
+
+    def _display_outputs(self, outputs, prefix):
+        score_index = 0
+        for name, value in outputs.items():
+            weight = _f32(self._output_weights.get(name, 0.0))
+            values = np.asarray(value.detach().float().cpu().numpy(), dtype=np.float32).ravel()
+            for v in values:
+                extra = f" (* {g(weight)} = {g(weight * v)} loss)" if weight else ""
+                self.log.info(f"    {prefix} net output #{score_index}: {name} = {g(v)}{extra}",
+                              "solver.cpp:258")
+                score_index += 1
+
+    def _last_outputs(self):
+        net = self.net
+        return {name: net.blobs[name].data for name in net.graph.outputs}
+
+    def _display_test_outputs(self, names, scores, n, weights):
+        """The ``Test net output #i`` lines (means over ``n`` passes); returns the means."""
+        means = []
+        for i, name in enumerate(names):
+            mean = _f32(scores[i] / _f32(n))
+            means.append(mean)
+            w = _f32(weights.get(name, 0.0))
+            extra = f" (* {g(w)} = {g(w * mean)} loss)" if w else ""
+            self.log.info(f"    Test net output #{i}: {name} = {g(mean)}{extra}",
+                          "solver.cpp:414")
+        return means
+
+
+def blob_loss_weights(net):
+    """Blob name -> loss weight of its last producer (Caffe's blob_loss_weights_)."""
+    out = {}
+    for node, _, weights, _ in net._nodes:
+        for top, w in zip(node.tops, weights):
+            out[top] = w
+    return out

@@ -1,0 +1,346 @@
+"""Caffe's blob-by-blob execution of a :class:`~caffe_compat.net.Net`: persistent blobs,
+``ForwardFromTo`` / ``BackwardFromTo`` over any layer range (pycaffe's ``caffe.Net``).
+
+A :class:`Stepwise` keeps one ``data`` and one ``diff`` tensor per named blob, as Caffe's
+Blobs do, so that arrays taken from them alias the net's memory: a value written into an
+input blob is what the next forward reads, a layer's output stays readable (and writable)
+until that layer runs again, and ``backward`` reads the diffs found in the top blobs (the loss
+tops hold their loss weight, as Caffe's SetLossWeights leaves them) and writes the bottom
+diffs, layer by layer:
+
+- bottom diffs are assigned (Caffe's layers overwrite them), parameter diffs accumulate
+  (the param's ``grad``; ``clear_param_diffs`` zeroes them in place);
+- which layers and bottoms take part in backward follows Caffe's Net::Init: a layer needs
+  backward when a bottom does or a parameter has ``lr_mult != 0``; layers whose tops feed no
+  loss are skipped; ``propagate_down: false`` stops a bottom; ``force_backward`` runs every
+  layer and every bottom its layer allows.
+
+Each layer's backward is autograd over that layer alone (its forward graph is kept from the
+forward pass while a backward may follow). A blob keeps its storage across passes once an
+outside view of it was taken (``export``); other blobs adopt the layer's fresh output, so an
+inference pass costs no copies. The tops of a Split share its bottom's data, as in Caffe.
+"""
+from __future__ import annotations
+
+import torch
+
+from .errors import NetError
+
+
+def _numpy(t, what):
+    if t.device.type != "cpu":
+        raise NotImplementedError(f"{what}: numpy views of blobs on {t.device} are not "
+                                  "supported (CPU only); read them as tensors through "
+                                  "caffe_compat.Net")
+    return t.numpy()
+
+
+class BlobView:
+    """A named blob of a :class:`Stepwise` as pycaffe and Python layers see it: ``data`` and
+    ``diff`` are numpy views of its memory; ``reshape(*shape)`` gives it new storage."""
+
+    __slots__ = ("_store", "_name")
+
+    def __init__(self, store, name):
+        self._store = store
+        self._name = name
+
+    @property
+    def data(self):
+        return _numpy(self._store.export(self._name), f"blob '{self._name}'")
+
+    @property
+    def diff(self):
+        self._store.export(self._name)
+        return _numpy(self._store.diff_of(self._name), f"blob '{self._name}'")
+
+    @property
+    def shape(self):
+        return tuple(self._store.data[self._name].shape)
+
+    @property
+    def count(self):
+        return int(self._store.data[self._name].numel())
+
+    def _axis(self, i):
+        shape = self.shape
+        if len(shape) > 4:
+            raise NetError(f"blob '{self._name}': num/channels/height/width need at most 4 "
+                           f"axes, shape is {shape}")
+        return (shape + (1,) * (4 - len(shape)))[i]
+
+    num = property(lambda self: self._axis(0))
+    channels = property(lambda self: self._axis(1))
+    height = property(lambda self: self._axis(2))
+    width = property(lambda self: self._axis(3))
+
+    def reshape(self, *shape):
+        """New storage of ``shape`` (views taken before no longer alias the blob)."""
+        self._store.reshape_blob(self._name, shape)
+
+    def __repr__(self):
+        return f"Blob({self._name!r}, shape={self.shape})"
+
+
+class Stepwise:
+    """Persistent blobs and layer-range passes over ``net`` (see the module doc)."""
+
+    def __init__(self, net):
+        self.net = net
+        self.nodes = net._nodes
+        self.index = {node.name: i for i, (node, _, _, _) in enumerate(self.nodes)}
+        ref = net._ref
+        self.data = {}
+        self.diff = {}
+        self.exported = set()        # blobs whose storage was handed out
+        self.loss_weights = {}
+        for node, key, weights, _ in self.nodes:
+            for name, w in zip(node.tops, weights):
+                if w:
+                    self.loss_weights[name] = self.loss_weights.get(name, 0.0) + w
+        for name in net.graph.blob_names:
+            self.data[name] = torch.zeros(net._blob_shapes[name], dtype=ref.dtype,
+                                          device=ref.device)
+        self._saved = {}             # layer index -> (leaves, tops) of the last forward
+        self._analyse_backward()
+
+    # ------------------------------------------------------------------ Caffe's Net::Init
+    def _analyse_backward(self):
+        net = self.net
+        blob_need = {}
+        self.layer_need = []
+        self.bottom_need = []
+        self.param_need = []
+        for node, key, _, prop in self.nodes:
+            module = net.layers[key]
+            bottoms = [bool(blob_need.get(b, False)) for b in node.bottoms]
+            if len(node.param.propagate_down):
+                bottoms = [bool(p) for p in prop]
+            specs = node.param.param
+            params = [(specs[i].lr_mult if i < len(specs) else 1.0) != 0
+                      for i in range(len(module.blobs))]
+            need = any(blob_need.get(b, False) for b in node.bottoms) or any(params)
+            for t in node.tops:
+                if need:
+                    blob_need[t] = True
+            self.layer_need.append(need)
+            self.bottom_need.append(bottoms)
+            self.param_need.append(params)
+        under_loss, skip = set(), set()
+        for i in range(len(self.nodes) - 1, -1, -1):
+            node, _, weights, _ = self.nodes[i]
+            contributes, skip_prop = False, True
+            for t, w in zip(node.tops, weights):
+                contributes |= bool(w) or t in under_loss
+                skip_prop &= t in skip
+                if contributes and not skip_prop:
+                    break
+            if self.layer_need[i] and skip_prop and node.tops:
+                self.layer_need[i] = False
+                self.bottom_need[i] = [False] * len(node.bottoms)
+            if not contributes:
+                self.layer_need[i] = False
+            for j, b in enumerate(node.bottoms):
+                if contributes:
+                    under_loss.add(b)
+                else:
+                    self.bottom_need[i][j] = False
+                if not self.bottom_need[i][j]:
+                    skip.add(b)
+        if net.graph.force_backward:
+            for i, (node, key, _, _) in enumerate(self.nodes):
+                module = net.layers[key]
+                self.layer_need[i] = True
+                self.bottom_need[i] = [need or module.allow_force_backward(j)
+                                       for j, need in enumerate(self.bottom_need[i])]
+                self.param_need[i] = [True] * len(self.param_need[i])
+
+    # ------------------------------------------------------------------ blobs
+    def export(self, name):
+        """The data tensor of blob ``name``, which keeps its storage from now on."""
+        self.exported.add(name)
+        return self.data[name]
+
+    def diff_of(self, name):
+        """The diff tensor of blob ``name`` (zeros, or the loss weight for loss tops)."""
+        data = self.data[name]
+        d = self.diff.get(name)
+        if d is None or d.shape != data.shape or d.device != data.device:
+            d = torch.zeros_like(data)
+            if name in self.loss_weights:
+                d.fill_(self.loss_weights[name])
+            self.diff[name] = d
+        return d
+
+    def reshape_blob(self, name, shape):
+        """Give blob ``name`` new storage of ``shape`` (Caffe's Blob::Reshape); views taken
+        before no longer alias it."""
+        shape = tuple(int(d) for d in shape)
+        old = self.data[name]
+        if tuple(old.shape) != shape:
+            self.data[name] = torch.zeros(shape, dtype=old.dtype, device=old.device)
+            self.diff.pop(name, None)
+
+    def _put(self, name, t, copy):
+        buf = self.data[name]
+        if t is buf:
+            return
+        if (copy or name in self.exported) and buf.shape == t.shape and \
+                buf.dtype == t.dtype and buf.device == t.device:
+            if buf.data_ptr() != t.data_ptr():
+                buf.copy_(t)
+            return
+        self.data[name] = t.clone() if copy else t
+        self.exported.discard(name)
+
+    # ------------------------------------------------------------------ passes
+    def layer_range(self, start, end, default_start, default_end):
+        """(start, end) layer indices from names, indices or None."""
+        def index(v, default):
+            if v is None:
+                return default
+            if isinstance(v, str):
+                if v not in self.index:
+                    raise NetError(f"net '{self.net.name}' has no layer '{v}'")
+                return self.index[v]
+            return int(v)
+        return index(start, default_start), index(end, default_end)
+
+    def forward(self, start=0, end=None):
+        """Run layers ``start`` to ``end`` (inclusive); returns the total loss of the layers
+        run (float), as Caffe's ForwardFromTo."""
+        end = len(self.nodes) - 1 if end is None else end
+        if start < 0 or end >= len(self.nodes):
+            raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")
+        grad = torch.is_grad_enabled()
+        loss = 0.0
+        net = self.net
+        for i in range(start, end + 1):
+            node, key, weights, _ = self.nodes[i]
+            module = net.layers[key]
+            if node.type == "Input":
+                continue
+            if getattr(module, "runs_on_blobs", False):
+                # a Python layer works on the net's own blobs, as in Caffe
+                module.forward_blobs([BlobView(self, b) for b in node.bottoms],
+                                     [BlobView(self, t) for t in node.tops])
+                for name, w in zip(node.tops, weights):
+                    if w:
+                        loss += float(w) * float(self.data[name].sum())
+                continue
+            keep_graph = grad and self.layer_need[i]
+            bottoms = [self.data[b] for b in node.bottoms]
+            if keep_graph:
+                leaves = []
+                for j, (b, t) in enumerate(zip(node.bottoms, bottoms)):
+                    leaf = t.detach()
+                    if b in node.tops or not leaf.is_floating_point():
+                        leaf = leaf.clone()       # the layer overwrites it: keep its input
+                    if self.bottom_need[i][j] and leaf.is_floating_point():
+                        leaf.requires_grad_(True)
+                    leaves.append(leaf)
+                with torch.enable_grad():
+                    tops = module(*leaves)
+                tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
+                self._saved[i] = (leaves, tops)
+            else:
+                self._saved.pop(i, None)
+                with torch.no_grad():
+                    if not grad and i in net._exclusive_inplace:
+                        tops = module.forward_inplace(bottoms[0])
+                    else:
+                        tops = module(*bottoms)
+                tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
+            if module.is_data:
+                tops = tuple(t.to(device=net._ref.device, dtype=net._ref.dtype) for t in tops)
+            if node.type == "Split":       # Caffe's SplitLayer shares its bottom's data
+                for name in node.tops:
+                    self.data[name] = self.data[node.bottoms[0]]
+                continue
+            for name, t, w in zip(node.tops, tops, weights):
+                self._put(name, t.detach(), copy=keep_graph)
+                if w:
+                    loss += float(w) * float(t.detach().sum())
+        return loss
+
+    def backward(self, start=None, end=0):
+        """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
+        reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
+        start = len(self.nodes) - 1 if start is None else start
+        net = self.net
+        for i in range(start, end - 1, -1):
+            if not self.layer_need[i]:
+                continue
+            node, key, _, _ = self.nodes[i]
+            if not node.bottoms and not any(self.param_need[i]):
+                continue
+            module = net.layers[key]
+            if getattr(module, "runs_on_blobs", False):
+                for b in node.bottoms:
+                    self.diff_of(b)
+                module.backward_blobs([BlobView(self, t) for t in node.tops],
+                                      list(self.bottom_need[i]),
+                                      [BlobView(self, b) for b in node.bottoms])
+                continue
+            if i not in self._saved:
+                self._replay(i)
+            leaves, tops = self._saved[i]
+            outs, grads = [], []
+            for name, t in zip(node.tops, tops):
+                if t.requires_grad:
+                    outs.append(t)
+                    grads.append(self.diff_of(name).reshape(t.shape).to(t.dtype))
+            params = [p for p, need in zip(module.blobs, self.param_need[i])
+                      if need and p.requires_grad]
+            wanted = [leaf for leaf, need in zip(leaves, self.bottom_need[i])
+                      if need and leaf.requires_grad]
+            results = [None] * (len(wanted) + len(params))
+            if outs and (wanted or params):
+                results = torch.autograd.grad(outs, wanted + params, grads, retain_graph=True,
+                                              allow_unused=True)
+            it = iter(results[:len(wanted)])
+            with torch.no_grad():
+                for b, leaf, need in zip(node.bottoms, leaves, self.bottom_need[i]):
+                    if not (need and leaf.requires_grad):
+                        continue
+                    g = next(it)
+                    d = self.diff_of(b)
+                    if g is None:
+                        d.zero_()
+                    else:
+                        d.copy_(g.reshape(d.shape))
+                for p, g in zip(params, results[len(wanted):]):
+                    if g is None:
+                        continue
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+                    p.grad.add_(g)
+
+    def _replay(self, i):
+        """Rebuild layer ``i``'s graph from the blobs as they are (its forward ran elsewhere)."""
+        with torch.enable_grad():
+            node = self.nodes[i][0]
+            saved_tops = {t: self.data[t] for t in node.tops}
+            self.forward(i, i)
+            for name, t in saved_tops.items():     # the replay must not change the outputs
+                self.data[name] = t
+        if i not in self._saved:
+            raise NetError(f"layer '{node.name}': no forward graph to back-propagate")
+
+    def clear_param_diffs(self):
+        """Zero every parameter diff in place (Caffe's ClearParamDiffs)."""
+        with torch.no_grad():
+            for e in self.net.learnable:
+                if e.param.grad is not None:
+                    e.param.grad.zero_()
+
+    def reshape(self):
+        """Propagate shapes from the input blobs through every layer (Caffe's Net::Reshape):
+        blobs whose shape changes get new storage."""
+        net = self.net
+        for node, key, _, _ in self.nodes:
+            if node.type == "Input" or not node.bottoms:
+                continue
+            shapes = [tuple(self.data[b].shape) for b in node.bottoms]
+            for name, shape in zip(node.tops, net.layers[key].top_shapes(shapes)):
+                self.reshape_blob(name, shape)
