@@ -20,7 +20,7 @@ from ..errors import CaffeCompatError, NetError
 from ..io.atomic import atomic_path
 from . import converters  # noqa: F401 - registers the converters
 from .graph_builder import LayerContext, OnnxGraph, import_onnx
-from .registry import converter_for
+from .registry import batch_axes, converter_for
 
 # layers that produce nothing an inference graph needs
 _NOT_EXPORTED = frozenset({"Silence", "Accuracy"})
@@ -117,10 +117,12 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None, b
     used = {i for n in g.nodes for i in n.input} | set(outputs)
     g.initializers = [t for t in g.initializers if t.name in used]
     graph_inputs = []
+    axes = _input_batch_axes(net, steps, inputs)
     for b in inputs:
         shape = list(net.blob_shape(b))
         if shape:
-            shape[0] = "batch" if dynamic_batch else int(batch or shape[0])
+            k = axes.get(b, 0)
+            shape[k] = "batch" if dynamic_batch else int(batch or shape[k])
         dims = shape
         graph_inputs.append(onnx.helper.make_tensor_value_info(b, onnx.TensorProto.FLOAT, dims))
     graph = onnx.helper.make_graph(g.nodes, net.name or "caffe_net", graph_inputs,
@@ -136,6 +138,18 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None, b
     if metadata:
         onnx.helper.set_model_props(model, {str(k): str(v) for k, v in metadata.items()})
     return model
+
+
+def _input_batch_axes(net, steps, inputs):
+    """``{input blob: axis}`` for inputs whose items a consuming layer keeps off axis 0 (see
+    :mod:`caffe_compat.export.registry`); the first consumer decides."""
+    out, wanted = {}, set(inputs)
+    for node in steps:
+        for index, axis in batch_axes(node.type, net.layer(node.name)).items():
+            b = node.bottoms[index] if index < len(node.bottoms) else None
+            if b in wanted and b not in out:
+                out[b] = axis
+    return out
 
 
 def _fold(g, node, module, bottoms):
