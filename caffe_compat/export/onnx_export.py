@@ -260,15 +260,16 @@ def export_onnx(net, path, outputs=None, dynamic_batch=True, opset=17, metadata=
     return path
 
 
-def random_inputs(net, names, batch=2, seed=0):
-    """Uniform [0, 1) float32 inputs of ``batch`` items for the input blobs ``names``."""
+def random_inputs(net, names, batch=2, seed=0, axes=None):
+    """Uniform [0, 1) float32 inputs of ``batch`` items for the input blobs ``names``, on the
+    free axis ``axes[name]`` (default 0)."""
     rng = np.random.default_rng(seed)
     out = {}
     for b in names:
-        shape = tuple(net.blob_shape(b))
+        shape = list(net.blob_shape(b))
         if shape:
-            shape = (batch,) + shape[1:]
-        out[b] = rng.random(shape, dtype=np.float32)
+            shape[(axes or {}).get(b, 0)] = batch
+        out[b] = rng.random(tuple(shape), dtype=np.float32)
     return out
 
 
@@ -296,7 +297,9 @@ def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
     sess = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
     if inputs is None:
-        inputs = random_inputs(net, names, batch, seed)
+        axes = {i.name: list(i.shape).index("batch") for i in sess.get_inputs()
+                if "batch" in list(i.shape)}
+        inputs = random_inputs(net, names, batch, seed, axes)
     feed = {k: np.ascontiguousarray(inputs[k], np.float32) for k in names}
     outs = [o.name for o in sess.get_outputs()]
     theirs = sess.run(outs, feed)
