@@ -4,7 +4,8 @@ forward and against OpenCV 4's outputs (committed fixtures), and by benchmarks/b
 
 ``NETS[name]`` gives ``build`` (the prototxt text), ``outputs`` (the blobs compared: the
 logits and the probabilities where there are both), ``source`` (where the public definition
-lives) and ``quick`` (part of the default test suite). Differences from the public files:
+lives) and ``quick`` (part of the default test suite: the nets that take a few seconds on a 2-core
+machine). Differences from the public files:
 batch 1; FCN-8s and colorization get smaller inputs (48 and 64 pixels); weights are seeded
 random (``tests.caffe_compat.opencv_fixtures.nets.fill_weights``), except where a test loads
 real ones.
@@ -41,7 +42,7 @@ NETS = {
     "VGG16": _spec(classic.vgg16, ["fc8", "prob"], "Caffe model zoo: VGG_ILSVRC_16_layers"),
     "VGG19": _spec(classic.vgg19, ["fc8", "prob"], "Caffe model zoo: VGG_ILSVRC_19_layers"),
     "GoogLeNet": _spec(inception.googlenet, ["loss3/classifier", "prob"],
-                       BVLC + "bvlc_googlenet", quick=True),
+                       BVLC + "bvlc_googlenet"),
     "Inception-BN 21k": _spec(inception.inception_bn_21k, ["fc1", "softmax"],
                               "pertusa/InceptionBN-21K-for-Caffe"),
     "Inception-v3": _spec(inception.inception_v3, ["softmax_logits", "softmax"],
@@ -58,8 +59,7 @@ NETS = {
     "SqueezeNet 1.1": _spec(mobile.squeezenet11, ["pool10", "prob"], "forresti/SqueezeNet",
                             quick=True),
     "MobileNet v1": _spec(mobile.mobilenet_v1, ["fc7", "prob"], "shicai/MobileNet-Caffe"),
-    "MobileNet v2": _spec(mobile.mobilenet_v2, ["fc7", "prob"], "shicai/MobileNet-Caffe",
-                          quick=True),
+    "MobileNet v2": _spec(mobile.mobilenet_v2, ["fc7", "prob"], "shicai/MobileNet-Caffe"),
     "FCN-8s": _spec(dense.fcn8s, ["score"], "shelhamer/fcn.berkeleyvision.org voc-fcn8s"),
     "Colorization": _spec(dense.colorization, ["class8_ab"],
                           "richzhang/colorization colorization_deploy_v2 (OpenCV's sample)"),
