@@ -483,7 +483,8 @@ def main(argv=None):
     """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
     from . import cli as imported        # this module as imported (not as __main__)
     from . import extra_tools  # noqa: F401  draw, parse-log, plot-log register themselves there
-    from .export import command  # noqa: F401  export registers itself there
+    from .export.command import COMMAND as export_command
+    register_command("export", *export_command)
     from .cli_tools import registered_commands  # Caffe's other tools (convert_imageset, ...)
     COMMANDS.update(imported.COMMANDS)
     COMMANDS.update(registered_commands())

@@ -10,16 +10,26 @@ An ONNX file is checked with ``onnx.checker`` (full check) before it is moved in
 run by onnxruntime (when installed) on a random batch of 2 beside our forward: a difference
 above 1e-4 of an output's scale is an error (exit status 1; the file stays, for inspection).
 Written atomically.
+
+``caffe_compat.cli`` registers :data:`COMMAND` with ``register_command`` (this module does not
+import the CLI, so that the two stay free of an import cycle).
 """
 from __future__ import annotations
 
 import sys
 
-from ..cli import _flag, register_command
 from ..errors import CaffeCompatError
 
 # the bound the export promises: float32 sums in onnxruntime's order against ours
 TOLERANCE = 1e-4
+
+
+def _flag(parser, name, **kwargs):
+    """A flag accepted as ``-name`` and ``--name``, with dashes or underscores (Caffe's
+    spelling, as the other subcommands)."""
+    forms = dict.fromkeys([name, name.replace("_", "-")])
+    kwargs.setdefault("dest", name)
+    parser.add_argument(*[f"{d}{f}" for f in forms for d in ("-", "--")], **kwargs)
 
 
 def _arguments(p):
@@ -70,5 +80,5 @@ def run_export(args):
     return 0
 
 
-register_command("export", _arguments, run_export,
-                 "export a deploy net and its weights to ONNX or TorchScript")
+# (add_arguments, run, help) for caffe_compat.cli.register_command("export", ...)
+COMMAND = (_arguments, run_export, "export a deploy net and its weights to ONNX or TorchScript")
