@@ -9,7 +9,8 @@ every value then at least 1, an empty bin still 0) minus ``s``, exact for bins w
 is 0 (features after a ReLU) and within float32 rounding of ``s`` otherwise.
 
 PSROIPooling has no ONNX operator; it is written with an integral image: double-precision
-cumulative sums of the score maps, the four corners of each bin gathered (``GatherND``), the
+cumulative sums of the score maps, the four corners of each bin gathered (``GatherND``, on
+the float32 halves ``hi + lo`` of the doubles), the
 window sum divided by its area. The bins follow our layer: ROI corners rounded half away from
 zero (``x2 + 1``, ``y2 + 1`` for the end) times ``spatial_scale``, spans at least 0.1, bin
 ``i`` over ``[floor(start + i r), ceil(start + (i + 1) r))`` clipped to the map, channel
@@ -93,10 +94,16 @@ def psroi_pooling(ctx):
     ch = ctx.op("Expand", [ctx.const(channel.reshape(1, dim, k, k, 1).astype(np.int64),
                                      "channels"), full])
 
+    # gathered as two float32 halves (hi + lo: the double to ~2^-48 of its size), since some
+    # runtimes (OpenCV 5) gather no float64
+    hi = ctx.op("Cast", [integral], to=1)
+    lo = ctx.op("Cast", [ctx.op("Sub", [integral, ctx.op("Cast", [hi], to=11)])], to=1)
+
     def corner(ys, xs):
         index = ctx.op("Concat", [b, ch, spread(ys, [-1, 1, k, 1, 1]),
                                   spread(xs, [-1, 1, 1, k, 1])], axis=-1)
-        return ctx.op("GatherND", [integral, index])                      # (R, dim, k, k)
+        return ctx.op("Add", [ctx.op("Cast", [ctx.op("GatherND", [half, index])], to=11)
+                              for half in (hi, lo)])                     # (R, dim, k, k)
 
     total = ctx.op("Add", [ctx.op("Sub", [ctx.op("Sub", [corner(yhi, xhi), corner(ylo, xhi)]),
                                           corner(yhi, xlo)]), corner(ylo, xlo)])
