@@ -36,7 +36,8 @@ def opencv5():
     return cv2
 
 
-@pytest.mark.parametrize("name", ["LeNet", "SqueezeNet 1.1",
+@pytest.mark.parametrize("name", ["LeNet",
+                                  pytest.param("SqueezeNet 1.1", marks=pytest.mark.slow),
                                   pytest.param("GoogLeNet", marks=pytest.mark.slow),
                                   pytest.param("MobileNet v2", marks=pytest.mark.slow),
                                   pytest.param("ResNet-50", marks=pytest.mark.slow)])
