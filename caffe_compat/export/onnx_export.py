@@ -69,9 +69,9 @@ def needed_layers(net, outputs):
             raise NetError(f"layer '{node.name}' (type {node.type}) is a loss layer; an "
                            "inference graph cannot include it (export the blobs before it)")
         if net.layer(node.name).is_data:
-            raise NetError(f"layer '{node.name}' (type {node.type}) reads its data from files; "
-                           "export a deploy net with Input blobs (caffe-compat upgrade, or "
-                           "Net.save_prototxt, gives one)")
+            raise NetError(f"layer '{node.name}' (type {node.type}) is a data layer (it reads "
+                           "or makes its own batches); export a deploy net with Input blobs "
+                           "(caffe-compat upgrade, or Net.save_prototxt, gives one)")
         needed.update(node.bottoms)
         steps.append(node)
     steps.reverse()

@@ -63,3 +63,14 @@ def test_export_names_the_layer_without_converter(tmp_path, capsys):
     assert "layer 'py' (type Python): no ONNX converter" in err, err
     assert "--output" in err                    # the suggestion: export the blobs before it
     assert not out.exists()
+
+
+def test_export_names_a_data_layer(tmp_path):
+    """A net fed by a data layer is refused with the layer, its type and the way out."""
+    from caffe_compat.errors import NetError
+    from caffe_compat.export import export_onnx
+    text = layer("d", "DummyData", [], "dummy_data_param { shape { dim: 2 dim: 3 } }",
+                 tops=["x"]) + layer("relu", "ReLU", ["x"])
+    with pytest.raises(NetError, match=r"layer 'd' \(type DummyData\) is a data layer.*Input"):
+        export_onnx(Net(text, phase="test"), tmp_path / "f.onnx", outputs=["relu"])
+    assert not (tmp_path / "f.onnx").exists()
