@@ -73,6 +73,9 @@ setup(
                  "plyvel>=1.5"],
         # Caffe's Data layer databases and convert_imageset / compute_image_mean
         "data": ["lmdb>=1.4", "plyvel>=1.5"],
+        # caffe-compat export: onnx writes and checks the file, onnxruntime runs it beside
+        # our forward
+        "export": ["onnx>=1.15", "onnxruntime>=1.17"],
     },
     entry_points={
         "console_scripts": [

@@ -480,6 +480,8 @@ def main(argv=None):
     """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
     from . import cli_tools  # noqa: F401  Caffe's other tools (convert_imageset, ...)
     from . import extra_tools  # noqa: F401  draw, parse-log, plot-log
+    from .export.command import COMMAND as export_command
+    register_command("export", *export_command)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
         print(_usage(), file=sys.stderr if not argv else sys.stdout)

@@ -16,82 +16,31 @@ float32), ``input_scaling`` (``single(Y)/255``, Y the luma of ``rgb2ycbcr``), ``
 (each face transposed, as matcaffe hands MATLAB's ``video(:,:,n)`` to Caffe), ``output``, and the
 source: ``source_caffemodel`` and ``source_caffemodel_sha256``, ``deploy``, ``architecture``.
 
-ONNX uses torch's TorchScript-based exporter (``dynamo=False``), which needs only the ``onnx``
-package (for the checker); every file is checked with ``onnx.checker`` (full check) before it is
-moved into place, and the CLI compares onnxruntime's output with ours when onnxruntime is
-installed. The state_dict keys are ``<layer>.<blob>`` (``conv1.weight``), the format of
-``caffe-compat convert``. Files are written atomically.
+The ONNX and TorchScript files come from :mod:`caffe_compat.export` (any net: one ONNX converter
+per Caffe layer type, opset 17, batch axis free); every ONNX file is checked with
+``onnx.checker`` (full check) before it is moved into place, and the CLI compares onnxruntime's
+output with ours when onnxruntime is installed. The state_dict keys are ``<layer>.<blob>``
+(``conv1.weight``), the format of ``caffe-compat convert``. Files are written atomically.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import warnings
 
 import numpy as np
 import torch
-from torch import nn
 
-from caffe_compat.errors import CaffeCompatError, NetError
-from caffe_compat.io.atomic import atomic_path
+from caffe_compat import export as generic_export
+from caffe_compat.errors import CaffeCompatError
 
 __all__ = ["ExportModule", "load_model", "export_state_dict", "export_torchscript",
            "export_onnx", "export", "onnxruntime_check", "onnx_metadata", "FORMATS", "main"]
 
 FORMATS = ("onnx", "torchscript", "state_dict")
-_SKIP = {"Silence", "Input"}
 
-
-class ExportModule(nn.Module):
-    """A traceable ``forward(data) -> output`` view of a test-phase :class:`caffe_compat.Net`.
-
-    It runs the net's own layer modules in the net's order (shape-dependent geometry such as
-    Pooling's is fixed by tracing for the example's size). Loss, Silence and Accuracy layers are
-    left out; inputs other than ``input`` (e.g. the deploy nets' unused ``label``) are not
-    needed.
-    """
-
-    def __init__(self, net, input="data", output=None):
-        super().__init__()
-        if input not in net.inputs:
-            raise NetError(f"net '{net.name}' has no input blob '{input}' (inputs: "
-                           f"{net.inputs})")
-        outputs = [o for o in net.outputs if o != input]
-        if output is None:
-            if len(outputs) != 1:
-                raise NetError(f"net '{net.name}' has outputs {outputs}; name one to export")
-            output = outputs[0]
-        self.net = net
-        self.input_name = input
-        self.output_name = output
-        self.input_shape = tuple(net.blob_shape(input))
-        self._steps = []
-        needed = {output}
-        for node in reversed(net.graph.layers):     # keep only layers the output depends on
-            if node.type in _SKIP or not needed.intersection(node.tops):
-                continue
-            module = net.layer(node.name)
-            if getattr(module, "is_loss", False) or node.type == "Accuracy":
-                continue
-            needed.update(node.bottoms)
-            self._steps.append(node)
-        self._steps.reverse()
-        missing = needed - {input} - {t for n in self._steps for t in n.tops}
-        if missing:
-            raise NetError(f"net '{net.name}': blob(s) {sorted(missing)} needed for "
-                           f"'{output}' come from other inputs; only '{input}' is exported")
-
-    def forward(self, data):
-        values = {self.input_name: data}
-        for node in self._steps:
-            module = self.net.layer(node.name)
-            tops = module(*[values[b] for b in node.bottoms])
-            if isinstance(tops, torch.Tensor):
-                tops = (tops,)
-            for name, t in zip(node.tops, tops):
-                values[name] = t
-        return values[self.output_name]
+# the paper's nets have one input ("data") and one output; any net: caffe_compat.export
+ExportModule = generic_export.ExportModule
 
 
 def load_model(weights, model=None, input_size=None):
@@ -114,23 +63,9 @@ def export_state_dict(net, path):
     return path
 
 
-def _traced(net, output=None):
-    module = ExportModule(net, output=output).eval()
-    example = _example(module)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        # torch 2.9+ marks TorchScript deprecated; tracing still works and is what is asked for
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        traced = torch.jit.trace(module, (example,), check_trace=False)
-    return module, traced, example
-
-
 def export_torchscript(net, path, output=None):
     """A traced TorchScript module (``torch.jit.load(path)(data) -> output``), atomically."""
-    _, traced, _ = _traced(net, output)
-    with atomic_path(path, suffix=".pt") as tmp:
-        traced.save(tmp)
-    return path
+    return generic_export.export_torchscript(net, path, output=output)
 
 
 # what the paper's nets expect (prepare_dataset.m, generate_train.m and matcaffe)
@@ -174,36 +109,15 @@ def export_onnx(net, path, opset=17, dynamic_batch=True, output=None, metadata=N
     ``dynamic_batch``), checked with ``onnx.checker.check_model(full_check=True)``.
     ``metadata``: ``{key: text}`` stored as the file's ``metadata_props`` (default: what
     :func:`onnx_metadata` says of ``net``, without the caffemodel's hash)."""
-    try:
-        import onnx
-    except ImportError:
-        raise CaffeCompatError("ONNX export needs the 'onnx' package (pip install onnx)") from None
-    module = ExportModule(net, output=output).eval()
-    example = _example(module)
-    names = dict(input_names=[module.input_name], output_names=[module.output_name])
-    axes = {module.input_name: {0: "batch"}, module.output_name: {0: "batch"}} \
-        if dynamic_batch else None
-    with atomic_path(path, suffix=".onnx") as tmp:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            torch.onnx.export(module, (example,), tmp, dynamo=False, opset_version=int(opset),
-                              dynamic_axes=axes, do_constant_folding=True, **names)
-        model = onnx.load(tmp)
-        if metadata is None:
-            metadata = onnx_metadata(net, output=output)
-        if not dynamic_batch and "input_layout" in metadata:
-            metadata = dict(metadata, input_layout=metadata["input_layout"].split(" (")[0]
-                            .replace("N x", f"{int(example.shape[0])} x", 1))
-        onnx.helper.set_model_props(model, {str(k): str(v) for k, v in metadata.items()})
-        onnx.save(model, tmp)
-        try:
-            onnx.checker.check_model(onnx.load(tmp), full_check=True)
-        except Exception as e:  # noqa: BLE001 - onnx raises ValidationError and others
-            raise CaffeCompatError(f"{path}: the exported ONNX model fails the checker: "
-                                   f"{e}") from None
-    return path
+    batch = 2                      # a static batch is the 2 items the exporter's example had
+    if metadata is None:
+        metadata = onnx_metadata(net, output=output)
+    if not dynamic_batch and "input_layout" in metadata:
+        metadata = dict(metadata, input_layout=metadata["input_layout"].split(" (")[0]
+                        .replace("N x", f"{batch} x", 1))
+    return generic_export.export_onnx(net, path, outputs=[output] if output else None,
+                                      dynamic_batch=dynamic_batch, opset=opset,
+                                      metadata=metadata, batch=batch)
 
 
 def export(net, fmt, path, **kwargs):

@@ -1,0 +1,84 @@
+"""``caffe-compat export``: a Caffe net (deploy prototxt + caffemodel) to ONNX or TorchScript.
+
+    caffe-compat export -model deploy.prototxt -weights W.caffemodel --format onnx --out F.onnx
+        [--output BLOB ...] [--opset 17] [--static-batch N] [--no-check]
+
+The net is built in the TEST phase with the deploy file's input shapes; the export keeps that
+geometry and leaves the batch axis free (``--static-batch N`` fixes it). Outputs: the blobs
+named by ``--output`` (repeatable), else the net's output blobs (losses and Accuracy left out).
+An ONNX file is checked with ``onnx.checker`` (full check) before it is moved into place, then
+run by onnxruntime (when installed) on a random batch of 2 beside our forward: a difference
+above 1e-4 of an output's scale is an error (exit status 1; the file stays, for inspection).
+Written atomically.
+
+``caffe_compat.cli`` registers :data:`COMMAND` with ``register_command`` (this module does not
+import the CLI, so that the two stay free of an import cycle).
+"""
+from __future__ import annotations
+
+import sys
+
+from ..errors import CaffeCompatError
+
+# the bound the export promises: float32 sums in onnxruntime's order against ours
+TOLERANCE = 1e-4
+
+
+def _flag(parser, name, **kwargs):
+    """A flag accepted as ``-name`` and ``--name``, with dashes or underscores (Caffe's
+    spelling, as the other subcommands)."""
+    forms = dict.fromkeys([name, name.replace("_", "-")])
+    kwargs.setdefault("dest", name)
+    parser.add_argument(*[f"{d}{f}" for f in forms for d in ("-", "--")], **kwargs)
+
+
+def _arguments(p):
+    _flag(p, "model", required=True, help="the deploy net definition (prototxt)")
+    _flag(p, "weights", required=True, help="the caffemodel (or HDF5 weights)")
+    _flag(p, "format", choices=("onnx", "torchscript"), default="onnx",
+          help="onnx (default) or torchscript")
+    _flag(p, "out", required=True, help="the file to write")
+    _flag(p, "output", action="append", default=None, metavar="BLOB",
+          help="a blob to export (repeatable; default: the net's outputs)")
+    _flag(p, "opset", type=int, default=17, help="ONNX opset (default 17)")
+    _flag(p, "static_batch", type=int, default=None, metavar="N",
+          help="ONNX: declare the batch size N instead of leaving it free")
+    _flag(p, "no_check", action="store_true",
+          help="ONNX: skip the onnxruntime comparison")
+
+
+def run_export(args):
+    from ..net import Net
+    from . import compare_onnxruntime, default_outputs, export_onnx, export_torchscript
+    net = Net(args.model, args.weights, phase="test")
+    outputs = args.output or default_outputs(net)
+    if args.format == "torchscript":
+        export_torchscript(net, args.out, outputs=outputs)
+        print(f"wrote {args.out} (TorchScript; outputs {', '.join(outputs)})")
+        return 0
+    if args.opset < 17:
+        raise CaffeCompatError(f"--opset {args.opset}: the converters write opset-17 "
+                               "operators; use 17 or later")
+    export_onnx(net, args.out, outputs=outputs, dynamic_batch=args.static_batch is None,
+                opset=args.opset, batch=args.static_batch)
+    batch = "free" if args.static_batch is None else str(args.static_batch)
+    print(f"wrote {args.out} (ONNX opset {args.opset}, batch {batch}; inputs "
+          f"{', '.join(net.inputs)}; outputs {', '.join(outputs)})")
+    if args.no_check:
+        return 0
+    diffs = compare_onnxruntime(net, args.out, batch=args.static_batch or 2)
+    if diffs is None:
+        print("onnxruntime is not installed: the file was not run (pip install onnxruntime)")
+        return 0
+    for name, d in diffs.items():
+        print(f"onnxruntime vs caffe_compat, {name}: max |diff| {d:.2e} of its scale")
+    bad = {k: d for k, d in diffs.items() if not d <= TOLERANCE}
+    if bad:
+        print(f"caffe-compat export: error: onnxruntime differs from our forward by more than "
+              f"{TOLERANCE:g} on {', '.join(bad)}; please report the net", file=sys.stderr)
+        return 1
+    return 0
+
+
+# (add_arguments, run, help) for caffe_compat.cli.register_command("export", ...)
+COMMAND = (_arguments, run_export, "export a deploy net and its weights to ONNX or TorchScript")

@@ -1,0 +1,52 @@
+"""Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct.
+
+Convolution -> ``Conv`` and Deconvolution -> ``ConvTranspose`` with Caffe's weights as they
+are (ONNX uses Caffe's layouts: ``(O, C/g, k...)`` and ``(C, O/g, k...)``), symmetric pads,
+strides, dilations and groups; ONNX's output sizes are Caffe's (floor for Conv; ``s (i - 1) +
+d (k - 1) + 1 - 2p`` for ConvTranspose). A layer with several bottoms applies the same weights
+to each. InnerProduct: the axes from ``axis`` on are flattened (C, H, W order, as Caffe), then
+``Gemm`` with ``transB`` (``Flatten`` + ``Gemm`` for ``axis: 1``, the form every runtime reads)
+or ``MatMul`` + ``Add`` for other axes.
+"""
+import numpy as np
+
+from ..registry import register_converter
+
+
+def _conv_attrs(m):
+    return dict(kernel_shape=list(m.kernel), strides=list(m.stride), pads=list(m.pad) * 2,
+                dilations=list(m.dilation), group=int(m.group))
+
+
+@register_converter("Convolution", "ConvolutionDepthwise", "Deconvolution")
+def convolution(ctx):
+    m = ctx.module
+    if m.axis != 1:
+        ctx.fail(f"convolution over axis {m.axis} (channels must be axis 1 for ONNX)")
+    op = "ConvTranspose" if m.transposed else "Conv"
+    inputs = [ctx.blob(m.weight, "weight")]
+    if m.bias_term:
+        inputs.append(ctx.blob(m.bias, "bias"))
+    return [ctx.op(op, [b] + inputs, **_conv_attrs(m)) for b in ctx.bottoms]
+
+
+@register_converter("InnerProduct")
+def inner_product(ctx):
+    m = ctx.module
+    shape = ctx.bottom_shapes[0]
+    w = m.weight.detach().cpu().numpy()
+    if m.axis == 1:
+        flat = ctx.op("Flatten", [ctx.bottoms[0]], axis=1) if len(shape) != 2 else \
+            ctx.bottoms[0]
+        inputs = [flat, ctx.blob(w, "weight")]
+        if m.bias_term:
+            inputs.append(ctx.blob(m.bias, "bias"))
+        return ctx.op("Gemm", inputs, transB=0 if m.transpose else 1)
+    # any other axis: (lead..., K) @ W^T + b, the leading axes kept (the batch copied by 0)
+    target = [0] * m.axis + [m.K]
+    x = ctx.op("Reshape", [ctx.bottoms[0], ctx.ints(target)])
+    wt = w if m.transpose else np.ascontiguousarray(w.T)
+    y = ctx.op("MatMul", [x, ctx.blob(wt, "weight_t")])
+    if m.bias_term:
+        y = ctx.op("Add", [y, ctx.blob(m.bias, "bias")])
+    return y

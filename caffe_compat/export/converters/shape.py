@@ -1,0 +1,174 @@
+"""Layers that move data without arithmetic: Split, Concat, Slice, Flatten, Reshape, Permute,
+Crop, Tile, ShuffleChannel, BatchReindex, Embed, Parameter, ArgMax, Interp and PriorBox.
+
+Shapes keep the batch free: ``Reshape`` targets copy the leading axes (0) and let the axis that
+holds the batch be inferred (-1), as Caffe's own Reshape/Flatten rules would give for another
+batch size. ArgMax breaks ties as Caffe does (the larger index first) by running ``TopK`` on
+the reversed axis. Interp is ``Resize`` (linear, ``align_corners``) after the fork's cropping.
+PriorBox depends only on the feature map's and the image's sizes, which the export fixes: its
+output is a constant (our layer's priors for those sizes).
+"""
+import numpy as np
+
+from ..registry import register_converter
+
+INT64_MAX = int(np.iinfo(np.int64).max)
+
+
+@register_converter("Split")
+def split(ctx):
+    return [ctx.bottoms[0]] * len(ctx.node.tops)
+
+
+@register_converter("Concat")
+def concat(ctx):
+    if len(ctx.bottoms) == 1:
+        return ctx.bottoms[0]
+    return ctx.op("Concat", ctx.bottoms, axis=int(ctx.module.axis))
+
+
+@register_converter("Slice")
+def slice_(ctx):
+    m = ctx.module
+    sizes = m.sizes(ctx.bottom_shapes[0][m.axis])
+    if len(sizes) == 1:
+        return [ctx.bottoms[0]]
+    outs = ctx.op("Split", [ctx.bottoms[0], ctx.ints(sizes, "split")],
+                  outputs=[f"part{i}" for i in range(len(sizes))], axis=int(m.axis))
+    return list(outs)
+
+
+@register_converter("Flatten")
+def flatten(ctx):
+    shape = ctx.bottom_shapes[0]
+    out = ctx.top_shapes[0]
+    fp = ctx.param.flatten_param
+    n = len(shape)
+    start = fp.axis + n if fp.axis < 0 else fp.axis
+    end = fp.end_axis + n if fp.end_axis < 0 else fp.end_axis
+    if end + 1 == start:                       # Caffe inserts an axis of size 1 at ``start``
+        target = [0] * start + [1] + ([-1] + list(shape[1:]) if start == 0
+                                      else list(shape[start:]))
+    else:
+        target = [0] * start + ([-1] if start == 0 else [int(out[start])]) + list(shape[end + 1:])
+    return ctx.op("Reshape", [ctx.bottoms[0], ctx.ints(target)])
+
+
+@register_converter("Reshape")
+def reshape(ctx):
+    rp = ctx.param.reshape_param
+    shape = ctx.bottom_shapes[0]
+    n = len(shape)
+    start = rp.axis if rp.axis >= 0 else n + rp.axis + 1
+    end = n if rp.num_axes == -1 else start + rp.num_axes
+    dims = list(ctx.module.dims)
+    tail = list(shape[end:])
+    if end == 0 and tail and -1 not in dims:      # the batch ends up in the untouched tail
+        tail[0] = -1
+    # ONNX's 0 copies the input axis at the same position, as Caffe's 0 does (axis + i)
+    target = [0] * start + dims + tail
+    return ctx.op("Reshape", [ctx.bottoms[0], ctx.ints(target)])
+
+
+@register_converter("Permute")
+def permute(ctx):
+    return ctx.op("Transpose", [ctx.bottoms[0]], perm=[int(a) for a in ctx.module.order])
+
+
+@register_converter("Crop")
+def crop(ctx):
+    starts, sizes = ctx.module._window(ctx.bottom_shapes[0], ctx.bottom_shapes[1])
+    shape = ctx.bottom_shapes[0]
+    axes = [i for i in range(len(shape)) if starts[i] != 0 or sizes[i] != shape[i]]
+    if not axes:
+        return ctx.bottoms[0]
+    return ctx.op("Slice", [ctx.bottoms[0], ctx.ints([starts[i] for i in axes], "starts"),
+                            ctx.ints([starts[i] + sizes[i] for i in axes], "ends"),
+                            ctx.ints(axes, "axes")])
+
+
+@register_converter("Tile")
+def tile(ctx):
+    reps = [1] * len(ctx.bottom_shapes[0])
+    reps[ctx.module.axis] = ctx.module.tiles
+    return ctx.op("Tile", [ctx.bottoms[0], ctx.ints(reps, "repeats")])
+
+
+@register_converter("ShuffleChannel")
+def shuffle_channel(ctx):
+    shape = ctx.bottom_shapes[0]
+    g = ctx.module.group
+    rest = list(shape[2:])
+    x = ctx.op("Reshape", [ctx.bottoms[0], ctx.ints([0, g, shape[1] // g] + rest)])
+    x = ctx.op("Transpose", [x], perm=[0, 2, 1] + list(range(3, 3 + len(rest))))
+    return ctx.op("Reshape", [x, ctx.ints([0, shape[1]] + rest)])
+
+
+@register_converter("BatchReindex")
+def batch_reindex(ctx):
+    idx = ctx.op("Cast", [ctx.bottoms[1]], to=7)
+    return ctx.op("Gather", [ctx.bottoms[0], idx], axis=0)
+
+
+@register_converter("Embed")
+def embed(ctx):
+    m = ctx.module
+    idx = ctx.op("Cast", [ctx.bottoms[0]], to=7)       # static_cast<int>: toward zero
+    y = ctx.op("Gather", [ctx.blob(m.weight, "weight"), idx], axis=0)
+    return ctx.op("Add", [y, ctx.blob(m.bias, "bias")]) if m.bias_term else y
+
+
+@register_converter("Parameter")
+def parameter(ctx):
+    return ctx.blob(ctx.module.blob, "blob")
+
+
+def _top_k_larger_index_first(ctx, x, k, axis, length):
+    """(values, indices as float) of the k largest along ``axis``, ties to the larger index."""
+    rev = ctx.op("Slice", [x, ctx.ints([-1], "rev_start"), ctx.ints([-INT64_MAX], "rev_end"),
+                           ctx.ints([axis], "rev_axis"), ctx.ints([-1], "rev_step")])
+    values, idx = ctx.op("TopK", [rev, ctx.ints([k], "k")], outputs=["values", "indices"],
+                         axis=axis, largest=1, sorted=1)
+    idx = ctx.op("Sub", [ctx.const(np.int64(length - 1), "last"), idx])
+    return values, ctx.op("Cast", [idx], to=1)
+
+
+@register_converter("ArgMax")
+def arg_max(ctx):
+    m = ctx.module
+    shape = ctx.bottom_shapes[0]
+    x = ctx.bottoms[0]
+    if m.has_axis:
+        values, idx = _top_k_larger_index_first(ctx, x, m.top_k, m.axis, shape[m.axis])
+        return values if m.out_max_val else idx
+    flat = ctx.op("Reshape", [x, ctx.ints([0, -1])])
+    length = int(np.prod(shape[1:], dtype=np.int64))
+    values, idx = _top_k_larger_index_first(ctx, flat, m.top_k, 1, length)
+    parts = [idx] + ([values] if m.out_max_val else [])
+    parts = [ctx.op("Unsqueeze", [p, ctx.ints([1], "axis1")]) for p in parts]
+    out = ctx.op("Concat", parts, axis=1) if len(parts) > 1 else parts[0]
+    top = list(ctx.top_shapes[0])
+    return ctx.op("Reshape", [out, ctx.ints([0] + top[1:])])
+
+
+@register_converter("Interp")
+def interp(ctx):
+    p = ctx.param.interp_param
+    x = ctx.bottoms[0]
+    shape = ctx.bottom_shapes[0]
+    if p.pad_beg or p.pad_end:
+        b = -p.pad_beg
+        x = ctx.op("Slice", [x, ctx.ints([b, b], "starts"),
+                             ctx.ints([shape[2] + p.pad_end, shape[3] + p.pad_end], "ends"),
+                             ctx.ints([2, 3], "axes")])
+    h, w = ctx.top_shapes[0][2:]
+    sizes = ctx.op("Concat", [ctx.shape_of(x, 0, 2), ctx.ints([h, w], "size")], axis=0)
+    return ctx.op("Resize", [x, "", "", sizes], mode="linear",
+                  coordinate_transformation_mode="align_corners")
+
+
+@register_converter("PriorBox", "PriorBoxClustered")
+def prior_box(ctx):
+    feat, image = ctx.bottom_shapes[:2]
+    priors = ctx.module.priors(tuple(feat[2:]), tuple(image[2:]))
+    return ctx.const(np.asarray(priors, np.float32)[None], "priors")
