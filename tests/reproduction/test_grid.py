@@ -155,3 +155,25 @@ def test_grid_steps_resume_and_write_atomically(avec, tmp_path, monkeypatch):
     assert status["train-lstm"] == "skipped" and status["train-ccc"] == "skipped"
     assert status["grid"] == "ran"
     assert open(pipe.outputs("grid")["csv"]).read() != first
+
+
+def test_demo_temporal_reuses_the_demo_and_cli_errors(tmp_path, capsys):
+    from reproduction.__main__ import main
+    from reproduction.demo import demo_config
+    plain = Pipeline(demo_config(str(tmp_path)), progress=False)
+    temporal = Pipeline(demo_config(str(tmp_path), temporal=True), progress=False)
+    added = [n for n in temporal.order() if n not in plain.steps]
+    assert added == ["train-ccc", "lstm-data", "train-lstm", "grid-s1", "grid-s3", "grid-s6",
+                     "grid-s12", "grid"]
+    # `demo --temporal` after `demo` in the same folder: every step of the demo but the
+    # table (its methods list grew) keeps its key, so it is skipped
+    changed = [n for n in plain.steps if plain.key(n) != temporal.key(n)]
+    assert changed == ["table"]
+    assert temporal.steps["grid-s3"].params["models"] == {
+        "HR": "hr", "LR-s": "lr-3", "Joint-OA": "joint-oa", "Joint-OA+CCC": "ccc"}
+    assert temporal.steps["train-ccc"].deps == ("h5-mix-3-4-6", "train-joint-oa")
+    assert main(["grid", "--out", str(tmp_path / "none")]) == 1
+    assert "pipeline.json not found" in capsys.readouterr().err
+    assert main(["reproduce", "--sample", "--out", str(tmp_path / "o"), "--methods", "lr,lstm",
+                 "--factors", "3", "--no-figure4"]) == 1
+    assert "hr or joint-oa" in capsys.readouterr().err

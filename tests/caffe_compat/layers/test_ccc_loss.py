@@ -123,7 +123,12 @@ def test_a_solver_raises_ccc(tmp_path):
 
 
 def test_bad_inputs_name_the_layer():
+    layer = make_layer('name: "c" type: "CCCLoss" bottom: "a" bottom: "b" top: "l"', (4, 1),
+                       (4, 1))
     with pytest.raises(NetError, match=r"layer 'c'.*same count"):
-        make_layer('name: "c" type: "CCCLoss" bottom: "a" bottom: "b" top: "l"', (4, 1), (3, 1))
+        layer.top_shapes([(4, 1), (3, 1)])
     with pytest.raises(NetError, match=r"layer 'c'.*at least 2 values"):
-        make_layer('name: "c" type: "CCCLoss" bottom: "a" bottom: "b" top: "l"', (1,), (1,))
+        layer.top_shapes([(1,), (1,)])
+    with pytest.raises(NetError, match=r"layer 'c'.*same count"):
+        input_net({"a": (4, 1), "b": (3,)}, 'layer { name: "c" type: "CCCLoss" bottom: "a" '
+                  'bottom: "b" top: "l" }')
