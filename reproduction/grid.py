@@ -151,8 +151,10 @@ def plot(rows, path, metric="ccc"):
         lo, hi = min(lo, 0.0), max(hi, 1e-6)
     cols = min(4, len(models))
     nrows = -(-len(models) // cols)
-    fig = Figure(figsize=(3.2 * cols + 1, 2.8 * nrows + 0.6), dpi=100)
-    axes = fig.subplots(nrows, cols, squeeze=False)
+    fig = Figure(figsize=(3.0 * cols + 1.6, 2.9 * nrows + 0.8), dpi=100)
+    axes = fig.subplots(nrows, cols, squeeze=False,
+                        gridspec_kw=dict(wspace=0.15, hspace=0.6, left=0.08, right=0.86,
+                                         top=0.86, bottom=0.1))
     image = None
     for k, model in enumerate(models):
         ax = axes[k // cols][k % cols]
@@ -169,13 +171,14 @@ def plot(rows, path, metric="ccc"):
                     ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8,
                             color="w" if grid[i, j] < (lo + hi) / 2 else "k")
         ax.set_xticks(range(len(divisors)), [f"{FPS / r:.3g}" for r in divisors])
-        ax.set_yticks(range(len(factors)), [f"{96 // s}x{96 // s}" for s in factors])
+        ax.set_yticks(range(len(factors)), [f"{96 // s}x{96 // s}" for s in factors]
+                      if k % cols == 0 else [])
         ax.set_xlabel("frames per second")
         ax.set_title(model, fontsize=9)
     for k in range(len(models), nrows * cols):
         axes[k // cols][k % cols].axis("off")
     if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label=metric.upper())
+        fig.colorbar(image, cax=fig.add_axes([0.89, 0.15, 0.02, 0.65]), label=metric.upper())
     fig.suptitle(f"Valence {metric.upper()} by face resolution and frame rate "
                  "(predictions held between received frames)", fontsize=10)
     buf = io.BytesIO()

@@ -196,6 +196,8 @@ def _train(pipe, st, rec, train_list, init):
     final = pipe.path("models", rec.key + ".caffemodel")
     with atomic_path(final) as tmp:
         shutil.copyfile(res["weights"], tmp)
+    with atomic_path(pipe.path("models", rec.key + "_loss.csv")) as tmp:
+        shutil.copyfile(os.path.join(work, rec.key + "_loss.csv"), tmp)
     _plot_loss(res["history"], pipe.path("models", rec.key + "_loss.png"),
                f"{rec.key}: {rec.max_iter} iterations, batch {rec.batch_size}")
     losses = [v for _, v in res["history"]]
