@@ -7,6 +7,8 @@ settings:
 ``train-ccc``          the base CNN+D (Joint-OA when trained, else HR) fine-tuned on CCCLoss:
                        ``cnnd_ccc_train_val`` / ``cnnd_ccc_solver``, every layer initialised
                        from the base model, on the base model's HDF5 training files
+``train-ccc-control``  the same fine-tuning with CNN+D's EuclideanLoss (``cnnd_train_val``):
+                       what the CCC objective is compared with (same data, iterations, rate)
 ``lstm-data``          the base model's fc4 features of the training sequences at every grid
                        factor, cut into T-step windows of the received frames at every frame
                        rate, in the time-major HDF5 layout of ``cnn_lstm_train_val``
@@ -109,6 +111,7 @@ def _recipe(pipe, key, base, t):
 
 def add_steps(pipe):
     """Add the temporal steps (module doc) to ``pipe`` when its config asks for them."""
+    from models import prototxt_path
     c = pipe.config
     t = settings(c)
     if t is None:
@@ -119,12 +122,17 @@ def add_steps(pipe):
     dev = "cuda" if str(c.device).startswith("cuda") else "cpu"
     if "ccc" in c.methods:
         rec = _recipe(pipe, "ccc", base, t)
-        pipe.temporal_recipes["ccc"] = rec
-        pipe._add("train-ccc", dict(recipe=rec.params(), files=_file_digests(rec.solver,
-                                                                             rec.net),
-                                    device_kind=dev, seed=c.seed),
-                  [_data_step(pipe.recipes[base]), f"train-{base}"], _run_train_ccc,
-                  f"{_LABEL[base]} fine-tuned on CCCLoss")
+        # the control: the same fine-tuning with the EuclideanLoss of CNN+D
+        control = dataclasses.replace(rec, key="ccc-control", method="ccc-control", net=str(
+            prototxt_path("cnnd_train_val.prototxt")))
+        for key, r, what in (("ccc", rec, "CCCLoss"), ("ccc-control", control,
+                                                       "EuclideanLoss (control)")):
+            pipe.temporal_recipes[key] = r
+            pipe._add(f"train-{key}", dict(recipe=r.params(), files=_file_digests(r.solver,
+                                                                                  r.net),
+                                           device_kind=dev, seed=c.seed),
+                      [_data_step(pipe.recipes[base]), f"train-{base}"], _run_train_ccc,
+                      f"{_LABEL[base]} fine-tuned on {what}")
     if "lstm" in c.methods:
         rec = _recipe(pipe, "lstm", base, t)
         pipe.temporal_recipes["lstm"] = rec
@@ -172,6 +180,7 @@ def grid_models(pipe, s):
         out["Joint-OA"] = "joint-oa"
     if "ccc" in pipe.config.methods:
         out[f"{_LABEL[pipe.temporal['base']]}+CCC"] = "ccc"
+        out[f"{_LABEL[pipe.temporal['base']]}+Eucl-ft"] = "ccc-control"
     return out
 
 
@@ -208,7 +217,7 @@ def _train(pipe, st, rec, train_list, init):
 
 
 def _run_train_ccc(pipe, st):
-    rec = pipe.temporal_recipes["ccc"]
+    rec = pipe.temporal_recipes[st.name[len("train-"):]]
     data = pipe.outputs(st.deps[0])
     return _train(pipe, st, rec, data["train"], _weights(pipe, pipe.temporal["base"]))
 
@@ -342,7 +351,7 @@ def findings(rows, base_label):
     hi, lo = divisors[0], divisors[-1]
     models = list(dict.fromkeys(r["model"] for r in rows))
     for m in [base_label] + [x for x in models if x.startswith(base_label + "+")
-                             and not x.endswith("+CCC")]:
+                             and not x.endswith(("+CCC", "+Eucl-ft"))]:
         if m not in models:
             continue
         a, b = _mean(rows, m, hi), _mean(rows, m, lo)
@@ -359,13 +368,15 @@ def findings(rows, base_label):
                      + f" LSTM minus per-frame, mean CCC at {G.FPS / lo:.3g} fps: "
                      f"{_mean(rows, lstm, lo) - _mean(rows, base_label, lo):+.3f}.")
     ccc = f"{base_label}+CCC"
-    if ccc in models and base_label in models:
-        a, b = _mean(rows, base_label, hi), _mean(rows, ccc, hi)
+    for ref, what in ((f"{base_label}+Eucl-ft", "the same fine-tuning on EuclideanLoss"),
+                      (base_label, "the Euclidean base model")):
+        if ccc not in models or ref not in models:
+            continue
+        a, b = _mean(rows, ref, hi), _mean(rows, ccc, hi)
         cells = [(r["s"], r["divisor"]) for r in rows if r["model"] == ccc]
-        wins = sum(1 for s, d in cells
-                   if _cell_ccc(rows, ccc, s, d) > _cell_ccc(rows, base_label, s, d))
-        lines.append(f"CCC objective: {ccc} mean CCC {b:.3f} vs {a:.3f} for {base_label} "
-                     f"(Euclidean) at {G.FPS / hi:.3g} fps ({b - a:+.3f}); higher in {wins} of "
+        wins = sum(1 for s, d in cells if _cell_ccc(rows, ccc, s, d) > _cell_ccc(rows, ref, s, d))
+        lines.append(f"CCC objective: {ccc} mean CCC {b:.3f} vs {a:.3f} for {ref} ({what}) "
+                     f"at {G.FPS / hi:.3g} fps ({b - a:+.3f}); higher in {wins} of "
                      f"{len(cells)} grid cells.")
     return lines
 

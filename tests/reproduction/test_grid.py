@@ -124,7 +124,7 @@ def test_grid_steps_resume_and_write_atomically(avec, tmp_path, monkeypatch):
     out = pipe.outputs("grid")
     rows = G.read_csv(out["csv"])
     models = {r["model"] for r in rows}
-    assert models == {"HR", "HR+CCC", "HR+mean", "HR+median", "HR+LSTM"}
+    assert models == {"HR", "HR+CCC", "HR+Eucl-ft", "HR+mean", "HR+median", "HR+LSTM"}
     # every model at both factors and three frame rates
     assert len(rows) == len(models) * 2 * 3
     assert len({r["frames"] for r in rows}) == 1 and rows[0]["frames"] > 12
@@ -153,6 +153,7 @@ def test_grid_steps_resume_and_write_atomically(avec, tmp_path, monkeypatch):
     monkeypatch.undo()
     pipe, status = _run(cfg)
     assert status["train-lstm"] == "skipped" and status["train-ccc"] == "skipped"
+    assert status["train-ccc-control"] == "skipped"
     assert status["grid"] == "ran"
     assert open(pipe.outputs("grid")["csv"]).read() != first
 
@@ -163,14 +164,15 @@ def test_demo_temporal_reuses_the_demo_and_cli_errors(tmp_path, capsys):
     plain = Pipeline(demo_config(str(tmp_path)), progress=False)
     temporal = Pipeline(demo_config(str(tmp_path), temporal=True), progress=False)
     added = [n for n in temporal.order() if n not in plain.steps]
-    assert added == ["train-ccc", "lstm-data", "train-lstm", "grid-s1", "grid-s3", "grid-s6",
-                     "grid-s12", "grid"]
+    assert added == ["train-ccc", "train-ccc-control", "lstm-data", "train-lstm", "grid-s1",
+                     "grid-s3", "grid-s6", "grid-s12", "grid"]
     # `demo --temporal` after `demo` in the same folder: every step of the demo but the
     # table (its methods list grew) keeps its key, so it is skipped
     changed = [n for n in plain.steps if plain.key(n) != temporal.key(n)]
     assert changed == ["table"]
     assert temporal.steps["grid-s3"].params["models"] == {
-        "HR": "hr", "LR-s": "lr-3", "Joint-OA": "joint-oa", "Joint-OA+CCC": "ccc"}
+        "HR": "hr", "LR-s": "lr-3", "Joint-OA": "joint-oa", "Joint-OA+CCC": "ccc",
+        "Joint-OA+Eucl-ft": "ccc-control"}
     assert temporal.steps["train-ccc"].deps == ("h5-mix-3-4-6", "train-joint-oa")
     assert main(["grid", "--out", str(tmp_path / "none")]) == 1
     assert "pipeline.json not found" in capsys.readouterr().err
