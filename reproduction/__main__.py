@@ -8,6 +8,9 @@
     python -m reproduction figure4 --crops DIR --weights HR=hr.caffemodel
         --weights LR-3=lr3.caffemodel ... --out DIR [--rd-factors 3,4] [--qps ...]
     python -m reproduction table --out DIR | --paper
+    python -m reproduction grid --out DIR [--grid-factors 1,3,6,12] [--divisors 1,2,6]
+        (the resolution x frame-rate grid, on a reproduce folder; also `reproduce --grid`,
+        and with `--methods ...,lstm,ccc` the CNN-LSTM and the CCC fine-tuned CNN+D)
 
 Bad input (a missing folder, an unknown method, a factor the paper does not use...) prints
 ``error: ...`` naming the file or option and exits with status 1.
@@ -76,6 +79,9 @@ def build_parser():
     d.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     _pin_argument(d)
+    d.add_argument("--temporal", action="store_true",
+                   help="also the resolution x frame-rate grid with the CNN-LSTM and the CCC "
+                        "fine-tuned model (a few more minutes)")
 
     r = sub.add_parser("reproduce", help="Table 1 and Figure 4 on AVEC 2016 or the sample")
     src = r.add_mutually_exclusive_group(required=True)
@@ -122,6 +128,10 @@ def build_parser():
     r.add_argument("--rd-frame-step", type=int, default=1,
                    help="Figure 4: evaluate every N-th decoded frame (default 1: all)")
     r.add_argument("--no-figure4", action="store_true", help="skip the Figure 4 study")
+    _grid_options(r)
+    r.add_argument("--grid", action="store_true",
+                   help="run the resolution x frame-rate grid (implied by --methods with lstm "
+                        "or ccc)")
     r.add_argument("--seed", type=int, default=1, help="solvers' random_seed (default 1)")
     r.add_argument("--mat-version", choices=("6", "7"), default="6",
                    help="crops .mat format: 6 (uncompressed, fast; default) or 7 (compressed, "
@@ -148,11 +158,37 @@ def build_parser():
     f.add_argument("--device", default="cpu", help="standalone: cpu or cuda")
     f.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    gr = sub.add_parser("grid", help="the resolution x frame-rate grid on a reproduce folder")
+    gr.add_argument("--out", required=True, help="a reproduce or demo output folder")
+    _grid_options(gr)
+    gr.add_argument("--quiet", action="store_true", help="no progress bars")
+
     t = sub.add_parser("table", help="write / print Table 1")
     g = t.add_mutually_exclusive_group(required=True)
     g.add_argument("--out", help="a reproduce or demo output folder: re-render its Table 1")
     g.add_argument("--paper", action="store_true", help="print the paper's Table 1")
     return p
+
+
+def _grid_options(parser):
+    parser.add_argument("--grid-factors", default=None,
+                        help="grid: spatial factors (default 1,3,6,12; 1 = HR faces)")
+    parser.add_argument("--divisors", default=None,
+                        help="grid: frame-rate divisors of 25 fps (default 1,2,6)")
+    parser.add_argument("--lstm-hidden", type=int, default=None,
+                        help="LSTM units (default: the prototxt's 1024)")
+
+
+def _temporal(args, base=None):
+    """The Config's temporal settings from the grid options (over ``base``)."""
+    t = dict(base or {})
+    if args.grid_factors:
+        t["factors"] = _ints(args.grid_factors, "--grid-factors")
+    if args.divisors:
+        t["divisors"] = _ints(args.divisors, "--divisors")
+    if args.lstm_hidden is not None:
+        t["hidden"] = args.lstm_hidden
+    return t
 
 
 def _schedule(args):
@@ -201,7 +237,9 @@ def _reproduce(args):
                  sr_test_images=args.sr_test_images, sr_face_step=args.sr_face_step,
                  train=tuple(_names(args.train)) if args.train else None,
                  dev=tuple(_names(args.dev)) if args.dev else None, figure4=figure4,
-                 seed=args.seed, mat_version=args.mat_version, video_class=args.video_class)
+                 seed=args.seed, mat_version=args.mat_version, video_class=args.video_class,
+                 temporal=_temporal(args) if args.grid or set(methods) & {"lstm", "ccc"}
+                 else None)
     pipe = Pipeline(cfg, progress=not args.quiet)
     pipe.run()
     files = pipe.outputs("table")["files"]
@@ -211,6 +249,30 @@ def _reproduce(args):
     if "figure4" in pipe.steps:
         f4 = pipe.outputs("figure4")
         print(f"Figure 4: {f4['png']}, {f4['bpp_png']}, {f4['csv']}")
+    if "grid" in pipe.steps:
+        _print_grid(pipe.outputs("grid"))
+    return 0
+
+
+def _print_grid(out):
+    with open(out["markdown"], encoding="utf-8") as fh:
+        print(fh.read())
+    print(f"Grid: {out['markdown']}, {out['csv']}, {out['ccc_png']}, {out['cc_png']}")
+
+
+def _grid(args):
+    from .pipeline import Config, Pipeline, ReproductionError
+    cfg_path = os.path.join(args.out, "pipeline.json")
+    if not os.path.isfile(cfg_path):
+        raise ReproductionError(f"--out: {cfg_path} not found; run `reproduce` (or `demo`) "
+                                "into this folder first")
+    with open(cfg_path, encoding="utf-8") as fh:
+        cfg = Config.from_json(json.load(fh))
+    cfg.out = args.out
+    cfg.temporal = _temporal(args, cfg.temporal)
+    pipe = Pipeline(cfg, progress=not args.quiet)
+    pipe.run(["grid"])
+    _print_grid(pipe.outputs("grid"))
     return 0
 
 
@@ -347,12 +409,14 @@ def main(argv=None):
     try:
         if args.command == "demo":
             run_demo(args.out, device=args.device, all_methods=args.all_methods,
-                     progress=not args.quiet)
+                     progress=not args.quiet, temporal=args.temporal)
             return 0
         if args.command == "reproduce":
             return _reproduce(args)
         if args.command == "figure4":
             return _figure4(args)
+        if args.command == "grid":
+            return _grid(args)
         return _table(args)
     except (ReproductionError, RecipeError, RDError, PortError, CaffeCompatError) as e:
         print(f"error: {e}", file=sys.stderr)

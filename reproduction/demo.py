@@ -1,6 +1,6 @@
 """The one-command demo: the whole reproduction on the bundled sample, in minutes on a CPU.
 
-    python -m reproduction demo [--out demo_out] [--all-methods]
+    python -m reproduction demo [--out demo_out] [--all-methods] [--temporal]
 
 It generates the AVEC-like sample into ``<out>/sample`` and runs every step of
 :mod:`reproduction.pipeline` on it: face crops, LR crops at s = 3, 6 and 12, the HDF5 files
@@ -20,6 +20,12 @@ model here; the demo gives each CNN+D 300 iterations of 8 faces and the SR-FCN 8
 training: about 4 minutes in all, enough for the pipeline to run end to end and for the trends
 to be measured, not for the paper's numbers.
 
+``--temporal`` adds the time axis (:mod:`reproduction.grid_steps`): Joint-OA fine-tuned on
+CCCLoss (40 iterations of 32 faces), the CNN-LSTM over Joint-OA's fc4 features (64 LSTM units
+instead of the seed's 1024, T = 12 steps, 8 streams, 150 Adam iterations) and the resolution x
+frame-rate grid (s in {1, 3, 6, 12} x 25, 12.5, 4.2 fps) with its table and heat maps, a few
+more minutes.
+
 Departures, all in the ``demo`` schedule only: batch 8 instead of 128, the iteration counts
 above, and the SR-FCN's weight fillers (xavier instead of gaussian std 0.001: with the
 published fillers, a few hundred iterations leave conv1-conv3 at about 0.001 and the Joint
@@ -34,6 +40,7 @@ import time
 from . import recipes as R
 
 __all__ = ["DEMO_SAMPLE", "DEMO_FACTORS", "DEMO_METHODS", "ALL_METHODS", "DEMO_FIGURE4",
+           "DEMO_TEMPORAL",
            "demo_config", "estimate_seconds", "findings", "run_demo"]
 
 DEMO_SAMPLE = dict(n_train=3, n_dev=2, n_frames=200, seed=0)
@@ -41,19 +48,23 @@ DEMO_FACTORS = (3, 6, 12)
 DEMO_METHODS = ("hr", "lr", "joint-oa")
 ALL_METHODS = R.METHODS
 DEMO_FIGURE4 = dict(factors=[3], qps=[16, 24, 32, 40, 48], frame_step=3)
+DEMO_TEMPORAL = dict(factors=[1, 3, 6, 12], divisors=[1, 2, 6], window=25, T=12, stride=6,
+                     streams=8, hidden=64, ccc_batch=32)
 # per-item costs (seconds) measured on the 2-core machine when quiet, for the up-front
 # estimate; other jobs on the machine can double or triple them
 COST = dict(train=0.020, train_frozen=0.010, sr=0.015, forward=0.008)
 NEAR_ZERO = 0.02        # CCC below this: the model predicts a near-constant value
 
 
-def demo_config(out="demo_out", device="cpu", all_methods=False):
+def demo_config(out="demo_out", device="cpu", all_methods=False, temporal=False):
     """The :class:`reproduction.pipeline.Config` the demo runs."""
     from .pipeline import Config
+    methods = ALL_METHODS if all_methods else DEMO_METHODS
     return Config(out=out, sample=dict(DEMO_SAMPLE),
-                  methods=ALL_METHODS if all_methods else DEMO_METHODS,
+                  methods=methods + (R.OPTIONAL_METHODS if temporal else ()),
                   factors=DEMO_FACTORS, schedule=R.SCHEDULES["demo"], device=device,
-                  sr_face_step=4, figure4=dict(DEMO_FIGURE4), seed=1)
+                  sr_face_step=4, figure4=dict(DEMO_FIGURE4), seed=1,
+                  temporal=dict(DEMO_TEMPORAL) if temporal else None)
 
 
 def estimate_seconds(config, frames_per_seq=None):
@@ -158,7 +169,8 @@ def findings(ours, factors, figure4_rows=None, sr_stats=None):
     return lines
 
 
-def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log=None):
+def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log=None,
+             temporal=False):
     """Run the demo (module doc); prints the table, the findings and where the files are.
     Returns a dict with ``seconds``, ``table``, ``findings`` and ``files``."""
     from caffe_compat.io.atomic import write_text_atomic
@@ -167,7 +179,7 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
     from .pipeline import Pipeline
     say = log or (lambda line: print(line, flush=True))
     t0 = time.perf_counter()
-    cfg = demo_config(out, device, all_methods)
+    cfg = demo_config(out, device, all_methods, temporal)
     say(f"demo: the bundled sample ({DEMO_SAMPLE['n_train']} train + {DEMO_SAMPLE['n_dev']} "
         f"dev sequences of {DEMO_SAMPLE['n_frames']} frames), methods "
         f"{', '.join(cfg.methods)}, s in {', '.join(map(str, cfg.factors))}; estimated "
@@ -182,6 +194,8 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
     sr = {k: pipe.outputs(f"train-{k}") for k, r in pipe.recipes.items()
           if r.method == "srfcn"}
     found = findings(ours, cfg.factors, rows, sr)
+    if "grid" in pipe.steps:
+        found += pipe.outputs("grid")["findings"]
     seconds = time.perf_counter() - t0
     with open(table["files"]["markdown"], encoding="utf-8") as fh:
         md = fh.read()
@@ -192,6 +206,10 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
         f4 = pipe.outputs("figure4")
         files.update(figure4_png=f4["png"], figure4_bpp_png=f4["bpp_png"],
                      figure4_csv=f4["csv"])
+    if "grid" in pipe.steps:
+        g = pipe.outputs("grid")
+        files.update(grid_md=g["markdown"], grid_csv=g["csv"], grid_ccc_png=g["ccc_png"],
+                     grid_cc_png=g["cc_png"])
     summary = ["# Demo summary", "", f"Wall time of this run: {seconds:.0f} s "
                "(steps finished earlier are skipped on a rerun).", "", "## Findings", ""]
     summary += [f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
@@ -212,6 +230,11 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
     if "figure4_png" in files:
         say(f"Figure 4: {files['figure4_png']}  (bit rate {files['figure4_bpp_png']}, CSV "
             f"{files['figure4_csv']})")
+    if "grid_md" in files:
+        with open(files["grid_md"], encoding="utf-8") as fh:
+            say(fh.read())
+        say(f"Grid:     {files['grid_md']}  (heat maps {files['grid_ccc_png']}, "
+            f"{files['grid_cc_png']}; CSV {files['grid_csv']})")
     say(f"Models and training curves: {files['models']}/; per-model evaluation figures: "
         f"{files['evaluations']}/eval-*/figures/")
     say(f"Summary: {summary_path}")

@@ -1,5 +1,5 @@
 """The whole reproduction as resumable steps: data, SR pre-training, training, evaluation,
-Table 1 and Figure 4.
+Table 1, Figure 4 and the temporal steps of :mod:`reproduction.grid_steps` (added by it).
 
 The original repository's README lists seven manual steps (prepare_dataset.m; prepare_h5_files.m;
 CNN+D for HQ and LQ; generate_train.m / generate_test.m; SR-FCN pre-training; Non-Joint; Joint).
@@ -50,7 +50,7 @@ import time
 
 import numpy as np
 
-from . import recipes as R
+from . import grid_steps, recipes as R
 from .crops import degrade_video, derive_lr_crops, face_patch_plan, sequence_names
 from .errors import ReproductionError
 from .evaluation import conv_weight_std, evaluate, load_model
@@ -99,6 +99,7 @@ class Config:
     seed: int = 1
     mat_version: str = "6"
     video_class: str = "single"
+    temporal: dict | None = None
 
     def to_json(self):
         d = dataclasses.asdict(self)
@@ -297,6 +298,7 @@ class Pipeline:
                 names.append(f"figure4-s{s}")
             if names:
                 self._add("figure4", {}, names, Pipeline._run_figure4, "Figure 4 plots")
+        grid_steps.add_steps(self)
 
     def figure4_models(self, s):
         """``{label: model key}`` of the Figure 4 models trained in this run at factor ``s``."""

@@ -38,15 +38,19 @@ import math
 
 import models
 
-__all__ = ["METHODS", "PAPER_FACTORS", "DEFAULT_MIX", "FAMILIES", "Schedule", "SCHEDULES",
+__all__ = ["METHODS", "OPTIONAL_METHODS", "PAPER_FACTORS", "DEFAULT_MIX", "FAMILIES",
+           "Schedule", "SCHEDULES",
            "Recipe", "Evaluation", "RecipeError", "recipe", "plan", "evaluations",
            "parse_methods", "parse_factors", "method_name"]
 
 METHODS = ("hr", "lr", "nonjoint", "joint", "joint-oa")
+# beyond the paper (reproduction.grid_steps): the CNN-LSTM over fc4 features and the CNN+D
+# fine-tuned on CCCLoss, both evaluated on the resolution x frame-rate grid
+OPTIONAL_METHODS = ("lstm", "ccc")
 PAPER_FACTORS = (3, 4, 6, 8, 12, 16)
 DEFAULT_MIX = (3, 4, 6)
 # training families: the solver file decides the family's iteration count
-FAMILIES = ("srfcn", "cnnd", "nonjoint", "joint")
+FAMILIES = ("srfcn", "cnnd", "nonjoint", "joint", "lstm", "ccc")
 _METHOD_FAMILY = {"srfcn": "srfcn", "hr": "cnnd", "lr": "cnnd", "nonjoint": "nonjoint",
                   "joint": "joint", "joint-oa": "joint"}
 
@@ -136,7 +140,7 @@ SCHEDULES = {
     # from 4.6 to 141 in three iterations and the ReLUs it kills are what Joint-OA copies
     # (docs/reproduction.md, "Why Joint-OA did not learn in the demo")
     "demo": Schedule("demo", iters=(("srfcn", 80), ("cnnd", 300), ("nonjoint", 300),
-                                    ("joint", 300)),
+                                    ("joint", 300), ("lstm", 150), ("ccc", 40)),
                      batch=8, sr_batch=8, snapshot=50, test=False, sr_lr="1e-5",
                      sr_filler="xavier", chunk=16),
 }
@@ -294,11 +298,12 @@ def parse_methods(methods):
     if isinstance(methods, str):
         methods = [m.strip().lower() for m in methods.split(",") if m.strip()]
     methods = [str(m).lower() for m in methods]
-    bad = [m for m in methods if m not in METHODS]
+    known = METHODS + OPTIONAL_METHODS
+    bad = [m for m in methods if m not in known]
     if bad or not methods:
         raise RecipeError(f"--methods: unknown method(s) {', '.join(bad) or '(none given)'}; "
-                          f"expected a comma-separated subset of {','.join(METHODS)}")
-    return tuple(m for m in METHODS if m in methods)
+                          f"expected a comma-separated subset of {','.join(known)}")
+    return tuple(m for m in known if m in methods)
 
 
 def parse_factors(factors, what="--factors"):
