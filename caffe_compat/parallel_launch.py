@@ -93,8 +93,8 @@ def launch(argv, nproc, run_id=None):
                           max_restarts=0, monitor_interval=0.2,
                           signals_to_handle="SIGTERM,SIGQUIT")
     # SIGINT / SIGHUP are the workers' (rank 0 decides, as Caffe's root solver): the launcher
-    # ignores them
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGHUP)}
+    # passes them on (the workers run in sessions of their own, out of the terminal's reach)
+    previous = {s: signal.signal(s, _forward) for s in (signal.SIGINT, signal.SIGHUP)}
     try:
         elastic_launch(config, entrypoint=sys.executable)(
             "-m", "caffe_compat.cli", "train", *argv)
@@ -105,6 +105,34 @@ def launch(argv, nproc, run_id=None):
         for s, h in previous.items():
             signal.signal(s, h)
     return 0
+
+
+def _forward(signum, frame):
+    for pid in child_pids(os.getpid()):
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+
+def child_pids(pid):
+    """The processes whose parent is ``pid`` (Linux's /proc; elsewhere none are found)."""
+    out = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry))
+    return out
 
 
 def describe_failure(failures):
@@ -145,4 +173,4 @@ def worker_environment():
 
 
 __all__ = ["Plan", "launch", "describe_failure", "gpu_ids", "silent_log",
-           "worker_environment"]
+           "worker_environment", "child_pids"]

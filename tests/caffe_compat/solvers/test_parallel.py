@@ -13,6 +13,7 @@ import pytest
 
 from caffe_compat import parallel
 from caffe_compat.io import caffemodel as cm
+from caffe_compat.parallel_launch import child_pids
 from tests.small_training import make_small
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -187,20 +188,6 @@ def test_cnnd_two_ranks_equal_one_process_on_the_doubled_batch(tmp_path, batch):
 
 
 # ------------------------------------------------------------------------ killed rank, resume
-def _children(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry))
-    return out
-
-
 def _rank_of(pid):
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
@@ -236,7 +223,7 @@ def test_two_ranks_equal_doubled_batch_and_a_killed_rank_resumes(tmp_path):
     deadline = time.time() + 300
     workers = {}
     while len(workers) < 2 and time.time() < deadline:
-        workers = {_rank_of(p): p for p in _children(proc.pid)}
+        workers = {_rank_of(p): p for p in child_pids(proc.pid)}
         workers.pop(None, None)
     while not os.path.exists(snap4) and time.time() < deadline:
         time.sleep(0.001)
