@@ -101,6 +101,15 @@ class Stepwise:
         for name in net.graph.blob_names:
             self.data[name] = torch.zeros(net._blob_shapes[name], dtype=ref.dtype,
                                           device=ref.device)
+        self.fixed = {}              # layer index -> top indices a forward leaves as they are
+        for i, (node, key, _, _) in enumerate(self.nodes):
+            fixed_tops = getattr(net.layers[key], "fixed_tops", None)
+            if fixed_tops is None:
+                continue
+            fixed = fixed_tops()
+            self.fixed[i] = set(fixed)
+            for j, values in fixed.items():
+                self.data[node.tops[j]] = values.to(dtype=ref.dtype, device=ref.device).clone()
         self._saved = {}             # layer index -> (leaves, tops) of the last forward
         self._analyse_backward()
 
@@ -257,8 +266,12 @@ class Stepwise:
                 for name in node.tops:
                     self.data[name] = self.data[node.bottoms[0]]
                 continue
-            for name, t, w in zip(node.tops, tops, weights):
-                self._put(name, t.detach(), copy=keep_graph)
+            fixed = self.fixed.get(i, ())
+            for j, (name, t, w) in enumerate(zip(node.tops, tops, weights)):
+                if j in fixed:           # the blob holds its set-up values, or the user's
+                    t = self.data[name]
+                else:
+                    self._put(name, t.detach(), copy=keep_graph)
                 if w:
                     loss += float(w) * float(t.detach().sum())
         return loss

@@ -79,6 +79,13 @@ class DummyData(Layer):
     def top_shapes(self, bottom_shapes):
         return list(self.shapes)
 
+    def fixed_tops(self):
+        """``{top index: its set-up values}`` of the tops that forward never writes again
+        (constant fillers): as in Caffe, the net's blob is those values from set-up on, and a
+        value written into it by the user is what the next forward hands on."""
+        return {i: self._tops[i] for i in range(len(self.shapes))
+                if not self.refill[self._filler_id(i)]}
+
     def forward(self):
         for i in range(len(self.shapes)):
             fid = self._filler_id(i)

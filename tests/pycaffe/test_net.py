@@ -324,8 +324,6 @@ def test_builtin_layer_view_reshape(deploy):
     assert len(conv.blobs) == 2 and conv.blobs[0].shape == (5, 3, 3, 3)
 
 
-@pytest.mark.skipif("MemoryData" not in caffe.layer_type_list(),
-                    reason="waits for the engine's MemoryData layer (set_input_arrays feeds it)")
 def test_set_input_arrays(net_file):
     net = caffe.Net(net_file("""layer { name: 'd' type: 'MemoryData' top: 'data' top: 'label'
       memory_data_param { batch_size: 2 channels: 1 height: 2 width: 3 } }"""), caffe.TEST)
@@ -348,8 +346,6 @@ DUMMY = SIMPLE.replace("""layer { type: 'Python' name: 'data' top: 'data' top: '
     data_filler { type: 'gaussian' std: 1 } data_filler { type: 'constant' } } }""")
 
 
-@pytest.mark.skipif("DummyData" not in caffe.layer_type_list(),
-                    reason="waits for the engine's DummyData layer")
 def test_pycaffes_net_with_dummy_data(net_file):
     net = caffe.Net(net_file(DUMMY), caffe.TRAIN)
     labels = np.random.RandomState(0).randint(13, size=net.blobs["label"].data.shape)

@@ -73,9 +73,6 @@ def test_zero_tops(net_file):
     assert len(net.forward()) == 0
 
 
-@pytest.mark.skipif("DummyData" not in caffe.layer_type_list(),
-                    reason="waits for the engine's DummyData layer (MemoryData/DummyData "
-                           "branch): pycaffe's own net uses it")
 def test_zero_tops_with_dummy_data(net_file):
     n = caffe.NetSpec()
     n.data, n.data2 = L.DummyData(shape=dict(dim=3), ntop=2)

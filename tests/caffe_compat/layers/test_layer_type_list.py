@@ -6,9 +6,6 @@ import pathlib
 from caffe_compat.layers import registered_types
 
 LIST = pathlib.Path(__file__).resolve().parent / "fixtures" / "caffe_layer_types.json"
-# Types that other work brings: Data, ImageData and WindowData (the data pipeline) and Python
-# (the pycaffe surface). Remove each name once its layer is registered.
-PENDING = {"Data", "ImageData", "WindowData", "Python"}
 
 
 def test_every_caffe_type_is_registered():
@@ -17,4 +14,4 @@ def test_every_caffe_type_is_registered():
     missing = sorted(caffe_types - ours)
     print(f"\nCaffe registers {len(caffe_types)} types, caffe_compat {len(ours)}; missing: "
           f"{missing or 'none'}; only here: {sorted(ours - caffe_types) or 'none'}")
-    assert set(missing) <= PENDING, f"not registered: {sorted(set(missing) - PENDING)}"
+    assert not missing, f"Caffe 1.0 registers types that caffe_compat does not: {missing}"
