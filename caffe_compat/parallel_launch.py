@@ -72,10 +72,11 @@ class Plan:
             have = torch.cuda.device_count()
             missing = [i for i in self.ids if i >= have]
             if missing:
+                found = f"only {have} CUDA devices are" if have else "no CUDA device is"
                 raise CaffeCompatError(
-                    f"-gpu {args.gpu}: {'no CUDA device is' if not have else f'only {have} CUDA devices are'} "
-                    f"available (GPU {', '.join(map(str, missing))} missing); to train "
-                    f"data-parallel on the CPU use --ranks {len(self.ids)}")
+                    f"-gpu {args.gpu}: {found} available (GPU "
+                    f"{', '.join(map(str, missing))} missing); to train data-parallel on the "
+                    f"CPU use --ranks {len(self.ids)}")
 
     def device(self):
         """The worker's device."""
