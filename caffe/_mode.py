@@ -67,25 +67,36 @@ def log(message):
 
 
 def solver_count():
-    return _state["solver_count"]
+    from caffe_compat import parallel as _parallel
+    return _parallel.solver_count()
 
 
 def set_solver_count(count):
-    _state["solver_count"] = int(count)
+    """How many solvers train together (data-parallel; see ``caffe.NCCL``)."""
+    from caffe_compat import parallel as _parallel
+    _parallel.set_solver_count(count)
+    _state["solver_count"] = _parallel.solver_count()
 
 
 def solver_rank():
-    return _state["solver_rank"]
+    from caffe_compat import parallel as _parallel
+    return _parallel.solver_rank()
 
 
 def set_solver_rank(rank):
-    _state["solver_rank"] = int(rank)
+    """This process's rank among them (0 tests, snapshots and logs)."""
+    from caffe_compat import parallel as _parallel
+    _parallel.set_solver_rank(rank)
+    _state["solver_rank"] = _parallel.solver_rank()
 
 
 def set_multiprocess(value):
+    from caffe_compat import parallel as _parallel
+    _parallel.set_multiprocess(value)
     _state["multiprocess"] = bool(value)
 
 
 def has_nccl():
-    """False: multi-GPU training through NCCL is not supported (see ``caffe.NCCL``)."""
-    return False
+    """True: ``caffe.NCCL`` exchanges gradients between processes (torch.distributed: NCCL
+    between GPUs, gloo between CPU processes)."""
+    return True

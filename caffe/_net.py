@@ -279,6 +279,12 @@ class Net:
             return self.load_hdf5(path)
         self._net.copy_from(path)
 
+    def after_backward(self, callback):
+        """Caffe's layer-wise reduction hook (``net.after_backward(nccl)`` with
+        ``layer_wise_reduce``): accepted; the exchange sums every gradient once, in
+        ``on_gradients_ready``, which gives the same sums."""
+        self._after_backward = getattr(self, "_after_backward", []) + [callback]
+
     def share_with(self, other):
         """Use ``other``'s parameter blobs for the layers of the same name
         (Caffe's ShareTrainedLayersWith)."""

@@ -125,9 +125,13 @@ class Solver:
         (Caffe's ApplyUpdate; ``iter`` is unchanged)."""
         self._solver.apply_update()
 
-    def add_callback(self, on_start, on_gradients_ready):
+    def add_callback(self, on_start, on_gradients_ready=None):
         """Call ``on_start()`` before each iteration's forward and ``on_gradients_ready()``
-        before its update."""
+        before its update; or, with one argument, add a ``caffe.NCCL`` (Caffe's
+        ``add_callback(nccl)``)."""
+        if on_gradients_ready is None and isinstance(on_start, NCCL):
+            self._solver.add_callback(on_start._exchange)
+            return
         self._solver.add_callback(_Callback(on_start, on_gradients_ready))
 
     def share_weights(self, net):
@@ -155,12 +159,45 @@ def get_solver(filename):
 
 
 class NCCL:
-    """Multi-GPU gradient exchange: not supported (one process trains on one device)."""
+    """Caffe's data-parallel gradient exchange, as pycaffe's ``python/train.py`` uses it::
 
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("caffe.NCCL: multi-GPU training through NCCL is not "
-                                  "supported; train on one device")
+        uid = caffe.NCCL.new_uid()                # in the parent, passed to every process
+        # in process `rank` of N:
+        caffe.set_solver_count(N); caffe.set_solver_rank(rank); caffe.set_multiprocess(True)
+        solver = caffe.SGDSolver("solver.prototxt")
+        nccl = caffe.NCCL(solver, uid)             # joins the N processes
+        nccl.bcast()                               # rank 0's weights everywhere
+        solver.add_callback(nccl)                  # gradients summed, scaled by 1/N
+        solver.step(solver.param.max_iter)
+
+    The exchange is caffe_compat's (:mod:`caffe_compat.parallel`) on torch.distributed: NCCL
+    between GPUs (``set_mode_gpu``), gloo between CPU processes. ``uid`` is a torch.distributed
+    init method (``new_uid()`` gives a TCP address on this machine; ``"env://"`` reads
+    torchrun's variables). Create the solver after ``set_solver_count`` / ``set_solver_rank``:
+    its data layers skip the other ranks' records and only rank 0 builds test nets.
+    """
+
+    def __init__(self, solver, uid):
+        from caffe_compat import parallel
+        engine = solver._solver if isinstance(solver, Solver) else solver
+        parallel.init_process_group(engine.device, init_method=uid,
+                                    world_size=parallel.solver_count(),
+                                    rank=parallel.solver_rank())
+        self._exchange = parallel.GradientExchange(engine)
+        self._solver = engine
 
     @staticmethod
     def new_uid():
-        raise NotImplementedError("caffe.NCCL.new_uid: NCCL is not supported")
+        """A rendezvous for the processes of one machine (``tcp://127.0.0.1:<free port>``)."""
+        from caffe_compat import parallel
+        return f"tcp://127.0.0.1:{parallel.free_port()}"
+
+    def bcast(self):
+        """Rank 0's weights (and solver history and iteration) to every rank."""
+        self._exchange.broadcast()
+
+    def on_start(self):
+        self._exchange.on_start(self._solver)
+
+    def on_gradients_ready(self):
+        self._exchange.on_gradients_ready(self._solver)

@@ -116,6 +116,9 @@ def _train_arguments(parser):
                              "(default: continue where the snapshot stopped)")
     parser.add_argument("--log", help="also append the log lines to this file")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--ranks", type=int, default=None, metavar="N",
+                        help="train data-parallel on N CPU processes (gloo), as -gpu does on N "
+                             "GPUs: effective batch N x batch_size (see parallel_launch.py)")
 
 
 class _Signals:
@@ -147,15 +150,38 @@ class _Signals:
 
 
 def run_train(args):
-    from .solvers import get_solver
-    from .solvers._log import stderr_is_terminal
     if not args.solver:
         raise CaffeCompatError("Need a solver definition to train (-solver).")
     if args.snapshot and args.weights:
         raise CaffeCompatError("Give a snapshot to resume training or weights to finetune but "
                                "not both.")
-    log = _make_log(args)
-    device = _device_from_gpu_flag(args.gpu, log)
+    from . import parallel, parallel_launch
+    plan = parallel_launch.Plan(args)
+    if plan.mode == "launch":
+        return parallel_launch.launch(getattr(args, "argv", None) or sys.argv[2:], plan.nproc)
+    if plan.mode == "worker":
+        parallel_launch.worker_environment()
+        device = plan.device()
+        parallel.init_process_group(device)
+        log = _make_log(args) if parallel.is_root() else parallel_launch.silent_log()
+        log.info(f"Rank {plan.rank} of {plan.world} on {device}", "parallel.cpp:0")
+    else:
+        log = _make_log(args)
+        device = _device_from_gpu_flag(args.gpu, log)
+    try:
+        return _train(args, log, device, plan.mode == "worker")
+    except parallel.PeerLost as e:
+        print(f"caffe-compat train: error: {e}", file=sys.stderr)
+        return parallel.PEER_LOST_EXIT
+    finally:
+        if plan.mode == "worker":
+            parallel.close_process_group()
+
+
+def _train(args, log, device, data_parallel):
+    from . import parallel
+    from .solvers import get_solver
+    from .solvers._log import stderr_is_terminal
     solver = get_solver(
         args.solver, net=args.model, train_source=args.train_source,
         test_source=args.test_source, snapshot_prefix=args.snapshot_prefix,
@@ -164,9 +190,12 @@ def run_train(args):
         test_batch_size=args.test_batch_size, max_iter=args.iterations,
         test_iter=args.test_iter, level=args.level, stages=args.stage.split(","),
         caffe_position=args.caffe_resume, log=log,
-        progress=stderr_is_terminal() and not args.no_progress)
+        progress=stderr_is_terminal() and not args.no_progress and parallel.is_root())
     with _Signals(args.sigint_effect, args.sighup_effect) as signals:
-        solver.set_action_function(signals.action)
+        if data_parallel:
+            parallel.make_parallel(solver, signals.action)
+        else:
+            solver.set_action_function(signals.action)
         if args.snapshot:
             log.info(f"Resuming from {args.snapshot}", "caffe.cpp:235")
             solver.restore(args.snapshot)
@@ -494,6 +523,7 @@ def main(argv=None):
     parser = _parser(name, cmd.help)
     cmd.add_arguments(parser)
     args = parser.parse_args(rest)
+    args.argv = list(rest)      # data-parallel workers run the same command line
     try:
         return int(cmd.run(args) or 0)
     except CaffeCompatError as e:

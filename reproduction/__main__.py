@@ -139,6 +139,11 @@ def build_parser():
     r.add_argument("--video-class", choices=("single", "double"), default="single",
                    help="class of the crops' video: single (default, half the disk) or "
                         "double (as the script saves; the same values)")
+    r.add_argument("--dask", default=None, metavar="local[:N]|tcp://HOST:PORT",
+                   help="run independent steps concurrently on Dask: 'local' (one worker per "
+                        "GPU with --device cuda; local:N for N CPU workers) or a scheduler "
+                        "address (a cluster, e.g. Slurm through dask-jobqueue); needs the "
+                        "'dask' extra (reproduction/cluster.py)")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     _pin_argument(r)
 
@@ -241,7 +246,11 @@ def _reproduce(args):
                  temporal=_temporal(args) if args.grid or set(methods) & {"lstm", "ccc"}
                  else None)
     pipe = Pipeline(cfg, progress=not args.quiet)
-    pipe.run()
+    if args.dask:
+        from .cluster import run_on_dask
+        run_on_dask(cfg, args.dask)
+    else:
+        pipe.run()
     files = pipe.outputs("table")["files"]
     with open(files["markdown"], encoding="utf-8") as fh:
         print(fh.read())

@@ -66,7 +66,8 @@ def read_source_list(path):
 class HDF5Source:
     """Batches of the datasets ``tops`` from the files of ``list_path``, in Caffe's order."""
 
-    def __init__(self, list_path, tops, batch_size, shuffle=False, seed=None, where=""):
+    def __init__(self, list_path, tops, batch_size, shuffle=False, seed=None, where="",
+                 shard=(0, 1)):
         self.where = where or os.fspath(list_path)
         self.list_path = os.fspath(list_path)
         self.files = read_source_list(list_path)
@@ -75,6 +76,9 @@ class HDF5Source:
             raise DataError(f"{self.where}: batch_size must be positive, got {batch_size}")
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
+        # data-parallel training (Caffe's Skip): of each N x batch_size rows of the stream,
+        # rank r keeps rows r, r + N, ... (record k to rank k mod N)
+        self.rank, self.count = (int(shard[0]), int(shard[1]))
         self.rng = np.random.default_rng(seed)
         self.file_perm = np.arange(len(self.files))
         if self.shuffle:
@@ -202,7 +206,7 @@ class HDF5Source:
     def next_batch(self):
         """The next ``batch_size`` rows of every top (float32 arrays), wrapping as Caffe does."""
         parts = [[] for _ in self.tops]
-        need = self.batch_size
+        need = self.batch_size * self.count
         while need:
             take = min(need, self.rows - self.current_row)
             rows = np.asarray(self.data_perm[self.current_row:self.current_row + take])
@@ -212,7 +216,10 @@ class HDF5Source:
             need -= take
             if self.current_row == self.rows:
                 self._advance_file()
-        return [np.concatenate(p, axis=0) if len(p) > 1 else p[0] for p in parts]
+        out = [np.concatenate(p, axis=0) if len(p) > 1 else p[0] for p in parts]
+        if self.count > 1:
+            out = [np.ascontiguousarray(a[self.rank::self.count]) for a in out]
+        return out
 
     # -------------------------------------------------------------- position
     def state_dict(self):

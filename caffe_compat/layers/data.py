@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import parallel
 from ..data import db as db_io
 from ..data.images import parse_datum
 from ..errors import DataError
@@ -74,7 +75,8 @@ class Data(PrefetchingDataLayer):
         return shapes
 
     def batch_source(self):
-        return _DatumBatches(self.db, self.transformer, self.batch_size, self.where)
+        return _DatumBatches(self.db, self.transformer, self.batch_size, self.where,
+                             parallel.shard(self.phase))
 
     def close(self):
         super().close()
@@ -88,12 +90,19 @@ class Data(PrefetchingDataLayer):
 class _DatumBatches:
     """The prefetch thread's work: records in key order -> transformed batches."""
 
-    def __init__(self, db, transformer, batch_size, where):
+    def __init__(self, db, transformer, batch_size, where, shard=(0, 1)):
         self.db, self.transformer = db, transformer
         self.batch_size, self.where = batch_size, where
+        self.rank, self.count = shard
+
+    def _records(self):
+        """The records of this rank (Caffe's Skip(): record k to rank k mod N)."""
+        for offset, record in enumerate(self.db.records()):
+            if parallel.keeps(offset, self.rank, self.count):
+                yield record
 
     def batches(self):
-        records = self.db.records()
+        records = self._records()
         tf = self.transformer
         while True:
             data = labels = None

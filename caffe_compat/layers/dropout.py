@@ -5,6 +5,7 @@ the kept ones by ``1 / (1 - ratio)`` at train time (Caffe's DropoutLayer).
 to TEST: TRAIN keeps values unscaled, TEST multiplies by ``1 - ratio`` (as OpenCV 4 dnn does)."""
 import torch
 
+from .. import parallel
 from .base import Layer
 from .registry import register_layer
 
@@ -31,7 +32,12 @@ class Dropout(Layer):
     def forward(self, x):
         if self.phase != "TRAIN" or self.ratio == 0.0:
             return x if self.scale_train else x * (1.0 - self.ratio)
-        keep = torch.empty_like(x).bernoulli_(1.0 - self.ratio, generator=self.generator)
+        rank, count = parallel.shard(self.phase)
+        if count > 1:   # rows rank::N of the mask of the whole N x B batch (parallel.py)
+            full = x.new_empty((x.shape[0] * count,) + tuple(x.shape[1:]))
+            keep = full.bernoulli_(1.0 - self.ratio, generator=self.generator)[rank::count]
+        else:
+            keep = torch.empty_like(x).bernoulli_(1.0 - self.ratio, generator=self.generator)
         if not self.scale_train:
             return x * keep
         return x * keep * (1.0 / (1.0 - self.ratio))

@@ -2,6 +2,7 @@
 HDF5DataLayer): each top is the dataset of the same name, ``batch_size`` rows per forward."""
 import torch
 
+from .. import parallel
 from ..data.hdf5 import HDF5Source
 from .base import Layer
 from .registry import register_layer
@@ -21,7 +22,8 @@ class HDF5Data(Layer):
         if not source:
             self.fail("hdf5_data_param.source is empty")
         self.source = HDF5Source(source, list(param.top), hp.batch_size, hp.shuffle, seed,
-                                 where=f"layer '{param.name}' (source {source})")
+                                 where=f"layer '{param.name}' (source {source})",
+                                 shard=parallel.shard(phase))
 
     def top_shapes(self, bottom_shapes):
         return [(self.source.batch_size,) + s for s in self.source.row_shapes]

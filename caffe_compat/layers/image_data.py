@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from .. import parallel
 from ..data.caffe_random import shuffle
 from ..data.images import mat_to_chw, read_image, read_list_file
 from ..errors import DataError
@@ -98,6 +99,9 @@ class _ImageList:
         self.batch_size = layer.batch_size
         self.transformer = layer.transformer
         self.name, self.source = layer.name, layer.source
+        # data-parallel training: line k of the stream to rank k mod N (Caffe's Skip)
+        self.rank, self.count = parallel.shard(layer.phase)
+        self.offset = 0
 
     def shuffle_lines(self):
         order = list(range(len(self.lines)))
@@ -129,6 +133,8 @@ class _ImageList:
         while True:
             data = labels = None
             for i in range(self.batch_size):
+                while not parallel.keeps(self.offset, self.rank, self.count):
+                    self._next_line(n)
                 pixels = self.read(self.lines_id)
                 if i == 0:   # the batch takes the shape of its first image
                     shape = tf.output_shape(pixels.shape)
@@ -136,12 +142,16 @@ class _ImageList:
                     labels = np.empty((self.batch_size,), dtype=np.float32)
                 tf.transform_chw(pixels, data[i], self.where(self.lines_id))
                 labels[i] = self.lines[self.lines_id][1]
-                self.lines_id += 1
-                if self.lines_id >= n:
-                    self.lines_id = 0
-                    if self.shuffle:
-                        self.shuffle_lines()
+                self._next_line(n)
             yield data, labels
+
+    def _next_line(self, n):
+        self.offset += 1
+        self.lines_id += 1
+        if self.lines_id >= n:
+            self.lines_id = 0
+            if self.shuffle:
+                self.shuffle_lines()
 
     def close(self):
         pass

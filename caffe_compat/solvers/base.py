@@ -29,6 +29,7 @@ import time
 import numpy as np
 import torch
 
+from .. import parallel
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
 from ..memory import retain_freed_memory
@@ -109,10 +110,12 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                              "solver.cpp:45")
         self._check_paths()
         self.seed = int(param.random_seed) if param.random_seed >= 0 else None
+        self.seed = parallel.shared_seed(self.seed, self.device)   # data-parallel: rank 0's
         if self.seed is not None:
             torch.manual_seed(self.seed)
         self.net = self._init_train_net()
-        self.test_nets = self._init_test_nets()
+        # data-parallel training: rank 0 alone tests (Caffe's root solver)
+        self.test_nets = self._init_test_nets() if parallel.is_root() else []
         for tn in self.test_nets:
             share_trained_layers(tn, self.net)
         self._init_random_streams()

@@ -14,6 +14,7 @@ import os
 import numpy as np
 import torch
 
+from .. import parallel
 from ..errors import SolverError, WeightsError
 from ..io import caffemodel as caffemodel_io
 from ..io import solverstate as solverstate_io
@@ -34,6 +35,8 @@ class SnapshotMixin:
     def snapshot(self):
         """Write the weights and the solver state (Caffe's Solver::Snapshot); returns both
         paths."""
+        if not parallel.is_root():      # data-parallel training: rank 0 snapshots
+            return None, None
         fmt = self.param.snapshot_format
         if fmt == SP.HDF5:
             model = self.snapshot_filename(".caffemodel.h5")

@@ -36,7 +36,7 @@ def test_mode_functions():
     caffe.set_solver_rank(0)
     caffe.set_multiprocess(False)
     assert caffe.solver_count() == 1 and caffe.solver_rank() == 0
-    assert caffe.has_nccl() is False
+    assert caffe.has_nccl() is True
 
 
 def test_gpu_mode_without_cuda_is_a_clear_error(tmp_path):
@@ -58,11 +58,8 @@ def caffe_compat_error():
     return CaffeCompatError
 
 
-def test_unsupported_functions_name_themselves():
-    with pytest.raises(NotImplementedError, match="caffe.NCCL"):
-        caffe.NCCL()
-    with pytest.raises(NotImplementedError, match="NCCL.new_uid"):
-        caffe.NCCL.new_uid()
+def test_nccl_uid_is_a_rendezvous():
+    assert caffe.NCCL.new_uid().startswith("tcp://127.0.0.1:")
 
 
 def test_timer():
