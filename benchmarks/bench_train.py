@@ -18,8 +18,9 @@ the machine).
 
 With ``--fast`` the solver's fast training mode (``caffe_compat.blas_order.fast_training``:
 oneDNN channels-last forward products instead of Caffe's summation order, same backward) is
-timed in the same rounds, as a second solver of the same seed, and after the rounds the two
-solvers' weights are compared (relative difference after the same iterations: the drift).
+timed in the same rounds, as a second solver of the same seed (the two draw their Dropout
+masks from one stream in turn, so their weights are not comparable here; the mode's drift is
+measured by tests/caffe_compat/test_fast_training.py).
 
     python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128] [--fast]
                                      [--caffe /path/to/caffe]
@@ -175,7 +176,7 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--fast", action="store_true",
-                    help="also time the solver's fast training mode, and its drift")
+                    help="also time the solver's fast training mode")
     ap.add_argument("--caffe", default=None,
                     help="a Caffe 1.0 `caffe` binary to time in the same rounds (CPU only)")
     args = ap.parse_args(argv)
@@ -206,11 +207,6 @@ def main(argv=None):
         for _ in range(args.rounds):
             for label, fn in runs.items():
                 rounds[label].append(timed(fn, args.iterations, args.device))
-        if args.fast:    # same seed, same data, same number of iterations: the drift
-            drift = max(float((a.detach() - b.detach()).abs().max()
-                              / max(float(b.detach().abs().max()), 1e-30))
-                        for a, b in zip(solver_fast.net.parameters(), solver.net.parameters()))
-            iters = solver.iter
     med = {label: _medians(r) for label, r in rounds.items()}
     print(f"device: {args.device}, threads: {torch.get_num_threads()}, batch {args.batch} at "
           f"{args.size}x{args.size}, {args.rounds} rounds x {args.iterations} iterations, "
@@ -228,9 +224,8 @@ def main(argv=None):
     print(f"ratio ours/torch c-last : wall {a / c:.3f}, CPU {ca / cc:.3f}")
     if args.fast:
         f, cf = med["caffe_compat, fast mode"]
-        print(f"ratio fast/torch c-last : wall {f / c:.3f}, CPU {cf / cc:.3f} (fast mode's "
-              f"weights after {iters} iterations: {drift:.1e} from the exact mode's, relative "
-              "to each blob's largest value)")
+        print(f"ratio fast/torch c-last : wall {f / c:.3f}, CPU {cf / cc:.3f}; fast/exact "
+              f"{f / a:.3f} (the fast mode's drift: tests/caffe_compat/test_fast_training.py)")
     if "Caffe 1.0 `caffe time`" in med:
         k, ck = med["Caffe 1.0 `caffe time`"]
         print(f"speed-up over Caffe 1.0 : {k / a:.2f}x wall (same run; Caffe's figure excludes "
