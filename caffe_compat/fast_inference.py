@@ -41,6 +41,11 @@ FOLD = True            # fold BatchNorm / Scale into the convolution
 CHANNELS_LAST = True   # run the folded convolutions in channels-last layout
 FUSE_RELU = True       # apply a following ReLU in place on the convolution's output
 
+# oneDNN's fused convolution (ReLU / sum post-ops); without it (torch built without oneDNN)
+# the folded convolution runs as F.conv2d with the ReLU after it, and Eltwise stays apart
+ONEDNN_POST_OPS = torch.backends.mkldnn.is_available() and hasattr(
+    torch.ops.mkldnn, "_convolution_pointwise")
+
 
 def applies(net):
     """Whether ``net``'s forward may take the fast path now."""
@@ -142,7 +147,8 @@ class Plan:
     def _sum_after(net, nodes, readers, keep, i, j, blob, chain):
         """(Eltwise node, its other bottom, final top, ReLU node or None) when the chain
         ending at ``nodes[j-1]`` feeds a plain two-input Eltwise SUM that can take it in."""
-        if not FUSE_RELU or any(k == "relu" for k, _ in chain) or j >= len(nodes):
+        if (not FUSE_RELU or not ONEDNN_POST_OPS or any(k == "relu" for k, _ in chain)
+                or j >= len(nodes)):
             return None
         if not CHANNELS_LAST or net.layers[nodes[i][1]].channels // \
                 net.layers[nodes[i][1]].group == 1:
@@ -242,7 +248,7 @@ class FoldedConv:
             y = torch.ops.aten._slow_conv2d_forward(x.contiguous(), self.weight.contiguous(),
                                                     conv.kernel, self.bias, conv.stride,
                                                     conv.pad)
-        elif CHANNELS_LAST and FUSE_RELU:
+        elif CHANNELS_LAST and FUSE_RELU and ONEDNN_POST_OPS:
             # the ReLU as a oneDNN post-op of the convolution: one pass over the output
             x = x.contiguous(memory_format=torch.channels_last)
             return torch.ops.mkldnn._convolution_pointwise(
