@@ -16,7 +16,13 @@ iteration of each is reported, and the ratios; process CPU time is reported too 
 ``--threads 1`` it measures the work done, independent of the load other processes put on
 the machine).
 
-    python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128]
+With ``--fast`` the solver's fast training mode (``caffe_compat.blas_order.fast_training``:
+oneDNN channels-last forward products instead of Caffe's summation order, same backward) is
+timed in the same rounds, as a second solver of the same seed (the two draw their Dropout
+masks from one stream in turn, so their weights are not comparable here; the mode's drift is
+measured by tests/caffe_compat/test_fast_training.py).
+
+    python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128] [--fast]
                                      [--caffe /path/to/caffe]
 """
 from __future__ import annotations
@@ -31,6 +37,12 @@ import tempfile
 import time
 
 import h5py
+# torch's OpenMP threads busy-wait between parallel regions; on a machine shared with other
+# processes that wait takes the cores from the threads that would work (measured here: a
+# ResNet-50 forward 9x slower). Passive waiting, unless the caller set a policy; it must be
+# set before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -39,7 +51,7 @@ from torch import nn
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from caffe_compat import dft_conv, get_solver  # noqa: E402
+from caffe_compat import blas_order, dft_conv, get_solver  # noqa: E402
 from caffe_compat.io.prototxt import read_net, read_solver, write_prototxt  # noqa: E402
 
 ORIGINAL = os.environ.get("RLQ_ORIGINAL", os.path.join(os.path.dirname(REPO), "shared",
@@ -163,6 +175,8 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--fast", action="store_true",
+                    help="also time the solver's fast training mode")
     ap.add_argument("--caffe", default=None,
                     help="a Caffe 1.0 `caffe` binary to time in the same rounds (CPU only)")
     args = ap.parse_args(argv)
@@ -176,6 +190,13 @@ def main(argv=None):
         runs = {"caffe_compat solver": (lambda n: solver.step(n)),
                 "hand-written torch": (lambda n: [step() for _ in range(n)]),
                 "hand-written, c-last": (lambda n: [step_cl() for _ in range(n)])}
+        if args.fast:
+            solver_fast = our_solver(folder, list_path, args.batch, args.device)
+
+            def fast(n):
+                with blas_order.fast_training():
+                    solver_fast.step(n)
+            runs["caffe_compat, fast mode"] = fast
         if args.caffe:
             if args.device != "cpu" or args.batch != 128 or args.size != 96:
                 ap.error("--caffe times the original net: CPU, batch 128, 96x96 only")
@@ -201,6 +222,10 @@ def main(argv=None):
     print(f"ratio ours/torch        : wall {a / b:.3f} (overhead {100 * (a / b - 1):+.1f} %), "
           f"CPU {ca / cb:.3f} (overhead {100 * (ca / cb - 1):+.1f} %)")
     print(f"ratio ours/torch c-last : wall {a / c:.3f}, CPU {ca / cc:.3f}")
+    if args.fast:
+        f, cf = med["caffe_compat, fast mode"]
+        print(f"ratio fast/torch c-last : wall {f / c:.3f}, CPU {cf / cc:.3f}; fast/exact "
+              f"{f / a:.3f} (the fast mode's drift: tests/caffe_compat/test_fast_training.py)")
     if "Caffe 1.0 `caffe time`" in med:
         k, ck = med["Caffe 1.0 `caffe time`"]
         print(f"speed-up over Caffe 1.0 : {k / a:.2f}x wall (same run; Caffe's figure excludes "

@@ -28,11 +28,22 @@ when ``INFERENCE`` is True (environment variable ``CAFFE_COMPAT_CAFFE_ORDER_INFE
 ``run_eval --caffe-order``) for predictions bit-identical to Caffe's; by default it keeps
 torch's faster inference kernels (predictions within ~1e-6 of Caffe's).
 
+Training may leave Caffe's order for the forward products when ``EXACT_TRAINING`` is False
+(environment variable ``CAFFE_COMPAT_FAST_TRAINING=1``, or :func:`fast_training`): the fast
+training mode. Convolutions with more than one input channel per group then run forward in
+oneDNN's channels-last layout and inner products through torch's GEMM (the one-channel first
+layers keep this module's kernel, which is the faster one there); backward passes are the same
+as in the exact mode. Outputs then differ from Caffe's by float32 rounding (about 1e-6
+relative), and trainings drift apart as any two float32 trainings in different orders do:
+``benchmarks/bench_train.py --fast`` and ``tests/caffe_compat/test_fast_training.py``
+measure the drift.
+
 ``available()`` is False when the C extension was not built; the layers then use torch's
 convolution and matrix products (same values to ~1e-6, other rounding).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -54,6 +65,8 @@ SMALL_TN_MIN_K = 32
 # always while training, and for inference too when INFERENCE is True.
 ENABLED = True
 INFERENCE = os.environ.get("CAFFE_COMPAT_CAFFE_ORDER_INFERENCE", "0") == "1"
+# Training sums in Caffe's order unless the fast training mode is on (see the module note).
+EXACT_TRAINING = os.environ.get("CAFFE_COMPAT_FAST_TRAINING", "0") != "1"
 
 
 def available():
@@ -65,8 +78,26 @@ def usable(*tensors):
     """True when the exact products apply to these tensors now: CPU float32, extension built,
     and training (or ``INFERENCE``)."""
     return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
-            and (INFERENCE or torch.is_grad_enabled())
+            and (INFERENCE or (torch.is_grad_enabled() and EXACT_TRAINING))
             and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
+def fast_training_active(*tensors):
+    """True when the fast training mode applies to these tensors now (CPU float32, autograd
+    on, ``EXACT_TRAINING`` off)."""
+    return (not EXACT_TRAINING and torch.is_grad_enabled() and not torch.jit.is_tracing()
+            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
+@contextlib.contextmanager
+def fast_training(enabled=True):
+    """Within the block, training uses the fast mode (``enabled=False``: Caffe's order)."""
+    global EXACT_TRAINING
+    saved, EXACT_TRAINING = EXACT_TRAINING, not enabled
+    try:
+        yield
+    finally:
+        EXACT_TRAINING = saved
 
 
 def _threads():

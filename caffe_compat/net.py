@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import fast_inference
 from .blob import Blob, ParamSpecEntry
 from .data.caffe_random import CaffeRandom
 from .errors import NetError
@@ -210,11 +211,17 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         set of blob names), a blob is dropped once its last consumer has run, unless kept."""
         values, first = {}, {}
         last_use = self._last_use if keep is not None else {}
+        plan = fast_inference.plan_for(self, self.blobs if keep is None else keep) \
+            if fast_inference.applies(self) else None
+        replace, skip = (plan.replace, plan.skip) if plan is not None else ({}, ())
         loss = None
         force = self.graph.force_backward and torch.is_grad_enabled()
         inplace = not torch.is_grad_enabled()
         for node, key, weights, prop in self._nodes:
+            if node.index in skip:          # folded into the convolution before it
+                continue
             module = self.layers[key]
+            out_names = node.tops
             if node.type == "Input":
                 tops = []
                 for name in node.tops:
@@ -223,6 +230,9 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                         t = torch.zeros(self._blob_shapes[name], dtype=self._ref.dtype,
                                         device=self._ref.device)
                     tops.append(t)
+            elif node.index in replace:
+                fn, fused_bottoms, out_names = replace[node.index]
+                tops = (fn(*(values[b] for b in fused_bottoms)),)
             else:
                 bottoms = []
                 for b, p in zip(node.bottoms, prop):
@@ -241,7 +251,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                 if module.is_data:
                     tops = tuple(t.to(device=self._ref.device, dtype=self._ref.dtype)
                                  for t in tops)
-            for j, (name, t) in enumerate(zip(node.tops, tops)):
+            for j, (name, t) in enumerate(zip(out_names, tops)):
                 in_place = j < len(node.bottoms) and node.bottoms[j] == name
                 if not in_place:
                     if force and not node.bottoms and t.is_floating_point() and \

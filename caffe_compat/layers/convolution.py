@@ -64,6 +64,22 @@ class CaffeOrderConv2d(torch.autograd.Function):
         return gx, gw, gb, None, None, None, None
 
 
+class FastTrainConv2d(CaffeOrderConv2d):
+    """The fast training mode's convolution (``blas_order.EXACT_TRAINING`` False): forward by
+    oneDNN in channels-last layout, handed on in torch's default layout; backward as
+    :class:`CaffeOrderConv2d`."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, pad, dilation, group):
+        cl = torch.channels_last
+        y = F.conv2d(x.detach().contiguous(memory_format=cl),
+                     weight.detach().contiguous(memory_format=cl),
+                     None if bias is None else bias.detach(), stride, pad, dilation, group)
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = (stride, pad, dilation, group, bias is not None)
+        return y.contiguous()
+
+
 class _ConvBase(Layer):
     blob_names = ("weight", "bias")
     min_bottoms = 1
@@ -159,6 +175,14 @@ class _ConvBase(Layer):
                 and blas_order.usable(x, self.weight, *([bias] if bias is not None else []))):
             y = CaffeOrderConv2d.apply(x, self.weight, bias, list(self.stride), list(self.pad),
                                        list(self.dilation), self.group)
+            return y.reshape(tuple(lead) + tuple(y.shape[1:]))
+        if (not self.transposed and self.n == 2 and x.shape[0] > 0
+                and blas_order.fast_training_active(x, self.weight)):
+            # the fast training mode: one input channel keeps the exact kernel (faster there)
+            fn = CaffeOrderConv2d if (self.channels // self.group == 1
+                                      and blas_order.available()) else FastTrainConv2d
+            y = fn.apply(x, self.weight, bias, list(self.stride), list(self.pad),
+                         list(self.dilation), self.group)
             return y.reshape(tuple(lead) + tuple(y.shape[1:]))
         if (CPU_INFERENCE_ALGORITHMS and not self.transposed and self.n == 2
                 and x.device.type == "cpu" and not torch.is_grad_enabled()

@@ -1,0 +1,168 @@
+"""CPU inference on the public zoo: ``caffe_compat.Net.forward`` against OpenCV 4's cv2.dnn,
+in one run.
+
+    python benchmarks/bench_zoo.py [--nets resnet50 googlenet ...] [--batches 1 8]
+                                   [--seconds 3] [--steps] [--threads N]
+
+Nets (random weights, the same caffemodel bytes for both engines; weights do not change the
+speed): ResNet-50, GoogLeNet, SqueezeNet 1.1, MobileNet v2 (224 x 224, 227 for SqueezeNet) and
+OpenCV's res10 SSD face detector (300 x 300), written out by ``tests/caffe_compat/dnn``. Ours
+is ``Net.forward(data=x)`` under ``torch.inference_mode()`` (the inference fast path,
+:mod:`caffe_compat.fast_inference`); OpenCV's is ``setInput(x); forward()``. The engines run in
+turn (A, B, A, B, ...) so that load from other processes affects both alike; printed per net
+and batch: frames/s of each, the ratio (OpenCV's time / ours: above 1 means we are faster,
+the goal is 1.5), its range over the rounds, and the largest difference of the outputs
+relative to the output's scale.
+
+``--steps`` also times the steps of the fast path in the same rounds, so that each one's gain
+shows: ``layer by layer`` (the fast path off: every layer on its own, convolutions in oneDNN's
+channels-last layout with their weights reordered once, as before the fast path), ``+fold``
+(BatchNorm / Scale folded into the convolutions, NCHW layout), ``+channels-last`` (the folded
+convolutions in channels-last), ``+relu`` (the ReLU after a convolution applied in place on
+its output: the whole fast path).
+Needs OpenCV 4.x (OpenCV 5 has no Caffe importer to compare with).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+
+# torch's OpenMP threads busy-wait between parallel regions; on a machine shared with other
+# processes that wait takes the cores from the threads that would work (measured here: a
+# ResNet-50 forward 9x slower). Passive waiting, unless the caller set a policy; it must be
+# set before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from caffe_compat import Net, fast_inference  # noqa: E402
+from caffe_compat.proto import caffe_pb2  # noqa: E402
+from tests.caffe_compat.dnn import nets, zoo_nets  # noqa: E402
+
+NETS = {   # name: (builder, input size)
+    "resnet50": (zoo_nets.resnet50, 224),
+    "googlenet": (nets.googlenet, 224),
+    "squeezenet11": (zoo_nets.squeezenet11, 227),
+    "mobilenet_v2": (zoo_nets.mobilenet_v2, 224),
+    "res10_ssd": (nets.res10_ssd, 300),
+}
+
+# (label, fast path on, FOLD, CHANNELS_LAST, FUSE_RELU)
+STEPS = (("layer by layer", False, True, True, True), ("+fold", True, True, False, False),
+         ("+channels-last", True, True, True, False), ("+relu", True, True, True, True))
+
+
+@contextlib.contextmanager
+def step_flags(net, enabled, fold, channels_last, fuse_relu):
+    saved = (fast_inference.ENABLED, fast_inference.FOLD, fast_inference.CHANNELS_LAST,
+             fast_inference.FUSE_RELU)
+    (fast_inference.ENABLED, fast_inference.FOLD, fast_inference.CHANNELS_LAST,
+     fast_inference.FUSE_RELU) = enabled, fold, channels_last, fuse_relu
+    net.__dict__.pop("_fast_plans", None)      # plans hold the flags they were built with
+    try:
+        yield
+    finally:
+        (fast_inference.ENABLED, fast_inference.FOLD, fast_inference.CHANNELS_LAST,
+         fast_inference.FUSE_RELU) = saved
+        net.__dict__.pop("_fast_plans", None)
+
+
+def build(name):
+    builder, size = NETS[name]
+    text, blobs = builder()
+    model = nets.caffemodel_bytes(text, blobs, seed=0)
+    return text, model, size
+
+
+def rounds(runs, seconds, min_rounds=3):
+    """Median seconds of each run, and per-round times, alternating the runs."""
+    for f in runs.values():
+        f()
+    times = {k: [] for k in runs}
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end or len(next(iter(times.values()))) < min_rounds:
+        for k, f in runs.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}, times
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--seconds", type=float, default=3.0, help="timing budget per net and batch")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--steps", action="store_true", help="also time each step of the fast path")
+    args = p.parse_args(argv)
+    import cv2
+    if not hasattr(cv2.dnn, "readNetFromCaffe"):
+        sys.exit(f"OpenCV {cv2.__version__} has no Caffe importer to compare with: run this in "
+                 "an environment with opencv-python-headless<5")
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    print(f"caffe_compat Net.forward vs OpenCV {cv2.__version__} dnn, {args.threads} threads "
+          f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}), "
+          f"torch {torch.__version__}; ratio = OpenCV time / ours (> 1: faster than OpenCV)")
+    cols = ["ours"] + ([s[0] for s in STEPS] if args.steps else [])
+    print(f"{'net':>12} {'batch':>5} {'OpenCV f/s':>10} {'ours f/s':>9} {'ratio':>6} "
+          f"{'(min-max)':>12} {'max diff':>9}"
+          + ("  ratio per step: " + " | ".join(cols[1:]) if args.steps else ""))
+    rng = np.random.default_rng(0)
+    summary = []
+    for name in args.nets:
+        text, model, size = build(name)
+        net = Net(text, phase="test")
+        net.copy_from(caffe_pb2.NetParameter.FromString(model))
+        net.eval()
+        theirs = cv2.dnn.readNetFromCaffe(np.frombuffer(text.encode(), np.uint8),
+                                          np.frombuffer(model, np.uint8))
+        out_name = net.outputs[0]
+        for batch in args.batches:
+            x = rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32) * 100
+            xt = torch.from_numpy(x)
+
+            def ours():
+                with torch.inference_mode():
+                    return net.forward(data=xt, keep_blobs=False)[out_name]
+
+            def opencv():
+                theirs.setInput(x)
+                return theirs.forward()
+
+            a, b = ours().numpy(), opencv()
+            diff = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) \
+                if a.shape == b.shape else float("inf")
+            runs = {"opencv": opencv, "ours": ours}
+            if args.steps:
+                for label, *flags in STEPS:
+                    def step(flags=flags):
+                        with step_flags(net, *flags):
+                            return ours()
+                    runs[label] = step
+            med, times = rounds(runs, args.seconds)
+            ratios = [tb / ta for ta, tb in zip(times["ours"], times["opencv"])]
+            r = med["opencv"] / med["ours"]
+            summary.append(r)
+            line = (f"{name:>12} {batch:5d} {batch / med['opencv']:10.1f} "
+                    f"{batch / med['ours']:9.1f} {r:6.2f} {min(ratios):5.2f}-"
+                    f"{max(ratios):<5.2f} {diff:9.1e}")
+            if args.steps:
+                line += "  " + " | ".join(f"{med['opencv'] / med[s[0]]:.2f}" for s in STEPS)
+            print(line, flush=True)
+    print(f"smallest ratio {min(summary):.2f}, median {statistics.median(summary):.2f}; "
+          f"load average {os.getloadavg()[0]:.2f} (a shared machine: compare ratios, not "
+          "times)")
+
+
+if __name__ == "__main__":
+    main()
