@@ -9,7 +9,7 @@ from caffe_compat.net import Net
 from caffe_compat.net_summary import (format_net_summary, layer_reports, log_net_init,
                                       net_totals)
 from caffe_compat.solvers._log import SolverLog
-from tests.conftest import shared_path
+from tests.conftest import fixture_path
 
 FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "net_init_log"
 _GLOG_HEAD = re.compile(r"^I\S+ \S+ +\d+ ")
@@ -59,7 +59,7 @@ def _caffe_log_blocks(path):
 
 @pytest.mark.parametrize("run", ["vlqr_from_sr", "sr_pretrain", "cnnd_sgd_step"])
 def test_init_lines_of_real_training_logs(run, monkeypatch):
-    folder = shared_path("caffe-reference", "train", run)
+    folder = fixture_path("caffe-reference", "train", run)
     monkeypatch.chdir(folder)            # the nets' HDF5 lists are relative, as Caffe reads them
     blocks = _caffe_log_blocks(folder / "caffe.log")
     assert blocks

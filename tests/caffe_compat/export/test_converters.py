@@ -14,7 +14,7 @@ from .helpers import ONNX_TOL, export_and_run
 
 # Types without a converter on purpose: training-only layers (losses, Accuracy, data readers)
 # and the ones an inference graph never contains.
-NOT_EXPORTED = {"Accuracy", "ContrastiveLoss", "Data", "DummyData", "EuclideanLoss",
+NOT_EXPORTED = {"Accuracy", "CCCLoss", "ContrastiveLoss", "Data", "DummyData", "EuclideanLoss",
                 "HDF5Data", "HDF5Output", "HingeLoss", "ImageData", "InfogainLoss", "Input",
                 "MemoryData", "MultinomialLogisticLoss", "Python", "SigmoidCrossEntropyLoss",
                 "Silence", "SoftmaxWithLoss", "WindowData"}
