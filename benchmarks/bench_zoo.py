@@ -55,24 +55,27 @@ NETS = {   # name: (builder, input size)
     "res10_ssd": (nets.res10_ssd, 300),
 }
 
-# (label, fast path on, FOLD, CHANNELS_LAST, FUSE_RELU)
-STEPS = (("layer by layer", False, True, True, True), ("+fold", True, True, False, False),
-         ("+channels-last", True, True, True, False), ("+relu", True, True, True, True))
+# (label, {flag of caffe_compat.fast_inference: value}); each step adds one to the one before
+STEPS = (("layer by layer", dict(ENABLED=False)),
+         ("+fold", dict(CHANNELS_LAST=False, FUSE_RELU=False, LAYOUT_LAYERS=False,
+                        COMPILED_RUN=False)),
+         ("+channels-last", dict(FUSE_RELU=False, LAYOUT_LAYERS=False, COMPILED_RUN=False)),
+         ("+relu", dict(LAYOUT_LAYERS=False, COMPILED_RUN=False)),
+         ("+layout", dict(COMPILED_RUN=False)),
+         ("+compiled run", dict()))
+FLAGS = ("ENABLED", "FOLD", "CHANNELS_LAST", "FUSE_RELU", "LAYOUT_LAYERS", "COMPILED_RUN")
 
 
 @contextlib.contextmanager
-def step_flags(net, enabled, fold, channels_last, fuse_relu):
-    saved = (fast_inference.ENABLED, fast_inference.FOLD, fast_inference.CHANNELS_LAST,
-             fast_inference.FUSE_RELU)
-    (fast_inference.ENABLED, fast_inference.FOLD, fast_inference.CHANNELS_LAST,
-     fast_inference.FUSE_RELU) = enabled, fold, channels_last, fuse_relu
-    net.__dict__.pop("_fast_plans", None)      # plans hold the flags they were built with
+def step_flags(net, flags):
+    saved = {k: getattr(fast_inference, k) for k in FLAGS}
+    for k in FLAGS:
+        setattr(fast_inference, k, flags.get(k, True))
     try:
         yield
     finally:
-        (fast_inference.ENABLED, fast_inference.FOLD, fast_inference.CHANNELS_LAST,
-         fast_inference.FUSE_RELU) = saved
-        net.__dict__.pop("_fast_plans", None)
+        for k, v in saved.items():
+            setattr(fast_inference, k, v)
 
 
 def build(name):
@@ -144,9 +147,9 @@ def main(argv=None):
                 if a.shape == b.shape else float("inf")
             runs = {"opencv": opencv, "ours": ours}
             if args.steps:
-                for label, *flags in STEPS:
+                for label, flags in STEPS:
                     def step(flags=flags):
-                        with step_flags(net, *flags):
+                        with step_flags(net, flags):
                             return ours()
                     runs[label] = step
             med, times = rounds(runs, args.seconds)

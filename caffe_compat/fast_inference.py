@@ -33,13 +33,16 @@ import os
 import torch
 import torch.nn.functional as F
 
-from . import blas_order
+from . import blas_order, fast_layers, fast_run
+from .layers.base import weights_key
 
 ENABLED = os.environ.get("CAFFE_COMPAT_FAST_INFERENCE", "1") != "0"
 # the single steps, for measuring what each buys (benchmarks/bench_zoo.py --steps)
 FOLD = True            # fold BatchNorm / Scale into the convolution
 CHANNELS_LAST = True   # run the folded convolutions in channels-last layout
 FUSE_RELU = True       # apply a following ReLU in place on the convolution's output
+LAYOUT_LAYERS = True   # pooling / LRN / concat in channels-last (caffe_compat.fast_layers)
+COMPILED_RUN = True    # run the plan as steps decided once (caffe_compat.fast_run)
 
 # oneDNN's fused convolution (ReLU / sum post-ops); without it (torch built without oneDNN)
 # the folded convolution runs as F.conv2d with the ReLU after it, and Eltwise stays apart
@@ -100,6 +103,10 @@ class Plan:
             node, key, weights, _ = nodes[i]
             module = net.layers[key]
             if not _conv_ok(module, node) or any(weights):
+                fn = fast_layers.replacement(module, node) \
+                    if CHANNELS_LAST and LAYOUT_LAYERS and not any(weights) else None
+                if fn is not None:
+                    self.replace[node.index] = (fn, tuple(node.bottoms), tuple(node.tops))
                 i += 1
                 continue
             chain, blob, j = [], node.tops[0], i + 1
@@ -143,6 +150,14 @@ class Plan:
                 self.chains.append((node.name, names))
             i = j
 
+    def compiled(self, net, keep):
+        """The plan's :class:`~caffe_compat.fast_run.CompiledRun` (None: the general loop)."""
+        if not COMPILED_RUN:
+            return None
+        if not hasattr(self, "_run"):
+            self._run = fast_run.compile_run(net, self, keep)
+        return self._run
+
     @staticmethod
     def _sum_after(net, nodes, readers, keep, i, j, blob, chain):
         """(Eltwise node, its other bottom, final top, ReLU node or None) when the chain
@@ -178,6 +193,16 @@ class Plan:
                                               == [r.index] and top not in keep))):
                 relu_node, top = r, r.tops[0]
         return e, other, top, relu_node
+
+
+def _channels_last_weight(w):
+    """``w`` (O, I, kh, kw) in channels-last strides that torch reads as channels-last even
+    for a 1 x 1 kernel: ``contiguous(memory_format=channels_last)`` keeps a 1 x 1 kernel's
+    NCHW strides, and oneDNN then gives an NCHW output for an input whose batch of one has an
+    ambiguous stride, so the next layers convert it back at every step."""
+    o, i, kh, kw = w.shape
+    out = torch.empty_strided(w.shape, (i * kh * kw, 1, kw * i, i), dtype=w.dtype)
+    return out.copy_(w)
 
 
 class FoldedConv:
@@ -224,15 +249,14 @@ class FoldedConv:
                 if m.bias_term:
                     b = b + m.bias.detach().double()
         w = (w * a.view(-1, 1, 1, 1)).float()
-        fmt = torch.channels_last if CHANNELS_LAST else torch.contiguous_format
-        self.weight = w.contiguous(memory_format=fmt)
+        self.weight = _channels_last_weight(w) if CHANNELS_LAST else w.contiguous()
         self.bias = b.float()
         # one input channel: im2col + GEMM beats oneDNN (see layers/convolution.py)
         self.slow = conv.channels // conv.group == 1 and conv.group == 1 \
             and conv.dilation == [1, 1]
 
     def __call__(self, x, other=None):
-        key = tuple((p.data_ptr(), p._version) for p in self._params())
+        key = tuple(weights_key(p) for p in self._params())
         if key != self._key:
             self._fold()
             self._key = key
@@ -268,7 +292,10 @@ class FoldedConv:
 
 def plan_for(net, keep):
     """The net's cached :class:`Plan` for these kept blobs."""
-    cache = net.__dict__.setdefault("_fast_plans", {})
+    # plans hold the flags they were built with: one cache per setting of the flags
+    flags = (FOLD, CHANNELS_LAST, FUSE_RELU, LAYOUT_LAYERS, ONEDNN_POST_OPS)
+    cache = net.__dict__.setdefault("_fast_plan_sets", {}).setdefault(flags, {})
+    net.__dict__["_fast_plans"] = cache
     k = frozenset(keep or ())
     plan = cache.get(k)
     if plan is None:

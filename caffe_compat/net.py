@@ -213,6 +213,10 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         last_use = self._last_use if keep is not None else {}
         plan = fast_inference.plan_for(self, self.blobs if keep is None else keep) \
             if fast_inference.applies(self) else None
+        if plan is not None:
+            run = plan.compiled(self, keep)
+            if run is not None:         # the same layers, decided once (fast_run)
+                return run(inputs)
         replace, skip = (plan.replace, plan.skip) if plan is not None else ({}, ())
         loss = None
         force = self.graph.force_backward and torch.is_grad_enabled()
