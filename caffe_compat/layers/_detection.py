@@ -82,8 +82,10 @@ def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit
     order = candidates[np.argsort(-scores[candidates], kind="stable")]
     if top_k is not None and 0 < top_k < len(order):
         order = order[:top_k]
-    kept = []
     thr = F32(nms_threshold)
+    if len(order) <= MATRIX_NMS:
+        return _nms_matrix(boxes, sizes, order, thr, normalized, limit)
+    kept = []
     kept_boxes = np.empty((0, 4), F32)
     kept_sizes = np.empty((0,), F32)
     for idx in order:
@@ -104,3 +106,30 @@ def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit
         if limit is not None and limit >= 0 and len(kept) >= limit:
             break
     return kept
+
+
+# candidates up to which the IoUs of all pairs are computed at once (a few MB at most)
+MATRIX_NMS = 1024
+
+
+def _nms_matrix(boxes, sizes, order, thr, normalized, limit):
+    """:func:`nms`'s scan with every pair's IoU computed beforehand by the same float32
+    operations (element by element, so the same values): the same boxes kept."""
+    b, s = boxes[order].astype(F32, copy=False), sizes[order].astype(F32, copy=False)
+    ixmin = np.maximum(b[None, :, 0], b[:, None, 0])
+    iymin = np.maximum(b[None, :, 1], b[:, None, 1])
+    ixmax = np.minimum(b[None, :, 2], b[:, None, 2])
+    iymax = np.minimum(b[None, :, 3], b[:, None, 3])
+    inter = box_size(ixmin, iymin, ixmax, iymax, normalized)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # row: the candidate, column: a kept box, as sizes[idx] + kept_sizes - inter
+        iou = np.where(inter > 0, inter / (s[:, None] + s[None, :] - inter), F32(0))
+    over = iou.astype(F32) > thr
+    kept = []
+    for a in range(len(order)):
+        if kept and over[a, kept].any():
+            continue
+        kept.append(a)
+        if limit is not None and limit >= 0 and len(kept) >= limit:
+            break
+    return [int(order[a]) for a in kept]

@@ -91,3 +91,28 @@ def test_adaptive_nms_is_named_as_unused():
         make_layer('name: "det" type: "DetectionOutput" bottom: "l" bottom: "c" bottom: "p" '
                    'top: "d" detection_output_param { num_classes: 2 nms_param { eta: 0.9 } }',
                    (1, 8), (1, 4), (1, 2, 8))
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+def test_nms_with_all_pair_ious_keeps_the_scans_boxes(normalized, monkeypatch):
+    # the pairwise IoUs come from the same float32 operations: the same boxes, in order
+    from caffe_compat.layers import _detection as det
+    rng = np.random.default_rng(3)
+    for trial in range(12):
+        n = int(rng.integers(1, 600))
+        xy = rng.uniform(0, 1, (n, 2)).astype(np.float32)
+        wh = rng.uniform(-0.05, 0.4, (n, 2)).astype(np.float32)
+        boxes = np.concatenate([xy, xy + wh], 1)
+        if trial % 3 == 0:
+            boxes = np.round(boxes * 20) / 20          # equal boxes and touching edges
+        boxes = (boxes if normalized else boxes * 300).astype(np.float32)
+        sizes = det.box_size(*boxes.T, normalized)
+        scores = rng.uniform(0, 1, n).astype(np.float32)
+        if trial % 4 == 0:
+            scores = (np.round(scores * 10) / 10).astype(np.float32)     # equal scores
+        args = (boxes, sizes, scores, 0.2, [0.3, 0.45, 0.7][trial % 3],
+                [-1, 0, 50, 400][trial % 4], normalized, [None, 5, 200][trial % 3])
+        monkeypatch.setattr(det, "MATRIX_NMS", 1024)
+        fast = det.nms(*args)
+        monkeypatch.setattr(det, "MATRIX_NMS", -1)
+        assert fast == det.nms(*args), trial
