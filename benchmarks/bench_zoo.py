@@ -58,12 +58,17 @@ NETS = {   # name: (builder, input size)
 # (label, {flag of caffe_compat.fast_inference: value}); each step adds one to the one before
 STEPS = (("layer by layer", dict(ENABLED=False)),
          ("+fold", dict(CHANNELS_LAST=False, FUSE_RELU=False, LAYOUT_LAYERS=False,
-                        COMPILED_RUN=False)),
-         ("+channels-last", dict(FUSE_RELU=False, LAYOUT_LAYERS=False, COMPILED_RUN=False)),
-         ("+relu", dict(LAYOUT_LAYERS=False, COMPILED_RUN=False)),
-         ("+layout", dict(COMPILED_RUN=False)),
-         ("+compiled run", dict()))
-FLAGS = ("ENABLED", "FOLD", "CHANNELS_LAST", "FUSE_RELU", "LAYOUT_LAYERS", "COMPILED_RUN")
+                        COMPILED_RUN=False, PACKED_WEIGHTS=False, AFFINE=False)),
+         ("+channels-last", dict(FUSE_RELU=False, LAYOUT_LAYERS=False, COMPILED_RUN=False,
+                                 PACKED_WEIGHTS=False, AFFINE=False)),
+         ("+relu", dict(LAYOUT_LAYERS=False, COMPILED_RUN=False, PACKED_WEIGHTS=False,
+                        AFFINE=False)),
+         ("+layout", dict(COMPILED_RUN=False, PACKED_WEIGHTS=False, AFFINE=False)),
+         ("+compiled run", dict(PACKED_WEIGHTS=False, AFFINE=False)),
+         ("+packed weights", dict(AFFINE=False)),
+         ("+affine", dict()))
+FLAGS = ("ENABLED", "FOLD", "CHANNELS_LAST", "FUSE_RELU", "LAYOUT_LAYERS", "COMPILED_RUN",
+         "PACKED_WEIGHTS", "AFFINE")
 
 
 @contextlib.contextmanager

@@ -205,3 +205,34 @@ def test_weight_writes_through_dnn_set_param():
         fast_inference.ENABLED = saved
     assert np.abs(after - before).max() > 1e-6
     assert np.abs(after - ref).max() <= TOL * np.abs(ref).max()
+
+
+def test_packed_weights_give_the_plain_weights_outputs():
+    net, x = build(lambda: zoo_nets.resnet50(1, 64, 0.25), 64, batch=1)
+    saved = fast_inference.PACKED_WEIGHTS
+    fast_inference.PACKED_WEIGHTS = False
+    try:
+        plain = forward(net, x)["prob"]
+    finally:
+        fast_inference.PACKED_WEIGHTS = saved
+    packed = forward(net, x)["prob"]
+    # only the weights' order in memory differs; oneDNN's kernels may still sum otherwise
+    assert rel(packed, plain) < TOL
+
+
+def test_batch_norm_scale_relu_after_no_convolution_as_one_affine():
+    # res10's pre-activation blocks: BatchNorm -> Scale -> ReLU read an Eltwise sum
+    net, x = build(nets.res10_ssd, 300, batch=1)
+    ref = forward(net, x, enabled=False, blobs=["mbox_loc"])
+    out = forward(net, x, blobs=["mbox_loc"], keep_blobs=False)
+    affine = [fn for p in net._fast_plans.values() for fn, _, _ in p.replace.values()
+              if isinstance(fn, fast_inference.FoldedAffine)]
+    assert affine and any(f.relu for f in affine)
+    for k in ref:
+        assert rel(out[k], ref[k]) < TOL, k
+    bn = next(m for m in affine[0].links if m.type_name == "BatchNorm")
+    with torch.no_grad():
+        bn.blobs[0].add_(0.5)                      # the means move: the factors follow
+    ref = forward(net, x, enabled=False, blobs=["mbox_loc"])
+    out = forward(net, x, blobs=["mbox_loc"], keep_blobs=False)
+    assert rel(out["mbox_loc"], ref["mbox_loc"]) < TOL
