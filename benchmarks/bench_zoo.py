@@ -19,7 +19,10 @@ shows: ``layer by layer`` (the fast path off: every layer on its own, convolutio
 channels-last layout with their weights reordered once, as before the fast path), ``+fold``
 (BatchNorm / Scale folded into the convolutions, NCHW layout), ``+channels-last`` (the folded
 convolutions in channels-last), ``+relu`` (the ReLU after a convolution applied in place on
-its output: the whole fast path).
+its output), ``+layout`` (pooling, LRN and concat in channels-last), ``+compiled run`` (the
+plan run as precompiled steps), ``+packed weights`` (convolution weights reordered once for
+oneDNN), ``+affine`` (BatchNorm / Scale / ReLU after no convolution as one ``x * a + b``: the
+whole fast path).
 Needs OpenCV 4.x (OpenCV 5 has no Caffe importer to compare with).
 """
 from __future__ import annotations

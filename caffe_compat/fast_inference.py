@@ -16,9 +16,22 @@ formed: a chain is folded only where nothing else reads them (no other consumer,
 weight, not asked for). In a Caffe deploy file these layers run in place, so the blobs a user
 sees after the forward are the same ones.
 
+Around the folded convolutions:
+
+- the folded weights are reordered once (per input shape) into oneDNN's blocked layout, which
+  oneDNN otherwise does at every call (:data:`PACKED_WEIGHTS`);
+- BatchNorm -> Scale (-> ReLU) chains after something else than a foldable convolution run as
+  one per-channel ``x * a + b`` with the ReLU in place (:class:`FoldedAffine`, :data:`AFFINE`);
+- pooling, LRN and concat keep the channels-last layout (:mod:`caffe_compat.fast_layers`,
+  :data:`LAYOUT_LAYERS`);
+- the plan runs as steps decided once per net and kept blobs (:mod:`caffe_compat.fast_run`,
+  :data:`COMPILED_RUN`).
+
 Only rounding changes: the folded weights are rounded once to float32 and the sums are added
 in oneDNN's order. The tests bound the difference from the layer-by-layer forward (relative
-to each output's scale) on ResNet-50, MobileNet v2, SqueezeNet 1.1 and the res10 SSD.
+to each output's scale) on ResNet-50, GoogLeNet, MobileNet v2, SqueezeNet 1.1 and the res10
+SSD. Cached weights follow the parameters (:func:`caffe_compat.layers.base.weights_key`):
+torch writes, pycaffe numpy views handed out, ``dnn.Net.setParam``.
 
 When it is used (:func:`applies`): under ``torch.no_grad()`` / ``inference_mode()``, on the CPU
 in float32, with :data:`ENABLED` (environment variable ``CAFFE_COMPAT_FAST_INFERENCE=0``
