@@ -222,6 +222,9 @@ class Stepwise:
         if start < 0 or end >= len(self.nodes):
             raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")
         grad = torch.is_grad_enabled()
+        # no layer keeps an autograd graph in this pass (a deploy net, or grad off): layers
+        # that Caffe runs in place on a fresh blob do so here too (ReLU writes its bottom)
+        inplace = not grad or not any(self.layer_need)
         loss = 0.0
         net = self.net
         for i in range(start, end + 1):
@@ -255,7 +258,7 @@ class Stepwise:
             else:
                 self._saved.pop(i, None)
                 with torch.no_grad():
-                    if not grad and i in net._exclusive_inplace:
+                    if inplace and i in net._exclusive_inplace:
                         tops = module.forward_inplace(bottoms[0])
                     else:
                         tops = module(*bottoms)
