@@ -19,11 +19,17 @@ Each layer's backward is autograd over that layer alone (its forward graph is ke
 forward pass while a backward may follow). A blob keeps its storage across passes once an
 outside view of it was taken (``export``); other blobs adopt the layer's fresh output, so an
 inference pass costs no copies. The tops of a Split share its bottom's data, as in Caffe.
+
+A pass in which no layer keeps a graph (a deploy net) runs a large batch in chunks of the
+engine's ``inference_chunk`` items, each chunk through every layer while its blobs are still
+in cache, with each convolution and the in-place ReLU after it as one oneDNN call: the same
+bits as one pass (tests/pycaffe/test_chunked_forward.py). Its blobs are joined on first read.
 """
 from __future__ import annotations
 
 import torch
 
+from . import fast_inference
 from .errors import NetError
 
 
@@ -33,6 +39,29 @@ def _numpy(t, what):
                                   "supported (CPU only); read them as tensors through "
                                   "caffe_compat.Net")
     return t.numpy()
+
+
+class _BlobData(dict):
+    """Blob name -> data tensor. A blob that a chunked inference pass computed is held as its
+    chunks and joined into one tensor on its first read, so a pass whose intermediate blobs
+    nobody reads costs no copies."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts = {}
+
+    def __getitem__(self, name):
+        parts = self.parts.pop(name, None)
+        if parts is not None:
+            dict.__setitem__(self, name, torch.cat(parts) if len(parts) > 1 else parts[0])
+        return dict.__getitem__(self, name)
+
+    def __setitem__(self, name, value):
+        self.parts.pop(name, None)
+        dict.__setitem__(self, name, value)
+
+    def set_parts(self, name, parts):
+        self.parts[name] = parts
 
 
 class BlobView:
@@ -90,7 +119,7 @@ class Stepwise:
         self.nodes = net._nodes
         self.index = {node.name: i for i, (node, _, _, _) in enumerate(self.nodes)}
         ref = net._ref
-        self.data = {}
+        self.data = _BlobData()
         self.diff = {}
         self.exported = set()        # blobs whose storage was handed out
         self.loss_weights = {}
@@ -191,6 +220,9 @@ class Stepwise:
             self.diff.pop(name, None)
 
     def _put(self, name, t, copy):
+        if name in self.data.parts:          # chunks of an earlier pass, never read
+            self.data[name] = t.clone() if copy else t
+            return
         buf = self.data[name]
         if t is buf:
             return
@@ -222,6 +254,12 @@ class Stepwise:
         if start < 0 or end >= len(self.nodes):
             raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")
         grad = torch.is_grad_enabled()
+        # no layer keeps an autograd graph in this pass (a deploy net, or grad off): layers
+        # that Caffe runs in place on a fresh blob do so here too (ReLU writes its bottom)
+        inplace = not grad or not any(self.layer_need)
+        chunk = self._chunk_size(start, end) if inplace else None
+        if chunk:
+            return self._forward_chunked(start, end, chunk)
         loss = 0.0
         net = self.net
         for i in range(start, end + 1):
@@ -255,7 +293,7 @@ class Stepwise:
             else:
                 self._saved.pop(i, None)
                 with torch.no_grad():
-                    if not grad and i in net._exclusive_inplace:
+                    if inplace and i in net._exclusive_inplace:
                         tops = module.forward_inplace(bottoms[0])
                     else:
                         tops = module(*bottoms)
@@ -275,6 +313,102 @@ class Stepwise:
                 if w:
                     loss += float(w) * float(t.detach().sum())
         return loss
+
+    def _chunk_size(self, start, end):
+        """Items per chunk for an inference pass over layers ``start`` to ``end`` in chunks
+        (the engine's ``inference_chunk``), or None for one pass: only for per-item layers that
+        read no data source, hold no fixed or loss tops and share no blob (no Split, no Python
+        layer), fed by blobs of one batch size larger than a chunk."""
+        net = self.net
+        chunk = net.inference_chunk
+        if not chunk or not net._per_item:
+            return None
+        made, sizes = set(), set()
+        for i in range(start, end + 1):
+            node, key, weights, _ = self.nodes[i]
+            if node.type in ("Input", "Silence"):      # Silence: no tops, nothing to run
+                continue
+            module = net.layers[key]
+            if (module.is_data or node.type == "Split" or i in self.fixed or any(weights)
+                    or getattr(module, "runs_on_blobs", False)):
+                return None
+            for b in node.bottoms:
+                if b not in made:
+                    shape = self.data[b].shape
+                    sizes.add(int(shape[0]) if len(shape) else -1)
+            made.update(node.tops)
+        if len(sizes) != 1 or next(iter(sizes)) <= chunk:
+            return None
+        self._chunk_items = next(iter(sizes))
+        return int(chunk)
+
+    def _forward_chunked(self, start, end, chunk):
+        """Layers ``start`` to ``end`` run item chunk by item chunk (the same arithmetic per
+        item as one pass), so each chunk's intermediate blobs are still in cache when the next
+        layer reads them. Blobs handed out as views get the joined result in their storage;
+        the others keep their chunks until read (:class:`_BlobData`)."""
+        net = self.net
+        parts = {}
+        n = self._chunk_items
+        for i in range(start, end + 1):
+            self._saved.pop(i, None)
+        with torch.no_grad():
+            fused = self._fused_relu_convs(start, end)
+            for c0 in range(0, n, chunk):
+                rows = slice(c0, min(n, c0 + chunk))
+                local = {}
+                for i in range(start, end + 1):
+                    node, key, _, _ = self.nodes[i]
+                    if node.type in ("Input", "Silence"):
+                        continue
+                    if i - 1 in fused:            # the ReLU ran inside the convolution
+                        continue
+                    module = fused.get(i) or net.layers[key]
+                    bottoms = [local[b] if b in local else self.data[b][rows]
+                               for b in node.bottoms]
+                    if i in net._exclusive_inplace:
+                        tops = module.forward_inplace(bottoms[0])
+                    else:
+                        tops = module(*bottoms)
+                    tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
+                    for name, t in zip(node.tops, tops):
+                        local[name] = t
+                for name, t in local.items():
+                    parts.setdefault(name, []).append(t)
+        for name, ps in parts.items():
+            shape = (sum(int(p.shape[0]) for p in ps),) + tuple(ps[0].shape[1:])
+            buf = self.data[name] if name in self.exported else None
+            if buf is not None and tuple(buf.shape) == shape and buf.dtype == ps[0].dtype \
+                    and buf.device == ps[0].device:
+                if ps[0].untyped_storage().data_ptr() != buf.untyped_storage().data_ptr():
+                    torch.cat(ps, out=buf)       # else a layer wrote the blob in place
+            else:
+                self.exported.discard(name)
+                self.data.set_parts(name, ps)
+        return 0.0
+
+    def _fused_relu_convs(self, start, end):
+        """{layer index: the convolution with the in-place ReLU after it as one oneDNN call}
+        for the convolutions of ``start``..``end`` that Caffe follows by ReLU on the same blob
+        (the engine's fast path, without folding anything: the same float32 weights, and
+        ``max(y, 0)`` applied to the same sums)."""
+        net = self.net
+        if not fast_inference.applies(net):
+            return {}
+        cache = self.__dict__.setdefault("_fused", {})
+        out = {}
+        for i in range(start, end):
+            node, key, _, _ = self.nodes[i]
+            nxt, nkey, nweights, _ = self.nodes[i + 1]
+            module = net.layers[key]
+            if not (fast_inference._conv_ok(module, node) and nxt.type == "ReLU"
+                    and i + 1 in net._exclusive_inplace and nxt.bottoms == node.tops
+                    and net.layers[nkey].slope == 0.0 and not any(nweights)):
+                continue
+            if i not in cache:
+                cache[i] = fast_inference.FoldedConv(module, [net.layers[nkey]])
+            out[i] = cache[i]
+        return out
 
     def backward(self, start=None, end=0):
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),

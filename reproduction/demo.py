@@ -50,9 +50,10 @@ ALL_METHODS = R.METHODS
 DEMO_FIGURE4 = dict(factors=[3], qps=[16, 24, 32, 40, 48], frame_step=3)
 DEMO_TEMPORAL = dict(factors=[1, 3, 6, 12], divisors=[1, 2, 6], window=25, T=12, stride=6,
                      streams=8, hidden=64, ccc_batch=32)
-# per-item costs (seconds) measured on the 2-core machine when quiet, for the up-front
-# estimate; other jobs on the machine can double or triple them
-COST = dict(train=0.020, train_frozen=0.010, sr=0.015, forward=0.008)
+# per-item costs (seconds) measured on the 2-core AVX2 machine when quiet (a CNN+D step of 8
+# faces 380 ms, an SR-FCN step of 8 patches 240 ms, a face's evaluation with its loading
+# 12 ms), for the up-front estimate; other jobs on the machine can double or triple them
+COST = dict(train=0.047, train_frozen=0.024, sr=0.030, forward=0.012)
 NEAR_ZERO = 0.02        # CCC below this: the model predicts a near-constant value
 
 
