@@ -18,6 +18,19 @@ from ..errors import NetError
 MAX_BLOB_COUNT = 2**31 - 1
 
 
+def weights_key(t):
+    """What changes whenever parameter ``t`` may have changed: its storage, torch's version
+    counter (in-place torch writes) and the count of numpy views handed out of it (pycaffe's
+    ``params[...][i].data``: writes through numpy do not move torch's counter). Caches of
+    weights derived for inference (reordered, folded) compare it before use."""
+    return (t.data_ptr(), t._version, getattr(t, "_numpy_views", 0))
+
+
+def mark_numpy_view(t):
+    """Count a numpy view of parameter ``t`` handed out (see :func:`weights_key`)."""
+    t._numpy_views = getattr(t, "_numpy_views", 0) + 1
+
+
 def canonical_axis(axis, num_axes, layer="", what="axis"):
     """Caffe's Blob::CanonicalAxisIndex: negative axes count from the end; range checked."""
     if not -num_axes <= axis < max(num_axes, 1):

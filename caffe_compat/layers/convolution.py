@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import blas_order, dft_conv
-from .base import Layer, canonical_axis
+from .base import Layer, canonical_axis, weights_key
 from .common import spatial_values
 from .registry import register_layer
 
@@ -159,7 +159,7 @@ class _ConvBase(Layer):
             return torch.ops.aten._slow_conv2d_forward(x, self.weight, self.kernel, bias,
                                                        self.stride, self.pad)
         w = self.weight
-        key = (w.data_ptr(), w._version)
+        key = weights_key(w)
         if getattr(self, "_cl_key", None) != key:
             self._cl_weight = w.detach().contiguous(memory_format=torch.channels_last)
             self._cl_key = key

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import CaffeCompatError, NetError
-from .base import Layer
+from .base import Layer, mark_numpy_view
 from .registry import register_layer
 
 
@@ -99,7 +99,9 @@ class ParamBlob(PythonBlob):
 
     @property
     def data(self):
-        return self._param.detach().numpy()
+        p = self._param
+        mark_numpy_view(p)      # the caches of derived weights see a write through it
+        return p.detach().numpy()
 
     @property
     def diff(self):
