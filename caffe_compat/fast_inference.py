@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from . import blas_order
+from .layers.base import weights_key
 
 ENABLED = os.environ.get("CAFFE_COMPAT_FAST_INFERENCE", "1") != "0"
 # the single steps, for measuring what each buys (benchmarks/bench_zoo.py --steps)
@@ -232,7 +233,7 @@ class FoldedConv:
             and conv.dilation == [1, 1]
 
     def __call__(self, x, other=None):
-        key = tuple((p.data_ptr(), p._version) for p in self._params())
+        key = tuple(weights_key(p) for p in self._params())
         if key != self._key:
             self._fold()
             self._key = key

@@ -95,3 +95,15 @@ def test_a_net_that_keeps_graphs_runs_one_pass(net_file):
         grads.append(net.backward()["data"].copy())
     assert np.abs(grads[0]).sum() > 0
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_weights_written_through_numpy_reach_the_fused_convolutions():
+    chunked, whole = _pair()
+    chunked.forward()
+    for n in (chunked, whole):
+        n.params["conv2"][0].data[...] = 0        # pycaffe's net surgery: numpy writes
+        n.params["conv2"][1].data[...] = 0.25
+    chunked.forward()
+    whole.forward()
+    np.testing.assert_array_equal(chunked.blobs["conv2"].data, 0.25)
+    np.testing.assert_array_equal(chunked.blobs["fc5"].data, whole.blobs["fc5"].data)
