@@ -140,6 +140,7 @@ class Stepwise:
             for j, values in fixed.items():
                 self.data[node.tops[j]] = values.to(dtype=ref.dtype, device=ref.device).clone()
         self._saved = {}             # layer index -> (leaves, tops) of the last forward
+        self._fused = {}             # conv index -> FoldedConv with its ReLU (chunked passes)
         self._analyse_backward()
 
     # ------------------------------------------------------------------ Caffe's Net::Init
@@ -257,9 +258,9 @@ class Stepwise:
         # no layer keeps an autograd graph in this pass (a deploy net, or grad off): layers
         # that Caffe runs in place on a fresh blob do so here too (ReLU writes its bottom)
         inplace = not grad or not any(self.layer_need)
-        chunk = self._chunk_size(start, end) if inplace else None
-        if chunk:
-            return self._forward_chunked(start, end, chunk)
+        chunking = self._chunking(start, end) if inplace else None
+        if chunking:
+            return self._forward_chunked(start, end, *chunking)
         loss = 0.0
         net = self.net
         for i in range(start, end + 1):
@@ -314,11 +315,11 @@ class Stepwise:
                     loss += float(w) * float(t.detach().sum())
         return loss
 
-    def _chunk_size(self, start, end):
-        """Items per chunk for an inference pass over layers ``start`` to ``end`` in chunks
-        (the engine's ``inference_chunk``), or None for one pass: only for per-item layers that
-        read no data source, hold no fixed or loss tops and share no blob (no Split, no Python
-        layer), fed by blobs of one batch size larger than a chunk."""
+    def _chunking(self, start, end):
+        """``(items per chunk, items)`` for an inference pass over layers ``start`` to ``end``
+        in chunks (the engine's ``inference_chunk``), or None for one pass: only for per-item
+        layers that read no data source, hold no fixed or loss tops and share no blob (no
+        Split, no Python layer), fed by blobs of one batch size larger than a chunk."""
         net = self.net
         chunk = net.inference_chunk
         if not chunk or not net._per_item:
@@ -339,17 +340,15 @@ class Stepwise:
             made.update(node.tops)
         if len(sizes) != 1 or next(iter(sizes)) <= chunk:
             return None
-        self._chunk_items = next(iter(sizes))
-        return int(chunk)
+        return int(chunk), next(iter(sizes))
 
-    def _forward_chunked(self, start, end, chunk):
+    def _forward_chunked(self, start, end, chunk, n):
         """Layers ``start`` to ``end`` run item chunk by item chunk (the same arithmetic per
         item as one pass), so each chunk's intermediate blobs are still in cache when the next
         layer reads them. Blobs handed out as views get the joined result in their storage;
         the others keep their chunks until read (:class:`_BlobData`)."""
         net = self.net
         parts = {}
-        n = self._chunk_items
         for i in range(start, end + 1):
             self._saved.pop(i, None)
         with torch.no_grad():
@@ -395,7 +394,6 @@ class Stepwise:
         net = self.net
         if not fast_inference.applies(net):
             return {}
-        cache = self.__dict__.setdefault("_fused", {})
         out = {}
         for i in range(start, end):
             node, key, _, _ = self.nodes[i]
@@ -405,9 +403,9 @@ class Stepwise:
                     and i + 1 in net._exclusive_inplace and nxt.bottoms == node.tops
                     and net.layers[nkey].slope == 0.0 and not any(nweights)):
                 continue
-            if i not in cache:
-                cache[i] = fast_inference.FoldedConv(module, [net.layers[nkey]])
-            out[i] = cache[i]
+            if i not in self._fused:
+                self._fused[i] = fast_inference.FoldedConv(module, [net.layers[nkey]])
+            out[i] = self._fused[i]
         return out
 
     def backward(self, start=None, end=0):

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from caffe_compat import Net
+from caffe_compat.verify.checks import scaled_error as verify_scaled_error
 from tests.conftest import fixture_path
 
 # Forward outputs: float32 with different summation orders (Caffe's im2col + OpenBLAS GEMM vs
@@ -22,19 +23,10 @@ BACKWARD_TOL = 1e-4
 
 
 def scaled_error(ours, ref):
-    """max |ours - ref| / max |ref| (the blob's own scale); absolute when ref is all zeros."""
-    ours = np.asarray(ours, dtype=np.float64)
-    ref = np.asarray(ref, dtype=np.float64)
-    assert ours.shape == ref.shape, f"shape {ours.shape} vs Caffe's {ref.shape}"
-    if ref.size == 0:
-        return 0.0
-    finite = np.isfinite(ref)
-    if not np.array_equal(finite, np.isfinite(ours)) or \
-            not np.array_equal(ref[~finite], ours[~finite]):
-        return float("inf")
-    diff = np.abs(ours[finite] - ref[finite]).max(initial=0.0)
-    scale = np.abs(ref[finite]).max(initial=0.0)
-    return float(diff / scale) if scale > 0 else float(diff)
+    """max |ours - ref| / max |ref| (the blob's own scale); absolute when ref is all zeros
+    (``caffe-compat verify``'s measure), with a shape mismatch as a failed assertion."""
+    assert np.shape(ours) == np.shape(ref), f"shape {np.shape(ours)} vs Caffe's {np.shape(ref)}"
+    return verify_scaled_error(ours, ref)
 
 
 class FixtureRun:

@@ -26,7 +26,7 @@ def _pair():
 
 def test_chunked_forward_is_bit_identical_and_keeps_every_blob():
     chunked, whole = _pair()
-    assert chunked._store._chunk_size(0, len(chunked._net._nodes) - 1) == 8
+    assert chunked._store._chunking(0, len(chunked._net._nodes) - 1)[0] == 8
     out_c, out_w = chunked.forward(), whole.forward()
     # tolerance 0: the same products per item, only the rows are split into chunks
     np.testing.assert_array_equal(out_c["fc5"], out_w["fc5"])
@@ -71,12 +71,12 @@ def test_training_net_is_not_chunked():
     net = caffe.Net(CNND, caffe.TEST)
     net.blobs["data"].reshape(BATCH, 1, 96, 96)
     store = net._store
-    assert store._chunk_size(0, len(net._net._nodes) - 1) == 8
+    assert store._chunking(0, len(net._net._nodes) - 1)[0] == 8
     net._net.inference_chunk = 0
-    assert store._chunk_size(0, len(net._net._nodes) - 1) is None
+    assert store._chunking(0, len(net._net._nodes) - 1) is None
     net._net.inference_chunk = 8
     net.blobs["data"].reshape(8, 1, 96, 96)           # one chunk: one pass
-    assert store._chunk_size(0, len(net._net._nodes) - 1) is None
+    assert store._chunking(0, len(net._net._nodes) - 1) is None
 
 
 def test_a_net_that_keeps_graphs_runs_one_pass(net_file):
@@ -95,3 +95,15 @@ def test_a_net_that_keeps_graphs_runs_one_pass(net_file):
         grads.append(net.backward()["data"].copy())
     assert np.abs(grads[0]).sum() > 0
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_weights_written_through_numpy_reach_the_fused_convolutions():
+    chunked, whole = _pair()
+    chunked.forward()
+    for n in (chunked, whole):
+        n.params["conv2"][0].data[...] = 0        # pycaffe's net surgery: numpy writes
+        n.params["conv2"][1].data[...] = 0.25
+    chunked.forward()
+    whole.forward()
+    np.testing.assert_array_equal(chunked.blobs["conv2"].data, 0.25)
+    np.testing.assert_array_equal(chunked.blobs["fc5"].data, whole.blobs["fc5"].data)
