@@ -4,10 +4,11 @@
 
 Each net (random weights, the same caffemodel for both; weights do not change speed) is read
 by ``caffe_compat.dnn.readNetFromCaffe`` and by OpenCV's own ``cv2.dnn.readNetFromCaffe``,
-both fed the same blob through ``setInput`` and run with ``forward()`` in turn (A, B, A, B,
-...). Printed per net and batch: frames/s of each, the ratio (OpenCV's time / ours: above 1
-means we are faster), its range over the rounds, and the largest output difference relative
-to the output's scale. Needs OpenCV 4.x (OpenCV 5 has no Caffe importer to compare with).
+both fed the same blob through ``setInput`` and run with ``forward()`` in alternating blocks
+of calls, each with its library's default thread waiting (:mod:`benchmarks.zoo_timing` says
+why). Printed per net and batch: frames/s of each, the ratio (OpenCV's time / ours: above 1
+means we are faster), its range over the calls, and the largest output difference relative
+to the output's scale (detections compared in image, label and box order). Needs OpenCV 4.x (OpenCV 5 has no Caffe importer to compare with).
 Nets whose layer types this engine lacks are reported and left out. Ours runs the inference
 fast path (``caffe_compat.fast_inference``: BatchNorm/Scale folded, oneDNN post-ops); the
 public-zoo goal is a ratio of 1.5 or more at batch 1 and 8.
@@ -18,13 +19,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
-
-# torch's OpenMP threads busy-wait between parallel regions; on a machine shared with other
-# processes that wait takes the cores from the threads that would work (measured here: a
-# ResNet-50 forward 9x slower). Passive waiting, unless the caller set a policy; it must be
-# set before torch loads OpenMP.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import torch
@@ -34,6 +28,8 @@ sys.path.insert(0, REPO)
 
 from caffe_compat import CaffeCompatError, dnn  # noqa: E402
 from tests.caffe_compat.dnn import nets, zoo_nets  # noqa: E402
+
+from benchmarks.zoo_timing import relative_diff, rounds  # noqa: E402
 
 
 def cnnd():
@@ -64,18 +60,6 @@ def net_files(name):
     return text, nets.caffemodel_bytes(text, blobs, seed=0)
 
 
-def paired(fa, fb, seconds, min_pairs=3):
-    fa(), fb()
-    ta, tb = [], []
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end or len(ta) < min_pairs:
-        for f, acc in ((fa, ta), (fb, tb)):
-            t = time.perf_counter()
-            f()
-            acc.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb), [b / a for a, b in zip(ta, tb)]
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
@@ -89,7 +73,8 @@ def main(argv=None):
                  "an environment with opencv-python-headless<5")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    print(f"caffe_compat.dnn vs OpenCV {cv2.__version__} dnn, {args.threads} threads, torch "
+    print(f"caffe_compat.dnn vs OpenCV {cv2.__version__} dnn, {args.threads} threads "
+          f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}), torch "
           f"{torch.__version__}; ratio = OpenCV time / ours (> 1: faster than OpenCV)")
     summary = []
     print(f"{'net':>12} {'batch':>5} {'ours f/s':>9} {'OpenCV f/s':>10} {'ratio':>6} "
@@ -117,9 +102,10 @@ def main(argv=None):
                 return theirs.forward()
 
             a, b = run_ours(), run_opencv()
-            diff = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) \
-                if a.shape == b.shape else float("inf")
-            t_ours, t_cv, ratios = paired(run_ours, run_opencv, args.seconds)
+            diff = relative_diff(a, b, detections="DetectionOutput" in text)
+            med, times = rounds({"ours": run_ours, "opencv": run_opencv}, args.seconds)
+            t_ours, t_cv = med["ours"], med["opencv"]
+            ratios = [tb / ta for ta, tb in zip(times["ours"], times["opencv"])]
             summary.append(t_cv / t_ours)
             print(f"{name:>12} {batch:5d} {batch / t_ours:9.1f} {batch / t_cv:10.1f} "
                   f"{t_cv / t_ours:6.2f} {min(ratios):5.2f}-{max(ratios):<5.2f} {diff:9.1e}")

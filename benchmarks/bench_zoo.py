@@ -9,10 +9,11 @@ speed): ResNet-50, GoogLeNet, SqueezeNet 1.1, MobileNet v2 (224 x 224, 227 for S
 OpenCV's res10 SSD face detector (300 x 300), written out by ``tests/caffe_compat/dnn``. Ours
 is ``Net.forward(data=x)`` under ``torch.inference_mode()`` (the inference fast path,
 :mod:`caffe_compat.fast_inference`); OpenCV's is ``setInput(x); forward()``. The engines run in
-turn (A, B, A, B, ...) so that load from other processes affects both alike; printed per net
-and batch: frames/s of each, the ratio (OpenCV's time / ours: above 1 means we are faster,
-the goal is 1.5), its range over the rounds, and the largest difference of the outputs
-relative to the output's scale.
+alternating blocks of calls, each with its library's default thread waiting
+(:mod:`benchmarks.zoo_timing` says why); printed per net and batch: frames/s of each, the
+ratio (OpenCV's time / ours: above 1 means we are faster, the goal is 1.5), its range over the
+calls, and the largest difference of the outputs relative to the output's scale (detections
+compared in image, label and box order: ties in confidence may come in either order).
 
 ``--steps`` also times the steps of the fast path in the same rounds, so that each one's gain
 shows: ``layer by layer`` (the fast path off: every layer on its own, convolutions in oneDNN's
@@ -32,13 +33,6 @@ import contextlib
 import os
 import statistics
 import sys
-import time
-
-# torch's OpenMP threads busy-wait between parallel regions; on a machine shared with other
-# processes that wait takes the cores from the threads that would work (measured here: a
-# ResNet-50 forward 9x slower). Passive waiting, unless the caller set a policy; it must be
-# set before torch loads OpenMP.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import torch
@@ -49,6 +43,8 @@ sys.path.insert(0, REPO)
 from caffe_compat import Net, fast_inference  # noqa: E402
 from caffe_compat.proto import caffe_pb2  # noqa: E402
 from tests.caffe_compat.dnn import nets, zoo_nets  # noqa: E402
+
+from benchmarks.zoo_timing import relative_diff, rounds  # noqa: E402
 
 NETS = {   # name: (builder, input size)
     "resnet50": (zoo_nets.resnet50, 224),
@@ -93,20 +89,6 @@ def build(name):
     return text, model, size
 
 
-def rounds(runs, seconds, min_rounds=3):
-    """Median seconds of each run, and per-round times, alternating the runs."""
-    for f in runs.values():
-        f()
-    times = {k: [] for k in runs}
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end or len(next(iter(times.values()))) < min_rounds:
-        for k, f in runs.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}, times
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
@@ -122,7 +104,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     print(f"caffe_compat Net.forward vs OpenCV {cv2.__version__} dnn, {args.threads} threads "
-          f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}), "
+          f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}), "
           f"torch {torch.__version__}; ratio = OpenCV time / ours (> 1: faster than OpenCV)")
     cols = ["ours"] + ([s[0] for s in STEPS] if args.steps else [])
     print(f"{'net':>12} {'batch':>5} {'OpenCV f/s':>10} {'ours f/s':>9} {'ratio':>6} "
@@ -151,8 +133,7 @@ def main(argv=None):
                 return theirs.forward()
 
             a, b = ours().numpy(), opencv()
-            diff = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) \
-                if a.shape == b.shape else float("inf")
+            diff = relative_diff(a, b, detections="DetectionOutput" in text)
             runs = {"opencv": opencv, "ours": ours}
             if args.steps:
                 for label, flags in STEPS:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from . import fast_inference
+from . import fast_inference, fast_layers
 from .errors import NetError
 
 
@@ -39,6 +39,25 @@ def _numpy(t, what):
                                   "supported (CPU only); read them as tensors through "
                                   "caffe_compat.Net")
     return t.numpy()
+
+
+def _join(parts):
+    """The chunks of a blob as one C-contiguous tensor (chunks may be channels-last)."""
+    if len(parts) == 1:
+        return parts[0].contiguous()
+    shape = (sum(int(p.shape[0]) for p in parts),) + tuple(parts[0].shape[1:])
+    out = torch.empty(shape, dtype=parts[0].dtype, device=parts[0].device)
+    _join_into(parts, out)
+    return out
+
+
+def _join_into(parts, out):
+    """Copy the chunks of a blob, in order, into ``out`` (any layout to ``out``'s layout)."""
+    row = 0
+    for p in parts:
+        n = int(p.shape[0])
+        out[row:row + n].copy_(p)
+        row += n
 
 
 class _BlobData(dict):
@@ -53,7 +72,7 @@ class _BlobData(dict):
     def __getitem__(self, name):
         parts = self.parts.pop(name, None)
         if parts is not None:
-            dict.__setitem__(self, name, torch.cat(parts) if len(parts) > 1 else parts[0])
+            dict.__setitem__(self, name, _join(parts))
         return dict.__getitem__(self, name)
 
     def __setitem__(self, name, value):
@@ -197,8 +216,12 @@ class Stepwise:
     # ------------------------------------------------------------------ blobs
     def export(self, name):
         """The data tensor of blob ``name``, which keeps its storage from now on."""
+        t = self.data[name]
+        if name not in self.exported and not t.is_contiguous():
+            t = t.contiguous()           # a channels-last result of an inference pass
+            dict.__setitem__(self.data, name, t)
         self.exported.add(name)
-        return self.data[name]
+        return t
 
     def diff_of(self, name):
         """The diff tensor of blob ``name`` (zeros, or the loss weight for loss tops)."""
@@ -263,10 +286,17 @@ class Stepwise:
             return self._forward_chunked(start, end, *chunking)
         loss = 0.0
         net = self.net
+        subs, fused = ({}, {})
+        if inplace:
+            with torch.no_grad():
+                subs, fused = self._substitutes(start, end)
         for i in range(start, end + 1):
             node, key, weights, _ = self.nodes[i]
             module = net.layers[key]
             if node.type == "Input":
+                continue
+            if i - 1 in fused:                    # the ReLU ran inside the convolution
+                self._saved.pop(i, None)
                 continue
             if getattr(module, "runs_on_blobs", False):
                 # a Python layer works on the net's own blobs, as in Caffe
@@ -294,7 +324,9 @@ class Stepwise:
             else:
                 self._saved.pop(i, None)
                 with torch.no_grad():
-                    if inplace and i in net._exclusive_inplace:
+                    if i in subs:
+                        tops = subs[i](*bottoms)
+                    elif inplace and i in net._exclusive_inplace:
                         tops = module.forward_inplace(bottoms[0])
                     else:
                         tops = module(*bottoms)
@@ -352,7 +384,7 @@ class Stepwise:
         for i in range(start, end + 1):
             self._saved.pop(i, None)
         with torch.no_grad():
-            fused = self._fused_relu_convs(start, end)
+            subs, fused = self._substitutes(start, end)
             for c0 in range(0, n, chunk):
                 rows = slice(c0, min(n, c0 + chunk))
                 local = {}
@@ -362,7 +394,7 @@ class Stepwise:
                         continue
                     if i - 1 in fused:            # the ReLU ran inside the convolution
                         continue
-                    module = fused.get(i) or net.layers[key]
+                    module = subs.get(i) or net.layers[key]
                     bottoms = [local[b] if b in local else self.data[b][rows]
                                for b in node.bottoms]
                     if i in net._exclusive_inplace:
@@ -380,11 +412,40 @@ class Stepwise:
             if buf is not None and tuple(buf.shape) == shape and buf.dtype == ps[0].dtype \
                     and buf.device == ps[0].device:
                 if ps[0].untyped_storage().data_ptr() != buf.untyped_storage().data_ptr():
-                    torch.cat(ps, out=buf)       # else a layer wrote the blob in place
+                    _join_into(ps, buf)          # else a layer wrote the blob in place
             else:
                 self.exported.discard(name)
                 self.data.set_parts(name, ps)
         return 0.0
+
+    def _substitutes(self, start, end):
+        """``({layer index: callable run in its place}, {indices of fused convolutions})`` for
+        an inference pass over ``start``..``end``: the engine's fast-path forms of the layers,
+        with Caffe's blobs (nothing folded, every blob kept)."""
+        fused = self._fused_relu_convs(start, end)
+        subs = self._layout_layers(start, end)
+        subs.update(fused)
+        return subs, fused
+
+    def _layout_layers(self, start, end):
+        """{layer index: its channels-last form} for the Pooling, LRN and Concat layers of
+        ``start``..``end`` (:mod:`caffe_compat.fast_layers`, the forms the engine's inference
+        forward runs), so that the blobs between the fused convolutions keep oneDNN's layout
+        (a blob read through pycaffe is made C-contiguous first)."""
+        net = self.net
+        if not (fast_inference.applies(net) and fast_inference.LAYOUT_LAYERS):
+            return {}
+        cache = self.__dict__.setdefault("_layout", {})
+        out = {}
+        for i in range(start, end + 1):
+            node, key, _, _ = self.nodes[i]
+            if node.type not in fast_layers.REPLACERS:
+                continue
+            if i not in cache:
+                cache[i] = fast_layers.replacement(net.layers[key], node)
+            if cache[i] is not None:
+                out[i] = cache[i]
+        return out
 
     def _fused_relu_convs(self, start, end):
         """{layer index: the convolution with the in-place ReLU after it as one oneDNN call}

@@ -107,3 +107,58 @@ def test_weights_written_through_numpy_reach_the_fused_convolutions():
     whole.forward()
     np.testing.assert_array_equal(chunked.blobs["conv2"].data, 0.25)
     np.testing.assert_array_equal(chunked.blobs["fc5"].data, whole.blobs["fc5"].data)
+
+
+INCEPTION_LIKE = """
+input: "data" input_shape { dim: 3 dim: 3 dim: 32 dim: 32 }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  convolution_param { num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"
+  pooling_param { pool: MAX kernel_size: 3 stride: 2 } }
+layer { name: "norm1" type: "LRN" bottom: "pool1" top: "norm1"
+  lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 } }
+layer { name: "a" type: "Convolution" bottom: "norm1" top: "a"
+  convolution_param { num_output: 8 kernel_size: 1 weight_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "relu_a" type: "ReLU" bottom: "a" top: "a" }
+layer { name: "b" type: "Pooling" bottom: "norm1" top: "b"
+  pooling_param { pool: AVE kernel_size: 3 stride: 1 pad: 1 } }
+layer { name: "cat" type: "Concat" bottom: "a" bottom: "b" top: "cat" }
+layer { name: "fc" type: "InnerProduct" bottom: "cat" top: "fc"
+  inner_product_param { num_output: 5 weight_filler { type: "gaussian" std: 0.1 } } }
+"""
+
+
+def test_one_pass_inference_runs_the_engines_forms_with_c_contiguous_blobs(tmp_path):
+    """A net that is not run in chunks (InnerProduct over all axes): caffe.Net's inference pass
+    runs the layers as the engine's inference forward does (fused convolution + ReLU,
+    channels-last pooling, LRN and concat), and every blob read through pycaffe is a
+    C-contiguous array."""
+    import torch
+    import caffe_compat
+    path = tmp_path / "net.prototxt"
+    path.write_text(INCEPTION_LIKE)
+    caffe.set_random_seed(5)
+    net = caffe.Net(str(path), caffe.TEST)
+    engine = caffe_compat.Net(str(path), phase="test")
+    engine.load_caffe_state_dict(net._net.caffe_state_dict())
+    x = np.random.RandomState(1).rand(3, 3, 32, 32).astype(np.float32)
+    net.blobs["data"].data[...] = x
+    out = net.forward()["fc"].copy()
+    with torch.no_grad():
+        ref = engine.forward(data=torch.from_numpy(x))["fc"].numpy()
+    # tolerance 0: the same callables on the same float32 values
+    np.testing.assert_array_equal(out, ref)
+    for name in net.blobs:
+        assert net.blobs[name].data.flags["C_CONTIGUOUS"], name
+    # against the layers' own forward (the fast path off): LRN's fast form is a few float32
+    # roundings apart, 1e-5 of the output's scale
+    caffe.set_random_seed(5)
+    plain = caffe.Net(str(path), caffe.TEST)
+    plain._net.fast_inference = False
+    plain.blobs["data"].data[...] = x
+    slow = plain.forward()["fc"]
+    assert np.abs(out - slow).max() <= 1e-5 * np.abs(slow).max()
+    for name in net.blobs:
+        a, b = net.blobs[name].data, plain.blobs[name].data
+        assert np.abs(a - b).max() <= 1e-5 * max(np.abs(b).max(), 1e-30), name

@@ -1,0 +1,58 @@
+"""Timing and comparison shared by the public-zoo benchmarks (bench_zoo.py, bench_dnn.py).
+
+Each engine runs as its library ships it: torch's OpenMP threads and OpenCV's thread pool
+both spin for a short while after a parallel region before they sleep, so that the next
+region starts without a wake-up (at batch 1, where a forward is many short regions, that is
+most of the difference: ``OMP_WAIT_POLICY=PASSIVE`` measured MobileNet v2 25 ms a forward
+here against 17 ms by default). Two engines called in strict turn would each start while the
+other's threads still spin on the same cores, so the engines run in blocks: a pause long
+enough for the other's threads to sleep, one untimed call, then ``block`` timed calls; blocks
+alternate (A, B, A, B, ...) so that load from other processes affects both alike.
+``OMP_WAIT_POLICY=PASSIVE`` in the environment (on a machine shared with busy processes,
+where spinning threads take the cores from working ones) is honoured and printed.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+PAUSE_S = 0.02       # libgomp's default spin (300,000 polls) and OpenCV's end well within this
+
+
+def rounds(runs, seconds, block=5, min_blocks=3):
+    """``({name: median seconds of a call}, {name: [seconds of every timed call]})`` for the
+    callables in ``runs``, timed in alternating blocks."""
+    times = {k: [] for k in runs}
+    end = time.perf_counter() + seconds
+    done = 0
+    while time.perf_counter() < end or done < min_blocks:
+        for k, f in runs.items():
+            time.sleep(PAUSE_S)
+            f()
+            for _ in range(block):
+                t = time.perf_counter()
+                f()
+                times[k].append(time.perf_counter() - t)
+        done += 1
+    return {k: statistics.median(v) for k, v in times.items()}, times
+
+
+def _detections_in_order(d):
+    """DetectionOutput's rows ``[image, label, confidence, x1, y1, x2, y2]`` sorted by image,
+    label and box: detections whose confidences tie within float32 rounding may come in either
+    order from two engines (the same set of boxes)."""
+    rows = d.reshape(-1, 7)
+    order = np.lexsort((rows[:, 6], rows[:, 5], rows[:, 4], rows[:, 3], rows[:, 1], rows[:, 0]))
+    return rows[order]
+
+
+def relative_diff(a, b, detections=False):
+    """The largest ``|a - b|`` relative to ``b``'s scale; for DetectionOutput (``detections``),
+    over the detections in the same order."""
+    if a.shape != b.shape:
+        return float("inf")
+    if detections and a.shape[-1] == 7:
+        a, b = _detections_in_order(a), _detections_in_order(b)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
