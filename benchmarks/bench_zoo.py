@@ -24,6 +24,9 @@ its output), ``+layout`` (pooling, LRN and concat in channels-last), ``+compiled
 plan run as precompiled steps), ``+packed weights`` (convolution weights reordered once for
 oneDNN), ``+affine`` (BatchNorm / Scale / ReLU after no convolution as one ``x * a + b``: the
 whole fast path).
+``--conv-bound`` also times, in the same blocks, the forward's convolutions alone (every
+oneDNN call of the fast path replayed on the input it had): OpenCV's time over that is the
+ratio a forward would reach if every other layer and all overhead cost nothing.
 Needs OpenCV 4.x (OpenCV 5 has no Caffe importer to compare with).
 """
 from __future__ import annotations
@@ -89,6 +92,29 @@ def build(name):
     return text, model, size
 
 
+def convolutions_alone(net, forward):
+    """A callable that runs only the convolutions of one ``forward`` (the fast path's oneDNN
+    calls, each with the post-ops it has in the forward) on the inputs they had there: a lower
+    bound on any forward that computes the same convolutions with the same kernels."""
+    calls = []
+    real = fast_inference.FoldedConv.__call__
+
+    def record(self, *args):
+        calls.append((self, args))
+        return real(self, *args)
+    fast_inference.FoldedConv.__call__ = record
+    try:
+        forward()
+    finally:
+        fast_inference.FoldedConv.__call__ = real
+
+    def run():
+        with torch.inference_mode():
+            for conv, args in calls:
+                conv(*args)
+    return run
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
@@ -96,6 +122,10 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=3.0, help="timing budget per net and batch")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--steps", action="store_true", help="also time each step of the fast path")
+    p.add_argument("--conv-bound", action="store_true",
+                   help="also time the forward's convolutions alone (oneDNN calls on their "
+                        "recorded inputs) and print the ratio a forward of nothing else "
+                        "would reach")
     args = p.parse_args(argv)
     import cv2
     if not hasattr(cv2.dnn, "readNetFromCaffe"):
@@ -109,9 +139,10 @@ def main(argv=None):
     cols = ["ours"] + ([s[0] for s in STEPS] if args.steps else [])
     print(f"{'net':>12} {'batch':>5} {'OpenCV f/s':>10} {'ours f/s':>9} {'ratio':>6} "
           f"{'(min-max)':>12} {'max diff':>9}"
-          + ("  ratio per step: " + " | ".join(cols[1:]) if args.steps else ""))
+          + ("  ratio per step: " + " | ".join(cols[1:]) if args.steps else "")
+          + ("  convolutions alone: ratio bound" if args.conv_bound else ""))
     rng = np.random.default_rng(0)
-    summary = []
+    summary, bounds = [], []
     for name in args.nets:
         text, model, size = build(name)
         net = Net(text, phase="test")
@@ -141,6 +172,8 @@ def main(argv=None):
                         with step_flags(net, flags):
                             return ours()
                     runs[label] = step
+            if args.conv_bound:
+                runs["convolutions"] = convolutions_alone(net, ours)
             med, times = rounds(runs, args.seconds)
             ratios = [tb / ta for ta, tb in zip(times["ours"], times["opencv"])]
             r = med["opencv"] / med["ours"]
@@ -150,10 +183,16 @@ def main(argv=None):
                     f"{max(ratios):<5.2f} {diff:9.1e}")
             if args.steps:
                 line += "  " + " | ".join(f"{med['opencv'] / med[s[0]]:.2f}" for s in STEPS)
+            if args.conv_bound:
+                line += f"  {med['opencv'] / med['convolutions']:.2f}"
+                bounds.append(med["opencv"] / med["convolutions"])
             print(line, flush=True)
     print(f"smallest ratio {min(summary):.2f}, median {statistics.median(summary):.2f}; "
           f"load average {os.getloadavg()[0]:.2f} (a shared machine: compare ratios, not "
           "times)")
+    if bounds:
+        print(f"convolutions alone: smallest ratio bound {min(bounds):.2f} (OpenCV's forward / "
+              "the time of our forward's oneDNN convolution calls and nothing else)")
 
 
 if __name__ == "__main__":
