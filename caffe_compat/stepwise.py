@@ -20,10 +20,13 @@ forward pass while a backward may follow). A blob keeps its storage across passe
 outside view of it was taken (``export``); other blobs adopt the layer's fresh output, so an
 inference pass costs no copies. The tops of a Split share its bottom's data, as in Caffe.
 
-A pass in which no layer keeps a graph (a deploy net) runs a large batch in chunks of the
-engine's ``inference_chunk`` items, each chunk through every layer while its blobs are still
-in cache, with each convolution and the in-place ReLU after it as one oneDNN call: the same
-bits as one pass (tests/pycaffe/test_chunked_forward.py). Its blobs are joined on first read.
+A pass in which no layer keeps a graph (a deploy net) runs the forms of the engine's
+inference forward (each convolution and the in-place ReLU after it as one oneDNN call;
+Pooling, LRN and Concat in channels-last, :mod:`caffe_compat.fast_layers`; nothing folded,
+every blob kept), so its outputs are the engine's bit for bit; a large batch of per-item layers
+runs in chunks of the engine's ``inference_chunk`` items, each chunk through every layer while
+its blobs are still in cache: the same bits as one pass (tests/pycaffe/test_chunked_forward.py).
+Its blobs are joined on first read, C-contiguous as pycaffe's arrays are.
 """
 from __future__ import annotations
 
