@@ -125,11 +125,16 @@ def _nms_matrix(boxes, sizes, order, thr, normalized, limit):
         # row: the candidate, column: a kept box, as sizes[idx] + kept_sizes - inter
         iou = np.where(inter > 0, inter / (s[:, None] + s[None, :] - inter), F32(0))
     over = iou.astype(F32) > thr
+    # ``over`` is symmetric (every operation above is), so "a overlaps a kept box" is the
+    # union of the kept boxes' rows: one vector OR per kept box instead of a lookup per
+    # candidate
+    suppressed = np.zeros(len(order), bool)
     kept = []
     for a in range(len(order)):
-        if kept and over[a, kept].any():
+        if suppressed[a]:
             continue
         kept.append(a)
         if limit is not None and limit >= 0 and len(kept) >= limit:
             break
+        suppressed |= over[a]
     return [int(order[a]) for a in kept]

@@ -166,12 +166,17 @@ class DetectionOutput(Layer):
                 c, j = found[k]
                 chosen.setdefault(c, []).append(j)
             found = [(c, j) for c in sorted(chosen) for j in chosen[c]]
-        scores = np.array([conf[j, c] for c, j in found], np.float32)
+        cs = np.array([c for c, _ in found], np.int64)
+        js = np.array([j for _, j in found], np.int64)
+        scores = conf[js, cs]
         order = np.argsort(-scores, kind="stable")
+        cs, js = cs[order], js[order]
         rows = np.zeros((len(found), 7), np.float32)
-        for r, k in enumerate(order):
-            c, j = found[k]
-            box = decoded[-1 if self.share else c][0][j]
-            rows[r] = (i, c, conf[j, c], *box)
+        rows[:, 0] = i
+        rows[:, 1] = cs
+        rows[:, 2] = scores[order]
+        for c in np.unique(cs):          # each label's boxes from its decoded set
+            at = cs == c
+            rows[at, 3:] = decoded[-1 if self.share else int(c)][0][js[at]]
         return rows
 
