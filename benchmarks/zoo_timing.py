@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from caffe_compat.verify.checks import scaled_error
+
 PAUSE_S = 0.02       # libgomp's default spin (300,000 polls) and OpenCV's end well within this
 
 
@@ -49,10 +51,8 @@ def _detections_in_order(d):
 
 
 def relative_diff(a, b, detections=False):
-    """The largest ``|a - b|`` relative to ``b``'s scale; for DetectionOutput (``detections``),
-    over the detections in the same order."""
-    if a.shape != b.shape:
-        return float("inf")
-    if detections and a.shape[-1] == 7:
+    """The largest ``|a - b|`` relative to ``b``'s scale (``caffe-compat verify``'s measure);
+    for DetectionOutput (``detections``), over the detections in the same order."""
+    if detections and a.shape == b.shape and a.shape[-1] == 7:
         a, b = _detections_in_order(a), _detections_in_order(b)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+    return scaled_error(a, b)

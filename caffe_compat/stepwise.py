@@ -44,12 +44,16 @@ def _numpy(t, what):
     return t.numpy()
 
 
+def _joined_shape(parts):
+    """The shape of a blob made of these chunks (stacked along the item axis)."""
+    return (sum(int(p.shape[0]) for p in parts),) + tuple(parts[0].shape[1:])
+
+
 def _join(parts):
     """The chunks of a blob as one C-contiguous tensor (chunks may be channels-last)."""
     if len(parts) == 1:
         return parts[0].contiguous()
-    shape = (sum(int(p.shape[0]) for p in parts),) + tuple(parts[0].shape[1:])
-    out = torch.empty(shape, dtype=parts[0].dtype, device=parts[0].device)
+    out = torch.empty(_joined_shape(parts), dtype=parts[0].dtype, device=parts[0].device)
     _join_into(parts, out)
     return out
 
@@ -162,7 +166,9 @@ class Stepwise:
             for j, values in fixed.items():
                 self.data[node.tops[j]] = values.to(dtype=ref.dtype, device=ref.device).clone()
         self._saved = {}             # layer index -> (leaves, tops) of the last forward
-        self._fused = {}             # conv index -> FoldedConv with its ReLU (chunked passes)
+        # the engine's inference forms, built on first use (see _substitutes)
+        self._fused = {}             # conv index -> FoldedConv with the ReLU after it
+        self._layout = {}            # layer index -> channels-last form, or None
         self._analyse_backward()
 
     # ------------------------------------------------------------------ Caffe's Net::Init
@@ -221,8 +227,7 @@ class Stepwise:
         """The data tensor of blob ``name``, which keeps its storage from now on."""
         t = self.data[name]
         if name not in self.exported and not t.is_contiguous():
-            t = t.contiguous()           # a channels-last result of an inference pass
-            dict.__setitem__(self.data, name, t)
+            t = self.data[name] = t.contiguous()   # a channels-last inference result
         self.exported.add(name)
         return t
 
@@ -397,22 +402,22 @@ class Stepwise:
                         continue
                     if i - 1 in fused:            # the ReLU ran inside the convolution
                         continue
-                    module = subs.get(i) or net.layers[key]
                     bottoms = [local[b] if b in local else self.data[b][rows]
                                for b in node.bottoms]
-                    if i in net._exclusive_inplace:
-                        tops = module.forward_inplace(bottoms[0])
+                    if i in subs:
+                        tops = subs[i](*bottoms)
+                    elif i in net._exclusive_inplace:
+                        tops = net.layers[key].forward_inplace(bottoms[0])
                     else:
-                        tops = module(*bottoms)
+                        tops = net.layers[key](*bottoms)
                     tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
                     for name, t in zip(node.tops, tops):
                         local[name] = t
                 for name, t in local.items():
                     parts.setdefault(name, []).append(t)
         for name, ps in parts.items():
-            shape = (sum(int(p.shape[0]) for p in ps),) + tuple(ps[0].shape[1:])
             buf = self.data[name] if name in self.exported else None
-            if buf is not None and tuple(buf.shape) == shape and buf.dtype == ps[0].dtype \
+            if buf is not None and tuple(buf.shape) == _joined_shape(ps) and buf.dtype == ps[0].dtype \
                     and buf.device == ps[0].device:
                 if ps[0].untyped_storage().data_ptr() != buf.untyped_storage().data_ptr():
                     _join_into(ps, buf)          # else a layer wrote the blob in place
@@ -438,16 +443,15 @@ class Stepwise:
         net = self.net
         if not (fast_inference.applies(net) and fast_inference.LAYOUT_LAYERS):
             return {}
-        cache = self.__dict__.setdefault("_layout", {})
         out = {}
         for i in range(start, end + 1):
             node, key, _, _ = self.nodes[i]
             if node.type not in fast_layers.REPLACERS:
                 continue
-            if i not in cache:
-                cache[i] = fast_layers.replacement(net.layers[key], node)
-            if cache[i] is not None:
-                out[i] = cache[i]
+            if i not in self._layout:
+                self._layout[i] = fast_layers.replacement(net.layers[key], node)
+            if self._layout[i] is not None:
+                out[i] = self._layout[i]
         return out
 
     def _fused_relu_convs(self, start, end):
