@@ -152,6 +152,8 @@ class _SharedHandle:
                 while self._active:
                     self._cond.wait()
                 self._read_bytes = 0
+                if self.handle is None:     # closed meanwhile (its last user went)
+                    return
                 handle, self.handle = self.handle, None
                 self._closer(handle)
                 self.handle = self._opener()
@@ -162,7 +164,7 @@ class _SharedHandle:
 
     def close(self):
         with self._cond:
-            while self._active:
+            while self._active or self._reopening:
                 self._cond.wait()
             handle, self.handle = self.handle, None
             if handle is not None:
@@ -356,6 +358,10 @@ class LevelDBReader(_SharedReader):
             except self.plyvel.Error as e:
                 raise DataError(f"{self.where}: cannot read LevelDB '{self.path}': {e}") \
                     from None
+            except RuntimeError:            # plyvel: "Database or iterator is closed"
+                if self.closed:
+                    self._db()              # says so
+                raise
             if n == 0:
                 return
 

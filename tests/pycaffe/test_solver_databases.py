@@ -66,10 +66,10 @@ def alone(solver_path):
     return record
 
 
-def test_two_solvers_on_one_lmdb_read_what_each_reads_alone(solver_file):
+def test_two_solvers_on_one_lmdb_read_what_each_reads_alone(solver_file, lmdb_source):
     path_a, path_b = solver_file(3, 4), solver_file(5, 2)
     want_a, want_b = alone(path_a), alone(path_b)
-    assert db_io.open_handles() == {}
+    assert lmdb_source not in db_io.open_handles()        # both closed
     # the first training batch is the first records (Caffe's cursor starts at the first key)
     assert want_a[0] == ("train", [0, 1, 2])
     a, b = caffe.get_solver(path_a), caffe.get_solver(path_b)
@@ -94,9 +94,9 @@ def test_a_solver_and_a_test_net_on_one_lmdb(solver_file, lmdb_source):
         seen.append(test_net.blobs["label"].data.astype(int).tolist())
     assert got == want                           # exact: independent positions
     assert seen == [[(4 * k + i) % N_RECORDS for i in range(4)] for k in range(STEPS)]
-    assert db_io.open_handles() == {lmdb_source: 3}   # TRAIN, TEST of the solver; the net
+    assert db_io.open_handles()[lmdb_source] == 3   # TRAIN, TEST of the solver; the net
     del solver
-    assert db_io.open_handles() == {lmdb_source: 1}
+    assert db_io.open_handles()[lmdb_source] == 1
     del test_net
     assert_closed(lmdb_source, "lmdb")
 
@@ -128,7 +128,9 @@ def test_no_reference_cycle_is_left_for_the_collector(solver_file):
         solver.step(3)
         net = solver.net
         net.forward()
-        del solver, net
+        test_net = caffe.Net(solver_file.nets[-1], caffe.TEST)
+        test_net.forward()
+        del solver, net, test_net
         gc.collect()
         # exact: everything went by reference counting, the collector finds nothing
         assert gc.garbage == []
