@@ -48,6 +48,13 @@ class Data(PrefetchingDataLayer):
         # Caffe opens the database in the constructor and reads the first Datum in
         # DataLayerSetUp (after the transformer's first InitRand).
         self.db = self.hold(db_io.open_db(source, backend, self.where))
+        try:
+            self._set_up(param)
+        except BaseException:
+            self.close()        # an error's traceback may keep the layer: not the database
+            raise
+
+    def _set_up(self, param):
         self.transformer, _ = self.make_transformer(param.transform_param, where=self.where)
         first = self.db.first()
         if first is None:

@@ -187,3 +187,23 @@ def test_leveldb_held_by_another_process_is_a_clear_error(tmp_path):
     finally:
         holder.communicate("")
     assert path not in db_io.open_handles()
+
+
+def test_a_net_that_fails_to_build_leaves_its_database_closed(tmp_path):
+    path = write_db(tmp_path / "db", "lmdb", n=0)
+    with pytest.raises(DataError, match="the database has no records") as failure:
+        Net(data_net(path, "lmdb", 2), phase="train")
+    # the error (kept here, with the frames of the failed set-up) holds no open database
+    assert failure.value is not None
+    assert path not in db_io.open_handles()
+    lmdb = pytest.importorskip("lmdb")
+    lmdb.open(path, lock=True, readonly=False, create=False).close()
+
+
+def test_a_net_failing_after_its_data_layer_leaves_the_database_closed(tmp_path):
+    path = write_db(tmp_path / "db", "lmdb")
+    text = data_net(path, "lmdb", 2) + ' layer { name: "bad" type: "NoSuchType" bottom: "data" }'
+    with pytest.raises(Exception, match="NoSuchType") as failure:
+        Net(text, phase="train")
+    assert failure.value is not None
+    assert_closed(path, "lmdb")
