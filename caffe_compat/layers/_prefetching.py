@@ -7,7 +7,9 @@ net's Caffe stream with :meth:`make_transformer` in Caffe's order, and implement
 ``batch_source()``: an object whose ``batches()`` generates ``(data, label)`` numpy batches,
 run in a
 background thread (:class:`caffe_compat.data.prefetch.Prefetcher`) with ``prefetch`` batches
-queued ahead; ``forward()`` hands out the next one.
+queued ahead; ``forward()`` hands out the next one. What it opens at set-up (a database) it
+passes to :meth:`PrefetchingDataLayer.hold`: the thread and those are released by ``close()``
+or as soon as the layer goes (no collector needed), as Caffe's destructors release them.
 """
 from __future__ import annotations
 
@@ -120,7 +122,7 @@ class PrefetchingDataLayer(Layer):
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        super().__setstate__(state)
         weakref.finalize(self, self._held.close)
 
 
