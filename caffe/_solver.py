@@ -5,7 +5,9 @@ parameter arrays taken from ``solver.net`` stay views of the training net's memo
 """
 from __future__ import annotations
 
+import functools
 import os
+import weakref
 
 import numpy as np
 import torch
@@ -19,11 +21,27 @@ __all__ = ["SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "Ada
            "AdamSolver", "get_solver", "NCCL"]
 
 
+@functools.lru_cache(maxsize=None)
 def _pycaffe_engine_class(base):
-    """``base`` (an engine solver class) iterating through the pycaffe net's blobs."""
+    """``base`` (an engine solver class) iterating through the pycaffe net's blobs (one class
+    per base: a class is a reference cycle, which only the collector frees)."""
 
     class PycaffeSolver(base):
-        _owner = None
+        # the pycaffe Solver, held weakly: it holds this engine solver, and a strong reference
+        # back would be a cycle keeping both, the nets and their databases until the collector
+        # runs (Caffe releases them when the last reference goes)
+        _owner_ref = None
+
+        @property
+        def _owner(self):
+            owner = self._owner_ref() if self._owner_ref is not None else None
+            if owner is None:
+                raise RuntimeError("the pycaffe solver owning this engine solver is gone")
+            return owner
+
+        @_owner.setter
+        def _owner(self, owner):
+            self._owner_ref = weakref.ref(owner)
 
         def _forward_backward(self):
             store = self._owner.net._store

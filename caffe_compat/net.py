@@ -25,6 +25,7 @@ from .errors import NetError
 from .graph import build_graph, phase_name
 from .io import prototxt as prototxt_io
 from .io.upgrade import upgrade_net
+from .layers._prefetching import PrefetchingDataLayer
 from .net_build import NetBuildMixin, _module_key  # noqa: F401 (earlier home of the name)
 from .net_weights import NetWeightsMixin, _fit_shape, _proto_shape  # noqa: F401 (same)
 from .proto import caffe_pb2
@@ -76,8 +77,15 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         # seeds from it in layer order (caffe_compat.data.caffe_random)
         self.caffe_rng = CaffeRandom(seed)
         taken = set()
-        for node in self.graph.layers:
-            self._build_layer(node, dtype, taken, generator)
+        try:
+            for node in self.graph.layers:
+                self._build_layer(node, dtype, taken, generator)
+        except BaseException:
+            # the error's traceback may keep this net alive: not the databases already opened
+            for module in self.layers.values():
+                if isinstance(module, PrefetchingDataLayer):
+                    module.close()
+            raise
         self._share_and_collect_params()
         self.blobs = collections.OrderedDict(
             (n, Blob(n, self._blob_shapes[n])) for n in self.graph.blob_names)

@@ -3,8 +3,12 @@ and plyvel.
 
 Reading (:func:`open_db`) follows Caffe's cursor: records in key order (bytewise, the default
 comparator of both), from the first; after the last the cursor goes back to the first
-(DataLayer::Next). Memory stays bounded whatever the database size: LevelDB reads through its
-block cache, and an LMDB map is reopened every :data:`LMDB_REMAP_BYTES` read (pages of a
+(DataLayer::Next). A database is opened once per process: every reader of it (the Data layers
+of any number of nets, the tools) shares one handle, counted, and the last ``close()`` closes
+it, so a net that goes releases its databases at once and two nets may read one database, each
+at its own position (see :class:`LMDBReader`, :class:`LevelDBReader`; :func:`open_handles`
+lists what is open). Memory stays bounded whatever the database size: LevelDB reads through
+its block cache, and an LMDB map is reopened every :data:`LMDB_REMAP_BYTES` read (pages of a
 memory map count in the process's RSS until it is unmapped).
 
 Writing (:func:`create_db`) is convert_imageset's: LMDB (committed every 1000 records, the map
@@ -16,14 +20,19 @@ itself refuses an existing target: so do we).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
+import threading
 
 from ..errors import DataError
 
-# an LMDB reader unmaps and remaps after this many bytes of values
+# an LMDB environment is unmapped and remapped after its readers have read this many bytes
 LMDB_REMAP_BYTES = 64 << 20
+# a reader reads at most this many bytes (or records) per read transaction
+LMDB_READ_GROUP_BYTES = 1 << 20
+LMDB_READ_GROUP_RECORDS = 1024
 BACKENDS = ("lmdb", "leveldb")
 _INSTALL_HINT = "install it with: pip install 'robust-lq-emotion[data]'"
 
@@ -74,108 +83,266 @@ def _check_source(path, backend, where):
                         "default backend is LEVELDB)")
 
 
-class LMDBReader:
-    """Caffe's LMDBCursor over ``path``, reopened every LMDB_REMAP_BYTES."""
+# ------------------------------------------------------------------------------------- sharing
+# one open handle per database per process: (backend, identity) -> _SharedHandle
+_OPEN = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _identity(path, file_name=""):
+    """What makes two paths one database: the device and inode of ``file_name`` in the folder
+    (or of the folder), as py-lmdb's own once-per-process guard; the resolved path where the
+    filesystem has no inode numbers."""
+    try:
+        st = os.stat(os.path.join(path, file_name) if file_name else path)
+    except OSError:
+        st = None
+    if st is not None and st.st_ino:
+        return ("inode", st.st_dev, st.st_ino)
+    return ("path", os.path.normcase(os.path.realpath(path)))
+
+
+class _SharedHandle:
+    """The process's one open handle on a database (an LMDB environment or a LevelDB), counted
+    by the readers using it and closed when the last one is released.
+
+    Reads happen inside :meth:`use` blocks, which never span a ``yield``: a reader copies what
+    it reads and leaves the block, so :meth:`count_read` can close and reopen the handle (the
+    LMDB unmap that keeps the RSS bounded) as soon as the reads in progress end, and the last
+    release closes it without waiting for a suspended generator."""
+
+    def __init__(self, key, path, opener, closer):
+        self.key, self.path = key, path
+        self._opener, self._closer = opener, closer
+        self.users = 0
+        self.reopened = 0                   # close-and-reopen count (tests read it)
+        self._cond = threading.Condition()
+        self._active = 0                    # use() blocks in progress
+        self._reopening = False
+        self._read_bytes = 0
+        self.handle = opener()
+
+    @contextlib.contextmanager
+    def use(self, where):
+        with self._cond:
+            while self._reopening:
+                self._cond.wait()
+            if self.handle is None:
+                raise DataError(f"{where}: the database '{self.path}' is closed (it could not "
+                                "be reopened)")
+            self._active += 1
+            handle = self.handle
+        try:
+            yield handle
+        finally:
+            with self._cond:
+                self._active -= 1
+                if not self._active:
+                    self._cond.notify_all()
+
+    def count_read(self, nbytes, budget):
+        """Add ``nbytes`` read by any of the users; once ``budget`` is passed, close and reopen
+        the handle when no read is in progress (called outside :meth:`use`)."""
+        with self._cond:
+            self._read_bytes += nbytes
+            if self._read_bytes < budget or self._reopening:
+                return
+            self._reopening = True
+            try:
+                while self._active:
+                    self._cond.wait()
+                self._read_bytes = 0
+                if self.handle is None:     # closed meanwhile (its last user went)
+                    return
+                handle, self.handle = self.handle, None
+                self._closer(handle)
+                self.handle = self._opener()
+                self.reopened += 1
+            finally:
+                self._reopening = False
+                self._cond.notify_all()
+
+    def close(self):
+        with self._cond:
+            while self._active or self._reopening:
+                self._cond.wait()
+            handle, self.handle = self.handle, None
+            if handle is not None:
+                self._closer(handle)
+
+
+def _acquire(backend, key, path, opener, closer):
+    """The shared handle of the database ``key``, opened by ``opener()`` on first use."""
+    with _OPEN_LOCK:
+        shared = _OPEN.get((backend, key))
+        if shared is None:
+            shared = _SharedHandle(key, path, opener, closer)
+            _OPEN[(backend, key)] = shared
+        shared.users += 1
+        return shared
+
+
+def _release(backend, shared):
+    """One user fewer; the last closes the handle (under the registry lock, so that a new
+    opener of the same files never meets the old handle still open)."""
+    with _OPEN_LOCK:
+        shared.users -= 1
+        if shared.users > 0:
+            return
+        if _OPEN.get((backend, shared.key)) is shared:
+            del _OPEN[(backend, shared.key)]
+        shared.close()
+
+
+def open_handles(backend=None):
+    """{path: number of readers} of the databases open in this process (of ``backend``)."""
+    with _OPEN_LOCK:
+        return {s.path: s.users for (b, _), s in _OPEN.items() if backend in (None, b)}
+
+
+class _SharedReader:
+    """A reader's claim on a shared handle: released once, by ``close()`` (idempotent, from
+    any thread)."""
+
+    def _attach(self, key, opener, closer):
+        self._close_lock = threading.Lock()
+        self._shared = None
+        self._shared = _acquire(self.backend, key, self.path, opener, closer)
+
+    def _use(self):
+        shared = self._shared
+        if shared is None:
+            raise DataError(f"{self.where}: the {self.backend} reader of '{self.path}' is "
+                            "closed")
+        return shared.use(self.where)
+
+    def close(self):
+        with self._close_lock:
+            shared, self._shared = self._shared, None
+        if shared is not None:
+            _release(self.backend, shared)
+
+    @property
+    def closed(self):
+        return self._shared is None
+
+
+# ------------------------------------------------------------------------------------- reading
+class LMDBReader(_SharedReader):
+    """Caffe's LMDBCursor over ``path``.
+
+    Every reader of the same LMDB in the process (Data layers of any net, tools) shares one
+    environment, opened read-only by the first and closed when the last closes: Caffe opens an
+    environment per cursor, which LMDB allows across processes but not twice in one (py-lmdb
+    refuses it), and several nets of one process reading the same database is Caffe's common
+    case (a solver's TRAIN and TEST nets, a solver re-created by a notebook). Each reader keeps
+    its own position (the last key read), so what a reader reads does not depend on the
+    others. Records are read in groups of at most LMDB_READ_GROUP_BYTES inside a short read
+    transaction (values copied), and the environment is closed and reopened every
+    LMDB_REMAP_BYTES read by all of its readers together, between groups."""
 
     backend = "lmdb"
 
     def __init__(self, path, where=""):
-        self.lmdb = _import("lmdb", "an LMDB database")
+        lmdb = self.lmdb = _import("lmdb", "an LMDB database")
         self.path = os.fspath(path)
         self.where = where or self.path
         _check_source(self.path, "lmdb", self.where)
-        self._env = self._txn = None
-        self._open()
-
-    def _open(self):
-        try:
-            self._env = self.lmdb.open(self.path, readonly=True, lock=False, readahead=False,
-                                       subdir=True, max_readers=1)
-            self._txn = self._env.begin(buffers=False)
-        except self.lmdb.Error as e:
-            self.close()
-            raise DataError(f"{self.where}: cannot open LMDB '{self.path}': {e}") from None
-
-    def close(self):
-        if self._txn is not None:
-            with contextlib.suppress(Exception):
-                self._txn.abort()
-        if self._env is not None:
-            with contextlib.suppress(Exception):
-                self._env.close()
-        self._env = self._txn = None
+        self._attach(_identity(self.path, "data.mdb"),
+                     functools.partial(_open_lmdb_env, lmdb, self.path, self.where),
+                     _close_quietly)
 
     def __len__(self):
-        return int(self._env.stat()["entries"])
+        with self._use() as env:
+            return int(env.stat()["entries"])
 
     def first(self):
         """(key, value) of the first record, or None for an empty database."""
-        with self._txn.cursor() as cur:
-            if not cur.first():
-                return None
-            return cur.key(), cur.value()
+        group, _ = self._read_group(None, 1)
+        return group[0] if group else None
+
+    def _read_group(self, after, limit_records):
+        """([(key, value)], end reached): the records after the key ``after`` (from the first
+        when None), up to LMDB_READ_GROUP_BYTES (or LMDB_REMAP_BYTES when smaller)."""
+        limit_bytes = min(LMDB_READ_GROUP_BYTES, LMDB_REMAP_BYTES)
+        group, nbytes = [], 0
+        try:
+            with self._use() as env, env.begin(buffers=False) as txn, txn.cursor() as cur:
+                ok = cur.set_range(after) if after is not None else cur.first()
+                if ok and after is not None and cur.key() == after:
+                    ok = cur.next()
+                while ok:
+                    key, value = cur.key(), cur.value()
+                    group.append((key, value))
+                    nbytes += len(value)
+                    if nbytes >= limit_bytes or len(group) >= limit_records:
+                        return group, not cur.next()
+                    ok = cur.next()
+                return group, True
+        except self.lmdb.Error as e:
+            raise DataError(f"{self.where}: cannot read LMDB '{self.path}': {e}") from None
 
     def records(self):
         """(key, value) in key order forever (wrapping at the end; nothing when empty)."""
-        last_key, read = None, 0
+        last_key = None
         while True:
-            cur = self._txn.cursor()
-            try:
-                ok = cur.set_range(last_key) if last_key is not None else cur.first()
-                if ok and last_key is not None and cur.key() == last_key:
-                    ok = cur.next()
-                if not ok:
-                    if last_key is None:
-                        return                      # empty
-                    last_key = None                 # wrap: Caffe's SeekToFirst
-                    continue
-                while ok:
-                    key, value = cur.key(), cur.value()
-                    yield key, value
-                    read += len(value)
-                    last_key = key
-                    if read >= LMDB_REMAP_BYTES:
-                        break
-                    ok = cur.next()
-                if not ok:
-                    last_key = None
-            except self.lmdb.Error as e:
-                raise DataError(f"{self.where}: cannot read LMDB '{self.path}': {e}") from None
-            finally:
-                cur.close()
-            if read >= LMDB_REMAP_BYTES:
-                read = 0
-                self.close()
-                self._open()
+            group, at_end = self._read_group(last_key, LMDB_READ_GROUP_RECORDS)
+            if not group and last_key is None:
+                return                              # empty
+            for record in group:
+                yield record
+            # past the last record: Caffe's SeekToFirst
+            last_key = None if at_end else group[-1][0]
+            shared = self._shared
+            if shared is not None:
+                shared.count_read(sum(len(v) for _, v in group), LMDB_REMAP_BYTES)
 
 
-class LevelDBReader:
-    """Caffe's LevelDBCursor over ``path`` (a snapshot iterator, re-made at each wrap)."""
+def _open_lmdb_env(lmdb, path, where):
+    try:
+        return lmdb.open(path, readonly=True, lock=False, readahead=False, subdir=True)
+    except lmdb.Error as e:
+        raise DataError(f"{where}: cannot open LMDB '{path}': {e}") from None
+
+
+def _close_quietly(handle):
+    with contextlib.suppress(Exception):
+        handle.close()
+
+
+class LevelDBReader(_SharedReader):
+    """Caffe's LevelDBCursor over ``path`` (a snapshot iterator, re-made at each wrap).
+
+    LevelDB allows one open per process (its LOCK file), and Caffe's LevelDB cursor opens the
+    database itself, so in Caffe a second net on the same LevelDB fails. Here every reader of
+    the same LevelDB in the process shares one handle, opened by the first and closed when the
+    last closes, as for LMDB: a LevelDB handle serves concurrent readers (each with its own
+    iterator), so what this gives up of Caffe's behaviour is only that failure, and programs
+    written for LMDB run unchanged on LevelDB. Another process holding the database is still a
+    clear error."""
 
     backend = "leveldb"
 
     def __init__(self, path, where=""):
-        self.plyvel = _import("plyvel", "a LevelDB database")
+        plyvel = self.plyvel = _import("plyvel", "a LevelDB database")
         self.path = os.fspath(path)
         self.where = where or self.path
         _check_source(self.path, "leveldb", self.where)
-        try:
-            self._db = self.plyvel.DB(self.path, create_if_missing=False, max_open_files=100)
-        except Exception as e:  # noqa: BLE001 - plyvel.Error, IOError (lock held)
-            raise DataError(f"{self.where}: cannot open LevelDB '{self.path}': {e} (a LevelDB "
-                            "can be open in one process at a time)") from None
+        self._attach(_identity(self.path),
+                     functools.partial(_open_leveldb, plyvel, self.path, self.where),
+                     _close_quietly)
 
-    def close(self):
-        if getattr(self, "_db", None) is not None:
-            with contextlib.suppress(Exception):
-                self._db.close()
-            self._db = None
+    def _db(self):
+        shared = self._shared
+        if shared is None or shared.handle is None:
+            raise DataError(f"{self.where}: the leveldb reader of '{self.path}' is closed")
+        return shared.handle
 
     def __len__(self):
-        return sum(1 for _ in self._db.iterator(include_value=False))
+        return sum(1 for _ in self._db().iterator(include_value=False))
 
     def first(self):
-        with self._db.iterator() as it:
+        with self._db().iterator() as it:
             for key, value in it:
                 return key, value
         return None
@@ -184,15 +351,27 @@ class LevelDBReader:
         while True:
             n = 0
             try:
-                with self._db.iterator(fill_cache=False) as it:
+                with self._db().iterator(fill_cache=False) as it:
                     for key, value in it:
                         n += 1
                         yield key, value
             except self.plyvel.Error as e:
                 raise DataError(f"{self.where}: cannot read LevelDB '{self.path}': {e}") \
                     from None
+            except RuntimeError:            # plyvel: "Database or iterator is closed"
+                if self.closed:
+                    self._db()              # says so
+                raise
             if n == 0:
                 return
+
+
+def _open_leveldb(plyvel, path, where):
+    try:
+        return plyvel.DB(path, create_if_missing=False, max_open_files=100)
+    except Exception as e:  # noqa: BLE001 - plyvel.Error, IOError (lock held)
+        raise DataError(f"{where}: cannot open LevelDB '{path}': {e} (a LevelDB can be open "
+                        "in one process at a time: another process holds it)") from None
 
 
 def open_db(path, backend, where=""):

@@ -5,14 +5,17 @@ The producer is a generator of batches, run in a daemon thread started on the fi
 ``next()``; at most ``depth`` finished batches wait in the queue, so memory is bounded by the
 queue, not by the data. Reading, decoding and the numpy transforms release the GIL, so they
 overlap the net's computation. An error in the producer is raised by the ``next()`` that
-would have returned its batch, with the producer's message; ``close()`` stops the thread.
+would have returned its batch, with the producer's message; ``close()``, or the Prefetcher
+going, stops the thread and waits for it.
 The producer's random draws happen in the thread in batch order, so the batches do not depend
 on timing.
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+import weakref
 
 _STOP = object()
 
@@ -24,22 +27,50 @@ class _Failure:
         self.error = error
 
 
+# how long closing waits for a batch being made before leaving the thread to end by itself
+JOIN_SECONDS = 60
+
+
+class _Worker:
+    """The thread, its queue and its stop event: what stopping needs, without the Prefetcher
+    (whose finalizer holds this)."""
+
+    def __init__(self):
+        self.thread = None
+        self.queue = None
+        self.stop = threading.Event()
+
+    def shutdown(self, wait=True):
+        """Stop the thread; with ``wait``, until it has ended (and closed its producer)."""
+        self.stop.set()
+        q = self.queue
+        if q is not None:              # a thread blocked on a full queue sees the stop now
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    q.get_nowait()
+        t = self.thread
+        if wait and t is not None and t.is_alive() and t is not threading.current_thread():
+            t.join(timeout=JOIN_SECONDS)
+
+
 class Prefetcher:
-    """Iterate ``make_batches()`` (a generator factory) in a background thread."""
+    """Iterate ``make_batches()`` (a generator factory) in a background thread.
+
+    The thread holds the factory, the queue and the stop event, never the Prefetcher, so the
+    Prefetcher's owner can go while the thread runs; when the Prefetcher goes (or ``close()``),
+    the thread is stopped and joined, and its generator closed in it (so a producer closes what
+    it reads before ``close()`` returns, as Caffe's StopInternalThread joins)."""
 
     def __init__(self, make_batches, depth=4, name="prefetch"):
         self.make_batches = make_batches
         self.depth = max(1, int(depth))
         self.name = name
-        self._queue = None
-        self._thread = None
-        self._stop = threading.Event()
+        self._worker = _Worker()
         self._done = False
+        self._finalizer = weakref.finalize(self, self._worker.shutdown)
 
     @staticmethod
     def _run(make_batches, q, stop):
-        # a static method: the thread holds the factory, the queue and the event, never the
-        # Prefetcher, whose owner can then be collected (and stop the thread)
         gen = None
         try:
             gen = make_batches()
@@ -70,24 +101,28 @@ class Prefetcher:
                 continue
 
     def start(self):
-        if self._thread is None:
-            self._queue = queue.Queue(maxsize=self.depth)
-            self._thread = threading.Thread(target=Prefetcher._run,
-                                            args=(self.make_batches, self._queue, self._stop),
-                                            name=self.name, daemon=True)
-            self._thread.start()
+        w = self._worker
+        if w.thread is None:
+            w.queue = queue.Queue(maxsize=self.depth)
+            w.thread = threading.Thread(target=Prefetcher._run,
+                                        args=(self.make_batches, w.queue, w.stop),
+                                        name=self.name, daemon=True)
+            w.thread.start()
 
     def next(self):
         """The next batch (waits for the thread); re-raises the producer's error."""
         if self._done:
             raise StopIteration
+        if self._worker.stop.is_set():
+            raise RuntimeError(f"{self.name}: the prefetcher is closed")
         self.start()
+        q, thread = self._worker.queue, self._worker.thread
         while True:
             try:
-                item = self._queue.get(timeout=0.5)
+                item = q.get(timeout=0.5)
                 break
             except queue.Empty:
-                if not self._thread.is_alive() and self._queue.empty():
+                if not thread.is_alive() and q.empty():
                     self._done = True
                     raise RuntimeError(f"{self.name}: the prefetch thread ended without a "
                                        "batch") from None
@@ -101,18 +136,13 @@ class Prefetcher:
 
     def stop(self):
         """Ask the thread to stop (it ends at its next step; no waiting)."""
-        self._stop.set()
+        self._worker.shutdown(wait=False)
 
     def close(self):
         """Stop the thread and wait for it (a batch being made is dropped)."""
-        self._stop.set()
-        t = self._thread
-        if t is not None and t.is_alive() and t is not threading.current_thread():
-            t.join(timeout=5)
-        self._thread = None
+        self._finalizer()
 
-    def __del__(self):
-        try:
-            self.stop()
-        except Exception:
-            pass
+    @property
+    def running(self):
+        t = self._worker.thread
+        return t is not None and t.is_alive()

@@ -7,11 +7,15 @@ net's Caffe stream with :meth:`make_transformer` in Caffe's order, and implement
 ``batch_source()``: an object whose ``batches()`` generates ``(data, label)`` numpy batches,
 run in a
 background thread (:class:`caffe_compat.data.prefetch.Prefetcher`) with ``prefetch`` batches
-queued ahead; ``forward()`` hands out the next one.
+queued ahead; ``forward()`` hands out the next one. What it opens at set-up (a database) it
+passes to :meth:`PrefetchingDataLayer.hold`: the thread and those are released by ``close()``
+or as soon as the layer goes (no collector needed), as Caffe's destructors release them.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import weakref
 
 import torch
 
@@ -20,6 +24,29 @@ from ..data.prefetch import Prefetcher
 from ..data.transformer import DataTransformer
 from ..errors import CaffeCompatError, DataError
 from .base import Layer
+
+
+class _Held:
+    """What a prefetching layer holds open: its prefetch thread, the thread's batch source and
+    what was opened at set-up. Released by the layer's ``close()`` or, when the layer goes, by
+    its finalizer (``weakref.finalize``, which holds this and not the layer): the thread is
+    stopped and joined, then the readers closed, before the last reference's ``del`` returns,
+    as Caffe's layer destructor joins its thread and closes its database."""
+
+    def __init__(self):
+        self.prefetcher = None
+        self.source = None
+        self.closers = []
+
+    def close(self):
+        prefetcher, self.prefetcher = self.prefetcher, None
+        if prefetcher is not None:
+            prefetcher.close()      # joins the thread, which closes its source as it ends
+        source, self.source = self.source, None
+        closers, self.closers = self.closers, []
+        for close in ([source.close] if source is not None else []) + closers:
+            with contextlib.suppress(Exception):
+                close()
 
 
 class PrefetchingDataLayer(Layer):
@@ -34,8 +61,13 @@ class PrefetchingDataLayer(Layer):
         self.sources = dict(sources or {})
         self.caffe_rng = caffe_rng if caffe_rng is not None else CaffeRandom(None)
         self.output_labels = len(param.top) > 1
-        self._prefetcher = None
-        self._source = None
+        self._held = _Held()
+        weakref.finalize(self, self._held.close)
+
+    def hold(self, resource):
+        """``resource`` (with ``close()``) is released with the layer; returns it."""
+        self._held.closers.append(resource.close)
+        return resource
 
     # ------------------------------------------------------------------ set-up helpers
     def source_path(self, configured):
@@ -57,19 +89,20 @@ class PrefetchingDataLayer(Layer):
     def batch_source(self):
         """An object with ``batches()`` (a generator of (data, label) numpy batches) and
         ``close()``, holding everything it reads but not the layer: the prefetch thread keeps
-        only it alive, so a layer nobody holds is collected and its thread stops."""
+        only it alive, so a layer nobody holds goes at once and its thread stops."""
         raise NotImplementedError
 
     def next_batch(self):
         """The next (data, label) numpy batch, in Caffe's order."""
-        if self._prefetcher is None:
-            self._source = self.batch_source()
+        held = self._held
+        if held.prefetcher is None:
+            held.source = self.batch_source()
             label = f"layer '{self.name}' (type {self.type_name})"
-            self._prefetcher = Prefetcher(functools.partial(_guarded, self._source, label),
-                                          self.prefetch_depth,
-                                          name=f"{self.type_name} '{self.name}' prefetch")
+            held.prefetcher = Prefetcher(functools.partial(_guarded, held.source, label),
+                                         self.prefetch_depth,
+                                         name=f"{self.type_name} '{self.name}' prefetch")
         try:
-            return self._prefetcher.next()
+            return held.prefetcher.next()
         except StopIteration:
             raise DataError(f"layer '{self.name}': the data source is exhausted") from None
 
@@ -81,32 +114,16 @@ class PrefetchingDataLayer(Layer):
 
     def close(self):
         """Stop the prefetch thread and close what the layer reads."""
-        if self._prefetcher is not None:
-            self._prefetcher.close()
-            self._prefetcher = None
-        source = getattr(self, "_source", None)
-        if source is not None:
-            source.close()
-
-    def __del__(self):
-        # no join here: the thread stops at its next step and closes its source itself
-        prefetcher = getattr(self, "_prefetcher", None)
-        if prefetcher is not None:
-            prefetcher.stop()
-        elif getattr(self, "_source", None) is None:
-            try:
-                self.close_unstarted()
-            except Exception:
-                pass
-
-    def close_unstarted(self):
-        """Release what was opened at set-up when no thread was started."""
+        self._held.close()
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_prefetcher"] = None       # threads do not copy
-        state["_source"] = None
+        state["_held"] = _Held()          # threads and open readers do not copy
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        weakref.finalize(self, self._held.close)
 
 
 def _guarded(source, label):

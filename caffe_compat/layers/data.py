@@ -47,7 +47,14 @@ class Data(PrefetchingDataLayer):
         self.prefetch_depth = int(dp.prefetch) if dp.prefetch else 1
         # Caffe opens the database in the constructor and reads the first Datum in
         # DataLayerSetUp (after the transformer's first InitRand).
-        self.db = db_io.open_db(source, backend, self.where)
+        self.db = self.hold(db_io.open_db(source, backend, self.where))
+        try:
+            self._set_up(param)
+        except BaseException:
+            self.close()        # an error's traceback may keep the layer: not the database
+            raise
+
+    def _set_up(self, param):
         self.transformer, _ = self.make_transformer(param.transform_param, where=self.where)
         first = self.db.first()
         if first is None:
@@ -77,14 +84,6 @@ class Data(PrefetchingDataLayer):
     def batch_source(self):
         return _DatumBatches(self.db, self.transformer, self.batch_size, self.where,
                              parallel.shard(self.phase))
-
-    def close(self):
-        super().close()
-        self.db.close()
-
-    def close_unstarted(self):
-        if getattr(self, "db", None) is not None:
-            self.db.close()
 
 
 class _DatumBatches:
