@@ -62,8 +62,8 @@ def test_kernel_longer_than_the_padded_input_by_less_than_a_stride(grad):
     rng = np.random.default_rng(22)
     x = rng.normal(size=(2, 2, 2, 9)).astype(np.float32)
     layer = make_layer('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '
-                       'num_output: 3 kernel_h: 2 kernel_w: 3 dilation: 2 stride: 3 pad_h: 0 pad_w: 1 }',
-                       x.shape)
+                       'num_output: 3 kernel_h: 2 kernel_w: 3 dilation: 2 stride: 3 '
+                       'pad_h: 0 pad_w: 1 }', x.shape)
     assert layer.top_shapes([x.shape]) == [(2, 3, 1, 3)]   # h: (2 - 3) / 3 + 1 = 1
     w, b = rng.normal(size=(3, 2, 2, 3)), rng.normal(size=3)
     layer.weight.data.copy_(torch.from_numpy(w))
