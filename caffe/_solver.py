@@ -1,7 +1,9 @@
 """pycaffe's solvers (``caffe.SGDSolver`` ... ``caffe.AdamSolver``, ``caffe.get_solver``)
 over the engine's, with Caffe's ForwardBackward on the pycaffe net's blobs: values written
 into ``solver.net.blobs`` feed the next iteration, Python layers train, and the blob and
-parameter arrays taken from ``solver.net`` stay views of the training net's memory.
+parameter arrays taken from ``solver.net`` stay views of the training net's memory. The test
+passes and the final display forward of ``solve()`` run on the pycaffe nets' blobs as well, so
+``test_nets[i].blobs`` and ``net.blobs`` hold what Caffe's hold after them.
 """
 from __future__ import annotations
 
@@ -58,6 +60,20 @@ def _pycaffe_engine_class(base):
         def _last_outputs(self):
             store = self._owner.net._store
             return {name: store.data[name] for name in self.net.graph.outputs}
+
+        # The passes the solver runs by itself go through the pycaffe nets' blobs too, so that
+        # afterwards ``test_nets[i].blobs`` hold the last batch of a test pass and, after
+        # ``solve()``, ``net.blobs`` the batch of its final display forward, as in Caffe.
+        def _test_forward(self, test_net_id):
+            store = self._owner._test_nets[test_net_id]._store
+            loss = store.forward()
+            outputs = {name: store.data[name]
+                       for name in self.test_nets[test_net_id].graph.outputs}
+            return outputs, np.float32(loss)
+
+        def _display_forward(self):
+            with torch.no_grad():
+                return np.float32(self._owner.net._store.forward())
 
     PycaffeSolver.__name__ = base.__name__
     return PycaffeSolver

@@ -103,7 +103,8 @@ def _foldable(module, node):
 def _conv_ok(module, node):
     return (node.type == "Convolution" and module.n == 2 and module.axis == 1
             and len(node.bottoms) == 1 and len(node.tops) == 1
-            and len(module.bottom_shapes[0]) == 4)
+            and len(module.bottom_shapes[0]) == 4
+            and not any(module.far_padding(module.bottom_shapes[0][2:])))
 
 
 class Plan:

@@ -23,3 +23,18 @@ def spatial_values(layer, repeated, h, w, has_h, has_w, n, default, what):
         layer.fail(f"{what} must be given once or {n} times (once per spatial axis), "
                    f"got {len(repeated)}")
     return [int(v) for v in repeated]
+
+
+def window_count(size, pad, extent, stride):
+    """Caffe's number of window positions of a convolution or im2col along one axis:
+    ``(size + 2 pad - extent) / stride + 1`` in C's integer division, which truncates toward
+    zero, so a window longer than the padded axis by less than ``stride`` still has one
+    position (the part past the end reads zeros)."""
+    span = size + 2 * pad - extent
+    return (span // stride if span >= 0 else -(-span // stride)) + 1
+
+
+def far_padding(size, pad, extent):
+    """Zeros to add after the end of an axis (beyond ``pad``) so that a window of ``extent``
+    fits once: what Caffe's im2col reads past a padded axis shorter than the window."""
+    return max(0, extent - size - 2 * pad)

@@ -1,7 +1,9 @@
 """Convolution and Deconvolution with Caffe's BaseConvolutionLayer geometry.
 
 Kernel/stride/pad/dilation per spatial axis (or ``_h``/``_w``), ``group``, ``bias_term`` and the
-channel ``axis``. Convolution output: ``(in + 2p - (d(k-1)+1)) / s + 1`` (floor); weights
+channel ``axis``. Convolution output: ``(in + 2p - (d(k-1)+1)) / s + 1`` in C's integer division
+(truncated toward zero: a kernel longer than the padded input by less than a stride gives one
+output, reading zeros past the end, as Caffe's im2col does); weights
 ``(num_output, C/group, *k)``. Deconvolution output: ``s(in-1) + d(k-1)+1 - 2p``; weights
 ``(C, num_output/group, *k)``, as Caffe stores them.
 """
@@ -10,7 +12,7 @@ import torch.nn.functional as F
 
 from .. import blas_order, dft_conv
 from .base import Layer, canonical_axis, weights_key
-from .common import spatial_values
+from .common import far_padding, spatial_values, window_count
 from .registry import register_layer
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -142,7 +144,15 @@ class _ConvBase(Layer):
         k = self.dilation[i] * (self.kernel[i] - 1) + 1
         if self.transposed:
             return self.stride[i] * (size - 1) + k - 2 * self.pad[i]
-        return (size + 2 * self.pad[i] - k) // self.stride[i] + 1
+        return window_count(size, self.pad[i], k, self.stride[i])
+
+    def far_padding(self, spatial):
+        """Zeros after the end of each spatial axis for a kernel longer than the padded input
+        (all 0 for a deconvolution or a kernel that fits)."""
+        if self.transposed:
+            return [0] * len(spatial)
+        return [far_padding(int(d), self.pad[i], self.dilation[i] * (self.kernel[i] - 1) + 1)
+                for i, d in enumerate(spatial)]
 
     def top_shapes(self, bottom_shapes):
         out = []
@@ -170,6 +180,9 @@ class _ConvBase(Layer):
     def _conv(self, x):
         lead = x.shape[:self.axis]
         x = x.reshape((-1,) + tuple(x.shape[self.axis:]))
+        extra = self.far_padding(x.shape[2:])
+        if any(extra):
+            x = F.pad(x, [v for e in reversed(extra) for v in (0, e)])
         bias = self.bias if self.bias_term else None
         if (not self.transposed and self.n == 2 and x.shape[0] > 0
                 and blas_order.usable(x, self.weight, *([bias] if bias is not None else []))):

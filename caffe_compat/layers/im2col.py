@@ -7,7 +7,9 @@ once or once per spatial axis. ``num_output``, ``group``, ``bias_term`` and ``fo
 do not change the result (Caffe's 2-D and N-D im2col write the same layout).
 
 Top shape: the bottom's with the channel axis multiplied by the kernel size and each spatial
-axis replaced by ``(in + 2 pad - (dilation (k - 1) + 1)) / stride + 1`` (floor). Layout, as
+axis replaced by ``(in + 2 pad - (dilation (k - 1) + 1)) / stride + 1`` in C's integer division
+(truncated toward zero: a kernel longer than the padded input by less than a stride has one
+position, reading zeros past the end). Layout, as
 Caffe's im2col: for every item (the axes before ``axis``), rows ordered channel-major
 ``(c, k_1, ..., k_n)`` and each row the output positions in row-major order; positions that
 fall in the padding are 0. Backward is Caffe's col2im: each column value's gradient is added to
@@ -19,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Layer, canonical_axis
-from .common import spatial_values
+from .common import far_padding, spatial_values, window_count
 from .registry import register_layer
 
 
@@ -62,7 +64,7 @@ class Im2col(Layer):
         out = []
         for i, size in enumerate(spatial):
             extent = self.dilation[i] * (self.kernel[i] - 1) + 1
-            out.append((size + 2 * self.pad[i] - extent) // self.stride[i] + 1)
+            out.append(window_count(size, self.pad[i], extent, self.stride[i]))
         return out
 
     def top_shapes(self, bottom_shapes):
@@ -84,6 +86,11 @@ class Im2col(Layer):
         if 0 in top:
             return x.new_zeros(top)
         x = x.reshape((items, x.shape[self.axis]) + tuple(spatial))
+        extra = [far_padding(int(d), self.pad[i], self.dilation[i] * (self.kernel[i] - 1) + 1)
+                 for i, d in enumerate(spatial)]
+        if any(extra):                  # the zeros Caffe's im2col reads past the end
+            x = F.pad(x, [v for e in reversed(extra) for v in (0, e)])
+            spatial = x.shape[2:]
         if self.n == 2:
             cols = F.unfold(x, self.kernel, self.dilation, self.pad, self.stride)
             return cols.reshape(top)

@@ -1,7 +1,9 @@
 """LRN: local response normalisation, Caffe's two regions (4-axis bottoms, odd ``local_size``).
 
 ACROSS_CHANNELS: ``x / (k + alpha / n * sum of x^2 over n neighbouring channels)^beta``, the
-channel window zero-padded at both ends.
+channel window zero-padded at both ends: Caffe sums over a copy of the squares with
+``(n-1)/2`` zero channels before and after (its ``padded_square``), so ``n`` may exceed the
+channel count (AlexNet-style ``local_size: 5`` on a 3-channel blob), forward and backward.
 WITHIN_CHANNEL (Caffe builds it from Power, AVE Pooling and Eltwise layers):
 ``x / (1 + alpha * avg)^beta`` where ``avg`` is the sum of x^2 over the n x n spatial window
 (zero-padded by (n-1)/2) divided by n^2 everywhere, borders included; ``k`` is not used at all.
@@ -43,9 +45,11 @@ class LRN(Layer):
     def forward(self, x):
         sq = x * x
         if self.region == L.ACROSS_CHANNELS:
-            window_mean = F.avg_pool3d(sq.unsqueeze(1), (self.size, 1, 1), stride=1,
-                                       padding=(self.pre_pad, 0, 0),
-                                       count_include_pad=True).squeeze(1)
+            # the zero channels are part of the input (torch's pooling refuses a window wider
+            # than its unpadded input), as in Caffe's padded_square
+            padded = F.pad(sq, (0, 0, 0, 0, self.pre_pad, self.pre_pad))
+            window_mean = F.avg_pool3d(padded.unsqueeze(1), (self.size, 1, 1),
+                                       stride=1).squeeze(1)
             scale = self.k + self.alpha * window_mean
         else:
             window_mean = F.avg_pool2d(sq, self.size, stride=1, padding=self.pre_pad,

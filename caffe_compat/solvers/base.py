@@ -215,6 +215,13 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             loss.backward()
         return _f32(loss.item())
 
+    def _display_forward(self):
+        """The forward pass of the train net that ``Solve`` runs after the last iteration
+        (Caffe's ``net_->Forward(&loss)``, no backward): its loss, float32."""
+        with torch.no_grad():
+            self.net.forward()
+        return _f32(self.net.loss.item()) if self.net.loss is not None else _f32(0)
+
     def step(self, iters):
         """Run ``iters`` iterations (Caffe's Solver::Step)."""
         p = self.param
@@ -291,9 +298,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self.log.info("Optimization stopped early.", "solver.cpp:319")
             return
         if p.display and self.iter % p.display == 0:
-            with torch.no_grad():
-                self.net.forward()
-            loss = _f32(self.net.loss.item()) if self.net.loss is not None else _f32(0)
+            loss = self._display_forward()
             self.final_loss = loss
             self._update_smoothed_loss(loss, start_iter, p.average_loss)
             self.log.info(f"Iteration {self.iter}, loss = {g(self.smoothed_loss)}",

@@ -90,9 +90,8 @@ class TestPassMixin:
                 request = self._requested_action()
             if self.requested_early_exit:
                 break
-            outputs = net.forward()
+            outputs, iter_loss = self._test_forward(test_net_id)
             if p.test_compute_loss:
-                iter_loss = _f32(net.loss.item()) if net.loss is not None else _f32(0)
                 loss = _f32(loss + iter_loss)
             vec = [np.asarray(v.detach().float().cpu().numpy(), np.float32).ravel()
                    for v in outputs.values()]
@@ -106,6 +105,13 @@ class TestPassMixin:
             if bar is not None:
                 bar.update(1)
         return scores, names, loss
+
+    def _test_forward(self, test_net_id):
+        """One forward pass of test net ``test_net_id`` (Caffe's ``test_net->Forward(&loss)``):
+        ({output blob: tensor}, the pass's loss as float32)."""
+        net = self.test_nets[test_net_id]
+        outputs = net.forward()
+        return outputs, (_f32(net.loss.item()) if net.loss is not None else _f32(0))
 
     def _announce_test_pass(self, net, n, test_net_id, first_seconds):
         """Once per solver: the expected duration of a long test pass and how to shorten it."""

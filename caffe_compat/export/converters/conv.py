@@ -1,8 +1,9 @@
 """Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct.
 
 Convolution -> ``Conv`` and Deconvolution -> ``ConvTranspose`` with Caffe's weights as they
-are (ONNX uses Caffe's layouts: ``(O, C/g, k...)`` and ``(C, O/g, k...)``), symmetric pads,
-strides, dilations and groups; ONNX's output sizes are Caffe's (floor for Conv; ``s (i - 1) +
+are (ONNX uses Caffe's layouts: ``(O, C/g, k...)`` and ``(C, O/g, k...)``), symmetric pads
+(longer at the end where Caffe's window runs past the padded input), strides, dilations and
+groups; ONNX's output sizes are Caffe's (floor for Conv; ``s (i - 1) +
 d (k - 1) + 1 - 2p`` for ConvTranspose). A layer with several bottoms applies the same weights
 to each. InnerProduct: the axes from ``axis`` on are flattened (C, H, W order, as Caffe), then
 ``Gemm`` with ``transB`` (``Flatten`` + ``Gemm`` for ``axis: 1``, the form every runtime reads)
@@ -13,8 +14,11 @@ import numpy as np
 from ..registry import register_converter
 
 
-def _conv_attrs(m):
-    return dict(kernel_shape=list(m.kernel), strides=list(m.stride), pads=list(m.pad) * 2,
+def _conv_attrs(m, spatial):
+    # a kernel longer than the padded input by less than a stride: Caffe's one output reads
+    # zeros past the end, ONNX's Conv gets them as extra end padding
+    ends = [p + e for p, e in zip(m.pad, m.far_padding(spatial))]
+    return dict(kernel_shape=list(m.kernel), strides=list(m.stride), pads=list(m.pad) + ends,
                 dilations=list(m.dilation), group=int(m.group))
 
 
@@ -27,7 +31,8 @@ def convolution(ctx):
     inputs = [ctx.blob(m.weight, "weight")]
     if m.bias_term:
         inputs.append(ctx.blob(m.bias, "bias"))
-    return [ctx.op(op, [b] + inputs, **_conv_attrs(m)) for b in ctx.bottoms]
+    attrs = _conv_attrs(m, ctx.bottom_shapes[0][2:])
+    return [ctx.op(op, [b] + inputs, **attrs) for b in ctx.bottoms]
 
 
 @register_converter("InnerProduct")

@@ -13,6 +13,7 @@ of items kept varies with the data, as in Caffe.
 import itertools
 import math
 
+from ...layers.common import far_padding
 from ..registry import register_converter
 
 
@@ -25,9 +26,13 @@ def im2col(ctx):
     out = m._out_sizes(spatial)
     x = ctx.bottoms[0]
     rank = len(shape)
-    if any(m.pad):
-        pads = [0] * (axis + 1) + list(m.pad)
-        x = ctx.op("Pad", [x, ctx.ints(pads + pads, "pads")], mode="constant")
+    # Caffe's zeros past the end for a window longer than the padded input (common.far_padding)
+    extra = [far_padding(int(d), p, dl * (k - 1) + 1)
+             for d, p, dl, k in zip(spatial, m.pad, m.dilation, m.kernel)]
+    if any(m.pad) or any(extra):
+        begins = [0] * (axis + 1) + list(m.pad)
+        ends = [0] * (axis + 1) + [p + e for p, e in zip(m.pad, extra)]
+        x = ctx.op("Pad", [x, ctx.ints(begins + ends, "pads")], mode="constant")
     axes = ctx.ints(range(axis + 1, rank), "spatial_axes")
     steps = ctx.ints(m.stride, "strides")
     stacked = []

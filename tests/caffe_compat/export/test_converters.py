@@ -187,7 +187,13 @@ EXTRA = {
         layer("stoch", "Pooling", ["x"], "pooling_param { pool: STOCHASTIC kernel_size: 2 "
               "stride: 2 }"),
         layer("gmax", "Pooling", ["x"], "pooling_param { pool: MAX global_pooling: true }"),
-    ], ["deconv", "dil", "ip_axis2", "ip_t", "spp", "ave_pad", "max_pad", "stoch", "gmax"]),
+        # windows longer than the input: one output row reading zeros past the end (Caffe's
+        # truncating division), an LRN window over more channels than there are
+        layer("wide_conv", "Convolution", ["x"], "convolution_param { num_output: 3 "
+              "kernel_h: 10 kernel_w: 3 stride: 2 }"),
+        layer("wide_lrn", "LRN", ["x"], "lrn_param { local_size: 7 alpha: 0.9 k: 2 }"),
+    ], ["deconv", "dil", "ip_axis2", "ip_t", "spp", "ave_pad", "max_pad", "stoch", "gmax",
+        "wide_conv", "wide_lrn"]),
 }
 
 

@@ -80,6 +80,7 @@ def test_lstm_unit_export(tmp_path):
      (2, 2, 6, 9)),
     ("kernel_size: 2 kernel_size: 1 kernel_size: 2 stride: 1 pad: 1", (2, 2, 3, 4, 5)),
     ("kernel_size: 2 stride: 2 pad: 1 axis: 2", (2, 3, 2, 5, 4)),
+    ("kernel_size: 3 stride: 2", (2, 2, 2, 3)),      # one window, reading zeros past the end
 ])
 def test_im2col_export_is_exact(params, shape, tmp_path):
     net = Net(inputs_text({"x": shape}) + layer("cols", "Im2col", ["x"],

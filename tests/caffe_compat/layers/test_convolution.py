@@ -55,6 +55,27 @@ def test_against_a_direct_sum():
     assert np.abs(layer(leaf(x)).detach().numpy() - want).max() <= F64_TOL
 
 
+@pytest.mark.parametrize("grad", [True, False])
+def test_kernel_longer_than_the_padded_input_by_less_than_a_stride(grad):
+    # Caffe's (in + 2p - extent) / stride + 1 truncates toward zero: one output row whose
+    # window reads zeros past the end (as Caffe's im2col); against Caffe: test_wide_windows.py
+    rng = np.random.default_rng(22)
+    x = rng.normal(size=(2, 2, 2, 9)).astype(np.float32)
+    layer = make_layer('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '
+                       'num_output: 3 kernel_h: 2 kernel_w: 3 dilation: 2 stride: 3 '
+                       'pad_h: 0 pad_w: 1 }', x.shape)
+    assert layer.top_shapes([x.shape]) == [(2, 3, 1, 3)]   # h: (2 - 3) / 3 + 1 = 1
+    w, b = rng.normal(size=(3, 2, 2, 3)), rng.normal(size=3)
+    layer.weight.data.copy_(torch.from_numpy(w))
+    layer.bias.data.copy_(torch.from_numpy(b))
+    want = direct_conv(np.pad(x.astype(np.float64), ((0, 0), (0, 0), (0, 1), (0, 0))), w, b,
+                       (3, 3), (0, 1), (2, 2), 1)
+    with torch.set_grad_enabled(grad):
+        got = layer(torch.from_numpy(x)).detach().numpy()
+    # float32 sums of 12 products of values of order 1
+    assert np.abs(got - want).max() <= 1e-5
+
+
 def test_bad_parameters_name_the_layer():
     with pytest.raises(NetError, match=r"layer 'cv'.*multiples of group \(2\)"):
         make_layer('name: "cv" type: "Convolution" bottom: "x" top: "y" '

@@ -43,6 +43,25 @@ def test_layout_is_channel_major_rows_of_output_positions():
     assert np.abs(top3.reshape(top.shape) - top).max() <= EXACT
 
 
+def test_kernel_longer_than_the_input_by_less_than_a_stride():
+    # Caffe's output size truncates toward zero: one window position, zeros past the end
+    x = np.arange(2 * 2 * 3, dtype=np.float64).reshape(1, 2, 2, 3) + 1
+    layer = make_layer('name: "i" type: "Im2col" bottom: "x" top: "c" convolution_param { '
+                       'kernel_size: 3 stride: 2 }', x.shape)
+    xl = leaf(x)
+    top = layer(xl)
+    assert tuple(top.shape) == (1, 2 * 3 * 3, 1, 1)
+    want = np.pad(x, ((0, 0), (0, 0), (0, 1), (0, 0))).reshape(1, -1, 1, 1)
+    assert np.abs(top.detach().numpy() - want).max() <= EXACT
+    top.sum().backward()
+    assert np.array_equal(xl.grad.numpy(), np.ones_like(x))   # each value copied once
+    layer3 = make_layer('name: "i" type: "Im2col" bottom: "x" top: "c" convolution_param { '
+                        'kernel_size: 1 kernel_size: 3 kernel_size: 3 stride: 2 }',
+                        (1, 2, 1, 2, 3))
+    top3 = layer3(leaf(x.reshape(1, 2, 1, 2, 3))).detach().numpy()
+    assert np.abs(top3.reshape(want.shape) - want).max() <= EXACT
+
+
 def test_backward_adds_overlaps_like_col2im():
     x = leaf(np.random.default_rng(0).normal(size=(1, 2, 5, 5)))
     layer = make_layer('name: "i" type: "Im2col" bottom: "x" top: "c" convolution_param { '

@@ -1,5 +1,6 @@
 """LRN against Caffe 1.0 (layerzoo_a_struct: ACROSS_CHANNELS 3/0.5/0.75/k 2, WITHIN_CHANNEL
-3/0.3/0.6) and Caffe's two formulas (WITHIN_CHANNEL ignores k and always divides by n^2)."""
+3/0.3/0.6) and Caffe's two formulas (WITHIN_CHANNEL ignores k and always divides by n^2), with
+windows wider than the channels or the image too (against Caffe: test_wide_windows.py)."""
 import numpy as np
 import pytest
 import torch
@@ -64,6 +65,24 @@ def test_backward_is_the_true_gradient(region):
     x = leaf(np.random.default_rng(12).normal(size=(1, 4, 3, 3)))
     layer = lrn(f"local_size: 3 alpha: 0.9 beta: 0.75 k: 2 norm_region: {region}", x.shape)
     assert torch.autograd.gradcheck(layer, (x,), atol=GRADCHECK_ATOL, rtol=GRADCHECK_RTOL)
+
+
+@pytest.mark.parametrize("n, channels", [(5, 3), (7, 2), (9, 1)])
+def test_across_channels_window_wider_than_the_channels(n, channels):
+    # Caffe's zero-padded squares: the window may hold more zeros than channels
+    x = np.random.default_rng(13).normal(size=(2, channels, 3, 2))
+    layer = lrn(f"local_size: {n} alpha: 0.9 beta: 0.75 k: 2", x.shape)
+    top = layer(leaf(x)).detach().numpy()
+    assert np.abs(top - across_reference(x, n, f32(0.9), f32(0.75), f32(2))).max() <= F64_TOL
+    assert torch.autograd.gradcheck(layer, (leaf(x),), atol=GRADCHECK_ATOL, rtol=GRADCHECK_RTOL)
+
+
+def test_within_channel_window_wider_than_the_image():
+    x = np.random.default_rng(14).normal(size=(1, 2, 2, 3))
+    layer = lrn("local_size: 7 alpha: 0.8 beta: 0.6 norm_region: WITHIN_CHANNEL", x.shape)
+    top = layer(leaf(x)).detach().numpy()
+    assert np.abs(top - within_reference(x, 7, f32(0.8), f32(0.6))).max() <= F64_TOL
+    assert torch.autograd.gradcheck(layer, (leaf(x),), atol=GRADCHECK_ATOL, rtol=GRADCHECK_RTOL)
 
 
 def test_bad_parameters_name_the_layer():
