@@ -124,9 +124,8 @@ def test_every_command_and_flag_in_the_docs_exists():
             problems.append(f"{where}: '{name} --help' failed: {status} {text[-300:]}")
             continue
         known = set(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", text))
-        for pages_flags in [commands[key]]:
-            for page, flags in pages_flags.items():
-                unknown = sorted(flags - known - {"-h", "--help"})
-                if unknown:
-                    problems.append(f"{page}: '{name}' has no flag {', '.join(unknown)}")
+        for page, flags in commands[key].items():
+            unknown = sorted(flags - known - {"-h", "--help"})
+            if unknown:
+                problems.append(f"{page}: '{name}' has no flag {', '.join(unknown)}")
     assert problems == []

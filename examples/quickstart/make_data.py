@@ -1,14 +1,16 @@
 """Write the quickstart's HDF5 files: 8x8 grey patches whose label is their mean brightness
-minus 0.5, 64 for training and 32 for the test passes (seeded: the same bytes every run).
+minus 0.5, 64 for training and 32 for the test passes (seeded: the same values every run).
 
     python examples/quickstart/make_data.py
 
-Run from the repository root, as the solver's paths are (Caffe reads every path relative to
-the working directory)."""
+Run from the repository root, where the solver's paths start (Caffe reads every path relative
+to the working directory, and so do the HDF5 lists written here)."""
 import os
 
 import h5py
 import numpy as np
+
+from caffe_compat.io.atomic import atomic_path, write_text_atomic
 
 HERE = os.path.join("examples", "quickstart")
 
@@ -19,11 +21,11 @@ def write(name, count, rng):
     data = data.astype(np.float32)
     label = (data.mean(axis=(1, 2, 3)) - 0.5).reshape(count, 1).astype(np.float32)
     path = os.path.join(HERE, f"{name}.h5")
-    with h5py.File(path, "w") as h5:
-        h5.create_dataset("data", data=data)
-        h5.create_dataset("label", data=label)
-    with open(os.path.join(HERE, f"{name}_h5_list.txt"), "w", encoding="utf-8") as fh:
-        fh.write(path + "\n")
+    with atomic_path(path, suffix=".h5") as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.create_dataset("data", data=data)
+            h5.create_dataset("label", data=label)
+    write_text_atomic(os.path.join(HERE, f"{name}_h5_list.txt"), path + "\n")
 
 
 if __name__ == "__main__":
