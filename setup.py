@@ -79,6 +79,8 @@ setup(
         # caffe-compat export: onnx writes and checks the file, onnxruntime runs it beside
         # our forward
         "export": ["onnx>=1.15", "onnxruntime>=1.17"],
+        # the documentation site (mkdocs.yml): 1.6 checks links and anchors (`validation`)
+        "docs": ["mkdocs>=1.6"],
     },
     entry_points={
         "console_scripts": [

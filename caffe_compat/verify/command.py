@@ -7,7 +7,7 @@ after 10 and 20 iterations; every case's caffemodel goes both ways (Caffe reads 
 Caffe's and write its bytes again); the data layers (Data over a generated LMDB, ImageData,
 WindowData over generated PNG images, HDF5Data) read the same sources after the same seed and
 must give Caffe's batches exactly.
-The result is the README's parity table with this build's figures, then every layer type where
+The result is the parity table of docs/parity.md with this build's figures, then every layer type where
 the build departs from caffe_compat. Exit status 0 when every row holds, 1 otherwise.
 ``caffe_compat.cli`` registers it (this module imports nothing of the CLI).
 """

@@ -1,8 +1,9 @@
-"""The parity table of ``caffe-compat verify``: the README's Caffe rows, measured on a user's build.
+"""The parity table of ``caffe-compat verify``: docs/parity.md's Caffe rows, measured on a user's
+build.
 
-``ROWS`` holds each row's claim and tolerance exactly as the README's "Parity evidence" table
-states them (tests/caffe_compat/test_verify.py keeps the two in step); ``render`` fills in what
-the live run measured.
+``ROWS`` holds each row's claim and tolerance exactly as the table of docs/parity.md states
+them (tests/caffe_compat/test_verify.py keeps the two in step); ``render`` fills in what the
+live run measured.
 """
 from __future__ import annotations
 

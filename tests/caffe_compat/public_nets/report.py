@@ -1,6 +1,6 @@
 """Print, for every public net of ``NETS``, the export figures of :mod:`.checks` (largest
-``max |a - b| / max |b|`` over the compared blobs) as a Markdown table; the README's list of
-nets checked comes from it. OpenCV's ``readNetFromONNX`` column uses the installed OpenCV
+``max |a - b| / max |b|`` over the compared blobs) as a Markdown table; the list of nets checked
+in docs/export.md comes from it. OpenCV's ``readNetFromONNX`` column uses the installed OpenCV
 (4.x or 5.x, named in the header).
 
     python -m tests.caffe_compat.public_nets.report [--only NAME ...]
