@@ -25,7 +25,7 @@ class TorchEngine:
         """A callable ``{input: array} -> [output arrays]`` running ``net`` itself (with torch's
         own thread count, which :func:`~caffe_compat.engines.threads.engine_threads` follows)."""
         names = list(outputs)
-        forward = net.forward
+        forward = getattr(net, "_forward_layers", net.forward)
 
         def run(feed):
             with torch.inference_mode():
