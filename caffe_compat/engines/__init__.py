@@ -21,8 +21,15 @@ from .threads import engine_threads
 from .trust import TRUST_TOL, EngineWarning
 
 # what `caffe-compat inspect --engines` suggests for an engine that is not installed
-PIP = {"onnxruntime": 'pip install "onnxruntime>=1.17"', "openvino": 'pip install "openvino>=2024.0"'}
+PIP = {"onnxruntime": 'pip install "onnxruntime>=1.17"',
+       "openvino": 'pip install "openvino>=2024.0"'}
+
+
+def engines_report(net, iterations=5, batch=1):
+    """The table of ``caffe-compat inspect --engines`` for a test-phase Net."""
+    from .report import engine_rows, format_rows
+    return format_rows(engine_rows(net, iterations=iterations, batch=batch), batch)
 
 __all__ = ["EngineRunner", "EngineWarning", "register_engine", "engine_class", "engine_names",
            "installed_engines", "engine_threads", "cached_export", "export_key", "cache_root",
-           "requested_engine", "as_feed", "ENV_CACHE", "ENV_ENGINE", "AUTO", "TRUST_TOL", "PIP"]
+           "requested_engine", "as_feed", "engines_report", "ENV_CACHE", "ENV_ENGINE", "AUTO", "TRUST_TOL", "PIP"]

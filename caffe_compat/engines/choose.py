@@ -5,7 +5,8 @@ engines that pass the trust check (:mod:`caffe_compat.engines.trust`) for this n
 input shapes and thread count, torch included. The speed is measured at first use by a short
 calibration: the candidates run the caller's input in alternating turns (each after a pause
 long enough for the previous one's threads to go idle, as ``benchmarks/zoo_timing.py``) for
-about :data:`CALIBRATION_S` seconds, and the lowest median wins. Trust verdicts and the winner
+about :data:`CALIBRATION_S` seconds (at least :data:`MIN_ROUNDS` turns; one twice as slow as
+the best so far leaves early), and the lowest median wins. Trust verdicts and the winner
 are stored beside the cached export (keyed by the engines' versions, the shapes and the thread
 count), so a later process decides without running anything.
 
@@ -31,6 +32,7 @@ ENV_ENGINE = "CAFFE_COMPAT_ENGINE"
 AUTO = "auto"
 CALIBRATION_S = 0.4          # timing budget of a calibration (at least MIN_ROUNDS rounds)
 MIN_ROUNDS = 3
+DROP_RATIO = 2.0             # candidates this much slower than the best leave the calibration
 PAUSE_S = 0.02               # libgomp's spin, OpenCV's and onnxruntime's end well within this
 
 
@@ -219,13 +221,17 @@ class EngineRunner:
         times = {n: [] for n in names}
         end = time.perf_counter() + CALIBRATION_S
         rounds = 0
-        while rounds < MIN_ROUNDS or time.perf_counter() < end:
-            for n in names:
+        alive = list(names)
+        while len(alive) > 1 and (rounds < MIN_ROUNDS or time.perf_counter() < end):
+            for n in alive:
                 time.sleep(PAUSE_S)
                 t = time.perf_counter()
                 runs[n](feeds[n])
                 times[n].append(time.perf_counter() - t)
             rounds += 1
+            # a candidate twice as slow as the best so far is out (big batches stay short)
+            best = min(statistics.median(times[n]) for n in alive)
+            alive = [n for n in alive if statistics.median(times[n]) <= DROP_RATIO * best]
         med = {n: statistics.median(v) for n, v in times.items()}
         return {"engine": min(med, key=med.get), "seconds": med}
 
