@@ -430,7 +430,7 @@ class Net:
         shapes = tuple(shapes)
         net = self._engine(shapes)
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
-        self._timings = collections.Counter({layer["name"]: 0 for layer in self._layers})
+        self._timings = collections.Counter()      # per layer, filled by torch forwards
         runner = self._runner(shapes, net, wanted)
         start = time.perf_counter_ns()
         try:
