@@ -8,7 +8,8 @@ For each net (random weights) exported to ONNX, in alternating blocks of calls
 
 * ``ort spin=0`` / ``ort spin=1``: onnxruntime with ``session.intra_op.allow_spinning`` off and
   on (its default), a forward alone;
-* ``prep+ort spin=0|1``, ``prep+openvino``, ``prep+torch``: cv2 preprocessing of a 640 x 480
+* ``openvino pin=0|1``: OpenVINO with ``ENABLE_CPU_PINNING`` off and on (its default);
+* ``prep+ort spin=0|1``, ``prep+openvino pin=0|1``, ``prep+torch``: cv2 preprocessing of a 640 x 480
   frame (resize, blobFromImage, cv2's own threads) then the forward, back to back, as an
   application's loop runs;
 * ``torch after ort spin=0|1`` / ``after openvino``: the time of our torch forward called
@@ -65,8 +66,8 @@ def main(argv=None):
         x = np.random.default_rng(0).uniform(-1, 1, (args.batch, channels) + size).astype(
             np.float32)
         xt = torch.from_numpy(x)
-        spin0 = raw_sessions(path, args.threads, x.shape, ort_spinning=False)
-        spin1 = raw_sessions(path, args.threads, x.shape, ort_spinning=True)
+        spin0 = raw_sessions(path, args.threads, x.shape, ort_spinning=False, ov_pinning=False)
+        spin1 = raw_sessions(path, args.threads, x.shape, ort_spinning=True, ov_pinning=True)
         prep = _preprocess(size, channels, args.batch)
 
         def ours():
@@ -84,9 +85,10 @@ def main(argv=None):
         engines = {"ort spin=0": lambda: spin0["onnxruntime"](x),
                    "ort spin=1": lambda: spin1["onnxruntime"](x)}
         if "openvino" in spin0:
-            engines["openvino"] = lambda: spin0["openvino"](x)
+            engines["openvino pin=0"] = lambda: spin0["openvino"](x)
+            engines["openvino pin=1"] = lambda: spin1["openvino"](x)
         engines["torch"] = ours
-        runs = {k: f for k, f in engines.items() if k.startswith("ort")}
+        runs = {k: f for k, f in engines.items() if k != "torch"}
         runs.update({f"prep+{k}": (lambda f=f: (prep(), f())) for k, f in engines.items()})
         inner = {f"torch after {k}": torch_after(f) for k, f in engines.items()}
         # "torch after X": only the torch call is kept (the wrapper's time is discarded)
@@ -100,6 +102,10 @@ def main(argv=None):
         print(f"\n{name}")
         for k, v in med.items():
             print(f"  {k:<28} {v * 1000:8.2f} ms")
+        if "openvino pin=0" in med:
+            print(f"  pinning's gain alone: {med['openvino pin=0'] / med['openvino pin=1']:.3f};"
+                  f" in the mixed loop: "
+                  f"{med['prep+openvino pin=0'] / med['prep+openvino pin=1']:.3f}")
         print(f"  spinning's gain alone: {med['ort spin=0'] / med['ort spin=1']:.3f}; in the "
               f"mixed loop: {med['prep+ort spin=0'] / med['prep+ort spin=1']:.3f} (> 1: "
               "spinning faster)")

@@ -58,13 +58,15 @@ def relative_diff(a, b, detections=False):
     return scaled_error(a, b)
 
 
-def raw_sessions(path, threads, shape, input_name="data", output=None, ort_spinning=True):
+def raw_sessions(path, threads, shape, input_name="data", output=None, ort_spinning=True,
+                 ov_pinning=None):
     """``{"onnxruntime": f, "openvino": f}``: each engine's own session on the ONNX file at
     ``path``, created directly with its library (not through caffe_compat.engines), with the
     best settings measured for one forward at a time: onnxruntime with ``threads`` intra-op
     threads, one inter-op thread, sequential execution, all graph optimisations (spinning as
     ``ort_spinning``); OpenVINO compiled for the static input ``shape`` with
-    ``INFERENCE_NUM_THREADS`` = ``threads``, the LATENCY hint, one stream, f32 precision.
+    ``INFERENCE_NUM_THREADS`` = ``threads``, the LATENCY hint, one stream, f32 precision
+    (``ENABLE_CPU_PINNING`` = ``ov_pinning``; None: OpenVINO's default).
     ``f(x)`` returns the first output (or ``output``). Engines not installed are left out."""
     out = {}
     try:
@@ -87,9 +89,11 @@ def raw_sessions(path, threads, shape, input_name="data", output=None, ort_spinn
         core = ov.Core()
         model = core.read_model(str(path))
         model.reshape({input_name: ov.PartialShape(list(shape))})
-        compiled = core.compile_model(model, "CPU", {
-            "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-            "INFERENCE_PRECISION_HINT": "f32"})
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                  "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+        if ov_pinning is not None:
+            config["ENABLE_CPU_PINNING"] = bool(ov_pinning)
+        compiled = core.compile_model(model, "CPU", config)
         request = compiled.create_infer_request()
         port = compiled.output(output) if output else compiled.outputs[0]
         out["openvino"] = lambda x, infer=request.infer: np.array(
