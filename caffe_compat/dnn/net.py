@@ -457,7 +457,7 @@ class Net:
         if self._device.type != "cpu" or (engine is None and "CAFFE_COMPAT_ENGINE" not in
                                            os.environ):
             return None
-        key = (shapes, wanted)
+        key = (shapes, wanted, engine)
         runner = self._runners.get(key)
         if runner is None:
             from ..engines import EngineRunner

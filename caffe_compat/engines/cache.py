@@ -52,6 +52,10 @@ def export_key(net, outputs):
     h = hashlib.sha256()
 
     def field(tag, data):
+        if isinstance(data, memoryview):
+            h.update(tag.encode() + b"\0" + data.nbytes.to_bytes(8, "little"))
+            h.update(data)                   # the tensor's memory, not a copy of it
+            return
         data = data if isinstance(data, bytes) else str(data).encode()
         h.update(tag.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
 
@@ -60,7 +64,7 @@ def export_key(net, outputs):
     for name, value in net.caffe_state_dict().items():
         t = value.detach().to("cpu").contiguous()
         field("blob", f"{name}:{t.dtype}:{tuple(t.shape)}")
-        field("data", t.numpy().tobytes())
+        field("data", memoryview(t.numpy()).cast("B"))
     field("outputs", "\n".join(outputs))
     for name in net.inputs:
         field("input", f"{name}:{tuple(net.blob_shape(name))[1:]}")

@@ -6,9 +6,11 @@ picks its kernels for the shape; a dynamic batch costs it speed at batch 1), wit
 ``INFERENCE_NUM_THREADS`` = :func:`~caffe_compat.engines.threads.engine_threads`,
 ``PERFORMANCE_HINT`` LATENCY, ``NUM_STREAMS`` 1 and f32 inference precision (no bf16/f16
 down-conversion: the outputs must match our forward within 1e-4). ``ENABLE_CPU_PINNING`` is
-off: pinned threads cannot move away from a core that another process holds (a shared
-machine, or the caller's own threads). One infer request per compiled model; outputs are
-copied out of the request's buffers (the next call overwrites them).
+OpenVINO's own default unless ``$CAFFE_COMPAT_OPENVINO_PINNING`` is 0 or 1
+(benchmarks/bench_engine_threads.py measured no difference either way, alone or in a loop
+with cv2 preprocessing; the default keeps our session the same as one created directly).
+One infer request per compiled model; outputs are copied out of the request's buffers (the
+next call overwrites them).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import numpy as np
 
 from .registry import register_engine
 
-PINNING = os.environ.get("CAFFE_COMPAT_OPENVINO_PINNING", "0") == "1"
+PINNING = os.environ.get("CAFFE_COMPAT_OPENVINO_PINNING")     # None: OpenVINO's default
 _CORE = None
 
 
@@ -57,8 +59,9 @@ class OpenVinoEngine:
         if shapes:
             model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
         config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
-                  "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32",
-                  "ENABLE_CPU_PINNING": PINNING}
+                  "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+        if PINNING in ("0", "1"):
+            config["ENABLE_CPU_PINNING"] = PINNING == "1"
         compiled = core.compile_model(model, "CPU", config)
         request = compiled.create_infer_request()
         by_name = {}

@@ -300,3 +300,53 @@ def test_inspect_engines_report():
     text = engines_report(net)
     for name in ["torch"] + ENGINES:
         assert name in text
+
+
+# ------------------------------------------------------------------------------ caffe_compat.dnn
+def _dnn_lenet():
+    from caffe_compat import dnn
+    from caffe_compat.io.caffemodel import caffemodel_bytes
+    from caffe_compat.io.prototxt import to_text
+    net, _ = build("LeNet")
+    text, model = to_text(net.inference_proto()), caffemodel_bytes(net.to_proto())
+    return dnn, dnn.readNetFromCaffe(text.encode(), model), net_input(net, "LeNet", 1)["data"]
+
+
+def test_dnn_backends_choose_engines():
+    """DNN_BACKEND_OPENCV: our torch forward; DNN_BACKEND_INFERENCE_ENGINE: OpenVINO; the
+    default: auto; forward([inner names]) runs those outputs on the engine, within 1e-4."""
+    dnn, net, x = _dnn_lenet()
+    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+    net.setInput(x)
+    ref = net.forward(["conv1", "ip1", "prob"])
+    assert not net._runners
+    total, per_layer = net.getPerfProfile()
+    assert total > 0 and per_layer.sum() > 0          # per-layer times of our forward
+    backends = [(dnn.DNN_BACKEND_DEFAULT, None)]
+    if "openvino" in ENGINES:
+        backends.append((dnn.DNN_BACKEND_INFERENCE_ENGINE, "openvino"))
+    for backend, want in backends:
+        net.setPreferableBackend(backend)
+        net.setInput(x)
+        got = net.forward(["conv1", "ip1", "prob"])
+        runner = net._runners[next(reversed(net._runners))]
+        assert runner.outputs == sorted(runner.outputs) and "conv1" in runner.outputs
+        if want:
+            assert runner.last_engine == want
+        for a, b in zip(got, ref):
+            assert output_error(a, b) <= TRUST_TOL
+        assert net.getPerfProfile()[0] > 0
+
+
+def test_dnn_set_param_exports_again():
+    dnn, net, x = _dnn_lenet()
+    net.setInput(x)
+    before = net.forward()
+    w = net.getParam("ip2", 1)
+    net.setParam("ip2", 1, w + np.arange(w.size, dtype=np.float32).reshape(w.shape))
+    net.setInput(x)
+    after = net.forward()
+    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+    net.setInput(x)
+    assert output_error(after, net.forward()) <= TRUST_TOL
+    assert not np.allclose(before, after)
