@@ -16,13 +16,10 @@ threads. docs/engines.md has the rules and the measurements.
 from . import onnxruntime_engine, openvino_engine, torch_engine  # noqa: F401 - registers them
 from .cache import ENV_CACHE, cache_root, cached_export, export_key
 from .choose import AUTO, ENV_ENGINE, EngineRunner, as_feed, requested_engine
-from .registry import engine_class, engine_names, installed_engines, register_engine
+from .registry import PIP, engine_class, engine_names, installed_engines, register_engine
 from .threads import engine_threads
 from .trust import TRUST_TOL, EngineWarning
 
-# what `caffe-compat inspect --engines` suggests for an engine that is not installed
-PIP = {"onnxruntime": 'pip install "onnxruntime>=1.17"',
-       "openvino": 'pip install "openvino>=2024.0"'}
 
 
 def engines_report(net, iterations=5, batch=1):

@@ -14,6 +14,9 @@ from ..errors import NetError
 from ..suggest import did_you_mean
 
 _ENGINES = {}
+# what `caffe-compat inspect --engines` suggests for an engine that is not installed
+PIP = {"onnxruntime": 'pip install "onnxruntime>=1.17"',
+       "openvino": 'pip install "openvino>=2024.0"  (or pip install -e ".[openvino]")'}
 
 
 def register_engine(name, *, replace=False):

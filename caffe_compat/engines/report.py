@@ -10,7 +10,8 @@ import warnings
 
 import numpy as np
 
-from . import PIP, registry
+from . import registry
+from .registry import PIP
 from .choose import PAUSE_S, EngineRunner
 from .threads import engine_threads
 
