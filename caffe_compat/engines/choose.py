@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 
 import numpy as np
@@ -71,6 +72,7 @@ class EngineRunner:
         self._sessions = {}           # (engine, threads, shapes) -> callable
         self._chosen = {}             # (threads, shapes) -> engine name
         self._refused = set()         # engines that failed for this net (warned once)
+        self._lock = threading.RLock()
         self.last_engine = None
 
     # ------------------------------------------------------------------ running
@@ -79,8 +81,10 @@ class EngineRunner:
         threads = engine_threads()
         name = self._chosen.get((threads, shapes))
         if name is None:
-            name = self._choose(feed, shapes, threads)
-            self._chosen[(threads, shapes)] = name
+            with self._lock:             # one decision (export, check, timing) at a time
+                name = self._chosen.get((threads, shapes)) or \
+                    self._choose(feed, shapes, threads)
+                self._chosen[(threads, shapes)] = name
         self.last_engine = name
         return self._session(name, threads, shapes)(self._feed_for(name, feed))
 
@@ -88,8 +92,9 @@ class EngineRunner:
         """The engine that runs ``feed`` (deciding it now if needed, which runs the net)."""
         shapes = tuple((n, tuple(feed[n].shape)) for n in sorted(feed))
         threads = engine_threads()
-        if (threads, shapes) not in self._chosen:
-            self._chosen[(threads, shapes)] = self._choose(feed, shapes, threads)
+        with self._lock:
+            if (threads, shapes) not in self._chosen:
+                self._chosen[(threads, shapes)] = self._choose(feed, shapes, threads)
         return self._chosen[(threads, shapes)]
 
     def _feed_for(self, name, feed):

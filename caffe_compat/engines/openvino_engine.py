@@ -15,6 +15,7 @@ next call overwrites them).
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -71,10 +72,12 @@ class OpenVinoEngine:
         ports = [by_name[o] for o in outputs]
         inputs = [p.get_any_name() for p in compiled.inputs]
         infer = request.infer
+        lock = threading.Lock()      # one infer request: one call at a time
 
         def forward(feed):
-            result = infer({n: feed[n] for n in inputs}, share_inputs=True)
-            return [np.array(result[p]) for p in ports]
+            with lock:
+                result = infer({n: feed[n] for n in inputs}, share_inputs=True)
+                return [np.array(result[p]) for p in ports]
 
         forward.session = compiled
         return forward
