@@ -29,4 +29,5 @@ def engines_report(net, iterations=5, batch=1):
 
 __all__ = ["EngineRunner", "EngineWarning", "register_engine", "engine_class", "engine_names",
            "installed_engines", "engine_threads", "cached_export", "export_key", "cache_root",
-           "requested_engine", "as_feed", "engines_report", "ENV_CACHE", "ENV_ENGINE", "AUTO", "TRUST_TOL", "PIP"]
+           "requested_engine", "as_feed", "engines_report", "ENV_CACHE", "ENV_ENGINE", "AUTO",
+           "TRUST_TOL", "PIP"]

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from ..errors import CaffeCompatError, NetError
+from ..errors import CaffeCompatError
 from . import registry, trust
 from .threads import engine_threads
 
@@ -263,4 +263,4 @@ def as_feed(inputs):
     return out
 
 
-__all__ = ["EngineRunner", "requested_engine", "ENV_ENGINE", "AUTO", "NetError"]
+__all__ = ["EngineRunner", "requested_engine", "run_outputs", "as_feed", "ENV_ENGINE", "AUTO"]

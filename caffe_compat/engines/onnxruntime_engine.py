@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from .registry import register_engine
 
 # session.intra_op.allow_spinning: "0" (threads sleep between calls) unless set in the
