@@ -350,3 +350,17 @@ def test_dnn_set_param_exports_again():
     net.setInput(x)
     assert output_error(after, net.forward()) <= TRUST_TOL
     assert not np.allclose(before, after)
+
+
+def test_cli_inspect_and_time_engines(tmp_path, capsys):
+    from caffe_compat.cli import main
+    from caffe_compat.io.prototxt import to_text
+    net, _, _ = _lenet()
+    path = tmp_path / "lenet.prototxt"
+    path.write_text(to_text(net.inference_proto()))
+    assert main(["inspect", str(path), "--engines"]) == 0
+    out = capsys.readouterr().out
+    assert "engines (" in out and all(name in out for name in ["torch"] + ENGINES)
+    assert main(["time", "-model", str(path), "--engine", ENGINES[0], "-iterations", "2"]) == 0
+    out = capsys.readouterr().out
+    assert ENGINES[0] in out and "trusted" in out
