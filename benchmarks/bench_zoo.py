@@ -2,7 +2,7 @@
 in one run.
 
     python benchmarks/bench_zoo.py [--nets resnet50 googlenet ...] [--batches 1 8]
-                                   [--seconds 3] [--steps] [--threads N]
+                                   [--seconds 3] [--steps] [--threads N ...] [--engines]
 
 Nets (random weights, the same caffemodel bytes for both engines; weights do not change the
 speed): ResNet-50, GoogLeNet, SqueezeNet 1.1, MobileNet v2 (224 x 224, 227 for SqueezeNet) and
@@ -27,6 +27,11 @@ whole fast path).
 ``--conv-bound`` also times, in the same blocks, the forward's convolutions alone (every
 oneDNN call of the fast path replayed on the input it had): OpenCV's time over that is the
 ratio a forward would reach if every other layer and all overhead cost nothing.
+``--engines`` also times, in the same blocks, each engine's own session on our ONNX export
+(onnxruntime, OpenVINO, best settings: :func:`benchmarks.zoo_timing.raw_sessions`) and
+``Net(..., engine="auto")``'s output-only forward (:mod:`caffe_compat.engines`: the fastest
+engine that gives our outputs), with OpenCV's time over each and ours-auto / the fastest raw
+session's time (goal: at most 1.05). ``--threads`` takes several counts (one table each).
 Needs OpenCV 4.x (OpenCV 5 has no Caffe importer to compare with).
 """
 from __future__ import annotations
@@ -47,7 +52,7 @@ from caffe_compat import Net, fast_inference  # noqa: E402
 from caffe_compat.proto import caffe_pb2  # noqa: E402
 from tests.caffe_compat.dnn import nets, zoo_nets  # noqa: E402
 
-from benchmarks.zoo_timing import relative_diff, rounds  # noqa: E402
+from benchmarks.zoo_timing import raw_sessions, relative_diff, rounds  # noqa: E402
 
 NETS = {   # name: (builder, input size)
     "resnet50": (zoo_nets.resnet50, 224),
@@ -120,7 +125,10 @@ def main(argv=None):
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     p.add_argument("--seconds", type=float, default=3.0, help="timing budget per net and batch")
-    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--threads", type=int, nargs="+", default=[torch.get_num_threads()])
+    p.add_argument("--engines", action="store_true",
+                   help="also time the engines' own sessions on our export and "
+                        "Net(engine='auto')")
     p.add_argument("--steps", action="store_true", help="also time each step of the fast path")
     p.add_argument("--conv-bound", action="store_true",
                    help="also time the forward's convolutions alone (oneDNN calls on their "
@@ -131,18 +139,40 @@ def main(argv=None):
     if not hasattr(cv2.dnn, "readNetFromCaffe"):
         sys.exit(f"OpenCV {cv2.__version__} has no Caffe importer to compare with: run this in "
                  "an environment with opencv-python-headless<5")
-    torch.set_num_threads(args.threads)
-    cv2.setNumThreads(args.threads)
-    print(f"caffe_compat Net.forward vs OpenCV {cv2.__version__} dnn, {args.threads} threads "
+    if args.engines and not os.environ.get("CAFFE_COMPAT_ENGINE_CACHE"):
+        import tempfile
+        os.environ["CAFFE_COMPAT_ENGINE_CACHE"] = tempfile.mkdtemp(prefix="bench-engines-")
+    summary, bounds, auto = [], [], []
+    for threads in args.threads:
+        table(args, threads, summary, bounds, auto)
+    print(f"smallest ratio {min(summary):.2f}, median {statistics.median(summary):.2f}; "
+          f"load average {os.getloadavg()[0]:.2f} (a shared machine: compare ratios, not "
+          "times)")
+    if auto:
+        print(f"engine='auto': smallest ratio {min(a for a, _ in auto):.2f}, median "
+              f"{statistics.median(a for a, _ in auto):.2f} over {len(auto)} cases (goals: 1.2 "
+              f"and 1.5); auto / fastest raw session: largest {max(o for _, o in auto):.3f} "
+              "(goal: at most 1.05)")
+    if bounds:
+        print(f"convolutions alone: smallest ratio bound {min(bounds):.2f} (OpenCV's forward / "
+              "the time of our forward's oneDNN convolution calls and nothing else)")
+
+
+def table(args, threads, summary, bounds, auto):
+    import cv2
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    print(f"caffe_compat Net.forward vs OpenCV {cv2.__version__} dnn, {threads} threads "
           f"(OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'default')}), "
           f"torch {torch.__version__}; ratio = OpenCV time / ours (> 1: faster than OpenCV)")
     cols = ["ours"] + ([s[0] for s in STEPS] if args.steps else [])
     print(f"{'net':>12} {'batch':>5} {'OpenCV f/s':>10} {'ours f/s':>9} {'ratio':>6} "
           f"{'(min-max)':>12} {'max diff':>9}"
           + ("  ratio per step: " + " | ".join(cols[1:]) if args.steps else "")
-          + ("  convolutions alone: ratio bound" if args.conv_bound else ""))
+          + ("  convolutions alone: ratio bound" if args.conv_bound else "")
+          + ("  ratio: auto (engine) | raw ort | raw ov | auto/raw" if args.engines else ""))
     rng = np.random.default_rng(0)
-    summary, bounds = [], []
+    work = None
     for name in args.nets:
         text, model, size = build(name)
         net = Net(text, phase="test")
@@ -151,6 +181,15 @@ def main(argv=None):
         theirs = cv2.dnn.readNetFromCaffe(np.frombuffer(text.encode(), np.uint8),
                                           np.frombuffer(model, np.uint8))
         out_name = net.outputs[0]
+        if args.engines:
+            import tempfile
+
+            from caffe_compat.export import export_onnx
+            work = work or tempfile.mkdtemp(prefix="bench-zoo-")
+            path = os.path.join(work, f"{name}.onnx")
+            export_onnx(net, path)
+            auto_net = Net(text, phase="test", engine="auto")
+            auto_net.copy_from(caffe_pb2.NetParameter.FromString(model))
         for batch in args.batches:
             x = rng.uniform(-1, 1, (batch, 3, size, size)).astype(np.float32) * 100
             xt = torch.from_numpy(x)
@@ -174,6 +213,17 @@ def main(argv=None):
                     runs[label] = step
             if args.conv_bound:
                 runs["convolutions"] = convolutions_alone(net, ours)
+            raw = {}
+            if args.engines:
+                raw = raw_sessions(path, threads, x.shape)
+
+                def ours_auto():
+                    with torch.inference_mode():
+                        return auto_net.forward(data=xt, keep_blobs=False)[out_name]
+                ours_auto()              # first use: export, check, calibration (not timed)
+                chosen = next(iter(auto_net._engine_runners.values())).last_engine
+                runs["auto"] = ours_auto
+                runs.update({k: (lambda f=f: f(x)) for k, f in raw.items()})
             med, times = rounds(runs, args.seconds)
             ratios = [tb / ta for ta, tb in zip(times["ours"], times["opencv"])]
             r = med["opencv"] / med["ours"]
@@ -186,13 +236,14 @@ def main(argv=None):
             if args.conv_bound:
                 line += f"  {med['opencv'] / med['convolutions']:.2f}"
                 bounds.append(med["opencv"] / med["convolutions"])
+            if args.engines:
+                fastest = min(med[k] for k in raw) if raw else float("nan")
+                auto.append((med["opencv"] / med["auto"], med["auto"] / fastest))
+                line += (f"  {med['opencv'] / med['auto']:.2f} ({chosen}) | "
+                         + " | ".join(f"{med['opencv'] / med[k]:.2f}" if k in raw else "-"
+                                      for k in ("onnxruntime", "openvino"))
+                         + f" | {med['auto'] / fastest:.3f}")
             print(line, flush=True)
-    print(f"smallest ratio {min(summary):.2f}, median {statistics.median(summary):.2f}; "
-          f"load average {os.getloadavg()[0]:.2f} (a shared machine: compare ratios, not "
-          "times)")
-    if bounds:
-        print(f"convolutions alone: smallest ratio bound {min(bounds):.2f} (OpenCV's forward / "
-              "the time of our forward's oneDNN convolution calls and nothing else)")
 
 
 if __name__ == "__main__":

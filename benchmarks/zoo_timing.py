@@ -56,3 +56,48 @@ def relative_diff(a, b, detections=False):
     if detections and a.shape == b.shape and a.shape[-1] == 7:
         a, b = _detections_in_order(a), _detections_in_order(b)
     return scaled_error(a, b)
+
+
+def raw_sessions(path, threads, shape, input_name="data", output=None, ort_spinning=True,
+                 ov_pinning=None):
+    """``{"onnxruntime": f, "openvino": f}``: each engine's own session on the ONNX file at
+    ``path``, created directly with its library (not through caffe_compat.engines), with the
+    best settings measured for one forward at a time: onnxruntime with ``threads`` intra-op
+    threads, one inter-op thread, sequential execution, all graph optimisations (spinning as
+    ``ort_spinning``); OpenVINO compiled for the static input ``shape`` with
+    ``INFERENCE_NUM_THREADS`` = ``threads``, the LATENCY hint, one stream, f32 precision
+    (``ENABLE_CPU_PINNING`` = ``ov_pinning``; None: OpenVINO's default).
+    ``f(x)`` returns the first output (or ``output``). Engines not installed are left out."""
+    out = {}
+    try:
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning",
+                                         "1" if ort_spinning else "0")
+        sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        names = [output or sess.get_outputs()[0].name]
+        out["onnxruntime"] = lambda x, run=sess.run: run(names, {input_name: x})[0]
+    except ImportError:
+        pass
+    try:
+        import openvino as ov
+        core = ov.Core()
+        model = core.read_model(str(path))
+        model.reshape({input_name: ov.PartialShape(list(shape))})
+        config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
+                  "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
+        if ov_pinning is not None:
+            config["ENABLE_CPU_PINNING"] = bool(ov_pinning)
+        compiled = core.compile_model(model, "CPU", config)
+        request = compiled.create_infer_request()
+        port = compiled.output(output) if output else compiled.outputs[0]
+        out["openvino"] = lambda x, infer=request.infer: np.array(
+            infer({input_name: x}, share_inputs=True)[port])
+    except ImportError:
+        pass
+    return out

@@ -309,6 +309,24 @@ def _time_arguments(parser):
     _common_net_flags(parser)
     parser.add_argument("--test-source", help="HDF5 list file for every HDF5Data layer")
     parser.add_argument("--log", help="also append the log lines to this file")
+    parser.add_argument("--engine", nargs="?", const="all", default=None,
+                        help="time whole TEST-phase inference forwards on this engine (torch, "
+                             "onnxruntime, openvino; no name: every installed one) beside "
+                             "torch's, each checked against our forward first "
+                             "(docs/engines.md)")
+    parser.add_argument("--batch", type=int, default=1, help="items per forward with --engine")
+
+
+def _time_engines(args):
+    """``time --engine``: whole inference forwards per engine (caffe_compat.engines)."""
+    from .engines import installed_engines
+    from .engines.report import engine_rows, format_rows
+    from .net import Net
+    net = Net(args.model, weights=args.weights or None, phase="test")
+    names = installed_engines() if args.engine == "all" else \
+        list(dict.fromkeys(["torch", args.engine]))
+    print(format_rows(engine_rows(net, names, args.iterations, args.batch), args.batch))
+    return 0
 
 
 def run_time(args):
@@ -320,6 +338,8 @@ def run_time(args):
     from .solvers.base import copy_weights
     if not args.model:
         raise CaffeCompatError("Need a model definition to time (-model).")
+    if args.engine:
+        return _time_engines(args)
     phase = args.phase or "TRAIN"
     if phase not in ("TRAIN", "TEST"):
         raise CaffeCompatError('phase must be "TRAIN" or "TEST"')
@@ -412,6 +432,17 @@ def _inspect_arguments(p):
     _flag(p, "phase", default="TEST", choices=["TRAIN", "TEST"], type=str.upper,
           help="phase the net is built in (default TEST)")
     _flag(p, "max_bytes", type=int, default=None, help="refuse larger files (default 2 GiB - 1)")
+    p.add_argument("--engines", action="store_true",
+                   help="also say which inference engines are installed, which would run "
+                        "this net (checked against our forward) and their time per forward "
+                        "(docs/engines.md)")
+
+
+def _engines_report(definition, weights):
+    from .engines.report import engine_rows, format_rows
+    from .net import Net
+    net = Net(definition, weights=weights, phase="test")
+    return format_rows(engine_rows(net, iterations=5))
 
 
 def run_inspect(args):
@@ -425,6 +456,8 @@ def run_inspect(args):
         text = False                     # reported by the caffemodel reader with its reason
     if text:
         print(tools.net_report(args.weights, args.phase, source=args.weights))
+        if args.engines:
+            print(_engines_report(args.weights, None))
         return 0
     summary = tools.caffemodel_summary(args.weights, args.max_bytes)
     print(tools.format_summary(summary, _architecture(summary["net_param"])))
@@ -432,6 +465,11 @@ def run_inspect(args):
         check_compatible(args.model, args.weights)
         print(f"fits the net definition {args.model}")
     print(tools.caffemodel_net_report(summary, args.model, args.phase))
+    if args.engines:
+        if not args.model:
+            raise CaffeCompatError("inspect --engines needs the net definition of the weights "
+                                   "(-model deploy.prototxt)")
+        print(_engines_report(args.model, args.weights))
     return 0
 
 

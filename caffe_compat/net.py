@@ -53,11 +53,18 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
     without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
     blob raises.
+    ``engine``: None or "torch" (default) runs every forward here; "auto", "onnxruntime" or
+    "openvino" lets forwards that return outputs only (``keep_blobs=False`` without autograd,
+    no extra ``blobs``) run on that engine (:mod:`caffe_compat.engines`: checked against this
+    forward first); every other forward, and Caffe's exact order, stays here.
     """
 
     def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
-                 dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False):
+                 dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
+                 engine=None):
         super().__init__()
+        self.engine = engine
+        self._engine_runners = {}
         net_param = load_net_param(model)
         self.source = os.fspath(model) if isinstance(model, (str, os.PathLike)) and \
             "\n" not in str(model) else "<net>"
@@ -156,7 +163,40 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         ``torch.no_grad()``/``inference_mode()``) a large batch runs through a net of per-item
         layers in chunks of ``self.inference_chunk`` items: the same arithmetic per item, with
         intermediate blobs small enough to stay in cache.
+        With ``engine`` set (see the class doc), a forward with ``keep_blobs=False`` under
+        no_grad/inference_mode and no extra ``blobs`` runs on that engine.
         """
+        if self.engine not in (None, "torch") and not keep_blobs and not blobs \
+                and not torch.is_grad_enabled():
+            out = self._engine_forward(inputs)
+            if out is not None:
+                return out
+        return self._forward_layers(blobs, keep_blobs, **inputs)
+
+    def _engine_forward(self, inputs):
+        """The outputs from the engine runner (None where this forward must run here)."""
+        from . import blas_order
+        if blas_order.INFERENCE or self._ref.dtype != torch.float32 or \
+                self._ref.device.type != "cpu" or set(inputs) - set(self.inputs):
+            return None
+        from .engines import EngineRunner, as_feed
+        outputs = tuple(self.graph.outputs)
+        runner = self._engine_runners.get((self.engine, outputs))
+        if runner is not None and sum(t._version for t in runner.weights) != runner.version:
+            runner = None           # weights changed in place since the export
+        if runner is None:
+            runner = EngineRunner(self, outputs, self.engine)
+            runner.weights = list(self.caffe_state_dict().values())
+            runner.version = sum(t._version for t in runner.weights)
+            self._engine_runners = {(self.engine, outputs): runner}
+        self.loss = None
+        got = runner(as_feed(inputs))
+        return collections.OrderedDict(
+            (n, v if isinstance(v, torch.Tensor) else torch.from_numpy(v))
+            for n, v in zip(outputs, got))
+
+    def _forward_layers(self, blobs=None, keep_blobs=True, **inputs):
+        """:meth:`forward` on this net's own layers."""
         unknown = set(inputs) - set(self.inputs)
         if unknown:
             raise NetError(f"net '{self.name}': {sorted(unknown)} are not input blobs "

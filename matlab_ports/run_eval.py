@@ -220,6 +220,20 @@ def _output_name(net):
     return name
 
 
+def _on_engine(net):
+    """True when ``net``'s output-only forwards may run on an engine other than torch
+    (:mod:`caffe_compat.engines`; never in Caffe's exact order)."""
+    from caffe_compat import blas_order
+    return getattr(net, "engine", None) not in (None, "torch") and not blas_order.INFERENCE
+
+
+def engine_used(net):
+    """The engine of ``net``'s last output-only forward ("torch" when none ran)."""
+    runners = getattr(net, "_engine_runners", None) or {}
+    names = [r.last_engine for r in runners.values() if r.last_engine]
+    return names[-1] if names else "torch"
+
+
 def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=None):
     """eval_video.m, batched: ``(results (N,) float64, feature (300, N) float64 or None)``.
 
@@ -255,6 +269,8 @@ def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=
     starts = list(range(0, n, batch))
     threads = torch.get_num_threads()
     workers = min(len(starts), threads if workers is None else max(1, int(workers)))
+    if _on_engine(net):
+        workers = 1             # the engine's own threads split each batch
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
         torch.set_num_threads(1)
@@ -303,6 +319,7 @@ class EvalResults:
     model: str = ""
     weights: str = ""
     architecture: str = ""
+    engine: str = "torch"         # the engine that ran the forwards (caffe_compat.engines)
 
     def sequence(self, name):
         for s in self.sequences:
@@ -412,10 +429,14 @@ def _write_outputs(res, out_dir, run_info):
 
 
 def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
-             save_feature=False, progress=True):
+             save_feature=False, progress=True, engine="auto"):
     """Evaluate ``weights`` (with deploy net ``model``; None: the zoo's deploy net of the
     weights' architecture) on ``crops_dir/<seq>.mat`` and write the outputs to ``out_dir``
     (nothing is written when ``out_dir`` is None). Returns :class:`EvalResults`.
+
+    ``engine``: the inference engine of the forwards (:mod:`caffe_compat.engines`; "auto":
+    the fastest one that gives our forward's outputs, "torch": ours); Caffe's exact order
+    (``--caffe-order``) and ``save_feature`` run on torch.
 
     ``sequences``: names (or a comma-separated string); default :func:`default_sequences`.
     """
@@ -454,6 +475,7 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
             try:
                 # net input H, W = MATLAB columns, rows (the frames go in transposed)
                 net = load_net(weights, model=model, input_size=(size[1], size[0]))
+                net.engine = engine
             except CaffeCompatError as e:
                 raise type(e)(f"{e}\n(crops of {path}: {size[0]}x{size[1]})") from None
             _output_name(net)
@@ -480,13 +502,15 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
     res = EvalResults(results, all_metrics(gt, pred),
                       frames_per_second=frames / compute if compute > 0 else math.nan,
                       seconds=time.perf_counter() - started, model=str(net.source),
-                      weights=os.fspath(weights), architecture=arch.description if arch else "")
+                      weights=os.fspath(weights), architecture=arch.description if arch else "",
+                      engine=engine_used(net))
     if out_dir is not None:
         import torch
         run_info = dict(model=res.model, weights=res.weights, architecture=res.architecture,
                         crops=os.path.abspath(crops_dir), batch=int(batch), frames=frames,
                         frames_per_second=_json_num(res.frames_per_second),
                         torch_threads=torch.get_num_threads(),
+                        engine=res.engine,
                         orientation="each MATLAB frame video(:,:,n) is fed transposed, as "
                                     "matcaffe does")
         res.files = _write_outputs(res, os.fspath(out_dir), run_info)
@@ -513,6 +537,9 @@ def main(argv=None):
                         help="also save the 300-d fc4 features of every frame (features/*.mat)")
     parser.add_argument("--batch", type=int, default=64, help="frames per forward pass (64)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--engine", default="auto",
+                        help="inference engine: auto (the fastest that gives our forward's "
+                             "outputs), torch, onnxruntime or openvino (docs/engines.md)")
     parser.add_argument("--caffe-order", action="store_true",
                         help="sum every convolution and inner product in Caffe's order: "
                              "predictions bit-identical to Caffe's (slower)")
@@ -523,7 +550,8 @@ def main(argv=None):
         blas_order.INFERENCE = True
     try:
         res = run_eval(args.model, args.weights, args.crops, args.out, args.sequences,
-                       args.batch, args.save_feature, progress=not args.quiet)
+                       args.batch, args.save_feature, progress=not args.quiet,
+                       engine=args.engine)
     except (PortError, CaffeCompatError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -534,7 +562,7 @@ def main(argv=None):
     print(res.table())
     print(f"(cc/ccc_run_eval: run_eval.m's formulas; pearson_r, ccc_avec: textbook/AVEC)")
     print(f"{sum(s.frames for s in res.sequences)} frames at {res.frames_per_second:.1f} "
-          f"frames/s; outputs in {args.out}")
+          f"frames/s ({res.engine}); outputs in {args.out}")
     return 0
 
 

@@ -183,7 +183,7 @@ class BoxTable:
 
 
 def predict_video(video, weights, model=None, boxes=None, downsample=None, batch=64,
-                  min_face=MIN_FACE, size=None, progress=True):
+                  min_face=MIN_FACE, size=None, progress=True, engine="auto"):
     """Valence per frame of ``video``; see the module docstring. Returns
     :class:`PredictResult`; NoFaceError when no frame has a usable face."""
     import torch
@@ -201,6 +201,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
     detector = None if table is not None else FaceDetector(min_face=max(float(min_face), 12.0))
     net = load_net(weights, model=model,
                    input_size=None if size is None else (int(size), int(size)))
+    net.engine = engine     # caffe_compat.engines: checked against our forward first
     h, w = net.blob_shape("data")[2:]
     if h != w:
         raise PortError(f"the net takes {h}x{w} inputs; face crops are square")
@@ -216,7 +217,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
             return
         blob = video_to_blob(np.stack(faces, axis=2))
         with torch.no_grad():
-            out = net.forward(data=torch.from_numpy(blob))[out_name]
+            out = net.forward(data=torch.from_numpy(blob), keep_blobs=False)[out_name]
         values = out.reshape(len(faces), -1)[:, 0].double().numpy()
         for fr, v in zip(pending, values):
             fr.valence = float(v)
@@ -343,6 +344,9 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64, help="faces per forward pass (64)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--engine", default="auto",
+                        help="inference engine: auto (the fastest that gives our forward's "
+                             "outputs), torch, onnxruntime or openvino (docs/engines.md)")
     args = parser.parse_args(argv)
     from caffe_compat.errors import CaffeCompatError
     s = args.downsample
@@ -350,7 +354,8 @@ def main(argv=None):
         s = int(s)
     try:
         res = predict_video(args.video, args.weights, args.model, args.boxes, s,
-                            args.batch, args.min_face, args.size, progress=not args.quiet)
+                            args.batch, args.min_face, args.size, progress=not args.quiet,
+                            engine=args.engine)
         files = write_outputs(res, args.out)
     except (PortError, CaffeCompatError) as e:
         print(f"error: {e}", file=sys.stderr)

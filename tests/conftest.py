@@ -21,6 +21,12 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # growth per case, so it runs with glibc's defaults (tests/caffe_compat/test_memory.py checks
 # the setting itself in a separate process).
 os.environ.setdefault("CAFFE_COMPAT_KEEP_FREED_MEMORY", "0")
+# The engines' ONNX exports (caffe_compat.engines.cache) go to a folder of this run, never to
+# the user's cache; subprocesses of the tests inherit it. Tests that need an empty cache take
+# the ``engine_cache`` fixture.
+_ENGINE_CACHE = tempfile.mkdtemp(prefix="rlq-engine-cache-")
+atexit.register(shutil.rmtree, _ENGINE_CACHE, True)
+os.environ["CAFFE_COMPAT_ENGINE_CACHE"] = _ENGINE_CACHE
 SHARED = pathlib.Path(os.environ.get("RLQ_SHARED", REPO.parent / "shared"))
 FIXTURES = REPO / "tests" / "fixtures"
 
@@ -93,3 +99,11 @@ def fixture_path(*parts):
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long parity or benchmark-sized runs (not in the "
                             "default suite; run with -m slow)")
+
+
+@pytest.fixture
+def engine_cache(tmp_path, monkeypatch):
+    """An empty engine cache folder (``CAFFE_COMPAT_ENGINE_CACHE``) for one test."""
+    folder = tmp_path / "engine-cache"
+    monkeypatch.setenv("CAFFE_COMPAT_ENGINE_CACHE", str(folder))
+    return folder

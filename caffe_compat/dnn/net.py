@@ -18,12 +18,22 @@ Caffe model, on caffe_compat's engine, with OpenCV 4's rules (checked against Op
   ``cv2.getTickFrequency()``.
 
 Every input shape seen gets its own engine net (the Input shapes of the definition are set to
-it, as OpenCV reshapes on a new input); the last two are kept. Methods of ``cv2.dnn.Net`` not
+it, as OpenCV reshapes on a new input); the last two are kept.
+
+Which engine runs a forward (:mod:`caffe_compat.engines`): ``DNN_BACKEND_DEFAULT`` (the
+default) the fastest trusted engine for the net, the outputs asked for and the input shape
+(``forward([inner layer names])`` exports those outputs); ``DNN_BACKEND_OPENCV`` our own torch
+forward; ``DNN_BACKEND_INFERENCE_ENGINE`` OpenVINO, the engine that name meant in OpenCV 4
+(checked against our forward like any other; the torch forward with a warning where it
+fails). ``$CAFFE_COMPAT_ENGINE`` overrides the backend's engine; ``DNN_TARGET_CUDA`` runs on
+torch. ``getPerfProfile`` gives per-layer times of torch forwards only (an engine's layers are
+not ours: zeros, the total is measured). Methods of ``cv2.dnn.Net`` not
 provided here raise :class:`UnsupportedError` naming the method.
 """
 from __future__ import annotations
 
 import collections
+import os
 import time
 import warnings
 
@@ -42,7 +52,11 @@ DNN_TARGET_CPU, DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_MYRIAD, \
     DNN_TARGET_HDDL, DNN_TARGET_NPU, DNN_TARGET_CPU_FP16 = range(11)
 _BACKENDS = {v: k for k, v in globals().items() if k.startswith("DNN_BACKEND_")}
 _TARGETS = {v: k for k, v in globals().items() if k.startswith("DNN_TARGET_")}
-_CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA}
+_CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA,
+                 DNN_BACKEND_INFERENCE_ENGINE}
+# the engine of each backend (caffe_compat.engines; None: the torch forward without a runner)
+_BACKEND_ENGINES = {DNN_BACKEND_DEFAULT: "auto", DNN_BACKEND_OPENCV: None,
+                    DNN_BACKEND_CUDA: None, DNN_BACKEND_INFERENCE_ENGINE: "openvino"}
 # targets OpenCV itself runs on the CPU when their device is missing (with a warning)
 _FALLBACK_TARGETS = {DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_CPU_FP16}
 
@@ -148,6 +162,7 @@ class Net:
     def __init__(self, param=None, weights=None, source="<net>", open_inputs=()):
         self._source = source
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
+        self._runners = {}                       # (input shapes, blobs) -> EngineRunner
         self._fed = {}
         self._input_shapes = {}
         self._timings = None
@@ -350,6 +365,7 @@ class Net:
             target.copy_(torch.from_numpy(value.reshape(tuple(target.shape))))
             for net in self._nets.values():
                 net.load_caffe_state_dict(self._state)
+        self._runners.clear()           # the exports hold the old weights
 
     def getUnconnectedOutLayers(self):
         """Ids of the layers none of whose outputs another layer reads (int32 array)."""
@@ -411,18 +427,46 @@ class Net:
                 shapes.append(tuple(self._input_shapes[n]))
             else:
                 raise NetError(f"{self._source}: input '{n}' was not set; call setInput first")
-        net = self._engine(tuple(shapes))
-        wanted = sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]})
-        feed = {n: torch.from_numpy(self._fed[n]).to(self._device) for n in self._fed}
-        self._timings = collections.Counter({layer["name"]: 0 for layer in self._layers})
+        shapes = tuple(shapes)
+        net = self._engine(shapes)
+        wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
+        self._timings = collections.Counter()      # per layer, filled by torch forwards
+        runner = self._runner(shapes, net, wanted)
         start = time.perf_counter_ns()
         try:
-            with torch.inference_mode():
-                out = net.forward(blobs=wanted, keep_blobs=False, **feed)
+            if runner is None:
+                got = self._torch_forward(net, wanted, self._fed)
+            else:
+                got = runner(self._fed)
         finally:
             self._total = time.perf_counter_ns() - start
-        return {b: np.ascontiguousarray(out[b].detach().to("cpu", torch.float32).numpy())
-                for b in wanted}
+        return dict(zip(wanted, got))
+
+    def _torch_forward(self, net, wanted, fed):
+        """Our own forward of ``net`` (per-layer timings kept): the outputs ``wanted``, in
+        order, as float32 arrays."""
+        feed = {n: torch.from_numpy(fed[n]).to(self._device) for n in fed}
+        with torch.inference_mode():
+            out = net._forward_layers(blobs=list(wanted), keep_blobs=False, **feed)
+        return [np.ascontiguousarray(out[b].detach().to("cpu", torch.float32).numpy())
+                for b in wanted]
+
+    def _runner(self, shapes, net, wanted):
+        """The EngineRunner for these shapes and outputs (None: the torch forward here)."""
+        engine = _BACKEND_ENGINES.get(self._backend)
+        if self._device.type != "cpu" or (engine is None and "CAFFE_COMPAT_ENGINE" not in
+                                           os.environ):
+            return None
+        key = (shapes, wanted, engine)
+        runner = self._runners.get(key)
+        if runner is None:
+            from ..engines import EngineRunner
+            runner = EngineRunner(net, wanted, engine or "torch",
+                                  torch_run=lambda fed: self._torch_forward(net, wanted, fed))
+            # one per engine net kept (the others went with their nets)
+            self._runners = {k: v for k, v in self._runners.items() if k[0] in self._nets}
+            self._runners[key] = runner
+        return runner
 
     def forward(self, outputName=None, outBlobNames=None):
         """``forward()``: the last layer's output; ``forward(name)``: the first output of
@@ -456,13 +500,15 @@ class Net:
         return int(round(self._total * scale)), per_layer
 
     def setPreferableBackend(self, backendId):
-        """DNN_BACKEND_DEFAULT / OPENCV run on the CPU; DNN_BACKEND_CUDA with a CUDA target;
-        other backends raise UnsupportedError."""
+        """DNN_BACKEND_DEFAULT: the fastest trusted engine; DNN_BACKEND_OPENCV: our torch
+        forward; DNN_BACKEND_INFERENCE_ENGINE: OpenVINO (see the module doc);
+        DNN_BACKEND_CUDA with a CUDA target; other backends raise UnsupportedError."""
         if backendId not in _CPU_BACKENDS:
             raise UnsupportedError(f"setPreferableBackend("
                                    f"{_BACKENDS.get(backendId, backendId)}): caffe_compat.dnn "
-                                   "runs nets with torch (DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV;"
-                                   " DNN_BACKEND_CUDA with DNN_TARGET_CUDA)")
+                                   "runs nets with torch or an engine (DNN_BACKEND_DEFAULT, "
+                                   "DNN_BACKEND_OPENCV, DNN_BACKEND_INFERENCE_ENGINE; "
+                                   "DNN_BACKEND_CUDA with DNN_TARGET_CUDA)")
         self._backend = int(backendId)
 
     def setPreferableTarget(self, targetId):

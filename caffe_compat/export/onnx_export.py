@@ -25,6 +25,9 @@ from .registry import batch_axes, converter_for
 # layers that produce nothing an inference graph needs
 _NOT_EXPORTED = frozenset({"Silence", "Accuracy"})
 PRODUCER = "caffe_compat"
+# the version of what build_onnx writes: raise it when a converter changes its nodes, so that
+# exports cached by caffe_compat.engines are written again
+FORMAT_VERSION = 1
 
 
 def _is_loss(net, node):

@@ -169,8 +169,9 @@ def test_backends_targets_and_unsupported_calls(probe):
     probe.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
     probe.setPreferableTarget(dnn.DNN_TARGET_CPU)
     probe.setPreferableBackend(cv2.dnn.DNN_BACKEND_DEFAULT)      # cv2's constants work too
-    with pytest.raises(dnn.UnsupportedError, match="DNN_BACKEND_INFERENCE_ENGINE"):
-        probe.setPreferableBackend(dnn.DNN_BACKEND_INFERENCE_ENGINE)
+    probe.setPreferableBackend(dnn.DNN_BACKEND_INFERENCE_ENGINE)    # OpenVINO (engines)
+    with pytest.raises(dnn.UnsupportedError, match="DNN_BACKEND_HALIDE"):
+        probe.setPreferableBackend(dnn.DNN_BACKEND_HALIDE)
     with pytest.raises(dnn.UnsupportedError, match="DNN_TARGET_MYRIAD"):
         probe.setPreferableTarget(dnn.DNN_TARGET_MYRIAD)
     with warnings.catch_warnings(record=True) as caught:
