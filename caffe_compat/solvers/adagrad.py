@@ -32,3 +32,13 @@ class AdaGradSolver(SGDSolver):
         update = torch.sqrt(h).add_(delta)
         torch.div(diff, update, out=update)
         torch.mul(update, local_rate, out=diff)
+
+    def compute_update_values(self, indices, diffs, rate):
+        local_rate = float(rate * self._lr_mults[indices[0]])
+        delta = float(_f32(self.param.delta))
+        history = [self.history[i] for i in indices]
+        torch._foreach_add_(history, torch._foreach_mul(diffs, diffs))
+        update = torch._foreach_sqrt(history)
+        torch._foreach_add_(update, delta)
+        torch._foreach_div_(diffs, update)
+        torch._foreach_mul_(diffs, local_rate)

@@ -27,3 +27,14 @@ class NesterovSolver(SGDSolver):
         h.mul_(float(momentum)).add_(diff, alpha=local_rate)
         torch.mul(h, float(_f32(1) + momentum), out=diff)
         diff.add_(previous, alpha=-float(momentum))
+
+    def compute_update_values(self, indices, diffs, rate):
+        local_rate = float(rate * self._lr_mults[indices[0]])
+        momentum = _f32(self.param.momentum)
+        history = [self.history[i] for i in indices]
+        previous = [h.clone() for h in history]
+        torch._foreach_mul_(history, float(momentum))
+        torch._foreach_add_(history, diffs, alpha=local_rate)
+        torch._foreach_copy_(diffs, history)
+        torch._foreach_mul_(diffs, float(_f32(1) + momentum))
+        torch._foreach_add_(diffs, previous, alpha=-float(momentum))

@@ -14,6 +14,12 @@
    rate is applied before the momentum, unlike ``torch.optim.SGD``);
 4. ``Net::Update``: ``data -= diff``.
 
+The update runs as a few fused calls (``torch._foreach_*``) over the parameters that share an
+``lr_mult`` and a ``decay_mult`` (groups decided once, see :meth:`SGDSolver.update_groups`),
+each call the same float32 operation per element as the per-blob form, in the same order, so
+the two give the same bits (``fused_update = False`` runs the per-blob form;
+tests/caffe_compat/solvers/test_fused_update.py compares them).
+
 Parameters with ``lr_mult: 0`` get no gradient in Caffe; their diff is zero before
 regularization (which still feeds the history of the adaptive solvers).
 """
@@ -32,6 +38,9 @@ class SGDSolver(Solver):
     """Stochastic gradient descent with Caffe's momentum form."""
 
     type_name = "SGD"
+    # the update as fused calls over groups of parameters (False: Caffe's per-blob loop)
+    fused_update = True
+    _groups_key = None
 
     def _diffs(self):
         """Each learnable parameter's diff (a zero tensor where Caffe computes none)."""
@@ -80,6 +89,47 @@ class SGDSolver(Solver):
         h.mul_(momentum).add_(diff, alpha=local_rate)
         diff.copy_(h)
 
+    def compute_update_values(self, indices, diffs, rate):
+        """:meth:`compute_update_value` for the parameters ``indices`` (one ``lr_mult``), their
+        ``diffs`` in the same order, as fused calls: the same operations per element."""
+        local_rate = float(rate * self._lr_mults[indices[0]])
+        momentum = float(_f32(self.param.momentum))
+        history = [self.history[i] for i in indices]
+        torch._foreach_mul_(history, momentum)
+        torch._foreach_add_(history, diffs, alpha=local_rate)
+        torch._foreach_copy_(diffs, history)
+
+    def update_groups(self):
+        """``[(indices, local_decay, detached parameters)]``: the learnable parameters grouped
+        by ``lr_mult`` and ``local_decay`` (in Caffe's learnable order inside a group), decided
+        once and again only when the parameters or their multipliers change."""
+        decay = _f32(self.param.weight_decay)
+        key = (tuple(map(id, self._params)), tuple(self._lr_mults), tuple(self._decay_mults),
+               decay)
+        if key != self._groups_key:
+            groups = {}
+            for i, (lr, mult) in enumerate(zip(self._lr_mults, self._decay_mults)):
+                groups.setdefault((lr, decay * mult), []).append(i)
+            self._groups = [(idx, local_decay, [self._params[i].detach() for i in idx])
+                            for (_, local_decay), idx in groups.items()]
+            self._groups_key = key
+        return self._groups
+
+    def _fused_update(self, diffs, rate):
+        p = self.param
+        if p.iter_size != 1:
+            torch._foreach_mul_(diffs, float(_f32(1) / _f32(p.iter_size)))
+        for indices, local_decay, data in self.update_groups():
+            group = [diffs[i] for i in indices]
+            if local_decay:
+                if p.regularization_type == "L2":
+                    torch._foreach_add_(group, data, alpha=float(local_decay))
+                else:
+                    torch._foreach_add_(group, torch._foreach_sign(data),
+                                        alpha=float(local_decay))
+            self.compute_update_values(indices, group, rate)
+            torch._foreach_sub_(data, group)
+
     def apply_update(self):
         rate = self.get_learning_rate()
         p = self.param
@@ -89,6 +139,9 @@ class SGDSolver(Solver):
         with torch.no_grad():
             diffs = self._diffs()
             self.clip_gradients(diffs)
+            if self.fused_update:
+                self._fused_update(diffs, rate)
+                return
             for i, diff in enumerate(diffs):
                 self.normalize(i, diff)
                 self.regularize(i, diff)
