@@ -36,14 +36,12 @@ class AdaDeltaSolver(SGDSolver):
         h2.mul_(float(momentum)).add_(diff * diff, alpha=one_minus)
         diff.mul_(local_rate)
 
-    def compute_update_values(self, indices, diffs, rate):
-        local_rate = float(rate * self._lr_mults[indices[0]])
+    def compute_update_values(self, diffs, rate, lr_groups):
         delta = float(_f32(self.param.delta))
         momentum = _f32(self.param.momentum)
         one_minus = float(_f32(1) - momentum)
         n = len(self._params)
-        h1 = [self.history[i] for i in indices]
-        h2 = [self.history[n + i] for i in indices]
+        h1, h2 = self.history[:n], self.history[n:2 * n]
         torch._foreach_mul_(h1, float(momentum))
         torch._foreach_add_(h1, torch._foreach_mul(diffs, diffs), alpha=one_minus)
         update = torch._foreach_add(h2, delta)
@@ -52,4 +50,5 @@ class AdaDeltaSolver(SGDSolver):
         torch._foreach_mul_(diffs, update)
         torch._foreach_mul_(h2, float(momentum))
         torch._foreach_add_(h2, torch._foreach_mul(diffs, diffs), alpha=one_minus)
-        torch._foreach_mul_(diffs, local_rate)
+        for indices in lr_groups:
+            torch._foreach_mul_([diffs[i] for i in indices], self.local_rate(rate, indices))

@@ -33,12 +33,12 @@ class AdaGradSolver(SGDSolver):
         torch.div(diff, update, out=update)
         torch.mul(update, local_rate, out=diff)
 
-    def compute_update_values(self, indices, diffs, rate):
-        local_rate = float(rate * self._lr_mults[indices[0]])
+    def compute_update_values(self, diffs, rate, lr_groups):
         delta = float(_f32(self.param.delta))
-        history = [self.history[i] for i in indices]
+        history = self.history[:len(diffs)]
         torch._foreach_add_(history, torch._foreach_mul(diffs, diffs))
         update = torch._foreach_sqrt(history)
         torch._foreach_add_(update, delta)
         torch._foreach_div_(diffs, update)
-        torch._foreach_mul_(diffs, local_rate)
+        for indices in lr_groups:
+            torch._foreach_mul_([diffs[i] for i in indices], self.local_rate(rate, indices))

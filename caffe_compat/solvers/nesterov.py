@@ -28,13 +28,14 @@ class NesterovSolver(SGDSolver):
         torch.mul(h, float(_f32(1) + momentum), out=diff)
         diff.add_(previous, alpha=-float(momentum))
 
-    def compute_update_values(self, indices, diffs, rate):
-        local_rate = float(rate * self._lr_mults[indices[0]])
+    def compute_update_values(self, diffs, rate, lr_groups):
         momentum = _f32(self.param.momentum)
-        history = [self.history[i] for i in indices]
+        history = self.history[:len(diffs)]
         previous = [h.clone() for h in history]
         torch._foreach_mul_(history, float(momentum))
-        torch._foreach_add_(history, diffs, alpha=local_rate)
+        for indices in lr_groups:
+            torch._foreach_add_([history[i] for i in indices], [diffs[i] for i in indices],
+                                alpha=self.local_rate(rate, indices))
         torch._foreach_copy_(diffs, history)
         torch._foreach_mul_(diffs, float(_f32(1) + momentum))
         torch._foreach_add_(diffs, previous, alpha=-float(momentum))

@@ -58,7 +58,8 @@ def _solver(kind, variant, fused):
 @pytest.mark.parametrize("kind", sorted(SOLVERS))
 def test_fused_update_is_the_per_blob_update_bit_for_bit(kind, variant):
     fused, per_blob = _solver(kind, variant, True), _solver(kind, variant, False)
-    assert fused.update_groups() and len(fused.update_groups()) > 1
+    data, decay_groups, lr_groups = fused.update_plan()
+    assert len(decay_groups) == 2 and len(lr_groups) == 4
     rng = np.random.default_rng(11)
     for step in range(8):
         grads = [rng.normal(scale=0.3 + step, size=tuple(p.shape)).astype(np.float32)
@@ -78,8 +79,11 @@ def test_fused_update_is_the_per_blob_update_bit_for_bit(kind, variant):
 
 def test_groups_follow_changed_multipliers():
     s = _solver("SGD", "plain", True)
-    before = [idx for idx, _, _ in s.update_groups()]
+    _, decay_before, lr_before = s.update_plan()
+    assert [idx for idx, _ in decay_before] == [[0, 2, 4], [3]]  # decay_mult 1 and 2
+    assert lr_before == [[0, 2], [1], [3], [4]]                   # lr_mult 1, 2, 0.5, 0
     s._lr_mults = [np.float32(1)] * len(s._params)
     s._decay_mults = [np.float32(1)] * len(s._params)
-    after = [idx for idx, _, _ in s.update_groups()]
-    assert before != after and after == [list(range(len(s._params)))]
+    _, decay_after, lr_after = s.update_plan()
+    everything = list(range(len(s._params)))
+    assert [idx for idx, _ in decay_after] == [everything] and lr_after == [everything]
