@@ -108,11 +108,12 @@ class SGDSolver(Solver):
     def update_plan(self):
         """``(detached parameters, decay groups, lr groups)``: the learnable parameters (Caffe's
         order) detached, ``[(indices, local_decay)]`` for the nonzero ``local_decay`` values
-        and ``[indices]`` per ``lr_mult``; decided once, and again only when the parameters or
-        their multipliers change."""
+        and ``[indices]`` per ``lr_mult``; decided once, and again only when the parameters, their
+        storage or their multipliers change."""
         decay = _f32(self.param.weight_decay)
-        key = (tuple(map(id, self._params)), tuple(self._lr_mults), tuple(self._decay_mults),
-               decay)
+        # the storage too: a net moved to another device keeps its Parameter objects
+        key = (tuple((id(p), p.data_ptr()) for p in self._params), tuple(self._lr_mults),
+               tuple(self._decay_mults), decay)
         if key != self._plan_key:
             decay_groups, lr_groups = {}, {}
             for i, (lr, mult) in enumerate(zip(self._lr_mults, self._decay_mults)):

@@ -46,18 +46,25 @@ VARIANTS = {
 }
 
 
-def _solver(kind, variant, fused):
+def _solver(kind, variant, fused, device="cpu"):
     text = (NET + f'type: "{kind}" base_lr: 0.05 lr_policy: "step" gamma: 0.5 stepsize: 3 '
             + SOLVERS[kind] + " " + VARIANTS[variant])
-    s = get_solver(parse_solver(text, "<fused solver>"), log=SolverLog(keep=True))
+    s = get_solver(parse_solver(text, "<fused solver>"), log=SolverLog(keep=True),
+                   device=device)
     s.fused_update = fused
     return s
 
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("kind", sorted(SOLVERS))
-def test_fused_update_is_the_per_blob_update_bit_for_bit(kind, variant):
-    fused, per_blob = _solver(kind, variant, True), _solver(kind, variant, False)
+def test_fused_update_is_the_per_blob_update_bit_for_bit(kind, variant, device):
+    fused = _solver(kind, variant, True, device)
+    per_blob = _solver(kind, variant, False, device)
     data, decay_groups, lr_groups = fused.update_plan()
     assert len(decay_groups) == 2 and len(lr_groups) == 4
     rng = np.random.default_rng(11)
@@ -66,7 +73,8 @@ def test_fused_update_is_the_per_blob_update_bit_for_bit(kind, variant):
                  for p in fused._params]
         for s in (fused, per_blob):
             for p, g, lr in zip(s._params, grads, s._lr_mults):
-                p.grad = torch.tensor(g) if lr else None   # Caffe computes no diff at lr 0
+                # Caffe computes no diff at lr_mult 0
+                p.grad = torch.tensor(g, device=p.device) if lr else None
             s.apply_update()
             s.iter += 1
         # tolerance 0: the same float32 operations on the same values, in the same order
@@ -87,3 +95,14 @@ def test_groups_follow_changed_multipliers():
     _, decay_after, lr_after = s.update_plan()
     everything = list(range(len(s._params)))
     assert [idx for idx, _ in decay_after] == [everything] and lr_after == [everything]
+
+
+def test_plan_follows_parameters_given_new_storage():
+    s = _solver("SGD", "plain", True)
+    data_before = s.update_plan()[0]
+    with torch.no_grad():
+        for p in s._params:
+            p.data = p.data.clone()          # as Module.to does when it moves a net
+    data_after = s.update_plan()[0]
+    assert all(a.data_ptr() == p.data_ptr() for a, p in zip(data_after, s._params))
+    assert all(a.data_ptr() != b.data_ptr() for a, b in zip(data_after, data_before))
