@@ -1,4 +1,4 @@
-"""Caffe's HDF5DataLayer iteration, streamed from disk.
+"""Caffe's HDF5DataLayer iteration, streamed from disk (a small file held in memory).
 
 The source is a list file naming ``.h5`` files (whitespace-separated, as Caffe reads it with
 ``>>``; paths relative to the working directory, as Caffe opens them, falling back to the list
@@ -8,8 +8,9 @@ after the last file the first one comes back. Caffe loads every file whole into 
 reader does so for a file whose tops take at most :data:`MEMORY_BYTES` as float32 (on its
 first read, so a batch of a small net is a slice of arrays in memory, not a read through
 h5py), and reads only the rows of each batch of a larger file (contiguous slices when not
-shuffled), so training data can be larger than RAM. ``state_dict`` / ``load_state_dict`` capture the read position, which
-Caffe's solverstate does not, so a resumed run continues with the same rows.
+shuffled), so training data can be larger than RAM. ``state_dict`` / ``load_state_dict``
+capture the read position, which Caffe's solverstate does not, so a resumed run continues
+with the same rows.
 """
 from __future__ import annotations
 

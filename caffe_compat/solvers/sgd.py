@@ -17,8 +17,9 @@
 The update runs as a few fused calls (``torch._foreach_*``): one per step over all parameters,
 or one per ``decay_mult`` / ``lr_mult`` value where the step's factor differs (groups decided
 once, see :meth:`SGDSolver.update_plan`), each call the same float32 operation per element as
-the per-blob form, in the same order for each parameter, so the two give the same bits (``fused_update = False`` runs the per-blob form;
-tests/caffe_compat/solvers/test_fused_update.py compares them).
+the per-blob form, in the same order for each parameter, so the two give the same bits
+(``fused_update = False`` runs the per-blob form; tests/caffe_compat/solvers/
+test_fused_update.py compares them).
 
 Parameters with ``lr_mult: 0`` get no gradient in Caffe; their diff is zero before
 regularization (which still feeds the history of the adaptive solvers).

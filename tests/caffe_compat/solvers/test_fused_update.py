@@ -24,7 +24,8 @@ net_param {
                                 bias_filler { type: "constant" value: -0.5 } } }
   layer { name: "ip3" type: "InnerProduct" bottom: "b" top: "c"
           param { lr_mult: 0 }
-          inner_product_param { num_output: 2 bias_term: false weight_filler { type: "gaussian" std: 0.5 } } }
+          inner_product_param { num_output: 2 bias_term: false
+                                weight_filler { type: "gaussian" std: 0.5 } } }
 }
 random_seed: 3
 solver_mode: CPU
