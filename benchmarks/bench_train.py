@@ -24,6 +24,11 @@ measured by tests/caffe_compat/test_fast_training.py).
 
     python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128] [--fast]
                                      [--caffe /path/to/caffe]
+
+With ``--net logreg`` or ``--net lenet`` the small nets of Caffe's examples are timed instead
+(per-iteration overhead: ``benchmarks/_small_nets.py``), in milliseconds per iteration:
+
+    python benchmarks/bench_train.py --net logreg [--iterations 500] [--rounds 5] [--threads 1]
 """
 from __future__ import annotations
 
@@ -169,7 +174,10 @@ def timed(fn, n, device):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--iterations", type=int, default=3, help="iterations per round")
+    ap.add_argument("--net", choices=("cnnd", "logreg", "lenet"), default="cnnd",
+                    help="the CNN+D (default) or a small net of Caffe's examples")
+    ap.add_argument("--iterations", type=int, default=None,
+                    help="iterations per round (default 3; logreg 500, lenet 20)")
     ap.add_argument("--rounds", type=int, default=4, help="alternating rounds")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--size", type=int, default=96)
@@ -182,6 +190,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.net != "cnnd":
+        return small_net(args)
+    if args.iterations is None:
+        args.iterations = 3
     with tempfile.TemporaryDirectory() as folder:
         list_path = make_data(folder, max(2 * args.batch + 2, 130), args.size)
         solver = our_solver(folder, list_path, args.batch, args.device)
@@ -233,6 +245,32 @@ def main(argv=None):
     if args.device.startswith("cuda") and args.batch == 128:
         print(f"projected 30,000-iteration CNN+D schedule: {30000 * a / 3600:.2f} h")
     return a, b
+
+
+def small_net(args):
+    """``--net logreg|lenet``: ms per iteration of ours, pycaffe's and a hand-written loop."""
+    import _small_nets
+    if args.device != "cpu" or args.fast or args.caffe:
+        raise SystemExit("--net logreg/lenet: CPU only, without --fast or --caffe")
+    batch = {"logreg": 10, "lenet": 64}[args.net] if args.batch == 128 else args.batch
+    iterations = args.iterations or {"logreg": 500, "lenet": 20}[args.net]
+    with tempfile.TemporaryDirectory() as folder:
+        runs = _small_nets.cases(args.net, folder, batch)
+        for fn in runs.values():   # warm-up (allocations, kernel selection, data threads)
+            fn(max(1, iterations // 5))
+        rounds = {label: [] for label in runs}
+        for _ in range(args.rounds):
+            for label, fn in runs.items():
+                rounds[label].append(timed(fn, iterations, args.device))
+        med = {label: _medians(r) for label, r in rounds.items()}
+    print(f"net: {args.net}, batch {batch}, threads: {torch.get_num_threads()}, {args.rounds} "
+          f"rounds x {iterations} iterations, load average {os.getloadavg()[0]:.2f}")
+    peer, peer_cpu = med["hand-written torch"]
+    for label, (w, cpu) in med.items():
+        print(f"{label:22s}: {1e3 * w:.4f} ms/iter wall, {1e3 * cpu:.4f} ms/iter CPU; "
+              f"/hand-written: wall {w / peer:.3f}, CPU {cpu / peer_cpu:.3f}  rounds: "
+              + " ".join(f"{1e3 * t:.4f}" for t, _ in rounds[label]))
+    return med
 
 
 if __name__ == "__main__":

@@ -135,7 +135,30 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     @property
     def inputs(self):
         """Names of the blobs fed from outside (tops of Input layers)."""
-        return [t for node, key, _, _ in self._nodes if node.type == "Input" for t in node.tops]
+        return list(self._walk()[1])
+
+    def _walk(self):
+        """``(steps, input names)``, decided once per net: per layer, what the forward walk
+        of :meth:`_run` needs, so that a small net's pass does no per-layer Python work beyond
+        calling its layers. A step: ``(index, kind, module, bottoms, all bottoms propagate,
+        propagate flags, tops, tops written in place, loss weights)`` with ``kind`` "input",
+        "data" or "layer"."""
+        walk = self.__dict__.get("_walk_cache")
+        if walk is None:
+            steps, names = [], []
+            for node, key, weights, prop in self._nodes:
+                module = self.layers[key]
+                kind = "input" if node.type == "Input" else "data" if module.is_data \
+                    else "layer"
+                if kind == "input":
+                    names.extend(node.tops)
+                prop = tuple(bool(p) for p in prop)
+                in_place = tuple(j < len(node.bottoms) and node.bottoms[j] == name
+                                 for j, name in enumerate(node.tops))
+                steps.append((node.index, kind, module, tuple(node.bottoms), all(prop), prop,
+                              tuple(node.tops), in_place, tuple(weights)))
+            walk = self.__dict__["_walk_cache"] = (steps, tuple(names))
+        return walk
 
     @property
     def outputs(self):
@@ -197,7 +220,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
 
     def _forward_layers(self, blobs=None, keep_blobs=True, **inputs):
         """:meth:`forward` on this net's own layers."""
-        unknown = set(inputs) - set(self.inputs)
+        unknown = set(inputs).difference(self._walk()[1]) if inputs else ()
         if unknown:
             raise NetError(f"net '{self.name}': {sorted(unknown)} are not input blobs "
                            f"(inputs: {self.inputs})")
@@ -269,44 +292,48 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         loss = None
         force = self.graph.force_backward and torch.is_grad_enabled()
         inplace = not torch.is_grad_enabled()
-        for node, key, weights, prop in self._nodes:
-            if node.index in skip:          # folded into the convolution before it
+        ref = self._ref
+        for index, kind, module, node_bottoms, all_prop, prop, out_names, in_places, weights \
+                in self._walk()[0]:
+            if index in skip:               # folded into the convolution before it
                 continue
-            module = self.layers[key]
-            out_names = node.tops
-            if node.type == "Input":
+            step_tops = out_names
+            if kind == "input":
                 tops = []
-                for name in node.tops:
+                for name in out_names:
                     t = inputs.get(name)
                     if t is None:
-                        t = torch.zeros(self._blob_shapes[name], dtype=self._ref.dtype,
-                                        device=self._ref.device)
+                        t = torch.zeros(self._blob_shapes[name], dtype=ref.dtype,
+                                        device=ref.device)
                     tops.append(t)
-            elif node.index in replace:
-                fn, fused_bottoms, out_names = replace[node.index]
+            elif index in replace:
+                fn, fused_bottoms, out_names = replace[index]
                 tops = (fn(*(values[b] for b in fused_bottoms)),)
             else:
-                bottoms = []
-                for b, p in zip(node.bottoms, prop):
-                    t = values[b]
-                    bottoms.append(t if p else t.detach())
-                if inplace and node.index in self._exclusive_inplace:
+                if all_prop:
+                    bottoms = [values[b] for b in node_bottoms]
+                else:
+                    bottoms = [values[b] if p else values[b].detach()
+                               for b, p in zip(node_bottoms, prop)]
+                if inplace and index in self._exclusive_inplace:
                     tops = module.forward_inplace(bottoms[0])
                 else:
                     tops = module(*bottoms)
                 if isinstance(tops, torch.Tensor):
                     tops = (tops,)
-                for b in set(node.bottoms):
-                    if last_use.get(b) == node.index and b not in keep:
-                        values.pop(b, None)
-                        first.pop(b, None)
-                if module.is_data:
-                    tops = tuple(t.to(device=self._ref.device, dtype=self._ref.dtype)
-                                 for t in tops)
+                if last_use:
+                    for b in set(node_bottoms):
+                        if last_use.get(b) == index and b not in keep:
+                            values.pop(b, None)
+                            first.pop(b, None)
+                if kind == "data":
+                    tops = tuple(t if t.dtype == ref.dtype and t.device == ref.device
+                                 else t.to(device=ref.device, dtype=ref.dtype) for t in tops)
             for j, (name, t) in enumerate(zip(out_names, tops)):
-                in_place = j < len(node.bottoms) and node.bottoms[j] == name
+                in_place = in_places[j] if out_names is step_tops else \
+                    j < len(node_bottoms) and node_bottoms[j] == name
                 if not in_place:
-                    if force and not node.bottoms and t.is_floating_point() and \
+                    if force and not node_bottoms and t.is_floating_point() and \
                             not t.requires_grad:
                         t = t.detach().requires_grad_(True)
                     first[name] = t

@@ -165,6 +165,9 @@ class Stepwise:
             self.fixed[i] = set(fixed)
             for j, values in fixed.items():
                 self.data[node.tops[j]] = values.to(dtype=ref.dtype, device=ref.device).clone()
+        # per layer, decided once: (module, runs on blobs, loss weights that are not zero)
+        self.steps = [(net.layers[key], bool(getattr(net.layers[key], "runs_on_blobs", False)),
+                       any(weights)) for _, key, weights, _ in self.nodes]
         self._saved = {}             # layer index -> (leaves, tops) of the last forward
         # the engine's inference forms, built on first use (see _substitutes)
         self._fused = {}             # conv index -> FoldedConv with the ReLU after it
@@ -300,13 +303,13 @@ class Stepwise:
                 subs, fused = self._substitutes(start, end)
         for i in range(start, end + 1):
             node, key, weights, _ = self.nodes[i]
-            module = net.layers[key]
+            module, runs_on_blobs, has_loss = self.steps[i]
             if node.type == "Input":
                 continue
             if i - 1 in fused:                    # the ReLU ran inside the convolution
                 self._saved.pop(i, None)
                 continue
-            if getattr(module, "runs_on_blobs", False):
+            if runs_on_blobs:
                 # a Python layer works on the net's own blobs, as in Caffe
                 module.forward_blobs([BlobView(self, b) for b in node.bottoms],
                                      [BlobView(self, t) for t in node.tops])
@@ -351,8 +354,8 @@ class Stepwise:
                     t = self.data[name]
                 else:
                     self._put(name, t.detach(), copy=keep_graph)
-                if w:
-                    loss += float(w) * float(t.detach().sum())
+                if w:   # a 0-d loss is its own sum (a -0.0 becomes 0.0 in ``loss`` either way)
+                    loss += float(w) * float(t.detach() if t.dim() == 0 else t.detach().sum())
         return loss
 
     def _chunking(self, start, end):
@@ -480,15 +483,14 @@ class Stepwise:
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
         reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
         start = len(self.nodes) - 1 if start is None else start
-        net = self.net
         for i in range(start, end - 1, -1):
             if not self.layer_need[i]:
                 continue
-            node, key, _, _ = self.nodes[i]
+            node = self.nodes[i][0]
             if not node.bottoms and not any(self.param_need[i]):
                 continue
-            module = net.layers[key]
-            if getattr(module, "runs_on_blobs", False):
+            module, runs_on_blobs, _ = self.steps[i]
+            if runs_on_blobs:
                 for b in node.bottoms:
                     self.diff_of(b)
                 module.backward_blobs([BlobView(self, t) for t in node.tops],

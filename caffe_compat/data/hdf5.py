@@ -1,13 +1,16 @@
-"""Caffe's HDF5DataLayer iteration, streamed from disk.
+"""Caffe's HDF5DataLayer iteration, streamed from disk (a small file held in memory).
 
 The source is a list file naming ``.h5`` files (whitespace-separated, as Caffe reads it with
 ``>>``; paths relative to the working directory, as Caffe opens them, falling back to the list
 file's folder). Each top reads the dataset of its own name; rows of one file are served in order
 (or in a shuffled order with ``shuffle``), and after the last row of a file the next file starts;
 after the last file the first one comes back. Caffe loads every file whole into memory; this
-reader reads only the rows of each batch (contiguous slices when not shuffled), so training data
-can be larger than RAM. ``state_dict`` / ``load_state_dict`` capture the read position, which
-Caffe's solverstate does not, so a resumed run continues with the same rows.
+reader does so for a file whose tops take at most :data:`MEMORY_BYTES` as float32 (on its
+first read, so a batch of a small net is a slice of arrays in memory, not a read through
+h5py), and reads only the rows of each batch of a larger file (contiguous slices when not
+shuffled), so training data can be larger than RAM. ``state_dict`` / ``load_state_dict``
+capture the read position, which Caffe's solverstate does not, so a resumed run continues
+with the same rows.
 """
 from __future__ import annotations
 
@@ -17,6 +20,9 @@ import h5py
 import numpy as np
 
 from ..errors import DataError
+
+# a file whose tops take at most this many bytes (as float32) is read whole on its first read
+MEMORY_BYTES = 4 << 20
 
 
 def damaged_chunks(ds):
@@ -115,6 +121,10 @@ class HDF5Source:
             raise
         self._handle = handle
         self._datasets = datasets
+        # the tops of a small file as float32 arrays, read on the first read of the file
+        self._in_memory = None
+        self._fits_memory = sum(4 * rows * int(np.prod(s, dtype=np.int64)) for s in shapes) \
+            <= MEMORY_BYTES
         self.rows = rows
         self.current_row = 0
         # the row order: Caffe's permutation when shuffling (8 bytes a row), else the identity
@@ -189,8 +199,16 @@ class HDF5Source:
                             f"({type(e).__name__}: {e})") from None
 
     def _read_rows(self, rows):
+        if self._fits_memory:
+            if self._in_memory is None:
+                self._in_memory = [np.asarray(ds[()], dtype=np.float32)
+                                   for ds in self._datasets]
+            if isinstance(rows, range):      # the rows in file order: a slice, copied
+                return [a[rows.start:rows.stop].copy() for a in self._in_memory]
+            return [a[rows] for a in self._in_memory]   # a copy in the order of ``rows``
         out = []
-        contiguous = len(rows) == 0 or bool(np.all(np.diff(rows) == 1))
+        contiguous = isinstance(rows, range) or len(rows) == 0 or \
+            bool(np.all(np.diff(rows) == 1))
         for ds in self._datasets:
             if contiguous:
                 block = ds[int(rows[0]):int(rows[-1]) + 1] if len(rows) else ds[0:0]
@@ -209,7 +227,8 @@ class HDF5Source:
         need = self.batch_size * self.count
         while need:
             take = min(need, self.rows - self.current_row)
-            rows = np.asarray(self.data_perm[self.current_row:self.current_row + take])
+            # a range when not shuffling, else an array of row indices
+            rows = self.data_perm[self.current_row:self.current_row + take]
             for acc, block in zip(parts, self._read(rows)):
                 acc.append(block)
             self.current_row += take

@@ -21,26 +21,32 @@ FLT_MIN = float(np.finfo(np.float32).tiny)
 
 
 class _SoftmaxLoss(torch.autograd.Function):
+    """``valid``: the float mask of the counted positions, or None when every position counts
+    (no ``ignore_label``): multiplying by a mask of ones changes no bit, so it is skipped."""
+
     @staticmethod
     def forward(ctx, x, labels, valid, axis, norm):
         prob = torch.softmax(x, dim=axis)
-        picked = prob.gather(axis, labels.unsqueeze(axis)).squeeze(axis)
-        logs = torch.log(picked.clamp_min(FLT_MIN))
-        loss = -(logs * valid).sum() / norm
-        ctx.save_for_backward(prob, labels, valid)
+        index = labels.unsqueeze(axis)
+        logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
+        if valid is not None:
+            logs = logs.squeeze(axis) * valid
+        loss = -logs.sum() / norm
+        ctx.save_for_backward(prob, index, valid)
         ctx.axis, ctx.norm = axis, norm
         ctx.mark_non_differentiable(prob)
         return loss, prob
 
     @staticmethod
     def backward(ctx, dloss, dprob):
-        prob, labels, valid = ctx.saved_tensors
+        prob, index, valid = ctx.saved_tensors
         axis = ctx.axis
         grad = prob.clone()
-        grad.scatter_add_(axis, labels.unsqueeze(axis),
-                          -torch.ones_like(labels, dtype=grad.dtype).unsqueeze(axis))
-        grad = grad * valid.unsqueeze(axis) * (dloss / ctx.norm)
-        return grad, None, None, None, None
+        grad.scatter_add_(axis, index, torch.full(index.shape, -1.0, dtype=grad.dtype,
+                                                     device=grad.device))
+        if valid is not None:
+            grad = grad * valid.unsqueeze(axis)
+        return grad * (dloss / ctx.norm), None, None, None, None
 
 
 @register_layer("SoftmaxWithLoss")
@@ -75,15 +81,22 @@ class SoftmaxWithLoss(LossLayer):
         outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
         channels = x.shape[self.axis]
         lab = int_labels(label).reshape(outer, inner)
-        valid = torch.ones_like(lab, dtype=torch.bool)
-        if self.ignore_label is not None:
-            valid = lab != self.ignore_label
+        shape = x.shape[:self.axis] + x.shape[self.axis + 1:]
+        if self.ignore_label is None:       # every position counts: no mask (same bits)
+            low, high = torch.aminmax(lab) if lab.numel() else (0, 0)
+            if int(low) < 0 or int(high) >= channels:
+                bad = (lab < 0) | (lab >= channels)
+                self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), "
+                          f"got {sorted(set(lab[bad].tolist()))}")
+            norm = normalizer(self.mode, outer, inner, outer * inner)
+            loss, prob = _SoftmaxLoss.apply(x, lab.reshape(shape), None, self.axis, norm)
+            return (loss, prob) if len(self.param.top) > 1 else loss
+        valid = lab != self.ignore_label
         bad = valid & ((lab < 0) | (lab >= channels))
         if bool(bad.any()):
             self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), got "
                       f"{sorted(set(lab[bad].tolist()))}")
         lab = torch.where(valid, lab, torch.zeros_like(lab))
-        shape = x.shape[:self.axis] + x.shape[self.axis + 1:]
         norm = normalizer(self.mode, outer, inner, int(valid.sum()))
         loss, prob = _SoftmaxLoss.apply(x, lab.reshape(shape), valid.reshape(shape).to(x.dtype),
                                         self.axis, norm)

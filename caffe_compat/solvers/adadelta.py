@@ -6,6 +6,7 @@ the final ``data -= diff`` are :class:`~caffe_compat.solvers.sgd.SGDSolver`'s.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .sgd import SGDSolver
 
@@ -34,3 +35,20 @@ class AdaDeltaSolver(SGDSolver):
         diff.mul_(update)
         h2.mul_(float(momentum)).add_(diff * diff, alpha=one_minus)
         diff.mul_(local_rate)
+
+    def compute_update_values(self, diffs, rate, lr_groups):
+        delta = float(_f32(self.param.delta))
+        momentum = _f32(self.param.momentum)
+        one_minus = float(_f32(1) - momentum)
+        n = len(self._params)
+        h1, h2 = self.history[:n], self.history[n:2 * n]
+        torch._foreach_mul_(h1, float(momentum))
+        torch._foreach_add_(h1, torch._foreach_mul(diffs, diffs), alpha=one_minus)
+        update = torch._foreach_add(h2, delta)
+        torch._foreach_div_(update, torch._foreach_add(h1, delta))
+        torch._foreach_sqrt_(update)
+        torch._foreach_mul_(diffs, update)
+        torch._foreach_mul_(h2, float(momentum))
+        torch._foreach_add_(h2, torch._foreach_mul(diffs, diffs), alpha=one_minus)
+        for indices in lr_groups:
+            torch._foreach_mul_([diffs[i] for i in indices], self.local_rate(rate, indices))

@@ -32,3 +32,13 @@ class AdaGradSolver(SGDSolver):
         update = torch.sqrt(h).add_(delta)
         torch.div(diff, update, out=update)
         torch.mul(update, local_rate, out=diff)
+
+    def compute_update_values(self, diffs, rate, lr_groups):
+        delta = float(_f32(self.param.delta))
+        history = self.history[:len(diffs)]
+        torch._foreach_add_(history, torch._foreach_mul(diffs, diffs))
+        update = torch._foreach_sqrt(history)
+        torch._foreach_add_(update, delta)
+        torch._foreach_div_(diffs, update)
+        for indices in lr_groups:
+            torch._foreach_mul_([diffs[i] for i in indices], self.local_rate(rate, indices))

@@ -33,3 +33,22 @@ class AdamSolver(SGDSolver):
         update = torch.sqrt(v).add_(float(_f32(self.param.delta)))
         torch.div(m, update, out=update)
         torch.mul(update, float(_f32(local_rate * correction)), out=diff)
+
+    def compute_update_values(self, diffs, rate, lr_groups):
+        beta1, beta2 = _f32(self.param.momentum), _f32(self.param.momentum2)
+        t = self.iter + 1
+        correction = _f32(np.sqrt(1.0 - float(beta2) ** t) / (1.0 - float(beta1) ** t))
+        n = len(self._params)
+        m, v = self.history[:n], self.history[n:2 * n]
+        torch._foreach_mul_(m, float(beta1))
+        torch._foreach_add_(m, diffs, alpha=float(_f32(1) - beta1))
+        torch._foreach_mul_(v, float(beta2))
+        torch._foreach_add_(v, torch._foreach_mul(diffs, diffs), alpha=float(_f32(1) - beta2))
+        update = torch._foreach_sqrt(v)
+        torch._foreach_add_(update, float(_f32(self.param.delta)))
+        update = torch._foreach_div(m, update)
+        for indices in lr_groups:
+            local_rate = rate * self._lr_mults[indices[0]]
+            torch._foreach_mul_([update[i] for i in indices],
+                                float(_f32(local_rate * correction)))
+        torch._foreach_copy_(diffs, update)

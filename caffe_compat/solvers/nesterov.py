@@ -27,3 +27,15 @@ class NesterovSolver(SGDSolver):
         h.mul_(float(momentum)).add_(diff, alpha=local_rate)
         torch.mul(h, float(_f32(1) + momentum), out=diff)
         diff.add_(previous, alpha=-float(momentum))
+
+    def compute_update_values(self, diffs, rate, lr_groups):
+        momentum = _f32(self.param.momentum)
+        history = self.history[:len(diffs)]
+        previous = [h.clone() for h in history]
+        torch._foreach_mul_(history, float(momentum))
+        for indices in lr_groups:
+            torch._foreach_add_([history[i] for i in indices], [diffs[i] for i in indices],
+                                alpha=self.local_rate(rate, indices))
+        torch._foreach_copy_(diffs, history)
+        torch._foreach_mul_(diffs, float(_f32(1) + momentum))
+        torch._foreach_add_(diffs, previous, alpha=-float(momentum))

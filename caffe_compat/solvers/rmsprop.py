@@ -37,3 +37,16 @@ class RMSPropSolver(SGDSolver):
         update = torch.sqrt(h).add_(delta)
         torch.div(diff, update, out=update)
         torch.mul(update, local_rate, out=diff)
+
+    def compute_update_values(self, diffs, rate, lr_groups):
+        delta = float(_f32(self.param.delta))
+        rms_decay = _f32(self.param.rms_decay)
+        history = self.history[:len(diffs)]
+        torch._foreach_mul_(history, float(rms_decay))
+        torch._foreach_add_(history, torch._foreach_mul(diffs, diffs),
+                            alpha=float(_f32(1) - rms_decay))
+        update = torch._foreach_sqrt(history)
+        torch._foreach_add_(update, delta)
+        torch._foreach_div_(diffs, update)
+        for indices in lr_groups:
+            torch._foreach_mul_([diffs[i] for i in indices], self.local_rate(rate, indices))

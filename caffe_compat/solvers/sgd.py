@@ -14,6 +14,13 @@
    rate is applied before the momentum, unlike ``torch.optim.SGD``);
 4. ``Net::Update``: ``data -= diff``.
 
+The update runs as a few fused calls (``torch._foreach_*``): one per step over all parameters,
+or one per ``decay_mult`` / ``lr_mult`` value where the step's factor differs (groups decided
+once, see :meth:`SGDSolver.update_plan`), each call the same float32 operation per element as
+the per-blob form, in the same order for each parameter, so the two give the same bits
+(``fused_update = False`` runs the per-blob form; tests/caffe_compat/solvers/
+test_fused_update.py compares them).
+
 Parameters with ``lr_mult: 0`` get no gradient in Caffe; their diff is zero before
 regularization (which still feeds the history of the adaptive solvers).
 """
@@ -32,6 +39,9 @@ class SGDSolver(Solver):
     """Stochastic gradient descent with Caffe's momentum form."""
 
     type_name = "SGD"
+    # the update as fused calls over groups of parameters (False: Caffe's per-blob loop)
+    fused_update = True
+    _plan_key = None
 
     def _diffs(self):
         """Each learnable parameter's diff (a zero tensor where Caffe computes none)."""
@@ -80,6 +90,57 @@ class SGDSolver(Solver):
         h.mul_(momentum).add_(diff, alpha=local_rate)
         diff.copy_(h)
 
+    def compute_update_values(self, diffs, rate, lr_groups):
+        """:meth:`compute_update_value` for every learnable parameter as fused calls: one call
+        per step for all parameters where the step is the same for all, one per ``lr_mult``
+        (``lr_groups``: lists of indices) where it is not; the same operations per element."""
+        momentum = float(_f32(self.param.momentum))
+        history = self.history[:len(diffs)]
+        torch._foreach_mul_(history, momentum)
+        for indices in lr_groups:
+            torch._foreach_add_([history[i] for i in indices], [diffs[i] for i in indices],
+                                alpha=self.local_rate(rate, indices))
+        torch._foreach_copy_(diffs, history)
+
+    def local_rate(self, rate, indices):
+        """``rate * lr_mult`` of the parameters ``indices`` (one ``lr_mult``), as a float."""
+        return float(rate * self._lr_mults[indices[0]])
+
+    def update_plan(self):
+        """``(detached parameters, decay groups, lr groups)``: the learnable parameters (Caffe's
+        order) detached, ``[(indices, local_decay)]`` for the nonzero ``local_decay`` values
+        and ``[indices]`` per ``lr_mult``; decided once, and again only when the parameters, their
+        storage or their multipliers change."""
+        decay = _f32(self.param.weight_decay)
+        # the storage too: a net moved to another device keeps its Parameter objects
+        key = (tuple((id(p), p.data_ptr()) for p in self._params), tuple(self._lr_mults),
+               tuple(self._decay_mults), decay)
+        if key != self._plan_key:
+            decay_groups, lr_groups = {}, {}
+            for i, (lr, mult) in enumerate(zip(self._lr_mults, self._decay_mults)):
+                decay_groups.setdefault(decay * mult, []).append(i)
+                lr_groups.setdefault(lr, []).append(i)
+            self._plan = ([p.detach() for p in self._params],
+                          [(idx, local_decay) for local_decay, idx in decay_groups.items()
+                           if local_decay],
+                          list(lr_groups.values()))
+            self._plan_key = key
+        return self._plan
+
+    def _fused_update(self, diffs, rate):
+        p = self.param
+        data, decay_groups, lr_groups = self.update_plan()
+        if p.iter_size != 1:
+            torch._foreach_mul_(diffs, float(_f32(1) / _f32(p.iter_size)))
+        for indices, local_decay in decay_groups:
+            group = [diffs[i] for i in indices]
+            values = [data[i] for i in indices]
+            if p.regularization_type != "L2":
+                values = torch._foreach_sign(values)
+            torch._foreach_add_(group, values, alpha=float(local_decay))
+        self.compute_update_values(diffs, rate, lr_groups)
+        torch._foreach_sub_(data, diffs)
+
     def apply_update(self):
         rate = self.get_learning_rate()
         p = self.param
@@ -89,6 +150,9 @@ class SGDSolver(Solver):
         with torch.no_grad():
             diffs = self._diffs()
             self.clip_gradients(diffs)
+            if self.fused_update:
+                self._fused_update(diffs, rate)
+                return
             for i, diff in enumerate(diffs):
                 self.normalize(i, diff)
                 self.regularize(i, diff)
