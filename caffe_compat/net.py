@@ -49,8 +49,9 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     ``stages`` complete the NetState. ``seed`` seeds the fillers and, as Caffe::set_random_seed, the
     crops, mirrors and shuffles of the data layers; without it the net draws from the thread's
     Caffe stream (``caffe_rng``, default caffe_compat.data.caffe_random.thread_stream(), which
-    ``caffe.set_random_seed`` seeds and successive nets continue, as in Caffe). ``data_sources`` maps a data
-    layer name (or the original ``source`` string) to a replacement source path.
+    ``caffe.set_random_seed`` seeds and successive nets continue, as in Caffe).
+    ``data_sources`` maps a data layer name (or the original ``source`` string) to a
+    replacement source path.
     ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
     without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
     blob raises.
