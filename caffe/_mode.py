@@ -47,9 +47,12 @@ def device():
 
 def set_random_seed(seed):
     """Seed the random streams that fillers, Dropout and data layers draw from
-    (Caffe::set_random_seed): torch's default generator."""
+    (Caffe::set_random_seed): the thread's Caffe stream (data layers, uniform fillers) and
+    torch's default generator (the others)."""
     import torch
+    from caffe_compat.data.caffe_random import set_thread_seed
     torch.manual_seed(int(seed))
+    set_thread_seed(int(seed))
 
 
 def init_log(level=0, use_stderr=False):

@@ -20,7 +20,7 @@ from torch import nn
 
 from . import fast_inference
 from .blob import Blob, ParamSpecEntry
-from .data.caffe_random import CaffeRandom
+from .data.caffe_random import CaffeRandom, thread_stream
 from .errors import NetError
 from .graph import build_graph, phase_name
 from .io import prototxt as prototxt_io
@@ -48,8 +48,11 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     ``model``: prototxt path, prototxt text or NetParameter. ``weights``: caffemodel path(s) copied
     by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level`` and
     ``stages`` complete the NetState. ``seed`` seeds the fillers and, as Caffe::set_random_seed, the
-    crops, mirrors and shuffles of the data layers. ``data_sources`` maps a data
-    layer name (or the original ``source`` string) to a replacement source path.
+    crops, mirrors and shuffles of the data layers; without it the net draws from the thread's
+    Caffe stream (``caffe_rng``, default caffe_compat.data.caffe_random.thread_stream(), which
+    ``caffe.set_random_seed`` seeds and successive nets continue, as in Caffe).
+    ``data_sources`` maps a data layer name (or the original ``source`` string) to a
+    replacement source path.
     ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
     without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
     blob raises.
@@ -61,7 +64,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
 
     def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
                  dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
-                 engine=None):
+                 engine=None, caffe_rng=None):
         super().__init__()
         self.engine = engine
         self._engine_runners = {}
@@ -80,9 +83,12 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         self.register_buffer("_ref", torch.empty(0, dtype=dtype), persistent=False)
         generator = torch.Generator()
         generator.manual_seed(int(seed) if seed is not None else torch.initial_seed())
-        # Caffe's random stream after Caffe::set_random_seed(seed): data layers draw their
-        # seeds from it in layer order (caffe_compat.data.caffe_random)
-        self.caffe_rng = CaffeRandom(seed)
+        # Caffe's random stream (after Caffe::set_random_seed(seed) when a seed is given): data
+        # layers draw their seeds and the uniform fillers their values from it in layer order
+        # (caffe_compat.data.caffe_random)
+        if caffe_rng is None:
+            caffe_rng = CaffeRandom(seed) if seed is not None else thread_stream()
+        self.caffe_rng = caffe_rng
         taken = set()
         try:
             for node in self.graph.layers:

@@ -82,7 +82,8 @@ class NetBuildMixin:
         module.to(dtype)
         for p, fp in zip(module.blobs, module.filler_params()):
             if fp is not None:
-                fillers.fill(p.data, fp, generator, where=f"layer '{lp.name}'")
+                fillers.fill(p.data, fp, generator, where=f"layer '{lp.name}'",
+                             caffe_rng=self.caffe_rng)
         try:
             top_shapes = module.top_shapes(bottom_shapes)
         except CaffeCompatError:

@@ -26,6 +26,7 @@ seed 5489 is 4123659995, as the C++ standard requires of ``std::mt19937``).
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -129,6 +130,25 @@ class CaffeRandom(MT19937):
         return MT19937(self.next())
 
 
+_THREAD = threading.local()
+
+
+def thread_stream():
+    """The calling thread's generator (``Caffe::rng_stream()``): the stream fillers and the
+    data layers of every net built in this thread draw from, in turn. Seeded by
+    :func:`set_thread_seed`; before that, from the OS on first use, as Caffe does."""
+    rng = getattr(_THREAD, "rng", None)
+    if rng is None:
+        rng = _THREAD.rng = CaffeRandom(None)
+    return rng
+
+
+def set_thread_seed(seed):
+    """``Caffe::set_random_seed(seed)`` for the calling thread's stream."""
+    _THREAD.rng = CaffeRandom(int(seed))
+    return _THREAD.rng
+
+
 def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):
     """The draws a prefetching data layer makes from the net's stream while it is set up, in
     Caffe's order; returns ``(transformer_rng or None, [results of own_draws])``.
@@ -144,12 +164,10 @@ def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):
     4. ``InternalThread::StartInternalThread`` draws the prefetch thread's seed (always; the
        thread's own stream is not used by these layers afterwards).
 
-    Layers before the data layer that draw from the stream (fillers) would shift these draws;
-    in Caffe's train/val files the data layers come first. In a solver, Caffe seeds the stream
-    once and builds the test nets after the train net (whose fillers draw from it too); here
-    the train net's stream is seeded with ``random_seed`` (its draws are Caffe's) and test net
-    ``i`` gets its own stream seeded ``random_seed + 1 + i``, so random draws of test nets
-    (mirror in TEST, shuffled image lists) are reproducible but not Caffe's.
+    Fillers draw from the same stream in layer order (caffe_compat.fillers: uniform, xavier and
+    positive_unitball take Caffe's draws; gaussian and msra do not, see there). In a solver,
+    Caffe seeds the stream once and builds the test nets after the train net, continuing it;
+    so does this package (the thread's stream, :func:`thread_stream`).
     """
     if transformer_needs_rand:
         rng.rand()

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .. import parallel
+from ..data.caffe_random import set_thread_seed
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
 from ..memory import retain_freed_memory
@@ -113,6 +114,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self.seed = parallel.shared_seed(self.seed, self.device)   # data-parallel: rank 0's
         if self.seed is not None:
             torch.manual_seed(self.seed)
+            set_thread_seed(self.seed)      # Caffe::set_random_seed: the nets continue its stream
         self.net = self._init_train_net()
         # data-parallel training: rank 0 alone tests (Caffe's root solver)
         self.test_nets = self._init_test_nets() if parallel.is_root() else []

@@ -14,6 +14,7 @@ import os
 import re
 
 from .. import locations
+from ..data.caffe_random import thread_stream
 from ..errors import CaffeCompatError, NetError, PrototxtError, SolverError
 from ..graph import filter_net
 from ..io import positions
@@ -65,7 +66,8 @@ class NetSetupMixin:
                 lp.hdf5_data_param.batch_size = int(batch)
         try:
             net = Net(filtered, phase=phase.lower(), level=state.level,
-                      stages=list(state.stage), seed=seed, data_sources=data_sources)
+                      stages=list(state.stage), seed=seed, data_sources=data_sources,
+                      caffe_rng=thread_stream())
         except NetError as e:
             raise NetError(f"{_in(which, e)}{_describe_data(filtered, data_sources)}") from None
         except CaffeCompatError as e:
