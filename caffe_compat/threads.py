@@ -16,6 +16,7 @@ BLAS calls, so neither collapses. This module keeps torch's thread count at the 
   did not slow a 2-thread forward in our measurements), while a busy loop at nice 0 or
   below keeps its core (it shares it evenly, or wins it). ``steal`` (a hypervisor's other
   guests) counts as held;
+- before the first window, the threads runnable right now (``/proc/loadavg``) stand for it;
 - checked lazily, at most every :data:`CHECK_INTERVAL_S` seconds, when a forward, a step or
   a batch starts (:func:`usable_threads` is a clock read between two checks); a core counts
   as held once others used :data:`HELD_FRACTION` of it over a window; the count of held cores
@@ -44,7 +45,12 @@ import time
 
 ENV_THREADS = "CAFFE_COMPAT_THREADS"
 CHECK_INTERVAL_S = 0.25      # a window of /proc/stat: 25 clock ticks per core at 100 Hz
-HELD_FRACTION = 0.6          # others busy 60 % of a core over a window: the core is held
+# others busy a quarter of a core over a window: the core is held. Low, because the costs are
+# lopsided: a second thread gains at most 2x when its core is free, and an operator whose
+# thread waits for a taken core costs 5-10x (unfold 64x20x12x12: 123-151 ms against 13-20 ms
+# with one thread under a pinned busy loop), so a core taken a fifth of the time already
+# makes two threads slower on average than one
+HELD_FRACTION = 0.25
 RELEASE_WINDOWS = 2          # windows in a row with fewer cores held before threads come back
 # libgomp's spin before an idle thread sleeps, in iterations (its default is 300000 when
 # OMP_WAIT_POLICY is unset, 0 with PASSIVE): short enough not to hold a core another process
@@ -53,6 +59,10 @@ DEFAULT_SPINCOUNT = "10000"
 # a net whose largest layer does fewer multiply-adds than this runs single-threaded: waking a
 # second thread costs more than it saves (torch's own grain is 32768 elements per operator)
 SMALL_WORK = 1 << 20
+# in the inference fast path (fast_run), a layer doing fewer multiply-adds than this (about 50
+# microseconds of one core's work) runs on one thread inside a multi-threaded forward
+SMALL_LAYER_WORK = 1 << 17
+PER_LAYER = True
 
 
 def set_default_wait_policy(environ=None, modules=None):
@@ -187,6 +197,16 @@ def _own_cpu_seconds():
     return t.user + t.system
 
 
+def _runnable_others():
+    """Threads runnable right now besides the caller (/proc/loadavg's fourth field counts the
+    caller too), or 0 where it cannot be read."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return max(0, int(f.read().split()[3].split(b"/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _own_niced():
     try:
         return os.getpriority(os.PRIO_PROCESS, 0) > 0
@@ -204,7 +224,8 @@ class CoreMonitor:
     def __init__(self, read_stat=_read_proc_stat, own_cpu=_own_cpu_seconds,
                  clock=time.monotonic, cpus=affinity, quota=cgroup_quota, niced=_own_niced,
                  interval=CHECK_INTERVAL_S, held_fraction=HELD_FRACTION,
-                 release_windows=RELEASE_WINDOWS, ticks_per_s=_TICKS):
+                 release_windows=RELEASE_WINDOWS, ticks_per_s=_TICKS,
+                 runnable=_runnable_others):
         self.read_stat, self.own_cpu, self.clock = read_stat, own_cpu, clock
         self.cpus_source, self.quota_source, self.niced = cpus, quota, niced
         self.interval, self.held_fraction = interval, held_fraction
@@ -220,6 +241,10 @@ class CoreMonitor:
         self.cores = 1
         self.usable = 1
         self._sample(self.clock())
+        # until the first window has passed, the threads runnable right now stand for the
+        # cores held (a busy neighbour is there before our first forward)
+        self.held = max(0, min(self.cores - 1, runnable()))
+        self.usable = max(1, self.cores - self.held)
 
     def _sample(self, now):
         cpus = self.cpus_source()

@@ -83,6 +83,7 @@ class FakeMachine:
                        for c in range(self.ncpu))
 
     def monitor(self, **kw):
+        kw.setdefault("runnable", lambda: 0)
         return threads.CoreMonitor(read_stat=self.stat, own_cpu=lambda: self.own,
                                    clock=lambda: self.t, cpus=lambda: list(range(self.ncpu)),
                                    quota=lambda: None, niced=lambda: False, ticks_per_s=100,
@@ -108,10 +109,10 @@ def test_monitor_drops_at_once_and_recovers_after_two_windows():
 def test_monitor_hysteresis_threshold_and_lazy_checks():
     m = FakeMachine()
     mon = m.monitor()
-    m.others = 0.5                              # half a core: below HELD_FRACTION
+    m.others = threads.HELD_FRACTION - 0.1      # below the threshold: the core is ours
     m.advance(0.3)
     assert mon.check() == 2
-    m.others = 0.7
+    m.others = threads.HELD_FRACTION + 0.1
     m.advance(0.1)
     assert mon.check() == 2                     # within CHECK_INTERVAL_S: no new sample
     m.advance(0.2)
@@ -125,15 +126,27 @@ def test_quota_caps_the_cores():
     m = FakeMachine(ncpu=4)
     mon = threads.CoreMonitor(read_stat=m.stat, own_cpu=lambda: m.own, clock=lambda: m.t,
                               cpus=lambda: [0, 1, 2, 3], quota=lambda: 1.5,
-                              niced=lambda: False, ticks_per_s=100)
+                              niced=lambda: False, ticks_per_s=100, runnable=lambda: 0)
     assert mon.check() == 2                     # 1.5 cores: two threads run most of the time
 
 
 def test_unreadable_stat_falls_back_to_the_allowed_cores():
     def broken():
         raise OSError("no /proc")
-    mon = threads.CoreMonitor(read_stat=broken, cpus=lambda: [0, 1, 2], quota=lambda: None)
+    mon = threads.CoreMonitor(read_stat=broken, cpus=lambda: [0, 1, 2], quota=lambda: None,
+                              runnable=lambda: 0)
     assert mon.check() == 3
+
+
+def test_before_the_first_window_runnable_threads_stand_for_held_cores():
+    m = FakeMachine(ncpu=4)
+    mon = m.monitor(runnable=lambda: 1)
+    assert mon.check() == 3                     # one thread runnable besides us
+    m.advance(0.3)
+    assert mon.check() == 3                     # the window agrees on nothing held: one more
+    m.advance(0.3)                              # window, and the core comes back
+    assert mon.check() == 4
+    assert m.monitor(runnable=lambda: 9).check() == 1
 
 
 def test_wait_policy_default():
@@ -238,3 +251,43 @@ def test_a_busy_loop_of_higher_priority_takes_a_thread_away():
     # the core comes back, unless other work on a shared machine still holds one
     assert mon.held < held_during or mon.others >= threads.HELD_FRACTION, \
         f"others used {mon.others:.2f} cores"
+
+
+def test_per_layer_threads_in_the_compiled_inference_run(monkeypatch):
+    """Small layers run on one thread inside a two-thread forward, large products on two;
+    the outputs are the same bits either way, and torch's count is the pass's afterwards."""
+    import caffe_compat
+    net = caffe_compat.Net("""name: "mixed"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 16 dim: 32 dim: 32 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 32 kernel_size: 3 pad: 1 weight_filler { type: "xavier" } } }
+layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool"
+        pooling_param { pool: MAX kernel_size: 8 stride: 8 } }
+layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }""", seed=1)
+    net.eval()
+    x = torch.rand(2, 16, 32, 32)
+    monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+    saved = torch.get_num_threads()
+    seen = []
+    real = torch.set_num_threads
+
+    def spy(n):
+        seen.append(n)
+        real(n)
+    try:
+        real(2)
+        with torch.inference_mode():
+            plain = net.forward(data=x)["prob"].clone()
+            monkeypatch.setattr(torch, "set_num_threads", spy)
+            per_layer = net.forward(data=x)["prob"].clone()
+            monkeypatch.setattr(threads, "PER_LAYER", False)
+            whole = net.forward(data=x)["prob"].clone()
+        assert torch.get_num_threads() == 2
+    finally:
+        monkeypatch.setattr(torch, "set_num_threads", real)
+        real(saved)
+        threads._state["applied"] = None
+    assert torch.equal(plain, per_layer) and torch.equal(plain, whole)
+    # the convolution (2 x 32 x 32 x 32 outputs of 144 multiply-adds) on two threads, the
+    # pooling and softmax after it on one, then the pass's two again
+    assert 1 in seen and seen[-1] == 2, seen
