@@ -274,6 +274,9 @@ def _caffe_runner(caffe, folder, net_param, iterations):
     env = dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1",
                OPENBLAS_NUM_THREADS=str(DEFAULT_THREADS))
     env.pop("GOMP_SPINCOUNT", None)
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(caffe))), "lib")
+    if os.path.isdir(lib):            # an installed prefix: bin/caffe beside lib/
+        env["LD_LIBRARY_PATH"] = lib + os.pathsep + env.get("LD_LIBRARY_PATH", "")
 
     def run():
         out = subprocess.run([caffe, "time", "-model", path, "-iterations", str(iterations)],
@@ -352,7 +355,7 @@ def _deploy(name, folder):
     if name == "cnnd":
         from caffe_compat.proto import caffe_pb2
         net_param = read_net(os.path.join(REPO, "prototxt", "cnnd_deploy.prototxt"))
-        keep = [la for la in net_param.layer if la.type != "Silence"]
+        keep = [la for la in net_param.layer if "label" not in la.bottom]   # deploy: no label
         del net_param.layer[:]
         net_param.layer.extend(keep)
         inp = net_param.layer[0]
