@@ -42,6 +42,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -442,6 +443,8 @@ def main(argv=None):
                     help="inference: also time ours with the per-layer thread rule off "
                          "(ours-nolayer)")
     args = ap.parse_args(argv)
+    # a termination request unwinds, so that the load's child process is killed on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     global PER_LAYER_AB
     PER_LAYER_AB = args.per_layer_ab
     if args.quick:
