@@ -65,6 +65,7 @@ from caffe_compat.io.prototxt import read_net, read_solver, write_prototxt  # no
 SETTLE_S = 0.6          # after a load starts: two of the thread policy's windows
 PAUSE_S = 0.05          # between blocks: the spinning threads of torch and OpenCV go to sleep
 # onnxruntime's pool spins longer: the runner after it measured 1.3x slower after 0.05 s
+# (and still 1.27x after 0.3 s: the order of the runners turns each round as well)
 PAUSE_AFTER = {"ort": 0.3}
 BVLC = os.path.join(REPO, "tests", "fixtures", "bvlc_nets")
 DEFAULT_THREADS = torch.get_num_threads()
@@ -120,7 +121,7 @@ def torch_threads(n):
         torch.set_num_threads(saved)
 
 
-def alternate(runs, seconds, min_blocks=2):
+def alternate(runs, seconds, min_blocks=3):
     """{name: median seconds per call} of the callables in ``runs``, in alternating blocks.
     A callable returning a number measured itself (seconds per iteration)."""
     block = {}
@@ -133,8 +134,13 @@ def alternate(runs, seconds, min_blocks=2):
     end = time.perf_counter() + seconds
     done = 0
     while time.perf_counter() < end or done < min_blocks:
-        before = list(runs)[-1]
-        for k, f in runs.items():
+        # the order turns by one each round: a runner that slows the next one (onnxruntime's
+        # pool, measured 1.3x on the runner after it even after a pause) slows each alike
+        names = list(runs)
+        names = names[done % len(names):] + names[:done % len(names)]
+        before = names[-1]
+        for k in names:
+            f = runs[k]
             time.sleep(PAUSE_AFTER.get(before, PAUSE_S))
             before = k
             if block[k] > 1:
