@@ -31,9 +31,12 @@ calls; see
 benchmarks/zoo_timing.py) for ``--seconds`` per case and load; the median time per
 iteration / forward is printed with the ratios: each runner's time over ours (above 1: we
 are faster), ours over ours at 1 thread (the acceptance: at most 1.2 under the pinned load),
-and ours under each load over ours idle. The full run (every case, every load, 3 s each, no
-Caffe) takes about 6 minutes on 2 cores; ``--quick`` (logistic regression, LeNet and
-GoogLeNet at batch 1, idle and pinned, 2 s each) about a minute.
+and ours under each load over ours idle. A case and load takes ``--seconds`` plus a warm-up
+call of each runner, at least three rounds, and the load's settling: on a 2-core machine the
+inference cases take 205 s for all four loads at ``--seconds 2``, the training cases about 10
+minutes with ``--caffe`` (the CNN+D at batch 128, several seconds an iteration per runner,
+is half of it; estimated from runs on a loaded machine); ``--quick`` (logistic regression,
+LeNet and GoogLeNet at batch 1, idle and pinned, 2 s each) well under a minute.
 """
 from __future__ import annotations
 
