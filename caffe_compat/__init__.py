@@ -10,6 +10,11 @@ reading files (``caffe_compat.proto``, ``caffe_compat.io``) stays cheap.
 """
 import importlib
 
+from . import threads as _threads
+
+# libgomp reads its wait policy once, when torch loads it: a bounded spin unless the user chose
+_threads.set_default_wait_policy()
+
 from .errors import (CaffeCompatError, DataError, NetError, PrototxtError, SolverError,
                      WeightsError)
 

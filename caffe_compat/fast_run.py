@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import torch
 
+from . import threads
+
 
 class CompiledRun:
     """The steps of one plan; calling it with the fed inputs returns ``(values, first
     versions, None)`` as ``Net._run`` does."""
 
     def __init__(self, net, plan, keep):
-        steps, reads = [], []
+        steps, reads, self._nodes = [], [], []
         for node, key, weights, _ in net._nodes:
             if node.index in plan.skip:
                 continue
+            self._nodes.append(node)
             module = net.layers[key]
             if node.type == "Input":
                 shapes = tuple(net._blob_shapes[t] for t in node.tops)
@@ -52,15 +55,44 @@ class CompiledRun:
                     steps[i][4] += (b,)
         self.steps = [tuple(s) for s in steps]
         self.dtype, self.device = net._ref.dtype, net._ref.device
+        # per step, the batch from which it runs on more than one thread: its work at the
+        # set-up shapes, per item, against threads.SMALL_LAYER_WORK (decided once here)
+        self.parallel_from = self._parallel_from(net)
+
+    def _parallel_from(self, net):
+        shapes, found = net._blob_shapes, []
+        batch = next((int(shapes[t][0]) for node, _, _, _ in net._nodes if node.type == "Input"
+                      for t in node.tops[:1] if shapes.get(t)), 1) or 1
+        keys = {node.index: key for node, key, _, _ in net._nodes}
+        for (fn, bottoms, tops, _, _), node in zip(self.steps, self._nodes):
+            if fn is None:
+                found.append(0)
+                continue
+            module = net.layers[keys[node.index]]
+            work = threads.layer_work(module, [shapes.get(b) for b in bottoms],
+                                      [shapes.get(t) for t in tops])
+            per_item = max(work / batch, 1e-9)
+            found.append(threads.SMALL_LAYER_WORK / per_item)
+        return tuple(found)
 
     def __call__(self, inputs):
         values, first = {}, {}
-        for fn, bottoms, tops, fresh, drops in self.steps:
+        many = torch.get_num_threads()      # as threads.apply set it for this pass
+        batch = next((int(v.shape[0]) for v in inputs.values() if v.dim()), 1) \
+            if threads.PER_LAYER and many > 1 else 0
+        current = many
+        for (fn, bottoms, tops, fresh, drops), parallel_from in zip(self.steps,
+                                                                     self.parallel_from):
             if fn is None:        # an Input layer: the fed blobs, zeros for the others
                 outs = tuple(inputs[t] if t in inputs else
                              torch.zeros(s, dtype=self.dtype, device=self.device)
                              for t, s in zip(tops, bottoms))
             else:
+                if batch:         # small work on one thread, large products on all
+                    want = many if batch >= parallel_from else 1
+                    if want != current:
+                        torch.set_num_threads(want)
+                        current = want
                 outs = fn(*[values[b] for b in bottoms])
                 if isinstance(outs, torch.Tensor):
                     outs = (outs,)
@@ -71,6 +103,8 @@ class CompiledRun:
                 values[name] = t
                 if new:
                     first[name] = t
+        if current != many:
+            torch.set_num_threads(many)
         return values, first, None
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import fast_inference
+from . import fast_inference, threads
 from .blob import Blob, ParamSpecEntry
 from .data.caffe_random import CaffeRandom, thread_stream
 from .errors import NetError
@@ -286,6 +286,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     def _run(self, inputs, keep=None):
         """One pass over the layers: (values, first versions, total loss). With ``keep`` (a
         set of blob names), a blob is dropped once its last consumer has run, unless kept."""
+        threads.apply_for_net(self, inputs)     # the cores we can get, 1 for a small net
         values, first = {}, {}
         last_use = self._last_use if keep is not None else {}
         plan = fast_inference.plan_for(self, self.blobs if keep is None else keep) \

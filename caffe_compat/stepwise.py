@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import torch
 
-from . import fast_inference, fast_layers
+from . import fast_inference, fast_layers, threads
 from .errors import NetError
 
 
@@ -286,6 +286,7 @@ class Stepwise:
         """Run layers ``start`` to ``end`` (inclusive); returns the total loss of the layers
         run (float), as Caffe's ForwardFromTo."""
         end = len(self.nodes) - 1 if end is None else end
+        threads.apply_for_net(self.net)     # the cores we can get, 1 for a small net
         if start < 0 or end >= len(self.nodes):
             raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")
         grad = torch.is_grad_enabled()
@@ -483,6 +484,7 @@ class Stepwise:
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
         reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
         start = len(self.nodes) - 1 if start is None else start
+        threads.apply_for_net(self.net)
         for i in range(start, end - 1, -1):
             if not self.layer_need[i]:
                 continue

@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from caffe_compat.threads import usable_threads
+
 from . import resize_threads
 from .resize_passes import _cast_pass, _from_view
 from .resize_threads import _scratch
@@ -93,13 +95,15 @@ def _kernel_result(shape):
 
 
 def _kernel_threads(work):
-    """Threads for ``work`` multiply-adds: up to get_num_threads(), no more than the processors
-    that are idle right now (Linux: runnable threads in /proc/loadavg), else one."""
+    """Threads for ``work`` multiply-adds: up to get_num_threads(), no more than the cores
+    other processes leave us (caffe_compat.threads.usable_threads) nor the processors idle
+    right now (Linux: runnable threads in /proc/loadavg), else one."""
     n = resize_threads.get_num_threads()
     if n <= 1 or work < _KERNEL_MIN_PARALLEL:
         return 1
     if not _KERNEL_IDLE_CHECK:
         return n
+    n = min(n, usable_threads())
     try:
         with open("/proc/loadavg", "rb") as f:
             runnable = int(f.read().split()[3].split(b"/")[0])  # this thread included

@@ -6,6 +6,8 @@ half away from zero and saturate, single is rounded to single.
 """
 import numpy as np
 
+from caffe_compat.threads import usable_threads
+
 from . import resize_threads
 from .mfuncs import to_class
 from .resize_threads import _get_pool, _scratch
@@ -122,6 +124,8 @@ def _apply_plan(src, plan, fresh):
     tasks = _tasks(plan, a_dim, m_dim)
     work = dst.size * plan.weights.shape[1]
     nthreads = min(resize_threads.get_num_threads(), len(tasks))
+    if nthreads > 1 and work >= _MIN_PARALLEL:
+        nthreads = min(nthreads, usable_threads())   # the cores other processes leave us
     if nthreads <= 1 or work < _MIN_PARALLEL:
         _run_tasks(src, dst, plan, tasks)
         return dst

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from caffe_compat.threads import usable_threads
+
 from .errors import PortError, PortFileError
 
 __all__ = ["run_eval", "eval_video", "load_crops", "video_to_blob", "script_metrics",
@@ -268,7 +270,9 @@ def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=
 
     starts = list(range(0, n, batch))
     threads = torch.get_num_threads()
-    workers = min(len(starts), threads if workers is None else max(1, int(workers)))
+    # by default one worker per core other processes leave us (caffe_compat.threads)
+    workers = min(len(starts), min(threads, usable_threads()) if workers is None
+                  else max(1, int(workers)))
     if _on_engine(net):
         workers = 1             # the engine's own threads split each batch
     if workers > 1:
