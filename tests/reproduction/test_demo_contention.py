@@ -11,7 +11,7 @@ from caffe_compat import threads
 from reproduction import demo as D
 
 
-@pytest.mark.slow
+@pytest.mark.contention
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(threads.affinity()) < 2,
                     reason="needs two CPUs and Linux affinity")
 def test_demo_under_ten_minutes_with_a_core_held(tmp_path):
