@@ -118,8 +118,12 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self.net = self._init_train_net()
         # data-parallel training: rank 0 alone tests (Caffe's root solver)
         self.test_nets = self._init_test_nets() if parallel.is_root() else []
+        # Caffe shares the trained layers with a test net at each test pass (Solver::Test calls
+        # ShareTrainedLayersWith), so until the first one a test net holds its own filler
+        # values; a layer that cannot be shared is still an error here, before any training
         for tn in self.test_nets:
-            share_trained_layers(tn, self.net)
+            share_trained_layers(tn, self.net, check_only=True)
+        self._test_nets_shared = [False] * len(self.test_nets)
         self._init_random_streams()
         self.log.info("Solver scaffolding done.", "solver.cpp:57")
         self.iter = 0

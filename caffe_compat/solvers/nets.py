@@ -218,9 +218,10 @@ def _describe_data(net_param, data_sources):
     return ("\n  data: " + "; ".join(notes)) if notes else ""
 
 
-def share_trained_layers(target, source):
+def share_trained_layers(target, source, check_only=False):
     """Caffe's Net::ShareTrainedLayersWith: layers of ``target`` named as a layer of ``source``
-    use that layer's Parameter objects (blob counts and shapes must agree)."""
+    use that layer's Parameter objects (blob counts and shapes must agree; ``check_only``:
+    raise where they do not, share nothing)."""
     for node, key, _, _ in source._nodes:
         src_blobs = source.layers[key].blobs
         tkey = target._layer_keys.get(node.name)
@@ -236,4 +237,5 @@ def share_trained_layers(target, source):
                 raise NetError(f"cannot share param {j} of layer '{node.name}' with test net "
                                f"'{target.name}': shape {tuple(a.shape)} in the train net, "
                                f"{tuple(b.shape)} in the test net")
-            module.set_blob(j, a)
+            if not check_only:
+                module.set_blob(j, a)

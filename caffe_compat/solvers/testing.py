@@ -21,6 +21,7 @@ import torch
 from ._log import g
 from .actions import NONE, SNAPSHOT, STOP
 from .display import blob_loss_weights
+from .nets import share_trained_layers
 
 _f32 = np.float32
 NOTE_SECONDS = 10.0     # a test pass expected to take longer is announced with its duration
@@ -41,6 +42,7 @@ class TestPassMixin:
         # A snapshot taken during the pass (a SIGHUP) or after it was interrupted (SIGINT)
         # records the test net's position at the start of the pass: resuming redoes the pass
         # from there, as the uninterrupted run did it.
+        self.share_with_test_net(test_net_id)
         label = f"test#{test_net_id}"
         start = (label, self._position_of(label))
         self._test_pass_start = start
@@ -50,6 +52,13 @@ class TestPassMixin:
             self._test_pass_start = None
         if self.requested_early_exit:
             self._load_position_of(*start)
+
+    def share_with_test_net(self, test_net_id):
+        """Caffe's ``test_net->ShareTrainedLayersWith(net_)`` at the start of Solver::Test: from
+        the first test pass on, the test net computes with the train net's parameter blobs."""
+        if not self._test_nets_shared[test_net_id]:
+            share_trained_layers(self.test_nets[test_net_id], self.net)
+            self._test_nets_shared[test_net_id] = True
 
     def _test_passes(self, test_net_id):
         p = self.param

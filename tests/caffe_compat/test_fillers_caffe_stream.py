@@ -29,9 +29,6 @@ def test_nets_and_solver_draw_caffes_values(tmp_path):
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
-@pytest.mark.xfail(strict=True, reason="the solver shares the train net's weights with its "
-                   "test nets when it is built; Caffe shares them at the first test pass "
-                   "(Solver::Test), so until then its test net holds its own filler draws")
 def test_test_net_shows_its_own_draws_before_the_first_test(tmp_path):
     expected = np.load(HERE / "fillers.npz")
     got = make_fixture.run(caffe, str(tmp_path))

@@ -97,7 +97,10 @@ def test_gradient_ascent_on_the_input(net_file):
 
 
 def test_solving_loop_reading_its_test_net(net_file, tmp_path, monkeypatch):
-    # the style of the LeNet and multilabel notebooks: step, then score the test net by hand
+    # the style of the LeNet and multilabel notebooks: step, then score the test net by hand.
+    # The solver tests at iteration 0 (test_initialization's default), which is when Caffe's
+    # Solver::Test first shares the trained layers with the test net: without a test pass the
+    # test net would keep its own filler values, as in Caffe
     monkeypatch.chdir(tmp_path)
     data = ("layer { type: 'Python' name: 'data' top: 'x' top: 'y' "
             "python_param { module: 'tests.pycaffe.pylayers' layer: 'BatchFeeder' "
@@ -108,7 +111,7 @@ def test_solving_loop_reading_its_test_net(net_file, tmp_path, monkeypatch):
         layer { type: 'EuclideanLoss' name: 'loss' bottom: 'fc' bottom: 'y' top: 'loss' }""")
     solver = caffe.SGDSolver(net_file(
         f"net: '{net}' base_lr: 0.05 momentum: 0.9 lr_policy: 'fixed' test_iter: 1 "
-        "test_interval: 1000 test_initialization: false max_iter: 1000 display: 0 "
+        "test_interval: 1000 max_iter: 1000 display: 0 "
         "snapshot_prefix: 'm'", name="solver.prototxt"))
     test_losses = []
     for it in range(30):

@@ -88,7 +88,10 @@ def test_vlqr_copy_is_bit_identical(tmp_path, monkeypatch):
     for layer in ("conv1", "conv2", "conv3"):
         for j in range(2):
             np.testing.assert_array_equal(s.net.params[layer][j].detach().numpy(), sr[layer][j])
-            assert s.test_nets[0].params[layer][j] is s.net.params[layer][j]
+            # the test net holds the copied weights too (caffe.cpp's CopyLayers copies into
+            # every net); Solver::Test shares the train net's blobs with it at its first pass
+            np.testing.assert_array_equal(s.test_nets[0].params[layer][j].detach().numpy(),
+                                          sr[layer][j])
 
 
 def test_sr_pretrain_first_iterations(tmp_path, monkeypatch):
@@ -576,3 +579,35 @@ def test_test_iter_rules(tmp_path, monkeypatch):
     p.test_interval = 0
     with pytest.raises(SolverError, match="test_interval must be positive"):
         get_solver(p)
+
+
+def test_test_net_shares_the_trained_layers_from_its_first_test_pass(tmp_path, monkeypatch):
+    # Caffe's Solver::Test calls ShareTrainedLayersWith at each pass: before the first one the
+    # test net holds its own blobs (its filler values), from it on the train net's
+    monkeypatch.chdir(make_small(tmp_path, solver_type="SGD", extra="", test_interval=3))
+    s = get_solver("solver.prototxt")
+
+    def shared():
+        train, test = s.net.params, s.test_nets[0].params
+        return [test[k][j] is train[k][j] for k in train for j in range(len(train[k]))]
+    assert not any(shared())
+    s.step(1)                               # iteration 0 tests first (test_initialization)
+    assert all(shared())
+    s.step(4)
+    assert all(shared())
+
+
+def test_a_test_net_that_cannot_share_is_an_error_at_set_up(tmp_path, monkeypatch):
+    # Caffe would stop at the first test pass; the shape mismatch is reported before training
+    monkeypatch.chdir(make_small(tmp_path, solver_type="SGD", extra=""))
+    text = open("net.prototxt").read()
+    old = 'convolution_param { num_output: 4 kernel_size: 3'
+    assert old in text
+    conv = text[text.index('layer { name: "conv"'):text.index('layer { name: "relu"')]
+    wide = conv.replace("num_output: 4", "num_output: 5").replace(
+        'top: "conv"', 'top: "conv" include { phase: TEST }', 1)
+    text = text.replace(conv, conv.replace('top: "conv"', 'top: "conv" include { phase: TRAIN }', 1)
+                        + wide)
+    open("net.prototxt", "w").write(text)
+    with pytest.raises(NetError, match="cannot share param 0 of layer 'conv'"):
+        get_solver("solver.prototxt")
