@@ -23,8 +23,10 @@ and 8. Runners of a training case: ``ours`` (``caffe_compat`` with its thread po
 ``torch`` (a hand-written PyTorch loop, torch's default thread count, data in memory) and,
 with ``--caffe``, ``caffe`` (Caffe 1.0's ``caffe time``: forward + backward of the same net
 on the same database, its own per-iteration average; no update, so it is a lower bound of a
-Caffe step). Of an inference case: ``ours``, ``ours-1t``, ``opencv`` (cv2.dnn, OpenCV's
-default threads) and ``ort`` (onnxruntime on our exported ONNX, its default threads).
+Caffe step). Of an inference case: ``ours``, ``ours-1t``, ``dnn`` (``caffe_compat.dnn``'s
+default backend: the engine its calibration chose, :mod:`caffe_compat.engines`), ``opencv``
+(cv2.dnn, OpenCV's default threads) and ``ort`` (onnxruntime on our exported ONNX, its default
+threads).
 
 Runners alternate in blocks (a pause, one untimed call where a call is short, then timed
 calls; see
@@ -421,7 +423,15 @@ def infer_case(name, folder):
             ours()
         finally:
             threads.PER_LAYER = saved
-    runs = {"ours": ours, "ours-1t": ours_1t, "opencv": opencv}
+    # caffe_compat.dnn's default backend: the engine its calibration picks (caffe_compat.engines)
+    from caffe_compat import dnn as compat_dnn
+    ours_dnn_net = compat_dnn.readNetFromCaffe(np.frombuffer(text.encode(), np.uint8),
+                                               np.frombuffer(model, np.uint8))
+
+    def ours_dnn():
+        ours_dnn_net.setInput(x)
+        ours_dnn_net.forward()
+    runs = {"ours": ours, "ours-1t": ours_1t, "dnn": ours_dnn, "opencv": opencv}
     if PER_LAYER_AB:
         runs["ours-nolayer"] = ours_all_layers
     try:
