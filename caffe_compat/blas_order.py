@@ -82,6 +82,15 @@ def usable(*tensors):
             and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
 
 
+def usable_in_training(*tensors):
+    """What :func:`usable` says for these tensors with autograd on: whether a training pass
+    (autograd's or the explicit one of :mod:`caffe_compat.train_plan`) uses the exact
+    products."""
+    return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
+            and (INFERENCE or EXACT_TRAINING)
+            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
 def fast_training_active(*tensors):
     """True when the fast training mode applies to these tensors now (CPU float32, autograd
     on, ``EXACT_TRAINING`` off)."""
