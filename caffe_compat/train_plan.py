@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import torch
 
+from . import blas_order
+
 # False: every training pass through autograd, here and in pycaffe's layer-by-layer passes
 # (caffe_compat.stepwise); the explicit passes' tests compare the two
 ENABLED = True
@@ -45,10 +47,19 @@ class TrainPlan:
         self.grad_blobs = grad_blobs          # blobs that carry a diff in autograd's pass
         self.loss_tops = loss_tops            # (top name, float32 scalar of its weight)
 
+    _ready_state = None
+    _ready = False
+
     def ready(self):
-        """Whether the plan applies now (the layers' kernels are still those it was decided
-        for)."""
-        return all(module.explicit_ready() for module in self.explicit_layers)
+        """Whether the plan applies now: every explicit layer's ``explicit_ready()``, asked
+        again only when the kernel settings (:func:`kernel_state`) change; :func:`plan_for`
+        decides again when the parameters' device or dtype does."""
+        state = kernel_state()
+        if state != self._ready_state:
+            self._ready = all(module.explicit_ready() for module in self.explicit_layers)
+            self._ready_state = state
+        return self._ready
+
 
     def forward_backward(self):
         """One forward and backward pass; sets the blobs and ``net.loss`` as a forward does
@@ -119,7 +130,8 @@ def plan_for(net):
     holders = cache[0]
     ref = net._ref
     key = (ref.device, ref.dtype, net.keep_diffs,
-           tuple((id(p), p.requires_grad) for m in holders for p in m.blobs))
+           tuple((id(p), p.requires_grad, p.dtype, p.is_cpu) for m in holders
+                 for p in m._parameters.values()))
     if key != cache[1]:
         cache[1], cache[2] = key, _build(net)
     return cache[2]
@@ -166,3 +178,11 @@ def _build(net):
     if len({name for name, _ in loss_tops}) != len(loss_tops):
         return None
     return TrainPlan(net, steps, explicit_layers, frozenset(requires), loss_tops)
+
+
+def kernel_state():
+    """The settings a layer's ``explicit_ready()`` may depend on besides its parameters'
+    device and dtype: which products training uses (:mod:`caffe_compat.blas_order`) and
+    whether a trace is being recorded."""
+    return (blas_order.ENABLED, blas_order.EXACT_TRAINING, blas_order.INFERENCE,
+            torch.jit.is_tracing())

@@ -127,7 +127,9 @@ class Layer(nn.Module):
     # ``explicit_backward(saved, top_diffs, bottom_need, param_need) -> (bottom diffs, param
     # diffs)`` (the arithmetic of the backward that autograd runs for ``forward``, so that the
     # two give the same bits; None where no diff is computed), and ``explicit_ready()`` saying
-    # whether they apply now (the same kernels as autograd's forward would use).
+    # whether they apply now (the same kernels as autograd's forward would use; it may depend
+    # on the parameters' device and dtype and on caffe_compat.train_plan.kernel_state() only:
+    # the training plan asks again only when those change).
     explicit_forward = None
     explicit_backward = None
     # indices of the tops that take no diff (autograd's non-differentiable outputs)

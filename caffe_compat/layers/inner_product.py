@@ -107,7 +107,8 @@ class InnerProduct(Layer):
         if x.shape[self.axis:].numel() != self.K:
             self.fail(f"input size {x.shape[self.axis:].numel()} (shape {tuple(x.shape)}) does "
                       f"not match the weights' K = {self.K}")
-        flat = x.reshape(-1, self.K)
+        # a bottom already (M, K) is its own flat view: the same values, one call less
+        flat = x if x.dim() == 2 and self.axis == 1 else x.reshape(-1, self.K)
         weight = self.weight.detach()
         bias = self.bias.detach() if self.bias_term else None
         if flat.shape[0] > 0:
@@ -116,12 +117,18 @@ class InnerProduct(Layer):
                 y.add_(bias)
         else:
             y = F.linear(flat, weight.t() if self.transpose else weight, bias)
-        return (y.reshape(tuple(lead) + (self.N,)),), (flat, weight, x.shape)
+        if flat is not x:
+            y = y.reshape(tuple(lead) + (self.N,))
+        return (y,), (flat, weight, x.shape if flat is not x else None)
 
     def explicit_backward(self, saved, top_diffs, bottom_need, param_need):
         flat, weight, shape = saved
-        grad = top_diffs[0].reshape(-1, self.N)
+        grad = top_diffs[0]
+        if shape is not None:
+            grad = grad.reshape(-1, self.N)
         gx, gw, gb = inner_product_backward(grad, flat, weight, self.transpose, bottom_need[0],
                                             param_need[0],
                                             self.bias_term and param_need[1])
-        return [None if gx is None else gx.reshape(shape)], [gw, gb][:len(param_need)]
+        if gx is not None and shape is not None:
+            gx = gx.reshape(shape)
+        return [gx], [gw, gb][:len(param_need)]

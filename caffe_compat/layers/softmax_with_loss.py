@@ -96,15 +96,18 @@ class SoftmaxWithLoss(LossLayer):
         in the prediction's shape less ``axis`` (0 where ignored), checked."""
         outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
         channels = x.shape[self.axis]
-        lab = int_labels(label).reshape(outer, inner)
         shape = x.shape[:self.axis] + x.shape[self.axis + 1:]
         if self.ignore_label is None:       # every position counts: no mask (same bits)
+            lab = int_labels(label)
+            if lab.shape != shape:
+                lab = lab.reshape(shape)
             low, high = torch.aminmax(lab) if lab.numel() else (0, 0)
             if int(low) < 0 or int(high) >= channels:
                 bad = (lab < 0) | (lab >= channels)
                 self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), "
                           f"got {sorted(set(lab[bad].tolist()))}")
-            return lab.reshape(shape), None, normalizer(self.mode, outer, inner, outer * inner)
+            return lab, None, normalizer(self.mode, outer, inner, outer * inner)
+        lab = int_labels(label).reshape(outer, inner)
         valid = lab != self.ignore_label
         bad = valid & ((lab < 0) | (lab >= channels))
         if bool(bad.any()):

@@ -32,6 +32,10 @@ TWO_IP = """layer { name: "fc2" type: "InnerProduct" bottom: "fc1" top: "fc2"
 RELU = """layer { name: "relu" type: "ReLU" bottom: "fc1" top: "fc1" }
 layer { name: "fc2" type: "InnerProduct" bottom: "fc1" top: "fc2"
   inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }"""
+CONV = """layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 3 kernel_size: 2 weight_filler { type: "xavier" } } }
+layer { name: "fc1" type: "InnerProduct" bottom: "conv" top: "fc1"
+  inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }"""
 SOLVER = """train_net: "%(net)s"
 base_lr: 0.05 lr_policy: "step" gamma: 0.5 stepsize: 4 display: 0 max_iter: 1000
 momentum: 0.9 weight_decay: 0.0005 snapshot: 0 snapshot_after_train: false iter_size: %(iters)d
@@ -47,12 +51,14 @@ CASES = {
                                      iters=2),
     # a chain: the bottom diff of the second InnerProduct (transposed, fixed bias) flows on
     "two_inner_products": dict(classes=4, middle=TWO_IP, last="fc2", loss="", iters=1),
+    # images (N, 1, 2, 2) flattened by the InnerProduct
+    "image_input": dict(classes=2, middle="", last="fc1", loss="", iters=1, image=(1, 2, 2)),
 }
 
 
 def _files(folder, case):
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((200, 4)).astype(np.float32)
+    x = rng.standard_normal((200,) + case.get("image", (4,))).astype(np.float32)
     y = rng.integers(0, min(case["classes"], 3), 200).astype(np.float32)
     with h5py.File(folder / "train.h5", "w") as f:
         f["data"], f["label"] = x, y
@@ -143,6 +149,31 @@ def test_pycaffe_solver_explicit_pass_is_autograd_bit_for_bit(tmp_path, name, au
     for blob_name in explicit[3]:
         assert np.array_equal(explicit[3][blob_name], reference[3][blob_name]), blob_name
     assert np.abs(explicit[3]["fc1"]).sum() > 0      # a diff that was computed
+
+
+def test_pycaffe_mixes_explicit_and_autograd_layers_bit_for_bit(tmp_path, autograd_only):
+    # a Convolution (autograd) below an InnerProduct and the loss (explicit): pycaffe's
+    # layer-by-layer pass chooses per layer; the bottom diff reaching the convolution and its
+    # parameters' diffs are autograd's bit for bit
+    solver_file = _files(tmp_path, dict(classes=3, middle=CONV, last="fc1", loss="", iters=1,
+                                        image=(1, 3, 3)))
+    text = (tmp_path / "net.prototxt").read_text()
+    start = text.index('layer { name: "fc1"')
+    end = text.index('layer {', start + 1)
+    (tmp_path / "net.prototxt").write_text(text[:start] + text[end:])   # fc1 from CONV only
+    autograd_only(True)
+    explicit = _run_pycaffe(solver_file, 8)
+    autograd_only(False)
+    reference = _run_pycaffe(solver_file, 8)
+    # tolerance 0: the same float32 operations in the same order (module doc)
+    assert all(np.array_equal(a, b) for a, b in zip(explicit[0], reference[0]))
+    for got, want in zip(explicit[1:3], reference[1:3]):
+        for layer in got:
+            for a, b in zip(got[layer], want[layer]):
+                assert np.array_equal(a, b)
+    for blob_name in explicit[3]:
+        assert np.array_equal(explicit[3][blob_name], reference[3][blob_name]), blob_name
+    assert np.abs(explicit[3]["conv"]).sum() > 0
 
 
 def test_net_with_a_layer_without_explicit_backward_trains_through_autograd(tmp_path,
