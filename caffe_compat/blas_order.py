@@ -133,8 +133,8 @@ def conv2d(x, weight, stride, pad, dilation, group):
 def inner_product(x, weight, transpose):
     """Caffe's InnerProduct product of ``x`` (M, K): ``x W^T`` for weights (N, K), or ``x W``
     for weights (K, N) with ``transpose``; a new float32 tensor (M, N), without bias."""
-    x = x.detach()
-    w = weight.detach()
+    x = x.detach() if x.requires_grad else x
+    w = weight.detach() if weight.requires_grad else weight
     m, k = x.shape
     n = w.shape[1] if transpose else w.shape[0]
     y = torch.empty((m, n), dtype=torch.float32)
