@@ -19,9 +19,10 @@ The same kernels in the same order, so the diffs, the losses and the trained par
 the autograd path's bit for bit (tests/caffe_compat/test_train_plan.py). The plan applies
 only where that is sure: float32 on the CPU, the exact products in use
 (:func:`caffe_compat.blas_order.usable_in_training`), no ``force_backward``, no kept
-diffs, every blob that carries a diff read by one layer at most (Split layers, which sum their
-tops' diffs, have no explicit backward yet) and every loss top a scalar. Any other net keeps
-autograd.
+diffs, every blob that carries a diff read by one layer at most (an in-place layer reads the
+version before it; Split layers, which sum their tops' diffs, have no explicit backward yet) and
+every loss top a scalar. Layers with the explicit calls today: InnerProduct, SoftmaxWithLoss,
+ReLU; data layers need none. Any other net keeps autograd.
 """
 from __future__ import annotations
 
@@ -51,15 +52,17 @@ class TrainPlan:
     _ready = False
 
     def ready(self):
-        """Whether the plan applies now: every explicit layer's ``explicit_ready()``, asked
-        again only when the kernel settings (:func:`kernel_state`) change; :func:`plan_for`
-        decides again when the parameters' device or dtype does."""
+        """Whether the plan applies now: autograd on, and every explicit layer's
+        ``explicit_ready()``, asked again only when the kernel settings
+        (:func:`kernel_state`) change; :func:`plan_for` decides again when the parameters'
+        device or dtype does."""
+        if not torch.is_grad_enabled():    # autograd's pass would compute no diff at all
+            return False
         state = kernel_state()
         if state != self._ready_state:
             self._ready = all(module.explicit_ready() for module in self.explicit_layers)
             self._ready_state = state
         return self._ready
-
 
     def forward_backward(self):
         """One forward and backward pass; sets the blobs and ``net.loss`` as a forward does
@@ -143,7 +146,8 @@ def _build(net):
         return None
     steps_in, _ = net._walk()
     requires = set()                  # blobs that require grad in autograd's pass
-    readers = {}                      # such blob -> layers reading it with a diff wanted
+    readers = {}                      # (such blob, version) -> layers reading it with a diff
+    version = {}                      # blob -> how many layers wrote it so far (in place)
     steps, explicit_layers = [], []
     loss_tops = []
     for index, kind, module, bottoms, _, prop, tops, in_places, weights in steps_in:
@@ -158,8 +162,11 @@ def _build(net):
             explicit_layers.append(module)
             for b, n in zip(bottoms, bottom_need):
                 if n:
-                    readers[b] = readers.get(b, 0) + 1
+                    key = (b, version.get(b, 0))
+                    readers[key] = readers.get(key, 0) + 1
             requires.update(tops)
+        for name in tops:
+            version[name] = version.get(name, 0) + 1
         for name, w in zip(tops, weights):
             if not w:
                 continue
@@ -169,8 +176,9 @@ def _build(net):
                 loss_tops.append((name, w))
         steps.append((kind, module, bottoms, tops, in_places, weights, explicit,
                       bottom_need, param_need))
+    read = {name for name, _ in readers}
     if not loss_tops or any(n > 1 for n in readers.values()) or \
-            any(name in readers for name, _ in loss_tops):
+            any(name in read for name, _ in loss_tops):
         return None
     # the diff autograd gives a loss top weighted w: ones * w, a float32 scalar
     loss_tops = [(name, torch.ones((), dtype=net._ref.dtype) * w if w != 1.0

@@ -29,7 +29,10 @@ TWO_IP = """layer { name: "fc2" type: "InnerProduct" bottom: "fc1" top: "fc2"
   param { lr_mult: 1 } param { lr_mult: 0 }
   inner_product_param { num_output: 3 transpose: true weight_filler { type: "xavier" }
     bias_filler { type: "constant" value: 0.2 } } }"""
-RELU = """layer { name: "relu" type: "ReLU" bottom: "fc1" top: "fc1" }
+RELU = """layer { name: "relu" type: "ReLU" bottom: "fc1" top: "fc1" %s }
+layer { name: "fc2" type: "InnerProduct" bottom: "fc1" top: "fc2"
+  inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }"""
+TANH = """layer { name: "tanh" type: "TanH" bottom: "fc1" top: "fc1" }
 layer { name: "fc2" type: "InnerProduct" bottom: "fc1" top: "fc2"
   inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }"""
 CONV = """layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
@@ -51,6 +54,10 @@ CASES = {
                                      iters=2),
     # a chain: the bottom diff of the second InnerProduct (transposed, fixed bias) flows on
     "two_inner_products": dict(classes=4, middle=TWO_IP, last="fc2", loss="", iters=1),
+    # an in-place ReLU between two InnerProducts, and a leaky one
+    "relu_in_place": dict(classes=4, middle=RELU % "", last="fc2", loss="", iters=1),
+    "leaky_relu": dict(classes=3, middle=RELU % "relu_param { negative_slope: 0.1 }",
+                       last="fc2", loss="", iters=1),
     # images (N, 1, 2, 2) flattened by the InnerProduct
     "image_input": dict(classes=2, middle="", last="fc1", loss="", iters=1, image=(1, 2, 2)),
 }
@@ -178,11 +185,11 @@ def test_pycaffe_mixes_explicit_and_autograd_layers_bit_for_bit(tmp_path, autogr
 
 def test_net_with_a_layer_without_explicit_backward_trains_through_autograd(tmp_path,
                                                                            autograd_only):
-    case = dict(classes=2, middle=RELU, last="fc2", loss="", iters=1)
+    case = dict(classes=2, middle=TANH, last="fc2", loss="", iters=1)
     solver_file = _files(tmp_path, case)
     autograd_only(True)
     solver = get_solver(solver_file)
-    assert train_plan.plan_for(solver.net) is None       # ReLU: decided at set-up
+    assert train_plan.plan_for(solver.net) is None       # TanH: decided at set-up
     solver.step(2)
     assert all(p.grad is not None for p in solver._params)
     assert np.isfinite(solver.last_loss)
@@ -200,6 +207,9 @@ def test_plan_is_decided_again_when_the_settings_change(tmp_path, autograd_only)
     for p in net.parameters():
         p.requires_grad_(True)
     assert train_plan.plan_for(net) is not None
+    assert plan.ready()
+    with torch.no_grad():
+        assert not plan.ready()                      # autograd's pass would compute no diff
     kept = Net(str(tmp_path / "net.prototxt"), phase="train", seed=1, keep_diffs=True)
     assert train_plan.plan_for(kept) is None         # kept diffs: autograd's graph
     assert solver_file
