@@ -196,7 +196,7 @@ def test_net_with_a_layer_without_explicit_backward_trains_through_autograd(tmp_
 
 
 def test_plan_is_decided_again_when_the_settings_change(tmp_path, autograd_only):
-    solver_file = _files(tmp_path, CASES["logreg"])
+    _files(tmp_path, CASES["logreg"])              # the net file and its data
     autograd_only(True)
     net = Net(str(tmp_path / "net.prototxt"), phase="train", seed=1)
     plan = train_plan.plan_for(net)
@@ -212,4 +212,3 @@ def test_plan_is_decided_again_when_the_settings_change(tmp_path, autograd_only)
         assert not plan.ready()                      # autograd's pass would compute no diff
     kept = Net(str(tmp_path / "net.prototxt"), phase="train", seed=1, keep_diffs=True)
     assert train_plan.plan_for(kept) is None         # kept diffs: autograd's graph
-    assert solver_file
