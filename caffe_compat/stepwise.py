@@ -137,16 +137,6 @@ class BlobView:
         return f"Blob({self._name!r}, shape={self.shape})"
 
 
-class _ExplicitState:
-    """What a layer's explicit forward left for its explicit backward (see
-    :meth:`Stepwise._backward_explicit`)."""
-
-    __slots__ = ("leaves", "tops", "state")
-
-    def __init__(self, leaves, tops, state):
-        self.leaves, self.tops, self.state = leaves, tops, state
-
-
 class Stepwise:
     """Persistent blobs and layer-range passes over ``net`` (see the module doc)."""
 
@@ -336,7 +326,7 @@ class Stepwise:
                 leaves = [t.detach().clone() if b in node.tops or not t.is_floating_point()
                           else t.detach() for b, t in zip(node.bottoms, bottoms)]
                 tops, state = module.explicit_forward(*leaves)
-                self._saved[i] = _ExplicitState(leaves, tops, state)
+                self._saved[i] = train_plan.ExplicitState(leaves, tops, state)
             elif keep_graph:
                 leaves = []
                 for j, (b, t) in enumerate(zip(node.bottoms, bottoms)):
@@ -517,8 +507,8 @@ class Stepwise:
                 continue
             if i not in self._saved:
                 self._replay(i)
-            if isinstance(self._saved[i], _ExplicitState):
-                self._backward_explicit(i, node, module)
+            if isinstance(self._saved[i], train_plan.ExplicitState):
+                train_plan.stepwise_backward(self, i, node, module)
                 continue
             leaves, tops = self._saved[i]
             outs, grads = [], []
@@ -551,40 +541,6 @@ class Stepwise:
                     if p.grad is None:
                         p.grad = torch.zeros_like(p)
                     p.grad.add_(g)
-
-    def _backward_explicit(self, i, node, module):
-        """Layer ``i``'s Backward_cpu as its explicit call: the diffs the autograd form of
-        :meth:`backward` writes, bit for bit (the same kernels on the same tensors)."""
-        saved = self._saved[i]
-        leaves, tops = saved.leaves, saved.tops
-        wanted = [need and leaf.is_floating_point()
-                  for leaf, need in zip(leaves, self.bottom_need[i])]
-        params = [need and p.requires_grad for p, need in zip(module.blobs, self.param_need[i])]
-        # a top takes a diff where autograd's would require grad
-        differentiable = any(wanted) or any(p.requires_grad for p in module.blobs)
-        skip = module.nondifferentiable_tops
-        top_diffs = [self.diff_of(name).reshape(t.shape).to(t.dtype)
-                     if differentiable and j not in skip else None
-                     for j, (name, t) in enumerate(zip(node.tops, tops))]
-        bottom_diffs, param_diffs = [None] * len(wanted), [None] * len(params)
-        if any(d is not None for d in top_diffs) and (any(wanted) or any(params)):
-            bottom_diffs, param_diffs = module.explicit_backward(saved.state, top_diffs,
-                                                                 wanted, params)
-        with torch.no_grad():
-            for b, g, need in zip(node.bottoms, bottom_diffs, wanted):
-                if not need:
-                    continue
-                d = self.diff_of(b)
-                if g is None:
-                    d.zero_()
-                else:
-                    d.copy_(g.reshape(d.shape))
-            for p, g, need in zip(module.blobs, param_diffs, params):
-                if not need or g is None:
-                    continue
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-                p.grad.add_(g)
 
     def _replay(self, i):
         """Rebuild layer ``i``'s graph from the blobs as they are (its forward ran elsewhere)."""

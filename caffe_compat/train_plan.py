@@ -23,6 +23,9 @@ diffs, every blob that carries a diff read by one layer at most (an in-place lay
 version before it; Split layers, which sum their tops' diffs, have no explicit backward yet) and
 every loss top a scalar. Layers with the explicit calls today: InnerProduct, SoftmaxWithLoss,
 ReLU; data layers need none. Any other net keeps autograd.
+
+pycaffe's layer-by-layer passes (:mod:`caffe_compat.stepwise`) choose per layer: a layer with
+the explicit calls runs them (:func:`stepwise_backward`), any other its own autograd graph.
 """
 from __future__ import annotations
 
@@ -194,3 +197,51 @@ def kernel_state():
     whether a trace is being recorded."""
     return (blas_order.ENABLED, blas_order.EXACT_TRAINING, blas_order.INFERENCE,
             torch.jit.is_tracing())
+
+
+# ---------------------------------------------------------------------- pycaffe's passes
+class ExplicitState:
+    """What a layer's explicit forward left for its explicit backward in pycaffe's
+    layer-by-layer passes (:class:`caffe_compat.stepwise.Stepwise`): its bottoms as the layer
+    read them, its tops, and the layer's own saved values."""
+
+    __slots__ = ("leaves", "tops", "state")
+
+    def __init__(self, leaves, tops, state):
+        self.leaves, self.tops, self.state = leaves, tops, state
+
+
+def stepwise_backward(store, i, node, module):
+    """Layer ``i``'s Backward_cpu as its explicit call in a :class:`~caffe_compat.stepwise.
+    Stepwise` ``store``: the diffs that the store's autograd form writes, bit for bit (the
+    same kernels on the same tensors): bottom diffs assigned, parameter diffs added."""
+    saved = store._saved[i]
+    leaves, tops = saved.leaves, saved.tops
+    wanted = [need and leaf.is_floating_point()
+              for leaf, need in zip(leaves, store.bottom_need[i])]
+    params = [need and p.requires_grad for p, need in zip(module.blobs, store.param_need[i])]
+    # a top takes a diff where autograd's would require grad
+    differentiable = any(wanted) or any(p.requires_grad for p in module.blobs)
+    skip = module.nondifferentiable_tops
+    top_diffs = [store.diff_of(name).reshape(t.shape).to(t.dtype)
+                 if differentiable and j not in skip else None
+                 for j, (name, t) in enumerate(zip(node.tops, tops))]
+    bottom_diffs, param_diffs = [None] * len(wanted), [None] * len(params)
+    if any(d is not None for d in top_diffs) and (any(wanted) or any(params)):
+        bottom_diffs, param_diffs = module.explicit_backward(saved.state, top_diffs, wanted,
+                                                             params)
+    with torch.no_grad():
+        for b, g, need in zip(node.bottoms, bottom_diffs, wanted):
+            if not need:
+                continue
+            d = store.diff_of(b)
+            if g is None:
+                d.zero_()
+            else:
+                d.copy_(g.reshape(d.shape))
+        for p, g, need in zip(module.blobs, param_diffs, params):
+            if not need or g is None:
+                continue
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            p.grad.add_(g)
