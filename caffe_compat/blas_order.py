@@ -82,6 +82,15 @@ def usable(*tensors):
             and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
 
 
+def usable_in_training(*tensors):
+    """What :func:`usable` says for these tensors with autograd on: whether a training pass
+    (autograd's or the explicit one of :mod:`caffe_compat.train_plan`) uses the exact
+    products."""
+    return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
+            and (INFERENCE or EXACT_TRAINING)
+            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
 def fast_training_active(*tensors):
     """True when the fast training mode applies to these tensors now (CPU float32, autograd
     on, ``EXACT_TRAINING`` off)."""
@@ -124,8 +133,8 @@ def conv2d(x, weight, stride, pad, dilation, group):
 def inner_product(x, weight, transpose):
     """Caffe's InnerProduct product of ``x`` (M, K): ``x W^T`` for weights (N, K), or ``x W``
     for weights (K, N) with ``transpose``; a new float32 tensor (M, N), without bias."""
-    x = x.detach()
-    w = weight.detach()
+    x = x.detach() if x.requires_grad else x
+    w = weight.detach() if weight.requires_grad else weight
     m, k = x.shape
     n = w.shape[1] if transpose else w.shape[0]
     y = torch.empty((m, n), dtype=torch.float32)

@@ -22,7 +22,7 @@ class Blob:
     that wrote it, ``diff`` the gradient with respect to the first producer's output.
     """
 
-    __slots__ = ("name", "shape", "_data", "_first", "_kept")
+    __slots__ = ("name", "shape", "_data", "_first", "_kept", "_dropped")
 
     def __init__(self, name, shape):
         self.name = name
@@ -30,9 +30,13 @@ class Blob:
         self._data = None
         self._first = None
         self._kept = False
+        self._dropped = False
 
-    def _set(self, data, first, kept):
-        self._data, self._first, self._kept = data, first, kept
+    def _set(self, data, first, kept, dropped=False):
+        """The blob after a pass. ``dropped``: the pass computed a diff for it and kept none
+        (the explicit training pass, :mod:`caffe_compat.train_plan`: as autograd's without
+        ``keep_diffs``)."""
+        self._data, self._first, self._kept, self._dropped = data, first, kept, dropped
         if kept and first is not None and first.requires_grad:
             first.retain_grad()
         if isinstance(data, list):
@@ -51,7 +55,8 @@ class Blob:
     @property
     def diff(self):
         t = self._first
-        if t is not None and t.requires_grad and not t.is_leaf and not self._kept:
+        if self._dropped or (t is not None and t.requires_grad and not t.is_leaf
+                             and not self._kept):
             raise NetError(f"blob '{self.name}': the diffs of computed blobs are kept only by a "
                            "net built with keep_diffs=True")
         if t is None or t.grad is None:

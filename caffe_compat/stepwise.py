@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import torch
 
-from . import fast_inference, fast_layers, threads
+from . import fast_inference, fast_layers, threads, train_plan
 from .errors import NetError
 
 
@@ -320,7 +320,15 @@ class Stepwise:
                 continue
             keep_graph = grad and self.layer_need[i]
             bottoms = [self.data[b] for b in node.bottoms]
-            if keep_graph:
+            if keep_graph and train_plan.ENABLED and module.explicit_forward is not None \
+                    and module.explicit_ready():
+                # Caffe's Forward_cpu, its Backward_cpu to follow without autograd: the same
+                # float32 operations as the graph's (caffe_compat.train_plan)
+                leaves = [t.detach().clone() if b in node.tops or not t.is_floating_point()
+                          else t.detach() for b, t in zip(node.bottoms, bottoms)]
+                tops, state = module.explicit_forward(*leaves)
+                self._saved[i] = train_plan.ExplicitState(leaves, tops, state)
+            elif keep_graph:
                 leaves = []
                 for j, (b, t) in enumerate(zip(node.bottoms, bottoms)):
                     leaf = t.detach()
@@ -501,6 +509,9 @@ class Stepwise:
                 continue
             if i not in self._saved:
                 self._replay(i)
+            if isinstance(self._saved[i], train_plan.ExplicitState):
+                train_plan.stepwise_backward(self, i, node, module)
+                continue
             leaves, tops = self._saved[i]
             outs, grads = [], []
             for name, t in zip(node.tops, tops):

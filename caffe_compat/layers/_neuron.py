@@ -69,7 +69,7 @@ def caffe_sigmoid(x):
 # ---------------------------------------------------------------------------- loss layers
 def int_labels(label):
     """Caffe's ``static_cast<int>(label)``: truncation toward zero of the float labels."""
-    return label.detach().to(torch.int64)
+    return (label.detach() if label.requires_grad else label).to(torch.int64)
 
 
 class LossLayer(Layer):

@@ -119,6 +119,26 @@ class Layer(nn.Module):
     # layer is in place in Caffe and its bottom is a fresh tensor that nothing else holds.
     forward_inplace = None
 
+    # Caffe's Forward_cpu / Backward_cpu as two explicit calls, for the training passes that
+    # run layer by layer without autograd (:mod:`caffe_compat.train_plan`, pycaffe's
+    # stepwise passes). A layer offering them defines
+    # ``explicit_forward(*bottoms) -> (tops, saved)`` (tops as a tuple, with the same float32
+    # operations as ``forward`` while training) and
+    # ``explicit_backward(saved, top_diffs, bottom_need, param_need) -> (bottom diffs, param
+    # diffs)`` (the arithmetic of the backward that autograd runs for ``forward``, so that the
+    # two give the same bits; None where no diff is computed), and ``explicit_ready()`` saying
+    # whether they apply now (the same kernels as autograd's forward would use; it may depend
+    # on the parameters' device and dtype and on caffe_compat.train_plan.kernel_state() only:
+    # the training plan asks again only when those change).
+    explicit_forward = None
+    explicit_backward = None
+    # indices of the tops that take no diff (autograd's non-differentiable outputs)
+    nondifferentiable_tops = ()
+
+    def explicit_ready(self):
+        """Whether :attr:`explicit_forward` / :attr:`explicit_backward` apply now."""
+        return self.explicit_forward is not None
+
     def per_item(self):
         """Whether the layer's output for item n depends only on item n of its bottoms."""
         return self.item_wise

@@ -28,14 +28,23 @@ class CaffeOrderInnerProduct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        gx = gw = gb = None
-        if ctx.needs_input_grad[0]:
-            gx = grad @ weight.t() if ctx.transpose else grad @ weight
-        if ctx.needs_input_grad[1]:
-            gw = x.t() @ grad if ctx.transpose else grad.t() @ x
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            gb = grad.sum(0)
-        return gx, gw, gb, None
+        needs = ctx.needs_input_grad
+        return inner_product_backward(grad, x, weight, ctx.transpose, needs[0], needs[1],
+                                      ctx.has_bias and needs[2]) + (None,)
+
+
+def inner_product_backward(grad, x, weight, transpose, need_x, need_weight, need_bias):
+    """Caffe's InnerProduct Backward_cpu for top diff ``grad`` (M, N) and bottom ``x`` (M, K):
+    ``(bottom diff, weight diff, bias diff)`` by torch's kernels, None where not needed (the
+    autograd Function's backward and the explicit one, so both give the same bits)."""
+    gx = gw = gb = None
+    if need_x:
+        gx = grad @ weight.t() if transpose else grad @ weight
+    if need_weight:
+        gw = x.t() @ grad if transpose else grad.t() @ x
+    if need_bias:
+        gb = grad.sum(0)
+    return gx, gw, gb
 
 
 @register_layer("InnerProduct")
@@ -87,3 +96,39 @@ class InnerProduct(Layer):
         w = self.weight.t() if self.transpose else self.weight
         y = F.linear(flat, w, bias)
         return y.reshape(tuple(lead) + (self.N,))
+
+    # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward): the
+    # autograd Function's forward and backward arithmetic, without the graph.
+    def explicit_ready(self):
+        return blas_order.usable_in_training(*self.blobs)
+
+    def explicit_forward(self, x):
+        lead = x.shape[:self.axis]
+        if x.shape[self.axis:].numel() != self.K:
+            self.fail(f"input size {x.shape[self.axis:].numel()} (shape {tuple(x.shape)}) does "
+                      f"not match the weights' K = {self.K}")
+        # a bottom already (M, K) is its own flat view: the same values, one call less
+        flat = x if x.dim() == 2 and self.axis == 1 else x.reshape(-1, self.K)
+        weight = self.weight.detach()
+        bias = self.bias.detach() if self.bias_term else None
+        if flat.shape[0] > 0:
+            y = blas_order.inner_product(flat, weight, self.transpose)
+            if bias is not None:
+                y.add_(bias)
+        else:
+            y = F.linear(flat, weight.t() if self.transpose else weight, bias)
+        if flat is not x:
+            y = y.reshape(tuple(lead) + (self.N,))
+        return (y,), (flat, weight, x.shape if flat is not x else None)
+
+    def explicit_backward(self, saved, top_diffs, bottom_need, param_need):
+        flat, weight, shape = saved
+        grad = top_diffs[0]
+        if shape is not None:
+            grad = grad.reshape(-1, self.N)
+        gx, gw, gb = inner_product_backward(grad, flat, weight, self.transpose, bottom_need[0],
+                                            param_need[0],
+                                            self.bias_term and param_need[1])
+        if gx is not None and shape is not None:
+            gx = gx.reshape(shape)
+        return [gx], [gw, gb][:len(param_need)]

@@ -20,18 +20,36 @@ from .registry import register_layer
 FLT_MIN = float(np.finfo(np.float32).tiny)
 
 
+def softmax_loss_forward(x, labels, valid, axis, norm):
+    """``(loss, prob, index)``: Caffe's SoftmaxWithLoss Forward_cpu (the autograd Function's
+    forward and the explicit one)."""
+    prob = torch.softmax(x, dim=axis)
+    index = labels.unsqueeze(axis)
+    logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
+    if valid is not None:
+        logs = logs.squeeze(axis) * valid
+    loss = -logs.sum() / norm
+    return loss, prob, index
+
+
+def softmax_loss_backward(prob, index, valid, axis, norm, dloss):
+    """The bottom diff of Caffe's SoftmaxWithLoss Backward_cpu for the loss top's diff
+    ``dloss`` (the autograd Function's backward and the explicit one)."""
+    grad = prob.clone()
+    grad.scatter_add_(axis, index, torch.full(index.shape, -1.0, dtype=grad.dtype,
+                                                 device=grad.device))
+    if valid is not None:
+        grad = grad * valid.unsqueeze(axis)
+    return grad * (dloss / norm)
+
+
 class _SoftmaxLoss(torch.autograd.Function):
     """``valid``: the float mask of the counted positions, or None when every position counts
     (no ``ignore_label``): multiplying by a mask of ones changes no bit, so it is skipped."""
 
     @staticmethod
     def forward(ctx, x, labels, valid, axis, norm):
-        prob = torch.softmax(x, dim=axis)
-        index = labels.unsqueeze(axis)
-        logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
-        if valid is not None:
-            logs = logs.squeeze(axis) * valid
-        loss = -logs.sum() / norm
+        loss, prob, index = softmax_loss_forward(x, labels, valid, axis, norm)
         ctx.save_for_backward(prob, index, valid)
         ctx.axis, ctx.norm = axis, norm
         ctx.mark_non_differentiable(prob)
@@ -40,13 +58,8 @@ class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dloss, dprob):
         prob, index, valid = ctx.saved_tensors
-        axis = ctx.axis
-        grad = prob.clone()
-        grad.scatter_add_(axis, index, torch.full(index.shape, -1.0, dtype=grad.dtype,
-                                                     device=grad.device))
-        if valid is not None:
-            grad = grad * valid.unsqueeze(axis)
-        return grad * (dloss / ctx.norm), None, None, None, None
+        return softmax_loss_backward(prob, index, valid, ctx.axis, ctx.norm, dloss), \
+            None, None, None, None
 
 
 @register_layer("SoftmaxWithLoss")
@@ -54,6 +67,7 @@ class SoftmaxWithLoss(LossLayer):
     exact_tops = None
     min_tops = 1
     max_tops = 2
+    nondifferentiable_tops = (1,)     # the probabilities: Caffe ignores their diff
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
@@ -77,20 +91,23 @@ class SoftmaxWithLoss(LossLayer):
             shapes.append(tuple(data))
         return shapes
 
-    def forward(self, x, label):
+    def _labels(self, x, label):
+        """``(labels, valid mask or None, normalizer)`` for prediction ``x``: the integer labels
+        in the prediction's shape less ``axis`` (0 where ignored), checked."""
         outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
         channels = x.shape[self.axis]
-        lab = int_labels(label).reshape(outer, inner)
         shape = x.shape[:self.axis] + x.shape[self.axis + 1:]
         if self.ignore_label is None:       # every position counts: no mask (same bits)
+            lab = int_labels(label)
+            if lab.shape != shape:
+                lab = lab.reshape(shape)
             low, high = torch.aminmax(lab) if lab.numel() else (0, 0)
             if int(low) < 0 or int(high) >= channels:
                 bad = (lab < 0) | (lab >= channels)
                 self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), "
                           f"got {sorted(set(lab[bad].tolist()))}")
-            norm = normalizer(self.mode, outer, inner, outer * inner)
-            loss, prob = _SoftmaxLoss.apply(x, lab.reshape(shape), None, self.axis, norm)
-            return (loss, prob) if len(self.param.top) > 1 else loss
+            return lab, None, normalizer(self.mode, outer, inner, outer * inner)
+        lab = int_labels(label).reshape(outer, inner)
         valid = lab != self.ignore_label
         bad = valid & ((lab < 0) | (lab >= channels))
         if bool(bad.any()):
@@ -98,6 +115,24 @@ class SoftmaxWithLoss(LossLayer):
                       f"{sorted(set(lab[bad].tolist()))}")
         lab = torch.where(valid, lab, torch.zeros_like(lab))
         norm = normalizer(self.mode, outer, inner, int(valid.sum()))
-        loss, prob = _SoftmaxLoss.apply(x, lab.reshape(shape), valid.reshape(shape).to(x.dtype),
-                                        self.axis, norm)
+        return lab.reshape(shape), valid.reshape(shape).to(x.dtype), norm
+
+    def forward(self, x, label):
+        lab, valid, norm = self._labels(x, label)
+        loss, prob = _SoftmaxLoss.apply(x, lab, valid, self.axis, norm)
         return (loss, prob) if len(self.param.top) > 1 else loss
+
+    # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward); the
+    # second top (probabilities) takes no diff, as in Caffe.
+    def explicit_forward(self, x, label):
+        lab, valid, norm = self._labels(x, label)
+        loss, prob, index = softmax_loss_forward(x, lab, valid, self.axis, norm)
+        tops = (loss, prob) if len(self.param.top) > 1 else (loss,)
+        return tops, (prob, index, valid, norm)
+
+    def explicit_backward(self, saved, top_diffs, bottom_need, param_need):
+        prob, index, valid, norm = saved
+        dloss = top_diffs[0]
+        if dloss is None or not bottom_need[0]:
+            return [None, None], []
+        return [softmax_loss_backward(prob, index, valid, self.axis, norm, dloss), None], []

@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from .. import parallel
+from .. import parallel, train_plan
 from ..data.caffe_random import set_thread_seed
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
@@ -213,6 +213,10 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
 
     def _forward_backward(self):
         net = self.net
+        plan = train_plan.plan_for(net)
+        if plan is not None and plan.ready():    # Caffe's layer-by-layer pass, no autograd
+            loss = plan.forward_backward()
+            return _f32(0) if loss is None else _f32(loss.item())
         net.forward()
         loss = net.loss
         if loss is None:
