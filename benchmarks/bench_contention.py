@@ -71,7 +71,10 @@ SETTLE_S = 0.6          # after a load starts: two of the thread policy's window
 PAUSE_S = 0.05          # between blocks: the spinning threads of torch and OpenCV go to sleep
 # onnxruntime's pool spins longer: the runner after it measured 1.3x slower after 0.05 s
 # (and still 1.27x after 0.3 s: the order of the runners turns each round as well)
-PAUSE_AFTER = {"ort": 0.3}
+# Caffe runs in a process of its own: while its block runs, the thread policy of ours sees a
+# process holding the cores, so the runner after it waits two windows (SETTLE_S) and starts
+# with the machine as it is, not as it was during the peer's block
+PAUSE_AFTER = {"ort": 0.3, "caffe": SETTLE_S}
 BVLC = os.path.join(REPO, "tests", "fixtures", "bvlc_nets")
 DEFAULT_THREADS = torch.get_num_threads()
 

@@ -52,6 +52,7 @@ CHECK_INTERVAL_S = 0.25      # a window of /proc/stat: 25 clock ticks per core a
 # makes two threads slower on average than one
 HELD_FRACTION = 0.25
 RELEASE_WINDOWS = 2          # windows in a row with fewer cores held before threads come back
+STALE_WINDOW_S = 1.0         # a longer window (no pass for a while) starts a new one, no decision
 # libgomp's spin before an idle thread sleeps, in iterations (its default is 300000 when
 # OMP_WAIT_POLICY is unset, 0 with PASSIVE): short enough not to hold a core another process
 # needs for long, long enough that the next operator of a forward finds its threads awake
@@ -225,11 +226,12 @@ class CoreMonitor:
                  clock=time.monotonic, cpus=affinity, quota=cgroup_quota, niced=_own_niced,
                  interval=CHECK_INTERVAL_S, held_fraction=HELD_FRACTION,
                  release_windows=RELEASE_WINDOWS, ticks_per_s=_TICKS,
-                 runnable=_runnable_others):
+                 runnable=_runnable_others, stale=STALE_WINDOW_S):
         self.read_stat, self.own_cpu, self.clock = read_stat, own_cpu, clock
         self.cpus_source, self.quota_source, self.niced = cpus, quota, niced
         self.interval, self.held_fraction = interval, held_fraction
         self.release_windows, self.ticks_per_s = release_windows, ticks_per_s
+        self.stale = stale
         self.lock = threading.Lock()
         self.quota = None
         self.quota_read = False
@@ -267,7 +269,9 @@ class CoreMonitor:
         if self.last is not None and tuple(self.last[4]) == tuple(cpus):
             t0, busy0, total0, own0, _ = self.last
             elapsed = now - t0
-            if elapsed > 0 and total > total0:
+            # a window much longer than the interval (no pass ran for a while) tells what other
+            # processes did then, not now: it only starts a new window, the decision stays
+            if 0 < elapsed <= self.stale and total > total0:
                 ncpu = len(cpus)
                 # the window's length from the ticks themselves (all CPUs tick together)
                 window = (total - total0) / (self.ticks_per_s * ncpu)

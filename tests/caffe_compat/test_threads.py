@@ -122,6 +122,27 @@ def test_monitor_hysteresis_threshold_and_lazy_checks():
     assert mon.check() == 1
 
 
+def test_a_window_over_an_idle_gap_decides_nothing():
+    # no pass for 10 s while another process used both cores, which then stopped: that window
+    # tells what happened then, so the count stays and the next, fresh window decides
+    m = FakeMachine()
+    mon = m.monitor()
+    m.ours = 2.0
+    m.advance(0.3)
+    assert mon.check() == 2
+    m.others, m.ours = 2.0, 0.0
+    m.advance(10.0)
+    assert mon.check() == 2                     # stale window: no decision, a new one starts
+    m.others, m.ours = 0.0, 2.0
+    m.advance(0.3)
+    assert mon.check() == 2
+    m.others, m.ours = 1.0, 1.0                 # a neighbour still there is seen one window on
+    m.advance(10.0)
+    assert mon.check() == 2
+    m.advance(0.3)
+    assert mon.check() == 1
+
+
 def test_quota_caps_the_cores():
     m = FakeMachine(ncpu=4)
     mon = threads.CoreMonitor(read_stat=m.stat, own_cpu=lambda: m.own, clock=lambda: m.t,
