@@ -20,7 +20,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 LONG_OR_SET_UP = {
     "python3 -m venv": "the set-up itself (this suite runs inside it)",
     "python -m pytest": "the whole suite",
-    "python -m reproduction demo --out": "about 8 minutes (the slow suite runs the demo)",
+    "python -m reproduction demo --out": "about 5 minutes (the slow suite runs the demo)",
 }
 # What real Caffe 1.0 prints for a patch of brightness 0.8 after `caffe train` on the same files
 # (random_seed 1: the xavier fillers draw Caffe's seeded stream here too), as the README says;
