@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 
-from ..io.atomic import atomic_path, write_text_atomic
+from ..io.atomic import write_text_atomic
 
 ENV_CACHE = "CAFFE_COMPAT_ENGINE_CACHE"
 MODEL = "model.onnx"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .registry import register_engine
+from .registry import LibraryEngine, register_engine
 
 # session.intra_op.allow_spinning: "0" (threads sleep between calls) unless set in the
 # environment; see the module doc
@@ -20,21 +20,8 @@ SPIN = os.environ.get("CAFFE_COMPAT_ORT_SPINNING", "0")
 
 
 @register_engine("onnxruntime")
-class OnnxRuntimeEngine:
-    needs_export = True
-
-    @staticmethod
-    def installed():
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return False
-        return True
-
-    @staticmethod
-    def version():
-        import onnxruntime
-        return onnxruntime.__version__
+class OnnxRuntimeEngine(LibraryEngine):
+    library = "onnxruntime"
 
     @staticmethod
     def session(path, outputs, threads, shapes=None, spinning=None):

@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from .registry import register_engine
+from .registry import LibraryEngine, register_engine
 
 PINNING = os.environ.get("CAFFE_COMPAT_OPENVINO_PINNING")     # None: OpenVINO's default
 _CORE = None
@@ -34,21 +34,8 @@ def _core():
 
 
 @register_engine("openvino")
-class OpenVinoEngine:
-    needs_export = True
-
-    @staticmethod
-    def installed():
-        try:
-            import openvino  # noqa: F401
-        except ImportError:
-            return False
-        return True
-
-    @staticmethod
-    def version():
-        import openvino
-        return openvino.__version__
+class OpenVinoEngine(LibraryEngine):
+    library = "openvino"
 
     @staticmethod
     def session(path, outputs, threads, shapes=None):

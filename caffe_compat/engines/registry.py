@@ -10,6 +10,8 @@ are simply not candidates.
 """
 from __future__ import annotations
 
+import importlib
+
 from ..errors import NetError
 from ..suggest import did_you_mean
 
@@ -31,6 +33,25 @@ def register_engine(name, *, replace=False):
         return cls
 
     return wrap
+
+
+class LibraryEngine:
+    """An engine backed by the Python library ``library``: installed where it imports, its
+    version the library's ``__version__``."""
+    needs_export = True
+    library = None
+
+    @classmethod
+    def installed(cls):
+        try:
+            importlib.import_module(cls.library)
+        except ImportError:
+            return False
+        return True
+
+    @classmethod
+    def version(cls):
+        return importlib.import_module(cls.library).__version__
 
 
 def engine_class(name):

@@ -20,7 +20,6 @@ The spread of a value is the largest absolute difference between any two of thes
 (``spread.largest`` in oracle.json; each pair is listed too); the tests compare this package
 with the default run against it (see the README).
 """
-import ctypes
 import json
 import os
 import pathlib
@@ -32,6 +31,8 @@ import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
+sys.path.insert(0, str(HERE.parents[1] / "fixtures"))   # tests/fixtures
+from oracle_build import build_info  # noqa: E402  (the provenance of every fixture)
 # OpenBLAS kernel families any x86-64 CPU runs (AVX2 and older), each its own blocking
 CORETYPES = ("Haswell", "Sandybridge", "Nehalem", "Penryn", "Core2", "Prescott", "Barcelona",
              "Atom")
@@ -41,16 +42,6 @@ VARIANTS = {"default": {}, "one-thread": {"OPENBLAS_NUM_THREADS": "1"},
 SLOW_VARIANTS = ("default", "one-thread", "sandybridge", "core2")
 
 
-def build_info():
-    version = subprocess.run(["caffe", "--version"], capture_output=True, text=True).stdout
-    ob = ctypes.CDLL("libopenblas.so.0")
-    ob.openblas_get_corename.restype = ctypes.c_char_p
-    ob.openblas_get_config.restype = ctypes.c_char_p
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), "unknown")
-    return {"caffe": version.strip() + ", BVLC/caffe 9b891540, CPU_ONLY, float32",
-            "cpu": cpu, "openblas": ob.openblas_get_config().decode(),
-            "openblas_core": ob.openblas_get_corename().decode()}
 
 
 def run_one(name, out_path):
