@@ -128,7 +128,7 @@ class EngineRunner:
                 if self.request not in self._refused:
                     self._refused.add(self.request)
                     trust.distrust(self.request, self.net.name, "its library is not installed "
-                                   f"(caffe-compat inspect --engines gives the pip command)",
+                                   "(caffe-compat inspect --engines gives the pip command)",
                                    stacklevel=5)
                 return []
             names = [self.request]
