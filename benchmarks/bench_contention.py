@@ -65,7 +65,7 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from caffe_compat import Net, get_solver, threads  # noqa: E402
-from caffe_compat.io.prototxt import read_net, read_solver, write_prototxt  # noqa: E402
+from caffe_compat.io.prototxt import read_net, write_prototxt  # noqa: E402
 
 SETTLE_S = 0.6          # after a load starts: two of the thread policy's windows
 PAUSE_S = 0.05          # between blocks: the spinning threads of torch and OpenCV go to sleep
@@ -368,7 +368,6 @@ def train_case(name, folder, caffe):
 def _deploy(name, folder):
     """(prototxt text, caffemodel bytes, input shape per item, output blob) of a deployed net."""
     if name == "cnnd":
-        from caffe_compat.proto import caffe_pb2
         net_param = read_net(os.path.join(REPO, "prototxt", "cnnd_deploy.prototxt"))
         keep = [la for la in net_param.layer if "label" not in la.bottom]   # deploy: no label
         del net_param.layer[:]
@@ -385,7 +384,6 @@ def _deploy(name, folder):
         net.save(model)
         with open(model, "rb") as f:
             blob = f.read()
-        del caffe_pb2
         return text, blob, (1, 96, 96)
     from benchmarks.bench_zoo import build
     text, model, size = build(name)
