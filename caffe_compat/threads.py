@@ -16,7 +16,10 @@ BLAS calls, so neither collapses. This module keeps torch's thread count at the 
   did not slow a 2-thread forward in our measurements), while a busy loop at nice 0 or
   below keeps its core (it shares it evenly, or wins it). ``steal`` (a hypervisor's other
   guests) counts as held;
-- before the first window, the threads runnable right now (``/proc/loadavg``) stand for it;
+- before the first window, and after a pause longer than :data:`STALE_WINDOW_S` (no pass ran,
+  so the window since the last check tells what other processes did then, not now), the
+  threads runnable right now (``/proc/loadavg``) stand for it, both ways: a neighbour that
+  ended during the pause gives its core back at once, one that started takes it at once;
 - checked lazily, at most every :data:`CHECK_INTERVAL_S` seconds, when a forward, a step or
   a batch starts (:func:`usable_threads` is a clock read between two checks); a core counts
   as held once others used :data:`HELD_FRACTION` of it over a window; the count of held cores
@@ -232,6 +235,7 @@ class CoreMonitor:
         self.interval, self.held_fraction = interval, held_fraction
         self.release_windows, self.ticks_per_s = release_windows, ticks_per_s
         self.stale = stale
+        self.runnable = runnable
         self.lock = threading.Lock()
         self.quota = None
         self.quota_read = False
@@ -245,7 +249,12 @@ class CoreMonitor:
         self._sample(self.clock())
         # until the first window has passed, the threads runnable right now stand for the
         # cores held (a busy neighbour is there before our first forward)
-        self.held = max(0, min(self.cores - 1, runnable()))
+        self._snapshot()
+
+    def _snapshot(self):
+        """The cores held as the threads runnable besides us right now say."""
+        self.held = max(0, min(self.cores - 1, self.runnable()))
+        self.lower_windows = 0
         self.usable = max(1, self.cores - self.held)
 
     def _sample(self, now):
@@ -270,8 +279,13 @@ class CoreMonitor:
             t0, busy0, total0, own0, _ = self.last
             elapsed = now - t0
             # a window much longer than the interval (no pass ran for a while) tells what other
-            # processes did then, not now: it only starts a new window, the decision stays
-            if 0 < elapsed <= self.stale and total > total0:
+            # processes did then, not now: it starts a new window, and the threads runnable
+            # right now decide until that window ends
+            if elapsed > self.stale:
+                self.last = (now, busy, total, own, list(cpus))
+                self._snapshot()
+                return
+            if 0 < elapsed and total > total0:
                 ncpu = len(cpus)
                 # the window's length from the ticks themselves (all CPUs tick together)
                 window = (total - total0) / (self.ticks_per_s * ncpu)

@@ -122,25 +122,34 @@ def test_monitor_hysteresis_threshold_and_lazy_checks():
     assert mon.check() == 1
 
 
-def test_a_window_over_an_idle_gap_decides_nothing():
-    # no pass for 10 s while another process used both cores, which then stopped: that window
-    # tells what happened then, so the count stays and the next, fresh window decides
+def test_after_an_idle_gap_the_threads_runnable_now_decide():
+    # no pass for 10 s: the window since the last check tells what other processes did then,
+    # not now, so the threads runnable at this moment decide, both ways, and the next window
+    # goes on from there
     m = FakeMachine()
-    mon = m.monitor()
+    now = {"runnable": 0}
+    mon = m.monitor(runnable=lambda: now["runnable"])
     m.ours = 2.0
     m.advance(0.3)
     assert mon.check() == 2
-    m.others, m.ours = 2.0, 0.0
+    m.others, m.ours = 2.0, 0.0                 # a neighbour used both cores, then stopped
     m.advance(10.0)
-    assert mon.check() == 2                     # stale window: no decision, a new one starts
+    assert mon.check() == 2                     # nothing runnable now: the cores are ours
     m.others, m.ours = 0.0, 2.0
     m.advance(0.3)
     assert mon.check() == 2
-    m.others, m.ours = 1.0, 1.0                 # a neighbour still there is seen one window on
-    m.advance(10.0)
-    assert mon.check() == 2
+    m.advance(10.0)                             # a neighbour started during the next pause
+    m.others, m.ours = 1.0, 1.0
+    now["runnable"] = 1
+    assert mon.check() == 1                     # ... and is there now: its core is held at once
+    m.advance(0.3)
+    assert mon.check() == 1                     # the window agrees
+    m.others, m.ours = 0.0, 2.0                 # it ended: two quiet windows bring the core back
+    now["runnable"] = 0
     m.advance(0.3)
     assert mon.check() == 1
+    m.advance(0.3)
+    assert mon.check() == 2
 
 
 def test_quota_caps_the_cores():
