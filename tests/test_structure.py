@@ -169,7 +169,7 @@ def test_layers_point_one_way():
 def test_the_graph_does_not_import_io():
     """The graph works on messages io has already read and upgraded."""
     graph = import_graph()
-    assert not {t for t in graph["caffe_compat.graph"] if t.startswith("caffe_compat.io")}
+    assert not {t for t in graph["caffe_compat.net.graph"] if t.startswith("caffe_compat.io")}
 
 
 @pytest.mark.parametrize("module", sorted(module_files()))

@@ -14,7 +14,7 @@ where their paths are placeholders: ``--net`` / ``-model`` (train net file), ``-
 ``-iterations`` (max_iter for train), ``--batch-size``, ``--test-batch-size``, ``--test-iter``
 to make runs short. Bad input prints one error line and exits with status 1.
 
-Subcommands live in :mod:`caffe_compat.cli_registry` (name -> ``Command``); add one with its
+Subcommands live in :mod:`caffe_compat.cli.registry` (name -> ``Command``); add one with its
 ``register_command``.
 """
 from __future__ import annotations
@@ -24,9 +24,9 @@ import signal
 import sys
 import time
 
-from .cli_registry import COMMANDS, Command, register_command  # noqa: F401  (the public table)
-from .cli_registry import caffe_flag as _flag
-from .errors import CaffeCompatError
+from .registry import COMMANDS, Command, register_command  # noqa: F401  (the public table)
+from .registry import caffe_flag as _flag
+from ..errors import CaffeCompatError
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -82,7 +82,7 @@ def _device_from_gpu_flag(flag, log):
 
 
 def _make_log(args):
-    from .solvers._log import SolverLog
+    from ..solvers._log import SolverLog
     files = []
     if getattr(args, "log", None):
         files.append(open(args.log, "a", encoding="utf-8"))
@@ -155,7 +155,7 @@ def run_train(args):
     if args.snapshot and args.weights:
         raise CaffeCompatError("Give a snapshot to resume training or weights to finetune but "
                                "not both.")
-    from . import parallel, parallel_launch
+    from ..parallel import data_parallel as parallel, launch as parallel_launch
     plan = parallel_launch.Plan(args)
     if plan.mode == "launch":
         return parallel_launch.launch(getattr(args, "argv", None) or sys.argv[2:], plan.nproc)
@@ -179,9 +179,9 @@ def run_train(args):
 
 
 def _train(args, log, device, data_parallel):
-    from . import parallel
-    from .solvers import get_solver
-    from .solvers._log import stderr_is_terminal
+    from ..parallel import data_parallel as parallel
+    from ..solvers import get_solver
+    from ..solvers._log import stderr_is_terminal
     solver = get_solver(
         args.solver, net=args.model, train_source=args.train_source,
         test_source=args.test_source, snapshot_prefix=args.snapshot_prefix,
@@ -221,9 +221,9 @@ def _test_arguments(parser):
 def _build_net(args, phase, log):
     import torch
 
-    from . import graph
-    from .net import Net, load_net_param
-    from .solvers.base import _pick_source
+    from ..net import graph
+    from ..net.core import Net, load_net_param
+    from ..solvers.base import _pick_source
     net_param = load_net_param(args.model)
     stages = args.stage.split(",")
     filtered = graph.filter_net(net_param, phase, args.level, stages)
@@ -244,8 +244,8 @@ def _build_net(args, phase, log):
         log.info(f"Use GPU with device ID {device.split(':')[1]}", "caffe.cpp:0")
     net = Net(filtered, phase=phase.lower(), level=args.level, stages=stages,
               data_sources=data_sources)
-    from .net_summary import log_built_net
-    from .proto import caffe_pb2
+    from ..net.summary import log_built_net
+    from ..proto import caffe_pb2
     state = caffe_pb2.NetState(phase=caffe_pb2.Phase.Value(phase), level=args.level,
                                stage=[s for s in stages if s])
     log_built_net(net, log, net_param, state)
@@ -258,8 +258,8 @@ def run_test(args):
     import numpy as np
     import torch
 
-    from .solvers._log import g
-    from .solvers.base import _blob_loss_weights, copy_weights
+    from ..solvers._log import g
+    from ..solvers.base import _blob_loss_weights, copy_weights
     if not args.model:
         raise CaffeCompatError("Need a model definition to score (-model).")
     if not args.weights:
@@ -318,10 +318,10 @@ def _time_arguments(parser):
 
 
 def _time_engines(args):
-    """``time --engine``: whole inference forwards per engine (caffe_compat.engines)."""
-    from .engines import installed_engines
-    from .engines.report import engine_rows, format_rows
-    from .net import Net
+    """``time --engine``: whole inference forwards per engine (caffe_compat.inference.engines)."""
+    from ..inference.engines import installed_engines
+    from ..inference.engines.report import engine_rows, format_rows
+    from ..net.core import Net
     net = Net(args.model, weights=args.weights or None, phase="test")
     names = installed_engines() if args.engine == "all" else \
         list(dict.fromkeys(["torch", args.engine]))
@@ -334,8 +334,8 @@ def run_time(args):
     (each layer run on its own inputs, as Caffe's layer-by-layer loop does)."""
     import torch
 
-    from .solvers._log import g
-    from .solvers.base import copy_weights
+    from ..solvers._log import g
+    from ..solvers.base import copy_weights
     if not args.model:
         raise CaffeCompatError("Need a model definition to time (-model).")
     if args.engine:
@@ -420,8 +420,8 @@ register_command("time", _time_arguments, run_time, "benchmark model execution t
 # ------------------------------------------------------------------------ file tools
 def _architecture(net_param):
     """The name of this net's architecture from the describers installed packages register
-    (the model zoo's, when it is installed; see :mod:`caffe_compat.architectures`)."""
-    from .architectures import describe_architecture
+    (the model zoo's, when it is installed; see :mod:`caffe_compat.net.architectures`)."""
+    from ..net.architectures import describe_architecture
     return describe_architecture(net_param)
 
 
@@ -439,16 +439,16 @@ def _inspect_arguments(p):
 
 
 def _engines_report(definition, weights):
-    from .engines.report import engine_rows, format_rows
-    from .net import Net
+    from ..inference.engines.report import engine_rows, format_rows
+    from ..net.core import Net
     net = Net(definition, weights=weights, phase="test")
     return format_rows(engine_rows(net, iterations=5))
 
 
 def run_inspect(args):
-    from . import tools
-    from .io import caffemodel as caffemodel_io
-    from .signature import check_compatible
+    from ..tools import files as tools
+    from ..io import caffemodel as caffemodel_io
+    from ..net.signature import check_compatible
     try:
         with open(args.weights, "rb") as f:
             text = caffemodel_io.looks_like_text(f.read(65536))
@@ -486,9 +486,9 @@ def _upgrade_arguments(p):
 def run_upgrade(args):
     """upgrade_net_proto_text / _binary / upgrade_solver_proto_text, chosen by the file: the
     same file in the current format."""
-    from . import tools
-    from .io import caffemodel as caffemodel_io
-    from .io import prototxt as prototxt_io
+    from ..tools import files as tools
+    from ..io import caffemodel as caffemodel_io
+    from ..io import prototxt as prototxt_io
     with open(args.source, "rb") as f:
         head = f.read(65536)
     if (caffemodel_io.looks_like_text(head) and
@@ -517,8 +517,8 @@ def _convert_arguments(p):
 
 def run_convert(args):
     """caffemodel -> state_dict (keys ``<layer>.<blob>``), or state_dict + net -> caffemodel."""
-    from . import tools
-    from .errors import WeightsError
+    from ..tools import files as tools
+    from ..errors import WeightsError
     if args.target.endswith(".caffemodel"):
         if not args.model:
             raise WeightsError(f"{args.target}: writing a caffemodel from a state_dict needs "
@@ -545,9 +545,10 @@ def _usage():
 
 def main(argv=None):
     """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
-    from . import cli_tools  # noqa: F401  Caffe's other tools (convert_imageset, ...)
-    from . import extra_tools  # noqa: F401  draw, parse-log, plot-log
-    from .export.command import COMMAND as export_command
+    from ..tools import (compute_image_mean, convert_imageset,  # noqa: F401  Caffe's other tools
+                         device_query, extract_features, upgrade)
+    from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
+    from ..export.command import COMMAND as export_command
     register_command("export", *export_command)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
@@ -576,7 +577,7 @@ def main(argv=None):
         return 130
 
 
-from .verify import command as _verify  # noqa: E402  (imports nothing of this module)
+from ..verify import command as _verify  # noqa: E402  (imports nothing of this module)
 
 register_command("verify", _verify.add_arguments, _verify.run_verify, _verify.HELP)
 

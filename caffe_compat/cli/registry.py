@@ -2,7 +2,7 @@
 
 A module adds a subcommand with :func:`register_command` (``add_arguments(parser)`` declares
 its flags, ``run(args)`` returns the exit status; a CaffeCompatError raised by ``run`` becomes a
-one-line error and exit status 1). :mod:`caffe_compat.cli` registers train, test, time,
+one-line error and exit status 1). :mod:`caffe_compat.cli.main` registers train, test, time,
 inspect, upgrade and convert, and imports the modules that register the others; those modules
 import this table, never the command line itself, so the imports point one way.
 """

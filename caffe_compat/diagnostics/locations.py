@@ -4,7 +4,7 @@ the built net, so that every error of building a net names ``file:line:column``.
 The text reader (:mod:`caffe_compat.io.prototxt`) records, for every layer block, the position
 of the block and of each field inside it (``type``, every ``bottom`` and ``top``,
 ``convolution_param.kernel_size``, ...). The upgrade (V0/V1 ``layers``, ``input_dim``), the
-phase filter and the split insertion (:mod:`caffe_compat.graph`) carry these positions over to
+phase filter and the split insertion (:mod:`caffe_compat.net.graph`) carry these positions over to
 the layers they produce; a Split layer is placed at the ``top`` it splits.
 
 The positions travel beside the protobuf messages, never inside them: a side table maps a

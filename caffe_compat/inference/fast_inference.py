@@ -22,9 +22,9 @@ Around the folded convolutions:
   oneDNN otherwise does at every call (:data:`PACKED_WEIGHTS`);
 - BatchNorm -> Scale (-> ReLU) chains after something else than a foldable convolution run as
   one per-channel ``x * a + b`` with the ReLU in place (:class:`FoldedAffine`, :data:`AFFINE`);
-- pooling, LRN and concat keep the channels-last layout (:mod:`caffe_compat.fast_layers`,
+- pooling, LRN and concat keep the channels-last layout (:mod:`caffe_compat.inference.fast_layers`,
   :data:`LAYOUT_LAYERS`);
-- the plan runs as steps decided once per net and kept blobs (:mod:`caffe_compat.fast_run`,
+- the plan runs as steps decided once per net and kept blobs (:mod:`caffe_compat.inference.fast_run`,
   :data:`COMPILED_RUN`).
 
 Only rounding changes: the folded weights are rounded once to float32 and the sums are added
@@ -36,7 +36,7 @@ torch writes, pycaffe numpy views handed out, ``dnn.Net.setParam``.
 When it is used (:func:`applies`): under ``torch.no_grad()`` / ``inference_mode()``, on the CPU
 in float32, with :data:`ENABLED` (environment variable ``CAFFE_COMPAT_FAST_INFERENCE=0``
 turns it off) and the net's ``fast_inference`` attribute true, and never when
-``caffe_compat.blas_order.INFERENCE`` asks for Caffe's exact summation order in inference:
+``caffe_compat.kernels.blas_order.INFERENCE`` asks for Caffe's exact summation order in inference:
 the bit-exact claims hold on that path, which runs layer by layer. Training never uses it.
 """
 from __future__ import annotations
@@ -46,17 +46,18 @@ import os
 import torch
 import torch.nn.functional as F
 
-from . import blas_order, fast_layers, fast_run
+from ..kernels import blas_order
+from . import fast_layers, fast_run
 from .fast_layers import channels_last
-from .layers.base import weights_key
+from ..layers.base import weights_key
 
 ENABLED = os.environ.get("CAFFE_COMPAT_FAST_INFERENCE", "1") != "0"
 # the single steps, for measuring what each buys (benchmarks/bench_zoo.py --steps)
 FOLD = True            # fold BatchNorm / Scale into the convolution
 CHANNELS_LAST = True   # run the folded convolutions in channels-last layout
 FUSE_RELU = True       # apply a following ReLU in place on the convolution's output
-LAYOUT_LAYERS = True   # pooling / LRN / concat in channels-last (caffe_compat.fast_layers)
-COMPILED_RUN = True    # run the plan as steps decided once (caffe_compat.fast_run)
+LAYOUT_LAYERS = True   # pooling / LRN / concat in channels-last (caffe_compat.inference.fast_layers)
+COMPILED_RUN = True    # run the plan as steps decided once (caffe_compat.inference.fast_run)
 PACKED_WEIGHTS = True  # folded weights reordered once into oneDNN's blocked layout
 AFFINE = True          # BatchNorm / Scale / ReLU after no convolution: one x * a + b
 
@@ -185,7 +186,7 @@ class Plan:
         return chain, blob, j
 
     def compiled(self, net, keep):
-        """The plan's :class:`~caffe_compat.fast_run.CompiledRun` (None: the general loop)."""
+        """The plan's :class:`~caffe_compat.inference.fast_run.CompiledRun` (None: the general loop)."""
         if not COMPILED_RUN:
             return None
         if not hasattr(self, "_run"):
@@ -206,7 +207,7 @@ class Plan:
         em = net.layers[ekey]
         if e.type != "Eltwise":
             return None
-        from .proto import caffe_pb2
+        from ..proto import caffe_pb2
         if em.param.eltwise_param.operation != caffe_pb2.EltwiseParameter.SUM or \
                 any(c != 1.0 for c in em.coeffs) or len(e.bottoms) != 2 or len(e.tops) != 1 \
                 or any(eweights) or e.bottoms[0] == e.bottoms[1] or blob not in e.bottoms:

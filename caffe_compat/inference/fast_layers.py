@@ -1,5 +1,5 @@
 """Channels-last forms of the layers between the folded convolutions of the inference fast path
-(:mod:`caffe_compat.fast_inference`): MAX / AVE Pooling, ACROSS_CHANNELS LRN and Concat keep
+(:mod:`caffe_compat.inference.fast_inference`): MAX / AVE Pooling, ACROSS_CHANNELS LRN and Concat keep
 oneDNN's channels-last layout, so that no layer converts its input back to NCHW and the next
 convolution does not convert it again, as OpenCV's dnn keeps one layout through such layers.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .proto import caffe_pb2
+from ..proto import caffe_pb2
 
 P = caffe_pb2.PoolingParameter
 CL = torch.channels_last

@@ -1,4 +1,4 @@
-"""The no-grad forward of a fast-path plan (:mod:`caffe_compat.fast_inference`) as a flat list
+"""The no-grad forward of a fast-path plan (:mod:`caffe_compat.inference.fast_inference`) as a flat list
 of steps worked out once per net and set of kept blobs.
 
 ``Net._run`` decides, for every layer of every forward, whether it is folded away, replaced,
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from . import threads
+from ..parallel import threads
 
 
 class CompiledRun:

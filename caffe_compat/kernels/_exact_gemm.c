@@ -15,7 +15,7 @@
  * to the output (C = block for the first, C = C + block after it). Every output element
  * here is computed by exactly that sequence of float32 operations, so the results are
  * bit-identical to Caffe's, whatever the vector width, the blocking of M and N and the number
- * of threads (tests/caffe_compat/test_exact_gemm.py checks them against Caffe's own blobs).
+ * of threads (tests/caffe_compat/kernels/test_exact_gemm.py checks them against Caffe's own blobs).
  * With blocked false, K is one block: OpenBLAS's small-matrix kernels for non-transposed A
  * (M * N * K <= 1e6) run the whole sum that way.
  *

@@ -35,7 +35,7 @@ oneDNN's channels-last layout and inner products through torch's GEMM (the one-c
 layers keep this module's kernel, which is the faster one there); backward passes are the same
 as in the exact mode. Outputs then differ from Caffe's by float32 rounding (about 1e-6
 relative), and trainings drift apart as any two float32 trainings in different orders do:
-``benchmarks/bench_train.py --fast`` and ``tests/caffe_compat/test_fast_training.py``
+``benchmarks/bench_train.py --fast`` and ``tests/caffe_compat/kernels/test_fast_training.py``
 measure the drift.
 
 ``available()`` is False when the C extension was not built; the layers then use torch's
@@ -84,7 +84,7 @@ def usable(*tensors):
 
 def usable_in_training(*tensors):
     """What :func:`usable` says for these tensors with autograd on: whether a training pass
-    (autograd's or the explicit one of :mod:`caffe_compat.train_plan`) uses the exact
+    (autograd's or the explicit one of :mod:`caffe_compat.net.train_plan`) uses the exact
     products."""
     return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
             and (INFERENCE or EXACT_TRAINING)

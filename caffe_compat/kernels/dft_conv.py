@@ -3,7 +3,7 @@
 Caffe back-propagates a convolution by two GEMMs over its im2col columns: ``k_h*k_w*Ho*Wo``
 multiply-adds per (image, output channel, input channel) for the weight gradient and as many for
 the input gradient. Neither gradient takes a branch in Caffe (only the forward pass feeds ReLU and
-pooling decisions, and :mod:`caffe_compat.blas_order` sums that one in Caffe's order), so the
+pooling decisions, and :mod:`caffe_compat.kernels.blas_order` sums that one in Caffe's order), so the
 backward pass is free to use a cheaper exact identity: on an ``Lh x Lw`` grid that holds the
 whole linear correlation without wrap-around (the padded input's own size, for stride 1),
 
@@ -20,7 +20,7 @@ feeds a batched GEMM without a transpose.
 Accuracy: float32 throughout, twiddle factors rounded once from float64. Against a float64
 reference the gradients are within 1e-6 of their largest magnitude (the direct oneDNN weight
 gradient, one sum over ``N*Ho*Wo`` products, is at 4e-6 to 9e-6 on CNN+D's layers):
-``tests/caffe_compat/test_dft_conv.py``.
+``tests/caffe_compat/kernels/test_dft_conv.py``.
 
 ``CAFFE_COMPAT_CONV_BACKWARD=direct`` (or ``ENABLED = False``) keeps torch's direct kernels.
 """

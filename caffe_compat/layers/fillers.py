@@ -18,8 +18,8 @@ import math
 import numpy as np
 import torch
 
-from .errors import NetError
-from .proto import caffe_pb2
+from ..errors import NetError
+from ..proto import caffe_pb2
 
 _FILLERS = {}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import NetError
+from ..errors import NetError
 
 
 class Blob:
@@ -34,7 +34,7 @@ class Blob:
 
     def _set(self, data, first, kept, dropped=False):
         """The blob after a pass. ``dropped``: the pass computed a diff for it and kept none
-        (the explicit training pass, :mod:`caffe_compat.train_plan`: as autograd's without
+        (the explicit training pass, :mod:`caffe_compat.net.train_plan`: as autograd's without
         ``keep_diffs``)."""
         self._data, self._first, self._kept, self._dropped = data, first, kept, dropped
         if kept and first is not None and first.requires_grad:

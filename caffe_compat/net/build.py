@@ -1,13 +1,13 @@
-"""Building a :class:`~caffe_compat.net.Net` layer by layer, as Caffe's Net::Init does.
+"""Building a :class:`~caffe_compat.net.core.Net` layer by layer, as Caffe's Net::Init does.
 
-For every layer of the graph (:mod:`caffe_compat.graph`): the registered class of its type
+For every layer of the graph (:mod:`caffe_compat.net.graph`): the registered class of its type
 (``CheckBlobCounts`` on its bottoms and tops), its set-up with the bottom shapes, the fillers
 of its parameter blobs, the shapes of its tops (refused beyond Caffe's ``INT_MAX`` elements per
 blob) and its loss weights (``LossLayer`` adds ``loss_weight: 1`` to a one-top loss layer).
 Then ``AppendParam`` / ``ShareWeights``: parameters named in a ParamSpec are shared by name
 (``STRICT`` shapes or ``PERMISSIVE`` counts), with the ``lr_mult`` / ``decay_mult`` of the
 specs that set them. Every error names the layer and, for a net read from text, its
-``file:line:column`` (:mod:`caffe_compat.locations`).
+``file:line:column`` (:mod:`caffe_compat.diagnostics.locations`).
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ import re
 import numpy as np
 from torch import nn
 
-from . import fillers, locations
+from ..layers import fillers
+from ..diagnostics import locations
 from .blob import ParamSpecEntry
-from .errors import CaffeCompatError, NetError
-from .layers import base as _layer_base
-from .layers import layer_class
-from .proto import caffe_pb2
+from ..errors import CaffeCompatError, NetError
+from ..layers import base as _layer_base
+from ..layers import layer_class
+from ..proto import caffe_pb2
 
 _RESERVED_KEYS = frozenset(dir(nn.ModuleDict()))
 
@@ -39,7 +40,7 @@ def _module_key(name, taken):
 
 
 class NetBuildMixin:
-    """Layer construction and parameter sharing of :class:`~caffe_compat.net.Net`."""
+    """Layer construction and parameter sharing of :class:`~caffe_compat.net.core.Net`."""
 
     def _build_layer(self, node, dtype, taken, generator):
         try:

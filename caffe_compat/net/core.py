@@ -3,11 +3,11 @@
 It mirrors pycaffe's ``caffe.Net``: ``forward(**inputs)`` returns the output blobs,
 ``blobs[name].data`` / ``.diff`` hold every named blob after the last forward/backward, and
 ``params[layer][i]`` are the parameter blobs in Caffe's order. The layer list, blob names, split
-layers, in-place reuse and loss weights are Caffe's (see :mod:`caffe_compat.graph`).
+layers, in-place reuse and loss weights are Caffe's (see :mod:`caffe_compat.net.graph`).
 
 This module holds the net's views and its forward and backward passes; building the layers is
-:mod:`caffe_compat.net_build`'s, weights and exports :mod:`caffe_compat.net_weights`', and the
-blob views :mod:`caffe_compat.blob`'s.
+:mod:`caffe_compat.net.build`'s, weights and exports :mod:`caffe_compat.net.weights`', and the
+blob views :mod:`caffe_compat.net.blob`'s.
 """
 from __future__ import annotations
 
@@ -18,17 +18,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import fast_inference, threads
+from ..inference import fast_inference
+from ..parallel import threads
 from .blob import Blob, ParamSpecEntry
-from .data.caffe_random import CaffeRandom, thread_stream
-from .errors import NetError
+from ..data.caffe_random import CaffeRandom, thread_stream
+from ..errors import NetError
 from .graph import build_graph, phase_name
-from .io import prototxt as prototxt_io
-from .io.upgrade import upgrade_net
-from .layers._prefetching import PrefetchingDataLayer
-from .net_build import NetBuildMixin, _module_key  # noqa: F401 (earlier home of the name)
-from .net_weights import NetWeightsMixin, _fit_shape, _proto_shape  # noqa: F401 (same)
-from .proto import caffe_pb2
+from ..io import prototxt as prototxt_io
+from ..io.upgrade import upgrade_net
+from ..layers._prefetching import PrefetchingDataLayer
+from .build import NetBuildMixin
+from .weights import NetWeightsMixin
+from ..proto import caffe_pb2
 
 
 def load_net_param(model):
@@ -58,7 +59,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     blob raises.
     ``engine``: None or "torch" (default) runs every forward here; "auto", "onnxruntime" or
     "openvino" lets forwards that return outputs only (``keep_blobs=False`` without autograd,
-    no extra ``blobs``) run on that engine (:mod:`caffe_compat.engines`: checked against this
+    no extra ``blobs``) run on that engine (:mod:`caffe_compat.inference.engines`: checked against this
     forward first); every other forward, and Caffe's exact order, stays here.
     """
 
@@ -204,11 +205,11 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
 
     def _engine_forward(self, inputs):
         """The outputs from the engine runner (None where this forward must run here)."""
-        from . import blas_order
+        from ..kernels import blas_order
         if blas_order.INFERENCE or self._ref.dtype != torch.float32 or \
                 self._ref.device.type != "cpu" or set(inputs) - set(self.inputs):
             return None
-        from .engines import EngineRunner, as_feed
+        from ..inference.engines import EngineRunner, as_feed
         outputs = tuple(self.graph.outputs)
         runner = self._engine_runners.get((self.engine, outputs))
         if runner is not None and sum(t._version for t in runner.weights) != runner.version:

@@ -5,7 +5,7 @@
 layers filtered by the NetState rules (Net::FilterNet), Split layers inserted where one blob feeds
 several consumers (util/insert_splits.cpp, same layer and blob names), every layer's phase set,
 and the connectivity checked (unknown bottoms, duplicate tops) with errors naming the layer and,
-for a net read from text, its ``file:line:column`` (:mod:`caffe_compat.locations`).
+for a net read from text, its ``file:line:column`` (:mod:`caffe_compat.diagnostics.locations`).
 
 The messages come already upgraded from :mod:`caffe_compat.io` (``read_net``, ``parse_net``,
 ``io.upgrade.upgrade_net``); a net still in a legacy format is refused here.
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import locations
-from .errors import NetError
-from .messages import as_message, legacy_net_fields
-from .proto import caffe_pb2
-from .suggest import did_you_mean
+from ..diagnostics import locations
+from ..errors import NetError
+from ..diagnostics.messages import as_message, legacy_net_fields
+from ..proto import caffe_pb2
+from ..diagnostics.suggest import did_you_mean
 
 
 def phase_name(phase):

@@ -5,7 +5,7 @@ layer with blobs, ``(name, type, blob shapes)``. Loading follows Caffe's rule (b
 by layer name; file layers unknown to the net are ignored, net layers absent from the file keep
 their filler values), so :func:`compare_signatures` lists exactly what would go wrong::
 
-    from caffe_compat.signature import layer_signature, check_compatible
+    from caffe_compat.net.signature import layer_signature, check_compatible
     check_compatible("deploy.prototxt", "weights.caffemodel")   # IncompatibleWeightsError or None
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from .errors import WeightsError
-from .io import caffemodel as caffemodel_io
-from .proto import caffe_pb2
+from ..errors import WeightsError
+from ..io import caffemodel as caffemodel_io
+from ..proto import caffe_pb2
 
 __all__ = ["LayerSignature", "IncompatibleWeightsError", "layer_signature", "net_signature",
            "compare_signatures", "shapes_match", "input_shapes", "check_compatible",
@@ -65,7 +65,7 @@ def layer_signature(source, phase="test"):
     A prototxt (or a NetParameter without blobs, e.g. a parsed definition) is built as a net in
     ``phase`` to get its parameter shapes; a caffemodel's blobs are read as stored.
     """
-    from .net import Net, load_net_param
+    from .core import Net, load_net_param
     if isinstance(source, Net):
         return net_signature(source)
     if isinstance(source, caffe_pb2.NetParameter):
@@ -150,7 +150,7 @@ def check_compatible(model, weights, phase="test", name=None):
     NetParameter; ``name`` labels it in messages) with its type and blob shapes. Returns the
     file layers that would be ignored.
     """
-    from .net import Net
+    from .core import Net
     net = model if isinstance(model, Net) else Net(model, phase=phase)
     label = getattr(net, "source", "<net>")
     where = weights if isinstance(weights, caffe_pb2.NetParameter) else os.fspath(weights)

@@ -1,4 +1,4 @@
-"""Caffe's blob-by-blob execution of a :class:`~caffe_compat.net.Net`: persistent blobs,
+"""Caffe's blob-by-blob execution of a :class:`~caffe_compat.net.core.Net`: persistent blobs,
 ``ForwardFromTo`` / ``BackwardFromTo`` over any layer range (pycaffe's ``caffe.Net``).
 
 A :class:`Stepwise` keeps one ``data`` and one ``diff`` tensor per named blob, as Caffe's
@@ -22,7 +22,7 @@ inference pass costs no copies. The tops of a Split share its bottom's data, as 
 
 A pass in which no layer keeps a graph (a deploy net) runs the forms of the engine's
 inference forward (each convolution and the in-place ReLU after it as one oneDNN call;
-Pooling, LRN and Concat in channels-last, :mod:`caffe_compat.fast_layers`; nothing folded,
+Pooling, LRN and Concat in channels-last, :mod:`caffe_compat.inference.fast_layers`; nothing folded,
 every blob kept), so its outputs are the engine's bit for bit; a large batch of per-item layers
 runs in chunks of the engine's ``inference_chunk`` items, each chunk through every layer while
 its blobs are still in cache: the same bits as one pass (tests/pycaffe/test_chunked_forward.py).
@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import torch
 
-from . import fast_inference, fast_layers, threads, train_plan
-from .errors import NetError
+from ..inference import fast_inference, fast_layers
+from ..parallel import threads
+from . import train_plan
+from ..errors import NetError
 
 
 def _numpy(t, what):
@@ -323,7 +325,7 @@ class Stepwise:
             if keep_graph and train_plan.ENABLED and module.explicit_forward is not None \
                     and module.explicit_ready():
                 # Caffe's Forward_cpu, its Backward_cpu to follow without autograd: the same
-                # float32 operations as the graph's (caffe_compat.train_plan)
+                # float32 operations as the graph's (caffe_compat.net.train_plan)
                 leaves = [t.detach().clone() if b in node.tops or not t.is_floating_point()
                           else t.detach() for b, t in zip(node.bottoms, bottoms)]
                 tops, state = module.explicit_forward(*leaves)
@@ -449,7 +451,7 @@ class Stepwise:
 
     def _layout_layers(self, start, end):
         """{layer index: its channels-last form} for the Pooling, LRN and Concat layers of
-        ``start``..``end`` (:mod:`caffe_compat.fast_layers`, the forms the engine's inference
+        ``start``..``end`` (:mod:`caffe_compat.inference.fast_layers`, the forms the engine's inference
         forward runs), so that the blobs between the fused convolutions keep oneDNN's layout
         (a blob read through pycaffe is made C-contiguous first)."""
         net = self.net

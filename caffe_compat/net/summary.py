@@ -325,8 +325,8 @@ def log_built_net(net, log, net_param, state):
     NetState ``state``: the rule lines, the filtered net as text, then :func:`log_net_init`.
     Returns the layer reports."""
     from .graph import filter_net
-    from .io.prototxt import to_text
-    from .proto import caffe_pb2
+    from ..io.prototxt import to_text
+    from ..proto import caffe_pb2
     filtered = filter_net(net_param, caffe_pb2.Phase.Name(state.phase), state.level,
                           list(state.stage))
     filtered.state.CopyFrom(state)

@@ -9,32 +9,33 @@ the solver's forward-backward runs them instead, decided once per net:
 
 - forward: every layer in order, with the same float32 operations as the autograd forward
   (the layers' own ``explicit_forward`` shares them), the blobs and the total loss set as
-  :meth:`Net.forward <caffe_compat.net.Net.forward>` sets them;
+  :meth:`Net.forward <caffe_compat.net.core.Net.forward>` sets them;
 - backward: the layers in reverse, each top's diff the one autograd would give it (a loss top
   weighted ``w``: ``w`` as a float32 scalar), each parameter's diff stored as autograd's
   AccumulateGrad stores it (the first diff of an iteration as it is, later ones added in
   place, as ``iter_size`` passes accumulate in Caffe).
 
 The same kernels in the same order, so the diffs, the losses and the trained parameters are
-the autograd path's bit for bit (tests/caffe_compat/test_train_plan.py). The plan applies
+the autograd path's bit for bit (tests/caffe_compat/net/test_train_plan.py). The plan applies
 only where that is sure: float32 on the CPU, the exact products in use
-(:func:`caffe_compat.blas_order.usable_in_training`), no ``force_backward``, no kept
+(:func:`caffe_compat.kernels.blas_order.usable_in_training`), no ``force_backward``, no kept
 diffs, every blob that carries a diff read by one layer at most (an in-place layer reads the
 version before it; Split layers, which sum their tops' diffs, have no explicit backward yet) and
 every loss top a scalar. Layers with the explicit calls today: InnerProduct, SoftmaxWithLoss,
 ReLU; data layers need none. Any other net keeps autograd.
 
-pycaffe's layer-by-layer passes (:mod:`caffe_compat.stepwise`) choose per layer: a layer with
+pycaffe's layer-by-layer passes (:mod:`caffe_compat.net.stepwise`) choose per layer: a layer with
 the explicit calls runs them (:func:`stepwise_backward`), any other its own autograd graph.
 """
 from __future__ import annotations
 
 import torch
 
-from . import blas_order, threads
+from ..kernels import blas_order
+from ..parallel import threads
 
 # False: every training pass through autograd, here and in pycaffe's layer-by-layer passes
-# (caffe_compat.stepwise); the explicit passes' tests compare the two
+# (caffe_compat.net.stepwise); the explicit passes' tests compare the two
 ENABLED = True
 
 
@@ -194,7 +195,7 @@ def _build(net):
 
 def kernel_state():
     """The settings a layer's ``explicit_ready()`` may depend on besides its parameters'
-    device and dtype: which products training uses (:mod:`caffe_compat.blas_order`) and
+    device and dtype: which products training uses (:mod:`caffe_compat.kernels.blas_order`) and
     whether a trace is being recorded."""
     return (blas_order.ENABLED, blas_order.EXACT_TRAINING, blas_order.INFERENCE,
             torch.jit.is_tracing())
@@ -203,7 +204,7 @@ def kernel_state():
 # ---------------------------------------------------------------------- pycaffe's passes
 class ExplicitState:
     """What a layer's explicit forward left for its explicit backward in pycaffe's
-    layer-by-layer passes (:class:`caffe_compat.stepwise.Stepwise`): its bottoms as the layer
+    layer-by-layer passes (:class:`caffe_compat.net.stepwise.Stepwise`): its bottoms as the layer
     read them, its tops, and the layer's own saved values."""
 
     __slots__ = ("leaves", "tops", "state")
@@ -213,7 +214,7 @@ class ExplicitState:
 
 
 def stepwise_backward(store, i, node, module):
-    """Layer ``i``'s Backward_cpu as its explicit call in a :class:`~caffe_compat.stepwise.
+    """Layer ``i``'s Backward_cpu as its explicit call in a :class:`~caffe_compat.net.stepwise.
     Stepwise` ``store``: the diffs that the store's autograd form writes, bit for bit (the
     same kernels on the same tensors): bottom diffs assigned, parameter diffs added."""
     saved = store._saved[i]

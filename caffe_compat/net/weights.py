@@ -1,4 +1,4 @@
-"""A :class:`~caffe_compat.net.Net`'s weights and definition going out and coming in:
+"""A :class:`~caffe_compat.net.core.Net`'s weights and definition going out and coming in:
 caffemodels (Caffe's CopyTrainedLayersFrom and Net::ToProto), state_dicts keyed
 ``<layer>.<blob>``, and the inference definition other engines read.
 
@@ -15,14 +15,14 @@ import os
 import numpy as np
 import torch
 
-from .errors import WeightsError
-from .io import caffemodel as caffemodel_io
-from .io import prototxt as prototxt_io
-from .proto import caffe_pb2
+from ..errors import WeightsError
+from ..io import caffemodel as caffemodel_io
+from ..io import prototxt as prototxt_io
+from ..proto import caffe_pb2
 
 
 class NetWeightsMixin:
-    """Weights I/O and exports of :class:`~caffe_compat.net.Net`."""
+    """Weights I/O and exports of :class:`~caffe_compat.net.core.Net`."""
 
     def copy_from(self, weights, strict=False):
         """Copy blobs by layer name from a caffemodel (Caffe's CopyTrainedLayersFrom).

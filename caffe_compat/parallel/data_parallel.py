@@ -29,7 +29,7 @@ import socket
 import numpy as np
 import torch
 
-from .errors import SolverError
+from ..errors import SolverError
 
 _state = {"count": 1, "rank": 0, "multiprocess": False}
 

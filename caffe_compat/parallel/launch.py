@@ -1,6 +1,6 @@
 """``caffe-compat train`` on several devices: which processes to start and how each one joins.
 
-Three ways to train data-parallel (the rules are :mod:`caffe_compat.parallel`'s):
+Three ways to train data-parallel (the rules are :mod:`caffe_compat.parallel.data_parallel`'s):
 
 - ``-gpu 0,1`` / ``-gpu all``: one process per listed GPU on this machine, NCCL between them
   (Caffe's ``caffe train -gpu 0,1``); the batch of each is the net's ``batch_size``, so the
@@ -25,8 +25,8 @@ import signal
 import sys
 import uuid
 
-from . import parallel
-from .errors import CaffeCompatError
+from . import data_parallel as parallel
+from ..errors import CaffeCompatError
 
 
 def gpu_ids(flag):
@@ -157,7 +157,7 @@ def describe_failure(failures):
 
 
 def silent_log():
-    from .solvers._log import SolverLog
+    from ..solvers._log import SolverLog
     return SolverLog()
 
 

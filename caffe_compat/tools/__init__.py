@@ -1,16 +1,12 @@
-"""Caffe's command-line tools as ``caffe-compat`` subcommands, one module each:
-``convert_imageset``, ``compute_image_mean``, ``extract_features``, ``upgrade_net_proto_text``,
-``upgrade_net_proto_binary``, ``upgrade_solver_proto_text`` and ``device_query``.
+"""Caffe's tools and the helpers behind them, each registered as a ``caffe-compat`` subcommand
+when :mod:`caffe_compat.cli.main` imports it.
 
-Importing this package registers them with :func:`caffe_compat.cli_registry.register_command`. Flags
-are Caffe's gflags, written ``-flag`` or ``--flag``, with ``=value`` or a separate value;
-boolean flags also as ``-flag=false`` and ``-noflag``.
+- Caffe's command-line tools, one module each: :mod:`.convert_imageset`,
+  :mod:`.compute_image_mean`, :mod:`.extract_features`, :mod:`.upgrade`
+  (``upgrade_net_proto_text``, ``upgrade_net_proto_binary``, ``upgrade_solver_proto_text``) and
+  :mod:`.device_query`. Flags are Caffe's gflags, written ``-flag`` or ``--flag``, with
+  ``=value`` or a separate value; boolean flags also as ``-flag=false`` and ``-noflag``.
+- :mod:`.files`: the file tools behind ``caffe-compat inspect | upgrade | convert``.
+- :mod:`.extra` (``caffe-compat draw | parse-log | plot-log``) over :mod:`.draw` (net diagrams,
+  pycaffe's ``caffe.draw``) and :mod:`.training_log` (Caffe's training logs as tables and charts).
 """
-from . import (compute_image_mean, convert_imageset, device_query,  # noqa: F401
-               extract_features, upgrade)
-
-
-def registered_commands():
-    """The subcommand table these modules registered into."""
-    from ..cli_registry import COMMANDS
-    return COMMANDS

@@ -14,15 +14,15 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from ..cli_registry import caffe_flag as _flag
-from ..cli_registry import register_command
+from ..cli.registry import caffe_flag as _flag
+from ..cli.registry import register_command
 from ..data import db as db_io
 from ..data.images import datum_array, parse_datum
 from ..errors import DataError
 from ..io.atomic import write_bytes_atomic
 from ..io.caffemodel import packed_field
 from ..proto import caffe_pb2
-from ._log import log
+from ..cli._log import log
 
 
 def add_arguments(p):

@@ -17,14 +17,14 @@ import sys
 
 from tqdm import tqdm
 
-from ..cli_registry import caffe_flag as _flag
-from ..cli_registry import register_command
+from ..cli.registry import caffe_flag as _flag
+from ..cli.registry import register_command
 from ..data import db as db_io
 from ..data.caffe_random import CaffeRandom, shuffle
 from ..data.images import image_to_datum, read_list_file
 from ..errors import DataError
-from ._flags import bool_flag
-from ._log import log
+from ..cli._flags import bool_flag
+from ..cli._log import log
 
 
 def add_arguments(p):

@@ -3,10 +3,10 @@ each named CUDA device, one "name: value" line each, as Caffe::DeviceQuery print
 fields PyTorch reports)."""
 from __future__ import annotations
 
-from ..cli_registry import caffe_flag as _flag
-from ..cli_registry import register_command
+from ..cli.registry import caffe_flag as _flag
+from ..cli.registry import register_command
 from ..errors import CaffeCompatError
-from ._log import log
+from ..cli._log import log
 
 
 def add_arguments(p):

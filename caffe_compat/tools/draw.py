@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 
-from .errors import CaffeCompatError
-from .io.atomic import write_bytes_atomic
-from .proto import caffe_pb2
+from ..errors import CaffeCompatError
+from ..io.atomic import write_bytes_atomic
+from ..proto import caffe_pb2
 
 LAYER_STYLE_DEFAULT = {"shape": "record", "fillcolor": "#6495ED", "style": "filled"}
 NEURON_LAYER_STYLE = {"shape": "record", "fillcolor": "#90EE90", "style": "filled"}
@@ -109,7 +109,7 @@ def _included(layer, phase):
 
 def _layers(net):
     if len(net.layers) and not len(net.layer):      # V1 (or V0) definition: upgrade a copy
-        from .io.upgrade import upgrade_net
+        from ..io.upgrade import upgrade_net
         copy = caffe_pb2.NetParameter()
         copy.CopyFrom(net)
         net = upgrade_net(copy)

@@ -2,7 +2,7 @@
 tools/extra/parse_log.py and plot_training_log.py.example as subcommands."""
 from __future__ import annotations
 
-from .cli_registry import register_command
+from ..cli.registry import register_command
 
 
 def _draw_arguments(p):
@@ -18,7 +18,7 @@ def _draw_arguments(p):
 
 def run_draw(args):
     from . import draw
-    from .io import prototxt
+    from ..io import prototxt
     # as written (draw upgrades legacy V1 nets itself); errors name the file and line
     net = prototxt.read_net(args.input_net_proto_file, upgrade=False)
     print(f"Drawing net to {args.output_image_file}")

@@ -16,12 +16,12 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from ..cli_registry import register_command
+from ..cli.registry import register_command
 from ..data import db as db_io
 from ..data.transformer import legacy_shape
 from ..errors import CaffeCompatError, DataError
 from ..proto import caffe_pb2
-from ._log import log
+from ..cli._log import log
 
 
 def add_arguments(p):
@@ -53,7 +53,7 @@ def extract_features(weights, model, blob_names, dataset_names, num_mini_batches
     """Run the extraction; returns the number of records written per blob."""
     import torch
 
-    from ..net import Net
+    from ..net.core import Net
     blob_names = list(blob_names)
     dataset_names = list(dataset_names)
     if len(blob_names) != len(dataset_names):

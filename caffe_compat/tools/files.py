@@ -14,11 +14,11 @@ import os
 
 import torch
 
-from .errors import CaffeCompatError, WeightsError
-from .io import caffemodel as caffemodel_io
-from .io import prototxt as prototxt_io
-from .io.atomic import atomic_path
-from .layers import registry
+from ..errors import CaffeCompatError, WeightsError
+from ..io import caffemodel as caffemodel_io
+from ..io import prototxt as prototxt_io
+from ..io.atomic import atomic_path
+from ..layers import registry
 
 
 def _blob_names(layer_type, n):
@@ -76,7 +76,7 @@ def upgrade_prototxt(src, dst=None):
 def upgrade_solver_prototxt(src, dst):
     """Caffe's upgrade_solver_proto_text: a solver in the current format written atomically to
     ``dst``; returns whether anything was upgraded (the ``solver_type`` enum)."""
-    from .io import upgrade as upgrade_io
+    from ..io import upgrade as upgrade_io
     text = prototxt_io.read_text_file(src, "solver")
     raw = prototxt_io.parse_solver(text, os.fspath(src), upgrade=False)
     needed = upgrade_io.solver_needs_upgrade(raw)
@@ -106,9 +106,9 @@ def caffemodel_to_state_dict(path, max_bytes=None):
 def net_report(model, phase="TEST", weights=None, source=None):
     """The per-layer table of a net definition (``model``: a prototxt path or NetParameter)
     built in ``phase``: blob shapes, parameter counts, FLOPs and Caffe's memory count
-    (:func:`caffe_compat.net_summary.format_net_summary`)."""
-    from .net import Net
-    from .net_summary import format_net_summary
+    (:func:`caffe_compat.net.summary.format_net_summary`)."""
+    from ..net.core import Net
+    from ..net.summary import format_net_summary
     net = Net(model, weights=weights, phase=str(phase).lower())
     return format_net_summary(net, source=source)
 
@@ -154,7 +154,7 @@ def load_state_dict_file(path):
 
 def state_dict_to_caffemodel(state_dict, model, dst, phase="test"):
     """Write a caffemodel for net definition ``model`` with the parameters of ``state_dict``."""
-    from .net import Net
+    from ..net.core import Net
     net = Net(model, phase=phase)
     own = net.caffe_state_dict()
     # A state_dict read from a legacy caffemodel keeps its 4-D num/channels/height/width

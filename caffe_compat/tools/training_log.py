@@ -19,8 +19,8 @@ import os
 import re
 from collections import OrderedDict
 
-from .errors import CaffeCompatError
-from .io.atomic import write_text_atomic
+from ..errors import CaffeCompatError
+from ..io.atomic import write_text_atomic
 
 _ITERATION = re.compile(r"Iteration (\d+)")
 _TRAIN_OUTPUT = re.compile(r"Train net output #(\d+): (\S+) = ([\.\deE+-]+)")
@@ -174,7 +174,7 @@ def plot_chart(chart_type, path_to_png, logs):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from .io.atomic import atomic_path
+    from ..io.atomic import atomic_path
     fig, ax = plt.subplots(figsize=(8, 5))
     for log in logs:
         train, test = parse_log(log)

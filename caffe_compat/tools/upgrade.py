@@ -8,12 +8,12 @@ was to be upgraded, as Caffe does. Outputs are written atomically.
 """
 from __future__ import annotations
 
-from ..cli_registry import register_command
+from ..cli.registry import register_command
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..io import upgrade as upgrade_io
 from ..io.atomic import write_bytes_atomic
-from ._log import log
+from ..cli._log import log
 
 
 def _io_arguments(what_in, what_out):

@@ -9,7 +9,7 @@ Every engine is checked against our forward before it runs a net (:mod:`.trust`)
 among the trusted ones is :mod:`.choose`'s. All run with :func:`.threads.engine_threads`
 threads. docs/engines.md has the rules and the measurements.
 
-    from caffe_compat.engines import EngineRunner
+    from caffe_compat.inference.engines import EngineRunner
     runner = EngineRunner(net, ["prob"])          # engine="auto"
     prob, = runner({"data": x})                   # x: float32 N x C x H x W
 """

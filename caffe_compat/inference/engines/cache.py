@@ -12,7 +12,7 @@ its key: the sha256 of
 * :data:`caffe_compat.export.onnx_export.FORMAT_VERSION` and caffe_compat's version.
 
 The engines' versions key what is decided about the export (the trust check and the timing,
-:mod:`caffe_compat.engines.choose`), stored beside it: one export serves every engine.
+:mod:`caffe_compat.inference.engines.choose`), stored beside it: one export serves every engine.
 
 Files are written atomically (:func:`caffe_compat.io.atomic.atomic_path`); an export happens
 under an exclusive ``fcntl`` lock on ``<key>.lock``, so processes that load the same net at
@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 
-from ..io.atomic import write_text_atomic
+from ...io.atomic import write_text_atomic
 
 ENV_CACHE = "CAFFE_COMPAT_ENGINE_CACHE"
 MODEL = "model.onnx"
@@ -48,7 +48,7 @@ def export_key(net, outputs):
     """The hex sha256 keying the export of ``net`` (a test-phase caffe_compat Net) for
     ``outputs`` (see the module doc)."""
     import caffe_compat
-    from ..export.onnx_export import FORMAT_VERSION
+    from ...export.onnx_export import FORMAT_VERSION
     h = hashlib.sha256()
 
     def field(tag, data):
@@ -137,7 +137,7 @@ class CachedExport:
 def cached_export(net, outputs, key=None, root=None):
     """The :class:`CachedExport` of ``net`` for ``outputs``: the cached file when it is whole,
     otherwise exported now (once across processes, see the module doc)."""
-    from ..export.onnx_export import export_onnx
+    from ...export.onnx_export import export_onnx
     outputs = list(outputs)
     key = key or export_key(net, outputs)
     root = root or cache_root()

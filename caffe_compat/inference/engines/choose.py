@@ -1,7 +1,7 @@
 """Which engine runs a forward: :class:`EngineRunner`.
 
 ``engine="auto"`` (the default of inference-only forwards): the fastest of the installed
-engines that pass the trust check (:mod:`caffe_compat.engines.trust`) for this net, outputs,
+engines that pass the trust check (:mod:`caffe_compat.inference.engines.trust`) for this net, outputs,
 input shapes and thread count, torch included. The speed is measured at first use by a short
 calibration: the candidates run the caller's input in alternating turns (each after a pause
 long enough for the previous one's threads to go idle, as ``benchmarks/zoo_timing.py``) for
@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from ..errors import CaffeCompatError
+from ...errors import CaffeCompatError
 from . import registry, trust
 from .threads import engine_threads
 
@@ -119,7 +119,7 @@ class EngineRunner:
 
     # ------------------------------------------------------------------ choosing
     def _candidates(self):
-        from .. import blas_order
+        from ...kernels import blas_order
         if blas_order.INFERENCE or self.request == "torch":
             return []
         if self.request != AUTO:
@@ -150,7 +150,7 @@ class EngineRunner:
     def _ensure_export(self):
         if self._export is not None or self._export_error is not None:
             return self._export
-        from ..export.onnx_export import needed_layers
+        from ...export.onnx_export import needed_layers
         from .cache import cached_export
         try:
             self._export_inputs = needed_layers(self.net, self.outputs)[1]

@@ -1,6 +1,6 @@
 """onnxruntime's CPU execution provider on the net's ONNX export.
 
-Session settings: ``intra_op_num_threads`` = :func:`~caffe_compat.engines.threads.engine_threads`,
+Session settings: ``intra_op_num_threads`` = :func:`~caffe_compat.inference.engines.threads.engine_threads`,
 one inter-op thread, sequential execution (a Caffe net is a chain: parallel branches buy
 nothing at these thread counts), all graph optimisations. ``session.intra_op.allow_spinning``
 is off (``SPIN``): a spinning pool keeps a core busy after each call, which slows the next

@@ -3,7 +3,7 @@ DNN_BACKEND_INFERENCE_ENGINE).
 
 The model is read once and compiled per input shape (static shapes: OpenVINO's CPU plugin
 picks its kernels for the shape; a dynamic batch costs it speed at batch 1), with
-``INFERENCE_NUM_THREADS`` = :func:`~caffe_compat.engines.threads.engine_threads`,
+``INFERENCE_NUM_THREADS`` = :func:`~caffe_compat.inference.engines.threads.engine_threads`,
 ``PERFORMANCE_HINT`` LATENCY, ``NUM_STREAMS`` 1 and f32 inference precision (no bf16/f16
 down-conversion: the outputs must match our forward within 1e-4). ``ENABLE_CPU_PINNING`` is
 OpenVINO's own default unless ``$CAFFE_COMPAT_OPENVINO_PINNING`` is 0 or 1

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import importlib
 
-from ..errors import NetError
-from ..suggest import did_you_mean
+from ...errors import NetError
+from ...diagnostics.suggest import did_you_mean
 
 _ENGINES = {}
 # what `caffe-compat inspect --engines` suggests for an engine that is not installed

@@ -1,7 +1,7 @@
 """What ``caffe-compat inspect --engines`` and ``caffe-compat time --engine`` print: for each
 registered engine, whether it is installed (the pip command when not), whether it passes the
 trust check on this net, and its time per forward beside torch's (alternating turns, as the
-calibration of :mod:`caffe_compat.engines.choose`)."""
+calibration of :mod:`caffe_compat.inference.engines.choose`)."""
 from __future__ import annotations
 
 import statistics
@@ -33,7 +33,7 @@ def engine_rows(net, engines=None, iterations=10, batch=1):
     test-phase Net) for its default outputs, checked, then timed ``iterations`` times in
     alternating turns; ``ms`` is the median milliseconds of a forward (None when it did not
     run)."""
-    from ..export.onnx_export import default_outputs
+    from ...export.onnx_export import default_outputs
     outputs = default_outputs(net)
     feed = probe_inputs(net, batch)
     rows, runs = [], {}

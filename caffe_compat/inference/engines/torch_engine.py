@@ -1,5 +1,5 @@
 """The torch reference: our own :class:`~caffe_compat.Net` forward (the inference fast path of
-:mod:`caffe_compat.fast_inference`, or Caffe's summation order under ``--caffe-order``). Every
+:mod:`caffe_compat.inference.fast_inference`, or Caffe's summation order under ``--caffe-order``). Every
 other engine is checked against it before it is trusted, and it runs whatever they cannot."""
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class TorchEngine:
     @staticmethod
     def session(net, outputs, threads=None, shapes=None):
         """A callable ``{input: array} -> [output arrays]`` running ``net`` itself (with torch's
-        own thread count, which :func:`~caffe_compat.engines.threads.engine_threads` follows)."""
+        own thread count, which :func:`~caffe_compat.inference.engines.threads.engine_threads` follows)."""
         names = list(outputs)
         forward = getattr(net, "_forward_layers", net.forward)
 

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from ..verify.checks import scaled_error
+from ...verify.checks import scaled_error
 
 # the export's promise (29 public nets within 1.2e-5, tests/caffe_compat/public_nets): other
 # summation orders of float32 (convolutions, GEMMs, reductions) stay within 1e-4 of the scale

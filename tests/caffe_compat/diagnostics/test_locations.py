@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, get_solver, locations
+from caffe_compat import Net, get_solver
+from caffe_compat.diagnostics import locations
 from caffe_compat.errors import DataError, NetError, PrototxtError, WeightsError
-from caffe_compat.graph import build_graph, filter_net
+from caffe_compat.net.graph import build_graph, filter_net
 from caffe_compat.io.caffemodel import array_to_blob
 from caffe_compat.io.prototxt import parse_net, read_net
 from caffe_compat.io.upgrade import upgrade_net

@@ -20,7 +20,7 @@ from caffe_compat.errors import NetError, PrototxtError
 from caffe_compat.io.prototxt import parse_net, parse_solver
 from caffe_compat.layers import layer_class
 from caffe_compat.proto import caffe_pb2
-from caffe_compat.suggest import closest, did_you_mean, edit_distance
+from caffe_compat.diagnostics.suggest import closest, did_you_mean, edit_distance
 
 EDITS = ("deletion", "insertion", "substitution", "transposition")
 

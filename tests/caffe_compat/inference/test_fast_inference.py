@@ -1,11 +1,13 @@
-"""The inference fast path (caffe_compat.fast_inference) against the layer-by-layer forward:
+"""The inference fast path (caffe_compat.inference.fast_inference) against the layer-by-layer forward:
 the same outputs within float32 rounding on reduced public zoo nets, intermediate blobs kept
 when asked for, and never used where Caffe's exact order or autograd is wanted."""
 import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, blas_order, fast_inference
+from caffe_compat import Net
+from caffe_compat.kernels import blas_order
+from caffe_compat.inference import fast_inference
 from caffe_compat.proto import caffe_pb2
 from tests.caffe_compat.dnn import nets, zoo_nets
 

@@ -1,5 +1,5 @@
-"""The channels-last layers (caffe_compat.fast_layers) and the compiled run
-(caffe_compat.fast_run) of the inference fast path: each against the layer it replaces or the
+"""The channels-last layers (caffe_compat.inference.fast_layers) and the compiled run
+(caffe_compat.inference.fast_run) of the inference fast path: each against the layer it replaces or the
 loop it stands for, and weight writes through every API reaching a forward after them."""
 import os
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, fast_inference, fast_layers
+from caffe_compat import Net
+from caffe_compat.inference import fast_inference, fast_layers
 from caffe_compat.proto import caffe_pb2
 from tests.caffe_compat.dnn import nets, zoo_nets
 

@@ -1,4 +1,4 @@
-"""caffe_compat.dft_conv: convolution gradients through the DFT, against float64 direct sums.
+"""caffe_compat.kernels.dft_conv: convolution gradients through the DFT, against float64 direct sums.
 
 The identity is exact, so in float64 the DFT route and the direct gradients agree to rounding
 (1e-12); in float32 both carry rounding, and the DFT route's is compared with the direct
@@ -14,7 +14,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from caffe_compat import dft_conv
+from caffe_compat.kernels import dft_conv
 from tests.caffe_compat.layers.helpers_struct import layer_grads
 from tests.caffe_compat.reference import scaled_error
 
@@ -122,7 +122,7 @@ def test_environment_switch():
 def test_convolution_layer_backpropagates_through_the_dft(monkeypatch):
     """A Convolution layer in training (Caffe-order forward) takes the DFT route when it pays,
     and its gradients agree with the direct route's within float32 rounding."""
-    from caffe_compat import blas_order
+    from caffe_compat.kernels import blas_order
     if not blas_order.available():
         pytest.skip("the _exact_gemm extension is not built")
     text = ('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '

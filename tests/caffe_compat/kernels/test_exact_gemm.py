@@ -1,4 +1,4 @@
-"""caffe_compat.blas_order / _exact_gemm: forward products in Caffe's (OpenBLAS's) summation order.
+"""caffe_compat.kernels.blas_order / _exact_gemm: forward products in Caffe's (OpenBLAS's) summation order.
 
 Two independent checks: (1) Caffe's own outputs: every Convolution and InnerProduct layer of
 six nets (the CNN+D and SR-FCN nets and two layer zoos), run from the bottom blob Caffe consumed,
@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, blas_order
+from caffe_compat import Net
+from caffe_compat.kernels import blas_order
 from tests.conftest import FIXTURES, fixture_path
 
 pytestmark = pytest.mark.skipif(not blas_order.available(),

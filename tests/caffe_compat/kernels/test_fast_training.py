@@ -1,11 +1,12 @@
-"""The fast training mode (caffe_compat.blas_order.fast_training) against Caffe's exact order:
+"""The fast training mode (caffe_compat.kernels.blas_order.fast_training) against Caffe's exact order:
 the same layers and gradients, forward products in oneDNN's order instead; its drift over a
 few SGD steps is measured here, and the exact mode stays the default."""
 import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, blas_order
+from caffe_compat import Net
+from caffe_compat.kernels import blas_order
 
 pytestmark = pytest.mark.skipif(not blas_order.available(), reason="exact kernel not built")
 

@@ -1,11 +1,11 @@
-"""caffe_compat.memory: glibc keeps freed blocks for reuse (Caffe-like), once per process."""
+"""caffe_compat.kernels.memory: glibc keeps freed blocks for reuse (Caffe-like), once per process."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-CODE = ("from caffe_compat.memory import retain_freed_memory as r; "
+CODE = ("from caffe_compat.kernels.memory import retain_freed_memory as r; "
         "print(r(), r())")
 
 
@@ -32,7 +32,7 @@ def test_large_blocks_come_from_the_heap():
     (glibc's own accounting, mallinfo2: bytes in mmapped blocks)."""
     code = "\n".join([
         "import ctypes, sys, torch",
-        "from caffe_compat.memory import retain_freed_memory",
+        "from caffe_compat.kernels.memory import retain_freed_memory",
         "if sys.argv[1] == '1':",
         "    retain_freed_memory()",
         "class M(ctypes.Structure):",

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from caffe_compat import numerics
+from caffe_compat.kernels import numerics
 from tests.conftest import REPO
 
 # a few SGD iterations of a small conv + inner-product regressor from fixed data and seeds;
@@ -17,7 +17,7 @@ TRAIN = r"""
 import hashlib, json, sys, tempfile, os
 import h5py, numpy as np, torch
 from caffe_compat import get_solver
-from caffe_compat.numerics import kernel_fingerprint
+from caffe_compat.kernels.numerics import kernel_fingerprint
 folder = sys.argv[1]
 net = '''
 layer { name: "data" type: "HDF5Data" top: "data" top: "label"

@@ -1,4 +1,4 @@
-"""Fillers (caffe_compat.fillers) against Caffe's definitions (include/caffe/filler.hpp).
+"""Fillers (caffe_compat.layers.fillers) against Caffe's definitions (include/caffe/filler.hpp).
 
 The random streams are torch's, not Caffe's boost mt19937, so values are compared through their
 statistics. Every statistical check allows K standard errors of the estimate: with K = 5 a
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from caffe_compat.errors import NetError
-from caffe_compat.fillers import fill, filler_types
+from caffe_compat.layers.fillers import fill, filler_types
 from caffe_compat.proto import caffe_pb2
 
 K = 5.0

@@ -1,6 +1,6 @@
 """The uniform fillers (uniform, xavier, positive_unitball) take real Caffe's draws from its
 seeded stream: nets built one after another continue it, and a solver's test net continues
-after its train net (fixtures/caffe_stream_fillers, written by real Caffe 1.0)."""
+after its train net (tests/caffe_compat/fixtures/caffe_stream_fillers, written by real Caffe 1.0)."""
 import pathlib
 import sys
 
@@ -9,11 +9,11 @@ import pytest
 import torch
 
 import caffe
-from caffe_compat import fillers
+from caffe_compat.layers import fillers
 from caffe_compat.data.caffe_random import MT19937
 from caffe_compat.proto import caffe_pb2
 
-HERE = pathlib.Path(__file__).parent / "fixtures" / "caffe_stream_fillers"
+HERE = pathlib.Path(__file__).parents[1] / "fixtures" / "caffe_stream_fillers"
 sys.path.insert(0, str(HERE))
 import make_fixture  # noqa: E402
 

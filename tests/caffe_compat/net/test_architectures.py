@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from caffe_compat import architectures
+from caffe_compat.net import architectures
 from tests.conftest import REPO
 
 
@@ -55,9 +55,9 @@ def test_the_zoo_is_found_through_its_entry_point_without_importing_it():
     point means stale install metadata: ``pip install -e .`` writes it.)"""
     code = textwrap.dedent("""
         import sys
-        import caffe_compat, caffe_compat.cli
+        import caffe_compat, caffe_compat.cli.main
         assert "models" not in sys.modules, "caffe_compat imported the model zoo"
-        from caffe_compat.architectures import architecture_describers
+        from caffe_compat.net.architectures import architecture_describers
         names = [f"{d.__module__}.{d.__name__}" for d in architecture_describers()]
         print(names)
         assert "models.architecture.describe_architecture" in names, names

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from caffe_compat.errors import CaffeCompatError, NetError
-from caffe_compat.graph import build_graph, filter_net, insert_splits, split_blob_name
+from caffe_compat.net.graph import build_graph, filter_net, insert_splits, split_blob_name
 from caffe_compat.io.prototxt import parse_net, read_net
 from caffe_compat.proto import caffe_pb2 as pb
 from tests.conftest import fixture_path

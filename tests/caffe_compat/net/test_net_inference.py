@@ -42,7 +42,7 @@ def test_chunking_is_off_with_autograd_and_for_batch_coupled_nets():
 
 def test_inplace_relu_only_on_fresh_unshared_blobs(monkeypatch):
     # the same products with and without autograd (training always sums in Caffe's order)
-    from caffe_compat import blas_order
+    from caffe_compat.kernels import blas_order
     monkeypatch.setattr(blas_order, "INFERENCE", True)
     text = """
     name: "t"
@@ -76,7 +76,7 @@ def test_inplace_relu_only_on_fresh_unshared_blobs(monkeypatch):
 def test_forward_without_keeping_blobs():
     """keep_blobs=False: the same outputs (and requested blobs), in chunks or not, without
     touching net.blobs."""
-    net = Net(str(__import__("pathlib").Path(__file__).resolve().parents[2] / "prototxt"
+    net = Net(str(__import__("pathlib").Path(__file__).resolve().parents[3] / "prototxt"
                   / "cnnd_deploy.prototxt"), phase="test", seed=3)
     x = torch.rand(20, 1, 96, 96, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():

@@ -1,11 +1,11 @@
-"""caffe_compat.stepwise: Caffe's persistent blobs and layer-range passes, checked against
+"""caffe_compat.net.stepwise: Caffe's persistent blobs and layer-range passes, checked against
 the engine's autograd over the whole net and against Caffe's backward rules."""
 import numpy as np
 import pytest
 import torch
 
 import caffe_compat
-from caffe_compat.stepwise import BlobView, Stepwise
+from caffe_compat.net.stepwise import BlobView, Stepwise
 
 NET = """name: 'branches'
 input: 'data' input_shape { dim: 3 dim: 2 dim: 5 dim: 5 }

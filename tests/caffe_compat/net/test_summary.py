@@ -5,13 +5,13 @@ import re
 import pytest
 
 import models
-from caffe_compat.net import Net
-from caffe_compat.net_summary import (format_net_summary, layer_reports, log_net_init,
+from caffe_compat.net.core import Net
+from caffe_compat.net.summary import (format_net_summary, layer_reports, log_net_init,
                                       net_totals)
 from caffe_compat.solvers._log import SolverLog
 from tests.conftest import fixture_path
 
-FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "net_init_log"
+FIXTURE = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "net_init_log"
 _GLOG_HEAD = re.compile(r"^I\S+ \S+ +\d+ ")
 
 
@@ -107,7 +107,7 @@ def test_time_and_test_logs_carry_net_init_lines(capsys):
     """issue: the train/test/time logs lacked Caffe's "Top shape" / "Memory required for data"
     lines that users and log parsers read; `caffe time` writes the same block real Caffe
     writes (fixture), rule lines and all."""
-    from caffe_compat.cli import main
+    from caffe_compat.cli.main import main
     assert main(["time", "-model", str(FIXTURE / "net.prototxt"), "-iterations", "1"]) == 0
     msgs = _tool_messages(capsys.readouterr().err)
     ours = [m for m in msgs if m.startswith(("net.cpp:", "layer_factory.hpp:"))

@@ -1,4 +1,4 @@
-"""The explicit training pass (caffe_compat.train_plan, and pycaffe's layer-by-layer passes
+"""The explicit training pass (caffe_compat.net.train_plan, and pycaffe's layer-by-layer passes
 through the layers' explicit calls) against autograd's: the same bits.
 
 Tolerance 0 throughout: both run the same float32 kernels on the same tensors in the same
@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import caffe
-from caffe_compat import Net, get_solver, train_plan
+from caffe_compat import Net, get_solver
+from caffe_compat.net import train_plan
 from caffe_compat.errors import NetError
 
 LOGREG = """name: "LogisticRegressionNet"

@@ -11,9 +11,9 @@ import h5py
 import numpy as np
 import pytest
 
-from caffe_compat import parallel
+from caffe_compat.parallel import data_parallel as parallel
 from caffe_compat.io import caffemodel as cm
-from caffe_compat.parallel_launch import child_pids
+from caffe_compat.parallel.launch import child_pids
 from tests.small_training import make_small
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -120,7 +120,7 @@ def test_image_data_and_data_layers_skip_as_caffe(tmp_path):
 
 
 def test_ranks_flag_errors(tmp_path, capsys):
-    from caffe_compat.cli import main
+    from caffe_compat.cli.main import main
     folder = make_small(tmp_path, "SGD", extra="", max_iter=2)
     solver = os.path.join(folder, "solver.prototxt")
     assert main(["train", "-solver", solver, "--ranks", "2", "-gpu", "0"]) == 1
@@ -281,7 +281,7 @@ def test_torchrun_environment_is_read(monkeypatch):
 
 
 def test_describe_failure_names_the_rank_that_failed_first():
-    from caffe_compat.parallel_launch import describe_failure
+    from caffe_compat.parallel.launch import describe_failure
 
     class F:
         def __init__(self, pid, code):

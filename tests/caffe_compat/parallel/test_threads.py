@@ -1,4 +1,4 @@
-"""The thread policy (caffe_compat.threads): cgroup quotas, /proc/stat windows, hysteresis, the
+"""The thread policy (caffe_compat.parallel.threads): cgroup quotas, /proc/stat windows, hysteresis, the
 wait-policy default, the small-net rule, and a real busy loop of higher priority."""
 import os
 import shutil
@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from caffe_compat import threads
+from caffe_compat.parallel import threads
 
 
 def test_cpu_max_parsing():
@@ -181,7 +181,7 @@ def test_wait_policy_default():
 
 
 def test_import_sets_the_spin_before_torch(tmp_path):
-    code = "import os, caffe_compat, caffe_compat.net; print(os.environ.get('GOMP_SPINCOUNT'))"
+    code = "import os, caffe_compat, caffe_compat.net.core; print(os.environ.get('GOMP_SPINCOUNT'))"
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, timeout=120)

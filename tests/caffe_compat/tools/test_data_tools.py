@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import cli
+from caffe_compat.cli import main as cli
 from caffe_compat.data import db as db_io
 from caffe_compat.errors import DataError
 from caffe_compat.io import prototxt as prototxt_io
@@ -137,7 +137,7 @@ def test_failure_leaves_no_database(tmp_path, capsys):
 
 @pytest.mark.parametrize("backend", ["lmdb", "leveldb"])
 def test_interrupt_leaves_no_database(tmp_path, monkeypatch, backend):
-    from caffe_compat.cli_tools import convert_imageset as tool
+    from caffe_compat.tools import convert_imageset as tool
     calls = []
 
     def interrupted(*args, **kwargs):

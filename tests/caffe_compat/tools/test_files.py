@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from caffe_compat import CaffeCompatError, Net, PrototxtError, WeightsError
-from caffe_compat import tools
-from caffe_compat.graph import build_graph
+from caffe_compat.tools import files as tools
+from caffe_compat.net.graph import build_graph
 from caffe_compat.io.caffemodel import caffemodel_bytes, read_caffemodel, write_caffemodel
 from caffe_compat.io.prototxt import parse_net, read_net
 from tests.conftest import fixture_path

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from caffe_compat.cli import main
+from caffe_compat.cli.main import main
 from caffe_compat.io.caffemodel import read_caffemodel
 from caffe_compat.io.prototxt import read_net
 from tests.conftest import REPO, fixture_path

@@ -1,4 +1,4 @@
-"""The inference engines (caffe_compat.engines): every engine gives our forward's outputs on the
+"""The inference engines (caffe_compat.inference.engines): every engine gives our forward's outputs on the
 public nets of the export table, falls back with a warning where it cannot, the cached export
 is reused, rebuilt when damaged and written once by processes that load a net at once."""
 import multiprocessing
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, blas_order
-from caffe_compat.engines import (EngineRunner, EngineWarning, TRUST_TOL, cache, engines_report,
+from caffe_compat import Net
+from caffe_compat.kernels import blas_order
+from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, cache, engines_report,
                                   installed_engines, register_engine)
-from caffe_compat.engines.registry import _ENGINES
-from caffe_compat.engines.trust import output_error, set_outputs
+from caffe_compat.inference.engines.registry import _ENGINES
+from caffe_compat.inference.engines.trust import output_error, set_outputs
 from tests.caffe_compat.public_nets import NETS, build, net_input
 
 pytest.importorskip("onnx")
@@ -354,7 +355,7 @@ def test_dnn_set_param_exports_again():
 
 
 def test_cli_inspect_and_time_engines(tmp_path, capsys):
-    from caffe_compat.cli import main
+    from caffe_compat.cli.main import main
     from caffe_compat.io.prototxt import to_text
     net, _, _ = _lenet()
     path = tmp_path / "lenet.prototxt"
