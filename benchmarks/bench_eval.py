@@ -31,7 +31,7 @@ def _weights(path, size, folder):
         return path
     import caffe_compat
     from models import get, set_input_size
-    from caffe_compat.net import load_net_param
+    from caffe_compat.net.core import load_net_param
     npm = set_input_size(load_net_param(str(get("hr").deploy_path)), size, size)
     net = caffe_compat.Net(npm, phase="test", seed=1)
     out = os.path.join(folder, "filler.caffemodel")

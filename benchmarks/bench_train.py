@@ -5,8 +5,8 @@ pooling, fc 300 with Dropout 0.5, fc 1, Euclidean loss) on 96x96 inputs at batch
 momentum 0.9, weight decay 5e-4, lr 0.01 and lr_mult 2 on biases. Ours runs the ORIGINAL solver
 and net prototxts (solver_1F_CNN+D.prototxt, model_1F_CNN+D.prototxt) through
 ``caffe_compat.get_solver`` reading HDF5 batches from disk (forward in Caffe's summation
-order, see ``caffe_compat.blas_order``; convolution gradients through the DFT where that pays,
-see ``caffe_compat.dft_conv``); the reference loop uses ``torch.optim.SGD`` on batches
+order, see ``caffe_compat.kernels.blas_order``; convolution gradients through the DFT where that pays,
+see ``caffe_compat.kernels.dft_conv``); the reference loop uses ``torch.optim.SGD`` on batches
 already in memory, once in torch's default layout (the peer of the overhead figure) and once in
 channels-last layout (torch's fastest CPU layout for this net, for scale). With ``--caffe
 PATH`` a real Caffe build's ``caffe time`` (forward + backward of the same original net,
@@ -16,11 +16,11 @@ iteration of each is reported, and the ratios; process CPU time is reported too 
 ``--threads 1`` it measures the work done, independent of the load other processes put on
 the machine).
 
-With ``--fast`` the solver's fast training mode (``caffe_compat.blas_order.fast_training``:
+With ``--fast`` the solver's fast training mode (``caffe_compat.kernels.blas_order.fast_training``:
 oneDNN channels-last forward products instead of Caffe's summation order, same backward) is
 timed in the same rounds, as a second solver of the same seed (the two draw their Dropout
 masks from one stream in turn, so their weights are not comparable here; the mode's drift is
-measured by tests/caffe_compat/test_fast_training.py).
+measured by tests/caffe_compat/kernels/test_fast_training.py).
 
     python benchmarks/bench_train.py [--iterations 3] [--rounds 4] [--batch 128] [--fast]
                                      [--caffe /path/to/caffe]
@@ -56,7 +56,8 @@ from torch import nn
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from caffe_compat import blas_order, dft_conv, get_solver  # noqa: E402
+from caffe_compat.kernels import blas_order, dft_conv  # noqa: E402
+from caffe_compat import get_solver  # noqa: E402
 from caffe_compat.io.prototxt import read_net, read_solver, write_prototxt  # noqa: E402
 
 ORIGINAL = os.environ.get("RLQ_ORIGINAL", os.path.join(os.path.dirname(REPO), "shared",
@@ -223,7 +224,7 @@ def main(argv=None):
     print(f"device: {args.device}, threads: {torch.get_num_threads()}, batch {args.batch} at "
           f"{args.size}x{args.size}, {args.rounds} rounds x {args.iterations} iterations, "
           f"load average {os.getloadavg()[0]:.2f}")
-    print("our convolution backward: " + ("through the DFT where it pays (caffe_compat.dft_conv; "
+    print("our convolution backward: " + ("through the DFT where it pays (caffe_compat.kernels.dft_conv; "
           "CAFFE_COMPAT_CONV_BACKWARD=direct for torch's kernels)" if dft_conv.ENABLED
           else "torch's direct kernels (CAFFE_COMPAT_CONV_BACKWARD=direct)"))
     for label, (w, cpu) in med.items():
@@ -237,7 +238,7 @@ def main(argv=None):
     if args.fast:
         f, cf = med["caffe_compat, fast mode"]
         print(f"ratio fast/torch c-last : wall {f / c:.3f}, CPU {cf / cc:.3f}; fast/exact "
-              f"{f / a:.3f} (the fast mode's drift: tests/caffe_compat/test_fast_training.py)")
+              f"{f / a:.3f} (the fast mode's drift: tests/caffe_compat/kernels/test_fast_training.py)")
     if "Caffe 1.0 `caffe time`" in med:
         k, ck = med["Caffe 1.0 `caffe time`"]
         print(f"speed-up over Caffe 1.0 : {k / a:.2f}x wall (same run; Caffe's figure excludes "

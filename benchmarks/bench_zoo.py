@@ -8,7 +8,7 @@ Nets (random weights, the same caffemodel bytes for both engines; weights do not
 speed): ResNet-50, GoogLeNet, SqueezeNet 1.1, MobileNet v2 (224 x 224, 227 for SqueezeNet) and
 OpenCV's res10 SSD face detector (300 x 300), written out by ``tests/caffe_compat/dnn``. Ours
 is ``Net.forward(data=x)`` under ``torch.inference_mode()`` (the inference fast path,
-:mod:`caffe_compat.fast_inference`); OpenCV's is ``setInput(x); forward()``. The engines run in
+:mod:`caffe_compat.inference.fast_inference`); OpenCV's is ``setInput(x); forward()``. The engines run in
 alternating blocks of calls, each with its library's default thread waiting
 (:mod:`benchmarks.zoo_timing` says why); printed per net and batch: frames/s of each, the
 ratio (OpenCV's time / ours: above 1 means we are faster, the goal is 1.5), its range over the
@@ -29,7 +29,7 @@ oneDNN call of the fast path replayed on the input it had): OpenCV's time over t
 ratio a forward would reach if every other layer and all overhead cost nothing.
 ``--engines`` also times, in the same blocks, each engine's own session on our ONNX export
 (onnxruntime, OpenVINO, best settings: :func:`benchmarks.zoo_timing.raw_sessions`) and
-``Net(..., engine="auto")``'s output-only forward (:mod:`caffe_compat.engines`: the fastest
+``Net(..., engine="auto")``'s output-only forward (:mod:`caffe_compat.inference.engines`: the fastest
 engine that gives our outputs), with OpenCV's time over each and ours-auto / the fastest raw
 session's time (goal: at most 1.05). ``--threads`` takes several counts (one table each).
 Needs OpenCV 4.x (OpenCV 5 has no Caffe importer to compare with).
@@ -48,7 +48,8 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from caffe_compat import Net, fast_inference  # noqa: E402
+from caffe_compat import Net  # noqa: E402
+from caffe_compat.inference import fast_inference  # noqa: E402
 from caffe_compat.proto import caffe_pb2  # noqa: E402
 from tests.caffe_compat.dnn import nets, zoo_nets  # noqa: E402
 
@@ -62,7 +63,7 @@ NETS = {   # name: (builder, input size)
     "res10_ssd": (nets.res10_ssd, 300),
 }
 
-# (label, {flag of caffe_compat.fast_inference: value}); each step adds one to the one before
+# (label, {flag of caffe_compat.inference.fast_inference: value}); each step adds one to the one before
 STEPS = (("layer by layer", dict(ENABLED=False)),
          ("+fold", dict(CHANNELS_LAST=False, FUSE_RELU=False, LAYOUT_LAYERS=False,
                         COMPILED_RUN=False, PACKED_WEIGHTS=False, AFFINE=False)),

@@ -61,7 +61,7 @@ def relative_diff(a, b, detections=False):
 def raw_sessions(path, threads, shape, input_name="data", output=None, ort_spinning=True,
                  ov_pinning=None):
     """``{"onnxruntime": f, "openvino": f}``: each engine's own session on the ONNX file at
-    ``path``, created directly with its library (not through caffe_compat.engines), with the
+    ``path``, created directly with its library (not through caffe_compat.inference.engines), with the
     best settings measured for one forward at a time: onnxruntime with ``threads`` intra-op
     threads, one inter-op thread, sequential execution, all graph optimisations (spinning as
     ``ort_spinning``); OpenVINO compiled for the static input ``shape`` with

@@ -70,31 +70,31 @@ def log(message):
 
 
 def solver_count():
-    from caffe_compat import parallel as _parallel
+    from caffe_compat.parallel import data_parallel as _parallel
     return _parallel.solver_count()
 
 
 def set_solver_count(count):
     """How many solvers train together (data-parallel; see ``caffe.NCCL``)."""
-    from caffe_compat import parallel as _parallel
+    from caffe_compat.parallel import data_parallel as _parallel
     _parallel.set_solver_count(count)
     _state["solver_count"] = _parallel.solver_count()
 
 
 def solver_rank():
-    from caffe_compat import parallel as _parallel
+    from caffe_compat.parallel import data_parallel as _parallel
     return _parallel.solver_rank()
 
 
 def set_solver_rank(rank):
     """This process's rank among them (0 tests, snapshots and logs)."""
-    from caffe_compat import parallel as _parallel
+    from caffe_compat.parallel import data_parallel as _parallel
     _parallel.set_solver_rank(rank)
     _state["solver_rank"] = _parallel.solver_rank()
 
 
 def set_multiprocess(value):
-    from caffe_compat import parallel as _parallel
+    from caffe_compat.parallel import data_parallel as _parallel
     _parallel.set_multiprocess(value)
     _state["multiprocess"] = bool(value)
 

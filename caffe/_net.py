@@ -1,5 +1,5 @@
 """pycaffe's ``caffe.Net`` and ``caffe.Blob`` over :class:`caffe_compat.Net`, with Caffe's
-blob semantics (:class:`caffe_compat.stepwise.Stepwise`): ``blobs[name].data`` / ``.diff``
+blob semantics (:class:`caffe_compat.net.stepwise.Stepwise`): ``blobs[name].data`` / ``.diff``
 and ``params[layer][i].data`` / ``.diff`` are numpy arrays aliasing the net's memory.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import caffe_compat
 from caffe_compat.layers.python import BlobVec, ParamBlob
 from caffe_compat.layers.python import PythonLayer as Layer
-from caffe_compat.stepwise import BlobView, Stepwise
+from caffe_compat.net.stepwise import BlobView, Stepwise
 
 from . import _mode
 

@@ -204,7 +204,7 @@ class NCCL:
         solver.add_callback(nccl)                  # gradients summed, scaled by 1/N
         solver.step(solver.param.max_iter)
 
-    The exchange is caffe_compat's (:mod:`caffe_compat.parallel`) on torch.distributed: NCCL
+    The exchange is caffe_compat's (:mod:`caffe_compat.parallel.data_parallel`) on torch.distributed: NCCL
     between GPUs (``set_mode_gpu``), gloo between CPU processes. ``uid`` is a torch.distributed
     init method (``new_uid()`` gives a TCP address on this machine; ``"env://"`` reads
     torchrun's variables). Create the solver after ``set_solver_count`` / ``set_solver_rank``:
@@ -212,7 +212,7 @@ class NCCL:
     """
 
     def __init__(self, solver, uid):
-        from caffe_compat import parallel
+        from caffe_compat.parallel import data_parallel as parallel
         engine = solver._solver if isinstance(solver, Solver) else solver
         parallel.init_process_group(engine.device, init_method=uid,
                                     world_size=parallel.solver_count(),
@@ -223,7 +223,7 @@ class NCCL:
     @staticmethod
     def new_uid():
         """A rendezvous for the processes of one machine (``tcp://127.0.0.1:<free port>``)."""
-        from caffe_compat import parallel
+        from caffe_compat.parallel import data_parallel as parallel
         return f"tcp://127.0.0.1:{parallel.free_port()}"
 
     def bcast(self):

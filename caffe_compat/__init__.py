@@ -10,7 +10,7 @@ reading files (``caffe_compat.proto``, ``caffe_compat.io``) stays cheap.
 """
 import importlib
 
-from . import threads as _threads
+from .parallel import threads as _threads
 
 # libgomp reads its wait policy once, when torch loads it: a bounded spin unless the user chose
 _threads.set_default_wait_policy()
@@ -21,7 +21,7 @@ from .errors import (CaffeCompatError, DataError, NetError, PrototxtError, Solve
 __version__ = "0.1.0"
 
 # name -> submodule defining it, imported on first access (PEP 562)
-_LAZY = {"Net": ".net", "get_solver": ".solvers", "Layer": ".layers",
+_LAZY = {"Net": ".net.core", "get_solver": ".solvers", "Layer": ".layers",
          "register_layer": ".layers", "registered_types": ".layers",
          "PythonLayer": ".layers.python"}
 

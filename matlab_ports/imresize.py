@@ -37,7 +37,7 @@ from .errors import PortError
 from .mfuncs import as_array, matlab_class
 from .resize_compiled import (_KERNEL_DTYPES, _kernel_resize, _resize_kernel,  # noqa: F401
                               get_use_kernel, kernel_available, set_use_kernel)
-from .resize_kernels import METHODS, _parse_method, _triangle  # noqa: F401 (earlier home)
+from .resize_kernels import METHODS, _parse_method
 from .resize_passes import _resize_dim
 from .resize_threads import get_num_threads, set_num_threads
 from .resize_weights import (_cached_plan, _check_border, _contributions, _Plan,

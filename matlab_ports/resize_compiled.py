@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from caffe_compat.threads import usable_threads
+from caffe_compat.parallel.threads import usable_threads
 
 from . import resize_threads
 from .resize_passes import _cast_pass, _from_view
@@ -96,7 +96,7 @@ def _kernel_result(shape):
 
 def _kernel_threads(work):
     """Threads for ``work`` multiply-adds: up to get_num_threads(), no more than the cores
-    other processes leave us (caffe_compat.threads.usable_threads) nor the processors idle
+    other processes leave us (caffe_compat.parallel.threads.usable_threads) nor the processors idle
     right now (Linux: runnable threads in /proc/loadavg), else one."""
     n = resize_threads.get_num_threads()
     if n <= 1 or work < _KERNEL_MIN_PARALLEL:

@@ -6,7 +6,7 @@ half away from zero and saturate, single is rounded to single.
 """
 import numpy as np
 
-from caffe_compat.threads import usable_threads
+from caffe_compat.parallel.threads import usable_threads
 
 from . import resize_threads
 from .mfuncs import to_class

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from caffe_compat.threads import usable_threads
+from caffe_compat.parallel.threads import usable_threads
 
 from .errors import PortError, PortFileError
 
@@ -224,8 +224,8 @@ def _output_name(net):
 
 def _on_engine(net):
     """True when ``net``'s output-only forwards may run on an engine other than torch
-    (:mod:`caffe_compat.engines`; never in Caffe's exact order)."""
-    from caffe_compat import blas_order
+    (:mod:`caffe_compat.inference.engines`; never in Caffe's exact order)."""
+    from caffe_compat.kernels import blas_order
     return getattr(net, "engine", None) not in (None, "torch") and not blas_order.INFERENCE
 
 
@@ -270,7 +270,7 @@ def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=
 
     starts = list(range(0, n, batch))
     threads = torch.get_num_threads()
-    # by default one worker per core other processes leave us (caffe_compat.threads)
+    # by default one worker per core other processes leave us (caffe_compat.parallel.threads)
     workers = min(len(starts), min(threads, usable_threads()) if workers is None
                   else max(1, int(workers)))
     if _on_engine(net):
@@ -323,7 +323,7 @@ class EvalResults:
     model: str = ""
     weights: str = ""
     architecture: str = ""
-    engine: str = "torch"         # the engine that ran the forwards (caffe_compat.engines)
+    engine: str = "torch"         # the engine that ran the forwards (caffe_compat.inference.engines)
 
     def sequence(self, name):
         for s in self.sequences:
@@ -438,7 +438,7 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
     weights' architecture) on ``crops_dir/<seq>.mat`` and write the outputs to ``out_dir``
     (nothing is written when ``out_dir`` is None). Returns :class:`EvalResults`.
 
-    ``engine``: the inference engine of the forwards (:mod:`caffe_compat.engines`; "auto":
+    ``engine``: the inference engine of the forwards (:mod:`caffe_compat.inference.engines`; "auto":
     the fastest one that gives our forward's outputs, "torch": ours); Caffe's exact order
     (``--caffe-order``) and ``save_feature`` run on torch.
 
@@ -447,7 +447,7 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
     from tqdm import tqdm
 
     from caffe_compat.errors import CaffeCompatError
-    from caffe_compat.memory import retain_freed_memory
+    from caffe_compat.kernels.memory import retain_freed_memory
     from models import detect_architecture, load_net
     retain_freed_memory()   # batches reuse the memory of the previous one (see that module)
     crops_dir = os.fspath(crops_dir)
@@ -548,7 +548,7 @@ def main(argv=None):
                         help="sum every convolution and inner product in Caffe's order: "
                              "predictions bit-identical to Caffe's (slower)")
     args = parser.parse_args(argv)
-    from caffe_compat import blas_order
+    from caffe_compat.kernels import blas_order
     from caffe_compat.errors import CaffeCompatError
     if args.caffe_order:
         blas_order.INFERENCE = True

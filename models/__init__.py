@@ -11,8 +11,8 @@ Entries: ``srfcn-<s>`` (SR-FCN pre-trained at s), ``hr``, ``lr-<s>``, ``nonjoint
 ``joint-<s>`` for s in 3, 4, 6, 8, 12, 16, and ``joint-oa``. Register your weights with
 ``python -m models register W.caffemodel --as hr`` so that :func:`identify` names them exactly.
 """
-from caffe_compat.architectures import register_architecture_describer
-from caffe_compat.signature import IncompatibleWeightsError
+from caffe_compat.net.architectures import register_architecture_describer
+from caffe_compat.net.signature import IncompatibleWeightsError
 
 from .architecture import (Architecture, cnnd_input_range, cnnd_pool3_size,
                            describe_architecture, detect_architecture)

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 
 from caffe_compat.proto import caffe_pb2
-from caffe_compat.signature import input_shapes, layer_signature
+from caffe_compat.net.signature import input_shapes, layer_signature
 
 __all__ = ["Architecture", "detect_architecture", "describe_architecture", "cnnd_pool3_size",
            "cnnd_input_range", "PAPER_INPUT"]
@@ -94,7 +94,7 @@ def _squeeze(shape):
 def _read_source(source):
     """(signature, declared 'data' input shape or None) of a path, NetParameter or Net."""
     from caffe_compat.io import caffemodel as caffemodel_io
-    from caffe_compat.net import Net, load_net_param
+    from caffe_compat.net.core import Net, load_net_param
     if not isinstance(source, (Net, caffe_pb2.NetParameter)):
         path = os.fspath(source)
         data = caffemodel_io.read_binary_file(path, what="caffemodel or prototxt")

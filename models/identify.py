@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from caffe_compat.io import caffemodel as caffemodel_io
-from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures,
+from caffe_compat.net.signature import (IncompatibleWeightsError, compare_signatures,
                                     layer_signature)
 
 from .architecture import PAPER_INPUT, detect_architecture
@@ -152,7 +152,7 @@ def check_compatible(model, weights, phase="test", name=None):
     Returns the file's layers the net ignores (e.g. the SR-FCN's conv4). ``weights``: path or
     NetParameter (``name`` labels it in messages)."""
     import caffe_compat
-    from caffe_compat.signature import check_compatible as _check
+    from caffe_compat.net.signature import check_compatible as _check
     net = model if isinstance(model, caffe_compat.Net) else caffe_compat.Net(model, phase=phase)
     try:
         return _check(net, weights, name=name)
@@ -178,7 +178,7 @@ def load_net(weights, model=None, input_size=None, batch=None):
     ``input_dim``), e.g. the crops' size; ``batch`` likewise for the first axis.
     """
     import caffe_compat
-    from caffe_compat.net import load_net_param
+    from caffe_compat.net.core import load_net_param
     label = os.fspath(weights)
     weights = caffemodel_io.read_caffemodel(label)
     if model is None:

@@ -91,7 +91,7 @@ def register(weights, key, path=None, replace=False, force=False):
     A file already registered under another key is refused unless ``replace``.
     """
     from caffe_compat.io import caffemodel as caffemodel_io
-    from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures,
+    from caffe_compat.net.signature import (IncompatibleWeightsError, compare_signatures,
                                         layer_signature)
 
     from .provenance import contradiction

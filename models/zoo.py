@@ -16,7 +16,7 @@ import pathlib
 from dataclasses import dataclass
 
 from caffe_compat.errors import CaffeCompatError
-from caffe_compat.signature import signature_from_json
+from caffe_compat.net.signature import signature_from_json
 
 __all__ = ["ZooError", "ModelEntry", "entries", "get", "keys", "prototxt_path", "paper_table",
            "paper_citation", "paper_rows", "signatures", "PACKAGE_DIR"]
@@ -111,7 +111,7 @@ class ModelEntry:
         """The deploy net of this entry (a :class:`caffe_compat.Net`), with ``weights`` checked
         against the entry's signature first (IncompatibleWeightsError listing each problem)."""
         import caffe_compat
-        from caffe_compat.signature import check_compatible
+        from caffe_compat.net.signature import check_compatible
         net = caffe_compat.Net(str(self.deploy_path), phase=phase, **kwargs)
         if weights is not None:
             check_compatible(net, weights)

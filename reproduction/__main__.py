@@ -57,7 +57,7 @@ def _iters(text):
 
 
 def _pin_argument(parser):
-    from caffe_compat.numerics import PINS
+    from caffe_compat.kernels.numerics import PINS
     parser.add_argument("--pin-kernels", choices=sorted(PINS), default=None,
                         help="run the CPU kernels of this instruction set in torch's ATen, "
                              "oneDNN and MKL (bits then depend less on the machine; see "
@@ -413,7 +413,7 @@ def main(argv=None):
     from .recipes import RecipeError
     args = build_parser().parse_args(argv)
     if getattr(args, "pin_kernels", None):
-        from caffe_compat.numerics import pin_kernels
+        from caffe_compat.kernels.numerics import pin_kernels
         pin_kernels(args.pin_kernels)
     try:
         if args.command == "demo":

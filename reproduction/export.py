@@ -57,7 +57,7 @@ def _example(module, batch=2, seed=0):
 
 def export_state_dict(net, path):
     """``torch.save`` of ``net.caffe_state_dict()`` (keys ``<layer>.<blob>``), atomically."""
-    from caffe_compat.tools import save_state_dict
+    from caffe_compat.tools.files import save_state_dict
     state = {k: v.detach().cpu().clone() for k, v in net.caffe_state_dict().items()}
     save_state_dict(state, path)
     return path

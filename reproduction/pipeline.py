@@ -36,7 +36,7 @@ on CPU the weights at the end are those of an uninterrupted run).
 
 Everything is seeded: generate_h5 draws from MATLAB's stream (seed 0), each solver has
 ``random_seed`` (``seed``, default 1). A rerun gives the same bits with the same CPU kernels
-(``kernels.json`` and every stamp record them; :mod:`caffe_compat.numerics`).
+(``kernels.json`` and every stamp record them; :mod:`caffe_compat.kernels.numerics`).
 """
 from __future__ import annotations
 
@@ -339,7 +339,7 @@ class Pipeline:
 
     def _write_stamp(self, name, outputs, seconds):
         from caffe_compat.io.atomic import write_text_atomic
-        from caffe_compat.numerics import kernel_fingerprint
+        from caffe_compat.kernels.numerics import kernel_fingerprint
         st = self.steps[name]
         body = dict(format=STAMP_FORMAT, step=name, key=self.key(name), params=st.params,
                     deps={d: self.key(d) for d in st.deps}, outputs=outputs,
@@ -385,9 +385,9 @@ class Pipeline:
         return out
 
     def write_config(self):
-        """``pipeline.json`` and ``kernels.json`` (caffe_compat.numerics.kernel_fingerprint)."""
+        """``pipeline.json`` and ``kernels.json`` (caffe_compat.kernels.numerics.kernel_fingerprint)."""
         from caffe_compat.io.atomic import write_text_atomic
-        from caffe_compat.numerics import kernel_fingerprint
+        from caffe_compat.kernels.numerics import kernel_fingerprint
         for name, body in (("pipeline.json", self.config.to_json()),
                            ("kernels.json", kernel_fingerprint())):
             write_text_atomic(self.path(name), json.dumps(body, indent=1, default=str) + "\n")

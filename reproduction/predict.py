@@ -201,7 +201,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
     detector = None if table is not None else FaceDetector(min_face=max(float(min_face), 12.0))
     net = load_net(weights, model=model,
                    input_size=None if size is None else (int(size), int(size)))
-    net.engine = engine     # caffe_compat.engines: checked against our forward first
+    net.engine = engine     # caffe_compat.inference.engines: checked against our forward first
     h, w = net.blob_shape("data")[2:]
     if h != w:
         raise PortError(f"the net takes {h}x{w} inputs; face crops are square")

@@ -17,11 +17,11 @@ import tempfile
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-# The solvers make glibc keep freed memory (caffe_compat.memory); the suite measures memory
-# growth per case, so it runs with glibc's defaults (tests/caffe_compat/test_memory.py checks
+# The solvers make glibc keep freed memory (caffe_compat.kernels.memory); the suite measures memory
+# growth per case, so it runs with glibc's defaults (tests/caffe_compat/kernels/test_memory.py checks
 # the setting itself in a separate process).
 os.environ.setdefault("CAFFE_COMPAT_KEEP_FREED_MEMORY", "0")
-# The engines' ONNX exports (caffe_compat.engines.cache) go to a folder of this run, never to
+# The engines' ONNX exports (caffe_compat.inference.engines.cache) go to a folder of this run, never to
 # the user's cache; subprocesses of the tests inherit it. Tests that need an empty cache take
 # the ``engine_cache`` fixture.
 _ENGINE_CACHE = tempfile.mkdtemp(prefix="rlq-engine-cache-")

@@ -28,7 +28,7 @@ for key in json.load(sys.stdin):
     try:
         with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
             if kind == "cli":
-                from caffe_compat.cli import main
+                from caffe_compat.cli.main import main
                 status = main(argv)
             elif kind == "module":
                 sys.argv = [target] + argv

@@ -48,7 +48,7 @@ def _h5_sources(tmp_path, size, net_file):
                       else rng.random((8, 1), dtype=np.float32))
     lst = tmp_path / "list.txt"
     lst.write_text(f"{path}\n")
-    from caffe_compat.net import load_net_param
+    from caffe_compat.net.core import load_net_param
     sources = {lp.hdf5_data_param.source: str(lst)
                for lp in load_net_param(net_file).layer if lp.type == "HDF5Data"}
     return sources

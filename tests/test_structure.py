@@ -12,6 +12,7 @@ what the package re-exports. A cycle is a strongly connected component of more t
 import ast
 import importlib
 import os
+import pathlib
 import re
 import sys
 
@@ -169,7 +170,7 @@ def test_layers_point_one_way():
 def test_the_graph_does_not_import_io():
     """The graph works on messages io has already read and upgraded."""
     graph = import_graph()
-    assert not {t for t in graph["caffe_compat.graph"] if t.startswith("caffe_compat.io")}
+    assert not {t for t in graph["caffe_compat.net.graph"] if t.startswith("caffe_compat.io")}
 
 
 @pytest.mark.parametrize("module", sorted(module_files()))
@@ -201,3 +202,105 @@ def test_no_module_of_ours_is_left_out():
             and p.name not in ("tests", "benchmarks", "docs")}
     assert ours <= set(PACKAGES) | {"prototxt"}, ours - set(PACKAGES)
     assert "caffe_compat" in sys.modules or importlib.import_module("caffe_compat")
+
+
+# The root of caffe_compat holds its public surface only; every other module lives in the
+# subpackage of its concern (docs/layout.md has one line per subpackage).
+ROOT_MODULES = {"__init__.py", "errors.py"}
+SUBPACKAGES = {
+    "net": "building and running a net (Net, its build, weights, graph, stepwise runs)",
+    "layers": "one module per layer type, with the layer base, registry and fillers",
+    "solvers": "the solvers and their loop",
+    "inference": "the fast inference path and the engines",
+    "kernels": "numeric kernels (Caffe's summation order, C kernels, DFT, memory)",
+    "parallel": "threads and data parallelism",
+    "data": "data sources, databases, transformer, random streams",
+    "io": "reading and writing Caffe's files",
+    "proto": "caffe.proto and its generated module",
+    "cli": "the command line",
+    "tools": "Caffe's tools and the helpers behind them",
+    "diagnostics": "error messages (suggestions, locations)",
+    "dnn": "cv2.dnn's Caffe surface",
+    "export": "ONNX and TorchScript export",
+    "verify": "the parity checks against a Caffe build",
+}
+
+
+def test_the_root_of_caffe_compat_holds_only_the_public_surface():
+    root = REPO / "caffe_compat"
+    where = "\n".join(f"  {name}/: {what}" for name, what in SUBPACKAGES.items())
+    modules = sorted(p.name for p in root.iterdir() if p.suffix in (".py", ".c"))
+    stray = [m for m in modules if m not in ROOT_MODULES]
+    assert not stray, (f"caffe_compat/ holds only {sorted(ROOT_MODULES)}; move {stray} into "
+                       f"the subpackage of its concern:\n{where}")
+    packages = {p.name for p in root.iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(SUBPACKAGES), (
+        f"new subpackages {sorted(packages - set(SUBPACKAGES))} join SUBPACKAGES (and a line in "
+        f"docs/layout.md); gone: {sorted(set(SUBPACKAGES) - packages)}")
+
+
+def _python_files():
+    """Every .py file of the repository (not build outputs, virtualenvs or hidden folders)."""
+    skip = {"build", "dist", "site", "__pycache__"}
+    for folder, dirs, files in os.walk(REPO):
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
+        for f in sorted(files):
+            if f.endswith(".py"):
+                yield os.path.join(folder, f)
+
+
+def test_no_module_keeps_a_name_at_an_earlier_home():
+    """A module that moved is imported from its new home everywhere; none re-exports names
+    for an earlier path."""
+    marked = sorted(path for path in module_files().values()
+                    if re.search(r"earlier home", (REPO / path).read_text(encoding="utf-8")))
+    assert not marked, f"re-exports kept for an earlier home: {marked}"
+
+
+def _top_level_names(path):
+    """The names a module binds at its top level (also in if / try blocks) and its __all__."""
+    tree = ast.parse(pathlib.Path(path).read_text(encoding="utf-8"))
+    names, exported = set(), set()
+    for node in tree.body:
+        for sub in ast.walk(node) if isinstance(node, (ast.If, ast.Try)) else [node]:
+            if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(sub.name)
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.add(sub.id)
+            elif isinstance(sub, (ast.Assign, ast.AnnAssign)):
+                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                for t in targets:
+                    for n in ast.walk(t):
+                        if isinstance(n, ast.Name):
+                            names.add(n.id)
+                            if n.id == "__all__" and isinstance(sub.value, (ast.List, ast.Tuple)):
+                                exported |= {e.value for e in sub.value.elts
+                                             if isinstance(e, ast.Constant)}
+    return names, exported
+
+
+def test_imports_of_caffe_compat_name_where_the_name_lives():
+    """Every ``from caffe_compat.X import name`` in the repository names a module X that
+    defines ``name`` (or lists it in ``__all__``), a package that exports it, or a submodule:
+    no name is reached through a module that merely imports it."""
+    modules = module_files()
+    wrong = []
+    for path in _python_files():
+        rel = os.path.relpath(path, REPO)
+        tree = ast.parse(pathlib.Path(path).read_text(encoding="utf-8"), rel)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                    and node.module.split(".")[0] == "caffe_compat"):
+                continue
+            if node.module not in modules:
+                wrong.append(f"{rel}:{node.lineno}: no module {node.module}")
+                continue
+            if modules[node.module].endswith("__init__.py"):
+                continue                      # a package's __init__ exports what it imports
+            names, exported = _top_level_names(REPO / modules[node.module])
+            for alias in node.names:
+                if (alias.name not in names | exported
+                        and f"{node.module}.{alias.name}" not in modules):
+                    wrong.append(f"{rel}:{node.lineno}: {alias.name} is not defined in "
+                                 f"{node.module}")
+    assert not wrong, "\n".join(wrong)

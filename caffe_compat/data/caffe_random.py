@@ -164,7 +164,7 @@ def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):
     4. ``InternalThread::StartInternalThread`` draws the prefetch thread's seed (always; the
        thread's own stream is not used by these layers afterwards).
 
-    Fillers draw from the same stream in layer order (caffe_compat.fillers: uniform, xavier and
+    Fillers draw from the same stream in layer order (caffe_compat.layers.fillers: uniform, xavier and
     positive_unitball take Caffe's draws; gaussian and msra do not, see there). In a solver,
     Caffe seeds the stream once and builds the test nets after the train net, continuing it;
     so does this package (the thread's stream, :func:`thread_stream`).

@@ -20,7 +20,7 @@ Caffe model, on caffe_compat's engine, with OpenCV 4's rules (checked against Op
 Every input shape seen gets its own engine net (the Input shapes of the definition are set to
 it, as OpenCV reshapes on a new input); the last two are kept.
 
-Which engine runs a forward (:mod:`caffe_compat.engines`): ``DNN_BACKEND_DEFAULT`` (the
+Which engine runs a forward (:mod:`caffe_compat.inference.engines`): ``DNN_BACKEND_DEFAULT`` (the
 default) the fastest trusted engine for the net, the outputs asked for and the input shape
 (``forward([inner layer names])`` exports those outputs); ``DNN_BACKEND_OPENCV`` our own torch
 forward; ``DNN_BACKEND_INFERENCE_ENGINE`` OpenVINO, the engine that name meant in OpenCV 4
@@ -54,7 +54,7 @@ _BACKENDS = {v: k for k, v in globals().items() if k.startswith("DNN_BACKEND_")}
 _TARGETS = {v: k for k, v in globals().items() if k.startswith("DNN_TARGET_")}
 _CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA,
                  DNN_BACKEND_INFERENCE_ENGINE}
-# the engine of each backend (caffe_compat.engines; None: the torch forward without a runner)
+# the engine of each backend (caffe_compat.inference.engines; None: the torch forward without a runner)
 _BACKEND_ENGINES = {DNN_BACKEND_DEFAULT: "auto", DNN_BACKEND_OPENCV: None,
                     DNN_BACKEND_CUDA: None, DNN_BACKEND_INFERENCE_ENGINE: "openvino"}
 # targets OpenCV itself runs on the CPU when their device is missing (with a warning)
@@ -172,7 +172,7 @@ class Net:
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
             return
-        from ..graph import filter_net
+        from ..net.graph import filter_net
         filtered = filter_net(param, "TEST", source=source)
         # inputs declared by 'input:' fields without a shape (the upgrade drops them; with a
         # shape it made them an Input layer)
@@ -231,7 +231,7 @@ class Net:
 
     def _engine(self, shapes):
         """The engine net for these input shapes (built and cached as needed)."""
-        from ..net import Net as EngineNet
+        from ..net.core import Net as EngineNet
         net = self._nets.get(shapes)
         if net is not None:
             self._nets.move_to_end(shapes)
@@ -460,7 +460,7 @@ class Net:
         key = (shapes, wanted, engine)
         runner = self._runners.get(key)
         if runner is None:
-            from ..engines import EngineRunner
+            from ..inference.engines import EngineRunner
             runner = EngineRunner(net, wanted, engine or "torch",
                                   torch_run=lambda fed: self._torch_forward(net, wanted, fed))
             # one per engine net kept (the others went with their nets)

@@ -11,7 +11,7 @@ run by onnxruntime (when installed) on a random batch of 2 beside our forward: a
 above 1e-4 of an output's scale is an error (exit status 1; the file stays, for inspection).
 Written atomically.
 
-``caffe_compat.cli`` registers :data:`COMMAND` with ``register_command`` (this module does not
+``caffe_compat.cli.main`` registers :data:`COMMAND` with ``register_command`` (this module does not
 import the CLI, so that the two stay free of an import cycle).
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _arguments(p):
 
 
 def run_export(args):
-    from ..net import Net
+    from ..net.core import Net
     from . import compare_onnxruntime, default_outputs, export_onnx, export_torchscript
     net = Net(args.model, args.weights, phase="test")
     outputs = args.output or default_outputs(net)
@@ -80,5 +80,5 @@ def run_export(args):
     return 0
 
 
-# (add_arguments, run, help) for caffe_compat.cli.register_command("export", ...)
+# (add_arguments, run, help) for caffe_compat.cli.main.register_command("export", ...)
 COMMAND = (_arguments, run_export, "export a deploy net and its weights to ONNX or TorchScript")

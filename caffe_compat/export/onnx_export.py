@@ -26,7 +26,7 @@ from .registry import batch_axes, converter_for
 _NOT_EXPORTED = frozenset({"Silence", "Accuracy"})
 PRODUCER = "caffe_compat"
 # the version of what build_onnx writes: raise it when a converter changes its nodes, so that
-# exports cached by caffe_compat.engines are written again
+# exports cached by caffe_compat.inference.engines are written again
 FORMAT_VERSION = 1
 
 

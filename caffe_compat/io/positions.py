@@ -3,7 +3,7 @@
 The protobuf text parser checks the syntax and fills the message but does not say where each
 field was written. This scanner reads the same text once more (after it parsed) and returns
 the tree of fields with their 1-based line and column; :func:`net_source` turns the tree of a
-net into the :class:`~caffe_compat.locations.NetSource` of its ``layer`` / ``layers`` entries.
+net into the :class:`~caffe_compat.diagnostics.locations.NetSource` of its ``layer`` / ``layers`` entries.
 The scan is best effort: on text it does not follow it returns None, and errors then name the
 layer without a line.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..locations import LayerSource, NetSource
+from ..diagnostics.locations import LayerSource, NetSource
 
 _TOKEN = re.compile(r"""
     (?P<nl>\n)

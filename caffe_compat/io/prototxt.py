@@ -17,14 +17,14 @@ import warnings
 
 from google.protobuf import text_format
 
-from caffe_compat import locations
+from caffe_compat.diagnostics import locations
 from caffe_compat.errors import CaffeCompatError, PrototxtError
 from caffe_compat.io import positions as _positions
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io.atomic import write_text_atomic
 from caffe_compat.io.text_layers import layer_of_line
 from caffe_compat.proto import caffe_pb2
-from caffe_compat.suggest import did_you_mean
+from caffe_compat.diagnostics.suggest import did_you_mean
 
 
 class PrototxtWarning(UserWarning):
@@ -239,7 +239,7 @@ def is_solver_text(text):
 def parse_net(text, filename="<string>", *, allow_unknown_fields=False, upgrade=True):
     """A NetParameter from prototxt text, upgraded to the current format unless ``upgrade``
     is False. ``filename`` is used in error messages. The position of every layer is kept
-    beside the message (:mod:`caffe_compat.locations`), so that the errors of building a net
+    beside the message (:mod:`caffe_compat.diagnostics.locations`), so that the errors of building a net
     from it name ``filename:line:column``."""
     if isinstance(text, bytes):
         text = _decode(text, filename)

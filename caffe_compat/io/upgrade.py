@@ -24,9 +24,9 @@ import os
 import sys
 import warnings
 
-from caffe_compat import locations
+from caffe_compat.diagnostics import locations
 from caffe_compat.errors import NetError, SolverError
-from caffe_compat.messages import as_message  # noqa: F401 (also imported from here)
+from caffe_compat.diagnostics.messages import as_message  # noqa: F401 (also imported from here)
 from caffe_compat.proto import caffe_pb2
 
 log = logging.getLogger(__name__)
@@ -313,7 +313,7 @@ def _upgraded_positions(positions, kept, net):
 
 
 def _hint(word, names):
-    from caffe_compat.suggest import did_you_mean
+    from caffe_compat.diagnostics.suggest import did_you_mean
     hint = did_you_mean(word, names)
     return f"; {hint}" if hint else ""
 

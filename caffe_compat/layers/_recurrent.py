@@ -5,7 +5,7 @@ LSTMUnit layers over the T time steps and exposes the parameters that net owns a
 in the unrolled net's parameter order (shared copies of a parameter counted once). The layers
 here compute the same unrolled net directly, step by step, with the same operations in the same
 order (InnerProduct in Caffe's summation order where that applies, see
-:mod:`caffe_compat.blas_order`), so caffemodels are interchangeable with Caffe's.
+:mod:`caffe_compat.kernels.blas_order`), so caffemodels are interchangeable with Caffe's.
 
 Bottoms: ``x`` (T x N x ...; the InnerProduct flattens the axes from 2 on), ``cont`` (T x N:
 ``cont[t, n] == 0`` starts a new sequence in stream n at step t: the previous hidden state is
@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .. import blas_order
+from ..kernels import blas_order
 from .base import Layer, count
 from .inner_product import CaffeOrderInnerProduct
 

@@ -120,7 +120,7 @@ class Layer(nn.Module):
     forward_inplace = None
 
     # Caffe's Forward_cpu / Backward_cpu as two explicit calls, for the training passes that
-    # run layer by layer without autograd (:mod:`caffe_compat.train_plan`, pycaffe's
+    # run layer by layer without autograd (:mod:`caffe_compat.net.train_plan`, pycaffe's
     # stepwise passes). A layer offering them defines
     # ``explicit_forward(*bottoms) -> (tops, saved)`` (tops as a tuple, with the same float32
     # operations as ``forward`` while training) and
@@ -128,7 +128,7 @@ class Layer(nn.Module):
     # diffs)`` (the arithmetic of the backward that autograd runs for ``forward``, so that the
     # two give the same bits; None where no diff is computed), and ``explicit_ready()`` saying
     # whether they apply now (the same kernels as autograd's forward would use; it may depend
-    # on the parameters' device and dtype and on caffe_compat.train_plan.kernel_state() only:
+    # on the parameters' device and dtype and on caffe_compat.net.train_plan.kernel_state() only:
     # the training plan asks again only when those change).
     explicit_forward = None
     explicit_backward = None

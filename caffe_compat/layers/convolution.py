@@ -10,7 +10,7 @@ output, reading zeros past the end, as Caffe's im2col does); weights
 import torch
 import torch.nn.functional as F
 
-from .. import blas_order, dft_conv
+from ..kernels import blas_order, dft_conv
 from .base import Layer, canonical_axis, weights_key
 from .common import far_padding, spatial_values, window_count
 from .registry import register_layer
@@ -18,7 +18,7 @@ from .registry import register_layer
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 # 2-D float32 convolutions on the CPU compute their forward pass in Caffe's own summation order
-# (caffe_compat.blas_order: bit-identical outputs) and back-propagate with torch's kernels.
+# (caffe_compat.kernels.blas_order: bit-identical outputs) and back-propagate with torch's kernels.
 # Without the compiled kernel (or with blas_order.ENABLED = False), inference picks the faster
 # of torch's algorithms per layer (same arithmetic up to float32 summation order): im2col +
 # GEMM for one input channel per group, where oneDNN is slow, and oneDNN in channels-last
@@ -28,9 +28,9 @@ _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 class CaffeOrderConv2d(torch.autograd.Function):
-    """2-D convolution whose forward sums in Caffe's order (:mod:`caffe_compat.blas_order`),
+    """2-D convolution whose forward sums in Caffe's order (:mod:`caffe_compat.kernels.blas_order`),
     the bias added afterwards as Caffe's second gemm does. Backward: through the DFT where that
-    is cheaper (:mod:`caffe_compat.dft_conv`), otherwise by torch's kernels."""
+    is cheaper (:mod:`caffe_compat.kernels.dft_conv`), otherwise by torch's kernels."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pad, dilation, group):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import parallel
+from ..parallel import data_parallel as parallel
 from ..data import db as db_io
 from ..data.images import parse_datum
 from ..errors import DataError

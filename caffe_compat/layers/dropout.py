@@ -5,7 +5,7 @@ the kept ones by ``1 / (1 - ratio)`` at train time (Caffe's DropoutLayer).
 to TEST: TRAIN keeps values unscaled, TEST multiplies by ``1 - ratio`` (as OpenCV 4 dnn does)."""
 import torch
 
-from .. import parallel
+from ..parallel import data_parallel as parallel
 from .base import Layer
 from .registry import register_layer
 

@@ -2,7 +2,7 @@
 
 Shapes: ``dummy_data_param.shape`` once (all tops) or once per top, or the legacy ``num``,
 ``channels``, ``height``, ``width`` (each once or once per top; not together with ``shape``).
-Fillers (:mod:`caffe_compat.fillers`): ``data_filler`` absent (constant 0), once (the same
+Fillers (:mod:`caffe_compat.layers.fillers`): ``data_filler`` absent (constant 0), once (the same
 filler for every top, each top filled separately) or once per top. As in Caffe, a top whose
 filler has type "constant" is filled once, at set-up, and keeps its values; every other top is
 refilled at each forward (and is all zeros between set-up and the first forward). The random
@@ -11,7 +11,7 @@ Caffe's, so values differ from Caffe's while their distribution is the same.
 """
 import torch
 
-from .. import fillers
+from . import fillers
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer

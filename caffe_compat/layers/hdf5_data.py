@@ -2,7 +2,7 @@
 HDF5DataLayer): each top is the dataset of the same name, ``batch_size`` rows per forward."""
 import torch
 
-from .. import parallel
+from ..parallel import data_parallel as parallel
 from ..data.hdf5 import HDF5Source
 from .base import Layer
 from .registry import register_layer

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from .. import parallel
+from ..parallel import data_parallel as parallel
 from ..data.caffe_random import shuffle
 from ..data.images import mat_to_chw, read_image, read_list_file
 from ..errors import DataError

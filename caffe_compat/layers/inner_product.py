@@ -6,14 +6,14 @@
 import torch
 import torch.nn.functional as F
 
-from .. import blas_order
+from ..kernels import blas_order
 from .base import Layer, canonical_axis, count
 from .registry import register_layer
 
 
 class CaffeOrderInnerProduct(torch.autograd.Function):
     """``x W^T + b`` (``x W + b`` with ``transpose``) whose forward sums in Caffe's order
-    (:mod:`caffe_compat.blas_order`), the bias added afterwards; backward by torch's kernels."""
+    (:mod:`caffe_compat.kernels.blas_order`), the bias added afterwards; backward by torch's kernels."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, transpose):

@@ -21,7 +21,7 @@ from .base import Layer
 from .registry import register_layer
 
 try:
-    from .. import _pool_kernel
+    from ..kernels import _pool_kernel
 except ImportError:  # pragma: no cover - the extension is optional
     _pool_kernel = None
 

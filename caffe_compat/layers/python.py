@@ -288,7 +288,7 @@ class Python(Layer):
     def run_backward(self, top, propagate_down, bottom):
         self._call("backward", top, propagate_down, bottom)
 
-    # Caffe's own way, used by caffe_compat.stepwise: the tops are the net's blobs
+    # Caffe's own way, used by caffe_compat.net.stepwise: the tops are the net's blobs
     runs_on_blobs = True
 
     def forward_blobs(self, bottom, top):

@@ -4,7 +4,7 @@ Every layer module registers its class with :func:`register_layer`; users regist
 types the same way before building a net.
 """
 from ..errors import NetError
-from ..suggest import did_you_mean
+from ..diagnostics.suggest import did_you_mean
 
 _REGISTRY = {}
 

@@ -29,18 +29,19 @@ import time
 import numpy as np
 import torch
 
-from .. import parallel, train_plan
+from ..parallel import data_parallel as parallel
+from ..net import train_plan
 from ..data.caffe_random import set_thread_seed
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
-from ..memory import retain_freed_memory
+from ..kernels.memory import retain_freed_memory
 from ..proto import caffe_pb2
 from . import lr_policy
 from ._log import SolverLog, g
 from .actions import ACTIONS, NONE, SNAPSHOT, STOP, ActionsMixin
 from .display import DisplayMixin, blob_loss_weights
 from .feeding import SIDECAR_SUFFIX, DataFeedMixin
-from .nets import (NetSetupMixin, _describe_data, _pick_source,  # noqa: F401 (cli.py)
+from .nets import (NetSetupMixin, _describe_data, _pick_source,  # noqa: F401 (cli/main.py)
                    share_trained_layers)
 from .paths import PathCheckMixin
 from .snapshot import SnapshotMixin
@@ -105,7 +106,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self.log.info("Initializing solver from parameters: \n"
                       + prototxt_io.to_text(param), "solver.cpp:45")
         self.device = self._pick_device(device)
-        retain_freed_memory()   # Caffe-like: activations reuse memory (caffe_compat.memory)
+        retain_freed_memory()   # Caffe-like: activations reuse memory (caffe_compat.kernels.memory)
         if param.debug_info:
             self.log.warning("debug_info (per-blob statistics) is not supported: ignored",
                              "solver.cpp:45")

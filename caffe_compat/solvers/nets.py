@@ -13,15 +13,15 @@ from __future__ import annotations
 import os
 import re
 
-from .. import locations
+from ..diagnostics import locations
 from ..data.caffe_random import thread_stream
 from ..errors import CaffeCompatError, NetError, PrototxtError, SolverError
-from ..graph import filter_net
+from ..net.graph import filter_net
 from ..io import positions
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
-from ..net import Net
-from ..net_summary import log_built_net
+from ..net.core import Net
+from ..net.summary import log_built_net
 from ..proto import caffe_pb2
 from .weights import copy_weights
 

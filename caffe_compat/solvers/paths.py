@@ -22,7 +22,7 @@ import os
 import re
 
 from ..errors import CaffeCompatError, SolverError
-from ..graph import filter_net
+from ..net.graph import filter_net
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
 

@@ -14,7 +14,7 @@ import os
 import numpy as np
 import torch
 
-from .. import parallel
+from ..parallel import data_parallel as parallel
 from ..errors import SolverError, WeightsError
 from ..io import caffemodel as caffemodel_io
 from ..io import solverstate as solverstate_io

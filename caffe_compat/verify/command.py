@@ -9,7 +9,7 @@ WindowData over generated PNG images, HDF5Data) read the same sources after the 
 must give Caffe's batches exactly.
 The result is the parity table of docs/parity.md with this build's figures, then every layer type where
 the build departs from caffe_compat. Exit status 0 when every row holds, 1 otherwise.
-``caffe_compat.cli`` registers it (this module imports nothing of the CLI).
+``caffe_compat.cli.main`` registers it (this module imports nothing of the CLI).
 """
 from __future__ import annotations
 

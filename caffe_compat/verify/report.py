@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .checks import BACKWARD_TOL, FORWARD_TOL, LOSS_TOL, WEIGHT_TOL
 
-# The OpenBLAS kernels whose summation order caffe_compat.blas_order follows, by core name.
+# The OpenBLAS kernels whose summation order caffe_compat.kernels.blas_order follows, by core name.
 EMULATED_CORES = {"skylakex", "cooperlake", "sapphirerapids"}
 
 

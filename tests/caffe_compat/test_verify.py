@@ -14,7 +14,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from caffe_compat.cli import COMMANDS
+import caffe_compat.cli.main  # noqa: F401 (registers the subcommands)
+from caffe_compat.cli.registry import COMMANDS
 from caffe_compat.layers import registered_types
 from caffe_compat.verify import build, checks, examples, report
 from tests.conftest import FIXTURES, REPO
@@ -201,7 +202,7 @@ def _oracle():
 @pytest.mark.skipif(_oracle() is None, reason="needs a real Caffe build (the caffe-oracle build "
                     "of ../shared/tools/caffe-oracle, or CAFFE_VERIFY_BUILD=PATH)")
 def test_verify_against_a_real_caffe_build(tmp_path):
-    out = subprocess.run([sys.executable, "-c", "import sys; from caffe_compat.cli import main; "
+    out = subprocess.run([sys.executable, "-c", "import sys; from caffe_compat.cli.main import main; "
                           "sys.exit(main())", "verify", "--caffe", _oracle(), "--workdir",
                           str(tmp_path)], capture_output=True, text=True, timeout=3000)
     print(out.stdout)

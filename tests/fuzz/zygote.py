@@ -27,7 +27,7 @@ import sys
 import traceback
 import warnings
 
-PRELOAD = ["numpy", "torch", "h5py", "scipy.io", "caffe_compat.cli", "caffe_compat.solvers",
+PRELOAD = ["numpy", "torch", "h5py", "scipy.io", "caffe_compat.cli.main", "caffe_compat.solvers",
            "matlab_ports.matfile", "matlab_ports.hdf5", "matlab_ports.avec",
            "matlab_ports.prepare_dataset", "matlab_ports.prepare_h5_files",
            "matlab_ports.generate_h5", "matlab_ports.generate_train",

@@ -262,7 +262,7 @@ def test_caffe_order_predictions_are_caffes_bits(tmp_path, monkeypatch):
     kernels whose order blas_order follows (fixture.json's kernel_family; per layer, the
     bit identity with those kernels is test_exact_gemm.py's); with other kernels (an AVX2
     machine's), within the forward tolerance."""
-    from caffe_compat import blas_order
+    from caffe_compat.kernels import blas_order
     if not blas_order.available():
         pytest.skip("the _exact_gemm extension is not built")
     ref = fixture_path("caffe-reference", "forward", "deploy_cnnd")

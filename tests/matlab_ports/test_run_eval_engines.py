@@ -1,4 +1,4 @@
-"""run_eval on an inference engine (caffe_compat.engines) against the torch forward: the same
+"""run_eval on an inference engine (caffe_compat.inference.engines) against the torch forward: the same
 predictions within the engines' trust bound, RMSE / CC / CCC within 1e-6, frames/s of both."""
 import numpy as np
 import pytest
@@ -33,7 +33,7 @@ def crops(tmp_path_factory):
 
 @pytest.mark.parametrize("engine", ["onnxruntime", "openvino"])
 def test_run_eval_on_engine_matches_torch(engine, filler_weights, crops):
-    from caffe_compat.engines import installed_engines
+    from caffe_compat.inference.engines import installed_engines
     if engine not in installed_engines():
         pytest.skip(f"{engine} is not installed")
     ref = run_eval(None, filler_weights, crops, None, sequences="dev_1,dev_2", batch=16,

@@ -5,7 +5,7 @@ import torch
 
 import caffe_compat
 import models
-from caffe_compat.tools import caffemodel_to_state_dict, load_state_dict_file
+from caffe_compat.tools.files import caffemodel_to_state_dict, load_state_dict_file
 from reproduction import export
 from tests.conftest import fixture_path
 
@@ -68,7 +68,7 @@ def test_onnx_srfcn_matches_ours(tmp_path):
 
 def test_onnx_filler_weights_and_42px_input(tmp_path):
     """Without reference data: filler weights, and a 42x42 CNN+D with its partial pool windows."""
-    npm = caffe_compat.net.load_net_param(str(models.get("hr").deploy_path))
+    npm = caffe_compat.net.core.load_net_param(str(models.get("hr").deploy_path))
     src = caffe_compat.Net(models.set_input_size(npm, 42, 42), phase="test", seed=5)
     weights = tmp_path / "w42.caffemodel"
     src.save(weights)

@@ -6,8 +6,8 @@ import pytest
 
 import caffe_compat
 import models
-from caffe_compat.net import load_net_param
-from caffe_compat.signature import (IncompatibleWeightsError, compare_signatures,
+from caffe_compat.net.core import load_net_param
+from caffe_compat.net.signature import (IncompatibleWeightsError, compare_signatures,
                                     layer_signature, shapes_match)
 from models.__main__ import main as models_main
 from tests.conftest import REPO, fixture_path

@@ -31,7 +31,7 @@ ORACLE = json.loads((HERE / "fixtures" / "oracle.json").read_text())
 # float32 rounding of its largest magnitude.
 SPREAD_FACTOR = 4.0
 
-# Lines of output that depend on a gaussian filler's draws (caffe_compat.fillers: boost's
+# Lines of output that depend on a gaussian filler's draws (caffe_compat.layers.fillers: boost's
 # normal is not reproduced, so these values differ from Caffe's while their statistics match).
 GAUSSIAN_FILLED_LINES = {
     "net_surgery_designer_filters": re.compile(r"^(pre|post)-surgery output mean (-?\d+\.\d+)$"),

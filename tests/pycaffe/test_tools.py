@@ -10,9 +10,9 @@ from google.protobuf import text_format
 import caffe
 import caffe.draw
 from caffe.proto import caffe_pb2
-from caffe_compat import cli
-from caffe_compat import extra_tools  # noqa: F401  (registers the subcommands)
-from caffe_compat import training_log
+from caffe_compat.cli import main as cli
+from caffe_compat.tools import extra as extra_tools  # noqa: F401  (registers the subcommands)
+from caffe_compat.tools import training_log
 
 from . import netspec_programs
 

@@ -1,13 +1,13 @@
 """The demo within its 10 minutes while another process of higher priority holds a core (a busy
 loop pinned to the last CPU at nice -5: torch's fixed thread shares made every operator wait for
-that core before the thread count followed the cores we can get, caffe_compat.threads)."""
+that core before the thread count followed the cores we can get, caffe_compat.parallel.threads)."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-from caffe_compat import threads
+from caffe_compat.parallel import threads
 from reproduction import demo as D
 
 

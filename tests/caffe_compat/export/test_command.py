@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import Net, cli
+from caffe_compat import Net
+from caffe_compat.cli import main as cli
 from tests.caffe_compat.opencv_fixtures.nets import fill_weights, inputs_text, layer
 from tests.caffe_compat.public_nets import NETS, build
 

@@ -91,10 +91,10 @@ def test_bad_parameters_name_the_layer():
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_caffe_order_forward_and_torch_backward(monkeypatch, channels):
-    """With the Caffe-order forward (caffe_compat.blas_order) the forward values agree with
+    """With the Caffe-order forward (caffe_compat.kernels.blas_order) the forward values agree with
     torch's convolution within float32 summation-order differences (1e-5 scaled), and the
     gradients for the same upstream gradient are torch's own, bit for bit (same backward)."""
-    from caffe_compat import blas_order
+    from caffe_compat.kernels import blas_order
     if not blas_order.available():
         pytest.skip("the _exact_gemm extension is not built")
     text = ('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '

@@ -1,6 +1,6 @@
 """Python (a layer written in Python) against real Caffe (fixtures/python: a net with a
 Python layer owning two blobs, between an InnerProduct and an in-place TanH), through the
-engine's autograd route and Caffe's blob-by-blob route (caffe_compat.stepwise); and its
+engine's autograd route and Caffe's blob-by-blob route (caffe_compat.net.stepwise); and its
 rules: setup errors keep their type, missing modules are named, zero-top layers run."""
 import pathlib
 import sys
@@ -11,7 +11,7 @@ import torch
 
 import caffe_compat
 from caffe_compat import NetError
-from caffe_compat.stepwise import Stepwise
+from caffe_compat.net.stepwise import Stepwise
 from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL
 
 HERE = pathlib.Path(__file__).parent

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from caffe_compat import Net
-from caffe_compat.cli import COMMANDS, _parser, main
+from caffe_compat.cli.main import _parser, main
+from caffe_compat.cli.registry import COMMANDS
 from caffe_compat.io.caffemodel import read_caffemodel
 from caffe_compat.io.solverstate import read_solverstate
 from tests.conftest import REPO, fixture_path

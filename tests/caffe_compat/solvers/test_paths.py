@@ -5,7 +5,7 @@ import os
 import pytest
 
 from caffe_compat import get_solver
-from caffe_compat.cli import main
+from caffe_compat.cli.main import main
 from caffe_compat.errors import SolverError
 from caffe_compat.solvers.paths import is_placeholder
 from tests.small_training import make_small

@@ -94,8 +94,8 @@ def test_cnnd_sgd_step(train_case):
 
 def test_cnnd_sgd_step_with_direct_backward(tmp_path, monkeypatch):
     """The same case with convolution gradients by torch's direct kernels instead of the DFT
-    route (caffe_compat.dft_conv, taken by conv2 here): both stay within the tolerances."""
-    from caffe_compat import dft_conv
+    route (caffe_compat.kernels.dft_conv, taken by conv2 here): both stay within the tolerances."""
+    from caffe_compat.kernels import dft_conv
     monkeypatch.setattr(dft_conv, "ENABLED", False)
     torch.manual_seed(0)
     run = CaseRun(fixture_path("caffe-reference", "train", "cnnd_sgd_step"), "solver.prototxt",

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from caffe_compat import get_solver, train_plan
+from caffe_compat import get_solver
+from caffe_compat.net import train_plan
 
 NET = """name: "LogisticRegressionNet"
 layer { name: "data" type: "HDF5Data" top: "data" top: "label"
@@ -50,7 +51,7 @@ def test_logistic_regression_iteration_is_near_a_hand_written_loop(tmp_path):
     torch.set_num_threads(1)
     try:
         solver = get_solver(str(tmp_path / "solver.prototxt"))
-        # the explicit forward-backward, no autograd (caffe_compat.train_plan)
+        # the explicit forward-backward, no autograd (caffe_compat.net.train_plan)
         assert train_plan.plan_for(solver.net) is not None
         model = torch.nn.Linear(4, 2)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)

@@ -1,0 +1,585 @@
+"""``caffe-compat``: a drop-in for Caffe 1.0's ``caffe`` command-line tool (tools/caffe.cpp).
+
+    caffe-compat train -solver solver.prototxt [-weights a.caffemodel[,b.caffemodel] |
+                                                -snapshot x.solverstate] [-gpu 0]
+    caffe-compat test  -model net.prototxt -weights w.caffemodel [-iterations 50]
+    caffe-compat time  -model net.prototxt [-phase TRAIN] [-iterations 50]
+
+Flags are Caffe's (``-solver``, ``-weights``, ``-snapshot``, ``-model``, ``-iterations``,
+``-gpu``, ``-phase``, ``-level``, ``-stage``, ``-sigint_effect``, ``-sighup_effect``), written with
+one or two dashes, with ``=`` or a space. Logs are Caffe's glog lines on stderr (a tqdm progress
+bar is added while training when stderr is a terminal). Extra flags let unmodified prototxts run
+where their paths are placeholders: ``--net`` / ``-model`` (train net file), ``--train-source``,
+``--test-source``, ``--source LAYER=PATH`` (HDF5 list files), ``--snapshot-prefix``; and
+``-iterations`` (max_iter for train), ``--batch-size``, ``--test-batch-size``, ``--test-iter``
+to make runs short. Bad input prints one error line and exits with status 1.
+
+Subcommands live in :mod:`caffe_compat.cli.registry` (name -> ``Command``); add one with its
+``register_command``.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from .registry import COMMANDS, Command, register_command  # noqa: F401  (the public table)
+from .registry import caffe_flag as _flag
+from ..errors import CaffeCompatError
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """Usage errors exit with status 1, as every other bad input (gflags does the same)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _parser(name, description):
+    return _ArgumentParser(prog=f"caffe-compat {name}", description=description,
+                           allow_abbrev=False)
+
+
+def _common_net_flags(parser):
+    _flag(parser, "gpu", default="", help="GPU id(s) separated by ',' or 'all' (one is used); "
+          "empty: CPU (train: the solver's solver_mode)")
+    _flag(parser, "level", type=int, default=0, help="network level")
+    _flag(parser, "stage", default="", help="network stages, separated by ','")
+    _flag(parser, "source", action="append", default=[], metavar="LAYER=PATH",
+          help="HDF5 list file for a data layer, keyed by layer name, by train:LAYER / "
+               "test:LAYER (when train and test data layers share a name), or by the original "
+               "source string; repeatable")
+
+
+def _sources(items):
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise CaffeCompatError(f"--source expects LAYER=PATH, got '{item}'")
+        out[key] = value
+    return out
+
+
+def _device_from_gpu_flag(flag, log):
+    if not flag:
+        return None
+    import torch
+    if flag == "all":
+        ids = list(range(torch.cuda.device_count())) or [0]
+    else:
+        try:
+            ids = [int(x) for x in flag.split(",")]
+        except ValueError:
+            raise CaffeCompatError(f"-gpu expects device ids separated by ',' or 'all', got "
+                                   f"'{flag}'") from None
+    if len(ids) > 1:
+        log.info(f"Not using GPUs {ids[1:]}: one device is used", "caffe.cpp:0")
+    return f"cuda:{ids[0]}"
+
+
+def _make_log(args):
+    from ..solvers._log import SolverLog
+    files = []
+    if getattr(args, "log", None):
+        files.append(open(args.log, "a", encoding="utf-8"))
+    return SolverLog(stream=sys.stderr, files=files)
+
+
+# ------------------------------------------------------------------------------------- train
+def _train_arguments(parser):
+    _flag(parser, "solver", default="", help="the solver definition (prototxt)")
+    _flag(parser, "weights", default="", help="pretrained weights to start from, separated "
+          "by ','; not with -snapshot")
+    _flag(parser, "snapshot", default="", help="a .solverstate to resume training from")
+    _flag(parser, "model", "net", default=None, help="train net file replacing the one named "
+          "in the solver")
+    _flag(parser, "iterations", type=int, default=None, help="stop after this iteration "
+          "(replaces max_iter)")
+    _flag(parser, "sigint_effect", default="stop", choices=("stop", "snapshot", "none"),
+          help="action on SIGINT (Ctrl-C)")
+    _flag(parser, "sighup_effect", default="snapshot", choices=("stop", "snapshot", "none"),
+          help="action on SIGHUP")
+    _common_net_flags(parser)
+    parser.add_argument("--train-source", help="HDF5 list file for the train net's data layers")
+    parser.add_argument("--test-source", help="HDF5 list file for the test nets' data layers")
+    parser.add_argument("--snapshot-prefix", help="replaces snapshot_prefix")
+    parser.add_argument("--batch-size", type=int, help="batch_size of the train net's HDF5Data")
+    parser.add_argument("--test-batch-size", type=int,
+                        help="batch_size of the test nets' HDF5Data")
+    parser.add_argument("--test-iter", type=int, help="test_iter of every test net")
+    parser.add_argument("--caffe-resume", action="store_true",
+                        help="with -snapshot: restart reading data at row 0 as Caffe does "
+                             "(default: continue where the snapshot stopped)")
+    parser.add_argument("--log", help="also append the log lines to this file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--ranks", type=int, default=None, metavar="N",
+                        help="train data-parallel on N CPU processes (gloo), as -gpu does on N "
+                             "GPUs: effective batch N x batch_size (see parallel_launch.py)")
+
+
+class _Signals:
+    """Caffe's SignalHandler: SIGINT/SIGHUP set flags; the solver polls them (SIGHUP first)."""
+
+    def __init__(self, sigint_effect, sighup_effect):
+        self.effects = {signal.SIGINT: sigint_effect, signal.SIGHUP: sighup_effect}
+        self.got = {signal.SIGINT: False, signal.SIGHUP: False}
+        self.previous = {}
+
+    def _handle(self, signum, frame):
+        self.got[signum] = True
+
+    def __enter__(self):
+        for s in self.effects:
+            self.previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.previous.items():
+            signal.signal(s, h)
+
+    def action(self):
+        for s in (signal.SIGHUP, signal.SIGINT):
+            if self.got[s]:
+                self.got[s] = False
+                return self.effects[s]
+        return "none"
+
+
+def run_train(args):
+    if not args.solver:
+        raise CaffeCompatError("Need a solver definition to train (-solver).")
+    if args.snapshot and args.weights:
+        raise CaffeCompatError("Give a snapshot to resume training or weights to finetune but "
+                               "not both.")
+    from ..parallel import data_parallel as parallel, launch as parallel_launch
+    plan = parallel_launch.Plan(args)
+    if plan.mode == "launch":
+        return parallel_launch.launch(getattr(args, "argv", None) or sys.argv[2:], plan.nproc)
+    if plan.mode == "worker":
+        parallel_launch.worker_environment()
+        device = plan.device()
+        parallel.init_process_group(device)
+        log = _make_log(args) if parallel.is_root() else parallel_launch.silent_log()
+        log.info(f"Rank {plan.rank} of {plan.world} on {device}", "parallel.cpp:0")
+    else:
+        log = _make_log(args)
+        device = _device_from_gpu_flag(args.gpu, log)
+    try:
+        return _train(args, log, device, plan.mode == "worker")
+    except parallel.PeerLost as e:
+        print(f"caffe-compat train: error: {e}", file=sys.stderr)
+        return parallel.PEER_LOST_EXIT
+    finally:
+        if plan.mode == "worker":
+            parallel.close_process_group()
+
+
+def _train(args, log, device, data_parallel):
+    from ..parallel import data_parallel as parallel
+    from ..solvers import get_solver
+    from ..solvers._log import stderr_is_terminal
+    solver = get_solver(
+        args.solver, net=args.model, train_source=args.train_source,
+        test_source=args.test_source, snapshot_prefix=args.snapshot_prefix,
+        sources=_sources(args.source), device=device,
+        weights=args.weights or None, batch_size=args.batch_size,
+        test_batch_size=args.test_batch_size, max_iter=args.iterations,
+        test_iter=args.test_iter, level=args.level, stages=args.stage.split(","),
+        caffe_position=args.caffe_resume, log=log,
+        progress=stderr_is_terminal() and not args.no_progress and parallel.is_root())
+    with _Signals(args.sigint_effect, args.sighup_effect) as signals:
+        if data_parallel:
+            parallel.make_parallel(solver, signals.action)
+        else:
+            solver.set_action_function(signals.action)
+        if args.snapshot:
+            log.info(f"Resuming from {args.snapshot}", "caffe.cpp:235")
+            solver.restore(args.snapshot)
+        log.info("Starting Optimization", "caffe.cpp:239")
+        solver.solve()
+    log.info("Optimization Done.", "caffe.cpp:250")
+    return 0
+
+
+register_command("train", _train_arguments, run_train, "train or finetune a model")
+
+
+# -------------------------------------------------------------------------------------- test
+def _test_arguments(parser):
+    _flag(parser, "model", default="", help="the model definition (prototxt)")
+    _flag(parser, "weights", default="", help="the weights to score")
+    _flag(parser, "iterations", type=int, default=50, help="number of forward passes")
+    _common_net_flags(parser)
+    parser.add_argument("--test-source", help="HDF5 list file for every HDF5Data layer")
+    parser.add_argument("--log", help="also append the log lines to this file")
+
+
+def _build_net(args, phase, log):
+    import torch
+
+    from ..net import graph
+    from ..net.core import Net, load_net_param
+    from ..solvers.base import _pick_source
+    net_param = load_net_param(args.model)
+    stages = args.stage.split(",")
+    filtered = graph.filter_net(net_param, phase, args.level, stages)
+    sources = _sources(args.source)
+    data_sources = {}
+    for lp in filtered.layer:
+        if lp.type == "HDF5Data":
+            src = _pick_source(sources, phase, lp, getattr(args, "test_source", None))
+            if src:
+                data_sources[lp.name] = src
+    device = _device_from_gpu_flag(args.gpu, log)
+    if device is not None and not torch.cuda.is_available():
+        log.info("no CUDA device is available: using the CPU", "caffe.cpp:0")
+        device = None
+    if device is None:
+        log.info("Use CPU.", "caffe.cpp:0")
+    else:
+        log.info(f"Use GPU with device ID {device.split(':')[1]}", "caffe.cpp:0")
+    net = Net(filtered, phase=phase.lower(), level=args.level, stages=stages,
+              data_sources=data_sources)
+    from ..net.summary import log_built_net
+    from ..proto import caffe_pb2
+    state = caffe_pb2.NetState(phase=caffe_pb2.Phase.Value(phase), level=args.level,
+                               stage=[s for s in stages if s])
+    log_built_net(net, log, net_param, state)
+    if device is not None:
+        net.to(device)
+    return net
+
+
+def run_test(args):
+    import numpy as np
+    import torch
+
+    from ..solvers._log import g
+    from ..solvers.base import _blob_loss_weights, copy_weights
+    if not args.model:
+        raise CaffeCompatError("Need a model definition to score (-model).")
+    if not args.weights:
+        raise CaffeCompatError("Need model weights to score (-weights).")
+    log = _make_log(args)
+    net = _build_net(args, "TEST", log)
+    copy_weights(net, args.weights, log)
+    n = args.iterations
+    log.info(f"Running for {n} iterations.", "caffe.cpp:290")
+    weights = _blob_loss_weights(net)
+    f32 = np.float32
+    scores, names = [], []
+    loss = f32(0)
+    with torch.no_grad():
+        for i in range(n):
+            outputs = net.forward()
+            loss = f32(loss + (f32(net.loss.item()) if net.loss is not None else f32(0)))
+            idx = 0
+            for name, value in outputs.items():
+                for v in np.asarray(value.float().cpu().numpy(), np.float32).ravel():
+                    if i == 0:
+                        scores.append(f32(v))
+                        names.append(name)
+                    else:
+                        scores[idx] = f32(scores[idx] + v)
+                    log.info(f"Batch {i}, {name} = {g(v)}", "caffe.cpp:313")
+                    idx += 1
+    loss = f32(loss / f32(n)) if n else loss
+    log.info(f"Loss: {g(loss)}", "caffe.cpp:318")
+    for name, score in zip(names, scores):
+        mean = f32(score / f32(n))
+        w = f32(weights.get(name, 0.0))
+        extra = f" (* {g(w)} = {g(w * mean)} loss)" if w else ""
+        log.info(f"{name} = {g(mean)}{extra}", "caffe.cpp:330")
+    return 0
+
+
+register_command("test", _test_arguments, run_test, "score a model")
+
+
+# -------------------------------------------------------------------------------------- time
+def _time_arguments(parser):
+    _flag(parser, "model", default="", help="the model definition (prototxt)")
+    _flag(parser, "phase", default="", help="TRAIN (default) or TEST")
+    _flag(parser, "iterations", type=int, default=50, help="number of timed iterations")
+    _flag(parser, "weights", default="", help="optional weights")
+    _common_net_flags(parser)
+    parser.add_argument("--test-source", help="HDF5 list file for every HDF5Data layer")
+    parser.add_argument("--log", help="also append the log lines to this file")
+    parser.add_argument("--engine", nargs="?", const="all", default=None,
+                        help="time whole TEST-phase inference forwards on this engine (torch, "
+                             "onnxruntime, openvino; no name: every installed one) beside "
+                             "torch's, each checked against our forward first "
+                             "(docs/engines.md)")
+    parser.add_argument("--batch", type=int, default=1, help="items per forward with --engine")
+
+
+def _time_engines(args):
+    """``time --engine``: whole inference forwards per engine (caffe_compat.inference.engines)."""
+    from ..inference.engines import installed_engines
+    from ..inference.engines.report import engine_rows, format_rows
+    from ..net.core import Net
+    net = Net(args.model, weights=args.weights or None, phase="test")
+    names = installed_engines() if args.engine == "all" else \
+        list(dict.fromkeys(["torch", args.engine]))
+    print(format_rows(engine_rows(net, names, args.iterations, args.batch), args.batch))
+    return 0
+
+
+def run_time(args):
+    """Caffe's ``time``: one clean forward/backward, then per-layer forward and backward times
+    (each layer run on its own inputs, as Caffe's layer-by-layer loop does)."""
+    import torch
+
+    from ..solvers._log import g
+    from ..solvers.base import copy_weights
+    if not args.model:
+        raise CaffeCompatError("Need a model definition to time (-model).")
+    if args.engine:
+        return _time_engines(args)
+    phase = args.phase or "TRAIN"
+    if phase not in ("TRAIN", "TEST"):
+        raise CaffeCompatError('phase must be "TRAIN" or "TEST"')
+    log = _make_log(args)
+    net = _build_net(args, phase, log)
+    if args.weights:
+        copy_weights(net, args.weights, log)
+    captured = []
+    hooks = []
+    for node, key, _, _ in net._nodes:
+        module = net.layers[key]
+
+        def hook(mod, inputs, outputs, _name=node.name):
+            captured.append((_name, mod, inputs))
+        hooks.append(module.register_forward_hook(hook))
+    log.info("Performing Forward", "caffe.cpp:352")
+    net.forward()
+    for h in hooks:
+        h.remove()
+    loss = float(net.loss.item()) if net.loss is not None else 0.0
+    log.info(f"Initial loss: {g(loss)}", "caffe.cpp:357")
+    log.info("Performing Backward", "caffe.cpp:358")
+    if net.loss is not None and net.loss.requires_grad:
+        net.backward()
+    names = [name for name, _, _ in captured]
+    fwd = [0.0] * len(captured)
+    bwd = [0.0] * len(captured)
+    log.info("*** Benchmark begins ***", "caffe.cpp:368")
+    log.info(f"Testing for {args.iterations} iterations.", "caffe.cpp:369")
+    sync = torch.cuda.synchronize if net._ref.device.type == "cuda" else (lambda: None)
+    total_start = time.perf_counter()
+    forward_time = backward_time = 0.0
+    for j in range(args.iterations):
+        iter_start = time.perf_counter()
+        runs = []
+        for k, (name, module, inputs) in enumerate(captured):
+            ins = tuple(x.detach().requires_grad_(x.is_floating_point() and x.requires_grad)
+                        for x in inputs)
+            t0 = time.perf_counter()
+            out = module(*ins)
+            sync()
+            fwd[k] += time.perf_counter() - t0
+            runs.append((ins, out if isinstance(out, tuple) else (out,), module))
+        forward_time += time.perf_counter() - iter_start
+        back_start = time.perf_counter()
+        for k in range(len(runs) - 1, -1, -1):
+            ins, outs, module = runs[k]
+            wrt = [x for x in ins if x.requires_grad] + [p for p in module.blobs
+                                                          if p.requires_grad]
+            tops = [o for o in outs if o.requires_grad]
+            if not wrt or not tops:
+                continue
+            t0 = time.perf_counter()
+            torch.autograd.grad(tops, wrt, [torch.ones_like(o) for o in tops],
+                                allow_unused=True)
+            sync()
+            bwd[k] += time.perf_counter() - t0
+        backward_time += time.perf_counter() - back_start
+        log.info(f"Iteration: {j + 1} forward-backward time: "
+                 f"{g((time.perf_counter() - iter_start) * 1000)} ms.", "caffe.cpp:397")
+    n = max(args.iterations, 1)
+    log.info("Average time per layer: ", "caffe.cpp:400")
+    for k, name in enumerate(names):
+        log.info(f"{name:>10}\tforward: {g(fwd[k] * 1000 / n)} ms.", "caffe.cpp:403")
+        log.info(f"{name:>10}\tbackward: {g(bwd[k] * 1000 / n)} ms.", "caffe.cpp:406")
+    total = (time.perf_counter() - total_start) * 1000
+    log.info(f"Average Forward pass: {g(forward_time * 1000 / n)} ms.", "caffe.cpp:411")
+    log.info(f"Average Backward pass: {g(backward_time * 1000 / n)} ms.", "caffe.cpp:413")
+    log.info(f"Average Forward-Backward: {g(total / n)} ms.", "caffe.cpp:415")
+    log.info(f"Total Time: {g(total)} ms.", "caffe.cpp:416")
+    log.info("*** Benchmark ends ***", "caffe.cpp:417")
+    return 0
+
+
+register_command("time", _time_arguments, run_time, "benchmark model execution time")
+
+
+# ------------------------------------------------------------------------ file tools
+def _architecture(net_param):
+    """The name of this net's architecture from the describers installed packages register
+    (the model zoo's, when it is installed; see :mod:`caffe_compat.net.architectures`)."""
+    from ..net.architectures import describe_architecture
+    return describe_architecture(net_param)
+
+
+def _inspect_arguments(p):
+    p.add_argument("weights", help="caffemodel file, or a net definition (prototxt)")
+    _flag(p, "model", help="net definition to check the weights against (refused if they do "
+                           "not fit); gives the blob shapes and FLOPs")
+    _flag(p, "phase", default="TEST", choices=["TRAIN", "TEST"], type=str.upper,
+          help="phase the net is built in (default TEST)")
+    _flag(p, "max_bytes", type=int, default=None, help="refuse larger files (default 2 GiB - 1)")
+    p.add_argument("--engines", action="store_true",
+                   help="also say which inference engines are installed, which would run "
+                        "this net (checked against our forward) and their time per forward "
+                        "(docs/engines.md)")
+
+
+def _engines_report(definition, weights):
+    from ..inference.engines.report import engine_rows, format_rows
+    from ..net.core import Net
+    net = Net(definition, weights=weights, phase="test")
+    return format_rows(engine_rows(net, iterations=5))
+
+
+def run_inspect(args):
+    from ..tools import files as tools
+    from ..io import caffemodel as caffemodel_io
+    from ..net.signature import check_compatible
+    try:
+        with open(args.weights, "rb") as f:
+            text = caffemodel_io.looks_like_text(f.read(65536))
+    except OSError:
+        text = False                     # reported by the caffemodel reader with its reason
+    if text:
+        print(tools.net_report(args.weights, args.phase, source=args.weights))
+        if args.engines:
+            print(_engines_report(args.weights, None))
+        return 0
+    summary = tools.caffemodel_summary(args.weights, args.max_bytes)
+    print(tools.format_summary(summary, _architecture(summary["net_param"])))
+    if args.model:
+        check_compatible(args.model, args.weights)
+        print(f"fits the net definition {args.model}")
+    print(tools.caffemodel_net_report(summary, args.model, args.phase))
+    if args.engines:
+        if not args.model:
+            raise CaffeCompatError("inspect --engines needs the net definition of the weights "
+                                   "(-model deploy.prototxt)")
+        print(_engines_report(args.model, args.weights))
+    return 0
+
+
+register_command("inspect", _inspect_arguments, run_inspect,
+                 "layers, blob shapes, parameters, FLOPs and memory of a caffemodel or net")
+
+
+def _upgrade_arguments(p):
+    p.add_argument("source", help="legacy prototxt (V0/V1 layers, input_dim, ...), solver "
+                                  "prototxt (solver_type) or caffemodel")
+    p.add_argument("target", help="where to write the upgraded file")
+
+
+def run_upgrade(args):
+    """upgrade_net_proto_text / _binary / upgrade_solver_proto_text, chosen by the file: the
+    same file in the current format."""
+    from ..tools import files as tools
+    from ..io import caffemodel as caffemodel_io
+    from ..io import prototxt as prototxt_io
+    with open(args.source, "rb") as f:
+        head = f.read(65536)
+    if (caffemodel_io.looks_like_text(head) and
+            prototxt_io.is_solver_text(prototxt_io.read_text_file(args.source))):
+        if not tools.upgrade_solver_prototxt(args.source, args.target):
+            print(f"File already in latest proto format: {args.source}", file=sys.stderr)
+        print(f"Wrote upgraded SolverParameter to {args.target}")
+        return 0
+    if caffemodel_io.looks_like_text(head):
+        tools.upgrade_prototxt(args.source, args.target)
+    else:
+        caffemodel_io.write_caffemodel(caffemodel_io.read_caffemodel(args.source), args.target)
+    print(f"Wrote upgraded NetParameter to {args.target}")
+    return 0
+
+
+register_command("upgrade", _upgrade_arguments, run_upgrade,
+                 "rewrite a legacy net/solver prototxt or caffemodel in the current format")
+
+
+def _convert_arguments(p):
+    p.add_argument("source", help="a .caffemodel, or a PyTorch state_dict file (.pt/.pth)")
+    p.add_argument("target", help="the converted file: .pt/.pth or .caffemodel")
+    _flag(p, "model", help="net definition (needed to write a caffemodel from a state_dict)")
+
+
+def run_convert(args):
+    """caffemodel -> state_dict (keys ``<layer>.<blob>``), or state_dict + net -> caffemodel."""
+    from ..tools import files as tools
+    from ..errors import WeightsError
+    if args.target.endswith(".caffemodel"):
+        if not args.model:
+            raise WeightsError(f"{args.target}: writing a caffemodel from a state_dict needs "
+                               "the net definition (-model NET.prototxt)")
+        sd = tools.load_state_dict_file(args.source)
+        tools.state_dict_to_caffemodel(sd, args.model, args.target)
+    else:
+        sd = tools.caffemodel_to_state_dict(args.source)
+        tools.save_state_dict(sd, args.target)
+    print(f"Wrote {args.target}")
+    return 0
+
+
+register_command("convert", _convert_arguments, run_convert,
+                 "caffemodel <-> PyTorch state_dict file")
+
+
+# -------------------------------------------------------------------------------------- main
+def _usage():
+    lines = ["usage: caffe-compat <command> <args>", "", "commands:"]
+    lines += [f"  {name:<15} {cmd.help}" for name, cmd in sorted(COMMANDS.items())]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
+    from ..tools import (compute_image_mean, convert_imageset,  # noqa: F401  Caffe's other tools
+                         device_query, extract_features, upgrade)
+    from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
+    from ..export.command import COMMAND as export_command
+    register_command("export", *export_command)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "-help", "help"):
+        print(_usage(), file=sys.stderr if not argv else sys.stdout)
+        return 0 if argv else 1
+    name, rest = argv[0], argv[1:]
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        print(f"caffe-compat: unknown command '{name}'\n{_usage()}", file=sys.stderr)
+        return 1
+    parser = _parser(name, cmd.help)
+    cmd.add_arguments(parser)
+    args = parser.parse_args(rest)
+    args.argv = list(rest)      # data-parallel workers run the same command line
+    try:
+        return int(cmd.run(args) or 0)
+    except CaffeCompatError as e:
+        print(f"caffe-compat {name}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = f" '{e.filename}'" if getattr(e, "filename", None) else ""
+        print(f"caffe-compat {name}: error:{where} {e.strerror or e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"caffe-compat {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+from ..verify import command as _verify  # noqa: E402  (imports nothing of this module)
+
+register_command("verify", _verify.add_arguments, _verify.run_verify, _verify.HELP)
+
+if __name__ == "__main__":
+    sys.exit(main())

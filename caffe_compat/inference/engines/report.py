@@ -1,0 +1,81 @@
+"""What ``caffe-compat inspect --engines`` and ``caffe-compat time --engine`` print: for each
+registered engine, whether it is installed (the pip command when not), whether it passes the
+trust check on this net, and its time per forward beside torch's (alternating turns, as the
+calibration of :mod:`caffe_compat.inference.engines.choose`)."""
+from __future__ import annotations
+
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from . import registry
+from .registry import PIP
+from .choose import PAUSE_S, EngineRunner
+from .threads import engine_threads
+
+
+def probe_inputs(net, batch=1, seed=0):
+    """Seeded uniform [-1, 1) float32 inputs of ``batch`` items at the deploy geometry."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in net.inputs:
+        shape = list(net.blob_shape(name))
+        if shape:
+            shape[0] = batch
+        out[name] = rng.uniform(-1, 1, shape).astype(np.float32)
+    return out
+
+
+def engine_rows(net, engines=None, iterations=10, batch=1):
+    """``[{engine, installed, version, verdict, ms}]``: each engine forced on ``net`` (a
+    test-phase Net) for its default outputs, checked, then timed ``iterations`` times in
+    alternating turns; ``ms`` is the median milliseconds of a forward (None when it did not
+    run)."""
+    from ...export.onnx_export import default_outputs
+    outputs = default_outputs(net)
+    feed = probe_inputs(net, batch)
+    rows, runs = [], {}
+    for name in engines or registry.engine_names():
+        cls = registry.engine_class(name)
+        row = {"engine": name, "installed": cls.installed(), "ms": None,
+               "version": cls.version() if cls.installed() else None}
+        rows.append(row)
+        if not row["installed"]:
+            row["verdict"] = f"not installed ({PIP.get(name, 'pip install ' + name)})"
+            continue
+        runner = EngineRunner(net, outputs, name)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runner(feed)
+        if runner.last_engine != name:
+            row["verdict"] = "falls back to torch: " + "; ".join(
+                str(w.message) for w in caught)[:300]
+            continue
+        row["verdict"] = "trusted" if name != "torch" else "reference"
+        runs[name] = runner
+    times = {n: [] for n in runs}
+    for _ in range(max(1, int(iterations))):
+        for n, runner in runs.items():
+            time.sleep(PAUSE_S)
+            t = time.perf_counter()
+            runner(feed)
+            times[n].append(time.perf_counter() - t)
+    for row in rows:
+        if row["engine"] in times:
+            row["ms"] = statistics.median(times[row["engine"]]) * 1000
+    return rows
+
+
+def format_rows(rows, batch=1):
+    """The table of :func:`engine_rows`, fastest trusted engine marked."""
+    timed = [r for r in rows if r["ms"] is not None]
+    best = min(timed, key=lambda r: r["ms"])["engine"] if timed else None
+    lines = [f"engines ({engine_threads()} threads, batch {batch}):"]
+    for r in rows:
+        ms = f"{r['ms']:9.2f} ms" if r["ms"] is not None else " " * 12
+        mark = "  <- fastest" if r["engine"] == best else ""
+        lines.append(f"  {r['engine']:<12} {r['version'] or '-':<14.14} {ms}  {r['verdict']}"
+                     f"{mark}")
+    return "\n".join(lines)

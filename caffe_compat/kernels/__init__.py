@@ -1,0 +1,6 @@
+"""Numeric kernels: :mod:`.blas_order` (Convolution / InnerProduct products in Caffe's
+summation order, over the C kernel ``_exact_gemm.c``), ``_pool_kernel.c`` (Caffe's MAX pooling
+forward), :mod:`.dft_conv` (convolution backward passes through the DFT), :mod:`.numerics`
+(which CPU kernels compute a run's results, and how to pin them) and :mod:`.memory` (freed
+memory kept in the process, as Caffe keeps its blobs).
+"""

@@ -1,0 +1,156 @@
+"""Convolution and InnerProduct forward products in Caffe's own float32 summation order.
+
+Caffe 1.0 computes both layers on the CPU with ``cblas_sgemm`` (after ``im2col`` for the
+convolutions), and its reference build links OpenBLAS, whose kernels fix the order in which
+every output's products are added (see ``_exact_gemm.c``):
+
+- the general driver cuts K into blocks of 320 (the rest as two halves once fewer than 640
+  remain), each block summed from zero by sequential fused multiply-adds, the blocks then
+  added one after the other;
+- ``M * N * K <= 1e6`` (OpenBLAS's small-matrix kernels): a non-transposed product
+  (Convolution; InnerProduct with ``transpose: true``) sums the whole of K sequentially; the
+  transposed one of InnerProduct (``top = bottom W^T``), when also ``num_output * batch <=
+  1200`` and ``K >= 32``, accumulates sixteen interleaved partial sums and adds them by a fixed
+  tree.
+
+Following the same rules gives forward outputs bit-identical to Caffe's (the parity tests run
+them against Caffe's blobs). These are the rules of OpenBLAS's AVX-512 (SkylakeX) sgemm kernels,
+the ones OpenBLAS picks on AVX-512 processors (``KERNEL_FAMILY``); on other processors OpenBLAS
+runs other kernels (AVX2 ones: its Haswell kernels, with another order inside a block), and a
+Caffe build there differs from these products in the last bit of some outputs. This matters for training: a ReLU whose input is within a
+rounding error of zero, or a max-pooling window with near-equal values, takes the other branch
+when the sum is rounded differently, and such flips were the largest differences between our
+training runs and Caffe's. Backward passes need no such care (no branch depends on them): they
+use torch's kernels, or the DFT for convolutions where that is cheaper (``dft_conv``).
+
+Training (autograd on) always uses these products. Inference (``torch.no_grad()``) uses them
+when ``INFERENCE`` is True (environment variable ``CAFFE_COMPAT_CAFFE_ORDER_INFERENCE=1``, or
+``run_eval --caffe-order``) for predictions bit-identical to Caffe's; by default it keeps
+torch's faster inference kernels (predictions within ~1e-6 of Caffe's).
+
+Training may leave Caffe's order for the forward products when ``EXACT_TRAINING`` is False
+(environment variable ``CAFFE_COMPAT_FAST_TRAINING=1``, or :func:`fast_training`): the fast
+training mode. Convolutions with more than one input channel per group then run forward in
+oneDNN's channels-last layout and inner products through torch's GEMM (the one-channel first
+layers keep this module's kernel, which is the faster one there); backward passes are the same
+as in the exact mode. Outputs then differ from Caffe's by float32 rounding (about 1e-6
+relative), and trainings drift apart as any two float32 trainings in different orders do:
+``benchmarks/bench_train.py --fast`` and ``tests/caffe_compat/kernels/test_fast_training.py``
+measure the drift.
+
+``available()`` is False when the C extension was not built; the layers then use torch's
+convolution and matrix products (same values to ~1e-6, other rounding).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+try:
+    from . import _exact_gemm
+except ImportError:  # pragma: no cover - the extension is optional
+    _exact_gemm = None
+
+# The OpenBLAS kernels whose summation order these products follow.
+KERNEL_FAMILY = "avx512-skylakex"
+# OpenBLAS's small-matrix kernels take over at M * N * K <= 100**3 ...
+SMALL_MNK = 100 ** 3
+# ... the transposed-A one only for C of at most 1200 values and K of at least 32.
+SMALL_TN_MAX_MN = 1200
+SMALL_TN_MIN_K = 32
+
+# Layers use these products for float32 CPU tensors when True (and the extension is built):
+# always while training, and for inference too when INFERENCE is True.
+ENABLED = True
+INFERENCE = os.environ.get("CAFFE_COMPAT_CAFFE_ORDER_INFERENCE", "0") == "1"
+# Training sums in Caffe's order unless the fast training mode is on (see the module note).
+EXACT_TRAINING = os.environ.get("CAFFE_COMPAT_FAST_TRAINING", "0") != "1"
+
+
+def available():
+    """Whether the compiled kernel is there."""
+    return _exact_gemm is not None
+
+
+def usable(*tensors):
+    """True when the exact products apply to these tensors now: CPU float32, extension built,
+    and training (or ``INFERENCE``)."""
+    return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
+            and (INFERENCE or (torch.is_grad_enabled() and EXACT_TRAINING))
+            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
+def usable_in_training(*tensors):
+    """What :func:`usable` says for these tensors with autograd on: whether a training pass
+    (autograd's or the explicit one of :mod:`caffe_compat.net.train_plan`) uses the exact
+    products."""
+    return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
+            and (INFERENCE or EXACT_TRAINING)
+            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
+def fast_training_active(*tensors):
+    """True when the fast training mode applies to these tensors now (CPU float32, autograd
+    on, ``EXACT_TRAINING`` off)."""
+    return (not EXACT_TRAINING and torch.is_grad_enabled() and not torch.jit.is_tracing()
+            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
+@contextlib.contextmanager
+def fast_training(enabled=True):
+    """Within the block, training uses the fast mode (``enabled=False``: Caffe's order)."""
+    global EXACT_TRAINING
+    saved, EXACT_TRAINING = EXACT_TRAINING, not enabled
+    try:
+        yield
+    finally:
+        EXACT_TRAINING = saved
+
+
+def _threads():
+    return max(1, torch.get_num_threads())
+
+
+def conv2d(x, weight, stride, pad, dilation, group):
+    """Caffe's im2col + sgemm convolution of ``x`` (N, C, H, W) with ``weight`` (O, C/g, kh,
+    kw), without bias, as a new float32 tensor (N, O, OH, OW)."""
+    x = x.detach().contiguous()
+    w = weight.detach().contiguous()
+    n, _, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    oh = (h + 2 * pad[0] - (dilation[0] * (kh - 1) + 1)) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
+    y = torch.empty((n, o, oh, ow), dtype=torch.float32)
+    # per image and group: gemm(M = O/g, N = OH*OW, K = C/g*kh*kw)
+    blocked = (o // group) * oh * ow * cg * kh * kw > SMALL_MNK
+    _exact_gemm.conv2d(x.numpy(), w.numpy(), y.numpy(), stride[0], stride[1], pad[0], pad[1],
+                       dilation[0], dilation[1], group, blocked, _threads())
+    return y
+
+
+def inner_product(x, weight, transpose):
+    """Caffe's InnerProduct product of ``x`` (M, K): ``x W^T`` for weights (N, K), or ``x W``
+    for weights (K, N) with ``transpose``; a new float32 tensor (M, N), without bias."""
+    x = x.detach() if x.requires_grad else x
+    w = weight.detach() if weight.requires_grad else weight
+    m, k = x.shape
+    n = w.shape[1] if transpose else w.shape[0]
+    y = torch.empty((m, n), dtype=torch.float32)
+    if k == 0:
+        return y.zero_()
+    xa, wa, ya = x.numpy(), w.numpy(), y.numpy()
+    small = m * n * k <= SMALL_MNK
+    if transpose:
+        _exact_gemm.gemm(xa, wa, ya, not small, _threads())
+    elif small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
+        _exact_gemm.gemm_tn_small(wa, xa, ya)
+    else:
+        _exact_gemm.gemm(xa, wa.T, ya, True, _threads())
+    return y
+
+
+def kernel_name():
+    """The compiled micro-kernel in use ('avx2-fma' or 'scalar-fmaf'), or None."""
+    return None if _exact_gemm is None else _exact_gemm.vector_kernel()

@@ -1,0 +1,377 @@
+"""``Net``: a Caffe net definition (and optionally its weights) as one ``torch.nn.Module``.
+
+It mirrors pycaffe's ``caffe.Net``: ``forward(**inputs)`` returns the output blobs,
+``blobs[name].data`` / ``.diff`` hold every named blob after the last forward/backward, and
+``params[layer][i]`` are the parameter blobs in Caffe's order. The layer list, blob names, split
+layers, in-place reuse and loss weights are Caffe's (see :mod:`caffe_compat.net.graph`).
+
+This module holds the net's views and its forward and backward passes; building the layers is
+:mod:`caffe_compat.net.build`'s, weights and exports :mod:`caffe_compat.net.weights`', and the
+blob views :mod:`caffe_compat.net.blob`'s.
+"""
+from __future__ import annotations
+
+import collections
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..inference import fast_inference
+from ..parallel import threads
+from .blob import Blob, ParamSpecEntry
+from ..data.caffe_random import CaffeRandom, thread_stream
+from ..errors import NetError
+from .graph import build_graph, phase_name
+from ..io import prototxt as prototxt_io
+from ..io.upgrade import upgrade_net
+from ..layers._prefetching import PrefetchingDataLayer
+from .build import NetBuildMixin
+from .weights import NetWeightsMixin
+from ..proto import caffe_pb2
+
+
+def load_net_param(model):
+    """A NetParameter (upgraded) from a path, a prototxt string or a NetParameter (a copy;
+    the layer positions of a NetParameter read from text come along)."""
+    if isinstance(model, caffe_pb2.NetParameter):
+        return upgrade_net(model)
+    if isinstance(model, (str, os.PathLike)) and (isinstance(model, os.PathLike)
+                                                  or "\n" not in model and "{" not in model):
+        return prototxt_io.read_net(os.fspath(model))
+    return prototxt_io.parse_net(str(model), filename="<string>")
+
+
+class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
+    """A Caffe net as a torch module.
+
+    ``model``: prototxt path, prototxt text or NetParameter. ``weights``: caffemodel path(s) copied
+    by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level`` and
+    ``stages`` complete the NetState. ``seed`` seeds the fillers and, as Caffe::set_random_seed, the
+    crops, mirrors and shuffles of the data layers; without it the net draws from the thread's
+    Caffe stream (``caffe_rng``, default caffe_compat.data.caffe_random.thread_stream(), which
+    ``caffe.set_random_seed`` seeds and successive nets continue, as in Caffe).
+    ``data_sources`` maps a data layer name (or the original ``source`` string) to a
+    replacement source path.
+    ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
+    without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
+    blob raises.
+    ``engine``: None or "torch" (default) runs every forward here; "auto", "onnxruntime" or
+    "openvino" lets forwards that return outputs only (``keep_blobs=False`` without autograd,
+    no extra ``blobs``) run on that engine (:mod:`caffe_compat.inference.engines`: checked against this
+    forward first); every other forward, and Caffe's exact order, stays here.
+    """
+
+    def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
+                 dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
+                 engine=None, caffe_rng=None):
+        super().__init__()
+        self.engine = engine
+        self._engine_runners = {}
+        net_param = load_net_param(model)
+        self.source = os.fspath(model) if isinstance(model, (str, os.PathLike)) and \
+            "\n" not in str(model) else "<net>"
+        self.graph = build_graph(net_param, phase, level, stages)
+        self.phase = phase_name(self.graph.phase)
+        self.name = self.graph.name
+        self.keep_diffs = keep_diffs
+        self.data_sources = dict(data_sources or {})
+        self.layers = nn.ModuleDict()
+        self._nodes = []              # (node, module key, loss weights, propagate_down)
+        self._layer_keys = {}
+        self._blob_shapes = collections.OrderedDict()
+        self.register_buffer("_ref", torch.empty(0, dtype=dtype), persistent=False)
+        generator = torch.Generator()
+        generator.manual_seed(int(seed) if seed is not None else torch.initial_seed())
+        # Caffe's random stream (after Caffe::set_random_seed(seed) when a seed is given): data
+        # layers draw their seeds and the uniform fillers their values from it in layer order
+        # (caffe_compat.data.caffe_random)
+        if caffe_rng is None:
+            caffe_rng = CaffeRandom(seed) if seed is not None else thread_stream()
+        self.caffe_rng = caffe_rng
+        taken = set()
+        try:
+            for node in self.graph.layers:
+                self._build_layer(node, dtype, taken, generator)
+        except BaseException:
+            # the error's traceback may keep this net alive: not the databases already opened
+            for module in self.layers.values():
+                if isinstance(module, PrefetchingDataLayer):
+                    module.close()
+            raise
+        self._share_and_collect_params()
+        self.blobs = collections.OrderedDict(
+            (n, Blob(n, self._blob_shapes[n])) for n in self.graph.blob_names)
+        self._per_item = all(self.layers[key].per_item() for _, key, _, _ in self._nodes) \
+            and not any(self.layers[key].is_data for _, key, _, _ in self._nodes)
+        self._exclusive_inplace = self._find_exclusive_inplace()
+        self._last_use = {}          # blob -> index of the last node reading it
+        for node, _, _, _ in self._nodes:
+            for b in node.bottoms:
+                self._last_use[b] = node.index
+        # items per chunk of a no-grad forward (see forward); 0 or None runs one pass
+        self.inference_chunk = 8
+        self.loss = None
+        if weights:
+            for w in ([weights] if isinstance(weights, (str, os.PathLike)) else weights):
+                self.copy_from(w)
+
+    # ------------------------------------------------------------------ pycaffe-like views
+    @property
+    def params(self):
+        """OrderedDict layer name -> list of parameter blobs (layers with blobs only)."""
+        out = collections.OrderedDict()
+        for node, key, _, _ in self._nodes:
+            blobs = self.layers[key].blobs
+            if blobs:
+                out[node.name] = blobs
+        return out
+
+    @property
+    def layer_names(self):
+        return [node.name for node, _, _, _ in self._nodes]
+
+    def layer(self, name):
+        """The module of layer ``name``."""
+        try:
+            return self.layers[self._layer_keys[name]]
+        except KeyError:
+            raise NetError(f"net '{self.name}' has no layer '{name}'") from None
+
+    @property
+    def inputs(self):
+        """Names of the blobs fed from outside (tops of Input layers)."""
+        return list(self._walk()[1])
+
+    def _walk(self):
+        """``(steps, input names)``, decided once per net: per layer, what the forward walk
+        of :meth:`_run` needs, so that a small net's pass does no per-layer Python work beyond
+        calling its layers. A step: ``(index, kind, module, bottoms, all bottoms propagate,
+        propagate flags, tops, tops written in place, loss weights)`` with ``kind`` "input",
+        "data" or "layer"."""
+        walk = self.__dict__.get("_walk_cache")
+        if walk is None:
+            steps, names = [], []
+            for node, key, weights, prop in self._nodes:
+                module = self.layers[key]
+                kind = "input" if node.type == "Input" else "data" if module.is_data \
+                    else "layer"
+                if kind == "input":
+                    names.extend(node.tops)
+                prop = tuple(bool(p) for p in prop)
+                in_place = tuple(j < len(node.bottoms) and node.bottoms[j] == name
+                                 for j, name in enumerate(node.tops))
+                steps.append((node.index, kind, module, tuple(node.bottoms), all(prop), prop,
+                              tuple(node.tops), in_place, tuple(weights)))
+            walk = self.__dict__["_walk_cache"] = (steps, tuple(names))
+        return walk
+
+    @property
+    def outputs(self):
+        return list(self.graph.outputs)
+
+    def blob_shape(self, name):
+        return self._blob_shapes[name]
+
+    # ------------------------------------------------------------------ running
+    def _as_input(self, name, value):
+        ref = self._ref
+        if isinstance(value, torch.Tensor):
+            return value.to(device=ref.device, dtype=ref.dtype)
+        return torch.as_tensor(np.asarray(value), dtype=ref.dtype, device=ref.device)
+
+    def forward(self, blobs=None, keep_blobs=True, **inputs):
+        """Run every layer; return the output blobs (name -> tensor), as pycaffe's forward.
+
+        Keyword arguments feed the Input blobs (tensors or arrays, any batch size); ``blobs``
+        names extra blobs to return beside the outputs. Data layers read their next batch.
+        ``keep_blobs=False`` (inference only) returns the wanted blobs without keeping the
+        others in ``self.blobs``: every intermediate is freed as soon as the pass moves on,
+        so the next chunk or batch reuses memory that is still in cache.
+        ``self.loss`` holds the total weighted loss afterwards. Without autograd (under
+        ``torch.no_grad()``/``inference_mode()``) a large batch runs through a net of per-item
+        layers in chunks of ``self.inference_chunk`` items: the same arithmetic per item, with
+        intermediate blobs small enough to stay in cache.
+        With ``engine`` set (see the class doc), a forward with ``keep_blobs=False`` under
+        no_grad/inference_mode and no extra ``blobs`` runs on that engine.
+        """
+        if self.engine not in (None, "torch") and not keep_blobs and not blobs \
+                and not torch.is_grad_enabled():
+            out = self._engine_forward(inputs)
+            if out is not None:
+                return out
+        return self._forward_layers(blobs, keep_blobs, **inputs)
+
+    def _engine_forward(self, inputs):
+        """The outputs from the engine runner (None where this forward must run here)."""
+        from ..kernels import blas_order
+        if blas_order.INFERENCE or self._ref.dtype != torch.float32 or \
+                self._ref.device.type != "cpu" or set(inputs) - set(self.inputs):
+            return None
+        from ..inference.engines import EngineRunner, as_feed
+        outputs = tuple(self.graph.outputs)
+        runner = self._engine_runners.get((self.engine, outputs))
+        if runner is not None and sum(t._version for t in runner.weights) != runner.version:
+            runner = None           # weights changed in place since the export
+        if runner is None:
+            runner = EngineRunner(self, outputs, self.engine)
+            runner.weights = list(self.caffe_state_dict().values())
+            runner.version = sum(t._version for t in runner.weights)
+            self._engine_runners = {(self.engine, outputs): runner}
+        self.loss = None
+        got = runner(as_feed(inputs))
+        return collections.OrderedDict(
+            (n, v if isinstance(v, torch.Tensor) else torch.from_numpy(v))
+            for n, v in zip(outputs, got))
+
+    def _forward_layers(self, blobs=None, keep_blobs=True, **inputs):
+        """:meth:`forward` on this net's own layers."""
+        unknown = set(inputs).difference(self._walk()[1]) if inputs else ()
+        if unknown:
+            raise NetError(f"net '{self.name}': {sorted(unknown)} are not input blobs "
+                           f"(inputs: {self.inputs})")
+        wanted = list(self.graph.outputs) + [b for b in (blobs or ())
+                                             if b not in self.graph.outputs]
+        for b in wanted:
+            if b not in self.blobs:
+                raise NetError(f"net '{self.name}' has no blob '{b}'")
+        inputs = {k: self._as_input(k, v) for k, v in inputs.items()}
+        chunk = self._chunk_size(inputs)
+        if not keep_blobs and not torch.is_grad_enabled():
+            batch = next(iter(inputs.values())).shape[0] if inputs else 0
+            step = chunk or max(batch, 1)
+            parts = collections.defaultdict(list)
+            for i in range(0, max(batch, 1), step):
+                values = self._run({k: v[i:i + step] for k, v in inputs.items()},
+                                   keep=set(wanted))[0]
+                for n in wanted:
+                    parts[n].append(values[n])
+                del values
+            self.loss = None
+            return collections.OrderedDict(
+                (n, torch.cat(parts[n]) if len(parts[n]) > 1 else parts[n][0]) for n in wanted)
+        if chunk:
+            batch = next(iter(inputs.values())).shape[0]
+            runs = [self._run({k: v[i:i + chunk] for k, v in inputs.items()})
+                    for i in range(0, batch, chunk)]
+            self.loss = None
+            for name, blob in self.blobs.items():
+                parts = [r[0].get(name) for r in runs]
+                blob._set(None if parts[0] is None else parts, None, False)
+            return collections.OrderedDict((n, self.blobs[n].data) for n in wanted)
+        values, first, loss = self._run(inputs)
+        self.loss = loss
+        keep = self.keep_diffs and torch.is_grad_enabled()
+        for name, blob in self.blobs.items():
+            blob._set(values.get(name), first.get(name), keep)
+        return collections.OrderedDict((n, values[n]) for n in wanted)
+
+    def _chunk_size(self, inputs):
+        """Items per chunk for a chunked inference forward, or None for one pass."""
+        chunk = self.inference_chunk
+        if not chunk or torch.is_grad_enabled() or not inputs or not self._per_item:
+            return None
+        sizes = {int(v.shape[0]) if v.dim() else -1 for v in inputs.values()}
+        if len(sizes) != 1 or next(iter(sizes)) <= chunk:
+            return None
+        fed = set(inputs)
+        for node, _, _, _ in self._nodes:
+            if node.type == "Input":
+                for top in node.tops:
+                    if top not in fed and any(top in n.bottoms and n.type != "Silence"
+                                              for n, _, _, _ in self._nodes):
+                        return None
+        return int(chunk)
+
+    def _run(self, inputs, keep=None):
+        """One pass over the layers: (values, first versions, total loss). With ``keep`` (a
+        set of blob names), a blob is dropped once its last consumer has run, unless kept."""
+        threads.apply_for_net(self, inputs)     # the cores we can get, 1 for a small net
+        values, first = {}, {}
+        last_use = self._last_use if keep is not None else {}
+        plan = fast_inference.plan_for(self, self.blobs if keep is None else keep) \
+            if fast_inference.applies(self) else None
+        if plan is not None:
+            run = plan.compiled(self, keep)
+            if run is not None:         # the same layers, decided once (fast_run)
+                return run(inputs)
+        replace, skip = (plan.replace, plan.skip) if plan is not None else ({}, ())
+        loss = None
+        force = self.graph.force_backward and torch.is_grad_enabled()
+        inplace = not torch.is_grad_enabled()
+        ref = self._ref
+        for index, kind, module, node_bottoms, all_prop, prop, out_names, in_places, weights \
+                in self._walk()[0]:
+            if index in skip:               # folded into the convolution before it
+                continue
+            step_tops = out_names
+            if kind == "input":
+                tops = []
+                for name in out_names:
+                    t = inputs.get(name)
+                    if t is None:
+                        t = torch.zeros(self._blob_shapes[name], dtype=ref.dtype,
+                                        device=ref.device)
+                    tops.append(t)
+            elif index in replace:
+                fn, fused_bottoms, out_names = replace[index]
+                tops = (fn(*(values[b] for b in fused_bottoms)),)
+            else:
+                if all_prop:
+                    bottoms = [values[b] for b in node_bottoms]
+                else:
+                    bottoms = [values[b] if p else values[b].detach()
+                               for b, p in zip(node_bottoms, prop)]
+                if inplace and index in self._exclusive_inplace:
+                    tops = module.forward_inplace(bottoms[0])
+                else:
+                    tops = module(*bottoms)
+                if isinstance(tops, torch.Tensor):
+                    tops = (tops,)
+                if last_use:
+                    for b in set(node_bottoms):
+                        if last_use.get(b) == index and b not in keep:
+                            values.pop(b, None)
+                            first.pop(b, None)
+                if kind == "data":
+                    tops = tuple(t if t.dtype == ref.dtype and t.device == ref.device
+                                 else t.to(device=ref.device, dtype=ref.dtype) for t in tops)
+            for j, (name, t) in enumerate(zip(out_names, tops)):
+                in_place = in_places[j] if out_names is step_tops else \
+                    j < len(node_bottoms) and node_bottoms[j] == name
+                if not in_place:
+                    if force and not node_bottoms and t.is_floating_point() and \
+                            not t.requires_grad:
+                        t = t.detach().requires_grad_(True)
+                    first[name] = t
+                values[name] = t
+                w = weights[j]
+                if w:
+                    term = t.sum() * w if w != 1.0 else t.sum()
+                    loss = term if loss is None else loss + term
+        return values, first, loss
+
+    def set_input_arrays(self, data, labels):
+        """pycaffe's ``set_input_arrays``: give arrays to the MemoryData layer that must be the
+        net's first layer (see :mod:`caffe_compat.layers.memory_data`)."""
+        first = self.layers[self._nodes[0][1]] if self._nodes else None
+        if getattr(first, "type_name", None) != "MemoryData":
+            raise NetError(f"net '{self.name}': set_input_arrays needs a MemoryData layer as the "
+                           "first layer" + (f", the first is '{self._nodes[0][0].name}' (type "
+                                            f"{self._nodes[0][0].type})" if self._nodes else ""))
+        first.set_input_arrays(data, labels)
+
+    def backward(self):
+        """Back-propagate the last forward's total loss into every diff (pycaffe's backward)."""
+        if self.loss is None or not self.loss.requires_grad:
+            raise NetError(f"net '{self.name}': nothing to back-propagate (the last forward "
+                           "produced no loss that depends on a parameter or a forced input)")
+        self.loss.backward()
+
+    def __repr__(self):
+        return (f"Net({self.name!r}, phase={self.phase}, {len(self._nodes)} layers, "
+                f"inputs={self.inputs}, outputs={self.outputs})")
+
+
+__all__ = ["Net", "Blob", "ParamSpecEntry", "load_net_param"]

@@ -1,0 +1,576 @@
+"""Caffe's blob-by-blob execution of a :class:`~caffe_compat.net.core.Net`: persistent blobs,
+``ForwardFromTo`` / ``BackwardFromTo`` over any layer range (pycaffe's ``caffe.Net``).
+
+A :class:`Stepwise` keeps one ``data`` and one ``diff`` tensor per named blob, as Caffe's
+Blobs do, so that arrays taken from them alias the net's memory: a value written into an
+input blob is what the next forward reads, a layer's output stays readable (and writable)
+until that layer runs again, and ``backward`` reads the diffs found in the top blobs (the loss
+tops hold their loss weight, as Caffe's SetLossWeights leaves them) and writes the bottom
+diffs, layer by layer:
+
+- bottom diffs are assigned (Caffe's layers overwrite them), parameter diffs accumulate
+  (the param's ``grad``; ``clear_param_diffs`` zeroes them in place);
+- which layers and bottoms take part in backward follows Caffe's Net::Init: a layer needs
+  backward when a bottom does or a parameter has ``lr_mult != 0``; layers whose tops feed no
+  loss are skipped; ``propagate_down: false`` stops a bottom; ``force_backward`` runs every
+  layer and every bottom its layer allows.
+
+Each layer's backward is autograd over that layer alone (its forward graph is kept from the
+forward pass while a backward may follow). A blob keeps its storage across passes once an
+outside view of it was taken (``export``); other blobs adopt the layer's fresh output, so an
+inference pass costs no copies. The tops of a Split share its bottom's data, as in Caffe.
+
+A pass in which no layer keeps a graph (a deploy net) runs the forms of the engine's
+inference forward (each convolution and the in-place ReLU after it as one oneDNN call;
+Pooling, LRN and Concat in channels-last, :mod:`caffe_compat.inference.fast_layers`; nothing folded,
+every blob kept), so its outputs are the engine's bit for bit; a large batch of per-item layers
+runs in chunks of the engine's ``inference_chunk`` items, each chunk through every layer while
+its blobs are still in cache: the same bits as one pass (tests/pycaffe/test_chunked_forward.py).
+Its blobs are joined on first read, C-contiguous as pycaffe's arrays are.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..inference import fast_inference, fast_layers
+from ..parallel import threads
+from . import train_plan
+from ..errors import NetError
+
+
+def _numpy(t, what):
+    if t.device.type != "cpu":
+        raise NotImplementedError(f"{what}: numpy views of blobs on {t.device} are not "
+                                  "supported (CPU only); read them as tensors through "
+                                  "caffe_compat.Net")
+    return t.numpy()
+
+
+def _joined_shape(parts):
+    """The shape of a blob made of these chunks (stacked along the item axis)."""
+    return (sum(int(p.shape[0]) for p in parts),) + tuple(parts[0].shape[1:])
+
+
+def _join(parts):
+    """The chunks of a blob as one C-contiguous tensor (chunks may be channels-last)."""
+    if len(parts) == 1:
+        return parts[0].contiguous()
+    out = torch.empty(_joined_shape(parts), dtype=parts[0].dtype, device=parts[0].device)
+    _join_into(parts, out)
+    return out
+
+
+def _join_into(parts, out):
+    """Copy the chunks of a blob, in order, into ``out`` (any layout to ``out``'s layout)."""
+    row = 0
+    for p in parts:
+        n = int(p.shape[0])
+        out[row:row + n].copy_(p)
+        row += n
+
+
+class _BlobData(dict):
+    """Blob name -> data tensor. A blob that a chunked inference pass computed is held as its
+    chunks and joined into one tensor on its first read, so a pass whose intermediate blobs
+    nobody reads costs no copies."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts = {}
+
+    def __getitem__(self, name):
+        parts = self.parts.pop(name, None)
+        if parts is not None:
+            dict.__setitem__(self, name, _join(parts))
+        return dict.__getitem__(self, name)
+
+    def __setitem__(self, name, value):
+        self.parts.pop(name, None)
+        dict.__setitem__(self, name, value)
+
+    def set_parts(self, name, parts):
+        self.parts[name] = parts
+
+
+class BlobView:
+    """A named blob of a :class:`Stepwise` as pycaffe and Python layers see it: ``data`` and
+    ``diff`` are numpy views of its memory; ``reshape(*shape)`` gives it new storage."""
+
+    __slots__ = ("_store", "_name")
+
+    def __init__(self, store, name):
+        self._store = store
+        self._name = name
+
+    @property
+    def data(self):
+        return _numpy(self._store.export(self._name), f"blob '{self._name}'")
+
+    @property
+    def diff(self):
+        self._store.export(self._name)
+        return _numpy(self._store.diff_of(self._name), f"blob '{self._name}'")
+
+    @property
+    def shape(self):
+        return tuple(self._store.data[self._name].shape)
+
+    @property
+    def count(self):
+        return int(self._store.data[self._name].numel())
+
+    def _axis(self, i):
+        shape = self.shape
+        if len(shape) > 4:
+            raise NetError(f"blob '{self._name}': num/channels/height/width need at most 4 "
+                           f"axes, shape is {shape}")
+        return (shape + (1,) * (4 - len(shape)))[i]
+
+    num = property(lambda self: self._axis(0))
+    channels = property(lambda self: self._axis(1))
+    height = property(lambda self: self._axis(2))
+    width = property(lambda self: self._axis(3))
+
+    def reshape(self, *shape):
+        """New storage of ``shape`` (views taken before no longer alias the blob)."""
+        self._store.reshape_blob(self._name, shape)
+
+    def __repr__(self):
+        return f"Blob({self._name!r}, shape={self.shape})"
+
+
+class Stepwise:
+    """Persistent blobs and layer-range passes over ``net`` (see the module doc)."""
+
+    def __init__(self, net):
+        self.net = net
+        self.nodes = net._nodes
+        self.index = {node.name: i for i, (node, _, _, _) in enumerate(self.nodes)}
+        ref = net._ref
+        self.data = _BlobData()
+        self.diff = {}
+        self.exported = set()        # blobs whose storage was handed out
+        self.loss_weights = {}
+        for node, key, weights, _ in self.nodes:
+            for name, w in zip(node.tops, weights):
+                if w:
+                    self.loss_weights[name] = self.loss_weights.get(name, 0.0) + w
+        for name in net.graph.blob_names:
+            self.data[name] = torch.zeros(net._blob_shapes[name], dtype=ref.dtype,
+                                          device=ref.device)
+        self.fixed = {}              # layer index -> top indices a forward leaves as they are
+        for i, (node, key, _, _) in enumerate(self.nodes):
+            fixed_tops = getattr(net.layers[key], "fixed_tops", None)
+            if fixed_tops is None:
+                continue
+            fixed = fixed_tops()
+            self.fixed[i] = set(fixed)
+            for j, values in fixed.items():
+                self.data[node.tops[j]] = values.to(dtype=ref.dtype, device=ref.device).clone()
+        # per layer, decided once: (module, runs on blobs, loss weights that are not zero)
+        self.steps = [(net.layers[key], bool(getattr(net.layers[key], "runs_on_blobs", False)),
+                       any(weights)) for _, key, weights, _ in self.nodes]
+        self._saved = {}             # layer index -> (leaves, tops) of the last forward
+        # the engine's inference forms, built on first use (see _substitutes)
+        self._fused = {}             # conv index -> FoldedConv with the ReLU after it
+        self._layout = {}            # layer index -> channels-last form, or None
+        self._analyse_backward()
+
+    # ------------------------------------------------------------------ Caffe's Net::Init
+    def _analyse_backward(self):
+        net = self.net
+        blob_need = {}
+        self.layer_need = []
+        self.bottom_need = []
+        self.param_need = []
+        for node, key, _, prop in self.nodes:
+            module = net.layers[key]
+            bottoms = [bool(blob_need.get(b, False)) for b in node.bottoms]
+            if len(node.param.propagate_down):
+                bottoms = [bool(p) for p in prop]
+            specs = node.param.param
+            params = [(specs[i].lr_mult if i < len(specs) else 1.0) != 0
+                      for i in range(len(module.blobs))]
+            need = any(blob_need.get(b, False) for b in node.bottoms) or any(params)
+            for t in node.tops:
+                if need:
+                    blob_need[t] = True
+            self.layer_need.append(need)
+            self.bottom_need.append(bottoms)
+            self.param_need.append(params)
+        under_loss, skip = set(), set()
+        for i in range(len(self.nodes) - 1, -1, -1):
+            node, _, weights, _ = self.nodes[i]
+            contributes, skip_prop = False, True
+            for t, w in zip(node.tops, weights):
+                contributes |= bool(w) or t in under_loss
+                skip_prop &= t in skip
+                if contributes and not skip_prop:
+                    break
+            if self.layer_need[i] and skip_prop and node.tops:
+                self.layer_need[i] = False
+                self.bottom_need[i] = [False] * len(node.bottoms)
+            if not contributes:
+                self.layer_need[i] = False
+            for j, b in enumerate(node.bottoms):
+                if contributes:
+                    under_loss.add(b)
+                else:
+                    self.bottom_need[i][j] = False
+                if not self.bottom_need[i][j]:
+                    skip.add(b)
+        if net.graph.force_backward:
+            for i, (node, key, _, _) in enumerate(self.nodes):
+                module = net.layers[key]
+                self.layer_need[i] = True
+                self.bottom_need[i] = [need or module.allow_force_backward(j)
+                                       for j, need in enumerate(self.bottom_need[i])]
+                self.param_need[i] = [True] * len(self.param_need[i])
+
+    # ------------------------------------------------------------------ blobs
+    def export(self, name):
+        """The data tensor of blob ``name``, which keeps its storage from now on."""
+        t = self.data[name]
+        if name not in self.exported and not t.is_contiguous():
+            t = self.data[name] = t.contiguous()   # a channels-last inference result
+        self.exported.add(name)
+        return t
+
+    def diff_of(self, name):
+        """The diff tensor of blob ``name`` (zeros, or the loss weight for loss tops)."""
+        data = self.data[name]
+        d = self.diff.get(name)
+        if d is None or d.shape != data.shape or d.device != data.device:
+            d = torch.zeros_like(data)
+            if name in self.loss_weights:
+                d.fill_(self.loss_weights[name])
+            self.diff[name] = d
+        return d
+
+    def reshape_blob(self, name, shape):
+        """Give blob ``name`` new storage of ``shape`` (Caffe's Blob::Reshape); views taken
+        before no longer alias it."""
+        shape = tuple(int(d) for d in shape)
+        old = self.data[name]
+        if tuple(old.shape) != shape:
+            self.data[name] = torch.zeros(shape, dtype=old.dtype, device=old.device)
+            self.diff.pop(name, None)
+
+    def _put(self, name, t, copy):
+        if name in self.data.parts:          # chunks of an earlier pass, never read
+            self.data[name] = t.clone() if copy else t
+            return
+        buf = self.data[name]
+        if t is buf:
+            return
+        if (copy or name in self.exported) and buf.shape == t.shape and \
+                buf.dtype == t.dtype and buf.device == t.device:
+            if buf.data_ptr() != t.data_ptr():
+                buf.copy_(t)
+            return
+        self.data[name] = t.clone() if copy else t
+        self.exported.discard(name)
+
+    # ------------------------------------------------------------------ passes
+    def layer_range(self, start, end, default_start, default_end):
+        """(start, end) layer indices from names, indices or None."""
+        def index(v, default):
+            if v is None:
+                return default
+            if isinstance(v, str):
+                if v not in self.index:
+                    raise NetError(f"net '{self.net.name}' has no layer '{v}'")
+                return self.index[v]
+            return int(v)
+        return index(start, default_start), index(end, default_end)
+
+    def forward(self, start=0, end=None):
+        """Run layers ``start`` to ``end`` (inclusive); returns the total loss of the layers
+        run (float), as Caffe's ForwardFromTo."""
+        end = len(self.nodes) - 1 if end is None else end
+        threads.apply_for_net(self.net)     # the cores we can get, 1 for a small net
+        if start < 0 or end >= len(self.nodes):
+            raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")
+        grad = torch.is_grad_enabled()
+        # no layer keeps an autograd graph in this pass (a deploy net, or grad off): layers
+        # that Caffe runs in place on a fresh blob do so here too (ReLU writes its bottom)
+        inplace = not grad or not any(self.layer_need)
+        chunking = self._chunking(start, end) if inplace else None
+        if chunking:
+            return self._forward_chunked(start, end, *chunking)
+        loss = 0.0
+        net = self.net
+        subs, fused = ({}, {})
+        if inplace:
+            with torch.no_grad():
+                subs, fused = self._substitutes(start, end)
+        for i in range(start, end + 1):
+            node, key, weights, _ = self.nodes[i]
+            module, runs_on_blobs, has_loss = self.steps[i]
+            if node.type == "Input":
+                continue
+            if i - 1 in fused:                    # the ReLU ran inside the convolution
+                self._saved.pop(i, None)
+                continue
+            if runs_on_blobs:
+                # a Python layer works on the net's own blobs, as in Caffe
+                module.forward_blobs([BlobView(self, b) for b in node.bottoms],
+                                     [BlobView(self, t) for t in node.tops])
+                for name, w in zip(node.tops, weights):
+                    if w:
+                        loss += float(w) * float(self.data[name].sum())
+                continue
+            keep_graph = grad and self.layer_need[i]
+            bottoms = [self.data[b] for b in node.bottoms]
+            if keep_graph and train_plan.ENABLED and module.explicit_forward is not None \
+                    and module.explicit_ready():
+                # Caffe's Forward_cpu, its Backward_cpu to follow without autograd: the same
+                # float32 operations as the graph's (caffe_compat.net.train_plan)
+                leaves = [t.detach().clone() if b in node.tops or not t.is_floating_point()
+                          else t.detach() for b, t in zip(node.bottoms, bottoms)]
+                tops, state = module.explicit_forward(*leaves)
+                self._saved[i] = train_plan.ExplicitState(leaves, tops, state)
+            elif keep_graph:
+                leaves = []
+                for j, (b, t) in enumerate(zip(node.bottoms, bottoms)):
+                    leaf = t.detach()
+                    if b in node.tops or not leaf.is_floating_point():
+                        leaf = leaf.clone()       # the layer overwrites it: keep its input
+                    if self.bottom_need[i][j] and leaf.is_floating_point():
+                        leaf.requires_grad_(True)
+                    leaves.append(leaf)
+                with torch.enable_grad():
+                    tops = module(*leaves)
+                tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
+                self._saved[i] = (leaves, tops)
+            else:
+                self._saved.pop(i, None)
+                with torch.no_grad():
+                    if i in subs:
+                        tops = subs[i](*bottoms)
+                    elif inplace and i in net._exclusive_inplace:
+                        tops = module.forward_inplace(bottoms[0])
+                    else:
+                        tops = module(*bottoms)
+                tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
+            if module.is_data:
+                tops = tuple(t.to(device=net._ref.device, dtype=net._ref.dtype) for t in tops)
+            if node.type == "Split":       # Caffe's SplitLayer shares its bottom's data
+                for name in node.tops:
+                    self.data[name] = self.data[node.bottoms[0]]
+                continue
+            fixed = self.fixed.get(i, ())
+            for j, (name, t, w) in enumerate(zip(node.tops, tops, weights)):
+                if j in fixed:           # the blob holds its set-up values, or the user's
+                    t = self.data[name]
+                else:
+                    self._put(name, t.detach(), copy=keep_graph)
+                if w:   # a 0-d loss is its own sum (a -0.0 becomes 0.0 in ``loss`` either way)
+                    loss += float(w) * float(t.detach() if t.dim() == 0 else t.detach().sum())
+        return loss
+
+    def _chunking(self, start, end):
+        """``(items per chunk, items)`` for an inference pass over layers ``start`` to ``end``
+        in chunks (the engine's ``inference_chunk``), or None for one pass: only for per-item
+        layers that read no data source, hold no fixed or loss tops and share no blob (no
+        Split, no Python layer), fed by blobs of one batch size larger than a chunk."""
+        net = self.net
+        chunk = net.inference_chunk
+        if not chunk or not net._per_item:
+            return None
+        made, sizes = set(), set()
+        for i in range(start, end + 1):
+            node, key, weights, _ = self.nodes[i]
+            if node.type in ("Input", "Silence"):      # Silence: no tops, nothing to run
+                continue
+            module = net.layers[key]
+            if (module.is_data or node.type == "Split" or i in self.fixed or any(weights)
+                    or getattr(module, "runs_on_blobs", False)):
+                return None
+            for b in node.bottoms:
+                if b not in made:
+                    shape = self.data[b].shape
+                    sizes.add(int(shape[0]) if len(shape) else -1)
+            made.update(node.tops)
+        if len(sizes) != 1 or next(iter(sizes)) <= chunk:
+            return None
+        return int(chunk), next(iter(sizes))
+
+    def _forward_chunked(self, start, end, chunk, n):
+        """Layers ``start`` to ``end`` run item chunk by item chunk (the same arithmetic per
+        item as one pass), so each chunk's intermediate blobs are still in cache when the next
+        layer reads them. Blobs handed out as views get the joined result in their storage;
+        the others keep their chunks until read (:class:`_BlobData`)."""
+        net = self.net
+        parts = {}
+        for i in range(start, end + 1):
+            self._saved.pop(i, None)
+        with torch.no_grad():
+            subs, fused = self._substitutes(start, end)
+            for c0 in range(0, n, chunk):
+                rows = slice(c0, min(n, c0 + chunk))
+                local = {}
+                for i in range(start, end + 1):
+                    node, key, _, _ = self.nodes[i]
+                    if node.type in ("Input", "Silence"):
+                        continue
+                    if i - 1 in fused:            # the ReLU ran inside the convolution
+                        continue
+                    bottoms = [local[b] if b in local else self.data[b][rows]
+                               for b in node.bottoms]
+                    if i in subs:
+                        tops = subs[i](*bottoms)
+                    elif i in net._exclusive_inplace:
+                        tops = net.layers[key].forward_inplace(bottoms[0])
+                    else:
+                        tops = net.layers[key](*bottoms)
+                    tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
+                    for name, t in zip(node.tops, tops):
+                        local[name] = t
+                for name, t in local.items():
+                    parts.setdefault(name, []).append(t)
+        for name, ps in parts.items():
+            buf = self.data[name] if name in self.exported else None
+            if buf is not None and tuple(buf.shape) == _joined_shape(ps) and buf.dtype == ps[0].dtype \
+                    and buf.device == ps[0].device:
+                if ps[0].untyped_storage().data_ptr() != buf.untyped_storage().data_ptr():
+                    _join_into(ps, buf)          # else a layer wrote the blob in place
+            else:
+                self.exported.discard(name)
+                self.data.set_parts(name, ps)
+        return 0.0
+
+    def _substitutes(self, start, end):
+        """``({layer index: callable run in its place}, {indices of fused convolutions})`` for
+        an inference pass over ``start``..``end``: the engine's fast-path forms of the layers,
+        with Caffe's blobs (nothing folded, every blob kept)."""
+        fused = self._fused_relu_convs(start, end)
+        subs = self._layout_layers(start, end)
+        subs.update(fused)
+        return subs, fused
+
+    def _layout_layers(self, start, end):
+        """{layer index: its channels-last form} for the Pooling, LRN and Concat layers of
+        ``start``..``end`` (:mod:`caffe_compat.inference.fast_layers`, the forms the engine's inference
+        forward runs), so that the blobs between the fused convolutions keep oneDNN's layout
+        (a blob read through pycaffe is made C-contiguous first)."""
+        net = self.net
+        if not (fast_inference.applies(net) and fast_inference.LAYOUT_LAYERS):
+            return {}
+        out = {}
+        for i in range(start, end + 1):
+            node, key, _, _ = self.nodes[i]
+            if node.type not in fast_layers.REPLACERS:
+                continue
+            if i not in self._layout:
+                self._layout[i] = fast_layers.replacement(net.layers[key], node)
+            if self._layout[i] is not None:
+                out[i] = self._layout[i]
+        return out
+
+    def _fused_relu_convs(self, start, end):
+        """{layer index: the convolution with the in-place ReLU after it as one oneDNN call}
+        for the convolutions of ``start``..``end`` that Caffe follows by ReLU on the same blob
+        (the engine's fast path, without folding anything: the same float32 weights, and
+        ``max(y, 0)`` applied to the same sums)."""
+        net = self.net
+        if not fast_inference.applies(net):
+            return {}
+        out = {}
+        for i in range(start, end):
+            node, key, _, _ = self.nodes[i]
+            nxt, nkey, nweights, _ = self.nodes[i + 1]
+            module = net.layers[key]
+            if not (fast_inference._conv_ok(module, node) and nxt.type == "ReLU"
+                    and i + 1 in net._exclusive_inplace and nxt.bottoms == node.tops
+                    and net.layers[nkey].slope == 0.0 and not any(nweights)):
+                continue
+            if i not in self._fused:
+                self._fused[i] = fast_inference.FoldedConv(module, [net.layers[nkey]])
+            out[i] = self._fused[i]
+        return out
+
+    def backward(self, start=None, end=0):
+        """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
+        reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
+        start = len(self.nodes) - 1 if start is None else start
+        threads.apply_for_net(self.net)
+        for i in range(start, end - 1, -1):
+            if not self.layer_need[i]:
+                continue
+            node = self.nodes[i][0]
+            if not node.bottoms and not any(self.param_need[i]):
+                continue
+            module, runs_on_blobs, _ = self.steps[i]
+            if runs_on_blobs:
+                for b in node.bottoms:
+                    self.diff_of(b)
+                module.backward_blobs([BlobView(self, t) for t in node.tops],
+                                      list(self.bottom_need[i]),
+                                      [BlobView(self, b) for b in node.bottoms])
+                continue
+            if i not in self._saved:
+                self._replay(i)
+            if isinstance(self._saved[i], train_plan.ExplicitState):
+                train_plan.stepwise_backward(self, i, node, module)
+                continue
+            leaves, tops = self._saved[i]
+            outs, grads = [], []
+            for name, t in zip(node.tops, tops):
+                if t.requires_grad:
+                    outs.append(t)
+                    grads.append(self.diff_of(name).reshape(t.shape).to(t.dtype))
+            params = [p for p, need in zip(module.blobs, self.param_need[i])
+                      if need and p.requires_grad]
+            wanted = [leaf for leaf, need in zip(leaves, self.bottom_need[i])
+                      if need and leaf.requires_grad]
+            results = [None] * (len(wanted) + len(params))
+            if outs and (wanted or params):
+                results = torch.autograd.grad(outs, wanted + params, grads, retain_graph=True,
+                                              allow_unused=True)
+            it = iter(results[:len(wanted)])
+            with torch.no_grad():
+                for b, leaf, need in zip(node.bottoms, leaves, self.bottom_need[i]):
+                    if not (need and leaf.requires_grad):
+                        continue
+                    g = next(it)
+                    d = self.diff_of(b)
+                    if g is None:
+                        d.zero_()
+                    else:
+                        d.copy_(g.reshape(d.shape))
+                for p, g in zip(params, results[len(wanted):]):
+                    if g is None:
+                        continue
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+                    p.grad.add_(g)
+
+    def _replay(self, i):
+        """Rebuild layer ``i``'s graph from the blobs as they are (its forward ran elsewhere)."""
+        with torch.enable_grad():
+            node = self.nodes[i][0]
+            saved_tops = {t: self.data[t] for t in node.tops}
+            self.forward(i, i)
+            for name, t in saved_tops.items():     # the replay must not change the outputs
+                self.data[name] = t
+        if i not in self._saved:
+            raise NetError(f"layer '{node.name}': no forward graph to back-propagate")
+
+    def clear_param_diffs(self):
+        """Zero every parameter diff in place (Caffe's ClearParamDiffs)."""
+        with torch.no_grad():
+            for e in self.net.learnable:
+                if e.param.grad is not None:
+                    e.param.grad.zero_()
+
+    def reshape(self):
+        """Propagate shapes from the input blobs through every layer (Caffe's Net::Reshape):
+        blobs whose shape changes get new storage."""
+        net = self.net
+        for node, key, _, _ in self.nodes:
+            if node.type == "Input" or not node.bottoms:
+                continue
+            shapes = [tuple(self.data[b].shape) for b in node.bottoms]
+            for name, shape in zip(node.tops, net.layers[key].top_shapes(shapes)):
+                self.reshape_blob(name, shape)

@@ -1,0 +1,333 @@
+"""What Caffe's ``Net::Init`` reports about a net, and what each layer costs.
+
+:func:`layer_reports` walks a built :class:`caffe_compat.Net` as ``Net::Init`` does
+(src/caffe/net.cpp): every layer in run order (Split layers included), its bottoms and tops,
+each top's shape, its loss weights, Caffe's running ``memory_used_`` (the element count of every
+top, in-place tops counted again, times ``sizeof(Dtype)``), its parameter blobs, whether it
+needs backward computation (Caffe's two passes: a layer needs backward when a bottom blob or a
+parameter with ``lr_mult != 0`` does, unless it contributes to no loss or every top skips
+back-propagation) and its floating-point operations.
+
+:func:`log_net_init` writes the INFO lines ``Net::Init`` prints, with their source locations
+(``net.cpp:86] Creating Layer conv1``, ``net.cpp:131] Top shape: 8 64 92 92 (4333568)``,
+``net.cpp:139] Memory required for data: ...``, ``net.cpp:200] ... needs backward
+computation.``, ``net.cpp:244] This network produces output fc5`` ...), so that Caffe's log
+parsers and readers find them; layer-specific lines (an HDF5 layer's file list, ...) are not
+written. :func:`format_net_summary` is the table of ``caffe-compat inspect NET.prototxt``.
+
+FLOPs count the arithmetic of a forward pass for the net's batch (:data:`FLOP_RULES`, by layer
+type): 2 per multiply-add of Convolution, Deconvolution and InnerProduct plus 1 per bias add;
+1 per window element of Pooling; 1 per element for elementwise layers (ReLU, Dropout, ...);
+Eltwise 1 per element per extra bottom; BatchNorm 2 and Scale/Bias 1 per element; LRN
+``local_size + 2`` per element; Softmax 3 and the losses 3 per bottom element. Layers that
+only move or view data (data layers, Split, Concat, Slice, Reshape, Flatten, Silence, ...)
+count 0.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+__all__ = ["LayerReport", "layer_reports", "log_net_init", "format_net_summary",
+           "FLOP_RULES", "shape_string", "net_totals", "rule_messages", "log_built_net"]
+
+
+@dataclass
+class LayerReport:
+    """One layer as Net::Init sets it up (see the module doc)."""
+    name: str
+    type: str
+    bottoms: list
+    tops: list
+    in_place: list
+    top_shapes: list
+    loss_weights: list
+    param_shapes: list
+    param_count: int
+    flops: int
+    memory_after: int              # Caffe's "Memory required for data" after this layer, bytes
+    top_bytes: int = 0             # this layer's share of it (its tops)
+    need_backward: bool = False
+    shared: list = field(default_factory=list)   # (param name, owner layer, owner index)
+
+
+def shape_string(shape):
+    """Caffe's ``Blob::shape_string``: ``8 64 92 92 (4333568)``; ``(1)`` for a scalar."""
+    dims = "".join(f"{int(d)} " for d in shape)
+    return f"{dims}({math.prod(shape)})"
+
+
+# ------------------------------------------------------------------------------ FLOP rules
+def _conv(r, lp, bottoms, tops):
+    cp = lp.convolution_param
+    groups = max(int(cp.group or 1), 1)
+    kernel = math.prod(r.param_shapes[0][2:]) if r.param_shapes else 0
+    cin = bottoms[0][1] if len(bottoms[0]) > 1 else 1
+    out = sum(math.prod(t) for t in tops)
+    macs = out * (cin // groups) * kernel
+    return 2 * macs + (out if len(r.param_shapes) > 1 else 0)
+
+
+def _deconv(r, lp, bottoms, tops):
+    cp = lp.convolution_param
+    groups = max(int(cp.group or 1), 1)
+    kernel = math.prod(r.param_shapes[0][2:]) if r.param_shapes else 0
+    cout = tops[0][1] if len(tops[0]) > 1 else 1
+    macs = sum(math.prod(b) for b in bottoms) * (cout // groups) * kernel
+    return 2 * macs + (sum(math.prod(t) for t in tops) if len(r.param_shapes) > 1 else 0)
+
+
+def _inner_product(r, lp, bottoms, tops):
+    if not r.param_shapes:
+        return 0
+    k = math.prod(r.param_shapes[0]) // max(int(lp.inner_product_param.num_output), 1)
+    out = math.prod(tops[0])
+    return 2 * out * k + (out if len(r.param_shapes) > 1 else 0)
+
+
+def _pooling(r, lp, bottoms, tops):
+    pp = lp.pooling_param
+    if pp.global_pooling:
+        return math.prod(bottoms[0])
+    kh = pp.kernel_h or pp.kernel_size
+    kw = pp.kernel_w or pp.kernel_size
+    return sum(math.prod(t) for t in tops) * int(kh) * int(kw)
+
+
+def _per_top(k):
+    return lambda r, lp, bottoms, tops: k * sum(math.prod(t) for t in tops)
+
+
+def _per_bottom(k):
+    return lambda r, lp, bottoms, tops: k * sum(math.prod(b) for b in bottoms)
+
+
+def _eltwise(r, lp, bottoms, tops):
+    return max(len(bottoms) - 1, 0) * math.prod(tops[0])
+
+
+def _lrn(r, lp, bottoms, tops):
+    return (int(lp.lrn_param.local_size) + 2) * math.prod(tops[0])
+
+
+FLOP_RULES = {
+    "Convolution": _conv, "Deconvolution": _deconv, "InnerProduct": _inner_product,
+    "Pooling": _pooling, "Eltwise": _eltwise, "LRN": _lrn,
+    "BatchNorm": _per_top(2), "Softmax": _per_top(3), "MVN": _per_top(4),
+    "EuclideanLoss": _per_bottom(1.5), "SoftmaxWithLoss": _per_bottom(3),
+    "SigmoidCrossEntropyLoss": _per_bottom(3), "HingeLoss": _per_bottom(2),
+    "MultinomialLogisticLoss": _per_bottom(1), "Accuracy": _per_bottom(1),
+    **{t: _per_top(1) for t in ("ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", "BNLL",
+                                "Power", "Exp", "Log", "Threshold", "Clip", "Swish", "Dropout",
+                                "Scale", "Bias", "Reduction", "ArgMax", "Embed")},
+}
+
+
+# ------------------------------------------------------------------------------ the walk
+def _dtype_size(net):
+    ref = getattr(net, "_ref", None)
+    return int(ref.element_size()) if ref is not None else 4
+
+
+def layer_reports(net):
+    """A :class:`LayerReport` per layer of ``net`` in run order (see the module doc)."""
+    size = _dtype_size(net)
+    reports = []
+    memory = 0
+    blob_backward = {}
+    bottom_backward = []
+    owners = {}
+    for node in net.graph.layers:
+        lp = node.param
+        module = net.layer(node.name)
+        blobs = list(getattr(module, "blobs", []))
+        in_place = [j < len(node.bottoms) and node.bottoms[j] == t
+                    for j, t in enumerate(node.tops)]
+        shapes = [tuple(int(d) for d in net.blob_shape(t)) for t in node.tops]
+        weights = [float(lp.loss_weight[j]) if j < len(lp.loss_weight) else 0.0
+                   for j in range(len(node.tops))]
+        top_bytes = sum(math.prod(s) for s in shapes) * size
+        memory += top_bytes
+        pshapes = [tuple(int(d) for d in p.shape) for p in blobs]
+        need = False
+        flags = []
+        for j, b in enumerate(node.bottoms):
+            blob_need = blob_backward.get(b, False)
+            need |= blob_need
+            flags.append(bool(lp.propagate_down[j]) if len(lp.propagate_down) else blob_need)
+        bottom_backward.append(flags)
+        for t, inplace in zip(node.tops, in_place):
+            if not inplace:
+                blob_backward[t] = False
+        shared = []
+        for i in range(len(blobs)):
+            spec = lp.param[i] if i < len(lp.param) else None
+            lr_mult = float(spec.lr_mult) if spec is not None else 1.0
+            need |= lr_mult != 0
+            pname = spec.name if spec is not None else ""
+            if pname:
+                if pname in owners:
+                    shared.append((pname,) + owners[pname])
+                else:
+                    owners[pname] = (node.name, i)
+        if need:
+            for t in node.tops:
+                blob_backward[t] = True
+        r = LayerReport(node.name, node.type, list(node.bottoms), list(node.tops), in_place,
+                        shapes, weights, pshapes, sum(math.prod(s) for s in pshapes), 0, memory,
+                        top_bytes, need, shared)
+        rule = FLOP_RULES.get(node.type)
+        bshapes = [tuple(int(d) for d in net.blob_shape(b)) for b in node.bottoms]
+        r.flops = int(rule(r, lp, bshapes, shapes)) if rule and shapes else 0
+        reports.append(r)
+    # Caffe's backward pass over the layers: which blobs contribute to a loss
+    under_loss, skip = set(), set()
+    for i in range(len(reports) - 1, -1, -1):
+        r = reports[i]
+        contributes = any(w or t in under_loss for t, w in zip(r.tops, r.loss_weights))
+        skips = all(t in skip for t in r.tops)
+        if r.need_backward and skips:
+            r.need_backward = False
+            bottom_backward[i] = [False] * len(r.bottoms)
+        if not contributes:
+            r.need_backward = False
+        for j, b in enumerate(r.bottoms):
+            if contributes:
+                under_loss.add(b)
+            else:
+                bottom_backward[i][j] = False
+            if not bottom_backward[i][j]:
+                skip.add(b)
+    return reports
+
+
+def net_totals(reports):
+    """``(parameters, FLOPs, memory for data in bytes)`` of a net's reports."""
+    return (sum(r.param_count for r in reports), sum(r.flops for r in reports),
+            reports[-1].memory_after if reports else 0)
+
+
+def rule_messages(net_param, state):
+    """What Caffe's ``Net::FilterNet`` logs while it applies the include/exclude rules of
+    ``net_param``'s layers under NetState ``state``: ``(message, location)`` pairs, one per
+    rule part that a state does not meet (net.cpp's StateMeetsRule), in layer order."""
+    out = []
+    for lp in net_param.layer:
+        for rule in list(lp.exclude) + list(lp.include):
+            out.extend(_rule_misses(rule, state, lp.name))
+    return out
+
+
+def _rule_misses(rule, state, layer):
+    tail = f"specified by a rule in layer {layer}"
+    if rule.HasField("phase") and rule.phase != state.phase:
+        return [(f"The NetState phase ({state.phase}) differed from the phase ({rule.phase}) "
+                 + tail, "net.cpp:296")]
+    if rule.HasField("min_level") and state.level < rule.min_level:
+        return [(f"The NetState level ({state.level}) is above the min_level "
+                 f"({rule.min_level}) " + tail, "net.cpp:303")]
+    if rule.HasField("max_level") and state.level > rule.max_level:
+        return [(f"The NetState level ({state.level}) is above the max_level "
+                 f"({rule.max_level}) " + tail, "net.cpp:311")]
+    for stage in rule.stage:
+        if stage not in state.stage:
+            return [(f"The NetState did not contain stage '{stage}' " + tail, "net.cpp:324")]
+    for stage in rule.not_stage:
+        if stage in state.stage:
+            return [(f"The NetState contained a not_stage '{stage}' " + tail, "net.cpp:336")]
+    return []
+
+
+def log_net_init(net, log, reports=None, text=None, filtered_out=(), rules=()):
+    """Write ``Net::Init``'s INFO lines for ``net`` to ``log`` (a SolverLog).
+
+    ``text``: the filtered net as text, printed after ``Initializing net from parameters:``
+    as Caffe prints its DebugString (omitted when None); ``filtered_out``: ``(state phase,
+    rule phase, layer)`` for the layers the phase rules removed (net.cpp:296's lines);
+    ``rules``: :func:`rule_messages` of the net before filtering."""
+    reports = reports if reports is not None else layer_reports(net)
+    for state_phase, rule_phase, layer in filtered_out:
+        log.info(f"The NetState phase ({state_phase}) differed from the phase ({rule_phase}) "
+                 f"specified by a rule in layer {layer}", "net.cpp:296")
+    for message, where in rules:
+        log.info(message, where)
+    if text is not None:
+        log.info("Initializing net from parameters: \n" + text, "net.cpp:53")
+    for r in reports:
+        log.info(f"Creating layer {r.name}", "layer_factory.hpp:77")
+        log.info(f"Creating Layer {r.name}", "net.cpp:86")
+        for b in r.bottoms:
+            log.info(f"{r.name} <- {b}", "net.cpp:408")
+        for t, inplace in zip(r.tops, r.in_place):
+            if inplace:
+                log.info(f"{r.name} -> {t} (in-place)", "net.cpp:369")
+            else:
+                log.info(f"{r.name} -> {t}", "net.cpp:382")
+        log.info(f"Setting up {r.name}", "net.cpp:124")
+        for shape, w in zip(r.top_shapes, r.loss_weights):
+            log.info(f"Top shape: {shape_string(shape)}", "net.cpp:131")
+            if w:
+                log.info(f"    with loss weight {w:g}", "net.cpp:134")
+        log.info(f"Memory required for data: {r.memory_after}", "net.cpp:139")
+        for pname, owner, index in r.shared:
+            log.info(f"Sharing parameters '{pname}' owned by layer '{owner}', param index "
+                     f"{index}", "net.cpp:467")
+    for r in reversed(reports):
+        if r.need_backward:
+            log.info(f"{r.name} needs backward computation.", "net.cpp:200")
+        else:
+            log.info(f"{r.name} does not need backward computation.", "net.cpp:202")
+    for name in net.graph.outputs:
+        log.info(f"This network produces output {name}", "net.cpp:244")
+    log.info("Network initialization done.", "net.cpp:257")
+    return reports
+
+
+def _si(n, unit=""):
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {prefix}{unit}"
+    return f"{n:g} {unit}".rstrip()
+
+
+def format_net_summary(net, reports=None, source=None):
+    """The per-layer table of ``caffe-compat inspect NET.prototxt`` (blob shapes, parameters,
+    FLOPs, Caffe's memory count) and the net's totals."""
+    reports = reports if reports is not None else layer_reports(net)
+    params, flops, memory = net_totals(reports)
+    head = f"{source}: " if source else ""
+    lines = [f"{head}net '{net.name}', phase {net.phase}, {len(reports)} layers, "
+             f"{params:,} parameters ({params * 4 / 2**20:.1f} MiB as float32), "
+             f"{_si(flops, 'FLOP')} per forward pass (batch "
+             f"{reports[0].top_shapes[0][0] if reports and reports[0].top_shapes else '?'}), "
+             f"memory required for data {memory:,} bytes ({memory / 2**20:.1f} MiB)"]
+    rows = [("layer", "type", "bottom -> top", "top shape", "params", "FLOPs", "memory")]
+    for r in reports:
+        link = ", ".join(r.bottoms) + (" -> " if r.bottoms else "-> ") + ", ".join(
+            t + (" (in-place)" if ip else "") for t, ip in zip(r.tops, r.in_place))
+        shapes = "; ".join("x".join(str(d) for d in s) or "scalar" for s in r.top_shapes) or "-"
+        pshape = "  ".join("x".join(str(d) for d in s) for s in r.param_shapes)
+        prm = f"{r.param_count:,} ({pshape})" if r.param_shapes else "-"
+        rows.append((r.name, r.type, link, shapes, prm, f"{r.flops:,}" if r.flops else "-",
+                     f"{r.top_bytes:,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {4, 5, 6}
+    for row in rows:
+        lines.append("  " + "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                                      for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+    lines.append(f"  total: {params:,} parameters, {flops:,} FLOPs, {memory:,} bytes of "
+                 "blobs (Caffe's 'Memory required for data': every top, in-place tops again)")
+    return "\n".join(lines)
+
+
+def log_built_net(net, log, net_param, state):
+    """``Net::Init``'s lines for a net built from ``net_param`` (before the phase rules) under
+    NetState ``state``: the rule lines, the filtered net as text, then :func:`log_net_init`.
+    Returns the layer reports."""
+    from .graph import filter_net
+    from ..io.prototxt import to_text
+    from ..proto import caffe_pb2
+    filtered = filter_net(net_param, caffe_pb2.Phase.Name(state.phase), state.level,
+                          list(state.stage))
+    filtered.state.CopyFrom(state)
+    return log_net_init(net, log, text=to_text(filtered), rules=rule_messages(net_param, state))

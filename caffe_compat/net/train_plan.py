@@ -1,0 +1,249 @@
+"""A training pass without autograd: Caffe's ``Net::ForwardBackward`` layer by layer.
+
+Caffe trains by running ``Forward_cpu`` over the layers and then ``Backward_cpu`` over them
+in reverse, each layer writing its bottom diffs and adding into its parameter diffs. For a
+small net, autograd's fixed cost per pass (building the graph, the engine's walk) is most of
+an iteration; so for a net whose every layer that takes part in backward offers Caffe's two
+calls (``explicit_forward`` / ``explicit_backward``, see :class:`caffe_compat.layers.base.Layer`),
+the solver's forward-backward runs them instead, decided once per net:
+
+- forward: every layer in order, with the same float32 operations as the autograd forward
+  (the layers' own ``explicit_forward`` shares them), the blobs and the total loss set as
+  :meth:`Net.forward <caffe_compat.net.core.Net.forward>` sets them;
+- backward: the layers in reverse, each top's diff the one autograd would give it (a loss top
+  weighted ``w``: ``w`` as a float32 scalar), each parameter's diff stored as autograd's
+  AccumulateGrad stores it (the first diff of an iteration as it is, later ones added in
+  place, as ``iter_size`` passes accumulate in Caffe).
+
+The same kernels in the same order, so the diffs, the losses and the trained parameters are
+the autograd path's bit for bit (tests/caffe_compat/net/test_train_plan.py). The plan applies
+only where that is sure: float32 on the CPU, the exact products in use
+(:func:`caffe_compat.kernels.blas_order.usable_in_training`), no ``force_backward``, no kept
+diffs, every blob that carries a diff read by one layer at most (an in-place layer reads the
+version before it; Split layers, which sum their tops' diffs, have no explicit backward yet) and
+every loss top a scalar. Layers with the explicit calls today: InnerProduct, SoftmaxWithLoss,
+ReLU; data layers need none. Any other net keeps autograd.
+
+pycaffe's layer-by-layer passes (:mod:`caffe_compat.net.stepwise`) choose per layer: a layer with
+the explicit calls runs them (:func:`stepwise_backward`), any other its own autograd graph.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..kernels import blas_order
+from ..parallel import threads
+
+# False: every training pass through autograd, here and in pycaffe's layer-by-layer passes
+# (caffe_compat.net.stepwise); the explicit passes' tests compare the two
+ENABLED = True
+
+
+class TrainPlan:
+    """The explicit forward-backward of one net (see the module doc); build with
+    :func:`plan_for`."""
+
+    def __init__(self, net, steps, explicit_layers, grad_blobs, loss_tops):
+        self.net = net
+        # per layer: (kind, module, bottoms, tops, written in place, loss weights, explicit,
+        # bottom needs, param needs)
+        self.steps = steps
+        self.explicit_layers = explicit_layers
+        self.grad_blobs = grad_blobs          # blobs that carry a diff in autograd's pass
+        self.loss_tops = loss_tops            # (top name, float32 scalar of its weight)
+
+    _ready_state = None
+    _ready = False
+
+    def ready(self):
+        """Whether the plan applies now: autograd on, and every explicit layer's
+        ``explicit_ready()``, asked again only when the kernel settings
+        (:func:`kernel_state`) change; :func:`plan_for` decides again when the parameters'
+        device or dtype does."""
+        if not torch.is_grad_enabled():    # autograd's pass would compute no diff at all
+            return False
+        state = kernel_state()
+        if state != self._ready_state:
+            self._ready = all(module.explicit_ready() for module in self.explicit_layers)
+            self._ready_state = state
+        return self._ready
+
+    def forward_backward(self):
+        """One forward and backward pass; sets the blobs and ``net.loss`` as a forward does
+        and every parameter's diff as autograd's backward does. Returns the total loss
+        (a tensor) or None."""
+        net = self.net
+        threads.apply_for_net(net)          # the cores we can get, 1 for a small net
+        ref = net._ref
+        values, first, saved = {}, {}, []
+        loss = None
+        for step in self.steps:
+            kind, module, bottoms, tops_names, in_places, weights, explicit, _, _ = step
+            if kind == "input":
+                tops = tuple(torch.zeros(net._blob_shapes[name], dtype=ref.dtype,
+                                         device=ref.device) for name in tops_names)
+            else:
+                args = [values[b] for b in bottoms]
+                if explicit:
+                    tops, state = module.explicit_forward(*args)
+                    saved.append((step, state))
+                else:
+                    tops = module(*args)
+                    if isinstance(tops, torch.Tensor):
+                        tops = (tops,)
+                if kind == "data":
+                    tops = tuple(t if t.dtype == ref.dtype and t.device == ref.device
+                                 else t.to(device=ref.device, dtype=ref.dtype) for t in tops)
+            for name, t, in_place, w in zip(tops_names, tops, in_places, weights):
+                if not in_place:
+                    first[name] = t
+                values[name] = t
+                if w:
+                    term = t.sum() * w if w != 1.0 else t.sum()
+                    loss = term if loss is None else loss + term
+        net.loss = loss
+        dropped = self.grad_blobs
+        for name, blob in net.blobs.items():
+            blob._set(values.get(name), first.get(name), False, name in dropped)
+        diffs = dict(self.loss_tops)
+        for step, state in reversed(saved):
+            _, module, bottoms, tops_names, _, _, _, bottom_need, param_need = step
+            top_diffs = [diffs.pop(name, None) for name in tops_names]
+            if all(d is None for d in top_diffs):
+                continue                   # feeds no loss: autograd runs nothing here
+            bottom_diffs, param_diffs = module.explicit_backward(state, top_diffs, bottom_need,
+                                                                 param_need)
+            for name, d, need in zip(bottoms, bottom_diffs, bottom_need):
+                if need and d is not None:
+                    diffs[name] = d
+            for p, g, need in zip(module.blobs, param_diffs, param_need):
+                if not need or g is None:
+                    continue
+                if p.grad is None:         # autograd's AccumulateGrad: the first diff as is
+                    p.grad = g if g.is_contiguous() else g.contiguous()
+                else:                      # ... later ones added in place
+                    p.grad.add_(g)
+        return loss
+
+
+def plan_for(net):
+    """The net's :class:`TrainPlan` (None where autograd must run), decided once, and again
+    when the net's device, dtype or parameters (which, and which learn) change."""
+    if not ENABLED:
+        return None
+    cache = net.__dict__.get("_train_plan_cache")
+    if cache is None:
+        holders = [net.layers[key] for _, key, _, _ in net._nodes if net.layers[key].blobs]
+        cache = net.__dict__["_train_plan_cache"] = [holders, None, None]
+    holders = cache[0]
+    ref = net._ref
+    key = (ref.device, ref.dtype, net.keep_diffs,
+           tuple((id(p), p.requires_grad, p.dtype, p.is_cpu) for m in holders
+                 for p in m._parameters.values()))
+    if key != cache[1]:
+        cache[1], cache[2] = key, _build(net)
+    return cache[2]
+
+
+def _build(net):
+    if net.keep_diffs or net.graph.force_backward or net._ref.dtype != torch.float32 or \
+            net._ref.device.type != "cpu":
+        return None
+    steps_in, _ = net._walk()
+    requires = set()                  # blobs that require grad in autograd's pass
+    readers = {}                      # (such blob, version) -> layers reading it with a diff
+    version = {}                      # blob -> how many layers wrote it so far (in place)
+    steps, explicit_layers = [], []
+    loss_tops = []
+    for index, kind, module, bottoms, _, prop, tops, in_places, weights in steps_in:
+        bottom_need = tuple(b in requires and p for b, p in zip(bottoms, prop))
+        param_need = tuple(p.requires_grad for p in module.blobs)
+        need = any(bottom_need) or any(param_need)
+        explicit = False
+        if need:
+            if kind != "layer" or module.explicit_forward is None:
+                return None           # a layer without Caffe's explicit backward
+            explicit = True
+            explicit_layers.append(module)
+            for b, n in zip(bottoms, bottom_need):
+                if n:
+                    key = (b, version.get(b, 0))
+                    readers[key] = readers.get(key, 0) + 1
+            requires.update(tops)
+        for name in tops:
+            version[name] = version.get(name, 0) + 1
+        for name, w in zip(tops, weights):
+            if not w:
+                continue
+            if name in requires:
+                if net._blob_shapes[name] != ():
+                    return None       # a weighted blob that is not a scalar loss
+                loss_tops.append((name, w))
+        steps.append((kind, module, bottoms, tops, in_places, weights, explicit,
+                      bottom_need, param_need))
+    read = {name for name, _ in readers}
+    if not loss_tops or any(n > 1 for n in readers.values()) or \
+            any(name in read for name, _ in loss_tops):
+        return None
+    # the diff autograd gives a loss top weighted w: ones * w, a float32 scalar
+    loss_tops = [(name, torch.ones((), dtype=net._ref.dtype) * w if w != 1.0
+                  else torch.ones((), dtype=net._ref.dtype)) for name, w in loss_tops]
+    if len({name for name, _ in loss_tops}) != len(loss_tops):
+        return None
+    return TrainPlan(net, steps, explicit_layers, frozenset(requires), loss_tops)
+
+
+def kernel_state():
+    """The settings a layer's ``explicit_ready()`` may depend on besides its parameters'
+    device and dtype: which products training uses (:mod:`caffe_compat.kernels.blas_order`) and
+    whether a trace is being recorded."""
+    return (blas_order.ENABLED, blas_order.EXACT_TRAINING, blas_order.INFERENCE,
+            torch.jit.is_tracing())
+
+
+# ---------------------------------------------------------------------- pycaffe's passes
+class ExplicitState:
+    """What a layer's explicit forward left for its explicit backward in pycaffe's
+    layer-by-layer passes (:class:`caffe_compat.net.stepwise.Stepwise`): its bottoms as the layer
+    read them, its tops, and the layer's own saved values."""
+
+    __slots__ = ("leaves", "tops", "state")
+
+    def __init__(self, leaves, tops, state):
+        self.leaves, self.tops, self.state = leaves, tops, state
+
+
+def stepwise_backward(store, i, node, module):
+    """Layer ``i``'s Backward_cpu as its explicit call in a :class:`~caffe_compat.net.stepwise.
+    Stepwise` ``store``: the diffs that the store's autograd form writes, bit for bit (the
+    same kernels on the same tensors): bottom diffs assigned, parameter diffs added."""
+    saved = store._saved[i]
+    leaves, tops = saved.leaves, saved.tops
+    wanted = [need and leaf.is_floating_point()
+              for leaf, need in zip(leaves, store.bottom_need[i])]
+    params = [need and p.requires_grad for p, need in zip(module.blobs, store.param_need[i])]
+    # a top takes a diff where autograd's would require grad
+    differentiable = any(wanted) or any(p.requires_grad for p in module.blobs)
+    skip = module.nondifferentiable_tops
+    top_diffs = [store.diff_of(name).reshape(t.shape).to(t.dtype)
+                 if differentiable and j not in skip else None
+                 for j, (name, t) in enumerate(zip(node.tops, tops))]
+    bottom_diffs, param_diffs = [None] * len(wanted), [None] * len(params)
+    if any(d is not None for d in top_diffs) and (any(wanted) or any(params)):
+        bottom_diffs, param_diffs = module.explicit_backward(saved.state, top_diffs, wanted,
+                                                             params)
+    with torch.no_grad():
+        for b, g, need in zip(node.bottoms, bottom_diffs, wanted):
+            if not need:
+                continue
+            d = store.diff_of(b)
+            if g is None:
+                d.zero_()
+            else:
+                d.copy_(g.reshape(d.shape))
+        for p, g, need in zip(module.blobs, param_diffs, params):
+            if not need or g is None:
+                continue
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            p.grad.add_(g)

@@ -1,0 +1,211 @@
+"""A :class:`~caffe_compat.net.core.Net`'s weights and definition going out and coming in:
+caffemodels (Caffe's CopyTrainedLayersFrom and Net::ToProto), state_dicts keyed
+``<layer>.<blob>``, and the inference definition other engines read.
+
+Copying by layer name follows Caffe: layers of the file absent from the net are ignored, layers
+of the net absent from the file keep their values, a blob count or shape mismatch is an error
+(Blob::ShapeEquals: a legacy 4-D blob matches a target of at most 4 axes aligned from the end),
+and a refused file leaves the net unchanged.
+"""
+from __future__ import annotations
+
+import collections
+import os
+
+import numpy as np
+import torch
+
+from ..errors import WeightsError
+from ..io import caffemodel as caffemodel_io
+from ..io import prototxt as prototxt_io
+from ..proto import caffe_pb2
+
+
+class NetWeightsMixin:
+    """Weights I/O and exports of :class:`~caffe_compat.net.core.Net`."""
+
+    def copy_from(self, weights, strict=False):
+        """Copy blobs by layer name from a caffemodel (Caffe's CopyTrainedLayersFrom).
+
+        Layers of the file absent from the net are ignored and layers of the net absent from the
+        file keep their values, as in Caffe; a blob count or shape mismatch is an error (and
+        nothing is copied). With ``strict`` every missing, unexpected and mis-shaped blob is
+        reported in one message.
+        Returns ``(copied_layers, ignored_layers)``.
+        """
+        if isinstance(weights, caffe_pb2.NetParameter):
+            src, where = weights, "<NetParameter>"
+        else:
+            where = os.fspath(weights)
+            src = caffemodel_io.read_caffemodel(where)
+        problems, copied, ignored, pending = [], [], [], []
+        seen = set()
+        at = self._defined_at
+        for lp in src.layer:
+            key = self._layer_keys.get(lp.name)
+            if key is None:
+                ignored.append(lp.name)
+                if strict and len(lp.blobs):
+                    problems.append(f"unexpected layer '{lp.name}' ({len(lp.blobs)} blob(s)) is "
+                                    "not in the net")
+                continue
+            seen.add(lp.name)
+            target = self.layers[key].blobs
+            if len(lp.blobs) != len(target):
+                problems.append(f"{at(lp.name)}layer '{lp.name}': the file has "
+                                f"{len(lp.blobs)} blob(s), the net expects {len(target)}")
+                continue
+            arrays = []
+            for j, (bp, p) in enumerate(zip(lp.blobs, target)):
+                arr = caffemodel_io.blob_to_array(bp, where=f"{where}: layer '{lp.name}' blob {j}")
+                arr = _fit_shape(arr, bp, tuple(p.shape))
+                if arr is None:
+                    problems.append(f"{at(lp.name)}layer '{lp.name}' blob {j}: shape "
+                                    f"mismatch, file has {_proto_shape(bp)}, net expects "
+                                    f"{tuple(p.shape)}")
+                arrays.append(arr)
+            if any(a is None for a in arrays):
+                continue
+            pending.append((target, arrays))
+            copied.append(lp.name)
+        if strict:
+            for node, key, _, _ in self._nodes:
+                if self.layers[key].blobs and node.name not in seen:
+                    problems.append(f"{at(node.name)}missing layer '{node.name}' "
+                                    f"({len(self.layers[key].blobs)} blob(s)) is not in the file")
+        if problems:
+            raise WeightsError(f"{where}: cannot copy weights into net '{self.name}':\n  "
+                               + "\n  ".join(problems))
+        with torch.no_grad():   # only now: a refused file leaves the net unchanged
+            for target, arrays in pending:
+                for p, a in zip(target, arrays):
+                    # ascontiguousarray makes 0-d blobs (shared PReLU slope) 1-d
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(p.shape))
+        return copied, ignored
+
+    def _defined_at(self, layer_name):
+        """``"file:line:column: "`` of the definition of layer ``layer_name`` (a net read
+        from text), else ``""``."""
+        for node, _, _, _ in self._nodes:
+            if node.name == layer_name and node.source is not None:
+                return f"{node.source.where()}: "
+        return ""
+
+    def caffe_state_dict(self):
+        """Parameters keyed ``"<layer name>.<blob name>"`` (e.g. ``conv1.weight``), layer order."""
+        out = collections.OrderedDict()
+        for node, key, _, _ in self._nodes:
+            module = self.layers[key]
+            for blob_name in module._blob_order:
+                out[f"{node.name}.{blob_name}"] = getattr(module, blob_name).detach()
+        return out
+
+    def load_caffe_state_dict(self, state_dict, strict=True):
+        """Load parameters keyed as :meth:`caffe_state_dict` writes them; shapes must match.
+
+        With ``strict`` every missing, unexpected and mis-shaped key is reported in one error.
+        """
+        own = self.caffe_state_dict()
+        problems = []
+        for k, v in state_dict.items():
+            if k not in own:
+                if strict:
+                    problems.append(f"unexpected key '{k}'")
+            elif tuple(v.shape) != tuple(own[k].shape):
+                problems.append(f"'{k}': shape {tuple(v.shape)}, the net expects "
+                                f"{tuple(own[k].shape)}")
+        if strict:
+            problems += [f"missing key '{k}'" for k in own if k not in state_dict]
+        if problems:
+            raise WeightsError(f"cannot load state_dict into net '{self.name}':\n  "
+                               + "\n  ".join(problems))
+        with torch.no_grad():
+            for k, v in state_dict.items():
+                if k in own:
+                    own[k].copy_(torch.as_tensor(v))
+
+    def to_proto(self, with_blobs=True):
+        """The net as Caffe's Net::ToProto writes it (layers with their blobs, splits included)."""
+        out = caffe_pb2.NetParameter()
+        out.name = self.name
+        for node, key, _, _ in self._nodes:
+            lp = out.layer.add()
+            lp.CopyFrom(node.param)
+            del lp.blobs[:]
+            self.layers[key].export_param(lp)
+            if with_blobs:
+                for p in self.layers[key].blobs:
+                    lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(
+                        p.detach().cpu().numpy(), double=p.dtype == torch.float64))
+        return out
+
+    def inference_proto(self):
+        """The net definition for inference engines (e.g. OpenCV's Caffe importer): this phase's
+        layers without loss, Accuracy and Silence layers, without auto-inserted splits, and with
+        Input tops that nothing consumes any more removed."""
+        drop_types = {"Silence", "Accuracy"}
+        out = caffe_pb2.NetParameter()
+        out.CopyFrom(self.graph.filtered)
+        del out.layer[:]
+        out.ClearField("state")
+        kept = []
+        for lp, (node, key, _, _) in zip(self.graph.filtered.layer, self._split_free_nodes()):
+            if lp.type in drop_types or self.layers[key].is_loss:
+                continue
+            kept.append(lp)
+        used = {b for lp in kept for b in lp.bottom}
+        for lp in kept:
+            new = out.layer.add()
+            new.CopyFrom(lp)
+            del new.include[:]
+            del new.exclude[:]
+            if lp.type == "Input":
+                shapes = list(lp.input_param.shape)
+                if len(shapes) == 1:
+                    shapes = shapes * len(lp.top)
+                del new.top[:]
+                del new.input_param.shape[:]
+                for top, shape in zip(lp.top, shapes):
+                    if top in used:
+                        new.top.append(top)
+                        new.input_param.shape.add().CopyFrom(shape)
+                if not len(new.top):
+                    del out.layer[-1]
+        return out
+
+    def _split_free_nodes(self):
+        return [n for n in self._nodes if n[0].type != "Split" or
+                n[0].name in {lp.name for lp in self.graph.filtered.layer}]
+
+    def save_prototxt(self, path, inference=True):
+        """Write the matching net definition (atomic): :meth:`inference_proto` by default, or
+        this phase's full filtered definition with ``inference=False``."""
+        prototxt_io.write_prototxt(self.inference_proto() if inference else self.graph.filtered,
+                                   path)
+
+    def save(self, path):
+        """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read."""
+        caffemodel_io.write_caffemodel(self.to_proto(with_blobs=True), path)
+
+
+def _proto_shape(bp):
+    if bp.HasField("shape"):
+        return tuple(bp.shape.dim)
+    return (bp.num, bp.channels, bp.height, bp.width)
+
+
+def _fit_shape(arr, bp, target):
+    """``arr`` reshaped to ``target`` when Caffe's Blob::ShapeEquals accepts it, else None.
+
+    Legacy blobs (num/channels/height/width) match a target of at most 4 axes aligned from the
+    end, e.g. an InnerProduct weight (M, N) stored as 1 x 1 x M x N.
+    """
+    if tuple(arr.shape) == target:
+        return arr
+    legacy = not bp.HasField("shape") and any(
+        bp.HasField(f) for f in ("num", "channels", "height", "width"))
+    if legacy and len(target) <= 4:
+        padded = (1,) * (4 - len(target)) + target
+        if tuple(_proto_shape(bp)) == padded:
+            return arr.reshape(target)
+    return None

@@ -1,0 +1,5 @@
+"""Threads and data parallelism: :mod:`.threads` (thread counts and the OpenMP wait policy,
+set before torch loads), :mod:`.data_parallel` (data-parallel training over
+torch.distributed: ranks, sharding, gradient averaging) and :mod:`.launch` (starting and
+watching the ranks of ``caffe-compat train --ranks N``).
+"""

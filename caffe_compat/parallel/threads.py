@@ -1,0 +1,433 @@
+"""How many threads the project's operators use: the cores this process can actually get.
+
+torch splits every operator into fixed shares, one per OpenMP thread, and waits at the end for
+the slowest. When another process of higher priority holds one of our cores, the share of the
+thread on that core waits for the core, and so does every operator: a GoogLeNet forward at
+batch 1 took 882 ms with 2 threads against 106 ms with 1 (and 30-45 ms with 2 on an idle
+machine). OpenCV's pool hands out work dynamically, and Caffe 1.0 parallelises only inside its
+BLAS calls, so neither collapses. This module keeps torch's thread count at the cores we can get:
+
+- the cores allowed: the affinity mask (``sched_getaffinity``) and the cgroup's CPU quota
+  (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``), read on each check;
+- the cores held by other processes: the busy time of the allowed cores in ``/proc/stat``
+  over the last window, less this process's own CPU time (``os.times``). Time of processes
+  with a positive nice value (the ``nice`` column) does not count unless we are niced
+  ourselves: the scheduler gives our threads those cores back at once (a busy loop at nice 10
+  did not slow a 2-thread forward in our measurements), while a busy loop at nice 0 or
+  below keeps its core (it shares it evenly, or wins it). ``steal`` (a hypervisor's other
+  guests) counts as held;
+- before the first window, and after a pause longer than :data:`STALE_WINDOW_S` (no pass ran,
+  so the window since the last check tells what other processes did then, not now), the
+  threads runnable right now (``/proc/loadavg``) stand for it, both ways: a neighbour that
+  ended during the pause gives its core back at once, one that started takes it at once;
+- checked lazily, at most every :data:`CHECK_INTERVAL_S` seconds, when a forward, a step or
+  a batch starts (:func:`usable_threads` is a clock read between two checks); a core counts
+  as held once others used :data:`HELD_FRACTION` of it over a window; the count of held cores
+  drops (threads come back) only after :data:`RELEASE_WINDOWS` windows in a row agree.
+
+:func:`usable_threads` is the number the inference engines and the imresize pool follow;
+:func:`apply` sets torch's count to it (below an explicit ``torch.set_num_threads`` of the
+user, which is respected as a ceiling). ``CAFFE_COMPAT_THREADS=N`` in the environment fixes
+the count at N and turns the monitor off (``auto``, the default, keeps it on).
+
+The wait policy: libgomp's idle threads spin ``GOMP_SPINCOUNT`` iterations (300000 when
+``OMP_WAIT_POLICY`` is unset, about a millisecond) before they sleep, so after every operator
+a core another process needs is burned for that long. :func:`set_default_wait_policy` (called
+when ``caffe_compat`` is imported, before torch is) sets a bounded spin,
+:data:`DEFAULT_SPINCOUNT`, unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` or
+torch is loaded already. Threads only change how work is split: every result is the same bits
+with 1 thread or N (tests/caffe_compat/kernels/test_numerics.py, test_exact_gemm.py check it).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+
+ENV_THREADS = "CAFFE_COMPAT_THREADS"
+CHECK_INTERVAL_S = 0.25      # a window of /proc/stat: 25 clock ticks per core at 100 Hz
+# others busy a quarter of a core over a window: the core is held. Low, because the costs are
+# lopsided: a second thread gains at most 2x when its core is free, and an operator whose
+# thread waits for a taken core costs 5-10x (unfold 64x20x12x12: 123-151 ms against 13-20 ms
+# with one thread under a pinned busy loop), so a core taken a fifth of the time already
+# makes two threads slower on average than one
+HELD_FRACTION = 0.25
+RELEASE_WINDOWS = 2          # windows in a row with fewer cores held before threads come back
+STALE_WINDOW_S = 1.0         # a longer window (no pass for a while) starts a new one, no decision
+# libgomp's spin before an idle thread sleeps, in iterations (its default is 300000 when
+# OMP_WAIT_POLICY is unset, 0 with PASSIVE): short enough not to hold a core another process
+# needs for long, long enough that the next operator of a forward finds its threads awake
+DEFAULT_SPINCOUNT = "10000"
+# a net whose largest layer does fewer multiply-adds than this runs single-threaded: waking a
+# second thread costs more than it saves (torch's own grain is 32768 elements per operator)
+SMALL_WORK = 1 << 20
+# in the inference fast path (fast_run), a layer doing fewer multiply-adds than this (about 50
+# microseconds of one core's work) runs on one thread inside a multi-threaded forward
+SMALL_LAYER_WORK = 1 << 17
+PER_LAYER = True
+
+
+def set_default_wait_policy(environ=None, modules=None):
+    """Put ``GOMP_SPINCOUNT`` = :data:`DEFAULT_SPINCOUNT` into the environment when neither it
+    nor ``OMP_WAIT_POLICY`` is set and torch is not loaded yet (libgomp reads them once, when
+    it loads). Returns True when it set it."""
+    environ = os.environ if environ is None else environ
+    modules = sys.modules if modules is None else modules
+    if "torch" in modules or "OMP_WAIT_POLICY" in environ or "GOMP_SPINCOUNT" in environ:
+        return False
+    environ["GOMP_SPINCOUNT"] = DEFAULT_SPINCOUNT
+    return True
+
+
+# ---- the cores allowed --------------------------------------------------------------------
+
+def parse_cpu_max(text):
+    """Cores allowed by a cgroup v2 ``cpu.max`` line (``"max 100000"`` or ``"150000
+    100000"``), or None when unlimited."""
+    fields = text.split()
+    if not fields or fields[0] == "max":
+        return None
+    quota = int(fields[0])
+    period = int(fields[1]) if len(fields) > 1 else 100000
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def parse_cfs(quota_text, period_text):
+    """Cores allowed by cgroup v1's ``cpu.cfs_quota_us`` and ``cpu.cfs_period_us`` (a quota
+    of -1: unlimited, None)."""
+    quota, period = int(quota_text.strip()), int(period_text.strip())
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def cgroup_quota(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup", read=_read):
+    """The smallest CPU quota (in cores) of this process's cgroup and its parents, as far as
+    they are visible, or None when there is none. cgroup v2 and v1 alike."""
+    try:
+        lines = read(self_cgroup).splitlines()
+    except OSError:
+        lines = []
+    v2, v1 = None, None
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0" and parts[1] == "":
+            v2 = parts[2]
+        elif "cpu" in parts[1].split(","):
+            v1 = (parts[1], parts[2])
+    quotas = []
+
+    def ancestors(path):
+        path = path.strip() or "/"
+        while True:
+            yield path
+            if path in ("/", ""):
+                return
+            path = path.rsplit("/", 1)[0] or "/"
+
+    if v2 is not None:
+        for rel in ancestors(v2):
+            try:
+                q = parse_cpu_max(read(os.path.join(root, rel.lstrip("/"), "cpu.max")))
+            except (OSError, ValueError):
+                continue
+            if q is not None:
+                quotas.append(q)
+    if v1 is not None:
+        for mount in (v1[0], "cpu", "cpu,cpuacct"):
+            for rel in ancestors(v1[1]):
+                base = os.path.join(root, mount, rel.lstrip("/"))
+                try:
+                    q = parse_cfs(read(os.path.join(base, "cpu.cfs_quota_us")),
+                                  read(os.path.join(base, "cpu.cfs_period_us")))
+                except (OSError, ValueError):
+                    continue
+                if q is not None:
+                    quotas.append(q)
+    return min(quotas) if quotas else None
+
+
+def affinity():
+    """The CPUs this process may run on (all of them where the platform cannot tell)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def allowed_cores(quota=None):
+    """Cores this process may use: the affinity mask, capped by the cgroup quota (rounded up:
+    a quota of 1.5 cores lets two threads run most of the time)."""
+    n = len(affinity())
+    if quota is not None:
+        n = min(n, max(1, math.ceil(quota - 1e-9)))
+    return max(1, n)
+
+
+# ---- the cores held by others -------------------------------------------------------------
+
+def parse_proc_stat(text, cpus, own_niced=False):
+    """(ticks busy with work that competes with ours, ticks in all) summed over ``cpus`` from
+    the per-CPU lines of ``/proc/stat``. Competing: user, system, irq, softirq, steal; nice
+    (positive nice values) only when this process is niced itself."""
+    wanted = {f"cpu{c}" for c in cpus}
+    busy = total = 0
+    for line in text.splitlines():
+        if not line.startswith("cpu") or line.startswith("cpu "):
+            continue
+        fields = line.split()
+        if fields[0] not in wanted:
+            continue
+        v = [int(x) for x in fields[1:9]] + [0] * max(0, 9 - len(fields))
+        user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+        busy += user + system + irq + softirq + steal + (nice if own_niced else 0)
+        total += user + nice + system + idle + iowait + irq + softirq + steal
+    return busy, total
+
+
+def _read_proc_stat():
+    with open("/proc/stat", "rb") as f:
+        return f.read().decode("ascii", "replace")
+
+
+def _own_cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def _runnable_others():
+    """Threads runnable right now besides the caller (/proc/loadavg's fourth field counts the
+    caller too), or 0 where it cannot be read."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return max(0, int(f.read().split()[3].split(b"/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _own_niced():
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0) > 0
+    except (AttributeError, OSError):
+        return False
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class CoreMonitor:
+    """Counts the cores held by other processes from two samples of ``/proc/stat`` (see the
+    module's text); every source is injectable for tests."""
+
+    def __init__(self, read_stat=_read_proc_stat, own_cpu=_own_cpu_seconds,
+                 clock=time.monotonic, cpus=affinity, quota=cgroup_quota, niced=_own_niced,
+                 interval=CHECK_INTERVAL_S, held_fraction=HELD_FRACTION,
+                 release_windows=RELEASE_WINDOWS, ticks_per_s=_TICKS,
+                 runnable=_runnable_others, stale=STALE_WINDOW_S):
+        self.read_stat, self.own_cpu, self.clock = read_stat, own_cpu, clock
+        self.cpus_source, self.quota_source, self.niced = cpus, quota, niced
+        self.interval, self.held_fraction = interval, held_fraction
+        self.release_windows, self.ticks_per_s = release_windows, ticks_per_s
+        self.stale = stale
+        self.runnable = runnable
+        self.lock = threading.Lock()
+        self.quota = None
+        self.quota_read = False
+        self.held = 0                # cores held by others, as last decided
+        self.others = 0.0            # cores others used over the last window
+        self.lower_windows = 0
+        self.last = None             # (time, busy ticks, total ticks, own seconds, cpus)
+        self.next_check = 0.0
+        self.cores = 1
+        self.usable = 1
+        self._sample(self.clock())
+        # until the first window has passed, the threads runnable right now stand for the
+        # cores held (a busy neighbour is there before our first forward)
+        self._snapshot()
+
+    def _snapshot(self):
+        """The cores held as the threads runnable besides us right now say."""
+        self.held = max(0, min(self.cores - 1, self.runnable()))
+        self.lower_windows = 0
+        self.usable = max(1, self.cores - self.held)
+
+    def _sample(self, now):
+        cpus = self.cpus_source()
+        if not self.quota_read:      # the quota is a set-up of the container: read it once
+            try:
+                self.quota = self.quota_source()
+            except (OSError, ValueError):
+                self.quota = None
+            self.quota_read = True
+        self.cores = len(cpus) if self.quota is None else \
+            min(len(cpus), math.ceil(self.quota - 1e-9))
+        self.cores = max(1, self.cores)
+        try:
+            busy, total = parse_proc_stat(self.read_stat(), cpus, self.niced())
+        except (OSError, ValueError):
+            self.last = None
+            self.usable = self.cores
+            return
+        own = self.own_cpu()
+        if self.last is not None and tuple(self.last[4]) == tuple(cpus):
+            t0, busy0, total0, own0, _ = self.last
+            elapsed = now - t0
+            # a window much longer than the interval (no pass ran for a while) tells what other
+            # processes did then, not now: it starts a new window, and the threads runnable
+            # right now decide until that window ends
+            if elapsed > self.stale:
+                self.last = (now, busy, total, own, list(cpus))
+                self._snapshot()
+                return
+            if 0 < elapsed and total > total0:
+                ncpu = len(cpus)
+                # the window's length from the ticks themselves (all CPUs tick together)
+                window = (total - total0) / (self.ticks_per_s * ncpu)
+                others = ((busy - busy0) / self.ticks_per_s - (own - own0)) / max(window, 1e-3)
+                self.others = max(0.0, others)
+                self._decide(int(self.others + (1.0 - self.held_fraction)))
+        self.last = (now, busy, total, own, list(cpus))
+        self.usable = max(1, self.cores - self.held)
+
+    def _decide(self, held_now):
+        if held_now >= self.held:
+            self.held = held_now     # threads go down at once
+            self.lower_windows = 0
+            return
+        self.lower_windows += 1
+        if self.lower_windows >= self.release_windows:
+            self.held = held_now
+            self.lower_windows = 0
+
+    def check(self):
+        """The usable thread count, sampling again when the last window is long enough."""
+        now = self.clock()
+        if now >= self.next_check:
+            with self.lock:
+                if now >= self.next_check:
+                    self._sample(now)
+                    self.next_check = now + self.interval
+        return self.usable
+
+
+_monitor = None
+_fixed = None
+_state = {"applied": None, "ceiling": None}
+
+
+def _fixed_count():
+    global _fixed
+    if _fixed is None:
+        value = os.environ.get(ENV_THREADS, "auto").strip().lower()
+        if value in ("", "auto"):
+            _fixed = 0
+        else:
+            try:
+                _fixed = max(1, int(value))
+            except ValueError:
+                raise ValueError(f"{ENV_THREADS}={value!r}: expected 'auto' or a positive "
+                                 f"number of threads") from None
+    return _fixed
+
+
+def monitor():
+    """The process's :class:`CoreMonitor` (created on first use)."""
+    global _monitor
+    if _monitor is None:
+        _monitor = CoreMonitor()
+    return _monitor
+
+
+def usable_threads():
+    """Threads worth running now: the cores allowed less those held by other processes, at
+    least 1. Cheap (a clock read) between two checks of ``/proc/stat``; call it when a forward,
+    a step or a batch starts."""
+    fixed = _fixed_count()
+    if fixed:
+        return fixed
+    return monitor().check()
+
+
+def held_cores():
+    """Cores held by other processes as last decided (0 with a fixed count)."""
+    return 0 if _fixed_count() else monitor().held
+
+
+def set_max_threads(n):
+    """The most threads torch may use from now on (as ``torch.set_num_threads``; the policy
+    stays below it)."""
+    import torch
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n: expected a positive number of threads, got {n}")
+    _state["ceiling"] = n
+    torch.set_num_threads(n)
+    _state["applied"] = n
+
+
+def apply(work=None):
+    """Set torch's intra-op thread count for the pass about to start: 1 when ``work`` (the
+    multiply-adds of its largest layer) is below :data:`SMALL_WORK`, else
+    :func:`usable_threads`, never above the count the user set. Returns the count."""
+    import torch
+    current = torch.get_num_threads()
+    if current != _state["applied"]:
+        # first call, or the user called torch.set_num_threads: that count is the ceiling
+        _state["ceiling"] = current
+    ceiling = _state["ceiling"]
+    want = 1 if work is not None and work < SMALL_WORK else min(ceiling, usable_threads())
+    if want != current:
+        torch.set_num_threads(want)
+    _state["applied"] = want
+    return want
+
+
+def layer_work(module, bottom_shapes, top_shapes):
+    """Rough multiply-adds of one layer's forward: every output element costs the fan-in of
+    its weights (a convolution's ``C / group * kh * kw``, an InnerProduct's K), or 1 for a
+    layer without weights; at least the elements it reads."""
+    def numel(shape):
+        return math.prod(int(d) for d in shape) if shape is not None else 0
+    out = sum(numel(s) for s in top_shapes)
+    fan_in = 1
+    weight = next(iter(module.parameters()), None) if hasattr(module, "parameters") else None
+    if weight is not None and weight.dim() >= 2 and weight.shape[0] > 0:
+        fan_in = weight.numel() // int(weight.shape[0])
+    return max(out * fan_in, sum(numel(s) for s in bottom_shapes))
+
+
+def net_work(net):
+    """(multiply-adds of the largest layer of ``net`` at its set-up shapes, the set-up batch)
+    for :func:`apply`'s small-net rule; the first dimension of the first Input or data blob is
+    the batch."""
+    shapes = net._blob_shapes
+    largest, batch = 0, None
+    for node, key, _, _ in net._nodes:
+        module = net.layers[key]
+        tops = [shapes.get(t) for t in node.tops]
+        if batch is None and (node.type == "Input" or getattr(module, "is_data", False)) \
+                and tops and tops[0]:
+            batch = int(tops[0][0]) or 1
+        largest = max(largest, layer_work(module, [shapes.get(b) for b in node.bottoms], tops))
+    return largest, batch or 1
+
+
+def apply_for_net(net, inputs=None):
+    """:func:`apply` for a pass of ``net``: single-threaded when its largest layer is small
+    at the batch fed (``inputs``: name -> tensor) or set up. Decided from shapes worked out
+    once per net; a pass pays a clock read and a dictionary look-up."""
+    cached = net.__dict__.get("_thread_work")
+    if cached is None:
+        cached = net.__dict__["_thread_work"] = net_work(net)
+    largest, batch = cached
+    if inputs:
+        first = next(iter(inputs.values()))
+        fed = int(first.shape[0]) if getattr(first, "dim", lambda: 0)() else 1
+        largest = largest * fed // batch
+    return apply(largest)

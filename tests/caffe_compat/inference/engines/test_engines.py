@@ -1,0 +1,368 @@
+"""The inference engines (caffe_compat.inference.engines): every engine gives our forward's outputs on the
+public nets of the export table, falls back with a warning where it cannot, the cached export
+is reused, rebuilt when damaged and written once by processes that load a net at once."""
+import multiprocessing
+import os
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from caffe_compat import Net
+from caffe_compat.kernels import blas_order
+from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, cache, engines_report,
+                                  installed_engines, register_engine)
+from caffe_compat.inference.engines.registry import _ENGINES
+from caffe_compat.inference.engines.trust import output_error, set_outputs
+from tests.caffe_compat.public_nets import NETS, build, net_input
+
+pytest.importorskip("onnx")
+ENGINES = [n for n in ("onnxruntime", "openvino") if n in installed_engines()]
+if not ENGINES:
+    pytest.skip("neither onnxruntime nor openvino is installed", allow_module_level=True)
+
+
+def _run(net, outputs, engine, feed):
+    """(engine outputs, our outputs, engine that ran) for ``feed``."""
+    runner = EngineRunner(net, outputs, engine)
+    got = runner({k: np.ascontiguousarray(v, np.float32) for k, v in feed.items()})
+    with torch.no_grad():
+        ours = net.forward(blobs=outputs, **{k: torch.from_numpy(v) for k, v in feed.items()})
+    return dict(zip(outputs, got)), {k: ours[k].numpy() for k in outputs}, runner.last_engine
+
+
+def _params():
+    # every net of the export table on every engine, in the default suite (about two minutes
+    # on 2 cores for the nets the export tests leave to the slow pass)
+    return [pytest.param(n, e) for n in NETS for e in ENGINES]
+
+
+@pytest.mark.parametrize("name,engine", _params())
+def test_public_net_on_engine(name, engine):
+    """Each engine runs the export of the public net (batch 2: the batch axis is free) and
+    gives our outputs; it was trusted, not replaced by torch."""
+    net, _ = build(name)
+    outputs = NETS[name]["outputs"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EngineWarning)
+        theirs, ours, ran = _run(net, outputs, engine, net_input(net, name, 2))
+    assert ran == engine
+    for k in outputs:
+        # another float32 summation order: a few 1e-6 of the scale; 1e-4 is the trust bound
+        assert output_error(theirs[k], ours[k]) <= TRUST_TOL, k
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name", ["SSD face detector", "MobileNet-SSD", "Faster R-CNN",
+                                  "R-FCN"])
+def test_detection_nets_on_engine(name, engine):
+    """DetectionOutput / Proposal / ROI pooling nets on the photo: the same detections (rows
+    compared as sets where scores tie), dense heads within 1e-4."""
+    from tests.caffe_compat.opencv_fixtures import compare, ssd_nets
+    from tests.caffe_compat.opencv_fixtures.nets import build as build_case
+    case = ssd_nets.NETS[name]()
+    net, _ = build_case(case)
+    inputs = compare.photo_inputs(case, compare.fixture(name)["photo"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EngineWarning)
+        theirs, ours, ran = _run(net, case["outputs"], engine, inputs)
+    assert ran == engine
+    sets = set_outputs(net, case["outputs"])
+    assert sets                         # the detections are compared as sets
+    for k in case["outputs"]:
+        assert theirs[k].shape == ours[k].shape, k
+        # the same rows; float32 reassociation in the heads: 1e-4 of the scale
+        assert output_error(theirs[k], ours[k], k in sets) <= TRUST_TOL, k
+
+
+# ------------------------------------------------------------------------------ fallback
+LENET = NETS["LeNet"]
+
+
+def _lenet():
+    net, _ = build("LeNet")
+    return net, LENET["outputs"], net_input(net, "LeNet", 2)
+
+
+@pytest.fixture
+def fake_engine():
+    """Registers engines that fail in chosen ways; removed afterwards."""
+    added = []
+
+    def add(name, session):
+        @register_engine(name)
+        class Fake:
+            needs_export = True
+
+            @staticmethod
+            def installed():
+                return True
+
+            @staticmethod
+            def version():
+                return "0-test"
+
+        Fake.session = staticmethod(session)
+        added.append(name)
+        return Fake
+
+    yield add
+    for name in added:
+        _ENGINES.pop(name, None)
+
+
+def test_engine_that_cannot_load_the_export_falls_back(fake_engine):
+    def session(path, outputs, threads, shapes=None):
+        raise RuntimeError("Unsupported operator 'Softmax' in node 'prob'")
+    fake_engine("refuser", session)
+    net, outputs, feed = _lenet()
+    with pytest.warns(EngineWarning, match=r"engine 'refuser' not used for net .*cannot run "
+                                           r"the export: RuntimeError: Unsupported operator "
+                                           r"'Softmax' in node 'prob'"):
+        theirs, ours, ran = _run(net, outputs, "refuser", feed)
+    assert ran == "torch"
+    for k in outputs:
+        assert np.array_equal(theirs[k], ours[k])          # the torch forward itself
+
+
+def test_engine_with_wrong_outputs_is_not_trusted(fake_engine):
+    def session(path, outputs, threads, shapes=None):
+        real = _ENGINES["onnxruntime"].session(path, outputs, threads) \
+            if "onnxruntime" in ENGINES else _ENGINES["openvino"].session(
+                path, outputs, threads, shapes)
+        return lambda feed: [a * np.float32(1.001) for a in real(feed)]
+    fake_engine("offbyone", session)
+    net, outputs, feed = _lenet()
+    with pytest.warns(EngineWarning, match=r"engine 'offbyone' .*output 'ip2' differs from our "
+                                           r"forward by 0.001 of its scale"):
+        _, _, ran = _run(net, outputs, "offbyone", feed)
+    assert ran == "torch"
+
+
+def test_net_the_exporter_cannot_write_falls_back():
+    """A layer type without an ONNX converter: every engine falls back, the warning names the
+    layer and its type."""
+    from caffe_compat.layers.base import Layer
+    from caffe_compat.layers.registry import _REGISTRY, register_layer
+
+    @register_layer("TestOnlyDouble")
+    class Double(Layer):
+        def forward(self, x):
+            return x * 2
+
+    try:
+        net = Net(LENET["build"]().replace('type: "ReLU"', 'type: "TestOnlyDouble"'),
+                  phase="test")
+        feed = net_input(net, "LeNet", 1)
+        with pytest.warns(EngineWarning, match=r"does not export to ONNX .*layer 'relu1' "
+                                               r"\(type TestOnlyDouble\): no ONNX converter"):
+            _, _, ran = _run(net, LENET["outputs"], ENGINES[0], feed)
+        assert ran == "torch"
+    finally:
+        _REGISTRY.pop("TestOnlyDouble", None)
+
+
+def test_engine_not_installed_is_no_candidate(fake_engine, monkeypatch):
+    cls = fake_engine("absent", lambda *a, **k: None)
+    cls.installed = staticmethod(lambda: False)
+    net, outputs, feed = _lenet()
+    runner = EngineRunner(net, outputs, "auto")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EngineWarning)    # auto: no warning for it
+        runner({k: v for k, v in feed.items()})
+    assert runner.last_engine != "absent"
+    with pytest.warns(EngineWarning, match="engine 'absent' .*not installed"):
+        EngineRunner(net, outputs, "absent")(feed)
+
+
+def test_environment_variable_overrides(monkeypatch):
+    net, outputs, feed = _lenet()
+    monkeypatch.setenv("CAFFE_COMPAT_ENGINE", "torch")
+    runner = EngineRunner(net, outputs, ENGINES[0])
+    runner(feed)
+    assert runner.last_engine == "torch"
+    monkeypatch.setenv("CAFFE_COMPAT_ENGINE", ENGINES[0])
+    runner = EngineRunner(net, outputs, "torch")
+    runner(feed)
+    assert runner.last_engine == ENGINES[0]
+    monkeypatch.setenv("CAFFE_COMPAT_ENGINE", "onnxruntim")
+    with pytest.raises(Exception, match="did you mean 'onnxruntime'"):
+        EngineRunner(net, outputs)
+
+
+def test_sessions_follow_the_thread_count():
+    net, outputs, feed = _lenet()
+    runner = EngineRunner(net, outputs, ENGINES[0])
+    threads = torch.get_num_threads()
+    try:
+        runner(feed)
+        torch.set_num_threads(1)
+        runner(feed)
+    finally:
+        torch.set_num_threads(threads)
+    counts = {key[1] for key in runner._sessions if key[0] == ENGINES[0]}
+    assert counts == {threads, 1} or threads == 1
+
+
+def test_net_engine_forward_and_exact_order(monkeypatch):
+    """Net(engine=...): output-only forwards run on the engine (within 1e-4), blobs asked for
+    and autograd stay on torch, and Caffe's exact order is our forward bit for bit."""
+    net, _, feed = _lenet()
+    outputs = net.outputs
+    x = torch.from_numpy(feed["data"])
+    with torch.no_grad():
+        ref = net.forward(data=x)
+    net.engine = ENGINES[0]
+    with torch.no_grad():
+        got = net.forward(data=x, keep_blobs=False)
+    runner = next(iter(net._engine_runners.values()))
+    assert runner.last_engine == ENGINES[0]
+    for k in outputs:
+        assert output_error(got[k].numpy(), ref[k].numpy()) <= TRUST_TOL
+    with torch.no_grad():
+        with_blobs = net.forward(data=x, blobs=["conv1"], keep_blobs=False)   # torch
+        assert np.array_equal(with_blobs["prob"].numpy(), ref["prob"].numpy())
+    if blas_order.available():
+        monkeypatch.setattr(blas_order, "INFERENCE", True)
+        with torch.no_grad():
+            exact = net._forward_layers(data=x)
+            on_engine_net = net.forward(data=x, keep_blobs=False)
+        for k in outputs:
+            assert np.array_equal(on_engine_net[k].numpy(), exact[k].numpy())
+
+
+# ------------------------------------------------------------------------------ the cache
+def test_second_load_uses_the_cache(engine_cache):
+    net, _ = build("SqueezeNet 1.1")
+    outputs = NETS["SqueezeNet 1.1"]["outputs"]
+    t0 = time.perf_counter()
+    first = cache.cached_export(net, outputs)
+    t1 = time.perf_counter()
+    second = cache.cached_export(net, outputs)
+    t2 = time.perf_counter()
+    assert first.exported and not second.exported and first.path == second.path
+    assert str(engine_cache) in first.path
+    print(f"export {t1 - t0:.3f} s, cached load {t2 - t1:.3f} s")
+    assert t2 - t1 < t1 - t0
+
+
+def test_truncated_export_is_rebuilt(engine_cache):
+    net, outputs, feed = _lenet()
+    first = cache.cached_export(net, outputs)
+    size = os.path.getsize(first.path)
+    with open(first.path, "r+b") as f:
+        f.truncate(size // 2)
+    again = cache.cached_export(net, outputs)
+    assert again.exported and os.path.getsize(again.path) == size
+    with open(again.path, "r+b") as f:          # same size, one byte changed
+        f.seek(size // 3)
+        b = f.read(1)
+        f.seek(size // 3)
+        f.write(bytes([b[0] ^ 0xFF]))
+    assert cache.cached_export(net, outputs).exported
+    theirs, ours, ran = _run(net, outputs, ENGINES[0], feed)
+    assert ran == ENGINES[0]
+
+
+def test_key_follows_weights_and_outputs():
+    net, outputs, _ = _lenet()
+    a = cache.export_key(net, outputs)
+    assert cache.export_key(net, outputs[:1]) != a
+    with torch.no_grad():
+        net.layer("ip2").blobs[1].add_(1)
+    assert cache.export_key(net, outputs) != a
+
+
+def _load_in_process(folder, queue):
+    os.environ["CAFFE_COMPAT_ENGINE_CACHE"] = folder
+    net, _ = build("LeNet")
+    got = cache.cached_export(net, LENET["outputs"])
+    queue.put((got.exported, got.path))
+
+
+def test_two_processes_export_once(engine_cache):
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_load_in_process, args=(str(engine_cache), queue))
+             for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert sorted(r[0] for r in results) == [False, True]     # one export, one reuse
+    assert results[0][1] == results[1][1]
+
+
+def test_inspect_engines_report():
+    net, _, _ = _lenet()
+    text = engines_report(net)
+    for name in ["torch"] + ENGINES:
+        assert name in text
+
+
+# ------------------------------------------------------------------------------ caffe_compat.dnn
+def _dnn_lenet():
+    from caffe_compat import dnn
+    from caffe_compat.io.caffemodel import caffemodel_bytes
+    from caffe_compat.io.prototxt import to_text
+    net, _ = build("LeNet")
+    text, model = to_text(net.inference_proto()), caffemodel_bytes(net.to_proto())
+    return dnn, dnn.readNetFromCaffe(text.encode(), model), net_input(net, "LeNet", 1)["data"]
+
+
+def test_dnn_backends_choose_engines():
+    """DNN_BACKEND_OPENCV: our torch forward; DNN_BACKEND_INFERENCE_ENGINE: OpenVINO; the
+    default: auto; forward([inner names]) runs those outputs on the engine, within 1e-4."""
+    dnn, net, x = _dnn_lenet()
+    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+    net.setInput(x)
+    ref = net.forward(["conv1", "ip1", "prob"])
+    assert not net._runners
+    total, per_layer = net.getPerfProfile()
+    assert total > 0 and per_layer.sum() > 0          # per-layer times of our forward
+    backends = [(dnn.DNN_BACKEND_DEFAULT, None)]
+    if "openvino" in ENGINES:
+        backends.append((dnn.DNN_BACKEND_INFERENCE_ENGINE, "openvino"))
+    for backend, want in backends:
+        net.setPreferableBackend(backend)
+        net.setInput(x)
+        got = net.forward(["conv1", "ip1", "prob"])
+        runner = net._runners[next(reversed(net._runners))]
+        assert runner.outputs == sorted(runner.outputs) and "conv1" in runner.outputs
+        if want:
+            assert runner.last_engine == want
+        for a, b in zip(got, ref):
+            assert output_error(a, b) <= TRUST_TOL
+        assert net.getPerfProfile()[0] > 0
+
+
+def test_dnn_set_param_exports_again():
+    dnn, net, x = _dnn_lenet()
+    net.setInput(x)
+    before = net.forward()
+    w = net.getParam("ip2", 1)
+    net.setParam("ip2", 1, w + np.arange(w.size, dtype=np.float32).reshape(w.shape))
+    net.setInput(x)
+    after = net.forward()
+    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+    net.setInput(x)
+    assert output_error(after, net.forward()) <= TRUST_TOL
+    assert not np.allclose(before, after)
+
+
+def test_cli_inspect_and_time_engines(tmp_path, capsys):
+    from caffe_compat.cli.main import main
+    from caffe_compat.io.prototxt import to_text
+    net, _, _ = _lenet()
+    path = tmp_path / "lenet.prototxt"
+    path.write_text(to_text(net.inference_proto()))
+    assert main(["inspect", str(path), "--engines"]) == 0
+    out = capsys.readouterr().out
+    assert "engines (" in out and all(name in out for name in ["torch"] + ENGINES)
+    assert main(["time", "-model", str(path), "--engine", ENGINES[0], "-iterations", "2"]) == 0
+    out = capsys.readouterr().out
+    assert ENGINES[0] in out and "trusted" in out

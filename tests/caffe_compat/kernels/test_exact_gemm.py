@@ -1,0 +1,266 @@
+"""caffe_compat.kernels.blas_order / _exact_gemm: forward products in Caffe's (OpenBLAS's) summation order.
+
+Two independent checks: (1) Caffe's own outputs: every Convolution and InnerProduct layer of
+six nets (the CNN+D and SR-FCN nets and two layer zoos), run from the bottom blob Caffe consumed,
+gives Caffe's top bit for bit (tolerance 0: the point of the kernel is to reproduce each
+rounding). OpenBLAS chooses its sgemm kernels by CPU and ``blas_order`` follows one family, the
+AVX-512 (SkylakeX) kernels; the records (tests/fixtures/caffe-reference/exact-gemm-avx512) were
+written by Caffe on an AVX-512 machine and say so, and the test checks that family against the
+one ``blas_order`` names. Fixtures written by Caffe on CPUs with other kernels (AVX2 machines
+use OpenBLAS's Haswell kernels, which sum in another order) are compared at the forward
+tolerance by the layer tests, not here. (2) A NumPy transcription of the summation rules
+(float64 products and sums rounded to float32, which is a correctly rounded fused
+multiply-add for float32 operands) on shapes that exercise every rule: K blocks of 320 and the
+halved remainder, the small-matrix kernels, padding, stride, dilation, groups.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from caffe_compat import Net
+from caffe_compat.kernels import blas_order
+from tests.conftest import FIXTURES, fixture_path
+
+pytestmark = pytest.mark.skipif(not blas_order.available(),
+                                reason="the _exact_gemm extension is not built")
+
+RECORDS = FIXTURES / "caffe-reference" / "exact-gemm-avx512" / "records.json"
+INDEX = json.loads(RECORDS.read_text())
+
+
+def test_records_come_from_the_emulated_kernel_family():
+    assert INDEX["kernel_family"] == blas_order.KERNEL_FAMILY
+
+
+def run_record(rec, data):
+    """Our net of one Input and the record's layer (and the in-place layers after it), fed
+    Caffe's bottom; returns (ours, Caffe's) for the outputs the record keeps."""
+    shape = [int(d) for d in data["bottom_shape"]]
+    text = ('layer { name: "in" type: "Input" top: "x" input_param { shape { '
+            + " ".join(f"dim: {d}" for d in shape) + " } } }\nlayer {\n"
+            + rec["layer_param"] + "}\n"
+            + "".join("layer {\n" + t + "}\n" for t in rec["in_place"]))
+    net = Net(text, phase="test")
+    x = np.zeros(shape, np.float32)
+    b = data["bottom"]
+    x[tuple(slice(0, n) for n in b.shape)] = b      # a window: the rest of the bottom is zero
+    w = np.zeros([int(d) for d in data["weight_shape"]], np.float32)
+    rows = data["rows"] if "rows" in data.files else None
+    transpose = 'transpose: true' in rec["layer_param"]
+    if rows is None:
+        w[...] = data["weight"]
+    elif transpose:
+        w[:, rows] = data["weight"]
+    else:
+        w[rows] = data["weight"]
+    params = net.params[rec["layer"]]
+    with torch.no_grad():
+        params[0].copy_(torch.from_numpy(w))
+        if "bias" in data.files:
+            params[1].copy_(torch.from_numpy(data["bias"]).reshape(params[1].shape))
+    net.forward(x=x)
+    ours = net.blobs[net.graph.layers[1].tops[0]].data.detach().numpy()
+    ref = data["top"]
+    if rows is None:
+        return ours, ref
+    if rec["type"] == "Convolution":
+        return ours[:1, rows, :ref.shape[2], :ref.shape[3]], ref
+    return ours.reshape(ref.shape[0], -1)[:, rows], ref
+
+
+@pytest.mark.parametrize("rec", INDEX["records"], ids=lambda r: f"{r['fixture']}/{r['layer']}")
+def test_bit_identical_to_caffe_outputs(rec, monkeypatch):
+    monkeypatch.setattr(blas_order, "INFERENCE", True)
+    with np.load(fixture_path("caffe-reference", "exact-gemm-avx512", rec["file"])) as data:
+        ours, ref = run_record(rec, data)
+    assert ours.shape == ref.shape
+    differing = int(np.count_nonzero(ours != ref))
+    print(f"[parity] {rec['fixture']}/{rec['layer']}: {ref.size} outputs, {differing} differ")
+    assert differing == 0, f"{rec['fixture']}/{rec['layer']}: {differing} of {ref.size} differ"
+
+
+# ---------------------------------------------------------------- NumPy transcription
+def _fma(a, b, c):
+    return (np.float64(a) * np.float64(b) + np.float64(c)).astype(np.float32)
+
+
+def _blocks(k, blocked):
+    out, ls = [], 0
+    while ls < k:
+        n = k - ls
+        if blocked:
+            n = 320 if n >= 640 else ((n + 1) // 2 if n > 320 else n)
+        out.append((ls, ls + n))
+        ls += n
+    return out
+
+
+def _tree4(v):
+    s = [(v[4 * b] + v[4 * b + 1]) + (v[4 * b + 2] + v[4 * b + 3]) for b in range(4)]
+    return (s[0] + s[1]) + (s[2] + s[3])
+
+
+def _tree_halves(v):
+    t3 = [v[i + 8] + v[i] for i in range(8)]
+    t6 = [t3[i + 4] + t3[i] for i in range(4)]
+    return (t6[0] + t6[2]) + (t6[1] + t6[3])
+
+
+def _lanes(a_row, b_col):
+    v = np.zeros(16, np.float32)
+    for k in range(len(a_row)):
+        v[k & 15] = _fma(a_row[k], b_col[k], v[k & 15])
+    return [np.float32(x) for x in v]
+
+
+def reference_product(a, b, blocked, lanes_cols=()):
+    """C = A B (A (M, K), B (K, N)) by the rules, vectorised over outputs."""
+    m, k = a.shape
+    n = b.shape[1]
+    c = None
+    for k0, k1 in _blocks(k, blocked):
+        acc = np.zeros((m, n), np.float32)
+        for kk in range(k0, k1):
+            acc = _fma(a[:, kk:kk + 1], b[kk:kk + 1, :], acc)
+        c = acc if c is None else (c + acc).astype(np.float32)
+    for j in lanes_cols:
+        for i in range(m):
+            v = _lanes(a[i], b[:, j])
+            four = j < (n & ~3) or i < (m & ~3)
+            c[i, j] = _tree4(v) if four else _tree_halves(v)
+    return c
+
+
+def reference_conv(x, w, stride, pad, dilation, group):
+    n, ch, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    cols = torch.nn.functional.unfold(torch.from_numpy(x), (kh, kw), dilation, pad, stride)
+    oh = (h + 2 * pad[0] - (dilation[0] * (kh - 1) + 1)) // stride[0] + 1
+    ow = (wd + 2 * pad[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
+    og = o // group
+    kdim = cg * kh * kw
+    blocked = og * oh * ow * kdim > blas_order.SMALL_MNK
+    lanes = range((oh * ow) & ~15, oh * ow) if (not blocked and kdim >= 32
+                                                   and 1 <= (oh * ow) % 16 <= 8) else ()
+    y = np.empty((n, o, oh * ow), np.float32)
+    for i in range(n):
+        col = cols[i].numpy()
+        for g in range(group):
+            a = w[g * og:(g + 1) * og].reshape(og, -1)
+            y[i, g * og:(g + 1) * og] = reference_product(
+                a, col[g * kdim:(g + 1) * kdim], blocked, lanes)
+    return y.reshape(n, o, oh, ow)
+
+
+CONV_CASES = [
+    # (N, C, H, W), (O, C/g, kh, kw), stride, pad, dilation, group
+    ((2, 1, 20, 20), (8, 1, 5, 5), (1, 1), (0, 0), (1, 1), 1),      # K = 25
+    ((1, 26, 9, 9), (3, 26, 5, 5), (1, 1), (0, 0), (1, 1), 1),      # K = 650: 320 + 165 + 165
+    ((1, 40, 9, 9), (50, 40, 5, 5), (1, 1), (0, 0), (1, 1), 1),     # K = 1000, blocked
+    ((2, 4, 11, 13), (6, 2, 3, 3), (2, 1), (1, 2), (1, 2), 2),      # geometry, groups
+    ((1, 8, 7, 7), (5, 8, 3, 3), (1, 1), (0, 0), (1, 1), 1),        # small: 25 = 16 + 9 pixels
+    ((1, 8, 6, 7), (5, 8, 3, 3), (1, 1), (0, 0), (1, 1), 1),        # small, lanes for 4 pixels
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_follows_the_rules(case):
+    xs, ws, stride, pad, dilation, group = case
+    rng = np.random.default_rng(sum(xs) + sum(ws))
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    ours = blas_order.conv2d(torch.from_numpy(x), torch.from_numpy(w), stride, pad, dilation,
+                             group).numpy()
+    ref = reference_conv(x, w, stride, pad, dilation, group)
+    assert np.array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("m,k,n,transpose", [
+    (4, 288, 3, False),     # small transposed kernel: lanes and trees
+    (7, 100, 5, False),     # the halving tree for the last rows and columns
+    (16, 1000, 300, False),  # blocked: 320 + 340 halved
+    (4, 168, 5, True),      # small non-transposed kernel, lanes for 5 columns
+    (3, 20, 4, True),       # K < 32: sequential
+    (64, 700, 40, True),    # blocked
+])
+def test_inner_product_follows_the_rules(m, k, n, transpose):
+    rng = np.random.default_rng(m * k + n)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((k, n) if transpose else (n, k)).astype(np.float32)
+    ours = blas_order.inner_product(torch.from_numpy(x), torch.from_numpy(w), transpose).numpy()
+    wk = w if transpose else w.T
+    small = m * n * k <= blas_order.SMALL_MNK
+    if transpose:
+        lanes = range(n & ~15, n) if small and k >= 32 and 1 <= n % 16 <= 8 else ()
+        ref = reference_product(x, wk, not small, lanes)
+    elif small and m * n <= 1200 and k >= 32:
+        # OpenBLAS's TN kernel: its rows are the outputs, its columns the batch
+        ref = reference_product(w, x.T, False, range(m)).T
+    else:
+        ref = reference_product(x, wk, True)
+    assert np.array_equal(ours, ref)
+
+
+def test_threads_and_kernel_do_not_change_results():
+    """Each output is computed by one thread in one fixed order: 1 or 2 threads, the AVX2
+    kernel or the portable fmaf one (selected by an environment variable at import), the same
+    bits."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 64, 23, 23)).astype(np.float32)
+    w = rng.standard_normal((70, 64, 5, 5)).astype(np.float32)
+    old = torch.get_num_threads()
+    outs = []
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            outs.append(blas_order.conv2d(torch.from_numpy(x), torch.from_numpy(w), (1, 1),
+                                          (0, 0), (1, 1), 1).numpy())
+    finally:
+        torch.set_num_threads(old)
+    assert np.array_equal(outs[0], outs[1])
+    code = ("import numpy as np, torch, sys; from caffe_compat import blas_order as b; "
+            "x = torch.from_numpy(np.load(sys.argv[1])); w = torch.from_numpy(np.load(sys.argv[2]));"
+            "print(b.kernel_name()); np.save(sys.argv[3], b.conv2d(x, w, (1, 1), (0, 0), (1, 1), 1).numpy())")
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        paths = [os.path.join(d, f) for f in ("x.npy", "w.npy", "y.npy")]
+        np.save(paths[0], x)
+        np.save(paths[1], w)
+        env = dict(os.environ, CAFFE_COMPAT_EXACT_GEMM_PORTABLE="1")
+        out = subprocess.run([sys.executable, "-c", code, *paths], env=env, check=True,
+                             capture_output=True, text=True)
+        assert out.stdout.strip() == "scalar-fmaf"
+        assert np.array_equal(np.load(paths[2]), outs[0])
+
+
+def test_layers_use_it_for_cpu_float32_and_not_for_float64():
+    from caffe_compat.layers import convolution
+    calls = []
+    original = blas_order.conv2d
+
+    def spy(*a, **k):
+        calls.append(1)
+        return original(*a, **k)
+    blas_order.conv2d = spy
+    try:
+        from caffe_compat.io.prototxt import parse_net
+        from caffe_compat import Net
+        net = Net(parse_net('layer { name: "in" type: "Input" top: "x" input_param { shape '
+                            '{ dim: 2 dim: 3 dim: 8 dim: 8 } } } layer { name: "c" type: '
+                            '"Convolution" bottom: "x" top: "y" convolution_param { num_output: '
+                            '4 kernel_size: 3 weight_filler { type: "gaussian" std: 0.1 } } }',
+                            "<net>"), phase="test")
+        net.forward(x=np.ones((2, 3, 8, 8), np.float32))
+        assert calls
+        calls.clear()
+        net.double()
+        net.forward(x=np.ones((2, 3, 8, 8)))
+        assert not calls
+    finally:
+        blas_order.conv2d = original
+    assert convolution.CaffeOrderConv2d is not None
