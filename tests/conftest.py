@@ -99,9 +99,6 @@ def fixture_path(*parts):
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long parity or benchmark-sized runs (not in the "
                             "default suite; run with -m slow)")
-    config.addinivalue_line("markers", "contention: runs with another process holding a core at "
-                            "higher priority (neither in the default suite nor in the slow pass; "
-                            "run with -m contention)")
 
 
 @pytest.fixture

@@ -28,16 +28,30 @@ def softmax_loss_forward(x, labels, valid, axis, norm):
     logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
     if valid is not None:
         logs = logs.squeeze(axis) * valid
-    loss = -logs.sum() / norm
+    loss = torch.div(logs.sum(), -norm)  # -(sum / norm), bit for bit: negation is exact
     return loss, prob, index
+
+
+_MINUS_ONES = {}
+
+
+def _minus_ones(shape, dtype, device):
+    """A tensor of -1 (read only, kept per shape, dtype and device: a training pass asks for
+    the same one every iteration)."""
+    key = (tuple(shape), dtype, device)
+    t = _MINUS_ONES.get(key)
+    if t is None:
+        if len(_MINUS_ONES) > 64:
+            _MINUS_ONES.clear()
+        t = _MINUS_ONES[key] = torch.full(key[0], -1.0, dtype=dtype, device=device)
+    return t
 
 
 def softmax_loss_backward(prob, index, valid, axis, norm, dloss):
     """The bottom diff of Caffe's SoftmaxWithLoss Backward_cpu for the loss top's diff
     ``dloss`` (the autograd Function's backward and the explicit one)."""
     grad = prob.clone()
-    grad.scatter_add_(axis, index, torch.full(index.shape, -1.0, dtype=grad.dtype,
-                                                 device=grad.device))
+    grad.scatter_add_(axis, index, _minus_ones(index.shape, grad.dtype, grad.device))
     if valid is not None:
         grad = grad * valid.unsqueeze(axis)
     return grad * (dloss / norm)
@@ -101,11 +115,11 @@ class SoftmaxWithLoss(LossLayer):
             lab = int_labels(label)
             if lab.shape != shape:
                 lab = lab.reshape(shape)
-            low, high = torch.aminmax(lab) if lab.numel() else (0, 0)
-            if int(low) < 0 or int(high) >= channels:
-                bad = (lab < 0) | (lab >= channels)
-                self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), "
-                          f"got {sorted(set(lab[bad].tolist()))}")
+            if not lab.is_cpu:
+                # on a GPU an index out of range is a device assert, not an error: check first
+                self._check_labels(lab, channels)
+            # on the CPU the gather that reads p[label] checks every index; a label out of
+            # range fails there and is reported by _check_labels (see _forward)
             return lab, None, normalizer(self.mode, outer, inner, outer * inner)
         lab = int_labels(label).reshape(outer, inner)
         valid = lab != self.ignore_label
@@ -117,16 +131,32 @@ class SoftmaxWithLoss(LossLayer):
         norm = normalizer(self.mode, outer, inner, int(valid.sum()))
         return lab.reshape(shape), valid.reshape(shape).to(x.dtype), norm
 
+    def _check_labels(self, lab, channels):
+        """Caffe's label range (its ``DCHECK``s): a clear error naming the values out of it."""
+        bad = (lab < 0) | (lab >= channels)
+        if bool(bad.any()):
+            self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), got "
+                      f"{sorted(set(lab[bad].tolist()))}")
+
+    def _forward(self, run, x, lab, *args):
+        """``run(x, lab, *args)``; a label out of range that the gather refused is reported
+        as :meth:`_check_labels` words it."""
+        try:
+            return run(x, lab, *args)
+        except (RuntimeError, IndexError):
+            self._check_labels(lab, x.shape[self.axis])
+            raise
+
     def forward(self, x, label):
         lab, valid, norm = self._labels(x, label)
-        loss, prob = _SoftmaxLoss.apply(x, lab, valid, self.axis, norm)
+        loss, prob = self._forward(_SoftmaxLoss.apply, x, lab, valid, self.axis, norm)
         return (loss, prob) if len(self.param.top) > 1 else loss
 
     # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward); the
     # second top (probabilities) takes no diff, as in Caffe.
     def explicit_forward(self, x, label):
         lab, valid, norm = self._labels(x, label)
-        loss, prob, index = softmax_loss_forward(x, lab, valid, self.axis, norm)
+        loss, prob, index = self._forward(softmax_loss_forward, x, lab, valid, self.axis, norm)
         tops = (loss, prob) if len(self.param.top) > 1 else (loss,)
         return tops, (prob, index, valid, norm)
 

@@ -46,7 +46,7 @@ class TrainPlan:
     def __init__(self, net, steps, explicit_layers, grad_blobs, loss_tops):
         self.net = net
         # per layer: (kind, module, bottoms, tops, written in place, loss weights, explicit,
-        # bottom needs, param needs)
+        # bottom needs, param needs, parameter blobs)
         self.steps = steps
         self.explicit_layers = explicit_layers
         self.grad_blobs = grad_blobs          # blobs that carry a diff in autograd's pass
@@ -78,7 +78,7 @@ class TrainPlan:
         values, first, saved = {}, {}, []
         loss = None
         for step in self.steps:
-            kind, module, bottoms, tops_names, in_places, weights, explicit, _, _ = step
+            kind, module, bottoms, tops_names, in_places, weights, explicit = step[:7]
             if kind == "input":
                 tops = tuple(torch.zeros(net._blob_shapes[name], dtype=ref.dtype,
                                          device=ref.device) for name in tops_names)
@@ -99,7 +99,10 @@ class TrainPlan:
                     first[name] = t
                 values[name] = t
                 if w:
-                    term = t.sum() * w if w != 1.0 else t.sum()
+                    if w != 1.0:
+                        term = t.sum() * w
+                    else:              # the sum of a 0-d loss is the loss, bit for bit
+                        term = t if t.dim() == 0 else t.sum()
                     loss = term if loss is None else loss + term
         net.loss = loss
         dropped = self.grad_blobs
@@ -107,7 +110,7 @@ class TrainPlan:
             blob._set(values.get(name), first.get(name), False, name in dropped)
         diffs = dict(self.loss_tops)
         for step, state in reversed(saved):
-            _, module, bottoms, tops_names, _, _, _, bottom_need, param_need = step
+            _, module, bottoms, tops_names, _, _, _, bottom_need, param_need, blobs = step
             top_diffs = [diffs.pop(name, None) for name in tops_names]
             if all(d is None for d in top_diffs):
                 continue                   # feeds no loss: autograd runs nothing here
@@ -116,7 +119,7 @@ class TrainPlan:
             for name, d, need in zip(bottoms, bottom_diffs, bottom_need):
                 if need and d is not None:
                     diffs[name] = d
-            for p, g, need in zip(module.blobs, param_diffs, param_need):
+            for p, g, need in zip(blobs, param_diffs, param_need):
                 if not need or g is None:
                     continue
                 if p.grad is None:         # autograd's AccumulateGrad: the first diff as is
@@ -179,8 +182,9 @@ def _build(net):
                 if net._blob_shapes[name] != ():
                     return None       # a weighted blob that is not a scalar loss
                 loss_tops.append((name, w))
+        # the layer's parameters with the step: the plan is built again when they change
         steps.append((kind, module, bottoms, tops, in_places, weights, explicit,
-                      bottom_need, param_need))
+                      bottom_need, param_need, tuple(module.blobs)))
     read = {name for name, _ in readers}
     if not loss_tops or any(n > 1 for n in readers.values()) or \
             any(name in read for name, _ in loss_tops):

@@ -1,10 +1,14 @@
-"""The demo's plan and budget, its findings, and the command line (errors and a tiny run)."""
+"""The demo's plan and budget, its findings, the command line (errors and a tiny run), and the
+whole demo within its 10 minutes with a core held by another process (slow pass)."""
 import json
 import math
 import os
+import subprocess
+import sys
 
 import pytest
 
+from caffe_compat.parallel import threads
 from reproduction import demo as D
 from reproduction import recipes as R
 from reproduction.__main__ import main
@@ -105,9 +109,38 @@ def test_cli_tiny_reproduce_table_and_figure4(tmp_path, capsys):
     assert (tmp_path / "f4" / "figure4.png").is_file()
 
 
+def _hold_a_core(seconds):
+    """A busy loop pinned to the last CPU at higher priority than ours (nice -5; nice 0 where
+    this process may not raise a priority), ending by itself after ``seconds``; or None on a
+    one-CPU machine. Returns (process, nice)."""
+    cpus = threads.affinity()
+    if len(cpus) < 2 or not hasattr(os, "sched_setaffinity"):
+        return None, None
+    nice = -5 if os.geteuid() == 0 else 0
+
+    def pinned():
+        os.sched_setaffinity(0, {cpus[-1]})
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    return subprocess.Popen([sys.executable, "-c", loop], preexec_fn=pinned), nice
+
+
 @pytest.mark.slow
-def test_full_demo_under_ten_minutes(tmp_path):
-    res = D.run_demo(str(tmp_path / "demo"), progress=False, log=lambda line: None)
+def test_full_demo_under_ten_minutes_with_a_core_held(tmp_path):
+    # the demo's promise holds on a shared machine: another process of higher priority holds
+    # one of the two cores for the whole run (torch's fixed thread shares made every operator
+    # wait for that core before the thread count followed the cores we can get,
+    # caffe_compat.parallel.threads); the loop ends by itself after 11 minutes at the latest
+    hog, nice = _hold_a_core(660)
+    try:
+        res = D.run_demo(str(tmp_path / "demo"), progress=False, log=lambda line: None)
+        assert hog is None or hog.poll() is None, "the busy loop ended before the demo did"
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
+    print(f"demo: {res['seconds']:.0f} s with "
+          + ("no core held (one CPU)" if hog is None else f"a core held at nice {nice}"))
     # the demo's promise: the whole pipeline in under 10 minutes on this 2-core machine
     assert res["seconds"] < 600, res["seconds"]
     for key in ("table_md", "table_csv", "table_png", "figure4_png", "figure4_csv"):

@@ -213,7 +213,12 @@ def test_side_table_forgets_the_oldest_beyond_its_budget(monkeypatch):
     assert locations.source_of(parse_net(INPUT, "last")) is not None
 
 
-def test_layer_fail_can_name_its_field():
+def test_layer_fail_can_name_its_field(monkeypatch):
+    # the test's layer type leaves the registry with the test (other tests list every
+    # registered type)
+    from caffe_compat.layers import registry
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
     @register_layer("_FieldFailTest", replace=True)
     class _FieldFail(Layer):
         def __init__(self, param, bottom_shapes, phase="TEST"):

@@ -112,7 +112,7 @@ def test_switch_off(monkeypatch):
 
 
 def test_environment_switch():
-    code = "from caffe_compat import dft_conv; print(dft_conv.ENABLED)"
+    code = "from caffe_compat.kernels import dft_conv; print(dft_conv.ENABLED)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "CAFFE_COMPAT_CONV_BACKWARD": "direct"},
                          check=True)

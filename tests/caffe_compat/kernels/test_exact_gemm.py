@@ -223,7 +223,7 @@ def test_threads_and_kernel_do_not_change_results():
     finally:
         torch.set_num_threads(old)
     assert np.array_equal(outs[0], outs[1])
-    code = ("import numpy as np, torch, sys; from caffe_compat import blas_order as b; "
+    code = ("import numpy as np, torch, sys; from caffe_compat.kernels import blas_order as b; "
             "x = torch.from_numpy(np.load(sys.argv[1])); w = torch.from_numpy(np.load(sys.argv[2]));"
             "print(b.kernel_name()); np.save(sys.argv[3], b.conv2d(x, w, (1, 1), (0, 0), (1, 1), 1).numpy())")
     import tempfile

@@ -88,3 +88,15 @@ def test_label_count_mismatch_names_layer():
 def test_label_out_of_range_names_layer():
     with pytest.raises(NetError, match="layer 'swl'.*label values"):
         softmax_loss()(tensor(X), tensor([0, 3, 1, 1]))
+
+
+@pytest.mark.parametrize("labels, named", [([0, 3, 1, 1], r"\[3\]"), ([0, -1, 1, 2], r"\[-1\]"),
+                                           ([5, 1, -2, 0], r"\[-2, 5\]")])
+def test_label_out_of_range_in_either_pass_names_the_values(labels, named):
+    # the range is checked where the gather reading p[label] refuses an index (the CPU), so
+    # the autograd forward and the explicit training pass report it alike
+    layer = softmax_loss()
+    with pytest.raises(NetError, match=r"layer 'swl'.*label values.*" + named):
+        layer(tensor(X), tensor(labels))
+    with pytest.raises(NetError, match=r"layer 'swl'.*label values.*" + named):
+        layer.explicit_forward(tensor(X), tensor(labels))
