@@ -16,10 +16,12 @@ BLAS calls, so neither collapses. This module keeps torch's thread count at the 
   did not slow a 2-thread forward in our measurements), while a busy loop at nice 0 or
   below keeps its core (it shares it evenly, or wins it). ``steal`` (a hypervisor's other
   guests) counts as held;
-- before the first window, and after a pause longer than :data:`STALE_WINDOW_S` (no pass ran,
-  so the window since the last check tells what other processes did then, not now), the
-  threads runnable right now (``/proc/loadavg``) stand for it, both ways: a neighbour that
-  ended during the pause gives its core back at once, one that started takes it at once;
+- before the first window, the threads runnable right now (``/proc/loadavg``) stand for it;
+  after a pause longer than :data:`STALE_WINDOW_S` (no pass ran, so the window since the last
+  check tells what other processes did then, not now) they may only give cores back: a
+  neighbour that ended during the pause leaves no thread runnable, and its core comes back
+  at once. They never take one (``/proc/loadavg`` cannot tell a busy loop at nice 10, whose
+  core the scheduler gives us back, from one at nice -5): the next window decides that;
 - checked lazily, at most every :data:`CHECK_INTERVAL_S` seconds, when a forward, a step or
   a batch starts (:func:`usable_threads` is a clock read between two checks); a core counts
   as held once others used :data:`HELD_FRACTION` of it over a window; the count of held cores
@@ -279,11 +281,14 @@ class CoreMonitor:
             t0, busy0, total0, own0, _ = self.last
             elapsed = now - t0
             # a window much longer than the interval (no pass ran for a while) tells what other
-            # processes did then, not now: it starts a new window, and the threads runnable
-            # right now decide until that window ends
+            # processes did then, not now: it starts a new window, and cores held before the
+            # pause come back at once if nothing else is runnable now (see the module doc)
             if elapsed > self.stale:
                 self.last = (now, busy, total, own, list(cpus))
-                self._snapshot()
+                runnable_now = max(0, min(self.cores - 1, self.runnable()))
+                if runnable_now < self.held:
+                    self.held, self.lower_windows = runnable_now, 0
+                self.usable = max(1, self.cores - self.held)
                 return
             if 0 < elapsed and total > total0:
                 ncpu = len(cpus)
