@@ -91,7 +91,7 @@ class CompiledRun:
                 if batch:         # small work on one thread, large products on all
                     want = many if batch >= parallel_from else 1
                     if want != current:
-                        torch.set_num_threads(want)
+                        threads.set_pass_threads(want)
                         current = want
                 outs = fn(*[values[b] for b in bottoms])
                 if isinstance(outs, torch.Tensor):
@@ -104,7 +104,7 @@ class CompiledRun:
                 if new:
                     first[name] = t
         if current != many:
-            torch.set_num_threads(many)
+            threads.set_pass_threads(many)
         return values, first, None
 
 

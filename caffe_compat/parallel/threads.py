@@ -323,7 +323,9 @@ class CoreMonitor:
 
 _monitor = None
 _fixed = None
-_state = {"applied": None, "ceiling": None}
+# applied: the count the policy set last (main thread); ceiling: the program's count;
+# override: (ceiling, applied) before the program changed the count, until it puts it back
+_state = {"applied": None, "ceiling": None, "override": None}
 
 
 def _fixed_count():
@@ -364,32 +366,95 @@ def held_cores():
     return 0 if _fixed_count() else monitor().held
 
 
+_torch_set = None               # torch's own set_num_threads, once wrapped (see _watch_user)
+
+
+def _watch_user():
+    """Wrap ``torch.set_num_threads`` (once) so that a count the program sets is known as
+    such: it becomes the policy's ceiling (:func:`_user_count`). Comparing torch's count with
+    the one the policy set cannot tell a program that sets the same count from no call at
+    all, nor a count put back from a count chosen. Returns torch's own setter."""
+    global _torch_set
+    if _torch_set is None:
+        import torch
+        original = torch.set_num_threads
+        original = getattr(original, "__wrapped__", original)
+
+        def set_num_threads(n):
+            original(n)
+            _user_count(int(n))
+        set_num_threads.__wrapped__ = original
+        set_num_threads.__doc__ = original.__doc__
+        set_num_threads.__name__ = "set_num_threads"
+        torch.set_num_threads = set_num_threads
+        _torch_set = original
+    return _torch_set
+
+
+def _user_count(n):
+    """A count the program set with ``torch.set_num_threads``: the ceiling from now on. A
+    call that puts back the count the policy had set when an earlier call changed it (the
+    pattern ``saved = torch.get_num_threads(); torch.set_num_threads(k); ...;
+    torch.set_num_threads(saved)``) ends that change instead: the ceiling before it comes
+    back, and a count the policy had lowered for a busy neighbour does not become the
+    program's choice."""
+    if threading.current_thread() is not threading.main_thread():
+        return                        # another thread's own count (OpenMP's is per thread)
+    override = _state["override"]
+    if override is not None and n == override[1]:
+        _state["ceiling"], _state["override"] = override[0], None
+    else:
+        if override is None and _state["applied"] is not None:
+            _state["override"] = (_state["ceiling"], _state["applied"])
+        _state["ceiling"] = n
+    _state["applied"] = n
+
+
 def set_max_threads(n):
     """The most threads torch may use from now on (as ``torch.set_num_threads``; the policy
     stays below it)."""
-    import torch
     n = int(n)
     if n < 1:
         raise ValueError(f"n: expected a positive number of threads, got {n}")
-    _state["ceiling"] = n
-    torch.set_num_threads(n)
-    _state["applied"] = n
+    _watch_user()(n)
+    _state["ceiling"], _state["override"], _state["applied"] = n, None, n
+
+
+def max_threads():
+    """The policy's ceiling: the count the program set (``torch.set_num_threads``,
+    :func:`set_max_threads`), or torch's count when the policy first ran."""
+    return _state["ceiling"]
+
+
+def set_pass_threads(n):
+    """torch's count for a part of a pass (the fast path's per-layer rule), not a ceiling:
+    the pass puts the count :func:`apply` chose back when it ends."""
+    _watch_user()(n)
 
 
 def apply(work=None):
     """Set torch's intra-op thread count for the pass about to start: 1 when ``work`` (the
     multiply-adds of its largest layer) is below :data:`SMALL_WORK`, else
-    :func:`usable_threads`, never above the count the user set. Returns the count."""
+    :func:`usable_threads`, never above the count the program set. Returns the count.
+
+    In a thread other than the main one (a worker of ``run_eval``'s pool), OpenMP's count is
+    that thread's own: it is set there, and the main thread's record is left alone."""
     import torch
+    setter = _watch_user()
     current = torch.get_num_threads()
-    if current != _state["applied"]:
-        # first call, or the user called torch.set_num_threads: that count is the ceiling
-        _state["ceiling"] = current
+    main = threading.current_thread() is threading.main_thread()
+    if _state["ceiling"] is None:
+        _state["ceiling"] = current   # the process's count when the policy first runs
+    elif main and current != _state["applied"]:
+        # set by a setter bound before the wrapper (from torch import set_num_threads) or
+        # by OpenMP's own calls: the program's choice
+        _state["ceiling"], _state["override"] = current, None
     ceiling = _state["ceiling"]
     want = 1 if work is not None and work < SMALL_WORK else min(ceiling, usable_threads())
     if want != current:
-        torch.set_num_threads(want)
-    _state["applied"] = want
+        setter(want)
+    if main:
+        _state["applied"] = want
     return want
 
 

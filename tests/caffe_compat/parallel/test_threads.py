@@ -200,6 +200,57 @@ def test_import_sets_the_spin_before_torch(tmp_path):
     assert out.stdout.strip() == "None"         # the user's choice stands
 
 
+@pytest.fixture(autouse=True)
+def _policy_state_restored():
+    """Each test starts from and leaves the policy's record and torch's count as they were."""
+    saved, count = dict(threads._state), torch.get_num_threads()
+    yield
+    threads._state.clear()
+    threads._state.update(saved)
+    threads._watch_user()(count)
+
+
+def test_a_count_put_back_ends_the_programs_change(monkeypatch):
+    # the pattern of many programs (and of run_eval): saved = get; set(k); ...; set(saved).
+    # A count the policy had lowered for a busy neighbour is put back, not made the
+    # program's choice, and while the change lasts the policy stays below k
+    usable = {"n": 1}
+    monkeypatch.setattr(threads, "usable_threads", lambda: usable["n"])
+    torch.set_num_threads(2)
+    assert threads.apply(10 ** 9) == 1          # a neighbour holds a core
+    saved = torch.get_num_threads()
+    assert saved == 1
+    torch.set_num_threads(1)                    # the program asks for one thread ...
+    usable["n"] = 2                             # ... the neighbour leaves
+    assert threads.apply(10 ** 9) == 1          # the program's 1 is the ceiling
+    torch.set_num_threads(saved)                # put back: the change ends
+    assert threads.max_threads() == 2
+    assert threads.apply(10 ** 9) == 2          # the cores come back
+
+
+def test_the_same_count_set_again_is_the_programs_choice(monkeypatch):
+    monkeypatch.setattr(threads, "usable_threads", lambda: 1)
+    torch.set_num_threads(2)
+    assert threads.apply(10 ** 9) == 1
+    torch.set_num_threads(1)                    # torch's count was 1 already: still a choice
+    monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+    assert threads.apply(10 ** 9) == 1          # the neighbour left; the program's 1 holds
+
+
+def test_apply_in_another_thread_leaves_the_main_threads_record(monkeypatch):
+    import threading
+    monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+    torch.set_num_threads(2)
+    assert threads.apply(10 ** 9) == 2
+    before = dict(threads._state)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(threads.apply(10)))
+    worker.start()
+    worker.join()
+    assert got == [1] and threads._state == before
+    assert torch.get_num_threads() == 2         # OpenMP's count is per thread
+
+
 def test_apply_respects_the_users_count_and_small_work(monkeypatch):
     saved = torch.get_num_threads()
     monkeypatch.setattr(threads, "usable_threads", lambda: 8)
@@ -299,21 +350,21 @@ layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }""", seed=1)
     saved = torch.get_num_threads()
     seen = []
     real = torch.set_num_threads
+    pass_threads = threads.set_pass_threads
 
     def spy(n):
         seen.append(n)
-        real(n)
+        pass_threads(n)
     try:
         real(2)
         with torch.inference_mode():
             plain = net.forward(data=x)["prob"].clone()
-            monkeypatch.setattr(torch, "set_num_threads", spy)
+            monkeypatch.setattr(threads, "set_pass_threads", spy)
             per_layer = net.forward(data=x)["prob"].clone()
             monkeypatch.setattr(threads, "PER_LAYER", False)
             whole = net.forward(data=x)["prob"].clone()
         assert torch.get_num_threads() == 2
     finally:
-        monkeypatch.setattr(torch, "set_num_threads", real)
         real(saved)
         threads._state["applied"] = None
     assert torch.equal(plain, per_layer) and torch.equal(plain, whole)
