@@ -17,8 +17,9 @@ BLAS calls, so neither collapses. This module keeps torch's thread count at the 
   below keeps its core (it shares it evenly, or wins it). ``steal`` (a hypervisor's other
   guests) counts as held;
 - before the first window, the threads runnable right now (``/proc/loadavg``) stand for it;
-  after a pause longer than :data:`STALE_WINDOW_S` (no pass ran, so the window since the last
-  check tells what other processes did then, not now) they may only give cores back: a
+  after a pause longer than :data:`STALE_WINDOW_S` (a window in which this process used
+  less than half a core: no pass ran, so the window tells what other processes did then, not
+  now) they may only give cores back: a
   neighbour that ended during the pause leaves no thread runnable, and its core comes back
   at once. They never take one (``/proc/loadavg`` cannot tell a busy loop at nice 10, whose
   core the scheduler gives us back, from one at nice -5): the next window decides that;
@@ -283,7 +284,9 @@ class CoreMonitor:
             # a window much longer than the interval (no pass ran for a while) tells what other
             # processes did then, not now: it starts a new window, and cores held before the
             # pause come back at once if nothing else is runnable now (see the module doc)
-            if elapsed > self.stale:
+            # paused: a long window in which this process hardly ran (a long window of our
+            # own work, a CNN+D step of several seconds between two checks, still decides)
+            if elapsed > self.stale and (own - own0) < 0.5 * elapsed:
                 self.last = (now, busy, total, own, list(cpus))
                 runnable_now = max(0, min(self.cores - 1, self.runnable()))
                 if runnable_now < self.held:

@@ -151,6 +151,23 @@ def test_after_an_idle_gap_runnable_threads_may_only_give_cores_back():
     assert mon.check() == 1
 
 
+def test_a_long_window_of_our_own_work_decides():
+    # a training step of several seconds between two checks is no pause: its window counts
+    m = FakeMachine()
+    mon = m.monitor()
+    m.ours = 2.0
+    m.advance(0.3)
+    assert mon.check() == 2
+    m.others, m.ours = 1.0, 1.0                 # a neighbour takes a core during a long step
+    m.advance(4.0)
+    assert mon.check() == 1
+    m.others, m.ours = 0.0, 2.0                 # gone: two long windows give it back
+    m.advance(4.0)
+    assert mon.check() == 1
+    m.advance(4.0)
+    assert mon.check() == 2
+
+
 def test_quota_caps_the_cores():
     m = FakeMachine(ncpu=4)
     mon = threads.CoreMonitor(read_stat=m.stat, own_cpu=lambda: m.own, clock=lambda: m.t,
