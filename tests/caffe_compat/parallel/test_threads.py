@@ -219,8 +219,10 @@ def test_import_sets_the_spin_before_torch(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _policy_state_restored():
-    """Each test starts from and leaves the policy's record and torch's count as they were."""
+    """Each test starts from the record of a process whose policy has not run yet, and
+    leaves the record and torch's count as they were."""
     saved, count = dict(threads._state), torch.get_num_threads()
+    threads._state.update(applied=None, ceiling=None, override=None)
     yield
     threads._state.clear()
     threads._state.update(saved)
