@@ -299,7 +299,7 @@ class FoldedConv:
         self.unfused_relu = not FUSE_RELU and has_relu
         self.add = add
         self._key = None
-        self._packed_for = None
+        self._packed_for = {}           # (input shape, threads) -> packed weights
 
     def _params(self):
         out = [self.conv.weight] + ([self.conv.bias] if self.conv.bias_term else [])
@@ -330,8 +330,6 @@ class FoldedConv:
         if not (PACKED_WEIGHTS and ONEDNN_PACKING):
             return self.weight
         key = (tuple(x.shape), torch.get_num_threads())
-        if self._packed_for is None:
-            self._packed_for = {}
         packed = self._packed_for.get(key)
         if packed is None:
             if len(self._packed_for) >= 8:
@@ -346,7 +344,7 @@ class FoldedConv:
         if key != self._key:
             self._fold()
             self._key = key
-            self._packed_for = None
+            self._packed_for.clear()
         conv = self.conv
         if self.add:
             # relu(conv(x) + other) or conv(x) + other in one oneDNN primitive (post-ops)

@@ -252,13 +252,12 @@ class CoreMonitor:
         self._sample(self.clock())
         # until the first window has passed, the threads runnable right now stand for the
         # cores held (a busy neighbour is there before our first forward)
-        self._snapshot()
-
-    def _snapshot(self):
-        """The cores held as the threads runnable besides us right now say."""
-        self.held = max(0, min(self.cores - 1, self.runnable()))
-        self.lower_windows = 0
+        self.held = self._runnable_held()
         self.usable = max(1, self.cores - self.held)
+
+    def _runnable_held(self):
+        """The cores held as the threads runnable besides us right now say."""
+        return max(0, min(self.cores - 1, self.runnable()))
 
     def _sample(self, now):
         cpus = self.cpus_source()
@@ -281,19 +280,15 @@ class CoreMonitor:
         if self.last is not None and tuple(self.last[4]) == tuple(cpus):
             t0, busy0, total0, own0, _ = self.last
             elapsed = now - t0
-            # a window much longer than the interval (no pass ran for a while) tells what other
-            # processes did then, not now: it starts a new window, and cores held before the
-            # pause come back at once if nothing else is runnable now (see the module doc)
-            # paused: a long window in which this process hardly ran (a long window of our
-            # own work, a CNN+D step of several seconds between two checks, still decides)
+            # a long window in which this process hardly ran (a pause) tells what other
+            # processes did then, not now: it only starts a new window, and cores held before
+            # the pause come back at once if nothing else is runnable now (see the module doc);
+            # a long window of our own work (a CNN+D step of seconds between two checks) decides
             if elapsed > self.stale and (own - own0) < 0.5 * elapsed:
-                self.last = (now, busy, total, own, list(cpus))
-                runnable_now = max(0, min(self.cores - 1, self.runnable()))
+                runnable_now = self._runnable_held()
                 if runnable_now < self.held:
                     self.held, self.lower_windows = runnable_now, 0
-                self.usable = max(1, self.cores - self.held)
-                return
-            if 0 < elapsed and total > total0:
+            elif 0 < elapsed and total > total0:
                 ncpu = len(cpus)
                 # the window's length from the ticks themselves (all CPUs tick together)
                 window = (total - total0) / (self.ticks_per_s * ncpu)

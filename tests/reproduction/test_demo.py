@@ -121,7 +121,8 @@ def _hold_a_core(seconds):
     def pinned():
         os.sched_setaffinity(0, {cpus[-1]})
         os.setpriority(os.PRIO_PROCESS, 0, nice)
-    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    loop = (f"import time\nend = time.monotonic() + {seconds}\n"
+            "while time.monotonic() < end:\n    pass\n")
     return subprocess.Popen([sys.executable, "-c", loop], preexec_fn=pinned), nice
 
 
