@@ -140,15 +140,20 @@ def inner_product(x, weight, transpose):
     y = torch.empty((m, n), dtype=torch.float32)
     if k == 0:
         return y.zero_()
-    xa, wa, ya = x.numpy(), w.numpy(), y.numpy()
+    inner_product_call(m, n, k, transpose)(x.numpy(), w.numpy(), y.numpy())
+    return y
+
+
+def inner_product_call(m, n, k, transpose):
+    """The exact product :func:`inner_product` runs for these sizes (K > 0), as ``call(x,
+    weight, out)`` on float32 arrays: chosen once where the sizes are known ahead (a training
+    pass's layers), the thread count read at each call."""
     small = m * n * k <= SMALL_MNK
     if transpose:
-        _exact_gemm.gemm(xa, wa, ya, not small, _threads())
-    elif small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
-        _exact_gemm.gemm_tn_small(wa, xa, ya)
-    else:
-        _exact_gemm.gemm(xa, wa.T, ya, True, _threads())
-    return y
+        return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa, ya, not small, _threads())
+    if small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
+        return lambda xa, wa, ya: _exact_gemm.gemm_tn_small(wa, xa, ya)
+    return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa.T, ya, True, _threads())
 
 
 def kernel_name():

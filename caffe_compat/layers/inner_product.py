@@ -38,10 +38,10 @@ def inner_product_backward(grad, x, weight, transpose, need_x, need_weight, need
     ``(bottom diff, weight diff, bias diff)`` by torch's kernels, None where not needed (the
     autograd Function's backward and the explicit one, so both give the same bits)."""
     gx = gw = gb = None
-    if need_x:
-        gx = grad @ weight.t() if transpose else grad @ weight
+    if need_x:         # torch.mm: what ``@`` runs for two matrices, one dispatch less
+        gx = torch.mm(grad, weight.t()) if transpose else torch.mm(grad, weight)
     if need_weight:
-        gw = x.t() @ grad if transpose else grad.t() @ x
+        gw = torch.mm(x.t(), grad) if transpose else torch.mm(grad.t(), x)
     if need_bias:
         gb = grad.sum(0)
     return gx, gw, gb
@@ -102,7 +102,37 @@ class InnerProduct(Layer):
     def explicit_ready(self):
         return blas_order.usable_in_training(*self.blobs)
 
+    _explicit_prep = None
+
+    def _explicit_prepared(self, x):
+        """What a training pass's product needs for bottoms of ``x``'s shape, decided once:
+        ``(shape, weight, bias, detached weight, its array, detached bias, product call)``
+        while the parameters keep their storage, else None (a bottom that is not (M, K) with
+        ``axis`` 1, an empty one, or products not exact)."""
+        prep = self._explicit_prep
+        params = self._parameters
+        weight, bias = params["weight"], params.get("bias")
+        if prep is not None and prep[0] == x.shape and prep[1] is weight and \
+                prep[2] is bias and prep[3].data_ptr() == weight.data_ptr() and \
+                (bias is None or prep[5].data_ptr() == bias.data_ptr()):
+            return prep
+        if x.dim() != 2 or self.axis != 1 or x.shape[1] != self.K or x.shape[0] == 0 or \
+                self.K == 0 or not blas_order.usable_in_training(x, weight):
+            return None
+        w = weight.detach()
+        prep = self._explicit_prep = (
+            x.shape, weight, bias, w, w.numpy(), bias.detach() if bias is not None else None,
+            blas_order.inner_product_call(x.shape[0], self.N, self.K, self.transpose))
+        return prep
+
     def explicit_forward(self, x):
+        prep = self._explicit_prepared(x) if x.is_cpu and x.dtype == torch.float32 else None
+        if prep is not None:          # what the lines below do for an (M, K) bottom
+            y = torch.empty((x.shape[0], self.N), dtype=torch.float32)
+            prep[6](x.numpy(), prep[4], y.numpy())
+            if prep[5] is not None:
+                y.add_(prep[5])
+            return (y,), (x, prep[3], None)
         lead = x.shape[:self.axis]
         if x.shape[self.axis:].numel() != self.K:
             self.fail(f"input size {x.shape[self.axis:].numel()} (shape {tuple(x.shape)}) does "

@@ -32,6 +32,14 @@ def softmax_loss_forward(x, labels, valid, axis, norm):
     return loss, prob, index
 
 
+def _gather_loss(x, index, axis, negative_norm):
+    """:func:`softmax_loss_forward` for every position counted, with the labels already in
+    the index's shape and ``-norm`` given: ``(loss, prob)``."""
+    prob = torch.softmax(x, dim=axis)
+    logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
+    return torch.div(logs.sum(), negative_norm), prob
+
+
 _MINUS_ONES = {}
 
 
@@ -154,15 +162,60 @@ class SoftmaxWithLoss(LossLayer):
 
     # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward); the
     # second top (probabilities) takes no diff, as in Caffe.
+    _explicit_shapes = None
+
+    def _explicit_plan(self, x, label):
+        """Per shape pair, decided once: ``(x shape, label shape, index shape, normalizer,
+        -normalizer as a float32 0-d tensor or None, -1 source, [loss diff, its scale])`` where
+        every position counts (no ``ignore_label``) and ``x`` is on the CPU, else None: the
+        normalizer then depends only on the shapes, and the labels need no check before the
+        gather (which checks every index on the CPU). Dividing by a 0-d float32 tensor holding
+        the normalizer exactly gives the bits of dividing by the Python number (both are
+        CPU scalars to torch's kernel), one conversion less."""
+        plan = self._explicit_shapes
+        if plan is not None and plan[0] == x.shape and plan[1] == label.shape:
+            return plan
+        if self.ignore_label is not None or not x.is_cpu:
+            return None
+        outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
+        if outer * inner != label.numel():
+            return None               # the generic path reports it
+        index_shape = tuple(x.shape[:self.axis]) + (1,) + tuple(x.shape[self.axis + 1:])
+        norm = normalizer(self.mode, outer, inner, outer * inner)
+        negative = torch.tensor(-norm, dtype=x.dtype) if x.dtype == torch.float32 and \
+            float(np.float32(norm)) == norm else -norm
+        plan = self._explicit_shapes = (x.shape, label.shape, index_shape, norm, negative,
+                                        _minus_ones(index_shape, x.dtype, x.device), [None, None])
+        return plan
+
     def explicit_forward(self, x, label):
-        lab, valid, norm = self._labels(x, label)
-        loss, prob, index = self._forward(softmax_loss_forward, x, lab, valid, self.axis, norm)
+        plan = self._explicit_plan(x, label)
+        if plan is None:
+            lab, valid, norm = self._labels(x, label)
+            loss, prob, index = self._forward(softmax_loss_forward, x, lab, valid, self.axis,
+                                              norm)
+            tops = (loss, prob) if len(self.param.top) > 1 else (loss,)
+            return tops, (prob, index, valid, norm, None)
+        # the labels straight in the index's shape: the same values unsqueeze gives
+        index = int_labels(label)
+        index = index.view(*plan[2]) if index.is_contiguous() else index.reshape(plan[2])
+        loss, prob = self._forward(_gather_loss, x, index, self.axis, plan[4])
         tops = (loss, prob) if len(self.param.top) > 1 else (loss,)
-        return tops, (prob, index, valid, norm)
+        return tops, (prob, index, None, plan[3], plan)
 
     def explicit_backward(self, saved, top_diffs, bottom_need, param_need):
-        prob, index, valid, norm = saved
+        prob, index, valid, norm, plan = saved
         dloss = top_diffs[0]
         if dloss is None or not bottom_need[0]:
             return [None, None], []
-        return [softmax_loss_backward(prob, index, valid, self.axis, norm, dloss), None], []
+        if plan is None:
+            return [softmax_loss_backward(prob, index, valid, self.axis, norm, dloss), None], []
+        # softmax_loss_backward's operations; the scale ``dloss / norm`` kept while the same
+        # diff comes (the training pass's constant of the loss weight), the product in place
+        # on the fresh copy
+        scale = plan[6]
+        if scale[0] is not dloss:
+            scale[0], scale[1] = dloss, dloss / norm
+        grad = prob.clone()
+        grad.scatter_add_(self.axis, index, plan[5])
+        return [grad.mul_(scale[1]), None], []

@@ -51,6 +51,26 @@ class TrainPlan:
         self.explicit_layers = explicit_layers
         self.grad_blobs = grad_blobs          # blobs that carry a diff in autograd's pass
         self.loss_tops = loss_tops            # (top name, float32 scalar of its weight)
+        # what each pass does per layer, worked out here once: the forward's records
+        # (kind, module, bottoms, tops, tops not written in place, (top index, weight) of the
+        # weighted tops, the backward's record or None) and the backward's (module, bottoms,
+        # tops, bottom needs, param needs, (bottom, index) of the bottoms that take a diff,
+        # (parameter, index) of the parameters that do)
+        self.forward_records = []
+        for kind, module, bottoms, tops, in_places, weights, explicit, bottom_need, \
+                param_need, blobs in steps:
+            backward = None
+            if explicit:
+                backward = (module, bottoms, tops, bottom_need, param_need,
+                            tuple((b, i) for i, (b, n) in enumerate(zip(bottoms, bottom_need))
+                                  if n),
+                            tuple((p, i) for i, (p, n) in enumerate(zip(blobs, param_need))
+                                  if n))
+            self.forward_records.append((
+                kind, module, bottoms, tops,
+                tuple(name for name, in_place in zip(tops, in_places) if not in_place),
+                tuple((i, w) for i, w in enumerate(weights) if w), backward))
+        self.blob_records = None              # (blob, name, carries a diff), set at first use
 
     _ready_state = None
     _ready = False
@@ -74,53 +94,62 @@ class TrainPlan:
         (a tensor) or None."""
         net = self.net
         threads.apply_for_net(net)          # the cores we can get, 1 for a small net
-        ref = net._ref
+        ref = net._buffers["_ref"]          # (Module.__getattr__'s look-up, done directly)
         values, first, saved = {}, {}, []
         loss = None
-        for step in self.steps:
-            kind, module, bottoms, tops_names, in_places, weights, explicit = step[:7]
-            if kind == "input":
+        for kind, module, bottoms, tops_names, firsts, weighted, backward in \
+                self.forward_records:
+            if backward is not None:
+                tops, state = module.explicit_forward(*[values[b] for b in bottoms])
+                saved.append((backward, state))
+            elif kind == "input":
                 tops = tuple(torch.zeros(net._blob_shapes[name], dtype=ref.dtype,
                                          device=ref.device) for name in tops_names)
             else:
-                args = [values[b] for b in bottoms]
-                if explicit:
-                    tops, state = module.explicit_forward(*args)
-                    saved.append((step, state))
-                else:
-                    tops = module(*args)
-                    if isinstance(tops, torch.Tensor):
-                        tops = (tops,)
+                tops = module(*[values[b] for b in bottoms])
+                if isinstance(tops, torch.Tensor):
+                    tops = (tops,)
                 if kind == "data":
                     tops = tuple(t if t.dtype == ref.dtype and t.device == ref.device
                                  else t.to(device=ref.device, dtype=ref.dtype) for t in tops)
-            for name, t, in_place, w in zip(tops_names, tops, in_places, weights):
-                if not in_place:
-                    first[name] = t
-                values[name] = t
-                if w:
-                    if w != 1.0:
-                        term = t.sum() * w
-                    else:              # the sum of a 0-d loss is the loss, bit for bit
-                        term = t if t.dim() == 0 else t.sum()
-                    loss = term if loss is None else loss + term
-        net.loss = loss
-        dropped = self.grad_blobs
-        for name, blob in net.blobs.items():
-            blob._set(values.get(name), first.get(name), False, name in dropped)
+            values.update(zip(tops_names, tops))
+            if firsts:
+                for name in firsts:
+                    first[name] = values[name]
+            for i, w in weighted:
+                t = tops[i]
+                if w != 1.0:
+                    term = t.sum() * w
+                else:                  # the sum of a 0-d loss is the loss, bit for bit
+                    term = t if t.dim() == 0 else t.sum()
+                loss = term if loss is None else loss + term
+        net.__dict__["loss"] = loss         # a plain attribute: Module.__setattr__'s checks skipped
+        records = self.blob_records
+        if records is None or len(records) != len(net.blobs):
+            dropped = self.grad_blobs
+            records = self.blob_records = [(blob, name, name in dropped)
+                                           for name, blob in net.blobs.items()]
+        for blob, name, carries in records:
+            blob._set(values.get(name), first.get(name), False, carries)
         diffs = dict(self.loss_tops)
-        for step, state in reversed(saved):
-            _, module, bottoms, tops_names, _, _, _, bottom_need, param_need, blobs = step
-            top_diffs = [diffs.pop(name, None) for name in tops_names]
-            if all(d is None for d in top_diffs):
+        pop = diffs.pop
+        for (module, bottoms, tops_names, bottom_need, param_need, bottom_targets,
+             param_targets), state in reversed(saved):
+            top_diffs = [pop(name, None) for name in tops_names]
+            for d in top_diffs:
+                if d is not None:
+                    break
+            else:
                 continue                   # feeds no loss: autograd runs nothing here
             bottom_diffs, param_diffs = module.explicit_backward(state, top_diffs, bottom_need,
                                                                  param_need)
-            for name, d, need in zip(bottoms, bottom_diffs, bottom_need):
-                if need and d is not None:
+            for name, i in bottom_targets:
+                d = bottom_diffs[i]
+                if d is not None:
                     diffs[name] = d
-            for p, g, need in zip(blobs, param_diffs, param_need):
-                if not need or g is None:
+            for p, i in param_targets:
+                g = param_diffs[i]
+                if g is None:
                     continue
                 if p.grad is None:         # autograd's AccumulateGrad: the first diff as is
                     p.grad = g if g.is_contiguous() else g.contiguous()
@@ -139,7 +168,7 @@ def plan_for(net):
         holders = [net.layers[key] for _, key, _, _ in net._nodes if net.layers[key].blobs]
         cache = net.__dict__["_train_plan_cache"] = [holders, None, None]
     holders = cache[0]
-    ref = net._ref
+    ref = net._buffers["_ref"]
     key = (ref.device, ref.dtype, net.keep_diffs,
            tuple((id(p), p.requires_grad, p.dtype, p.is_cpu) for m in holders
                  for p in m._parameters.values()))

@@ -93,14 +93,32 @@ class SGDSolver(Solver):
     def compute_update_values(self, diffs, rate, lr_groups):
         """:meth:`compute_update_value` for every learnable parameter as fused calls: one call
         per step for all parameters where the step is the same for all, one per ``lr_mult``
-        (``lr_groups``: lists of indices) where it is not; the same operations per element."""
-        momentum = float(_f32(self.param.momentum))
-        history = self.history[:len(diffs)]
-        torch._foreach_mul_(history, momentum)
-        for indices in lr_groups:
-            torch._foreach_add_([history[i] for i in indices], [diffs[i] for i in indices],
-                                alpha=self.local_rate(rate, indices))
+        (``lr_groups``: lists of indices) where it is not; the same operations per element.
+        The momentum is a float32 0-d tensor: torch multiplies by it as by the Python number
+        (both are CPU scalars to its kernel, the number rounded to float32 first), without
+        making a tensor of the number at each call."""
+        history = self.history if len(self.history) == len(diffs) else \
+            self.history[:len(diffs)]
+        torch._foreach_mul_(history, self._momentum_scalar(history))
+        if len(lr_groups) == 1:               # one lr_mult: every parameter in one call
+            torch._foreach_add_(history, diffs, alpha=self.local_rate(rate, lr_groups[0]))
+        else:
+            for indices in lr_groups:
+                torch._foreach_add_([history[i] for i in indices], [diffs[i] for i in indices],
+                                    alpha=self.local_rate(rate, indices))
         torch._foreach_copy_(diffs, history)
+
+    _momentum = (None, None)
+
+    def _momentum_scalar(self, history):
+        """``momentum`` for ``history`` on the CPU as a float32 0-d tensor (made again when the
+        parameter changes), else as a Python number."""
+        value = self.param.momentum
+        if not history or not history[0].is_cpu:
+            return float(_f32(value))
+        if self._momentum[0] != value:
+            self._momentum = (value, torch.tensor(float(_f32(value)), dtype=torch.float32))
+        return self._momentum[1]
 
     def local_rate(self, rate, indices):
         """``rate * lr_mult`` of the parameters ``indices`` (one ``lr_mult``), as a float."""
@@ -133,8 +151,11 @@ class SGDSolver(Solver):
         if p.iter_size != 1:
             torch._foreach_mul_(diffs, float(_f32(1) / _f32(p.iter_size)))
         for indices, local_decay in decay_groups:
-            group = [diffs[i] for i in indices]
-            values = [data[i] for i in indices]
+            if len(indices) == len(diffs):    # one decay_mult: every parameter in one call
+                group, values = diffs, data
+            else:
+                group = [diffs[i] for i in indices]
+                values = [data[i] for i in indices]
             if p.regularization_type != "L2":
                 values = torch._foreach_sign(values)
             torch._foreach_add_(group, values, alpha=float(local_decay))
