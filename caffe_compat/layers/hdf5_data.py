@@ -29,6 +29,5 @@ class HDF5Data(Layer):
         return [(self.source.batch_size,) + s for s in self.source.row_shapes]
 
     def forward(self):
-        arrays = self.source.next_batch()
-        tops = tuple(torch.from_numpy(a) for a in arrays)
-        return tops[0] if len(tops) == 1 else tops
+        tops = [torch.from_numpy(a) for a in self.source.next_batch()]
+        return tops[0] if len(tops) == 1 else tuple(tops)

@@ -169,9 +169,9 @@ def plan_for(net):
         cache = net.__dict__["_train_plan_cache"] = [holders, None, None]
     holders = cache[0]
     ref = net._buffers["_ref"]
-    key = (ref.device, ref.dtype, net.keep_diffs,
-           tuple((id(p), p.requires_grad, p.dtype, p.is_cpu) for m in holders
-                 for p in m._parameters.values()))
+    key = [ref.device, ref.dtype, net.keep_diffs]
+    key += [(id(p), p.requires_grad, p.dtype, p.is_cpu) for m in holders
+            for p in m._parameters.values()]
     if key != cache[1]:
         cache[1], cache[2] = key, _build(net)
     return cache[2]

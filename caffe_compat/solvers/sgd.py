@@ -101,7 +101,7 @@ class SGDSolver(Solver):
             self.history[:len(diffs)]
         torch._foreach_mul_(history, self._momentum_scalar(history))
         if len(lr_groups) == 1:               # one lr_mult: every parameter in one call
-            torch._foreach_add_(history, diffs, alpha=self.local_rate(rate, lr_groups[0]))
+            torch._foreach_add_(history, diffs, alpha=float(rate * self._lr_mults[0]))
         else:
             for indices in lr_groups:
                 torch._foreach_add_([history[i] for i in indices], [diffs[i] for i in indices],
@@ -168,12 +168,15 @@ class SGDSolver(Solver):
         if p.display and self.iter % p.display == 0:
             self.log.info(f"Iteration {self.iter}, lr = {g(rate)}", "sgd_solver.cpp:112")
         self.learning_rate = rate
-        with torch.no_grad():
-            diffs = self._diffs()
+        diffs = self._diffs()
+        if self.fused_update:
+            # diffs, history blobs and detached parameters only: autograd records nothing
+            # here, so no no_grad block is needed
             self.clip_gradients(diffs)
-            if self.fused_update:
-                self._fused_update(diffs, rate)
-                return
+            self._fused_update(diffs, rate)
+            return
+        with torch.no_grad():
+            self.clip_gradients(diffs)
             for i, diff in enumerate(diffs):
                 self.normalize(i, diff)
                 self.regularize(i, diff)

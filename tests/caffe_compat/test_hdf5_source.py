@@ -243,3 +243,15 @@ def test_reads_only_batches(tmp_path, monkeypatch):
         assert batch[0].shape == (16, 1, 32, 32)
         assert sizes and max(sizes) <= 16, sizes
         assert sum(sizes) == 10 * 16 * 2  # two datasets, ten batches, nothing more
+
+
+def test_batches_are_copies_of_the_rows(tmp_path, monkeypatch):
+    """A layer may write into its tops in place (Caffe's tops are the layer's own blobs): a
+    batch changed by its reader leaves the rows of the next epoch as the file holds them."""
+    monkeypatch.chdir(tmp_path)
+    src = HDF5Source(make_list(str(tmp_path), make_files(str(tmp_path), [7])), ["data"], 3)
+    first = [src.next_batch()[0] for _ in range(2)]         # rows 0-2 (file read), 3-5
+    for batch in first:
+        batch[:] = -1
+    later = [ids(src.next_batch()) for _ in range(3)]        # 6,0,1  2,3,4  5,6,0
+    assert later == [[6, 0, 1], [2, 3, 4], [5, 6, 0]]

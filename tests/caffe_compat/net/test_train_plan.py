@@ -213,3 +213,24 @@ def test_plan_is_decided_again_when_the_settings_change(tmp_path, autograd_only)
         assert not plan.ready()                      # autograd's pass would compute no diff
     kept = Net(str(tmp_path / "net.prototxt"), phase="train", seed=1, keep_diffs=True)
     assert train_plan.plan_for(kept) is None         # kept diffs: autograd's graph
+
+
+def test_parameters_given_new_storage_between_steps(tmp_path, autograd_only):
+    """The explicit pass keeps each layer's detached parameters per shape; parameters given
+    new storage between two steps (``param.data = ...``, as a program loading weights does)
+    are read anew: the same bits as autograd's pass on the same replacement."""
+    solver_file = _files(tmp_path, CASES["two_inner_products"])
+
+    def run(enabled):
+        autograd_only(enabled)
+        solver = get_solver(solver_file)
+        solver.step(2)
+        for i, p in enumerate(solver._params):
+            p.data = torch.full_like(p, 0.01 * (i + 1)) + p.detach() * 0.5
+        solver.step(3)
+        return solver.last_loss, [p.detach().clone() for p in solver._params]
+    loss_explicit, params_explicit = run(True)
+    loss_autograd, params_autograd = run(False)
+    assert loss_explicit == loss_autograd
+    for a, b in zip(params_explicit, params_autograd):
+        assert torch.equal(a, b)
