@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..inference import fast_inference
-from ..parallel import threads
+from ..parallel import pass_choice, threads
 from .blob import Blob, ParamSpecEntry
 from ..data.caffe_random import CaffeRandom, thread_stream
 from ..errors import NetError
@@ -287,7 +287,32 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     def _run(self, inputs, keep=None):
         """One pass over the layers: (values, first versions, total loss). With ``keep`` (a
         set of blob names), a blob is dropped once its last consumer has run, unless kept."""
-        threads.apply_for_net(self, inputs)     # the cores we can get, 1 for a small net
+        want = threads.apply_for_net(self, inputs)  # the cores we can get, 1 for a small net
+        if want > 1 and not torch.is_grad_enabled():
+            niced = threads.niced_neighbours()
+            if niced:                   # niced work on our cores: the count measured
+                return self._run_measured(inputs, keep, want, niced)
+        return self._run_pass(inputs, keep)
+
+    def _run_measured(self, inputs, keep, want, niced):
+        """:meth:`_run_pass` on the thread count :mod:`caffe_compat.parallel.pass_choice`
+        picks for this net and input shape (``want`` or fewer), timed for the next pick."""
+        choice = pass_choice.choice_for(
+            self, tuple((k, tuple(v.shape)) for k, v in inputs.items()))
+        n = choice.count(want, niced)
+        if n != want:
+            threads.set_pass_threads(n)
+        start = choice.clock()
+        try:
+            out = self._run_pass(inputs, keep)
+        finally:
+            if n != want:
+                threads.set_pass_threads(want)
+        choice.record(n, start, choice.clock())
+        return out
+
+    def _run_pass(self, inputs, keep=None):
+        """:meth:`_run` on torch's thread count as set."""
         values, first = {}, {}
         last_use = self._last_use if keep is not None else {}
         plan = fast_inference.plan_for(self, self.blobs if keep is None else keep) \

@@ -194,6 +194,18 @@ def parse_proc_stat(text, cpus, own_niced=False):
     return busy, total
 
 
+def niced_ticks(text, cpus):
+    """Ticks of work at a positive nice value (``/proc/stat``'s ``nice`` column) summed over
+    ``cpus``."""
+    wanted = {f"cpu{c}" for c in cpus}
+    ticks = 0
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[0] in wanted:
+            ticks += int(fields[2])
+    return ticks
+
+
 def _read_proc_stat():
     with open("/proc/stat", "rb") as f:
         return f.read().decode("ascii", "replace")
@@ -244,8 +256,14 @@ class CoreMonitor:
         self.quota_read = False
         self.held = 0                # cores held by others, as last decided
         self.others = 0.0            # cores others used over the last window
+        # cores that work at a positive nice value used over the last window (0 when we are
+        # niced ourselves: then it is counted in ``others``), and whether such work shares
+        # our cores (set at once, cleared after RELEASE_WINDOWS windows without)
+        self.niced_others = 0.0
+        self.contested = False
+        self.quiet_windows = 0
         self.lower_windows = 0
-        self.last = None             # (time, busy ticks, total ticks, own seconds, cpus)
+        self.last = None             # (time, busy ticks, total ticks, own seconds, cpus, nice)
         self.next_check = 0.0
         self.cores = 1
         self.usable = 1
@@ -271,14 +289,17 @@ class CoreMonitor:
             min(len(cpus), math.ceil(self.quota - 1e-9))
         self.cores = max(1, self.cores)
         try:
-            busy, total = parse_proc_stat(self.read_stat(), cpus, self.niced())
+            text = self.read_stat()
+            own_niced = self.niced()
+            busy, total = parse_proc_stat(text, cpus, own_niced)
+            nice = 0 if own_niced else niced_ticks(text, cpus)
         except (OSError, ValueError):
             self.last = None
             self.usable = self.cores
             return
         own = self.own_cpu()
         if self.last is not None and tuple(self.last[4]) == tuple(cpus):
-            t0, busy0, total0, own0, _ = self.last
+            t0, busy0, total0, own0, _, nice0 = self.last
             elapsed = now - t0
             # a long window in which this process hardly ran (a pause) tells what other
             # processes did then, not now: it only starts a new window, and cores held before
@@ -295,7 +316,10 @@ class CoreMonitor:
                 others = ((busy - busy0) / self.ticks_per_s - (own - own0)) / max(window, 1e-3)
                 self.others = max(0.0, others)
                 self._decide(int(self.others + (1.0 - self.held_fraction)))
-        self.last = (now, busy, total, own, list(cpus))
+                self.niced_others = max(0.0, (nice - nice0) / self.ticks_per_s) / \
+                    max(window, 1e-3)
+                self._contest(self.niced_others >= self.held_fraction)
+        self.last = (now, busy, total, own, list(cpus), nice)
         self.usable = max(1, self.cores - self.held)
 
     def _decide(self, held_now):
@@ -307,6 +331,14 @@ class CoreMonitor:
         if self.lower_windows >= self.release_windows:
             self.held = held_now
             self.lower_windows = 0
+
+    def _contest(self, now):
+        if now:
+            self.contested, self.quiet_windows = True, 0
+            return
+        self.quiet_windows += 1
+        if self.quiet_windows >= self.release_windows:
+            self.contested = False
 
     def check(self):
         """The usable thread count, sampling again when the last window is long enough."""
@@ -357,6 +389,17 @@ def usable_threads():
     if fixed:
         return fixed
     return monitor().check()
+
+
+def niced_neighbours():
+    """Cores that other processes' work at a positive nice value took over the last window,
+    while such work shares our cores (0 otherwise, and with a fixed count): the monitor does
+    not count them as held (see the module doc), :mod:`.pass_choice` measures whether they
+    cost a thread anyway."""
+    if _fixed_count():
+        return 0.0
+    mon = monitor()
+    return mon.niced_others if mon.contested else 0.0
 
 
 def held_cores():

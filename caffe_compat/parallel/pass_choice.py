@@ -1,0 +1,132 @@
+"""Threads for an inference pass while other processes' niced work shares our cores: measured.
+
+A busy neighbour at a positive nice value is not a held core (:mod:`.threads`): the scheduler
+gives our threads its core back. But not at once: each of torch's operators waits at its end
+for its slowest thread, and a thread woken on the neighbour's core is scheduled late. Under a
+busy loop at nice 10, a CNN+D forward at batch 1 took 18.9 ms on two threads against 14.6 ms
+on one (7.9 ms on two with the machine idle), while SqueezeNet 1.1 at batch 8 took 60 ms on two
+against 82 ms on one. Which count pays depends on the work per operator and on the scheduler,
+so it is measured, per net and input shape, only while such work is there
+(:func:`caffe_compat.parallel.threads.niced_neighbours`; on an idle machine nothing here runs):
+
+- candidates: the usable count and that count less the cores the niced work took (at least 1);
+- a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
+  count not counted (the thread team wakes), nor a pass after a gap (other work ran first);
+  the median of the last passes on each count decides;
+- the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both,
+  then the other is tried again (the neighbour may have gone or changed); sooner when the
+  median of its last :data:`KEEP` passes exceeds the other's by :data:`REGRET`: then the
+  other is kept, measured anew by its own passes.
+
+Threads only change how work is split: the outputs are the same bits with either count.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+TRIAL_PASSES = 3         # counted passes of a candidate per trial
+HOLD_PASSES = 32         # passes on the faster count before the other is tried again ...
+HOLD_SECONDS = 2.0       # ... and seconds: a trial costs at most a few percent of a pass's time
+KEEP = 5                 # recent pass times kept per count
+GAP_SECONDS = 0.05       # a pass after a longer gap (and longer than itself) is not counted
+REGRET = 1.15            # the kept count's recent median over the other's: the other is kept
+
+
+class PassChoice:
+    """The thread count of one kind of pass (a net at one input shape), from the measured
+    times of its passes (see the module doc); ``clock`` is injectable for tests."""
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.times = {}          # count -> recent pass times (seconds)
+        self.trial = []          # counts of the passes queued for a trial
+        self.best = None
+        self.hold_passes = 0
+        self.hold_until = 0.0
+        self.last_count = None
+        self.skip = False        # the pass after a change of count is not counted
+        self.last_end = None
+        self.deciding = False    # a trial is under way: its end decides
+        self.candidates = ()
+
+    def count(self, usable, niced):
+        """The count for the next pass: ``usable`` (the threads the cores allow) unless
+        ``niced`` (cores other processes' niced work took, 0 when there is none) makes a
+        smaller count measure faster."""
+        fewer = max(1, usable - max(1, math.ceil(niced - 0.5)))
+        if niced <= 0 or usable <= 1 or fewer == usable:
+            return self._use(usable)
+        candidates = (usable, fewer)
+        if candidates != self.candidates:           # new counts: measure both from scratch
+            self.candidates, self.times, self.best = candidates, {}, None
+            self.trial = [c for c in candidates for _ in range(TRIAL_PASSES + 1)]
+            self.deciding = True
+        if not self.trial and self.hold_passes <= 0 and self.clock() >= self.hold_until:
+            other = candidates[1] if self.best == candidates[0] else candidates[0]
+            self.times.pop(other, None)
+            self.trial = [other] * (TRIAL_PASSES + 1)
+            self.deciding = True
+        if self.trial:
+            return self._use(self.trial[0])
+        self.hold_passes -= 1
+        return self._use(self.best)
+
+    def _use(self, n):
+        self.skip = n != self.last_count
+        self.last_count = n
+        return n
+
+    def record(self, n, start, end):
+        """A pass run on ``n`` threads (as :meth:`count` said) from ``start`` to ``end``
+        (``clock`` seconds). A pass after a gap longer than itself (and than
+        :data:`GAP_SECONDS`) is not counted: other work ran before it (another library's
+        threads, a data step), its threads were asleep, its caches cold."""
+        seconds = end - start
+        gap = self.last_end is not None and start - self.last_end > max(GAP_SECONDS, seconds)
+        self.last_end = end
+        if gap:
+            return                   # a trial pass stays queued, to be run again
+        if self.trial and self.trial[0] == n:
+            self.trial.pop(0)
+        if not self.skip:
+            kept = self.times.setdefault(n, [])
+            kept.append(seconds)
+            del kept[:-KEEP]
+        self.skip = False
+        if not self.trial and self.best == n and self.candidates and \
+                self.hold_passes > 0 and len(self.times.get(n, ())) >= KEEP:
+            other = self.candidates[1] if n == self.candidates[0] else self.candidates[0]
+            if self.times.get(other) and \
+                    _median(self.times[n]) > REGRET * _median(self.times[other]):
+                # the kept count got slower than the other was: the other from now on
+                # (its passes measure it anew; the first after the change is not counted)
+                self.best, self.hold_passes = other, HOLD_PASSES
+                self.hold_until = self.clock() + HOLD_SECONDS
+                return
+        if not self.trial and self.deciding and \
+                all(self.times.get(c) for c in self.candidates):
+            self.deciding = False         # a trial has ended: the faster median is kept
+            self.best = min(self.candidates, key=lambda c: _median(self.times[c]))
+            self.hold_passes = HOLD_PASSES
+            self.hold_until = self.clock() + HOLD_SECONDS
+
+
+def _median(values):
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def choice_for(owner, key):
+    """The :class:`PassChoice` of ``owner`` (a net) for passes of kind ``key`` (its input
+    shapes), kept on the owner (at most 16 kinds)."""
+    table = owner.__dict__.get("_pass_choices")
+    if table is None:
+        table = owner.__dict__["_pass_choices"] = {}
+    found = table.get(key)
+    if found is None:
+        if len(table) >= 16:
+            table.clear()
+        found = table[key] = PassChoice()
+    return found

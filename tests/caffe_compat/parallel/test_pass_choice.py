@@ -1,0 +1,160 @@
+"""The thread count of inference passes while niced work shares our cores: measured per net
+and input shape (caffe_compat.parallel.pass_choice), and the monitor's niced-work reading it
+starts from (caffe_compat.parallel.threads.CoreMonitor)."""
+import numpy as np
+import torch
+
+from caffe_compat import Net
+from caffe_compat.parallel import pass_choice, threads
+from caffe_compat.parallel.pass_choice import HOLD_PASSES, KEEP, TRIAL_PASSES, PassChoice
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def run(choice, clock, usable, niced, seconds_for):
+    """One pass: the count the choice gives, timed by ``seconds_for(count)``; returns it."""
+    n = choice.count(usable, niced)
+    start = clock.t
+    clock.t += seconds_for(n)
+    choice.record(n, start, clock.t)
+    return n
+
+
+def test_without_niced_work_the_usable_count_and_no_trial():
+    clock = Clock()
+    choice = PassChoice(clock)
+    assert [run(choice, clock, 2, 0.0, lambda n: 0.01) for _ in range(20)] == [2] * 20
+    assert choice.best is None and not choice.trial
+    assert run(choice, clock, 1, 0.8, lambda n: 0.01) == 1      # one usable: nothing to try
+
+
+def test_both_counts_tried_then_the_faster_kept():
+    clock = Clock()
+    choice = PassChoice(clock)
+    slow_on_two = {2: 0.030, 1: 0.020}.get
+    counts = [run(choice, clock, 2, 0.9, slow_on_two) for _ in range(2 * (TRIAL_PASSES + 1))]
+    assert counts == [2] * (TRIAL_PASSES + 1) + [1] * (TRIAL_PASSES + 1)
+    assert choice.best == 1
+    assert [run(choice, clock, 2, 0.9, slow_on_two) for _ in range(10)] == [1] * 10
+    fast_on_two = {2: 0.010, 1: 0.020}.get
+    other = PassChoice(clock)
+    for _ in range(2 * (TRIAL_PASSES + 1)):
+        run(other, clock, 2, 0.9, fast_on_two)
+    assert other.best == 2
+    # the first pass after a change of count is not counted: a slow first pass on 1 thread
+    # does not decide
+    assert len(other.times[1]) == TRIAL_PASSES
+
+
+def test_the_other_count_is_tried_again_after_the_hold():
+    clock = Clock()
+    choice = PassChoice(clock)
+    times = {2: 0.030, 1: 0.020}
+    for _ in range(2 * (TRIAL_PASSES + 1)):
+        run(choice, clock, 2, 0.9, times.get)
+    assert choice.best == 1
+    held = [run(choice, clock, 2, 0.9, times.get) for _ in range(HOLD_PASSES)]
+    assert held == [1] * HOLD_PASSES
+    clock.t += pass_choice.HOLD_SECONDS                 # passes and seconds both spent
+    times[2] = 0.010                                     # the neighbour has gone
+    # the first pass after the gap is not counted and runs again
+    retried = [run(choice, clock, 2, 0.9, times.get) for _ in range(TRIAL_PASSES + 2)]
+    assert retried == [2] * (TRIAL_PASSES + 2)
+    assert choice.best == 2
+    assert run(choice, clock, 2, 0.9, times.get) == 2
+
+
+def test_a_kept_count_that_gets_slower_gives_way_at_once():
+    clock = Clock()
+    choice = PassChoice(clock)
+    times = {2: 0.010, 1: 0.020}
+    for _ in range(2 * (TRIAL_PASSES + 1)):
+        run(choice, clock, 2, 0.9, times.get)
+    assert choice.best == 2
+    times[2] = 0.050                                     # a neighbour now takes its core
+    counts = [run(choice, clock, 2, 0.9, times.get) for _ in range(KEEP + 2)]
+    assert counts[-1] == 1 and choice.best == 1
+    assert counts.index(1) <= KEEP                       # within KEEP passes, not the hold
+
+
+def test_a_pass_after_a_gap_is_not_counted():
+    clock = Clock()
+    choice = PassChoice(clock)
+    n = choice.count(2, 0.9)
+    clock.t += 0.01
+    choice.record(n, clock.t - 0.01, clock.t)
+    before = list(choice.times.get(2, []))
+    clock.t += 5.0                                       # another library ran meanwhile
+    n = choice.count(2, 0.9)
+    choice.record(n, clock.t, clock.t + 0.5)             # a cold pass: not counted
+    assert choice.times.get(2, []) == before
+    assert len(choice.trial) == 2 * (TRIAL_PASSES + 1) - 1   # still queued, run again
+
+
+def test_more_cores_try_the_count_left_by_the_niced_work():
+    clock = Clock()
+    choice = PassChoice(clock)
+    first = [run(choice, clock, 8, 1.9, lambda n: 0.01) for _ in range(2 * (TRIAL_PASSES + 1))]
+    assert set(first) == {8, 6}                          # two cores' worth of niced work
+
+
+def niced_stat(nice_ticks, busy_ticks, total_per_cpu, ncpu=2):
+    return "".join(f"cpu{c} {busy_ticks if c == 0 else 0} {nice_ticks if c == 1 else 0} 0 "
+                   f"{total_per_cpu - (busy_ticks if c == 0 else 0) - (nice_ticks if c == 1 else 0)}"
+                   f" 0 0 0 0 0 0\n" for c in range(ncpu))
+
+
+def test_monitor_reads_niced_work_without_counting_it_held():
+    state = {"t": 0.0, "nice": 0, "busy": 0}
+
+    def stat():
+        return niced_stat(state["nice"], state["busy"], int(state["t"] * 100))
+    mon = threads.CoreMonitor(read_stat=stat, own_cpu=lambda: state["busy"] / 100,
+                              clock=lambda: state["t"], cpus=lambda: [0, 1],
+                              quota=lambda: None, niced=lambda: False, ticks_per_s=100,
+                              runnable=lambda: 0)
+
+    def window(nice_cores, ours=1.0):
+        state["t"] += 0.3
+        state["nice"] += int(nice_cores * 30)
+        state["busy"] += int(ours * 30)
+        return mon.check()
+    assert window(0.0) == 2 and not mon.contested
+    assert window(0.9) == 2                     # a nice-10 loop: not a held core ...
+    assert mon.contested and abs(mon.niced_others - 0.9) < 0.05   # ... but it is there
+    assert window(0.0) == 2 and mon.contested   # one quiet window is not enough
+    assert window(0.0) == 2 and not mon.contested
+
+
+def test_net_forward_under_niced_work_runs_the_measured_count(monkeypatch):
+    """The same outputs on the count the choice picks; torch's count is the pass's own and
+    put back after it (the policy's record is not the program's choice)."""
+    net = Net("""input: "data" input_shape { dim: 2 dim: 3 dim: 32 dim: 32 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 64 kernel_size: 3 weight_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }""", phase="test", seed=1)
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 32, 32), np.float32))
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+        with torch.inference_mode():
+            expected = net.forward(data=x, keep_blobs=False)["conv"].clone()
+            monkeypatch.setattr(threads, "niced_neighbours", lambda: 0.9)
+            seen = []
+            for _ in range(2 * (TRIAL_PASSES + 1) + 2):
+                got = net.forward(data=x, keep_blobs=False)["conv"]
+                assert torch.equal(got, expected)
+                assert torch.get_num_threads() == 2        # put back after the pass
+            choice = next(iter(net.__dict__["_pass_choices"].values()))
+            seen = set(choice.times)
+        assert seen == {1, 2} and choice.best in (1, 2)
+        assert threads.max_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
