@@ -12,11 +12,12 @@ so it is measured, per net and input shape, only while such work is there
 - candidates: the usable count and that count less the cores the niced work took (at least 1);
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
   count not counted (the thread team wakes), nor a pass after a gap (other work ran first);
-  the median of the last passes on each count decides;
+  the mean of the last passes on each count decides, the larger count kept only when
+  :data:`MARGIN` times faster;
 - the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both,
   then the other is tried again (the neighbour may have gone or changed); sooner when the
-  median of its last :data:`KEEP` passes exceeds the other's by :data:`REGRET`: then the
-  other is kept, measured anew by its own passes.
+  mean of its last :data:`KEEP` passes exceeds the other's by :data:`REGRET` (with the
+  margin): then the other is kept, measured anew by its own passes.
 
 Threads only change how work is split: the outputs are the same bits with either count.
 """
@@ -30,7 +31,11 @@ HOLD_PASSES = 32         # passes on the faster count before the other is tried 
 HOLD_SECONDS = 2.0       # ... and seconds: a trial costs at most a few percent of a pass's time
 KEEP = 5                 # recent pass times kept per count
 GAP_SECONDS = 0.05       # a pass after a longer gap (and longer than itself) is not counted
-REGRET = 1.15            # the kept count's recent median over the other's: the other is kept
+# the larger count is kept only when its mean pass is this much faster: its cost when a
+# neighbour's core comes back late has no bound (2.2x idle measured), the smaller count's is
+# the speed-up of the larger on an idle machine (1.3-1.9x on two cores)
+MARGIN = 1.25
+REGRET = 1.15            # the kept count's recent score over the other's: the other is kept
 
 
 class PassChoice:
@@ -77,6 +82,13 @@ class PassChoice:
         self.last_count = n
         return n
 
+    def _score(self, n):
+        """The mean of the recent passes on ``n`` threads (a throughput: a pass that waited
+        long for a neighbour's core counts in full), the larger count's times :data:`MARGIN`."""
+        kept = self.times[n]
+        mean = sum(kept) / len(kept)
+        return mean * MARGIN if n == self.candidates[0] else mean
+
     def record(self, n, start, end):
         """A pass run on ``n`` threads (as :meth:`count` said) from ``start`` to ``end``
         (``clock`` seconds). A pass after a gap longer than itself (and than
@@ -97,8 +109,7 @@ class PassChoice:
         if not self.trial and self.best == n and self.candidates and \
                 self.hold_passes > 0 and len(self.times.get(n, ())) >= KEEP:
             other = self.candidates[1] if n == self.candidates[0] else self.candidates[0]
-            if self.times.get(other) and \
-                    _median(self.times[n]) > REGRET * _median(self.times[other]):
+            if self.times.get(other) and self._score(n) > REGRET * self._score(other):
                 # the kept count got slower than the other was: the other from now on
                 # (its passes measure it anew; the first after the change is not counted)
                 self.best, self.hold_passes = other, HOLD_PASSES
@@ -106,16 +117,12 @@ class PassChoice:
                 return
         if not self.trial and self.deciding and \
                 all(self.times.get(c) for c in self.candidates):
-            self.deciding = False         # a trial has ended: the faster median is kept
-            self.best = min(self.candidates, key=lambda c: _median(self.times[c]))
+            self.deciding = False         # a trial has ended: the faster is kept
+            self.best = min(self.candidates, key=self._score)
             self.hold_passes = HOLD_PASSES
             self.hold_until = self.clock() + HOLD_SECONDS
 
 
-def _median(values):
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
 
 def choice_for(owner, key):

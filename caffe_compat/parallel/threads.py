@@ -309,6 +309,8 @@ class CoreMonitor:
                 runnable_now = self._runnable_held()
                 if runnable_now < self.held:
                     self.held, self.lower_windows = runnable_now, 0
+                if not self.runnable():      # niced work that ended during the pause
+                    self.contested, self.quiet_windows = False, 0
             elif 0 < elapsed and total > total0:
                 ncpu = len(cpus)
                 # the window's length from the ticks themselves (all CPUs tick together)
