@@ -357,7 +357,8 @@ _monitor = None
 _fixed = None
 # applied: the count the policy set last (main thread); ceiling: the program's count;
 # override: (ceiling, applied) before the program changed the count, until it puts it back
-_state = {"applied": None, "ceiling": None, "override": None}
+# pass_cap: the most threads of the passes under way (a measured choice, see pass_cap())
+_state = {"applied": None, "ceiling": None, "override": None, "pass_cap": None}
 
 
 def _fixed_count():
@@ -475,6 +476,25 @@ def set_pass_threads(n):
     _watch_user()(n)
 
 
+class pass_cap:
+    """``with pass_cap(n):`` the passes inside (a training iteration's forward, backward and
+    update) use at most ``n`` threads: a choice measured by
+    :mod:`caffe_compat.parallel.pass_choice`, not the program's ceiling. ``None``: no cap."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.saved = _state["pass_cap"]
+        if self.n is not None:
+            _state["pass_cap"] = self.n
+        return self
+
+    def __exit__(self, *exc):
+        _state["pass_cap"] = self.saved
+        return False
+
+
 def apply(work=None):
     """Set torch's intra-op thread count for the pass about to start: 1 when ``work`` (the
     multiply-adds of its largest layer) is below :data:`SMALL_WORK`, else
@@ -494,6 +514,9 @@ def apply(work=None):
         _state["ceiling"], _state["override"] = current, None
     ceiling = _state["ceiling"]
     want = 1 if work is not None and work < SMALL_WORK else min(ceiling, usable_threads())
+    cap = _state["pass_cap"]
+    if cap is not None and main:
+        want = min(want, cap)
     if want != current:
         setter(want)
     if main:

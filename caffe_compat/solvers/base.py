@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..parallel import data_parallel as parallel
+from ..parallel import pass_choice, threads
 from ..net import train_plan
 from ..data.caffe_random import set_thread_seed
 from ..errors import SolverError
@@ -226,6 +227,21 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             loss.backward()
         return _f32(loss.item())
 
+    def _measured_iteration(self):
+        """``(choice, thread count, start)`` of an iteration whose thread count is measured
+        (other processes' niced work shares our cores and the net would use several threads:
+        :mod:`caffe_compat.parallel.pass_choice`, as inference forwards do), else ``(None,
+        None, None)`` at the price of a flag read."""
+        niced = threads.niced_neighbours()
+        if not niced:
+            return None, None, None
+        want = threads.apply_for_net(self.net)
+        if want <= 1:
+            return None, None, None
+        choice = pass_choice.choice_for(self, "iteration")
+        count = choice.count(want, niced)
+        return choice, count, choice.clock()
+
     def _display_forward(self):
         """The forward pass of the train net that ``Solve`` runs after the last iteration
         (Caffe's ``net_->Forward(&loss)``, no backward): its loss, float32."""
@@ -251,10 +267,12 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                     break
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
-            loss = _f32(0)
-            for _ in range(p.iter_size):
-                loss = _f32(loss + self._forward_backward())
-            loss = _f32(loss / _f32(p.iter_size))
+            choice, count, started = self._measured_iteration()
+            with threads.pass_cap(count):
+                loss = _f32(0)
+                for _ in range(p.iter_size):
+                    loss = _f32(loss + self._forward_backward())
+                loss = _f32(loss / _f32(p.iter_size))
             self.last_loss = loss
             self._update_smoothed_loss(loss, start_iter, average_loss)
             if display:
@@ -267,7 +285,10 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                 self._iterations_last = self.iter
                 self._display_outputs(self._last_outputs(), "Train")
             self._call("on_gradients_ready")
-            self.apply_update()
+            with threads.pass_cap(count):
+                self.apply_update()
+            if choice is not None:
+                choice.record(count, started, choice.clock())
             self.iter += 1
             self._call("on_iteration_end", loss)
             if self.log.bar is not None:

@@ -168,3 +168,42 @@ layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }""", phase="test",
         assert threads.max_threads() == 2
     finally:
         torch.set_num_threads(saved)
+
+
+def test_solver_iterations_under_niced_work_measure_their_count(tmp_path, monkeypatch):
+    """A training iteration (forward, backward, update) runs under the measured cap: both
+    counts are tried, and the trained weights are the bits of a run without niced work."""
+    from caffe_compat import get_solver
+    net = tmp_path / "net.prototxt"
+    net.write_text("""layer { name: "data" type: "DummyData" top: "data" top: "label"
+  dummy_data_param { shape { dim: 16 dim: 3 dim: 32 dim: 32 } shape { dim: 16 }
+    data_filler { type: "gaussian" std: 1 } data_filler { type: "constant" value: 1 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 64 kernel_size: 3 weight_filler { type: "xavier" } } }
+layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc"
+  inner_product_param { num_output: 2 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }""")
+    solver_file = tmp_path / "solver.prototxt"
+    solver_file.write_text(f'net: "{net}" base_lr: 0.01 lr_policy: "fixed" momentum: 0.9 '
+                           f'max_iter: 100 display: 0 snapshot: 0 random_seed: 5 '
+                           f'snapshot_prefix: "{tmp_path}/s" snapshot_after_train: false')
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+        plain = get_solver(str(solver_file))
+        plain.step(2 * (TRIAL_PASSES + 1) + 2)
+        monkeypatch.setattr(threads, "niced_neighbours", lambda: 0.9)
+        measured = get_solver(str(solver_file))
+        seen = []
+        original = threads._state
+        measured.step(2 * (TRIAL_PASSES + 1) + 2)
+        choice = measured.__dict__["_pass_choices"]["iteration"]
+        seen = set(choice.times)
+        assert seen == {1, 2} and choice.best in (1, 2)
+        assert original["pass_cap"] is None                # no cap left after the step
+        assert threads.max_threads() == 2
+        for a, b in zip(plain._params, measured._params):
+            assert torch.equal(a.detach(), b.detach())
+    finally:
+        torch.set_num_threads(saved)
