@@ -69,7 +69,12 @@ SMALL_WORK = 1 << 20
 # in the inference fast path (fast_run), a layer doing fewer multiply-adds than this (about 50
 # microseconds of one core's work) runs on one thread inside a multi-threaded forward
 SMALL_LAYER_WORK = 1 << 17
-PER_LAYER = True
+# the per-layer rule above, off: measured in alternating blocks (bench_contention.py
+# --per-layer-ab, batch 1), the forward with every layer on the pass's threads took 0.90-0.99
+# of its time idle (GoogLeNet 0.96, MobileNet v2 0.90, SqueezeNet 1.1 0.96, the CNN+D 0.99)
+# and the same under a nice-10 loop (1.00, where pass_choice picks the count); bench_zoo at
+# batch 1 was 4-8% slower with it than the code before the thread policy, and level without
+PER_LAYER = False
 
 
 def set_default_wait_policy(environ=None, modules=None):

@@ -366,6 +366,7 @@ layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }""", seed=1)
     net.eval()
     x = torch.rand(2, 16, 32, 32)
     monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+    monkeypatch.setattr(threads, "PER_LAYER", True)      # off by default (see its comment)
     saved = torch.get_num_threads()
     seen = []
     real = torch.set_num_threads
