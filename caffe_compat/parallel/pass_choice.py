@@ -12,12 +12,12 @@ so it is measured, per net and input shape, only while such work is there
 - candidates: the usable count and that count less the cores the niced work took (at least 1);
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
   count not counted (the thread team wakes), nor a pass after a gap (other work ran first);
-  the mean of the last passes on each count decides, the larger count kept only when
-  :data:`MARGIN` times faster;
+  the larger count is kept only when its slowest recent pass is :data:`MARGIN` times faster
+  than the smaller count's mean;
 - the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both,
   then the other is tried again (the neighbour may have gone or changed); sooner when the
-  mean of its last :data:`KEEP` passes exceeds the other's by :data:`REGRET` (with the
-  margin): then the other is kept, measured anew by its own passes.
+  mean of its last :data:`REGRET_PASSES` passes exceeds the other's score by :data:`REGRET`:
+  then the other is kept, measured anew by its own passes.
 
 Threads only change how work is split: the outputs are the same bits with either count.
 """
@@ -35,7 +35,8 @@ GAP_SECONDS = 0.05       # a pass after a longer gap (and longer than itself) is
 # neighbour's core comes back late has no bound (2.2x idle measured), the smaller count's is
 # the speed-up of the larger on an idle machine (1.3-1.9x on two cores)
 MARGIN = 1.25
-REGRET = 1.15            # the kept count's recent score over the other's: the other is kept
+REGRET = 1.15            # the kept count's recent mean over the other's score: the other is kept
+REGRET_PASSES = 3        # ... over its last passes
 
 
 class PassChoice:
@@ -83,11 +84,13 @@ class PassChoice:
         return n
 
     def _score(self, n):
-        """The mean of the recent passes on ``n`` threads (a throughput: a pass that waited
-        long for a neighbour's core counts in full), the larger count's times :data:`MARGIN`."""
+        """The mean of the recent passes on ``n`` threads; for the larger count its slowest
+        recent pass times :data:`MARGIN` (under a niced neighbour its passes vary: one that
+        waited long for the neighbour's core says what the next ones may cost)."""
         kept = self.times[n]
-        mean = sum(kept) / len(kept)
-        return mean * MARGIN if n == self.candidates[0] else mean
+        if n == self.candidates[0]:        # the larger count: its slowest recent pass
+            return max(kept) * MARGIN
+        return sum(kept) / len(kept)
 
     def record(self, n, start, end):
         """A pass run on ``n`` threads (as :meth:`count` said) from ``start`` to ``end``
@@ -107,9 +110,11 @@ class PassChoice:
             del kept[:-KEEP]
         self.skip = False
         if not self.trial and self.best == n and self.candidates and \
-                self.hold_passes > 0 and len(self.times.get(n, ())) >= KEEP:
+                self.hold_passes > 0 and len(self.times.get(n, ())) >= REGRET_PASSES:
             other = self.candidates[1] if n == self.candidates[0] else self.candidates[0]
-            if self.times.get(other) and self._score(n) > REGRET * self._score(other):
+            recent = self.times[n][-REGRET_PASSES:]
+            if self.times.get(other) and \
+                    sum(recent) / len(recent) > REGRET * self._score(other):
                 # the kept count got slower than the other was: the other from now on
                 # (its passes measure it anew; the first after the change is not counted)
                 self.best, self.hold_passes = other, HOLD_PASSES
