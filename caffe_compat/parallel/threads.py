@@ -57,6 +57,10 @@ CHECK_INTERVAL_S = 0.25      # a window of /proc/stat: 25 clock ticks per core a
 # with one thread under a pinned busy loop), so a core taken a fifth of the time already
 # makes two threads slower on average than one
 HELD_FRACTION = 0.25
+# niced work of others this large (cores over a window) shares our cores: low, because a
+# nice-10 loop gets only about a tenth of a core while our two threads keep both busy, yet
+# still delays their wake-ups (pass_choice measures what that costs)
+NICED_FRACTION = 0.05
 RELEASE_WINDOWS = 2          # windows in a row with fewer cores held before threads come back
 STALE_WINDOW_S = 1.0         # a longer window (no pass for a while) starts a new one, no decision
 # libgomp's spin before an idle thread sleeps, in iterations (its default is 300000 when
@@ -325,7 +329,7 @@ class CoreMonitor:
                 self._decide(int(self.others + (1.0 - self.held_fraction)))
                 self.niced_others = max(0.0, (nice - nice0) / self.ticks_per_s) / \
                     max(window, 1e-3)
-                self._contest(self.niced_others >= self.held_fraction)
+                self._contest(self.niced_others >= NICED_FRACTION)
         self.last = (now, busy, total, own, list(cpus), nice)
         self.usable = max(1, self.cores - self.held)
 
