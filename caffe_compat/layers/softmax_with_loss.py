@@ -199,11 +199,7 @@ class SoftmaxWithLoss(LossLayer):
         # the labels straight in the index's shape: the same values unsqueeze gives
         index = int_labels(label)
         index = index.view(*plan[2]) if index.is_contiguous() else index.reshape(plan[2])
-        try:                          # (self._forward, without the call)
-            loss, prob = _gather_loss(x, index, self.axis, plan[4])
-        except (RuntimeError, IndexError):
-            self._check_labels(index, x.shape[self.axis])
-            raise
+        loss, prob = self._forward(_gather_loss, x, index, self.axis, plan[4])
         tops = (loss, prob) if len(self.param.top) > 1 else (loss,)
         return tops, (prob, index, None, plan[3], plan)
 

@@ -70,7 +70,8 @@ class TrainPlan:
                 kind, module, bottoms, tops,
                 tuple(name for name, in_place in zip(tops, in_places) if not in_place),
                 tuple((i, w) for i, w in enumerate(weights) if w), backward))
-        self.blob_records = None              # (blob, name, carries a diff), set at first use
+        # (blob, name, carries a diff in autograd's pass) of every blob the pass sets
+        self.blob_records = [(blob, name, name in grad_blobs) for name, blob in net.blobs.items()]
 
     _ready_state = None
     _ready = False
@@ -113,9 +114,8 @@ class TrainPlan:
                     tops = tuple(t if t.dtype == ref.dtype and t.device == ref.device
                                  else t.to(device=ref.device, dtype=ref.dtype) for t in tops)
             values.update(zip(tops_names, tops))
-            if firsts:
-                for name in firsts:
-                    first[name] = values[name]
+            for name in firsts:
+                first[name] = values[name]
             for i, w in weighted:
                 t = tops[i]
                 if w != 1.0:
@@ -123,13 +123,8 @@ class TrainPlan:
                 else:                  # the sum of a 0-d loss is the loss, bit for bit
                     term = t if t.dim() == 0 else t.sum()
                 loss = term if loss is None else loss + term
-        net.__dict__["loss"] = loss         # a plain attribute: Module.__setattr__'s checks skipped
-        records = self.blob_records
-        if records is None or len(records) != len(net.blobs):
-            dropped = self.grad_blobs
-            records = self.blob_records = [(blob, name, name in dropped)
-                                           for name, blob in net.blobs.items()]
-        for blob, name, carries in records:
+        net.__dict__["loss"] = loss         # a plain attribute: no Module.__setattr__ checks
+        for blob, name, carries in self.blob_records:
             blob._set(values.get(name), first.get(name), False, carries)
         diffs = dict(self.loss_tops)
         pop = diffs.pop

@@ -128,8 +128,6 @@ class PassChoice:
             self.hold_until = self.clock() + HOLD_SECONDS
 
 
-
-
 def choice_for(owner, key):
     """The :class:`PassChoice` of ``owner`` (a net) for passes of kind ``key`` (its input
     shapes), kept on the owner (at most 16 kinds)."""

@@ -184,20 +184,25 @@ def allowed_cores(quota=None):
 
 # ---- the cores held by others -------------------------------------------------------------
 
-def parse_proc_stat(text, cpus, own_niced=False):
-    """(ticks busy with work that competes with ours, ticks in all) summed over ``cpus`` from
-    the per-CPU lines of ``/proc/stat``. Competing: user, system, irq, softirq, steal; nice
-    (positive nice values) only when this process is niced itself."""
+def _cpu_rows(text, cpus):
+    """The eight tick counts (user, nice, system, idle, iowait, irq, softirq, steal) of each
+    of ``cpus``' lines of ``/proc/stat``."""
     wanted = {f"cpu{c}" for c in cpus}
-    busy = total = 0
     for line in text.splitlines():
         if not line.startswith("cpu") or line.startswith("cpu "):
             continue
         fields = line.split()
-        if fields[0] not in wanted:
-            continue
-        v = [int(x) for x in fields[1:9]] + [0] * max(0, 9 - len(fields))
-        user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+        if fields[0] in wanted:
+            yield [int(x) for x in fields[1:9]] + [0] * max(0, 9 - len(fields))
+
+
+def parse_proc_stat(text, cpus, own_niced=False):
+    """(ticks busy with work that competes with ours, ticks in all) summed over ``cpus`` from
+    the per-CPU lines of ``/proc/stat``. Competing: user, system, irq, softirq, steal; nice
+    (positive nice values) only when this process is niced itself."""
+    busy = total = 0
+    for user, nice, system, idle, iowait, irq, softirq, steal in \
+            (v[:8] for v in _cpu_rows(text, cpus)):
         busy += user + system + irq + softirq + steal + (nice if own_niced else 0)
         total += user + nice + system + idle + iowait + irq + softirq + steal
     return busy, total
@@ -206,13 +211,7 @@ def parse_proc_stat(text, cpus, own_niced=False):
 def niced_ticks(text, cpus):
     """Ticks of work at a positive nice value (``/proc/stat``'s ``nice`` column) summed over
     ``cpus``."""
-    wanted = {f"cpu{c}" for c in cpus}
-    ticks = 0
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) > 2 and fields[0] in wanted:
-            ticks += int(fields[2])
-    return ticks
+    return sum(v[1] for v in _cpu_rows(text, cpus))
 
 
 def _read_proc_stat():

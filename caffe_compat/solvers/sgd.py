@@ -101,7 +101,7 @@ class SGDSolver(Solver):
             self.history[:len(diffs)]
         torch._foreach_mul_(history, self._momentum_scalar(history))
         if len(lr_groups) == 1:               # one lr_mult: every parameter in one call
-            torch._foreach_add_(history, diffs, alpha=float(rate * self._lr_mults[0]))
+            torch._foreach_add_(history, diffs, alpha=self.local_rate(rate, lr_groups[0]))
         else:
             for indices in lr_groups:
                 torch._foreach_add_([history[i] for i in indices], [diffs[i] for i in indices],

@@ -26,6 +26,16 @@ def run(choice, clock, usable, niced, seconds_for):
     return n
 
 
+def first_trial(times, usable=2, niced=0.9):
+    """A choice and its clock after the first trial of both counts, passes timed by
+    ``times`` (count -> seconds, read at each pass)."""
+    clock = Clock()
+    choice = PassChoice(clock)
+    for _ in range(2 * (TRIAL_PASSES + 1)):
+        run(choice, clock, usable, niced, lambda n: times[n])
+    return choice, clock
+
+
 def test_without_niced_work_the_usable_count_and_no_trial():
     clock = Clock()
     choice = PassChoice(clock)
@@ -42,10 +52,7 @@ def test_both_counts_tried_then_the_faster_kept():
     assert counts == [2] * (TRIAL_PASSES + 1) + [1] * (TRIAL_PASSES + 1)
     assert choice.best == 1
     assert [run(choice, clock, 2, 0.9, slow_on_two) for _ in range(10)] == [1] * 10
-    fast_on_two = {2: 0.010, 1: 0.020}.get
-    other = PassChoice(clock)
-    for _ in range(2 * (TRIAL_PASSES + 1)):
-        run(other, clock, 2, 0.9, fast_on_two)
+    other, _ = first_trial({2: 0.010, 1: 0.020})
     assert other.best == 2
     # the first pass after a change of count is not counted: a slow first pass on 1 thread
     # does not decide
@@ -55,19 +62,13 @@ def test_both_counts_tried_then_the_faster_kept():
 def test_the_larger_count_must_be_clearly_faster():
     # two threads 1.11x faster than one under a niced neighbour: one is kept (the larger
     # count's cost when the neighbour's core comes back late has no bound)
-    clock = Clock()
-    choice = PassChoice(clock)
-    for _ in range(2 * (TRIAL_PASSES + 1)):
-        run(choice, clock, 2, 0.9, {2: 0.018, 1: 0.020}.get)
+    choice, _ = first_trial({2: 0.018, 1: 0.020})
     assert choice.best == 1
 
 
 def test_the_other_count_is_tried_again_after_the_hold():
-    clock = Clock()
-    choice = PassChoice(clock)
     times = {2: 0.030, 1: 0.020}
-    for _ in range(2 * (TRIAL_PASSES + 1)):
-        run(choice, clock, 2, 0.9, times.get)
+    choice, clock = first_trial(times)
     assert choice.best == 1
     held = [run(choice, clock, 2, 0.9, times.get) for _ in range(HOLD_PASSES)]
     assert held == [1] * HOLD_PASSES
@@ -81,11 +82,8 @@ def test_the_other_count_is_tried_again_after_the_hold():
 
 
 def test_a_kept_count_that_gets_slower_gives_way_at_once():
-    clock = Clock()
-    choice = PassChoice(clock)
     times = {2: 0.010, 1: 0.020}
-    for _ in range(2 * (TRIAL_PASSES + 1)):
-        run(choice, clock, 2, 0.9, times.get)
+    choice, clock = first_trial(times)
     assert choice.best == 2
     times[2] = 0.050                                     # a neighbour now takes its core
     counts = [run(choice, clock, 2, 0.9, times.get) for _ in range(KEEP + 2)]
@@ -115,9 +113,11 @@ def test_more_cores_try_the_count_left_by_the_niced_work():
 
 
 def niced_stat(nice_ticks, busy_ticks, total_per_cpu, ncpu=2):
-    return "".join(f"cpu{c} {busy_ticks if c == 0 else 0} {nice_ticks if c == 1 else 0} 0 "
-                   f"{total_per_cpu - (busy_ticks if c == 0 else 0) - (nice_ticks if c == 1 else 0)}"
-                   f" 0 0 0 0 0 0\n" for c in range(ncpu))
+    """Busy ticks on cpu0, niced ticks on cpu1, the rest idle."""
+    def row(c):
+        busy, nice = (busy_ticks if c == 0 else 0), (nice_ticks if c == 1 else 0)
+        return f"cpu{c} {busy} {nice} 0 {total_per_cpu - busy - nice} 0 0 0 0 0 0\n"
+    return "".join(row(c) for c in range(ncpu))
 
 
 def test_monitor_reads_niced_work_without_counting_it_held():
