@@ -35,6 +35,10 @@ setup(
         Extension("caffe_compat.kernels._exact_gemm", ["caffe_compat/kernels/_exact_gemm.c"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
+        # Caffe's SGD update of every blob in one call (used where it gives torch's bits)
+        Extension("caffe_compat.kernels._sgd_update", ["caffe_compat/kernels/_sgd_update.c"],
+                  extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
+                  optional=True),
         # Caffe's MAX pooling forward for training (torch's computes the same values slower)
         Extension("caffe_compat.kernels._pool_kernel", ["caffe_compat/kernels/_pool_kernel.c"],
                   extra_compile_args=["-O2", "-pthread"], extra_link_args=["-pthread"],

@@ -3,6 +3,7 @@
 ``K = count(bottom, axis)`` (all axes from ``axis`` on are flattened, C,H,W order), weights
 ``(N, K)`` or ``(K, N)`` with ``transpose: true``; top shape ``bottom.shape[:axis] + (N,)``.
 """
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -106,7 +107,8 @@ class InnerProduct(Layer):
 
     def _explicit_prepared(self, x):
         """What a training pass's product needs for bottoms of ``x``'s shape, decided once:
-        ``(shape, weight, bias, detached weight, its array, detached bias, product call)``
+        ``(shape, weight, bias, detached weight, its array, detached bias, product call, the
+        bias's array)``
         while the parameters keep their storage, else None (a bottom that is not (M, K) with
         ``axis`` 1, an empty one, or products not exact)."""
         prep = self._explicit_prep
@@ -120,19 +122,22 @@ class InnerProduct(Layer):
                 self.K == 0 or not blas_order.usable_in_training(x, weight):
             return None
         w = weight.detach()
+        b = bias.detach() if bias is not None else None
         prep = self._explicit_prep = (
-            x.shape, weight, bias, w, w.numpy(), bias.detach() if bias is not None else None,
-            blas_order.inner_product_call(x.shape[0], self.N, self.K, self.transpose))
+            x.shape, weight, bias, w, w.numpy(), b,
+            blas_order.inner_product_call(x.shape[0], self.N, self.K, self.transpose),
+            b.numpy() if b is not None else None)
         return prep
 
     def explicit_forward(self, x):
         prep = self._explicit_prepared(x) if x.is_cpu and x.dtype == torch.float32 else None
-        if prep is not None:          # what the lines below do for an (M, K) bottom
-            y = torch.empty((x.shape[0], self.N), dtype=torch.float32)
-            prep[6](x.numpy(), prep[4], y.numpy())
-            if prep[5] is not None:
-                y.add_(prep[5])
-            return (y,), (x, prep[3], None)
+        if prep is not None:          # what the lines below do for an (M, K) bottom, on
+            # the arrays: the bias added by numpy, the same single float32 sum per value
+            y = np.empty((x.shape[0], self.N), dtype=np.float32)
+            prep[6](x.numpy(), prep[4], y)
+            if prep[7] is not None:
+                np.add(y, prep[7], out=y)
+            return (torch.from_numpy(y),), (x, prep[3], None)
         lead = x.shape[:self.axis]
         if x.shape[self.axis:].numel() != self.K:
             self.fail(f"input size {x.shape[self.axis:].numel()} (shape {tuple(x.shape)}) does "

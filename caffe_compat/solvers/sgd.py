@@ -19,7 +19,9 @@ or one per ``decay_mult`` / ``lr_mult`` value where the step's factor differs (g
 once, see :meth:`SGDSolver.update_plan`), each call the same float32 operation per element as
 the per-blob form, in the same order for each parameter, so the two give the same bits
 (``fused_update = False`` runs the per-blob form; tests/caffe_compat/solvers/
-test_fused_update.py compares them).
+test_fused_update.py compares them). Caffe's SGD rule itself, with L2 or no decay, on float32
+CPU blobs, goes further: one C call for every blob (:mod:`caffe_compat.kernels.sgd_update`,
+used only where it gives the bits of torch's calls on the machine, checked once per process).
 
 Parameters with ``lr_mult: 0`` get no gradient in Caffe; their diff is zero before
 regularization (which still feeds the history of the adaptive solvers).
@@ -29,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..kernels import sgd_update
 from ._log import g
 from .base import Solver
 
@@ -132,7 +135,8 @@ class SGDSolver(Solver):
         decay = _f32(self.param.weight_decay)
         # the storage too: a net moved to another device keeps its Parameter objects
         key = (tuple((id(p), p.data_ptr()) for p in self._params), tuple(self._lr_mults),
-               tuple(self._decay_mults), decay)
+               tuple(self._decay_mults), decay,
+               tuple((id(h), h.data_ptr()) for h in self.history))
         if key != self._plan_key:
             decay_groups, lr_groups = {}, {}
             for i, (lr, mult) in enumerate(zip(self._lr_mults, self._decay_mults)):
@@ -142,14 +146,56 @@ class SGDSolver(Solver):
                           [(idx, local_decay) for local_decay, idx in decay_groups.items()
                            if local_decay],
                           list(lr_groups.values()))
+            self._kernel_arrays = self._arrays_for_kernel(self._plan[0], decay)
             self._plan_key = key
         return self._plan
+
+    _kernel_arrays = None
+
+    def _arrays_for_kernel(self, data, decay):
+        """``(weight arrays, history arrays, local_decay per blob, the tensors behind the
+        arrays)`` for the one-call C update
+        (:mod:`caffe_compat.kernels.sgd_update`) where it applies: Caffe's SGD rule itself (not
+        a subclass's), L2 or no decay, every parameter and history blob a C-contiguous float32
+        CPU tensor, and the C loop matching torch's calls on this machine; else None."""
+        if type(self).compute_update_values is not SGDSolver.compute_update_values or \
+                not sgd_update.available() or not data:
+            return None
+        if self.param.regularization_type != "L2" and \
+                any(decay * mult for mult in self._decay_mults):
+            return None
+        history = self.history[:len(data)]
+        tensors = list(data) + history
+        if len(history) != len(data) or any(
+                not t.is_cpu or t.dtype != torch.float32 or not t.is_contiguous()
+                for t in tensors):
+            return None
+        return ([t.numpy() for t in data], [h.numpy() for h in history],
+                [float(decay * mult) for mult in self._decay_mults], tuple(data) + tuple(history))
+
+    def _kernel_update(self, diffs, rate):
+        """The update in one C call where :meth:`_arrays_for_kernel` allows and every diff is a
+        C-contiguous float32 CPU tensor (the C call checks every buffer before it changes
+        any); returns whether it ran."""
+        arrays = self._kernel_arrays
+        if arrays is None:
+            return False
+        try:
+            diff_arrays = [d.numpy() for d in diffs]
+            sgd_update.update(arrays[0], diff_arrays, arrays[1], arrays[2],
+                              [float(rate * m) for m in self._lr_mults],
+                              float(_f32(self.param.momentum)), arrays[3] + tuple(diffs))
+        except (RuntimeError, TypeError, ValueError, BufferError):
+            return False                      # a diff off the CPU, needing grad, or strided
+        return True
 
     def _fused_update(self, diffs, rate):
         p = self.param
         data, decay_groups, lr_groups = self.update_plan()
         if p.iter_size != 1:
             torch._foreach_mul_(diffs, float(_f32(1) / _f32(p.iter_size)))
+        if self._kernel_update(diffs, rate):
+            return
         for indices, local_decay in decay_groups:
             if len(indices) == len(diffs):    # one decay_mult: every parameter in one call
                 group, values = diffs, data
