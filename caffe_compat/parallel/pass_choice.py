@@ -10,6 +10,8 @@ so it is measured, per net and input shape, only while such work is there
 (:func:`caffe_compat.parallel.threads.niced_neighbours`; on an idle machine nothing here runs):
 
 - candidates: the usable count and that count less the cores the niced work took (at least 1);
+  the first trial runs the smaller count first (a program that runs only a few passes spends
+  them on the count whose cost is bounded);
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
   count not counted (the thread team wakes), nor a pass after a gap (other work ran first);
   the larger count is kept only when its slowest recent pass is :data:`MARGIN` times faster
@@ -66,7 +68,10 @@ class PassChoice:
         candidates = (usable, fewer)
         if candidates != self.candidates:           # new counts: measure both from scratch
             self.candidates, self.times, self.best = candidates, {}, None
-            self.trial = [c for c in candidates for _ in range(TRIAL_PASSES + 1)]
+            # the smaller count first: its cost is bounded (the larger one's speed-up on an
+            # idle machine), the larger one's is not, and a program that runs only a few
+            # passes spends them on the safe count
+            self.trial = [c for c in reversed(candidates) for _ in range(TRIAL_PASSES + 1)]
             self.deciding = True
         if not self.trial and self.hold_passes <= 0 and self.clock() >= self.hold_until:
             other = candidates[1] if self.best == candidates[0] else candidates[0]
