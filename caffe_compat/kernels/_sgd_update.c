@@ -98,16 +98,7 @@ update_avx2_fused(float *w, float *d, float *h, Py_ssize_t n, float decay, float
         _mm256_storeu_ps(d + i, hi);
         _mm256_storeu_ps(w + i, _mm256_sub_ps(wi, hi));
     }
-    for (; i < n; i++) {
-        float di = d[i];
-        if (decay != 0.0f)
-            di = fmaf(w[i], decay, di);
-        float hi = h[i] * momentum;
-        hi = fmaf(di, rate, hi);
-        h[i] = hi;
-        d[i] = hi;
-        w[i] = w[i] - hi;
-    }
+    update_scalar_fused(w + i, d + i, h + i, n - i, decay, rate, momentum);   /* the tail */
 }
 #endif
 

@@ -25,6 +25,11 @@ try:
 except ImportError:  # pragma: no cover - the extension is optional
     _sgd_update = None
 
+try:
+    _set_versions = torch._C._autograd._unsafe_set_version_counter
+except AttributeError:  # pragma: no cover - older torch
+    _set_versions = None
+
 _MODE = []            # [None | True (fused) | False (unfused)], once decided
 
 
@@ -41,8 +46,8 @@ def _torch_reference(weights, diffs, histories, decays, rates, momentum):
 
 def _probe():
     """True / False: the C loop's fused / unfused form gives torch's bits here; None: neither
-    (or no extension)."""
-    if _sgd_update is None:
+    (or no extension, or no way to move a tensor's version counter)."""
+    if _sgd_update is None or _set_versions is None:
         return None
     rng = np.random.default_rng(20161109)
     sizes = (1, 3, 8, 15, 17, 64, 1000, 70001)
@@ -71,19 +76,13 @@ def mode():
     """How the C update matches torch's calls on this machine (see :func:`_probe`), decided
     once per process."""
     if not _MODE:
-        _MODE.append(_probe_or_none())
+        _MODE.append(_probe())
     return _MODE[0]
 
 
 def available():
     """Whether the C update runs here (built, and matching torch's calls bit for bit)."""
     return mode() is not None
-
-
-try:
-    _set_versions = torch._C._autograd._unsafe_set_version_counter
-except AttributeError:  # pragma: no cover - older torch
-    _set_versions = None
 
 
 def update(weights, diffs, histories, decays, rates, momentum, tensors):
@@ -95,7 +94,3 @@ def update(weights, diffs, histories, decays, rates, momentum, tensors):
     :func:`caffe_compat.layers.base.weights_key`). Call only where :func:`available`."""
     _sgd_update.sgd_update(weights, diffs, histories, decays, rates, momentum, _MODE[0])
     _set_versions(tensors, tuple(t._version + 1 for t in tensors))
-
-
-def _probe_or_none():
-    return _probe() if _set_versions is not None else None
