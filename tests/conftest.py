@@ -99,6 +99,12 @@ def fixture_path(*parts):
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long parity or benchmark-sized runs (not in the "
                             "default suite; run with -m slow)")
+    # RLQ_OPENCV_RECORD / RLQ_OPENCV_ONLY: which test files reach OpenCV (tests/opencv_usage.py;
+    # .ci/run's OpenCV 4 run repeats only those)
+    from tests.opencv_usage import plugin_from_environment
+    plugin = plugin_from_environment()
+    if plugin is not None:
+        config.pluginmanager.register(plugin, "rlq-opencv-usage")
 
 
 @pytest.fixture
@@ -107,3 +113,4 @@ def engine_cache(tmp_path, monkeypatch):
     folder = tmp_path / "engine-cache"
     monkeypatch.setenv("CAFFE_COMPAT_ENGINE_CACHE", str(folder))
     return folder
+
