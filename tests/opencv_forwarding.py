@@ -4,10 +4,11 @@ import sys
 import types
 
 # what the import system reads of a module imported already, and what pytest's collection and
-# ``inspect`` read of every object a test module holds: not a use of OpenCV
+# ``inspect`` read of every object a test module holds, or of every module (``getmodule``):
+# not a use of OpenCV
 _INTROSPECTION = frozenset(("__spec__", "__loader__", "__path__", "__name__", "__package__",
-                            "__class__", "__dict__", "__bases__", "__wrapped__", "__test__",
-                            "_mock_name"))
+                            "__file__", "__class__", "__dict__", "__bases__", "__wrapped__",
+                            "__test__", "_mock_name"))
 
 
 class ForwardingModule(types.ModuleType):

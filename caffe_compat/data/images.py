@@ -22,9 +22,10 @@ import numpy as np
 from ..errors import DataError
 from ..proto import caffe_pb2
 
-IMREAD_COLOR = cv2.IMREAD_COLOR
-IMREAD_GRAYSCALE = cv2.IMREAD_GRAYSCALE
-IMREAD_UNCHANGED = cv2.IMREAD_UNCHANGED
+# cv::ImreadModes, the same values in OpenCV 2 to 5 (importing this module reads nothing of cv2)
+IMREAD_COLOR = 1
+IMREAD_GRAYSCALE = 0
+IMREAD_UNCHANGED = -1
 
 
 def read_image(path, height=0, width=0, is_color=True):
