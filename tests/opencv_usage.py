@@ -21,10 +21,12 @@ pytest's summary counts them). A missing FILE is an error, never an empty run.
 import atexit
 import os
 import pathlib
+import shutil
 import tempfile
 
 import pytest
 
+from caffe_compat.io.atomic import write_text_atomic
 from tests.opencv_forwarding import install
 
 RECORD = "RLQ_OPENCV_RECORD"
@@ -74,7 +76,7 @@ class Recorder:
         self.owner = None
         self.files = set()
         site = tempfile.mkdtemp(prefix="rlq-opencv-site-")
-        atexit.register(lambda: __import__("shutil").rmtree(site, True))
+        atexit.register(shutil.rmtree, site, True)
         pathlib.Path(site, "sitecustomize.py").write_text(_CHILD_SITE.format(
             root=str(ROOT), owner=OWNER, children=str(self.children)), encoding="utf-8")
         old = os.environ.get("PYTHONPATH")
@@ -102,12 +104,9 @@ class Recorder:
     def pytest_sessionfinish(self, session):
         files = set(self.files)
         if self.children.exists():
-            files.update(line for line in self.children.read_text(
-                encoding="utf-8").split() if line)
+            files.update(self.children.read_text(encoding="utf-8").split())
             self.children.unlink()
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(f + "\n" for f in sorted(files)), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(f + "\n" for f in sorted(files)))
 
 
 class Selector:

@@ -1,6 +1,7 @@
 """The inference engines (caffe_compat.inference.engines): every engine gives our forward's outputs on the
 public nets of the export table, falls back with a warning where it cannot, the cached export
 is reused, rebuilt when damaged and written once by processes that load a net at once."""
+import functools
 import multiprocessing
 import os
 import time
@@ -39,24 +40,19 @@ def _params():
     return [pytest.param(n, e) for n in NETS for e in ENGINES]
 
 
-_BUILT = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _forget_built_nets():
-    yield
-    _BUILT.clear()
-
-
+@functools.lru_cache(maxsize=1)
 def _built(name):
     """``build(name)``'s net, kept for the next test, which is the same net on the next
     engine (``_params`` runs each net's engines in a row): the net is built, its weights
     filled and folded, and its export written once instead of once per engine. Only the last
     net is kept (VGG19's weights are half a gigabyte)."""
-    if name not in _BUILT:
-        _BUILT.clear()
-        _BUILT[name] = build(name)[0]
-    return _BUILT[name]
+    return build(name)[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_built_nets():
+    yield
+    _built.cache_clear()
 
 
 @pytest.mark.parametrize("name,engine", _params())
