@@ -11,14 +11,17 @@ the dev sequences, Table 1 next to the paper's, and the Figure 4 study at s = 3.
 the table, what it found (does CCC fall as s grows? does Joint-OA beat LR-s, by how much?) and
 where every file is. Rerunning it resumes (finished steps are skipped).
 
-The budget. Measured on a quiet 2-core CPU machine: one CNN+D training
-iteration costs 16 ms per 96x96 face (forward and backward, batch 8), an SR-FCN iteration 11 ms
-per 32x32 patch, a test-phase forward 6 ms per face; other jobs on the machine can triple
-that. The published recipe (30,000 iterations of 128 faces per model) would take ~17 hours per
-model here; the demo gives each CNN+D 300 iterations of 8 faces and the SR-FCN 80 iterations of
-8 patches (:data:`reproduction.recipes.SCHEDULES` ``['demo']``), about 1/1600 of the published
-training: about 4 minutes in all, enough for the pipeline to run end to end and for the trends
-to be measured, not for the paper's numbers.
+The budget. A CNN+D training iteration of 8 faces is about 29 GFLOP forward and backward,
+bound by arithmetic: about 35 ms per 96x96 face on a quiet 2-core AVX2 machine, about 60 ms
+on one of its cores while another process holds the other; an SR-FCN iteration costs about
+20 ms per 32x32 patch and an evaluation about 9 ms per face on the two cores. The published
+recipe (30,000 iterations of 128 faces per model) would take some 37 hours per model there;
+the demo gives each CNN+D 150 iterations of 8 faces (two passes over the sample's 600
+training faces) and the SR-FCN 80 iterations of 8 patches
+(:data:`reproduction.recipes.SCHEDULES` ``['demo']``), about 1/3200 of the published
+training: about 4.5 minutes in all on the two cores and under 10 with one of them taken,
+enough for the pipeline to run end to end and for the trends to be measured, not for the
+paper's numbers.
 
 ``--temporal`` adds the time axis (:mod:`reproduction.grid_steps`): Joint-OA fine-tuned on
 CCCLoss (40 iterations of 32 faces), the CNN-LSTM over Joint-OA's fc4 features (64 LSTM units

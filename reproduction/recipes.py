@@ -134,14 +134,15 @@ class Schedule:
 SCHEDULES = {
     "full": Schedule("full"),
     "quick": Schedule("quick", iter_scale=0.01, test=False, sr_lr="paper"),
-    # measured budget on 2 quiet CPU cores (see reproduction.demo.COST): 47 ms per 96x96 face
-    # and 30 ms per 32x32 patch, forward and backward; 200 iterations of 8 faces keep the
-    # whole demo near 8 minutes. The SR-FCN's xavier weights need a smaller
+    # the budget (reproduction.demo.COST): a CNN+D iteration of 8 faces is about 29 GFLOP
+    # forward and backward, bound by arithmetic (about 450 ms on one AVX2 core); 150
+    # iterations (two passes over the sample's 600 training faces) keep the whole demo within
+    # its 10 minutes with one of two cores taken by other work. The SR-FCN's xavier weights need a smaller
     # lr than the published 1e-4 (made for gaussian(0.001) weights): at 1e-4 its loss rises
     # from 4.6 to 141 in three iterations and the ReLUs it kills are what Joint-OA copies
     # (docs/reproduction.md, "Why Joint-OA did not learn in the demo")
-    "demo": Schedule("demo", iters=(("srfcn", 80), ("cnnd", 200), ("nonjoint", 200),
-                                    ("joint", 200), ("lstm", 150), ("ccc", 40)),
+    "demo": Schedule("demo", iters=(("srfcn", 80), ("cnnd", 150), ("nonjoint", 150),
+                                    ("joint", 150), ("lstm", 150), ("ccc", 40)),
                      batch=8, sr_batch=8, snapshot=50, test=False, sr_lr="1e-5",
                      sr_filler="xavier", chunk=16),
 }

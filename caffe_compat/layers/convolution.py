@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..kernels import blas_order, dft_conv
+from ..kernels.fixed_order import sum_dims
 from .base import Layer, canonical_axis, weights_key
 from .common import far_padding, spatial_values, window_count
 from .registry import register_layer
@@ -52,17 +53,20 @@ class CaffeOrderConv2d(torch.autograd.Function):
             # channel runs at a tenth of GEMM speed; im2col + batched GEMM instead
             cols = F.unfold(x, tuple(weight.shape[2:]), dilation, pad, stride)
             g = grad.reshape(grad.shape[0], grad.shape[1], -1)
-            gw = torch.bmm(g, cols.transpose(1, 2)).sum(0).view_as(weight)
-            gb = g.sum((0, 2)) if mask[2] else None
+            gw = sum_dims(torch.bmm(g, cols.transpose(1, 2)), 0).view_as(weight)
+            gb = sum_dims(g, (0, 2)) if mask[2] else None
             return None, gw, gb, None, None, None, None
         if (mask[0] or mask[1]) and dft_conv.eligible(x, weight, stride, pad, dilation, group,
                                                        mask[0], mask[1]):
             gx, gw = dft_conv.conv2d_backward(x, weight, grad, pad, mask[0], mask[1])
-            gb = grad.sum((0, 2, 3)) if mask[2] else None
+            gb = sum_dims(grad, (0, 2, 3)) if mask[2] else None
             return gx, gw, gb, None, None, None, None
-        gx, gw, gb = torch.ops.aten.convolution_backward(
-            grad.contiguous(), x, weight, [weight.shape[0]] if has_bias else None, stride, pad,
-            dilation, False, [0, 0], group, mask)
+        # the bias gradient as its own sum: oneDNN's splits the batch among threads for few
+        # output channels, so its bits follow the thread count (kernels.fixed_order)
+        gx, gw, _ = torch.ops.aten.convolution_backward(
+            grad.contiguous(), x, weight, None, stride, pad, dilation, False, [0, 0], group,
+            [mask[0], mask[1], False])
+        gb = sum_dims(grad, (0, 2, 3)) if mask[2] else None
         return gx, gw, gb, None, None, None, None
 
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..kernels import blas_order
+from ..kernels.fixed_order import sum_dims
 from .base import Layer, canonical_axis, count
 from .registry import register_layer
 
@@ -44,7 +45,7 @@ def inner_product_backward(grad, x, weight, transpose, need_x, need_weight, need
     if need_weight:
         gw = torch.mm(x.t(), grad) if transpose else torch.mm(grad.t(), x)
     if need_bias:
-        gb = grad.sum(0)
+        gb = sum_dims(grad, 0)
     return gx, gw, gb
 
 

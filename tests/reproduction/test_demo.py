@@ -27,7 +27,7 @@ def test_demo_plan():
 
 def test_demo_budget_estimate():
     # from the per-item costs measured on the quiet 2-core machine (47 ms per training face):
-    # the default demo's compute leaves two minutes under the 10-minute limit
+    # the default demo's compute (6 minutes by these costs) stays well under its 10 minutes
     est = D.estimate_seconds(D.demo_config("x"))
     assert 120 < est < 8 * 60, est
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from caffe_compat import NetError
+from caffe_compat.kernels.fixed_order import sum_dims
 from tests.caffe_compat.layers.helpers_struct import layer_grads, leaf, make_layer, report
 from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
 
@@ -92,8 +93,9 @@ def test_bad_parameters_name_the_layer():
 @pytest.mark.parametrize("channels", [1, 3])
 def test_caffe_order_forward_and_torch_backward(monkeypatch, channels):
     """With the Caffe-order forward (caffe_compat.kernels.blas_order) the forward values agree with
-    torch's convolution within float32 summation-order differences (1e-5 scaled), and the
-    gradients for the same upstream gradient are torch's own, bit for bit (same backward)."""
+    torch's convolution within float32 summation-order differences (1e-5 scaled); the input
+    and weight gradients for the same upstream gradient are torch's own, bit for bit (same
+    backward), and the bias gradient is ATen's one-thread sum of it (kernels.fixed_order)."""
     from caffe_compat.kernels import blas_order
     if not blas_order.available():
         pytest.skip("the _exact_gemm extension is not built")
@@ -110,5 +112,8 @@ def test_caffe_order_forward_and_torch_backward(monkeypatch, channels):
         results.append([t.numpy() for t in layer_grads(text, x, (w, b), g)])
     (y1, *grads1), (y2, *grads2) = results
     assert np.abs(y1 - y2).max() / np.abs(y2).max() <= 1e-5
-    for a, c in zip(grads1, grads2):
+    for a, c in zip(grads1[:2], grads2[:2]):
         assert np.array_equal(a, c)
+    assert np.array_equal(grads1[2], sum_dims(g, (0, 2, 3)).numpy())
+    # oneDNN's bias gradient sums in another order: float32 rounding of 144 terms
+    assert np.abs(grads1[2] - grads2[2]).max() <= 1e-5 * np.abs(grads2[2]).max()

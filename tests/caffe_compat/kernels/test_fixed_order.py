@@ -1,0 +1,80 @@
+"""Sums whose bits do not follow the thread count (caffe_compat.kernels.fixed_order), and the
+training steps built on them: the same weights at 1, 2 and 3 threads."""
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from caffe_compat import get_solver
+from caffe_compat.kernels.fixed_order import sum_dims
+from caffe_compat.parallel import threads
+
+
+@pytest.fixture
+def restore_threads():
+    saved = torch.get_num_threads()
+    yield
+    threads.set_max_threads(saved)
+
+
+def test_sum_is_the_same_bits_at_any_thread_count(restore_threads):
+    # one output from 262144 elements: ATen splits such a sum among its threads, and its bits
+    # at 2 or 3 threads differ from 1 thread's for this tensor (measured)
+    t = torch.randn(1, 1, 512, 512, generator=torch.Generator().manual_seed(0))
+    serial = []
+    for n in (1, 2, 3):
+        threads.set_max_threads(n)
+        serial.append(sum_dims(t, (0, 2, 3)))
+        assert torch.get_num_threads() == n and threads.max_threads() == n  # count kept
+    # tolerance 0: the point of the helper is identical bits
+    assert all(torch.equal(serial[0], s) for s in serial[1:])
+    threads.set_max_threads(1)
+    assert torch.equal(serial[0], t.sum((0, 2, 3)))          # ATen's own serial order
+    g = torch.randn(8, 3, 40, 40)
+    threads.set_max_threads(2)
+    assert torch.equal(sum_dims(g, 0), sum_dims(g, (0,)))
+
+
+NET = """
+layer { name: "data" type: "HDF5Data" top: "data" top: "label"
+        hdf5_data_param { source: "%s" batch_size: 8 } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 16 kernel_size: 5 weight_filler { type: "xavier" } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "conv2" type: "Convolution" bottom: "conv1" top: "conv2"
+        convolution_param { num_output: 32 kernel_size: 3 weight_filler { type: "xavier" } } }
+layer { name: "relu2" type: "ReLU" bottom: "conv2" top: "conv2" }
+layer { name: "conv3" type: "Convolution" bottom: "conv2" top: "conv3"
+        convolution_param { num_output: 1 kernel_size: 3 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "EuclideanLoss" bottom: "conv3" bottom: "label" top: "loss" }
+"""
+
+
+def _solver(folder, tag):
+    (folder / f"s{tag}.prototxt").write_text(
+        'net_param { %s } base_lr: 0.0005 momentum: 0.9 lr_policy: "fixed" max_iter: 5 '
+        'display: 0 random_seed: 5 solver_mode: CPU snapshot_after_train: false'
+        % (NET % (folder / "train.txt")))
+    return get_solver(str(folder / f"s{tag}.prototxt"))
+
+
+def test_training_with_a_one_output_convolution_ignores_the_thread_count(tmp_path,
+                                                                         restore_threads):
+    # an SR-FCN-like end (a convolution with one output channel): its bias gradient came from
+    # oneDNN, which splits the batch among threads, and two runs that differed only in the
+    # thread count (the policy lowers it on a busy machine) trained other weights
+    rng = np.random.default_rng(0)
+    with h5py.File(tmp_path / "train.h5", "w") as f:
+        f["data"] = rng.random((32, 1, 28, 28), dtype=np.float32)
+        f["label"] = rng.random((32, 1, 20, 20), dtype=np.float32)
+    (tmp_path / "train.txt").write_text(str(tmp_path / "train.h5") + "\n")
+    runs = []
+    for n in (1, 2, 3):
+        threads.set_max_threads(n)
+        solver = _solver(tmp_path, n)
+        solver.step(5)
+        runs.append([b.detach().clone() for blobs in solver.net.params.values() for b in blobs])
+    assert all(torch.isfinite(b).all() for b in runs[0])     # trained, not diverged
+    # tolerance 0: a rerun on a busier machine must give the same weights
+    for other in runs[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(runs[0], other))
