@@ -1,8 +1,9 @@
 """Which CPU kernels compute a run's floating-point results, and how to pin them.
 
 A training run on the CPU gives the same bits every time on the same machine with the same
-kernels (seeds everywhere; the thread count does not change any result: the sums that ATen
-and oneDNN would split among threads run on one, :mod:`caffe_compat.kernels.fixed_order`). Across machines the
+kernels (seeds everywhere; the thread count does not change the result of the nets measured:
+the sums and softmaxes that ATen and oneDNN would split among threads run on one,
+:mod:`caffe_compat.kernels.fixed_order`). Across machines the
 bits depend on three libraries under torch that pick their kernels by the processor's
 instruction set, each measured to change the weights after one iteration of the CNN+D
 (docs/reproduction.md, "What reproduces bit for bit"):

@@ -23,6 +23,7 @@ then 1 and the gradient zero. Moments are accumulated in the inputs' dtype.
 """
 import torch
 
+from ..kernels.fixed_order import sum_dims
 from .base import Layer, count
 from .registry import register_layer
 
@@ -30,10 +31,10 @@ from .registry import register_layer
 def ccc(x, y):
     """``(rho_c, s_xy, D, mu_x, mu_y)`` of two flat tensors (module doc)."""
     m = x.numel()
-    mx, my = x.sum() / m, y.sum() / m
+    mx, my = sum_dims(x) / m, sum_dims(y) / m
     dx, dy = x - mx, y - my
-    sxy = (dx * dy).sum() / m
-    d = (dx * dx).sum() / m + (dy * dy).sum() / m + (mx - my) * (mx - my)
+    sxy = sum_dims(dx * dy) / m
+    d = sum_dims(dx * dx) / m + sum_dims(dy * dy) / m + (mx - my) * (mx - my)
     rho = torch.where(d > 0, 2 * sxy / torch.where(d > 0, d, torch.ones_like(d)),
                       torch.zeros_like(d))
     return rho, sxy, d, mx, my

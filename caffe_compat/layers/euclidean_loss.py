@@ -1,5 +1,6 @@
 """EuclideanLoss: ``sum((a - b)^2) / (2 N)`` with N = ``a.shape[0]``; gradients flow into both
 inputs (Caffe allows forcing backward into the second one)."""
+from ..kernels.fixed_order import sum_dims
 from .base import Layer
 from .registry import register_layer
 
@@ -29,4 +30,4 @@ class EuclideanLoss(Layer):
 
     def forward(self, a, b):
         d = a.reshape(a.shape[0], -1) - b.reshape(b.shape[0], -1)
-        return (d * d).sum() / a.shape[0] / 2.0
+        return sum_dims(d * d) / a.shape[0] / 2.0

@@ -23,6 +23,7 @@ import torch
 
 from ..errors import CaffeCompatError
 from ..io.blobproto import read_blobproto
+from ..kernels.fixed_order import softmax
 from ..proto import caffe_pb2
 from ._neuron import LossLayer, int_labels, normalizer
 from .base import canonical_axis, count
@@ -35,7 +36,7 @@ class _Infogain(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, labels, valid, H, norm):
         # x: (outer, K, inner); labels, valid: (outer, inner); H: (K, K)
-        prob = torch.softmax(x, dim=1)
+        prob = softmax(x, 1)
         rows = H[labels].permute(0, 2, 1)                      # (outer, K, inner)
         logs = torch.log(prob.clamp_min(LOG_THRESHOLD))
         loss = -(rows * logs * valid.unsqueeze(1)).sum() / norm

@@ -9,6 +9,7 @@ targets get no gradient.
 """
 import torch
 
+from ..kernels.fixed_order import sum_dims
 from ..proto import caffe_pb2
 from .base import count
 from ._neuron import LossLayer, caffe_sigmoid, int_labels, normalization_mode, normalizer
@@ -20,7 +21,7 @@ class _SigmoidCE(torch.autograd.Function):
     def forward(ctx, x, target, valid, norm):
         pos = (x >= 0).to(x.dtype)
         terms = x * (target - pos) - torch.log(1 + torch.exp(x - 2 * x * pos))
-        loss = -(terms * valid).sum() / norm
+        loss = -sum_dims(terms * valid) / norm
         ctx.save_for_backward(x, target, valid)
         ctx.norm = norm
         return loss

@@ -1,6 +1,6 @@
-"""Softmax over ``softmax_param.axis`` (default 1): ``exp(x - max) / sum(exp(x - max))``."""
-import torch
-
+"""Softmax over ``softmax_param.axis`` (default 1): ``exp(x - max) / sum(exp(x - max))``, on
+one thread (:mod:`caffe_compat.kernels.fixed_order`: the same bits at any thread count)."""
+from ..kernels.fixed_order import softmax
 from .base import Layer, canonical_axis
 from .registry import register_layer
 
@@ -22,4 +22,4 @@ class Softmax(Layer):
         return [bottom_shapes[0]]
 
     def forward(self, x):
-        return torch.softmax(x, dim=self.axis)
+        return softmax(x, self.axis)

@@ -12,6 +12,7 @@ any gradient arriving there, and so does this layer.
 import numpy as np
 import torch
 
+from ..kernels.fixed_order import softmax, sum_dims
 from ..proto import caffe_pb2
 from .base import canonical_axis, count
 from ._neuron import LossLayer, int_labels, normalization_mode, normalizer
@@ -23,21 +24,21 @@ FLT_MIN = float(np.finfo(np.float32).tiny)
 def softmax_loss_forward(x, labels, valid, axis, norm):
     """``(loss, prob, index)``: Caffe's SoftmaxWithLoss Forward_cpu (the autograd Function's
     forward and the explicit one)."""
-    prob = torch.softmax(x, dim=axis)
+    prob = softmax(x, axis)
     index = labels.unsqueeze(axis)
     logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
     if valid is not None:
         logs = logs.squeeze(axis) * valid
-    loss = torch.div(logs.sum(), -norm)  # -(sum / norm), bit for bit: negation is exact
+    loss = torch.div(sum_dims(logs), -norm)  # -(sum / norm), bit for bit: negation is exact
     return loss, prob, index
 
 
 def _gather_loss(x, index, axis, negative_norm):
     """:func:`softmax_loss_forward` for every position counted, with the labels already in
     the index's shape and ``-norm`` given: ``(loss, prob)``."""
-    prob = torch.softmax(x, dim=axis)
+    prob = softmax(x, axis)
     logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
-    return torch.div(logs.sum(), negative_norm), prob
+    return torch.div(sum_dims(logs), negative_norm), prob
 
 
 _MINUS_ONES = {}

@@ -1,12 +1,13 @@
-"""Sums whose bits do not follow the thread count (caffe_compat.kernels.fixed_order), and the
-training steps built on them: the same weights at 1, 2 and 3 threads."""
+"""Sums and softmaxes whose bits do not follow the thread count
+(caffe_compat.kernels.fixed_order), and the training steps and losses built on them: the same
+bits at 1, 2 and 3 threads."""
 import h5py
 import numpy as np
 import pytest
 import torch
 
 from caffe_compat import get_solver
-from caffe_compat.kernels.fixed_order import sum_dims
+from caffe_compat.kernels.fixed_order import softmax, sum_dims
 from caffe_compat.parallel import threads
 
 
@@ -33,6 +34,21 @@ def test_sum_is_the_same_bits_at_any_thread_count(restore_threads):
     g = torch.randn(8, 3, 40, 40)
     threads.set_max_threads(2)
     assert torch.equal(sum_dims(g, 0), sum_dims(g, (0,)))
+    assert torch.equal(sum_dims(g), sum_dims(g, (0, 1, 2, 3)))
+
+
+def test_softmax_is_the_same_bits_at_any_thread_count(restore_threads):
+    # over the channels of (2, 3, 256, 256): ATen's softmax gives other bits at 3 threads than
+    # at 1 (the end of each thread's share goes through its scalar exp), measured
+    x = torch.randn(2, 3, 256, 256, generator=torch.Generator().manual_seed(2))
+    out = []
+    for n in (1, 2, 3):
+        threads.set_max_threads(n)
+        out.append(softmax(x, 1))
+        assert torch.get_num_threads() == n
+    assert all(torch.equal(out[0], o) for o in out[1:])         # tolerance 0: same bits
+    threads.set_max_threads(1)
+    assert torch.equal(out[0], torch.softmax(x, dim=1))
 
 
 NET = """
@@ -78,3 +94,35 @@ def test_training_with_a_one_output_convolution_ignores_the_thread_count(tmp_pat
     # tolerance 0: a rerun on a busier machine must give the same weights
     for other in runs[1:]:
         assert all(torch.equal(a, b) for a, b in zip(runs[0], other))
+
+
+@pytest.mark.parametrize("text, shapes, labels", [
+    ('name: "l" type: "EuclideanLoss" bottom: "a" bottom: "b" top: "l"',
+     [(4, 1, 256, 256), (4, 1, 256, 256)], False),
+    ('name: "l" type: "SoftmaxWithLoss" bottom: "a" bottom: "b" top: "l"',
+     [(2, 3, 256, 256), (2, 1, 256, 256)], True),
+    ('name: "l" type: "SigmoidCrossEntropyLoss" bottom: "a" bottom: "b" top: "l"',
+     [(4, 1, 256, 256), (4, 1, 256, 256)], False),
+    ('name: "l" type: "CCCLoss" bottom: "a" bottom: "b" top: "l"',
+     [(262144, 1), (262144, 1)], False),
+])
+def test_large_losses_are_the_same_bits_at_any_thread_count(text, shapes, labels,
+                                                            restore_threads):
+    # a segmentation-sized loss sums some 10^5 terms into one number: ATen's sum splits them
+    # among threads; the loss (and a gradient that depends on it, CCCLoss's) must not follow
+    from tests.caffe_compat.layers.helpers_struct import make_layer
+    gen = torch.Generator().manual_seed(1)
+    a = torch.randn(shapes[0], generator=gen)
+    b = (torch.randint(0, 3, shapes[1], generator=gen).float() if labels
+         else torch.rand(shapes[1], generator=gen))
+    layer = make_layer(text, *shapes, phase="TRAIN")
+    values = []
+    for n in (1, 2, 3):
+        threads.set_max_threads(n)
+        x = a.clone().requires_grad_()
+        loss = layer(x, b)
+        loss.backward()
+        values.append((loss.detach(), x.grad))
+    # tolerance 0: the same bits, the loss and its gradient
+    assert all(torch.equal(values[0][0], v[0]) and torch.equal(values[0][1], v[1])
+               for v in values[1:])
