@@ -16,8 +16,10 @@ output) and the Joint-OA model started from it.
 not depend on how many threads the process has; the count is set back at once (a fraction of a
 microsecond; the operations served are a small part of a pass). The program's count is not
 changed: torch's own setter is used, past the policy's watch of ``torch.set_num_threads``.
-Elementwise functions elsewhere (``sigmoid`` on an odd count of elements, measured) share the
-scalar-tail effect; the layers that use them are not covered here.
+Elementwise functions share the scalar-tail effect where the vector and scalar code round
+differently: ``torch.pow`` (Power, LRN) on some element counts, measured; ``exp``, ``log``,
+``tanh`` and Caffe's sigmoid through ``tanh`` in double did not. Those layers are not covered
+here.
 """
 from __future__ import annotations
 
