@@ -288,18 +288,20 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         """One pass over the layers: (values, first versions, total loss). With ``keep`` (a
         set of blob names), a blob is dropped once its last consumer has run, unless kept."""
         want = threads.apply_for_net(self, inputs)  # the cores we can get, 1 for a small net
-        if want > 1 and not torch.is_grad_enabled():
-            niced = threads.niced_neighbours()
-            if niced:                   # niced work on our cores: the count measured
-                return self._run_measured(inputs, keep, want, niced)
+        if not torch.is_grad_enabled():
+            niced = threads.niced_neighbours() if want > 1 else 0
+            crowded = threads.crowded_count() if threads.held_cores() else 0
+            if niced or crowded:        # others' work on our cores: the count measured
+                return self._run_measured(inputs, keep, want, niced, crowded)
         return self._run_pass(inputs, keep)
 
-    def _run_measured(self, inputs, keep, want, niced):
+    def _run_measured(self, inputs, keep, want, niced, crowded):
         """:meth:`_run_pass` on the thread count :mod:`caffe_compat.parallel.pass_choice`
-        picks for this net and input shape (``want`` or fewer), timed for the next pick."""
+        picks for this net and input shape (``want``, fewer under niced work, or ``crowded``
+        while other processes hold cores), timed for the next pick."""
         choice = pass_choice.choice_for(
             self, tuple((k, tuple(v.shape)) for k, v in inputs.items()))
-        n = choice.count(want, niced)
+        n = choice.count(want, niced, crowded)
         if n != want:
             threads.set_pass_threads(n)
         start = choice.clock()

@@ -1,6 +1,7 @@
 """Threads and data parallelism: :mod:`.threads` (thread counts and the OpenMP wait policy,
 set before torch loads), :mod:`.pass_choice` (the thread count of inference forwards and
-training iterations, measured while other processes' niced work shares our cores),
+training iterations, measured while other processes share our cores: fewer threads under
+niced work, more threads than cores while cores are held),
 :mod:`.data_parallel` (data-parallel training over
 torch.distributed: ranks, sharding, gradient averaging) and :mod:`.launch` (starting and
 watching the ranks of ``caffe-compat train --ranks N``).

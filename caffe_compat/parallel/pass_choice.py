@@ -1,4 +1,5 @@
-"""Threads for an inference pass while other processes' niced work shares our cores: measured.
+"""Threads for a pass (an inference forward, a training iteration) while other processes share
+our cores: measured.
 
 A busy neighbour at a positive nice value is not a held core (:mod:`.threads`): the scheduler
 gives our threads its core back. But not at once: each of torch's operators waits at its end
@@ -12,11 +13,19 @@ so it is measured, per net and input shape, only while such work is there
 - candidates: the usable count and that count less the cores the niced work took (at least 1);
   the first trial runs the smaller count first (a program that runs only a few passes spends
   them on the count whose cost is bounded);
+- while other processes hold cores (work at nice 0 or below: the usable count is already
+  lower), the candidates are the usable count and more threads than cores
+  (:func:`caffe_compat.parallel.threads.crowded_count`), the usable count first. The crowded
+  count's cost is bounded (1.4x the usable count's at worst measured, against 8x for one
+  thread per core), so it is kept when its mean pass is :data:`CROWDED_MARGIN` times faster;
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
   count not counted (the thread team wakes), nor a pass after a gap (other work ran first);
   the larger count is kept only when its slowest recent pass is :data:`MARGIN` times faster
   than the smaller count's mean;
-- the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both,
+- the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both
+  (doubled for each trial the larger count lost after the first in a row, up to
+  :data:`MAX_BACKOFF` doublings: a net on which the larger count keeps losing, LeNet's
+  training under a pinned loop, pays its trials less often),
   then the other is tried again (the neighbour may have gone or changed); sooner when the
   mean of its last :data:`REGRET_PASSES` passes exceeds the other's score by :data:`REGRET`:
   then the other is kept, measured anew by its own passes.
@@ -31,12 +40,16 @@ import time
 TRIAL_PASSES = 3         # counted passes of a candidate per trial
 HOLD_PASSES = 32         # passes on the faster count before the other is tried again ...
 HOLD_SECONDS = 2.0       # ... and seconds: a trial costs at most a few percent of a pass's time
+MAX_BACKOFF = 3          # at most 8x the hold after trials the larger count lost in a row
 KEEP = 5                 # recent pass times kept per count
 GAP_SECONDS = 0.05       # a pass after a longer gap (and longer than itself) is not counted
 # the larger count is kept only when its mean pass is this much faster: its cost when a
 # neighbour's core comes back late has no bound (2.2x idle measured), the smaller count's is
 # the speed-up of the larger on an idle machine (1.3-1.9x on two cores)
 MARGIN = 1.25
+# the crowded count (more threads than cores while cores are held) is kept when its mean pass
+# is this much faster than the usable count's: its slowest passes measured stayed within 1.4x
+CROWDED_MARGIN = 1.05
 REGRET = 1.15            # the kept count's recent mean over the other's score: the other is kept
 REGRET_PASSES = 3        # ... over its last passes
 
@@ -52,22 +65,32 @@ class PassChoice:
         self.best = None
         self.hold_passes = 0
         self.hold_until = 0.0
+        self.losses = 0          # trials in a row the larger count lost
         self.last_count = None
         self.skip = False        # the pass after a change of count is not counted
         self.last_end = None
         self.deciding = False    # a trial is under way: its end decides
         self.candidates = ()
+        self.crowded = False     # the candidates are (crowded count, usable count)
 
-    def count(self, usable, niced):
+    def count(self, usable, niced, crowded=0):
         """The count for the next pass: ``usable`` (the threads the cores allow) unless
         ``niced`` (cores other processes' niced work took, 0 when there is none) makes a
-        smaller count measure faster."""
-        fewer = max(1, usable - max(1, math.ceil(niced - 0.5)))
-        if niced <= 0 or usable <= 1 or fewer == usable:
+        smaller count measure faster, or ``crowded`` (more threads than cores, while other
+        processes hold some: :func:`caffe_compat.parallel.threads.crowded_count`; 0 when
+        none) a larger one."""
+        if niced > 0 and usable > 1:
+            fewer = max(1, usable - max(1, math.ceil(niced - 0.5)))
+            if fewer == usable:
+                return self._use(usable)
+            candidates, crowded_pair = (usable, fewer), False
+        elif crowded > usable:
+            candidates, crowded_pair = (crowded, usable), True
+        else:
             return self._use(usable)
-        candidates = (usable, fewer)
         if candidates != self.candidates:           # new counts: measure both from scratch
             self.candidates, self.times, self.best = candidates, {}, None
+            self.crowded, self.losses = crowded_pair, 0
             # the smaller count first: its cost is bounded (the larger one's speed-up on an
             # idle machine), the larger one's is not, and a program that runs only a few
             # passes spends them on the safe count
@@ -91,9 +114,12 @@ class PassChoice:
     def _score(self, n):
         """The mean of the recent passes on ``n`` threads; for the larger count its slowest
         recent pass times :data:`MARGIN` (under a niced neighbour its passes vary: one that
-        waited long for the neighbour's core says what the next ones may cost)."""
+        waited long for the neighbour's core says what the next ones may cost), or, for the
+        crowded count, its mean times :data:`CROWDED_MARGIN` (its cost is bounded)."""
         kept = self.times[n]
-        if n == self.candidates[0]:        # the larger count: its slowest recent pass
+        if n == self.candidates[0]:        # the larger count
+            if self.crowded:
+                return sum(kept) / len(kept) * CROWDED_MARGIN
             return max(kept) * MARGIN
         return sum(kept) / len(kept)
 
@@ -122,15 +148,22 @@ class PassChoice:
                     sum(recent) / len(recent) > REGRET * self._score(other):
                 # the kept count got slower than the other was: the other from now on
                 # (its passes measure it anew; the first after the change is not counted)
-                self.best, self.hold_passes = other, HOLD_PASSES
-                self.hold_until = self.clock() + HOLD_SECONDS
+                self.best = other
+                self._hold()
                 return
         if not self.trial and self.deciding and \
                 all(self.times.get(c) for c in self.candidates):
             self.deciding = False         # a trial has ended: the faster is kept
             self.best = min(self.candidates, key=self._score)
-            self.hold_passes = HOLD_PASSES
-            self.hold_until = self.clock() + HOLD_SECONDS
+            self.losses = self.losses + 1 if self.best == self.candidates[1] else 0
+            self._hold()
+
+    def _hold(self):
+        """Keep ``best`` for the hold: :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS`
+        seconds, doubled per trial the larger count lost in a row after the first."""
+        scale = 1 << min(max(0, self.losses - 1), MAX_BACKOFF)
+        self.hold_passes = HOLD_PASSES * scale
+        self.hold_until = self.clock() + HOLD_SECONDS * scale
 
 
 def choice_for(owner, key):

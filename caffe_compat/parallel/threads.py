@@ -28,6 +28,10 @@ BLAS calls, so neither collapses. This module keeps torch's thread count at the 
   as held once others used :data:`HELD_FRACTION` of it over a window; the count of held cores
   drops (threads come back) only after :data:`RELEASE_WINDOWS` windows in a row agree.
 
+While cores are held, :func:`crowded_count` (more threads than cores) is what
+:mod:`.pass_choice` measures against the usable count: one thread per core collapses there,
+more threads than cores do not (see its doc).
+
 :func:`usable_threads` is the number the inference engines and the imresize pool follow;
 :func:`apply` sets torch's count to it (below an explicit ``torch.set_num_threads`` of the
 user, which is respected as a ceiling). ``CAFFE_COMPAT_THREADS=N`` in the environment fixes
@@ -367,9 +371,12 @@ class CoreMonitor:
 _monitor = None
 _fixed = None
 # applied: the count the policy set last (main thread); ceiling: the program's count;
-# override: (ceiling, applied) before the program changed the count, until it puts it back
-# pass_cap: the most threads of the passes under way (a measured choice, see pass_cap())
-_state = {"applied": None, "ceiling": None, "override": None, "pass_cap": None}
+# override: (ceiling, applied, chosen) before the program changed the count, until it puts it
+# back; chosen: the ceiling is the program's own (a set_num_threads call, OMP_NUM_THREADS), not
+# torch's default; small: the pass apply() set up last is small work (one thread)
+# pass_count: the threads of the passes under way (a measured choice, see pass_count())
+_state = {"applied": None, "ceiling": None, "override": None, "chosen": None, "small": False,
+          "pass_count": None}
 
 
 def _fixed_count():
@@ -457,11 +464,12 @@ def _user_count(n):
         return                        # another thread's own count (OpenMP's is per thread)
     override = _state["override"]
     if override is not None and n == override[1]:
-        _state["ceiling"], _state["override"] = override[0], None
+        _state["ceiling"], _state["chosen"] = override[0], override[2]
+        _state["override"] = None
     else:
         if override is None and _state["applied"] is not None:
-            _state["override"] = (_state["ceiling"], _state["applied"])
-        _state["ceiling"] = n
+            _state["override"] = (_state["ceiling"], _state["applied"], _state["chosen"])
+        _state["ceiling"], _state["chosen"] = n, True
     _state["applied"] = n
 
 
@@ -473,6 +481,7 @@ def set_max_threads(n):
         raise ValueError(f"n: expected a positive number of threads, got {n}")
     _watch_user()(n)
     _state["ceiling"], _state["override"], _state["applied"] = n, None, n
+    _state["chosen"] = True
 
 
 def max_threads():
@@ -487,23 +496,72 @@ def set_pass_threads(n):
     _watch_user()(n)
 
 
-class pass_cap:
-    """``with pass_cap(n):`` the passes inside (a training iteration's forward, backward and
-    update) use at most ``n`` threads: a choice measured by
-    :mod:`caffe_compat.parallel.pass_choice`, not the program's ceiling. ``None``: no cap."""
+class pass_count:
+    """``with pass_count(n):`` the passes inside (a training iteration's forward, backward and
+    update) run on ``n`` threads, small work on one: a choice measured by
+    :mod:`caffe_compat.parallel.pass_choice` for this iteration (fewer threads than usable
+    under a niced neighbour, more while other processes hold cores, :func:`crowded_count`),
+    not the program's ceiling. ``None``: the policy's count."""
 
     def __init__(self, n):
         self.n = n
 
     def __enter__(self):
-        self.saved = _state["pass_cap"]
+        self.saved = _state["pass_count"]
         if self.n is not None:
-            _state["pass_cap"] = self.n
+            _state["pass_count"] = self.n
         return self
 
     def __exit__(self, *exc):
-        _state["pass_cap"] = self.saved
+        _state["pass_count"] = self.saved
         return False
+
+
+def _default_count():
+    """The cores this process may run on: torch's count when the program sets none (at most
+    this many)."""
+    return len(affinity())
+
+
+def _program_chose(environ=None):
+    """Whether the count is the program's own: a ``torch.set_num_threads`` call seen (or
+    :func:`set_max_threads`), ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` in the environment,
+    or a ceiling below the cores allowed when the policy first ran (a count set before it
+    could see the call)."""
+    environ = os.environ if environ is None else environ
+    if _state["chosen"]:
+        return True
+    if _state["chosen"] is None:       # decided once, when the policy first runs
+        _state["chosen"] = bool(environ.get("OMP_NUM_THREADS") or
+                                environ.get("MKL_NUM_THREADS")) or \
+            (_state["ceiling"] is not None and _state["ceiling"] < _default_count())
+    return _state["chosen"]
+
+
+def crowded_count():
+    """Threads worth measuring against the usable count while other processes hold some of
+    our cores (:func:`held_cores`), for the pass :func:`apply` set up last; 0 when there is
+    nothing to measure: no core held, small work, a fixed count, a count the program chose
+    (its ceiling is respected), or a thread other than the main one (a pool's worker).
+
+    The count is the cores allowed plus two per held core (4 on two cores, one held): more
+    threads than cores. With one thread per core, the thread whose core is held waits for it
+    and so does every operator (882 ms against 106 for a GoogLeNet forward). With more, each
+    share is smaller and libgomp sees more threads than CPUs: its idle threads sleep at once
+    instead of spinning, the free core goes idle and the scheduler moves the waiting thread
+    there. Measured on two cores, 4 threads against 1 (``bench_contention.py``'s cases):
+    under a busy loop at nice 0 the CNN+D forward at batch 8 in 0.82 of the time, GoogLeNet
+    at batch 8 0.76, a CNN+D training iteration at batch 8 0.77; with the loop pinned at nice
+    -5 a CNN+D iteration 0.84, most forwards 0.95-1.05, and at worst 1.19 (GoogLeNet batch
+    1) and LeNet training 1.17-1.39: :mod:`.pass_choice` keeps whichever its passes measure
+    faster."""
+    if _fixed_count() or _state["small"] or _program_chose() or \
+            threading.current_thread() is not threading.main_thread():
+        return 0                      # (a worker thread of a pool shares the cores already)
+    held = monitor().held
+    if held <= 0:
+        return 0
+    return monitor().cores + 2 * held
 
 
 def apply(work=None):
@@ -522,12 +580,18 @@ def apply(work=None):
     elif main and current != _state["applied"]:
         # set by a setter bound before the wrapper (from torch import set_num_threads) or
         # by OpenMP's own calls: the program's choice
-        _state["ceiling"], _state["override"] = current, None
+        _state["ceiling"], _state["override"], _state["chosen"] = current, None, True
     ceiling = _state["ceiling"]
-    want = 1 if work is not None and work < SMALL_WORK else min(ceiling, usable_threads())
-    cap = _state["pass_cap"]
-    if cap is not None and main:
-        want = min(want, cap)
+    small = work is not None and work < SMALL_WORK
+    counted = _state["pass_count"]
+    if small:
+        want = 1
+    elif counted is not None and main:
+        want = counted                 # a measured iteration's count (pass_count)
+    else:
+        want = min(ceiling, usable_threads())
+    if main:
+        _state["small"] = small
     if want != current:
         setter(want)
     if main:

@@ -229,17 +229,19 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
 
     def _measured_iteration(self):
         """``(choice, thread count, start)`` of an iteration whose thread count is measured
-        (other processes' niced work shares our cores and the net would use several threads:
-        :mod:`caffe_compat.parallel.pass_choice`, as inference forwards do), else ``(None,
-        None, None)`` at the price of a flag read."""
+        (other processes' work shares our cores and the net is not small work:
+        :mod:`caffe_compat.parallel.pass_choice`, as inference forwards do; fewer threads
+        under niced work, more than cores while cores are held), else ``(None, None, None)``
+        at the price of two flag reads."""
         niced = threads.niced_neighbours()
-        if not niced:
+        if not niced and not threads.held_cores():
             return None, None, None
         want = threads.apply_for_net(self.net)
-        if want <= 1:
+        crowded = threads.crowded_count()
+        if want <= 1 and not crowded:
             return None, None, None
         choice = pass_choice.choice_for(self, "iteration")
-        count = choice.count(want, niced)
+        count = choice.count(want, niced, crowded)
         return choice, count, choice.clock()
 
     def _display_forward(self):
@@ -268,7 +270,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
             choice, count, started = self._measured_iteration()
-            with threads.pass_cap(count):
+            with threads.pass_count(count):
                 loss = _f32(0)
                 for _ in range(p.iter_size):
                     loss = _f32(loss + self._forward_backward())
@@ -285,7 +287,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                 self._iterations_last = self.iter
                 self._display_outputs(self._last_outputs(), "Train")
             self._call("on_gradients_ready")
-            with threads.pass_cap(count):
+            with threads.pass_count(count):
                 self.apply_update()
             if choice is not None:
                 choice.record(count, started, choice.clock())

@@ -17,9 +17,9 @@ class Clock:
         return self.t
 
 
-def run(choice, clock, usable, niced, seconds_for):
+def run(choice, clock, usable, niced, seconds_for, crowded=0):
     """One pass: the count the choice gives, timed by ``seconds_for(count)``; returns it."""
-    n = choice.count(usable, niced)
+    n = choice.count(usable, niced, crowded)
     start = clock.t
     clock.t += seconds_for(n)
     choice.record(n, start, clock.t)
@@ -113,6 +113,70 @@ def test_more_cores_try_the_count_left_by_the_niced_work():
     assert set(first) == {8, 6}                          # two cores' worth of niced work
 
 
+def crowded_trial(times):
+    """A choice and its clock after the first trial of the usable count (1) and the crowded
+    count (4) while a core is held."""
+    clock = Clock()
+    choice = PassChoice(clock)
+    counts = [run(choice, clock, 1, 0.0, lambda n: times[n], crowded=4)
+              for _ in range(2 * (TRIAL_PASSES + 1))]
+    return choice, clock, counts
+
+
+def test_while_a_core_is_held_the_crowded_count_is_measured():
+    choice, clock, counts = crowded_trial({4: 0.080, 1: 0.100})
+    # the usable count first: its cost is known, the crowded count's is measured after it
+    assert counts == [1] * (TRIAL_PASSES + 1) + [4] * (TRIAL_PASSES + 1)
+    assert choice.best == 4 and choice.candidates == (4, 1)
+    assert run(choice, clock, 1, 0.0, lambda n: 0.08, crowded=4) == 4
+
+
+def test_the_crowded_count_needs_its_margin_on_the_mean():
+    # its cost is bounded: a mean 1.05x faster is enough (the niced pair needs 1.25x on the
+    # slowest pass) ...
+    faster = 0.100 / (pass_choice.CROWDED_MARGIN * 1.01)
+    assert crowded_trial({4: faster, 1: 0.100})[0].best == 4
+    # ... and a pass about as fast is not
+    assert crowded_trial({4: 0.099, 1: 0.100})[0].best == 1
+
+
+def test_a_count_that_keeps_losing_is_tried_less_often():
+    times = {4: 0.150, 1: 0.100}
+    choice, clock, _ = crowded_trial(times)
+    assert choice.best == 1
+    holds = []
+    for _ in range(pass_choice.MAX_BACKOFF + 3):
+        passes = 0
+        while True:                              # passes on 1 until the next trial starts
+            n = run(choice, clock, 1, 0.0, times.get, crowded=4)
+            passes += 1
+            if n == 4:
+                break
+        holds.append(passes)
+        for _ in range(TRIAL_PASSES):            # the rest of the trial
+            run(choice, clock, 1, 0.0, times.get, crowded=4)
+        assert choice.best == 1
+    # the hold doubles from the second lost trial on, up to MAX_BACKOFF doublings
+    first = holds[0]
+    assert holds[1] > first and holds[2] > holds[1]
+    assert max(holds) <= first * (1 << pass_choice.MAX_BACKOFF) + 1
+    times[4] = 0.050                             # the crowded count wins: the hold is short
+    while run(choice, clock, 1, 0.0, times.get, crowded=4) != 4:
+        pass
+    for _ in range(TRIAL_PASSES):
+        run(choice, clock, 1, 0.0, times.get, crowded=4)
+    assert choice.best == 4 and choice.losses == 0
+    assert choice.hold_passes == HOLD_PASSES
+
+
+def test_from_held_cores_to_niced_work_the_candidates_change():
+    choice, clock, _ = crowded_trial({4: 0.080, 1: 0.100})
+    assert choice.best == 4
+    # the held core is gone, a niced neighbour came: usable 2 against 1, measured anew
+    assert run(choice, clock, 2, 0.9, lambda n: 0.01, crowded=0) == 1
+    assert choice.candidates == (2, 1) and choice.best is None
+
+
 def niced_stat(nice_ticks, busy_ticks, total_per_cpu, ncpu=2):
     """Busy ticks on cpu0, niced ticks on cpu1, the rest idle."""
     def row(c):
@@ -202,8 +266,79 @@ layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "
         choice = measured.__dict__["_pass_choices"]["iteration"]
         seen = set(choice.times)
         assert seen == {1, 2} and choice.best in (1, 2)
-        assert original["pass_cap"] is None                # no cap left after the step
+        assert original["pass_count"] is None              # no count left after the step
         assert threads.max_threads() == 2
+        for a, b in zip(plain._params, measured._params):
+            assert torch.equal(a.detach(), b.detach())
+    finally:
+        torch.set_num_threads(saved)
+
+
+HELD_NET = """input: "data" input_shape { dim: 2 dim: 3 dim: 32 dim: 32 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 64 kernel_size: 3 weight_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool"
+  pooling_param { pool: AVE kernel_size: 2 stride: 2 } }
+layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }"""
+
+
+def test_net_forward_while_a_core_is_held_tries_the_crowded_count(monkeypatch):
+    """While another process holds a core, a forward measures more threads than cores
+    against the usable count: the same outputs either way, torch's count put back."""
+    net = Net(HELD_NET, phase="test", seed=1)
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 32, 32), np.float32))
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setattr(threads, "usable_threads", lambda: 1)
+        with torch.inference_mode():
+            expected = net.forward(data=x, keep_blobs=False)["prob"].clone()
+            monkeypatch.setattr(threads, "held_cores", lambda: 1)
+            monkeypatch.setattr(threads, "crowded_count", lambda: 4)
+            for _ in range(2 * (TRIAL_PASSES + 1) + 2):
+                got = net.forward(data=x, keep_blobs=False)["prob"]
+                assert torch.equal(got, expected)
+                assert torch.get_num_threads() == 1        # put back after the pass
+        choice = next(iter(net.__dict__["_pass_choices"].values()))
+        assert set(choice.times) == {1, 4} and choice.candidates == (4, 1)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def test_solver_iterations_while_a_core_is_held_train_the_same_bits(tmp_path, monkeypatch):
+    """Training iterations under the crowded count (4 threads on this machine's cores) and
+    under one thread: both tried, and the weights are the bits of a run on one thread."""
+    from caffe_compat import get_solver
+    net = tmp_path / "net.prototxt"
+    net.write_text("""layer { name: "data" type: "DummyData" top: "data" top: "label"
+  dummy_data_param { shape { dim: 16 dim: 3 dim: 32 dim: 32 } shape { dim: 16 dim: 1 }
+    data_filler { type: "gaussian" std: 1 } data_filler { type: "gaussian" std: 1 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 32 kernel_size: 3 weight_filler { type: "xavier" } } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "one" type: "Convolution" bottom: "conv" top: "one"
+  convolution_param { num_output: 1 kernel_size: 3 weight_filler { type: "xavier" } } }
+layer { name: "fc" type: "InnerProduct" bottom: "one" top: "fc"
+  inner_product_param { num_output: 1 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "EuclideanLoss" bottom: "fc" bottom: "label" top: "loss" }""")
+    solver_file = tmp_path / "solver.prototxt"
+    solver_file.write_text(f'net: "{net}" base_lr: 0.001 lr_policy: "fixed" momentum: 0.9 '
+                           f'max_iter: 100 display: 0 snapshot: 0 random_seed: 5 '
+                           f'snapshot_prefix: "{tmp_path}/s" snapshot_after_train: false')
+    steps = 2 * (TRIAL_PASSES + 1) + 2
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        monkeypatch.setattr(threads, "usable_threads", lambda: 1)
+        plain = get_solver(str(solver_file))
+        plain.step(steps)
+        monkeypatch.setattr(threads, "held_cores", lambda: 1)
+        monkeypatch.setattr(threads, "crowded_count", lambda: 4)
+        measured = get_solver(str(solver_file))
+        measured.step(steps)
+        choice = measured.__dict__["_pass_choices"]["iteration"]
+        assert set(choice.times) == {1, 4}
+        assert threads._state["pass_count"] is None
         for a, b in zip(plain._params, measured._params):
             assert torch.equal(a.detach(), b.detach())
     finally:

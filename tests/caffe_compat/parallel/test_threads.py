@@ -222,7 +222,8 @@ def _policy_state_restored():
     """Each test starts from the record of a process whose policy has not run yet, and
     leaves the record and torch's count as they were."""
     saved, count = dict(threads._state), torch.get_num_threads()
-    threads._state.update(applied=None, ceiling=None, override=None)
+    threads._state.update(applied=None, ceiling=None, override=None, chosen=None, small=False,
+                          pass_count=None)
     yield
     threads._state.clear()
     threads._state.update(saved)
@@ -391,3 +392,86 @@ layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }""", seed=1)
     # the convolution (2 x 32 x 32 x 32 outputs of 144 multiply-adds) on two threads, the
     # pooling and softmax after it on one, then the pass's two again
     assert 1 in seen and seen[-1] == 2, seen
+
+
+class HeldMonitor:
+    """A monitor that says ``held`` of ``cores`` cores are held by other processes."""
+
+    def __init__(self, cores=2, held=1):
+        self.cores, self.held = cores, held
+
+    def check(self):
+        return max(1, self.cores - self.held)
+
+
+@pytest.fixture
+def crowded_setting(monkeypatch):
+    """The policy in auto mode on two cores, one held; no count from the environment."""
+    monkeypatch.setattr(threads, "_fixed", 0)
+    monkeypatch.setattr(threads, "_monitor", HeldMonitor())
+    monkeypatch.setattr(threads, "_default_count", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    threads._watch_user()(2)                    # torch's default count, not a program's call
+    return threads._monitor
+
+
+def test_crowded_count_while_a_core_is_held(crowded_setting):
+    assert threads.apply(10 ** 9) == 1          # the usable count
+    assert threads.crowded_count() == 4         # the cores plus two per held core
+    crowded_setting.held = 0
+    assert threads.crowded_count() == 0         # nothing held: nothing to measure
+    crowded_setting.cores, crowded_setting.held = 8, 2
+    assert threads.crowded_count() == 12
+
+
+def test_no_crowded_count_for_small_work_or_a_worker_thread(crowded_setting):
+    import threading
+    threads.apply(10)                           # small work: one thread, always
+    assert threads.crowded_count() == 0
+    threads.apply(10 ** 9)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(threads.crowded_count()))
+    worker.start()
+    worker.join()
+    assert got == [0]                           # a pool's worker shares the cores already
+    assert threads.crowded_count() == 4
+
+
+def test_no_crowded_count_above_the_programs_count(crowded_setting, monkeypatch):
+    threads.apply(10 ** 9)
+    torch.set_num_threads(2)                    # the program's own count is its ceiling
+    assert threads.crowded_count() == 0
+    torch.set_num_threads(3)
+    assert threads.crowded_count() == 0
+
+
+def test_a_count_put_back_gives_the_crowded_count_back(crowded_setting):
+    threads.apply(10 ** 9)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)                    # a block at one thread (a benchmark's peer)
+    assert threads.crowded_count() == 0
+    torch.set_num_threads(saved)                # put back: the policy's own count again
+    assert threads.crowded_count() == 4
+
+
+def test_no_crowded_count_with_a_count_from_the_environment(crowded_setting, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    threads.apply(10 ** 9)
+    assert threads.crowded_count() == 0
+
+
+def test_no_crowded_count_with_a_fixed_count(crowded_setting, monkeypatch):
+    monkeypatch.setattr(threads, "_fixed", 2)
+    threads.apply(10 ** 9)
+    assert threads.crowded_count() == 0
+
+
+def test_a_pass_count_above_the_ceiling(crowded_setting):
+    """A measured iteration's count (pass_count) is used as it is, above the ceiling; small
+    work stays on one thread; the count ends with the block."""
+    with threads.pass_count(4):
+        assert threads.apply(10 ** 9) == 4
+        assert threads.apply(10) == 1
+    assert threads.apply(10 ** 9) == 1
+    assert threads.max_threads() == 2
