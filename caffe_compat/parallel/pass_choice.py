@@ -19,7 +19,8 @@ so it is measured, per net and input shape, only while such work is there
   count's cost is bounded (1.4x the usable count's at worst measured, against 8x for one
   thread per core), so it is kept when its mean pass is :data:`CROWDED_MARGIN` times faster;
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
-  count not counted (the thread team wakes), nor a pass after a gap (other work ran first);
+  count not counted (the thread team wakes), nor a pass after a gap (other work ran first)
+  unless the pass before it came after a gap too (gaps are then the program's rhythm);
   the larger count is kept only when its slowest recent pass is :data:`MARGIN` times faster
   than the smaller count's mean;
 - the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both
@@ -69,6 +70,7 @@ class PassChoice:
         self.last_count = None
         self.skip = False        # the pass after a change of count is not counted
         self.last_end = None
+        self.after_gap = False   # the last pass came after a gap (see record)
         self.deciding = False    # a trial is under way: its end decides
         self.candidates = ()
         self.crowded = False     # the candidates are (crowded count, usable count)
@@ -127,11 +129,16 @@ class PassChoice:
         """A pass run on ``n`` threads (as :meth:`count` said) from ``start`` to ``end``
         (``clock`` seconds). A pass after a gap longer than itself (and than
         :data:`GAP_SECONDS`) is not counted: other work ran before it (another library's
-        threads, a data step), its threads were asleep, its caches cold."""
+        threads, a data step), its threads were asleep, its caches cold. Unless the pass
+        before it came after a gap too: then gaps are the program's rhythm (a decoder or a
+        data step between every two forwards), every candidate is measured in it, and
+        without counting them no trial would ever end."""
         seconds = end - start
         gap = self.last_end is not None and start - self.last_end > max(GAP_SECONDS, seconds)
         self.last_end = end
-        if gap:
+        rhythm = gap and self.after_gap
+        self.after_gap = gap
+        if gap and not rhythm:
             return                   # a trial pass stays queued, to be run again
         if self.trial and self.trial[0] == n:
             self.trial.pop(0)

@@ -106,6 +106,21 @@ def test_a_pass_after_a_gap_is_not_counted():
     assert len(choice.trial) == 2 * (TRIAL_PASSES + 1) - 1   # still queued, run again
 
 
+def test_passes_that_all_follow_gaps_are_measured():
+    # a program with other work between every two forwards (a decoder, another library's
+    # call): the first pass after a gap is not counted, the next ones are, and both counts
+    # get measured (before, every pass stayed queued on the first count for good)
+    clock = Clock()
+    choice = PassChoice(clock)
+    times = {2: 0.010, 1: 0.020}
+    counts = []
+    for _ in range(2 * (TRIAL_PASSES + 1) + 4):
+        clock.t += 1.0                                   # the program's other work
+        counts.append(run(choice, clock, 2, 0.9, times.get))
+    assert set(choice.times) == {1, 2} and choice.best == 2
+    assert counts[-1] == 2
+
+
 def test_more_cores_try_the_count_left_by_the_niced_work():
     clock = Clock()
     choice = PassChoice(clock)
