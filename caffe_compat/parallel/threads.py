@@ -267,8 +267,11 @@ def crowded_count():
     nothing to measure: no core held, small work, a fixed count, a count the program chose
     (its ceiling is respected), or a thread other than the main one (a pool's worker).
 
-    The count is the cores allowed plus two per held core (4 on two cores, one held): more
-    threads than cores. With one thread per core, the thread whose core is held waits for it
+    The count is the cores allowed plus two (4 on two cores): more threads than cores, the
+    same however many cores are held, so that a neighbour coming and going (a second process
+    that holds the other core for a while) does not change the pair and restart its
+    measurement (in a benchmark whose peer ran between our blocks, each such change cost a
+    trial at 6 threads, then one at 4: LeNet 1.38x its one-thread time). With one thread per core, the thread whose core is held waits for it
     and so does every operator (882 ms against 106 for a GoogLeNet forward). With more, each
     share is smaller and libgomp sees more threads than CPUs: its idle threads sleep at once
     instead of spinning, the free core goes idle and the scheduler moves the waiting thread
@@ -281,10 +284,9 @@ def crowded_count():
     if _fixed_count() or _state["small"] or _program_chose() or \
             threading.current_thread() is not threading.main_thread():
         return 0                      # (a worker thread of a pool shares the cores already)
-    held = monitor().held
-    if held <= 0:
+    if monitor().held <= 0:
         return 0
-    return monitor().cores + 2 * held
+    return monitor().cores + 2
 
 
 def apply(work=None):

@@ -418,11 +418,13 @@ def crowded_setting(monkeypatch):
 
 def test_crowded_count_while_a_core_is_held(crowded_setting):
     assert threads.apply(10 ** 9) == 1          # the usable count
-    assert threads.crowded_count() == 4         # the cores plus two per held core
+    assert threads.crowded_count() == 4         # the cores plus two
+    crowded_setting.held = 2
+    assert threads.crowded_count() == 4         # the same pair however many are held
     crowded_setting.held = 0
     assert threads.crowded_count() == 0         # nothing held: nothing to measure
-    crowded_setting.cores, crowded_setting.held = 8, 2
-    assert threads.crowded_count() == 12
+    crowded_setting.cores, crowded_setting.held = 8, 3
+    assert threads.crowded_count() == 10
 
 
 def test_no_crowded_count_for_small_work_or_a_worker_thread(crowded_setting):
