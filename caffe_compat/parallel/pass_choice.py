@@ -15,7 +15,8 @@ so it is measured, per net and input shape, only while such work is there
   them on the count whose cost is bounded);
 - while other processes hold cores (work at nice 0 or below: the usable count is already
   lower), the candidates are the usable count and more threads than cores
-  (:func:`caffe_compat.parallel.threads.crowded_count`), the usable count first. The crowded
+  (:func:`caffe_compat.parallel.threads.crowded_count`): the usable count for a first hold
+  (:data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS`), then the crowded count's trial. The crowded
   count's cost is bounded (1.4x the usable count's at worst measured, against 8x for one
   thread per core), so it is kept when its mean pass is :data:`CROWDED_MARGIN` times faster;
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
@@ -93,6 +94,13 @@ class PassChoice:
         if candidates != self.candidates:           # new counts: measure both from scratch
             self.candidates, self.times, self.best = candidates, {}, None
             self.crowded, self.losses = crowded_pair, 0
+            if crowded_pair:
+                # the usable count for a hold first (its passes measure it), the crowded
+                # count's trial after it: a program of a few passes (a benchmark's sample
+                # of ten LeNet iterations, four of them a trial at 1.4x) never pays for it
+                self.best, self.trial, self.deciding = usable, [], False
+                self._hold()
+                return self._use(usable)
             # the smaller count first: its cost is bounded (the larger one's speed-up on an
             # idle machine), the larger one's is not, and a program that runs only a few
             # passes spends them on the safe count
@@ -102,6 +110,8 @@ class PassChoice:
             other = candidates[1] if self.best == candidates[0] else candidates[0]
             self.times.pop(other, None)
             self.trial = [other] * (TRIAL_PASSES + 1)
+            if not self.times.get(self.best):     # the kept count unmeasured yet: it too
+                self.trial += [self.best] * (TRIAL_PASSES + 1)
             self.deciding = True
         if self.trial:
             return self._use(self.trial[0])

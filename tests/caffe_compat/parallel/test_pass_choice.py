@@ -129,19 +129,26 @@ def test_more_cores_try_the_count_left_by_the_niced_work():
 
 
 def crowded_trial(times):
-    """A choice and its clock after the first trial of the usable count (1) and the crowded
-    count (4) while a core is held."""
+    """A choice and its clock after the first hold on the usable count (1) and the first
+    trial of the crowded count (4) while a core is held."""
     clock = Clock()
     choice = PassChoice(clock)
-    counts = [run(choice, clock, 1, 0.0, lambda n: times[n], crowded=4)
-              for _ in range(2 * (TRIAL_PASSES + 1))]
+    counts = []
+    while len(counts) < HOLD_PASSES or counts[-1] == 1:      # the hold, then the trial
+        counts.append(run(choice, clock, 1, 0.0, lambda n: times[n], crowded=4))
+        assert len(counts) < 10 * HOLD_PASSES
+    for _ in range(TRIAL_PASSES):
+        counts.append(run(choice, clock, 1, 0.0, lambda n: times[n], crowded=4))
     return choice, clock, counts
 
 
 def test_while_a_core_is_held_the_crowded_count_is_measured():
     choice, clock, counts = crowded_trial({4: 0.080, 1: 0.100})
-    # the usable count first: its cost is known, the crowded count's is measured after it
-    assert counts == [1] * (TRIAL_PASSES + 1) + [4] * (TRIAL_PASSES + 1)
+    # the usable count for a whole hold first (a program of a few passes never pays for
+    # the crowded trial), then the crowded count's trial
+    first = counts.index(4)
+    assert first >= HOLD_PASSES and set(counts[:first]) == {1}
+    assert counts[first:] == [4] * (TRIAL_PASSES + 1)
     assert choice.best == 4 and choice.candidates == (4, 1)
     assert run(choice, clock, 1, 0.0, lambda n: 0.08, crowded=4) == 4
 
@@ -302,6 +309,8 @@ def test_net_forward_while_a_core_is_held_tries_the_crowded_count(monkeypatch):
     against the usable count: the same outputs either way, torch's count put back."""
     net = Net(HELD_NET, phase="test", seed=1)
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 32, 32), np.float32))
+    monkeypatch.setattr(pass_choice, "HOLD_PASSES", 2)     # the crowded trial soon
+    monkeypatch.setattr(pass_choice, "HOLD_SECONDS", 0.0)
     saved = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -310,7 +319,7 @@ def test_net_forward_while_a_core_is_held_tries_the_crowded_count(monkeypatch):
             expected = net.forward(data=x, keep_blobs=False)["prob"].clone()
             monkeypatch.setattr(threads, "held_cores", lambda: 1)
             monkeypatch.setattr(threads, "crowded_count", lambda: 4)
-            for _ in range(2 * (TRIAL_PASSES + 1) + 2):
+            for _ in range(1 + 2 + TRIAL_PASSES + 1):     # the first, the hold, the trial
                 got = net.forward(data=x, keep_blobs=False)["prob"]
                 assert torch.equal(got, expected)
                 assert torch.get_num_threads() == 1        # put back after the pass
@@ -340,7 +349,9 @@ layer { name: "loss" type: "EuclideanLoss" bottom: "fc" bottom: "label" top: "lo
     solver_file.write_text(f'net: "{net}" base_lr: 0.001 lr_policy: "fixed" momentum: 0.9 '
                            f'max_iter: 100 display: 0 snapshot: 0 random_seed: 5 '
                            f'snapshot_prefix: "{tmp_path}/s" snapshot_after_train: false')
-    steps = 2 * (TRIAL_PASSES + 1) + 2
+    steps = 1 + 2 + TRIAL_PASSES + 1                       # the first, the hold, the trial
+    monkeypatch.setattr(pass_choice, "HOLD_PASSES", 2)     # the crowded trial soon
+    monkeypatch.setattr(pass_choice, "HOLD_SECONDS", 0.0)
     saved = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
