@@ -2,7 +2,8 @@
 the benchmark, beside its peers, in one run.
 
     python benchmarks/bench_contention.py [--cases lr lenet ...] [--loads idle pinned ...]
-                                          [--seconds 2] [--caffe /path/to/caffe] [--quick]
+                                          [--seconds 2] [--min-calls 12] [--caffe /path/to/caffe]
+                                          [--quick]
 
 Loads (each a child process that spins for at most the length of its case, killed when the
 case ends; the benchmark waits :data:`SETTLE_S` after starting it, as a busy neighbour would
@@ -30,7 +31,9 @@ threads).
 
 Runners alternate in blocks (a pause, one untimed call where a call is short, then timed
 calls; see
-benchmarks/zoo_timing.py) for ``--seconds`` per case and load; the median time per
+benchmarks/zoo_timing.py) for ``--seconds`` per case and load, and on until each runner has
+``--min-calls`` timed calls (12; for at most 4x ``--seconds``; a call is one forward, or a
+training runner's block of iterations, or one ``caffe time`` process); the median time per
 iteration / forward is printed with the ratios: each runner's time over ours (above 1: we
 are faster), ours over ours at 1 thread (the acceptance: at most 1.2 under the pinned load),
 and ours under each load over ours idle. A case and load takes ``--seconds`` plus a warm-up
@@ -68,6 +71,7 @@ from caffe_compat import Net, get_solver  # noqa: E402
 from caffe_compat.parallel import threads  # noqa: E402
 from caffe_compat.io.prototxt import read_net, write_prototxt  # noqa: E402
 
+EXTEND_AT_MOST = 4      # rounds past --seconds for --min-calls: at most this many times it
 SETTLE_S = 0.6          # after a load starts: two of the thread policy's windows
 PAUSE_S = 0.05          # between blocks: the spinning threads of torch and OpenCV go to sleep
 # onnxruntime's pool spins longer: the runner after it measured 1.3x slower after 0.05 s
@@ -145,9 +149,13 @@ def torch_threads(n):
         torch.set_num_threads(saved)
 
 
-def alternate(runs, seconds, min_blocks=3):
+def alternate(runs, seconds, min_blocks=3, min_calls=0, counts=None):
     """{name: median seconds per call} of the callables in ``runs``, in alternating blocks.
-    A callable returning a number measured itself (seconds per iteration)."""
+    A callable returning a number measured itself (seconds per iteration). Rounds go on past
+    ``seconds`` until every runner has ``min_calls`` timed calls, for at most
+    :data:`EXTEND_AT_MOST` times ``seconds`` (a median of five passes of a forward at batch 8
+    moved by 1.2-1.3x between runs on a shared machine). ``counts`` (a dict), when given,
+    receives each runner's number of timed calls."""
     block = {}
     for k, f in runs.items():         # warm-up, and a block size of about 0.2 s
         t = time.perf_counter()
@@ -155,9 +163,17 @@ def alternate(runs, seconds, min_blocks=3):
         spent = time.perf_counter() - t   # the call's whole time (Caffe's: its process's)
         block[k] = max(1, min(20, int(0.2 / max(spent, 1e-6))))
     times = {k: [] for k in runs}
-    end = time.perf_counter() + seconds
+    start = time.perf_counter()
+    end, last = start + seconds, start + EXTEND_AT_MOST * seconds
     done = 0
-    while time.perf_counter() < end or done < min_blocks:
+
+    def more():
+        now = time.perf_counter()
+        if now < end or done < min_blocks:
+            return True
+        return now < last and min(len(v) for v in times.values()) < min_calls
+
+    while more():
         # the order turns by one each round: a runner that slows the next one (onnxruntime's
         # pool, measured 1.3x on the runner after it even after a pause) slows each alike
         names = list(runs)
@@ -174,6 +190,8 @@ def alternate(runs, seconds, min_blocks=3):
                 got = f()
                 times[k].append(got if isinstance(got, float) else time.perf_counter() - t)
         done += 1
+    if counts is not None:
+        counts.update({k: len(v) for k, v in times.items()})
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -487,6 +505,9 @@ def main(argv=None):
                     choices=list(TRAIN_CASES + INFER_CASES))
     ap.add_argument("--loads", nargs="+", default=list(LOADS), choices=list(LOADS))
     ap.add_argument("--seconds", type=float, default=3.0, help="timing per case and load")
+    ap.add_argument("--min-calls", type=int, default=12,
+                    help="timed calls per runner at least (rounds go on past --seconds, for "
+                         f"at most {EXTEND_AT_MOST}x it)")
     ap.add_argument("--caffe", default=None, help="Caffe 1.0's `caffe` binary (training peer)")
     ap.add_argument("--quick", action="store_true",
                     help="logistic regression, LeNet, GoogLeNet batch 1; idle and pinned; 2 s")
@@ -520,7 +541,8 @@ def main(argv=None):
                 # the load lasts the whole case (a Caffe block of the CNN+D at batch 128 takes
                 # seconds); it ends with this process, or after LOAD_BOUND_S at the latest
                 with background(load, LOAD_BOUND_S):
-                    med = alternate(runs, args.seconds)
+                    calls = {}
+                    med = alternate(runs, args.seconds, min_calls=args.min_calls, counts=calls)
                     usable = threads.usable_threads()
                 results[case, load] = med
                 idle = results.get((case, "idle"), {}).get("ours")
@@ -530,7 +552,8 @@ def main(argv=None):
                 print(f"{case:>15} {load:>7}: {peers} | {ratios} | 1t "
                       f"{med['ours'] / med['ours-1t']:.2f}"
                       + (f" | vs idle {med['ours'] / idle:.2f}" if idle else "")
-                      + f" | usable threads at the end {usable}", flush=True)
+                      + f" | usable threads at the end {usable} | ours' calls "
+                      f"{calls['ours']}", flush=True)
     print(f"{time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.2f} at the "
           "end (a shared machine: compare ratios, not times)")
     return results
