@@ -23,6 +23,7 @@ iteration, so every rank stops or snapshots at the same iteration.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 
@@ -122,28 +123,17 @@ def init_process_group(device, init_method=None, world_size=None, rank=None, tim
         kwargs["device_id"] = device
     if not dist.is_initialized():
         dist.init_process_group(**kwargs)
-        _close_at_exit()
+        # leave the group before the interpreter finalizes: a group left to its last
+        # collection is destroyed while gloo's worker threads still run, and one of them can
+        # abort the process (``terminate called without an active exception``) after a run
+        # that finished well. Caffe's ranks release NCCL in their destructors; this is that
+        # release for programs (pycaffe's ``train.py``) that never call close_process_group
+        atexit.unregister(close_process_group)       # once, however often a group is joined
+        atexit.register(close_process_group)
     set_solver_count(dist.get_world_size())
     set_solver_rank(dist.get_rank())
     set_multiprocess(True)
     return backend
-
-
-def _close_at_exit():
-    """Leave the group before the interpreter finalizes. A group left to the interpreter's
-    last collection is destroyed while gloo's worker threads still run; one of them can then
-    be stopped mid-frame and abort the process (``terminate called without an active
-    exception``) after a run that finished well. Caffe's ranks release NCCL in their
-    destructors; this is that release for programs (pycaffe's ``train.py``) that never call
-    :func:`close_process_group`."""
-    global _exit_hook
-    if not _exit_hook:
-        import atexit
-        atexit.register(close_process_group)
-        _exit_hook = True
-
-
-_exit_hook = False
 
 
 def close_process_group():

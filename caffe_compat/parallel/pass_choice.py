@@ -16,8 +16,8 @@ so it is measured, per net and input shape, only while such work is there
 - while other processes hold cores (work at nice 0 or below: the usable count is already
   lower), the candidates are the usable count and more threads than cores
   (:func:`caffe_compat.parallel.threads.crowded_count`): the usable count for a first hold
-  (:data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS`), then the crowded count's trial. The crowded
-  count's cost is bounded (1.4x the usable count's at worst measured, against 8x for one
+  (:data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS`), then the crowded count's trial.
+  The crowded count's cost is bounded (1.4x the usable count's at worst measured, against 8x for one
   thread per core), so it is kept when its mean pass is :data:`CROWDED_MARGIN` times faster;
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
   count not counted (the thread team wakes), nor a pass after a gap (other work ran first)

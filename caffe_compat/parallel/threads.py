@@ -271,8 +271,8 @@ def crowded_count():
     same however many cores are held, so that a neighbour coming and going (a second process
     that holds the other core for a while) does not change the pair and restart its
     measurement (in a benchmark whose peer ran between our blocks, each such change cost a
-    trial at 6 threads, then one at 4: LeNet 1.38x its one-thread time). With one thread per core, the thread whose core is held waits for it
-    and so does every operator (882 ms against 106 for a GoogLeNet forward). With more, each
+    trial at 6 threads, then one at 4: LeNet 1.38x its one-thread time). With one thread
+    per core, the thread whose core is held waits for it and so does every operator (882 ms against 106 for a GoogLeNet forward). With more, each
     share is smaller and libgomp sees more threads than CPUs: its idle threads sleep at once
     instead of spinning, the free core goes idle and the scheduler moves the waiting thread
     there. Measured on two cores, 4 threads against 1 (``bench_contention.py``'s cases):

@@ -34,8 +34,8 @@ def _run(net, outputs, engine, feed):
     return dict(zip(outputs, got)), {k: ours[k].numpy() for k in outputs}, runner.last_engine
 
 
-# the largest nets of the table (25, 19 and 16 s on onnxruntime on 2 cores, about a minute and
-# a half with OpenVINO's) run in the slow pass, which CI runs too; every other net on every
+# the largest nets of the table (25, 19 and 16 s on onnxruntime on 2 cores, about 80 s with
+# OpenVINO's) run in the slow pass, which CI runs too; every other net on every
 # engine runs in the default suite
 LARGEST = ("FCN-8s", "VGG16", "VGG19")
 
