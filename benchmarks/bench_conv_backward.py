@@ -1,10 +1,12 @@
-"""Convolution backward: the DFT route (caffe_compat.kernels.dft_conv) against torch's direct kernels.
+"""Convolution backward: the DFT route (caffe_compat.kernels.dft_conv) and Caffe's two gemms against torch's direct kernels.
 
     python benchmarks/bench_conv_backward.py [--batch 128] [--rounds 5] [--sweep]
 
 Times, alternately in the same run, both gradients (input and weight) of CNN+D's conv2 and conv3
 at 96x96 through ``dft_conv.conv2d_backward`` and through ``aten.convolution_backward``
-(oneDNN, what the layer used before), prints their ratio (DFT / direct: below 1 is faster),
+(oneDNN) and, with the compiled kernel, through Caffe's own gemms in its summation order
+(``blas_order.conv2d_grads``, the layer's direct route for large layers), prints
+their ratios to oneDNN's (below 1 is faster),
 the cost model's estimate and decision (``dft_conv.estimated_saving``, ``eligible``), and each
 route's largest error against a float64 computation, relative to the gradient's largest
 magnitude. ``--sweep`` adds the layer shapes the cost model was fitted on.
@@ -22,7 +24,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from caffe_compat.kernels import dft_conv  # noqa: E402
+from caffe_compat.kernels import blas_order, dft_conv  # noqa: E402
 from caffe_compat.kernels.memory import retain_freed_memory  # noqa: E402
 
 # (name, batch, input channels, input size, output channels, kernel, pad)
@@ -37,6 +39,10 @@ SWEEP = [("SR-FCN-like conv2", 128, 64, 29, 128, 5, 0), ("5x5 128->256 @25", 128
 def direct(x, w, g, pad):
     return torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], pad, [1, 1], False,
                                                [0, 0], 1, [True, True, False])[:2]
+
+
+def caffe_order(x, w, g, pad):
+    return blas_order.conv2d_grads(x, w, g, [1, 1], pad, [1, 1], 1)
 
 
 def relative_error(got, ref):
@@ -62,6 +68,8 @@ def main(argv=None):
         pad = [p, p]
         runs = {"dft": lambda: dft_conv.conv2d_backward(x, w, g, pad),
                 "direct": lambda: direct(x, w, g, pad)}
+        if blas_order.available():
+            runs["caffe"] = lambda: caffe_order(x, w, g, pad)
         times = {key: [] for key in runs}
         for fn in runs.values():
             fn()
@@ -83,6 +91,10 @@ def main(argv=None):
               f"{td / tt:.3f}; estimate {saving:.2f}x -> {chosen}; error gx/gw dft "
               f"{errors['dft'][0]:.1e}/{errors['dft'][1]:.1e}, direct "
               f"{errors['direct'][0]:.1e}/{errors['direct'][1]:.1e}")
+        if "caffe" in runs:
+            tc = statistics.median(times["caffe"])
+            print(f"{'':20s} Caffe's gemms {tc * 1e3:7.1f} ms, ratio caffe/direct {tc / tt:.3f}; "
+                  f"error gx/gw {errors['caffe'][0]:.1e}/{errors['caffe'][1]:.1e}")
 
 
 if __name__ == "__main__":

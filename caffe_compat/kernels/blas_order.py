@@ -20,8 +20,13 @@ runs other kernels (AVX2 ones: its Haswell kernels, with another order inside a 
 Caffe build there differs from these products in the last bit of some outputs. This matters for training: a ReLU whose input is within a
 rounding error of zero, or a max-pooling window with near-equal values, takes the other branch
 when the sum is rounded differently, and such flips were the largest differences between our
-training runs and Caffe's. Backward passes need no such care (no branch depends on them): they
-use torch's kernels, or the DFT for convolutions where that is cheaper (``dft_conv``).
+training runs and Caffe's. Backward passes need no such care (no branch depends on them): a
+convolution's gradients go through the DFT where that is cheaper (``dft_conv``), otherwise
+through :func:`conv2d_grads`, Caffe's own two gemms in
+the same summation order (per image ``W^T dY`` then col2im; ``dY col^T`` accumulated image
+after image), whose work units threads take in turn: a thread whose core another process
+holds takes fewer, so these kernels, unlike torch's fixed shares, gain from a core held in part
+(:func:`caffe_compat.parallel.threads.kernel_threads`).
 
 Training (autograd on) always uses these products. Inference (``torch.no_grad()``) uses them
 when ``INFERENCE`` is True (environment variable ``CAFFE_COMPAT_CAFFE_ORDER_INFERENCE=1``, or
@@ -67,6 +72,11 @@ ENABLED = True
 INFERENCE = os.environ.get("CAFFE_COMPAT_CAFFE_ORDER_INFERENCE", "0") == "1"
 # Training sums in Caffe's order unless the fast training mode is on (see the module note).
 EXACT_TRAINING = os.environ.get("CAFFE_COMPAT_FAST_TRAINING", "0") != "1"
+# A convolution's direct gradients by conv2d_grads (the compiled
+# kernel); False (CAFFE_COMPAT_CONV_GRADIENTS=torch): by torch's kernels, as before them.
+GRADIENTS = os.environ.get("CAFFE_COMPAT_CONV_GRADIENTS", "caffe") != "torch"
+# ... for layers of at least this many multiply-adds per image and gradient (gradients_usable)
+GRADIENT_MIN_WORK = 1 << 27
 
 
 def available():
@@ -80,6 +90,22 @@ def usable(*tensors):
     return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
             and (INFERENCE or (torch.is_grad_enabled() and EXACT_TRAINING))
             and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+
+
+def gradients_usable(x, weight, grad, group):
+    """Whether a convolution's direct gradients go through :func:`conv2d_grads` (CPU float32, extension built, ``GRADIENTS``): for layers whose
+    work per image and gradient (``O/g * C/g*kh*kw * OH*OW`` multiply-adds) is at least
+    :data:`GRADIENT_MIN_WORK`. There they run at oneDNN's speed on one thread (CNN+D's conv2
+    and conv3 at batch 8: 1.06x and 0.97x its time) and gain from a core another process
+    holds (0.83x their one-thread time on four threads under a loop pinned at nice -5, where
+    oneDNN's fixed shares gain nothing). Smaller layers pay im2col and col2im more per
+    multiply-add (3x3 kernels on 64-256 channels: 1.1-1.3x oneDNN's time, 32 channels: up to
+    1.8x), and keep torch's kernels."""
+    if not (GRADIENTS and _exact_gemm is not None and grad.dtype == torch.float32
+            and grad.device.type == "cpu" and grad.dim() == 4):
+        return False
+    work = weight.shape[0] // group * weight[0].numel() * grad.shape[2] * grad.shape[3]
+    return work >= GRADIENT_MIN_WORK
 
 
 def usable_in_training(*tensors):
@@ -110,7 +136,10 @@ def fast_training(enabled=True):
 
 
 def _threads():
-    return max(1, torch.get_num_threads())
+    """Threads for this module's kernels: their units are taken in turn, so they may use a
+    core another process holds in part (:func:`caffe_compat.parallel.threads.kernel_threads`)."""
+    from ..parallel.threads import kernel_threads
+    return max(1, kernel_threads())
 
 
 def conv2d(x, weight, stride, pad, dilation, group):
@@ -128,6 +157,44 @@ def conv2d(x, weight, stride, pad, dilation, group):
     _exact_gemm.conv2d(x.numpy(), w.numpy(), y.numpy(), stride[0], stride[1], pad[0], pad[1],
                        dilation[0], dilation[1], group, blocked, _threads())
     return y
+
+
+
+def conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_input=True,
+                 need_weight=True):
+    """``(gx, gw)``: the gradients of :func:`conv2d`'s input ``x`` (N, C, H, W) and weights for
+    the top gradient ``grad``, new float32 tensors (None where not needed), in one job:
+
+    - ``gx`` summed as Caffe's ``backward_cpu_gemm`` and ``col2im_cpu`` do: ``W^T dY`` per
+      image and group in OpenBLAS's K blocks, then each column added at its input position,
+      taps in order;
+    - ``gw`` as Caffe's ``weight_cpu_gemm`` accumulates it: image after image, each image's
+      ``dY col^T`` in OpenBLAS's K blocks over the output pixels.
+
+    The work units own their outputs and threads take them in turn: the same bits with any
+    thread count, and a thread whose core another process holds takes fewer of them."""
+    x = x.detach().contiguous()
+    w = weight.detach().contiguous()
+    g = grad.detach().contiguous()
+    gx = torch.empty(x.shape, dtype=torch.float32) if need_input else None
+    gw = torch.empty(w.shape, dtype=torch.float32) if need_weight else None
+    if gx is None and gw is None:
+        return None, None
+    _exact_gemm.conv2d_grads(x.numpy(), w.numpy(), g.numpy(),
+                             None if gx is None else gx.numpy(),
+                             None if gw is None else gw.numpy(), stride[0], stride[1], pad[0],
+                             pad[1], dilation[0], dilation[1], group, _threads())
+    return gx, gw
+
+
+def conv2d_grad_input(x, weight, grad, stride, pad, dilation, group):
+    """The input gradient of :func:`conv2d_grads` alone."""
+    return conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_weight=False)[0]
+
+
+def conv2d_grad_weight(x, weight, grad, stride, pad, dilation, group):
+    """The weight gradient of :func:`conv2d_grads` alone."""
+    return conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_input=False)[1]
 
 
 def inner_product(x, weight, transpose):

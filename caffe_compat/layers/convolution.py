@@ -19,7 +19,8 @@ from .registry import register_layer
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 # 2-D float32 convolutions on the CPU compute their forward pass in Caffe's own summation order
-# (caffe_compat.kernels.blas_order: bit-identical outputs) and back-propagate with torch's kernels.
+# (caffe_compat.kernels.blas_order: bit-identical outputs) and back-propagate through the DFT
+# or Caffe's two gemms (see CaffeOrderConv2d).
 # Without the compiled kernel (or with blas_order.ENABLED = False), inference picks the faster
 # of torch's algorithms per layer (same arithmetic up to float32 summation order): im2col +
 # GEMM for one input channel per group, where oneDNN is slow, and oneDNN in channels-last
@@ -31,7 +32,11 @@ _DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 class CaffeOrderConv2d(torch.autograd.Function):
     """2-D convolution whose forward sums in Caffe's order (:mod:`caffe_compat.kernels.blas_order`),
     the bias added afterwards as Caffe's second gemm does. Backward: through the DFT where that
-    is cheaper (:mod:`caffe_compat.kernels.dft_conv`), otherwise by torch's kernels."""
+    is cheaper (:mod:`caffe_compat.kernels.dft_conv`), otherwise, for layers of large work per
+    image (``blas_order.gradients_usable``), by Caffe's own two gemms
+    (``blas_order.conv2d_grads``: work units that threads take
+    in turn, so a thread whose core another process holds does not hold up the rest), else by
+    torch's kernels."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pad, dilation, group):
@@ -48,25 +53,27 @@ class CaffeOrderConv2d(torch.autograd.Function):
         stride, pad, dilation, group, has_bias = ctx.geometry
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1],
                 has_bias and ctx.needs_input_grad[2]]
+        # the bias gradient as its own sum: oneDNN's splits the batch among threads for few
+        # output channels, so its bits follow the thread count (kernels.fixed_order)
+        gb = sum_dims(grad, (0, 2, 3)) if mask[2] else None
         if not mask[0] and mask[1] and group == 1 and weight.shape[1] == 1:
             # a first layer on one channel (the faces): oneDNN's weight gradient for one input
             # channel runs at a tenth of GEMM speed; im2col + batched GEMM instead
             cols = F.unfold(x, tuple(weight.shape[2:]), dilation, pad, stride)
             g = grad.reshape(grad.shape[0], grad.shape[1], -1)
             gw = sum_dims(torch.bmm(g, cols.transpose(1, 2)), 0).view_as(weight)
-            gb = sum_dims(g, (0, 2)) if mask[2] else None
             return None, gw, gb, None, None, None, None
         if (mask[0] or mask[1]) and dft_conv.eligible(x, weight, stride, pad, dilation, group,
                                                        mask[0], mask[1]):
             gx, gw = dft_conv.conv2d_backward(x, weight, grad, pad, mask[0], mask[1])
-            gb = sum_dims(grad, (0, 2, 3)) if mask[2] else None
             return gx, gw, gb, None, None, None, None
-        # the bias gradient as its own sum: oneDNN's splits the batch among threads for few
-        # output channels, so its bits follow the thread count (kernels.fixed_order)
+        if blas_order.gradients_usable(x, weight, grad, group):
+            gx, gw = blas_order.conv2d_grads(x, weight, grad, stride, pad, dilation, group,
+                                             mask[0], mask[1])
+            return gx, gw, gb, None, None, None, None
         gx, gw, _ = torch.ops.aten.convolution_backward(
             grad.contiguous(), x, weight, None, stride, pad, dilation, False, [0, 0], group,
             [mask[0], mask[1], False])
-        gb = sum_dims(grad, (0, 2, 3)) if mask[2] else None
         return gx, gw, gb, None, None, None, None
 
 

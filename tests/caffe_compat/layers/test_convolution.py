@@ -91,11 +91,13 @@ def test_bad_parameters_name_the_layer():
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_caffe_order_forward_and_torch_backward(monkeypatch, channels):
+def test_caffe_order_forward_and_backward(monkeypatch, channels):
     """With the Caffe-order forward (caffe_compat.kernels.blas_order) the forward values agree with
     torch's convolution within float32 summation-order differences (1e-5 scaled); the input
-    and weight gradients for the same upstream gradient are torch's own, bit for bit (same
-    backward), and the bias gradient is ATen's one-thread sum of it (kernels.fixed_order)."""
+    and weight gradients are Caffe's two gemms (blas_order.conv2d_grads, bit
+    for bit), within the same summation-order differences of torch's; with
+    ``blas_order.GRADIENTS`` off they are torch's own, bit for bit; the bias gradient is
+    ATen's one-thread sum of the top gradient (kernels.fixed_order)."""
     from caffe_compat.kernels import blas_order
     if not blas_order.available():
         pytest.skip("the _exact_gemm extension is not built")
@@ -107,13 +109,21 @@ def test_caffe_order_forward_and_torch_backward(monkeypatch, channels):
     b = rng.normal(size=8).astype(np.float32)
     g = torch.from_numpy(rng.normal(size=(4, 8, 6, 6)).astype(np.float32))
     results = []
-    for flag in (True, False):
-        monkeypatch.setattr(blas_order, "ENABLED", flag)
+    monkeypatch.setattr(blas_order, "GRADIENT_MIN_WORK", 0)     # this small layer too
+    for enabled, gradients in ((True, True), (False, True), (True, False)):
+        monkeypatch.setattr(blas_order, "ENABLED", enabled)
+        monkeypatch.setattr(blas_order, "GRADIENTS", gradients)
         results.append([t.numpy() for t in layer_grads(text, x, (w, b), g)])
-    (y1, *grads1), (y2, *grads2) = results
+    (y1, *grads1), (y2, *grads2), (y3, *grads3) = results
     assert np.abs(y1 - y2).max() / np.abs(y2).max() <= 1e-5
+    geometry = ((2, 2), (1, 1), (1, 1), 1)
+    gx, gw = blas_order.conv2d_grads(torch.from_numpy(x), torch.from_numpy(w), g, *geometry)
+    assert np.array_equal(grads1[0], gx.numpy()) and np.array_equal(grads1[1], gw.numpy())
     for a, c in zip(grads1[:2], grads2[:2]):
-        assert np.array_equal(a, c)
+        # float32 sums of at most 72 products in two orders
+        assert np.abs(a - c).max() <= 1e-5 * np.abs(c).max()
+    for a, c in zip(grads3[:2], grads2[:2]):
+        assert np.array_equal(a, c)                      # torch's own backward
     assert np.array_equal(grads1[2], sum_dims(g, (0, 2, 3)).numpy())
     # oneDNN's bias gradient sums in another order: float32 rounding of 144 terms
     assert np.abs(grads1[2] - grads2[2]).max() <= 1e-5 * np.abs(grads2[2]).max()

@@ -477,3 +477,36 @@ def test_a_pass_count_above_the_ceiling(crowded_setting):
         assert threads.apply(10) == 1
     assert threads.apply(10 ** 9) == 1
     assert threads.max_threads() == 2
+
+
+def test_kernel_threads_take_the_crowded_count_while_a_core_is_held(crowded_setting):
+    """The compiled kernels' units are taken in turn: more threads than cores cost nothing
+    there, so they run on the crowded count while torch's operators stay on the usable one."""
+    assert threads.apply(10 ** 9) == 1
+    assert threads.kernel_threads() == 4
+    crowded_setting.held = 0
+    threads.apply(10 ** 9)
+    assert threads.kernel_threads() == 2        # idle: the cores allowed
+
+
+def test_kernel_threads_keep_torchs_count_for_small_work_a_worker_or_the_programs(
+        crowded_setting):
+    import threading
+    threads.apply(10)
+    assert threads.kernel_threads() == 1        # small work: one thread
+    threads.apply(10 ** 9)
+    got = []
+    worker = threading.Thread(
+        target=lambda: got.append((threads.kernel_threads(), torch.get_num_threads())))
+    worker.start()
+    worker.join()
+    assert got[0][0] == got[0][1]               # a pool's worker: its own torch count
+    torch.set_num_threads(1)                    # the program's own count
+    threads.apply(10 ** 9)
+    assert threads.kernel_threads() == 1
+
+
+def test_kernel_threads_follow_a_fixed_count(crowded_setting, monkeypatch):
+    monkeypatch.setattr(threads, "_fixed", 3)
+    threads.apply(10 ** 9)
+    assert threads.kernel_threads() == torch.get_num_threads()
