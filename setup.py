@@ -32,7 +32,10 @@ setup(
         # Convolution/InnerProduct forward in Caffe's (OpenBLAS's) float32 summation order.
         # Optional too: without it, the layers use torch's kernels (not bit-identical).
         # -ffp-contract=off: only the explicit fused multiply-adds may be fused.
-        Extension("caffe_compat.kernels._exact_gemm", ["caffe_compat/kernels/_exact_gemm.c"],
+        # and a convolution's gradients in the order of its backward pass (_conv_grad.c)
+        Extension("caffe_compat.kernels._exact_gemm", ["caffe_compat/kernels/_exact_gemm.c",
+                                                       "caffe_compat/kernels/_conv_grad.c"],
+                  depends=["caffe_compat/kernels/_exact_gemm.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
         # Caffe's SGD update of every blob in one call (used where it gives torch's bits)

@@ -30,7 +30,8 @@ default backend: the engine its calibration chose, :mod:`caffe_compat.inference.
 threads).
 
 Runners alternate in blocks (a pause, one untimed call where a call is short, then timed
-calls; see
+calls for about 0.2 s, or half the slowest runner's call where that is longer, so that a
+Caffe process of seconds a call leaves the training runners several calls a round; see
 benchmarks/zoo_timing.py) for ``--seconds`` per case and load, and on until each runner has
 ``--min-calls`` timed calls (12; for at most 4x ``--seconds``; a call is one forward, or a
 training runner's block of iterations, or one ``caffe time`` process); the median time per
@@ -156,12 +157,16 @@ def alternate(runs, seconds, min_blocks=3, min_calls=0, counts=None):
     :data:`EXTEND_AT_MOST` times ``seconds`` (a median of five passes of a forward at batch 8
     moved by 1.2-1.3x between runs on a shared machine). ``counts`` (a dict), when given,
     receives each runner's number of timed calls."""
-    block = {}
-    for k, f in runs.items():         # warm-up, and a block size of about 0.2 s
+    spent = {}
+    for k, f in runs.items():         # warm-up
         t = time.perf_counter()
         f()
-        spent = time.perf_counter() - t   # the call's whole time (Caffe's: its process's)
-        block[k] = max(1, min(20, int(0.2 / max(spent, 1e-6))))
+        spent[k] = time.perf_counter() - t   # the call's whole time (Caffe's: its process's)
+    # blocks of about 0.2 s, or half the slowest call's time where that is longer: a runner
+    # that is a process of its own (Caffe's, seconds a call) would otherwise leave the others
+    # one call a round (three calls of a training iteration in a run)
+    target = max(0.2, max(spent.values()) / 2)
+    block = {k: max(1, min(20, int(target / max(v, 1e-6)))) for k, v in spent.items()}
     times = {k: [] for k in runs}
     start = time.perf_counter()
     end, last = start + seconds, start + EXTEND_AT_MOST * seconds

@@ -1,0 +1,78 @@
+/*
+ * What the two sources of caffe_compat.kernels._exact_gemm share: _exact_gemm.c (the products
+ * of Caffe's forward pass, the micro-kernel, the packing, the module) and _conv_grad.c (a
+ * convolution's gradients in the order of Caffe's backward pass).
+ */
+#ifndef CAFFE_COMPAT_EXACT_GEMM_H
+#define CAFFE_COMPAT_EXACT_GEMM_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define EG_X86 1
+#include <immintrin.h>
+#else
+#define EG_X86 0
+#endif
+
+#if defined(__FAST_MATH__)
+#error "_exact_gemm must be compiled without -ffast-math"
+#endif
+
+#define EG_Q 320   /* OpenBLAS's sgemm GEMM_Q */
+#define MR 6       /* micro-tile rows */
+#define NR 16      /* micro-tile columns */
+#define NC 192     /* columns of C per work unit */
+#define MC 132     /* rows of C per work unit (a multiple of MR) */
+
+/* Micro-kernel: acc[r][c] = sum over k of Ap[k*MR + r] * Bp[k*NR + c] (sequential fused
+ * multiply-adds from zero), then T[r*ldt + c] = acc (first block) or T + acc. */
+typedef void (*kernel_fn)(ptrdiff_t kc, const float *Ap, const float *Bp, float *T,
+                          ptrdiff_t ldt, int first);
+
+/* Where B's values come from when packed: a strided matrix, or an image's implicit im2col. */
+typedef struct {
+    /* strided B */
+    const float *B;
+    ptrdiff_t sk, sn;
+    /* implicit im2col of one image and group (B == NULL) */
+    const float *x;        /* first channel of the group, in that image */
+    ptrdiff_t H, W, kh, kw, OW, sh, sw, ph, pw, dh, dw;
+} bsrc;
+
+/* A thread's packing buffer and edge tile. */
+typedef struct {
+    float *Bp;
+    float tile[MR * NR];
+} scratch;
+
+/* The micro-kernel in use (picked when the module loads). */
+extern kernel_fn the_kernel;
+/* 1 when the_kernel is the AVX2/FMA one (so AVX is there too). */
+int eg_avx2(void);
+/* OpenBLAS's K blocks: fills starts[] (nblocks + 1 entries), returns nblocks. */
+ptrdiff_t k_blocks(ptrdiff_t K, int blocked, ptrdiff_t *starts);
+/* Packed panels of A (MR rows at a time) and B (NR columns at a time). */
+void pack_a(const float *A, ptrdiff_t sm, ptrdiff_t sk, ptrdiff_t M, ptrdiff_t m0, ptrdiff_t mc,
+            ptrdiff_t k0, ptrdiff_t k1, float *Ap);
+void pack_b(const bsrc *s, ptrdiff_t N, ptrdiff_t n0, ptrdiff_t nc, ptrdiff_t k0, ptrdiff_t k1,
+            float *Bp);
+/* One K block of a product into C (see _exact_gemm.c). */
+void block_product(const float *Ap, const float *Bp, ptrdiff_t kc, float *C, ptrdiff_t ldc,
+                   ptrdiff_t mc, ptrdiff_t nc, int first, scratch *s);
+/* Python buffers: a float32 buffer of rank ndim (0, or -1 with an exception set); whether
+ * it is C-contiguous. */
+int get_f32(PyObject *o, Py_buffer *v, int writable, int ndim, const char *what);
+int is_contiguous(const Py_buffer *v);
+/* conv2d_grads(x, w, dy, gx, gw, sh, sw, ph, pw, dh, dw, group, nthreads) (_conv_grad.c). */
+PyObject *py_conv2d_grads(PyObject *self, PyObject *args);
+
+#endif
