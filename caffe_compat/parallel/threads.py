@@ -289,7 +289,6 @@ def crowded_count():
     return monitor().cores + 2
 
 
-
 def kernel_threads():
     """Threads for the project's own compiled kernels whose work units threads take in turn
     (:mod:`caffe_compat.kernels.blas_order`'s products and convolution gradients): torch's
@@ -315,6 +314,7 @@ def kernel_threads():
         return max(current, crowded)
     ceiling = _state["ceiling"] if _state["ceiling"] is not None else current
     return max(current, min(ceiling, monitor().cores))
+
 
 def apply(work=None):
     """Set torch's intra-op thread count for the pass about to start: 1 when ``work`` (the
