@@ -252,12 +252,13 @@ gscratch_init(const gjob *j, gscratch *s)
 {
     memset(s, 0, sizeof *s);
     size_t kmax = (size_t)j->kmax;
-    s->base.Bp = aligned_alloc(64, ((size_t)NC * kmax * sizeof(float) + 63) / 64 * 64);
-    if (j->do_input)
+    if (j->do_input) {        /* dY panels and the unit's columns */
+        s->base.Bp = aligned_alloc(64, ((size_t)NC * kmax * sizeof(float) + 63) / 64 * 64);
         s->T = aligned_alloc(64, ((size_t)j->rows_pad * j->P * sizeof(float) + 63) / 64 * 64);
-    if (j->do_weight)
+    }
+    if (j->do_weight)         /* im2col panels (dY^T is packed once per image) */
         s->Ap = aligned_alloc(64, ((size_t)(MC + MR) * kmax * sizeof(float) + 63) / 64 * 64);
-    if (s->base.Bp == NULL || (j->do_input && s->T == NULL) ||
+    if ((j->do_input && (s->base.Bp == NULL || s->T == NULL)) ||
         (j->do_weight && s->Ap == NULL)) {
         gscratch_free(s);
         return -1;
@@ -310,19 +311,7 @@ run_units(gjob *j, int nthreads)
 {
     j->next = 0;
     j->packed = 0;
-    if (nthreads > j->units)
-        nthreads = (int)j->units;
-    if (nthreads < 1)
-        nthreads = 1;
-    pthread_t tids[64];
-    int started = 0;
-    for (int t = 1; t < nthreads && t < 64; t++) {
-        if (pthread_create(&tids[started], NULL, gworker, j) == 0)
-            started++;
-    }
-    gworker(j);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
+    run_team(gworker, j, j->units, nthreads);
 }
 
 /* OpenBLAS's K blocks of a K-long sum into *starts (allocated); the longest block. */

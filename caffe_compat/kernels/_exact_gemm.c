@@ -460,6 +460,22 @@ worker(void *arg)
     return NULL;
 }
 
+void
+run_team(void *(*fn)(void *), void *arg, ptrdiff_t units, int nthreads)
+{
+    if (nthreads > units)
+        nthreads = (int)units;
+    pthread_t tids[64];
+    int started = 0;
+    for (int t = 1; t < nthreads && t < 64; t++) {
+        if (pthread_create(&tids[started], NULL, fn, arg) == 0)
+            started++;
+    }
+    fn(arg);
+    for (int t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+}
+
 /* Runs the job on nthreads threads (this one included); 0 on success. */
 static int
 run_job(job *j, int nthreads)
@@ -479,20 +495,8 @@ run_job(job *j, int nthreads)
         free(j->starts);
         return -1;
     }
-    if (nthreads > j->units)
-        nthreads = (int)j->units;
-    if (nthreads < 1)
-        nthreads = 1;
     pthread_mutex_init(&j->lock, NULL);
-    pthread_t tids[64];
-    int started = 0;
-    for (int t = 1; t < nthreads && t < 64; t++) {
-        if (pthread_create(&tids[started], NULL, worker, j) == 0)
-            started++;
-    }
-    worker(j);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
+    run_team(worker, j, j->units, nthreads);
     pthread_mutex_destroy(&j->lock);
     free(j->starts);
     free(j->Apacked);

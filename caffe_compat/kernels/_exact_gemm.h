@@ -68,6 +68,9 @@ void pack_b(const bsrc *s, ptrdiff_t N, ptrdiff_t n0, ptrdiff_t nc, ptrdiff_t k0
 /* One K block of a product into C (see _exact_gemm.c). */
 void block_product(const float *Ap, const float *Bp, ptrdiff_t kc, float *C, ptrdiff_t ldc,
                    ptrdiff_t mc, ptrdiff_t nc, int first, scratch *s);
+/* Runs fn(arg) on min(nthreads, units) threads, this one included (at least one), and
+ * returns when all have: fn takes the job's units in turn until none is left. */
+void run_team(void *(*fn)(void *), void *arg, ptrdiff_t units, int nthreads);
 /* Python buffers: a float32 buffer of rank ndim (0, or -1 with an exception set); whether
  * it is C-contiguous. */
 int get_f32(PyObject *o, Py_buffer *v, int writable, int ndim, const char *what);
