@@ -30,38 +30,93 @@ typedef struct {
 
 #define PLANES_PER_TAKE 16
 
+/* The window [hs, he) x [ws, we) of plane x: its maximum into *y and its flat index into *m,
+ * the values taken row by row, left to right, a value replacing the maximum only when
+ * greater. Selects, not a branch: which value wins is data. */
+static inline void
+pool_one(const float *x, ptrdiff_t W, ptrdiff_t hs, ptrdiff_t he, ptrdiff_t ws, ptrdiff_t we,
+         float *y, int64_t *m)
+{
+    float best = -FLT_MAX;
+    int64_t at = -1;
+    for (ptrdiff_t h = hs; h < he; h++) {
+        const float *row = x + h * W;
+        for (ptrdiff_t w = ws; w < we; w++) {
+            float v = row[w];
+            int greater = v > best;
+            best = greater ? v : best;
+            at = greater ? h * W + w : at;
+        }
+    }
+    *y = best;
+    *m = at;
+}
+
+/* Four neighbouring windows of one output row, each kw wide and inside the row, the first at
+ * column ws: each window's values in pool_one's order, the four sequences interleaved (a
+ * window's maximum is a chain of dependent selects; four chains keep the core busy). */
+static inline void
+pool_four(const float *x, ptrdiff_t W, ptrdiff_t hs, ptrdiff_t he, ptrdiff_t ws,
+          ptrdiff_t kw, ptrdiff_t sw, float *y, int64_t *m)
+{
+    float b0 = -FLT_MAX, b1 = -FLT_MAX, b2 = -FLT_MAX, b3 = -FLT_MAX;
+    int64_t a0 = -1, a1 = -1, a2 = -1, a3 = -1;
+    for (ptrdiff_t h = hs; h < he; h++) {
+        const float *row = x + h * W;
+        for (ptrdiff_t t = 0; t < kw; t++) {
+            ptrdiff_t w = ws + t;
+            float v0 = row[w], v1 = row[w + sw], v2 = row[w + 2 * sw], v3 = row[w + 3 * sw];
+            int g0 = v0 > b0, g1 = v1 > b1, g2 = v2 > b2, g3 = v3 > b3;
+            ptrdiff_t at = h * W + w;
+            b0 = g0 ? v0 : b0;
+            a0 = g0 ? at : a0;
+            b1 = g1 ? v1 : b1;
+            a1 = g1 ? at + sw : a1;
+            b2 = g2 ? v2 : b2;
+            a2 = g2 ? at + 2 * sw : a2;
+            b3 = g3 ? v3 : b3;
+            a3 = g3 ? at + 3 * sw : a3;
+        }
+    }
+    y[0] = b0; y[1] = b1; y[2] = b2; y[3] = b3;
+    m[0] = a0; m[1] = a1; m[2] = a2; m[3] = a3;
+}
+
 static void
 pool_planes(const pool_job *j, ptrdiff_t p0, ptrdiff_t p1)
 {
+    /* outputs [lo, hi) of a row have whole windows inside it (no clipping at either side) */
+    ptrdiff_t lo = (j->pw + j->sw - 1) / j->sw, hi = 0;
+    if (j->W - j->kw + j->pw >= 0)
+        hi = (j->W - j->kw + j->pw) / j->sw + 1;
+    if (hi > j->OW)
+        hi = j->OW;
+    if (lo > hi)
+        lo = hi;
     for (ptrdiff_t p = p0; p < p1; p++) {
         const float *x = j->x + p * j->H * j->W;
         float *y = j->y + p * j->OH * j->OW;
         int64_t *m = j->mask + p * j->OH * j->OW;
-        for (ptrdiff_t oh = 0; oh < j->OH; oh++) {
+        for (ptrdiff_t oh = 0; oh < j->OH; oh++, y += j->OW, m += j->OW) {
             ptrdiff_t hs = oh * j->sh - j->ph, he = hs + j->kh;
             if (he > j->H)
                 he = j->H;
             if (hs < 0)
                 hs = 0;
-            for (ptrdiff_t ow = 0; ow < j->OW; ow++) {
+            ptrdiff_t ow = 0;
+            for (; ow < j->OW; ow++) {
+                if (ow >= lo && ow + 4 <= hi) {
+                    pool_four(x, j->W, hs, he, ow * j->sw - j->pw, j->kw, j->sw, y + ow,
+                              m + ow);
+                    ow += 3;
+                    continue;
+                }
                 ptrdiff_t ws = ow * j->sw - j->pw, we = ws + j->kw;
                 if (we > j->W)
                     we = j->W;
                 if (ws < 0)
                     ws = 0;
-                float best = -FLT_MAX;
-                int64_t at = -1;
-                for (ptrdiff_t h = hs; h < he; h++) {
-                    const float *row = x + h * j->W;
-                    for (ptrdiff_t w = ws; w < we; w++) {
-                        if (row[w] > best) {
-                            best = row[w];
-                            at = h * j->W + w;
-                        }
-                    }
-                }
-                y[oh * j->OW + ow] = best;
-                m[oh * j->OW + ow] = at;
+                pool_one(x, j->W, hs, he, ws, we, y + ow, m + ow);
             }
         }
     }

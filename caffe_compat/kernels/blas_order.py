@@ -135,11 +135,12 @@ def fast_training(enabled=True):
         EXACT_TRAINING = saved
 
 
-def _threads():
-    """Threads for this module's kernels: their units are taken in turn, so they may use a
-    core another process holds in part (:func:`caffe_compat.parallel.threads.kernel_threads`)."""
+def _threads(work):
+    """Threads for a call of this module's kernels of ``work`` multiply-adds: their units are
+    taken in turn, so a large call may use a core another process holds in part
+    (:func:`caffe_compat.parallel.threads.kernel_threads`)."""
     from ..parallel.threads import kernel_threads
-    return max(1, kernel_threads())
+    return max(1, kernel_threads(work))
 
 
 def conv2d(x, weight, stride, pad, dilation, group):
@@ -153,9 +154,10 @@ def conv2d(x, weight, stride, pad, dilation, group):
     ow = (wd + 2 * pad[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
     y = torch.empty((n, o, oh, ow), dtype=torch.float32)
     # per image and group: gemm(M = O/g, N = OH*OW, K = C/g*kh*kw)
-    blocked = (o // group) * oh * ow * cg * kh * kw > SMALL_MNK
+    per_image = (o // group) * oh * ow * cg * kh * kw
+    blocked = per_image > SMALL_MNK
     _exact_gemm.conv2d(x.numpy(), w.numpy(), y.numpy(), stride[0], stride[1], pad[0], pad[1],
-                       dilation[0], dilation[1], group, blocked, _threads())
+                       dilation[0], dilation[1], group, blocked, _threads(per_image * group * n))
     return y
 
 
@@ -180,10 +182,12 @@ def conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_input=True,
     gw = torch.empty(w.shape, dtype=torch.float32) if need_weight else None
     if gx is None and gw is None:
         return None, None
+    work = g.shape[1] * w[0].numel() * g.shape[2] * g.shape[3] * g.shape[0] * \
+        (int(need_input) + int(need_weight))
     _exact_gemm.conv2d_grads(x.numpy(), w.numpy(), g.numpy(),
                              None if gx is None else gx.numpy(),
                              None if gw is None else gw.numpy(), stride[0], stride[1], pad[0],
-                             pad[1], dilation[0], dilation[1], group, _threads())
+                             pad[1], dilation[0], dilation[1], group, _threads(work))
     return gx, gw
 
 
@@ -215,12 +219,13 @@ def inner_product_call(m, n, k, transpose):
     """The exact product :func:`inner_product` runs for these sizes (K > 0), as ``call(x,
     weight, out)`` on float32 arrays: chosen once where the sizes are known ahead (a training
     pass's layers), the thread count read at each call."""
-    small = m * n * k <= SMALL_MNK
+    work = m * n * k
+    small = work <= SMALL_MNK
     if transpose:
-        return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa, ya, not small, _threads())
+        return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa, ya, not small, _threads(work))
     if small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
         return lambda xa, wa, ya: _exact_gemm.gemm_tn_small(wa, xa, ya)
-    return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa.T, ya, True, _threads())
+    return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa.T, ya, True, _threads(work))
 
 
 def kernel_name():

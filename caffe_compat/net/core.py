@@ -110,7 +110,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         for node, _, _, _ in self._nodes:
             for b in node.bottoms:
                 self._last_use[b] = node.index
-        # items per chunk of a no-grad forward (see forward); 0 or None runs one pass
+        # items per chunk of a no-grad forward (see forward); 0 or None runs one pass. A multiple
+        # of the InnerProduct row block (layers.inner_product.ROW_BLOCK) keeps one pass's bits
         self.inference_chunk = 8
         self.loss = None
         if weights:

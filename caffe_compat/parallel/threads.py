@@ -77,6 +77,12 @@ SMALL_LAYER_WORK = 1 << 17
 # and the same under a nice-10 loop (1.00, where pass_choice picks the count); bench_zoo at
 # batch 1 was 4-8% slower with it than the code before the thread policy, and level without
 PER_LAYER = False
+# while cores are held, a compiled kernel's call of fewer multiply-adds than this keeps torch's
+# count instead of the crowded one (kernel_threads): under a loop pinned at nice -5, LeNet's
+# training iteration (its largest call 1e8) took 1.13x its time with torch's count when its
+# calls ran on the crowded count, while CIFAR-10 quick's (2.5e8-6.6e8 a call) and the CNN+D's
+# (2e9-3e9) gained
+CROWDED_KERNEL_WORK = 1 << 27
 
 
 def set_default_wait_policy(environ=None, modules=None):
@@ -289,7 +295,7 @@ def crowded_count():
     return monitor().cores + 2
 
 
-def kernel_threads():
+def kernel_threads(work=None):
     """Threads for the project's own compiled kernels whose work units threads take in turn
     (:mod:`caffe_compat.kernels.blas_order`'s products and convolution gradients): torch's
     count for the pass, or more where that pays.
@@ -300,10 +306,12 @@ def kernel_threads():
     rest, so more threads than cores (:func:`crowded_count`) cost nothing and win a larger
     share of the held core from the scheduler. Under a busy loop pinned at nice -5, a CNN+D
     training iteration at batch 8 (torch's operators on one thread) took 0.93 of its
-    one-thread time with these kernels on two threads and 0.85 on four. Idle, or under a
-    niced neighbour, they run on the cores allowed. Small work (:func:`apply`'s rule), a fixed
-    count, a count the program chose (its ceiling) and a pool's worker threads keep torch's
-    count."""
+    one-thread time with these kernels on two threads and 0.85 on four. A call of fewer than
+    :data:`CROWDED_KERNEL_WORK` multiply-adds (``work``) keeps torch's count: a unit taken by
+    the thread on the held core waits for the scheduler's next turn there, which such a call
+    does not make up for. Idle, or under a niced neighbour, they run on the cores allowed.
+    Small work (:func:`apply`'s rule), a fixed count, a count the program chose (its ceiling)
+    and a pool's worker threads keep torch's count."""
     import torch
     current = torch.get_num_threads()
     if _fixed_count() or _state["small"] or \
@@ -311,6 +319,8 @@ def kernel_threads():
         return current
     crowded = crowded_count()
     if crowded:
+        if work is not None and work < CROWDED_KERNEL_WORK:
+            return current
         return max(current, crowded)
     ceiling = _state["ceiling"] if _state["ceiling"] is not None else current
     return max(current, min(ceiling, monitor().cores))

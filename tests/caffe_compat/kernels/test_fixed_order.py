@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from caffe_compat import get_solver
-from caffe_compat.kernels.fixed_order import softmax, sum_dims
+from caffe_compat.kernels import fixed_order
+from caffe_compat.kernels.fixed_order import conv_weight_grad, softmax, sum_dims
 from caffe_compat.parallel import threads
 
 
@@ -73,6 +74,42 @@ def _solver(folder, tag):
         'display: 0 random_seed: 5 solver_mode: CPU snapshot_after_train: false'
         % (NET % (folder / "train.txt")))
     return get_solver(str(folder / f"s{tag}.prototxt"))
+
+
+@pytest.mark.parametrize("n, c, o, size, k, pad, group", [
+    (64, 20, 50, 12, 5, 0, 1),      # LeNet's conv2
+    (7, 4, 6, 9, 3, 1, 2),          # an odd batch, padding, groups
+    (1, 3, 8, 10, 3, 0, 1),         # one image: one part
+])
+def test_conv_weight_grad_is_the_same_bits_at_any_thread_count(restore_threads, n, c, o, size,
+                                                               k, pad, group):
+    g = torch.Generator().manual_seed(n)
+    x = torch.rand(n, c, size, size, generator=g)
+    w = torch.randn(o, c // group, k, k, generator=g)
+    out = size + 2 * pad - k + 1
+    dy = torch.randn(n, o, out, out, generator=g)
+    args = ([1, 1], [pad, pad], [1, 1], group)
+    got = []
+    for count in (1, 2, 3, 4):
+        torch.set_num_threads(count)
+        got.append(conv_weight_grad(dy, x, w, *args))
+    # tolerance 0: the parts and their order do not depend on the count
+    assert all(torch.equal(got[0], other) for other in got[1:])
+    # the parts, each on one thread, added in order
+    torch.set_num_threads(1)
+    half = -(-n // fixed_order.WEIGHT_GRAD_PARTS)
+    parts = [torch.ops.aten.convolution_backward(dy[a:a + half], x[a:a + half], w, None, *args[:3],
+                                                 False, [0, 0], group, [False, True, False])[1]
+             for a in range(0, n, half)]
+    expect = parts[0]
+    for p in parts[1:]:
+        expect = expect + p
+    assert torch.equal(got[0], expect)
+    # and oneDNN's gradient of the whole batch up to float32 summation order (sums of about
+    # n * out^2 * 1 products: 1e-5 of the largest)
+    whole = torch.ops.aten.convolution_backward(dy, x, w, None, *args[:3], False, [0, 0], group,
+                                                [False, True, False])[1]
+    assert float((whole - got[0]).abs().max() / whole.abs().max()) < 1e-5
 
 
 def test_training_with_a_one_output_convolution_ignores_the_thread_count(tmp_path,

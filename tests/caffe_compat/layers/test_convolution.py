@@ -3,9 +3,11 @@ kernel without bias; the CNN+D and SR nets) and against a direct NumPy sum."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from caffe_compat import NetError
 from caffe_compat.kernels.fixed_order import sum_dims
+from caffe_compat.layers.convolution import one_channel_columns
 from tests.caffe_compat.layers.helpers_struct import layer_grads, leaf, make_layer, report
 from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
 
@@ -127,3 +129,27 @@ def test_caffe_order_forward_and_backward(monkeypatch, channels):
     assert np.array_equal(grads1[2], sum_dims(g, (0, 2, 3)).numpy())
     # oneDNN's bias gradient sums in another order: float32 rounding of 144 terms
     assert np.abs(grads1[2] - grads2[2]).max() <= 1e-5 * np.abs(grads2[2]).max()
+
+
+@pytest.mark.parametrize("size, kernel, stride, pad, dilation", [
+    ((28, 28), (5, 5), (1, 1), (0, 0), (1, 1)),     # LeNet's conv1
+    ((17, 13), (3, 5), (2, 3), (1, 2), (1, 1)),
+    ((20, 21), (3, 3), (1, 2), (0, 1), (2, 3)),
+    ((96, 96), (9, 9), (4, 4), (4, 4), (1, 1)),
+])
+def test_one_channel_columns_are_unfolds(size, kernel, stride, pad, dilation):
+    x = torch.rand(3, 1, *size, generator=torch.Generator().manual_seed(0))
+    out = tuple((s + 2 * p - (d * (k - 1) + 1)) // st + 1
+                for s, k, st, p, d in zip(size, kernel, stride, pad, dilation))
+    # tolerance 0: both copy the same values
+    assert torch.equal(one_channel_columns(x, kernel, stride, pad, dilation, out),
+                       F.unfold(x, kernel, dilation, pad, stride))
+
+
+def test_one_channel_columns_read_zeros_past_the_end():
+    """Caffe's last window may reach past the padded input (a kernel longer than it by less
+    than a stride): zeros there, as Caffe's im2col reads."""
+    x = torch.rand(2, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    cols = one_channel_columns(x, (3, 3), (4, 4), (0, 0), (1, 1), (2, 2))
+    padded = F.pad(x, (0, 1, 0, 1))
+    assert torch.equal(cols, F.unfold(padded, (3, 3), 1, 0, 4))

@@ -489,6 +489,18 @@ def test_kernel_threads_take_the_crowded_count_while_a_core_is_held(crowded_sett
     assert threads.kernel_threads() == 2        # idle: the cores allowed
 
 
+def test_kernel_threads_keep_torchs_count_for_a_small_call_while_a_core_is_held(
+        crowded_setting):
+    """A call too small to make up for a unit waiting on the held core keeps torch's count;
+    idle, the size does not matter."""
+    assert threads.apply(10 ** 9) == 1
+    assert threads.kernel_threads(threads.CROWDED_KERNEL_WORK - 1) == 1
+    assert threads.kernel_threads(threads.CROWDED_KERNEL_WORK) == 4
+    crowded_setting.held = 0
+    threads.apply(10 ** 9)
+    assert threads.kernel_threads(1000) == 2
+
+
 def test_kernel_threads_keep_torchs_count_for_small_work_a_worker_or_the_programs(
         crowded_setting):
     import threading
