@@ -24,6 +24,7 @@ here.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 
 import torch
@@ -72,6 +73,16 @@ def softmax(x, dim):
 
 _pool = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    """In a forked child: the parent's helper thread is not there, so a new one is made."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _one_thread_worker():

@@ -164,3 +164,19 @@ def test_large_losses_are_the_same_bits_at_any_thread_count(text, shapes, labels
     # tolerance 0: the same bits, the loss and its gradient
     assert all(torch.equal(values[0][0], v[0]) and torch.equal(values[0][1], v[1])
                for v in values[1:])
+
+
+def test_conv_weight_grad_in_a_forked_child(restore_threads):
+    """A child forked after the helper thread started makes its own (the parent's is not
+    there): the gradient comes back instead of waiting for ever."""
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    torch.set_num_threads(2)
+    x, w, dy = torch.rand(4, 2, 6, 6), torch.randn(3, 2, 3, 3), torch.randn(4, 3, 4, 4)
+    args = ([1, 1], [0, 0], [1, 1], 1)
+    want = conv_weight_grad(dy, x, w, *args)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(conv_weight_grad, (dy, x, w) + args).get(timeout=60)
+    assert torch.equal(got, want)
