@@ -91,8 +91,6 @@ pool_planes(const pool_job *j, ptrdiff_t p0, ptrdiff_t p1)
         hi = (j->W - j->kw + j->pw) / j->sw + 1;
     if (hi > j->OW)
         hi = j->OW;
-    if (lo > hi)
-        lo = hi;
     for (ptrdiff_t p = p0; p < p1; p++) {
         const float *x = j->x + p * j->H * j->W;
         float *y = j->y + p * j->OH * j->OW;
@@ -103,12 +101,11 @@ pool_planes(const pool_job *j, ptrdiff_t p0, ptrdiff_t p1)
                 he = j->H;
             if (hs < 0)
                 hs = 0;
-            ptrdiff_t ow = 0;
-            for (; ow < j->OW; ow++) {
+            for (ptrdiff_t ow = 0; ow < j->OW;) {
                 if (ow >= lo && ow + 4 <= hi) {
                     pool_four(x, j->W, hs, he, ow * j->sw - j->pw, j->kw, j->sw, y + ow,
                               m + ow);
-                    ow += 3;
+                    ow += 4;
                     continue;
                 }
                 ptrdiff_t ws = ow * j->sw - j->pw, we = ws + j->kw;
@@ -117,6 +114,7 @@ pool_planes(const pool_job *j, ptrdiff_t p0, ptrdiff_t p1)
                 if (ws < 0)
                     ws = 0;
                 pool_one(x, j->W, hs, he, ws, we, y + ow, m + ow);
+                ow++;
             }
         }
     }

@@ -29,11 +29,9 @@ import threading
 
 import torch
 
-__all__ = ["conv_weight_grad", "softmax", "sum_dims"]
+from ..parallel.threads import held_cores
 
-# a convolution's weight gradient through oneDNN sums the batch in this many fixed parts, each
-# on one thread (conv_weight_grad)
-WEIGHT_GRAD_PARTS = 2
+__all__ = ["conv_weight_grad", "softmax", "sum_dims"]
 
 
 _threads = torch.get_num_threads
@@ -44,31 +42,29 @@ def _setter():
     return getattr(fn, "__wrapped__", fn)
 
 
-def sum_dims(t, dims=None):
-    """``t.sum(dims)`` (``t.sum()`` for None) in an order independent of the thread count (see
-    the module doc)."""
+def _on_one_thread(fn, *args):
+    """``fn(*args)`` on one thread, the count put back after it (one call where it is one
+    already: the common case of small nets)."""
     count = _threads()
-    if count == 1:                 # the common case of small nets: one call, no context
-        return t.sum() if dims is None else t.sum(dims)
+    if count == 1:
+        return fn(*args)
     set_count = _setter()
     set_count(1)
     try:
-        return t.sum() if dims is None else t.sum(dims)
+        return fn(*args)
     finally:
         set_count(count)
+
+
+def sum_dims(t, dims=None):
+    """``t.sum(dims)`` (``t.sum()`` for None) in an order independent of the thread count (see
+    the module doc)."""
+    return _on_one_thread(t.sum) if dims is None else _on_one_thread(t.sum, dims)
 
 
 def softmax(x, dim):
     """``torch.softmax(x, dim)`` with the same bits at any thread count (see the module doc)."""
-    count = _threads()
-    if count == 1:
-        return torch.softmax(x, dim=dim)
-    set_count = _setter()
-    set_count(1)
-    try:
-        return torch.softmax(x, dim=dim)
-    finally:
-        set_count(count)
+    return _on_one_thread(torch.softmax, x, dim)
 
 
 _pool = None
@@ -91,7 +87,7 @@ def _one_thread_worker():
 
 
 def _helper():
-    """The thread that computes the second part of :func:`conv_weight_grad` while the caller
+    """The thread that computes the second half of :func:`conv_weight_grad` while the caller
     computes the first (created on first use; a daemon, so it never holds the process)."""
     global _pool
     with _pool_lock:
@@ -102,10 +98,21 @@ def _helper():
         return _pool
 
 
-def _weight_part(grad, x, weight, stride, pad, dilation, group):
+def _weight_part(grad, x, weight, geometry):
     return torch.ops.aten.convolution_backward(
-        grad, x, weight, None, stride, pad, dilation, False, [0, 0], group,
+        grad, x, weight, None, *geometry[:3], False, [0, 0], geometry[3],
         [False, True, False])[1]
+
+
+def _weight_halves(grad, x, weight, geometry, parallel):
+    """The first half's gradient plus the second's (the second by the helper thread when
+    ``parallel``), on the calling thread's count as set."""
+    half = -(-x.shape[0] // 2)
+    if parallel:
+        later = _helper().submit(_weight_part, grad[half:], x[half:], weight, geometry)
+        return _weight_part(grad[:half], x[:half], weight, geometry).add_(later.result())
+    first = _weight_part(grad[:half], x[:half], weight, geometry)
+    return first.add_(_weight_part(grad[half:], x[half:], weight, geometry))
 
 
 def conv_weight_grad(grad, x, weight, stride, pad, dilation, group):
@@ -113,41 +120,13 @@ def conv_weight_grad(grad, x, weight, stride, pad, dilation, group):
 
     oneDNN splits the batch among its threads and adds their partial gradients, so its bits
     follow the count (on AVX-512 processors, at every layer measured; on AVX2 ones not). Here
-    the batch is cut into :data:`WEIGHT_GRAD_PARTS` fixed parts, each part's gradient computed
-    on one thread, and the parts added in order. With two threads or more, and no core of ours
-    held by another process (a part on a held core would hold up the step: the fixed shares
-    this project avoids), a helper thread computes the second part while the caller computes
-    the first; otherwise the caller computes both. ``grad`` and ``x`` contiguous."""
-    n = x.shape[0]
-    if n < WEIGHT_GRAD_PARTS:
-        bounds = [(0, n)]
-    else:
-        step = -(-n // WEIGHT_GRAD_PARTS)
-        bounds = [(a, min(n, a + step)) for a in range(0, n, step)]
-    count = _threads()
-    set_count = _setter()
-    if count != 1:
-        set_count(1)
-    try:
-        parallel = count > 1 and len(bounds) == 2 and _no_core_held()
-        if parallel:
-            a, b = bounds[1]
-            later = _helper().submit(_weight_part, grad[a:b], x[a:b], weight, stride, pad,
-                                     dilation, group)
-        a, b = bounds[0]
-        total = _weight_part(grad[a:b], x[a:b], weight, stride, pad, dilation, group)
-        if parallel:
-            total.add_(later.result())
-        else:
-            for a, b in bounds[1:]:
-                total.add_(_weight_part(grad[a:b], x[a:b], weight, stride, pad, dilation,
-                                        group))
-        return total
-    finally:
-        if count != 1:
-            set_count(count)
-
-
-def _no_core_held():
-    from ..parallel.threads import held_cores
-    return held_cores() == 0
+    the batch is cut into two fixed halves, each half's gradient computed on one thread, and
+    the second added to the first. With two threads or more, and no core of ours held by
+    another process (a half on a held core would hold up the step: the fixed shares this
+    project avoids), a helper thread computes the second half while the caller computes the
+    first; otherwise the caller computes both. ``grad`` and ``x`` contiguous."""
+    geometry = (stride, pad, dilation, group)
+    if x.shape[0] < 2:
+        return _on_one_thread(_weight_part, grad, x, weight, geometry)
+    parallel = _threads() > 1 and held_cores() == 0
+    return _on_one_thread(_weight_halves, grad, x, weight, geometry, parallel)
