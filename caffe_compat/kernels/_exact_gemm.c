@@ -27,9 +27,11 @@
  * (c, i, j) order, columns in output-pixel order, zero outside the padded input) built
  * directly in packed form, never as a whole matrix.
  *
- * The fused multiply-add is the AVX2/FMA instruction where the processor has it and C's fmaf
- * otherwise (the same correctly rounded operation, slower; CAFFE_COMPAT_EXACT_GEMM_PORTABLE=1
- * selects it for testing). The module must be built without
+ * The fused multiply-add is the AVX-512 or AVX2/FMA instruction where the processor has it
+ * and C's fmaf otherwise (the same correctly rounded operation, slower); the lane width only
+ * changes how many outputs advance at once, never an output's own sequence, so every
+ * processor gives the same bits. CAFFE_COMPAT_EXACT_GEMM_KERNEL=scalar|avx2 caps the choice
+ * for testing (CAFFE_COMPAT_EXACT_GEMM_PORTABLE=1 is scalar). The module must be built without
  * -ffast-math and with -ffp-contract=off: the block sums are plain additions, never fused.
  * Work is cut into tiles of C that threads take in turn; the GIL is released meanwhile.
  */
@@ -120,21 +122,91 @@ kernel_avx2(ptrdiff_t kc, const float *Ap, const float *Bp, float *T, ptrdiff_t 
 }
 #endif
 
-static kernel_fn
-pick_kernel(void)
+/* The wide micro-kernel: the same sums for 6 rows and two adjacent B panels (32 columns),
+ * Bp and Bp + kc * NR, one 16-lane register per row and panel. Each output's sequence of
+ * operations is the narrow kernel's (one fused multiply-add per k from zero, then the block
+ * added), so the bits are the same; twelve independent accumulators keep AVX-512's two
+ * fused multiply-add pipes full where the narrow kernel's twelve 8-lane ones fill half. */
+#if EG_X86
+__attribute__((target("avx512f"))) static void
+wide_avx512(ptrdiff_t kc, const float *Ap, const float *Bp, float *T, ptrdiff_t ldt, int first)
+{
+    const float *B0 = Bp, *B1 = Bp + kc * NR;
+    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+    for (ptrdiff_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(B0), b1 = _mm512_loadu_ps(B1), a;
+        a = _mm512_set1_ps(Ap[0]);
+        c00 = _mm512_fmadd_ps(a, b0, c00); c01 = _mm512_fmadd_ps(a, b1, c01);
+        a = _mm512_set1_ps(Ap[1]);
+        c10 = _mm512_fmadd_ps(a, b0, c10); c11 = _mm512_fmadd_ps(a, b1, c11);
+        a = _mm512_set1_ps(Ap[2]);
+        c20 = _mm512_fmadd_ps(a, b0, c20); c21 = _mm512_fmadd_ps(a, b1, c21);
+        a = _mm512_set1_ps(Ap[3]);
+        c30 = _mm512_fmadd_ps(a, b0, c30); c31 = _mm512_fmadd_ps(a, b1, c31);
+        a = _mm512_set1_ps(Ap[4]);
+        c40 = _mm512_fmadd_ps(a, b0, c40); c41 = _mm512_fmadd_ps(a, b1, c41);
+        a = _mm512_set1_ps(Ap[5]);
+        c50 = _mm512_fmadd_ps(a, b0, c50); c51 = _mm512_fmadd_ps(a, b1, c51);
+        Ap += MR;
+        B0 += NR;
+        B1 += NR;
+    }
+#define EG_STORE(r, lo, hi)                                                                 \
+    do {                                                                                    \
+        float *t = T + (r) * ldt;                                                           \
+        if (first) {                                                                        \
+            _mm512_storeu_ps(t, lo); _mm512_storeu_ps(t + NR, hi);                          \
+        } else {                                                                            \
+            _mm512_storeu_ps(t, _mm512_add_ps(_mm512_loadu_ps(t), lo));                     \
+            _mm512_storeu_ps(t + NR, _mm512_add_ps(_mm512_loadu_ps(t + NR), hi));           \
+        }                                                                                   \
+    } while (0)
+    EG_STORE(0, c00, c01); EG_STORE(1, c10, c11); EG_STORE(2, c20, c21);
+    EG_STORE(3, c30, c31); EG_STORE(4, c40, c41); EG_STORE(5, c50, c51);
+#undef EG_STORE
+}
+#endif
+
+/* CAFFE_COMPAT_EXACT_GEMM_KERNEL: "scalar", "avx2" or "avx512" caps the kernels picked (for
+ * tests: every choice gives the same bits); CAFFE_COMPAT_EXACT_GEMM_PORTABLE=1 is "scalar". */
+static int
+kernel_cap(void)
 {
     const char *portable = getenv("CAFFE_COMPAT_EXACT_GEMM_PORTABLE");
+    const char *cap = getenv("CAFFE_COMPAT_EXACT_GEMM_KERNEL");
     if (portable != NULL && strcmp(portable, "1") == 0)
-        return kernel_scalar;
+        return 0;
+    if (cap != NULL && strcmp(cap, "scalar") == 0)
+        return 0;
+    if (cap != NULL && strcmp(cap, "avx2") == 0)
+        return 1;
+    return 2;
+}
+
+static void
+pick_kernels(void)
+{
+    int cap = kernel_cap();
+    the_kernel = kernel_scalar;
+    the_wide_kernel = NULL;
 #if EG_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return kernel_avx2;
+    if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        the_kernel = kernel_avx2;
+    if (cap >= 2 && the_kernel == kernel_avx2 && __builtin_cpu_supports("avx512f"))
+        the_wide_kernel = wide_avx512;
+#else
+    (void)cap;
 #endif
-    return kernel_scalar;
 }
 
 kernel_fn the_kernel;
+kernel_fn the_wide_kernel;
 
 int
 eg_avx2(void)
@@ -247,7 +319,11 @@ pack_b(const bsrc *s, ptrdiff_t N, ptrdiff_t n0, ptrdiff_t nc, ptrdiff_t k0, ptr
                 if (row == NULL) {
                     memset(d, 0, (size_t)len * sizeof(float));
                 } else if (s->sw == 1 && ix >= 0 && ix + len <= s->W) {
-                    memcpy(d, row + ix, (size_t)len * sizeof(float));
+                    if (len == NR)
+                        memcpy(d, row + ix, NR * sizeof(float));   /* inlined: a constant size */
+                    else
+                        for (ptrdiff_t t = 0; t < len; t++)
+                            d[t] = row[ix + t];
                 } else {
                     for (ptrdiff_t t = 0; t < len; t++) {
                         ptrdiff_t xx = ix + t * s->sw;
@@ -281,7 +357,26 @@ block_product(const float *Ap, const float *Bp, ptrdiff_t kc, float *C, ptrdiff_
               ptrdiff_t mc, ptrdiff_t nc, int first, scratch *s)
 {
     ptrdiff_t mcp = (mc + MR - 1) / MR * MR, ncp = (nc + NR - 1) / NR * NR;
-    for (ptrdiff_t q = 0; q < ncp; q += NR) {
+    ptrdiff_t q = 0;
+    if (the_wide_kernel != NULL) {
+        /* pairs of whole B panels through the wide kernel */
+        for (; q + 2 * NR <= nc; q += 2 * NR) {
+            for (ptrdiff_t p = 0; p < mcp; p += MR) {
+                ptrdiff_t mv = mc - p < MR ? mc - p : MR;
+                float *c = C + p * ldc + q;
+                if (mv == MR) {
+                    the_wide_kernel(kc, Ap + p * kc, Bp + q * kc, c, ldc, first);
+                } else {
+                    the_wide_kernel(kc, Ap + p * kc, Bp + q * kc, s->tile, 2 * NR, 1);
+                    for (ptrdiff_t r = 0; r < mv; r++)
+                        for (ptrdiff_t t = 0; t < 2 * NR; t++)
+                            c[r * ldc + t] = first ? s->tile[r * 2 * NR + t]
+                                                   : c[r * ldc + t] + s->tile[r * 2 * NR + t];
+                }
+            }
+        }
+    }
+    for (; q < ncp; q += NR) {
         ptrdiff_t nv = nc - q < NR ? nc - q : NR;
         for (ptrdiff_t p = 0; p < mcp; p += MR) {
             ptrdiff_t mv = mc - p < MR ? mc - p : MR;
@@ -299,17 +394,22 @@ block_product(const float *Ap, const float *Bp, ptrdiff_t kc, float *C, ptrdiff_
     }
 }
 
+/* Columns [n0, n0 + nc) of C for m chunks [mi0, mi1) (rows [mi0 * MC, ...)): each K block
+ * of B packed once and multiplied by every chunk's packed A. */
 static void
-product_tile(const float *Apacked, const bsrc *b, float *C, ptrdiff_t ldc, ptrdiff_t N,
-             const ptrdiff_t *starts, ptrdiff_t nblocks, ptrdiff_t m0, ptrdiff_t mc,
-             ptrdiff_t n0, ptrdiff_t nc, scratch *s)
+product_tile(const float *Agroup, ptrdiff_t M, ptrdiff_t K, const bsrc *b, float *C,
+             ptrdiff_t ldc, ptrdiff_t N, const ptrdiff_t *starts, ptrdiff_t nblocks,
+             ptrdiff_t mi0, ptrdiff_t mi1, ptrdiff_t n0, ptrdiff_t nc, scratch *s)
 {
-    ptrdiff_t mcp = (mc + MR - 1) / MR * MR;
     for (ptrdiff_t bi = 0; bi < nblocks; bi++) {
         ptrdiff_t k0 = starts[bi], k1 = starts[bi + 1], kc = k1 - k0;
         pack_b(b, N, n0, nc, k0, k1, s->Bp);
-        block_product(Apacked + mcp * k0, s->Bp, kc, C + m0 * ldc + n0, ldc, mc, nc, bi == 0,
-                      s);
+        for (ptrdiff_t mi = mi0; mi < mi1; mi++) {
+            ptrdiff_t m0 = mi * MC, mc = M - m0 < MC ? M - m0 : MC;
+            ptrdiff_t mcp = (mc + MR - 1) / MR * MR;
+            block_product(Agroup + mi * MC * K + mcp * k0, s->Bp, kc, C + m0 * ldc + n0, ldc,
+                          mc, nc, bi == 0, s);
+        }
     }
 }
 
@@ -335,19 +435,19 @@ typedef struct {
     /* A packed once: per group, per m chunk, the blocks one after the other */
     float *Apacked;
     ptrdiff_t groups_a;
-    /* scheduling */
-    ptrdiff_t items, mchunks, nchunks, units;
+    /* scheduling: a unit is (item, m span, n chunk), a span being mspan m chunks */
+    ptrdiff_t items, mchunks, nchunks, mspan, mspans, units;
     ptrdiff_t next;
     pthread_mutex_t lock;
     int failed;
 } job;
 
-/* Where the packed rows [mi * MC, ...) of group g's A start. */
+/* Where group g's packed A starts (chunk mi's rows at + mi * MC * K). */
 static const float *
-packed_chunk(const job *j, ptrdiff_t g, ptrdiff_t mi)
+packed_group(const job *j, ptrdiff_t g)
 {
     ptrdiff_t mpad = (j->M + MR - 1) / MR * MR;
-    return j->Apacked + g * mpad * j->K + mi * MC * j->K;
+    return j->Apacked + g * mpad * j->K;
 }
 
 /* The operands of product `item`: B's source, the group (index of A's packing), A unpacked
@@ -377,19 +477,20 @@ item_operands(const job *j, ptrdiff_t item, bsrc *b, const float **A, ptrdiff_t 
 static void
 run_unit(job *j, ptrdiff_t u, scratch *s)
 {
-    ptrdiff_t per_item = j->mchunks * j->nchunks;
+    ptrdiff_t per_item = j->mspans * j->nchunks;
     ptrdiff_t item = u / per_item, rest = u % per_item;
-    ptrdiff_t mi = rest / j->nchunks, ni = rest % j->nchunks;
-    ptrdiff_t m0 = mi * MC, n0 = ni * NC;
-    ptrdiff_t mc = j->M - m0 < MC ? j->M - m0 : MC;
+    ptrdiff_t si = rest / j->nchunks, ni = rest % j->nchunks;
+    ptrdiff_t mi0 = si * j->mspan;
+    ptrdiff_t mi1 = mi0 + j->mspan < j->mchunks ? mi0 + j->mspan : j->mchunks;
+    ptrdiff_t n0 = ni * NC;
     ptrdiff_t nc = j->N - n0 < NC ? j->N - n0 : NC;
     bsrc b;
     const float *A;
     float *C;
     ptrdiff_t sam, sak, ldc;
     ptrdiff_t g = item_operands(j, item, &b, &A, &sam, &sak, &C, &ldc);
-    product_tile(packed_chunk(j, g, mi), &b, C, ldc, j->N, j->starts, j->nblocks, m0, mc, n0,
-                 nc, s);
+    product_tile(packed_group(j, g), j->M, j->K, &b, C, ldc, j->N, j->starts, j->nblocks,
+                 mi0, mi1, n0, nc, s);
 }
 
 /* Packs every group's A (M rows, K columns) for every m chunk and block. */
@@ -410,7 +511,7 @@ pack_all_a(job *j)
         for (ptrdiff_t mi = 0; mi < j->mchunks; mi++) {
             ptrdiff_t m0 = mi * MC, mc = j->M - m0 < MC ? j->M - m0 : MC;
             ptrdiff_t mcp = (mc + MR - 1) / MR * MR;
-            float *dst = (float *)packed_chunk(j, g, mi);
+            float *dst = (float *)packed_group(j, g) + mi * MC * j->K;
             for (ptrdiff_t bi = 0; bi < j->nblocks; bi++)
                 pack_a(A, sam, sak, j->M, m0, mcp, j->starts[bi], j->starts[bi + 1],
                        dst + mcp * j->starts[bi]);
@@ -482,7 +583,11 @@ run_job(job *j, int nthreads)
 {
     j->mchunks = (j->M + MC - 1) / MC;
     j->nchunks = (j->N + NC - 1) / NC;
-    j->units = j->items * j->mchunks * j->nchunks;
+    /* B's packing (an im2col gather for a convolution) is paid once per unit: a unit takes
+     * every m chunk where the items and n chunks alone give each thread several units */
+    j->mspan = j->items * j->nchunks >= 4 * (ptrdiff_t)nthreads ? j->mchunks : 1;
+    j->mspans = (j->mchunks + j->mspan - 1) / j->mspan;
+    j->units = j->items * j->mspans * j->nchunks;
     j->next = 0;
     j->failed = 0;
     if (j->units == 0)
@@ -819,6 +924,8 @@ py_vector_kernel(PyObject *self, PyObject *args)
     (void)self;
     (void)args;
 #if EG_X86
+    if (the_wide_kernel == wide_avx512)
+        return PyUnicode_FromString("avx512-fma");
     if (the_kernel == kernel_avx2)
         return PyUnicode_FromString("avx2-fma");
 #endif
@@ -840,7 +947,7 @@ static PyMethodDef methods[] = {
     {"gemm_tn_small", py_gemm_tn_small, METH_VARARGS,
      "gemm_tn_small(W, X, C): C[j, i] = sum_k W[i, k] X[j, k] as OpenBLAS's small TN kernel."},
     {"vector_kernel", py_vector_kernel, METH_NOARGS,
-     "The micro-kernel in use: 'avx2-fma' or 'scalar-fmaf'."},
+     "The micro-kernel in use: 'avx512-fma', 'avx2-fma' or 'scalar-fmaf'."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -853,6 +960,6 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__exact_gemm(void)
 {
-    the_kernel = pick_kernel();
+    pick_kernels();
     return PyModule_Create(&module);
 }

@@ -51,11 +51,14 @@ typedef struct {
 /* A thread's packing buffer and edge tile. */
 typedef struct {
     float *Bp;
-    float tile[MR * NR];
+    float tile[MR * 2 * NR];
 } scratch;
 
-/* The micro-kernel in use (picked when the module loads). */
+/* The micro-kernels in use (picked when the module loads): the_kernel for one B panel
+ * (MR x NR); the_wide_kernel, where the processor has one (else NULL), for two adjacent
+ * panels Bp and Bp + kc * NR at once (MR x 2 NR, T's row r at T + r * ldt). */
 extern kernel_fn the_kernel;
+extern kernel_fn the_wide_kernel;
 /* 1 when the_kernel is the AVX2/FMA one (so AVX is there too). */
 int eg_avx2(void);
 /* OpenBLAS's K blocks: fills starts[] (nblocks + 1 entries), returns nblocks. */

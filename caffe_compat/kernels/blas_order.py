@@ -72,9 +72,24 @@ ENABLED = True
 INFERENCE = os.environ.get("CAFFE_COMPAT_CAFFE_ORDER_INFERENCE", "0") == "1"
 # Training sums in Caffe's order unless the fast training mode is on (see the module note).
 EXACT_TRAINING = os.environ.get("CAFFE_COMPAT_FAST_TRAINING", "0") != "1"
-# A convolution's direct gradients by conv2d_grads (the compiled
-# kernel); False (CAFFE_COMPAT_CONV_GRADIENTS=torch): by torch's kernels, as before them.
-GRADIENTS = os.environ.get("CAFFE_COMPAT_CONV_GRADIENTS", "caffe") != "torch"
+
+
+def _gradients_default():
+    """Whether large convolutions take :func:`conv2d_grads` for their gradients:
+    ``CAFFE_COMPAT_CONV_GRADIENTS=caffe`` always, ``=torch`` never; unset, where the compiled
+    micro-kernel is the AVX2 one. There they run at oneDNN's speed on one thread and gain
+    from a held core; on AVX-512 processors oneDNN's 512-bit gradient kernels take 0.7x their
+    time at one thread, and the CNN+D's iteration at batch 8 was faster with oneDNN's both
+    idle (0.80x) and with a core held (0.94x)."""
+    choice = os.environ.get("CAFFE_COMPAT_CONV_GRADIENTS", "")
+    if choice in ("caffe", "torch"):
+        return choice == "caffe"
+    return _exact_gemm is not None and _exact_gemm.vector_kernel() == "avx2-fma"
+
+
+# A convolution's direct gradients by conv2d_grads (the compiled kernel) when True; by
+# torch's kernels when False (see _gradients_default).
+GRADIENTS = _gradients_default()
 # ... for layers of at least this many multiply-adds per image and gradient (gradients_usable)
 GRADIENT_MIN_WORK = 1 << 27
 
@@ -93,7 +108,8 @@ def usable(*tensors):
 
 
 def gradients_usable(x, weight, grad, group):
-    """Whether a convolution's direct gradients go through :func:`conv2d_grads` (CPU float32, extension built, ``GRADIENTS``): for layers whose
+    """Whether a convolution's direct gradients go through :func:`conv2d_grads` (CPU
+    float32, extension built, ``GRADIENTS``: by default on AVX2 processors): for layers whose
     work per image and gradient (``O/g * C/g*kh*kw * OH*OW`` multiply-adds) is at least
     :data:`GRADIENT_MIN_WORK`. There they run at oneDNN's speed on one thread (CNN+D's conv2
     and conv3 at batch 8: 1.06x and 0.97x its time) and gain from a core another process
@@ -229,5 +245,5 @@ def inner_product_call(m, n, k, transpose):
 
 
 def kernel_name():
-    """The compiled micro-kernel in use ('avx2-fma' or 'scalar-fmaf'), or None."""
+    """The compiled micro-kernel in use ('avx512-fma', 'avx2-fma' or 'scalar-fmaf'), or None."""
     return None if _exact_gemm is None else _exact_gemm.vector_kernel()

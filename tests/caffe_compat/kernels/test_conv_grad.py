@@ -141,15 +141,17 @@ def test_layer_backward_uses_them_for_large_work_per_image(monkeypatch):
     torchs = torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [1, 1], [1, 1], False,
                                                  [0, 0], 1, [True, True, False])[:2]
     work = 8 * 6 * 9 * 12 * 12                       # O * C*kh*kw * OH*OW
+    monkeypatch.setattr(blas_order, "GRADIENTS", True)
     monkeypatch.setattr(blas_order, "GRADIENT_MIN_WORK", work)
     assert all(torch.equal(a, b) for a, b in zip(_layer_grads(x, w, g), ours))
     monkeypatch.setattr(blas_order, "GRADIENT_MIN_WORK", work + 1)
     assert all(torch.equal(a, b) for a, b in zip(_layer_grads(x, w, g), torchs))
 
 
-def test_cnnd_conv2_and_conv3_at_batch_8_take_them():
+def test_cnnd_conv2_and_conv3_at_batch_8_take_them(monkeypatch):
     """The rule's measured case: the CNN+D's conv2 and conv3 (the DFT route is not taken at
     batch 8); its first layer and LeNet's keep torch's (and the one-channel GEMM)."""
+    monkeypatch.setattr(blas_order, "GRADIENTS", True)
     for xs, ws, taken in (((8, 64, 46, 46), (128, 64, 5, 5), True),
                           ((8, 128, 21, 21), (256, 128, 5, 5), True),
                           ((64, 20, 12, 12), (50, 20, 5, 5), False)):
@@ -170,3 +172,19 @@ def test_bad_geometry_is_refused_with_a_message():
     with pytest.raises(ValueError, match="shaped as x and w"):
         _exact_gemm.conv2d_grads(x.numpy(), w.numpy(), g.numpy(), torch.empty(1).numpy()
                                  .reshape(1, 1, 1, 1), None, 1, 1, 0, 0, 1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("setting,kernel,expected", [
+    ("caffe", "avx512-fma", True), ("torch", "avx2-fma", False), ("", "avx2-fma", True),
+    ("", "avx512-fma", False), ("", "scalar-fmaf", False)])
+def test_gradients_default_follows_the_kernel(monkeypatch, setting, kernel, expected):
+    """Unset, the gradients are ours where the compiled kernel is the AVX2 one (where they were
+    measured to pay) and torch's on AVX-512 processors and without vector code;
+    CAFFE_COMPAT_CONV_GRADIENTS=caffe or torch decides anywhere."""
+    class Fake:
+        @staticmethod
+        def vector_kernel():
+            return kernel
+    monkeypatch.setattr(blas_order, "_exact_gemm", Fake)
+    monkeypatch.setenv("CAFFE_COMPAT_CONV_GRADIENTS", setting)
+    assert blas_order._gradients_default() is expected

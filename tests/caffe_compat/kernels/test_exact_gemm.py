@@ -206,11 +206,9 @@ def test_inner_product_follows_the_rules(m, k, n, transpose):
     assert np.array_equal(ours, ref)
 
 
-def test_threads_and_kernel_do_not_change_results():
-    """Each output is computed by one thread in one fixed order: 1 or 2 threads, the AVX2
-    kernel or the portable fmaf one (selected by an environment variable at import), the same
-    bits; 4 threads (more than this machine's cores: the crowded count of
-    caffe_compat.parallel.threads) too."""
+def test_threads_do_not_change_results():
+    """Each output is computed by one thread in one fixed order: 1, 2 or 4 threads (more than
+    this machine's cores: the crowded count of caffe_compat.parallel.threads), the same bits."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 64, 23, 23)).astype(np.float32)
     w = rng.standard_normal((70, 64, 5, 5)).astype(np.float32)
@@ -224,19 +222,75 @@ def test_threads_and_kernel_do_not_change_results():
     finally:
         torch.set_num_threads(old)
     assert all(np.array_equal(outs[0], o) for o in outs[1:])
-    code = ("import numpy as np, torch, sys; from caffe_compat.kernels import blas_order as b; "
-            "x = torch.from_numpy(np.load(sys.argv[1])); w = torch.from_numpy(np.load(sys.argv[2]));"
-            "print(b.kernel_name()); np.save(sys.argv[3], b.conv2d(x, w, (1, 1), (0, 0), (1, 1), 1).numpy())")
-    import tempfile
-    with tempfile.TemporaryDirectory() as d:
-        paths = [os.path.join(d, f) for f in ("x.npy", "w.npy", "y.npy")]
-        np.save(paths[0], x)
-        np.save(paths[1], w)
-        env = dict(os.environ, CAFFE_COMPAT_EXACT_GEMM_PORTABLE="1")
-        out = subprocess.run([sys.executable, "-c", code, *paths], env=env, check=True,
-                             capture_output=True, text=True)
-        assert out.stdout.strip() == "scalar-fmaf"
-        assert np.array_equal(np.load(paths[2]), outs[0])
+
+
+# Products whose column counts leave every edge of the micro-kernels: no whole panel (1, 15),
+# one panel and a part (17), pairs of panels and a single one (47, 80), pairs only (64), a
+# chunk's last part (200); row counts off the 6-row panels (7, 130, 140: two row chunks).
+KERNEL_PRODUCTS = [(7, 330, 1), (130, 700, 15), (6, 64, 17), (140, 650, 47), (13, 321, 64),
+                   (12, 40, 80), (5, 960, 200)]
+KERNEL_CODE = """
+import sys, numpy as np, torch
+from caffe_compat.kernels import blas_order as b
+data = dict(np.load(sys.argv[1]))
+out = {}
+for name, a in data.items():
+    if name.startswith("A"):
+        i = name[1:]
+        c = np.empty((a.shape[0], data["B" + i].shape[1]), np.float32)
+        b._exact_gemm.gemm(a, data["B" + i], c, True, 2)
+        out["C" + i] = c
+x, w = torch.from_numpy(data["x"]), torch.from_numpy(data["w"])
+out["y"] = b.conv2d(x, w, (1, 1), (1, 1), (1, 1), 1).numpy()
+dy = torch.from_numpy(data["dy"])
+gx, gw = b.conv2d_grads(x, w, dy, (1, 1), (1, 1), (1, 1), 1)
+out["gx"], out["gw"] = gx.numpy(), gw.numpy()
+np.savez(sys.argv[2], **out)
+print(b.kernel_name())
+"""
+
+
+def test_every_micro_kernel_gives_the_same_bits(tmp_path):
+    """The micro-kernels differ in lane width and tile shape only, never in an output's own
+    sequence of fused multiply-adds and block sums: the AVX-512 one (two B panels at once,
+    where the processor has it), the AVX2 one and the portable fmaf one (capped by
+    CAFFE_COMPAT_EXACT_GEMM_KERNEL at import) give the same bits for products with every kind
+    of edge, a convolution and its gradients. Tolerance 0: the same operations."""
+    rng = np.random.default_rng(6)
+    data = {}
+    for i, (m, k, n) in enumerate(KERNEL_PRODUCTS):
+        data[f"A{i}"] = rng.standard_normal((m, k)).astype(np.float32)
+        data[f"B{i}"] = rng.standard_normal((k, n)).astype(np.float32)
+    data["x"] = rng.standard_normal((3, 20, 23, 23)).astype(np.float32)
+    data["w"] = rng.standard_normal((70, 20, 3, 3)).astype(np.float32)
+    data["dy"] = rng.standard_normal((3, 70, 23, 23)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", **data)
+    results, names = [], []
+    for cap in ("default", "avx2", "scalar"):
+        env = dict(os.environ)
+        env.pop("CAFFE_COMPAT_EXACT_GEMM_PORTABLE", None)
+        if cap != "default":
+            env["CAFFE_COMPAT_EXACT_GEMM_KERNEL"] = cap
+        else:
+            env.pop("CAFFE_COMPAT_EXACT_GEMM_KERNEL", None)
+        out = tmp_path / f"{cap}.npz"
+        run = subprocess.run([sys.executable, "-c", KERNEL_CODE, str(tmp_path / "in.npz"),
+                              str(out)], env=env, check=True, capture_output=True, text=True)
+        names.append(run.stdout.strip())
+        results.append(dict(np.load(out)))
+    assert names[2] == "scalar-fmaf"
+    assert names[1] in ("avx2-fma", "scalar-fmaf")
+    assert names[0] in ("avx512-fma", "avx2-fma", "scalar-fmaf")
+    for other in results[1:]:
+        for key, value in results[0].items():
+            assert np.array_equal(value, other[key]), key
+    # the portable switch of earlier releases still selects the fmaf kernel
+    env = dict(os.environ, CAFFE_COMPAT_EXACT_GEMM_PORTABLE="1")
+    env.pop("CAFFE_COMPAT_EXACT_GEMM_KERNEL", None)
+    run = subprocess.run([sys.executable, "-c", KERNEL_CODE, str(tmp_path / "in.npz"),
+                          str(tmp_path / "p.npz")], env=env, check=True, capture_output=True,
+                         text=True)
+    assert run.stdout.strip() == "scalar-fmaf"
 
 
 def test_layers_use_it_for_cpu_float32_and_not_for_float64():
