@@ -76,20 +76,30 @@ EXACT_TRAINING = os.environ.get("CAFFE_COMPAT_FAST_TRAINING", "0") != "1"
 
 def _gradients_default():
     """Whether large convolutions take :func:`conv2d_grads` for their gradients:
-    ``CAFFE_COMPAT_CONV_GRADIENTS=caffe`` always, ``=torch`` never; unset, where the compiled
-    micro-kernel is the AVX2 one. There they run at oneDNN's speed on one thread and gain
-    from a held core; on AVX-512 processors oneDNN's 512-bit gradient kernels take 0.7x their
-    time at one thread, and the CNN+D's iteration at batch 8 was faster with oneDNN's both
-    idle (0.80x) and with a core held (0.94x)."""
+    ``CAFFE_COMPAT_CONV_GRADIENTS=caffe`` always, ``=torch`` never; unset, on AVX2 processors,
+    where the compiled micro-kernel is the AVX2 one. There they run at oneDNN's speed on one
+    thread and gain from a held core; on AVX-512 processors oneDNN's 512-bit gradient kernels
+    take 0.7x their time at one thread, and the CNN+D's iteration at batch 8 was faster with
+    oneDNN's both idle (0.80x) and with a core held (0.94x). The choice changes the bits, so a
+    pinned instruction set (``ONEDNN_MAX_CPU_ISA``, set by
+    :func:`caffe_compat.kernels.numerics.pin_kernels`) decides as that processor would: AVX2
+    pinned on an AVX-512 machine takes ours, as an AVX2 machine does."""
     choice = os.environ.get("CAFFE_COMPAT_CONV_GRADIENTS", "")
     if choice in ("caffe", "torch"):
         return choice == "caffe"
-    return _exact_gemm is not None and _exact_gemm.vector_kernel() == "avx2-fma"
+    if _exact_gemm is None:
+        return False
+    kernel = _exact_gemm.vector_kernel()
+    pinned = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if pinned and kernel in ("avx2-fma", "avx512-fma"):
+        return pinned.startswith("AVX2")
+    return kernel == "avx2-fma"
 
 
 # A convolution's direct gradients by conv2d_grads (the compiled kernel) when True; by
-# torch's kernels when False (see _gradients_default).
-GRADIENTS = _gradients_default()
+# torch's kernels when False; None: _gradients_default decides at the first gradient (after
+# a pin_kernels call the program made at its start).
+GRADIENTS = None
 # ... for layers of at least this many multiply-adds per image and gradient (gradients_usable)
 GRADIENT_MIN_WORK = 1 << 27
 
@@ -117,6 +127,9 @@ def gradients_usable(x, weight, grad, group):
     oneDNN's fixed shares gain nothing). Smaller layers pay im2col and col2im more per
     multiply-add (3x3 kernels on 64-256 channels: 1.1-1.3x oneDNN's time, 32 channels: up to
     1.8x), and keep torch's kernels."""
+    global GRADIENTS
+    if GRADIENTS is None:
+        GRADIENTS = _gradients_default()
     if not (GRADIENTS and _exact_gemm is not None and grad.dtype == torch.float32
             and grad.device.type == "cpu" and grad.dim() == 4):
         return False

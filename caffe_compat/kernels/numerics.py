@@ -66,7 +66,8 @@ def _cpu_flags():
 
 def kernel_fingerprint():
     """What decides the bits of this process's results: torch version, ATen's CPU capability,
-    the three variables, the Caffe-order kernel in use, the processor; a JSON-able dict.
+    the three variables, the Caffe-order kernel in use, whose kernels compute large
+    convolutions' gradients, the processor; a JSON-able dict.
     Two runs whose fingerprints differ may differ in the last bits (and, through training,
     in more)."""
     import torch
@@ -76,6 +77,10 @@ def kernel_fingerprint():
            "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
            "mkldnn": bool(torch.backends.mkldnn.is_available()),
            "caffe_order_kernel": blas_order.kernel_name(),
+           # whose kernels compute large convolutions' gradients (other bits; by processor)
+           "conv_gradients": "caffe-order" if (blas_order._gradients_default()
+                                               if blas_order.GRADIENTS is None
+                                               else blas_order.GRADIENTS) else "torch",
            "cpu": _cpu_model(), "cpu_flags": _cpu_flags(), "threads": torch.get_num_threads()}
     for name in KERNEL_VARIABLES:
         out[name] = os.environ.get(name)

@@ -174,13 +174,18 @@ def test_bad_geometry_is_refused_with_a_message():
                                  .reshape(1, 1, 1, 1), None, 1, 1, 0, 0, 1, 1, 1, 1)
 
 
-@pytest.mark.parametrize("setting,kernel,expected", [
-    ("caffe", "avx512-fma", True), ("torch", "avx2-fma", False), ("", "avx2-fma", True),
-    ("", "avx512-fma", False), ("", "scalar-fmaf", False)])
-def test_gradients_default_follows_the_kernel(monkeypatch, setting, kernel, expected):
+@pytest.mark.parametrize("setting,kernel,pinned,expected", [
+    ("caffe", "avx512-fma", "", True), ("torch", "avx2-fma", "", False),
+    ("", "avx2-fma", "", True), ("", "avx512-fma", "", False), ("", "scalar-fmaf", "", False),
+    ("", "avx512-fma", "AVX2", True), ("", "avx512-fma", "AVX512_CORE", False),
+    ("", "avx2-fma", "SSE41", False), ("torch", "avx512-fma", "AVX2", False)])
+def test_gradients_default_follows_the_kernel(monkeypatch, setting, kernel, pinned, expected):
     """Unset, the gradients are ours where the compiled kernel is the AVX2 one (where they were
-    measured to pay) and torch's on AVX-512 processors and without vector code;
+    measured to pay) and torch's on AVX-512 processors and without vector code; a pinned
+    instruction set (pin_kernels' ONEDNN_MAX_CPU_ISA) decides as that processor would, so an
+    AVX-512 machine pinned to AVX2 computes an AVX2 machine's bits;
     CAFFE_COMPAT_CONV_GRADIENTS=caffe or torch decides anywhere."""
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", pinned)
     class Fake:
         @staticmethod
         def vector_kernel():
@@ -188,3 +193,16 @@ def test_gradients_default_follows_the_kernel(monkeypatch, setting, kernel, expe
     monkeypatch.setattr(blas_order, "_exact_gemm", Fake)
     monkeypatch.setenv("CAFFE_COMPAT_CONV_GRADIENTS", setting)
     assert blas_order._gradients_default() is expected
+
+
+def test_the_choice_is_made_at_the_first_gradient(monkeypatch):
+    """A program that pins its kernels after importing the project still gets the pinned
+    choice: GRADIENTS is decided at the first gradient, not at import."""
+    from caffe_compat.kernels import numerics
+    monkeypatch.setattr(blas_order, "GRADIENTS", None)
+    monkeypatch.delenv("CAFFE_COMPAT_CONV_GRADIENTS", raising=False)
+    for name in numerics.KERNEL_VARIABLES:
+        monkeypatch.setenv(name, numerics.PINS["avx2"][name])
+    x, w = torch.empty(8, 64, 46, 46), torch.empty(128, 64, 5, 5)
+    blas_order.gradients_usable(x, w, torch.empty(8, 128, 42, 42), 1)
+    assert blas_order.GRADIENTS is (blas_order.kernel_name() in ("avx2-fma", "avx512-fma"))
