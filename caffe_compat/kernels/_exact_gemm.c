@@ -352,46 +352,39 @@ pack_b(const bsrc *s, ptrdiff_t N, ptrdiff_t n0, ptrdiff_t nc, ptrdiff_t k0, ptr
 /* One K block of a product into C (row stride ldc): rows [0, mc) and columns [0, nc) from
  * the packed panels Ap (mc rounded up to MR rows) and Bp (nc rounded up to NR columns);
  * C = block (first) or C + block. */
+/* One micro-tile of `width` columns (NR or 2 NR) into c: straight into C when whole, else
+ * through the thread's edge tile, of which only the mv x nv valid outputs are kept. */
+static void
+micro_tile(kernel_fn kernel, ptrdiff_t width, ptrdiff_t kc, const float *Ap, const float *Bp,
+           float *c, ptrdiff_t ldc, ptrdiff_t mv, ptrdiff_t nv, int first, scratch *s)
+{
+    if (mv == MR && nv == width) {
+        kernel(kc, Ap, Bp, c, ldc, first);
+        return;
+    }
+    kernel(kc, Ap, Bp, s->tile, width, 1);
+    for (ptrdiff_t r = 0; r < mv; r++)
+        for (ptrdiff_t t = 0; t < nv; t++)
+            c[r * ldc + t] = first ? s->tile[r * width + t]
+                                   : c[r * ldc + t] + s->tile[r * width + t];
+}
+
 void
 block_product(const float *Ap, const float *Bp, ptrdiff_t kc, float *C, ptrdiff_t ldc,
               ptrdiff_t mc, ptrdiff_t nc, int first, scratch *s)
 {
     ptrdiff_t mcp = (mc + MR - 1) / MR * MR, ncp = (nc + NR - 1) / NR * NR;
     ptrdiff_t q = 0;
-    if (the_wide_kernel != NULL) {
-        /* pairs of whole B panels through the wide kernel */
-        for (; q + 2 * NR <= nc; q += 2 * NR) {
-            for (ptrdiff_t p = 0; p < mcp; p += MR) {
-                ptrdiff_t mv = mc - p < MR ? mc - p : MR;
-                float *c = C + p * ldc + q;
-                if (mv == MR) {
-                    the_wide_kernel(kc, Ap + p * kc, Bp + q * kc, c, ldc, first);
-                } else {
-                    the_wide_kernel(kc, Ap + p * kc, Bp + q * kc, s->tile, 2 * NR, 1);
-                    for (ptrdiff_t r = 0; r < mv; r++)
-                        for (ptrdiff_t t = 0; t < 2 * NR; t++)
-                            c[r * ldc + t] = first ? s->tile[r * 2 * NR + t]
-                                                   : c[r * ldc + t] + s->tile[r * 2 * NR + t];
-                }
-            }
-        }
-    }
-    for (; q < ncp; q += NR) {
-        ptrdiff_t nv = nc - q < NR ? nc - q : NR;
-        for (ptrdiff_t p = 0; p < mcp; p += MR) {
-            ptrdiff_t mv = mc - p < MR ? mc - p : MR;
-            float *c = C + p * ldc + q;
-            if (mv == MR && nv == NR) {
-                the_kernel(kc, Ap + p * kc, Bp + q * kc, c, ldc, first);
-            } else {
-                the_kernel(kc, Ap + p * kc, Bp + q * kc, s->tile, NR, 1);
-                for (ptrdiff_t r = 0; r < mv; r++)
-                    for (ptrdiff_t t = 0; t < nv; t++)
-                        c[r * ldc + t] = first ? s->tile[r * NR + t]
-                                               : c[r * ldc + t] + s->tile[r * NR + t];
-            }
-        }
-    }
+    /* pairs of whole B panels through the wide kernel, where there is one; the rest (and
+     * everything without it) one panel at a time */
+    for (; the_wide_kernel != NULL && q + 2 * NR <= nc; q += 2 * NR)
+        for (ptrdiff_t p = 0; p < mcp; p += MR)
+            micro_tile(the_wide_kernel, 2 * NR, kc, Ap + p * kc, Bp + q * kc, C + p * ldc + q,
+                       ldc, mc - p < MR ? mc - p : MR, 2 * NR, first, s);
+    for (; q < ncp; q += NR)
+        for (ptrdiff_t p = 0; p < mcp; p += MR)
+            micro_tile(the_kernel, NR, kc, Ap + p * kc, Bp + q * kc, C + p * ldc + q, ldc,
+                       mc - p < MR ? mc - p : MR, nc - q < NR ? nc - q : NR, first, s);
 }
 
 /* Columns [n0, n0 + nc) of C for m chunks [mi0, mi1) (rows [mi0 * MC, ...)): each K block

@@ -98,8 +98,17 @@ def _gradients_default():
 
 # A convolution's direct gradients by conv2d_grads (the compiled kernel) when True; by
 # torch's kernels when False; None: _gradients_default decides at the first gradient (after
-# a pin_kernels call the program made at its start).
+# a pin_kernels call the program made at its start; see gradients_chosen).
 GRADIENTS = None
+
+
+def gradients_chosen():
+    """:data:`GRADIENTS`, decided by :func:`_gradients_default` when first asked and kept:
+    whether large convolutions' gradients are :func:`conv2d_grads`'s."""
+    global GRADIENTS
+    if GRADIENTS is None:
+        GRADIENTS = _gradients_default()
+    return GRADIENTS
 # ... for layers of at least this many multiply-adds per image and gradient (gradients_usable)
 GRADIENT_MIN_WORK = 1 << 27
 
@@ -127,10 +136,7 @@ def gradients_usable(x, weight, grad, group):
     oneDNN's fixed shares gain nothing). Smaller layers pay im2col and col2im more per
     multiply-add (3x3 kernels on 64-256 channels: 1.1-1.3x oneDNN's time, 32 channels: up to
     1.8x), and keep torch's kernels."""
-    global GRADIENTS
-    if GRADIENTS is None:
-        GRADIENTS = _gradients_default()
-    if not (GRADIENTS and _exact_gemm is not None and grad.dtype == torch.float32
+    if not (gradients_chosen() and _exact_gemm is not None and grad.dtype == torch.float32
             and grad.device.type == "cpu" and grad.dim() == 4):
         return False
     work = weight.shape[0] // group * weight[0].numel() * grad.shape[2] * grad.shape[3]

@@ -78,9 +78,7 @@ def kernel_fingerprint():
            "mkldnn": bool(torch.backends.mkldnn.is_available()),
            "caffe_order_kernel": blas_order.kernel_name(),
            # whose kernels compute large convolutions' gradients (other bits; by processor)
-           "conv_gradients": "caffe-order" if (blas_order._gradients_default()
-                                               if blas_order.GRADIENTS is None
-                                               else blas_order.GRADIENTS) else "torch",
+           "conv_gradients": "caffe-order" if blas_order.gradients_chosen() else "torch",
            "cpu": _cpu_model(), "cpu_flags": _cpu_flags(), "threads": torch.get_num_threads()}
     for name in KERNEL_VARIABLES:
         out[name] = os.environ.get(name)
