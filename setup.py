@@ -35,7 +35,8 @@ setup(
         # and a convolution's gradients in the order of its backward pass (_conv_grad.c)
         Extension("caffe_compat.kernels._exact_gemm", ["caffe_compat/kernels/_exact_gemm.c",
                                                        "caffe_compat/kernels/_conv_grad.c"],
-                  depends=["caffe_compat/kernels/_exact_gemm.h"],
+                  depends=["caffe_compat/kernels/_exact_gemm.h",
+                           "caffe_compat/kernels/_team_cpus.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
         # Caffe's SGD update of every blob in one call (used where it gives torch's bits)
@@ -44,6 +45,7 @@ setup(
                   optional=True),
         # Caffe's MAX pooling forward for training (torch's computes the same values slower)
         Extension("caffe_compat.kernels._pool_kernel", ["caffe_compat/kernels/_pool_kernel.c"],
+                  depends=["caffe_compat/kernels/_team_cpus.h"],
                   extra_compile_args=["-O2", "-pthread"], extra_link_args=["-pthread"],
                   optional=True),
     ],

@@ -7,7 +7,8 @@ the benchmark, beside its peers, in one run.
 
 Loads (each a child process that spins for at most the length of its case, killed when the
 case ends; the benchmark waits :data:`SETTLE_S` after starting it, as a busy neighbour would
-have been there before): ``idle`` (none), ``pinned`` (pinned to the last CPU this process
+have been there before, and runs ours untimed for :data:`SETTLE_OURS_S`, so that its thread
+policy has read the machine under the load as a program running there would): ``idle`` (none), ``pinned`` (pinned to the last CPU this process
 may use, at nice -5: higher priority than ours, needs root; the load under which torch's
 fixed thread shares collapse), ``nice0`` (unpinned at nice 0), ``nice10`` (unpinned at nice
 10).
@@ -75,6 +76,12 @@ from caffe_compat.io.prototxt import read_net, write_prototxt  # noqa: E402
 EXTEND_AT_MOST = 4      # rounds past --seconds for --min-calls: at most this many times it
 SETTLE_S = 0.6          # after a load starts: two of the thread policy's windows
 PAUSE_S = 0.05          # between blocks: the spinning threads of torch and OpenCV go to sleep
+# ours runs untimed this long under each load before the timing: its thread policy reads the
+# machine in windows between its own passes (a core comes back after two windows in a row)
+# and keeps a measured count for a hold (pass_choice.HOLD_SECONDS) before it tries the other,
+# so without it the first seconds under a load (or idle, after one ended) would time the load
+# before and the first hold: what a program that has run a few seconds there gets is timed
+SETTLE_OURS_S = 2.5
 # onnxruntime's pool spins longer: the runner after it measured 1.3x slower after 0.05 s
 # (and still 1.27x after 0.3 s: the order of the runners turns each round as well)
 # Caffe runs in a process of its own: while its block runs, the thread policy of ours sees a
@@ -148,6 +155,15 @@ def torch_threads(n):
         yield
     finally:
         torch.set_num_threads(saved)
+
+
+def settle(ours, seconds=None):
+    """Runs ``ours`` untimed for :data:`SETTLE_OURS_S` (once at least): its thread policy
+    sees the machine as it is now."""
+    end = time.perf_counter() + (SETTLE_OURS_S if seconds is None else seconds)
+    ours()
+    while time.perf_counter() < end:
+        ours()
 
 
 def alternate(runs, seconds, min_blocks=3, min_calls=0, counts=None):
@@ -546,6 +562,7 @@ def main(argv=None):
                 # the load lasts the whole case (a Caffe block of the CNN+D at batch 128 takes
                 # seconds); it ends with this process, or after LOAD_BOUND_S at the latest
                 with background(load, LOAD_BOUND_S):
+                    settle(runs["ours"])
                     calls = {}
                     med = alternate(runs, args.seconds, min_calls=args.min_calls, counts=calls)
                     usable = threads.usable_threads()

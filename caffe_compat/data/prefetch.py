@@ -17,6 +17,8 @@ import queue
 import threading
 import weakref
 
+from ..parallel import placement
+
 _STOP = object()
 
 
@@ -71,6 +73,7 @@ class Prefetcher:
 
     @staticmethod
     def _run(make_batches, q, stop):
+        placement.widen_current_thread()    # started in a placed pass: not on its one CPU
         gen = None
         try:
             gen = make_batches()

@@ -36,6 +36,7 @@
  * Work is cut into tiles of C that threads take in turn; the GIL is released meanwhile.
  */
 #include "_exact_gemm.h"
+#include "_team_cpus.h"
 
 /* OpenBLAS's K blocks: fills starts[] (nblocks + 1 entries), returns nblocks. */
 ptrdiff_t
@@ -562,7 +563,7 @@ run_team(void *(*fn)(void *), void *arg, ptrdiff_t units, int nthreads)
     pthread_t tids[64];
     int started = 0;
     for (int t = 1; t < nthreads && t < 64; t++) {
-        if (pthread_create(&tids[started], NULL, fn, arg) == 0)
+        if (team_thread(&tids[started], fn, arg) == 0)
             started++;
     }
     fn(arg);
@@ -941,6 +942,7 @@ static PyMethodDef methods[] = {
      "gemm_tn_small(W, X, C): C[j, i] = sum_k W[i, k] X[j, k] as OpenBLAS's small TN kernel."},
     {"vector_kernel", py_vector_kernel, METH_NOARGS,
      "The micro-kernel in use: 'avx512-fma', 'avx2-fma' or 'scalar-fmaf'."},
+    TEAM_CPUS_METHOD,
     {NULL, NULL, 0, NULL},
 };
 

@@ -13,6 +13,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "_team_cpus.h"
+
 #include <float.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -195,7 +197,7 @@ py_max_pool2d(PyObject *self, PyObject *args)
     pthread_t tids[64];
     int started = 0;
     for (int t = 1; t < nthreads && t < 64 && (ptrdiff_t)t * PLANES_PER_TAKE < j.planes; t++)
-        if (pthread_create(&tids[started], NULL, pool_worker, &j) == 0)
+        if (team_thread(&tids[started], pool_worker, &j) == 0)
             started++;
     pool_worker(&j);
     for (int t = 0; t < started; t++)
@@ -214,6 +216,7 @@ done:
 static PyMethodDef methods[] = {
     {"max_pool2d", py_max_pool2d, METH_VARARGS,
      "max_pool2d(x, y, mask, kh, kw, sh, sw, ph, pw, nthreads): Caffe's MAX pooling forward."},
+    TEAM_CPUS_METHOD,
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,6 +31,7 @@ import threading
 
 import torch
 
+from ..parallel import placement
 from ..parallel.threads import held_cores
 
 __all__ = ["conv_weight_grad", "softmax", "sum_dims"]
@@ -92,7 +93,9 @@ if hasattr(os, "register_at_fork"):
 
 
 def _one_thread_worker():
-    """The helper thread's own OpenMP count: one (a thread's count is its own)."""
+    """The helper thread's own OpenMP count: one (a thread's count is its own); started
+    in a placed pass, it is given the process's CPUs (parallel.placement)."""
+    placement.widen_current_thread()
     _setter()(1)
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..inference import fast_inference
-from ..parallel import pass_choice, threads
+from ..parallel import pass_choice, placement, threads
 from .blob import Blob, ParamSpecEntry
 from ..data.caffe_random import CaffeRandom, thread_stream
 from ..errors import NetError
@@ -294,6 +294,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
             crowded = threads.crowded_count() if threads.held_cores() else 0
             if niced or crowded:        # others' work on our cores: the count measured
                 return self._run_measured(inputs, keep, want, niced, crowded)
+        if placement.workers_placed():
+            placement.release_workers()     # no niced work now: the workers' CPUs back
         return self._run_pass(inputs, keep)
 
     def _run_measured(self, inputs, keep, want, niced, crowded):
@@ -307,7 +309,9 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
             threads.set_pass_threads(n)
         start = choice.clock()
         try:
-            out = self._run_pass(inputs, keep)
+            # under niced work, the pass's threads one per CPU (parallel.placement)
+            with placement.spread(n if niced else 0):
+                out = self._run_pass(inputs, keep)
         finally:
             if n != want:
                 threads.set_pass_threads(want)

@@ -15,6 +15,8 @@ import os
 import threading
 import time
 
+from .placement import process_cpus
+
 CHECK_INTERVAL_S = 0.25      # a window of /proc/stat: 25 clock ticks per core at 100 Hz
 # others busy a quarter of a core over a window: the core is held. Low, because the costs are
 # lopsided: a second thread gains at most 2x when its core is free, and an operator whose
@@ -104,9 +106,11 @@ def cgroup_quota(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup", read=_r
 
 
 def affinity():
-    """The CPUs this process may run on (all of them where the platform cannot tell)."""
+    """The CPUs this process may run on (all of them where the platform cannot tell): its
+    mask, also while a placed pass pins the main thread to one CPU
+    (:func:`caffe_compat.parallel.placement.process_cpus`)."""
     if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
+        return process_cpus()
     return list(range(os.cpu_count() or 1))
 
 
@@ -161,14 +165,36 @@ def _own_cpu_seconds():
     return t.user + t.system
 
 
+def own_running_threads(task_dir="/proc/self/task"):
+    """Threads of this process running or runnable right now (state ``R`` in their
+    ``stat``), the caller included; 1 where it cannot be read."""
+    count = 0
+    try:
+        tasks = os.listdir(task_dir)
+    except OSError:
+        return 1
+    for tid in tasks:
+        try:
+            with open(os.path.join(task_dir, tid, "stat"), "rb") as f:
+                text = f.read()
+        except OSError:
+            continue                      # the thread has ended
+        fields = text.rsplit(b")", 1)[-1].split()
+        count += bool(fields) and fields[0] == b"R"
+    return max(1, count)
+
+
 def _runnable_others():
-    """Threads runnable right now besides the caller (/proc/loadavg's fourth field counts the
-    caller too), or 0 where it cannot be read."""
+    """Threads of other processes runnable right now: /proc/loadavg's fourth field (every
+    runnable thread of the system) less this process's own (:func:`own_running_threads`:
+    another library's spinning pool in this process holds no core from us), or 0 where it
+    cannot be read."""
     try:
         with open("/proc/loadavg", "rb") as f:
-            return max(0, int(f.read().split()[3].split(b"/")[0]) - 1)
+            running = int(f.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return 0
+    return max(0, running - own_running_threads())
 
 
 def _own_niced():

@@ -22,8 +22,11 @@ so it is measured, per net and input shape, only while such work is there
 - a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
   count not counted (the thread team wakes), nor a pass after a gap (other work ran first)
   unless the pass before it came after a gap too (gaps are then the program's rhythm);
-  the larger count is kept only when its slowest recent pass is :data:`MARGIN` times faster
-  than the smaller count's mean;
+  the larger count is kept only when its mean pass is :data:`MARGIN` times faster than the
+  smaller count's (its passes are placed one thread per CPU, :mod:`.placement`: they no
+  longer wait for a worker the scheduler put beside the main thread, which once made the
+  slowest recent pass the safer score, and kept one thread where two were 1.4x faster on
+  average);
 - the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both
   (doubled for each trial the larger count lost after the first in a row, up to
   :data:`MAX_BACKOFF` doublings: a net on which the larger count keeps losing, LeNet's
@@ -45,10 +48,12 @@ HOLD_SECONDS = 2.0       # ... and seconds: a trial costs at most a few percent 
 MAX_BACKOFF = 3          # at most 8x the hold after trials the larger count lost in a row
 KEEP = 5                 # recent pass times kept per count
 GAP_SECONDS = 0.05       # a pass after a longer gap (and longer than itself) is not counted
-# the larger count is kept only when its mean pass is this much faster: its cost when a
-# neighbour's core comes back late has no bound (2.2x idle measured), the smaller count's is
-# the speed-up of the larger on an idle machine (1.3-1.9x on two cores)
-MARGIN = 1.25
+# the larger count is kept only when its mean pass is this much faster: a mean of three
+# passes moves by about a tenth between trials, and the larger count's cost when a pass waits
+# for the neighbour's core is the harder to bound (the smaller count's is the larger one's
+# speed-up on an idle machine, 1.3-1.9x on two cores); a kept count that slows down gives way
+# by REGRET
+MARGIN = 1.15
 # the crowded count (more threads than cores while cores are held) is kept when its mean pass
 # is this much faster than the usable count's: its slowest passes measured stayed within 1.4x
 CROWDED_MARGIN = 1.05
@@ -124,16 +129,14 @@ class PassChoice:
         return n
 
     def _score(self, n):
-        """The mean of the recent passes on ``n`` threads; for the larger count its slowest
-        recent pass times :data:`MARGIN` (under a niced neighbour its passes vary: one that
-        waited long for the neighbour's core says what the next ones may cost), or, for the
-        crowded count, its mean times :data:`CROWDED_MARGIN` (its cost is bounded)."""
+        """The mean of the recent passes on ``n`` threads (a throughput: a pass that waited
+        long counts in full), the larger count's times :data:`MARGIN`, or for the crowded
+        count :data:`CROWDED_MARGIN` (its cost is bounded)."""
         kept = self.times[n]
+        mean = sum(kept) / len(kept)
         if n == self.candidates[0]:        # the larger count
-            if self.crowded:
-                return sum(kept) / len(kept) * CROWDED_MARGIN
-            return max(kept) * MARGIN
-        return sum(kept) / len(kept)
+            return mean * (CROWDED_MARGIN if self.crowded else MARGIN)
+        return mean
 
     def record(self, n, start, end):
         """A pass run on ``n`` threads (as :meth:`count` said) from ``start`` to ``end``

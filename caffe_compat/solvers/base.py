@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..parallel import data_parallel as parallel
-from ..parallel import pass_choice, threads
+from ..parallel import pass_choice, placement, threads
 from ..net import train_plan
 from ..data.caffe_random import set_thread_seed
 from ..errors import SolverError
@@ -270,7 +270,9 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
             choice, count, started = self._measured_iteration()
-            with threads.pass_count(count):
+            # under niced work, the iteration's threads one per CPU (parallel.placement)
+            place = count if choice is not None and threads.niced_neighbours() else 0
+            with threads.pass_count(count), placement.spread(place):
                 loss = _f32(0)
                 for _ in range(p.iter_size):
                     loss = _f32(loss + self._forward_backward())
@@ -287,7 +289,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                 self._iterations_last = self.iter
                 self._display_outputs(self._last_outputs(), "Train")
             self._call("on_gradients_ready")
-            with threads.pass_count(count):
+            with threads.pass_count(count), placement.spread(place):
                 self.apply_update()
             if choice is not None:
                 choice.record(count, started, choice.clock())

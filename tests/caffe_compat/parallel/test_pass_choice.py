@@ -67,6 +67,33 @@ def test_the_larger_count_must_be_clearly_faster():
     assert choice.best == 1
 
 
+def first_trial_of_passes(times):
+    """:func:`first_trial` with each count's passes timed in turn from ``times`` (count ->
+    list of seconds, cycled)."""
+    clock = Clock()
+    choice = PassChoice(clock)
+    seen = {n: 0 for n in times}
+
+    def seconds_for(n):
+        seen[n] += 1
+        return times[n][(seen[n] - 1) % len(times[n])]
+    for _ in range(2 * (TRIAL_PASSES + 1)):
+        run(choice, clock, 2, 0.9, seconds_for)
+    return choice
+
+
+def test_the_larger_count_is_scored_by_its_mean():
+    # passes on two threads that vary (the first of a trial is not counted) but are faster
+    # on average by more than the margin: two are kept, though the slowest is only 1.29x
+    # faster than one thread's (measured: the CNN+D at batch 8 under a nice-10 loop)
+    varying = [0.030, 0.030, 0.036, 0.045]
+    assert 0.058 / max(varying) < 1.3
+    assert first_trial_of_passes({2: varying, 1: [0.058]}).best == 2
+    # a pass that waited long counts in full: two threads at 4 ms with one pass of 68 ms
+    # (a mean of 25 ms) lose to one thread at 7.5 ms
+    assert first_trial_of_passes({2: [0.004, 0.004, 0.004, 0.068], 1: [0.0075]}).best == 1
+
+
 def test_the_other_count_is_tried_again_after_the_hold():
     times = {2: 0.030, 1: 0.020}
     choice, clock = first_trial(times)
@@ -154,8 +181,7 @@ def test_while_a_core_is_held_the_crowded_count_is_measured():
 
 
 def test_the_crowded_count_needs_its_margin_on_the_mean():
-    # its cost is bounded: a mean 1.05x faster is enough (the niced pair needs 1.25x on the
-    # slowest pass) ...
+    # its cost is bounded: a mean 1.05x faster is enough (the niced pair needs MARGIN) ...
     faster = 0.100 / (pass_choice.CROWDED_MARGIN * 1.01)
     assert crowded_trial({4: faster, 1: 0.100})[0].best == 4
     # ... and a pass about as fast is not
