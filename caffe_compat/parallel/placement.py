@@ -58,6 +58,7 @@ _state = {
     "kernels": None,      # the compiled kernels that start threads (False: one cannot place)
 }
 _region = {"cpus": (), "tids": {}, "errors": []}
+_REGION_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)     # an OpenMP region's body
 
 
 def enabled(environ=None):
@@ -75,8 +76,8 @@ def _find_runtime(maps_path="/proc/self/maps"):
     """The OpenMP runtime torch runs on, as ``(GOMP_parallel, omp_get_thread_num)``, or
     None: torch's parallel backend is not OpenMP, or no single runtime is loaded."""
     import torch
-    if "OpenMP" not in torch.__config__.parallel_info().split("backend:")[-1].splitlines()[0]:
-        return None
+    if "ATen parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None                       # torch's own thread pool (or TBB): not OpenMP's
     try:
         with open(maps_path) as f:
             paths = {line.split()[-1] for line in f if "/" in line}
@@ -104,9 +105,6 @@ def _find_runtime(maps_path="/proc/self/maps"):
     return parallel, thread_num
 
 
-_REGION_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
-
-
 def _pin_member(_data):
     """The body of the placing region, in every thread of the team: the workers pin
     themselves to their CPU and say who they are."""
@@ -131,11 +129,18 @@ def _runtime():
 
 
 def _current_cpu(allowed):
-    try:
-        cpu = ctypes.CDLL(None).sched_getcpu()
-    except (OSError, AttributeError):
-        cpu = -1
+    """The CPU the calling thread runs on (the first allowed where libc cannot say)."""
+    global _sched_getcpu
+    if _sched_getcpu is None:
+        try:
+            _sched_getcpu = ctypes.CDLL(None).sched_getcpu
+        except (OSError, AttributeError):
+            _sched_getcpu = False
+    cpu = _sched_getcpu() if _sched_getcpu else -1
     return cpu if cpu in allowed else allowed[0]
+
+
+_sched_getcpu = None
 
 
 def _team_modules():
@@ -281,6 +286,9 @@ def _place(n):
             _set_team_cpus(allowed)
             if not placed and not _place_workers(n, [main] + [c for c in allowed
                                                                if c != main]):
+                # the runtime ran the region otherwise than asked (fewer threads, a
+                # callback that failed): no placement from now on
+                _state["runtime"] = False
                 _restore_main(allowed)
                 release_workers()
                 return None

@@ -171,3 +171,14 @@ def test_net_forward_under_niced_work_is_placed_with_the_same_bits(two_threads, 
         monkeypatch.setattr(threads, "niced_neighbours", lambda: 0.0)
         assert torch.equal(net.forward(data=x, keep_blobs=False)["conv"], expected)
         assert not placement.workers_placed()    # the neighbour gone: the workers released
+
+
+@needs_two
+def test_a_runtime_that_does_not_place_turns_placement_off(two_threads, monkeypatch):
+    monkeypatch.setitem(placement._state, "runtime", placement._state["runtime"])
+    monkeypatch.setattr(placement, "_place_workers", lambda n, order: False)
+    with placement.spread(2):
+        assert mask() == ALLOWED              # nothing pinned for this pass ...
+    assert placement._state["runtime"] is False
+    with placement.spread(2):                 # ... nor for the next ones
+        assert mask() == ALLOWED and not placement.workers_placed()
