@@ -8,10 +8,10 @@ the benchmark, beside its peers, in one run.
 Loads (each a child process that spins for at most the length of its case, killed when the
 case ends; the benchmark waits :data:`SETTLE_S` after starting it, as a busy neighbour would
 have been there before, and runs ours untimed for :data:`SETTLE_OURS_S`, so that its thread
-policy has read the machine under the load as a program running there would): ``idle`` (none), ``pinned`` (pinned to the last CPU this process
-may use, at nice -5: higher priority than ours, needs root; the load under which torch's
-fixed thread shares collapse), ``nice0`` (unpinned at nice 0), ``nice10`` (unpinned at nice
-10).
+policy has read the machine under the load as a program running there would): ``idle``
+(none), ``pinned`` (pinned to the last CPU this process may use, at nice -5: higher priority
+than ours, needs root; the load under which torch's fixed thread shares collapse), ``nice0``
+(unpinned at nice 0), ``nice10`` (unpinned at nice 10).
 
 Cases: training per iteration (a solver step: forward, backward, update) of logistic
 regression (HDF5Data batch 10 of 4 features -> InnerProduct 2 -> SoftmaxWithLoss, Caffe's
@@ -157,10 +157,10 @@ def torch_threads(n):
         torch.set_num_threads(saved)
 
 
-def settle(ours, seconds=None):
+def settle(ours):
     """Runs ``ours`` untimed for :data:`SETTLE_OURS_S` (once at least): its thread policy
     sees the machine as it is now."""
-    end = time.perf_counter() + (SETTLE_OURS_S if seconds is None else seconds)
+    end = time.perf_counter() + SETTLE_OURS_S
     ours()
     while time.perf_counter() < end:
         ours()

@@ -54,8 +54,8 @@ _state = {
     "process": None,      # the process's CPUs while the main thread is pinned
     "main_cpu": None,     # the main thread's CPU in the current placement
     "workers": {},        # native thread id -> CPU, of the workers pinned
-    "team": 0,            # the thread count the workers were placed for
     "kernels": None,      # the compiled kernels that start threads (False: one cannot place)
+    "getcpu": None,       # libc's sched_getcpu once looked up (False: none)
 }
 _region = {"cpus": (), "tids": {}, "errors": []}
 _REGION_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)     # an OpenMP region's body
@@ -130,17 +130,13 @@ def _runtime():
 
 def _current_cpu(allowed):
     """The CPU the calling thread runs on (the first allowed where libc cannot say)."""
-    global _sched_getcpu
-    if _sched_getcpu is None:
+    if _state["getcpu"] is None:
         try:
-            _sched_getcpu = ctypes.CDLL(None).sched_getcpu
+            _state["getcpu"] = ctypes.CDLL(None).sched_getcpu
         except (OSError, AttributeError):
-            _sched_getcpu = False
-    cpu = _sched_getcpu() if _sched_getcpu else -1
+            _state["getcpu"] = False
+    cpu = _state["getcpu"]() if _state["getcpu"] else -1
     return cpu if cpu in allowed else allowed[0]
-
-
-_sched_getcpu = None
 
 
 def _team_modules():
@@ -192,7 +188,6 @@ def _place_workers(n, order):
     ok = not _region["errors"] and sorted(tids) == list(range(1, n)) and \
         len(set(tids.values())) == n - 1 and threading.get_native_id() not in tids.values()
     _state["workers"] = {tid: order[i] for i, tid in tids.items()}
-    _state["team"] = n if ok else 0
     return ok
 
 
@@ -208,7 +203,7 @@ def release_workers():
                 os.sched_setaffinity(tid, allowed)
             except OSError:
                 pass                      # the thread has ended
-        _state["workers"], _state["team"], _state["main_cpu"] = {}, 0, None
+        _state["workers"], _state["main_cpu"] = {}, None
 
 
 def workers_placed():
@@ -273,7 +268,8 @@ def _place(n):
         release_workers()
         return None
     with _lock:
-        placed = _state["team"] == n and _state["main_cpu"] in allowed and \
+        # the workers of an earlier placement for this count (a failed one is released)
+        placed = len(_state["workers"]) == n - 1 and _state["main_cpu"] in allowed and \
             set(_state["workers"].values()) <= set(allowed) and _workers_alive()
         if placed:
             main = _state["main_cpu"]
@@ -312,7 +308,7 @@ def _after_fork_in_child():
     """A child forked during a placed pass: no OpenMP workers there, the main thread's mask
     is the process's again."""
     saved = _state["process"]
-    _state.update(depth=0, process=None, main_cpu=None, workers={}, team=0)
+    _state.update(depth=0, process=None, main_cpu=None, workers={})
     if saved is not None:
         try:
             os.sched_setaffinity(0, set(saved))

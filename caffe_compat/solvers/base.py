@@ -228,21 +228,22 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         return _f32(loss.item())
 
     def _measured_iteration(self):
-        """``(choice, thread count, start)`` of an iteration whose thread count is measured
-        (other processes' work shares our cores and the net is not small work:
+        """``(choice, thread count, start, placed)`` of an iteration whose thread count is
+        measured (other processes' work shares our cores and the net is not small work:
         :mod:`caffe_compat.parallel.pass_choice`, as inference forwards do; fewer threads
-        under niced work, more than cores while cores are held), else ``(None, None, None)``
-        at the price of two flag reads."""
+        under niced work, more than cores while cores are held), else ``(None, None, None,
+        0)`` at the price of two flag reads. ``placed``: the count whose threads run one per
+        CPU (:mod:`caffe_compat.parallel.placement`), under niced work only, else 0."""
         niced = threads.niced_neighbours()
         if not niced and not threads.held_cores():
-            return None, None, None
+            return None, None, None, 0
         want = threads.apply_for_net(self.net)
         crowded = threads.crowded_count()
         if want <= 1 and not crowded:
-            return None, None, None
+            return None, None, None, 0
         choice = pass_choice.choice_for(self, "iteration")
         count = choice.count(want, niced, crowded)
-        return choice, count, choice.clock()
+        return choice, count, choice.clock(), count if niced else 0
 
     def _display_forward(self):
         """The forward pass of the train net that ``Solve`` runs after the last iteration
@@ -269,9 +270,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                     break
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
-            choice, count, started = self._measured_iteration()
-            # under niced work, the iteration's threads one per CPU (parallel.placement)
-            place = count if choice is not None and threads.niced_neighbours() else 0
+            choice, count, started, place = self._measured_iteration()
             with threads.pass_count(count), placement.spread(place):
                 loss = _f32(0)
                 for _ in range(p.iter_size):
