@@ -135,11 +135,15 @@ def _layer_grads(x, w, g):
 
 def test_layer_backward_uses_them_for_large_work_per_image(monkeypatch):
     """A Convolution's autograd backward (training in Caffe's order) gives these gradients
-    where the work per image and gradient reaches GRADIENT_MIN_WORK, torch's below it."""
+    where the work per image and gradient reaches GRADIENT_MIN_WORK; below it, oneDNN's input
+    gradient and the weight gradient of kernels.fixed_order (oneDNN's on two fixed halves of
+    the batch: the whole batch's bits follow the thread count on AVX-512 processors)."""
+    from caffe_compat.kernels.fixed_order import conv_weight_grad
     x, w, g = _case((2, 6, 12, 12), (8, 6, 3, 3), (1, 1), (1, 1), (1, 1), 1, seed=4)
     ours = blas_order.conv2d_grads(x, w, g, (1, 1), (1, 1), (1, 1), 1)
-    torchs = torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [1, 1], [1, 1], False,
-                                                 [0, 0], 1, [True, True, False])[:2]
+    torchs = (torch.ops.aten.convolution_backward(g, x, w, None, [1, 1], [1, 1], [1, 1], False,
+                                                  [0, 0], 1, [True, False, False])[0],
+              conv_weight_grad(g, x, w, [1, 1], [1, 1], [1, 1], 1))
     work = 8 * 6 * 9 * 12 * 12                       # O * C*kh*kw * OH*OW
     monkeypatch.setattr(blas_order, "GRADIENTS", True)
     monkeypatch.setattr(blas_order, "GRADIENT_MIN_WORK", work)

@@ -125,7 +125,9 @@ def test_the_kernels_teams_run_on_the_process_cpus(two_threads):
         while not stop.is_set():
             for tid in set(os.listdir("/proc/self/task")) - before:
                 try:
-                    masks.setdefault(int(tid), mask(int(tid)))
+                    # the last reading counts: a new thread runs on its creator's CPU
+                    # until the mask it was created with is applied
+                    masks[int(tid)] = mask(int(tid))
                 except OSError:
                     pass
             time.sleep(0.0005)
