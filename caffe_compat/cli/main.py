@@ -218,7 +218,7 @@ def _test_arguments(parser):
     parser.add_argument("--log", help="also append the log lines to this file")
 
 
-def _build_net(args, phase, log):
+def _build_net(args, phase, log, where):
     import torch
 
     from ..net import graph
@@ -239,9 +239,9 @@ def _build_net(args, phase, log):
         log.info("no CUDA device is available: using the CPU", "caffe.cpp:0")
         device = None
     if device is None:
-        log.info("Use CPU.", "caffe.cpp:0")
+        log.info("Use CPU.", where)
     else:
-        log.info(f"Use GPU with device ID {device.split(':')[1]}", "caffe.cpp:0")
+        log.info(f"Use GPU with device ID {device.split(':')[1]}", where)
     net = Net(filtered, phase=phase.lower(), level=args.level, stages=stages,
               data_sources=data_sources)
     from ..net.summary import log_built_net
@@ -265,10 +265,10 @@ def run_test(args):
     if not args.weights:
         raise CaffeCompatError("Need model weights to score (-weights).")
     log = _make_log(args)
-    net = _build_net(args, "TEST", log)
+    net = _build_net(args, "TEST", log, "caffe.cpp:275")
     copy_weights(net, args.weights, log)
     n = args.iterations
-    log.info(f"Running for {n} iterations.", "caffe.cpp:290")
+    log.info(f"Running for {n} iterations.", "caffe.cpp:281")
     weights = _blob_loss_weights(net)
     f32 = np.float32
     scores, names = [], []
@@ -285,15 +285,15 @@ def run_test(args):
                         names.append(name)
                     else:
                         scores[idx] = f32(scores[idx] + v)
-                    log.info(f"Batch {i}, {name} = {g(v)}", "caffe.cpp:313")
+                    log.info(f"Batch {i}, {name} = {g(v)}", "caffe.cpp:304")
                     idx += 1
     loss = f32(loss / f32(n)) if n else loss
-    log.info(f"Loss: {g(loss)}", "caffe.cpp:318")
+    log.info(f"Loss: {g(loss)}", "caffe.cpp:309")
     for name, score in zip(names, scores):
         mean = f32(score / f32(n))
         w = f32(weights.get(name, 0.0))
         extra = f" (* {g(w)} = {g(w * mean)} loss)" if w else ""
-        log.info(f"{name} = {g(mean)}{extra}", "caffe.cpp:330")
+        log.info(f"{name} = {g(mean)}{extra}", "caffe.cpp:321")
     return 0
 
 
@@ -329,9 +329,51 @@ def _time_engines(args):
     return 0
 
 
+def _layer_pass(captured, sync):
+    """One iteration of Caffe's timed loop over ``captured`` ((name, module, inputs or None
+    for an Input layer) per layer of the net): every layer's forward on its own inputs, in
+    order, then every layer's backward in reverse (the gradients of its tops, all ones, into its
+    bottoms and blobs). Returns (per-layer forward seconds, per-layer backward seconds,
+    forward pass seconds, backward pass seconds)."""
+    import torch
+    fwd = [0.0] * len(captured)
+    bwd = [0.0] * len(captured)
+    runs = []
+    forward_start = time.perf_counter()
+    for k, (name, module, inputs) in enumerate(captured):
+        if inputs is None:               # an Input layer: its forward does nothing
+            runs.append(((), (), module))
+            continue
+        ins = tuple(x.detach().requires_grad_(x.is_floating_point() and x.requires_grad)
+                    for x in inputs)
+        t0 = time.perf_counter()
+        out = module(*ins)
+        sync()
+        fwd[k] = time.perf_counter() - t0
+        runs.append((ins, out if isinstance(out, tuple) else (out,), module))
+    forward_time = time.perf_counter() - forward_start
+    backward_start = time.perf_counter()
+    for k in range(len(runs) - 1, -1, -1):
+        ins, outs, module = runs[k]
+        wrt = [x for x in ins if x.requires_grad] + [p for p in module.blobs if p.requires_grad]
+        tops = [o for o in outs if o.requires_grad]
+        if not wrt or not tops:
+            continue
+        t0 = time.perf_counter()
+        torch.autograd.grad(tops, wrt, [torch.ones_like(o) for o in tops], allow_unused=True)
+        sync()
+        bwd[k] = time.perf_counter() - t0
+    return fwd, bwd, forward_time, time.perf_counter() - backward_start
+
+
 def run_time(args):
-    """Caffe's ``time``: one clean forward/backward, then per-layer forward and backward times
-    (each layer run on its own inputs, as Caffe's layer-by-layer loop does)."""
+    """Caffe's ``time`` (tools/caffe.cpp): a clean forward and backward first, so that the
+    timed iterations find their memory and code ready, then ``-iterations`` timed iterations
+    of per-layer forward and backward (each layer run on its own inputs, as Caffe's
+    layer-by-layer loop does); every average is over the timed iterations only. Caffe's clean
+    pass runs the very calls its loop times; ours runs the net's forward and backward and then
+    one untimed iteration of the loop, whose own calls (one autograd call per layer; torch's
+    first one imports a module, 340 ms) would otherwise be paid by the first timed iteration."""
     import torch
 
     from ..solvers._log import g
@@ -344,73 +386,58 @@ def run_time(args):
     if phase not in ("TRAIN", "TEST"):
         raise CaffeCompatError('phase must be "TRAIN" or "TEST"')
     log = _make_log(args)
-    net = _build_net(args, phase, log)
+    net = _build_net(args, phase, log, "caffe.cpp:343")
     if args.weights:
         copy_weights(net, args.weights, log)
-    captured = []
+    inputs_of = {}
     hooks = []
     for node, key, _, _ in net._nodes:
         module = net.layers[key]
 
         def hook(mod, inputs, outputs, _name=node.name):
-            captured.append((_name, mod, inputs))
+            inputs_of[_name] = inputs
         hooks.append(module.register_forward_hook(hook))
-    log.info("Performing Forward", "caffe.cpp:352")
+    log.info("Performing Forward", "caffe.cpp:351")
     net.forward()
     for h in hooks:
         h.remove()
+    # every layer, in the net's order, as Caffe lists them (an Input layer is never called)
+    captured = [(node.name, net.layers[key], inputs_of.get(node.name))
+                for node, key, _, _ in net._nodes]
     loss = float(net.loss.item()) if net.loss is not None else 0.0
-    log.info(f"Initial loss: {g(loss)}", "caffe.cpp:357")
-    log.info("Performing Backward", "caffe.cpp:358")
+    log.info(f"Initial loss: {g(loss)}", "caffe.cpp:356")
+    log.info("Performing Backward", "caffe.cpp:357")
     if net.loss is not None and net.loss.requires_grad:
         net.backward()
+    sync = torch.cuda.synchronize if net._ref.device.type == "cuda" else (lambda: None)
+    _layer_pass(captured, sync)                  # the loop's own calls, untimed (docstring)
     names = [name for name, _, _ in captured]
     fwd = [0.0] * len(captured)
     bwd = [0.0] * len(captured)
-    log.info("*** Benchmark begins ***", "caffe.cpp:368")
-    log.info(f"Testing for {args.iterations} iterations.", "caffe.cpp:369")
-    sync = torch.cuda.synchronize if net._ref.device.type == "cuda" else (lambda: None)
+    log.info("*** Benchmark begins ***", "caffe.cpp:365")
+    log.info(f"Testing for {args.iterations} iterations.", "caffe.cpp:366")
     total_start = time.perf_counter()
     forward_time = backward_time = 0.0
     for j in range(args.iterations):
         iter_start = time.perf_counter()
-        runs = []
-        for k, (name, module, inputs) in enumerate(captured):
-            ins = tuple(x.detach().requires_grad_(x.is_floating_point() and x.requires_grad)
-                        for x in inputs)
-            t0 = time.perf_counter()
-            out = module(*ins)
-            sync()
-            fwd[k] += time.perf_counter() - t0
-            runs.append((ins, out if isinstance(out, tuple) else (out,), module))
-        forward_time += time.perf_counter() - iter_start
-        back_start = time.perf_counter()
-        for k in range(len(runs) - 1, -1, -1):
-            ins, outs, module = runs[k]
-            wrt = [x for x in ins if x.requires_grad] + [p for p in module.blobs
-                                                          if p.requires_grad]
-            tops = [o for o in outs if o.requires_grad]
-            if not wrt or not tops:
-                continue
-            t0 = time.perf_counter()
-            torch.autograd.grad(tops, wrt, [torch.ones_like(o) for o in tops],
-                                allow_unused=True)
-            sync()
-            bwd[k] += time.perf_counter() - t0
-        backward_time += time.perf_counter() - back_start
+        layer_fwd, layer_bwd, pass_fwd, pass_bwd = _layer_pass(captured, sync)
+        fwd = [a + b for a, b in zip(fwd, layer_fwd)]
+        bwd = [a + b for a, b in zip(bwd, layer_bwd)]
+        forward_time += pass_fwd
+        backward_time += pass_bwd
         log.info(f"Iteration: {j + 1} forward-backward time: "
-                 f"{g((time.perf_counter() - iter_start) * 1000)} ms.", "caffe.cpp:397")
+                 f"{g((time.perf_counter() - iter_start) * 1000)} ms.", "caffe.cpp:394")
     n = max(args.iterations, 1)
-    log.info("Average time per layer: ", "caffe.cpp:400")
+    log.info("Average time per layer: ", "caffe.cpp:397")
     for k, name in enumerate(names):
-        log.info(f"{name:>10}\tforward: {g(fwd[k] * 1000 / n)} ms.", "caffe.cpp:403")
-        log.info(f"{name:>10}\tbackward: {g(bwd[k] * 1000 / n)} ms.", "caffe.cpp:406")
+        log.info(f"{name:>10}\tforward: {g(fwd[k] * 1000 / n)} ms.", "caffe.cpp:400")
+        log.info(f"{name:>10}\tbackward: {g(bwd[k] * 1000 / n)} ms.", "caffe.cpp:403")
     total = (time.perf_counter() - total_start) * 1000
-    log.info(f"Average Forward pass: {g(forward_time * 1000 / n)} ms.", "caffe.cpp:411")
-    log.info(f"Average Backward pass: {g(backward_time * 1000 / n)} ms.", "caffe.cpp:413")
-    log.info(f"Average Forward-Backward: {g(total / n)} ms.", "caffe.cpp:415")
-    log.info(f"Total Time: {g(total)} ms.", "caffe.cpp:416")
-    log.info("*** Benchmark ends ***", "caffe.cpp:417")
+    log.info(f"Average Forward pass: {g(forward_time * 1000 / n)} ms.", "caffe.cpp:408")
+    log.info(f"Average Backward pass: {g(backward_time * 1000 / n)} ms.", "caffe.cpp:410")
+    log.info(f"Average Forward-Backward: {g(total / n)} ms.", "caffe.cpp:412")
+    log.info(f"Total Time: {g(total)} ms.", "caffe.cpp:414")
+    log.info("*** Benchmark ends ***", "caffe.cpp:415")
     return 0
 
 
