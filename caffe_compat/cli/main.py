@@ -329,43 +329,6 @@ def _time_engines(args):
     return 0
 
 
-def _layer_pass(captured, sync):
-    """One iteration of Caffe's timed loop over ``captured`` ((name, module, inputs or None
-    for an Input layer) per layer of the net): every layer's forward on its own inputs, in
-    order, then every layer's backward in reverse (the gradients of its tops, all ones, into its
-    bottoms and blobs). Returns (per-layer forward seconds, per-layer backward seconds,
-    forward pass seconds, backward pass seconds)."""
-    import torch
-    fwd = [0.0] * len(captured)
-    bwd = [0.0] * len(captured)
-    runs = []
-    forward_start = time.perf_counter()
-    for k, (name, module, inputs) in enumerate(captured):
-        if inputs is None:               # an Input layer: its forward does nothing
-            runs.append(((), (), module))
-            continue
-        ins = tuple(x.detach().requires_grad_(x.is_floating_point() and x.requires_grad)
-                    for x in inputs)
-        t0 = time.perf_counter()
-        out = module(*ins)
-        sync()
-        fwd[k] = time.perf_counter() - t0
-        runs.append((ins, out if isinstance(out, tuple) else (out,), module))
-    forward_time = time.perf_counter() - forward_start
-    backward_start = time.perf_counter()
-    for k in range(len(runs) - 1, -1, -1):
-        ins, outs, module = runs[k]
-        wrt = [x for x in ins if x.requires_grad] + [p for p in module.blobs if p.requires_grad]
-        tops = [o for o in outs if o.requires_grad]
-        if not wrt or not tops:
-            continue
-        t0 = time.perf_counter()
-        torch.autograd.grad(tops, wrt, [torch.ones_like(o) for o in tops], allow_unused=True)
-        sync()
-        bwd[k] = time.perf_counter() - t0
-    return fwd, bwd, forward_time, time.perf_counter() - backward_start
-
-
 def run_time(args):
     """Caffe's ``time`` (tools/caffe.cpp): a clean forward and backward first, so that the
     timed iterations find their memory and code ready, then ``-iterations`` timed iterations
@@ -378,6 +341,7 @@ def run_time(args):
 
     from ..solvers._log import g
     from ..solvers.base import copy_weights
+    from .layer_timing import layer_pass
     if not args.model:
         raise CaffeCompatError("Need a model definition to time (-model).")
     if args.engine:
@@ -410,7 +374,7 @@ def run_time(args):
     if net.loss is not None and net.loss.requires_grad:
         net.backward()
     sync = torch.cuda.synchronize if net._ref.device.type == "cuda" else (lambda: None)
-    _layer_pass(captured, sync)                  # the loop's own calls, untimed (docstring)
+    layer_pass(captured, sync)                   # the loop's own calls, untimed (docstring)
     names = [name for name, _, _ in captured]
     fwd = [0.0] * len(captured)
     bwd = [0.0] * len(captured)
@@ -420,7 +384,7 @@ def run_time(args):
     forward_time = backward_time = 0.0
     for j in range(args.iterations):
         iter_start = time.perf_counter()
-        layer_fwd, layer_bwd, pass_fwd, pass_bwd = _layer_pass(captured, sync)
+        layer_fwd, layer_bwd, pass_fwd, pass_bwd = layer_pass(captured, sync)
         fwd = [a + b for a, b in zip(fwd, layer_fwd)]
         bwd = [a + b for a, b in zip(bwd, layer_bwd)]
         forward_time += pass_fwd
