@@ -43,9 +43,20 @@ def _parser(name, description):
                            allow_abbrev=False)
 
 
-def _common_net_flags(parser):
-    _flag(parser, "gpu", default="", help="GPU id(s) separated by ',' or 'all' (one is used); "
-          "empty: CPU (train: the solver's solver_mode)")
+# -gpu, as each command uses it (Caffe's: train runs one solver per GPU, test and time use the
+# first; docs/from-caffe.md, "Several devices")
+GPU_HELP = {
+    "train": "GPU id(s) separated by ',' or 'all': several train data-parallel, one process "
+             "per GPU (effective batch N x batch_size); empty: the solver's solver_mode",
+    "test": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's test does; "
+            "empty: CPU",
+    "time": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's time does; "
+            "empty: CPU",
+}
+
+
+def _common_net_flags(parser, command):
+    _flag(parser, "gpu", default="", help=GPU_HELP[command])
     _flag(parser, "level", type=int, default=0, help="network level")
     _flag(parser, "stage", default="", help="network stages, separated by ','")
     _flag(parser, "source", action="append", default=[], metavar="LAYER=PATH",
@@ -103,7 +114,7 @@ def _train_arguments(parser):
           help="action on SIGINT (Ctrl-C)")
     _flag(parser, "sighup_effect", default="snapshot", choices=("stop", "snapshot", "none"),
           help="action on SIGHUP")
-    _common_net_flags(parser)
+    _common_net_flags(parser, "train")
     parser.add_argument("--train-source", help="HDF5 list file for the train net's data layers")
     parser.add_argument("--test-source", help="HDF5 list file for the test nets' data layers")
     parser.add_argument("--snapshot-prefix", help="replaces snapshot_prefix")
@@ -213,7 +224,7 @@ def _test_arguments(parser):
     _flag(parser, "model", default="", help="the model definition (prototxt)")
     _flag(parser, "weights", default="", help="the weights to score")
     _flag(parser, "iterations", type=int, default=50, help="number of forward passes")
-    _common_net_flags(parser)
+    _common_net_flags(parser, "test")
     parser.add_argument("--test-source", help="HDF5 list file for every HDF5Data layer")
     parser.add_argument("--log", help="also append the log lines to this file")
 
@@ -306,7 +317,7 @@ def _time_arguments(parser):
     _flag(parser, "phase", default="", help="TRAIN (default) or TEST")
     _flag(parser, "iterations", type=int, default=50, help="number of timed iterations")
     _flag(parser, "weights", default="", help="optional weights")
-    _common_net_flags(parser)
+    _common_net_flags(parser, "time")
     parser.add_argument("--test-source", help="HDF5 list file for every HDF5Data layer")
     parser.add_argument("--log", help="also append the log lines to this file")
     parser.add_argument("--engine", nargs="?", const="all", default=None,
