@@ -1,5 +1,40 @@
-"""Install the Caffe-compatible engine, the MATLAB ports and the model zoo."""
+"""Install the Caffe-compatible engine, the MATLAB ports and the model zoo.
+
+Every import name is the folder of that name at the repository root (``package_dir={"": "."}``,
+no other mapping): setuptools then makes the editable install (``pip install -e .``) a static
+``.pth`` entry for the repository, found by Python's path finder, where a package with an
+``__init__.py`` wins over a user's folder of the same name without one (an old Caffe checkout's
+``caffe/``); any mapping of a name to another folder makes it install an import hook instead,
+which runs after the path finder, so such a folder became ``import caffe``
+(tests/test_install_shadowing.py). The import names are the project's own: the model zoo is
+``lq_models`` (not ``models``, which a user's ``models.py`` would replace), ``caffe`` is
+pycaffe's by design. The zoo's net and solver definitions stay in ``prototxt/`` at the root,
+where the docs' commands name them; a built package carries a copy as ``lq_models/prototxt/``
+(``BuildPyWithZooPrototxt``), and ``lq_models.prototxt_path`` reads either.
+"""
+import glob
+import os
+
 from setuptools import Extension, find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class BuildPyWithZooPrototxt(build_py):
+    """build_py, and the zoo's prototxt/*.prototxt copied into the built lq_models/prototxt/
+    (a wheel's or a non-editable install's copy; an editable install reads prototxt/ itself,
+    and build_py copies nothing then)."""
+
+    def run(self):
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        target = os.path.join(self.build_lib, "lq_models", "prototxt")
+        self.mkpath(target)
+        for path in sorted(glob.glob(os.path.join(HERE, "prototxt", "*.prototxt"))):
+            self.copy_file(path, os.path.join(target, os.path.basename(path)))
+
 
 setup(
     name="robust-lq-emotion",
@@ -11,16 +46,16 @@ setup(
     python_requires=">=3.10",
     # caffe: pycaffe's package (import caffe), a thin layer over caffe_compat
     packages=find_packages(include=["caffe_compat", "caffe_compat.*", "caffe", "caffe.*",
-                                    "matlab_ports",
-                                    "matlab_ports.*", "models", "reproduction",
-                                    "reproduction.*"]) + ["models.prototxt"],
-    # the net and solver definitions live in prototxt/ and install as models/prototxt
-    package_dir={"models.prototxt": "prototxt"},
+                                    "matlab_ports", "matlab_ports.*", "lq_models",
+                                    "reproduction", "reproduction.*"]),
+    # each package is its folder (see the module docstring: no other mapping)
+    package_dir={"": "."},
     package_data={
         "caffe_compat": ["proto/caffe.proto"],
-        "models": ["*.json"],
-        "models.prototxt": ["*.prototxt"],
+        "lq_models": ["*.json"],
     },
+    # prototxt/ (the zoo's net and solver definitions) goes into lq_models/prototxt/
+    cmdclass={"build_py": BuildPyWithZooPrototxt},
     include_package_data=True,
     # imresize's 1-D passes in C. Optional: when it does not build, imresize uses its numpy path
     # (same results). -ffp-contract=off: a multiply followed by an add must not become a fused
@@ -105,6 +140,6 @@ setup(
             "lq-emotion=reproduction.__main__:main",
         ],
         # the model zoo names the paper's architectures in `caffe-compat inspect`
-        "caffe_compat.architectures": ["models=models.architecture:describe_architecture"],
+        "caffe_compat.architectures": ["lq_models=lq_models.architecture:describe_architecture"],
     },
 )

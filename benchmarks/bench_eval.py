@@ -30,7 +30,7 @@ def _weights(path, size, folder):
     if path:
         return path
     import caffe_compat
-    from models import get, set_input_size
+    from lq_models import get, set_input_size
     from caffe_compat.net.core import load_net_param
     npm = set_input_size(load_net_param(str(get("hr").deploy_path)), size, size)
     net = caffe_compat.Net(npm, phase="test", seed=1)
@@ -73,7 +73,7 @@ def main(argv=None):
         run_eval(None, weights, crops, None, batch=min(args.batch), progress=False)  # warm-up
         # the peer, measured in the same run: the forward benchmark's loop (Net.forward on
         # ready float32 batches of the same frames, as benchmarks/bench_forward.py times it)
-        from models import load_net
+        from lq_models import load_net
         peer = load_net(weights, input_size=(args.size, args.size))
         blobs = torch.from_numpy(np.random.default_rng(1).random(
             (n, 1, args.size, args.size), dtype=np.float32))

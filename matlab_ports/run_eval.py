@@ -214,7 +214,7 @@ def _output_name(net):
     name = "fc5" if "fc5" in outs else (outs[0] if len(outs) == 1 else None)
     shape = tuple(net.blob_shape(name)) if name is not None else ()
     if name is None or len(shape) < 2 or int(np.prod(shape[1:])) != 1:
-        from models import detect_architecture
+        from lq_models import detect_architecture
         arch = detect_architecture(net)
         what = arch.description if arch else f"outputs {outs}"
         raise PortError(f"net '{net.name}' of {getattr(net, 'source', '?')} does not output one "
@@ -448,7 +448,7 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
 
     from caffe_compat.errors import CaffeCompatError
     from caffe_compat.kernels.memory import retain_freed_memory
-    from models import detect_architecture, load_net
+    from lq_models import detect_architecture, load_net
     retain_freed_memory()   # batches reuse the memory of the previous one (see that module)
     crops_dir = os.fspath(crops_dir)
     if sequences is None:

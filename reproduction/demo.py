@@ -53,10 +53,15 @@ ALL_METHODS = R.METHODS
 DEMO_FIGURE4 = dict(factors=[3], qps=[16, 24, 32, 40, 48], frame_step=3)
 DEMO_TEMPORAL = dict(factors=[1, 3, 6, 12], divisors=[1, 2, 6], window=25, T=12, stride=6,
                      streams=8, hidden=64, ccc_batch=32)
-# per-item costs (seconds) measured on the 2-core AVX2 machine when quiet (a CNN+D step of 8
-# faces 380 ms, an SR-FCN step of 8 patches 240 ms, a face's evaluation with its loading
-# 12 ms), for the up-front estimate; other jobs on the machine can double or triple them
-COST = dict(train=0.047, train_frozen=0.024, sr=0.030, forward=0.012)
+# per-item costs (seconds) on the 2-core AVX2 machine when quiet, for the up-front estimate
+# (other jobs on the machine can double or triple them). A CNN+D training face: 30 ms (about
+# 29 GFLOP per step of 8 at the machine's 120 GFLOP/s; the measured 265 s demo less its SR-FCN,
+# evaluations, Figure 4 and data steps leaves 29 ms for each of its 6000 training faces; the
+# 47 ms measured before the fused updates and the thread policy made the estimate 6.0 min
+# against that run's 4.4); frozen conv1-3 in the same proportion as measured then (24 of
+# 47 ms). An SR-FCN step of 8 patches 240 ms and a face's evaluation with its loading 12 ms
+# (measured: 21 s for the SR-FCN's 80 steps, 4-7 s for each evaluation of 400 faces).
+COST = dict(train=0.030, train_frozen=0.015, sr=0.030, forward=0.012)
 NEAR_ZERO = 0.02        # CCC below this: the model predicts a near-constant value
 
 

@@ -11,7 +11,7 @@ from .frames import predict_frames
 
 
 def load_model(weights, deploy, device="cpu"):
-    from models import load_net
+    from lq_models import load_net
     net = load_net(weights, model=deploy, input_size=(96, 96))
     return net.to(device)
 

@@ -44,8 +44,8 @@ ExportModule = generic_export.ExportModule
 
 
 def load_model(weights, model=None, input_size=None):
-    """A test-phase net with ``weights`` checked and loaded (see :func:`models.load_net`)."""
-    from models import load_net
+    """A test-phase net with ``weights`` checked and loaded (see :func:`lq_models.load_net`)."""
+    from lq_models import load_net
     return load_net(weights, model=model, input_size=input_size)
 
 
@@ -83,7 +83,7 @@ def onnx_metadata(net, weights=None, output=None):
     """``{key: text}`` saying how to feed ``net``'s export (the ``metadata_props`` of the ONNX
     file; see the module doc). ``weights``: the caffemodel's path, for its name and sha256.
     Scaling and orientation are stated for the paper's architectures only."""
-    from models import detect_architecture
+    from lq_models import detect_architecture
     module = ExportModule(net, output=output)
     shape = module.input_shape
     meta = {"input_name": module.input_name,
@@ -98,7 +98,7 @@ def onnx_metadata(net, weights=None, output=None):
     if source:
         meta["deploy"] = os.path.basename(os.fspath(source))
     if weights is not None:
-        from models.registry import sha256_file
+        from lq_models.registry import sha256_file
         meta["source_caffemodel"] = os.path.basename(os.fspath(weights))
         meta["source_caffemodel_sha256"] = sha256_file(weights)
     return meta

@@ -89,7 +89,7 @@ def _data_step(rec):
 
 def _recipe(pipe, key, base, t):
     """The Recipe of ``train-ccc`` or ``train-lstm`` under the run's schedule."""
-    from models import prototxt_path
+    from lq_models import prototxt_path
     from .recipes import _solver_max_iter, _solver_snapshot
     sched = pipe.config.schedule
     name = {"ccc": "cnnd_ccc", "lstm": "cnn_lstm"}[key]
@@ -111,7 +111,7 @@ def _recipe(pipe, key, base, t):
 
 def add_steps(pipe):
     """Add the temporal steps (module doc) to ``pipe`` when its config asks for them."""
-    from models import prototxt_path
+    from lq_models import prototxt_path
     c = pipe.config
     t = settings(c)
     if t is None:

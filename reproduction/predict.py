@@ -190,7 +190,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
     from tqdm import tqdm
 
     from matlab_ports.run_eval import _output_name, video_to_blob
-    from models import load_net
+    from lq_models import load_net
     video = os.fspath(video)
     if downsample is not None and not (float(downsample) >= 1):
         raise PortError(f"downsample: expected a factor s >= 1, got {downsample}")

@@ -2,7 +2,7 @@
 
 One :class:`Recipe` per model to train: which data it learns from, which of our prototxt files
 define the net and the solver, what initialises it, how many iterations it runs. The facts come
-from :mod:`models` (``zoo.json``), so the pipeline and the zoo cannot disagree:
+from :mod:`lq_models` (``zoo.json``), so the pipeline and the zoo cannot disagree:
 
 =============  ================================  ==========================  ===================
 model          data                              net / solver                init
@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import models
+import lq_models
 
 __all__ = ["METHODS", "OPTIONAL_METHODS", "PAPER_FACTORS", "DEFAULT_MIX", "FAMILIES",
            "Schedule", "SCHEDULES",
@@ -232,8 +232,8 @@ def recipe(key, schedule=None, mix=DEFAULT_MIX):
     largest factor of the mix, as the zoo records for the default)."""
     schedule = _schedule(schedule)
     try:
-        entry = models.get(key)
-    except models.ZooError as e:
+        entry = lq_models.get(key)
+    except lq_models.ZooError as e:
         raise RecipeError(str(e)) from None
     mix = tuple(sorted({int(s) for s in mix}))
     if entry.key.startswith("srfcn"):

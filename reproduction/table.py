@@ -1,7 +1,7 @@
 """Table 1 of the paper beside ours: Markdown, CSV and a plot.
 
-The paper's values are package data (``models/paper_table1.json``, read through
-:func:`models.paper_table`, with its citation); ours come from the evaluation of each model on
+The paper's values are package data (``lq_models/paper_table1.json``, read through
+:func:`lq_models.paper_table`, with its citation); ours come from the evaluation of each model on
 the development sequences. Our CC and CCC are those of the authors' evaluation script
 (run_eval.m: CC = mean of products over two N-1 standard deviations, CCC from it), the metric
 the paper's table reports; the CSV also carries the textbook Pearson r and the AVEC CCC.
@@ -16,7 +16,7 @@ import csv
 import io
 import math
 
-import models
+import lq_models
 
 from . import recipes as R
 
@@ -29,13 +29,13 @@ CSV_COLUMNS = ("s", "method", "paper_rmse", "paper_cc", "paper_ccc", "rmse", "cc
 
 def citation():
     """The citation of the paper's Table 1 (one line)."""
-    return models.paper_citation()
+    return lq_models.paper_citation()
 
 
 def paper_values():
     """``{(s or None, method): {"rmse", "cc", "ccc"}}`` of the paper's Table 1."""
     return {(r["s"], r["method"]): {k: float(r[k]) for k in ("rmse", "cc", "ccc")}
-            for r in models.paper_table()["rows"]}
+            for r in lq_models.paper_table()["rows"]}
 
 
 def _row_keys(methods, factors):
@@ -90,7 +90,7 @@ def _f(v, signed=False):
 def to_markdown(table_rows, notes=()):
     """The table as Markdown (paper | ours | delta for RMSE, CC, CCC), with the citation."""
     lines = ["# Table 1: valence on the development set, paper vs this reproduction", "",
-             f"Paper: {citation()} Table 1 (values stored in models/paper_table1.json).", "",
+             f"Paper: {citation()} Table 1 (values stored in lq_models/paper_table1.json).", "",
              "| s | method | RMSE paper | RMSE ours | Δ | CC paper | CC ours | Δ | "
              "CCC paper | CCC ours | Δ |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

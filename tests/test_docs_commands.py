@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 PAGES = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
 # modules whose first word is a subcommand
-WITH_SUBCOMMANDS = {"reproduction", "models"}
+WITH_SUBCOMMANDS = {"reproduction", "lq_models"}
 # programs shown in the docs that are not this project's (their flags are theirs)
 OTHERS = {"pytest", "grpc_tools.protoc", "pip", "venv"}
 FLAG = re.compile(r"^--?[A-Za-z][\w-]*$")

@@ -43,9 +43,20 @@ def _parser(name, description):
                            allow_abbrev=False)
 
 
-def _common_net_flags(parser):
-    _flag(parser, "gpu", default="", help="GPU id(s) separated by ',' or 'all' (one is used); "
-          "empty: CPU (train: the solver's solver_mode)")
+# -gpu, as each command uses it (Caffe's: train runs one solver per GPU, test and time use the
+# first; docs/from-caffe.md, "Several devices")
+GPU_HELP = {
+    "train": "GPU id(s) separated by ',' or 'all': several train data-parallel, one process "
+             "per GPU (effective batch N x batch_size); empty: the solver's solver_mode",
+    "test": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's test does; "
+            "empty: CPU",
+    "time": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's time does; "
+            "empty: CPU",
+}
+
+
+def _common_net_flags(parser, command):
+    _flag(parser, "gpu", default="", help=GPU_HELP[command])
     _flag(parser, "level", type=int, default=0, help="network level")
     _flag(parser, "stage", default="", help="network stages, separated by ','")
     _flag(parser, "source", action="append", default=[], metavar="LAYER=PATH",
@@ -103,7 +114,7 @@ def _train_arguments(parser):
           help="action on SIGINT (Ctrl-C)")
     _flag(parser, "sighup_effect", default="snapshot", choices=("stop", "snapshot", "none"),
           help="action on SIGHUP")
-    _common_net_flags(parser)
+    _common_net_flags(parser, "train")
     parser.add_argument("--train-source", help="HDF5 list file for the train net's data layers")
     parser.add_argument("--test-source", help="HDF5 list file for the test nets' data layers")
     parser.add_argument("--snapshot-prefix", help="replaces snapshot_prefix")
@@ -213,12 +224,12 @@ def _test_arguments(parser):
     _flag(parser, "model", default="", help="the model definition (prototxt)")
     _flag(parser, "weights", default="", help="the weights to score")
     _flag(parser, "iterations", type=int, default=50, help="number of forward passes")
-    _common_net_flags(parser)
+    _common_net_flags(parser, "test")
     parser.add_argument("--test-source", help="HDF5 list file for every HDF5Data layer")
     parser.add_argument("--log", help="also append the log lines to this file")
 
 
-def _build_net(args, phase, log):
+def _build_net(args, phase, log, where):
     import torch
 
     from ..net import graph
@@ -239,9 +250,9 @@ def _build_net(args, phase, log):
         log.info("no CUDA device is available: using the CPU", "caffe.cpp:0")
         device = None
     if device is None:
-        log.info("Use CPU.", "caffe.cpp:0")
+        log.info("Use CPU.", where)
     else:
-        log.info(f"Use GPU with device ID {device.split(':')[1]}", "caffe.cpp:0")
+        log.info(f"Use GPU with device ID {device.split(':')[1]}", where)
     net = Net(filtered, phase=phase.lower(), level=args.level, stages=stages,
               data_sources=data_sources)
     from ..net.summary import log_built_net
@@ -265,10 +276,10 @@ def run_test(args):
     if not args.weights:
         raise CaffeCompatError("Need model weights to score (-weights).")
     log = _make_log(args)
-    net = _build_net(args, "TEST", log)
+    net = _build_net(args, "TEST", log, "caffe.cpp:275")
     copy_weights(net, args.weights, log)
     n = args.iterations
-    log.info(f"Running for {n} iterations.", "caffe.cpp:290")
+    log.info(f"Running for {n} iterations.", "caffe.cpp:281")
     weights = _blob_loss_weights(net)
     f32 = np.float32
     scores, names = [], []
@@ -285,15 +296,15 @@ def run_test(args):
                         names.append(name)
                     else:
                         scores[idx] = f32(scores[idx] + v)
-                    log.info(f"Batch {i}, {name} = {g(v)}", "caffe.cpp:313")
+                    log.info(f"Batch {i}, {name} = {g(v)}", "caffe.cpp:304")
                     idx += 1
     loss = f32(loss / f32(n)) if n else loss
-    log.info(f"Loss: {g(loss)}", "caffe.cpp:318")
+    log.info(f"Loss: {g(loss)}", "caffe.cpp:309")
     for name, score in zip(names, scores):
         mean = f32(score / f32(n))
         w = f32(weights.get(name, 0.0))
         extra = f" (* {g(w)} = {g(w * mean)} loss)" if w else ""
-        log.info(f"{name} = {g(mean)}{extra}", "caffe.cpp:330")
+        log.info(f"{name} = {g(mean)}{extra}", "caffe.cpp:321")
     return 0
 
 
@@ -306,7 +317,7 @@ def _time_arguments(parser):
     _flag(parser, "phase", default="", help="TRAIN (default) or TEST")
     _flag(parser, "iterations", type=int, default=50, help="number of timed iterations")
     _flag(parser, "weights", default="", help="optional weights")
-    _common_net_flags(parser)
+    _common_net_flags(parser, "time")
     parser.add_argument("--test-source", help="HDF5 list file for every HDF5Data layer")
     parser.add_argument("--log", help="also append the log lines to this file")
     parser.add_argument("--engine", nargs="?", const="all", default=None,
@@ -330,12 +341,18 @@ def _time_engines(args):
 
 
 def run_time(args):
-    """Caffe's ``time``: one clean forward/backward, then per-layer forward and backward times
-    (each layer run on its own inputs, as Caffe's layer-by-layer loop does)."""
+    """Caffe's ``time`` (tools/caffe.cpp): a clean forward and backward first, so that the
+    timed iterations find their memory and code ready, then ``-iterations`` timed iterations
+    of per-layer forward and backward (each layer run on its own inputs, as Caffe's
+    layer-by-layer loop does); every average is over the timed iterations only. Caffe's clean
+    pass runs the very calls its loop times; ours runs the net's forward and backward and then
+    one untimed iteration of the loop, whose own calls (one autograd call per layer; torch's
+    first one imports a module, 340 ms) would otherwise be paid by the first timed iteration."""
     import torch
 
     from ..solvers._log import g
     from ..solvers.base import copy_weights
+    from .layer_timing import layer_pass
     if not args.model:
         raise CaffeCompatError("Need a model definition to time (-model).")
     if args.engine:
@@ -344,73 +361,58 @@ def run_time(args):
     if phase not in ("TRAIN", "TEST"):
         raise CaffeCompatError('phase must be "TRAIN" or "TEST"')
     log = _make_log(args)
-    net = _build_net(args, phase, log)
+    net = _build_net(args, phase, log, "caffe.cpp:343")
     if args.weights:
         copy_weights(net, args.weights, log)
-    captured = []
+    inputs_of = {}
     hooks = []
     for node, key, _, _ in net._nodes:
         module = net.layers[key]
 
         def hook(mod, inputs, outputs, _name=node.name):
-            captured.append((_name, mod, inputs))
+            inputs_of[_name] = inputs
         hooks.append(module.register_forward_hook(hook))
-    log.info("Performing Forward", "caffe.cpp:352")
+    log.info("Performing Forward", "caffe.cpp:351")
     net.forward()
     for h in hooks:
         h.remove()
+    # every layer, in the net's order, as Caffe lists them (an Input layer is never called)
+    captured = [(node.name, net.layers[key], inputs_of.get(node.name))
+                for node, key, _, _ in net._nodes]
     loss = float(net.loss.item()) if net.loss is not None else 0.0
-    log.info(f"Initial loss: {g(loss)}", "caffe.cpp:357")
-    log.info("Performing Backward", "caffe.cpp:358")
+    log.info(f"Initial loss: {g(loss)}", "caffe.cpp:356")
+    log.info("Performing Backward", "caffe.cpp:357")
     if net.loss is not None and net.loss.requires_grad:
         net.backward()
+    sync = torch.cuda.synchronize if net._ref.device.type == "cuda" else (lambda: None)
+    layer_pass(captured, sync)                   # the loop's own calls, untimed (docstring)
     names = [name for name, _, _ in captured]
     fwd = [0.0] * len(captured)
     bwd = [0.0] * len(captured)
-    log.info("*** Benchmark begins ***", "caffe.cpp:368")
-    log.info(f"Testing for {args.iterations} iterations.", "caffe.cpp:369")
-    sync = torch.cuda.synchronize if net._ref.device.type == "cuda" else (lambda: None)
+    log.info("*** Benchmark begins ***", "caffe.cpp:365")
+    log.info(f"Testing for {args.iterations} iterations.", "caffe.cpp:366")
     total_start = time.perf_counter()
     forward_time = backward_time = 0.0
     for j in range(args.iterations):
         iter_start = time.perf_counter()
-        runs = []
-        for k, (name, module, inputs) in enumerate(captured):
-            ins = tuple(x.detach().requires_grad_(x.is_floating_point() and x.requires_grad)
-                        for x in inputs)
-            t0 = time.perf_counter()
-            out = module(*ins)
-            sync()
-            fwd[k] += time.perf_counter() - t0
-            runs.append((ins, out if isinstance(out, tuple) else (out,), module))
-        forward_time += time.perf_counter() - iter_start
-        back_start = time.perf_counter()
-        for k in range(len(runs) - 1, -1, -1):
-            ins, outs, module = runs[k]
-            wrt = [x for x in ins if x.requires_grad] + [p for p in module.blobs
-                                                          if p.requires_grad]
-            tops = [o for o in outs if o.requires_grad]
-            if not wrt or not tops:
-                continue
-            t0 = time.perf_counter()
-            torch.autograd.grad(tops, wrt, [torch.ones_like(o) for o in tops],
-                                allow_unused=True)
-            sync()
-            bwd[k] += time.perf_counter() - t0
-        backward_time += time.perf_counter() - back_start
+        layer_fwd, layer_bwd, pass_fwd, pass_bwd = layer_pass(captured, sync)
+        fwd = [a + b for a, b in zip(fwd, layer_fwd)]
+        bwd = [a + b for a, b in zip(bwd, layer_bwd)]
+        forward_time += pass_fwd
+        backward_time += pass_bwd
         log.info(f"Iteration: {j + 1} forward-backward time: "
-                 f"{g((time.perf_counter() - iter_start) * 1000)} ms.", "caffe.cpp:397")
+                 f"{g((time.perf_counter() - iter_start) * 1000)} ms.", "caffe.cpp:394")
     n = max(args.iterations, 1)
-    log.info("Average time per layer: ", "caffe.cpp:400")
+    log.info("Average time per layer: ", "caffe.cpp:397")
     for k, name in enumerate(names):
-        log.info(f"{name:>10}\tforward: {g(fwd[k] * 1000 / n)} ms.", "caffe.cpp:403")
-        log.info(f"{name:>10}\tbackward: {g(bwd[k] * 1000 / n)} ms.", "caffe.cpp:406")
+        log.info(f"{name:>10}\tforward: {g(fwd[k] * 1000 / n)} ms.", "caffe.cpp:400")
+        log.info(f"{name:>10}\tbackward: {g(bwd[k] * 1000 / n)} ms.", "caffe.cpp:403")
     total = (time.perf_counter() - total_start) * 1000
-    log.info(f"Average Forward pass: {g(forward_time * 1000 / n)} ms.", "caffe.cpp:411")
-    log.info(f"Average Backward pass: {g(backward_time * 1000 / n)} ms.", "caffe.cpp:413")
-    log.info(f"Average Forward-Backward: {g(total / n)} ms.", "caffe.cpp:415")
-    log.info(f"Total Time: {g(total)} ms.", "caffe.cpp:416")
-    log.info("*** Benchmark ends ***", "caffe.cpp:417")
+    log.info(f"Average Forward pass: {g(forward_time * 1000 / n)} ms.", "caffe.cpp:408")
+    log.info(f"Average Backward pass: {g(backward_time * 1000 / n)} ms.", "caffe.cpp:410")
+    log.info(f"Average Forward-Backward: {g(total / n)} ms.", "caffe.cpp:412")
+    log.info(f"Total Time: {g(total)} ms.", "caffe.cpp:414")
+    log.info("*** Benchmark ends ***", "caffe.cpp:415")
     return 0
 
 

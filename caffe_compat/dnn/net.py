@@ -40,6 +40,7 @@ import warnings
 import numpy as np
 import torch
 
+from ..diagnostics import locations
 from ..errors import NetError
 from ..proto import caffe_pb2
 
@@ -185,8 +186,11 @@ class Net:
         inputs_kept.CopyFrom(filtered)
         del inputs_kept.layer[:]
         body, self._layers, counts = [], [], collections.Counter()
-        for lp in filtered.layer:
+        self._positions = []        # each layer's file:line:column, for the engine nets' errors
+        first_input = None
+        for index, lp in enumerate(filtered.layer):
             if lp.type == "Input":
+                first_input = first_input or locations.layer_source(filtered, index)
                 shapes = list(lp.input_param.shape)
                 for k, top in enumerate(lp.top):
                     shape = shapes[k] if k < len(shapes) else (shapes[0] if shapes else None)
@@ -194,12 +198,19 @@ class Net:
                     self._input_shapes[top] = tuple(shape.dim) if shape is not None else None
                 continue
             body.append(lp)
-        for lp in body:
+            self._positions.append(locations.layer_source(filtered, index))
+        for k, lp in enumerate(body):
             new = inputs_kept.layer.add()
             new.CopyFrom(lp)
             n = counts[lp.name]
             counts[lp.name] += 1
             new.name = lp.name + (f"_{n}" if n else "")     # OpenCV's names for repeats
+            if self._positions[k] is not None:
+                self._positions[k] = self._positions[k].renamed(new.name)
+        # the engine nets' own Input layer stands where the net's inputs are declared
+        known = locations.source_of(filtered)
+        self._input_position = first_input.renamed("_input") if first_input else \
+            locations.LayerSource(known.file, 1, 1, "_input") if known else None
         self._weights = _renamed_repeats(weights)
         self._param, tops = _in_place_free(inputs_kept)
         for i, lp in enumerate(inputs_kept.layer):
@@ -250,6 +261,9 @@ class Net:
             layers = [lp] + list(param.layer)
             del param.layer[:]
             param.layer.extend(layers)
+        locations.attach(param, locations.NetSource(
+            self._source, [self._input_position] * (len(param.layer) - len(self._positions))
+            + self._positions))
         net = EngineNet(param, phase="test")
         if self._state is None:
             if self._weights is not None:

@@ -190,6 +190,21 @@ class _ConvBase(Layer):
                 for i, d in enumerate(spatial)]
 
     def top_shapes(self, bottom_shapes):
+        """Caffe's BaseConvolutionLayer::Reshape: the bottoms keep their number of axes and
+        their channels (those of the weights), and all have one shape."""
+        first = tuple(bottom_shapes[0])
+        if len(first) != self.axis + 1 + self.n:
+            self.fail(f"bottom shape {first} has {len(first)} axes; the layer was set up for "
+                      f"{self.axis + 1 + self.n} ({self.bottom_shapes[0]}): the number of axes "
+                      "may not change")
+        if first[self.axis] != self.channels:
+            self.fail(f"bottom shape {first} has {first[self.axis]} channels (axis "
+                      f"{self.axis}); the weights {tuple(self.weight.shape)} take "
+                      f"{self.channels} (set up for {self.bottom_shapes[0]})")
+        for k, other in enumerate(bottom_shapes[1:], start=1):
+            if tuple(other) != first:
+                self.fail(f"bottom {k} has shape {tuple(other)}, bottom 0 {first}: all "
+                          "bottoms must have one shape")
         out = []
         for s in bottom_shapes:
             spatial = [self._out_size(i, d) for i, d in enumerate(s[self.axis + 1:])]

@@ -1,7 +1,7 @@
 """Names for known net architectures: the line ``caffe-compat inspect`` prints after the layers.
 
 caffe_compat itself knows no architecture by name. Packages built on it (the model zoo,
-``models``) teach it theirs in one of two ways, and caffe_compat never imports them:
+``lq_models``) teach it theirs in one of two ways, and caffe_compat never imports them:
 
 - an entry point in the group ``caffe_compat.architectures`` (``setup.py``:
   ``"caffe_compat.architectures": ["zoo = mypackage:describe"]``), loaded the first time a

@@ -19,6 +19,7 @@ from torch import nn
 from ..layers import fillers
 from ..diagnostics import locations
 from .blob import ParamSpecEntry
+from .reshape import layer_top_shapes
 from ..errors import CaffeCompatError, NetError
 from ..layers import base as _layer_base
 from ..layers import layer_class
@@ -85,13 +86,7 @@ class NetBuildMixin:
             if fp is not None:
                 fillers.fill(p.data, fp, generator, where=f"layer '{lp.name}'",
                              caffe_rng=self.caffe_rng)
-        try:
-            top_shapes = module.top_shapes(bottom_shapes)
-        except CaffeCompatError:
-            raise
-        except Exception as e:
-            raise NetError(f"layer '{lp.name}' (type {lp.type}): bottom shapes {bottom_shapes} "
-                           f"are not valid for this layer: {e}") from e
+        top_shapes = layer_top_shapes(node, module, bottom_shapes)   # the layer's Reshape
         if len(top_shapes) != nt:
             raise NetError(f"layer '{lp.name}' (type {lp.type}) produces {len(top_shapes)} "
                            f"top(s) but {nt} are named")

@@ -27,6 +27,7 @@ from .graph import build_graph, phase_name
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
 from ..layers._prefetching import PrefetchingDataLayer
+from . import reshape
 from .build import NetBuildMixin
 from .weights import NetWeightsMixin
 from ..proto import caffe_pb2
@@ -202,7 +203,17 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
             out = self._engine_forward(inputs)
             if out is not None:
                 return out
-        return self._forward_layers(blobs, keep_blobs, **inputs)
+        try:
+            return self._forward_layers(blobs, keep_blobs, **inputs)
+        except Exception as e:          # a shape error gets its layer (net.reshape.explain)
+            raise reshape.explain(e, self._nodes, self.layers, self._pass_shapes(inputs))
+
+    def _pass_shapes(self, inputs):
+        """Blob name -> shape of the blobs a pass starts from: the fed inputs, else the
+        shapes the net was built with."""
+        shapes = dict(self._blob_shapes)
+        shapes.update({k: tuple(np.shape(v)) for k, v in inputs.items()})
+        return shapes
 
     def _engine_forward(self, inputs):
         """The outputs from the engine runner (None where this forward must run here)."""

@@ -35,6 +35,7 @@ import torch
 from ..inference import fast_inference, fast_layers
 from ..parallel import threads
 from . import train_plan
+from .reshape import explain, layer_top_shapes
 from ..errors import NetError
 
 
@@ -286,7 +287,15 @@ class Stepwise:
 
     def forward(self, start=0, end=None):
         """Run layers ``start`` to ``end`` (inclusive); returns the total loss of the layers
-        run (float), as Caffe's ForwardFromTo."""
+        run (float), as Caffe's ForwardFromTo. A shape error names its layer
+        (:func:`caffe_compat.net.reshape.explain`, from the blobs' shapes as they are)."""
+        try:
+            return self._forward(start, end)
+        except Exception as e:
+            shapes = {name: tuple(self.data[name].shape) for name in self.data}
+            raise explain(e, self.nodes, self.net.layers, shapes)
+
+    def _forward(self, start=0, end=None):
         end = len(self.nodes) - 1 if end is None else end
         threads.apply_for_net(self.net)     # the cores we can get, 1 for a small net
         if start < 0 or end >= len(self.nodes):
@@ -572,5 +581,5 @@ class Stepwise:
             if node.type == "Input" or not node.bottoms:
                 continue
             shapes = [tuple(self.data[b].shape) for b in node.bottoms]
-            for name, shape in zip(node.tops, net.layers[key].top_shapes(shapes)):
+            for name, shape in zip(node.tops, layer_top_shapes(node, net.layers[key], shapes)):
                 self.reshape_blob(name, shape)

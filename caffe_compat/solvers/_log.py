@@ -4,12 +4,19 @@ A line reads ``I1121 12:00:00.123456 12345 solver.cpp:239] Iteration 0, loss = 0
 month and day, time with microseconds, thread id, the Caffe source location that prints the same
 message, then the message. Caffe's own log parsers (``tools/extra/parse_log.py``) read these.
 Numbers are formatted as C++ streams print a float (6 significant digits, ``%g``).
+
+A stream whose reader has gone (``caffe-compat train ... 2>&1 | tee log`` and Ctrl-C, which
+ends ``tee`` as well) does not end the run: its lines are dropped from then on
+(:func:`drop_lost_stream`) and training goes on to what the signal asked for, the snapshot of
+Caffe's SIGINT stop included, as ``caffe train`` does in the same pipe; ``--log`` files still
+receive every line.
 """
 from __future__ import annotations
 
 import datetime
 import logging
 import os
+import stat
 import sys
 
 _PY_LOG = logging.getLogger("caffe_compat.solver")
@@ -48,12 +55,15 @@ class SolverLog:
         if self.lines is not None:
             self.lines.append(line)
         if self.stream is not None:
-            if self.bar is not None:
-                from tqdm import tqdm
-                tqdm.write(line, file=self.stream)
-            else:
-                self.stream.write(line + "\n")
-                self.stream.flush()
+            try:
+                if self.bar is not None:
+                    from tqdm import tqdm
+                    tqdm.write(line, file=self.stream)
+                else:
+                    self.stream.write(line + "\n")
+                    self.stream.flush()
+            except BrokenPipeError:
+                drop_lost_stream(self.stream)
         else:
             _PY_LOG.log(_LEVELS[severity], "%s", message)
         for f in self.files:
@@ -68,6 +78,30 @@ class SolverLog:
 
     def error(self, message, where="solver.cpp:0"):
         self._emit("E", where, message)
+
+
+def drop_lost_stream(stream):
+    """After a write to ``stream`` found its pipe without a reader (EPIPE): point its file
+    descriptor, and those of the other standard streams on the same pipe (``2>&1``), at
+    /dev/null, so that later writes, and the interpreter's last flush at exit, succeed and
+    write nothing (Python's documented answer to SIGPIPE, which it ignores)."""
+    try:
+        lost = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for other in {stream, sys.stdout, sys.stderr}:
+            try:
+                fd = other.fileno()
+                st = os.fstat(fd)
+            except (AttributeError, OSError, ValueError):
+                continue
+            if (st.st_dev, st.st_ino) == (lost.st_dev, lost.st_ino) and \
+                    (stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def stderr_is_terminal():

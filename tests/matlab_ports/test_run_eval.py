@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import caffe_compat
-import models
+import lq_models
 from matlab_ports import avec
 from matlab_ports.errors import PortError, PortFileError
 from matlab_ports.matfile import loadmat, savemat
@@ -67,7 +67,7 @@ def crops96(sample, tmp_path_factory):
 @pytest.fixture(scope="module")
 def filler_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("w") / "cnnd.caffemodel"
-    caffe_compat.Net(str(models.get("hr").deploy_path), phase="test", seed=11).save(path)
+    caffe_compat.Net(str(lq_models.get("hr").deploy_path), phase="test", seed=11).save(path)
     return path
 
 
@@ -110,10 +110,10 @@ def test_real_caffe_weights_on_sample_crops(crops96, tmp_path):
     """The 96x96 CNN+D written by real Caffe, identified, loaded and evaluated; metrics equal
     an independent NumPy computation of run_eval.m's formulas."""
     weights = fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
-    arch, candidates = models.identify(weights)
+    arch, candidates = lq_models.identify(weights)
     assert arch.startswith("CNN+D regressor, 96x96") and candidates[0].key == "hr"
     out = tmp_path / "out"
-    res = run_eval(str(models.get("hr").deploy_path), weights, crops96, out, batch=7,
+    res = run_eval(str(lq_models.get("hr").deploy_path), weights, crops96, out, batch=7,
                    save_feature=True, progress=False)
     assert [s.name for s in res.sequences] == ["dev_1", "dev_2"]
     for s in res.sequences:
@@ -141,7 +141,7 @@ def test_real_caffe_weights_on_sample_crops(crops96, tmp_path):
     # features: the 300 x N fc4 blob (after ReLU), as eval_video.m collects it
     feat = loadmat(out / "features" / "dev_1.mat")["feature"]
     crops = load_crops(crops96 / "dev_1.mat")
-    net = models.load_net(weights)
+    net = lq_models.load_net(weights)
     with torch.no_grad():
         net.forward(data=torch.from_numpy(video_to_blob(crops.video[:, :, :3])))
     assert feat.shape == (300, crops.video.shape[2])
@@ -180,7 +180,7 @@ def test_wrong_weights_for_the_crops_writes_nothing(crops96, tmp_path, capsys):
     weights = fixture_path("caffe-reference", "forward", "cnnd_trainval_test",
                            "init.caffemodel")
     out = tmp_path / "out"
-    with pytest.raises(models.IncompatibleWeightsError, match="fc4") as info:
+    with pytest.raises(lq_models.IncompatibleWeightsError, match="fc4") as info:
         run_eval(None, weights, crops96, out, progress=False)
     assert "29x29 to 44x44" in str(info.value) and "96x96" in str(info.value)
     assert not out.exists()
@@ -296,7 +296,7 @@ def test_batches_side_by_side_equal_a_single_threaded_run():
     features equal a single-threaded run bit for bit, the last partial batch included."""
     from caffe_compat import Net
     from matlab_ports.run_eval import eval_video
-    net = Net(str(models.get("hr").deploy_path), phase="test", seed=0)
+    net = Net(str(lq_models.get("hr").deploy_path), phase="test", seed=0)
     video = np.random.default_rng(0).random((96, 96, 45)).astype(np.float32)
     threads = torch.get_num_threads()
     try:

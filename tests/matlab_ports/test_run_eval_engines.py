@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import caffe_compat
-import models
+import lq_models
 from matlab_ports.matfile import savemat
 from matlab_ports.run_eval import run_eval
 
@@ -12,7 +12,7 @@ from matlab_ports.run_eval import run_eval
 @pytest.fixture(scope="module")
 def filler_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("w") / "cnnd.caffemodel"
-    caffe_compat.Net(str(models.get("hr").deploy_path), phase="test", seed=11).save(path)
+    caffe_compat.Net(str(lq_models.get("hr").deploy_path), phase="test", seed=11).save(path)
     return path
 
 

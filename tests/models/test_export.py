@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import caffe_compat
-import models
+import lq_models
 from caffe_compat.tools.files import caffemodel_to_state_dict, load_state_dict_file
 from reproduction import export
 from tests.conftest import fixture_path
@@ -35,7 +35,7 @@ def _rel(a, b):
 
 def test_onnx_cnnd_matches_ours_and_caffe(tmp_path):
     ref = fixture_path("caffe-reference", "forward", "deploy_cnnd")
-    net = models.load_net(ref / "init.caffemodel")
+    net = lq_models.load_net(ref / "init.caffemodel")
     out = tmp_path / "cnnd.onnx"
     export.export_onnx(net, out)
     model = onnx.load(str(out))
@@ -55,7 +55,7 @@ def test_onnx_cnnd_matches_ours_and_caffe(tmp_path):
 
 def test_onnx_srfcn_matches_ours(tmp_path):
     weights = fixture_path("caffe-reference", "forward", "deploy_srcnn", "init.caffemodel")
-    net = models.load_net(weights)
+    net = lq_models.load_net(weights)
     out = tmp_path / "sr.onnx"
     export.export_onnx(net, out)
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
@@ -68,11 +68,11 @@ def test_onnx_srfcn_matches_ours(tmp_path):
 
 def test_onnx_filler_weights_and_42px_input(tmp_path):
     """Without reference data: filler weights, and a 42x42 CNN+D with its partial pool windows."""
-    npm = caffe_compat.net.core.load_net_param(str(models.get("hr").deploy_path))
-    src = caffe_compat.Net(models.set_input_size(npm, 42, 42), phase="test", seed=5)
+    npm = caffe_compat.net.core.load_net_param(str(lq_models.get("hr").deploy_path))
+    src = caffe_compat.Net(lq_models.set_input_size(npm, 42, 42), phase="test", seed=5)
     weights = tmp_path / "w42.caffemodel"
     src.save(weights)
-    net = models.load_net(weights, input_size=(42, 42))
+    net = lq_models.load_net(weights, input_size=(42, 42))
     out = tmp_path / "w42.onnx"
     export.export_onnx(net, out, dynamic_batch=False)
     x = np.random.default_rng(2).random((2, 1, 42, 42), dtype=np.float32)
@@ -86,8 +86,8 @@ def test_onnx_filler_weights_and_42px_input(tmp_path):
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
 def test_torchscript_and_state_dict(tmp_path):
     weights = tmp_path / "w.caffemodel"
-    caffe_compat.Net(str(models.get("hr").deploy_path), phase="test", seed=9).save(weights)
-    net = models.load_net(weights)
+    caffe_compat.Net(str(lq_models.get("hr").deploy_path), phase="test", seed=9).save(weights)
+    net = lq_models.load_net(weights)
     ts = tmp_path / "w.pt"
     export.export_torchscript(net, ts)
     loaded = torch.jit.load(str(ts))
@@ -110,12 +110,12 @@ def test_torchscript_and_state_dict(tmp_path):
 
 def test_cli_export_and_errors(tmp_path, capsys):
     weights = tmp_path / "w.caffemodel"
-    caffe_compat.Net(str(models.get("srfcn-3").deploy_path), phase="test", seed=2).save(weights)
+    caffe_compat.Net(str(lq_models.get("srfcn-3").deploy_path), phase="test", seed=2).save(weights)
     out = tmp_path / "o" / "sr.onnx"
     assert export.main(["--weights", str(weights), "--format", "onnx", "--out", str(out)]) == 0
     assert out.is_file() and "onnxruntime vs caffe_compat" in capsys.readouterr().out
     bad = tmp_path / "bad.onnx"
-    code = export.main(["--model", str(models.get("hr").deploy_path), "--weights", str(weights),
+    code = export.main(["--model", str(lq_models.get("hr").deploy_path), "--weights", str(weights),
                         "--format", "onnx", "--out", str(bad)])
     err = capsys.readouterr().err
     assert code == 1 and "missing from the weights file" in err and "Traceback" not in err
@@ -127,7 +127,7 @@ def test_onnx_says_how_to_feed_it(tmp_path, capsys):
     sha256 in metadata_props (read back through onnxruntime), and the command prints them."""
     import hashlib
     weights = tmp_path / "w.caffemodel"
-    caffe_compat.Net(str(models.get("hr").deploy_path), phase="test", seed=4).save(weights)
+    caffe_compat.Net(str(lq_models.get("hr").deploy_path), phase="test", seed=4).save(weights)
     out = tmp_path / "w.onnx"
     assert export.main(["--weights", str(weights), "--format", "onnx", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -144,7 +144,7 @@ def test_onnx_says_how_to_feed_it(tmp_path, capsys):
     for key, value in meta.items():
         assert f"  {key}: {value}" in printed
     # the Python call stores the same description (no hash without the file's path)
-    net = models.load_net(weights)
+    net = lq_models.load_net(weights)
     export.export_onnx(net, tmp_path / "p.onnx", dynamic_batch=False)
     meta2 = {p.key: p.value for p in onnx.load(str(tmp_path / "p.onnx")).metadata_props}
     assert "source_caffemodel_sha256" not in meta2 and "transposed" in meta2["input_orientation"]

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-import models
+import lq_models
 from reproduction import recipes as R
 from reproduction.pipeline import (Config, Pipeline, ReproductionError, derive_lr_crops,
                                    latest_snapshot)
@@ -40,7 +40,7 @@ def test_recipes_agree_with_the_nets_lr_mults():
     # the lr_mult a recipe records is the one its net file holds for conv1-conv3
     for key in ("nonjoint-4", "joint-4", "joint-oa"):
         rec = R.recipe(key)
-        mults = models.get(key).train_lr_mults
+        mults = lq_models.get(key).train_lr_mults
         for layer in rec.init_layers:
             # the prototxt's lr_mult is a float32 field
             assert mults[layer][0] == float(np.float32(rec.lr_mult)), (key, layer)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import caffe_compat
-import models
+import lq_models
 from matlab_ports import avec
 from matlab_ports.errors import PortFileError
 from matlab_ports.imresize import imresize
@@ -28,7 +28,7 @@ def sample(tmp_path_factory):
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("w") / "cnnd.caffemodel"
-    caffe_compat.Net(str(models.get("hr").deploy_path), phase="test", seed=4).save(path)
+    caffe_compat.Net(str(lq_models.get("hr").deploy_path), phase="test", seed=4).save(path)
     return path
 
 
@@ -67,7 +67,7 @@ def test_predict_with_box_file(sample, weights, box_result, tmp_path):
     k = next(i for i, f in enumerate(res.frames) if f.face)
     rgb = next(frame for n, _, frame in decode_frames(files["video"]) if n == k + 1)
     face = crop_face(luma(rgb), bbox[k])
-    net = models.load_net(weights)
+    net = lq_models.load_net(weights)
     with torch.no_grad():
         v = float(net.forward(data=torch.from_numpy(video_to_blob(face)))["fc5"])
     # batch of 8 vs batch of 1: float32 GEMM blocking may change the last bits
@@ -123,7 +123,7 @@ def test_predict_with_the_face_detector(face_video, weights, tmp_path):
     k = 1
     rgb = next(frame for n, _, frame in decode_frames(face_video) if n == k + 1)
     face = crop_face(luma(rgb), res.frames[k].box)
-    net = models.load_net(weights)
+    net = lq_models.load_net(weights)
     with torch.no_grad():
         v = float(net.forward(data=torch.from_numpy(video_to_blob(face)))["fc5"])
     # batch of 4 vs batch of 1: float32 GEMM blocking may change the last bits

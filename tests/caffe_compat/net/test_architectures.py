@@ -56,11 +56,11 @@ def test_the_zoo_is_found_through_its_entry_point_without_importing_it():
     code = textwrap.dedent("""
         import sys
         import caffe_compat, caffe_compat.cli.main
-        assert "models" not in sys.modules, "caffe_compat imported the model zoo"
+        assert "lq_models" not in sys.modules, "caffe_compat imported the model zoo"
         from caffe_compat.net.architectures import architecture_describers
         names = [f"{d.__module__}.{d.__name__}" for d in architecture_describers()]
         print(names)
-        assert "models.architecture.describe_architecture" in names, names
+        assert "lq_models.architecture.describe_architecture" in names, names
     """)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     run = subprocess.run([sys.executable, "-c", code], cwd=str(REPO), env=env,

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-import models
+import lq_models
 from caffe_compat.net.core import Net
 from caffe_compat.net.summary import (format_net_summary, layer_reports, log_net_init,
                                       net_totals)
@@ -71,7 +71,7 @@ def test_cnnd_costs_and_table():
     """The CNN+D deploy net: 1.23 GFLOP per 96x96 face (2 per multiply-add of the convolutions
     and inner products, the figure docs/reproduction.md uses), its parameters and Caffe's
     memory count."""
-    net = Net(str(models.get("hr").deploy_path), phase="test")
+    net = Net(str(lq_models.get("hr").deploy_path), phase="test")
     reports = layer_reports(net)
     by_name = {r.name: r for r in reports}
     macs = {"conv1": 92 * 92 * 64 * 25, "conv2": 42 * 42 * 128 * 64 * 25,
@@ -114,7 +114,7 @@ def test_time_and_test_logs_carry_net_init_lines(capsys):
             and not m.startswith(("net.cpp:53]", "net.cpp:296]"))]
     assert ours == _fixture_blocks()["TRAIN"]
     # the CNN+D deploy net's Silence layer is TEST-only: FilterNet's rule line
-    deploy = str(models.get("hr").deploy_path)
+    deploy = str(lq_models.get("hr").deploy_path)
     assert main(["time", "-model", deploy, "-iterations", "1"]) == 0
     msgs = _tool_messages(capsys.readouterr().err)
     assert ("net.cpp:296] The NetState phase (0) differed from the phase (1) specified by a "

@@ -1,7 +1,7 @@
 """Naming a caffemodel: which architecture, which zoo entries; refusing a mismatched prototxt.
 
 ``identify(path)`` returns the architecture description and the candidate entries. A file whose
-sha256 was registered (``python -m models register W --as KEY``) is named exactly; otherwise
+sha256 was registered (``python -m lq_models register W --as KEY``) is named exactly; otherwise
 every entry whose layer signature the file matches is a candidate, the ones consistent with the
 ``lr_mult`` values stored in the file first (Caffe saves each layer's definition with its blobs,
 so a snapshot of the joint training net carries conv lr_mult 0.1, the non-joint net 0).
@@ -110,7 +110,7 @@ def identify(caffemodel, registry=None):
             notes.append("no zoo entry has exactly these layers")
     if len(ordered) > 1:
         notes.append("not registered: the architecture cannot tell these apart; run "
-                     f"`python -m models register {path} --as KEY` to name it")
+                     f"`python -m lq_models register {path} --as KEY` to name it")
     return Identification(path, digest, description, ordered, arch and arch.family, None,
                           tuple(likely), notes, arch)
 

@@ -2,7 +2,7 @@
 
 Each entry says, in the spirit of Caffe's model-zoo folders, which net definitions build it
 (deploy, train/val and solver prototxt: the repository's ``prototxt/`` folder, installed as
-``models/prototxt``), how it is initialised (fillers, or conv1-conv3 copied from an
+``lq_models/prototxt``), how it is initialised (fillers, or conv1-conv3 copied from an
 SR-FCN entry with a given ``lr_mult``), which data trains it (HR faces, faces downsampled by s, a
 mix of factors, or SR patches), its row(s) of the paper's Table 1 (``paper_table1.json``, with the
 citation) and the layer signature that identifies its caffemodel. No weights are shipped.
@@ -42,7 +42,7 @@ def _load_json(path):
 
 def prototxt_path(name):
     """Path of a net or solver definition of the zoo (a file name such as
-    ``cnnd_deploy.prototxt``): ``models/prototxt/`` in an installed package, the repository's
+    ``cnnd_deploy.prototxt``): ``lq_models/prototxt/`` in an installed package, the repository's
     ``prototxt/`` in a source checkout."""
     base = os.path.basename(name)
     for folder in (PACKAGE_DIR / "prototxt", PACKAGE_DIR.parent / "prototxt"):
@@ -119,7 +119,7 @@ class ModelEntry:
         return net
 
     def summary(self):
-        """A few lines for ``python -m models show``."""
+        """A few lines for ``python -m lq_models show``."""
         rows = self.paper_rows()
         family = "CNN+D" if self.architecture == "cnnd" else "SR-FCN"
         lines = [f"{self.key}: {self.name} ({family})",

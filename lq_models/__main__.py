@@ -1,13 +1,13 @@
-"""``python -m models``: list the zoo, show an entry, identify and register weights files.
+"""``python -m lq_models``: list the zoo, show an entry, identify and register weights files.
 
-    python -m models list
-    python -m models show joint-4
-    python -m models table                      # the paper's Table 1, with the citation
-    python -m models identify W.caffemodel [...]
-    python -m models register W.caffemodel --as hr [--replace] [--force]
-    python -m models unregister hr|SHA256|W.caffemodel
-    python -m models registry                   # where the registry is and what it holds
-    python -m models check deploy.prototxt W.caffemodel
+    python -m lq_models list
+    python -m lq_models show joint-4
+    python -m lq_models table                      # the paper's Table 1, with the citation
+    python -m lq_models identify W.caffemodel [...]
+    python -m lq_models register W.caffemodel --as hr [--replace] [--force]
+    python -m lq_models unregister hr|SHA256|W.caffemodel
+    python -m lq_models registry                   # where the registry is and what it holds
+    python -m lq_models check deploy.prototxt W.caffemodel
 
 Bad input prints one error line and exits with status 1.
 """
@@ -106,7 +106,7 @@ def cmd_check(args):
 
 
 def build_parser():
-    parser = _Parser(prog="python -m models", description=(
+    parser = _Parser(prog="python -m lq_models", description=(
         "Model zoo of Cheng et al. 2017: the paper's models, their net definitions, and "
         "naming a weights file."))
     parser.add_argument("--registry", default=None, help=(

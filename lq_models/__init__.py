@@ -1,15 +1,15 @@
-"""Model zoo of Cheng et al. 2017: the paper's models, their definitions and how to name a file.
+"""Model zoo of Cheng et al. 2017 (the folder ``models/``, imported as ``lq_models``): the paper's models, their definitions and how to name a file.
 
-    >>> import models
-    >>> models.get("joint-4").summary()                  # prototxts, init, data, Table 1 row
-    >>> arch, candidates = models.identify("W.caffemodel")
-    >>> models.check_compatible("deploy.prototxt", "W.caffemodel")   # or IncompatibleWeightsError
-    >>> net = models.load_net("W.caffemodel")            # deploy net of its architecture
-    >>> models.describe_architecture(net_param)          # one line, or None (caffe-compat inspect)
+    >>> import lq_models
+    >>> lq_models.get("joint-4").summary()               # prototxts, init, data, Table 1 row
+    >>> arch, candidates = lq_models.identify("W.caffemodel")
+    >>> lq_models.check_compatible("deploy.prototxt", "W.caffemodel")  # or IncompatibleWeightsError
+    >>> net = lq_models.load_net("W.caffemodel")         # deploy net of its architecture
+    >>> lq_models.describe_architecture(net_param)       # one line, or None (caffe-compat inspect)
 
 Entries: ``srfcn-<s>`` (SR-FCN pre-trained at s), ``hr``, ``lr-<s>``, ``nonjoint-<s>``,
 ``joint-<s>`` for s in 3, 4, 6, 8, 12, 16, and ``joint-oa``. Register your weights with
-``python -m models register W.caffemodel --as hr`` so that :func:`identify` names them exactly.
+``python -m lq_models register W.caffemodel --as hr`` so that :func:`identify` names them exactly.
 """
 from caffe_compat.net.architectures import register_architecture_describer
 from caffe_compat.net.signature import IncompatibleWeightsError
