@@ -1,0 +1,76 @@
+"""Write the OpenCV 4 reference results of the public cv2.dnn programs.
+
+    python -m tests.caffe_compat.dnn.public_programs.make_fixtures [NAME ...]
+
+Needs OpenCV 4.x (its own Caffe importer) and scikit-image. Each program runs in its own
+process on OpenCV's importer (``runner.py`` without ``--ours``); ``fixtures/NAME.npz`` keeps
+what it computed, ``fixtures/programs.json`` the sha256 of the seeded weights it read, the OpenCV
+version, and for the values compared exactly the margin that keeps them so (the gap between the
+chosen class's probability and the next one; each keypoint's heat-map peak over the next
+highest value of its map), so that a reader sees how far from a tie each one is.
+"""
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from caffe_compat.io.atomic import write_bytes_atomic, write_text_atomic
+
+from .programs import PROGRAMS, prepare
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+ROOT = os.path.abspath(os.path.join(HERE, *[os.pardir] * 4))
+
+
+def run_program(name, folder, out, ours, env=None):
+    cmd = [sys.executable, "-m", "tests.caffe_compat.dnn.public_programs.runner", name,
+           folder, out] + (["--ours"] if ours else [])
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def margins(name, result):
+    if "var/classId" in result:
+        p = np.sort(result["var/out"].ravel())[::-1]
+        return {"class_probability_gap": float(p[0] - p[1])}
+    if "var/points" in result:
+        heat = result["var/out"][0]
+        gaps = []
+        for m in heat:
+            v = np.sort(m.ravel())[::-1]
+            gaps.append(float(v[0] - v[1]))
+        return {"smallest_keypoint_peak_gap": min(gaps)}
+    return {}
+
+
+def main(names=None):
+    import cv2
+    if not hasattr(cv2.dnn, "readNetFromCaffe"):
+        sys.exit(f"OpenCV {cv2.__version__} has no Caffe importer: the fixtures are OpenCV 4's "
+                 "answers (pip install 'opencv-python-headless<5')")
+    os.makedirs(FIXTURES, exist_ok=True)
+    meta_path = os.path.join(FIXTURES, "programs.json")
+    meta = json.load(open(meta_path)) if os.path.exists(meta_path) else {}
+    from tqdm import tqdm
+    for name in tqdm(names or sorted(PROGRAMS), desc="programs"):
+        with tempfile.TemporaryDirectory() as folder:
+            digest = prepare(PROGRAMS[name], folder)
+            out = os.path.join(folder, "out.npz")
+            proc = run_program(name, folder, out, ours=False)
+            if proc.returncode:
+                sys.exit(f"{name} failed under OpenCV {cv2.__version__}:\n{proc.stderr}")
+            result = dict(np.load(out))
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **result)
+        write_bytes_atomic(os.path.join(FIXTURES, f"{name}.npz"), buf.getvalue())
+        meta[name] = {"weights_sha256": digest, "opencv": str(result["opencv"]),
+                      **margins(name, result)}
+    write_text_atomic(meta_path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

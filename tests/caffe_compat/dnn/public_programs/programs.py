@@ -1,0 +1,130 @@
+"""The public cv2.dnn programs run by ``test_public_programs.py``: their files, the arguments
+they are run with, the weights written for them and what is compared afterwards.
+
+Every program runs unchanged, under its own file name, with ``runpy`` (``runner.py``). Only
+its inputs are ours: the photograph (scikit-image's astronaut at 128 x 128, as ``photo.png``), the
+seeded weights (``weights.py``), the nets whose files may not be copied (``written_nets.py``)
+and a stand-in ``pts_in_hull.npy`` for colorization.py.
+"""
+import dataclasses
+import os
+
+import numpy as np
+
+from . import weights, written_nets
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = os.path.join(HERE, "sources")
+# the input spread of pixel values minus a per-channel mean (measured on the photograph: 61-73
+# for its three channels); the first layer divides by it so that activations keep unit spread
+PIXEL_SPREAD = 64.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    name: str
+    script: str                       # under sources/
+    args: tuple                       # {dir} is the working folder
+    net: str                          # a file under sources/, or written_nets.FUNCTION(...)
+    first: str                        # the layer that reads the input
+    input_gain: float = 1.0
+    gains: tuple = ()                 # (layer, gain) for output layers
+    flat_inputs: tuple = ()           # (InnerProduct layer, input size)
+    net_args: tuple = ()
+    arrays: tuple = ()                # the program's variables compared as arrays
+    exact: tuple = ()                 # ... compared exactly (classes, keypoints)
+    slow: bool = False
+    seed: int = 49
+
+    def prototxt(self):
+        if self.net.startswith("written_nets."):
+            return getattr(written_nets, self.net.split(".", 1)[1])(*self.net_args)
+        with open(os.path.join(SOURCES, self.net), encoding="utf-8") as fh:
+            return fh.read()
+
+    def argv(self, folder):
+        return [os.path.join(SOURCES, self.script)] + [a.format(dir=folder) for a in self.args]
+
+
+def pts_in_hull_stand_in():
+    """313 distinct (a, b) points on the grid of 10 in [-90, 100], as the real file holds
+    (int64, 313 x 2); which 313 is seeded."""
+    grid = np.array([(a, b) for a in range(-90, 101, 10) for b in range(-110, 101, 10)])
+    rng = np.random.default_rng(313)
+    return grid[np.sort(rng.choice(len(grid), 313, replace=False))].astype(np.int64)
+
+
+def photo_bgr():
+    """scikit-image's astronaut, BGR, reduced to 128 x 128 by 4 x 4 means (numpy, rounded:
+    the same pixels whichever OpenCV is installed)."""
+    from skimage import data
+    rgb = data.astronaut().astype(np.float64).reshape(128, 4, 128, 4, 3).mean(axis=(1, 3))
+    return np.ascontiguousarray(np.rint(rgb[:, :, ::-1])).astype(np.uint8)
+
+
+PROGRAMS = {p.name: p for p in (
+    Program(
+        "classification", "opencv/classification.py",
+        ("--input", "{dir}/photo.png", "--model", "{dir}/net.caffemodel",
+         "--config", "{dir}/net.prototxt", "--width", "224", "--height", "224",
+         "--mean", "104", "117", "123"),
+        "bvlc_caffe/deploy.prototxt", "conv1/7x7_s2", 1 / PIXEL_SPREAD,
+        gains=(("loss3/classifier", 0.3),), flat_inputs=(("loss3/classifier", 1024),),
+        arrays=("out", "confidence"), exact=("classId",)),
+    Program(
+        "edge_detection", "opencv/edge_detection.py",
+        ("--input", "{dir}/photo.png", "--prototxt", "{dir}/net.prototxt",
+         "--caffemodel", "{dir}/net.caffemodel", "--width", "160", "--height", "160"),
+        "hed/deploy.prototxt", "conv1_1", 1 / PIXEL_SPREAD,
+        arrays=("out",)),
+    Program(
+        "openpose_coco", "opencv/openpose.py",
+        ("--input", "{dir}/photo.png", "--proto", "{dir}/net.prototxt",
+         "--model", "{dir}/net.caffemodel", "--dataset", "COCO",
+         "--width", "96", "--height", "96"),
+        "written_nets.openpose_body", "conv1_1", 4.0, net_args=("COCO", 2, 0.25),
+        arrays=("out",), exact=("points",)),
+    Program(
+        "colorization", "opencv/colorization.py",
+        ("--input", "{dir}/photo.png", "--prototxt", "{dir}/net.prototxt",
+         "--caffemodel", "{dir}/net.caffemodel", "--kernel", "{dir}/pts_in_hull.npy"),
+        "written_nets.colorization_v2", "bw_conv1_1", 1 / 25.0, net_args=(0.25,),
+        arrays=("ab_dec", "img_bgr_out")),
+    Program(
+        "openpose_mpi_full", "opencv/openpose.py",
+        ("--input", "{dir}/photo.png", "--proto", "{dir}/net.prototxt",
+         "--model", "{dir}/net.caffemodel", "--dataset", "MPI",
+         "--width", "184", "--height", "184"),
+        "written_nets.openpose_body", "conv1_1", 4.0, net_args=("MPI", 4, 1.0),
+        arrays=("out",), exact=("points",), slow=True),
+    Program(
+        "colorization_full", "opencv/colorization.py",
+        ("--input", "{dir}/photo.png", "--prototxt", "{dir}/net.prototxt",
+         "--caffemodel", "{dir}/net.caffemodel", "--kernel", "{dir}/pts_in_hull.npy"),
+        "written_nets.colorization_v2", "bw_conv1_1", 1 / 25.0, net_args=(1.0,),
+        arrays=("ab_dec", "img_bgr_out"), slow=True),
+)}
+
+
+def prepare(program, folder):
+    """Write the program's inputs into ``folder``; returns the sha256 of the weights."""
+    import cv2
+    os.makedirs(folder, exist_ok=True)
+    text = program.prototxt()
+    with open(os.path.join(folder, "net.prototxt"), "w", encoding="utf-8") as fh:
+        fh.write(text)
+    cv2.imwrite(os.path.join(folder, "photo.png"), photo_bgr())
+    np.save(os.path.join(folder, "pts_in_hull.npy"), pts_in_hull_stand_in())
+    override = None
+    if program.script.endswith("colorization.py"):
+        # what the real caffemodel holds for the layers the program then overwrites: the
+        # Scale's constant filler and a zero bias for the decoding convolution
+        override = {"conv8_313_rh": [np.full(313, 2.606)],
+                    "class8_ab": [np.zeros((2, 313, 1, 1)), np.zeros(2)]}
+    elif program.script.endswith("edge_detection.py"):
+        # HED's fusing weights as its training started them (constant 0.2, no bias): the
+        # mean of the five side outputs
+        override = {"new-score-weighting": [np.full((1, 5, 1, 1), 0.2), np.zeros(1)]}
+    return weights.write(os.path.join(folder, "net.caffemodel"), text, program.seed,
+                         program.input_gain, dict(program.gains), program.first,
+                         dict(program.flat_inputs), override)

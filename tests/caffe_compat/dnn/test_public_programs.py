@@ -1,0 +1,103 @@
+"""Public cv2.dnn programs (OpenCV's own samples/dnn) run unchanged after
+``caffe_compat.dnn.install()`` and compute what OpenCV 4.14's Caffe importer computes:
+classification with BVLC GoogLeNet, HED edge detection (a Python Crop layer registered with
+``cv.dnn_registerLayer``), OpenPose body keypoints, and colorization (cluster centres loaded
+through ``getLayer(...).blobs``). ``public_programs/README.md`` lists the sources and what runs.
+
+Each program runs in its own process (``public_programs/runner.py``) under the installed
+OpenCV: under OpenCV 5 that is the migration the docs promise; under OpenCV 4,
+``install(replace=True)`` puts ours in place of OpenCV's importer, and the same program is also
+run on OpenCV's own importer, live, and compared. OpenCV 4's answers are committed fixtures
+(``public_programs/make_fixtures.py``), so both runs of CI compare with them.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tests.caffe_compat.dnn.public_programs import make_fixtures as fx
+from tests.caffe_compat.dnn.public_programs.programs import PROGRAMS, prepare
+
+cv2 = pytest.importorskip("cv2")
+pytest.importorskip("skimage")
+
+META = json.load(open(os.path.join(fx.FIXTURES, "programs.json")))
+# Both sides are float32 implementations of the same layers with different summation orders
+# (OpenCV's kernels and fusions against torch's); the acceptance bound is 1e-4 of a value's
+# largest magnitude (measured: at most 3e-6 on these programs).
+TOL = 1e-4
+HAS_OPENCV_CAFFE = hasattr(cv2.dnn, "readNetFromCaffe")
+
+
+def _params():
+    return [pytest.param(name, id=name, marks=[pytest.mark.slow] if program.slow else [])
+            for name, program in sorted(PROGRAMS.items())]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """The programs' inputs, written once per module run; the weights are the fixtures'."""
+    made = {}
+
+    def get(name):
+        if name not in made:
+            folder = str(tmp_path_factory.mktemp(name))
+            digest = prepare(PROGRAMS[name], folder)
+            assert digest == META[name]["weights_sha256"], \
+                f"{name}: the seeded weights differ from those OpenCV 4 read"
+            made[name] = folder
+        return made[name]
+    return get
+
+
+def _run(name, folder, ours):
+    out = os.path.join(folder, "ours.npz" if ours else "opencv.npz")
+    if not (ours and os.path.exists(out)):        # ours runs once per module run
+        proc = fx.run_program(name, folder, out, ours)
+        side = "ours" if ours else f"OpenCV {cv2.__version__}"
+        assert proc.returncode == 0, f"{name} failed ({side}):\n{proc.stderr[-4000:]}"
+    return dict(np.load(out))
+
+
+def _compare(name, got, want):
+    program = PROGRAMS[name]
+    assert str(got["stdout"]) == str(want["stdout"])
+    assert list(got["windows"]) == list(want["windows"])
+    for var in program.exact:
+        np.testing.assert_array_equal(got[f"var/{var}"], want[f"var/{var}"], err_msg=var)
+    for var in program.arrays:
+        a = np.asarray(got[f"var/{var}"], np.float64)
+        b = np.asarray(want[f"var/{var}"], np.float64)
+        assert a.shape == b.shape, (var, a.shape, b.shape)
+        err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+        assert err <= TOL, f"{name}: {var} differs by {err:.3g} of its scale"
+
+
+@pytest.mark.parametrize("name", _params())
+def test_program_runs_unchanged_after_install(name, folders):
+    want = dict(np.load(os.path.join(fx.FIXTURES, f"{name}.npz")))
+    assert str(want["opencv"]).startswith("4.")
+    _compare(name, _run(name, folders(name), ours=True), want)
+
+
+@pytest.mark.skipif(not HAS_OPENCV_CAFFE, reason="OpenCV 4's own Caffe importer is not "
+                    f"installed (OpenCV {cv2.__version__}); the fixtures stand for it")
+@pytest.mark.parametrize("name", _params())
+def test_program_against_live_opencv4(name, folders):
+    folder = folders(name)
+    _compare(name, _run(name, folder, ours=True), _run(name, folder, ours=False))
+
+
+def test_reference_outputs_are_not_degenerate():
+    """The seeded weights give real answers: a class well ahead of the next, keypoints that
+    are not ties, edge and colour maps that vary."""
+    for name, meta in META.items():
+        ref = dict(np.load(os.path.join(fx.FIXTURES, f"{name}.npz")))
+        if "class_probability_gap" in meta:
+            assert meta["class_probability_gap"] > 0.05
+        if "smallest_keypoint_peak_gap" in meta:
+            assert meta["smallest_keypoint_peak_gap"] > 1e-3
+            assert (ref["var/points"] >= 0).all(axis=1).sum() >= len(ref["var/points"]) // 2
+        for var in PROGRAMS[name].arrays:
+            assert np.isfinite(ref[f"var/{var}"]).all() and np.std(ref[f"var/{var}"]) > 1e-3
