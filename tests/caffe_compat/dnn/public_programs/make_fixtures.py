@@ -7,7 +7,8 @@ process on OpenCV's importer (``runner.py`` without ``--ours``); ``fixtures/NAME
 what it computed, ``fixtures/programs.json`` the sha256 of the seeded weights it read, the OpenCV
 version, and for the values compared exactly the margin that keeps them so (the gap between the
 chosen class's probability and the next one; each keypoint's heat-map peak over the next
-highest value of its map), so that a reader sees how far from a tie each one is.
+highest value of its map; the detections' confidences from the program's threshold), so that
+a reader sees how far from a tie each one is.
 """
 import io
 import json
@@ -34,6 +35,12 @@ def run_program(name, folder, out, ours, env=None):
 
 
 def margins(name, result):
+    program = PROGRAMS[name]
+    if program.detections:
+        var, threshold = program.detections
+        conf = result[f"var/{var}"][0, 0, :, 2]
+        return {"detections_passing": int((conf > threshold).sum()),
+                "smallest_distance_to_threshold": float(np.abs(conf - threshold).min())}
     if "var/classId" in result:
         p = np.sort(result["var/out"].ravel())[::-1]
         return {"class_probability_gap": float(p[0] - p[1])}

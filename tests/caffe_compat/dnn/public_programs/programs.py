@@ -7,6 +7,7 @@ seeded weights (``weights.py``), the nets whose files may not be copied (``writt
 and a stand-in ``pts_in_hull.npy`` for colorization.py.
 """
 import dataclasses
+import hashlib
 import os
 
 import numpy as np
@@ -25,7 +26,8 @@ class Program:
     name: str
     script: str                       # under sources/
     args: tuple                       # {dir} is the working folder
-    net: str                          # a file under sources/, or written_nets.FUNCTION(...)
+    net: str                          # a file under sources/, written_nets.FUNCTION(...) or
+                                      # nets.FUNCTION() (tests/caffe_compat/dnn/nets.py)
     first: str                        # the layer that reads the input
     input_gain: float = 1.0
     gains: tuple = ()                 # (layer, gain) for output layers
@@ -33,14 +35,23 @@ class Program:
     net_args: tuple = ()
     arrays: tuple = ()                # the program's variables compared as arrays
     exact: tuple = ()                 # ... compared exactly (classes, keypoints)
+    detections: tuple = ()            # (variable, threshold): SSD output, which rows pass
+    files: tuple = ("net.prototxt", "net.caffemodel")   # where the net's files go
+    cwd: bool = False                 # run in the working folder (relative paths in the code)
     slow: bool = False
     seed: int = 49
 
     def prototxt(self):
+        if self.net.startswith("nets."):
+            return self._dnn_net()[0]
         if self.net.startswith("written_nets."):
             return getattr(written_nets, self.net.split(".", 1)[1])(*self.net_args)
         with open(os.path.join(SOURCES, self.net), encoding="utf-8") as fh:
             return fh.read()
+
+    def _dnn_net(self):
+        from tests.caffe_compat.dnn import nets
+        return getattr(nets, self.net.split(".", 1)[1])(*self.net_args)
 
     def argv(self, folder):
         return [os.path.join(SOURCES, self.script)] + [a.format(dir=folder) for a in self.args]
@@ -91,6 +102,12 @@ PROGRAMS = {p.name: p for p in (
         "written_nets.colorization_v2", "bw_conv1_1", 1 / 25.0, net_args=(0.25,),
         arrays=("ab_dec", "img_bgr_out")),
     Program(
+        "face_detector", "opencv/resnet_ssd_face_python.py", (),
+        "nets.res10_ssd", "conv1_h", seed=3,
+        detections=("detections", 0.5), cwd=True,
+        files=("face_detector/deploy.prototxt",
+               "face_detector/res10_300x300_ssd_iter_140000.caffemodel")),
+    Program(
         "openpose_mpi_full", "opencv/openpose.py",
         ("--input", "{dir}/photo.png", "--proto", "{dir}/net.prototxt",
          "--model", "{dir}/net.caffemodel", "--dataset", "MPI",
@@ -109,12 +126,20 @@ PROGRAMS = {p.name: p for p in (
 def prepare(program, folder):
     """Write the program's inputs into ``folder``; returns the sha256 of the weights."""
     import cv2
-    os.makedirs(folder, exist_ok=True)
+    proto, model = (os.path.join(folder, f) for f in program.files)
+    os.makedirs(os.path.dirname(proto), exist_ok=True)
     text = program.prototxt()
-    with open(os.path.join(folder, "net.prototxt"), "w", encoding="utf-8") as fh:
+    with open(proto, "w", encoding="utf-8") as fh:
         fh.write(text)
     cv2.imwrite(os.path.join(folder, "photo.png"), photo_bgr())
     np.save(os.path.join(folder, "pts_in_hull.npy"), pts_in_hull_stand_in())
+    if program.net.startswith("nets."):
+        # the dnn tests' own weight draw for this net (gains measured for its SSD heads)
+        from tests.caffe_compat.dnn import nets
+        data = nets.caffemodel_bytes(text, program._dnn_net()[1], seed=program.seed)
+        with open(model, "wb") as fh:
+            fh.write(data)
+        return hashlib.sha256(data).hexdigest()
     override = None
     if program.script.endswith("colorization.py"):
         # what the real caffemodel holds for the layers the program then overwrites: the
@@ -125,6 +150,6 @@ def prepare(program, folder):
         # HED's fusing weights as its training started them (constant 0.2, no bias): the
         # mean of the five side outputs
         override = {"new-score-weighting": [np.full((1, 5, 1, 1), 0.2), np.zeros(1)]}
-    return weights.write(os.path.join(folder, "net.caffemodel"), text, program.seed,
+    return weights.write(model, text, program.seed,
                          program.input_gain, dict(program.gains), program.first,
                          dict(program.flat_inputs), override)

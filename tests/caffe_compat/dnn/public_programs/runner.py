@@ -12,10 +12,15 @@ for what a test machine lacks (a display and a camera), put on the ``cv2`` modul
 
 - ``namedWindow``, ``createTrackbar``, ``destroyAllWindows``: recorded, no window;
 - ``imshow``: the image is kept (a copy), per window name;
-- ``waitKey``: no key is pressed (-1), so the programs' ``while cv.waitKey(1) < 0`` loops go on
-  until the input ends;
+- ``waitKey``: no key (-1) while the video has frames left, then Esc (27), as a user who closes
+  the program when the video is over; the programs' ``while cv.waitKey(1) < 0`` and
+  ``if cv.waitKey(1) != -1: break`` loops end after the last frame;
 - ``VideoCapture(path)``: the image file read with ``imread``, given as one frame, then the end
-  of the stream (``(False, None)``), as OpenCV's image-sequence capture gives a single image.
+  of the stream (``(False, None)``), as OpenCV's image-sequence capture gives a single image;
+  ``VideoCapture(0)`` (a camera) gives the working folder's ``photo.png`` so.
+
+Programs with relative paths in their code run in FOLDER (``Program.cwd``). Printed lines about
+time have their numbers masked (``#``), the rest is kept as printed.
 
 OUT.npz holds the program's variables the Program lists (its globals after the run), the names of
 the windows it showed, ``stdout`` (what it printed) and ``opencv`` (the version).
@@ -24,16 +29,25 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import runpy
 import sys
 
 import numpy as np
 
 
+_CAPTURES = []
+
+
 class _Capture:
+    """A video of one frame: the image file given, or for a camera index, ``photo.png`` of the
+    working folder."""
+
     def __init__(self, source=0, *args):
         import cv2
-        self.frames = [] if isinstance(source, int) else [cv2.imread(source)]
+        path = os.path.join(_FOLDER[0], "photo.png") if isinstance(source, int) else source
+        self.frames = [cv2.imread(path)]
+        _CAPTURES.append(self)
 
     def isOpened(self):
         return bool(self.frames)
@@ -53,6 +67,22 @@ class _Capture:
         return 0.0
 
 
+_FOLDER = ["."]
+
+
+def _wait_key(*args, **kwargs):
+    """No key while a capture still has frames; Esc (27) once every frame was read, as a
+    user closing the program after the video would."""
+    return -1 if any(c.frames for c in _CAPTURES) or not _CAPTURES else 27
+
+
+def _mask_timings(text):
+    """Printed lines about time (``Inference time, ms: 12.34``) with their numbers as ``#``:
+    timings differ from run to run."""
+    return "".join(re.sub(r"\d+(\.\d+)?", "#", line) if re.search(r"time|\bms\b", line, re.I)
+                   else line for line in text.splitlines(keepends=True))
+
+
 def stand_ins(cv2):
     """Put the display and camera stand-ins on ``cv2``; returns the windows' images."""
     shown = {}
@@ -60,7 +90,7 @@ def stand_ins(cv2):
     cv2.createTrackbar = lambda *a, **k: None
     cv2.destroyAllWindows = lambda *a, **k: None
     cv2.imshow = lambda name, image: shown.setdefault(name, []).append(np.array(image))
-    cv2.waitKey = lambda *a, **k: -1
+    cv2.waitKey = _wait_key
     cv2.VideoCapture = _Capture
     return shown
 
@@ -71,18 +101,24 @@ def run(program, folder, ours):
         from caffe_compat import dnn
         dnn.install(replace=hasattr(cv2.dnn, "readNetFromCaffe"))
     shown = stand_ins(cv2)
+    folder = os.path.abspath(folder)
+    _FOLDER[0] = folder
     argv = program.argv(folder)
-    old_argv, old_path = sys.argv, list(sys.path)
+    old_argv, old_path, old_cwd = sys.argv, list(sys.path), os.getcwd()
     sys.argv = argv
     sys.path.insert(0, os.path.dirname(argv[0]))
+    if program.cwd:
+        os.chdir(folder)
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
             env = runpy.run_path(argv[0], run_name="__main__")
     finally:
         sys.argv, sys.path[:] = old_argv, old_path
-    result = {"stdout": np.array(out.getvalue()), "opencv": np.array(cv2.__version__)}
-    for name in program.arrays + program.exact:
+        os.chdir(old_cwd)
+    result = {"stdout": np.array(_mask_timings(out.getvalue())),
+              "opencv": np.array(cv2.__version__)}
+    for name in program.arrays + program.exact + program.detections[:1]:
         value = env[name]
         if name == "points":        # [(x, y) or None]: -1 -1 for None
             value = [(-1, -1) if p is None else p for p in value]
