@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from .blob import blobFromImage, blobFromImages
 from .install import install, installed, uninstall
-from .net import (DNN_BACKEND_CANN, DNN_BACKEND_CUDA, DNN_BACKEND_DEFAULT, DNN_BACKEND_HALIDE,
-                  DNN_BACKEND_INFERENCE_ENGINE, DNN_BACKEND_OPENCV, DNN_BACKEND_TIMVX,
-                  DNN_BACKEND_VKCOM, DNN_BACKEND_WEBNN, DNN_TARGET_CPU, DNN_TARGET_CPU_FP16,
-                  DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16, DNN_TARGET_FPGA, DNN_TARGET_HDDL,
-                  DNN_TARGET_MYRIAD, DNN_TARGET_NPU, DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16,
-                  DNN_TARGET_VULKAN, UNSUPPORTED_METHODS, Layer, Net, UnsupportedError)
+from .constants import *  # noqa: F401,F403  (DNN_BACKEND_*, DNN_TARGET_*, DNN_LAYOUT_*, ...)
+from .constants import OPENCV4_CONSTANTS
+from .net import UNSUPPORTED_METHODS, Layer, Net, UnsupportedError
+from .python_layers import registerLayer, unregisterLayer
 from .readers import is_caffe_model, readNet, readNetFromCaffe
 
 __all__ = ["readNetFromCaffe", "readNet", "blobFromImage", "blobFromImages", "Net", "Layer",
-           "install", "uninstall", "installed", "UnsupportedError", "UNSUPPORTED_METHODS"] + \
-    [k for k in dir() if k.startswith(("DNN_BACKEND_", "DNN_TARGET_"))]
+           "install", "uninstall", "installed", "registerLayer", "unregisterLayer", "UnsupportedError", "UNSUPPORTED_METHODS"] + \
+    sorted(OPENCV4_CONSTANTS)

@@ -3,21 +3,46 @@ run on caffe_compat where the installed OpenCV lacks them (OpenCV 5), so program
 OpenCV 4 run unchanged after ``from caffe_compat import dnn; dnn.install()``.
 
 OpenCV 4's own importer is left in place unless ``replace=True``. ``readNet`` keeps calling
-OpenCV's for every other format (ONNX, TensorFlow, ...). ``uninstall()`` restores what was
+OpenCV's for every other format (ONNX, TensorFlow, ...). The constants of OpenCV 4's
+``cv2.dnn`` that the installed OpenCV lacks (OpenCV 5 removed ``DNN_BACKEND_HALIDE`` and the
+``DNN_LAYOUT_*`` names) are put back with OpenCV 4's values. ``uninstall()`` restores what was
 there.
 """
 from __future__ import annotations
 
 import functools
 
-_SAVED = {}          # attribute -> original value (or _MISSING)
+_SAVED = {}          # attribute -> (module, original value or _MISSING)
 _MISSING = object()
 
 
 def _set(module, name, value):
     if name not in _SAVED:
-        _SAVED[name] = getattr(module, name, _MISSING)
+        _SAVED[name] = (module, getattr(module, name, _MISSING))
     setattr(module, name, value)
+
+
+def _original(module, name):
+    """The attribute as it was before any install()."""
+    return _SAVED[name][1] if name in _SAVED else getattr(module, name, _MISSING)
+
+
+def _route_python_layers(cv2, done):
+    """cv2.dnn_registerLayer / dnn_unregisterLayer reach OpenCV's registry and ours (the
+    nets caffe_compat.dnn reads), as OpenCV 4's reach its Caffe importer's."""
+    from . import python_layers
+    for name, ours in (("dnn_registerLayer", python_layers.registerLayer),
+                       ("dnn_unregisterLayer", python_layers.unregisterLayer)):
+        theirs = _original(cv2, name)
+
+        def both(*args, _ours=ours, _theirs=theirs):
+            if _theirs is not _MISSING:
+                _theirs(*args)
+            _ours(*args)
+
+        both.__name__, both.__doc__ = name, ours.__doc__
+        _set(cv2, name, both)
+        done.append(name)
 
 
 def install(replace=False):
@@ -30,11 +55,11 @@ def install(replace=False):
     dnn = cv2.dnn
     done = []
     # OpenCV's own importer: the attribute as it was before any install()
-    own = _SAVED.get("readNetFromCaffe", getattr(dnn, "readNetFromCaffe", _MISSING))
+    own = _original(dnn, "readNetFromCaffe")
     if replace or own is _MISSING:
         _set(dnn, "readNetFromCaffe", readNetFromCaffe)
         done.append("readNetFromCaffe")
-        original = _SAVED.get("readNet", getattr(dnn, "readNet", None))
+        original = _original(dnn, "readNet")
         if original is _MISSING:
             original = None
 
@@ -49,6 +74,12 @@ def install(replace=False):
 
         _set(dnn, "readNet", read_net)
         done.append("readNet")
+        _route_python_layers(cv2, done)
+    from .constants import OPENCV4_CONSTANTS
+    for name, value in sorted(OPENCV4_CONSTANTS.items()):
+        if not hasattr(dnn, name):
+            _set(dnn, name, value)
+            done.append(name)
     for name in ("blobFromImage", "blobFromImages"):
         if not hasattr(dnn, name) or getattr(dnn, name) is _MISSING:
             _set(dnn, name, getattr(blob, name))
@@ -63,11 +94,10 @@ def installed():
 
 def uninstall():
     """Restore cv2.dnn as it was before :func:`install`."""
-    import cv2
-    for name, value in _SAVED.items():
+    for name, (module, value) in _SAVED.items():
         if value is _MISSING:
-            if hasattr(cv2.dnn, name):
-                delattr(cv2.dnn, name)
+            if hasattr(module, name):
+                delattr(module, name)
         else:
-            setattr(cv2.dnn, name, value)
+            setattr(module, name, value)
     _SAVED.clear()

@@ -43,16 +43,18 @@ import torch
 from ..diagnostics import locations
 from ..errors import NetError
 from ..proto import caffe_pb2
+from . import python_layers
+from .importer import in_place_free, opencv_layers, renamed_repeats, unique_names
+from .layer import Layer, opencv_blob_shape
 
-# cv2.dnn's enumerations (same values as OpenCV 4.x and 5.x)
-DNN_BACKEND_DEFAULT, DNN_BACKEND_HALIDE, DNN_BACKEND_INFERENCE_ENGINE, DNN_BACKEND_OPENCV, \
-    DNN_BACKEND_VKCOM, DNN_BACKEND_CUDA, DNN_BACKEND_WEBNN, DNN_BACKEND_TIMVX, \
-    DNN_BACKEND_CANN = range(9)
-DNN_TARGET_CPU, DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_MYRIAD, \
-    DNN_TARGET_VULKAN, DNN_TARGET_FPGA, DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16, \
-    DNN_TARGET_HDDL, DNN_TARGET_NPU, DNN_TARGET_CPU_FP16 = range(11)
-_BACKENDS = {v: k for k, v in globals().items() if k.startswith("DNN_BACKEND_")}
-_TARGETS = {v: k for k, v in globals().items() if k.startswith("DNN_TARGET_")}
+from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,  # noqa: F401
+                        DNN_BACKEND_CANN, DNN_BACKEND_CUDA, DNN_BACKEND_DEFAULT,
+                        DNN_BACKEND_HALIDE, DNN_BACKEND_INFERENCE_ENGINE, DNN_BACKEND_OPENCV,
+                        DNN_BACKEND_TIMVX, DNN_BACKEND_VKCOM, DNN_BACKEND_WEBNN, DNN_TARGET_CPU,
+                        DNN_TARGET_CPU_FP16, DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16,
+                        DNN_TARGET_FPGA, DNN_TARGET_HDDL, DNN_TARGET_MYRIAD, DNN_TARGET_NPU,
+                        DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_VULKAN)
+
 _CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA,
                  DNN_BACKEND_INFERENCE_ENGINE}
 # the engine of each backend (caffe_compat.inference.engines; None: the torch forward without a runner)
@@ -72,6 +74,8 @@ UNSUPPORTED_METHODS = (
     "setProfilingMode", "getProfilingMode", "printPerfProfile")
 
 _KEEP_NETS = 2
+# layer types whose last blob is a bias OpenCV runs without when Layer.blobs omits it
+_BIAS_LAST = {"Convolution", "Deconvolution", "InnerProduct", "Scale"}
 
 
 class UnsupportedError(NetError, NotImplementedError):
@@ -84,76 +88,6 @@ def _tick_frequency():
         return float(cv2.getTickFrequency())
     except ImportError:             # pragma: no cover - cv2 is a dependency
         return 1e9
-
-
-def opencv_blob_shape(layer_type, index, shape):
-    """The shape OpenCV gives a Caffe parameter blob (``Layer.blobs``): an InnerProduct bias
-    is a row (1 x n), any other 1-D blob a column (n x 1)."""
-    shape = tuple(int(d) for d in shape)
-    if layer_type == "InnerProduct" and index == 1:
-        return (1, int(np.prod(shape)))
-    if len(shape) == 1:
-        return (shape[0], 1)
-    if len(shape) == 0:
-        return (1, 1)
-    return shape
-
-
-class Layer:
-    """What ``Net.getLayer`` returns: ``name``, ``type`` and ``blobs`` (the parameters,
-    float32 copies in OpenCV's shapes), as ``cv2.dnn.Layer``."""
-
-    def __init__(self, name, type_, blobs=()):
-        self.name = name
-        self.type = type_
-        self.blobs = tuple(blobs)
-
-    def __repr__(self):
-        return f"<caffe_compat.dnn.Layer {self.name!r} ({self.type})>"
-
-
-def _renamed_repeats(weights):
-    """The caffemodel's layers with blobs, a repeated name numbered as OpenCV matches them:
-    the k-th layer of a name in the definition takes the k-th such layer of the file."""
-    if weights is None:
-        return None
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(weights)
-    counts = collections.Counter()
-    for lp in out.layer:
-        if len(lp.blobs):
-            n = counts[lp.name]
-            counts[lp.name] += 1
-            if n:
-                lp.name = f"{lp.name}_{n}"
-    return out
-
-
-def _in_place_free(param):
-    """``param`` with every in-place top renamed to a blob of its own, and the renamed
-    consumers; returns (new NetParameter, {layer index: [top blob names]})."""
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(param)
-    current, taken, tops = {}, set(), {}
-    for lp in out.layer:
-        taken.update(lp.top)
-    for i, lp in enumerate(out.layer):
-        for j, b in enumerate(lp.bottom):
-            lp.bottom[j] = current.get(b, b)
-        names = []
-        for j, t in enumerate(lp.top):
-            name = t
-            if t in current or (j < len(param.layer[i].bottom) and param.layer[i].bottom[j] == t):
-                k, name = 0, f"{t}#{lp.name}"
-                while name in taken:
-                    k += 1
-                    name = f"{t}#{lp.name}#{k}"
-                taken.add(name)
-                lp.top[j] = name
-            current[t] = name
-            names.append(name)
-        tops[i] = names
-    return out, tops
 
 
 class Net:
@@ -170,6 +104,8 @@ class Net:
         self._device = torch.device("cpu")
         self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
         self._state = None
+        self._python_layers = {}                 # engine layer name -> registered class's
+        self._set_shapes = {}                    # (engine layer, blob index) -> shape given
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
             return
@@ -185,7 +121,7 @@ class Net:
         inputs_kept = caffe_pb2.NetParameter()
         inputs_kept.CopyFrom(filtered)
         del inputs_kept.layer[:]
-        body, self._layers, counts = [], [], collections.Counter()
+        body, self._layers = [], []
         self._positions = []        # each layer's file:line:column, for the engine nets' errors
         first_input = None
         for index, lp in enumerate(filtered.layer):
@@ -199,24 +135,20 @@ class Net:
                 continue
             body.append(lp)
             self._positions.append(locations.layer_source(filtered, index))
-        for k, lp in enumerate(body):
+        for k, (lp, name) in enumerate(zip(body, unique_names(body))):
             new = inputs_kept.layer.add()
             new.CopyFrom(lp)
-            n = counts[lp.name]
-            counts[lp.name] += 1
-            new.name = lp.name + (f"_{n}" if n else "")     # OpenCV's names for repeats
+            new.name = name                                  # OpenCV's names for repeats
             if self._positions[k] is not None:
                 self._positions[k] = self._positions[k].renamed(new.name)
         # the engine nets' own Input layer stands where the net's inputs are declared
         known = locations.source_of(filtered)
         self._input_position = first_input.renamed("_input") if first_input else \
             locations.LayerSource(known.file, 1, 1, "_input") if known else None
-        self._weights = _renamed_repeats(weights)
-        self._param, tops = _in_place_free(inputs_kept)
-        for i, lp in enumerate(inputs_kept.layer):
-            self._layers.append({"name": lp.name, "caffe_name": lp.name,
-                                 "type": lp.type, "tops": tops[i], "bottoms": list(lp.bottom),
-                                 "raw_tops": list(lp.top)})
+        self._weights = renamed_repeats(weights)
+        self._param, _ = in_place_free(inputs_kept)
+        self._layers = opencv_layers(inputs_kept, self._param)
+        self._python_layers = self._make_python_layers()
         self._ids = {}
         for k, layer in enumerate(self._layers, start=1):
             self._ids.setdefault(layer["name"], k)
@@ -225,6 +157,25 @@ class Net:
             self._engine(self._declared_shapes())  # build once: errors show at read time
 
     # ------------------------------------------------------------------ building
+    def _make_python_layers(self):
+        """An instance of the class registered (cv2.dnn_registerLayer) for each layer whose
+        type has one, made as OpenCV makes it; the engine runs those layers with it."""
+        from ..io.caffemodel import blob_to_array
+        out = {}
+        for lp in self._param.layer:
+            cls = python_layers.registered_class(lp.type)
+            if cls is None:
+                continue
+            stored = [w for w in (self._weights.layer if self._weights is not None else ())
+                      if w.name == lp.name]
+            blobs = [blob_to_array(b).astype(np.float32) for b in
+                     (stored[0].blobs if stored else ())]
+            blobs = [b.reshape(opencv_blob_shape(lp.type, i, b.shape))
+                     for i, b in enumerate(blobs)]
+            out[lp.name] = cls(python_layers.opencv_layer_params(lp), blobs)
+            lp.type = python_layers.ENGINE_TYPE
+        return out
+
     def _find_consumed(self):
         """Ids of layers an output of which another layer reads (OpenCV's requiredOutputs),
         by OpenCV's rule: a bottom is the latest top of that name so far."""
@@ -264,12 +215,14 @@ class Net:
         locations.attach(param, locations.NetSource(
             self._source, [self._input_position] * (len(param.layer) - len(self._positions))
             + self._positions))
-        net = EngineNet(param, phase="test")
+        with python_layers.instances(self._python_layers):
+            net = EngineNet(param, phase="test")
         if self._state is None:
             if self._weights is not None:
                 net.copy_from(self._weights)
             self._state = net.caffe_state_dict()
         else:
+            self._check_fits(net, shapes)
             net.load_caffe_state_dict(self._state)
         net.to(self._device).eval()
         self._hook(net)
@@ -277,6 +230,32 @@ class Net:
         while len(self._nets) > _KEEP_NETS:
             self._nets.popitem(last=False)
         return net
+
+    def _check_fits(self, net, shapes):
+        """The weights the net holds fit the engine net built for ``shapes``; otherwise a
+        NetError naming the first layer they do not fit, where it is defined, and the input
+        shapes (a 3-channel image fed to a 1-channel net, say)."""
+        own = net.caffe_state_dict()
+        for key, value in self._state.items():
+            want = tuple(own[key].shape) if key in own else None
+            if want is None or tuple(value.shape) == want:
+                continue
+            caffe_name, blob = key.rsplit(".", 1)
+            layer = next(r for r in self._layers if r["caffe_name"] == caffe_name)
+            where = next((f"{pos.where()}: " for lp, pos in zip(self._param.layer,
+                                                                 self._positions)
+                          if lp.name == caffe_name and pos is not None), "")
+            fed = ", ".join(f"'{n}' {tuple(s)}" for n, s in zip(self._inputs, shapes))
+            declared = [s for s in self._declared_shapes() if s is not None]
+            hint = ""
+            if declared and len(declared[0]) > 1 and len(shapes[0]) > 1 and \
+                    declared[0][1] != shapes[0][1]:
+                hint = (f"; the net takes {declared[0][1]} channel(s) ({self._inputs[0]} "
+                        f"{tuple(declared[0])}) and the input has {shapes[0][1]}: convert the "
+                        "image (cv2.cvtColor) or make the blob from one with that many channels")
+            raise NetError(f"{where}layer '{layer['name']}' ({layer['type']}) cannot take the "
+                           f"input {fed}: its {blob} has shape {tuple(value.shape)}, this input "
+                           f"needs {want}{hint}")
 
     def _hook(self, net):
         """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""
@@ -289,9 +268,9 @@ class Net:
             if self._timings is not None:
                 self._timings[module._dnn_name] += clock() - module._dnn_t0
 
-        for layer in self._layers:
+        for layer in {layer["caffe_name"]: layer for layer in reversed(self._layers)}.values():
             module = net.layer(layer["caffe_name"])
-            module._dnn_name = layer["name"]
+            module._dnn_name = layer["name"]      # a split Convolution: its first layer
             module.register_forward_pre_hook(pre)
             module.register_forward_hook(post)
 
@@ -331,18 +310,53 @@ class Net:
         return self._ids.get(str(layer), -1)
 
     def getLayer(self, layerId):
-        """The layer of id or name ``layerId`` (0 or ``"_input"``: the input layer)."""
+        """The layer of id or name ``layerId`` (0 or ``"_input"``: the input layer); its
+        ``blobs`` can be read and assigned (:mod:`caffe_compat.dnn.layer`)."""
         self._check()
         if layerId in (0, "_input") and not isinstance(layerId, bool):
-            return Layer("_input", "")
+            return Layer(self, 0, "_input", "")
         k = self._layer_index(layerId)
+        return Layer(self, k, self._layers[k - 1]["name"], self._layers[k - 1]["type"])
+
+    def _layer_blobs(self, k):
+        """Layer ``k``'s parameters, float32 copies in OpenCV's shapes (or the shapes they
+        were last set with)."""
+        if k == 0:
+            return ()
         layer = self._layers[k - 1]
-        blobs = []
         module = self._engine(next(reversed(self._nets))).layer(layer["caffe_name"])
+        blobs = []
         for i, p in enumerate(module.blobs):
             a = p.detach().to("cpu", torch.float32).numpy().copy()
-            blobs.append(a.reshape(opencv_blob_shape(layer["type"], i, a.shape)))
-        return Layer(layer["name"], layer["type"], blobs)
+            shape = self._set_shapes.get((layer["caffe_name"], i)) or \
+                opencv_blob_shape(layer["type"], i, a.shape)
+            blobs.append(a.reshape(shape))
+        return tuple(blobs)
+
+    def _set_layer_blobs(self, k, values):
+        """``Layer.blobs = values``: OpenCV replaces the layer's blob list; the blobs left out
+        must be biases (they become zero, as OpenCV runs the layer without them)."""
+        if k == 0:
+            raise NetError(f"{self._source}: the input layer has no parameters")
+        layer = self._layers[k - 1]
+        have = len(self._param_keys(layer))
+        if len(values) > have or (len(values) < have and (
+                layer["type"] not in _BIAS_LAST or len(values) != have - 1)):
+            raise NetError(f"{self._source}: layer '{layer['name']}' ({layer['type']}) holds "
+                           f"{have} blob(s); {len(values)} given (a blob list replaces all of "
+                           "them" + (", or all but the bias" if layer["type"] in _BIAS_LAST
+                                     else "") + ")")
+        values = [np.asarray(v, np.float32) for v in values]
+        if len(values) < have:
+            keys = self._param_keys(layer)
+            values.append(np.zeros(tuple(self._state[keys[-1]].shape), np.float32))
+        for i, v in enumerate(values):
+            self.setParam(k, i, v)
+
+    def _param_keys(self, layer):
+        if self._state is None:
+            self._engine(self._declared_shapes())
+        return [key for key in self._state if key.rsplit(".", 1)[0] == layer["caffe_name"]]
 
     def getLayerTypes(self):
         """The distinct layer types, sorted, with OpenCV's input layer type."""
@@ -361,12 +375,13 @@ class Net:
         return blobs[int(numParam)]
 
     def setParam(self, layer, numParam, blob):
-        """Replace parameter blob ``numParam`` of a layer (same number of values)."""
+        """Replace parameter blob ``numParam`` of a layer (same number of values; ``getParam``
+        then answers ``blob``'s shape, as OpenCV)."""
         k = self._layer_index(layer) if layer not in (0, "_input") else 0
         if k == 0:
             raise NetError(f"{self._source}: the input layer has no parameters")
         info = self._layers[k - 1]
-        keys = [key for key in self._state if key.rsplit(".", 1)[0] == info["caffe_name"]]
+        keys = self._param_keys(info)
         if not 0 <= int(numParam) < len(keys):
             raise NetError(f"{self._source}: layer '{info['name']}' has {len(keys)} parameter "
                            f"blob(s); numParam={numParam} is out of range")
@@ -374,11 +389,13 @@ class Net:
         value = np.asarray(blob, dtype=np.float32)
         if value.size != target.numel():
             raise NetError(f"{self._source}: layer '{info['name']}' blob {numParam} has "
-                           f"{target.numel()} values, got {value.size}")
+                           f"{target.numel()} values, got {value.size} (its shape "
+                           f"{tuple(target.shape)}, the one given {value.shape})")
         with torch.no_grad():
             target.copy_(torch.from_numpy(value.reshape(tuple(target.shape))))
             for net in self._nets.values():
                 net.load_caffe_state_dict(self._state)
+        self._set_shapes[(info["caffe_name"], int(numParam))] = value.shape
         self._runners.clear()           # the exports hold the old weights
 
     def getUnconnectedOutLayers(self):
@@ -468,6 +485,8 @@ class Net:
     def _runner(self, shapes, net, wanted):
         """The EngineRunner for these shapes and outputs (None: the torch forward here)."""
         engine = _BACKEND_ENGINES.get(self._backend)
+        if self._python_layers:
+            return None                # Python code runs in the torch forward only
         if self._device.type != "cpu" or (engine is None and "CAFFE_COMPAT_ENGINE" not in
                                            os.environ):
             return None

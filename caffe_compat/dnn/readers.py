@@ -71,34 +71,42 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     return Net(param, weights, source, open_inputs)
 
 
-_CAFFE_EXTENSIONS = (".prototxt", ".caffemodel", ".pbtxt")
+def _extension(path):
+    """What OpenCV's readNet takes for a file's extension: the text after the last '.' (the
+    whole name when there is none), lower-cased here."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return ""
+    text = os.fsdecode(os.fspath(path))
+    return text[text.rfind(".") + 1:].lower()
 
 
 def is_caffe_model(model, config="", framework=""):
-    """Whether ``readNet(model, config, framework)`` names a Caffe model (by framework or by
-    the files' extensions, as OpenCV's readNet decides)."""
+    """Whether ``readNet(model, config, framework)`` names a Caffe model, by OpenCV 4's rule:
+    ``framework`` is "caffe", or either file's extension is ``caffemodel`` or ``prototxt``
+    (so ``deploy.prototxt.txt`` with ``x.caffemodel`` is Caffe, in either order)."""
     if str(framework).lower() == "caffe":
         return True
-    exts = {os.path.splitext(os.fsdecode(os.fspath(p)))[1].lower()
-            for p in (model, config) if isinstance(p, (str, bytes, os.PathLike)) and p}
-    return bool(exts) and exts <= set(_CAFFE_EXTENSIONS) and ".pbtxt" not in exts
+    return bool({_extension(model), _extension(config)} & {"caffemodel", "prototxt"})
 
 
 def readNet(model, config="", framework="", *args):
-    """``cv2.dnn.readNet`` for Caffe: a .prototxt / .caffemodel pair in either order, or
-    ``readNet("caffe", bufferModel, bufferConfig)``. Other formats are OpenCV's (use
-    ``cv2.dnn.readNet``, or :func:`install`, which delegates them)."""
+    """``cv2.dnn.readNet`` for Caffe, by OpenCV 4's rule: the files in either order (the
+    definition is the ``config`` unless ``model`` ends in ``.prototxt`` or ``config`` in
+    ``.caffemodel``, when they trade places), any extension for the definition when the other
+    is a ``.caffemodel`` or ``framework`` is "caffe"; or ``readNet("caffe", bufferModel,
+    bufferConfig)``. Other formats are OpenCV's (use ``cv2.dnn.readNet``, or :func:`install`,
+    which delegates them)."""
     if isinstance(model, str) and model.lower() == "caffe" and _is_buffer(config):
         buffer_model, buffer_config = config, framework
         return readNetFromCaffe(bufferProto=buffer_config, bufferModel=buffer_model)
     if not is_caffe_model(model, config, framework):
         raise UnsupportedError(f"readNet({model!r}, {config!r}): caffe_compat.dnn reads Caffe "
-                               "models (.prototxt + .caffemodel); other formats are read by "
-                               "OpenCV's own cv2.dnn.readNet")
-    paths = [p for p in (model, config) if p]
-    proto = [p for p in paths if os.fsdecode(os.fspath(p)).lower().endswith(".prototxt")]
-    weights = [p for p in paths if os.fsdecode(os.fspath(p)).lower().endswith(".caffemodel")]
-    if len(proto) != 1 or len(weights) > 1:
-        raise PrototxtError(f"readNet({model!r}, {config!r}): expected one .prototxt and at "
-                            "most one .caffemodel")
-    return readNetFromCaffe(proto[0], weights[0] if weights else None)
+                               "models (a .prototxt and a .caffemodel, or framework='caffe'); "
+                               "other formats are read by OpenCV's own cv2.dnn.readNet")
+    if _extension(model) == "prototxt" or _extension(config) == "caffemodel":
+        model, config = config, model
+    if not config:
+        raise PrototxtError(f"readNet({model!r}, {config!r}): no net definition given; "
+                            "expected a text definition (deploy.prototxt) beside the "
+                            ".caffemodel")
+    return readNetFromCaffe(config, model if model else None)

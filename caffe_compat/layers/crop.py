@@ -2,8 +2,10 @@
 on, starting at ``offset`` (none: 0; one value: the same for every cropped axis; otherwise one
 value per cropped axis).
 
-Caffe's checks: on every axis, including the uncropped ones before ``axis``, bottom 0's size
-minus the offset must be at least bottom 1's size. Only bottom 0 receives a gradient (zero outside
+Caffe 1.0's checks (``CropLayer::Reshape``): on every cropped axis (``axis`` on), bottom 0's
+size minus the offset must be at least bottom 1's size; the axes before ``axis`` keep bottom 0's
+sizes whatever bottom 1's are (a 1-channel map cropped against a 3-channel image with ``axis:
+2`` runs; OpenCV 4 checks the same). Only bottom 0 receives a gradient (zero outside
 the window); bottom 1 only gives the shape and gets none.
 """
 from .base import Layer, canonical_axis
@@ -35,10 +37,10 @@ class Crop(Layer):
             if i >= axis:
                 off = offsets[0] if len(offsets) == 1 else (offsets[i - axis] if offsets else 0)
                 size = ref[i]
-            if shape[i] - off < ref[i]:
-                self.fail(f"cannot crop axis {i}: bottom size {shape[i]} minus offset {off} is "
-                          f"smaller than the reference size {ref[i]} (shapes {tuple(shape)}, "
-                          f"{tuple(ref)})")
+                if shape[i] - off < ref[i]:
+                    self.fail(f"cannot crop axis {i}: bottom size {shape[i]} minus offset {off} "
+                              f"is smaller than the reference size {ref[i]} (shapes "
+                              f"{tuple(shape)}, {tuple(ref)})")
             starts.append(off)
             sizes.append(size)
         return starts, sizes

@@ -252,10 +252,12 @@ def test_install_fills_in_what_opencv_lacks(monkeypatch):
     had_caffe = hasattr(cv2.dnn, "readNetFromCaffe")
     if had_caffe:            # OpenCV 4: look like OpenCV 5 for this test
         monkeypatch.delattr(cv2.dnn, "readNetFromCaffe")
+    missing = sorted(n for n in dnn.OPENCV4_CONSTANTS if not hasattr(cv2.dnn, n))
+    routed = ["dnn_registerLayer", "dnn_unregisterLayer"]   # cv2's, kept, and ours
     try:
-        assert dnn.install() == ["readNetFromCaffe", "readNet"]
+        assert dnn.install() == ["readNetFromCaffe", "readNet"] + routed + missing
         assert cv2.dnn.readNetFromCaffe is dnn.readNetFromCaffe
-        assert dnn.installed() == ["readNet", "readNetFromCaffe"]
+        assert dnn.installed() == sorted(["readNet", "readNetFromCaffe"] + routed + missing)
         # other formats still go to OpenCV's own readNet (an ONNX model of the face detector)
         from matlab_ports.face_detector import model_dir
         onnx_net = cv2.dnn.readNet(os.path.join(model_dir(), "pnet.onnx"))

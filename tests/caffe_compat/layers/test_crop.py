@@ -46,7 +46,18 @@ def test_bad_parameters_name_the_layer():
     with pytest.raises(NetError, match=r"layer 'cr'.*3 offsets given"):
         make_layer('name: "cr" type: "Crop" bottom: "x" bottom: "r" top: "y" '
                    'crop_param { offset: 0 offset: 0 offset: 0 }', (1, 1, 5, 6), (1, 1, 3, 4))
-    # Axes before `axis` are not cropped, but Caffe still requires them to fit.
-    with pytest.raises(NetError, match=r"layer 'cr'.*cannot crop axis 1"):
+    with pytest.raises(NetError, match=r"layer 'cr'.*cannot crop axis 2"):
         make_layer('name: "cr" type: "Crop" bottom: "x" bottom: "r" top: "y"',
-                   (1, 1, 5, 6), (1, 2, 3, 4))
+                   (1, 1, 2, 6), (1, 1, 3, 4))
+
+
+def test_uncropped_axes_keep_bottom_0():
+    """Caffe 1.0's CropLayer::Reshape checks the bounds of the cropped axes only (the
+    CHECK_GE sits inside ``if (i >= start_axis)``): axes before ``axis`` keep bottom 0's size
+    even where bottom 1's differs (a 1-channel map against a 3-channel image)."""
+    layer = make_layer('name: "cr" type: "Crop" bottom: "x" bottom: "r" top: "y"',
+                       (1, 1, 5, 6), (1, 3, 3, 4))
+    assert layer.top_shapes([(1, 1, 5, 6), (1, 3, 3, 4)]) == [(1, 1, 3, 4)]
+    x = np.arange(30, dtype=np.float64).reshape(1, 1, 5, 6)
+    top = layer(leaf(x), leaf(np.zeros((1, 3, 3, 4))))
+    assert np.abs(top.detach().numpy() - x[:, :, :3, :4]).max() <= EXACT

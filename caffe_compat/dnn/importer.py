@@ -1,0 +1,100 @@
+"""The layers OpenCV 4's Caffe importer makes of a deploy net (``caffe_importer.cpp``'s
+``populateNet``, checked against OpenCV 4.14): which layers there are, their names, ids and
+the blobs each one outputs. :class:`caffe_compat.dnn.net.Net` keeps these records beside the
+engine net that computes them.
+
+* ``Input`` layers are not layers: their tops are the net's inputs (layer 0, ``_input``);
+* a layer name used before gets ``_1``, ``_2``, ... (the count runs over the definition's
+  names, Convolution layers included);
+* a ``Convolution`` layer is named after its top blob, one layer per bottom / top pair
+  (``name: "bw_conv1_1" top: "conv1_1"`` is layer ``conv1_1``); ``ConvolutionDepthwise`` and
+  ``Deconvolution`` keep their names (a ``ConvolutionDepthwise`` layer has type
+  ``Convolution``);
+* a ``Silence`` layer is one of OpenCV's blank layers: its output is its input, so
+  ``forward()`` of a net that ends in one returns the blob it silences.
+"""
+from __future__ import annotations
+
+import collections
+
+from ..proto import caffe_pb2
+
+# types OpenCV's importer reports under another name
+OPENCV_TYPES = {"ConvolutionDepthwise": "Convolution"}
+
+
+def unique_names(layers):
+    """The names OpenCV gives repeated layer names: the k-th use of a name (k >= 1) becomes
+    ``name_k``."""
+    counts, out = collections.Counter(), []
+    for lp in layers:
+        n = counts[lp.name]
+        counts[lp.name] += 1
+        out.append(lp.name + (f"_{n}" if n else ""))
+    return out
+
+
+def opencv_layers(definition, engine):
+    """One record per OpenCV layer: ``name`` (OpenCV's), ``caffe_name`` (the engine layer
+    computing it), ``type``, ``tops`` (the engine blobs it outputs), ``bottoms`` and
+    ``raw_tops`` (the definition's blob names). ``definition`` holds the layers with their
+    unique names and the definition's blobs; ``engine`` the same layers with every in-place
+    top renamed to a blob of its own (bottoms renamed to match)."""
+    records = []
+    for raw, eng in zip(definition.layer, engine.layer):
+        if raw.type == "Convolution" and len(raw.bottom) == len(raw.top):
+            for j, top in enumerate(raw.top):
+                records.append({"name": top, "caffe_name": eng.name, "type": raw.type,
+                                "tops": [eng.top[j]], "bottoms": [raw.bottom[j]],
+                                "raw_tops": [top]})
+            continue
+        tops = list(eng.top)
+        if not tops and raw.type == "Silence":
+            tops = list(eng.bottom[:1])          # a blank layer: its input is its output
+        records.append({"name": raw.name, "caffe_name": eng.name,
+                        "type": OPENCV_TYPES.get(raw.type, raw.type), "tops": tops, "bottoms": list(raw.bottom), "raw_tops": list(raw.top)})
+    return records
+
+
+def renamed_repeats(weights):
+    """The caffemodel's layers with blobs, a repeated name numbered as OpenCV matches them:
+    the k-th layer of a name in the definition takes the k-th such layer of the file."""
+    if weights is None:
+        return None
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(weights)
+    counts = collections.Counter()
+    for lp in out.layer:
+        if len(lp.blobs):
+            n = counts[lp.name]
+            counts[lp.name] += 1
+            if n:
+                lp.name = f"{lp.name}_{n}"
+    return out
+
+
+def in_place_free(param):
+    """``param`` with every in-place top renamed to a blob of its own, and the renamed
+    consumers; returns (new NetParameter, {layer index: [top blob names]})."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(param)
+    current, taken, tops = {}, set(), {}
+    for lp in out.layer:
+        taken.update(lp.top)
+    for i, lp in enumerate(out.layer):
+        for j, b in enumerate(lp.bottom):
+            lp.bottom[j] = current.get(b, b)
+        names = []
+        for j, t in enumerate(lp.top):
+            name = t
+            if t in current or (j < len(param.layer[i].bottom) and param.layer[i].bottom[j] == t):
+                k, name = 0, f"{t}#{lp.name}"
+                while name in taken:
+                    k += 1
+                    name = f"{t}#{lp.name}#{k}"
+                taken.add(name)
+                lp.top[j] = name
+            current[t] = name
+            names.append(name)
+        tops[i] = names
+    return out, tops

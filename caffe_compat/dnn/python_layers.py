@@ -1,0 +1,121 @@
+"""OpenCV's Python layers: ``cv2.dnn_registerLayer(type, cls)`` makes every net read afterwards
+run layers of that type with ``cls`` (OpenCV 4's rule, checked against 4.14; HED programs
+replace Crop by a centre crop so). :func:`registerLayer` / :func:`unregisterLayer` are that
+registry; :func:`caffe_compat.dnn.install` routes ``cv2.dnn_registerLayer`` and
+``cv2.dnn_unregisterLayer`` to them as well as to OpenCV's own.
+
+The class is OpenCV's protocol:
+
+* ``cls(params, blobs)``, once per layer of the net: ``params`` is a dict of the layer's
+  ``*_param`` fields that the definition sets, flattened as OpenCV's Caffe importer does
+  (nested messages merged, the first of a repeated message, an enum as its value's name, a bool
+  as 0 / 1, a repeated field of several values as a tuple), keys in sorted order; ``blobs`` the layer's blobs
+  from the caffemodel (float32 arrays);
+* ``getMemoryShapes(inputs)``: ``inputs`` the input shapes (tuples); returns the output shapes;
+* ``forward(inputs)``: ``inputs`` float32 arrays; returns the outputs (arrays).
+
+Such a layer runs in the torch forward (no engine exports Python code).
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+import torch
+
+from ..layers.base import Layer
+from ..layers.registry import register_layer
+
+ENGINE_TYPE = "cv2.dnn.PythonLayer"   # the engine's type for a layer run by a registered class
+
+_REGISTERED = {}                       # layer type -> class
+_BUILDING = threading.local()          # the instances of the net being built, by layer name
+
+
+def registerLayer(type, cls):          # noqa: A002 - OpenCV's argument names
+    """Run layers of ``type`` with ``cls`` in nets read from now on (cv2.dnn_registerLayer)."""
+    _REGISTERED[str(type)] = cls
+
+
+def unregisterLayer(type):             # noqa: A002
+    """Forget the class of ``type`` (nothing happens for a type not registered, as OpenCV)."""
+    _REGISTERED.pop(str(type), None)
+
+
+def registered_class(type_name):
+    """The class registered for ``type_name``, or None."""
+    return _REGISTERED.get(type_name)
+
+
+def _repeated(field):
+    flag = getattr(field, "is_repeated", None)         # protobuf >= 5; older: the label
+    return bool(flag) if flag is not None else field.label == field.LABEL_REPEATED
+
+
+def _field_value(message, field):
+    values = getattr(message, field.name)
+    values = list(values) if _repeated(field) else [values]
+    if field.type == field.TYPE_ENUM:
+        values = [field.enum_type.values_by_number[v].name for v in values]
+    values = [int(v) if isinstance(v, bool) else v for v in values]
+    return values[0] if len(values) == 1 else tuple(values)   # as OpenCV's DictValue
+
+
+def _flatten(message, out, top_level):
+    for field, value in message.ListFields():
+        if top_level and not field.name.endswith("_param"):
+            continue
+        if field.type == field.TYPE_MESSAGE:
+            if _repeated(field):
+                if len(value):
+                    _flatten(value[0], out, False)
+            else:
+                _flatten(value, out, False)
+        else:
+            out[field.name] = _field_value(message, field)
+
+
+def opencv_layer_params(layer_param):
+    """The ``params`` dict OpenCV gives a Python layer for this LayerParameter."""
+    out = {}
+    _flatten(layer_param, out, True)
+    return dict(sorted(out.items()))
+
+
+@contextlib.contextmanager
+def instances(by_layer_name):
+    """While building an engine net: the Python layer instance of each layer name."""
+    _BUILDING.instances = by_layer_name
+    try:
+        yield
+    finally:
+        _BUILDING.instances = None
+
+
+@register_layer(ENGINE_TYPE)
+class OpenCVPythonLayer(Layer):
+    """A layer computed by an instance of a class registered with :func:`registerLayer`."""
+
+    def __init__(self, param, bottom_shapes, phase="TEST"):
+        super().__init__(param, bottom_shapes, phase)
+        table = getattr(_BUILDING, "instances", None) or {}
+        if param.name not in table:
+            self.fail(f"type {ENGINE_TYPE} is the engine's stand-in for a class registered "
+                      "with cv2.dnn_registerLayer; it is not a type of a definition")
+        self.impl = table[param.name]
+
+    def top_shapes(self, bottom_shapes):
+        shapes = self.impl.getMemoryShapes([tuple(int(d) for d in s) for s in bottom_shapes])
+        return [tuple(int(d) for d in s) for s in shapes]
+
+    def forward(self, *bottoms):
+        arrays = [np.ascontiguousarray(b.detach().to("cpu", torch.float32).numpy())
+                  for b in bottoms]
+        outs = self.impl.forward(arrays)
+        if isinstance(outs, np.ndarray):
+            outs = [outs]
+        device = bottoms[0].device if bottoms else torch.device("cpu")
+        tops = tuple(torch.from_numpy(np.ascontiguousarray(o, dtype=np.float32)).to(device)
+                     for o in outs)
+        return tops if len(tops) != 1 else tops[0]

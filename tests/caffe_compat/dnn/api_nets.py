@@ -1,0 +1,74 @@
+"""Small deploy nets for the cv2.dnn API rules (tests/caffe_compat/dnn/test_dnn_api.py), with
+random weights drawn by :func:`tests.caffe_compat.dnn.nets.caffemodel_bytes`:
+
+* :func:`naming`: a Convolution named apart from its top (``bw_conv1_1`` -> ``conv1_1``, as
+  in the colorization net), a Convolution with two bottom / top pairs, a ConvolutionDepthwise,
+  a Deconvolution, a Scale without bias, a Crop of a 1-channel map against the 3-channel
+  input (``axis: 2``) and a last ``Silence`` layer;
+* :func:`gray`: a 1-channel net (a 3-channel blob fed to it is an error naming the layer).
+"""
+from tests.caffe_compat.dnn.nets import caffemodel_bytes
+
+NAMING = '''name: "naming"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "bw_conv1_1" type: "Convolution" bottom: "data" top: "conv1_1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "relu" type: "ReLU" bottom: "conv1_1" top: "conv1_1" }
+layer { name: "pool" type: "Pooling" bottom: "conv1_1" top: "p" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "dw" type: "ConvolutionDepthwise" bottom: "p" top: "dwt" convolution_param { num_output: 4 group: 4 kernel_size: 3 pad: 1 } }
+layer { name: "sl" type: "Slice" bottom: "dwt" top: "pa" top: "pb" slice_param { axis: 1 } }
+layer { name: "twin" type: "Convolution" bottom: "pa" bottom: "pb" top: "ta" top: "tb" convolution_param { num_output: 2 kernel_size: 1 } }
+layer { name: "sum" type: "Eltwise" bottom: "ta" bottom: "tb" top: "s" }
+layer { name: "dc" type: "Deconvolution" bottom: "s" top: "dctop" convolution_param { num_output: 2 kernel_size: 2 stride: 2 } }
+layer { name: "sc" type: "Scale" bottom: "dctop" top: "sctop" scale_param { bias_term: false } }
+layer { name: "one" type: "Convolution" bottom: "sctop" top: "onec" convolution_param { num_output: 1 kernel_size: 1 } }
+layer { name: "cr" type: "Crop" bottom: "onec" bottom: "data" top: "crt" crop_param { axis: 2 offset: 0 } }
+layer { name: "sil" type: "Silence" bottom: "p" }
+'''
+NAMING_BLOBS = [("bw_conv1_1", [(4, 3, 3, 3), (4,)], 1.0), ("dw", [(4, 1, 3, 3), (4,)], 1.0),
+                ("twin", [(2, 2, 1, 1), (2,)], 1.0), ("dc", [(2, 2, 2, 2), (2,)], 1.0),
+                ("sc", [(2,)], 1.0), ("one", [(1, 2, 1, 1), (1,)], 1.0)]
+
+GRAY = '''name: "gray"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 2 kernel_size: 3 } }
+'''
+GRAY_BLOBS = [("conv1", [(2, 1, 3, 3), (2,)], 1.0)]
+
+# layers whose parameters a registered Python layer receives (repeated, bool, enum, float)
+PARAMS = '''name: "params"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "data2" type: "Input" top: "d2" input_param { shape { dim: 1 dim: 3 dim: 6 dim: 6 } } }
+layer { name: "cr" type: "Crop" bottom: "data" bottom: "d2" top: "crt" crop_param { axis: 2 offset: 1 offset: 2 } }
+layer { name: "pp" type: "Pooling" bottom: "crt" top: "pp" pooling_param { pool: AVE kernel_size: 2 global_pooling: true } param { lr_mult: 0.5 } }
+layer { name: "pw" type: "Power" bottom: "pp" top: "pw" power_param { scale: 0.1 shift: -2 } propagate_down: false }
+'''
+PARAMS_TYPES = ("Crop", "Pooling", "Power")
+
+
+def naming():
+    """(prototxt text, caffemodel bytes) of the naming net."""
+    return NAMING, caffemodel_bytes(NAMING, NAMING_BLOBS, seed=11)
+
+
+def gray():
+    return GRAY, caffemodel_bytes(GRAY, GRAY_BLOBS, seed=12)
+
+
+class CentreCrop:
+    """The Crop replacement of OpenCV's HED sample, as a cv2.dnn_registerLayer class: bottom 0
+    cut to bottom 1's height and width around its centre. Records what OpenCV passes it."""
+
+    calls = []
+
+    def __init__(self, params, blobs):
+        CentreCrop.calls.append(("init", dict(params), [tuple(b.shape) for b in blobs]))
+
+    def getMemoryShapes(self, inputs):
+        CentreCrop.calls.append(("shapes", [tuple(s) for s in inputs]))
+        (n, c, h, w), (th, tw) = inputs[0], tuple(inputs[1][2:])
+        self.y, self.x, self.h, self.w = (h - th) // 2, (w - tw) // 2, th, tw
+        return [[n, c, th, tw]]
+
+    def forward(self, inputs):
+        CentreCrop.calls.append(("forward", [(str(a.dtype), tuple(a.shape)) for a in inputs]))
+        return [inputs[0][:, :, self.y:self.y + self.h, self.x:self.x + self.w] * 2.0]

@@ -1,0 +1,205 @@
+"""The cv2.dnn Net and Layer rules that public programs lean on, against OpenCV 4.14's answers
+(fixtures/make_opencv4_api_fixtures.py wrote them): OpenCV 4's constants after ``install()``,
+``Layer.outputNameToIndex``, ``forward()`` of a net ending in Silence, ``Layer.blobs = [...]``,
+a Crop whose uncropped axes differ, ``cv2.dnn_registerLayer``, the importer's names (a
+Convolution is named after its top), ``readNet``'s file rules, and the error for a blob of the
+wrong channel count. Run through ``cv2.dnn`` after ``install()`` (OpenCV 5; on OpenCV 4
+``replace=True`` stands in for the missing importer)."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from caffe_compat import NetError
+from caffe_compat import dnn
+from tests.caffe_compat.dnn import api_nets, nets
+from tests.caffe_compat.dnn.fixtures import make_opencv4_api_fixtures as fx
+
+cv2 = pytest.importorskip("cv2")
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+META = json.load(open(os.path.join(HERE, "opencv4_api.json")))
+REF = dict(np.load(os.path.join(HERE, "opencv4_api.npz")))
+# float32 on both sides with different summation orders (OpenCV's kernels vs torch's): the
+# acceptance bound of the dnn tests, 1e-4 of an output's largest magnitude
+TOL = 1e-4
+
+
+def scaled_error(ours, theirs):
+    theirs = np.asarray(theirs, np.float64)
+    assert np.shape(ours) == theirs.shape, (np.shape(ours), theirs.shape)
+    return float(np.abs(np.asarray(ours, np.float64) - theirs).max()
+                 / max(np.abs(theirs).max(), 1e-30))
+
+
+@pytest.fixture
+def installed():
+    dnn.install(replace=True)
+    yield cv2
+    dnn.uninstall()
+
+
+@pytest.fixture(scope="module")
+def naming_files():
+    text, model = api_nets.naming()
+    assert nets.digest(text, model) == META["digest"]             # what OpenCV 4 read
+    return text, model
+
+
+def read(cv, files):
+    text, model = files
+    return cv.dnn.readNetFromCaffe(np.frombuffer(text.encode(), np.uint8),
+                                   np.frombuffer(model, np.uint8))
+
+
+def test_install_puts_back_opencv4_constants(installed):
+    """Point 1: samples that list backends at import (DNN_BACKEND_HALIDE, DNN_LAYOUT_*)."""
+    for name, value in META["constants"].items():
+        assert getattr(installed.dnn, name) == value, name
+        assert getattr(dnn, name) == value, name
+
+
+def test_uninstall_removes_what_install_added():
+    before = set(dir(cv2.dnn))
+    dnn.install(replace=True)
+    dnn.uninstall()
+    assert set(dir(cv2.dnn)) == before
+
+
+def test_layer_names_ids_types_follow_opencv4(installed, naming_files):
+    """Point 7: a Convolution is named after its top, one layer per bottom / top pair;
+    ConvolutionDepthwise reports type Convolution; the Silence layer is a layer."""
+    m = META["naming"]
+    net = read(installed, naming_files)
+    assert list(net.getLayerNames()) == m["names"]
+    assert {n: net.getLayerId(n) for n in m["ids"]} == m["ids"]
+    assert {n: net.getLayer(n).type for n in m["names"]} == m["types"]
+    assert net.getUnconnectedOutLayers().tolist() == m["unconnected"]
+    assert list(net.getUnconnectedOutLayersNames()) == m["unconnected_names"]
+    assert {n: [list(b.shape) for b in net.getLayer(n).blobs] for n in m["names"]} == \
+        m["blob_shapes"]
+    x = fx.naming_input()
+    for name in m["names"]:
+        net.setInput(x)
+        assert scaled_error(net.forward(name), REF[f"naming/out/{name}"]) <= TOL, name
+
+
+def test_forward_of_a_net_ending_in_silence(installed, naming_files):
+    """Point 3: OpenCV 4's Silence passes its input on; forward() returns it."""
+    net = read(installed, naming_files)
+    net.setInput(fx.naming_input())
+    assert scaled_error(net.forward(), REF["naming/forward"]) <= TOL
+    got = net.forwardAndRetrieve(["sil"])
+    assert len(got[0]) == 1 and scaled_error(got[0][0], REF["naming/forward"]) <= TOL
+
+
+def test_crop_checks_only_the_cropped_axes(installed, naming_files):
+    """Point 5: a 1-channel map cropped against the 3-channel input (axis 2) runs."""
+    net = read(installed, naming_files)
+    net.setInput(fx.naming_input())
+    assert scaled_error(net.forward("cr"), REF["naming/out/cr"]) <= TOL
+
+
+def test_output_name_to_index(installed, naming_files):
+    """Point 2: the input layer answers an input's index (-1 for other names); the other
+    layers answer 0, as OpenCV 4's base Layer."""
+    net = read(installed, naming_files)
+    for layer_id, want in META["naming"]["output_index"].items():
+        layer = net.getLayer(int(layer_id))
+        assert [layer.outputNameToIndex(s) for s in fx.PROBE_NAMES] == want, layer_id
+    assert net.getLayer(1).preferableTarget == installed.dnn.DNN_TARGET_CPU
+
+
+def test_assigning_layer_blobs_sets_the_weights(installed, naming_files):
+    """Point 4: ``net.getLayer(id).blobs = [...]`` (colorization's cluster centres); a
+    Convolution given its weights alone runs without its bias."""
+    net = read(installed, naming_files)
+    net.getLayer("sc").blobs = [fx.SCALE_BLOB]
+    w = np.asarray(net.getLayer("conv1_1").blobs[0]) * -1.0
+    net.getLayer(net.getLayerId("conv1_1")).blobs = [w]
+    assert {n: [list(b.shape) for b in net.getLayer(n).blobs][:1]
+            for n in ("sc", "conv1_1")} == META["set_blob_shapes"]
+    np.testing.assert_array_equal(net.getLayer("sc").blobs[0], fx.SCALE_BLOB)
+    x = fx.naming_input()
+    for name in ("sc", "conv1_1"):
+        net.setInput(x)
+        assert scaled_error(net.forward(name), REF[f"set/{name}"]) <= TOL, name
+    with pytest.raises(NetError, match=r"layer 'sc' \(Scale\) holds 1 blob\(s\); 2 given"):
+        net.getLayer("sc").blobs = [fx.SCALE_BLOB, fx.SCALE_BLOB]
+    with pytest.raises(NetError, match=r"'conv1_1' blob 0 has 108 values, got 4"):
+        net.getLayer("conv1_1").blobs = [np.zeros(4, np.float32)]
+
+
+def test_registered_python_layer_replaces_a_type(installed, naming_files):
+    """Point 6: cv2.dnn_registerLayer('Crop', cls) runs the net's Crop with cls (HED's
+    centre crop), called as OpenCV 4 calls it; after dnn_unregisterLayer, Caffe's Crop."""
+    api_nets.CentreCrop.calls.clear()
+    installed.dnn_registerLayer("Crop", api_nets.CentreCrop)
+    try:
+        net = read(installed, naming_files)
+        x = fx.naming_input()
+        net.setInput(x)
+        assert scaled_error(net.forward("cr"), REF["python/cr"]) <= TOL
+        net.setInput(np.concatenate([x, x], axis=3))
+        assert scaled_error(net.forward("cr"), REF["python/cr_wide"]) <= TOL
+    finally:
+        installed.dnn_unregisterLayer("Crop")
+    calls = json.loads(json.dumps([list(c) for c in api_nets.CentreCrop.calls]))
+    assert calls == META["python_calls"]
+    net = read(installed, naming_files)
+    net.setInput(fx.naming_input())
+    assert scaled_error(net.forward("cr"), REF["python/after_unregister"]) <= TOL
+
+
+def test_python_layer_params_as_opencv4_gives_them():
+    """The ``params`` dict of a registered class: the *_param fields set, flattened; a repeated
+    field of several values a tuple, a bool 0 / 1, an enum its name, floats as float32 gives
+    them (the values OpenCV 4.14 passed)."""
+    from caffe_compat.io import prototxt as prototxt_io
+    param = prototxt_io.parse_net(api_nets.PARAMS, filename="<params>")
+    got = [dnn.python_layers.opencv_layer_params(lp) for lp in param.layer
+           if lp.type in api_nets.PARAMS_TYPES]
+    # OpenCV makes the instances from the output back; the order is not part of the rule
+    assert sorted(json.dumps(g) for g in got) == sorted(json.dumps(g) for g in
+                                                        META["python_params"])
+
+
+def test_readnet_takes_either_order_and_any_text_extension(installed, naming_files,
+                                                           tmp_path):
+    """Point 8: readNet("x.caffemodel", "deploy.prototxt.txt") (the face detector's file
+    names), the other order, and framework "caffe" with a .txt definition."""
+    text, model = naming_files
+    proto, weights = tmp_path / "deploy.prototxt.txt", tmp_path / "x.caffemodel"
+    other = tmp_path / "definition.txt"
+    proto.write_text(text)
+    other.write_text(text)
+    weights.write_bytes(model)
+    calls = {"model_first": (str(weights), str(proto)), "config_first": (str(proto),
+                                                                         str(weights)),
+             "framework": (str(weights), str(other), "caffe")}
+    for key, args in calls.items():
+        net = installed.dnn.readNet(*args)
+        assert list(net.getLayerNames()) == META["readnet"][key], key
+        net.setInput(fx.naming_input())
+        assert scaled_error(net.forward(), REF[f"readnet/{key}"]) <= TOL, key
+        assert dnn.is_caffe_model(*args)
+
+
+def test_wrong_channel_count_names_the_layer(installed):
+    """Point 10: a 3-channel blob into a 1-channel net is a NetError naming the layer, its
+    line, the shapes and the fix (OpenCV 4: an assertion in convolution_layer.cpp), not a
+    state_dict error, with or without weights."""
+    text, model = api_nets.gray()
+    for files in ((text, model), (text, b"")):
+        net = installed.dnn.readNetFromCaffe(np.frombuffer(files[0].encode(), np.uint8),
+                                             np.frombuffer(files[1], np.uint8))
+        net.setInput(np.ones((1, 3, 8, 8), np.float32))
+        with pytest.raises(NetError) as info:
+            net.forward()
+        message = str(info.value)
+        assert "state_dict" not in message
+        assert "<bufferProto>:3:1: layer 'conv1' (Convolution)" in message
+        assert "(1, 3, 8, 8)" in message and "1 channel(s)" in message and \
+            "cv2.cvtColor" in message
+    assert META["gray_error"].endswith("in function 'getMemoryShapes'")
