@@ -28,10 +28,16 @@ FIXTURES = os.path.join(HERE, "fixtures")
 ROOT = os.path.abspath(os.path.join(HERE, *[os.pardir] * 4))
 
 
-def run_program(name, folder, out, ours, env=None):
-    cmd = [sys.executable, "-m", "tests.caffe_compat.dnn.public_programs.runner", name,
-           folder, out] + (["--ours"] if ours else [])
+def run_programs(jobs, ours, env=None):
+    """Run ``runner.py`` on ``jobs`` ([(name, folder, out)]) in one process (a forked child per
+    program); the CompletedProcess."""
+    cmd = [sys.executable, "-m", "tests.caffe_compat.dnn.public_programs.runner"]
+    cmd += [x for job in jobs for x in job] + (["--ours"] if ours else [])
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def run_program(name, folder, out, ours, env=None):
+    return run_programs([(name, folder, out)], ours, env)
 
 
 def margins(name, result):

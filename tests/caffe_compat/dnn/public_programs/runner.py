@@ -1,11 +1,14 @@
 """Run one public cv2.dnn program unchanged and keep what it computed.
 
-    python -m tests.caffe_compat.dnn.public_programs.runner NAME FOLDER OUT.npz [--ours]
+    python -m tests.caffe_compat.dnn.public_programs.runner NAME FOLDER OUT.npz [...] [--ours]
 
 FOLDER holds the inputs ``programs.prepare`` wrote. ``--ours`` first calls
 ``caffe_compat.dnn.install()`` (with ``replace=True`` where the installed OpenCV still has its own
 Caffe importer, OpenCV 4, so that ours is the one measured); without it the program runs on the
-installed OpenCV's own importer.
+installed OpenCV's own importer. Several programs (NAME FOLDER OUT each) run one after the
+other, each in a child forked from this process after ``cv2`` and (with ``--ours``)
+``caffe_compat.dnn`` were imported: the import of torch is paid once, and each program still
+gets a process of its own (its installs, registered layers and globals go with it).
 
 The program runs with ``runpy`` under its own file name and ``sys.argv``, after these stand-ins
 for what a test machine lacks (a display and a camera), put on the ``cv2`` module:
@@ -32,6 +35,7 @@ import os
 import re
 import runpy
 import sys
+import traceback
 
 import numpy as np
 
@@ -127,19 +131,59 @@ def run(program, folder, ours):
     return result
 
 
-def main(argv=None):
-    from .programs import PROGRAMS
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("name", choices=sorted(PROGRAMS))
-    parser.add_argument("folder")
-    parser.add_argument("out")
-    parser.add_argument("--ours", action="store_true")
-    args = parser.parse_args(argv)
-    result = run(PROGRAMS[args.name], args.folder, args.ours)
+def _write(result, out):
     from caffe_compat.io.atomic import write_bytes_atomic
     buf = io.BytesIO()
     np.savez(buf, **result)
-    write_bytes_atomic(args.out, buf.getvalue())
+    write_bytes_atomic(out, buf.getvalue())
+
+
+def _run_forked(program, folder, out, ours):
+    """Run one program in a child of this process (which imported cv2, numpy and, for
+    ``--ours``, caffe_compat.dnn once, before any of them computed anything); the child
+    installs, runs and writes as a process of its own would. Returns its exit status."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            _write(run(program, folder, ours), out)
+            status = 0
+        except BaseException:
+            sys.stderr.write(f"[{program.name}] ")
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+    return os.waitpid(pid, 0)[1]
+
+
+def main(argv=None):
+    from .programs import PROGRAMS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("jobs", nargs="+", metavar="NAME FOLDER OUT",
+                        help="one program, or several (each in a forked child)")
+    parser.add_argument("--ours", action="store_true")
+    args = parser.parse_args(argv)
+    if len(args.jobs) % 3:
+        parser.error("give NAME FOLDER OUT for each program")
+    jobs = [args.jobs[i:i + 3] for i in range(0, len(args.jobs), 3)]
+    for name, _, _ in jobs:
+        if name not in PROGRAMS:
+            parser.error(f"unknown program {name!r}; the programs are {sorted(PROGRAMS)}")
+    if len(jobs) == 1:
+        name, folder, out = jobs[0]
+        _write(run(PROGRAMS[name], folder, args.ours), out)
+        return
+    import cv2  # noqa: F401  (imported once, for every child)
+    if args.ours:
+        import caffe_compat.dnn  # noqa: F401
+    failed = [name for name, folder, out in jobs
+              if _run_forked(PROGRAMS[name], folder, out, args.ours) != 0]
+    if failed:
+        sys.exit(f"failed: {' '.join(failed)}")
 
 
 if __name__ == "__main__":
