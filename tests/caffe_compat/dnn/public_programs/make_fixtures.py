@@ -1,6 +1,9 @@
 """Write the OpenCV 4 reference results of the public cv2.dnn programs.
 
     python -m tests.caffe_compat.dnn.public_programs.make_fixtures [NAME ...]
+    python -m tests.caffe_compat.dnn.public_programs.make_fixtures --measure [NAME ...]
+
+(``--measure``: how far ours lands from the fixtures, under the installed OpenCV.)
 
 Needs OpenCV 4.x (its own Caffe importer) and scikit-image. Each program runs in its own
 process on OpenCV's importer (``runner.py`` without ``--ours``); ``fixtures/NAME.npz`` keeps
@@ -60,7 +63,36 @@ def margins(name, result):
     return {}
 
 
+def measure(names=None):
+    """Print, per program and value, how far ours (after install(), under the installed
+    OpenCV) lands from the OpenCV 4 fixture: the largest difference over the value's largest
+    magnitude (for detections, after pairing rows of equal score)."""
+    names = names or sorted(n for n in PROGRAMS if not PROGRAMS[n].slow)
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = []
+        for name in names:
+            folder = os.path.join(tmp, name)
+            prepare(PROGRAMS[name], folder)
+            jobs.append((name, folder, os.path.join(folder, "ours.npz")))
+        proc = run_programs(jobs, ours=True)
+        if proc.returncode:
+            sys.exit(proc.stderr)
+        for name, _, out in jobs:
+            got = dict(np.load(out))
+            want = dict(np.load(os.path.join(FIXTURES, f"{name}.npz")))
+            for key in sorted(k for k in want if k.startswith("var/")):
+                a, b = np.asarray(got[key], np.float64), np.asarray(want[key], np.float64)
+                if key == "var/detections":
+                    a, b = a[0, 0], b[0, 0]
+                    a = a[np.abs(a[:, None, :] - b[None, :, :]).max(axis=2).argmin(axis=0)]
+                err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+                print(f"{name:16s} {key[4:]:12s} scale {np.abs(b).max():9.4g}  "
+                      f"difference {err:.2g} of it")
+
+
 def main(names=None):
+    if names and names[0] == "--measure":
+        return measure(names[1:])
     import cv2
     if not hasattr(cv2.dnn, "readNetFromCaffe"):
         sys.exit(f"OpenCV {cv2.__version__} has no Caffe importer: the fixtures are OpenCV 4's "
