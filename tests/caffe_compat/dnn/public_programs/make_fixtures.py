@@ -54,7 +54,7 @@ def margins(name, result):
         p = np.sort(result["var/out"].ravel())[::-1]
         return {"class_probability_gap": float(p[0] - p[1])}
     if "var/points" in result:
-        heat = result["var/out"][0]
+        heat = result["var/" + program.arrays[0]][0][:len(result["var/points"])]
         gaps = []
         for m in heat:
             v = np.sort(m.ravel())[::-1]

@@ -38,6 +38,7 @@ class Program:
     detections: tuple = ()            # (variable, threshold): SSD output, which rows pass
     files: tuple = ("net.prototxt", "net.caffemodel")   # where the net's files go
     cwd: bool = False                 # run in the working folder (relative paths in the code)
+    photo: str = "photo.png"          # the photograph's file name in the working folder
     slow: bool = False
     seed: int = 49
 
@@ -108,6 +109,12 @@ PROGRAMS = {p.name: p for p in (
         files=("face_detector/deploy.prototxt",
                "face_detector/res10_300x300_ssd_iter_140000.caffemodel")),
     Program(
+        "learnopencv_openpose", "learnopencv/OpenPoseImage.py", (),
+        "written_nets.openpose_body", "conv1_1", 4.0, net_args=("MPI", 4, 0.25, True),
+        arrays=("output",), exact=("points",), cwd=True, photo="single.jpeg",
+        files=("pose/mpi/pose_deploy_linevec_faster_4_stages.prototxt",
+               "pose/mpi/pose_iter_160000.caffemodel")),
+    Program(
         "openpose_mpi_full", "opencv/openpose.py",
         ("--input", "{dir}/photo.png", "--proto", "{dir}/net.prototxt",
          "--model", "{dir}/net.caffemodel", "--dataset", "MPI",
@@ -131,7 +138,11 @@ def prepare(program, folder):
     text = program.prototxt()
     with open(proto, "w", encoding="utf-8") as fh:
         fh.write(text)
-    cv2.imwrite(os.path.join(folder, "photo.png"), photo_bgr())
+    for name in {"photo.png", program.photo}:
+        # PNG whatever the name (imread reads by content): the same pixels under any OpenCV,
+        # where two libjpeg builds may decode a JPEG differently
+        cv2.imwrite(os.path.join(folder, name + ".png"), photo_bgr())
+        os.replace(os.path.join(folder, name + ".png"), os.path.join(folder, name))
     np.save(os.path.join(folder, "pts_in_hull.npy"), pts_in_hull_stand_in())
     if program.net.startswith("nets."):
         # the dnn tests' own weight draw for this net (gains measured for its SSD heads)

@@ -13,7 +13,8 @@ by layer with their names, types, order and parameters (facts of the published f
   (16 and 28, 6 stages; the ``faster_4_stages`` file stops at 4), input ``image`` declared
   1 x 3 x 1 x 1 and sized at run time, L1/L2 branches interleaved as in the files, ending
   with ``Mconv7_stageN_L2``: the layout OpenCV's ``openpose.py`` of 2018 reads (its
-  ``forward()`` is the heat maps; later files append a Concat).
+  ``forward()`` is the heat maps); ``concat=True`` appends the later files' last layer,
+  ``concat_stageN+1`` (top ``net_output``: heat maps, then part affinities).
 
 ``width`` scales every channel count but the outputs' (for the default test suite's smaller
 weights); ``stages`` shortens OpenPose. The default arguments give the published nets.
@@ -75,7 +76,7 @@ def colorization_v2(width=1.0):
 DATASETS = {"COCO": (19, 38), "MPI": (16, 28)}     # heat maps (L2), part affinities (L1)
 
 
-def openpose_body(dataset="COCO", stages=6, width=1.0):
+def openpose_body(dataset="COCO", stages=6, width=1.0, concat=False):
     heat, paf = DATASETS[dataset]
     w = lambda n: max(2, int(round(n * width)))            # noqa: E731
     t = _Text("OpenPose - " + dataset,
@@ -114,4 +115,7 @@ def openpose_body(dataset="COCO", stages=6, width=1.0):
                        relu=f"Mrelu{i}_stage{stage}_{br}")
         for br, n in (("L1", paf), ("L2", heat)):
             last[br] = t.conv(f"Mconv7_stage{stage}_{br}", f"Mconv6_stage{stage}_{br}", n, 1)
+    if concat:      # the files since 2018: heat maps then part affinities in one output
+        t.layer(f"concat_stage{stages + 1}", "Concat", [last["L2"], last["L1"]], ["net_output"],
+                "concat_param { axis: 1 } ")
     return t.text()
