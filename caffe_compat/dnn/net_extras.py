@@ -8,6 +8,7 @@
 * ``forwardAsync(name)``: with ``DNN_BACKEND_INFERENCE_ENGINE`` (OpenVINO here, as in OpenCV 4)
   an object whose ``get()`` gives ``forward(name)`` (OpenCV's ``AsyncArray``: ``get``,
   ``wait_for``, ``valid``); with any other backend the error OpenCV 4 raises;
+* ``getFLOPS(shapes)``: OpenCV 4's count, layer type by layer type (:mod:`.flops`);
 * ``getLayersShapes(shapes)``: for one input shape or a list of them, ``(ids, input shapes,
   output shapes)``: the ids 0..N as int32, per layer a tuple of int32 shape arrays (layer 0,
   the input layer, has the net inputs as both).
@@ -95,3 +96,17 @@ class NetExtrasMixin:
             ins.append(arrays(layer["engine_bottoms"]))
             outs.append(arrays(layer["tops"]))
         return np.arange(len(self._layers) + 1, dtype=np.int32), tuple(ins), tuple(outs)
+
+    def getFLOPS(self, netInputShapes):
+        """OpenCV 4's operation count of the net for these input shapes (:mod:`.flops`)."""
+        from .flops import layer_flops
+        _, ins, outs = self.getLayersShapes(netInputShapes)
+        net = self._engine(tuple(_shape_list(netInputShapes)))
+        params = {lp.name: lp for lp in self._param.layer}
+        count = 0
+        for k, layer in enumerate(self._layers, start=1):
+            weights = [tuple(p.shape) for p in net.layer(layer["caffe_name"]).blobs]
+            count += layer_flops(layer["type"], params[layer["caffe_name"]],
+                                 [tuple(int(d) for d in a) for a in ins[k]],
+                                 [tuple(int(d) for d in a) for a in outs[k]], weights)
+        return count

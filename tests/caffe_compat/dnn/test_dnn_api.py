@@ -249,3 +249,21 @@ def test_forward_async_and_winograd(installed, naming_files):
         result = net.forwardAsync()
         assert result.valid() and result.wait_for(0)
         assert scaled_error(result.get(), REF["naming/forward"]) <= TOL
+
+
+@pytest.mark.parametrize("case", sorted(api_nets.FLOPS_CASES))
+def test_get_flops_of_each_counted_type(case):
+    text, model = api_nets.flops_net(case)
+    net = dnn.readNetFromCaffe(text.encode(), model)
+    assert net.getFLOPS(api_nets.FLOPS_INPUT) == META["flops"][case]      # an integer count
+
+
+def test_get_flops_of_whole_nets(naming_files):
+    net = dnn.readNetFromCaffe(naming_files[0].encode(), naming_files[1])
+    assert net.getFLOPS((1, 3, 8, 8)) == META["flops"]["naming"]
+    assert net.getFLOPS([(1, 3, 8, 8)]) == META["flops"]["naming"]
+    for key, (text, blobs), seed, shape in (
+            ("googlenet", nets.googlenet(), 2, (1, 3, 224, 224)),
+            ("res10_ssd", nets.res10_ssd(), 3, (1, 3, 300, 300))):
+        net = dnn.readNetFromCaffe(text.encode(), nets.caffemodel_bytes(text, blobs, seed=seed))
+        assert net.getFLOPS(shape) == META["flops"][key], key
