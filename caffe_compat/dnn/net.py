@@ -67,7 +67,7 @@ _FALLBACK_TARGETS = {DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_CPU_F
 # cv2.dnn.Net methods that caffe_compat.dnn does not provide (each raises UnsupportedError)
 UNSUPPORTED_METHODS = (
     "addLayer", "addLayerToPrev", "connect", "dump", "dumpToFile", "dumpToPbtxt",
-    "getLayerShapes", "getMemoryConsumption", "getLayerInputs",
+    "getLayerShapes", "getLayerInputs",
     "setHalideScheduler", "setParam_", "readFromModelOptimizer", "quantize",
     "getInputDetails", "getOutputDetails", "registerOutput", "setPreferableBackend_",
     "enableKVCache", "disableKVCache", "resetKVCache", "finalizeNet", "getModelFormat",

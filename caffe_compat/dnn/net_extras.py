@@ -9,6 +9,9 @@
   an object whose ``get()`` gives ``forward(name)`` (OpenCV's ``AsyncArray``: ``get``,
   ``wait_for``, ``valid``); with any other backend the error OpenCV 4 raises;
 * ``getFLOPS(shapes)``: OpenCV 4's count, layer type by layer type (:mod:`.flops`);
+* ``getMemoryConsumption(shapes)``: ``(weights, blobs)`` in bytes: the parameter blobs of
+  every layer (a split Convolution's once per layer) and the outputs of every layer, the
+  input layer's included, 4 bytes a value (OpenCV 4.14's sums);
 * ``getLayersShapes(shapes)``: for one input shape or a list of them, ``(ids, input shapes,
   output shapes)``: the ids 0..N as int32, per layer a tuple of int32 shape arrays (layer 0,
   the input layer, has the net inputs as both).
@@ -96,6 +99,15 @@ class NetExtrasMixin:
             ins.append(arrays(layer["engine_bottoms"]))
             outs.append(arrays(layer["tops"]))
         return np.arange(len(self._layers) + 1, dtype=np.int32), tuple(ins), tuple(outs)
+
+    def getMemoryConsumption(self, netInputShape):
+        """(bytes of the layers' parameter blobs, bytes of every layer's outputs, the input
+        layer's included) as OpenCV 4 counts them for float32 nets."""
+        _, _, outs = self.getLayersShapes(netInputShape)
+        weights = sum(int(b.size) for k in range(1, len(self._layers) + 1)
+                      for b in self._layer_blobs(k))
+        blobs = sum(int(np.prod(a)) for group in outs for a in group)
+        return 4 * weights, 4 * blobs
 
     def getFLOPS(self, netInputShapes):
         """OpenCV 4's operation count of the net for these input shapes (:mod:`.flops`)."""

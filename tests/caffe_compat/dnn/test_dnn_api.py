@@ -258,12 +258,15 @@ def test_get_flops_of_each_counted_type(case):
     assert net.getFLOPS(api_nets.FLOPS_INPUT) == META["flops"][case]      # an integer count
 
 
-def test_get_flops_of_whole_nets(naming_files):
+def test_get_flops_and_memory_of_whole_nets(naming_files):
+    """getFLOPS and getMemoryConsumption ((weight bytes, output bytes)) as OpenCV 4.14."""
     net = dnn.readNetFromCaffe(naming_files[0].encode(), naming_files[1])
     assert net.getFLOPS((1, 3, 8, 8)) == META["flops"]["naming"]
+    assert list(net.getMemoryConsumption((1, 3, 8, 8))) == META["memory"]["naming"]
     assert net.getFLOPS([(1, 3, 8, 8)]) == META["flops"]["naming"]
     for key, (text, blobs), seed, shape in (
             ("googlenet", nets.googlenet(), 2, (1, 3, 224, 224)),
             ("res10_ssd", nets.res10_ssd(), 3, (1, 3, 300, 300))):
         net = dnn.readNetFromCaffe(text.encode(), nets.caffemodel_bytes(text, blobs, seed=seed))
         assert net.getFLOPS(shape) == META["flops"][key], key
+        assert list(net.getMemoryConsumption(shape)) == META["memory"][key], key
