@@ -56,7 +56,7 @@ class Layer:
         """The input layer: the index of net input ``outputName`` (-1 if it is not one); any
         other layer: 0 (OpenCV 4's ``Layer::outputNameToIndex``)."""
         if self._id == 0:
-            inputs = self._net._inputs
+            inputs = self._net.input_names()
             return inputs.index(outputName) if outputName in inputs else -1
         return 0
 

@@ -46,6 +46,7 @@ from ..proto import caffe_pb2
 from . import python_layers
 from .importer import in_place_free, opencv_layers, renamed_repeats, unique_names
 from .layer import Layer, opencv_blob_shape
+from .net_extras import NetExtrasMixin
 
 from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,  # noqa: F401
                         DNN_BACKEND_CANN, DNN_BACKEND_CUDA, DNN_BACKEND_DEFAULT,
@@ -66,12 +67,12 @@ _FALLBACK_TARGETS = {DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_CPU_F
 # cv2.dnn.Net methods that caffe_compat.dnn does not provide (each raises UnsupportedError)
 UNSUPPORTED_METHODS = (
     "addLayer", "addLayerToPrev", "connect", "dump", "dumpToFile", "dumpToPbtxt",
-    "enableWinograd", "forwardAsync", "getFLOPS", "getLayerShapes", "getLayersShapes",
-    "getMemoryConsumption", "getLayerInputs", "setHalideScheduler", "setInputsNames",
-    "setParam_", "readFromModelOptimizer", "quantize", "getInputDetails", "getOutputDetails",
-    "registerOutput", "setPreferableBackend_", "enableKVCache", "disableKVCache",
-    "resetKVCache", "finalizeNet", "getModelFormat", "setTracingMode", "getTracingMode",
-    "setProfilingMode", "getProfilingMode", "printPerfProfile")
+    "getLayerShapes", "getLayerInputs",
+    "setHalideScheduler", "setParam_", "readFromModelOptimizer", "quantize",
+    "getInputDetails", "getOutputDetails", "registerOutput", "setPreferableBackend_",
+    "enableKVCache", "disableKVCache", "resetKVCache", "finalizeNet", "getModelFormat",
+    "setTracingMode", "getTracingMode", "setProfilingMode", "getProfilingMode",
+    "printPerfProfile")
 
 _KEEP_NETS = 2
 # layer types whose last blob is a bias OpenCV runs without when Layer.blobs omits it
@@ -90,7 +91,7 @@ def _tick_frequency():
         return 1e9
 
 
-class Net:
+class Net(NetExtrasMixin):
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
 
@@ -105,6 +106,7 @@ class Net:
         self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
         self._state = None
         self._python_layers = {}                 # engine layer name -> registered class's
+        self._input_aliases = {}                 # setInputsNames: given name -> own name
         self._set_shapes = {}                    # (engine layer, blob index) -> shape given
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
@@ -411,9 +413,10 @@ class Net:
         """Declare the shape of an input that the definition leaves open (OpenCV refuses to
         redefine a declared one, and so does this)."""
         self._check()
+        given, inputName = inputName, self._input_name(inputName)
         if inputName not in self._input_shapes:
-            raise NetError(f"{self._source}: no input named '{inputName}' (inputs: "
-                           f"{self._inputs})")
+            raise NetError(f"{self._source}: no input named '{given}' (inputs: "
+                           f"{self.input_names()})")
         if self._input_shapes[inputName] is not None:
             raise NetError(f"{self._source}: input '{inputName}' already has the shape "
                            f"{self._input_shapes[inputName]} (OpenCV: input shape redefinition "
@@ -426,11 +429,11 @@ class Net:
         self._check()
         if not self._inputs:
             raise NetError(f"{self._source}: the net has no input")
-        if name in ("", None):
-            name = self._inputs[0]
+        given = name
+        name = self._inputs[0] if name in ("", None) else self._input_name(name)
         if name not in self._inputs:
-            raise NetError(f"{self._source}: requested input blob \"{name}\" not found (inputs: "
-                           f"{self._inputs})")
+            raise NetError(f"{self._source}: requested input blob \"{given}\" not found "
+                           f"(inputs: {self.input_names()})")
         x = np.asarray(blob)
         if x.dtype != np.float32:
             x = x.astype(np.float32)

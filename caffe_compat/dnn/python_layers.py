@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..layers.base import Layer
-from ..layers.registry import register_layer
+from ..layers.registry import registered_while
 
 ENGINE_TYPE = "cv2.dnn.PythonLayer"   # the engine's type for a layer run by a registered class
 
@@ -83,17 +83,6 @@ def opencv_layer_params(layer_param):
     return dict(sorted(out.items()))
 
 
-@contextlib.contextmanager
-def instances(by_layer_name):
-    """While building an engine net: the Python layer instance of each layer name."""
-    _BUILDING.instances = by_layer_name
-    try:
-        yield
-    finally:
-        _BUILDING.instances = None
-
-
-@register_layer(ENGINE_TYPE)
 class OpenCVPythonLayer(Layer):
     """A layer computed by an instance of a class registered with :func:`registerLayer`."""
 
@@ -119,3 +108,18 @@ class OpenCVPythonLayer(Layer):
         tops = tuple(torch.from_numpy(np.ascontiguousarray(o, dtype=np.float32)).to(device)
                      for o in outs)
         return tops if len(tops) != 1 else tops[0]
+
+
+@contextlib.contextmanager
+def instances(by_layer_name):
+    """While building an engine net: the Python layer instance of each layer name, and the
+    engine type that runs them (registered for the build only)."""
+    if not by_layer_name:
+        yield
+        return
+    _BUILDING.instances = by_layer_name
+    try:
+        with registered_while(ENGINE_TYPE, OpenCVPythonLayer):
+            yield
+    finally:
+        _BUILDING.instances = None

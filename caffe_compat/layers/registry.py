@@ -3,6 +3,8 @@
 Every layer module registers its class with :func:`register_layer`; users register their own
 types the same way before building a net.
 """
+import contextlib
+
 from ..errors import NetError
 from ..diagnostics.suggest import did_you_mean
 
@@ -21,6 +23,21 @@ def register_layer(type_name, *, replace=False):
         return cls
 
     return wrap
+
+
+@contextlib.contextmanager
+def registered_while(type_name, cls):
+    """``cls`` registered for ``type_name`` inside the block only: a type no definition names,
+    such as the stand-in caffe_compat.dnn builds for a class given to cv2.dnn_registerLayer,
+    stays out of :func:`registered_types` (converters, suggestions, fuzzing)."""
+    if type_name in _REGISTRY:
+        raise ValueError(f"layer type '{type_name}' is already registered")
+    cls.type_name = type_name
+    _REGISTRY[type_name] = cls
+    try:
+        yield
+    finally:
+        _REGISTRY.pop(type_name, None)
 
 
 def layer_class(type_name, layer_name=""):

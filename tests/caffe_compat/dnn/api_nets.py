@@ -45,6 +45,55 @@ layer { name: "pw" type: "Power" bottom: "pp" top: "pw" power_param { scale: 0.1
 PARAMS_TYPES = ("Crop", "Pooling", "Power")
 
 
+def _layer(name, type_, params="", bottoms=("data",), tops=None):
+    return (f'layer {{ name: "{name}" type: "{type_}" ' + "".join(f'bottom: "{b}" ' for b in bottoms)
+            + "".join(f'top: "{t}" ' for t in (tops or [name])) + params + " }\n")
+
+
+# one-layer nets whose getFLOPS OpenCV 4 counts (input 2 x 8 x 5 x 5; the blobs each needs)
+FLOPS_INPUT = (2, 8, 5, 5)
+FLOPS_CASES = {
+    "conv_group": (_layer("c", "Convolution", "convolution_param { num_output: 4 kernel_size: 3 "
+                                              "pad: 1 group: 2 }"), [("c", [(4, 4, 3, 3), (4,)])]),
+    "deconv": (_layer("c", "Deconvolution", "convolution_param { num_output: 6 kernel_size: 3 "
+                                            "stride: 2 }"), [("c", [(8, 6, 3, 3), (6,)])]),
+    "ip": (_layer("c", "InnerProduct", "inner_product_param { num_output: 7 }"),
+           [("c", [(7, 200), (7,)])]),
+    "max_pool": (_layer("c", "Pooling", "pooling_param { pool: MAX kernel_size: 3 stride: 2 }"),
+                 []),
+    "ave_pool_hw": (_layer("c", "Pooling", "pooling_param { pool: AVE kernel_h: 2 kernel_w: 3 }"),
+                    []),
+    "global_pool": (_layer("c", "Pooling", "pooling_param { pool: AVE global_pooling: true }"), []),
+    "lrn": (_layer("c", "LRN", "lrn_param { local_size: 5 }"), []),
+    "lrn_within": (_layer("c", "LRN", "lrn_param { local_size: 3 norm_region: WITHIN_CHANNEL }"),
+                   []),
+    "mvn": (_layer("c", "MVN", "mvn_param { normalize_variance: false }"), []),
+    "eltwise3": (_layer("r", "ReLU", tops=["r"]) + _layer("c", "Eltwise", "", ("data", "r", "r")),
+                 []),
+    "prior_box": (_layer("c", "PriorBox", "prior_box_param { min_size: 2 max_size: 4 "
+                                          "aspect_ratio: 2 flip: true variance: 0.1 }",
+                         ("data", "data")), []),
+    "power": (_layer("c", "Power", "power_param { power: 2 }"), []),
+    "activations": ("".join(_layer(t.lower(), t, bottoms=("data",), tops=[t.lower()])
+                            for t in ("Sigmoid", "TanH", "AbsVal", "ELU", "BNLL", "Exp", "Log",
+                                      "ReLU6", "Swish", "Mish", "Softmax", "Dropout", "Flatten")),
+                    []),
+    "bn_scale": (_layer("bn", "BatchNorm") + _layer("sc", "Scale", "scale_param { bias_term: true }",
+                                                    ("bn",)), [("bn", [(8,), (8,), (1,)]),
+                                                               ("sc", [(8,), (8,)])]),
+}
+
+
+def flops_net(case):
+    """(prototxt text, caffemodel bytes; b"" for a net without blobs) of one FLOPS_CASES
+    entry."""
+    body, blobs = FLOPS_CASES[case]
+    text = ('name: "flops"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { '
+            + " ".join(f"dim: {d}" for d in FLOPS_INPUT) + " } } }\n" + body)
+    return text, (caffemodel_bytes(text, [(n, s, 1.0) for n, s in blobs], seed=13) if blobs
+                  else b"")
+
+
 def naming():
     """(prototxt text, caffemodel bytes) of the naming net."""
     return NAMING, caffemodel_bytes(NAMING, NAMING_BLOBS, seed=11)

@@ -7,6 +7,7 @@ wrong channel count. Run through ``cv2.dnn`` after ``install()`` (OpenCV 5; on O
 ``replace=True`` stands in for the missing importer)."""
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -203,3 +204,69 @@ def test_wrong_channel_count_names_the_layer(installed):
         assert "(1, 3, 8, 8)" in message and "1 channel(s)" in message and \
             "cv2.cvtColor" in message
     assert META["gray_error"].endswith("in function 'getMemoryShapes'")
+
+
+# --------------------------------------------------------------------------------------------
+# The rest of the Net API that programs call
+
+
+def test_get_layers_shapes(installed, naming_files):
+    want = META["layers_shapes"]
+    net = read(installed, naming_files)
+    for given in ((1, 3, 8, 8), [(1, 3, 8, 8)]):               # one shape or a list
+        ids, ins, outs = net.getLayersShapes(given)
+        assert ids.dtype == np.int32 and ids.tolist() == want["ids"]
+        assert all(a.dtype == np.int32 for group in ins + outs for a in group)
+        assert [[a.tolist() for a in g] for g in ins] == want["in"]
+        assert [[a.tolist() for a in g] for g in outs] == want["out"]
+
+
+def test_set_inputs_names(installed, naming_files):
+    net = read(installed, naming_files)
+    net.setInputsNames(["img"])
+    assert [net.getLayer(0).outputNameToIndex(n) for n in ("img", "data")] == \
+        META["renamed_index"]
+    x = fx.naming_input()
+    net.setInput(x, "img")
+    assert scaled_error(net.forward(), REF["renamed/forward"]) <= TOL
+    assert "Requested blob \"data\" not found" in META["renamed_old_name"]
+    with pytest.raises(NetError, match=r'requested input blob "data" not found'):
+        net.setInput(x, "data")
+
+
+def test_forward_async_and_winograd(installed, naming_files):
+    net = read(installed, naming_files)
+    net.enableWinograd(False)                                   # accepted: same numbers
+    net.setInput(fx.naming_input())
+    assert "Asynchronous forward is supported for Inference Engine backend only" in \
+        META["forward_async"]
+    with pytest.raises(NetError, match="Asynchronous forward is supported for Inference "
+                                       "Engine backend only"):
+        net.forwardAsync()
+    net.setPreferableBackend(installed.dnn.DNN_BACKEND_INFERENCE_ENGINE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")           # an engine that is not used says why
+        result = net.forwardAsync()
+        assert result.valid() and result.wait_for(0)
+        assert scaled_error(result.get(), REF["naming/forward"]) <= TOL
+
+
+@pytest.mark.parametrize("case", sorted(api_nets.FLOPS_CASES))
+def test_get_flops_of_each_counted_type(case):
+    text, model = api_nets.flops_net(case)
+    net = dnn.readNetFromCaffe(text.encode(), model)
+    assert net.getFLOPS(api_nets.FLOPS_INPUT) == META["flops"][case]      # an integer count
+
+
+def test_get_flops_and_memory_of_whole_nets(naming_files):
+    """getFLOPS and getMemoryConsumption ((weight bytes, output bytes)) as OpenCV 4.14."""
+    net = dnn.readNetFromCaffe(naming_files[0].encode(), naming_files[1])
+    assert net.getFLOPS((1, 3, 8, 8)) == META["flops"]["naming"]
+    assert list(net.getMemoryConsumption((1, 3, 8, 8))) == META["memory"]["naming"]
+    assert net.getFLOPS([(1, 3, 8, 8)]) == META["flops"]["naming"]
+    for key, (text, blobs), seed, shape in (
+            ("googlenet", nets.googlenet(), 2, (1, 3, 224, 224)),
+            ("res10_ssd", nets.res10_ssd(), 3, (1, 3, 300, 300))):
+        net = dnn.readNetFromCaffe(text.encode(), nets.caffemodel_bytes(text, blobs, seed=seed))
+        assert net.getFLOPS(shape) == META["flops"][key], key
+        assert list(net.getMemoryConsumption(shape)) == META["memory"][key], key

@@ -1,0 +1,112 @@
+"""``Net.getFLOPS``: OpenCV 4's operation counts per layer type (each layer's ``getFLOPS``),
+measured on one-layer nets with OpenCV 4.14 (tests/caffe_compat/dnn/test_dnn_api.py keeps
+them). ``total(s, a)`` is the product of shape ``s`` from axis ``a``; ``karea`` the kernel's
+area; ``inputs`` / ``outputs`` the layer's shapes:
+
+* Convolution: ``total(output) * (2 * karea * input channels + 1)`` (the channels of the
+  whole input, whatever the group); Deconvolution: ``2 * weights.shape[0] * karea *
+  total(input)``; InnerProduct: ``3 * weights.shape[1] * total(output)``;
+* Pooling: ``total(output) * karea`` for MAX, ``* (karea + 1)`` otherwise (a global pooling
+  counts a 1 x 1 kernel, as OpenCV before its first forward);
+* per element of the output: ReLU, PReLU, TanH, AbsVal, Log 1; ReLU6, ELU 2; Sigmoid, Exp,
+  Swish, Mish 3; BNLL 5; Power 2 (power 1) or 10; BatchNorm 3, Scale 2; Softmax 4;
+  Eltwise the number of inputs;
+* LRN across channels: ``N * (min(k, C) * 2 * S + 4 * C * S) + (size + 2 * (C - size)) * S``
+  with ``k = (size - 1) // 2``, ``S = total(input, 2)`` (the last term when ``k < C``); within
+  a channel ``total(input) * (2 * size**2 + 2)``;
+* MVN: ``6 * total(input) + 3 * total(input[:2 if normalize_variance else 1])``;
+* PriorBox: ``4 * priors per cell * (total(input 0, 2) + total(input 1, 2))``;
+* every other type (Concat, Crop, Slice, Flatten, Reshape, Permute, Normalize, Dropout, ...):
+  0, as OpenCV's base ``Layer::getFLOPS``.
+"""
+from __future__ import annotations
+
+import math
+
+
+def total(shape, start=0, end=None):
+    return math.prod(shape[start:end])
+
+
+def _karea(weights):
+    return math.prod(weights[0][2:])
+
+
+def _convolution(lp, inputs, outputs, weights):
+    return sum(total(o) * (2 * _karea(weights) * inputs[0][1] + 1) for o in outputs)
+
+
+def _deconvolution(lp, inputs, outputs, weights):
+    return sum(2 * weights[0][0] * _karea(weights) * total(i) for i in inputs)
+
+
+def _inner_product(lp, inputs, outputs, weights):
+    return sum(3 * weights[0][1] * total(o) for o in outputs)
+
+
+def _pooling(lp, inputs, outputs, weights):
+    pp = lp.pooling_param
+    if pp.global_pooling:
+        karea = 1
+    elif pp.HasField("kernel_h") or pp.HasField("kernel_w"):
+        karea = pp.kernel_h * pp.kernel_w
+    else:
+        karea = pp.kernel_size ** 2
+    per = karea if pp.pool == pp.MAX else karea + 1
+    return sum(total(o) * per for o in outputs)
+
+
+def _per_element(count):
+    def flops(lp, inputs, outputs, weights):
+        return sum(total(o) * count for o in outputs)
+    return flops
+
+
+def _power(lp, inputs, outputs, weights):
+    return _per_element(2 if lp.power_param.power == 1 else 10)(lp, inputs, outputs, weights)
+
+
+def _eltwise(lp, inputs, outputs, weights):
+    return sum(total(o) * len(inputs) for o in outputs)
+
+
+def _lrn(lp, inputs, outputs, weights):
+    p = lp.lrn_param
+    out = 0
+    for s in inputs:
+        if p.norm_region == p.ACROSS_CHANNELS:
+            channels, k, spatial = s[1], (p.local_size - 1) // 2, total(s, 2)
+            out += s[0] * (min(k, channels) * 2 * spatial + channels * 4 * spatial)
+            if k < channels:
+                out += (p.local_size + 2 * (channels - p.local_size)) * spatial
+        else:
+            out += total(s) * (2 * p.local_size ** 2 + 2)
+    return out
+
+
+def _mvn(lp, inputs, outputs, weights):
+    axes = 2 if lp.mvn_param.normalize_variance else 1
+    return sum(6 * total(s) + 3 * total(s, 0, axes) for s in inputs)
+
+
+def _prior_box(lp, inputs, outputs, weights):
+    per_cell = outputs[0][2] // (total(inputs[0], 2) * 4)
+    return sum(total(s, 2) * per_cell * 4 for s in inputs)
+
+
+LAYER_FLOPS = {
+    "Convolution": _convolution, "Deconvolution": _deconvolution,
+    "InnerProduct": _inner_product, "Pooling": _pooling, "Eltwise": _eltwise, "LRN": _lrn,
+    "MVN": _mvn, "PriorBox": _prior_box, "Power": _power,
+    "ReLU": _per_element(1), "PReLU": _per_element(1), "TanH": _per_element(1),
+    "AbsVal": _per_element(1), "Log": _per_element(1), "ReLU6": _per_element(2),
+    "ELU": _per_element(2), "Sigmoid": _per_element(3), "Exp": _per_element(3),
+    "Swish": _per_element(3), "Mish": _per_element(3), "BNLL": _per_element(5),
+    "BatchNorm": _per_element(3), "Scale": _per_element(2), "Softmax": _per_element(4),
+}
+
+
+def layer_flops(layer_type, layer_param, inputs, outputs, weights):
+    """OpenCV 4's count for one layer (0 for a type without one)."""
+    count = LAYER_FLOPS.get(layer_type)
+    return int(count(layer_param, inputs, outputs, weights)) if count else 0

@@ -1,0 +1,124 @@
+"""More of ``cv2.dnn.Net``, as OpenCV 4.14 answers (a mixin of
+:class:`caffe_compat.dnn.net.Net`):
+
+* ``enableWinograd(flag)``: accepted and ignored (a kernel choice of OpenCV's; the numbers
+  here are Caffe's arithmetic either way), as ``enableFusion``;
+* ``setInputsNames(names)``: new names for the net's inputs, in order (as many as it has);
+  ``setInput``, ``setInputShape`` and the input layer's ``outputNameToIndex`` take them;
+* ``forwardAsync(name)``: with ``DNN_BACKEND_INFERENCE_ENGINE`` (OpenVINO here, as in OpenCV 4)
+  an object whose ``get()`` gives ``forward(name)`` (OpenCV's ``AsyncArray``: ``get``,
+  ``wait_for``, ``valid``); with any other backend the error OpenCV 4 raises;
+* ``getFLOPS(shapes)``: OpenCV 4's count, layer type by layer type (:mod:`.flops`);
+* ``getMemoryConsumption(shapes)``: ``(weights, blobs)`` in bytes: the parameter blobs of
+  every layer (a split Convolution's once per layer) and the outputs of every layer, the
+  input layer's included, 4 bytes a value (OpenCV 4.14's sums);
+* ``getLayersShapes(shapes)``: for one input shape or a list of them, ``(ids, input shapes,
+  output shapes)``: the ids 0..N as int32, per layer a tuple of int32 shape arrays (layer 0,
+  the input layer, has the net inputs as both).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import NetError
+from .constants import DNN_BACKEND_INFERENCE_ENGINE
+
+
+class AsyncArray:
+    """The result of :meth:`NetExtrasMixin.forwardAsync` (computed when it is made)."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def get(self, timeoutNs=-1):
+        return self._value
+
+    def wait_for(self, timeoutNs=0):
+        return True
+
+    def valid(self):
+        return self._value is not None
+
+
+def _shape_list(shapes):
+    """One shape (a sequence of ints) or a list of shapes -> a list of int tuples."""
+    if len(shapes) and all(isinstance(d, (int, np.integer)) for d in shapes):
+        return [tuple(int(d) for d in shapes)]
+    return [tuple(int(d) for d in s) for s in shapes]
+
+
+class NetExtrasMixin:
+
+    def enableWinograd(self, useWinograd):
+        """Accepted and ignored (see the module docstring)."""
+
+    def setInputsNames(self, inputBlobNames):
+        """Rename the net's inputs, in order (OpenCV's ``setInputsNames``)."""
+        self._check()
+        names = [str(n) for n in inputBlobNames]
+        if len(names) != len(self._inputs):
+            raise NetError(f"{self._source}: setInputsNames got {len(names)} name(s) for "
+                           f"{len(self._inputs)} input(s) {self.input_names()}")
+        self._input_aliases = dict(zip(names, self._inputs))
+
+    def input_names(self):
+        """The inputs as the caller names them (after :meth:`setInputsNames`)."""
+        if not self._input_aliases:
+            return list(self._inputs)
+        inverse = {v: k for k, v in self._input_aliases.items()}
+        return [inverse.get(n, n) for n in self._inputs]
+
+    def _input_name(self, name):
+        """The net's own name of input ``name`` (as given to setInputsNames, or its own)."""
+        if self._input_aliases:
+            return self._input_aliases.get(name, None if name in self._inputs else name)
+        return name
+
+    def forwardAsync(self, outputName=""):
+        """``forward(outputName)`` as an AsyncArray, with DNN_BACKEND_INFERENCE_ENGINE only."""
+        if self._backend != DNN_BACKEND_INFERENCE_ENGINE:
+            raise NetError(f"{self._source}: DNN: Asynchronous forward is supported for "
+                           "Inference Engine backend only (setPreferableBackend("
+                           "DNN_BACKEND_INFERENCE_ENGINE) first, as OpenCV 4)")
+        return AsyncArray(self.forward(outputName or None))
+
+    def getLayersShapes(self, netInputShapes):
+        """(ids, input shapes, output shapes) of every layer for these input shapes."""
+        self._check()
+        shapes = _shape_list(netInputShapes)
+        if len(shapes) != len(self._inputs):
+            raise NetError(f"{self._source}: {len(shapes)} input shape(s) given for "
+                           f"{len(self._inputs)} input(s) {self.input_names()}")
+        net = self._engine(tuple(shapes))
+
+        def arrays(blobs):
+            return tuple(np.array(net.blob_shape(b), dtype=np.int32) for b in blobs)
+
+        ins, outs = [arrays(self._inputs)], [arrays(self._inputs)]
+        for layer in self._layers:
+            ins.append(arrays(layer["engine_bottoms"]))
+            outs.append(arrays(layer["tops"]))
+        return np.arange(len(self._layers) + 1, dtype=np.int32), tuple(ins), tuple(outs)
+
+    def getMemoryConsumption(self, netInputShape):
+        """(bytes of the layers' parameter blobs, bytes of every layer's outputs, the input
+        layer's included) as OpenCV 4 counts them for float32 nets."""
+        _, _, outs = self.getLayersShapes(netInputShape)
+        weights = sum(int(b.size) for k in range(1, len(self._layers) + 1)
+                      for b in self._layer_blobs(k))
+        blobs = sum(int(np.prod(a)) for group in outs for a in group)
+        return 4 * weights, 4 * blobs
+
+    def getFLOPS(self, netInputShapes):
+        """OpenCV 4's operation count of the net for these input shapes (:mod:`.flops`)."""
+        from .flops import layer_flops
+        _, ins, outs = self.getLayersShapes(netInputShapes)
+        net = self._engine(tuple(_shape_list(netInputShapes)))
+        params = {lp.name: lp for lp in self._param.layer}
+        count = 0
+        for k, layer in enumerate(self._layers, start=1):
+            weights = [tuple(p.shape) for p in net.layer(layer["caffe_name"]).blobs]
+            count += layer_flops(layer["type"], params[layer["caffe_name"]],
+                                 [tuple(int(d) for d in a) for a in ins[k]],
+                                 [tuple(int(d) for d in a) for a in outs[k]], weights)
+        return count
