@@ -12,6 +12,7 @@ run on OpenCV's own importer, live, and compared. OpenCV 4's answers are committ
 """
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -37,7 +38,8 @@ def _params():
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory):
-    """The programs' inputs, written once per module run; the weights are the fixtures'."""
+    """The programs' inputs, written once per module run (the weights are the fixtures': the
+    sha256 is checked) and removed afterwards (up to 90 MB of weights per program)."""
     made = {}
 
     def get(name):
@@ -48,7 +50,9 @@ def folders(tmp_path_factory):
                 f"{name}: the seeded weights differ from those OpenCV 4 read"
             made[name] = folder
         return made[name]
-    return get
+    yield get
+    for folder in made.values():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
