@@ -22,5 +22,6 @@ from .python_layers import registerLayer, unregisterLayer
 from .readers import is_caffe_model, readNet, readNetFromCaffe
 
 __all__ = ["readNetFromCaffe", "readNet", "blobFromImage", "blobFromImages", "Net", "Layer",
-           "install", "uninstall", "installed", "registerLayer", "unregisterLayer", "UnsupportedError", "UNSUPPORTED_METHODS"] + \
+           "install", "uninstall", "installed", "registerLayer", "unregisterLayer",
+           "UnsupportedError", "UNSUPPORTED_METHODS"] + \
     sorted(OPENCV4_CONSTANTS)
