@@ -307,7 +307,8 @@ class Net(NetExtrasMixin):
         if k == 0:
             return ()
         layer = self._layers[k - 1]
-        module = self._engine(next(reversed(self._nets))).layer(layer["caffe_name"])
+        shapes = next(reversed(self._nets)) if self._nets else self._declared_shapes()
+        module = self._engine(shapes).layer(layer["caffe_name"])
         blobs = []
         for i, p in enumerate(module.blobs):
             a = p.detach().to("cpu", torch.float32).numpy().copy()
