@@ -1,5 +1,7 @@
-"""``blobFromImage`` / ``blobFromImages``: OpenCV's own when the installed cv2 has them (4.x
-and 5.x do), otherwise the same rules written here (:func:`blob_from_images`):
+"""``blobFromImage`` / ``blobFromImages`` / ``imagesFromBlob``: OpenCV's own when the installed
+cv2 has them (4.x and 5.x do), otherwise the same rules written here (:func:`blob_from_images`,
+:func:`images_from_blob`: a 4-D N x C x H x W float32 blob back to a tuple of N H x W x C
+images, H x W for one channel):
 
 each image is resized to ``size`` (bilinear) unless it has that size or ``size`` is (0, 0);
 with ``crop`` it is first scaled by ``max(W / w, H / h)`` (rounded sizes) and the centre
@@ -90,3 +92,22 @@ def blob_from_images(images, scalefactor=1.0, size=(0, 0), mean=(), swapRB=False
                        "give size to resize them")
     return np.ascontiguousarray(np.stack(out), dtype=np.float32 if ddepth == CV_32F else
                                 np.uint8)
+
+
+def imagesFromBlob(blob_):
+    """The images of an N x C x H x W blob, as cv2.dnn.imagesFromBlob."""
+    try:
+        import cv2
+        own = getattr(cv2.dnn, "imagesFromBlob", None)
+    except ImportError:            # pragma: no cover - cv2 is a dependency
+        own = None
+    return own(blob_) if own is not None else images_from_blob(blob_)
+
+
+def images_from_blob(blob_):
+    """The rule of cv2.dnn.imagesFromBlob without cv2.dnn."""
+    blob_ = np.asarray(blob_)
+    if blob_.ndim != 4:
+        raise NetError(f"imagesFromBlob: blob of shape {blob_.shape}; expected N x C x H x W")
+    images = np.ascontiguousarray(blob_.astype(np.float32).transpose(0, 2, 3, 1))
+    return tuple(img[:, :, 0] if img.shape[2] == 1 else img for img in images)

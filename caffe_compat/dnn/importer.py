@@ -37,8 +37,8 @@ def unique_names(layers):
 def opencv_layers(definition, engine):
     """One record per OpenCV layer: ``name`` (OpenCV's), ``caffe_name`` (the engine layer
     computing it), ``type``, ``tops`` and ``engine_bottoms`` (the engine blobs it outputs and
-    reads), ``bottoms`` and ``raw_tops`` (the definition's blob names). ``definition`` holds the layers with their
-    unique names and the definition's blobs; ``engine`` the same layers with every in-place
+    reads), ``bottoms`` and ``raw_tops`` (the definition's blob names). ``definition`` holds
+    the layers with their unique names and the definition's blobs; ``engine`` the same layers with every in-place
     top renamed to a blob of its own (bottoms renamed to match)."""
     records = []
     for raw, eng in zip(definition.layer, engine.layer):
@@ -52,7 +52,8 @@ def opencv_layers(definition, engine):
         if not tops and raw.type == "Silence":
             tops = list(eng.bottom[:1])          # a blank layer: its input is its output
         records.append({"name": raw.name, "caffe_name": eng.name,
-                        "type": OPENCV_TYPES.get(raw.type, raw.type), "tops": tops, "bottoms": list(raw.bottom), "raw_tops": list(raw.top),
+                        "type": OPENCV_TYPES.get(raw.type, raw.type), "tops": tops,
+                        "bottoms": list(raw.bottom), "raw_tops": list(raw.top),
                         "engine_bottoms": list(eng.bottom)})
     return records
 

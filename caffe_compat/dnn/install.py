@@ -80,7 +80,7 @@ def install(replace=False):
         if not hasattr(dnn, name):
             _set(dnn, name, value)
             done.append(name)
-    for name in ("blobFromImage", "blobFromImages"):
+    for name in ("blobFromImage", "blobFromImages", "imagesFromBlob"):
         if not hasattr(dnn, name) or getattr(dnn, name) is _MISSING:
             _set(dnn, name, getattr(blob, name))
             done.append(name)

@@ -150,7 +150,7 @@ class Net(NetExtrasMixin):
         self._weights = renamed_repeats(weights)
         self._param, _ = in_place_free(inputs_kept)
         self._layers = opencv_layers(inputs_kept, self._param)
-        self._python_layers = self._make_python_layers()
+        self._python_layers = python_layers.make_instances(self._param, self._weights)
         self._ids = {}
         for k, layer in enumerate(self._layers, start=1):
             self._ids.setdefault(layer["name"], k)
@@ -159,25 +159,6 @@ class Net(NetExtrasMixin):
             self._engine(self._declared_shapes())  # build once: errors show at read time
 
     # ------------------------------------------------------------------ building
-    def _make_python_layers(self):
-        """An instance of the class registered (cv2.dnn_registerLayer) for each layer whose
-        type has one, made as OpenCV makes it; the engine runs those layers with it."""
-        from ..io.caffemodel import blob_to_array
-        out = {}
-        for lp in self._param.layer:
-            cls = python_layers.registered_class(lp.type)
-            if cls is None:
-                continue
-            stored = [w for w in (self._weights.layer if self._weights is not None else ())
-                      if w.name == lp.name]
-            blobs = [blob_to_array(b).astype(np.float32) for b in
-                     (stored[0].blobs if stored else ())]
-            blobs = [b.reshape(opencv_blob_shape(lp.type, i, b.shape))
-                     for i, b in enumerate(blobs)]
-            out[lp.name] = cls(python_layers.opencv_layer_params(lp), blobs)
-            lp.type = python_layers.ENGINE_TYPE
-        return out
-
     def _find_consumed(self):
         """Ids of layers an output of which another layer reads (OpenCV's requiredOutputs),
         by OpenCV's rule: a bottom is the latest top of that name so far."""
@@ -326,7 +307,8 @@ class Net(NetExtrasMixin):
         if k == 0:
             return ()
         layer = self._layers[k - 1]
-        module = self._engine(next(reversed(self._nets))).layer(layer["caffe_name"])
+        shapes = next(reversed(self._nets)) if self._nets else self._declared_shapes()
+        module = self._engine(shapes).layer(layer["caffe_name"])
         blobs = []
         for i, p in enumerate(module.blobs):
             a = p.detach().to("cpu", torch.float32).numpy().copy()
@@ -511,13 +493,20 @@ class Net(NetExtrasMixin):
         self._check()
         if names is None or (isinstance(names, str) and names == ""):
             ids = [len(self._layers)]
-            return self._run(ids)[self._layers[-1]["tops"][0]]
+            return self._run(ids)[self._first_top(len(self._layers))]
         if isinstance(names, (str, int, np.integer)):
             k = self._layer_index(names)
-            return self._run([k])[self._layers[k - 1]["tops"][0]]
+            return self._run([k])[self._first_top(k)]
         ids = [self._layer_index(n) for n in names]
         got = self._run(ids)
-        return tuple(got[self._layers[k - 1]["tops"][0]] for k in ids)
+        return tuple(got[self._first_top(k)] for k in ids)
+
+    def _first_top(self, k):
+        layer = self._layers[k - 1]
+        if not layer["tops"]:
+            raise NetError(f"{self._source}: layer '{layer['name']}' ({layer['type']}) has no "
+                           "output to return; ask forward() for a layer that has one")
+        return layer["tops"][0]
 
     def forwardAndRetrieve(self, outBlobNames):
         """Every output of each named layer: a tuple (per name) of tuples of arrays."""

@@ -8,9 +8,9 @@ The class is OpenCV's protocol:
 
 * ``cls(params, blobs)``, once per layer of the net: ``params`` is a dict of the layer's
   ``*_param`` fields that the definition sets, flattened as OpenCV's Caffe importer does
-  (nested messages merged, the first of a repeated message, an enum as its value's name, a bool
-  as 0 / 1, a repeated field of several values as a tuple), keys in sorted order; ``blobs`` the layer's blobs
-  from the caffemodel (float32 arrays);
+  (nested messages merged, the first of a repeated message, an enum as its value's name, a
+  bool as 0 / 1, a repeated field of several values as a tuple), keys in sorted order;
+  ``blobs`` the layer's blobs from the caffemodel (float32 arrays);
 * ``getMemoryShapes(inputs)``: ``inputs`` the input shapes (tuples); returns the output shapes;
 * ``forward(inputs)``: ``inputs`` float32 arrays; returns the outputs (arrays).
 
@@ -108,6 +108,25 @@ class OpenCVPythonLayer(Layer):
         tops = tuple(torch.from_numpy(np.ascontiguousarray(o, dtype=np.float32)).to(device)
                      for o in outs)
         return tops if len(tops) != 1 else tops[0]
+
+
+def make_instances(engine_param, weights):
+    """An instance of the registered class of each layer of ``engine_param`` whose type has
+    one, made as OpenCV makes it (``cls(params, blobs)``, blobs from ``weights``); those layers
+    get the engine type that runs them. Returns {layer name: instance}."""
+    from ..io.caffemodel import blob_to_array
+    from .layer import opencv_blob_shape
+    out = {}
+    for lp in engine_param.layer:
+        cls = registered_class(lp.type)
+        if cls is None:
+            continue
+        stored = [w for w in (weights.layer if weights is not None else ()) if w.name == lp.name]
+        blobs = [blob_to_array(b).astype(np.float32) for b in (stored[0].blobs if stored else ())]
+        blobs = [b.reshape(opencv_blob_shape(lp.type, i, b.shape)) for i, b in enumerate(blobs)]
+        out[lp.name] = cls(opencv_layer_params(lp), blobs)
+        lp.type = ENGINE_TYPE
+    return out
 
 
 @contextlib.contextmanager

@@ -270,3 +270,19 @@ def test_get_flops_and_memory_of_whole_nets(naming_files):
         net = dnn.readNetFromCaffe(text.encode(), nets.caffemodel_bytes(text, blobs, seed=seed))
         assert net.getFLOPS(shape) == META["flops"][key], key
         assert list(net.getMemoryConsumption(shape)) == META["memory"][key], key
+
+
+def test_images_from_blob_as_opencv():
+    """caffe_compat.dnn.imagesFromBlob (OpenCV's where cv2 has it) and the rule written here
+    give OpenCV's images: N x C x H x W -> N images H x W x C (H x W for one channel)."""
+    from caffe_compat.dnn.blob import images_from_blob
+    for shape in ((2, 3, 4, 5), (1, 1, 4, 5)):
+        blob = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+        theirs = cv2.dnn.imagesFromBlob(blob)
+        for ours in (dnn.imagesFromBlob(blob), images_from_blob(blob)):
+            assert isinstance(ours, tuple) and len(ours) == len(theirs)
+            for a, b in zip(ours, theirs):
+                assert a.dtype == np.float32
+                np.testing.assert_array_equal(a, b)             # a copy: exact
+    with pytest.raises(NetError, match="expected N x C x H x W"):
+        images_from_blob(np.ones((3, 4, 5), np.float32))

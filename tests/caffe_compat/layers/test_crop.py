@@ -1,4 +1,7 @@
-"""Crop against Caffe 1.0 (layerzoo_a_struct: axis 2, offsets 1 and 2) and its offset rules."""
+"""Crop against Caffe 1.0 (layerzoo_a_struct: axis 2, offsets 1 and 2; crop_uncropped.npz: axes
+before ``axis`` that differ) and its offset rules."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -51,13 +54,20 @@ def test_bad_parameters_name_the_layer():
                    (1, 1, 2, 6), (1, 1, 3, 4))
 
 
-def test_uncropped_axes_keep_bottom_0():
-    """Caffe 1.0's CropLayer::Reshape checks the bounds of the cropped axes only (the
-    CHECK_GE sits inside ``if (i >= start_axis)``): axes before ``axis`` keep bottom 0's size
-    even where bottom 1's differs (a 1-channel map against a 3-channel image)."""
-    layer = make_layer('name: "cr" type: "Crop" bottom: "x" bottom: "r" top: "y"',
-                       (1, 1, 5, 6), (1, 3, 3, 4))
-    assert layer.top_shapes([(1, 1, 5, 6), (1, 3, 3, 4)]) == [(1, 1, 3, 4)]
-    x = np.arange(30, dtype=np.float64).reshape(1, 1, 5, 6)
-    top = layer(leaf(x), leaf(np.zeros((1, 3, 3, 4))))
-    assert np.abs(top.detach().numpy() - x[:, :, :3, :4]).max() <= EXACT
+UNCROPPED = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
+                                 "crop_uncropped.npz"))
+
+
+@pytest.mark.parametrize("case", ["one_channel_against_three", "batch_2_against_1"])
+def test_uncropped_axes_keep_bottom_0_as_caffe(case):
+    """Real Caffe 1.0 (fixtures/make_crop_uncropped.py) checks the bounds of the cropped axes
+    only: the axes before ``axis`` keep bottom 0's sizes where bottom 1's differ."""
+    from caffe_compat.io.prototxt import parse_net
+    lp = [lp for lp in parse_net(str(UNCROPPED[case + "/net"])).layer if lp.type == "Crop"][0]
+    x, ref = UNCROPPED[case + "/x"], tuple(int(d) for d in UNCROPPED[case + "/ref_shape"])
+    layer = make_layer(str(lp), x.shape, ref)
+    tx = leaf(x)
+    top = layer(tx, leaf(np.zeros(ref)))
+    assert np.abs(top.detach().numpy() - UNCROPPED[case + "/y"]).max() <= EXACT
+    top.backward(torch.from_numpy(UNCROPPED[case + "/dy"]).to(top.dtype))
+    assert np.abs(tx.grad.numpy() - UNCROPPED[case + "/dx"]).max() <= EXACT
