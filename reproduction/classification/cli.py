@@ -18,7 +18,7 @@ def add_parser(sub):
     c.add_argument("--schedule", choices=("sample", "full"), default=None,
                    help="training sizes (default: sample on the sample, full on RAVDESS)")
     c.add_argument("--actors", type=int, default=6, help="sample: actors (default 6)")
-    c.add_argument("--frames", type=int, default=24, help="sample: frames per clip (24)")
+    c.add_argument("--frames", type=int, default=20, help="sample: frames per clip (20)")
     c.add_argument("--folds", type=int, default=3,
                    help="actor-disjoint folds, drawn once into OUT/folds.json (default 3)")
     c.add_argument("--test-fold", type=int, default=0, help="the fold tested (default 0)")

@@ -14,7 +14,7 @@ the expression (normal intensity 0.6 of the strong one) over the first ~40 % of 
 it, and relaxes towards rest at the end; speech moves the mouth throughout, the head moves and
 the eyes blink. Lower resolutions (640 x 360, 256 x 144) are derived from these frames by the
 protocol (:mod:`.frames`). Deterministic for a seed. Command line:
-``python -m reproduction.classification.sample --out DIR [--actors 6 --frames 24 --seed 0]``.
+``python -m reproduction.classification.sample --out DIR [--actors 6 --frames 20 --seed 0]``.
 """
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def _render_clip(path, ident, style, background, bank, emotion, amount, rng, n_f
                 container.mux(packet)
 
 
-def make_labelled_sample(root, actors=6, frames=24, statements=1, repetitions=1, seed=0,
+def make_labelled_sample(root, actors=6, frames=20, statements=1, repetitions=1, seed=0,
                          size=SIZE, progress=True):
     """Write the sample under ``root`` (module doc); return ``dict(root, clips=[paths],
     actors, frames, fps, size, seed)``. Clips already there are kept (resumable)."""
@@ -172,7 +172,7 @@ def main(argv=None):
                                 description="Write the labelled RAVDESS-like sample.")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--actors", type=int, default=6, help="actors (default 6)")
-    p.add_argument("--frames", type=int, default=24, help="frames per clip at 30 fps (24)")
+    p.add_argument("--frames", type=int, default=20, help="frames per clip at 30 fps (20)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     args = p.parse_args(argv)
     try:
