@@ -15,6 +15,9 @@ def add_parser(sub):
     c.add_argument("--ravdess", default=None,
                    help="RAVDESS root (Actor_NN folders of 02-01-*.mp4); default: the bundled "
                         "labelled sample")
+    c.add_argument("--ferplus", default=None,
+                   help="folder with fer2013.csv and fer2013new.csv: the per-frame net learns "
+                        "FER+'s training faces (7 classes) and Table 1 is on its test faces")
     c.add_argument("--schedule", choices=("sample", "full"), default=None,
                    help="training sizes (default: sample on the sample, full on RAVDESS)")
     c.add_argument("--actors", type=int, default=6, help="sample: actors (default 6)")
@@ -33,7 +36,8 @@ def run_command(args):
     start = time.perf_counter()
     schedule = args.schedule or ("sample" if args.ravdess is None else "full")
     result = run(args.out, args.ravdess, schedule, args.actors, args.frames, args.folds,
-                 args.test_fold, args.device, args.seed, progress=not args.quiet)
+                 args.test_fold, args.device, args.seed, progress=not args.quiet,
+                 ferplus_dir=args.ferplus)
     print(result["printout"])
     print(f"\nWrote {os.path.relpath(result['summary'])} and "
           f"{len(result['files']) - 1} tables and pictures beside it in "

@@ -8,7 +8,8 @@ Steps, each kept in ``OUT/work`` and skipped when its output is there:
    actors train;
 2. faces: every clip decoded once, its whole frames degraded to 720p, 360p and 144p, the face
    found in each degraded frame and cropped (:mod:`.frames`); one ``.npz`` per clip;
-3. per-frame net: trained on the training actors' 720p faces (:mod:`.perframe`);
+3. per-frame net: trained on the training actors' 720p faces (:mod:`.perframe`), or on
+   FER+'s training faces when ``ferplus_dir`` is given;
 4. outputs: its class probabilities and ``fc4`` features on every face;
 5. CNN-LSTM: trained on the training clips' feature sequences of all 9 conditions;
 6. report: for the test clips, the accuracy tables of mean, mode and CNN-LSTM (resolution x
@@ -87,13 +88,30 @@ def _faces(clips, work, progress):
     return out
 
 
-def _train_perframe(train, faces, work, sched, device, progress):
+def _ferplus_faces(ferplus_dir, usage):
+    """FER+'s faces of one usage (7 classes), labels as RAVDESS class indices (module doc of
+    :mod:`.labels`: FER+'s classes read as RAVDESS's of the same name), and FER+'s names."""
+    from .ferplus import read_ferplus
+    from .labels import FERPLUS_TO_RAVDESS
+    d = read_ferplus(os.path.join(ferplus_dir, "fer2013.csv"),
+                     os.path.join(ferplus_dir, "fer2013new.csv"), classes=7)
+    images, labels = d.part(usage)
+    if not len(images):
+        raise ReproductionError(f"{ferplus_dir}: FER+ has no {usage} face")
+    to_ravdess = np.array([RAVDESS_EMOTIONS.index(FERPLUS_TO_RAVDESS[c]) for c in d.classes])
+    return images, to_ravdess[labels], [FERPLUS_TO_RAVDESS[c] for c in d.classes]
+
+
+def _train_perframe(train, faces, work, sched, device, progress, ferplus_dir=None):
     from .caffe_training import train as train_net
     folder = os.path.join(work, "perframe")
     os.makedirs(folder, exist_ok=True)
     h5 = os.path.join(folder, "train.h5")
     listing = h5[:-3] + ".txt"
-    if not os.path.isfile(listing):
+    if not os.path.isfile(listing) and ferplus_dir is not None:
+        images, labels, _ = _ferplus_faces(ferplus_dir, "train")
+        P.write_training_faces(h5, images, labels)
+    elif not os.path.isfile(listing):
         x, y = [], []
         for clip in train:
             crops = faces[clip.stem]["720p"][0]
@@ -173,9 +191,22 @@ def _predict(test, outputs, lstm_weights, sched, device):
     return pred
 
 
+def _ferplus_test(ferplus_dir, weights, device):
+    """(true, predicted, class names) of FER+'s test faces with the per-frame net."""
+    if ferplus_dir is None:
+        return None
+    images, labels, names = _ferplus_faces(ferplus_dir, "test")
+    net = P.deploy_net(os.path.join(PROTOTXT, "emotion8_small_deploy.prototxt"), weights,
+                       device)
+    return labels, P.frame_outputs(net, images)[0].argmax(axis=1), names
+
+
 def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3, test_fold=0,
-        device="cpu", seed=0, progress=True, log=print):
-    """The whole protocol (module doc) into ``out``; returns the report's dict."""
+        device="cpu", seed=0, progress=True, log=print, ferplus_dir=None):
+    """The whole protocol (module doc) into ``out``; returns the report's dict. With
+    ``ferplus_dir`` (holding fer2013.csv and fer2013new.csv) the per-frame net learns FER+'s
+    training faces (7 classes, read as the RAVDESS classes of the same name, as the seed's
+    FER+ net votes for RAVDESS clips) and Table 1 is on FER+'s test faces."""
     from . import report
     t0, cpu0 = time.perf_counter(), time.process_time()
     sched = SCHEDULES[schedule]
@@ -208,7 +239,7 @@ def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3,
     t = lap("data", t)
     faces = _faces(all_clips, work, progress)
     t = lap("faces", t)
-    frame_net = _train_perframe(train, faces, work, sched, device, progress)
+    frame_net = _train_perframe(train, faces, work, sched, device, progress, ferplus_dir)
     t = lap("per-frame net", t)
     outputs = _outputs(all_clips, faces, frame_net["weights"], work, device)
     t = lap("per-frame outputs", t)
@@ -218,7 +249,9 @@ def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3,
     t = lap("clip predictions", t)
     info = dict(data=data, schedule=asdict(sched), folds=fold_list, test_fold=test_fold,
                 n_train=len(train), n_test=len(test), seed=seed)
-    result = report.write(out, test, faces, outputs, pred, info, RAVDESS_EMOTIONS)
+    info["perframe_data"] = "FER+" if ferplus_dir else "training actors' 720p faces"
+    result = report.write(out, test, faces, outputs, pred, info, RAVDESS_EMOTIONS,
+                          _ferplus_test(ferplus_dir, frame_net["weights"], device))
     lap("report", t)
     timings["total"] = dict(wall_s=round(time.perf_counter() - t0, 1),
                             cpu_s=round(time.process_time() - cpu0, 1))

@@ -2,6 +2,7 @@
 summary written; a second run resumes from the kept steps."""
 import json
 import os
+import shutil
 
 import pytest
 
@@ -34,3 +35,22 @@ def test_protocol_end_to_end_and_resume(tmp_path, monkeypatch):
     assert again["accuracy"] == result["accuracy"]                # same models, same figures
     assert again["timings"]["faces"]["cpu_s"] < result["timings"]["faces"]["cpu_s"]
     assert os.path.isfile(out / "work" / "lstm" / "emotion_lstm_iter_4.caffemodel")
+    # the per-frame net from FER+ (the faces of the first run reused: same clips)
+    from tests.reproduction.classification.test_readers import _write_fer
+    fer_dir = tmp_path / "ferplus"
+    fer_dir.mkdir()
+    votes = [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0] for _ in range(14)]
+    for i, v in enumerate(votes):
+        v[i % 7] = 10
+    _write_fer(fer_dir, [("Training" if i < 7 else "PrivateTest", f"fer{i:07d}.png", v)
+                         for i, v in enumerate(votes)])
+    out2 = tmp_path / "out2"
+    shutil.copytree(out / "sample", out2 / "sample")
+    shutil.copytree(out / "work" / "faces", out2 / "work" / "faces")
+    fer = protocol.run(out2, schedule="tiny", actors=3, frames=6, folds=3, progress=False,
+                       log=lambda *a: None, ferplus_dir=fer_dir)
+    table1 = (out2 / "table1_perframe.md").read_text()
+    assert "FER+ test faces" in table1 and "| calm |" not in table1
+    assert "| disgust |" in table1
+    assert any("0.26-0.33" in v["claim"] and v["status"] != "not testable"
+               for v in fer["verdicts"])

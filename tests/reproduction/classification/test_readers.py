@@ -163,3 +163,18 @@ def test_ferplus_malformed_rows_name_file_and_line(tmp_path):
     new.write_text("Usage,name\n")
     with pytest.raises(ReproductionError, match=f"{new}:1: expected the header"):
         ferplus.read_ferplus(fer, new)
+
+
+def test_ferplus_faces_as_ravdess_classes(tmp_path):
+    from reproduction.classification.labels import RAVDESS_EMOTIONS
+    from reproduction.classification.protocol import _ferplus_faces
+    rows = [("Training", f"fer{i:07d}.png", [10 if j == i else 0 for j in range(10)])
+            for i in range(8)]
+    _write_fer(tmp_path, rows)
+    images, labels, names = _ferplus_faces(tmp_path, "train")
+    assert len(images) == 7                            # contempt left out (7 classes)
+    assert [RAVDESS_EMOTIONS[k] for k in labels] == [
+        "neutral", "happy", "surprised", "sad", "angry", "disgust", "fearful"]
+    assert "calm" not in names
+    with pytest.raises(ReproductionError, match="no test face"):
+        _ferplus_faces(tmp_path, "test")
