@@ -34,8 +34,12 @@ from .labels import RAVDESS_EMOTIONS
 
 __all__ = ["Schedule", "SCHEDULES", "run"]
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PROTOTXT = os.path.join(REPO, "prototxt")
+
+
+def _proto(name):
+    """A definition of ``prototxt/`` (the installed package's copy, or the checkout's)."""
+    from lq_models import prototxt_path
+    return str(prototxt_path(name))
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,8 @@ def _train_perframe(train, faces, work, sched, device, progress, ferplus_dir=Non
             x.append(crops[idx])
             y.append(np.full(len(idx), clip.label))
         P.write_training_faces(h5, np.concatenate(x), np.concatenate(y))
-    return train_net("emotion8_small", os.path.join(PROTOTXT, "emotion8_small_solver.prototxt"),
-                     os.path.join(PROTOTXT, "emotion8_small_train_val.prototxt"), listing,
+    return train_net("emotion8_small", _proto("emotion8_small_solver.prototxt"),
+                     _proto("emotion8_small_train_val.prototxt"), listing,
                      folder, sched.frame_iters, sched.frame_batch, device=device,
                      progress=progress)
 
@@ -131,7 +135,7 @@ def _outputs(clips, faces, weights, work, device):
     path = os.path.join(work, "outputs.npz")
     keys = [(c.stem, res) for c in clips for res in F.RESOLUTIONS]
     if not os.path.isfile(path):
-        net = P.deploy_net(os.path.join(PROTOTXT, "emotion8_small_deploy.prototxt"), weights,
+        net = P.deploy_net(_proto("emotion8_small_deploy.prototxt"), weights,
                            device)
         allfaces = np.concatenate([faces[s][r][0] for s, r in keys])
         prob, feat = P.frame_outputs(net, allfaces)
@@ -170,8 +174,8 @@ def _train_lstm(train, outputs, work, sched, device, progress):
                 labels.append(clip.label)
         C.write_sequences(h5, seqs, labels, sched.lstm_streams)
     overrides = {("lstm", "recurrent_param.num_output"): sched.lstm_hidden}
-    return train_net("emotion_lstm", os.path.join(PROTOTXT, "emotion_lstm_solver.prototxt"),
-                     os.path.join(PROTOTXT, "emotion_lstm_train_val.prototxt"), listing,
+    return train_net("emotion_lstm", _proto("emotion_lstm_solver.prototxt"),
+                     _proto("emotion_lstm_train_val.prototxt"), listing,
                      folder, sched.lstm_iters, C.T, overrides=overrides, device=device,
                      progress=progress)
 
@@ -179,7 +183,7 @@ def _train_lstm(train, outputs, work, sched, device, progress):
 def _predict(test, outputs, lstm_weights, sched, device):
     """``{method: {(res, fps): predicted classes of the test clips}}``."""
     dim = next(iter(outputs.values()))[1].shape[1]
-    net = C.lstm_net(os.path.join(PROTOTXT, "emotion_lstm_deploy.prototxt"), lstm_weights,
+    net = C.lstm_net(_proto("emotion_lstm_deploy.prototxt"), lstm_weights,
                      dim, sched.lstm_hidden, sched.lstm_streams, device)
     pred = {"mean": {}, "mode": {}, "lstm": {}}
     for res, fps in _conditions():
@@ -196,7 +200,7 @@ def _ferplus_test(ferplus_dir, weights, device):
     if ferplus_dir is None:
         return None
     images, labels, names = _ferplus_faces(ferplus_dir, "test")
-    net = P.deploy_net(os.path.join(PROTOTXT, "emotion8_small_deploy.prototxt"), weights,
+    net = P.deploy_net(_proto("emotion8_small_deploy.prototxt"), weights,
                        device)
     return labels, P.frame_outputs(net, images)[0].argmax(axis=1), names
 
