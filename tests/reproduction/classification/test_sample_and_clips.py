@@ -29,12 +29,12 @@ def test_envelope_onset_apex_offset():
 
 
 def test_small_sample_reads_back(tmp_path):
-    info = make_labelled_sample(tmp_path, actors=2, frames=6, size=(320, 180), progress=False)
+    info = make_labelled_sample(tmp_path, actors=2, frames=6, size=(256, 144), progress=False)
     clips = ravdess.read_clips(tmp_path)
     assert len(clips) == len(info["clips"]) == 30
     frames = F.read_clip(clips[0].path)
-    assert frames.shape == (6, 180, 320, 3) and frames.dtype == np.uint8
-    again = make_labelled_sample(tmp_path, actors=2, frames=6, size=(320, 180),
+    assert frames.shape == (6, 144, 256, 3) and frames.dtype == np.uint8
+    again = make_labelled_sample(tmp_path, actors=2, frames=6, size=(256, 144),
                                  progress=False)                 # resumable: kept
     assert again["clips"] == info["clips"]
 
