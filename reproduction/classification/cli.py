@@ -39,7 +39,10 @@ def run_command(args):
                  args.test_fold, args.device, args.seed, progress=not args.quiet,
                  ferplus_dir=args.ferplus)
     print(result["printout"])
-    print(f"\nWrote {os.path.relpath(result['summary'])} and "
+    where = os.path.relpath(result["summary"])
+    if where.startswith(".."):
+        where = result["summary"]
+    print(f"\nWrote {where} and "
           f"{len(result['files']) - 1} tables and pictures beside it in "
           f"{time.perf_counter() - start:.0f} s.")
     return 0
