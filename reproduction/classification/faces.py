@@ -71,8 +71,7 @@ def movements(emotion, amount, style):
 
 
 def _brows(img, pose, ident, e):
-    fill, ellipse, stroke = _avec_sample._fill, _avec_sample._ellipse, _avec_sample._stroke
-    del ellipse
+    fill, stroke = _avec_sample._fill, _avec_sample._stroke
     ey, thick, skin = ident["eye_y"], ident["brow_thick"], ident["skin"]
     raise_, inner_up = e["brow_raise"], e["brow_inner"]
     for sx in (-1.0, 1.0):

@@ -66,7 +66,7 @@ def _save_json(path, obj):
     write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
-def _faces(clips, work, progress):
+def _faces(clips, work, progress, min_face):
     """Step 2: ``{stem: {res: (crops, found)}}``, one npz per clip in ``work/faces``."""
     from tqdm import tqdm
 
@@ -81,7 +81,7 @@ def _faces(clips, work, progress):
             frames = F.read_clip(clip.path)
             arrays = {}
             for res, size in F.RESOLUTIONS.items():
-                det = detectors.setdefault(res, F.detector_for(size))
+                det = detectors.setdefault(res, F.detector_for(size, min_face))
                 crops, found = F.face_crops(frames, size, det)
                 arrays[f"crops_{res}"], arrays[f"found_{res}"] = crops, found
             with atomic_path(path, ".npz") as tmp:
@@ -241,7 +241,8 @@ def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3,
     log(f"{data}: {len(all_clips)} clips of {len({c.actor for c in all_clips})} actors; "
         f"test fold {test_fold}: actors {fold_list[test_fold]} ({len(test)} clips)")
     t = lap("data", t)
-    faces = _faces(all_clips, work, progress)
+    faces = _faces(all_clips, work, progress,
+                   F.SAMPLE_MIN_FACE if data == "bundled sample" else F.MIN_FACE)
     t = lap("faces", t)
     frame_net = _train_perframe(train, faces, work, sched, device, progress, ferplus_dir)
     t = lap("per-frame net", t)
