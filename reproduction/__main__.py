@@ -8,6 +8,8 @@
     python -m reproduction figure4 --crops DIR --weights HR=hr.caffemodel
         --weights LR-3=lr3.caffemodel ... --out DIR [--rd-factors 3,4] [--qps ...]
     python -m reproduction table --out DIR | --paper
+    python -m reproduction classify [--out classify_out] [--ravdess DIR]
+        (Maclean 2021's 8-class protocol; the bundled labelled sample by default)
     python -m reproduction grid --out DIR [--grid-factors 1,3,6,12] [--divisors 1,2,6]
         (the resolution x frame-rate grid, on a reproduce folder; also `reproduce --grid`,
         and with `--methods ...,lstm,ccc` the CNN-LSTM and the CCC fine-tuned CNN+D)
@@ -172,6 +174,8 @@ def build_parser():
     g = t.add_mutually_exclusive_group(required=True)
     g.add_argument("--out", help="a reproduce or demo output folder: re-render its Table 1")
     g.add_argument("--paper", action="store_true", help="print the paper's Table 1")
+    from .classification.cli import add_parser as _add_classify
+    _add_classify(sub)
     return p
 
 
@@ -426,6 +430,9 @@ def main(argv=None):
             return _figure4(args)
         if args.command == "grid":
             return _grid(args)
+        if args.command == "classify":
+            from .classification.cli import run_command
+            return run_command(args)
         return _table(args)
     except (ReproductionError, RecipeError, RDError, PortError, CaffeCompatError) as e:
         print(f"error: {e}", file=sys.stderr)
