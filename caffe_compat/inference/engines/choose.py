@@ -111,6 +111,10 @@ class EngineRunner:
                 sess = self._torch_run or registry.engine_class("torch").session(
                     self.net, self.outputs)
             else:
+                if not os.path.exists(self._export.path):
+                    # evicted by another process (the cache's size bound): written again
+                    from .cache import cached_export
+                    self._export = cached_export(self.net, self.outputs)
                 sess = registry.engine_class(name).session(
                     self._export.path, self.outputs, threads,
                     shapes={k: s for k, s in shapes if k in self._export_inputs})
