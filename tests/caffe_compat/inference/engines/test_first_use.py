@@ -125,7 +125,10 @@ def _pinned_run(how, threads, calls=2, cache=None):
     return out.stdout.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("how", ["torch", "opencv-backend"] + ENGINES)
+# processes of a few seconds each (importing torch): torch in the default pass, the other ways
+# in the slow pass
+@pytest.mark.parametrize("how", ["torch"] + [pytest.param(h, marks=pytest.mark.slow)
+                                             for h in ["opencv-backend"] + ENGINES])
 def test_pinned_engine_gives_the_same_bits_in_every_process(how, tmp_path):
     """``CAFFE_COMPAT_ENGINE=NAME`` (or ``DNN_BACKEND_OPENCV``): the same bits in every call
     and every process (docs/engines.md, 'Stable output'). Torch's at any thread count (its
