@@ -14,7 +14,8 @@ threads. docs/engines.md has the rules and the measurements.
     prob, = runner({"data": x})                   # x: float32 N x C x H x W
 """
 from . import onnxruntime_engine, openvino_engine, torch_engine  # noqa: F401 - registers them
-from .cache import ENV_CACHE, cache_root, cached_export, export_key
+from .cache import cached_export, export_key
+from .cache_store import ENV_CACHE, EngineCacheWarning, cache_root
 from .choose import AUTO, ENV_ENGINE, EngineRunner, as_feed, requested_engine
 from .registry import PIP, engine_class, engine_names, installed_engines, register_engine
 from .threads import engine_threads
@@ -30,4 +31,5 @@ def engines_report(net, iterations=5, batch=1):
 __all__ = ["EngineRunner", "EngineWarning", "register_engine", "engine_class", "engine_names",
            "installed_engines", "engine_threads", "cached_export", "export_key", "cache_root",
            "requested_engine", "as_feed", "engines_report", "ENV_CACHE", "ENV_ENGINE", "AUTO",
+           "EngineCacheWarning",
            "TRUST_TOL", "PIP"]

@@ -33,20 +33,11 @@ import os
 
 from ...io.atomic import write_text_atomic
 from . import cache_store as store
+from .cache_store import cache_root
 
-ENV_CACHE = "CAFFE_COMPAT_ENGINE_CACHE"
 MODEL = "model.onnx"
 RECORD = MODEL + ".json"
 _CHUNK = 1 << 20
-
-
-def cache_root():
-    """The cache folder (see the module doc)."""
-    forced = os.environ.get(ENV_CACHE)
-    if forced:
-        return os.path.abspath(os.path.expanduser(forced))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "caffe_compat", "engines")
 
 
 def export_key(net, outputs):

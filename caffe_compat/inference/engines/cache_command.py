@@ -15,7 +15,7 @@ import os
 import time
 
 from . import cache_store as store
-from .cache import ENV_CACHE, cache_root
+from .cache_store import ENV_CACHE, cache_root
 
 HELP = "list the engine cache's exports, or clear them"
 

@@ -1,7 +1,7 @@
 """Where the engine cache lives, how large it may grow, and what it holds.
 
-* **Location**: :func:`caffe_compat.inference.engines.cache.cache_root` (``$CAFFE_COMPAT_ENGINE_CACHE``,
-  else ``$XDG_CACHE_HOME/caffe_compat/engines``). When that folder cannot be created or
+* **Location**: :func:`cache_root` (``$CAFFE_COMPAT_ENGINE_CACHE``, else
+  ``$XDG_CACHE_HOME/caffe_compat/engines``). When that folder cannot be created or
   written (a read-only file system, another user's folder, a path through a file),
   :func:`writable_root` warns once (:class:`EngineCacheWarning`, naming the folder, the error and
   the variable) and uses ``<tmp>/caffe_compat-<uid>/engines`` instead, or, when that is not
@@ -31,12 +31,23 @@ import tempfile
 import time
 import warnings
 
+ENV_CACHE = "CAFFE_COMPAT_ENGINE_CACHE"
 ENV_SIZE = "CAFFE_COMPAT_ENGINE_CACHE_SIZE"
 DEFAULT_BOUND = 2 << 30            # 2 GiB: the largest public nets (VGG16 + VGG19) fit
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _checked = {}                      # configured root -> root to write to
 _private = []
+
+
+def cache_root():
+    """The configured cache folder: ``$CAFFE_COMPAT_ENGINE_CACHE`` if set, else
+    ``$XDG_CACHE_HOME/caffe_compat/engines`` (``~/.cache/caffe_compat/engines``)."""
+    forced = os.environ.get(ENV_CACHE)
+    if forced:
+        return os.path.abspath(os.path.expanduser(forced))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "caffe_compat", "engines")
 
 
 class EngineCacheWarning(RuntimeWarning):
@@ -89,7 +100,6 @@ def writable_root(root):
             got, lasts = fallback, "are kept there across runs"
         except OSError:
             got, lasts = private_root(), "last until this process exits"
-        from .cache import ENV_CACHE
         warnings.warn(f"engine cache folder '{root}' is not writable ({why}); the engines' "
                       f"exports go to '{got}' instead and {lasts}: set {ENV_CACHE} to a "
                       "writable folder to keep them", EngineCacheWarning, stacklevel=4)
