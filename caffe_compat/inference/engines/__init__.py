@@ -3,10 +3,13 @@ our forward's outputs.
 
 * ``torch`` (:mod:`.torch_engine`): our own forward, the reference;
 * ``onnxruntime`` (:mod:`.onnxruntime_engine`) and ``openvino`` (:mod:`.openvino_engine`):
-  the net's ONNX export (:mod:`caffe_compat.export`), cached on disk (:mod:`.cache`).
+  the net's ONNX export (:mod:`caffe_compat.export`), cached on disk (:mod:`.cache`; the
+  cache's location, size bound and listing: :mod:`.cache_store`, ``caffe-compat
+  engine-cache``: :mod:`.cache_command`).
 
 Every engine is checked against our forward before it runs a net (:mod:`.trust`); the choice
-among the trusted ones is :mod:`.choose`'s. All run with :func:`.threads.engine_threads`
+among the trusted ones is :mod:`.choose`'s, made only once a net has shown it will run many
+times (:mod:`.first_use`). All run with :func:`.threads.engine_threads`
 threads. docs/engines.md has the rules and the measurements.
 
     from caffe_compat.inference.engines import EngineRunner
