@@ -32,6 +32,9 @@ import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+# the steady state of the engine auto chooses, decided at the first (untimed) forward rather
+# than after the torch forwards of caffe_compat.inference.engines.first_use
+os.environ.setdefault("CAFFE_COMPAT_ENGINE_DEFER", "0")
 
 from caffe_compat import CaffeCompatError, dnn  # noqa: E402
 from tests.caffe_compat.dnn import nets, zoo_nets  # noqa: E402

@@ -552,6 +552,8 @@ def main(argv=None):
     from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
     from ..export.command import COMMAND as export_command
     register_command("export", *export_command)
+    from ..inference.engines.cache_command import COMMAND as engine_cache_command
+    register_command("engine-cache", *engine_cache_command)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
         print(_usage(), file=sys.stderr if not argv else sys.stdout)

@@ -63,6 +63,9 @@ def renamed_repeats(weights):
     the k-th layer of a name in the definition takes the k-th such layer of the file."""
     if weights is None:
         return None
+    names = [lp.name for lp in weights.layer if len(lp.blobs)]
+    if len(set(names)) == len(names):
+        return weights          # no repeats: nothing to rename (and no copy of the blobs)
     out = caffe_pb2.NetParameter()
     out.CopyFrom(weights)
     counts = collections.Counter()

@@ -325,7 +325,7 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
                       f"{shown}", CaffemodelWarning, stacklevel=_upgrade.caller_stacklevel())
     if upgrade:
         try:
-            net = _upgrade.upgrade_net(net, source)
+            net = _upgrade.upgrade_net(net, source, in_place=True)    # parsed here
         except CaffeCompatError as exc:
             raise WeightsError(str(exc)) from None
     return net

@@ -242,14 +242,19 @@ def net_needs_upgrade(net_param):
 # --------------------------------------------------------------------------------------------
 # Net upgrade
 
-def upgrade_net(net_param, source="<string>"):
+def upgrade_net(net_param, source="<string>", *, in_place=False):
     """Return ``net_param`` upgraded to the current format (a new NetParameter).
 
     ``source`` names the file in messages. Raises NetError where Caffe would abort; emits
-    UpgradeWarning where Caffe logs a problem and continues.
+    UpgradeWarning where Caffe logs a problem and continues. ``in_place``: a NetParameter
+    that the caller owns is upgraded where it is rather than copied (the readers' freshly
+    parsed messages: copying a caffemodel's blobs cost as much as parsing them).
     """
     positions = locations.source_of(net_param)
-    net = as_message(net_param, caffe_pb2.NetParameter)
+    if in_place and isinstance(net_param, caffe_pb2.NetParameter):
+        net = net_param
+    else:
+        net = as_message(net_param, caffe_pb2.NetParameter)
     at = _Places(source, positions)
     if len(net.layers):
         kept = [i for i, c in enumerate(net.layers) if c.layer.type != "padding"]

@@ -182,3 +182,35 @@ def fill(tensor, filler_param, generator=None, where="", caffe_rng=None):
 
 def filler_types():
     return sorted(_FILLERS)
+
+
+# ---------------------------------------------------------------- drawn values, remembered
+# Values drawn from an unseeded stream differ from run to run: a cache keyed by the weights
+# (the engines' ONNX exports, caffe_compat.inference.engines.cache) must not keep what no later run can
+# ask for again. The fillers below draw; constant and bilinear give the same values every run.
+RANDOM_FILLERS = frozenset({"uniform", "gaussian", "positive_unitball", "xavier", "msra"})
+_SAMPLE = 16                   # values from each end of a blob
+_DRAWN_KEPT = 1 << 16          # fingerprints remembered (the oldest go first)
+_drawn = {}
+
+
+def _fingerprint(tensor):
+    """Shape, dtype and the first and last :data:`_SAMPLE` values of ``tensor``: enough to tell
+    a blob that still holds (a copy of) what a filler drew from every other blob in practice,
+    at a cost independent of its size."""
+    flat = tensor.detach().reshape(-1)
+    ends = torch.cat([flat[:_SAMPLE], flat[-_SAMPLE:]]) if flat.numel() > 2 * _SAMPLE else flat
+    return (tuple(tensor.shape), str(tensor.dtype), ends.to("cpu").numpy().tobytes())
+
+
+def remember_drawn(tensor):
+    """Record that ``tensor`` holds values drawn from an unseeded stream."""
+    if tensor.numel():
+        _drawn[_fingerprint(tensor)] = None
+        while len(_drawn) > _DRAWN_KEPT:
+            del _drawn[next(iter(_drawn))]
+
+
+def is_drawn(tensor):
+    """True when ``tensor`` holds values (or a copy of values) :func:`remember_drawn` saw."""
+    return bool(_drawn) and tensor.numel() > 0 and _fingerprint(tensor) in _drawn

@@ -86,6 +86,8 @@ class NetBuildMixin:
             if fp is not None:
                 fillers.fill(p.data, fp, generator, where=f"layer '{lp.name}'",
                              caffe_rng=self.caffe_rng)
+                if fp.type in fillers.RANDOM_FILLERS and not getattr(self, "_fill_seeded", 0):
+                    fillers.remember_drawn(p.data)      # other values in the next run
         top_shapes = layer_top_shapes(node, module, bottom_shapes)   # the layer's Reshape
         if len(top_shapes) != nt:
             raise NetError(f"layer '{lp.name}' (type {lp.type}) produces {len(top_shapes)} "

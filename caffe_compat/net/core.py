@@ -92,6 +92,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
             caffe_rng = CaffeRandom(seed) if seed is not None else thread_stream()
         self.caffe_rng = caffe_rng
         taken = set()
+        self._fill_seeded = seed is not None    # fillers draw the same values every run
         try:
             for node in self.graph.layers:
                 self._build_layer(node, dtype, taken, generator)

@@ -19,6 +19,10 @@ under an exclusive ``fcntl`` lock on ``<key>.lock``, so processes that load the 
 once export it once and the others wait for it. ``model.onnx.json`` records the file's size
 and sha256: a file that does not match (truncated, damaged, or left without its record) is
 exported again.
+
+The cache's bound (least recently used entries removed), its fallback when the folder is not
+writable, exports kept out of it (weights drawn by an unseeded filler) and its listing are
+:mod:`caffe_compat.inference.engines.cache_store`'s.
 """
 from __future__ import annotations
 
@@ -28,20 +32,12 @@ import json
 import os
 
 from ...io.atomic import write_text_atomic
+from . import cache_store as store
+from .cache_store import cache_root
 
-ENV_CACHE = "CAFFE_COMPAT_ENGINE_CACHE"
 MODEL = "model.onnx"
 RECORD = MODEL + ".json"
 _CHUNK = 1 << 20
-
-
-def cache_root():
-    """The cache folder (see the module doc)."""
-    forced = os.environ.get(ENV_CACHE)
-    if forced:
-        return os.path.abspath(os.path.expanduser(forced))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "caffe_compat", "engines")
 
 
 def export_key(net, outputs):
@@ -112,6 +108,7 @@ class CachedExport:
     def __init__(self, folder, key, exported):
         self.folder, self.key, self.exported = folder, key, exported
         self.path = os.path.join(folder, MODEL)
+        self._memory = {}           # decisions made here (all of them, where none can be stored)
 
     # decisions about the export (trust, timings), one JSON file beside it
     def _decisions_path(self):
@@ -121,36 +118,65 @@ class CachedExport:
         try:
             with open(self._decisions_path(), encoding="utf-8") as f:
                 out = json.load(f)
-            return out if isinstance(out, dict) else {}
+            out = out if isinstance(out, dict) else {}
         except (OSError, ValueError):
-            return {}
+            out = {}
+        return {**self._memory, **out}
 
     def record(self, key, value):
         """Store ``{key: value}`` in the decisions file (read, merged and written under the
         export's lock)."""
-        with locked(os.path.dirname(self.folder), self.key):
-            out = self.decisions()
-            out[key] = value
-            write_text_atomic(self._decisions_path(), json.dumps(out, indent=1, sort_keys=True))
+        self._memory[key] = value
+        try:
+            with locked(os.path.dirname(self.folder), self.key):
+                out = self.decisions()
+                out[key] = value
+                write_text_atomic(self._decisions_path(),
+                                  json.dumps(out, indent=1, sort_keys=True))
+        except OSError:
+            pass            # a read-only cache: the decision holds for this process only
+
+
+def holds_drawn_weights(net):
+    """True when a parameter blob of ``net`` still holds values a filler drew from an
+    unseeded stream (a net loaded without weights, :func:`caffe_compat.layers.fillers.is_drawn`):
+    the next process draws others, so its export would never be met again."""
+    from ...layers.fillers import is_drawn
+    return any(is_drawn(v) for v in net.caffe_state_dict().values())
 
 
 def cached_export(net, outputs, key=None, root=None):
     """The :class:`CachedExport` of ``net`` for ``outputs``: the cached file when it is whole,
-    otherwise exported now (once across processes, see the module doc)."""
-    from ...export.onnx_export import export_onnx
+    otherwise exported now (once across processes, see the module doc). Where the export goes
+    (the cache, its writable fallback, or this process's own folder for drawn weights) and
+    the size bound: :mod:`caffe_compat.inference.engines.cache_store`."""
     outputs = list(outputs)
     key = key or export_key(net, outputs)
-    root = root or cache_root()
+    if root is None:
+        root = cache_root()
+        if holds_drawn_weights(net):
+            root = store.private_root()
+    hit = store.read_only_hit(root, key, _valid)
+    if hit is not None:
+        return CachedExport(hit, key, False)
+    root = store.writable_root(root)
     folder = os.path.join(root, key)
     with locked(root, key):
         if _valid(folder):
+            store.touch(folder)
             return CachedExport(folder, key, False)
-        os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, MODEL)
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(folder, "decisions.json"))   # about the old file
-        export_onnx(net, path, outputs=outputs, metadata={"caffe_compat_key": key})
-        record = {"size": os.path.getsize(path), "sha256": file_sha256(path),
-                  "outputs": outputs}
-        write_text_atomic(os.path.join(folder, RECORD), json.dumps(record, indent=1))
-        return CachedExport(folder, key, True)
+        _export(net, outputs, folder, key)
+    store.evict(root, keep={key})
+    return CachedExport(folder, key, True)
+
+
+def _export(net, outputs, folder, key):
+    from ...export.onnx_export import export_onnx
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, MODEL)
+    with contextlib.suppress(OSError):
+        os.remove(os.path.join(folder, "decisions.json"))   # about the old file
+    export_onnx(net, path, outputs=outputs, metadata={"caffe_compat_key": key})
+    record = {"size": os.path.getsize(path), "sha256": file_sha256(path), "outputs": outputs,
+              "net": net.name, "inputs": {n: list(net.blob_shape(n)) for n in net.inputs}}
+    write_text_atomic(os.path.join(folder, RECORD), json.dumps(record, indent=1))

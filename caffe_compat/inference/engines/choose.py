@@ -1,15 +1,19 @@
 """Which engine runs a forward: :class:`EngineRunner`.
 
 ``engine="auto"`` (the default of inference-only forwards): the fastest of the installed
-engines that pass the trust check (:mod:`caffe_compat.inference.engines.trust`) for this net, outputs,
-input shapes and thread count, torch included. The speed is measured at first use by a short
+engines that pass the trust check (:mod:`caffe_compat.inference.engines.trust`) for this net,
+outputs, input shapes and thread count, torch included. The first forwards of each shape run
+on torch; only once a net has shown it will run many times are the engines made ready and
+tried on the caller's own next forwards (:mod:`caffe_compat.inference.engines.first_use`), so a
+program that runs a net once or a few times never pays for an export. Trust verdicts and the
+winner are stored beside the cached export (keyed by the engines' versions, the shapes and the
+thread count), so a later process skips the trial. With ``$CAFFE_COMPAT_ENGINE_DEFER=0`` (and
+in :meth:`EngineRunner.engine_for`) the choice is made at the first forward instead, by a short
 calibration: the candidates run the caller's input in alternating turns (each after a pause
 long enough for the previous one's threads to go idle, as ``benchmarks/zoo_timing.py``) for
 about :data:`CALIBRATION_S` seconds (at least :data:`MIN_ROUNDS` turns; one twice as slow as
 the best so far leaves early), and the lowest time of a turn wins (other processes only add
-time to a turn: on a busy machine the minimum ranks engines better than the median). Trust verdicts and the winner
-are stored beside the cached export (keyed by the engines' versions, the shapes and the thread
-count), so a later process decides without running anything.
+time to a turn: on a busy machine the minimum ranks engines better than the median).
 
 ``engine="torch" | "onnxruntime" | "openvino"`` forces one (still checked once; the torch
 path runs, with a warning, when it fails or is not installed). ``$CAFFE_COMPAT_ENGINE``
@@ -27,7 +31,7 @@ import time
 import numpy as np
 
 from ...errors import CaffeCompatError
-from . import registry, trust
+from . import first_use, registry, trust
 from .threads import engine_threads
 
 ENV_ENGINE = "CAFFE_COMPAT_ENGINE"
@@ -73,6 +77,9 @@ class EngineRunner:
         self._sessions = {}           # (engine, threads, shapes) -> callable
         self._chosen = {}             # (threads, shapes) -> engine name
         self._refused = set()         # engines that failed for this net (warned once)
+        self._stages = {}             # (threads, shapes) -> FirstUse, until chosen
+        self._trial_key = {}          # (threads, shapes) -> where the trial's winner is stored
+        self._megabytes = None
         self._lock = threading.RLock()
         self.last_engine = None
 
@@ -81,6 +88,8 @@ class EngineRunner:
         shapes = tuple((n, tuple(feed[n].shape)) for n in sorted(feed))
         threads = engine_threads()
         name = self._chosen.get((threads, shapes))
+        if name is None and self.request == AUTO and first_use.deferred():
+            return self._first_use(feed, shapes, threads)
         if name is None:
             with self._lock:             # one decision (export, check, timing) at a time
                 name = self._chosen.get((threads, shapes)) or \
@@ -88,6 +97,62 @@ class EngineRunner:
                 self._chosen[(threads, shapes)] = name
         self.last_engine = name
         return self._session(name, threads, shapes)(self._feed_for(name, feed))
+
+    def _first_use(self, feed, shapes, threads):
+        """An auto forward before the engine is chosen: torch, then the preparation, then
+        the trial (:mod:`caffe_compat.inference.engines.first_use`)."""
+        from ...kernels import blas_order
+        key = (threads, shapes)
+        if blas_order.INFERENCE:           # Caffe's order: only torch follows it
+            self._chosen[key] = self.last_engine = "torch"
+            return self._session("torch", threads, shapes)(feed)
+        with self._lock:
+            state = self._stages.get(key)
+            if state is None:
+                if self._megabytes is None:
+                    self._megabytes = first_use.weight_megabytes(self.net)
+                state = self._stages[key] = first_use.FirstUse(
+                    first_use.prepare_estimate(self._megabytes))
+            name = "torch" if state.turns is None else state.next_turn()
+        self.last_engine = name
+        t = time.perf_counter()
+        out = self._session(name, threads, shapes)(self._feed_for(name, feed))
+        took = time.perf_counter() - t
+        with self._lock:
+            if key in self._chosen:
+                return out
+            if state.turns is None:
+                state.ran_torch(took)
+                if state.ready():
+                    self._prepare(state, key, feed, out)
+            else:
+                best = state.took(name, took)
+                if best is not None:
+                    self._chosen[key] = best
+                    self._stages.pop(key, None)
+                    skey = self._trial_key.pop(key, None)
+                    if skey is not None and self._export is not None:
+                        self._export.record(skey, state.result())
+        return out
+
+    def _prepare(self, state, key, feed, reference):
+        """Export, check the engines against ``reference`` (torch's outputs for ``feed``),
+        then take the stored winner or start the trial."""
+        threads, shapes = key
+        candidates = self._candidates()
+        if not candidates or not self._shapes_fit(shapes):
+            self._chosen[key] = "torch"
+            return
+        trusted, decisions, skey = self._trusted(candidates, feed, shapes, threads, reference)
+        if not trusted:
+            self._chosen[key] = "torch"
+            return
+        best = decisions.get(skey)
+        if best is not None and best.get("engine") in ["torch"] + trusted:
+            self._chosen[key] = best["engine"]
+            return
+        self._trial_key[key] = skey
+        state.start_trial(["torch"] + trusted)
 
     def engine_for(self, feed):
         """The engine that runs ``feed`` (deciding it now if needed, which runs the net)."""
@@ -111,6 +176,10 @@ class EngineRunner:
                 sess = self._torch_run or registry.engine_class("torch").session(
                     self.net, self.outputs)
             else:
+                if not os.path.exists(self._export.path):
+                    # evicted by another process (the cache's size bound): written again
+                    from .cache import cached_export
+                    self._export = cached_export(self.net, self.outputs)
                 sess = registry.engine_class(name).session(
                     self._export.path, self.outputs, threads,
                     shapes={k: s for k, s in shapes if k in self._export_inputs})
@@ -163,18 +232,33 @@ class EngineRunner:
         candidates = self._candidates()
         if not candidates or not self._shapes_fit(shapes):
             return "torch"
+        trusted, decisions, skey = self._trusted(candidates, feed, shapes, threads)
+        if not trusted:
+            return "torch"
+        if self.request != AUTO:
+            return trusted[0]
+        best = decisions.get(skey)
+        if best is None or best.get("engine") not in ["torch"] + trusted:
+            best = self._calibrate(["torch"] + trusted, threads, shapes, feed)
+            self._export.record(skey, best)
+        return best["engine"]
+
+    def _trusted(self, candidates, feed, shapes, threads, reference=None):
+        """``(trusted engines, stored decisions, key of the stored winner)``: the export made
+        or found, each candidate checked against our forward on ``feed`` (``reference``: our
+        outputs for it, when already computed) unless a verdict is stored."""
         if self._ensure_export() is None:
             for n in candidates:
                 self._refused.add(n)
             trust.distrust(" / ".join(candidates), self.net.name,
                            f"the net does not export to ONNX ({self._export_error})",
-                           stacklevel=5)
-            return "torch"
+                           stacklevel=6)
+            return [], {}, None
         if set(self._export_inputs) - set(feed):
-            return "torch"           # an input the export reads is not fed: torch fills zeros
+            return [], {}, None      # an input the export reads is not fed: torch fills zeros
         decisions = self._export.decisions()
         sig = f"{_shape_text(shapes)}"
-        trusted, reference = [], None
+        trusted = []
         for name in candidates:
             cls = registry.engine_class(name)
             tkey = f"trust|{name}|{cls.version()}|{sig}"
@@ -188,19 +272,10 @@ class EngineRunner:
                 trusted.append(name)
             else:
                 self._refused.add(name)
-                trust.distrust(name, self.net.name, verdict.get("why", "failed"), stacklevel=5)
-        if not trusted:
-            return "torch"
-        if self.request != AUTO:
-            return trusted[0]
+                trust.distrust(name, self.net.name, verdict.get("why", "failed"), stacklevel=6)
         versions = ",".join(f"{n}={registry.engine_class(n).version()}"
                             for n in ["torch"] + trusted)
-        skey = f"fastest|{versions}|threads={threads}|{sig}"
-        best = decisions.get(skey)
-        if best is None or best.get("engine") not in ["torch"] + trusted:
-            best = self._calibrate(["torch"] + trusted, threads, shapes, feed)
-            self._export.record(skey, best)
-        return best["engine"]
+        return trusted, decisions, f"fastest|{versions}|threads={threads}|{sig}"
 
     def _check(self, name, threads, shapes, feed, reference):
         """The trust verdict of engine ``name`` on ``feed``: ``{"ok": bool, "why": text,
