@@ -33,6 +33,18 @@ class RunVerdicts:
     seeds: int
     sr_gain: dict = field(default_factory=dict)
     sr_interval: S.Interval | None = None
+    cells: dict = field(default_factory=dict)
+
+    def table(self):
+        """Table 1's CCC cells with their intervals beside the paper's (Markdown)."""
+        from .table import paper_values
+        paper = paper_values()
+        rows = ["| s | method | CCC paper | CCC ours [95 % interval] |", "|---|---|---:|---|"]
+        for (s, method), iv in self.cells.items():
+            p = paper.get((s, method), {}).get("ccc")
+            rows.append(f"| {'-' if s is None else s} | {method} | "
+                        f"{'—' if p is None else f'{p:.3f}'} | {iv.format()} |")
+        return "\n".join(rows)
 
     def lines(self, title="The paper's claims on this run"):
         head = [f"{title} (95 % bootstrap intervals over {self.units}; "
@@ -48,10 +60,14 @@ class RunVerdicts:
         out = [self.lines()[0].rstrip(":") + ".", ""]
         if self.sr_interval is not None:
             out += [self.lines()[1].strip() + ".", ""]
+        if self.cells:
+            out += [self.table(), ""]
         return "\n".join(out + [S.verdicts_markdown(self.verdicts)])
 
     def to_dict(self):
         return dict(units=self.units, seeds=self.seeds, sr_gain=self.sr_gain,
+                    cells=[dict(s=k[0], method=k[1], ccc=v.to_dict())
+                           for k, v in self.cells.items()],
                     sr_interval=None if self.sr_interval is None else
                     self.sr_interval.to_dict(),
                     verdicts=[v.to_dict() for v in self.verdicts])
@@ -87,6 +103,8 @@ def run_verdicts(pipes, later="", resamples=S.RESAMPLES, sr_frame_step=SR_FRAME_
                              sr_frame_step, first.config.device)
             sr_info, sr_iv = gain.summary(), G.gain_interval(gain, resampler)
     verdicts = C.table_verdicts(cells, first.config.factors, resampler, sr_iv, later)
+    intervals = {row: resampler.interval(C.ccc_statistic(sc, units.count),
+                                         C._seeds(sc), sc.key) for row, sc in cells.items()}
     f4 = {}
     bpp = {}
     for name in first.steps:
@@ -111,4 +129,4 @@ def run_verdicts(pipes, later="", resamples=S.RESAMPLES, sr_frame_step=SR_FRAME_
     else:
         verdicts.append(S.not_testable("Figure 4: CCC falls with the bit rate",
                                        "no Figure 4 study in this run"))
-    return RunVerdicts(verdicts, units.describe(), len(pipes), sr_info, sr_iv)
+    return RunVerdicts(verdicts, units.describe(), len(pipes), sr_info, sr_iv, intervals)
