@@ -42,8 +42,8 @@ from . import statistics as S
 
 __all__ = ["SEGMENT_FRAMES", "SEQUENCE_UNITS_MIN", "CLOSE_MARGIN", "Units", "Scores",
            "read_predictions", "ccc_from_sums", "ccc_statistic", "table_verdicts",
-           "figure4_verdicts", "sr_gate_reason", "scores_from_files",
-           "lengths_from_predictions"]
+           "figure4_verdicts", "sr_gate_reason", "seeds_of", "ccc_difference",
+           "scores_from_files", "lengths_from_predictions"]
 
 SEGMENT_FRAMES = 50
 SEQUENCE_UNITS_MIN = 8
@@ -180,24 +180,30 @@ def _mean_finite(values):
         return np.where(n > 0, total / n, np.nan)
 
 
-def _seeds(scores):
+def seeds_of(scores):
+    """A cell's seed count for the Resampler (None for one run)."""
     return scores.seeds if scores.seeds > 1 else None
 
 
-def _difference(resampler, a: Scores, b: Scores):
+def ccc_difference(resampler, a: Scores, b: Scores):
+    """``CCC(a) - CCC(b)`` with its interval, paired over units, seeds drawn per model."""
     return resampler.difference(ccc_statistic(a, resampler.units),
                                 ccc_statistic(b, resampler.units),
-                                seeds=(_seeds(a), _seeds(b)), keys=(a.key, b.key))
+                                seeds=(seeds_of(a), seeds_of(b)), keys=(a.key, b.key))
 
 
-def sr_gate_reason(sr_gain) -> Optional[str]:
+def sr_gate_reason(sr_gain, factor=None) -> Optional[str]:
     """Why the SR claims cannot be tested on this run (None when they can): ``sr_gain`` is the
-    SR-FCN's PSNR gain over bicubic on held-out faces (an Interval, dB) or None."""
+    SR-FCN's PSNR gain over bicubic on held-out faces (an Interval, dB), ``{factor:
+    Interval}`` (then the SR-FCN at ``factor`` decides), or None."""
+    if isinstance(sr_gain, dict):
+        sr_gain = sr_gain.get(factor)
     if sr_gain is None:
-        return "no SR-FCN in this run"
+        return f"no SR-FCN at s={factor} in this run" if factor else "no SR-FCN in this run"
     if not np.isfinite(sr_gain.estimate) or sr_gain.low <= 0:
         return (f"the SR-FCN does not beat bicubic on held-out faces (PSNR gain "
-                f"{sr_gain.format(2)} dB), so the Joint models do not start from "
+                f"{sr_gain.format(2)} dB{f' at s={factor}' if factor else ''}), so the Joint "
+                "models do not start from "
                 "super-resolution features")
     return None
 
@@ -210,11 +216,12 @@ def _gated(verdict: S.Verdict, gate: Optional[str], later: str) -> S.Verdict:
 
 
 def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
-                   sr_gain=None, later: str = "") -> list:
+                   sr_gain=None, later: str = "", oa_factor: int = 6) -> list:
     """The verdicts of claims 1-4 (module doc) from ``cells`` ({(s or None, method): Scores}:
-    Table 1's rows), at ``factors``. ``sr_gain``: the SR-FCN's PSNR gain interval (gates claims
-    3 and 4); ``later``: appended to the reason of a gated or missing claim (e.g. which budget
-    tests it)."""
+    Table 1's rows), at ``factors``. ``sr_gain``: the SR-FCNs' PSNR gain intervals ({factor:
+    Interval}, or one Interval for all), which gate claims 3 and 4: Joint-s by the SR-FCN at
+    s, Joint-OA by the one at ``oa_factor`` (the largest factor of its mix); ``later``:
+    appended to the reason of a gated or missing claim (e.g. which budget tests it)."""
     out = []
     factors = sorted(factors)
     hr = cells.get((None, "HR"))
@@ -224,17 +231,16 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
         if hr is None or lr is None:
             out.append(S.not_testable(claim, "HR or LR-s was not trained in this run"))
             continue
-        out.append(S.verdict_for_difference(claim, _difference(resampler, hr, lr),
+        out.append(S.verdict_for_difference(claim, ccc_difference(resampler, hr, lr),
                                             f"CCC(HR) - CCC(LR-{s})"))
     lrs = [s for s in factors if (s, f"LR-{s}") in cells]
     for a, b in zip(lrs, lrs[1:]):
         out.append(S.verdict_for_difference(
             f"CCC falls as s grows, {a} -> {b}",
-            _difference(resampler, cells[(a, f"LR-{a}")], cells[(b, f"LR-{b}")]),
+            ccc_difference(resampler, cells[(a, f"LR-{a}")], cells[(b, f"LR-{b}")]),
             f"CCC(LR-{a}) - CCC(LR-{b})"))
     if len(lrs) < 2:
         out.append(S.not_testable("CCC falls as s grows", "fewer than two LR-s models"))
-    gate = sr_gate_reason(sr_gain)
     for s in factors:
         claim = f"SR pre-training: Joint-{s} ahead of Non-Joint-{s}"
         joint, nonjoint = cells.get((s, f"Joint-{s}")), cells.get((s, f"Non-Joint-{s}"))
@@ -243,8 +249,8 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
                                       f"this run (--all-methods){later}"))
             continue
         out.append(_gated(S.verdict_for_difference(
-            claim, _difference(resampler, joint, nonjoint),
-            f"CCC(Joint-{s}) - CCC(Non-Joint-{s})"), gate, later))
+            claim, ccc_difference(resampler, joint, nonjoint),
+            f"CCC(Joint-{s}) - CCC(Non-Joint-{s})"), sr_gate_reason(sr_gain, s), later))
     for s in factors:
         oa, lr = cells.get((s, "Joint-OA")), cells.get((s, f"LR-{s}"))
         claim = f"Joint-OA ahead of LR-{s}"
@@ -252,8 +258,8 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
             out.append(S.not_testable(claim, "Joint-OA or LR-s was not trained in this run"))
             continue
         out.append(_gated(S.verdict_for_difference(
-            claim, _difference(resampler, oa, lr), f"CCC(Joint-OA) - CCC(LR-{s})"),
-            gate, later))
+            claim, ccc_difference(resampler, oa, lr), f"CCC(Joint-OA) - CCC(LR-{s})"),
+            sr_gate_reason(sr_gain, oa_factor), later))
     for s in factors:
         oa, joint = cells.get((s, "Joint-OA")), cells.get((s, f"Joint-{s}"))
         claim = f"Joint-OA close to Joint-{s}"
@@ -262,8 +268,8 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
                                       f"(--all-methods){later}"))
             continue
         out.append(_gated(S.verdict_for_closeness(
-            claim, _difference(resampler, oa, joint), f"CCC(Joint-OA) - CCC(Joint-{s})",
-            CLOSE_MARGIN), gate, later))
+            claim, ccc_difference(resampler, oa, joint), f"CCC(Joint-OA) - CCC(Joint-{s})",
+            CLOSE_MARGIN), sr_gate_reason(sr_gain, oa_factor), later))
     return out
 
 
@@ -287,7 +293,7 @@ def figure4_verdicts(cells: Dict[tuple, Scores], resampler: S.Resampler,
                 continue
             out.append(S.verdict_for_difference(
                 f"Figure 4, s={s}, {label}: CCC lower at QP {hi} than at QP {lo}{rate}",
-                _difference(resampler, cells[(s, lo, label)], cells[(s, hi, label)]),
+                ccc_difference(resampler, cells[(s, lo, label)], cells[(s, hi, label)]),
                 f"CCC(QP {lo}) - CCC(QP {hi})"))
     return out
 

@@ -108,7 +108,8 @@ def survival(crops, train, dev, units, resampler, step=1, reader="hog"):
         cells[cond] = C.Scores(f"probe-{cond}", yd, pred[None], units.of(seqs, frames))
     level = {c: resampler.interval(C.ccc_statistic(s, resampler.units))
              for c, s in cells.items()}
-    lost = {c: C._difference(resampler, cells["HR"], s) for c, s in cells.items() if c != "HR"}
+    lost = {c: C.ccc_difference(resampler, cells["HR"], s)
+            for c, s in cells.items() if c != "HR"}
     return level, lost
 
 

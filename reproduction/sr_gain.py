@@ -28,8 +28,8 @@ BORDER = 8          # (5 - 1) / 2 pixels lost on each side by each of four valid
 
 @dataclass
 class SRGain:
-    """Per-frame PSNR (dB) of the SR-FCN's output and of the bicubic input, and each frame's
-    bootstrap unit."""
+    """Per-frame PSNR (dB) of the SR-FCN's output (``(seeds, N)``: one SR-FCN per seed, or
+    ``(N,)``) and of the bicubic input ``(N,)``, and each frame's bootstrap unit."""
     factor: int
     psnr_sr: np.ndarray
     psnr_bicubic: np.ndarray
@@ -37,10 +37,17 @@ class SRGain:
 
     @property
     def gain(self):
-        return self.psnr_sr - self.psnr_bicubic
+        return np.atleast_2d(self.psnr_sr) - self.psnr_bicubic
+
+    @classmethod
+    def stack(cls, gains):
+        """One :class:`SRGain` of several seeds' SR-FCNs measured on the same frames."""
+        return cls(gains[0].factor, np.stack([np.atleast_2d(g.psnr_sr)[0] for g in gains]),
+                   gains[0].psnr_bicubic, gains[0].unit)
 
     def summary(self):
-        return dict(factor=self.factor, frames=int(self.gain.size),
+        return dict(factor=self.factor, frames=int(self.unit.size),
+                    seeds=int(np.atleast_2d(self.psnr_sr).shape[0]),
                     psnr_sr=float(np.mean(self.psnr_sr)),
                     psnr_bicubic=float(np.mean(self.psnr_bicubic)),
                     gain=float(np.mean(self.gain)))
@@ -92,20 +99,28 @@ def measure(weights, deploy, hr_dir, lr_dir, sequences, factor, units, frame_ste
 
 
 def gain_interval(gain: SRGain, resampler):
-    """The mean PSNR gain (dB) with its bootstrap interval over ``resampler``'s units."""
-    g = gain.gain
+    """The mean PSNR gain (dB) with its bootstrap interval over ``resampler``'s units (and the
+    seeds' SR-FCNs, drawn under the key ``srfcn-<s>``, when there are several)."""
+    g = gain.gain                                           # (seeds, N)
     ok = np.isfinite(g)
-    total = np.bincount(gain.unit[ok], g[ok], minlength=resampler.units)
-    count = np.bincount(gain.unit[ok], minlength=resampler.units).astype(np.float64)
+    total = np.stack([np.bincount(gain.unit, np.where(ok[k], g[k], 0.0),
+                                  minlength=resampler.units) for k in range(g.shape[0])])
+    count = np.stack([np.bincount(gain.unit, ok[k].astype(np.float64),
+                                  minlength=resampler.units) for k in range(g.shape[0])])
+    seeds = g.shape[0] if g.shape[0] > 1 else None
 
-    def statistic(drawn, seeds):
-        n = count[drawn].sum()
-        return float(total[drawn].sum() / n) if n else math.nan
+    def statistic(drawn, seed_idx):
+        pick = slice(None) if seed_idx is None else seed_idx
+        n = count[pick][:, drawn].sum(axis=1)
+        with np.errstate(all="ignore"):
+            return float(np.mean(total[pick][:, drawn].sum(axis=1) / n))
 
     def batch(unit_draws, seed_draws):
-        counts = S.unit_counts(unit_draws, resampler.units)
-        n = counts @ count
+        counts = S.unit_counts(unit_draws, resampler.units)        # (R, U)
         with np.errstate(all="ignore"):
-            return np.where(n > 0, (counts @ total) / n, np.nan)
+            per_seed = (counts @ total.T) / (counts @ count.T)      # (R, seeds)
+        if seed_draws is not None:
+            per_seed = np.take_along_axis(per_seed, seed_draws, axis=1)
+        return per_seed.mean(axis=1)
     statistic.batch = batch
-    return resampler.interval(statistic)
+    return resampler.interval(statistic, seeds, f"srfcn-{gain.factor}")

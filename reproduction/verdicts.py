@@ -32,7 +32,7 @@ class RunVerdicts:
     units: str
     seeds: int
     sr_gain: dict = field(default_factory=dict)
-    sr_interval: S.Interval | None = None
+    sr_intervals: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)
 
     def table(self):
@@ -49,17 +49,18 @@ class RunVerdicts:
     def lines(self, title="The paper's claims on this run"):
         head = [f"{title} (95 % bootstrap intervals over {self.units}; "
                 f"{self.seeds} seed{'s' if self.seeds > 1 else ''} per model):"]
-        if self.sr_interval is not None:
-            g = self.sr_gain
-            head.append(f"  SR-FCN at s={g['factor']} on {g['frames']} held-out dev faces: "
-                        f"PSNR {g['psnr_sr']:.2f} dB against bicubic {g['psnr_bicubic']:.2f} "
-                        f"dB, gain {self.sr_interval.format(2)} dB")
-        return head + [f"  {v.line()}" for v in self.verdicts]
+        return head + [f"  {line}" for line in self.sr_lines()] + \
+            [f"  {v.line()}" for v in self.verdicts]
+
+    def sr_lines(self):
+        """One line per SR-FCN: its PSNR and bicubic's on held-out faces, the gain's interval."""
+        return [f"SR-FCN at s={s} on {g['frames']} held-out dev faces: PSNR {g['psnr_sr']:.2f} "
+                f"dB against bicubic {g['psnr_bicubic']:.2f} dB, gain "
+                f"{self.sr_intervals[s].format(2)} dB" for s, g in self.sr_gain.items()]
 
     def markdown(self):
         out = [self.lines()[0].rstrip(":") + ".", ""]
-        if self.sr_interval is not None:
-            out += [self.lines()[1].strip() + ".", ""]
+        out += [f"- {line}." for line in self.sr_lines()] + ([""] if self.sr_gain else [])
         if self.cells:
             out += [self.table(), ""]
         return "\n".join(out + [S.verdicts_markdown(self.verdicts)])
@@ -68,8 +69,7 @@ class RunVerdicts:
         return dict(units=self.units, seeds=self.seeds, sr_gain=self.sr_gain,
                     cells=[dict(s=k[0], method=k[1], ccc=v.to_dict())
                            for k, v in self.cells.items()],
-                    sr_interval=None if self.sr_interval is None else
-                    self.sr_interval.to_dict(),
+                    sr_intervals={s: iv.to_dict() for s, iv in self.sr_intervals.items()},
                     verdicts=[v.to_dict() for v in self.verdicts])
 
 
@@ -90,21 +90,22 @@ def run_verdicts(pipes, later="", resamples=S.RESAMPLES, sr_frame_step=SR_FRAME_
     resampler = S.Resampler(units.count, resamples=resamples, unit=units.kind)
     cells = {tuple(ev.row): C.scores_from_files(ev.key, [_eval_file(p, ev) for p in pipes],
                                                 units) for ev in evals}
-    sr_info, sr_iv = {}, None
-    sr = [r for r in first.recipes.values() if r.method == "srfcn"]
-    if sr:
-        rec = max(sr, key=lambda r: r.data[1])
+    sr_info, sr_iv = {}, {}
+    hr = first.outputs("crops-hr")
+    for rec in (r for r in first.recipes.values() if r.method == "srfcn"):
         s = rec.data[1]
         crops = f"crops-lr-{s}"
-        if crops in first.steps and first.is_done(crops):
-            hr = first.outputs("crops-hr")
-            gain = G.measure(first.outputs(f"train-{rec.key}")["weights"], rec.deploy,
-                             hr["dir"], first.outputs(crops)["dir"], hr["dev"], s, units,
-                             sr_frame_step, first.config.device)
-            sr_info, sr_iv = gain.summary(), G.gain_interval(gain, resampler)
-    verdicts = C.table_verdicts(cells, first.config.factors, resampler, sr_iv, later)
+        if crops not in first.steps or not first.is_done(crops):
+            continue
+        gain = G.SRGain.stack([G.measure(
+            p.outputs(f"train-{rec.key}")["weights"], rec.deploy, hr["dir"],
+            first.outputs(crops)["dir"], hr["dev"], s, units, sr_frame_step,
+            first.config.device) for p in pipes])
+        sr_info[s], sr_iv[s] = gain.summary(), G.gain_interval(gain, resampler)
+    verdicts = C.table_verdicts(cells, first.config.factors, resampler, sr_iv, later,
+                                max(first.config.mix))
     intervals = {row: resampler.interval(C.ccc_statistic(sc, units.count),
-                                         C._seeds(sc), sc.key) for row, sc in cells.items()}
+                                         C.seeds_of(sc), sc.key) for row, sc in cells.items()}
     f4 = {}
     bpp = {}
     for name in first.steps:

@@ -97,6 +97,11 @@ def test_table_verdicts_on_synthetic_predictions():
     assert v.status == S.NOT_TESTABLE and v.interval is not None
     assert "does not beat bicubic" in v.reason and v.reason.endswith("the long budget tests this")
     assert "-0.40 [-0.70, -0.10] dB" in v.line()
+    # per-factor gains: Joint-3 gated by the SR-FCN at 3, Joint-OA by the one at 6
+    by = {v.claim: v for v in C.table_verdicts(cells, (3, 6), r, sr_gain={3: good, 6: bad})}
+    assert by["SR pre-training: Joint-3 ahead of Non-Joint-3"].status == S.SUPPORTED
+    assert by["Joint-OA ahead of LR-3"].status == S.NOT_TESTABLE
+    assert "at s=6" in by["Joint-OA ahead of LR-3"].reason
     assert by["HR ahead of LR-3"].status == S.SUPPORTED          # not an SR claim
     # missing models are named
     few = {k: v for k, v in cells.items() if k in ((None, "HR"), (3, "LR-3"))}
@@ -113,8 +118,8 @@ def test_seeds_widen_the_interval():
     lr.predictions[1] *= 0.3
     r = S.Resampler(8, resamples=500)
     one = C.Scores("lr-3", lr.ground_truth, lr.predictions[:1], lr.unit)
-    three = C._difference(r, cells[(None, "HR")], lr)
-    single = C._difference(r, C.Scores("hr", cells[(None, "HR")].ground_truth,
+    three = C.ccc_difference(r, cells[(None, "HR")], lr)
+    single = C.ccc_difference(r, C.Scores("hr", cells[(None, "HR")].ground_truth,
                                        cells[(None, "HR")].predictions[:1], lr.unit), one)
     assert three.unit == "units x seeds"
     assert three.high - three.low > single.high - single.low
@@ -138,10 +143,16 @@ def test_sr_gain_interval():
     np.testing.assert_allclose(G.frame_psnr(est, label), 20.0)
     g = G.SRGain(6, np.array([30.0, 31, 32, 33]), np.array([29.0, 29, 29, 29]),
                  np.array([0, 0, 1, 1]))
-    iv = G.gain_interval(g, S.Resampler(2, resamples=400))
+    r = S.Resampler(2, resamples=400)
+    iv = G.gain_interval(g, r)
     assert iv.estimate == pytest.approx(2.5)
     assert iv.low == pytest.approx(1.5) and iv.high == pytest.approx(3.5)
     assert g.summary()["gain"] == pytest.approx(2.5)
+    # two seeds' SR-FCNs on the same frames: seeds drawn too; the batch equals the loop
+    two = G.SRGain.stack([g, G.SRGain(6, g.psnr_sr + 1.0, g.psnr_bicubic, g.unit)])
+    iv2 = G.gain_interval(two, r)
+    assert iv2.estimate == pytest.approx(3.0) and iv2.unit == "units x seeds"
+    assert iv2.low == pytest.approx(1.5) and iv2.high == pytest.approx(4.5)
 
 
 def test_read_predictions_errors(tmp_path):
@@ -172,7 +183,7 @@ def test_verdicts_of_a_tiny_run(tmp_path, capsys):
     claims = [v.claim for v in res.verdicts]
     assert "HR ahead of LR-6" in claims and "CCC falls as s grows, 3 -> 6" in claims
     assert any(c.startswith("Figure 4, s=3, LR-3") for c in claims)
-    assert res.sr_gain["factor"] == 6 and res.sr_interval is not None
+    assert list(res.sr_gain) == [6] and res.sr_intervals[6].resamples == 200
     text = "\n".join(res.lines())
     assert "SR-FCN at s=6" in text and "[" in text
     assert "| claim | verdict | evidence |" in res.markdown()
