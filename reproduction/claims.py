@@ -40,8 +40,8 @@ import numpy as np
 
 from . import statistics as S
 
-__all__ = ["SEGMENT_FRAMES", "SEQUENCE_UNITS_MIN", "CLOSE_MARGIN", "Units", "Scores",
-           "read_predictions", "ccc_from_sums", "ccc_statistic", "table_verdicts",
+__all__ = ["SEGMENT_FRAMES", "SEQUENCE_UNITS_MIN", "CLOSE_MARGIN", "NEAR_CONSTANT", "Units",
+           "Scores", "read_predictions", "ccc_from_sums", "ccc_statistic", "table_verdicts",
            "figure4_verdicts", "sr_gate_reason", "seeds_of", "ccc_difference",
            "scores_from_files", "lengths_from_predictions"]
 
@@ -50,6 +50,9 @@ SEQUENCE_UNITS_MIN = 8
 # the paper's own Joint-OA and Joint-s differ by at most 0.035 CCC (s = 6), which it calls
 # close; 0.05 keeps the paper's numbers on the "close" side
 CLOSE_MARGIN = 0.05
+# |CCC| below this for both models of a difference: near-constant predictions (the demo's
+# NEAR_ZERO), whose difference is not evidence for or against a claim
+NEAR_CONSTANT = 0.02
 
 
 class Units:
@@ -185,6 +188,21 @@ def seeds_of(scores):
     return scores.seeds if scores.seeds > 1 else None
 
 
+def _near_constant(verdict: S.Verdict, resampler, *cells) -> S.Verdict:
+    """``verdict`` unless every cell's CCC is below :data:`NEAR_CONSTANT` in magnitude: then
+    both models predict near-constant values (not learned yet) and the sign of their
+    difference means little, so the claim is not testable on this run."""
+    values = [ccc_statistic(c, resampler.units)(np.arange(resampler.units),
+                                                None if c.seeds == 1 else np.arange(c.seeds))
+              for c in cells]
+    if all(np.isfinite(v) and abs(v) < NEAR_CONSTANT for v in values):
+        return S.Verdict(verdict.claim, S.NOT_TESTABLE, verdict.evidence, verdict.interval,
+                         f"every CCC here is below {NEAR_CONSTANT} ("
+                         + ", ".join(f"{v:.3f}" for v in values)
+                         + "): near-constant predictions, not yet learned at this budget")
+    return verdict
+
+
 def ccc_difference(resampler, a: Scores, b: Scores):
     """``CCC(a) - CCC(b)`` with its interval, paired over units, seeds drawn per model."""
     return resampler.difference(ccc_statistic(a, resampler.units),
@@ -231,14 +249,15 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
         if hr is None or lr is None:
             out.append(S.not_testable(claim, "HR or LR-s was not trained in this run"))
             continue
-        out.append(S.verdict_for_difference(claim, ccc_difference(resampler, hr, lr),
-                                            f"CCC(HR) - CCC(LR-{s})"))
+        out.append(_near_constant(S.verdict_for_difference(
+            claim, ccc_difference(resampler, hr, lr), f"CCC(HR) - CCC(LR-{s})"),
+            resampler, hr, lr))
     lrs = [s for s in factors if (s, f"LR-{s}") in cells]
     for a, b in zip(lrs, lrs[1:]):
-        out.append(S.verdict_for_difference(
-            f"CCC falls as s grows, {a} -> {b}",
-            ccc_difference(resampler, cells[(a, f"LR-{a}")], cells[(b, f"LR-{b}")]),
-            f"CCC(LR-{a}) - CCC(LR-{b})"))
+        la, lb = cells[(a, f"LR-{a}")], cells[(b, f"LR-{b}")]
+        out.append(_near_constant(S.verdict_for_difference(
+            f"CCC falls as s grows, {a} -> {b}", ccc_difference(resampler, la, lb),
+            f"CCC(LR-{a}) - CCC(LR-{b})"), resampler, la, lb))
     if len(lrs) < 2:
         out.append(S.not_testable("CCC falls as s grows", "fewer than two LR-s models"))
     for s in factors:
@@ -248,18 +267,19 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
             out.append(S.not_testable(claim, "Joint-s and Non-Joint-s were not trained in "
                                       f"this run (--all-methods){later}"))
             continue
-        out.append(_gated(S.verdict_for_difference(
+        out.append(_gated(_near_constant(S.verdict_for_difference(
             claim, ccc_difference(resampler, joint, nonjoint),
-            f"CCC(Joint-{s}) - CCC(Non-Joint-{s})"), sr_gate_reason(sr_gain, s), later))
+            f"CCC(Joint-{s}) - CCC(Non-Joint-{s})"), resampler, joint, nonjoint),
+            sr_gate_reason(sr_gain, s), later))
     for s in factors:
         oa, lr = cells.get((s, "Joint-OA")), cells.get((s, f"LR-{s}"))
         claim = f"Joint-OA ahead of LR-{s}"
         if oa is None or lr is None:
             out.append(S.not_testable(claim, "Joint-OA or LR-s was not trained in this run"))
             continue
-        out.append(_gated(S.verdict_for_difference(
+        out.append(_gated(_near_constant(S.verdict_for_difference(
             claim, ccc_difference(resampler, oa, lr), f"CCC(Joint-OA) - CCC(LR-{s})"),
-            sr_gate_reason(sr_gain, oa_factor), later))
+            resampler, oa, lr), sr_gate_reason(sr_gain, oa_factor), later))
     for s in factors:
         oa, joint = cells.get((s, "Joint-OA")), cells.get((s, f"Joint-{s}"))
         claim = f"Joint-OA close to Joint-{s}"
@@ -291,10 +311,11 @@ def figure4_verdicts(cells: Dict[tuple, Scores], resampler: S.Resampler,
         for label in dict.fromkeys(k[2] for k in cells if k[0] == s):
             if (s, lo, label) not in cells or (s, hi, label) not in cells:
                 continue
-            out.append(S.verdict_for_difference(
+            a, b = cells[(s, lo, label)], cells[(s, hi, label)]
+            out.append(_near_constant(S.verdict_for_difference(
                 f"Figure 4, s={s}, {label}: CCC lower at QP {hi} than at QP {lo}{rate}",
-                ccc_difference(resampler, cells[(s, lo, label)], cells[(s, hi, label)]),
-                f"CCC(QP {lo}) - CCC(QP {hi})"))
+                ccc_difference(resampler, a, b), f"CCC(QP {lo}) - CCC(QP {hi})"),
+                resampler, a, b))
     return out
 
 

@@ -18,9 +18,9 @@ sample, downsampling by 3 removes none of the valence cue (CCC(HR) - CCC(LR-3) =
 demo keeps s = 3.
 
 Budget. From the demo's per-item costs (:data:`reproduction.demo.COST`, a quiet 2-core AVX2
-machine) the three seeds' training and evaluation come to :func:`estimate` (about 50 minutes, plus about 3 for the data steps);
-this has not been measured end to end here (the machine it was built on was shared with other
-work). It writes ``<out>/long_summary.md`` / ``.json`` (Table 1's CCC cells with intervals over
+machine) the three seeds' training and evaluation come to :func:`estimate` (about 50
+minutes, plus about 3 for the data steps); this has not been measured end to end here (the
+machine it was built on was shared with other work). It writes ``<out>/long_summary.md`` / ``.json`` (Table 1's CCC cells with intervals over
 units and seeds, the SR-FCN's PSNR gain over bicubic with its interval, a verdict per claim),
 and ``<out>/loss_curves.png`` (every model's training loss, one line per seed).
 """
@@ -123,7 +123,7 @@ def run_long(out="demo_long", device="cpu", progress=True, log=None, seeds=LONG_
         pipe = Pipeline(cfg, progress=progress, log=say)
         pipe.run()
         pipes.append(pipe)
-    verdict = run_verdicts(pipes, sr_frame_step=2, **({} if resamples is None else
+    verdict = run_verdicts(pipes, sr_frame_step=4, **({} if resamples is None else
                                                       dict(resamples=resamples)))
     curves = plot_loss_curves(pipes, os.path.join(out, "loss_curves.png"))
     seconds = time.perf_counter() - t0

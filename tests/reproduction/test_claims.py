@@ -103,6 +103,16 @@ def test_table_verdicts_on_synthetic_predictions():
     assert by["Joint-OA ahead of LR-3"].status == S.NOT_TESTABLE
     assert "at s=6" in by["Joint-OA ahead of LR-3"].reason
     assert by["HR ahead of LR-3"].status == S.SUPPORTED          # not an SR claim
+    # two near-constant models: their difference decides nothing
+    flat = {(3, "LR-3"): C.Scores("lr-3", cells[(3, "LR-3")].ground_truth,
+                                  0.001 * cells[(3, "LR-3")].predictions,
+                                  cells[(3, "LR-3")].unit),
+            (6, "LR-6"): C.Scores("lr-6", cells[(6, "LR-6")].ground_truth,
+                                  0.0001 * cells[(6, "LR-6")].predictions,
+                                  cells[(6, "LR-6")].unit)}
+    v = C.table_verdicts(flat, (3, 6), r)[2]
+    assert v.claim == "CCC falls as s grows, 3 -> 6" and v.status == S.NOT_TESTABLE
+    assert "near-constant predictions" in v.reason and v.interval is not None
     # missing models are named
     few = {k: v for k, v in cells.items() if k in ((None, "HR"), (3, "LR-3"))}
     by = {v.claim: v for v in C.table_verdicts(few, (3,), r)}
