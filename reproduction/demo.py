@@ -17,7 +17,9 @@ it (over segments of the dev sequences; one seed per model, all the budget affor
 SR-FCN's PSNR gain over bicubic on held-out dev faces. The claims about super-resolution
 features (Joint-s against Non-Joint-s; Joint-OA against LR-s and Joint-s) are not testable in
 the demo: its SR-FCN does not beat bicubic, so the printout names them as claims only a
-longer budget tests.
+longer budget tests. The verdicts add about 10 s (the SR-FCN on every 8th dev face, 8 GFLOP
+each; 2,000 bootstrap replicates per interval, computed from per-unit sums). ``--budget long``
+(:mod:`reproduction.long_budget`) is the run for the claims the demo cannot test.
 
 The budget. A CNN+D training iteration of 8 faces is about 29 GFLOP forward and backward,
 bound by arithmetic: about 35 ms per 96x96 face on a quiet 2-core AVX2 machine, about 60 ms

@@ -92,6 +92,9 @@ def plot_loss_curves(pipes, path):
             ax.plot(data[k - 1:, 0], smooth, label=f"seed {p.config.seed}")
         ax.set_title(key, fontsize=9)
         ax.set_yscale("log")
+        ax.set_xlabel("iteration", fontsize=8)
+        if i % cols == 0:
+            ax.set_ylabel("training loss", fontsize=8)
         ax.grid(alpha=0.3)
         if i == 0:
             ax.legend(fontsize=7)
