@@ -48,3 +48,16 @@ def test_tiny_long_run(tmp_path):
     steps = [x for x in lines if x.startswith("[")]
     assert steps and all("done earlier, skipped" in x for x in steps)
     assert os.path.isfile(res["files"]["summary"])
+
+
+def test_cli_budget_option(monkeypatch, tmp_path):
+    """``demo --budget long`` runs the long budget into demo_long (or --out); a bad budget is
+    argparse's error."""
+    from reproduction import __main__ as M
+    calls = []
+    monkeypatch.setattr(L, "run_long", lambda out, **kw: calls.append((out, kw)))
+    assert M.main(["demo", "--budget", "long", "--quiet"]) == 0
+    assert M.main(["demo", "--budget", "long", "--out", str(tmp_path), "--quiet"]) == 0
+    assert [c[0] for c in calls] == ["demo_long", str(tmp_path)]
+    with pytest.raises(SystemExit):
+        M.build_parser().parse_args(["demo", "--budget", "forever"])
