@@ -560,11 +560,13 @@ class Pipeline:
         nets = {label: load_model(self.outputs(f"train-{key}")["weights"],
                                   self.recipes[key].deploy, self.config.device)
                 for label, key in p["models"].items()}
+        preds = {}
         rows = RD.study(seqs, nets, factors=[p["s"]], qps=p["qps"],
-                        frame_step=p["frame_step"], progress=self.progress)
+                        frame_step=p["frame_step"], progress=self.progress, predictions=preds)
         out = self._work_dir(st.name)
         path = RD.write_csv(rows, os.path.join(out, f"figure4_s{p['s']}.csv"))
-        return dict(csv=path, rows=rows)
+        return dict(csv=path, rows=rows, predictions=RD.write_predictions(
+            preds, os.path.join(out, "predictions.json")))
 
     def _run_figure4(self, st):
         from . import rate_distortion as RD

@@ -47,7 +47,8 @@ import numpy as np
 
 __all__ = ["DEFAULT_QPS", "PAPER_FACTORS", "X264_PARAMS", "PRESET", "RDError", "Encoded",
            "downsample", "quantise", "encode_decode", "upsample", "nal_units", "study",
-           "write_csv", "plot", "CSV_COLUMNS"]
+           "write_csv", "write_predictions", "read_predictions", "plot",
+           "CSV_COLUMNS"]
 
 DEFAULT_QPS = (12, 18, 24, 30, 36, 42, 48)
 PAPER_FACTORS = (3, 4)
@@ -183,13 +184,16 @@ class _Acc:
 
 
 def study(sequences, models, factors=PAPER_FACTORS, qps=DEFAULT_QPS, frame_step=1, fps=25,
-          preset=PRESET, predict=None, progress=True):
+          preset=PRESET, predict=None, progress=True, predictions=None):
     """Run the study; returns a list of row dicts (:data:`CSV_COLUMNS`).
 
     ``sequences``: ``[(name, video, valence)]`` with ``video`` the 96x96xN HR crops and
     ``valence`` (N,); ``models``: ``{label: net}`` (test-phase CNN+D nets) or ``{s: {label:
     net}}`` per factor; ``predict(net, video96) -> (N,)`` runs a net on 96x96xN frames (default:
-    :func:`reproduction.frames.predict_frames`).
+    :func:`reproduction.frames.predict_frames`). ``predictions``: a dict to fill with
+    ``{(s, qp, label): (sequences, frames, ground_truth, prediction)}``, one entry per
+    evaluated frame (0-based crop indices), for intervals over units
+    (:mod:`reproduction.claims`).
     """
     from tqdm import tqdm
 
@@ -248,6 +252,13 @@ def study(sequences, models, factors=PAPER_FACTORS, qps=DEFAULT_QPS, frame_step=
                     for label, net in nets.items():
                         acc[label].gt.append(g[keep])
                         acc[label].pred.append(np.asarray(predict(net, up), np.float64))
+                        if predictions is not None:
+                            seqs, idx, gts, ps = predictions.setdefault(
+                                (s, qp, label), ([], [], [], []))
+                            seqs.extend([name] * keep.size)
+                            idx.append(keep)
+                            gts.append(g[keep])
+                            ps.append(acc[label].pred[-1])
                     bar.update(1)
                 mse = sq_err / pixels
                 psnr = math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
@@ -263,6 +274,11 @@ def study(sequences, models, factors=PAPER_FACTORS, qps=DEFAULT_QPS, frame_step=
                                      ccc_avec=m["ccc_avec"]))
     finally:
         bar.close()
+    if predictions is not None:
+        for k, (seqs, idx, gts, ps) in predictions.items():
+            if isinstance(idx, list):
+                predictions[k] = (seqs, np.concatenate(idx), np.concatenate(gts),
+                                  np.concatenate(ps))
     return rows
 
 
@@ -282,6 +298,29 @@ def write_csv(rows, path):
         w.writerow([_fmt(r[c]) for c in CSV_COLUMNS])
     write_text_atomic(path, buf.getvalue())
     return path
+
+
+def write_predictions(predictions, path):
+    """Write :func:`study`'s ``predictions`` as JSON (atomically); returns ``path``."""
+    import json
+
+    from caffe_compat.io.atomic import write_text_atomic
+    body = [dict(s=int(s), qp=int(qp), model=label, sequence=list(seqs),
+                 frame=[int(f) for f in frames], ground_truth=[float(g) for g in gt],
+                 prediction=[float(p) for p in pred])
+            for (s, qp, label), (seqs, frames, gt, pred) in predictions.items()]
+    write_text_atomic(path, json.dumps(body) + "\n")
+    return path
+
+
+def read_predictions(path):
+    """The ``predictions`` dict :func:`write_predictions` wrote."""
+    import json
+    with open(path, encoding="utf-8") as fh:
+        body = json.load(fh)
+    return {(d["s"], d["qp"], d["model"]): (d["sequence"], np.asarray(d["frame"], np.int64),
+                                            np.asarray(d["ground_truth"]),
+                                            np.asarray(d["prediction"])) for d in body}
 
 
 def read_csv(path):

@@ -10,7 +10,10 @@ bootstrap interval, and every claim with a verdict decided by an interval:
   (two seeds of two models are separate runs, not pairs).
 - A *statistic* is any function ``statistic(units, seeds) -> float`` of the unit indices (and
   the seed indices, for a trained model) of one replicate, e.g. the CCC of the concatenated
-  predictions of the drawn sequences, averaged over the drawn seeds.
+  predictions of the drawn sequences, averaged over the drawn seeds. A statistic may also
+  carry an attribute ``batch(unit_draws, seed_draws) -> values``, the same statistic on all
+  replicates at once (``(resamples, units)`` and ``(resamples, seeds)`` or None; see
+  :func:`unit_counts`), which is then used instead of calling it once per replicate.
 - :func:`verdict_for_difference`, :func:`verdict_for_closeness` and :func:`not_testable` turn
   an interval into one of four verdicts: *supported* (the interval lies on the claimed side of
   zero, or within the closeness margin), *contradicted* (it lies on the other side, or wholly
@@ -31,7 +34,7 @@ import numpy as np
 
 __all__ = ["Interval", "Resampler", "Verdict", "SUPPORTED", "CONTRADICTED", "INCONCLUSIVE",
            "NOT_TESTABLE", "verdict_for_difference", "verdict_for_closeness", "not_testable",
-           "format_verdicts", "verdicts_markdown"]
+           "format_verdicts", "verdicts_markdown", "unit_counts"]
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -98,6 +101,11 @@ class Resampler:
 
     def _replicates(self, statistic: Statistic, seeds: Optional[int], key: str):
         seed_draws = self.seed_draws(seeds, key) if seeds else None
+        batch = getattr(statistic, "batch", None)
+        if batch is not None:
+            # a statistic may carry ``batch(unit_draws, seed_draws) -> (resamples,)``: every
+            # replicate at once, on the same draws as the loop below would give it
+            return np.asarray(batch(self.unit_draws, seed_draws), np.float64)
         values = np.empty(self.resamples)
         for b in range(self.resamples):
             values[b] = statistic(self.unit_draws[b],
@@ -138,6 +146,15 @@ class Resampler:
                   - self._replicates(second, seeds[1], keys[1]))
         return self._interval(estimate, values, self._what(max(seeds[0] or 0,
                                                                  seeds[1] or 0)))
+
+
+def unit_counts(unit_draws: np.ndarray, units: int) -> np.ndarray:
+    """``(resamples, units)``: how often each unit is drawn in each replicate (for a batched
+    statistic that sums per-unit quantities: ``counts @ per_unit``)."""
+    rows = np.repeat(np.arange(unit_draws.shape[0]), unit_draws.shape[1])
+    counts = np.zeros((unit_draws.shape[0], units))
+    np.add.at(counts, (rows, unit_draws.ravel()), 1.0)
+    return counts
 
 
 @dataclass(frozen=True)

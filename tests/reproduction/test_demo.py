@@ -149,5 +149,14 @@ def test_full_demo_under_ten_minutes_with_a_core_held(tmp_path):
         assert os.path.isfile(res["files"][key]), key
     text = "\n".join(res["findings"])
     assert "LR-s CCC vs s" in text and "Joint-OA - LR-s" in text
+    # a verdict per claim, each testable one with its interval; the SR claims named
+    claims = {v.claim: v for v in res["verdicts"]}
+    assert "HR ahead of LR-3" in claims and "CCC falls as s grows, 6 -> 12" in claims
+    assert claims["HR ahead of LR-3"].interval is not None
+    assert "Joint-OA ahead of LR-6" in claims and "Joint-OA close to Joint-6" in claims
+    assert any(c.startswith("Figure 4, s=3") for c in claims)
+    summary = open(os.path.join(os.path.dirname(res["files"]["table_md"]),
+                                "demo_summary.md"), encoding="utf-8").read()
+    assert "## The paper's claims" in summary and "| HR ahead of LR-3 |" in summary
     hr = [line for line in res["findings"] if line.startswith("HR (96x96)")]
     assert hr and not math.isnan(float(hr[0].split("CC ")[1].split(",")[0]))
