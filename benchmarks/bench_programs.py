@@ -86,8 +86,12 @@ def caffe_environment(prefix):
     if not os.path.isfile(script):
         raise SystemExit(f"--caffe {prefix}: no env.sh there (the prefix of a Caffe 1.0 build "
                          "whose env.sh puts its python and tools on PATH and PYTHONPATH)")
+    base = dict(os.environ)          # without this repository: Caffe's own ``caffe`` only
+    base["PYTHONPATH"] = os.pathsep.join(
+        p for p in base.get("PYTHONPATH", "").split(os.pathsep)
+        if p and os.path.abspath(p) != REPO)
     out = subprocess.run(["bash", "-c", f'source "{script}" >/dev/null && env -0'],
-                         check=True, capture_output=True).stdout
+                         check=True, capture_output=True, env=base).stdout
     env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
     return env
 
@@ -101,7 +105,13 @@ def our_environment():
 
 def argv_for(program, side, env):
     if hasattr(program, "command"):
-        return program.command(side)
+        argv = list(program.command(side))
+        tool = shutil.which(argv[0], path=env["PATH"])
+        if tool is None and side == "ours":       # the venv's console script, not activated
+            tool = shutil.which(argv[0], path=os.path.dirname(sys.executable))
+        if tool is None:
+            raise SystemExit(f"{program.path}: the tool {argv[0]!r} is not on the {side} PATH")
+        return [tool] + argv[1:]
     python = sys.executable if side == "ours" else (shutil.which("python", path=env["PATH"])
                                                     or shutil.which("python3",
                                                                     path=env["PATH"]))
