@@ -95,8 +95,13 @@ class Accuracy(NoBackwardLayer):
             self.fail(f"label values must lie in [0, {classes}), got "
                       f"{sorted(set(lab[bad].tolist()))}")
         safe = lab if valid is None else np.where(valid, lab, 0)
-        true_score = np.take_along_axis(scores, safe[:, None, :], 1)
-        better = (scores >= true_score).sum(axis=1) - 1      # the true class matches itself
+        if inner == 1:                                       # (N, C) scores
+            flat = scores.reshape(outer, classes)
+            true_score = flat[np.arange(outer), safe.reshape(outer)]
+            better = ((flat >= true_score[:, None]).sum(axis=1) - 1).reshape(outer, 1)
+        else:
+            true_score = np.take_along_axis(scores, safe[:, None, :], 1)
+            better = (scores >= true_score).sum(axis=1) - 1  # the true class matches itself
         correct = better < self.top_k
         if valid is not None:
             correct &= valid

@@ -13,14 +13,18 @@ other adopted unless its storage was handed out; the diffs assigned to the botto
 added to the parameters'), so every value a program can read through ``net.blobs`` /
 ``net.params`` is the general loop's bit for bit (tests/pycaffe/test_fast_step.py), and a
 partial backward after it (``backward(start=...)``) finds each layer's saved state where the
-general loop leaves it. What is saved per layer and iteration is a few Python steps: for
-Caffe's logistic-regression example about a third of pycaffe's iteration was the loop's own
-bookkeeping (which layer, which path, which copy) rather than arithmetic.
+general loop leaves it. A whole-net forward with autograd off (a solver's test pass, a deploy
+net) takes the plan's inference records where the general loop would substitute nothing (no
+convolution, pooling, LRN or concat, no batch run in chunks): the same layer calls, in-place
+layers written in place, the same adoptions. What is saved per layer and pass is the general
+loop's decisions (which layer, which path, which copy, which substitute), taken again at
+every pass there.
 """
 from __future__ import annotations
 
 import torch
 
+from ..inference import fast_layers
 from ..parallel import threads
 from . import train_plan
 
@@ -33,9 +37,13 @@ class StepPlan:
     """The straight-line forward and backward of one :class:`Stepwise` (see the module doc);
     :func:`plan_for` builds it."""
 
-    def __init__(self, store, records, backward_records, explicit_modules, holders):
-        self.store = store
+    # the store is passed to each call, not kept: a plan kept by its store and keeping it
+    # would be a reference cycle holding the net (and its open databases) until the
+    # collector runs, where Caffe releases them with their last reference
+    def __init__(self, records, backward_records, explicit_modules, holders,
+                 inference_records):
         self.records = records
+        self.inference_records = inference_records
         self.backward_records = backward_records
         self.explicit_modules = explicit_modules
         self.holders = holders
@@ -46,7 +54,7 @@ class StepPlan:
         """Whether the plan applies now: autograd on and every explicit layer's
         ``explicit_ready()`` (asked again when the kernel settings or the parameters' device
         or dtype change)."""
-        if not torch.is_grad_enabled():
+        if self.records is None or not torch.is_grad_enabled():
             return False
         key = (train_plan.kernel_state(),
                tuple((id(p), p.dtype, p.device) for p in self.holders))
@@ -55,9 +63,8 @@ class StepPlan:
             self._ready_key = key
         return self._ready
 
-    def forward(self):
+    def forward(self, store):
         """Every layer forward, as Stepwise's general loop with autograd on; the total loss."""
-        store = self.store
         net = store.net
         threads.apply_for_net(net)
         data, saved, put = store.data, store._saved, store._put
@@ -100,9 +107,48 @@ class StepPlan:
         store._plan_forward = True
         return loss
 
-    def backward(self):
+    def inference(self, store):
+        """Every layer forward with autograd off, as Stepwise's general loop runs it for a net
+        whose layers have no inference substitutes (no convolution, pooling, LRN or concat):
+        layers in place in Caffe on a blob nothing else holds write it in place, every top
+        adopted unless its storage was handed out; the total loss. None where the plan does
+        not apply (a batch the general loop would run in chunks, or layers with
+        substitutes)."""
+        net = store.net
+        records = self.inference_records
+        if records is None or (net.inference_chunk and net._per_item):
+            return None
+        threads.apply_for_net(net)
+        data, saved, put = store.data, store._saved, store._put
+        ref = net._ref
+        dtype, device = ref.dtype, ref.device
+        loss = 0.0
+        for i, module, bottoms, tops_names, is_data, weighted, split, in_place in records:
+            saved.pop(i, None)
+            if split:                    # Caffe's SplitLayer shares its bottom's data
+                shared = data[bottoms[0]]
+                for name in tops_names:
+                    data[name] = shared
+                continue
+            if in_place:
+                tops = module.forward_inplace(data[bottoms[0]])
+            else:
+                tops = module(*[data[b] for b in bottoms])
+            if isinstance(tops, torch.Tensor):
+                tops = (tops,)
+            if is_data:
+                tops = tuple(t if t.dtype == dtype and t.device == device
+                             else t.to(device=device, dtype=dtype) for t in tops)
+            for name, t in zip(tops_names, tops):
+                put(name, t.detach(), False)
+            for j, w in weighted:
+                t = tops[j].detach()
+                loss += w * float(t if t.dim() == 0 else t.sum())
+        store._plan_forward = False
+        return loss
+
+    def backward(self, store):
         """Every layer backward after :meth:`forward`, as Stepwise's general loop."""
-        store = self.store
         threads.apply_for_net(store.net)
         saved, diff_of = store._saved, store.diff_of
         with torch.no_grad():
@@ -157,20 +203,31 @@ def plan_for(store):
 
 
 def _build(store):
-    net = store.net
-    if not train_plan.ENABLED or net.graph.force_backward or store.fixed:
+    """The plan of ``store``: None for a net with Python layers or fixed tops; its training
+    records None where a layer that takes part in backward has no explicit calls."""
+    if store.fixed or any(runs_on_blobs for _, runs_on_blobs, _ in store.steps):
         return None
+    inference = _inference_records(store)
+    records, backward_records, explicit = _training_records(store)
+    if records is None and inference is None:
+        return None
+    holders = [p for m in explicit for p in m.blobs]
+    return StepPlan(records, backward_records, explicit, holders, inference)
+
+
+def _training_records(store):
+    net = store.net
+    if not train_plan.ENABLED or net.graph.force_backward:
+        return None, None, []
     records, backward_records, explicit = [], [], []
     for i, (node, key, weights, _) in enumerate(store.nodes):
-        module, runs_on_blobs, _ = store.steps[i]
-        if runs_on_blobs:
-            return None
+        module = store.steps[i][0]
         if node.type == "Input":
             records.append((_INPUT, i, module, (), (), (), False, (), False))
             continue
         need = store.layer_need[i]
         if need and module.explicit_forward is None:
-            return None
+            return None, None, []
         if need:
             explicit.append(module)
         clones = tuple(b in node.tops or not store.data[b].is_floating_point()
@@ -189,5 +246,21 @@ def _build(store):
         backward_records.append((i, module, tuple(node.tops), tuple(node.bottoms), wanted,
                                  tuple(store.param_need[i]),
                                  frozenset(module.nondifferentiable_tops)))
-    holders = [p for m in explicit for p in m.blobs]
-    return StepPlan(store, records, backward_records, explicit, holders)
+    return records, backward_records, explicit
+
+
+def _inference_records(store):
+    """The records of :meth:`StepPlan.inference`, or None for a net with layers that the
+    general loop replaces by the engine's inference forms (Stepwise._substitutes)."""
+    net = store.net
+    out = []
+    for i, (node, key, weights, _) in enumerate(store.nodes):
+        if node.type == "Input":
+            continue
+        if "Convolution" in node.type or node.type in fast_layers.REPLACERS:
+            return None
+        module = store.steps[i][0]
+        out.append((i, module, tuple(node.bottoms), tuple(node.tops), bool(module.is_data),
+                    tuple((j, float(w)) for j, w in enumerate(weights) if w),
+                    node.type == "Split", i in net._exclusive_inplace))
+    return out

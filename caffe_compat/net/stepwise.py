@@ -302,10 +302,15 @@ class Stepwise:
         if start < 0 or end >= len(self.nodes):
             raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")
         grad = torch.is_grad_enabled()
-        if grad and start == 0 and end == len(self.nodes) - 1 and any(self.layer_need):
-            plan = fast_step.plan_for(self)          # the same steps, decided once
-            if plan is not None and plan.ready():
-                return plan.forward()
+        plan = fast_step.plan_for(self) if start == 0 and end == len(self.nodes) - 1 else None
+        if plan is not None:                         # the same steps, decided once
+            if not grad or not any(self.layer_need):
+                with torch.no_grad():
+                    loss = plan.inference(self)
+                if loss is not None:
+                    return loss
+            elif plan.ready():
+                return plan.forward(self)
         self._plan_forward = False
         # no layer keeps an autograd graph in this pass (a deploy net, or grad off): layers
         # that Caffe runs in place on a fresh blob do so here too (ReLU writes its bottom)
@@ -512,7 +517,7 @@ class Stepwise:
         if self._plan_forward and start == len(self.nodes) - 1 and end == 0:
             plan = fast_step.plan_for(self)
             if plan is not None:
-                return plan.backward()                   # after the plan's forward
+                return plan.backward(self)                   # after the plan's forward
         threads.apply_for_net(self.net)
         for i in range(start, end - 1, -1):
             if not self.layer_need[i]:
