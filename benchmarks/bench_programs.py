@@ -25,7 +25,10 @@ stopped after it; needs root). Printed: each program's median wall time per runn
 ours / Caffe, the geometric mean of the ratios per load; with ``--profile`` (one more run of
 ours per program, untimed by the rounds), the time per phase of ours
 (``benchmarks/program_phases.py``: start-up, imports, loading, forward, backward, data, update,
-test passes, other). Without ``--caffe`` ours alone is timed.
+test passes, other). Without ``--caffe`` ours alone is timed. ``--before TREE``: a third
+runner, this interpreter with another checkout first on PYTHONPATH (before / after figures
+in the same rounds). Wall and CPU time (user + system of the process) are both reported: on
+a machine shared with other work the CPU time is the steadier figure.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import importlib.util
 import json
 import math
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -96,10 +100,13 @@ def caffe_environment(prefix):
     return env
 
 
-def our_environment():
+def our_environment(tree=REPO):
+    """This interpreter's environment with ``tree`` (this repository, or another checkout
+    for ``--before``) first on PYTHONPATH and this repository's own entry dropped."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
-                                else "")
+    rest = [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+            if p and os.path.abspath(p) != REPO]
+    env["PYTHONPATH"] = os.pathsep.join([os.path.abspath(tree)] + rest)
     return env
 
 
@@ -107,31 +114,35 @@ def argv_for(program, side, env):
     if hasattr(program, "command"):
         argv = list(program.command(side))
         tool = shutil.which(argv[0], path=env["PATH"])
-        if tool is None and side == "ours":       # the venv's console script, not activated
+        if tool is None and side != "caffe":      # the venv's console script, not activated
             tool = shutil.which(argv[0], path=os.path.dirname(sys.executable))
         if tool is None:
             raise SystemExit(f"{program.path}: the tool {argv[0]!r} is not on the {side} PATH")
         return [tool] + argv[1:]
-    python = sys.executable if side == "ours" else (shutil.which("python", path=env["PATH"])
+    python = sys.executable if side != "caffe" else (shutil.which("python", path=env["PATH"])
                                                     or shutil.which("python3",
                                                                     path=env["PATH"]))
     return [python, program.path]
 
 
 def run_once(argv, cwd, env, log_path=None):
-    """Wall seconds of one process (start to exit); a failure stops the benchmark with the
-    program's last output."""
+    """``(wall seconds, CPU seconds)`` of one process (start to exit; CPU: user + system of
+    the process and its threads, which other work on a shared machine changes far less than
+    the wall time); a failure stops the benchmark with the program's last output."""
     with open(log_path or os.devnull, "wb") as log:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
         seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         tail = ""
         if log_path:
             with open(log_path, "rb") as f:
                 tail = f.read()[-3000:].decode(errors="replace")
         raise SystemExit(f"{' '.join(argv)} (in {cwd}) exited with {done.returncode}:\n{tail}")
-    return seconds
+    return seconds, cpu
 
 
 @contextlib.contextmanager
@@ -174,8 +185,8 @@ def profile(program, workdir, env):
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     try:
-        wall = run_once([sys.executable, PHASES, out, program.path], workdir, env,
-                        os.path.join(workdir, "profile.log"))
+        wall, _ = run_once([sys.executable, PHASES, out, program.path], workdir, env,
+                           os.path.join(workdir, "profile.log"))
         with open(out) as f:
             phases = json.load(f)
     finally:
@@ -195,6 +206,8 @@ def geomean(values):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--caffe", help="prefix of real Caffe 1.0 (its env.sh)")
+    ap.add_argument("--before", help="another checkout of this project (the code before a "
+                                     "change), timed as a third runner alternating with ours")
     ap.add_argument("--programs", nargs="*", help="program names (default: all found)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--loads", nargs="*", default=["idle"], choices=["idle", "pinned"])
@@ -208,6 +221,8 @@ def main(argv=None):
     if not programs:
         raise SystemExit(f"no programs in {PROGRAMS_DIR}")
     runners = {"ours": our_environment()}
+    if args.before:
+        runners["before"] = our_environment(os.path.expanduser(args.before))
     if args.caffe:
         runners = {"caffe": caffe_environment(os.path.expanduser(args.caffe)), **runners}
     root = args.workdir or tempfile.mkdtemp(prefix="bench_programs_")
@@ -221,7 +236,7 @@ def main(argv=None):
             subprocess.run([sys.executable, program.path, "setup", d], check=True,
                            env=our_environment(), cwd=d)
             dirs[name] = d
-        times = {}            # (program, load, runner) -> [seconds]
+        times, cpus = {}, {}  # (program, load, runner) -> [wall seconds], [CPU seconds]
         for kind in args.loads:
             with load(kind):
                 for r in range(args.rounds):
@@ -230,12 +245,14 @@ def main(argv=None):
                         for side in order:
                             env = runners[side]
                             time.sleep(args.pause)
-                            t = run_once(argv_for(program, side, env), dirs[name], env,
-                                         os.path.join(dirs[name], f"{side}.log"))
+                            t, cpu = run_once(argv_for(program, side, env), dirs[name], env,
+                                              os.path.join(dirs[name], f"{side}.log"))
                             times.setdefault((name, kind, side), []).append(t)
-                            print(f"  [{kind} round {r + 1}] {name} {side}: {t:.2f} s",
-                                  flush=True)
-        report = _report(programs, args.loads, runners, times)
+                            cpus.setdefault((name, kind, side), []).append(cpu)
+                            print(f"  [{kind} round {r + 1}] {name} {side}: {t:.2f} s "
+                                  f"(CPU {cpu:.2f} s)", flush=True)
+        report = _report(programs, args.loads, runners, times, "wall")
+        report["cpu"] = _report(programs, args.loads, runners, cpus, "CPU")
         if args.profile:
             report["phases"] = {}
             for name, program in programs.items():
@@ -252,12 +269,14 @@ def main(argv=None):
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _report(programs, loads, runners, times):
+def _report(programs, loads, runners, times, what):
     report = {"programs": {}, "geomean": {}}
-    print()
+    print(f"\nmedian {what} seconds per process")
     head = f"{'program':<28}{'load':<8}" + "".join(f"{s + ' s':>10}" for s in runners)
     if "caffe" in runners:
         head += f"{'ours/Caffe':>12}"
+    if "before" in runners:
+        head += f"{'ours/before':>14}"
     print(head)
     for kind in loads:
         ratios = []
@@ -270,12 +289,16 @@ def _report(programs, loads, runners, times):
                 ratios.append(ratio)
                 line += f"{ratio:>12.2f}"
                 entry["ratio"] = ratio
+            if "before" in runners:
+                entry["ours_over_before"] = med["ours"] / med["before"]
+                line += f"{entry['ours_over_before']:>14.2f}"
             report["programs"].setdefault(name, {})[kind] = entry
             print(line)
         if ratios:
             report["geomean"][kind] = geomean(ratios)
             print(f"{'geometric mean':<28}{kind:<8}" + " " * 10 * len(runners)
                   + f"{geomean(ratios):>12.2f}")
+    print(f"(load {os.getloadavg()[0]:.2f} at the end)")
     return report
 
 
