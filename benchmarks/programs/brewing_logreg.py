@@ -39,6 +39,7 @@ def setup(workdir):
         informative = centres[y_all, cluster] + rng.randn(10000, 2)
         X_all = np.concatenate([informative, rng.randn(10000, 2)], axis=1)
         X, Xt, y, yt = X_all[:7500], X_all[7500:], y_all[:7500], y_all[7500:]
+    os.makedirs(workdir, exist_ok=True)
     os.chdir(workdir)
     dirname = os.path.abspath("./examples/hdf5_classification/data")
     os.makedirs(dirname, exist_ok=True)
