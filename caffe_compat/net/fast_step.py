@@ -40,13 +40,11 @@ class StepPlan:
     # the store is passed to each call, not kept: a plan kept by its store and keeping it
     # would be a reference cycle holding the net (and its open databases) until the
     # collector runs, where Caffe releases them with their last reference
-    def __init__(self, records, backward_records, explicit_modules, holders,
-                 inference_records):
+    def __init__(self, records, backward_records, explicit_modules, inference_records):
         self.records = records
         self.inference_records = inference_records
         self.backward_records = backward_records
         self.explicit_modules = explicit_modules
-        self.holders = holders
         self._ready_key = None
         self._ready = False
 
@@ -56,8 +54,9 @@ class StepPlan:
         or dtype change)."""
         if self.records is None or not torch.is_grad_enabled():
             return False
-        key = (train_plan.kernel_state(),
-               tuple((id(p), p.dtype, p.device) for p in self.holders))
+        key = (train_plan.kernel_state(),      # the layers' parameters as they are now
+               tuple((id(p), p.dtype, p.device) for m in self.explicit_modules
+                     for p in m.blobs))
         if key != self._ready_key:
             self._ready = all(m.explicit_ready() for m in self.explicit_modules)
             self._ready_key = key
@@ -211,8 +210,7 @@ def _build(store):
     records, backward_records, explicit = _training_records(store)
     if records is None and inference is None:
         return None
-    holders = [p for m in explicit for p in m.blobs]
-    return StepPlan(records, backward_records, explicit, holders, inference)
+    return StepPlan(records, backward_records, explicit, inference)
 
 
 def _training_records(store):
