@@ -50,6 +50,15 @@ def margins(name, result):
         conf = result[f"var/{var}"][0, 0, :, 2]
         return {"detections_passing": int((conf > threshold).sum()),
                 "smallest_distance_to_threshold": float(np.abs(conf - threshold).min())}
+    if program.class_maps:
+        var, scores = program.class_maps[0]
+        s = np.asarray(result[f"var/{scores}"], np.float64)[0]
+        top = np.sort(s, axis=0)
+        gap = (top[-1] - top[-2]) / np.abs(s).max()
+        counts = np.bincount(result[f"var/{var}"].ravel(), minlength=s.shape[0])
+        return {"classes_present": int((counts > 0).sum()),
+                "largest_class_share": float(counts.max() / counts.sum()),
+                "pixels_within_2e-4_of_a_tie": int((gap <= 2e-4).sum())}
     if "var/classId" in result:
         p = np.sort(result["var/out"].ravel())[::-1]
         return {"class_probability_gap": float(p[0] - p[1])}
