@@ -1,8 +1,10 @@
 """Public cv2.dnn programs (OpenCV's own samples/dnn) run unchanged after
 ``caffe_compat.dnn.install()`` and compute what OpenCV 4.14's Caffe importer computes:
 classification with BVLC GoogLeNet, HED edge detection (a Python Crop layer registered with
-``cv.dnn_registerLayer``), OpenPose body keypoints, and colorization (cluster centres loaded
-through ``getLayer(...).blobs``). ``public_programs/README.md`` lists the sources and what runs.
+``cv.dnn_registerLayer``), OpenPose body keypoints, colorization (cluster centres loaded
+through ``getLayer(...).blobs``), the res10 SSD face detector and FCN-8s segmentation
+(Deconvolution, Crop with offsets, Eltwise). ``public_programs/README.md`` lists the
+sources and what runs.
 
 Each program runs in its own process (``public_programs/runner.py``) under the installed
 OpenCV: under OpenCV 5 that is the migration the docs promise; under OpenCV 4,
