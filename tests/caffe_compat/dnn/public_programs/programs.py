@@ -30,6 +30,15 @@ FCN_CLASS_SHIFT = (5.833, -0.212, 0.947, 3.324, -4.23, -8.972, 3.699, -2.795, 2.
                    -2.841, 4.789, 3.078, -2.401, -1.916, -5.499, 0.262, -2.403, -0.824, 2.064,
                    -2.62)
 
+# motrackers' Caffe_SSDMobileNet: its labels file (the 21 VOC names), committed with it
+MOTRACKERS_LABELS = os.path.join(SOURCES, "motrackers", "examples", "pretrained_models",
+                                 "caffemodel_weights", "ssd_mobilenet_caffe_names.json")
+# MobileNet-SSD's input is (pixel - 127.5) / 127.5, spread about 0.5: the first layer doubles
+MOBILENET_SSD_INPUT_GAIN = 2.0
+_SSD_HEADS = ("conv11", "conv13", "conv14_2", "conv15_2", "conv16_2", "conv17_2")
+MOBILENET_SSD_GAINS = tuple([(f"{h}_mbox_loc", 0.02) for h in _SSD_HEADS]
+                            + [(f"{h}_mbox_conf", 1.0) for h in _SSD_HEADS])
+
 
 @dataclasses.dataclass(frozen=True)
 class Program:
@@ -135,6 +144,15 @@ PROGRAMS = {p.name: p for p in (
         "written_nets.fcn8s", "conv1_1", 1 / PIXEL_SPREAD, net_args=(0.125,),
         bias_shift=(("score_pool3", FCN_CLASS_SHIFT),),
         arrays=("score",), class_maps=(("classIds", "score"),)),
+    Program(
+        "motrackers_mobilenet_ssd", "../drivers/motrackers_caffe_ssd.py",
+        ("--video", "{dir}/photo.png", "--weights", "{dir}/MobileNetSSD_deploy.caffemodel",
+         "--config", "{dir}/MobileNetSSD_deploy.prototxt", "--labels", MOTRACKERS_LABELS),
+        "chuanqi305_mobilenet_ssd/MobileNetSSD_deploy.prototxt", "conv0",
+        MOBILENET_SSD_INPUT_GAIN,
+        gains=MOBILENET_SSD_GAINS, detections=("detections", 0.5),
+        arrays=("confidences",), exact=("class_ids", "bboxes"),
+        files=("MobileNetSSD_deploy.prototxt", "MobileNetSSD_deploy.caffemodel")),
     Program(
         "openpose_mpi_full", "opencv/openpose.py",
         ("--input", "{dir}/photo.png", "--proto", "{dir}/net.prototxt",
