@@ -3,7 +3,8 @@
 classification with BVLC GoogLeNet, HED edge detection (a Python Crop layer registered with
 ``cv.dnn_registerLayer``), OpenPose body keypoints, colorization (cluster centres loaded
 through ``getLayer(...).blobs``), the res10 SSD face detector and FCN-8s segmentation
-(Deconvolution, Crop with offsets, Eltwise). ``public_programs/README.md`` lists the
+(Deconvolution, Crop with offsets, Eltwise); and multi-object-tracker's MobileNet-SSD object
+detector (its example script, ``NMSBoxes`` on the detections). ``public_programs/README.md`` lists the
 sources and what runs.
 
 Each program runs in its own process (``public_programs/runner.py``) under the installed

@@ -48,8 +48,19 @@ def margins(name, result):
     if program.detections:
         var, threshold = program.detections
         conf = result[f"var/{var}"][0, 0, :, 2]
-        return {"detections_passing": int((conf > threshold).sum()),
-                "smallest_distance_to_threshold": float(np.abs(conf - threshold).min())}
+        found = {"detections_passing": int((conf > threshold).sum()),
+                 "smallest_distance_to_threshold": float(np.abs(conf - threshold).min())}
+        if "var/bboxes" in result:
+            # boxes in pixels are the corners times the photograph's size cut to int: how
+            # far the corners lie from a cut, in pixels (compared exactly)
+            from .programs import photo_bgr
+            h, w = photo_bgr().shape[:2]
+            rows = result[f"var/{var}"][0, 0]
+            px = rows[conf > threshold, 3:7] * np.array([w, h, w, h], np.float32)
+            frac = px - np.floor(px)
+            found["smallest_box_corner_distance_to_a_pixel_cut"] = float(
+                np.minimum(frac, 1 - frac).min())
+        return found
     if program.class_maps:
         var, scores = program.class_maps[0]
         s = np.asarray(result[f"var/{scores}"], np.float64)[0]
