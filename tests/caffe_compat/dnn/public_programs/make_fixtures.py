@@ -48,8 +48,28 @@ def margins(name, result):
     if program.detections:
         var, threshold = program.detections
         conf = result[f"var/{var}"][0, 0, :, 2]
-        return {"detections_passing": int((conf > threshold).sum()),
-                "smallest_distance_to_threshold": float(np.abs(conf - threshold).min())}
+        found = {"detections_passing": int((conf > threshold).sum()),
+                 "smallest_distance_to_threshold": float(np.abs(conf - threshold).min())}
+        if "var/bboxes" in result:
+            # boxes in pixels are the corners times the photograph's size cut to int: how
+            # far the corners lie from a cut, in pixels (compared exactly)
+            from .programs import photo_bgr
+            h, w = photo_bgr().shape[:2]
+            rows = result[f"var/{var}"][0, 0]
+            px = rows[conf > threshold, 3:7] * np.array([w, h, w, h], np.float32)
+            frac = px - np.floor(px)
+            found["smallest_box_corner_distance_to_a_pixel_cut"] = float(
+                np.minimum(frac, 1 - frac).min())
+        return found
+    if program.class_maps:
+        var, scores = program.class_maps[0]
+        s = np.asarray(result[f"var/{scores}"], np.float64)[0]
+        top = np.sort(s, axis=0)
+        gap = (top[-1] - top[-2]) / np.abs(s).max()
+        counts = np.bincount(result[f"var/{var}"].ravel(), minlength=s.shape[0])
+        return {"classes_present": int((counts > 0).sum()),
+                "largest_class_share": float(counts.max() / counts.sum()),
+                "pixels_within_2e-4_of_a_tie": int((gap <= 2e-4).sum())}
     if "var/classId" in result:
         p = np.sort(result["var/out"].ravel())[::-1]
         return {"class_probability_gap": float(p[0] - p[1])}

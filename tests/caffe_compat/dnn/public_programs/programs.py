@@ -21,6 +21,25 @@ SOURCES = os.path.join(HERE, "sources")
 PIXEL_SPREAD = 64.0
 
 
+# FCN-8s's scores: a 1 x 1 convolution of ReLU features carries a constant per class that
+# dwarfs its variation over the image (with none, one class took 99% of the pixels); the
+# last scoring layer's bias takes away each class's mean score over the photograph (measured
+# with OpenCV 4; the fixed upsampling passes a constant unchanged), so that 21 classes
+# compete on the image's content
+FCN_CLASS_SHIFT = (5.833, -0.212, 0.947, 3.324, -4.23, -8.972, 3.699, -2.795, 2.46, -2.364,
+                   -2.841, 4.789, 3.078, -2.401, -1.916, -5.499, 0.262, -2.403, -0.824, 2.064,
+                   -2.62)
+
+# motrackers' Caffe_SSDMobileNet: its labels file (the 21 VOC names), committed with it
+MOTRACKERS_LABELS = os.path.join(SOURCES, "motrackers", "examples", "pretrained_models",
+                                 "caffemodel_weights", "ssd_mobilenet_caffe_names.json")
+# MobileNet-SSD's input is (pixel - 127.5) / 127.5, spread about 0.5: the first layer doubles
+MOBILENET_SSD_INPUT_GAIN = 2.0
+_SSD_HEADS = ("conv11", "conv13", "conv14_2", "conv15_2", "conv16_2", "conv17_2")
+MOBILENET_SSD_GAINS = tuple([(f"{h}_mbox_loc", 0.02) for h in _SSD_HEADS]
+                            + [(f"{h}_mbox_conf", 1.0) for h in _SSD_HEADS])
+
+
 @dataclasses.dataclass(frozen=True)
 class Program:
     name: str
@@ -36,9 +55,12 @@ class Program:
     arrays: tuple = ()                # the program's variables compared as arrays
     exact: tuple = ()                 # ... compared exactly (classes, keypoints)
     detections: tuple = ()            # (variable, threshold): SSD output, which rows pass
+    class_maps: tuple = ()            # (class map, scores [C x H x W]): argmax over classes,
+                                      # equal wherever the two best scores are not tied
     files: tuple = ("net.prototxt", "net.caffemodel")   # where the net's files go
     cwd: bool = False                 # run in the working folder (relative paths in the code)
     photo: str = "photo.png"          # the photograph's file name in the working folder
+    bias_shift: tuple = ()            # (layer, values added to its drawn bias)
     slow: bool = False
     seed: int = 49
 
@@ -115,6 +137,25 @@ PROGRAMS = {p.name: p for p in (
         files=("pose/mpi/pose_deploy_linevec_faster_4_stages.prototxt",
                "pose/mpi/pose_iter_160000.caffemodel")),
     Program(
+        "segmentation_fcn8s", "opencv/segmentation.py",
+        ("--input", "{dir}/photo.png", "--model", "{dir}/net.caffemodel",
+         "--config", "{dir}/net.prototxt", "--width", "64", "--height", "64",
+         "--mean", "104", "117", "123"),
+        "written_nets.fcn8s", "conv1_1", 1 / PIXEL_SPREAD, net_args=(0.125,),
+        bias_shift=(("score_pool3", FCN_CLASS_SHIFT),),
+        arrays=("score",), class_maps=(("classIds", "score"),)),
+    Program(
+        "motrackers_mobilenet_ssd", "../drivers/motrackers_caffe_ssd.py",
+        ("--video", "{dir}/photo.png", "--weights", "{dir}/MobileNetSSD_deploy.caffemodel",
+         "--config", "{dir}/MobileNetSSD_deploy.prototxt", "--labels", MOTRACKERS_LABELS),
+        "chuanqi305_mobilenet_ssd/MobileNetSSD_deploy.prototxt", "conv0",
+        MOBILENET_SSD_INPUT_GAIN,
+        gains=MOBILENET_SSD_GAINS, detections=("detections", 0.5),
+        # bboxes: corners x 128 cut to int, exact: the nearest corner lies 1.8e-3 px from a cut
+        # (programs.json), 14 times what ours moves it (1e-6 of 128 px, measured)
+        arrays=("confidences",), exact=("class_ids", "bboxes"),
+        files=("MobileNetSSD_deploy.prototxt", "MobileNetSSD_deploy.caffemodel")),
+    Program(
         "openpose_mpi_full", "opencv/openpose.py",
         ("--input", "{dir}/photo.png", "--proto", "{dir}/net.prototxt",
          "--model", "{dir}/net.caffemodel", "--dataset", "MPI",
@@ -161,6 +202,12 @@ def prepare(program, folder):
         # HED's fusing weights as its training started them (constant 0.2, no bias): the
         # mean of the five side outputs
         override = {"new-score-weighting": [np.full((1, 5, 1, 1), 0.2), np.zeros(1)]}
+    elif program.script.endswith("segmentation.py"):
+        # FCN's fixed upsampling as its net surgery writes it: the bilinear kernel from each
+        # class to itself, zero across classes (Caffe's bilinear filler fills every pair)
+        override = {layer: [weights.bilinear_diagonal(shapes[0])]
+                    for layer, kind, shapes, frozen in weights.param_shapes(text)
+                    if kind == "Deconvolution" and frozen}
     return weights.write(model, text, program.seed,
                          program.input_gain, dict(program.gains), program.first,
-                         dict(program.flat_inputs), override)
+                         dict(program.flat_inputs), override, dict(program.bias_shift))

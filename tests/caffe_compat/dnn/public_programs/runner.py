@@ -122,7 +122,8 @@ def run(program, folder, ours):
         os.chdir(old_cwd)
     result = {"stdout": np.array(_mask_timings(out.getvalue())),
               "opencv": np.array(cv2.__version__)}
-    for name in program.arrays + program.exact + program.detections[:1]:
+    maps = tuple(var for pair in program.class_maps for var in pair)
+    for name in dict.fromkeys(program.arrays + program.exact + program.detections[:1] + maps):
         value = env[name]
         if name == "points":        # [(x, y) or None]: -1 -1 for None
             value = [(-1, -1) if p is None else p for p in value]

@@ -98,6 +98,15 @@ def bilinear(shape):
     return np.broadcast_to(np.outer(w, w), shape).astype(np.float32)
 
 
+def bilinear_diagonal(shape):
+    """FCN's ``surgery.interp``: the bilinear kernel from channel i to channel i only."""
+    kernel = bilinear(shape)[0, 0]
+    out = np.zeros(shape, np.float32)
+    for i in range(min(shape[0], shape[1])):
+        out[i, i] = kernel
+    return out
+
+
 def draw(layers, seed, input_gain=1.0, gains=None, first=None):
     """A NetParameter holding seeded blobs for ``layers`` (from :func:`param_shapes`).
     ``first`` names the layer that reads the input (its weights get ``input_gain``)."""
@@ -125,11 +134,16 @@ def draw(layers, seed, input_gain=1.0, gains=None, first=None):
 
 
 def write(path, text, seed, input_gain=1.0, gains=None, first=None, flat_inputs=None,
-          override=None):
+          override=None, bias_shift=None):
     """Write the seeded caffemodel for prototxt ``text`` to ``path``; returns its sha256.
-    ``override`` maps a layer name to the exact arrays it holds instead."""
+    ``override`` maps a layer name to the exact arrays it holds instead; ``bias_shift`` maps
+    a layer name to values added to its drawn bias."""
     net = draw(param_shapes(text, flat_inputs), seed, input_gain, gains, first)
     for layer in net.layer:
+        if bias_shift and layer.name in bias_shift:
+            from caffe_compat.io.caffemodel import blob_to_array
+            bias = blob_to_array(layer.blobs[1]) + np.asarray(bias_shift[layer.name])
+            layer.blobs[1].CopyFrom(array_to_blob(np.asarray(bias, np.float32)))
         if override and layer.name in override:
             del layer.blobs[:]
             for a in override[layer.name]:

@@ -119,3 +119,45 @@ def openpose_body(dataset="COCO", stages=6, width=1.0, concat=False):
         t.layer(f"concat_stage{stages + 1}", "Concat", [last["L2"], last["L1"]], ["net_output"],
                 "concat_param { axis: 1 } ")
     return t.text()
+
+
+def fcn8s(width=1.0, classes=21):
+    """FCN-8s (Long, Shelhamer and Darrell 2015), ``voc-fcn8s/deploy.prototxt`` of
+    fcn.berkeleyvision.org: VGG-16 whose first convolution pads by 100, ``fc6``/``fc7`` as
+    7 x 7 and 1 x 1 convolutions with Dropout, ``score_fr``, and the skip path: ``upscore2``
+    (Deconvolution 4/2, no bias, fixed: ``lr_mult: 0``), ``score_pool4`` cropped at offset 5
+    (``score_pool4c``), Eltwise ``fuse_pool4``, ``upscore_pool4``, ``score_pool3`` cropped at
+    offset 9, ``fuse_pool3``, ``upscore8`` (16/8) and the ``score`` Crop at offset 31 against
+    ``data``. The input is declared 1 x 3 x 500 x 500 as in the file."""
+    w = lambda n: max(2, int(round(n * width)))            # noqa: E731
+    t = _Text("voc-fcn8s", ['layer { name: "input" type: "Input" top: "data" '
+                            'input_param { shape { dim: 1 dim: 3 dim: 500 dim: 500 } } }'])
+    x = "data"
+    for block, count, n in ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512)):
+        for i in range(1, count + 1):
+            pad = 100 if (block, i) == (1, 1) else 1
+            x = t.conv(f"conv{block}_{i}", x, w(n), 3, pad, relu=f"relu{block}_{i}")
+        t.layer(f"pool{block}", "Pooling", [x], [f"pool{block}"],
+                "pooling_param { pool: MAX kernel_size: 2 stride: 2 } ")
+        x = f"pool{block}"
+    for name, k in (("6", 7), ("7", 1)):
+        x = t.conv(f"fc{name}", x, w(4096), k, relu=f"relu{name}")
+        t.layer(f"drop{name}", "Dropout", [x], [x], "dropout_param { dropout_ratio: 0.5 } ")
+    t.conv("score_fr", x, classes, 1)
+
+    def up(name, bottom, k, s):
+        t.layer(name, "Deconvolution", [bottom], [name],
+                f"param {{ lr_mult: 0 }} convolution_param {{ num_output: {classes} "
+                f"bias_term: false kernel_size: {k} stride: {s} }} ")
+        return name
+
+    x = up("upscore2", "score_fr", 4, 2)
+    for pool, offset, nxt in (("pool4", 5, "upscore_pool4"), ("pool3", 9, "upscore8")):
+        score = t.conv(f"score_{pool}", pool, classes, 1)
+        t.layer(f"score_{pool}c", "Crop", [score, x], [f"score_{pool}c"],
+                f"crop_param {{ axis: 2 offset: {offset} }} ")
+        t.layer(f"fuse_{pool}", "Eltwise", [x, f"score_{pool}c"], [f"fuse_{pool}"],
+                "eltwise_param { operation: SUM } ")
+        x = up(nxt, f"fuse_{pool}", 16 if nxt == "upscore8" else 4, 8 if nxt == "upscore8" else 2)
+    t.layer("score", "Crop", [x, "data"], ["score"], "crop_param { axis: 2 offset: 31 } ")
+    return t.text()
