@@ -396,12 +396,16 @@ def blob_shape(blob):
     return tuple(blob.shape.dim)
 
 
-def blob_to_array(blob, where=""):
+def blob_to_array(blob, where="", values=None):
     """A BlobProto's data as a numpy array of its shape.
 
     float32 from ``data``, or float64 when ``double_data`` is given (Caffe then reads the
     double values and ignores ``data``). Raises WeightsError naming ``where`` for negative
     dimensions, an absurd element count, or a value count that does not match the shape.
+    ``values``, ``(float32 array or None, float64 array or None)``, stands for ``data`` and
+    ``double_data`` when the blob was read without them
+    (:func:`caffe_compat.io.blob_wire.read_caffemodel_values`); the array is then a view of
+    them, not a copy.
     """
     label = where or "blob"
     shape = blob_shape(blob)
@@ -411,16 +415,22 @@ def blob_to_array(blob, where=""):
     if count > MAX_BLOB_COUNT:
         raise WeightsError(f"{label}: shape {shape} claims {count} values, more than Caffe "
                            f"allows in one blob ({MAX_BLOB_COUNT})")
-    if len(blob.double_data):
-        values, dtype = blob.double_data, np.float64
-    elif not len(blob.data) and blob.HasField("raw_data"):
+    if values is None:
+        floats, doubles = blob.data, blob.double_data
+    else:
+        floats, doubles = (v if v is not None else () for v in values)
+    if len(doubles):
+        values, dtype = doubles, np.float64
+    elif not len(floats) and blob.HasField("raw_data"):
         return _raw_blob_to_array(blob, shape, count, label)
     else:
-        values, dtype = blob.data, np.float32
+        values, dtype = floats, np.float32
     if len(values) != count:
         kind = "double_data" if dtype is np.float64 else "data"
         raise WeightsError(f"{label}: {len(values)} {kind} values for shape {shape}, which "
                            f"needs {count}")
+    if isinstance(values, np.ndarray):
+        return values.reshape(shape)
     return np.array(values, dtype=dtype).reshape(shape)
 
 

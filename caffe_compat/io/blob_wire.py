@@ -1,0 +1,148 @@
+"""Caffemodel blob values read straight from the file's bytes, without protobuf copies.
+
+A caffemodel is almost all packed ``data`` (float) fields of BlobProtos. Parsing them into
+protobuf repeated fields, copying them again in the V1 upgrade (``layers`` -> ``layer``) and
+converting them to arrays costs seconds for a 233 MB CaffeNet. :func:`read_caffemodel_values`
+instead walks the wire format (top-level fields, the layers' fields, the blobs' fields), leaves
+the packed ``data`` / ``double_data`` payloads out of the bytes it hands to the protobuf parser,
+and returns them as read-only ``np.frombuffer`` views of the file's bytes. Everything else (the
+checks, warnings and errors of :func:`~caffe_compat.io.caffemodel.parse_caffemodel`, the
+upgrade) runs unchanged on the smaller message, so the NetParameter is the one the full parse
+gives, less the blob values.
+
+The fast path applies to files in the current (``layer``) and V1 (``layers``) formats whose
+blob values are packed, as Caffe writes them (``repeated float data = 5 [packed = true]``).
+Anything else (V0 nets, unpacked values, a file the walk finds malformed, a file the checks
+refuse) goes through the full parse, which gives Caffe's values and this project's messages.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from caffe_compat.errors import WeightsError
+from caffe_compat.io import caffemodel as caffemodel_io
+from caffe_compat.io.fork_wire import _fields
+
+# field numbers (caffe.proto)
+_NET_LAYER, _NET_LAYERS = 100, 2            # NetParameter.layer / .layers (V1)
+_BLOBS = {_NET_LAYER: 7, _NET_LAYERS: 6}    # LayerParameter.blobs / V1LayerParameter.blobs
+_V1_V0_LAYER = 1                            # V1LayerParameter.layer (a V0 definition)
+_DATA, _DOUBLE_DATA = 5, 8                  # BlobProto.data (float) / .double_data (double)
+_LENGTH_DELIMITED = 2
+
+
+def _walk(data, start, end):
+    """The fields of ``data[start:end]`` as (number, wire type, field start, payload start,
+    payload end); None if they do not tile the range exactly (malformed: the full parse
+    reports it)."""
+    out, pos = [], start
+    for number, wire, tag_start, payload_start, field_end in _fields(data, start, end):
+        if tag_start != pos:
+            return None
+        out.append((number, wire, tag_start, payload_start, field_end))
+        pos = field_end
+    return out if pos == end else None
+
+
+def _delimited(number, payload):
+    return caffemodel_io.packed_field(number, payload)
+
+
+def split_blob_values(data):
+    """``(light bytes, values)``: ``data`` with the packed blob values left out, and per blob
+    in file order ``(float32 array or None, float64 array or None)`` viewing ``data``.
+    None when the fast path does not apply."""
+    top = _walk(data, 0, len(data))
+    if top is None:
+        return None
+    view = memoryview(data)
+    pieces, values = [], []
+    for number, wire, field_start, start, end in top:
+        if number not in _BLOBS or wire != _LENGTH_DELIMITED:
+            pieces.append(view[field_start:end])
+            continue
+        layer = _walk(data, start, end)
+        if layer is None:
+            return None
+        parts, changed = [], False
+        for n, w, f_start, s, e in layer:
+            if number == _NET_LAYERS and n == _V1_V0_LAYER:
+                return None                  # a V0 definition: the full upgrade handles it
+            if n != _BLOBS[number] or w != _LENGTH_DELIMITED:
+                parts.append(view[f_start:e])
+                continue
+            blob = _split_blob(data, view, s, e)
+            if blob is None:
+                return None
+            header, floats, doubles = blob
+            values.append((floats, doubles))
+            parts.append(_delimited(n, header))
+            changed = True
+        if changed:
+            pieces.append(_delimited(number, b"".join(parts)))
+        else:
+            pieces.append(view[field_start:end])
+    return b"".join(pieces), values
+
+
+def _split_blob(data, view, start, end):
+    """(the blob's bytes without its packed values, float32 values, float64 values) of the
+    BlobProto at ``data[start:end]``; None if its values are not packed."""
+    fields = _walk(data, start, end)
+    if fields is None:
+        return None
+    header, chunks = [], {_DATA: [], _DOUBLE_DATA: []}
+    for n, w, f_start, s, e in fields:
+        if n in chunks:
+            itemsize = 4 if n == _DATA else 8
+            if w != _LENGTH_DELIMITED or (e - s) % itemsize:
+                return None
+            chunks[n].append(np.frombuffer(data, "<f" + str(itemsize), (e - s) // itemsize, s))
+        else:
+            header.append(view[f_start:e])
+    floats, doubles = (_joined(chunks[k]) for k in (_DATA, _DOUBLE_DATA))
+    return b"".join(header), floats, doubles
+
+
+def _joined(chunks):
+    if not chunks:
+        return None
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
+def read_caffemodel_values(path, max_bytes=None):
+    """``(net, values)``: the upgraded NetParameter of a binary caffemodel and, per layer of
+    ``net.layer``, per blob, the ``(float32, float64)`` values to give
+    :func:`~caffe_compat.io.caffemodel.blob_to_array` (``values`` is None when the file took the
+    full parse; its blobs then hold their values). Same checks, warnings and errors as
+    :func:`~caffe_compat.io.caffemodel.read_caffemodel`."""
+    data = caffemodel_io.read_binary_file(path, max_bytes, "caffemodel")
+    split = split_blob_values(data)
+    if split is not None:
+        light, flat = split
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                net = caffemodel_io.parse_caffemodel(light, path)
+            except WeightsError:
+                net = None           # the full parse below gives the message for the file
+        if net is not None:
+            per_layer = _per_layer(net, flat)
+            if per_layer is not None:
+                for w in caught:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                return net, per_layer
+    return caffemodel_io.parse_caffemodel(data, path), None
+
+
+def _per_layer(net, flat):
+    """``flat`` (file order) split by the layers of the upgraded ``net``; None unless the
+    blobs line up one for one (the upgrade keeps every blob, in order)."""
+    out, k = [], 0
+    for layer in net.layer:
+        n = len(layer.blobs)
+        out.append(flat[k:k + n])
+        k += n
+    return out if k == len(flat) else None
