@@ -14,6 +14,12 @@ The fast path applies to files in the current (``layer``) and V1 (``layers``) fo
 blob values are packed, as Caffe writes them (``repeated float data = 5 [packed = true]``).
 Anything else (V0 nets, unpacked values, a file the walk finds malformed, a file the checks
 refuse) goes through the full parse, which gives Caffe's values and this project's messages.
+
+Writing goes the same way round: :func:`caffemodel_bytes_with_blobs` serialises the net
+without its blobs and splices in each blob's fields, its values straight from the arrays'
+memory, giving the bytes protobuf's deterministic encoding gives (fields in number order: a
+BlobProto's ``data`` (5), ``shape`` (7), ``double_data`` (8); a layer's ``blobs`` (7) between
+``param`` (6) and ``include`` (8)), as Caffe's Net::ToProto and WriteProtoToBinaryFile do.
 """
 from __future__ import annotations
 
@@ -146,3 +152,88 @@ def _per_layer(net, flat):
         out.append(flat[k:k + n])
         k += n
     return out if k == len(flat) else None
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+_SHAPE, _DIM = 7, 1                          # BlobProto.shape, BlobShape.dim
+
+
+def _varint(value):
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+def blob_fields(arr, double=False):
+    """The serialised fields of the BlobProto that
+    :func:`~caffe_compat.io.caffemodel.array_to_blob` makes of ``arr``, as a list of
+    bytes-like pieces (the values are a view of ``arr``'s memory when it is contiguous
+    little-endian float)."""
+    arr = np.asarray(arr)
+    values = np.ascontiguousarray(arr, dtype="<f8" if double else "<f4").reshape(-1)
+    payload = values.view(np.uint8)
+    number = _DOUBLE_DATA if double else _DATA
+    pieces = []
+    data = [_varint((number << 3) | 2), _varint(payload.nbytes), payload] if payload.nbytes \
+        else []
+    if not double:
+        pieces += data
+    if arr.ndim:
+        dims = b"".join(_varint(int(d)) for d in arr.shape)
+        shape = _varint((_DIM << 3) | 2) + _varint(len(dims)) + dims
+        pieces += [_varint((_SHAPE << 3) | 2), _varint(len(shape)), shape]
+    if double:
+        pieces += data
+    return pieces
+
+
+def _size(pieces):
+    return sum(p.nbytes if isinstance(p, np.ndarray) else len(p) for p in pieces)
+
+
+def caffemodel_bytes_with_blobs(net_param, layer_blobs):
+    """The caffemodel bytes of ``net_param`` (its ``layer`` entries without blobs) with
+    ``layer_blobs[i]``, a list of ``(array, double)``, as the blobs of layer ``i``: the bytes
+    of :func:`~caffe_compat.io.caffemodel.caffemodel_bytes` for the net with those blobs
+    added by :func:`~caffe_compat.io.caffemodel.array_to_blob`. None when the net's encoding
+    is not the plain number-ordered one this splices into (the caller then encodes in full)."""
+    head = caffemodel_io.caffemodel_bytes(net_param)
+    top = _walk(head, 0, len(head))
+    if top is None or len(layer_blobs) != len(net_param.layer):
+        return None
+    view = memoryview(head)
+    pieces, index = [], 0
+    blobs_number = _BLOBS[_NET_LAYER]
+    for number, wire, field_start, start, end in top:
+        if number != _NET_LAYER or wire != _LENGTH_DELIMITED:
+            pieces.append(view[field_start:end])
+            continue
+        blobs = layer_blobs[index]
+        index += 1
+        if not blobs:
+            pieces.append(view[field_start:end])
+            continue
+        fields = _walk(head, start, end)
+        numbers = [f[0] for f in fields] if fields is not None else None
+        if numbers is None or numbers != sorted(numbers) or blobs_number in numbers:
+            return None
+        cut = next((f[2] for f in fields if f[0] > blobs_number), end)
+        body = [view[start:cut]]
+        for arr, double in blobs:
+            fields_of_blob = blob_fields(arr, double)
+            body += [_varint((blobs_number << 3) | 2), _varint(_size(fields_of_blob))]
+            body += fields_of_blob
+        body.append(view[cut:end])
+        pieces += [_varint((_NET_LAYER << 3) | 2), _varint(_size(body))] + body
+    out = b"".join(pieces)
+    if len(out) > caffemodel_io.DEFAULT_MAX_BYTES:
+        raise WeightsError(f"net '{net_param.name}' encodes to {len(out)} bytes; Caffe cannot "
+                           "read protobuf files of 2 GiB or more")
+    return out

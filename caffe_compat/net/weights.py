@@ -194,7 +194,19 @@ class NetWeightsMixin:
 
     def save(self, path):
         """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read."""
-        caffemodel_io.write_caffemodel(self.to_proto(with_blobs=True), path)
+        from ..io.atomic import write_bytes_atomic
+        write_bytes_atomic(path, self.caffemodel_bytes())
+
+    def caffemodel_bytes(self):
+        """The bytes :meth:`save` writes: :meth:`to_proto`'s encoding, the blob values
+        spliced in straight from the parameters' memory (no protobuf copies)."""
+        head = self.to_proto(with_blobs=False)
+        blobs = [[(p.detach().cpu().numpy(), p.dtype == torch.float64)
+                  for p in self.layers[key].blobs] for _, key, _, _ in self._nodes]
+        data = blob_wire.caffemodel_bytes_with_blobs(head, blobs)
+        if data is None:
+            data = caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))
+        return data
 
 
 def _proto_shape(bp):

@@ -233,3 +233,51 @@ def test_net_copy_from_a_file_equals_copy_from_its_parsed_message(tmp_path):
     for (ka, va), (kb, vb) in zip(a.caffe_state_dict().items(), b.caffe_state_dict().items()):
         assert ka == kb
         assert va.numpy().tobytes() == vb.numpy().tobytes()
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+SAVE_NET = """name: "saved"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 6 dim: 6 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  param { lr_mult: 1 } param { lr_mult: 2 }
+  convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "gaussian" std: 0.1 }
+                      bias_filler { type: "constant" value: 0.2 } } }
+layer { name: "prelu" type: "PReLU" bottom: "conv" top: "conv" prelu_param { channel_shared: true } }
+layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "bn" include { phase: TEST } }
+layer { name: "scale" type: "Scale" bottom: "bn" top: "bn" scale_param { bias_term: true } }
+layer { name: "ip" type: "InnerProduct" bottom: "bn" top: "ip" exclude { stage: "x" }
+  inner_product_param { num_output: 5 weight_filler { type: "xavier" } } }
+layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }
+"""
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saved_bytes_are_the_full_encodings(tmp_path, dtype):
+    import torch
+
+    import caffe_compat
+    from caffe_compat.io.caffemodel import caffemodel_bytes
+    net = caffe_compat.Net(SAVE_NET, phase="TEST", dtype=getattr(torch, dtype), seed=3)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.linspace(-1, 1, p.numel(), dtype=p.dtype).reshape(p.shape))
+    spliced = net.caffemodel_bytes()
+    assert spliced == caffemodel_bytes(net.to_proto(with_blobs=True))
+    net.save(tmp_path / "w.caffemodel")
+    assert (tmp_path / "w.caffemodel").read_bytes() == spliced
+    net2 = caffe_compat.Net(SAVE_NET, phase="TEST", dtype=getattr(torch, dtype))
+    net2.copy_from(str(tmp_path / "w.caffemodel"))
+    for (k, a), (_, b) in zip(net.caffe_state_dict().items(), net2.caffe_state_dict().items()):
+        assert a.numpy().tobytes() == b.numpy().tobytes(), k
+
+
+def test_blob_fields_encode_as_array_to_blob():
+    from caffe_compat.io.caffemodel import array_to_blob
+    for arr in (np.float32(2.5), np.zeros((0, 3), np.float32), np.arange(300.0).reshape(3, 100),
+                np.arange(6, dtype=np.float32).reshape(2, 3)[:, ::2]):
+        for double in (False, True):
+            pieces = blob_wire.blob_fields(arr, double)
+            raw = b"".join(bytes(p) for p in pieces)
+            assert raw == array_to_blob(arr, double).SerializeToString(deterministic=True)
