@@ -143,6 +143,22 @@ def read_caffemodel_values(path, max_bytes=None):
     return caffemodel_io.parse_caffemodel(data, path), None
 
 
+def read_caffemodel_full(path, max_bytes=None):
+    """The NetParameter :func:`~caffe_compat.io.caffemodel.read_caffemodel` returns (upgraded,
+    blob values included), built without copying the values through the upgrade: the file is
+    parsed and upgraded without them (:func:`read_caffemodel_values`), then each blob's packed
+    values are parsed into it once (protobuf reads a packed field in one copy)."""
+    net, values = read_caffemodel_values(path, max_bytes)
+    if values is None:
+        return net
+    for layer, layer_values in zip(net.layer, values):
+        for blob, (floats, doubles) in zip(layer.blobs, layer_values):
+            for number, arr in ((_DATA, floats), (_DOUBLE_DATA, doubles)):
+                if arr is not None and arr.size:
+                    blob.MergeFromString(_delimited(number, arr.view(np.uint8).tobytes()))
+    return net
+
+
 def _per_layer(net, flat):
     """``flat`` (file order) split by the layers of the upgraded ``net``; None unless the
     blobs line up one for one (the upgrade keeps every blob, in order)."""

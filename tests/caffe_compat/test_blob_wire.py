@@ -9,10 +9,15 @@ import pytest
 from caffe_compat.errors import WeightsError
 from caffe_compat.io import blob_wire
 from caffe_compat.io.caffemodel import (CaffemodelWarning, blob_to_array, packed_field,
-                                        read_caffemodel)
+                                        parse_caffemodel, read_binary_file, read_caffemodel)
 from caffe_compat.proto import caffe_pb2 as pb
 from tests.caffe_compat.test_caffemodel import all_reference_caffemodels
 from tests.conftest import fixture_path
+
+
+def full_parse(path):
+    """The reference: the whole file through protobuf and the upgrade, values included."""
+    return parse_caffemodel(read_binary_file(path), str(path))
 
 
 def full_arrays(net):
@@ -36,7 +41,8 @@ def without_values(net):
 
 def assert_same_as_full_parse(path, fast=True):
     """Both readers agree bit for bit; ``fast``: the file took the fast path."""
-    full = read_caffemodel(path)
+    full = full_parse(path)
+    assert read_caffemodel(path) == full            # read_caffemodel's own fast path
     net, values = blob_wire.read_caffemodel_values(path)
     assert (values is not None) == fast
     if values is None:
@@ -162,9 +168,10 @@ def test_damaged_files_give_the_full_parse_errors(tmp_path):
              "empty_layers": b"\x0a\x01n"}
     for name, data in cases.items():
         path = write(tmp_path, f"{name}.caffemodel", data)
-        expected = error_of(read_caffemodel, path)
+        expected = error_of(full_parse, path)
         assert expected is not None, name
         assert error_of(blob_wire.read_caffemodel_values, path) == expected, name
+        assert error_of(read_caffemodel, path) == expected, name
 
 
 def test_unknown_field_warning_is_the_same(tmp_path):
@@ -173,7 +180,7 @@ def test_unknown_field_warning_is_the_same(tmp_path):
         b"\xb8\x3e\x07"                                    # field 999, varint 7
     path = write(tmp_path, "fork.caffemodel", good + packed_field(100, extra))
     with pytest.warns(CaffemodelWarning) as full:
-        read_caffemodel(path)
+        full_parse(path)
     with pytest.warns(CaffemodelWarning) as fast:
         net, values = blob_wire.read_caffemodel_values(path)
     assert values is not None
@@ -197,13 +204,15 @@ def test_random_damage_reads_the_same_or_fails_the_same(tmp_path):
         else:
             data[pos:pos] = rng.bytes(int(rng.integers(1, 5)))
         path = write(tmp_path, f"c{case}.caffemodel", bytes(data))
-        expected = error_of(read_caffemodel, path)
+        expected = error_of(full_parse, path)
         if expected is not None:
             assert error_of(blob_wire.read_caffemodel_values, path) == expected, case
+            assert error_of(read_caffemodel, path) == expected, case
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            full = read_caffemodel(path)
+            full = full_parse(path)
+            assert read_caffemodel(path) == full, case
             net, values = blob_wire.read_caffemodel_values(path)
         if values is None:
             values = [[None] * len(layer.blobs) for layer in net.layer]
@@ -229,7 +238,7 @@ def test_net_copy_from_a_file_equals_copy_from_its_parsed_message(tmp_path):
     a = caffe_compat.Net(str(proto), phase="TEST")
     b = caffe_compat.Net(str(proto), phase="TEST")
     a.copy_from(str(weights))                  # fast path
-    b.copy_from(read_caffemodel(weights))      # the parsed message
+    b.copy_from(full_parse(weights))           # the parsed message
     for (ka, va), (kb, vb) in zip(a.caffe_state_dict().items(), b.caffe_state_dict().items()):
         assert ka == kb
         assert va.numpy().tobytes() == vb.numpy().tobytes()
