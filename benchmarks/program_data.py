@@ -19,7 +19,8 @@ start-up that an installed package never pays).
 
 Usage: ``python benchmarks/program_data.py [DIR]`` (default ``$CAFFE_PROGRAM_DATA`` or
 ``~/.cache/caffe_compat/programs``). Files already there are kept; ``--force`` rewrites them.
-The programs find the directory through the same variable and default.
+Each program's ``setup(workdir)`` calls :func:`main` with its folder, and the program reads
+the files from its working directory (``bench_programs.py`` runs it there).
 """
 from __future__ import annotations
 
