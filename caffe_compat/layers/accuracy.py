@@ -6,7 +6,13 @@ classes score ``>=`` the true class's score -- ties count against it. Labels are
 toward zero; positions equal to ``ignore_label`` are skipped. With no valid label the accuracy
 is 0 (not NaN); a class that never occurs has per-class accuracy 0. ``top_k: 0`` (always 0 in
 Caffe) is rejected. No backward.
+
+A float32 CPU batch with one top is scored on its numpy arrays (:meth:`Accuracy._numpy_accuracy`):
+every step is a comparison or a count, exact in either library, and the one division is
+float32 ``count / n_valid`` correctly rounded in both, so the value is the same bits; for a
+training net's small batch the torch form's dozen calls were most of an iteration.
 """
+import numpy as np
 import torch
 
 from .base import canonical_axis, count
@@ -46,6 +52,9 @@ class Accuracy(NoBackwardLayer):
 
     def forward(self, x, label):
         x = x.detach()
+        if len(self.param.top) == 1 and x.dtype == torch.float32 and x.is_cpu and \
+                label.is_cpu and label.dtype == torch.float32:
+            return self._numpy_accuracy(x, label)
         classes = x.shape[self.axis]
         outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
         scores = x.reshape(outer, classes, inner)
@@ -71,3 +80,35 @@ class Accuracy(NoBackwardLayer):
         seen.index_add_(0, safe[valid], torch.ones_like(safe[valid], dtype=x.dtype))
         per_class = torch.where(seen > 0, hits / seen.clamp_min(1), torch.zeros_like(hits))
         return acc, per_class
+
+    def _numpy_accuracy(self, x, label):
+        """The accuracy top of :meth:`forward` computed on the arrays (see the module doc)."""
+        classes = x.shape[self.axis]
+        outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
+        scores = x.numpy().reshape(outer, classes, inner)
+        lab = label.detach().numpy().reshape(outer, inner).astype(np.int64)  # toward zero
+        valid = lab != self.ignore_label if self.ignore_label is not None else None
+        bad = (lab < 0) | (lab >= classes)
+        if valid is not None:
+            bad &= valid
+        if bad.any():
+            self.fail(f"label values must lie in [0, {classes}), got "
+                      f"{sorted(set(lab[bad].tolist()))}")
+        safe = lab if valid is None else np.where(valid, lab, 0)
+        if inner == 1:                                       # (N, C) scores
+            flat = scores.reshape(outer, classes)
+            true_score = flat[np.arange(outer), safe.reshape(outer)]
+            better = ((flat >= true_score[:, None]).sum(axis=1) - 1).reshape(outer, 1)
+        else:
+            true_score = np.take_along_axis(scores, safe[:, None, :], 1)
+            better = (scores >= true_score).sum(axis=1) - 1  # the true class matches itself
+        correct = better < self.top_k
+        if valid is not None:
+            correct &= valid
+            n_valid = int(valid.sum())
+        else:
+            n_valid = lab.size
+        if not n_valid:
+            return x.new_zeros(())
+        return torch.from_numpy(np.asarray(np.float32(correct.sum()) / np.float32(n_valid),
+                                           np.float32))

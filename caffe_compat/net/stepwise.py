@@ -34,7 +34,7 @@ import torch
 
 from ..inference import fast_inference, fast_layers
 from ..parallel import threads
-from . import train_plan
+from . import fast_step, train_plan
 from .reshape import explain, layer_top_shapes
 from ..errors import NetError
 
@@ -172,6 +172,7 @@ class Stepwise:
         self.steps = [(net.layers[key], bool(getattr(net.layers[key], "runs_on_blobs", False)),
                        any(weights)) for _, key, weights, _ in self.nodes]
         self._saved = {}             # layer index -> (leaves, tops) of the last forward
+        self._plan_forward = False   # the last forward was the straight-line one (fast_step)
         # the engine's inference forms, built on first use (see _substitutes)
         self._fused = {}             # conv index -> FoldedConv with the ReLU after it
         self._layout = {}            # layer index -> channels-last form, or None
@@ -301,6 +302,16 @@ class Stepwise:
         if start < 0 or end >= len(self.nodes):
             raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")
         grad = torch.is_grad_enabled()
+        plan = fast_step.plan_for(self) if start == 0 and end == len(self.nodes) - 1 else None
+        if plan is not None:                         # the same steps, decided once
+            if not grad or not any(self.layer_need):
+                with torch.no_grad():
+                    loss = plan.inference(self)
+                if loss is not None:
+                    return loss
+            elif plan.ready():
+                return plan.forward(self)
+        self._plan_forward = False
         # no layer keeps an autograd graph in this pass (a deploy net, or grad off): layers
         # that Caffe runs in place on a fresh blob do so here too (ReLU writes its bottom)
         inplace = not grad or not any(self.layer_need)
@@ -503,6 +514,10 @@ class Stepwise:
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
         reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
         start = len(self.nodes) - 1 if start is None else start
+        if self._plan_forward and start == len(self.nodes) - 1 and end == 0:
+            plan = fast_step.plan_for(self)
+            if plan is not None:
+                return plan.backward(self)                   # after the plan's forward
         threads.apply_for_net(self.net)
         for i in range(start, end - 1, -1):
             if not self.layer_need[i]:

@@ -22,7 +22,8 @@ only where that is sure: float32 on the CPU, the exact products in use
 diffs, every blob that carries a diff read by one layer at most (an in-place layer reads the
 version before it; Split layers, which sum their tops' diffs, have no explicit backward yet) and
 every loss top a scalar. Layers with the explicit calls today: InnerProduct, SoftmaxWithLoss,
-ReLU; data layers need none. Any other net keeps autograd.
+ReLU, Split (two tops at most); data layers and layers without a backward (Accuracy) need
+none. Any other net keeps autograd.
 
 pycaffe's layer-by-layer passes (:mod:`caffe_compat.net.stepwise`) choose per layer: a layer with
 the explicit calls runs them (:func:`stepwise_backward`), any other its own autograd graph.
@@ -32,6 +33,7 @@ from __future__ import annotations
 import torch
 
 from ..kernels import blas_order
+from ..layers._neuron import NoBackwardLayer
 from ..parallel import threads
 
 # False: every training pass through autograd, here and in pycaffe's layer-by-layer passes
@@ -185,6 +187,9 @@ def _build(net):
     for index, kind, module, bottoms, _, prop, tops, in_places, weights in steps_in:
         bottom_need = tuple(b in requires and p for b, p in zip(bottoms, prop))
         param_need = tuple(p.requires_grad for p in module.blobs)
+        if isinstance(module, NoBackwardLayer) and not any(param_need):
+            # Accuracy and its kind: tops that carry no gradient, in autograd's pass too
+            bottom_need = (False,) * len(bottoms)
         need = any(bottom_need) or any(param_need)
         explicit = False
         if need:

@@ -46,3 +46,29 @@ def test_no_gradient():
 def test_bad_top_k_or_labels_names_layer(params, label):
     with pytest.raises(NetError, match="layer 'acc'"):
         accuracy(params, label=label)
+
+
+def test_array_form_is_the_tensor_form_bit_for_bit():
+    """The numpy form of a float32 CPU batch (accuracy.py's module doc) against the torch
+    form: ties, ignored labels, top_k, a spatial axis; tolerance 0 (counts and one float32
+    division, correctly rounded in both)."""
+    import numpy as np
+    import torch
+    from caffe_compat.layers.accuracy import Accuracy
+    from caffe_compat.proto import caffe_pb2
+    rng = np.random.RandomState(5)
+    for top_k, ignore, shape in ((1, None, (10, 3)), (2, 1, (7, 5)), (1, 0, (4, 3, 2, 2)),
+                                 (3, None, (13, 6))):
+        p = caffe_pb2.LayerParameter(name="acc", type="Accuracy", top=["a"])
+        p.accuracy_param.top_k = top_k
+        if ignore is not None:
+            p.accuracy_param.ignore_label = ignore
+        labels = (shape[0],) + tuple(shape[2:])
+        layer = Accuracy(p, [shape, labels])
+        for _ in range(20):
+            x = torch.from_numpy(rng.randint(0, 3, shape).astype(np.float32))   # many ties
+            y = torch.from_numpy(rng.randint(0, shape[1], labels).astype(np.float32) + 0.5)
+            fast = layer.forward(x, y)
+            slow = layer.forward(x.double(), y.double()).float()      # the torch form
+            assert fast.dtype == torch.float32 and fast.shape == ()
+            assert fast.numpy().tobytes() == slow.numpy().tobytes()

@@ -40,6 +40,8 @@ CONV = """layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
   convolution_param { num_output: 3 kernel_size: 2 weight_filler { type: "xavier" } } }
 layer { name: "fc1" type: "InnerProduct" bottom: "conv" top: "fc1"
   inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }"""
+ACCURACY = """layer { name: "accuracy" type: "Accuracy" bottom: "fc1" bottom: "label"
+  top: "accuracy" }"""
 SOLVER = """train_net: "%(net)s"
 base_lr: 0.05 lr_policy: "step" gamma: 0.5 stepsize: 4 display: 0 max_iter: 1000
 momentum: 0.9 weight_decay: 0.0005 snapshot: 0 snapshot_after_train: false iter_size: %(iters)d
@@ -59,6 +61,9 @@ CASES = {
     "relu_in_place": dict(classes=4, middle=RELU % "", last="fc2", loss="", iters=1),
     "leaky_relu": dict(classes=3, middle=RELU % "relu_param { negative_slope: 0.1 }",
                        last="fc2", loss="", iters=1),
+    # the notebook's net: an Accuracy beside the loss, so Caffe splits the scores (a Split
+    # with two tops: its explicit backward) and the labels
+    "split_accuracy": dict(classes=2, middle=ACCURACY, last="fc1", loss="", iters=1),
     # images (N, 1, 2, 2) flattened by the InnerProduct
     "image_input": dict(classes=2, middle="", last="fc1", loss="", iters=1, image=(1, 2, 2)),
 }
