@@ -2,10 +2,10 @@
 
 A caffemodel is almost all packed ``data`` (float) fields of BlobProtos. Parsing them into
 protobuf repeated fields, copying them again in the V1 upgrade (``layers`` -> ``layer``) and
-converting them to arrays costs seconds for a 233 MB CaffeNet. :func:`read_caffemodel_values`
-instead walks the wire format (top-level fields, the layers' fields, the blobs' fields), leaves
+converting them to arrays costs seconds for a 233 MB CaffeNet.
+:func:`split_blob_values` (used by ``caffemodel.read_caffemodel_values``) walks the wire format (top-level fields, the layers' fields, the blobs' fields), leaves
 the packed ``data`` / ``double_data`` payloads out of the bytes it hands to the protobuf parser,
-and returns them as read-only ``np.frombuffer`` views of the file's bytes. Everything else (the
+and gives them as read-only ``np.frombuffer`` views of the file's bytes. Everything else (the
 checks, warnings and errors of :func:`~caffe_compat.io.caffemodel.parse_caffemodel`, the
 upgrade) runs unchanged on the smaller message, so the NetParameter is the one the full parse
 gives, less the blob values.
@@ -23,12 +23,9 @@ BlobProto's ``data`` (5), ``shape`` (7), ``double_data`` (8); a layer's ``blobs`
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
-from caffe_compat.errors import WeightsError
-from caffe_compat.io import caffemodel as caffemodel_io
 from caffe_compat.io.fork_wire import _fields
 
 # field numbers (caffe.proto)
@@ -52,8 +49,20 @@ def _walk(data, start, end):
     return out if pos == end else None
 
 
+def _varint(value):
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
 def _delimited(number, payload):
-    return caffemodel_io.packed_field(number, payload)
+    """A length-delimited field ``number`` holding ``payload``."""
+    return _varint((number << 3) | 2) + _varint(len(payload)) + payload
 
 
 def split_blob_values(data):
@@ -118,73 +127,10 @@ def _joined(chunks):
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 
-def read_caffemodel_values(path, max_bytes=None):
-    """``(net, values)``: the upgraded NetParameter of a binary caffemodel and, per layer of
-    ``net.layer``, per blob, the ``(float32, float64)`` values to give
-    :func:`~caffe_compat.io.caffemodel.blob_to_array` (``values`` is None when the file took the
-    full parse; its blobs then hold their values). Same checks, warnings and errors as
-    :func:`~caffe_compat.io.caffemodel.read_caffemodel`."""
-    data = caffemodel_io.read_binary_file(path, max_bytes, "caffemodel")
-    split = split_blob_values(data)
-    if split is not None:
-        light, flat = split
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                net = caffemodel_io.parse_caffemodel(light, path)
-            except WeightsError:
-                net = None           # the full parse below gives the message for the file
-        if net is not None:
-            per_layer = _per_layer(net, flat)
-            if per_layer is not None:
-                for w in caught:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-                return net, per_layer
-    return caffemodel_io.parse_caffemodel(data, path), None
-
-
-def read_caffemodel_full(path, max_bytes=None):
-    """The NetParameter :func:`~caffe_compat.io.caffemodel.read_caffemodel` returns (upgraded,
-    blob values included), built without copying the values through the upgrade: the file is
-    parsed and upgraded without them (:func:`read_caffemodel_values`), then each blob's packed
-    values are parsed into it once (protobuf reads a packed field in one copy)."""
-    net, values = read_caffemodel_values(path, max_bytes)
-    if values is None:
-        return net
-    for layer, layer_values in zip(net.layer, values):
-        for blob, (floats, doubles) in zip(layer.blobs, layer_values):
-            for number, arr in ((_DATA, floats), (_DOUBLE_DATA, doubles)):
-                if arr is not None and arr.size:
-                    blob.MergeFromString(_delimited(number, arr.view(np.uint8).tobytes()))
-    return net
-
-
-def _per_layer(net, flat):
-    """``flat`` (file order) split by the layers of the upgraded ``net``; None unless the
-    blobs line up one for one (the upgrade keeps every blob, in order)."""
-    out, k = [], 0
-    for layer in net.layer:
-        n = len(layer.blobs)
-        out.append(flat[k:k + n])
-        k += n
-    return out if k == len(flat) else None
-
-
 # --------------------------------------------------------------------------------------------
 # Writing
 
 _SHAPE, _DIM = 7, 1                          # BlobProto.shape, BlobShape.dim
-
-
-def _varint(value):
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
 
 
 def blob_fields(arr, double=False):
@@ -214,15 +160,15 @@ def _size(pieces):
     return sum(p.nbytes if isinstance(p, np.ndarray) else len(p) for p in pieces)
 
 
-def caffemodel_bytes_with_blobs(net_param, layer_blobs):
-    """The caffemodel bytes of ``net_param`` (its ``layer`` entries without blobs) with
+def caffemodel_bytes_with_blobs(head, layer_blobs):
+    """``head``, the caffemodel bytes of a net whose ``layer`` entries hold no blobs, with
     ``layer_blobs[i]``, a list of ``(array, double)``, as the blobs of layer ``i``: the bytes
     of :func:`~caffe_compat.io.caffemodel.caffemodel_bytes` for the net with those blobs
-    added by :func:`~caffe_compat.io.caffemodel.array_to_blob`. None when the net's encoding
-    is not the plain number-ordered one this splices into (the caller then encodes in full)."""
-    head = caffemodel_io.caffemodel_bytes(net_param)
+    added by :func:`~caffe_compat.io.caffemodel.array_to_blob`. None when the encoding is not
+    the plain number-ordered one this splices into, or the layers do not match ``layer_blobs``
+    (the caller then encodes in full)."""
     top = _walk(head, 0, len(head))
-    if top is None or len(layer_blobs) != len(net_param.layer):
+    if top is None or sum(1 for f in top if f[0] == _NET_LAYER) != len(layer_blobs):
         return None
     view = memoryview(head)
     pieces, index = [], 0
@@ -248,8 +194,4 @@ def caffemodel_bytes_with_blobs(net_param, layer_blobs):
             body += fields_of_blob
         body.append(view[cut:end])
         pieces += [_varint((_NET_LAYER << 3) | 2), _varint(_size(body))] + body
-    out = b"".join(pieces)
-    if len(out) > caffemodel_io.DEFAULT_MAX_BYTES:
-        raise WeightsError(f"net '{net_param.name}' encodes to {len(out)} bytes; Caffe cannot "
-                           "read protobuf files of 2 GiB or more")
-    return out
+    return b"".join(pieces)

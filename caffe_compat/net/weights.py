@@ -41,7 +41,7 @@ class NetWeightsMixin:
         else:
             where = os.fspath(weights)
             # blob values as views of the file's bytes: no protobuf copies (blob_wire)
-            src, values = blob_wire.read_caffemodel_values(where)
+            src, values = caffemodel_io.read_caffemodel_values(where)
         problems, copied, ignored, pending = [], [], [], []
         seen = set()
         at = self._defined_at
@@ -200,12 +200,15 @@ class NetWeightsMixin:
     def caffemodel_bytes(self):
         """The bytes :meth:`save` writes: :meth:`to_proto`'s encoding, the blob values
         spliced in straight from the parameters' memory (no protobuf copies)."""
-        head = self.to_proto(with_blobs=False)
+        head = caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=False))
         blobs = [[(p.detach().cpu().numpy(), p.dtype == torch.float64)
                   for p in self.layers[key].blobs] for _, key, _, _ in self._nodes]
         data = blob_wire.caffemodel_bytes_with_blobs(head, blobs)
         if data is None:
-            data = caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))
+            return caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))
+        if len(data) > caffemodel_io.DEFAULT_MAX_BYTES:
+            raise WeightsError(f"net '{self.name}' encodes to {len(data)} bytes; Caffe cannot "
+                               "read protobuf files of 2 GiB or more")
         return data
 
 

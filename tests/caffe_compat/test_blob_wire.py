@@ -9,7 +9,8 @@ import pytest
 from caffe_compat.errors import WeightsError
 from caffe_compat.io import blob_wire
 from caffe_compat.io.caffemodel import (CaffemodelWarning, blob_to_array, packed_field,
-                                        parse_caffemodel, read_binary_file, read_caffemodel)
+                                        parse_caffemodel, read_binary_file, read_caffemodel,
+                                        read_caffemodel_values)
 from caffe_compat.proto import caffe_pb2 as pb
 from tests.caffe_compat.test_caffemodel import all_reference_caffemodels
 from tests.conftest import fixture_path
@@ -43,7 +44,7 @@ def assert_same_as_full_parse(path, fast=True):
     """Both readers agree bit for bit; ``fast``: the file took the fast path."""
     full = full_parse(path)
     assert read_caffemodel(path) == full            # read_caffemodel's own fast path
-    net, values = blob_wire.read_caffemodel_values(path)
+    net, values = read_caffemodel_values(path)
     assert (values is not None) == fast
     if values is None:
         assert net == full
@@ -119,7 +120,7 @@ def test_values_split_over_several_packed_fields(tmp_path):
     data = pb.NetParameter(name="n").SerializeToString() + packed_field(100, layer)
     path = write(tmp_path, "split.caffemodel", data)
     assert_same_as_full_parse(path)
-    net, values = blob_wire.read_caffemodel_values(path)
+    net, values = read_caffemodel_values(path)
     assert blob_to_array(net.layer[0].blobs[0], values=values[0][0]).tolist() == [1, 2, 3, 4, 5]
 
 
@@ -170,7 +171,7 @@ def test_damaged_files_give_the_full_parse_errors(tmp_path):
         path = write(tmp_path, f"{name}.caffemodel", data)
         expected = error_of(full_parse, path)
         assert expected is not None, name
-        assert error_of(blob_wire.read_caffemodel_values, path) == expected, name
+        assert error_of(read_caffemodel_values, path) == expected, name
         assert error_of(read_caffemodel, path) == expected, name
 
 
@@ -182,7 +183,7 @@ def test_unknown_field_warning_is_the_same(tmp_path):
     with pytest.warns(CaffemodelWarning) as full:
         full_parse(path)
     with pytest.warns(CaffemodelWarning) as fast:
-        net, values = blob_wire.read_caffemodel_values(path)
+        net, values = read_caffemodel_values(path)
     assert values is not None
     assert [str(w.message) for w in fast] == [str(w.message) for w in full]
 
@@ -206,14 +207,14 @@ def test_random_damage_reads_the_same_or_fails_the_same(tmp_path):
         path = write(tmp_path, f"c{case}.caffemodel", bytes(data))
         expected = error_of(full_parse, path)
         if expected is not None:
-            assert error_of(blob_wire.read_caffemodel_values, path) == expected, case
+            assert error_of(read_caffemodel_values, path) == expected, case
             assert error_of(read_caffemodel, path) == expected, case
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             full = full_parse(path)
             assert read_caffemodel(path) == full, case
-            net, values = blob_wire.read_caffemodel_values(path)
+            net, values = read_caffemodel_values(path)
         if values is None:
             values = [[None] * len(layer.blobs) for layer in net.layer]
         ours = [[outcome(b, v) for b, v in zip(layer.blobs, vals)]
