@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 
-import h5py
 import numpy as np
 
 from ..errors import DataError
@@ -102,6 +101,7 @@ class HDF5Source:
             self._handle.close()
             self._handle = None
         name = self.files[index]
+        import h5py    # on first use: importing h5py costs ~0.2 s (nets without HDF5 layers)
         try:
             handle = h5py.File(name, "r")
         except Exception as e:  # noqa: BLE001 - a damaged file fails with OSError and others
@@ -147,7 +147,7 @@ class HDF5Source:
                 present = ", ".join(sorted(handle.keys())) or "nothing"
                 raise DataError(f"{self.where}: HDF5 file '{name}' has no dataset '{top}' "
                                 f"(it has: {present})")
-            if not isinstance(ds, h5py.Dataset):
+            if not isinstance(ds, _h5py().Dataset):
                 raise DataError(f"{self.where}: '{top}' in HDF5 file '{name}' is not a dataset")
             if ds.dtype.kind not in "fiu" or ds.ndim < 1:
                 raise DataError(f"{self.where}: dataset '{top}' in '{name}' must be a numeric "
@@ -325,3 +325,8 @@ class HDF5Source:
             self.close()
         except Exception:
             pass
+
+
+def _h5py():
+    import h5py
+    return h5py

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 
-import cv2
 import numpy as np
 
 from ..errors import DataError
@@ -35,6 +34,7 @@ def read_image(path, height=0, width=0, is_color=True):
     path = os.fspath(path)
     if not os.path.isfile(path):
         return None
+    import cv2    # on first use: importing OpenCV costs ~0.1 s (nets without image layers)
     img = cv2.imread(path, flag)
     if img is None:
         return None
@@ -48,6 +48,7 @@ def decode_image(data, flag):
     buf = np.frombuffer(data, dtype=np.uint8)
     if buf.size == 0:
         return None
+    import cv2
     img = cv2.imdecode(buf, flag)
     if img is None:
         return None
@@ -162,6 +163,7 @@ def image_to_datum(path, label, height=0, width=0, is_color=True, encoding=""):
                     return encoded_datum(f.read(), label)
             except OSError:
                 return None
+        import cv2
         ok, buf = cv2.imencode("." + encoding, img)
         if not ok:
             raise DataError(f"{path}: OpenCV cannot encode the image as '{encoding}'")

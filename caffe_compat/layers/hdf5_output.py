@@ -13,7 +13,6 @@ time ``file_name`` is either the empty HDF5 file of the set-up or the complete f
 datasets; an interrupted write leaves the empty file and no partial one. (Caffe's file is
 complete only once the net is destroyed and HDF5 flushes it.)
 """
-import h5py
 import numpy as np
 
 from ..io.atomic import atomic_path
@@ -36,6 +35,7 @@ class HDF5Output(Layer):
         self.written = False
 
     def _write(self, datasets):
+        import h5py    # on first use (importing h5py costs ~0.2 s)
         try:
             with atomic_path(self.file_name, suffix=".h5") as tmp:
                 with h5py.File(tmp, "w") as f:

@@ -13,7 +13,6 @@ window classes (0 for background). See :mod:`caffe_compat.data.window_file` for 
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from ..data.images import decode_image, mat_to_chw
@@ -114,6 +113,7 @@ class _WindowSampler:
         pass
 
     def _image(self, index):
+        import cv2    # on first use (importing OpenCV costs ~0.1 s)
         path, _, line = self.images[index]
         if self.cache is not None:
             img = decode_image(self.cache[index], cv2.IMREAD_COLOR)
@@ -135,6 +135,7 @@ class _WindowSampler:
             raise DataError(f"{self.where}: window ({window.x1}, {window.y1}, {window.x2}, "
                             f"{window.y2}) of image '{path}' (line {line} of "
                             f"'{self.source}') does not fit the {cols} x {rows} image")
+        import cv2
         patch = cv2.resize(img[y1:y2 + 1, x1:x2 + 1], size, interpolation=cv2.INTER_LINEAR)
         if do_mirror:
             patch = cv2.flip(patch, 1)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import collections
 import os
+import warnings
 
 import numpy as np
 import torch
 
 from ..errors import WeightsError
+from ..io import blob_wire
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
@@ -33,15 +35,17 @@ class NetWeightsMixin:
         reported in one message.
         Returns ``(copied_layers, ignored_layers)``.
         """
+        values = None
         if isinstance(weights, caffe_pb2.NetParameter):
             src, where = weights, "<NetParameter>"
         else:
             where = os.fspath(weights)
-            src = caffemodel_io.read_caffemodel(where)
+            # blob values as views of the file's bytes: no protobuf copies (blob_wire)
+            src, values = caffemodel_io.read_caffemodel_values(where)
         problems, copied, ignored, pending = [], [], [], []
         seen = set()
         at = self._defined_at
-        for lp in src.layer:
+        for i, lp in enumerate(src.layer):
             key = self._layer_keys.get(lp.name)
             if key is None:
                 ignored.append(lp.name)
@@ -57,7 +61,9 @@ class NetWeightsMixin:
                 continue
             arrays = []
             for j, (bp, p) in enumerate(zip(lp.blobs, target)):
-                arr = caffemodel_io.blob_to_array(bp, where=f"{where}: layer '{lp.name}' blob {j}")
+                arr = caffemodel_io.blob_to_array(
+                    bp, where=f"{where}: layer '{lp.name}' blob {j}",
+                    values=None if values is None else values[i][j])
                 arr = _fit_shape(arr, bp, tuple(p.shape))
                 if arr is None:
                     problems.append(f"{at(lp.name)}layer '{lp.name}' blob {j}: shape "
@@ -76,7 +82,10 @@ class NetWeightsMixin:
         if problems:
             raise WeightsError(f"{where}: cannot copy weights into net '{self.name}':\n  "
                                + "\n  ".join(problems))
-        with torch.no_grad():   # only now: a refused file leaves the net unchanged
+        with torch.no_grad(), warnings.catch_warnings():
+            # only now: a refused file leaves the net unchanged. Values read straight from
+            # the file are read-only views; copy_ only reads them (torch warns regardless).
+            warnings.filterwarnings("ignore", "The given NumPy array is not writable")
             for target, arrays in pending:
                 for p, a in zip(target, arrays):
                     # ascontiguousarray makes 0-d blobs (shared PReLU slope) 1-d
@@ -185,7 +194,22 @@ class NetWeightsMixin:
 
     def save(self, path):
         """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read."""
-        caffemodel_io.write_caffemodel(self.to_proto(with_blobs=True), path)
+        from ..io.atomic import write_bytes_atomic
+        write_bytes_atomic(path, self.caffemodel_bytes())
+
+    def caffemodel_bytes(self):
+        """The bytes :meth:`save` writes: :meth:`to_proto`'s encoding, the blob values
+        spliced in straight from the parameters' memory (no protobuf copies)."""
+        head = caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=False))
+        blobs = [[(p.detach().cpu().numpy(), p.dtype == torch.float64)
+                  for p in self.layers[key].blobs] for _, key, _, _ in self._nodes]
+        data = blob_wire.caffemodel_bytes_with_blobs(head, blobs)
+        if data is None:
+            return caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))
+        if len(data) > caffemodel_io.DEFAULT_MAX_BYTES:
+            raise WeightsError(f"net '{self.name}' encodes to {len(data)} bytes; Caffe cannot "
+                               "read protobuf files of 2 GiB or more")
+        return data
 
 
 def _proto_shape(bp):

@@ -103,6 +103,19 @@ def test_import_caffe_is_cheap_and_lazy():
     assert float(seconds) < 1.5
 
 
+def test_a_net_imports_no_data_library_it_does_not_use():
+    # h5py (~0.2 s) and OpenCV (~0.1 s) are imported by the layers that read HDF5 files and
+    # images, on first use, not by every program that builds a net
+    code = ("import sys, caffe; caffe.Net; import caffe.io; "
+            "n = caffe.Net(sys.argv[1], caffe.TEST); n.forward(); "
+            "print(sorted({'h5py', 'cv2', 'lmdb', 'skimage', 'scipy'} & set(sys.modules)))")
+    net = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "programs", "nets",
+                       "caffenet_deploy.prototxt")
+    out = subprocess.run([sys.executable, "-c", code, net], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_engine_never_imports_caffe():
     import pathlib
     import re
