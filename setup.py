@@ -96,6 +96,9 @@ setup(
         "h5py>=3.8",
         "matplotlib>=3.7",
         "tqdm>=4.60",
+        # numpy's own BLAS pool set to one thread while torch's team runs the passes
+        # (caffe_compat.parallel.numpy_blas): pure Python, no dependencies
+        "threadpoolctl>=3.1",
         # OpenCV 4.x or 5.x: image I/O, drawing, resizing and the ONNX importer that runs the
         # face detector (lower bound only: OpenCV 5 dropped the Caffe importer, which
         # caffe_compat.dnn provides, and the Haar cascades, replaced by MTCNN)

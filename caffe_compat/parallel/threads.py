@@ -55,6 +55,7 @@ import os
 import sys
 import threading
 
+from . import numpy_blas
 from .core_monitor import (  # noqa: F401 (the monitor's names, read through this module)
     CHECK_INTERVAL_S, HELD_FRACTION, NICED_FRACTION, RELEASE_WINDOWS, STALE_WINDOW_S,
     CoreMonitor, affinity, allowed_cores, cgroup_quota, niced_ticks, parse_cfs, parse_cpu_max,
@@ -339,6 +340,7 @@ def apply(work=None):
     main = threading.current_thread() is threading.main_thread()
     if _state["ceiling"] is None:
         _state["ceiling"] = current   # the process's count when the policy first runs
+        numpy_blas.limit_once()       # numpy's own BLAS pool off the cores torch's team uses
     elif main and current != _state["applied"]:
         # set by a setter bound before the wrapper (from torch import set_num_threads) or
         # by OpenMP's own calls: the program's choice

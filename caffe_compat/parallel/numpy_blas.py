@@ -1,0 +1,62 @@
+"""numpy's BLAS on one thread once this project's passes run: one pool of threads per process.
+
+Real pycaffe programs mix Caffe's passes with numpy work (a style loss's Gram matrices, an
+L-BFGS step, a Transformer's arithmetic). In Caffe 1.0 both go through the same OpenBLAS and
+its one pool of threads. Here the passes run on torch's OpenMP team and numpy's matrix
+products on numpy's own OpenBLAS pool, and on a machine with as many cores as torch has
+threads the two pools take turns on the same cores: each one's spinning workers hold the core
+the other needs. Measured in the style-transfer program through CaffeNet (2 cores): a Gram
+matrix step cost 71 ms of CPU with numpy's two threads against 1.4 ms with one, and the
+program 45.8 s of CPU against 16.0 s with ``OPENBLAS_NUM_THREADS=1``.
+
+:func:`limit_once` (called by :func:`caffe_compat.parallel.threads.apply` at the first pass)
+sets numpy's (and SciPy's) BLAS libraries to one thread, unless the program chose their
+threads itself: ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS`` or
+``OMP_NUM_THREADS`` in the environment, or ``CAFFE_COMPAT_NUMPY_BLAS=keep``. Only libraries
+that numpy or SciPy ship are touched (torch's own BLAS follows torch's thread count).
+This project's arithmetic does not change. numpy's products may change in their last bits:
+OpenBLAS's float32 GEMM gives other roundings on one thread than on two (measured: up to
+4e-5 on a 300x500 product of unit normals), as real Caffe's numpy does between its own
+set-ups (one and two OpenBLAS threads are both among the oracle runs whose spread the public
+pycaffe programs' tolerances are drawn from, tests/pycaffe/public_programs/README.md).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ENV_KEEP = "CAFFE_COMPAT_NUMPY_BLAS"
+# a program that set one of these chose its BLAS threads: left as it is
+CHOSEN_BY = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "OMP_NUM_THREADS")
+# path fragments of the BLAS builds that numpy's and SciPy's wheels ship
+SHIPPED_BY = ("numpy", "scipy")
+
+_state = {"done": False, "limited": ()}
+
+
+def _shipped(filepath):
+    parts = os.path.normpath(filepath).lower().split(os.sep)
+    return any(any(p.startswith(name) for name in SHIPPED_BY) for p in parts)
+
+
+def limit_once(environ=None):
+    """Set numpy's BLAS pools to one thread, the first time only (see the module doc).
+    Returns the file paths of the libraries set (an empty tuple when none was)."""
+    if _state["done"]:
+        return _state["limited"]
+    _state["done"] = True
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV_KEEP, "").strip().lower() == "keep" or \
+            any(environ.get(name) for name in CHOSEN_BY) or "numpy" not in sys.modules:
+        return ()
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:                 # pragma: no cover - a dependency
+        return ()
+    limited = []
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and _shipped(lib.filepath) and lib.num_threads > 1:
+            lib.set_num_threads(1)
+            limited.append(lib.filepath)
+    _state["limited"] = tuple(limited)
+    return _state["limited"]
