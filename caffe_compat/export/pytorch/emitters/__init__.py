@@ -1,0 +1,2 @@
+"""The PyTorch source emitters, one module per concern; importing this package registers them."""
+from . import arithmetic, conv, neuron, normalization, pooling, shape  # noqa: F401

@@ -1,0 +1,88 @@
+"""The functions a generated ``model.py`` carries where Caffe differs from torch's defaults.
+
+The generator copies the source of each function a net uses (and of the functions it calls)
+into ``model.py``; so this module imports torch and math only, and every function is short and
+states the Caffe rule it keeps. Each is checked through the generated models against
+:class:`caffe_compat.Net` (tests/caffe_compat/export/pytorch/).
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def pooled_size(length, kernel, stride, pad, ceil):
+    """Caffe's PoolingLayer output length: ``ceil((length + 2 pad - kernel) / stride) + 1``
+    (floor with ``round_mode: FLOOR``), one less when the last window would start at or beyond
+    ``length + pad`` (in the padding only)."""
+    span = length + 2 * pad - kernel
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if pad > 0 and (out - 1) * stride >= length + pad:
+        out -= 1
+    return out
+
+
+def pool_geometry(x, kernel, stride, pad, ceil):
+    """(kernel, output size, torch_agrees, explicit pads) of Caffe's pooling of ``x``:
+    ``kernel`` None is global pooling; ``torch_agrees`` when torch's pooling of the same
+    arguments has Caffe's windows (its padding at most half the kernel and its output size
+    equal to Caffe's); the pads make every window a whole block of the padded input."""
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    kh, kw = (h, w) if kernel is None else kernel
+    oh = pooled_size(h, kh, stride[0], pad[0], ceil)
+    ow = pooled_size(w, kw, stride[1], pad[1], ceil)
+    torch_h = (h + 2 * pad[0] - kh + (stride[0] - 1 if ceil else 0)) // stride[0] + 1
+    torch_w = (w + 2 * pad[1] - kw + (stride[1] - 1 if ceil else 0)) // stride[1] + 1
+    if ceil and (torch_h - 1) * stride[0] >= h + pad[0]:
+        torch_h -= 1
+    if ceil and (torch_w - 1) * stride[1] >= w + pad[1]:
+        torch_w -= 1
+    agrees = pad[0] <= kh // 2 and pad[1] <= kw // 2 and (torch_h, torch_w) == (oh, ow)
+    pads = (pad[1], (ow - 1) * stride[1] + kw - w - pad[1],
+            pad[0], (oh - 1) * stride[0] + kh - h - pad[0])
+    return (kh, kw), (oh, ow), agrees, pads
+
+
+def max_pool(x, kernel, stride=(1, 1), pad=(0, 0), ceil=True):
+    """Caffe's MAX pooling: output size by :func:`pooled_size`, windows clipped to the input
+    (padding never wins), a window holding no input position gives -FLT_MAX (Caffe's initial
+    value). ``kernel`` None: global pooling."""
+    k, _, agrees, pads = pool_geometry(x, kernel, stride, pad, ceil)
+    if agrees:
+        return F.max_pool2d(x, k, stride, pad, ceil_mode=ceil)
+    y = F.max_pool2d(F.pad(x, pads, value=-math.inf), k, stride)
+    return y.clamp_min(-torch.finfo(torch.float32).max)
+
+
+def ave_pool(x, kernel, stride=(1, 1), pad=(0, 0), ceil=True):
+    """Caffe's AVE pooling: each window's sum divided by the window clipped to
+    ``[-pad, length + pad)`` (padded zeros count, the part beyond the padded border does not).
+    ``kernel`` None: global pooling."""
+    k, (oh, ow), agrees, pads = pool_geometry(x, kernel, stride, pad, ceil)
+    if agrees:
+        return F.avg_pool2d(x, k, stride, pad, ceil_mode=ceil, count_include_pad=True)
+    total = F.avg_pool2d(F.pad(x, pads), k, stride, divisor_override=1)
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    rows = torch.arange(oh) * stride[0] - pad[0]
+    cols = torch.arange(ow) * stride[1] - pad[1]
+    rows = torch.clamp(rows + k[0], max=h + pad[0]) - rows
+    cols = torch.clamp(cols + k[1], max=w + pad[1]) - cols
+    return total / (rows[:, None] * cols[None, :]).to(total)
+
+
+def lrn_within_channel(x, size, alpha, beta):
+    """Caffe's WITHIN_CHANNEL LRN: ``x / (1 + alpha * avg)^beta``, ``avg`` the sum of x^2 over
+    the size x size window (zero-padded by (size - 1) / 2) divided by size^2 everywhere; Caffe's
+    ``k`` is not used."""
+    avg = F.avg_pool2d(x * x, size, stride=1, padding=(size - 1) // 2, count_include_pad=True)
+    return x * (1.0 + alpha * avg).pow(-beta)
+
+
+def eltwise_max(*xs):
+    """Caffe's Eltwise MAX: between the first two bottoms a tie goes to the second, every later
+    bottom must be strictly greater than the running maximum; the gradient of an element goes
+    to the winner only."""
+    top = torch.where(xs[0] > xs[1], xs[0], xs[1])
+    for x in xs[2:]:
+        top = torch.where(x > top, x, top)
+    return top
