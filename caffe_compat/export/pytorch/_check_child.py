@@ -31,18 +31,24 @@ def load_model(out_dir):
 
 
 def run_case(model, case):
+    """Outputs in float32; gradients in float64 (see caffe_compat/export/pytorch/check.py)."""
     import torch
-    model.zero_grad(set_to_none=True)
-    inputs = {k: v.clone().requires_grad_(True) for k, v in case["inputs"].items()}
-    out = model(*[inputs[n] for n in model.input_names])
-    loss = sum((out[k] * w).sum() for k, w in case["weights"].items())
+    with torch.no_grad():
+        out = model(*[case["inputs"][n] for n in model.input_names])
     result = {"outputs": {k: v.detach() for k, v in out.items()}, "input_grads": {},
               "param_grads": {}}
+    if not case["weights"]:
+        return result
+    model.double().zero_grad(set_to_none=True)
+    inputs = {k: v.double().requires_grad_(True) for k, v in case["inputs"].items()}
+    out = model(*[inputs[n] for n in model.input_names])
+    loss = sum((out[k] * w.double()).sum() for k, w in case["weights"].items())
     if torch.is_tensor(loss) and loss.requires_grad:
         loss.backward()
         result["input_grads"] = {k: v.grad for k, v in inputs.items() if v.grad is not None}
         result["param_grads"] = {k: p.grad.clone() for k, p in model.named_parameters()
                                  if p.grad is not None}
+    model.float().zero_grad(set_to_none=True)
     return result
 
 
