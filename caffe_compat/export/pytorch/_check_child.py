@@ -1,6 +1,6 @@
 """Run a generated model.py in a process that cannot import caffe_compat (the export check).
 
-    python -I _check_child.py OUT_DIR CASES.pt RESULT.pt [--compile] [--autocast]
+    python -I -B _check_child.py OUT_DIR CASES.pt RESULT.pt [--compile] [--autocast]
 
 Imports torch only (this file is run by path, never imported by caffe_compat): every sys.path
 entry holding a ``caffe_compat`` package is dropped first, and the run fails if the package is

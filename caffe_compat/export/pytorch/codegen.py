@@ -138,7 +138,7 @@ class Generator:
         self.outputs = list(outputs) if outputs else default_outputs(net)
         self.class_name = class_name_ or class_name(net.name)
         self.attributes = set(_MODULE_NAMES)
-        self.locals = set(_MODULE_NAMES)
+        self.locals = set(_MODULE_NAMES) | set(_helper_names())
         self.helpers = []
         self.init_lines, self.forward_lines = [], []
         self.state = collections.OrderedDict()       # state_dict key -> Weight

@@ -86,3 +86,43 @@ def eltwise_max(*xs):
     for x in xs[2:]:
         top = torch.where(x > top, x, top)
     return top
+
+
+def lstm(x, cont, w_xc, b_c, w_hc, h=None, c=None, x_static=None, w_xc_static=None):
+    """Caffe's LSTM layer over ``x`` (T, N, ...) and ``cont`` (T, N), returning (outputs
+    (T, N, H), h_T, c_T). Per step: ``gates = W_hc (cont_t h) + W_xc x_t + b_c [+ W_xc_static
+    x_static]`` laid out i, f, o, g; ``f`` is multiplied by ``cont_t`` (0 starts a sequence);
+    ``c = f c + i g``, ``h = o tanh(c)``. The initial h and c are zero unless given."""
+    steps, n = x.shape[0], x.shape[1]
+    hidden = w_hc.shape[1]
+    h = x.new_zeros(n, hidden) if h is None else h.reshape(n, hidden)
+    c = x.new_zeros(n, hidden) if c is None else c.reshape(n, hidden)
+    gates_x = F.linear(x.reshape(steps, n, -1), w_xc, b_c)
+    if x_static is not None:
+        gates_x = gates_x + F.linear(x_static.reshape(n, -1), w_xc_static)
+    outputs = []
+    for t in range(steps):
+        cont_t = cont[t].to(x.dtype).unsqueeze(1)
+        gates = F.linear(h * cont_t, w_hc) + gates_x[t]
+        i, f, o, g = gates.split(hidden, 1)
+        c = cont_t * torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs), h, c
+
+
+def rnn(x, cont, w_xh, b_h, w_hh, w_ho, b_o, h=None, x_static=None, w_xh_static=None):
+    """Caffe's RNN layer over ``x`` (T, N, ...) and ``cont`` (T, N), returning (outputs
+    (T, N, H), h_T): ``h = tanh(W_hh (cont_t h) + W_xh x_t + b_h [+ W_xh_static x_static])``,
+    output ``tanh(W_ho h + b_o)``. The initial h is zero unless given."""
+    steps, n = x.shape[0], x.shape[1]
+    hidden = w_hh.shape[1]
+    h = x.new_zeros(n, hidden) if h is None else h.reshape(n, hidden)
+    pre_x = F.linear(x.reshape(steps, n, -1), w_xh, b_h)
+    if x_static is not None:
+        pre_x = pre_x + F.linear(x_static.reshape(n, -1), w_xh_static)
+    outputs = []
+    for t in range(steps):
+        h = torch.tanh(F.linear(h * cont[t].to(x.dtype).unsqueeze(1), w_hh) + pre_x[t])
+        outputs.append(torch.tanh(F.linear(h, w_ho, b_o)))
+    return torch.stack(outputs), h
