@@ -118,6 +118,17 @@ class EmitContext:
                            for k, w in weights.items())
         return self.attribute(f"nn.ParameterDict({{{shapes}}})", weights)
 
+    def buffer(self, value):
+        """A constant the weights file holds (``self.<layer>``, a registered buffer: it moves
+        with the module's device and dtype); returns its expression."""
+        attr = identifier(self.name, self.gen.attributes, "layer")
+        shape = literal(tuple(value.shape))
+        self.gen.init_lines.append(f'self.register_buffer("{attr}", torch.zeros({shape}))'
+                                   f"  # {self.name} ({self.type})")
+        self.gen.state[attr] = Weight(value.detach().cpu().contiguous().clone(), self.name,
+                                      None, None)
+        return f"self.{attr}"
+
     def helper(self, name):
         """Use helper function ``name`` of :mod:`.helpers` (copied into model.py)."""
         self.gen.use_helper(name)

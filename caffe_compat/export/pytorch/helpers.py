@@ -126,3 +126,18 @@ def rnn(x, cont, w_xh, b_h, w_hh, w_ho, b_o, h=None, x_static=None, w_xh_static=
         h = torch.tanh(F.linear(h * cont[t].to(x.dtype).unsqueeze(1), w_hh) + pre_x[t])
         outputs.append(torch.tanh(F.linear(h, w_ho, b_o)))
     return torch.stack(outputs), h
+
+
+def l2_normalize(x, scale, across_spatial=True, eps=1e-10):
+    """SSD's Normalize: ``x / sqrt(sum(x^2) + eps)`` over each item (``across_spatial``) or
+    over the channels at each position, times ``scale`` (one value, or one per channel)."""
+    squares = x * x
+    if across_spatial:
+        total = squares.reshape(x.shape[0], -1).sum(1)
+        norm = torch.sqrt(total + eps).reshape((-1,) + (1,) * (x.dim() - 1))
+    else:
+        norm = torch.sqrt(squares.sum(1, keepdim=True) + eps)
+    y = x / norm
+    if scale.numel() == 1:
+        return y * scale[0]
+    return y * scale.reshape((1, -1) + (1,) * (x.dim() - 2))

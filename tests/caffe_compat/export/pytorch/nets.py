@@ -56,7 +56,7 @@ def conv_net():
 
 def shape_net():
     """Concat, Slice, Split (a blob used twice), Flatten, Reshape, Crop, Permute, Scale with a
-    second bottom."""
+    second bottom, SSD's Normalize and PriorBox."""
     return FORCE + inputs_text({"data": (1, 4, 10, 9), "ref": (1, 2, 6, 5)}) + "".join([
         layer("conv", "Convolution", ["data"],
               "convolution_param { num_output: 6 kernel_size: 1 }"),
@@ -74,6 +74,12 @@ def shape_net():
         layer("relu", "ReLU", ["resh"], tops=["resh"]),
         layer("flat2", "Flatten", ["scaled"]),
         layer("cat2", "Concat", ["flat2", "flat2"], "concat_param { axis: 1 }"),
+        layer("norm", "Normalize", ["conv"], "norm_param { across_spatial: false "
+              "channel_shared: false }"),
+        layer("norm2", "Normalize", ["conv"]),
+        layer("prior", "PriorBox", ["norm", "data"], "prior_box_param { min_size: 4 "
+              "max_size: 8 aspect_ratio: 2 flip: true clip: true variance: 0.1 variance: 0.1 "
+              "variance: 0.2 variance: 0.2 }"),
     ])
 
 

@@ -22,6 +22,7 @@ def example():
     return re.search(r"```python\n(.*?)```", text[marker:], re.S).group(1)
 
 
+@pytest.mark.slow
 def test_docs_fine_tuning_example(tmp_path):
     net = Net(NETS["LeNet"]["build"](), phase="test")
     fill_weights(net, 5)
