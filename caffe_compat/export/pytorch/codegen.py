@@ -19,6 +19,7 @@ import keyword
 import re
 import textwrap
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -65,6 +66,10 @@ def literal(value):
         return f"[{inner}]"
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return f"{value:.1f}"
+    if isinstance(value, float) and float(np.float32(value)) == value:
+        # a float32 from the prototxt: its shortest spelling (1e-05, not 9.999999747378752e-06),
+        # which rounds to the same float32 in the module's float32 arithmetic
+        return repr(float(str(np.float32(value))))
     return repr(value)
 
 
@@ -195,7 +200,12 @@ class Generator:
                           [self.net.blob_shape(b) for b in node.bottoms],
                           [self.net.blob_shape(t) for t in node.tops])
         self.forward_lines.append(f"# {node.name} ({node.type})")
-        exprs = emit(ctx)
+        start = len(self.forward_lines)
+        self._assign(node, emit(ctx))
+        if len(self.forward_lines) == start:     # an alias only (Split): no step to name
+            self.forward_lines.pop()
+
+    def _assign(self, node, exprs):
         self.types[node.type] += 1
         if isinstance(exprs, str):
             exprs = [exprs]
