@@ -137,3 +137,22 @@ def test_export_pytorch_command(tmp_path, capsys):
     assert (out / "weights.pth").exists()
     card = (out / "README.md").read_text()
     assert "w.caffemodel" in card and "channel_order: gray" in card
+
+
+def test_the_check_catches_a_wrong_emitter(tmp_path):
+    """An emitter that computes something else than Caffe (a ReLU written as a sigmoid) fails
+    the check, and the folder is not written."""
+    from caffe_compat.export.pytorch import ExportCheckError
+    from caffe_compat.export.pytorch.emitters import neuron
+    from caffe_compat.export.pytorch.registry import register_emitter
+    text = inputs_text({"x": (1, 3, 6, 6)}) + layer(
+        "conv", "Convolution", ["x"], "convolution_param { num_output: 4 kernel_size: 3 }") + \
+        layer("relu", "ReLU", ["conv"], tops=["conv"])
+    register_emitter("ReLU", replace=True)(lambda e: f"torch.sigmoid({e.bottoms[0]})")
+    try:
+        with pytest.raises(ExportCheckError, match="batch 1, output conv"):
+            export_pytorch(_net(text), tmp_path / "wrong", autocast=False)
+    finally:
+        register_emitter("ReLU", replace=True)(neuron.relu)
+    assert not (tmp_path / "wrong").exists()
+    assert not list(tmp_path.iterdir())         # the staged folder is gone too
