@@ -100,3 +100,26 @@ def recurrent_net(expose=False):
         layer("rnn", "RNN", ["x", "cont", "xs"], "recurrent_param { num_output: 5 }"),
         layer("ip", "InnerProduct", ["lstm"], "inner_product_param { num_output: 2 axis: 2 }"),
     ])
+
+
+def elementwise_net():
+    """The other element-wise and channel types, each with its parameters set."""
+    return FORCE + inputs_text({"x": (1, 4, 5, 3)}) + "".join([
+        layer("abs", "AbsVal", ["x"]),
+        layer("bnll", "BNLL", ["x"]),
+        layer("elu", "ELU", ["x"], "elu_param { alpha: 0.7 }"),
+        layer("exp", "Exp", ["x"], "exp_param { base: 2 scale: 0.5 shift: 0.25 }"),
+        layer("exp_e", "Exp", ["x"]),
+        layer("log", "Log", ["abs"], "log_param { base: 10 scale: 2 shift: 1 }"),
+        layer("thr", "Threshold", ["x"], "threshold_param { threshold: 0.1 }"),
+        layer("clip", "Clip", ["x"], "clip_param { min: -0.3 max: 0.4 }"),
+        layer("relu6", "ReLU6", ["exp"]),
+        layer("swish", "Swish", ["x"], "swish_param { beta: 1.5 }"),
+        layer("mish", "Mish", ["x"]),
+        layer("prelu", "PReLU", ["x"]),
+        layer("prelu1", "PReLU", ["x"], "prelu_param { channel_shared: true }"),
+        layer("tile", "Tile", ["x"], "tile_param { axis: 2 tiles: 2 }"),
+        layer("shuffle", "ShuffleChannel", ["x"], "shuffle_channel_param { group: 2 }"),
+        layer("sum", "Eltwise", ["bnll", "elu", "exp_e", "log", "thr", "clip", "relu6",
+                                 "swish", "mish", "prelu", "prelu1", "shuffle"]),
+    ])

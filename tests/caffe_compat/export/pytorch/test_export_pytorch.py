@@ -67,7 +67,8 @@ def test_lenet_package(tmp_path):
     assert torch.equal(state["conv1.weight"], net.layer("conv1").weight.detach())
 
 
-CASES = {"conv": nets.conv_net, "shape": nets.shape_net, "recurrent": nets.recurrent_net,
+CASES = {"conv": nets.conv_net, "shape": nets.shape_net, "elementwise": nets.elementwise_net,
+         "recurrent": nets.recurrent_net,
          "recurrent, exposed states": lambda: nets.recurrent_net(expose=True)}
 
 
