@@ -141,3 +141,14 @@ def l2_normalize(x, scale, across_spatial=True, eps=1e-10):
     if scale.numel() == 1:
         return y * scale[0]
     return y * scale.reshape((1, -1) + (1,) * (x.dim() - 2))
+
+
+def mvn(x, across_channels=False, normalize_variance=True, eps=1e-9):
+    """Caffe's MVN: each (item, channel), or each item with ``across_channels``, minus its
+    mean, divided by ``sqrt(mean squared deviation) + eps`` (eps outside the root)."""
+    rows = x.reshape(x.shape[0], -1) if across_channels else \
+        x.reshape(x.shape[0] * x.shape[1], -1)
+    centered = rows - rows.mean(dim=1, keepdim=True)
+    if normalize_variance:
+        centered = centered / (torch.sqrt((centered * centered).mean(dim=1, keepdim=True)) + eps)
+    return centered.reshape(x.shape)

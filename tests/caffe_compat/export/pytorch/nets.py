@@ -123,3 +123,20 @@ def elementwise_net():
         layer("sum", "Eltwise", ["bnll", "elu", "exp_e", "log", "thr", "clip", "relu6",
                                  "swish", "mish", "prelu", "prelu1", "shuffle"]),
     ])
+
+
+def misc_net():
+    """Axpy, Parameter, Reduction (every operation), MVN and Embed."""
+    return FORCE + inputs_text({"x": (2, 4, 3, 3), "a": (2, 4), "ids": (2, 3)}) + "".join([
+        layer("axpy", "Axpy", ["a", "x", "x"]),
+        layer("param", "Parameter", [], "parameter_param { shape { dim: 3 dim: 2 } }"),
+        layer("r_sum", "Reduction", ["x"], "reduction_param { operation: SUM axis: 1 }"),
+        layer("r_asum", "Reduction", ["x"], "reduction_param { operation: ASUM axis: 2 "
+              "coeff: 0.5 }"),
+        layer("r_sumsq", "Reduction", ["x"], "reduction_param { operation: SUMSQ axis: 1 }"),
+        layer("r_mean", "Reduction", ["x"], "reduction_param { operation: MEAN axis: 1 }"),
+        layer("mvn", "MVN", ["x"]),
+        layer("mvn2", "MVN", ["x"], "mvn_param { across_channels: true normalize_variance: "
+              "false }"),
+        layer("embed", "Embed", ["ids"], "embed_param { num_output: 5 input_dim: 7 }"),
+    ])

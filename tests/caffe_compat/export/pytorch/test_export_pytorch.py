@@ -68,6 +68,7 @@ def test_lenet_package(tmp_path):
 
 
 CASES = {"conv": nets.conv_net, "shape": nets.shape_net, "elementwise": nets.elementwise_net,
+         "misc": nets.misc_net,
          "recurrent": nets.recurrent_net,
          "recurrent, exposed states": lambda: nets.recurrent_net(expose=True)}
 
