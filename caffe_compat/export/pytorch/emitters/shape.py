@@ -1,5 +1,5 @@
 """Layers that move data without arithmetic: Split, Concat, Slice, Flatten, Reshape, Crop,
-Permute.
+Permute; and Interp (a bilinear resize to a size fixed by the deploy geometry).
 
 The generated code keeps the deploy file's geometry except for the batch axis (as the ONNX
 export): Slice's points, Crop's windows and Reshape's dimensions are the ones the built net
@@ -83,3 +83,17 @@ def permute(e):
     if order == sorted(order):
         return e.bottoms[0]
     return f"{e.bottoms[0]}.permute({literal(tuple(order))})"
+
+
+@register_emitter("Interp")
+def interp(e):
+    """The fork's Interp: crop by pad_beg/pad_end, then ``F.interpolate`` bilinear with aligned
+    corners to the size the built net computed."""
+    p = e.param.interp_param
+    x = e.bottoms[0]
+    if p.pad_beg or p.pad_end:
+        h, w = e.bottom_shapes[0][2:]
+        b = -p.pad_beg
+        x = f"{x}[:, :, {b}:{h + p.pad_end}, {b}:{w + p.pad_end}]"
+    size = literal(tuple(e.top_shapes[0][2:]))
+    return f'F.interpolate({x}, size={size}, mode="bilinear", align_corners=True)'

@@ -56,7 +56,7 @@ def conv_net():
 
 def shape_net():
     """Concat, Slice, Split (a blob used twice), Flatten, Reshape, Crop, Permute, Scale with a
-    second bottom, SSD's Normalize and PriorBox."""
+    second bottom, SSD's Normalize and PriorBox, Interp."""
     return FORCE + inputs_text({"data": (1, 4, 10, 9), "ref": (1, 2, 6, 5)}) + "".join([
         layer("conv", "Convolution", ["data"],
               "convolution_param { num_output: 6 kernel_size: 1 }"),
@@ -77,6 +77,9 @@ def shape_net():
         layer("norm", "Normalize", ["conv"], "norm_param { across_spatial: false "
               "channel_shared: false }"),
         layer("norm2", "Normalize", ["conv"]),
+        layer("interp", "Interp", ["conv"], "interp_param { zoom_factor: 2 }"),
+        layer("interp2", "Interp", ["conv"], "interp_param { pad_beg: -1 pad_end: -2 "
+              "height: 5 width: 4 }"),
         layer("prior", "PriorBox", ["norm", "data"], "prior_box_param { min_size: 4 "
               "max_size: 8 aspect_ratio: 2 flip: true clip: true variance: 0.1 variance: 0.1 "
               "variance: 0.2 variance: 0.2 }"),
