@@ -152,3 +152,13 @@ def mvn(x, across_channels=False, normalize_variance=True, eps=1e-9):
     if normalize_variance:
         centered = centered / (torch.sqrt((centered * centered).mean(dim=1, keepdim=True)) + eps)
     return centered.reshape(x.shape)
+
+
+def lstm_unit(c_prev, x, cont):
+    """Caffe's LSTMUnit: gate inputs ``x`` laid out i, f, o, g (H values each);
+    ``c = cont sigmoid(f) c_prev + sigmoid(i) tanh(g)``, ``h = sigmoid(o) tanh(c)``;
+    returns (c, h)."""
+    i, f, o, g = x.split(c_prev.shape[-1], -1)
+    c = cont.unsqueeze(-1).to(x.dtype) * torch.sigmoid(f) * c_prev + \
+        torch.sigmoid(i) * torch.tanh(g)
+    return c, torch.sigmoid(o) * torch.tanh(c)

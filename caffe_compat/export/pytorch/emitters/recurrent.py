@@ -1,4 +1,5 @@
-"""LSTM and RNN (Caffe's RecurrentLayer) through the helpers ``lstm``/``rnn``, which unroll
+"""LSTM and RNN (Caffe's RecurrentLayer) through the helpers ``lstm``/``rnn`` (and one
+LSTMUnit step through ``lstm_unit``), which unroll
 the T steps as Caffe's unrolled net does, ``cont`` restarting a sequence mid-way (a torch
 ``nn.LSTM`` cannot: it has no per-step reset, and its gate order is i, f, g, o).
 
@@ -16,7 +17,8 @@ def _recurrent(e, fn, names, static_blob, states):
     blobs = m.names_of_blobs(len(m.blobs))
     attr = e.parameters(**{name: e.weight(getattr(m, name), i) for i, name in enumerate(blobs)})
     x, cont = e.bottoms[:2]
-    args = [x, cont] + [f"{attr}.{n}" for n in names]
+    # Caffe never propagates to cont
+    args = [x, f"{cont}.detach()"] + [f"{attr}.{n}" for n in names]
     k = 3 if m.static else 2
     if m.expose:          # the given initial states (Caffe passes them no gradient)
         args += [f"{b}.detach()" for b in e.bottoms[k:k + len(states)]]
@@ -39,3 +41,11 @@ def lstm(e):
 @register_emitter("RNN")
 def rnn(e):
     return _recurrent(e, "rnn", ["W_xh", "b_h", "W_hh", "W_ho", "b_o"], "W_xh_static", ["h"])
+
+
+@register_emitter("LSTMUnit")
+def lstm_unit(e):
+    """One step of Caffe's LSTM (bottoms c_prev, gate inputs, cont; tops c, h) through the
+    helper ``lstm_unit``; ``cont`` gets no gradient, as in Caffe."""
+    c_prev, gates, cont = e.bottoms
+    return f"{e.helper('lstm_unit')}({c_prev}, {gates}, {cont}.detach())"

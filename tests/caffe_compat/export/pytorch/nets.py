@@ -88,8 +88,9 @@ def shape_net():
 
 def recurrent_net(expose=False):
     """LSTM (optionally exposing its states) and RNN with a static input, over T = 4 steps of
-    2 streams."""
-    text = FORCE + inputs_text({"x": (4, 2, 3), "cont": (4, 2), "xs": (2, 5)})
+    2 streams, and one LSTMUnit step under the first step's markers."""
+    text = FORCE + inputs_text({"x": (4, 2, 3), "cont": (4, 2), "xs": (2, 5),
+                                "c_prev": (1, 2, 6), "gates": (1, 2, 24)})
     states = ""
     lstm_bottoms, lstm_tops = ["x", "cont"], ["lstm"]
     if expose:
@@ -102,6 +103,9 @@ def recurrent_net(expose=False):
               "recurrent_param { num_output: 6" + states + " }", lstm_tops),
         layer("rnn", "RNN", ["x", "cont", "xs"], "recurrent_param { num_output: 5 }"),
         layer("ip", "InnerProduct", ["lstm"], "inner_product_param { num_output: 2 axis: 2 }"),
+        layer("cont1", "Slice", ["cont"], "slice_param { axis: 0 slice_point: 1 }",
+              ["cont_first", "cont_rest"]),
+        layer("unit", "LSTMUnit", ["c_prev", "gates", "cont_first"], tops=["c", "h"]),
     ])
 
 
