@@ -53,7 +53,7 @@ def model_card(gen, sources, prep=None, report=None):
     for blob, arg in gen.input_args.items():
         shape = tuple(net.blob_shape(blob))
         lines.append(f"- `{blob}` (argument `{arg}`): shape {shape} in the deploy file; the "
-                     "batch axis (first) is free")
+                     "batch axis is free (the first; a recurrent layer's streams axis)")
     lines += ["", "Preprocessing:", "", _preprocessing(prep), "", "## Outputs", ""]
     for blob in gen.outputs:
         lines.append(f"- `{blob}`: shape {tuple(net.blob_shape(blob))} at the deploy batch")
