@@ -114,6 +114,9 @@ setup(
         # installed 31 MB + 78 MB beside torch's 754 MB, so every install gets the fast path
         "onnx>=1.15",
         "onnxruntime>=1.17",
+        # `caffe-compat export --format pytorch` writes the weights as safetensors (no pickle:
+        # loadable from anywhere by weights_only-safe loaders); 0.5 MB wheel, no dependencies
+        "safetensors>=0.4",
     ],
     extras_require={
         # caffe.io resizes with scikit-image (pycaffe's choice); caffe.draw and

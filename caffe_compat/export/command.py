@@ -1,7 +1,10 @@
-"""``caffe-compat export``: a Caffe net (deploy prototxt + caffemodel) to ONNX or TorchScript.
+"""``caffe-compat export``: a Caffe net (deploy prototxt + caffemodel) to ONNX, TorchScript or
+PyTorch source.
 
     caffe-compat export -model deploy.prototxt -weights W.caffemodel --format onnx --out F.onnx
         [--output BLOB ...] [--opset 17] [--static-batch N] [--no-check]
+    caffe-compat export -model deploy.prototxt -weights W.caffemodel --format pytorch --out DIR
+        [--output BLOB ...] [--pth] [--compile-check] [--preprocess KEY=VALUE ...] [--no-check]
 
 The net is built in the TEST phase with the deploy file's input shapes; the export keeps that
 geometry and leaves the batch axis free (``--static-batch N`` fixes it). Outputs: the blobs
@@ -9,7 +12,10 @@ named by ``--output`` (repeatable), else the net's output blobs (losses and Accu
 An ONNX file is checked with ``onnx.checker`` (full check) before it is moved into place, then
 run by onnxruntime (when installed) on a random batch of 2 beside our forward: a difference
 above 1e-4 of an output's scale is an error (exit status 1; the file stays, for inspection).
-Written atomically.
+Written atomically. ``--format pytorch`` writes the folder DIR (model.py, weights.safetensors,
+README.md; ``--pth`` adds weights.pth) after the check of :mod:`caffe_compat.export.pytorch.check`
+(batches 1 and 3, gradients, autocast; ``--compile-check`` adds torch.compile): a difference
+beyond its bounds is an error (exit status 1) and DIR is left as it was.
 
 ``caffe_compat.cli.main`` registers :data:`COMMAND` with ``register_command`` (this module does not
 import the CLI, so that the two stay free of an import cycle).
@@ -35,16 +41,48 @@ def _flag(parser, name, **kwargs):
 def _arguments(p):
     _flag(p, "model", required=True, help="the deploy net definition (prototxt)")
     _flag(p, "weights", required=True, help="the caffemodel (or HDF5 weights)")
-    _flag(p, "format", choices=("onnx", "torchscript"), default="onnx",
-          help="onnx (default) or torchscript")
-    _flag(p, "out", required=True, help="the file to write")
+    _flag(p, "format", choices=("onnx", "torchscript", "pytorch"), default="onnx",
+          help="onnx (default), torchscript, or pytorch (a folder of torch source)")
+    _flag(p, "out", required=True, help="the file to write (pytorch: the folder)")
     _flag(p, "output", action="append", default=None, metavar="BLOB",
           help="a blob to export (repeatable; default: the net's outputs)")
     _flag(p, "opset", type=int, default=17, help="ONNX opset (default 17)")
     _flag(p, "static_batch", type=int, default=None, metavar="N",
           help="ONNX: declare the batch size N instead of leaving it free")
     _flag(p, "no_check", action="store_true",
-          help="ONNX: skip the onnxruntime comparison")
+          help="skip the comparison with our forward (ONNX: onnxruntime's run)")
+    _flag(p, "pth", action="store_true", help="pytorch: also write weights.pth")
+    _flag(p, "compile_check", action="store_true",
+          help="pytorch: also run the module under torch.compile in the check (slow)")
+    _flag(p, "preprocess", action="append", default=None, metavar="KEY=VALUE",
+          help="pytorch: a preprocessing fact for the README (mean=104,117,123 "
+               "channel_order=BGR scale=1; repeatable)")
+
+
+def run_pytorch(args, net, outputs):
+    from . import export_pytorch
+    from .pytorch import ExportCheckError
+    prep = {}
+    for item in args.preprocess or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CaffeCompatError(f"--preprocess {item!r}: expected KEY=VALUE, e.g. "
+                                   "mean=104,117,123")
+        prep[key] = value
+    try:
+        report = export_pytorch(net, args.out, outputs, model=args.model, weights=args.weights,
+                                preprocessing=prep, pth=args.pth, check=not args.no_check,
+                                compile=args.compile_check)
+    except ExportCheckError as e:
+        print(f"caffe-compat export: error: {e}; please report the net", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}/ (model.py, weights.safetensors{', weights.pth' * args.pth}, "
+          f"README.md; inputs {', '.join(net.inputs)}; outputs {', '.join(outputs)})")
+    for batch, figures in (report or {}).get("outputs", {}).items():
+        for name, d in figures.items():
+            print(f"generated module vs caffe_compat, batch {batch}, {name}: max |diff| "
+                  f"{d:.2e} of its scale")
+    return 0
 
 
 def run_export(args):
@@ -52,6 +90,8 @@ def run_export(args):
     from . import compare_onnxruntime, default_outputs, export_onnx, export_torchscript
     net = Net(args.model, args.weights, phase="test")
     outputs = args.output or default_outputs(net)
+    if args.format == "pytorch":
+        return run_pytorch(args, net, outputs)
     if args.format == "torchscript":
         export_torchscript(net, args.out, outputs=outputs)
         print(f"wrote {args.out} (TorchScript; outputs {', '.join(outputs)})")
@@ -81,4 +121,5 @@ def run_export(args):
 
 
 # (add_arguments, run, help) for caffe_compat.cli.main.register_command("export", ...)
-COMMAND = (_arguments, run_export, "export a deploy net and its weights to ONNX or TorchScript")
+COMMAND = (_arguments, run_export,
+           "export a deploy net and its weights to ONNX, TorchScript or PyTorch source")

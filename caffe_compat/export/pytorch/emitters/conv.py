@@ -1,0 +1,48 @@
+"""Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct as torch's own modules.
+
+Caffe's convolution is torch's cross-correlation with the same weight layout ``(N, C/g, *k)``,
+padding, stride, dilation and groups; its deconvolution is ``nn.ConvTranspose{1,2,3}d`` (weights
+``(C, N/g, *k)``, output ``s (in - 1) + d (k - 1) + 1 - 2p``, both Caffe's and torch's rule).
+InnerProduct flattens the bottom from ``axis`` on and is ``nn.Linear`` (weights ``(N, K)``;
+``transpose: true`` stores ``(K, N)``, transposed into the module).
+"""
+from ..codegen import literal
+from ..registry import register_emitter
+
+
+@register_emitter("Convolution", "ConvolutionDepthwise", "Deconvolution")
+def convolution(e):
+    m = e.module
+    if m.axis != 1:
+        e.fail(f"convolution over axis {m.axis}: the PyTorch export takes channels on axis 1")
+    n = m.n
+    kind = "ConvTranspose" if m.transposed else "Conv"
+    args = [str(m.channels), str(m.num_output), f"kernel_size={literal(tuple(m.kernel))}"]
+    for name, value, default in (("stride", m.stride, 1), ("padding", m.pad, 0),
+                                 ("dilation", m.dilation, 1)):
+        if any(v != default for v in value):
+            args.append(f"{name}={literal(tuple(value))}")
+    if m.group != 1:
+        args.append(f"groups={m.group}")
+    weights = {"weight": e.weight(m.weight, 0)}
+    if m.bias_term:
+        weights["bias"] = e.weight(m.bias, 1)
+    else:
+        args.append("bias=False")
+    attr = e.attribute(f"nn.{kind}{n}d({', '.join(args)})", weights)
+    # several bottoms share the weights, one top each (Caffe's multi-bottom convolution)
+    return [f"{attr}({b})" for b in e.bottoms]
+
+
+@register_emitter("InnerProduct")
+def inner_product(e):
+    m = e.module
+    x = e.bottoms[0]
+    weights = {"weight": e.weight(m.weight, 0, "transpose" if m.transpose else None)}
+    if m.bias_term:
+        weights["bias"] = e.weight(m.bias, 1)
+    bias = "" if m.bias_term else ", bias=False"
+    attr = e.attribute(f"nn.Linear({m.K}, {m.N}{bias})", weights)
+    if len(e.bottom_shapes[0]) != m.axis + 1:
+        x = f"torch.flatten({x}, {m.axis})"
+    return f"{attr}({x})"

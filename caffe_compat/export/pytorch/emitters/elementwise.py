@@ -1,0 +1,106 @@
+"""The other element-wise and channel layers of OpenCV's Caffe importer and Caffe 1.0: AbsVal,
+BNLL (softplus), ELU, Exp, Log, Threshold, Clip, ReLU6, Swish, Mish, PReLU, Tile,
+ShuffleChannel.
+
+Each is the torch expression of the layer's forward (:mod:`caffe_compat.layers`): Exp is
+``outer * exp(inner x)`` with Caffe's ``inner = log(base) scale`` and ``outer =
+base^shift`` (float32), Log ``log(shift + scale x) / log(base)``, Threshold ``x > t`` (no
+gradient, as Caffe), PReLU ``x`` where ``x > 0`` else ``a x`` with one slope or one per channel
+(Caffe's blob shape kept), Tile whole copies along its axis, ShuffleChannel the group
+interleave. BNLL and ELU use torch's softplus and elu: the same functions, rounded within
+float32 (torch sums ``log1p(exp(x))`` and ``expm1``, Caffe ``x + log(1 + exp(-x))`` and
+``exp - 1``).
+"""
+from ..codegen import literal
+from ..registry import register_emitter
+
+
+@register_emitter("AbsVal")
+def abs_val(e):
+    return f"torch.abs({e.bottoms[0]})"
+
+
+@register_emitter("BNLL")
+def bnll(e):
+    return f"F.softplus({e.bottoms[0]})"
+
+
+@register_emitter("ELU")
+def elu(e):
+    return f"F.elu({e.bottoms[0]}, {literal(e.module.alpha)})"
+
+
+@register_emitter("Exp")
+def exp(e):
+    m = e.module
+    x = e.bottoms[0]
+    y = f"torch.exp({x})" if m.inner == 1.0 else f"torch.exp({x} * {literal(m.inner)})"
+    return y if m.outer == 1.0 else f"{y} * {literal(m.outer)}"
+
+
+@register_emitter("Log")
+def log(e):
+    m = e.module
+    t = e.bottoms[0] if m.scale == 1.0 else f"{e.bottoms[0]} * {literal(m.scale)}"
+    if m.shift != 0.0:
+        t = f"{t} + {literal(m.shift)}"
+    y = f"torch.log({t})"
+    return y if m.base_scale == 1.0 else f"{y} * {literal(m.base_scale)}"
+
+
+@register_emitter("Threshold")
+def threshold(e):
+    x = e.bottoms[0]
+    return f"({x}.detach() > {literal(e.module.threshold)}).to({x}.dtype)"
+
+
+@register_emitter("Clip")
+def clip(e):
+    return f"torch.clamp({e.bottoms[0]}, {literal(e.module.min)}, {literal(e.module.max)})"
+
+
+@register_emitter("ReLU6")
+def relu6(e):
+    return f"torch.clamp({e.bottoms[0]}, 0.0, 6.0)"
+
+
+@register_emitter("Swish")
+def swish(e):
+    x = e.bottoms[0]
+    beta = e.module.beta
+    inner = x if beta == 1.0 else f"{x} * {literal(beta)}"
+    return f"{x} * torch.sigmoid({inner})"
+
+
+@register_emitter("Mish")
+def mish(e):
+    return f"F.mish({e.bottoms[0]})"
+
+
+@register_emitter("PReLU")
+def prelu(e):
+    m = e.module
+    x = e.bottoms[0]
+    attr = e.parameters(weight=e.weight(m.weight, 0))
+    slope = f"{attr}.weight"
+    trailing = len(e.bottom_shapes[0]) - 2
+    if not m.channel_shared and trailing:
+        slope = f"{slope}.view{literal((m.channels,) + (1,) * trailing)}"
+    return f"torch.where({x} > 0, {x}, {x} * {slope})"
+
+
+@register_emitter("Tile")
+def tile(e):
+    reps = [1] * len(e.bottom_shapes[0])
+    reps[e.module.axis] = e.module.tiles
+    return f"{e.bottoms[0]}.repeat{literal(tuple(reps))}"
+
+
+@register_emitter("ShuffleChannel")
+def shuffle_channel(e):
+    x = e.bottoms[0]
+    g = e.module.group
+    c = e.bottom_shapes[0][1]
+    rest = literal(tuple(e.bottom_shapes[0][2:]))[1:-1].rstrip(",")
+    shape = f"{x}.shape[0], {g}, {c // g}" + (f", {rest}" if rest else "")
+    return f"{x}.reshape({shape}).transpose(1, 2).reshape({x}.shape)"

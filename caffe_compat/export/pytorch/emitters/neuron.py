@@ -1,0 +1,56 @@
+"""Element-wise layers: ReLU (leaky with ``negative_slope``), Sigmoid, TanH, Power, Dropout.
+
+Caffe's Sigmoid (``0.5 tanh(0.5 x) + 0.5`` in double) and torch.sigmoid agree to float32
+rounding; Power is ``(shift + scale x)^power`` (a constant when ``power * scale`` is 0, as
+Caffe's forward); Dropout is ``nn.Dropout`` (identity in eval mode, Caffe's TEST; in training
+Caffe's ``1 / (1 - ratio)`` scaling, as torch's).
+"""
+import numpy as np
+
+from ..codegen import literal
+from ..registry import register_emitter
+
+
+@register_emitter("ReLU")
+def relu(e):
+    x = e.bottoms[0]
+    slope = e.module.slope
+    return f"torch.relu({x})" if slope == 0.0 else f"F.leaky_relu({x}, {literal(slope)})"
+
+
+@register_emitter("Sigmoid")
+def sigmoid(e):
+    return f"torch.sigmoid({e.bottoms[0]})"
+
+
+@register_emitter("TanH")
+def tanh(e):
+    return f"torch.tanh({e.bottoms[0]})"
+
+
+@register_emitter("Power")
+def power(e):
+    m = e.module
+    x = e.bottoms[0]
+    if m.diff_scale == 0.0:
+        with np.errstate(all="ignore"):
+            value = 1.0 if m.power == 0.0 else \
+                float(np.power(np.float32(m.shift), np.float32(m.power)))
+        return f"torch.full_like({x}, {literal(value)})"
+    t = x if m.scale == 1.0 else f"{x} * {literal(m.scale)}"
+    if m.shift != 0.0:
+        t = f"{t} + {literal(m.shift)}"
+    if m.power == 1.0:
+        return t
+    t = t if t == x else f"({t})"
+    return f"torch.pow({t}, {literal(m.power)})"
+
+
+@register_emitter("Dropout")
+def dropout(e):
+    m = e.module
+    if not m.scale_train:
+        # Caffe's TEST output without scale_train: x * (1 - ratio)
+        return f"{e.bottoms[0]} * {literal(1.0 - m.ratio)}"
+    attr = e.attribute(f"nn.Dropout({literal(m.ratio)})")
+    return f"{attr}({e.bottoms[0]})"

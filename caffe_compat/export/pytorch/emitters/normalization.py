@@ -1,0 +1,58 @@
+"""LRN and BatchNorm.
+
+LRN ACROSS_CHANNELS is ``nn.LocalResponseNorm(size, alpha, beta, k)``: torch's module sums the
+squares over ``size`` channels zero-padded by ``(size - 1) / 2`` at both ends and divides by
+``size``, Caffe's ``padded_square`` rule, for odd sizes (Caffe's only). WITHIN_CHANNEL has the
+helper ``lrn_within_channel``.
+
+BatchNorm with global statistics is ``nn.BatchNorm{1,2,3}d(C, eps, affine=False)`` holding
+Caffe's ``mean / scale_factor`` and ``variance / scale_factor`` (0 where the factor is 0, as
+Caffe) as running statistics: ``(x - mean) / sqrt(var + eps)`` with Caffe's own eps. For
+fine-tuning, Caffe's moving average (``moving_average_fraction``, normalised by the accumulated
+factor) is torch's ``momentum = 1 - moving_average_fraction`` (the same weights once the first
+few steps are past). Without global statistics in the deploy net, the batch's own statistics
+(``track_running_stats=False``). ``scale_bias`` (NVIDIA Caffe) is torch's affine weight and bias.
+"""
+import torch
+
+from ..codegen import literal
+from ..registry import register_emitter
+
+
+@register_emitter("LRN")
+def lrn(e):
+    m = e.module
+    x = e.bottoms[0]
+    if m.region == 0:       # ACROSS_CHANNELS
+        attr = e.attribute(f"nn.LocalResponseNorm({m.size}, alpha={literal(m.alpha)}, "
+                           f"beta={literal(m.beta)}, k={literal(m.k)})")
+        return f"{attr}({x})"
+    fn = e.helper("lrn_within_channel")
+    return f"{fn}({x}, {m.size}, {literal(m.alpha)}, {literal(m.beta)})"
+
+
+_BN_KIND = {2: "1d", 3: "1d", 4: "2d", 5: "3d"}
+
+
+@register_emitter("BatchNorm")
+def batch_norm(e):
+    m = e.module
+    ndim = len(e.bottom_shapes[0])
+    if ndim not in _BN_KIND:
+        e.fail(f"a {ndim}-axis bottom {e.bottom_shapes[0]}: torch's BatchNorm takes 2 to 5")
+    args = [str(m.channels), f"eps={literal(m.eps)}", f"momentum={literal(1.0 - m.maf)}"]
+    weights, buffers = {}, {}
+    if m.scale_bias:
+        weights = {"weight": e.weight(m.scale, 3), "bias": e.weight(m.bias, 4)}
+    else:
+        args.append("affine=False")
+    if m.use_global_stats:
+        s = float(m.scale_factor.detach()[0])
+        factor = 0.0 if s == 0 else 1.0 / s
+        buffers = {"running_mean": m.mean.detach() * factor,
+                   "running_var": m.variance.detach() * factor,
+                   "num_batches_tracked": torch.tensor(0, dtype=torch.long)}
+    else:
+        args.append("track_running_stats=False")
+    attr = e.attribute(f"nn.BatchNorm{_BN_KIND[ndim]}({', '.join(args)})", weights, buffers)
+    return f"{attr}({e.bottoms[0]})"

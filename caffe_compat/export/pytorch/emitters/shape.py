@@ -1,0 +1,99 @@
+"""Layers that move data without arithmetic: Split, Concat, Slice, Flatten, Reshape, Crop,
+Permute; and Interp (a bilinear resize to a size fixed by the deploy geometry).
+
+The generated code keeps the deploy file's geometry except for the batch axis (as the ONNX
+export): Slice's points, Crop's windows and Reshape's dimensions are the ones the built net
+computed, written as numbers; the batch axis is copied from the input (``x.shape[0]``) or
+inferred, never written.
+"""
+from ....layers.base import canonical_axis
+from ..codegen import literal
+from ..registry import register_emitter
+
+
+@register_emitter("Split")
+def split(e):
+    return [e.bottoms[0]] * len(e.node.tops)
+
+
+@register_emitter("Concat")
+def concat(e):
+    if len(e.bottoms) == 1:
+        return e.bottoms[0]
+    return f"torch.cat([{', '.join(e.bottoms)}], {e.module.axis})"
+
+
+@register_emitter("Slice")
+def slice_(e):
+    m = e.module
+    sizes = m.sizes(e.bottom_shapes[0][m.axis])
+    if len(sizes) == 1:
+        return [e.bottoms[0]]
+    return f"torch.split({e.bottoms[0]}, {literal(list(sizes))}, {m.axis})"
+
+
+@register_emitter("Flatten")
+def flatten(e):
+    fp = e.param.flatten_param
+    shape = e.bottom_shapes[0]
+    start = canonical_axis(fp.axis, len(shape), e.name)
+    end = canonical_axis(fp.end_axis, len(shape), e.name)
+    if end + 1 == start:            # Caffe inserts an axis of size 1 at ``start``
+        return f"{e.bottoms[0]}.unsqueeze({start})"
+    if end == len(shape) - 1:
+        return f"torch.flatten({e.bottoms[0]}, {start})"
+    return f"torch.flatten({e.bottoms[0]}, {start}, {end})"
+
+
+@register_emitter("Reshape")
+def reshape(e):
+    rp = e.param.reshape_param
+    shape = e.bottom_shapes[0]
+    x = e.bottoms[0]
+    n = len(shape)
+    start = rp.axis if rp.axis >= 0 else n + rp.axis + 1
+    end = n if rp.num_axes == -1 else start + rp.num_axes
+    dims = []
+    for i, d in enumerate(e.module.dims):
+        dims.append(str(shape[start + i]) if d == 0 else str(d))   # Caffe's 0 copies
+    target = [str(d) for d in shape[:start]] + dims + [str(d) for d in shape[end:]]
+    if start > 0 or (e.module.dims and e.module.dims[0] == 0):
+        target[0] = f"{x}.shape[0]"            # the batch axis, copied
+    elif end == 0 and "-1" not in target:
+        target[len(dims)] = "-1"               # the batch axis in the untouched tail
+    return f"{x}.reshape({', '.join(target)})"
+
+
+@register_emitter("Crop")
+def crop(e):
+    starts, sizes = e.module._window(e.bottom_shapes[0], e.bottom_shapes[1])
+    shape = e.bottom_shapes[0]
+    axes = [i for i in range(len(shape)) if starts[i] != 0 or sizes[i] != shape[i]]
+    if not axes:
+        return e.bottoms[0]
+    index = [":"] * (max(axes) + 1)
+    for i in axes:
+        index[i] = f"{starts[i]}:{starts[i] + sizes[i]}"
+    return f"{e.bottoms[0]}[{', '.join(index)}]"
+
+
+@register_emitter("Permute")
+def permute(e):
+    order = [int(a) for a in e.module.order]
+    if order == sorted(order):
+        return e.bottoms[0]
+    return f"{e.bottoms[0]}.permute({literal(tuple(order))})"
+
+
+@register_emitter("Interp")
+def interp(e):
+    """The fork's Interp: crop by pad_beg/pad_end, then ``F.interpolate`` bilinear with aligned
+    corners to the size the built net computed."""
+    p = e.param.interp_param
+    x = e.bottoms[0]
+    if p.pad_beg or p.pad_end:
+        h, w = e.bottom_shapes[0][2:]
+        b = -p.pad_beg
+        x = f"{x}[:, :, {b}:{h + p.pad_end}, {b}:{w + p.pad_end}]"
+    size = literal(tuple(e.top_shapes[0][2:]))
+    return f'F.interpolate({x}, size={size}, mode="bilinear", align_corners=True)'
