@@ -14,13 +14,8 @@ import sys
 def setup(workdir):
     """Write the files this program reads into ``workdir`` (seeded random weights in the
     public files' layouts, images, mean, labels: ``benchmarks/program_data.py``)."""
-    import importlib.util
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "program_data.py")
-    spec = importlib.util.spec_from_file_location("program_data", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main([workdir])
+    from _program_files import write     # this folder is the script's own when setup runs
+    write(workdir)
 
 
 def main():
