@@ -119,29 +119,40 @@ def windows(feats, labels, idx, T, stride):
 
 def write_sequences(wins, path, streams, seed=0):
     """Write ``wins`` (:func:`windows`) to the HDF5 file ``path`` in the time-major layout of
-    ``cnn_lstm_train_val.prototxt``: the windows, shuffled by a seeded draw, are laid out in
-    blocks of ``streams`` side by side (the last block topped up with windows drawn again);
-    every row is one time step: ``feat`` (rows x streams x D), ``cont`` (rows x streams; 0 at
-    each window's first step), ``label`` (rows x streams x 1). Written atomically, with its
-    list file ``path[:-3] + '.txt'``; returns the list file."""
+    ``cnn_lstm_train_val.prototxt`` (:func:`write_time_major`, ``label`` rows x streams x 1);
+    returns the list file."""
+    if not wins:
+        raise ReproductionError(f"{path}: no training window (too few frames)")
+    return write_time_major(path, [w[0] for w in wins],
+                            [np.asarray(w[1], np.float32).reshape(-1, 1) for w in wins],
+                            streams, seed)
+
+
+def write_time_major(path, seqs, labels, streams, seed=0):
+    """Write step sequences (each T x D) and their labels (per step, or one per sequence) to
+    the HDF5 file ``path`` in the time-major layout of Caffe's LSTM layer: the sequences,
+    shuffled by a seeded draw, are laid out in blocks of ``streams`` side by side (the last
+    block topped up with sequences drawn again); every row is one time step: ``feat`` (rows x
+    streams x D), ``cont`` (rows x streams; 0 at each sequence's first step), ``label`` (rows x
+    streams, and the labels' own trailing axes). Written atomically, with its list file
+    ``path[:-3] + '.txt'``; returns the list file."""
     import h5py
 
     from caffe_compat.io.atomic import atomic_path, write_text_atomic
-    if not wins:
-        raise ReproductionError(f"{path}: no training window (too few frames)")
     rng = np.random.default_rng(seed)
-    order = list(rng.permutation(len(wins)))
+    order = list(rng.permutation(len(seqs)))
     while len(order) % streams:
-        order.append(int(rng.integers(len(wins))))
-    T, D = wins[0][0].shape
+        order.append(int(rng.integers(len(seqs))))
+    T, D = seqs[0].shape
     blocks = len(order) // streams
+    tail = np.shape(labels[0])[1:]
     feat = np.empty((blocks * T, streams, D), np.float32)
     cont = np.ones((blocks * T, streams), np.float32)
-    label = np.empty((blocks * T, streams, 1), np.float32)
+    label = np.empty((blocks * T, streams) + tail, np.float32)
     for k, w in enumerate(order):
         b, s = divmod(k, streams)
-        feat[b * T:(b + 1) * T, s] = wins[w][0]
-        label[b * T:(b + 1) * T, s, 0] = wins[w][1]
+        feat[b * T:(b + 1) * T, s] = seqs[w]
+        label[b * T:(b + 1) * T, s] = labels[w]
         cont[b * T, s] = 0.0
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h:

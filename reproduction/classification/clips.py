@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from ..errors import ReproductionError
+from ..temporal import write_time_major
 
 __all__ = ["mean_class", "mode_class", "to_steps", "write_sequences", "lstm_net",
            "lstm_classes", "T"]
@@ -44,35 +45,11 @@ def to_steps(feats, steps=T):
 
 def write_sequences(path, seqs, labels, streams, seed=0):
     """Write clips' step sequences (each T x D) and labels to ``path`` in the time-major
-    layout of ``emotion_lstm_train_val`` (rows: time steps of ``streams`` side by side; the
-    clips shuffled, the last block topped up with clips drawn again); returns its list file."""
-    import h5py
-
-    from caffe_compat.io.atomic import atomic_path, write_text_atomic
+    layout of ``emotion_lstm_train_val`` (:func:`reproduction.temporal.write_time_major`: the
+    clip's class at every step); returns its list file."""
     if not len(seqs):
         raise ReproductionError(f"{path}: no training sequence")
-    rng = np.random.default_rng(seed)
-    order = list(rng.permutation(len(seqs)))
-    while len(order) % streams:
-        order.append(int(rng.integers(len(seqs))))
-    steps, dim = seqs[0].shape
-    blocks = len(order) // streams
-    feat = np.empty((blocks * steps, streams, dim), np.float32)
-    cont = np.ones((blocks * steps, streams), np.float32)
-    label = np.empty((blocks * steps, streams), np.float32)
-    for k, w in enumerate(order):
-        b, s = divmod(k, streams)
-        feat[b * steps:(b + 1) * steps, s] = seqs[w]
-        label[b * steps:(b + 1) * steps, s] = labels[w]
-        cont[b * steps, s] = 0.0
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as h:
-            h.create_dataset("feat", data=feat)
-            h.create_dataset("cont", data=cont)
-            h.create_dataset("label", data=label)
-    listing = path[:-3] + ".txt"
-    write_text_atomic(listing, os.path.abspath(path) + "\n")
-    return listing
+    return write_time_major(path, seqs, labels, streams, seed)
 
 
 def lstm_net(deploy, weights, dim, hidden, streams, device="cpu"):
