@@ -80,6 +80,12 @@ setup(
         Extension("caffe_compat.kernels._sgd_update", ["caffe_compat/kernels/_sgd_update.c"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
                   optional=True),
+        # Caffe's ACROSS_CHANNELS LRN forward and backward, operation for operation
+        # (-ffp-contract=off: only its explicit fused multiply-adds, Caffe's saxpy, are fused)
+        Extension("caffe_compat.kernels._lrn_kernel", ["caffe_compat/kernels/_lrn_kernel.c"],
+                  depends=["caffe_compat/kernels/_team_cpus.h"],
+                  extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
+                  extra_link_args=["-pthread", "-lm"], optional=True),
         # Caffe's MAX pooling forward for training (torch's computes the same values slower)
         Extension("caffe_compat.kernels._pool_kernel", ["caffe_compat/kernels/_pool_kernel.c"],
                   depends=["caffe_compat/kernels/_team_cpus.h"],

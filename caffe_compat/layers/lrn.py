@@ -8,14 +8,67 @@ WITHIN_CHANNEL (Caffe builds it from Power, AVE Pooling and Eltwise layers):
 ``x / (1 + alpha * avg)^beta`` where ``avg`` is the sum of x^2 over the n x n spatial window
 (zero-padded by (n-1)/2) divided by n^2 everywhere, borders included; ``k`` is not used at all.
 Both backward passes are the true gradients of these forms, as Caffe's are.
+
+ACROSS_CHANNELS on float32 CPU tensors runs Caffe's own CrossChannelForward_cpu /
+CrossChannelBackward_cpu operation for operation (``kernels/_lrn_kernel.c``: the running
+channel sum with OpenBLAS's saxpy roundings, ``powf``), so its top and bottom diff are Caffe's
+bit for bit (tests/caffe_compat/layers/test_lrn_exact.py); other dtypes and devices use the
+formula above.
 """
+import numpy as np
+import torch
 import torch.nn.functional as F
 
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer
 
+try:
+    from ..kernels import _lrn_kernel
+except ImportError:  # pragma: no cover - the extension is optional
+    _lrn_kernel = None
+
 L = caffe_pb2.LRNParameter
+
+
+def _threads():
+    return max(1, torch.get_num_threads())
+
+
+def _across_forward(x, layer):
+    """(top, (scale, pow(scale, -beta))) of Caffe's ACROSS_CHANNELS forward (x float32,
+    contiguous, 4 axes)."""
+    scale, powed, y = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+    _lrn_kernel.across_forward(x.detach().numpy(), scale.numpy(), powed.numpy(), y.numpy(),
+                               layer.size, layer.alpha_over_size, -layer.beta32, layer.k32,
+                               _threads())
+    return y, (scale, powed)
+
+
+def _across_backward(x, y, state, dy, layer):
+    scale, powed = state
+    dx = torch.empty_like(x)
+    _lrn_kernel.across_backward(x.detach().numpy(), y.detach().numpy(), scale.numpy(),
+                                powed.numpy(), dy.detach().contiguous().numpy(), dx.numpy(),
+                                layer.size, layer.cache_ratio, _threads())
+    return dx
+
+
+class CaffeLRNAcross(torch.autograd.Function):
+    """ACROSS_CHANNELS LRN whose forward and backward are Caffe's loops in C."""
+
+    @staticmethod
+    def forward(ctx, x, layer):
+        x = x.contiguous()
+        y, (scale, powed) = _across_forward(x, layer)
+        ctx.save_for_backward(x, y, scale, powed)
+        ctx.layer = layer
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, y, scale, powed = ctx.saved_tensors
+        return _across_backward(x, y, (scale, powed), dy, ctx.layer), None
 
 
 @register_layer("LRN")
@@ -31,6 +84,13 @@ class LRN(Layer):
             self.fail(f"local_size must be odd, got {lp.local_size}")
         self.pre_pad = (self.size - 1) // 2
         self.alpha, self.beta, self.k = float(lp.alpha), float(lp.beta), float(lp.k)
+        # Caffe's float32 constants: alpha_ / size_ in float; 2. * alpha_ * beta_ / size_ in
+        # double, stored as float
+        f32 = np.float32
+        self.beta32, self.k32 = float(f32(lp.beta)), float(f32(lp.k))
+        self.alpha_over_size = float(f32(lp.alpha) / f32(self.size))
+        self.cache_ratio = float(f32(2.0 * float(f32(lp.alpha)) * float(f32(lp.beta))
+                                     / self.size))
         self.region = lp.norm_region
         if self.region not in (L.ACROSS_CHANNELS, L.WITHIN_CHANNEL):
             self.fail(f"unknown norm_region {self.region}")
@@ -42,7 +102,18 @@ class LRN(Layer):
             self.fail(f"bottom must have 4 axes (num, channels, height, width), got {shape}")
         return [shape]
 
+    def _exact(self, x):
+        """Whether Caffe's C loops run for ``x`` (ACROSS_CHANNELS, float32 on the CPU; not
+        while torch traces or compiles the module, which take the formula)."""
+        return (_lrn_kernel is not None and self.region == L.ACROSS_CHANNELS
+                and x.dtype == torch.float32 and x.device.type == "cpu" and x.dim() == 4
+                and not torch.jit.is_tracing() and not torch.compiler.is_compiling())
+
     def forward(self, x):
+        if self._exact(x):
+            if torch.is_grad_enabled() and x.requires_grad:
+                return CaffeLRNAcross.apply(x, self)
+            return _across_forward(x.contiguous(), self)[0]
         sq = x * x
         if self.region == L.ACROSS_CHANNELS:
             # the zero channels are part of the input (torch's pooling refuses a window wider
@@ -56,3 +127,29 @@ class LRN(Layer):
                                        count_include_pad=True)
             scale = 1.0 + self.alpha * window_mean
         return x * scale.pow(-self.beta)
+
+    # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward): the
+    # C loops where they run, else the formula's forward with its autograd backward (what the
+    # general loop runs for such a blob).
+    def explicit_ready(self):
+        return True
+
+    def explicit_forward(self, x):
+        if self._exact(x):
+            x = x.contiguous()
+            y, state = _across_forward(x, self)
+            return (y,), (x, y, state)
+        with torch.enable_grad():
+            leaf = x.detach().requires_grad_(True)
+            y = self.forward(leaf)
+        return (y.detach(),), (leaf, y)
+
+    def explicit_backward(self, saved, top_diffs, bottom_need, param_need):
+        if not bottom_need[0]:
+            return [None], []
+        if len(saved) == 3:
+            x, y, state = saved
+            return [_across_backward(x, y, state, top_diffs[0], self)], []
+        leaf, y = saved
+        g, = torch.autograd.grad(y, leaf, top_diffs[0].reshape(y.shape).to(y.dtype))
+        return [g], []

@@ -45,7 +45,8 @@ ENV_PLACEMENT = "CAFFE_COMPAT_PLACEMENT"
 _PROGRAM_PLACES = ("OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY", "KMP_AFFINITY")
 _RUNTIMES = ("libgomp", "libiomp5", "libomp")
 # the compiled kernels that start threads of their own
-_TEAM_MODULES = ("caffe_compat.kernels._exact_gemm", "caffe_compat.kernels._pool_kernel")
+_TEAM_MODULES = ("caffe_compat.kernels._exact_gemm", "caffe_compat.kernels._pool_kernel",
+                 "caffe_compat.kernels._lrn_kernel")
 
 _lock = threading.RLock()
 _state = {
