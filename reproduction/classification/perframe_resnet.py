@@ -19,6 +19,7 @@ faces from a published caffemodel, registered as the per-frame net ``resnet50``.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -63,7 +64,7 @@ def resolve_init(spec, folder):
             try:
                 path = str(local_path(entry.key, "weights"))
             except ZooError as e:
-                raise ReproductionError(f"--init-weights {spec}: {e}") from None
+                raise ReproductionError(f"--init-weights: {e}") from None
     he_path, layout = prepare_init_weights(path, folder)
     return StartingPoint(spec, he_path, layout, sha256_file(path), MEAN_BGR[layout])
 
@@ -90,7 +91,10 @@ def write_image_list(folder, faces, labels, name="train"):
     return listing
 
 
+@functools.lru_cache(maxsize=4)
 def _transform(mean_bgr):
+    """Caffe's TEST-phase DataTransformer of the train/val net's data layer, with the mean
+    ``mean_bgr`` (a tuple)."""
     from caffe_compat.data.transformer import DataTransformer
     from caffe_compat.io.prototxt import read_net
     from lq_models import prototxt_path
@@ -98,7 +102,7 @@ def _transform(mean_bgr):
         if lp.type == "ImageData" and any(r.phase == 1 for r in lp.include):   # TEST
             tp = lp.transform_param
             del tp.mean_value[:]
-            tp.mean_value.extend(mean_bgr)
+            tp.mean_value.extend(list(mean_bgr))
             return DataTransformer(tp, "TEST")
     raise ReproductionError("resnet50_ferplus_train_val.prototxt has no TEST ImageData layer")
 
@@ -106,7 +110,7 @@ def _transform(mean_bgr):
 def inputs(faces, init):
     """N x 3 x 224 x 224 float32 of N 48 x 48 grey faces (module doc)."""
     import cv2
-    tf = _transform(init.mean_bgr if init is not None else MEAN_BGR["he"])
+    tf = _transform(tuple(init.mean_bgr) if init is not None else MEAN_BGR["he"])
     faces = np.asarray(faces, np.uint8)
     out = None
     for i, face in enumerate(faces):

@@ -267,6 +267,8 @@ def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3,
         cpu["at"] = now
         return time.perf_counter()
 
+    init = _starting_point(init_weights, work, kind)       # checked before any long step
+    log("per-frame net: " + (init.describe() if init else "the small net (3 conv, fc 128)"))
     t = time.perf_counter()
     if ravdess_root is None:
         from .sample import make_labelled_sample
@@ -281,8 +283,6 @@ def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3,
     train, test = R.split(all_clips, fold_list, test_fold)
     log(f"{data}: {len(all_clips)} clips of {len({c.actor for c in all_clips})} actors; "
         f"test fold {test_fold}: actors {fold_list[test_fold]} ({len(test)} clips)")
-    init = _starting_point(init_weights, work, kind)
-    log("per-frame net: " + (init.describe() if init else "the small net (3 conv, fc 128)"))
     t = lap("data", t)
     faces = _faces(all_clips, work, progress,
                    F.SAMPLE_MIN_FACE if data == "bundled sample" else F.MIN_FACE)

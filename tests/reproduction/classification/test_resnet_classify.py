@@ -292,3 +292,18 @@ def test_classify_end_to_end_resnet50_on_sample_clips(tmp_path, monkeypatch, he_
     assert sum(int(v) for ln in lines[1:] for v in ln.split(",")[1:]) == 15   # 1 test actor
     assert any("0.26-0.33" in v["claim"] and v["status"] != "not testable"
                for v in result["verdicts"])
+
+
+def test_table1_verdict_against_the_seeds_starting_point():
+    from reproduction.classification import report
+    from reproduction.statistics import Resampler
+    rs = Resampler(10, unit="test clips", seed=0)
+    fy = np.arange(1000) % 7
+    right = np.arange(1000) < 780                        # 0.78 right: the seed's from ImageNet
+    fp = np.where(right, fy, (fy + 1) % 7)
+    he = report._perframe_verdict(rs, (fy, fp, None), "he")
+    assert he.status == "supported" and "0.78 (the seed's from ImageNet)" in he.evidence
+    face = report._perframe_verdict(rs, (fy, fp, None), "vggface2")
+    assert face.status == "contradicted"                 # 0.78 against the face start's 0.86
+    assert report._perframe_verdict(rs, (fy, fp, None), None).status == "not testable"
+    assert report._perframe_verdict(rs, None, None).status == "not testable"
