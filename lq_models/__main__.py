@@ -177,7 +177,8 @@ def build_parser():
                                      "published checksums")
     p.add_argument("key", help="e.g. resnet50-imagenet (see `published`)")
     p.add_argument("--from", dest="source", default=None,
-                   help="a file you downloaded yourself, verified and put in place instead")
+                   help="a file you downloaded yourself (named as published), verified and "
+                        "put in place instead of downloading")
     p.add_argument("--sha256", default=None,
                    help="a sha256 you trust, checked too (required where none is published)")
     p.add_argument("--dir", default=None,

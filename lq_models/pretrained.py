@@ -191,8 +191,8 @@ def fetch(key, folder=None, source=None, sha256=None, opener=None, log=print):
     """Fetch entry ``key``'s files into ``folder / key`` (default :func:`weights_dir`), each
     checked before it is put in place; returns ``{role: path}``.
 
-    ``source``: a local file to use instead of downloading (the entry must then have exactly
-    one file); ``sha256``: a checksum the user trusts, checked as well as the published ones
+    ``source``: a local file to use instead of downloading, the entry's file of the same name
+    (or its only file); only that file is fetched then. ``sha256``: a checksum the user trusts, checked as well as the published ones
     (required for a file without a published checksum). ``opener``: ``urllib.request.urlopen``
     by default (any callable giving a readable context manager)."""
     import urllib.error
@@ -201,12 +201,15 @@ def fetch(key, folder=None, source=None, sha256=None, opener=None, log=print):
     opener = opener or urllib.request.urlopen
     folder = pathlib.Path(folder or weights_dir()) / entry.key
     folder.mkdir(parents=True, exist_ok=True)
-    if source is not None and len(entry.files) != 1:
-        raise ZooError(f"{entry.key}: --from takes one file, the entry has "
-                       f"{len(entry.files)} ({', '.join(f.name for f in entry.files)}); "
-                       "fetch without --from, or put the files in " + str(folder))
+    files = entry.files
+    if source is not None:
+        named = [f for f in files if f.name == os.path.basename(os.fspath(source))]
+        files = named or (files if len(files) == 1 else [])
+        if not files:
+            raise ZooError(f"{entry.key}: --from {source}: name the file as published, one of "
+                           f"{', '.join(f.name for f in entry.files)}")
     record = _record(folder)
-    for pf in entry.files:
+    for pf in files:
         checks = dict(pf.checksums)
         if sha256:
             checks["sha256"] = sha256.lower()
@@ -243,7 +246,9 @@ def fetch(key, folder=None, source=None, sha256=None, opener=None, log=print):
             _unpack(dest, pf, folder)
         write_text_atomic(folder / _RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
         log(f"{dest}: checked against {', '.join(f'{a} {h}' for a, h in checks.items())}")
-    return {role: local_path(entry.key, role, folder.parent) for role in entry.roles()}
+    fetched = {f.name for f in files}
+    return {role: local_path(entry.key, role, folder.parent)
+            for role, (pf, _) in entry.roles().items() if pf.name in fetched}
 
 
 def local_path(key, role="weights", folder=None):

@@ -160,3 +160,23 @@ def test_weights_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv(pretrained.ENV_DIR)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
     assert lq_models.weights_dir() == tmp_path / "c" / "robust-lq-emotion" / "weights"
+
+
+def test_from_picks_the_file_of_its_name(tmp_path, monkeypatch):
+    w = _file(tmp_path, "m.caffemodel", b"weights")
+    mean = _file(tmp_path, "mean.binaryproto", b"mean")
+    other = _file(tmp_path, "other.bin", b"weights")
+    _fake_zoo(monkeypatch, [
+        dict(role="weights", name="m.caffemodel", urls=["https://x.invalid/m"],
+             checksums={"sha1": hashlib.sha1(b"weights").hexdigest()}, checksum_from=["t"]),
+        dict(role="mean", name="mean.binaryproto", urls=["https://x.invalid/mean"],
+             checksums={"sha1": hashlib.sha1(b"mean").hexdigest()}, checksum_from=["t"])])
+    cache = tmp_path / "cache"
+    assert list(lq_models.fetch("local", folder=cache, source=w, log=lambda *a: None)) == \
+        ["weights"]
+    assert list(lq_models.fetch("local", folder=cache, source=mean, log=lambda *a: None)) == \
+        ["mean"]
+    assert lq_models.local_path("local", "weights", cache).read_bytes() == b"weights"
+    with pytest.raises(lq_models.ZooError, match="name the file as published, one of "
+                                                 "m.caffemodel, mean.binaryproto"):
+        lq_models.fetch("local", folder=cache, source=other, log=lambda *a: None)
