@@ -8,6 +8,8 @@
     python -m lq_models unregister hr|SHA256|W.caffemodel
     python -m lq_models registry                   # where the registry is and what it holds
     python -m lq_models check deploy.prototxt W.caffemodel
+    python -m lq_models published                  # published weights the nets start from
+    python -m lq_models fetch resnet50-imagenet [--from FILE] [--sha256 HEX] [--dir D]
 
 Bad input prints one error line and exits with status 1.
 """
@@ -18,6 +20,7 @@ import sys
 
 from caffe_compat.errors import CaffeCompatError
 
+from . import pretrained as _published
 from . import registry as _registry
 from . import zoo as _zoo
 from .identify import check_compatible, identify
@@ -105,6 +108,32 @@ def cmd_check(args):
     return 0
 
 
+def cmd_published(args):
+    for i, m in enumerate(_published.published()):
+        print(("\n" if i else "") + f"{m.key}: {m.name}\n  {m.citation}\n  {m.purpose}")
+        print(f"  layer names: {m.layout}; mean (B, G, R): "
+              f"{', '.join(f'{v:g}' for v in m.mean_bgr)}; page: {m.page}")
+        for f in m.files:
+            checks = ", ".join(f"{a} {h}" for a, h in f.checksums.items()) or "none published"
+            print(f"  {f.role}: {f.name} ({checks})")
+            if f.checksum_from:
+                print(f"    checksum from: {'; '.join(f.checksum_from)}")
+            for url in f.urls:
+                print(f"    {url}")
+        if m.note:
+            print(f"  {m.note}")
+    print(f"\nFetched into {_published.weights_dir()} (set {_published.ENV_DIR} to use "
+          "another folder).")
+    return 0
+
+
+def cmd_fetch(args):
+    paths = _published.fetch(args.key, folder=args.dir, source=args.source, sha256=args.sha256)
+    for role, path in paths.items():
+        print(f"{role}: {path}")
+    return 0
+
+
 def build_parser():
     parser = _Parser(prog="python -m lq_models", description=(
         "Model zoo of Cheng et al. 2017: the paper's models, their net definitions, and "
@@ -141,6 +170,21 @@ def build_parser():
     p.add_argument("model", help="net prototxt")
     p.add_argument("weights", help="caffemodel")
     p.set_defaults(run=cmd_check)
+    p = sub.add_parser("published", help="published weights the project's nets start from "
+                                         "(URLs, checksums)")
+    p.set_defaults(run=cmd_published)
+    p = sub.add_parser("fetch", help="download a published model's files and verify their "
+                                     "published checksums")
+    p.add_argument("key", help="e.g. resnet50-imagenet (see `published`)")
+    p.add_argument("--from", dest="source", default=None,
+                   help="a file you downloaded yourself (named as published), verified and "
+                        "put in place instead of downloading")
+    p.add_argument("--sha256", default=None,
+                   help="a sha256 you trust, checked too (required where none is published)")
+    p.add_argument("--dir", default=None,
+                   help=f"folder to fetch into (default: ${_published.ENV_DIR}, else the "
+                        "user's cache folder)")
+    p.set_defaults(run=cmd_fetch)
     return parser
 
 

@@ -145,8 +145,14 @@ class ModelEntry:
 
 
 @functools.lru_cache(maxsize=1)
+def _zoo_data():
+    """zoo.json as read (the paper's entries and signatures, and the published weights)."""
+    return _load_json(ZOO_FILE)
+
+
+@functools.lru_cache(maxsize=1)
 def _zoo():
-    data = _load_json(ZOO_FILE)
+    data = _zoo_data()
     try:
         sigs = {name: {"architecture": s["architecture"], "input": s.get("input"),
                        "description": s["description"],

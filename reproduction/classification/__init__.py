@@ -4,6 +4,8 @@
 Modules: :mod:`.labels` (class names and codes), :mod:`.ravdess` and :mod:`.ferplus` (data
 readers), :mod:`.metrics` (accuracy, UAR, F1, confusion matrices with bootstrap intervals),
 :mod:`.faces` and :mod:`.sample` (the labelled bundled sample), :mod:`.frames` (degradation and
-face crops), :mod:`.perframe` and :mod:`.clips` (the classifiers), :mod:`.tables` (the seed's
+face crops), :mod:`.perframe_nets` (the per-frame nets by name: :mod:`.perframe`'s small net,
+:mod:`.perframe_resnet`'s ResNet-50 with :mod:`.resnet50` and :mod:`.resnet50_layouts`) and
+:mod:`.clips` (the classifiers over clips), :mod:`.tables` (the seed's
 table layouts, pictures and verdicts) and :mod:`.protocol` (the resumable command).
 """

@@ -23,7 +23,12 @@ def _param(solver_file, net_file, max_iter, snapshot, prefix, seed, overrides):
         for (name, field), value in overrides.items():
             if lp.name == name:
                 sub = getattr(lp, field.split(".")[0])
-                setattr(sub, field.split(".")[1], value)
+                if isinstance(value, (list, tuple)):      # a repeated field: the whole list
+                    target = getattr(sub, field.split(".")[1])
+                    del target[:]
+                    target.extend(value)
+                else:
+                    setattr(sub, field.split(".")[1], value)
     param.ClearField("net")
     param.net_param.CopyFrom(net)
     param.max_iter = int(max_iter)
@@ -42,7 +47,8 @@ def train(key, solver_file, net_file, train_list, work_dir, max_iter, batch_size
           seed=1, overrides=None, weights=None, device="cpu", progress=True):
     """Train in ``work_dir`` (``<key>_iter_<max_iter>.caffemodel``), resuming from the newest
     snapshot; a finished run is not trained again. ``overrides``: ``{(layer, 'param.field'):
-    value}``, e.g. ``{('lstm', 'recurrent_param.num_output'): 128}``. Returns dict(weights,
+    value}``, e.g. ``{('lstm', 'recurrent_param.num_output'): 128}`` (a list sets a repeated
+    field, e.g. ``transform_param.mean_value``). Returns dict(weights,
     history, seconds, resumed_from)."""
     from caffe_compat import get_solver
     from caffe_compat.solvers._log import SolverLog

@@ -18,6 +18,12 @@ def add_parser(sub):
     c.add_argument("--ferplus", default=None,
                    help="folder with fer2013.csv and fer2013new.csv: the per-frame net learns "
                         "FER+'s training faces (7 classes) and Table 1 is on its test faces")
+    c.add_argument("--init-weights", default=None, metavar="CAFFEMODEL_OR_KEY",
+                   help="with --ferplus: the per-frame net is the seed's ResNet-50, fine-tuned "
+                        "on FER+ from this caffemodel (He et al.'s or VGGFace2's layer names) "
+                        "or zoo key (resnet50-imagenet, resnet50-vggface2-ft, "
+                        "resnet50-vggface2-scratch; fetched first with python -m lq_models "
+                        "fetch KEY)")
     c.add_argument("--schedule", choices=("sample", "full"), default=None,
                    help="training sizes (default: sample on the sample, full on RAVDESS)")
     c.add_argument("--actors", type=int, default=6, help="sample: actors (default 6)")
@@ -37,7 +43,7 @@ def run_command(args):
     schedule = args.schedule or ("sample" if args.ravdess is None else "full")
     result = run(args.out, args.ravdess, schedule, args.actors, args.frames, args.folds,
                  args.test_fold, args.device, args.seed, progress=not args.quiet,
-                 ferplus_dir=args.ferplus)
+                 ferplus_dir=args.ferplus, init_weights=args.init_weights)
     print(result["printout"])
     where = os.path.relpath(result["summary"])
     if where.startswith(".."):

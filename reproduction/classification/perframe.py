@@ -5,7 +5,8 @@ training actors' 720p faces of the part of each clip where the expression is hel
 the clip; the seed's per-frame net learnt from FER+'s still faces of full expressions), each
 face also mirrored. Faces are fed as ``(v - 128) / 64`` of the 48 x 48 grey crop.
 :func:`frame_outputs` gives, for every frame, the class probabilities and the ``fc4``
-features the CNN-LSTM reads.
+features the CNN-LSTM reads. The net is registered as the per-frame net ``small``
+(:mod:`.perframe_nets`).
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import os
 import numpy as np
 
 from ..errors import ReproductionError
+from .perframe_nets import PerFrameNet, register
 
-__all__ = ["normalise", "held_frames", "write_training_faces", "frame_outputs", "deploy_net"]
+__all__ = ["normalise", "held_frames", "write_training_faces", "frame_outputs", "deploy_net",
+           "SMALL"]
 
 HELD = (0.35, 0.75)
 
@@ -58,16 +61,37 @@ def deploy_net(deploy, weights, device="cpu"):
     return Net(os.fspath(deploy), weights, phase="test").to(device)
 
 
-def frame_outputs(net, faces, batch=256):
-    """``(prob N x K float32, fc4 N x D float32)`` of N 48 x 48 grey faces."""
+def frame_outputs(net, faces, batch=256, inputs=None, feature="fc4"):
+    """``(prob N x K float32, features N x D float32)`` of N 48 x 48 grey faces: ``inputs``
+    (default :func:`normalise`) makes the net's input of a batch of faces, ``feature`` names
+    the blob of features."""
     import torch
-    x = normalise(faces)
+    inputs = inputs or normalise
+    faces = np.asarray(faces)
     probs, feats = [], []
     with torch.no_grad():
-        for a in range(0, len(x), batch):
-            out = net.forward(data=torch.from_numpy(x[a:a + batch]))
+        for a in range(0, len(faces), batch):
+            out = net.forward(data=torch.from_numpy(inputs(faces[a:a + batch])))
             probs.append(np.asarray(out["prob"].detach().cpu().numpy(), np.float32))
-            fc4 = net.blobs["fc4"].data
-            fc4 = fc4.detach().cpu().numpy() if hasattr(fc4, "detach") else np.asarray(fc4)
-            feats.append(np.asarray(fc4, np.float32).reshape(len(probs[-1]), -1))
+            f = net.blobs[feature].data
+            f = f.detach().cpu().numpy() if hasattr(f, "detach") else np.asarray(f)
+            feats.append(np.asarray(f, np.float32).reshape(len(probs[-1]), -1))
     return np.concatenate(probs), np.concatenate(feats)
+
+
+def _write_small(folder, faces, labels, init):
+    return write_training_faces(os.path.join(folder, "train.h5"), faces, labels)
+
+
+def _train_small(listing, folder, sched, device, progress, init):
+    from lq_models import prototxt_path
+
+    from .caffe_training import train
+    return train("emotion8_small", str(prototxt_path("emotion8_small_solver.prototxt")),
+                 str(prototxt_path("emotion8_small_train_val.prototxt")), listing, folder,
+                 sched.frame_iters, sched.frame_batch, device=device, progress=progress)
+
+
+SMALL = register(PerFrameNet("small", "perframe", "", "emotion8_small_deploy.prototxt", "fc4",
+                             256, _write_small, _train_small,
+                             lambda faces, init: normalise(faces)))

@@ -8,9 +8,11 @@ Steps, each kept in ``OUT/work`` and skipped when its output is there:
    actors train;
 2. faces: every clip decoded once, its whole frames degraded to 720p, 360p and 144p, the face
    found in each degraded frame and cropped (:mod:`.frames`); one ``.npz`` per clip;
-3. per-frame net: trained on the training actors' 720p faces (:mod:`.perframe`), or on
-   FER+'s training faces when ``ferplus_dir`` is given;
-4. outputs: its class probabilities and ``fc4`` features on every face;
+3. per-frame net: the small net (:mod:`.perframe`) trained on the training actors' 720p faces,
+   or on FER+'s training faces when ``ferplus_dir`` is given; with ``init_weights`` as well,
+   the seed's ResNet-50 fine-tuned on FER+ from that caffemodel (:mod:`.perframe_resnet`);
+4. outputs: its class probabilities and features (the small net's ``fc4``, ResNet-50's
+   ``pool5``) on every face;
 5. CNN-LSTM: trained on the training clips' feature sequences of all 9 conditions;
 6. report: for the test clips, the accuracy tables of mean, mode and CNN-LSTM (resolution x
    frame rate), confusion matrices at 720p / 30 fps, the per-frame Table 1, and a summary with
@@ -29,6 +31,8 @@ from ..errors import ReproductionError
 from . import clips as C
 from . import frames as F
 from . import perframe as P
+from . import perframe_nets as PN
+from . import perframe_resnet as PR
 from . import ravdess as R
 from .labels import RAVDESS_EMOTIONS
 
@@ -106,39 +110,63 @@ def _ferplus_faces(ferplus_dir, usage):
     return images, to_ravdess[labels], [FERPLUS_TO_RAVDESS[c] for c in d.classes]
 
 
-def _train_perframe(train, faces, work, sched, device, progress, ferplus_dir=None):
-    from .caffe_training import train as train_net
-    folder = os.path.join(work, "perframe")
+def _starting_point(init_weights, work, kind):
+    """The ResNet-50's :class:`.perframe_resnet.StartingPoint`, the same as the one this
+    ``OUT`` was started from (kept in ``work/<net>/init.json``), or None without one."""
+    if init_weights is None:
+        return None
+    folder = os.path.join(work, kind.folder)
     os.makedirs(folder, exist_ok=True)
-    h5 = os.path.join(folder, "train.h5")
-    listing = h5[:-3] + ".txt"
-    if not os.path.isfile(listing) and ferplus_dir is not None:
-        images, labels, _ = _ferplus_faces(ferplus_dir, "train")
-        P.write_training_faces(h5, images, labels)
-    elif not os.path.isfile(listing):
-        x, y = [], []
-        for clip in train:
-            crops = faces[clip.stem]["720p"][0]
-            idx = P.held_frames(len(crops))
-            x.append(crops[idx])
-            y.append(np.full(len(idx), clip.label))
-        P.write_training_faces(h5, np.concatenate(x), np.concatenate(y))
-    return train_net("emotion8_small", _proto("emotion8_small_solver.prototxt"),
-                     _proto("emotion8_small_train_val.prototxt"), listing,
-                     folder, sched.frame_iters, sched.frame_batch, device=device,
-                     progress=progress)
+    init = PR.resolve_init(init_weights, folder)
+    kept = os.path.join(folder, "init.json")
+    if os.path.isfile(kept):
+        with open(kept, encoding="utf-8") as f:
+            before = json.load(f)
+        if before.get("sha256") != init.sha256:
+            raise ReproductionError(
+                f"{kept}: this output folder's ResNet-50 was started from {before.get('spec')} "
+                f"(sha256 {before.get('sha256')}), not from {init_weights}; give another --out "
+                f"or delete {folder} and the outputs and CNN-LSTM made from it")
+    else:
+        _save_json(kept, dict(spec=init.spec, sha256=init.sha256, layout=init.layout,
+                              mean_bgr=list(init.mean_bgr)))
+    return init
 
 
-def _outputs(clips, faces, weights, work, device):
-    """Step 4: ``{(stem, res): (prob, fc4)}``, kept in ``work/outputs.npz``."""
+def _train_perframe(train, faces, work, sched, device, progress, ferplus_dir=None,
+                    kind=P.SMALL, init=None):
+    folder = os.path.join(work, kind.folder)
+    os.makedirs(folder, exist_ok=True)
+    listing = os.path.join(folder, "perframe_list.txt")
+    if not os.path.isfile(listing):
+        if ferplus_dir is not None:
+            images, labels, _ = _ferplus_faces(ferplus_dir, "train")
+        else:
+            x, y = [], []
+            for clip in train:
+                crops = faces[clip.stem]["720p"][0]
+                idx = P.held_frames(len(crops))
+                x.append(crops[idx])
+                y.append(np.full(len(idx), clip.label))
+            images, labels = np.concatenate(x), np.concatenate(y)
+        written = kind.write_training(folder, images, labels, init)
+        from caffe_compat.io.atomic import write_text_atomic
+        write_text_atomic(listing, os.path.abspath(written) + "\n")
+    with open(listing, encoding="utf-8") as f:
+        written = f.read().strip()
+    return kind.train(written, folder, sched, device, progress, init)
+
+
+def _outputs(clips, faces, weights, work, device, kind=P.SMALL, init=None):
+    """Step 4: ``{(stem, res): (prob, features)}``, kept in ``work/outputs<tag>.npz``."""
     from caffe_compat.io.atomic import atomic_path
-    path = os.path.join(work, "outputs.npz")
+    path = os.path.join(work, f"outputs{kind.tag}.npz")
     keys = [(c.stem, res) for c in clips for res in F.RESOLUTIONS]
     if not os.path.isfile(path):
-        net = P.deploy_net(_proto("emotion8_small_deploy.prototxt"), weights,
-                           device)
+        net = P.deploy_net(_proto(kind.deploy), weights, device)
         allfaces = np.concatenate([faces[s][r][0] for s, r in keys])
-        prob, feat = P.frame_outputs(net, allfaces)
+        prob, feat = P.frame_outputs(net, allfaces, kind.batch,
+                                     lambda f: kind.inputs(f, init), kind.feature)
         sizes = [len(faces[s][r][0]) for s, r in keys]
         with atomic_path(path, ".npz") as tmp:
             np.savez(tmp, prob=prob, feat=feat, sizes=np.array(sizes))
@@ -160,9 +188,9 @@ def _steps(outputs, clip, res, fps):
     return prob[idx], feat[idx]
 
 
-def _train_lstm(train, outputs, work, sched, device, progress):
+def _train_lstm(train, outputs, work, sched, device, progress, tag=""):
     from .caffe_training import train as train_net
-    folder = os.path.join(work, "lstm")
+    folder = os.path.join(work, f"lstm{tag}")
     os.makedirs(folder, exist_ok=True)
     h5 = os.path.join(folder, "train_seq.h5")
     listing = h5[:-3] + ".txt"
@@ -195,25 +223,38 @@ def _predict(test, outputs, lstm_weights, sched, device):
     return pred
 
 
-def _ferplus_test(ferplus_dir, weights, device):
+def _ferplus_test(ferplus_dir, weights, device, kind=P.SMALL, init=None):
     """(true, predicted, class names) of FER+'s test faces with the per-frame net."""
     if ferplus_dir is None:
         return None
     images, labels, names = _ferplus_faces(ferplus_dir, "test")
-    net = P.deploy_net(_proto("emotion8_small_deploy.prototxt"), weights,
-                       device)
-    return labels, P.frame_outputs(net, images)[0].argmax(axis=1), names
+    net = P.deploy_net(_proto(kind.deploy), weights, device)
+    prob = P.frame_outputs(net, images, kind.batch, lambda f: kind.inputs(f, init),
+                           kind.feature)[0]
+    return labels, prob.argmax(axis=1), names
 
 
 def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3, test_fold=0,
-        device="cpu", seed=0, progress=True, log=print, ferplus_dir=None):
+        device="cpu", seed=0, progress=True, log=print, ferplus_dir=None, init_weights=None):
     """The whole protocol (module doc) into ``out``; returns the report's dict. With
     ``ferplus_dir`` (holding fer2013.csv and fer2013new.csv) the per-frame net learns FER+'s
     training faces (7 classes, read as the RAVDESS classes of the same name, as the seed's
-    FER+ net votes for RAVDESS clips) and Table 1 is on FER+'s test faces."""
+    FER+ net votes for RAVDESS clips) and Table 1 is on FER+'s test faces. ``init_weights``
+    (a ResNet-50 caffemodel path or a zoo key of published weights; needs ``ferplus_dir``)
+    makes the per-frame net the seed's ResNet-50 fine-tuned from it."""
     from . import report
     t0, cpu0 = time.perf_counter(), time.process_time()
     sched = SCHEDULES[schedule]
+    if init_weights is not None and ferplus_dir is None:
+        raise ReproductionError("--init-weights fine-tunes ResNet-50 on FER+'s faces: give "
+                                "--ferplus FOLDER (with fer2013.csv and fer2013new.csv) too")
+    if ferplus_dir is not None:
+        for name in ("fer2013.csv", "fer2013new.csv"):
+            if not os.path.isfile(os.path.join(ferplus_dir, name)):
+                raise ReproductionError(f"{os.path.join(ferplus_dir, name)}: no such file "
+                                        "(--ferplus names the folder holding FER's "
+                                        "fer2013.csv and FER+'s fer2013new.csv)")
+    kind = PN.get("small" if init_weights is None else "resnet50")
     out = os.path.abspath(os.fspath(out))
     work = os.path.join(out, "work")
     os.makedirs(work, exist_ok=True)
@@ -226,6 +267,8 @@ def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3,
         cpu["at"] = now
         return time.perf_counter()
 
+    init = _starting_point(init_weights, work, kind)       # checked before any long step
+    log("per-frame net: " + (init.describe() if init else "the small net (3 conv, fc 128)"))
     t = time.perf_counter()
     if ravdess_root is None:
         from .sample import make_labelled_sample
@@ -244,19 +287,23 @@ def run(out, ravdess_root=None, schedule="sample", actors=6, frames=20, folds=3,
     faces = _faces(all_clips, work, progress,
                    F.SAMPLE_MIN_FACE if data == "bundled sample" else F.MIN_FACE)
     t = lap("faces", t)
-    frame_net = _train_perframe(train, faces, work, sched, device, progress, ferplus_dir)
+    frame_net = _train_perframe(train, faces, work, sched, device, progress, ferplus_dir,
+                                kind, init)
     t = lap("per-frame net", t)
-    outputs = _outputs(all_clips, faces, frame_net["weights"], work, device)
+    outputs = _outputs(all_clips, faces, frame_net["weights"], work, device, kind, init)
     t = lap("per-frame outputs", t)
-    lstm = _train_lstm(train, outputs, work, sched, device, progress)
+    lstm = _train_lstm(train, outputs, work, sched, device, progress, kind.tag)
     t = lap("CNN-LSTM", t)
     pred = _predict(test, outputs, lstm["weights"], sched, device)
     t = lap("clip predictions", t)
     info = dict(data=data, schedule=asdict(sched), folds=fold_list, test_fold=test_fold,
                 n_train=len(train), n_test=len(test), seed=seed)
     info["perframe_data"] = "FER+" if ferplus_dir else "training actors' 720p faces"
+    info["perframe_net"] = init.describe() if init else "small net (3 conv, fc 128)"
+    if init is not None:
+        info["init"] = dict(spec=init.spec, layout=init.layout, sha256=init.sha256)
     result = report.write(out, test, faces, outputs, pred, info, RAVDESS_EMOTIONS,
-                          _ferplus_test(ferplus_dir, frame_net["weights"], device))
+                          _ferplus_test(ferplus_dir, frame_net["weights"], device, kind, init))
     lap("report", t)
     timings["total"] = dict(wall_s=round(time.perf_counter() - t0, 1),
                             cpu_s=round(time.process_time() - cpu0, 1))
