@@ -736,7 +736,52 @@ py_primitive(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Caffe's UpdateSmoothedLoss over n losses, in float32 (DisplayMixin._update_smoothed_loss):
+ * while fewer than average are kept, the mean of those kept; then the oldest replaced and the
+ * mean moved by (new - old) / average. ring: the kept losses (average slots), size of them
+ * filled; offset: iter - start_iter of the first loss. Returns (smoothed, size). */
+static PyObject *
+py_smooth(PyObject *self, PyObject *args)
+{
+    Py_buffer losses, ring;
+    Py_ssize_t size, offset, average;
+    float smoothed;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*w*nfnn:smooth", &losses, &ring, &size, &smoothed, &offset,
+                          &average))
+        return NULL;
+    const float *l = losses.buf;
+    float *r = ring.buf;
+    Py_ssize_t n = losses.len / 4;
+    if (average < 1 || ring.len / 4 < average || size < 0 || size > average) {
+        PyBuffer_Release(&losses);
+        PyBuffer_Release(&ring);
+        PyErr_SetString(PyExc_ValueError, "_tiny_solve.smooth: bad ring");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        float loss = l[i];
+        if (size < average) {
+            r[size++] = loss;
+            float prod = smoothed * (float)(size - 1);
+            float sum = prod + loss;
+            smoothed = sum / (float)size;
+        } else {
+            Py_ssize_t idx = (offset + i) % average;
+            float step = (loss - r[idx]) / (float)average;
+            smoothed = smoothed + step;
+            r[idx] = loss;
+        }
+    }
+    PyBuffer_Release(&losses);
+    PyBuffer_Release(&ring);
+    return Py_BuildValue("fn", smoothed, size);
+}
+
 static PyMethodDef methods[] = {
+    {"smooth", py_smooth, METH_VARARGS,
+     "smooth(losses, ring, size, smoothed, offset, average) -> (smoothed, size): Caffe's "
+     "smoothed loss over the losses, the ring of kept losses updated in place."},
     {"bind", py_bind, METH_VARARGS,
      "bind(sgemm, vsln, expf8): the addresses of torch's MKL sgemm_, vsLn and Sleef_expf8_u10."},
     {"run", py_run, METH_VARARGS,

@@ -623,18 +623,8 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
     if live is None:
         return 0
     # the rates, as get_learning_rate gives them iteration after iteration
-    p = solver.param
-    rates = np.empty(count, dtype=np.float32)
-    rate_values, steps = [], []
-    step = solver.current_step
-    for n in range(count):
-        rate, step, message = lr_policy.rate(p, solver.iter + n, step)
-        if message:
-            count = n
-            break
-        rates[n] = rate
-        rate_values.append(rate)
-        steps.append(step)
+    count, rates, last_rate, last_step = _rates(solver.param, solver.iter, count,
+                                                solver.current_step)
     if count == 0:
         return 0
     mults = np.asarray(solver._lr_mults, dtype=np.float32)
@@ -647,15 +637,46 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
         return 0
     _store_cursors(prog, cursors)
     # the state the per-layer loop leaves after these iterations
-    for n in range(done):
-        loss = losses[n]
-        solver.last_loss = loss
-        solver._update_smoothed_loss(loss, start_iter, average_loss)
-        solver.iter += 1
-    solver.learning_rate = rate_values[done - 1]
-    solver.current_step = steps[done - 1]
+    if done < count:
+        last_rate, last_step = _rates(solver.param, solver.iter, done, solver.current_step)[2:]
+    losses = losses[:done]
+    solver.smoothed_loss = kernel.smooth(losses, solver._losses, solver.smoothed_loss,
+                                         solver.iter - start_iter, average_loss)
+    solver.last_loss = losses[-1]
+    solver.iter += done
+    solver.learning_rate = last_rate
+    solver.current_step = last_step
     _move_versions([t for t in live.values() if isinstance(t, torch.Tensor)], done)
     return done
+
+
+def _rates(p, first, count, step):
+    """``(count, rates, last rate, last step)``: the float32 rates of the updates at
+    iterations ``first`` to ``first + count - 1`` as get_learning_rate gives them one after
+    the other, ``count`` cut before the first that logs a message (multistep). The rate is
+    evaluated once per run where the policy holds it constant (fixed; step within a step;
+    multistep between its step values), at every iteration otherwise."""
+    rates = np.empty(count, dtype=np.float32)
+    policy = p.lr_policy
+    n = 0
+    while n < count:
+        it = first + n
+        rate, next_step, message = lr_policy.rate(p, it, step)
+        if message:
+            break
+        step = next_step
+        if policy == "fixed":
+            end = count
+        elif policy == "step":
+            end = min(count, (it // p.stepsize + 1) * p.stepsize - first)
+        elif policy == "multistep":
+            end = count if step >= len(p.stepvalue) else \
+                min(count, max(n + 1, p.stepvalue[step] - first))
+        else:
+            end = n + 1
+        rates[n:end] = rate
+        n = end
+    return n, rates[:n], rates[n - 1] if n else None, step
 
 
 def _move_versions(tensors, by):

@@ -203,3 +203,16 @@ def test_primitives_match_torch():
                         ("mm", (2, 10, 4, 1)), ("mm", (40, 10, 4, 1)), ("mm", (10, 2, 40, 0)),
                         ("linear", (8, 4, 2, 1)), ("linear", (2, 40, 2, 1))]:
         assert kernel.check(kind, shape), (kind, shape)
+
+
+@pytest.mark.parametrize("policy", [
+    'lr_policy: "multistep" gamma: 0.5 stepvalue: 20 stepvalue: 20 stepvalue: 65',
+    'lr_policy: "inv" gamma: 0.01 power: 0.75',
+    'lr_policy: "fixed"'], ids=["multistep", "inv", "fixed"])
+def test_lr_policies(tmp_path, monkeypatch, policy):
+    solver_file = _write(tmp_path, LOGREG)
+    text = open(solver_file).read().replace(
+        'lr_policy: "step" gamma: 0.5 stepsize: 70', policy)
+    open(solver_file, "w").write(text)
+    calls = _compare(solver_file, monkeypatch, lambda s: s.step(120))
+    assert sum(calls) > 0
