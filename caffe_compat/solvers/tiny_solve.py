@@ -20,7 +20,7 @@ The path applies (else the per-layer loop runs, unchanged) when:
   subclass update, ``iter_size`` 1, no gradient clipping, every ``lr_mult`` nonzero), its
   one-call C update available (:mod:`caffe_compat.kernels.sgd_update`), on float32 CPU blobs;
 - no callbacks, no action function (SIGINT / SIGHUP handling), no progress bar, no
-  ``debug_info``, no ``force_backward``;
+  ``debug_info``, no ``force_backward``, autograd on (as pycaffe's passes need it);
 - pycaffe's straight-line passes apply to the training net (:mod:`caffe_compat.net.fast_step`)
   and every layer has an emitter here that accepts it: ``HDF5Data`` (in file order, no
   shuffle, one process), ``Input`` (blobs no layer writes in place), ``InnerProduct`` (2-D
@@ -611,7 +611,7 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
     """Run the iterations from ``solver.iter`` on that Python need not see in the compiled
     loop (see the module doc); returns how many ran (0: the per-layer loop runs the next)."""
     if not ENABLED or solver.callbacks or solver.action_function is not None or \
-            solver.log.bar is not None:
+            solver.log.bar is not None or not torch.is_grad_enabled():
         return 0
     count = _plain_run(solver, stop_iter)
     if count <= 0:
