@@ -17,7 +17,8 @@
  *   (row_sum / multi_row_sum, four-way interleaved partial sums, levels of 16 and more);
  * - softmax over the last axis (fewer than eight classes): ATen's lastdim kernel, max and
  *   sum reduced one element after the other, Sleef's expf8_u10 on AVX2 vectors, and the
- *   reciprocal of the sum multiplied in; the log of SoftmaxWithLoss by MKL's vsLn;
+ *   reciprocal of the sum multiplied in; the log of SoftmaxWithLoss by MKL's vsLn, tanh by
+ *   MKL's vsTanh (float32) and vdTanh (Caffe's sigmoid in double);
  * - the update: _sgd_update's per-blob loop (its capsule), fused or not as its probe chose.
  *
  * The Python side checks each of these against torch's own calls on the net's shapes before
@@ -55,9 +56,12 @@ typedef void (*sgemm_fn)(const char *ta, const char *tb, const int *m, const int
                          const float *b, const int *ldb, const float *beta, float *c,
                          const int *ldc);
 typedef void (*vsln_fn)(int n, const float *a, float *r);
+typedef void (*vdtanh_fn)(int n, const double *a, double *r);
 
 static sgemm_fn the_sgemm;
 static vsln_fn the_vsln;
+static vsln_fn the_vstanh;       /* MKL's vsTanh: torch.tanh of float32 */
+static vdtanh_fn the_vdtanh;     /* MKL's vdTanh: torch.tanh of float64 */
 static void *the_expf8;          /* __m256 (*)(__m256) */
 static const eg_api *the_eg;
 static const su_api *the_su;
@@ -81,6 +85,12 @@ enum {
     OP_ACCURACY = 15,   /* x, label, out, M, C, top_k */
     OP_OUTPUT = 16,     /* src, dst, count, offset, stride: dst[it * stride + offset + j] */
     OP_LOSS_VALUE = 17, /* count, then (buf, weight const) pairs: the pass's float32 loss */
+    OP_SIGMOID_FWD = 18, /* x, y, n, scratch (2 n floats: n doubles) */
+    OP_SIGMOID_BWD = 19, /* dy, y, dx, n */
+    OP_TANH_FWD = 20,   /* x, y, n */
+    OP_TANH_BWD = 21,   /* dy, y, dx, n */
+    OP_EUCLID_FWD = 22, /* a, b, d, sq, loss, N, D */
+    OP_EUCLID_BWD = 23, /* d, dloss, da (-1), db (-1), N, D */
 };
 
 /* ------------------------------------------------------------------------------------------
@@ -218,9 +228,24 @@ torch_gemm(const float *A, ptrdiff_t sa0, ptrdiff_t sa1, const float *B, ptrdiff
         tb = 1;
     else
         return -1;
-    int lda = (int)t1[(ta == tc) ? 1 : 0];
-    int ldb = (int)t2[(tb == tc) ? 1 : 0];
-    int ldc = (int)(tc ? rs0 : rs1);
+    ptrdiff_t la = t1[(ta == tc) ? 1 : 0], lb = t2[(tb == tc) ? 1 : 0];
+    ptrdiff_t lc = tc ? rs0 : rs1;
+    /* cpublas's normalize_last_dims: leading dimensions of size-1 sides made valid */
+    if (n == 1)
+        lc = m;
+    if (ta) {
+        if (m == 1)
+            la = k;
+    } else if (k == 1) {
+        la = m;
+    }
+    if (tb) {
+        if (k == 1)
+            lb = n;
+    } else if (n == 1) {
+        lb = k;
+    }
+    int lda = (int)la, ldb = (int)lb, ldc = (int)lc;
     int im = (int)m, in = (int)n, ik = (int)k;
     float alpha = 1.0f;
     char ca = ta ? 't' : 'n', cb = tb ? 't' : 'n';
@@ -307,6 +332,34 @@ softmax_rows(const float *x, float *p, ptrdiff_t M, ptrdiff_t C)
     (void)x; (void)p; (void)M; (void)C;
     return -1;
 #endif
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Elementwise functions as torch's CPU kernels compute them. */
+
+/* Caffe's sigmoid (caffe_sigmoid): 0.5 * tanh(0.5 x) + 0.5 in double, torch.tanh of float64
+ * being MKL's vdTanh; rounded to float32. t: n doubles of scratch. */
+static void
+sigmoid_forward(const float *x, float *y, ptrdiff_t n, double *t)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        t[i] = 0.5 * (double)x[i];
+    if (n > 0)
+        the_vdtanh((int)n, t, t);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v = 0.5 * t[i];
+        v = v + 0.5;
+        y[i] = (float)v;
+    }
+}
+
+/* ATen's tanh_backward of float32: grad * (1 - y * y) with 1 - y * y one fused operation
+ * (what its vector and scalar loops compute where the compiler contracted them; checked). */
+static void
+tanh_backward(const float *dy, const float *y, float *dx, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        dx[i] = dy[i] * fmaf(-y[i], y[i], 1.0f);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -503,6 +556,65 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             cursors[a[0]] += a[1];
             pc += 3;
             break;
+        case OP_SIGMOID_FWD:
+            sigmoid_forward(R(a[0]), R(a[1]), a[2], (double *)R(a[3]));
+            pc += 5;
+            break;
+        case OP_SIGMOID_BWD: {
+            /* _bwd of Sigmoid: dy * y * (1 - y), three float32 operations */
+            const float *dy = R(a[0]), *y = R(a[1]);
+            float *dx = R(a[2]);
+            for (int64_t i = 0; i < a[3]; i++) {
+                float p = dy[i] * y[i];
+                float q = 1.0f - y[i];
+                dx[i] = p * q;
+            }
+            pc += 5;
+            break;
+        }
+        case OP_TANH_FWD:
+            if (a[2] > 0)
+                the_vstanh((int)a[2], R(a[0]), R(a[1]));
+            pc += 4;
+            break;
+        case OP_TANH_BWD:
+            tanh_backward(R(a[0]), R(a[1]), R(a[2]), a[3]);
+            pc += 5;
+            break;
+        case OP_EUCLID_FWD: {
+            /* EuclideanLoss.forward: d = a - b, sum(d * d) / N / 2 */
+            const float *x = R(a[0]), *t = R(a[1]);
+            float *d = R(a[2]), *sq = R(a[3]), *loss = R(a[4]);
+            ptrdiff_t count = a[5] * a[6];
+            for (ptrdiff_t i = 0; i < count; i++) {
+                d[i] = x[i] - t[i];
+                sq[i] = d[i] * d[i];
+            }
+            float s = 0.0f + inner_sum(sq, count, lanes);
+            s = s / (float)a[5];
+            loss[0] = s / 2.0f;
+            pc += 8;
+            break;
+        }
+        case OP_EUCLID_BWD: {
+            /* autograd's chain for it: g / 2 / N, then d's two products summed, and the
+             * negation for the second input */
+            const float *d = R(a[0]), *dloss = R(a[1]);
+            float *da = P(a[2]), *db = P(a[3]);
+            ptrdiff_t count = a[4] * a[5];
+            float g = dloss[0] / 2.0f;
+            g = g / (float)a[4];
+            for (ptrdiff_t i = 0; i < count; i++) {
+                float t = g * d[i];
+                float v = t + t;
+                if (da != NULL)
+                    da[i] = v;
+                if (db != NULL)
+                    db[i] = -v;
+            }
+            pc += 7;
+            break;
+        }
         case OP_LINEAR: {
             const float *x = R(a[0]), *w = R(a[1]), *b = P(a[2]);
             float *y = R(a[3]);
@@ -587,7 +699,7 @@ py_run(PyObject *self, PyObject *args)
                           &olosses, &orates, &ocursors, &olimits, &lanes))
         return NULL;
     if (the_sgemm == NULL || the_vsln == NULL || the_expf8 == NULL || the_eg == NULL ||
-        the_su == NULL) {
+        the_su == NULL || the_vstanh == NULL || the_vdtanh == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "_tiny_solve.run: bind() was not called");
         return NULL;
     }
@@ -646,11 +758,11 @@ done:
 static PyObject *
 py_bind(PyObject *self, PyObject *args)
 {
-    unsigned long long sgemm, vsln, expf8;
+    unsigned long long sgemm, vsln, expf8, vstanh, vdtanh;
     (void)self;
-    if (!PyArg_ParseTuple(args, "KKK:bind", &sgemm, &vsln, &expf8))
+    if (!PyArg_ParseTuple(args, "KKKKK:bind", &sgemm, &vsln, &expf8, &vstanh, &vdtanh))
         return NULL;
-    if (!sgemm || !vsln || !expf8) {
+    if (!sgemm || !vsln || !expf8 || !vstanh || !vdtanh) {
         PyErr_SetString(PyExc_ValueError, "_tiny_solve.bind: null address");
         return NULL;
     }
@@ -663,6 +775,8 @@ py_bind(PyObject *self, PyObject *args)
     the_sgemm = (sgemm_fn)(uintptr_t)sgemm;
     the_vsln = (vsln_fn)(uintptr_t)vsln;
     the_expf8 = (void *)(uintptr_t)expf8;
+    the_vstanh = (vsln_fn)(uintptr_t)vstanh;
+    the_vdtanh = (vdtanh_fn)(uintptr_t)vdtanh;
     the_eg = eg;
     the_su = su;
     Py_RETURN_NONE;
@@ -690,6 +804,20 @@ py_primitive(PyObject *self, PyObject *args)
             rc = -1;
         else
             rc = torch_linear(in, in + M * K, d3 ? in + M * K + N * K : NULL, out, M, N, K);
+    } else if (strcmp(name, "sigmoid") == 0) {       /* d0 values */
+        double *t = PyMem_Malloc((size_t)(d0 > 0 ? d0 : 1) * sizeof(double));
+        rc = t == NULL || x.len < d0 * 4 || y.len < d0 * 4 ? -1 : 0;
+        if (!rc)
+            sigmoid_forward(in, out, d0, t);
+        PyMem_Free(t);
+    } else if (strcmp(name, "tanh") == 0) {          /* d0 values */
+        rc = x.len < d0 * 4 || y.len < d0 * 4 ? -1 : 0;
+        if (!rc && d0 > 0)
+            the_vstanh((int)d0, in, out);
+    } else if (strcmp(name, "tanh_backward") == 0) { /* x: dy then y, d0 each */
+        rc = x.len < 2 * d0 * 4 || y.len < d0 * 4 ? -1 : 0;
+        if (!rc)
+            tanh_backward(in, in + d0, out, d0);
     } else if (strcmp(name, "relu") == 0) {          /* d0 values */
         rc = x.len < d0 * 4 || y.len < d0 * 4 ? -1 : 0;
         for (Py_ssize_t i = 0; !rc && i < d0; i++)
@@ -783,7 +911,8 @@ static PyMethodDef methods[] = {
      "smooth(losses, ring, size, smoothed, offset, average) -> (smoothed, size): Caffe's "
      "smoothed loss over the losses, the ring of kept losses updated in place."},
     {"bind", py_bind, METH_VARARGS,
-     "bind(sgemm, vsln, expf8): the addresses of torch's MKL sgemm_, vsLn and Sleef_expf8_u10."},
+     "bind(sgemm, vsln, expf8, vstanh, vdtanh): the addresses of torch's MKL sgemm_, vsLn, "
+     "vsTanh, vdTanh and Sleef_expf8_u10."},
     {"run", py_run, METH_VARARGS,
      "run(ops, ptrs, consts, iterations, losses, rates, cursors, limits, lanes): iterations "
      "of a program; returns how many ran."},

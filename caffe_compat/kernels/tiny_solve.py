@@ -45,7 +45,8 @@ def available():
             lib = _torch_library()
             if lib is not None:
                 address = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value
-                           for name in ("sgemm_", "vsLn", "Sleef_expf8_u10")]
+                           for name in ("sgemm_", "vsLn", "Sleef_expf8_u10", "vsTanh",
+                                        "vdTanh")]
                 _tiny_solve.bind(*address)
                 ok = True
         except (AttributeError, ImportError, OSError, ValueError):
@@ -124,6 +125,26 @@ def _check_once(kind, shape):
                  bias)
             if not _same(out, want):
                 return False
+        elif kind in ("sigmoid", "tanh"):
+            (n,) = shape
+            x = _values(rng, (n,)) if trial % 2 else (rng.standard_normal(n) * 3).astype(
+                np.float32)
+            out = np.empty_like(x)
+            prim(kind, x, out, n, 0, 0, 0)
+            t = torch.from_numpy(x)
+            from ..layers._neuron import caffe_sigmoid
+            want = caffe_sigmoid(t) if kind == "sigmoid" else torch.tanh(t)
+            if not _same(out, want.numpy()):
+                return False
+        elif kind == "tanh_backward":
+            (n,) = shape
+            dy, x = _values(rng, (n,)), (rng.standard_normal(n) * 2).astype(np.float32)
+            y = torch.tanh(torch.from_numpy(x))
+            out = np.empty_like(dy)
+            prim(kind, np.concatenate([dy, y.numpy()]), out, n, 0, 0, 0)
+            want = torch.ops.aten.tanh_backward(torch.from_numpy(dy), y).numpy()
+            if not _same(out, want):
+                return False
         elif kind == "relu":
             (n,) = shape
             x = _values(rng, (n,))
@@ -153,7 +174,8 @@ def _check_once(kind, shape):
 
 def check(kind, shape):
     """Whether the loop's ``kind`` computation ('softmax' (M, C), 'log' (n,), 'sum' (n,),
-    'colsum' (M, N), 'relu' (n,), 'mm' (M, K, N, flags), 'linear' (M, K, N, bias)) gives torch's bits for ``shape``
+    'colsum' (M, N), 'relu' (n,), 'sigmoid' (n,), 'tanh' (n,), 'tanh_backward' (n,),
+    'mm' (M, K, N, flags), 'linear' (M, K, N, bias)) gives torch's bits for ``shape``
     here: run on both, compared bit for bit, once per process."""
     key = (kind, tuple(int(d) for d in shape))
     ok = _CHECKED.get(key)

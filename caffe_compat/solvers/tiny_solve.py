@@ -21,12 +21,15 @@ The path applies (else the per-layer loop runs, unchanged) when:
   one-call C update available (:mod:`caffe_compat.kernels.sgd_update`), on float32 CPU blobs;
 - no callbacks, no action function (SIGINT / SIGHUP handling), no progress bar, no
   ``debug_info``, no ``force_backward``, autograd on (as pycaffe's passes need it);
-- pycaffe's straight-line passes apply to the training net (:mod:`caffe_compat.net.fast_step`)
-  and every layer has an emitter here that accepts it: ``HDF5Data`` (in file order, no
+- the training net runs pycaffe's straight-line passes (:mod:`caffe_compat.net.fast_step`) or
+  its per-layer loop with explicit calls (``train_plan.ENABLED``), and every layer has an
+  emitter here that accepts it: ``HDF5Data`` (in file order, no
   shuffle, one process), ``Input`` (blobs no layer writes in place), ``InnerProduct`` (2-D
-  bottoms, axis 1), ``ReLU`` (no negative slope), ``Split`` (two tops at most),
-  ``Accuracy`` (scored only where Python looks: it has no loss weight and no consumer) and
-  ``SoftmaxWithLoss`` (axis 1, fewer than eight classes, no ignore_label, one top);
+  bottoms, axis 1), ``ReLU`` (no negative slope), ``Sigmoid``, ``TanH``, ``Split`` (two
+  tops at most), ``Accuracy`` (no loss weight; in training skipped, as nothing reads it
+  there), ``SoftmaxWithLoss`` (axis 1, fewer than eight classes, no ignore_label, one top)
+  and ``EuclideanLoss``; where a layer has no explicit calls (Sigmoid, TanH, EuclideanLoss),
+  the per-layer loop back-propagates it by autograd and its emitter follows that chain;
 - each computation the loop makes gives torch's bits on this machine for the net's shapes
   (:func:`caffe_compat.kernels.tiny_solve.check`).
 
@@ -48,7 +51,8 @@ ENABLED = True
 _f32 = np.float32
 _OPS = dict(ZERO=1, DATA=2, IP_FWD=3, RELU_FWD=4, SMLOSS_FWD=5, LOSS=6, SMLOSS_BWD=7, ADD=8,
             COPY=9, RELU_BWD=10, IP_BWD=11, UPDATE=12, ADVANCE=13, LINEAR=14, ACCURACY=15,
-            OUTPUT=16, LOSS_VALUE=17)
+            OUTPUT=16, LOSS_VALUE=17, SIGMOID_FWD=18, SIGMOID_BWD=19, TANH_FWD=20,
+            TANH_BWD=21, EUCLID_FWD=22, EUCLID_BWD=23)
 
 EMITTERS = {}
 
@@ -290,6 +294,88 @@ class _ReLU:
         prog.diff[node.bottoms[0]] = dx
 
 
+class _Elementwise:
+    """A neuron layer without explicit calls, back-propagated by autograd per layer in the
+    per-layer loop: ``forward_op`` / ``backward_op`` the C loop's form of its forward and of
+    the backward autograd runs for it (checked against torch as ``check``)."""
+
+    forward_op = backward_op = check = None
+    scratch_factor = 0
+
+    def forward(self, prog, i, node, module):
+        x_name, = node.bottoms
+        top, = node.tops
+        shape = prog.shape[x_name]
+        count = int(np.prod(shape, dtype=np.int64))
+        y = prog.scratch(count)
+        extra = (prog.scratch(self.scratch_factor * count),) if self.scratch_factor else ()
+        prog.op(self.forward_op, prog.data[x_name], y, count, *extra)
+        prog.check(self.check, (count,))
+        prog.data[top] = y
+        prog.shape[top] = shape
+        prog.saved[i] = (y, count)
+
+    def backward(self, prog, i, node, module, wanted, want_params):
+        if not wanted[0]:
+            return
+        y, count = prog.saved[i]
+        dy = prog.top_diff(node.tops[0])
+        dx = prog.scratch(count)
+        prog.op(self.backward_op, dy, y, dx, count)
+        if self.backward_op == "TANH_BWD":
+            prog.check("tanh_backward", (count,))
+        prog.diff[node.bottoms[0]] = dx
+
+
+@emitter("Sigmoid")
+class _Sigmoid(_Elementwise):
+    """Sigmoid: Caffe's ``0.5 * tanh(0.5 x) + 0.5`` in double (torch's float64 tanh: MKL's
+    vdTanh); backward ``dy * y * (1 - y)`` (its _CaffeBackward formula)."""
+
+    forward_op, backward_op, check, scratch_factor = "SIGMOID_FWD", "SIGMOID_BWD", "sigmoid", 2
+
+
+@emitter("TanH")
+class _TanH(_Elementwise):
+    """TanH: torch.tanh (MKL's vsTanh); backward ATen's tanh_backward."""
+
+    forward_op, backward_op, check = "TANH_FWD", "TANH_BWD", "tanh"
+
+
+@emitter("EuclideanLoss")
+class _EuclideanLoss:
+    """EuclideanLoss: ``sum((a - b)^2) / N / 2``; backward the chain autograd runs for that
+    expression: ``g / 2 / N`` times the difference, twice (``d * d``), negated for ``b``."""
+
+    def forward(self, prog, i, node, module):
+        a_name, b_name = node.bottoms
+        sa, sb = prog.shape[a_name], prog.shape[b_name]
+        n = sa[0] if len(sa) else 0
+        count = int(np.prod(sa, dtype=np.int64))
+        if not n or count != int(np.prod(sb, dtype=np.int64)) or len(node.tops) != 1:
+            raise Refused("EuclideanLoss shapes")
+        d, sq, loss = prog.scratch(count), prog.scratch(count), prog.scratch(1)
+        prog.op("EUCLID_FWD", prog.data[a_name], prog.data[b_name], d, sq, loss, n,
+                count // n)
+        prog.check("sum", (count,))
+        top, = node.tops
+        prog.data[top] = loss
+        prog.shape[top] = ()
+        prog.saved[i] = (d, n, count, sa, sb)
+
+    def backward(self, prog, i, node, module, wanted, want_params):
+        if not any(wanted):
+            return
+        d, n, count, sa, sb = prog.saved[i]
+        dloss = prog.top_diff(node.tops[0])
+        da = prog.scratch(count) if wanted[0] else -1
+        db = prog.scratch(count) if wanted[1] else -1
+        prog.op("EUCLID_BWD", d, dloss, da, db, n, count // n)
+        for name, buf in zip(node.bottoms, (da, db)):
+            if buf >= 0:
+                prog.diff[name] = buf
+
+
 @emitter("Split")
 class _Split:
     """Split's tops share the bottom's value; backward the first diff, or the sum of two."""
@@ -438,8 +524,18 @@ def build(solver, store):
     if not _solver_ok(solver) or not kernel.available():
         return None
     plan = fast_step.plan_for(store)
-    if plan is None or plan.records is None or not plan.ready():
+    if plan is None or not train_plan.ENABLED:
         return None
+    if plan.records is not None and not plan.ready():
+        return None
+    if plan.records is None:
+        # the per-layer loop: explicit calls where a layer offers them and they apply now,
+        # autograd per layer for the others (which need an emitter of that form)
+        for i, (node, key, _, _) in enumerate(store.nodes):
+            module = store.steps[i][0]
+            if store.layer_need[i] and module.explicit_forward is not None and \
+                    not module.explicit_ready():
+                return None
     prog = Program(solver, store)
     try:
         _emit_forward(prog, store, False)

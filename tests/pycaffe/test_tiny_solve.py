@@ -39,6 +39,16 @@ layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
 layer { name: "accuracy" type: "Accuracy" bottom: "ip2" bottom: "label" top: "accuracy" }
 layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip2" bottom: "label" top: "loss" }
 """
+SIGTANH = """layer { name: "ip1" type: "InnerProduct" bottom: "data" top: "ip1"
+  inner_product_param { num_output: 40 weight_filler { type: "xavier" } } }
+layer { name: "sig" type: "Sigmoid" bottom: "ip1" top: "ip1" }
+layer { name: "ip2" type: "InnerProduct" bottom: "ip1" top: "ip2"
+  inner_product_param { num_output: 20 weight_filler { type: "xavier" } } }
+layer { name: "tanh" type: "TanH" bottom: "ip2" top: "tanh" }
+layer { name: "ip3" type: "InnerProduct" bottom: "tanh" top: "ip3"
+  inner_product_param { num_output: 1 weight_filler { type: "xavier" } } }
+layer { name: "loss" type: "EuclideanLoss" bottom: "ip3" bottom: "label" top: "loss" }
+"""
 SOLVER = """train_net: "{net}" test_net: "{test}" test_iter: 25 test_interval: 40
 base_lr: 0.05 lr_policy: "step" gamma: 0.5 stepsize: 70 momentum: 0.9 weight_decay: 5e-4
 display: 30 average_loss: 7 max_iter: 150 random_seed: 1701 snapshot_after_train: false
@@ -130,7 +140,8 @@ def _compare(solver_file, monkeypatch, action):
     return calls
 
 
-@pytest.mark.parametrize("body", [LOGREG, NONLINEAR], ids=["logreg", "relu40"])
+@pytest.mark.parametrize("body", [LOGREG, NONLINEAR, SIGTANH],
+                         ids=["logreg", "relu40", "sigmoid_tanh_euclidean"])
 def test_solve_bit_identical(tmp_path, monkeypatch, body):
     calls = _compare(_write(tmp_path, body), monkeypatch, lambda s: s.solve())
     # most iterations and test passes went through the compiled loop
@@ -188,9 +199,8 @@ def test_labels_out_of_range_raise_as_before(tmp_path, monkeypatch):
 
 
 def test_unsupported_layers_keep_the_per_layer_loop(tmp_path):
-    body = LOGREG.replace('layer { name: "accuracy"',
-                        'layer { name: "sig" type: "Sigmoid" bottom: "ip1" top: "sig" }\n'
-                        'layer { name: "accuracy"')
+    # a ReLU with a negative slope has no form in the compiled loop
+    body = NONLINEAR.replace('type: "ReLU"', 'type: "ReLU" relu_param { negative_slope: 0.1 }')
     solver = caffe.get_solver(_write(tmp_path, body))
     solver.step(3)
     assert tiny_solve._program(solver._solver) is None
