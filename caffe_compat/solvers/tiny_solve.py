@@ -108,9 +108,14 @@ class Program:
         self.ptrs.append(t.data_ptr())
         return len(self.ptrs) - 1
 
-    def live_ptr(self, getter):
+    def live_ptr(self, getter, count=None):
+        """A buffer read as it is at each call: ``getter()`` gives its tensor or array, of
+        at least ``count`` values (None: the size it has now)."""
+        if count is None:
+            t = getter()
+            count = 0 if t is None else (t.size if isinstance(t, np.ndarray) else t.numel())
         self.ptrs.append(0)
-        self.live.append((len(self.ptrs) - 1, getter))
+        self.live.append((len(self.ptrs) - 1, getter, int(count)))
         return len(self.ptrs) - 1
 
     def const(self, value):
@@ -163,7 +168,7 @@ class _HDF5Data:
             def memory(src=src, k=k):
                 held = src._in_memory
                 return None if held is None else held[k]
-            base = prog.live_ptr(memory)
+            base = prog.live_ptr(memory, 0)     # read within src.rows (the limit)
             out = prog.scratch(batch * row)
             prog.op("DATA", base, slot, row, out, batch)
             prog.data[top] = out
@@ -203,8 +208,8 @@ class _InnerProduct:
             raise Refused("InnerProduct on a bottom that is not (M, K)")
         m, n, k = shape[0], module.N, module.K
         x = prog.data[x_name]
-        w = prog.live_ptr(lambda: _param(module, 0))
-        b = prog.live_ptr(lambda: _param(module, 1)) if module.bias_term else -1
+        w = prog.live_ptr(lambda: _param(module, 0), n * k)
+        b = prog.live_ptr(lambda: _param(module, 1), n) if module.bias_term else -1
         y = prog.scratch(m * n)
         prog.op("IP_FWD", x, w, b, y, m, n, k,
                 blas_order.inner_product_kind(m, n, k, module.transpose),
@@ -229,8 +234,8 @@ class _InnerProduct:
         if module.axis != 1 or len(shape) != 2 or shape[1] != module.K or shape[0] == 0:
             raise Refused("InnerProduct on a bottom that is not (M, K)")
         m, n, k = shape[0], module.N, module.K
-        w = prog.live_ptr(lambda: _param(module, 0))
-        b = prog.live_ptr(lambda: _param(module, 1)) if module.bias_term else -1
+        w = prog.live_ptr(lambda: _param(module, 0), n * k)
+        b = prog.live_ptr(lambda: _param(module, 1), n) if module.bias_term else -1
         y = prog.scratch(m * n)
         block = ROW_BLOCK if m > ROW_BLOCK else 0
         prog.op("LINEAR", prog.data[x_name], w, b, y, m, n, k, block)
@@ -256,11 +261,11 @@ class _InnerProduct:
             prog.diff[node.bottoms[0]] = gx
         gw = tw = gb = tb = -1
         if need_w:
-            gw = prog.live_ptr(lambda: _param(module, 0).grad)
+            gw = prog.live_ptr(lambda: _param(module, 0).grad, n * k)
             tw = prog.scratch(m * n * k // max(m, 1))
             prog.check("mm", (k, m, n, 1) if transpose else (n, m, k, 1))
         if need_b:
-            gb = prog.live_ptr(lambda: _param(module, 1).grad)
+            gb = prog.live_ptr(lambda: _param(module, 1).grad, n)
             tb = prog.scratch(n)
             prog.check("colsum", (m, n))
         prog.op("IP_BWD", dy, x, w, gx, gw, gb, tw, tb, m, n, k, int(transpose))
@@ -571,7 +576,7 @@ def build_test(solver, store):
             _emit_forward(prog, store, True)
         prog.out_holder = [None]
         offset = 0
-        out = prog.live_ptr(lambda: prog.out_holder[0])
+        out = prog.live_ptr(lambda: prog.out_holder[0], 0)
         for name in net.graph.outputs:
             count = int(np.prod(prog.shape[name], dtype=np.int64))
             prog.outputs.append((name, count))
@@ -592,9 +597,9 @@ def _emit_update(prog, solver):
     params = solver._params
     args = []
     for j, p in enumerate(params):
-        w = prog.live_ptr(lambda p=p: p.detach())
-        d = prog.live_ptr(lambda p=p: p.grad)
-        h = prog.live_ptr(lambda j=j: solver.history[j])
+        w = prog.live_ptr(lambda p=p: p.detach(), p.numel())
+        d = prog.live_ptr(lambda p=p: p.grad, p.numel())
+        h = prog.live_ptr(lambda j=j: solver.history[j], p.numel())
         args.extend((w, d, h, p.numel(), prog.const(float(decay * solver._decay_mults[j]))))
     # the diffs cleared first, as _clear_param_diffs does at the top of each iteration
     zero_ops = []
@@ -610,7 +615,7 @@ def _program(solver):
     """The solver's training program, built once per training net and kernel settings (None:
     the per-layer loop)."""
     store = solver._owner.net._store
-    key = (store, train_plan.kernel_state())
+    key = (store, train_plan.kernel_state(), _shapes(store))
     cached = solver.__dict__.get("_tiny_program")
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -619,9 +624,14 @@ def _program(solver):
     return prog
 
 
+def _shapes(store):
+    """The blobs' shapes (a program holds buffers of these sizes)."""
+    return tuple(tuple(t.shape) for t in store.data.values())
+
+
 def _test_program(solver, test_net_id):
     store = solver._owner._test_nets[test_net_id]._store
-    key = (store, train_plan.kernel_state())
+    key = (store, train_plan.kernel_state(), _shapes(store))
     programs = solver.__dict__.setdefault("_tiny_test_programs", {})
     cached = programs.get(test_net_id)
     if cached is not None and cached[0] == key:
@@ -636,10 +646,10 @@ def _resolve(prog):
     a float32 C-contiguous CPU buffer now."""
     live = {}
     ptrs = prog.ptrs_array
-    for index, getter in prog.live:
+    for index, getter, count in prog.live:
         t = getter()
         address = _address(t)
-        if address is None:
+        if address is None or (t.size if isinstance(t, np.ndarray) else t.numel()) < count:
             return None
         ptrs[index] = address
         live[index] = t
