@@ -37,6 +37,8 @@ The path applies (else the per-layer loop runs, unchanged) when:
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -81,8 +83,12 @@ class Program:
     name: scratch tensors of the program's own, and live addresses (parameters, their diffs
     and history, blobs read as they are) resolved again at each call."""
 
+    # nothing here refers back to the solver or to the program itself (a getter holds what
+    # it reads, the solver weakly): the solver keeps its programs, and a cycle would keep
+    # the nets and their open data files until the collector runs, where Caffe releases them
+    # with their last reference
     def __init__(self, solver, store):
-        self.solver, self.store = solver, store
+        self.solver_ref, self.store = weakref.ref(solver), store
         self.ops = []
         self.ptrs = []
         self.live = []             # (index, getter of the tensor or array)
@@ -574,9 +580,9 @@ def build_test(solver, store):
     try:
         with torch.no_grad():
             _emit_forward(prog, store, True)
-        prog.out_holder = [None]
+        holder = prog.out_holder = [None]
         offset = 0
-        out = prog.live_ptr(lambda: prog.out_holder[0], 0)
+        out = prog.live_ptr(lambda: holder[0], 0)
         for name in net.graph.outputs:
             count = int(np.prod(prog.shape[name], dtype=np.int64))
             prog.outputs.append((name, count))
@@ -591,15 +597,21 @@ def build_test(solver, store):
     return _finish(prog)
 
 
+def _history(owner, j):
+    solver = owner()
+    return None if solver is None else solver.history[j]
+
+
 def _emit_update(prog, solver):
     """Caffe's SGD update of every learnable blob, in the solver's order."""
     decay = _f32(solver.param.weight_decay)
     params = solver._params
+    owner = prog.solver_ref
     args = []
     for j, p in enumerate(params):
         w = prog.live_ptr(lambda p=p: p.detach(), p.numel())
         d = prog.live_ptr(lambda p=p: p.grad, p.numel())
-        h = prog.live_ptr(lambda j=j: solver.history[j], p.numel())
+        h = prog.live_ptr(lambda j=j: _history(owner, j), p.numel())
         args.extend((w, d, h, p.numel(), prog.const(float(decay * solver._decay_mults[j]))))
     # the diffs cleared first, as _clear_param_diffs does at the top of each iteration
     zero_ops = []
@@ -615,7 +627,12 @@ def _program(solver):
     """The solver's training program, built once per training net and kernel settings (None:
     the per-layer loop)."""
     store = solver._owner.net._store
-    key = (store, train_plan.kernel_state(), _shapes(store))
+    p = solver.param
+    # the solver fields the program holds as constants or was built under
+    fields = (p.momentum, p.weight_decay, p.regularization_type, p.iter_size,
+              p.clip_gradients, p.debug_info, tuple(solver._lr_mults),
+              tuple(solver._decay_mults))
+    key = (store, train_plan.kernel_state(), _shapes(store), fields)
     cached = solver.__dict__.get("_tiny_program")
     if cached is not None and cached[0] == key:
         return cached[1]

@@ -233,3 +233,23 @@ def test_lr_policies(tmp_path, monkeypatch, policy):
     open(solver_file, "w").write(text)
     calls = _compare(solver_file, monkeypatch, lambda s: s.step(120))
     assert sum(calls) > 0
+
+
+def test_solver_released_without_the_collector(tmp_path):
+    """The programs a solver keeps hold no reference back to it: the solver, its nets and
+    their data files go with the last reference, as in Caffe (no cycle for the collector)."""
+    import gc
+    import weakref
+    solver = caffe.get_solver(_write(tmp_path, NONLINEAR))
+    solver.step(60)                                  # training runs and a test pass compiled
+    engine = solver._solver
+    assert tiny_solve._program(engine) is not None
+    assert tiny_solve._test_program(engine, 0) is not None
+    refs = [weakref.ref(engine), weakref.ref(engine.net), weakref.ref(engine.test_nets[0])]
+    del engine
+    gc.disable()
+    try:
+        del solver
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
