@@ -39,7 +39,8 @@ def available():
     if _BOUND:
         return _BOUND[0]
     ok = False
-    if _tiny_solve is not None and torch.backends.cpu.get_cpu_capability() == "AVX2":
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: None)()
+    if _tiny_solve is not None and capability == "AVX2":
         try:
             from . import _exact_gemm, _sgd_update  # noqa: F401  (their capsules)
             lib = _torch_library()
