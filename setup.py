@@ -73,11 +73,18 @@ setup(
         Extension("caffe_compat.kernels._exact_gemm", ["caffe_compat/kernels/_exact_gemm.c",
                                                        "caffe_compat/kernels/_conv_grad.c"],
                   depends=["caffe_compat/kernels/_exact_gemm.h",
+                           "caffe_compat/kernels/_kernel_api.h",
                            "caffe_compat/kernels/_team_cpus.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
         # Caffe's SGD update of every blob in one call (used where it gives torch's bits)
         Extension("caffe_compat.kernels._sgd_update", ["caffe_compat/kernels/_sgd_update.c"],
+                  depends=["caffe_compat/kernels/_kernel_api.h"],
+                  extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
+                  optional=True),
+        # many SGD iterations of a small net in one call (caffe_compat/solvers/tiny_solve.py)
+        Extension("caffe_compat.kernels._tiny_solve", ["caffe_compat/kernels/_tiny_solve.c"],
+                  depends=["caffe_compat/kernels/_kernel_api.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
                   optional=True),
         # Caffe's ACROSS_CHANNELS LRN forward and backward, operation for operation

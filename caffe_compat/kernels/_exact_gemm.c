@@ -36,6 +36,7 @@
  * Work is cut into tiles of C that threads take in turn; the GIL is released meanwhile.
  */
 #include "_exact_gemm.h"
+#include "_kernel_api.h"
 #include "_team_cpus.h"
 
 /* OpenBLAS's K blocks: fills starts[] (nblocks + 1 entries), returns nblocks. */
@@ -926,6 +927,36 @@ py_vector_kernel(PyObject *self, PyObject *args)
     return PyUnicode_FromString("scalar-fmaf");
 }
 
+/* ------------------------------------------------------------------------------------------
+ * The same products for other extensions (_kernel_api.h), through a capsule. */
+
+static int
+capi_gemm(const float *A, ptrdiff_t sam, ptrdiff_t sak, const float *B, ptrdiff_t sbk,
+          ptrdiff_t sbn, float *C, ptrdiff_t ldc, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+          int blocked, int nthreads)
+{
+    if (K == 0) {
+        for (ptrdiff_t m = 0; m < M; m++)
+            memset(C + m * ldc, 0, (size_t)N * sizeof(float));
+        return 0;
+    }
+    job j;
+    memset(&j, 0, sizeof j);
+    j.A = A; j.sam = sam; j.sak = sak;
+    j.B = B; j.sbk = sbk; j.sbn = sbn;
+    j.C = C; j.ldc = ldc;
+    j.M = M; j.N = N; j.K = K;
+    j.items = 1;
+    j.groups_a = 1;
+    j.blocked = blocked;
+    int rc = run_job(&j, nthreads);
+    if (rc == 0)
+        rc = run_small_nn_tail(&j);
+    return rc;
+}
+
+static const eg_api the_api = {capi_gemm, tn_small};
+
 static PyMethodDef methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
      "gemm(A, B, C, blocked, nthreads): C = A @ B in OpenBLAS's (Caffe's) float32 summation "
@@ -956,5 +987,15 @@ PyMODINIT_FUNC
 PyInit__exact_gemm(void)
 {
     pick_kernels();
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    PyObject *api = PyCapsule_New((void *)&the_api, "caffe_compat.kernels._exact_gemm._C_API",
+                                  NULL);
+    if (api == NULL || PyModule_AddObject(m, "_C_API", api) < 0) {
+        Py_XDECREF(api);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

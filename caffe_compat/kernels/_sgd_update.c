@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "_kernel_api.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
 #define SU_X86 1
 #include <immintrin.h>
@@ -228,9 +230,24 @@ static struct PyModuleDef module = {
     methods, NULL, NULL, NULL, NULL,
 };
 
+/* The per-blob loops for other extensions (_kernel_api.h), through a capsule. */
+static su_api the_api;
+
 PyMODINIT_FUNC
 PyInit__sgd_update(void)
 {
     fused_fn = pick_fused();
-    return PyModule_Create(&module);
+    the_api.fused = (su_update_fn)fused_fn;
+    the_api.unfused = (su_update_fn)update_scalar_unfused;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    PyObject *api = PyCapsule_New((void *)&the_api, "caffe_compat.kernels._sgd_update._C_API",
+                                  NULL);
+    if (api == NULL || PyModule_AddObject(m, "_C_API", api) < 0) {
+        Py_XDECREF(api);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -250,15 +250,28 @@ def inner_product(x, weight, transpose):
     return y
 
 
+def inner_product_kind(m, n, k, transpose):
+    """Which of the kernel's products Caffe's InnerProduct reaches for these sizes: ``0``
+    the general driver's K blocks, ``1`` the small-matrix sequential sums, ``2`` the small
+    "TN" kernel (``gemm_tn_small``); :func:`inner_product_call` and the compiled loop of
+    :mod:`caffe_compat.kernels.tiny_solve` take the same one."""
+    small = m * n * k <= SMALL_MNK
+    if transpose:
+        return 1 if small else 0
+    if small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
+        return 2
+    return 0
+
+
 def inner_product_call(m, n, k, transpose):
     """The exact product :func:`inner_product` runs for these sizes (K > 0), as ``call(x,
     weight, out)`` on float32 arrays: chosen once where the sizes are known ahead (a training
     pass's layers), the thread count read at each call."""
     work = m * n * k
-    small = work <= SMALL_MNK
+    kind = inner_product_kind(m, n, k, transpose)
     if transpose:
-        return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa, ya, not small, _threads(work))
-    if small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
+        return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa, ya, kind == 0, _threads(work))
+    if kind == 2:
         return lambda xa, wa, ya: _exact_gemm.gemm_tn_small(wa, xa, ya)
     return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa.T, ya, True, _threads(work))
 

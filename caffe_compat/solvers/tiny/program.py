@@ -1,0 +1,114 @@
+"""The program of :mod:`caffe_compat.solvers.tiny_solve`: the operations of one iteration
+over a net's blobs (the opcodes of ``caffe_compat/kernels/_tiny_solve.c``), the buffers they
+name, and the registry of per-layer emitters (one module per layer type in this package)."""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import torch
+
+OPS = dict(ZERO=1, DATA=2, IP_FWD=3, RELU_FWD=4, SMLOSS_FWD=5, LOSS=6, SMLOSS_BWD=7, ADD=8,
+            COPY=9, RELU_BWD=10, IP_BWD=11, UPDATE=12, ADVANCE=13, LINEAR=14, ACCURACY=15,
+            OUTPUT=16, LOSS_VALUE=17, SIGMOID_FWD=18, SIGMOID_BWD=19, TANH_FWD=20,
+            TANH_BWD=21, EUCLID_FWD=22, EUCLID_BWD=23)
+
+EMITTERS = {}            # layer type -> emitter (see :func:`emitter`)
+
+
+class Refused(Exception):
+    """A layer or condition the compiled loop cannot honour exactly."""
+
+
+def emitter(layer_type):
+    """Register a class with ``forward(program, i, node, module)`` and ``backward(program, i,
+    node, module, wanted, want_params)`` emitting a layer's operations in a training pass,
+    and optionally ``infer(program, i, node, module)`` for a test pass (default: forward)."""
+    def register(cls):
+        EMITTERS[layer_type] = cls()
+        return cls
+    return register
+
+
+def infer(emit, prog, i, node, module):
+    """The test-pass form of a layer: its emitter's ``infer``, else its ``forward``."""
+    fn = getattr(emit, "infer", None)
+    (fn or emit.forward)(prog, i, node, module)
+
+
+class Program:
+    """The operations of one training iteration over a net's blobs, and the buffers they
+    name: scratch tensors of the program's own, and live addresses (parameters, their diffs
+    and history, blobs read as they are) resolved again at each call."""
+
+    # nothing here refers back to the solver or to the program itself (a getter holds what
+    # it reads, the solver weakly): the solver keeps its programs, and a cycle would keep
+    # the nets and their open data files until the collector runs, where Caffe releases them
+    # with their last reference
+    def __init__(self, solver, store):
+        self.solver_ref, self.store = weakref.ref(solver), store
+        self.ops = []
+        self.ptrs = []
+        self.live = []             # (index, getter of the tensor or array)
+        self.consts = []
+        self.scratch_tensors = []
+        self.data = {}             # blob -> buffer index of its value in the forward
+        self.shape = {}            # blob -> shape
+        self.diff = {}             # blob -> buffer index of its diff written in the backward
+        self.saved = {}            # layer index -> what its backward needs
+        self.losses = []           # (buffer index, loss weight) in forward order
+        self.sources = []          # (HDF5 source, batch)
+        self.advance = []          # (cursor slot, batch) moved on at the iteration's end
+        self.checks = []           # (primitive, shape) to compare with torch
+        self.outputs = []          # test passes: (output blob, value count) in output order
+
+    def op(self, name, *args):
+        self.ops.append(OPS[name])
+        self.ops.extend(int(a) for a in args)
+
+    def scratch(self, count):
+        t = torch.empty(max(1, int(count)), dtype=torch.float32)
+        self.scratch_tensors.append(t)
+        self.ptrs.append(t.data_ptr())
+        return len(self.ptrs) - 1
+
+    def live_ptr(self, getter, count=None):
+        """A buffer read as it is at each call: ``getter()`` gives its tensor or array, of
+        at least ``count`` values (None: the size it has now)."""
+        if count is None:
+            t = getter()
+            count = 0 if t is None else (t.size if isinstance(t, np.ndarray) else t.numel())
+        self.ptrs.append(0)
+        self.live.append((len(self.ptrs) - 1, getter, int(count)))
+        return len(self.ptrs) - 1
+
+    def const(self, value):
+        self.consts.append(float(value))
+        return len(self.consts) - 1
+
+    def check(self, kind, shape):
+        self.checks.append((kind, tuple(shape)))
+
+    def top_diff(self, name):
+        """The diff of ``name`` as the backward reads it: the one written earlier in this
+        backward, else the blob's own diff tensor (zeros, or the loss weight)."""
+        if name in self.diff:
+            return self.diff[name]
+        store = self.store
+        return self.live_ptr(lambda: store.diff_of(name))
+
+
+def address(t):
+    """The address of a float32 C-contiguous CPU tensor or array, or None."""
+    if isinstance(t, np.ndarray):
+        if t.dtype != np.float32 or not t.flags.c_contiguous:
+            return None
+        return t.ctypes.data
+    if t is None or not t.is_cpu or t.dtype != torch.float32 or not t.is_contiguous():
+        return None
+    return t.data_ptr()
+
+
+def param(module, j):
+    """Learnable blob ``j`` of ``module`` (as it is when called)."""
+    return module.blobs[j]
