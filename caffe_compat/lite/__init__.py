@@ -1,0 +1,136 @@
+"""The torch-free inference path of :mod:`caffe_compat.dnn`: a Caffe net read into numpy,
+written as an ONNX model (:mod:`.graph`, one converter module per layer type in
+:mod:`.converters`) and run on onnxruntime (or OpenCV's ONNX reader, :mod:`.runtime`) at
+float32, with the layers ONNX does not express as Caffe computes them (DetectionOutput) run
+in numpy after it. A program that reads a net, runs a forward and exits then never imports
+torch nor builds the net as torch modules.
+
+Which path a ``caffe_compat.dnn`` net takes (:func:`enabled`):
+
+* ``auto`` (the default): the torch-free path when every layer the forward needs has a
+  converter and torch is not imported yet in the process (a process that already imported
+  torch has paid for it and keeps the torch path, our exact forward, whose engines then
+  apply as docs/engines.md says); anything the converters do not reproduce (a layer type or
+  setting without a converter, a layer without weights in the caffemodel, a Python layer,
+  ``setParam``, a backend or target other than the default) takes the torch path, silently
+  (one debug log line);
+* ``on``: the torch-free path wherever the converters reproduce the net, torch imported or
+  not (the tests' switch);
+* ``off``: always the torch path.
+
+The switch: :data:`MODE` (``"auto"``, ``"on"``, ``"off"``; None: the environment),
+otherwise ``CAFFE_COMPAT_TORCH_FREE`` (``auto``, ``1`` / ``on``, ``0`` / ``off``).
+
+Trust: the torch-free path is not checked against our forward at run time (that would need
+torch); the tests check every converter, at edge shapes, and the sample nets against
+``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path").
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import sys
+
+ENV = "CAFFE_COMPAT_TORCH_FREE"
+MODE = None            # "auto" | "on" | "off"; None: $CAFFE_COMPAT_TORCH_FREE (default auto)
+_VALUES = {"": "auto", "auto": "auto", "1": "on", "on": "on", "true": "on", "yes": "on",
+           "0": "off", "off": "off", "false": "off", "no": "off"}
+_KEEP = 2              # plans (input shapes, outputs) kept per net
+
+log = logging.getLogger(__name__)
+
+
+def mode():
+    """The switch's value: ``"auto"``, ``"on"`` or ``"off"``."""
+    value = MODE if MODE is not None else os.environ.get(ENV, "auto")
+    got = _VALUES.get(str(value).strip().lower())
+    if got is None:
+        raise ValueError(f"{ENV}={value!r} (or caffe_compat.lite.MODE): expected auto, on "
+                         "(1) or off (0)")
+    return got
+
+
+def enabled():
+    """Whether a net read now tries the torch-free path."""
+    m = mode()
+    return m == "on" or (m == "auto" and "torch" not in sys.modules)
+
+
+def supported_types():
+    from .converters import registered_types
+    return registered_types()
+
+
+class LiteNet:
+    """A net's torch-free forwards: ``layers`` (LayerParameters: unique names and blob
+    names, no Input layer), its inputs' names, and ``weights()`` giving ``{layer name:
+    [float32 arrays]}`` when first needed. :meth:`run` raises
+    :class:`~caffe_compat.lite.converters.Unsupported` for what it does not reproduce."""
+
+    def __init__(self, layers, inputs, weights, name="net"):
+        self.layers, self.inputs, self._weights_fn = list(layers), list(inputs), weights
+        self.name = name
+        self._weights = None
+        self._plans = collections.OrderedDict()
+        self.runtime = None           # the runtime of the last forward
+
+    @staticmethod
+    def unsupported_types(layers):
+        """The layer types of ``layers`` without a converter."""
+        from .converters import converter, host_converter
+        return sorted({lp.type for lp in layers
+                       if converter(lp.type) is None and host_converter(lp.type) is None})
+
+    def _plan(self, shapes, wanted):
+        from . import graph, runtime
+        key = (shapes, wanted)
+        got = self._plans.get(key)
+        if got is not None:
+            self._plans.move_to_end(key)
+            return got
+        if self._weights is None:
+            self._weights = self._weights_fn()
+        name = runtime.choose()
+        plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                           list(wanted), self.name, external=runtime.takes_external(name))
+        session = None
+        if plan.model is not None:
+            session = runtime.session(name, plan.model, self.inputs,
+                                      list(plan.graph_outputs.values()), plan.external)
+        got = (plan, session)
+        self._plans[key] = got
+        while len(self._plans) > _KEEP:
+            self._plans.popitem(last=False)
+        return got
+
+    def run(self, shapes, wanted, fed):
+        """The arrays of blobs ``wanted`` for inputs ``fed`` ({name: float32 array}) of
+        ``shapes``."""
+        from . import graph
+        plan, session = self._plan(tuple(shapes), tuple(wanted))
+        self.runtime = getattr(session, "runtime", None)
+        return graph.run(plan, session, fed)
+
+
+def weights_by_layer(weights, values):
+    """``{layer name: [float32 arrays]}`` of a caffemodel read by
+    :func:`caffe_compat.io.caffemodel.read_caffemodel_values` (``values`` None: the blobs hold
+    their values); a name given twice takes the later layer's, as Caffe's
+    CopyTrainedLayersFrom copies each in turn."""
+    import numpy as np
+
+    from ..io.caffemodel import blob_to_array
+    out = {}
+    if weights is None:
+        return out
+    for k, layer in enumerate(weights.layer):
+        if not len(layer.blobs):
+            continue
+        arrays = []
+        for j, blob in enumerate(layer.blobs):
+            v = values[k][j] if values is not None else None
+            a = blob_to_array(blob, f"layer '{layer.name}' blob {j}", values=v)
+            arrays.append(np.asarray(a, dtype=np.float32))
+        out[layer.name] = arrays
+    return out
