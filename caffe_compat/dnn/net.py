@@ -40,13 +40,13 @@ import warnings
 import numpy as np
 
 from ..diagnostics import locations
-from .. import lite
 from ..errors import NetError
 from ..proto import caffe_pb2
 from . import python_layers
 from .importer import in_place_free, opencv_layers, renamed_repeats, unique_names
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
+from .torch_free import TorchFreeMixin
 
 from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,  # noqa: F401
                         DNN_BACKEND_CANN, DNN_BACKEND_CUDA, DNN_BACKEND_DEFAULT,
@@ -91,7 +91,7 @@ def _tick_frequency():
         return 1e9
 
 
-class Net(NetExtrasMixin):
+class Net(NetExtrasMixin, TorchFreeMixin):
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
 
@@ -162,36 +162,6 @@ class Net(NetExtrasMixin):
         self._lite = self._lite_net()
         if self._lite is None and None not in self._declared_shapes():
             self._engine(self._declared_shapes())  # build once: errors show at read time
-
-    # ------------------------------------------------------------------ the torch-free path
-    def _lite_net(self):
-        """The torch-free forwards of this net (:mod:`caffe_compat.lite`), or None where the
-        switch is off, a Python layer is registered or a layer type has no converter."""
-        if not lite.enabled() or self._python_layers:
-            return None
-        missing = lite.LiteNet.unsupported_types(self._param.layer)
-        if missing:
-            lite.log.debug("%s: the torch path runs the net (no torch-free converter for %s)",
-                           self._source, ", ".join(missing))
-            return None
-        weights, values = self._weights, self._values
-        return lite.LiteNet(self._param.layer, self._inputs,
-                            lambda: lite.weights_by_layer(weights, values),
-                            name=self._param.name or "net")
-
-    def _lite_off(self, why):
-        """Leave the torch-free path for good (the torch path answers from now on)."""
-        if self._lite is not None:
-            lite.log.debug("%s: the torch path runs the net from now on (%s)", self._source, why)
-        self._lite = None
-
-    def _full_weights(self):
-        """The caffemodel's values put into the weights message (the torch path copies
-        them from there)."""
-        if self._values is not None:
-            from ..io.caffemodel import merge_values
-            merge_values(self._weights, self._values)
-            self._values = None
 
     # ------------------------------------------------------------------ building
     def _find_consumed(self):
@@ -499,24 +469,6 @@ class Net(NetExtrasMixin):
         finally:
             self._total = time.perf_counter_ns() - start
         return dict(zip(wanted, got))
-
-    def _lite_forward(self, shapes, wanted):
-        """The torch-free forward (None: the torch path answers, for this call when the
-        backend, target or engine asked for is not the default, for good when the converters
-        do not reproduce the net)."""
-        engine = os.environ.get("CAFFE_COMPAT_ENGINE", "auto").strip().lower()
-        if self._backend != DNN_BACKEND_DEFAULT or self._device != "cpu" or \
-                engine not in ("", "auto"):
-            return None
-        from ..lite.converters import Unsupported
-        start = time.perf_counter_ns()
-        try:
-            return self._lite.run(shapes, wanted, self._fed)
-        except Unsupported as exc:
-            self._lite_off(str(exc))
-            return None
-        finally:
-            self._total = time.perf_counter_ns() - start
 
     def _torch_forward(self, net, wanted, fed):
         """Our own forward of ``net`` (per-layer timings kept): the outputs ``wanted``, in

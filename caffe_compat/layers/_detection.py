@@ -1,7 +1,21 @@
 """Box decoding and non-maximum suppression shared by DetectionOutput and Proposal: the numpy
-rules live in :mod:`caffe_compat.lite.boxes` (torch-free, so the torch-free inference path
-runs the same code); their names are kept here for the layers and converters that use them.
+rules live in :mod:`caffe_compat.lite.boxes` (torch-free, so that the torch-free inference
+path runs the same code); the layers and converters reach them here.
 
 Not a layer module: nothing here is registered.
 """
-from ..lite.boxes import F32, CodeType, DetectionWarning, box_size, decode, nms  # noqa: F401
+from ..lite import boxes as _boxes
+from ..lite.boxes import F32, CodeType, box_size, decode  # noqa: F401 - the layers' names
+
+# candidates up to which nms() computes the IoUs of all pairs at once (read at each call)
+MATRIX_NMS = _boxes.MATRIX_NMS
+
+
+class DetectionWarning(UserWarning):
+    """A detection-layer setting that OpenCV 4's dnn ignores (and so do we, for parity)."""
+
+
+def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=None):
+    """:func:`caffe_compat.lite.boxes.nms` with this module's :data:`MATRIX_NMS`."""
+    return _boxes.nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit,
+                      matrix_min=MATRIX_NMS)

@@ -59,7 +59,7 @@ class DetectionOutput(Layer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         p = param.detection_output_param
-        self.rule = DetectionRule(p, self.fail)
+        self.rule = DetectionRule(p, self.fail, nms=det.nms)
         for name in ("num_classes", "share", "num_loc", "background", "code_type", "encoded",
                      "keep_top_k", "threshold", "nms_threshold", "top_k", "normalized",
                      "clip"):

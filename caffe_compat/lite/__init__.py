@@ -37,6 +37,14 @@ MODE = None            # "auto" | "on" | "off"; None: $CAFFE_COMPAT_TORCH_FREE (
 _VALUES = {"": "auto", "auto": "auto", "1": "on", "on": "on", "true": "on", "yes": "on",
            "0": "off", "off": "off", "false": "off", "no": "off"}
 _KEEP = 2              # plans (input shapes, outputs) kept per net
+# a net whose torch-free forwards took this long in all (seconds: a base plus per MB of
+# weights) has shown it keeps running: it goes to the torch path, where the engines' choice
+# (docs/engines.md, Choosing) may find a faster engine than this path's session. What the
+# torch path costs a process more than this one, measured on the shared 2-core machine (CPU
+# seconds of the whole program): SqueezeNet 1.1 (5 MB) 4.2 against 0.7, FCN-8s (537 MB) 10.4
+# against 5.4, i.e. about 3.5 s and a little per MB; the base is above it so that a program
+# of a few forwards never pays it
+HANDOVER_S, HANDOVER_S_PER_MB = 5.0, 0.01
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +82,7 @@ class LiteNet:
         self._weights = None
         self._plans = collections.OrderedDict()
         self.runtime = None           # the runtime of the last forward
+        self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
 
     @staticmethod
     def unsupported_types(layers):
@@ -103,6 +112,13 @@ class LiteNet:
         while len(self._plans) > _KEEP:
             self._plans.popitem(last=False)
         return got
+
+    def ran_long_enough(self):
+        """Whether the forwards so far took :data:`HANDOVER_S` (+ per MB of weights): the
+        net then goes to the torch path and its engines (a ski-rental rule, as the engines'
+        own first stages: at most about twice what knowing the future would cost)."""
+        mb = sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays) / 1e6
+        return self.forwards >= 3 and self.seconds >= HANDOVER_S + HANDOVER_S_PER_MB * mb
 
     def run(self, shapes, wanted, fed):
         """The arrays of blobs ``wanted`` for inputs ``fed`` ({name: float32 array}) of

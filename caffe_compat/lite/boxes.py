@@ -22,10 +22,6 @@ F32 = np.float32
 CodeType = caffe_pb2.PriorBoxParameter
 
 
-class DetectionWarning(UserWarning):
-    """A detection-layer setting that OpenCV 4's dnn ignores (and so do we, for parity)."""
-
-
 def box_size(xmin, ymin, xmax, ymax, normalized):
     """OpenCV's BBoxSize on arrays: 0 for inverted boxes."""
     w = xmax - xmin
@@ -76,14 +72,16 @@ def decode(prior, var, loc, code_type, variance_encoded, normalized, clip_bounds
     return out
 
 
-def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=None):
-    """Indices kept by OpenCV's NMSFast_ (in the order they were kept)."""
+def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=None,
+        matrix_min=None):
+    """Indices kept by OpenCV's NMSFast_ (in the order they were kept); up to ``matrix_min``
+    candidates (default :data:`MATRIX_NMS`) by the pairwise form, the same boxes."""
     candidates = np.flatnonzero(scores > F32(threshold))
     order = candidates[np.argsort(-scores[candidates], kind="stable")]
     if top_k is not None and 0 < top_k < len(order):
         order = order[:top_k]
     thr = F32(nms_threshold)
-    if len(order) <= MATRIX_NMS:
+    if len(order) <= (MATRIX_NMS if matrix_min is None else matrix_min):
         return _nms_matrix(boxes, sizes, order, thr, normalized, limit)
     kept = []
     kept_boxes = np.empty((0, 4), F32)

@@ -12,9 +12,11 @@ from . import boxes as det
 
 class DetectionRule:
     """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);
-    ``fail(message)`` raises the caller's error for a bad setting."""
+    ``fail(message)`` raises the caller's error for a bad setting; ``nms``: the suppression
+    (default :func:`caffe_compat.lite.boxes.nms`)."""
 
-    def __init__(self, p, fail):
+    def __init__(self, p, fail, nms=None):
+        self._nms = nms or det.nms
         if not p.HasField("num_classes"):
             fail("detection_output_param.num_classes is required")
         self.num_classes = int(p.num_classes)
@@ -75,7 +77,7 @@ class DetectionRule:
             if c == self.background:
                 continue
             b, sizes = decoded[-1 if self.share else c]
-            indices[c] = det.nms(b, sizes, conf[:, c], self.threshold, self.nms_threshold,
+            indices[c] = self._nms(b, sizes, conf[:, c], self.threshold, self.nms_threshold,
                                  self.top_k, self.normalized, limit)
         found = [(c, j) for c in sorted(indices) for j in indices[c]]
         if 0 <= self.keep_top_k < len(found):

@@ -36,3 +36,10 @@ def dropout(g, lp, bottoms, blobs):
 def split(g, lp, bottoms, blobs):
     x, = bottoms
     return [x] * len(lp.top)
+
+
+@register("Silence")
+def silence(g, lp, bottoms, blobs):
+    """Caffe's SilenceLayer has no top (cv2.dnn returns the blob it silences, which its
+    bottom already names)."""
+    return []

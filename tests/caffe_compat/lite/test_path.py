@@ -141,3 +141,19 @@ def test_set_param_moves_the_net_to_the_torch_path(tmp_path):
     bias = net.getParam("fc", 1).reshape(-1)
     # doubled weights: (after - bias) = 2 (before - bias), within float32 rounding of the sums
     assert scaled_error(after - bias, 2 * (before - bias)) <= TOL
+
+
+def test_a_net_that_keeps_running_goes_to_the_engines(tmp_path, monkeypatch):
+    """After the handover time (lite.HANDOVER_S, here 0) and three forwards, the torch path
+    and its engines' choice answer."""
+    from caffe_compat import dnn
+    text, model, x = _files(tmp_path)
+    monkeypatch.setattr(lite, "HANDOVER_S", 0.0)
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+        net.setInput(x)
+        outs = [net.forward() for _ in range(3)]
+        assert net._lite is not None and net._lite.forwards == 3
+        outs.append(net.forward())
+    assert net._lite is None
+    assert scaled_error(outs[-1], outs[0]) <= TOL
