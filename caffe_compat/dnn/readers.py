@@ -60,7 +60,7 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
     # 'input:' fields without a shape: inputs whose shape comes with setInput
     open_inputs = [] if len(raw.input_shape) or len(raw.input_dim) else list(raw.input)
-    param = prototxt_io.parse_net(text, filename=source)
+    param = prototxt_io.upgrade_parsed_net(raw, source)      # the text parsed once
     weights = values = None
     if model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) and \
             not (isinstance(model, np.ndarray) and model.size == 0):

@@ -21,18 +21,29 @@ class TorchFreeMixin:
             return None
         missing = lite.LiteNet.unsupported_types(self._param.layer)
         if missing:
-            lite.log.debug("%s: the torch path runs the net (no torch-free converter for %s)",
+            lite.debug("%s: the torch path runs the net (no torch-free converter for %s)",
                            self._source, ", ".join(missing))
             return None
         weights, values = self._weights, self._values
-        return lite.LiteNet(self._param.layer, self._inputs,
-                            lambda: lite.weights_by_layer(weights, values),
-                            name=self._param.name or "net")
+        net = lite.LiteNet(self._param.layer, self._inputs,
+                           lambda: lite.weights_by_layer(weights, values),
+                           name=self._param.name or "net")
+        shapes = self._declared_shapes()
+        if None not in shapes:
+            from ..lite.converters import Unsupported
+            outputs = [t for k in self.getUnconnectedOutLayers() for t in
+                       self._layers[k - 1]["tops"]]
+            try:
+                net.check(shapes, outputs)
+            except Unsupported as exc:
+                lite.debug("%s: the torch path runs the net (%s)", self._source, exc)
+                return None
+        return net
 
     def _lite_off(self, why):
         """Leave the torch-free path for good (the torch path answers from now on)."""
         if self._lite is not None:
-            lite.log.debug("%s: the torch path runs the net from now on (%s)", self._source, why)
+            lite.debug("%s: the torch path runs the net from now on (%s)", self._source, why)
         self._lite = None
 
     def _full_weights(self):

@@ -28,7 +28,6 @@ torch); the tests check every converter, at edge shapes, and the sample nets aga
 from __future__ import annotations
 
 import collections
-import logging
 import os
 import sys
 
@@ -46,7 +45,12 @@ _KEEP = 2              # plans (input shapes, outputs) kept per net
 # of a few forwards never pays it
 HANDOVER_S, HANDOVER_S_PER_MB = 5.0, 0.01
 
-log = logging.getLogger(__name__)
+
+
+def debug(message, *args):
+    """One debug line on the ``caffe_compat.lite`` logger (logging imported only then)."""
+    import logging
+    logging.getLogger(__name__).debug(message, *args)
 
 
 def mode():
@@ -83,6 +87,7 @@ class LiteNet:
         self._plans = collections.OrderedDict()
         self.runtime = None           # the runtime of the last forward
         self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
+        self._checked = None          # (shapes, outputs, runtime, plan) written at read time
 
     @staticmethod
     def unsupported_types(layers):
@@ -98,20 +103,41 @@ class LiteNet:
         if got is not None:
             self._plans.move_to_end(key)
             return got
-        if self._weights is None:
-            self._weights = self._weights_fn()
         name = runtime.choose()
-        plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
-                           list(wanted), self.name, external=runtime.takes_external(name))
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] == shapes and set(wanted) <= set(checked[1]) \
+                and checked[2] == name:
+            plan = checked[3]           # the graph written when the net was read
+        else:
+            if self._weights is None:
+                self._weights = self._weights_fn()
+            plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                               list(wanted), self.name, external=runtime.takes_external(name))
         session = None
         if plan.model is not None:
-            session = runtime.session(name, plan.model, self.inputs,
-                                      list(plan.graph_outputs.values()), plan.external)
+            from .converters import Unsupported
+            try:
+                session = runtime.session(name, plan.model, self.inputs,
+                                          list(plan.graph_outputs.values()), plan.external)
+            except Exception as exc:           # the runtime refused the model: torch path
+                raise Unsupported(f"{name} did not load the model: {exc}") from exc
         got = (plan, session)
         self._plans[key] = got
         while len(self._plans) > _KEEP:
             self._plans.popitem(last=False)
         return got
+
+    def check(self, shapes, wanted):
+        """Write the graph for ``shapes`` and outputs ``wanted`` without starting a session:
+        raises Unsupported at read time for what the converters do not reproduce (so that
+        the torch path reports a bad definition when the net is read, as before)."""
+        from . import graph, runtime
+        if self._weights is None:
+            self._weights = self._weights_fn()
+        name = runtime.choose()
+        plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                           list(wanted), self.name, external=runtime.takes_external(name))
+        self._checked = (tuple(shapes), tuple(wanted), name, plan)   # the first forward's
 
     def ran_long_enough(self):
         """Whether the forwards so far took :data:`HANDOVER_S` (+ per MB of weights): the
@@ -124,9 +150,13 @@ class LiteNet:
         """The arrays of blobs ``wanted`` for inputs ``fed`` ({name: float32 array}) of
         ``shapes``."""
         from . import graph
+        from .converters import Unsupported
+        unfed = [n for n in self.inputs if n not in fed]
+        if unfed:
+            raise Unsupported(f"input(s) {unfed} not set (the torch path feeds them as Caffe)")
         plan, session = self._plan(tuple(shapes), tuple(wanted))
         self.runtime = getattr(session, "runtime", None)
-        return graph.run(plan, session, fed)
+        return graph.run(plan, session, fed, wanted)
 
 
 def weights_by_layer(weights, values):

@@ -151,14 +151,15 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False):
     return Plan(model, graph_outputs, steps, consts, list(wanted), g.external or {})
 
 
-def run(plan, session, feed):
-    """The arrays of ``plan.wanted`` for ``feed`` ({input name: float32 array}): the ONNX part
-    by ``session`` (``session(feed) -> arrays`` in ``plan.graph_outputs``' order), then the
-    numpy steps."""
+def run(plan, session, feed, wanted=None):
+    """The arrays of ``wanted`` (default ``plan.wanted``) for ``feed`` ({input name: float32
+    array}): the ONNX part by ``session`` (``session(feed) -> arrays`` in
+    ``plan.graph_outputs``' order), then the numpy steps."""
     values = dict(plan.consts)
     if plan.graph_outputs:
         got = session(feed)
         values.update(zip(plan.graph_outputs, got))
     for step, bottoms, tops in plan.steps:
         values.update(zip(tops, step([values[b] for b in bottoms])))
-    return [np.ascontiguousarray(values[b], dtype=np.float32) for b in plan.wanted]
+    return [np.ascontiguousarray(values[b], dtype=np.float32)
+            for b in (plan.wanted if wanted is None else wanted)]
