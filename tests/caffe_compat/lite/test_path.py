@@ -157,3 +157,16 @@ def test_a_net_that_keeps_running_goes_to_the_engines(tmp_path, monkeypatch):
         outs.append(net.forward())
     assert net._lite is None
     assert scaled_error(outs[-1], outs[0]) <= TOL
+
+
+def test_a_bad_definition_is_reported_when_the_net_is_read():
+    """The graph is written at read time: what the converters refuse goes to the torch path
+    there, whose error names the layer and its line, as before."""
+    from caffe_compat import NetError, dnn
+    text = ('name: "bad"\nlayer { name: "data" type: "Input" top: "data" input_param { '
+            'shape { dim: 1 dim: 3 dim: 6 dim: 6 } } }\n'
+            'layer { name: "a" type: "Pooling" bottom: "data" top: "a" pooling_param { '
+            'pool: MAX kernel_size: 2 stride: 2 } }\n'
+            'layer { name: "c" type: "Concat" bottom: "data" bottom: "a" top: "c" }\n')
+    with lite_mode("on"), pytest.raises(NetError, match=r"<bufferProto>:4:.*'c'"):
+        dnn.readNetFromCaffe(bufferProto=text.encode())
