@@ -1,6 +1,6 @@
 """The torch-free inference path of :mod:`caffe_compat.dnn`: a Caffe net read into numpy,
 written as an ONNX model (:mod:`.graph`, one converter module per layer type in
-:mod:`.converters`) and run on onnxruntime (or OpenCV's ONNX reader, :mod:`.runtime`) at
+:mod:`.converters`) and run on onnxruntime (or OpenCV 5's ONNX reader, :mod:`.runtime`) at
 float32, with the layers ONNX does not express as Caffe computes them (DetectionOutput) run
 in numpy after it. A program that reads a net, runs a forward and exits then never imports
 torch nor builds the net as torch modules.

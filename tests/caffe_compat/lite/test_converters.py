@@ -161,6 +161,20 @@ def test_converter_matches_our_forward(case, tmp_path):
     assert scaled_error(got, want) <= LAYER_TOL
 
 
+def _opencv5():
+    import cv2
+    return int(cv2.__version__.split(".")[0]) >= 5
+
+
+@pytest.mark.skipif(not _opencv5(), reason="the reader of OpenCV 5 (the runtime where "
+                    "onnxruntime is missing); OpenCV 4 keeps its own Caffe importer")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_converter_on_opencv5s_onnx_reader(case, tmp_path, monkeypatch):
+    from caffe_compat.lite import runtime
+    monkeypatch.setenv(runtime.ENV_RUNTIME, "opencv")
+    test_converter_matches_our_forward(case, tmp_path)
+
+
 def test_legacy_input_dim(tmp_path):
     """``input:`` with ``input_dim`` (the legacy deploy header) reads as an Input layer."""
     text = ('name: "t"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 9\n'
