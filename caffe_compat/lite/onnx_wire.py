@@ -7,9 +7,10 @@ of NodeProtos (attributes: float, int, floats, ints), float32 / int64 initialize
 ``raw_data`` and inputs / outputs of fixed float32 shapes. Field numbers are those of
 ``onnx.proto`` (ModelProto.ir_version 1, .graph 7, .opset_import 8; GraphProto.node 1, .name 2,
 .initializer 5, .input 11, .output 12; NodeProto.input 1, .output 2, .name 3, .op_type 4,
-.attribute 5; TensorProto.external_data 13, .data_location 14; AttributeProto.name 1, .f 2, .i 3, .floats 7, .ints 8, .type 20; TensorProto.dims
-1, .data_type 2, .name 8, .raw_data 9; ValueInfoProto.name 1, .type 2; TypeProto.tensor_type 1;
-TypeProto.Tensor.elem_type 1, .shape 2; TensorShapeProto.dim 1; Dimension.dim_value 1).
+.attribute 5; AttributeProto.name 1, .f 2, .i 3, .floats 7, .ints 8, .type 20;
+TensorProto.dims 1, .data_type 2, .name 8, .raw_data 9, .external_data 13, .data_location
+14; ValueInfoProto.name 1, .type 2; TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1,
+.shape 2; TensorShapeProto.dim 1; Dimension.dim_value 1).
 The tests read the bytes back with the ``onnx`` package and run its checker on them.
 """
 from __future__ import annotations
