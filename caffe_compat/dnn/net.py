@@ -104,6 +104,7 @@ class Net(NetExtrasMixin, TorchFreeMixin):
         self._timings = None
         self._device = "cpu"                     # torch's device type (torch imported on use)
         self._lite = None                        # the torch-free forwards (caffe_compat.lite)
+        self._values = None                      # caffemodel values not yet in the message
         self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
         self._state = None
         self._python_layers = {}                 # engine layer name -> registered class's
