@@ -140,6 +140,10 @@ def main(argv=None):
     if "pinned" in args.loads and (os.geteuid() != 0 or len(os.sched_getaffinity(0)) < 2):
         ap.error("the pinned load needs root (nice -5) and two CPUs")
     work = tempfile.mkdtemp(prefix="bench-one-shot-")
+    # byte-compiled as pip install leaves it: where PYTHONDONTWRITEBYTECODE is set (the
+    # shared machine) ours would otherwise compile its modules from source in every process
+    import compileall
+    compileall.compile_dir(os.path.join(REPO, "caffe_compat"), quiet=1)
     rows = []
     try:
         files = {k: _files(args.files, k, args.quick) for k in args.kinds}

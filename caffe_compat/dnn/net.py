@@ -38,7 +38,6 @@ import time
 import warnings
 
 import numpy as np
-import torch
 
 from ..diagnostics import locations
 from ..errors import NetError
@@ -47,6 +46,7 @@ from . import python_layers
 from .importer import in_place_free, opencv_layers, renamed_repeats, unique_names
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
+from .torch_free import TorchFreeMixin
 
 from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,  # noqa: F401
                         DNN_BACKEND_CANN, DNN_BACKEND_CUDA, DNN_BACKEND_DEFAULT,
@@ -91,18 +91,20 @@ def _tick_frequency():
         return 1e9
 
 
-class Net(NetExtrasMixin):
+class Net(NetExtrasMixin, TorchFreeMixin):
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
 
-    def __init__(self, param=None, weights=None, source="<net>", open_inputs=()):
+    def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None):
         self._source = source
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
         self._runners = {}                       # (input shapes, blobs) -> EngineRunner
         self._fed = {}
         self._input_shapes = {}
         self._timings = None
-        self._device = torch.device("cpu")
+        self._device = "cpu"                     # torch's device type (torch imported on use)
+        self._lite = None                        # the torch-free forwards (caffe_compat.lite)
+        self._values = None                      # caffemodel values not yet in the message
         self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
         self._state = None
         self._python_layers = {}                 # engine layer name -> registered class's
@@ -148,14 +150,18 @@ class Net(NetExtrasMixin):
         self._input_position = first_input.renamed("_input") if first_input else \
             locations.LayerSource(known.file, 1, 1, "_input") if known else None
         self._weights = renamed_repeats(weights)
+        self._values = values       # the blob values, kept apart until the torch path needs them
         self._param, _ = in_place_free(inputs_kept)
         self._layers = opencv_layers(inputs_kept, self._param)
+        if python_layers.any_registered(self._param):
+            self._full_weights()
         self._python_layers = python_layers.make_instances(self._param, self._weights)
         self._ids = {}
         for k, layer in enumerate(self._layers, start=1):
             self._ids.setdefault(layer["name"], k)
         self._consumed = self._find_consumed()
-        if None not in self._declared_shapes():
+        self._lite = self._lite_net()
+        if self._lite is None and None not in self._declared_shapes():
             self._engine(self._declared_shapes())  # build once: errors show at read time
 
     # ------------------------------------------------------------------ building
@@ -202,6 +208,7 @@ class Net(NetExtrasMixin):
             net = EngineNet(param, phase="test")
         if self._state is None:
             if self._weights is not None:
+                self._full_weights()
                 net.copy_from(self._weights)
             self._state = net.caffe_state_dict()
         else:
@@ -311,7 +318,7 @@ class Net(NetExtrasMixin):
         module = self._engine(shapes).layer(layer["caffe_name"])
         blobs = []
         for i, p in enumerate(module.blobs):
-            a = p.detach().to("cpu", torch.float32).numpy().copy()
+            a = p.detach().float().cpu().numpy().copy()
             shape = self._set_shapes.get((layer["caffe_name"], i)) or \
                 opencv_blob_shape(layer["type"], i, a.shape)
             blobs.append(a.reshape(shape))
@@ -369,12 +376,14 @@ class Net(NetExtrasMixin):
         if not 0 <= int(numParam) < len(keys):
             raise NetError(f"{self._source}: layer '{info['name']}' has {len(keys)} parameter "
                            f"blob(s); numParam={numParam} is out of range")
+        self._lite_off("setParam")                # the torch path holds the weights now
         target = self._state[keys[int(numParam)]]
         value = np.asarray(blob, dtype=np.float32)
         if value.size != target.numel():
             raise NetError(f"{self._source}: layer '{info['name']}' blob {numParam} has "
                            f"{target.numel()} values, got {value.size} (its shape "
                            f"{tuple(target.shape)}, the one given {value.shape})")
+        import torch
         with torch.no_grad():
             target.copy_(torch.from_numpy(value.reshape(tuple(target.shape))))
             for net in self._nets.values():
@@ -444,9 +453,13 @@ class Net(NetExtrasMixin):
             else:
                 raise NetError(f"{self._source}: input '{n}' was not set; call setInput first")
         shapes = tuple(shapes)
-        net = self._engine(shapes)
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
         self._timings = collections.Counter()      # per layer, filled by torch forwards
+        if self._lite is not None:
+            got = self._lite_forward(shapes, wanted)
+            if got is not None:
+                return dict(zip(wanted, got))
+        net = self._engine(shapes)
         runner = self._runner(shapes, net, wanted)
         start = time.perf_counter_ns()
         try:
@@ -461,6 +474,7 @@ class Net(NetExtrasMixin):
     def _torch_forward(self, net, wanted, fed):
         """Our own forward of ``net`` (per-layer timings kept): the outputs ``wanted``, in
         order, as float32 arrays."""
+        import torch
         feed = {n: torch.from_numpy(fed[n]).to(self._device) for n in fed}
         with torch.inference_mode():
             out = net._forward_layers(blobs=list(wanted), keep_blobs=False, **feed)
@@ -472,7 +486,7 @@ class Net(NetExtrasMixin):
         engine = _BACKEND_ENGINES.get(self._backend)
         if self._python_layers:
             return None                # Python code runs in the torch forward only
-        if self._device.type != "cpu" or (engine is None and "CAFFE_COMPAT_ENGINE" not in
+        if self._device != "cpu" or (engine is None and "CAFFE_COMPAT_ENGINE" not in
                                            os.environ):
             return None
         key = (shapes, wanted, engine)
@@ -542,18 +556,19 @@ class Net(NetExtrasMixin):
         the CPU with a warning, as OpenCV does without those devices; others raise."""
         name = _TARGETS.get(targetId, targetId)
         if targetId in (DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16):
+            import torch
             if torch.cuda.is_available():
-                self._set_device(torch.device("cuda"))
+                self._set_device("cuda")
             else:
                 warnings.warn(f"{name}: torch has no CUDA device here; the net runs on the "
                               "CPU", RuntimeWarning, stacklevel=2)
-                self._set_device(torch.device("cpu"))
+                self._set_device("cpu")
         elif targetId in _FALLBACK_TARGETS:
             warnings.warn(f"{name}: not available in caffe_compat.dnn; the net runs on the "
                           "CPU in float32", RuntimeWarning, stacklevel=2)
-            self._set_device(torch.device("cpu"))
+            self._set_device("cpu")
         elif targetId == DNN_TARGET_CPU:
-            self._set_device(torch.device("cpu"))
+            self._set_device("cpu")
         else:
             raise UnsupportedError(f"setPreferableTarget({name}): caffe_compat.dnn runs on "
                                    "the CPU or on torch's CUDA device (DNN_TARGET_CPU, "

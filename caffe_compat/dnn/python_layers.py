@@ -22,10 +22,6 @@ import contextlib
 import threading
 
 import numpy as np
-import torch
-
-from ..layers.base import Layer
-from ..layers.registry import registered_while
 
 ENGINE_TYPE = "cv2.dnn.PythonLayer"   # the engine's type for a layer run by a registered class
 
@@ -46,6 +42,11 @@ def unregisterLayer(type):             # noqa: A002
 def registered_class(type_name):
     """The class registered for ``type_name``, or None."""
     return _REGISTERED.get(type_name)
+
+
+def any_registered(engine_param):
+    """Whether a layer of ``engine_param`` has a registered class."""
+    return any(lp.type in _REGISTERED for lp in engine_param.layer)
 
 
 def _repeated(field):
@@ -83,31 +84,47 @@ def opencv_layer_params(layer_param):
     return dict(sorted(out.items()))
 
 
-class OpenCVPythonLayer(Layer):
-    """A layer computed by an instance of a class registered with :func:`registerLayer`."""
+_LAYER_CLASS = None
 
-    def __init__(self, param, bottom_shapes, phase="TEST"):
-        super().__init__(param, bottom_shapes, phase)
-        table = getattr(_BUILDING, "instances", None) or {}
-        if param.name not in table:
-            self.fail(f"type {ENGINE_TYPE} is the engine's stand-in for a class registered "
-                      "with cv2.dnn_registerLayer; it is not a type of a definition")
-        self.impl = table[param.name]
 
-    def top_shapes(self, bottom_shapes):
-        shapes = self.impl.getMemoryShapes([tuple(int(d) for d in s) for s in bottom_shapes])
-        return [tuple(int(d) for d in s) for s in shapes]
+def _layer_class():
+    """The engine layer running a registered class (made on first use: it is a torch layer,
+    and reading a net does not import torch)."""
+    global _LAYER_CLASS
+    if _LAYER_CLASS is not None:
+        return _LAYER_CLASS
+    import torch
 
-    def forward(self, *bottoms):
-        arrays = [np.ascontiguousarray(b.detach().to("cpu", torch.float32).numpy())
-                  for b in bottoms]
-        outs = self.impl.forward(arrays)
-        if isinstance(outs, np.ndarray):
-            outs = [outs]
-        device = bottoms[0].device if bottoms else torch.device("cpu")
-        tops = tuple(torch.from_numpy(np.ascontiguousarray(o, dtype=np.float32)).to(device)
-                     for o in outs)
-        return tops if len(tops) != 1 else tops[0]
+    from ..layers.base import Layer
+
+    class OpenCVPythonLayer(Layer):
+        """A layer computed by an instance of a class registered with :func:`registerLayer`."""
+
+        def __init__(self, param, bottom_shapes, phase="TEST"):
+            super().__init__(param, bottom_shapes, phase)
+            table = getattr(_BUILDING, "instances", None) or {}
+            if param.name not in table:
+                self.fail(f"type {ENGINE_TYPE} is the engine's stand-in for a class registered "
+                          "with cv2.dnn_registerLayer; it is not a type of a definition")
+            self.impl = table[param.name]
+
+        def top_shapes(self, bottom_shapes):
+            shapes = self.impl.getMemoryShapes([tuple(int(d) for d in s) for s in bottom_shapes])
+            return [tuple(int(d) for d in s) for s in shapes]
+
+        def forward(self, *bottoms):
+            arrays = [np.ascontiguousarray(b.detach().to("cpu", torch.float32).numpy())
+                      for b in bottoms]
+            outs = self.impl.forward(arrays)
+            if isinstance(outs, np.ndarray):
+                outs = [outs]
+            device = bottoms[0].device if bottoms else torch.device("cpu")
+            tops = tuple(torch.from_numpy(np.ascontiguousarray(o, dtype=np.float32)).to(device)
+                         for o in outs)
+            return tops if len(tops) != 1 else tops[0]
+
+    _LAYER_CLASS = OpenCVPythonLayer
+    return _LAYER_CLASS
 
 
 def make_instances(engine_param, weights):
@@ -138,7 +155,8 @@ def instances(by_layer_name):
         return
     _BUILDING.instances = by_layer_name
     try:
-        with registered_while(ENGINE_TYPE, OpenCVPythonLayer):
+        from ..layers.registry import registered_while
+        with registered_while(ENGINE_TYPE, _layer_class()):
             yield
     finally:
         _BUILDING.instances = None

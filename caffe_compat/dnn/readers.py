@@ -60,15 +60,19 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
     # 'input:' fields without a shape: inputs whose shape comes with setInput
     open_inputs = [] if len(raw.input_shape) or len(raw.input_dim) else list(raw.input)
-    param = prototxt_io.parse_net(text, filename=source)
-    weights = None
+    param = prototxt_io.upgrade_parsed_net(raw, source)      # the text parsed once
+    weights = values = None
     if model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) and \
             not (isinstance(model, np.ndarray) and model.size == 0):
+        # the blob values stay views of the file's bytes: the torch-free path reads them as
+        # they are, the torch path puts them into the message when it builds its net
         if _is_buffer(model):
-            weights = caffemodel_io.parse_caffemodel(_as_bytes(model), "<bufferModel>")
+            weights, values = caffemodel_io.parse_caffemodel_values(_as_bytes(model),
+                                                                    "<bufferModel>")
         else:
-            weights = caffemodel_io.read_caffemodel(os.fsdecode(os.fspath(model)))
-    return Net(param, weights, source, open_inputs)
+            weights, values = caffemodel_io.read_caffemodel_values(
+                os.fsdecode(os.fspath(model)))
+    return Net(param, weights, source, open_inputs, values=values)
 
 
 def _extension(path):

@@ -5,7 +5,6 @@ previous complete version) and at most a ``.tmp-*`` file, never a half-written o
 """
 import contextlib
 import os
-import tempfile
 
 
 @contextlib.contextmanager
@@ -18,6 +17,7 @@ def atomic_path(path, suffix=""):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    import tempfile                  # on first write: reading files does not need it
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".tmp-", suffix=suffix,
                                dir=folder)
     os.close(fd)

@@ -380,14 +380,20 @@ def read_caffemodel_values(path, max_bytes=None):
     :func:`~caffe_compat.io.caffemodel.blob_to_array` (``values`` is None when the file took the
     full parse; its blobs then hold their values). Same checks, warnings and errors as
     :func:`~caffe_compat.io.caffemodel.read_caffemodel`."""
-    data = read_binary_file(path, max_bytes, "caffemodel")
+    return parse_caffemodel_values(read_binary_file(path, max_bytes, "caffemodel"), path)
+
+
+def parse_caffemodel_values(data, source="<bytes>"):
+    """:func:`read_caffemodel_values` of a caffemodel's bytes (``source`` names it in
+    messages)."""
+    data = bytes(data) if not isinstance(data, bytes) else data
     split = blob_wire.split_blob_values(data)
     if split is not None:
         light, flat = split
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                net = parse_caffemodel(light, path)
+                net = parse_caffemodel(light, source)
             except WeightsError:
                 net = None           # the full parse below gives the message for the file
         if net is not None:
@@ -396,15 +402,12 @@ def read_caffemodel_values(path, max_bytes=None):
                 for w in caught:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 return net, per_layer
-    return parse_caffemodel(data, path), None
+    return parse_caffemodel(data, source), None
 
 
-def read_caffemodel_full(path, max_bytes=None):
-    """The NetParameter :func:`~caffe_compat.io.caffemodel.read_caffemodel` returns (upgraded,
-    blob values included), built without copying the values through the upgrade: the file is
-    parsed and upgraded without them (:func:`read_caffemodel_values`), then each blob's packed
-    values are parsed into it once (protobuf reads a packed field in one copy)."""
-    net, values = read_caffemodel_values(path, max_bytes)
+def merge_values(net, values):
+    """Put the values :func:`read_caffemodel_values` gave back into ``net``'s blobs (each
+    blob's packed values parsed in once); ``net`` is returned."""
     if values is None:
         return net
     for layer, layer_values in zip(net.layer, values):
@@ -413,6 +416,14 @@ def read_caffemodel_full(path, max_bytes=None):
                 if arr is not None and arr.size:
                     blob.MergeFromString(packed_field(number, arr.view(np.uint8).tobytes()))
     return net
+
+
+def read_caffemodel_full(path, max_bytes=None):
+    """The NetParameter :func:`~caffe_compat.io.caffemodel.read_caffemodel` returns (upgraded,
+    blob values included), built without copying the values through the upgrade: the file is
+    parsed and upgraded without them (:func:`read_caffemodel_values`), then each blob's packed
+    values are parsed into it once (protobuf reads a packed field in one copy)."""
+    return merge_values(*read_caffemodel_values(path, max_bytes))
 
 
 def _per_layer(net, flat):

@@ -246,11 +246,17 @@ def parse_net(text, filename="<string>", *, allow_unknown_fields=False, upgrade=
     net = parse_text_message(text, caffe_pb2.NetParameter(), filename, allow_unknown_fields)
     locations.attach(net, _positions.net_source(text.lstrip("\ufeff"), filename, net))
     if upgrade:
-        try:
-            net = _upgrade.upgrade_net(net, filename)
-        except CaffeCompatError as exc:
-            raise PrototxtError(str(exc)) from None
+        net = upgrade_parsed_net(net, filename)
     return net
+
+
+def upgrade_parsed_net(net, filename="<string>"):
+    """What :func:`parse_net` returns for a message it parsed with ``upgrade=False``: the
+    upgraded copy (``net`` is left as it is), its errors as PrototxtError."""
+    try:
+        return _upgrade.upgrade_net(net, filename)
+    except CaffeCompatError as exc:
+        raise PrototxtError(str(exc)) from None
 
 
 def read_net(path, *, allow_unknown_fields=False, upgrade=True):

@@ -1,140 +1,21 @@
-"""Box decoding and non-maximum suppression shared by DetectionOutput and Proposal, as OpenCV 4's
-dnn module computes them (``detection_output_layer.cpp`` and ``nms.inl.hpp``), in float32.
+"""Box decoding and non-maximum suppression shared by DetectionOutput and Proposal: the numpy
+rules live in :mod:`caffe_compat.lite.boxes` (torch-free, so that the torch-free inference
+path runs the same code); the layers and converters reach them here.
 
 Not a layer module: nothing here is registered.
-
-- Decoding: CORNER adds the (variance-scaled) offsets to the prior's corners; CENTER_SIZE moves
-  the prior's centre by ``offset * prior size`` and scales its size by ``exp(offset)``
-  (prior sizes get +1 for boxes in pixels, ``normalized_bbox: false``); CORNER_SIZE (weiliu89's
-  SSD, which OpenCV's proto lacks) adds ``offset * prior size`` to the corners. ``clip`` clamps
-  the decoded corners to ``[0, 1]`` (normalized) or to the image (``[0, width - 1]``).
-- Sizes: 0 for an inverted box, ``w * h`` (normalized) or ``(w + 1) * (h + 1)`` (pixels).
-- NMS (OpenCV's NMSFast_): scores strictly above the threshold, ordered by score descending
-  with a stable sort (equal scores keep prior order), cut to ``top_k`` when ``top_k > 0``;
-  a box is kept when its IoU with every kept box is at most the threshold; the scan stops once
-  ``limit`` boxes are kept. OpenCV calls it with ``eta = 1``, so SSD's adaptive threshold is off.
 """
-import numpy as np
+from ..lite import boxes as _boxes
+from ..lite.boxes import F32, CodeType, box_size, decode  # noqa: F401 - the layers' names
 
-from ..proto import caffe_pb2
-
-F32 = np.float32
-CodeType = caffe_pb2.PriorBoxParameter
+# candidates up to which nms() computes the IoUs of all pairs at once (read at each call)
+MATRIX_NMS = _boxes.MATRIX_NMS
 
 
 class DetectionWarning(UserWarning):
     """A detection-layer setting that OpenCV 4's dnn ignores (and so do we, for parity)."""
 
 
-def box_size(xmin, ymin, xmax, ymax, normalized):
-    """OpenCV's BBoxSize on arrays: 0 for inverted boxes."""
-    w = xmax - xmin
-    h = ymax - ymin
-    area = w * h if normalized else (w + F32(1)) * (h + F32(1))
-    return np.where((xmax < xmin) | (ymax < ymin), F32(0), area).astype(F32)
-
-
-def decode(prior, var, loc, code_type, variance_encoded, normalized, clip_bounds=None):
-    """Decoded boxes (P, 4) float32 from priors (P, 4), variances (P, 4) and offsets (P, 4)."""
-    prior = prior.astype(F32, copy=False)
-    loc = loc.astype(F32, copy=False)
-    b = loc if variance_encoded else (var.astype(F32, copy=False) * loc)
-    pxmin, pymin, pxmax, pymax = prior.T
-    if code_type == CodeType.CORNER:
-        out = prior + b
-    elif code_type == CodeType.CENTER_SIZE:
-        pw = pxmax - pxmin
-        ph = pymax - pymin
-        if not normalized:
-            pw = pw + F32(1)
-            ph = ph + F32(1)
-        # `x + w * .5` is evaluated in double in OpenCV, then stored as float
-        pcx = (pxmin.astype(np.float64) + pw.astype(np.float64) * 0.5).astype(F32)
-        pcy = (pymin.astype(np.float64) + ph.astype(np.float64) * 0.5).astype(F32)
-        cx = b[:, 0] * pw + pcx
-        cy = b[:, 1] * ph + pcy
-        w = np.exp(b[:, 2]).astype(F32) * pw
-        h = np.exp(b[:, 3]).astype(F32) * ph
-        half_w = w.astype(np.float64) * 0.5
-        half_h = h.astype(np.float64) * 0.5
-        out = np.stack([(cx - half_w), (cy - half_h), (cx + half_w), (cy + half_h)],
-                       axis=1).astype(F32)
-    elif code_type == CodeType.CORNER_SIZE:
-        pw = pxmax - pxmin
-        ph = pymax - pymin
-        if not normalized:
-            pw = pw + F32(1)
-            ph = ph + F32(1)
-        out = prior + b * np.stack([pw, ph, pw, ph], axis=1)
-    else:  # pragma: no cover - the enum has no other value
-        raise ValueError(f"unknown code_type {code_type}")
-    out = out.astype(F32)
-    if clip_bounds is not None:
-        xmax, ymax = clip_bounds
-        out[:, 0::2] = np.clip(out[:, 0::2], F32(0), F32(xmax))
-        out[:, 1::2] = np.clip(out[:, 1::2], F32(0), F32(ymax))
-    return out
-
-
 def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=None):
-    """Indices kept by OpenCV's NMSFast_ (in the order they were kept)."""
-    candidates = np.flatnonzero(scores > F32(threshold))
-    order = candidates[np.argsort(-scores[candidates], kind="stable")]
-    if top_k is not None and 0 < top_k < len(order):
-        order = order[:top_k]
-    thr = F32(nms_threshold)
-    if len(order) <= MATRIX_NMS:
-        return _nms_matrix(boxes, sizes, order, thr, normalized, limit)
-    kept = []
-    kept_boxes = np.empty((0, 4), F32)
-    kept_sizes = np.empty((0,), F32)
-    for idx in order:
-        if len(kept):
-            b = boxes[idx]
-            ixmin = np.maximum(kept_boxes[:, 0], b[0])
-            iymin = np.maximum(kept_boxes[:, 1], b[1])
-            ixmax = np.minimum(kept_boxes[:, 2], b[2])
-            iymax = np.minimum(kept_boxes[:, 3], b[3])
-            inter = box_size(ixmin, iymin, ixmax, iymax, normalized)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                iou = np.where(inter > 0, inter / (sizes[idx] + kept_sizes - inter), F32(0))
-            if np.any(iou.astype(F32) > thr):
-                continue
-        kept.append(int(idx))
-        kept_boxes = np.vstack([kept_boxes, boxes[idx][None]])
-        kept_sizes = np.append(kept_sizes, sizes[idx]).astype(F32)
-        if limit is not None and limit >= 0 and len(kept) >= limit:
-            break
-    return kept
-
-
-# candidates up to which the IoUs of all pairs are computed at once (a few MB at most)
-MATRIX_NMS = 1024
-
-
-def _nms_matrix(boxes, sizes, order, thr, normalized, limit):
-    """:func:`nms`'s scan with every pair's IoU computed beforehand by the same float32
-    operations (element by element, so the same values): the same boxes kept."""
-    b, s = boxes[order].astype(F32, copy=False), sizes[order].astype(F32, copy=False)
-    ixmin = np.maximum(b[None, :, 0], b[:, None, 0])
-    iymin = np.maximum(b[None, :, 1], b[:, None, 1])
-    ixmax = np.minimum(b[None, :, 2], b[:, None, 2])
-    iymax = np.minimum(b[None, :, 3], b[:, None, 3])
-    inter = box_size(ixmin, iymin, ixmax, iymax, normalized)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # row: the candidate, column: a kept box, as sizes[idx] + kept_sizes - inter
-        iou = np.where(inter > 0, inter / (s[:, None] + s[None, :] - inter), F32(0))
-    over = iou.astype(F32) > thr
-    # ``over`` is symmetric (every operation above is), so "a overlaps a kept box" is the
-    # union of the kept boxes' rows: one vector OR per kept box instead of a lookup per
-    # candidate
-    suppressed = np.zeros(len(order), bool)
-    kept = []
-    for a in range(len(order)):
-        if suppressed[a]:
-            continue
-        kept.append(a)
-        if limit is not None and limit >= 0 and len(kept) >= limit:
-            break
-        suppressed |= over[a]
-    return [int(order[a]) for a in kept]
+    """:func:`caffe_compat.lite.boxes.nms` with this module's :data:`MATRIX_NMS`."""
+    return _boxes.nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit,
+                      matrix_min=MATRIX_NMS)

@@ -23,10 +23,10 @@ Inference only: asking for a gradient through this layer raises NetError.
 """
 import warnings
 
-import numpy as np
 import torch
 
 from ..errors import NetError
+from ..lite.detections import DetectionRule
 from . import _detection as det
 from .base import Layer, count
 from .registry import register_layer
@@ -59,27 +59,11 @@ class DetectionOutput(Layer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         p = param.detection_output_param
-        if not p.HasField("num_classes"):
-            self.fail("detection_output_param.num_classes is required")
-        self.num_classes = int(p.num_classes)
-        self.share = p.share_location
-        self.num_loc = 1 if self.share else self.num_classes
-        self.background = int(p.background_label_id)
-        if self.share and self.background == -1:
-            self.fail("background_label_id -1 with share_location skips the shared location "
-                      "predictions (SSD's Caffe and OpenCV fail on it too); for no background "
-                      "class give an id outside [0, num_classes)")
-        self.code_type = p.code_type
-        self.encoded = p.variance_encoded_in_target
-        self.keep_top_k = int(p.keep_top_k)
-        self.threshold = float(p.confidence_threshold) if p.HasField("confidence_threshold") \
-            else 0.0
-        self.nms_threshold = float(p.nms_param.nms_threshold)
-        if not self.nms_threshold > 0:
-            self.fail(f"nms_param.nms_threshold must be positive, got {self.nms_threshold}")
-        self.top_k = int(p.nms_param.top_k) if p.nms_param.HasField("top_k") else -1
-        self.normalized = p.normalized_bbox
-        self.clip = p.clip
+        self.rule = DetectionRule(p, self.fail, nms=det.nms)
+        for name in ("num_classes", "share", "num_loc", "background", "code_type", "encoded",
+                     "keep_top_k", "threshold", "nms_threshold", "top_k", "normalized",
+                     "clip"):
+            setattr(self, name, getattr(self.rule, name))
         if p.nms_param.HasField("eta") and p.nms_param.eta != 1.0:
             warnings.warn(f"layer '{self.name}': nms_param.eta {p.nms_param.eta:g} is not used "
                           "(OpenCV's dnn runs plain NMS; SSD's Caffe would lower the threshold "
@@ -117,66 +101,11 @@ class DetectionOutput(Layer):
     def forward(self, loc, conf, prior, image=None):
         bottoms = [b for b in (loc, conf, prior, image) if b is not None]
         shapes = [tuple(b.shape) for b in bottoms]
-        p = self._check(shapes)
+        self._check(shapes)
         if loc.device.type == "meta":
             return torch.empty(self.top_shapes(shapes)[0], dtype=loc.dtype, device="meta")
-        n = loc.shape[0]
-        loc_np = loc.detach().cpu().numpy().astype(np.float32).reshape(n, p, self.num_loc, 4)
-        conf_np = conf.detach().cpu().numpy().astype(np.float32).reshape(n, p, self.num_classes)
-        prior_np = prior.detach().cpu().numpy().astype(np.float32).reshape(-1, p * 4)
-        boxes = prior_np[0].reshape(p, 4)
-        var = None if self.encoded else prior_np[1].reshape(p, 4)
-        bounds = None
-        if self.clip:
-            bounds = (1.0, 1.0) if self.normalized else \
-                (float(image.shape[3] - 1), float(image.shape[2] - 1))
-        rows = [self._image(i, loc_np[i], conf_np[i], boxes, var, bounds) for i in range(n)]
-        rows = np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
-        total = self.keep_top_k * n if self.keep_top_k >= 0 else len(rows)
-        out = np.zeros((1, 1, max(total, len(rows)), 7), np.float32)
-        out[0, 0, :len(rows)] = rows
+        image_hw = tuple(image.shape[2:]) if image is not None else None
+        out = self.rule.detections(loc.detach().cpu().numpy(), conf.detach().cpu().numpy(),
+                                   prior.detach().cpu().numpy(), image_hw)
         top = torch.from_numpy(out).to(device=loc.device, dtype=loc.dtype)
         return no_backward(top, self.name, bottoms)
-
-    def _image(self, i, loc, conf, priors, var, bounds):
-        """Rows of image ``i``: OpenCV's processDetections_ and outputDetections_."""
-        decoded = {}
-        for c in range(self.num_loc):
-            label = -1 if self.share else c
-            if label == self.background:
-                continue
-            b = det.decode(priors, var, loc[:, c], self.code_type, self.encoded,
-                           self.normalized, bounds)
-            decoded[label] = (b, det.box_size(*b.T, self.normalized))
-        targets = self.num_classes - (1 if 0 <= self.background < self.num_classes else 0)
-        limit = self.keep_top_k if targets == 1 else None
-        indices = {}
-        for c in range(self.num_classes):
-            if c == self.background:
-                continue
-            b, sizes = decoded[-1 if self.share else c]
-            indices[c] = det.nms(b, sizes, conf[:, c], self.threshold, self.nms_threshold,
-                                 self.top_k, self.normalized, limit)
-        found = [(c, j) for c in sorted(indices) for j in indices[c]]
-        if 0 <= self.keep_top_k < len(found):
-            scores = np.array([conf[j, c] for c, j in found], np.float32)
-            best = np.argsort(-scores, kind="stable")[:self.keep_top_k]
-            chosen = {}
-            for k in best:
-                c, j = found[k]
-                chosen.setdefault(c, []).append(j)
-            found = [(c, j) for c in sorted(chosen) for j in chosen[c]]
-        cs = np.array([c for c, _ in found], np.int64)
-        js = np.array([j for _, j in found], np.int64)
-        scores = conf[js, cs]
-        order = np.argsort(-scores, kind="stable")
-        cs, js = cs[order], js[order]
-        rows = np.zeros((len(found), 7), np.float32)
-        rows[:, 0] = i
-        rows[:, 1] = cs
-        rows[:, 2] = scores[order]
-        for c in np.unique(cs):          # each label's boxes from its decoded set
-            at = cs == c
-            rows[at, 3:] = decoded[-1 if self.share else int(c)][0][js[at]]
-        return rows
-

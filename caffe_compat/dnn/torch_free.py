@@ -1,0 +1,80 @@
+"""The torch-free path of :class:`caffe_compat.dnn.Net` (:mod:`caffe_compat.lite`): whether a
+net takes it, its forwards, and the moves to the torch path (what the converters do not
+reproduce, ``setParam``, another backend, target or engine asked for, a net that keeps
+running). The rules are :mod:`caffe_compat.lite`'s docstring and docs/engines.md's."""
+from __future__ import annotations
+
+import os
+import time
+
+from .. import lite
+from .constants import DNN_BACKEND_DEFAULT
+
+
+class TorchFreeMixin:
+    """The torch-free forwards of a dnn Net (``self._lite``: a LiteNet or None)."""
+
+    def _lite_net(self):
+        """The torch-free forwards of this net (:mod:`caffe_compat.lite`), or None where the
+        switch is off, a Python layer is registered or a layer type has no converter."""
+        if not lite.enabled() or self._python_layers:
+            return None
+        missing = lite.LiteNet.unsupported_types(self._param.layer)
+        if missing:
+            lite.debug("%s: the torch path runs the net (no torch-free converter for %s)",
+                           self._source, ", ".join(missing))
+            return None
+        weights, values = self._weights, self._values
+        net = lite.LiteNet(self._param.layer, self._inputs,
+                           lambda: lite.weights_by_layer(weights, values),
+                           name=self._param.name or "net")
+        shapes = self._declared_shapes()
+        if None not in shapes:
+            from ..lite.converters import Unsupported
+            outputs = [t for k in self.getUnconnectedOutLayers() for t in
+                       self._layers[k - 1]["tops"]]
+            try:
+                net.check(shapes, outputs)
+            except Unsupported as exc:
+                lite.debug("%s: the torch path runs the net (%s)", self._source, exc)
+                return None
+        return net
+
+    def _lite_off(self, why):
+        """Leave the torch-free path for good (the torch path answers from now on)."""
+        if self._lite is not None:
+            lite.debug("%s: the torch path runs the net from now on (%s)", self._source, why)
+        self._lite = None
+
+    def _full_weights(self):
+        """The caffemodel's values put into the weights message (the torch path copies
+        them from there)."""
+        if self._values is not None:
+            from ..io.caffemodel import merge_values
+            merge_values(self._weights, self._values)
+            self._values = None
+
+    def _lite_forward(self, shapes, wanted):
+        """The torch-free forward (None: the torch path answers, for this call when the
+        backend, target or engine asked for is not the default, for good when the converters
+        do not reproduce the net)."""
+        engine = os.environ.get("CAFFE_COMPAT_ENGINE", "auto").strip().lower()
+        if self._backend != DNN_BACKEND_DEFAULT or self._device != "cpu" or \
+                engine not in ("", "auto"):
+            return None
+        from ..lite.converters import Unsupported
+        if self._lite.ran_long_enough():
+            self._lite_off(f"{self._lite.forwards} forwards in {self._lite.seconds:.1f} s: "
+                           "the engines' choice may find a faster engine")
+            return None
+        start = time.perf_counter_ns()
+        try:
+            got = self._lite.run(shapes, wanted, self._fed)
+        except Unsupported as exc:
+            self._lite_off(str(exc))
+            return None
+        finally:
+            self._total = time.perf_counter_ns() - start
+        self._lite.forwards += 1
+        self._lite.seconds += self._total / 1e9
+        return got

@@ -1,0 +1,182 @@
+"""The torch-free inference path of :mod:`caffe_compat.dnn`: a Caffe net read into numpy,
+written as an ONNX model (:mod:`.graph`, one converter module per layer type in
+:mod:`.converters`) and run on onnxruntime (or OpenCV 5's ONNX reader, :mod:`.runtime`) at
+float32, with the layers ONNX does not express as Caffe computes them (DetectionOutput) run
+in numpy after it. A program that reads a net, runs a forward and exits then never imports
+torch nor builds the net as torch modules.
+
+Which path a ``caffe_compat.dnn`` net takes (:func:`enabled`):
+
+* ``auto`` (the default): the torch-free path when every layer the forward needs has a
+  converter and torch is not imported yet in the process (a process that already imported
+  torch has paid for it and keeps the torch path, our exact forward, whose engines then
+  apply as docs/engines.md says); anything the converters do not reproduce (a layer type or
+  setting without a converter, a layer without weights in the caffemodel, a Python layer,
+  ``setParam``, a backend or target other than the default) takes the torch path, silently
+  (one debug log line);
+* ``on``: the torch-free path wherever the converters reproduce the net, torch imported or
+  not (the tests' switch);
+* ``off``: always the torch path.
+
+The switch: :data:`MODE` (``"auto"``, ``"on"``, ``"off"``; None: the environment),
+otherwise ``CAFFE_COMPAT_TORCH_FREE`` (``auto``, ``1`` / ``on``, ``0`` / ``off``).
+
+Trust: the torch-free path is not checked against our forward at run time (that would need
+torch); the tests check every converter, at edge shapes, and the sample nets against
+``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path").
+"""
+from __future__ import annotations
+
+import collections
+import os
+import sys
+
+ENV = "CAFFE_COMPAT_TORCH_FREE"
+MODE = None            # "auto" | "on" | "off"; None: $CAFFE_COMPAT_TORCH_FREE (default auto)
+_VALUES = {"": "auto", "auto": "auto", "1": "on", "on": "on", "true": "on", "yes": "on",
+           "0": "off", "off": "off", "false": "off", "no": "off"}
+_KEEP = 2              # plans (input shapes, outputs) kept per net
+# a net whose torch-free forwards took this long in all (seconds: a base plus per MB of
+# weights) has shown it keeps running: it goes to the torch path, where the engines' choice
+# (docs/engines.md, Choosing) may find a faster engine than this path's session. What the
+# torch path costs a process more than this one, measured on the shared 2-core machine (CPU
+# seconds of the whole program): SqueezeNet 1.1 (5 MB) 4.2 against 0.7, FCN-8s (537 MB) 10.4
+# against 5.4, i.e. about 3.5 s and a little per MB; the base is above it so that a program
+# of a few forwards never pays it
+HANDOVER_S, HANDOVER_S_PER_MB = 5.0, 0.01
+
+
+
+def debug(message, *args):
+    """One debug line on the ``caffe_compat.lite`` logger (logging imported only then)."""
+    import logging
+    logging.getLogger(__name__).debug(message, *args)
+
+
+def mode():
+    """The switch's value: ``"auto"``, ``"on"`` or ``"off"``."""
+    value = MODE if MODE is not None else os.environ.get(ENV, "auto")
+    got = _VALUES.get(str(value).strip().lower())
+    if got is None:
+        raise ValueError(f"{ENV}={value!r} (or caffe_compat.lite.MODE): expected auto, on "
+                         "(1) or off (0)")
+    return got
+
+
+def enabled():
+    """Whether a net read now tries the torch-free path."""
+    m = mode()
+    return m == "on" or (m == "auto" and "torch" not in sys.modules)
+
+
+def supported_types():
+    from .converters import registered_types
+    return registered_types()
+
+
+class LiteNet:
+    """A net's torch-free forwards: ``layers`` (LayerParameters: unique names and blob
+    names, no Input layer), its inputs' names, and ``weights()`` giving ``{layer name:
+    [float32 arrays]}`` when first needed. :meth:`run` raises
+    :class:`~caffe_compat.lite.converters.Unsupported` for what it does not reproduce."""
+
+    def __init__(self, layers, inputs, weights, name="net"):
+        self.layers, self.inputs, self._weights_fn = list(layers), list(inputs), weights
+        self.name = name
+        self._weights = None
+        self._plans = collections.OrderedDict()
+        self.runtime = None           # the runtime of the last forward
+        self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
+        self._checked = None          # (shapes, outputs, runtime, plan) written at read time
+
+    @staticmethod
+    def unsupported_types(layers):
+        """The layer types of ``layers`` without a converter."""
+        from .converters import converter, host_converter
+        return sorted({lp.type for lp in layers
+                       if converter(lp.type) is None and host_converter(lp.type) is None})
+
+    def _plan(self, shapes, wanted):
+        from . import graph, runtime
+        key = (shapes, wanted)
+        got = self._plans.get(key)
+        if got is not None:
+            self._plans.move_to_end(key)
+            return got
+        name = runtime.choose()
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] == shapes and set(wanted) <= set(checked[1]) \
+                and checked[2] == name:
+            plan = checked[3]           # the graph written when the net was read
+        else:
+            if self._weights is None:
+                self._weights = self._weights_fn()
+            plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                               list(wanted), self.name, external=runtime.takes_external(name))
+        session = None
+        if plan.model is not None:
+            from .converters import Unsupported
+            try:
+                session = runtime.session(name, plan.model, self.inputs,
+                                          list(plan.graph_outputs.values()), plan.external)
+            except Exception as exc:           # the runtime refused the model: torch path
+                raise Unsupported(f"{name} did not load the model: {exc}") from exc
+        got = (plan, session)
+        self._plans[key] = got
+        while len(self._plans) > _KEEP:
+            self._plans.popitem(last=False)
+        return got
+
+    def check(self, shapes, wanted):
+        """Write the graph for ``shapes`` and outputs ``wanted`` without starting a session:
+        raises Unsupported at read time for what the converters do not reproduce (so that
+        the torch path reports a bad definition when the net is read, as before)."""
+        from . import graph, runtime
+        if self._weights is None:
+            self._weights = self._weights_fn()
+        name = runtime.choose()
+        plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                           list(wanted), self.name, external=runtime.takes_external(name))
+        self._checked = (tuple(shapes), tuple(wanted), name, plan)   # the first forward's
+
+    def ran_long_enough(self):
+        """Whether the forwards so far took :data:`HANDOVER_S` (+ per MB of weights): the
+        net then goes to the torch path and its engines (a ski-rental rule, as the engines'
+        own first stages: at most about twice what knowing the future would cost)."""
+        mb = sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays) / 1e6
+        return self.forwards >= 3 and self.seconds >= HANDOVER_S + HANDOVER_S_PER_MB * mb
+
+    def run(self, shapes, wanted, fed):
+        """The arrays of blobs ``wanted`` for inputs ``fed`` ({name: float32 array}) of
+        ``shapes``."""
+        from . import graph
+        from .converters import Unsupported
+        unfed = [n for n in self.inputs if n not in fed]
+        if unfed:
+            raise Unsupported(f"input(s) {unfed} not set (the torch path feeds them as Caffe)")
+        plan, session = self._plan(tuple(shapes), tuple(wanted))
+        self.runtime = getattr(session, "runtime", None)
+        return graph.run(plan, session, fed, wanted)
+
+
+def weights_by_layer(weights, values):
+    """``{layer name: [float32 arrays]}`` of a caffemodel read by
+    :func:`caffe_compat.io.caffemodel.read_caffemodel_values` (``values`` None: the blobs hold
+    their values); a name given twice takes the later layer's, as Caffe's
+    CopyTrainedLayersFrom copies each in turn."""
+    import numpy as np
+
+    from ..io.caffemodel import blob_to_array
+    out = {}
+    if weights is None:
+        return out
+    for k, layer in enumerate(weights.layer):
+        if not len(layer.blobs):
+            continue
+        arrays = []
+        for j, blob in enumerate(layer.blobs):
+            v = values[k][j] if values is not None else None
+            a = blob_to_array(blob, f"layer '{layer.name}' blob {j}", values=v)
+            arrays.append(np.asarray(a, dtype=np.float32))
+        out[layer.name] = arrays
+    return out

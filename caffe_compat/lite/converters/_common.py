@@ -1,0 +1,100 @@
+"""The converters' registry and the helpers they share (Caffe's parameter defaults, blob
+checks, axis rules)."""
+from __future__ import annotations
+
+import numpy as np
+
+F32 = np.float32
+
+_CONVERTERS = {}          # Caffe type -> function writing ONNX nodes
+_HOST = {}                # Caffe type -> function making a numpy step (after the ONNX part)
+
+
+class Unsupported(Exception):
+    """What the torch-free path does not reproduce for a layer: the net takes the torch path
+    (the message goes to the debug log)."""
+
+
+def register(type_name, host=False):
+    """Decorator: ``fn`` converts layers of ``type_name``; ``host=True``: ``fn(lp, bottoms,
+    blobs)`` returns ``(top shapes, run)``, ``run(arrays) -> arrays`` in numpy."""
+    def wrap(fn):
+        (_HOST if host else _CONVERTERS)[type_name] = fn
+        return fn
+    return wrap
+
+
+def converter(type_name):
+    return _CONVERTERS.get(type_name)
+
+
+def host_converter(type_name):
+    return _HOST.get(type_name)
+
+
+def registered_types():
+    return sorted(set(_CONVERTERS) | set(_HOST))
+
+
+def param_blob(lp, blobs, i, shape):
+    """Blob ``i`` of the layer as a float32 array of ``shape``. A blob in Caffe's legacy 4-D
+    form (num, channels, height, width) of the same values is reshaped, as Caffe's
+    CopyTrainedLayersFrom accepts it; anything else is the torch path's to report."""
+    if blobs is None or i >= len(blobs):
+        raise Unsupported(f"layer '{lp.name}': blob {i} not in the caffemodel (the torch path "
+                          "fills it by its filler)")
+    a = blobs[i]
+    shape = tuple(int(d) for d in shape)
+    if tuple(a.shape) != shape:
+        legacy = (1,) * (4 - len(shape)) + shape if len(shape) <= 4 else None
+        if not (a.ndim == 4 and legacy is not None and tuple(a.shape) == legacy):
+            raise Unsupported(f"layer '{lp.name}': blob {i} has shape {tuple(a.shape)}, "
+                              f"{shape} expected")
+        a = a.reshape(shape)
+    return np.ascontiguousarray(a, dtype=F32)
+
+
+def blob_count(lp, blobs, n):
+    """The caffemodel holds exactly ``n`` blobs for the layer (Caffe refuses another count)."""
+    have = 0 if blobs is None else len(blobs)
+    if have != n:
+        raise Unsupported(f"layer '{lp.name}': {have} blob(s) in the caffemodel, {n} expected")
+
+
+def canonical_axis(axis, ndim, lp):
+    """Caffe's CanonicalAxisIndex: -ndim <= axis < ndim, negative from the end."""
+    if not -ndim <= axis < ndim:
+        raise Unsupported(f"layer '{lp.name}': axis {axis} out of range for {ndim} axes")
+    return axis % ndim
+
+
+def spatial(p, lp, prefix="kernel", default=None):
+    """(h, w) of a Convolution/Pooling field given as ``X_size`` / repeated ``X`` or
+    ``X_h`` / ``X_w``: Caffe's rule for 2-D layers."""
+    names = {"kernel": ("kernel_size", "kernel_h", "kernel_w"), "stride": ("stride", "stride_h",
+             "stride_w"), "pad": ("pad", "pad_h", "pad_w")}[prefix]
+    single, h_name, w_name = names
+    if p.HasField(h_name) or p.HasField(w_name):
+        return int(getattr(p, h_name)), int(getattr(p, w_name))
+    values = getattr(p, single)
+    if hasattr(values, "__len__"):
+        values = list(values)
+        if not values:
+            if default is None:
+                raise Unsupported(f"layer '{lp.name}': no {single}")
+            return default, default
+        if len(values) == 1:
+            return int(values[0]), int(values[0])
+        if len(values) == 2:
+            return int(values[0]), int(values[1])
+        raise Unsupported(f"layer '{lp.name}': {len(values)} values of {single}")
+    if not p.HasField(single) and default is not None:
+        return default, default
+    return int(values), int(values)
+
+
+def four_d(lp, value):
+    if len(value.shape) != 4:
+        raise Unsupported(f"layer '{lp.name}': a {len(value.shape)}-D input; the converter "
+                          "writes 2-D spatial layers (N x C x H x W)")
+    return value.shape

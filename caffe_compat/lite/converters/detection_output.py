@@ -1,0 +1,37 @@
+"""DetectionOutput: a numpy step after the ONNX part (its NMS and top-k depend on the data in
+ways ONNX's NonMaxSuppression does not reproduce as OpenCV 4 / this project's layer computes
+them), by the same rule as the torch layer (:class:`caffe_compat.lite.detections.
+DetectionRule`). Output ``(1, 1, keep_top_k * N, 7)``."""
+import math
+
+from ..detections import DetectionRule
+from ._common import Unsupported, register
+
+
+def _fail(message):
+    raise Unsupported(message)
+
+
+@register("DetectionOutput", host=True)
+def detection_output(lp, bottoms, blobs):
+    p = lp.detection_output_param
+    if p.nms_param.HasField("eta") and p.nms_param.eta != 1.0:
+        raise Unsupported(f"layer '{lp.name}': nms_param.eta (the torch path warns)")
+    rule = DetectionRule(p, _fail)
+    if len(bottoms) not in (3, 4) or (rule.clip and not rule.normalized and len(bottoms) < 4):
+        raise Unsupported(f"layer '{lp.name}': {len(bottoms)} bottoms")
+    loc, conf, prior = (b.shape for b in bottoms[:3])
+    if len(prior) < 3 or prior[2] % 4 or loc[0] != conf[0] or \
+            prior[1] != (1 if rule.encoded else 2):
+        raise Unsupported(f"layer '{lp.name}': bottoms {loc}, {conf}, {prior}")
+    n_priors = prior[2] // 4
+    if math.prod(loc[1:]) != n_priors * rule.num_loc * 4 or \
+            math.prod(conf[1:]) != n_priors * rule.num_classes:
+        raise Unsupported(f"layer '{lp.name}': bottoms {loc}, {conf}, {prior}")
+    image_hw = tuple(bottoms[3].shape[2:]) if len(bottoms) == 4 else None
+    rows = rule.keep_top_k * loc[0] if rule.keep_top_k >= 0 else 1
+
+    def run(arrays):
+        return [rule.detections(arrays[0], arrays[1], arrays[2], image_hw)]
+
+    return [(1, 1, rows, 7)], run

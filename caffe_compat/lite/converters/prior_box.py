@@ -1,0 +1,23 @@
+"""PriorBox: a constant computed for the input shapes, by the same numpy rule as the torch
+layer (:class:`caffe_compat.lite.priors.PriorRule`: OpenCV 4's default boxes, normalised by
+the image bottom's size; only the two bottoms' shapes are read). Output ``(1, 2, H * W * K *
+4)``: the boxes, then the variances."""
+from ..priors import PriorRule
+from ._common import Unsupported, register
+
+
+def _fail(message):
+    raise Unsupported(message)
+
+
+@register("PriorBox")
+@register("PriorBoxClustered")
+def prior_box(g, lp, bottoms, blobs):
+    feature, image = bottoms
+    if len(feature.shape) != 4 or len(image.shape) != 4:
+        raise Unsupported(f"layer '{lp.name}': bottoms {feature.shape}, {image.shape}")
+    p = lp.prior_box_param
+    if any(p.HasField(f) for f in ("img_size", "img_h", "img_w")):
+        raise Unsupported(f"layer '{lp.name}': img_size fields (the torch path warns)")
+    rule = PriorRule(p, _fail)
+    return [g.constant(rule.compute(feature.shape[2:], image.shape[2:])[None])]

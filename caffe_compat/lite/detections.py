@@ -1,0 +1,103 @@
+"""DetectionOutput's numpy rule, without torch: the settings and the forward of
+:class:`caffe_compat.layers.detection_output.DetectionOutput` (OpenCV 4 dnn's
+DetectionOutputLayer on the CPU; that module's docstring states the rule), shared by that
+layer and the torch-free path, whose ONNX part computes the location, confidence and prior
+bottoms and hands them to :meth:`DetectionRule.detections`."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import boxes as det
+
+
+class DetectionRule:
+    """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);
+    ``fail(message)`` raises the caller's error for a bad setting; ``nms``: the suppression
+    (default :func:`caffe_compat.lite.boxes.nms`)."""
+
+    def __init__(self, p, fail, nms=None):
+        self._nms = nms or det.nms
+        if not p.HasField("num_classes"):
+            fail("detection_output_param.num_classes is required")
+        self.num_classes = int(p.num_classes)
+        self.share = p.share_location
+        self.num_loc = 1 if self.share else self.num_classes
+        self.background = int(p.background_label_id)
+        if self.share and self.background == -1:
+            fail("background_label_id -1 with share_location skips the shared location "
+                 "predictions (SSD's Caffe and OpenCV fail on it too); for no background "
+                 "class give an id outside [0, num_classes)")
+        self.code_type = p.code_type
+        self.encoded = p.variance_encoded_in_target
+        self.keep_top_k = int(p.keep_top_k)
+        self.threshold = float(p.confidence_threshold) if p.HasField("confidence_threshold") \
+            else 0.0
+        self.nms_threshold = float(p.nms_param.nms_threshold)
+        if not self.nms_threshold > 0:
+            fail(f"nms_param.nms_threshold must be positive, got {self.nms_threshold}")
+        self.top_k = int(p.nms_param.top_k) if p.nms_param.HasField("top_k") else -1
+        self.normalized = p.normalized_bbox
+        self.clip = p.clip
+
+    def detections(self, loc, conf, prior, image_hw=None):
+        """The ``(1, 1, rows, 7)`` float32 output for the bottoms' arrays (``image_hw``: the
+        image bottom's height and width, for ``clip`` of boxes in pixels)."""
+        n = loc.shape[0]
+        p = prior.shape[2] // 4
+        loc_np = np.asarray(loc, np.float32).reshape(n, p, self.num_loc, 4)
+        conf_np = np.asarray(conf, np.float32).reshape(n, p, self.num_classes)
+        prior_np = np.asarray(prior, np.float32).reshape(-1, p * 4)
+        boxes = prior_np[0].reshape(p, 4)
+        var = None if self.encoded else prior_np[1].reshape(p, 4)
+        bounds = None
+        if self.clip:
+            bounds = (1.0, 1.0) if self.normalized else \
+                (float(image_hw[1] - 1), float(image_hw[0] - 1))
+        rows = [self._image(i, loc_np[i], conf_np[i], boxes, var, bounds) for i in range(n)]
+        rows = np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
+        total = self.keep_top_k * n if self.keep_top_k >= 0 else len(rows)
+        out = np.zeros((1, 1, max(total, len(rows)), 7), np.float32)
+        out[0, 0, :len(rows)] = rows
+        return out
+
+    def _image(self, i, loc, conf, priors, var, bounds):
+        """Rows of image ``i``: OpenCV's processDetections_ and outputDetections_."""
+        decoded = {}
+        for c in range(self.num_loc):
+            label = -1 if self.share else c
+            if label == self.background:
+                continue
+            b = det.decode(priors, var, loc[:, c], self.code_type, self.encoded,
+                           self.normalized, bounds)
+            decoded[label] = (b, det.box_size(*b.T, self.normalized))
+        targets = self.num_classes - (1 if 0 <= self.background < self.num_classes else 0)
+        limit = self.keep_top_k if targets == 1 else None
+        indices = {}
+        for c in range(self.num_classes):
+            if c == self.background:
+                continue
+            b, sizes = decoded[-1 if self.share else c]
+            indices[c] = self._nms(b, sizes, conf[:, c], self.threshold, self.nms_threshold,
+                                 self.top_k, self.normalized, limit)
+        found = [(c, j) for c in sorted(indices) for j in indices[c]]
+        if 0 <= self.keep_top_k < len(found):
+            scores = np.array([conf[j, c] for c, j in found], np.float32)
+            best = np.argsort(-scores, kind="stable")[:self.keep_top_k]
+            chosen = {}
+            for k in best:
+                c, j = found[k]
+                chosen.setdefault(c, []).append(j)
+            found = [(c, j) for c in sorted(chosen) for j in chosen[c]]
+        cs = np.array([c for c, _ in found], np.int64)
+        js = np.array([j for _, j in found], np.int64)
+        scores = conf[js, cs]
+        order = np.argsort(-scores, kind="stable")
+        cs, js = cs[order], js[order]
+        rows = np.zeros((len(found), 7), np.float32)
+        rows[:, 0] = i
+        rows[:, 1] = cs
+        rows[:, 2] = scores[order]
+        for c in np.unique(cs):          # each label's boxes from its decoded set
+            at = cs == c
+            rows[at, 3:] = decoded[-1 if self.share else int(c)][0][js[at]]
+        return rows

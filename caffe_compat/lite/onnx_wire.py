@@ -1,0 +1,138 @@
+"""ONNX's protobuf messages written straight to bytes, so that the torch-free path imports
+neither torch nor the ``onnx`` package (whose import alone takes about 0.5 s, more than
+OpenCV 4's whole classification program spends in Python).
+
+Only what :mod:`caffe_compat.lite.graph` writes is encoded: a ModelProto with one GraphProto
+of NodeProtos (attributes: float, int, floats, ints), float32 / int64 initializers in
+``raw_data`` and inputs / outputs of fixed float32 shapes. Field numbers are those of
+``onnx.proto`` (ModelProto.ir_version 1, .graph 7, .opset_import 8; GraphProto.node 1, .name 2,
+.initializer 5, .input 11, .output 12; NodeProto.input 1, .output 2, .name 3, .op_type 4,
+.attribute 5; AttributeProto.name 1, .f 2, .i 3, .floats 7, .ints 8, .type 20;
+TensorProto.dims 1, .data_type 2, .name 8, .raw_data 9, .external_data 13, .data_location
+14; ValueInfoProto.name 1, .type 2; TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1,
+.shape 2; TensorShapeProto.dim 1; Dimension.dim_value 1).
+The tests read the bytes back with the ``onnx`` package and run its checker on them.
+"""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+IR_VERSION = 8
+OPSET = 13
+FLOAT, INT64 = 1, 7                     # TensorProto.DataType
+_ATTR_FLOAT, _ATTR_INT, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 6, 7   # AttributeProto.AttributeType
+_DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
+
+
+def _varint(value):
+    value &= (1 << 64) - 1              # negative int64 values: ten bytes, two's complement
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
+class Pieces(list):
+    """A message's encoding as a list of byte strings and memoryviews (a tensor's values are
+    viewed, not copied), joined once at the end: a 500 MB caffemodel's weights are copied
+    once into the model's bytes instead of once per level of nesting."""
+
+    def size(self):
+        return sum(len(p) for p in self)
+
+
+def _key(number, wire):
+    return _varint((number << 3) | wire)
+
+
+def _int(number, value):
+    return _key(number, 0) + _varint(int(value))
+
+
+def _bytes(number, payload):
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    return _key(number, 2) + _varint(len(payload)) + bytes(payload)
+
+
+def _sub(number, pieces):
+    """A length-delimited field holding the message ``pieces``."""
+    return Pieces([_key(number, 2) + _varint(pieces.size())] + pieces)
+
+
+def _float(number, value):
+    return _key(number, 5) + struct.pack("<f", float(value))
+
+
+def attribute(name, value):
+    """An AttributeProto: a float, an int, or a list / tuple of floats or ints."""
+    out = _bytes(1, name)
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+            return out + b"".join(_int(8, v) for v in value) + _int(20, _ATTR_INTS)
+        return out + b"".join(_float(7, v) for v in value) + _int(20, _ATTR_FLOATS)
+    if isinstance(value, (float, np.floating)):
+        return out + _float(2, value) + _int(20, _ATTR_FLOAT)
+    return out + _int(3, value) + _int(20, _ATTR_INT)
+
+
+def node(op_type, inputs, outputs, name, attributes):
+    """A NodeProto of the default domain."""
+    out = b"".join(_bytes(1, i) for i in inputs) + b"".join(_bytes(2, o) for o in outputs)
+    out += _bytes(3, name) + _bytes(4, op_type)
+    return Pieces([out + b"".join(_bytes(5, attribute(k, v)) for k, v in attributes.items())])
+
+
+def tensor(name, array):
+    """A TensorProto holding ``array`` (float32 or int64) in ``raw_data`` (viewed)."""
+    array = np.ascontiguousarray(array)
+    kind = _DTYPES.get(array.dtype)
+    if kind is None:
+        raise TypeError(f"initializer {name!r}: dtype {array.dtype} is not written "
+                        "(float32 or int64 only)")
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    head = b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _bytes(8, name)
+    data = memoryview(array.reshape(-1)).cast("B")
+    return Pieces([head, _key(9, 2) + _varint(len(data)), data])
+
+
+def external_tensor(name, array):
+    """A TensorProto of ``array``'s shape (float32) whose values the runtime is given apart
+    (``data_location`` EXTERNAL, field 14; ``external_data`` entries, field 13, name a memory
+    location): onnxruntime's ``add_external_initializers`` supplies the array itself, so a
+    large caffemodel's weights are neither copied into the model's bytes nor parsed back."""
+    head = b"".join(_int(1, d) for d in array.shape) + _int(2, FLOAT) + _bytes(8, name)
+    entries = b"".join(_bytes(13, _bytes(1, k) + _bytes(2, v)) for k, v in (
+        ("location", "memory"), ("offset", "0"), ("length", str(array.nbytes))))
+    return Pieces([head + entries + _int(14, 1)])
+
+
+def value_info(name, shape):
+    """A ValueInfoProto of a float32 tensor of a fixed shape."""
+    dims = b"".join(_bytes(1, _int(1, d)) for d in shape)
+    tensor_type = _int(1, FLOAT) + _bytes(2, dims)
+    return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
+
+
+def model(graph_name, nodes, initializers, inputs, outputs, producer="caffe_compat.lite"):
+    """The ModelProto's bytes: ``nodes`` and ``initializers`` as written by :func:`node` and
+    :func:`tensor`; ``inputs`` / ``outputs`` lists of ``(name, shape)``."""
+    graph = Pieces()
+    for n in nodes:
+        graph += _sub(1, n)
+    graph.append(_bytes(2, graph_name))
+    for t in initializers:
+        graph += _sub(5, t)
+    graph += [_bytes(11, value_info(n, s)) for n, s in inputs]
+    graph += [_bytes(12, value_info(n, s)) for n, s in outputs]
+    opset = _bytes(1, "") + _int(2, OPSET)
+    out = Pieces([_int(1, IR_VERSION), _bytes(2, producer)]) + _sub(7, graph) + \
+        [_bytes(8, opset)]
+    return b"".join(out)

@@ -1,0 +1,114 @@
+"""Running a torch-free plan's ONNX part: onnxruntime's CPU provider with the engines'
+session settings (docs/engines.md, Threads: one inter-op thread, sequential execution, no
+spinning threads, the thread count of the package's policy), or, where onnxruntime is not
+installed, OpenCV 5's own ONNX reader (``cv2.dnn.readNetFromONNX`` from the model's bytes;
+OpenCV 4's refuses some of these graphs, and has its own Caffe importer)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+ENV_RUNTIME = "CAFFE_COMPAT_TORCH_FREE_RUNTIME"    # onnxruntime | opencv; default: the first found
+# onnxruntime's graph optimisation level for the torch-free sessions: "extended" (the
+# default) or "all", "basic", "disabled"
+ENV_ORT_LEVEL = "CAFFE_COMPAT_TORCH_FREE_ORT_LEVEL"
+_LEVELS = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+           "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+
+
+def _threads():
+    from ..parallel import threads
+    return max(1, int(threads.usable_threads()))
+
+
+def _onnxruntime(model, inputs, outputs, external):
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = _threads()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    level = os.environ.get(ENV_ORT_LEVEL, "extended").strip().lower()
+    if level not in _LEVELS:
+        raise ValueError(f"{ENV_ORT_LEVEL}={level!r}: expected one of {sorted(_LEVELS)}")
+    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _LEVELS[level])
+    spin = os.environ.get("CAFFE_COMPAT_ORT_SPINNING", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    if external:
+        names = list(external)
+        options.add_external_initializers(
+            names, [ort.OrtValue.ortvalue_from_numpy(external[n]) for n in names])
+    sess = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    run, names = sess.run, list(outputs)
+
+    def forward(feed):
+        return run(names, feed)
+
+    forward.runtime = "onnxruntime"
+    forward.keep = external           # the arrays the session reads stay alive with it
+    return forward
+
+
+def _opencv(model, inputs, outputs, external):
+    import cv2
+    net = cv2.dnn.readNetFromONNX(np.frombuffer(model, np.uint8))
+    names = list(outputs)
+
+    def forward(feed):
+        for name in inputs:
+            net.setInput(feed[name], name)
+        got = net.forward(names)
+        return [np.asarray(a) for a in got]
+
+    forward.runtime = "opencv"
+    return forward
+
+
+_RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv}
+
+
+def available():
+    """The runtimes installed here, in order of preference."""
+    import importlib.util
+    out = []
+    if importlib.util.find_spec("onnxruntime") is not None:
+        out.append("onnxruntime")
+    try:
+        import cv2
+        # OpenCV 5's reader (what the tests check); OpenCV 4's refuses some of the graphs
+        if int(cv2.__version__.split(".")[0]) >= 5 and hasattr(cv2.dnn, "readNetFromONNX"):
+            out.append("opencv")
+    except (ImportError, ValueError, AttributeError):
+        pass
+    return out
+
+
+def choose():
+    """The runtime to use: ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` if set, else the first
+    installed of onnxruntime and OpenCV's reader."""
+    from .converters import Unsupported
+    wanted = os.environ.get(ENV_RUNTIME, "").strip().lower()
+    found = available()
+    if wanted:
+        if wanted not in _RUNTIMES:
+            raise ValueError(f"{ENV_RUNTIME}={wanted!r}: expected one of {sorted(_RUNTIMES)}")
+        if wanted not in found:
+            raise Unsupported(f"{ENV_RUNTIME}={wanted}: not installed")
+        found = [wanted]
+    if not found:
+        raise Unsupported("neither onnxruntime nor OpenCV 5's ONNX reader is installed")
+    return found[0]
+
+
+def takes_external(name):
+    """Whether runtime ``name`` takes large weights apart from the model's bytes."""
+    return name == "onnxruntime"
+
+
+def session(name, model, inputs, outputs, external=None):
+    """A callable ``feed -> [arrays]`` running ``model`` (ONNX bytes) on runtime ``name``,
+    with graph inputs ``inputs``, outputs ``outputs`` (names, in order) and the weights
+    ``external`` ({name: array}) given apart."""
+    return _RUNTIMES[name](model, inputs, outputs, external or {})

@@ -1,0 +1,193 @@
+"""Each torch-free converter against caffe_compat.Net's exact forward on one-layer nets, at
+edge shapes (Caffe's ceil-mode pooling with its clipping and the AVE divisor at pads and
+strides, odd sizes, groups, dilation, rectangular kernels, legacy input_dim)."""
+import numpy as np
+import pytest
+
+from caffe_compat import lite
+
+from .helpers import exact, scaled_error, seeded_model, torch_free
+
+# float32 sums of at most a few hundred products, in another order than ours: each rounding is
+# 6e-8 of the partial sum, and a few hundred of them stay below 1e-5 of the output's scale
+LAYER_TOL = 1e-5
+
+
+def _net(inputs, body):
+    head = "name: \"t\"\n"
+    for name, shape in inputs.items():
+        dims = " ".join(f"dim: {d}" for d in shape)
+        head += (f'layer {{ name: "{name}" type: "Input" top: "{name}" '
+                 f'input_param {{ shape {{ {dims} }} }} }}\n')
+    return head + body
+
+
+def _conv(name, bottom, n, extra=""):
+    return (f'layer {{ name: "{name}" type: "Convolution" bottom: "{bottom}" top: "{name}" '
+            f'convolution_param {{ num_output: {n} {extra} }} }}\n')
+
+
+CASES = {
+    "conv_k3_s2_p1_odd": ({"data": (2, 3, 13, 11)}, _conv("y", "data", 4,
+                                                          "kernel_size: 3 stride: 2 pad: 1")),
+    "conv_group_dilation": ({"data": (1, 4, 15, 12)}, _conv(
+        "y", "data", 6, "kernel_size: 3 group: 2 dilation: 2 pad: 2")),
+    "conv_rect_no_bias": ({"data": (1, 3, 10, 9)}, _conv(
+        "y", "data", 5, "kernel_h: 3 kernel_w: 1 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0 "
+        "bias_term: false")),
+    "deconv_k4_s2_p1_group": ({"data": (1, 4, 7, 5)}, 'layer { name: "y" type: "Deconvolution" '
+                              'bottom: "data" top: "y" convolution_param { num_output: 6 '
+                              'kernel_size: 4 stride: 2 pad: 1 group: 2 } }\n'),
+    "deconv_no_bias_dilation": ({"data": (1, 3, 6, 6)}, 'layer { name: "y" type: '
+                                '"Deconvolution" bottom: "data" top: "y" convolution_param { '
+                                'num_output: 2 kernel_size: 3 stride: 3 dilation: 2 '
+                                'bias_term: false } }\n'),
+}
+
+
+def _pool(name, method, params, shape):
+    return ({"data": shape}, f'layer {{ name: "{name}" type: "Pooling" bottom: "data" top: '
+                             f'"{name}" pooling_param {{ pool: {method} {params} }} }}\n')
+
+
+for _key, _method, _params, _shape in (
+        ("max_ceil_k3_s2_p1", "MAX", "kernel_size: 3 stride: 2 pad: 1", (1, 2, 12, 12)),
+        ("max_ceil_partial", "MAX", "kernel_size: 3 stride: 2", (1, 2, 10, 9)),
+        ("max_clip_rule", "MAX", "kernel_size: 2 stride: 2 pad: 1", (1, 2, 5, 5)),
+        ("max_k3_s3_p2", "MAX", "kernel_size: 3 stride: 3 pad: 2", (1, 2, 4, 7)),
+        ("max_floor", "MAX", "kernel_size: 3 stride: 2 round_mode: FLOOR", (1, 2, 10, 9)),
+        ("ave_k3_s2_p1_odd", "AVE", "kernel_size: 3 stride: 2 pad: 1", (1, 2, 7, 9)),
+        ("ave_ceil_partial", "AVE", "kernel_size: 3 stride: 2", (1, 2, 10, 10)),
+        ("ave_clip_rule", "AVE", "kernel_size: 2 stride: 2 pad: 1", (1, 2, 5, 5)),
+        ("ave_rect", "AVE", "kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 3 pad_h: 1 pad_w: 1",
+         (1, 2, 8, 11)),
+        ("ave_floor_pad", "AVE", "kernel_size: 3 stride: 2 pad: 1 round_mode: FLOOR",
+         (1, 2, 8, 8)),
+        ("global_ave", "AVE", "global_pooling: true", (2, 3, 7, 5)),
+        ("global_max", "MAX", "global_pooling: true", (2, 3, 7, 5))):
+    CASES["pool_" + _key] = _pool("y", _method, _params, _shape)
+
+CASES.update({
+    "relu_leaky": ({"data": (1, 3, 4, 5)}, 'layer { name: "y" type: "ReLU" bottom: "data" '
+                   'top: "y" relu_param { negative_slope: 0.1 } }\n'),
+    "relu_in_place": ({"data": (1, 3, 4, 5)}, _conv("c", "data", 4, "kernel_size: 1") +
+                      'layer { name: "y" type: "ReLU" bottom: "c" top: "c" }\n'),
+    "lrn_5": ({"data": (1, 8, 5, 6)}, 'layer { name: "y" type: "LRN" bottom: "data" top: "y" '
+              'lrn_param { local_size: 5 alpha: 0.0001 beta: 0.75 } }\n'),
+    "lrn_3_k2": ({"data": (1, 4, 3, 3)}, 'layer { name: "y" type: "LRN" bottom: "data" '
+                 'top: "y" lrn_param { local_size: 3 alpha: 0.5 beta: 0.6 k: 2 } }\n'),
+    "inner_product": ({"data": (2, 3, 4, 5)}, 'layer { name: "y" type: "InnerProduct" '
+                      'bottom: "data" top: "y" inner_product_param { num_output: 7 } }\n'),
+    "inner_product_axis2_transpose": ({"data": (2, 3, 4, 5)}, 'layer { name: "y" type: '
+                                      '"InnerProduct" bottom: "data" top: "y" '
+                                      'inner_product_param { num_output: 6 axis: 2 '
+                                      'transpose: true bias_term: false } }\n'),
+    "softmax": ({"data": (2, 5, 3, 4)}, 'layer { name: "y" type: "Softmax" bottom: "data" '
+                'top: "y" }\n'),
+    "softmax_last_axis": ({"data": (2, 5, 3, 4)}, 'layer { name: "y" type: "Softmax" bottom: '
+                          '"data" top: "y" softmax_param { axis: -1 } }\n'),
+    "concat_channels": ({"data": (1, 3, 6, 6)}, _conv("a", "data", 2, "kernel_size: 1") +
+                        _conv("b", "data", 3, "kernel_size: 3 pad: 1") +
+                        'layer { name: "y" type: "Concat" bottom: "a" bottom: "b" top: "y" }\n'),
+    "concat_axis2": ({"data": (1, 3, 6, 6)}, _conv("a", "data", 2, "kernel_size: 1") +
+                     _conv("b", "data", 2, "kernel_h: 1 kernel_w: 3") +
+                     'layer { name: "y" type: "Concat" bottom: "a" bottom: "b" top: "y" '
+                     'concat_param { axis: 3 } }\n'),
+    "eltwise_sum_coeff": ({"data": (1, 3, 5, 5)}, _conv("a", "data", 2, "kernel_size: 1") +
+                          _conv("b", "data", 2, "kernel_size: 3 pad: 1") +
+                          'layer { name: "y" type: "Eltwise" bottom: "a" bottom: "b" top: "y" '
+                          'eltwise_param { operation: SUM coeff: 0.5 coeff: -2 } }\n'),
+    "eltwise_prod_max": ({"data": (1, 3, 5, 5)}, _conv("a", "data", 2, "kernel_size: 1") +
+                         _conv("b", "data", 2, "kernel_size: 3 pad: 1") +
+                         'layer { name: "p" type: "Eltwise" bottom: "a" bottom: "b" top: "p" '
+                         'eltwise_param { operation: PROD } }\n'
+                         'layer { name: "y" type: "Eltwise" bottom: "p" bottom: "a" top: "y" '
+                         'eltwise_param { operation: MAX } }\n'),
+    "dropout_split": ({"data": (1, 3, 5, 5)}, 'layer { name: "d" type: "Dropout" bottom: "data" '
+                      'top: "d" dropout_param { dropout_ratio: 0.5 } }\n'
+                      'layer { name: "s" type: "Split" bottom: "d" top: "s1" top: "s2" }\n' +
+                      _conv("a", "s1", 2, "kernel_size: 1") + _conv("b", "s2", 2,
+                                                                    "kernel_size: 1") +
+                      'layer { name: "y" type: "Eltwise" bottom: "a" bottom: "b" top: "y" }\n'),
+    "batchnorm_scale": ({"data": (2, 4, 5, 3)}, 'layer { name: "bn" type: "BatchNorm" '
+                        'bottom: "data" top: "bn" batch_norm_param { eps: 0.001 } }\n'
+                        'layer { name: "y" type: "Scale" bottom: "bn" top: "y" scale_param { '
+                        'bias_term: true } }\n'),
+    "scale_two_bottoms": ({"data": (2, 3, 4, 5), "s": (2, 3)}, 'layer { name: "y" type: '
+                          '"Scale" bottom: "data" bottom: "s" top: "y" scale_param { axis: 0 } '
+                          '}\n'),
+    "power": ({"data": (1, 3, 4, 4)}, 'layer { name: "y" type: "Power" bottom: "data" top: "y" '
+              'power_param { power: 2 scale: 0.5 shift: 1 } }\n'),
+    "crop_offsets": ({"data": (1, 3, 11, 9), "ref": (1, 2, 6, 5)}, 'layer { name: "y" type: '
+                     '"Crop" bottom: "data" bottom: "ref" top: "y" crop_param { axis: 2 '
+                     'offset: 3 offset: 2 } }\n'),
+    "crop_axis1_single_offset": ({"data": (1, 5, 9, 9), "ref": (1, 3, 6, 6)}, 'layer { name: '
+                                 '"y" type: "Crop" bottom: "data" bottom: "ref" top: "y" '
+                                 'crop_param { axis: 1 offset: 1 } }\n'),
+    "flatten_reshape": ({"data": (2, 3, 4, 5)}, 'layer { name: "f" type: "Flatten" bottom: '
+                        '"data" top: "f" flatten_param { axis: 2 } }\n'
+                        'layer { name: "y" type: "Reshape" bottom: "f" top: "y" reshape_param '
+                        '{ shape { dim: 0 dim: -1 dim: 4 } } }\n'),
+    "reshape_axis_num_axes": ({"data": (2, 6, 4, 5)}, 'layer { name: "y" type: "Reshape" '
+                              'bottom: "data" top: "y" reshape_param { shape { dim: 0 dim: 2 '
+                              'dim: -1 } axis: 1 num_axes: 2 } }\n'),
+    "permute": ({"data": (2, 3, 4, 5)}, 'layer { name: "y" type: "Permute" bottom: "data" '
+                'top: "y" permute_param { order: 0 order: 2 order: 3 order: 1 } }\n'),
+    "normalize_per_position": ({"data": (2, 4, 3, 5)}, 'layer { name: "y" type: "Normalize" '
+                               'bottom: "data" top: "y" norm_param { across_spatial: false '
+                               'channel_shared: false } }\n'),
+    "normalize_across": ({"data": (2, 4, 3, 5)}, 'layer { name: "y" type: "Normalize" bottom: '
+                         '"data" top: "y" }\n'),
+    "sigmoid_tanh_absval": ({"data": (1, 3, 4, 4)}, 'layer { name: "a" type: "Sigmoid" '
+                            'bottom: "data" top: "a" }\nlayer { name: "b" type: "TanH" bottom: '
+                            '"a" top: "b" }\nlayer { name: "y" type: "AbsVal" bottom: "b" '
+                            'top: "y" }\n'),
+})
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_converter_matches_our_forward(case, tmp_path):
+    inputs, body = CASES[case]
+    text = _net(inputs, body)
+    model = seeded_model(text, seed=len(case))
+    rng = np.random.default_rng(len(case))
+    feed = {n: rng.normal(0, 1, s).astype(np.float32) for n, s in inputs.items()}
+    last = body.rstrip().splitlines()[-1]
+    name = last.split('name: "')[1].split('"')[0]
+    top = last.split('top: "')[1].split('"')[0]
+    (got,), _ = torch_free(text, model, feed, [name])
+    want = exact(text, model, feed, [top], tmp_path)[top]
+    assert got.shape == want.shape
+    assert scaled_error(got, want) <= LAYER_TOL
+
+
+def _opencv5():
+    import cv2
+    return int(cv2.__version__.split(".")[0]) >= 5
+
+
+@pytest.mark.skipif(not _opencv5(), reason="the reader of OpenCV 5 (the runtime where "
+                    "onnxruntime is missing); OpenCV 4 keeps its own Caffe importer")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_converter_on_opencv5s_onnx_reader(case, tmp_path, monkeypatch):
+    from caffe_compat.lite import runtime
+    monkeypatch.setenv(runtime.ENV_RUNTIME, "opencv")
+    test_converter_matches_our_forward(case, tmp_path)
+
+
+def test_legacy_input_dim(tmp_path):
+    """``input:`` with ``input_dim`` (the legacy deploy header) reads as an Input layer."""
+    text = ('name: "t"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 9\n'
+            'input_dim: 7\n' + _conv("y", "data", 4, "kernel_size: 3 stride: 2"))
+    model = seeded_model(text)
+    feed = {"data": np.random.default_rng(1).normal(0, 1, (1, 3, 9, 7)).astype(np.float32)}
+    (got,), _ = torch_free(text, model, feed, ["y"])
+    assert scaled_error(got, exact(text, model, feed, ["y"], tmp_path)["y"]) <= LAYER_TOL
+
+
+def test_every_required_type_has_a_converter():
+    required = {"Convolution", "Deconvolution", "Pooling", "ReLU", "LRN", "InnerProduct",
+                "Softmax", "Concat", "Eltwise", "Dropout", "BatchNorm", "Scale", "Power",
+                "Crop", "Flatten", "Reshape", "Permute", "Normalize", "PriorBox",
+                "DetectionOutput", "Split"}
+    assert required <= set(lite.supported_types())

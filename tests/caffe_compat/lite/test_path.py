@@ -1,0 +1,172 @@
+"""Which path a caffe_compat.dnn program takes, in processes of its own: the torch-free path
+imports neither torch nor the onnx package; the switch forces either path; what the converters
+do not reproduce goes to the torch path with the same answers."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from caffe_compat import lite
+
+from .helpers import exact, lite_mode, scaled_error, seeded_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+# float32 in another summation order through two convolutions (tests/caffe_compat/lite:
+# LAYER_TOL's reason)
+TOL = 1e-5
+
+TEXT = """name: "small"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 12 dim: 12 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 3 stride: 2 } }
+layer { name: "%s" type: "%s" bottom: "pool1" top: "out" %s }
+"""
+LAST = ("fc", "InnerProduct", "inner_product_param { num_output: 5 }")
+UNCONVERTED = ("prelu", "PReLU", "")
+
+PROGRAM = """
+import json, sys
+import numpy as np
+from caffe_compat import dnn
+net = dnn.readNetFromCaffe(sys.argv[1], sys.argv[2])
+net.setInput(np.load(sys.argv[3]))
+if len(sys.argv) > 4:
+    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+out = net.forward()
+print(json.dumps({"torch": "torch" in sys.modules, "onnx": "onnx" in sys.modules,
+                  "path": "torch-free" if net._lite is not None else "torch",
+                  "names": list(net.getUnconnectedOutLayersNames()),
+                  "out": out.ravel().tolist(), "shape": list(out.shape)}))
+"""
+
+
+def _files(tmp_path, last=LAST):
+    text = TEXT % last
+    model = seeded_model(text, seed=5)
+    (tmp_path / "deploy.prototxt").write_text(text)
+    (tmp_path / "w.caffemodel").write_bytes(model)
+    x = np.random.default_rng(2).normal(0, 1, (1, 3, 12, 12)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    return text, model, x
+
+
+def _run(tmp_path, env_value=None, importtime=False):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop(lite.ENV, None)
+    if env_value is not None:
+        env[lite.ENV] = env_value
+    env.pop("CAFFE_COMPAT_ENGINE", None)
+    out = subprocess.run([sys.executable] + (["-X", "importtime"] if importtime else []) +
+                         ["-c", PROGRAM, str(tmp_path / "deploy.prototxt"),
+                          str(tmp_path / "w.caffemodel"), str(tmp_path / "x.npy")],
+                         env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1]), out.stderr
+
+
+def test_a_one_shot_program_imports_no_torch(tmp_path):
+    """The default (auto) path of a fresh process, and ``python -X importtime`` of it: no
+    module of torch or of the onnx package is loaded."""
+    text, model, x = _files(tmp_path)
+    want = exact(text, model, {"data": x}, ["out"], tmp_path)["out"]
+    got, log = _run(tmp_path, importtime=True)
+    assert (got["torch"], got["onnx"], got["path"]) == (False, False, "torch-free")
+    assert got["names"] == ["fc"]
+    out = np.array(got["out"], np.float32).reshape(got["shape"])
+    assert scaled_error(out, want) <= TOL
+    modules = {line.split("|")[-1].strip() for line in log.splitlines()
+               if line.startswith("import time:")}
+    heavy = sorted(m for m in modules if m.split(".")[0] in ("torch", "onnx", "torchvision"))
+    assert modules and not heavy, heavy
+
+
+def test_the_switch_off_takes_the_torch_path(tmp_path):
+    text, model, x = _files(tmp_path)
+    want = exact(text, model, {"data": x}, ["out"], tmp_path)["out"]
+    got, _ = _run(tmp_path, "0")
+    assert got["path"] == "torch" and got["torch"]
+    assert scaled_error(np.array(got["out"], np.float32).reshape(got["shape"]), want) <= TOL
+
+
+def test_switch_values():
+    for value, want in (("auto", "auto"), ("1", "on"), ("on", "on"), ("0", "off"),
+                        ("off", "off")):
+        with lite_mode(value):
+            assert lite.mode() == want
+    with lite_mode("sometimes"), pytest.raises(ValueError, match=lite.ENV):
+        lite.mode()
+    with lite_mode("auto"):
+        assert lite.enabled() == ("torch" not in sys.modules)
+
+
+def test_a_layer_without_converter_takes_the_torch_path(tmp_path):
+    from caffe_compat import dnn
+    text, model, x = _files(tmp_path, UNCONVERTED)
+    want = exact(text, model, {"data": x}, ["out"], tmp_path)["out"]
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+    assert net._lite is None
+    net.setInput(x)
+    assert scaled_error(net.forward(), want) <= TOL
+
+
+def test_the_opencv_backend_takes_the_torch_path(tmp_path):
+    from caffe_compat import dnn
+    text, model, x = _files(tmp_path)
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+        net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+        net.setInput(x)
+        net.forward()
+    assert net._nets and net._lite.runtime is None     # the torch net answered
+
+
+def test_set_param_moves_the_net_to_the_torch_path(tmp_path):
+    from caffe_compat import dnn
+    text, model, x = _files(tmp_path)
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+        net.setInput(x)
+        before = net.forward()
+        assert net._lite is not None
+        w = net.getParam("fc", 0)
+        net.setParam("fc", 0, w * 2)
+        after = net.forward()
+    assert net._lite is None
+    bias = net.getParam("fc", 1).reshape(-1)
+    # doubled weights: (after - bias) = 2 (before - bias), within float32 rounding of the sums
+    assert scaled_error(after - bias, 2 * (before - bias)) <= TOL
+
+
+def test_a_net_that_keeps_running_goes_to_the_engines(tmp_path, monkeypatch):
+    """After the handover time (lite.HANDOVER_S, here 0) and three forwards, the torch path
+    and its engines' choice answer."""
+    from caffe_compat import dnn
+    text, model, x = _files(tmp_path)
+    monkeypatch.setattr(lite, "HANDOVER_S", 0.0)
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+        net.setInput(x)
+        outs = [net.forward() for _ in range(3)]
+        assert net._lite is not None and net._lite.forwards == 3
+        outs.append(net.forward())
+    assert net._lite is None
+    assert scaled_error(outs[-1], outs[0]) <= TOL
+
+
+def test_a_bad_definition_is_reported_when_the_net_is_read():
+    """The graph is written at read time: what the converters refuse goes to the torch path
+    there, whose error names the layer and its line, as before."""
+    from caffe_compat import NetError, dnn
+    text = ('name: "bad"\nlayer { name: "data" type: "Input" top: "data" input_param { '
+            'shape { dim: 1 dim: 3 dim: 6 dim: 6 } } }\n'
+            'layer { name: "a" type: "Pooling" bottom: "data" top: "a" pooling_param { '
+            'pool: MAX kernel_size: 2 stride: 2 } }\n'
+            'layer { name: "c" type: "Concat" bottom: "data" bottom: "a" top: "c" }\n')
+    with lite_mode("on"), pytest.raises(NetError, match=r"<bufferProto>:4:.*'c'"):
+        dnn.readNetFromCaffe(bufferProto=text.encode())
