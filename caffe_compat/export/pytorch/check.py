@@ -95,6 +95,18 @@ def _fresh(net):
             layer.reset()
 
 
+def _layer_by_layer(net, outputs, inputs):
+    """Our forward with every layer on its own, the reference of the check: the inference
+    fast path (:mod:`caffe_compat.inference.fast_inference`) folds BatchNorm and Scale into
+    the convolutions, which rounds otherwise than the layers (and than Caffe) do."""
+    before = getattr(net, "fast_inference", True)
+    net.fast_inference = False
+    try:
+        return net.forward(blobs=outputs, **inputs)
+    finally:
+        net.fast_inference = before
+
+
 def _gradients(net, case, outputs, gradient_map):
     """The gradients of ``sum(weight * output)`` through ``net`` in float64."""
     result = {"input_grads": {}, "param_grads": {}}
@@ -117,21 +129,38 @@ def _gradients(net, case, outputs, gradient_map):
     return result
 
 
+def rows_as_set(t):
+    """The rows of a detection top (..., 7) in one canonical order (lexicographic over the
+    columns: image, label, confidence, box), so that two tops holding the same detections
+    compare equal whatever order equal scores took."""
+    rows = t.detach().reshape(-1, t.shape[-1])
+    for col in reversed(range(rows.shape[1])):
+        rows = rows[torch.sort(rows[:, col], stable=True).indices]
+    return rows
+
+
 def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3), seed=0,
-                 compile=False, autocast=True, gradients=True, timeout=1800):
+                 compile=False, autocast=True, gradients=True, timeout=1800, inputs=None,
+                 no_gradient=(), row_sets=()):
     """Run the check of the module doc on the export in ``out_dir``; returns a report dict:
     ``outputs[batch][blob]``, ``input_grads``/``param_grads`` (the worst per batch),
-    ``compiled``/``autocast`` (per blob, vs ours), ``ok`` and ``failures`` (text)."""
+    ``compiled``/``autocast`` (per blob, vs ours), ``ok`` and ``failures`` (text).
+    ``inputs``: ``{blob: function(batch) -> tensor}`` for inputs that random values would
+    not exercise (ROIs, image sizes); ``no_gradient``: outputs of layers without a backward,
+    left out of the gradients; ``row_sets``: detection outputs, compared as sets of rows
+    (:func:`rows_as_set`)."""
     gen = torch.Generator().manual_seed(seed)
     cases, ours = [], []
     for batch in batches:
         case = {"inputs": _inputs(net, input_names, batch, gen)}
+        for blob, make in (inputs or {}).items():
+            case["inputs"][blob] = make(batch)
         _fresh(net)
         with torch.no_grad():
-            shapes = net.forward(blobs=outputs, **case["inputs"])
+            shapes = _layer_by_layer(net, outputs, case["inputs"])
         case["weights"] = {k: torch.rand(shapes[k].shape, generator=gen) * 2 - 1
-                           for k in outputs if shapes[k].is_floating_point()} \
-            if gradients else {}
+                           for k in outputs if shapes[k].is_floating_point()
+                           and k not in no_gradient} if gradients else {}
         cases.append(case)
         mine = {"outputs": {k: shapes[k].detach() for k in outputs}, "input_grads": {},
                 "param_grads": {}}
@@ -149,13 +178,18 @@ def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3
             raise ExportCheckError(f"the generated module failed in a fresh process "
                                    f"(python -I, no caffe_compat):\n{proc.stderr[-4000:]}")
         theirs = torch.load(result_path, weights_only=True)
-    return _compare(batches, ours, theirs)
+    return _compare(batches, ours, theirs, row_sets)
 
 
-def _compare(batches, ours, theirs):
+def _compare(batches, ours, theirs, row_sets=()):
+    def diff(k, a, b):
+        if k in row_sets and a.shape == b.shape:
+            return scaled(rows_as_set(a), rows_as_set(b))
+        return scaled(a, b)
+
     report = {"outputs": {}, "input_grads": {}, "param_grads": {}, "failures": []}
     for batch, mine, got in zip(batches, ours, theirs["cases"]):
-        figures = {k: scaled(got["outputs"].get(k, torch.empty(0) + float("nan")), v)
+        figures = {k: diff(k, got["outputs"].get(k, torch.empty(0) + float("nan")), v)
                    for k, v in mine["outputs"].items()}
         report["outputs"][batch] = figures
         report["failures"] += [f"batch {batch}, output {k}: {d:.2e} of its scale "
@@ -175,7 +209,7 @@ def _compare(batches, ours, theirs):
     first = ours[0]["outputs"]
     for kind in ("compiled", "autocast"):
         if kind in theirs:
-            report[kind] = {k: scaled(theirs[kind][k], v) for k, v in first.items()}
+            report[kind] = {k: diff(k, theirs[kind][k], v) for k, v in first.items()}
     for k, d in report.get("compiled", {}).items():
         if not d <= OUTPUT_TOL:
             report["failures"].append(f"torch.compile, output {k}: {d:.2e} of its scale")
