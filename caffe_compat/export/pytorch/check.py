@@ -107,26 +107,35 @@ def _layer_by_layer(net, outputs, inputs):
         net.fast_inference = before
 
 
-def _gradients(net, case, outputs, gradient_map):
-    """The gradients of ``sum(weight * output)`` through ``net`` in float64."""
-    result = {"input_grads": {}, "param_grads": {}}
-    net.double().zero_grad(set_to_none=True)
-    _fresh(net)
+def _gradients(net, cases, outputs, gradient_map):
+    """The gradients of ``sum(weight * output)`` through ``net`` in float64, per case (the
+    net turned to float64 once for all of them: a large net's weights are copied twice, not
+    twice per case)."""
+    results = []
+    net.double()
     try:
-        inputs = {k: v.double().requires_grad_(True) for k, v in case["inputs"].items()}
-        out = net.forward(blobs=outputs, **inputs)
-        loss = sum((out[k] * w.double()).sum() for k, w in case["weights"].items())
-        if not (torch.is_tensor(loss) and loss.requires_grad):
-            return result
-        loss.backward()
-        result["input_grads"] = {k: v.grad for k, v in inputs.items() if v.grad is not None}
-        for key, (layer, blob, transform) in gradient_map.items():
-            g = net.layer(layer).blobs[blob].grad
-            if g is not None:
-                result["param_grads"][key] = g.t() if transform == "transpose" else g
+        for case in cases:
+            result = {"input_grads": {}, "param_grads": {}}
+            results.append(result)
+            if not case["weights"]:
+                continue
+            net.zero_grad(set_to_none=True)
+            _fresh(net)
+            inputs = {k: v.double().requires_grad_(True) for k, v in case["inputs"].items()}
+            out = net.forward(blobs=outputs, **inputs)
+            loss = sum((out[k] * w.double()).sum() for k, w in case["weights"].items())
+            if not (torch.is_tensor(loss) and loss.requires_grad):
+                continue
+            loss.backward()
+            result["input_grads"] = {k: v.grad for k, v in inputs.items()
+                                     if v.grad is not None}
+            for key, (layer, blob, transform) in gradient_map.items():
+                g = net.layer(layer).blobs[blob].grad
+                if g is not None:
+                    result["param_grads"][key] = g.t() if transform == "transpose" else g
     finally:
         net.float().zero_grad(set_to_none=True)
-    return result
+    return results
 
 
 def rows_as_set(t):
@@ -141,14 +150,16 @@ def rows_as_set(t):
 
 def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3), seed=0,
                  compile=False, autocast=True, gradients=True, timeout=1800, inputs=None,
-                 no_gradient=(), row_sets=()):
+                 no_gradient=(), row_sets=(), gradient_batches=None):
     """Run the check of the module doc on the export in ``out_dir``; returns a report dict:
     ``outputs[batch][blob]``, ``input_grads``/``param_grads`` (the worst per batch),
     ``compiled``/``autocast`` (per blob, vs ours), ``ok`` and ``failures`` (text).
     ``inputs``: ``{blob: function(batch) -> tensor}`` for inputs that random values would
     not exercise (ROIs, image sizes); ``no_gradient``: outputs of layers without a backward,
     left out of the gradients; ``row_sets``: detection outputs, compared as sets of rows
-    (:func:`rows_as_set`)."""
+    (:func:`rows_as_set`); ``gradient_batches``: the batch sizes whose gradients are
+    compared (default: all of ``batches``; every parameter's gradient at each), the float64
+    passes being most of a large net's check."""
     gen = torch.Generator().manual_seed(seed)
     cases, ours = [], []
     for batch in batches:
@@ -158,15 +169,19 @@ def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3
         _fresh(net)
         with torch.no_grad():
             shapes = _layer_by_layer(net, outputs, case["inputs"])
-        case["weights"] = {k: torch.rand(shapes[k].shape, generator=gen) * 2 - 1
-                           for k in outputs if shapes[k].is_floating_point()
-                           and k not in no_gradient} if gradients else {}
+        weights = {k: torch.rand(shapes[k].shape, generator=gen) * 2 - 1
+                   for k in outputs if shapes[k].is_floating_point() and k not in no_gradient}
+        # drawn at every batch, so that each batch's inputs are the same whichever are used
+        wanted = gradients and (gradient_batches is None or batch in gradient_batches)
+        case["weights"] = weights if wanted else {}
         cases.append(case)
-        mine = {"outputs": {k: shapes[k].detach() for k in outputs}, "input_grads": {},
-                "param_grads": {}}
-        if case["weights"]:
-            mine.update(_gradients(net, case, outputs, gradient_map))
-        ours.append(mine)
+        ours.append({"outputs": {k: shapes[k].detach() for k in outputs}})
+    if any(case["weights"] for case in cases):
+        for mine, grads in zip(ours, _gradients(net, cases, outputs, gradient_map)):
+            mine.update(grads)
+    else:
+        for mine in ours:
+            mine.update(input_grads={}, param_grads={})
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, result_path = os.path.join(tmp, "cases.pt"), os.path.join(tmp, "result.pt")
         torch.save(cases, cases_path)
@@ -178,10 +193,10 @@ def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3
             raise ExportCheckError(f"the generated module failed in a fresh process "
                                    f"(python -I, no caffe_compat):\n{proc.stderr[-4000:]}")
         theirs = torch.load(result_path, weights_only=True)
-    return _compare(batches, ours, theirs, row_sets)
+    return _compare(batches, ours, theirs, row_sets, gradient_batches)
 
 
-def _compare(batches, ours, theirs, row_sets=()):
+def _compare(batches, ours, theirs, row_sets=(), gradient_batches=None):
     def diff(k, a, b):
         if k in row_sets and a.shape == b.shape:
             return scaled(rows_as_set(a), rows_as_set(b))
@@ -196,6 +211,8 @@ def _compare(batches, ours, theirs, row_sets=()):
                                f"(bound {OUTPUT_TOL:g})" for k, d in figures.items()
                                if not d <= OUTPUT_TOL]
         for kind in ("input_grads", "param_grads"):
+            if gradient_batches is not None and batch not in gradient_batches:
+                continue
             worst, where = -1.0, None
             for k, v in mine[kind].items():
                 d = scaled(got[kind].get(k, torch.full_like(v, float("nan"))), v)

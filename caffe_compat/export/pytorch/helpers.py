@@ -78,6 +78,15 @@ def lrn_within_channel(x, size, alpha, beta):
     return x * (1.0 + alpha * avg).pow(-beta)
 
 
+def relu_in_place(x, slope=0.0):
+    """Caffe's in-place ReLU (leaky with ``slope``): overwrites ``x`` when autograd is off (no
+    copy; ``x`` is a blob the layer before made and nothing else reads), a new tensor
+    otherwise."""
+    if torch.is_grad_enabled():
+        return F.leaky_relu(x, slope) if slope else torch.relu(x)
+    return F.leaky_relu_(x, slope) if slope else torch.relu_(x)
+
+
 def batch_norm(x, bn):
     """Caffe's BatchNorm: with the running (global) statistics ``(x - mean) / sqrt(var + eps)``,
     a division as Caffe's ``caffe_div`` (torch's module multiplies by the reciprocal instead,
