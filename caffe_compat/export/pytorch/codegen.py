@@ -267,6 +267,13 @@ class Generator:
                 "    def __init__(self):",
                 "        super().__init__()"]
         body += [f"        {line}" for line in self.init_lines]
+        if self.channels_last and any(".Conv2d(" in line for line in self.init_lines):
+            body += ["        # the convolutions' weights in channels-last layout, as caffe_compat keeps",
+                     "        # them (oneDNN then reorders nothing at each call)",
+                     "        for conv in self.modules():",
+                     "            if isinstance(conv, nn.Conv2d):",
+                     "                conv.weight = nn.Parameter(",
+                     "                    conv.weight.detach().contiguous(memory_format=torch.channels_last))"]
         body += ["", f"    def forward(self, {args}):"]
         spatial = [v for b, v in self.input_args.items() if len(shapes[b]) == 4]
         if spatial and self.channels_last:
