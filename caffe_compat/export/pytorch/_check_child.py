@@ -1,6 +1,7 @@
 """Run a generated model.py in a process that cannot import caffe_compat (the export check).
 
     python -I -B _check_child.py OUT_DIR CASES.pt RESULT.pt [--compile] [--autocast]
+        [--threads N]
 
 Imports torch only (this file is run by path, never imported by caffe_compat): every sys.path
 entry holding a ``caffe_compat`` package is dropped first, and the run fails if the package is
@@ -62,6 +63,8 @@ def main(argv):
     out_dir, cases_path, result_path = argv[:3]
     isolate()
     import torch
+    if "--threads" in argv:
+        torch.set_num_threads(int(argv[argv.index("--threads") + 1]))
     model = load_model(out_dir)
     cases = torch.load(cases_path, weights_only=True)
     result = {"cases": [{"outputs": outputs(model, c)} for c in cases],

@@ -9,7 +9,10 @@ float64: in float32 the two forwards differ by float rounding (1e-7 of the scale
 enough to flip a ReLU at a value within 1e-7 of zero or a max-pooling tie, and one flipped
 element moves a whole path of the gradient (seen: 3e-2 of the input gradient's scale on
 MobileNet v2 with seeded weights in float32, 2e-15 in float64); so the float32 comparison
-says nothing about the backward, the float64 one checks it is the same function. The generated module runs in a
+says nothing about the backward, the float64 one checks it is the same function. The child
+runs on the thread count our forwards ran on (caffe_compat lowers it while other processes
+hold cores): oneDNN splits a convolution's sums by it, 6e-6 of MobileNet-SSD's confidences
+at 2 threads against 1, where the same count gives the same bits. The generated module runs in a
 separate ``python -I`` process (``_check_child.py``) whose sys.path holds no caffe_compat, so a
 hidden dependency on this package fails the check. It also runs the module under
 ``torch.compile`` (optional: compiling takes seconds to minutes) and CPU autocast (bfloat16),
@@ -176,6 +179,7 @@ def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3
         case["weights"] = weights if wanted else {}
         cases.append(case)
         ours.append({"outputs": {k: shapes[k].detach() for k in outputs}})
+    threads = torch.get_num_threads()        # the count our forwards ran on
     if any(case["weights"] for case in cases):
         for mine, grads in zip(ours, _gradients(net, cases, outputs, gradient_map)):
             mine.update(grads)
@@ -187,6 +191,8 @@ def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3
         torch.save(cases, cases_path)
         cmd = [sys.executable, "-I", "-B", CHILD, os.path.abspath(out_dir), cases_path, result_path]
         cmd += ["--compile"] * bool(compile) + ["--autocast"] * bool(autocast)
+        # our forward's thread count: oneDNN splits a convolution's sums by it
+        cmd += ["--threads", str(threads)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               cwd=tmp)
         if proc.returncode != 0:

@@ -79,3 +79,17 @@ def test_ssd_nets(name, tmp_path):
     if compile:
         # torch.compile's kernels against ours: the same 1e-5 promise
         assert max(report["compiled"].values()) <= 1e-5, report
+
+
+def test_detections_compare_as_sets():
+    """Two tops holding the same detections, two of equal confidence in either order, compare
+    equal; a moved box does not."""
+    from caffe_compat.export.pytorch.check import rows_as_set, scaled
+    rows = torch.tensor([[0, 1, 0.9, 0.1, 0.1, 0.4, 0.5], [0, 1, 0.7, 0.2, 0.3, 0.6, 0.6],
+                         [0, 2, 0.7, 0.0, 0.2, 0.3, 0.9], [0, 0, 0, 0, 0, 0, 0]])[None, None]
+    swapped = rows[:, :, [0, 2, 1, 3]]
+    assert scaled(swapped, rows) > 0.1
+    assert scaled(rows_as_set(swapped), rows_as_set(rows)) == 0.0
+    moved = swapped.clone()
+    moved[0, 0, 1, 3] += 0.05
+    assert scaled(rows_as_set(moved), rows_as_set(rows)) > 1e-2
