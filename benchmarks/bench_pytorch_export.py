@@ -7,19 +7,22 @@ against ``caffe_compat.Net``'s own torch forward, on the zoo nets of bench_zoo, 
 Seeded random weights (``tests.caffe_compat.public_nets``); ours is ``Net.forward(data=x)``
 under ``torch.inference_mode()`` (its inference fast path: BatchNorm / Scale folded into the
 convolutions, channels-last layouts), the generated module is ``model(x)`` under the same
-mode, as a user would run it (eval mode, no folding), and again after
+mode, as a user would run it (eval mode, no folding; its inputs and convolution weights
+channels-last, as it writes them), and again after
 ``model.to(memory_format=torch.channels_last)`` with a channels-last input (torch's advice for
 CPU convolutions). ``Net``'s plain torch path (the fast path off: every layer on its own)
 is timed too. Timed in alternating blocks
 (:func:`benchmarks.zoo_timing.rounds`); printed per net and batch: milliseconds of each, the
-ratio (our plain path / generated: above 1 means the generated module is faster) and the difference of
-the outputs relative to the output's scale.
+ratio (our plain path / generated: above 1 means the generated module is faster), its
+spread (the lowest and highest ratio of the medians of a block pair: one block of each, timed
+one after the other) and the difference of the outputs relative to the output's scale.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import pathlib
+import statistics
 import sys
 import tempfile
 
@@ -54,6 +57,12 @@ def layer_by_layer(net, x):
         net.fast_inference = True
 
 
+def block_ratios(ours, theirs, block=5):
+    """``median(ours block) / median(theirs block)`` for each pair of blocks of ``rounds``."""
+    return [statistics.median(ours[i:i + block]) / statistics.median(theirs[i:i + block])
+            for i in range(0, min(len(ours), len(theirs)), block)]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", nargs="+", default=ZOO, choices=list(NETS))
@@ -62,8 +71,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| net | batch | ours ms | ours, layer by layer ms | generated ms | generated, "
-          "channels-last ms | layer by layer / generated | difference |")
-    print("|---|---|---|---|---|---|---|---|")
+          "channels-last ms | layer by layer / generated | spread over blocks | difference |")
+    print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.nets:
             net, _ = build(name)
@@ -77,16 +86,17 @@ def main(argv=None):
                     a = net.forward(data=x)[output]
                     b = model(x)[output]
                     xcl = x.contiguous(memory_format=torch.channels_last)
-                    median, _ = rounds({"ours": lambda: net.forward(data=x),
+                    median, times = rounds({"ours": lambda: net.forward(data=x),
                                         "layers": lambda: layer_by_layer(net, x),
                                         "generated": lambda: model(x),
                                         "channels_last": lambda: model_cl(xcl)},
                                        args.seconds)
                 ms = {k: v * 1e3 for k, v in median.items()}
+                spread = block_ratios(times["layers"], times["generated"])
                 print(f"| {name} | {batch} | {ms['ours']:.1f} | {ms['layers']:.1f} | "
                       f"{ms['generated']:.1f} | {ms['channels_last']:.1f} | "
-                      f"{ms['layers'] / ms['generated']:.2f} | {scaled(b, a):.1e} |",
-                      flush=True)
+                      f"{ms['layers'] / ms['generated']:.2f} | {min(spread):.2f}-"
+                      f"{max(spread):.2f} | {scaled(b, a):.1e} |", flush=True)
 
 
 if __name__ == "__main__":

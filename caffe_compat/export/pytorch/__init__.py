@@ -25,7 +25,8 @@ from .registry import emitter_types, register_emitter
 
 def export_pytorch(net, out_dir, outputs=None, *, model=None, weights=None,
                    preprocessing=None, pth=False, check=True, batches=(1, 3),
-                   compile=False, autocast=True, gradients=True, class_name=None):
+                   compile=False, autocast=True, gradients=True, class_name=None,
+                   check_inputs=None, gradient_batches=None):
     """Write the PyTorch package of ``net`` (a test-phase :class:`~caffe_compat.Net`) to the
     folder ``out_dir``; returns the check's report (None with ``check=False``).
 
@@ -35,7 +36,10 @@ def export_pytorch(net, out_dir, outputs=None, *, model=None, weights=None,
     for the README (mean, scale, channel order). ``pth``: also write ``weights.pth``.
     The check (:mod:`.check`; ``batches``, ``compile``, ``autocast``, ``gradients``) runs on
     the staged folder before it is moved into place; a difference beyond its bounds raises
-    :class:`ExportCheckError` and leaves ``out_dir`` as it was.
+    :class:`ExportCheckError` and leaves ``out_dir`` as it was. ``check_inputs``:
+    ``{blob: function(batch) -> tensor}`` for the inputs the check should not draw at random
+    (ROIs, ``im_info``). ``gradient_batches``: the batch sizes whose gradients the check
+    compares (default: all of ``batches``).
     """
     sources = {}
     for kind, path in (("prototxt", model), ("caffemodel", weights)):
@@ -58,7 +62,10 @@ def export_pytorch(net, out_dir, outputs=None, *, model=None, weights=None,
         if check:
             report = check_export(net, folder, gen.outputs, gen.gradient_map(),
                                   list(gen.input_args), batches=batches, compile=compile,
-                                  autocast=autocast, gradients=gradients)
+                                  autocast=autocast, gradients=gradients,
+                                  inputs=check_inputs, no_gradient=gen.no_gradient,
+                                  row_sets=gen.row_sets,
+                                  gradient_batches=gradient_batches)
         with open(os.path.join(folder, "README.md"), "w") as f:
             f.write(model_card(gen, sources, preprocessing, report))
         if report is not None and not report["ok"]:

@@ -1,13 +1,14 @@
 """Run a generated model.py in a process that cannot import caffe_compat (the export check).
 
     python -I -B _check_child.py OUT_DIR CASES.pt RESULT.pt [--compile] [--autocast]
+        [--threads N]
 
 Imports torch only (this file is run by path, never imported by caffe_compat): every sys.path
 entry holding a ``caffe_compat`` package is dropped first, and the run fails if the package is
 still importable. For each case of CASES.pt (inputs by Caffe blob name, a weight per output)
-it runs the model, back-propagates ``sum(weight * output)`` and saves the outputs and the
-gradients of the inputs and parameters; then, for the first case, the outputs under
-``torch.compile`` and under CPU autocast (bfloat16).
+it runs the model (float32), then, for the first case, under ``torch.compile`` and under CPU
+autocast (bfloat16); then, in float64, back-propagates ``sum(weight * output)``; it saves the
+outputs and the gradients of the inputs and parameters.
 """
 import importlib.util
 import os
@@ -30,16 +31,21 @@ def load_model(out_dir):
     return module.load(out_dir)
 
 
-def run_case(model, case):
-    """Outputs in float32; gradients in float64 (see caffe_compat/export/pytorch/check.py)."""
+def outputs(model, case):
     import torch
     with torch.no_grad():
         out = model(*[case["inputs"][n] for n in model.input_names])
-    result = {"outputs": {k: v.detach() for k, v in out.items()}, "input_grads": {},
-              "param_grads": {}}
+    return {k: v.detach() for k, v in out.items()}
+
+
+def gradients(model, case):
+    """The gradients of ``sum(weight * output)`` of a float64 model (see
+    caffe_compat/export/pytorch/check.py)."""
+    import torch
+    result = {"input_grads": {}, "param_grads": {}}
     if not case["weights"]:
         return result
-    model.double().zero_grad(set_to_none=True)
+    model.zero_grad(set_to_none=True)
     inputs = {k: v.double().requires_grad_(True) for k, v in case["inputs"].items()}
     out = model(*[inputs[n] for n in model.input_names])
     loss = sum((out[k] * w.double()).sum() for k, w in case["weights"].items())
@@ -48,17 +54,20 @@ def run_case(model, case):
         result["input_grads"] = {k: v.grad for k, v in inputs.items() if v.grad is not None}
         result["param_grads"] = {k: p.grad.clone() for k, p in model.named_parameters()
                                  if p.grad is not None}
-    model.float().zero_grad(set_to_none=True)
     return result
 
 
 def main(argv):
+    """Outputs in float32 for every case, then torch.compile and autocast on the first, then
+    the gradients in float64 (the model turned to float64 once)."""
     out_dir, cases_path, result_path = argv[:3]
     isolate()
     import torch
+    if "--threads" in argv:
+        torch.set_num_threads(int(argv[argv.index("--threads") + 1]))
     model = load_model(out_dir)
     cases = torch.load(cases_path, weights_only=True)
-    result = {"cases": [run_case(model, c) for c in cases],
+    result = {"cases": [{"outputs": outputs(model, c)} for c in cases],
               "caffe_compat_importable": importlib.util.find_spec("caffe_compat") is not None}
     first = [cases[0]["inputs"][n] for n in model.input_names]
     with torch.no_grad():
@@ -69,6 +78,13 @@ def main(argv):
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 out = model(*first)
             result["autocast"] = {k: v.detach().float() for k, v in out.items()}
+    if any(c["weights"] for c in cases):
+        model.double()
+        for got, case in zip(result["cases"], cases):
+            got.update(gradients(model, case))
+    else:
+        for got in result["cases"]:
+            got.update(input_grads={}, param_grads={})
     torch.save(result, result_path)
 
 

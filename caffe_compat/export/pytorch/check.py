@@ -9,7 +9,10 @@ float64: in float32 the two forwards differ by float rounding (1e-7 of the scale
 enough to flip a ReLU at a value within 1e-7 of zero or a max-pooling tie, and one flipped
 element moves a whole path of the gradient (seen: 3e-2 of the input gradient's scale on
 MobileNet v2 with seeded weights in float32, 2e-15 in float64); so the float32 comparison
-says nothing about the backward, the float64 one checks it is the same function. The generated module runs in a
+says nothing about the backward, the float64 one checks it is the same function. The child
+runs on the thread count our forwards ran on (caffe_compat lowers it while other processes
+hold cores): oneDNN splits a convolution's sums by it, 6e-6 of MobileNet-SSD's confidences
+at 2 threads against 1, where the same count gives the same bits. The generated module runs in a
 separate ``python -I`` process (``_check_child.py``) whose sys.path holds no caffe_compat, so a
 hidden dependency on this package fails the check. It also runs the module under
 ``torch.compile`` (optional: compiling takes seconds to minutes) and CPU autocast (bfloat16),
@@ -95,73 +98,127 @@ def _fresh(net):
             layer.reset()
 
 
-def _gradients(net, case, outputs, gradient_map):
-    """The gradients of ``sum(weight * output)`` through ``net`` in float64."""
-    result = {"input_grads": {}, "param_grads": {}}
-    net.double().zero_grad(set_to_none=True)
-    _fresh(net)
+def _layer_by_layer(net, outputs, inputs):
+    """Our forward with every layer on its own, the reference of the check: the inference
+    fast path (:mod:`caffe_compat.inference.fast_inference`) folds BatchNorm and Scale into
+    the convolutions, which rounds otherwise than the layers (and than Caffe) do."""
+    before = getattr(net, "fast_inference", True)
+    net.fast_inference = False
     try:
-        inputs = {k: v.double().requires_grad_(True) for k, v in case["inputs"].items()}
-        out = net.forward(blobs=outputs, **inputs)
-        loss = sum((out[k] * w.double()).sum() for k, w in case["weights"].items())
-        if not (torch.is_tensor(loss) and loss.requires_grad):
-            return result
-        loss.backward()
-        result["input_grads"] = {k: v.grad for k, v in inputs.items() if v.grad is not None}
-        for key, (layer, blob, transform) in gradient_map.items():
-            g = net.layer(layer).blobs[blob].grad
-            if g is not None:
-                result["param_grads"][key] = g.t() if transform == "transpose" else g
+        return net.forward(blobs=outputs, **inputs)
+    finally:
+        net.fast_inference = before
+
+
+def _gradients(net, cases, outputs, gradient_map):
+    """The gradients of ``sum(weight * output)`` through ``net`` in float64, per case (the
+    net turned to float64 once for all of them: a large net's weights are copied twice, not
+    twice per case)."""
+    results = []
+    net.double()
+    try:
+        for case in cases:
+            result = {"input_grads": {}, "param_grads": {}}
+            results.append(result)
+            if not case["weights"]:
+                continue
+            net.zero_grad(set_to_none=True)
+            _fresh(net)
+            inputs = {k: v.double().requires_grad_(True) for k, v in case["inputs"].items()}
+            out = net.forward(blobs=outputs, **inputs)
+            loss = sum((out[k] * w.double()).sum() for k, w in case["weights"].items())
+            if not (torch.is_tensor(loss) and loss.requires_grad):
+                continue
+            loss.backward()
+            result["input_grads"] = {k: v.grad for k, v in inputs.items()
+                                     if v.grad is not None}
+            for key, (layer, blob, transform) in gradient_map.items():
+                g = net.layer(layer).blobs[blob].grad
+                if g is not None:
+                    result["param_grads"][key] = g.t() if transform == "transpose" else g
     finally:
         net.float().zero_grad(set_to_none=True)
-    return result
+    return results
+
+
+def rows_as_set(t):
+    """The rows of a detection top (..., 7) in one canonical order (lexicographic over the
+    columns: image, label, confidence, box), so that two tops holding the same detections
+    compare equal whatever order equal scores took."""
+    rows = t.detach().reshape(-1, t.shape[-1])
+    for col in reversed(range(rows.shape[1])):
+        rows = rows[torch.sort(rows[:, col], stable=True).indices]
+    return rows
 
 
 def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3), seed=0,
-                 compile=False, autocast=True, gradients=True, timeout=1800):
+                 compile=False, autocast=True, gradients=True, timeout=1800, inputs=None,
+                 no_gradient=(), row_sets=(), gradient_batches=None):
     """Run the check of the module doc on the export in ``out_dir``; returns a report dict:
     ``outputs[batch][blob]``, ``input_grads``/``param_grads`` (the worst per batch),
-    ``compiled``/``autocast`` (per blob, vs ours), ``ok`` and ``failures`` (text)."""
+    ``compiled``/``autocast`` (per blob, vs ours), ``ok`` and ``failures`` (text).
+    ``inputs``: ``{blob: function(batch) -> tensor}`` for inputs that random values would
+    not exercise (ROIs, image sizes); ``no_gradient``: outputs of layers without a backward,
+    left out of the gradients; ``row_sets``: detection outputs, compared as sets of rows
+    (:func:`rows_as_set`); ``gradient_batches``: the batch sizes whose gradients are
+    compared (default: all of ``batches``; every parameter's gradient at each), the float64
+    passes being most of a large net's check."""
     gen = torch.Generator().manual_seed(seed)
     cases, ours = [], []
     for batch in batches:
         case = {"inputs": _inputs(net, input_names, batch, gen)}
+        for blob, make in (inputs or {}).items():
+            case["inputs"][blob] = make(batch)
         _fresh(net)
         with torch.no_grad():
-            shapes = net.forward(blobs=outputs, **case["inputs"])
-        case["weights"] = {k: torch.rand(shapes[k].shape, generator=gen) * 2 - 1
-                           for k in outputs if shapes[k].is_floating_point()} \
-            if gradients else {}
+            shapes = _layer_by_layer(net, outputs, case["inputs"])
+        weights = {k: torch.rand(shapes[k].shape, generator=gen) * 2 - 1
+                   for k in outputs if shapes[k].is_floating_point() and k not in no_gradient}
+        # drawn at every batch, so that each batch's inputs are the same whichever are used
+        wanted = gradients and (gradient_batches is None or batch in gradient_batches)
+        case["weights"] = weights if wanted else {}
         cases.append(case)
-        mine = {"outputs": {k: shapes[k].detach() for k in outputs}, "input_grads": {},
-                "param_grads": {}}
-        if case["weights"]:
-            mine.update(_gradients(net, case, outputs, gradient_map))
-        ours.append(mine)
+        ours.append({"outputs": {k: shapes[k].detach() for k in outputs}})
+    threads = torch.get_num_threads()        # the count our forwards ran on
+    if any(case["weights"] for case in cases):
+        for mine, grads in zip(ours, _gradients(net, cases, outputs, gradient_map)):
+            mine.update(grads)
+    else:
+        for mine in ours:
+            mine.update(input_grads={}, param_grads={})
     with tempfile.TemporaryDirectory() as tmp:
         cases_path, result_path = os.path.join(tmp, "cases.pt"), os.path.join(tmp, "result.pt")
         torch.save(cases, cases_path)
         cmd = [sys.executable, "-I", "-B", CHILD, os.path.abspath(out_dir), cases_path, result_path]
         cmd += ["--compile"] * bool(compile) + ["--autocast"] * bool(autocast)
+        # our forward's thread count: oneDNN splits a convolution's sums by it
+        cmd += ["--threads", str(threads)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               cwd=tmp)
         if proc.returncode != 0:
             raise ExportCheckError(f"the generated module failed in a fresh process "
                                    f"(python -I, no caffe_compat):\n{proc.stderr[-4000:]}")
         theirs = torch.load(result_path, weights_only=True)
-    return _compare(batches, ours, theirs)
+    return _compare(batches, ours, theirs, row_sets, gradient_batches)
 
 
-def _compare(batches, ours, theirs):
+def _compare(batches, ours, theirs, row_sets=(), gradient_batches=None):
+    def diff(k, a, b):
+        if k in row_sets and a.shape == b.shape:
+            return scaled(rows_as_set(a), rows_as_set(b))
+        return scaled(a, b)
+
     report = {"outputs": {}, "input_grads": {}, "param_grads": {}, "failures": []}
     for batch, mine, got in zip(batches, ours, theirs["cases"]):
-        figures = {k: scaled(got["outputs"].get(k, torch.empty(0) + float("nan")), v)
+        figures = {k: diff(k, got["outputs"].get(k, torch.empty(0) + float("nan")), v)
                    for k, v in mine["outputs"].items()}
         report["outputs"][batch] = figures
         report["failures"] += [f"batch {batch}, output {k}: {d:.2e} of its scale "
                                f"(bound {OUTPUT_TOL:g})" for k, d in figures.items()
                                if not d <= OUTPUT_TOL]
         for kind in ("input_grads", "param_grads"):
+            if gradient_batches is not None and batch not in gradient_batches:
+                continue
             worst, where = -1.0, None
             for k, v in mine[kind].items():
                 d = scaled(got[kind].get(k, torch.full_like(v, float("nan"))), v)
@@ -175,7 +232,7 @@ def _compare(batches, ours, theirs):
     first = ours[0]["outputs"]
     for kind in ("compiled", "autocast"):
         if kind in theirs:
-            report[kind] = {k: scaled(theirs[kind][k], v) for k, v in first.items()}
+            report[kind] = {k: diff(k, theirs[kind][k], v) for k, v in first.items()}
     for k, d in report.get("compiled", {}).items():
         if not d <= OUTPUT_TOL:
             report["failures"].append(f"torch.compile, output {k}: {d:.2e} of its scale")

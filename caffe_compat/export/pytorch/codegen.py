@@ -134,6 +134,14 @@ class EmitContext:
                                       None, None)
         return f"self.{attr}"
 
+    def inference_only(self, rows=False):
+        """This layer's tops carry no gradient (Caffe's layer has no backward): the check
+        leaves them out of its gradient comparison. ``rows``: the top holds detections, rows
+        whose order among equal scores is not part of the result, compared as a set."""
+        self.gen.no_gradient.update(self.node.tops)
+        if rows:
+            self.gen.row_sets.update(self.node.tops)
+
     def helper(self, name):
         """Use helper function ``name`` of :mod:`.helpers` (copied into model.py)."""
         self.gen.use_helper(name)
@@ -161,6 +169,9 @@ class Generator:
         self.variables = {}                          # Caffe blob -> Python variable
         self.input_args = collections.OrderedDict()  # Caffe input blob -> argument name
         self.types = collections.Counter()
+        self.no_gradient, self.row_sets = set(), set()   # see EmitContext.inference_only
+        # channels-last layout for the inputs and the weights (module doc)
+        self.channels_last = True
 
     def use_helper(self, name):
         if name in self.helpers:
@@ -256,7 +267,21 @@ class Generator:
                 "    def __init__(self):",
                 "        super().__init__()"]
         body += [f"        {line}" for line in self.init_lines]
+        if self.channels_last and any(".Conv2d(" in line for line in self.init_lines):
+            body += ["        # the convolutions' weights in channels-last layout, as caffe_compat keeps",
+                     "        # them (oneDNN then reorders nothing at each call)",
+                     "        for conv in self.modules():",
+                     "            if isinstance(conv, nn.Conv2d):",
+                     "                conv.weight = nn.Parameter(",
+                     "                    conv.weight.detach().contiguous(memory_format=torch.channels_last))"]
         body += ["", f"    def forward(self, {args}):"]
+        spatial = [v for b, v in self.input_args.items() if len(shapes[b]) == 4]
+        if spatial and self.channels_last:
+            # the layout of caffe_compat's inference convolutions (oneDNN's channels-last):
+            # the same sums in the same order, and torch's faster CPU path
+            body.append("        # channels-last layout: oneDNN's fast CPU convolutions")
+            body += [f"        {v} = {v}.contiguous(memory_format=torch.channels_last)"
+                     for v in spatial]
         body += [f"        {line}" for line in self.forward_lines]
         body.append(f"        return {{{ret}}}")
         return "\n".join(body)

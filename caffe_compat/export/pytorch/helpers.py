@@ -78,6 +78,29 @@ def lrn_within_channel(x, size, alpha, beta):
     return x * (1.0 + alpha * avg).pow(-beta)
 
 
+def relu_in_place(x, slope=0.0):
+    """Caffe's in-place ReLU (leaky with ``slope``): overwrites ``x`` when autograd is off (no
+    copy; ``x`` is a blob the layer before made and nothing else reads), a new tensor
+    otherwise."""
+    if torch.is_grad_enabled():
+        return F.leaky_relu(x, slope) if slope else torch.relu(x)
+    return F.leaky_relu_(x, slope) if slope else torch.relu_(x)
+
+
+def batch_norm(x, bn):
+    """Caffe's BatchNorm: with the running (global) statistics ``(x - mean) / sqrt(var + eps)``,
+    a division as Caffe's ``caffe_div`` (torch's module multiplies by the reciprocal instead,
+    which rounds otherwise); in training mode, or without running statistics, torch's module
+    (the batch's own statistics, its moving average)."""
+    if bn.training or bn.running_mean is None:
+        return bn(x)
+    view = (1, -1) + (1,) * (x.dim() - 2)
+    y = (x - bn.running_mean.view(view)) / torch.sqrt(bn.running_var + bn.eps).view(view)
+    if bn.affine:
+        y = y * bn.weight.view(view) + bn.bias.view(view)
+    return y
+
+
 def eltwise_max(*xs):
     """Caffe's Eltwise MAX: between the first two bottoms a tie goes to the second, every later
     bottom must be strictly greater than the running maximum; the gradient of an element goes
@@ -162,3 +185,295 @@ def lstm_unit(c_prev, x, cont):
     c = cont.unsqueeze(-1).to(x.dtype) * torch.sigmoid(f) * c_prev + \
         torch.sigmoid(i) * torch.tanh(g)
     return c, torch.sigmoid(o) * torch.tanh(c)
+
+
+def arg_max(x, top_k, out_max_val=False, axis=None, trailing=0):
+    """Caffe's ArgMax: the ``top_k`` largest entries, ties to the larger index (its
+    ``partial_sort`` with ``greater<pair<value, index>>``), indices as floats, no gradient.
+    With ``axis``: that axis cut to ``top_k``, indices or (``out_max_val``) values. Without:
+    each item flattened, (N, 1, top_k) indices or (N, 2, top_k) indices then values, with
+    ``trailing`` axes of size 1 after them."""
+    x = x.detach()
+    moved = x.movedim(axis, -1) if axis is not None else x.reshape(x.shape[0], -1)
+    n = moved.shape[-1]
+    # descending, and among equal values the larger index first: a stable sort of the
+    # reversed axis
+    values, flipped = torch.sort(moved.flip(-1), dim=-1, descending=True, stable=True)
+    values, index = values[..., :top_k], ((n - 1) - flipped[..., :top_k]).to(x.dtype)
+    if axis is not None:
+        return (values if out_max_val else index).movedim(-1, axis).contiguous()
+    parts = [index, values] if out_max_val else [index]
+    return torch.stack(parts, 1).reshape((x.shape[0], len(parts), top_k) + (1,) * trailing)
+
+
+def im2col(x, kernel, stride, pad, dilation, far, out, axis=1):
+    """Caffe's Im2col: the axes from ``axis`` on (channels, then the spatial ones) as
+    Caffe's column buffer. The input is zero-padded by ``pad`` (and ``far`` more zeros after
+    the end: what Caffe's im2col reads past an axis shorter than the window); for each kernel
+    offset, in row-major order, the strided slice of ``out`` positions starting at ``offset *
+    dilation``; rows channel-major ``(c, k_1, ..., k_n)``, each the positions in row-major
+    order."""
+    lead = tuple(x.shape[:axis])
+    x = x.reshape((-1,) + tuple(x.shape[axis:]))
+    pads = []
+    for p, e in zip(reversed(pad), reversed(far)):
+        pads += [p, p + e]
+    x = F.pad(x, pads)
+    offsets = [()]
+    for k in kernel:
+        offsets = [o + (i,) for o in offsets for i in range(k)]
+    pieces = []
+    for offset in offsets:
+        index = [slice(None), slice(None)]
+        for o, d, n, s in zip(offset, dilation, out, stride):
+            index.append(slice(o * d, o * d + (n - 1) * s + 1, s))
+        pieces.append(x[tuple(index)])
+    columns = torch.stack(pieces, 2)          # (items, C, kernel offsets, positions...)
+    return columns.reshape(lead + (-1,) + tuple(out))
+
+
+def spp(x, levels, maximum=True):
+    """Caffe's SPP: level ``l`` of ``levels`` is Caffe's pooling (:func:`max_pool` /
+    :func:`ave_pool`) with ``kernel = stride = ceil(size / 2^l)`` and ``pad = (kernel 2^l -
+    size + 1) // 2`` per axis, flattened per item; the levels concatenated on axis 1. One
+    level: that pooling's output, not flattened."""
+    h, w = int(x.shape[2]), int(x.shape[3])
+    outs = []
+    for level in range(levels):
+        bins = 2 ** level
+        kernel = (-(-h // bins), -(-w // bins))
+        pad = ((kernel[0] * bins - h + 1) // 2, (kernel[1] * bins - w + 1) // 2)
+        y = max_pool(x, kernel, kernel, pad) if maximum else ave_pool(x, kernel, kernel, pad)
+        if levels == 1:
+            return y
+        outs.append(y.reshape(x.shape[0], -1))
+    return torch.cat(outs, 1)
+
+
+def roi_bins(start, end, pooled, size):
+    """ROIPooling's bins along one axis of ``size`` cells for an ROI from cell ``start`` to
+    ``end``: span ``max(end - start + 1, 1)``, ``r = span / pooled`` in float32, bin ``i``
+    from ``start + trunc(i r)`` to ``start + ceil((i + 1) r)``, clipped to the axis."""
+    ratio = torch.tensor(float(max(end - start + 1, 1)), dtype=torch.float32) / pooled
+    steps = torch.arange(pooled + 1, dtype=torch.float32) * ratio
+    lo = (steps[:-1] + start).trunc().clamp_min(0).long().tolist()
+    hi = (torch.ceil(steps[1:]) + start).clamp_max(size).long().tolist()
+    return list(zip(lo, hi))
+
+
+def round_half_away(v):
+    """C's ``(int)(v + (v >= 0 ? 0.5f : -0.5f))`` on float32 values, as integers."""
+    return torch.where(v >= 0, v + 0.5, v - 0.5).trunc().long()
+
+
+def check_roi_batch(index, batch):
+    if not 0 <= index < batch:
+        raise ValueError(f"ROI batch index {index} is outside the batch of {batch}")
+    return index
+
+
+def roi_pool(feat, rois, pooled, spatial_scale):
+    """Caffe's (Fast R-CNN's) ROIPooling as OpenCV 4 computes it: per ROI row ``[batch, x1,
+    y1, x2, y2]`` the corners times ``spatial_scale`` (float32) rounded half away from zero,
+    bins by :func:`roi_bins`, each bin the maximum of its cells (0 for an empty bin). No
+    gradient reaches the ROIs."""
+    n, c, h, w = feat.shape
+    boxes = rois.detach().float()
+    corners = round_half_away(boxes[:, 1:] * spatial_scale).tolist()
+    outs = []
+    for b, (x0, y0, x1, y1) in zip(boxes[:, 0].long().tolist(), corners):
+        b = check_roi_batch(b, n)
+        cells = [feat[b, :, ylo:yhi, xlo:xhi].amax(dim=(1, 2))
+                 if ylo < yhi and xlo < xhi else feat.new_zeros(c)
+                 for ylo, yhi in roi_bins(y0, y1, pooled[0], h)
+                 for xlo, xhi in roi_bins(x0, x1, pooled[1], w)]
+        outs.append(torch.stack(cells, 1).reshape((c,) + tuple(pooled)))
+    return torch.stack(outs) if outs else feat.new_zeros((0, c) + tuple(pooled))
+
+
+def psroi_bins(start, end, k, size):
+    """PSROIPooling's bins along one axis: span ``max(end - start, 0.1)``, ``r = span / k``,
+    bin ``i`` from ``floor(start + i r)`` to ``ceil(start + (i + 1) r)`` (float32), clipped."""
+    ratio = torch.clamp(end - start, min=0.1) / k
+    steps = torch.arange(k + 1, dtype=torch.float32) * ratio + start
+    lo = torch.floor(steps[:-1]).clamp_min(0).long().tolist()
+    hi = torch.ceil(steps[1:]).clamp_max(size).long().tolist()
+    return list(zip(lo, hi))
+
+
+def psroi_pool(maps, rois, output_dim, k, spatial_scale):
+    """R-FCN's PSROIPooling as OpenCV 4 computes it: the ROI from ``round(x1)`` to
+    ``round(x2 + 1)`` (half away from zero) times ``spatial_scale`` in float32, bins by
+    :func:`psroi_bins`; bin ``(i, j)`` of output channel ``c`` averages channel ``(c k + i) k +
+    j`` of the maps over its cells (0 for an empty bin). No gradient reaches the ROIs."""
+    n, _, h, w = maps.shape
+    grouped = maps.reshape(n, output_dim, k, k, h, w)
+    boxes = rois.detach().float()
+    starts = round_half_away(boxes[:, 1:3]).float() * spatial_scale
+    ends = round_half_away(boxes[:, 3:5] + 1.0).float() * spatial_scale
+    outs = []
+    for r in range(boxes.shape[0]):
+        b = check_roi_batch(int(boxes[r, 0].long()), n)
+        rows = psroi_bins(starts[r, 1], ends[r, 1], k, h)
+        cols = psroi_bins(starts[r, 0], ends[r, 0], k, w)
+        cells = [grouped[b, :, i, j, ylo:yhi, xlo:xhi].mean(dim=(1, 2))
+                 if ylo < yhi and xlo < xhi else maps.new_zeros(output_dim)
+                 for i, (ylo, yhi) in enumerate(rows) for j, (xlo, xhi) in enumerate(cols)]
+        outs.append(torch.stack(cells, 1).reshape(output_dim, k, k))
+    return torch.stack(outs) if outs else maps.new_zeros((0, output_dim, k, k))
+
+
+def box_size(xmin, ymin, xmax, ymax, normalized):
+    """OpenCV's BBoxSize: 0 for an inverted box, ``w h`` (normalized) or ``(w + 1)(h + 1)``
+    (pixels)."""
+    w, h = xmax - xmin, ymax - ymin
+    area = w * h if normalized else (w + 1.0) * (h + 1.0)
+    return torch.where((xmax < xmin) | (ymax < ymin), torch.zeros_like(area), area)
+
+
+def decode_boxes(priors, variances, loc, code_type, normalized, clip=None):
+    """SSD's box decoding as OpenCV 4 computes it in float32 (``variances`` None: encoded in
+    the offsets). ``code_type`` 1 CORNER: prior corners plus offsets; 2 CENTER_SIZE: the
+    prior's centre (``xmin + w / 2`` in double) moved by ``offset w``, its size times
+    ``exp(offset)``, the corners ``centre -+ size / 2`` in double; 3 CORNER_SIZE: corners plus
+    ``offset * size``. Prior sizes get +1 for boxes in pixels. ``clip`` (xmax, ymax): the
+    corners clamped to ``[0, xmax] x [0, ymax]``."""
+    b = loc if variances is None else variances * loc
+    pw, ph = priors[:, 2] - priors[:, 0], priors[:, 3] - priors[:, 1]
+    if not normalized and code_type != 1:
+        pw, ph = pw + 1.0, ph + 1.0
+    if code_type == 1:
+        out = priors + b
+    elif code_type == 2:
+        pcx = (priors[:, 0].double() + pw.double() * 0.5).float()
+        pcy = (priors[:, 1].double() + ph.double() * 0.5).float()
+        cx, cy = b[:, 0] * pw + pcx, b[:, 1] * ph + pcy
+        half_w = (torch.exp(b[:, 2]) * pw).double() * 0.5
+        half_h = (torch.exp(b[:, 3]) * ph).double() * 0.5
+        cx, cy = cx.double(), cy.double()
+        out = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], 1).float()
+    else:
+        out = priors + b * torch.stack([pw, ph, pw, ph], 1)
+    if clip is not None:
+        out = torch.stack([out[:, 0].clamp(0.0, clip[0]), out[:, 1].clamp(0.0, clip[1]),
+                           out[:, 2].clamp(0.0, clip[0]), out[:, 3].clamp(0.0, clip[1])], 1)
+    return out
+
+
+def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=-1):
+    """OpenCV's NMSFast_ (eta 1): the scores strictly above ``threshold`` by score descending
+    (equal scores in index order), the first ``top_k`` when ``top_k > 0``; a box is kept when
+    its IoU (float32) with every box kept before is at most ``nms_threshold``; the scan stops
+    at ``limit`` kept boxes when ``limit >= 0``. Returns the kept indices in order."""
+    candidates = torch.nonzero(scores > threshold).reshape(-1)
+    order = candidates[torch.sort(scores[candidates], descending=True, stable=True).indices]
+    if 0 < top_k < len(order):
+        order = order[:top_k]
+    b, s = boxes[order], sizes[order]
+    suppressed = torch.zeros(len(order), dtype=torch.bool)
+    kept = []
+    for a in range(len(order)):
+        if suppressed[a]:
+            continue
+        kept.append(a)
+        if 0 <= limit <= len(kept):
+            break
+        inter = box_size(torch.maximum(b[:, 0], b[a, 0]), torch.maximum(b[:, 1], b[a, 1]),
+                         torch.minimum(b[:, 2], b[a, 2]), torch.minimum(b[:, 3], b[a, 3]),
+                         normalized)
+        iou = torch.where(inter > 0, inter / (s + s[a] - inter), torch.zeros_like(inter))
+        suppressed |= iou > nms_threshold
+    return order[kept]
+
+
+def detect(loc, conf, priors, num_classes, share_location, background, code_type,
+           variance_encoded, keep_top_k, threshold, nms_threshold, top_k, normalized,
+           clip=None):
+    """SSD's DetectionOutput as OpenCV 4 computes it, inference only (no gradient): per image,
+    the location offsets decoded against the priors (:func:`decode_boxes`), per class but the
+    background :func:`nms` of the confidences (stopping at ``keep_top_k`` when there is one
+    class), the ``keep_top_k`` best across classes; rows ``[image, label, confidence, xmin,
+    ymin, xmax, ymax]`` image by image, by confidence descending, in a (1, 1, keep_top_k N, 7)
+    top whose unused rows are 0 (one row per detection when ``keep_top_k`` is -1)."""
+    n, dtype = loc.shape[0], loc.dtype
+    p = priors.shape[-1] // 4
+    loc = loc.detach().float().reshape(n, p, -1, 4)
+    conf = conf.detach().float().reshape(n, p, num_classes)
+    priors = priors.detach().float().reshape(-1, p, 4)
+    variances = None if variance_encoded else priors[1]
+    targets = num_classes - (1 if 0 <= background < num_classes else 0)
+    limit = keep_top_k if targets == 1 else -1
+    images = []
+    for i in range(n):
+        decoded = {}
+        for c in range(loc.shape[2]):
+            label = -1 if share_location else c
+            if label != background:
+                boxes = decode_boxes(priors[0], variances, loc[i, :, c], code_type,
+                                     normalized, clip)
+                decoded[label] = (boxes, box_size(*boxes.unbind(1), normalized))
+        found = []          # (class, prior index), class by class
+        for c in range(num_classes):
+            if c != background:
+                boxes, sizes = decoded[-1 if share_location else c]
+                kept = nms(boxes, sizes, conf[i, :, c], threshold, nms_threshold, top_k,
+                           normalized, limit)
+                found += [(c, j) for j in kept.tolist()]
+        if 0 <= keep_top_k < len(found):
+            scores = torch.stack([conf[i, j, c] for c, j in found])
+            best = torch.sort(scores, descending=True, stable=True).indices[:keep_top_k]
+            chosen = [found[k] for k in best.tolist()]
+            found = [(c, j) for label in sorted({c for c, _ in chosen})
+                     for c, j in chosen if c == label]
+        if not found:
+            continue
+        labels = torch.tensor([c for c, _ in found])
+        index = torch.tensor([j for _, j in found])
+        scores = conf[i, index, labels]
+        order = torch.sort(scores, descending=True, stable=True).indices
+        labels, index = labels[order], index[order]
+        boxes = torch.stack([decoded[-1 if share_location else c][0][j]
+                             for c, j in zip(labels.tolist(), index.tolist())])
+        images.append(torch.cat([torch.full((len(order), 1), float(i)),
+                                 labels[:, None].float(), scores[order, None], boxes], 1))
+    rows = torch.cat(images) if images else torch.zeros(0, 7)
+    total = max(keep_top_k * n if keep_top_k >= 0 else 0, rows.shape[0])
+    out = torch.zeros(1, 1, total, 7)
+    out[0, 0, :rows.shape[0]] = rows
+    return out.to(device=loc.device, dtype=dtype)
+
+
+def proposals(scores, deltas, im_info, anchor_w, anchor_h, offset, stride, pre_nms,
+              post_nms, nms_threshold):
+    """Faster R-CNN's Proposal as OpenCV 4 computes it (batch 1, inference only, float32): one
+    anchor of ``anchor_w[a] x anchor_h[a]`` per ratio and scale centred at ``(x + offset)
+    stride, (y + offset) stride`` of each cell, corners ``centre - size / 2`` and ``centre +
+    size / 2 - 1``, ordered cell (row-major), anchor; the deltas (4 per anchor) decoded as
+    CENTER_SIZE boxes in pixels, clipped to ``[0, width - 1] x [0, height - 1]`` of
+    ``im_info``; :func:`nms` of the object scores (the second half of the channels; above 0,
+    ``pre_nms`` candidates, ``nms_threshold``, stopping at ``post_nms``). Returns the ROIs
+    (post_nms, 5) ``[0, x1, y1, x2, y2]`` by score descending, unused rows 0, and their
+    scores (post_nms, 1)."""
+    a = len(anchor_w)
+    h, w = scores.shape[2:]
+    objectness = scores.detach().float()[0, a:].permute(1, 2, 0).reshape(-1)
+    offsets = deltas.detach().float()[0].permute(1, 2, 0).reshape(-1, 4)
+    info = im_info.detach().float().reshape(-1)
+    rows, cols = int(info[0]), int(info[1])
+    xs = ((torch.arange(w, dtype=torch.float32) + offset) * stride)[None, :, None]
+    ys = ((torch.arange(h, dtype=torch.float32) + offset) * stride)[:, None, None]
+    half_w = torch.tensor(anchor_w, dtype=torch.float32) * 0.5
+    half_h = torch.tensor(anchor_h, dtype=torch.float32) * 0.5
+    shape = (h, w, a)
+    anchors = torch.stack([(xs - half_w).expand(shape), (ys - half_h).expand(shape),
+                           (xs + half_w - 1.0).expand(shape), (ys + half_h - 1.0).expand(shape)],
+                          -1).reshape(-1, 4)
+    boxes = decode_boxes(anchors, None, offsets, 2, False, (float(cols - 1), float(rows - 1)))
+    kept = nms(boxes, box_size(*boxes.unbind(1), False), objectness, 0.0, nms_threshold,
+               pre_nms, False, post_nms)
+    kept = kept[torch.sort(objectness[kept], descending=True, stable=True).indices]
+    rois = torch.zeros(post_nms, 5)
+    roi_scores = torch.zeros(post_nms, 1)
+    rois[:len(kept), 1:] = boxes[kept]
+    roi_scores[:len(kept), 0] = objectness[kept]
+    return rois.to(scores), roi_scores.to(scores)

@@ -1,3 +1,5 @@
-"""The PyTorch source emitters, one module per concern; importing this package registers them."""
-from . import (arithmetic, conv, detection, elementwise, misc, neuron,  # noqa: F401
-               normalization, pooling, recurrent, shape)
+"""The PyTorch source emitters, one module per concern or type; importing this package
+registers them."""
+from . import (arg_max, arithmetic, batch_reindex, conv, detection, detection_output,  # noqa: F401
+               elementwise, filter, im2col, misc, neuron, normalization, pooling, proposal,
+               psroi_pooling, recurrent, roi_pooling, shape, spp)

@@ -1,9 +1,8 @@
 """The SSD types that come before its DetectionOutput: Normalize (NormalizeBBox) through the
 helper ``l2_normalize`` with its learned scale, and PriorBox / PriorBoxClustered as a constant
 buffer holding the priors the built net computed (the export keeps the deploy file's geometry,
-as the ONNX export; the priors do not depend on the batch). DetectionOutput has no emitter
-yet: export the heads (``--output mbox_loc --output mbox_conf_flatten --output
-mbox_priorbox``) and decode them in your code.
+as the ONNX export; the priors do not depend on the batch). DetectionOutput has its own
+module (:mod:`.detection_output`).
 """
 import torch
 

@@ -13,8 +13,14 @@ from ..registry import register_emitter
 
 @register_emitter("ReLU")
 def relu(e):
+    """In place where our net runs it in place without autograd (Caffe's in-place layer on a
+    blob the layer before made, read by nothing else: ``Net._exclusive_inplace``), through the
+    helper ``relu_in_place``; ``torch.relu`` / ``F.leaky_relu`` otherwise."""
     x = e.bottoms[0]
     slope = e.module.slope
+    if getattr(e.node, "index", None) in getattr(e.gen.net, "_exclusive_inplace", ()):
+        fn = e.helper("relu_in_place")
+        return f"{fn}({x})" if slope == 0.0 else f"{fn}({x}, {literal(slope)})"
     return f"torch.relu({x})" if slope == 0.0 else f"F.leaky_relu({x}, {literal(slope)})"
 
 

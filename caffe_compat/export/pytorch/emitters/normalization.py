@@ -7,7 +7,10 @@ helper ``lrn_within_channel``.
 
 BatchNorm with global statistics is ``nn.BatchNorm{1,2,3}d(C, eps, affine=False)`` holding
 Caffe's ``mean / scale_factor`` and ``variance / scale_factor`` (0 where the factor is 0, as
-Caffe) as running statistics: ``(x - mean) / sqrt(var + eps)`` with Caffe's own eps. For
+Caffe) as running statistics, applied by the helper ``batch_norm``: ``(x - mean) / sqrt(var +
+eps)`` with Caffe's own eps and Caffe's division (torch's module multiplies by ``1 / sqrt``,
+which rounds otherwise: 2e-7 of the scale per layer, enough to move an SSD's softmax past
+1e-5); in training mode the helper hands over to torch's module. For
 fine-tuning, Caffe's moving average (``moving_average_fraction``, normalised by the accumulated
 factor) is torch's ``momentum = 1 - moving_average_fraction`` (the same weights once the first
 few steps are past). Without global statistics in the deploy net, the batch's own statistics
@@ -47,12 +50,13 @@ def batch_norm(e):
     else:
         args.append("affine=False")
     if m.use_global_stats:
-        s = float(m.scale_factor.detach()[0])
-        factor = 0.0 if s == 0 else 1.0 / s
-        buffers = {"running_mean": m.mean.detach() * factor,
-                   "running_var": m.variance.detach() * factor,
+        # the statistics divided by the factor as the layer divides them (float32)
+        s = m.scale_factor.detach().float()[0]
+        factor = torch.where(s == 0, torch.zeros_like(s), 1.0 / s)
+        buffers = {"running_mean": m.mean.detach().float() * factor,
+                   "running_var": m.variance.detach().float() * factor,
                    "num_batches_tracked": torch.tensor(0, dtype=torch.long)}
     else:
         args.append("track_running_stats=False")
     attr = e.attribute(f"nn.BatchNorm{_BN_KIND[ndim]}({', '.join(args)})", weights, buffers)
-    return f"{attr}({e.bottoms[0]})"
+    return f"{e.helper('batch_norm')}({e.bottoms[0]}, {attr})"

@@ -147,3 +147,98 @@ def misc_net():
               "false }"),
         layer("embed", "Embed", ["ids"], "embed_param { num_output: 5 input_dim: 7 }"),
     ])
+
+
+def data_net():
+    """ArgMax (over an axis, per item with values), BatchReindex, Filter, Im2col (2-D dilated,
+    2-D reading past the end, 1-D), SPP (MAX over three levels, AVE over two and one)."""
+    return FORCE + inputs_text({"x": (1, 3, 7, 6), "index": (1,), "select": (1,)}) + "".join([
+        layer("conv", "Convolution", ["x"],
+              "convolution_param { num_output: 4 kernel_size: 3 pad: 1 }"),
+        layer("am_axis", "ArgMax", ["conv"], "argmax_param { top_k: 2 axis: 1 }"),
+        layer("am_item", "ArgMax", ["conv"], "argmax_param { top_k: 3 out_max_val: true }"),
+        layer("am_val", "ArgMax", ["conv"], "argmax_param { top_k: 2 axis: 3 "
+              "out_max_val: true }"),
+        layer("reindex", "BatchReindex", ["conv", "index"]),
+        layer("filter", "Filter", ["conv", "x", "select"], tops=["kept_conv", "kept_x"]),
+        layer("cols", "Im2col", ["conv"],
+              "convolution_param { kernel_size: 3 stride: 2 pad: 1 dilation: 2 }"),
+        # a kernel of 9 rows over 7: one position, reading two rows of zeros past the end
+        layer("cols_far", "Im2col", ["conv"],
+              "convolution_param { kernel_h: 9 kernel_w: 2 stride_h: 5 stride_w: 3 }"),
+        layer("flat", "Reshape", ["conv"], "reshape_param { shape { dim: 0 dim: 4 dim: -1 } }"),
+        layer("cols_1d", "Im2col", ["flat"], "convolution_param { kernel_size: 4 stride: 3 "
+              "pad: 2 }"),
+        layer("spp", "SPP", ["conv"], "spp_param { pyramid_height: 3 pool: MAX }"),
+        layer("spp_ave", "SPP", ["conv"], "spp_param { pyramid_height: 2 pool: AVE }"),
+        layer("spp_one", "SPP", ["conv"], "spp_param { pyramid_height: 1 pool: AVE }"),
+    ])
+
+
+def data_net_inputs():
+    """The index and selector bottoms of :func:`data_net` for a batch (random values would
+    pick item 0 only and keep every item)."""
+    import torch
+    return {"index": lambda batch: torch.tensor([float((2 * i + 1) % batch)
+                                                 for i in range(batch)]),
+            "select": lambda batch: torch.tensor([float(i % 2 == 0) for i in range(batch)])}
+
+
+def detection_net():
+    """A small SSD: two heads with PriorBox, the confidences through a Softmax, and three
+    DetectionOutput layers: shared locations with CENTER_SIZE boxes; per-class locations with
+    CORNER_SIZE boxes in pixels, clipped to the image; CORNER boxes with the variances encoded
+    in the targets and one target class (NMS stops at keep_top_k)."""
+    text = FORCE + inputs_text({"data": (1, 3, 24, 20)})
+    text += layer("conv1", "Convolution", ["data"],
+                  "convolution_param { num_output: 8 kernel_size: 3 stride: 2 pad: 1 }")
+    text += layer("conv2", "Convolution", ["conv1"],
+                  "convolution_param { num_output: 8 kernel_size: 3 stride: 2 pad: 1 }")
+    heads = (("conv1", 2, "min_size: 6 aspect_ratio: 2"), ("conv2", 3,
+                                                             "min_size: 12 max_size: 20 "
+                                                             "aspect_ratio: 2"))
+    for src, boxes, spec in heads:
+        for kind, num in (("loc", boxes * 4 * 3), ("conf", boxes * 3)):
+            text += layer(f"{src}_{kind}", "Convolution", [src],
+                          f"convolution_param {{ num_output: {num} kernel_size: 3 pad: 1 }}")
+            text += layer(f"{src}_{kind}_perm", "Permute", [f"{src}_{kind}"],
+                          "permute_param { order: 0 order: 2 order: 3 order: 1 }")
+            text += layer(f"{src}_{kind}_flat", "Flatten", [f"{src}_{kind}_perm"])
+        text += layer(f"{src}_prior", "PriorBox", [src, "data"],
+                      f"prior_box_param {{ {spec} flip: false clip: false variance: 0.1 "
+                      "variance: 0.1 variance: 0.2 variance: 0.2 }")
+    for kind, axis in (("loc", 1), ("conf", 1), ("prior", 2)):
+        suffix = "_prior" if kind == "prior" else f"_{kind}_flat"
+        text += layer(f"mbox_{kind}", "Concat", [f"conv1{suffix}", f"conv2{suffix}"],
+                      f"concat_param {{ axis: {axis} }}")
+    text += layer("conf_reshape", "Reshape", ["mbox_conf"],
+                  "reshape_param { shape { dim: 0 dim: -1 dim: 3 } }")
+    text += layer("conf_softmax", "Softmax", ["conf_reshape"], "softmax_param { axis: 2 }")
+    text += layer("conf_flat", "Flatten", ["conf_softmax"])
+    # the location predictions as 3 classes x 4 offsets per prior; the first head reads the
+    # first class's offsets only (share_location), through a Slice
+    text += layer("loc_reshape", "Reshape", ["mbox_loc"],
+                  "reshape_param { shape { dim: 0 dim: -1 dim: 12 } }")
+    text += layer("loc_slice", "Slice", ["loc_reshape"], "slice_param { axis: 2 "
+                  "slice_point: 4 }", ["loc_first", "loc_rest"])
+    text += layer("loc_shared", "Flatten", ["loc_first"])
+    text += layer("det_shared", "DetectionOutput", ["loc_shared", "conf_flat", "mbox_prior"],
+                  "detection_output_param { num_classes: 3 share_location: true "
+                  "background_label_id: 0 nms_param { nms_threshold: 0.45 top_k: 40 } "
+                  "code_type: CENTER_SIZE keep_top_k: 12 confidence_threshold: 0.2 }")
+    text += layer("det_classes", "DetectionOutput", ["mbox_loc", "conf_flat", "mbox_prior",
+                                                     "data"],
+                  "detection_output_param { num_classes: 3 share_location: false "
+                  "background_label_id: 0 nms_param { nms_threshold: 0.3 } "
+                  "code_type: CORNER_SIZE keep_top_k: 6 confidence_threshold: 0.25 "
+                  "normalized_bbox: false clip: true }")
+    text += layer("prior_boxes", "Slice", ["mbox_prior"], "slice_param { axis: 1 "
+                  "slice_point: 1 }", ["prior_only", "prior_var"])
+    text += layer("conf_slice", "Slice", ["conf_softmax"], "slice_param { axis: 2 "
+                  "slice_point: 2 }", ["conf_two", "conf_third"])
+    text += layer("conf_two_flat", "Flatten", ["conf_two"])
+    text += layer("det_one", "DetectionOutput", ["loc_shared", "conf_two_flat", "prior_only"],
+                  "detection_output_param { num_classes: 2 share_location: true "
+                  "background_label_id: 1 nms_param { nms_threshold: 0.5 top_k: 30 } "
+                  "code_type: CORNER keep_top_k: 5 variance_encoded_in_target: true }")
+    return text

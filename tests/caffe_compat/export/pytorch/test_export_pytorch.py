@@ -68,17 +68,22 @@ def test_lenet_package(tmp_path):
 
 
 CASES = {"conv": nets.conv_net, "shape": nets.shape_net, "elementwise": nets.elementwise_net,
-         "misc": nets.misc_net,
+         "misc": nets.misc_net, "data": nets.data_net,
          "recurrent": nets.recurrent_net,
          "recurrent, exposed states": lambda: nets.recurrent_net(expose=True)}
 
 
-@pytest.mark.parametrize("case", [pytest.param(k, marks=() if k == "conv" else pytest.mark.slow)
+QUICK = {"conv", "data"}
+CHECK_INPUTS = {"data": nets.data_net_inputs}
+
+
+@pytest.mark.parametrize("case", [pytest.param(k, marks=() if k in QUICK else pytest.mark.slow)
                                   for k in CASES])
 def test_emitted_types(case, tmp_path):
     """The types the export covers, in Caffe's awkward geometries, at batch 1 and 3."""
     net = _net(CASES[case](), seed=len(case))
-    report = export_pytorch(net, tmp_path / "net", pth=case == "conv")
+    inputs = CHECK_INPUTS[case]() if case in CHECK_INPUTS else None
+    report = export_pytorch(net, tmp_path / "net", pth=case == "conv", check_inputs=inputs)
     assert report["ok"], report["failures"]
     for batch in (1, 3):
         assert max(report["outputs"][batch].values()) <= 1e-5, report    # the promise
@@ -88,9 +93,13 @@ def test_emitted_types(case, tmp_path):
 
 
 def test_every_emitter_is_exercised():
+    from tests.caffe_compat.opencv_fixtures import ssd_nets
     seen = {"Input"}
-    for build in CASES.values():
-        seen |= {node.type for node in Net(build(), phase="test").graph.layers}
+    # the detection types: test_detection.py (the small SSD, Faster R-CNN, R-FCN)
+    texts = [build() for build in CASES.values()] + [
+        nets.detection_net(), ssd_nets.faster_rcnn_text(), ssd_nets.rfcn_text()]
+    for text in texts:
+        seen |= {node.type for node in Net(text, phase="test").graph.layers}
     # one name of a pair registered together is enough (ConvolutionDepthwise, NormalizeBBox)
     missing = set(emitter_types()) - seen - {"NormalizeBBox", "PriorBoxClustered"}
     assert not missing, missing
@@ -106,12 +115,27 @@ def test_inner_blob_and_alias_outputs(tmp_path):
     assert set(report["outputs"][3]) == {"s0", "resh", "cat", "cat2"}
 
 
-def test_type_without_emitter_names_the_layer(tmp_path):
+def test_type_without_emitter_names_the_layer(tmp_path, monkeypatch):
+    from caffe_compat.export.pytorch import registry
+    monkeypatch.delitem(registry._EMITTERS, "ArgMax")     # a type nobody wrote an emitter for
     text = inputs_text({"x": (1, 3, 4, 4)}) + layer("am", "ArgMax", ["x"],
                                                     "argmax_param { top_k: 1 }")
     with pytest.raises(NetError, match=r"layer 'am' \(type ArgMax\): no PyTorch emitter"):
         export_pytorch(Net(text, phase="test"), tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_every_converter_type_has_an_emitter():
+    from caffe_compat.export import converter_types
+    assert set(converter_types()) <= set(emitter_types())
+
+
+def test_stochastic_pyramid_pooling_names_the_layer(tmp_path):
+    text = inputs_text({"x": (1, 3, 8, 8)}) + layer("spp", "SPP", ["x"],
+                                                    "spp_param { pyramid_height: 2 "
+                                                    "pool: STOCHASTIC }")
+    with pytest.raises(NetError, match=r"layer 'spp' \(type SPP\): STOCHASTIC"):
+        export_pytorch(Net(text, phase="test"), tmp_path / "x")
 
 
 def test_refuses_a_folder_of_other_files(tmp_path):

@@ -1,0 +1,21 @@
+"""Im2col through the helper ``im2col``: Caffe's column buffer (rows channel-major over the
+kernel offsets, each row the output positions), zeros for the padding and for what Caffe's
+im2col reads past an axis shorter than the window. The geometry is the deploy file's (the
+positions per axis written as numbers); only values are copied, so the result is exact."""
+from ....layers.common import far_padding
+from ..codegen import literal
+from ..registry import register_emitter
+
+
+@register_emitter("Im2col")
+def im2col(e):
+    m = e.module
+    spatial = e.bottom_shapes[0][m.axis + 1:]
+    far = [far_padding(int(d), p, dl * (k - 1) + 1)
+           for d, p, dl, k in zip(spatial, m.pad, m.dilation, m.kernel)]
+    out = tuple(e.top_shapes[0][m.axis + 1:])
+    args = [e.bottoms[0]] + [literal(tuple(v)) for v in (m.kernel, m.stride, m.pad,
+                                                          m.dilation, far, out)]
+    if m.axis != 1:
+        args.append(f"axis={m.axis}")
+    return f"{e.helper('im2col')}({', '.join(args)})"
