@@ -23,6 +23,8 @@ def _argv(avec, out):
             "--no-figure4", "--quiet", "--dask", "local:2"]
 
 
+# 13 s on 2 cores (a local Dask cluster started twice): in the slow pass, which CI runs
+@pytest.mark.slow
 def test_reduced_quick_reproduction_on_dask_resumes(avec, tmp_path, capsys):
     out = tmp_path / "run"
     # a run stopped after its data steps (sequentially, as today's)

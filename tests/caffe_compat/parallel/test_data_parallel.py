@@ -211,6 +211,8 @@ def _rank_of(pid):
     return int(env[b"RANK"]) if b"RANK" in env else None
 
 
+# 21 s on 2 cores (two ranks started, one killed, resumed): in the slow pass, which CI runs
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the worker processes in /proc")
 def test_two_ranks_equal_doubled_batch_and_a_killed_rank_resumes(tmp_path):
     # the small net (conv, Dropout, shuffled HDF5 files of 13 and 20 rows, test passes every 5)

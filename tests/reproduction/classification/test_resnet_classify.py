@@ -205,6 +205,8 @@ def _clips_with_faces(out, actors=3, emotions=(3, 5), frames=2):
     return root
 
 
+# 9-25 s on 2 cores (a real ResNet-50 trained one iteration): in the slow pass, which CI runs
+@pytest.mark.slow
 def test_classify_wiring_with_resnet50(tmp_path, monkeypatch, he_weights):
     """The wiring, shrunk (3 clips of 1 frame, 1 iteration, the report stubbed): FER+'s faces
     as images for ResNet-50, its pool5 features and 8 class scores into mean, mode and the
