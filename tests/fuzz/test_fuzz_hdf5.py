@@ -12,6 +12,7 @@ Every case ends in float32 batches of the right shape / a numpy array, or in ``D
 import os
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 from caffe_compat.data.hdf5 import HDF5Source
@@ -36,6 +37,8 @@ def _write_files(folder, files):
     return paths, size
 
 
+# 18 s on 2 cores: in the slow pass, which CI runs too (the default suite's 10 minutes)
+@pytest.mark.slow
 def test_fuzz_hdf5_source(tmp_path):
     folder = str(tmp_path)
     list_path = os.path.join(folder, "list.txt")

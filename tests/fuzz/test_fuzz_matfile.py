@@ -10,6 +10,7 @@ the file.
 import os
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 from matlab_ports.avec import read_bbox_mat, read_gsd_mat
@@ -62,6 +63,8 @@ def test_fuzz_mat_v5(tmp_path):
     campaign.run(cases(), body)
 
 
+# 18 s on 2 cores: in the slow pass, which CI runs too (the default suite's 10 minutes)
+@pytest.mark.slow
 def test_fuzz_mat_v73(tmp_path):
     path = str(tmp_path / "fuzz73.mat")
     campaign = Campaign("mat", "mat: v7.3 (HDF5)", PortError, names=[path], share=0.5)
