@@ -50,6 +50,8 @@ def _walk(data, start, end):
 
 
 def _varint(value):
+    """``value`` as a protobuf varint (a negative int64: ten bytes, two's complement)."""
+    value &= (1 << 64) - 1
     out = bytearray()
     while True:
         low = value & 0x7F

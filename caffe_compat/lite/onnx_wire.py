@@ -19,23 +19,13 @@ import struct
 
 import numpy as np
 
+from caffe_compat.io.blob_wire import _varint
+
 IR_VERSION = 8
 OPSET = 13
 FLOAT, INT64 = 1, 7                     # TensorProto.DataType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 6, 7   # AttributeProto.AttributeType
 _DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
-
-
-def _varint(value):
-    value &= (1 << 64) - 1              # negative int64 values: ten bytes, two's complement
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
 
 
 class Pieces(list):

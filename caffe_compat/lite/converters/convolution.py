@@ -23,8 +23,10 @@ def conv_geometry(lp, p, default_stride=1):
     return (kh, kw), (sh, sw), (ph, pw), (dh, dw)
 
 
-@register("Convolution")
-def convolution(g, lp, bottoms, blobs):
+def conv_like(g, lp, bottoms, blobs, op, weight_shape, out_size):
+    """The Conv / ConvTranspose node of each bottom, with Caffe's checks: ``weight_shape(c,
+    out_c, group)`` the weight blob's shape (without the kernel), ``out_size(extent, k, s, pad,
+    d)`` an output extent."""
     p = lp.convolution_param
     k, s, pad, d = conv_geometry(lp, p)
     group, out_c = int(p.group), int(p.num_output)
@@ -34,16 +36,21 @@ def convolution(g, lp, bottoms, blobs):
         if group < 1 or c % group or out_c % group:
             raise Unsupported(f"layer '{lp.name}': group {group} for {c} -> {out_c} channels")
         blob_count(lp, blobs, 2 if p.bias_term else 1)
-        weight = param_blob(lp, blobs, 0, (out_c, c // group) + k)
-        inputs = [x, g.constant(weight)]
+        inputs = [x, g.constant(param_blob(lp, blobs, 0, weight_shape(c, out_c, group) + k))]
         if p.bias_term:
             inputs.append(g.constant(param_blob(lp, blobs, 1, (out_c,))))
-        oh = (h + 2 * pad[0] - (d[0] * (k[0] - 1) + 1)) // s[0] + 1
-        ow = (w + 2 * pad[1] - (d[1] * (k[1] - 1) + 1)) // s[1] + 1
+        oh, ow = (out_size(e, k[i], s[i], pad[i], d[i]) for i, e in enumerate((h, w)))
         if oh < 1 or ow < 1:
             raise Unsupported(f"layer '{lp.name}': empty output for input {x.shape}")
-        name = g.op("Conv", inputs, {"kernel_shape": list(k), "strides": list(s),
-                                     "pads": [pad[0], pad[1], pad[0], pad[1]],
-                                     "dilations": list(d), "group": group})
+        name = g.op(op, inputs, {"kernel_shape": list(k), "strides": list(s),
+                                 "pads": [pad[0], pad[1], pad[0], pad[1]],
+                                 "dilations": list(d), "group": group})
         tops.append(type(x)(name, (n, out_c, oh, ow)))
     return tops
+
+
+@register("Convolution")
+def convolution(g, lp, bottoms, blobs):
+    return conv_like(g, lp, bottoms, blobs, "Conv",
+                     lambda c, out_c, group: (out_c, c // group),
+                     lambda e, k, s, pad, d: (e + 2 * pad - (d * (k - 1) + 1)) // s + 1)

@@ -1,4 +1,4 @@
-"""Neuron layers without explicit calls in the compiled training loop
+"""Neuron layers (one bottom, one top, value by value) in the compiled training loop
 (:mod:`caffe_compat.solvers.tiny_solve`)."""
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import numpy as np
 
 
 class Elementwise:
-    """A neuron layer without explicit calls, back-propagated by autograd per layer in the
-    per-layer loop: ``forward_op`` / ``backward_op`` the C loop's form of its forward and of
-    the backward autograd runs for it (checked against torch as ``check``)."""
+    """A neuron layer: ``forward_op`` / ``backward_op`` the C loop's form of its forward and
+    of the backward the per-layer loop runs for it (explicit calls or autograd), checked
+    against torch as ``check`` and, where the backward has a kernel of its own,
+    ``backward_check``."""
 
-    forward_op = backward_op = check = None
+    forward_op = backward_op = check = backward_check = None
     scratch_factor = 0
 
     def forward(self, prog, i, node, module):
@@ -33,6 +34,6 @@ class Elementwise:
         dy = prog.top_diff(node.tops[0])
         dx = prog.scratch(count)
         prog.op(self.backward_op, dy, y, dx, count)
-        if self.backward_op == "TANH_BWD":
-            prog.check("tanh_backward", (count,))
+        if self.backward_check:
+            prog.check(self.backward_check, (count,))
         prog.diff[node.bottoms[0]] = dx

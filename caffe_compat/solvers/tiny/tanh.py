@@ -10,3 +10,4 @@ class _TanH(Elementwise):
     """TanH: torch.tanh (MKL's vsTanh); backward ATen's tanh_backward."""
 
     forward_op, backward_op, check = "TANH_FWD", "TANH_BWD", "tanh"
+    backward_check = "tanh_backward"
