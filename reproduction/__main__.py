@@ -118,6 +118,8 @@ def build_parser():
     r.add_argument("--sr-lr", default=None, metavar="published|paper|LR",
                    help="SR-FCN base_lr: the published solver's 1e-4, the paper's 0.01, or a "
                         "number")
+    r.add_argument("--sr-solver", default=None, choices=("published", "Adam"),
+                   help="SR-FCN solver: the published file's SGD with momentum, or Caffe's Adam")
     r.add_argument("--sr-images", default=None,
                    help="folder of .bmp images for SR pre-training (the original 91 'Train' "
                         "images); default: patches of the training faces")
@@ -223,6 +225,8 @@ def _schedule(args):
         changes["sr_batch"] = args.sr_batch
     if args.sr_lr is not None:
         changes["sr_lr"] = args.sr_lr
+    if args.sr_solver is not None:
+        changes["sr_solver"] = args.sr_solver
     if args.chunk is not None:
         changes["chunk"] = args.chunk
     return sched.replace(**changes) if changes else sched

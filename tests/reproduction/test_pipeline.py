@@ -70,6 +70,26 @@ def test_sr_learning_rate_choices():
             R.Schedule("bad", sr_lr=bad)
 
 
+def test_sr_solver_choice_reaches_the_solver_file():
+    from reproduction.training import _solver_param
+    long_sr = R.recipe("srfcn-6", "long")
+    assert long_sr.solver_type == "Adam" and long_sr.base_lr == 1e-4
+    param = _solver_param(long_sr, 1, "/tmp/x", False)
+    # Caffe's AdamSolver reads beta1 from momentum, beta2 from momentum2, epsilon from delta
+    assert (param.type, param.base_lr, param.momentum, param.momentum2, param.delta) == \
+        ("Adam", pytest.approx(1e-4), pytest.approx(0.9), pytest.approx(0.999),
+         pytest.approx(1e-8))
+    # the other families and the published schedules keep the solver file's SGD, and a
+    # finished run's recorded recipe (no solver_type) still matches
+    assert R.recipe("lr-6", "long").solver_type is None
+    demo_sr = R.recipe("srfcn-6", "demo")
+    assert demo_sr.solver_type is None and "solver_type" not in demo_sr.params()
+    assert _solver_param(demo_sr, 1, "/tmp/x", False).type in ("", "SGD")
+    assert "Adam solver" in long_sr.describe()
+    with pytest.raises(R.RecipeError, match="sr_solver must be one of"):
+        R.Schedule("bad", sr_solver="adam")
+
+
 def test_plan_puts_sr_fcns_first_and_maxmix():
     keys = [r.key for r in R.plan("hr,joint,joint-oa", "3")]
     # Joint-OA needs the SR-FCN at max(mix) = 6 even when only s = 3 is asked for
