@@ -17,7 +17,10 @@ Claims 3 and 4 are about super-resolution features. When the run's SR-FCN does n
 bicubic interpolation on held-out faces (:mod:`reproduction.sr_gain`: its PSNR gain's interval
 does not lie above zero), the Joint models start from features that are not super-resolution
 ones, so those claims are *not testable* on that run, whatever their interval says (it is
-still printed as evidence); the reason names the measurement.
+still printed as evidence); the reason names the measurement. "Joint-OA close to Joint-s"
+needs both SR-FCNs (the one at s for Joint-s, Joint-OA's for Joint-OA). A claim whose models
+all predict near-constant values (CCC below :data:`NEAR_CONSTANT`) is not testable either: their
+difference, or their closeness, says nothing about the paper's models.
 
 Units. The interval is a bootstrap over development sequences when a run has at least
 :data:`SEQUENCE_UNITS_MIN` of them; with fewer (the bundled sample has 2), over consecutive
@@ -287,9 +290,12 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
             out.append(S.not_testable(claim, f"Joint-{s} was not trained in this run "
                                       f"(--all-methods){later}"))
             continue
-        out.append(_gated(S.verdict_for_closeness(
+        # both sides are SR models: Joint-s needs the SR-FCN at s, Joint-OA the one at
+        # oa_factor; and two near-constant models are close whatever the paper says
+        out.append(_gated(_near_constant(S.verdict_for_closeness(
             claim, ccc_difference(resampler, oa, joint), f"CCC(Joint-OA) - CCC(Joint-{s})",
-            CLOSE_MARGIN), sr_gate_reason(sr_gain, oa_factor), later))
+            CLOSE_MARGIN), resampler, oa, joint),
+            sr_gate_reason(sr_gain, s) or sr_gate_reason(sr_gain, oa_factor), later))
     return out
 
 

@@ -103,6 +103,11 @@ def test_table_verdicts_on_synthetic_predictions():
     assert by["Joint-OA ahead of LR-3"].status == S.NOT_TESTABLE
     assert "at s=6" in by["Joint-OA ahead of LR-3"].reason
     assert by["HR ahead of LR-3"].status == S.SUPPORTED          # not an SR claim
+    # Joint-OA close to Joint-s needs both SR-FCNs: the one at s (Joint-s) and Joint-OA's
+    by = {v.claim: v for v in C.table_verdicts(cells, (3, 6), r, sr_gain={3: bad, 6: good})}
+    v = by["Joint-OA close to Joint-3"]
+    assert v.status == S.NOT_TESTABLE and "at s=3" in v.reason
+    assert by["Joint-OA ahead of LR-3"].status == S.SUPPORTED    # Joint-OA's is the one at 6
     # two near-constant models: their difference decides nothing
     flat = {(3, "LR-3"): C.Scores("lr-3", cells[(3, "LR-3")].ground_truth,
                                   0.001 * cells[(3, "LR-3")].predictions,
@@ -113,6 +118,14 @@ def test_table_verdicts_on_synthetic_predictions():
     v = C.table_verdicts(flat, (3, 6), r)[2]
     assert v.claim == "CCC falls as s grows, 3 -> 6" and v.status == S.NOT_TESTABLE
     assert "near-constant predictions" in v.reason and v.interval is not None
+    # two near-constant SR models are "close" trivially: not evidence either
+    flat_sr = dict(cells)
+    for key in ((3, "Joint-OA"), (3, "Joint-3")):
+        c = cells[key]
+        flat_sr[key] = C.Scores(c.key, c.ground_truth, 0.001 * c.predictions, c.unit)
+    by = {v.claim: v for v in C.table_verdicts(flat_sr, (3, 6), r, sr_gain=good)}
+    v = by["Joint-OA close to Joint-3"]
+    assert v.status == S.NOT_TESTABLE and "near-constant predictions" in v.reason
     # missing models are named
     few = {k: v for k, v in cells.items() if k in ((None, "HR"), (3, "LR-3"))}
     by = {v.claim: v for v in C.table_verdicts(few, (3,), r)}
