@@ -17,10 +17,12 @@ sample, downsampling by 3 removes none of the valence cue (CCC(HR) - CCC(LR-3) =
 0.395]): only there is there something for super-resolution features to help with. The default
 demo keeps s = 3.
 
-Budget. From the demo's per-item costs (:data:`reproduction.demo.COST`, a quiet 2-core AVX2
-machine) the three seeds' training and evaluation come to :func:`estimate` (about 50
-minutes, plus about 3 for the data steps); this has not been measured end to end here (the
-machine it was built on was shared with other work). It writes ``<out>/long_summary.md`` / ``.json`` (Table 1's CCC cells with intervals over
+Budget. Measured on a fresh clone on a quiet 2-core AMD EPYC (Zen 3, AVX2): 56 min 42 s wall
+time for the three seeds (docs/reproduction.md, "demo --budget long"); the demo's cost model
+(:func:`estimate`, :data:`reproduction.demo.COST`) says about 50 minutes, its CNN+D iterations
+being about a third dearer than the model's per-face cost on that machine. The SR-FCN trains
+with Caffe's Adam at base_lr 1e-4 (the ``long`` schedule in :mod:`reproduction.recipes`, and
+why). It writes ``<out>/long_summary.md`` / ``.json`` (Table 1's CCC cells with intervals over
 units and seeds, the SR-FCN's PSNR gain over bicubic with its interval, a verdict per claim),
 and ``<out>/loss_curves.png`` (every model's training loss, one line per seed).
 """
