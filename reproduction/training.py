@@ -130,14 +130,14 @@ def _solver_param(rec, seed, snapshot_prefix, test):
     param.display = max(1, min(param.display or 100, max(1, rec.max_iter // 10)))
     if rec.base_lr is not None:
         param.base_lr = float(rec.base_lr)
-    if getattr(rec, "solver_type", None) == "Adam":
+    if rec.solver_type == "Adam":
         # Caffe's AdamSolver: momentum is beta1, momentum2 beta2, delta the epsilon (Caffe's
         # defaults for the latter two, written out so the run records them)
         param.type = "Adam"
         param.momentum = 0.9
         param.momentum2 = 0.999
         param.delta = 1e-8
-    elif getattr(rec, "solver_type", None):
+    elif rec.solver_type:
         raise ReproductionError(f"{rec.key}: unknown solver type {rec.solver_type!r}")
     if not test:
         del param.test_iter[:]
