@@ -118,7 +118,7 @@ def build_parser():
     r.add_argument("--sr-lr", default=None, metavar="published|paper|LR",
                    help="SR-FCN base_lr: the published solver's 1e-4, the paper's 0.01, or a "
                         "number")
-    r.add_argument("--sr-solver", default=None, choices=("published", "Adam"),
+    r.add_argument("--sr-solver", default=None, choices=R.SR_SOLVERS,
                    help="SR-FCN solver: the published file's SGD with momentum, or Caffe's Adam")
     r.add_argument("--sr-images", default=None,
                    help="folder of .bmp images for SR pre-training (the original 91 'Train' "
