@@ -19,6 +19,7 @@ from google.protobuf import text_format
 
 from caffe_compat.diagnostics import locations
 from caffe_compat.errors import CaffeCompatError, PrototxtError
+from caffe_compat.io import fast_text as _fast_text
 from caffe_compat.io import positions as _positions
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io.atomic import write_text_atomic
@@ -90,7 +91,9 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
         text = text[1:]
     message.Clear()
     try:
-        if allow_unknown_fields and _RecordingParser is not None:
+        if _fast_text.parse(text, message):         # the common forms, the same message
+            pass
+        elif allow_unknown_fields and _RecordingParser is not None:
             parser = _RecordingParser(allow_unknown_field=True)
             parser.ParseLines(text.split("\n"), message)
             for line, column, name, owner in parser.skipped:

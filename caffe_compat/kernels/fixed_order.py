@@ -137,9 +137,53 @@ def conv_weight_grad(grad, x, weight, stride, pad, dilation, group):
     the second added to the first. With two threads or more, and no core of ours held by
     another process (a half on a held core would hold up the step: the fixed shares this
     project avoids), a helper thread computes the second half while the caller computes the
-    first; otherwise the caller computes both. ``grad`` and ``x`` contiguous."""
+    first; otherwise the caller computes both. One image is cut into two fixed output-channel
+    halves instead (:func:`_channel_halves`; a layer of at least
+    :data:`CHANNEL_SPLIT_MIN_WORK` multiply-adds), in the same way. ``grad`` and ``x``
+    contiguous."""
     geometry = (stride, pad, dilation, group)
     if x.shape[0] < 2:
-        return _on_one_thread(_weight_part, grad, x, weight, geometry)
+        if _channel_split(weight, grad, group) is None:
+            return _on_one_thread(_weight_part, grad, x, weight, geometry)
+        parallel = _threads() > 1 and held_cores() == 0
+        return _on_one_thread(_channel_halves, grad, x, weight, geometry, parallel)
     parallel = _threads() > 1 and held_cores() == 0
     return _on_one_thread(_weight_halves, grad, x, weight, geometry, parallel)
+
+
+# One image's weight gradient is cut into two output-channel halves from this much work (the
+# layer's multiply-adds); below it the helper thread's hand-over costs more than it saves.
+CHANNEL_SPLIT_MIN_WORK = 1 << 21
+
+
+def _channel_split(weight, grad, group):
+    """``(outputs, inputs, groups)`` of the first output-channel half of one image's weight
+    gradient (whole groups, so each half is a convolution of its own), or None where the layer
+    is too small or its groups do not halve (an odd count above one)."""
+    if group > 1 and group % 2:
+        return None
+    work = weight.numel() * grad.shape[2:].numel()
+    if work < CHANNEL_SPLIT_MIN_WORK or weight.shape[0] < 2:
+        return None
+    if group == 1:
+        return -(-weight.shape[0] // 2), None, 1
+    half = group // 2
+    return weight.shape[0] // group * half, weight.shape[1] * half, half
+
+
+def _channel_halves(grad, x, weight, geometry, parallel):
+    """One image's weight gradient as two fixed output-channel halves, each on one thread
+    (the second by the helper thread when ``parallel``): every output channel's gradient is
+    a sum of its own, so the halves are two smaller convolutions' gradients, stacked."""
+    outputs, inputs, groups = _channel_split(weight, grad, geometry[3])
+    stride, pad, dilation, group = geometry
+    first_x = x if inputs is None else x[:, :inputs].contiguous()
+    second_x = x if inputs is None else x[:, inputs:].contiguous()
+    parts = ((grad[:, :outputs].contiguous(), first_x, weight[:outputs],
+              (stride, pad, dilation, groups)),
+             (grad[:, outputs:].contiguous(), second_x, weight[outputs:],
+              (stride, pad, dilation, group - groups if group > 1 else 1)))
+    if parallel:
+        later = _helper().submit(_weight_part, *parts[1])
+        return torch.cat([_weight_part(*parts[0]), later.result()])
+    return torch.cat([_weight_part(*parts[0]), _weight_part(*parts[1])])

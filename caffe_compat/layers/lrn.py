@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..net import vjp
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer
@@ -151,5 +152,5 @@ class LRN(Layer):
             x, y, state = saved
             return [_across_backward(x, y, state, top_diffs[0], self)], []
         leaf, y = saved
-        g, = torch.autograd.grad(y, leaf, top_diffs[0].reshape(y.shape).to(y.dtype))
+        g, = vjp.grad((y,), (leaf,), (top_diffs[0].reshape(y.shape).to(y.dtype),))
         return [g], []

@@ -34,7 +34,7 @@ import torch
 
 from ..inference import fast_inference, fast_layers
 from ..parallel import threads
-from . import fast_step, train_plan
+from . import fast_step, train_plan, vjp
 from .reshape import explain, layer_top_shapes
 from ..errors import NetError
 
@@ -550,8 +550,8 @@ class Stepwise:
                       if need and leaf.requires_grad]
             results = [None] * (len(wanted) + len(params))
             if outs and (wanted or params):
-                results = torch.autograd.grad(outs, wanted + params, grads, retain_graph=True,
-                                              allow_unused=True)
+                results = vjp.grad(outs, wanted + params, grads, retain_graph=True,
+                                   allow_unused=True)
             it = iter(results[:len(wanted)])
             with torch.no_grad():
                 for b, leaf, need in zip(node.bottoms, leaves, self.bottom_need[i]):

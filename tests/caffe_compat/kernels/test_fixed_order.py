@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from caffe_compat import get_solver
+from caffe_compat.kernels import fixed_order
 from caffe_compat.kernels.fixed_order import conv_weight_grad, softmax, sum_dims
 from caffe_compat.parallel import threads
 
@@ -134,6 +135,48 @@ def test_conv_weight_grad_is_the_same_bits_at_any_thread_count(restore_threads, 
     whole = torch.ops.aten.convolution_backward(dy, x, w, None, *args[:3], False, [0, 0], group,
                                                 [False, True, False])[1]
     assert float((whole - got[0]).abs().max() / whole.abs().max()) < 1e-5
+
+
+@pytest.mark.parametrize("c, o, size, k, stride, pad, group", [
+    (3, 96, 227, 11, 4, 0, 1),      # CaffeNet's conv1 at one image
+    (96, 256, 27, 5, 1, 2, 2),      # its conv2: two groups, one per half
+    (64, 50, 30, 3, 1, 1, 1),       # an even split of an odd layer: 25 + 25 outputs
+    (60, 45, 30, 3, 1, 1, 1),       # an odd output count: 23 + 22
+    (384, 256, 13, 3, 1, 1, 4),     # four groups: two per half
+])
+def test_one_image_weight_grad_in_channel_halves(restore_threads, monkeypatch, c, o, size, k,
+                                                 stride, pad, group):
+    g = torch.Generator().manual_seed(o)
+    x = torch.rand(1, c, size, size, generator=g)
+    w = torch.randn(o, c // group, k, k, generator=g)
+    out = (size + 2 * pad - k) // stride + 1
+    dy = torch.randn(1, o, out, out, generator=g)
+    args = ([stride, stride], [pad, pad], [1, 1], group)
+    got = []
+    for count in (1, 2, 3, 4):
+        torch.set_num_threads(count)
+        got.append(conv_weight_grad(dy, x, w, *args))
+    # tolerance 0: two fixed halves, each on one thread, whatever the count
+    assert all(torch.equal(got[0], other) for other in got[1:])
+    # with a core held the caller computes both halves: the same bits
+    monkeypatch.setattr(fixed_order, "held_cores", lambda: 1)
+    torch.set_num_threads(2)
+    assert torch.equal(conv_weight_grad(dy, x, w, *args), got[0])
+    # the halves stacked are the layer's gradient; against float64, float32 sums of
+    # out^2 * C/group * k^2 products: 1e-5 of the largest
+    torch.set_num_threads(1)
+    whole = torch.ops.aten.convolution_backward(dy.double(), x.double(), w.double(), None,
+                                                *args[:3], False, [0, 0], group,
+                                                [False, True, False])[1]
+    assert float((whole - got[0].double()).abs().max() / whole.abs().max()) < 1e-5
+    assert fixed_order._channel_split(w, dy, group) is not None
+
+
+def test_small_or_odd_grouped_layers_are_not_split():
+    w, dy = torch.zeros(8, 3, 3, 3), torch.zeros(1, 8, 10, 10)
+    assert fixed_order._channel_split(w, dy, 1) is None             # 21,600 multiply-adds
+    w, dy = torch.zeros(96, 32, 5, 5), torch.zeros(1, 96, 27, 27)
+    assert fixed_order._channel_split(w, dy, 3) is None             # three groups
 
 
 def test_training_with_a_one_output_convolution_ignores_the_thread_count(tmp_path,
