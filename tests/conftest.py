@@ -99,6 +99,10 @@ def fixture_path(*parts):
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long parity or benchmark-sized runs (not in the "
                             "default suite; run with -m slow)")
+    config.addinivalue_line("markers", "timing: a whole run checked against a wall-clock "
+                            "promise on a loaded machine (neither in the default suite nor in "
+                            "the slow pass; run with -m timing on the machine the promise is "
+                            "about)")
     # RLQ_OPENCV_RECORD / RLQ_OPENCV_ONLY: which test files reach OpenCV (tests/opencv_usage.py;
     # .ci/run's OpenCV 4 run repeats only those)
     from tests.opencv_usage import plugin_from_environment

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..kernels import blas_order, dft_conv
-from ..kernels.fixed_order import conv_weight_grad, sum_dims
+from ..kernels.fixed_order import conv_weight_grad, is_pointwise, pointwise_grads, sum_dims
 from .base import Layer, canonical_axis, weights_key
 from .common import far_padding, spatial_values, window_count
 from .registry import register_layer
@@ -82,6 +82,10 @@ class CaffeOrderConv2d(torch.autograd.Function):
             g = grad.reshape(grad.shape[0], grad.shape[1], -1)
             gw = sum_dims(torch.bmm(g, cols.transpose(1, 2)), 0).view_as(weight)
             return None, gw, gb, None, None, None, None
+        if (mask[0] or mask[1]) and is_pointwise(x, weight, stride, pad, dilation, group):
+            # one image through a 1x1 layer: Caffe's two gemms as matrix products
+            gx, gw = pointwise_grads(grad.contiguous(), x, weight, mask[0], mask[1])
+            return gx, gw, gb, None, None, None, None
         if (mask[0] or mask[1]) and dft_conv.eligible(x, weight, stride, pad, dilation, group,
                                                        mask[0], mask[1]):
             gx, gw = dft_conv.conv2d_backward(x, weight, grad, pad, mask[0], mask[1])

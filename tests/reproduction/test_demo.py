@@ -127,7 +127,7 @@ def _hold_a_core(seconds):
     return subprocess.Popen([sys.executable, "-c", loop], preexec_fn=pinned), nice
 
 
-@pytest.mark.slow
+@pytest.mark.timing
 def test_full_demo_under_ten_minutes_with_a_core_held(tmp_path):
     # the demo's promise holds on a shared machine: another process of higher priority holds
     # one of the two cores for the whole run (torch's fixed thread shares made every operator

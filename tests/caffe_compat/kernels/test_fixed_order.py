@@ -247,3 +247,50 @@ def test_conv_weight_grad_in_a_forked_child(restore_threads):
     with ctx.Pool(1) as pool:
         got = pool.apply_async(conv_weight_grad, (dy, x, w) + args).get(timeout=60)
     assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("c, o, h, w", [
+    (512, 160, 6, 8),       # GoogLeNet's inception_4b/1x1 at the smallest octave: whole
+    (480, 192, 23, 30),     # inception_4a/1x1 at 240 x 320: cut into halves
+    (7, 5, 3, 4),           # odd counts
+])
+@pytest.mark.parametrize("need", [(True, True), (True, False), (False, True)])
+def test_pointwise_grads_same_bits_at_any_thread_count(restore_threads, monkeypatch, c, o, h, w,
+                                                       need):
+    g = torch.Generator().manual_seed(c + o)
+    x = torch.randn(1, c, h, w, generator=g)
+    weight = torch.randn(o, c, 1, 1, generator=g)
+    dy = torch.randn(1, o, h, w, generator=g)
+    assert fixed_order.is_pointwise(x, weight, (1, 1), (0, 0), (1, 1), 1)
+    got = []
+    for count in (1, 2, 3, 4):
+        torch.set_num_threads(count)
+        got.append(fixed_order.pointwise_grads(dy, x, weight, *need))
+    monkeypatch.setattr(fixed_order, "held_cores", lambda: 1)     # the caller does both halves
+    torch.set_num_threads(2)
+    got.append(fixed_order.pointwise_grads(dy, x, weight, *need))
+    # tolerance 0: fixed parts, each on one thread
+    for other in got[1:]:
+        for a, b in zip(got[0], other):
+            assert (a is None and b is None) or torch.equal(a, b)
+    # against float64 oneDNN: float32 sums of C (input) or H*W (weight) products, 1e-5 of
+    # the largest
+    ref = torch.ops.aten.convolution_backward(dy.double(), x.double(), weight.double(), None,
+                                              [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+                                              [need[0], need[1], False])
+    for mine, want, wanted in zip(got[0], ref[:2], need):
+        if not wanted:
+            assert mine is None
+            continue
+        assert mine.shape == want.shape
+        assert float((mine.double() - want).abs().max() / want.abs().max()) < 1e-5
+
+
+def test_pointwise_is_only_the_plain_one_image_1x1():
+    x, w = torch.zeros(1, 4, 5, 5), torch.zeros(3, 4, 1, 1)
+    assert fixed_order.is_pointwise(x, w, (1, 1), (0, 0), (1, 1), 1)
+    assert not fixed_order.is_pointwise(torch.zeros(2, 4, 5, 5), w, (1, 1), (0, 0), (1, 1), 1)
+    assert not fixed_order.is_pointwise(x, w, (2, 2), (0, 0), (1, 1), 1)
+    assert not fixed_order.is_pointwise(x, w, (1, 1), (1, 1), (1, 1), 1)
+    assert not fixed_order.is_pointwise(x, torch.zeros(4, 2, 1, 1), (1, 1), (0, 0), (1, 1), 2)
+    assert not fixed_order.is_pointwise(x, torch.zeros(3, 4, 3, 3), (1, 1), (0, 0), (1, 1), 1)
