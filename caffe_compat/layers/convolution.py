@@ -71,38 +71,47 @@ class CaffeOrderConv2d(torch.autograd.Function):
         stride, pad, dilation, group, has_bias = ctx.geometry
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1],
                 has_bias and ctx.needs_input_grad[2]]
-        # the bias gradient as its own sum: oneDNN's splits the batch among threads for few
-        # output channels, so its bits follow the thread count (kernels.fixed_order)
-        gb = sum_dims(grad, (0, 2, 3)) if mask[2] else None
-        if not mask[0] and mask[1] and group == 1 and weight.shape[1] == 1:
-            # a first layer on one channel (the faces): oneDNN's weight gradient for one input
-            # channel runs at a tenth of GEMM speed; im2col + batched GEMM instead
-            cols = one_channel_columns(x, tuple(weight.shape[2:]), stride, pad, dilation,
-                                       tuple(grad.shape[2:]))
-            g = grad.reshape(grad.shape[0], grad.shape[1], -1)
-            gw = sum_dims(torch.bmm(g, cols.transpose(1, 2)), 0).view_as(weight)
-            return None, gw, gb, None, None, None, None
-        if (mask[0] or mask[1]) and is_pointwise(x, weight, stride, pad, dilation, group):
-            # one image through a 1x1 layer: Caffe's two gemms as matrix products
-            gx, gw = pointwise_grads(grad.contiguous(), x, weight, mask[0], mask[1])
-            return gx, gw, gb, None, None, None, None
-        if (mask[0] or mask[1]) and dft_conv.eligible(x, weight, stride, pad, dilation, group,
-                                                       mask[0], mask[1]):
-            gx, gw = dft_conv.conv2d_backward(x, weight, grad, pad, mask[0], mask[1])
-            return gx, gw, gb, None, None, None, None
-        if blas_order.gradients_usable(x, weight, grad, group):
-            gx, gw = blas_order.conv2d_grads(x, weight, grad, stride, pad, dilation, group,
-                                             mask[0], mask[1])
-            return gx, gw, gb, None, None, None, None
-        grad = grad.contiguous()
-        gx = gw = None
-        if mask[0]:         # oneDNN's input gradient: the same bits at any thread count
-            gx = torch.ops.aten.convolution_backward(
-                grad, x, weight, None, stride, pad, dilation, False, [0, 0], group,
-                [True, False, False])[0]
-        if mask[1]:
-            gw = conv_weight_grad(grad, x.contiguous(), weight, stride, pad, dilation, group)
+        gx, gw, gb = caffe_order_backward(x, weight, grad, stride, pad, dilation, group, mask)
         return gx, gw, gb, None, None, None, None
+
+
+def caffe_order_backward(x, weight, grad, stride, pad, dilation, group, mask):
+    """``(input, weight, bias gradient)`` of :class:`CaffeOrderConv2d` for top diff ``grad``,
+    each computed where ``mask`` (three flags) asks for it, else None: its autograd backward,
+    and the explicit one of :meth:`_ConvBase.explicit_backward`, which gives the same mask and
+    so takes the same kernels."""
+    # the bias gradient as its own sum: oneDNN's splits the batch among threads for few
+    # output channels, so its bits follow the thread count (kernels.fixed_order)
+    gb = sum_dims(grad, (0, 2, 3)) if mask[2] else None
+    if not mask[0] and mask[1] and group == 1 and weight.shape[1] == 1:
+        # a first layer on one channel (the faces): oneDNN's weight gradient for one input
+        # channel runs at a tenth of GEMM speed; im2col + batched GEMM instead
+        cols = one_channel_columns(x, tuple(weight.shape[2:]), stride, pad, dilation,
+                                   tuple(grad.shape[2:]))
+        g = grad.reshape(grad.shape[0], grad.shape[1], -1)
+        gw = sum_dims(torch.bmm(g, cols.transpose(1, 2)), 0).view_as(weight)
+        return None, gw, gb
+    if (mask[0] or mask[1]) and is_pointwise(x, weight, stride, pad, dilation, group):
+        # one image through a 1x1 layer: Caffe's two gemms as matrix products
+        gx, gw = pointwise_grads(grad.contiguous(), x, weight, mask[0], mask[1])
+        return gx, gw, gb
+    if (mask[0] or mask[1]) and dft_conv.eligible(x, weight, stride, pad, dilation, group,
+                                                   mask[0], mask[1]):
+        gx, gw = dft_conv.conv2d_backward(x, weight, grad, pad, mask[0], mask[1])
+        return gx, gw, gb
+    if blas_order.gradients_usable(x, weight, grad, group):
+        gx, gw = blas_order.conv2d_grads(x, weight, grad, stride, pad, dilation, group,
+                                         mask[0], mask[1])
+        return gx, gw, gb
+    grad = grad.contiguous()
+    gx = gw = None
+    if mask[0]:         # oneDNN's input gradient: the same bits at any thread count
+        gx = torch.ops.aten.convolution_backward(
+            grad, x, weight, None, stride, pad, dilation, False, [0, 0], group,
+            [True, False, False])[0]
+    if mask[1]:
+        gw = conv_weight_grad(grad, x.contiguous(), weight, stride, pad, dilation, group)
+    return gx, gw, gb
 
 
 class FastTrainConv2d(CaffeOrderConv2d):
@@ -267,6 +276,48 @@ class _ConvBase(Layer):
     def forward(self, *bottoms):
         tops = tuple(self._conv(b) for b in bottoms)
         return tops[0] if len(tops) == 1 else tops
+
+    # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward) for
+    # the exact path of ``_conv``: CaffeOrderConv2d's forward and backward arithmetic without
+    # the graph, for one 4-D bottom with channels on axis 1.
+    def explicit_ready(self):
+        return (not self.transposed and self.n == 2 and len(self.bottom_shapes) == 1
+                and self.axis == 1 and len(self.bottom_shapes[0]) == 4
+                and blas_order.usable_in_training(*self.blobs))
+
+    def explicit_forward(self, x):
+        if x.dim() != 4:
+            self.fail(f"expected a 4-D bottom (N, C, H, W), got shape {tuple(x.shape)}")
+        extra = self.far_padding(x.shape[2:])
+        padded = F.pad(x, [v for e in reversed(extra) for v in (0, e)]) if any(extra) else x
+        weight = self.weight.detach()
+        if x.shape[0] == 0 or not blas_order.usable_in_training(padded, weight):
+            with torch.no_grad():                     # an empty batch: no products to order
+                y = self._conv(x)
+        else:
+            y = blas_order.conv2d(padded, weight, self.stride, self.pad, self.dilation,
+                                  self.group)
+            if self.bias_term:
+                y.add_(self.bias.detach().view(1, -1, 1, 1))
+        return (y,), (padded, weight, tuple(x.shape) if padded is not x else None)
+
+    def explicit_backward(self, saved, top_diffs, bottom_need, param_need):
+        x, weight, shape = saved
+        # autograd's Function asks for every gradient whose input requires one, whatever the
+        # caller then keeps: the same mask here, so that the same kernels run
+        mask = [bool(bottom_need[0]), self.weight.requires_grad,
+                self.bias_term and self.bias.requires_grad]
+        if x.shape[0] == 0 or not any(mask):
+            return [torch.zeros(shape or x.shape, dtype=x.dtype) if bottom_need[0] else None], \
+                [None] * len(param_need)
+        grad = top_diffs[0]
+        gx, gw, gb = caffe_order_backward(x, weight, grad, list(self.stride), list(self.pad),
+                                          list(self.dilation), self.group, mask)
+        if gx is not None and shape is not None:      # F.pad's backward: the unpadded part
+            gx = gx[:, :, :shape[2], :shape[3]]
+        gw = gw if param_need[0] else None
+        diffs = [gw, gb if len(param_need) > 1 and param_need[1] else None]
+        return [gx if bottom_need[0] else None], diffs[:len(param_need)]
 
 
 @register_layer("Convolution")

@@ -21,8 +21,9 @@ only where that is sure: float32 on the CPU, the exact products in use
 (:func:`caffe_compat.kernels.blas_order.usable_in_training`), no ``force_backward``, no kept
 diffs, every blob that carries a diff read by one layer at most (an in-place layer reads the
 version before it; Split layers, which sum their tops' diffs, have no explicit backward yet) and
-every loss top a scalar. Layers with the explicit calls today: InnerProduct, SoftmaxWithLoss,
-ReLU, Split (two tops at most); data layers and layers without a backward (Accuracy) need
+every loss top a scalar. Layers with the explicit calls today: InnerProduct, Convolution
+(one 4-D bottom, the exact products), SoftmaxWithLoss, ReLU, LRN, Split (two tops at most);
+data layers and layers without a backward (Accuracy) need
 none. Any other net keeps autograd.
 
 pycaffe's layer-by-layer passes (:mod:`caffe_compat.net.stepwise`) choose per layer: a layer with

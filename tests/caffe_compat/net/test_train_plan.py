@@ -38,7 +38,9 @@ layer { name: "fc2" type: "InnerProduct" bottom: "fc1" top: "fc2"
   inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }"""
 CONV = """layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
   convolution_param { num_output: 3 kernel_size: 2 weight_filler { type: "xavier" } } }
-layer { name: "fc1" type: "InnerProduct" bottom: "conv" top: "fc1"
+layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool"
+  pooling_param { pool: AVE kernel_size: 2 } }
+layer { name: "fc1" type: "InnerProduct" bottom: "pool" top: "fc1"
   inner_product_param { num_output: 3 weight_filler { type: "xavier" } } }"""
 ACCURACY = """layer { name: "accuracy" type: "Accuracy" bottom: "fc1" bottom: "label"
   top: "accuracy" }"""
@@ -165,9 +167,9 @@ def test_pycaffe_solver_explicit_pass_is_autograd_bit_for_bit(tmp_path, name, au
 
 
 def test_pycaffe_mixes_explicit_and_autograd_layers_bit_for_bit(tmp_path, autograd_only):
-    # a Convolution (autograd) below an InnerProduct and the loss (explicit): pycaffe's
-    # layer-by-layer pass chooses per layer; the bottom diff reaching the convolution and its
-    # parameters' diffs are autograd's bit for bit
+    # a Pooling (autograd) between a Convolution and an InnerProduct and the loss
+    # (explicit): pycaffe's layer-by-layer pass chooses per layer; the bottom diff reaching
+    # the convolution and its parameters' diffs are autograd's bit for bit
     solver_file = _files(tmp_path, dict(classes=3, middle=CONV, last="fc1", loss="", iters=1,
                                         image=(1, 3, 3)))
     text = (tmp_path / "net.prototxt").read_text()
