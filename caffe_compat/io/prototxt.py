@@ -91,9 +91,8 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
         text = text[1:]
     message.Clear()
     try:
-        if _fast_text.parse(text, message):         # the common forms, the same message
-            pass
-        elif allow_unknown_fields and _RecordingParser is not None:
+        quick = _fast_text.parse(text, message)     # the common forms, the same message
+        if not quick and allow_unknown_fields and _RecordingParser is not None:
             parser = _RecordingParser(allow_unknown_field=True)
             parser.ParseLines(text.split("\n"), message)
             for line, column, name, owner in parser.skipped:
@@ -104,7 +103,7 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
                               "OpenCV's Caffe fork; the net is built without it, which may "
                               "change its shapes or values", PrototxtWarning,
                               stacklevel=_upgrade.caller_stacklevel())
-        else:
+        elif not quick:
             text_format.Parse(text, message, allow_unknown_field=allow_unknown_fields)
     except text_format.ParseError as exc:
         raise _parse_error(exc, filename) from None

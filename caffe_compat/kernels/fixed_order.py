@@ -117,15 +117,28 @@ def _weight_part(grad, x, weight, geometry):
         [False, True, False])[1]
 
 
+def _helper_free():
+    """Whether the helper thread may take a second part: two threads or more, and no core of
+    ours held by another process (a part on a held core would hold up the step)."""
+    return _threads() > 1 and held_cores() == 0
+
+
+def _both(part, first, second, parallel):
+    """``(part(*first), part(*second))``: the second by the helper thread when ``parallel``,
+    else after the first on the caller."""
+    if parallel:
+        later = _helper().submit(part, *second)
+        return part(*first), later.result()
+    return part(*first), part(*second)
+
+
 def _weight_halves(grad, x, weight, geometry, parallel):
     """The first half's gradient plus the second's (the second by the helper thread when
     ``parallel``), on the calling thread's count as set."""
     half = -(-x.shape[0] // 2)
-    if parallel:
-        later = _helper().submit(_weight_part, grad[half:], x[half:], weight, geometry)
-        return _weight_part(grad[:half], x[:half], weight, geometry).add_(later.result())
-    first = _weight_part(grad[:half], x[:half], weight, geometry)
-    return first.add_(_weight_part(grad[half:], x[half:], weight, geometry))
+    first, second = _both(_weight_part, (grad[:half], x[:half], weight, geometry),
+                          (grad[half:], x[half:], weight, geometry), parallel)
+    return first.add_(second)
 
 
 def conv_weight_grad(grad, x, weight, stride, pad, dilation, group):
@@ -143,12 +156,12 @@ def conv_weight_grad(grad, x, weight, stride, pad, dilation, group):
     contiguous."""
     geometry = (stride, pad, dilation, group)
     if x.shape[0] < 2:
-        if _channel_split(weight, grad, group) is None:
+        split = _channel_split(weight, grad, group)
+        if split is None:
             return _on_one_thread(_weight_part, grad, x, weight, geometry)
-        parallel = _threads() > 1 and held_cores() == 0
-        return _on_one_thread(_channel_halves, grad, x, weight, geometry, parallel)
-    parallel = _threads() > 1 and held_cores() == 0
-    return _on_one_thread(_weight_halves, grad, x, weight, geometry, parallel)
+        return _on_one_thread(_channel_halves, grad, x, weight, geometry, split,
+                              _helper_free())
+    return _on_one_thread(_weight_halves, grad, x, weight, geometry, _helper_free())
 
 
 # One image's weight gradient is cut into two output-channel halves from this much work (the
@@ -171,11 +184,12 @@ def _channel_split(weight, grad, group):
     return weight.shape[0] // group * half, weight.shape[1] * half, half
 
 
-def _channel_halves(grad, x, weight, geometry, parallel):
-    """One image's weight gradient as two fixed output-channel halves, each on one thread
-    (the second by the helper thread when ``parallel``): every output channel's gradient is
-    a sum of its own, so the halves are two smaller convolutions' gradients, stacked."""
-    outputs, inputs, groups = _channel_split(weight, grad, geometry[3])
+def _channel_halves(grad, x, weight, geometry, split, parallel):
+    """One image's weight gradient as two fixed output-channel halves (``split``, from
+    :func:`_channel_split`), each on one thread (the second by the helper thread when
+    ``parallel``): every output channel's gradient is a sum of its own, so the halves are two
+    smaller convolutions' gradients, stacked."""
+    outputs, inputs, groups = split
     stride, pad, dilation, group = geometry
     first_x = x if inputs is None else x[:, :inputs].contiguous()
     second_x = x if inputs is None else x[:, inputs:].contiguous()
@@ -183,10 +197,7 @@ def _channel_halves(grad, x, weight, geometry, parallel):
               (stride, pad, dilation, groups)),
              (grad[:, outputs:].contiguous(), second_x, weight[outputs:],
               (stride, pad, dilation, group - groups if group > 1 else 1)))
-    if parallel:
-        later = _helper().submit(_weight_part, *parts[1])
-        return torch.cat([_weight_part(*parts[0]), later.result()])
-    return torch.cat([_weight_part(*parts[0]), _weight_part(*parts[1])])
+    return torch.cat(_both(_weight_part, parts[0], parts[1], parallel))
 
 
 # A 1x1 convolution's two products are cut into fixed halves from this much work (its
@@ -239,13 +250,8 @@ def pointwise_grads(grad, x, weight, need_input, need_weight):
             second.append((gm[half:], xm.t()))
         else:
             first.append((gm, xm.t()))
-    if second and _threads() > 1 and held_cores() == 0:
-        later = _helper().submit(_products, second)
-        done = _on_one_thread(_products, first)
-        rest = later.result()
-    else:
-        done = _on_one_thread(_products, first + second)
-        done, rest = done[:len(first)], done[len(first):]
+    done, rest = _on_one_thread(_both, _products, (first,), (second,),
+                                bool(second) and _helper_free())
     gx = gw = None
     if need_input:
         gx = (torch.cat([done[0], rest[0]]) if split else done[0]).view_as(x)

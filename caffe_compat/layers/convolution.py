@@ -194,6 +194,14 @@ class _ConvBase(Layer):
             return self.stride[i] * (size - 1) + k - 2 * self.pad[i]
         return window_count(size, self.pad[i], k, self.stride[i])
 
+    def _pad_far(self, x):
+        """``x`` (N, C, *spatial) with the zeros Caffe's im2col reads past its end
+        (:meth:`far_padding`) appended, or ``x`` itself where there are none."""
+        extra = self.far_padding(x.shape[2:])
+        if not any(extra):
+            return x
+        return F.pad(x, [v for e in reversed(extra) for v in (0, e)])
+
     def far_padding(self, spatial):
         """Zeros after the end of each spatial axis for a kernel longer than the padded input
         (all 0 for a deconvolution or a kernel that fits)."""
@@ -242,10 +250,7 @@ class _ConvBase(Layer):
 
     def _conv(self, x):
         lead = x.shape[:self.axis]
-        x = x.reshape((-1,) + tuple(x.shape[self.axis:]))
-        extra = self.far_padding(x.shape[2:])
-        if any(extra):
-            x = F.pad(x, [v for e in reversed(extra) for v in (0, e)])
+        x = self._pad_far(x.reshape((-1,) + tuple(x.shape[self.axis:])))
         bias = self.bias if self.bias_term else None
         if (not self.transposed and self.n == 2 and x.shape[0] > 0
                 and blas_order.usable(x, self.weight, *([bias] if bias is not None else []))):
@@ -288,8 +293,7 @@ class _ConvBase(Layer):
     def explicit_forward(self, x):
         if x.dim() != 4:
             self.fail(f"expected a 4-D bottom (N, C, H, W), got shape {tuple(x.shape)}")
-        extra = self.far_padding(x.shape[2:])
-        padded = F.pad(x, [v for e in reversed(extra) for v in (0, e)]) if any(extra) else x
+        padded = self._pad_far(x)
         weight = self.weight.detach()
         if x.shape[0] == 0 or not blas_order.usable_in_training(padded, weight):
             with torch.no_grad():                     # an empty batch: no products to order
