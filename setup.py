@@ -74,7 +74,8 @@ setup(
                                                        "caffe_compat/kernels/_conv_grad.c"],
                   depends=["caffe_compat/kernels/_exact_gemm.h",
                            "caffe_compat/kernels/_kernel_api.h",
-                           "caffe_compat/kernels/_team_cpus.h"],
+                           "caffe_compat/kernels/_team_cpus.h",
+                           "caffe_compat/kernels/_team_pool.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
         # Caffe's SGD update of every blob in one call (used where it gives torch's bits)
@@ -90,12 +91,14 @@ setup(
         # Caffe's ACROSS_CHANNELS LRN forward and backward, operation for operation
         # (-ffp-contract=off: only its explicit fused multiply-adds, Caffe's saxpy, are fused)
         Extension("caffe_compat.kernels._lrn_kernel", ["caffe_compat/kernels/_lrn_kernel.c"],
-                  depends=["caffe_compat/kernels/_team_cpus.h"],
+                  depends=["caffe_compat/kernels/_team_cpus.h",
+                           "caffe_compat/kernels/_team_pool.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread", "-lm"], optional=True),
         # Caffe's MAX pooling forward for training (torch's computes the same values slower)
         Extension("caffe_compat.kernels._pool_kernel", ["caffe_compat/kernels/_pool_kernel.c"],
-                  depends=["caffe_compat/kernels/_team_cpus.h"],
+                  depends=["caffe_compat/kernels/_team_cpus.h",
+                           "caffe_compat/kernels/_team_pool.h"],
                   extra_compile_args=["-O2", "-pthread"], extra_link_args=["-pthread"],
                   optional=True),
     ],

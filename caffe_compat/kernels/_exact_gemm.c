@@ -33,11 +33,13 @@
  * processor gives the same bits. CAFFE_COMPAT_EXACT_GEMM_KERNEL=scalar|avx2 caps the choice
  * for testing (CAFFE_COMPAT_EXACT_GEMM_PORTABLE=1 is scalar). The module must be built without
  * -ffast-math and with -ffp-contract=off: the block sums are plain additions, never fused.
- * Work is cut into tiles of C that threads take in turn; the GIL is released meanwhile.
+ * Work is cut into tiles of C that threads take in turn (this one and a parked team,
+ * _team_pool.h); the GIL is released meanwhile.
  */
 #include "_exact_gemm.h"
 #include "_kernel_api.h"
 #include "_team_cpus.h"
+#include "_team_pool.h"
 
 /* OpenBLAS's K blocks: fills starts[] (nblocks + 1 entries), returns nblocks. */
 ptrdiff_t
@@ -561,15 +563,7 @@ run_team(void *(*fn)(void *), void *arg, ptrdiff_t units, int nthreads)
 {
     if (nthreads > units)
         nthreads = (int)units;
-    pthread_t tids[64];
-    int started = 0;
-    for (int t = 1; t < nthreads && t < 64; t++) {
-        if (team_thread(&tids[started], fn, arg) == 0)
-            started++;
-    }
-    fn(arg);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
+    team_run(fn, arg, nthreads);
 }
 
 /* Runs the job on nthreads threads (this one included); 0 on success. */
@@ -974,6 +968,7 @@ static PyMethodDef methods[] = {
     {"vector_kernel", py_vector_kernel, METH_NOARGS,
      "The micro-kernel in use: 'avx512-fma', 'avx2-fma' or 'scalar-fmaf'."},
     TEAM_CPUS_METHOD,
+    TEAM_POOL_METHOD,
     {NULL, NULL, 0, NULL},
 };
 

@@ -25,9 +25,10 @@
  * a = +-1 both are the plain sum or difference);
  * caffe_powx is the C library's powf element by element. Every element's value is therefore
  * Caffe's bit for bit; pixels are independent, so the work is cut into pixel ranges of one
- * image that threads take in turn (the GIL is released). Built with -ffp-contract=off: only
- * the fmaf calls are fused; the loops are compiled a second time for AVX2/FMA processors,
- * where fmaf is one instruction (the same correctly rounded operation).
+ * image that threads take in turn (this one and a parked team, _team_pool.h; the GIL is
+ * released). Built with -ffp-contract=off: only the fmaf calls are fused; the loops are
+ * compiled a second time for AVX2/FMA processors, where fmaf is one instruction (the same
+ * correctly rounded operation).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,6 +40,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "_team_pool.h"
 
 #define PIXELS_PER_TAKE 512
 
@@ -221,14 +224,7 @@ run(lrn_job *j, int nthreads)
     ptrdiff_t takes = j->N * j->takes_per_image;
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_init(&j->lock, NULL);
-    pthread_t tids[64];
-    int started = 0;
-    for (int t = 1; t < nthreads && t < 64 && t < takes; t++)
-        if (team_thread(&tids[started], lrn_worker, j) == 0)
-            started++;
-    lrn_worker(j);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
+    team_run(lrn_worker, j, nthreads < takes ? nthreads : (int)takes);
     pthread_mutex_destroy(&j->lock);
     Py_END_ALLOW_THREADS
 }
@@ -346,6 +342,7 @@ static PyMethodDef methods[] = {
      "across_backward(x, y, scale, pow, dy, dx, size, cache_ratio, nthreads): Caffe's "
      "ACROSS_CHANNELS LRN backward; writes dx."},
     TEAM_CPUS_METHOD,
+    TEAM_POOL_METHOD,
     {NULL, NULL, 0, NULL},
 };
 

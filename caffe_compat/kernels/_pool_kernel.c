@@ -8,7 +8,8 @@
  * the input; starting from -FLT_MAX, a value replaces the maximum only when it is greater
  * (so the first of equal values wins and NaN never does), and mask holds the flat index
  * h * W + w of the maximum (-1 for an empty window), which is also the index torch's
- * max_pool2d backward takes. Planes are shared among threads; the GIL is released.
+ * max_pool2d backward takes. Planes are shared among threads (this one and a parked team,
+ * _team_pool.h); the GIL is released.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -20,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_team_pool.h"
 
 typedef struct {
     const float *x;
@@ -194,14 +197,8 @@ py_max_pool2d(PyObject *self, PyObject *args)
     j.kh = kh; j.kw = kw; j.sh = sh; j.sw = sw; j.ph = ph; j.pw = pw;
     Py_BEGIN_ALLOW_THREADS
     pthread_mutex_init(&j.lock, NULL);
-    pthread_t tids[64];
-    int started = 0;
-    for (int t = 1; t < nthreads && t < 64 && (ptrdiff_t)t * PLANES_PER_TAKE < j.planes; t++)
-        if (team_thread(&tids[started], pool_worker, &j) == 0)
-            started++;
-    pool_worker(&j);
-    for (int t = 0; t < started; t++)
-        pthread_join(tids[t], NULL);
+    ptrdiff_t takes = (j.planes + PLANES_PER_TAKE - 1) / PLANES_PER_TAKE;
+    team_run(pool_worker, &j, nthreads < takes ? nthreads : (int)takes);
     pthread_mutex_destroy(&j.lock);
     Py_END_ALLOW_THREADS
     ret = Py_None;
@@ -217,6 +214,7 @@ static PyMethodDef methods[] = {
     {"max_pool2d", py_max_pool2d, METH_VARARGS,
      "max_pool2d(x, y, mask, kh, kw, sh, sw, ph, pw, nthreads): Caffe's MAX pooling forward."},
     TEAM_CPUS_METHOD,
+    TEAM_POOL_METHOD,
     {NULL, NULL, 0, NULL},
 };
 
