@@ -24,6 +24,7 @@
 #define CAFFE_COMPAT_TEAM_POOL_H
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <time.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -38,6 +39,23 @@
 
 #define TEAM_MAX 64
 #define TEAM_SPIN_NS 60000L
+
+/* How long a worker watches for the next job: TEAM_SPIN_NS, or CAFFE_COMPAT_KERNEL_SPIN_US
+ * microseconds where the environment sets it (read when the first worker starts). */
+static long team_spin_ns = -1;
+
+static long
+team_spin(void)
+{
+    if (team_spin_ns < 0) {
+        const char *v = getenv("CAFFE_COMPAT_KERNEL_SPIN_US");
+        char *end = NULL;
+        long us = v != NULL ? strtol(v, &end, 10) : -1;
+        team_spin_ns = (v != NULL && end != v && *end == '\0' && us >= 0 && us <= 1000000)
+                           ? us * 1000L : TEAM_SPIN_NS;
+    }
+    return team_spin_ns;
+}
 
 typedef struct {
     pthread_mutex_t lock;
@@ -104,6 +122,7 @@ team_worker(void *slot)
     (void)slot;
 #endif
     unsigned long seen = __atomic_load_n(&the_team.gen, __ATOMIC_ACQUIRE);
+    long spin = team_spin();
 #if defined(__linux__)
     cpu_set_t mine;
     int mine_valid = pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) == 0;
@@ -114,7 +133,7 @@ team_worker(void *slot)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int i = 0; __atomic_load_n(&the_team.gen, __ATOMIC_ACQUIRE) == seen; i++) {
             TEAM_PAUSE();
-            if ((i & 63) == 63 && team_elapsed_ns(&t0) > TEAM_SPIN_NS)
+            if ((i & 63) == 63 && team_elapsed_ns(&t0) > spin)
                 break;
         }
         pthread_mutex_lock(&the_team.lock);

@@ -99,3 +99,24 @@ def test_a_forked_child_starts_its_own_team():
         os.close(read)
         os.waitpid(pid, 0)
     assert got == b"\x01"
+
+
+@pytest.mark.parametrize("spin", ["0", "1000", "not-a-number"])
+def test_the_watch_before_sleeping_is_a_setting(spin):
+    """CAFFE_COMPAT_KERNEL_SPIN_US changes how long workers watch, never the bits (a value
+    that is not a number keeps the default)."""
+    import subprocess
+    import sys
+    code = ("import torch, sys\n"
+            "sys.path.insert(0, sys.argv[1])\n"
+            "from tests.caffe_compat.kernels.test_team_pool import conv, operands\n"
+            "x, w = operands(3)\n"
+            "expected = conv(x, w, 1)\n"
+            "print(all(torch.equal(conv(x, w, n), expected) for n in (2, 3, 2, 4) * 5))\n")
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    done = subprocess.run([sys.executable, "-c", code, repo], capture_output=True, text=True,
+                          env=dict(os.environ, CAFFE_COMPAT_KERNEL_SPIN_US=spin,
+                                   PYTHONPATH=repo), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
