@@ -229,6 +229,9 @@ def test_threads_do_not_change_results():
 # chunk's last part (200); row counts off the 6-row panels (7, 130, 140: two row chunks).
 KERNEL_PRODUCTS = [(7, 330, 1), (130, 700, 15), (6, 64, 17), (140, 650, 47), (13, 321, 64),
                    (12, 40, 80), (5, 960, 200)]
+# the small TN kernel's (outputs, items, K): whole 16-value steps only, a remainder of 1 and of
+# 15 values after them, LeNet's ip2 (500: a remainder of 4)
+TN_PRODUCTS = [(3, 5, 32), (7, 4, 33), (2, 9, 47), (10, 64, 500)]
 KERNEL_CODE = """
 import sys, numpy as np, torch
 from caffe_compat.kernels import blas_order as b
@@ -240,6 +243,11 @@ for name, a in data.items():
         c = np.empty((a.shape[0], data["B" + i].shape[1]), np.float32)
         b._exact_gemm.gemm(a, data["B" + i], c, True, 2)
         out["C" + i] = c
+    if name.startswith("W"):          # the small TN kernel: C[j, i] = sum_k W[i, k] X[j, k]
+        i = name[1:]
+        c = np.empty((data["X" + i].shape[0], a.shape[0]), np.float32)
+        b._exact_gemm.gemm_tn_small(a, data["X" + i], c)
+        out["T" + i] = c
 x, w = torch.from_numpy(data["x"]), torch.from_numpy(data["w"])
 out["y"] = b.conv2d(x, w, (1, 1), (1, 1), (1, 1), 1).numpy()
 dy = torch.from_numpy(data["dy"])
@@ -255,12 +263,17 @@ def test_every_micro_kernel_gives_the_same_bits(tmp_path):
     sequence of fused multiply-adds and block sums: the AVX-512 one (two B panels at once,
     where the processor has it), the AVX2 one and the portable fmaf one (capped by
     CAFFE_COMPAT_EXACT_GEMM_KERNEL at import) give the same bits for products with every kind
-    of edge, a convolution and its gradients. Tolerance 0: the same operations."""
+    of edge, a convolution and its gradients, and the small TN kernel's sixteen lanes (8-wide
+    fused multiply-adds with AVX2, one fmaf a term otherwise). Tolerance 0: the same
+    operations."""
     rng = np.random.default_rng(6)
     data = {}
     for i, (m, k, n) in enumerate(KERNEL_PRODUCTS):
         data[f"A{i}"] = rng.standard_normal((m, k)).astype(np.float32)
         data[f"B{i}"] = rng.standard_normal((k, n)).astype(np.float32)
+    for i, (m, n, k) in enumerate(TN_PRODUCTS):
+        data[f"W{i}"] = rng.standard_normal((m, k)).astype(np.float32)
+        data[f"X{i}"] = rng.standard_normal((n, k)).astype(np.float32)
     data["x"] = rng.standard_normal((3, 20, 23, 23)).astype(np.float32)
     data["w"] = rng.standard_normal((70, 20, 3, 3)).astype(np.float32)
     data["dy"] = rng.standard_normal((3, 70, 23, 23)).astype(np.float32)
