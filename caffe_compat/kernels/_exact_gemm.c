@@ -683,16 +683,30 @@ small_nn_tail(const float *A, ptrdiff_t sam, ptrdiff_t sak, const bsrc *b, float
               ptrdiff_t ldc, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K)
 {
     ptrdiff_t n0 = N & ~(ptrdiff_t)15, nc = N - n0;
-    float *Bp = malloc((size_t)K * NR * sizeof(float));
+    float *Bp = malloc((size_t)K * NR * sizeof(float) * 2);
     if (Bp == NULL)
         return -1;
+    float *Bt = Bp + K * NR;        /* the tail's columns, each contiguous in k */
     pack_b(b, N, n0, nc, 0, K, Bp);
+    for (ptrdiff_t q = 0; q < nc; q++)
+        for (ptrdiff_t k = 0; k < K; k++)
+            Bt[q * K + k] = Bp[k * NR + q];
+#if EG_X86
+    int lanes = eg_avx2() && sak == 1;
+#endif
     for (ptrdiff_t m = 0; m < M; m++) {
         for (ptrdiff_t q = 0; q < nc; q++) {
             float v[16];
-            memset(v, 0, sizeof v);
-            for (ptrdiff_t k = 0; k < K; k++)
-                v[k & 15] = fmaf(A[m * sam + k * sak], Bp[k * NR + q], v[k & 15]);
+#if EG_X86
+            if (lanes)
+                tn_lanes_avx2(A + m * sam, Bt + q * K, K, v);
+            else
+#endif
+            {
+                memset(v, 0, sizeof v);
+                for (ptrdiff_t k = 0; k < K; k++)
+                    v[k & 15] = fmaf(A[m * sam + k * sak], Bt[q * K + k], v[k & 15]);
+            }
             int four = n0 + q < (N & ~(ptrdiff_t)3) || m < (M & ~(ptrdiff_t)3);
             C[m * ldc + n0 + q] = four ? reduce4_tree(v) : reduce_add_tree(v);
         }

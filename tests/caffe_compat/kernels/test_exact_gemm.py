@@ -243,6 +243,10 @@ for name, a in data.items():
         c = np.empty((a.shape[0], data["B" + i].shape[1]), np.float32)
         b._exact_gemm.gemm(a, data["B" + i], c, True, 2)
         out["C" + i] = c
+        # the small-matrix form (K one block; the last N % 16 columns through the lanes)
+        c = np.empty((a.shape[0], data["B" + i].shape[1]), np.float32)
+        b._exact_gemm.gemm(a, data["B" + i], c, False, 2)
+        out["U" + i] = c
     if name.startswith("W"):          # the small TN kernel: C[j, i] = sum_k W[i, k] X[j, k]
         i = name[1:]
         c = np.empty((data["X" + i].shape[0], a.shape[0]), np.float32)
