@@ -6,8 +6,8 @@
  * creation, and waking the other CPU from idle), which is the whole time of a small
  * convolution's product: a 64-to-64-channel 1x1 convolution of a 22 x 22 image took 0.185 ms
  * on one thread and 0.61 ms on two. The team's threads stay: after a job each one watches for
- * the next for TEAM_SPIN_NS (a pause loop), then sleeps on a condition variable until a caller
- * wakes it. A caller never waits for a worker to arrive: it publishes the job, takes units
+ * the next for TEAM_SPIN_NS (60 microseconds, or CAFFE_COMPAT_KERNEL_SPIN_US; a pause loop),
+ * then sleeps on a condition variable until a caller wakes it. A caller never waits for a worker to arrive: it publishes the job, takes units
  * itself at once, and waits at the end only for the workers that joined. So the units of a job
  * are taken in turn as before, by whichever threads are there: the bits do not depend on it.
  *
@@ -121,7 +121,8 @@ team_worker(void *slot)
 #else
     (void)slot;
 #endif
-    unsigned long seen = __atomic_load_n(&the_team.gen, __ATOMIC_ACQUIRE);
+    /* generation 0 is before any job: a worker started for the job under way joins it */
+    unsigned long seen = 0;
     long spin = team_spin();
 #if defined(__linux__)
     cpu_set_t mine;

@@ -101,7 +101,7 @@ def test_a_forked_child_starts_its_own_team():
     assert got == b"\x01"
 
 
-@pytest.mark.parametrize("spin", ["0", "1000", "not-a-number"])
+@pytest.mark.parametrize("spin", ["0", "not-a-number"])
 def test_the_watch_before_sleeping_is_a_setting(spin):
     """CAFFE_COMPAT_KERNEL_SPIN_US changes how long workers watch, never the bits (a value
     that is not a number keeps the default)."""
