@@ -10,10 +10,13 @@ reading files (``caffe_compat.proto``, ``caffe_compat.io``) stays cheap.
 """
 import importlib
 
+from .kernels import collector as _collector
 from .parallel import threads as _threads
 
 # libgomp reads its wait policy once, when torch loads it: a bounded spin unless the user chose
 _threads.set_default_wait_policy()
+# the cycle collector leaves torch's objects alone while the program runs (kernels.collector)
+_collector.install()
 
 from .errors import (CaffeCompatError, DataError, NetError, PrototxtError, SolverError,
                      WeightsError)

@@ -6,5 +6,6 @@ operation for operation), :mod:`.tiny_solve` (many training iterations of a smal
 call, over ``_tiny_solve.c``, which reaches the other kernels through the capsules of
 ``_kernel_api.h``), :mod:`.dft_conv` (convolution backward passes through the DFT),
 :mod:`.numerics` (which CPU kernels compute a run's results, and how to pin them) and
-:mod:`.memory` (freed memory kept in the process, as Caffe keeps its blobs).
+:mod:`.memory` (freed memory kept in the process, as Caffe keeps its blobs) and
+:mod:`.collector` (the cycle collector kept off torch's objects while a program runs).
 """

@@ -1,0 +1,87 @@
+"""caffe_compat.kernels.collector: torch's objects are kept out of the cycle collector's walks while
+the program runs and handed back for CPython's shutdown, which then finalises as usual."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from caffe_compat.kernels import collector
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+# an atexit callback registered before caffe_compat is imported runs after the collector's
+PROGRAM = textwrap.dedent("""
+    import atexit, gc, sys
+    atexit.register(lambda: print("frozen at the end", gc.get_freeze_count(), flush=True))
+    if sys.argv[1] == "torch-first":
+        import torch
+    import caffe_compat
+    import torch
+    import importlib.machinery
+    print("frozen", gc.get_freeze_count() > 0, flush=True)
+    print("loader kept", isinstance(torch.__spec__.loader, importlib.machinery.SourceFileLoader)
+          and torch.__loader__ is torch.__spec__.loader, flush=True)
+
+    class Closes:
+        def __init__(self, name):
+            self.name = name
+        def __del__(self):
+            print("closed", self.name, flush=True)
+
+    late = Closes("late cycle")
+    late.me = late
+    del late
+    gc.collect()                        # made after the freeze: collected while running
+    kept = Closes("global")
+    out = open(sys.argv[2], "w")
+    out.write("written, never closed")  # flushed at shutdown as CPython does
+    """)
+
+
+def run(mode, tmp_path, **env):
+    environ = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    environ.pop(collector.ENV, None)
+    environ.update(env)
+    target = tmp_path / f"{mode}.txt"
+    done = subprocess.run([sys.executable, "-c", PROGRAM, mode, str(target)], env=environ,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines(), target.read_text()
+
+
+@pytest.mark.parametrize("mode", ["engine-first", "torch-first"])
+def test_frozen_while_running_and_finalised_as_usual(mode, tmp_path):
+    lines, written = run(mode, tmp_path)
+    assert "frozen True" in lines
+    assert "loader kept True" in lines
+    assert lines.index("closed late cycle") < lines.index("frozen at the end 0")
+    assert "closed global" in lines
+    assert written == "written, never closed"
+
+
+def test_off_by_the_environment(tmp_path):
+    lines, written = run("engine-first", tmp_path, **{collector.ENV: "0"})
+    assert "frozen False" in lines and "closed global" in lines
+    assert written == "written, never closed"
+
+
+def test_install_states(monkeypatch):
+    monkeypatch.setattr(collector, "_state", {"installed": True, "frozen": False})
+    frozen = []
+    monkeypatch.setattr(collector.gc, "freeze", lambda: frozen.append(1))
+    assert collector.install(environ={collector.ENV: "off"}, modules={}) == "off"
+    saved = list(sys.meta_path)
+    try:
+        assert collector.install(environ={}, modules={}) == "waiting"
+        assert any(isinstance(f, collector._TorchFinder) for f in sys.meta_path)
+        collector._remove_finder()
+        assert collector.install(environ={}, modules={"torch": object()}) == "frozen"
+        assert frozen == [1]
+    finally:
+        sys.meta_path[:] = saved
+    monkeypatch.setattr(collector.gc, "unfreeze", lambda: frozen.append(2))
+    collector.unfreeze_at_exit()
+    assert frozen == [1, 2] and not collector._state["frozen"]
