@@ -24,7 +24,9 @@
 #define CAFFE_COMPAT_TEAM_POOL_H
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
