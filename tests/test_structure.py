@@ -212,6 +212,7 @@ SUBPACKAGES = {
     "layers": "one module per layer type, with the layer base, registry and fillers",
     "solvers": "the solvers and their loop",
     "inference": "the fast inference path and the engines",
+    "array_net": "Caffe's forward on numpy arrays with the compiled kernels (deploy nets without torch)",
     "lite": "the torch-free inference path of dnn (ONNX written per layer type, run without torch)",
     "kernels": "numeric kernels (Caffe's summation order, C kernels, DFT, memory)",
     "parallel": "threads and data parallelism",

@@ -17,6 +17,7 @@ import queue
 import threading
 import weakref
 
+from ..errors import CaffeCompatError, DataError
 from ..parallel import placement
 
 _STOP = object()
@@ -149,3 +150,16 @@ class Prefetcher:
     def running(self):
         t = self._worker.thread
         return t is not None and t.is_alive()
+
+
+def guarded_batches(source, label):
+    """``source.batches()`` with unexpected errors named after the layer; closes the source
+    when the generator ends (in the prefetch thread)."""
+    try:
+        yield from source.batches()
+    except CaffeCompatError:
+        raise
+    except Exception as e:  # noqa: BLE001 - unexpected: name the layer
+        raise DataError(f"{label}: reading data failed: {type(e).__name__}: {e}") from e
+    finally:
+        source.close()

@@ -1,5 +1,6 @@
-"""Read a single BlobProto from a binary ``.binaryproto`` file (Caffe's ReadProtoFromBinaryFile +
-Blob::FromProto), as Caffe's tools write means and matrices."""
+"""One BlobProto: read from a binary ``.binaryproto`` file (Caffe's ReadProtoFromBinaryFile +
+Blob::FromProto), as Caffe's tools write means and matrices; its shape, and whether it fits a
+blob (Blob::ShapeEquals, as CopyTrainedLayersFrom checks it)."""
 import os
 
 from google.protobuf.message import DecodeError
@@ -20,3 +21,28 @@ def read_blobproto(path):
     except DecodeError as exc:
         raise WeightsError(f"{path}: not a binary BlobProto (.binaryproto): {exc}") from None
     return blob_to_array(blob, where=path)
+
+def blob_proto_shape(bp):
+    """A BlobProto's shape: its ``shape`` field, or the legacy (num, channels, height, width)."""
+    if bp.HasField("shape"):
+        return tuple(bp.shape.dim)
+    return (bp.num, bp.channels, bp.height, bp.width)
+
+
+def fit_blob_shape(arr, bp, target):
+    """``arr`` (the values of BlobProto ``bp``) reshaped to ``target`` when Caffe's
+    Blob::ShapeEquals accepts it, else None.
+
+    Legacy blobs (num/channels/height/width) match a target of at most 4 axes aligned from the
+    end, e.g. an InnerProduct weight (M, N) stored as 1 x 1 x M x N.
+    """
+    target = tuple(target)
+    if tuple(arr.shape) == target:
+        return arr
+    legacy = not bp.HasField("shape") and any(
+        bp.HasField(f) for f in ("num", "channels", "height", "width"))
+    if legacy and len(target) <= 4:
+        padded = (1,) * (4 - len(target)) + target
+        if tuple(blob_proto_shape(bp)) == padded:
+            return arr.reshape(target)
+    return None

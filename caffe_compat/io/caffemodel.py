@@ -582,3 +582,4 @@ def layer_blobs(net_param):
                   for j, b in enumerate(layer.blobs)]
         out.append((layer.name, kind, arrays))
     return out
+

@@ -58,13 +58,8 @@ try:
 except ImportError:  # pragma: no cover - the extension is optional
     _exact_gemm = None
 
-# The OpenBLAS kernels whose summation order these products follow.
-KERNEL_FAMILY = "avx512-skylakex"
-# OpenBLAS's small-matrix kernels take over at M * N * K <= 100**3 ...
-SMALL_MNK = 100 ** 3
-# ... the transposed-A one only for C of at most 1200 values and K of at least 32.
-SMALL_TN_MAX_MN = 1200
-SMALL_TN_MIN_K = 32
+from .caffe_products import (KERNEL_FAMILY, SMALL_MNK, SMALL_TN_MAX_MN,  # noqa: F401
+                             SMALL_TN_MIN_K, inner_product_kind)
 
 # Layers use these products for float32 CPU tensors when True (and the extension is built):
 # always while training, and for inference too when INFERENCE is True.
@@ -248,19 +243,6 @@ def inner_product(x, weight, transpose):
         return y.zero_()
     inner_product_call(m, n, k, transpose)(x.numpy(), w.numpy(), y.numpy())
     return y
-
-
-def inner_product_kind(m, n, k, transpose):
-    """Which of the kernel's products Caffe's InnerProduct reaches for these sizes: ``0``
-    the general driver's K blocks, ``1`` the small-matrix sequential sums, ``2`` the small
-    "TN" kernel (``gemm_tn_small``); :func:`inner_product_call` and the compiled loop of
-    :mod:`caffe_compat.kernels.tiny_solve` take the same one."""
-    small = m * n * k <= SMALL_MNK
-    if transpose:
-        return 1 if small else 0
-    if small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
-        return 2
-    return 0
 
 
 def inner_product_call(m, n, k, transpose):

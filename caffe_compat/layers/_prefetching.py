@@ -20,9 +20,9 @@ import weakref
 import torch
 
 from ..data.caffe_random import CaffeRandom, data_layer_setup_draws
-from ..data.prefetch import Prefetcher
+from ..data.prefetch import Prefetcher, guarded_batches
 from ..data.transformer import DataTransformer
-from ..errors import CaffeCompatError, DataError
+from ..errors import DataError
 from .base import Layer
 
 
@@ -98,7 +98,7 @@ class PrefetchingDataLayer(Layer):
         if held.prefetcher is None:
             held.source = self.batch_source()
             label = f"layer '{self.name}' (type {self.type_name})"
-            held.prefetcher = Prefetcher(functools.partial(_guarded, held.source, label),
+            held.prefetcher = Prefetcher(functools.partial(guarded_batches, held.source, label),
                                          self.prefetch_depth,
                                          name=f"{self.type_name} '{self.name}' prefetch")
         try:
@@ -124,16 +124,3 @@ class PrefetchingDataLayer(Layer):
     def __setstate__(self, state):
         super().__setstate__(state)
         weakref.finalize(self, self._held.close)
-
-
-def _guarded(source, label):
-    """``source.batches()`` with unexpected errors named after the layer; closes the source
-    when the generator ends (in the prefetch thread)."""
-    try:
-        yield from source.batches()
-    except CaffeCompatError:
-        raise
-    except Exception as e:  # noqa: BLE001 - unexpected: name the layer
-        raise DataError(f"{label}: reading data failed: {type(e).__name__}: {e}") from e
-    finally:
-        source.close()

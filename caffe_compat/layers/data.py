@@ -13,18 +13,13 @@ net's ``data_sources`` (by layer name or by the configured path).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..parallel import data_parallel as parallel
 from ..data import db as db_io
+from ..data.datum_batches import DatumBatches, key_text as _key_text
 from ..data.images import parse_datum
 from ..errors import DataError
 from ._prefetching import PrefetchingDataLayer
 from .registry import register_layer
-
-
-def _key_text(key):
-    return bytes(key).decode("utf-8", errors="replace")
 
 
 @register_layer("Data")
@@ -82,44 +77,5 @@ class Data(PrefetchingDataLayer):
         return shapes
 
     def batch_source(self):
-        return _DatumBatches(self.db, self.transformer, self.batch_size, self.where,
-                             parallel.shard(self.phase))
-
-
-class _DatumBatches:
-    """The prefetch thread's work: records in key order -> transformed batches."""
-
-    def __init__(self, db, transformer, batch_size, where, shard=(0, 1)):
-        self.db, self.transformer = db, transformer
-        self.batch_size, self.where = batch_size, where
-        self.rank, self.count = shard
-
-    def _records(self):
-        """The records of this rank (Caffe's Skip(): record k to rank k mod N)."""
-        for offset, record in enumerate(self.db.records()):
-            if parallel.keeps(offset, self.rank, self.count):
-                yield record
-
-    def batches(self):
-        records = self._records()
-        tf = self.transformer
-        while True:
-            data = labels = None
-            for i in range(self.batch_size):
-                try:
-                    key, value = next(records)
-                except StopIteration:
-                    raise DataError(f"{self.where}: the database has no records") from None
-                where = f"{self.where}: record '{_key_text(key)}'"
-                datum = parse_datum(value, where)
-                pixels = tf.datum_pixels(datum, where)
-                if i == 0:   # the batch takes the shape of its first Datum
-                    shape = tf.output_shape(pixels.shape)
-                    data = np.empty((self.batch_size,) + shape, dtype=np.float32)
-                    labels = np.empty((self.batch_size,), dtype=np.float32)
-                tf.transform_chw(pixels, data[i], where)
-                labels[i] = datum.label
-            yield data, labels
-
-    def close(self):
-        self.db.close()
+        return DatumBatches(self.db, self.transformer, self.batch_size, self.where,
+                            parallel.shard(self.phase))

@@ -35,6 +35,8 @@ import torch
 from ..inference import fast_inference, fast_layers
 from ..parallel import threads
 from . import fast_step, train_plan, vjp
+from .backward_needs import backward_needs
+from .blob_view import BlobView
 from .reshape import explain, layer_top_shapes
 from ..errors import NetError
 
@@ -93,53 +95,6 @@ class _BlobData(dict):
         self.parts[name] = parts
 
 
-class BlobView:
-    """A named blob of a :class:`Stepwise` as pycaffe and Python layers see it: ``data`` and
-    ``diff`` are numpy views of its memory; ``reshape(*shape)`` gives it new storage."""
-
-    __slots__ = ("_store", "_name")
-
-    def __init__(self, store, name):
-        self._store = store
-        self._name = name
-
-    @property
-    def data(self):
-        return _numpy(self._store.export(self._name), f"blob '{self._name}'")
-
-    @property
-    def diff(self):
-        self._store.export(self._name)
-        return _numpy(self._store.diff_of(self._name), f"blob '{self._name}'")
-
-    @property
-    def shape(self):
-        return tuple(self._store.data[self._name].shape)
-
-    @property
-    def count(self):
-        return int(self._store.data[self._name].numel())
-
-    def _axis(self, i):
-        shape = self.shape
-        if len(shape) > 4:
-            raise NetError(f"blob '{self._name}': num/channels/height/width need at most 4 "
-                           f"axes, shape is {shape}")
-        return (shape + (1,) * (4 - len(shape)))[i]
-
-    num = property(lambda self: self._axis(0))
-    channels = property(lambda self: self._axis(1))
-    height = property(lambda self: self._axis(2))
-    width = property(lambda self: self._axis(3))
-
-    def reshape(self, *shape):
-        """New storage of ``shape`` (views taken before no longer alias the blob)."""
-        self._store.reshape_blob(self._name, shape)
-
-    def __repr__(self):
-        return f"Blob({self._name!r}, shape={self.shape})"
-
-
 class Stepwise:
     """Persistent blobs and layer-range passes over ``net`` (see the module doc)."""
 
@@ -181,55 +136,25 @@ class Stepwise:
     # ------------------------------------------------------------------ Caffe's Net::Init
     def _analyse_backward(self):
         net = self.net
-        blob_need = {}
-        self.layer_need = []
-        self.bottom_need = []
-        self.param_need = []
-        for node, key, _, prop in self.nodes:
-            module = net.layers[key]
-            bottoms = [bool(blob_need.get(b, False)) for b in node.bottoms]
-            if len(node.param.propagate_down):
-                bottoms = [bool(p) for p in prop]
-            specs = node.param.param
-            params = [(specs[i].lr_mult if i < len(specs) else 1.0) != 0
-                      for i in range(len(module.blobs))]
-            need = any(blob_need.get(b, False) for b in node.bottoms) or any(params)
-            for t in node.tops:
-                if need:
-                    blob_need[t] = True
-            self.layer_need.append(need)
-            self.bottom_need.append(bottoms)
-            self.param_need.append(params)
-        under_loss, skip = set(), set()
-        for i in range(len(self.nodes) - 1, -1, -1):
-            node, _, weights, _ = self.nodes[i]
-            contributes, skip_prop = False, True
-            for t, w in zip(node.tops, weights):
-                contributes |= bool(w) or t in under_loss
-                skip_prop &= t in skip
-                if contributes and not skip_prop:
-                    break
-            if self.layer_need[i] and skip_prop and node.tops:
-                self.layer_need[i] = False
-                self.bottom_need[i] = [False] * len(node.bottoms)
-            if not contributes:
-                self.layer_need[i] = False
-            for j, b in enumerate(node.bottoms):
-                if contributes:
-                    under_loss.add(b)
-                else:
-                    self.bottom_need[i][j] = False
-                if not self.bottom_need[i][j]:
-                    skip.add(b)
-        if net.graph.force_backward:
-            for i, (node, key, _, _) in enumerate(self.nodes):
-                module = net.layers[key]
-                self.layer_need[i] = True
-                self.bottom_need[i] = [need or module.allow_force_backward(j)
-                                       for j, need in enumerate(self.bottom_need[i])]
-                self.param_need[i] = [True] * len(self.param_need[i])
+        modules = [net.layers[key] for _, key, _, _ in self.nodes]
+        self.layer_need, self.bottom_need, self.param_need = backward_needs(
+            [node for node, _, _, _ in self.nodes], [len(m.blobs) for m in modules],
+            [weights for _, _, weights, _ in self.nodes], net.graph.force_backward,
+            lambda i, j: modules[i].allow_force_backward(j))
 
     # ------------------------------------------------------------------ blobs
+    def blob_data(self, name):
+        """The data of blob ``name`` as a numpy array aliasing its memory (:class:`BlobView`)."""
+        return _numpy(self.export(name), f"blob '{name}'")
+
+    def blob_diff(self, name):
+        """The diff of blob ``name`` as a numpy array aliasing its memory."""
+        self.export(name)
+        return _numpy(self.diff_of(name), f"blob '{name}'")
+
+    def blob_shape(self, name):
+        return tuple(self.data[name].shape)
+
     def export(self, name):
         """The data tensor of blob ``name``, which keeps its storage from now on."""
         t = self.data[name]

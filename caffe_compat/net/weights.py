@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
-from ..io import blob_wire
+from ..io import blob_wire, blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
@@ -64,10 +64,10 @@ class NetWeightsMixin:
                 arr = caffemodel_io.blob_to_array(
                     bp, where=f"{where}: layer '{lp.name}' blob {j}",
                     values=None if values is None else values[i][j])
-                arr = _fit_shape(arr, bp, tuple(p.shape))
+                arr = blobproto.fit_blob_shape(arr, bp, tuple(p.shape))
                 if arr is None:
                     problems.append(f"{at(lp.name)}layer '{lp.name}' blob {j}: shape "
-                                    f"mismatch, file has {_proto_shape(bp)}, net expects "
+                                    f"mismatch, file has {blobproto.blob_proto_shape(bp)}, net expects "
                                     f"{tuple(p.shape)}")
                 arrays.append(arr)
             if any(a is None for a in arrays):
@@ -211,25 +211,3 @@ class NetWeightsMixin:
                                "read protobuf files of 2 GiB or more")
         return data
 
-
-def _proto_shape(bp):
-    if bp.HasField("shape"):
-        return tuple(bp.shape.dim)
-    return (bp.num, bp.channels, bp.height, bp.width)
-
-
-def _fit_shape(arr, bp, target):
-    """``arr`` reshaped to ``target`` when Caffe's Blob::ShapeEquals accepts it, else None.
-
-    Legacy blobs (num/channels/height/width) match a target of at most 4 axes aligned from the
-    end, e.g. an InnerProduct weight (M, N) stored as 1 x 1 x M x N.
-    """
-    if tuple(arr.shape) == target:
-        return arr
-    legacy = not bp.HasField("shape") and any(
-        bp.HasField(f) for f in ("num", "channels", "height", "width"))
-    if legacy and len(target) <= 4:
-        padded = (1,) * (4 - len(target)) + target
-        if tuple(_proto_shape(bp)) == padded:
-            return arr.reshape(target)
-    return None

@@ -9,7 +9,8 @@ the other needs. Measured in the style-transfer program through CaffeNet (2 core
 matrix step cost 71 ms of CPU with numpy's two threads against 1.4 ms with one, and the
 program 45.8 s of CPU against 16.0 s with ``OPENBLAS_NUM_THREADS=1``.
 
-:func:`limit_once` (called by :func:`caffe_compat.parallel.threads.apply` at the first pass)
+:func:`limit_once` (called by :func:`caffe_compat.parallel.threads.apply` at the first pass, and by the array
+engine's first pass, :mod:`caffe_compat.array_net`)
 sets numpy's (and SciPy's) BLAS libraries to one thread, unless the program chose their
 threads itself: ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS`` or
 ``OMP_NUM_THREADS`` in the environment, or ``CAFFE_COMPAT_NUMPY_BLAS=keep``. Only libraries

@@ -296,6 +296,28 @@ def crowded_count():
     return monitor().cores + 2
 
 
+def array_kernel_threads(work):
+    """Threads for a compiled kernel's call of ``work`` multiply-adds in a pass on numpy
+    arrays (:mod:`caffe_compat.array_net`, where torch is not loaded): :func:`kernel_threads`'
+    rule with the cores allowed standing for torch's count: 1 below :data:`SMALL_LAYER_WORK`,
+    a fixed count as set, a count from ``OMP_NUM_THREADS`` at most, and more threads than
+    cores for a large call while another process holds one of ours."""
+    fixed = _fixed_count()
+    if fixed:
+        return fixed
+    if work < SMALL_LAYER_WORK or threading.current_thread() is not threading.main_thread():
+        return 1
+    cores = _default_count()
+    chosen = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if chosen.isdigit() and int(chosen) > 0:
+        return min(cores, int(chosen))
+    mon = monitor()
+    mon.check()
+    if mon.held > 0 and work >= CROWDED_KERNEL_WORK:
+        return mon.cores + 2
+    return max(1, min(cores, mon.cores))
+
+
 def kernel_threads(work=None):
     """Threads for the project's own compiled kernels whose work units threads take in turn
     (:mod:`caffe_compat.kernels.blas_order`'s products and convolution gradients): torch's

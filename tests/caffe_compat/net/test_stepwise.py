@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import caffe_compat
-from caffe_compat.net.stepwise import BlobView, Stepwise
+from caffe_compat.net.blob_view import BlobView
+from caffe_compat.net.stepwise import Stepwise
 
 NET = """name: 'branches'
 input: 'data' input_shape { dim: 3 dim: 2 dim: 5 dim: 5 }

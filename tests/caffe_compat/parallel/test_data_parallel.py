@@ -76,7 +76,7 @@ def test_hdf5_source_shards_records_k_mod_n(tmp_path):
 
 def test_image_data_and_data_layers_skip_as_caffe(tmp_path):
     # ImageData and Data: line / record k to rank k mod N (labels tell which)
-    from caffe_compat.layers.data import _DatumBatches
+    from caffe_compat.data.datum_batches import DatumBatches
     from caffe_compat.layers.image_data import _ImageList
 
     class _DB:
@@ -94,11 +94,11 @@ def test_image_data_and_data_layers_skip_as_caffe(tmp_path):
         def transform_chw(self, pixels, out, where):
             out[...] = 0
 
-    import caffe_compat.layers.data as data_mod
+    import caffe_compat.data.datum_batches as data_mod
     saved = data_mod.parse_datum
     data_mod.parse_datum = lambda value, where: type("D", (), {"label": value})()
     try:
-        got = next(_DatumBatches(_DB(), _TF(), 3, "db", shard=(1, 2)).batches())[1]
+        got = next(DatumBatches(_DB(), _TF(), 3, "db", shard=(1, 2)).batches())[1]
     finally:
         data_mod.parse_datum = saved
     assert got.tolist() == [1, 3, 0]            # records 1, 3, 5 (= 0 after wrapping)

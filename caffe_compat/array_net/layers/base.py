@@ -1,0 +1,75 @@
+"""The array layer's interface and the checks every layer shares.
+
+A layer is set up from its LayerParameter and bottom shapes (Caffe's LayerSetUp; anything
+outside the forms it runs raises :class:`~caffe_compat.array_net.registry.Unsupported`), says
+its parameter blobs' shapes and fillers, its tops' shapes for given bottom shapes (Reshape) and
+writes its tops from its bottoms (Forward_cpu); the layers with Caffe's Backward_cpu say so with
+:meth:`ArrayLayer.can_backward`."""
+from __future__ import annotations
+
+from ..registry import Unsupported
+
+
+class ArrayLayer:
+    """Base of the array layers: no parameters, one top per bottom of the same shape."""
+
+    type = None
+    # whether a top may be its bottom (Caffe runs the layer in place)
+    in_place = False
+    # a loss layer (Caffe's LossLayer: loss_weight 1 on its first top unless given)
+    is_loss = False
+    # a data layer (reads a source; ``produce()`` gives its tops' next values)
+    is_data = False
+
+    def __init__(self, param, bottom_shapes, phase):
+        self.param = param
+        self.name = param.name
+        self.phase = phase
+        if len(param.loss_weight) and any(param.loss_weight) and not self.is_loss:
+            raise Unsupported(f"layer '{self.name}': loss weights")
+        if len(param.param) and any(spec.name for spec in param.param):
+            raise Unsupported(f"layer '{self.name}': shared parameters")
+
+    def param_shapes(self):
+        """Shapes of the parameter blobs, in Caffe's order."""
+        return []
+
+    def filler_params(self):
+        """The FillerParameter of each parameter blob."""
+        return []
+
+    def top_shapes(self, bottom_shapes):
+        return [tuple(bottom_shapes[0])]
+
+    def forward(self, bottoms, tops, params):
+        """Write ``tops`` (arrays of :meth:`top_shapes`) from ``bottoms``."""
+        raise NotImplementedError
+
+    def can_backward(self):
+        """Whether :meth:`backward` can run now (the state its forward keeps is there)."""
+        return False
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        """Caffe's Backward_cpu: assign the bottom diffs that are not None from the top diffs
+        (and the data), add into the parameter diffs that are not None."""
+        raise Unsupported(f"backward of {self.type}")
+
+
+def need(condition, what):
+    """:class:`Unsupported` with ``what`` unless ``condition``."""
+    if not condition:
+        raise Unsupported(what)
+
+
+def two_d(name, repeated, h, w, has_h, has_w, default):
+    """A (height, width) pair from Caffe's repeated field and its ``_h`` / ``_w`` forms, for a
+    4-axis blob (Caffe's rules: both ``_h`` and ``_w`` or neither; one value for both axes)."""
+    if has_h or has_w:
+        need(has_h and has_w and not len(repeated), f"{name}: partial _h/_w form")
+        return int(h), int(w)
+    values = [int(v) for v in repeated]
+    if not values:
+        need(default is not None, f"{name} missing")
+        return default, default
+    need(len(values) in (1, 2), f"{name}: {len(values)} values")
+    return (values[0], values[-1])

@@ -1,0 +1,102 @@
+"""Data: batches of Datum records from an LMDB or LevelDB (Caffe 1.0's DataLayer), read in key
+order by a prefetch thread (``data_param.prefetch`` batches ahead) through the DataTransformer
+(:mod:`caffe_compat.data.datum_batches`, the batches the torch engine's Data layer makes). The
+database is opened and its first Datum read while the net is built (the tops' shapes); the
+transformer's seeds are drawn from the net's Caffe stream in layer order, with the fillers
+(:meth:`realize`). The thread and the database are released with the layer (``close()``, or
+when it goes), as Caffe's destructors release them."""
+import functools
+import weakref
+
+from ...data import db as db_io
+from ...data.caffe_random import data_layer_setup_draws
+from ...data.datum_batches import DatumBatches
+from ...data.images import parse_datum
+from ...data.prefetch import Prefetcher, guarded_batches
+from ...data.transformer import DataTransformer
+from ...errors import DataError
+from ..registry import register
+from .base import ArrayLayer, need
+
+
+class _Held:
+    """The database and the prefetch thread of one layer (the finalizer holds this, not the
+    layer)."""
+
+    def __init__(self):
+        self.db = None
+        self.prefetcher = None
+
+    def close(self):
+        prefetcher, self.prefetcher = self.prefetcher, None
+        if prefetcher is not None:
+            prefetcher.close()          # joins the thread, which closes its batch source
+        db, self.db = self.db, None
+        if db is not None:
+            db.close()
+
+
+@register("Data")
+class Data(ArrayLayer):
+    is_data = True
+    produces = True
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        dp = param.data_param
+        need(not bottom_shapes and len(param.top) in (1, 2), "Data tops")
+        need(dp.source and dp.batch_size > 0, "Data source and batch size")
+        self.batch_size = int(dp.batch_size)
+        self.depth = int(dp.prefetch) if dp.prefetch else 1
+        self.tp = param.transform_param
+        backend = db_io.backend_name(dp.backend)
+        self.where = f"layer '{self.name}' (type Data, {backend} source '{dp.source}')"
+        self._held = _Held()
+        weakref.finalize(self, self._held.close)
+        try:
+            self._held.db = db_io.open_db(dp.source, backend, self.where)
+            first = self._held.db.first()
+            need(first is not None, "an empty database")
+            probe = DataTransformer(self.tp, phase, None, self.where)
+            pixels = probe.datum_pixels(parse_datum(first[1], self.where), self.where)
+            need(probe.mean is None or probe.mean.shape == tuple(pixels.shape),
+                 "a mean of another shape")
+            self.item_shape = tuple(probe.output_shape(pixels.shape))
+        except BaseException:
+            self._held.close()
+            raise
+        self.transformer = None
+
+    def realize(self, rng):
+        """The transformer, its seeds drawn from ``rng`` (the net's Caffe stream) in Caffe's
+        order (DataLayerSetUp's draws, then the prefetch thread's seed)."""
+        needs = DataTransformer.needs_rand(self.tp, self.phase)
+        trng, _ = data_layer_setup_draws(rng, transformer_needs_rand=needs)
+        self.transformer = DataTransformer(self.tp, self.phase, trng, self.where)
+
+    def top_shapes(self, bottom_shapes):
+        shapes = [(self.batch_size,) + self.item_shape]
+        return shapes + [(self.batch_size,)] if len(self.param.top) > 1 else shapes
+
+    def produce(self):
+        """The next (data, labels) batch, in Caffe's order."""
+        held = self._held
+        if held.prefetcher is None:
+            source = DatumBatches(held.db, self.transformer, self.batch_size, self.where)
+            label = f"layer '{self.name}' (type Data)"
+            held.prefetcher = Prefetcher(functools.partial(guarded_batches, source, label),
+                                         self.depth, name=f"Data '{self.name}' prefetch")
+        try:
+            data, labels = held.prefetcher.next()
+        except StopIteration:
+            raise DataError(f"layer '{self.name}': the data source is exhausted") from None
+        return [data, labels][:len(self.param.top)]
+
+    def can_backward(self):
+        return True
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        pass
+
+    def close(self):
+        self._held.close()

@@ -1,0 +1,68 @@
+"""InnerProduct: the bottom flattened from ``axis`` times the weights (``transpose``: stored
+K x N), Caffe's gemm in OpenBLAS's summation order and kernel choice
+(``caffe_compat.kernels.caffe_products.inner_product_into``), then the bias added once.
+Backward: Caffe's three products (``dx = dy W``, ``dW += dy^T x``, ``db += sum dy``; with
+``transpose`` the weights' transpose), by numpy's matrix product."""
+import math
+
+import numpy as np
+
+from ...kernels import caffe_products
+from ...parallel.threads import array_kernel_threads
+from ..registry import register
+from .base import ArrayLayer, need
+
+
+@register("InnerProduct")
+class InnerProduct(ArrayLayer):
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        ip = param.inner_product_param
+        need(caffe_products.available(), "the compiled kernel")
+        need(len(bottom_shapes) == 1 and len(param.top) == 1, "InnerProduct of one bottom")
+        shape = tuple(bottom_shapes[0])
+        axis = ip.axis + len(shape) if ip.axis < 0 else ip.axis
+        need(0 <= axis < len(shape) or (axis == len(shape) == 0), "InnerProduct axis")
+        self.axis = axis
+        self.k = math.prod(shape[axis:])
+        self.n = int(ip.num_output)
+        need(self.n > 0, "InnerProduct num_output")
+        self.transpose = bool(ip.transpose)
+        self.bias_term = bool(ip.bias_term)
+
+    def param_shapes(self):
+        w = (self.k, self.n) if self.transpose else (self.n, self.k)
+        return [w, (self.n,)] if self.bias_term else [w]
+
+    def filler_params(self):
+        ip = self.param.inner_product_param
+        return [ip.weight_filler, ip.bias_filler][:len(self.param_shapes())]
+
+    def top_shapes(self, bottom_shapes):
+        shape = tuple(bottom_shapes[0])
+        need(math.prod(shape[self.axis:]) == self.k, "InnerProduct input size changed")
+        return [shape[:self.axis] + (self.n,)]
+
+    def forward(self, bottoms, tops, params):
+        x = bottoms[0].reshape(-1, self.k)
+        y = tops[0].reshape(-1, self.n)
+        caffe_products.inner_product_into(x, params[0], y, self.transpose,
+                                          array_kernel_threads(y.size * self.k))
+        if self.bias_term:
+            y += params[1]
+
+    def can_backward(self):
+        return True
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        x = bottoms[0].reshape(-1, self.k)
+        dy = top_diffs[0].reshape(-1, self.n)
+        w = params[0]
+        if param_diffs[0] is not None:
+            param_diffs[0] += (x.T @ dy) if self.transpose else (dy.T @ x)
+        if self.bias_term and param_diffs[1] is not None:
+            param_diffs[1] += dy.sum(axis=0, dtype=np.float32)
+        if bottom_diffs[0] is not None:
+            dx = bottom_diffs[0].reshape(-1, self.k)
+            np.matmul(dy, w.T if self.transpose else w, out=dx)

@@ -1,0 +1,143 @@
+"""Pooling of a 4-axis blob (MAX, AVE, global), Caffe's PoolingLayer geometry: output size
+``ceil((in + 2p - k) / s) + 1`` (``floor`` with ``round_mode: FLOOR`` or OpenCV's fork's
+``ceil_mode: false``), one less when the last window would start at or beyond ``in + p``.
+MAX is Caffe's loop in C (``kernels/_pool_kernel.c``: the window clipped to the input, the
+first maximum wins). AVE sums the clipped window row by row, left to right, from zero, and
+divides by the window clipped to ``[-p, in + p)``, as Caffe's Forward_cpu. STOCHASTIC and the
+mask top are the torch engine's. MAX's backward adds each top diff at its maximum's position,
+outputs in order (Caffe's loop over the mask); AVE's backward is the torch engine's."""
+import math
+
+import numpy as np
+
+from ...parallel.threads import array_kernel_threads
+from ...proto import caffe_pb2
+from ..registry import register
+from .base import ArrayLayer, need, two_d
+
+try:
+    from ...kernels import _pool_kernel
+except ImportError:  # pragma: no cover - the extension is optional
+    _pool_kernel = None
+
+P = caffe_pb2.PoolingParameter
+
+
+def _size(length, k, s, p, ceil):
+    span = (length + 2 * p - k) / s
+    out = (math.ceil(span) if ceil else math.floor(span)) + 1
+    if p > 0 and (out - 1) * s >= length + p:
+        out -= 1
+    return out
+
+
+@register("Pooling")
+class Pooling(ArrayLayer):
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        pp = param.pooling_param
+        need(len(bottom_shapes) == 1 and len(param.top) == 1 and len(bottom_shapes[0]) == 4,
+             "Pooling of one 4-axis bottom to one top")
+        need(pp.pool in (P.MAX, P.AVE), "STOCHASTIC pooling")
+        need(pp.pool != P.MAX or _pool_kernel is not None, "the compiled pooling kernel")
+        self.method = pp.pool
+        self.global_pooling = bool(pp.global_pooling)
+        has_k = pp.HasField("kernel_size") or pp.HasField("kernel_h") or pp.HasField("kernel_w")
+        if self.global_pooling:
+            need(not has_k, "global pooling with a kernel")
+            self.kernel = None
+        else:
+            need(has_k, "Pooling kernel")
+            need(not (pp.HasField("kernel_size") and (pp.HasField("kernel_h")
+                                                       or pp.HasField("kernel_w"))),
+                 "kernel_size with kernel_h/kernel_w")
+            self.kernel = two_d("kernel", [pp.kernel_size] if pp.HasField("kernel_size") else [],
+                                pp.kernel_h, pp.kernel_w, pp.HasField("kernel_h"),
+                                pp.HasField("kernel_w"), None)
+            need(min(self.kernel) > 0, "Pooling kernel")
+        self.pad = two_d("pad", [pp.pad], pp.pad_h, pp.pad_w, pp.HasField("pad_h"),
+                         pp.HasField("pad_w"), 0)
+        self.stride = two_d("stride", [pp.stride], pp.stride_h, pp.stride_w,
+                            pp.HasField("stride_h"), pp.HasField("stride_w"), 1)
+        need(min(self.stride) > 0, "Pooling stride")
+        if self.global_pooling:
+            need(not any(self.pad) and self.stride == (1, 1), "global pooling geometry")
+        elif any(self.pad):
+            need(self.pad[0] < self.kernel[0] and self.pad[1] < self.kernel[1],
+                 "Pooling pad beyond the kernel")
+        if pp.HasField("ceil_mode"):
+            need(not pp.HasField("round_mode") or (pp.round_mode == P.CEIL) == pp.ceil_mode,
+                 "ceil_mode against round_mode")
+            self.ceil = bool(pp.ceil_mode)
+        else:
+            self.ceil = pp.round_mode == P.CEIL
+        self._mask = None           # MAX: the flat index of each maximum, from the last forward
+        self.top_shapes(bottom_shapes)
+
+    def _geometry(self, h, w):
+        kh, kw = self.kernel if self.kernel is not None else (h, w)
+        oh = _size(h, kh, self.stride[0], self.pad[0], self.ceil)
+        ow = _size(w, kw, self.stride[1], self.pad[1], self.ceil)
+        need(oh > 0 and ow > 0, "Pooling output would be empty")
+        return kh, kw, oh, ow
+
+    def top_shapes(self, bottom_shapes):
+        n, c, h, w = bottom_shapes[0]
+        _, _, oh, ow = self._geometry(h, w)
+        return [(n, c, oh, ow)]
+
+    def forward(self, bottoms, tops, params):
+        x, y = bottoms[0], tops[0]
+        kh, kw, oh, ow = self._geometry(x.shape[2], x.shape[3])
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        if self.method == P.MAX:
+            mask = self._mask
+            if mask is None or mask.shape != y.shape:
+                mask = self._mask = np.empty(y.shape, np.int64)
+            _pool_kernel.max_pool2d(x, y, mask, kh, kw, sh, sw, ph, pw,
+                                    array_kernel_threads(y.size * kh * kw))
+            return
+        self._average(x, y, kh, kw, oh, ow)
+
+    def _average(self, x, y, kh, kw, oh, ow):
+        """Each window's in-bounds values added in Caffe's order over a zero-padded copy (the
+        zeros it adds leave every sum as it was), then divided by the clipped window size."""
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        n, c, h, w = x.shape
+        hp = max(h + ph, (oh - 1) * sh + kh - ph)
+        wp = max(w + pw, (ow - 1) * sw + kw - pw)
+        if ph or pw or hp > h or wp > w:
+            xp = np.zeros((n, c, hp + ph, wp + pw), np.float32)
+            xp[:, :, ph:ph + h, pw:pw + w] = x
+        else:
+            xp = x
+        y[...] = 0
+        for a in range(kh):
+            for b in range(kw):
+                y += xp[:, :, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw]
+        hs = np.arange(oh) * sh - ph
+        ws = np.arange(ow) * sw - pw
+        he = np.minimum(hs + kh, h + ph)
+        we = np.minimum(ws + kw, w + pw)
+        y /= np.outer(he - hs, we - ws).astype(np.float32)
+
+    def can_backward(self):
+        return self.method == P.MAX and self._mask is not None
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        dx = bottom_diffs[0]
+        if dx is None:
+            return
+        mask, dy = self._mask, top_diffs[0]
+        if mask.shape != dy.shape:
+            raise Unsupported("MAX pooling backward without its forward")
+        n, c, h, w = dx.shape
+        dx[...] = 0
+        planes = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+        at = (mask + planes).ravel()
+        values = dy.ravel()
+        kept = mask.ravel() >= 0
+        if not kept.all():
+            at, values = at[kept], values[kept]
+        np.add.at(dx.reshape(-1), at, values)

@@ -1,0 +1,43 @@
+"""ReLU: ``max(x, 0) + negative_slope * min(x, 0)`` (Caffe's ReLULayer::Forward_cpu, in
+float32), in place where Caffe runs it so."""
+import numpy as np
+
+from ..registry import register
+from .base import ArrayLayer, need
+
+
+@register("ReLU")
+class ReLU(ArrayLayer):
+    in_place = True
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        need(len(bottom_shapes) == 1 and len(param.top) == 1, "ReLU of one bottom")
+        self.slope = np.float32(param.relu_param.negative_slope)
+
+    def forward(self, bottoms, tops, params):
+        x, y = bottoms[0], tops[0]
+        if self.slope == 0:
+            np.maximum(x, np.float32(0), out=y)
+            return
+        low = np.minimum(x, np.float32(0))
+        low *= self.slope
+        np.maximum(x, np.float32(0), out=y)
+        y += low
+
+    def can_backward(self):
+        return True
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        """``dx = dy * ((x > 0) + negative_slope * (x <= 0))`` on the bottom's data as it is
+        (after an in-place forward, the top's: the same signs)."""
+        dx = bottom_diffs[0]
+        if dx is None:
+            return
+        x, dy = bottoms[0], top_diffs[0]
+        if self.slope == 0:
+            np.multiply(dy, x > 0, out=dx)
+            return
+        factor = (x > 0).astype(np.float32)
+        factor += self.slope * (x <= 0).astype(np.float32)
+        np.multiply(dy, factor, out=dx)

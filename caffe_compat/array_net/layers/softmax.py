@@ -1,0 +1,38 @@
+"""Softmax over ``softmax_param.axis`` (Caffe's SoftmaxLayer::Forward_cpu): the channel
+maximum subtracted, ``exp``, divided by the channel sum, in float32. Backward:
+``(dy - sum(dy * y)) * y`` over the same axis."""
+import numpy as np
+
+from ..registry import register
+from .base import ArrayLayer, need
+
+
+@register("Softmax")
+class Softmax(ArrayLayer):
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Softmax of one bottom")
+        n = len(bottom_shapes[0])
+        axis = param.softmax_param.axis
+        need(-n <= axis < n, "Softmax axis")
+        self.axis = axis + n if axis < 0 else axis
+
+    def forward(self, bottoms, tops, params):
+        x, y = bottoms[0], tops[0]
+        top = np.max(x, axis=self.axis, keepdims=True)
+        np.subtract(x, top, out=y)
+        np.exp(y, out=y)
+        y /= np.sum(y, axis=self.axis, keepdims=True)
+
+    def can_backward(self):
+        return True
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        dx = bottom_diffs[0]
+        if dx is None:
+            return
+        y, dy = tops[0], top_diffs[0]
+        dot = np.sum(dy * y, axis=self.axis, keepdims=True, dtype=np.float32)
+        np.subtract(dy, dot, out=dx)
+        dx *= y

@@ -1,0 +1,93 @@
+"""SoftmaxWithLoss (Caffe's SoftmaxWithLossLayer): softmax over ``softmax_param.axis``
+(default 1), then ``-sum log(max(p[label], FLT_MIN)) / normalizer`` over the positions whose
+label is not ``ignore_label``; the labels are the float values truncated toward zero. The
+normalizer (``loss_param.normalization``, default VALID, or the legacy ``normalize``): FULL
+every position, VALID the counted ones, BATCH_SIZE ``count(0, axis)``, NONE 1, never below 1.
+Backward: ``(p - onehot(label)) * loss_weight / normalizer``, ignored positions zeroed. The
+optional second top is the probabilities (no diff taken from it, as in Caffe)."""
+import math
+
+import numpy as np
+
+from ...proto import caffe_pb2
+from ..registry import register
+from .base import ArrayLayer, need
+
+LP = caffe_pb2.LossParameter
+FLT_MIN = np.float32(np.finfo(np.float32).tiny)
+
+
+@register("SoftmaxWithLoss")
+class SoftmaxWithLoss(ArrayLayer):
+    is_loss = True
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        need(len(bottom_shapes) == 2 and len(param.top) in (1, 2), "SoftmaxWithLoss tops")
+        data, label = bottom_shapes
+        n = len(data)
+        axis = param.softmax_param.axis
+        need(-n <= axis < n, "SoftmaxWithLoss axis")
+        self.axis = axis + n if axis < 0 else axis
+        lp = param.loss_param
+        if lp.HasField("normalization"):
+            self.mode = lp.normalization
+        elif lp.HasField("normalize"):
+            self.mode = LP.VALID if lp.normalize else LP.BATCH_SIZE
+        else:
+            self.mode = LP.VALID
+        self.ignore = int(lp.ignore_label) if lp.HasField("ignore_label") else None
+        self._prob = self._labels = self._norm = None
+        self.top_shapes(bottom_shapes)
+
+    def top_shapes(self, bottom_shapes):
+        data, label = (tuple(s) for s in bottom_shapes)
+        need(len(data) >= 1 and len(label) >= 1 and data[0] == label[0],
+             "SoftmaxWithLoss first dimensions")
+        outer, inner = math.prod(data[:self.axis]), math.prod(data[self.axis + 1:])
+        need(outer * inner == math.prod(label), "SoftmaxWithLoss label count")
+        return [()] + ([data] if len(self.param.top) > 1 else [])
+
+    def forward(self, bottoms, tops, params):
+        x, label = bottoms
+        c = x.shape[self.axis]
+        outer = math.prod(x.shape[:self.axis])
+        inner = math.prod(x.shape[self.axis + 1:])
+        prob = tops[1] if len(tops) > 1 else np.empty_like(x)
+        np.subtract(x, np.max(x, axis=self.axis, keepdims=True), out=prob)
+        np.exp(prob, out=prob)
+        prob /= np.sum(prob, axis=self.axis, keepdims=True)
+        p3 = prob.reshape(outer, c, inner)
+        lab = label.reshape(outer, inner).astype(np.int64)      # truncation toward zero
+        valid = np.ones(lab.shape, bool) if self.ignore is None else lab != self.ignore
+        bad = valid & ((lab < 0) | (lab >= c))
+        need(not bad.any(), "SoftmaxWithLoss label out of range")   # the torch engine says so
+        safe = np.where(valid, lab, 0)
+        picked = np.take_along_axis(p3, safe[:, None, :], axis=1)[:, 0, :]
+        logs = np.log(np.maximum(picked, FLT_MIN))
+        kept = logs[valid]
+        # Caffe's loop: ``loss -= log(...)`` position after position in float32
+        total = -np.add.accumulate(kept, dtype=np.float32)[-1] if kept.size else np.float32(0)
+        count = int(valid.sum())
+        norm = {LP.FULL: outer * inner, LP.VALID: count, LP.BATCH_SIZE: outer}.get(self.mode, 1)
+        norm = float(max(1, norm))
+        tops[0][...] = np.float32(total / np.float32(norm))
+        self._prob, self._labels, self._valid, self._norm = prob, safe, valid, norm
+
+    def can_backward(self):
+        return self._prob is not None
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        dx = bottom_diffs[0]
+        if dx is None:
+            return
+        x = bottoms[0]
+        c = x.shape[self.axis]
+        outer = math.prod(x.shape[:self.axis])
+        np.copyto(dx, self._prob.reshape(dx.shape))
+        d3 = dx.reshape(outer, c, -1)
+        rows, cols = np.nonzero(self._valid)
+        d3[rows, self._labels[rows, cols], cols] -= np.float32(1)
+        if not self._valid.all():
+            d3 *= self._valid[:, None, :]
+        dx *= np.float32(np.float32(top_diffs[0]) / np.float32(self._norm))

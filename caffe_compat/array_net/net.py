@@ -1,0 +1,373 @@
+"""A Caffe net on numpy arrays (:class:`ArrayNet`): Net::Init's layer list and blobs, its
+parameters filled or read from a caffemodel, ForwardFromTo, Reshape and the caffemodel it
+writes; :func:`build_array_net` returns None for a net the array engine does not run.
+
+Blobs keep one float32 array each, as Caffe's Blobs keep their memory: an array taken from a
+blob is what the next forward reads and writes, until the blob changes shape. The tops of a
+Split and of a Flatten are their bottom's memory, as in Caffe.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..data.caffe_random import thread_stream
+from ..data.filler_rules import caffe_rng_uniform, norm_n
+from ..errors import WeightsError
+from ..io import blob_wire, blobproto
+from ..io import caffemodel as caffemodel_io
+from ..io import prototxt as prototxt_io
+from ..net.backward_needs import backward_needs
+from ..parallel import numpy_blas
+from ..net.graph import build_graph, phase_name
+from ..proto import caffe_pb2
+from .registry import Unsupported, layer_class
+
+MAX_BLOB_COUNT = 2 ** 31 - 1
+
+
+def build_array_net(model, phase, level=0, stages=(), allow_data=False):
+    """An :class:`ArrayNet` of ``model`` (a prototxt path, or an upgraded NetParameter), or
+    None where the array engine does not run this net (the torch engine then builds it, with
+    its own checks and messages). Data layers only with ``allow_data`` (a net that never moves
+    to torch: their database positions and seeds would not move with it)."""
+    try:
+        if isinstance(model, caffe_pb2.NetParameter):
+            net_param = model
+        else:
+            net_param = prototxt_io.read_net(os.fspath(model))
+        graph = build_graph(net_param, phase, level, list(stages or []))
+        return ArrayNet(graph, allow_data)
+    except Exception:          # Unsupported, or an error the torch engine's build reports
+        return None
+
+
+class ArrayNet:
+    """The layers, blobs and parameters of one net phase on numpy arrays."""
+
+    def __init__(self, graph, allow_data=False):
+        self.graph = graph
+        self.name = graph.name
+        self.phase = phase_name(graph.phase)
+        self.nodes = graph.layers
+        self.layers = []
+        self.params = {}            # layer name -> [arrays]
+        shapes = {}
+        pending = []
+        self.loss_weights = {}      # loss top -> its weight (Caffe's SetLossWeights)
+        self.node_weights = []
+        try:
+            self._build(shapes, pending, allow_data)
+        except BaseException:
+            self.close()            # databases opened so far: not left to the collector
+            raise
+        # only now, the whole net accepted: the data layers' seeds and the fillers' values
+        # are drawn from Caffe's stream in layer order, as the torch engine's build draws them
+        # (a refused net has drawn nothing)
+        for layer, name, fills in pending:
+            if layer.is_data:
+                layer.realize(thread_stream())
+            if fills:
+                self.params[name] = [_filled(np.zeros(shape, np.float32), fp)
+                                     for shape, fp in fills]
+        self.data = {}
+        for node, layer in zip(self.nodes, self.layers):
+            for name in node.tops:
+                if name not in self.data:
+                    self.data[name] = np.zeros(shapes[name], np.float32)
+            if getattr(layer, "shares_bottom", False):
+                self._share(node, layer)
+        self.diff = {}
+        self.param_diffs = {}       # (layer name, blob index) -> diff array, made when asked
+        self.index = {node.name: i for i, node in enumerate(self.nodes)}
+        self.inputs = [t for node in self.nodes if node.type == "Input" for t in node.tops]
+        self.layer_need, self.bottom_need, self.param_need = backward_needs(
+            self.nodes, [len(self.params.get(node.name, ())) for node in self.nodes],
+            self.node_weights, graph.force_backward,
+            lambda i, j: not (self.layers[i].is_loss and j == 1))
+        self.outputs = list(graph.outputs)
+
+    def _build(self, shapes, pending, allow_data):
+        for node in self.nodes:
+            cls = layer_class(node.type)
+            layer = cls(node.param, [shapes[b] for b in node.bottoms], self.phase)
+            self.layers.append(layer)
+            if layer.is_data and not allow_data:
+                raise Unsupported(f"layer '{node.name}': a data layer")
+            self.node_weights.append(self._loss_weights(node, layer))
+            for j, top in enumerate(node.tops):
+                if j < len(node.bottoms) and node.bottoms[j] == top and not cls.in_place:
+                    raise Unsupported(f"layer '{node.name}' in place")
+            tops = layer.top_shapes([shapes[b] for b in node.bottoms])
+            if len(tops) != len(node.tops):
+                raise Unsupported(f"layer '{node.name}' tops")
+            for name, shape in zip(node.tops, tops):
+                if int(np.prod(shape, dtype=np.int64)) > MAX_BLOB_COUNT:
+                    raise Unsupported(f"layer '{node.name}': a top beyond Caffe's limit")
+                shapes[name] = tuple(int(d) for d in shape)
+            fills = list(zip(layer.param_shapes(), layer.filler_params()))
+            for _, fp in fills:
+                _check_filler(fp, node.name)
+            pending.append((layer, node.name, fills))
+
+    def _loss_weights(self, node, layer):
+        """The weight of each top (Caffe's SetLossWeights; a loss layer's first top weighs 1
+        unless given)."""
+        given = [float(w) for w in node.param.loss_weight]
+        if given:
+            if len(given) != len(node.tops):
+                raise Unsupported(f"layer '{node.name}': loss weights per top")
+            weights = given
+        elif layer.is_loss:
+            if len(node.tops) != 1:
+                raise Unsupported(f"layer '{node.name}': a loss with {len(node.tops)} tops")
+            weights = [1.0]
+            node.param.loss_weight.append(1.0)   # LossLayer::LayerSetUp adds it (ToProto)
+        else:
+            weights = [0.0] * len(node.tops)
+        for name, w in zip(node.tops, weights):
+            if w:
+                self.loss_weights[name] = self.loss_weights.get(name, 0.0) + w
+        return weights
+
+    # ------------------------------------------------------------------ blobs
+    def _share(self, node, layer):
+        for name, arr in zip(node.tops, layer.shared_tops([self.data[b]
+                                                            for b in node.bottoms])):
+            self.data[name] = arr
+
+    def blob_data(self, name):
+        """The data array of blob ``name`` (its memory: what the next forward reads)."""
+        return self.data[name]
+
+    def blob_diff(self, name):
+        return self.diff_of(name)
+
+    def blob_shape(self, name):
+        return self.data[name].shape
+
+    def diff_of(self, name):
+        """The diff array of blob ``name`` (zeros; a forward-only net computes none)."""
+        d = self.diff.get(name)
+        if d is None or d.shape != self.data[name].shape:
+            d = self.diff[name] = np.zeros(self.data[name].shape, np.float32)
+            if name in self.loss_weights:       # a loss top's diff is its loss weight
+                d[...] = np.float32(self.loss_weights[name])
+        return d
+
+    def param_diff(self, layer, k):
+        """The diff of parameter ``k`` of ``layer`` (zeros: this engine computes none)."""
+        d = self.param_diffs.get((layer, k))
+        if d is None:
+            d = self.param_diffs[(layer, k)] = np.zeros_like(self.params[layer][k])
+        return d
+
+    def clear_param_diffs(self):
+        """Caffe's ClearParamDiffs: every parameter diff zeroed in place."""
+        for d in self.param_diffs.values():
+            d[...] = 0
+
+    def reshape_blob(self, name, shape):
+        """New zeroed storage of ``shape`` for blob ``name`` when its shape changes (arrays
+        taken before then no longer alias it, as after Caffe's Blob::Reshape grows it)."""
+        shape = tuple(int(d) for d in shape)
+        if any(d < 0 for d in shape):
+            raise ValueError(f"blob '{name}': negative dimension in {shape}")
+        if self.data[name].shape != shape:
+            self.data[name] = np.zeros(shape, np.float32)
+            self.diff.pop(name, None)
+
+    def reshape(self):
+        """Caffe's Net::Reshape: every layer's tops take the shapes its bottoms give."""
+        for node, layer in zip(self.nodes, self.layers):
+            self._reshape_tops(node, layer)
+
+    def _reshape_tops(self, node, layer):
+        if not node.bottoms:
+            return                  # Input keeps the shapes the program gave its tops
+        bottoms = [self.data[b] for b in node.bottoms]
+        if getattr(layer, "shares_bottom", False):
+            self._share(node, layer)
+            return
+        for name, shape in zip(node.tops, layer.top_shapes([b.shape for b in bottoms])):
+            if name in node.bottoms:
+                continue            # in place: the bottom's shape
+            self.reshape_blob(name, shape)
+
+    # ------------------------------------------------------------------ passes
+    def layer_index(self, value, default):
+        if value is None:
+            return default
+        if isinstance(value, str):
+            if value not in self.index:
+                raise KeyError(value)
+            return self.index[value]
+        return int(value)
+
+    def forward(self, start=0, end=None):
+        """Layers ``start`` to ``end`` (inclusive), each reshaping its tops first (Caffe's
+        ForwardFromTo); returns the loss: each loss top's value times its weight, summed."""
+        end = len(self.nodes) - 1 if end is None else end
+        numpy_blas.limit_once()     # one pool of threads per process, as for torch's passes
+        loss = 0.0
+        for i in range(start, end + 1):
+            self.forward_layer(i)
+            for name, w in zip(self.nodes[i].tops, self.node_weights[i]):
+                if w:
+                    loss += float(np.float32(w) * self.data[name].sum(dtype=np.float32))
+        return loss
+
+    def forward_layer(self, i):
+        """Layer ``i``'s Reshape and Forward_cpu on the blobs as they are."""
+        node, layer = self.nodes[i], self.layers[i]
+        if layer.is_data:
+            for name, value in zip(node.tops, layer.produce()):
+                if self.data[name].shape == value.shape:
+                    np.copyto(self.data[name], value)   # the top keeps its memory
+                else:
+                    self.data[name] = value
+                    self.diff.pop(name, None)
+            return
+        self._reshape_tops(node, layer)
+        if getattr(layer, "shares_bottom", False):
+            return
+        layer.forward([self.data[b] for b in node.bottoms],
+                      [self.data[t] for t in node.tops], self.params.get(node.name, ()))
+
+    def backward_layer(self, i):
+        """Layer ``i``'s Backward_cpu from the diffs as they are (bottoms and parameters as
+        Net::Init decided)."""
+        node, layer = self.nodes[i], self.layers[i]
+        bottom_diffs = [self.diff_of(b) if need else None
+                        for b, need in zip(node.bottoms, self.bottom_need[i])]
+        param_diffs = [self.param_diff(node.name, k) if need else None
+                       for k, need in enumerate(self.param_need[i])]
+        if not any(d is not None for d in bottom_diffs + param_diffs):
+            return
+        layer.backward([self.data[b] for b in node.bottoms],
+                       [self.data[t] for t in node.tops], bottom_diffs,
+                       [self.diff_of(t) for t in node.tops],
+                       self.params.get(node.name, ()), param_diffs)
+
+    def can_backward(self, start, end):
+        """Whether every layer ``start`` down to ``end`` that takes part in backward has
+        Caffe's Backward_cpu here, with the state of its last forward."""
+        return all(self.layers[i].can_backward() for i in range(end, start + 1)
+                   if self.layer_need[i])
+
+    def backward(self, start=None, end=0):
+        """Caffe's BackwardFromTo: layers ``start`` (default the last) down to ``end``, each
+        reading its top diffs and assigning the bottom diffs it propagates to and adding into
+        its parameter diffs (Net::Init's choice of layers, bottoms and parameters)."""
+        start = len(self.nodes) - 1 if start is None else start
+        numpy_blas.limit_once()
+        for i in range(start, end - 1, -1):
+            if self.layer_need[i]:
+                self.backward_layer(i)
+
+    # ------------------------------------------------------------------ the net's parts
+    def layer(self, name):
+        """Layer ``name`` as the net's summaries read it (``blobs``: its parameter arrays)."""
+        return _LayerParams(self.params.get(name, []))
+
+    def close(self):
+        """Stop the data layers' threads and close their databases."""
+        for layer in self.layers:
+            if layer.is_data:
+                layer.close()
+
+    # ------------------------------------------------------------------ weights
+    def copy_from(self, path):
+        """Caffe's CopyTrainedLayersFrom from a binary caffemodel: blobs by layer name, layers
+        the net lacks ignored. A file whose blobs do not fit (count or shape) raises
+        :class:`Unsupported` with nothing copied: the torch engine reports it."""
+        src, values = caffemodel_io.read_caffemodel_values(os.fspath(path))
+        pending = []
+        for i, lp in enumerate(src.layer):
+            if lp.name not in self.index:
+                continue                # a layer the net lacks: ignored, as in Caffe
+            target = self.params.get(lp.name, [])
+            if len(lp.blobs) != len(target):
+                raise Unsupported(f"layer '{lp.name}' blob count")
+            for j, (bp, arr) in enumerate(zip(lp.blobs, target)):
+                value = caffemodel_io.blob_to_array(
+                    bp, where=f"{path}: layer '{lp.name}' blob {j}",
+                    values=None if values is None else values[i][j])
+                value = blobproto.fit_blob_shape(value, bp, arr.shape)
+                if value is None:
+                    raise Unsupported(f"layer '{lp.name}' blob {j} shape")
+                pending.append((arr, value))
+        for arr, value in pending:
+            np.copyto(arr, np.asarray(value).reshape(arr.shape), casting="unsafe")
+
+    def to_proto(self):
+        """The net's layers as Caffe's Net::ToProto writes them, without blob values."""
+        out = caffe_pb2.NetParameter()
+        out.name = self.name
+        for node in self.nodes:
+            lp = out.layer.add()
+            lp.CopyFrom(node.param)
+            del lp.blobs[:]
+        return out
+
+    def caffemodel_bytes(self):
+        """The caffemodel of this net: :meth:`to_proto` with every parameter blob."""
+        head = caffemodel_io.caffemodel_bytes(self.to_proto())
+        blobs = [[(a, False) for a in self.params.get(node.name, ())] for node in self.nodes]
+        data = blob_wire.caffemodel_bytes_with_blobs(head, blobs)
+        if data is None:
+            proto = self.to_proto()
+            for lp, node in zip(proto.layer, self.nodes):
+                for a in self.params.get(node.name, ()):
+                    lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(a))
+            data = caffemodel_io.caffemodel_bytes(proto)
+        if len(data) > caffemodel_io.DEFAULT_MAX_BYTES:
+            raise WeightsError(f"net '{self.name}' encodes to {len(data)} bytes; Caffe cannot "
+                               "read protobuf files of 2 GiB or more")
+        return data
+
+    def save(self, path):
+        """Write the caffemodel (atomic)."""
+        from ..io.atomic import write_bytes_atomic
+        write_bytes_atomic(os.fspath(path), self.caffemodel_bytes())
+
+
+class _LayerParams:
+    __slots__ = ("blobs",)
+
+    def __init__(self, blobs):
+        self.blobs = blobs
+
+
+_FILLERS = ("constant", "uniform", "xavier")
+
+
+def _check_filler(fp, layer_name):
+    """:class:`Unsupported` for a filler the array engine does not draw: the gaussian and msra
+    fillers draw from torch's generator, sparse ones likewise."""
+    if fp is not None and (fp.type not in _FILLERS or fp.sparse != -1):
+        raise Unsupported(f"layer '{layer_name}': {fp.type} filler")
+    if fp is not None and fp.type == "uniform" and not (
+            np.isfinite(np.float32(fp.min)) and np.isfinite(np.float32(fp.max))
+            and fp.min <= fp.max):
+        raise Unsupported(f"layer '{layer_name}': uniform filler bounds")
+
+
+def _filled(arr, fp):
+    """``arr`` filled as Caffe's filler ``fp`` fills it: constant, or uniform and xavier
+    drawn from the thread's Caffe stream (``caffe_rng_uniform``, the draws the torch engine
+    takes in the same order)."""
+    if fp is None or not arr.size:
+        return arr
+    if fp.type == "constant":
+        if np.float32(fp.value) != 0:      # the array is zeros already (untouched pages)
+            arr[...] = np.float32(fp.value)
+        return arr
+    if fp.type == "uniform":
+        low, high = np.float32(fp.min), np.float32(fp.max)
+    else:
+        high = np.sqrt(np.float32(3) / np.float32(norm_n(fp, arr.shape)))
+        low = -high
+    arr[...] = caffe_rng_uniform(thread_stream(), arr.size, low, high).reshape(arr.shape)
+    return arr

@@ -1,0 +1,44 @@
+"""Layer type name -> array layer class (:func:`register`), and the refusal every builder and
+layer raises for what it does not cover (:class:`Unsupported`)."""
+from __future__ import annotations
+
+import importlib
+
+
+class Unsupported(Exception):
+    """This net, layer or call is not one the array engine runs (the torch engine does)."""
+
+
+_TYPES = {}
+_LOADED = False
+
+
+def register(type_name):
+    """Class decorator: the array layer of Caffe's layer type ``type_name``."""
+    def wrap(cls):
+        _TYPES[type_name] = cls
+        cls.type = type_name
+        return cls
+    return wrap
+
+
+def _load():
+    global _LOADED
+    if not _LOADED:
+        importlib.import_module(f"{__package__}.layers")
+        _LOADED = True
+
+
+def layer_class(type_name):
+    """The array layer class of ``type_name``; :class:`Unsupported` for any other type."""
+    _load()
+    try:
+        return _TYPES[type_name]
+    except KeyError:
+        raise Unsupported(f"layer type {type_name}") from None
+
+
+def registered_types():
+    """The layer types the array engine runs, sorted."""
+    _load()
+    return sorted(_TYPES)
