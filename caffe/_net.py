@@ -1,6 +1,12 @@
-"""pycaffe's ``caffe.Net`` and ``caffe.Blob`` over :class:`caffe_compat.Net`, with Caffe's
-blob semantics (:class:`caffe_compat.net.stepwise.Stepwise`): ``blobs[name].data`` / ``.diff``
-and ``params[layer][i].data`` / ``.diff`` are numpy arrays aliasing the net's memory.
+"""pycaffe's ``caffe.Net`` and ``caffe.Blob`` with Caffe's blob semantics: ``blobs[name].data``
+/ ``.diff`` and ``params[layer][i].data`` / ``.diff`` are numpy arrays aliasing the net's memory.
+
+A CPU net whose layers the array engine runs (:mod:`caffe_compat.array_net`: deploy nets of
+Convolution, InnerProduct, Pooling, LRN, ReLU, Softmax, Concat, ...) starts there, without
+torch; anything that engine does not do (``backward``, the layer objects, sharing, a Python
+layer, a GPU) moves the net to :class:`caffe_compat.Net` first (:meth:`Net._to_torch`), its
+parameters, blobs and diffs kept in the same memory, so arrays and blob objects taken before
+stay live. ``CAFFE_COMPAT_ARRAY_NET=0`` builds every net on torch from the start.
 """
 from __future__ import annotations
 
@@ -10,18 +16,30 @@ import warnings
 
 import numpy as np
 
-import caffe_compat
-from caffe_compat.layers.python import BlobVec, ParamBlob
-from caffe_compat.layers.python import PythonLayer as Layer
-from caffe_compat.net.stepwise import BlobView, Stepwise
+from caffe_compat.errors import NetError
+from caffe_compat.net.blob_view import BlobView
 
 from . import _mode
 
 __all__ = ["Net", "Blob", "Layer", "ParamBlob", "layer_type_list"]
 
+_TORCH_NAMES = {"Layer": "PythonLayer", "ParamBlob": "ParamBlob"}
+
+
+def __getattr__(name):
+    """``Layer`` (pycaffe's Python layer base) and ``ParamBlob`` load the torch engine on
+    first use."""
+    if name in _TORCH_NAMES:
+        from caffe_compat.layers import python as python_layers
+        value = getattr(python_layers, _TORCH_NAMES[name])
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'caffe._net' has no attribute '{name}'")
+
 
 def layer_type_list():
     """The registered layer type names (Caffe's LayerRegistry::LayerTypeList), sorted."""
+    import caffe_compat
     return caffe_compat.registered_types()
 
 
@@ -33,6 +51,11 @@ def _phase(value):
     raise TypeError(f"phase must be caffe.TRAIN or caffe.TEST, got {value!r}")
 
 
+def _array_engine_allowed():
+    return os.environ.get("CAFFE_COMPAT_ARRAY_NET", "1").strip() != "0" and \
+        _mode.device() == "cpu"
+
+
 Blob = BlobView
 
 
@@ -40,6 +63,7 @@ class _LayerView:
     """``net.layers[i]`` for a built-in layer: ``type``, ``blobs``, ``reshape``."""
 
     def __init__(self, net, index):
+        from caffe_compat.layers.python import BlobVec
         node, key, _, _ = net._net._nodes[index]
         self._module = net._net.layers[key]
         self.type = node.type
@@ -59,6 +83,51 @@ class _LayerView:
         return f"<caffe layer {self.name!r} ({self.type})>"
 
 
+class _ArrayParam:
+    """``net.params[layer][i]`` of a net on the array engine: the parameter's array and its
+    diff; after the net moves to torch, the torch parameter (the same memory)."""
+
+    __slots__ = ("_owner", "_layer", "_index")
+
+    def __init__(self, owner, layer, index):
+        self._owner = owner
+        self._layer = layer
+        self._index = index
+
+    def _torch(self):
+        from caffe_compat.layers.python import ParamBlob
+        net = self._owner._net
+        return ParamBlob(net.layers[net._layer_keys[self._layer]], self._index)
+
+    @property
+    def data(self):
+        arrays = self._owner._arrays
+        if arrays is None:
+            return self._torch().data
+        return arrays.params[self._layer][self._index]
+
+    @property
+    def diff(self):
+        arrays = self._owner._arrays
+        if arrays is None:
+            return self._torch().diff
+        return arrays.param_diff(self._layer, self._index)
+
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def count(self):
+        return int(self.data.size)
+
+    def reshape(self, *shape):
+        raise NetError("parameter blobs keep their shape")
+
+    def __repr__(self):
+        return f"ParamBlob({self._layer!r}, {self._index}, shape={self.shape})"
+
+
 class Net:
     """A Caffe net with pycaffe's interface.
 
@@ -67,28 +136,94 @@ class Net:
     """
 
     def __init__(self, network_file, *args, level=0, stages=None, weights=None, _net=None):
-        if _net is not None:
-            self._net = _net
-        else:
-            if len(args) == 2:               # the older form, deprecated as in pycaffe
-                weights, phase = args
-                _legacy_constructor_warning()
-            elif len(args) == 1:
-                phase = args[0]
-            else:
-                raise TypeError("Net(network_file, phase, level=0, stages=None, weights=None) "
-                                "or Net(network_file, weights, phase)")
-            self._net = caffe_compat.Net(os.fspath(network_file), phase=_phase(phase),
-                                         level=level, stages=list(stages or []))
-            device = _mode.device()
-            if device != "cpu":
-                self._net.to(device)
-            if weights:
-                self.copy_from(weights)
-        self._store = Stepwise(self._net)
-        self._blobs = collections.OrderedDict(
-            (n, Blob(self._store, n)) for n in self._net.graph.blob_names)
+        self._arrays = None
         self._layers = None
+        if _net is not None:
+            self._attach(_net)
+            return
+        if len(args) == 2:               # the older form, deprecated as in pycaffe
+            weights, phase = args
+            _legacy_constructor_warning()
+        elif len(args) == 1:
+            phase = args[0]
+        else:
+            raise TypeError("Net(network_file, phase, level=0, stages=None, weights=None) "
+                            "or Net(network_file, weights, phase)")
+        self._source = (os.fspath(network_file), _phase(phase), level, list(stages or []))
+        if _array_engine_allowed():
+            from caffe_compat.array_net import build_array_net
+            self._arrays = build_array_net(*self._source)
+        if self._arrays is not None:
+            self._blobs = collections.OrderedDict(
+                (n, Blob(self._arrays, n)) for n in self._arrays.graph.blob_names)
+            if weights:      # a file the array engine does not read moves the net to torch
+                self.copy_from(weights)
+            return
+        import caffe_compat
+        path, phase, level, stages = self._source
+        net = caffe_compat.Net(path, phase=phase, level=level, stages=stages)
+        device = _mode.device()
+        if device != "cpu":
+            net.to(device)
+        self._attach(net)
+        if weights:
+            self.copy_from(weights)
+
+    def _attach(self, net):
+        from caffe_compat.net.stepwise import Stepwise
+        self._torch_net = net
+        self._torch_store = Stepwise(net)
+        if getattr(self, "_blobs", None) is None:
+            self._blobs = collections.OrderedDict(
+                (n, Blob(self._torch_store, n)) for n in net.graph.blob_names)
+
+    @property
+    def _net(self):
+        """The :class:`caffe_compat.Net` (the net moves to torch on first use)."""
+        if self._arrays is not None:
+            self._to_torch()
+        return self._torch_net
+
+    @property
+    def _store(self):
+        if self._arrays is not None:
+            self._to_torch()
+        return self._torch_store
+
+    def _to_torch(self):
+        """Move the net from the array engine to torch: the same layers built as a
+        :class:`caffe_compat.Net`, whose parameters, blobs and diffs take the arrays' memory
+        (arrays and blob views taken before stay live)."""
+        import torch
+        import caffe_compat
+        from caffe_compat.layers.base import mark_numpy_view
+        from caffe_compat.data.caffe_random import CaffeRandom
+        arrays = self._arrays
+        path, phase, level, stages = self._source
+        # the fillers drew from Caffe's stream when the arrays were built: not again
+        net = caffe_compat.Net(path, phase=phase, level=level, stages=stages,
+                               caffe_rng=CaffeRandom(0))
+        with torch.no_grad():
+            for layer, values in arrays.params.items():
+                module = net.layers[net._layer_keys[layer]]
+                for k, value in enumerate(values):
+                    p = module.blobs[k]
+                    p.data = torch.from_numpy(value)
+                    diff = arrays.param_diffs.get((layer, k))
+                    if diff is not None:
+                        p.grad = torch.from_numpy(diff)
+                    mark_numpy_view(p)
+        self._attach(net)
+        store = self._torch_store
+        for name in net.graph.blob_names:
+            store.data[name] = torch.from_numpy(arrays.data[name])
+            store.exported.add(name)
+            diff = arrays.diff.get(name)
+            if diff is not None and diff.shape == arrays.data[name].shape:
+                store.diff[name] = torch.from_numpy(diff)
+        for view in self._blobs.values():
+            view._store = store
+        self._arrays = None
 
     # ------------------------------------------------------------------ structure
     @property
@@ -100,6 +235,14 @@ class Net:
     def params(self):
         """OrderedDict layer name -> the layer's parameter blobs (layers with parameters)."""
         out = collections.OrderedDict()
+        arrays = self._arrays
+        if arrays is not None:
+            for node in arrays.nodes:
+                values = arrays.params.get(node.name)
+                if values:
+                    out[node.name] = [_ArrayParam(self, node.name, k)
+                                      for k in range(len(values))]
+            return out
         for name, layer in zip(self._layer_names, self.layers):
             if len(layer.blobs):
                 out[name] = layer.blobs
@@ -122,7 +265,14 @@ class Net:
 
     @property
     def _layer_names(self):
-        return [node.name for node, _, _, _ in self._net._nodes]
+        return [node.name for node in self._nodes]
+
+    @property
+    def _nodes(self):
+        """The layer nodes (:class:`caffe_compat.net.graph.LayerNode`) in Caffe's order."""
+        if self._arrays is not None:
+            return self._arrays.nodes
+        return [node for node, _, _, _ in self._torch_net._nodes]
 
     @property
     def _blob_names(self):
@@ -130,6 +280,8 @@ class Net:
 
     @property
     def _blob_loss_weights(self):
+        if self._arrays is not None:
+            return [0.0] * len(self._blobs)      # the array engine runs no loss layer
         return [self._store.loss_weights.get(n, 0.0) for n in self._blobs]
 
     @property
@@ -138,10 +290,14 @@ class Net:
 
     @property
     def inputs(self):
+        if self._arrays is not None:
+            return list(self._arrays.inputs)
         return list(self._net.inputs)
 
     @property
     def outputs(self):
+        if self._arrays is not None:
+            return list(self._arrays.outputs)
         return list(self._net.outputs)
 
     @property
@@ -156,27 +312,42 @@ class Net:
 
     @property
     def top_names(self):
-        return collections.OrderedDict((node.name, list(node.tops))
-                                       for node, _, _, _ in self._net._nodes)
+        return collections.OrderedDict((node.name, list(node.tops)) for node in self._nodes)
 
     @property
     def bottom_names(self):
-        return collections.OrderedDict((node.name, list(node.bottoms))
-                                       for node, _, _, _ in self._net._nodes)
+        return collections.OrderedDict((node.name, list(node.bottoms)) for node in self._nodes)
 
     def _top_ids(self, i):
         names = list(self._blobs)
-        return [names.index(t) for t in self._net._nodes[i][0].tops]
+        return [names.index(t) for t in self._nodes[i].tops]
 
     def _bottom_ids(self, i):
         names = list(self._blobs)
-        return [names.index(b) for b in self._net._nodes[i][0].bottoms]
+        return [names.index(b) for b in self._nodes[i].bottoms]
 
     # ------------------------------------------------------------------ passes
     def _forward(self, start, end):
+        if self._arrays is not None:
+            try:
+                return self._arrays.forward(start, end)
+            except Exception:     # a shape the array engine refuses: torch runs the range
+                self._to_torch()  # again, and reports what is wrong with Caffe's message
         return self._store.forward(start, end)
 
+    def _layer_range(self, start, end, default_start, default_end):
+        if self._arrays is None:
+            return self._store.layer_range(start, end, default_start, default_end)
+        try:
+            return (self._arrays.layer_index(start, default_start),
+                    self._arrays.layer_index(end, default_end))
+        except KeyError as e:
+            raise NetError(f"net '{self._arrays.name}' has no layer '{e.args[0]}'") from None
+
     def _backward(self, start, end):
+        if self._arrays is not None:
+            self._arrays.backward(start, end)
+            return
         self._store.backward(start, end)
 
     def forward(self, blobs=None, start=None, end=None, **kwargs):
@@ -184,7 +355,7 @@ class Net:
         (input blob name -> array of the blob's batch size) into the inputs. Returns {blob:
         data array} for the outputs (or the tops of ``end``) and ``blobs``."""
         blobs = list(blobs or [])
-        first, last = self._store.layer_range(start, end, 0, len(self._net._nodes) - 1)
+        first, last = self._layer_range(start, end, 0, len(self._nodes) - 1)
         outputs = set((self.top_names[end] if end is not None else self.outputs) + blobs)
         if kwargs:
             if set(kwargs) != set(self.inputs):
@@ -197,7 +368,7 @@ class Net:
                                      f"batch size is {self._blobs[name].shape[0]} (reshape "
                                      "the blob first)")
                 self._blobs[name].data[...] = value
-        self._store.forward(first, last)
+        self._forward(first, last)
         return {name: self._blobs[name].data for name in outputs}
 
     def backward(self, diffs=None, start=None, end=None, **kwargs):
@@ -205,7 +376,9 @@ class Net:
         ``kwargs`` (output blob name -> diff array) into the output diffs. Returns {blob: diff
         array} for the inputs (or the bottoms of ``end``) and ``diffs``."""
         diffs = list(diffs or [])
-        first, last = self._store.layer_range(start, end, len(self._net._nodes) - 1, 0)
+        first, last = self._layer_range(start, end, len(self._nodes) - 1, 0)
+        if self._arrays is not None and not self._arrays.can_backward(first, last):
+            self._to_torch()             # a layer the array engine cannot take back
         outputs = set((self.bottom_names[end] if end is not None else self.inputs) + diffs)
         if kwargs:
             if set(kwargs) != set(self.outputs):
@@ -217,7 +390,7 @@ class Net:
                     raise ValueError(f"diff for '{name}' has {value.shape[0]} items, the "
                                      f"blob's batch size is {self._blobs[name].shape[0]}")
                 self._blobs[name].diff[...] = value
-        self._store.backward(first, last)
+        self._backward(first, last)
         return {name: self._blobs[name].diff for name in outputs}
 
     def _batch(self, blobs):
@@ -266,9 +439,18 @@ class Net:
 
     def reshape(self):
         """Propagate the input blobs' shapes through the net (Caffe's Net::Reshape)."""
+        if self._arrays is not None:
+            try:
+                self._arrays.reshape()
+                return
+            except Exception:     # torch reshapes, or reports the error with its layer
+                self._to_torch()
         self._store.reshape()
 
     def clear_param_diffs(self):
+        if self._arrays is not None:
+            self._arrays.clear_param_diffs()
+            return
         self._store.clear_param_diffs()
 
     # ------------------------------------------------------------------ weights
@@ -277,6 +459,13 @@ class Net:
         path = os.fspath(filename)
         if path.endswith((".h5", ".hdf5")):
             return self.load_hdf5(path)
+        if self._arrays is not None:
+            from caffe_compat.array_net import Unsupported
+            try:
+                self._arrays.copy_from(path)
+                return
+            except Unsupported:
+                pass                     # the torch engine reads it, or says what is wrong
         self._net.copy_from(path)
 
     def after_backward(self, callback):
@@ -293,6 +482,9 @@ class Net:
 
     def save(self, filename):
         """Write a caffemodel (atomic)."""
+        if self._arrays is not None:
+            self._arrays.save(os.fspath(filename))
+            return
         self._net.save(os.fspath(filename))
 
     def save_hdf5(self, filename):
@@ -321,7 +513,8 @@ class Net:
         return setter(data, labels)
 
     def __repr__(self):
-        return f"<caffe.Net {self._net.name!r}: {len(self._net._nodes)} layers>"
+        name = self._arrays.name if self._arrays is not None else self._torch_net.name
+        return f"<caffe.Net {name!r}: {len(self._nodes)} layers>"
 
 
 def _legacy_constructor_warning():   # pycaffe prints one for Net(file, weights, phase)
