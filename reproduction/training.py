@@ -151,7 +151,7 @@ def train_model(rec, train_list, test_list, work_dir, device="cpu", init_weights
     """Train ``rec`` (a :class:`reproduction.recipes.Recipe`) in ``work_dir``, resuming from
     the newest snapshot there; returns dict(weights, resumed_from, history, seconds)."""
     from caffe_compat import get_solver
-    from caffe_compat.solvers._log import SolverLog
+    from caffe_compat.diagnostics.glog import SolverLog
     os.makedirs(work_dir, exist_ok=True)
     prefix = os.path.join(work_dir, rec.key)
     test = rec.test and test_list is not None

@@ -6,7 +6,7 @@ import sys
 
 from tqdm import tqdm
 
-from ..solvers._log import glog_line
+from ..diagnostics.glog import glog_line
 
 
 def log(message, severity="I", where=None):

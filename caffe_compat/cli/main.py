@@ -93,7 +93,7 @@ def _device_from_gpu_flag(flag, log):
 
 
 def _make_log(args):
-    from ..solvers._log import SolverLog
+    from ..diagnostics.glog import SolverLog
     files = []
     if getattr(args, "log", None):
         files.append(open(args.log, "a", encoding="utf-8"))
@@ -192,7 +192,7 @@ def run_train(args):
 def _train(args, log, device, data_parallel):
     from ..parallel import data_parallel as parallel
     from ..solvers import get_solver
-    from ..solvers._log import stderr_is_terminal
+    from ..diagnostics.glog import stderr_is_terminal
     solver = get_solver(
         args.solver, net=args.model, train_source=args.train_source,
         test_source=args.test_source, snapshot_prefix=args.snapshot_prefix,
@@ -269,7 +269,7 @@ def run_test(args):
     import numpy as np
     import torch
 
-    from ..solvers._log import g
+    from ..diagnostics.glog import g
     from ..solvers.base import _blob_loss_weights, copy_weights
     if not args.model:
         raise CaffeCompatError("Need a model definition to score (-model).")
@@ -344,15 +344,15 @@ def run_time(args):
     """Caffe's ``time`` (tools/caffe.cpp): a clean forward and backward first, so that the
     timed iterations find their memory and code ready, then ``-iterations`` timed iterations
     of per-layer forward and backward (each layer run on its own inputs, as Caffe's
-    layer-by-layer loop does); every average is over the timed iterations only. Caffe's clean
-    pass runs the very calls its loop times; ours runs the net's forward and backward and then
-    one untimed iteration of the loop, whose own calls (one autograd call per layer; torch's
-    first one imports a module, 340 ms) would otherwise be paid by the first timed iteration."""
-    import torch
-
-    from ..solvers._log import g
-    from ..solvers.base import copy_weights
-    from .layer_timing import layer_pass
+    layer-by-layer loop does); every average is over the timed iterations only. A net the
+    array engine runs is timed there (:mod:`caffe_compat.cli.array_timing`: no torch loaded).
+    On torch, Caffe's clean pass runs the very calls its loop times; ours runs the net's
+    forward and backward and then one untimed iteration of the loop, whose own calls (one
+    autograd call per layer; torch's first one imports a module, 340 ms) would otherwise be
+    paid by the first timed iteration."""
+    from ..diagnostics.glog import g
+    from .array_timing import time_on_arrays
+    from .layer_timing import layer_pass, timed_iterations
     if not args.model:
         raise CaffeCompatError("Need a model definition to time (-model).")
     if args.engine:
@@ -361,6 +361,11 @@ def run_time(args):
     if phase not in ("TRAIN", "TEST"):
         raise CaffeCompatError('phase must be "TRAIN" or "TEST"')
     log = _make_log(args)
+    if time_on_arrays(args, phase, log):
+        return 0
+    import torch
+
+    from ..solvers.base import copy_weights
     net = _build_net(args, phase, log, "caffe.cpp:343")
     if args.weights:
         copy_weights(net, args.weights, log)
@@ -386,33 +391,8 @@ def run_time(args):
         net.backward()
     sync = torch.cuda.synchronize if net._ref.device.type == "cuda" else (lambda: None)
     layer_pass(captured, sync)                   # the loop's own calls, untimed (docstring)
-    names = [name for name, _, _ in captured]
-    fwd = [0.0] * len(captured)
-    bwd = [0.0] * len(captured)
-    log.info("*** Benchmark begins ***", "caffe.cpp:365")
-    log.info(f"Testing for {args.iterations} iterations.", "caffe.cpp:366")
-    total_start = time.perf_counter()
-    forward_time = backward_time = 0.0
-    for j in range(args.iterations):
-        iter_start = time.perf_counter()
-        layer_fwd, layer_bwd, pass_fwd, pass_bwd = layer_pass(captured, sync)
-        fwd = [a + b for a, b in zip(fwd, layer_fwd)]
-        bwd = [a + b for a, b in zip(bwd, layer_bwd)]
-        forward_time += pass_fwd
-        backward_time += pass_bwd
-        log.info(f"Iteration: {j + 1} forward-backward time: "
-                 f"{g((time.perf_counter() - iter_start) * 1000)} ms.", "caffe.cpp:394")
-    n = max(args.iterations, 1)
-    log.info("Average time per layer: ", "caffe.cpp:397")
-    for k, name in enumerate(names):
-        log.info(f"{name:>10}\tforward: {g(fwd[k] * 1000 / n)} ms.", "caffe.cpp:400")
-        log.info(f"{name:>10}\tbackward: {g(bwd[k] * 1000 / n)} ms.", "caffe.cpp:403")
-    total = (time.perf_counter() - total_start) * 1000
-    log.info(f"Average Forward pass: {g(forward_time * 1000 / n)} ms.", "caffe.cpp:408")
-    log.info(f"Average Backward pass: {g(backward_time * 1000 / n)} ms.", "caffe.cpp:410")
-    log.info(f"Average Forward-Backward: {g(total / n)} ms.", "caffe.cpp:412")
-    log.info(f"Total Time: {g(total)} ms.", "caffe.cpp:414")
-    log.info("*** Benchmark ends ***", "caffe.cpp:415")
+    timed_iterations(log, [name for name, _, _ in captured], args.iterations,
+                     lambda: layer_pass(captured, sync))
     return 0
 
 
@@ -552,9 +532,12 @@ def main(argv=None):
     from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
     from ..export.command import COMMAND as export_command
     register_command("export", *export_command)
-    from ..inference.engines.cache_command import COMMAND as engine_cache_command
-    register_command("engine-cache", *engine_cache_command)
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        # engine-cache, the usage or an unknown name: the engines' package loads torch, which
+        # the other commands (time on the array engine) do without
+        from ..inference.engines.cache_command import COMMAND as engine_cache_command
+        register_command("engine-cache", *engine_cache_command)
     if not argv or argv[0] in ("-h", "--help", "-help", "help"):
         print(_usage(), file=sys.stderr if not argv else sys.stdout)
         return 0 if argv else 1

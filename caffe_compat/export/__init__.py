@@ -12,12 +12,40 @@
 ``weights.safetensors`` and a README, checked in a process that cannot import caffe_compat.
 All keep the deploy file's spatial geometry and leave the batch size free.
 """
-from .onnx_export import build_onnx, compare_onnxruntime, default_outputs, export_onnx
-from .registry import converter_types, register_converter
-from .pytorch import emitter_types, export_pytorch, register_emitter
-from .torchscript import ExportModule, export_torchscript
+import importlib
 
 FORMATS = ("onnx", "torchscript", "pytorch")
+
+# name -> (module that registers what it needs, module that defines it): imported on first
+# use (PEP 562), so that the command line's ``export`` entry costs no torch import
+_LAZY = {
+    "export_onnx": (".onnx_export", ".onnx_export"),
+    "build_onnx": (".onnx_export", ".onnx_export"),
+    "compare_onnxruntime": (".onnx_export", ".onnx_export"),
+    "default_outputs": (".onnx_export", ".onnx_export"),
+    "register_converter": (".onnx_export", ".registry"),
+    "converter_types": (".onnx_export", ".registry"),
+    "export_pytorch": (".pytorch", ".pytorch"),
+    "register_emitter": (".pytorch", ".pytorch"),
+    "emitter_types": (".pytorch", ".pytorch"),
+    "ExportModule": (".torchscript", ".torchscript"),
+    "export_torchscript": (".torchscript", ".torchscript"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        loads, defines = _LAZY[name]
+        importlib.import_module(loads, __name__)
+        value = getattr(importlib.import_module(defines, __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'caffe_compat.export' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = ["export_onnx", "build_onnx", "compare_onnxruntime", "default_outputs",
            "export_torchscript", "ExportModule", "register_converter", "converter_types",

@@ -157,7 +157,7 @@ def describe_failure(failures):
 
 
 def silent_log():
-    from ..solvers._log import SolverLog
+    from ..diagnostics.glog import SolverLog
     return SolverLog()
 
 

@@ -38,7 +38,7 @@ from ..io import prototxt as prototxt_io
 from ..kernels.memory import retain_freed_memory
 from ..proto import caffe_pb2
 from . import lr_policy
-from ._log import SolverLog, g
+from ..diagnostics.glog import SolverLog, g
 from .actions import ACTIONS, NONE, SNAPSHOT, STOP, ActionsMixin
 from .display import DisplayMixin, blob_loss_weights
 from .feeding import SIDECAR_SUFFIX, DataFeedMixin

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._log import g
+from ..diagnostics.glog import g
 
 _f32 = np.float32
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..kernels import sgd_update
-from ._log import g
+from ..diagnostics.glog import g
 from .base import Solver
 
 _f32 = np.float32

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from ._log import g
+from ..diagnostics.glog import g
 from .actions import NONE, SNAPSHOT, STOP
 from .display import blob_loss_weights
 from .nets import share_trained_layers

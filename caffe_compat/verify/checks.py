@@ -282,7 +282,7 @@ def prepare_training(name, folder):
 def compare_training(name, folder, status):
     """(max relative loss error, max weight error) of our run against Caffe's, or the error."""
     from .. import get_solver
-    from ..solvers._log import SolverLog
+    from ..diagnostics.glog import SolverLog
     if not status.get("ok"):
         return None, None, "Caffe: " + status.get("error", "no result")
     ref = dict(np.load(folder / "losses.npz"))

@@ -51,7 +51,7 @@ def train(key, solver_file, net_file, train_list, work_dir, max_iter, batch_size
     field, e.g. ``transform_param.mean_value``). Returns dict(weights,
     history, seconds, resumed_from)."""
     from caffe_compat import get_solver
-    from caffe_compat.solvers._log import SolverLog
+    from caffe_compat.diagnostics.glog import SolverLog
 
     from ..training import _plot_loss, _Recorder, _read_loss, _write_loss, latest_snapshot
     os.makedirs(work_dir, exist_ok=True)

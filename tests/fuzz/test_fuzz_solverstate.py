@@ -18,7 +18,7 @@ from caffe_compat.io.caffemodel import blob_shape
 from caffe_compat.io.solverstate import history_arrays, parse_solverstate, read_solverstate
 from caffe_compat.proto import caffe_pb2
 from caffe_compat.solvers import get_solver
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 from tests.fuzz import strategies as S
 from tests.fuzz.harness import Campaign, peak_rss_growth
 from tests.small_training import make_small

@@ -14,7 +14,7 @@ import pytest
 import caffe
 from caffe_compat.kernels import tiny_solve as kernel
 from caffe_compat.solvers import tiny_solve
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 
 pytestmark = pytest.mark.skipif(not kernel.available(),
                                 reason="the compiled loop does not run on this machine")

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from caffe_compat import get_solver
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 from reproduction import recipes as R
 from reproduction.training import _solver_param
 

@@ -7,7 +7,7 @@ import torch
 from caffe_compat import get_solver
 from caffe_compat.io.prototxt import parse_solver
 from caffe_compat.kernels import sgd_update
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 
 needs_kernel = pytest.mark.skipif(not sgd_update.available(),
                                   reason="the C update does not match torch's calls here")

@@ -8,7 +8,7 @@ import lq_models
 from caffe_compat.net.core import Net
 from caffe_compat.net.summary import (format_net_summary, layer_reports, log_net_init,
                                       net_totals)
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 from tests.conftest import fixture_path
 
 FIXTURE = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "net_init_log"

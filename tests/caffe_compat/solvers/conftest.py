@@ -12,7 +12,7 @@ import torch
 
 from caffe_compat import get_solver
 from caffe_compat.io.caffemodel import layer_blobs, read_caffemodel
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 from tests.caffe_compat.reference import scaled_error
 from tests.conftest import fixture_path
 

@@ -6,7 +6,7 @@ import torch
 
 from caffe_compat import get_solver
 from caffe_compat.io.prototxt import parse_solver
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 
 # Three layers, five learnable blobs with lr_mult 1, 2, 0.5 and 0 and decay_mult 1, 0 and 2,
 # so that the groups hold one or more blobs and a blob without gradient takes part.

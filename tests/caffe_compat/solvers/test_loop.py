@@ -12,7 +12,7 @@ from caffe_compat import get_solver
 from caffe_compat.errors import CaffeCompatError, DataError, NetError, SolverError, WeightsError
 from caffe_compat.io.caffemodel import layer_blobs, read_caffemodel
 from caffe_compat.io.solverstate import history_arrays, read_solverstate
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 from tests.conftest import fixture_path
 from tests.small_training import make_small
 from .conftest import (LOSS_TOL, WEIGHT_TOL, CaseRun, LossRecorder, history_errors, report,

@@ -3,7 +3,7 @@ import io
 
 from caffe_compat import get_solver
 from caffe_compat.solvers import testing
-from caffe_compat.solvers._log import SolverLog
+from caffe_compat.diagnostics.glog import SolverLog
 from tests.small_training import make_small
 
 
