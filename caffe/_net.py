@@ -281,7 +281,7 @@ class Net:
     @property
     def _blob_loss_weights(self):
         if self._arrays is not None:
-            return [0.0] * len(self._blobs)      # the array engine runs no loss layer
+            return [self._arrays.loss_weights.get(n, 0.0) for n in self._blobs]
         return [self._store.loss_weights.get(n, 0.0) for n in self._blobs]
 
     @property

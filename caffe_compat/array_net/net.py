@@ -148,7 +148,8 @@ class ArrayNet:
         return self.data[name].shape
 
     def diff_of(self, name):
-        """The diff array of blob ``name`` (zeros; a forward-only net computes none)."""
+        """The diff array of blob ``name``: made as zeros, or as its loss weight for a loss top
+        (Caffe's SetLossWeights), when first asked for or when the blob changed shape."""
         d = self.diff.get(name)
         if d is None or d.shape != self.data[name].shape:
             d = self.diff[name] = np.zeros(self.data[name].shape, np.float32)
@@ -157,7 +158,7 @@ class ArrayNet:
         return d
 
     def param_diff(self, layer, k):
-        """The diff of parameter ``k`` of ``layer`` (zeros: this engine computes none)."""
+        """The diff of parameter ``k`` of ``layer`` (zeros until a backward adds into it)."""
         d = self.param_diffs.get((layer, k))
         if d is None:
             d = self.param_diffs[(layer, k)] = np.zeros_like(self.params[layer][k])

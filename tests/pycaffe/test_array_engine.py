@@ -192,3 +192,32 @@ def test_a_layer_name_it_lacks_is_the_same_error(deploy):
     net = caffe.Net(deploy, caffe.TEST)
     with pytest.raises(NetError, match="has no layer 'nope'"):
         net.forward(end="nope")
+
+
+def test_a_loss_layer_runs_on_arrays_with_its_weight(tmp_path, monkeypatch):
+    """An Input-fed SoftmaxWithLoss (loss_weight 2): the loss, the weights of the blobs and the
+    diffs as on torch."""
+    text = NET.replace('layer { name: "prob" type: "Softmax" bottom: "ip" top: "prob" }',
+                       'layer { name: "lab" type: "Input" top: "label" '
+                       'input_param { shape { dim: 2 } } }\n'
+                       'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" '
+                       'bottom: "label" top: "loss" loss_weight: 2 }')
+    path = tmp_path / "loss.prototxt"
+    path.write_text(text)
+    net = caffe.Net(str(path), caffe.TEST)
+    assert net._arrays is not None
+    ref = _torch_net(str(path), monkeypatch)
+    _same_params(net, ref)
+    assert net.blob_loss_weights == ref.blob_loss_weights
+    x = np.random.default_rng(3).normal(size=(2, 3, 12, 12)).astype(np.float32)
+    label = np.array([1, 4], np.float32)
+    got = float(net.forward(data=x, label=label)["loss"])
+    want = float(ref.forward(data=x, label=label)["loss"])
+    assert abs(got - want) <= FORWARD_TOL * abs(want)
+    net.backward()
+    ref.backward()
+    assert net._arrays is not None
+    assert _scaled(net.blobs["data"].diff, ref.blobs["data"].diff) <= BACKWARD_TOL
+    net.blobs["label"].data[...] = 7                     # outside the 5 classes
+    with pytest.raises(NetError, match="label values must lie in"):
+        net.forward()

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ...errors import NetError
 from ...proto import caffe_pb2
 from ..registry import register
 from .base import ArrayLayer, need
@@ -61,7 +62,9 @@ class SoftmaxWithLoss(ArrayLayer):
         lab = label.reshape(outer, inner).astype(np.int64)      # truncation toward zero
         valid = np.ones(lab.shape, bool) if self.ignore is None else lab != self.ignore
         bad = valid & ((lab < 0) | (lab >= c))
-        need(not bad.any(), "SoftmaxWithLoss label out of range")   # the torch engine says so
+        if bad.any():
+            raise NetError(f"layer '{self.name}': label values must lie in [0, {c}) (or equal "
+                           f"ignore_label), got {sorted(set(lab[bad].tolist()))}")
         safe = np.where(valid, lab, 0)
         picked = np.take_along_axis(p3, safe[:, None, :], axis=1)[:, 0, :]
         logs = np.log(np.maximum(picked, FLT_MIN))
