@@ -1,7 +1,8 @@
 /*
- * Caffe's MAX pooling forward (PoolingLayer::Forward_cpu), in C.
+ * Caffe's MAX pooling forward (PoolingLayer::Forward_cpu) and backward, in C.
  *
  *     max_pool2d(x, y, mask, kh, kw, sh, sw, ph, pw, nthreads)
+ *     max_pool2d_backward(dy, mask, dx, nthreads)
  *
  * x (N, C, H, W) float32, y (N, C, OH, OW) float32 and mask (N, C, OH, OW) int64, all
  * C-contiguous. For every output the window [oh*sh - ph, +kh) x [ow*sw - pw, +kw) is clipped to
@@ -210,9 +211,102 @@ done:
     return ret;
 }
 
+/* Caffe's MAX pooling Backward_cpu: each plane of dx zeroed, then every top diff added at
+ * its maximum's flat index, outputs in order (windows that overlap add into the same input in
+ * Caffe's order). Planes are independent, so they are shared among threads as the forward's
+ * are, with the same bits at any thread count. */
+typedef struct {
+    const float *dy;
+    const int64_t *mask;
+    float *dx;
+    ptrdiff_t planes, in_size, out_size;
+    ptrdiff_t next;
+    pthread_mutex_t lock;
+} unpool_job;
+
+static void *
+unpool_worker(void *arg)
+{
+    unpool_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        ptrdiff_t p0 = j->next;
+        j->next += PLANES_PER_TAKE;
+        pthread_mutex_unlock(&j->lock);
+        if (p0 >= j->planes)
+            break;
+        ptrdiff_t p1 = p0 + PLANES_PER_TAKE < j->planes ? p0 + PLANES_PER_TAKE : j->planes;
+        for (ptrdiff_t p = p0; p < p1; p++) {
+            float *dx = j->dx + p * j->in_size;
+            const float *dy = j->dy + p * j->out_size;
+            const int64_t *m = j->mask + p * j->out_size;
+            memset(dx, 0, (size_t)j->in_size * sizeof(float));
+            for (ptrdiff_t i = 0; i < j->out_size; i++)
+                if (m[i] >= 0 && m[i] < j->in_size)
+                    dx[m[i]] += dy[i];
+        }
+    }
+    return NULL;
+}
+
+static PyObject *
+py_max_pool2d_backward(PyObject *self, PyObject *args)
+{
+    PyObject *ody, *om, *odx;
+    int nthreads;
+    Py_buffer dy, m, dx;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOi:max_pool2d_backward", &ody, &om, &odx, &nthreads))
+        return NULL;
+    int flags = PyBUF_STRIDES | PyBUF_FORMAT;
+    if (PyObject_GetBuffer(ody, &dy, flags) != 0)
+        return NULL;
+    if (PyObject_GetBuffer(om, &m, flags) != 0) {
+        PyBuffer_Release(&dy);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(odx, &dx, flags | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&dy);
+        PyBuffer_Release(&m);
+        return NULL;
+    }
+    PyObject *ret = NULL;
+    if (dy.ndim != 4 || m.ndim != 4 || dx.ndim != 4 || strcmp(dy.format, "f") != 0 ||
+        strcmp(dx.format, "f") != 0 || m.itemsize != 8 ||
+        (strcmp(m.format, "l") != 0 && strcmp(m.format, "q") != 0) ||
+        !contiguous(&dy, 4) || !contiguous(&dx, 4) || !contiguous(&m, 8) ||
+        memcmp(dy.shape, m.shape, 4 * sizeof(Py_ssize_t)) != 0 ||
+        dx.shape[0] != dy.shape[0] || dx.shape[1] != dy.shape[1]) {
+        PyErr_SetString(PyExc_ValueError, "max_pool2d_backward: dy float32 and mask int64 "
+                        "(N, C, OH, OW), dx float32 (N, C, H, W), C-contiguous");
+        goto done;
+    }
+    unpool_job j;
+    memset(&j, 0, sizeof j);
+    j.dy = dy.buf; j.mask = m.buf; j.dx = dx.buf;
+    j.planes = dx.shape[0] * dx.shape[1];
+    j.in_size = dx.shape[2] * dx.shape[3];
+    j.out_size = dy.shape[2] * dy.shape[3];
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_init(&j.lock, NULL);
+    ptrdiff_t takes = (j.planes + PLANES_PER_TAKE - 1) / PLANES_PER_TAKE;
+    team_run(unpool_worker, &j, nthreads < takes ? nthreads : (int)takes);
+    pthread_mutex_destroy(&j.lock);
+    Py_END_ALLOW_THREADS
+    ret = Py_None;
+    Py_INCREF(ret);
+done:
+    PyBuffer_Release(&dy);
+    PyBuffer_Release(&m);
+    PyBuffer_Release(&dx);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"max_pool2d", py_max_pool2d, METH_VARARGS,
      "max_pool2d(x, y, mask, kh, kw, sh, sw, ph, pw, nthreads): Caffe's MAX pooling forward."},
+    {"max_pool2d_backward", py_max_pool2d_backward, METH_VARARGS,
+     "max_pool2d_backward(dy, mask, dx, nthreads): Caffe's MAX pooling backward."},
     TEAM_CPUS_METHOD,
     TEAM_POOL_METHOD,
     {NULL, NULL, 0, NULL},

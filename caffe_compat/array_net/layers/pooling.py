@@ -5,14 +5,15 @@ MAX is Caffe's loop in C (``kernels/_pool_kernel.c``: the window clipped to the 
 first maximum wins). AVE sums the clipped window row by row, left to right, from zero, and
 divides by the window clipped to ``[-p, in + p)``, as Caffe's Forward_cpu. STOCHASTIC and the
 mask top are the torch engine's. MAX's backward adds each top diff at its maximum's position,
-outputs in order (Caffe's loop over the mask); AVE's backward is the torch engine's."""
+outputs in order (Caffe's loop over the mask, ``_pool_kernel.max_pool2d_backward``); AVE's
+backward is the torch engine's."""
 import math
 
 import numpy as np
 
 from ...parallel.threads import array_kernel_threads
 from ...proto import caffe_pb2
-from ..registry import register
+from ..registry import Unsupported, register
 from .base import ArrayLayer, need, two_d
 
 try:
@@ -132,12 +133,5 @@ class Pooling(ArrayLayer):
         mask, dy = self._mask, top_diffs[0]
         if mask.shape != dy.shape:
             raise Unsupported("MAX pooling backward without its forward")
-        n, c, h, w = dx.shape
-        dx[...] = 0
-        planes = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
-        at = (mask + planes).ravel()
-        values = dy.ravel()
-        kept = mask.ravel() >= 0
-        if not kept.all():
-            at, values = at[kept], values[kept]
-        np.add.at(dx.reshape(-1), at, values)
+        _pool_kernel.max_pool2d_backward(np.ascontiguousarray(dy), mask, dx,
+                                         array_kernel_threads(dx.size))

@@ -368,3 +368,24 @@ def test_a_training_net_with_data_and_loss_is_the_torch_engines(tmp_path, monkey
                     BACKWARD_TOL, (layer, k)
     finally:
         arrays.close()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_max_pooling_backward_kernel_has_the_same_bits_at_any_thread_count(threads):
+    """``_pool_kernel.max_pool2d_backward`` shares planes among threads: each plane is one
+    thread's, so the sums (overlapping windows) are in output order whatever the count."""
+    from caffe_compat.kernels import _pool_kernel
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 4, size=(3, 40, 9, 8)).astype(np.float32)       # ties everywhere
+    y = np.empty((3, 40, 5, 4), np.float32)
+    mask = np.empty(y.shape, np.int64)
+    _pool_kernel.max_pool2d(x, y, mask, 3, 3, 2, 2, 1, 1, 1)
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    dx = np.full(x.shape, np.nan, np.float32)                # every value written
+    _pool_kernel.max_pool2d_backward(dy, mask, dx, threads)
+    want = np.zeros_like(x)
+    flat = want.reshape(3 * 40, -1)
+    for p, (m, d) in enumerate(zip(mask.reshape(3 * 40, -1), dy.reshape(3 * 40, -1))):
+        for i, at in enumerate(m):
+            flat[p, at] += d[i]
+    np.testing.assert_array_equal(dx, want)
