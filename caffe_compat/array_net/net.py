@@ -284,23 +284,15 @@ class ArrayNet:
         the net lacks ignored. A file whose blobs do not fit (count or shape) raises
         :class:`Unsupported` with nothing copied: the torch engine reports it."""
         src, values = caffemodel_io.read_caffemodel_values(os.fspath(path))
-        pending = []
-        for i, lp in enumerate(src.layer):
-            if lp.name not in self.index:
-                continue                # a layer the net lacks: ignored, as in Caffe
-            target = self.params.get(lp.name, [])
-            if len(lp.blobs) != len(target):
-                raise Unsupported(f"layer '{lp.name}' blob count")
-            for j, (bp, arr) in enumerate(zip(lp.blobs, target)):
-                value = caffemodel_io.blob_to_array(
-                    bp, where=f"{path}: layer '{lp.name}' blob {j}",
-                    values=None if values is None else values[i][j])
-                value = blobproto.fit_blob_shape(value, bp, arr.shape)
-                if value is None:
-                    raise Unsupported(f"layer '{lp.name}' blob {j} shape")
-                pending.append((arr, value))
-        for arr, value in pending:
-            np.copyto(arr, np.asarray(value).reshape(arr.shape), casting="unsafe")
+        matched, _, problems = blobproto.layer_blob_arrays(
+            src, values, os.fspath(path),
+            lambda name: None if name not in self.index else
+            [a.shape for a in self.params.get(name, ())])
+        if problems:
+            raise Unsupported(problems[0])
+        for name, arrays in matched:
+            for arr, value in zip(self.params.get(name, ()), arrays):
+                np.copyto(arr, np.asarray(value).reshape(arr.shape), casting="unsafe")
 
     def to_proto(self):
         """The net's layers as Caffe's Net::ToProto writes them, without blob values."""

@@ -163,3 +163,27 @@ def guarded_batches(source, label):
         raise DataError(f"{label}: reading data failed: {type(e).__name__}: {e}") from e
     finally:
         source.close()
+
+
+class HeldReaders:
+    """What a prefetching data layer (either engine's) holds open: its prefetch thread, the
+    thread's batch source and what was opened at set-up (``closers``). Released by the layer's
+    ``close()`` or, when the layer goes, by its finalizer (``weakref.finalize``, which holds
+    this and not the layer): the thread is stopped and joined, then the readers closed, before
+    the last reference's ``del`` returns, as Caffe's layer destructor joins its thread and
+    closes its database."""
+
+    def __init__(self):
+        self.prefetcher = None
+        self.source = None
+        self.closers = []
+
+    def close(self):
+        prefetcher, self.prefetcher = self.prefetcher, None
+        if prefetcher is not None:
+            prefetcher.close()      # joins the thread, which closes its source as it ends
+        source, self.source = self.source, None
+        closers, self.closers = self.closers, []
+        for close in ([source.close] if source is not None else []) + closers:
+            with contextlib.suppress(Exception):
+                close()

@@ -46,3 +46,40 @@ def fit_blob_shape(arr, bp, target):
         if tuple(blob_proto_shape(bp)) == padded:
             return arr.reshape(target)
     return None
+
+
+def layer_blob_arrays(src, values, where, shapes_of, at=lambda name: "", strict=False):
+    """Caffe's CopyTrainedLayersFrom matching of a caffemodel's layers with a net's, for either
+    engine: ``src`` the NetParameter read from ``where`` (``values`` its blobs' views, or None),
+    ``shapes_of(name)`` the shapes of the net's parameter blobs of layer ``name`` (None for a
+    layer the net lacks), ``at(name)`` a ``"file:line:column: "`` prefix for messages.
+
+    Returns ``(matched, ignored, problems)``: ``[(layer name, [arrays fitted to the net's
+    shapes])]`` for the layers whose every blob fits, the names of the file's layers the net
+    lacks, and a message per blob count or shape that does not fit (and, with ``strict``, per
+    layer with blobs the net lacks), in the file's order."""
+    matched, ignored, problems = [], [], []
+    for i, lp in enumerate(src.layer):
+        target = shapes_of(lp.name)
+        if target is None:
+            ignored.append(lp.name)
+            if strict and len(lp.blobs):
+                problems.append(f"unexpected layer '{lp.name}' ({len(lp.blobs)} blob(s)) is "
+                                "not in the net")
+            continue
+        if len(lp.blobs) != len(target):
+            problems.append(f"{at(lp.name)}layer '{lp.name}': the file has "
+                            f"{len(lp.blobs)} blob(s), the net expects {len(target)}")
+            continue
+        arrays = []
+        for j, (bp, shape) in enumerate(zip(lp.blobs, target)):
+            arr = blob_to_array(bp, where=f"{where}: layer '{lp.name}' blob {j}",
+                                values=None if values is None else values[i][j])
+            arr = fit_blob_shape(arr, bp, shape)
+            if arr is None:
+                problems.append(f"{at(lp.name)}layer '{lp.name}' blob {j}: shape mismatch, "
+                                f"file has {blob_proto_shape(bp)}, net expects {tuple(shape)}")
+            arrays.append(arr)
+        if all(a is not None for a in arrays):
+            matched.append((lp.name, arrays))
+    return matched, ignored, problems

@@ -15,9 +15,9 @@ every output's products are added (see ``_exact_gemm.c``):
 
 Following the same rules gives forward outputs bit-identical to Caffe's (the parity tests run
 them against Caffe's blobs). These are the rules of OpenBLAS's AVX-512 (SkylakeX) sgemm kernels,
-the ones OpenBLAS picks on AVX-512 processors (``KERNEL_FAMILY``); on other processors OpenBLAS
-runs other kernels (AVX2 ones: its Haswell kernels, with another order inside a block), and a
-Caffe build there differs from these products in the last bit of some outputs. This matters for training: a ReLU whose input is within a
+the ones OpenBLAS picks on AVX-512 processors (``caffe_products.KERNEL_FAMILY``); on other
+processors OpenBLAS runs other kernels (AVX2 ones: its Haswell kernels, with another order
+inside a block), and a Caffe build there differs from these products in the last bit of some outputs. This matters for training: a ReLU whose input is within a
 rounding error of zero, or a max-pooling window with near-equal values, takes the other branch
 when the sum is rounded differently, and such flips were the largest differences between our
 training runs and Caffe's. Backward passes need no such care (no branch depends on them): a
@@ -58,8 +58,7 @@ try:
 except ImportError:  # pragma: no cover - the extension is optional
     _exact_gemm = None
 
-from .caffe_products import (KERNEL_FAMILY, SMALL_MNK, SMALL_TN_MAX_MN,  # noqa: F401
-                             SMALL_TN_MIN_K, inner_product_kind)
+from . import caffe_products
 
 # Layers use these products for float32 CPU tensors when True (and the extension is built):
 # always while training, and for inference too when INFERENCE is True.
@@ -175,7 +174,8 @@ def _threads(work):
 
 def conv2d(x, weight, stride, pad, dilation, group):
     """Caffe's im2col + sgemm convolution of ``x`` (N, C, H, W) with ``weight`` (O, C/g, kh,
-    kw), without bias, as a new float32 tensor (N, O, OH, OW)."""
+    kw), without bias, as a new float32 tensor (N, O, OH, OW)
+    (:func:`caffe_compat.kernels.caffe_products.conv2d_into`)."""
     x = x.detach().contiguous()
     w = weight.detach().contiguous()
     n, _, h, wd = x.shape
@@ -183,13 +183,9 @@ def conv2d(x, weight, stride, pad, dilation, group):
     oh = (h + 2 * pad[0] - (dilation[0] * (kh - 1) + 1)) // stride[0] + 1
     ow = (wd + 2 * pad[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
     y = torch.empty((n, o, oh, ow), dtype=torch.float32)
-    # per image and group: gemm(M = O/g, N = OH*OW, K = C/g*kh*kw)
-    per_image = (o // group) * oh * ow * cg * kh * kw
-    blocked = per_image > SMALL_MNK
-    _exact_gemm.conv2d(x.numpy(), w.numpy(), y.numpy(), stride[0], stride[1], pad[0], pad[1],
-                       dilation[0], dilation[1], group, blocked, _threads(per_image * group * n))
+    caffe_products.conv2d_into(x.numpy(), w.numpy(), y.numpy(), stride, pad, dilation, group,
+                               _threads(n * o * oh * ow * cg * kh * kw))
     return y
-
 
 
 def conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_input=True,
@@ -214,10 +210,10 @@ def conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_input=True,
         return None, None
     work = g.shape[1] * w[0].numel() * g.shape[2] * g.shape[3] * g.shape[0] * \
         (int(need_input) + int(need_weight))
-    _exact_gemm.conv2d_grads(x.numpy(), w.numpy(), g.numpy(),
-                             None if gx is None else gx.numpy(),
-                             None if gw is None else gw.numpy(), stride[0], stride[1], pad[0],
-                             pad[1], dilation[0], dilation[1], group, _threads(work))
+    caffe_products.conv2d_grads_into(x.numpy(), w.numpy(), g.numpy(),
+                                     None if gx is None else gx.numpy(),
+                                     None if gw is None else gw.numpy(), stride, pad, dilation,
+                                     group, _threads(work))
     return gx, gw
 
 
@@ -250,12 +246,8 @@ def inner_product_call(m, n, k, transpose):
     weight, out)`` on float32 arrays: chosen once where the sizes are known ahead (a training
     pass's layers), the thread count read at each call."""
     work = m * n * k
-    kind = inner_product_kind(m, n, k, transpose)
-    if transpose:
-        return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa, ya, kind == 0, _threads(work))
-    if kind == 2:
-        return lambda xa, wa, ya: _exact_gemm.gemm_tn_small(wa, xa, ya)
-    return lambda xa, wa, ya: _exact_gemm.gemm(xa, wa.T, ya, True, _threads(work))
+    product = caffe_products.inner_product_kernel(m, n, k, transpose)
+    return lambda xa, wa, ya: product(xa, wa, ya, _threads(work))
 
 
 def kernel_name():

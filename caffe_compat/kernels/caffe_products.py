@@ -51,21 +51,25 @@ def conv2d_into(x, w, y, stride, pad, dilation, group, threads):
                        dilation[1], group, per_image > SMALL_MNK, threads)
 
 
+def inner_product_kernel(m, n, k, transpose):
+    """The exact product Caffe's InnerProduct reaches for these sizes (K > 0), as
+    ``call(x, w, y, threads)`` on float32 arrays: chosen once where the sizes are known ahead."""
+    kind = inner_product_kind(m, n, k, transpose)
+    if transpose:
+        return lambda x, w, y, threads: _exact_gemm.gemm(x, w, y, kind == 0, threads)
+    if kind == 2:
+        return lambda x, w, y, threads: _exact_gemm.gemm_tn_small(w, x, y)
+    return lambda x, w, y, threads: _exact_gemm.gemm(x, w.T, y, True, threads)
+
+
 def inner_product_into(x, w, y, transpose, threads):
     """``y`` (M, N) = Caffe's InnerProduct product of ``x`` (M, K): ``x W^T`` for weights
     (N, K), or ``x W`` for weights (K, N) with ``transpose``; float32 arrays, without bias."""
     m, k = x.shape
-    n = y.shape[1]
     if k == 0:
         y[...] = 0
         return
-    kind = inner_product_kind(m, n, k, transpose)
-    if transpose:
-        _exact_gemm.gemm(x, w, y, kind == 0, threads)
-    elif kind == 2:
-        _exact_gemm.gemm_tn_small(w, x, y)
-    else:
-        _exact_gemm.gemm(x, w.T, y, True, threads)
+    inner_product_kernel(m, y.shape[1], k, transpose)(x, w, y, threads)
 
 
 def conv2d_grads_into(x, w, dy, dx, dw, stride, pad, dilation, group, threads):

@@ -13,40 +13,16 @@ or as soon as the layer goes (no collector needed), as Caffe's destructors relea
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import weakref
 
 import torch
 
 from ..data.caffe_random import CaffeRandom, data_layer_setup_draws
-from ..data.prefetch import Prefetcher, guarded_batches
+from ..data.prefetch import HeldReaders, Prefetcher, guarded_batches
 from ..data.transformer import DataTransformer
 from ..errors import DataError
 from .base import Layer
-
-
-class _Held:
-    """What a prefetching layer holds open: its prefetch thread, the thread's batch source and
-    what was opened at set-up. Released by the layer's ``close()`` or, when the layer goes, by
-    its finalizer (``weakref.finalize``, which holds this and not the layer): the thread is
-    stopped and joined, then the readers closed, before the last reference's ``del`` returns,
-    as Caffe's layer destructor joins its thread and closes its database."""
-
-    def __init__(self):
-        self.prefetcher = None
-        self.source = None
-        self.closers = []
-
-    def close(self):
-        prefetcher, self.prefetcher = self.prefetcher, None
-        if prefetcher is not None:
-            prefetcher.close()      # joins the thread, which closes its source as it ends
-        source, self.source = self.source, None
-        closers, self.closers = self.closers, []
-        for close in ([source.close] if source is not None else []) + closers:
-            with contextlib.suppress(Exception):
-                close()
 
 
 class PrefetchingDataLayer(Layer):
@@ -61,7 +37,7 @@ class PrefetchingDataLayer(Layer):
         self.sources = dict(sources or {})
         self.caffe_rng = caffe_rng if caffe_rng is not None else CaffeRandom(None)
         self.output_labels = len(param.top) > 1
-        self._held = _Held()
+        self._held = HeldReaders()
         weakref.finalize(self, self._held.close)
 
     def hold(self, resource):
@@ -118,7 +94,7 @@ class PrefetchingDataLayer(Layer):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_held"] = _Held()          # threads and open readers do not copy
+        state["_held"] = HeldReaders()          # threads and open readers do not copy
         return state
 
     def __setstate__(self, state):

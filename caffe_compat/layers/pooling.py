@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..lite.pooling_geometry import pooled_size
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer
@@ -56,14 +57,6 @@ class CaffeMaxPool2d(torch.autograd.Function):
         gx = torch.ops.aten.max_pool2d_with_indices_backward(
             grad.contiguous(), x, list(kernel), list(stride), list(pad), [1, 1], ceil, mask)
         return gx, None, None, None, None, None
-
-
-def _size(length, k, s, p, ceil):
-    span = (length + 2 * p - k) / s
-    out = (math.ceil(span) if ceil else math.floor(span)) + 1
-    if p > 0 and (out - 1) * s >= length + p:
-        out -= 1
-    return out
 
 
 @register_layer("Pooling")
@@ -132,7 +125,7 @@ class Pooling(Layer):
             return plan
         (kh, kw) = self.kernel if self.kernel is not None else (H, W)
         (sh, sw), (ph, pw) = self.stride, self.pad
-        oh, ow = _size(H, kh, sh, ph, self.ceil), _size(W, kw, sw, pw, self.ceil)
+        oh, ow = pooled_size(H, kh, sh, ph, self.ceil), pooled_size(W, kw, sw, pw, self.ceil)
         if oh <= 0 or ow <= 0:
             self.fail(f"output would be empty for a {H}x{W} input")
         fast = (ph <= kh // 2 and pw <= kw // 2

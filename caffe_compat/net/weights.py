@@ -42,39 +42,11 @@ class NetWeightsMixin:
             where = os.fspath(weights)
             # blob values as views of the file's bytes: no protobuf copies (blob_wire)
             src, values = caffemodel_io.read_caffemodel_values(where)
-        problems, copied, ignored, pending = [], [], [], []
-        seen = set()
         at = self._defined_at
-        for i, lp in enumerate(src.layer):
-            key = self._layer_keys.get(lp.name)
-            if key is None:
-                ignored.append(lp.name)
-                if strict and len(lp.blobs):
-                    problems.append(f"unexpected layer '{lp.name}' ({len(lp.blobs)} blob(s)) is "
-                                    "not in the net")
-                continue
-            seen.add(lp.name)
-            target = self.layers[key].blobs
-            if len(lp.blobs) != len(target):
-                problems.append(f"{at(lp.name)}layer '{lp.name}': the file has "
-                                f"{len(lp.blobs)} blob(s), the net expects {len(target)}")
-                continue
-            arrays = []
-            for j, (bp, p) in enumerate(zip(lp.blobs, target)):
-                arr = caffemodel_io.blob_to_array(
-                    bp, where=f"{where}: layer '{lp.name}' blob {j}",
-                    values=None if values is None else values[i][j])
-                arr = blobproto.fit_blob_shape(arr, bp, tuple(p.shape))
-                if arr is None:
-                    problems.append(f"{at(lp.name)}layer '{lp.name}' blob {j}: shape "
-                                    f"mismatch, file has {blobproto.blob_proto_shape(bp)}, net expects "
-                                    f"{tuple(p.shape)}")
-                arrays.append(arr)
-            if any(a is None for a in arrays):
-                continue
-            pending.append((target, arrays))
-            copied.append(lp.name)
+        matched, ignored, problems = blobproto.layer_blob_arrays(
+            src, values, where, self._blob_shapes_of, at, strict)
         if strict:
+            seen = {lp.name for lp in src.layer if lp.name in self._layer_keys}
             for node, key, _, _ in self._nodes:
                 if self.layers[key].blobs and node.name not in seen:
                     problems.append(f"{at(node.name)}missing layer '{node.name}' "
@@ -86,11 +58,16 @@ class NetWeightsMixin:
             # only now: a refused file leaves the net unchanged. Values read straight from
             # the file are read-only views; copy_ only reads them (torch warns regardless).
             warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-            for target, arrays in pending:
-                for p, a in zip(target, arrays):
+            for name, arrays in matched:
+                for p, a in zip(self.layers[self._layer_keys[name]].blobs, arrays):
                     # ascontiguousarray makes 0-d blobs (shared PReLU slope) 1-d
                     p.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(p.shape))
-        return copied, ignored
+        return [name for name, _ in matched], ignored
+
+    def _blob_shapes_of(self, layer_name):
+        """The shapes of layer ``layer_name``'s parameter blobs, None for a layer not here."""
+        key = self._layer_keys.get(layer_name)
+        return None if key is None else [tuple(p.shape) for p in self.layers[key].blobs]
 
     def _defined_at(self, layer_name):
         """``"file:line:column: "`` of the definition of layer ``layer_name`` (a net read

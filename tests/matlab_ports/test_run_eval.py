@@ -262,14 +262,14 @@ def test_caffe_order_predictions_are_caffes_bits(tmp_path, monkeypatch):
     kernels whose order blas_order follows (fixture.json's kernel_family; per layer, the
     bit identity with those kernels is test_exact_gemm.py's); with other kernels (an AVX2
     machine's), within the forward tolerance."""
-    from caffe_compat.kernels import blas_order
+    from caffe_compat.kernels import blas_order, caffe_products
     if not blas_order.available():
         pytest.skip("the _exact_gemm extension is not built")
     ref = fixture_path("caffe-reference", "forward", "deploy_cnnd")
     x = np.load(ref / "input.npz")["data"][0, 0]
     fc5 = np.load(ref / "blobs.npz")["fc5"].ravel()[0]
     family = json.loads((ref / "fixture.json").read_text()).get("kernel_family",
-                                                                blas_order.KERNEL_FAMILY)
+                                                                caffe_products.KERNEL_FAMILY)
     crops = tmp_path / "crops"
     crops.mkdir()
     savemat(crops / "dev_1.mat", {"video": x.T[:, :, None].astype(np.float64),
@@ -285,7 +285,7 @@ def test_caffe_order_predictions_are_caffes_bits(tmp_path, monkeypatch):
     with torch.no_grad():
         ours = net.forward(data=x[None, None])["fc5"].numpy().ravel()[0]
     assert pred == ours
-    if family == blas_order.KERNEL_FAMILY:
+    if family == caffe_products.KERNEL_FAMILY:
         assert pred == fc5
     else:
         assert abs(pred - fc5) <= CAFFE_RTOL * abs(fc5)

@@ -12,28 +12,11 @@ from ...data import db as db_io
 from ...data.caffe_random import data_layer_setup_draws
 from ...data.datum_batches import DatumBatches
 from ...data.images import parse_datum
-from ...data.prefetch import Prefetcher, guarded_batches
+from ...data.prefetch import HeldReaders, Prefetcher, guarded_batches
 from ...data.transformer import DataTransformer
 from ...errors import DataError
 from ..registry import register
 from .base import ArrayLayer, need
-
-
-class _Held:
-    """The database and the prefetch thread of one layer (the finalizer holds this, not the
-    layer)."""
-
-    def __init__(self):
-        self.db = None
-        self.prefetcher = None
-
-    def close(self):
-        prefetcher, self.prefetcher = self.prefetcher, None
-        if prefetcher is not None:
-            prefetcher.close()          # joins the thread, which closes its batch source
-        db, self.db = self.db, None
-        if db is not None:
-            db.close()
 
 
 @register("Data")
@@ -51,11 +34,12 @@ class Data(ArrayLayer):
         self.tp = param.transform_param
         backend = db_io.backend_name(dp.backend)
         self.where = f"layer '{self.name}' (type Data, {backend} source '{dp.source}')"
-        self._held = _Held()
+        self._held = HeldReaders()
         weakref.finalize(self, self._held.close)
         try:
-            self._held.db = db_io.open_db(dp.source, backend, self.where)
-            first = self._held.db.first()
+            self.db = db_io.open_db(dp.source, backend, self.where)
+            self._held.closers.append(self.db.close)
+            first = self.db.first()
             need(first is not None, "an empty database")
             probe = DataTransformer(self.tp, phase, None, self.where)
             pixels = probe.datum_pixels(parse_datum(first[1], self.where), self.where)
@@ -82,9 +66,9 @@ class Data(ArrayLayer):
         """The next (data, labels) batch, in Caffe's order."""
         held = self._held
         if held.prefetcher is None:
-            source = DatumBatches(held.db, self.transformer, self.batch_size, self.where)
+            held.source = DatumBatches(self.db, self.transformer, self.batch_size, self.where)
             label = f"layer '{self.name}' (type Data)"
-            held.prefetcher = Prefetcher(functools.partial(guarded_batches, source, label),
+            held.prefetcher = Prefetcher(functools.partial(guarded_batches, held.source, label),
                                          self.depth, name=f"Data '{self.name}' prefetch")
         try:
             data, labels = held.prefetcher.next()

@@ -7,10 +7,9 @@ divides by the window clipped to ``[-p, in + p)``, as Caffe's Forward_cpu. STOCH
 mask top are the torch engine's. MAX's backward adds each top diff at its maximum's position,
 outputs in order (Caffe's loop over the mask, ``_pool_kernel.max_pool2d_backward``); AVE's
 backward is the torch engine's."""
-import math
-
 import numpy as np
 
+from ...lite.pooling_geometry import pooled_size
 from ...parallel.threads import array_kernel_threads
 from ...proto import caffe_pb2
 from ..registry import Unsupported, register
@@ -22,14 +21,6 @@ except ImportError:  # pragma: no cover - the extension is optional
     _pool_kernel = None
 
 P = caffe_pb2.PoolingParameter
-
-
-def _size(length, k, s, p, ceil):
-    span = (length + 2 * p - k) / s
-    out = (math.ceil(span) if ceil else math.floor(span)) + 1
-    if p > 0 and (out - 1) * s >= length + p:
-        out -= 1
-    return out
 
 
 @register("Pooling")
@@ -78,8 +69,8 @@ class Pooling(ArrayLayer):
 
     def _geometry(self, h, w):
         kh, kw = self.kernel if self.kernel is not None else (h, w)
-        oh = _size(h, kh, self.stride[0], self.pad[0], self.ceil)
-        ow = _size(w, kw, self.stride[1], self.pad[1], self.ceil)
+        oh = pooled_size(h, kh, self.stride[0], self.pad[0], self.ceil)
+        ow = pooled_size(w, kw, self.stride[1], self.pad[1], self.ceil)
         need(oh > 0 and ow > 0, "Pooling output would be empty")
         return kh, kw, oh, ow
 

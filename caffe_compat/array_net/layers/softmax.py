@@ -7,6 +7,14 @@ from ..registry import register
 from .base import ArrayLayer, need
 
 
+def softmax_into(x, y, axis):
+    """``y`` = Caffe's softmax of ``x`` over ``axis`` in float32 (``y`` may be ``x``)."""
+    top = np.max(x, axis=axis, keepdims=True)
+    np.subtract(x, top, out=y)
+    np.exp(y, out=y)
+    y /= np.sum(y, axis=axis, keepdims=True)
+
+
 @register("Softmax")
 class Softmax(ArrayLayer):
 
@@ -19,11 +27,7 @@ class Softmax(ArrayLayer):
         self.axis = axis + n if axis < 0 else axis
 
     def forward(self, bottoms, tops, params):
-        x, y = bottoms[0], tops[0]
-        top = np.max(x, axis=self.axis, keepdims=True)
-        np.subtract(x, top, out=y)
-        np.exp(y, out=y)
-        y /= np.sum(y, axis=self.axis, keepdims=True)
+        softmax_into(bottoms[0], tops[0], self.axis)
 
     def can_backward(self):
         return True

@@ -13,6 +13,7 @@ from ...errors import NetError
 from ...proto import caffe_pb2
 from ..registry import register
 from .base import ArrayLayer, need
+from .softmax import softmax_into
 
 LP = caffe_pb2.LossParameter
 FLT_MIN = np.float32(np.finfo(np.float32).tiny)
@@ -55,9 +56,7 @@ class SoftmaxWithLoss(ArrayLayer):
         outer = math.prod(x.shape[:self.axis])
         inner = math.prod(x.shape[self.axis + 1:])
         prob = tops[1] if len(tops) > 1 else np.empty_like(x)
-        np.subtract(x, np.max(x, axis=self.axis, keepdims=True), out=prob)
-        np.exp(prob, out=prob)
-        prob /= np.sum(prob, axis=self.axis, keepdims=True)
+        softmax_into(x, prob, self.axis)
         p3 = prob.reshape(outer, c, inner)
         lab = label.reshape(outer, inner).astype(np.int64)      # truncation toward zero
         valid = np.ones(lab.shape, bool) if self.ignore is None else lab != self.ignore

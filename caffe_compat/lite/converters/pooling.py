@@ -13,18 +13,11 @@ including the pad) times ``k x k``, and the divisor is a constant map of Caffe's
 """
 import numpy as np
 
+from ..pooling_geometry import pooled_size
 from ._common import F32, Unsupported, four_d, register, spatial
 
 MAX, AVE = 0, 1
 _FLT_MAX = float(np.finfo(np.float32).max)
-
-
-def _size(length, k, s, p, ceil):
-    span = length + 2 * p - k
-    out = (-(-span // s) if ceil else span // s) + 1
-    if p > 0 and (out - 1) * s >= length + p:
-        out -= 1
-    return out
 
 
 def _ceil(p):
@@ -51,7 +44,8 @@ def pooling(g, lp, bottoms, blobs):
     if min(s) < 1 or min(k) < 1 or pad[0] >= k[0] or pad[1] >= k[1]:
         raise Unsupported(f"layer '{lp.name}': kernel {k}, stride {s}, pad {pad}")
     ceil = _ceil(p)
-    oh, ow = _size(h, k[0], s[0], pad[0], ceil), _size(w, k[1], s[1], pad[1], ceil)
+    oh = pooled_size(h, k[0], s[0], pad[0], ceil)
+    ow = pooled_size(w, k[1], s[1], pad[1], ceil)
     if oh < 1 or ow < 1:
         raise Unsupported(f"layer '{lp.name}': empty output for input {x.shape}")
     end_h = (oh - 1) * s[0] + k[0] - h - pad[0]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ...kernels import blas_order
+from ...kernels import blas_order, caffe_products
 from ...layers.inner_product import ROW_BLOCK
 from .program import Refused, emitter, param
 
@@ -24,7 +24,7 @@ class _InnerProduct:
         b = prog.live_ptr(lambda: param(module, 1), n) if module.bias_term else -1
         y = prog.scratch(m * n)
         prog.op("IP_FWD", x, w, b, y, m, n, k,
-                blas_order.inner_product_kind(m, n, k, module.transpose),
+                caffe_products.inner_product_kind(m, n, k, module.transpose),
                 int(module.transpose))
         top, = node.tops
         prog.data[top] = y

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from caffe_compat import Net
-from caffe_compat.kernels import blas_order
+from caffe_compat.kernels import blas_order, caffe_products
 from tests.conftest import FIXTURES, fixture_path
 
 pytestmark = pytest.mark.skipif(not blas_order.available(),
@@ -34,7 +34,7 @@ INDEX = json.loads(RECORDS.read_text())
 
 
 def test_records_come_from_the_emulated_kernel_family():
-    assert INDEX["kernel_family"] == blas_order.KERNEL_FAMILY
+    assert INDEX["kernel_family"] == caffe_products.KERNEL_FAMILY
 
 
 def run_record(rec, data):
@@ -144,7 +144,7 @@ def reference_conv(x, w, stride, pad, dilation, group):
     ow = (wd + 2 * pad[1] - (dilation[1] * (kw - 1) + 1)) // stride[1] + 1
     og = o // group
     kdim = cg * kh * kw
-    blocked = og * oh * ow * kdim > blas_order.SMALL_MNK
+    blocked = og * oh * ow * kdim > caffe_products.SMALL_MNK
     lanes = range((oh * ow) & ~15, oh * ow) if (not blocked and kdim >= 32
                                                    and 1 <= (oh * ow) % 16 <= 8) else ()
     y = np.empty((n, o, oh * ow), np.float32)
@@ -194,7 +194,7 @@ def test_inner_product_follows_the_rules(m, k, n, transpose):
     w = rng.standard_normal((k, n) if transpose else (n, k)).astype(np.float32)
     ours = blas_order.inner_product(torch.from_numpy(x), torch.from_numpy(w), transpose).numpy()
     wk = w if transpose else w.T
-    small = m * n * k <= blas_order.SMALL_MNK
+    small = m * n * k <= caffe_products.SMALL_MNK
     if transpose:
         lanes = range(n & ~15, n) if small and k >= 32 and 1 <= n % 16 <= 8 else ()
         ref = reference_product(x, wk, not small, lanes)
