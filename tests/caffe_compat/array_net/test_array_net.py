@@ -92,8 +92,9 @@ def _feed(arrays, batch=None, seed=1):
     return out
 
 
-@pytest.mark.parametrize("source", ["forms", "caffenet_deploy.prototxt",
-                                    "googlenet_deploy.prototxt"])
+@pytest.mark.parametrize("source", [
+    "forms", "googlenet_deploy.prototxt",
+    pytest.param("caffenet_deploy.prototxt", marks=pytest.mark.slow)])   # 3 s: the slow pass
 def test_every_blob_is_the_torch_engines_caffe_order_forward(source):
     net_param = parse_net(FORMS) if source == "forms" else read_net(NETS / source)
     arrays = build_array_net(net_param, "TEST")
