@@ -19,7 +19,6 @@ Functions return new messages; their inputs are left unchanged. Problems Caffe t
 raise :class:`~caffe_compat.errors.NetError` / :class:`~caffe_compat.errors.SolverError`;
 problems Caffe only logs ("continuing anyway") are reported with :class:`UpgradeWarning`.
 """
-import logging
 import os
 import sys
 import warnings
@@ -29,7 +28,13 @@ from caffe_compat.errors import NetError, SolverError
 from caffe_compat.diagnostics.messages import as_message  # noqa: F401 (also imported from here)
 from caffe_compat.proto import caffe_pb2
 
-log = logging.getLogger(__name__)
+
+def _info(message, *args):
+    """One info line on this module's logger (logging imported only then: a net that needs
+    no upgrade never imports it)."""
+    import logging
+    logging.getLogger(__name__).info(message, *args)
+
 
 _V1 = caffe_pb2.V1LayerParameter
 
@@ -261,19 +266,19 @@ def upgrade_net(net_param, source="<string>", *, in_place=False):
     else:
         kept = None
     if net_needs_v0_upgrade(net):
-        log.info("%s: upgrading V0 layer definitions", source)
+        _info("%s: upgrading V0 layer definitions", source)
         net = _upgrade_v0_net(net, source, at)
     if net_needs_data_upgrade(net):
-        log.info("%s: moving deprecated data-layer fields into transform_param", source)
+        _info("%s: moving deprecated data-layer fields into transform_param", source)
         _upgrade_data_transformation(net)
     if net_needs_v1_upgrade(net):
-        log.info("%s: upgrading V1 'layers' to 'layer'", source)
+        _info("%s: upgrading V1 'layers' to 'layer'", source)
         net = _upgrade_v1_net(net, source, at)
     if net_needs_input_upgrade(net):
-        log.info("%s: turning the 'input' fields into an Input layer", source)
+        _info("%s: turning the 'input' fields into an Input layer", source)
         _upgrade_input(net, source, at)
     if net_needs_batchnorm_upgrade(net):
-        log.info("%s: removing the 'param' entries of BatchNorm layers", source)
+        _info("%s: removing the 'param' entries of BatchNorm layers", source)
         _upgrade_batchnorm(net)
     if positions is not None:
         locations.attach(net, _upgraded_positions(positions, kept, net))
@@ -552,7 +557,7 @@ def upgrade_solver(solver_param, source="<string>"):
                           "keep only 'type'")
     out.type = _SOLVER_TYPE_NAMES[out.solver_type]
     out.ClearField("solver_type")
-    log.info("%s: upgraded solver_type to type '%s'", source, out.type)
+    _info("%s: upgraded solver_type to type '%s'", source, out.type)
     return out
 
 

@@ -103,14 +103,14 @@ class LiteNet:
         if got is not None:
             self._plans.move_to_end(key)
             return got
-        name = runtime.choose()
+        if self._weights is None:
+            self._weights = self._weights_fn()
+        name = runtime.choose(self._weight_bytes())
         checked, self._checked = self._checked, None
         if checked is not None and checked[0] == shapes and set(wanted) <= set(checked[1]) \
                 and checked[2] == name:
             plan = checked[3]           # the graph written when the net was read
         else:
-            if self._weights is None:
-                self._weights = self._weights_fn()
             plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
                                list(wanted), self.name, external=runtime.takes_external(name))
         session = None
@@ -134,16 +134,19 @@ class LiteNet:
         from . import graph, runtime
         if self._weights is None:
             self._weights = self._weights_fn()
-        name = runtime.choose()
+        name = runtime.choose(self._weight_bytes())
         plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
                            list(wanted), self.name, external=runtime.takes_external(name))
         self._checked = (tuple(shapes), tuple(wanted), name, plan)   # the first forward's
+
+    def _weight_bytes(self):
+        return sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays)
 
     def ran_long_enough(self):
         """Whether the forwards so far took :data:`HANDOVER_S` (+ per MB of weights): the
         net then goes to the torch path and its engines (a ski-rental rule, as the engines'
         own first stages: at most about twice what knowing the future would cost)."""
-        mb = sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays) / 1e6
+        mb = self._weight_bytes() / 1e6
         return self.forwards >= 3 and self.seconds >= HANDOVER_S + HANDOVER_S_PER_MB * mb
 
     def run(self, shapes, wanted, fed):

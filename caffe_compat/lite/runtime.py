@@ -6,6 +6,7 @@ OpenCV 4's refuses some of these graphs, and has its own Caffe importer)."""
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -67,6 +68,13 @@ def _opencv(model, inputs, outputs, external):
 
 
 _RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv}
+# a net of at most this many bytes of weights runs on OpenCV 5's reader where the process has
+# imported OpenCV 5 already: onnxruntime's import (about 0.045 s of CPU) and session cost such
+# a net more than its forward saves. Measured (bench_one_shot.py's programs, 2-core AMD EPYC,
+# CPU seconds of read + forward): SqueezeNet 1.1 (5 MB) 0.10-0.12 on OpenCV 5 against
+# 0.13-0.15 on onnxruntime, the res10 SSD (3.4 MB) 0.22 against 0.23; the large nets (130 MB
+# and more: pose, colorization, FCN-8s) keep onnxruntime, whose forward is what they pay for
+SMALL_NET_BYTES = 32 << 20
 
 
 def available():
@@ -85,9 +93,21 @@ def available():
     return out
 
 
-def choose():
-    """The runtime to use: ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` if set, else the first
-    installed of onnxruntime and OpenCV's reader."""
+def _opencv5_imported():
+    """Whether the process has imported OpenCV 5 already (a cv2.dnn program after
+    ``caffe_compat.dnn.install()``): its reader then costs no import."""
+    cv2 = sys.modules.get("cv2")
+    try:
+        return int(cv2.__version__.split(".")[0]) >= 5 and hasattr(cv2.dnn, "readNetFromONNX")
+    except (AttributeError, ValueError):
+        return False
+
+
+def choose(weight_bytes=None):
+    """The runtime to use: ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` if set; else OpenCV 5's reader
+    for a net of at most :data:`SMALL_NET_BYTES` of weights (``weight_bytes``) where the
+    process has imported OpenCV 5 already; else the first installed of onnxruntime and
+    OpenCV's reader."""
     from .converters import Unsupported
     wanted = os.environ.get(ENV_RUNTIME, "").strip().lower()
     found = available()
@@ -99,6 +119,9 @@ def choose():
         found = [wanted]
     if not found:
         raise Unsupported("neither onnxruntime nor OpenCV 5's ONNX reader is installed")
+    if weight_bytes is not None and weight_bytes <= SMALL_NET_BYTES and "opencv" in found \
+            and _opencv5_imported():
+        return "opencv"
     return found[0]
 
 

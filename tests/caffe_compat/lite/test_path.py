@@ -170,3 +170,27 @@ def test_a_bad_definition_is_reported_when_the_net_is_read():
             'layer { name: "c" type: "Concat" bottom: "data" bottom: "a" top: "c" }\n')
     with lite_mode("on"), pytest.raises(NetError, match=r"<bufferProto>:4:.*'c'"):
         dnn.readNetFromCaffe(bufferProto=text.encode())
+
+
+def _fake_cv2(version):
+    import types
+    return types.SimpleNamespace(__version__=version,
+                                 dnn=types.SimpleNamespace(readNetFromONNX=None))
+
+
+@pytest.mark.parametrize("version, weight_bytes, env, want", [
+    ("5.0.0", 5 << 20, "", "opencv"),              # a small net where OpenCV 5 is imported
+    ("5.0.0", 100 << 20, "", "onnxruntime"),       # a large net: onnxruntime's forward
+    ("4.14.0", 5 << 20, "", "onnxruntime"),        # OpenCV 4's reader is not used
+    ("5.0.0", None, "", "onnxruntime"),            # the size not known
+    ("5.0.0", 5 << 20, "onnxruntime", "onnxruntime"),   # the switch decides
+])
+def test_small_nets_run_on_the_imported_opencv5_reader(monkeypatch, version, weight_bytes, env,
+                                                       want):
+    """Where a cv2.dnn program has imported OpenCV 5, a net of at most SMALL_NET_BYTES of
+    weights runs on its reader (no onnxruntime import); otherwise the first installed."""
+    from caffe_compat.lite import runtime
+    monkeypatch.setitem(sys.modules, "cv2", _fake_cv2(version))
+    monkeypatch.setattr(runtime, "available", lambda: ["onnxruntime", "opencv"])
+    monkeypatch.setenv(runtime.ENV_RUNTIME, env)
+    assert runtime.choose(weight_bytes) == want
