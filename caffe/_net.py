@@ -135,11 +135,22 @@ class Net:
     ``Net(network_file, weights, phase)``; ``phase`` is ``caffe.TRAIN`` or ``caffe.TEST``.
     """
 
-    def __init__(self, network_file, *args, level=0, stages=None, weights=None, _net=None):
+    # a net of a solver on the array engine (caffe_compat.array_solver): its data layers'
+    # positions live with that solver, so it stays on arrays
+    _pinned = False
+
+    def __init__(self, network_file, *args, level=0, stages=None, weights=None, _net=None,
+                 _arrays=None):
         self._arrays = None
         self._layers = None
         if _net is not None:
             self._attach(_net)
+            return
+        if _arrays is not None:
+            self._arrays = _arrays
+            self._pinned = True
+            self._blobs = collections.OrderedDict(
+                (n, Blob(_arrays, n)) for n in _arrays.graph.blob_names)
             return
         if len(args) == 2:               # the older form, deprecated as in pycaffe
             weights, phase = args
@@ -194,6 +205,12 @@ class Net:
         """Move the net from the array engine to torch: the same layers built as a
         :class:`caffe_compat.Net`, whose parameters, blobs and diffs take the arrays' memory
         (arrays and blob views taken before stay live)."""
+        if self._pinned:
+            raise NetError(f"net '{self._arrays.name}' belongs to a solver running on the array "
+                           "engine, which does not offer this (a layer object, a Python "
+                           "layer, HDF5 weights, a backward it cannot take); set "
+                           "CAFFE_COMPAT_ARRAY_NET=0 before creating the solver to train on "
+                           "the torch engine")
         import torch
         import caffe_compat
         from caffe_compat.layers.base import mark_numpy_view
@@ -332,7 +349,9 @@ class Net:
             try:
                 return self._arrays.forward(start, end)
             except Exception:     # a shape the array engine refuses: torch runs the range
-                self._to_torch()  # again, and reports what is wrong with Caffe's message
+                if self._pinned:  # again, and reports what is wrong with Caffe's message
+                    raise
+                self._to_torch()
         return self._store.forward(start, end)
 
     def _layer_range(self, start, end, default_start, default_end):
@@ -444,6 +463,8 @@ class Net:
                 self._arrays.reshape()
                 return
             except Exception:     # torch reshapes, or reports the error with its layer
+                if self._pinned:
+                    raise
                 self._to_torch()
         self._store.reshape()
 
@@ -477,6 +498,9 @@ class Net:
     def share_with(self, other):
         """Use ``other``'s parameter blobs for the layers of the same name
         (Caffe's ShareTrainedLayersWith)."""
+        if self._arrays is not None and isinstance(other, Net) and other._arrays is not None:
+            _share_arrays(self._arrays, other._arrays)
+            return
         from caffe_compat.solvers.nets import share_trained_layers
         share_trained_layers(self._net, other._net if isinstance(other, Net) else other)
 
@@ -515,6 +539,26 @@ class Net:
     def __repr__(self):
         name = self._arrays.name if self._arrays is not None else self._torch_net.name
         return f"<caffe.Net {name!r}: {len(self._nodes)} layers>"
+
+
+def _share_arrays(target, source):
+    """Caffe's ShareTrainedLayersWith between two array nets: ``target``'s layers named as a
+    layer of ``source`` take its parameter arrays (counts and shapes checked first)."""
+    shared = []
+    for name, arrays in source.params.items():
+        mine = target.params.get(name)
+        if mine is None:
+            continue
+        if len(mine) != len(arrays):
+            raise NetError(f"cannot share layer '{name}' with net '{target.name}': "
+                           f"{len(arrays)} vs {len(mine)} parameter blobs")
+        for j, (a, b) in enumerate(zip(arrays, mine)):
+            if a.shape != b.shape:
+                raise NetError(f"cannot share param {j} of layer '{name}' with net "
+                               f"'{target.name}': shape {a.shape} vs {b.shape}")
+        shared.append((name, arrays))
+    for name, arrays in shared:
+        target.params[name] = arrays
 
 
 def _legacy_constructor_warning():   # pycaffe prints one for Net(file, weights, phase)

@@ -1,90 +1,26 @@
-"""pycaffe's solvers (``caffe.SGDSolver`` ... ``caffe.AdamSolver``, ``caffe.get_solver``)
-over the engine's, with Caffe's ForwardBackward on the pycaffe net's blobs: values written
-into ``solver.net.blobs`` feed the next iteration, Python layers train, and the blob and
-parameter arrays taken from ``solver.net`` stay views of the training net's memory. The test
-passes and the final display forward of ``solve()`` run on the pycaffe nets' blobs as well, so
-``test_nets[i].blobs`` and ``net.blobs`` hold what Caffe's hold after them.
+"""pycaffe's solvers (``caffe.SGDSolver`` ... ``caffe.AdamSolver``, ``caffe.get_solver``).
+
+On the CPU, an SGD solver whose nets the array engine runs trains there
+(:mod:`caffe_compat.array_solver`: Caffe's Step, Test, Solve and snapshots on the nets' numpy
+arrays), without importing torch; ``solver.net`` and ``solver.test_nets`` are those nets.
+Every other solver is the torch engine's (:mod:`caffe._torch_solver`), with Caffe's
+ForwardBackward on the pycaffe net's blobs: values written into ``solver.net.blobs`` feed the
+next iteration, Python layers train, and the blob and parameter arrays taken from
+``solver.net`` stay views of the training net's memory. Either way the test passes and the
+final display forward of ``solve()`` leave in ``test_nets[i].blobs`` and ``net.blobs`` what
+Caffe's hold after them. ``CAFFE_COMPAT_ARRAY_NET=0`` puts every solver on torch.
 """
 from __future__ import annotations
 
-import functools
 import os
-import weakref
 
-import numpy as np
-import torch
-
-from caffe_compat import solvers as _engine
-from caffe_compat.solvers import tiny_solve as _tiny_solve
+from caffe_compat.proto import caffe_pb2
 
 from . import _mode
-from ._net import Net
+from ._net import Net, _array_engine_allowed
 
 __all__ = ["SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver",
            "AdamSolver", "get_solver", "NCCL"]
-
-
-@functools.lru_cache(maxsize=None)
-def _pycaffe_engine_class(base):
-    """``base`` (an engine solver class) iterating through the pycaffe net's blobs (one class
-    per base: a class is a reference cycle, which only the collector frees)."""
-
-    class PycaffeSolver(base):
-        # the pycaffe Solver, held weakly: it holds this engine solver, and a strong reference
-        # back would be a cycle keeping both, the nets and their databases until the collector
-        # runs (Caffe releases them when the last reference goes)
-        _owner_ref = None
-
-        @property
-        def _owner(self):
-            owner = self._owner_ref() if self._owner_ref is not None else None
-            if owner is None:
-                raise RuntimeError("the pycaffe solver owning this engine solver is gone")
-            return owner
-
-        @_owner.setter
-        def _owner(self, owner):
-            self._owner_ref = weakref.ref(owner)
-
-        def _forward_backward(self):
-            store = self._owner.net._store
-            loss = store.forward()
-            store.backward()
-            return np.float32(loss)
-
-        def _clear_param_diffs(self):        # in place: views of the diffs stay valid
-            with torch.no_grad():
-                for p in self._params:
-                    if p.grad is not None:
-                        p.grad.zero_()
-
-        def _last_outputs(self):
-            store = self._owner.net._store
-            return {name: store.data[name] for name in self.net.graph.outputs}
-
-        # The passes the solver runs by itself go through the pycaffe nets' blobs too, so that
-        # afterwards ``test_nets[i].blobs`` hold the last batch of a test pass and, after
-        # ``solve()``, ``net.blobs`` the batch of its final display forward, as in Caffe.
-        def _test_forward(self, test_net_id):
-            store = self._owner._test_nets[test_net_id]._store
-            loss = store.forward()
-            outputs = {name: store.data[name]
-                       for name in self.test_nets[test_net_id].graph.outputs}
-            return outputs, np.float32(loss)
-
-        def _display_forward(self):
-            with torch.no_grad():
-                return np.float32(self._owner.net._store.forward())
-
-        def _compiled_iterations(self, stop_iter, start_iter, average_loss):
-            # small nets: runs of plain iterations in one C call (solvers/tiny_solve.py)
-            return _tiny_solve.run_iterations(self, stop_iter, start_iter, average_loss)
-
-        def _compiled_test_batches(self, test_net_id, count):
-            return _tiny_solve.run_test_batches(self, test_net_id, count)
-
-    PycaffeSolver.__name__ = base.__name__
-    return PycaffeSolver
 
 
 class _Callback:
@@ -112,17 +48,35 @@ class Solver:
         else:
             path, param = None, filename
         if param.HasField("solver_type") and not param.HasField("type"):
-            param.type = _engine.LEGACY_SOLVER_TYPES[param.solver_type]
+            param.type = _LEGACY_TYPES[param.solver_type]
+        self._net = None
+        array_solver = self._array_solver(param, path, self._engine_type or param.type or "SGD")
+        if array_solver is not None:
+            self._solver = array_solver
+            self._net = Net(None, _arrays=array_solver.net)
+            self._test_nets = [Net(None, _arrays=n) for n in array_solver.test_nets]
+            return
+        from caffe_compat import solvers as _engine
+        from ._torch_solver import _pycaffe_engine_class
         cls = _engine.solver_class(self._engine_type or param.type or "SGD")
         engine_cls = _pycaffe_engine_class(cls)
         device = _mode.device()
         # the nets are built (and so the pycaffe view needed) inside the engine constructor
         self._solver = engine_cls.__new__(engine_cls)
         self._solver._owner = self
-        self._net = None
         engine_cls.__init__(self._solver, param, device=device, solver_file=path)
         self._net = Net(None, _net=self._solver.net)
         self._test_nets = [Net(None, _net=n) for n in self._solver.test_nets]
+
+    @staticmethod
+    def _array_solver(param, path, solver_type):
+        """The array engine's solver of ``param`` where it runs it (CPU mode, one process),
+        else None."""
+        if not _array_engine_allowed() or _mode._state["solver_count"] > 1 or \
+                os.environ.get("CAFFE_COMPAT_ARRAY_SOLVER", "1").strip() == "0":
+            return None
+        from caffe_compat.array_solver import build_array_solver
+        return build_array_solver(param, path, solver_type=solver_type)
 
     @property
     def net(self):
@@ -179,6 +133,14 @@ class Solver:
     def share_weights(self, net):
         """Make ``net`` use the training net's parameters (layers of the same name)."""
         net.share_with(self.net)
+
+
+_LEGACY_TYPES = {caffe_pb2.SolverParameter.SGD: "SGD",
+                 caffe_pb2.SolverParameter.NESTEROV: "Nesterov",
+                 caffe_pb2.SolverParameter.ADAGRAD: "AdaGrad",
+                 caffe_pb2.SolverParameter.RMSPROP: "RMSProp",
+                 caffe_pb2.SolverParameter.ADADELTA: "AdaDelta",
+                 caffe_pb2.SolverParameter.ADAM: "Adam"}
 
 
 def _solver_type(name, engine_type):

@@ -213,6 +213,7 @@ SUBPACKAGES = {
     "solvers": "the solvers and their loop",
     "inference": "the fast inference path and the engines",
     "array_net": "Caffe's forward on numpy arrays with the compiled kernels (deploy nets without torch)",
+    "array_solver": "Caffe's SGD solver on the array engine's nets (pycaffe's training without torch)",
     "lite": "the torch-free inference path of dnn (ONNX written per layer type, run without torch)",
     "kernels": "numeric kernels (Caffe's summation order, C kernels, DFT, memory)",
     "parallel": "threads and data parallelism",

@@ -76,10 +76,12 @@ class ArrayNet:
             for name in node.tops:
                 if name not in self.data:
                     self.data[name] = np.zeros(shapes[name], np.float32)
-            if getattr(layer, "shares_bottom", False):
+            if layer.shares_bottom:
                 self._share(node, layer)
         self.diff = {}
         self.param_diffs = {}       # (layer name, blob index) -> diff array, made when asked
+        # per layer: (bottom arrays, their shapes, top arrays) at its last Reshape, or None
+        self._reshaped = [None] * len(self.nodes)
         self.index = {node.name: i for i, node in enumerate(self.nodes)}
         self.inputs = [t for node in self.nodes if node.type == "Input" for t in node.tops]
         self.layer_need, self.bottom_need, self.param_need = backward_needs(
@@ -188,7 +190,7 @@ class ArrayNet:
         if not node.bottoms:
             return                  # Input keeps the shapes the program gave its tops
         bottoms = [self.data[b] for b in node.bottoms]
-        if getattr(layer, "shares_bottom", False):
+        if layer.shares_bottom:
             self._share(node, layer)
             return
         for name, shape in zip(node.tops, layer.top_shapes([b.shape for b in bottoms])):
@@ -230,11 +232,20 @@ class ArrayNet:
                     self.data[name] = value
                     self.diff.pop(name, None)
             return
-        self._reshape_tops(node, layer)
-        if getattr(layer, "shares_bottom", False):
+        data = self.data
+        bottoms = [data[b] for b in node.bottoms]
+        shapes = [b.shape for b in bottoms]
+        seen = self._reshaped[i]
+        # Reshape only where a bottom or a top array, or a bottom's shape, changed since this
+        # layer's last forward: for the same arrays and shapes it gives the tops they have
+        if seen is None or seen[1] != shapes or any(
+                a is not b for a, b in zip(bottoms, seen[0])) or any(
+                data[t] is not arr for t, arr in zip(node.tops, seen[2])):
+            self._reshape_tops(node, layer)
+            self._reshaped[i] = (bottoms, shapes, [data[t] for t in node.tops])
+        if layer.shares_bottom:
             return
-        layer.forward([self.data[b] for b in node.bottoms],
-                      [self.data[t] for t in node.tops], self.params.get(node.name, ()))
+        layer.forward(bottoms, [data[t] for t in node.tops], self.params.get(node.name, ()))
 
     def backward_layer(self, i):
         """Layer ``i``'s Backward_cpu from the diffs as they are (bottoms and parameters as

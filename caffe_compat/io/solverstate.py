@@ -82,3 +82,17 @@ def history_arrays(state, source=""):
     prefix = f"{source}: " if source else ""
     return [blob_to_array(blob, where=f"{prefix}history blob {i}")
             for i, blob in enumerate(state.history)]
+
+
+def resolve_learned_net(learned, state_path):
+    """``learned_net`` as Caffe opens it (relative to the working directory), else the file of
+    that name beside the solver state."""
+    if os.path.exists(learned):
+        return learned
+    beside = os.path.join(os.path.dirname(os.path.abspath(state_path)),
+                          os.path.basename(learned))
+    if os.path.exists(beside):
+        return beside
+    raise WeightsError(f"{state_path}: its weights file '{learned}' (learned_net) does not exist "
+                       f"(relative to the working directory {os.getcwd()}, nor beside the "
+                       "solver state)")

@@ -12,9 +12,9 @@ every step is a comparison or a count, exact in either library, and the one divi
 float32 ``count / n_valid`` correctly rounded in both, so the value is the same bits; for a
 training net's small batch the torch form's dozen calls were most of an iteration.
 """
-import numpy as np
 import torch
 
+from ..array_net.layers.accuracy import accuracy_value
 from .base import canonical_axis, count
 from ._neuron import NoBackwardLayer, int_labels
 from .registry import register_layer
@@ -82,33 +82,12 @@ class Accuracy(NoBackwardLayer):
         return acc, per_class
 
     def _numpy_accuracy(self, x, label):
-        """The accuracy top of :meth:`forward` computed on the arrays (see the module doc)."""
+        """The accuracy top of :meth:`forward` computed on the arrays (see the module doc;
+        the rule is the array engine's, :func:`caffe_compat.array_net.layers.accuracy.
+        accuracy_value`)."""
         classes = x.shape[self.axis]
         outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
         scores = x.numpy().reshape(outer, classes, inner)
-        lab = label.detach().numpy().reshape(outer, inner).astype(np.int64)  # toward zero
-        valid = lab != self.ignore_label if self.ignore_label is not None else None
-        bad = (lab < 0) | (lab >= classes)
-        if valid is not None:
-            bad &= valid
-        if bad.any():
-            self.fail(f"label values must lie in [0, {classes}), got "
-                      f"{sorted(set(lab[bad].tolist()))}")
-        safe = lab if valid is None else np.where(valid, lab, 0)
-        if inner == 1:                                       # (N, C) scores
-            flat = scores.reshape(outer, classes)
-            true_score = flat[np.arange(outer), safe.reshape(outer)]
-            better = ((flat >= true_score[:, None]).sum(axis=1) - 1).reshape(outer, 1)
-        else:
-            true_score = np.take_along_axis(scores, safe[:, None, :], 1)
-            better = (scores >= true_score).sum(axis=1) - 1  # the true class matches itself
-        correct = better < self.top_k
-        if valid is not None:
-            correct &= valid
-            n_valid = int(valid.sum())
-        else:
-            n_valid = lab.size
-        if not n_valid:
-            return x.new_zeros(())
-        return torch.from_numpy(np.asarray(np.float32(correct.sum()) / np.float32(n_valid),
-                                           np.float32))
+        labels = label.detach().numpy().reshape(outer, inner)
+        return torch.from_numpy(accuracy_value(scores, labels, self.top_k, self.ignore_label,
+                                               self.fail))

@@ -14,15 +14,35 @@ import os
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
-from .adadelta import AdaDeltaSolver
-from .adagrad import AdaGradSolver
-from .adam import AdamSolver
-from .base import NONE, SNAPSHOT, STOP, Solver
-from .nesterov import NesterovSolver
-from .rmsprop import RMSPropSolver
-from .sgd import SGDSolver
+import importlib
 
 _SOLVERS = {}
+
+# the engine's solver classes load with torch on first use (module __getattr__ below), so
+# that reading a solver file or its learning-rate policy does not import torch
+_LAZY = {"SGDSolver": ".sgd", "NesterovSolver": ".nesterov", "AdaGradSolver": ".adagrad",
+         "RMSPropSolver": ".rmsprop", "AdaDeltaSolver": ".adadelta", "AdamSolver": ".adam",
+         "Solver": ".base", "NONE": ".base", "SNAPSHOT": ".base", "STOP": ".base"}
+_BUILTIN = ("SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver",
+            "AdamSolver")
+_BUILTIN_LOADED = []
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _load_builtin():
+    """Register Caffe's six solver types (once, before the first lookup)."""
+    if not _BUILTIN_LOADED:
+        _BUILTIN_LOADED.append(True)
+        for name in _BUILTIN:
+            cls = __getattr__(name)
+            _SOLVERS.setdefault(cls.type_name, cls)
 
 # The legacy SolverParameter.solver_type enum, by value and by name.
 LEGACY_SOLVER_TYPES = {
@@ -41,17 +61,14 @@ def register_solver(cls, name=None):
     return cls
 
 
-for _cls in (SGDSolver, NesterovSolver, AdaGradSolver, RMSPropSolver, AdaDeltaSolver,
-             AdamSolver):
-    register_solver(_cls)
-
-
 def registered_solvers():
+    _load_builtin()
     return sorted(_SOLVERS)
 
 
 def solver_class(type_name):
     """The solver class of a Caffe type name ("SGD", "Adam", ...) or legacy enum value/name."""
+    _load_builtin()
     if isinstance(type_name, int):
         if type_name not in LEGACY_SOLVER_TYPES:
             raise SolverError(f"unknown legacy solver_type {type_name}")

@@ -34,7 +34,7 @@ class DisplayMixin:
         score_index = 0
         for name, value in outputs.items():
             weight = _f32(self._output_weights.get(name, 0.0))
-            values = np.asarray(value.detach().float().cpu().numpy(), dtype=np.float32).ravel()
+            values = output_values(value)
             for v in values:
                 extra = f" (* {g(weight)} = {g(weight * v)} loss)" if weight else ""
                 self.log.info(f"    {prefix} net output #{score_index}: {name} = {g(v)}{extra}",
@@ -65,3 +65,11 @@ def blob_loss_weights(net):
         for top, w in zip(node.tops, weights):
             out[top] = w
     return out
+
+
+def output_values(value):
+    """An output blob's values as a flat float32 array: a numpy array (the array engine) or
+    a torch tensor (read off its device)."""
+    if hasattr(value, "detach"):
+        value = value.detach().float().cpu().numpy()
+    return np.asarray(value, dtype=np.float32).ravel()

@@ -16,7 +16,6 @@ import json
 import os
 
 import numpy as np
-import torch
 
 from ..data.hdf5 import HDF5Source
 from ..errors import DataError, SolverError
@@ -31,6 +30,7 @@ def _b64(t):
 
 
 def _unb64(s):
+    import torch
     return torch.from_numpy(np.frombuffer(base64.b64decode(s), dtype=np.uint8).copy())
 
 
@@ -53,6 +53,7 @@ class DataFeedMixin:
 
     def _generators(self):
         """``[(label, torch.Generator)]`` of the random layers (Dropout) of every net."""
+        import torch
         out = []
         for label, net in self._labelled_nets():
             for node, key, _, _ in net._nodes:
@@ -69,6 +70,7 @@ class DataFeedMixin:
         for k, (label, name, src) in enumerate(self._data_layers()):
             src.reseed([base, 1, k])
         for k, (label, module) in enumerate(self._generators()):
+            import torch
             gen = torch.Generator(device=self.device)
             gen.manual_seed(int(np.random.SeedSequence([base, 2, k]).generate_state(1)[0]))
             module.generator = gen
@@ -79,6 +81,7 @@ class DataFeedMixin:
         data = {}
         for label, name, src in self._data_layers():
             data.setdefault(label, {})[name] = src.state_dict()
+        import torch
         rng = {"torch": _b64(torch.get_rng_state())}
         gens = {}
         for label, module in self._generators():
@@ -121,6 +124,7 @@ class DataFeedMixin:
             src.load_state_dict(state)
         rng = position.get("rng", {})
         if "torch" in rng:
+            import torch
             torch.set_rng_state(_unb64(rng["torch"]))
         for label, module in self._generators():
             state = rng.get("generators", {}).get(label)

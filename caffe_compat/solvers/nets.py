@@ -13,40 +13,18 @@ from __future__ import annotations
 import os
 import re
 
-from ..diagnostics import locations
 from ..data.caffe_random import thread_stream
-from ..errors import CaffeCompatError, NetError, PrototxtError, SolverError
+from ..errors import CaffeCompatError, NetError
 from ..net.graph import filter_net
-from ..io import positions
-from ..io import prototxt as prototxt_io
-from ..io.upgrade import upgrade_net
 from ..net.core import Net
 from ..net.summary import log_built_net
 from ..proto import caffe_pb2
+from .net_specs import NetSpecMixin, _pick_source
 from .weights import copy_weights
 
 
-class NetSetupMixin:
+class NetSetupMixin(NetSpecMixin):
     """Builds the train and test nets of :class:`~caffe_compat.solvers.base.Solver`."""
-
-    def _read_net_file(self, path, field):
-        try:
-            return prototxt_io.read_net(path)
-        except PrototxtError as e:
-            raise SolverError(f"{self.solver_file}: {field} '{path}' cannot be read: {e}") from None
-
-    def _embedded_net(self, field, index, message):
-        """A copy of a net written inside the solver file (``field`` #``index``), with the
-        positions of its layers in that file."""
-        net_param = _copy(message)
-        if os.path.isfile(self.solver_file):
-            try:
-                text = prototxt_io.read_text_file(self.solver_file, "solver")
-            except PrototxtError:
-                return net_param
-            locations.attach(net_param, positions.nested_net_source(
-                text, self.solver_file, field, index, net_param))
-        return net_param
 
     def _build_net(self, net_param, state, phase, seed, which):
         """A Net for ``net_param`` under NetState ``state`` with the source/batch overrides."""
@@ -79,83 +57,13 @@ class NetSetupMixin:
         return net
 
     def _init_train_net(self):
-        p = self.param
-        fields = [f for f in ("net", "net_param", "train_net", "train_net_param")
-                  if p.HasField(f)]
-        if len(fields) != 1:
-            raise SolverError(f"{self.solver_file}: the solver must name exactly one train net "
-                              f"with one of net, net_param, train_net, train_net_param (it "
-                              f"has {', '.join(fields) or 'none'})")
-        field = fields[0]
-        if field == "train_net_param":
-            self.log.info("Creating training net specified in train_net_param.", "solver.cpp:86")
-            net_param = self._embedded_net("train_net_param", 0, p.train_net_param)
-            which = f"{self.solver_file}: train_net_param"
-        elif field == "train_net":
-            self.log.info(f"Creating training net from train_net file: {p.train_net}",
-                          "solver.cpp:90")
-            net_param = self._read_net_file(p.train_net, "train_net")
-            which = p.train_net
-        elif field == "net_param":
-            self.log.info("Creating training net specified in net_param.", "solver.cpp:95")
-            net_param = self._embedded_net("net_param", 0, p.net_param)
-            which = f"{self.solver_file}: net_param"
-        else:
-            self.log.info(f"Creating training net from net file: {p.net}", "solver.cpp:102")
-            net_param = self._read_net_file(p.net, "net")
-            which = p.net
-        if field.endswith("_param"):
-            net_param = upgrade_net(net_param)
-        state = caffe_pb2.NetState()
-        state.phase = caffe_pb2.TRAIN
-        state.MergeFrom(net_param.state)
-        state.MergeFrom(p.train_state)
+        net_param, state, which = self._train_net_spec()
         return self._build_net(net_param, state, caffe_pb2.Phase.Name(state.phase), self.seed,
                                which)
 
     def _init_test_nets(self):
-        p = self.param
-        generic = p.HasField("net") + p.HasField("net_param")
-        if generic > 1:
-            raise SolverError(f"{self.solver_file}: both net and net_param are set")
-        n_params, n_files = len(p.test_net_param), len(p.test_net)
-        n_specific = n_params + n_files
-        if generic and len(p.test_iter) < n_specific:
-            raise SolverError(f"{self.solver_file}: test_iter must be given for each test net "
-                              f"({n_specific} test_net/test_net_param, {len(p.test_iter)} "
-                              "test_iter)")
-        if not generic and len(p.test_iter) != n_specific:
-            raise SolverError(f"{self.solver_file}: test_iter must be given once for each test "
-                              f"net ({n_specific} test nets, {len(p.test_iter)} test_iter)")
-        n_total = len(p.test_iter)
-        if len(p.test_state) and len(p.test_state) != n_total:
-            raise SolverError(f"{self.solver_file}: test_state must be unspecified or given "
-                              f"once per test net ({n_total}), got {len(p.test_state)}")
-        if n_total and p.test_interval <= 0:
-            raise SolverError(f"{self.solver_file}: test_interval must be positive when there "
-                              "are test nets")
-        specs = []
-        for i in range(n_params):
-            specs.append(("test_net_param",
-                          upgrade_net(self._embedded_net("test_net_param", i,
-                                                         p.test_net_param[i])),
-                          f"{self.solver_file}: test_net_param #{i}"))
-        for path in p.test_net:
-            specs.append((f"test_net file: {path}", self._read_net_file(path, "test_net"), path))
-        for _ in range(n_total - n_specific):
-            if p.HasField("net_param"):
-                specs.append(("net_param",
-                              upgrade_net(self._embedded_net("net_param", 0, p.net_param)),
-                              f"{self.solver_file}: net_param"))
-            else:
-                specs.append((f"net file: {p.net}", self._read_net_file(p.net, "net"), p.net))
         nets = []
-        for i, (label, net_param, which) in enumerate(specs):
-            state = caffe_pb2.NetState()
-            state.phase = caffe_pb2.TEST
-            state.MergeFrom(net_param.state)
-            if len(p.test_state):
-                state.MergeFrom(p.test_state[i])
+        for i, (net_param, state, which, label) in enumerate(self._test_net_specs()):
             self.log.info(f"Creating test net (#{i}) specified by {label}", "solver.cpp:190")
             seed = None if self.seed is None else self.seed + 1 + i
             nets.append(self._build_net(net_param, state, caffe_pb2.Phase.Name(state.phase),
@@ -178,22 +86,6 @@ def _in(which, error):
 
 
 _POSITIONED = re.compile(r"^[^\n]+?:\d+:\d+: ")
-
-
-def _copy(msg):
-    out = type(msg)()
-    out.CopyFrom(msg)
-    return out
-
-
-def _pick_source(sources, phase, layer_param, default=None):
-    """The list file for an HDF5Data layer: ``sources`` keyed by "<phase>:<layer>" (e.g.
-    "test:data"), by layer name, or by the original source string; else ``default``."""
-    for key in (f"{phase.lower()}:{layer_param.name}", f"{phase.upper()}:{layer_param.name}",
-                layer_param.name, layer_param.hdf5_data_param.source):
-        if key in sources:
-            return sources[key]
-    return default
 
 
 def _describe_data(net_param, data_sources):

@@ -120,7 +120,7 @@ class PathCheckMixin:
 
     def _check_data_paths(self, nets, problems):
         from ..data.hdf5 import read_source_list
-        from .nets import _pick_source
+        from .net_specs import _pick_source
         train_source, test_source, sources = self._source_overrides
         seen = set()
         for net, state, phase in nets:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..parallel import data_parallel as parallel
-from ..errors import SolverError, WeightsError
+from ..errors import SolverError
 from ..io import caffemodel as caffemodel_io
 from ..io import solverstate as solverstate_io
 from ..io.atomic import atomic_path, write_bytes_atomic
@@ -128,18 +128,7 @@ class SnapshotMixin:
         self._restore_data_position(path, data, caffe_position)
 
 
-def _resolve_learned_net(learned, state_path):
-    """``learned_net`` as Caffe opens it (relative to the working directory), else the file of
-    that name beside the solver state."""
-    if os.path.exists(learned):
-        return learned
-    beside = os.path.join(os.path.dirname(os.path.abspath(state_path)),
-                          os.path.basename(learned))
-    if os.path.exists(beside):
-        return beside
-    raise WeightsError(f"{state_path}: its weights file '{learned}' (learned_net) does not exist "
-                       f"(relative to the working directory {os.getcwd()}, nor beside the "
-                       "solver state)")
+_resolve_learned_net = solverstate_io.resolve_learned_net
 
 
 def _add_diffs(proto, net):

@@ -9,6 +9,13 @@ import pytest
 import caffe
 from caffe_compat.net import fast_step
 
+
+@pytest.fixture(autouse=True)
+def _torch_engine_solver(monkeypatch):
+    """These tests look into the torch engine's training passes: pycaffe's solvers run there
+    (the array engine's solver is tested in tests/caffe_compat/array_solver)."""
+    monkeypatch.setenv("CAFFE_COMPAT_ARRAY_SOLVER", "0")
+
 LOGREG = """name: "logreg"
 layer {{ name: "data" type: "HDF5Data" top: "data" top: "label"
   hdf5_data_param {{ source: "{source}" batch_size: 10 }} }}

@@ -16,6 +16,13 @@ from caffe_compat.kernels import tiny_solve as kernel
 from caffe_compat.solvers import tiny_solve
 from caffe_compat.diagnostics.glog import SolverLog
 
+
+@pytest.fixture(autouse=True)
+def _torch_engine_solver(monkeypatch):
+    """These tests look into the torch engine's training passes: pycaffe's solvers run there
+    (the array engine's solver is tested in tests/caffe_compat/array_solver)."""
+    monkeypatch.setenv("CAFFE_COMPAT_ARRAY_SOLVER", "0")
+
 pytestmark = pytest.mark.skipif(not kernel.available(),
                                 reason="the compiled loop does not run on this machine")
 

@@ -1,3 +1,4 @@
 """One module per layer type the array engine runs (each registers itself by name)."""
-from . import (concat, convolution, data, dropout, flatten, inner_product,  # noqa: F401
-               input, lrn, pooling, relu, softmax, softmax_with_loss, split)
+from . import (accuracy, concat, convolution, data, dropout,  # noqa: F401
+               euclidean_loss, flatten, hdf5_data, inner_product, input, lrn,
+               pooling, relu, softmax, softmax_with_loss, split)

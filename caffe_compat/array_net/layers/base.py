@@ -20,6 +20,8 @@ class ArrayLayer:
     is_loss = False
     # a data layer (reads a source; ``produce()`` gives its tops' next values)
     is_data = False
+    # tops that are the bottom's own memory (``shared_tops``), as Split's and Flatten's
+    shares_bottom = False
 
     def __init__(self, param, bottom_shapes, phase):
         self.param = param
@@ -48,6 +50,11 @@ class ArrayLayer:
     def can_backward(self):
         """Whether :meth:`backward` can run now (the state its forward keeps is there)."""
         return False
+
+    def trains(self):
+        """Whether this layer, as set up, has Caffe's Backward_cpu here (a solver trains
+        through it once its forward has run)."""
+        return type(self).backward is not ArrayLayer.backward
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         """Caffe's Backward_cpu: assign the bottom diffs that are not None from the top diffs

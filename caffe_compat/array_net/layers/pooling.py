@@ -117,6 +117,9 @@ class Pooling(ArrayLayer):
     def can_backward(self):
         return self.method == P.MAX and self._mask is not None
 
+    def trains(self):
+        return self.method == P.MAX
+
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         dx = bottom_diffs[0]
         if dx is None:

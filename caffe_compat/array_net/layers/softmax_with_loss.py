@@ -56,6 +56,9 @@ class SoftmaxWithLoss(ArrayLayer):
         outer = math.prod(x.shape[:self.axis])
         inner = math.prod(x.shape[self.axis + 1:])
         prob = tops[1] if len(tops) > 1 else np.empty_like(x)
+        if inner == 1 and self.ignore is None and outer:
+            self._forward_rows(x.reshape(outer, c), label, prob, tops[0])
+            return
         softmax_into(x, prob, self.axis)
         p3 = prob.reshape(outer, c, inner)
         lab = label.reshape(outer, inner).astype(np.int64)      # truncation toward zero
@@ -76,6 +79,27 @@ class SoftmaxWithLoss(ArrayLayer):
         tops[0][...] = np.float32(total / np.float32(norm))
         self._prob, self._labels, self._valid, self._norm = prob, safe, valid, norm
 
+    def _forward_rows(self, x, label, prob, loss):
+        """:meth:`forward` for one score per class and item and no ignored label: the same
+        operations on (items, classes) rows."""
+        n, c = x.shape
+        p2 = prob.reshape(n, c)
+        softmax_into(x, p2, 1)
+        lab = label.reshape(n).astype(np.int64)                 # truncation toward zero
+        low, high = int(lab.min()), int(lab.max())
+        if low < 0 or high >= c:
+            bad = lab[(lab < 0) | (lab >= c)]
+            raise NetError(f"layer '{self.name}': label values must lie in [0, {c}) (or equal "
+                           f"ignore_label), got {sorted(set(bad.tolist()))}")
+        picked = p2[np.arange(n), lab]
+        logs = np.log(np.maximum(picked, FLT_MIN))
+        # Caffe's loop: ``loss -= log(...)`` item after item in float32
+        total = -np.add.accumulate(logs, dtype=np.float32)[-1]
+        norm = float(n if self.mode in (LP.FULL, LP.VALID, LP.BATCH_SIZE) else 1)
+        loss[...] = np.float32(total / np.float32(norm))
+        self._prob, self._norm = prob, norm
+        self._labels, self._valid = lab.reshape(n, 1), None
+
     def can_backward(self):
         return self._prob is not None
 
@@ -88,6 +112,10 @@ class SoftmaxWithLoss(ArrayLayer):
         outer = math.prod(x.shape[:self.axis])
         np.copyto(dx, self._prob.reshape(dx.shape))
         d3 = dx.reshape(outer, c, -1)
+        if self._valid is None:                                 # every label counted
+            d3[np.arange(outer), self._labels[:, 0], 0] -= np.float32(1)
+            dx *= np.float32(np.float32(top_diffs[0]) / np.float32(self._norm))
+            return
         rows, cols = np.nonzero(self._valid)
         d3[rows, self._labels[rows, cols], cols] -= np.float32(1)
         if not self._valid.all():

@@ -168,7 +168,7 @@ def test_blobs_match_caffe_1_0(name):
 
 
 REFUSED = {
-    "a loss layer": 'layer { name: "l" type: "EuclideanLoss" bottom: "data" bottom: "data" '
+    "a loss layer": 'layer { name: "l" type: "HingeLoss" bottom: "data" bottom: "data" '
                     'top: "l" }',
     "a gaussian filler": 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
                          'convolution_param { num_output: 2 kernel_size: 1 '

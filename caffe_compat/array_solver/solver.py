@@ -1,0 +1,373 @@
+"""Caffe's Solver (src/caffe/solver.cpp) and SGDSolver (sgd_solver.cpp) on the array engine's
+nets, in Caffe's order and float32 arithmetic:
+
+- Init: the train net and the test nets the solver file names (:mod:`caffe_compat.solvers.
+  net_specs`, the torch engine's reading), built as :class:`~caffe_compat.array_net.ArrayNet`
+  with their data layers; the solver's ``weights`` copied in by layer name; fillers and data
+  seeds drawn from Caffe's stream in the same order as the torch engine draws them.
+- Step: parameter diffs cleared; a test pass every ``test_interval`` iterations (iteration 0
+  only with ``test_initialization``); ``iter_size`` forward/backward passes summing the loss,
+  divided by ``iter_size`` in float32; the smoothed loss (Caffe's UpdateSmoothedLoss); the
+  display lines; the callbacks; the update; ``++iter``; a snapshot every ``snapshot``
+  iterations.
+- Test: the train net's parameter arrays shared with the test net from its first pass on
+  (ShareTrainedLayersWith), ``test_iter`` forwards, each output value summed in float32, the
+  means displayed.
+- ApplyUpdate: the rate of ``lr_policy``, logged every ``display`` iterations; per learnable
+  blob in Caffe's order: Normalize (``1 / iter_size``), then Regularize (L2), ComputeUpdateValue
+  and Net::Update in one C call (``kernels/_sgd_update.c``, fused multiply-adds as OpenBLAS's
+  saxpy / saxpby compute them with FMA).
+- Solve: optional restore, Step to ``max_iter``, the final snapshot, one more forward shown as
+  ``Iteration max_iter, loss = X``, a last test, "Optimization Done.".
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..array_net.net import build_array_net
+from ..array_net.registry import Unsupported
+from ..data.caffe_random import set_thread_seed, thread_stream
+from ..diagnostics.glog import SolverLog, g
+from ..errors import CaffeCompatError
+from ..io import prototxt as prototxt_io
+from ..proto import caffe_pb2
+from ..solvers import lr_policy
+from ..solvers.display import DisplayMixin, output_values
+from ..solvers.net_specs import NetSpecMixin
+from ..solvers.paths import PathCheckMixin
+from .state import StateMixin
+
+try:
+    from ..kernels import _sgd_update
+except ImportError:  # pragma: no cover - the extension is optional
+    _sgd_update = None
+
+_f32 = np.float32
+SP = caffe_pb2.SolverParameter
+
+
+def rule_supported(param, solver_type=None):
+    """Whether this package follows ``param``'s rules (see the package doc) for a solver of
+    ``solver_type`` (default: the type ``param`` names); a solver file the torch engine would
+    refuse is left to it, for its messages."""
+    p = param
+    try:
+        lr_policy.check(p)
+    except CaffeCompatError:
+        return False
+    return (_sgd_update is not None and (solver_type or p.type or "SGD") == "SGD"
+            and (p.regularization_type == "L2" or _f32(p.weight_decay) == 0)
+            and p.clip_gradients < 0 and not p.debug_info and not p.snapshot_diff
+            and p.snapshot_format == SP.BINARYPROTO and p.average_loss >= 1
+            and p.iter_size >= 1 and p.display >= 0 and p.snapshot >= 0
+            and p.test_interval >= 0)
+
+
+# The layer types of the torch engine's compiled small-net loop
+# (:mod:`caffe_compat.solvers.tiny`, whose emitters a test compares with this list). A train
+# net made only of them, trained for at least SMALL_NET_ITERATIONS, stays with that loop: it
+# runs an iteration of such a net in about 0.03 ms, this package's per-layer loop in about
+# 0.5 ms, which outweighs torch's import (about 2.5 s) from some 5,000 iterations on.
+SMALL_NET_TYPES = frozenset({"Accuracy", "EuclideanLoss", "HDF5Data", "InnerProduct", "Input",
+                             "ReLU", "Sigmoid", "SoftmaxWithLoss", "Split", "TanH"})
+SMALL_NET_ITERATIONS = 5000
+
+
+def prefers_compiled_loop(net, param):
+    """Whether the torch engine's compiled small-net loop trains ``net`` (an
+    :class:`~caffe_compat.array_net.ArrayNet`) under ``param`` faster (see
+    :data:`SMALL_NET_TYPES`)."""
+    return param.max_iter >= SMALL_NET_ITERATIONS and all(
+        node.type in SMALL_NET_TYPES for node in net.nodes)
+
+
+def build_array_solver(param, solver_file=None, log=None, solver_type=None):
+    """An :class:`ArraySolver` of ``param`` (a SolverParameter; ``solver_type``: the type to
+    run, default the one it names), or None where the array engine does not run it; then
+    nothing was drawn from Caffe's stream."""
+    if not rule_supported(param, solver_type):
+        return None
+    seeded = param.random_seed >= 0
+    saved = None if seeded else thread_stream().get_state()
+    try:
+        return ArraySolver(param, solver_file, log)
+    except (Unsupported, CaffeCompatError):
+        if saved is not None:
+            thread_stream().set_state(saved)
+        return None
+
+
+class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
+    """Caffe's SGD solver over array nets (see the module doc)."""
+
+    type_name = "SGD"
+    # the torch engine's solver takes these as keyword overrides; pycaffe gives none
+    _source_overrides = (None, None, {})
+    _prefix_overridden = False
+
+    def __init__(self, param, solver_file=None, log=None):
+        out = caffe_pb2.SolverParameter()
+        out.CopyFrom(param)
+        self.param = p = out
+        self.solver_file = solver_file or "<solver>"
+        self.log = log if log is not None else SolverLog()
+        self._check_paths()
+        self.log.info("Initializing solver from parameters: \n" + prototxt_io.to_text(p),
+                      "solver.cpp:45")
+        self.log.info("Use CPU.", "caffe.cpp:197")
+        if p.random_seed >= 0:
+            set_thread_seed(int(p.random_seed))
+        self.net = self.test_nets = None
+        nets = []
+        try:
+            net_param, state, which = self._train_net_spec()
+            self.net = self._build(net_param, state)
+            nets.append(self.net)
+            self._check_trainable(self.net)
+            if prefers_compiled_loop(self.net, p):
+                raise Unsupported("a small net for the compiled loop")
+            self.test_nets = []
+            for i, (net_param, state, which, label) in enumerate(self._test_net_specs()):
+                self.log.info(f"Creating test net (#{i}) specified by {label}",
+                              "solver.cpp:190")
+                net = self._build(net_param, state)
+                nets.append(net)
+                self.test_nets.append(net)
+                _check_shareable(net, self.net)
+        except BaseException:
+            for net in nets:
+                net.close()
+            raise
+        self._test_nets_shared = [False] * len(self.test_nets)
+        self.log.info("Solver scaffolding done.", "solver.cpp:57")
+        self.iter = 0
+        self.current_step = 0
+        self.requested_early_exit = False
+        self.smoothed_loss = _f32(0)
+        self._losses = []
+        self.last_loss = None
+        self.final_loss = None
+        self.learning_rate = None
+        self.test_scores = [[] for _ in self.test_nets]
+        self.callbacks = []
+        self._iterations_last = 0
+        self._output_weights = {top: w for node, weights in
+                                zip(self.net.nodes, self.net.node_weights)
+                                for top, w in zip(node.tops, weights)}
+        self.learnable = _learnable(self.net)
+        self.history = [np.zeros_like(self.net.params[layer][k])
+                        for layer, k, _, _ in self.learnable]
+
+    # ------------------------------------------------------------------ nets
+    def _build(self, net_param, state):
+        net_param.state.CopyFrom(state)
+        phase = caffe_pb2.Phase.Name(state.phase)
+        net = build_array_net(net_param, phase, state.level, list(state.stage),
+                              allow_data=True)
+        if net is None:
+            raise Unsupported("a net the array engine does not run")
+        try:
+            for entry in self.param.weights:
+                for path in str(entry).split(","):
+                    self.log.info(f"Finetuning from {path}", "solver.cpp:72")
+                    net.copy_from(path)
+        except BaseException:
+            net.close()
+            raise
+        return net
+
+    @staticmethod
+    def _check_trainable(net):
+        for i, layer in enumerate(net.layers):
+            if net.layer_need[i] and not layer.trains():
+                raise Unsupported(f"layer '{net.nodes[i].name}': no backward here")
+
+    def share_with_test_net(self, test_net_id):
+        """Caffe's ``test_net->ShareTrainedLayersWith(net_)`` at the start of Solver::Test."""
+        if not self._test_nets_shared[test_net_id]:
+            test = self.test_nets[test_net_id]
+            for name, arrays in self.net.params.items():
+                if name in test.params:
+                    test.params[name] = arrays
+            self._test_nets_shared[test_net_id] = True
+
+    def close(self):
+        """Release the nets' data layers (their files, databases and threads)."""
+        for net in [self.net] + list(self.test_nets or []):
+            if net is not None:
+                net.close()
+
+    # ------------------------------------------------------------------ the loop
+    def add_callback(self, callback):
+        """``callback.on_start(solver)`` before each iteration's forward and
+        ``callback.on_gradients_ready(solver)`` before its update."""
+        self.callbacks.append(callback)
+
+    def _call(self, hook, *args):
+        for cb in self.callbacks:
+            fn = getattr(cb, hook, None)
+            if fn is not None:
+                fn(self, *args)
+
+    def _clear_param_diffs(self):
+        self.net.clear_param_diffs()
+
+    def _forward_backward(self):
+        loss = _f32(self.net.forward())
+        self.net.backward()
+        return loss
+
+    def _last_outputs(self):
+        return {name: self.net.data[name] for name in self.net.outputs}
+
+    def step(self, iters):
+        """Run ``iters`` iterations (Caffe's Solver::Step)."""
+        p = self.param
+        start_iter = self.iter
+        stop_iter = self.iter + int(iters)
+        average_loss = p.average_loss
+        self._losses = []
+        self.smoothed_loss = _f32(0)
+        timer = time.perf_counter()
+        while self.iter < stop_iter:
+            self._clear_param_diffs()
+            if p.test_interval and self.iter % p.test_interval == 0 and (
+                    self.iter > 0 or p.test_initialization):
+                self.test_all()
+            self._call("on_start")
+            display = p.display and self.iter % p.display == 0
+            loss = _f32(0)
+            for _ in range(p.iter_size):
+                loss = _f32(loss + self._forward_backward())
+            loss = _f32(loss / _f32(p.iter_size))
+            self.last_loss = loss
+            self._update_smoothed_loss(loss, start_iter, average_loss)
+            if display:
+                lapse = time.perf_counter() - timer
+                per_s = (self.iter - self._iterations_last) / (lapse if lapse else 1.0)
+                self.log.info(f"Iteration {self.iter} ({g(per_s)} iter/s, {g(lapse)}s/"
+                              f"{p.display} iters), loss = {g(self.smoothed_loss)}",
+                              "solver.cpp:239")
+                timer = time.perf_counter()
+                self._iterations_last = self.iter
+                self._display_outputs(self._last_outputs(), "Train")
+            self._call("on_gradients_ready")
+            self.apply_update()
+            self.iter += 1
+            self._call("on_iteration_end", loss)
+            if p.snapshot and self.iter % p.snapshot == 0:
+                self.snapshot()
+
+    def solve(self, resume=None):
+        """Caffe's Solver::Solve."""
+        p = self.param
+        self.log.info(f"Solving {self.net.name}", "solver.cpp:289")
+        self.log.info(f"Learning Rate Policy: {p.lr_policy}", "solver.cpp:290")
+        if resume:
+            self.log.info(f"Restoring previous solver status from {resume}", "solver.cpp:305")
+            self.restore(resume)
+        start_iter = self.iter
+        self.step(p.max_iter - self.iter)
+        if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
+            self.snapshot()
+        if p.display and self.iter % p.display == 0:
+            loss = _f32(self.net.forward())
+            self.final_loss = loss
+            self._update_smoothed_loss(loss, start_iter, p.average_loss)
+            self.log.info(f"Iteration {self.iter}, loss = {g(self.smoothed_loss)}",
+                          "solver.cpp:327")
+        if p.test_interval and self.iter % p.test_interval == 0:
+            self.test_all()
+        self.log.info("Optimization Done.", "solver.cpp:332")
+
+    # ------------------------------------------------------------------ test passes
+    def test_all(self):
+        for i in range(len(self.test_nets)):
+            self.test(i)
+
+    def test(self, test_net_id=0):
+        """Caffe's Solver::Test: ``test_iter`` forward passes, the mean of every output value."""
+        p = self.param
+        self.log.info(f"Iteration {self.iter}, Testing net (#{test_net_id})", "solver.cpp:347")
+        self.share_with_test_net(test_net_id)
+        net = self.test_nets[test_net_id]
+        n = p.test_iter[test_net_id]
+        scores, names, loss = None, [], _f32(0)
+        for i in range(n):
+            iter_loss = _f32(net.forward())
+            if p.test_compute_loss:
+                loss = _f32(loss + iter_loss)
+            values = [output_values(net.data[name]) for name in net.outputs]
+            flat = np.concatenate(values) if values else np.zeros(0, np.float32)
+            if i == 0:
+                scores = flat.copy()
+                names = [name for name, v in zip(net.outputs, values) for _ in range(v.size)]
+            else:
+                scores += flat
+        if p.test_compute_loss:
+            loss = _f32(loss / _f32(n))
+            self.log.info(f"Test loss: {g(loss)}", "solver.cpp:386")
+        weights = {top: w for node, ws in zip(net.nodes, net.node_weights)
+                   for top, w in zip(node.tops, ws)}
+        if scores is None:
+            scores = np.zeros(0, np.float32)
+        means = self._display_test_outputs(names, scores, n, weights)
+        self.test_scores[test_net_id] = list(zip(names, means))
+
+    # ------------------------------------------------------------------ the update
+    @property
+    def lr(self):
+        """The learning rate the next update will use (no side effects)."""
+        return float(lr_policy.rate(self.param, self.iter, self.current_step)[0])
+
+    def apply_update(self):
+        """Caffe's SGDSolver::ApplyUpdate (see the module doc)."""
+        p = self.param
+        rate, self.current_step, message = lr_policy.rate(p, self.iter, self.current_step)
+        if message:
+            self.log.info(message, "sgd_solver.cpp:50")
+        if p.display and self.iter % p.display == 0:
+            self.log.info(f"Iteration {self.iter}, lr = {g(rate)}", "sgd_solver.cpp:112")
+        self.learning_rate = rate
+        net = self.net
+        decay = _f32(p.weight_decay)
+        weights, diffs, decays, rates = [], [], [], []
+        scale = _f32(1) / _f32(p.iter_size) if p.iter_size != 1 else None
+        for layer, k, lr_mult, decay_mult in self.learnable:
+            diff = net.param_diff(layer, k)
+            if lr_mult == 0:
+                diff[...] = 0                   # Caffe computes no gradient for it
+            elif scale is not None:
+                diff *= scale
+            weights.append(net.params[layer][k])
+            diffs.append(diff)
+            decays.append(float(decay * decay_mult))
+            rates.append(float(_f32(rate * lr_mult)))
+        if weights:
+            _sgd_update.sgd_update(weights, diffs, self.history, decays, rates,
+                                   float(_f32(p.momentum)), True)
+
+
+def _learnable(net):
+    """``[(layer, index, lr_mult, decay_mult)]`` of the net's parameter blobs in Caffe's
+    learnable order (float32 multipliers)."""
+    out = []
+    for node in net.nodes:
+        specs = node.param.param
+        for k in range(len(net.params.get(node.name, ()))):
+            spec = specs[k] if k < len(specs) else caffe_pb2.ParamSpec()
+            out.append((node.name, k, _f32(spec.lr_mult), _f32(spec.decay_mult)))
+    return out
+
+
+def _check_shareable(test, train):
+    """Caffe's ShareTrainedLayersWith check: a test-net layer named as a train-net layer holds
+    as many parameter blobs, of the same shapes."""
+    for name, arrays in train.params.items():
+        mine = test.params.get(name)
+        if mine is None:
+            continue
+        if len(mine) != len(arrays) or any(a.shape != b.shape for a, b in zip(mine, arrays)):
+            raise Unsupported(f"layer '{name}' cannot be shared with the test net")
