@@ -22,6 +22,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
 
+@pytest.fixture(autouse=True)
+def _own_stream():
+    """The solvers here seed the thread's Caffe stream and, on torch, torch's generator
+    (random_seed): the tests after them get the streams they would have had."""
+    import torch
+    from caffe_compat.data import caffe_random
+    saved = getattr(caffe_random._THREAD, "rng", None)
+    torch_state = torch.get_rng_state()
+    yield
+    torch.set_rng_state(torch_state)
+    if saved is None:
+        caffe_random._THREAD.__dict__.pop("rng", None)
+    else:
+        caffe_random._THREAD.rng = saved
+
+
 class _Losses:
     def __init__(self):
         self.losses = {}
