@@ -87,7 +87,7 @@ class ArrayNet:
         self.layer_need, self.bottom_need, self.param_need = backward_needs(
             self.nodes, [len(self.params.get(node.name, ())) for node in self.nodes],
             self.node_weights, graph.force_backward,
-            lambda i, j: not (self.layers[i].is_loss and j == 1))
+            lambda i, j: self.layers[i].allow_force_backward(j))
         self.outputs = list(graph.outputs)
 
     def _build(self, shapes, pending, allow_data):

@@ -113,10 +113,10 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         self.param = p = out
         self.solver_file = solver_file or "<solver>"
         self.log = log if log is not None else SolverLog()
-        self._check_paths()
         self.log.info("Initializing solver from parameters: \n" + prototxt_io.to_text(p),
                       "solver.cpp:45")
         self.log.info("Use CPU.", "caffe.cpp:197")
+        self._check_paths()
         if p.random_seed >= 0:
             set_thread_seed(int(p.random_seed))
         self.net = self.test_nets = None

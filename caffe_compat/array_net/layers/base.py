@@ -51,6 +51,11 @@ class ArrayLayer:
         """Whether :meth:`backward` can run now (the state its forward keeps is there)."""
         return False
 
+    def allow_force_backward(self, j):
+        """Caffe's AllowForceBackward: ``force_backward`` reaches bottom ``j`` (a loss layer's
+        labels, its second bottom, are kept out)."""
+        return not (self.is_loss and j == 1)
+
     def trains(self):
         """Whether this layer, as set up, has Caffe's Backward_cpu here (a solver trains
         through it once its forward has run)."""

@@ -36,6 +36,10 @@ class EuclideanLoss(ArrayLayer):
         dot = np.float32(np.dot(diff, diff))
         tops[0][...] = np.float32(dot / np.float32(a.shape[0]) / np.float32(2))
 
+    def allow_force_backward(self, j):
+        """EuclideanLossLayer::AllowForceBackward: both bottoms."""
+        return True
+
     def can_backward(self):
         return self._diff is not None
 
