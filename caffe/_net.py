@@ -499,7 +499,7 @@ class Net:
         """Use ``other``'s parameter blobs for the layers of the same name
         (Caffe's ShareTrainedLayersWith)."""
         if self._arrays is not None and isinstance(other, Net) and other._arrays is not None:
-            _share_arrays(self._arrays, other._arrays)
+            self._arrays.share_trained_layers(other._arrays)
             return
         from caffe_compat.solvers.nets import share_trained_layers
         share_trained_layers(self._net, other._net if isinstance(other, Net) else other)
@@ -539,26 +539,6 @@ class Net:
     def __repr__(self):
         name = self._arrays.name if self._arrays is not None else self._torch_net.name
         return f"<caffe.Net {name!r}: {len(self._nodes)} layers>"
-
-
-def _share_arrays(target, source):
-    """Caffe's ShareTrainedLayersWith between two array nets: ``target``'s layers named as a
-    layer of ``source`` take its parameter arrays (counts and shapes checked first)."""
-    shared = []
-    for name, arrays in source.params.items():
-        mine = target.params.get(name)
-        if mine is None:
-            continue
-        if len(mine) != len(arrays):
-            raise NetError(f"cannot share layer '{name}' with net '{target.name}': "
-                           f"{len(arrays)} vs {len(mine)} parameter blobs")
-        for j, (a, b) in enumerate(zip(arrays, mine)):
-            if a.shape != b.shape:
-                raise NetError(f"cannot share param {j} of layer '{name}' with net "
-                               f"'{target.name}': shape {a.shape} vs {b.shape}")
-        shared.append((name, arrays))
-    for name, arrays in shared:
-        target.params[name] = arrays
 
 
 def _legacy_constructor_warning():   # pycaffe prints one for Net(file, weights, phase)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 
-from caffe_compat.proto import caffe_pb2
-
 from . import _mode
 from ._net import Net, _array_engine_allowed
 
@@ -48,7 +46,8 @@ class Solver:
         else:
             path, param = None, filename
         if param.HasField("solver_type") and not param.HasField("type"):
-            param.type = _LEGACY_TYPES[param.solver_type]
+            from caffe_compat.solvers import LEGACY_SOLVER_TYPES
+            param.type = LEGACY_SOLVER_TYPES[param.solver_type]
         self._net = None
         array_solver = self._array_solver(param, path, self._engine_type or param.type or "SGD")
         if array_solver is not None:
@@ -133,14 +132,6 @@ class Solver:
     def share_weights(self, net):
         """Make ``net`` use the training net's parameters (layers of the same name)."""
         net.share_with(self.net)
-
-
-_LEGACY_TYPES = {caffe_pb2.SolverParameter.SGD: "SGD",
-                 caffe_pb2.SolverParameter.NESTEROV: "Nesterov",
-                 caffe_pb2.SolverParameter.ADAGRAD: "AdaGrad",
-                 caffe_pb2.SolverParameter.RMSPROP: "RMSProp",
-                 caffe_pb2.SolverParameter.ADADELTA: "AdaDelta",
-                 caffe_pb2.SolverParameter.ADAM: "Adam"}
 
 
 def _solver_type(name, engine_type):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.caffe_random import thread_stream
 from ..data.filler_rules import caffe_rng_uniform, norm_n
-from ..errors import WeightsError
+from ..errors import NetError, WeightsError
 from ..io import blob_wire, blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
@@ -279,6 +279,32 @@ class ArrayNet:
                 self.backward_layer(i)
 
     # ------------------------------------------------------------------ the net's parts
+    def blob_loss_weights(self):
+        """Blob name -> loss weight of its last producer (Caffe's blob_loss_weights_)."""
+        return {top: w for node, weights in zip(self.nodes, self.node_weights)
+                for top, w in zip(node.tops, weights)}
+
+    def share_trained_layers(self, source, check_only=False):
+        """Caffe's Net::ShareTrainedLayersWith: this net's layers named as a layer of
+        ``source`` (an ArrayNet) take its parameter arrays; counts and shapes are checked
+        for every layer first (NetError), ``check_only``: nothing shared."""
+        shared = []
+        for name, arrays in source.params.items():
+            mine = self.params.get(name)
+            if mine is None:
+                continue
+            if len(mine) != len(arrays):
+                raise NetError(f"cannot share layer '{name}' with net '{self.name}': "
+                               f"{len(arrays)} vs {len(mine)} parameter blobs")
+            for j, (a, b) in enumerate(zip(arrays, mine)):
+                if a.shape != b.shape:
+                    raise NetError(f"cannot share param {j} of layer '{name}' with net "
+                                   f"'{self.name}': shape {a.shape} vs {b.shape}")
+            shared.append((name, arrays))
+        if not check_only:
+            for name, arrays in shared:
+                self.params[name] = arrays
+
     def layer(self, name):
         """Layer ``name`` as the net's summaries read it (``blobs``: its parameter arrays)."""
         return _LayerParams(self.params.get(name, []))

@@ -135,7 +135,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
                 net = self._build(net_param, state)
                 nets.append(net)
                 self.test_nets.append(net)
-                _check_shareable(net, self.net)
+                net.share_trained_layers(self.net, check_only=True)
         except BaseException:
             for net in nets:
                 net.close()
@@ -153,9 +153,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         self.test_scores = [[] for _ in self.test_nets]
         self.callbacks = []
         self._iterations_last = 0
-        self._output_weights = {top: w for node, weights in
-                                zip(self.net.nodes, self.net.node_weights)
-                                for top, w in zip(node.tops, weights)}
+        self._output_weights = self.net.blob_loss_weights()
         self.learnable = _learnable(self.net)
         self.history = [np.zeros_like(self.net.params[layer][k])
                         for layer, k, _, _ in self.learnable]
@@ -187,10 +185,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
     def share_with_test_net(self, test_net_id):
         """Caffe's ``test_net->ShareTrainedLayersWith(net_)`` at the start of Solver::Test."""
         if not self._test_nets_shared[test_net_id]:
-            test = self.test_nets[test_net_id]
-            for name, arrays in self.net.params.items():
-                if name in test.params:
-                    test.params[name] = arrays
+            self.test_nets[test_net_id].share_trained_layers(self.net)
             self._test_nets_shared[test_net_id] = True
 
     def close(self):
@@ -245,14 +240,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
             self.last_loss = loss
             self._update_smoothed_loss(loss, start_iter, average_loss)
             if display:
-                lapse = time.perf_counter() - timer
-                per_s = (self.iter - self._iterations_last) / (lapse if lapse else 1.0)
-                self.log.info(f"Iteration {self.iter} ({g(per_s)} iter/s, {g(lapse)}s/"
-                              f"{p.display} iters), loss = {g(self.smoothed_loss)}",
-                              "solver.cpp:239")
-                timer = time.perf_counter()
-                self._iterations_last = self.iter
-                self._display_outputs(self._last_outputs(), "Train")
+                timer = self._display_iteration(timer)
             self._call("on_gradients_ready")
             self.apply_update()
             self.iter += 1
@@ -309,11 +297,9 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         if p.test_compute_loss:
             loss = _f32(loss / _f32(n))
             self.log.info(f"Test loss: {g(loss)}", "solver.cpp:386")
-        weights = {top: w for node, ws in zip(net.nodes, net.node_weights)
-                   for top, w in zip(node.tops, ws)}
         if scores is None:
             scores = np.zeros(0, np.float32)
-        means = self._display_test_outputs(names, scores, n, weights)
+        means = self._display_test_outputs(names, scores, n, net.blob_loss_weights())
         self.test_scores[test_net_id] = list(zip(names, means))
 
     # ------------------------------------------------------------------ the update
@@ -360,14 +346,3 @@ def _learnable(net):
             spec = specs[k] if k < len(specs) else caffe_pb2.ParamSpec()
             out.append((node.name, k, _f32(spec.lr_mult), _f32(spec.decay_mult)))
     return out
-
-
-def _check_shareable(test, train):
-    """Caffe's ShareTrainedLayersWith check: a test-net layer named as a train-net layer holds
-    as many parameter blobs, of the same shapes."""
-    for name, arrays in train.params.items():
-        mine = test.params.get(name)
-        if mine is None:
-            continue
-        if len(mine) != len(arrays) or any(a.shape != b.shape for a, b in zip(mine, arrays)):
-            raise Unsupported(f"layer '{name}' cannot be shared with the test net")

@@ -32,9 +32,6 @@ class StateMixin(DataFeedMixin):
     _test_pass_start = None
 
     # ------------------------------------------------------------------ data positions
-    def _labelled_nets(self):
-        return [("train", self.net)] + [(f"test#{i}", n) for i, n in enumerate(self.test_nets)]
-
     def _data_layers(self):
         """``[(net label, layer name, HDF5Source)]`` over the train and test nets."""
         out = []
@@ -86,13 +83,7 @@ class StateMixin(DataFeedMixin):
             raise SolverError(f"{path}: an HDF5 solver state; this solver writes and reads "
                               "binary ones (set CAFFE_COMPAT_ARRAY_NET=0 to restore it on the "
                               "torch engine)")
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise SolverError(f"{path}: no such solverstate file") from None
-        except OSError as e:
-            raise SolverError(f"{path}: cannot read: {e.strerror or e}") from None
+        data = solverstate_io.read_state_bytes(path)
         state = solverstate_io.parse_solverstate(data, path)
         history = solverstate_io.history_arrays(state, path)
         if state.HasField("learned_net") and state.learned_net:

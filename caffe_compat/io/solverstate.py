@@ -10,7 +10,7 @@ import os
 
 from google.protobuf.message import DecodeError
 
-from caffe_compat.errors import WeightsError
+from caffe_compat.errors import SolverError, WeightsError
 from caffe_compat.io.atomic import write_bytes_atomic
 from caffe_compat.io.caffemodel import (DEFAULT_MAX_BYTES, blob_to_array,
                                         check_not_other_format, check_text_fields,
@@ -82,6 +82,18 @@ def history_arrays(state, source=""):
     prefix = f"{source}: " if source else ""
     return [blob_to_array(blob, where=f"{prefix}history blob {i}")
             for i, blob in enumerate(state.history)]
+
+
+def read_state_bytes(path):
+    """The bytes of the solver state file ``path``; SolverError naming it where it cannot be
+    read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise SolverError(f"{path}: no such solverstate file") from None
+    except OSError as e:
+        raise SolverError(f"{path}: cannot read: {e.strerror or e}") from None
 
 
 def resolve_learned_net(learned, state_path):

@@ -288,14 +288,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self.last_loss = loss
             self._update_smoothed_loss(loss, start_iter, average_loss)
             if display:
-                lapse = time.perf_counter() - timer
-                per_s = (self.iter - self._iterations_last) / (lapse if lapse else 1.0)
-                self.log.info(f"Iteration {self.iter} ({g(per_s)} iter/s, {g(lapse)}s/"
-                              f"{p.display} iters), loss = {g(self.smoothed_loss)}",
-                              "solver.cpp:239")
-                timer = time.perf_counter()
-                self._iterations_last = self.iter
-                self._display_outputs(self._last_outputs(), "Train")
+                timer = self._display_iteration(timer)
             self._call("on_gradients_ready")
             with threads.pass_count(count), placement.spread(place):
                 self.apply_update()

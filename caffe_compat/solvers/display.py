@@ -9,6 +9,8 @@ means (:mod:`.testing`). The glog line format is :mod:`._log`'s.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..diagnostics.glog import g
@@ -29,6 +31,20 @@ class DisplayMixin:
             self.smoothed_loss = _f32(self.smoothed_loss
                                       + (loss - self._losses[idx]) / _f32(average_loss))
             self._losses[idx] = loss
+
+    def _display_iteration(self, since):
+        """Caffe's display lines of iteration ``iter``: ``Iteration N (x iter/s, ys/z iters),
+        loss = L`` over the time ``since`` (a perf_counter) and the train net's outputs;
+        returns the time the next display's rate counts from."""
+        lapse = time.perf_counter() - since
+        per_s = (self.iter - self._iterations_last) / (lapse if lapse else 1.0)
+        self.log.info(f"Iteration {self.iter} ({g(per_s)} iter/s, {g(lapse)}s/"
+                      f"{self.param.display} iters), loss = {g(self.smoothed_loss)}",
+                      "solver.cpp:239")
+        self._iterations_last = self.iter
+        now = time.perf_counter()
+        self._display_outputs(self._last_outputs(), "Train")
+        return now
 
     def _display_outputs(self, outputs, prefix):
         score_index = 0

@@ -89,13 +89,7 @@ class SnapshotMixin:
             with open(path, "rb") as f:
                 data = f.read()
         else:
-            try:
-                with open(path, "rb") as f:
-                    data = f.read()
-            except FileNotFoundError:
-                raise SolverError(f"{path}: no such solverstate file") from None
-            except OSError as e:
-                raise SolverError(f"{path}: cannot read: {e.strerror or e}") from None
+            data = solverstate_io.read_state_bytes(path)
             state = solverstate_io.parse_solverstate(data, path)
             it, step = state.iter, state.current_step
             learned = state.learned_net if state.HasField("learned_net") else None
