@@ -37,6 +37,7 @@ from ..solvers import lr_policy
 from ..solvers.display import DisplayMixin, output_values
 from ..solvers.net_specs import NetSpecMixin
 from ..solvers.paths import PathCheckMixin
+from . import loop
 from .state import StateMixin
 
 try:
@@ -126,8 +127,8 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
             self.net = self._build(net_param, state)
             nets.append(self.net)
             self._check_trainable(self.net)
-            if prefers_compiled_loop(self.net, p):
-                raise Unsupported("a small net for the compiled loop")
+            if prefers_compiled_loop(self.net, p) and not loop.can_compile(self.net, p):
+                raise Unsupported("a small net for the torch engine's compiled loop")
             self.test_nets = []
             for i, (net_param, state, which, label) in enumerate(self._test_net_specs()):
                 self.log.info(f"Creating test net (#{i}) specified by {label}",
@@ -227,6 +228,10 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         self.smoothed_loss = _f32(0)
         timer = time.perf_counter()
         while self.iter < stop_iter:
+            # runs of iterations nothing outside the loop sees, in one C call where the
+            # compiled loop runs this net (loop/run.py)
+            if loop.run_iterations(self, stop_iter, start_iter, average_loss):
+                continue
             self._clear_param_diffs()
             if p.test_interval and self.iter % p.test_interval == 0 and (
                     self.iter > 0 or p.test_initialization):
@@ -283,7 +288,20 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         net = self.test_nets[test_net_id]
         n = p.test_iter[test_net_id]
         scores, names, loss = None, [], _f32(0)
-        for i in range(n):
+        i = 0
+        while i < n:
+            # the passes between the first and the last in one C call where the compiled
+            # loop runs this net (loop/run.py); the same float32 sums, one pass after another
+            got = loop.run_test_batches(self, test_net_id, n - 1 - i) if i else None
+            if got is not None:
+                rows, losses = got
+                if p.test_compute_loss:
+                    loss = np.add.accumulate(np.concatenate([[loss], losses]),
+                                             dtype=np.float32)[-1]
+                scores = np.add.accumulate(np.concatenate([scores[None], rows]), axis=0,
+                                           dtype=np.float32)[-1]
+                i += len(losses)
+                continue
             iter_loss = _f32(net.forward())
             if p.test_compute_loss:
                 loss = _f32(loss + iter_loss)
@@ -294,6 +312,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
                 names = [name for name, v in zip(net.outputs, values) for _ in range(v.size)]
             else:
                 scores += flat
+            i += 1
         if p.test_compute_loss:
             loss = _f32(loss / _f32(n))
             self.log.info(f"Test loss: {g(loss)}", "solver.cpp:386")

@@ -1,9 +1,12 @@
 /*
  * Many training iterations of a small net in one call: pycaffe's straight-line training pass
  * (caffe_compat/net/fast_step.py) and Caffe's SGD update, iteration after iteration, over a
- * program that caffe_compat/solvers/tiny_solve.py builds once per net.
+ * program that caffe_compat/solvers/tiny_solve.py builds once per net; or the array engine's
+ * layers (caffe_compat/array_net) and the same update, over a program of
+ * caffe_compat/array_solver/loop/ (the OP_A* operations, which need no torch routine).
  *
- *     bind(sgemm, vsln, expf8)            the addresses of torch's own routines, once
+ *     bind(sgemm, vsln, expf8, vstanh, vdtanh)   torch's own routines and the capsules, once
+ *     bind_arrays()                              the capsules only (the array operations)
  *     run(ops, ptrs, consts, iterations, losses, rates, cursors, limits) -> iterations done
  *
  * Every value is computed by the routine, and in the order, that the per-layer Python pass
@@ -65,6 +68,7 @@ static vdtanh_fn the_vdtanh;     /* MKL's vdTanh: torch.tanh of float64 */
 static void *the_expf8;          /* __m256 (*)(__m256) */
 static const eg_api *the_eg;
 static const su_api *the_su;
+static int torch_bound;          /* bind() called: the torch engine's operations can run */
 
 enum {
     OP_END = 0,
@@ -91,6 +95,13 @@ enum {
     OP_TANH_BWD = 21,   /* dy, y, dx, n */
     OP_EUCLID_FWD = 22, /* a, b, d, sq, loss, N, D */
     OP_EUCLID_BWD = 23, /* d, dloss, da (-1), db (-1), N, D */
+    /* the array engine's layers (caffe_compat/array_net), which need none of torch's
+     * routines: Caffe's own arithmetic (array_solver/loop/) */
+    OP_ASMLOSS_FWD = 24, /* x, label, prob, loss, M, C, norm const */
+    OP_ARELU_FWD = 25,  /* x, y, n */
+    OP_ARELU_BWD = 26,  /* dy, x, dx, n */
+    OP_AIP_BWD = 27,    /* dy, x, w, gx (-1), gw (-1), gb (-1), tmp w, tmp b, M, N, K, transpose */
+    OP_ALOSS = 28,      /* train, count, then (buf, weight const) pairs */
 };
 
 /* ------------------------------------------------------------------------------------------
@@ -426,11 +437,82 @@ ip_backward(const float *dy, const float *x, const float *w, float *gx, float *g
     return 0;
 }
 
+
+/* ------------------------------------------------------------------------------------------
+ * The array engine's forms, Caffe's arithmetic with C's float functions (glibc's expf and
+ * logf are what Caffe's std::exp and std::log of float call). */
+
+/* SoftmaxWithLoss over (M, C) rows with every label in [0, C): per row the maximum, expf of
+ * each difference, their sum one after the other, each exponential divided by it (Caffe's
+ * SoftmaxLayer); then -(sum of logf(max(p[label], FLT_MIN)) one row after the other) / norm
+ * (Caffe's loop `loss -= log(...)`). Returns the loss. */
+static float
+softmax_loss_rows(const float *x, const float *label, float *prob, ptrdiff_t M, ptrdiff_t C,
+                  float norm)
+{
+    float total = 0.0f;
+    for (ptrdiff_t m = 0; m < M; m++) {
+        const float *xr = x + m * C;
+        float *pr = prob + m * C;
+        float mx = xr[0];
+        for (ptrdiff_t j = 1; j < C; j++)
+            if (xr[j] > mx || isnan(xr[j]))
+                mx = isnan(mx) ? mx : xr[j];
+        float sum = 0.0f;
+        for (ptrdiff_t j = 0; j < C; j++) {
+            float d = xr[j] - mx;
+            pr[j] = expf(d);
+            sum = sum + pr[j];
+        }
+        for (ptrdiff_t j = 0; j < C; j++)
+            pr[j] = pr[j] / sum;
+        float v = pr[(ptrdiff_t)label[m]];
+        total = total - logf(v < FLT_MIN_VALUE ? FLT_MIN_VALUE : v);
+    }
+    return total / norm;
+}
+
+/* InnerProduct backward of small products (M N K <= 1e6: OpenBLAS's small-matrix kernels,
+ * one sequential sum per output) through _exact_gemm: gx = dy W (W^T with transpose), gw +=
+ * dy^T x (x^T dy with transpose), gb += the rows of dy summed one after the other; what
+ * array_net/layers/inner_product.py computes for the same sizes. */
+static int
+array_ip_backward(const float *dy, const float *x, const float *w, float *gx, float *gw,
+                  float *gb, float *tw, float *tb, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+                  int64_t transpose)
+{
+    if (gx != NULL) {
+        int rc = transpose ? the_eg->gemm(dy, N, 1, w, 1, N, gx, K, M, K, N, 0, 1)
+                           : the_eg->gemm(dy, N, 1, w, K, 1, gx, K, M, K, N, 0, 1);
+        if (rc != 0)
+            return -1;
+    }
+    if (gw != NULL) {
+        int rc = transpose ? the_eg->gemm(x, 1, K, dy, N, 1, tw, N, K, N, M, 0, 1)
+                           : the_eg->gemm(dy, 1, N, x, K, 1, tw, K, N, K, M, 0, 1);
+        if (rc != 0)
+            return -1;
+        for (ptrdiff_t i = 0; i < N * K; i++)
+            gw[i] = gw[i] + tw[i];
+    }
+    if (gb != NULL && M > 0) {
+        memcpy(tb, dy, (size_t)N * sizeof(float));
+        for (ptrdiff_t m = 1; m < M; m++)
+            for (ptrdiff_t n = 0; n < N; n++)
+                tb[n] = tb[n] + dy[m * N + n];
+        for (ptrdiff_t n = 0; n < N; n++)
+            gb[n] = gb[n] + tb[n];
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------
  * The loop. */
 
 #define P(i) ((i) < 0 ? NULL : (float *)(uintptr_t)ptrs[(i)])      /* optional: -1 = none */
 #define R(i) ((float *)(uintptr_t)ptrs[(i)])                        /* required */
+/* the torch engine's operations call torch's routines: bound by bind() only */
+#define NEED_TORCH do { if (!torch_bound) return -1; } while (0)
 
 /* One pass over the program for iteration it; 0, or 1 where it must stop before this
  * iteration (nothing of it committed: the update and the cursors come last), -1 on error. */
@@ -468,6 +550,7 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             break;
         }
         case OP_SMLOSS_FWD: {
+            NEED_TORCH;
             const float *x = P(a[0]), *label = P(a[1]);
             float *prob = P(a[2]), *loss = P(a[3]), *logs = P(a[4]);
             ptrdiff_t M = a[5], C = a[6];
@@ -535,6 +618,7 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             break;
         }
         case OP_IP_BWD:
+            NEED_TORCH;
             if (ip_backward(P(a[0]), P(a[1]), P(a[2]), P(a[3]), P(a[4]), P(a[5]), P(a[6]),
                             P(a[7]), a[8], a[9], a[10], a[11], lanes) != 0)
                 return -1;
@@ -557,6 +641,7 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             pc += 3;
             break;
         case OP_SIGMOID_FWD:
+            NEED_TORCH;
             sigmoid_forward(R(a[0]), R(a[1]), a[2], (double *)R(a[3]));
             pc += 5;
             break;
@@ -573,6 +658,7 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             break;
         }
         case OP_TANH_FWD:
+            NEED_TORCH;
             if (a[2] > 0)
                 the_vstanh((int)a[2], R(a[0]), R(a[1]));
             pc += 4;
@@ -616,6 +702,7 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             break;
         }
         case OP_LINEAR: {
+            NEED_TORCH;
             const float *x = R(a[0]), *w = R(a[1]), *b = P(a[2]);
             float *y = R(a[3]);
             ptrdiff_t M = a[4], N = a[5], K = a[6], block = a[7];
@@ -666,6 +753,58 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             pc += 2 + 2 * count;
             break;
         }
+        case OP_ASMLOSS_FWD: {
+            const float *x = R(a[0]), *label = R(a[1]);
+            ptrdiff_t M = a[4], C = a[5];
+            for (ptrdiff_t m = 0; m < M; m++)
+                if (label_class(label[m], C) < 0)
+                    return 1;
+            R(a[3])[0] = softmax_loss_rows(x, label, R(a[2]), M, C, (float)consts[a[6]]);
+            pc += 8;
+            break;
+        }
+        case OP_ARELU_FWD: {
+            /* numpy's maximum(x, 0): x where x > 0 or NaN, else +0 */
+            const float *x = R(a[0]);
+            float *y = R(a[1]);
+            for (int64_t i = 0; i < a[2]; i++)
+                y[i] = (x[i] > 0.0f || isnan(x[i])) ? x[i] : 0.0f;
+            pc += 4;
+            break;
+        }
+        case OP_ARELU_BWD: {
+            /* Caffe's dy * (x > 0): a product, so -0 and NaN as it gives them */
+            const float *dy = R(a[0]), *x = R(a[1]);
+            float *dx = R(a[2]);
+            for (int64_t i = 0; i < a[3]; i++)
+                dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : 0.0f);
+            pc += 5;
+            break;
+        }
+        case OP_AIP_BWD:
+            if (array_ip_backward(P(a[0]), P(a[1]), P(a[2]), P(a[3]), P(a[4]), P(a[5]),
+                                  P(a[6]), P(a[7]), a[8], a[9], a[10], a[11]) != 0)
+                return -1;
+            pc += 13;
+            break;
+        case OP_ALOSS: {
+            /* ArrayNet.forward's loss: each loss top times its float32 weight, in float32,
+             * summed in double; then the solver's float32 (0 + loss) / iter_size (1) */
+            int64_t count = a[1];
+            double total = 0.0;
+            for (int64_t i = 0; i < count; i++) {
+                float term = (float)consts[a[3 + 2 * i]] * R(a[2 + 2 * i])[0];
+                total += (double)term;
+            }
+            float l = (float)total;
+            if (a[0]) {
+                l = 0.0f + l;
+                l = l / 1.0f;
+            }
+            losses[it] = l;
+            pc += 3 + 2 * count;
+            break;
+        }
         default:
             return -1;
         }
@@ -698,9 +837,9 @@ py_run(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOnOOOOi:run", &oops, &optrs, &oconsts, &iterations,
                           &olosses, &orates, &ocursors, &olimits, &lanes))
         return NULL;
-    if (the_sgemm == NULL || the_vsln == NULL || the_expf8 == NULL || the_eg == NULL ||
-        the_su == NULL || the_vstanh == NULL || the_vdtanh == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "_tiny_solve.run: bind() was not called");
+    if (the_eg == NULL || the_su == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_tiny_solve.run: neither bind() nor "
+                        "bind_arrays() was called");
         return NULL;
     }
     if (lanes < 1 || lanes > 16) {
@@ -745,7 +884,8 @@ py_run(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         PyErr_SetString(PyExc_RuntimeError, "_tiny_solve.run: a product failed (out of memory "
-                        "or operands it cannot take)");
+                        "or operands it cannot take), or an operation of the torch engine ran "
+                        "without bind()");
         goto done;
     }
     result = PyLong_FromSsize_t(done_count);
@@ -779,6 +919,24 @@ py_bind(PyObject *self, PyObject *args)
     the_vdtanh = (vdtanh_fn)(uintptr_t)vdtanh;
     the_eg = eg;
     the_su = su;
+    torch_bound = 1;
+    Py_RETURN_NONE;
+}
+
+/* The capsules only: the array engine's operations need none of torch's routines. */
+static PyObject *
+py_bind_arrays(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    const eg_api *eg = PyCapsule_Import("caffe_compat.kernels._exact_gemm._C_API", 0);
+    if (eg == NULL)
+        return NULL;
+    const su_api *su = PyCapsule_Import("caffe_compat.kernels._sgd_update._C_API", 0);
+    if (su == NULL)
+        return NULL;
+    the_eg = eg;
+    the_su = su;
     Py_RETURN_NONE;
 }
 
@@ -797,6 +955,16 @@ py_primitive(PyObject *self, PyObject *args)
     float *out = y.buf;
     if (strcmp(name, "softmax") == 0) {              /* (d0, d1) */
         rc = (x.len < d0 * d1 * 4 || y.len < d0 * d1 * 4) ? -1 : softmax_rows(in, out, d0, d1);
+    } else if (strcmp(name, "softmax_loss") == 0) {
+        /* x holds the (d0, d1) scores then d0 labels in [0, d1); y: the probabilities then
+         * the loss; d2: the normalizer */
+        ptrdiff_t M = d0, C = d1;
+        rc = (x.len < (M * C + M) * 4 || y.len < (M * C + 1) * 4 || M < 1 || C < 1) ? -1 : 0;
+        for (ptrdiff_t m = 0; !rc && m < M; m++)
+            if (label_class(in[M * C + m], C) < 0)
+                rc = -1;
+        if (!rc)
+            out[M * C] = softmax_loss_rows(in, in + M * C, out, M, C, (float)d2);
     } else if (strcmp(name, "linear") == 0) {
         /* x holds X (M, K), W (N, K) then b (N) (d3: 1 with a bias) */
         ptrdiff_t M = d0, K = d1, N = d2;
@@ -913,6 +1081,9 @@ static PyMethodDef methods[] = {
     {"bind", py_bind, METH_VARARGS,
      "bind(sgemm, vsln, expf8, vstanh, vdtanh): the addresses of torch's MKL sgemm_, vsLn, "
      "vsTanh, vdTanh and Sleef_expf8_u10."},
+    {"bind_arrays", py_bind_arrays, METH_NOARGS,
+     "bind_arrays(): the capsules of _exact_gemm and _sgd_update, for the array engine's "
+     "operations (no torch routine)."},
     {"run", py_run, METH_VARARGS,
      "run(ops, ptrs, consts, iterations, losses, rates, cursors, limits, lanes): iterations "
      "of a program; returns how many ran."},

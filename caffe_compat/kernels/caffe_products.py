@@ -62,6 +62,13 @@ def inner_product_kernel(m, n, k, transpose):
     return lambda x, w, y, threads: _exact_gemm.gemm(x, w.T, y, True, threads)
 
 
+def small_gemm(a, b, c):
+    """``c`` = ``a`` ``b`` (float32 2-D arrays, any strides; ``c`` contiguous along its rows)
+    summed as OpenBLAS's small-matrix kernels sum it: each output in one sequence, one thread
+    (the product the compiled training loop's small backward products call)."""
+    _exact_gemm.gemm(a, b, c, False, 1)
+
+
 def inner_product_into(x, w, y, transpose, threads):
     """``y`` (M, N) = Caffe's InnerProduct product of ``x`` (M, K): ``x W^T`` for weights
     (N, K), or ``x W`` for weights (K, N) with ``transpose``; float32 arrays, without bias."""

@@ -19,6 +19,8 @@ import os
 import numpy as np
 import torch
 
+from .array_loop import smooth  # noqa: F401  (the smoothed loss of a run of iterations)
+
 try:
     from . import _tiny_solve
 except ImportError:  # pragma: no cover - the extension is optional
@@ -190,15 +192,3 @@ def run(ops, ptrs, consts, iterations, losses, rates, cursors, limits):
     how many ran."""
     return _tiny_solve.run(ops, ptrs, consts, iterations, losses, rates, cursors, limits,
                            lanes())
-
-
-def smooth(losses, kept, smoothed, offset, average):
-    """Caffe's smoothed loss after ``losses`` (float32 array) given the ``kept`` losses (a
-    list, updated in place), the current ``smoothed`` value and the first loss's ``iter -
-    start_iter``: the new smoothed value (np.float32), as DisplayMixin._update_smoothed_loss
-    computes it loss after loss."""
-    ring = np.zeros(average, dtype=np.float32)
-    ring[:len(kept)] = kept
-    value, size = _tiny_solve.smooth(losses, ring, len(kept), float(smoothed), offset, average)
-    kept[:] = [np.float32(v) for v in ring[:size]]
-    return np.float32(value)

@@ -3,12 +3,15 @@ module, unsupported functions, and what ``import caffe`` costs."""
 import os
 import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
 from google.protobuf import text_format
 
 import caffe
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_phases_and_version():
@@ -37,6 +40,31 @@ def test_mode_functions():
     caffe.set_multiprocess(False)
     assert caffe.solver_count() == 1 and caffe.solver_rank() == 0
     assert caffe.has_nccl() is True
+
+
+def test_random_seed_before_torch_is_loaded():
+    """Caffe::set_random_seed in a program that has not loaded torch loads none; torch's
+    generator, once imported, starts from that seed (the draws equal torch.manual_seed's);
+    a later seed before the import replaces it. A fresh process: this one has torch."""
+    code = textwrap.dedent("""
+        import sys
+        import caffe
+        caffe.set_random_seed(5)
+        caffe.set_random_seed(11)
+        assert "torch" not in sys.modules
+        import torch
+        first = torch.rand(4)
+        torch.manual_seed(11)
+        assert torch.equal(first, torch.rand(4))
+        caffe.set_random_seed(12)                 # torch loaded: seeded at once
+        second = torch.rand(3)
+        torch.manual_seed(12)
+        assert torch.equal(second, torch.rand(3))
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=REPO), timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
 
 
 def test_gpu_mode_without_cuda_is_a_clear_error(tmp_path):

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ...errors import NetError
+from ...kernels import array_loop
 from ...proto import caffe_pb2
 from ..registry import register
 from .base import ArrayLayer, need
@@ -81,22 +82,28 @@ class SoftmaxWithLoss(ArrayLayer):
 
     def _forward_rows(self, x, label, prob, loss):
         """:meth:`forward` for one score per class and item and no ignored label: the same
-        operations on (items, classes) rows."""
+        operations on (items, classes) rows, in C where the compiled training loop's
+        extension is built (``kernels.array_loop.softmax_loss_rows``: ``expf`` and ``logf``,
+        the functions Caffe's ``std::exp`` and ``std::log`` of float call, and the sums one
+        term after the other), so that loop and this layer give the same bits."""
         n, c = x.shape
         p2 = prob.reshape(n, c)
-        softmax_into(x, p2, 1)
         lab = label.reshape(n).astype(np.int64)                 # truncation toward zero
         low, high = int(lab.min()), int(lab.max())
         if low < 0 or high >= c:
             bad = lab[(lab < 0) | (lab >= c)]
             raise NetError(f"layer '{self.name}': label values must lie in [0, {c}) (or equal "
                            f"ignore_label), got {sorted(set(bad.tolist()))}")
-        picked = p2[np.arange(n), lab]
-        logs = np.log(np.maximum(picked, FLT_MIN))
-        # Caffe's loop: ``loss -= log(...)`` item after item in float32
-        total = -np.add.accumulate(logs, dtype=np.float32)[-1]
         norm = float(n if self.mode in (LP.FULL, LP.VALID, LP.BATCH_SIZE) else 1)
-        loss[...] = np.float32(total / np.float32(norm))
+        value = array_loop.softmax_loss_rows(x, label.reshape(n), p2, norm)
+        if value is None:           # no extension: numpy's exp and log
+            softmax_into(x, p2, 1)
+            picked = p2[np.arange(n), lab]
+            logs = np.log(np.maximum(picked, FLT_MIN))
+            # Caffe's loop: ``loss -= log(...)`` item after item in float32
+            total = -np.add.accumulate(logs, dtype=np.float32)[-1]
+            value = np.float32(total / np.float32(norm))
+        loss[...] = value
         self._prob, self._norm = prob, norm
         self._labels, self._valid = lab.reshape(n, 1), None
 

@@ -158,17 +158,23 @@ def test_leaves_other_rules_to_torch(tmp_path, extra):
     assert build_array_solver(prototxt.read_solver(path), path) is None
 
 
-def test_small_nets_stay_with_the_compiled_loop(tmp_path):
-    """A net of only the compiled loop's layer types, trained 5,000 iterations or more, is left
-    to the torch engine, having drawn nothing from Caffe's stream."""
+def test_small_nets_stay_with_a_compiled_loop(tmp_path):
+    """A net of only the torch compiled loop's layer types, trained 5,000 iterations or more,
+    is left to the torch engine where the array engine's compiled loop does not run it
+    (``iter_size`` 2), having drawn nothing from Caffe's stream; with ``iter_size`` 1 the
+    array solver takes it (its own loop runs it)."""
     from caffe_compat.solvers.tiny import EMITTERS
     assert SMALL_NET_TYPES == frozenset(EMITTERS)
-    path = _tiny_files(tmp_path, IP, max_iter=5000, extra="").replace("random_seed: 3", "")
+    path = _tiny_files(tmp_path, IP, max_iter=5000, extra="iter_size: 2")
     param = prototxt.read_solver(path)
     param.ClearField("random_seed")
     before = thread_stream().get_state()
     assert build_array_solver(param, path) is None
     assert thread_stream().get_state() == before
+    param.iter_size = 1
+    solver = build_array_solver(param, path)
+    assert isinstance(solver, ArraySolver)
+    solver.close()
 
 
 def test_pycaffe_solver_without_torch(tmp_path):

@@ -1,0 +1,34 @@
+"""HDF5Data in the array engine's compiled loop."""
+from __future__ import annotations
+
+from .program import Refused, emitter
+
+
+@emitter("HDF5Data")
+class _HDF5Data:
+    """The next rows of a file held in memory, in file order (HDF5Source.next_batch's fast
+    branch), copied into the tops' arrays as ArrayNet.forward_layer copies them; the loop
+    stops before a batch that would reach the end of the file, which Python serves (it opens
+    the next file)."""
+
+    def forward(self, prog, i, node, layer):
+        src = layer.source
+        if src.shuffle or src.count != 1:
+            raise Refused("shuffled or sharded HDF5 data")
+        batch = src.batch_size
+        slot = 2 * len(prog.sources)
+        prog.sources.append((src, batch))
+        for k, top in enumerate(node.tops):
+            row = prog.count(top) // batch
+            if prog.shape(top)[0] != batch or row * batch != prog.count(top):
+                raise Refused("HDF5Data top shape")
+
+            def memory(src=src, k=k):
+                held = src._in_memory
+                return None if held is None else held[k]
+            base = prog.live_ptr(memory, 0)     # read within src.rows (the limit)
+            prog.op("DATA", base, slot, row, prog.data(top), batch)
+        prog.advance.append((slot, batch))
+
+    def backward(self, prog, i, node, layer, bottom_need, param_need):
+        pass

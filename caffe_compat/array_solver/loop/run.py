@@ -1,0 +1,264 @@
+"""Runs of the array solver's iterations and test passes in one C call.
+
+Caffe's Solver::Step does, per iteration, nothing Python needs to see except at some
+iterations: a test pass, a display line, a snapshot, a multistep lr message, the end of an
+HDF5 file, the last iteration of the call (:func:`caffe_compat.solvers.runs.plain_run`).
+Between those, for a train net whose every layer has an emitter here that accepts it,
+:func:`run_iterations` hands whole runs to the compiled loop: each iteration clears the
+parameter diffs, runs the layers' forward and backward on the net's own arrays with the
+arithmetic of the array layers (the same C code where the layers would otherwise differ from
+it), and Caffe's SGD update of every learnable blob (``_sgd_update``'s fused form, which
+ArraySolver.apply_update calls); the losses come back for the smoothed loss. The iterations
+Python sees, and the last of every ``step`` / ``solve`` call, run through the solver's own
+loop, so the layers' saved state, the display and the log are its own; the parameters, their
+diffs and history, the iteration counter, the smoothed loss and the HDF5 read positions are
+where it would have left them (tests/caffe_compat/array_solver/test_compiled_loop.py runs
+both and compares every array bit for bit). :func:`run_test_batches` does the same for the
+forward passes of a test pass between its first and its last.
+
+The loop applies (else the per-layer loop runs, unchanged) with ``iter_size`` 1, every
+``lr_mult`` nonzero, no callbacks, InnerProduct products of at most 1e6 multiply-adds,
+SoftmaxWithLoss and Accuracy on rows without ``ignore_label``, ReLU without a negative slope,
+HDF5Data in file order, Split, and loss tops that are scalars. ``ENABLED = False`` turns it
+off (the tests compare the two).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...kernels import array_loop
+from ...kernels.loop_ops import OPS
+from ...solvers.runs import plain_run, rates
+from .program import EMITTERS, Program, Refused, address
+
+ENABLED = True
+
+_f32 = np.float32
+
+
+def can_compile(net, param):
+    """Whether the loop can run ``net`` (an ArrayNet) under ``param`` (a SolverParameter) as
+    far as the layer types and the solver's fields tell, before anything runs."""
+    return (array_loop.available() and param.iter_size == 1
+            and all(node.type in EMITTERS for node in net.nodes)
+            and all(_f32(spec.lr_mult) != 0 for node in net.nodes
+                    for spec in list(node.param.param)[:len(net.params.get(node.name, ()))]))
+
+
+# ---------------------------------------------------------------------------- building
+def _emit_forward(prog, net, train):
+    losses = []
+    for i, (node, layer) in enumerate(zip(net.nodes, net.layers)):
+        emit = EMITTERS.get(node.type)
+        if emit is None:
+            raise Refused(f"layer type {node.type}")
+        emit.forward(prog, i, node, layer)
+        for top, w in zip(node.tops, net.node_weights[i]):
+            if w:
+                if net.data[top].shape != ():
+                    raise Refused("a loss top that is not a scalar")
+                losses.append((prog.data(top), float(w)))
+    prog.op("ALOSS", 1 if train else 0, len(losses))
+    for buf, w in losses:
+        prog.ops.extend((buf, prog.const(float(_f32(w)))))
+
+
+def _finish(prog):
+    for slot, batch in prog.advance:
+        prog.op("ADVANCE", slot, batch)
+    prog.ops_array = np.asarray(prog.ops, dtype=np.int64)
+    prog.ptrs_array = np.asarray(prog.ptrs, dtype=np.int64)
+    prog.consts_array = np.asarray(prog.consts, dtype=np.float64)
+    return prog
+
+
+def _history(owner, j):
+    solver = owner()
+    return None if solver is None else solver.history[j]
+
+
+def build(solver):
+    """The training :class:`Program` of the solver's net, or None where the loop does not
+    run it (see the module doc)."""
+    net, p = solver.net, solver.param
+    if not can_compile(net, p) or any(lr == 0 for _, _, lr, _ in solver.learnable):
+        return None
+    for layer, k, _, _ in solver.learnable:
+        net.param_diff(layer, k)          # every diff there, as after a first backward
+    prog = Program(solver, net)
+    try:
+        _emit_forward(prog, net, True)
+        for i in range(len(net.nodes) - 1, -1, -1):
+            if net.layer_need[i]:
+                EMITTERS[net.nodes[i].type].backward(prog, i, net.nodes[i], net.layers[i],
+                                                     net.bottom_need[i], net.param_need[i])
+        # the diffs cleared first, as clear_param_diffs does at the top of each iteration
+        zero = []
+        for (layer, k), d in net.param_diffs.items():
+            zero.append((prog.param_diff(layer, k), d.size))
+        head = []
+        for buf, size in zero:
+            head.extend((OPS["ZERO"], buf, size))
+        prog.ops[:0] = head
+        decay = _f32(p.weight_decay)
+        owner = prog.solver_ref
+        args = []
+        for j, (layer, k, _, decay_mult) in enumerate(solver.learnable):
+            w = prog.param(layer, k)
+            d = prog.param_diff(layer, k)
+            h = prog.live_ptr(lambda j=j: _history(owner, j), net.params[layer][k].size)
+            args.extend((w, d, h, net.params[layer][k].size,
+                         prog.const(float(decay * decay_mult))))
+        prog.op("UPDATE", len(solver.learnable), prog.const(float(_f32(p.momentum))), 1, *args)
+    except (Refused, KeyError):
+        return None
+    return _finish(prog)
+
+
+def build_test(solver, test_net_id):
+    """The test-pass :class:`Program` of test net ``test_net_id`` (its forward, each pass's
+    output values and loss written out), or None."""
+    net = solver.test_nets[test_net_id]
+    if not array_loop.available():
+        return None
+    prog = Program(solver, net)
+    try:
+        _emit_forward(prog, net, False)
+        holder = prog.out_holder = [None]
+        out = prog.live_ptr(lambda: holder[0], 0)
+        total = sum(prog.count(name) for name in net.outputs)
+        prog.out_total = total
+        offset = 0
+        for name in net.outputs:
+            count = prog.count(name)
+            prog.outputs.append((name, count))
+            prog.op("OUTPUT", prog.data(name), out, count, offset, total)
+            offset += count
+    except (Refused, KeyError):
+        return None
+    return _finish(prog)
+
+
+# ---------------------------------------------------------------------------- running
+def _shapes(net):
+    return tuple(a.shape for a in net.data.values())
+
+
+def _program(solver):
+    p = solver.param
+    fields = (p.momentum, p.weight_decay, p.regularization_type, p.iter_size,
+              tuple(solver.learnable))
+    key = (_shapes(solver.net), fields)
+    cached = solver.__dict__.get("_loop_program")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    prog = build(solver)
+    solver._loop_program = (key, prog)
+    return prog
+
+
+def _test_program(solver, test_net_id):
+    key = _shapes(solver.test_nets[test_net_id])
+    programs = solver.__dict__.setdefault("_loop_test_programs", {})
+    cached = programs.get(test_net_id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    prog = build_test(solver, test_net_id)
+    programs[test_net_id] = (key, prog)
+    return prog
+
+
+def _resolve(prog):
+    """The live addresses filled in (the arrays returned, held for the call), or None where
+    one is not a float32 C-contiguous array of its size now."""
+    held = []
+    ptrs = prog.ptrs_array
+    for index, getter, count in prog.live:
+        a = getter()
+        where = address(a)
+        if where is None or a.size < count:
+            return None
+        ptrs[index] = where
+        held.append(a)
+    return held
+
+
+def _cursors(prog):
+    cursors = np.empty(2 * len(prog.sources), dtype=np.int64)
+    limits = np.empty(len(prog.sources), dtype=np.int64)
+    for s, (src, batch) in enumerate(prog.sources):
+        cursors[2 * s], cursors[2 * s + 1], limits[s] = src.current_row, batch, src.rows
+    return cursors, limits
+
+
+def _store_cursors(prog, cursors):
+    for s, (src, _) in enumerate(prog.sources):
+        src.current_row = int(cursors[2 * s])
+
+
+def run_test_batches(solver, test_net_id, count):
+    """Up to ``count`` forward passes of test net ``test_net_id`` in one call: ``(outputs,
+    losses)`` (one row of output values per pass, in output order, and the float32 loss per
+    pass), or None where the per-layer loop must run the next pass."""
+    if not ENABLED or count <= 0:
+        return None
+    prog = _test_program(solver, test_net_id)
+    if prog is None:
+        return None
+    outputs = np.empty((count, max(1, prog.out_total)), dtype=np.float32)
+    prog.out_holder[0] = outputs
+    try:
+        held = _resolve(prog)
+    finally:
+        prog.out_holder[0] = None
+    if held is None:
+        return None
+    cursors, limits = _cursors(prog)
+    losses = np.empty(count, dtype=np.float32)
+    done = array_loop.run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses,
+                          np.zeros(1, np.float32), cursors, limits)
+    del held
+    if not done:
+        return None
+    _store_cursors(prog, cursors)
+    return outputs[:done, :prog.out_total], losses[:done]
+
+
+def run_iterations(solver, stop_iter, start_iter, average_loss):
+    """Run the iterations from ``solver.iter`` on that Python need not see in one call (see
+    the module doc); returns how many ran (0: the per-layer loop runs the next)."""
+    if not ENABLED or solver.callbacks:
+        return 0
+    count = plain_run(solver, stop_iter)
+    if count <= 0:
+        return 0
+    prog = _program(solver)
+    if prog is None:
+        return 0
+    held = _resolve(prog)
+    if held is None:
+        return 0
+    p = solver.param
+    count, values, last_rate, last_step = rates(p, solver.iter, count, solver.current_step)
+    if count == 0:
+        return 0
+    mults = np.asarray([lr for _, _, lr, _ in solver.learnable], dtype=np.float32)
+    local = np.ascontiguousarray((values[:count, None] * mults[None, :]).astype(np.float32))
+    cursors, limits = _cursors(prog)
+    losses = np.empty(count, dtype=np.float32)
+    done = array_loop.run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses,
+                          local, cursors, limits)
+    del held
+    if not done:
+        return 0
+    _store_cursors(prog, cursors)
+    if done < count:
+        last_rate, last_step = rates(p, solver.iter, done, solver.current_step)[2:]
+    losses = losses[:done]
+    solver.smoothed_loss = array_loop.smooth(losses, solver._losses, solver.smoothed_loss,
+                                             solver.iter - start_iter, average_loss)
+    solver.last_loss = losses[-1]
+    solver.iter += done
+    solver.learning_rate = last_rate
+    solver.current_step = last_step
+    return done
