@@ -525,14 +525,23 @@ def _usage():
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
+def register_tools():
+    """Add Caffe's other tools (compute_image_mean, convert_imageset, device_query,
+    extract_features, the upgrade tools, draw, parse-log, plot-log) and export to the table."""
     from ..tools import (compute_image_mean, convert_imageset,  # noqa: F401  Caffe's other tools
                          device_query, extract_features, upgrade)
     from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
     from ..export.command import COMMAND as export_command
     register_command("export", *export_command)
+
+
+def main(argv=None):
+    """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        # Caffe's other tools register themselves when imported; a command of this module
+        # (train, test, time, ...) does without their imports (tqdm, image readers)
+        register_tools()
     if not argv or argv[0] not in COMMANDS:
         # engine-cache, the usage or an unknown name: the engines' package loads torch, which
         # the other commands (time on the array engine) do without
