@@ -68,9 +68,10 @@ def rule_supported(param, solver_type=None):
 
 # The layer types of the torch engine's compiled small-net loop
 # (:mod:`caffe_compat.solvers.tiny`, whose emitters a test compares with this list). A train
-# net made only of them, trained for at least SMALL_NET_ITERATIONS, stays with that loop: it
-# runs an iteration of such a net in about 0.03 ms, this package's per-layer loop in about
-# 0.5 ms, which outweighs torch's import (about 2.5 s) from some 5,000 iterations on.
+# net made only of them, trained for at least SMALL_NET_ITERATIONS, that this package's own
+# compiled loop (:mod:`.loop`) does not run stays with torch's: it runs an iteration of such
+# a net in about 0.03 ms, this package's per-layer loop in about 0.5 ms, which outweighs
+# torch's import (about 2.5 s) from some 5,000 iterations on.
 SMALL_NET_TYPES = frozenset({"Accuracy", "EuclideanLoss", "HDF5Data", "InnerProduct", "Input",
                              "ReLU", "Sigmoid", "SoftmaxWithLoss", "Split", "TanH"})
 SMALL_NET_ITERATIONS = 5000
@@ -158,6 +159,9 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         self.learnable = _learnable(self.net)
         self.history = [np.zeros_like(self.net.params[layer][k])
                         for layer, k, _, _ in self.learnable]
+        if prefers_compiled_loop(self.net, p) and not loop.compiles(self):
+            self.close()
+            raise Unsupported("a small net for the torch engine's compiled loop")
 
     # ------------------------------------------------------------------ nets
     def _build(self, net_param, state):

@@ -161,8 +161,8 @@ def test_leaves_other_rules_to_torch(tmp_path, extra):
 def test_small_nets_stay_with_a_compiled_loop(tmp_path):
     """A net of only the torch compiled loop's layer types, trained 5,000 iterations or more,
     is left to the torch engine where the array engine's compiled loop does not run it
-    (``iter_size`` 2), having drawn nothing from Caffe's stream; with ``iter_size`` 1 the
-    array solver takes it (its own loop runs it)."""
+    (``iter_size`` 2, a leaky ReLU), having drawn nothing from Caffe's stream; with
+    ``iter_size`` 1 the array solver takes it (its own loop runs it)."""
     from caffe_compat.solvers.tiny import EMITTERS
     assert SMALL_NET_TYPES == frozenset(EMITTERS)
     path = _tiny_files(tmp_path, IP, max_iter=5000, extra="iter_size: 2")
@@ -175,6 +175,10 @@ def test_small_nets_stay_with_a_compiled_loop(tmp_path):
     solver = build_array_solver(param, path)
     assert isinstance(solver, ArraySolver)
     solver.close()
+    leaky = IP + """
+layer { name: "r" type: "ReLU" bottom: "ip" top: "ip" relu_param { negative_slope: 0.1 } }"""
+    path = _tiny_files(tmp_path, leaky, max_iter=5000, extra="")   # no array operation for it
+    assert build_array_solver(prototxt.read_solver(path), path) is None
 
 
 def test_pycaffe_solver_without_torch(tmp_path):
