@@ -72,9 +72,6 @@ class Program:
         self.consts.append(float(value))
         return len(self.consts) - 1
 
-    def _net(self):
-        return self.net_ref()
-
     def shape(self, name):
         """Blob ``name``'s shape (as built; a change of shape builds the program again)."""
         return self.net_ref().data[name].shape
