@@ -6,8 +6,6 @@ GPU mode means CUDA through torch: nets created after ``set_mode_gpu()`` run on
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import logging
 import sys
 
@@ -65,9 +63,10 @@ def set_random_seed(seed):
         _TorchSeed.install()
 
 
-class _TorchSeed(importlib.abc.MetaPathFinder):
+class _TorchSeed:
     """Seeds torch's default generator with the pending seed right after torch's own module
-    has run (an import hook on the name ``torch``, removed once it has served)."""
+    has run (a finder on ``sys.meta_path`` for the name ``torch``, removed once it has
+    served; importlib is loaded only then)."""
 
     pending = None
     _installed = None
@@ -81,6 +80,7 @@ class _TorchSeed(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name != "torch" or self.pending is None:
             return None
+        import importlib.util
         sys.meta_path.remove(self)          # find torch's own spec with the other finders
         type(self)._installed = None
         spec = importlib.util.find_spec("torch")

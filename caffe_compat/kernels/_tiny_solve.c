@@ -387,6 +387,16 @@ label_class(float v, ptrdiff_t C)
     return (ptrdiff_t)v;      /* truncation toward zero */
 }
 
+/* Whether all M labels are classes of [0, C). */
+static int
+labels_in_range(const float *label, ptrdiff_t M, ptrdiff_t C)
+{
+    for (ptrdiff_t m = 0; m < M; m++)
+        if (label_class(label[m], C) < 0)
+            return 0;
+    return 1;
+}
+
 static int
 ip_forward(const float *x, const float *w, const float *b, float *y, ptrdiff_t M,
            ptrdiff_t N, ptrdiff_t K, int64_t kind, int64_t transpose)
@@ -554,9 +564,8 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
             const float *x = P(a[0]), *label = P(a[1]);
             float *prob = P(a[2]), *loss = P(a[3]), *logs = P(a[4]);
             ptrdiff_t M = a[5], C = a[6];
-            for (ptrdiff_t m = 0; m < M; m++)
-                if (label_class(label[m], C) < 0)
-                    return 1;
+            if (!labels_in_range(label, M, C))
+                return 1;
             if (softmax_rows(x, prob, M, C) != 0)
                 return -1;
             for (ptrdiff_t m = 0; m < M; m++) {
@@ -756,9 +765,8 @@ run_once(const int64_t *ops, Py_ssize_t nops, const int64_t *ptrs, const double 
         case OP_ASMLOSS_FWD: {
             const float *x = R(a[0]), *label = R(a[1]);
             ptrdiff_t M = a[4], C = a[5];
-            for (ptrdiff_t m = 0; m < M; m++)
-                if (label_class(label[m], C) < 0)
-                    return 1;
+            if (!labels_in_range(label, M, C))
+                return 1;
             R(a[3])[0] = softmax_loss_rows(x, label, R(a[2]), M, C, (float)consts[a[6]]);
             pc += 8;
             break;
@@ -959,10 +967,8 @@ py_primitive(PyObject *self, PyObject *args)
         /* x holds the (d0, d1) scores then d0 labels in [0, d1); y: the probabilities then
          * the loss; d2: the normalizer */
         ptrdiff_t M = d0, C = d1;
-        rc = (x.len < (M * C + M) * 4 || y.len < (M * C + 1) * 4 || M < 1 || C < 1) ? -1 : 0;
-        for (ptrdiff_t m = 0; !rc && m < M; m++)
-            if (label_class(in[M * C + m], C) < 0)
-                rc = -1;
+        rc = (x.len < (M * C + M) * 4 || y.len < (M * C + 1) * 4 || M < 1 || C < 1 ||
+              !labels_in_range(in + M * C, M, C)) ? -1 : 0;
         if (!rc)
             out[M * C] = softmax_loss_rows(in, in + M * C, out, M, C, (float)d2);
     } else if (strcmp(name, "linear") == 0) {

@@ -1,9 +1,58 @@
 """The opcodes of the compiled training loop (``_tiny_solve.c``), by name: the torch engine's
 operations (:mod:`caffe_compat.solvers.tiny`) and the array engine's (``A*``,
-:mod:`caffe_compat.array_solver.loop`)."""
+:mod:`caffe_compat.array_solver.loop`); and what the programs of both engines share
+(:class:`LoopProgram`)."""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
 
 OPS = dict(ZERO=1, DATA=2, IP_FWD=3, RELU_FWD=4, SMLOSS_FWD=5, LOSS=6, SMLOSS_BWD=7, ADD=8,
            COPY=9, RELU_BWD=10, IP_BWD=11, UPDATE=12, ADVANCE=13, LINEAR=14, ACCURACY=15,
            OUTPUT=16, LOSS_VALUE=17, SIGMOID_FWD=18, SIGMOID_BWD=19, TANH_FWD=20,
            TANH_BWD=21, EUCLID_FWD=22, EUCLID_BWD=23, ASMLOSS_FWD=24, ARELU_FWD=25,
            ARELU_BWD=26, AIP_BWD=27, ALOSS=28)
+
+
+class LoopProgram:
+    """The operations of one pass and the buffers they name: ``ptrs`` (addresses; the live
+    ones, ``(index, getter, count)``, resolved again at each call), ``consts`` (float64
+    constants), the HDF5 ``sources`` ``(source, batch)`` whose cursors ``advance`` ``(slot,
+    batch)`` moves on at the end of an iteration, a test pass's ``outputs`` and what each
+    layer's backward needs (``saved``). The solver is held weakly: it keeps its programs."""
+
+    def __init__(self, solver):
+        self.solver_ref = weakref.ref(solver)
+        self.ops = []
+        self.ptrs = []
+        self.live = []
+        self.consts = []
+        self.sources = []
+        self.advance = []
+        self.outputs = []
+        self.saved = {}
+
+    def op(self, name, *args):
+        self.ops.append(OPS[name])
+        self.ops.extend(int(a) for a in args)
+
+    def const(self, value):
+        self.consts.append(float(value))
+        return len(self.consts) - 1
+
+    def live_ptr(self, getter, count):
+        """A buffer read as it is at each call: ``getter()`` gives it (None: not there now),
+        of at least ``count`` values."""
+        self.ptrs.append(0)
+        self.live.append((len(self.ptrs) - 1, getter, int(count)))
+        return len(self.ptrs) - 1
+
+    def finish(self):
+        """The cursors' moves appended and the program as the loop's arrays."""
+        for slot, batch in self.advance:
+            self.op("ADVANCE", slot, batch)
+        self.ops_array = np.asarray(self.ops, dtype=np.int64)
+        self.ptrs_array = np.asarray(self.ptrs, dtype=np.int64)
+        self.consts_array = np.asarray(self.consts, dtype=np.float64)
+        return self

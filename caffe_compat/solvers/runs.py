@@ -1,11 +1,13 @@
 """Which iterations of Caffe's Solver::Step a compiled loop may run without Python seeing
-them, and the learning rates of those iterations: shared by the torch engine's small-net loop
-(:mod:`caffe_compat.solvers.tiny_solve`) and the array engine's
+them, the learning rates of those iterations, and the runs themselves (a training program's
+iterations, a test program's passes) with the state they leave: shared by the torch engine's
+small-net loop (:mod:`caffe_compat.solvers.tiny_solve`) and the array engine's
 (:mod:`caffe_compat.array_solver.loop`). No torch here."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.array_loop import smooth
 from . import lr_policy
 
 
@@ -54,3 +56,70 @@ def rates(p, first, count, step):
         rates[n:end] = rate
         n = end
     return n, rates[:n], rates[n - 1] if n else None, step
+
+
+def hdf5_cursors(prog):
+    """``(cursors, limits)`` of the program's HDF5 sources: (read row, batch) pairs and the
+    rows of each source's current file."""
+    cursors = np.empty(2 * len(prog.sources), dtype=np.int64)
+    limits = np.empty(len(prog.sources), dtype=np.int64)
+    for s, (src, batch) in enumerate(prog.sources):
+        cursors[2 * s], cursors[2 * s + 1], limits[s] = src.current_row, batch, src.rows
+    return cursors, limits
+
+
+def store_cursors(prog, cursors):
+    for s, (src, _) in enumerate(prog.sources):
+        src.current_row = int(cursors[2 * s])
+
+
+def run_test_program(prog, count, resolve, run):
+    """Up to ``count`` passes of a test program (``run``: the loop's call, ``resolve(prog)``:
+    its live addresses filled in, None where one cannot be): ``(outputs, losses)`` (one row
+    of output values and the float32 loss per pass), or None where none ran."""
+    outputs = np.empty((count, max(1, prog.out_total)), dtype=np.float32)
+    prog.out_holder[0] = outputs
+    try:
+        held = resolve(prog)
+    finally:
+        prog.out_holder[0] = None
+    if held is None:
+        return None
+    cursors, limits = hdf5_cursors(prog)
+    losses = np.empty(count, dtype=np.float32)
+    done = run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses,
+               np.zeros(1, np.float32), cursors, limits)
+    if not done:
+        return None
+    store_cursors(prog, cursors)
+    return outputs[:done, :prog.out_total], losses[:done]
+
+
+def run_training_program(solver, prog, count, mults, run, start_iter, average_loss):
+    """Up to ``count`` iterations of a training program whose live addresses are resolved
+    (``run``: the loop's call; ``mults``: the float32 lr_mult of each learnable blob); leaves
+    the solver's iteration, smoothed and last loss, rate and step as the per-layer loop would,
+    and returns how many ran."""
+    p = solver.param
+    # the rates, as get_learning_rate gives them iteration after iteration
+    count, values, last_rate, last_step = rates(p, solver.iter, count, solver.current_step)
+    if count == 0:
+        return 0
+    local = (values[:count, None] * mults[None, :]).astype(np.float32)
+    cursors, limits = hdf5_cursors(prog)
+    losses = np.empty(count, dtype=np.float32)
+    done = run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses, local,
+               cursors, limits)
+    if not done:
+        return 0
+    store_cursors(prog, cursors)
+    if done < count:
+        last_rate, last_step = rates(p, solver.iter, done, solver.current_step)[2:]
+    losses = losses[:done]
+    solver.smoothed_loss = smooth(losses, solver._losses, solver.smoothed_loss,
+                                  solver.iter - start_iter, average_loss)
+    solver.last_loss = losses[-1]
+    solver.iter += done
+    solver.learning_rate = last_rate
+    solver.current_step = last_step
+    return done

@@ -46,7 +46,7 @@ import torch
 from ..kernels import sgd_update
 from ..kernels import tiny_solve as kernel
 from ..net import fast_step, train_plan
-from .runs import plain_run as _plain_run, rates as _rates
+from . import runs
 from .tiny import EMITTERS, OPS, Program, Refused, address, infer
 
 ENABLED = True
@@ -93,14 +93,9 @@ def _emit_forward(prog, store, test):
 
 
 def _finish(prog):
-    for slot, batch in prog.advance:
-        prog.op("ADVANCE", slot, batch)
     if not all(kernel.check(kind, shape) for kind, shape in prog.checks):
         return None
-    prog.ops_array = np.asarray(prog.ops, dtype=np.int64)
-    prog.ptrs_array = np.asarray(prog.ptrs, dtype=np.int64)
-    prog.consts_array = np.asarray(prog.consts, dtype=np.float64)
-    return prog
+    return prog.finish()
 
 
 def build(solver, store):
@@ -247,19 +242,6 @@ def _resolve(prog):
     return live
 
 
-def _cursors(prog):
-    cursors = np.empty(2 * len(prog.sources), dtype=np.int64)
-    limits = np.empty(len(prog.sources), dtype=np.int64)
-    for s, (src, batch) in enumerate(prog.sources):
-        cursors[2 * s], cursors[2 * s + 1], limits[s] = src.current_row, batch, src.rows
-    return cursors, limits
-
-
-def _store_cursors(prog, cursors):
-    for s, (src, _) in enumerate(prog.sources):
-        src.current_row = int(cursors[2 * s])
-
-
 def run_test_batches(solver, test_net_id, count):
     """Up to ``count`` forward passes of test net ``test_net_id`` in one call, as the test
     pass makes them: ``(outputs, losses)`` (one row of output values, in output order, and
@@ -269,21 +251,7 @@ def run_test_batches(solver, test_net_id, count):
     prog = _test_program(solver, test_net_id)
     if prog is None:
         return None
-    outputs = np.empty((count, max(1, prog.out_total)), dtype=np.float32)
-    prog.out_holder[0] = outputs
-    try:
-        if _resolve(prog) is None:
-            return None
-    finally:
-        prog.out_holder[0] = None
-    cursors, limits = _cursors(prog)
-    losses = np.empty(count, dtype=np.float32)
-    done = kernel.run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses,
-                      np.zeros(1, np.float32), cursors, limits)
-    if not done:
-        return None
-    _store_cursors(prog, cursors)
-    return outputs[:done, :prog.out_total], losses[:done]
+    return runs.run_test_program(prog, count, _resolve, kernel.run)
 
 
 def run_iterations(solver, stop_iter, start_iter, average_loss):
@@ -292,7 +260,7 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
     if not ENABLED or solver.callbacks or solver.action_function is not None or \
             solver.log.bar is not None or not torch.is_grad_enabled():
         return 0
-    count = _plain_run(solver, stop_iter)
+    count = runs.plain_run(solver, stop_iter)
     if count <= 0:
         return 0
     prog = _program(solver)
@@ -301,31 +269,11 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
     live = _resolve(prog)
     if live is None:
         return 0
-    # the rates, as get_learning_rate gives them iteration after iteration
-    count, rates, last_rate, last_step = _rates(solver.param, solver.iter, count,
-                                                solver.current_step)
-    if count == 0:
-        return 0
-    mults = np.asarray(solver._lr_mults, dtype=np.float32)
-    local = (rates[:count, None] * mults[None, :]).astype(np.float32)
-    cursors, limits = _cursors(prog)
-    losses = np.empty(count, dtype=np.float32)
-    done = kernel.run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses, local,
-                      cursors, limits)
-    if not done:
-        return 0
-    _store_cursors(prog, cursors)
-    # the state the per-layer loop leaves after these iterations
-    if done < count:
-        last_rate, last_step = _rates(solver.param, solver.iter, done, solver.current_step)[2:]
-    losses = losses[:done]
-    solver.smoothed_loss = kernel.smooth(losses, solver._losses, solver.smoothed_loss,
-                                         solver.iter - start_iter, average_loss)
-    solver.last_loss = losses[-1]
-    solver.iter += done
-    solver.learning_rate = last_rate
-    solver.current_step = last_step
-    _move_versions([t for t in live.values() if isinstance(t, torch.Tensor)], done)
+    done = runs.run_training_program(solver, prog, count,
+                                     np.asarray(solver._lr_mults, dtype=np.float32),
+                                     kernel.run, start_iter, average_loss)
+    if done:
+        _move_versions([t for t in live.values() if isinstance(t, torch.Tensor)], done)
     return done
 
 

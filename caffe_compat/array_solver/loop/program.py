@@ -13,7 +13,7 @@ import weakref
 
 import numpy as np
 
-from ...kernels.loop_ops import OPS
+from ...kernels.loop_ops import LoopProgram
 
 EMITTERS = {}            # layer type -> emitter (see :func:`emitter`)
 
@@ -32,45 +32,24 @@ def emitter(layer_type):
     return register
 
 
-class Program:
+class Program(LoopProgram):
     """The operations of one pass and their buffers: live arrays of the net and the solver
     (resolved again at each call) and scratch arrays of the program's own."""
 
-    # the getters hold the net and the solver weakly: the solver keeps its programs, and a
-    # cycle would keep the nets and their open data files until the collector runs
+    # the getters hold the net weakly (and the solver, as the base does): the solver keeps its
+    # programs, and a cycle would keep the nets and their open data files until the collector
+    # runs
     def __init__(self, solver, net):
-        self.solver_ref, self.net_ref = weakref.ref(solver), weakref.ref(net)
-        self.ops = []
-        self.ptrs = []
-        self.live = []             # (index, getter of the array, count)
-        self.consts = []
+        super().__init__(solver)
+        self.net_ref = weakref.ref(net)
         self.scratch_arrays = []
-        self.sources = []          # (HDF5 source, batch)
-        self.advance = []          # (cursor slot, batch) moved on at the iteration's end
-        self.outputs = []          # test passes: (output blob, value count) in output order
-        self.saved = {}            # layer index -> what its backward needs
         self._blobs = {}
-
-    def op(self, name, *args):
-        self.ops.append(OPS[name])
-        self.ops.extend(int(a) for a in args)
 
     def scratch(self, count):
         a = np.empty(max(1, int(count)), dtype=np.float32)
         self.scratch_arrays.append(a)
         self.ptrs.append(a.ctypes.data)
         return len(self.ptrs) - 1
-
-    def live_ptr(self, getter, count):
-        """A buffer read as it is at each call: ``getter()`` gives its array (None: not there
-        now), of at least ``count`` values."""
-        self.ptrs.append(0)
-        self.live.append((len(self.ptrs) - 1, getter, int(count)))
-        return len(self.ptrs) - 1
-
-    def const(self, value):
-        self.consts.append(float(value))
-        return len(self.consts) - 1
 
     def shape(self, name):
         """Blob ``name``'s shape (as built; a change of shape builds the program again)."""

@@ -28,7 +28,7 @@ import numpy as np
 
 from ...kernels import array_loop
 from ...kernels.loop_ops import OPS
-from ...solvers.runs import plain_run, rates
+from ...solvers import runs
 from .program import EMITTERS, Program, Refused, address
 
 ENABLED = True
@@ -61,15 +61,6 @@ def _emit_forward(prog, net, train):
     prog.op("ALOSS", 1 if train else 0, len(losses))
     for buf, w in losses:
         prog.ops.extend((buf, prog.const(float(_f32(w)))))
-
-
-def _finish(prog):
-    for slot, batch in prog.advance:
-        prog.op("ADVANCE", slot, batch)
-    prog.ops_array = np.asarray(prog.ops, dtype=np.int64)
-    prog.ptrs_array = np.asarray(prog.ptrs, dtype=np.int64)
-    prog.consts_array = np.asarray(prog.consts, dtype=np.float64)
-    return prog
 
 
 def _history(owner, j):
@@ -112,7 +103,7 @@ def build(solver):
         prog.op("UPDATE", len(solver.learnable), prog.const(float(_f32(p.momentum))), 1, *args)
     except (Refused, KeyError):
         return None
-    return _finish(prog)
+    return prog.finish()
 
 
 def build_test(solver, test_net_id):
@@ -136,7 +127,7 @@ def build_test(solver, test_net_id):
             offset += count
     except (Refused, KeyError):
         return None
-    return _finish(prog)
+    return prog.finish()
 
 
 # ---------------------------------------------------------------------------- running
@@ -188,19 +179,6 @@ def _resolve(prog):
     return held
 
 
-def _cursors(prog):
-    cursors = np.empty(2 * len(prog.sources), dtype=np.int64)
-    limits = np.empty(len(prog.sources), dtype=np.int64)
-    for s, (src, batch) in enumerate(prog.sources):
-        cursors[2 * s], cursors[2 * s + 1], limits[s] = src.current_row, batch, src.rows
-    return cursors, limits
-
-
-def _store_cursors(prog, cursors):
-    for s, (src, _) in enumerate(prog.sources):
-        src.current_row = int(cursors[2 * s])
-
-
 def run_test_batches(solver, test_net_id, count):
     """Up to ``count`` forward passes of test net ``test_net_id`` in one call: ``(outputs,
     losses)`` (one row of output values per pass, in output order, and the float32 loss per
@@ -210,23 +188,7 @@ def run_test_batches(solver, test_net_id, count):
     prog = _test_program(solver, test_net_id)
     if prog is None:
         return None
-    outputs = np.empty((count, max(1, prog.out_total)), dtype=np.float32)
-    prog.out_holder[0] = outputs
-    try:
-        held = _resolve(prog)
-    finally:
-        prog.out_holder[0] = None
-    if held is None:
-        return None
-    cursors, limits = _cursors(prog)
-    losses = np.empty(count, dtype=np.float32)
-    done = array_loop.run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses,
-                          np.zeros(1, np.float32), cursors, limits)
-    del held
-    if not done:
-        return None
-    _store_cursors(prog, cursors)
-    return outputs[:done, :prog.out_total], losses[:done]
+    return runs.run_test_program(prog, count, _resolve, array_loop.run)
 
 
 def run_iterations(solver, stop_iter, start_iter, average_loss):
@@ -234,7 +196,7 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
     the module doc); returns how many ran (0: the per-layer loop runs the next)."""
     if not ENABLED or solver.callbacks:
         return 0
-    count = plain_run(solver, stop_iter)
+    count = runs.plain_run(solver, stop_iter)
     if count <= 0:
         return 0
     prog = _program(solver)
@@ -243,27 +205,6 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
     held = _resolve(prog)
     if held is None:
         return 0
-    p = solver.param
-    count, values, last_rate, last_step = rates(p, solver.iter, count, solver.current_step)
-    if count == 0:
-        return 0
     mults = np.asarray([lr for _, _, lr, _ in solver.learnable], dtype=np.float32)
-    local = np.ascontiguousarray((values[:count, None] * mults[None, :]).astype(np.float32))
-    cursors, limits = _cursors(prog)
-    losses = np.empty(count, dtype=np.float32)
-    done = array_loop.run(prog.ops_array, prog.ptrs_array, prog.consts_array, count, losses,
-                          local, cursors, limits)
-    del held
-    if not done:
-        return 0
-    _store_cursors(prog, cursors)
-    if done < count:
-        last_rate, last_step = rates(p, solver.iter, done, solver.current_step)[2:]
-    losses = losses[:done]
-    solver.smoothed_loss = array_loop.smooth(losses, solver._losses, solver.smoothed_loss,
-                                             solver.iter - start_iter, average_loss)
-    solver.last_loss = losses[-1]
-    solver.iter += done
-    solver.learning_rate = last_rate
-    solver.current_step = last_step
-    return done
+    return runs.run_training_program(solver, prog, count, mults, array_loop.run, start_iter,
+                                     average_loss)

@@ -3,12 +3,10 @@ over a net's blobs (the opcodes of ``caffe_compat/kernels/_tiny_solve.c``), the 
 name, and the registry of per-layer emitters (one module per layer type in this package)."""
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import torch
 
-from ...kernels.loop_ops import OPS  # noqa: F401  (the loop's opcodes)
+from ...kernels.loop_ops import OPS, LoopProgram  # noqa: F401  (the loop's opcodes)
 
 EMITTERS = {}            # layer type -> emitter (see :func:`emitter`)
 
@@ -33,7 +31,7 @@ def infer(emit, prog, i, node, module):
     (fn or emit.forward)(prog, i, node, module)
 
 
-class Program:
+class Program(LoopProgram):
     """The operations of one training iteration over a net's blobs, and the buffers they
     name: scratch tensors of the program's own, and live addresses (parameters, their diffs
     and history, blobs read as they are) resolved again at each call."""
@@ -43,25 +41,14 @@ class Program:
     # the nets and their open data files until the collector runs, where Caffe releases them
     # with their last reference
     def __init__(self, solver, store):
-        self.solver_ref, self.store = weakref.ref(solver), store
-        self.ops = []
-        self.ptrs = []
-        self.live = []             # (index, getter of the tensor or array)
-        self.consts = []
+        super().__init__(solver)
+        self.store = store
         self.scratch_tensors = []
         self.data = {}             # blob -> buffer index of its value in the forward
         self.shape = {}            # blob -> shape
         self.diff = {}             # blob -> buffer index of its diff written in the backward
-        self.saved = {}            # layer index -> what its backward needs
         self.losses = []           # (buffer index, loss weight) in forward order
-        self.sources = []          # (HDF5 source, batch)
-        self.advance = []          # (cursor slot, batch) moved on at the iteration's end
         self.checks = []           # (primitive, shape) to compare with torch
-        self.outputs = []          # test passes: (output blob, value count) in output order
-
-    def op(self, name, *args):
-        self.ops.append(OPS[name])
-        self.ops.extend(int(a) for a in args)
 
     def scratch(self, count):
         t = torch.empty(max(1, int(count)), dtype=torch.float32)
@@ -75,13 +62,7 @@ class Program:
         if count is None:
             t = getter()
             count = 0 if t is None else (t.size if isinstance(t, np.ndarray) else t.numel())
-        self.ptrs.append(0)
-        self.live.append((len(self.ptrs) - 1, getter, int(count)))
-        return len(self.ptrs) - 1
-
-    def const(self, value):
-        self.consts.append(float(value))
-        return len(self.consts) - 1
+        return super().live_ptr(getter, count)
 
     def check(self, kind, shape):
         self.checks.append((kind, tuple(shape)))
