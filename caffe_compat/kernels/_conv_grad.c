@@ -20,6 +20,7 @@
 #define GX_BYTES (2 << 20) /* ... within this much memory for its columns */
 #define GW_BYTES (32 << 20) /* packed dY^T of one round of images, at most (one image at least) */
 #define GW_TILES_PER_THREAD 12 /* weight-gradient tiles per thread, at least (rows allowing) */
+#define GW_COLS 512        /* a weight-gradient tile spans all of Og up to this many columns */
 
 typedef struct {
     const float *x, *w, *dy;
@@ -84,8 +85,17 @@ pack_a_im2col(const gjob *j, const float *xg, ptrdiff_t m0, ptrdiff_t mcp, ptrdi
                         for (ptrdiff_t u = 0; u < run; u++)
                             d[u * MR] = row[ix + u];
                     } else {
-                        for (ptrdiff_t u = 0; u < run; u++, ix += j->sw)
-                            d[u * MR] = (ix >= 0 && ix < j->W) ? row[ix] : 0.0f;
+                        /* the pixels whose input column lies inside, [u0, u1); zeros
+                         * around */
+                        ptrdiff_t u0, u1;
+                        inside_span(ix, j->sw, j->W, run, &u0, &u1);
+                        for (ptrdiff_t u = 0; u < u0; u++)
+                            d[u * MR] = 0.0f;
+                        const float *src = row + ix + u0 * j->sw;
+                        for (ptrdiff_t u = u0; u < u1; u++, src += j->sw)
+                            d[u * MR] = *src;
+                        for (ptrdiff_t u = u1; u < run; u++)
+                            d[u * MR] = 0.0f;
                     }
                 }
                 t += run;
@@ -183,6 +193,13 @@ add_row(float *dst, const float *src, ptrdiff_t n)
     add_row_scalar(dst, src, n);
 }
 
+/* Whether the input gradient's columns are the gradient itself (1x1, stride 1, no pad). */
+static int
+direct_1x1(const gjob *j)
+{
+    return j->kh == 1 && j->kw == 1 && j->sh == 1 && j->sw == 1 && j->ph == 0 && j->pw == 0;
+}
+
 /* Channels [c0, c0 + ch) of group g of image n: their columns, then col2im. */
 static void
 input_unit(const gjob *j, ptrdiff_t u, gscratch *s)
@@ -191,8 +208,12 @@ input_unit(const gjob *j, ptrdiff_t u, gscratch *s)
     ptrdiff_t n = u / per_image, rest = u % per_image;
     ptrdiff_t g = rest / j->cchunks, cc = rest % j->cchunks;
     ptrdiff_t c0 = cc * j->ch, chn = j->Cg - c0 < j->ch ? j->Cg - c0 : j->ch;
-    ptrdiff_t rows = chn * j->kk;
+    ptrdiff_t rows = chn * j->kk, hw = j->H * j->W;
     const float *Ap = packed_rows(j, g, cc);
+    /* a 1x1 convolution of stride 1 without padding: the columns are the input's gradient
+     * itself (Caffe's is_1x1 path: the product written straight into bottom_diff; col2im of
+     * zeros plus each value would give the same bits, the products never being -0) */
+    float *T = direct_1x1(j) ? j->gx + (n * j->Cin + g * j->Cg + c0) * hw : s->T;
     bsrc b;
     memset(&b, 0, sizeof b);
     b.B = j->dy + (n * j->O + g * j->Og) * j->P;
@@ -203,11 +224,12 @@ input_unit(const gjob *j, ptrdiff_t u, gscratch *s)
         for (ptrdiff_t bi = 0; bi < j->in_nblocks; bi++) {
             ptrdiff_t k0 = j->in_starts[bi], k1 = j->in_starts[bi + 1];
             pack_b(&b, j->P, n0, nc, k0, k1, s->base.Bp);
-            block_product(Ap + j->rows_pad * k0, s->base.Bp, k1 - k0, s->T + n0, j->P, rows, nc,
+            block_product(Ap + j->rows_pad * k0, s->base.Bp, k1 - k0, T + n0, j->P, rows, nc,
                           bi == 0, &s->base);
         }
     }
-    ptrdiff_t hw = j->H * j->W;
+    if (T != s->T)
+        return;
     for (ptrdiff_t c = 0; c < chn; c++) {
         float *im = j->gx + (n * j->Cin + g * j->Cg + c0 + c) * hw;
         memset(im, 0, (size_t)hw * sizeof(float));
@@ -254,11 +276,13 @@ gscratch_init(const gjob *j, gscratch *s)
     size_t kmax = (size_t)j->kmax;
     if (j->do_input) {        /* dY panels and the unit's columns */
         s->base.Bp = aligned_alloc(64, ((size_t)NC * kmax * sizeof(float) + 63) / 64 * 64);
-        s->T = aligned_alloc(64, ((size_t)j->rows_pad * j->P * sizeof(float) + 63) / 64 * 64);
+        if (!direct_1x1(j))
+            s->T = aligned_alloc(64, ((size_t)j->rows_pad * j->P * sizeof(float) + 63) / 64 *
+                                         64);
     }
     if (j->do_weight)         /* im2col panels (dY^T is packed once per image) */
         s->Ap = aligned_alloc(64, ((size_t)(MC + MR) * kmax * sizeof(float) + 63) / 64 * 64);
-    if ((j->do_input && (s->base.Bp == NULL || s->T == NULL)) ||
+    if ((j->do_input && (s->base.Bp == NULL || (s->T == NULL && !direct_1x1(j)))) ||
         (j->do_weight && s->Ap == NULL)) {
         gscratch_free(s);
         return -1;
@@ -374,7 +398,7 @@ plan_input(gjob *j)
 static ptrdiff_t
 plan_weight(gjob *j, int nthreads)
 {
-    j->ncw = NC;
+    j->ncw = (j->Og + NR - 1) / NR * NR <= GW_COLS ? j->Og : NC;
     j->nchunks = (j->Og + j->ncw - 1) / j->ncw;
     j->mcw = MC;
     while (j->mcw > MR && j->group * j->nchunks * ((j->Kc + j->mcw - 1) / j->mcw) <

@@ -326,13 +326,22 @@ pack_b(const bsrc *s, ptrdiff_t N, ptrdiff_t n0, ptrdiff_t nc, ptrdiff_t k0, ptr
                     if (len == NR)
                         memcpy(d, row + ix, NR * sizeof(float));   /* inlined: a constant size */
                     else
-                        for (ptrdiff_t t = 0; t < len; t++)
-                            d[t] = row[ix + t];
+                        memcpy(d, row + ix, (size_t)len * sizeof(float));
                 } else {
-                    for (ptrdiff_t t = 0; t < len; t++) {
-                        ptrdiff_t xx = ix + t * s->sw;
-                        d[t] = (xx >= 0 && xx < s->W) ? row[xx] : 0.0f;
+                    /* the lanes whose input column lies inside, [t0, t1); zeros around */
+                    ptrdiff_t t0, t1;
+                    inside_span(ix, s->sw, s->W, len, &t0, &t1);
+                    for (ptrdiff_t t = 0; t < t0; t++)
+                        d[t] = 0.0f;
+                    if (s->sw == 1) {
+                        memcpy(d + t0, row + ix + t0, (size_t)(t1 - t0) * sizeof(float));
+                    } else {
+                        const float *src = row + ix + t0 * s->sw;
+                        for (ptrdiff_t t = t0; t < t1; t++, src += s->sw)
+                            d[t] = *src;
                     }
+                    for (ptrdiff_t t = t1; t < len; t++)
+                        d[t] = 0.0f;
                 }
                 q += len;
                 ix += len * s->sw;
@@ -573,8 +582,10 @@ run_job(job *j, int nthreads)
     j->mchunks = (j->M + MC - 1) / MC;
     j->nchunks = (j->N + NC - 1) / NC;
     /* B's packing (an im2col gather for a convolution) is paid once per unit: a unit takes
-     * every m chunk where the items and n chunks alone give each thread several units */
-    j->mspan = j->items * j->nchunks >= 4 * (ptrdiff_t)nthreads ? j->mchunks : 1;
+     * every m chunk where the items and n chunks alone give each thread several units, and
+     * always on one thread (where splitting M only packs B again) */
+    j->mspan = j->items * j->nchunks >= 4 * (ptrdiff_t)nthreads || nthreads <= 1 ? j->mchunks
+                                                                                  : 1;
     j->mspans = (j->mchunks + j->mspan - 1) / j->mspan;
     j->units = j->items * j->mspans * j->nchunks;
     j->next = 0;

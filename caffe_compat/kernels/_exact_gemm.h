@@ -48,6 +48,31 @@ typedef struct {
     ptrdiff_t H, W, kh, kw, OW, sh, sw, ph, pw, dh, dw;
 } bsrc;
 
+/* An im2col gather of `len` values from input columns ix, ix + sw, ...: the first and one
+ * past the last of them that lie inside [0, W) as [*t0, *t1) (empty: t0 == t1), so that the
+ * gather copies those and writes zeros around them without a test per value. */
+static inline void
+inside_span(ptrdiff_t ix, ptrdiff_t sw, ptrdiff_t W, ptrdiff_t len, ptrdiff_t *t0,
+            ptrdiff_t *t1)
+{
+    ptrdiff_t a, b;
+    if (sw == 1) {         /* no division for the common stride */
+        a = ix < 0 ? -ix : 0;
+        b = W - ix;
+    } else {
+        a = ix < 0 ? (-ix + sw - 1) / sw : 0;
+        b = ix < W ? (W - ix + sw - 1) / sw : 0;
+    }
+    if (a > len)
+        a = len;
+    if (b > len)
+        b = len;
+    if (b < a)
+        b = a;
+    *t0 = a;
+    *t1 = b;
+}
+
 /* A thread's packing buffer and edge tile. */
 typedef struct {
     float *Bp;

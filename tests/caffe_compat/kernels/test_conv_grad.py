@@ -112,9 +112,11 @@ def _col2im_caffe(col, channels, h, w, kh, kw, s, p, d, oh, ow):
     return im
 
 
-@pytest.mark.parametrize("s,p,d", [((1, 1), (0, 0), (1, 1)), ((2, 1), (1, 2), (1, 2))])
-def test_input_gradient_is_gemm_then_caffes_col2im(s, p, d):
-    x, w, g = _case((2, 3, 9, 10), (4, 3, 3, 3), s, p, d, 1, seed=3)
+@pytest.mark.parametrize("s,p,d,k", [((1, 1), (0, 0), (1, 1), 3), ((2, 1), (1, 2), (1, 2), 3),
+                                     ((3, 2), (2, 1), (1, 1), 3),
+                                     ((1, 1), (0, 0), (1, 1), 1)])   # 1x1: written directly
+def test_input_gradient_is_gemm_then_caffes_col2im(s, p, d, k):
+    x, w, g = _case((2, 3, 9, 10), (4, 3, k, k), s, p, d, 1, seed=3)
     from caffe_compat.kernels import _exact_gemm
     oh, ow = g.shape[2:]
     got = blas_order.conv2d_grad_input(x, w, g, s, p, d, 1)
@@ -122,7 +124,7 @@ def test_input_gradient_is_gemm_then_caffes_col2im(s, p, d):
     for n in range(2):
         col = torch.empty(wt.shape[0], oh * ow)
         _exact_gemm.gemm(wt.numpy(), g[n].reshape(4, -1).numpy(), col.numpy(), True, 1)
-        want = _col2im_caffe(col.numpy(), 3, 9, 10, 3, 3, s, p, d, oh, ow)
+        want = _col2im_caffe(col.numpy(), 3, 9, 10, k, k, s, p, d, oh, ow)
         assert np.array_equal(got[n].numpy(), want)                # tolerance 0: same order
 
 

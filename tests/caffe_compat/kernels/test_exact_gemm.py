@@ -165,6 +165,8 @@ CONV_CASES = [
     ((2, 4, 11, 13), (6, 2, 3, 3), (2, 1), (1, 2), (1, 2), 2),      # geometry, groups
     ((1, 8, 7, 7), (5, 8, 3, 3), (1, 1), (0, 0), (1, 1), 1),        # small: 25 = 16 + 9 pixels
     ((1, 8, 6, 7), (5, 8, 3, 3), (1, 1), (0, 0), (1, 1), 1),        # small, lanes for 4 pixels
+    ((1, 5, 23, 22), (140, 5, 5, 5), (3, 3), (2, 3), (1, 1), 1),    # stride 3 into the pads;
+                                                                     # rows beyond one chunk
 ]
 
 
@@ -223,6 +225,26 @@ def test_threads_do_not_change_results():
         torch.set_num_threads(old)
     assert all(np.array_equal(outs[0], o) for o in outs[1:])
 
+
+
+def test_one_image_on_one_thread_or_several_the_same_bits():
+    """One image whose rows span three chunks: one thread packs the image's columns once for
+    all of them, several threads once per chunk (tolerance 0: the packing moves no value's
+    sum); padding on both sides with strides 1 and 2."""
+    from caffe_compat.kernels import _exact_gemm
+    rng = np.random.default_rng(6)
+    for stride, pad in ((1, 1), (2, 2)):
+        x = rng.standard_normal((1, 24, 13, 13)).astype(np.float32)
+        w = rng.standard_normal((300, 24, 3, 3)).astype(np.float32)
+        oh = (13 + 2 * pad - 3) // stride + 1
+        outs = []
+        for t in (1, 2, 4):
+            y = np.empty((1, 300, oh, oh), np.float32)
+            _exact_gemm.conv2d(x, w, y, stride, stride, pad, pad, 1, 1, 1, True, t)
+            outs.append(y)
+        assert all(np.array_equal(outs[0], o) for o in outs[1:])
+        ref = reference_conv(x, w, (stride, stride), (pad, pad), (1, 1), 1)
+        assert np.array_equal(outs[0], ref)
 
 # Products whose column counts leave every edge of the micro-kernels: no whole panel (1, 15),
 # one panel and a part (17), pairs of panels and a single one (47, 80), pairs only (64), a
