@@ -21,6 +21,7 @@
 #define GW_BYTES (32 << 20) /* packed dY^T of one round of images, at most (one image at least) */
 #define GW_TILES_PER_THREAD 12 /* weight-gradient tiles per thread, at least (rows allowing) */
 #define GW_COLS 512        /* a weight-gradient tile spans all of Og up to this many columns */
+#define TRANSPOSE_TILE 32  /* gw^T's tiles when it is turned into gw */
 
 typedef struct {
     const float *x, *w, *dy;
@@ -453,11 +454,18 @@ run_grad(gjob *j, int nthreads)
         run_units(j, nthreads);
     }
     if (!j->failed && j->do_weight) {
-        /* gw_g = (gw_g^T)^T */
+        /* gw_g = (gw_g^T)^T, in square tiles so that both sides are read and written a
+         * cache line at a time */
         for (ptrdiff_t g = 0; g < j->group; g++)
-            for (ptrdiff_t o = 0; o < j->Og; o++)
-                for (ptrdiff_t k = 0; k < j->Kc; k++)
-                    j->gw[(g * j->Og + o) * j->Kc + k] = j->gwt[(g * j->Kc + k) * j->Og + o];
+            for (ptrdiff_t o0 = 0; o0 < j->Og; o0 += TRANSPOSE_TILE)
+                for (ptrdiff_t k0 = 0; k0 < j->Kc; k0 += TRANSPOSE_TILE) {
+                    ptrdiff_t o1 = o0 + TRANSPOSE_TILE < j->Og ? o0 + TRANSPOSE_TILE : j->Og;
+                    ptrdiff_t k1 = k0 + TRANSPOSE_TILE < j->Kc ? k0 + TRANSPOSE_TILE : j->Kc;
+                    for (ptrdiff_t o = o0; o < o1; o++)
+                        for (ptrdiff_t k = k0; k < k1; k++)
+                            j->gw[(g * j->Og + o) * j->Kc + k] =
+                                j->gwt[(g * j->Kc + k) * j->Og + o];
+                }
     }
     pthread_cond_destroy(&j->all_packed);
     pthread_mutex_destroy(&j->lock);

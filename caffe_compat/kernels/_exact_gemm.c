@@ -234,6 +234,14 @@ pack_a(const float *A, ptrdiff_t sm, ptrdiff_t sk, ptrdiff_t M, ptrdiff_t m0, pt
     ptrdiff_t kc = k1 - k0;
     for (ptrdiff_t p = 0; p < mc; p += MR) {
         float *dst = Ap + p * kc;
+        if (sm == 1 && m0 + p + MR <= M) {
+            /* a panel's rows side by side in memory (A read as the transpose of a row-major
+             * matrix): each k's MR values are one contiguous read */
+            const float *src = A + (m0 + p) + k0 * sk;
+            for (ptrdiff_t k = 0; k < kc; k++, src += sk)
+                memcpy(dst + k * MR, src, MR * sizeof(float));
+            continue;
+        }
         for (int r = 0; r < MR; r++) {
             ptrdiff_t m = m0 + p + r;
             if (m < M) {
