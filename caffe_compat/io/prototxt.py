@@ -23,9 +23,7 @@ from caffe_compat.io import fast_text as _fast_text
 from caffe_compat.io import positions as _positions
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io.atomic import write_text_atomic
-from caffe_compat.io.text_layers import layer_of_line
 from caffe_compat.proto import caffe_pb2
-from caffe_compat.diagnostics.suggest import did_you_mean
 
 
 class PrototxtWarning(UserWarning):
@@ -96,6 +94,7 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
             parser = _RecordingParser(allow_unknown_field=True)
             parser.ParseLines(text.split("\n"), message)
             for line, column, name, owner in parser.skipped:
+                from caffe_compat.io.text_layers import layer_of_line   # warnings only
                 where = layer_of_line(message, text, line)
                 where = f" of layer {where}" if where else ""
                 warnings.warn(f"{filename}:{line}:{column}: skipped field \"{name}\" "
@@ -161,10 +160,12 @@ def _field_hint(owner, name):
              and f.message_type.fields_by_name.get(name) is not None]
     if homes:
         return f'"{name}" belongs inside ' + " or ".join(f"{h} {{ }}" for h in homes[:4])
+    from caffe_compat.diagnostics.suggest import did_you_mean   # errors only
     return did_you_mean(name, desc.fields_by_name, quote='"')
 
 
 def _enum_hint(enum_name, value):
+    from caffe_compat.diagnostics.suggest import did_you_mean   # errors only
     desc = _descriptor("enum", enum_name)
     return "" if desc is None else did_you_mean(value, desc.values_by_name, quote="")
 

@@ -87,7 +87,8 @@ class LiteNet:
         self._plans = collections.OrderedDict()
         self.runtime = None           # the runtime of the last forward
         self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
-        self._checked = None          # (shapes, outputs, runtime, plan) written at read time
+        # (shapes, outputs, runtime, plan, EarlySession or None) written at read time
+        self._checked = None
 
     @staticmethod
     def unsupported_types(layers):
@@ -107,9 +108,10 @@ class LiteNet:
             self._weights = self._weights_fn()
         name = runtime.choose(self._weight_bytes())
         checked, self._checked = self._checked, None
+        early = None
         if checked is not None and checked[0] == shapes and set(wanted) <= set(checked[1]) \
                 and checked[2] == name:
-            plan = checked[3]           # the graph written when the net was read
+            plan, early = checked[3], checked[4]   # the graph written when the net was read
         else:
             plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
                                list(wanted), self.name, external=runtime.takes_external(name))
@@ -117,8 +119,11 @@ class LiteNet:
         if plan.model is not None:
             from .converters import Unsupported
             try:
-                session = runtime.session(name, plan.model, self.inputs,
-                                          list(plan.graph_outputs.values()), plan.external)
+                if early is not None:
+                    session = early.result()
+                if session is None:
+                    session = runtime.session(name, plan.model, self.inputs,
+                                              list(plan.graph_outputs.values()), plan.external)
             except Exception as exc:           # the runtime refused the model: torch path
                 raise Unsupported(f"{name} did not load the model: {exc}") from exc
         got = (plan, session)
@@ -127,17 +132,24 @@ class LiteNet:
             self._plans.popitem(last=False)
         return got
 
-    def check(self, shapes, wanted):
-        """Write the graph for ``shapes`` and outputs ``wanted`` without starting a session:
-        raises Unsupported at read time for what the converters do not reproduce (so that
-        the torch path reports a bad definition when the net is read, as before)."""
+    def check(self, shapes, wanted, start_session=True):
+        """Write the graph for ``shapes`` and outputs ``wanted``: raises Unsupported at read
+        time for what the converters do not reproduce (so that the torch path reports a bad
+        definition when the net is read, as before). With ``start_session``, the runtime's
+        session for it starts building on a thread of its own (:mod:`.early`): the first
+        forward of these shapes takes it."""
         from . import graph, runtime
         if self._weights is None:
             self._weights = self._weights_fn()
         name = runtime.choose(self._weight_bytes())
         plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
                            list(wanted), self.name, external=runtime.takes_external(name))
-        self._checked = (tuple(shapes), tuple(wanted), name, plan)   # the first forward's
+        early = None
+        if plan.model is not None and start_session:
+            from .early import EarlySession
+            early = EarlySession(runtime.session, name, plan.model, self.inputs,
+                                 list(plan.graph_outputs.values()), plan.external)
+        self._checked = (tuple(shapes), tuple(wanted), name, plan, early)  # the first forward's
 
     def _weight_bytes(self):
         return sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays)

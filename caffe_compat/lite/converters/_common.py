@@ -24,16 +24,42 @@ def register(type_name, host=False):
     return wrap
 
 
+# Caffe type -> the module of this package that registers its converter, imported the first
+# time a net asks for the type (a one-shot program imports the five or six it uses, not all
+# twenty; tests/caffe_compat/lite/test_converters.py checks the table against what the
+# modules register)
+MODULES = {
+    "BatchNorm": "batch_norm", "Concat": "concat", "Convolution": "convolution",
+    "Crop": "crop", "Deconvolution": "deconvolution", "DetectionOutput": "detection_output",
+    "Eltwise": "eltwise", "Flatten": "flatten", "InnerProduct": "inner_product", "LRN": "lrn",
+    "ReLU": "neuron", "Sigmoid": "neuron", "TanH": "neuron", "AbsVal": "neuron",
+    "Dropout": "neuron", "Split": "neuron", "Silence": "neuron",
+    "Normalize": "normalize", "NormalizeBBox": "normalize", "Permute": "permute",
+    "Pooling": "pooling", "Power": "power", "PriorBox": "prior_box",
+    "PriorBoxClustered": "prior_box", "Reshape": "reshape", "Scale": "scale",
+    "Softmax": "softmax",
+}
+
+
+def _load(type_name):
+    module = MODULES.get(type_name)
+    if module is not None and type_name not in _CONVERTERS and type_name not in _HOST:
+        import importlib
+        importlib.import_module(f"{__package__}.{module}")
+
+
 def converter(type_name):
+    _load(type_name)
     return _CONVERTERS.get(type_name)
 
 
 def host_converter(type_name):
+    _load(type_name)
     return _HOST.get(type_name)
 
 
 def registered_types():
-    return sorted(set(_CONVERTERS) | set(_HOST))
+    return sorted(MODULES)
 
 
 def param_blob(lp, blobs, i, shape):

@@ -191,3 +191,23 @@ def test_every_required_type_has_a_converter():
                 "Crop", "Flatten", "Reshape", "Permute", "Normalize", "PriorBox",
                 "DetectionOutput", "Split"}
     assert required <= set(lite.supported_types())
+
+
+def test_the_lazy_table_names_the_module_registering_each_type():
+    """A type's converter is imported on first use: the table must name, for every type, the
+    module that registers it, and every module's types must be in it."""
+    import importlib
+    import pkgutil
+
+    from caffe_compat.lite import converters
+    from caffe_compat.lite.converters import _common
+    for info in pkgutil.iter_modules(converters.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{converters.__name__}.{info.name}")
+        importlib.reload(module)         # registers again even if imported before
+        got = {t for t, f in list(_common._CONVERTERS.items()) + list(_common._HOST.items())
+               if f.__module__ == module.__name__}
+        assert got, info.name
+        assert {t for t, m in _common.MODULES.items() if m == info.name} == got, info.name
+    assert sorted(_common.MODULES) == converters.registered_types()
