@@ -194,3 +194,52 @@ def test_small_nets_run_on_the_imported_opencv5_reader(monkeypatch, version, wei
     monkeypatch.setattr(runtime, "available", lambda: ["onnxruntime", "opencv"])
     monkeypatch.setenv(runtime.ENV_RUNTIME, env)
     assert runtime.choose(weight_bytes) == want
+
+
+def test_a_program_that_reads_a_net_and_never_runs_it_exits_cleanly(tmp_path):
+    """The session started at read time (caffe_compat.lite.early) is joined at exit: a program
+    that reads a net and exits at once ends with status 0 (a thread left inside the runtime's
+    reader would abort the process)."""
+    _files(tmp_path)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop(lite.ENV, None)
+    program = ("import sys\nfrom caffe_compat import dnn\n"
+               "net = dnn.readNetFromCaffe(sys.argv[1], sys.argv[2])\n"
+               "print(net._lite is not None)\n")
+    out = subprocess.run([sys.executable, "-c", program, str(tmp_path / "deploy.prototxt"),
+                          str(tmp_path / "w.caffemodel")], env=env, capture_output=True,
+                         text=True, timeout=300, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+
+
+def test_the_early_session_gives_its_result_or_its_error():
+    from caffe_compat.lite.early import EarlySession
+    assert EarlySession(lambda a, b: a + b, 2, 3).result() == 5
+
+    def refuse():
+        raise ValueError("the runtime refused the model")
+
+    with pytest.raises(ValueError, match="refused"):
+        EarlySession(refuse).result()
+
+
+def test_a_session_that_fails_to_load_sends_the_net_to_the_torch_path(tmp_path, monkeypatch):
+    """An error of the session started at read time is met at the first forward, as a session
+    built there: the net goes to the torch path, which answers."""
+    from caffe_compat import dnn
+    from caffe_compat.lite import runtime
+    text, model, x = _files(tmp_path)
+    want = exact(text, model, {"data": x}, ["out"], tmp_path)["out"]
+
+    def refuse(*args):
+        raise RuntimeError("cannot load")
+
+    monkeypatch.setattr(lite, "MODE", "on")
+    monkeypatch.setattr(runtime, "session", refuse)
+    net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"), str(tmp_path / "w.caffemodel"))
+    assert net._lite is not None
+    net.setInput(x)
+    out = net.forward()
+    assert net._lite is None                  # the torch path from now on
+    assert scaled_error(out, want) <= TOL
