@@ -450,7 +450,7 @@ typedef struct {
     float *Apacked;
     ptrdiff_t groups_a;
     /* scheduling: a unit is (item, m span, n chunk), a span being mspan m chunks */
-    ptrdiff_t items, mchunks, nchunks, mspan, mspans, units;
+    ptrdiff_t items, mchunks, nchunks, ncw, mspan, mspans, units;
     ptrdiff_t next;
     pthread_mutex_t lock;
     int failed;
@@ -496,8 +496,8 @@ run_unit(job *j, ptrdiff_t u, scratch *s)
     ptrdiff_t si = rest / j->nchunks, ni = rest % j->nchunks;
     ptrdiff_t mi0 = si * j->mspan;
     ptrdiff_t mi1 = mi0 + j->mspan < j->mchunks ? mi0 + j->mspan : j->mchunks;
-    ptrdiff_t n0 = ni * NC;
-    ptrdiff_t nc = j->N - n0 < NC ? j->N - n0 : NC;
+    ptrdiff_t n0 = ni * j->ncw;
+    ptrdiff_t nc = j->N - n0 < j->ncw ? j->N - n0 : j->ncw;
     bsrc b;
     const float *A;
     float *C;
@@ -583,17 +583,26 @@ run_team(void *(*fn)(void *), void *arg, ptrdiff_t units, int nthreads)
     team_run(fn, arg, nthreads);
 }
 
+#define UNITS_PER_THREAD 4  /* units per thread a job is cut into, at least (sizes allowing) */
+
 /* Runs the job on nthreads threads (this one included); 0 on success. */
 static int
 run_job(job *j, int nthreads)
 {
     j->mchunks = (j->M + MC - 1) / MC;
-    j->nchunks = (j->N + NC - 1) / NC;
     /* B's packing (an im2col gather for a convolution) is paid once per unit: a unit takes
-     * every m chunk where the items and n chunks alone give each thread several units, and
-     * always on one thread (where splitting M only packs B again) */
-    j->mspan = j->items * j->nchunks >= 4 * (ptrdiff_t)nthreads || nthreads <= 1 ? j->mchunks
-                                                                                  : 1;
+     * every m chunk, and where the items and NC-wide column chunks give the threads fewer
+     * than UNITS_PER_THREAD units each, the columns are cut narrower (down to one panel)
+     * so that they do, each column packed once; only where even that leaves a thread
+     * without a unit are the rows split (packing B once per m chunk) */
+    j->ncw = NC;
+    if (nthreads > 1 && j->items * ((j->N + NC - 1) / NC) < UNITS_PER_THREAD * nthreads) {
+        ptrdiff_t want = (UNITS_PER_THREAD * nthreads + j->items - 1) / j->items;
+        ptrdiff_t w = ((j->N + want - 1) / want + NR - 1) / NR * NR;
+        j->ncw = w < NR ? NR : w > NC ? NC : w;
+    }
+    j->nchunks = (j->N + j->ncw - 1) / j->ncw;
+    j->mspan = j->items * j->nchunks >= (ptrdiff_t)nthreads || nthreads <= 1 ? j->mchunks : 1;
     j->mspans = (j->mchunks + j->mspan - 1) / j->mspan;
     j->units = j->items * j->mspans * j->nchunks;
     j->next = 0;
