@@ -86,17 +86,8 @@ pack_a_im2col(const gjob *j, const float *xg, ptrdiff_t m0, ptrdiff_t mcp, ptrdi
                         for (ptrdiff_t u = 0; u < run; u++)
                             d[u * MR] = row[ix + u];
                     } else {
-                        /* the pixels whose input column lies inside, [u0, u1); zeros
-                         * around */
-                        ptrdiff_t u0, u1;
-                        inside_span(ix, j->sw, j->W, run, &u0, &u1);
-                        for (ptrdiff_t u = 0; u < u0; u++)
-                            d[u * MR] = 0.0f;
-                        const float *src = row + ix + u0 * j->sw;
-                        for (ptrdiff_t u = u0; u < u1; u++, src += j->sw)
-                            d[u * MR] = *src;
-                        for (ptrdiff_t u = u1; u < run; u++)
-                            d[u * MR] = 0.0f;
+                        for (ptrdiff_t u = 0; u < run; u++, ix += j->sw)
+                            d[u * MR] = (ix >= 0 && ix < j->W) ? row[ix] : 0.0f;
                     }
                 }
                 t += run;
