@@ -50,6 +50,24 @@ typedef struct {
     float *T;      /* input: the unit's columns (its rows, P wide) */
 } gscratch;
 
+/* A run of a panel's im2col row that reaches into the padding or strides over the input
+ * (d[u * MR] for u < run, from input columns ix, ix + sw, ...): the values inside copied,
+ * zeros around them, without a test per value. Out of line, so that the loop around the
+ * copy of a run wholly inside compiles as before. */
+static __attribute__((noinline)) void
+gather_run(float *d, const float *row, ptrdiff_t ix, ptrdiff_t sw, ptrdiff_t W, ptrdiff_t run)
+{
+    ptrdiff_t u0, u1;
+    inside_span(ix, sw, W, run, &u0, &u1);
+    for (ptrdiff_t u = 0; u < u0; u++)
+        d[u * MR] = 0.0f;
+    const float *src = row + ix + u0 * sw;
+    for (ptrdiff_t u = u0; u < u1; u++, src += sw)
+        d[u * MR] = *src;
+    for (ptrdiff_t u = u1; u < run; u++)
+        d[u * MR] = 0.0f;
+}
+
 /* A panel of the weight gradient, taken as gw_g^T = col (Kc, P) x dY^T (P, Og): rows
  * [m0, m0 + mcp) of the image's im2col matrix (row (c, i, j), column the output pixel; zero
  * in the padding and beyond Kc), pixels [k0, k1), laid out as pack_a lays out A. */
@@ -83,11 +101,18 @@ pack_a_im2col(const gjob *j, const float *xg, ptrdiff_t m0, ptrdiff_t mcp, ptrdi
                     const float *row = xc + iy * j->W;
                     ptrdiff_t ix = ox * j->sw - j->pw + jj * j->dw;
                     if (j->sw == 1 && ix >= 0 && ix + run <= j->W) {
-                        for (ptrdiff_t u = 0; u < run; u++)
-                            d[u * MR] = row[ix + u];
+                        const float *r = row + ix;
+                        ptrdiff_t u = 0;
+                        for (; u + 4 <= run; u += 4) {
+                            d[u * MR] = r[u];
+                            d[(u + 1) * MR] = r[u + 1];
+                            d[(u + 2) * MR] = r[u + 2];
+                            d[(u + 3) * MR] = r[u + 3];
+                        }
+                        for (; u < run; u++)
+                            d[u * MR] = r[u];
                     } else {
-                        for (ptrdiff_t u = 0; u < run; u++, ix += j->sw)
-                            d[u * MR] = (ix >= 0 && ix < j->W) ? row[ix] : 0.0f;
+                        gather_run(d, row, ix, j->sw, j->W, run);
                     }
                 }
                 t += run;
