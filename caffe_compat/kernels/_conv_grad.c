@@ -111,6 +111,10 @@ pack_a_im2col(const gjob *j, const float *xg, ptrdiff_t m0, ptrdiff_t mcp, ptrdi
                         }
                         for (; u < run; u++)
                             d[u * MR] = r[u];
+                    } else if (ix >= 0 && ix + (run - 1) * j->sw < j->W) {
+                        const float *r = row + ix;       /* strided, wholly inside */
+                        for (ptrdiff_t u = 0; u < run; u++, r += j->sw)
+                            d[u * MR] = *r;
                     } else {
                         gather_run(d, row, ix, j->sw, j->W, run);
                     }

@@ -592,14 +592,16 @@ run_job(job *j, int nthreads)
     j->mchunks = (j->M + MC - 1) / MC;
     /* B's packing (an im2col gather for a convolution) is paid once per unit: a unit takes
      * every m chunk, and where the items and NC-wide column chunks give the threads fewer
-     * than UNITS_PER_THREAD units each, the columns are cut narrower (down to one panel)
+     * than UNITS_PER_THREAD units each, the columns are cut narrower (down to one tile)
      * so that they do, each column packed once; only where even that leaves a thread
      * without a unit are the rows split (packing B once per m chunk) */
     j->ncw = NC;
     if (nthreads > 1 && j->items * ((j->N + NC - 1) / NC) < UNITS_PER_THREAD * nthreads) {
+        /* whole micro-tiles: pairs of panels where the wide kernel takes them */
+        ptrdiff_t step = the_wide_kernel != NULL ? 2 * NR : NR;
         ptrdiff_t want = (UNITS_PER_THREAD * nthreads + j->items - 1) / j->items;
-        ptrdiff_t w = ((j->N + want - 1) / want + NR - 1) / NR * NR;
-        j->ncw = w < NR ? NR : w > NC ? NC : w;
+        ptrdiff_t w = ((j->N + want - 1) / want + step - 1) / step * step;
+        j->ncw = w > NC ? NC : w;
     }
     j->nchunks = (j->N + j->ncw - 1) / j->ncw;
     j->mspan = j->items * j->nchunks >= (ptrdiff_t)nthreads || nthreads <= 1 ? j->mchunks : 1;
