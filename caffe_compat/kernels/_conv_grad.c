@@ -10,7 +10,8 @@
  * one fixed sequence over (image, block).
  * Input gradient (backward_cpu_gemm, then col2im_cpu): col = W_g^T (Kc, Og) x dY[n, g]
  * (Og, P) with K blocks over Og; the input's gradient zeroed, then each column value added at
- * its input position, kernel row and column in increasing order.
+ * its input position, kernel row and column in increasing order (a 1x1 convolution of stride 1
+ * without padding: the product written into the input's gradient itself, Caffe's is_1x1).
  * Units own their outputs (tiles of gw over all images; (image, group, chunk of channels) of
  * gx) and threads take them in turn, so any thread count gives the same bits, and a thread
  * whose core is taken by another process takes fewer units instead of holding up the rest. */
