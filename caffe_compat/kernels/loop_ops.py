@@ -48,6 +48,36 @@ class LoopProgram:
         self.live.append((len(self.ptrs) - 1, getter, int(count)))
         return len(self.ptrs) - 1
 
+    def hdf5_source(self, src):
+        """An in-order HDF5 source read by the loop: its cursor's slot and batch size (the
+        cursor moves on by one batch at the end of each iteration)."""
+        slot = 2 * len(self.sources)
+        self.sources.append((src, src.batch_size))
+        self.advance.append((slot, src.batch_size))
+        return slot, src.batch_size
+
+    def hdf5_rows(self, src, k):
+        """The live pointer to dataset ``k`` of the file ``src`` holds in memory (read within
+        the source's row count, the loop's limit)."""
+        def rows():
+            held = src._in_memory
+            return None if held is None else held[k]
+        return self.live_ptr(rows, 0)
+
+    def resolve(self, address):
+        """The live buffers' addresses written into ``ptrs_array`` (``address(buffer)``: its
+        address, None where the loop cannot take it): the buffers, to be held for the call,
+        or None where one is not there or holds fewer values than the program reads."""
+        held = []
+        for index, getter, count in self.live:
+            buf = getter()
+            where = address(buf)
+            if where is None or _values(buf) < count:
+                return None
+            self.ptrs_array[index] = where
+            held.append(buf)
+        return held
+
     def finish(self):
         """The cursors' moves appended and the program as the loop's arrays."""
         for slot, batch in self.advance:
@@ -56,3 +86,15 @@ class LoopProgram:
         self.ptrs_array = np.asarray(self.ptrs, dtype=np.int64)
         self.consts_array = np.asarray(self.consts, dtype=np.float64)
         return self
+
+
+def array_address(a):
+    """The address of a float32 C-contiguous numpy array, or None."""
+    if not isinstance(a, np.ndarray) or a.dtype != np.float32 or not a.flags.c_contiguous:
+        return None
+    return a.ctypes.data
+
+
+def _values(buf):
+    """How many values an array or a tensor holds."""
+    return buf.size if isinstance(buf, np.ndarray) else buf.numel()

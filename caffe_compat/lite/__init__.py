@@ -132,12 +132,12 @@ class LiteNet:
             self._plans.popitem(last=False)
         return got
 
-    def check(self, shapes, wanted, start_session=True):
+    def check(self, shapes, wanted):
         """Write the graph for ``shapes`` and outputs ``wanted``: raises Unsupported at read
         time for what the converters do not reproduce (so that the torch path reports a bad
-        definition when the net is read, as before). With ``start_session``, the runtime's
-        session for it starts building on a thread of its own (:mod:`.early`): the first
-        forward of these shapes takes it."""
+        definition when the net is read, as before). The runtime's session for it starts
+        building on a thread of its own (:mod:`.early`): the first forward of these shapes
+        takes it."""
         from . import graph, runtime
         if self._weights is None:
             self._weights = self._weights_fn()
@@ -145,7 +145,7 @@ class LiteNet:
         plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
                            list(wanted), self.name, external=runtime.takes_external(name))
         early = None
-        if plan.model is not None and start_session:
+        if plan.model is not None:
             from .early import EarlySession
             early = EarlySession(runtime.session, name, plan.model, self.inputs,
                                  list(plan.graph_outputs.values()), plan.external)

@@ -228,18 +228,7 @@ def _test_program(solver, test_net_id):
 
 
 def _resolve(prog):
-    """The live addresses filled in: ``{index: tensor or array}``, or None where one is not
-    a float32 C-contiguous CPU buffer now."""
-    live = {}
-    ptrs = prog.ptrs_array
-    for index, getter, count in prog.live:
-        t = getter()
-        where = address(t)
-        if where is None or (t.size if isinstance(t, np.ndarray) else t.numel()) < count:
-            return None
-        ptrs[index] = where
-        live[index] = t
-    return live
+    return prog.resolve(address)
 
 
 def run_test_batches(solver, test_net_id, count):
@@ -273,7 +262,7 @@ def run_iterations(solver, stop_iter, start_iter, average_loss):
                                      np.asarray(solver._lr_mults, dtype=np.float32),
                                      kernel.run, start_iter, average_loss)
     if done:
-        _move_versions([t for t in live.values() if isinstance(t, torch.Tensor)], done)
+        _move_versions([t for t in live if isinstance(t, torch.Tensor)], done)
     return done
 
 

@@ -15,20 +15,12 @@ class _HDF5Data:
         src = layer.source
         if src.shuffle or src.count != 1:
             raise Refused("shuffled or sharded HDF5 data")
-        batch = src.batch_size
-        slot = 2 * len(prog.sources)
-        prog.sources.append((src, batch))
+        slot, batch = prog.hdf5_source(src)
         for k, top in enumerate(node.tops):
             row = prog.count(top) // batch
             if prog.shape(top)[0] != batch or row * batch != prog.count(top):
                 raise Refused("HDF5Data top shape")
-
-            def memory(src=src, k=k):
-                held = src._in_memory
-                return None if held is None else held[k]
-            base = prog.live_ptr(memory, 0)     # read within src.rows (the limit)
-            prog.op("DATA", base, slot, row, prog.data(top), batch)
-        prog.advance.append((slot, batch))
+            prog.op("DATA", prog.hdf5_rows(src, k), slot, row, prog.data(top), batch)
 
     def backward(self, prog, i, node, layer, bottom_need, param_need):
         pass

@@ -95,8 +95,3 @@ def _get(ref, read):
     return None if net is None else read(net)
 
 
-def address(a):
-    """The address of a float32 C-contiguous array, or None."""
-    if not isinstance(a, np.ndarray) or a.dtype != np.float32 or not a.flags.c_contiguous:
-        return None
-    return a.ctypes.data

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...kernels import array_loop
-from ...kernels.loop_ops import OPS
+from ...kernels.loop_ops import OPS, array_address
 from ...solvers import runs
-from .program import EMITTERS, Program, Refused, address
+from .program import EMITTERS, Program, Refused
 
 ENABLED = True
 
@@ -165,18 +165,7 @@ def _test_program(solver, test_net_id):
 
 
 def _resolve(prog):
-    """The live addresses filled in (the arrays returned, held for the call), or None where
-    one is not a float32 C-contiguous array of its size now."""
-    held = []
-    ptrs = prog.ptrs_array
-    for index, getter, count in prog.live:
-        a = getter()
-        where = address(a)
-        if where is None or a.size < count:
-            return None
-        ptrs[index] = where
-        held.append(a)
-    return held
+    return prog.resolve(array_address)
 
 
 def run_test_batches(solver, test_net_id, count):

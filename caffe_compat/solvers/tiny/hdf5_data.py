@@ -16,20 +16,13 @@ class _HDF5Data:
         src = module.source
         if src.shuffle or src.count != 1:
             raise Refused("shuffled or sharded HDF5 data")
-        batch = src.batch_size
-        slot = 2 * len(prog.sources)
-        prog.sources.append((src, batch))
+        slot, batch = prog.hdf5_source(src)
         for k, top in enumerate(node.tops):
             row = int(np.prod(src.row_shapes[k], dtype=np.int64))
-            def memory(src=src, k=k):
-                held = src._in_memory
-                return None if held is None else held[k]
-            base = prog.live_ptr(memory, 0)     # read within src.rows (the limit)
             out = prog.scratch(batch * row)
-            prog.op("DATA", base, slot, row, out, batch)
+            prog.op("DATA", prog.hdf5_rows(src, k), slot, row, out, batch)
             prog.data[top] = out
             prog.shape[top] = (batch,) + tuple(src.row_shapes[k])
-        prog.advance.append((slot, batch))
 
     def backward(self, prog, i, node, module, wanted, want_params):
         pass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...kernels.loop_ops import OPS, LoopProgram  # noqa: F401  (the loop's opcodes)
+from ...kernels.loop_ops import OPS, LoopProgram, array_address  # noqa: F401  (OPS: opcodes)
 
 EMITTERS = {}            # layer type -> emitter (see :func:`emitter`)
 
@@ -79,9 +79,7 @@ class Program(LoopProgram):
 def address(t):
     """The address of a float32 C-contiguous CPU tensor or array, or None."""
     if isinstance(t, np.ndarray):
-        if t.dtype != np.float32 or not t.flags.c_contiguous:
-            return None
-        return t.ctypes.data
+        return array_address(t)
     if t is None or not t.is_cpu or t.dtype != torch.float32 or not t.is_contiguous():
         return None
     return t.data_ptr()
