@@ -124,35 +124,95 @@ class NetSource:
         return f"{self.file}:{line}:{column}"
 
 
-_TABLE = collections.OrderedDict()     # id(message) -> (message, NetSource, layer count)
+class Pending:
+    """Positions not worked out yet: ``make()`` gives the NetSource (or None) the first time
+    they are asked for. Scanning a prototxt's text for positions costs about as much as
+    parsing it; a net read without an error never asks (a one-shot cv2.dnn program), so the
+    readers record the scan to be done rather than doing it. ``file`` is known at once."""
+
+    __slots__ = ("file", "make")
+
+    def __init__(self, file, make):
+        self.file, self.make = file, make
+
+
+_TABLE = collections.OrderedDict()  # id(message) -> (message, NetSource or Pending, layers)
 _table_layers = 0
 
 
-def attach(net_param, source):
-    """Record ``source`` as the positions of ``net_param`` (returns ``net_param``)."""
+def _store(net_param, source, size):
     global _table_layers
-    if source is None or not source.fits(net_param):
-        return net_param
     key = id(net_param)
     old = _TABLE.pop(key, None)
     if old is not None:
         _table_layers -= old[2]
-    size = len(source.layers) + len(source.legacy_layers) + 1
     _TABLE[key] = (net_param, source, size)
     _table_layers += size
     while _table_layers > MAX_LAYERS and len(_TABLE) > 1:
         _, (_, _, n) = _TABLE.popitem(last=False)
         _table_layers -= n
+
+
+def attach(net_param, source):
+    """Record ``source`` as the positions of ``net_param`` (returns ``net_param``)."""
+    if source is None or not source.fits(net_param):
+        return net_param
+    _store(net_param, source, len(source.layers) + len(source.legacy_layers) + 1)
     return net_param
+
+
+def attach_pending(net_param, file, make):
+    """Record that ``make()`` gives the positions of ``net_param`` (a NetSource or None),
+    worked out when first asked for (:class:`Pending`); returns ``net_param``."""
+    _store(net_param, Pending(file, make), len(net_param.layer) + len(net_param.layers) + 1)
+    return net_param
+
+
+def derive(net_param, parent, transform):
+    """Record for ``net_param`` the positions ``transform(source_of(parent))`` (a NetSource
+    or None), worked out when first asked for; nothing where ``parent`` has none. The
+    parent must keep its layers until then (the readers' and filters' own messages do)."""
+    entry = _TABLE.get(id(parent))
+    if entry is None or entry[0] is not parent:
+        return net_param
+
+    def make():
+        src = source_of(parent)
+        return None if src is None else transform(src)
+    return attach_pending(net_param, entry[1].file, make)
+
+
+def file_of(net_param):
+    """The file ``net_param`` was read from, where positions are recorded for it (pending
+    or not), without working them out; None otherwise."""
+    entry = _TABLE.get(id(net_param))
+    return None if entry is None or entry[0] is not net_param else entry[1].file
 
 
 def source_of(net_param):
     """The :class:`NetSource` recorded for ``net_param``, or None."""
     entry = _TABLE.get(id(net_param))
-    if entry is None or entry[0] is not net_param or not entry[1].fits(net_param):
+    if entry is None or entry[0] is not net_param:
+        return None
+    source = entry[1]
+    if isinstance(source, Pending):
+        source = source.make()
+        if source is None or not source.fits(net_param):
+            if _TABLE.get(id(net_param)) is entry:
+                _forget(net_param)
+            return None
+        _store(net_param, source, entry[2])
+    if not source.fits(net_param):
         return None
     _TABLE.move_to_end(id(net_param))
-    return entry[1]
+    return source
+
+
+def _forget(net_param):
+    global _table_layers
+    entry = _TABLE.pop(id(net_param), None)
+    if entry is not None:
+        _table_layers -= entry[2]
 
 
 def layer_source(net_param, index):

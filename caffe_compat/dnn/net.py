@@ -46,6 +46,7 @@ from . import python_layers
 from .importer import in_place_free, opencv_layers, renamed_repeats, unique_names
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
+from .positions import PositionsMixin
 from .torch_free import TorchFreeMixin
 
 from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,  # noqa: F401
@@ -91,7 +92,7 @@ def _tick_frequency():
         return 1e9
 
 
-class Net(NetExtrasMixin, TorchFreeMixin):
+class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin):
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
 
@@ -110,6 +111,7 @@ class Net(NetExtrasMixin, TorchFreeMixin):
         self._python_layers = {}                 # engine layer name -> registered class's
         self._input_aliases = {}                 # setInputsNames: given name -> own name
         self._set_shapes = {}                    # (engine layer, blob index) -> shape given
+        self._located, self._positions = None, ([], None)
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
             return
@@ -126,11 +128,10 @@ class Net(NetExtrasMixin, TorchFreeMixin):
         inputs_kept.CopyFrom(filtered)
         del inputs_kept.layer[:]
         body, self._layers = [], []
-        self._positions = []        # each layer's file:line:column, for the engine nets' errors
-        first_input = None
+        body_at, inputs_at = [], []
         for index, lp in enumerate(filtered.layer):
             if lp.type == "Input":
-                first_input = first_input or locations.layer_source(filtered, index)
+                inputs_at.append(index)
                 shapes = list(lp.input_param.shape)
                 for k, top in enumerate(lp.top):
                     shape = shapes[k] if k < len(shapes) else (shapes[0] if shapes else None)
@@ -138,17 +139,15 @@ class Net(NetExtrasMixin, TorchFreeMixin):
                     self._input_shapes[top] = tuple(shape.dim) if shape is not None else None
                 continue
             body.append(lp)
-            self._positions.append(locations.layer_source(filtered, index))
-        for k, (lp, name) in enumerate(zip(body, unique_names(body))):
+            body_at.append(index)
+        names = unique_names(body)
+        for lp, name in zip(body, names):
             new = inputs_kept.layer.add()
             new.CopyFrom(lp)
             new.name = name                                  # OpenCV's names for repeats
-            if self._positions[k] is not None:
-                self._positions[k] = self._positions[k].renamed(new.name)
-        # the engine nets' own Input layer stands where the net's inputs are declared
-        known = locations.source_of(filtered)
-        self._input_position = first_input.renamed("_input") if first_input else \
-            locations.LayerSource(known.file, 1, 1, "_input") if known else None
+        # each layer's file:line:column, for the engine nets' errors: worked out when first
+        # needed (:meth:`_layer_positions`)
+        self._located = (filtered, body_at, names, inputs_at)
         self._weights = renamed_repeats(weights)
         self._values = values       # the blob values, kept apart until the torch path needs them
         self._param, _ = in_place_free(inputs_kept)
@@ -201,9 +200,9 @@ class Net(NetExtrasMixin, TorchFreeMixin):
             layers = [lp] + list(param.layer)
             del param.layer[:]
             param.layer.extend(layers)
+        positions, input_position = self._layer_positions()
         locations.attach(param, locations.NetSource(
-            self._source, [self._input_position] * (len(param.layer) - len(self._positions))
-            + self._positions))
+            self._source, [input_position] * (len(param.layer) - len(positions)) + positions))
         with python_layers.instances(self._python_layers):
             net = EngineNet(param, phase="test")
         if self._state is None:
@@ -233,7 +232,7 @@ class Net(NetExtrasMixin, TorchFreeMixin):
             caffe_name, blob = key.rsplit(".", 1)
             layer = next(r for r in self._layers if r["caffe_name"] == caffe_name)
             where = next((f"{pos.where()}: " for lp, pos in zip(self._param.layer,
-                                                                 self._positions)
+                                                                 self._layer_positions()[0])
                           if lp.name == caffe_name and pos is not None), "")
             fed = ", ".join(f"'{n}' {tuple(s)}" for n, s in zip(self._inputs, shapes))
             declared = [s for s in self._declared_shapes() if s is not None]

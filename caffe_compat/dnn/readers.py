@@ -57,21 +57,30 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     else:
         source = os.fsdecode(os.fspath(proto))
         text = prototxt_io.read_text_file(source)
+    has_model = model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) \
+        and not (isinstance(model, np.ndarray) and model.size == 0)
+    reading = None
+    if has_model and not _is_buffer(model):
+        # the caffemodel's bytes are read on a thread while the prototxt is parsed
+        from ..lite.early import EarlyCall
+        model_path = os.fsdecode(os.fspath(model))
+        reading = EarlyCall(caffemodel_io.read_binary_file, model_path,
+                            name="caffe_compat-caffemodel")
     raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
     # 'input:' fields without a shape: inputs whose shape comes with setInput
     open_inputs = [] if len(raw.input_shape) or len(raw.input_dim) else list(raw.input)
     param = prototxt_io.upgrade_parsed_net(raw, source)      # the text parsed once
     weights = values = None
-    if model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) and \
-            not (isinstance(model, np.ndarray) and model.size == 0):
-        # the blob values stay views of the file's bytes: the torch-free path reads them as
-        # they are, the torch path puts them into the message when it builds its net
-        if _is_buffer(model):
-            weights, values = caffemodel_io.parse_caffemodel_values(_as_bytes(model),
-                                                                    "<bufferModel>")
-        else:
-            weights, values = caffemodel_io.read_caffemodel_values(
-                os.fsdecode(os.fspath(model)))
+    # the blob values stay views of the file's bytes: the torch-free path reads them as they
+    # are, the torch path puts them into the message when it builds its net
+    if reading is not None:
+        data = reading.result()
+        if data is None:                   # a child forked while the thread read
+            data = caffemodel_io.read_binary_file(model_path)
+        weights, values = caffemodel_io.parse_caffemodel_values(data, model_path)
+    elif has_model:
+        weights, values = caffemodel_io.parse_caffemodel_values(_as_bytes(model),
+                                                                "<bufferModel>")
     return Net(param, weights, source, open_inputs, values=values)
 
 

@@ -49,8 +49,13 @@ def _walk(data, start, end):
     return out if pos == end else None
 
 
+_ONE_BYTE = tuple(bytes((v,)) for v in range(0x80))     # the varints of 0..127
+
+
 def _varint(value):
     """``value`` as a protobuf varint (a negative int64: ten bytes, two's complement)."""
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
     value &= (1 << 64) - 1
     out = bytearray()
     while True:

@@ -137,6 +137,20 @@ def net_source(text, filename, net_param):
     return None if fields is None else _net_source(fields, filename, net_param)
 
 
+def layer_names(net_param):
+    """The names :func:`net_source` records for ``net_param``'s layers: (``layer``'s, the
+    legacy ``layers``' (a V0 definition's own name where one is nested))."""
+    return ([lp.name for lp in net_param.layer],
+            [lp.layer.name if lp.HasField("layer") else lp.name for lp in net_param.layers])
+
+
+def named_net_source(text, filename, names):
+    """:func:`net_source` for a message whose layer names were ``names`` (as
+    :func:`layer_names` gives them) when it was parsed from ``text``."""
+    fields = scan(text)
+    return None if fields is None else _source_of_fields(fields, filename, *names)
+
+
 def nested_net_source(text, filename, field_name, index, net_param):
     """The NetSource of the ``index``-th ``field_name`` message (``net_param``,
     ``train_net_param``, ``test_net_param``) of a solver text, or None."""
@@ -150,13 +164,16 @@ def nested_net_source(text, filename, field_name, index, net_param):
 
 
 def _net_source(fields, filename, net_param):
+    return _source_of_fields(fields, filename, *layer_names(net_param))
+
+
+def _source_of_fields(fields, filename, names, legacy_names):
     blocks = [f for f in fields if f.name == "layer" and f.children is not None]
     legacy = [f for f in fields if f.name == "layers" and f.children is not None]
-    if len(blocks) != len(net_param.layer) or len(legacy) != len(net_param.layers):
+    if len(blocks) != len(names) or len(legacy) != len(legacy_names):
         return None
-    layers = [_layer_source(f, filename, lp.name) for f, lp in zip(blocks, net_param.layer)]
-    old = [_layer_source(f, filename, lp.layer.name if lp.HasField("layer") else lp.name, True)
-           for f, lp in zip(legacy, net_param.layers)]
+    layers = [_layer_source(f, filename, name) for f, name in zip(blocks, names)]
+    old = [_layer_source(f, filename, name, True) for f, name in zip(legacy, legacy_names)]
     top = {}
     for f in fields:
         if f.name not in ("layer", "layers"):

@@ -20,7 +20,6 @@ from google.protobuf import text_format
 from caffe_compat.diagnostics import locations
 from caffe_compat.errors import CaffeCompatError, PrototxtError
 from caffe_compat.io import fast_text as _fast_text
-from caffe_compat.io import positions as _positions
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io.atomic import write_text_atomic
 from caffe_compat.proto import caffe_pb2
@@ -109,7 +108,8 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
     if not message.IsInitialized():
         paths = message.FindInitializationErrors()
         missing = ", ".join(_describe_missing(message, path) for path in paths)
-        where = _positions.path_position(text, paths[0].rsplit(".", 1)[0]) if paths else None
+        from caffe_compat.io.positions import path_position
+        where = path_position(text, paths[0].rsplit(".", 1)[0]) if paths else None
         at = f"{filename}:{where[0]}:{where[1]}" if where else filename
         raise PrototxtError(f"{at}: required field(s) missing: {missing}")
     return message
@@ -247,10 +247,18 @@ def parse_net(text, filename="<string>", *, allow_unknown_fields=False, upgrade=
     if isinstance(text, bytes):
         text = _decode(text, filename)
     net = parse_text_message(text, caffe_pb2.NetParameter(), filename, allow_unknown_fields)
-    locations.attach(net, _positions.net_source(text.lstrip("\ufeff"), filename, net))
+    # positions are scanned for when first asked for, under the names the layers have now
+    names = ([lp.name for lp in net.layer],
+             [lp.layer.name if lp.HasField("layer") else lp.name for lp in net.layers])
+    locations.attach_pending(net, filename, lambda: _net_positions(text, filename, names))
     if upgrade:
         net = upgrade_parsed_net(net, filename)
     return net
+
+
+def _net_positions(text, filename, names):
+    from caffe_compat.io.positions import named_net_source
+    return named_net_source(text.lstrip("\ufeff"), filename, names)
 
 
 def upgrade_parsed_net(net, filename="<string>"):

@@ -255,11 +255,18 @@ def upgrade_net(net_param, source="<string>", *, in_place=False):
     that the caller owns is upgraded where it is rather than copied (the readers' freshly
     parsed messages: copying a caffemodel's blobs cost as much as parsing them).
     """
-    positions = locations.source_of(net_param)
     if in_place and isinstance(net_param, caffe_pb2.NetParameter):
         net = net_param
     else:
         net = as_message(net_param, caffe_pb2.NetParameter)
+    if not net_needs_upgrade(net):
+        # nothing to upgrade: the positions, when asked for, are the original's
+        if net is not net_param:
+            names = [lp.name for lp in net.layer]
+            locations.derive(net, net_param,
+                             lambda positions: _renamed_positions(positions, names))
+        return net
+    positions = locations.source_of(net_param)
     at = _Places(source, positions)
     if len(net.layers):
         kept = [i for i, c in enumerate(net.layers) if c.layer.type != "padding"]
@@ -300,6 +307,15 @@ class _Places:
 
     def field(self, name):
         return self.source if self.positions is None else self.positions.where(name)
+
+
+def _renamed_positions(positions, names):
+    """The positions of a copy whose layers have ``names`` (nothing was upgraded)."""
+    if len(positions.layers) != len(names) or any(b is None for b in positions.layers):
+        return None
+    return locations.NetSource(positions.file, [b.renamed(n) for b, n in
+                                                zip(positions.layers, names)], (),
+                               positions.fields)
 
 
 def _upgraded_positions(positions, kept, net):

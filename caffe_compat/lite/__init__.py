@@ -87,7 +87,7 @@ class LiteNet:
         self._plans = collections.OrderedDict()
         self.runtime = None           # the runtime of the last forward
         self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
-        # (shapes, outputs, runtime, plan, EarlySession or None) written at read time
+        # (shapes, outputs, runtime, plan, EarlyCall or None) written at read time
         self._checked = None
 
     @staticmethod
@@ -146,9 +146,10 @@ class LiteNet:
                            list(wanted), self.name, external=runtime.takes_external(name))
         early = None
         if plan.model is not None:
-            from .early import EarlySession
-            early = EarlySession(runtime.session, name, plan.model, self.inputs,
-                                 list(plan.graph_outputs.values()), plan.external)
+            from .early import EarlyCall
+            early = EarlyCall(runtime.session, name, plan.model, self.inputs,
+                              list(plan.graph_outputs.values()), plan.external,
+                              name="caffe_compat-session")
         self._checked = (tuple(shapes), tuple(wanted), name, plan, early)  # the first forward's
 
     def _weight_bytes(self):

@@ -90,8 +90,9 @@ def _needed(layers, wanted):
 
 
 class Plan:
-    """What :func:`build` made: the model's bytes (None when every output is a constant or a
-    numpy step's), the ONNX outputs by blob name, the numpy steps and the constants."""
+    """What :func:`build` made: the model's encoding (:class:`~.onnx_wire.Pieces`, None when
+    every output is a constant or a numpy step's), the ONNX outputs by blob name, the numpy
+    steps and the constants."""
 
     def __init__(self, model, graph_outputs, steps, consts, wanted, external):
         self.model, self.graph_outputs, self.steps = model, graph_outputs, steps
@@ -147,7 +148,8 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False):
     consts = {b: env[b].const for b in env if env[b].const is not None}
     model = None
     if outs:
-        model = onnx_wire.model(graph_name, g.nodes, g.initializers, list(inputs), outs)
+        model = onnx_wire.model_pieces(graph_name, g.nodes, g.initializers, list(inputs),
+                                       outs)
     return Plan(model, graph_outputs, steps, consts, list(wanted), g.external or {})
 
 

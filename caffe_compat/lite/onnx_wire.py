@@ -37,8 +37,14 @@ class Pieces(list):
         return sum(len(p) for p in self)
 
 
+_KEYS = {}
+
+
 def _key(number, wire):
-    return _varint((number << 3) | wire)
+    got = _KEYS.get((number, wire))
+    if got is None:
+        got = _KEYS[number, wire] = _varint((number << 3) | wire)
+    return got
 
 
 def _int(number, value):
@@ -114,6 +120,14 @@ def value_info(name, shape):
 def model(graph_name, nodes, initializers, inputs, outputs, producer="caffe_compat.lite"):
     """The ModelProto's bytes: ``nodes`` and ``initializers`` as written by :func:`node` and
     :func:`tensor`; ``inputs`` / ``outputs`` lists of ``(name, shape)``."""
+    return b"".join(model_pieces(graph_name, nodes, initializers, inputs, outputs, producer))
+
+
+def model_pieces(graph_name, nodes, initializers, inputs, outputs,
+                 producer="caffe_compat.lite"):
+    """:func:`model`'s encoding as :class:`Pieces`, not joined: written to a file piece by
+    piece, a net's weights go from the caffemodel's bytes to the file without a copy in
+    between."""
     graph = Pieces()
     for n in nodes:
         graph += _sub(1, n)
@@ -123,6 +137,5 @@ def model(graph_name, nodes, initializers, inputs, outputs, producer="caffe_comp
     graph += [_bytes(11, value_info(n, s)) for n, s in inputs]
     graph += [_bytes(12, value_info(n, s)) for n, s in outputs]
     opset = _bytes(1, "") + _int(2, OPSET)
-    out = Pieces([_int(1, IR_VERSION), _bytes(2, producer)]) + _sub(7, graph) + \
-        [_bytes(8, opset)]
-    return b"".join(out)
+    return Pieces([_int(1, IR_VERSION), _bytes(2, producer)] + _sub(7, graph) +
+                  [_bytes(8, opset)])

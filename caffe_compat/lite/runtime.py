@@ -25,6 +25,7 @@ def _threads():
 
 def _onnxruntime(model, inputs, outputs, external):
     import onnxruntime as ort
+    model = model if isinstance(model, bytes) else b"".join(model)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = _threads()
@@ -54,7 +55,7 @@ def _onnxruntime(model, inputs, outputs, external):
 
 def _opencv(model, inputs, outputs, external):
     import cv2
-    net = cv2.dnn.readNetFromONNX(np.frombuffer(model, np.uint8))
+    net = _read_onnx(cv2, model)
     names = list(outputs)
 
     def forward(feed):
@@ -65,6 +66,45 @@ def _opencv(model, inputs, outputs, external):
 
     forward.runtime = "opencv"
     return forward
+
+
+def _read_onnx(cv2, model):
+    """OpenCV's net of ``model`` (bytes, or :class:`~.onnx_wire.Pieces`) read from a private
+    temporary file: OpenCV 5's reader holds the GIL while it copies a buffer argument (about
+    15 ms for a 10 MB model, the caller's thread stopped meanwhile) and reads a file without
+    it; the pieces go to the file without being joined. A buffer where no temporary folder
+    takes the file."""
+    pieces = [model] if isinstance(model, (bytes, bytearray, memoryview)) else model
+    path = _private_file(".onnx")
+    if path is None:
+        return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(pieces), np.uint8))
+    try:
+        with open(path, "wb") as f:
+            f.writelines(pieces)
+        return cv2.dnn.readNetFromONNX(path)
+    finally:
+        os.unlink(path)
+
+
+def _private_file(suffix):
+    """A new, empty file only this user reads (its path), in the first temporary folder of
+    ``$TMPDIR``, ``$TEMP``, ``$TMP``, /tmp, /var/tmp that takes it; None where none does.
+    (``tempfile`` costs a process that has not imported it a few milliseconds more.)"""
+    import itertools
+    import threading
+    folders = [os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")] + ["/tmp", "/var/tmp"]
+    stem = f"caffe_compat-{os.getpid()}-{threading.get_ident()}-"
+    for folder in filter(None, folders):
+        for k in itertools.count():
+            path = os.path.join(folder, f"{stem}{k}{suffix}")
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                return path
+            except FileExistsError:
+                continue
+            except OSError:
+                break
+    return None
 
 
 _RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv}
@@ -131,7 +171,7 @@ def takes_external(name):
 
 
 def session(name, model, inputs, outputs, external=None):
-    """A callable ``feed -> [arrays]`` running ``model`` (ONNX bytes) on runtime ``name``,
-    with graph inputs ``inputs``, outputs ``outputs`` (names, in order) and the weights
-    ``external`` ({name: array}) given apart."""
+    """A callable ``feed -> [arrays]`` running ``model`` (ONNX bytes or
+    :class:`~.onnx_wire.Pieces`) on runtime ``name``, with graph inputs ``inputs``, outputs
+    ``outputs`` (names, in order) and the weights ``external`` ({name: array}) given apart."""
     return _RUNTIMES[name](model, inputs, outputs, external or {})

@@ -77,9 +77,9 @@ def filter_net(net_param, phase, level=0, stages=(), source="<string>"):
     ``net_param`` must be in the current format (the readers of :mod:`caffe_compat.io` upgrade
     legacy nets).
     """
-    positions = locations.source_of(net_param)
+    original = net_param
     net_param = as_message(net_param, caffe_pb2.NetParameter)
-    check_upgraded(net_param, positions.file if positions else source)
+    check_upgraded(net_param, locations.file_of(original) or source)
     state = caffe_pb2.NetState()
     state.CopyFrom(net_param.state)
     if phase is not None:
@@ -95,12 +95,15 @@ def filter_net(net_param, phase, level=0, stages=(), source="<string>"):
     out.state.CopyFrom(state)
     kept = []
     for i, layer in enumerate(net_param.layer):
-        here = positions.layer(i, layer) if positions else None
-        if layer_included(layer, state, i, here.where("exclude") if here else source):
+        where = source
+        if len(layer.include) and len(layer.exclude):      # an error: its position
+            positions = locations.source_of(original)
+            here = positions.layer(i, original.layer[i]) if positions else None
+            where = here.where("exclude") if here else source
+        if layer_included(layer, state, i, where):
             out.layer.add().CopyFrom(layer)
             kept.append(i)
-    if positions is not None:
-        locations.attach(out, positions.subset(kept))
+    locations.derive(out, original, lambda positions: positions.subset(kept))
     return out
 
 

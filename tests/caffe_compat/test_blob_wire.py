@@ -291,3 +291,13 @@ def test_blob_fields_encode_as_array_to_blob():
             pieces = blob_wire.blob_fields(arr, double)
             raw = b"".join(bytes(p) for p in pieces)
             assert raw == array_to_blob(arr, double).SerializeToString(deterministic=True)
+
+
+def test_varints_of_small_values_come_from_the_table():
+    """The one-byte varints (0..127) are looked up; every value encodes as protobuf does."""
+    from caffe_compat.io.blob_wire import _varint
+    from google.protobuf.internal import encoder
+    for v in list(range(-3, 300)) + [2 ** 31, 2 ** 63 - 1, -2 ** 63]:
+        out = []
+        encoder._EncodeSignedVarint(out.append, v)
+        assert _varint(v) == b"".join(out), v

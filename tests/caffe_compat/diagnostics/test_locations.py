@@ -237,3 +237,36 @@ def test_layer_fail_can_name_its_field(monkeypatch):
 def test_forward_still_works_on_a_located_net():
     net = Net(INPUT + 'layer { name: "r" type: "ReLU" bottom: "x" top: "y" }\n')
     assert float(net.forward(x=-torch.ones(2, 3, 8, 8))["y"].sum()) == 0
+
+
+def test_positions_are_scanned_for_only_when_asked_for(monkeypatch):
+    """Reading a net records the scan to be done (the text's positions cost about as much as
+    its parse); the first question scans once, under the names the layers had when read."""
+    from caffe_compat.io import positions
+    scans = []
+    real = positions.scan
+    monkeypatch.setattr(positions, "scan", lambda text: scans.append(1) or real(text))
+    net = parse_net(INPUT + 'layer { name: "r" type: "ReLU" bottom: "x" top: "y" }\n', "p")
+    kept = filter_net(net, "TEST")
+    assert scans == [] and locations.file_of(kept) == "p"
+    assert locations.source_of(kept).layer(1, kept.layer[1]).where() == "p:3:1"
+    assert locations.source_of(net).layer(1, net.layer[1]).where() == "p:3:1"
+    assert len(scans) == 1
+
+
+def test_a_pending_scan_keeps_the_names_of_the_read():
+    """A message edited between its reading and the first question loses the edited layer's
+    position, as when the positions were taken at once."""
+    net = parse_net(INPUT + 'layer { name: "r" type: "ReLU" bottom: "x" top: "y" }\n', "e",
+                    upgrade=False)
+    net.layer[1].name = "renamed"
+    src = locations.source_of(net)
+    assert src.layer(0, net.layer[0]) is not None and src.layer(1, net.layer[1]) is None
+
+
+def test_a_scan_that_does_not_match_gives_no_positions():
+    net = caffe_pb2.NetParameter()
+    net.layer.add().name = "a"
+    locations.attach_pending(net, "f", lambda: None)
+    assert locations.file_of(net) == "f"
+    assert locations.source_of(net) is None and locations.file_of(net) is None

@@ -214,14 +214,14 @@ def test_a_program_that_reads_a_net_and_never_runs_it_exits_cleanly(tmp_path):
 
 
 def test_the_early_session_gives_its_result_or_its_error():
-    from caffe_compat.lite.early import EarlySession
-    assert EarlySession(lambda a, b: a + b, 2, 3).result() == 5
+    from caffe_compat.lite.early import EarlyCall
+    assert EarlyCall(lambda a, b: a + b, 2, 3).result() == 5
 
     def refuse():
         raise ValueError("the runtime refused the model")
 
     with pytest.raises(ValueError, match="refused"):
-        EarlySession(refuse).result()
+        EarlyCall(refuse).result()
 
 
 def test_a_session_that_fails_to_load_sends_the_net_to_the_torch_path(tmp_path, monkeypatch):
@@ -243,3 +243,57 @@ def test_a_session_that_fails_to_load_sends_the_net_to_the_torch_path(tmp_path, 
     out = net.forward()
     assert net._lite is None                  # the torch path from now on
     assert scaled_error(out, want) <= TOL
+
+
+def test_opencv_reads_the_model_from_a_private_file_it_removes(tmp_path, monkeypatch):
+    """OpenCV's reader copies a buffer argument holding the GIL (the caller's thread stopped
+    meanwhile) and reads a file without it: the model goes to a private temporary file,
+    removed after the read; a buffer where no folder takes the file."""
+    import cv2
+
+    from caffe_compat.lite import onnx_wire, runtime
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    w = np.ones((2, 3, 1, 1), np.float32)
+    pieces = onnx_wire.model_pieces(
+        "g", [onnx_wire.node("Conv", ["x", "w"], ["y"], "c", {})],
+        [onnx_wire.tensor("w", w)], [("x", (1, 3, 2, 2))], [("y", (1, 2, 2, 2))])
+    assert b"".join(pieces) == onnx_wire.model(
+        "g", [onnx_wire.node("Conv", ["x", "w"], ["y"], "c", {})],
+        [onnx_wire.tensor("w", w)], [("x", (1, 3, 2, 2))], [("y", (1, 2, 2, 2))])
+    x = np.arange(12, dtype=np.float32).reshape(1, 3, 2, 2)
+    want = np.broadcast_to(x.sum(1), (1, 2, 2, 2))
+    net = runtime._read_onnx(cv2, pieces)
+    assert list(tmp_path.iterdir()) == []
+    net.setInput(x)
+    np.testing.assert_array_equal(net.forward(), want)
+    monkeypatch.setattr(runtime, "_private_file", lambda suffix: None)
+    net = runtime._read_onnx(cv2, pieces)
+    net.setInput(x)
+    np.testing.assert_array_equal(net.forward(), want)
+
+
+def test_the_private_file_is_the_users_own(tmp_path, monkeypatch):
+    import stat
+
+    from caffe_compat.lite import runtime
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
+    monkeypatch.setenv("TEMP", str(tmp_path))
+    path = runtime._private_file(".onnx")
+    assert os.path.dirname(path) == str(tmp_path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert runtime._private_file(".onnx") != path
+
+
+def test_the_caffemodel_read_beside_the_prototxt_reports_in_order(tmp_path):
+    """The caffemodel's bytes are read on a thread while the prototxt is parsed: a bad
+    prototxt is still reported before a missing caffemodel, and a missing caffemodel by
+    name."""
+    from caffe_compat import dnn
+    from caffe_compat.errors import PrototxtError, WeightsError
+    (tmp_path / "bad.prototxt").write_text('layer { name: "a" type: }\n')
+    with pytest.raises(PrototxtError):
+        dnn.readNetFromCaffe(str(tmp_path / "bad.prototxt"), str(tmp_path / "none.caffemodel"))
+    text, _, _ = _files(tmp_path)
+    with pytest.raises(WeightsError, match="none.caffemodel: no such caffemodel file"):
+        dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"),
+                             str(tmp_path / "none.caffemodel"))
