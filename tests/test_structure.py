@@ -26,7 +26,7 @@ PACKAGES = [p for p in ("caffe_compat", "matlab_ports", "lq_models", "reproducti
 # A module of ours above this many lines must say in its docstring why it is one piece.
 MAX_LINES = 600
 # Generated code, not ours to split.
-GENERATED = {"caffe_compat/proto/caffe_pb2.py"}
+GENERATED = {"caffe_compat/proto/caffe_pb2.py", "caffe_compat/proto/schema.py"}
 # Packages below others: (package, packages it must not import).
 LAYERS = {
     "caffe_compat": {"matlab_ports", "lq_models", "reproduction", "caffe"},
@@ -215,6 +215,7 @@ SUBPACKAGES = {
     "array_net": "Caffe's forward on numpy arrays with the compiled kernels (deploy nets without torch)",
     "array_solver": "Caffe's SGD solver on the array engine's nets (pycaffe's training without torch)",
     "lite": "the torch-free inference path of dnn (ONNX written per layer type, run without torch)",
+    "light": "a deploy net and its caffemodel read without protobuf (the one-shot dnn programs)",
     "kernels": "numeric kernels (Caffe's summation order, C kernels, DFT, memory)",
     "parallel": "threads and data parallelism",
     "data": "data sources, databases, transformer, random streams",

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import collections
 
-from ..proto import caffe_pb2
-
 # types OpenCV's importer reports under another name
 OPENCV_TYPES = {"ConvolutionDepthwise": "Convolution"}
 
@@ -32,6 +30,28 @@ def unique_names(layers):
         counts[lp.name] += 1
         out.append(lp.name + (f"_{n}" if n else ""))
     return out
+
+
+def split_inputs(layers, open_inputs=()):
+    """(inputs, {input: shape or None}, body layers, their indices, the Input layers'
+    indices) of a filtered definition's ``layers``: an Input layer's tops are inputs (its
+    k-th shape for the k-th top, else its first, else none), after ``open_inputs``."""
+    inputs = list(open_inputs)
+    shapes = dict.fromkeys(inputs)
+    body, body_at, inputs_at = [], [], []
+    for index, lp in enumerate(layers):
+        if lp.type == "Input":
+            inputs_at.append(index)
+            declared = list(lp.input_param.shape)
+            for k, top in enumerate(lp.top):
+                shape = declared[k] if k < len(declared) else (declared[0] if declared
+                                                                else None)
+                inputs.append(top)
+                shapes[top] = tuple(shape.dim) if shape is not None else None
+            continue
+        body.append(lp)
+        body_at.append(index)
+    return inputs, shapes, body, body_at, inputs_at
 
 
 def opencv_layers(definition, engine):
@@ -66,6 +86,7 @@ def renamed_repeats(weights):
     names = [lp.name for lp in weights.layer if len(lp.blobs)]
     if len(set(names)) == len(names):
         return weights          # no repeats: nothing to rename (and no copy of the blobs)
+    from ..proto import caffe_pb2
     out = caffe_pb2.NetParameter()
     out.CopyFrom(weights)
     counts = collections.Counter()
@@ -81,25 +102,37 @@ def renamed_repeats(weights):
 def in_place_free(param):
     """``param`` with every in-place top renamed to a blob of its own, and the renamed
     consumers; returns (new NetParameter, {layer index: [top blob names]})."""
+    from ..proto import caffe_pb2
     out = caffe_pb2.NetParameter()
     out.CopyFrom(param)
-    current, taken, tops = {}, set(), {}
-    for lp in out.layer:
+    bottoms, tops = in_place_names(param.layer)
+    for lp, b, t in zip(out.layer, bottoms, tops):
+        lp.bottom[:] = b
+        lp.top[:] = t
+    return out, dict(enumerate(tops))
+
+
+def in_place_names(layers):
+    """(bottoms, tops) of ``layers`` (anything with ``name``, ``bottom`` and ``top``) with
+    every in-place top renamed to a blob of its own (``top#layer``, ``top#layer#k`` where
+    that is taken) and its consumers' bottoms renamed to match."""
+    current, taken = {}, set()
+    for lp in layers:
         taken.update(lp.top)
-    for i, lp in enumerate(out.layer):
-        for j, b in enumerate(lp.bottom):
-            lp.bottom[j] = current.get(b, b)
+    bottoms, tops = [], []
+    for lp in layers:
+        own_bottoms = list(lp.bottom)
+        bottoms.append([current.get(b, b) for b in own_bottoms])
         names = []
         for j, t in enumerate(lp.top):
             name = t
-            if t in current or (j < len(param.layer[i].bottom) and param.layer[i].bottom[j] == t):
+            if t in current or (j < len(own_bottoms) and own_bottoms[j] == t):
                 k, name = 0, f"{t}#{lp.name}"
                 while name in taken:
                     k += 1
                     name = f"{t}#{lp.name}#{k}"
                 taken.add(name)
-                lp.top[j] = name
             current[t] = name
             names.append(name)
-        tops[i] = names
-    return out, tops
+        tops.append(names)
+    return bottoms, tops

@@ -41,12 +41,13 @@ import numpy as np
 
 from ..diagnostics import locations
 from ..errors import NetError
-from ..proto import caffe_pb2
 from . import python_layers
-from .importer import in_place_free, opencv_layers, renamed_repeats, unique_names
+from .importer import (in_place_free, opencv_layers, renamed_repeats, split_inputs,
+                       unique_names)
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
 from .positions import PositionsMixin
+from .light_read import LightMixin
 from .torch_free import TorchFreeMixin
 
 from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,  # noqa: F401
@@ -92,11 +93,52 @@ def _tick_frequency():
         return 1e9
 
 
-class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin):
+class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
 
-    def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None):
+    def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None,
+                 *, tables_only=False):
+        self._init_state(source)
+        if param is None:
+            self._param, self._layers, self._inputs = None, [], []
+            return
+        from ..net.graph import filter_net
+        from ..proto import caffe_pb2
+        filtered = filter_net(param, "TEST", source=source)
+        # inputs declared by 'input:' fields without a shape (the upgrade drops them; with a
+        # shape it made them an Input layer)
+        del filtered.input[:]
+        del filtered.input_shape[:]
+        del filtered.input_dim[:]
+        inputs_kept = caffe_pb2.NetParameter()
+        inputs_kept.CopyFrom(filtered)
+        del inputs_kept.layer[:]
+        self._inputs, self._input_shapes, body, body_at, inputs_at = split_inputs(
+            filtered.layer, open_inputs)
+        names = unique_names(body)
+        for lp, name in zip(body, names):
+            new = inputs_kept.layer.add()
+            new.CopyFrom(lp)
+            new.name = name                                  # OpenCV's names for repeats
+        # each layer's file:line:column, for the engine nets' errors: worked out when first
+        # needed (:meth:`_layer_positions`)
+        self._located = (filtered, body_at, names, inputs_at)
+        self._weights = renamed_repeats(weights)
+        self._values = values       # the blob values, kept apart until the torch path needs them
+        self._param, _ = in_place_free(inputs_kept)
+        self._layers = opencv_layers(inputs_kept, self._param)
+        self._index_layers()
+        if tables_only:                 # the protobuf side of a net read by the light reader
+            return
+        if python_layers.any_registered(self._param):
+            self._full_weights()
+        self._python_layers = python_layers.make_instances(self._param, self._weights)
+        self._lite = self._lite_net()
+        if self._lite is None and None not in self._declared_shapes():
+            self._engine(self._declared_shapes())  # build once: errors show at read time
+
+    def _init_state(self, source):
         self._source = source
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
         self._runners = {}                       # (input shapes, blobs) -> EngineRunner
@@ -112,56 +154,12 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin):
         self._input_aliases = {}                 # setInputsNames: given name -> own name
         self._set_shapes = {}                    # (engine layer, blob index) -> shape given
         self._located, self._positions = None, ([], None)
-        if param is None:
-            self._param, self._layers, self._inputs = None, [], []
-            return
-        from ..net.graph import filter_net
-        filtered = filter_net(param, "TEST", source=source)
-        # inputs declared by 'input:' fields without a shape (the upgrade drops them; with a
-        # shape it made them an Input layer)
-        self._inputs = [n for n in open_inputs]
-        self._input_shapes = dict.fromkeys(self._inputs)
-        del filtered.input[:]
-        del filtered.input_shape[:]
-        del filtered.input_dim[:]
-        inputs_kept = caffe_pb2.NetParameter()
-        inputs_kept.CopyFrom(filtered)
-        del inputs_kept.layer[:]
-        body, self._layers = [], []
-        body_at, inputs_at = [], []
-        for index, lp in enumerate(filtered.layer):
-            if lp.type == "Input":
-                inputs_at.append(index)
-                shapes = list(lp.input_param.shape)
-                for k, top in enumerate(lp.top):
-                    shape = shapes[k] if k < len(shapes) else (shapes[0] if shapes else None)
-                    self._inputs.append(top)
-                    self._input_shapes[top] = tuple(shape.dim) if shape is not None else None
-                continue
-            body.append(lp)
-            body_at.append(index)
-        names = unique_names(body)
-        for lp, name in zip(body, names):
-            new = inputs_kept.layer.add()
-            new.CopyFrom(lp)
-            new.name = name                                  # OpenCV's names for repeats
-        # each layer's file:line:column, for the engine nets' errors: worked out when first
-        # needed (:meth:`_layer_positions`)
-        self._located = (filtered, body_at, names, inputs_at)
-        self._weights = renamed_repeats(weights)
-        self._values = values       # the blob values, kept apart until the torch path needs them
-        self._param, _ = in_place_free(inputs_kept)
-        self._layers = opencv_layers(inputs_kept, self._param)
-        if python_layers.any_registered(self._param):
-            self._full_weights()
-        self._python_layers = python_layers.make_instances(self._param, self._weights)
+
+    def _index_layers(self):
         self._ids = {}
         for k, layer in enumerate(self._layers, start=1):
             self._ids.setdefault(layer["name"], k)
         self._consumed = self._find_consumed()
-        self._lite = self._lite_net()
-        if self._lite is None and None not in self._declared_shapes():
-            self._engine(self._declared_shapes())  # build once: errors show at read time
 
     # ------------------------------------------------------------------ building
     def _find_consumed(self):
@@ -190,6 +188,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin):
         if missing:
             raise NetError(f"{self._source}: input(s) {missing} have no shape; feed them with "
                            "setInput (or give their shape with setInputShape) first")
+        from ..proto import caffe_pb2
         param = caffe_pb2.NetParameter()
         param.CopyFrom(self._param)
         if self._inputs:

@@ -38,9 +38,12 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     """A :class:`Net` from a Caffe deploy definition and optional weights: paths
     (``readNetFromCaffe(prototxt, caffeModel)``) or their contents (``readNetFromCaffe(
     bufferProto, bufferModel)``, uint8 arrays or bytes), as ``cv2.dnn.readNetFromCaffe``.
-    Legacy formats are upgraded; the TEST phase's layers are kept."""
-    from ..io import caffemodel as caffemodel_io
-    from ..io import prototxt as prototxt_io
+    Legacy formats are upgraded; the TEST phase's layers are kept.
+
+    A net the torch-free path runs is read by the light reader (:mod:`caffe_compat.light`,
+    no protobuf) where it takes the files; every other net, and the protobuf side of a
+    light one when something asks for it, by the protobuf reader."""
+    from ..io.text_file import read_text_file
     proto = bufferProto if bufferProto is not None else prototxt
     model = bufferModel if bufferModel is not None else caffeModel
     if proto is None:
@@ -56,32 +59,109 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
         source = "<bufferProto>"
     else:
         source = os.fsdecode(os.fspath(proto))
-        text = prototxt_io.read_text_file(source)
+        text = read_text_file(source)
     has_model = model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) \
         and not (isinstance(model, np.ndarray) and model.size == 0)
-    reading = None
-    if has_model and not _is_buffer(model):
-        # the caffemodel's bytes are read on a thread while the prototxt is parsed
-        from ..lite.early import EarlyCall
-        model_path = os.fsdecode(os.fspath(model))
-        reading = EarlyCall(caffemodel_io.read_binary_file, model_path,
-                            name="caffe_compat-caffemodel")
-    raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
-    # 'input:' fields without a shape: inputs whose shape comes with setInput
-    open_inputs = [] if len(raw.input_shape) or len(raw.input_dim) else list(raw.input)
-    param = prototxt_io.upgrade_parsed_net(raw, source)      # the text parsed once
-    weights = values = None
-    # the blob values stay views of the file's bytes: the torch-free path reads them as they
-    # are, the torch path puts them into the message when it builds its net
-    if reading is not None:
-        data = reading.result()
-        if data is None:                   # a child forked while the thread read
-            data = caffemodel_io.read_binary_file(model_path)
-        weights, values = caffemodel_io.parse_caffemodel_values(data, model_path)
-    elif has_model:
-        weights, values = caffemodel_io.parse_caffemodel_values(_as_bytes(model),
-                                                                "<bufferModel>")
+    weights_file = _WeightsFile(model if has_model else None)
+    net = _light_net(text, source, weights_file)
+    if net is not None:
+        return net
+    param, weights, open_inputs, values = _protobuf_parts(text, source, weights_file)
     return Net(param, weights, source, open_inputs, values=values)
+
+
+class _WeightsFile:
+    """A caffemodel's bytes: a path's read on a thread while the prototxt is parsed (the file
+    read runs without the GIL), a buffer's as given; :meth:`bytes` waits for them (None
+    without a caffemodel)."""
+
+    def __init__(self, model):
+        self.source, self._data, self._reading = None, None, None
+        if model is None:
+            return
+        if _is_buffer(model):
+            self.source, self._data = "<bufferModel>", _as_bytes(model)
+            return
+        from ..io.binary_file import read_binary_file
+        from ..lite.early import EarlyCall
+        self.source = os.fsdecode(os.fspath(model))
+        self._reading = EarlyCall(read_binary_file, self.source, name="caffe_compat-caffemodel")
+
+    def bytes(self):
+        if self._reading is not None:
+            reading, self._reading = self._reading, None
+            self._data = reading.result()
+            if self._data is None:           # a child forked while the thread read
+                from ..io.binary_file import read_binary_file
+                self._data = read_binary_file(self.source)
+        return self._data
+
+
+def _light_net(text, source, weights_file):
+    """The Net the light reader reads (:meth:`Net.from_light`), or None."""
+    from .. import lite
+    if not lite.enabled():
+        return None
+    from ..light import deploy as light_deploy
+    from ..light import weights as light_weights
+    deploy = light_deploy.read(text, source)
+    if deploy is None:
+        return None
+
+    def weights():
+        data = weights_file.bytes()
+        got = light_weights.read(data) if data is not None else {}
+        if got is None:
+            raise _NotLight
+        return got
+    try:
+        return Net.from_light(deploy, weights, source,
+                              lambda: _protobuf_parts(text, source, weights_file, quiet=True))
+    except _NotLight:
+        return None
+
+
+class _NotLight(Exception):
+    """The caffemodel is one for the protobuf reader (caffe_compat.light.weights)."""
+
+
+def _protobuf_parts(text, source, weights_file, quiet=False):
+    """(upgraded NetParameter, caffemodel NetParameter or None, open inputs, blob values) by
+    the protobuf reader; errors in the order Caffe meets them (the prototxt's first).
+    ``quiet``: the upgrade's info lines are not logged again (the light reader logged them)."""
+    from ..io import caffemodel as caffemodel_io
+    from ..io import prototxt as prototxt_io
+    with _upgrade_log_off(quiet):
+        raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
+        # 'input:' fields without a shape: inputs whose shape comes with setInput
+        open_inputs = [] if len(raw.input_shape) or len(raw.input_dim) else list(raw.input)
+        param = prototxt_io.upgrade_parsed_net(raw, source)      # the text parsed once
+    weights = values = None
+    data = weights_file.bytes()
+    if data is not None:
+        # the blob values stay views of the file's bytes: the torch-free path reads them as
+        # they are, the torch path puts them into the message when it builds its net
+        weights, values = caffemodel_io.parse_caffemodel_values(data, weights_file.source)
+    return param, weights, open_inputs, values
+
+
+class _upgrade_log_off:
+    """With ``quiet``: the upgrade's logger drops its records meanwhile."""
+
+    def __init__(self, quiet):
+        self._filter = None
+        if quiet:
+            import logging
+            self._logger = logging.getLogger("caffe_compat.io.upgrade")
+            self._filter = lambda record: False
+
+    def __enter__(self):
+        if self._filter is not None:
+            self._logger.addFilter(self._filter)
+
+    def __exit__(self, *exc):
+        if self._filter is not None:
+            self._logger.removeFilter(self._filter)
 
 
 def _extension(path):

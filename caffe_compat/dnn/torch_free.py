@@ -14,20 +14,26 @@ from .constants import DNN_BACKEND_DEFAULT
 class TorchFreeMixin:
     """The torch-free forwards of a dnn Net (``self._lite``: a LiteNet or None)."""
 
-    def _lite_net(self):
+    def _lite_net(self, layers=None, weights=None, name=None):
         """The torch-free forwards of this net (:mod:`caffe_compat.lite`), or None where the
-        switch is off, a Python layer is registered or a layer type has no converter."""
+        switch is off, a Python layer is registered or a layer type has no converter.
+        ``layers``, ``weights`` ({layer name: arrays}) and ``name``: those the light reader
+        read (:mod:`.light_read`); by default the protobuf messages' own."""
         if not lite.enabled() or self._python_layers:
             return None
-        missing = lite.LiteNet.unsupported_types(self._param.layer)
+        if layers is None:
+            layers, name = self._param.layer, self._param.name
+        missing = lite.LiteNet.unsupported_types(layers)
         if missing:
             lite.debug("%s: the torch path runs the net (no torch-free converter for %s)",
                            self._source, ", ".join(missing))
             return None
-        weights, values = self._weights, self._values
-        net = lite.LiteNet(self._param.layer, self._inputs,
-                           lambda: lite.weights_by_layer(weights, values),
-                           name=self._param.name or "net")
+        if weights is None:
+            message, values = self._weights, self._values
+            weights_fn = lambda: lite.weights_by_layer(message, values)  # noqa: E731
+        else:
+            weights_fn = lambda: weights  # noqa: E731
+        net = lite.LiteNet(layers, self._inputs, weights_fn, name=name or "net")
         shapes = self._declared_shapes()
         if None not in shapes:
             from ..lite.converters import Unsupported

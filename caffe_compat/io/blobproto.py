@@ -6,7 +6,8 @@ import os
 from google.protobuf.message import DecodeError
 
 from caffe_compat.errors import WeightsError
-from caffe_compat.io.caffemodel import blob_to_array, read_binary_file
+from caffe_compat.io.binary_file import read_binary_file
+from caffe_compat.io.caffemodel import blob_to_array
 from caffe_compat.proto import caffe_pb2
 
 

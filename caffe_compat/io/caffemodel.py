@@ -17,11 +17,10 @@ from google.protobuf.message import DecodeError
 from caffe_compat.errors import CaffeCompatError, WeightsError
 from caffe_compat.io.atomic import write_bytes_atomic
 from caffe_compat.io import blob_wire, fork_wire
+from caffe_compat.io.binary_file import DEFAULT_MAX_BYTES, read_binary_file  # noqa: F401
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.proto import caffe_pb2
 
-# Caffe's reader refuses protobuf files of 2 GiB or more.
-DEFAULT_MAX_BYTES = 2**31 - 1
 # Blob::Reshape allows at most INT_MAX elements.
 MAX_BLOB_COUNT = 2**31 - 1
 
@@ -35,46 +34,6 @@ class CaffemodelWarning(UserWarning):
 
 # --------------------------------------------------------------------------------------------
 # Shared file checks (also used by solverstate.py)
-
-def read_binary_file(path, max_bytes=None, what="caffemodel"):
-    """The bytes of ``path`` after the size and sanity checks; WeightsError on any problem."""
-    path = os.fspath(path)
-    limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
-    try:
-        size = os.stat(path).st_size
-        if os.path.isdir(path):
-            raise WeightsError(f"{path}: is a directory, not a {what} file")
-        if size > limit:
-            raise WeightsError(f"{path}: {size} bytes, over the limit of {limit} bytes (Caffe "
-                               f"cannot read protobuf files of 2 GiB or more); pass "
-                               f"max_bytes= to change the limit")
-        with open(path, "rb") as f:
-            # read what stat() promised (f.read(limit + 1) would allocate 2 GiB up front),
-            # then anything the file grew by since, up to the limit
-            data = f.read(min(size, limit) + 1)
-            if len(data) > size:
-                parts, total = [data], len(data)
-                while total <= limit:
-                    part = f.read(min(1 << 20, limit + 1 - total))
-                    if not part:
-                        break
-                    parts.append(part)
-                    total += len(part)
-                data = b"".join(parts)
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: no such {what} file") from None
-    except PermissionError:
-        raise WeightsError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise WeightsError(f"{path}: is a directory, not a {what} file") from None
-    except OSError as exc:
-        raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise WeightsError(f"{path}: grew over the limit of {limit} bytes while being read")
-    if not data:
-        raise WeightsError(f"{path}: empty file (0 bytes), not a {what}")
-    return data
-
 
 def looks_like_text(data):
     """True if ``data`` starts like a text file (UTF-8, no control bytes but whitespace)."""

@@ -22,6 +22,7 @@ from caffe_compat.errors import CaffeCompatError, PrototxtError
 from caffe_compat.io import fast_text as _fast_text
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io.atomic import write_text_atomic
+from caffe_compat.io.text_file import _decode, read_text_file  # noqa: F401 (read_text_file: exported)
 from caffe_compat.proto import caffe_pb2
 
 
@@ -67,6 +68,13 @@ def _recording_parser_class():
             self._depth += 1
             try:
                 return super()._SkipFieldContents(tokenizer, field_name, immediate_message_type)
+            except text_format.ParseError as exc:
+                if exc.GetLine() is not None:
+                    raise
+                # protobuf's skipping raises some errors without a place: the token's
+                raise text_format.ParseError(
+                    _clean_message(exc), getattr(tokenizer, "_line", -1) + 1,
+                    getattr(tokenizer, "_column", -1) + 1) from None
             finally:
                 self._depth -= 1
 
@@ -179,35 +187,6 @@ def _describe_missing(message, path):
             return path.replace(match.group(0),
                                 f"{match.group(0)} ('{message.layer[index].name}')", 1)
     return path
-
-
-def _decode(data, filename):
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise PrototxtError(
-            f"{filename}:{line}:{column}: not UTF-8 text (byte 0x{data[exc.start]:02x} at "
-            f"offset {exc.start}); a binary file such as a .caffemodel or .solverstate?"
-        ) from None
-
-
-def read_text_file(path, what="prototxt"):
-    """The UTF-8 text of ``path``; PrototxtError naming the path when it cannot be read."""
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise PrototxtError(f"{path}: no such {what} file") from None
-    except IsADirectoryError:
-        raise PrototxtError(f"{path}: is a directory, not a {what} file") from None
-    except PermissionError:
-        raise PrototxtError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise PrototxtError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return _decode(data, path)
 
 
 def top_level_fields(text):

@@ -12,10 +12,10 @@ from google.protobuf.message import DecodeError
 
 from caffe_compat.errors import SolverError, WeightsError
 from caffe_compat.io.atomic import write_bytes_atomic
-from caffe_compat.io.caffemodel import (DEFAULT_MAX_BYTES, blob_to_array,
-                                        check_not_other_format, check_text_fields,
-                                        describe_decode_failure,
-                                        read_binary_file, unknown_field_paths)
+from caffe_compat.io.binary_file import DEFAULT_MAX_BYTES, read_binary_file
+from caffe_compat.io.caffemodel import (blob_to_array, check_not_other_format,
+                                        check_text_fields, describe_decode_failure,
+                                        unknown_field_paths)
 from caffe_compat.proto import caffe_pb2
 
 

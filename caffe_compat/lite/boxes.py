@@ -16,10 +16,11 @@ Not a layer module (torch-free: the torch-free inference path runs it too).
 """
 import numpy as np
 
-from ..proto import caffe_pb2
+from ..proto.schema import ENUMS
 
 F32 = np.float32
-CodeType = caffe_pb2.PriorBoxParameter
+# PriorBoxParameter.CodeType's values (CORNER 1, CENTER_SIZE 2, CORNER_SIZE 3)
+CodeType = type("CodeType", (), dict(ENUMS["PriorBoxParameter.CodeType"]))
 
 
 def box_size(xmin, ymin, xmax, ymax, normalized):

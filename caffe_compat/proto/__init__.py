@@ -8,7 +8,18 @@ with BVLC Caffe's; only its protobuf package is ``caffe_compat`` instead of ``ca
 root with::
 
     python -m grpc_tools.protoc -I . --python_out=. caffe_compat/proto/caffe.proto
+
+``schema.py`` is ``caffe.proto`` as a table for the protobuf-free reader
+(:mod:`caffe_compat.light`): ``python -m caffe_compat.proto.make_schema`` writes it again.
+``caffe_pb2`` is imported on first use (``from caffe_compat.proto import caffe_pb2``): the
+light reader imports no protobuf.
 """
-from caffe_compat.proto import caffe_pb2
+import importlib
 
 __all__ = ["caffe_pb2"]
+
+
+def __getattr__(name):
+    if name in ("caffe_pb2", "schema"):
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

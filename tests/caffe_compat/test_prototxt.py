@@ -222,3 +222,18 @@ def test_io_package_exports():
     assert set(cio.__all__) <= set(dir(cio))
     with pytest.raises(AttributeError):
         cio.no_such_function
+
+
+def test_a_bad_value_after_a_skipped_field_names_its_line():
+    """With unknown fields allowed, protobuf's skipping raises some errors without a place
+    (``Invalid field value``, found by the prototxt fuzz campaign): the error names the
+    token's line and column."""
+    import pytest
+
+    from caffe_compat.errors import PrototxtError
+    from caffe_compat.io.prototxt import parse_net
+    text = ('layer { name: "in" type: "Input" top: "d"\n'
+            '  input_param { shape { dim: 2 dimphase: TRAIN }\n}\n'
+            'layer {\n  name: "x"  type:: 12 }\n')
+    with pytest.raises(PrototxtError, match=r"^<t>:5:\d+: Invalid field"):
+        parse_net(text, "<t>", allow_unknown_fields=True, upgrade=False)

@@ -3,7 +3,8 @@ import pytest
 
 from caffe_compat.errors import NetError, PrototxtError, SolverError
 from caffe_compat.io.prototxt import parse_net, read_net
-from caffe_compat.net.graph import filter_net, phase_value, state_meets_rule
+from caffe_compat.net.graph import filter_net, phase_value
+from caffe_compat.net.rules import state_meets_rule
 from caffe_compat.io.upgrade import (UpgradeWarning, V1_LAYER_TYPE_NAMES,
                                      net_needs_upgrade,
                                      upgrade_net, upgrade_snapshot_prefix, upgrade_solver)

@@ -1,0 +1,51 @@
+"""A binary Caffe file's bytes (caffemodel, solverstate, binaryproto) after the size and
+sanity checks, without protobuf: the readers of :mod:`caffe_compat.io.caffemodel` and the
+light reader (:mod:`caffe_compat.light`) both start here."""
+from __future__ import annotations
+
+import os
+
+from caffe_compat.errors import WeightsError
+
+# Caffe's reader refuses protobuf files of 2 GiB or more.
+DEFAULT_MAX_BYTES = 2**31 - 1
+
+
+def read_binary_file(path, max_bytes=None, what="caffemodel"):
+    """The bytes of ``path`` after the size and sanity checks; WeightsError on any problem."""
+    path = os.fspath(path)
+    limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
+    try:
+        size = os.stat(path).st_size
+        if os.path.isdir(path):
+            raise WeightsError(f"{path}: is a directory, not a {what} file")
+        if size > limit:
+            raise WeightsError(f"{path}: {size} bytes, over the limit of {limit} bytes (Caffe "
+                               f"cannot read protobuf files of 2 GiB or more); pass "
+                               f"max_bytes= to change the limit")
+        with open(path, "rb") as f:
+            # read what stat() promised (f.read(limit + 1) would allocate 2 GiB up front),
+            # then anything the file grew by since, up to the limit
+            data = f.read(min(size, limit) + 1)
+            if len(data) > size:
+                parts, total = [data], len(data)
+                while total <= limit:
+                    part = f.read(min(1 << 20, limit + 1 - total))
+                    if not part:
+                        break
+                    parts.append(part)
+                    total += len(part)
+                data = b"".join(parts)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such {what} file") from None
+    except PermissionError:
+        raise WeightsError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise WeightsError(f"{path}: is a directory, not a {what} file") from None
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise WeightsError(f"{path}: grew over the limit of {limit} bytes while being read")
+    if not data:
+        raise WeightsError(f"{path}: empty file (0 bytes), not a {what}")
+    return data
