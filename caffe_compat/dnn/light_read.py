@@ -44,8 +44,9 @@ class LightMixin:
     @classmethod
     def from_light(cls, deploy, weights, source, reread):
         """The Net of ``deploy`` (a :class:`caffe_compat.light.deploy.Deploy`) and
-        ``weights()`` ({layer name: float32 arrays}; called once the tables are made, so that
-        a caffemodel still being read is waited for as late as possible); ``reread()`` gives
+        ``weights()`` (({layer name: float32 arrays}, the :class:`caffe_compat.lite.graph.
+        FileSource` they view or None); called once the tables are made, so that a
+        caffemodel still being read is waited for as late as possible); ``reread()`` gives
         ``(NetParameter, weights NetParameter, open inputs, values)`` from the protobuf
         reader when first needed. None where the torch-free path does not take the net (the
         protobuf reader then reads it as before)."""
@@ -59,7 +60,8 @@ class LightMixin:
         net._index_layers()
         if lite.LiteNet.unsupported_types(engine):
             return None
-        net._lite = net._lite_net(engine, weights(), deploy.name)
+        arrays, file_source = weights()
+        net._lite = net._lite_net(engine, arrays, deploy.name, file_source)
         if net._lite is None:
             return None
         net._light_tables = (list(net._inputs), dict(net._input_shapes), net._layers)

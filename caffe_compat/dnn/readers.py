@@ -77,24 +77,35 @@ class _WeightsFile:
 
     def __init__(self, model):
         self.source, self._data, self._reading = None, None, None
+        self.path = self.known = None        # a file's path and identity (binary_file)
         if model is None:
             return
         if _is_buffer(model):
             self.source, self._data = "<bufferModel>", _as_bytes(model)
             return
-        from ..io.binary_file import read_binary_file
+        from ..io.binary_file import read_binary_file_identified
         from ..lite.early import EarlyCall
-        self.source = os.fsdecode(os.fspath(model))
-        self._reading = EarlyCall(read_binary_file, self.source, name="caffe_compat-caffemodel")
+        self.source = self.path = os.fsdecode(os.fspath(model))
+        self._reading = EarlyCall(read_binary_file_identified, self.source,
+                                  name="caffe_compat-caffemodel")
 
     def bytes(self):
         if self._reading is not None:
             reading, self._reading = self._reading, None
-            self._data = reading.result()
-            if self._data is None:           # a child forked while the thread read
-                from ..io.binary_file import read_binary_file
-                self._data = read_binary_file(self.source)
+            got = reading.result()
+            if got is None:                  # a child forked while the thread read
+                from ..io.binary_file import read_binary_file_identified
+                got = read_binary_file_identified(self.source)
+            self._data, self.known = got
         return self._data
+
+    def file_source(self):
+        """The :class:`caffe_compat.lite.graph.FileSource` of a file read whole and unchanged
+        meanwhile, else None."""
+        if self.path is None or self.known is None or self._data is None:
+            return None
+        from ..lite.graph import FileSource
+        return FileSource(self.path, self._data, self.known)
 
 
 def _light_net(text, source, weights_file):
@@ -113,7 +124,7 @@ def _light_net(text, source, weights_file):
         got = light_weights.read(data) if data is not None else {}
         if got is None:
             raise _NotLight
-        return got
+        return got, weights_file.file_source()
     try:
         return Net.from_light(deploy, weights, source,
                               lambda: _protobuf_parts(text, source, weights_file, quiet=True))

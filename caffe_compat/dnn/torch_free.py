@@ -14,11 +14,12 @@ from .constants import DNN_BACKEND_DEFAULT
 class TorchFreeMixin:
     """The torch-free forwards of a dnn Net (``self._lite``: a LiteNet or None)."""
 
-    def _lite_net(self, layers=None, weights=None, name=None):
+    def _lite_net(self, layers=None, weights=None, name=None, source=None):
         """The torch-free forwards of this net (:mod:`caffe_compat.lite`), or None where the
         switch is off, a Python layer is registered or a layer type has no converter.
-        ``layers``, ``weights`` ({layer name: arrays}) and ``name``: those the light reader
-        read (:mod:`.light_read`); by default the protobuf messages' own."""
+        ``layers``, ``weights`` ({layer name: arrays}), ``name`` and ``source`` (the
+        caffemodel file the arrays view, :class:`caffe_compat.lite.graph.FileSource`): those
+        the light reader read (:mod:`.light_read`); by default the protobuf messages' own."""
         if not lite.enabled() or self._python_layers:
             return None
         if layers is None:
@@ -33,7 +34,7 @@ class TorchFreeMixin:
             weights_fn = lambda: lite.weights_by_layer(message, values)  # noqa: E731
         else:
             weights_fn = lambda: weights  # noqa: E731
-        net = lite.LiteNet(layers, self._inputs, weights_fn, name=name or "net")
+        net = lite.LiteNet(layers, self._inputs, weights_fn, name=name or "net", source=source)
         shapes = self._declared_shapes()
         if None not in shapes:
             from ..lite.converters import Unsupported

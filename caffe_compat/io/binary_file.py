@@ -13,6 +13,26 @@ DEFAULT_MAX_BYTES = 2**31 - 1
 
 def read_binary_file(path, max_bytes=None, what="caffemodel"):
     """The bytes of ``path`` after the size and sanity checks; WeightsError on any problem."""
+    return read_binary_file_identified(path, max_bytes, what)[0]
+
+
+def identity(stat):
+    """What tells a file's contents apart over time: device, inode, size, modification and
+    change times (a write or a replacement changes one of them)."""
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def same_file(path, known):
+    """Whether ``path`` is still the file of :func:`identity` ``known``."""
+    try:
+        return identity(os.stat(path)) == known
+    except OSError:
+        return False
+
+
+def read_binary_file_identified(path, max_bytes=None, what="caffemodel"):
+    """(:func:`read_binary_file`'s bytes, the :func:`identity` of the file they were read from;
+    None where the file changed while it was read)."""
     path = os.fspath(path)
     limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
     try:
@@ -24,6 +44,7 @@ def read_binary_file(path, max_bytes=None, what="caffemodel"):
                                f"cannot read protobuf files of 2 GiB or more); pass "
                                f"max_bytes= to change the limit")
         with open(path, "rb") as f:
+            before = identity(os.fstat(f.fileno()))
             # read what stat() promised (f.read(limit + 1) would allocate 2 GiB up front),
             # then anything the file grew by since, up to the limit
             data = f.read(min(size, limit) + 1)
@@ -36,6 +57,9 @@ def read_binary_file(path, max_bytes=None, what="caffemodel"):
                     parts.append(part)
                     total += len(part)
                 data = b"".join(parts)
+            known = identity(os.fstat(f.fileno()))
+            if known != before:
+                known = None             # written meanwhile: its bytes tell no file apart
     except FileNotFoundError:
         raise WeightsError(f"{path}: no such {what} file") from None
     except PermissionError:
@@ -48,4 +72,4 @@ def read_binary_file(path, max_bytes=None, what="caffemodel"):
         raise WeightsError(f"{path}: grew over the limit of {limit} bytes while being read")
     if not data:
         raise WeightsError(f"{path}: empty file (0 bytes), not a {what}")
-    return data
+    return data, known

@@ -80,9 +80,10 @@ class LiteNet:
     [float32 arrays]}`` when first needed. :meth:`run` raises
     :class:`~caffe_compat.lite.converters.Unsupported` for what it does not reproduce."""
 
-    def __init__(self, layers, inputs, weights, name="net"):
+    def __init__(self, layers, inputs, weights, name="net", source=None):
         self.layers, self.inputs, self._weights_fn = list(layers), list(inputs), weights
         self.name = name
+        self.source = source        # the caffemodel file the weights view (graph.FileSource)
         self._weights = None
         self._plans = collections.OrderedDict()
         self.runtime = None           # the runtime of the last forward
@@ -113,8 +114,7 @@ class LiteNet:
                 and checked[2] == name:
             plan, early = checked[3], checked[4]   # the graph written when the net was read
         else:
-            plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
-                               list(wanted), self.name, external=runtime.takes_external(name))
+            plan = self._build(graph, runtime, name, shapes, wanted)
         session = None
         if plan.model is not None:
             from .converters import Unsupported
@@ -123,7 +123,8 @@ class LiteNet:
                     session = early.result()
                 if session is None:
                     session = runtime.session(name, plan.model, self.inputs,
-                                              list(plan.graph_outputs.values()), plan.external)
+                                              list(plan.graph_outputs.values()), plan.external,
+                                              plan.linked)
             except Exception as exc:           # the runtime refused the model: torch path
                 raise Unsupported(f"{name} did not load the model: {exc}") from exc
         got = (plan, session)
@@ -142,15 +143,20 @@ class LiteNet:
         if self._weights is None:
             self._weights = self._weights_fn()
         name = runtime.choose(self._weight_bytes())
-        plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
-                           list(wanted), self.name, external=runtime.takes_external(name))
+        plan = self._build(graph, runtime, name, shapes, wanted)
         early = None
         if plan.model is not None:
             from .early import EarlyCall
             early = EarlyCall(runtime.session, name, plan.model, self.inputs,
-                              list(plan.graph_outputs.values()), plan.external,
+                              list(plan.graph_outputs.values()), plan.external, plan.linked,
                               name="caffe_compat-session")
         self._checked = (tuple(shapes), tuple(wanted), name, plan, early)  # the first forward's
+
+    def _build(self, graph, runtime, name, shapes, wanted):
+        takes = runtime.takes_external(name)
+        return graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                           list(wanted), self.name, external=takes,
+                           source=None if takes else self.source)
 
     def _weight_bytes(self):
         return sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays)

@@ -27,8 +27,12 @@ def box_size(xmin, ymin, xmax, ymax, normalized):
     """OpenCV's BBoxSize on arrays: 0 for inverted boxes."""
     w = xmax - xmin
     h = ymax - ymin
-    area = w * h if normalized else (w + F32(1)) * (h + F32(1))
-    return np.where((xmax < xmin) | (ymax < ymin), F32(0), area).astype(F32)
+    area = np.asarray(w * h if normalized else (w + F32(1)) * (h + F32(1))).astype(F32,
+                                                                               copy=False)
+    inverted = (xmax < xmin) | (ymax < ymin)
+    if np.any(inverted):
+        area = np.where(inverted, F32(0), area).astype(F32, copy=False)
+    return area
 
 
 def decode(prior, var, loc, code_type, variance_encoded, normalized, clip_bounds=None):
@@ -122,8 +126,11 @@ def _nms_matrix(boxes, sizes, order, thr, normalized, limit):
     inter = box_size(ixmin, iymin, ixmax, iymax, normalized)
     with np.errstate(divide="ignore", invalid="ignore"):
         # row: the candidate, column: a kept box, as sizes[idx] + kept_sizes - inter
-        iou = np.where(inter > 0, inter / (s[:, None] + s[None, :] - inter), F32(0))
-    over = iou.astype(F32) > thr
+        denominator = s[:, None] + s[None, :]
+        denominator -= inter
+        over = np.divide(inter, denominator, out=denominator) > thr
+    # a pair that does not intersect has IoU 0
+    over[~(inter > 0)] = F32(0) > thr
     # ``over`` is symmetric (every operation above is), so "a overlaps a kept box" is the
     # union of the kept boxes' rows: one vector OR per kept box instead of a lookup per
     # candidate

@@ -33,9 +33,12 @@ class Graph:
     # bytes when it takes them (onnx_wire.external_tensor)
     EXTERNAL_MIN = 1 << 14
 
-    def __init__(self, external=False):
+    def __init__(self, external=False, source=None):
         self.nodes, self.initializers, self._count = [], [], 0
         self.external = {} if external else None      # name -> array given apart
+        # a caffemodel's bytes whose large arrays the model may refer to (FileSource), and
+        # those references: {initializer index: onnx_wire.linked_tensor}
+        self.source, self.linked = source, {}
 
     def fresh(self, hint="v"):
         self._count += 1
@@ -51,8 +54,18 @@ class Graph:
             self.external[name] = np.ascontiguousarray(array)
             self.initializers.append(onnx_wire.external_tensor(name, array))
         else:
+            if self.source is not None and array.size >= self.EXTERNAL_MIN:
+                offset = self.source.offset_of(array)
+                if offset is not None:
+                    self.linked[len(self.initializers)] = onnx_wire.linked_tensor(
+                        name, array.shape, FileSource.LINK, offset, array.nbytes)
             self.initializers.append(onnx_wire.tensor(name, array))
         return name
+
+    def linked_initializers(self):
+        """The initializers with those held by the source file referred to, not written."""
+        return [self.linked.get(k, t) for k, t in enumerate(self.initializers)]
+
 
     def constant(self, array):
         """A Value that is a constant (written as an initializer only if a node reads it)."""
@@ -77,6 +90,32 @@ class Graph:
         return self.op("Reshape", [name, self.const(np.array(shape, np.int64), "shape")])
 
 
+class FileSource:
+    """A caffemodel's bytes ``data``, read from the file ``path`` whose
+    :func:`~caffe_compat.io.binary_file.identity` was ``known``: a float32 array viewing them
+    can be given to OpenCV 5's reader as the file's bytes at an offset (ONNX's external
+    data, the file linked into the model's folder as :data:`LINK`) instead of written into
+    the model."""
+
+    LINK = "caffemodel"
+
+    def __init__(self, path, data, known):
+        self.path, self.data, self.known = path, data, known
+        self._start = np.frombuffer(data, np.uint8).__array_interface__["data"][0]
+
+    def offset_of(self, array):
+        """The offset in the file of ``array``'s values, or None where it does not view the
+        file's bytes as they are (another order, not contiguous, elsewhere)."""
+        import sys
+        if sys.byteorder != "little" or array.dtype != np.float32 or \
+                not array.flags.c_contiguous:
+            return None
+        offset = array.__array_interface__["data"][0] - self._start
+        if offset < 0 or offset + array.nbytes > len(self.data):
+            return None
+        return offset
+
+
 def _needed(layers, wanted):
     """Indices of the layers that the blobs ``wanted`` depend on (the definition's blob names
     are unique: every in-place top was renamed)."""
@@ -94,18 +133,21 @@ class Plan:
     every output is a constant or a numpy step's), the ONNX outputs by blob name, the numpy
     steps and the constants."""
 
-    def __init__(self, model, graph_outputs, steps, consts, wanted, external):
+    def __init__(self, model, graph_outputs, steps, consts, wanted, external, linked=None):
         self.model, self.graph_outputs, self.steps = model, graph_outputs, steps
         self.consts, self.wanted, self.external = consts, wanted, external
+        self.linked = linked        # (the model referring to the source file, FileSource)
 
 
-def build(layers, inputs, weights, wanted, graph_name="net", external=False):
+def build(layers, inputs, weights, wanted, graph_name="net", external=False, source=None):
     """The :class:`Plan` computing blobs ``wanted`` of ``layers`` (LayerParameters, blob names
     unique, no Input layer) from ``inputs`` (``[(name, shape)]``), with ``weights``
     ``{layer name: [arrays]}``. Raises :class:`Unsupported` for what the path does not
     reproduce. ``external``: large weights are given to the runtime apart
-    (``plan.external``, {name: array}) instead of written into the model."""
-    g = Graph(external)
+    (``plan.external``, {name: array}) instead of written into the model. ``source``: the
+    :class:`FileSource` the weights view; ``plan.linked`` then also holds a model whose
+    large weights that file's bytes are."""
+    g = Graph(external, source)
     env = {name: Value(name, shape) for name, shape in inputs}
     steps = []
     for k in _needed(layers, wanted):
@@ -146,11 +188,14 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False):
         graph_outputs[blob] = out
         outs.append((out, v.shape))
     consts = {b: env[b].const for b in env if env[b].const is not None}
-    model = None
+    model = linked = None
     if outs:
         model = onnx_wire.model_pieces(graph_name, g.nodes, g.initializers, list(inputs),
                                        outs)
-    return Plan(model, graph_outputs, steps, consts, list(wanted), g.external or {})
+        if g.linked:
+            linked = (onnx_wire.model_pieces(graph_name, g.nodes, g.linked_initializers(),
+                                             list(inputs), outs), source)
+    return Plan(model, graph_outputs, steps, consts, list(wanted), g.external or {}, linked)
 
 
 def run(plan, session, feed, wanted=None):

@@ -110,6 +110,17 @@ def external_tensor(name, array):
     return Pieces([head + entries + _int(14, 1)])
 
 
+def linked_tensor(name, shape, location, offset, length):
+    """A float32 TensorProto of ``shape`` whose values are the ``length`` bytes at ``offset``
+    of the file ``location`` (relative to the model's folder): ONNX's external data, which
+    OpenCV 5's reader reads from that file itself (a caffemodel's packed values are
+    little-endian float32, as ONNX's raw data)."""
+    head = b"".join(_int(1, d) for d in shape) + _int(2, FLOAT) + _bytes(8, name)
+    entries = b"".join(_bytes(13, _bytes(1, k) + _bytes(2, v)) for k, v in (
+        ("location", location), ("offset", str(offset)), ("length", str(length))))
+    return Pieces([head + entries + _int(14, 1)])
+
+
 def value_info(name, shape):
     """A ValueInfoProto of a float32 tensor of a fixed shape."""
     dims = b"".join(_bytes(1, _int(1, d)) for d in shape)

@@ -23,7 +23,7 @@ def _threads():
     return max(1, int(threads.usable_threads()))
 
 
-def _onnxruntime(model, inputs, outputs, external):
+def _onnxruntime(model, inputs, outputs, external, linked=None):
     import onnxruntime as ort
     model = model if isinstance(model, bytes) else b"".join(model)
     options = ort.SessionOptions()
@@ -53,9 +53,11 @@ def _onnxruntime(model, inputs, outputs, external):
     return forward
 
 
-def _opencv(model, inputs, outputs, external):
+def _opencv(model, inputs, outputs, external, linked=None):
     import cv2
-    net = _read_onnx(cv2, model)
+    net = _read_linked(cv2, *linked) if linked is not None else None
+    if net is None:
+        net = _read_onnx(cv2, model)
     names = list(outputs)
 
     def forward(feed):
@@ -86,19 +88,57 @@ def _read_onnx(cv2, model):
         os.unlink(path)
 
 
-def _private_file(suffix):
-    """A new, empty file only this user reads (its path), in the first temporary folder of
-    ``$TMPDIR``, ``$TEMP``, ``$TMP``, /tmp, /var/tmp that takes it; None where none does.
-    (``tempfile`` costs a process that has not imported it a few milliseconds more.)"""
+def _read_linked(cv2, model, source):
+    """OpenCV's net of ``model`` (:class:`~.onnx_wire.Pieces` whose large weights are the
+    caffemodel's bytes, :class:`~.graph.FileSource` ``source``): the model written to a
+    private folder beside a link to the caffemodel, which OpenCV's reader reads the weights
+    from (nothing of them written again; a 10 MB caffemodel's net loads about 10 ms sooner).
+    None where no folder or link can be made, OpenCV refuses the external data, or the
+    caffemodel is no longer the file its bytes were read from (the caller then writes the
+    whole model)."""
+    folder = _private_file("", folder=True)
+    if folder is None:
+        return None
+    model_path = os.path.join(folder, "model.onnx")
+    link = os.path.join(folder, source.LINK)
+    try:
+        os.symlink(os.path.abspath(source.path), link)
+        with open(model_path, "wb") as f:
+            f.writelines(model)
+        net = cv2.dnn.readNetFromONNX(model_path)
+    except (OSError, cv2.error):
+        return None
+    finally:
+        for path in (link, model_path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
+    from ..io.binary_file import same_file
+    return net if same_file(source.path, source.known) else None
+
+
+def _private_file(suffix, folder=False):
+    """A new, empty file (``folder``: folder) only this user reads (its path), in the first
+    temporary folder of ``$TMPDIR``, ``$TEMP``, ``$TMP``, /tmp, /var/tmp that takes it; None
+    where none does. (``tempfile`` costs a process that has not imported it a few
+    milliseconds more.)"""
     import itertools
     import threading
-    folders = [os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")] + ["/tmp", "/var/tmp"]
+    places = [os.environ.get(k) for k in ("TMPDIR", "TEMP", "TMP")] + ["/tmp", "/var/tmp"]
     stem = f"caffe_compat-{os.getpid()}-{threading.get_ident()}-"
-    for folder in filter(None, folders):
+    for place in filter(None, places):
         for k in itertools.count():
-            path = os.path.join(folder, f"{stem}{k}{suffix}")
+            path = os.path.join(place, f"{stem}{k}{suffix}")
             try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                if folder:
+                    os.mkdir(path, 0o700)
+                else:
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 return path
             except FileExistsError:
                 continue
@@ -170,8 +210,10 @@ def takes_external(name):
     return name == "onnxruntime"
 
 
-def session(name, model, inputs, outputs, external=None):
+def session(name, model, inputs, outputs, external=None, linked=None):
     """A callable ``feed -> [arrays]`` running ``model`` (ONNX bytes or
     :class:`~.onnx_wire.Pieces`) on runtime ``name``, with graph inputs ``inputs``, outputs
-    ``outputs`` (names, in order) and the weights ``external`` ({name: array}) given apart."""
-    return _RUNTIMES[name](model, inputs, outputs, external or {})
+    ``outputs`` (names, in order) and the weights ``external`` ({name: array}) given apart;
+    ``linked``: the plan's model referring to its caffemodel file, which OpenCV's reader
+    takes where it can (``plan.linked``)."""
+    return _RUNTIMES[name](model, inputs, outputs, external or {}, linked)

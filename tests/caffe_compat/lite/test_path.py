@@ -297,3 +297,111 @@ def test_the_caffemodel_read_beside_the_prototxt_reports_in_order(tmp_path):
     with pytest.raises(WeightsError, match="none.caffemodel: no such caffemodel file"):
         dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"),
                              str(tmp_path / "none.caffemodel"))
+
+
+def _linked_plan(tmp_path, monkeypatch):
+    """The plan of the res10 SSD read from files, as OpenCV 5's reader would load it."""
+    from caffe_compat import dnn
+    from caffe_compat.lite import runtime
+    from tests.caffe_compat.dnn import nets
+    text, blobs = nets.res10_ssd(300)
+    (tmp_path / "deploy.prototxt").write_text(text)
+    (tmp_path / "w.caffemodel").write_bytes(nets.caffemodel_bytes(text, blobs, seed=0))
+    monkeypatch.setattr(lite, "MODE", "on")
+    monkeypatch.setattr(runtime, "choose", lambda size=None: "opencv")
+    monkeypatch.setattr(runtime, "session", lambda *a, **k: None)
+    net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"),
+                               str(tmp_path / "w.caffemodel"))
+    return net._lite._checked[3], tmp_path / "w.caffemodel"
+
+
+def test_large_weights_refer_to_the_caffemodels_own_bytes(tmp_path, monkeypatch):
+    """OpenCV 5's model refers to the caffemodel's packed values (ONNX's external data at
+    their offsets) instead of writing them again: every referred tensor is the inline
+    model's tensor, byte for byte."""
+    import onnx
+    from onnx import numpy_helper
+    plan, path = _linked_plan(tmp_path, monkeypatch)
+    assert plan.linked is not None
+    pieces, source = plan.linked
+    assert source.path == str(path)
+    linked = onnx.ModelProto.FromString(b"".join(pieces))
+    inline = onnx.load_from_string(b"".join(plan.model))
+    data = path.read_bytes()
+    referred = 0
+    for a, b in zip(linked.graph.initializer, inline.graph.initializer):
+        want = numpy_helper.to_array(b)
+        if a.data_location == onnx.TensorProto.EXTERNAL:
+            where = {e.key: e.value for e in a.external_data}
+            assert where["location"] == source.LINK
+            start, length = int(where["offset"]), int(where["length"])
+            assert data[start:start + length] == want.astype("<f4").tobytes()
+            referred += length
+        else:
+            np.testing.assert_array_equal(numpy_helper.to_array(a), want)
+    assert referred > 0.9 * len(data)
+    assert len(b"".join(pieces)) < 0.1 * len(data)
+
+
+def test_a_caffemodel_changed_since_it_was_read_is_not_referred_to(tmp_path, monkeypatch):
+    """The model referring to the file is used only where the file is still the one whose
+    bytes were read; the link and the model's folder are gone either way."""
+    from caffe_compat.lite import runtime
+    plan, path = _linked_plan(tmp_path, monkeypatch)
+    pieces, source = plan.linked
+    seen = []
+
+    class FakeCv2:
+        error = RuntimeError
+
+        class dnn:
+            @staticmethod
+            def readNetFromONNX(model_path):
+                folder = os.path.dirname(model_path)
+                seen.append(os.path.realpath(os.path.join(folder, source.LINK)))
+                return "net"
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "t"))
+    (tmp_path / "t").mkdir()
+    assert runtime._read_linked(FakeCv2, pieces, source) == "net"
+    assert seen == [os.path.realpath(path)] and list((tmp_path / "t").iterdir()) == []
+    path.write_bytes(path.read_bytes())            # rewritten: another modification time
+    os.utime(path, ns=(1, 1))
+    assert runtime._read_linked(FakeCv2, pieces, source) is None
+    assert list((tmp_path / "t").iterdir()) == []
+
+
+def _opencv5():
+    import cv2
+    return int(cv2.__version__.split(".")[0]) >= 5
+
+
+@pytest.mark.skipif(not _opencv5(), reason="OpenCV 5's ONNX reader (OpenCV 4 keeps its own "
+                    "Caffe importer)")
+def test_opencv5_loads_the_model_referring_to_the_caffemodel(tmp_path, monkeypatch):
+    """End to end on OpenCV 5: the net read from files loads the model that refers to the
+    caffemodel (the whole-model writer is not called) and answers as the net read from
+    buffers, whose model holds its weights."""
+    from caffe_compat import dnn
+    from caffe_compat.lite import runtime
+    from tests.caffe_compat.dnn import nets
+    text, blobs = nets.res10_ssd(300)
+    model = nets.caffemodel_bytes(text, blobs, seed=0)
+    (tmp_path / "deploy.prototxt").write_text(text)
+    (tmp_path / "w.caffemodel").write_bytes(model)
+    monkeypatch.setattr(lite, "MODE", "on")
+    monkeypatch.setenv(runtime.ENV_RUNTIME, "opencv")
+    x = np.random.default_rng(4).uniform(0, 255, (1, 3, 300, 300)).astype(np.float32)
+    inline = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+    inline.setInput(x)
+    want = inline.forward()
+
+    def refuse(cv2, pieces):
+        raise AssertionError("the whole model was written")
+    monkeypatch.setattr(runtime, "_read_onnx", refuse)
+    net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"), str(tmp_path / "w.caffemodel"))
+    net.setInput(x)
+    got = net.forward()
+    assert net._lite is not None and net._lite.runtime == "opencv"
+    rows = [np.array(sorted(map(tuple, a.reshape(-1, 7)))) for a in (got, want)]
+    # OpenCV 5's kernels split their sums by threads: runs differ in the last bits
+    assert scaled_error(rows[0], rows[1]) <= TOL
