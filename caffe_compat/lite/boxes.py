@@ -115,32 +115,42 @@ def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit
 MATRIX_NMS = 1024
 
 
-def _nms_matrix(boxes, sizes, order, thr, normalized, limit):
-    """:func:`nms`'s scan with every pair's IoU computed beforehand by the same float32
-    operations (element by element, so the same values): the same boxes kept."""
+def _nms_matrix(boxes, sizes, order, thr, normalized, limit, block=64):
+    """:func:`nms`'s scan with the IoUs of the candidates computed beforehand, ``block``
+    candidates' rows at a time and only as far as the scan goes (it stops at ``limit`` kept
+    boxes), by the same float32 operations (element by element, so the same values): the
+    same boxes kept."""
     b, s = boxes[order].astype(F32, copy=False), sizes[order].astype(F32, copy=False)
-    ixmin = np.maximum(b[None, :, 0], b[:, None, 0])
-    iymin = np.maximum(b[None, :, 1], b[:, None, 1])
-    ixmax = np.minimum(b[None, :, 2], b[:, None, 2])
-    iymax = np.minimum(b[None, :, 3], b[:, None, 3])
+    n = len(order)
+    suppressed = np.zeros(n, bool)
+    kept = []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        over = _overlaps(b, s, start, stop, thr, normalized)
+        for a in range(start, stop):
+            if suppressed[a]:
+                continue
+            kept.append(a)
+            if limit is not None and limit >= 0 and len(kept) >= limit:
+                return [int(order[k]) for k in kept]
+            # the IoUs are symmetric (every operation below is), so "a overlaps a kept box"
+            # is the union of the kept boxes' rows: one vector OR per kept box
+            suppressed |= over[a - start]
+    return [int(order[k]) for k in kept]
+
+
+def _overlaps(b, s, start, stop, thr, normalized):
+    """Whether candidates ``start:stop`` (rows) overlap each candidate (columns) by more
+    than ``thr``: :func:`nms`'s IoU, sizes[idx] + kept_sizes - inter."""
+    rows = b[start:stop]
+    ixmin = np.maximum(b[None, :, 0], rows[:, None, 0])
+    iymin = np.maximum(b[None, :, 1], rows[:, None, 1])
+    ixmax = np.minimum(b[None, :, 2], rows[:, None, 2])
+    iymax = np.minimum(b[None, :, 3], rows[:, None, 3])
     inter = box_size(ixmin, iymin, ixmax, iymax, normalized)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # row: the candidate, column: a kept box, as sizes[idx] + kept_sizes - inter
-        denominator = s[:, None] + s[None, :]
+        denominator = s[start:stop, None] + s[None, :]
         denominator -= inter
         over = np.divide(inter, denominator, out=denominator) > thr
-    # a pair that does not intersect has IoU 0
-    over[~(inter > 0)] = F32(0) > thr
-    # ``over`` is symmetric (every operation above is), so "a overlaps a kept box" is the
-    # union of the kept boxes' rows: one vector OR per kept box instead of a lookup per
-    # candidate
-    suppressed = np.zeros(len(order), bool)
-    kept = []
-    for a in range(len(order)):
-        if suppressed[a]:
-            continue
-        kept.append(a)
-        if limit is not None and limit >= 0 and len(kept) >= limit:
-            break
-        suppressed |= over[a]
-    return [int(order[a]) for a in kept]
+    over[~(inter > 0)] = F32(0) > thr      # a pair that does not intersect has IoU 0
+    return over

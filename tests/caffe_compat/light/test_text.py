@@ -54,7 +54,7 @@ def test_seeded_mutations_of_real_nets():
             texts.append(f.read())
     alphabet = ' {}<>:;,"\'#\n-.e0123456789abcxyz'
     answered = 0
-    for _ in range(300):
+    for _ in range(120):
         chars = list(rng.choice(texts) or " ")
         for _ in range(rng.randint(1, 3)):
             k = rng.randrange(len(chars))
