@@ -139,8 +139,10 @@ def _walk(data, start, end, type_name, keep):
         elif wire == 0:
             value = _check_varint(kind, sub, value)
             if wanted is not None:
-                out.setdefault(name, []).append(value) if repeated else out.__setitem__(name,
-                                                                                          value)
+                if repeated:                   # one value written unpacked: (None, value)
+                    out.setdefault(name, []).append((None, value))
+                else:
+                    out[name] = value
         elif wanted is not None:
             raise _Other                       # an unpacked float / double kept: left
     if pos != end:
@@ -158,8 +160,13 @@ _LAYER = {"name": True, "type": True, "blobs": _BLOB, "swish_param": {}, "clip_p
 
 
 def _dims(data, chunks):
+    """BlobShape's dims from what the walk kept: packed spans (start, end) and values written
+    one by one ((None, value)), in file order, as protobuf joins them."""
     dims = []
     for start, end in chunks or ():
+        if start is None:
+            dims.append(end)
+            continue
         p = start
         while p < end:
             value, p = _varint(data, p, end)
@@ -211,5 +218,5 @@ def read(data):
                 name = f"{name}_{n}"
             out[name] = [_array(data, b) for b in blobs]
         return out
-    except (_Other, IndexError, ValueError, RecursionError):
+    except (_Other, IndexError, ValueError, TypeError, RecursionError):
         return None

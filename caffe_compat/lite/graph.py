@@ -9,6 +9,8 @@ whose results depend on the data in ways ONNX does not express as Caffe computes
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import onnx_wire
@@ -106,7 +108,6 @@ class FileSource:
     def offset_of(self, array):
         """The offset in the file of ``array``'s values, or None where it does not view the
         file's bytes as they are (another order, not contiguous, elsewhere)."""
-        import sys
         if sys.byteorder != "little" or array.dtype != np.float32 or \
                 not array.flags.c_contiguous:
             return None

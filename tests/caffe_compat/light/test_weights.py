@@ -148,3 +148,17 @@ def test_seeded_damage_is_answered_as_the_protobuf_reader_does():
             else:
                 del b[k:]
         _check(bytes(b))
+
+
+def test_dims_written_one_by_one_read_as_protobuf_joins_them():
+    """BlobShape's dims are packed as Caffe writes them; a writer that puts them one by one
+    (or mixes both) gives the same shape through both readers."""
+    values = np.arange(24, dtype="<f4").tobytes()
+    for dims in (b"\x08\x02\x08\x03\x08\x04", b"\x08\x02\x0a\x02\x03\x04"):  # unpacked; mixed
+        blob = (_varint(7 << 3 | 2) + _varint(len(dims)) + dims +
+                _varint(5 << 3 | 2) + _varint(len(values)) + values)
+        layer = (caffe_pb2.LayerParameter(name="c", type="Convolution").SerializeToString() +
+                 _varint(7 << 3 | 2) + _varint(len(blob)) + blob)
+        data = _varint(100 << 3 | 2) + _varint(len(layer)) + layer
+        assert _check(data)
+        assert light_weights.read(data)["c"][0].shape == (2, 3, 4)
