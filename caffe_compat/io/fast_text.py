@@ -22,39 +22,23 @@ seeded mutations of them).
 """
 from __future__ import annotations
 
-import math
-import re
-
 from google.protobuf.descriptor import FieldDescriptor
 
-_TOKEN = re.compile(r"""
-    \s+ | \#[^\n]*                                  # space, comments: skipped
-  | (?P<str>"[^"\\\n]*"|'[^'\\\n]*')                 # a string without escapes
-  | (?P<punct>[{}<>:,;])
-  | (?P<word>[A-Za-z0-9_.+-]+)
-  | (?P<other>.)                                     # anything else: the full parser's case
-""", re.VERBOSE)
-_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
-# no leading zero before a digit: text_format refuses "02.5" as an octal-looking float
-_FLOAT = re.compile(r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-_SPECIAL_FLOATS = {"inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
-                   "-infinity": -math.inf, "nan": math.nan}
-_BOOLS = {"true": True, "True": True, "t": True, "1": True,
-          "false": False, "False": False, "f": False, "0": False}
-_INT_RANGES = {
-    FieldDescriptor.TYPE_INT32: (-2 ** 31, 2 ** 31 - 1),
-    FieldDescriptor.TYPE_SINT32: (-2 ** 31, 2 ** 31 - 1),
-    FieldDescriptor.TYPE_SFIXED32: (-2 ** 31, 2 ** 31 - 1),
-    FieldDescriptor.TYPE_INT64: (-2 ** 63, 2 ** 63 - 1),
-    FieldDescriptor.TYPE_SINT64: (-2 ** 63, 2 ** 63 - 1),
-    FieldDescriptor.TYPE_SFIXED64: (-2 ** 63, 2 ** 63 - 1),
-    FieldDescriptor.TYPE_UINT32: (0, 2 ** 32 - 1),
-    FieldDescriptor.TYPE_FIXED32: (0, 2 ** 32 - 1),
-    FieldDescriptor.TYPE_UINT64: (0, 2 ** 64 - 1),
-    FieldDescriptor.TYPE_FIXED64: (0, 2 ** 64 - 1),
+from caffe_compat.io.text_values import NotPlain, scalar, tokens
+
+# a field's type -> the kind text_values reads its value as
+_KINDS = {
+    FieldDescriptor.TYPE_INT32: "int32", FieldDescriptor.TYPE_SINT32: "int32",
+    FieldDescriptor.TYPE_SFIXED32: "int32", FieldDescriptor.TYPE_INT64: "int64",
+    FieldDescriptor.TYPE_SINT64: "int64", FieldDescriptor.TYPE_SFIXED64: "int64",
+    FieldDescriptor.TYPE_UINT32: "uint32", FieldDescriptor.TYPE_FIXED32: "uint32",
+    FieldDescriptor.TYPE_UINT64: "uint64", FieldDescriptor.TYPE_FIXED64: "uint64",
+    FieldDescriptor.TYPE_FLOAT: "float", FieldDescriptor.TYPE_DOUBLE: "double",
+    FieldDescriptor.TYPE_BOOL: "bool", FieldDescriptor.TYPE_ENUM: "enum",
+    FieldDescriptor.TYPE_STRING: "string", FieldDescriptor.TYPE_BYTES: "bytes",
 }
-_FLOAT_TYPES = (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE)
 _CLOSING = {"{": "}", "<": ">"}
+_ENUM_NUMBERS = {}          # enum full name -> {value name: number}
 
 
 def _repeated(field):
@@ -67,52 +51,16 @@ class _Unsupported(Exception):
     """A form this reader leaves to text_format."""
 
 
-def _tokens(text):
-    out = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind is None:
-            continue
-        if kind == "other":
-            raise _Unsupported
-        out.append(m.group(kind))
-    return out
-
-
 def _scalar(field, token):
-    """The Python value of ``token`` for ``field`` (raises _Unsupported where unsure)."""
-    t = field.type
-    if t in _INT_RANGES:
-        if not _INT.fullmatch(token):
-            raise _Unsupported
-        value = int(token)
-        lo, hi = _INT_RANGES[t]
-        if not lo <= value <= hi:
-            raise _Unsupported
-        return value
-    if t in _FLOAT_TYPES:
-        if _FLOAT.fullmatch(token):
-            return float(token)
-        special = _SPECIAL_FLOATS.get(token.lower())
-        if special is None:
-            raise _Unsupported
-        return special
-    if t == FieldDescriptor.TYPE_BOOL:
-        value = _BOOLS.get(token)
-        if value is None:
-            raise _Unsupported
-        return value
-    if t == FieldDescriptor.TYPE_ENUM:
-        value = field.enum_type.values_by_name.get(token)
-        if value is None:
-            raise _Unsupported
-        return value.number
-    if t in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES):
-        if token[0] not in "\"'":
-            raise _Unsupported
-        text = token[1:-1]
-        return text.encode("utf-8") if t == FieldDescriptor.TYPE_BYTES else text
-    raise _Unsupported
+    """The Python value of ``token`` for ``field`` (raises NotPlain where unsure)."""
+    numbers = None
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        enum = field.enum_type
+        numbers = _ENUM_NUMBERS.get(enum.full_name)
+        if numbers is None:
+            numbers = _ENUM_NUMBERS[enum.full_name] = {
+                name: v.number for name, v in enum.values_by_name.items()}
+    return scalar(_KINDS.get(field.type), token, numbers)
 
 
 def _merge(tokens, pos, message, closing):
@@ -175,8 +123,8 @@ def parse(text, message):
     ``text_format.Parse`` (module doc)."""
     message.Clear()
     try:
-        _merge(_tokens(text), 0, message, None)
-    except (_Unsupported, ValueError, TypeError, AttributeError):
+        _merge(tokens(text), 0, message, None)
+    except (_Unsupported, NotPlain, ValueError, TypeError, AttributeError):
         message.Clear()
         return False
     return True

@@ -227,8 +227,8 @@ def parse_net(text, filename="<string>", *, allow_unknown_fields=False, upgrade=
         text = _decode(text, filename)
     net = parse_text_message(text, caffe_pb2.NetParameter(), filename, allow_unknown_fields)
     # positions are scanned for when first asked for, under the names the layers have now
-    names = ([lp.name for lp in net.layer],
-             [lp.layer.name if lp.HasField("layer") else lp.name for lp in net.layers])
+    from caffe_compat.io.positions import layer_names
+    names = layer_names(net)
     locations.attach_pending(net, filename, lambda: _net_positions(text, filename, names))
     if upgrade:
         net = upgrade_parsed_net(net, filename)

@@ -1,5 +1,6 @@
 """A prototxt read into :class:`~caffe_compat.light.message.Message` s without protobuf: the
-forms :mod:`caffe_compat.io.fast_text` reads (its module doc), and nothing else. :func:`parse`
+forms :mod:`caffe_compat.io.fast_text` reads (:mod:`caffe_compat.io.text_values`, shared
+with it), and nothing else. :func:`parse`
 returns None for any other form, an unknown field, a value of the wrong kind or out of range,
 a non-repeated field given twice or a required field missing: the protobuf reader then reads
 the text and gives the message, or the error, it always gave.
@@ -8,29 +9,13 @@ Values are kept as protobuf's Python messages give them back: a ``float`` field'
 rounded to float32, integers as ``int``, an enum as its number, a ``bytes`` field as bytes."""
 from __future__ import annotations
 
-import math
-import re
 import struct
 
+from caffe_compat.io.text_values import NotPlain, scalar, tokens
 from caffe_compat.proto.schema import ENUMS, REQUIRED
 
 from .message import FIELDS, Message
 
-_TOKEN = re.compile(r"""
-    \s+ | \#[^\n]*
-  | (?P<str>"[^"\\\n]*"|'[^'\\\n]*')
-  | (?P<punct>[{}<>:,;])
-  | (?P<word>[A-Za-z0-9_.+-]+)
-  | (?P<other>.)
-""", re.VERBOSE)
-_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"-?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-_SPECIAL_FLOATS = {"inf": math.inf, "-inf": -math.inf, "infinity": math.inf,
-                   "-infinity": -math.inf, "nan": math.nan}
-_BOOLS = {"true": True, "True": True, "t": True, "1": True,
-          "false": False, "False": False, "f": False, "0": False}
-_INT_RANGES = {"int32": (-2 ** 31, 2 ** 31 - 1), "int64": (-2 ** 63, 2 ** 63 - 1),
-               "uint32": (0, 2 ** 32 - 1), "uint64": (0, 2 ** 64 - 1)}
 _CLOSING = {"{": "}", "<": ">"}
 _F32 = struct.Struct("<f")
 
@@ -39,60 +24,16 @@ class _Other(Exception):
     """A form left to the protobuf reader."""
 
 
-def _tokens(text):
-    out = []
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind is None:
-            continue
-        if kind == "other":
-            raise _Other
-        out.append(m.group(kind))
-    return out
-
-
-def _float32(value):
-    """``value`` as a float field gives it back (float32); a finite value beyond float32's
-    range is left to protobuf."""
-    try:
-        return _F32.unpack(_F32.pack(value))[0]
-    except OverflowError:
-        raise _Other from None
-
-
 def _scalar(kind, type_name, token):
-    if kind in _INT_RANGES:
-        if not _INT.fullmatch(token):
-            raise _Other
-        value = int(token)
-        lo, hi = _INT_RANGES[kind]
-        if not lo <= value <= hi:
-            raise _Other
-        return value
-    if kind in ("float", "double"):
-        if _FLOAT.fullmatch(token):
-            value = float(token)
-        else:
-            value = _SPECIAL_FLOATS.get(token.lower())
-            if value is None:
-                raise _Other
-        return _float32(value) if kind == "float" else value
-    if kind == "bool":
-        value = _BOOLS.get(token)
-        if value is None:
-            raise _Other
-        return value
-    if kind == "enum":
-        value = ENUMS[type_name].get(token)
-        if value is None:
-            raise _Other
-        return value
-    if kind in ("string", "bytes"):
-        if token[0] not in "\"'":
-            raise _Other
-        text = token[1:-1]
-        return text.encode("utf-8") if kind == "bytes" else text
-    raise _Other
+    """The value of ``token`` as a message of protobuf gives it back: a ``float`` field's
+    rounded to float32 (a finite value beyond float32's range is left to protobuf)."""
+    value = scalar(kind, token, ENUMS[type_name] if kind == "enum" else None)
+    if kind == "float":
+        try:
+            return _F32.unpack(_F32.pack(value))[0]
+        except OverflowError:
+            raise _Other from None
+    return value
 
 
 def _merge(tokens, pos, type_name, closing):
@@ -153,7 +94,7 @@ def parse(text, type_name="NetParameter"):
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        message, _ = _merge(_tokens(text), 0, type_name, None)
-    except (_Other, ValueError, TypeError, RecursionError):
+        message, _ = _merge(tokens(text), 0, type_name, None)
+    except (_Other, NotPlain, ValueError, TypeError, RecursionError):
         return None
     return message

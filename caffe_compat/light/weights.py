@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from caffe_compat.io.fork_wire import _varint as read_varint
 from caffe_compat.proto.schema import ENUMS, REQUIRED
 
 from .message import FIELDS
@@ -36,18 +37,11 @@ class _Other(Exception):
 
 
 def _varint(data, pos, end):
-    result = shift = 0
-    while True:
-        if pos >= end:
-            raise _Other
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise _Other
+    """fork_wire's varint at ``pos``, which must end by ``end``."""
+    value, pos = read_varint(data, pos)
+    if pos > end:
+        raise _Other
+    return value, pos
 
 
 def _signed(value, bits):

@@ -119,29 +119,40 @@ def test_seeded_mutations_of_real_nets():
     """Characters deleted, doubled or swapped at seeded places of the project's nets: either
     the same message as text_format's, or left to it."""
     rng = random.Random(7)
-    texts = []
-    for path in _corpus()[:40]:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            texts.append(f.read())
-    alphabet = ' {}<>:;,"\'#\n-.e0123456789abcxyz'
+    texts = corpus_texts()
     for _ in range(400):
         text = rng.choice(texts)
         if not text:
             continue
-        chars = list(text)
-        for _ in range(rng.randint(1, 3)):
-            k = rng.randrange(len(chars))
-            how = rng.randrange(3)
-            if how == 0:
-                del chars[k]
-            elif how == 1:
-                chars.insert(k, rng.choice(alphabet))
-            else:
-                chars[k] = rng.choice(alphabet)
-            if not chars:
-                break
-        mutated = "".join(chars)
+        mutated = mutate(text, rng)
         _check(mutated, _message_for(mutated))
+
+
+def corpus_texts(count=40):
+    """The text of the first ``count`` files of the corpus."""
+    texts = []
+    for path in _corpus()[:count]:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            texts.append(f.read())
+    return texts
+
+
+def mutate(text, rng, alphabet=' {}<>:;,"\'#\n-.e0123456789abcxyz'):
+    """``text`` with one to three characters deleted, inserted or replaced at places drawn
+    from ``rng``."""
+    chars = list(text)
+    for _ in range(rng.randint(1, 3)):
+        k = rng.randrange(len(chars))
+        how = rng.randrange(3)
+        if how == 0:
+            del chars[k]
+        elif how == 1:
+            chars.insert(k, rng.choice(alphabet))
+        else:
+            chars[k] = rng.choice(alphabet)
+        if not chars:
+            break
+    return "".join(chars)
 
 
 def test_parse_net_takes_the_quick_reader(monkeypatch):

@@ -8,7 +8,8 @@ import pytest
 
 from caffe_compat.light import text as light_text
 from caffe_compat.proto import caffe_pb2
-from tests.caffe_compat.test_fast_text import SNIPPETS, _corpus, _message_for, _reference
+from tests.caffe_compat.test_fast_text import (SNIPPETS, _corpus, _message_for, _reference,
+                                               corpus_texts, mutate)
 
 from .compare import differences
 
@@ -48,24 +49,10 @@ def test_what_fast_text_leaves_the_light_reader_leaves():
 
 def test_seeded_mutations_of_real_nets():
     rng = random.Random(11)
-    texts = []
-    for path in _corpus()[:40]:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            texts.append(f.read())
-    alphabet = ' {}<>:;,"\'#\n-.e0123456789abcxyz'
+    texts = corpus_texts()
     answered = 0
     for _ in range(120):
-        chars = list(rng.choice(texts) or " ")
-        for _ in range(rng.randint(1, 3)):
-            k = rng.randrange(len(chars))
-            how = rng.randrange(3)
-            if how == 0:
-                del chars[k]
-            elif how == 1:
-                chars.insert(k, rng.choice(alphabet))
-            else:
-                chars[k] = rng.choice(alphabet)
-        text = "".join(chars)
+        text = mutate(rng.choice(texts) or " ", rng)
         answered += _check(text, _message_for(text))
     assert answered > 0
 
