@@ -44,6 +44,10 @@ _KEEP = 2              # plans (input shapes, outputs) kept per net
 # against 5.4, i.e. about 3.5 s and a little per MB; the base is above it so that a program
 # of a few forwards never pays it
 HANDOVER_S, HANDOVER_S_PER_MB = 5.0, 0.01
+# a net of at least this many bytes of weights is written in two parts where the runtime
+# reads a model without the GIL (LiteNet.check): reading the first while the second is
+# written took the res10 SSD's one-shot program (10 MB) about 15 ms sooner to its answer
+STAGE_MIN_BYTES = 1 << 20
 
 
 
@@ -88,7 +92,7 @@ class LiteNet:
         self._plans = collections.OrderedDict()
         self.runtime = None           # the runtime of the last forward
         self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
-        # (shapes, outputs, runtime, plan, EarlyCall or None) written at read time
+        # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
         self._checked = None
 
     @staticmethod
@@ -116,17 +120,19 @@ class LiteNet:
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
         session = None
-        if plan.model is not None:
+        if plan.parts:
             from .converters import Unsupported
             try:
-                if early is not None:
-                    session = early.result()
-                if session is None:
-                    session = runtime.session(name, plan.model, self.inputs,
-                                              list(plan.graph_outputs.values()), plan.external,
-                                              plan.linked)
+                sessions = []
+                for k, part in enumerate(plan.parts):
+                    got = early[k].result() if early is not None and early[k] is not None else None
+                    if got is None:
+                        got = runtime.session(name, _model_of(part), part.input_names,
+                                              part.output_names, plan.external, part.linked)
+                    sessions.append(got)
             except Exception as exc:           # the runtime refused the model: torch path
                 raise Unsupported(f"{name} did not load the model: {exc}") from exc
+            session = graph.in_turn(plan.parts, sessions, list(plan.graph_outputs.values()))
         got = (plan, session)
         self._plans[key] = got
         while len(self._plans) > _KEEP:
@@ -138,25 +144,35 @@ class LiteNet:
         time for what the converters do not reproduce (so that the torch path reports a bad
         definition when the net is read, as before). The runtime's session for it starts
         building on a thread of its own (:mod:`.early`): the first forward of these shapes
-        takes it."""
+        takes it. Where the runtime reads a model without the GIL (OpenCV 5's reader), a net
+        of :data:`STAGE_MIN_BYTES` of weights or more is written in two parts
+        (:func:`.graph.build`'s ``stage``): the first is read while the second is written."""
         from . import graph, runtime
         if self._weights is None:
             self._weights = self._weights_fn()
-        name = runtime.choose(self._weight_bytes())
-        plan = self._build(graph, runtime, name, shapes, wanted)
-        early = None
-        if plan.model is not None:
-            from .early import EarlyCall
-            early = EarlyCall(runtime.session, name, plan.model, self.inputs,
-                              list(plan.graph_outputs.values()), plan.external, plan.linked,
-                              name="caffe_compat-session")
+        size = self._weight_bytes()
+        name = runtime.choose(size)
+        started = {}
+
+        def stage(part):
+            started[id(part)] = runtime.start(name, _model_of(part), part.input_names,
+                                              part.output_names, None, part.linked)
+        staged = stage if runtime.reads_apart(name) and size >= STAGE_MIN_BYTES else None
+        plan = self._build(graph, runtime, name, shapes, wanted, staged)
+        early = []
+        for part in plan.parts:
+            got = started.get(id(part))
+            if got is None:
+                got = runtime.start(name, _model_of(part), part.input_names, part.output_names,
+                                    plan.external, part.linked)
+            early.append(got)
         self._checked = (tuple(shapes), tuple(wanted), name, plan, early)  # the first forward's
 
-    def _build(self, graph, runtime, name, shapes, wanted):
+    def _build(self, graph, runtime, name, shapes, wanted, stage=None):
         takes = runtime.takes_external(name)
         return graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
                            list(wanted), self.name, external=takes,
-                           source=None if takes else self.source)
+                           source=None if takes else self.source, stage=stage)
 
     def _weight_bytes(self):
         return sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays)
@@ -179,6 +195,11 @@ class LiteNet:
         plan, session = self._plan(tuple(shapes), tuple(wanted))
         self.runtime = getattr(session, "runtime", None)
         return graph.run(plan, session, fed, wanted)
+
+
+def _model_of(part):
+    """The whole encoding of ``part``, written only where the runtime asks for it."""
+    return lambda: part.model
 
 
 def weights_by_layer(weights, values):

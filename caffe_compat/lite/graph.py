@@ -37,6 +37,8 @@ class Graph:
 
     def __init__(self, external=False, source=None):
         self.nodes, self.initializers, self._count = [], [], 0
+        self.node_names = []        # per node: (input names, output names)
+        self.initializer_names = []
         self.external = {} if external else None      # name -> array given apart
         # a caffemodel's bytes whose large arrays the model may refer to (FileSource), and
         # those references: {initializer index: onnx_wire.linked_tensor}
@@ -55,6 +57,8 @@ class Graph:
                 array.size >= self.EXTERNAL_MIN:
             self.external[name] = np.ascontiguousarray(array)
             self.initializers.append(onnx_wire.external_tensor(name, array))
+            self.initializer_names.append(name)
+            return name
         else:
             if self.source is not None and array.size >= self.EXTERNAL_MIN:
                 offset = self.source.offset_of(array)
@@ -62,12 +66,13 @@ class Graph:
                     self.linked[len(self.initializers)] = onnx_wire.linked_tensor(
                         name, array.shape, FileSource.LINK, offset, array.nbytes)
             self.initializers.append(onnx_wire.tensor(name, array))
+        self.initializer_names.append(name)
         return name
 
-    def linked_initializers(self):
-        """The initializers with those held by the source file referred to, not written."""
-        return [self.linked.get(k, t) for k, t in enumerate(self.initializers)]
-
+    def node(self, op_type, inputs, outputs, attrs=None):
+        """Append a node of input and output names."""
+        self.nodes.append(onnx_wire.node(op_type, inputs, outputs, outputs[0], attrs or {}))
+        self.node_names.append((tuple(inputs), tuple(outputs)))
 
     def constant(self, array):
         """A Value that is a constant (written as an initializer only if a node reads it)."""
@@ -85,7 +90,7 @@ class Graph:
         when ``outputs`` > 1)."""
         names = [i if isinstance(i, str) else self.name(i) for i in inputs]
         outs = [self.fresh(hint or op_type.lower()) for _ in range(outputs)]
-        self.nodes.append(onnx_wire.node(op_type, names, outs, outs[0], attrs or {}))
+        self.node(op_type, names, outs, attrs)
         return outs[0] if outputs == 1 else outs
 
     def reshape(self, name, shape):
@@ -129,29 +134,102 @@ def _needed(layers, wanted):
     return sorted(keep)
 
 
+class Part:
+    """One ONNX model of a plan: the graph's nodes ``nodes`` (indices), the initializers they
+    read, inputs and outputs ``[(name, shape)]``. Its encodings are written when first asked
+    for: :attr:`model` (every weight in the model's bytes) and :attr:`linked` (the large
+    weights referring to the caffemodel's file, or None)."""
+
+    def __init__(self, g, graph_name, nodes, inputs, outputs):
+        self._g, self._graph_name, self._nodes = g, graph_name, list(nodes)
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        read = {n for k in self._nodes for n in g.node_names[k][0]}
+        self._inits = [k for k, n in enumerate(g.initializer_names) if n in read]
+        self._model = None
+
+    @property
+    def input_names(self):
+        return [n for n, _ in self.inputs]
+
+    @property
+    def output_names(self):
+        return [n for n, _ in self.outputs]
+
+    def _pieces(self, initializers):
+        return onnx_wire.model_pieces(self._graph_name, [self._g.nodes[k] for k in self._nodes],
+                                      initializers, self.inputs, self.outputs)
+
+    @property
+    def model(self):
+        if self._model is None:
+            self._model = self._pieces([self._g.initializers[k] for k in self._inits])
+        return self._model
+
+    @property
+    def linked(self):
+        """(the model referring to the source file, :class:`FileSource`), or None where no
+        weight of this part views the file."""
+        g = self._g
+        if not any(k in g.linked for k in self._inits):
+            return None
+        return self._pieces([g.linked.get(k, g.initializers[k]) for k in self._inits]), g.source
+
+
 class Plan:
-    """What :func:`build` made: the model's encoding (:class:`~.onnx_wire.Pieces`, None when
-    every output is a constant or a numpy step's), the ONNX outputs by blob name, the numpy
-    steps and the constants."""
+    """What :func:`build` made: the ONNX part as :class:`Part` models run in turn
+    (:attr:`parts`; one, or two where the build was staged; none when every output is a
+    constant or a numpy step's), the ONNX outputs by blob name, the numpy steps and the
+    constants. :attr:`whole` is the one model of every part's nodes (None without nodes)."""
 
-    def __init__(self, model, graph_outputs, steps, consts, wanted, external, linked=None):
-        self.model, self.graph_outputs, self.steps = model, graph_outputs, steps
-        self.consts, self.wanted, self.external = consts, wanted, external
-        self.linked = linked        # (the model referring to the source file, FileSource)
+    def __init__(self, parts, whole, graph_outputs, steps, consts, wanted, external):
+        self.parts, self.whole, self.graph_outputs = parts, whole, graph_outputs
+        self.steps, self.consts, self.wanted, self.external = steps, consts, wanted, external
+
+    @property
+    def model(self):
+        """The whole model's encoding (:class:`~.onnx_wire.Pieces`), or None."""
+        return self.whole.model if self.whole is not None else None
+
+    @property
+    def linked(self):
+        """(the whole model referring to the caffemodel's file, :class:`FileSource`), or
+        None."""
+        return self.whole.linked if self.whole is not None else None
 
 
-def build(layers, inputs, weights, wanted, graph_name="net", external=False, source=None):
+# a build staged (:func:`build`'s ``stage``) cuts the graph after the layer where the weights
+# written reach this share of the net's: the first model is read while the rest is written
+STAGE_SHARE = 0.5
+
+
+def _weight_bytes(weights, lp):
+    return sum(a.nbytes for a in weights.get(lp.name) or ())
+
+
+def build(layers, inputs, weights, wanted, graph_name="net", external=False, source=None,
+          stage=None):
     """The :class:`Plan` computing blobs ``wanted`` of ``layers`` (LayerParameters, blob names
     unique, no Input layer) from ``inputs`` (``[(name, shape)]``), with ``weights``
     ``{layer name: [arrays]}``. Raises :class:`Unsupported` for what the path does not
     reproduce. ``external``: large weights are given to the runtime apart
     (``plan.external``, {name: array}) instead of written into the model. ``source``: the
-    :class:`FileSource` the weights view; ``plan.linked`` then also holds a model whose
-    large weights that file's bytes are."""
+    :class:`FileSource` the weights view; a part's ``linked`` model then refers to that
+    file's bytes.
+
+    ``stage``: called with the first :class:`Part` as soon as the layers holding
+    :data:`STAGE_SHARE` of the weights are written (so that a runtime reads it while the
+    rest is written); the plan then runs that part and the part of the remaining layers in
+    turn, the blobs crossing the cut handed from one to the other. Not called where the
+    cut leaves nothing to hand over or nothing after it."""
     g = Graph(external, source)
     env = {name: Value(name, shape) for name, shape in inputs}
     steps = []
-    for k in _needed(layers, wanted):
+    order = _needed(layers, wanted)
+    first = None
+    if stage is not None:
+        sizes = [_weight_bytes(weights, layers[k]) for k in order]
+        total, done = sum(sizes), 0
+    for at, k in enumerate(order):
         lp = layers[k]
         missing = [b for b in lp.bottom if b not in env]
         if missing:
@@ -175,6 +253,14 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False, sou
             raise Unsupported(f"layer '{lp.name}': {len(tops)} outputs made, {len(lp.top)} "
                               "tops")
         env.update(zip(lp.top, tops))
+        if stage is not None and first is None and at + 1 < len(order):
+            done += sizes[at]
+            if total and done >= STAGE_SHARE * total:
+                later = [b for j in order[at + 1:] for b in layers[j].bottom]
+                later += list(wanted) + [b for _, bottoms_, _ in steps for b in bottoms_]
+                first = _first_part(g, graph_name, env, inputs, later)
+                if first is not None:
+                    stage(first)
     # what the graph must output: the blobs asked for and what the numpy steps read
     needed_out = []
     for blob in list(wanted) + [b for _, bottoms, _ in steps for b in bottoms]:
@@ -185,18 +271,68 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False, sou
     for blob in needed_out:
         v = env[blob]
         out = g.fresh("out")
-        g.nodes.append(onnx_wire.node("Identity", [g.name(v)], [out], out, {}))
+        g.node("Identity", [g.name(v)], [out])
         graph_outputs[blob] = out
         outs.append((out, v.shape))
     consts = {b: env[b].const for b in env if env[b].const is not None}
-    model = linked = None
+    parts, whole = [], None
     if outs:
-        model = onnx_wire.model_pieces(graph_name, g.nodes, g.initializers, list(inputs),
-                                       outs)
-        if g.linked:
-            linked = (onnx_wire.model_pieces(graph_name, g.nodes, g.linked_initializers(),
-                                             list(inputs), outs), source)
-    return Plan(model, graph_outputs, steps, consts, list(wanted), g.external or {}, linked)
+        whole = Part(g, graph_name, range(len(g.nodes)), list(inputs), outs)
+        parts = [whole]
+        rest = _rest_part(g, graph_name, first, inputs, outs) if first is not None else None
+        if rest is not None:
+            parts = [first, rest]
+    elif first is not None:
+        parts = []           # nothing left to run: the first part is not used
+    return Plan(parts, whole, graph_outputs, steps, consts, list(wanted), g.external or {})
+
+
+def _first_part(g, graph_name, env, inputs, later):
+    """The :class:`Part` of the nodes written so far, whose outputs are the values of the
+    blobs ``later`` layers read that these nodes made; None where there are none."""
+    made = {n for _, outs in g.node_names for n in outs}
+    outputs, seen = [], set()
+    for blob in later:
+        v = env.get(blob)
+        if v is None or v.const is not None or v.host or v.name not in made or \
+                v.name in seen:
+            continue
+        seen.add(v.name)
+        outputs.append((v.name, v.shape))
+    if not outputs:
+        return None
+    read = {n for ins, _ in g.node_names for n in ins}
+    return Part(g, graph_name, range(len(g.nodes)), [i for i in inputs if i[0] in read],
+                outputs)
+
+
+def _rest_part(g, graph_name, first, inputs, outs):
+    """The :class:`Part` of the nodes after ``first``'s: its inputs are the net's inputs and
+    ``first``'s outputs it reads."""
+    nodes = range(len(first._nodes), len(g.nodes))
+    read = {n for k in nodes for n in g.node_names[k][0]}
+    given = [i for i in list(inputs) + first.outputs if i[0] in read]
+    made = {n for k in nodes for n in g.node_names[k][1]} | set(g.initializer_names)
+    if read - made - {n for n, _ in given}:   # reads a value the first part keeps: unstaged
+        return None
+    return Part(g, graph_name, nodes, given, outs)
+
+
+def in_turn(parts, sessions, outputs):
+    """One session of ``sessions`` (one per :class:`Part`, run in turn, each fed the net's
+    inputs and the earlier parts' outputs it reads), giving the values of ``outputs``."""
+    if len(sessions) == 1:
+        return sessions[0]
+
+    def forward(feed):
+        values = dict(feed)
+        for part, run_part in zip(parts, sessions):
+            values.update(zip(part.output_names,
+                              run_part({n: values[n] for n in part.input_names})))
+        return [values[n] for n in outputs]
+
+    forward.runtime = getattr(sessions[-1], "runtime", None)
+    return forward
 
 
 def run(plan, session, feed, wanted=None):

@@ -57,7 +57,11 @@ def _opencv(model, inputs, outputs, external, linked=None):
     import cv2
     net = _read_linked(cv2, *linked) if linked is not None else None
     if net is None:
-        net = _read_onnx(cv2, model)
+        net = _read_onnx(cv2, _pieces(model))
+    return _opencv_forward(net, inputs, outputs)
+
+
+def _opencv_forward(net, inputs, outputs):
     names = list(outputs)
 
     def forward(feed):
@@ -70,22 +74,23 @@ def _opencv(model, inputs, outputs, external, linked=None):
     return forward
 
 
+def _pieces(model):
+    """A model's encoding: ``model`` itself, or what ``model()`` gives (a model written only
+    where it is read)."""
+    return model() if callable(model) else model
+
+
 def _read_onnx(cv2, model):
     """OpenCV's net of ``model`` (bytes, or :class:`~.onnx_wire.Pieces`) read from a private
     temporary file: OpenCV 5's reader holds the GIL while it copies a buffer argument (about
     15 ms for a 10 MB model, the caller's thread stopped meanwhile) and reads a file without
     it; the pieces go to the file without being joined. A buffer where no temporary folder
     takes the file."""
-    pieces = [model] if isinstance(model, (bytes, bytearray, memoryview)) else model
-    path = _private_file(".onnx")
-    if path is None:
+    written = _write_model(model)
+    if written is None:
+        pieces = [model] if isinstance(model, (bytes, bytearray, memoryview)) else model
         return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(pieces), np.uint8))
-    try:
-        with open(path, "wb") as f:
-            f.writelines(pieces)
-        return cv2.dnn.readNetFromONNX(path)
-    finally:
-        os.unlink(path)
+    return _read_and_remove(cv2.dnn.readNetFromONNX, *written)
 
 
 def _read_linked(cv2, model, source):
@@ -96,30 +101,118 @@ def _read_linked(cv2, model, source):
     None where no folder or link can be made, OpenCV refuses the external data, or the
     caffemodel is no longer the file its bytes were read from (the caller then writes the
     whole model)."""
+    written = _write_linked(model, source)
+    if written is None:
+        return None
+    try:
+        net = _read_and_remove(cv2.dnn.readNetFromONNX, *written)
+    except cv2.error:
+        return None
+    return _unchanged(net, source)
+
+
+def _unchanged(net, source):
+    """``net``, read from ``source``'s file, where that file is still the one whose bytes
+    were read; else None."""
+    from ..io.binary_file import same_file
+    return net if same_file(source.path, source.known) else None
+
+
+def _write_model(model):
+    """``(path, [path])``: ``model`` written to a private temporary file; None where no
+    temporary folder takes it."""
+    path = _private_file(".onnx")
+    if path is None:
+        return None
+    try:
+        with open(path, "wb") as f:
+            f.writelines(model)
+    except OSError:
+        _remove([path])
+        return None
+    return path, [path]
+
+
+def _write_linked(model, source):
+    """``(model path, [what to remove after the read])``: ``model`` written to a private
+    folder beside a link to ``source``'s caffemodel; None where no folder or link can be
+    made."""
     folder = _private_file("", folder=True)
     if folder is None:
         return None
     model_path = os.path.join(folder, "model.onnx")
     link = os.path.join(folder, source.LINK)
+    made = [link, model_path, folder]
     try:
         os.symlink(os.path.abspath(source.path), link)
         with open(model_path, "wb") as f:
             f.writelines(model)
-        net = cv2.dnn.readNetFromONNX(model_path)
-    except (OSError, cv2.error):
+    except OSError:
+        _remove(made)
         return None
+    return model_path, made
+
+
+def _read_and_remove(read, path, made):
+    """``read(path)``; the files and folder ``made`` are removed after it, whatever it
+    gives."""
+    try:
+        return read(path)
     finally:
-        for path in (link, model_path):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        _remove(made)
+
+
+def _remove(made):
+    for path in made:
         try:
-            os.rmdir(folder)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.rmdir(path)
+            else:
+                os.unlink(path)
         except OSError:
             pass
-    from ..io.binary_file import same_file
-    return net if same_file(source.path, source.known) else None
+
+
+class _OpenCVStart:
+    """OpenCV's reader started on a thread whose only work is the reader's own call (which
+    runs without the GIL): the model's file, and the link to the caffemodel, are written by
+    the caller before the thread starts, so that the thread never waits for the GIL while
+    the caller runs Python (a thread needing the GIL back waits up to the interpreter's
+    switch interval, 5 ms, each time). :meth:`result` gives the session: where OpenCV
+    refused the external data or the caffemodel changed meanwhile, the whole model read
+    then."""
+
+    def __init__(self, model, inputs, outputs, linked):
+        import cv2
+
+        from .early import EarlyCall
+        self._model, self._inputs, self._outputs = model, inputs, outputs
+        self._source = None
+        written = _write_linked(*linked) if linked is not None else None
+        if written is not None:
+            self._source = linked[1]
+        else:
+            written = _write_model(_pieces(model))
+        if written is None:
+            self._call = EarlyCall(_read_onnx, cv2, _pieces(model),
+                                   name="caffe_compat-session")
+        else:
+            self._call = EarlyCall(_read_and_remove, cv2.dnn.readNetFromONNX, *written,
+                                   name="caffe_compat-session")
+
+    def result(self):
+        import cv2
+        try:
+            net = self._call.result()
+        except cv2.error:
+            if self._source is None:
+                raise
+            net = None
+        if net is not None and self._source is not None:
+            net = _unchanged(net, self._source)
+        if net is None:                 # refused external data, a changed file, a fork
+            net = _read_onnx(cv2, _pieces(self._model))
+        return _opencv_forward(net, self._inputs, self._outputs)
 
 
 def _private_file(suffix, folder=False):
@@ -190,6 +283,9 @@ def choose(weight_bytes=None):
     OpenCV's reader."""
     from .converters import Unsupported
     wanted = os.environ.get(ENV_RUNTIME, "").strip().lower()
+    small = weight_bytes is not None and weight_bytes <= SMALL_NET_BYTES
+    if not wanted and small and _opencv5_imported():
+        return "opencv"        # (without looking for onnxruntime: its search costs a ms)
     found = available()
     if wanted:
         if wanted not in _RUNTIMES:
@@ -199,10 +295,13 @@ def choose(weight_bytes=None):
         found = [wanted]
     if not found:
         raise Unsupported("neither onnxruntime nor OpenCV 5's ONNX reader is installed")
-    if weight_bytes is not None and weight_bytes <= SMALL_NET_BYTES and "opencv" in found \
-            and _opencv5_imported():
-        return "opencv"
     return found[0]
+
+
+def reads_apart(name):
+    """Whether runtime ``name`` reads a model without the GIL, so that a model read on a
+    thread overlaps Python writing the next (OpenCV's reader)."""
+    return name == "opencv"
 
 
 def takes_external(name):
@@ -212,8 +311,22 @@ def takes_external(name):
 
 def session(name, model, inputs, outputs, external=None, linked=None):
     """A callable ``feed -> [arrays]`` running ``model`` (ONNX bytes or
-    :class:`~.onnx_wire.Pieces`) on runtime ``name``, with graph inputs ``inputs``, outputs
-    ``outputs`` (names, in order) and the weights ``external`` ({name: array}) given apart;
-    ``linked``: the plan's model referring to its caffemodel file, which OpenCV's reader
-    takes where it can (``plan.linked``)."""
+    :class:`~.onnx_wire.Pieces`, or a callable giving them when the model is needed) on
+    runtime ``name``, with graph inputs ``inputs``, outputs ``outputs`` (names, in order)
+    and the weights ``external`` ({name: array}) given apart; ``linked``: the model
+    referring to its caffemodel file, which OpenCV's reader takes where it can
+    (``Part.linked``)."""
+    if name != "opencv":
+        model = _pieces(model)
     return _RUNTIMES[name](model, inputs, outputs, external or {}, linked)
+
+
+def start(name, model, inputs, outputs, external=None, linked=None):
+    """:func:`session`'s work started now on a thread of its own (:mod:`.early`): an object
+    whose ``result()`` gives the session, or raises its error, when the first forward needs
+    it (OpenCV's reader: :class:`_OpenCVStart`)."""
+    if name == "opencv":
+        return _OpenCVStart(model, inputs, outputs, linked)
+    from .early import EarlyCall
+    return EarlyCall(session, name, model, inputs, outputs, external, linked,
+                     name="caffe_compat-session")

@@ -235,8 +235,12 @@ def test_a_session_that_fails_to_load_sends_the_net_to_the_torch_path(tmp_path, 
     def refuse(*args):
         raise RuntimeError("cannot load")
 
+    class Refused:                      # a session started at read time that failed
+        result = staticmethod(refuse)
+
     monkeypatch.setattr(lite, "MODE", "on")
     monkeypatch.setattr(runtime, "session", refuse)
+    monkeypatch.setattr(runtime, "start", lambda *a, **k: Refused())
     net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"), str(tmp_path / "w.caffemodel"))
     assert net._lite is not None
     net.setInput(x)
@@ -310,6 +314,7 @@ def _linked_plan(tmp_path, monkeypatch):
     monkeypatch.setattr(lite, "MODE", "on")
     monkeypatch.setattr(runtime, "choose", lambda size=None: "opencv")
     monkeypatch.setattr(runtime, "session", lambda *a, **k: None)
+    monkeypatch.setattr(runtime, "start", lambda *a, **k: None)
     net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"),
                                str(tmp_path / "w.caffemodel"))
     return net._lite._checked[3], tmp_path / "w.caffemodel"
