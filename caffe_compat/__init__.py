@@ -11,10 +11,10 @@ reading files (``caffe_compat.proto``, ``caffe_compat.io``) stays cheap.
 import importlib
 
 from .kernels import collector as _collector
-from .parallel import threads as _threads
+from .parallel import wait_policy as _wait_policy
 
 # libgomp reads its wait policy once, when torch loads it: a bounded spin unless the user chose
-_threads.set_default_wait_policy()
+_wait_policy.set_default_wait_policy()
 # the cycle collector leaves torch's objects alone while the program runs (kernels.collector)
 _collector.install()
 

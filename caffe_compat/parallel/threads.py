@@ -39,10 +39,10 @@ the count at N and turns the monitor off (``auto``, the default, keeps it on).
 
 The wait policy: libgomp's idle threads spin ``GOMP_SPINCOUNT`` iterations (300000 when
 ``OMP_WAIT_POLICY`` is unset, about a millisecond) before they sleep, so after every operator
-a core another process needs is burned for that long. :func:`set_default_wait_policy` (called
-when ``caffe_compat`` is imported, before torch is) sets a bounded spin,
-:data:`DEFAULT_SPINCOUNT`, unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` or
-torch is loaded already. Threads only change how work is split: every result is the same bits
+a core another process needs is burned for that long. :func:`set_default_wait_policy`
+(:mod:`.wait_policy`, called when ``caffe_compat`` is imported, before torch is) sets a
+bounded spin, :data:`DEFAULT_SPINCOUNT`, unless the user set ``OMP_WAIT_POLICY`` or
+``GOMP_SPINCOUNT`` or torch is loaded already. Threads only change how work is split: every result is the same bits
 with 1 thread or N (tests/caffe_compat/kernels/test_numerics.py, test_exact_gemm.py and
 test_fixed_order.py check it; the sums and softmaxes whose rounding ATen and oneDNN tie to
 the thread count run on one thread, :mod:`caffe_compat.kernels.fixed_order`, which also
@@ -56,16 +56,13 @@ import sys
 import threading
 
 from . import numpy_blas
+from .wait_policy import DEFAULT_SPINCOUNT, set_default_wait_policy  # noqa: F401 (the policy)
 from .core_monitor import (  # noqa: F401 (the monitor's names, read through this module)
     CHECK_INTERVAL_S, HELD_FRACTION, NICED_FRACTION, RELEASE_WINDOWS, STALE_WINDOW_S,
     CoreMonitor, affinity, allowed_cores, cgroup_quota, niced_ticks, parse_cfs, parse_cpu_max,
     parse_proc_stat)
 
 ENV_THREADS = "CAFFE_COMPAT_THREADS"
-# libgomp's spin before an idle thread sleeps, in iterations (its default is 300000 when
-# OMP_WAIT_POLICY is unset, 0 with PASSIVE): short enough not to hold a core another process
-# needs for long, long enough that the next operator of a forward finds its threads awake
-DEFAULT_SPINCOUNT = "10000"
 # a net whose largest layer does fewer multiply-adds than this runs single-threaded: waking a
 # second thread costs more than it saves (torch's own grain is 32768 elements per operator)
 SMALL_WORK = 1 << 20
@@ -84,18 +81,6 @@ PER_LAYER = False
 # calls ran on the crowded count, while CIFAR-10 quick's (2.5e8-6.6e8 a call) and the CNN+D's
 # (2e9-3e9) gained
 CROWDED_KERNEL_WORK = 1 << 27
-
-
-def set_default_wait_policy(environ=None, modules=None):
-    """Put ``GOMP_SPINCOUNT`` = :data:`DEFAULT_SPINCOUNT` into the environment when neither it
-    nor ``OMP_WAIT_POLICY`` is set and torch is not loaded yet (libgomp reads them once, when
-    it loads). Returns True when it set it."""
-    environ = os.environ if environ is None else environ
-    modules = sys.modules if modules is None else modules
-    if "torch" in modules or "OMP_WAIT_POLICY" in environ or "GOMP_SPINCOUNT" in environ:
-        return False
-    environ["GOMP_SPINCOUNT"] = DEFAULT_SPINCOUNT
-    return True
 
 
 _monitor = None
