@@ -54,6 +54,22 @@ def unfreeze_at_exit():
         _state["frozen"] = False
 
 
+class Paused:
+    """A ``with`` block without automatic collections (the collector's state as it was after
+    it): for work that makes many objects and no garbage cycles, whose collections would
+    only walk them (torch's import; reading a net, :mod:`caffe_compat.dnn.readers`)."""
+
+    def __enter__(self):
+        self._was = gc.isenabled()
+        gc.disable()
+        return self
+
+    def __exit__(self, *exc):
+        if self._was:
+            gc.enable()
+        return False
+
+
 class _FreezeAfterImport:
     """torch's loader, running the import with automatic collection paused and freezing when it
     is done; the module keeps its own loader afterwards."""
@@ -68,13 +84,10 @@ class _FreezeAfterImport:
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
-        was_enabled = gc.isenabled()
-        gc.disable()
         try:
-            self._loader.exec_module(module)
+            with Paused():
+                self._loader.exec_module(module)
         finally:
-            if was_enabled:
-                gc.enable()
             spec = getattr(module, "__spec__", None)
             if spec is not None and spec.loader is self:
                 spec.loader = self._loader

@@ -85,3 +85,46 @@ def test_install_states(monkeypatch):
     monkeypatch.setattr(collector.gc, "unfreeze", lambda: frozen.append(2))
     collector.unfreeze_at_exit()
     assert frozen == [1, 2] and not collector._state["frozen"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_paused_blocks_leave_the_collector_as_they_found_it(enabled):
+    import gc
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        with collector.Paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        with pytest.raises(ValueError), collector.Paused():
+            raise ValueError("an error inside")
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_reading_a_net_pauses_the_collector_and_gives_it_back():
+    """readNetFromCaffe reads without automatic collections (kernels.collector.Paused) and
+    leaves the collector on, an error or not."""
+    import gc
+
+    from caffe_compat import dnn
+    from caffe_compat.errors import PrototxtError
+    seen = []
+    text = ('input: "data" input_shape { dim: 1 dim: 1 dim: 2 dim: 2 }\n'
+            'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n')
+    real = dnn.readers._light_net
+
+    def spy(*args):
+        seen.append(gc.isenabled())
+        return real(*args)
+    assert gc.isenabled()
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(dnn.readers, "_light_net", spy)
+        dnn.readNetFromCaffe(bufferProto=text.encode())
+        with pytest.raises(PrototxtError):
+            dnn.readNetFromCaffe(bufferProto=b'layer { name: "a" type: }\n')
+    finally:
+        mp.undo()
+    assert seen == [False, False] and gc.isenabled()
