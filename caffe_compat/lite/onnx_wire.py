@@ -38,6 +38,9 @@ class Pieces(list):
 
 
 _KEYS = {}
+# the tags of fields 0-31 (every field written here): varint and length-delimited
+_INT_TAGS = tuple(_varint(n << 3) for n in range(32))
+_LEN_TAGS = tuple(_varint((n << 3) | 2) for n in range(32))
 
 
 def _key(number, wire):
@@ -48,13 +51,13 @@ def _key(number, wire):
 
 
 def _int(number, value):
-    return _key(number, 0) + _varint(int(value))
+    return _INT_TAGS[number] + _varint(int(value))
 
 
 def _bytes(number, payload):
-    if isinstance(payload, str):
+    if payload.__class__ is str:
         payload = payload.encode("utf-8")
-    return _key(number, 2) + _varint(len(payload)) + bytes(payload)
+    return _LEN_TAGS[number] + _varint(len(payload)) + payload
 
 
 def _sub(number, pieces):
