@@ -44,8 +44,9 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     no protobuf) where it takes the files; every other net, and the protobuf side of a
     light one when something asks for it, by the protobuf reader. The cycle collector is
     paused meanwhile (:class:`caffe_compat.kernels.collector.Paused`): reading makes many
-    objects and no garbage cycles, and its collections walked every object of the program
-    (the res10 SSD's one-shot program: 0.96x its wall time without them, 40 pairs)."""
+    objects and no garbage cycles, so its collections would walk them for nothing (the
+    res10 SSD's one-shot program took 0.96x its wall time without them, 40 alternating
+    pairs)."""
     from ..kernels.collector import Paused
     with Paused():
         return _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel)

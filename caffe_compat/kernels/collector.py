@@ -17,6 +17,11 @@ program registers later, puts them back with :func:`gc.unfreeze` before CPython'
 which then goes as it would have: modules are collected in the usual order, files the program
 left open are flushed and ``__del__`` methods run (``tests/caffe_compat/kernels/test_collector.py``).
 
+:class:`Paused` is a block without automatic collections, for work that makes many
+objects and no garbage cycles: torch's import (above) and reading a net
+(``caffe_compat.dnn.readNetFromCaffe``), whose collections would walk what it makes for
+nothing (and, a full one, every object of the program).
+
 The cost: cyclic garbage among the objects alive when torch finished loading (what the
 program made before its first use of the engine) is reclaimed at exit, not while the program
 runs. Objects made after it are collected as before. ``CAFFE_COMPAT_GC_FREEZE=0`` in the

@@ -45,8 +45,10 @@ _KEEP = 2              # plans (input shapes, outputs) kept per net
 # of a few forwards never pays it
 HANDOVER_S, HANDOVER_S_PER_MB = 5.0, 0.01
 # a net of at least this many bytes of weights is written in two parts where the runtime
-# reads a model without the GIL (LiteNet.check): reading the first while the second is
-# written took the res10 SSD's one-shot program (10 MB) about 15 ms sooner to its answer
+# reads a model without the GIL (LiteNet.check), the first read while the second is written:
+# the res10 SSD's one-shot program (10 MB) took 0.97x its wall time with one part (40
+# alternating pairs, 2-core AMD EPYC; OpenCV 5's reader also takes a part in about its
+# share of the whole model's time)
 STAGE_MIN_BYTES = 1 << 20
 
 
@@ -125,7 +127,8 @@ class LiteNet:
             try:
                 sessions = []
                 for k, part in enumerate(plan.parts):
-                    got = early[k].result() if early is not None and early[k] is not None else None
+                    started = early[k] if early is not None else None
+                    got = started.result() if started is not None else None
                     if got is None:
                         got = runtime.session(name, _model_of(part), part.input_names,
                                               part.output_names, plan.external, part.linked)

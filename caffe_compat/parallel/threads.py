@@ -42,11 +42,12 @@ The wait policy: libgomp's idle threads spin ``GOMP_SPINCOUNT`` iterations (3000
 a core another process needs is burned for that long. :func:`set_default_wait_policy`
 (:mod:`.wait_policy`, called when ``caffe_compat`` is imported, before torch is) sets a
 bounded spin, :data:`DEFAULT_SPINCOUNT`, unless the user set ``OMP_WAIT_POLICY`` or
-``GOMP_SPINCOUNT`` or torch is loaded already. Threads only change how work is split: every result is the same bits
-with 1 thread or N (tests/caffe_compat/kernels/test_numerics.py, test_exact_gemm.py and
-test_fixed_order.py check it; the sums and softmaxes whose rounding ATen and oneDNN tie to
-the thread count run on one thread, :mod:`caffe_compat.kernels.fixed_order`, which also
-names the elementwise functions it does not cover).
+``GOMP_SPINCOUNT`` or torch is loaded already. Threads only change how work is split: every
+result is the same bits with 1 thread or N (tests/caffe_compat/kernels/test_numerics.py,
+test_exact_gemm.py and test_fixed_order.py check it; the sums and softmaxes whose rounding
+ATen and oneDNN tie to the thread count run on one thread,
+:mod:`caffe_compat.kernels.fixed_order`, which also names the elementwise functions it does
+not cover).
 """
 from __future__ import annotations
 
