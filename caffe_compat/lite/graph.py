@@ -56,16 +56,15 @@ class Graph:
         if self.external is not None and array.dtype == np.float32 and \
                 array.size >= self.EXTERNAL_MIN:
             self.external[name] = np.ascontiguousarray(array)
-            self.initializers.append(onnx_wire.external_tensor(name, array))
-            self.initializer_names.append(name)
-            return name
+            tensor = onnx_wire.external_tensor(name, array)
         else:
             if self.source is not None and array.size >= self.EXTERNAL_MIN:
                 offset = self.source.offset_of(array)
                 if offset is not None:
                     self.linked[len(self.initializers)] = onnx_wire.linked_tensor(
                         name, array.shape, FileSource.LINK, offset, array.nbytes)
-            self.initializers.append(onnx_wire.tensor(name, array))
+            tensor = onnx_wire.tensor(name, array)
+        self.initializers.append(tensor)
         self.initializer_names.append(name)
         return name
 

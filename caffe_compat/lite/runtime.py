@@ -25,6 +25,7 @@ def _threads():
 
 def _onnxruntime(model, inputs, outputs, external, linked=None):
     import onnxruntime as ort
+    model = _pieces(model)
     model = model if isinstance(model, bytes) else b"".join(model)
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -316,8 +317,6 @@ def session(name, model, inputs, outputs, external=None, linked=None):
     and the weights ``external`` ({name: array}) given apart; ``linked``: the model
     referring to its caffemodel file, which OpenCV's reader takes where it can
     (``Part.linked``)."""
-    if name != "opencv":
-        model = _pieces(model)
     return _RUNTIMES[name](model, inputs, outputs, external or {}, linked)
 
 
