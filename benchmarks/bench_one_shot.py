@@ -13,16 +13,18 @@ imports, reading the files, the forward, the answer): the OpenCV 4 program with 
 OpenCV 4.x, ours with the same program after ``dnn.install()`` on OpenCV 5 (``--cv5``: the
 folder holding OpenCV 5's ``cv2`` package, put first on PYTHONPATH).
 
-Cache states of ours: ``empty`` (a new, empty ``CAFFE_COMPAT_ENGINE_CACHE`` for every run)
-and ``warm`` (a cache in which an earlier run of the same program with
+Cache states of ours: ``empty`` (a new, empty ``CAFFE_COMPAT_ENGINE_CACHE`` for every run) and
+``warm`` (a cache in which an earlier run of the same program with
 ``CAFFE_COMPAT_ENGINE_DEFER=0`` stored the export and the engines' verdicts). Loads
-(benchmarks/bench_contention.py's): ``idle`` and ``pinned`` (a busy loop pinned to the last
-CPU at nice -5, needs root). Runners alternate in every round (OpenCV 4, ours empty, ours warm,
+(benchmarks/bench_contention.py's): ``idle`` and ``pinned`` (a busy loop pinned to the last CPU
+at nice -5, needs root). Runners alternate in every round (OpenCV 4, ours empty, ours warm,
 ...), ``--rounds`` rounds per kind and load; printed: the median wall time of each and ours /
-OpenCV 4 (at most 1.0 is the goal), and whether both programs printed the same answer line
-(classes, detections, points: the same numbers within the outputs' rounding). The CPU
-seconds (user + system) of each process are printed too: on a machine shared with other
-work they show what a program costs where wall time mostly shows the neighbours.
+OpenCV 4 (at most 1.0 is the goal), the median over rounds of each round's ratio (a round's
+processes run back to back, so a drift of the machine's speed between rounds cancels in it),
+and whether both programs printed the same answer line (classes, detections, points: the same
+numbers within the outputs' rounding). The CPU seconds (user + system) of each process are
+printed too: on a machine shared with other work they show what a program costs where wall time
+mostly shows the neighbours.
 
 The nets' files are written once into ``--files`` (default: a folder under the temporary
 directory, kept for the next run; the OpenPose and FCN-8s caffemodels take 20-60 s to write).
@@ -95,6 +97,11 @@ def _files(root, kind, quick):
         return eval(f.read())   # noqa: S307 - our own repr of a dict of paths
 
 
+def round_ratio(times, runner):
+    """The median over rounds of ``runner``'s wall time / OpenCV 4's in the same round."""
+    return statistics.median(t / b for t, b in zip(times[runner], times["opencv4"]))
+
+
 def bench_kind(kind, paths, cv5, rounds, caches, work):
     """``{runner: [wall seconds]}``, ``{runner: [CPU seconds]}`` and ``{runner: answer}`` over
     ``rounds`` alternating rounds."""
@@ -158,6 +165,7 @@ def main(argv=None):
                     for c in args.caches:
                         row[c] = statistics.median(times[f"ours-{c}"])
                         row["cpu " + c] = statistics.median(cpu[f"ours-{c}"])
+                        row["round " + c] = round_ratio(times, f"ours-{c}")
                     row["same"] = all(a == answers["opencv4"] for a in answers.values())
                     row["answer"] = answers["opencv4"]
                     rows.append(row)
@@ -169,14 +177,16 @@ def main(argv=None):
                         print("    " + "\n    ".join(f"{r}: {a}" for r, a in answers.items()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\nours / OpenCV 4, whole process (median of rounds; at most 1.00 is the goal); wall "
-          "seconds, then CPU seconds (user + system) of the process:")
+    print("\nours / OpenCV 4, whole process (median of rounds; at most 1.00 is the goal; "
+          "'round x': the median of each round's ratio); wall seconds, then CPU seconds (user "
+          "+ system) of the process:")
     print(f"{'load':<7} {'kind':<14} {'OpenCV 4 s':>10} " +
-          " ".join(f"{c + ' s':>9} {c + ' x':>8}" for c in args.caches) +
+          " ".join(f"{c + ' s':>9} {c + ' x':>8} {'round x':>8}" for c in args.caches) +
           f" {'CPU OpenCV 4':>12} " + " ".join(f"{'CPU ' + c:>10}" for c in args.caches))
     for row in rows:
         print(f"{row['load']:<7} {row['kind']:<14} {row['opencv4']:10.2f} " +
-              " ".join(f"{row[c]:9.2f} {row[c] / row['opencv4']:8.2f}" for c in args.caches) +
+              " ".join(f"{row[c]:9.2f} {row[c] / row['opencv4']:8.2f} {row['round ' + c]:8.2f}"
+                       for c in args.caches) +
               f" {row['cpu opencv4']:12.2f} " +
               " ".join(f"{row['cpu ' + c]:10.2f}" for c in args.caches))
     return rows
