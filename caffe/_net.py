@@ -220,6 +220,7 @@ class Net:
         # the fillers drew from Caffe's stream when the arrays were built: not again
         net = caffe_compat.Net(path, phase=phase, level=level, stages=stages,
                                caffe_rng=CaffeRandom(0))
+        arrays.settle_all()          # the weight gradients a backward left for later
         with torch.no_grad():
             for layer, values in arrays.params.items():
                 module = net.layers[net._layer_keys[layer]]

@@ -22,6 +22,7 @@ from ..net.backward_needs import backward_needs
 from ..parallel import numpy_blas
 from ..net.graph import build_graph, phase_name
 from ..proto import caffe_pb2
+from .deferred_grads import DeferredWeightGrads
 from .registry import Unsupported, layer_class
 
 MAX_BLOB_COUNT = 2 ** 31 - 1
@@ -80,6 +81,7 @@ class ArrayNet:
                 self._share(node, layer)
         self.diff = {}
         self.param_diffs = {}       # (layer name, blob index) -> diff array, made when asked
+        self.deferred = DeferredWeightGrads()      # weight gradients left for when asked
         # per layer: (bottom arrays, their shapes, top arrays) at its last Reshape, or None
         self._reshaped = [None] * len(self.nodes)
         self.index = {node.name: i for i, node in enumerate(self.nodes)}
@@ -160,14 +162,45 @@ class ArrayNet:
         return d
 
     def param_diff(self, layer, k):
-        """The diff of parameter ``k`` of ``layer`` (zeros until a backward adds into it)."""
+        """The diff of parameter ``k`` of ``layer`` (zeros until a backward adds into it), with
+        every weight gradient a backward left for now added (:mod:`.deferred_grads`)."""
+        if k == 0 and self.deferred.kept:
+            self.settle(self.index[layer], read=True)
+        return self._param_diff(layer, k)
+
+    def _param_diff(self, layer, k):
         d = self.param_diffs.get((layer, k))
         if d is None:
             d = self.param_diffs[(layer, k)] = np.zeros_like(self.params[layer][k])
         return d
 
+    def settle(self, i, read=False):
+        """Add into layer ``i``'s weight diff the gradients its backwards left, in their
+        order; ``read``: a program or solver asked for the diff (deferring then stops)."""
+        kept = self.deferred.take(i)
+        if not kept:
+            return
+        if read:
+            self.deferred.active = False
+        for x, dy in kept:
+            self._add_weight_grad(i, x, dy)
+
+    def _add_weight_grad(self, i, x, dy):
+        """Layer ``i``'s weight gradient of bottom data ``x`` and top diff ``dy`` added into
+        its diff."""
+        name = self.nodes[i].name
+        self.layers[i].add_weight_grad(x, self.params[name][0], dy, self._param_diff(name, 0))
+
+    def settle_all(self):
+        """Every weight gradient left by a backward added (before the diffs leave this
+        net: the torch engine's hand-over)."""
+        for i in sorted(self.deferred.kept):
+            self.settle(i)
+
     def clear_param_diffs(self):
-        """Caffe's ClearParamDiffs: every parameter diff zeroed in place."""
+        """Caffe's ClearParamDiffs: every parameter diff zeroed in place (and the weight
+        gradients left for later forgotten: they were part of the sums zeroed)."""
+        self.deferred.drop()
         for d in self.param_diffs.values():
             d[...] = 0
 
@@ -251,15 +284,24 @@ class ArrayNet:
         """Layer ``i``'s Backward_cpu from the diffs as they are (bottoms and parameters as
         Net::Init decided)."""
         node, layer = self.nodes[i], self.layers[i]
+        defer = layer.defers_weight_grad and self.param_need[i][0] and \
+            self.deferred.may_defer(self.param_diffs, (node.name, 0))
+        if not defer:
+            self.settle(i)                # the gradients left before this one go first
         bottom_diffs = [self.diff_of(b) if need else None
                         for b, need in zip(node.bottoms, self.bottom_need[i])]
-        param_diffs = [self.param_diff(node.name, k) if need else None
+        param_diffs = [self._param_diff(node.name, k) if need else None
                        for k, need in enumerate(self.param_need[i])]
+        top_diffs = [self.diff_of(t) for t in node.tops]
+        if defer:
+            self.deferred.keep(i, self.data[node.bottoms[0]], top_diffs[0])
+            param_diffs[0] = None
+            while self.deferred.over():   # the oldest computed to make room
+                self._add_weight_grad(*self.deferred.oldest())
         if not any(d is not None for d in bottom_diffs + param_diffs):
             return
         layer.backward([self.data[b] for b in node.bottoms],
-                       [self.data[t] for t in node.tops], bottom_diffs,
-                       [self.diff_of(t) for t in node.tops],
+                       [self.data[t] for t in node.tops], bottom_diffs, top_diffs,
                        self.params.get(node.name, ()), param_diffs)
 
     def can_backward(self, start, end):

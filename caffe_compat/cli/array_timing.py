@@ -32,6 +32,9 @@ def time_on_arrays(args, phase, log):
     if built is None:
         return False
     net, net_param = built
+    # every backward timed as Caffe runs it: weight gradients included, not left for a read
+    # that the tool never makes (caffe_compat.array_net.deferred_grads)
+    net.deferred.active = False
     try:
         _time(args, phase, log, net, net_param)
     finally:

@@ -22,6 +22,9 @@ class ArrayLayer:
     is_data = False
     # tops that are the bottom's own memory (``shared_tops``), as Split's and Flatten's
     shares_bottom = False
+    # backward may leave the weight gradient for when the diff is asked for (add_weight_grad;
+    # caffe_compat.array_net.deferred_grads)
+    defers_weight_grad = False
 
     def __init__(self, param, bottom_shapes, phase):
         self.param = param

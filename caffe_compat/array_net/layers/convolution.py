@@ -3,7 +3,9 @@ Caffe's im2col + sgemm per image and group in OpenBLAS's summation order, then t
 (``caffe_compat.kernels.caffe_products.conv2d_into``; the gemm with the bias multiplier adds
 each bias once: ``y + b``). Backward: the input and weight gradients of the same kernel in
 Caffe's order (``conv2d_grads_into``: ``W^T dY`` and col2im per image, ``dY col^T`` image after
-image), added into the weight diff; the bias gradient the sum of the top diff per channel."""
+image), added into the weight diff; the bias gradient the sum of the top diff per channel. The
+weight gradient may be left for when the diff is asked for (``add_weight_grad``,
+:mod:`caffe_compat.array_net.deferred_grads`): the same kernel, the same bits."""
 import numpy as np
 
 from ...kernels import caffe_products
@@ -14,6 +16,7 @@ from .base import ArrayLayer, need, two_d
 
 @register("Convolution")
 class Convolution(ArrayLayer):
+    defers_weight_grad = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -84,3 +87,12 @@ class Convolution(ArrayLayer):
                 dw += gw
         if self.bias_term and param_diffs[1] is not None:
             param_diffs[1] += dy.sum(axis=(0, 2, 3), dtype=np.float32)
+
+    def add_weight_grad(self, x, w, dy, dw):
+        """Add into ``dw`` the weight gradient of a backward with bottom data ``x`` and top
+        diff ``dy`` (what :meth:`backward` adds; ``w`` gives the kernel its shape)."""
+        gw = np.empty_like(w)
+        caffe_products.conv2d_grads_into(x, w, dy, None, gw, self.stride, self.pad,
+                                         self.dilation, self.group,
+                                         array_kernel_threads(dy.size * w[0].size))
+        dw += gw
