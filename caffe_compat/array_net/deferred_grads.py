@@ -54,7 +54,8 @@ class DeferredWeightGrads:
             return False
         if key not in diffs:
             return True
-        # the dict's reference and getrefcount's argument
+        # the dict's reference and getrefcount's argument (a count read otherwise, as by an
+        # interpreter that borrows the argument, defers nothing: the check fails safe)
         return sys.getrefcount(diffs[key]) == 2
 
     def keep(self, index, x, dy):
