@@ -37,17 +37,10 @@ class Pieces(list):
         return sum(len(p) for p in self)
 
 
-_KEYS = {}
-# the tags of fields 0-31 (every field written here): varint and length-delimited
+# the tags of fields 0-31 (every field written here): varint, length-delimited and 32-bit
 _INT_TAGS = tuple(_varint(n << 3) for n in range(32))
 _LEN_TAGS = tuple(_varint((n << 3) | 2) for n in range(32))
-
-
-def _key(number, wire):
-    got = _KEYS.get((number, wire))
-    if got is None:
-        got = _KEYS[number, wire] = _varint((number << 3) | wire)
-    return got
+_F32_TAGS = tuple(_varint((n << 3) | 5) for n in range(32))
 
 
 def _int(number, value):
@@ -62,11 +55,11 @@ def _bytes(number, payload):
 
 def _sub(number, pieces):
     """A length-delimited field holding the message ``pieces``."""
-    return Pieces([_key(number, 2) + _varint(pieces.size())] + pieces)
+    return Pieces([_LEN_TAGS[number] + _varint(pieces.size())] + pieces)
 
 
 def _float(number, value):
-    return _key(number, 5) + struct.pack("<f", float(value))
+    return _F32_TAGS[number] + struct.pack("<f", float(value))
 
 
 def attribute(name, value):
@@ -99,7 +92,7 @@ def tensor(name, array):
         array = array.astype(array.dtype.newbyteorder("<"))
     head = b"".join(_int(1, d) for d in array.shape) + _int(2, kind) + _bytes(8, name)
     data = memoryview(array.reshape(-1)).cast("B")
-    return Pieces([head, _key(9, 2) + _varint(len(data)), data])
+    return Pieces([head, _LEN_TAGS[9] + _varint(len(data)), data])
 
 
 def external_tensor(name, array):

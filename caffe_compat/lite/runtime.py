@@ -89,9 +89,13 @@ def _read_onnx(cv2, model):
     takes the file."""
     written = _write_model(model)
     if written is None:
-        pieces = [model] if isinstance(model, (bytes, bytearray, memoryview)) else model
-        return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(pieces), np.uint8))
+        return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(_chunks(model)), np.uint8))
     return _read_and_remove(cv2.dnn.readNetFromONNX, *written)
+
+
+def _chunks(model):
+    """A model's encoding as a sequence of byte strings (bytes given whole, or Pieces)."""
+    return [model] if isinstance(model, (bytes, bytearray, memoryview)) else model
 
 
 def _read_linked(cv2, model, source):
@@ -127,7 +131,7 @@ def _write_model(model):
         return None
     try:
         with open(path, "wb") as f:
-            f.writelines(model)
+            f.writelines(_chunks(model))
     except OSError:
         _remove([path])
         return None
@@ -147,7 +151,7 @@ def _write_linked(model, source):
     try:
         os.symlink(os.path.abspath(source.path), link)
         with open(model_path, "wb") as f:
-            f.writelines(model)
+            f.writelines(_chunks(model))
     except OSError:
         _remove(made)
         return None

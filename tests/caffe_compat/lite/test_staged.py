@@ -198,3 +198,16 @@ def test_opencv5_runs_the_parts_in_turn_as_the_whole_model(tmp_path):
     for got, want in zip(staged({inputs[0][0]: x}), whole({inputs[0][0]: x})):
         print("scaled error", scaled_error(got, want))
         assert scaled_error(got, want) <= TOL
+
+
+def test_opencvs_reader_takes_a_model_given_whole_or_in_pieces():
+    """runtime.session's models are ONNX bytes or Pieces: both reach OpenCV's reader as the
+    same file."""
+    class Cv2:
+        class dnn:
+            @staticmethod
+            def readNetFromONNX(path):
+                with open(path, "rb") as f:
+                    return f.read()
+    for model in (b"onnx-bytes", onnx_wire.Pieces([b"onnx-", b"bytes"])):
+        assert runtime._read_onnx(Cv2, model) == b"onnx-bytes"
