@@ -18,6 +18,7 @@ from ..errors import NetError, WeightsError
 from ..io import blob_wire, blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
+from ..kernels.memory import blob_zeros
 from ..net.backward_needs import backward_needs
 from ..parallel import numpy_blas
 from ..net.graph import build_graph, phase_name
@@ -70,13 +71,13 @@ class ArrayNet:
             if layer.is_data:
                 layer.realize(thread_stream())
             if fills:
-                self.params[name] = [_filled(np.zeros(shape, np.float32), fp)
+                self.params[name] = [_filled(blob_zeros(shape), fp)
                                      for shape, fp in fills]
         self.data = {}
         for node, layer in zip(self.nodes, self.layers):
             for name in node.tops:
                 if name not in self.data:
-                    self.data[name] = np.zeros(shapes[name], np.float32)
+                    self.data[name] = blob_zeros(shapes[name])
             if layer.shares_bottom:
                 self._share(node, layer)
         self.diff = {}
@@ -156,7 +157,7 @@ class ArrayNet:
         (Caffe's SetLossWeights), when first asked for or when the blob changed shape."""
         d = self.diff.get(name)
         if d is None or d.shape != self.data[name].shape:
-            d = self.diff[name] = np.zeros(self.data[name].shape, np.float32)
+            d = self.diff[name] = blob_zeros(self.data[name].shape)
             if name in self.loss_weights:       # a loss top's diff is its loss weight
                 d[...] = np.float32(self.loss_weights[name])
         return d
@@ -171,7 +172,7 @@ class ArrayNet:
     def _param_diff(self, layer, k):
         d = self.param_diffs.get((layer, k))
         if d is None:
-            d = self.param_diffs[(layer, k)] = np.zeros_like(self.params[layer][k])
+            d = self.param_diffs[(layer, k)] = blob_zeros(None, like=self.params[layer][k])
         return d
 
     def settle(self, i, read=False):
@@ -211,7 +212,7 @@ class ArrayNet:
         if any(d < 0 for d in shape):
             raise ValueError(f"blob '{name}': negative dimension in {shape}")
         if self.data[name].shape != shape:
-            self.data[name] = np.zeros(shape, np.float32)
+            self.data[name] = blob_zeros(shape)
             self.diff.pop(name, None)
 
     def reshape(self):
@@ -385,24 +386,32 @@ class ArrayNet:
 
     def caffemodel_bytes(self):
         """The caffemodel of this net: :meth:`to_proto` with every parameter blob."""
+        pieces = self.caffemodel_pieces()
+        return pieces if isinstance(pieces, bytes) else b"".join(pieces)
+
+    def caffemodel_pieces(self):
+        """:meth:`caffemodel_bytes` as the pieces the file is written from (the values views
+        of the parameters), or as one bytes where the net is encoded in full."""
         head = caffemodel_io.caffemodel_bytes(self.to_proto())
         blobs = [[(a, False) for a in self.params.get(node.name, ())] for node in self.nodes]
-        data = blob_wire.caffemodel_bytes_with_blobs(head, blobs)
+        data = blob_wire.caffemodel_pieces_with_blobs(head, blobs)
         if data is None:
             proto = self.to_proto()
             for lp, node in zip(proto.layer, self.nodes):
                 for a in self.params.get(node.name, ()):
                     lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(a))
             data = caffemodel_io.caffemodel_bytes(proto)
-        if len(data) > caffemodel_io.DEFAULT_MAX_BYTES:
-            raise WeightsError(f"net '{self.name}' encodes to {len(data)} bytes; Caffe cannot "
+        size = len(data) if isinstance(data, bytes) else blob_wire.pieces_size(data)
+        if size > caffemodel_io.DEFAULT_MAX_BYTES:
+            raise WeightsError(f"net '{self.name}' encodes to {size} bytes; Caffe cannot "
                                "read protobuf files of 2 GiB or more")
         return data
 
     def save(self, path):
-        """Write the caffemodel (atomic)."""
-        from ..io.atomic import write_bytes_atomic
-        write_bytes_atomic(os.fspath(path), self.caffemodel_bytes())
+        """Write the caffemodel (atomic), its pieces one after another."""
+        from ..io.atomic import write_pieces_atomic
+        pieces = self.caffemodel_pieces()
+        write_pieces_atomic(os.fspath(path), [pieces] if isinstance(pieces, bytes) else pieces)
 
 
 class _LayerParams:

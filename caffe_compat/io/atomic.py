@@ -43,6 +43,14 @@ def write_bytes_atomic(path, data):
             f.write(data)
 
 
+def write_pieces_atomic(path, pieces):
+    """Write the bytes-like ``pieces`` one after another to ``path`` atomically (nothing joins
+    them into one buffer first: a 244 MB caffemodel then needs no 244 MB copy of itself)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.writelines(pieces)
+
+
 def write_text_atomic(path, text):
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes_atomic(path, text.encode("utf-8"))

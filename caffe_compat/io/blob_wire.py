@@ -167,13 +167,14 @@ def _size(pieces):
     return sum(p.nbytes if isinstance(p, np.ndarray) else len(p) for p in pieces)
 
 
-def caffemodel_bytes_with_blobs(head, layer_blobs):
+def caffemodel_pieces_with_blobs(head, layer_blobs):
     """``head``, the caffemodel bytes of a net whose ``layer`` entries hold no blobs, with
     ``layer_blobs[i]``, a list of ``(array, double)``, as the blobs of layer ``i``: the bytes
     of :func:`~caffe_compat.io.caffemodel.caffemodel_bytes` for the net with those blobs
-    added by :func:`~caffe_compat.io.caffemodel.array_to_blob`. None when the encoding is not
-    the plain number-ordered one this splices into, or the layers do not match ``layer_blobs``
-    (the caller then encodes in full)."""
+    added by :func:`~caffe_compat.io.caffemodel.array_to_blob`, as a list of bytes-like pieces
+    in file order (the values views of the arrays: a writer takes them without a copy of the
+    whole file). None when the encoding is not the plain number-ordered one this splices
+    into, or the layers do not match ``layer_blobs`` (the caller then encodes in full)."""
     top = _walk(head, 0, len(head))
     if top is None or sum(1 for f in top if f[0] == _NET_LAYER) != len(layer_blobs):
         return None
@@ -201,4 +202,15 @@ def caffemodel_bytes_with_blobs(head, layer_blobs):
             body += fields_of_blob
         body.append(view[cut:end])
         pieces += [_varint((_NET_LAYER << 3) | 2), _varint(_size(body))] + body
-    return b"".join(pieces)
+    return pieces
+
+
+def caffemodel_bytes_with_blobs(head, layer_blobs):
+    """:func:`caffemodel_pieces_with_blobs` joined into one bytes (or None)."""
+    pieces = caffemodel_pieces_with_blobs(head, layer_blobs)
+    return None if pieces is None else b"".join(pieces)
+
+
+def pieces_size(pieces):
+    """The bytes that ``pieces`` (bytes, memoryviews, uint8 arrays) hold in all."""
+    return _size(pieces)

@@ -11,6 +11,18 @@ memory until it exits (which a training or evaluation process reaches anyway).
 
 The solvers and the evaluation call it; ``CAFFE_COMPAT_KEEP_FREED_MEMORY=0`` turns it off.
 Elsewhere than glibc it does nothing.
+
+:func:`blob_zeros` allocates the array engine's blobs, parameters and diffs (pycaffe's nets
+on numpy arrays) without numpy's advice that arrays of 4 MB or more be backed by transparent
+huge pages (``madvise(MADV_HUGEPAGE)``, numpy's default on Linux): Caffe's blobs are plain
+``malloc`` memory. Where the host takes freed memory back from its virtual machines (free
+page reporting: the shared 2-core machines these figures come from), a huge page's first
+touch costs the host a fault for each of its 512 small pages, while the small pages the guest
+kernel recycles from its own freed memory cost none: net surgery on CaffeNet (a 233 MB
+caffemodel loaded twice, the fully connected weights copied into a new net, saved, one
+forward) spends its time in such first touches. The program's own arrays keep numpy's advice
+(a loop that frees and allocates large temporaries gets its huge pages back at once).
+``CAFFE_COMPAT_NUMPY_HUGEPAGE=1`` keeps numpy's advice for the blobs too.
 """
 from __future__ import annotations
 
@@ -44,3 +56,32 @@ def retain_freed_memory():
     # mallopt returns 1 on success
     _applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
     return _applied
+
+
+
+KEEP_ENV = "CAFFE_COMPAT_NUMPY_HUGEPAGE"
+_switch = []            # numpy's setter of its huge-page advice (None: numpy has none)
+
+
+def _advice_switch():
+    if not _switch:
+        import numpy as np
+        core = getattr(np, "_core", None) or getattr(np, "core", None)
+        setter = getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+        keep = os.environ.get(KEEP_ENV, "").strip().lower() in ("1", "on", "yes", "true")
+        _switch.append(None if keep else setter)
+    return _switch[0]
+
+
+def blob_zeros(shape, like=None):
+    """A zeroed float32 array of ``shape`` (or ``like``'s shape and type) on small pages (module
+    doc): numpy's huge-page advice is off while it is allocated, then as it was."""
+    import numpy as np
+    switch = _advice_switch()
+    if switch is None:
+        return np.zeros_like(like) if like is not None else np.zeros(shape, np.float32)
+    was = switch(False)
+    try:
+        return np.zeros_like(like) if like is not None else np.zeros(shape, np.float32)
+    finally:
+        switch(was)

@@ -170,21 +170,30 @@ class NetWeightsMixin:
                                    path)
 
     def save(self, path):
-        """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read."""
-        from ..io.atomic import write_bytes_atomic
-        write_bytes_atomic(path, self.caffemodel_bytes())
+        """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read, its pieces one
+        after another."""
+        from ..io.atomic import write_pieces_atomic
+        pieces = self.caffemodel_pieces()
+        write_pieces_atomic(path, [pieces] if isinstance(pieces, bytes) else pieces)
 
     def caffemodel_bytes(self):
         """The bytes :meth:`save` writes: :meth:`to_proto`'s encoding, the blob values
         spliced in straight from the parameters' memory (no protobuf copies)."""
+        pieces = self.caffemodel_pieces()
+        return pieces if isinstance(pieces, bytes) else b"".join(pieces)
+
+    def caffemodel_pieces(self):
+        """:meth:`caffemodel_bytes` as the pieces the file is written from (the values views
+        of the parameters' memory), or as one bytes where the net is encoded in full."""
         head = caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=False))
         blobs = [[(p.detach().cpu().numpy(), p.dtype == torch.float64)
                   for p in self.layers[key].blobs] for _, key, _, _ in self._nodes]
-        data = blob_wire.caffemodel_bytes_with_blobs(head, blobs)
+        data = blob_wire.caffemodel_pieces_with_blobs(head, blobs)
         if data is None:
             return caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))
-        if len(data) > caffemodel_io.DEFAULT_MAX_BYTES:
-            raise WeightsError(f"net '{self.name}' encodes to {len(data)} bytes; Caffe cannot "
+        size = blob_wire.pieces_size(data)
+        if size > caffemodel_io.DEFAULT_MAX_BYTES:
+            raise WeightsError(f"net '{self.name}' encodes to {size} bytes; Caffe cannot "
                                "read protobuf files of 2 GiB or more")
         return data
 

@@ -36,3 +36,23 @@ def test_success_replaces_target(tmp_path):
             f.write("new")
     assert target.read_text() == "new"
     assert os.listdir(target.parent) == ["out.txt"]
+
+
+def test_pieces_are_written_in_turn_and_atomically(tmp_path):
+    import numpy as np
+
+    from caffe_compat.io.atomic import write_pieces_atomic
+    values = np.arange(6, dtype="<f4")
+    head = b"head"
+    pieces = [head, memoryview(b"--view--")[2:6], values.view(np.uint8), b""]
+    write_pieces_atomic(tmp_path / "w.bin", pieces)
+    assert (tmp_path / "w.bin").read_bytes() == b"headview" + values.tobytes()
+    target = tmp_path / "w.bin"
+
+    def broken():
+        yield b"partial"
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        write_pieces_atomic(target, broken())
+    assert target.read_bytes() == b"headview" + values.tobytes()    # the old version
+    assert os.listdir(tmp_path) == ["w.bin"]

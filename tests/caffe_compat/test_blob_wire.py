@@ -302,3 +302,33 @@ def test_varints_of_small_values_come_from_the_table():
         out = []
         encoder._EncodeSignedVarint(out.append, v)
         assert _varint(v) == b"".join(out), v
+
+
+def test_array_engine_saves_its_pieces_as_the_full_encoding(tmp_path):
+    """pycaffe's net.save on the array engine writes the spliced pieces one after another:
+    the same bytes as joining them and as protobuf's encoding of the net with its blobs."""
+    from caffe_compat.array_net.net import build_array_net
+    from caffe_compat.io import prototxt as prototxt_io
+    from caffe_compat.io.caffemodel import array_to_blob, caffemodel_bytes
+    text = ('name: "n" layer { name: "data" type: "Input" top: "data" '
+            'input_param { shape { dim: 1 dim: 3 dim: 6 dim: 6 } } } '
+            'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
+            'convolution_param { num_output: 4 kernel_size: 3 } } '
+            'layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" } '
+            'layer { name: "ip" type: "InnerProduct" bottom: "conv" top: "ip" '
+            'inner_product_param { num_output: 5 } }')
+    net = build_array_net(prototxt_io.parse_net(text), "TEST")
+    assert net is not None
+    for arrays in net.params.values():
+        for a in arrays:
+            a[...] = np.linspace(-1, 1, a.size, dtype=np.float32).reshape(a.shape)
+    pieces = net.caffemodel_pieces()
+    assert isinstance(pieces, list) and any(isinstance(p, np.ndarray) for p in pieces)
+    proto = net.to_proto()
+    for lp, node in zip(proto.layer, net.nodes):
+        for a in net.params.get(node.name, ()):
+            lp.blobs.add().CopyFrom(array_to_blob(a))
+    full = caffemodel_bytes(proto)
+    assert net.caffemodel_bytes() == full
+    net.save(tmp_path / "w.caffemodel")
+    assert (tmp_path / "w.caffemodel").read_bytes() == full
