@@ -15,13 +15,15 @@ Elsewhere than glibc it does nothing.
 :func:`blob_zeros` allocates the array engine's blobs, parameters and diffs (pycaffe's nets
 on numpy arrays) without numpy's advice that arrays of 4 MB or more be backed by transparent
 huge pages (``madvise(MADV_HUGEPAGE)``, numpy's default on Linux): Caffe's blobs are plain
-``malloc`` memory. Where the host takes freed memory back from its virtual machines (free
-page reporting: the shared 2-core machines these figures come from), a huge page's first
-touch costs the host a fault for each of its 512 small pages, while the small pages the guest
-kernel recycles from its own freed memory cost none: net surgery on CaffeNet (a 233 MB
-caffemodel loaded twice, the fully connected weights copied into a new net, saved, one
-forward) spends its time in such first touches. The program's own arrays keep numpy's advice
-(a loop that frees and allocates large temporaries gets its huge pages back at once).
+``malloc`` memory. On the shared 2-core virtual machines these figures come from, the first
+touch of new memory under that advice took 0.31-0.46 s per 151 MB in three tries of four
+(0.02 s in the fourth; each array held, so that the next needed new memory) against 0.06-0.08
+s for small pages, and net surgery on CaffeNet (a 233 MB caffemodel loaded twice, the fully
+connected weights copied into the new net's parameters, saved, one forward) spent much of its
+time there: its weight copy 0.27-0.30 s against 0.44-0.89 s with the advice; with the save
+written in pieces too, the whole program took 0.71x its time before and 0.72x real Caffe's
+(bench_programs.py, two rounds). The program's own arrays keep numpy's advice (a loop that
+frees and allocates large temporaries gets its huge pages back at once).
 ``CAFFE_COMPAT_NUMPY_HUGEPAGE=1`` keeps numpy's advice for the blobs too.
 """
 from __future__ import annotations
