@@ -4,10 +4,10 @@ An OpenBLAS thread pool (numpy's and OpenCV's wheels each bundle one) starts its
 the library loads, and a worker with nothing to do keeps polling for work for about 2**28
 processor cycles (0.1 s) before it sleeps, the same after every call that used it. A program's
 ``import cv2, numpy`` therefore leaves one worker per pool on a 2-core machine polling for the
-next 0.1 s: exactly when ``readNetFromCaffe`` reads the caffemodel on a thread while it parses the
-prototxt, and OpenCV 5 reads the net's parts on more. Measured on a 2-core AMD EPYC
-(the res10 SSD's one-shot program, ``dnn.install()`` on OpenCV 5): from ``install()`` to the
-forward's answer 80 ms instead of 105 and 134 ms of CPU instead of 200 (medians of 8
+next 0.1 s: exactly when ``readNetFromCaffe`` reads the caffemodel on a thread while it
+parses the prototxt, and OpenCV 5 reads the net's parts on more. Measured on a 2-core AMD
+EPYC (the res10 SSD's one-shot program, ``dnn.install()`` on OpenCV 5): from ``install()``
+to the forward's answer 80 ms instead of 105 and 134 ms of CPU instead of 200 (medians of 8
 alternating processes; ``/proc/self/task`` showed each pool's worker taking about 90 ms of CPU
 after ``import cv2``); the whole process 0.95x its wall time and 0.43 s of CPU instead of 0.49
 (30 alternating pairs).
@@ -19,9 +19,9 @@ can be under way: the caller must be the process's only Python thread (a BLAS ca
 another thread, ended under it, would lose its work). Libraries are found in
 ``/proc/self/maps`` (Linux; elsewhere nothing is done): threadpoolctl, which
 :mod:`caffe_compat.parallel.numpy_blas` uses, finds them too, but its import and search took
-6 ms of such a program against 0.5 ms for the map, and it has no call that ends workers. Results do not change: the workers
-hold no state between calls. ``CAFFE_COMPAT_BLAS_REST=0`` in the environment leaves the
-pools alone.
+6 ms of such a program against 0.5 ms for the map, and it has no call that ends workers.
+Results do not change: the workers hold no state between calls. ``CAFFE_COMPAT_BLAS_REST=0``
+in the environment leaves the pools alone.
 """
 from __future__ import annotations
 

@@ -60,12 +60,13 @@ def retain_freed_memory():
     return _applied
 
 
-
 KEEP_ENV = "CAFFE_COMPAT_NUMPY_HUGEPAGE"
 _switch = []            # numpy's setter of its huge-page advice (None: numpy has none)
 
 
 def _advice_switch():
+    """numpy's setter of its huge-page advice, looked up once (None where numpy has none or
+    :data:`KEEP_ENV` keeps the advice)."""
     if not _switch:
         import numpy as np
         core = getattr(np, "_core", None) or getattr(np, "core", None)
