@@ -73,7 +73,9 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
         text = read_text_file(source)
     has_model = model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) \
         and not (isinstance(model, np.ndarray) and model.size == 0)
-    rest_idle_pools()                   # before the reading threads start (blas_pools' doc)
+    from .. import lite
+    if lite.enabled():      # a torch-free read, on several threads: idle BLAS workers ended
+        rest_idle_pools()   # before they start (kernels.blas_pools)
     weights_file = _WeightsFile(model if has_model else None)
     net = _light_net(text, source, weights_file)
     if net is not None:

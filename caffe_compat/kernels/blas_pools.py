@@ -12,7 +12,9 @@ alternating processes; ``/proc/self/task`` showed each pool's worker taking abou
 after ``import cv2``); the whole process 0.95x its wall time and 0.43 s of CPU instead of 0.49
 (30 alternating pairs).
 
-:func:`rest_idle_pools` calls each loaded OpenBLAS's ``blas_thread_shutdown_``: the routine
+``readNetFromCaffe`` calls :func:`rest_idle_pools` for a read bound for the torch-free path
+(a process that has not imported torch; a process on the torch path keeps its pools as they
+are). It calls each loaded OpenBLAS's ``blas_thread_shutdown_``: the routine
 OpenBLAS registers itself to run before every ``fork()``, which ends its workers; the next
 call that wants them starts them again, as after every fork. It runs only where no BLAS call
 can be under way: the caller must be the process's only Python thread (a BLAS call on

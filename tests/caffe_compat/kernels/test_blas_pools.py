@@ -108,12 +108,16 @@ def test_switched_off_the_program_keeps_its_workers():
     assert after == before
 
 
-def test_reading_a_net_rests_the_pools_first(monkeypatch):
-    from caffe_compat import dnn
+@pytest.mark.parametrize("mode, rests", [("on", [1]), ("off", [])])
+def test_a_torch_free_read_rests_the_pools_first(monkeypatch, mode, rests):
+    """Only a read for the torch-free path (a process without torch: a one-shot cv2.dnn
+    program) ends the workers; a process on the torch path keeps them as they are."""
+    from caffe_compat import dnn, lite
     from tests.caffe_compat.dnn import nets
     calls = []
     monkeypatch.setattr(blas_pools, "rest_idle_pools", lambda: calls.append(1) or 0)
+    monkeypatch.setattr(lite, "MODE", mode)
     text, blobs = nets.probe()
     net = dnn.readNetFromCaffe(text.encode(), nets.caffemodel_bytes(text, blobs, seed=1))
-    assert calls == [1]
+    assert calls == rests
     assert net.getLayerNames()
