@@ -18,7 +18,7 @@ from ..errors import NetError, WeightsError
 from ..io import blob_wire, blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
-from ..kernels.memory import blob_zeros
+from ..kernels.small_pages import blob_zeros
 from ..net.backward_needs import backward_needs
 from ..parallel import numpy_blas
 from ..net.graph import build_graph, phase_name
