@@ -53,6 +53,7 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
 
 
 def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
+    from .. import lite
     from ..io.text_file import read_text_file
     from ..kernels.blas_pools import rest_idle_pools
     proto = bufferProto if bufferProto is not None else prototxt
@@ -73,7 +74,6 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
         text = read_text_file(source)
     has_model = model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) \
         and not (isinstance(model, np.ndarray) and model.size == 0)
-    from .. import lite
     if lite.enabled():      # a torch-free read, on several threads: idle BLAS workers ended
         rest_idle_pools()   # before they start (kernels.blas_pools)
     weights_file = _WeightsFile(model if has_model else None)
