@@ -172,7 +172,7 @@ class ArrayNet:
     def _param_diff(self, layer, k):
         d = self.param_diffs.get((layer, k))
         if d is None:
-            d = self.param_diffs[(layer, k)] = blob_zeros(None, like=self.params[layer][k])
+            d = self.param_diffs[(layer, k)] = blob_zeros(self.params[layer][k].shape)
         return d
 
     def settle(self, i, read=False):
@@ -386,12 +386,11 @@ class ArrayNet:
 
     def caffemodel_bytes(self):
         """The caffemodel of this net: :meth:`to_proto` with every parameter blob."""
-        pieces = self.caffemodel_pieces()
-        return pieces if isinstance(pieces, bytes) else b"".join(pieces)
+        return b"".join(self.caffemodel_pieces())
 
     def caffemodel_pieces(self):
         """:meth:`caffemodel_bytes` as the pieces the file is written from (the values views
-        of the parameters), or as one bytes where the net is encoded in full."""
+        of the parameters; one piece where the net is encoded in full)."""
         head = caffemodel_io.caffemodel_bytes(self.to_proto())
         blobs = [[(a, False) for a in self.params.get(node.name, ())] for node in self.nodes]
         data = blob_wire.caffemodel_pieces_with_blobs(head, blobs)
@@ -400,8 +399,8 @@ class ArrayNet:
             for lp, node in zip(proto.layer, self.nodes):
                 for a in self.params.get(node.name, ()):
                     lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(a))
-            data = caffemodel_io.caffemodel_bytes(proto)
-        size = len(data) if isinstance(data, bytes) else blob_wire.pieces_size(data)
+            data = [caffemodel_io.caffemodel_bytes(proto)]
+        size = blob_wire.pieces_size(data)
         if size > caffemodel_io.DEFAULT_MAX_BYTES:
             raise WeightsError(f"net '{self.name}' encodes to {size} bytes; Caffe cannot "
                                "read protobuf files of 2 GiB or more")
@@ -410,8 +409,7 @@ class ArrayNet:
     def save(self, path):
         """Write the caffemodel (atomic), its pieces one after another."""
         from ..io.atomic import write_pieces_atomic
-        pieces = self.caffemodel_pieces()
-        write_pieces_atomic(os.fspath(path), [pieces] if isinstance(pieces, bytes) else pieces)
+        write_pieces_atomic(os.fspath(path), self.caffemodel_pieces())
 
 
 class _LayerParams:

@@ -163,7 +163,8 @@ def blob_fields(arr, double=False):
     return pieces
 
 
-def _size(pieces):
+def pieces_size(pieces):
+    """The bytes that ``pieces`` (bytes, memoryviews, uint8 arrays) hold in all."""
     return sum(p.nbytes if isinstance(p, np.ndarray) else len(p) for p in pieces)
 
 
@@ -198,10 +199,10 @@ def caffemodel_pieces_with_blobs(head, layer_blobs):
         body = [view[start:cut]]
         for arr, double in blobs:
             fields_of_blob = blob_fields(arr, double)
-            body += [_varint((blobs_number << 3) | 2), _varint(_size(fields_of_blob))]
+            body += [_varint((blobs_number << 3) | 2), _varint(pieces_size(fields_of_blob))]
             body += fields_of_blob
         body.append(view[cut:end])
-        pieces += [_varint((_NET_LAYER << 3) | 2), _varint(_size(body))] + body
+        pieces += [_varint((_NET_LAYER << 3) | 2), _varint(pieces_size(body))] + body
     return pieces
 
 
@@ -209,8 +210,3 @@ def caffemodel_bytes_with_blobs(head, layer_blobs):
     """:func:`caffemodel_pieces_with_blobs` joined into one bytes (or None)."""
     pieces = caffemodel_pieces_with_blobs(head, layer_blobs)
     return None if pieces is None else b"".join(pieces)
-
-
-def pieces_size(pieces):
-    """The bytes that ``pieces`` (bytes, memoryviews, uint8 arrays) hold in all."""
-    return _size(pieces)

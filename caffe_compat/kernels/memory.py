@@ -44,4 +44,3 @@ def retain_freed_memory():
     # mallopt returns 1 on success
     _applied = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
     return _applied
-

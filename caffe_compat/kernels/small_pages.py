@@ -34,15 +34,14 @@ def _advice_switch():
     return _switch[0]
 
 
-def blob_zeros(shape, like=None):
-    """A zeroed float32 array of ``shape`` (or ``like``'s shape and type) on small pages (module
-    doc): numpy's huge-page advice is off while it is allocated, then as it was."""
+def blob_zeros(shape):
+    """A zeroed float32 array of ``shape`` on small pages (module doc): numpy's huge-page
+    advice is off while it is allocated, then as it was."""
     import numpy as np
     switch = _advice_switch()
-    if switch is None:
-        return np.zeros_like(like) if like is not None else np.zeros(shape, np.float32)
-    was = switch(False)
+    was = switch(False) if switch is not None else None
     try:
-        return np.zeros_like(like) if like is not None else np.zeros(shape, np.float32)
+        return np.zeros(shape, np.float32)
     finally:
-        switch(was)
+        if switch is not None:
+            switch(was)

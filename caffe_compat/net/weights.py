@@ -173,24 +173,22 @@ class NetWeightsMixin:
         """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read, its pieces one
         after another."""
         from ..io.atomic import write_pieces_atomic
-        pieces = self.caffemodel_pieces()
-        write_pieces_atomic(path, [pieces] if isinstance(pieces, bytes) else pieces)
+        write_pieces_atomic(path, self.caffemodel_pieces())
 
     def caffemodel_bytes(self):
         """The bytes :meth:`save` writes: :meth:`to_proto`'s encoding, the blob values
         spliced in straight from the parameters' memory (no protobuf copies)."""
-        pieces = self.caffemodel_pieces()
-        return pieces if isinstance(pieces, bytes) else b"".join(pieces)
+        return b"".join(self.caffemodel_pieces())
 
     def caffemodel_pieces(self):
         """:meth:`caffemodel_bytes` as the pieces the file is written from (the values views
-        of the parameters' memory), or as one bytes where the net is encoded in full."""
+        of the parameters' memory; one piece where the net is encoded in full)."""
         head = caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=False))
         blobs = [[(p.detach().cpu().numpy(), p.dtype == torch.float64)
                   for p in self.layers[key].blobs] for _, key, _, _ in self._nodes]
         data = blob_wire.caffemodel_pieces_with_blobs(head, blobs)
         if data is None:
-            return caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))
+            return [caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))]
         size = blob_wire.pieces_size(data)
         if size > caffemodel_io.DEFAULT_MAX_BYTES:
             raise WeightsError(f"net '{self.name}' encodes to {size} bytes; Caffe cannot "

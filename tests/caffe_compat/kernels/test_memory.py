@@ -54,5 +54,3 @@ def test_large_blocks_come_from_the_heap():
         mapped[flag] = int(out.stdout.split()[-1])
     assert mapped["0"] >= 64 * 2**20      # glibc's default: its own mapping
     assert mapped["1"] < 64 * 2**20       # with the setting: the heap
-
-
