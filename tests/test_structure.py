@@ -208,6 +208,8 @@ def test_no_module_of_ours_is_left_out():
 # subpackage of its concern (docs/layout.md has one line per subpackage).
 ROOT_MODULES = {"__init__.py", "errors.py"}
 SUBPACKAGES = {
+    "rules": "each layer type's rules (parameters, defaults, shapes, refusals) and the one "
+             "registry of layer types and engines",
     "net": "building and running a net (Net, its build, weights, graph, stepwise runs)",
     "layers": "one module per layer type, with the layer base, registry and fillers",
     "solvers": "the solvers and their loop",

@@ -1,15 +1,18 @@
-"""Layer type name -> array layer class (:func:`register`), and the refusal every builder and
+"""Layer type name -> array layer class (:func:`register`; the array engine's part of
+:mod:`caffe_compat.rules.registry`), and the refusal every builder and
 layer raises for what it does not cover (:class:`Unsupported`)."""
 from __future__ import annotations
 
 import importlib
+
+from ..rules import registry
 
 
 class Unsupported(Exception):
     """This net, layer or call is not one the array engine runs (the torch engine does)."""
 
 
-_TYPES = {}
+_TYPES = registry.entries("array")
 _LOADED = False
 
 

@@ -1,4 +1,5 @@
-"""Converter registry: Caffe layer type -> the function that writes its ONNX nodes.
+"""Converter registry: Caffe layer type -> the function that writes its ONNX nodes (the ONNX
+export's part of :mod:`caffe_compat.rules.registry`).
 
 One converter per Caffe type, registered with :func:`register_converter` (as layers register
 with ``register_layer``); users add converters for their own layer types the same way before
@@ -9,9 +10,10 @@ A converter whose layer keeps its items on another axis than 0 (Caffe's recurren
 on axis 0, streams on axis 1) says so with ``batch_axes``: a function of the built layer giving
 ``{bottom index: axis}``; a graph input read directly by such a bottom gets its free axis there.
 """
+from ..rules import registry
 from ..errors import NetError
 
-_CONVERTERS = {}
+_CONVERTERS = registry.entries("onnx")
 _BATCH_AXES = {}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..rules import registry
 from ..proto import caffe_pb2
 
 P = caffe_pb2.PoolingParameter
@@ -87,7 +88,9 @@ def _concat(module, node):
     return concat
 
 
-REPLACERS = {"Pooling": _pooling, "LRN": _lrn, "Concat": _concat}
+REPLACERS = registry.entries("fast")
+for _type, _make in (("Pooling", _pooling), ("LRN", _lrn), ("Concat", _concat)):
+    registry.add("fast", _type, _make)
 
 
 def replacement(module, node):

@@ -12,8 +12,10 @@ import torch.nn.functional as F
 
 from ..kernels import blas_order, dft_conv
 from ..kernels.fixed_order import conv_weight_grad, is_pointwise, pointwise_grads, sum_dims
-from .base import Layer, canonical_axis, weights_key
-from .common import far_padding, spatial_values, window_count
+from ..rules import convolution as conv_rule
+from ..rules.convolution import convolution_rule
+from ..rules.fields import ENGINE_FIELD, declare
+from .base import Layer, weights_key
 from .registry import register_layer
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -138,48 +140,19 @@ class _ConvBase(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        cp = param.convolution_param
-        if len(param.bottom) != len(param.top):
-            self.fail("needs as many tops as bottoms")
-        shape = self.bottom_shapes[0]
-        self.axis = canonical_axis(cp.axis, len(shape), self.name)
-        n = len(shape) - self.axis - 1
-        if n < 1 or n > 3:
-            self.fail(f"{n} spatial axes are not supported (bottom shape {shape}, axis {cp.axis})")
-        self.n = n
-        self.kernel = spatial_values(self, cp.kernel_size, cp.kernel_h, cp.kernel_w,
-                                     cp.HasField("kernel_h"), cp.HasField("kernel_w"), n, None,
-                                     "kernel")
-        self.stride = spatial_values(self, cp.stride, cp.stride_h, cp.stride_w,
-                                     cp.HasField("stride_h"), cp.HasField("stride_w"), n, 1,
-                                     "stride")
-        self.pad = spatial_values(self, cp.pad, cp.pad_h, cp.pad_w, cp.HasField("pad_h"),
-                                  cp.HasField("pad_w"), n, 0, "pad")
-        self.dilation = spatial_values(self, cp.dilation, 0, 0, False, False, n, 1, "dilation")
-        if any(k <= 0 for k in self.kernel):
-            self.fail(f"kernel dimensions must be positive, got {self.kernel}")
-        if any(s <= 0 for s in self.stride):
-            self.fail(f"stride must be positive, got {self.stride}")
-        channels = shape[self.axis]
-        for other in self.bottom_shapes[1:]:
-            if other != shape:
-                self.fail(f"all bottoms must have the same shape, got {self.bottom_shapes}")
-        self.group = cp.group
-        if self.group <= 0 or channels % self.group or cp.num_output % self.group:
-            self.fail(f"channels ({channels}) and num_output ({cp.num_output}) must be multiples "
-                      f"of group ({cp.group})")
-        if cp.num_output <= 0:
-            self.fail("num_output must be positive")
-        self.num_output = cp.num_output
-        self.channels = channels
-        if self.transposed:
-            wshape = (channels, cp.num_output // self.group, *self.kernel)
-        else:
-            wshape = (cp.num_output, channels // self.group, *self.kernel)
-        self.add_blob("weight", wshape)
-        self.bias_term = cp.bias_term
+        rule = convolution_rule(param, self.bottom_shapes, self.transposed, self.type_name)
+        if rule.n > 3:
+            self.fail(f"{rule.n} spatial axes are not supported (bottom shape "
+                      f"{self.bottom_shapes[0]}, axis {param.convolution_param.axis})")
+        self.rule = rule
+        self.axis, self.n = rule.axis, rule.n
+        self.kernel, self.stride = list(rule.kernel), list(rule.stride)
+        self.pad, self.dilation = list(rule.pad), list(rule.dilation)
+        self.group, self.num_output = rule.group, rule.num_output
+        self.channels, self.bias_term = rule.channels, rule.bias_term
+        self.add_blob("weight", rule.weight_shape())
         if self.bias_term:
-            self.add_blob("bias", (cp.num_output,))
+            self.add_blob("bias", (rule.num_output,))
 
     def per_item(self):
         return self.axis >= 1
@@ -189,10 +162,7 @@ class _ConvBase(Layer):
         return [cp.weight_filler, cp.bias_filler][:len(self.blobs)]
 
     def _out_size(self, i, size):
-        k = self.dilation[i] * (self.kernel[i] - 1) + 1
-        if self.transposed:
-            return self.stride[i] * (size - 1) + k - 2 * self.pad[i]
-        return window_count(size, self.pad[i], k, self.stride[i])
+        return self.rule.out_size(i, size)
 
     def _pad_far(self, x):
         """``x`` (N, C, *spatial) with the zeros Caffe's im2col reads past its end
@@ -204,11 +174,8 @@ class _ConvBase(Layer):
 
     def far_padding(self, spatial):
         """Zeros after the end of each spatial axis for a kernel longer than the padded input
-        (all 0 for a deconvolution or a kernel that fits)."""
-        if self.transposed:
-            return [0] * len(spatial)
-        return [far_padding(int(d), self.pad[i], self.dilation[i] * (self.kernel[i] - 1) + 1)
-                for i, d in enumerate(spatial)]
+        (all 0 for a deconvolution or a kernel that fits): the rule's."""
+        return self.rule.far_padding(spatial)
 
     def top_shapes(self, bottom_shapes):
         """Caffe's BaseConvolutionLayer::Reshape: the bottoms keep their number of axes and
@@ -226,13 +193,7 @@ class _ConvBase(Layer):
             if tuple(other) != first:
                 self.fail(f"bottom {k} has shape {tuple(other)}, bottom 0 {first}: all "
                           "bottoms must have one shape")
-        out = []
-        for s in bottom_shapes:
-            spatial = [self._out_size(i, d) for i, d in enumerate(s[self.axis + 1:])]
-            if any(d <= 0 for d in spatial):
-                self.fail(f"output would be empty ({spatial}) for bottom shape {s}")
-            out.append(tuple(s[:self.axis]) + (self.num_output,) + tuple(spatial))
-        return out
+        return [self.rule.top_shape(s) for s in bottom_shapes]
 
     def _cpu_inference(self, x, bias):
         """The inference algorithm for a 2-D convolution on the CPU (see module note)."""
@@ -322,6 +283,11 @@ class _ConvBase(Layer):
         gw = gw if param_need[0] else None
         diffs = [gw, gb if len(param_need) > 1 and param_need[1] else None]
         return [gx if bottom_need[0] else None], diffs[:len(param_need)]
+
+
+declare("torch", ("Convolution", "Deconvolution", "ConvolutionDepthwise"),
+        "ConvolutionParameter", conv_rule.FIELDS | conv_rule.FILLERS,
+        no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL})
 
 
 @register_layer("Convolution")

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import Layer, canonical_axis
-from .common import far_padding, spatial_values, window_count
+from ..rules.spatial import far_padding, spatial_values, window_count
 from .registry import register_layer
 
 
@@ -40,15 +40,10 @@ class Im2col(Layer):
             self.fail(f"needs at least one spatial axis after the channel axis {self.axis} "
                       f"(bottom shape {shape})")
         self.n = n
-        self.kernel = spatial_values(self, cp.kernel_size, cp.kernel_h, cp.kernel_w,
-                                     cp.HasField("kernel_h"), cp.HasField("kernel_w"), n, None,
-                                     "kernel")
-        self.stride = spatial_values(self, cp.stride, cp.stride_h, cp.stride_w,
-                                     cp.HasField("stride_h"), cp.HasField("stride_w"), n, 1,
-                                     "stride")
-        self.pad = spatial_values(self, cp.pad, cp.pad_h, cp.pad_w, cp.HasField("pad_h"),
-                                  cp.HasField("pad_w"), n, 0, "pad")
-        self.dilation = spatial_values(self, cp.dilation, 0, 0, False, False, n, 1, "dilation")
+        self.kernel = spatial_values(param, cp, "kernel", n, None, "kernel_size", self.type_name)
+        self.stride = spatial_values(param, cp, "stride", n, 1, None, self.type_name)
+        self.pad = spatial_values(param, cp, "pad", n, 0, None, self.type_name)
+        self.dilation = spatial_values(param, cp, "dilation", n, 1, None, self.type_name)
         if any(k <= 0 for k in self.kernel):
             self.fail(f"kernel dimensions must be positive, got {self.kernel}")
         if any(s <= 0 for s in self.stride):

@@ -16,8 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..lite.pooling_geometry import pooled_size
 from ..proto import caffe_pb2
+from ..rules import pooling as pool_rule
+from ..rules.fields import ENGINE_FIELD, declare
+from ..rules.pooling import pooling_rule
 from .base import Layer
 from .registry import register_layer
 
@@ -59,6 +61,9 @@ class CaffeMaxPool2d(torch.autograd.Function):
         return gx, None, None, None, None, None
 
 
+declare("torch", "Pooling", "PoolingParameter", pool_rule.FIELDS, no_effect=ENGINE_FIELD)
+
+
 @register_layer("Pooling")
 class Pooling(Layer):
     item_wise = True
@@ -68,54 +73,12 @@ class Pooling(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        pp = param.pooling_param
-        shape = self.bottom_shapes[0]
-        if len(shape) != 4:
-            self.fail(f"input must have 4 axes (num, channels, height, width), got {shape}")
-        self.method = pp.pool
-        if len(param.top) == 2 and self.method != P.MAX:
-            self.fail("only MAX pooling has a second (mask) top")
-        self.global_pooling = pp.global_pooling
-        has_k = pp.HasField("kernel_size") or pp.HasField("kernel_h") or pp.HasField("kernel_w")
-        if self.global_pooling:
-            if has_k:
-                self.fail("with global_pooling the kernel size cannot be specified")
-            self.kernel = None
-        elif pp.HasField("kernel_size"):
-            if pp.HasField("kernel_h") or pp.HasField("kernel_w"):
-                self.fail("give either kernel_size or kernel_h/kernel_w")
-            self.kernel = (pp.kernel_size, pp.kernel_size)
-        elif pp.HasField("kernel_h") and pp.HasField("kernel_w"):
-            self.kernel = (pp.kernel_h, pp.kernel_w)
-        else:
-            self.fail("kernel_size, or both kernel_h and kernel_w, are required")
-        if self.kernel is not None and min(self.kernel) <= 0:
-            self.fail(f"kernel dimensions must be positive, got {self.kernel}")
-        if pp.HasField("pad_h") or pp.HasField("pad_w"):
-            self.pad = (pp.pad_h, pp.pad_w)
-        else:
-            self.pad = (pp.pad, pp.pad)
-        if pp.HasField("stride_h") or pp.HasField("stride_w"):
-            self.stride = (pp.stride_h, pp.stride_w)
-        else:
-            self.stride = (pp.stride, pp.stride)
-        if min(self.stride) <= 0:
-            self.fail(f"stride must be positive, got {self.stride}")
-        if self.global_pooling and (any(self.pad) or any(s != 1 for s in self.stride)):
-            self.fail("with global_pooling, pad must be 0 and stride 1")
-        if any(self.pad):
-            if self.method not in (P.AVE, P.MAX):
-                self.fail("padding is implemented only for AVE and MAX pooling")
-            if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
-                self.fail(f"pad {self.pad} must be smaller than the kernel {self.kernel}")
-        if pp.HasField("ceil_mode"):
-            # OpenCV fork's bool (BVLC PR 3057); BVLC master says the same with round_mode
-            if pp.HasField("round_mode") and (pp.round_mode == P.CEIL) != pp.ceil_mode:
-                self.fail(f"ceil_mode: {str(pp.ceil_mode).lower()} contradicts round_mode: "
-                          f"{P.RoundMode.Name(pp.round_mode)}; give one of them")
-            self.ceil = pp.ceil_mode
-        else:
-            self.ceil = pp.round_mode == P.CEIL
+        rule = pooling_rule(param)
+        rule.check_bottom(self.bottom_shapes[0])
+        self.rule = rule
+        self.method, self.global_pooling = rule.method, rule.global_pooling
+        self.kernel, self.pad, self.stride = rule.kernel, rule.pad, rule.stride
+        self.ceil = rule.ceil
         self._plans = {}
 
     # ---------------------------------------------------------------- geometry
@@ -123,26 +86,15 @@ class Pooling(Layer):
         plan = self._plans.get((H, W))
         if plan is not None:
             return plan
-        (kh, kw) = self.kernel if self.kernel is not None else (H, W)
+        win = self.rule.windows(H, W)
+        (kh, kw), (oh, ow) = win.kernel, win.out
         (sh, sw), (ph, pw) = self.stride, self.pad
-        oh, ow = pooled_size(H, kh, sh, ph, self.ceil), pooled_size(W, kw, sw, pw, self.ceil)
-        if oh <= 0 or ow <= 0:
-            self.fail(f"output would be empty for a {H}x{W} input")
         fast = (ph <= kh // 2 and pw <= kw // 2
                 and _torch_size(H, kh, sh, ph, self.ceil) == oh
                 and _torch_size(W, kw, sw, pw, self.ceil) == ow)
-        # explicit padding that makes every window a full k x k block of the padded input
-        pads = (pw, (ow - 1) * sw + kw - W - pw, ph, (oh - 1) * sh + kh - H - ph)
-        hs = np.arange(oh) * sh - ph
-        ws = np.arange(ow) * sw - pw
-        he, we = np.minimum(hs + kh, H + ph), np.minimum(ws + kw, W + pw)
-        divisor = np.outer(he - hs, we - ws).astype(np.float64)
-        empty = np.outer(np.minimum(hs + kh, H) <= np.maximum(hs, 0),
-                         np.ones(ow, bool)) | np.outer(np.ones(oh, bool),
-                                                       np.minimum(ws + kw, W) <= np.maximum(ws, 0))
-        plan = dict(k=(kh, kw), out=(oh, ow), fast=fast, pads=pads,
-                    divisor=torch.from_numpy(divisor), empty=torch.from_numpy(empty),
-                    any_empty=bool(empty.any()))
+        plan = dict(k=(kh, kw), out=(oh, ow), fast=fast, pads=win.pads,
+                    divisor=torch.from_numpy(win.divisor), empty=torch.from_numpy(win.empty),
+                    any_empty=bool(win.empty.any()))
         self._plans[(H, W)] = plan
         return plan
 

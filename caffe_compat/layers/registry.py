@@ -1,14 +1,16 @@
-"""Layer registry: Caffe type name -> layer class (Caffe's LayerRegistry).
+"""Layer registry: Caffe type name -> layer class (Caffe's LayerRegistry), the torch engine's
+part of :mod:`caffe_compat.rules.registry`.
 
 Every layer module registers its class with :func:`register_layer`; users register their own
 types the same way before building a net.
 """
 import contextlib
 
-from ..errors import NetError
+from ..rules import registry
 from ..diagnostics.suggest import did_you_mean
+from ..errors import NetError
 
-_REGISTRY = {}
+_REGISTRY = registry.entries("torch")
 
 
 def register_layer(type_name, *, replace=False):

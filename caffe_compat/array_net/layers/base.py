@@ -74,17 +74,3 @@ def need(condition, what):
     """:class:`Unsupported` with ``what`` unless ``condition``."""
     if not condition:
         raise Unsupported(what)
-
-
-def two_d(name, repeated, h, w, has_h, has_w, default):
-    """A (height, width) pair from Caffe's repeated field and its ``_h`` / ``_w`` forms, for a
-    4-axis blob (Caffe's rules: both ``_h`` and ``_w`` or neither; one value for both axes)."""
-    if has_h or has_w:
-        need(has_h and has_w and not len(repeated), f"{name}: partial _h/_w form")
-        return int(h), int(w)
-    values = [int(v) for v in repeated]
-    if not values:
-        need(default is not None, f"{name} missing")
-        return default, default
-    need(len(values) in (1, 2), f"{name}: {len(values)} values")
-    return (values[0], values[-1])

@@ -11,7 +11,15 @@ import numpy as np
 from ...kernels import caffe_products
 from ...parallel.threads import array_kernel_threads
 from ..registry import register
-from .base import ArrayLayer, need, two_d
+from ...rules import convolution as conv_rule
+from ...rules.convolution import convolution_rule
+from ...rules.fields import ENGINE_FIELD, declare
+from .base import ArrayLayer, need
+
+
+# axis other than 1, force_nd_im2col and the fillers it does not draw go to the torch engine
+declare("array", "Convolution", "ConvolutionParameter", conv_rule.FIELDS - {"axis"},
+        refuses={"axis", "force_nd_im2col"} | conv_rule.FILLERS, no_effect=ENGINE_FIELD)
 
 
 @register("Convolution")
@@ -25,42 +33,27 @@ class Convolution(ArrayLayer):
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "Convolution of one bottom")
         need(len(bottom_shapes[0]) == 4 and cp.axis in (1, -3) and not cp.force_nd_im2col,
              "Convolution of a 4-axis blob")
-        self.kernel = two_d("kernel", cp.kernel_size, cp.kernel_h, cp.kernel_w,
-                            cp.HasField("kernel_h"), cp.HasField("kernel_w"), None)
-        self.pad = two_d("pad", cp.pad, cp.pad_h, cp.pad_w, cp.HasField("pad_h"),
-                         cp.HasField("pad_w"), 0)
-        self.stride = two_d("stride", cp.stride, cp.stride_h, cp.stride_w,
-                            cp.HasField("stride_h"), cp.HasField("stride_w"), 1)
-        need(len(cp.dilation) <= 2, "dilation")
-        self.dilation = two_d("dilation", cp.dilation, 0, 0, False, False, 1)
-        need(min(self.kernel) > 0 and min(self.stride) > 0 and min(self.dilation) > 0
-             and min(self.pad) >= 0, "Convolution geometry")
-        self.group = int(cp.group)
-        self.num_output = int(cp.num_output)
-        channels = int(bottom_shapes[0][1])
-        need(self.group > 0 and self.num_output > 0 and channels % self.group == 0
-             and self.num_output % self.group == 0, "Convolution groups")
-        self.channels = channels
-        self.bias_term = bool(cp.bias_term)
+        rule = convolution_rule(param, bottom_shapes)
+        need(rule.axis == 1, "Convolution of a 4-axis blob")
+        self.rule = rule
+        self.kernel, self.pad = rule.kernel, rule.pad
+        self.stride, self.dilation = rule.stride, rule.dilation
+        need(min(self.dilation) > 0, "Convolution dilation")
+        self.group, self.num_output = rule.group, rule.num_output
+        self.channels, self.bias_term = rule.channels, rule.bias_term
         self.top_shapes(bottom_shapes)
 
     def param_shapes(self):
-        shapes = [(self.num_output, self.channels // self.group) + self.kernel]
-        return shapes + [(self.num_output,)] if self.bias_term else shapes
+        return self.rule.param_shapes()
 
     def filler_params(self):
         cp = self.param.convolution_param
         return [cp.weight_filler, cp.bias_filler][:len(self.param_shapes())]
 
     def top_shapes(self, bottom_shapes):
-        n, c, h, w = bottom_shapes[0]
-        need(c == self.channels, "Convolution input channels changed")
-        out = []
-        for size, k, p, s, d in zip((h, w), self.kernel, self.pad, self.stride, self.dilation):
-            extent = d * (k - 1) + 1
-            out.append((size + 2 * p - extent) // s + 1)
-        need(min(out) > 0, "Convolution output would be empty")
-        return [(n, self.num_output, out[0], out[1])]
+        shape = tuple(bottom_shapes[0])
+        need(len(shape) == 4 and shape[1] == self.channels, "Convolution input channels changed")
+        return [self.rule.top_shape(shape)]
 
     def forward(self, bottoms, tops, params):
         x, y, w = bottoms[0], tops[0], params[0]

@@ -9,11 +9,13 @@ outputs in order (Caffe's loop over the mask, ``_pool_kernel.max_pool2d_backward
 backward is the torch engine's."""
 import numpy as np
 
-from ...lite.pooling_geometry import pooled_size
 from ...parallel.threads import array_kernel_threads
 from ...proto import caffe_pb2
+from ...rules import pooling as pool_rule
+from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.pooling import pooling_rule
 from ..registry import Unsupported, register
-from .base import ArrayLayer, need, two_d
+from .base import ArrayLayer, need
 
 try:
     from ...kernels import _pool_kernel
@@ -21,6 +23,11 @@ except ImportError:  # pragma: no cover - the extension is optional
     _pool_kernel = None
 
 P = caffe_pb2.PoolingParameter
+
+
+# STOCHASTIC pooling goes to the torch engine
+declare("array", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"}, refuses={"pool"},
+        no_effect=ENGINE_FIELD)
 
 
 @register("Pooling")
@@ -33,45 +40,16 @@ class Pooling(ArrayLayer):
              "Pooling of one 4-axis bottom to one top")
         need(pp.pool in (P.MAX, P.AVE), "STOCHASTIC pooling")
         need(pp.pool != P.MAX or _pool_kernel is not None, "the compiled pooling kernel")
-        self.method = pp.pool
-        self.global_pooling = bool(pp.global_pooling)
-        has_k = pp.HasField("kernel_size") or pp.HasField("kernel_h") or pp.HasField("kernel_w")
-        if self.global_pooling:
-            need(not has_k, "global pooling with a kernel")
-            self.kernel = None
-        else:
-            need(has_k, "Pooling kernel")
-            need(not (pp.HasField("kernel_size") and (pp.HasField("kernel_h")
-                                                       or pp.HasField("kernel_w"))),
-                 "kernel_size with kernel_h/kernel_w")
-            self.kernel = two_d("kernel", [pp.kernel_size] if pp.HasField("kernel_size") else [],
-                                pp.kernel_h, pp.kernel_w, pp.HasField("kernel_h"),
-                                pp.HasField("kernel_w"), None)
-            need(min(self.kernel) > 0, "Pooling kernel")
-        self.pad = two_d("pad", [pp.pad], pp.pad_h, pp.pad_w, pp.HasField("pad_h"),
-                         pp.HasField("pad_w"), 0)
-        self.stride = two_d("stride", [pp.stride], pp.stride_h, pp.stride_w,
-                            pp.HasField("stride_h"), pp.HasField("stride_w"), 1)
-        need(min(self.stride) > 0, "Pooling stride")
-        if self.global_pooling:
-            need(not any(self.pad) and self.stride == (1, 1), "global pooling geometry")
-        elif any(self.pad):
-            need(self.pad[0] < self.kernel[0] and self.pad[1] < self.kernel[1],
-                 "Pooling pad beyond the kernel")
-        if pp.HasField("ceil_mode"):
-            need(not pp.HasField("round_mode") or (pp.round_mode == P.CEIL) == pp.ceil_mode,
-                 "ceil_mode against round_mode")
-            self.ceil = bool(pp.ceil_mode)
-        else:
-            self.ceil = pp.round_mode == P.CEIL
+        rule = pooling_rule(param, bottom_shapes)
+        self.rule, self.method = rule, rule.method
+        self.global_pooling, self.kernel = rule.global_pooling, rule.kernel
+        self.pad, self.stride, self.ceil = rule.pad, rule.stride, rule.ceil
         self._mask = None           # MAX: the flat index of each maximum, from the last forward
         self.top_shapes(bottom_shapes)
 
     def _geometry(self, h, w):
-        kh, kw = self.kernel if self.kernel is not None else (h, w)
-        oh = pooled_size(h, kh, self.stride[0], self.pad[0], self.ceil)
-        ow = pooled_size(w, kw, self.stride[1], self.pad[1], self.ceil)
-        need(oh > 0 and ow > 0, "Pooling output would be empty")
+        kh, kw = self.rule.kernel_for(h, w)
+        oh, ow = self.rule.output_size(h, w)
         return kh, kw, oh, ow
 
     def top_shapes(self, bottom_shapes):

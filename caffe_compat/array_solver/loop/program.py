@@ -13,9 +13,10 @@ import weakref
 
 import numpy as np
 
+from ...rules import registry
 from ...kernels.loop_ops import LoopProgram
 
-EMITTERS = {}            # layer type -> emitter (see :func:`emitter`)
+EMITTERS = registry.entries("array-loop")    # layer type -> emitter (see :func:`emitter`)
 
 
 class Refused(Exception):

@@ -13,7 +13,7 @@ of items kept varies with the data, as in Caffe.
 import itertools
 import math
 
-from ...layers.common import far_padding
+from ...rules.spatial import far_padding
 from ..registry import register_converter
 
 
@@ -26,7 +26,7 @@ def im2col(ctx):
     out = m._out_sizes(spatial)
     x = ctx.bottoms[0]
     rank = len(shape)
-    # Caffe's zeros past the end for a window longer than the padded input (common.far_padding)
+    # Caffe's zeros past the end for a window longer than the padded input (rules.spatial.far_padding)
     extra = [far_padding(int(d), p, dl * (k - 1) + 1)
              for d, p, dl, k in zip(spatial, m.pad, m.dilation, m.kernel)]
     if any(m.pad) or any(extra):

@@ -296,8 +296,14 @@ class Generator:
 
 
 def _helper_names():
+    """The functions a generated model may carry: the helpers' own and the plain-integer rules
+    they take from :mod:`caffe_compat.rules` (one rule, copied as written)."""
     return [n for n, f in vars(helper_module).items()
-            if inspect.isfunction(f) and f.__module__ == helper_module.__name__]
+            if inspect.isfunction(f) and (f.__module__ == helper_module.__name__
+                                          or f.__module__.startswith(_RULES))]
+
+
+_RULES = __package__.rsplit(".", 2)[0] + ".rules."
 
 
 _LOAD = textwrap.dedent('''

@@ -1,8 +1,9 @@
 """The functions a generated ``model.py`` carries where Caffe differs from torch's defaults.
 
 The generator copies the source of each function a net uses (and of the functions it calls)
-into ``model.py``; so this module imports torch and math only, and every function is short and
-states the Caffe rule it keeps. Each is checked through the generated models against
+into ``model.py``; so this module imports torch and math only (and the plain-integer rules of
+:mod:`caffe_compat.rules` that are copied the same way: Caffe's pooled size), and every function
+is short and states the Caffe rule it keeps. Each is checked through the generated models against
 :class:`caffe_compat.Net` (tests/caffe_compat/export/pytorch/).
 """
 import math
@@ -10,16 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-
-def pooled_size(length, kernel, stride, pad, ceil):
-    """Caffe's PoolingLayer output length: ``ceil((length + 2 pad - kernel) / stride) + 1``
-    (floor with ``round_mode: FLOOR``), one less when the last window would start at or beyond
-    ``length + pad`` (in the padding only)."""
-    span = length + 2 * pad - kernel
-    out = (-(-span // stride) if ceil else span // stride) + 1
-    if pad > 0 and (out - 1) * stride >= length + pad:
-        out -= 1
-    return out
+from ...rules.pooling import pooled_size  # noqa: F401  (its source goes into model.py)
 
 
 def pool_geometry(x, kernel, stride, pad, ceil):

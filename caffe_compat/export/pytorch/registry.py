@@ -1,4 +1,5 @@
-"""Emitter registry: Caffe layer type -> the function that writes its PyTorch source.
+"""Emitter registry: Caffe layer type -> the function that writes its PyTorch source (the
+PyTorch-source export's part of :mod:`caffe_compat.rules.registry`).
 
 One emitter per Caffe type (as the ONNX converters of :mod:`caffe_compat.export.registry`),
 registered with :func:`register_emitter`; users add emitters for their own types the same way
@@ -6,9 +7,10 @@ before exporting. An emitter receives a :class:`~caffe_compat.export.pytorch.cod
 and returns the Python expression of its top (a string; a layer with several tops returns one
 expression per top, or one expression that unpacks into them).
 """
+from ...rules import registry
 from ...errors import NetError
 
-_EMITTERS = {}
+_EMITTERS = registry.entries("pytorch-source")
 
 
 def register_emitter(*type_names, replace=False):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...rules import registry
+
 F32 = np.float32
 
-_CONVERTERS = {}          # Caffe type -> function writing ONNX nodes
-_HOST = {}                # Caffe type -> function making a numpy step (after the ONNX part)
+_CONVERTERS = registry.entries("lite")       # Caffe type -> function writing ONNX nodes
+_HOST = registry.entries("lite-host")        # Caffe type -> a numpy step after the ONNX part
 
 
 class Unsupported(Exception):
@@ -62,6 +64,12 @@ def registered_types():
     return sorted(MODULES)
 
 
+def load_all():
+    """Import every converter module (the registry's table of all engines asks for it)."""
+    for type_name in MODULES:
+        _load(type_name)
+
+
 def param_blob(lp, blobs, i, shape):
     """Blob ``i`` of the layer as a float32 array of ``shape``. A blob in Caffe's legacy 4-D
     form (num, channels, height, width) of the same values is reshaped, as Caffe's
@@ -92,31 +100,6 @@ def canonical_axis(axis, ndim, lp):
     if not -ndim <= axis < ndim:
         raise Unsupported(f"layer '{lp.name}': axis {axis} out of range for {ndim} axes")
     return axis % ndim
-
-
-def spatial(p, lp, prefix="kernel", default=None):
-    """(h, w) of a Convolution/Pooling field given as ``X_size`` / repeated ``X`` or
-    ``X_h`` / ``X_w``: Caffe's rule for 2-D layers."""
-    names = {"kernel": ("kernel_size", "kernel_h", "kernel_w"), "stride": ("stride", "stride_h",
-             "stride_w"), "pad": ("pad", "pad_h", "pad_w")}[prefix]
-    single, h_name, w_name = names
-    if p.HasField(h_name) or p.HasField(w_name):
-        return int(getattr(p, h_name)), int(getattr(p, w_name))
-    values = getattr(p, single)
-    if hasattr(values, "__len__"):
-        values = list(values)
-        if not values:
-            if default is None:
-                raise Unsupported(f"layer '{lp.name}': no {single}")
-            return default, default
-        if len(values) == 1:
-            return int(values[0]), int(values[0])
-        if len(values) == 2:
-            return int(values[0]), int(values[1])
-        raise Unsupported(f"layer '{lp.name}': {len(values)} values of {single}")
-    if not p.HasField(single) and default is not None:
-        return default, default
-    return int(values), int(values)
 
 
 def four_d(lp, value):

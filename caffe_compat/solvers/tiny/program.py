@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...rules import registry
 from ...kernels.loop_ops import OPS, LoopProgram, array_address  # noqa: F401  (OPS: opcodes)
 
-EMITTERS = {}            # layer type -> emitter (see :func:`emitter`)
+EMITTERS = registry.entries("tiny")     # layer type -> emitter (see :func:`emitter`)
 
 
 class Refused(Exception):

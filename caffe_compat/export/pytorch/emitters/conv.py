@@ -1,13 +1,24 @@
 """Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct as torch's own modules.
 
 Caffe's convolution is torch's cross-correlation with the same weight layout ``(N, C/g, *k)``,
-padding, stride, dilation and groups; its deconvolution is ``nn.ConvTranspose{1,2,3}d`` (weights
+padding, stride, dilation and groups (where Caffe's window is longer than the padded input, the
+bottom is first padded at its end with the zeros im2col reads there); its deconvolution is ``nn.ConvTranspose{1,2,3}d`` (weights
 ``(C, N/g, *k)``, output ``s (in - 1) + d (k - 1) + 1 - 2p``, both Caffe's and torch's rule).
 InnerProduct flattens the bottom from ``axis`` on and is ``nn.Linear`` (weights ``(N, K)``;
 ``transpose: true`` stores ``(K, N)``, transposed into the module).
 """
+from ....rules import convolution as conv_rule
+from ....rules.fields import ENGINE_FIELD, declare
 from ..codegen import literal
 from ..registry import register_emitter
+
+
+# the net's weights are written (its fillers ran when it was built); channels on axis 1 only
+declare("pytorch-source", ("Convolution", "ConvolutionDepthwise", "Deconvolution"),
+        "ConvolutionParameter", conv_rule.FIELDS - {"axis"}, refuses={"axis"},
+        no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL,
+                   "weight_filler": "the net's weights are written", "bias_filler":
+                   "the net's weights are written"})
 
 
 @register_emitter("Convolution", "ConvolutionDepthwise", "Deconvolution")
@@ -30,7 +41,13 @@ def convolution(e):
     else:
         args.append("bias=False")
     attr = e.attribute(f"nn.{kind}{n}d({', '.join(args)})", weights)
+    # a window longer than the padded input: the zeros Caffe's im2col reads past the end
+    # (the rule's far padding; its output length truncates toward zero)
+    far = m.far_padding(m.bottom_shapes[0][m.axis + 1:])
+    pads = [v for extra in reversed(far) for v in (0, extra)]
     # several bottoms share the weights, one top each (Caffe's multi-bottom convolution)
+    if any(far):
+        return [f"{attr}(F.pad({b}, {literal(tuple(pads))}))" for b in e.bottoms]
     return [f"{attr}({b})" for b in e.bottoms]
 
 

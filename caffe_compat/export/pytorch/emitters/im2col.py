@@ -2,7 +2,7 @@
 kernel offsets, each row the output positions), zeros for the padding and for what Caffe's
 im2col reads past an axis shorter than the window. The geometry is the deploy file's (the
 positions per axis written as numbers); only values are copied, so the result is exact."""
-from ....layers.common import far_padding
+from ....rules.spatial import far_padding
 from ..codegen import literal
 from ..registry import register_emitter
 

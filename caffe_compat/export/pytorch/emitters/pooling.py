@@ -2,10 +2,17 @@
 input, AVE's divisor) through the helpers ``max_pool``/``ave_pool``, which use torch's pooling
 where its windows are Caffe's and pad explicitly elsewhere (see :mod:`..helpers`)."""
 from ....proto import caffe_pb2
+from ....rules import pooling as pool_rule
+from ....rules.fields import ENGINE_FIELD, declare
 from ..codegen import literal
 from ..registry import register_emitter
 
 P = caffe_pb2.PoolingParameter
+
+
+# STOCHASTIC pooling has no emitter (the export stops, naming the layer)
+declare("pytorch-source", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"},
+        refuses={"pool"}, no_effect=ENGINE_FIELD)
 
 
 @register_emitter("Pooling")

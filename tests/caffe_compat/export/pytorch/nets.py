@@ -29,7 +29,7 @@ def conv_net():
         layer("pool_ave", "Pooling", ["lrn2"],
               "pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 }"),
         layer("pool_ave2", "Pooling", ["lrn2"],
-              "pooling_param { pool: AVE kernel_h: 3 kernel_w: 2 stride: 2 pad_h: 2 }"),
+              "pooling_param { pool: AVE kernel_h: 3 kernel_w: 2 stride: 2 pad_h: 2 pad_w: 0 }"),
         layer("pool_floor", "Pooling", ["lrn2"],
               "pooling_param { pool: MAX kernel_size: 2 stride: 2 round_mode: FLOOR }"),
         layer("deconv", "Deconvolution", ["pool_max"],

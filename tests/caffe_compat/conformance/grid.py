@@ -1,0 +1,124 @@
+"""The conformance grid's cases and engines: one-layer nets at the edges of Caffe's rules, run
+by every engine that claims the layer type, against the torch engine's forward (the
+reference, itself checked against real Caffe 1.0 in tests/caffe_compat/layers/)."""
+from __future__ import annotations
+
+import numpy as np
+
+HEAD = 'name: "grid"\nlayer { name: "in" type: "Input" top: "data" input_param { shape { %s } } }\n'
+
+
+def _shape(dims):
+    return " ".join(f"dim: {d}" for d in dims)
+
+
+def conv(params, shape, extra_bottoms=0, type_name="Convolution"):
+    bottoms = 'bottom: "data" ' + "".join(f'bottom: "data{i}" ' for i in range(extra_bottoms))
+    tops = 'top: "y" ' + "".join(f'top: "y{i}" ' for i in range(extra_bottoms))
+    head = HEAD % _shape(shape)
+    for i in range(extra_bottoms):
+        head += (f'layer {{ name: "in{i}" type: "Input" top: "data{i}" '
+                 f'input_param {{ shape {{ {_shape(shape)} }} }} }}\n')
+    return (head + f'layer {{ name: "y" type: "{type_name}" {bottoms}{tops}'
+            f'convolution_param {{ {params} weight_filler {{ type: "uniform" min: -0.5 '
+            f'max: 0.5 }} bias_filler {{ type: "uniform" min: -0.5 max: 0.5 }} }} }}\n')
+
+
+def pool(params, shape, tops=1):
+    extra = 'top: "mask" ' if tops == 2 else ""
+    return (HEAD % _shape(shape) + f'layer {{ name: "y" type: "Pooling" bottom: "data" '
+            f'top: "y" {extra}pooling_param {{ {params} }} }}\n')
+
+
+def v1(body, shape):
+    """The same net in Caffe's V1 spelling (``layers {}``, enum types, ``input_dim``)."""
+    dims = "".join(f"input_dim: {d}\n" for d in shape)
+    return f'name: "grid"\ninput: "data"\n{dims}{body}'
+
+
+# case -> (layer type, net text); the edge cases come from Caffe's rules: each names the rule
+CASES = {
+    # Convolution: C's truncating division, _h/_w forms, groups, dilation, shared weights
+    "conv k3 s2 p1 odd": ("Convolution", conv("num_output: 4 kernel_size: 3 stride: 2 pad: 1",
+                                              (2, 3, 13, 11))),
+    "conv group dilation": ("Convolution", conv("num_output: 6 kernel_size: 3 group: 2 "
+                                                "dilation: 2 pad: 2", (1, 4, 15, 12))),
+    "conv rectangular _h/_w no bias": ("Convolution", conv(
+        "num_output: 5 kernel_h: 3 kernel_w: 1 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0 "
+        "bias_term: false", (1, 3, 10, 9))),
+    "conv per-axis repeated": ("Convolution", conv(
+        "num_output: 3 kernel_size: 3 kernel_size: 2 stride: 1 stride: 2 pad: 0 pad: 1",
+        (1, 2, 9, 8))),
+    "conv kernel past the padded input": ("Convolution", conv(
+        "num_output: 4 kernel_size: 5 stride: 2", (2, 3, 4, 6))),
+    "conv kernel past the padded input, dilated": ("Convolution", conv(
+        "num_output: 2 kernel_size: 3 dilation: 3 stride: 4 pad: 1", (1, 2, 5, 5))),
+    "conv 1x1 depthwise": ("Convolution", conv("num_output: 6 kernel_size: 1 group: 6",
+                                               (2, 6, 5, 4))),
+    "conv negative axis": ("Convolution", conv("num_output: 3 kernel_size: 2 axis: -3",
+                                               (1, 2, 6, 6))),
+    "conv two bottoms share weights": ("Convolution", conv("num_output: 3 kernel_size: 3",
+                                                           (1, 2, 6, 5), extra_bottoms=1)),
+    "conv V1 spelling": ("Convolution", v1(
+        'layers { name: "y" type: CONVOLUTION bottom: "data" top: "y" convolution_param { '
+        'num_output: 3 kernel_size: 3 stride: 2 weight_filler { type: "uniform" min: -0.5 '
+        'max: 0.5 } } }\n', (1, 2, 9, 9))),
+    "deconv k4 s2 p1 group": ("Deconvolution", conv(
+        "num_output: 6 kernel_size: 4 stride: 2 pad: 1 group: 2", (1, 4, 7, 5),
+        type_name="Deconvolution")),
+    # Pooling: ceil rounding and its last-window rule, clipping, AVE's divisor, global
+    "pool max ceil k3 s2 p1": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 2 pad: 1",
+                                               (1, 2, 12, 12))),
+    "pool max ceil partial window": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 2",
+                                                     (1, 2, 10, 9))),
+    "pool max window past the input": ("Pooling", pool(
+        "pool: MAX kernel_size: 2 stride: 2 pad: 1", (1, 2, 5, 5))),
+    "pool max empty windows": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 3 pad: 2",
+                                               (1, 2, 4, 7))),
+    "pool max floor": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 2 round_mode: FLOOR",
+                                       (1, 2, 10, 9))),
+    "pool ave ceil_mode false": ("Pooling", pool(
+        "pool: AVE kernel_size: 3 stride: 2 ceil_mode: false", (1, 2, 10, 9))),
+    "pool ave k3 s2 p1 odd": ("Pooling", pool("pool: AVE kernel_size: 3 stride: 2 pad: 1",
+                                              (1, 2, 7, 9))),
+    "pool ave divisor past the pad": ("Pooling", pool(
+        "pool: AVE kernel_size: 3 stride: 2 pad: 1", (1, 2, 6, 6))),
+    "pool ave rectangular": ("Pooling", pool(
+        "pool: AVE kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0",
+        (1, 2, 8, 7))),
+    "pool global ave": ("Pooling", pool("pool: AVE global_pooling: true", (2, 3, 5, 7))),
+    "pool global max": ("Pooling", pool("pool: MAX global_pooling: true", (2, 3, 5, 7))),
+    "pool stochastic test": ("Pooling", pool("pool: STOCHASTIC kernel_size: 2 stride: 2",
+                                             (1, 2, 6, 6))),
+    "pool max with mask top": ("Pooling", pool("pool: MAX kernel_size: 2 stride: 2",
+                                               (1, 2, 6, 6), tops=2)),
+    "pool V1 spelling": ("Pooling", v1(
+        'layers { name: "y" type: POOLING bottom: "data" top: "y" pooling_param { pool: AVE '
+        'kernel_size: 3 stride: 2 } }\n', (1, 2, 9, 9))),
+}
+
+# what Caffe refuses (its CHECKs): every engine gives the torch engine's error, word for word
+REFUSED = {
+    "conv group not dividing": conv("num_output: 4 kernel_size: 3 group: 3", (1, 4, 6, 6)),
+    "conv kernel_h alone": conv("num_output: 2 kernel_h: 3", (1, 2, 6, 6)),
+    "conv kernel_size and kernel_h": conv("num_output: 2 kernel_size: 3 kernel_h: 3 "
+                                          "kernel_w: 3", (1, 2, 6, 6)),
+    "conv no kernel": conv("num_output: 2", (1, 2, 6, 6)),
+    "conv empty output": conv("num_output: 2 kernel_size: 9 stride: 2", (1, 2, 4, 4)),
+    "conv zero stride": conv("num_output: 2 kernel_size: 3 stride: 0", (1, 2, 6, 6)),
+    "pool global with a kernel": pool("pool: MAX global_pooling: true kernel_size: 2",
+                                      (1, 2, 5, 5)),
+    "pool global with pad": pool("pool: AVE global_pooling: true pad: 1", (1, 2, 5, 5)),
+    "pool global with stride": pool("pool: MAX global_pooling: true stride: 2", (1, 2, 5, 5)),
+    "pool pad not below the kernel": pool("pool: MAX kernel_size: 2 pad: 2", (1, 2, 6, 6)),
+    "pool pad_h alone": pool("pool: MAX kernel_size: 3 pad_h: 1", (1, 2, 6, 6)),
+    "pool no kernel": pool("pool: MAX stride: 2", (1, 2, 6, 6)),
+    "pool padded stochastic": pool("pool: STOCHASTIC kernel_size: 3 pad: 1", (1, 2, 6, 6)),
+    "pool mask top on AVE": pool("pool: AVE kernel_size: 2", (1, 2, 6, 6), tops=2),
+}
+
+
+def feed_for(net, seed):
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(0, 1, tuple(net.blob_shape(name))).astype(np.float32)
+            for name in net.inputs}

@@ -1,0 +1,207 @@
+"""The conformance grid: for each layer type, each engine that claims it, and the type's edge
+cases drawn from Caffe's rules, the engine's tops equal the reference's within ``TOL``, or the
+engine refuses (its ``Unsupported``: another engine takes the net); what Caffe refuses, every
+engine refuses with the reference's words. Field coverage: every field of the type's parameter
+message in caffe.proto is honoured, refused or without effect in each engine's declaration."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from caffe_compat import Net
+from caffe_compat.errors import NetError
+from caffe_compat.proto import caffe_pb2
+from caffe_compat.rules.fields import declared
+
+from .grid import CASES, REFUSED
+
+# float32 sums of at most a few hundred products in another order than the reference's (or
+# the same order: the array engine's exact kernels): a few roundings of 6e-8 of the partial
+# sums stay below 1e-5 of the output's scale
+TOL = 1e-5
+
+ENGINES = ("array", "lite", "pytorch-source")
+CLAIMS = {"array": {"Convolution", "Pooling"},
+          "lite": {"Convolution", "Deconvolution", "Pooling"},
+          "pytorch-source": {"Convolution", "Deconvolution", "Pooling"}}
+MESSAGES = {"Convolution": "ConvolutionParameter", "Deconvolution": "ConvolutionParameter",
+            "Pooling": "PoolingParameter"}
+
+
+def _scaled(a, b):
+    scale = float(np.abs(b).max()) or 1.0
+    return float(np.abs(np.asarray(a, np.float64) - b).max()) / scale
+
+
+def _reference(text, tmp_path, seed=7):
+    net = Net(text, phase="test", seed=seed)
+    rng = np.random.default_rng(seed)
+    feed = {name: rng.normal(0, 1, tuple(net.blob_shape(name))).astype(np.float32)
+            for name in net.inputs}
+    tops = [t for t in net.outputs]
+    out = net.forward(blobs=tops, **feed)
+    want = {t: out[t].detach().numpy().astype(np.float32) for t in tops}
+    model = tmp_path / "grid.caffemodel"
+    net.save(str(model))
+    return net, feed, want, model
+
+
+class Refused(Exception):
+    """The engine handed the net to another engine (its Unsupported)."""
+
+
+def _run_array(text, feed, model, tmp_path):
+    from caffe_compat.array_net.net import ArrayNet
+    from caffe_compat.net.graph import build_graph
+    from caffe_compat.array_net.registry import Unsupported
+    from caffe_compat.io.prototxt import parse_net
+    from caffe_compat.kernels import caffe_products
+    if not caffe_products.available():
+        raise Refused("the compiled kernel is not built")
+    try:
+        arrays = ArrayNet(build_graph(parse_net(text), "TEST", 0, []))
+    except Unsupported as exc:
+        raise Refused(str(exc)) from exc
+    arrays.copy_from(str(model))
+    for name, value in feed.items():
+        arrays.reshape_blob(name, value.shape)
+        arrays.data[name][...] = value
+    arrays.forward()
+    return {t: arrays.data[t] for t in arrays.outputs} if hasattr(arrays, "outputs") else \
+        {t: arrays.data[t] for t in arrays.data if t not in feed}
+
+
+def _run_lite(text, feed, model, tmp_path):
+    from caffe_compat import dnn
+    from tests.caffe_compat.lite.helpers import lite_mode
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model.read_bytes())
+        for name, value in feed.items():
+            net.setInput(value, name)
+        names = net.getUnconnectedOutLayersNames()
+        got = net.forward(list(names))
+        if net._lite is None:
+            raise Refused("the torch path ran the net")
+    tops = [t for k in net.getUnconnectedOutLayers() for t in net._layers[k - 1]["tops"]]
+    return dict(zip(tops, got))
+
+
+def _run_pytorch_source(text, feed, model, tmp_path):
+    """The written ``model.py`` imported here and run on the same inputs (the export's own
+    check in a process without this package is tests/caffe_compat/export/pytorch/'s)."""
+    pytest.importorskip("safetensors")
+    import importlib.util
+
+    import torch
+    from caffe_compat.export import export_pytorch
+    net = Net(text, weights=str(model), phase="test")
+    try:
+        export_pytorch(net, tmp_path / "src", check=False)
+    except NetError as exc:
+        raise Refused(str(exc)) from exc
+    spec = importlib.util.spec_from_file_location(f"grid_model_{id(tmp_path)}",
+                                                  tmp_path / "src" / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    written = module.load(str(tmp_path / "src"))
+    with torch.no_grad():
+        out = written(*[torch.from_numpy(feed[name]) for name in written.input_names])
+    return {k: v.contiguous().numpy() for k, v in out.items()}
+
+
+RUN = {"array": _run_array, "lite": _run_lite, "pytorch-source": _run_pytorch_source}
+
+
+def _grid():
+    for case, (type_name, _) in sorted(CASES.items()):
+        for engine in ENGINES:
+            if type_name in CLAIMS[engine]:
+                yield pytest.param(case, engine, id=f"{engine}: {case}")
+
+
+@pytest.mark.parametrize("case, engine", list(_grid()))
+def test_engine_equals_the_reference_or_refuses(case, engine, tmp_path):
+    _, text = CASES[case]
+    net, feed, want, model = _reference(text, tmp_path)
+    try:
+        got = RUN[engine](text, feed, model, tmp_path)
+    except Refused as exc:
+        # another engine takes the net: what a user runs is the reference's forward
+        assert str(exc), "a refusal says why"
+        return
+    for top, value in want.items():
+        assert top in got, (top, sorted(got))
+        assert tuple(got[top].shape) == value.shape, top
+        assert _scaled(got[top], value) <= TOL, top
+
+
+def _refusal_grid():
+    for case in sorted(REFUSED):
+        for engine in ("array", "lite"):
+            yield pytest.param(case, engine, id=f"{engine}: {case}")
+
+
+@pytest.mark.parametrize("case, engine", list(_refusal_grid()))
+def test_what_caffe_refuses_every_engine_refuses_in_the_same_words(case, engine, tmp_path):
+    text = REFUSED[case]
+    with pytest.raises(NetError) as ref:
+        Net(text, phase="test")
+    words = str(ref.value)
+    words = words[words.index("layer '"):]            # the reference adds the file position
+    if engine == "array":
+        from caffe_compat.array_net.net import ArrayNet
+        from caffe_compat.net.graph import build_graph
+        from caffe_compat.array_net.registry import Unsupported
+        from caffe_compat.io.prototxt import parse_net
+        try:
+            ArrayNet(build_graph(parse_net(text), "TEST", 0, []))
+        except Unsupported:
+            return          # refused before the rule was read: the torch engine reports it
+        except NetError as exc:
+            assert words in str(exc)
+            return
+        pytest.fail("the array engine accepted what Caffe refuses")
+    from caffe_compat import dnn
+    from tests.caffe_compat.lite.helpers import lite_mode
+    with lite_mode("on"), pytest.raises(NetError) as got:
+        dnn.readNetFromCaffe(bufferProto=text.encode())
+    assert words in str(got.value)
+
+
+def _engine_modules():
+    import caffe_compat.array_net.layers.convolution  # noqa: F401
+    import caffe_compat.array_net.layers.pooling  # noqa: F401
+    import caffe_compat.export.pytorch.emitters.conv  # noqa: F401
+    import caffe_compat.export.pytorch.emitters.pooling  # noqa: F401
+    import caffe_compat.layers  # noqa: F401
+    import caffe_compat.lite.converters.convolution  # noqa: F401
+    import caffe_compat.lite.converters.deconvolution  # noqa: F401
+    import caffe_compat.lite.converters.pooling  # noqa: F401
+
+
+@pytest.mark.parametrize("engine", ("torch",) + ENGINES)
+def test_every_field_is_decided_by_every_engine_claiming_the_type(engine):
+    _engine_modules()
+    table = declared()
+    claims = CLAIMS.get(engine, set(MESSAGES))
+    for type_name in sorted(claims):
+        use = table.get((engine, type_name))
+        assert use is not None, f"{engine} claims {type_name} without declaring its fields"
+        message = getattr(caffe_pb2, use.message)
+        assert use.message == MESSAGES[type_name]
+        names = [f.name for f in message.DESCRIPTOR.fields]
+        assert not use.undecided(names), (engine, type_name, sorted(use.undecided(names)))
+        assert not (use.honours - set(names)), "a declared field not in caffe.proto"
+
+
+def test_the_array_engine_refuses_what_it_declares_refused(tmp_path):
+    """``force_nd_im2col`` and a gaussian filler (declared refused) leave the net to torch."""
+    from caffe_compat.array_net import build_array_net
+    from caffe_compat.io.prototxt import parse_net
+    from .grid import conv
+    for params in ("num_output: 2 kernel_size: 3 force_nd_im2col: true",):
+        assert build_array_net(parse_net(conv(params, (1, 2, 6, 6))), "TEST") is None
+    gauss = conv("num_output: 2 kernel_size: 3", (1, 2, 6, 6)).replace(
+        'type: "uniform" min: -0.5 max: 0.5', 'type: "gaussian" std: 0.1', 1)
+    assert build_array_net(parse_net(gauss), "TEST") is None

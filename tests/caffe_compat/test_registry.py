@@ -1,0 +1,58 @@
+"""The one registry of layer types and engines: every engine's own list of the types it
+claims is the registry's, and ``caffe-compat layers`` prints the table."""
+import subprocess
+import sys
+
+from caffe_compat.rules import registry
+
+
+def test_each_engines_list_is_the_registrys():
+    import caffe_compat
+    from caffe_compat import lite
+    from caffe_compat.array_net import registered_types as array_types
+    from caffe_compat.export import converter_types, emitter_types
+    from caffe_compat.inference import fast_layers
+    from caffe_compat.solvers import tiny
+    from caffe_compat.array_solver import loop
+    assert caffe_compat.registered_types() == registry.types("torch")
+    assert array_types() == registry.types("array")
+    assert converter_types() == registry.types("onnx")
+    assert emitter_types() == registry.types("pytorch-source")
+    assert sorted(fast_layers.REPLACERS) == registry.types("fast")
+    assert sorted(tiny.EMITTERS) == registry.types("tiny")
+    assert sorted(loop.EMITTERS) == registry.types("array-loop")
+    assert set(lite.supported_types()) == set(registry.types("lite")) | set(
+        registry.types("lite-host"))
+
+
+def test_every_engine_runs_only_types_the_reference_knows():
+    reference = set(registry.types("torch"))
+    for engine in registry.ENGINES:
+        assert set(registry.types(engine)) <= reference, engine
+
+
+def test_a_second_registration_needs_replace():
+    import pytest
+    first = object()
+    registry.add("fast", "GridTestType", first)
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            registry.add("fast", "GridTestType", object())
+        assert registry.lookup("fast", "GridTestType") is first
+    finally:
+        registry.remove("fast", "GridTestType")
+
+
+def test_the_command_prints_the_table():
+    done = subprocess.run([sys.executable, "-m", "caffe_compat.cli", "layers"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == list(registry.ENGINES)
+    row = next(line for line in lines if line.startswith("Convolution "))
+    assert row.split()[1:3] == ["x", "x"]          # torch and array run it
+    one = subprocess.run([sys.executable, "-m", "caffe_compat.cli", "layers", "Pooling"],
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    assert "lite: honours" in one.stdout and "refuses (another engine runs it) pool" in \
+        one.stdout
