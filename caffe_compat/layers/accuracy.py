@@ -14,7 +14,7 @@ training net's small batch the torch form's dozen calls were most of an iteratio
 """
 import torch
 
-from ..array_net.layers.accuracy import accuracy_value
+from ..rules.accuracy import accuracy_value
 from .base import canonical_axis, count
 from ._neuron import NoBackwardLayer, int_labels
 from .registry import register_layer

@@ -26,7 +26,7 @@ import warnings
 import torch
 
 from ..errors import NetError
-from ..lite.detections import DetectionRule
+from ..rules.detection_output import DetectionRule
 from . import _detection as det
 from .base import Layer, count
 from .registry import register_layer

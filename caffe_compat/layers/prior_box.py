@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..lite.priors import PriorRule
+from ..rules.prior_box import PriorRule
 from ._detection import DetectionWarning
 from .base import Layer
 from .registry import register_layer

@@ -1,10 +1,10 @@
 """DetectionOutput: a numpy step after the ONNX part (its NMS and top-k depend on the data in
 ways ONNX's NonMaxSuppression does not reproduce as OpenCV 4 / this project's layer computes
-them), by the same rule as the torch layer (:class:`caffe_compat.lite.detections.
+them), by the same rule as the torch layer (:class:`caffe_compat.rules.detection_output.
 DetectionRule`). Output ``(1, 1, keep_top_k * N, 7)``."""
 import math
 
-from ..detections import DetectionRule
+from ...rules.detection_output import DetectionRule
 from ._common import Unsupported, register
 
 

@@ -1,8 +1,8 @@
 """PriorBox: a constant computed for the input shapes, by the same numpy rule as the torch
-layer (:class:`caffe_compat.lite.priors.PriorRule`: OpenCV 4's default boxes, normalised by
+layer (:class:`caffe_compat.rules.prior_box.PriorRule`: OpenCV 4's default boxes, normalised by
 the image bottom's size; only the two bottoms' shapes are read). Output ``(1, 2, H * W * K *
 4)``: the boxes, then the variances."""
-from ..priors import PriorRule
+from ...rules.prior_box import PriorRule
 from ._common import Unsupported, register
 
 

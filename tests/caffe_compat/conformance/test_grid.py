@@ -3,8 +3,6 @@ cases drawn from Caffe's rules, the engine's tops equal the reference's within `
 engine refuses (its ``Unsupported``: another engine takes the net); what Caffe refuses, every
 engine refuses with the reference's words. Field coverage: every field of the type's parameter
 message in caffe.proto is honoured, refused or without effect in each engine's declaration."""
-import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -13,7 +13,7 @@ from . import boxes as det
 class DetectionRule:
     """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);
     ``fail(message)`` raises the caller's error for a bad setting; ``nms``: the suppression
-    (default :func:`caffe_compat.lite.boxes.nms`)."""
+    (default :func:`caffe_compat.rules.boxes.nms`)."""
 
     def __init__(self, p, fail, nms=None):
         self._nms = nms or det.nms
