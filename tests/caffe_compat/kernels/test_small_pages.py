@@ -1,49 +1,44 @@
-"""caffe_compat.kernels.small_pages: the array engine's blobs, parameters and diffs are allocated
-without numpy's huge-page advice, which comes back after each allocation."""
-import os
-import subprocess
-import sys
+"""caffe_compat.kernels.small_pages: the array engine's large blobs, parameters and diffs are
+memory maps of their own (small pages, as Caffe's malloc), through public means only."""
+import mmap
+import pathlib
 
-import pytest
+import numpy as np
 
 from caffe_compat.kernels import small_pages as memory
 
 
-ADVICE = ("import sys, numpy as np\n"
-          "from caffe_compat.kernels import small_pages as memory\n"
-          "core = getattr(np, '_core', None) or np.core\n"
-          "get = core.multiarray._get_madvise_hugepage\n"
-          "initial = get()\n"
-          "seen = []\n"
-          "set_ = core.multiarray._set_madvise_hugepage\n"
-          "def spy(on):\n"
-          "    seen.append(on)\n"
-          "    return set_(on)\n"
-          "core.multiarray._set_madvise_hugepage = spy\n"
-          "a = memory.blob_zeros((3, 4))\n"
-          "b = memory.blob_zeros(np.ones((2, 5), np.float32).shape)\n"
-          "print(a.dtype, a.shape, float(abs(a).sum()), b.dtype, b.shape, float(abs(b).sum()))\n"
-          "print('advice as before', get() == initial, 'while allocating', seen[0::2])\n")
+def _mapped(array):
+    """Whether ``array``'s memory is a memory map of its own (not numpy's allocation)."""
+    base = array
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    return isinstance(getattr(base, "obj", base), mmap.mmap)   # a memoryview of the map
 
 
-def _advice(**env):
-    environ = dict(os.environ)
-    environ.pop(memory.KEEP_ENV, None)
-    environ.update(env)
-    out = subprocess.run([sys.executable, "-c", ADVICE], env=environ, capture_output=True,
-                         text=True, check=True)
-    return out.stdout.splitlines()
+def test_large_blobs_are_memory_maps_of_their_own_small_ones_numpys(monkeypatch):
+    monkeypatch.delenv(memory.KEEP_ENV, raising=False)
+    monkeypatch.setattr(memory, "_keep", [])
+    big = memory.blob_zeros((2, 1024, 1024))           # 8 MB: past numpy's advice threshold
+    small = memory.blob_zeros((3, 4))
+    for a, shape in ((big, (2, 1024, 1024)), (small, (3, 4))):
+        assert a.dtype == np.float32 and a.shape == shape and a.flags.c_contiguous
+        assert a.flags.writeable and not a.any()
+    assert _mapped(big) and not _mapped(small)
+    big[1, 2, 3] = 5.0                                  # writable memory, the values kept
+    assert float(big.sum()) == 5.0
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="numpy advises huge pages on "
-                    "Linux only")
-def test_blobs_are_allocated_without_the_advice_which_then_comes_back():
-    values, advice = _advice()
-    assert values == "float32 (3, 4) 0.0 float32 (2, 5) 0.0"
-    assert advice == "advice as before True while allocating [False, False]"
-    values, advice = _advice(**{memory.KEEP_ENV: "1"})       # numpy's advice kept
-    assert values == "float32 (3, 4) 0.0 float32 (2, 5) 0.0"
-    assert advice == "advice as before True while allocating []"
+def test_the_switch_keeps_numpys_allocation(monkeypatch):
+    monkeypatch.setenv(memory.KEEP_ENV, "1")
+    monkeypatch.setattr(memory, "_keep", [])
+    assert not _mapped(memory.blob_zeros((2, 1024, 1024)))
+
+
+def test_only_public_means():
+    """No private switch of numpy's: the module reads none of its underscored names."""
+    source = pathlib.Path(memory.__file__).read_text()
+    assert "_set_madvise_hugepage" not in source and "np._core" not in source
 
 
 def test_the_array_engines_blobs_and_parameters_come_from_blob_zeros(monkeypatch):
