@@ -9,7 +9,10 @@ import torch.nn.functional as F
 
 from ..kernels import blas_order
 from ..kernels.fixed_order import sum_dims
-from .base import Layer, canonical_axis, count
+from ..rules import inner_product as ip_rule
+from ..rules.fields import ENGINE_FIELD, declare
+from ..rules.inner_product import inner_product_rule
+from .base import Layer
 from .registry import register_layer
 
 # Inference through torch's GEMM computes the rows in blocks of this many: on AVX-512
@@ -56,6 +59,10 @@ def inner_product_backward(grad, x, weight, transpose, need_x, need_weight, need
     return gx, gw, gb
 
 
+declare("torch", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS | ip_rule.FILLERS,
+        no_effect=ENGINE_FIELD)
+
+
 @register_layer("InnerProduct")
 class InnerProduct(Layer):
     blob_names = ("weight", "bias")
@@ -64,16 +71,10 @@ class InnerProduct(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        ip = param.inner_product_param
-        shape = self.bottom_shapes[0]
-        self.axis = canonical_axis(ip.axis, len(shape), self.name)
-        self.K = count(shape, self.axis)
-        self.N = ip.num_output
-        if self.N <= 0:
-            self.fail("num_output must be positive")
-        self.transpose = ip.transpose
-        self.add_blob("weight", (self.K, self.N) if self.transpose else (self.N, self.K))
-        self.bias_term = ip.bias_term
+        rule = self.rule = inner_product_rule(param, self.bottom_shapes)
+        self.axis, self.K, self.N = rule.axis, rule.k, rule.num_output
+        self.transpose, self.bias_term = rule.transpose, rule.bias_term
+        self.add_blob("weight", rule.weight_shape())
         if self.bias_term:
             self.add_blob("bias", (self.N,))
 
@@ -85,11 +86,7 @@ class InnerProduct(Layer):
         return [ip.weight_filler, ip.bias_filler][:len(self.blobs)]
 
     def top_shapes(self, bottom_shapes):
-        shape = bottom_shapes[0]
-        if count(shape, self.axis) != self.K:
-            self.fail(f"input size {count(shape, self.axis)} (shape {shape} from axis "
-                      f"{self.axis}) does not match the weights' K = {self.K}")
-        return [tuple(shape[:self.axis]) + (self.N,)]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         lead = x.shape[:self.axis]

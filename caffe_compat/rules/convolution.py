@@ -35,12 +35,12 @@ FILLERS = frozenset({"weight_filler", "bias_filler"})
 ND_IM2COL = {"force_nd_im2col": "Caffe's N-D im2col writes the same columns as its 2-D one"}
 
 
-def canonical_axis(layer, axis, num_axes, what="axis", type_name=None):
+def canonical_axis(layer, axis, num_axes, what="axis", type_name=None, field=None):
     """Caffe's Blob::CanonicalAxisIndex: ``-num_axes <= axis < num_axes``, negative from the
-    end."""
+    end; ``field`` the parameter at fault (``convolution_param.axis`` unless given)."""
     if not -num_axes <= axis < max(num_axes, 1):
         refuse(layer, f"{what} {axis} out of range for a {num_axes}-axis blob",
-               f"{_SECTION}.axis", type_name)
+               field or f"{_SECTION}.axis", type_name)
     return axis + num_axes if axis < 0 else axis
 
 

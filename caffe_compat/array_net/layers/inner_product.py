@@ -6,14 +6,21 @@ Backward: Caffe's three products (``dx = dy W``, ``dW += dy^T x``, ``db += sum d
 OpenBLAS's small-matrix kernels sum each output in one sequence) ``_exact_gemm``'s sequential
 sums and the rows of ``dy`` added one after the other, the arithmetic of the compiled training
 loop (``kernels/_tiny_solve.c``, OP_AIP_BWD); beyond, numpy's matrix product."""
-import math
 
 import numpy as np
 
 from ...kernels import caffe_products
 from ...parallel.threads import array_kernel_threads
+from ...rules import inner_product as ip_rule
+from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.inner_product import inner_product_rule
 from ..registry import register
 from .base import ArrayLayer, need
+
+
+# the fillers it does not draw (gaussian, msra, ...) go to the torch engine
+declare("array", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
+        refuses=ip_rule.FILLERS, no_effect=ENGINE_FIELD)
 
 
 @register("InnerProduct")
@@ -21,31 +28,21 @@ class InnerProduct(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        ip = param.inner_product_param
         need(caffe_products.available(), "the compiled kernel")
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "InnerProduct of one bottom")
-        shape = tuple(bottom_shapes[0])
-        axis = ip.axis + len(shape) if ip.axis < 0 else ip.axis
-        need(0 <= axis < len(shape) or (axis == len(shape) == 0), "InnerProduct axis")
-        self.axis = axis
-        self.k = math.prod(shape[axis:])
-        self.n = int(ip.num_output)
-        need(self.n > 0, "InnerProduct num_output")
-        self.transpose = bool(ip.transpose)
-        self.bias_term = bool(ip.bias_term)
+        rule = self.rule = inner_product_rule(param, bottom_shapes)
+        self.axis, self.k, self.n = rule.axis, rule.k, rule.num_output
+        self.transpose, self.bias_term = rule.transpose, rule.bias_term
 
     def param_shapes(self):
-        w = (self.k, self.n) if self.transpose else (self.n, self.k)
-        return [w, (self.n,)] if self.bias_term else [w]
+        return self.rule.param_shapes()
 
     def filler_params(self):
         ip = self.param.inner_product_param
         return [ip.weight_filler, ip.bias_filler][:len(self.param_shapes())]
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        need(math.prod(shape[self.axis:]) == self.k, "InnerProduct input size changed")
-        return [shape[:self.axis] + (self.n,)]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0].reshape(-1, self.k)

@@ -30,6 +30,12 @@ def pool(params, shape, tops=1):
             f'top: "y" {extra}pooling_param {{ {params} }} }}\n')
 
 
+def inner_product(params, shape):
+    return (HEAD % _shape(shape) + f'layer {{ name: "y" type: "InnerProduct" bottom: "data" '
+            f'top: "y" inner_product_param {{ {params} weight_filler {{ type: "uniform" '
+            f'min: -0.5 max: 0.5 }} bias_filler {{ type: "uniform" min: -0.5 max: 0.5 }} }} }}\n')
+
+
 def v1(body, shape):
     """The same net in Caffe's V1 spelling (``layers {}``, enum types, ``input_dim``)."""
     dims = "".join(f"input_dim: {d}\n" for d in shape)
@@ -66,6 +72,16 @@ CASES = {
     "deconv k4 s2 p1 group": ("Deconvolution", conv(
         "num_output: 6 kernel_size: 4 stride: 2 pad: 1 group: 2", (1, 4, 7, 5),
         type_name="Deconvolution")),
+    # InnerProduct: the axes joined from axis on, transposed weights, no bias
+    "ip 4-axis bottom": ("InnerProduct", inner_product("num_output: 7", (3, 2, 4, 5))),
+    "ip axis 2": ("InnerProduct", inner_product("num_output: 4 axis: 2", (2, 3, 5, 2))),
+    "ip negative axis transposed": ("InnerProduct", inner_product(
+        "num_output: 5 axis: -1 transpose: true", (2, 3, 6))),
+    "ip no bias": ("InnerProduct", inner_product("num_output: 3 bias_term: false", (4, 9))),
+    "ip V1 spelling": ("InnerProduct", v1(
+        'layers { name: "y" type: INNER_PRODUCT bottom: "data" top: "y" inner_product_param { '
+        'num_output: 3 weight_filler { type: "uniform" min: -0.5 max: 0.5 } } }\n',
+        (2, 3, 4, 4))),
     # Pooling: ceil rounding and its last-window rule, clipping, AVE's divisor, global
     "pool max ceil k3 s2 p1": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 2 pad: 1",
                                                (1, 2, 12, 12))),
@@ -106,6 +122,8 @@ REFUSED = {
     "conv no kernel": conv("num_output: 2", (1, 2, 6, 6)),
     "conv empty output": conv("num_output: 2 kernel_size: 9 stride: 2", (1, 2, 4, 4)),
     "conv zero stride": conv("num_output: 2 kernel_size: 3 stride: 0", (1, 2, 6, 6)),
+    "ip axis out of range": inner_product("num_output: 2 axis: 4", (1, 2, 3, 3)),
+    "ip no num_output": inner_product("", (1, 2, 3, 3)),
     "pool global with a kernel": pool("pool: MAX global_pooling: true kernel_size: 2",
                                       (1, 2, 5, 5)),
     "pool global with pad": pool("pool: AVE global_pooling: true pad: 1", (1, 2, 5, 5)),

@@ -20,11 +20,11 @@ from .grid import CASES, REFUSED
 TOL = 1e-5
 
 ENGINES = ("array", "lite", "pytorch-source")
-CLAIMS = {"array": {"Convolution", "Pooling"},
-          "lite": {"Convolution", "Deconvolution", "Pooling"},
-          "pytorch-source": {"Convolution", "Deconvolution", "Pooling"}}
+CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct"},
+          "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct"},
+          "pytorch-source": {"Convolution", "Deconvolution", "Pooling", "InnerProduct"}}
 MESSAGES = {"Convolution": "ConvolutionParameter", "Deconvolution": "ConvolutionParameter",
-            "Pooling": "PoolingParameter"}
+            "Pooling": "PoolingParameter", "InnerProduct": "InnerProductParameter"}
 
 
 def _scaled(a, b):
@@ -169,12 +169,14 @@ def test_what_caffe_refuses_every_engine_refuses_in_the_same_words(case, engine,
 
 def _engine_modules():
     import caffe_compat.array_net.layers.convolution  # noqa: F401
+    import caffe_compat.array_net.layers.inner_product  # noqa: F401
     import caffe_compat.array_net.layers.pooling  # noqa: F401
     import caffe_compat.export.pytorch.emitters.conv  # noqa: F401
     import caffe_compat.export.pytorch.emitters.pooling  # noqa: F401
     import caffe_compat.layers  # noqa: F401
     import caffe_compat.lite.converters.convolution  # noqa: F401
     import caffe_compat.lite.converters.deconvolution  # noqa: F401
+    import caffe_compat.lite.converters.inner_product  # noqa: F401
     import caffe_compat.lite.converters.pooling  # noqa: F401
 
 

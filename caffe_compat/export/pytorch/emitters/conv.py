@@ -1,13 +1,14 @@
 """Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct as torch's own modules.
 
 Caffe's convolution is torch's cross-correlation with the same weight layout ``(N, C/g, *k)``,
-padding, stride, dilation and groups (where Caffe's window is longer than the padded input, the
-bottom is first padded at its end with the zeros im2col reads there); its deconvolution is ``nn.ConvTranspose{1,2,3}d`` (weights
-``(C, N/g, *k)``, output ``s (in - 1) + d (k - 1) + 1 - 2p``, both Caffe's and torch's rule).
+padding, stride, dilation and groups (where Caffe's window is longer than the padded input,
+the bottom is first padded at its end with the zeros im2col reads there); its deconvolution
+is ``nn.ConvTranspose{1,2,3}d`` (weights ``(C, N/g, *k)``, output ``s (in - 1) + d (k - 1) + 1 - 2p``, both Caffe's and torch's rule).
 InnerProduct flattens the bottom from ``axis`` on and is ``nn.Linear`` (weights ``(N, K)``;
 ``transpose: true`` stores ``(K, N)``, transposed into the module).
 """
 from ....rules import convolution as conv_rule
+from ....rules import inner_product as ip_rule
 from ....rules.fields import ENGINE_FIELD, declare
 from ..codegen import literal
 from ..registry import register_emitter
@@ -19,6 +20,11 @@ declare("pytorch-source", ("Convolution", "ConvolutionDepthwise", "Deconvolution
         no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL,
                    "weight_filler": "the net's weights are written", "bias_filler":
                    "the net's weights are written"})
+
+
+declare("pytorch-source", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
+        no_effect={**ENGINE_FIELD, "weight_filler": "the net's weights are written",
+                   "bias_filler": "the net's weights are written"})
 
 
 @register_emitter("Convolution", "ConvolutionDepthwise", "Deconvolution")

@@ -1,0 +1,59 @@
+"""Caffe's InnerProductLayer rules (inner_product_layer.cpp), read by every engine.
+
+Parameters and defaults: ``num_output`` (required, positive), ``bias_term`` (true), ``axis``
+(1; negative from the end: the axes from it on are joined into ``K`` inputs per row),
+``transpose`` (false: weights ``(num_output, K)``; true: ``(K, num_output)``), the fillers.
+Top shape: the bottom's axes before ``axis``, then ``num_output``. Refusals, as Caffe's
+CHECKs: an axis out of range, a bottom whose ``K`` differs from the weights'.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .convolution import canonical_axis
+from .refusal import refuse
+
+_SECTION = "inner_product_param"
+
+# the InnerProductParameter fields this rule reads (every engine that reads it honours them)
+FIELDS = frozenset({"num_output", "bias_term", "axis", "transpose"})
+FILLERS = frozenset({"weight_filler", "bias_filler"})
+
+
+@dataclass(frozen=True)
+class InnerProductRule:
+    layer: object
+    axis: int
+    k: int
+    num_output: int
+    bias_term: bool
+    transpose: bool
+
+    def weight_shape(self):
+        return (self.k, self.num_output) if self.transpose else (self.num_output, self.k)
+
+    def param_shapes(self):
+        shapes = [self.weight_shape()]
+        return shapes + [(self.num_output,)] if self.bias_term else shapes
+
+    def top_shape(self, shape):
+        """The top of a bottom of ``shape``; a ``K`` other than the weights' is refused."""
+        shape = tuple(int(d) for d in shape)
+        k = math.prod(shape[self.axis:])
+        if k != self.k:
+            refuse(self.layer, f"input size {k} (shape {shape} from axis {self.axis}) does "
+                   f"not match the weights' K = {self.k}")
+        return shape[:self.axis] + (self.num_output,)
+
+
+def inner_product_rule(layer, bottom_shapes):
+    """The :class:`InnerProductRule` of ``layer`` for its first bottom's shape."""
+    p = layer.inner_product_param
+    shape = tuple(int(d) for d in bottom_shapes[0])
+    axis = canonical_axis(layer, int(p.axis), len(shape), field=f"{_SECTION}.axis")
+    num_output = int(p.num_output)
+    if num_output <= 0:
+        refuse(layer, "num_output must be positive", f"{_SECTION}.num_output")
+    return InnerProductRule(layer, axis, math.prod(shape[axis:]), num_output,
+                            bool(p.bias_term), bool(p.transpose))
