@@ -15,12 +15,14 @@ channel sum with OpenBLAS's saxpy roundings, ``powf``), so its top and bottom di
 bit for bit (tests/caffe_compat/layers/test_lrn_exact.py); other dtypes and devices use the
 formula above.
 """
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..net import vjp
 from ..proto import caffe_pb2
+from ..rules import lrn as lrn_rule_module
+from ..rules.fields import ENGINE_FIELD, declare
+from ..rules.lrn import lrn_rule
 from .base import Layer
 from .registry import register_layer
 
@@ -72,6 +74,9 @@ class CaffeLRNAcross(torch.autograd.Function):
         return _across_backward(x, y, (scale, powed), dy, ctx.layer), None
 
 
+declare("torch", "LRN", "LRNParameter", lrn_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+
+
 @register_layer("LRN")
 class LRN(Layer):
     exact_bottoms = 1
@@ -79,29 +84,15 @@ class LRN(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        lp = param.lrn_param
-        self.size = int(lp.local_size)
-        if self.size % 2 != 1:
-            self.fail(f"local_size must be odd, got {lp.local_size}")
-        self.pre_pad = (self.size - 1) // 2
-        self.alpha, self.beta, self.k = float(lp.alpha), float(lp.beta), float(lp.k)
-        # Caffe's float32 constants: alpha_ / size_ in float; 2. * alpha_ * beta_ / size_ in
-        # double, stored as float
-        f32 = np.float32
-        self.beta32, self.k32 = float(f32(lp.beta)), float(f32(lp.k))
-        self.alpha_over_size = float(f32(lp.alpha) / f32(self.size))
-        self.cache_ratio = float(f32(2.0 * float(f32(lp.alpha)) * float(f32(lp.beta))
-                                     / self.size))
-        self.region = lp.norm_region
-        if self.region not in (L.ACROSS_CHANNELS, L.WITHIN_CHANNEL):
-            self.fail(f"unknown norm_region {self.region}")
-        self.top_shapes(self.bottom_shapes)
+        rule = self.rule = lrn_rule(param, self.bottom_shapes)
+        self.size, self.pre_pad, self.region = rule.size, rule.pre_pad, rule.region
+        self.alpha, self.beta, self.k = rule.alpha, rule.beta, rule.k
+        # Caffe's float32 constants (the rule's)
+        self.beta32, self.k32 = rule.beta32, rule.k32
+        self.alpha_over_size, self.cache_ratio = rule.alpha_over_size, rule.cache_ratio
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        if len(shape) != 4:
-            self.fail(f"bottom must have 4 axes (num, channels, height, width), got {shape}")
-        return [shape]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def _exact(self, x):
         """Whether Caffe's C loops run for ``x`` (ACROSS_CHANNELS, float32 on the CPU; not

@@ -6,7 +6,9 @@ scale the last forward kept."""
 import numpy as np
 
 from ...parallel.threads import array_kernel_threads
-from ...proto import caffe_pb2
+from ...rules import lrn as lrn_rule_module
+from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.lrn import ACROSS_CHANNELS, lrn_rule
 from ..registry import Unsupported, register
 from .base import ArrayLayer, need
 
@@ -16,29 +18,26 @@ except ImportError:  # pragma: no cover - the extension is optional
     _lrn_kernel = None
 
 
+# WITHIN_CHANNEL goes to the torch engine
+declare("array", "LRN", "LRNParameter", lrn_rule_module.FIELDS - {"norm_region"},
+        refuses={"norm_region"}, no_effect=ENGINE_FIELD)
+
+
 @register("LRN")
 class LRN(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        lp = param.lrn_param
         need(_lrn_kernel is not None, "the compiled LRN kernel")
-        need(len(bottom_shapes) == 1 and len(param.top) == 1 and len(bottom_shapes[0]) == 4,
-             "LRN of one 4-axis bottom")
-        need(lp.norm_region == caffe_pb2.LRNParameter.ACROSS_CHANNELS, "LRN within channels")
-        self.size = int(lp.local_size)
-        need(self.size % 2 == 1, "LRN local_size must be odd")
-        f32 = np.float32
-        self.beta32, self.k32 = float(f32(lp.beta)), float(f32(lp.k))
-        self.alpha_over_size = float(f32(lp.alpha) / f32(self.size))
-        # 2. * alpha_ * beta_ / size_ in double, stored as float
-        self.cache_ratio = float(f32(2.0 * float(f32(lp.alpha)) * float(f32(lp.beta))
-                                     / self.size))
+        need(len(bottom_shapes) == 1 and len(param.top) == 1, "LRN of one bottom")
+        rule = self.rule = lrn_rule(param, bottom_shapes)
+        need(rule.region == ACROSS_CHANNELS, "LRN within channels")
+        self.size, self.beta32, self.k32 = rule.size, rule.beta32, rule.k32
+        self.alpha_over_size, self.cache_ratio = rule.alpha_over_size, rule.cache_ratio
         self._scratch = None
 
     def top_shapes(self, bottom_shapes):
-        need(len(bottom_shapes[0]) == 4, "LRN of a 4-axis bottom")
-        return [tuple(bottom_shapes[0])]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]

@@ -1,16 +1,19 @@
-"""LRN across channels: Caffe's LRNLayer ``y = x (k + alpha / n * sum of x^2 over the n
-channels centred on c, clipped to the channels) ^ -beta`` (``local_size`` n odd, default 5;
-``alpha`` 1, ``beta`` 0.75, ``k`` 1): ONNX's LRN is that formula for odd sizes.
-WITHIN_CHANNEL is the torch path's."""
+"""LRN across channels: ONNX's LRN, which is Caffe's formula for odd sizes (the parameters and
+refusals from :mod:`caffe_compat.rules.lrn`). WITHIN_CHANNEL is the torch path's."""
+from ...rules import lrn as lrn_rule_module
+from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.lrn import ACROSS_CHANNELS, lrn_rule
 from ._common import Unsupported, register
+
+declare("lite", "LRN", "LRNParameter", lrn_rule_module.FIELDS - {"norm_region"},
+        refuses={"norm_region"}, no_effect=ENGINE_FIELD)
 
 
 @register("LRN")
 def lrn(g, lp, bottoms, blobs):
     x, = bottoms
-    p = lp.lrn_param
-    if p.norm_region != 0 or p.local_size % 2 == 0 or len(x.shape) != 4:
-        raise Unsupported(f"layer '{lp.name}': norm_region {p.norm_region}, local_size "
-                          f"{p.local_size}")
-    return [type(x)(g.op("LRN", [x], {"size": int(p.local_size), "alpha": float(p.alpha),
-                                      "beta": float(p.beta), "bias": float(p.k)}), x.shape)]
+    rule = lrn_rule(lp, [x.shape])
+    if rule.region != ACROSS_CHANNELS:
+        raise Unsupported(f"layer '{lp.name}': norm_region {rule.region}")
+    return [type(x)(g.op("LRN", [x], {"size": rule.size, "alpha": rule.alpha,
+                                      "beta": rule.beta, "bias": rule.k}), x.shape)]

@@ -36,6 +36,11 @@ def inner_product(params, shape):
             f'min: -0.5 max: 0.5 }} bias_filler {{ type: "uniform" min: -0.5 max: 0.5 }} }} }}\n')
 
 
+def lrn(params, shape):
+    return (HEAD % _shape(shape) + 'layer { name: "y" type: "LRN" bottom: "data" top: "y" '
+            f'lrn_param {{ {params} }} }}\n')
+
+
 def v1(body, shape):
     """The same net in Caffe's V1 spelling (``layers {}``, enum types, ``input_dim``)."""
     dims = "".join(f"input_dim: {d}\n" for d in shape)
@@ -82,6 +87,15 @@ CASES = {
         'layers { name: "y" type: INNER_PRODUCT bottom: "data" top: "y" inner_product_param { '
         'num_output: 3 weight_filler { type: "uniform" min: -0.5 max: 0.5 } } }\n',
         (2, 3, 4, 4))),
+    # LRN: Caffe's float32 constants, the window clipped to the channels, within a channel
+    "lrn across defaults": ("LRN", lrn("", (2, 7, 4, 5))),
+    "lrn across wide window": ("LRN", lrn("local_size: 9 alpha: 0.3 beta: 0.6 k: 2",
+                                          (1, 5, 3, 3))),
+    "lrn across size 1": ("LRN", lrn("local_size: 1 alpha: 2 beta: 1.5", (1, 3, 4, 4))),
+    "lrn within channel": ("LRN", lrn("local_size: 3 norm_region: WITHIN_CHANNEL alpha: 0.5",
+                                      (1, 2, 6, 5))),
+    "lrn V1 spelling": ("LRN", v1('layers { name: "y" type: LRN bottom: "data" top: "y" '
+                                  'lrn_param { local_size: 3 alpha: 0.5 } }\n', (1, 4, 3, 3))),
     # Pooling: ceil rounding and its last-window rule, clipping, AVE's divisor, global
     "pool max ceil k3 s2 p1": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 2 pad: 1",
                                                (1, 2, 12, 12))),
@@ -124,6 +138,8 @@ REFUSED = {
     "conv zero stride": conv("num_output: 2 kernel_size: 3 stride: 0", (1, 2, 6, 6)),
     "ip axis out of range": inner_product("num_output: 2 axis: 4", (1, 2, 3, 3)),
     "ip no num_output": inner_product("", (1, 2, 3, 3)),
+    "lrn even local_size": lrn("local_size: 4", (1, 4, 3, 3)),
+    "lrn 3-axis bottom": lrn("", (1, 4, 3)),
     "pool global with a kernel": pool("pool: MAX global_pooling: true kernel_size: 2",
                                       (1, 2, 5, 5)),
     "pool global with pad": pool("pool: AVE global_pooling: true pad: 1", (1, 2, 5, 5)),

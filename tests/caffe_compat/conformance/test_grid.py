@@ -20,11 +20,12 @@ from .grid import CASES, REFUSED
 TOL = 1e-5
 
 ENGINES = ("array", "lite", "pytorch-source")
-CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct"},
-          "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct"},
-          "pytorch-source": {"Convolution", "Deconvolution", "Pooling", "InnerProduct"}}
+CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct", "LRN"},
+          "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN"},
+          "pytorch-source": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN"}}
 MESSAGES = {"Convolution": "ConvolutionParameter", "Deconvolution": "ConvolutionParameter",
-            "Pooling": "PoolingParameter", "InnerProduct": "InnerProductParameter"}
+            "Pooling": "PoolingParameter", "InnerProduct": "InnerProductParameter",
+            "LRN": "LRNParameter"}
 
 
 def _scaled(a, b):
@@ -170,13 +171,16 @@ def test_what_caffe_refuses_every_engine_refuses_in_the_same_words(case, engine,
 def _engine_modules():
     import caffe_compat.array_net.layers.convolution  # noqa: F401
     import caffe_compat.array_net.layers.inner_product  # noqa: F401
+    import caffe_compat.array_net.layers.lrn  # noqa: F401
     import caffe_compat.array_net.layers.pooling  # noqa: F401
     import caffe_compat.export.pytorch.emitters.conv  # noqa: F401
+    import caffe_compat.export.pytorch.emitters.normalization  # noqa: F401
     import caffe_compat.export.pytorch.emitters.pooling  # noqa: F401
     import caffe_compat.layers  # noqa: F401
     import caffe_compat.lite.converters.convolution  # noqa: F401
     import caffe_compat.lite.converters.deconvolution  # noqa: F401
     import caffe_compat.lite.converters.inner_product  # noqa: F401
+    import caffe_compat.lite.converters.lrn  # noqa: F401
     import caffe_compat.lite.converters.pooling  # noqa: F401
 
 
