@@ -1,4 +1,4 @@
-"""Run one public cv2.dnn program unchanged and keep what it computed.
+"""Run one of the cv2.dnn client programs (``scripts/``) and keep what it computed.
 
     python -m tests.caffe_compat.dnn.public_programs.runner NAME FOLDER OUT.npz [...] [--ours]
 
@@ -20,7 +20,9 @@ for what a test machine lacks (a display and a camera), put on the ``cv2`` modul
   ``if cv.waitKey(1) != -1: break`` loops end after the last frame;
 - ``VideoCapture(path)``: the image file read with ``imread``, given as one frame, then the end
   of the stream (``(False, None)``), as OpenCV's image-sequence capture gives a single image;
-  ``VideoCapture(0)`` (a camera) gives the working folder's ``photo.png`` so.
+  a path with a ``%d`` pattern (``frame_%d.png``) gives the files it names from 0 on while
+  they exist, one frame each, as OpenCV's image-sequence capture reads them;
+  ``VideoCapture(0)`` (a camera) gives the working folder's ``photo.png`` as one frame.
 
 Programs with relative paths in their code run in FOLDER (``Program.cwd``). Printed lines about
 time have their numbers masked (``#``), the rest is kept as printed.
@@ -44,13 +46,20 @@ _CAPTURES = []
 
 
 class _Capture:
-    """A video of one frame: the image file given, or for a camera index, ``photo.png`` of the
-    working folder."""
+    """A video: the image file given, the numbered files of a ``%d`` pattern, or for a camera
+    index, ``photo.png`` of the working folder."""
 
     def __init__(self, source=0, *args):
         import cv2
-        path = os.path.join(_FOLDER[0], "photo.png") if isinstance(source, int) else source
-        self.frames = [cv2.imread(path)]
+        if isinstance(source, int):
+            paths = [os.path.join(_FOLDER[0], "photo.png")]
+        elif "%" in source:
+            paths = []
+            while os.path.exists(source % len(paths)):
+                paths.append(source % len(paths))
+        else:
+            paths = [source]
+        self.frames = [cv2.imread(path) for path in paths]
         _CAPTURES.append(self)
 
     def isOpened(self):

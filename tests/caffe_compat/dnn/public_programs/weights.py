@@ -1,6 +1,6 @@
-"""Seeded random weights for the public programs' nets, written as a .caffemodel with protobuf
-alone (the same bytes under OpenCV 4, OpenCV 5 and any machine: the tests check the sha256
-recorded with the fixtures).
+"""Seeded random weights for the client programs' nets (``scripts/``), written as a .caffemodel
+with protobuf alone (the same bytes under OpenCV 4, OpenCV 5 and any machine: the tests check
+the sha256 recorded with the fixtures).
 
 The blob shapes come from the prototxt (:func:`param_shapes`: channels carried from layer to
 layer, as Caffe's ``LayerSetUp`` sizes them), so no net is built to write its weights.

@@ -12,8 +12,8 @@ by layer with their names, types, order and parameters (facts of the published f
   COCO ``pose_deploy_linevec.prototxt`` (19 heat maps, 38 part-affinity maps, 6 stages) and MPI
   (16 and 28, 6 stages; the ``faster_4_stages`` file stops at 4), input ``image`` declared
   1 x 3 x 1 x 1 and sized at run time, L1/L2 branches interleaved as in the files, ending
-  with ``Mconv7_stageN_L2``: the layout OpenCV's ``openpose.py`` of 2018 reads (its
-  ``forward()`` is the heat maps); ``concat=True`` appends the later files' last layer,
+  with ``Mconv7_stageN_L2``, as the 2017 files did (``forward()`` gives the heat maps, the
+  layout ``scripts/pose_keypoints.py`` reads); ``concat=True`` appends the later files' last layer,
   ``concat_stageN+1`` (top ``net_output``: heat maps, then part affinities).
 
 ``width`` scales every channel count but the outputs' (for the default test suite's smaller
