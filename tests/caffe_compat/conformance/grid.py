@@ -156,3 +156,60 @@ def feed_for(net, seed):
     rng = np.random.default_rng(seed)
     return {name: rng.normal(0, 1, tuple(net.blob_shape(name))).astype(np.float32)
             for name in net.inputs}
+
+
+def _rois(rng, count, size, scale):
+    """``count`` ROIs (batch index 0, x1, y1, x2, y2) inside an image of ``size`` pixels whose
+    feature map is ``scale`` of it."""
+    lo = rng.uniform(0, size * 0.5, (count, 2))
+    hi = lo + rng.uniform(size * 0.2, size * 0.5, (count, 2))
+    return np.concatenate([np.zeros((count, 1)), lo, hi], axis=1).astype(np.float32)
+
+
+def _probs(rng, shape, axis=1):
+    e = np.exp(rng.uniform(-2, 2, shape))
+    return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
+
+
+def _priors(rng, count):
+    centre = rng.uniform(0.2, 0.8, (count, 2))
+    size = rng.uniform(0.1, 0.4, (count, 2))
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1).reshape(-1)
+    variances = np.tile([0.1, 0.1, 0.2, 0.2], count)
+    return np.stack([boxes, variances])[None].astype(np.float32)
+
+
+# Layer types the examples of ``caffe-compat verify`` leave to their generic single bottom,
+# which they do not take: {type: [(bottom shapes, fields, tops, feed(rng) or None)]}
+EXTRA_EXAMPLES = {
+    "Axpy": [(((2, 3, 1, 1), (2, 3, 4, 5), (2, 3, 4, 5)), "", 1, None)],
+    "ConvolutionDepthwise": [(((2, 3, 6, 7),), "convolution_param { num_output: 3 "
+                              "kernel_size: 3 pad: 1 group: 3 }", 1, None)],
+    "Interp": [(((1, 2, 5, 6),), "interp_param { height: 9 width: 11 }", 1, None),
+               (((1, 2, 5, 6),), "interp_param { zoom_factor: 2 }", 1, None)],
+    "PriorBox": [(((1, 3, 4, 5), (1, 3, 32, 40)), "prior_box_param { min_size: 8 "
+                  "max_size: 16 aspect_ratio: 2 flip: true clip: true variance: 0.1 "
+                  "variance: 0.1 variance: 0.2 variance: 0.2 }", 1, None)],
+    "PriorBoxClustered": [(((1, 3, 4, 5), (1, 3, 32, 40)), "prior_box_param { width: 4 "
+                           "height: 6 width: 9 height: 5 clip: false variance: 0.1 "
+                           "variance: 0.1 variance: 0.2 variance: 0.2 }", 1, None)],
+    "ROIPooling": [(((1, 3, 8, 8), (3, 5)), "roi_pooling_param { pooled_h: 2 pooled_w: 3 "
+                    "spatial_scale: 0.5 }", 1,
+                    lambda rng: [rng.uniform(-1, 1, (1, 3, 8, 8)), _rois(rng, 3, 16, 0.5)])],
+    "PSROIPooling": [(((1, 8, 8, 8), (3, 5)), "psroi_pooling_param { spatial_scale: 0.5 "
+                      "output_dim: 2 group_size: 2 }", 1,
+                      lambda rng: [rng.uniform(-1, 1, (1, 8, 8, 8)), _rois(rng, 3, 16, 0.5)])],
+    "Proposal": [(((1, 4, 5, 6), (1, 8, 5, 6), (1, 3)), "proposal_param { feat_stride: 16 "
+                  "base_size: 16 ratio: 0.5 ratio: 2 scale: 8 pre_nms_topn: 40 "
+                  "post_nms_topn: 10 nms_thresh: 0.7 }", 1,
+                  lambda rng: [_probs(rng, (1, 4, 5, 6)),
+                               rng.uniform(-0.2, 0.2, (1, 8, 5, 6)),
+                               np.array([[80, 96, 1]], np.float32)])],
+    "DetectionOutput": [(((1, 40), (1, 30), (1, 2, 40)), "detection_output_param { "
+                         "num_classes: 3 share_location: true background_label_id: 0 "
+                         "nms_param { nms_threshold: 0.45 top_k: 20 } keep_top_k: 8 "
+                         "confidence_threshold: 0.05 code_type: CENTER_SIZE }", 1,
+                         lambda rng: [rng.uniform(-0.5, 0.5, (1, 40)),
+                                      _probs(rng, (1, 10, 3), axis=2).reshape(1, 30),
+                                      _priors(rng, 10)])],
+}

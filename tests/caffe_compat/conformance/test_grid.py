@@ -78,12 +78,12 @@ def _run_lite(text, feed, model, tmp_path):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model.read_bytes())
         for name, value in feed.items():
             net.setInput(value, name)
-        names = net.getUnconnectedOutLayersNames()
-        got = net.forward(list(names))
+        layers = [net._layers[k - 1] for k in net.getUnconnectedOutLayers()]
+        # every output of each output layer (a Split's second top as well), OpenCV's call
+        got = net.forwardAndRetrieve([layer["name"] for layer in layers])
         if net._lite is None:
             raise Refused("the torch path ran the net")
-    tops = [t for k in net.getUnconnectedOutLayers() for t in net._layers[k - 1]["tops"]]
-    return dict(zip(tops, got))
+    return {t: v for layer, values in zip(layers, got) for t, v in zip(layer["tops"], values)}
 
 
 def _run_pytorch_source(text, feed, model, tmp_path):
