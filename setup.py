@@ -44,6 +44,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
+    # the project's own licence, LICENSE at the root (the original paper repository's is
+    # Apache-2.0 too); a PEP 639 expression, which setuptools prefers to "License ::" classifiers
+    license_expression="Apache-2.0",
+    license_files=["LICENSE"],
     # caffe: pycaffe's package (import caffe), a thin layer over caffe_compat
     packages=find_packages(include=["caffe_compat", "caffe_compat.*", "caffe", "caffe.*",
                                     "matlab_ports", "matlab_ports.*", "lq_models",

@@ -22,7 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LENET = os.path.join(REPO, "tests", "fixtures", "bvlc_nets", "mnist__lenet_train_test.prototxt")
+# BVLC's LeNet definition, a public file kept outside the repository: ../shared/public-nets
+# (or $RLQ_SHARED/public-nets)
+SHARED = os.environ.get("RLQ_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+LENET = os.path.join(SHARED, "public-nets", "bvlc_nets", "mnist__lenet_train_test.prototxt")
 
 LOGREG_NET = """name: "LogisticRegressionNet"
 layer { name: "data" type: "HDF5Data" top: "data" top: "label"

@@ -91,7 +91,9 @@ SETTLE_OURS_S = 2.5
 # process holding the cores, so the runner after it waits two windows (SETTLE_S) and starts
 # with the machine as it is, not as it was during the peer's block
 PAUSE_AFTER = {"ort": 0.3, "caffe": SETTLE_S}
-BVLC = os.path.join(REPO, "tests", "fixtures", "bvlc_nets")
+# BVLC's public definitions, outside the repository: ../shared/public-nets (or $RLQ_SHARED)
+BVLC = os.path.join(os.environ.get("RLQ_SHARED", os.path.join(os.path.dirname(REPO), "shared")),
+                    "public-nets", "bvlc_nets")
 DEFAULT_THREADS = torch.get_num_threads()
 
 LOADS = ("idle", "pinned", "nice0", "nice10")
@@ -442,12 +444,6 @@ def _deploy(name, folder):
     """(prototxt text, caffemodel bytes, input shape per item, output blob) of a deployed net."""
     if name == "cnnd":
         net_param = read_net(os.path.join(REPO, "prototxt", "cnnd_deploy.prototxt"))
-        keep = [la for la in net_param.layer if "label" not in la.bottom]   # deploy: no label
-        del net_param.layer[:]
-        net_param.layer.extend(keep)
-        inp = net_param.layer[0]
-        del inp.top[1:]
-        del inp.input_param.shape[1:]
         path = os.path.join(folder, "cnnd_deploy.prototxt")
         write_prototxt(net_param, path)
         with open(path) as f:

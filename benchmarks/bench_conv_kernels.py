@@ -14,7 +14,7 @@ the median milliseconds of each and their ratio (below 1: this tree is faster), 
 in total. Run it under ``taskset -c 0`` for the one-core case a held core leaves.
 
 ``--layers WEIGHTS``: pycaffe's per-layer passes of CaffeNet's deploy net
-(benchmarks/programs/nets/caffenet_deploy.prototxt, ``force_backward``) at 227 x 227, batch 1,
+(../shared/public-nets/benchmark_nets/caffenet_deploy.prototxt, ``force_backward``) at 227 x 227, batch 1,
 ``net._forward(i, i)`` and ``net._backward(i, i)`` for each layer up to conv5, medians over
 ``--rounds`` rounds; run it with this tree's pycaffe and with a real Caffe's Python
 (``OPENBLAS_NUM_THREADS=1`` for one thread) in turn to compare them.
@@ -112,7 +112,8 @@ def caffenet_layers(weights, rounds):
     import caffe
     from google.protobuf import text_format
     model = caffe.io.caffe_pb2.NetParameter()
-    with open(os.path.join(REPO, "benchmarks", "programs", "nets",
+    shared = os.environ.get("RLQ_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+    with open(os.path.join(shared, "public-nets", "benchmark_nets",
                            "caffenet_deploy.prototxt")) as f:
         text_format.Merge(f.read(), model)
     model.force_backward = True

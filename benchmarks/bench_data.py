@@ -189,7 +189,8 @@ def main():
             speed("CNN+D", os.path.join(REPO, "prototxt", "cnnd_train_val.prototxt"),
                   (1, 104, 104), 96, 0.00390625, args.batch, args.iterations, folder)
         if args.caffenet:
-            speed("CaffeNet", os.path.join(REPO, "tests", "fixtures", "bvlc_nets",
+            shared = os.environ.get("RLQ_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+            speed("CaffeNet", os.path.join(shared, "public-nets", "bvlc_nets",
                                            "bvlc_reference_caffenet__train_val.prototxt"),
                   (3, 256, 256), 227, None, args.caffenet_batch, args.iterations, folder)
         if args.rss_gb:

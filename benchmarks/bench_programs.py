@@ -6,8 +6,8 @@ one core held.
                                         [--workdir DIR] [--markdown]
 
 Programs are the files ``benchmarks/programs/*.py`` (found, not listed here; a file starting
-with ``_`` is a helper). Each is a stand-alone program of a kind Caffe users run, with a header
-naming its source and licence, and defines:
+with ``_`` is a helper). Each is a stand-alone program of this project (Apache-2.0, as its
+header says) doing a kind of work Caffe users do with pycaffe or Caffe's tools, and defines:
 
 - ``setup(workdir)``: writes the data and weights it reads (seeded), once, outside the timing,
   run by this interpreter (``python PROGRAM.py setup WORKDIR``);

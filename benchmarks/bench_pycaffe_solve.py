@@ -1,6 +1,6 @@
-"""CPU time per iteration of the brewing-logreg logistic regression through pycaffe's
-``solver.solve()`` (HDF5Data batch 10 -> InnerProduct 2 -> Accuracy + SoftmaxWithLoss, the
-notebook's solver), test passes included: a 250-batch pass every 1,000 iterations.
+"""CPU time per iteration of the brewing_logreg program's logistic regression through pycaffe's
+``solver.solve()`` (HDF5Data batch 10 -> InnerProduct 2 -> Accuracy + SoftmaxWithLoss, that
+program's solver settings), test passes included: a 250-batch pass every 1,000 iterations.
 
     python benchmarks/bench_pycaffe_solve.py [--iterations 3000] [--workdir DIR]
 
@@ -39,14 +39,15 @@ def main(argv=None):
         from caffe.proto import caffe_pb2
         from caffe import layers as L
         for name, source in (("train", "train.txt"), ("test", "test.txt")):
-            n = caffe.NetSpec()
-            n.data, n.label = L.HDF5Data(batch_size=10, ntop=2, source=os.path.join(
-                "examples", "hdf5_classification", "data", source))
-            n.ip1 = L.InnerProduct(n.data, num_output=2, weight_filler=dict(type="xavier"))
-            n.accuracy = L.Accuracy(n.ip1, n.label)
-            n.loss = L.SoftmaxWithLoss(n.ip1, n.label)
+            spec = caffe.NetSpec()
+            spec.data, spec.label = L.HDF5Data(source=os.path.join(
+                "examples", "hdf5_classification", "data", source), batch_size=10, ntop=2)
+            spec.score = L.InnerProduct(spec.data, num_output=2,
+                                        weight_filler=dict(type="xavier"))
+            spec.accuracy = L.Accuracy(spec.score, spec.label)
+            spec.loss = L.SoftmaxWithLoss(spec.score, spec.label)
             with open(f"bench_{name}.prototxt", "w") as f:
-                f.write(str(n.to_proto()))
+                f.write(str(spec.to_proto()))
         s = caffe_pb2.SolverParameter(train_net="bench_train.prototxt",
                                       test_net=["bench_test.prototxt"], test_interval=1000,
                                       test_iter=[250], max_iter=args.iterations, base_lr=0.01,

@@ -1,5 +1,9 @@
 """Write the files the programs of ``benchmarks/programs/`` read: seeded random weights in the
-layouts of the public caffemodels, a mean image, label names and test images.
+layouts of the public caffemodels, a mean image, label names and test images; and, for the
+LeNet programs, LMDBs of stand-in digits (:func:`write_digit_lmdb`).
+
+The net definitions the weights follow are public BVLC files, kept outside the repository:
+``../shared/public-nets/benchmark_nets/`` (or ``$RLQ_SHARED/public-nets/benchmark_nets``).
 
 Nothing is downloaded. The weights have the public files' layouts and sizes, not their values:
 
@@ -10,7 +14,10 @@ Nothing is downloaded. The weights have the public files' layouts and sizes, not
   branches the zoo file also holds): GoogLeNet in the current ``layer`` format with
   ``shape`` dimensions;
 * ``ilsvrc_2012_mean.npy`` (3 x 256 x 256), ``synset_words.txt`` (1000 labels),
-  ``cat.jpg`` (360 x 480) and ``sky.jpg`` (240 x 320): smooth seeded images.
+  ``cat.jpg`` (360 x 480) and ``sky.jpg`` (240 x 320): smooth seeded images;
+* the three net definitions themselves (``caffenet_deploy.prototxt``,
+  ``caffenet_full_conv.prototxt``, ``googlenet_deploy.prototxt``), copied from ``NETS`` so that
+  a program finds everything it reads in its working directory.
 
 It also byte-compiles the project's ``caffe`` and ``caffe_compat`` packages, as ``pip install``
 does: where ``PYTHONDONTWRITEBYTECODE`` is set (as on the shared benchmark machine) a program
@@ -26,14 +33,67 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-NETS = HERE / "programs" / "nets"
+# CaffeNet deploy, CaffeNet fully convolutional and GoogLeNet deploy (BVLC's files, BSD 2-Clause)
+NETS = Path(os.environ.get("RLQ_SHARED", HERE.parents[1] / "shared")) / "public-nets" / \
+    "benchmark_nets"
 SEED = 45
+
+
+def net_file(name):
+    """``NETS/name``, or a clear stop naming the missing file."""
+    path = NETS / name
+    if not path.is_file():
+        raise SystemExit(f"{path}: the public net definition the programs read is missing "
+                         "(../shared/public-nets/benchmark_nets, or set RLQ_SHARED to the "
+                         "folder holding public-nets/)")
+    return path
+
+
+def digit_images(count, seed):
+    """``count`` 28 x 28 uint8 stand-in digits and their labels (0-9): each class is a fixed
+    bar pattern (3 of 7 segment strokes on a 20 x 12 box, a different set per class, chosen
+    once from a fixed seed), shifted by up to two pixels and drawn over faint noise, so LeNet
+    learns them within a few hundred steps."""
+    import itertools
+    triples = list(itertools.combinations(range(7), 3))
+    shapes = [triples[i] for i in np.random.default_rng(2017).permutation(len(triples))[:10]]
+    strokes = [(slice(4, 6), slice(8, 20)), (slice(4, 14), slice(18, 20)),
+               (slice(14, 24), slice(18, 20)), (slice(22, 24), slice(8, 20)),
+               (slice(14, 24), slice(8, 10)), (slice(4, 14), slice(8, 10)),
+               (slice(13, 15), slice(8, 20))]
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    images = (rng.random((count, 28, 28)) * 60).astype(np.uint8)
+    for image, label, (dy, dx) in zip(images, labels, rng.integers(-2, 3, (count, 2))):
+        for k in shapes[label]:
+            rows, cols = strokes[k]
+            image[rows.start + dy:rows.stop + dy, cols.start + dx:cols.stop + dx] = 230
+    return images, labels
+
+
+def write_digit_lmdb(path, count, seed):
+    """An LMDB of ``count`` Datums (1 x 28 x 28 bytes, integer label) of :func:`digit_images`
+    under the keys ``00000000``, ``00000001``, ...: the layout MNIST's LMDBs have in Caffe's
+    examples, readable by Caffe's Data layer and ours."""
+    import lmdb
+    from caffe_compat.proto import caffe_pb2
+    images, labels = digit_images(count, seed)
+    db = lmdb.open(str(path), map_size=64 << 20)
+    with db.begin(write=True) as txn:
+        for i in range(count):
+            datum = caffe_pb2.Datum()
+            datum.channels, datum.height, datum.width = 1, 28, 28
+            datum.data = images[i].tobytes()
+            datum.label = int(labels[i])
+            txn.put(f"{i:08d}".encode(), datum.SerializeToString())
+    db.close()
 
 
 def data_dir(arg=None):
@@ -82,8 +142,8 @@ def write_caffenet_v1(path, rng):
     from caffe_compat.io.caffemodel import write_caffemodel
     from caffe_compat.proto import caffe_pb2
     v1_enum = {name: value for value, name in upgrade.V1_LAYER_TYPE_NAMES.items()}
-    deploy = prototxt_io.read_net(str(NETS / "caffenet_deploy.prototxt"))
-    shapes = {name: s for name, _, s in _param_shapes(NETS / "caffenet_deploy.prototxt")}
+    deploy = prototxt_io.read_net(str(net_file("caffenet_deploy.prototxt")))
+    shapes = {name: s for name, _, s in _param_shapes(net_file("caffenet_deploy.prototxt"))}
     out = caffe_pb2.NetParameter()
     out.name = "CaffeNet"
     v1_fields = set(caffe_pb2.V1LayerParameter.DESCRIPTOR.fields_by_name)
@@ -115,7 +175,7 @@ def write_googlenet(path, rng):
     from caffe_compat.proto import caffe_pb2
     out = caffe_pb2.NetParameter()
     out.name = "GoogleNet"
-    for name, kind, shapes in _param_shapes(NETS / "googlenet_deploy.prototxt"):
+    for name, kind, shapes in _param_shapes(net_file("googlenet_deploy.prototxt")):
         layer = out.layer.add()
         layer.name, layer.type = name, kind
         for shape in shapes:
@@ -158,6 +218,9 @@ def main(argv=None):
         "cat.jpg": lambda p, r: write_image(p, smooth_image(r, 360, 480)),
         "sky.jpg": lambda p, r: write_image(p, smooth_image(r, 240, 320)),
     }
+    for name in ("caffenet_deploy.prototxt", "caffenet_full_conv.prototxt",
+                 "googlenet_deploy.prototxt"):
+        shutil.copyfile(net_file(name), out / name)
     import compileall
     root = HERE.parent
     for package in ("caffe", "caffe_compat"):

@@ -6,6 +6,11 @@ ordinary files. ``../shared`` (or ``$RLQ_SHARED``), the full material of the dev
 machines, is optional: ``shared_path`` gives it and skips without it; ``RLQ_FIXTURES=shared``
 runs the fixture tests on it instead of the committed copies; ``RLQ_REQUIRE_FIXTURES=1`` (set
 by .ci/run) turns any skip for missing reference material into a failure.
+
+Files that others wrote (public net definitions, the original paper repository's definitions,
+the SR benchmark images) are not in the repository: ``public_input`` reads them from
+``../shared`` (``public-nets/``, ``original/``, ``sr-images/``), and a test that needs one
+skips with one line naming the file where ``../shared`` is absent.
 """
 import atexit
 import lzma
@@ -43,23 +48,33 @@ def shared_path(*parts):
     return p
 
 
-# Stored forms of committed fixtures, unpacked to the name without the suffix: X.xz, and
-# images X.bmp.webp / X.bmp.png (plain .png files, e.g. MATLAB's outputs, stay as they are).
+# The folders of ../shared that hold others' files, read in place by the tests (public_input).
+PUBLIC_INPUTS = ("public-nets", "original", "sr-images")
+
+
+def public_input(*parts):
+    """``../shared/<parts>``, a file written by others that the tests read but the repository
+    does not hold (``public-nets/...``, ``original/...``, ``sr-images/...``). Where it is
+    absent the test skips with one line naming it; under ``RLQ_REQUIRE_FIXTURES=1`` (CI, which
+    has ../shared or $RLQ_SHARED) it fails instead."""
+    if not parts or parts[0] not in PUBLIC_INPUTS:
+        raise ValueError(f"public_input{parts}: the public inputs are under "
+                         f"{', '.join(PUBLIC_INPUTS)} of ../shared")
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        msg = f"public input not available (no ../shared): {p}"
+        if os.environ.get("RLQ_REQUIRE_FIXTURES") == "1":
+            pytest.fail(msg + " (RLQ_REQUIRE_FIXTURES=1: set RLQ_SHARED to the shared folder)")
+        pytest.skip(msg)
+    return p
+
+
+# Stored forms of committed fixtures, unpacked to the name without the suffix: X.xz.
 def _unpack_xz(src, dst):
     with lzma.open(src) as f, open(dst, "wb") as out:
         shutil.copyfileobj(f, out)
 
 
-def _unpack_image(src, dst):
-    """A lossless WebP (colour) or PNG (grey) copy of a BMP file, written back as a 24-bit or
-    8-bit grey BMP with the same pixels."""
-    from PIL import Image
-    with Image.open(src) as im:
-        im.load()
-        im.save(dst, format="BMP")
-
-
-_UNPACK = {".xz": _unpack_xz, ".webp": _unpack_image, ".png": _unpack_image}
 _TREES = {}
 
 
@@ -76,8 +91,8 @@ def _tree(top):
             (base / rel).mkdir(parents=True, exist_ok=True)
             for name in files:
                 stem, suffix = os.path.splitext(name)
-                if suffix == ".xz" or (suffix in _UNPACK and stem.endswith(".bmp")):
-                    _UNPACK[suffix](pathlib.Path(dirpath) / name, base / rel / stem)
+                if suffix == ".xz":
+                    _unpack_xz(pathlib.Path(dirpath) / name, base / rel / stem)
                 else:
                     shutil.copy2(pathlib.Path(dirpath) / name, base / rel / name)
         _TREES[top] = base

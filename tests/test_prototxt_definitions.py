@@ -15,7 +15,7 @@ import torch
 from caffe_compat import Net
 from caffe_compat.io.prototxt import read_solver
 from caffe_compat.proto import caffe_pb2
-from tests.conftest import REPO, fixture_path
+from tests.conftest import REPO, public_input
 
 OURS = REPO / "prototxt"
 
@@ -70,14 +70,55 @@ def _describe(net):
     return rows, specs, shapes
 
 
+def _without_label(path):
+    """The original deploy net less its dummy 'label' input and the layers reading it (the
+    TEST-only Silence, the TRAIN-only loss): our deploy nets take the face alone."""
+    from caffe_compat.net.core import load_net_param
+    param = load_net_param(str(path))
+    first = param.layer[0]
+    assert first.type == "Input" and list(first.top) == ["data", "label"]
+    del first.top[1:]
+    del first.input_param.shape[1:]
+    keep = [lp for lp in param.layer if "label" not in lp.bottom]
+    del param.layer[:]
+    param.layer.extend(keep)
+    return param
+
+
+def test_deploy_nets_take_the_face_alone():
+    """A deploy net takes what a user feeds it: one input, no Silence layer, no loss (what
+    `export` lists as its inputs is ``Net.inputs``)."""
+    for name in sorted(p.name for p in OURS.glob("*deploy*.prototxt")):
+        for phase in ("train", "test"):
+            net = Net(str(OURS / name), phase=phase, seed=1)
+            types = {node.type for node, _, _, _ in net._nodes}
+            assert "label" not in net.inputs and not {"Silence", "EuclideanLoss"} & types, \
+                (name, phase, net.inputs, sorted(types))
+
+
+@pytest.mark.parametrize("name,output", [("cnnd_deploy.prototxt", "fc5"),
+                                         ("srfcn_deploy.prototxt", "conv4")])
+def test_paper_deploy_nets_in_pycaffe_and_cv2_dnn(name, output):
+    """pycaffe's ``net.forward(data=x)`` runs them (a net input left out is an error there),
+    and cv2.dnn's first layer is the first convolution."""
+    import caffe
+    from caffe_compat import dnn
+    net = caffe.Net(str(OURS / name), caffe.TEST)
+    assert net.inputs == ["data"]
+    x = np.zeros((1, 1, 96, 96), np.float32)
+    assert list(net.forward(data=x)) == [output]
+    assert dnn.readNetFromCaffe(str(OURS / name)).getLayerNames()[0] == "conv1"
+
+
 @pytest.mark.parametrize("ours,original,size", NETS, ids=[n[0] for n in NETS])
 @pytest.mark.parametrize("phase", ["train", "test"])
 def test_net_definition_matches_original(ours, original, size, phase, tmp_path):
-    orig = fixture_path("original", original)
+    orig = public_input("original", original)
     sources = _h5_sources(tmp_path, size, str(orig)) if size else {}
     sources.update(_h5_sources(tmp_path, size, str(OURS / ours)) if size else {})
     a = Net(str(OURS / ours), phase=phase, seed=7, data_sources=sources)
-    b = Net(str(orig), phase=phase, seed=7, data_sources=sources)
+    b = Net(str(orig) if size else _without_label(orig), phase=phase, seed=7,
+            data_sources=sources)
     assert _describe(a) == _describe(b)
     for (la, pa), (lb, pb) in zip(a.params.items(), b.params.items()):
         for x, y in zip(pa, pb):  # same filler definitions: identical draws for one seed
@@ -98,7 +139,7 @@ def _solver_fields(path):
 
 @pytest.mark.parametrize("ours,original", SOLVERS, ids=[s[0] for s in SOLVERS])
 def test_solver_definition_matches_original(ours, original):
-    assert _solver_fields(OURS / ours) == _solver_fields(fixture_path("original", original))
+    assert _solver_fields(OURS / ours) == _solver_fields(public_input("original", original))
 
 
 def test_deploy_shapes_are_caffes():

@@ -1,147 +1,124 @@
-"""Caffe's "Brewing Logistic Regression then Going Deeper" notebook as a script: a logistic
-regression and a net with a 40-unit hidden layer, each trained by ``solver.solve()`` for
-10,000 iterations (HDF5Data batch 10, a 250-batch test pass every 1,000 iterations), then
-scored over the test set from Python.
+"""Two classifiers of 4-feature vectors trained from Python with pycaffe: a logistic regression
+(one InnerProduct) and a net with one hidden layer of 40 ReLU units. Each is written with
+``caffe.NetSpec`` over ``HDF5Data`` (batch 10), given a ``SolverParameter`` built in Python (SGD,
+step policy, 10,000 iterations, a 250-batch test every 1,000), trained by ``solver.solve()``
+and then scored over the whole test set by stepping the test net from Python: the work of
+Caffe's HDF5 classification example.
 
-Source: BVLC/caffe examples/brewing-logreg.ipynb (commit 9b891540, git blob 0f87185a), code
-cells 9, 11, 13, 17 and 18 as the notebook runs them (cells 1-7: imports, the data and the
-HDF5 files, are the setup step; the sklearn baseline, the plots, the ``caffe train`` shell
-cells and the clean-up are left out). BSD 2-Clause licence, Copyright (c) 2014-2017 The
-Regents of the University of California (Regents) and the contributors
-(tests/pycaffe/public_programs/sources/bvlc_caffe/LICENSE).
+Part of this project's benchmark suite, under the project's licence (Apache-2.0, LICENSE at
+the root).
 
-Data: ``sklearn.datasets.make_classification(n_samples=10000, n_features=4, n_redundant=0,
-n_informative=2, n_clusters_per_class=2, hypercube=False, random_state=0)`` split 3:1 as the
-notebook does when scikit-learn is installed; else a seeded stand-in of the same shape (two
-informative features from two Gaussian clusters per class, two noise features). The train
-file is plain HDF5 listed twice, the test file gzip-compressed, as in the notebook.
+Data (``setup``): 10,000 points with 2 informative and 2 noise features, two clusters per
+class, split 7,500 / 2,500 (``sklearn.datasets.make_classification`` when scikit-learn is
+installed, else a seeded draw of the same kind). The training file is plain HDF5 and its list
+names it twice; the test file is gzip-compressed: the Data reader meets both forms.
 """
 import os
 import sys
 
+FOLDER = os.path.join("examples", "hdf5_classification")
+BATCH = 10
+ITERATIONS = 10000
+TEST_EVERY, TEST_BATCHES = 1000, 250
 
-def setup(workdir):
-    """Write examples/hdf5_classification/data/{train,test}.h5 and their list files."""
-    import h5py
+
+def _points():
+    """(train X, train y, test X, test y): float64 features, integer labels."""
     import numpy as np
     try:
-        import sklearn.datasets
-        import sklearn.model_selection
-        X, y = sklearn.datasets.make_classification(
-            n_samples=10000, n_features=4, n_redundant=0, n_informative=2,
-            n_clusters_per_class=2, hypercube=False, random_state=0)
-        X, Xt, y, yt = sklearn.model_selection.train_test_split(X, y, random_state=0)
+        from sklearn.datasets import make_classification
+        from sklearn.model_selection import train_test_split
     except ImportError:
-        rng = np.random.RandomState(0)
-        y_all = rng.randint(0, 2, 10000)
-        centres = rng.randn(2, 2, 2) * 1.5
-        cluster = rng.randint(0, 2, 10000)
-        informative = centres[y_all, cluster] + rng.randn(10000, 2)
-        X_all = np.concatenate([informative, rng.randn(10000, 2)], axis=1)
-        X, Xt, y, yt = X_all[:7500], X_all[7500:], y_all[:7500], y_all[7500:]
-    os.makedirs(workdir, exist_ok=True)
-    os.chdir(workdir)
-    dirname = os.path.abspath("./examples/hdf5_classification/data")
-    os.makedirs(dirname, exist_ok=True)
-    train_filename = os.path.join(dirname, "train.h5")
-    test_filename = os.path.join(dirname, "test.h5")
-    with h5py.File(train_filename, "w") as f:
-        f["data"] = X
-        f["label"] = y.astype(np.float32)
-    with open(os.path.join(dirname, "train.txt"), "w") as f:
-        f.write(train_filename + "\n")
-        f.write(train_filename + "\n")
-    comp_kwargs = {"compression": "gzip", "compression_opts": 1}
-    with h5py.File(test_filename, "w") as f:
-        f.create_dataset("data", data=Xt, **comp_kwargs)
-        f.create_dataset("label", data=yt.astype(np.float32), **comp_kwargs)
-    with open(os.path.join(dirname, "test.txt"), "w") as f:
-        f.write(test_filename + "\n")
-    np.save(os.path.join(dirname, "Xt.npy"), Xt)
+        rng = np.random.default_rng(7)
+        y = rng.integers(0, 2, 10000)
+        centre = rng.normal(0, 1.5, (2, 2, 2))[y, rng.integers(0, 2, 10000)]
+        x = np.hstack([centre + rng.normal(size=(10000, 2)), rng.normal(size=(10000, 2))])
+        return x[:7500], y[:7500], x[7500:], y[7500:]
+    x, y = make_classification(n_samples=10000, n_features=4, n_informative=2, n_redundant=0,
+                               n_clusters_per_class=2, hypercube=False, random_state=0)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, random_state=0)
+    return x_train, y_train, x_test, y_test
+
+
+def setup(workdir):
+    """The HDF5 files, their list files and the test features as .npy under FOLDER/data."""
+    import h5py
+    import numpy as np
+    data = os.path.join(os.path.abspath(workdir), FOLDER, "data")
+    os.makedirs(data, exist_ok=True)
+    x_train, y_train, x_test, y_test = _points()
+    train, test = os.path.join(data, "train.h5"), os.path.join(data, "test.h5")
+    with h5py.File(train, "w") as f:
+        f.create_dataset("data", data=x_train)
+        f.create_dataset("label", data=y_train.astype(np.float32))
+    with h5py.File(test, "w") as f:
+        for name, values in (("data", x_test), ("label", y_test.astype(np.float32))):
+            f.create_dataset(name, data=values, compression="gzip", compression_opts=1)
+    with open(os.path.join(data, "train.txt"), "w") as f:
+        f.write(f"{train}\n{train}\n")
+    with open(os.path.join(data, "test.txt"), "w") as f:
+        f.write(f"{test}\n")
+    np.save(os.path.join(data, "test_x.npy"), x_test)
 
 
 def main():
     import numpy as np
     import caffe
     from caffe import layers as L
-    from caffe import params as P  # noqa: F401  (the notebook imports it)
     from caffe.proto import caffe_pb2
 
-    Xt = np.load("examples/hdf5_classification/data/Xt.npy")
+    caffe.set_mode_cpu()
+    data = os.path.join(FOLDER, "data")
+    test_points = len(np.load(os.path.join(data, "test_x.npy")))
 
-    def logreg(hdf5, batch_size):
-        n = caffe.NetSpec()
-        n.data, n.label = L.HDF5Data(batch_size=batch_size, source=hdf5, ntop=2)
-        n.ip1 = L.InnerProduct(n.data, num_output=2, weight_filler=dict(type='xavier'))
-        n.accuracy = L.Accuracy(n.ip1, n.label)
-        n.loss = L.SoftmaxWithLoss(n.ip1, n.label)
-        return n.to_proto()
+    def classifier(list_file, hidden):
+        """Scores of 2 classes from the features, through ``hidden`` ReLU units if any."""
+        spec = caffe.NetSpec()
+        spec.data, spec.label = L.HDF5Data(source=list_file, batch_size=BATCH, ntop=2)
+        top = spec.data
+        if hidden:
+            spec.hidden = L.InnerProduct(top, num_output=hidden,
+                                         weight_filler=dict(type="xavier"))
+            spec.hidden_relu = L.ReLU(spec.hidden, in_place=True)
+            top = spec.hidden
+        spec.score = L.InnerProduct(top, num_output=2, weight_filler=dict(type="xavier"))
+        spec.accuracy = L.Accuracy(spec.score, spec.label)
+        spec.loss = L.SoftmaxWithLoss(spec.score, spec.label)
+        return spec.to_proto()
 
-    train_net_path = 'examples/hdf5_classification/logreg_auto_train.prototxt'
-    with open(train_net_path, 'w') as f:
-        f.write(str(logreg('examples/hdf5_classification/data/train.txt', 10)))
-    test_net_path = 'examples/hdf5_classification/logreg_auto_test.prototxt'
-    with open(test_net_path, 'w') as f:
-        f.write(str(logreg('examples/hdf5_classification/data/test.txt', 10)))
+    def write(path, message):
+        with open(path, "w") as f:
+            f.write(str(message))
+        return path
 
-    def solver(train_net_path, test_net_path):
-        s = caffe_pb2.SolverParameter()
-        s.train_net = train_net_path
-        s.test_net.append(test_net_path)
-        s.test_interval = 1000
-        s.test_iter.append(250)
-        s.max_iter = 10000
-        s.base_lr = 0.01
-        s.lr_policy = 'step'
-        s.gamma = 0.1
-        s.stepsize = 5000
-        s.momentum = 0.9
-        s.weight_decay = 5e-4
-        s.display = 1000
-        s.snapshot = 10000
-        s.snapshot_prefix = 'examples/hdf5_classification/data/train'
-        s.solver_mode = caffe_pb2.SolverParameter.CPU
-        return s
+    def solver_for(name, hidden):
+        nets = [write(os.path.join(FOLDER, f"{name}_{phase}.prototxt"),
+                      classifier(os.path.join(data, f"{phase}.txt"), hidden))
+                for phase in ("train", "test")]
+        param = caffe_pb2.SolverParameter()
+        param.train_net = nets[0]
+        param.test_net.append(nets[1])
+        param.test_iter.append(TEST_BATCHES)
+        param.test_interval = TEST_EVERY
+        param.max_iter = ITERATIONS
+        param.base_lr, param.momentum, param.weight_decay = 0.01, 0.9, 5e-4
+        param.lr_policy, param.gamma, param.stepsize = "step", 0.1, ITERATIONS // 2
+        param.display = TEST_EVERY
+        param.snapshot = ITERATIONS
+        param.snapshot_prefix = os.path.join(data, name)
+        param.solver_mode = caffe_pb2.SolverParameter.CPU
+        return write(os.path.join(FOLDER, f"{name}_solver.prototxt"), param)
 
-    solver_path = 'examples/hdf5_classification/logreg_solver.prototxt'
-    with open(solver_path, 'w') as f:
-        f.write(str(solver(train_net_path, test_net_path)))
-
-    def train_and_score(solver_path):
-        caffe.set_mode_cpu()
-        solver = caffe.get_solver(solver_path)
+    for name, hidden in (("logistic", 0), ("hidden40", 40)):
+        solver = caffe.get_solver(solver_for(name, hidden))
         solver.solve()
-        accuracy = 0
-        batch_size = solver.test_nets[0].blobs['data'].num
-        test_iters = int(len(Xt) / batch_size)
-        for i in range(test_iters):
-            solver.test_nets[0].forward()
-            accuracy += solver.test_nets[0].blobs['accuracy'].data
-        accuracy /= test_iters
-        print("Accuracy: {:.3f}".format(accuracy))
-
-    train_and_score(solver_path)
-
-    def nonlinear_net(hdf5, batch_size):
-        n = caffe.NetSpec()
-        n.data, n.label = L.HDF5Data(batch_size=batch_size, source=hdf5, ntop=2)
-        n.ip1 = L.InnerProduct(n.data, num_output=40, weight_filler=dict(type='xavier'))
-        n.relu1 = L.ReLU(n.ip1, in_place=True)
-        n.ip2 = L.InnerProduct(n.ip1, num_output=2, weight_filler=dict(type='xavier'))
-        n.accuracy = L.Accuracy(n.ip2, n.label)
-        n.loss = L.SoftmaxWithLoss(n.ip2, n.label)
-        return n.to_proto()
-
-    train_net_path = 'examples/hdf5_classification/nonlinear_auto_train.prototxt'
-    with open(train_net_path, 'w') as f:
-        f.write(str(nonlinear_net('examples/hdf5_classification/data/train.txt', 10)))
-    test_net_path = 'examples/hdf5_classification/nonlinear_auto_test.prototxt'
-    with open(test_net_path, 'w') as f:
-        f.write(str(nonlinear_net('examples/hdf5_classification/data/test.txt', 10)))
-    solver_path = 'examples/hdf5_classification/nonlinear_logreg_solver.prototxt'
-    with open(solver_path, 'w') as f:
-        f.write(str(solver(train_net_path, test_net_path)))
-    train_and_score(solver_path)
+        test_net = solver.test_nets[0]
+        batches = test_points // test_net.blobs["data"].num
+        hits = 0.0
+        for _ in range(batches):
+            test_net.forward()
+            hits += float(test_net.blobs["accuracy"].data)
+        print(f"{name}: accuracy {hits / batches:.3f} over {batches} test batches")
 
 
 if __name__ == "__main__":

@@ -1,44 +1,37 @@
-"""A Caffe tool run: ``caffe time`` of LeNet's train/test definition (forward and backward of
-every layer, 50 iterations, batch 64 from an LMDB), the way users time a net from the shell;
-ours is ``caffe-compat time`` with the same flags.
+"""A Caffe tool run: ``caffe time`` over BVLC's LeNet train/test definition (every layer's
+forward and backward, 50 iterations, batches of 64 read from an LMDB), as a user times a net
+from the shell; for ours the same flags go to ``caffe-compat time``.
 
-Source: BVLC/caffe examples/mnist/lenet_train_test.prototxt (commit 9b891540, git blob
-b18fc26c), unchanged, over the LeNet tutorial's stand-in LMDBs
-(tests/pycaffe/public_programs/programs.py). BSD 2-Clause licence, Copyright (c) 2014-2017
-The Regents of the University of California (Regents) and the contributors
-(tests/pycaffe/public_programs/sources/bvlc_caffe/LICENSE).
+Part of this project's benchmark suite, under the project's licence (Apache-2.0, LICENSE at
+the root). The net definition is BVLC Caffe's ``examples/mnist/lenet_train_test.prototxt``
+(BSD 2-Clause), which the repository does not hold: ``setup`` copies it from
+``../shared/public-nets/bvlc_nets/mnist__lenet_train_test.prototxt`` (or ``$RLQ_SHARED``) into
+the working folder, beside the stand-in digit LMDBs it names
+(``_program_files.write_mnist``: 640 training and 500 test images of 28 x 28).
 """
 import os
 import shutil
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PUBLIC = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "pycaffe",
-                      "public_programs")
 ITERATIONS = 50
+DEFINITION = "examples/mnist/lenet_train_test.prototxt"
 
 
 def setup(workdir):
-    import importlib.util
-    import pathlib
-    spec = importlib.util.spec_from_file_location(
-        "_public_programs", os.path.join(PUBLIC, "programs.py"))
-    programs = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = programs         # its dataclasses look their module up
-    spec.loader.exec_module(programs)
-    mnist = pathlib.Path(workdir) / "examples" / "mnist"
-    mnist.mkdir(parents=True, exist_ok=True)
-    for name, count, seed in (("mnist_train_lmdb", 640, 1), ("mnist_test_lmdb", 500, 2)):
-        if not (mnist / name).exists():
-            programs.write_digit_lmdb(mnist / name, count, seed=seed)
-    shutil.copyfile(os.path.join(PUBLIC, "sources", "bvlc_caffe", "examples", "mnist",
-                                 "lenet_train_test.prototxt"),
-                    mnist / "lenet_train_test.prototxt")
+    from _program_files import write_mnist     # this folder is the script's own here
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    shared = os.environ.get("RLQ_SHARED", os.path.join(os.path.dirname(repo), "shared"))
+    public = os.path.join(shared, "public-nets", "bvlc_nets", "mnist__lenet_train_test.prototxt")
+    if not os.path.isfile(public):
+        raise SystemExit(f"{public}: BVLC's LeNet definition is missing (set RLQ_SHARED to "
+                         "the folder holding public-nets/)")
+    write_mnist(workdir)
+    shutil.copyfile(public, os.path.join(workdir, DEFINITION))
 
 
 def command(side):
-    tool = "caffe" if side == "caffe" else "caffe-compat"
-    return [tool, "time", "-model", "examples/mnist/lenet_train_test.prototxt",
+    """The command line, run in the set-up folder: real Caffe's tool or ours."""
+    return ["caffe" if side == "caffe" else "caffe-compat", "time", "-model", DEFINITION,
             "-iterations", str(ITERATIONS)]
 
 

@@ -1,76 +1,58 @@
-"""Net surgery: CaffeNet's fully connected weights transplanted into a fully convolutional
-CaffeNet. Section 2 of BVLC Caffe's ``examples/net_surgery.ipynb`` (BSD 2-Clause
-licence, nets/LICENSE.caffe), its code cells as a script without the plots, under Python 3.
+"""Net surgery with pycaffe: CaffeNet's fully connected layers become convolutions. The deploy
+net and the fully convolutional net (``fc6-conv``, ``fc7-conv``, ``fc8-conv`` in place of
+``fc6``-``fc8``) are both loaded from the 233 MB V1-format caffemodel; each inner product's
+weights are poured into its convolution through ``.flat`` and its biases copied, the new net is
+saved with ``net.save``, and a 451 x 451 image (a ``caffe.io.Transformer`` as for
+classification) goes through ``forward_all``, giving an 8 x 8 map of class scores: the work of
+the second part of Caffe's net surgery example.
 
-Loads the 233 MB ``bvlc_reference_caffenet.caffemodel`` (V1 layout; seeded random values
-written by ``benchmarks/program_data.py``) into the deploy net and into
-``bvlc_caffenet_full_conv.prototxt``, copies fc6/fc7/fc8 into fc6-conv/fc7-conv/fc8-conv
-through ``.flat``, saves the new caffemodel, and classifies a 451 x 451 image into an 8 x 8 map
-with ``forward_all``.
+Part of this project's benchmark suite, under the project's licence (Apache-2.0, LICENSE at
+the root). ``setup`` writes the files it reads (``benchmarks/program_data.py``: BVLC's two
+definitions copied from ../shared/public-nets, seeded random weights, mean, a test image).
 """
 import os
 import sys
 import tempfile
 
+PAIRS = (("fc6", "fc6-conv"), ("fc7", "fc7-conv"), ("fc8", "fc8-conv"))
+
 
 def setup(workdir):
-    """Write the files this program reads into ``workdir`` (seeded random weights in the
-    public files' layouts, images, mean, labels: ``benchmarks/program_data.py``)."""
-    from _program_files import write     # this folder is the script's own when setup runs
+    from _program_files import write     # this folder is the script's own here
     write(workdir)
 
 
 def main():
-    """The program, run in the folder ``setup`` wrote."""
+    """Run in the folder ``setup`` wrote."""
     import numpy as np
     import caffe
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    data = os.getcwd()   # the folder setup() wrote
-    weights = os.path.join(data, "bvlc_reference_caffenet.caffemodel")
-
     caffe.set_mode_cpu()
+    weights = "bvlc_reference_caffenet.caffemodel"
+    dense = caffe.Net("caffenet_deploy.prototxt", weights, caffe.TEST)
+    conv = caffe.Net("caffenet_full_conv.prototxt", weights, caffe.TEST)
+    for fc, as_conv in PAIRS:
+        (w_fc, b_fc), (w_conv, b_conv) = dense.params[fc], conv.params[as_conv]
+        print(f"{fc} {w_fc.data.shape} + {b_fc.data.shape} -> "
+              f"{as_conv} {w_conv.data.shape} + {b_conv.data.shape}")
+        w_conv.data.flat = w_fc.data.flat          # same numbers, 4-D layout
+        b_conv.data[...] = b_fc.data
 
-    # Load the original network and extract the fully connected layers' parameters.
-    net = caffe.Net(os.path.join(here, "nets", "caffenet_deploy.prototxt"), weights, caffe.TEST)
-    params = ["fc6", "fc7", "fc8"]
-    # fc_params = {name: (weights, biases)}
-    fc_params = {pr: (net.params[pr][0].data, net.params[pr][1].data) for pr in params}
-    for fc in params:
-        print("{} weights are {} dimensional and biases are {} dimensional".format(
-            fc, fc_params[fc][0].shape, fc_params[fc][1].shape))
+    with tempfile.TemporaryDirectory() as folder:
+        saved = os.path.join(folder, "caffenet_full_conv.caffemodel")
+        conv.save(saved)
+        print("saved the converted net:", os.path.getsize(saved), "bytes")
 
-    # Load the fully convolutional network to transplant the parameters.
-    net_full_conv = caffe.Net(os.path.join(here, "nets", "caffenet_full_conv.prototxt"), weights,
-                              caffe.TEST)
-    params_full_conv = ["fc6-conv", "fc7-conv", "fc8-conv"]
-    # conv_params = {name: (weights, biases)}
-    conv_params = {pr: (net_full_conv.params[pr][0].data, net_full_conv.params[pr][1].data)
-                   for pr in params_full_conv}
-    for conv in params_full_conv:
-        print("{} weights are {} dimensional and biases are {} dimensional".format(
-            conv, conv_params[conv][0].shape, conv_params[conv][1].shape))
-
-    for pr, pr_conv in zip(params, params_full_conv):
-        conv_params[pr_conv][0].flat = fc_params[pr][0].flat  # flat unrolls the arrays
-        conv_params[pr_conv][1][...] = fc_params[pr][1]
-
-    with tempfile.TemporaryDirectory() as tmp:
-        net_full_conv.save(os.path.join(tmp, "bvlc_caffenet_full_conv.caffemodel"))
-        print("saved", os.path.getsize(os.path.join(tmp, "bvlc_caffenet_full_conv.caffemodel")),
-              "bytes")
-
-    # load input and configure preprocessing
-    im = caffe.io.load_image(os.path.join(data, "cat.jpg"))
-    transformer = caffe.io.Transformer({"data": net_full_conv.blobs["data"].data.shape})
-    transformer.set_mean("data", np.load(os.path.join(data, "ilsvrc_2012_mean.npy")).mean(1).mean(1))
-    transformer.set_transpose("data", (2, 0, 1))
-    transformer.set_channel_swap("data", (2, 1, 0))
-    transformer.set_raw_scale("data", 255.0)
-    # make classification map by forward and print prediction indices at each location
-    out = net_full_conv.forward_all(data=np.asarray([transformer.preprocess("data", im)]))
-    print(out["prob"][0].argmax(axis=0))
-    print("confidence of 281:", float(out["prob"][0, 281].sum()))
+    prep = caffe.io.Transformer({"data": conv.blobs["data"].data.shape})
+    prep.set_transpose("data", (2, 0, 1))
+    prep.set_channel_swap("data", (2, 1, 0))
+    prep.set_raw_scale("data", 255.0)
+    prep.set_mean("data", np.load("ilsvrc_2012_mean.npy").mean(axis=(1, 2)))
+    picture = caffe.io.load_image("cat.jpg")
+    scores = conv.forward_all(data=np.asarray([prep.preprocess("data", picture)]))["prob"][0]
+    print("best class per position:")
+    print(scores.argmax(axis=0))
+    print("summed score of class 281:", float(scores[281].sum()))
 
 
 if __name__ == "__main__":

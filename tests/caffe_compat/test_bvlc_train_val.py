@@ -1,6 +1,7 @@
-"""Caffe's public train/val files (tests/fixtures/bvlc_nets: AlexNet, CaffeNet, GoogLeNet,
+"""Caffe's public train/val files (../shared/public-nets/bvlc_nets: AlexNet, CaffeNet, GoogLeNet,
 SqueezeNet, LeNet, siamese, autoencoder, cifar10, flickr-style and PASCAL finetuning, feature
-extraction) build in both phases once their sources exist.
+extraction) build in both phases once their sources exist. The files are others' and stay
+outside the repository: each test skips, naming its file, where ../shared is absent.
 
 Each test works in a temporary folder (Caffe resolves sources against the working directory)
 where it creates, at the paths the file names, a tiny database of Datums of the dataset's
@@ -21,8 +22,7 @@ from caffe_compat.io import prototxt as prototxt_io
 from caffe_compat.io.upgrade import upgrade_net
 from caffe_compat.layers import registered_types
 from caffe_compat.proto import caffe_pb2
-
-NETS = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "bvlc_nets"
+from tests.conftest import public_input
 
 # file -> (nets to build as (phase, stages), run a forward pass)
 CASES = {
@@ -123,7 +123,7 @@ def _make_sources(net_param, root):
 
 
 def _load(name):
-    path = NETS / name
+    path = public_input("public-nets", "bvlc_nets", name)
     if name.endswith("_solver.prototxt"):
         return upgrade_net(prototxt_io.read_solver(path).net_param)
     return prototxt_io.read_net(path)

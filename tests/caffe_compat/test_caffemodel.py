@@ -12,7 +12,7 @@ from caffe_compat.io.caffemodel import (CaffemodelWarning, array_to_blob, blob_s
                                         write_caffemodel)
 from caffe_compat.io.prototxt import read_net
 from caffe_compat.proto import caffe_pb2 as pb
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, public_input
 
 ZOO = ["layerzoo_a_conv", "layerzoo_a_act", "layerzoo_a_struct", "layerzoo_a_misc",
        "layerzoo_a_loss"]
@@ -124,10 +124,11 @@ def test_missing_empty_and_directory(tmp_path):
 
 @pytest.mark.parametrize("cut", [0.5, 0.9])
 def test_truncated(tmp_path, good_bytes, cut):
+    """The layer cut off is named by its name (read from the bytes that remain) and number."""
     path = write(tmp_path, "cut.caffemodel", good_bytes[:int(len(good_bytes) * cut)])
     with pytest.raises(WeightsError, match=r"cut\.caffemodel: not a valid binary caffemodel: "
-                                           r"layer #\d+ at byte \d+ claims \d+ bytes but only "
-                                           r"\d+ remain \(file truncated\?\)"):
+                                           r"layer #\d+ \('\w+'\) at byte \d+ claims \d+ bytes "
+                                           r"but only \d+ remain \(file truncated\?\)"):
         read_caffemodel(path)
 
 
@@ -151,7 +152,7 @@ def test_garbage(tmp_path):
 
 
 def test_text_prototxt_instead_of_binary(tmp_path):
-    text = fixture_path("original", "deploy", "SRCNN_net.prototxt").read_bytes()
+    text = public_input("original", "deploy", "SRCNN_net.prototxt").read_bytes()
     path = write(tmp_path, "net.caffemodel", text)
     with pytest.raises(WeightsError, match=r"net\.caffemodel: a text file \(a prototxt\?\), not a "
                                            r"binary caffemodel.*read_net"):
@@ -313,5 +314,5 @@ def test_array_to_blob_is_bit_exact():
 
 
 def test_layer_blobs_of_a_prototxt_net_are_empty():
-    net = read_net(fixture_path("original", "deploy", "SRCNN_net.prototxt"))
+    net = read_net(public_input("original", "deploy", "SRCNN_net.prototxt"))
     assert all(arrays == [] for _, _, arrays in layer_blobs(net))

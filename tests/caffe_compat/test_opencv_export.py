@@ -24,7 +24,7 @@ import torch
 
 from caffe_compat import Net, registered_types
 from caffe_compat.layers import registry
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, public_input
 
 cv2 = pytest.importorskip("cv2")
 
@@ -449,7 +449,7 @@ def test_documented_difference(what, tmp_path):
 
 
 def test_inference_definition_has_no_training_layers(tmp_path):
-    net = Net(fixture_path("original", "deploy", "model_1F_CNN+D.prototxt"), phase="test")
+    net = Net(public_input("original", "deploy", "model_1F_CNN+D.prototxt"), phase="test")
     proto = net.inference_proto()
     assert [lp.type for lp in proto.layer][:2] == ["Input", "Convolution"]
     assert not {"Silence", "EuclideanLoss", "Split"} & {lp.type for lp in proto.layer}
@@ -459,7 +459,7 @@ def test_inference_definition_has_no_training_layers(tmp_path):
 
 def test_real_cnnd_deploy_net(tmp_path):
     base = fixture_path("caffe-reference", "forward", "deploy_cnnd")
-    net = Net(fixture_path("original", "deploy", "model_1F_CNN+D.prototxt"),
+    net = Net(public_input("original", "deploy", "model_1F_CNN+D.prototxt"),
               base / "init.caffemodel", phase="test")
     with np.load(base / "input.npz") as inputs, np.load(base / "blobs.npz") as caffe:
         errors = export_and_compare(net, {"data": inputs["data"]}, str(tmp_path), "real/cnnd")
@@ -474,7 +474,7 @@ def test_real_sr_fcn_deploy_net(tmp_path):
     forward/deploy_srcnn. The figure is also given relative to the output's own scale, which
     max(1, .) would not show for small outputs."""
     weights = fixture_path("caffe-reference", "forward", "deploy_srcnn", "init.caffemodel")
-    net = Net(fixture_path("original", "deploy", "SRCNN_net.prototxt"), weights, phase="test")
+    net = Net(public_input("original", "deploy", "SRCNN_net.prototxt"), weights, phase="test")
     x = np.random.default_rng(11).random((1, 1, 96, 96), dtype=np.float32)
     errors = export_and_compare(net, {"data": x}, str(tmp_path), "real/srfcn")
     worst = report("SR-FCN deploy 96x96", errors)

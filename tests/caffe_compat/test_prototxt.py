@@ -10,7 +10,7 @@ from caffe_compat.io.prototxt import (PrototxtWarning, parse_net, parse_solver,
                                       parse_text_message, read_net, read_solver, to_text,
                                       write_prototxt)
 from caffe_compat.proto import caffe_pb2 as pb
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, public_input
 
 ORIGINAL_NETS = ["deploy/model_1F_CNN+D.prototxt", "deploy/SRCNN_net.prototxt",
                  "experiments/network/model_1F_CNN+D.prototxt",
@@ -25,7 +25,7 @@ ORIGINAL_SOLVERS = ["experiments/solver/solver_1F_CNN+D.prototxt",
 
 @pytest.mark.parametrize("rel", ORIGINAL_NETS)
 def test_original_nets_parse(rel):
-    net = read_net(fixture_path("original", rel))
+    net = read_net(public_input("original", rel))
     assert len(net.layer) > 5
     assert not net.input and not net.input_dim and not net.layers
     conv1 = next(l for l in net.layer if l.name == "conv1")
@@ -36,7 +36,7 @@ def test_original_nets_parse(rel):
 
 
 def test_original_include_syntax_and_comments():
-    net = read_net(fixture_path("original", "experiments/network/model_1F_CNN+D.prototxt"))
+    net = read_net(public_input("original", "experiments/network/model_1F_CNN+D.prototxt"))
     assert net.name == "emotion_train_val"
     data = [l for l in net.layer if l.type == "HDF5Data"]
     assert [l.include[0].phase for l in data] == [pb.TRAIN, pb.TEST]
@@ -44,14 +44,14 @@ def test_original_include_syntax_and_comments():
     pool1 = next(l for l in net.layer if l.name == "pool1")
     assert pool1.pooling_param.pool == pb.PoolingParameter.MAX
     assert pool1.pooling_param.kernel_size == 2
-    vlqr = read_net(fixture_path("original", "experiments/network/model_1F_CNN+D_vlqr.prototxt"))
+    vlqr = read_net(public_input("original", "experiments/network/model_1F_CNN+D_vlqr.prototxt"))
     conv1 = next(l for l in vlqr.layer if l.name == "conv1")
     assert [p.lr_mult for p in conv1.param] == [pytest.approx(0.1), pytest.approx(0.2)]
 
 
 @pytest.mark.parametrize("rel", ORIGINAL_SOLVERS)
 def test_original_solvers_parse(rel):
-    solver = read_solver(fixture_path("original", rel))
+    solver = read_solver(public_input("original", rel))
     assert solver.type == "SGD" and not solver.HasField("solver_type")
     assert solver.lr_policy == "fixed"
     assert solver.momentum == pytest.approx(0.9)
@@ -61,7 +61,7 @@ def test_original_solvers_parse(rel):
 
 
 def test_pretrain_solver_values():
-    solver = read_solver(fixture_path("original", "pretrain/Pretrain_solver.prototxt"))
+    solver = read_solver(public_input("original", "pretrain/Pretrain_solver.prototxt"))
     assert (solver.test_iter[0], solver.test_interval, solver.max_iter) == (556, 500, 500000)
     assert solver.base_lr == pytest.approx(1e-4)
     assert solver.HasField("weight_decay") and solver.weight_decay == 0
@@ -189,14 +189,14 @@ def test_parse_text_message_generic():
 
 
 def test_to_text_round_trip(tmp_path):
-    net = read_net(fixture_path("original", "deploy/SRCNN_net.prototxt"))
+    net = read_net(public_input("original", "deploy/SRCNN_net.prototxt"))
     text = to_text(net)
     assert parse_net(text, "again") == net
     out = tmp_path / "sub" / "net.prototxt"
     write_prototxt(net, out)
     assert read_net(out) == net
     assert [p.name for p in out.parent.iterdir()] == ["net.prototxt"]  # no temporary left
-    solver = read_solver(fixture_path("original", "pretrain/Pretrain_solver.prototxt"))
+    solver = read_solver(public_input("original", "pretrain/Pretrain_solver.prototxt"))
     write_prototxt(solver, tmp_path / "solver.prototxt")
     assert parse_solver((tmp_path / "solver.prototxt").read_text(), "s") == solver
 
@@ -210,7 +210,7 @@ def test_unicode_names_survive():
 def test_no_warnings_on_clean_files():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        read_net(fixture_path("original", "pretrain/Pretrain_net.prototxt"))
+        read_net(public_input("original", "pretrain/Pretrain_net.prototxt"))
 
 
 def test_io_package_exports():

@@ -9,7 +9,7 @@ from caffe_compat.io.upgrade import (UpgradeWarning, V1_LAYER_TYPE_NAMES,
                                      net_needs_upgrade,
                                      upgrade_net, upgrade_snapshot_prefix, upgrade_solver)
 from caffe_compat.proto import caffe_pb2 as pb
-from tests.conftest import fixture_path
+from tests.conftest import public_input
 
 
 def names(net):
@@ -31,7 +31,7 @@ def input_shapes(net):
 @pytest.mark.parametrize("rel,label_shape", [("deploy/model_1F_CNN+D.prototxt", [1, 1, 1, 1]),
                                              ("deploy/SRCNN_net.prototxt", [1, 1, 80, 80])])
 def test_deploy_inputs_become_an_input_layer(rel, label_shape):
-    path = fixture_path("original", rel)
+    path = public_input("original", rel)
     raw = read_net(path, upgrade=False)
     assert list(raw.input) == ["data", "label"] and len(raw.input_dim) == 8
     assert net_needs_upgrade(raw)
@@ -46,7 +46,7 @@ def test_deploy_inputs_become_an_input_layer(rel, label_shape):
 
 
 def test_deploy_filter_by_phase():
-    net = read_net(fixture_path("original", "deploy/model_1F_CNN+D.prototxt"))
+    net = read_net(public_input("original", "deploy/model_1F_CNN+D.prototxt"))
     train = filter_net(net, "TRAIN")
     test = filter_net(net, "TEST")
     assert "loss" in names(train) and "Silence" not in names(train)
@@ -54,7 +54,7 @@ def test_deploy_filter_by_phase():
     assert names(train)[0] == names(test)[0] == "input"
     assert len(train.layer) == len(test.layer) == len(net.layer) - 1
     assert train.state.phase == pb.TRAIN and test.state.phase == pb.TEST
-    srcnn = read_net(fixture_path("original", "deploy/SRCNN_net.prototxt"))
+    srcnn = read_net(public_input("original", "deploy/SRCNN_net.prototxt"))
     assert names(filter_net(srcnn, pb.TRAIN))[-1] == "loss"
     assert "Silence" not in names(filter_net(srcnn, "train"))
     assert "Silence" in names(filter_net(srcnn, "test"))
@@ -70,7 +70,7 @@ def test_deploy_filter_by_phase():
      "PATH/TO/CAFFE_EMOTION/Pretrain/test.txt", 2),
 ])
 def test_train_test_nets_keep_one_data_layer_per_phase(rel, train_src, test_src, test_batch):
-    net = read_net(fixture_path("original", rel))
+    net = read_net(public_input("original", rel))
     assert not net_needs_upgrade(net)
     for phase, source, batch in [("TRAIN", train_src, 128), ("TEST", test_src, test_batch)]:
         kept = filter_net(net, phase)

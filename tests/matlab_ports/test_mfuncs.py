@@ -7,7 +7,7 @@ import pytest
 from matlab_ports import (PortError, im2double, im2single, im2uint8, imread, imresize, imwrite,
                           mean, modcrop, mround, psnr, rgb2ycbcr, std, to_class, var)
 from matlab_ports.errors import PortFileError
-from tests.conftest import fixture_path
+from tests.conftest import public_input
 
 
 def test_round_half_away_from_zero():
@@ -128,7 +128,7 @@ def test_image_file_errors(tmp_path):
 
 
 def test_bridge_is_a_grey_palette_read_as_its_indices():
-    path = fixture_path("sr-images", "Set14", "bridge.bmp")
+    path = public_input("sr-images", "Set14", "bridge.bmp")
     raw = path.read_bytes()
     offset = int.from_bytes(raw[10:14], "little")
     header = int.from_bytes(raw[14:18], "little")
@@ -160,7 +160,7 @@ def sr_bicubic_psnr(folder, scale):
 
 @pytest.mark.parametrize("dataset", ["Set5", "Set14"])
 def test_sr_bicubic_baseline_psnr(dataset):
-    folder = fixture_path("sr-images", dataset)
+    folder = public_input("sr-images", dataset)
     got = tuple(sr_bicubic_psnr(folder, s) for s in (2, 3, 4))
     print(dataset, " / ".join(f"{v:.4f}" for v in got))
     # Tolerance: the published figures are given to 2 decimals, so compare rounded values.

@@ -11,7 +11,7 @@ from matlab_ports import (MatlabRandomStream, PortError, imread, imresize, imwri
                           rgb2ycbcr, store2hdf5)
 from matlab_ports import generate_test, generate_train, sr_patches
 from matlab_ports.errors import PortFileError
-from tests.conftest import fixture_path
+from tests.conftest import public_input
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,7 +75,7 @@ def copy_images(src, dst, names):
 
 @pytest.fixture(scope="module")
 def train_dir():
-    return fixture_path("sr-images", "Train")
+    return public_input("sr-images", "Train")
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_batching_does_not_change_the_file(five_images, tmp_path, monkeypatch, w
 
 
 def test_set5_generate_test_defaults(tmp_path):
-    set5 = fixture_path("sr-images", "Set5")
+    set5 = public_input("sr-images", "Set5")
     out = tmp_path / "test_h5" / "test_lr12.h5"
     res = generate_test.generate_test(folder=set5, out=out, progress=False)
     assert res.stored == 1218 and res.count - res.stored < 2

@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import text_format
 
 import caffe
+from tests.conftest import public_input
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -137,9 +138,8 @@ def test_a_net_imports_no_data_library_it_does_not_use():
     code = ("import sys, caffe; caffe.Net; import caffe.io; "
             "n = caffe.Net(sys.argv[1], caffe.TEST); n.forward(); "
             "print(sorted({'h5py', 'cv2', 'lmdb', 'skimage', 'scipy'} & set(sys.modules)))")
-    net = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "programs", "nets",
-                       "caffenet_deploy.prototxt")
-    out = subprocess.run([sys.executable, "-c", code, net], capture_output=True, text=True,
+    net = public_input("public-nets", "benchmark_nets", "caffenet_deploy.prototxt")
+    out = subprocess.run([sys.executable, "-c", code, str(net)], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
 

@@ -10,12 +10,10 @@ from caffe_compat.data import caffe_random
 from caffe_compat.io.prototxt import parse_net, read_net
 from caffe_compat.kernels import blas_order, caffe_products
 from tests.caffe_compat.reference import FORWARD_TOL, scaled_error
-from tests.conftest import REPO, fixture_path
+from tests.conftest import fixture_path, public_input
 
 pytestmark = pytest.mark.skipif(not caffe_products.available(),
                                 reason="the compiled kernel is not built")
-
-NETS = REPO / "benchmarks" / "programs" / "nets"
 
 # numpy's and torch's float32 exp differ in the last bit for some inputs; Softmax's outputs
 # (in [0, 1], a sum of at most 1000 terms after it) then differ by a few units of 2**-24.
@@ -96,7 +94,8 @@ def _feed(arrays, batch=None, seed=1):
     "forms", "googlenet_deploy.prototxt",
     pytest.param("caffenet_deploy.prototxt", marks=pytest.mark.slow)])   # 3 s: the slow pass
 def test_every_blob_is_the_torch_engines_caffe_order_forward(source):
-    net_param = parse_net(FORMS) if source == "forms" else read_net(NETS / source)
+    net_param = parse_net(FORMS) if source == "forms" else read_net(
+        public_input("public-nets", "benchmark_nets", source))
     arrays = build_array_net(net_param, "TEST")
     assert arrays is not None
     _random_params(arrays)

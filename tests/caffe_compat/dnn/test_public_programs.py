@@ -25,7 +25,7 @@ import pytest
 
 from tests.caffe_compat.dnn.public_programs import make_fixtures as fx
 from tests.caffe_compat.dnn.public_programs.programs import PROGRAMS, missing_public, prepare
-from tests.conftest import shared_path
+from tests.conftest import public_input
 
 cv2 = pytest.importorskip("cv2")
 pytest.importorskip("skimage")
@@ -48,7 +48,7 @@ def require_public(name):
     """Skip (fail under RLQ_REQUIRE_FIXTURES=1) naming the first public file the program
     reads that ../shared lacks."""
     for relative in PROGRAMS[name].public_files():
-        shared_path("public-nets", *relative.split("/"))
+        public_input("public-nets", *relative.split("/"))
 
 
 @pytest.fixture(scope="module")

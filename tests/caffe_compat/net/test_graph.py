@@ -12,7 +12,7 @@ from caffe_compat.errors import CaffeCompatError, NetError
 from caffe_compat.net.graph import build_graph, filter_net, insert_splits, split_blob_name
 from caffe_compat.io.prototxt import parse_net, read_net
 from caffe_compat.proto import caffe_pb2 as pb
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, public_input
 
 ZOO = ["layerzoo_a_conv", "layerzoo_a_act", "layerzoo_a_struct", "layerzoo_a_misc",
        "layerzoo_a_loss"]
@@ -118,7 +118,7 @@ def test_loss_weight_without_consumer_or_zero_weight_adds_no_split():
 
 
 def test_no_splits_in_the_original_deploy_net():
-    param = read_net(fixture_path("original", "deploy", "model_1F_CNN+D.prototxt"))
+    param = read_net(public_input("original", "deploy", "model_1F_CNN+D.prototxt"))
     filtered = filter_net(param, "TEST")
     assert insert_splits(filtered) == filtered
 

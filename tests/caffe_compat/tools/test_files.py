@@ -8,7 +8,7 @@ from caffe_compat.tools import files as tools
 from caffe_compat.net.graph import build_graph
 from caffe_compat.io.caffemodel import caffemodel_bytes, read_caffemodel, write_caffemodel
 from caffe_compat.io.prototxt import parse_net, read_net
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, public_input
 
 ZOO = ["layerzoo_a_conv", "layerzoo_a_act", "layerzoo_a_struct", "layerzoo_a_misc",
        "layerzoo_a_loss"]
@@ -52,7 +52,7 @@ def test_summary_of_the_cnnd_deploy_weights():
 
 @pytest.mark.parametrize("name", LEGACY_DEPLOY)
 def test_upgrade_legacy_deploy_files(name, tmp_path):
-    src = fixture_path("original", "deploy", name)
+    src = public_input("original", "deploy", name)
     assert "input_dim" in src.read_text()
     text = tools.upgrade_prototxt(src, tmp_path / "up.prototxt")
     assert "input_dim" not in text and 'type: "Input"' in text
@@ -68,7 +68,7 @@ def test_upgrade_legacy_deploy_files(name, tmp_path):
 
 def test_state_dict_round_trip_is_bit_exact(tmp_path):
     weights = fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
-    deploy = fixture_path("original", "deploy", "model_1F_CNN+D.prototxt")
+    deploy = public_input("original", "deploy", "model_1F_CNN+D.prototxt")
     sd = tools.caffemodel_to_state_dict(weights)
     assert list(sd) == [f"{l}.{b}" for l in ("conv1", "conv2", "conv3", "fc4", "fc5")
                         for b in ("weight", "bias")]
@@ -83,7 +83,7 @@ def test_state_dict_round_trip_of_a_legacy_caffemodel(tmp_path):
     """Old caffemodels store every blob as num x channels x height x width; the state_dict
     keeps those shapes and converting back fits them as Caffe's Blob::ShapeEquals does."""
     weights = fixture_path("caffe-reference", "forward", "deploy_cnnd", "init.caffemodel")
-    deploy = fixture_path("original", "deploy", "model_1F_CNN+D.prototxt")
+    deploy = public_input("original", "deploy", "model_1F_CNN+D.prototxt")
     legacy = read_caffemodel(weights)
     for layer in legacy.layer:
         for blob in layer.blobs:
@@ -110,7 +110,7 @@ def test_layer_zoo_state_dict_round_trip(tmp_path):
 
 
 def _wrong_files(tmp_path):
-    proto = fixture_path("original", "deploy", "model_1F_CNN+D.prototxt")
+    proto = public_input("original", "deploy", "model_1F_CNN+D.prototxt")
     model = fixture_path("caffe-reference", "forward", "layerzoo_a_act", "init.caffemodel")
     state = fixture_path("caffe-reference", "train", "sr_pretrain", "snapshot_iter_20.solverstate")
     (tmp_path / "empty.caffemodel").write_bytes(b"")
