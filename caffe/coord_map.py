@@ -45,34 +45,44 @@ def crop_params(fn):
     return params.get("axis", 2), np.array(params.get("offset", 0), ndmin=1)
 
 
+def _downsampling(fn):
+    axis, stride, extent, pad = conv_params(fn)
+    return axis, 1 / stride, (pad - (extent - 1) / 2) / stride
+
+
+def _upsampling(fn):
+    axis, stride, extent, pad = conv_params(fn)
+    return axis, stride, (extent - 1) / 2 - pad
+
+
+def _cropping(fn):
+    axis, offset = crop_params(fn)
+    return axis - 1, 1, -offset       # maps name the axis before the first cropped one
+
+
+# layer type -> its (axis, scale, shift) rule
+_MAPS = {"Convolution": _downsampling, "Pooling": _downsampling, "Im2col": _downsampling,
+         "Deconvolution": _upsampling, "Crop": _cropping}
+_MAPS.update({name: lambda fn: (None, 1, 0) for name in PASS_THROUGH_LAYERS})
+
+
 def coord_map(fn):
     """The (axis, scale, shift) map of one layer function."""
-    if fn.type_name in ("Convolution", "Pooling", "Im2col"):
-        axis, stride, extent, pad = conv_params(fn)
-        return axis, 1 / stride, (pad - (extent - 1) / 2) / stride
-    if fn.type_name == "Deconvolution":
-        axis, stride, extent, pad = conv_params(fn)
-        return axis, stride, (extent - 1) / 2 - pad
-    if fn.type_name in PASS_THROUGH_LAYERS:
-        return None, 1, 0
-    if fn.type_name == "Crop":
-        axis, offset = crop_params(fn)
-        return axis - 1, 1, -offset   # the axis before the first cropped one
-    raise UndefinedMapException(f"layer type {fn.type_name} has no coordinate mapping")
+    rule = _MAPS.get(fn.type_name)
+    if rule is None:
+        raise UndefinedMapException(f"layer type {fn.type_name} has no coordinate mapping")
+    return rule(fn)
 
 
 def compose(base_map, next_map):
     """``base_map`` followed by ``next_map``: scales multiply, the second shift is scaled by
     the first scale."""
-    ax1, a1, b1 = base_map
-    ax2, a2, b2 = next_map
-    if ax1 is None:
-        axis = ax2
-    elif ax2 is None or ax1 == ax2:
-        axis = ax1
-    else:
-        raise AxisMismatchException(f"maps along axis {ax1} and axis {ax2}")
-    return axis, a1 * a2, a1 * b2 + b1
+    (first_axis, scale, shift), (then_axis, then_scale, then_shift) = base_map, next_map
+    axes = {a for a in (first_axis, then_axis) if a is not None}   # None: any axis
+    if len(axes) > 1:
+        raise AxisMismatchException(f"maps along axis {first_axis} and axis {then_axis}")
+    axis = axes.pop() if axes else None
+    return axis, scale * then_scale, scale * then_shift + shift
 
 
 def inverse(coord_map):

@@ -73,27 +73,40 @@ def array_to_datum(arr, label=None):
     if arr.ndim != 3:
         raise ValueError(f"array_to_datum needs a 3-axis (channels x height x width) array, "
                          f"got shape {arr.shape}")
-    datum = caffe_pb2.Datum()
-    datum.channels, datum.height, datum.width = (int(d) for d in arr.shape)
-    if arr.dtype == np.uint8:
-        datum.data = arr.tobytes()
-    else:
-        datum.float_data.extend(arr.astype(float).flat)
+    channels, height, width = (int(d) for d in arr.shape)
+    fields = {"channels": channels, "height": height, "width": width}
     if label is not None:
-        datum.label = label
-    return datum
+        fields["label"] = label
+    if arr.dtype == np.uint8:               # pixels as bytes, Caffe's compact form
+        return caffe_pb2.Datum(data=arr.tobytes(), **fields)
+    return caffe_pb2.Datum(float_data=arr.astype(np.float64).ravel().tolist(), **fields)
 
 
 def datum_to_array(datum):
     """The ``channels x height x width`` array of a Datum (uint8 from ``data``, float64 from
     ``float_data``); the label is ``datum.label``."""
     shape = (datum.channels, datum.height, datum.width)
-    if len(datum.data):
-        return np.frombuffer(datum.data, dtype=np.uint8).reshape(shape).copy()
-    return np.array(datum.float_data).astype(float).reshape(shape)
+    values = (np.frombuffer(datum.data, np.uint8).copy() if datum.data
+              else np.asarray(datum.float_data, np.float64))
+    return values.reshape(shape)
 
 
 # ------------------------------------------------------------------ pre-processing
+def net_transformer(net, mean=None, input_scale=None, raw_scale=None, channel_swap=None):
+    """The :class:`Transformer` that ``caffe.Classifier`` and ``caffe.Detector`` set up for
+    ``net``'s first input: images ``H x W x K`` moved to ``K x H x W``, then each step given
+    (``None`` leaves it out)."""
+    name = net.inputs[0]
+    transformer = Transformer({name: net.blobs[name].data.shape})
+    transformer.set_transpose(name, (2, 0, 1))
+    steps = (("set_mean", mean), ("set_input_scale", input_scale),
+             ("set_raw_scale", raw_scale), ("set_channel_swap", channel_swap))
+    for setter, value in steps:
+        if value is not None:
+            getattr(transformer, setter)(name, value)
+    return transformer
+
+
 class Transformer:
     """Turns ``H x W x K`` images into the ``K x H x W`` inputs of a net, and back.
 
@@ -105,11 +118,9 @@ class Transformer:
 
     def __init__(self, inputs):
         self.inputs = inputs
-        self.transpose = {}
-        self.channel_swap = {}
-        self.raw_scale = {}
-        self.mean = {}
-        self.input_scale = {}
+        # one {input name: setting} table per step (pycaffe's public attributes)
+        self.transpose, self.channel_swap, self.raw_scale = {}, {}, {}
+        self.mean, self.input_scale = {}, {}
 
     def _check(self, in_):
         if in_ not in self.inputs:
@@ -207,14 +218,11 @@ def load_image(filename, color=True):
     """An image as float32 in [0, 1]: H x W x 3 (RGB; grey images repeated) with ``color``,
     else H x W x 1 (colour images converted to intensity); alpha is dropped."""
     sk = _skimage()
-    img = sk.img_as_float(sk.io.imread(filename, as_gray=not color)).astype(np.float32)
-    if img.ndim == 2:
-        img = img[:, :, np.newaxis]
-        if color:
-            img = np.tile(img, (1, 1, 3))
-    elif img.shape[2] == 4:
-        img = img[:, :, :3]
-    return img
+    pixels = sk.img_as_float(sk.io.imread(filename, as_gray=not color)).astype(np.float32)
+    if pixels.ndim == 3:
+        return pixels[..., :3]                  # RGB(A): the alpha channel left out
+    plane = pixels[..., None]                   # one channel: H x W x 1
+    return np.repeat(plane, 3, axis=2) if color else plane
 
 
 def resize_image(im, new_dims, interp_order=1):

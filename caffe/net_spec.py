@@ -64,12 +64,51 @@ def assign_proto(proto, name, val):
 
 def to_proto(*tops):
     """A NetParameter with every layer needed to compute ``tops`` (auto-named)."""
-    layers, autonames = OrderedDict(), Counter()
-    for top in tops:
-        top.fn._to_proto(layers, {}, autonames)
-    net = caffe_pb2.NetParameter()
-    net.layer.extend(layers.values())
-    return net
+    return _Writer({}).net(tops)
+
+
+class _Writer:
+    """Walks the layer functions a net needs, depth first from its output tops, and writes one
+    LayerParameter per function in the order the walk first reaches it; ``chosen`` holds the
+    names a NetSpec assigned ({top: name}), the others get ``<Type><k>``, counted per type."""
+
+    def __init__(self, chosen):
+        self.chosen = dict(chosen)
+        self.counts = Counter()
+        self.written = OrderedDict()        # Function -> its LayerParameter
+
+    def net(self, tops):
+        for top in tops:                    # a Top, or a function of no tops (ntop=0)
+            self.write(top.fn if isinstance(top, Top) else top)
+        net = caffe_pb2.NetParameter()
+        net.layer.extend(self.written.values())
+        return net
+
+    def _auto(self, key, type_name):
+        if key not in self.chosen:
+            self.counts[type_name] += 1
+            self.chosen[key] = f"{type_name}{self.counts[type_name]}"
+        return self.chosen[key]
+
+    def top_name(self, top):
+        return self._auto(top, top.fn.type_name)
+
+    def layer_name(self, fn):
+        """A layer is named after its first top; a function without tops after itself."""
+        return self.top_name(fn.tops[0]) if fn.ntop > 0 else self._auto(fn, fn.type_name)
+
+    def write(self, fn):
+        if fn in self.written:
+            return
+        for top in fn.inputs:                # every producer first, in the bottoms' order
+            self.write(top.fn)
+        layer = caffe_pb2.LayerParameter(type=fn.type_name)
+        layer.bottom.extend(self.written[top.fn].top[top.n] for top in fn.inputs)
+        tops = list(layer.bottom) if fn.in_place else [self.top_name(t) for t in fn.tops]
+        layer.top.extend(tops)
+        layer.name = self.layer_name(fn)
+        fn.fill(layer)
+        self.written[fn] = layer
 
 
 class Top:
@@ -82,9 +121,6 @@ class Top:
     def to_proto(self):
         """A NetParameter with every layer needed to compute this top."""
         return to_proto(self)
-
-    def _to_proto(self, layers, names, autonames):
-        return self.fn._to_proto(layers, names, autonames)
 
 
 class Function:
@@ -101,46 +137,18 @@ class Function:
         self.in_place = self.params.pop("in_place", False)
         self.tops = tuple(Top(self, n) for n in range(self.ntop))
 
-    def _top_name(self, top, names, autonames):
-        if top not in names:
-            autonames[top.fn.type_name] += 1
-            names[top] = top.fn.type_name + str(autonames[top.fn.type_name])
-        return names[top]
-
-    def _name(self, names, autonames):
-        if self not in names:
-            if self.ntop > 0:
-                names[self] = self._top_name(self.tops[0], names, autonames)
-            else:
-                autonames[self.type_name] += 1
-                names[self] = self.type_name + str(autonames[self.type_name])
-        return names[self]
-
-    def _to_proto(self, layers, names, autonames):
-        if self in layers:
-            return
-        bottoms = []
-        for top in self.inputs:
-            top._to_proto(layers, names, autonames)
-            bottoms.append(layers[top.fn].top[top.n])
-        layer = caffe_pb2.LayerParameter()
-        layer.type = self.type_name
-        layer.bottom.extend(bottoms)
-        if self.in_place:
-            layer.top.extend(layer.bottom)
-        else:
-            layer.top.extend(self._top_name(t, names, autonames) for t in self.tops)
-        layer.name = self._name(names, autonames)
+    def fill(self, layer):
+        """The function's keyword arguments into ``layer``: a ``*param`` name into the
+        LayerParameter; another name into the type's own parameter message where that message
+        has such a field, else into the LayerParameter."""
+        own = _param_names.get(self.type_name)
         for key, value in self.params.items():
-            if key.endswith("param"):
-                assign_proto(layer, key, value)
-                continue
-            try:
-                assign_proto(getattr(layer, _param_names[self.type_name] + "_param"), key,
-                             value)
-            except (AttributeError, KeyError):
-                assign_proto(layer, key, value)
-        layers[self] = layer
+            target = layer
+            if not key.endswith("param") and own is not None:
+                message = getattr(layer, own + "_param")
+                if key in message.DESCRIPTOR.fields_by_name:
+                    target = message
+            assign_proto(target, key, value)
 
 
 class NetSpec:
@@ -166,13 +174,8 @@ class NetSpec:
         return self.tops[item]
 
     def to_proto(self):
-        names = {v: k for k, v in self.tops.items()}
-        layers, autonames = OrderedDict(), Counter()
-        for top in self.tops.values():
-            top._to_proto(layers, names, autonames)
-        net = caffe_pb2.NetParameter()
-        net.layer.extend(layers.values())
-        return net
+        return _Writer({top: name for name, top in self.tops.items()}).net(
+            list(self.tops.values()))
 
 
 class Layers:

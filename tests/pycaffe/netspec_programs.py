@@ -76,15 +76,16 @@ def lenet(batch_size=64):
     n.data, n.label = L.Data(batch_size=batch_size, backend=P.Data.LMDB,
                              source="mnist_train_lmdb", transform_param=dict(scale=1. / 255),
                              ntop=2)
-    n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20,
-                            weight_filler=dict(type="xavier"))
-    n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50,
-                            weight_filler=dict(type="xavier"))
-    n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    n.fc1 = L.InnerProduct(n.pool2, num_output=500, weight_filler=dict(type="xavier"))
+    xavier = dict(type="xavier")
+    top = n.data
+    for k, width in enumerate((20, 50), start=1):      # two 5x5 convolutions, 2x2 max pooling
+        conv = L.Convolution(top, kernel_size=5, num_output=width, weight_filler=xavier)
+        setattr(n, f"conv{k}", conv)
+        top = L.Pooling(conv, kernel_size=2, stride=2, pool=P.Pooling.MAX)
+        setattr(n, f"pool{k}", top)
+    n.fc1 = L.InnerProduct(top, num_output=500, weight_filler=xavier)
     n.relu1 = L.ReLU(n.fc1, in_place=True)
-    n.score = L.InnerProduct(n.relu1, num_output=10, weight_filler=dict(type="xavier"))
+    n.score = L.InnerProduct(n.relu1, num_output=10, weight_filler=xavier)
     n.loss = L.SoftmaxWithLoss(n.score, n.label)
     return "name: \"LeNet\"\n" + str(n.to_proto())
 

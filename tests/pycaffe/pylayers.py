@@ -7,17 +7,19 @@ import caffe
 class TimesTen(caffe.Layer):
     """Multiplies by ten; backward multiplies the diff by ten."""
 
+    factor = 10.0
+
     def setup(self, bottom, top):
         pass
 
     def reshape(self, bottom, top):
-        top[0].reshape(*bottom[0].data.shape)
+        top[0].reshape(*bottom[0].shape)
 
     def forward(self, bottom, top):
-        top[0].data[...] = 10 * bottom[0].data
+        np.multiply(bottom[0].data, self.factor, out=top[0].data)
 
     def backward(self, top, propagate_down, bottom):
-        bottom[0].diff[...] = 10 * top[0].diff
+        np.multiply(top[0].diff, self.factor, out=bottom[0].diff)
 
 
 class FailingSetup(caffe.Layer):
@@ -29,17 +31,17 @@ class OwnParameter(caffe.Layer):
     """One parameter of its own: zero at setup, its diff set to one by backward."""
 
     def setup(self, bottom, top):
-        self.blobs.add_blob(1)
-        self.blobs[0].data[0] = 0
+        weight = self.blobs.add_blob(1) or self.blobs[0]
+        weight.data[...] = 0.0
 
     def reshape(self, bottom, top):
-        top[0].reshape(*bottom[0].data.shape)
+        top[0].reshape(*bottom[0].shape)
 
     def forward(self, bottom, top):
-        pass
+        pass                        # the top is left as reshape made it
 
     def backward(self, top, propagate_down, bottom):
-        self.blobs[0].diff[0] = 1
+        self.blobs[0].diff[...] = 1.0
 
 
 class PhaseOut(caffe.Layer):
@@ -56,44 +58,46 @@ class ScaleByParamStr(caffe.Layer):
     """Multiplies by the number in param_str."""
 
     def setup(self, bottom, top):
+        text = self.param_str.strip()
         try:
-            self.value = float(self.param_str)
+            self.factor = float(text)
         except ValueError:
-            raise ValueError("param_str must be a number") from None
+            raise ValueError(f"ScaleByParamStr reads a number from param_str, got {text!r}") \
+                from None
 
     def reshape(self, bottom, top):
-        top[0].reshape(*bottom[0].data.shape)
+        top[0].reshape(*bottom[0].shape)
 
     def forward(self, bottom, top):
-        top[0].data[...] = self.value * bottom[0].data
+        np.multiply(bottom[0].data, self.factor, out=top[0].data)
 
     def backward(self, top, propagate_down, bottom):
-        bottom[0].diff[...] = self.value * top[0].diff
+        np.multiply(top[0].diff, self.factor, out=bottom[0].diff)
 
 
 class EuclideanLossLayer(caffe.Layer):
-    """Caffe's EuclideanLoss in Python, as in Caffe's examples: sum((a - b)^2) / (2 N)."""
+    """Caffe's EuclideanLoss written as a Python layer, the way users port a loss:
+    ``sum((a - b)^2) / (2 N)``, N the first axis."""
 
     def setup(self, bottom, top):
         if len(bottom) != 2:
-            raise Exception("Need two inputs to compute distance.")
+            raise ValueError(f"EuclideanLossLayer compares two bottoms, got {len(bottom)}")
 
     def reshape(self, bottom, top):
-        if bottom[0].count != bottom[1].count:
-            raise Exception("Inputs must have the same dimension.")
-        self.diff = np.zeros_like(bottom[0].data, dtype=np.float32)
+        a, b = bottom
+        if a.count != b.count:
+            raise ValueError(f"EuclideanLossLayer: bottoms of {a.count} and {b.count} values")
+        self.residual = np.zeros(a.data.shape, np.float32)
         top[0].reshape(1)
 
     def forward(self, bottom, top):
-        self.diff[...] = bottom[0].data - bottom[1].data
-        top[0].data[...] = np.sum(self.diff ** 2) / bottom[0].num / 2.
+        np.subtract(bottom[0].data, bottom[1].data, out=self.residual)
+        top[0].data[...] = np.sum(self.residual ** 2) / bottom[0].num / 2.
 
     def backward(self, top, propagate_down, bottom):
-        for i in range(2):
-            if not propagate_down[i]:
-                continue
-            sign = 1 if i == 0 else -1
-            bottom[i].diff[...] = sign * self.diff / bottom[i].num
+        for blob, wanted, sign in zip(bottom, propagate_down, (1.0, -1.0)):
+            if wanted:
+                blob.diff[...] = sign * self.residual / blob.num
 
 
 class BatchFeeder(caffe.Layer):

@@ -24,30 +24,27 @@ def test_program_writes_pycaffes_bytes(name):
 def _lenet(named, batch=50):
     # pycaffe's test LeNet, with Input data (the engine builds it) instead of DummyData
     data_args = dict(shape=[dict(dim=[batch, 1, 28, 28]), dict(dim=[batch, 1, 1, 1])], ntop=2)
-    if named:
-        n = caffe.NetSpec()
-        n.data, n.label = L.Input(**data_args)
-        n.conv1 = L.Convolution(n.data, kernel_size=5, num_output=20,
-                                weight_filler=dict(type="xavier"))
-        n.pool1 = L.Pooling(n.conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-        n.conv2 = L.Convolution(n.pool1, kernel_size=5, num_output=50,
-                                weight_filler=dict(type="xavier"))
-        n.pool2 = L.Pooling(n.conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-        n.ip1 = L.InnerProduct(n.pool2, num_output=500, weight_filler=dict(type="xavier"))
-        n.relu1 = L.ReLU(n.ip1, in_place=True)
-        n.ip2 = L.InnerProduct(n.relu1, num_output=10, weight_filler=dict(type="xavier"))
-        n.loss = L.SoftmaxWithLoss(n.ip2, n.label)
-        return n.to_proto()
+    xavier = dict(type="xavier")
+    n = caffe.NetSpec() if named else None
+
+    def keep(name, top):            # named: the top becomes the NetSpec's attribute
+        if n is not None:
+            setattr(n, name, top)
+        return top
+
     data, label = L.Input(**data_args)
-    conv1 = L.Convolution(data, kernel_size=5, num_output=20, weight_filler=dict(type="xavier"))
-    pool1 = L.Pooling(conv1, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    conv2 = L.Convolution(pool1, kernel_size=5, num_output=50,
-                          weight_filler=dict(type="xavier"))
-    pool2 = L.Pooling(conv2, kernel_size=2, stride=2, pool=P.Pooling.MAX)
-    ip1 = L.InnerProduct(pool2, num_output=500, weight_filler=dict(type="xavier"))
-    relu1 = L.ReLU(ip1, in_place=True)
-    ip2 = L.InnerProduct(relu1, num_output=10, weight_filler=dict(type="xavier"))
-    return L.SoftmaxWithLoss(ip2, label).to_proto()
+    if n is not None:
+        n.data, n.label = data, label
+    top = data
+    for k, width in enumerate((20, 50), start=1):
+        top = keep(f"conv{k}", L.Convolution(top, kernel_size=5, num_output=width,
+                                             weight_filler=xavier))
+        top = keep(f"pool{k}", L.Pooling(top, kernel_size=2, stride=2, pool=P.Pooling.MAX))
+    top = keep("ip1", L.InnerProduct(top, num_output=500, weight_filler=xavier))
+    top = keep("relu1", L.ReLU(top, in_place=True))
+    top = keep("ip2", L.InnerProduct(top, num_output=10, weight_filler=xavier))
+    loss = keep("loss", L.SoftmaxWithLoss(top, label))
+    return n.to_proto() if n is not None else loss.to_proto()
 
 
 def _load(net_file, proto, phase=caffe.TEST):
