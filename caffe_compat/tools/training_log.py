@@ -22,93 +22,112 @@ from collections import OrderedDict
 from ..errors import CaffeCompatError
 from ..io.atomic import write_text_atomic
 
-_ITERATION = re.compile(r"Iteration (\d+)")
-_TRAIN_OUTPUT = re.compile(r"Train net output #(\d+): (\S+) = ([\.\deE+-]+)")
-_TEST_OUTPUT = re.compile(r"Test net output #(\d+): (\S+) = ([\.\deE+-]+)")
-_LEARNING_RATE = re.compile(r"lr = ([-+]?[0-9]*\.?[0-9]+([eE]?[-+]?[0-9]+)?)")
+# the glog lines a training log is read from (a net output's value: a plain or exponent
+# number, as Caffe prints a float)
+_PATTERNS = {
+    "iteration": re.compile(r"Iteration (?P<iteration>\d+)"),
+    "train": re.compile(r"Train net output #\d+: (?P<name>\S+) = (?P<value>[-+.\deE]+)"),
+    "test": re.compile(r"Test net output #\d+: (?P<name>\S+) = (?P<value>[-+.\deE]+)"),
+    "rate": re.compile(r"lr = (?P<rate>[-+]?\d*\.?\d+(?:[eE]?[-+]?\d+)?)"),
+}
 
 
-def extract_datetime_from_line(line, year):
+def _glog_time(line, year):
     """The time of a glog line ``Immdd hh:mm:ss.uuuuuu ...`` in ``year`` (glog 0.6 and later
     write ``Iyyyymmdd``: that year is used); ValueError if the line has no such prefix."""
-    parts = line.strip().split()
-    if len(parts) < 2 or len(parts[0]) < 5:
+    fields = line.split()
+    if len(fields) < 2 or len(fields[0]) < 5:
         raise ValueError(f"not a glog line: {line!r}")
-    date = parts[0][1:]
+    date, clock = fields[0][1:], fields[1]
     if len(date) == 8:
         year, date = int(date[:4]), date[4:]
-    month, day = int(date[:2]), int(date[2:])
-    stamp = parts[1]
-    dot = stamp.rfind(".")
-    hour, minute, second = (int(x) for x in stamp[:dot].split(":"))
-    return datetime.datetime(year, month, day, hour, minute, second, int(stamp[dot + 1:]))
+    whole, _, micro = clock.rpartition(".")
+    hour, minute, second = map(int, whole.split(":"))
+    return datetime.datetime(year, int(date[:2]), int(date[2:]), hour, minute, second,
+                             int(micro))
 
 
-def get_log_created_year(path):
+def _created_year(path):
     return datetime.datetime.fromtimestamp(os.path.getctime(path)).year
 
 
-def get_start_time(lines, year):
-    """The time of the first ``Solving`` line (consumes ``lines`` up to it), or None."""
-    for line in lines:
+class _Table:
+    """The rows of one net's outputs: a row per iteration that printed them, complete once it
+    has as many columns as the first row (the next output then starts a new row)."""
+
+    def __init__(self):
+        self.rows, self.open = [], None
+
+    def add(self, iteration, seconds, rate, name, value):
+        row = self.open
+        if row is None or row["NumIters"] != iteration:
+            if row is not None:
+                self.rows.append(row)
+            row = OrderedDict(NumIters=iteration, Seconds=seconds, LearningRate=rate)
+        row[name] = value
+        self.open = row
+
+    def settle(self):
+        """Close the open row when it has the first row's columns."""
+        if self.open is not None and self.rows and len(self.open) == len(self.rows[0]):
+            self.rows.append(self.open)
+            self.open = None
+
+    def finished(self):
+        # the first row is printed before any learning rate: it takes the second row's
+        if len(self.rows) > 1:
+            self.rows[0]["LearningRate"] = self.rows[1]["LearningRate"]
+        return self.rows
+
+
+def _timed_lines(f, year):
+    """(line, seconds since the ``Solving`` line) for each line after it (None for a line
+    without glog's time), the year advanced where the month goes back; CaffeCompatError
+    without a ``Solving`` line."""
+    start = None
+    for line in f:
         if "Solving" in line:
-            return extract_datetime_from_line(line, year)
-    return None
-
-
-def _net_output(regex, row, rows, line, iteration, seconds, rate):
-    match = regex.search(line)
-    if match:
-        if not row or row["NumIters"] != iteration:
-            if row:
-                rows.append(row)
-            row = OrderedDict([("NumIters", iteration), ("Seconds", seconds),
-                               ("LearningRate", rate)])
-        row[match.group(2)] = float(match.group(3))
-    if row and rows and len(row) == len(rows[0]):
-        rows.append(row)
-        row = None
-    return rows, row
+            start = _glog_time(line, year)
+            break
+    if start is None:
+        raise CaffeCompatError(f"{f.name}: no 'Solving' line: not a Caffe training log "
+                               "(parse-log needs the log from the start of training)")
+    last = start
+    for line in f:
+        try:
+            when = _glog_time(line, year)
+        except ValueError:
+            yield line, None
+            continue
+        if when.month < last.month:
+            year += 1
+            when = _glog_time(line, year)
+        last = when
+        yield line, (when - start).total_seconds()
 
 
 def parse_log(path_to_log):
     """(train rows, test rows) of a training log: lists of OrderedDicts (see module doc)."""
     path_to_log = os.fspath(path_to_log)
-    year = get_log_created_year(path_to_log)
+    tables = {"train": _Table(), "test": _Table()}
     iteration, rate = -1, float("nan")
-    train, test, train_row, test_row = [], [], None, None
     with open(path_to_log, errors="replace") as f:
-        start = get_start_time(f, year)
-        if start is None:
-            raise CaffeCompatError(f"{path_to_log}: no 'Solving' line: not a Caffe training "
-                                   "log (parse-log needs the log from the start of training)")
-        last = start
-        for line in f:
-            found = _ITERATION.search(line)
+        started = False
+        for line, seconds in _timed_lines(f, _created_year(path_to_log)):
+            found = _PATTERNS["iteration"].search(line)
             if found:
-                iteration = float(found.group(1))
-            if iteration == -1:
+                iteration, started = float(found["iteration"]), True
+            if not started or seconds is None:
                 continue
-            try:
-                when = extract_datetime_from_line(line, year)
-            except ValueError:
-                continue
-            if when.month < last.month:
-                year += 1
-                when = extract_datetime_from_line(line, year)
-            last = when
-            seconds = (when - start).total_seconds()
-            found = _LEARNING_RATE.search(line)
+            found = _PATTERNS["rate"].search(line)
             if found:
-                rate = float(found.group(1))
-            train, train_row = _net_output(_TRAIN_OUTPUT, train_row, train, line, iteration,
-                                           seconds, rate)
-            test, test_row = _net_output(_TEST_OUTPUT, test_row, test, line, iteration,
-                                         seconds, rate)
-    for rows in (train, test):
-        if len(rows) > 1:
-            rows[0]["LearningRate"] = rows[1]["LearningRate"]
-    return train, test
+                rate = float(found["rate"])
+            for kind, table in tables.items():
+                output = _PATTERNS[kind].search(line)
+                if output:
+                    table.add(iteration, seconds, rate, output["name"], float(output["value"]))
+                table.settle()
+    return tables["train"].finished(), tables["test"].finished()
 
 
 def format_csv(rows, delimiter=","):
