@@ -138,6 +138,10 @@ class Net:
     # a net of a solver on the array engine (caffe_compat.array_solver): its data layers'
     # positions live with that solver, so it stays on arrays
     _pinned = False
+    # {input: shape} the net was built for, and the layers whose blobs fix what each input
+    # can take (caffe_compat.net.input_check); None for a solver's nets
+    _declared = None
+    _readers = None
 
     def __init__(self, network_file, *args, level=0, stages=None, weights=None, _net=None,
                  _arrays=None):
@@ -167,6 +171,7 @@ class Net:
         if self._arrays is not None:
             self._blobs = collections.OrderedDict(
                 (n, Blob(self._arrays, n)) for n in self._arrays.graph.blob_names)
+            self._declared = {n: tuple(self._blobs[n].shape) for n in self.inputs}
             if weights:      # a file the array engine does not read moves the net to torch
                 self.copy_from(weights)
             return
@@ -177,6 +182,7 @@ class Net:
         if device != "cpu":
             net.to(device)
         self._attach(net)
+        self._declared = {n: tuple(self._blobs[n].shape) for n in self.inputs}
         if weights:
             self.copy_from(weights)
 
@@ -381,6 +387,7 @@ class Net:
             if set(kwargs) != set(self.inputs):
                 raise ValueError(f"Input blob arguments {sorted(kwargs)} do not match net "
                                  f"inputs {self.inputs}")
+            self._check_inputs({name: np.shape(value) for name, value in kwargs.items()})
             for name, value in kwargs.items():
                 value = np.asarray(value)
                 if value.shape[0] != self._blobs[name].shape[0]:
@@ -388,8 +395,23 @@ class Net:
                                      f"batch size is {self._blobs[name].shape[0]} (reshape "
                                      "the blob first)")
                 self._blobs[name].data[...] = value
+        self._check_inputs()
         self._forward(first, last)
         return {name: self._blobs[name].data for name in outputs}
+
+    def _check_inputs(self, fed=None):
+        """The arrays ``fed`` ({input: shape}; default: the input blobs as they are now) are
+        ones the net can take: the check cv2.dnn's paths make too
+        (:mod:`caffe_compat.net.input_check`), before any engine runs."""
+        if self._declared is None:
+            return
+        from caffe_compat.net import input_check
+        if self._readers is None:
+            self._readers = input_check.readers(
+                [(n.name, n.type, n.bottoms, n.tops) for n in self._nodes], self.inputs)
+        if fed is None:
+            fed = {n: self._blobs[n].shape for n in self.inputs}
+        input_check.check(self._source[0], fed, self._declared, self._readers)
 
     def backward(self, diffs=None, start=None, end=None, **kwargs):
         """Back-propagate layers ``start`` down to ``end`` (names; default all) after copying
@@ -459,6 +481,7 @@ class Net:
 
     def reshape(self):
         """Propagate the input blobs' shapes through the net (Caffe's Net::Reshape)."""
+        self._check_inputs()
         if self._arrays is not None:
             try:
                 self._arrays.reshape()

@@ -109,7 +109,8 @@ def cmd_check(args):
 
 
 def cmd_published(args):
-    for i, m in enumerate(_published.published()):
+    models = _published.published()
+    for i, m in enumerate(models):
         print(("\n" if i else "") + f"{m.key}: {m.name}\n  {m.citation}\n  {m.purpose}")
         print(f"  layer names: {m.layout}; mean (B, G, R): "
               f"{', '.join(f'{v:g}' for v in m.mean_bgr)}; page: {m.page}")
@@ -122,8 +123,11 @@ def cmd_published(args):
                 print(f"    {url}")
         if m.note:
             print(f"  {m.note}")
-    print(f"\nFetched into {_published.weights_dir()} (set {_published.ENV_DIR} to use "
-          "another folder).")
+    folder = _published.weights_dir()         # this command fetches nothing: say what is there
+    fetched = [m.key for m in models if all((folder / m.key / f.name).is_file() for f in m.files)]
+    print(f"\n`python -m lq_models fetch KEY` downloads into {folder} (set "
+          f"{_published.ENV_DIR} to use another folder); fetched there: "
+          f"{', '.join(fetched) or 'none yet'}.")
     return 0
 
 

@@ -15,6 +15,7 @@ prototxts name (``DATA/train_h5_list.txt``, ``DATA/test_h5_list.txt``).
 """
 import argparse
 import os
+import re
 import sys
 
 from .errors import PortError
@@ -34,6 +35,25 @@ def _names(names, what):
     if not names:
         raise PortError(f"{what}: expected at least one sequence name")
     return names
+
+
+def _names_hint(data_dir):
+    """What ``data_dir`` holds and the flags that take it: a run on other sequences than the
+    script's 18 (the bundled sample has train_1..train_3 and dev_1, dev_2) names them."""
+    held = sorted((f[:-4] for f in os.listdir(data_dir) if f.endswith(".mat")),
+                  key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
+    if not held:
+        return f"; {data_dir} holds no <seq>.mat file"
+    train = [n for n in held if n.startswith("train")]
+    test = [n for n in held if n not in train]
+    hint = f"; {data_dir} holds {len(held)}: {', '.join(held)}"
+    if train and test:
+        hint += (f". Name the sequences to use: --train {','.join(train)} --test "
+                 f"{','.join(test)} (train=, test= in prepare_h5_files())")
+    else:
+        hint += (". Name the sequences to use with --train A,B --test C,D (train=, test= in "
+                 "prepare_h5_files())")
+    return hint
 
 
 def _input_path(data_dir, name):
@@ -64,7 +84,8 @@ def prepare_h5_files(data_dir, out_dir, train=TRAIN, test=TEST, mode="single",
     test_inputs = [_input_path(data_dir, n) for n in _names(test, "test")]
     missing = [p for p in train_inputs + test_inputs if not os.path.isfile(p)]
     if missing:
-        raise PortError(f"data_dir: {len(missing)} input file(s) missing, first {missing[0]}")
+        raise PortError(f"data_dir: {len(missing)} input file(s) missing, first {missing[0]}"
+                        + _names_hint(data_dir))
     list_paths = "relative" if relative_list else "absolute"
     results = {}
     for what, inputs in (("train", train_inputs), ("test", test_inputs)):

@@ -430,6 +430,12 @@ def main(argv=None):
         from caffe_compat.kernels.numerics import pin_kernels
         pin_kernels(args.pin_kernels)
     try:
+        out = getattr(args, "out", None)
+        if args.command == "demo" and out is None:
+            out = "demo_long" if args.budget == "long" else "demo_out"
+        if out and os.path.exists(out) and not os.path.isdir(out):
+            raise ReproductionError(f"--out {out}: a file is there; the {args.command} command "
+                                    "writes a folder (give a new folder or an existing one)")
         if args.command == "demo" and args.budget == "long":
             from .long_budget import run_long
             run_long(args.out or "demo_long", device=args.device, progress=not args.quiet)

@@ -55,7 +55,8 @@ from .verdicts import run_verdicts
 
 __all__ = ["DEMO_SAMPLE", "DEMO_FACTORS", "DEMO_METHODS", "ALL_METHODS", "DEMO_FIGURE4",
            "DEMO_TEMPORAL",
-           "demo_config", "estimate_seconds", "findings", "run_demo"]
+           "demo_config", "earlier_steps_seconds", "estimate_seconds", "findings", "h5_commands",
+           "run_demo", "wall_time_text"]
 
 DEMO_SAMPLE = dict(n_train=3, n_dev=2, n_frames=200, seed=0)
 DEMO_FACTORS = (3, 6, 12)
@@ -192,6 +193,46 @@ def findings(ours, factors, figure4_rows=None, sr_stats=None):
     return lines
 
 
+def h5_commands(pipe, out_root="h5_again"):
+    """The command that writes each HDF5 step's files again, bit for bit: prepare_h5_files on
+    the step's crops, with the sequences, chunk, seed and mix its stamp records
+    (``stamps/h5-*.json``; the demo's chunk is 16, not the script's 128). Each writes into
+    ``<out_root>/<variant>``."""
+    import shlex
+    lines = []
+    for name, st in pipe.steps.items():
+        if not name.startswith("h5-"):
+            continue
+        p = st.params
+        crops = pipe.outputs(st.deps[0])
+        argv = ["python", "-m", "matlab_ports.prepare_h5_files", "--data", crops["dir"],
+                "--out", f"{out_root}/{p['variant']}", "--train", ",".join(crops["train"]),
+                "--test", ",".join(crops["dev"]), "--chunk", str(p["chunk"]),
+                "--seed", str(p["seed"])]
+        if p.get("mix"):
+            argv += ["--mix", "--mix-lr", ",".join(map(str, p["mix"]))]
+        lines.append(" ".join(shlex.quote(a) for a in argv))
+    return lines
+
+
+def earlier_steps_seconds(pipe):
+    """{step: seconds} of the steps an earlier run finished (their stamps' times): a rerun
+    skips them, and its summary still counts what they took."""
+    return {name: float(pipe.stamp(name).get("seconds", 0.0)) for name in pipe.order()
+            if pipe.is_done(name)}
+
+
+def wall_time_text(seconds, earlier):
+    """This run's wall time, and with ``earlier`` (:func:`earlier_steps_seconds`) what the
+    earlier runs' steps took and the sum."""
+    text = f"{seconds:.0f} s wall time"
+    if earlier:
+        before = sum(earlier.values())
+        text += (f"; {len(earlier)} step(s) finished by earlier runs took {before:.0f} s there, "
+                 f"{seconds + before:.0f} s in all")
+    return text
+
+
 def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log=None,
              temporal=False):
     """Run the demo (module doc); prints the table, the findings and where the files are.
@@ -208,6 +249,7 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
         f"{', '.join(cfg.methods)}, s in {', '.join(map(str, cfg.factors))}; estimated "
         f"compute {estimate_seconds(cfg) / 60:.1f} min on 2 quiet CPU cores")
     pipe = Pipeline(cfg, progress=progress, log=say)
+    earlier = earlier_steps_seconds(pipe)
     pipe.run()
     table = pipe.outputs("table")
     ours = {}
@@ -234,16 +276,20 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
         g = pipe.outputs("grid")
         files.update(grid_md=g["markdown"], grid_csv=g["csv"], grid_ccc_png=g["ccc_png"],
                      grid_cc_png=g["cc_png"])
-    summary = ["# Demo summary", "", f"Wall time of this run: {seconds:.0f} s "
-               "(steps finished earlier are skipped on a rerun).", "", "## Findings", ""]
+    summary = ["# Demo summary", "", f"This run: {wall_time_text(seconds, earlier)} (steps "
+               "finished earlier are skipped on a rerun).", "", "## Findings", ""]
     summary += [f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}"
                 for line in found]
     summary += ["", "## The paper's claims", "", verdict.markdown()]
     summary += ["", "## Files", ""] + [f"- {k}: {v}" for k, v in files.items()]
+    summary += ["", "## The HDF5 files again", "", "These commands write the same bits as the "
+                "demo's HDF5 steps (into h5_again/):", ""]
+    summary += [f"    {line}" for line in h5_commands(pipe)]
     summary_path = pipe.path("demo_summary.md")
     write_text_atomic(summary_path, "\n".join(summary) + "\n")
     write_text_atomic(pipe.path("demo_summary.json"),
-                      json.dumps(dict(seconds=seconds, findings=found,
+                      json.dumps(dict(seconds=seconds, earlier_steps_seconds=earlier,
+                                      findings=found,
                                       verdicts=verdict.to_dict(), files=files),
                                  indent=1) + "\n")
     say("")
@@ -267,6 +313,6 @@ def run_demo(out="demo_out", device="cpu", all_methods=False, progress=True, log
     say(f"Models and training curves: {files['models']}/; per-model evaluation figures: "
         f"{files['evaluations']}/eval-*/figures/")
     say(f"Summary: {summary_path}")
-    say(f"demo: {seconds:.0f} s wall time")
+    say(f"demo: {wall_time_text(seconds, earlier)}")
     return dict(seconds=seconds, table=md, findings=found, files=files,
                 verdicts=verdict.verdicts)

@@ -122,10 +122,12 @@ def run_long(out="demo_long", device="cpu", progress=True, log=None, seeds=LONG_
     say(f"demo --budget long: {len(configs)} seeds x {trainings} trainings at s in "
         f"{', '.join(map(str, LONG_FACTORS))}; estimated compute "
         f"{estimate(configs) / 60:.0f} min on 2 quiet CPU cores")
-    pipes = []
+    from .demo import earlier_steps_seconds, wall_time_text
+    pipes, earlier = [], {}
     for cfg in configs:
         say(f"seed {cfg.seed}: {cfg.out}")
         pipe = Pipeline(cfg, progress=progress, log=say)
+        earlier.update({f"seed {cfg.seed} {k}": v for k, v in earlier_steps_seconds(pipe).items()})
         pipe.run()
         pipes.append(pipe)
     verdict = run_verdicts(pipes, sr_frame_step=4, **({} if resamples is None else
@@ -135,8 +137,8 @@ def run_long(out="demo_long", device="cpu", progress=True, log=None, seeds=LONG_
     files = dict(loss_curves=curves, seeds=[p.out for p in pipes],
                  summary=os.path.join(out, "long_summary.md"))
     summary = ["# Long budget summary", "",
-               f"Wall time of this run: {seconds:.0f} s (steps finished earlier are skipped on "
-               "a rerun).", "", "## The paper's claims", "", verdict.markdown(), "",
+               f"This run: {wall_time_text(seconds, earlier)} (steps finished earlier are "
+               "skipped on a rerun).", "", "## The paper's claims", "", verdict.markdown(), "",
                "## Files", ""] + [f"- {k}: {v}" for k, v in files.items()]
     write_text_atomic(files["summary"], "\n".join(summary) + "\n")
     write_text_atomic(os.path.join(out, "long_summary.json"),
@@ -148,5 +150,5 @@ def run_long(out="demo_long", device="cpu", progress=True, log=None, seeds=LONG_
     for line in verdict.lines():
         say(line)
     say(f"Loss curves: {curves}; summary: {files['summary']}")
-    say(f"demo --budget long: {seconds:.0f} s wall time")
+    say(f"demo --budget long: {wall_time_text(seconds, earlier)}")
     return dict(seconds=seconds, verdicts=verdict, files=files)

@@ -20,12 +20,12 @@ Subcommands live in :mod:`caffe_compat.cli.registry` (name -> ``Command``); add 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 
 from .registry import COMMANDS, Command, register_command  # noqa: F401  (the public table)
 from .registry import caffe_flag as _flag
+from . import _pipes, _signals
 from ..errors import CaffeCompatError
 
 
@@ -132,34 +132,6 @@ def _train_arguments(parser):
                              "GPUs: effective batch N x batch_size (see parallel_launch.py)")
 
 
-class _Signals:
-    """Caffe's SignalHandler: SIGINT/SIGHUP set flags; the solver polls them (SIGHUP first)."""
-
-    def __init__(self, sigint_effect, sighup_effect):
-        self.effects = {signal.SIGINT: sigint_effect, signal.SIGHUP: sighup_effect}
-        self.got = {signal.SIGINT: False, signal.SIGHUP: False}
-        self.previous = {}
-
-    def _handle(self, signum, frame):
-        self.got[signum] = True
-
-    def __enter__(self):
-        for s in self.effects:
-            self.previous[s] = signal.signal(s, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for s, h in self.previous.items():
-            signal.signal(s, h)
-
-    def action(self):
-        for s in (signal.SIGHUP, signal.SIGINT):
-            if self.got[s]:
-                self.got[s] = False
-                return self.effects[s]
-        return "none"
-
-
 def run_train(args):
     if not args.solver:
         raise CaffeCompatError("Need a solver definition to train (-solver).")
@@ -202,7 +174,8 @@ def _train(args, log, device, data_parallel):
         test_iter=args.test_iter, level=args.level, stages=args.stage.split(","),
         caffe_position=args.caffe_resume, log=log,
         progress=stderr_is_terminal() and not args.no_progress and parallel.is_root())
-    with _Signals(args.sigint_effect, args.sighup_effect) as signals:
+    watch = None if data_parallel else _pipes.ReaderWatch()
+    with _signals.Signals(args.sigint_effect, args.sighup_effect, watch) as signals:
         if data_parallel:
             parallel.make_parallel(solver, signals.action)
         else:
@@ -210,10 +183,15 @@ def _train(args, log, device, data_parallel):
         if args.snapshot:
             log.info(f"Resuming from {args.snapshot}", "caffe.cpp:235")
             solver.restore(args.snapshot)
+        _pipes.say_hint(args.sigint_effect, solver, log)   # (a worker's log is silent)
         log.info("Starting Optimization", "caffe.cpp:239")
-        solver.solve()
-    log.info("Optimization Done.", "caffe.cpp:250")
-    return 0
+        try:
+            solver.solve()
+            log.info("Optimization Done.", "caffe.cpp:250")
+            return _pipes.report_stop(solver, signals, log)
+        finally:
+            if watch is not None:
+                watch.close()
 
 
 register_command("train", _train_arguments, run_train, "train or finetune a model")
@@ -521,16 +499,20 @@ register_command("convert", _convert_arguments, run_convert,
 # -------------------------------------------------------------------------------------- main
 def _usage():
     lines = ["usage: caffe-compat <command> <args>", "", "commands:"]
-    lines += [f"  {name:<15} {cmd.help}" for name, cmd in sorted(COMMANDS.items())]
+    width = max(map(len, COMMANDS))          # the longest name, then two spaces
+    lines += [f"  {name:<{width}}  {cmd.help}" for name, cmd in sorted(COMMANDS.items())]
     return "\n".join(lines)
 
 
 def register_tools():
     """Add Caffe's other tools (compute_image_mean, convert_imageset, device_query,
-    extract_features, the upgrade tools, draw, parse-log, plot-log) and export to the table."""
+    extract_features, the upgrade tools, draw, parse-log, plot-log, doctor) and export to the
+    table."""
     from ..tools import (compute_image_mean, convert_imageset,  # noqa: F401  Caffe's other tools
                          device_query, extract_features, upgrade)
     from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
+    from ..tools import doctor  # noqa: F401  which caffe is imported
+    from ..tools import layer_table  # noqa: F401  layers: the type x engine table
     from ..export.command import COMMAND as export_command
     register_command("export", *export_command)
 

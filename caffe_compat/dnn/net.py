@@ -234,16 +234,18 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
                                                                  self._layer_positions()[0])
                           if lp.name == caffe_name and pos is not None), "")
             fed = ", ".join(f"'{n}' {tuple(s)}" for n, s in zip(self._inputs, shapes))
-            declared = [s for s in self._declared_shapes() if s is not None]
-            hint = ""
-            if declared and len(declared[0]) > 1 and len(shapes[0]) > 1 and \
-                    declared[0][1] != shapes[0][1]:
-                hint = (f"; the net takes {declared[0][1]} channel(s) ({self._inputs[0]} "
-                        f"{tuple(declared[0])}) and the input has {shapes[0][1]}: convert the "
-                        "image (cv2.cvtColor) or make the blob from one with that many channels")
             raise NetError(f"{where}layer '{layer['name']}' ({layer['type']}) cannot take the "
                            f"input {fed}: its {blob} has shape {tuple(value.shape)}, this input "
-                           f"needs {want}{hint}")
+                           f"needs {want}")
+
+    def _check_fed(self):
+        """The blobs set fit the net: :mod:`caffe_compat.net.input_check`, before any engine."""
+        from ..net import input_check
+        if self.__dict__.get("_readers") is None:
+            self._readers = input_check.readers([(r["caffe_name"], r["type"], r["engine_bottoms"],
+                                                  r["tops"]) for r in self._layers], self._inputs)
+        input_check.check(self._source, {n: self._fed[n].shape for n in self._inputs
+                                         if n in self._fed}, self._input_shapes, self._readers)
 
     def _hook(self, net):
         """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""
@@ -442,6 +444,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
         """Forward once; the first output of each layer in ``layer_ids`` (all outputs with
         ``all_outputs``)."""
         self._check()
+        self._follow_opencv_threads()              # cv2.setNumThreads (.opencv_threads)
         shapes = []
         for n in self._inputs:
             if n in self._fed:
@@ -451,6 +454,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
             else:
                 raise NetError(f"{self._source}: input '{n}' was not set; call setInput first")
         shapes = tuple(shapes)
+        self._check_fed()
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
         self._timings = collections.Counter()      # per layer, filled by torch forwards
         if self._lite is not None:

@@ -8,6 +8,7 @@ import os
 import time
 
 from .. import lite
+from . import opencv_threads
 from .constants import DNN_BACKEND_DEFAULT
 
 
@@ -20,6 +21,7 @@ class TorchFreeMixin:
         ``layers``, ``weights`` ({layer name: arrays}), ``name`` and ``source`` (the
         caffemodel file the arrays view, :class:`caffe_compat.lite.graph.FileSource`): those
         the light reader read (:mod:`.light_read`); by default the protobuf messages' own."""
+        self.__dict__["_opencv_threads"] = opencv_threads.follow()   # before any session
         if not lite.enabled() or self._python_layers:
             return None
         if layers is None:
@@ -46,6 +48,15 @@ class TorchFreeMixin:
                 lite.debug("%s: the torch path runs the net (%s)", self._source, exc)
                 return None
         return net
+
+    def _follow_opencv_threads(self):
+        """``cv2.setNumThreads``, read when a forward starts (:mod:`.opencv_threads`): a
+        changed count is the thread policy's ceiling from now on, and this net's torch-free
+        sessions, built on the count read before, are built again."""
+        seen = opencv_threads.follow()
+        if seen != self.__dict__.get("_opencv_threads", seen) and self._lite is not None:
+            self._lite.forget_sessions()
+        self.__dict__["_opencv_threads"] = seen
 
     def _lite_off(self, why):
         """Leave the torch-free path for good (the torch path answers from now on)."""

@@ -15,7 +15,8 @@ above 1e-4 of an output's scale is an error (exit status 1; the file stays, for 
 Written atomically. ``--format pytorch`` writes the folder DIR (model.py, weights.safetensors,
 README.md; ``--pth`` adds weights.pth) after the check of :mod:`caffe_compat.export.pytorch.check`
 (batches 1 and 3, gradients, autocast; ``--compile-check`` adds torch.compile): a difference
-beyond its bounds is an error (exit status 1) and DIR is left as it was.
+beyond its bounds is an error (exit status 1) and DIR is left as it was. While it runs, one
+line on stderr (tqdm) says which step runs and the time so far; the results go to stdout.
 
 ``caffe_compat.cli.main`` registers :data:`COMMAND` with ``register_command`` (this module does not
 import the CLI, so that the two stay free of an import cycle).
@@ -59,7 +60,28 @@ def _arguments(p):
                "channel_order=BGR scale=1; repeatable)")
 
 
-def run_pytorch(args, net, outputs):
+def _stages(count):
+    """``stage(what)`` for each of ``count`` steps of an export: one tqdm line on stderr
+    saying what runs and the time so far (a large net's export and check take a minute or
+    more); ``stage(None)`` ends the line before the results are printed."""
+    from tqdm import tqdm
+    bar = None
+
+    def stage(what):
+        nonlocal bar
+        if bar is None and what is not None:
+            bar = tqdm(total=count, desc=what, file=sys.stderr, leave=False, dynamic_ncols=True,
+                       bar_format="export: {desc} [{n_fmt}/{total_fmt}, {elapsed}]")
+        elif bar is not None and not bar.disable:
+            bar.n += 1                      # shown with the next stage's name
+            if what is None:
+                bar.close()
+            else:
+                bar.set_description_str(what)
+    return stage
+
+
+def run_pytorch(args, net, outputs, stage):
     from . import export_pytorch
     from .pytorch import ExportCheckError
     prep = {}
@@ -69,13 +91,18 @@ def run_pytorch(args, net, outputs):
             raise CaffeCompatError(f"--preprocess {item!r}: expected KEY=VALUE, e.g. "
                                    "mean=104,117,123")
         prep[key] = value
+    stage("writing the PyTorch package" + ("" if args.no_check else
+                                           " and running it beside our forward"))
     try:
         report = export_pytorch(net, args.out, outputs, model=args.model, weights=args.weights,
                                 preprocessing=prep, pth=args.pth, check=not args.no_check,
                                 compile=args.compile_check)
     except ExportCheckError as e:
+        stage(None)
         print(f"caffe-compat export: error: {e}; please report the net", file=sys.stderr)
         return 1
+    finally:
+        stage(None)
     print(f"wrote {args.out}/ (model.py, weights.safetensors{', weights.pth' * args.pth}, "
           f"README.md; inputs {', '.join(net.inputs)}; outputs {', '.join(outputs)})")
     for batch, figures in (report or {}).get("outputs", {}).items():
@@ -88,25 +115,36 @@ def run_pytorch(args, net, outputs):
 def run_export(args):
     from ..net.core import Net
     from . import compare_onnxruntime, default_outputs, export_onnx, export_torchscript
-    net = Net(args.model, args.weights, phase="test")
-    outputs = args.output or default_outputs(net)
-    if args.format == "pytorch":
-        return run_pytorch(args, net, outputs)
-    if args.format == "torchscript":
-        export_torchscript(net, args.out, outputs=outputs)
-        print(f"wrote {args.out} (TorchScript; outputs {', '.join(outputs)})")
-        return 0
-    if args.opset < 17:
+    if args.format == "onnx" and args.opset < 17:
         raise CaffeCompatError(f"--opset {args.opset}: the converters write opset-17 "
                                "operators; use 17 or later")
-    export_onnx(net, args.out, outputs=outputs, dynamic_batch=args.static_batch is None,
-                opset=args.opset, batch=args.static_batch)
+    stage = _stages(3 if args.format == "onnx" and not args.no_check else 2)
+    try:
+        stage("reading the net and its weights")
+        net = Net(args.model, args.weights, phase="test")
+        outputs = args.output or default_outputs(net)
+        if args.format == "pytorch":
+            return run_pytorch(args, net, outputs, stage)
+        if args.format == "torchscript":
+            stage("writing the TorchScript file")
+            export_torchscript(net, args.out, outputs=outputs)
+            stage(None)
+            print(f"wrote {args.out} (TorchScript; outputs {', '.join(outputs)})")
+            return 0
+        stage("writing the ONNX file")
+        export_onnx(net, args.out, outputs=outputs, dynamic_batch=args.static_batch is None,
+                    opset=args.opset, batch=args.static_batch)
+        diffs = None
+        if not args.no_check:
+            stage("running it on onnxruntime beside our forward")
+            diffs = compare_onnxruntime(net, args.out, batch=args.static_batch or 2)
+    finally:
+        stage(None)
     batch = "free" if args.static_batch is None else str(args.static_batch)
     print(f"wrote {args.out} (ONNX opset {args.opset}, batch {batch}; inputs "
           f"{', '.join(net.inputs)}; outputs {', '.join(outputs)})")
     if args.no_check:
         return 0
-    diffs = compare_onnxruntime(net, args.out, batch=args.static_batch or 2)
     if diffs is None:
         print("onnxruntime is not installed: the file was not run (pip install onnxruntime)")
         return 0

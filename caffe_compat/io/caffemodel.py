@@ -94,8 +94,9 @@ def _layer_name(payload, name_number):
             number, wire = tag >> 3, tag & 7
             if wire == 2:
                 length, pos = _varint(payload, pos)
-                if number == name_number:
-                    return payload[pos:pos + length].decode("utf-8", "replace")
+                if number == name_number:           # None where the cut falls inside it
+                    return (payload[pos:pos + length].decode("utf-8", "replace")
+                            if pos + length <= len(payload) else None)
                 pos += length
             elif wire == 0:
                 _, pos = _varint(payload, pos)
@@ -108,6 +109,16 @@ def _layer_name(payload, name_number):
     except (IndexError, ValueError):
         return None
     return None
+
+
+def _named(field, payload):
+    """`` ('name')`` of a message field's ``payload`` (a layer's name, read from its bytes
+    as far as they go), or "" where it has none or it cannot be read."""
+    if field is None or field.message_type is None:
+        return ""
+    name_field = field.message_type.fields_by_name.get("name")
+    name = _layer_name(payload, name_field.number) if name_field is not None else None
+    return f" ('{name}')" if name else ""
 
 
 def describe_decode_failure(data, message_cls):
@@ -136,22 +147,19 @@ def describe_decode_failure(data, message_cls):
                 pos += size
             elif wire == 2:
                 length, pos = _varint(data, pos)
-                if pos + length > len(data):
-                    return (f"{label} at byte {start} claims {length} bytes but only "
-                            f"{len(data) - pos} remain (file truncated?)")
+                field = descriptor.fields_by_number.get(number)
+                if pos + length > len(data):      # the name, where the bytes left hold it
+                    return (f"{label}{_named(field, data[pos:])} at byte {start} claims "
+                            f"{length} bytes but only {len(data) - pos} remain (file "
+                            "truncated?)")
                 payload = data[pos:pos + length]
                 pos += length
-                field = descriptor.fields_by_number.get(number)
                 if field is not None and field.message_type is not None:
                     sub = message_factory.GetMessageClass(field.message_type)()
                     try:
                         sub.ParseFromString(payload)
                     except DecodeError:
-                        name_field = field.message_type.fields_by_name.get("name")
-                        name = (_layer_name(payload, name_field.number)
-                                if name_field is not None else None)
-                        named = f" ('{name}')" if name else ""
-                        return f"{label}{named} at byte {start} is corrupt"
+                        return f"{label}{_named(field, payload)} at byte {start} is corrupt"
             else:
                 return f"invalid wire type {wire} at byte {start}"
         except (IndexError, ValueError):

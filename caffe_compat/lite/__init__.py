@@ -142,6 +142,12 @@ class LiteNet:
             self._plans.popitem(last=False)
         return got
 
+    def forget_sessions(self):
+        """Drop the plans and their sessions (built on the thread count of their time): the
+        next forward writes and loads them again, on the count of the policy now."""
+        self._plans.clear()
+        self._checked = None
+
     def check(self, shapes, wanted):
         """Write the graph for ``shapes`` and outputs ``wanted``: raises Unsupported at read
         time for what the converters do not reproduce (so that the torch path reports a bad

@@ -50,6 +50,7 @@ def _onnxruntime(model, inputs, outputs, external, linked=None):
         return run(names, feed)
 
     forward.runtime = "onnxruntime"
+    forward.session = sess            # (its options say the thread count it runs on)
     forward.keep = external           # the arrays the session reads stay alive with it
     return forward
 

@@ -93,6 +93,9 @@ _fixed = None
 # pass_count: the threads of the passes under way (a measured choice, see pass_count())
 _state = {"applied": None, "ceiling": None, "override": None, "chosen": None, "small": False,
           "pass_count": None}
+# outside: a ceiling the program set through another library (OpenCV's cv2.setNumThreads,
+# read by caffe_compat.dnn at each net read and forward; set_outside_limit); None: none
+_state["outside"] = None
 
 
 def _fixed_count():
@@ -120,12 +123,28 @@ def monitor():
 
 def usable_threads():
     """Threads worth running now: the cores allowed less those held by other processes, at
-    least 1. Cheap (a clock read) between two checks of ``/proc/stat``; call it when a forward,
-    a step or a batch starts."""
+    least 1, never above :func:`set_outside_limit`'s count. Cheap (a clock read) between two
+    checks of ``/proc/stat``; call it when a forward, a step or a batch starts."""
     fixed = _fixed_count()
-    if fixed:
-        return fixed
-    return monitor().check()
+    return _clamp(fixed if fixed else monitor().check())
+
+
+def set_outside_limit(n):
+    """The program's thread count set through another library: OpenCV's
+    ``cv2.setNumThreads(n)``, which OpenCV's dnn honours (:mod:`caffe_compat.dnn.opencv_threads`
+    reads it). Below the cores allowed, every count of this policy (torch's, the engines'
+    sessions, the compiled kernels', ``CAFFE_COMPAT_THREADS``'s) stays at or below it; None,
+    or a count of at least the cores allowed (OpenCV's default is the CPU count), removes it.
+    Returns the limit now in force (None: none)."""
+    n = None if n is None or int(n) >= _default_count() else max(1, int(n))
+    _state["outside"] = n
+    return n
+
+
+def _clamp(n):
+    """``n`` under the outside limit (:func:`set_outside_limit`)."""
+    limit = _state["outside"]
+    return n if limit is None else min(n, limit)
 
 
 def niced_neighbours():
@@ -274,7 +293,7 @@ def crowded_count():
     -5 a CNN+D iteration 0.84, most forwards 0.95-1.05, and at worst 1.19 (GoogLeNet batch
     1) and LeNet training 1.17-1.39: :mod:`.pass_choice` keeps whichever its passes measure
     faster."""
-    if _fixed_count() or _state["small"] or _program_chose() or \
+    if _fixed_count() or _state["small"] or _program_chose() or _state["outside"] or \
             threading.current_thread() is not threading.main_thread():
         return 0                      # (a worker thread of a pool shares the cores already)
     if monitor().held <= 0:
@@ -288,6 +307,10 @@ def array_kernel_threads(work):
     rule with the cores allowed standing for torch's count: 1 below :data:`SMALL_LAYER_WORK`,
     a fixed count as set, a count from ``OMP_NUM_THREADS`` at most, and more threads than
     cores for a large call while another process holds one of ours."""
+    return _clamp(_array_kernel_threads(work))
+
+
+def _array_kernel_threads(work):
     fixed = _fixed_count()
     if fixed:
         return fixed
@@ -323,9 +346,9 @@ def kernel_threads(work=None):
     and a pool's worker threads keep torch's count."""
     import torch
     current = torch.get_num_threads()
-    if _fixed_count() or _state["small"] or \
+    if _fixed_count() or _state["small"] or _state["outside"] or \
             threading.current_thread() is not threading.main_thread():
-        return current
+        return current                # (apply set torch's count under the outside limit)
     crowded = crowded_count()
     if crowded:
         if work is not None and work < CROWDED_KERNEL_WORK:
@@ -359,7 +382,7 @@ def apply(work=None):
     if small:
         want = 1
     elif counted is not None and main:
-        want = counted                 # a measured iteration's count (pass_count)
+        want = _clamp(counted)         # a measured iteration's count (pass_count)
     else:
         want = min(ceiling, usable_threads())
     if main:

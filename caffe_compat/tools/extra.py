@@ -37,8 +37,16 @@ def _parse_log_arguments(p):
 def run_parse_log(args):
     from . import training_log
     train, test = training_log.parse_log(args.logfile_path)
-    training_log.save_csv_files(args.logfile_path, args.output_dir, train, test,
-                                delimiter=args.delimiter, verbose=args.verbose)
+    written = training_log.save_csv_files(args.logfile_path, args.output_dir, train, test,
+                                          delimiter=args.delimiter, verbose=args.verbose)
+    if args.verbose:                # parse_log.py's own lines said it
+        return 0
+    if not written:
+        print(f"parse-log: {args.logfile_path} has no training or test rows yet; nothing "
+              "written")
+        return 0
+    rows = dict(zip(written, [len(r) for r in (train, test) if r]))
+    print("parse-log: wrote " + ", ".join(f"{path} ({n} rows)" for path, n in rows.items()))
     return 0
 
 

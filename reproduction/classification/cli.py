@@ -9,7 +9,15 @@ __all__ = ["add_parser", "run_command"]
 
 def add_parser(sub):
     c = sub.add_parser("classify", help="Maclean 2021's protocol: 8-class emotion of clips at "
-                                        "3 resolutions x 3 frame rates (mean, mode, CNN-LSTM)")
+                                        "3 resolutions x 3 frame rates (mean, mode, CNN-LSTM)",
+                       description="Maclean 2021's protocol: 8-class emotion of clips at 3 "
+                                   "resolutions x 3 frame rates (mean, mode, CNN-LSTM). "
+                                   "Duration: on the bundled sample (the default) about 200 s "
+                                   "of CPU time, a few minutes on two cores (one run took 4 "
+                                   "min 53 s), longer while other work shares them; on the "
+                                   "real RAVDESS or FER+ with the full schedule, days on a "
+                                   "CPU (docs/classification.md). "
+                                   "Resumable: rerun the same command after an interruption.")
     c.add_argument("--out", default="classify_out", help="output folder, resumable "
                                                           "(default classify_out)")
     c.add_argument("--ravdess", default=None,

@@ -154,6 +154,26 @@ def test_published_command_lists_checksums_and_sources(capsys):
     assert "resnet50_ft_caffe.tar.gz (none published)" in out
 
 
+def test_published_command_says_what_was_fetched(tmp_path, monkeypatch, capsys):
+    """The listing's last line names the folder `fetch` writes to and the models fetched
+    there, 'none yet' before any fetch: the command itself fetches nothing."""
+    good = _file(tmp_path, "good.bin", b"the published file")
+    _fake_zoo(monkeypatch, [dict(role="weights", name="m.caffemodel", urls=[good.as_uri()],
+                                 checksums={"sha1": hashlib.sha1(b"the published file")
+                                            .hexdigest()}, checksum_from=["a test"])])
+    folder = tmp_path / "weights"
+    monkeypatch.setenv(pretrained.ENV_DIR, str(folder))
+    head = (f"\n`python -m lq_models fetch KEY` downloads into {folder} (set "
+            f"{pretrained.ENV_DIR} to use another folder); fetched there: ")
+    assert models_main(["published"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(head + "none yet.\n") and "Fetched into" not in out
+    assert not folder.exists()
+    lq_models.fetch("local", log=lambda *a: None)
+    assert models_main(["published"]) == 0
+    assert capsys.readouterr().out.endswith(head + "local.\n")
+
+
 def test_weights_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(pretrained.ENV_DIR, str(tmp_path / "w"))
     assert lq_models.weights_dir() == pathlib.Path(tmp_path / "w")

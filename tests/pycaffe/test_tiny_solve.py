@@ -23,8 +23,12 @@ def _torch_engine_solver(monkeypatch):
     (the array engine's solver is tested in tests/caffe_compat/array_solver)."""
     monkeypatch.setenv("CAFFE_COMPAT_ARRAY_SOLVER", "0")
 
-pytestmark = pytest.mark.skipif(not kernel.available(),
-                                reason="the compiled loop does not run on this machine")
+pytestmark = pytest.mark.skipif(
+    not kernel.available(),
+    reason="the compiled loop does not run on this machine: it needs its extension built and "
+           "torch's AVX2 kernels (torch.backends.cpu.get_cpu_capability() here: "
+           f"{getattr(kernel.torch.backends.cpu, 'get_cpu_capability', lambda: None)()!r}; "
+           "AVX-512 machines train these nets on the per-layer loop, docs/benchmarks.md)")
 
 HDF5 = """layer {{ name: "data" type: "HDF5Data" top: "data" top: "label"
   hdf5_data_param {{ source: "{source}" batch_size: 10 }} }}

@@ -123,6 +123,25 @@ def test_parse_log_tables(tmp_path, classic):
     assert raw.startswith(b"NumIters,Seconds,LearningRate,loss\r\n0.0,")   # csv.excel, floats
 
 
+def test_parse_log_says_what_it_wrote(tmp_path, capsys):
+    """Without --verbose, one line naming the tables written and their rows; a log with no
+    rows yet says that nothing was written (and writes nothing)."""
+    log = tmp_path / "caffe.INFO"
+    log.write_text(LOG.read_text())
+    assert cli.main(["parse-log", str(log), str(tmp_path)]) == 0
+    train, test = _expected_rows()
+    assert capsys.readouterr().out == (f"parse-log: wrote {tmp_path / 'caffe.INFO.train'} "
+                                       f"({len(train)} rows), {tmp_path / 'caffe.INFO.test'} "
+                                       f"({len(test)} rows)\n")
+    short = tmp_path / "short.log"
+    short.write_text("".join(line for line in LOG.read_text().splitlines(keepends=True)
+                             if "Iteration" not in line and "Test net" not in line))
+    assert cli.main(["parse-log", str(short), str(tmp_path / "none")]) == 0
+    assert capsys.readouterr().out == (f"parse-log: {short} has no training or test rows "
+                                       "yet; nothing written\n")
+    assert not (tmp_path / "none").exists()
+
+
 def test_parse_log_of_our_own_solver(tmp_path):
     import io
 

@@ -75,6 +75,56 @@ def test_cli_errors(tmp_path, capsys):
     assert "pipeline.json" in capsys.readouterr().err
 
 
+def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    """--out naming an existing file: one line saying so, exit status 1, no traceback (every
+    subcommand's --out is a folder)."""
+    taken = tmp_path / "results.txt"
+    taken.write_text("mine")
+    for argv in (["demo"], ["reproduce", "--sample"], ["classify"], ["grid"]):
+        assert main(argv + ["--out", str(taken)]) == 1, argv
+        err = capsys.readouterr().err
+        assert err == (f"error: --out {taken}: a file is there; the {argv[0]} command writes "
+                       "a folder (give a new folder or an existing one)\n"), err
+    assert taken.read_text() == "mine"
+
+
+def test_a_resumed_demo_keeps_the_earlier_runs_time():
+    """A rerun after an interruption: the summary gives this run's wall time and the seconds
+    its earlier runs spent on the steps it skipped (from their stamps), and the sum."""
+    class Pipe:                       # what run_demo asks of the pipeline before it runs
+        stamps = {"sample": dict(seconds=30.2), "crops": dict(seconds=100.4), "train": None}
+
+        def order(self):
+            return list(self.stamps)
+
+        def is_done(self, name):
+            return self.stamps[name] is not None
+
+        def stamp(self, name):
+            return self.stamps[name]
+
+    earlier = D.earlier_steps_seconds(Pipe())
+    assert earlier == {"sample": 30.2, "crops": 100.4}
+    assert D.wall_time_text(120.0, earlier) == (
+        "120 s wall time; 2 step(s) finished by earlier runs took 131 s there, 251 s in all")
+    assert D.wall_time_text(265.4, {}) == "265 s wall time"
+
+
+def test_default_output_folders_are_git_ignored():
+    """The folders the commands write by default at the repository root (the demo's, the long
+    demo's, classify's, the demo summary's HDF5 commands') are git-ignored."""
+    import inspect
+    from reproduction.__main__ import build_parser
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if not os.path.isdir(os.path.join(repo, ".git")):
+        pytest.skip("not a git checkout")
+    folders = {"demo_out/", "demo_long/", build_parser().parse_args(["classify"]).out + "/",
+               inspect.signature(D.h5_commands).parameters["out_root"].default + "/"}
+    run = subprocess.run(["git", "check-ignore", *sorted(folders)], cwd=repo,
+                         capture_output=True, text=True)
+    assert set(run.stdout.split()) == folders
+
+
 def test_cli_paper_table(capsys):
     assert main(["table", "--paper"]) == 0
     out = capsys.readouterr().out
@@ -158,5 +208,8 @@ def test_full_demo_under_ten_minutes_with_a_core_held(tmp_path):
     summary = open(os.path.join(os.path.dirname(res["files"]["table_md"]),
                                 "demo_summary.md"), encoding="utf-8").read()
     assert "## The paper's claims" in summary and "| HR ahead of LR-3 |" in summary
+    # the HDF5 files' command, with the demo's chunk (tests/matlab_ports/test_prepare_h5_hints.py
+    # runs such a command and compares the bits)
+    assert "python -m matlab_ports.prepare_h5_files" in summary and "--chunk 16" in summary
     hr = [line for line in res["findings"] if line.startswith("HR (96x96)")]
     assert hr and not math.isnan(float(hr[0].split("CC ")[1].split(",")[0]))

@@ -3,7 +3,8 @@ and ``README.md`` (the model card), into a folder replaced as a whole.
 
 The folder is written beside the target under a temporary name and renamed into place once
 complete (a previous export there is replaced only then), so an interrupted export never leaves
-a half-written package.
+a half-written package; before the rename it and its files get the modes of a plain mkdir and
+open() under the user's umask.
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def staged_folder(out_dir):
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
     try:
         yield tmp
+        _plain_modes(tmp)
         old = None
         if os.path.exists(out_dir):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=parent)
@@ -67,3 +69,15 @@ def staged_folder(out_dir):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _plain_modes(folder):
+    """Give ``folder`` and what it holds the modes mkdir and open() give (0777 and 0666 less
+    the umask): mkdtemp makes a private 0700 folder and safetensors a 0600 file, and an
+    export is made to be shipped."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for root, dirs, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~umask)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666 & ~umask)

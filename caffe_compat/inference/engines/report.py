@@ -29,10 +29,10 @@ def probe_inputs(net, batch=1, seed=0):
 
 
 def engine_rows(net, engines=None, iterations=10, batch=1):
-    """``[{engine, installed, version, verdict, ms}]``: each engine forced on ``net`` (a
-    test-phase Net) for its default outputs, checked, then timed ``iterations`` times in
-    alternating turns; ``ms`` is the median milliseconds of a forward (None when it did not
-    run)."""
+    """``[{engine, installed, version, verdict, ms, forwards}]``: each engine forced on
+    ``net`` (a test-phase Net) for its default outputs, checked, then timed ``iterations``
+    times in alternating turns; ``ms`` is the median milliseconds of a forward (None when it
+    did not run), ``forwards`` how many were timed."""
     from ...export.onnx_export import default_outputs
     outputs = default_outputs(net)
     feed = probe_inputs(net, batch)
@@ -56,6 +56,8 @@ def engine_rows(net, engines=None, iterations=10, batch=1):
         row["verdict"] = "trusted" if name != "torch" else "reference"
         runs[name] = runner
     times = {n: [] for n in runs}
+    for row in rows:
+        row["forwards"] = max(1, int(iterations)) if row["engine"] in runs else 0
     for _ in range(max(1, int(iterations))):
         for n, runner in runs.items():
             time.sleep(PAUSE_S)
@@ -72,7 +74,10 @@ def format_rows(rows, batch=1):
     """The table of :func:`engine_rows`, fastest trusted engine marked."""
     timed = [r for r in rows if r["ms"] is not None]
     best = min(timed, key=lambda r: r["ms"])["engine"] if timed else None
-    lines = [f"engines ({engine_threads()} threads, batch {batch}):"]
+    threads = engine_threads()
+    forwards = max((r.get("forwards", 0) for r in rows), default=0)
+    timed_how = f", median of {forwards} forward{'s' * (forwards != 1)} each" if forwards else ""
+    lines = [f"engines ({threads} thread{'s' * (threads != 1)}, batch {batch}{timed_how}):"]
     for r in rows:
         ms = f"{r['ms']:9.2f} ms" if r["ms"] is not None else " " * 12
         mark = "  <- fastest" if r["engine"] == best else ""

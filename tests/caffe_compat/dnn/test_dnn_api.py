@@ -188,9 +188,10 @@ def test_readnet_takes_either_order_and_any_text_extension(installed, naming_fil
 
 
 def test_wrong_channel_count_names_the_layer(installed):
-    """Point 10: a 3-channel blob into a 1-channel net is a NetError naming the layer, its
-    line, the shapes and the fix (OpenCV 4: an assertion in convolution_layer.cpp), not a
-    state_dict error, with or without weights."""
+    """Point 10: a 3-channel blob into a 1-channel net is a NetError naming the input, the
+    layer whose weights fix its channels, the shapes and the fix (OpenCV 4: an assertion in
+    convolution_layer.cpp), not a state_dict error, with or without weights (the check of
+    every path, tests/caffe_compat/net/test_input_check.py)."""
     text, model = api_nets.gray()
     for files in ((text, model), (text, b"")):
         net = installed.dnn.readNetFromCaffe(np.frombuffer(files[0].encode(), np.uint8),
@@ -200,7 +201,8 @@ def test_wrong_channel_count_names_the_layer(installed):
             net.forward()
         message = str(info.value)
         assert "state_dict" not in message
-        assert "<bufferProto>:3:1: layer 'conv1' (Convolution)" in message
+        assert message.startswith("<bufferProto>: input 'data' (1, 3, 8, 8): the net takes "
+                                  "1 channel(s)") and "layer 'conv1' (Convolution)" in message
         assert "(1, 3, 8, 8)" in message and "1 channel(s)" in message and \
             "cv2.cvtColor" in message
     assert META["gray_error"].endswith("in function 'getMemoryShapes'")

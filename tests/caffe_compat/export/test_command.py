@@ -29,8 +29,12 @@ def test_export_onnx_command(tmp_path, capsys):
     out = tmp_path / "lenet.onnx"
     assert cli.main(["export", "-model", str(deploy), "-weights", str(weights), "--format",
                      "onnx", "--out", str(out)]) == 0
-    said = capsys.readouterr().out
+    said, progress = capsys.readouterr()
     assert "opset 17, batch free" in said and "onnxruntime vs caffe_compat, prob" in said
+    # a long export shows what it is doing on stderr while it runs (stdout keeps the results)
+    for stage in ("reading the net and its weights", "writing the ONNX file",
+                  "running it on onnxruntime beside our forward"):
+        assert f"export: {stage} [" in progress, progress
     x = {"data": np.random.RandomState(0).uniform(0, 1, (3, 1, 28, 28)).astype(np.float32)}
     theirs, ours = run_onnx(out, x, ["prob"]), run_ours(net, x, ["prob"])
     assert np.abs(theirs["prob"] - ours["prob"]).max() <= ONNX_TOL    # probabilities: scale 1

@@ -17,7 +17,7 @@ from caffe_compat.layers import registry
 from caffe_compat.proto import caffe_pb2 as pb
 from tests.caffe_compat.reference import (BACKWARD_TOL, FORWARD_TOL, run_fixture,
                                           scaled_error)
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, public_input
 
 ZOO = ["layerzoo_a_conv", "layerzoo_a_act", "layerzoo_a_struct", "layerzoo_a_misc",
        "layerzoo_a_loss"]
@@ -133,7 +133,7 @@ SR32_SHAPES = {"conv1": (64, 28, 28), "conv2": (128, 24, 24), "conv3": (256, 20,
 @pytest.mark.parametrize("phase", ["train", "test"])
 @pytest.mark.parametrize("rel", list(NETS))
 def test_original_nets_build_with_caffe_shapes(rel, phase, h5_lists):
-    path = fixture_path(ORIGINAL, *rel.split("/"))
+    path = public_input(ORIGINAL, *rel.split("/"))
     net = Net(path, phase=phase, data_sources=h5_lists)
     kind = NETS[rel]
     print(f"\n{rel} [{phase.upper()}]: layers {net.layer_names}")
@@ -164,7 +164,7 @@ def test_original_nets_build_with_caffe_shapes(rel, phase, h5_lists):
 
 def test_original_learning_rate_multipliers(h5_lists):
     def mults(rel):
-        net = Net(fixture_path(ORIGINAL, *rel.split("/")), phase="train", data_sources=h5_lists)
+        net = Net(public_input(ORIGINAL, *rel.split("/")), phase="train", data_sources=h5_lists)
         return {(e.layer, e.index): e.lr_mult for e in net.learnable}
 
     base = "experiments/network/"
@@ -179,11 +179,11 @@ def test_original_learning_rate_multipliers(h5_lists):
 
 def test_original_nets_run(h5_lists):
     """The deploy net at its real 96x96 size and the SR-FCN pretraining net on 32x32 patches."""
-    net = Net(fixture_path(ORIGINAL, "deploy", "model_1F_CNN+D.prototxt"), seed=1)
+    net = Net(public_input(ORIGINAL, "deploy", "model_1F_CNN+D.prototxt"), seed=1)
     out = net.forward(data=np.random.default_rng(0).random((1, 1, 96, 96), dtype=np.float32))
     assert list(out) == ["fc5"] and tuple(out["fc5"].shape) == (1, 1)
     assert tuple(net.blobs["pool3"].data.shape) == (1, 256, 5, 5)
-    sr = Net(fixture_path(ORIGINAL, "pretrain", "Pretrain_net.prototxt"), phase="test", seed=1,
+    sr = Net(public_input(ORIGINAL, "pretrain", "Pretrain_net.prototxt"), phase="test", seed=1,
              data_sources=h5_lists)
     out = sr.forward()
     assert tuple(sr.blobs["conv4"].data.shape) == (2, 1, 16, 16)

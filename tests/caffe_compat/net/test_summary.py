@@ -103,7 +103,7 @@ def _tool_messages(err):
     return [_GLOG_HEAD.sub("", line) for line in err.splitlines() if _GLOG_HEAD.match(line)]
 
 
-def test_time_and_test_logs_carry_net_init_lines(capsys):
+def test_time_and_test_logs_carry_net_init_lines(capsys, tmp_path):
     """issue: the train/test/time logs lacked Caffe's "Top shape" / "Memory required for data"
     lines that users and log parsers read; `caffe time` writes the same block real Caffe
     writes (fixture), rule lines and all."""
@@ -113,9 +113,11 @@ def test_time_and_test_logs_carry_net_init_lines(capsys):
     ours = [m for m in msgs if m.startswith(("net.cpp:", "layer_factory.hpp:"))
             and not m.startswith(("net.cpp:53]", "net.cpp:296]"))]
     assert ours == _fixture_blocks()["TRAIN"]
-    # the CNN+D deploy net's Silence layer is TEST-only: FilterNet's rule line
-    deploy = str(lq_models.get("hr").deploy_path)
-    assert main(["time", "-model", deploy, "-iterations", "1"]) == 0
+    # a TEST-only layer (time runs the TRAIN phase): FilterNet's rule line
+    deploy = tmp_path / "deploy.prototxt"
+    deploy.write_text(lq_models.get("hr").deploy_path.read_text() + 'layer { name: "Silence"  '
+                      'type: "Silence"  bottom: "fc5"  include { phase: TEST } }\n')
+    assert main(["time", "-model", str(deploy), "-iterations", "1"]) == 0
     msgs = _tool_messages(capsys.readouterr().err)
     assert ("net.cpp:296] The NetState phase (0) differed from the phase (1) specified by a "
             "rule in layer Silence") in msgs

@@ -17,7 +17,7 @@ from caffe_compat.cli.main import _parser, main
 from caffe_compat.cli.registry import COMMANDS
 from caffe_compat.io.caffemodel import read_caffemodel
 from caffe_compat.io.solverstate import read_solverstate
-from tests.conftest import REPO, fixture_path
+from tests.conftest import REPO, fixture_path, public_input
 from tests.small_training import make_small
 
 # The regular expressions of Caffe's tools/extra/parse_log.py.
@@ -70,6 +70,21 @@ def glog_lines(text):
 def test_commands_registry():
     assert {"train", "test", "time"} <= set(COMMANDS)
     assert main(["nope"]) == 1
+
+
+def test_help_lines_up_every_description(capsys):
+    """``caffe-compat --help``: every command name, the longest included, stands apart from
+    its description, and the descriptions start in one column."""
+    assert main(["--help"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert {line.split()[0] for line in rows} == set(COMMANDS)
+    starts = set()
+    for line in rows:
+        name = line.split()[0]
+        gap = line[2 + len(name):]
+        assert gap.startswith("  "), line              # at least two spaces after the name
+        starts.add(len(line) - len(gap.lstrip()))
+    assert len(starts) == 1, starts
 
 
 @pytest.mark.parametrize("argv", [
@@ -134,7 +149,7 @@ ORIGINALS = [
                          ids=["cnnd", "cnnd_vlqr", "cnnd_vlqr_non_joint", "sr_fcn"])
 def test_original_solvers_run_unmodified(solver, net, kind, cnnd_data, sr_data, tmp_path,
                                          monkeypatch, capsys):
-    original = fixture_path("original")
+    original = public_input("original")
     solver, net = str(original / solver), str(original / net)
     before = {p: os.stat(p).st_mtime_ns for p in (solver, net)}
     monkeypatch.chdir(cnnd_data if kind == "cnnd" else sr_data)
@@ -167,7 +182,7 @@ def test_original_solvers_run_unmodified(solver, net, kind, cnnd_data, sr_data, 
 
 def test_original_solver_needs_prefix_override(cnnd_data, monkeypatch, capsys):
     """Without --snapshot-prefix the placeholder folder does not exist: a clear error."""
-    original = fixture_path("original")
+    original = public_input("original")
     monkeypatch.chdir(cnnd_data)
     rc = main(["train", "-solver", str(original / "experiments/solver/solver_1F_CNN+D.prototxt"),
                "-model", str(original / "experiments/network/model_1F_CNN+D.prototxt"),

@@ -88,3 +88,11 @@ def test_classify_names_a_missing_root(tmp_path, capsys):
     assert main(["classify", "--out", str(tmp_path / "o"), "--ravdess",
                  str(tmp_path / "nowhere"), "--quiet"]) == 1
     assert "nowhere: no such folder" in capsys.readouterr().err
+
+
+def test_classify_help_gives_the_expected_duration(capsys):
+    """`classify --help` says how long a run takes before one is started."""
+    with pytest.raises(SystemExit):
+        main(["classify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "200 s of CPU time" in text and "days" in text

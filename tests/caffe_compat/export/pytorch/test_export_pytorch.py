@@ -6,6 +6,8 @@ whose bounds (1e-5 for outputs in float32, 1e-4 for gradients, compared in float
 promise; the check runs the module in a ``python -I`` process that cannot import caffe_compat.
 """
 import ast
+import os
+import stat
 
 import pytest
 import torch
@@ -144,6 +146,24 @@ def test_refuses_a_folder_of_other_files(tmp_path):
     with pytest.raises(CaffeCompatError, match="not a PyTorch export"):
         export_pytorch(_net(NETS["LeNet"]["build"]()), tmp_path, check=False)
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_package_takes_the_users_umask(tmp_path, umask):
+    """The folder and its files get the modes a plain mkdir and open() would give (0777 and
+    0666 less the umask), not mkdtemp's private 0700 or safetensors' 0600: what is exported
+    is shipped to other users, web servers and containers."""
+    out = tmp_path / "pkg"
+    old = os.umask(umask)
+    try:
+        export_pytorch(_net(NETS["LeNet"]["build"]()), out, check=False, pth=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["README.md", "model.py", "weights.pth", "weights.safetensors"]
+    for p in out.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~umask, p.name
 
 
 @pytest.mark.slow

@@ -323,3 +323,8 @@ def test_cli_inspect_and_time_engines(tmp_path, capsys):
     assert main(["time", "-model", str(path), "--engine", ENGINES[0], "-iterations", "2"]) == 0
     out = capsys.readouterr().out
     assert ENGINES[0] in out and "trusted" in out
+    # the header says how many forwards were timed (-iterations), and "1 thread" in the singular
+    assert "median of 2 forwards each)" in out.splitlines()[0]
+    assert "1 threads" not in out
+    assert main(["time", "-model", str(path), "--engine", ENGINES[0], "-iterations", "3"]) == 0
+    assert "median of 3 forwards each)" in capsys.readouterr().out
