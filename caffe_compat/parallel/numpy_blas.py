@@ -18,7 +18,7 @@ that numpy or SciPy ship are touched (torch's own BLAS follows torch's thread co
 This project's arithmetic does not change. numpy's products may change in their last bits:
 OpenBLAS's float32 GEMM gives other roundings on one thread than on two (measured: up to
 4e-5 on a 300x500 product of unit normals), as real Caffe's numpy does between its own
-set-ups (one and two OpenBLAS threads are both among the oracle runs whose spread the public
+set-ups (one and two OpenBLAS threads are both among the oracle runs whose spread the
 pycaffe programs' tolerances are drawn from, tests/pycaffe/public_programs/README.md).
 """
 from __future__ import annotations
