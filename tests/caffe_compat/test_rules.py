@@ -12,6 +12,7 @@ from caffe_compat.io.prototxt import parse_net
 from caffe_compat.rules.convolution import convolution_rule
 from caffe_compat.rules.pooling import pooled_size, pooling_rule
 from caffe_compat.rules.spatial import window_count
+from tests.conftest import REPO
 
 # float32 sums of at most 75 products in another order than the reference's: a few roundings
 # of 6e-8 of the partial sums, far below 1e-5 of the output's scale
@@ -77,12 +78,14 @@ def test_long_kernel_through_pycaffe_without_torch(tmp_path):
     (tmp_path / "n.prototxt").write_text(LONG_KERNEL)
     (tmp_path / "n.caffemodel").write_bytes(model)
     np.save(tmp_path / "x.npy", x)
-    code = ("import sys, numpy as np, caffe\n"
+    # run from the repository root (this project's caffe first, whatever PYTHONPATH holds)
+    code = ("import os, sys, numpy as np, caffe\n"
+            f"os.chdir({str(tmp_path)!r})\n"
             "net = caffe.Net('n.prototxt', caffe.TEST, weights='n.caffemodel')\n"
             "out = net.forward(data=np.load('x.npy'))['conv']\n"
             "np.save('y.npy', out)\n"
             "print('torch' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
