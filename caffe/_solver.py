@@ -149,8 +149,12 @@ AdamSolver = _solver_type("AdamSolver", "Adam")
 
 
 def get_solver(filename):
-    """The solver of the type the file names (``type: "Adam"``, or the legacy enum)."""
-    return Solver(filename)
+    """The solver of the type the file names (``type: "Adam"``, or the legacy enum), as an
+    instance of its pycaffe class (``SGDSolver``, ``AdamSolver``, ...): Caffe's get_solver
+    returns the C++ solver, which Boost.Python wraps in the most derived registered class."""
+    solver = Solver(filename)
+    solver.__class__ = _TYPED_CLASSES.get(solver._solver.type_name, Solver)
+    return solver
 
 
 class NCCL:
@@ -196,3 +200,8 @@ class NCCL:
 
     def on_gradients_ready(self):
         self._exchange.on_gradients_ready(self._solver)
+
+
+# get_solver's class for each solver type
+_TYPED_CLASSES = {cls._engine_type: cls for cls in (SGDSolver, NesterovSolver, AdaGradSolver,
+                                                     RMSPropSolver, AdaDeltaSolver, AdamSolver)}

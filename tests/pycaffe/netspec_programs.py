@@ -11,52 +11,58 @@ from caffe import layers as L
 from caffe import params as P
 
 
-def _conv_relu(bottom, ks, nout, stride=1, pad=0, group=1):
-    conv = L.Convolution(bottom, kernel_size=ks, stride=stride, num_output=nout, pad=pad,
-                         group=group, param=[dict(lr_mult=1, decay_mult=1),
-                                             dict(lr_mult=2, decay_mult=0)],
-                         weight_filler=dict(type="gaussian", std=0.01),
-                         bias_filler=dict(type="constant", value=0.1))
-    return conv, L.ReLU(conv, in_place=True)
+# CaffeNet's layers as data: (kind, settings) in order; "conv" and "fc" are followed by an
+# in-place ReLU, "drop" is in place
+_LEARNING = [dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0)]
+_LRN = dict(local_size=5, alpha=1e-4, beta=0.75)
+_POOL = dict(pool=P.Pooling.MAX, kernel_size=3, stride=2)
+_CAFFENET = [
+    ("conv", dict(kernel_size=11, num_output=96, stride=4)), ("pool", _POOL), ("lrn", _LRN),
+    ("conv", dict(kernel_size=5, num_output=256, pad=2, group=2)), ("pool", _POOL),
+    ("lrn", _LRN),
+    ("conv", dict(kernel_size=3, num_output=384, pad=1)),
+    ("conv", dict(kernel_size=3, num_output=384, pad=1, group=2)),
+    ("conv", dict(kernel_size=3, num_output=256, pad=1, group=2)), ("pool", _POOL),
+    ("fc", 4096), ("drop", dict(dropout_ratio=0.5)), ("fc", 4096), ("drop", {}),
+]
 
 
-def _fc_relu(bottom, nout):
-    fc = L.InnerProduct(bottom, num_output=nout, weight_filler=dict(type="gaussian", std=0.005),
-                        bias_filler=dict(type="constant", value=1))
-    return fc, L.ReLU(fc, in_place=True)
+def _add(top, kind, settings):
+    """One stage of :data:`_CAFFENET` on ``top``; returns the stage's output top."""
+    if kind == "conv":
+        geometry = dict(stride=1, pad=0, group=1)
+        geometry.update(settings)
+        top = L.Convolution(top, param=_LEARNING,
+                            weight_filler=dict(type="gaussian", std=0.01),
+                            bias_filler=dict(type="constant", value=0.1), **geometry)
+        return L.ReLU(top, in_place=True)
+    if kind == "fc":
+        top = L.InnerProduct(top, num_output=settings,
+                             weight_filler=dict(type="gaussian", std=0.005),
+                             bias_filler=dict(type="constant", value=1))
+        return L.ReLU(top, in_place=True)
+    if kind == "drop":
+        return L.Dropout(top, in_place=True, **settings)
+    return (L.Pooling if kind == "pool" else L.LRN)(top, **settings)
 
 
 def caffenet(lmdb, batch_size=256, include_acc=False, deploy=False):
     """AlexNet/CaffeNet from an LMDB (train/val) or for deployment (Input)."""
     if deploy:
-        data = L.Input(shape=dict(dim=[10, 3, 227, 227]))
-        label = None
+        top, label = L.Input(shape=dict(dim=[10, 3, 227, 227])), None
     else:
-        data, label = L.Data(source=lmdb, backend=P.Data.LMDB, batch_size=batch_size, ntop=2,
-                             transform_param=dict(crop_size=227, mean_value=[104, 117, 123],
-                                                  mirror=True))
-    conv1, relu1 = _conv_relu(data, 11, 96, stride=4)
-    pool1 = L.Pooling(relu1, pool=P.Pooling.MAX, kernel_size=3, stride=2)
-    norm1 = L.LRN(pool1, local_size=5, alpha=1e-4, beta=0.75)
-    conv2, relu2 = _conv_relu(norm1, 5, 256, pad=2, group=2)
-    pool2 = L.Pooling(relu2, pool=P.Pooling.MAX, kernel_size=3, stride=2)
-    norm2 = L.LRN(pool2, local_size=5, alpha=1e-4, beta=0.75)
-    conv3, relu3 = _conv_relu(norm2, 3, 384, pad=1)
-    conv4, relu4 = _conv_relu(relu3, 3, 384, pad=1, group=2)
-    conv5, relu5 = _conv_relu(relu4, 3, 256, pad=1, group=2)
-    pool5 = L.Pooling(relu5, pool=P.Pooling.MAX, kernel_size=3, stride=2)
-    fc6, relu6 = _fc_relu(pool5, 4096)
-    drop6 = L.Dropout(relu6, in_place=True, dropout_ratio=0.5)
-    fc7, relu7 = _fc_relu(drop6, 4096)
-    drop7 = L.Dropout(relu7, in_place=True)
-    fc8 = L.InnerProduct(drop7, num_output=1000)
+        crop = dict(crop_size=227, mean_value=[104, 117, 123], mirror=True)
+        top, label = L.Data(source=lmdb, backend=P.Data.LMDB, batch_size=batch_size, ntop=2,
+                            transform_param=crop)
+    for kind, settings in _CAFFENET:
+        top = _add(top, kind, settings)
+    scores = L.InnerProduct(top, num_output=1000)
     if deploy:
-        return str(L.Softmax(fc8).to_proto())
-    loss = L.SoftmaxWithLoss(fc8, label)
+        return str(L.Softmax(scores).to_proto())
+    heads = [L.SoftmaxWithLoss(scores, label)]
     if include_acc:
-        acc = L.Accuracy(fc8, label)
-        return str(caffe.to_proto(loss, acc))
-    return str(loss.to_proto())
+        heads.append(L.Accuracy(scores, label))
+    return str(caffe.to_proto(*heads))
 
 
 def caffenet_train():

@@ -115,6 +115,7 @@ def test_solver_types(net_file, tmp_path, monkeypatch, cls, type_name):
     assert s.iter == 1
     typed = caffe.get_solver(net_file(base + f' type: "{type_name}"', name="typed.prototxt"))
     assert typed._solver.type_name == type_name
+    assert type(typed).__name__ == cls        # Caffe's get_solver gives the derived class
 
 
 # ---- a training loop fed through the input blobs, as many pycaffe scripts do

@@ -1,11 +1,12 @@
-"""Run the public programs (programs.py) under real BVLC Caffe 1.0 and write their outputs:
-fixtures/NAME.npz from the default OpenBLAS set-up, and fixtures/oracle.json with the build and
-the spread real Caffe shows against itself on every compared value.
+"""Run the pycaffe programs (scripts/, through programs.py) under real BVLC Caffe 1.0 and write
+their outputs: fixtures/NAME.npz from the default OpenBLAS set-up, and fixtures/oracle.json with
+the build, the set-ups and the spread real Caffe shows against itself on every compared value.
 
     source PREFIX/env.sh && python3 tests/pycaffe/public_programs/make_fixtures.py [NAME ...]
 
 Real Caffe's pycaffe needs the ``lmdb`` module in its Python for the stand-in LMDBs
-(``pip install lmdb`` into the oracle's venv). Each program runs once per OpenBLAS set-up in
+(``pip install lmdb`` into the oracle's venv); the public net definitions the programs read
+come from ../shared (or ``$RLQ_SHARED``). Each program runs once per OpenBLAS set-up in
 its own process (OpenBLAS reads its settings when it loads):
 
 - ``default``: the kernels OpenBLAS picks for this CPU, its default thread count;
@@ -38,10 +39,18 @@ CORETYPES = ("Haswell", "Sandybridge", "Nehalem", "Penryn", "Core2", "Prescott",
              "Atom")
 VARIANTS = {"default": {}, "one-thread": {"OPENBLAS_NUM_THREADS": "1"},
             **{core.lower(): {"OPENBLAS_CORETYPE": core} for core in CORETYPES}}
-# the programs of the slow suite (minutes each under the oracle) run under four of them
+# the programs of the slow suite (a minute each under the oracle) run under four of them
 SLOW_VARIANTS = ("default", "one-thread", "sandybridge", "core2")
+SHARED = pathlib.Path(os.environ.get("RLQ_SHARED", HERE.parents[3] / "shared"))
 
 
+def shared_file(relative):
+    """A public input under ../shared; the fixtures cannot be written without it."""
+    path = SHARED / relative
+    if not path.is_file():
+        sys.exit(f"{path}: missing (the public net definitions are read from ../shared, or "
+                 "set RLQ_SHARED)")
+    return path
 
 
 def run_one(name, out_path):
@@ -54,7 +63,7 @@ def run_one(name, out_path):
     sys.path.insert(0, str(HERE))
     import programs
     with tempfile.TemporaryDirectory() as root:
-        out = programs.run(name, root)
+        out = programs.run(name, root, shared_file)
     arrays = {k: (np.array(v) if isinstance(v, str) else v) for k, v in out.items()}
     np.savez_compressed(out_path, **arrays)
     with open(str(out_path) + ".json", "w") as f:
@@ -81,6 +90,7 @@ def main(names):
     FIXTURES.mkdir(exist_ok=True)
     meta_path = FIXTURES / "oracle.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"programs": {}}
+    meta["programs"] = {k: v for k, v in meta["programs"].items() if k in programs.PROGRAMS}
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:
             runs = {}
@@ -103,6 +113,7 @@ def main(names):
                 "openblas_core": {v: json.loads(pathlib.Path(str(p) + ".json").read_text())
                                   ["openblas_core"] for v, p in runs.items()},
                 "spread": spreads}
+            meta["variants"] = {v: e for v, e in VARIANTS.items()}
             meta["build"] = json.loads(pathlib.Path(str(runs["default"]) + ".json").read_text())
             meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
 

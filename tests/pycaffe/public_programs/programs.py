@@ -1,17 +1,12 @@
-"""Public pycaffe programs run as their authors wrote them, under whichever ``caffe`` is
-importable: real BVLC Caffe 1.0's pycaffe (make_fixtures.py) or this project's package
+"""The pycaffe programs of scripts/, run under whichever ``caffe`` is importable: real BVLC
+Caffe 1.0's pycaffe (make_fixtures.py) or this project's package
 (tests/pycaffe/test_public_programs.py).
 
-A program is a Caffe example notebook's code cells (sources/bvlc_caffe/notebooks/*.cells.txt,
-written verbatim by extract_cells.py) or a script (sources/bvlc_caffe/python, examples). It
-runs in a scratch copy of the directory layout it expects (``ROOT/examples`` as the working
-directory of the notebooks), with small generated stand-ins for the data it reads (LMDBs of
-28x28 Datums instead of MNIST, an image instead of ``cat_gray.jpg``, a caffemodel of seeded
-values instead of a trained one). ``collect`` picks the values compared with real Caffe's.
-
-The notebooks are Python 2 IPython documents; the runner does what Jupyter and a Python 3
-port would do, and nothing else (PORT_RULES below, applied to the text of every cell), plus the
-per-program edits listed in each Program's ``edits`` (each with its reason).
+Each program runs in a scratch directory laid out as it expects (the notebook-style ones from
+``ROOT/examples``), with generated stand-in data (LMDBs of 28x28 digit patterns instead of
+MNIST, seeded images, a caffemodel of seeded values) and the public net definitions it reads
+copied in from ``../shared/public-nets/`` (``Program.shared``; the caller says where that
+folder is). ``collect`` picks the values compared with real Caffe's.
 """
 from __future__ import annotations
 
@@ -19,7 +14,6 @@ import contextlib
 import io
 import os
 import pathlib
-import re
 import runpy
 import shutil
 import sys
@@ -29,39 +23,15 @@ from typing import Callable
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
-SOURCES = HERE / "sources" / "bvlc_caffe"
+SCRIPTS = HERE / "scripts"
 STAND_INS = HERE / "stand_ins"
-TINY = HERE.parent / "fixtures" / "classifier"      # real Caffe's tiny classifier (BSD-2 net)
+TINY = HERE.parent / "fixtures" / "classifier"      # a small classifier real Caffe initialised
+EXAMPLES = "public-nets/pycaffe_examples/examples"    # under ../shared
 
 # Caffe's stream is seeded before each program (caffe.set_random_seed), as a harness would:
-# programs whose solver sets no random_seed otherwise draw their fillers from /dev/urandom.
+# a solver whose parameters set no random_seed otherwise draws its fillers from /dev/urandom,
+# in Caffe too.
 HARNESS_SEED = 1701
-
-PORT_RULES = (
-    "a first line `%%time` / `%%timeit` (cell magic) is dropped: the body runs once",
-    "an IPython line magic (`%...`) or shell escape (`!...`) line becomes `pass`",
-    "a Python 2 print statement `print x, y` becomes `print(x, y)`",
-)
-
-_CELL_MAGIC = re.compile(r"^%%(time|timeit)\b.*\n")
-_LINE_MAGIC = re.compile(r"^(\s*)[%!].*$", re.M)
-_PRINT_STATEMENT = re.compile(r"^(\s*)print (?!\()(.*)$", re.M)
-
-
-def port_cell(source):
-    """The cell's text after PORT_RULES."""
-    source = _CELL_MAGIC.sub("", source, count=1)
-    source = _LINE_MAGIC.sub(r"\1pass", source)
-    return _PRINT_STATEMENT.sub(r"\1print(\2)", source)
-
-
-def read_cells(path):
-    """{cell index: source} of a cells file written by extract_cells.py."""
-    cells = {}
-    for part in path.read_text(encoding="utf-8").split("# %% cell ")[1:]:
-        index, _, source = part.partition("\n")
-        cells[int(index)] = source[:-1] if source.endswith("\n") else source
-    return cells
 
 
 # ----------------------------------------------------------------------------- stand-in data
@@ -77,7 +47,8 @@ def digits(count, seed):
 
 
 def write_digit_lmdb(path, count, seed):
-    """An LMDB of Datums as Caffe's convert_mnist_data writes them (keys ``%08d``)."""
+    """An LMDB of ``digits(count, seed)`` as Datums, keyed ``%08d`` as Caffe's
+    convert_mnist_data writes them."""
     import lmdb
     from caffe.proto import caffe_pb2
     images, labels = digits(count, seed)
@@ -122,76 +93,72 @@ def write_seeded_caffemodel(path, shapes, seed):
 @dataclass
 class Program:
     name: str
-    source: str                       # path under sources/bvlc_caffe
-    prepare: Callable                 # prepare(root) builds the stand-in tree under root
+    script: str                       # file name under scripts/
+    prepare: Callable                 # prepare(root) writes the stand-in data under root
     collect: Callable                 # collect(namespace, root, stdout) -> {key: array or str}
-    cells: tuple = ()                 # notebook cells run, in order (empty: a script)
-    argv: tuple = ()                  # a script's arguments ({root} is replaced)
+    runs: tuple = ()                  # a command-line program's argument lists, run in turn;
+    #                                   empty: a notebook-style script, run once top to bottom
     cwd: str = "examples"             # working directory, relative to root
-    edits: tuple = ()                 # (old, new, reason): literal edits of the program text
-    inputs: dict = field(default_factory=dict)   # stand-in files copied in: {dest: source}
+    shared: dict = field(default_factory=dict)   # {dest under root: path under ../shared}
 
 
-def _copy_sources(root, mapping):
+def _copy(root, mapping):
     for dest, src in mapping.items():
         target = root / dest
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
 
 
-def _prepare_lenet(root):
+def _prepare_mnist_lmdbs(root):
     mnist = root / "examples" / "mnist"
     mnist.mkdir(parents=True, exist_ok=True)
     write_digit_lmdb(mnist / "mnist_train_lmdb", 640, seed=1)
     write_digit_lmdb(mnist / "mnist_test_lmdb", 500, seed=2)
-    _copy_sources(root, {"examples/mnist/lenet_auto_solver.prototxt":
-                         SOURCES / "examples/mnist/lenet_auto_solver.prototxt"})
-    (root / "python").mkdir(exist_ok=True)
 
 
-def _collect_lenet_custom(ns, root, stdout):
+def _collect_walkthrough(ns, root, stdout):
     solver = ns["solver"]
     return {
         "stdout": stdout,
-        "train_loss": np.asarray(ns["train_loss"], np.float64),
-        "test_acc": np.asarray(ns["test_acc"], np.float64),
+        "losses": np.asarray(ns["losses"], np.float64),
+        "accuracies": np.asarray(ns["accuracies"], np.float64),
+        "first_batch_scores": np.asarray(ns["first_batch_scores"], np.float64),
+        "first_step_conv1_diff": np.asarray(ns["first_step_conv1_diff"]).copy(),
+        "conv1_weights": solver.net.params["conv1"][0].data.copy(),
+        "score_weights": solver.net.params["score"][0].data.copy(),
+        "train_prototxt": (root / "examples/mnist/lenet_auto_train.prototxt").read_text(),
+        "iter": np.asarray(solver.iter),
+    }
+
+
+def _collect_custom_solver(ns, root, stdout):
+    solver = ns["solver"]
+    return {
+        "stdout": stdout,
+        "losses": np.asarray(ns["losses"], np.float64),
+        "accuracies": np.asarray(ns["accuracies"], np.float64),
         "score_weights": solver.net.params["score"][0].data.copy(),
         "score_bias": solver.net.params["score"][1].data.copy(),
         "train_label": solver.net.blobs["label"].data.copy(),
         "test_score": solver.test_nets[0].blobs["score"].data.copy(),
-        "train_prototxt": (root / "examples/mnist/custom_auto_train.prototxt").read_text(),
-        "solver_prototxt": (root / "examples/mnist/custom_auto_solver.prototxt").read_text(),
+        "train_prototxt": (root / "examples/mnist/linear_train.prototxt").read_text(),
+        "solver_prototxt": (root / "examples/mnist/linear_solver.prototxt").read_text(),
         "iter": np.asarray(solver.iter),
     }
 
 
-def _collect_lenet(ns, root, stdout):
-    solver = ns["solver"]
-    return {
-        "stdout": stdout,
-        "train_loss": np.asarray(ns["train_loss"], np.float64),
-        "test_acc": np.asarray(ns["test_acc"], np.float64),
-        "output": np.asarray(ns["output"], np.float64),
-        "conv1_weights": solver.net.params["conv1"][0].data.copy(),
-        "score_weights": solver.net.params["score"][0].data.copy(),
-        "iter": np.asarray(solver.iter),
-    }
+def _prepare_designer_filters(root):
+    _copy(root, {"examples/images/cat_gray.jpg": STAND_INS / "cat_gray.jpg"})
 
 
-def _prepare_net_surgery(root):
-    _copy_sources(root, {"examples/net_surgery/conv.prototxt":
-                         SOURCES / "examples/net_surgery/conv.prototxt",
-                         "examples/images/cat_gray.jpg": STAND_INS / "cat_gray.jpg"})
-
-
-def _collect_net_surgery(ns, root, stdout):
+def _collect_designer_filters(ns, root, stdout):
     net = ns["net"]
     return {"stdout": stdout,
             "conv": net.blobs["conv"].data.copy(),
-            "conv0": np.asarray(ns["conv0"]).copy(),
+            "first_map": np.asarray(ns["first_map"]).copy(),
             "weights": net.params["conv"][0].data.copy(),
             "bias": net.params["conv"][1].data.copy(),
-            "im": np.asarray(ns["im"]).copy()}
+            "image": np.asarray(ns["image"]).copy()}
 
 
 SIAMESE_SHAPES = (("conv1", ((20, 1, 5, 5), (20,))), ("conv2", ((50, 20, 5, 5), (50,))),
@@ -201,8 +168,7 @@ SIAMESE_SHAPES = (("conv1", ((20, 1, 5, 5), (20,))), ("conv2", ((50, 20, 5, 5), 
 
 def _prepare_siamese(root):
     siamese = root / "examples" / "siamese"
-    _copy_sources(root, {"examples/siamese/mnist_siamese.prototxt":
-                         SOURCES / "examples/siamese/mnist_siamese.prototxt"})
+    siamese.mkdir(parents=True, exist_ok=True)
     write_seeded_caffemodel(siamese / "mnist_siamese_iter_50000.caffemodel", SIAMESE_SHAPES, 7)
     data = root / "data" / "mnist"
     data.mkdir(parents=True)
@@ -210,120 +176,96 @@ def _prepare_siamese(root):
 
 
 def _collect_siamese(ns, root, stdout):
-    return {"stdout": stdout, "feat": ns["feat"].copy(), "labels": ns["labels"].copy()}
+    return {"stdout": stdout, "features": np.asarray(ns["features"]).copy(),
+            "labels": np.asarray(ns["digit_labels"]).copy()}
 
 
 def _prepare_classify(root):
-    _copy_sources(root, {"python/classify.py": SOURCES / "python/classify.py",
-                         "models/tiny/deploy.prototxt": TINY / "tiny.prototxt",
-                         "models/tiny/tiny.caffemodel": TINY / "tiny.caffemodel",
-                         "images/cat.jpg": STAND_INS / "cat.jpg"})
+    _copy(root, {"models/tiny/deploy.prototxt": TINY / "tiny.prototxt",
+                 "models/tiny/tiny.caffemodel": TINY / "tiny.caffemodel",
+                 "images/cat.jpg": STAND_INS / "cat.jpg"})
     np.save(root / "mean.npy", np.array([104.0, 117.0, 123.0]))
     np.save(root / "images.npy", digits(3, seed=4)[0][..., None].repeat(3, -1) / 255.0)
 
 
 def _collect_classify(ns, root, stdout):
-    lines = [line for line in stdout.splitlines() if not line.startswith("Done in ")]
-    return {"stdout": "\n".join(lines),
+    return {"stdout": stdout,
             "single": np.load(root / "single.npy"),
             "batch": np.load(root / "batch.npy")}
 
 
-def _prepare_caffenet(root):
-    _copy_sources(root, {"examples/pycaffe/caffenet.py":
-                         SOURCES / "examples/pycaffe/caffenet.py"})
-
-
 def _collect_caffenet(ns, root, stdout):
     return {"stdout": stdout,
-            "train_prototxt": (root / "examples/pycaffe/train.prototxt").read_text(),
-            "test_prototxt": (root / "examples/pycaffe/test.prototxt").read_text()}
-
-
-def _prepare_draw_net(root):
-    _copy_sources(root, {"examples/mnist/lenet_train_test.prototxt":
-                         SOURCES / "examples/mnist/lenet_train_test.prototxt"})
+            "train_prototxt": (root / "caffenet_train.prototxt").read_text(),
+            "test_prototxt": (root / "caffenet_test.prototxt").read_text()}
 
 
 def _collect_draw_net(ns, root, stdout):
     return {"stdout": stdout,
-            "lenet_canon": (root / "lenet.canon").read_text(),
-            "lenet_train_tb_lrm_canon": (root / "lenet_train_tb_lrm.canon").read_text()}
+            **{name: (root / f"{name}.canon").read_text()
+               for name in ("lenet_all_lr", "lenet_train_tb_lr", "lenet_test_bt")}}
 
 
-_CPU = ("the oracle is a CPU-only build (Caffe aborts on set_device there); this package "
-        "runs the CPU path too")
-_PY3_DIVISION = "Python 2's integer division (`niter / 10` is 25 there, 25.0 in Python 3, " \
-                "which numpy refuses as an index)"
+def _nothing(root):
+    pass
+
+
+_TINY_NET = ("--deploy", "models/tiny/deploy.prototxt", "--weights", "models/tiny/tiny.caffemodel")
+_LENET_TRAIN_TEST = "examples/mnist/lenet_train_test.prototxt"
 
 PROGRAMS = {p.name: p for p in (
-    # 01-learning-lenet, the notebook's own program of section 5: the seeded custom solver
-    # (a linear classifier over the LMDB), stepped 250 times with a test every 25
-    Program("lenet_custom_solver", "notebooks/01-learning-lenet.cells.txt", _prepare_lenet,
-            _collect_lenet_custom, cells=(3, 5, 7, 9, 36),
-            edits=(("test_interval = niter / 10", "test_interval = niter // 10",
-                    _PY3_DIVISION),)),
-    # 01-learning-lenet, sections 1-4: LeNet built with NetSpec, stepped by hand for 200
-    # iterations with a full 100-batch test every 25 (about a minute: slow suite)
-    Program("lenet_tutorial", "notebooks/01-learning-lenet.cells.txt", _prepare_lenet,
-            _collect_lenet, cells=(3, 5, 7, 9, 15, 17, 18, 20, 21, 22, 24, 26, 28, 30, 32, 34),
-            edits=(("caffe.set_device(0)\ncaffe.set_mode_gpu()", "caffe.set_mode_cpu()",
-                    _CPU),)),
-    # net_surgery, section 1 (editing model parameters: designer filters)
-    Program("net_surgery_designer_filters", "notebooks/net_surgery.cells.txt",
-            _prepare_net_surgery, _collect_net_surgery, cells=(1, 3, 5, 7, 9)),
-    # siamese/mnist_siamese: 10000 images through the siamese feature net (slow suite)
-    Program("mnist_siamese", "notebooks/mnist_siamese.cells.txt", _prepare_siamese,
-            _collect_siamese, cells=(1, 3, 5, 7, 9), cwd="examples/siamese",
-            edits=(("np.fromstring(", "np.frombuffer(",
-                    "numpy 2 removed fromstring's binary mode; frombuffer reads the same "
-                    "bytes"),) * 2),
-    # python/classify.py on one image file, then on a .npy of three images
-    Program("classify_py", "python/classify.py", _prepare_classify, _collect_classify,
-            argv=(("images/cat.jpg", "single.npy", "--model_def", "models/tiny/deploy.prototxt",
-                   "--pretrained_model", "models/tiny/tiny.caffemodel", "--images_dim", "32,32",
-                   "--mean_file", "mean.npy"),
-                  ("images.npy", "batch.npy", "--model_def", "models/tiny/deploy.prototxt",
-                   "--pretrained_model", "models/tiny/tiny.caffemodel", "--images_dim", "28,28",
-                   "--mean_file", "", "--center_only", "--raw_scale", "200",
-                   "--channel_swap", "")),
+    # a seeded solver written from Python, a linear classifier stepped 250 times with a
+    # 100-batch test every 25
+    Program("lenet_custom_solver", "lenet_custom_solver.py", _prepare_mnist_lmdbs,
+            _collect_custom_solver),
+    # LeNet written with NetSpec, the solver of lenet_auto_solver.prototxt stepped by hand 200
+    # times with a 100-batch test every 25 (about a minute: slow suite)
+    Program("lenet_walkthrough", "lenet_walkthrough.py", _prepare_mnist_lmdbs,
+            _collect_walkthrough,
+            shared={"examples/mnist/lenet_auto_solver.prototxt":
+                    f"{EXAMPLES}/mnist/lenet_auto_solver.prototxt"}),
+    # hand-made filters set through net.params in a one-convolution net
+    Program("designer_filters", "designer_filters.py", _prepare_designer_filters,
+            _collect_designer_filters,
+            shared={"examples/net_surgery/conv.prototxt":
+                    f"{EXAMPLES}/net_surgery/conv.prototxt"}),
+    # 10000 digits through the siamese feature net with forward_all (slow suite)
+    Program("siamese_embedding", "siamese_embedding.py", _prepare_siamese, _collect_siamese,
+            cwd="examples/siamese",
+            shared={"examples/siamese/mnist_siamese.prototxt":
+                    f"{EXAMPLES}/siamese/mnist_siamese.prototxt"}),
+    # the classifier command line on one image file (ten crops), then on a .npy of three
+    # images (center crop, no mean, no channel swap)
+    Program("classify_cli", "classify_cli.py", _prepare_classify, _collect_classify,
+            runs=(("images/cat.jpg", "single.npy", *_TINY_NET, "--resize", "32,32",
+                   "--mean", "mean.npy"),
+                  ("images.npy", "batch.npy", *_TINY_NET, "--resize", "28,28", "--center",
+                   "--raw-scale", "200", "--order", "")),
             cwd="."),
-    # python/draw_net.py: LeNet's train/test definition drawn by Graphviz in its canonical
-    # DOT form (the graph caffe.draw builds, without layout), all phases, then the TRAIN
-    # phase top to bottom with learning-rate multipliers
-    Program("draw_net_py", "python/draw_net.py", _prepare_draw_net, _collect_draw_net,
-            argv=(("examples/mnist/lenet_train_test.prototxt", "lenet.canon"),
-                  ("--phase", "TRAIN", "--rankdir", "TB", "--display_lrm",
-                   "examples/mnist/lenet_train_test.prototxt", "lenet_train_tb_lrm.canon")),
-            cwd="."),
-    # examples/pycaffe/caffenet.py: writes CaffeNet's train and test definitions
-    Program("caffenet_py", "examples/pycaffe/caffenet.py", _prepare_caffenet, _collect_caffenet,
-            argv=((),), cwd="examples/pycaffe"),
+    # LeNet's train/test definition drawn in Graphviz's canonical DOT form (the graph
+    # caffe.draw builds, without layout): all phases left to right; the TRAIN phase top to
+    # bottom with learning-rate multipliers; the TEST phase bottom to top
+    Program("draw_net_cli", "draw_net_cli.py", _nothing, _collect_draw_net,
+            runs=((_LENET_TRAIN_TEST, "lenet_all_lr.canon"),
+                  (_LENET_TRAIN_TEST, "lenet_train_tb_lr.canon", "--phase", "train",
+                   "--direction", "TB", "--show-lr"),
+                  (_LENET_TRAIN_TEST, "lenet_test_bt.canon", "--phase", "test",
+                   "--direction", "BT")),
+            cwd=".",
+            shared={_LENET_TRAIN_TEST: f"{EXAMPLES}/mnist/lenet_train_test.prototxt"}),
+    # CaffeNet's train and test definitions written with NetSpec
+    Program("caffenet_spec", "caffenet_spec.py", _nothing, _collect_caffenet,
+            runs=((".",),), cwd="."),
 )}
 
-SLOW = {"lenet_tutorial", "mnist_siamese"}
-NEEDS_GRAPHVIZ = {"draw_net_py"}     # Graphviz's dot program writes draw_net.py's output
-
-
-def program_text(program):
-    """The program's code as it runs: its cells (or script) after PORT_RULES and its edits."""
-    path = SOURCES / program.source
-    if program.cells:
-        cells = read_cells(path)
-        text = "\n".join(port_cell(cells[i]) for i in program.cells)
-    else:
-        text = path.read_text(encoding="utf-8")
-    for old, new, _reason in program.edits:
-        if old not in text:
-            raise ValueError(f"{program.name}: edit {old!r} does not apply")
-        text = text.replace(old, new, 1)
-    return text
+SLOW = {"lenet_walkthrough", "siamese_embedding"}
+NEEDS_GRAPHVIZ = {"draw_net_cli"}     # Graphviz's dot program writes draw_net_cli's output
 
 
 @contextlib.contextmanager
 def _scratch_process_state(cwd):
-    """The program's working directory; the process's directory, sys.path (the notebooks put
-    ``caffe_root + 'python'`` first) and sys.argv restored afterwards."""
+    """The program's working directory; the process's directory, sys.path and sys.argv
+    restored afterwards."""
     saved = (os.getcwd(), list(sys.path), list(sys.argv))
     os.chdir(cwd)
     try:
@@ -334,28 +276,29 @@ def _scratch_process_state(cwd):
         sys.argv[:] = saved[2]
 
 
-def run(name, root):
-    """Run program ``name`` in the scratch directory ``root``; returns collect's dict."""
+def run(name, root, shared):
+    """Run program ``name`` in the scratch directory ``root``; returns collect's dict.
+    ``shared(relative_path)`` gives the path of a file under ../shared (the caller decides
+    what happens when it is absent)."""
     import caffe
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     program = PROGRAMS[name]
     root = pathlib.Path(root)
+    _copy(root, {dest: shared(src) for dest, src in program.shared.items()})
     program.prepare(root)
     caffe.set_random_seed(HARNESS_SEED)
-    text = program_text(program)
+    script = str(SCRIPTS / program.script)
     out = io.StringIO()
-    namespace = {"__name__": "__main__"}
     cwd = root / program.cwd
     cwd.mkdir(parents=True, exist_ok=True)
     with _scratch_process_state(cwd), contextlib.redirect_stdout(out):
-        if program.cells:
-            exec(compile(text, f"{program.source} ({name})", "exec"), namespace)
-        else:
-            assert not program.edits, "scripts run from their committed file, unedited"
-            for argv in program.argv:
-                sys.argv[:] = [str(SOURCES / program.source)] + list(argv)
-                namespace = runpy.run_path(sys.argv[0], run_name="__main__")
+        if not program.runs:
+            sys.argv[:] = [script]
+            namespace = runpy.run_path(script, run_name="__main__")
+        for argv in program.runs:
+            sys.argv[:] = [script, *argv]
+            namespace = runpy.run_path(script, run_name="__main__")
     plt.close("all")
     return program.collect(namespace, root, out.getvalue())

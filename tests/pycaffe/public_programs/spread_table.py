@@ -1,10 +1,11 @@
-"""Prints, for every compared number of the public programs, real Caffe's spread against
+"""Prints, for every compared number of the pycaffe programs, real Caffe's spread against
 itself (fixtures/oracle.json) and this package's difference from real Caffe's default run,
 as the Markdown table of README.md.
 
     python tests/pycaffe/public_programs/spread_table.py [NAME ...]
 """
 import json
+import os
 import pathlib
 import sys
 import tempfile
@@ -12,6 +13,7 @@ import tempfile
 import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
+SHARED = pathlib.Path(os.environ.get("RLQ_SHARED", HERE.parents[3] / "shared"))
 sys.path.insert(0, str(HERE))
 import programs  # noqa: E402
 
@@ -24,7 +26,7 @@ def main(names):
     for name in names or sorted(programs.PROGRAMS):
         expected = np.load(HERE / "fixtures" / f"{name}.npz")
         with tempfile.TemporaryDirectory() as root:
-            got = programs.run(name, root)
+            got = programs.run(name, root, lambda relative: SHARED / relative)
         spreads = oracle["programs"][name]["spread"]["largest"]
         for key in expected.files:
             ref = expected[key]

@@ -1,8 +1,8 @@
 """Writes the committed stand-in images (run once; the outputs are committed beside this file).
 
-cat_gray.jpg (100x100, grey) stands in for Caffe's examples/images/cat_gray.jpg in the
-net_surgery notebook; cat.jpg (40x48, colour) is classify.py's input image. Both are smooth
-seeded patterns, so they compress to a few KB.
+cat_gray.jpg (100x100, grey) is the image scripts/designer_filters.py filters; cat.jpg (40x48,
+colour) is the image scripts/classify_cli.py classifies. Both are smooth seeded patterns, so
+they compress to a few KB.
 """
 import pathlib
 
