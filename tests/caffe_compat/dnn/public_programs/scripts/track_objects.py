@@ -15,7 +15,7 @@ import argparse
 import cv2 as cv
 import numpy as np
 
-from tracking import IoUTracker, SSDDetector
+from tracking import OverlapTracker, SSDDetector
 
 
 def options():
@@ -31,7 +31,7 @@ def options():
 
 opt = options()
 detector = SSDDetector(opt.weights, opt.config, opt.labels, opt.confidence, opt.nms)
-tracker = IoUTracker()
+tracker = OverlapTracker()
 raw, kept, rows = [], [], []
 video = cv.VideoCapture(opt.video)
 frame_number = 0

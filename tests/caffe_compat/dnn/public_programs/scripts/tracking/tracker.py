@@ -29,7 +29,7 @@ def overlap(a, b):
     return inter / union if union > 0 else 0.0
 
 
-class IoUTracker:
+class OverlapTracker:
     """Greedy frame-to-frame association.
 
     Pairs (track, detection) of the same class are taken best overlap first while the overlap
