@@ -395,7 +395,8 @@ class Net:
                                      f"batch size is {self._blobs[name].shape[0]} (reshape "
                                      "the blob first)")
                 self._blobs[name].data[...] = value
-        self._check_inputs()
+        else:
+            self._check_inputs()        # blobs set by hand (the arrays fed were checked above)
         self._forward(first, last)
         return {name: self._blobs[name].data for name in outputs}
 

@@ -39,11 +39,17 @@ FIXTURES = REPO / "tests" / "fixtures"
 def shared_path(*parts):
     """Path under ../shared, or skip the test when that material is absent (a fresh clone);
     a failure instead under ``RLQ_REQUIRE_FIXTURES=1``."""
-    p = SHARED.joinpath(*parts)
+    return _present_or_skip(SHARED.joinpath(*parts), "reference material not available",
+                            "parity tests must read tests/fixtures")
+
+
+def _present_or_skip(p, what, ci_hint):
+    """``p`` where it exists; else skip with one line naming it (``what: p``), or fail under
+    ``RLQ_REQUIRE_FIXTURES=1`` with ``ci_hint``."""
     if not p.exists():
-        msg = f"reference material not available: {p}"
+        msg = f"{what}: {p}"
         if os.environ.get("RLQ_REQUIRE_FIXTURES") == "1":
-            pytest.fail(msg + " (RLQ_REQUIRE_FIXTURES=1: parity tests must read tests/fixtures)")
+            pytest.fail(f"{msg} (RLQ_REQUIRE_FIXTURES=1: {ci_hint})")
         pytest.skip(msg)
     return p
 
@@ -60,13 +66,8 @@ def public_input(*parts):
     if not parts or parts[0] not in PUBLIC_INPUTS:
         raise ValueError(f"public_input{parts}: the public inputs are under "
                          f"{', '.join(PUBLIC_INPUTS)} of ../shared")
-    p = SHARED.joinpath(*parts)
-    if not p.exists():
-        msg = f"public input not available (no ../shared): {p}"
-        if os.environ.get("RLQ_REQUIRE_FIXTURES") == "1":
-            pytest.fail(msg + " (RLQ_REQUIRE_FIXTURES=1: set RLQ_SHARED to the shared folder)")
-        pytest.skip(msg)
-    return p
+    return _present_or_skip(SHARED.joinpath(*parts), "public input not available (no ../shared)",
+                            "set RLQ_SHARED to the shared folder")
 
 
 # Stored forms of committed fixtures, unpacked to the name without the suffix: X.xz.

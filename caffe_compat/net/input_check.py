@@ -16,6 +16,8 @@ input, the shape fed, the shape declared, the layer whose blobs fix it, and the 
 """
 from __future__ import annotations
 
+import math
+
 from ..errors import NetError
 
 # layers that pass their input's channels (and number of axes) on unchanged
@@ -59,13 +61,6 @@ def readers(layers, inputs):
     return out
 
 
-def _product(dims):
-    n = 1
-    for d in dims:
-        n *= int(d)
-    return n
-
-
 def problem(name, given, declared, reader):
     """What is wrong with feeding ``given`` (a shape) to input ``name`` declared ``declared``
     and read by ``reader`` ((layer, type) from :func:`readers`, or None), with the fix; None
@@ -78,9 +73,9 @@ def problem(name, given, declared, reader):
     head = f"input '{name}' {given}: the net takes"
     if kind in _FIX_COUNT:                  # N x D only: another axis may be the layer's axis
         if len(given) < 2 or len(declared) != 2 or \
-                _product(given[1:]) == _product(declared[1:]):
+                math.prod(given[1:]) == math.prod(declared[1:]):
             return None
-        return (f"{head} {_product(declared[1:])} value(s) per item {declared} {where}; "
+        return (f"{head} {math.prod(declared[1:])} value(s) per item {declared} {where}; "
                 f"reshape or resize it to {(given[0],) + declared[1:]}")
     if kind in _FIX_AXES and len(given) != len(declared):
         return f"{head} {len(declared)} axes {declared} {where}; {_axes_fix(given, declared)}"
