@@ -34,7 +34,6 @@ class Convolution(ArrayLayer):
         need(len(bottom_shapes[0]) == 4 and cp.axis in (1, -3) and not cp.force_nd_im2col,
              "Convolution of a 4-axis blob")
         rule = convolution_rule(param, bottom_shapes)
-        need(rule.axis == 1, "Convolution of a 4-axis blob")
         self.rule = rule
         self.kernel, self.pad = rule.kernel, rule.pad
         self.stride, self.dilation = rule.stride, rule.dilation
