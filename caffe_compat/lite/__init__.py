@@ -36,6 +36,10 @@ MODE = None            # "auto" | "on" | "off"; None: $CAFFE_COMPAT_TORCH_FREE (
 _VALUES = {"": "auto", "auto": "auto", "1": "on", "on": "on", "true": "on", "yes": "on",
            "0": "off", "off": "off", "false": "off", "no": "off"}
 _KEEP = 2              # plans (input shapes, outputs) kept per net
+# sessions of models with free lengths kept per net (one per function: a fully convolutional
+# net's pooling with ceil_mode writes other pads for odd and even lengths, so an image
+# pyramid makes a few), and the signatures of the plans remembered to find a second shape
+_KEEP_FREE, _SEEN = 8, 64
 # a net whose torch-free forwards took this long in all (seconds: a base plus per MB of
 # weights) has shown it keeps running: it goes to the torch path, where the engines' choice
 # (docs/engines.md, Choosing) may find a faster engine than this path's session. What the
@@ -92,6 +96,8 @@ class LiteNet:
         self.source = source        # the caffemodel file the weights view (graph.FileSource)
         self._weights = None
         self._plans = collections.OrderedDict()
+        self._free = collections.OrderedDict()     # plan signature -> (runtime, session)
+        self._seen = collections.OrderedDict()     # signatures of the plans written
         self.runtime = None           # the runtime of the last forward
         self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
         # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
@@ -121,8 +127,8 @@ class LiteNet:
             plan, early = checked[3], checked[4]   # the graph written when the net was read
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
-        session = None
-        if plan.parts:
+        session = self._free_session(plan, runtime, name) if self._plans else None
+        if session is None and plan.parts:
             from .converters import Unsupported
             try:
                 sessions = []
@@ -142,10 +148,46 @@ class LiteNet:
             self._plans.popitem(last=False)
         return got
 
+    def _free_session(self, plan, runtime, name):
+        """For inputs of a new shape: the session of the plans whose nodes and values
+        equal ``plan``'s (:meth:`graph.Plan.signature`), its model's lengths free
+        (:meth:`graph.Part.free_model`), loaded when a second shape of it comes; None for
+        the first plan of a function. A program that feeds many shapes
+        (an image pyramid, crop batches) then loads the model into its runtime once per
+        function instead of once per shape."""
+        signature = plan.signature()
+        if signature is None:
+            return None
+        got = self._free.get(signature)
+        if got is not None and got[0] == name:
+            self._free.move_to_end(signature)
+            return got[1]
+        for kept, _ in self._plans.values():     # (the first plan's, found when needed)
+            self._seen.setdefault(kept.signature(), None)
+        if signature not in self._seen:
+            self._seen[signature] = None
+            while len(self._seen) > _SEEN:
+                self._seen.popitem(last=False)
+            return None
+        from .converters import Unsupported
+        whole = plan.whole
+        try:
+            session = runtime.session(name, whole.free_model(), whole.input_names,
+                                      whole.output_names, plan.external)
+        except Exception as exc:           # the runtime refused free lengths: one per shape
+            debug("%s: %s did not load the model with free lengths (%s)", self.name, name, exc)
+            return None
+        self._free[signature] = (name, session)
+        while len(self._free) > _KEEP_FREE:
+            self._free.popitem(last=False)
+        return session
+
     def forget_sessions(self):
         """Drop the plans and their sessions (built on the thread count of their time): the
         next forward writes and loads them again, on the count of the policy now."""
         self._plans.clear()
+        self._free.clear()
+        self._seen.clear()
         self._checked = None
 
     def check(self, shapes, wanted):

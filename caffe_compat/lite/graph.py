@@ -9,6 +9,7 @@ whose results depend on the data in ways ONNX does not express as Caffe computes
 """
 from __future__ import annotations
 
+import hashlib
 import sys
 
 import numpy as np
@@ -164,6 +165,32 @@ class Part:
             self._model = self._pieces([self._g.initializers[k] for k in self._inits])
         return self._model
 
+    def free_model(self):
+        """The model with every input and output length free (named ``dim_param``s): a
+        runtime session of it runs the inputs of any shape for which :func:`build` writes the
+        same nodes and values (:meth:`Plan.signature`)."""
+        free = [(n, tuple(f"{n}:{axis}" for axis in range(len(s)))) for n, s in self.inputs]
+        outs = [(n, tuple(f"{n}:{axis}" for axis in range(len(s)))) for n, s in self.outputs]
+        return onnx_wire.model_pieces(self._graph_name, [self._g.nodes[k] for k in self._nodes],
+                                      [self._g.initializers[k] for k in self._inits], free, outs)
+
+    def signature(self):
+        """A digest of what the part computes: its nodes, the values of the initializers they
+        read (those given apart included) and its inputs' and outputs' names, not their
+        shapes."""
+        g, h = self._g, hashlib.blake2b(digest_size=20)
+        for k in self._nodes:
+            for piece in g.nodes[k]:
+                h.update(piece)
+        for k in self._inits:
+            for piece in g.initializers[k]:
+                h.update(piece)
+            given = (g.external or {}).get(g.initializer_names[k])
+            if given is not None:
+                h.update(memoryview(given.reshape(-1)).cast("B"))
+        h.update(repr((self.input_names, self.output_names)).encode())
+        return h.digest()
+
     @property
     def linked(self):
         """(the model referring to the source file, :class:`FileSource`), or None where no
@@ -183,6 +210,17 @@ class Plan:
     def __init__(self, parts, whole, graph_outputs, steps, consts, wanted, external):
         self.parts, self.whole, self.graph_outputs = parts, whole, graph_outputs
         self.steps, self.consts, self.wanted, self.external = steps, consts, wanted, external
+        self._signature = False             # not computed yet
+
+    def signature(self):
+        """What the plan computes apart from the shapes it was written for (its whole
+        model's :meth:`Part.signature`, the numpy steps' and constants' blobs), or None where
+        it has no model: two plans of a net with one signature compute the same function, so
+        one session of :meth:`Part.free_model` serves both. Computed once."""
+        if self._signature is False:
+            self._signature = None if self.whole is None or self.steps or self.consts else \
+                (self.whole.signature(), tuple(self.graph_outputs.items()))
+        return self._signature
 
     @property
     def model(self):

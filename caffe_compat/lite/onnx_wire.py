@@ -4,13 +4,13 @@ OpenCV 4's whole classification program spends in Python).
 
 Only what :mod:`caffe_compat.lite.graph` writes is encoded: a ModelProto with one GraphProto
 of NodeProtos (attributes: float, int, floats, ints), float32 / int64 initializers in
-``raw_data`` and inputs / outputs of fixed float32 shapes. Field numbers are those of
+``raw_data`` and float32 inputs / outputs of fixed or free shapes. Field numbers are those of
 ``onnx.proto`` (ModelProto.ir_version 1, .graph 7, .opset_import 8; GraphProto.node 1, .name 2,
 .initializer 5, .input 11, .output 12; NodeProto.input 1, .output 2, .name 3, .op_type 4,
 .attribute 5; AttributeProto.name 1, .f 2, .i 3, .floats 7, .ints 8, .type 20;
 TensorProto.dims 1, .data_type 2, .name 8, .raw_data 9, .external_data 13, .data_location
 14; ValueInfoProto.name 1, .type 2; TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1,
-.shape 2; TensorShapeProto.dim 1; Dimension.dim_value 1).
+.shape 2; TensorShapeProto.dim 1; Dimension.dim_value 1, .dim_param 2).
 The tests read the bytes back with the ``onnx`` package and run its checker on them.
 """
 from __future__ import annotations
@@ -118,8 +118,10 @@ def linked_tensor(name, shape, location, offset, length):
 
 
 def value_info(name, shape):
-    """A ValueInfoProto of a float32 tensor of a fixed shape."""
-    dims = b"".join(_bytes(1, _int(1, d)) for d in shape)
+    """A ValueInfoProto of a float32 tensor: each entry of ``shape`` a fixed length (an int,
+    Dimension.dim_value 1) or a named free one (a str, Dimension.dim_param 2)."""
+    dims = b"".join(_bytes(1, _bytes(2, d) if isinstance(d, str) else _int(1, d))
+                    for d in shape)
     tensor_type = _int(1, FLOAT) + _bytes(2, dims)
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
 
