@@ -4,6 +4,7 @@ against OpenCV 4's own Caffe importer, on the same machine, alternating.
     python benchmarks/bench_one_shot.py [--kinds classification ssd pose segmentation
                                          colorization] [--rounds 2] [--loads idle pinned]
                                         [--caches empty warm] [--quick] [--cv5 /work/cv5]
+                                        [--cv4 DIR]
                                         [--files DIR]
 
 A program (benchmarks/one_shot_nets.py: one per kind of OpenCV 4's samples/dnn) reads a Caffe
@@ -50,6 +51,7 @@ from benchmarks.one_shot_nets import PROGRAMS, write_kind  # noqa: E402
 
 KINDS = tuple(PROGRAMS)
 LOAD_S = 3600           # a load's child ends by itself after this
+CV4 = ""                # --cv4: a folder holding OpenCV 4's cv2 (default: the venv's own)
 
 
 def _env(runner, cv5, cache):
@@ -57,7 +59,7 @@ def _env(runner, cv5, cache):
     env.pop("CAFFE_COMPAT_ENGINE", None)
     env.pop("CAFFE_COMPAT_ENGINE_DEFER", None)      # bench_contention sets it for itself
     if runner == "opencv4":
-        env["PYTHONPATH"] = ""
+        env["PYTHONPATH"] = CV4
         return env
     env["PYTHONPATH"] = os.pathsep.join([REPO, cv5])
     env["CAFFE_COMPAT_ENGINE_CACHE"] = cache
@@ -141,9 +143,13 @@ def main(argv=None):
                     help="smaller inputs for the pose (184) and segmentation (256) nets")
     ap.add_argument("--cv5", default=os.environ.get("OPENCV5_PATH", "/work/cv5"),
                     help="folder holding OpenCV 5's cv2 package")
+    ap.add_argument("--cv4", default="",
+                    help="folder holding OpenCV 4's cv2 package (default: the interpreter's)")
     ap.add_argument("--files", default=os.path.join(tempfile.gettempdir(),
                                                     "caffe_compat-bench-one-shot"))
     args = ap.parse_args(argv)
+    global CV4
+    CV4 = args.cv4
     if "pinned" in args.loads and (os.geteuid() != 0 or len(os.sched_getaffinity(0)) < 2):
         ap.error("the pinned load needs root (nice -5) and two CPUs")
     work = tempfile.mkdtemp(prefix="bench-one-shot-")

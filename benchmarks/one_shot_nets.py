@@ -11,7 +11,11 @@ the same caffemodel):
   then six stages of two branches, 38 part affinity fields and 19 heat maps) at 368 x 368
   (``openpose.py``), written out here;
 * ``segmentation``: FCN-8s at 500 x 500 (``segmentation.py`` with fcn8s-heavy-pascal);
-* ``colorization``: Zhang et al.'s colorization_deploy_v2 at 224 x 224 (``colorization.py``).
+* ``colorization``: Zhang et al.'s colorization_deploy_v2 at 224 x 224 (``colorization.py``);
+* ``cascade``: the trained MTCNN face cascade (P-Net over an image pyramid of many input shapes,
+  R-Net and O-Net on crop batches) on six photographs, the algorithm of
+  ``benchmarks/programs/mtcnn_cascade.py`` with cv2.dnn's calls (``setInput``, ``forward`` of
+  named outputs); its nets are the published ones of ``../shared/models/mtcnn``.
 
 ``quick`` shrinks the dense nets' inputs (pose 184, segmentation 256) for a short run.
 """
@@ -84,7 +88,22 @@ img_lab_out = np.concatenate((img_l[:, :, np.newaxis], ab_us), axis=2)
 img_bgr_out = np.clip(cv2.cvtColor(img_lab_out, cv2.COLOR_Lab2BGR), 0, 1)
 print("colorized", img_bgr_out.shape, "mean %.4f" % float(img_bgr_out.mean()))
 """,
+    "cascade": """
+sys.path.insert(0, sys.argv[1])
+from mtcnn_cascade import NETS, photographs, report
+nets = [cv2.dnn.readNetFromCaffe(f"{sys.argv[2]}/{n}.prototxt", f"{sys.argv[2]}/{n}.caffemodel")
+        for n in NETS]
+
+
+def run(net, batch, names):
+    net.setInput(batch)
+    return dict(zip(names, net.forward(list(names))))
+
+
+report(photographs(sys.argv[2]), nets, run)
+""",
 }
+PROGRAMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
 
 
 def openpose(size=368):
@@ -175,6 +194,8 @@ def write_kind(folder, kind, quick=False):
     the sample is; ours: the same after ``dnn.install()``) into ``folder``; returns
     ``{"args": [...], "opencv4": path, "ours": path}``."""
     os.makedirs(folder, exist_ok=True)
+    if kind == "cascade":
+        return _write_cascade(folder)
     text, model, extra = kind_files(kind, quick)
     proto, weights = os.path.join(folder, "deploy.prototxt"), os.path.join(folder,
                                                                            "weights.caffemodel")
@@ -183,10 +204,28 @@ def write_kind(folder, kind, quick=False):
     with open(weights, "wb") as f:
         f.write(model)
     image = photo(os.path.join(folder, "image.png"))
+    paths = _programs(folder, kind)
+    paths["args"] = [proto, weights, image] + extra
+    return paths
+
+
+def _programs(folder, kind):
     paths = {}
     for runner, head in (("opencv4", PROGRAM_HEAD), ("ours", PROGRAM_HEAD + INSTALL)):
         paths[runner] = os.path.join(folder, f"{kind}_{runner}.py")
         with open(paths[runner], "w") as f:
             f.write(head + PROGRAMS[kind])
-    paths["args"] = [proto, weights, image] + extra
+    return paths
+
+
+def _write_cascade(folder):
+    """The MTCNN nets and photographs (``mtcnn_cascade.setup``) and the two programs."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "_mtcnn_cascade", os.path.join(PROGRAMS_DIR, "mtcnn_cascade.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.setup(folder)
+    paths = _programs(folder, "cascade")
+    paths["args"] = [PROGRAMS_DIR, folder]
     return paths
