@@ -28,8 +28,8 @@ class TorchFreeMixin:
             layers, name = self._param.layer, self._param.name
         missing = lite.LiteNet.unsupported_types(layers)
         if missing:
-            lite.debug("%s: the torch path runs the net (no torch-free converter for %s)",
-                           self._source, ", ".join(missing))
+            self._torch_free_refused(f"no torch-free converter for layer type(s) "
+                                     f"{', '.join(missing)}")
             return None
         if weights is None:
             message, values = self._weights, self._values
@@ -45,9 +45,29 @@ class TorchFreeMixin:
             try:
                 net.check(shapes, outputs)
             except Unsupported as exc:
-                lite.debug("%s: the torch path runs the net (%s)", self._source, exc)
+                self._torch_free_refused(str(exc))
                 return None
         return net
+
+    def _torch_free_refused(self, why):
+        """The torch path runs this net from its reading on, because of ``why``: said once
+        per net file and reason (:mod:`caffe_compat.diagnostics.engine_notice`)."""
+        from ..diagnostics import engine_notice
+        self.__dict__["_engine_reason"] = why
+        lite.debug("%s: the torch path runs the net (%s)", self._source, why)
+        engine_notice.fallback(self._source, "the torch-free path (onnxruntime or OpenCV "
+                               "5's ONNX reader)", why)
+
+    @property
+    def engine(self):
+        """The engine answering this net's forwards now: ``"torch-free"`` (the ONNX model
+        on onnxruntime or OpenCV 5's reader, :mod:`caffe_compat.lite`) or ``"torch"``."""
+        return "torch-free" if self.__dict__.get("_lite") is not None else "torch"
+
+    @property
+    def engine_reason(self):
+        """Why the torch path runs a net that tried the torch-free one (None otherwise)."""
+        return self.__dict__.get("_engine_reason")
 
     def _follow_opencv_threads(self):
         """``cv2.setNumThreads``, read when a forward starts (:mod:`.opencv_threads`): a
@@ -62,6 +82,7 @@ class TorchFreeMixin:
         """Leave the torch-free path for good (the torch path answers from now on)."""
         if self._lite is not None:
             lite.debug("%s: the torch path runs the net from now on (%s)", self._source, why)
+            self.__dict__["_engine_reason"] = why
         self._lite = None
 
     def _full_weights(self):
