@@ -6,7 +6,10 @@ Convolution, InnerProduct, Pooling, LRN, ReLU, Softmax, Concat, ...) starts ther
 torch; anything that engine does not do (``backward``, the layer objects, sharing, a Python
 layer, a GPU) moves the net to :class:`caffe_compat.Net` first (:meth:`Net._to_torch`), its
 parameters, blobs and diffs kept in the same memory, so arrays and blob objects taken before
-stay live. ``CAFFE_COMPAT_ARRAY_NET=0`` builds every net on torch from the start.
+stay live. A parameter whose filler only torch draws (gaussian, msra) is left unfilled until
+a weights file overwrites it; read before that (its data, a forward), it moves the net to
+torch, which fills it as it would have from the start. ``CAFFE_COMPAT_ARRAY_NET=0`` builds
+every net on torch from the start.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from caffe_compat.errors import NetError
 from caffe_compat.net.blob_view import BlobView
 
 from . import _mode
+from ._views import ArrayParam, LayerView
 
 __all__ = ["Net", "Blob", "Layer", "ParamBlob", "layer_type_list"]
 
@@ -57,75 +61,6 @@ def _array_engine_allowed():
 
 
 Blob = BlobView
-
-
-class _LayerView:
-    """``net.layers[i]`` for a built-in layer: ``type``, ``blobs``, ``reshape``."""
-
-    def __init__(self, net, index):
-        from caffe_compat.layers.python import BlobVec
-        node, key, _, _ = net._net._nodes[index]
-        self._module = net._net.layers[key]
-        self.type = node.type
-        self.name = node.name
-        self.blobs = BlobVec(self._module)
-
-    def setup(self, bottom, top):
-        """The layer is set up with its net; this reshapes ``top`` for ``bottom``."""
-        self.reshape(bottom, top)
-
-    def reshape(self, bottom, top):
-        """Give the ``top`` blobs the shapes this layer produces for the ``bottom`` blobs."""
-        for blob, shape in zip(top, self._module.top_shapes([b.shape for b in bottom])):
-            blob.reshape(*shape)
-
-    def __repr__(self):
-        return f"<caffe layer {self.name!r} ({self.type})>"
-
-
-class _ArrayParam:
-    """``net.params[layer][i]`` of a net on the array engine: the parameter's array and its
-    diff; after the net moves to torch, the torch parameter (the same memory)."""
-
-    __slots__ = ("_owner", "_layer", "_index")
-
-    def __init__(self, owner, layer, index):
-        self._owner = owner
-        self._layer = layer
-        self._index = index
-
-    def _torch(self):
-        from caffe_compat.layers.python import ParamBlob
-        net = self._owner._net
-        return ParamBlob(net.layers[net._layer_keys[self._layer]], self._index)
-
-    @property
-    def data(self):
-        arrays = self._owner._arrays
-        if arrays is None:
-            return self._torch().data
-        return arrays.params[self._layer][self._index]
-
-    @property
-    def diff(self):
-        arrays = self._owner._arrays
-        if arrays is None:
-            return self._torch().diff
-        return arrays.param_diff(self._layer, self._index)
-
-    @property
-    def shape(self):
-        return tuple(self.data.shape)
-
-    @property
-    def count(self):
-        return int(self.data.size)
-
-    def reshape(self, *shape):
-        raise NetError("parameter blobs keep their shape")
-
-    def __repr__(self):
-        return f"ParamBlob({self._layer!r}, {self._index}, shape={self.shape})"
 
 
 class Net:
@@ -167,7 +102,10 @@ class Net:
         self._source = (os.fspath(network_file), _phase(phase), level, list(stages or []))
         if _array_engine_allowed():
             from caffe_compat.array_net import build_array_net
-            self._arrays = build_array_net(*self._source)
+            why = []
+            self._arrays = build_array_net(*self._source, defer_fills=True, why=why)
+            if why:
+                self._fallback(why[0])
         if self._arrays is not None:
             self._blobs = collections.OrderedDict(
                 (n, Blob(self._arrays, n)) for n in self._arrays.graph.blob_names)
@@ -185,6 +123,23 @@ class Net:
         self._declared = {n: tuple(self._blobs[n].shape) for n in self.inputs}
         if weights:
             self.copy_from(weights)
+
+    def _fallback(self, why):
+        """The torch engine builds this net: said once per net file and reason
+        (:mod:`caffe_compat.diagnostics.engine_notice`), kept as :attr:`engine_reason`."""
+        from caffe_compat.diagnostics import engine_notice
+        self._engine_reason = why
+        engine_notice.fallback(self._source[0], "pycaffe's array engine (numpy)", why)
+
+    @property
+    def engine(self):
+        """The engine holding this net now: ``"array"`` (numpy, no torch) or ``"torch"``."""
+        return "array" if self._arrays is not None else "torch"
+
+    @property
+    def engine_reason(self):
+        """Why the torch engine holds a net the array engine refused (None otherwise)."""
+        return getattr(self, "_engine_reason", None)
 
     def _attach(self, net):
         from caffe_compat.net.stepwise import Stepwise
@@ -223,15 +178,19 @@ class Net:
         from caffe_compat.data.caffe_random import CaffeRandom
         arrays = self._arrays
         path, phase, level, stages = self._source
-        # the fillers drew from Caffe's stream when the arrays were built: not again
+        # the fillers drew from Caffe's stream when the arrays were built: not again; those
+        # left unfilled (drawn from torch's generator) take the values torch draws now
         net = caffe_compat.Net(path, phase=phase, level=level, stages=stages,
                                caffe_rng=CaffeRandom(0))
+        unfilled = arrays.unfilled
         arrays.settle_all()          # the weight gradients a backward left for later
         with torch.no_grad():
             for layer, values in arrays.params.items():
                 module = net.layers[net._layer_keys[layer]]
                 for k, value in enumerate(values):
                     p = module.blobs[k]
+                    if (layer, k) in unfilled:
+                        np.copyto(value, p.detach().numpy())
                     p.data = torch.from_numpy(value)
                     diff = arrays.param_diffs.get((layer, k))
                     if diff is not None:
@@ -264,7 +223,7 @@ class Net:
             for node in arrays.nodes:
                 values = arrays.params.get(node.name)
                 if values:
-                    out[node.name] = [_ArrayParam(self, node.name, k)
+                    out[node.name] = [ArrayParam(self, node.name, k)
                                       for k in range(len(values))]
             return out
         for name, layer in zip(self._layer_names, self.layers):
@@ -279,7 +238,7 @@ class Net:
             out = []
             for i, (node, key, _, _) in enumerate(self._net._nodes):
                 module = self._net.layers[key]
-                out.append(module.impl if node.type == "Python" else _LayerView(self, i))
+                out.append(module.impl if node.type == "Python" else LayerView(self, i))
             self._layers = out
         return self._layers
 
@@ -352,6 +311,8 @@ class Net:
 
     # ------------------------------------------------------------------ passes
     def _forward(self, start, end):
+        if self._arrays is not None and self._arrays.unfilled:
+            self._to_torch()             # a parameter only torch fills: torch runs the net
         if self._arrays is not None:
             try:
                 return self._arrays.forward(start, end)
@@ -420,7 +381,8 @@ class Net:
         array} for the inputs (or the bottoms of ``end``) and ``diffs``."""
         diffs = list(diffs or [])
         first, last = self._layer_range(start, end, len(self._nodes) - 1, 0)
-        if self._arrays is not None and not self._arrays.can_backward(first, last):
+        if self._arrays is not None and (self._arrays.unfilled or
+                                         not self._arrays.can_backward(first, last)):
             self._to_torch()             # a layer the array engine cannot take back
         outputs = set((self.bottom_names[end] if end is not None else self.inputs) + diffs)
         if kwargs:
@@ -523,7 +485,8 @@ class Net:
     def share_with(self, other):
         """Use ``other``'s parameter blobs for the layers of the same name
         (Caffe's ShareTrainedLayersWith)."""
-        if self._arrays is not None and isinstance(other, Net) and other._arrays is not None:
+        if self._arrays is not None and isinstance(other, Net) and other._arrays is not None \
+                and not self._arrays.unfilled and not other._arrays.unfilled:
             self._arrays.share_trained_layers(other._arrays)
             return
         from caffe_compat.solvers.nets import share_trained_layers
@@ -531,7 +494,7 @@ class Net:
 
     def save(self, filename):
         """Write a caffemodel (atomic)."""
-        if self._arrays is not None:
+        if self._arrays is not None and not self._arrays.unfilled:
             self._arrays.save(os.fspath(filename))
             return
         self._net.save(os.fspath(filename))

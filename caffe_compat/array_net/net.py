@@ -29,26 +29,36 @@ from .registry import Unsupported, layer_class
 MAX_BLOB_COUNT = 2 ** 31 - 1
 
 
-def build_array_net(model, phase, level=0, stages=(), allow_data=False):
+def build_array_net(model, phase, level=0, stages=(), allow_data=False, defer_fills=False,
+                    why=None):
     """An :class:`ArrayNet` of ``model`` (a prototxt path, or an upgraded NetParameter), or
     None where the array engine does not run this net (the torch engine then builds it, with
     its own checks and messages). Data layers only with ``allow_data`` (a net that never moves
-    to torch: their database positions and seeds would not move with it)."""
+    to torch: their database positions and seeds would not move with it). ``defer_fills``:
+    a net whose fillers include ones the engine does not draw (gaussian, msra, ...) is
+    accepted, those parameters left unfilled (:attr:`ArrayNet.unfilled`) for a weights file
+    to overwrite, or for the torch engine to draw when the net moves there; without it
+    such a net is not the array engine's. ``why``: a list given the reason when the engine
+    refuses a net it read (:class:`Unsupported`)."""
     try:
         if isinstance(model, caffe_pb2.NetParameter):
             net_param = model
         else:
             net_param = prototxt_io.read_net(os.fspath(model))
         graph = build_graph(net_param, phase, level, list(stages or []))
-        return ArrayNet(graph, allow_data)
-    except Exception:          # Unsupported, or an error the torch engine's build reports
+        return ArrayNet(graph, allow_data, defer_fills)
+    except Unsupported as exc:
+        if why is not None:
+            why.append(str(exc))
+        return None
+    except Exception:          # an error the torch engine's build reports
         return None
 
 
 class ArrayNet:
     """The layers, blobs and parameters of one net phase on numpy arrays."""
 
-    def __init__(self, graph, allow_data=False):
+    def __init__(self, graph, allow_data=False, defer_fills=False):
         self.graph = graph
         self.name = graph.name
         self.phase = phase_name(graph.phase)
@@ -59,6 +69,10 @@ class ArrayNet:
         pending = []
         self.loss_weights = {}      # loss top -> its weight (Caffe's SetLossWeights)
         self.node_weights = []
+        # (layer name, blob index) of the parameters whose filler the torch engine draws,
+        # not yet overwritten by copy_from: their arrays hold zeros until the net moves there
+        self.unfilled = set()
+        self._defer_fills = defer_fills
         try:
             self._build(shapes, pending, allow_data)
         except BaseException:
@@ -71,8 +85,10 @@ class ArrayNet:
             if layer.is_data:
                 layer.realize(thread_stream())
             if fills:
-                self.params[name] = [_filled(blob_zeros(shape), fp)
-                                     for shape, fp in fills]
+                self.params[name] = [blob_zeros(shape) if _deferred(fp) else
+                                     _filled(blob_zeros(shape), fp) for shape, fp in fills]
+                self.unfilled.update((name, k) for k, (_, fp) in enumerate(fills)
+                                     if _deferred(fp))
         self.data = {}
         for node, layer in zip(self.nodes, self.layers):
             for name in node.tops:
@@ -113,7 +129,8 @@ class ArrayNet:
                 shapes[name] = tuple(int(d) for d in shape)
             fills = list(zip(layer.param_shapes(), layer.filler_params()))
             for _, fp in fills:
-                _check_filler(fp, node.name)
+                if not (self._defer_fills and _deferred(fp)):
+                    _check_filler(fp, node.name)
             pending.append((layer, node.name, fills))
 
     def _loss_weights(self, node, layer):
@@ -371,8 +388,9 @@ class ArrayNet:
         if problems:
             raise Unsupported(problems[0])
         for name, arrays in matched:
-            for arr, value in zip(self.params.get(name, ()), arrays):
+            for k, (arr, value) in enumerate(zip(self.params.get(name, ()), arrays)):
                 np.copyto(arr, np.asarray(value).reshape(arr.shape), casting="unsafe")
+                self.unfilled.discard((name, k))
 
     def to_proto(self):
         """The net's layers as Caffe's Net::ToProto writes them, without blob values."""
@@ -431,6 +449,16 @@ def _check_filler(fp, layer_name):
             np.isfinite(np.float32(fp.min)) and np.isfinite(np.float32(fp.max))
             and fp.min <= fp.max):
         raise Unsupported(f"layer '{layer_name}': uniform filler bounds")
+
+
+# the fillers whose draws come from torch's generator: deferred with ``defer_fills``
+_DEFERRED = ("gaussian", "msra")
+
+
+def _deferred(fp):
+    """Whether ``fp`` is a filler drawn from torch's generator alone (not Caffe's stream),
+    which a net may leave for later: a non-sparse gaussian or msra."""
+    return fp is not None and fp.type in _DEFERRED and fp.sparse == -1
 
 
 def _filled(arr, fp):

@@ -15,8 +15,14 @@ OpenCV 4 dnn reads them (scale filled with 1 and bias with 0 by default).
 """
 import torch
 
+from ..rules import batch_norm as bn_rules
+from ..rules.batch_norm import batch_norm_rule
+from ..rules.fields import declare
 from .base import Layer
 from .registry import register_layer
+
+
+declare("torch", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS | bn_rules.EXTENSIONS)
 
 
 @register_layer("BatchNorm")
@@ -27,32 +33,22 @@ class BatchNorm(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        bp = param.batch_norm_param
-        shape = self.bottom_shapes[0]
-        if len(shape) < 2:
-            self.fail(f"bottom must have at least 2 axes (num, channels, ...), got {shape}")
-        self.use_global_stats = (phase == "TEST") if not bp.HasField("use_global_stats") \
-            else bool(bp.use_global_stats)
-        self.maf = float(bp.moving_average_fraction)
-        self.eps = float(bp.eps)
-        if self.eps < 0:
-            self.fail(f"eps must be non-negative, got {self.eps}")
-        self.channels = shape[1]
+        rule = self.rule = batch_norm_rule(param, self.bottom_shapes, phase)
+        self.use_global_stats = rule.use_global_stats
+        self.maf = rule.moving_average_fraction
+        self.eps = rule.eps
+        self.channels = rule.channels
         self.add_blob("mean", (self.channels,))
         self.add_blob("variance", (self.channels,))
         self.add_blob("scale_factor", (1,))
-        self.scale_bias = bp.scale_bias
+        self.scale_bias = rule.scale_bias
         if self.scale_bias:
             self.add_blob("scale", (self.channels,))
             self.add_blob("bias", (self.channels,))
         # Caffe masks the statistics from the solver: lr_mult 0 on each blob's ParamSpec.
-        for i in range(3):
-            if len(param.param) == i:
-                param.param.add().lr_mult = 0.0
-            elif param.param[i].lr_mult != 0.0:
-                self.fail(f"param {i} has lr_mult {param.param[i].lr_mult}; the batch "
-                          "statistics cannot be configured as learned parameters (lr_mult "
-                          "must be 0)")
+        # (a non-zero lr_mult is refused by the rule)
+        while len(param.param) < 3:
+            param.param.add().lr_mult = 0.0
 
     def filler_params(self):
         ones = None
@@ -67,11 +63,7 @@ class BatchNorm(Layer):
             layer_param.param.add().lr_mult = 0.0
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        if len(shape) < 2 or shape[1] != self.channels:
-            self.fail(f"bottom shape {shape} does not have the {self.channels} channels the "
-                      "layer was set up with")
-        return [shape]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         if x.dim() < 2 or x.shape[1] != self.channels:

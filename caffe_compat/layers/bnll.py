@@ -5,10 +5,9 @@ Backward: ``dy * e / (e + 1)`` with ``e = exp(min(x, 50))`` (Caffe's kBNLL_THRES
 """
 import torch
 
+from ..rules.neuron import BNLL_THRESHOLD
 from ._neuron import NeuronLayer, elementwise
 from .registry import register_layer
-
-BNLL_THRESHOLD = 50.0
 
 
 def _fwd(x):

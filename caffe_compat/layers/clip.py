@@ -4,21 +4,21 @@ becomes ``min`` (torch.clamp would keep NaN). Backward passes ``dy`` where
 ``min > max`` is rejected here (Caffe would silently output ``min`` everywhere)."""
 import torch
 
+from ..rules import clip as clip_rule_module
+from ..rules.clip import clip_rule
+from ..rules.fields import declare
 from ._neuron import NeuronLayer, elementwise
 from .registry import register_layer
+
+declare("torch", "Clip", "ClipParameter", clip_rule_module.FIELDS)
 
 
 @register_layer("Clip")
 class Clip(NeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        cp = param.clip_param
-        if not (param.HasField("clip_param") and cp.HasField("min") and cp.HasField("max")):
-            self.fail("clip_param { min: ... max: ... } is required (both bounds)")
-        self.min = float(cp.min)
-        self.max = float(cp.max)
-        if self.min > self.max:
-            self.fail(f"clip_param min ({self.min}) must not exceed max ({self.max})")
+        rule = clip_rule(param)
+        self.min, self.max = rule.min, rule.max
 
     def _fwd(self, x):
         upper = torch.where(x > self.max, torch.full_like(x, self.max), x)   # std::min(x, max)

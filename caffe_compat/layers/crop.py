@@ -8,8 +8,13 @@ sizes whatever bottom 1's are (a 1-channel map cropped against a 3-channel image
 2`` runs; OpenCV 4 checks the same). Only bottom 0 receives a gradient (zero outside
 the window); bottom 1 only gives the shape and gets none.
 """
-from .base import Layer, canonical_axis
+from ..rules import crop as crop_rule_module
+from ..rules.crop import crop_rule
+from ..rules.fields import declare
+from .base import Layer
 from .registry import register_layer
+
+declare("torch", "Crop", "CropParameter", crop_rule_module.FIELDS)
 
 
 @register_layer("Crop")
@@ -22,28 +27,8 @@ class Crop(Layer):
         self.top_shapes(self.bottom_shapes)
 
     def _window(self, shape, ref):
-        cp = self.param.crop_param
-        n = len(shape)
-        axis = canonical_axis(cp.axis, n, self.name)
-        offsets = [int(o) for o in cp.offset]
-        if len(offsets) > 1 and axis + len(offsets) != n:
-            self.fail(f"{len(offsets)} offsets given; expected one per axis from {axis} on "
-                      f"({n - axis}), or a single one")
-        if len(ref) < n:
-            self.fail(f"the reference bottom {tuple(ref)} needs at least {n} axes")
-        starts, sizes = [], []
-        for i in range(n):
-            off, size = 0, shape[i]
-            if i >= axis:
-                off = offsets[0] if len(offsets) == 1 else (offsets[i - axis] if offsets else 0)
-                size = ref[i]
-                if shape[i] - off < ref[i]:
-                    self.fail(f"cannot crop axis {i}: bottom size {shape[i]} minus offset {off} "
-                              f"is smaller than the reference size {ref[i]} (shapes "
-                              f"{tuple(shape)}, {tuple(ref)})")
-            starts.append(off)
-            sizes.append(size)
-        return starts, sizes
+        rule = crop_rule(self.param, [shape, ref])
+        return list(rule.starts), list(rule.shape)
 
     def top_shapes(self, bottom_shapes):
         return [tuple(self._window(bottom_shapes[0], bottom_shapes[1])[1])]

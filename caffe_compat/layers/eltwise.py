@@ -10,6 +10,9 @@ zero input gives NaN there, as in Caffe).
 import torch
 
 from ..proto import caffe_pb2
+from ..rules import eltwise as eltwise_rules
+from ..rules.eltwise import eltwise_rule
+from ..rules.fields import declare
 from .base import Layer
 from .registry import register_layer
 
@@ -34,6 +37,9 @@ class _QuotientProd(torch.autograd.Function):
                      for i, b in enumerate(bottoms))
 
 
+declare("torch", "Eltwise", "EltwiseParameter", eltwise_rules.FIELDS)
+
+
 @register_layer("Eltwise")
 class Eltwise(Layer):
     min_bottoms = 2
@@ -41,25 +47,13 @@ class Eltwise(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        ep = param.eltwise_param
-        self.op = ep.operation
-        if self.op not in (OP.PROD, OP.SUM, OP.MAX):
-            self.fail(f"unknown operation {self.op} (expected PROD, SUM or MAX)")
-        n = len(self.bottom_shapes)
-        if len(ep.coeff) not in (0, n):
-            self.fail(f"takes one coeff per bottom blob ({n}), got {len(ep.coeff)}")
-        if self.op == OP.PROD and len(ep.coeff):
-            self.fail("coeff applies to SUM only; it cannot be given with operation PROD")
-        self.coeffs = [float(c) for c in ep.coeff] or [1.0] * n
-        self.stable_prod_grad = ep.stable_prod_grad
-        self.top_shapes(self.bottom_shapes)
+        rule = self.rule = eltwise_rule(param, self.bottom_shapes)
+        self.op = rule.operation
+        self.coeffs = list(rule.coeffs)
+        self.stable_prod_grad = rule.stable_prod_grad
 
     def top_shapes(self, bottom_shapes):
-        first = tuple(bottom_shapes[0])
-        for s in bottom_shapes[1:]:
-            if tuple(s) != first:
-                self.fail(f"all bottoms must have the same shape, got {bottom_shapes}")
-        return [first]
+        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, *bottoms):
         if self.op == OP.SUM:

@@ -5,15 +5,20 @@ gradient is ``alpha`` rather than 1.
 """
 import torch
 
+from ..rules import elu as elu_rule_module
+from ..rules.elu import elu_rule
+from ..rules.fields import declare
 from ._neuron import NeuronLayer, elementwise
 from .registry import register_layer
+
+declare("torch", "ELU", "ELUParameter", elu_rule_module.FIELDS)
 
 
 @register_layer("ELU")
 class ELU(NeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.alpha = float(param.elu_param.alpha)
+        self.alpha = elu_rule(param).alpha
 
     def _fwd(self, x):
         return torch.clamp_min(x, 0) + self.alpha * (torch.exp(torch.clamp_max(x, 0)) - 1)

@@ -3,29 +3,24 @@
 Computed as ``ln(shift + scale x) / ln(base)``; backward ``dy * (scale / ln(base)) /
 (shift + scale x)``. ``base`` must be -1 or positive and not 1.
 """
-import math
-
 import torch
 
-from ._neuron import NeuronLayer, elementwise, f32
+from ..rules import log as log_rule_module
+from ..rules.fields import declare
+from ..rules.log import log_rule
+from ._neuron import NeuronLayer, elementwise
 from .registry import register_layer
+
+declare("torch", "Log", "LogParameter", log_rule_module.FIELDS)
 
 
 @register_layer("Log")
 class Log(NeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        lp = param.log_param
-        base = float(lp.base)
-        if base != -1.0 and not base > 0.0:
-            self.fail(f"log_param.base must be strictly positive (or -1 for e), got {base}")
-        log_base = 1.0 if base == -1.0 else f32(math.log(base))
-        if not math.isfinite(log_base) or log_base == 0.0:
-            self.fail(f"1 / log(base) is not finite for base {base}")
-        self.base_scale = f32(1.0 / log_base)
-        self.scale = float(lp.scale)
-        self.shift = float(lp.shift)
-        self.backward_scale = f32(self.scale / log_base)
+        rule = log_rule(param)
+        self.base_scale, self.backward_scale = rule.base_scale, rule.backward_scale
+        self.scale, self.shift = rule.scale, rule.shift
 
     def _inner(self, x):
         t = x

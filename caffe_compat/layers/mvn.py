@@ -9,8 +9,13 @@ dropping the factor ``1 + eps / sqrt(var)`` on the last term; this module reprod
 """
 import torch
 
+from ..rules import mvn as mvn_rule_module
+from ..rules.fields import declare
+from ..rules.mvn import mvn_rule
 from .base import Layer
 from .registry import register_layer
+
+declare("torch", "MVN", "MVNParameter", mvn_rule_module.FIELDS)
 
 
 class _MVN(torch.autograd.Function):
@@ -44,17 +49,13 @@ class MVN(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        mp = param.mvn_param
-        self.normalize_variance = bool(mp.normalize_variance)
-        self.across_channels = bool(mp.across_channels)
-        self.eps = float(mp.eps)
-        self.top_shapes(self.bottom_shapes)
+        rule = self.rule = mvn_rule(param, self.bottom_shapes)
+        self.normalize_variance = rule.normalize_variance
+        self.across_channels = rule.across_channels
+        self.eps = rule.eps
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        if not 1 <= len(shape) <= 4:
-            self.fail(f"bottom must have 1 to 4 axes (num, channels, height, width), got {shape}")
-        return [shape]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         rows = x.shape[0] if self.across_channels or x.dim() < 2 else x.shape[0] * x.shape[1]

@@ -10,22 +10,24 @@ Backward is Caffe's, not the true derivative:
   the true derivative would be inf or 0;
 - otherwise ``dy * power * scale * y / (shift + scale x)``.
 """
-import numpy as np
 import torch
 
+from ..rules import power as power_rule_module
+from ..rules.fields import declare
+from ..rules.power import power_rule
 from ._neuron import NeuronLayer, elementwise, f32
 from .registry import register_layer
+
+declare("torch", "Power", "PowerParameter", power_rule_module.FIELDS)
 
 
 @register_layer("Power")
 class Power(NeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        pp = param.power_param
-        self.power = float(pp.power)
-        self.scale = float(pp.scale)
-        self.shift = float(pp.shift)
-        self.diff_scale = f32(self.power * self.scale)
+        rule = self.rule = power_rule(param)
+        self.power, self.scale, self.shift = rule.power, rule.scale, rule.shift
+        self.diff_scale = rule.diff_scale
 
     def _base(self, x):
         t = x
@@ -37,10 +39,7 @@ class Power(NeuronLayer):
 
     def _fwd(self, x):
         if self.diff_scale == 0.0:
-            with np.errstate(all="ignore"):
-                value = 1.0 if self.power == 0.0 else \
-                    float(np.power(np.float32(self.shift), np.float32(self.power)))
-            return torch.full_like(x, value)
+            return torch.full_like(x, self.rule.constant)
         t = self._base(x)
         return t if self.power == 1.0 else torch.pow(t, self.power)
 

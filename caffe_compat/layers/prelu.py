@@ -6,8 +6,14 @@ is ``a_c`` (not 1), and the slope gradient sums ``dy * x`` over ``x <= 0``.
 import torch
 
 from ..proto import caffe_pb2
+from ..rules import prelu as prelu_rules
+from ..rules.fields import declare
+from ..rules.prelu import DEFAULT_SLOPE, prelu_rule
 from ._neuron import NeuronLayer
 from .registry import register_layer
+
+
+declare("torch", "PReLU", "PReLUParameter", prelu_rules.FIELDS | prelu_rules.FILLERS)
 
 
 @register_layer("PReLU")
@@ -16,28 +22,22 @@ class PReLU(NeuronLayer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        shape = self.bottom_shapes[0]
-        if len(shape) < 2:
-            self.fail(f"the bottom needs at least 2 axes (N, C, ...), got shape {shape}")
-        self.channel_shared = param.prelu_param.channel_shared
-        self.channels = shape[1]
-        self.add_blob("weight", () if self.channel_shared else (self.channels,))
+        rule = self.rule = prelu_rule(param, self.bottom_shapes)
+        self.channel_shared, self.channels = rule.channel_shared, rule.channels
+        self.add_blob("weight", rule.slope_shape())
 
     def filler_params(self):
-        pp = self.param.prelu_param
-        if pp.HasField("filler"):
-            return [pp.filler]
-        return [caffe_pb2.FillerParameter(type="constant", value=0.25)]
+        filler = self.rule.filler()
+        if filler is not None:
+            return [filler]
+        return [caffe_pb2.FillerParameter(type="constant", value=DEFAULT_SLOPE)]
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        if len(shape) < 2 or (not self.channel_shared and shape[1] != self.channels):
-            self.fail(f"bottom shape {shape} does not match the {self.channels} slopes")
-        return [shape]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         a = self.weight
         if not self.channel_shared:
-            a = a.reshape((1, -1) + (1,) * (x.dim() - 2))
+            a = a.reshape(self.rule.slope_view(x.dim()))
         # x > 0 selects x itself; x <= 0 (zero included) takes the slope branch, as Caffe does.
         return torch.where(x > 0, x, x * a)

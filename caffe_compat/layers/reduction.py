@@ -5,10 +5,14 @@ The top has shape ``bottom.shape[:axis]``: with the default axis 0 it is a 0-d b
 no axes). ASUM's gradient at 0 is 0 (Caffe's sign function).
 """
 from ..proto import caffe_pb2
-from .base import Layer, canonical_axis
+from ..rules import reduction as reduction_rule_module
+from ..rules.fields import declare
+from ..rules.reduction import reduction_rule
+from .base import Layer
 from .registry import register_layer
 
 R = caffe_pb2.ReductionParameter
+declare("torch", "Reduction", "ReductionParameter", reduction_rule_module.FIELDS)
 
 
 @register_layer("Reduction")
@@ -18,12 +22,8 @@ class Reduction(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rp = param.reduction_param
-        self.op = rp.operation
-        if self.op not in (R.SUM, R.ASUM, R.SUMSQ, R.MEAN):
-            self.fail(f"unknown operation {self.op} (expected SUM, ASUM, SUMSQ or MEAN)")
-        self.axis = canonical_axis(rp.axis, len(self.bottom_shapes[0]), self.name)
-        self.coeff = float(rp.coeff)
+        self.rule = reduction_rule(param, self.bottom_shapes)
+        self.op, self.axis, self.coeff = self.rule.operation, self.rule.axis, self.rule.coeff
 
     def top_shapes(self, bottom_shapes):
         return [tuple(bottom_shapes[0])[:self.axis]]

@@ -2,8 +2,11 @@
 bounds, which a Caffe prototxt cannot change). Backward: autograd."""
 import torch
 
+from ..rules.neuron import RELU6_BOUNDS
 from .base import Layer
 from .registry import register_layer
+
+LOW, HIGH = RELU6_BOUNDS
 
 
 @register_layer("ReLU6")
@@ -16,7 +19,7 @@ class ReLU6(Layer):
         return [bottom_shapes[0]]
 
     def forward(self, x):
-        return torch.clamp(x, 0.0, 6.0)
+        return torch.clamp(x, LOW, HIGH)
 
     def forward_inplace(self, x):
-        return x.clamp_(0.0, 6.0)
+        return x.clamp_(LOW, HIGH)

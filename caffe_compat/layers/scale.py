@@ -8,9 +8,14 @@ the same placement follows (filled by ``bias_filler``, default constant 0); with
 its shape spans ``ndim(bottom 1)`` axes. Blob order: scale (when learned), then bias.
 """
 from ..proto import caffe_pb2
+from ..rules import scale as scale_rules
+from ..rules.fields import declare
+from ..rules.scale import scale_rule
 from .base import Layer
-from .bias import broadcast_shape, learned_shape
 from .registry import register_layer
+
+
+declare("torch", "Scale", "ScaleParameter", scale_rules.FIELDS | scale_rules.FILLERS)
 
 
 @register_layer("Scale")
@@ -22,20 +27,17 @@ class Scale(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        sp = param.scale_param
-        shape = self.bottom_shapes[0]
-        if len(self.bottom_shapes) == 1:
-            self.add_blob("scale", learned_shape(self, shape, sp.axis, sp.num_axes, "scale"))
-        self.bias_term = sp.bias_term
+        rule = self.rule = scale_rule(param, self.bottom_shapes)
+        if rule.learned is not None:
+            self.add_blob("scale", rule.learned)
+        self.bias_term = rule.bias_term
         if self.bias_term:
-            n = len(self.bottom_shapes[1]) if len(self.bottom_shapes) > 1 else sp.num_axes
-            self.add_blob("bias", learned_shape(self, shape, sp.axis, n, "bias"))
-        self.top_shapes(self.bottom_shapes)
+            self.add_blob("bias", rule.bias)
 
     def filler_params(self):
         sp = self.param.scale_param
         out = []
-        if len(self.bottom_shapes) == 1:
+        if self.rule.learned is not None:
             if sp.HasField("filler"):
                 out.append(sp.filler)
             else:
@@ -45,19 +47,11 @@ class Scale(Layer):
         return out
 
     def top_shapes(self, bottom_shapes):
-        axis = self.param.scale_param.axis
-        s_shape = bottom_shapes[1] if len(bottom_shapes) > 1 else tuple(self.scale.shape)
-        broadcast_shape(self, bottom_shapes[0], axis, s_shape, "scale")
-        if self.bias_term:
-            broadcast_shape(self, bottom_shapes[0], axis, tuple(self.bias.shape), "bias")
-        return [tuple(bottom_shapes[0])]
+        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, x, s=None):
-        axis = self.param.scale_param.axis
         s = self.scale if s is None else s
-        top = x * s.reshape(broadcast_shape(self, tuple(x.shape), axis, tuple(s.shape), "scale"))
+        top = x * s.reshape(self.rule.scale_view(tuple(x.shape), tuple(s.shape)))
         if self.bias_term:
-            b = self.bias
-            top = top + b.reshape(broadcast_shape(self, tuple(x.shape), axis, tuple(b.shape),
-                                                  "bias"))
+            top = top + self.bias.reshape(self.rule.bias_view(tuple(x.shape)))
         return top

@@ -1,8 +1,13 @@
 """ShuffleChannel (ShuffleNet): channels in ``group`` groups are interleaved, output channel
 ``i * group + j`` = input channel ``j * (C / group) + i`` (OpenCV 4 dnn's ShuffleChannelLayer;
 ``shuffle_channel_param.group``, default 1). Backward: autograd."""
+from ..rules import shuffle_channel as shuffle_rule_module
+from ..rules.fields import declare
+from ..rules.shuffle_channel import shuffle_channel_rule
 from .base import Layer
 from .registry import register_layer
+
+declare("torch", "ShuffleChannel", "ShuffleChannelParameter", shuffle_rule_module.FIELDS)
 
 
 @register_layer("ShuffleChannel")
@@ -13,15 +18,11 @@ class ShuffleChannel(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.group = int(param.shuffle_channel_param.group)
-        self.top_shapes(self.bottom_shapes)
+        self.rule = shuffle_channel_rule(param, self.bottom_shapes)
+        self.group = self.rule.group
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        if len(shape) < 2 or self.group < 1 or shape[1] % self.group:
-            self.fail(f"the {shape[1] if len(shape) > 1 else '?'} channels of {shape} cannot be "
-                      f"split into {self.group} groups")
-        return [shape]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         n, c = x.shape[:2]

@@ -4,8 +4,14 @@
 points the axis is split into equal parts and must divide evenly by the number of tops. The legacy
 ``slice_dim`` is an alias of a non-negative axis; giving both is an error, as in Caffe.
 """
-from .base import Layer, canonical_axis
+from ..rules import slice as slice_rules
+from ..rules.fields import declare
+from ..rules.slice import slice_rule
+from .base import Layer
 from .registry import register_layer
+
+
+declare("torch", "Slice", "SliceParameter", slice_rules.FIELDS)
 
 
 @register_layer("Slice")
@@ -15,48 +21,16 @@ class Slice(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        sp = param.slice_param
-        if sp.HasField("axis") and sp.HasField("slice_dim"):
-            self.fail("give either axis or slice_dim (deprecated), not both")
-        self.points = [int(p) for p in sp.slice_point]
-        shape = self.bottom_shapes[0]
-        if sp.HasField("slice_dim"):
-            if sp.slice_dim >= len(shape):
-                self.fail(f"slice_dim {sp.slice_dim} out of range for a {len(shape)}-axis bottom "
-                          f"(expected 0 <= slice_dim < {len(shape)})")
-            self.axis = int(sp.slice_dim)
-        else:
-            self.axis = canonical_axis(sp.axis, len(shape), self.name)
-        self.sizes(shape[self.axis])
+        self.rule = slice_rule(param, self.bottom_shapes)
+        self.axis = self.rule.axis
+        self.points = list(self.rule.points)
 
     def sizes(self, length):
         """Sizes of the slices of an axis of ``length`` (Caffe's Reshape rules)."""
-        n = len(self.param.top)
-        if self.points:
-            if len(self.points) != n - 1:
-                self.fail(f"{len(self.points)} slice_point(s) given for {n} tops "
-                          f"(expected {n - 1})")
-            if n > length:
-                self.fail(f"{n} tops cannot slice an axis of size {length}")
-            prev, out = 0, []
-            for p in self.points:
-                if p <= prev:
-                    self.fail(f"slice points must be positive and increasing, got {self.points}")
-                out.append(p - prev)
-                prev = p
-            if prev > length:
-                self.fail(f"slice point {prev} is beyond the axis size {length}")
-            out.append(length - prev)
-            return out
-        if length % n:
-            self.fail(f"the number of tops ({n}) must evenly divide the slice axis size "
-                      f"({length}) when no slice_point is given")
-        return [length // n] * n
+        return self.rule.sizes(length)
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        a = self.axis
-        return [shape[:a] + (s,) + shape[a + 1:] for s in self.sizes(shape[a])]
+        return self.rule.top_shapes(bottom_shapes[0])
 
     def forward(self, x):
         parts = x.split(self.sizes(x.shape[self.axis]), dim=self.axis)

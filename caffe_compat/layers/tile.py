@@ -1,7 +1,12 @@
 """Tile: the block of axes from ``tile_param.axis`` (default 1) on repeated ``tiles`` times
 along that axis, i.e. ``shape[axis] *= tiles`` with whole copies one after the other."""
-from .base import Layer, canonical_axis
+from ..rules import tile as tile_rule_module
+from ..rules.fields import declare
+from ..rules.tile import tile_rule
+from .base import Layer
 from .registry import register_layer
+
+declare("torch", "Tile", "TileParameter", tile_rule_module.FIELDS)
 
 
 @register_layer("Tile")
@@ -11,15 +16,11 @@ class Tile(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        tp = param.tile_param
-        self.axis = canonical_axis(tp.axis, len(self.bottom_shapes[0]), self.name)
-        self.tiles = int(tp.tiles)
-        if self.tiles <= 0:
-            self.fail(f"tiles must be positive, got {tp.tiles}")
+        self.rule = tile_rule(param, self.bottom_shapes)
+        self.axis, self.tiles = self.rule.axis, self.rule.tiles
 
     def top_shapes(self, bottom_shapes):
-        s = tuple(bottom_shapes[0])
-        return [s[:self.axis] + (s[self.axis] * self.tiles,) + s[self.axis + 1:]]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         reps = [1] * x.dim()

@@ -37,9 +37,12 @@ _VALUES = {"": "auto", "auto": "auto", "1": "on", "on": "on", "true": "on", "yes
            "0": "off", "off": "off", "false": "off", "no": "off"}
 _KEEP = 2              # plans (input shapes, outputs) kept per net
 # sessions of models with free lengths kept per net (one per function: a fully convolutional
-# net's pooling with ceil_mode writes other pads for odd and even lengths, so an image
-# pyramid makes a few), and the signatures of the plans remembered to find a second shape
-_KEEP_FREE, _SEEN = 8, 64
+# net's poolings with ceil_mode write other pads for odd and even lengths, so an image pyramid
+# makes a dozen), at most as many as hold _FREE_BYTES of weights (OpenCV's reader copies them)
+_KEEP_FREE, _FREE_BYTES = 32, 256 << 20
+# plans (input shapes, outputs) kept that run on those sessions: their graphs view the weights
+# (no copy), so a pyramid's shapes are written once each
+_ON_FREE = 256
 # a net whose torch-free forwards took this long in all (seconds: a base plus per MB of
 # weights) has shown it keeps running: it goes to the torch path, where the engines' choice
 # (docs/engines.md, Choosing) may find a faster engine than this path's session. What the
@@ -97,7 +100,7 @@ class LiteNet:
         self._weights = None
         self._plans = collections.OrderedDict()
         self._free = collections.OrderedDict()     # plan signature -> (runtime, session)
-        self._seen = collections.OrderedDict()     # signatures of the plans written
+        self._on_free = collections.OrderedDict()  # plans run by a session of _free
         self.runtime = None           # the runtime of the last forward
         self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
         # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
@@ -117,6 +120,10 @@ class LiteNet:
         if got is not None:
             self._plans.move_to_end(key)
             return got
+        got = self._on_free.get(key)
+        if got is not None:
+            self._on_free.move_to_end(key)
+            return got
         if self._weights is None:
             self._weights = self._weights_fn()
         name = runtime.choose(self._weight_bytes())
@@ -128,7 +135,12 @@ class LiteNet:
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
         session = self._free_session(plan, runtime, name) if self._plans else None
-        if session is None and plan.parts:
+        if session is not None:             # kept apart: a plan without a session of its own
+            got = self._on_free[key] = (plan, session)
+            while len(self._on_free) > _ON_FREE:
+                self._on_free.popitem(last=False)
+            return got
+        if plan.parts:
             from .converters import Unsupported
             try:
                 sessions = []
@@ -149,10 +161,11 @@ class LiteNet:
         return got
 
     def _free_session(self, plan, runtime, name):
-        """For inputs of a new shape: the session of the plans whose nodes and values
-        equal ``plan``'s (:meth:`graph.Plan.signature`), its model's lengths free
-        (:meth:`graph.Part.free_model`), loaded when a second shape of it comes; None for
-        the first plan of a function. A program that feeds many shapes
+        """For inputs of a new shape (the net has run another before): the session of the
+        plans whose nodes and values equal ``plan``'s (:meth:`graph.Plan.signature`), its
+        model's lengths free (:meth:`graph.Part.free_model`), loaded for the first of them;
+        None where the plan has no signature (numpy steps, constants) or the runtime refuses
+        free lengths. A program that feeds many shapes
         (an image pyramid, crop batches) then loads the model into its runtime once per
         function instead of once per shape."""
         signature = plan.signature()
@@ -162,13 +175,6 @@ class LiteNet:
         if got is not None and got[0] == name:
             self._free.move_to_end(signature)
             return got[1]
-        for kept, _ in self._plans.values():     # (the first plan's, found when needed)
-            self._seen.setdefault(kept.signature(), None)
-        if signature not in self._seen:
-            self._seen[signature] = None
-            while len(self._seen) > _SEEN:
-                self._seen.popitem(last=False)
-            return None
         from .converters import Unsupported
         whole = plan.whole
         try:
@@ -178,7 +184,8 @@ class LiteNet:
             debug("%s: %s did not load the model with free lengths (%s)", self.name, name, exc)
             return None
         self._free[signature] = (name, session)
-        while len(self._free) > _KEEP_FREE:
+        keep = max(2, min(_KEEP_FREE, _FREE_BYTES // max(1, self._weight_bytes())))
+        while len(self._free) > keep:
             self._free.popitem(last=False)
         return session
 
@@ -187,7 +194,7 @@ class LiteNet:
         next forward writes and loads them again, on the count of the policy now."""
         self._plans.clear()
         self._free.clear()
-        self._seen.clear()
+        self._on_free.clear()
         self._checked = None
 
     def check(self, shapes, wanted):

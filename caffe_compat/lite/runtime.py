@@ -82,15 +82,24 @@ def _pieces(model):
     return model() if callable(model) else model
 
 
+# a model smaller than this goes to OpenCV's reader as a buffer (the copy under the GIL costs
+# about 0.15 ms per 100 kB, a file's removal alone took 10 ms on the shared machine's /tmp)
+BUFFER_MAX_BYTES = 1 << 20
+
+
 def _read_onnx(cv2, model):
     """OpenCV's net of ``model`` (bytes, or :class:`~.onnx_wire.Pieces`) read from a private
     temporary file: OpenCV 5's reader holds the GIL while it copies a buffer argument (about
     15 ms for a 10 MB model, the caller's thread stopped meanwhile) and reads a file without
     it; the pieces go to the file without being joined. A buffer where no temporary folder
-    takes the file."""
-    written = _write_model(model)
+    takes the file, and for a model of less than :data:`BUFFER_MAX_BYTES` (whose copy takes
+    less than writing, reading and removing a file: 10 ms on a slow temporary folder)."""
+    chunks = _chunks(model)
+    written = None
+    if sum(len(c) for c in chunks) >= BUFFER_MAX_BYTES:
+        written = _write_model(model)
     if written is None:
-        return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(_chunks(model)), np.uint8))
+        return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(chunks), np.uint8))
     return _read_and_remove(cv2.dnn.readNetFromONNX, *written)
 
 

@@ -56,3 +56,26 @@ def test_the_command_prints_the_table():
     assert one.returncode == 0, one.stderr
     assert "lite: honours" in one.stdout and "refuses (another engine runs it) pool" in \
         one.stdout
+
+
+def test_the_command_says_which_engine_runs_a_net(tmp_path):
+    """``caffe-compat layers NET.prototxt``: the engine of pycaffe's forward and of cv2.dnn's,
+    and why the torch engine runs a net the others refuse."""
+    head = ('name: "n"\ninput: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+            'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+            'convolution_param { num_output: 4 kernel_size: 3 } }\n')
+    runs = tmp_path / "runs.prototxt"
+    runs.write_text(head + 'layer { name: "p" type: "PReLU" bottom: "c" top: "c" }\n')
+    refused = tmp_path / "refused.prototxt"
+    refused.write_text(head + 'layer { name: "e" type: "Embed" bottom: "c" top: "e" '
+                       'embed_param { num_output: 2 input_dim: 4 } }\n')
+    got = {}
+    for path in (runs, refused):
+        done = subprocess.run([sys.executable, "-m", "caffe_compat.cli", "layers", str(path)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        got[path.stem] = done.stdout
+    assert "pycaffe forward (caffe.Net, TEST): array engine" in got["runs"]
+    assert "cv2.dnn forward: torch-free path" in got["runs"]
+    assert "pycaffe forward (caffe.Net, TEST): torch engine (layer type Embed)" in got["refused"]
+    assert "cv2.dnn forward: torch path (no torch-free converter for Embed)" in got["refused"]

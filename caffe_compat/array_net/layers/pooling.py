@@ -6,7 +6,8 @@ first maximum wins). AVE sums the clipped window row by row, left to right, from
 divides by the window clipped to ``[-p, in + p)``, as Caffe's Forward_cpu. STOCHASTIC and the
 mask top are the torch engine's. MAX's backward adds each top diff at its maximum's position,
 outputs in order (Caffe's loop over the mask, ``_pool_kernel.max_pool2d_backward``); AVE's
-backward is the torch engine's."""
+adds each top diff divided by its window's size over the clipped window, in Caffe's order of
+the additions into each bottom element (windows in raster order, from zero)."""
 import numpy as np
 
 from ...parallel.threads import array_kernel_threads
@@ -93,17 +94,39 @@ class Pooling(ArrayLayer):
         y /= np.outer(he - hs, we - ws).astype(np.float32)
 
     def can_backward(self):
-        return self.method == P.MAX and self._mask is not None
+        return self.method == P.AVE or self._mask is not None
 
     def trains(self):
-        return self.method == P.MAX
+        return True
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         dx = bottom_diffs[0]
         if dx is None:
+            return
+        if self.method == P.AVE:
+            self._average_backward(top_diffs[0], dx)
             return
         mask, dy = self._mask, top_diffs[0]
         if mask.shape != dy.shape:
             raise Unsupported("MAX pooling backward without its forward")
         _pool_kernel.max_pool2d_backward(np.ascontiguousarray(dy), mask, dx,
                                          array_kernel_threads(dx.size))
+
+    def _average_backward(self, dy, dx):
+        """Caffe's AVE Backward_cpu: ``dy / pool_size`` (the window clipped to ``[-p, in +
+        p)``) added into each in-bounds bottom element of the window. A bottom element gets its
+        windows' shares in raster order of the windows: the kernel offsets from the last down."""
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        n, c, h, w = dx.shape
+        kh, kw, oh, ow = self._geometry(h, w)
+        hs = np.arange(oh) * sh - ph
+        ws = np.arange(ow) * sw - pw
+        sizes = np.outer(np.minimum(hs + kh, h + ph) - hs, np.minimum(ws + kw, w + pw) - ws)
+        share = dy / sizes.astype(np.float32)
+        hp = max(h + ph, (oh - 1) * sh + kh - ph)
+        wp = max(w + pw, (ow - 1) * sw + kw - pw)
+        grad = np.zeros((n, c, hp + ph, wp + pw), np.float32)
+        for a in reversed(range(kh)):
+            for b in reversed(range(kw)):
+                grad[:, :, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw] += share
+        np.copyto(dx, grad[:, :, ph:ph + h, pw:pw + w])

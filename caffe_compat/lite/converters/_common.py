@@ -39,7 +39,10 @@ MODULES = {
     "Normalize": "normalize", "NormalizeBBox": "normalize", "Permute": "permute",
     "Pooling": "pooling", "Power": "power", "PriorBox": "prior_box",
     "PriorBoxClustered": "prior_box", "Reshape": "reshape", "Scale": "scale",
-    "Softmax": "softmax",
+    "Softmax": "softmax", "PReLU": "prelu", "Slice": "slice", "Bias": "bias",
+    "ELU": "activation", "BNLL": "activation", "Exp": "activation", "Log": "activation",
+    "Threshold": "activation", "Clip": "activation", "ReLU6": "activation",
+    "Tile": "tile", "Reduction": "reduction", "MVN": "mvn", "ShuffleChannel": "shuffle_channel",
 }
 
 

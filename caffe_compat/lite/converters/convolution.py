@@ -3,8 +3,11 @@ refusals from :mod:`caffe_compat.rules.convolution`.
 
 Where Caffe's window is longer than the padded input (its output length truncates toward
 zero: one position reading zeros past the end) the node pads the end by what im2col reads
-there. The sums' order differs from Caffe's im2col GEMM: float32 rounding only.
+there. A padded 1 x 1 convolution (SqueezeNet 1.0's conv10) reads its zero border from a Pad
+node before it: OpenCV 5's ONNX reader ignores the pads of a 1 x 1 Conv. The sums' order differs from Caffe's im2col GEMM: float32 rounding only.
 """
+import numpy as np
+
 from ...rules import convolution as conv_rule
 from ...rules.convolution import convolution_rule
 from ...rules.fields import ENGINE_FIELD, declare
@@ -35,10 +38,17 @@ def conv_like(g, lp, bottoms, blobs, op, transposed):
         top = rule.top_shape(shape)
         far = rule.far_padding(shape[2:])
         pad = rule.pad
-        name = g.op(op, [x, weight] + bias,
+        pads = [pad[0], pad[1], pad[0] + far[0], pad[1] + far[1]]
+        source = x
+        if not transposed and any(pads) and all(k == 1 for k in rule.kernel):
+            # a 1 x 1 window's padding as a Pad node of its own: OpenCV 5's ONNX reader
+            # drops the pads of a 1 x 1 Conv (the zero border Caffe's im2col reads is lost)
+            source = g.op("Pad", [x, g.const(np.array([0, 0, pads[0], pads[1], 0, 0, pads[2],
+                                                       pads[3]], np.int64))])
+            pads = [0, 0, 0, 0]
+        name = g.op(op, [source, weight] + bias,
                     {"kernel_shape": list(rule.kernel), "strides": list(rule.stride),
-                     "pads": [pad[0], pad[1], pad[0] + far[0], pad[1] + far[1]],
-                     "dilations": list(rule.dilation), "group": rule.group})
+                     "pads": pads, "dilations": list(rule.dilation), "group": rule.group})
         tops.append(type(x)(name, top))
     return tops
 

@@ -2,7 +2,11 @@
 min(0, x)``, ONNX's LeakyRelu), Sigmoid, TanH, AbsVal, and the layers that pass their input on
 unchanged in the TEST phase: Dropout (Caffe scales at training time, so its TEST forward is
 the identity) and Split (each top is the bottom)."""
+from ...rules.fields import ENGINE_FIELD, declare
 from ._common import register
+
+declare("lite", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
+declare("lite", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
 
 
 @register("ReLU")

@@ -1,21 +1,22 @@
-"""Permute (SSD): the axes in ``order``, then the axes it leaves out in their order (each axis
-once); ONNX's Transpose."""
+"""Permute (:mod:`caffe_compat.rules.permute`, SSD): the axes in ``order``, then the axes it
+leaves out in their order (each axis once); ONNX's Transpose."""
 import numpy as np
 
-from ._common import Unsupported, register
+from ...rules import permute as permute_rule_module
+from ...rules.fields import declare
+from ...rules.permute import permute_rule
+from ._common import register
+
+declare("lite", "Permute", "PermuteParameter", permute_rule_module.FIELDS)
 
 
 @register("Permute")
 def permute(g, lp, bottoms, blobs):
     x, = bottoms
-    n = len(x.shape)
-    order = [int(o) % n if -n <= int(o) < n else -1 for o in lp.permute_param.order]
-    if -1 in order or len(set(order)) != len(order):
-        raise Unsupported(f"layer '{lp.name}': order {list(lp.permute_param.order)}")
-    order += [a for a in range(n) if a not in order]
-    shape = tuple(x.shape[a] for a in order)
-    if order == list(range(n)):
+    rule = permute_rule(lp, [x.shape])
+    if rule.identity:
         return [x]
+    order = list(rule.order)
     if x.const is not None:
         return [g.constant(np.transpose(x.const, order))]
-    return [type(x)(g.op("Transpose", [x], {"perm": order}), shape)]
+    return [type(x)(g.op("Transpose", [x], {"perm": order}), rule.top_shape(x.shape))]

@@ -1,43 +1,30 @@
-"""Scale: Caffe's ScaleLayer, ``y = x * scale (+ bias)`` with ``scale`` broadcast over the axes
-of ``x`` from ``axis`` (default 1, negative from the end) on: a learned blob of shape
-``x.shape[axis:axis + num_axes]`` (``num_axes`` default 1; -1: to the last axis; 0: one
-value), or the second bottom. ``bias_term``: a bias blob of the scale's shape (the layer's
-first blob when the scale is a bottom)."""
+"""Scale: ``y = x * s (+ b)`` with ``s`` the caffemodel's blob or the second bottom, broadcast
+over the axes of ``x`` from ``axis``, and with ``bias_term`` the bias blob (the layer's last)
+added after the product, as Caffe's ScaleLayer runs its BiasLayer: ONNX's Mul, then Add. The
+placement, blob shapes and refusals from :mod:`caffe_compat.rules.scale`."""
+from ...rules import scale as scale_rules
+from ...rules.fields import declare
+from ...rules.scale import scale_rule
+from ._common import blob_count, param_blob, register
 
-
-from ._common import Unsupported, blob_count, canonical_axis, param_blob, register
+# learned blobs come from the caffemodel only (a missing blob goes to the torch path)
+declare("lite", "Scale", "ScaleParameter", scale_rules.FIELDS, refuses=scale_rules.FILLERS)
 
 
 @register("Scale")
 def scale(g, lp, bottoms, blobs):
-    p = lp.scale_param
     x = bottoms[0]
-    n = len(x.shape)
+    rule = scale_rule(lp, [b.shape for b in bottoms])
+    blob_count(lp, blobs, len(rule.param_shapes()))
     if len(bottoms) == 2:
         s = bottoms[1]
-        axis = canonical_axis(int(p.axis), n, lp) if len(s.shape) else 0
-        span = s.shape
-        if tuple(x.shape[axis:axis + len(span)]) != span:
-            raise Unsupported(f"layer '{lp.name}': scale {span} against {x.shape} at {axis}")
-        blob_count(lp, blobs, 1 if p.bias_term else 0)
-        trail = (1,) * (n - axis - len(span))
-        scale_name = g.reshape(g.name(s), list(span + trail)) if trail else g.name(s)
-        bias_index = 0
+        view = rule.scale_view(x.shape, s.shape)
+        factor = g.reshape(g.name(s), list(view)) if tuple(s.shape) != view else s
     else:
-        axis = canonical_axis(int(p.axis), n, lp)
-        num = int(p.num_axes)
-        end = n if num == -1 else axis + num
-        if num < -1 or end > n:
-            raise Unsupported(f"layer '{lp.name}': num_axes {num}")
-        span = tuple(x.shape[axis:end])
-        blob_count(lp, blobs, 2 if p.bias_term else 1)
-        trail = (1,) * (n - end)
-        scale_name = g.const(param_blob(lp, blobs, 0, span).reshape(span + trail))
-        bias_index = 1
-    y = g.op("Mul", [x, scale_name])
-    if p.bias_term:
-        bias = param_blob(lp, blobs, bias_index, span).reshape(span + trail)
-        y = g.op("Add", [y, g.const(bias)])
+        view = rule.scale_view(x.shape, rule.learned)
+        factor = g.constant(param_blob(lp, blobs, 0, rule.learned).reshape(view))
+    y = g.op("Mul", [x, factor])
+    if rule.bias_term:
+        bias = param_blob(lp, blobs, len(rule.param_shapes()) - 1, rule.bias)
+        y = g.op("Add", [y, g.constant(bias.reshape(rule.bias_view(x.shape)))])
     return [type(x)(y, x.shape)]
-
-

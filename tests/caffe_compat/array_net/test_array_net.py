@@ -174,13 +174,13 @@ REFUSED = {
                          'weight_filler { type: "gaussian" } } }',
     "a shared parameter": 'layer { name: "c" type: "InnerProduct" bottom: "data" top: "c" '
                           'param { name: "w" } inner_product_param { num_output: 2 } }',
-    "LRN within channels": 'layer { name: "n" type: "LRN" bottom: "data" top: "n" '
-                           'lrn_param { norm_region: WITHIN_CHANNEL } }',
+    "an Embed layer": 'layer { name: "n" type: "Embed" bottom: "data" top: "n" '
+                      'embed_param { num_output: 2 input_dim: 4 } }',
     "STOCHASTIC pooling": 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
                           'pooling_param { pool: STOCHASTIC kernel_size: 2 } }',
     "MAX pooling's mask": 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "m" '
                           'pooling_param { pool: MAX kernel_size: 2 } }',
-    "a type it does not run": 'layer { name: "s" type: "Sigmoid" bottom: "data" top: "s" }',
+    "a type it does not run": 'layer { name: "s" type: "Mish" bottom: "data" top: "s" }',
     "a Python layer": 'layer { name: "py" type: "Python" bottom: "data" top: "py" '
                       'python_param { module: "m" layer: "L" } }',
     "a shape error": 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '

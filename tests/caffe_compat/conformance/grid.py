@@ -64,6 +64,8 @@ CASES = {
         "num_output: 4 kernel_size: 5 stride: 2", (2, 3, 4, 6))),
     "conv kernel past the padded input, dilated": ("Convolution", conv(
         "num_output: 2 kernel_size: 3 dilation: 3 stride: 4 pad: 1", (1, 2, 5, 5))),
+    "conv 1x1 padded": ("Convolution", conv("num_output: 3 kernel_size: 1 pad: 1",
+                                            (1, 4, 5, 5))),
     "conv 1x1 depthwise": ("Convolution", conv("num_output: 6 kernel_size: 1 group: 6",
                                                (2, 6, 5, 4))),
     "conv negative axis": ("Convolution", conv("num_output: 3 kernel_size: 2 axis: -3",
@@ -213,3 +215,13 @@ EXTRA_EXAMPLES = {
                                       _probs(rng, (1, 10, 3), axis=2).reshape(1, 30),
                                       _priors(rng, 10)])],
 }
+
+from .grid_affine import CASES as _AFFINE_CASES, REFUSED as _AFFINE_REFUSED  # noqa: E402
+
+CASES.update(_AFFINE_CASES)
+REFUSED.update(_AFFINE_REFUSED)
+
+from .grid_neuron import CASES as _NEURON_CASES, REFUSED as _NEURON_REFUSED  # noqa: E402
+
+CASES.update(_NEURON_CASES)
+REFUSED.update(_NEURON_REFUSED)

@@ -20,12 +20,29 @@ from .grid import CASES, REFUSED
 TOL = 1e-5
 
 ENGINES = ("array", "lite", "pytorch-source")
-CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct", "LRN"},
-          "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN"},
-          "pytorch-source": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN"}}
+CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct", "LRN", "PReLU", "Slice",
+                    "BatchNorm", "Scale", "Bias", "Eltwise"},
+          "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN", "PReLU",
+                   "Slice", "BatchNorm", "Scale", "Bias", "Eltwise"},
+          "pytorch-source": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN",
+                             "PReLU", "Slice", "BatchNorm", "Scale", "Bias", "Eltwise"}}
 MESSAGES = {"Convolution": "ConvolutionParameter", "Deconvolution": "ConvolutionParameter",
             "Pooling": "PoolingParameter", "InnerProduct": "InnerProductParameter",
-            "LRN": "LRNParameter"}
+            "LRN": "LRNParameter", "PReLU": "PReLUParameter", "Slice": "SliceParameter",
+            "BatchNorm": "BatchNormParameter", "Scale": "ScaleParameter",
+            "Bias": "BiasParameter", "Eltwise": "EltwiseParameter"}
+
+
+# the element-wise and shape layers of grid_neuron.py; AbsVal, BNLL and ReLU6 have no
+# parameter message (nothing to declare)
+NEURON_TYPES = {"Sigmoid", "TanH", "AbsVal", "BNLL", "ReLU6", "ELU", "Power", "Exp", "Log",
+                "Threshold", "Clip", "Reshape", "Crop", "Permute", "Tile", "Reduction", "MVN",
+                "ShuffleChannel"}
+NO_MESSAGE = {"AbsVal", "BNLL", "ReLU6"}
+CLAIMS["array"] |= NEURON_TYPES | {"Deconvolution"}
+CLAIMS["lite"] |= NEURON_TYPES
+CLAIMS["pytorch-source"] |= NEURON_TYPES
+MESSAGES.update({t: f"{t}Parameter" for t in NEURON_TYPES - NO_MESSAGE})
 
 
 def _scaled(a, b):
@@ -83,7 +100,9 @@ def _run_lite(text, feed, model, tmp_path):
         got = net.forwardAndRetrieve([layer["name"] for layer in layers])
         if net._lite is None:
             raise Refused("the torch path ran the net")
-    return {t: v for layer, values in zip(layers, got) for t, v in zip(layer["tops"], values)}
+    # an in-place top is named ``top#layer`` (the importer's own blob for it): the top's name
+    return {t.split("#")[0]: v for layer, values in zip(layers, got)
+            for t, v in zip(layer["tops"], values)}
 
 
 def _run_pytorch_source(text, feed, model, tmp_path):
@@ -169,14 +188,22 @@ def test_what_caffe_refuses_every_engine_refuses_in_the_same_words(case, engine,
 
 
 def _engine_modules():
+    import caffe_compat.array_net.layers  # noqa: F401
     import caffe_compat.array_net.layers.convolution  # noqa: F401
     import caffe_compat.array_net.layers.inner_product  # noqa: F401
     import caffe_compat.array_net.layers.lrn  # noqa: F401
     import caffe_compat.array_net.layers.pooling  # noqa: F401
     import caffe_compat.export.pytorch.emitters.conv  # noqa: F401
+    import caffe_compat.export.pytorch.emitters.elementwise  # noqa: F401
+    import caffe_compat.export.pytorch.emitters.misc  # noqa: F401
+    import caffe_compat.export.pytorch.emitters.neuron  # noqa: F401
     import caffe_compat.export.pytorch.emitters.normalization  # noqa: F401
     import caffe_compat.export.pytorch.emitters.pooling  # noqa: F401
     import caffe_compat.layers  # noqa: F401
+    import caffe_compat.export.pytorch.emitters  # noqa: F401
+    import caffe_compat.lite.converters  # noqa: F401
+    from caffe_compat.lite.converters._common import load_all
+    load_all()
     import caffe_compat.lite.converters.convolution  # noqa: F401
     import caffe_compat.lite.converters.deconvolution  # noqa: F401
     import caffe_compat.lite.converters.inner_product  # noqa: F401
@@ -189,7 +216,7 @@ def test_every_field_is_decided_by_every_engine_claiming_the_type(engine):
     _engine_modules()
     table = declared()
     claims = CLAIMS.get(engine, set(MESSAGES))
-    for type_name in sorted(claims):
+    for type_name in sorted(claims - NO_MESSAGE):
         use = table.get((engine, type_name))
         assert use is not None, f"{engine} claims {type_name} without declaring its fields"
         message = getattr(caffe_pb2, use.message)

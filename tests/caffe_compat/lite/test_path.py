@@ -27,7 +27,7 @@ layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param
 layer { name: "%s" type: "%s" bottom: "pool1" top: "out" %s }
 """
 LAST = ("fc", "InnerProduct", "inner_product_param { num_output: 5 }")
-UNCONVERTED = ("prelu", "PReLU", "")
+UNCONVERTED = ("mish", "Mish", "")
 
 PROGRAM = """
 import json, sys

@@ -141,6 +141,9 @@ class _FakeCv2:
         class dnn:
             @staticmethod
             def readNetFromONNX(path):
+                if not isinstance(path, str):           # a small model given as a buffer
+                    fake.seen.append("buffer")
+                    return "net"
                 folder = os.path.dirname(path)
                 fake.seen.append(sorted(os.listdir(folder)) if "model.onnx" in path else
                                  os.path.basename(path))
@@ -166,8 +169,10 @@ def test_opencvs_early_read_writes_first_and_removes_after(tmp_path, monkeypatch
         start = runtime.start("opencv", lambda: pieces, ["x"], ["y"], None, (pieces, source))
         session = start.result()
         assert session.runtime == "opencv"
-        # the linked model with its link; where refused, the whole model from a file of its own
+        # the linked model with its link; where refused, the whole model (a small one as a
+        # buffer, runtime.BUFFER_MAX_BYTES)
         assert fake.seen[0] == [source.LINK, "model.onnx"]
+        assert fake.seen[1:] == (["buffer"] if refuse else [])
         assert len(fake.seen) == (2 if refuse else 1)
         assert list((tmp_path / "t").iterdir()) == []
     # a caffemodel changed since it was read: the whole model is read instead
@@ -177,7 +182,7 @@ def test_opencvs_early_read_writes_first_and_removes_after(tmp_path, monkeypatch
     model.write_bytes(b"\1" * 64)
     os.utime(model, ns=(1, 1))
     start.result()
-    assert len(fake.seen) == 2 and fake.seen[1].endswith(".onnx")
+    assert len(fake.seen) == 2 and fake.seen[1] == "buffer"
     assert list((tmp_path / "t").iterdir()) == []
 
 
@@ -200,14 +205,19 @@ def test_opencv5_runs_the_parts_in_turn_as_the_whole_model(tmp_path):
         assert scaled_error(got, want) <= TOL
 
 
-def test_opencvs_reader_takes_a_model_given_whole_or_in_pieces():
+def test_opencvs_reader_takes_a_model_given_whole_or_in_pieces(monkeypatch):
     """runtime.session's models are ONNX bytes or Pieces: both reach OpenCV's reader as the
-    same file."""
+    same file, or, below runtime.BUFFER_MAX_BYTES, as the same buffer."""
     class Cv2:
         class dnn:
             @staticmethod
             def readNetFromONNX(path):
+                if not isinstance(path, str):
+                    return ("buffer", bytes(path))
                 with open(path, "rb") as f:
-                    return f.read()
+                    return ("file", f.read())
     for model in (b"onnx-bytes", onnx_wire.Pieces([b"onnx-", b"bytes"])):
-        assert runtime._read_onnx(Cv2, model) == b"onnx-bytes"
+        assert runtime._read_onnx(Cv2, model) == ("buffer", b"onnx-bytes")
+    monkeypatch.setattr(runtime, "BUFFER_MAX_BYTES", 4)
+    for model in (b"onnx-bytes", onnx_wire.Pieces([b"onnx-", b"bytes"])):
+        assert runtime._read_onnx(Cv2, model) == ("file", b"onnx-bytes")

@@ -8,7 +8,18 @@ an ``nn.ParameterDict`` in Caffe's shape; or the second bottom) broadcast over t
 from ....proto import caffe_pb2
 from ....layers.base import canonical_axis
 from ..codegen import literal
+from ....rules import bias as bias_rules
+from ....rules import eltwise as eltwise_rules
+from ....rules import scale as scale_rules
+from ....rules.fields import declare
 from ..registry import register_emitter
+
+declare("pytorch-source", "Eltwise", "EltwiseParameter", eltwise_rules.FIELDS)
+# the net's weights are written (its fillers ran when it was built)
+declare("pytorch-source", "Scale", "ScaleParameter", scale_rules.FIELDS,
+        no_effect={"filler": "the net's weights are written", "bias_filler": "the net's weights are written"})
+declare("pytorch-source", "Bias", "BiasParameter", bias_rules.FIELDS,
+        no_effect={"filler": "the net's weights are written"})
 
 OP = caffe_pb2.EltwiseParameter
 

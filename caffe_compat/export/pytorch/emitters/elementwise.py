@@ -13,6 +13,16 @@ float32 (torch sums ``log1p(exp(x))`` and ``expm1``, Caffe ``x + log(1 + exp(-x)
 """
 from ..codegen import literal
 from ..registry import register_emitter
+from ....rules import clip as clip_rules, elu as elu_rules, exp as exp_rules
+from ....rules import log as log_rules, shuffle_channel as shuffle_rules
+from ....rules import threshold as threshold_rules, tile as tile_rules
+from ....rules.fields import declare
+
+# the layers' values come from the torch layers, which read the rules
+for _type, _rules in (("ELU", elu_rules), ("Exp", exp_rules), ("Log", log_rules),
+                      ("Threshold", threshold_rules), ("Clip", clip_rules),
+                      ("Tile", tile_rules), ("ShuffleChannel", shuffle_rules)):
+    declare("pytorch-source", _type, f"{_type}Parameter", _rules.FIELDS)
 
 
 @register_emitter("AbsVal")
@@ -75,6 +85,17 @@ def swish(e):
 @register_emitter("Mish")
 def mish(e):
     return f"F.mish({e.bottoms[0]})"
+
+
+# the net's slopes are written (the filler ran when it was built)
+def _declare_prelu():
+    from ....rules import prelu as prelu_rules
+    from ....rules.fields import declare
+    declare("pytorch-source", "PReLU", "PReLUParameter", prelu_rules.FIELDS,
+            no_effect={"filler": "the net's weights are written"})
+
+
+_declare_prelu()
 
 
 @register_emitter("PReLU")

@@ -10,6 +10,11 @@ toward zero (Caffe's ``static_cast<int>``), plus the bias.
 from ....proto import caffe_pb2
 from ..codegen import literal
 from ..registry import register_emitter
+from ....rules import mvn as mvn_rules, reduction as reduction_rules
+from ....rules.fields import declare
+
+declare("pytorch-source", "Reduction", "ReductionParameter", reduction_rules.FIELDS)
+declare("pytorch-source", "MVN", "MVNParameter", mvn_rules.FIELDS)
 
 R = caffe_pb2.ReductionParameter
 

@@ -9,6 +9,13 @@ import numpy as np
 
 from ..codegen import literal
 from ..registry import register_emitter
+from ....rules import power as power_rules
+from ....rules.fields import ENGINE_FIELD, declare
+
+# the layers' values come from the torch layers, which read the rules
+declare("pytorch-source", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
+declare("pytorch-source", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
+declare("pytorch-source", "Power", "PowerParameter", power_rules.FIELDS)
 
 
 @register_emitter("ReLU")

@@ -18,12 +18,14 @@ few steps are past). Without global statistics in the deploy net, the batch's ow
 """
 import torch
 
+from ....rules import batch_norm as bn_rules
 from ....rules import lrn as lrn_rule_module
 from ....rules.fields import ENGINE_FIELD, declare
 from ..codegen import literal
 from ..registry import register_emitter
 
 declare("pytorch-source", "LRN", "LRNParameter", lrn_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+declare("pytorch-source", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS | bn_rules.EXTENSIONS)
 
 
 @register_emitter("LRN")

@@ -8,7 +8,16 @@ inferred, never written.
 """
 from ....layers.base import canonical_axis
 from ..codegen import literal
+from ....rules import slice as slice_rules
+from ....rules import crop as crop_rules, permute as permute_rules
+from ....rules import reshape as reshape_rules
+from ....rules.fields import declare
 from ..registry import register_emitter
+
+declare("pytorch-source", "Slice", "SliceParameter", slice_rules.FIELDS)
+declare("pytorch-source", "Reshape", "ReshapeParameter", reshape_rules.FIELDS)
+declare("pytorch-source", "Crop", "CropParameter", crop_rules.FIELDS)
+declare("pytorch-source", "Permute", "PermuteParameter", permute_rules.FIELDS)
 
 
 @register_emitter("Split")

@@ -1,0 +1,41 @@
+"""The element-wise ("neuron") array layers' shared part: Caffe's NeuronLayer (one bottom,
+one top of its shape, in place allowed). In place, the bottom's data is the top's after the
+forward, as in Caffe: a layer whose backward reads the bottom's values declines a backward
+then (``backward_from_top`` False) and the torch engine takes it."""
+import numpy as np
+
+from .base import ArrayLayer, need
+
+F32 = np.float32
+
+
+class NeuronArrayLayer(ArrayLayer):
+    in_place = True
+    # whether Caffe's backward formula can be read from the top alone (in place it must)
+    backward_from_top = False
+    # whether Caffe has a Backward_cpu for the type (Threshold has none)
+    has_backward = True
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        need(len(bottom_shapes) == 1 and len(param.top) == 1, f"{self.type} of one bottom")
+        self.inplace = param.top[0] == param.bottom[0]
+
+    def can_backward(self):
+        return self.has_backward and (self.backward_from_top or not self.inplace)
+
+    def trains(self):
+        return self.can_backward()
+
+    def allow_force_backward(self, j):
+        return self.has_backward
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        """``dx = dy * factor(x, y)``, assigned to the bottom diff."""
+        dx = bottom_diffs[0]
+        if dx is not None:
+            np.multiply(top_diffs[0], self.factor(bottoms[0], tops[0]), out=dx)
+
+    def factor(self, x, y):
+        """Caffe's Backward_cpu as ``dx / dy`` (float32)."""
+        raise NotImplementedError

@@ -1,0 +1,67 @@
+"""Bias: ``top = bottom + b``, ``b`` a learned blob or the second bottom broadcast from
+``axis`` (Caffe's BiasLayer, :mod:`caffe_compat.rules.bias`), in float32, in place where Caffe
+runs it so. Backward: the bottom's diff is the top's; ``b``'s diff is the top's diff summed
+over the axes ``b`` is broadcast along (added into a learned blob's diff, assigned to a second
+bottom's)."""
+import numpy as np
+
+from ...rules import bias as bias_rules
+from ...rules.bias import bias_rule
+from ...rules.fields import declare
+from ...proto import caffe_pb2
+from ..registry import register
+from .base import ArrayLayer, need
+
+# a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
+declare("array", "Bias", "BiasParameter", bias_rules.FIELDS, refuses=bias_rules.FILLERS)
+
+
+def reduce_to(values, view):
+    """``values`` summed over the axes where ``view`` is 1, shaped as the operand."""
+    axes = tuple(i for i, d in enumerate(view) if d == 1)
+    return values.sum(axis=axes, dtype=np.float32) if axes else values
+
+
+@register("Bias")
+class Bias(ArrayLayer):
+    in_place = True
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        need(len(param.top) == 1, "Bias of one top")
+        self.rule = bias_rule(param, bottom_shapes)
+
+    def param_shapes(self):
+        return self.rule.param_shapes()
+
+    def filler_params(self):
+        if self.rule.learned is None:
+            return []
+        p = self.param.bias_param
+        return [p.filler if p.HasField("filler")
+                else caffe_pb2.FillerParameter(type="constant", value=0.0)]
+
+    def top_shapes(self, bottom_shapes):
+        return [self.rule.top_shape(bottom_shapes)]
+
+    def _operand(self, bottoms, params):
+        return bottoms[1] if len(bottoms) > 1 else params[0]
+
+    def forward(self, bottoms, tops, params):
+        x, b = bottoms[0], self._operand(bottoms, params)
+        np.add(x, b.reshape(self.rule.view(x.shape, b.shape)), out=tops[0])
+
+    def can_backward(self):
+        return True
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        dy = top_diffs[0]
+        b = self._operand(bottoms, params)
+        view = self.rule.view(dy.shape, b.shape)
+        if len(bottoms) > 1:
+            if bottom_diffs[1] is not None:
+                np.copyto(bottom_diffs[1], reduce_to(dy, view).reshape(b.shape))
+        elif param_diffs and param_diffs[0] is not None:
+            param_diffs[0] += reduce_to(dy, view).reshape(b.shape)
+        if bottom_diffs[0] is not None and bottom_diffs[0] is not dy:
+            np.copyto(bottom_diffs[0], dy)

@@ -1,0 +1,42 @@
+"""ShuffleChannel (:mod:`caffe_compat.rules.shuffle_channel`): the channels as (group, C /
+group) transposed; backward: the inverse shuffle of the top's diff."""
+import numpy as np
+
+from ...rules import shuffle_channel as shuffle_rule_module
+from ...rules.fields import declare
+from ...rules.shuffle_channel import shuffle_channel_rule
+from ..registry import register
+from .base import ArrayLayer, need
+
+declare("array", "ShuffleChannel", "ShuffleChannelParameter", shuffle_rule_module.FIELDS)
+
+
+@register("ShuffleChannel")
+class ShuffleChannel(ArrayLayer):
+
+    def __init__(self, param, bottom_shapes, phase):
+        super().__init__(param, bottom_shapes, phase)
+        need(len(bottom_shapes) == 1 and len(param.top) == 1, "ShuffleChannel of one bottom")
+        need(param.top[0] != param.bottom[0], "ShuffleChannel in place")
+        self.rule = shuffle_channel_rule(param, bottom_shapes)
+
+    def top_shapes(self, bottom_shapes):
+        return [self.rule.top_shape(bottom_shapes[0])]
+
+    def forward(self, bottoms, tops, params):
+        x = bottoms[0]
+        np.copyto(tops[0].reshape(self._swapped(x.shape)),
+                  x.reshape(self.rule.grouped(x.shape)).swapaxes(1, 2))
+
+    def _swapped(self, shape):
+        g = self.rule.grouped(shape)
+        return (g[0], g[2], g[1]) + g[3:]
+
+    def can_backward(self):
+        return True
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        dx = bottom_diffs[0]
+        if dx is not None:
+            np.copyto(dx.reshape(self.rule.grouped(dx.shape)),
+                      top_diffs[0].reshape(self._swapped(dx.shape)).swapaxes(1, 2))

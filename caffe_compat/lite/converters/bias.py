@@ -1,0 +1,26 @@
+"""Bias: ``y = x + b`` with ``b`` the caffemodel's blob or the second bottom, broadcast over
+the axes of ``x`` from ``axis`` (the placement, shapes and refusals from
+:mod:`caffe_compat.rules.bias`): one ONNX Add."""
+from ...rules import bias as bias_rules
+from ...rules.bias import bias_rule
+from ...rules.fields import declare
+from ._common import blob_count, param_blob, register
+
+# a learned bias comes from the caffemodel only (a missing blob goes to the torch path)
+declare("lite", "Bias", "BiasParameter", bias_rules.FIELDS, refuses=bias_rules.FILLERS)
+
+
+@register("Bias")
+def bias(g, lp, bottoms, blobs):
+    x = bottoms[0]
+    rule = bias_rule(lp, [b.shape for b in bottoms])
+    if len(bottoms) == 2:
+        blob_count(lp, blobs, 0)
+        b = bottoms[1]
+        view = rule.view(x.shape, b.shape)
+        operand = g.reshape(g.name(b), list(view)) if tuple(b.shape) != view else b
+    else:
+        blob_count(lp, blobs, 1)
+        view = rule.view(x.shape, rule.learned)
+        operand = g.constant(param_blob(lp, blobs, 0, rule.learned).reshape(view))
+    return [type(x)(g.op("Add", [x, operand]), x.shape)]

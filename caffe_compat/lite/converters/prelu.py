@@ -1,0 +1,25 @@
+"""PReLU: ONNX's PRelu with the slopes (the caffemodel's blob) broadcast over axis 1, one per
+channel, or one value (``channel_shared``); the parameters and refusals from
+:mod:`caffe_compat.rules.prelu`. PRelu computes ``x`` for ``x > 0`` and ``a x`` otherwise, the
+values of Caffe's ``max(x, 0) + a min(x, 0)``."""
+from ...rules import prelu as prelu_rules
+from ...rules.fields import declare
+from ...rules.prelu import prelu_rule
+from ._common import blob_count, param_blob, register
+
+# slopes come from the caffemodel only (a missing blob, which the filler would fill, goes to
+# the torch path)
+declare("lite", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
+
+
+@register("PReLU")
+def prelu(g, lp, bottoms, blobs):
+    x, = bottoms
+    rule = prelu_rule(lp, [x.shape])
+    blob_count(lp, blobs, 1)
+    slopes = param_blob(lp, blobs, 0, rule.slope_shape())
+    if not rule.channel_shared:
+        slopes = slopes.reshape((rule.channels,) + (1,) * (len(x.shape) - 2))
+    else:
+        slopes = slopes.reshape((1,))
+    return [type(x)(g.op("PRelu", [x, g.constant(slopes)]), x.shape)]

@@ -1,0 +1,20 @@
+"""ShuffleChannel (:mod:`caffe_compat.rules.shuffle_channel`): the channels as (group, C /
+group), transposed (ONNX's Reshape, Transpose, Reshape)."""
+from ...rules import shuffle_channel as shuffle_rule_module
+from ...rules.fields import declare
+from ...rules.shuffle_channel import shuffle_channel_rule
+from ._common import register
+from .reshape import reshaped
+
+declare("lite", "ShuffleChannel", "ShuffleChannelParameter", shuffle_rule_module.FIELDS)
+
+
+@register("ShuffleChannel")
+def shuffle_channel(g, lp, bottoms, blobs):
+    x, = bottoms
+    rule = shuffle_channel_rule(lp, [x.shape])
+    grouped = reshaped(g, x, rule.grouped(x.shape))
+    perm = [0, 2, 1] + list(range(3, len(grouped.shape)))
+    shape = tuple(grouped.shape[a] for a in perm)
+    swapped = type(x)(g.op("Transpose", [grouped], {"perm": perm}), shape)
+    return [reshaped(g, swapped, x.shape)]

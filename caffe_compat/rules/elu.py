@@ -1,0 +1,21 @@
+"""Caffe's ELULayer rules (elu_layer.cpp), read by every engine: ``alpha`` (default 1);
+``y = max(x, 0) + alpha (exp(min(x, 0)) - 1)``; backward from the top:
+``dy (x > 0 ? 1 : alpha + y)`` (``alpha`` at ``x == 0``). No refusals."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FIELDS = frozenset({"alpha"})
+
+
+@dataclass(frozen=True)
+class ELURule:
+    layer: object
+    alpha: float
+
+    def top_shape(self, shape):
+        return tuple(int(d) for d in shape)
+
+
+def elu_rule(layer, bottom_shapes=None):
+    return ELURule(layer, float(layer.elu_param.alpha))

@@ -1,0 +1,21 @@
+"""Caffe's ThresholdLayer rules (threshold_layer.cpp), read by every engine: ``threshold``
+(default 0); ``y = x > threshold ? 1 : 0`` (strictly greater). Caffe has no backward for it
+(its Backward_cpu is NOT_IMPLEMENTED: the top carries no gradient). No refusals."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FIELDS = frozenset({"threshold"})
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    layer: object
+    threshold: float
+
+    def top_shape(self, shape):
+        return tuple(int(d) for d in shape)
+
+
+def threshold_rule(layer, bottom_shapes=None):
+    return ThresholdRule(layer, float(layer.threshold_param.threshold))

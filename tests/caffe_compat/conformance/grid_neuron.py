@@ -1,0 +1,151 @@
+"""The conformance grid's element-wise and shape layers: Caffe's neurons (Sigmoid ... Clip,
+ReLU6), Reshape, Crop, Permute, Tile, Reduction, MVN, ShuffleChannel, at the edges of their
+rules (:mod:`caffe_compat.rules`), in :mod:`.grid`'s format (merged into it; this module
+does not import it)."""
+from __future__ import annotations
+
+HEAD = 'name: "grid"\nlayer { name: "in" type: "Input" top: "data" input_param { shape { %s } } }\n'
+
+
+def _shape(dims):
+    return " ".join(f"dim: {d}" for d in dims)
+
+
+def one(type_name, params, shape, inplace=False):
+    """A one-layer net of ``type_name`` on an input of ``shape`` (``params``: its parameter
+    message text, e.g. ``power_param { power: 2 }``)."""
+    top = "data" if inplace else "y"
+    return (HEAD % _shape(shape) + f'layer {{ name: "y" type: "{type_name}" bottom: "data" '
+            f'top: "{top}" {params} }}\n')
+
+
+def crop(params, shape, ref):
+    return (HEAD % _shape(shape) + f'layer {{ name: "ref" type: "Input" top: "ref" '
+            f'input_param {{ shape {{ {_shape(ref)} }} }} }}\n'
+            f'layer {{ name: "y" type: "Crop" bottom: "data" bottom: "ref" top: "y" '
+            f'crop_param {{ {params} }} }}\n')
+
+
+def positive(type_name, params, shape):
+    """``type_name`` after an Exp (its input positive: Log's and Power's fractional powers)."""
+    return (HEAD % _shape(shape) + 'layer { name: "pos" type: "Exp" bottom: "data" '
+            'top: "pos" }\n' + f'layer {{ name: "y" type: "{type_name}" bottom: "pos" '
+            f'top: "y" {params} }}\n')
+
+
+def deconv(params, shape):
+    return (HEAD % _shape(shape) + 'layer { name: "y" type: "Deconvolution" bottom: "data" '
+            f'top: "y" convolution_param {{ {params} weight_filler {{ type: "uniform" '
+            'min: -0.5 max: 0.5 } bias_filler { type: "uniform" min: -0.5 max: 0.5 } } }\n')
+
+
+S = (2, 3, 4, 5)
+CASES = {
+    "deconv k3 s3 dilation no bias": ("Deconvolution", deconv(
+        "num_output: 4 kernel_size: 3 stride: 3 dilation: 2 bias_term: false", (2, 3, 4, 5))),
+    "deconv rectangular pad": ("Deconvolution", deconv(
+        "num_output: 2 kernel_h: 4 kernel_w: 2 stride_h: 2 stride_w: 1 pad_h: 1 pad_w: 0",
+        (1, 3, 5, 4))),
+    "deconv 1x1 group": ("Deconvolution", deconv("num_output: 6 kernel_size: 1 group: 3",
+                                                 (2, 6, 3, 3))),
+    "sigmoid": ("Sigmoid", one("Sigmoid", "", S)),
+    "sigmoid in place": ("Sigmoid", one("Sigmoid", "", S, inplace=True)),
+    "tanh": ("TanH", one("TanH", "", S)),
+    "absval": ("AbsVal", one("AbsVal", "", S)),
+    "bnll": ("BNLL", one("BNLL", "", S)),
+    "bnll large inputs": ("BNLL", positive("BNLL", "", (1, 2, 3, 3)).replace(
+        'top: "pos" }', 'top: "pos" exp_param { scale: 4 } }')),
+    "relu6": ("ReLU6", one("ReLU6", "", S)),
+    "relu6 in place": ("ReLU6", one("ReLU6", "", S, inplace=True)),
+    "elu default alpha": ("ELU", one("ELU", "", S)),
+    "elu alpha 0.3": ("ELU", one("ELU", "elu_param { alpha: 0.3 }", S)),
+    "elu in place": ("ELU", one("ELU", "elu_param { alpha: 2 }", S, inplace=True)),
+    "power 1 scale shift": ("Power", one("Power", "power_param { scale: 2 shift: -1 }", S)),
+    "power 2 shift": ("Power", one("Power", "power_param { power: 2 scale: 0.5 shift: 1 }", S)),
+    "power 0.5": ("Power", positive("Power", "power_param { power: 0.5 }", S)),
+    "power 0.5 shift": ("Power", positive("Power", "power_param { power: 0.5 scale: 3 "
+                                                    "shift: 0.25 }", S)),
+    "power 0 constant": ("Power", one("Power", "power_param { power: 0 shift: 3 }", S)),
+    "power scale 0 constant": ("Power", one("Power", "power_param { power: 3 scale: 0 "
+                                                     "shift: 2 }", S)),
+    "power in place": ("Power", one("Power", "power_param { power: 2 }", S, inplace=True)),
+    "exp base e": ("Exp", one("Exp", "", S)),
+    "exp base e scale shift": ("Exp", one("Exp", "exp_param { scale: 0.5 shift: 1.5 }", S)),
+    "exp base 2 scale shift": ("Exp", one("Exp", "exp_param { base: 2 scale: -1.5 shift: 0.5 }",
+                                          S)),
+    "exp in place": ("Exp", one("Exp", "exp_param { base: 3 }", S, inplace=True)),
+    "log base e": ("Log", positive("Log", "", S)),
+    "log base e scale shift": ("Log", positive("Log", "log_param { scale: 2 shift: 0.5 }", S)),
+    "log shift after exp": ("Log", positive("Log", "log_param { shift: 0.5 }", S)),
+    "log base 2 scale shift": ("Log", positive("Log", "log_param { base: 2 scale: 0.5 "
+                                                      "shift: 1 }", S)),
+    "threshold 0": ("Threshold", one("Threshold", "", S)),
+    "threshold 0.5": ("Threshold", one("Threshold", "threshold_param { threshold: 0.5 }", S)),
+    "threshold in place": ("Threshold", one("Threshold", "threshold_param { threshold: -0.2 }",
+                                            S, inplace=True)),
+    "clip": ("Clip", one("Clip", "clip_param { min: -0.5 max: 0.75 }", S)),
+    "clip equal bounds": ("Clip", one("Clip", "clip_param { min: 0.25 max: 0.25 }", S)),
+    "reshape 0 and -1": ("Reshape", one("Reshape", "reshape_param { shape { dim: 0 dim: -1 } }",
+                                        S)),
+    "reshape axis num_axes": ("Reshape", one("Reshape", "reshape_param { shape { dim: 2 dim: 2 "
+                                                        "} axis: 2 num_axes: 1 }", S)),
+    "reshape negative axis": ("Reshape", one("Reshape", "reshape_param { shape { dim: -1 "
+                                                        "dim: 1 } axis: -2 }", S)),
+    "reshape empty range insert": ("Reshape", one("Reshape", "reshape_param { shape { dim: 1 "
+                                                             "} axis: 1 num_axes: 0 }", S)),
+    "crop default axis one offset": ("Crop", crop("offset: 1", (1, 3, 8, 9), (1, 3, 5, 6))),
+    "crop axis 1 offsets": ("Crop", crop("axis: 1 offset: 1 offset: 2 offset: 0",
+                                         (2, 4, 7, 6), (2, 2, 4, 6))),
+    "crop negative axis": ("Crop", crop("axis: -1", (1, 2, 4, 9), (1, 1, 1, 5))),
+    "crop no offset": ("Crop", crop("", (1, 2, 6, 6), (1, 2, 3, 4))),
+    "permute 0 2 3 1": ("Permute", one("Permute", "permute_param { order: 0 order: 2 order: 3 "
+                                                  "order: 1 }", S)),
+    "permute partial order": ("Permute", one("Permute", "permute_param { order: 2 }", S)),
+    "permute identity": ("Permute", one("Permute", "permute_param { order: 0 order: 1 }", S)),
+    "tile axis 1": ("Tile", one("Tile", "tile_param { tiles: 3 }", S)),
+    "tile axis 0": ("Tile", one("Tile", "tile_param { axis: 0 tiles: 2 }", (2, 3, 4))),
+    "tile last axis": ("Tile", one("Tile", "tile_param { axis: -1 tiles: 4 }", S)),
+    "reduction sum all": ("Reduction", one("Reduction", "", S)),
+    "reduction asum axis 1": ("Reduction", one("Reduction", "reduction_param { operation: ASUM "
+                                                            "axis: 1 }", S)),
+    "reduction sumsq axis 2 coeff": ("Reduction", one("Reduction", "reduction_param { "
+                                                      "operation: SUMSQ axis: 2 coeff: -0.5 }",
+                                                      S)),
+    "reduction mean axis -1 coeff": ("Reduction", one("Reduction", "reduction_param { "
+                                                      "operation: MEAN axis: -1 coeff: 3 }",
+                                                      S)),
+    "reduction mean all": ("Reduction", one("Reduction", "reduction_param { operation: MEAN }",
+                                            S)),
+    "mvn defaults": ("MVN", one("MVN", "", S)),
+    "mvn across channels": ("MVN", one("MVN", "mvn_param { across_channels: true }", S)),
+    "mvn mean only": ("MVN", one("MVN", "mvn_param { normalize_variance: false }", S)),
+    "mvn eps 2-axis": ("MVN", one("MVN", "mvn_param { eps: 0.01 }", (3, 7))),
+    "shuffle channel 3 groups": ("ShuffleChannel", one(
+        "ShuffleChannel", "shuffle_channel_param { group: 3 }", (2, 6, 3, 2))),
+    "shuffle channel default": ("ShuffleChannel", one("ShuffleChannel", "", S)),
+}
+
+REFUSED = {
+    "exp base 0": one("Exp", "exp_param { base: 0 }", S),
+    "exp negative base": one("Exp", "exp_param { base: -2 }", S),
+    "log base 1": one("Log", "log_param { base: 1 }", S),
+    "log base 0": one("Log", "log_param { base: 0 }", S),
+    "clip min above max": one("Clip", "clip_param { min: 1 max: 0 }", S),
+    "reshape two -1": one("Reshape", "reshape_param { shape { dim: -1 dim: -1 } }", S),
+    "reshape count differs": one("Reshape", "reshape_param { shape { dim: 7 dim: 2 } }", S),
+    "reshape not divisible": one("Reshape", "reshape_param { shape { dim: 7 dim: -1 } }", S),
+    "reshape 0 past the bottom": one("Reshape", "reshape_param { shape { dim: 0 dim: 0 } "
+                                                "axis: 3 }", S),
+    "reshape num_axes past the end": one("Reshape", "reshape_param { shape { dim: -1 } "
+                                                    "axis: 2 num_axes: 3 }", S),
+    "crop offsets count": crop("offset: 1 offset: 1 offset: 1", (1, 2, 8, 8), (1, 2, 4, 4)),
+    "crop window past the bottom": crop("offset: 3", (1, 2, 6, 6), (1, 2, 4, 4)),
+    "permute order out of range": one("Permute", "permute_param { order: 4 }", S),
+    "permute repeated order": one("Permute", "permute_param { order: 1 order: 1 }", S),
+    "tile zero tiles": one("Tile", "tile_param { tiles: 0 }", S),
+    "tile axis out of range": one("Tile", "tile_param { axis: 4 tiles: 2 }", S),
+    "reduction axis out of range": one("Reduction", "reduction_param { axis: 4 }", S),
+    "mvn 5-axis bottom": one("MVN", "", (1, 2, 2, 2, 2)),
+    "shuffle channel group not dividing": one("ShuffleChannel",
+                                              "shuffle_channel_param { group: 4 }", S),
+}
