@@ -4,6 +4,7 @@ OpenCV's readNet uses to recognise a Caffe model."""
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -135,9 +136,13 @@ def _light_net(text, source, weights_file):
 
     def weights():
         data = weights_file.bytes()
-        got = light_weights.read(data) if data is not None else {}
+        unknown = []
+        got = light_weights.read(data, unknown) if data is not None else {}
         if got is None:
             raise _NotLight
+        if unknown:                     # a training fork's fields: the protobuf reader's words
+            from ..io import unknown_report
+            unknown_report.warn(weights_file.source, unknown)
         return got, weights_file.file_source()
     try:
         return Net.from_light(deploy, weights, source,
@@ -166,7 +171,10 @@ def _protobuf_parts(text, source, weights_file, quiet=False):
     if data is not None:
         # the blob values stay views of the file's bytes: the torch-free path reads them as
         # they are, the torch path puts them into the message when it builds its net
-        weights, values = caffemodel_io.parse_caffemodel_values(data, weights_file.source)
+        with warnings.catch_warnings():
+            if quiet:                   # said when the light reader read the file
+                warnings.simplefilter("ignore", caffemodel_io.CaffemodelWarning)
+            weights, values = caffemodel_io.parse_caffemodel_values(data, weights_file.source)
     return param, weights, open_inputs, values
 
 

@@ -19,17 +19,16 @@ from caffe_compat.io.atomic import write_bytes_atomic
 from caffe_compat.io import blob_wire, fork_wire
 from caffe_compat.io.binary_file import DEFAULT_MAX_BYTES, read_binary_file  # noqa: F401
 from caffe_compat.io import upgrade as _upgrade
+from caffe_compat.io import unknown_report
+# (CaffemodelWarning and SSD_CAFFE_FIELDS are named here too, where they were written first)
+from caffe_compat.io.unknown_report import (CaffemodelWarning, SSD_CAFFE_FIELDS,  # noqa: F401
+                                            fields_line)
 from caffe_compat.proto import caffe_pb2
 
 # Blob::Reshape allows at most INT_MAX elements.
 MAX_BLOB_COUNT = 2**31 - 1
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
-class CaffemodelWarning(UserWarning):
-    """A caffemodel that loads but holds fields that neither Caffe 1.0 nor OpenCV's Caffe fork
-    knows (kept, not used)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,14 +182,6 @@ def unknown_field_paths(message, path=""):
     return [p.rstrip(".") for p in found]
 
 
-# LayerParameter numbers of weiliu89's SSD Caffe, which wrote most SSD caffemodels (OpenCV's
-# fork numbers these fields differently; the layers' settings come from the prototxt anyway).
-SSD_CAFFE_FIELDS = {200: "annotated_data_param", 201: "multibox_loss_param",
-                    202: "permute_param", 203: "prior_box_param",
-                    204: "detection_output_param", 205: "detection_evaluate_param",
-                    206: "norm_param", 207: "video_data_param"}
-
-
 def unknown_field_report(net):
     """One line per layer holding unknown fields: its index, name and type, and which fields
     (message type and field number) the schema does not know; fields outside layers too.
@@ -200,15 +191,9 @@ def unknown_field_report(net):
     def numbers(message):
         return sorted({f.field_number for f in unknown_fields.UnknownFieldSet(message)})
 
-    def label(message, n):
-        if message.DESCRIPTOR.name == "LayerParameter" and n in SSD_CAFFE_FIELDS:
-            return f"{n} ({SSD_CAFFE_FIELDS[n]} of SSD's Caffe)"
-        return str(n)
-
     def walk(message, found):
         if numbers(message):
-            found.append(f"{message.DESCRIPTOR.name} field(s) "
-                         + ", ".join(label(message, n) for n in numbers(message)))
+            found.append(fields_line(message.DESCRIPTOR.name, numbers(message)))
         for field, value in message.ListFields():
             if field.message_type is None:
                 continue
@@ -285,11 +270,7 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
     if unknown:
         if "<top level>" in unknown and _is_solverstate(data):
             raise WeightsError(_SOLVERSTATE_GIVEN.format(source))
-        report = unknown_field_report(net)
-        shown = "; ".join(report[:10]) + ("; ..." if len(report) > 10 else "")
-        warnings.warn(f"{source}: fields unknown to Caffe 1.0 and to OpenCV's Caffe fork were "
-                      f"kept but are not used (the net's definition comes from its prototxt): "
-                      f"{shown}", CaffemodelWarning, stacklevel=_upgrade.caller_stacklevel())
+        unknown_report.warn(source, unknown_field_report(net))
     if upgrade:
         try:
             net = _upgrade.upgrade_net(net, source, in_place=True)    # parsed here

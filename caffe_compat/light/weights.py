@@ -19,6 +19,8 @@ import numpy as np
 from caffe_compat.io.fork_wire import _varint as read_varint
 from caffe_compat.proto.schema import ENUMS, REQUIRED
 
+from caffe_compat.io.unknown_report import fields_line
+
 from .message import FIELDS
 
 # wire type of each kind (a repeated scalar may also come packed, wire type 2)
@@ -71,19 +73,43 @@ def _check_varint(kind, type_name, value):
     return value
 
 
-def _walk(data, start, end, type_name, keep):
+def _skip(data, pos, end, wire):
+    """The position after an unknown field's value of wire type ``wire``."""
+    if wire == 0:
+        return _varint(data, pos, end)[1]
+    if wire == 2:
+        length, pos = _varint(data, pos, end)
+        pos += length
+    elif wire in (1, 5):
+        pos += 8 if wire == 1 else 4
+    else:
+        raise _Other                           # groups: left to the protobuf reader
+    if pos > end:
+        raise _Other
+    return pos
+
+
+def _walk(data, start, end, type_name, keep, unknown=None):
     """Check the ``type_name`` message at ``data[start:end]``; returns {field name: value} of
     the fields ``keep`` names (a message field's value: what its own walk keeps; packed
-    values: their (start, end) spans)."""
+    values: their (start, end) spans). ``unknown``: a list given, in protobuf's order (the
+    message's own unknown field numbers, then its message fields' by field number), the
+    ``<type> field(s) n`` lines of the fields the schema does not know, which are skipped;
+    without it such a field leaves the file to the protobuf reader."""
     fields = _BY_NUMBER[type_name]
     seen, out = set(), {}
+    own, nested = set(), []                 # unknown numbers; (number, k, lines) of fields
     pos = start
     while pos < end:
         tag, pos = _varint(data, pos, end)
         number, wire = tag >> 3, tag & 7
         field = fields.get(number)
         if field is None:
-            raise _Other                       # unknown: protobuf's reader warns
+            if unknown is None:
+                raise _Other                   # unknown: protobuf's reader warns
+            own.add(number)
+            pos = _skip(data, pos, end, wire)
+            continue
         name, _, kind, repeated, _, _, sub = field
         if wire == 2:
             length, pos = _varint(data, pos, end)
@@ -107,8 +133,13 @@ def _walk(data, start, end, type_name, keep):
             raise _Other
         wanted = keep.get(name)
         if kind == "message":
+            lines = [] if unknown is not None else None
             got = _walk(data, payload[0], payload[1], sub,
-                        wanted if isinstance(wanted, dict) else {})
+                        wanted if isinstance(wanted, dict) else {}, lines)
+            if lines:
+                nested.append((number, len(nested), lines))
+                if type_name == "NetParameter" and name == "layer":
+                    got["_unknown"] = lines        # the layer's own line of the report
             if wanted is not None:
                 out.setdefault(name, []).append(got) if repeated else out.__setitem__(name, got)
         elif kind in ("string", "bytes"):
@@ -144,6 +175,11 @@ def _walk(data, start, end, type_name, keep):
     for name in REQUIRED.get(type_name, ()):
         if name not in seen:
             raise _Other
+    if unknown is not None:
+        if own:
+            unknown.append(fields_line(type_name, own))
+        for _, _, lines in sorted(nested, key=lambda item: item[:2]):
+            unknown.extend(lines)
     return out
 
 
@@ -189,14 +225,24 @@ def _array(data, blob):
     return np.frombuffer(data, "<f4", count, start).reshape(shape)
 
 
-def read(data):
+def read(data, unknown=None):
     """``{layer name: [float32 arrays]}`` of caffemodel bytes ``data`` (named as the
-    torch-free path names them), or None (module doc)."""
+    torch-free path names them), or None (module doc). ``unknown``: a list given the
+    protobuf reader's report of fields unknown to the schema inside layers (one line per
+    layer, :func:`caffe_compat.io.unknown_report.warn`'s), which are then skipped; without it
+    a file holding such fields is left to the protobuf reader."""
     try:
-        net = _walk(data, 0, len(data), "NetParameter", {"layer": _LAYER, "layers": {}})
+        layer_lines = [] if unknown is not None else None
+        net = _walk(data, 0, len(data), "NetParameter", {"layer": _LAYER, "layers": {}},
+                    layer_lines)
         if "layers" in net or not net.get("layer"):
             return None
         layers = net["layer"]
+        if layer_lines:
+            got = _layer_report(data, layers, layer_lines)
+            if got is None:
+                return None
+            unknown.extend(got)
         names = [lp.get("name", "") for lp in layers if lp.get("blobs")]
         counts, out = {}, {}
         for lp in layers:
@@ -214,3 +260,17 @@ def read(data):
         return out
     except (_Other, IndexError, ValueError, TypeError, RecursionError):
         return None
+
+
+def _layer_report(data, layers, lines):
+    """The report lines per layer (``layer[i] 'name': ...``), or None where fields outside
+    the layers are unknown (a solver state, say: the protobuf reader tells)."""
+    out = []
+    for i, lp in enumerate(layers):
+        mine = lp.get("_unknown")
+        if mine:
+            name = f" '{lp['name']}'" if lp.get("name") else ""
+            out.append(f"layer[{i}]{name}: " + "; ".join(mine))
+    if sum(len(lp.get("_unknown") or ()) for lp in layers) != len(lines):
+        return None
+    return out

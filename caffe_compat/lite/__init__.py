@@ -134,7 +134,9 @@ class LiteNet:
             plan, early = checked[3], checked[4]   # the graph written when the net was read
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
-        session = self._free_session(plan, runtime, name) if self._plans else None
+        # a shape other than the one the net was read for (or a second one): the session with
+        # free lengths, which every later shape of the same function shares
+        session = self._free_session(plan, runtime, name) if early is None else None
         if session is not None:             # kept apart: a plan without a session of its own
             got = self._on_free[key] = (plan, session)
             while len(self._on_free) > _ON_FREE:
@@ -161,7 +163,7 @@ class LiteNet:
         return got
 
     def _free_session(self, plan, runtime, name):
-        """For inputs of a new shape (the net has run another before): the session of the
+        """For inputs of a shape other than the one the net was read for: the session of the
         plans whose nodes and values equal ``plan``'s (:meth:`graph.Plan.signature`), its
         model's lengths free (:meth:`graph.Part.free_model`), loaded for the first of them;
         None where the plan has no signature (numpy steps, constants) or the runtime refuses

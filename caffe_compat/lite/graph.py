@@ -37,7 +37,11 @@ class Graph:
     EXTERNAL_MIN = 1 << 14
 
     def __init__(self, external=False, source=None):
-        self.nodes, self.initializers, self._count = [], [], 0
+        # what each node and initializer holds, encoded when first asked for (a plan served
+        # by a session of another plan's model is never encoded): nodes[k], initializers[k]
+        self.node_specs, self.initializer_specs, self._count = [], [], 0
+        self.nodes = _Encoded(self.node_specs, lambda spec: onnx_wire.node(*spec))
+        self.initializers = _Encoded(self.initializer_specs, _tensor)
         self.node_names = []        # per node: (input names, output names)
         self.initializer_names = []
         self.external = {} if external else None      # name -> array given apart
@@ -54,24 +58,24 @@ class Graph:
         array = np.asarray(array)
         array = array.astype(np.int64 if array.dtype.kind in "iub" else np.float32, copy=False)
         name = self.fresh(hint)
+        given = False
         if self.external is not None and array.dtype == np.float32 and \
                 array.size >= self.EXTERNAL_MIN:
-            self.external[name] = np.ascontiguousarray(array)
-            tensor = onnx_wire.external_tensor(name, array)
-        else:
-            if self.source is not None and array.size >= self.EXTERNAL_MIN:
-                offset = self.source.offset_of(array)
-                if offset is not None:
-                    self.linked[len(self.initializers)] = onnx_wire.linked_tensor(
-                        name, array.shape, FileSource.LINK, offset, array.nbytes)
-            tensor = onnx_wire.tensor(name, array)
-        self.initializers.append(tensor)
+            self.external[name] = array = np.ascontiguousarray(array)
+            given = True
+        elif self.source is not None and array.size >= self.EXTERNAL_MIN:
+            offset = self.source.offset_of(array)
+            if offset is not None:
+                self.linked[len(self.initializer_specs)] = onnx_wire.linked_tensor(
+                    name, array.shape, FileSource.LINK, offset, array.nbytes)
+        self.initializer_specs.append((name, array, given))
         self.initializer_names.append(name)
         return name
 
     def node(self, op_type, inputs, outputs, attrs=None):
         """Append a node of input and output names."""
-        self.nodes.append(onnx_wire.node(op_type, inputs, outputs, outputs[0], attrs or {}))
+        self.node_specs.append((op_type, tuple(inputs), tuple(outputs), outputs[0],
+                                dict(attrs or {})))
         self.node_names.append((tuple(inputs), tuple(outputs)))
 
     def constant(self, array):
@@ -93,8 +97,52 @@ class Graph:
         self.node(op_type, names, outs, attrs)
         return outs[0] if outputs == 1 else outs
 
-    def reshape(self, name, shape):
+    def reshape(self, name, shape, like=None):
+        """``name`` reshaped to ``shape``; ``like``: the input's shape, whose first length,
+        where the output keeps it, is written as ONNX's 0 (copy the input's): the node is
+        then the same for every batch size (:meth:`Plan.signature`)."""
+        shape = list(shape)
+        if like is not None and shape and len(like) and int(shape[0]) == int(like[0]):
+            shape[0] = 0
         return self.op("Reshape", [name, self.const(np.array(shape, np.int64), "shape")])
+
+
+class _Encoded:
+    """``specs[k]`` encoded by ``encode`` when first asked for (then kept)."""
+
+    def __init__(self, specs, encode):
+        self._specs, self._encode, self._done = specs, encode, {}
+
+    def __len__(self):
+        return len(self._specs)
+
+    def __getitem__(self, k):
+        got = self._done.get(k)
+        if got is None:
+            got = self._done[k] = self._encode(self._specs[k])
+        return got
+
+
+def _tensor(spec):
+    name, array, given = spec
+    return onnx_wire.external_tensor(name, array) if given else onnx_wire.tensor(name, array)
+
+
+def _digest_array(h, array):
+    """Add what ``array`` holds to the digest ``h``: where its memory is an immutable bytes
+    object's (a caffemodel's weights viewing the file's bytes), that object and the place
+    (they cannot change while the net holds them); else the values themselves."""
+    root = array
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    if isinstance(root, memoryview):
+        root = root.obj
+    h.update(repr((array.dtype.str, array.shape, array.strides)).encode())
+    if isinstance(root, bytes):
+        start = np.frombuffer(root, np.uint8).__array_interface__["data"][0]
+        h.update(repr((id(root), array.__array_interface__["data"][0] - start)).encode())
+        return
+    h.update(memoryview(np.ascontiguousarray(array).reshape(-1)).cast("B"))
 
 
 class FileSource:
@@ -180,14 +228,12 @@ class Part:
         shapes."""
         g, h = self._g, hashlib.blake2b(digest_size=20)
         for k in self._nodes:
-            for piece in g.nodes[k]:
-                h.update(piece)
+            op_type, inputs, outputs, name, attrs = g.node_specs[k]
+            h.update(repr((op_type, inputs, outputs, name, sorted(attrs.items()))).encode())
         for k in self._inits:
-            for piece in g.initializers[k]:
-                h.update(piece)
-            given = (g.external or {}).get(g.initializer_names[k])
-            if given is not None:
-                h.update(memoryview(given.reshape(-1)).cast("B"))
+            name, array, given = g.initializer_specs[k]
+            h.update(repr((name, given)).encode())
+            _digest_array(h, array)
         h.update(repr((self.input_names, self.output_names)).encode())
         return h.digest()
 

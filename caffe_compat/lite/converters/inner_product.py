@@ -19,7 +19,7 @@ def inner_product(g, lp, bottoms, blobs):
     rule = inner_product_rule(lp, [x.shape])
     rows, k, n_out = math.prod(x.shape[:rule.axis]), rule.k, rule.num_output
     blob_count(lp, blobs, 2 if rule.bias_term else 1)
-    inputs = [g.reshape(g.name(x), [rows, k]) if x.shape != (rows, k) else x,
+    inputs = [g.reshape(g.name(x), [rows, k], like=x.shape) if x.shape != (rows, k) else x,
               g.constant(param_blob(lp, blobs, 0, rule.weight_shape()))]
     if rule.bias_term:
         inputs.append(g.constant(param_blob(lp, blobs, 1, (n_out,))))
