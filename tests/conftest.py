@@ -54,8 +54,9 @@ def _present_or_skip(p, what, ci_hint):
     return p
 
 
-# The folders of ../shared that hold others' files, read in place by the tests (public_input).
-PUBLIC_INPUTS = ("public-nets", "original", "sr-images")
+# The folders of ../shared that hold others' files, read in place by the tests (public_input):
+# models/ holds published trained weights (MTCNN's, MIT).
+PUBLIC_INPUTS = ("public-nets", "original", "sr-images", "models")
 
 
 def public_input(*parts):

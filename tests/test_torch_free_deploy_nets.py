@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED, public_input, shared_path
+from tests.conftest import SHARED, public_input
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # float32 sums in another order than the torch engine's, through up to a hundred layers (the
@@ -82,7 +82,7 @@ def _files(case, tmp_path):
         model.write_bytes(nets.caffemodel_bytes(text, blobs, seed=0))
         return str(proto), str(model)
     if case.startswith("models/mtcnn"):
-        proto = shared_path(*case.split("/"))
+        proto = public_input(*case.split("/"))
         return str(proto), str(proto)[:-len(".prototxt")] + ".caffemodel"
     proto = public_input(*case.split("/"))
     net = Net(str(proto), phase="test", seed=1)

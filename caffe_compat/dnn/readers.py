@@ -161,6 +161,7 @@ def _protobuf_parts(text, source, weights_file, quiet=False):
     ``quiet``: the upgrade's info lines are not logged again (the light reader logged them)."""
     from ..io import caffemodel as caffemodel_io
     from ..io import prototxt as prototxt_io
+    from ..io.unknown_report import CaffemodelWarning
     with _upgrade_log_off(quiet):
         raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
         # 'input:' fields without a shape: inputs whose shape comes with setInput
@@ -173,7 +174,7 @@ def _protobuf_parts(text, source, weights_file, quiet=False):
         # they are, the torch path puts them into the message when it builds its net
         with warnings.catch_warnings():
             if quiet:                   # said when the light reader read the file
-                warnings.simplefilter("ignore", caffemodel_io.CaffemodelWarning)
+                warnings.simplefilter("ignore", CaffemodelWarning)
             weights, values = caffemodel_io.parse_caffemodel_values(data, weights_file.source)
     return param, weights, open_inputs, values
 

@@ -20,9 +20,7 @@ from caffe_compat.io import blob_wire, fork_wire
 from caffe_compat.io.binary_file import DEFAULT_MAX_BYTES, read_binary_file  # noqa: F401
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io import unknown_report
-# (CaffemodelWarning and SSD_CAFFE_FIELDS are named here too, where they were written first)
-from caffe_compat.io.unknown_report import (CaffemodelWarning, SSD_CAFFE_FIELDS,  # noqa: F401
-                                            fields_line)
+from caffe_compat.io.unknown_report import fields_line
 from caffe_compat.proto import caffe_pb2
 
 # Blob::Reshape allows at most INT_MAX elements.

@@ -100,7 +100,9 @@ class Graph:
     def reshape(self, name, shape, like=None):
         """``name`` reshaped to ``shape``; ``like``: the input's shape, whose first length,
         where the output keeps it, is written as ONNX's 0 (copy the input's): the node is
-        then the same for every batch size (:meth:`Plan.signature`)."""
+        then the same for every batch size (:meth:`Plan.signature`). Only InnerProduct's rows
+        are written so: OpenCV 5's reader refuses a 0 after some of the other reshapes (a
+        Caffe Reshape after MVN's)."""
         shape = list(shape)
         if like is not None and shape and len(like) and int(shape[0]) == int(like[0]):
             shape[0] = 0

@@ -9,7 +9,8 @@ import pytest
 from caffe_compat.errors import WeightsError
 from caffe_compat.io import blob_wire
 from caffe_compat.io.binary_file import read_binary_file
-from caffe_compat.io.caffemodel import (CaffemodelWarning, blob_to_array, packed_field,
+from caffe_compat.io.unknown_report import CaffemodelWarning
+from caffe_compat.io.caffemodel import (blob_to_array, packed_field,
                                         parse_caffemodel, read_caffemodel,
                                         read_caffemodel_values)
 from caffe_compat.proto import caffe_pb2 as pb

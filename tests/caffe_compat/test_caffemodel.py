@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from caffe_compat.errors import WeightsError
-from caffe_compat.io.caffemodel import (CaffemodelWarning, array_to_blob, blob_shape,
+from caffe_compat.io.unknown_report import CaffemodelWarning
+from caffe_compat.io.caffemodel import (array_to_blob, blob_shape,
                                         blob_to_array, caffemodel_bytes, layer_blobs,
                                         parse_caffemodel, read_caffemodel, unknown_field_paths,
                                         write_caffemodel)

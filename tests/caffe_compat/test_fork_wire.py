@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from caffe_compat import WeightsError
-from caffe_compat.io.caffemodel import (CaffemodelWarning, blob_to_array, caffemodel_bytes,
+from caffe_compat.io.unknown_report import CaffemodelWarning
+from caffe_compat.io.caffemodel import (blob_to_array, caffemodel_bytes,
                                         parse_caffemodel)
 from caffe_compat.io.fork_wire import to_fork, to_schema
 from caffe_compat.proto import caffe_pb2 as pb

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from caffe_compat import Net
-from caffe_compat.io.caffemodel import CaffemodelWarning
+from caffe_compat.io.unknown_report import CaffemodelWarning
 from tests.caffe_compat.opencv_fixtures import compare, ssd_nets
 from tests.caffe_compat.opencv_fixtures.make_fixtures import real_face_detector_files
 

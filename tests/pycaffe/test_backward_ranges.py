@@ -1,6 +1,8 @@
-"""pycaffe's ``net.backward(start=..., end=...)`` over every sub-range of CaffeNet's deploy net
-(force_backward, top diffs written from Python): the array engine takes each range back
-without importing torch, and the bottom diffs equal the torch engine's (caffe_compat.Net)."""
+"""pycaffe's ``net.backward(start=..., end=...)`` over every sub-range of CaffeNet's and
+GoogLeNet's deploy nets (force_backward, top diffs written from Python): the array engine takes
+each range back without importing torch, and the bottom diffs equal the torch engine's
+(caffe_compat.Net). GoogLeNet's 45,000 ranges run under ``-m slow``; the default suite takes
+every range of one or two layers and the whole net."""
 import json
 import os
 import re
@@ -11,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-DEPLOY = Path(__file__).resolve().parents[2].parent / "shared" / "public-nets" / \
-    "benchmark_nets" / "caffenet_deploy.prototxt"
+from tests.conftest import public_input
+
+NETS = {"caffenet": "caffenet_deploy.prototxt", "googlenet": "googlenet_deploy.prototxt"}
 
 # float32 sums of up to 2,400 products per value (conv2's 5 x 5 x 48 windows, fc6's 9,216
 # inputs at 227 pixels) in another order than torch's, through up to 23 layers: a few
@@ -25,7 +28,7 @@ PROGRAM = r"""
 import json, sys
 import numpy as np
 import caffe
-proto, model, out = sys.argv[1:4]
+proto, model, out, which = sys.argv[1:5]
 net = caffe.Net(proto, caffe.TEST, weights=model)
 assert net._arrays is not None, "the array engine did not take the net"
 names = list(net._layer_names)
@@ -35,6 +38,8 @@ net.forward()
 saved = {}
 for i in range(len(names) - 1, -1, -1):
     for j in range(i, -1, -1):
+        if which == "short" and i - j > 1 and (i, j) != (len(names) - 1, 0):
+            continue
         rng = np.random.default_rng(1000 * i + j)
         for t in net.top_names[names[i]]:
             net.blobs[t].diff[...] = rng.normal(0, 1, net.blobs[t].diff.shape)
@@ -47,13 +52,30 @@ print(json.dumps({"torch": "torch" in sys.modules, "pairs": len(saved)}))
 """
 
 
+def _googlenet(tmp_path):
+    """GoogLeNet's deploy net at batch 1 with force_backward, every width an eighth (the
+    inception blocks' structure and 224 pixels kept), ``lr_mult: 0`` (the bottom diffs
+    alone), its own fillers (xavier, seeded) written as a caffemodel."""
+    import caffe_compat
+    text = public_input("public-nets", "benchmark_nets", NETS["googlenet"]).read_text()
+    text = text.replace("dim: 10 dim: 3", "dim: 1 dim: 3")
+    text = re.sub(r"num_output: (\d+)", lambda m: f"num_output: {max(1, int(m[1]) // 8)}", text)
+    text = "force_backward: true\n" + re.sub(r"lr_mult: \d+", "lr_mult: 0", text)
+    proto = tmp_path / "deploy.prototxt"
+    proto.write_text(text)
+    model = tmp_path / "deploy.caffemodel"
+    caffe_compat.Net(str(proto), phase="test", seed=3).save(str(model))
+    return proto, model
+
+
 def _deploy(tmp_path, size, lr_zero, fc=4096):
     """CaffeNet's deploy net at batch 1 and ``size`` pixels with force_backward (``lr_zero``:
     every parameter's ``lr_mult: 0``, so that Caffe computes no weight gradient), and random
     weights (xavier fillers drawn by the torch engine, seeded) written as a caffemodel;
     ``fc``: the width of fc6 and fc7."""
     import caffe_compat
-    text = DEPLOY.read_text().replace("dim: 10 dim: 3 dim: 227 dim: 227",
+    deploy = public_input("public-nets", "benchmark_nets", NETS["caffenet"])
+    text = deploy.read_text().replace("dim: 10 dim: 3 dim: 227 dim: 227",
                                       f"dim: 1 dim: 3 dim: {size} dim: {size}")
     text = text.replace("num_output: 4096", f"num_output: {fc}")
     text = re.sub(r'(name: "(conv|fc)\d")', r'\1 param { lr_mult: 0 } param { lr_mult: 0 }',
@@ -70,7 +92,7 @@ def _deploy(tmp_path, size, lr_zero, fc=4096):
     return proto, model
 
 
-def _reference(proto, model, saved):
+def _reference(proto, model, saved, which="all"):
     """The torch engine's bottom diffs for the same pairs and top diffs."""
     import torch
 
@@ -85,6 +107,8 @@ def _reference(proto, model, saved):
     worst = 0.0
     for i in range(len(nodes) - 1, -1, -1):
         for j in range(i, -1, -1):
+            if which == "short" and i - j > 1 and (i, j) != (len(nodes) - 1, 0):
+                continue
             rng = np.random.default_rng(1000 * i + j)
             for t in nodes[i].tops:
                 d = store.diff_of(t)
@@ -99,20 +123,18 @@ def _reference(proto, model, saved):
     return worst
 
 
-def _check(tmp_path, size, lr_zero, fc=4096):
-    if not DEPLOY.exists():
-        pytest.skip(f"{DEPLOY} is not here")
-    proto, model = _deploy(tmp_path, size, lr_zero, fc)
+def _check(tmp_path, size, lr_zero, fc=4096, files=None, which="all"):
+    proto, model = files or _deploy(tmp_path, size, lr_zero, fc)
     out = tmp_path / "diffs.npz"
     env = dict(os.environ, CAFFE_COMPAT_ARRAY_NET="1")
     run = subprocess.run([sys.executable, "-W", "ignore", "-c", PROGRAM, str(proto),
-                          str(model), str(out)], capture_output=True, text=True, env=env,
-                         cwd=Path(__file__).resolve().parents[2], timeout=900)
+                          str(model), str(out), which], capture_output=True, text=True,
+                         env=env, cwd=Path(__file__).resolve().parents[2], timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["torch"] is False
     with np.load(out) as saved:
-        _reference(proto, model, dict(saved))
+        _reference(proto, model, dict(saved), which)
 
 
 def test_every_backward_range_runs_without_torch_and_equals_the_torch_engine(tmp_path):
@@ -126,3 +148,14 @@ def test_every_backward_range_runs_without_torch_and_equals_the_torch_engine(tmp
 def test_every_backward_range_at_full_size_with_weight_gradients(tmp_path):
     """The deploy net as it is (227 pixels, batch 1, every weight gradient)."""
     _check(tmp_path, 227, lr_zero=False)
+
+
+def test_googlenet_short_ranges_and_the_whole_net(tmp_path):
+    """GoogLeNet: every range of one or two layers (Split, Concat, the inception branches'
+    joins), and the whole net back to its input."""
+    _check(tmp_path, None, True, files=_googlenet(tmp_path), which="short")
+
+
+@pytest.mark.slow
+def test_googlenet_every_range(tmp_path):
+    _check(tmp_path, None, True, files=_googlenet(tmp_path))

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tests.conftest import shared_path
+from tests.conftest import public_input
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -54,8 +54,8 @@ def _reference(proto, weights, feed):
 
 @pytest.mark.parametrize("name", ["det1", "det2", "det3", "det4"])
 def test_mtcnn_runs_without_torch_and_equals_the_torch_engine(name, tmp_path):
-    proto = shared_path("models", "mtcnn", f"{name}.prototxt")
-    weights = shared_path("models", "mtcnn", f"{name}.caffemodel")
+    proto = public_input("models", "mtcnn", f"{name}.prototxt")
+    weights = public_input("models", "mtcnn", f"{name}.caffemodel")
     out = tmp_path / "out.npz"
     assert _run(FORWARD, proto, weights, out).strip() == "False", "torch was imported"
     got = dict(np.load(out))

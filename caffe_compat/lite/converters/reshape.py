@@ -17,7 +17,7 @@ def reshaped(g, x, shape):
         return x
     if x.const is not None:
         return g.constant(x.const.reshape(shape))
-    return type(x)(g.reshape(g.name(x), list(shape), like=x.shape), shape)
+    return type(x)(g.reshape(g.name(x), list(shape)), shape)
 
 
 @register("Reshape")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from caffe_compat.io import caffemodel as caffemodel_io
+from caffe_compat.io.unknown_report import CaffemodelWarning
 from caffe_compat.io.blob_wire import _varint
 from caffe_compat.light import weights as light_weights
 from caffe_compat.proto import caffe_pb2
@@ -42,7 +43,7 @@ def test_the_light_reader_reports_as_the_protobuf_reader():
         warnings.simplefilter("always")
         caffemodel_io.parse_caffemodel_values(data, "m.caffemodel")
     said = [str(w.message) for w in seen if issubclass(w.category,
-                                                       caffemodel_io.CaffemodelWarning)]
+                                                       CaffemodelWarning)]
     assert len(said) == 1
     report = []
     got = light_weights.read(data, report)
@@ -62,8 +63,8 @@ def test_unknown_fields_outside_the_layers_are_left_to_the_protobuf_reader():
 def test_mtcnn_reads_without_protobuf_with_the_same_warning(tmp_path):
     import subprocess
     import sys
-    from tests.conftest import shared_path
-    folder = shared_path("models", "mtcnn")
+    from tests.conftest import public_input
+    folder = public_input("models", "mtcnn")
     child = ("import sys, warnings\nwarnings.simplefilter('always')\n"
              "from caffe_compat import dnn\n"
              f"net = dnn.readNetFromCaffe(r'{folder}/det2.prototxt', r'{folder}/det2.caffemodel')\n"
