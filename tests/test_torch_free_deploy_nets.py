@@ -103,8 +103,9 @@ def test_deploy_net_runs_without_torch(case, tmp_path):
     ref = Net(proto, model, phase="test")
     rng = np.random.default_rng(0)
     inputs, feed = {}, {}
-    for name in ref.inputs:
-        x = rng.uniform(-1, 1, tuple(ref.blob_shape(name))).astype(np.float32)
+    for name in ref.inputs:      # one item (the declared batches run to 10,000)
+        shape = (1,) + tuple(ref.blob_shape(name))[1:]
+        x = rng.uniform(-1, 1, shape).astype(np.float32)
         feed[name] = torch.from_numpy(x)
         inputs[name] = str(tmp_path / f"in-{len(inputs)}.npy")
         np.save(inputs[name], x)
