@@ -9,6 +9,17 @@ from .base import ArrayLayer, need
 F32 = np.float32
 
 
+def scaled_shifted(x, out, scale, shift):
+    """``shift + scale x`` into ``out`` (float32), each step only where it changes the value,
+    as Caffe's PowerLayer and LogLayer take them."""
+    np.copyto(out, x)
+    if scale != 1:
+        out *= scale
+    if shift != 0:
+        out += shift
+    return out
+
+
 class NeuronArrayLayer(ArrayLayer):
     in_place = True
     # whether Caffe's backward formula can be read from the top alone (in place it must)

@@ -22,22 +22,23 @@ declare("array", "Convolution", "ConvolutionParameter", conv_rule.FIELDS - {"axi
         refuses={"axis", "force_nd_im2col"} | conv_rule.FILLERS, no_effect=ENGINE_FIELD)
 
 
-@register("Convolution")
-class Convolution(ArrayLayer):
-    defers_weight_grad = True
+class ConvolutionGeometry(ArrayLayer):
+    """The set-up Convolution and Deconvolution share: one 4-axis bottom on axis 1, the
+    compiled kernels, the rule's geometry (``transposed``: Deconvolution's), its parameter
+    shapes, fillers and top shape."""
+    transposed = False
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        cp = param.convolution_param
+        cp, kind = param.convolution_param, self.type
         need(caffe_products.available(), "the compiled kernel")
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Convolution of one bottom")
+        need(len(bottom_shapes) == 1 and len(param.top) == 1, f"{kind} of one bottom")
         need(len(bottom_shapes[0]) == 4 and cp.axis in (1, -3) and not cp.force_nd_im2col,
-             "Convolution of a 4-axis blob")
-        rule = convolution_rule(param, bottom_shapes)
-        self.rule = rule
+             f"{kind} of a 4-axis blob")
+        rule = self.rule = convolution_rule(param, bottom_shapes, self.transposed)
         self.kernel, self.pad = rule.kernel, rule.pad
         self.stride, self.dilation = rule.stride, rule.dilation
-        need(min(self.dilation) > 0, "Convolution dilation")
+        need(min(self.dilation) > 0, f"{kind} dilation")
         self.group, self.num_output = rule.group, rule.num_output
         self.channels, self.bias_term = rule.channels, rule.bias_term
         self.top_shapes(bottom_shapes)
@@ -51,8 +52,14 @@ class Convolution(ArrayLayer):
 
     def top_shapes(self, bottom_shapes):
         shape = tuple(bottom_shapes[0])
-        need(len(shape) == 4 and shape[1] == self.channels, "Convolution input channels changed")
+        need(len(shape) == 4 and shape[1] == self.channels,
+             f"{self.type} input channels changed")
         return [self.rule.top_shape(shape)]
+
+
+@register("Convolution")
+class Convolution(ConvolutionGeometry):
+    defers_weight_grad = True
 
     def forward(self, bottoms, tops, params):
         x, y, w = bottoms[0], tops[0], params[0]

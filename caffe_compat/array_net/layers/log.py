@@ -6,7 +6,7 @@ from ...rules import log as log_rule_module
 from ...rules.fields import declare
 from ...rules.log import log_rule
 from ..registry import register
-from ._neuron import F32, NeuronArrayLayer
+from ._neuron import F32, NeuronArrayLayer, scaled_shifted
 
 declare("array", "Log", "LogParameter", log_rule_module.FIELDS)
 
@@ -20,12 +20,7 @@ class Log(NeuronArrayLayer):
         self.base_scale, self.backward_scale = F32(rule.base_scale), F32(rule.backward_scale)
 
     def _inner(self, x, out):
-        np.copyto(out, x)
-        if self.scale != 1:
-            out *= self.scale
-        if self.shift != 0:
-            out += self.shift
-        return out
+        return scaled_shifted(x, out, self.scale, self.shift)
 
     def forward(self, bottoms, tops, params):
         y = self._inner(bottoms[0], tops[0])

@@ -7,7 +7,7 @@ from ...rules import power as power_rule_module
 from ...rules.fields import declare
 from ...rules.power import power_rule
 from ..registry import register
-from ._neuron import F32, NeuronArrayLayer
+from ._neuron import F32, NeuronArrayLayer, scaled_shifted
 
 declare("array", "Power", "PowerParameter", power_rule_module.FIELDS)
 
@@ -23,13 +23,7 @@ class Power(NeuronArrayLayer):
         self.backward_from_top = bool(self.diff_scale == 0 or self.power == 1)
 
     def _base(self, x, out):
-        """``shift + scale x`` into ``out`` (the steps Caffe takes)."""
-        np.copyto(out, x)
-        if self.scale != 1:
-            out *= self.scale
-        if self.shift != 0:
-            out += self.shift
-        return out
+        return scaled_shifted(x, out, self.scale, self.shift)
 
     def forward(self, bottoms, tops, params):
         y = tops[0]
