@@ -11,6 +11,13 @@ import numpy as np
 from ..proto import caffe_pb2
 
 
+def as_fillers(fillers):
+    """FillerParameters of a rule's ``fillers()``: a filler message as it is, a number as
+    Caffe's default constant filler of that value."""
+    return [f if isinstance(f, caffe_pb2.FillerParameter)
+            else caffe_pb2.FillerParameter(type="constant", value=float(f)) for f in fillers]
+
+
 def fans(shape):
     n = math.prod(shape)
     fan_in = n // shape[0] if shape and shape[0] else n

@@ -4,6 +4,7 @@
 (``num_axes`` default 1, -1 = to the end, 0 = a scalar) filled by ``bias_param.filler`` (default
 constant 0). ``axis`` defaults to 1; a scalar ``b`` ignores it, as in Caffe.
 """
+from ..data.filler_rules import as_fillers
 from ..rules import bias as bias_rules
 from ..rules.bias import bias_rule
 from ..rules.fields import declare
@@ -28,7 +29,7 @@ class Bias(Layer):
             self.add_blob("bias", shape)
 
     def filler_params(self):
-        return [self.param.bias_param.filler] if self.blobs else []
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes)]

@@ -5,10 +5,10 @@ is ``a_c`` (not 1), and the slope gradient sums ``dy * x`` over ``x <= 0``.
 """
 import torch
 
-from ..proto import caffe_pb2
+from ..data.filler_rules import as_fillers
 from ..rules import prelu as prelu_rules
 from ..rules.fields import declare
-from ..rules.prelu import DEFAULT_SLOPE, prelu_rule
+from ..rules.prelu import prelu_rule
 from ._neuron import NeuronLayer
 from .registry import register_layer
 
@@ -27,10 +27,7 @@ class PReLU(NeuronLayer):
         self.add_blob("weight", rule.slope_shape())
 
     def filler_params(self):
-        filler = self.rule.filler()
-        if filler is not None:
-            return [filler]
-        return [caffe_pb2.FillerParameter(type="constant", value=DEFAULT_SLOPE)]
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

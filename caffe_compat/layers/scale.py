@@ -7,7 +7,7 @@
 the same placement follows (filled by ``bias_filler``, default constant 0); with a second bottom
 its shape spans ``ndim(bottom 1)`` axes. Blob order: scale (when learned), then bias.
 """
-from ..proto import caffe_pb2
+from ..data.filler_rules import as_fillers
 from ..rules import scale as scale_rules
 from ..rules.fields import declare
 from ..rules.scale import scale_rule
@@ -35,16 +35,7 @@ class Scale(Layer):
             self.add_blob("bias", rule.bias)
 
     def filler_params(self):
-        sp = self.param.scale_param
-        out = []
-        if self.rule.learned is not None:
-            if sp.HasField("filler"):
-                out.append(sp.filler)
-            else:
-                out.append(caffe_pb2.FillerParameter(type="constant", value=1.0))
-        if self.bias_term:
-            out.append(sp.bias_filler)
-        return out
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes)]

@@ -62,6 +62,10 @@ class BiasRule:
     def param_shapes(self):
         return [] if self.learned is None else [self.learned]
 
+    def fillers(self):
+        """The learned blob's filler (its message's default is Caffe's constant 0)."""
+        return [] if self.learned is None else [self.layer.bias_param.filler]
+
     def view(self, shape, b_shape):
         return operand_view(self.layer, shape, self.axis_param, b_shape, "bias", _SECTION)
 

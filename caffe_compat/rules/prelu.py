@@ -42,6 +42,11 @@ class PReLURule:
         p = self.layer.prelu_param
         return p.filler if p.HasField("filler") else None
 
+    def fillers(self):
+        """The slopes' filler: the layer's message, or Caffe's default constant (a number)."""
+        filler = self.filler()
+        return [DEFAULT_SLOPE if filler is None else filler]
+
     def top_shape(self, shape):
         shape = tuple(int(d) for d in shape)
         if len(shape) < 2:

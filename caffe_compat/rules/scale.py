@@ -38,6 +38,13 @@ class ScaleRule:
         out = [] if self.learned is None else [self.learned]
         return out + ([self.bias] if self.bias is not None else [])
 
+    def fillers(self):
+        """Each learned blob's filler: the layer's message, or Caffe's default (a number:
+        the scale's constant 1; the bias filler's own default is constant 0)."""
+        p = self.layer.scale_param
+        out = [] if self.learned is None else [p.filler if p.HasField("filler") else 1.0]
+        return out + ([p.bias_filler] if self.bias is not None else [])
+
     def scale_view(self, shape, s_shape):
         return operand_view(self.layer, shape, self.axis_param, s_shape, "scale", _SECTION)
 

@@ -5,10 +5,10 @@ over the axes ``b`` is broadcast along (added into a learned blob's diff, assign
 bottom's)."""
 import numpy as np
 
+from ...data.filler_rules import as_fillers
 from ...rules import bias as bias_rules
 from ...rules.bias import bias_rule
 from ...rules.fields import declare
-from ...proto import caffe_pb2
 from ..registry import register
 from .base import ArrayLayer, need
 
@@ -35,11 +35,7 @@ class Bias(ArrayLayer):
         return self.rule.param_shapes()
 
     def filler_params(self):
-        if self.rule.learned is None:
-            return []
-        p = self.param.bias_param
-        return [p.filler if p.HasField("filler")
-                else caffe_pb2.FillerParameter(type="constant", value=0.0)]
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes)]

@@ -5,10 +5,10 @@ so (the bottom is then kept for backward, as Caffe's ``bottom_memory_``). Backwa
 ``dy x`` over ``x <= 0`` one element after the other in blob order, as Caffe's loop does."""
 import numpy as np
 
+from ...data.filler_rules import as_fillers
 from ...rules import prelu as prelu_rules
 from ...rules.fields import declare
 from ...rules.prelu import prelu_rule
-from ...proto import caffe_pb2
 from ..registry import register
 from .base import ArrayLayer, need
 
@@ -30,11 +30,7 @@ class PReLU(ArrayLayer):
         return self.rule.param_shapes()
 
     def filler_params(self):
-        filler = self.rule.filler()
-        if filler is None:
-            filler = caffe_pb2.FillerParameter(type="constant",
-                                               value=prelu_rules.DEFAULT_SLOPE)
-        return [filler]
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

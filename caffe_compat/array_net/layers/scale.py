@@ -6,10 +6,10 @@ s``; ``s``'s diff sums ``dy x`` over the broadcast axes (added into a learned bl
 assigned to a second bottom's); the bias's diff adds ``dy`` summed likewise."""
 import numpy as np
 
+from ...data.filler_rules import as_fillers
 from ...rules import scale as scale_rules
 from ...rules.fields import declare
 from ...rules.scale import scale_rule
-from ...proto import caffe_pb2
 from ..registry import register
 from .base import ArrayLayer, need
 from .bias import reduce_to
@@ -32,15 +32,7 @@ class Scale(ArrayLayer):
         return self.rule.param_shapes()
 
     def filler_params(self):
-        p = self.param.scale_param
-        out = []
-        if self.rule.learned is not None:
-            out.append(p.filler if p.HasField("filler")
-                       else caffe_pb2.FillerParameter(type="constant", value=1.0))
-        if self.rule.bias_term:
-            out.append(p.bias_filler if p.HasField("bias_filler")
-                       else caffe_pb2.FillerParameter(type="constant", value=0.0))
-        return out
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes)]
