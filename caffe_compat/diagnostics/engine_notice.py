@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import warnings
 
+from .stack import caller_stacklevel
+
 _SAID = set()
 _LIMIT = 256            # (net, reason) pairs remembered
 
@@ -31,20 +33,10 @@ def fallback(where, tried, why):
         _SAID.clear()
     _SAID.add(key)
     warnings.warn(f"{where}: the torch engine runs this net, not {tried} ({why}); torch is "
-                  "imported for it", EngineFallbackWarning, stacklevel=_caller_level())
+                  "imported for it", EngineFallbackWarning,
+                  stacklevel=caller_stacklevel(*_OURS))
 
 
-_OURS = tuple(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep + d
-              for d in ("", os.pardir + os.sep + "caffe" + os.sep))
-
-
-def _caller_level():
-    """The stack level of the first frame outside this package and pycaffe's (the user's
-    call that read the net), for the warning's file and line."""
-    import inspect
-    level, frame = 1, inspect.currentframe().f_back
-    roots = tuple(os.path.normpath(p) + os.sep for p in _OURS)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(roots):
-        frame = frame.f_back
-        level += 1
-    return level
+# this package and pycaffe's: the warning points at the user's call that read the net
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_OURS = (_PACKAGE, os.path.join(os.path.dirname(_PACKAGE), "caffe"))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import warnings
 
+from ..diagnostics.stack import caller_stacklevel
+
 _IO_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # LayerParameter numbers of weiliu89's SSD Caffe, which wrote most SSD caffemodels (OpenCV's
@@ -36,15 +38,4 @@ def warn(source, report):
     shown = "; ".join(report[:10]) + ("; ..." if len(report) > 10 else "")
     warnings.warn(f"{source}: fields unknown to Caffe 1.0 and to OpenCV's Caffe fork were "
                   f"kept but are not used (the net's definition comes from its prototxt): "
-                  f"{shown}", CaffemodelWarning, stacklevel=_caller_level())
-
-
-def _caller_level():
-    """The stack level of the first caller outside caffe_compat.io."""
-    import inspect
-    level, frame = 1, inspect.currentframe().f_back
-    while frame is not None and os.path.dirname(os.path.abspath(
-            frame.f_code.co_filename)) == _IO_DIR:
-        level += 1
-        frame = frame.f_back
-    return level
+                  f"{shown}", CaffemodelWarning, stacklevel=caller_stacklevel(_IO_DIR))

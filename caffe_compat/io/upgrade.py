@@ -20,10 +20,9 @@ raise :class:`~caffe_compat.errors.NetError` / :class:`~caffe_compat.errors.Solv
 problems Caffe only logs ("continuing anyway") are reported with :class:`UpgradeWarning`.
 """
 import os
-import sys
 import warnings
 
-from caffe_compat.diagnostics import locations
+from caffe_compat.diagnostics import locations, stack
 from caffe_compat.errors import NetError, SolverError
 from caffe_compat.diagnostics.messages import as_message  # noqa: F401 (also imported from here)
 from caffe_compat.proto import caffe_pb2
@@ -47,13 +46,9 @@ _IO_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def caller_stacklevel():
-    """The ``stacklevel`` that points a warning at the first caller outside caffe_compat.io."""
-    level, frame = 1, sys._getframe(1)
-    while frame is not None and os.path.dirname(os.path.abspath(
-            frame.f_code.co_filename)) == _IO_DIR:
-        level += 1
-        frame = frame.f_back
-    return level
+    """The ``stacklevel`` that points a warning at the first caller outside caffe_compat.io,
+    for a ``warnings.warn`` in the function calling this (less this function's own frame)."""
+    return stack.caller_stacklevel(_IO_DIR) - 1
 
 
 # V1 enum layer type -> current type string.

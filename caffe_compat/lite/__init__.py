@@ -134,8 +134,8 @@ class LiteNet:
             plan, early = checked[3], checked[4]   # the graph written when the net was read
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
-        # a shape other than the one the net was read for (or a second one): the session with
-        # free lengths, which every later shape of the same function shares
+        # a shape other than the one the net was read for: the session with free lengths,
+        # which every later shape of the same function shares
         session = self._free_session(plan, runtime, name) if early is None else None
         if session is not None:             # kept apart: a plan without a session of its own
             got = self._on_free[key] = (plan, session)
@@ -167,9 +167,8 @@ class LiteNet:
         plans whose nodes and values equal ``plan``'s (:meth:`graph.Plan.signature`), its
         model's lengths free (:meth:`graph.Part.free_model`), loaded for the first of them;
         None where the plan has no signature (numpy steps, constants) or the runtime refuses
-        free lengths. A program that feeds many shapes
-        (an image pyramid, crop batches) then loads the model into its runtime once per
-        function instead of once per shape."""
+        free lengths. A program that feeds many shapes (an image pyramid, crop batches) then
+        loads the model into its runtime once per function instead of once per shape."""
         signature = plan.signature()
         if signature is None:
             return None
@@ -177,7 +176,6 @@ class LiteNet:
         if got is not None and got[0] == name:
             self._free.move_to_end(signature)
             return got[1]
-        from .converters import Unsupported
         whole = plan.whole
         try:
             session = runtime.session(name, whole.free_model(), whole.input_names,
