@@ -18,7 +18,6 @@ import time
 
 import numpy as np
 
-from caffe_compat.verify.checks import scaled_error
 
 PAUSE_S = 0.02       # libgomp's default spin (300,000 polls) and OpenCV's end well within this
 
@@ -55,6 +54,7 @@ def relative_diff(a, b, detections=False):
     for DetectionOutput (``detections``), over the detections in the same order."""
     if detections and a.shape == b.shape and a.shape[-1] == 7:
         a, b = _detections_in_order(a), _detections_in_order(b)
+    from caffe_compat.verify.checks import scaled_error
     return scaled_error(a, b)
 
 

@@ -1,7 +1,6 @@
 """The torch-free path of :class:`caffe_compat.dnn.Net` (:mod:`caffe_compat.lite`): whether a
 net takes it, its forwards, and the moves to the torch path (what the converters do not
-reproduce, ``setParam``, another backend, target or engine asked for, a net that keeps
-running). The rules are :mod:`caffe_compat.lite`'s docstring and docs/engines.md's."""
+reproduce, ``setParam``, another backend, target or engine asked for). The rules are :mod:`caffe_compat.lite`'s docstring and docs/engines.md's."""
 from __future__ import annotations
 
 import os
@@ -102,10 +101,6 @@ class TorchFreeMixin:
                 engine not in ("", "auto"):
             return None
         from ..lite.converters import Unsupported
-        if self._lite.ran_long_enough():
-            self._lite_off(f"{self._lite.forwards} forwards in {self._lite.seconds:.1f} s: "
-                           "the engines' choice may find a faster engine")
-            return None
         start = time.perf_counter_ns()
         try:
             got = self._lite.run(shapes, wanted, self._fed)
@@ -115,5 +110,4 @@ class TorchFreeMixin:
         finally:
             self._total = time.perf_counter_ns() - start
         self._lite.forwards += 1
-        self._lite.seconds += self._total / 1e9
         return got

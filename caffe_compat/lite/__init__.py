@@ -43,14 +43,6 @@ _KEEP_FREE, _FREE_BYTES = 32, 256 << 20
 # plans (input shapes, outputs) kept that run on those sessions: their graphs view the weights
 # (no copy), so a pyramid's shapes are written once each
 _ON_FREE = 256
-# a net whose torch-free forwards took this long in all (seconds: a base plus per MB of
-# weights) has shown it keeps running: it goes to the torch path, where the engines' choice
-# (docs/engines.md, Choosing) may find a faster engine than this path's session. What the
-# torch path costs a process more than this one, measured on the shared 2-core machine (CPU
-# seconds of the whole program): SqueezeNet 1.1 (5 MB) 4.2 against 0.7, FCN-8s (537 MB) 10.4
-# against 5.4, i.e. about 3.5 s and a little per MB; the base is above it so that a program
-# of a few forwards never pays it
-HANDOVER_S, HANDOVER_S_PER_MB = 5.0, 0.01
 # a net of at least this many bytes of weights is written in two parts where the runtime
 # reads a model without the GIL (LiteNet.check), the first read while the second is written:
 # the res10 SSD's one-shot program (10 MB) took 0.97x its wall time with one part (40
@@ -102,7 +94,7 @@ class LiteNet:
         self._free = collections.OrderedDict()     # plan signature -> (runtime, session)
         self._on_free = collections.OrderedDict()  # plans run by a session of _free
         self.runtime = None           # the runtime of the last forward
-        self.forwards, self.seconds = 0, 0.0      # forwards run and their time, for handover
+        self.forwards = 0             # forwards run
         # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
         self._checked = None
 
@@ -138,7 +130,7 @@ class LiteNet:
         # which every later shape of the same function shares
         session = self._free_session(plan, runtime, name) if early is None else None
         if session is not None:             # kept apart: a plan without a session of its own
-            got = self._on_free[key] = (plan, session)
+            got = self._on_free[key] = (plan, self._chosen(plan, session, name, key))
             while len(self._on_free) > _ON_FREE:
                 self._on_free.popitem(last=False)
             return got
@@ -156,11 +148,38 @@ class LiteNet:
             except Exception as exc:           # the runtime refused the model: torch path
                 raise Unsupported(f"{name} did not load the model: {exc}") from exc
             session = graph.in_turn(plan.parts, sessions, list(plan.graph_outputs.values()))
+            session = self._chosen(plan, session, name, key)
         got = (plan, session)
         self._plans[key] = got
         while len(self._plans) > _KEEP:
             self._plans.popitem(last=False)
         return got
+
+    def _chosen(self, plan, session, name, key):
+        """``session`` (of runtime ``name``) as a :class:`.choice.Chosen`: the plan's forwards
+        go to the fastest installed runtime once it has shown it keeps running."""
+        from . import choice
+        if not choice.enabled() or not plan.graph_outputs:
+            return session
+        others = choice.candidates(name)
+        if not others:
+            return session
+        return choice.Chosen(session, name, others,
+                             lambda other: self._trial_session(plan, other, key),
+                             self._weight_bytes() / 1e6)
+
+    def _trial_session(self, plan, name, key):
+        """Runtime ``name``'s session of ``plan`` for the trial: the graph written again with
+        every weight in the model and the shapes of ``key`` fixed."""
+        from . import graph, runtime
+        shapes, wanted = key
+        again = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                            list(wanted), self.name)
+        if list(again.graph_outputs.items()) != list(plan.graph_outputs.items()):
+            raise RuntimeError("the graph written again has other outputs")
+        whole = again.whole
+        return runtime.tuned_session(name, _model_of(whole), whole.input_names,
+                                     whole.output_names)
 
     def _free_session(self, plan, runtime, name):
         """For inputs of a shape other than the one the net was read for: the session of the
@@ -234,13 +253,6 @@ class LiteNet:
 
     def _weight_bytes(self):
         return sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays)
-
-    def ran_long_enough(self):
-        """Whether the forwards so far took :data:`HANDOVER_S` (+ per MB of weights): the
-        net then goes to the torch path and its engines (a ski-rental rule, as the engines'
-        own first stages: at most about twice what knowing the future would cost)."""
-        mb = self._weight_bytes() / 1e6
-        return self.forwards >= 3 and self.seconds >= HANDOVER_S + HANDOVER_S_PER_MB * mb
 
     def run(self, shapes, wanted, fed):
         """The arrays of blobs ``wanted`` for inputs ``fed`` ({name: float32 array}) of

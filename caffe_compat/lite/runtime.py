@@ -10,7 +10,9 @@ import sys
 
 import numpy as np
 
-ENV_RUNTIME = "CAFFE_COMPAT_TORCH_FREE_RUNTIME"    # onnxruntime | opencv; default: the first found
+ENV_RUNTIME = "CAFFE_COMPAT_TORCH_FREE_RUNTIME"    # onnxruntime | opencv | openvino; default:
+# the first found of onnxruntime and opencv (OpenVINO takes over where it measures faster:
+# :mod:`.choice`)
 # onnxruntime's graph optimisation level for the torch-free sessions: "extended" (the
 # default) or "all", "basic", "disabled"
 ENV_ORT_LEVEL = "CAFFE_COMPAT_TORCH_FREE_ORT_LEVEL"
@@ -23,7 +25,11 @@ def _threads():
     return max(1, int(threads.usable_threads()))
 
 
-def _onnxruntime(model, inputs, outputs, external, linked=None):
+def _onnxruntime(model, inputs, outputs, external, linked=None, tuned=False):
+    """``tuned``: the settings for a net that keeps running (:mod:`.choice`'s trial): every
+    graph optimisation (its longer session start is paid once) and spinning threads unless
+    ``$CAFFE_COMPAT_ORT_SPINNING`` says otherwise (a forward that follows another at once
+    finds its threads awake)."""
     import onnxruntime as ort
     model = _pieces(model)
     model = model if isinstance(model, bytes) else b"".join(model)
@@ -32,11 +38,11 @@ def _onnxruntime(model, inputs, outputs, external, linked=None):
     options.intra_op_num_threads = _threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    level = os.environ.get(ENV_ORT_LEVEL, "extended").strip().lower()
+    level = os.environ.get(ENV_ORT_LEVEL, "all" if tuned else "extended").strip().lower()
     if level not in _LEVELS:
         raise ValueError(f"{ENV_ORT_LEVEL}={level!r}: expected one of {sorted(_LEVELS)}")
     options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _LEVELS[level])
-    spin = os.environ.get("CAFFE_COMPAT_ORT_SPINNING", "0")
+    spin = os.environ.get("CAFFE_COMPAT_ORT_SPINNING", "1" if tuned else "0")
     options.add_session_config_entry("session.intra_op.allow_spinning", spin)
     options.add_session_config_entry("session.inter_op.allow_spinning", spin)
     if external:
@@ -255,7 +261,47 @@ def _private_file(suffix, folder=False):
     return None
 
 
-_RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv}
+_OV_CORE = []
+
+
+def _openvino(model, inputs, outputs, external, linked=None):
+    """OpenVINO's CPU plugin on the model (read from its bytes, ``Core.read_model``), compiled
+    for the plan's static input shapes with the settings of
+    :mod:`caffe_compat.inference.engines.openvino_engine`: the thread count of the policy, the
+    LATENCY hint, one stream, f32 arithmetic. One infer request, one call at a time."""
+    import threading
+
+    import openvino as ov
+    if not _OV_CORE:
+        _OV_CORE.append(ov.Core())
+    core = _OV_CORE[0]
+    model = _pieces(model)
+    model = model if isinstance(model, bytes) else b"".join(model)
+    compiled = core.compile_model(core.read_model(model=model), "CPU", {
+        "INFERENCE_NUM_THREADS": _threads(), "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
+        "INFERENCE_PRECISION_HINT": "f32"})
+    by_name = {}
+    for port in compiled.outputs:
+        for n in port.get_names():
+            by_name.setdefault(n, port)
+    ports = [by_name[o] for o in outputs]
+    # an input no output depends on is not among the compiled model's (a Crop's reference)
+    read = {n for port in compiled.inputs for n in port.get_names()}
+    inputs = [n for n in inputs if n in read]
+    infer = compiled.create_infer_request().infer
+    lock = threading.Lock()
+
+    def forward(feed):
+        with lock:
+            got = infer({n: feed[n] for n in inputs}, share_inputs=True)
+            return [np.array(got[p]) for p in ports]
+
+    forward.runtime = "openvino"
+    forward.session = compiled
+    return forward
+
+
+_RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv, "openvino": _openvino}
 # a net of at most this many bytes of weights runs on OpenCV 5's reader where the process has
 # imported OpenCV 5 already: onnxruntime's import (about 0.045 s of CPU) and session cost such
 # a net more than its forward saves. Measured (bench_one_shot.py's programs, 2-core AMD EPYC,
@@ -266,7 +312,8 @@ SMALL_NET_BYTES = 32 << 20
 
 
 def available():
-    """The runtimes installed here, in order of preference."""
+    """The runtimes installed here, in order of preference (:func:`choose` takes the first;
+    the trial of :mod:`.choice` tries them all)."""
     import importlib.util
     out = []
     if importlib.util.find_spec("onnxruntime") is not None:
@@ -278,6 +325,8 @@ def available():
             out.append("opencv")
     except (ImportError, ValueError, AttributeError):
         pass
+    if importlib.util.find_spec("openvino") is not None:
+        out.append("openvino")      # last: its import and compilation cost the most
     return out
 
 
@@ -322,6 +371,15 @@ def reads_apart(name):
 def takes_external(name):
     """Whether runtime ``name`` takes large weights apart from the model's bytes."""
     return name == "onnxruntime"
+
+
+def tuned_session(name, model, inputs, outputs):
+    """Runtime ``name``'s session of ``model`` (its weights within it) with the settings for a
+    net that keeps running (:mod:`.choice`): onnxruntime's ``tuned`` settings; the others'
+    own."""
+    if name == "onnxruntime":
+        return _onnxruntime(model, inputs, outputs, {}, tuned=True)
+    return session(name, model, inputs, outputs)
 
 
 def session(name, model, inputs, outputs, external=None, linked=None):

@@ -1,6 +1,7 @@
 """Pooling (MAX, AVE, global) with Caffe's PoolingLayer geometry (parameters, output size,
 windows and refusals from :mod:`caffe_compat.rules.pooling`), written as ONNX pooling over
-explicitly padded windows so that no runtime's own ceil-mode rule is relied on.
+explicitly padded windows so that no runtime's own ceil-mode rule is relied on where padding
+or a stride longer than the window could make it differ from Caffe's.
 
 MAX takes the maximum over the window clipped to the input
 (padding never wins; an empty window gives ``-FLT_MAX``, Caffe's initial value). AVE divides the
@@ -37,6 +38,13 @@ def pooling(g, lp, bottoms, blobs):
     win = rule.windows(h, w)
     k, s, pad = win.kernel, rule.stride, rule.pad
     (oh, ow), (_, end_w, _, end_h) = win.out, win.pads
+    if rule.method == MAX and not any(pad) and all(a >= b for a, b in zip(k, s)):
+        # no padding and windows at least as long as the stride: every window starts inside
+        # the input, so Caffe's rounding is ONNX's ceil_mode and the node holds no length
+        # (one model for every input length: an image pyramid's shapes share it)
+        y = g.op("MaxPool", [x], {"kernel_shape": list(k), "strides": list(s),
+                                  "ceil_mode": int(rule.ceil)})
+        return [type(x)(y, (n, c, oh, ow))]
     if rule.method == MAX:
         name = g.name(x)
         if end_h < 0 or end_w < 0:          # floor mode drops the last rows / columns

@@ -1,5 +1,5 @@
 """Reduction (:mod:`caffe_compat.rules.reduction`): the axes from ``axis`` on joined into one,
-ONNX's ReduceSum / ReduceL1 / ReduceSumSquare over it (MEAN: the sum), times the rule's float
+ONNX's ReduceSum (of Abs for ASUM) / ReduceSumSquare over it (MEAN: the sum), times the rule's float
 coefficient (MEAN's divided by the count, as Caffe holds it). A 0-d top (``axis`` 0) is the
 torch path's."""
 import math
@@ -26,7 +26,10 @@ def reduction(g, lp, bottoms, blobs):
     rows = reshaped(g, x, top + (math.prod(x.shape[rule.axis:]),))
     axis = len(top)
     if rule.operation == ASUM:
-        name = g.op("ReduceL1", [rows], {"axes": [axis], "keepdims": 0})
+        # |x| summed (not ReduceL1: OpenVINO 2026.4's ONNX reader reduces every axis of a
+        # ReduceL1-13, its axes attribute ignored)
+        name = g.op("ReduceSum", [g.op("Abs", [rows]), g.const(np.array([axis], np.int64))],
+                    {"keepdims": 0})
     elif rule.operation == SUMSQ:
         name = g.op("ReduceSumSquare", [rows], {"axes": [axis], "keepdims": 0})
     else:       # ReduceSum-13 takes its axes as an input

@@ -107,6 +107,10 @@ CASES = {
         "pool: MAX kernel_size: 2 stride: 2 pad: 1", (1, 2, 5, 5))),
     "pool max empty windows": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 3 pad: 2",
                                                (1, 2, 4, 7))),
+    "pool max k2 s2 odd lengths": ("Pooling", pool("pool: MAX kernel_size: 2 stride: 2",
+                                                   (1, 2, 7, 9))),
+    "pool max stride past the window": ("Pooling", pool("pool: MAX kernel_size: 1 stride: 2",
+                                                        (1, 2, 7, 6))),
     "pool max floor": ("Pooling", pool("pool: MAX kernel_size: 3 stride: 2 round_mode: FLOOR",
                                        (1, 2, 10, 9))),
     "pool ave ceil_mode false": ("Pooling", pool(

@@ -19,13 +19,19 @@ from .grid import CASES, REFUSED
 # sums stay below 1e-5 of the output's scale
 TOL = 1e-5
 
-ENGINES = ("array", "lite", "pytorch-source")
+# the torch-free path on each of its runtimes: "lite" on the process's default one (OpenCV 5's
+# reader where it is installed), and onnxruntime and OpenVINO, which the runtime trial of a
+# net that keeps running may choose (caffe_compat.lite.choice)
+LITE_RUNTIMES = {"lite": None, "lite-onnxruntime": "onnxruntime", "lite-openvino": "openvino"}
+ENGINES = ("array", *LITE_RUNTIMES, "pytorch-source")
 CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct", "LRN", "PReLU", "Slice",
                     "BatchNorm", "Scale", "Bias", "Eltwise"},
           "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN", "PReLU",
                    "Slice", "BatchNorm", "Scale", "Bias", "Eltwise"},
           "pytorch-source": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN",
                              "PReLU", "Slice", "BatchNorm", "Scale", "Bias", "Eltwise"}}
+for _name in LITE_RUNTIMES:
+    CLAIMS[_name] = CLAIMS["lite"]
 MESSAGES = {"Convolution": "ConvolutionParameter", "Deconvolution": "ConvolutionParameter",
             "Pooling": "PoolingParameter", "InnerProduct": "InnerProductParameter",
             "LRN": "LRNParameter", "PReLU": "PReLUParameter", "Slice": "SliceParameter",
@@ -88,9 +94,28 @@ def _run_array(text, feed, model, tmp_path):
         {t: arrays.data[t] for t in arrays.data if t not in feed}
 
 
-def _run_lite(text, feed, model, tmp_path):
+def _run_lite(text, feed, model, tmp_path, runtime=None):
+    import importlib.util
+    import os
+
     from caffe_compat import dnn
+    from caffe_compat.lite.runtime import ENV_RUNTIME
     from tests.caffe_compat.lite.helpers import lite_mode
+    if runtime is not None and importlib.util.find_spec(runtime) is None:
+        pytest.skip(f"{runtime} is not installed")
+    saved = os.environ.get(ENV_RUNTIME)
+    if runtime is not None:
+        os.environ[ENV_RUNTIME] = runtime
+    try:
+        return _run_lite_net(text, feed, model, dnn, lite_mode)
+    finally:
+        if saved is None:
+            os.environ.pop(ENV_RUNTIME, None)
+        else:
+            os.environ[ENV_RUNTIME] = saved
+
+
+def _run_lite_net(text, feed, model, dnn, lite_mode):
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model.read_bytes())
         for name, value in feed.items():
@@ -128,7 +153,9 @@ def _run_pytorch_source(text, feed, model, tmp_path):
     return {k: v.contiguous().numpy() for k, v in out.items()}
 
 
-RUN = {"array": _run_array, "lite": _run_lite, "pytorch-source": _run_pytorch_source}
+RUN = {"array": _run_array, "pytorch-source": _run_pytorch_source,
+       **{name: (lambda *a, runtime=runtime: _run_lite(*a, runtime=runtime))
+          for name, runtime in LITE_RUNTIMES.items()}}
 
 
 def _grid():
@@ -211,7 +238,9 @@ def _engine_modules():
     import caffe_compat.lite.converters.pooling  # noqa: F401
 
 
-@pytest.mark.parametrize("engine", ("torch",) + ENGINES)
+# the torch-free path's fields are its converters' whatever the runtime: "lite" once
+@pytest.mark.parametrize("engine", ("torch",) + tuple(e for e in ENGINES
+                                                      if LITE_RUNTIMES.get(e) is None))
 def test_every_field_is_decided_by_every_engine_claiming_the_type(engine):
     _engine_modules()
     table = declared()

@@ -143,20 +143,43 @@ def test_set_param_moves_the_net_to_the_torch_path(tmp_path):
     assert scaled_error(after - bias, 2 * (before - bias)) <= TOL
 
 
-def test_a_net_that_keeps_running_goes_to_the_engines(tmp_path, monkeypatch):
-    """After the handover time (lite.HANDOVER_S, here 0) and three forwards, the torch path
-    and its engines' choice answer."""
+def test_a_net_that_keeps_running_stays_torch_free_on_the_fastest_runtime(tmp_path,
+                                                                          monkeypatch):
+    """After MIN_CALLS forwards that took the trial's estimate (here 0 s), every installed
+    runtime answers in turn, and the one with the smallest median answers from then on; the
+    outputs agree throughout and torch is never asked for."""
     from caffe_compat import dnn
+    from caffe_compat.lite import choice
     text, model, x = _files(tmp_path)
-    monkeypatch.setattr(lite, "HANDOVER_S", 0.0)
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    monkeypatch.setattr(choice, "TRIAL_S_PER_MB", 0.0)
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
         net.setInput(x)
-        outs = [net.forward() for _ in range(3)]
-        assert net._lite is not None and net._lite.forwards == 3
-        outs.append(net.forward())
-    assert net._lite is None
-    assert scaled_error(outs[-1], outs[0]) <= TOL
+        outs = [net.forward() for _ in range(40)]
+        assert net._lite is not None and net._lite.forwards == 40
+    (_, chosen), = net._lite._plans.values()
+    assert isinstance(chosen, choice.Chosen) and chosen.decided
+    labels = set(chosen.times)
+    assert len(labels) >= 2 and any(k.endswith("(first)") for k in labels)
+    best = min(chosen.times, key=chosen.times.get)
+    assert best.split(" ")[0] == chosen.runtime
+    for out in outs[1:]:
+        assert scaled_error(out, outs[0]) <= TOL
+
+
+def test_a_pinned_runtime_has_no_trial(tmp_path, monkeypatch):
+    from caffe_compat import dnn
+    from caffe_compat.lite import choice
+    text, model, x = _files(tmp_path)
+    monkeypatch.setenv(choice.ENV, "0")
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+        net.setInput(x)
+        for _ in range(40):
+            net.forward()
+    (_, session), = net._lite._plans.values()
+    assert not isinstance(session, choice.Chosen)
 
 
 def test_a_bad_definition_is_reported_when_the_net_is_read():

@@ -1,0 +1,143 @@
+"""cv2.dnn's default forward in a program that never imports torch, against each engine's own
+session on the same ONNX model, from a net's 100th forward on.
+
+    python benchmarks/bench_torch_free_choice.py [--nets resnet50 ...] [--batches 1 8]
+                                                 [--threads 1 2] [--seconds 2] [--rounds 5]
+                                                 [--warm 100] [--ort-spinning 0|1]
+
+The nets of ``bench_dnn.py`` (random weights) are written once by this process; each thread
+count then runs in a fresh process that imports no torch (checked): ``caffe_compat.dnn``
+installed into OpenCV 5, ``readNetFromCaffe``, ``--warm`` forwards (the runtime trial of
+:mod:`caffe_compat.lite.choice` happens there), then the net's own ONNX model (the plan the
+forwards run, written by :mod:`caffe_compat.lite`) is given to onnxruntime and OpenVINO
+directly with their best settings (:func:`benchmarks.zoo_timing.raw_sessions`, the same thread
+count), and the three are timed in alternating blocks of ``--seconds`` / ``--rounds``.
+Printed per net and batch: the runtime our forward chose, each one's median milliseconds per
+forward, and ours / the fastest raw session's (goal: at most 1.05).
+``CAFFE_COMPAT_THREADS`` and ``cv2.setNumThreads`` give every library the same count.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CHILD = r"""
+import json, os, statistics, sys, time
+sys.path.insert(0, {repo!r}); sys.path.insert(0, {bench!r})
+import numpy as np
+import cv2
+from caffe_compat import dnn
+dnn.install()
+threads = int(os.environ["CAFFE_COMPAT_THREADS"])
+cv2.setNumThreads(threads)
+from zoo_timing import raw_sessions
+jobs = json.loads(sys.argv[1])
+rows = []
+for job in jobs:
+    net = cv2.dnn.readNetFromCaffe(job["proto"], job["model"])
+    x = np.random.default_rng(0).standard_normal(job["shape"]).astype(np.float32)
+    out = job["output"]
+
+    def ours():
+        net.setInput(x)
+        return net.forward(out)
+    for _ in range(job["warm"]):
+        ours()
+    if net._lite is None:
+        raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
+    (plan, session), = [v for v in list(net._lite._plans.values()) +
+                        list(net._lite._on_free.values())][-1:]
+    whole = plan.whole
+    model = whole.model if isinstance(whole.model, bytes) else b"".join(whole.model)
+    path = os.path.join(job["work"], job["name"] + "-%d.onnx" % job["shape"][0])
+    with open(path, "wb") as f:
+        f.write(model)
+    name_in = whole.input_names[0]
+    name_out = plan.graph_outputs.get(out, whole.output_names[0])
+    raw = raw_sessions(path, threads, tuple(job["shape"]), input_name=name_in,
+                       output=name_out, ort_spinning=job["spin"])
+    runs = {{"ours": ours}}
+    for k, f in raw.items():
+        runs[k] = (lambda f=f: f(x))
+        runs[k]()
+    times = {{k: [] for k in runs}}
+    block = job["seconds"] / job["rounds"] / len(runs)
+    for _ in range(job["rounds"]):
+        for k, f in runs.items():
+            t0 = time.perf_counter(); n = 0
+            while True:
+                f(); n += 1
+                t = time.perf_counter() - t0
+                if t >= block and n >= 2:
+                    break
+            times[k].append(t / n)
+            time.sleep(0.05)
+    med = {{k: statistics.median(v) for k, v in times.items()}}
+    rows.append(dict(name=job["name"], batch=job["shape"][0], engine=getattr(session, "runtime", "?"),
+                     ms={{k: v * 1e3 for k, v in med.items()}},
+                     ratio=med["ours"] / min(v for k, v in med.items() if k != "ours")))
+assert "torch" not in sys.modules, "torch was imported"
+print(json.dumps(rows))
+"""
+
+
+def main(argv=None):
+    sys.path.insert(0, REPO)
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    from bench_dnn import NETS, net_files
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--warm", type=int, default=100)
+    p.add_argument("--ort-spinning", type=int, choices=(0, 1), default=1)
+    args = p.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="bench-choice-")
+    jobs = []
+    for name in args.nets:
+        text, model = net_files(name)
+        proto, weights = os.path.join(work, name + ".prototxt"), os.path.join(work, name +
+                                                                               ".caffemodel")
+        with open(proto, "w") as f:
+            f.write(text)
+        with open(weights, "wb") as f:
+            f.write(model)
+        size, channels = NETS[name][1], NETS[name][2]
+        output = "detection_out" if name == "res10_ssd" else None
+        for batch in args.batches:
+            jobs.append(dict(name=name, proto=proto, model=weights, output=output,
+                             shape=[batch, channels, *size], warm=args.warm, work=work,
+                             seconds=args.seconds, rounds=args.rounds,
+                             spin=bool(args.ort_spinning)))
+    child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"))
+    print("cv2.dnn default forward (OpenCV 5 + install(), no torch) vs raw sessions on its own "
+          f"ONNX model, from forward {args.warm} on; median ms per forward; raw onnxruntime "
+          f"spinning {args.ort_spinning}")
+    for threads in args.threads:
+        env = dict(os.environ, CAFFE_COMPAT_THREADS=str(threads))
+        got = subprocess.run([sys.executable, "-c", child, json.dumps(jobs)], env=env,
+                             capture_output=True, text=True)
+        if got.returncode:
+            print(got.stderr[-3000:])
+            continue
+        rows = json.loads(got.stdout.strip().splitlines()[-1])
+        print(f"\n{threads} thread(s)")
+        print(f"{'net':>13} {'batch':>5} {'chosen':>11} {'ours ms':>8} {'ort ms':>8} "
+              f"{'ov ms':>8} {'ours/raw':>8}")
+        for r in rows:
+            ms = r["ms"]
+            print(f"{r['name']:>13} {r['batch']:>5} {r['engine']:>11} {ms['ours']:8.2f} "
+                  f"{ms.get('onnxruntime', float('nan')):8.2f} "
+                  f"{ms.get('openvino', float('nan')):8.2f} {r['ratio']:8.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Which runtime answers a torch-free plan's forwards once the plan has shown it keeps
+running: the fastest of the installed runtimes on the same ONNX graph, measured on the
+caller's own forwards.
+
+A plan (one input shape and set of outputs of a net) starts on the runtime
+:func:`caffe_compat.lite.runtime.choose` gives (the cheapest to load: OpenCV 5's reader where a
+cv2.dnn program imported it, else onnxruntime). Loading another runtime's session costs far
+more than a forward of a small net (OpenVINO compiles its kernels for the shape), so a program
+that runs a net once or a few times never pays it. Once the plan has run :data:`MIN_CALLS`
+forwards and either :data:`TRIAL_CALLS` of them or forwards that took the estimated cost of
+loading the others (:data:`TRIAL_BASE_S` + :data:`TRIAL_S_PER_MB` per MB of weights: rent until
+the rent paid equals the price, which never costs more than twice the choice made knowing the
+future), the next forwards are the trial: each installed runtime (onnxruntime, OpenVINO,
+OpenCV 5's reader) gets a session of the plan's graph with the shapes fixed, answers one
+forward untimed (its first call allocates) and then :data:`TURNS` timed ones in turn, the
+least tried first; a runtime :data:`DROP` times slower than the best so far leaves at once.
+The one with the smallest median answers from then on.
+
+Every runtime computes the same graph in float32: the outputs differ by the order of the sums
+only (each runtime is checked against the reference forward on the conformance grid:
+``tests/caffe_compat/conformance``). ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` pins one runtime
+(no trial), as does ``CAFFE_COMPAT_TORCH_FREE_CHOICE=0`` (the first runtime throughout).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+ENV = "CAFFE_COMPAT_TORCH_FREE_CHOICE"
+MIN_CALLS = 3            # forwards of a plan before a trial is considered
+TRIAL_CALLS = 32         # forwards after which the trial starts, however short they were
+TRIAL_BASE_S = 0.5       # ... or once the forwards took this long (plus per MB of weights):
+TRIAL_S_PER_MB = 0.02    # loading OpenVINO's and onnxruntime's sessions of SqueezeNet 1.1 took
+#                          0.3 s on the 2-core AMD EPYC, of ResNet-50 (102 MB) about 2 s
+TURNS = 4                # timed forwards of each runtime in the trial
+DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
+
+
+def debug(message, *args):
+    """One debug line on the ``caffe_compat.lite`` logger (logging imported only then)."""
+    import logging
+    logging.getLogger("caffe_compat.lite").debug(message, *args)
+
+
+def enabled():
+    """Whether plans go through a trial (off where a runtime is pinned or the switch is 0)."""
+    from .runtime import ENV_RUNTIME
+    return not os.environ.get(ENV_RUNTIME, "").strip() and \
+        os.environ.get(ENV, "1").strip() not in ("0", "off", "false", "no")
+
+
+class Chosen:
+    """A plan's forwards (``chosen(feed) -> arrays``), on ``session`` of runtime ``name`` until
+    the trial (module doc) names the fastest of it and ``others`` (runtime names, ``name``
+    again included where its settings for a net that keeps running differ).
+    ``make(name)`` gives runtime ``name``'s session of the plan (or raises: that runtime
+    stays out). ``megabytes``: the plan's weights, for the trial's estimate."""
+
+    def __init__(self, session, name, others, make, megabytes):
+        self.session, self.runtime = session, name
+        self._others, self._make = list(others), make
+        self._limit = TRIAL_BASE_S + TRIAL_S_PER_MB * megabytes
+        self.calls, self.seconds = 0, 0.0
+        # label -> [runtime, session, seconds of timed forwards (None: not run yet)]
+        self._trial = None
+        self.decided = not self._others
+        self.times = {}             # the trial's medians by label, once decided
+
+    def __call__(self, feed):
+        if self.decided:
+            return self.session(feed)
+        if self._trial is None:
+            start = time.perf_counter()
+            out = self.session(feed)
+            self.calls += 1
+            self.seconds += time.perf_counter() - start
+            if self.calls >= MIN_CALLS and (self.calls >= TRIAL_CALLS or
+                                            self.seconds >= self._limit):
+                self._start()
+            return out
+        return self._turn(feed)
+
+    def _start(self):
+        trial = {f"{self.runtime} (first)": [self.runtime, self.session, []]}
+        for name in self._others:
+            try:
+                trial[name] = [name, self._make(name), None]
+            except Exception as exc:                         # noqa: BLE001 - stays out
+                debug("the trial leaves %s out (%s)", name, exc)
+        self._trial = trial
+        if len(trial) == 1:
+            self._decide()
+
+    def _turn(self, feed):
+        trial = self._trial
+        label = min(trial, key=lambda k: -1 if trial[k][2] is None else len(trial[k][2]))
+        _, session, times = trial[label]
+        start = time.perf_counter()
+        out = session(feed)
+        took = time.perf_counter() - start
+        if times is None:
+            trial[label][2] = []                 # the first call allocates: not timed
+            return out
+        times.append(took)
+        best = min(min(t) for *_, t in trial.values() if t)
+        for other in list(trial):
+            t = trial[other][2]
+            if t and len(t) >= 2 and min(t) > DROP * best:
+                del trial[other]
+        if all(t is not None and len(t) >= TURNS for *_, t in trial.values()):
+            self._decide()
+        return out
+
+    def _decide(self):
+        trial, self._trial = self._trial, None
+        self.times = {k: statistics.median(t) for k, (*_, t) in trial.items() if t}
+        if self.times:
+            label = min(self.times, key=self.times.get)
+            self.runtime, self.session = trial[label][0], trial[label][1]
+        self.decided = True
+        debug("runtime chosen: %s (median seconds per forward %s)", self.runtime,
+              {k: round(v, 6) for k, v in self.times.items()})
+
+
+def candidates(first):
+    """The runtimes a trial tries beside the session of ``first`` it has: every installed one
+    (OpenVINO too), ``first`` again where its settings for a net that keeps running differ
+    (onnxruntime's: :func:`.runtime.tuned_session`)."""
+    from .runtime import available
+    found = list(available())
+    return [n for n in found if n != first or n == "onnxruntime"]
