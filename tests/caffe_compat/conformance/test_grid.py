@@ -56,6 +56,18 @@ def _scaled(a, b):
     return float(np.abs(np.asarray(a, np.float64) - b).max()) / scale
 
 
+@pytest.fixture(scope="module")
+def references(tmp_path_factory):
+    """Each case's reference, computed once for every engine's column of it."""
+    made = {}
+
+    def reference(case):
+        if case not in made:
+            made[case] = _reference(CASES[case][1], tmp_path_factory.mktemp("grid"))
+        return made[case]
+    return reference
+
+
 def _reference(text, tmp_path, seed=7):
     net = Net(text, phase="test", seed=seed)
     rng = np.random.default_rng(seed)
@@ -166,9 +178,9 @@ def _grid():
 
 
 @pytest.mark.parametrize("case, engine", list(_grid()))
-def test_engine_equals_the_reference_or_refuses(case, engine, tmp_path):
+def test_engine_equals_the_reference_or_refuses(case, engine, tmp_path, references):
     _, text = CASES[case]
-    net, feed, want, model = _reference(text, tmp_path)
+    net, feed, want, model = references(case)
     try:
         got = RUN[engine](text, feed, model, tmp_path)
     except Refused as exc:
