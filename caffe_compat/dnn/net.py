@@ -47,6 +47,7 @@ from .importer import (in_place_free, opencv_layers, renamed_repeats, split_inpu
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
 from .positions import PositionsMixin
+from .precision import PrecisionMixin
 from .light_read import LightMixin
 from .torch_free import TorchFreeMixin
 
@@ -70,8 +71,8 @@ _FALLBACK_TARGETS = {DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_CPU_F
 UNSUPPORTED_METHODS = (
     "addLayer", "addLayerToPrev", "connect", "dump", "dumpToFile", "dumpToPbtxt",
     "getLayerShapes", "getLayerInputs",
-    "setHalideScheduler", "setParam_", "readFromModelOptimizer", "quantize",
-    "getInputDetails", "getOutputDetails", "registerOutput", "setPreferableBackend_",
+    "setHalideScheduler", "setParam_", "readFromModelOptimizer", "registerOutput",
+    "setPreferableBackend_",
     "enableKVCache", "disableKVCache", "resetKVCache", "finalizeNet", "getModelFormat",
     "setTracingMode", "getTracingMode", "setProfilingMode", "getProfilingMode",
     "printPerfProfile")
@@ -93,9 +94,10 @@ def _tick_frequency():
         return 1e9
 
 
-class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
+class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionMixin):
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
+    _unsupported = UnsupportedError         # what the mixins raise for a call not provided
 
     def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None,
                  *, tables_only=False):
@@ -457,10 +459,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
         self._check_fed()
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
         self._timings = collections.Counter()      # per layer, filled by torch forwards
-        if self._lite is not None:
-            got = self._lite_forward(shapes, wanted)
-            if got is not None:
-                return dict(zip(wanted, got))
+        got = self._torch_free_forward(shapes, wanted)   # .precision: CPU_FP16, then lite
+        if got is not None:
+            return dict(zip(wanted, got))
         net = self._engine(shapes)
         runner = self._runner(shapes, net, wanted)
         start = time.perf_counter_ns()
@@ -554,8 +555,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
 
     def setPreferableTarget(self, targetId):
         """DNN_TARGET_CPU; DNN_TARGET_CUDA(_FP16) on torch's CUDA device when there is one
-        (float32 arithmetic), otherwise on the CPU with a warning; OpenCL and CPU_FP16 run on
-        the CPU with a warning, as OpenCV does without those devices; others raise."""
+        (float32 arithmetic), otherwise on the CPU with a warning; OpenCL runs on the CPU with
+        a warning, as OpenCV does without it; CPU_FP16 as :mod:`.precision` says; others raise."""
         name = _TARGETS.get(targetId, targetId)
         if targetId in (DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16):
             import torch
@@ -566,9 +567,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin):
                               "CPU", RuntimeWarning, stacklevel=2)
                 self._set_device("cpu")
         elif targetId in _FALLBACK_TARGETS:
-            warnings.warn(f"{name}: not available in caffe_compat.dnn; the net runs on the "
-                          "CPU in float32", RuntimeWarning, stacklevel=2)
-            self._set_device("cpu")
+            self._fallback_target(targetId, name)     # (.precision: CPU_FP16)
         elif targetId == DNN_TARGET_CPU:
             self._set_device("cpu")
         else:

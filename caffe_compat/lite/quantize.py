@@ -1,0 +1,286 @@
+"""int8 forwards of a Caffe net without torch: the net's ONNX model (:func:`.graph.build`, the
+model the torch-free path runs) quantized by onnxruntime's static post-training quantization
+(``onnxruntime.quantization.quantize_static``) on calibration inputs, and run on onnxruntime's
+CPU provider. :class:`caffe_compat.dnn.Net.quantize` is built on it.
+
+What is quantized, and how (the settings chosen, :func:`settings`):
+
+* the format is QDQ (QuantizeLinear / DequantizeLinear pairs around each quantizable node,
+  which onnxruntime's graph optimiser fuses into its integer kernels: QLinearConv,
+  QGemm / MatMulInteger, QLinearAdd, QLinearConcat, QLinearGlobalAveragePool ...);
+* activations are unsigned 8-bit, asymmetric (a zero point), their range the minimum and
+  maximum over the calibration data with 0 included, as OpenCV 4's ``Net::quantize``
+  computes it (``getQuantizationParams``: scale = (max - min) / 255);
+* weights are signed 8-bit, symmetric, per output channel or per tensor as the caller asks
+  (OpenCV 4's ``perChannel``), and 7-bit (``reduce_range``) where the processor has no
+  VNNI: onnxruntime's u8 x s8 kernels on AVX2 multiply with ``vpmaddubsw``, whose 16-bit
+  sums of two products saturate with full 8-bit weights; 7-bit weights keep them exact;
+* Softmax stays float32 (:data:`FIXED_OUTPUT`'s note, :data:`FLOAT_OPS`); layers that ONNX
+  does not express as Caffe computes them (DetectionOutput) stay numpy steps in float32
+  after the int8 model, as on the torch-free path.
+
+Why those settings. The sweep ran on a 2-core AMD EPYC (AVX2, no AVX-512, no VNNI), using
+``python benchmarks/bench_precision.py --sweep``; the table is in docs/from-cv2-dnn.md,
+"Reduced precision". QDQ with u8 activations and s8 weights was the fastest variant, as fast
+as QOperator. s8 x s8 and u8 x u8 take onnxruntime's slower paths on x86 (1.2x to 2x).
+Per-tensor weights cost accuracy for no speed (MobileNet v2: 0.143 of the logits' scale
+against 0.079). Full 8-bit weights without VNNI doubled MobileNet v2's error (0.150).
+
+The calibration ranges are kept (onnxruntime's calibration cache, a JSON file of tensor
+ranges): a forward of another input shape quantizes that shape's model with the same ranges,
+without running the calibration again.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+# OpenCV's depth codes (cv2.CV_8S, cv2.CV_32F)
+CV_8S, CV_32F = 1, 5
+DEPTH_NAMES = {0: "CV_8U", 1: "CV_8S", 2: "CV_16U", 3: "CV_16S", 4: "CV_32S", 5: "CV_32F",
+               6: "CV_64F", 7: "CV_16F"}
+
+# the output ranges OpenCV 4's quantize fixes instead of measuring (net_quantization.cpp):
+# (scale, zero point) of an int8 tensor
+FIXED_OUTPUT = {"TanH": (1.0 / 128, 0), "Sigmoid": (1.0 / 256, -128),
+                "Softmax": (1.0 / 256, -128), "SoftMax": (1.0 / 256, -128)}
+# the types whose output range OpenCV 4 takes from the input (Split, Slice, Crop)
+INPUT_RANGE = {"Split", "Slice", "Crop"}
+
+
+# ONNX operators left in float32 (on dequantized inputs): Softmax, whose probabilities are
+# mostly below one step of an 8-bit [0, 1] range over 1000 classes (quantized, a classifier's
+# output was all zeros; OpenCV 4's int8 Softmax also gives float32 probabilities to a float
+# output)
+FLOAT_OPS = ("Softmax",)
+
+
+def opencv_params(values):
+    """(scale, zero point) of an int8 tensor holding ``values``, by OpenCV 4's rule
+    (``getQuantizationParams``): the range [min, max] with 0 in it, scale = (max - min) /
+    255 (1.0 for an empty range), zero point = round(-128 - min / scale)."""
+    a = np.asarray(values)
+    rmin = min(float(a.min()), 0.0) if a.size else 0.0
+    rmax = max(float(a.max()), 0.0) if a.size else 0.0
+    scale = 1.0 if rmax == rmin else (rmax - rmin) / 255.0
+    zero = int(np.round(-128 - rmin / scale))
+    return float(np.float32(scale)), zero
+
+
+def to_int8(values, scale, zero):
+    """``values`` quantized as OpenCV's Quantize layer does: round(x / scale) + zero point,
+    saturated to [-128, 127]."""
+    q = np.rint(np.asarray(values, np.float32) / np.float32(scale)) + zero
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def from_int8(values, scale, zero):
+    """int8 ``values`` back to float32: (q - zero point) * scale (OpenCV's Dequantize)."""
+    return ((np.asarray(values, np.float32) - np.float32(zero)) * np.float32(scale)) \
+        .astype(np.float32)
+
+
+def has_vnni():
+    """Whether the processor has an 8-bit dot-product instruction (AVX512-VNNI or
+    AVX-VNNI), read from /proc/cpuinfo's flags (False where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_vnni", "avx_vnni"})
+    except OSError:
+        pass
+    return False
+
+
+def settings(per_channel):
+    """The keyword arguments of ``quantize_static`` used here (module doc)."""
+    from onnxruntime.quantization import QuantFormat, QuantType
+    return dict(quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8, per_channel=bool(per_channel),
+                reduce_range=not has_vnni())
+
+
+class _Feeds:
+    """onnxruntime's CalibrationDataReader over a list of feeds ({input name: array})."""
+
+    def __init__(self, feeds):
+        self._feeds, self._at = list(feeds), 0
+
+    def get_next(self):
+        if self._at >= len(self._feeds):
+            return None
+        self._at += 1
+        return self._feeds[self._at - 1]
+
+    def rewind(self):
+        self._at = 0
+
+    def __len__(self):
+        return len(self._feeds)
+
+
+def calibration_reader(feeds):
+    """A ``CalibrationDataReader`` giving ``feeds`` in turn."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(_Feeds, CalibrationDataReader):
+        pass
+    return Reader(feeds)
+
+
+class _QuietRoot(logging.Filter):
+    """Drops the quantizer's advice to pre-process the model (our models have fixed shapes
+    and are optimised by the session)."""
+
+    def filter(self, record):
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+def quantize_model(model, feeds=None, cache=None, per_channel=True, **overrides):
+    """The int8 ONNX model (bytes) of ``model`` (ONNX bytes), its ranges from ``feeds`` (a
+    list of {input name: float32 array}) or, where the file ``cache`` holds them already,
+    from there (``cache`` is then written by the first call)."""
+    import onnx
+    from onnxruntime.quantization import quantize_static
+    options = settings(per_channel)
+    options.update(overrides)
+    proto = onnx.load_from_string(bytes(model))
+    folder = tempfile.mkdtemp(prefix="caffe_compat-int8-")
+    out = os.path.join(folder, "int8.onnx")
+    quiet = _QuietRoot()
+    root = logging.getLogger()
+    root.addFilter(quiet)
+    try:
+        reader = calibration_reader(feeds) if feeds is not None else None
+        exclude = [n.name for n in proto.graph.node if n.op_type in FLOAT_OPS and n.name]
+        quantize_static(proto, out, reader, calibration_cache_path=cache,
+                        nodes_to_exclude=exclude,
+                        extra_options={"CalibTensorRangeSymmetric": False}, **options)
+        with open(out, "rb") as f:
+            return f.read()
+    finally:
+        root.removeFilter(quiet)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def count_integer_nodes(model):
+    """How many nodes of ``model`` (ONNX bytes) are QuantizeLinear / DequantizeLinear or
+    integer operators (a check that something was quantized)."""
+    import onnx
+    proto = onnx.load_from_string(bytes(model))
+    return sum(n.op_type in ("QuantizeLinear", "DequantizeLinear")
+               or n.op_type.startswith("QLinear") or n.op_type.endswith("Integer")
+               for n in proto.graph.node)
+
+
+def _ranges_model(model, feeds, ranges, per_channel):
+    """(int8 model bytes, the ranges' JSON bytes) of ``model``: calibrated on ``feeds`` where
+    ``ranges`` is None, else quantized with ``ranges`` (the JSON of an earlier call)."""
+    folder = tempfile.mkdtemp(prefix="caffe_compat-ranges-")
+    cache = os.path.join(folder, "ranges.json")
+    try:
+        if ranges is not None:
+            with open(cache, "wb") as f:
+                f.write(ranges)
+        out = quantize_model(model, None if ranges is not None else feeds, cache, per_channel)
+        with open(cache, "rb") as f:
+            return out, f.read()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Int8Forwards:
+    """The int8 forwards of a net: ``layers`` (LayerParameters, unique names, no Input layer),
+    ``inputs`` (names), ``weights`` ({layer name: float32 arrays}) and the calibration feed
+    ``calibration`` ({input name: float32 array}). Each (input shapes, outputs) asked for gets
+    its own model: written by :func:`.graph.build`, quantized (:func:`quantize_model`) with the
+    ranges measured on the calibration feed for those outputs, loaded into an onnxruntime
+    session; the last :data:`KEEP` are kept."""
+
+    KEEP = 4
+
+    def __init__(self, layers, inputs, weights, calibration, per_channel=True, name="net"):
+        import collections
+        self.layers, self.inputs, self.weights = list(layers), list(inputs), weights
+        self.calibration = {k: np.ascontiguousarray(v, np.float32) for k, v in calibration.items()}
+        self.per_channel, self.name = bool(per_channel), name
+        self._ranges = {}                       # outputs -> ranges JSON (calibration cache)
+        self._plans = collections.OrderedDict()  # (shapes, outputs) -> (plan, session)
+        self.integer_nodes = None               # of the last model made (a check)
+
+    def _build(self, shapes, wanted):
+        from . import graph
+        return graph.build(self.layers, list(zip(self.inputs, shapes)), self.weights,
+                           list(wanted), self.name)
+
+    def float_outputs(self, wanted):
+        """The float32 values of blobs ``wanted`` on the calibration feed (the torch-free
+        model on onnxruntime): the ranges OpenCV's rules read."""
+        from . import graph, runtime
+        shapes = tuple(tuple(self.calibration[n].shape) for n in self.inputs)
+        plan = self._build(shapes, tuple(wanted))
+        session = None
+        if plan.whole is not None:
+            session = runtime.session("onnxruntime", b"".join(plan.model),
+                                      plan.whole.input_names, plan.whole.output_names)
+        return graph.run(plan, session, self._feed(plan), list(wanted))
+
+    def _feed(self, plan, feed=None):
+        feed = self.calibration if feed is None else feed
+        names = plan.whole.input_names if plan.whole is not None else []
+        return {n: feed[n] for n in names}
+
+    def _make(self, shapes, wanted):
+        from . import runtime
+        from .converters import Unsupported
+        plan = self._build(shapes, wanted)
+        if plan.whole is None:                  # nothing for the model to compute
+            return plan, None
+        ranges = self._ranges.get(wanted)
+        calib_shapes = tuple(tuple(self.calibration[n].shape) for n in self.inputs)
+        if ranges is None and shapes != calib_shapes:
+            calib_plan = self._build(calib_shapes, wanted)
+            _, ranges = _ranges_model(b"".join(calib_plan.model), [self._feed(calib_plan)],
+                                      None, self.per_channel)
+            self._ranges[wanted] = ranges
+        try:
+            model, ranges = _ranges_model(b"".join(plan.model), [self._feed(plan)], ranges,
+                                          self.per_channel)
+        except Exception as exc:
+            raise Unsupported(f"onnxruntime's quantizer did not quantize the model for input "
+                              f"shapes {list(shapes)}: {exc}") from exc
+        self._ranges[wanted] = ranges
+        self.integer_nodes = count_integer_nodes(model)
+        session = runtime.session("onnxruntime", model, plan.whole.input_names,
+                                  plan.whole.output_names)
+        return plan, session
+
+    def prepare(self, shapes, wanted):
+        """Quantize the model of ``shapes`` and outputs ``wanted`` now (``quantize`` does it
+        for the calibration's shapes and the net's outputs, so that its errors show there)."""
+        key = (tuple(shapes), tuple(wanted))
+        if key not in self._plans:
+            self._plans[key] = self._make(*key)
+            while len(self._plans) > self.KEEP:
+                self._plans.popitem(last=False)
+
+    def run(self, shapes, wanted, feed):
+        """The float32 arrays of blobs ``wanted`` for ``feed`` ({input name: float32 array}
+        of ``shapes``), from the int8 model."""
+        from . import graph
+        key = (tuple(shapes), tuple(wanted))
+        got = self._plans.get(key)
+        if got is None:
+            got = self._plans[key] = self._make(*key)
+            while len(self._plans) > self.KEEP:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
+        plan, session = got
+        return graph.run(plan, session, self._feed(plan, feed), list(wanted))

@@ -1,0 +1,115 @@
+"""Half-precision forwards of a Caffe net without torch: the net's ONNX model (:func:`.graph.build`)
+compiled by OpenVINO's CPU plugin with ``INFERENCE_PRECISION_HINT`` bf16 or f16, where the
+processor computes in that precision (:func:`capability`). :mod:`caffe_compat.dnn.precision`
+runs ``DNN_TARGET_CPU_FP16`` on it.
+
+The capability is read by public means: OpenVINO's ``Core().get_property("CPU",
+"OPTIMIZATION_CAPABILITIES")`` (it lists ``BF16`` on processors with AVX512_BF16 or AMX, ``FP16``
+on those with AVX512_FP16 / AMX_FP16 or ARM's half-precision arithmetic), and the flags of
+/proc/cpuinfo (``avx512_bf16``, ``amx_bf16``, ``avx512_fp16``, ``amx_fp16``) where OpenVINO is
+not installed (no engine runs it then: the caller runs float32).
+"""
+from __future__ import annotations
+
+import collections
+
+HINTS = {"bf16": "bfloat16", "f16": "float16"}      # OpenVINO's hint -> the precision's name
+
+
+def cpu_flags():
+    """The flags of /proc/cpuinfo's first processor (empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def openvino_capabilities():
+    """OpenVINO's CPU ``OPTIMIZATION_CAPABILITIES`` (None where OpenVINO is not installed)."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    return [str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
+
+
+def capability():
+    """``(hint, why)``: the OpenVINO precision hint (``"bf16"``, ``"f16"``) this processor
+    computes in, or None, and a sentence saying what was found."""
+    caps = openvino_capabilities()
+    if caps is None:
+        flags = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "avx512_fp16", "amx_fp16"})
+        return None, ("OpenVINO is not installed (the engine of reduced precision here); "
+                      f"processor flags for it: {', '.join(flags) or 'none'}")
+    if "BF16" in caps:
+        return "bf16", f"OpenVINO's CPU plugin lists BF16 ({', '.join(caps)})"
+    if "FP16" in caps:
+        return "f16", f"OpenVINO's CPU plugin lists FP16 ({', '.join(caps)})"
+    return None, (f"this processor has no bf16 / fp16 arithmetic (OpenVINO's CPU "
+                  f"OPTIMIZATION_CAPABILITIES: {', '.join(caps)})")
+
+
+class HalfForwards:
+    """The forwards of a net (``layers``, ``inputs``, ``weights`` as
+    :class:`caffe_compat.lite.LiteNet`'s) on OpenVINO with precision ``hint``; one compiled
+    model per (input shapes, outputs), the last :data:`KEEP` kept."""
+
+    KEEP = 2
+
+    def __init__(self, layers, inputs, weights, hint, name="net"):
+        if hint not in HINTS:
+            raise ValueError(f"precision hint {hint!r}: expected one of {sorted(HINTS)}")
+        self.layers, self.inputs, self.weights, self.hint = list(layers), list(inputs), \
+            weights, hint
+        self.name = name
+        self._plans = collections.OrderedDict()
+
+    def compile_config(self):
+        """The configuration given to OpenVINO's ``compile_model``."""
+        from ..parallel import threads
+        return {"INFERENCE_PRECISION_HINT": self.hint, "PERFORMANCE_HINT": "LATENCY",
+                "NUM_STREAMS": 1,
+                "INFERENCE_NUM_THREADS": max(1, int(threads.usable_threads()))}
+
+    def _make(self, shapes, wanted):
+        import io
+
+        import numpy as np
+        import openvino as ov
+
+        from . import graph
+        plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self.weights,
+                           list(wanted), self.name)
+        if plan.whole is None:
+            return plan, None
+        core = ov.Core()
+        model = core.read_model(io.BytesIO(b"".join(plan.model)))
+        compiled = core.compile_model(model, "CPU", self.compile_config())
+        request = compiled.create_infer_request()
+        ports = [compiled.output(n) for n in plan.whole.output_names]
+        names = plan.whole.input_names
+
+        def forward(feed):
+            got = request.infer({n: feed[n] for n in names})
+            return [np.array(got[p], dtype=np.float32) for p in ports]
+
+        forward.runtime = "openvino"
+        return plan, forward
+
+    def run(self, shapes, wanted, feed):
+        """The float32 arrays of blobs ``wanted`` for ``feed``."""
+        from . import graph
+        key = (tuple(shapes), tuple(wanted))
+        got = self._plans.get(key)
+        if got is None:
+            got = self._plans[key] = self._make(*key)
+            while len(self._plans) > self.KEEP:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
+        plan, session = got
+        return graph.run(plan, session, feed, list(wanted))
