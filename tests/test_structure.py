@@ -10,6 +10,7 @@ what the package re-exports. A cycle is a strongly connected component of more t
 (or a module importing itself).
 """
 import ast
+import functools
 import importlib
 import os
 import pathlib
@@ -35,8 +36,15 @@ LAYERS = {
 }
 
 
-def module_files():
-    """{module name: path relative to the repository} of every module of PACKAGES."""
+@functools.lru_cache(maxsize=None)
+def _parsed(path):
+    """The syntax tree of the file at ``path`` (parsed once for every test here)."""
+    path = pathlib.Path(path)
+    return ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def _module_files():
     out = {}
     for pkg in PACKAGES:
         for folder, dirs, files in os.walk(REPO / pkg):
@@ -52,13 +60,18 @@ def module_files():
     return out
 
 
+def module_files():
+    """{module name: path relative to the repository} of every module of PACKAGES."""
+    return dict(_module_files())
+
+
 def _package_of(module, path):
     return module if path.endswith("__init__.py") else module.rpartition(".")[0]
 
 
 def imports_of(module, path, modules):
     """The modules of ours that ``module`` imports (see the module doc)."""
-    tree = ast.parse((REPO / path).read_text(encoding="utf-8"), path)
+    tree = _parsed(REPO / path)
     package = _package_of(module, path)
     out = set()
     for node in ast.walk(tree):
@@ -94,8 +107,13 @@ def _is_c_extension(package_path, name):
 
 
 def import_graph():
+    return {m: set(v) for m, v in _import_graph().items()}
+
+
+@functools.lru_cache(maxsize=None)
+def _import_graph():
     modules = module_files()
-    return {m: imports_of(m, p, modules) for m, p in modules.items()}
+    return {m: frozenset(imports_of(m, p, modules)) for m, p in modules.items()}
 
 
 def strongly_connected(graph):
@@ -263,9 +281,10 @@ def test_no_module_keeps_a_name_at_an_earlier_home():
     assert not marked, f"re-exports kept for an earlier home: {marked}"
 
 
+@functools.lru_cache(maxsize=None)
 def _top_level_names(path):
     """The names a module binds at its top level (also in if / try blocks) and its __all__."""
-    tree = ast.parse(pathlib.Path(path).read_text(encoding="utf-8"))
+    tree = _parsed(path)
     names, exported = set(), set()
     for node in tree.body:
         for sub in ast.walk(node) if isinstance(node, (ast.If, ast.Try)) else [node]:
@@ -293,7 +312,7 @@ def test_imports_of_caffe_compat_name_where_the_name_lives():
     wrong = []
     for path in _python_files():
         rel = os.path.relpath(path, REPO)
-        tree = ast.parse(pathlib.Path(path).read_text(encoding="utf-8"), rel)
+        tree = _parsed(path)
         for node in ast.walk(tree):
             if not (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
                     and node.module.split(".")[0] == "caffe_compat"):
