@@ -17,6 +17,7 @@ value); AVE divides its sum by its size clipped to ``[-pad, in + pad)``.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,17 +46,39 @@ def pooled_size(length, k, s, p, ceil):
     return out
 
 
-@dataclass(frozen=True)
 class PoolWindows:
     """The windows of one input plane: ``kernel`` and ``out`` (h, w); ``pads`` (left, right,
     top, bottom) that make every window a whole block of the padded plane (negative: rows or
-    columns no window reaches); ``divisor`` AVE's divisor per output; ``empty`` the outputs
-    whose window holds no input position."""
-    kernel: tuple
-    out: tuple
-    pads: tuple
-    divisor: np.ndarray
-    empty: np.ndarray
+    columns no window reaches); ``divisor`` AVE's divisor per output and ``empty`` the outputs
+    whose window holds no input position (both computed when first asked for: a MAX
+    pooling's converter asks only :meth:`any_empty`)."""
+
+    def __init__(self, kernel, out, pads, starts, plane, pad):
+        self.kernel, self.out, self.pads = kernel, out, pads
+        self._starts, self._plane, self._pad = starts, plane, pad
+
+    def _clipped(self, axis, limit):
+        """Each window's length along ``axis`` clipped to ``[.., limit)``, from its start."""
+        s = self._starts[axis]
+        return np.minimum(s + self.kernel[axis], limit) - np.maximum(s, 0)
+
+    def _empty_along(self, axis):
+        return self._clipped(axis, self._plane[axis]) <= 0
+
+    def any_empty(self):
+        """Whether some output's window holds no input position."""
+        return bool(self._empty_along(0).any() or self._empty_along(1).any())
+
+    @functools.cached_property
+    def divisor(self):
+        (hs, ws), (h, w), (ph, pw) = self._starts, self._plane, self._pad
+        kh, kw = self.kernel
+        return np.outer(np.minimum(hs + kh, h + ph) - hs,
+                        np.minimum(ws + kw, w + pw) - ws).astype(np.float64)
+
+    @functools.cached_property
+    def empty(self):
+        return self._empty_along(0)[:, None] | self._empty_along(1)[None, :]
 
 
 @dataclass(frozen=True)
@@ -102,13 +125,8 @@ class PoolingRule:
         oh, ow = self.output_size(h, w)
         (sh, sw), (ph, pw) = self.stride, self.pad
         pads = (pw, (ow - 1) * sw + kw - w - pw, ph, (oh - 1) * sh + kh - h - ph)
-        hs = np.arange(oh) * sh - ph
-        ws = np.arange(ow) * sw - pw
-        divisor = np.outer(np.minimum(hs + kh, h + ph) - hs,
-                           np.minimum(ws + kw, w + pw) - ws).astype(np.float64)
-        empty = (np.minimum(hs + kh, h) <= np.maximum(hs, 0))[:, None] | \
-            (np.minimum(ws + kw, w) <= np.maximum(ws, 0))[None, :]
-        return PoolWindows((kh, kw), (oh, ow), pads, divisor, empty)
+        starts = (np.arange(oh) * sh - ph, np.arange(ow) * sw - pw)
+        return PoolWindows((kh, kw), (oh, ow), pads, starts, (h, w), (ph, pw))
 
 
 def _pair(layer, param, what, default):

@@ -54,7 +54,7 @@ def pooling(g, lp, bottoms, blobs):
                                   g.const(np.array([2, 3], np.int64))])
         pads = [pad[0], pad[1], max(end_h, 0), max(end_w, 0)]
         y = g.op("MaxPool", [name], {"kernel_shape": list(k), "strides": list(s), "pads": pads})
-        if win.empty.any():
+        if win.any_empty():
             y = g.op("Max", [y, g.const(np.array(-_FLT_MAX, F32))])
         return [type(x)(y, (n, c, oh, ow))]
     # AVE: zero padding to full windows, window sums, Caffe's divisors
