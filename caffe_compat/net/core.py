@@ -252,12 +252,14 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         inputs = {k: self._as_input(k, v) for k, v in inputs.items()}
         chunk = self._chunk_size(inputs)
         if not keep_blobs and not torch.is_grad_enabled():
-            batch = next(iter(inputs.values())).shape[0] if inputs else 0
-            step = chunk or max(batch, 1)
+            batch = next(iter(inputs.values())).shape[0] if inputs and chunk else 1
+            step = chunk or 1
             parts = collections.defaultdict(list)
             for i in range(0, max(batch, 1), step):
-                values = self._run({k: v[i:i + step] for k, v in inputs.items()},
-                                   keep=set(wanted))[0]
+                # one pass: the inputs as fed (an input need not have the others' first
+                # axis: a Bias or Scale operand of shape (C, H)); chunks: batch slices
+                part = {k: v[i:i + step] for k, v in inputs.items()} if chunk else inputs
+                values = self._run(part, keep=set(wanted))[0]
                 for n in wanted:
                     parts[n].append(values[n])
                 del values

@@ -23,7 +23,10 @@ TOL = 1e-5
 # reader where it is installed), and onnxruntime and OpenVINO, which the runtime trial of a
 # net that keeps running may choose (caffe_compat.lite.choice)
 LITE_RUNTIMES = {"lite": None, "lite-onnxruntime": "onnxruntime", "lite-openvino": "openvino"}
-ENGINES = ("array", *LITE_RUNTIMES, "pytorch-source")
+# "torch-inference": the torch engine's output-only forward (no autograd, blobs dropped
+# after their last use: the fused inference path, caffe_compat.inference), which cv2.dnn's
+# torch path and Net.forward under no_grad take
+ENGINES = ("array", *LITE_RUNTIMES, "pytorch-source", "torch-inference")
 CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct", "LRN", "PReLU", "Slice",
                     "BatchNorm", "Scale", "Bias", "Eltwise"},
           "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN", "PReLU",
@@ -32,6 +35,7 @@ CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct", "LRN", "PReLU", "S
                              "PReLU", "Slice", "BatchNorm", "Scale", "Bias", "Eltwise"}}
 for _name in LITE_RUNTIMES:
     CLAIMS[_name] = CLAIMS["lite"]
+CLAIMS["torch-inference"] = set()          # every type: filled below from the grid's cases
 MESSAGES = {"Convolution": "ConvolutionParameter", "Deconvolution": "ConvolutionParameter",
             "Pooling": "PoolingParameter", "InnerProduct": "InnerProductParameter",
             "LRN": "LRNParameter", "PReLU": "PReLUParameter", "Slice": "SliceParameter",
@@ -165,9 +169,22 @@ def _run_pytorch_source(text, feed, model, tmp_path):
     return {k: v.contiguous().numpy() for k, v in out.items()}
 
 
+def _run_torch_inference(text, feed, model, tmp_path):
+    import torch
+    net = Net(text, weights=str(model), phase="test")
+    with torch.inference_mode():
+        out = net._forward_layers(blobs=list(net.outputs), keep_blobs=False,
+                                  **{k: torch.from_numpy(v) for k, v in feed.items()})
+    return {t: out[t].numpy() for t in net.outputs}
+
+
 RUN = {"array": _run_array, "pytorch-source": _run_pytorch_source,
+       "torch-inference": _run_torch_inference,
        **{name: (lambda *a, runtime=runtime: _run_lite(*a, runtime=runtime))
           for name, runtime in LITE_RUNTIMES.items()}}
+
+
+CLAIMS["torch-inference"] |= {type_name for type_name, _ in CASES.values()}
 
 
 def _grid():
@@ -251,8 +268,8 @@ def _engine_modules():
 
 
 # the torch-free path's fields are its converters' whatever the runtime: "lite" once
-@pytest.mark.parametrize("engine", ("torch",) + tuple(e for e in ENGINES
-                                                      if LITE_RUNTIMES.get(e) is None))
+@pytest.mark.parametrize("engine", ("torch",) + tuple(
+    e for e in ENGINES if LITE_RUNTIMES.get(e) is None and e != "torch-inference"))
 def test_every_field_is_decided_by_every_engine_claiming_the_type(engine):
     _engine_modules()
     table = declared()

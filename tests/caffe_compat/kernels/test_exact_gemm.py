@@ -284,6 +284,7 @@ print(b.kernel_name())
 """
 
 
+@pytest.mark.slow        # every micro kernel in a process of its own (about 13 s on 2 cores)
 def test_every_micro_kernel_gives_the_same_bits(tmp_path):
     """The micro-kernels differ in lane width and tile shape only, never in an output's own
     sequence of fused multiply-adds and block sums: the AVX-512 one (two B panels at once,

@@ -67,6 +67,7 @@ def _run(folder, **env):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow        # four training processes (about 15 s on 2 cores)
 def test_rerun_is_bit_identical_and_another_isa_is_not(folder):
     first = _run(folder)
     again = _run(folder, OMP_NUM_THREADS="1")          # the thread count changes nothing

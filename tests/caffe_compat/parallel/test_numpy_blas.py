@@ -54,8 +54,11 @@ def test_the_first_pass_sets_numpys_blas_to_one_thread_with_the_same_bits():
     assert got["difference"] < 1e-5
 
 
-@pytest.mark.parametrize("env", [{"OPENBLAS_NUM_THREADS": "2"}, {"OMP_NUM_THREADS": "2"},
-                                 {"CAFFE_COMPAT_NUMPY_BLAS": "keep"}])
+# one way of choosing in the default suite, the other two under -m slow (a process each)
+@pytest.mark.parametrize("env", [{"OPENBLAS_NUM_THREADS": "2"},
+                                 pytest.param({"OMP_NUM_THREADS": "2"}, marks=pytest.mark.slow),
+                                 pytest.param({"CAFFE_COMPAT_NUMPY_BLAS": "keep"},
+                                              marks=pytest.mark.slow)])
 def test_a_program_that_chose_its_blas_threads_keeps_them(env):
     got = _run(**env)
     assert got["after"] == got["before"]
