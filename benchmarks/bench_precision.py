@@ -20,8 +20,9 @@ Columns, per net and batch (frames/s, medians of the calls):
   at most 32 MB of weights where the process imported OpenCV 5: ``caffe_compat.lite.runtime``)
   for the whole run (the hand-over to the torch path after some seconds of forwards is off
   here, so that every block times the same engine);
-* ``ours int8``: ``net.quantize([calib], CV_32F, CV_32F)``'s forward (onnxruntime, QDQ u8/s8,
-  per channel);
+* ``ours int8``: ``net.quantize([calib], CV_32F, CV_32F)``'s forward (QDQ u8/s8, per channel,
+  on onnxruntime or OpenVINO, whichever the trial of caffe_compat.lite.quantize chose: the
+  row's last field names it);
 * ``cv4 f32`` / ``cv4 int8``: OpenCV 4's ``readNetFromCaffe`` net and its ``quantize`` (same
   arguments), in a process of its own (``PYTHONPATH`` = ``--opencv4``) driven over a pipe,
   so that the four run in alternating blocks (bench_zoo's rule: a pause, one untimed call,
@@ -192,7 +193,7 @@ def agreement(name, q, f):
             return f"n/a ({len(rq)} vs {len(rf)})"
         if not len(rq):
             return "0 faces"
-        rq, rf = (r[np.lexsort((r[:, 3], r[:, 1]))] for r in (rq, rf))
+        rq, rf = (r[np.lexsort((r[:, 3], r[:, 0]))] for r in (rq, rf))   # by image, then x
         return f"box {np.abs(rq[:, 3:] - rf[:, 3:]).max():.4f} ({len(rq)} faces)"
     err = scaled_error(q, f)
     if err is None:
@@ -371,7 +372,8 @@ def main(argv=None):
                 row = (name, batch, fps, agreement(name, outs["ours int8"], outs["ours f32"]),
                        agreement(name, outs["cv4 int8"], outs["cv4 f32"]),
                        (net._lite.runtime if net.engine == "torch-free" else
-                        f"torch: {net.engine_reason}"), qnet.precision)
+                        f"torch: {net.engine_reason}"),
+                       f"{qnet.precision} on {qnet._int8.runtime}")
                 assert "torch" not in sys.modules, "torch was imported during the run"
                 rows.append(row)
                 print(_line(row), flush=True)
@@ -381,7 +383,7 @@ def main(argv=None):
     print()
     print(f"{'net':>13} {'batch':>5} {'ours f32':>9} {'ours int8':>9} {'cv4 f32':>8} "
           f"{'cv4 int8':>8}  int8 vs f32: {'ours':<22} {'OpenCV 4':<22} (frames/s; ours f32 "
-          "runtime)")
+          "runtime; ours int8 runtime)")
     for row in rows:
         print(_line(row))
     print(f"load average {os.getloadavg()[0]:.2f} (a shared machine: the numbers are "

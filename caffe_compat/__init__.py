@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 # name -> submodule defining it, imported on first access (PEP 562)
 _LAZY = {"Net": ".net.core", "get_solver": ".solvers", "Layer": ".layers",
          "register_layer": ".layers", "registered_types": ".layers",
-         "PythonLayer": ".layers.python"}
+         "PythonLayer": ".layers.python", "reduced_precision": ".inference.precision_runner"}
 
 
 def __getattr__(name):
@@ -37,6 +37,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'caffe_compat' has no attribute '{name}'")
 
 
-__all__ = ["Net", "get_solver", "Layer", "PythonLayer", "register_layer", "registered_types",
-           "CaffeCompatError", "PrototxtError", "WeightsError", "NetError", "DataError",
+__all__ = ["Net", "get_solver", "reduced_precision", "Layer", "PythonLayer", "register_layer",
+           "registered_types", "CaffeCompatError", "PrototxtError", "WeightsError", "NetError", "DataError",
            "SolverError"]

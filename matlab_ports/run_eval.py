@@ -231,6 +231,8 @@ def _on_engine(net):
 
 def engine_used(net):
     """The engine of ``net``'s last output-only forward ("torch" when none ran)."""
+    if getattr(net, "engine_name", None):          # matlab_ports.precision.ReducedNet
+        return net.engine_name
     runners = getattr(net, "_engine_runners", None) or {}
     names = [r.last_engine for r in runners.values() if r.last_engine]
     return names[-1] if names else "torch"
@@ -433,7 +435,8 @@ def _write_outputs(res, out_dir, run_info):
 
 
 def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
-             save_feature=False, progress=True, engine="auto"):
+             save_feature=False, progress=True, engine="auto", precision="float32",
+             calibration=None):
     """Evaluate ``weights`` (with deploy net ``model``; None: the zoo's deploy net of the
     weights' architecture) on ``crops_dir/<seq>.mat`` and write the outputs to ``out_dir``
     (nothing is written when ``out_dir`` is None). Returns :class:`EvalResults`.
@@ -443,7 +446,12 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
     (``--caffe-order``) and ``save_feature`` run on torch.
 
     ``sequences``: names (or a comma-separated string); default :func:`default_sequences`.
+    ``precision``: "float32" (default) or "int8" (:mod:`matlab_ports.precision`: calibrated on
+    256 frames spread over the crops files ``calibration``, default those evaluated); the
+    results and run_info.json say which ran.
     """
+    from .precision import calibration_from_files, check_precision, reduced_net
+    check_precision(precision)
     from tqdm import tqdm
 
     from caffe_compat.errors import CaffeCompatError
@@ -480,6 +488,9 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
                 # net input H, W = MATLAB columns, rows (the frames go in transposed)
                 net = load_net(weights, model=model, input_size=(size[1], size[0]))
                 net.engine = engine
+                if precision != "float32":
+                    net = reduced_net(net, precision, video_to_blob(
+                        calibration_from_files(calibration or paths, load_crops)))
             except CaffeCompatError as e:
                 raise type(e)(f"{e}\n(crops of {path}: {size[0]}x{size[1]})") from None
             _output_name(net)
@@ -508,13 +519,14 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
                       seconds=time.perf_counter() - started, model=str(net.source),
                       weights=os.fspath(weights), architecture=arch.description if arch else "",
                       engine=engine_used(net))
+    res.precision = precision
     if out_dir is not None:
         import torch
         run_info = dict(model=res.model, weights=res.weights, architecture=res.architecture,
                         crops=os.path.abspath(crops_dir), batch=int(batch), frames=frames,
                         frames_per_second=_json_num(res.frames_per_second),
                         torch_threads=torch.get_num_threads(),
-                        engine=res.engine,
+                        engine=res.engine, precision=precision,
                         orientation="each MATLAB frame video(:,:,n) is fed transposed, as "
                                     "matcaffe does")
         res.files = _write_outputs(res, os.fspath(out_dir), run_info)
@@ -547,6 +559,11 @@ def main(argv=None):
     parser.add_argument("--caffe-order", action="store_true",
                         help="sum every convolution and inner product in Caffe's order: "
                              "predictions bit-identical to Caffe's (slower)")
+    parser.add_argument("--precision", choices=("float32", "int8"), default="float32",
+                        help="float32 (default) or int8 (calibrated on 256 "
+                             "frames spread over the sequences; matlab_ports.precision)")
+    parser.add_argument("--calibration", default=None, metavar="DIR",
+                        help="int8: calibrate on the <seq>.mat crops of this folder instead")
     args = parser.parse_args(argv)
     from caffe_compat.kernels import blas_order
     from caffe_compat.errors import CaffeCompatError
@@ -555,7 +572,11 @@ def main(argv=None):
     try:
         res = run_eval(args.model, args.weights, args.crops, args.out, args.sequences,
                        args.batch, args.save_feature, progress=not args.quiet,
-                       engine=args.engine)
+                       engine=args.engine, precision=args.precision,
+                       calibration=None if args.calibration is None else [
+                           os.path.join(args.calibration, f) for f in
+                           sorted(os.listdir(args.calibration), key=natural_key)
+                           if f.endswith(".mat")])
     except (PortError, CaffeCompatError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -566,7 +587,7 @@ def main(argv=None):
     print(res.table())
     print(f"(cc/ccc_run_eval: run_eval.m's formulas; pearson_r, ccc_avec: textbook/AVEC)")
     print(f"{sum(s.frames for s in res.sequences)} frames at {res.frames_per_second:.1f} "
-          f"frames/s ({res.engine}); outputs in {args.out}")
+          f"frames/s ({res.engine}); precision {args.precision}; outputs in {args.out}")
     return 0
 
 

@@ -80,6 +80,7 @@ class PredictResult:
     frames: list = field(default_factory=list)
     seconds: float = math.nan
     files: dict = field(default_factory=dict)
+    precision: str = "float32"
 
     @property
     def valence(self):
@@ -183,9 +184,14 @@ class BoxTable:
 
 
 def predict_video(video, weights, model=None, boxes=None, downsample=None, batch=64,
-                  min_face=MIN_FACE, size=None, progress=True, engine="auto"):
+                  min_face=MIN_FACE, size=None, progress=True, engine="auto",
+                  precision="float32"):
     """Valence per frame of ``video``; see the module docstring. Returns
-    :class:`PredictResult`; NoFaceError when no frame has a usable face."""
+    :class:`PredictResult` (its ``precision`` says which ran); NoFaceError when no frame has a
+    usable face. ``precision`` "int8": calibrated on the first batch of faces
+    (:mod:`matlab_ports.precision`)."""
+    from matlab_ports.precision import check_precision, reduced_net
+    check_precision(precision)
     import torch
     from tqdm import tqdm
 
@@ -210,11 +216,15 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
                            f"box file {boxes}" if table is not None else
                            "MTCNN face detector (not the paper's protocol)",
                            None if downsample is None else downsample)
+    result.precision = precision
     pending, faces = [], []
 
     def flush():
+        nonlocal net
         if not faces:
             return
+        if precision != "float32" and net.engine != precision:
+            net = reduced_net(net, precision, video_to_blob(np.stack(faces, axis=2)))
         blob = video_to_blob(np.stack(faces, axis=2))
         with torch.no_grad():
             out = net.forward(data=torch.from_numpy(blob), keep_blobs=False)[out_name]
@@ -293,6 +303,7 @@ def _plot(result, path):
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     ds = f", downsampled by {result.downsample}" if result.downsample else ""
+    ds += f", {result.precision}" if result.precision != "float32" else ""
     ax.set_title(f"{os.path.basename(result.video)}: {result.n_faces} of {len(result.frames)} "
                  f"frames with a face{ds}\nfaces from {result.faces_from}", fontsize=10)
     fig.tight_layout()
@@ -347,6 +358,9 @@ def main(argv=None):
     parser.add_argument("--engine", default="auto",
                         help="inference engine: auto (the fastest that gives our forward's "
                              "outputs), torch, onnxruntime or openvino (docs/engines.md)")
+    parser.add_argument("--precision", choices=("float32", "int8"), default="float32",
+                        help="float32 (default) or int8, calibrated on the first --batch faces "
+                             "(matlab_ports.precision)")
     args = parser.parse_args(argv)
     from caffe_compat.errors import CaffeCompatError
     s = args.downsample
@@ -355,7 +369,7 @@ def main(argv=None):
     try:
         res = predict_video(args.video, args.weights, args.model, args.boxes, s,
                             args.batch, args.min_face, args.size, progress=not args.quiet,
-                            engine=args.engine)
+                            engine=args.engine, precision=args.precision)
         files = write_outputs(res, args.out)
     except (PortError, CaffeCompatError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -366,7 +380,8 @@ def main(argv=None):
     v = res.valence[~np.isnan(res.valence)]
     print(f"{res.n_faces} of {len(res.frames)} frames with a face (faces from "
           f"{res.faces_from}); valence mean {v.mean():.4f}, min {v.min():.4f}, max "
-          f"{v.max():.4f}; {len(res.frames) / res.seconds:.1f} frames/s")
+          f"{v.max():.4f}; {len(res.frames) / res.seconds:.1f} frames/s; precision "
+          f"{res.precision}")
     print(f"wrote {files['csv']} and {files['plot']}")
     return 0
 

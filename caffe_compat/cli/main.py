@@ -506,13 +506,14 @@ def _usage():
 
 def register_tools():
     """Add Caffe's other tools (compute_image_mean, convert_imageset, device_query,
-    extract_features, the upgrade tools, draw, parse-log, plot-log, doctor) and export to the
-    table."""
+    extract_features, the upgrade tools, draw, parse-log, plot-log, doctor, precision) and
+    export to the table."""
     from ..tools import (compute_image_mean, convert_imageset,  # noqa: F401  Caffe's other tools
                          device_query, extract_features, upgrade)
     from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
     from ..tools import doctor  # noqa: F401  which caffe is imported
     from ..tools import layer_table  # noqa: F401  layers: the type x engine table
+    from ..tools import precision_report  # noqa: F401  precision: int8 against float32
     from ..export.command import COMMAND as export_command
     register_command("export", *export_command)
 

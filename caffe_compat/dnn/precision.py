@@ -38,7 +38,9 @@ OpenCV 4's rules matched (``modules/dnn/src/net_quantization.cpp``, checked agai
   details (``q = round(x / scale) + zero point``); ``CV_8S`` outputs: the output layers'
   blobs come back int8, ``x = (q - zero point) * scale`` with the output details.
 
-What differs: the int8 arithmetic is onnxruntime's (its kernels and its own per-tensor
+What differs: the int8 arithmetic is onnxruntime's or OpenVINO's (the faster on the model, by a
+trial when the model is made: :mod:`caffe_compat.lite.quantize`; their kernels and onnxruntime's
+quantizer's per-tensor
 activation ranges, the weights per channel or per tensor as ``perChannel`` asks, 7-bit on a
 processor without VNNI; Softmax and DetectionOutput in float32), so the values differ from
 OpenCV's int8 by a few quantization steps (both differ from float32 by that much: the bounds
@@ -366,7 +368,7 @@ class QuantizedMixin:
 
     @property
     def engine(self):
-        """``"torch-free"``: the int8 ONNX model on onnxruntime."""
+        """``"torch-free"``: the int8 ONNX model on onnxruntime or OpenVINO."""
         return "torch-free"
 
     # ------------------------------------------------------------------ not here

@@ -3,6 +3,9 @@ PyTorch source.
 
     caffe-compat export -model deploy.prototxt -weights W.caffemodel --format onnx --out F.onnx
         [--output BLOB ...] [--opset 17] [--static-batch N] [--no-check]
+    caffe-compat export -model deploy.prototxt -weights W.caffemodel --format onnx --out F.onnx
+        --precision int8 --calibration SRC [--mean 104,117,123] [--scale S] [--swap-rb]
+        [--calibration-limit 64] [--per-tensor] [--static-batch N] [--output BLOB ...]
     caffe-compat export -model deploy.prototxt -weights W.caffemodel --format pytorch --out DIR
         [--output BLOB ...] [--pth] [--compile-check] [--preprocess KEY=VALUE ...] [--no-check]
 
@@ -17,6 +20,13 @@ README.md; ``--pth`` adds weights.pth) after the check of :mod:`caffe_compat.exp
 (batches 1 and 3, gradients, autocast; ``--compile-check`` adds torch.compile): a difference
 beyond its bounds is an error (exit status 1) and DIR is left as it was. While it runs, one
 line on stderr (tqdm) says which step runs and the time so far; the results go to stdout.
+
+``--precision int8`` (:mod:`caffe_compat.export.int8`) writes the int8 ONNX model that
+``caffe_compat.dnn``'s ``Net.quantize`` runs (QDQ: QuantizeLinear / DequantizeLinear around
+each quantized operator, u8 activations, s8 weights; :mod:`caffe_compat.lite.quantize`),
+calibrated on SRC (a folder of images with the net's preprocessing given by ``--mean``,
+``--scale``, ``--swap-rb``, or an HDF5 list file: :mod:`caffe_compat.data.calibration`), at a
+fixed batch (``--static-batch``, default 1). Every line printed says the precision written.
 
 ``caffe_compat.cli.main`` registers :data:`COMMAND` with ``register_command`` (this module does not
 import the CLI, so that the two stay free of an import cycle).
@@ -52,6 +62,16 @@ def _arguments(p):
           help="ONNX: declare the batch size N instead of leaving it free")
     _flag(p, "no_check", action="store_true",
           help="skip the comparison with our forward (ONNX: onnxruntime's run)")
+    _flag(p, "precision", choices=("float32", "int8"), default="float32",
+          help="onnx: float32 (default) or int8 (needs --calibration)")
+    _flag(p, "calibration", default=None, metavar="SRC",
+          help="int8: a folder of images or an HDF5 list file to calibrate on")
+    _flag(p, "calibration_limit", type=int, default=64, metavar="N",
+          help="int8: calibration items read (default 64)")
+    _flag(p, "mean", default=None, help="int8 images: mean per channel (e.g. 104,117,123)")
+    _flag(p, "scale", type=float, default=1.0, help="int8 images: scale after the mean")
+    _flag(p, "swap_rb", action="store_true", help="int8 images: feed RGB instead of BGR")
+    _flag(p, "per_tensor", action="store_true", help="int8: weights per tensor")
     _flag(p, "pth", action="store_true", help="pytorch: also write weights.pth")
     _flag(p, "compile_check", action="store_true",
           help="pytorch: also run the module under torch.compile in the check (slow)")
@@ -115,6 +135,9 @@ def run_pytorch(args, net, outputs, stage):
 def run_export(args):
     from ..net.core import Net
     from . import compare_onnxruntime, default_outputs, export_onnx, export_torchscript
+    if args.precision == "int8":
+        from .int8 import run_int8
+        return run_int8(args, _stages)
     if args.format == "onnx" and args.opset < 17:
         raise CaffeCompatError(f"--opset {args.opset}: the converters write opset-17 "
                                "operators; use 17 or later")
@@ -141,7 +164,7 @@ def run_export(args):
     finally:
         stage(None)
     batch = "free" if args.static_batch is None else str(args.static_batch)
-    print(f"wrote {args.out} (ONNX opset {args.opset}, batch {batch}; inputs "
+    print(f"wrote {args.out} (ONNX opset {args.opset}, batch {batch}, float32; inputs "
           f"{', '.join(net.inputs)}; outputs {', '.join(outputs)})")
     if args.no_check:
         return 0

@@ -1,0 +1,111 @@
+"""``caffe-compat export --format onnx --precision int8``: the int8 ONNX model of a Caffe net.
+
+The model is the one ``caffe_compat.dnn``'s ``Net.quantize`` runs: the net's ONNX model
+(:func:`caffe_compat.lite.graph.build`, the torch-free path's) quantized by onnxruntime's
+static quantization with the ranges measured on the calibration source
+(:class:`caffe_compat.lite.quantize.Int8Forwards`: QDQ, u8 activations, s8 weights per output
+channel or, with ``--per-tensor``, per tensor; 7-bit weights on a processor without VNNI).
+Its shapes are fixed: the deploy net's inputs at batch ``--static-batch`` (default 1).
+
+Refused, with the layer named: a net whose outputs need a layer that ONNX does not express as
+Caffe computes it (DetectionOutput runs in numpy after the model on the torch-free path): export
+its inputs instead (``--output``), as the SSD's ``mbox_loc``, ``mbox_conf_flatten`` and
+``mbox_priorbox``; a format other than ONNX.
+
+After writing (atomically), the file is run by onnxruntime on the first calibration items
+beside the float32 net: the largest |int8 - float32| of each output over its scale is
+printed (a measurement, not a check: int8 differs by a few quantization steps).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CaffeCompatError
+
+CV_32F = 5
+
+
+def run_int8(args, stages):
+    from .. import dnn
+    from ..data.calibration import read_inputs
+    from ..io.atomic import write_bytes_atomic
+    if args.format != "onnx":
+        raise CaffeCompatError(f"--precision int8: written as ONNX only (--format onnx), not "
+                               f"{args.format}")
+    if not args.calibration:
+        raise CaffeCompatError("--precision int8 needs --calibration SRC (a folder of images "
+                               "or an HDF5 list file)")
+    stage = stages(4)
+    try:
+        stage("reading the net, its weights and the calibration data")
+        net = dnn.readNetFromCaffe(args.model, args.weights)
+        shapes = {n: net._input_shapes.get(n) for n in net._inputs}
+        if any(s is None for s in shapes.values()):
+            raise CaffeCompatError(f"{args.model}: every input needs a declared shape for an "
+                                   "int8 export")
+        calib = read_inputs(args.calibration, shapes, args.calibration_limit, mean=args.mean,
+                            scale=args.scale, swap_rb=args.swap_rb)
+        stage("calibrating and quantizing")
+        q = net.quantize([calib.feeds[n] for n in net._inputs], CV_32F, CV_32F,
+                         not args.per_tensor)
+        outputs = list(args.output or [t for k in net.getUnconnectedOutLayers()
+                                       for t in net._layers[k - 1]["tops"]])
+        batch = args.static_batch or 1
+        at = tuple((batch,) + tuple(shapes[n][1:]) for n in net._inputs)
+        plan, model = q._int8.quantized(at, tuple(outputs))
+        if plan.steps or plan.consts or model is None:
+            layers = [t for _, _, tops in plan.steps for t in tops] or outputs
+            raise CaffeCompatError(f"{args.model}: outputs {outputs} need {', '.join(layers)}, "
+                                   "which the ONNX model does not compute (run in numpy after "
+                                   "it, e.g. DetectionOutput); export the blobs before it "
+                                   "with --output")
+        write_bytes_atomic(args.out, named_outputs(model, plan.graph_outputs, outputs))
+        stage("running the file on onnxruntime beside float32")
+        diffs = _compare(args.out, net, calib, batch, outputs)
+    finally:
+        stage(None)
+    print(f"wrote {args.out} (ONNX, int8: QDQ, u8 activations, s8 weights "
+          f"{'per tensor' if args.per_tensor else 'per channel'}; batch {batch}; calibrated on "
+          f"{len(calib)} items of {calib.source}; inputs {', '.join(net._inputs)}; outputs "
+          f"{', '.join(outputs)})")
+    for name, d in diffs.items():
+        print(f"int8 file vs float32, {name}: max |diff| {d:.3g} of its scale")
+    return 0
+
+
+def named_outputs(model, graph_outputs, outputs):
+    """``model`` (bytes) with its outputs named after the blobs (an Identity node per output:
+    the converters name tensors ``out_N``)."""
+    import onnx
+    proto = onnx.load_from_string(bytes(model))
+    by_name = {o.name: o for o in proto.graph.output}
+    for blob in outputs:
+        inner = graph_outputs.get(blob)
+        if inner is None or inner == blob or inner not in by_name:
+            continue
+        proto.graph.node.append(onnx.helper.make_node("Identity", [inner], [blob],
+                                                      name=f"output/{blob}"))
+        by_name[inner].name = blob
+    return proto.SerializeToString()
+
+
+def _compare(path, net, calib, batch, outputs):
+    """{output: max |int8 file - float32| / max |float32|} on the first calibration items."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feed = {k: np.ascontiguousarray(v[:batch]) for k, v in calib.feeds.items()}
+    if len(next(iter(feed.values()))) < batch:
+        return {}
+    names = [o.name for o in session.get_outputs()]
+    got = dict(zip(names, session.run(None, {i.name: feed[i.name]
+                                              for i in session.get_inputs()})))
+    for n, x in feed.items():
+        net.setInput(x, n)
+    ref = dict(zip(outputs, net.forward(outputs)))
+    out = {}
+    for name in outputs:
+        if name in got and name in ref:
+            a = np.asarray(ref[name], np.float64)
+            out[name] = float(np.abs(np.asarray(got[name], np.float64).reshape(a.shape) - a)
+                              .max() / max(float(np.abs(a).max()), 1e-30))
+    return out

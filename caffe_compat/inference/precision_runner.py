@@ -1,0 +1,189 @@
+"""Reduced-precision inference of a Caffe net: :func:`reduced_precision`.
+
+    >>> runner = caffe_compat.reduced_precision(net, "int8", calibration=faces)
+    >>> out = runner.forward(data=images)      # {output blob: float32 numpy array}
+    >>> runner.precision                       # "int8"
+
+Why a function returning a runner, not a ``precision=`` argument of :class:`caffe_compat.Net`:
+a ``Net`` is a torch module whose blobs, parameters and backward stay float32 (training,
+``blobs[name].data``, ``params``); int8 has none of these. The int8 forward runs on another
+engine (onnxruntime's integer kernels on the net's ONNX model,
+:mod:`caffe_compat.lite.quantize`), for outputs only, with weights frozen at the call. The
+runner says so: it has ``forward`` and the output names, nothing else of a ``Net``, and the
+float net is left as it was.
+
+``net``: a :class:`caffe_compat.Net` (its TEST-phase definition for inference: data layers
+become inputs of their blobs' shapes, loss, Accuracy and Silence layers are left out; its
+current weights, trained or loaded), a ``(prototxt, caffemodel)`` pair of paths, or a
+:class:`caffe_compat.dnn.Net`. ``precision``: ``"float32"`` (the float net's own forward, the
+same interface) or ``"int8"``. ``calibration`` (int8): a blob for the net's one input, a dict
+``{input name: blob}``, or a source on disk (a folder of images or an HDF5 list file, read by
+:func:`caffe_compat.data.calibration.read_inputs` with ``mean``, ``scale``, ``swap_rb``); the
+ranges of every tensor are measured on it in one forward (OpenCV 4's ``Net.quantize`` rule),
+so it should hold inputs like those the runner will see (a few dozen). ``per_channel``: the
+weights' scales per output channel (default) or per tensor.
+
+``forward(**inputs)`` returns ``{output: float32 array}`` for the net's output layers (those
+whose outputs no layer reads, by layer name, as ``cv2.dnn``'s ``getUnconnectedOutLayersNames``;
+a Caffe deploy net names them after their top blobs), or the layers ``outputs=`` names; any
+batch size.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import NetError
+
+PRECISIONS = ("float32", "int8")
+CV_32F = 5
+
+
+class PrecisionRunner:
+    """Forwards of a net at one precision (module doc): ``forward(**inputs)``, ``inputs``,
+    ``outputs``, ``input_shapes`` ({name: N x C x H x W of the definition}), ``precision``
+    and ``engine`` (what runs it, in words)."""
+
+    def __init__(self, dnn_net, inputs, input_shapes, outputs, precision, source):
+        self._net = dnn_net
+        self.inputs, self.input_shapes = list(inputs), dict(input_shapes)
+        self.outputs, self.precision = list(outputs), precision
+        self.source = source
+
+    @property
+    def engine(self):
+        """What runs the forwards, in words (int8: the runtime the trial chose for the last
+        model made, :mod:`caffe_compat.lite.quantize`)."""
+        int8 = getattr(self._net, "_int8", None)
+        if int8 is None:
+            return "caffe_compat.dnn (float32)"
+        return (f"{int8.runtime or 'onnxruntime'} int8 (QDQ, u8 activations, s8 weights "
+                f"{'per channel' if int8.per_channel else 'per tensor'})")
+
+    def forward(self, **inputs):
+        """``{output: float32 array}`` for the blobs given by input name."""
+        missing = [n for n in self.inputs if n not in inputs]
+        extra = [n for n in inputs if n not in self.inputs]
+        if missing or extra:
+            raise NetError(f"{self.source}: forward takes the inputs {self.inputs}; "
+                           + (f"missing {missing}" if missing else f"unknown {extra}"))
+        for n in self.inputs:
+            x = inputs[n]
+            if hasattr(x, "detach"):                   # a torch tensor
+                x = x.detach().cpu().numpy()
+            self._net.setInput(np.ascontiguousarray(x, np.float32), n)
+        got = self._net.forward(self.outputs)
+        return {n: np.asarray(v, np.float32) for n, v in zip(self.outputs, got)}
+
+    __call__ = forward
+
+    def __repr__(self):
+        return (f"<PrecisionRunner {self.precision} ({self.engine}) {self.source}: inputs "
+                f"{self.inputs}, outputs {self.outputs}>")
+
+
+def deploy_definition(net):
+    """(prototxt text, caffemodel bytes) of a :class:`caffe_compat.Net` for inference: its
+    ``inference_proto`` with each data layer (a layer that reads its blobs from a source)
+    replaced by an Input layer of the tops a kept layer reads, at the net's blob shapes."""
+    from ..proto import caffe_pb2
+    proto = net.inference_proto()
+    data_layers = {node.name for node, key, _, _ in net._nodes if net.layers[key].is_data}
+    used = {b for lp in proto.layer if lp.name not in data_layers for b in lp.bottom}
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(proto)
+    del out.layer[:]
+    for lp in proto.layer:
+        if lp.name not in data_layers:
+            out.layer.add().CopyFrom(lp)
+            continue
+        tops = [t for t in lp.top if t in used]
+        if not tops:
+            continue
+        new = out.layer.add()
+        new.name, new.type = lp.name, "Input"
+        for t in tops:
+            new.top.append(t)
+            new.input_param.shape.add().dim.extend(int(d) for d in net.blob_shape(t))
+    return _text(out), net.caffemodel_bytes()
+
+
+def _text(message):
+    from google.protobuf import text_format
+    return text_format.MessageToString(message)
+
+
+def _dnn_net(net):
+    """(caffe_compat.dnn.Net, source name) of ``net`` (module doc)."""
+    from .. import dnn
+    if isinstance(net, (tuple, list)) and len(net) == 2:
+        proto, model = (os.fspath(p) for p in net)
+        return dnn.readNetFromCaffe(proto, model), proto
+    if isinstance(net, dnn.Net):
+        return net, getattr(net, "_source", "<dnn net>")
+    if type(net).__name__ == "Net" and hasattr(net, "inference_proto"):
+        text, model = deploy_definition(net)
+        return dnn.readNetFromCaffe(bufferProto=text.encode("utf-8"), bufferModel=model), \
+            getattr(net, "source", "<net>")
+    raise NetError(f"reduced_precision: expected a caffe_compat.Net, a (prototxt, caffemodel) "
+                   f"pair or a caffe_compat.dnn.Net; got {type(net).__name__}")
+
+
+def _input_shapes(dnn_net):
+    shapes = {n: dnn_net._input_shapes.get(n) for n in dnn_net._inputs}
+    return {n: tuple(int(d) for d in s) if s is not None else None for n, s in shapes.items()}
+
+
+def calibration_feed(calibration, inputs, input_shapes, source, mean=None, scale=1.0,
+                     swap_rb=False, limit=None):
+    """``{input: float32 blob}`` of ``calibration`` (module doc)."""
+    if calibration is None:
+        raise NetError(f"{source}: int8 needs calibration inputs (a blob, a dict of blobs per "
+                       "input, or a folder of images / an HDF5 list file)")
+    if isinstance(calibration, (str, os.PathLike)):
+        from ..data.calibration import read_inputs
+        missing = [n for n in inputs if input_shapes.get(n) is None]
+        if missing:
+            raise NetError(f"{source}: inputs {missing} have no declared shape; a calibration "
+                           "source needs the net's input shapes")
+        got = read_inputs(calibration, {n: input_shapes[n] for n in inputs}, limit, mean,
+                          scale, swap_rb)
+        return got.feeds
+    if isinstance(calibration, dict):
+        unknown = [k for k in calibration if k not in inputs]
+        missing = [n for n in inputs if n not in calibration]
+        if unknown or missing:
+            raise NetError(f"{source}: the calibration dict must have one blob per input "
+                           f"{inputs}; " + (f"missing {missing}" if missing else
+                                            f"unknown {unknown}"))
+        blobs = {n: calibration[n] for n in inputs}
+    else:
+        if len(inputs) != 1:
+            raise NetError(f"{source}: the net has {len(inputs)} inputs {inputs}; give the "
+                           "calibration as a dict {input name: blob}")
+        blobs = {inputs[0]: calibration}
+    out = {}
+    for n, b in blobs.items():
+        if hasattr(b, "detach"):
+            b = b.detach().cpu().numpy()
+        out[n] = np.ascontiguousarray(b, np.float32)
+    return out
+
+
+def reduced_precision(net, precision="int8", calibration=None, *, per_channel=True,
+                      outputs=None, mean=None, scale=1.0, swap_rb=False, limit=None):
+    """A :class:`PrecisionRunner` of ``net`` at ``precision`` (module doc)."""
+    if precision not in PRECISIONS:
+        raise NetError(f"reduced_precision: precision {precision!r}: expected one of "
+                       f"{', '.join(PRECISIONS)}")
+    dnn_net, source = _dnn_net(net)
+    inputs = list(dnn_net._inputs)
+    shapes = _input_shapes(dnn_net)
+    if outputs is None:
+        outputs = list(dnn_net.getUnconnectedOutLayersNames())
+    if precision == "float32":
+        return PrecisionRunner(dnn_net, inputs, shapes, outputs, "float32", source)
+    feed = calibration_feed(calibration, inputs, shapes, source, mean, scale, swap_rb, limit)
+    quantized = dnn_net.quantize([feed[n] for n in inputs], CV_32F, CV_32F, bool(per_channel))
+    return PrecisionRunner(quantized, inputs, shapes, outputs, "int8", source)

@@ -1,0 +1,98 @@
+"""The CNN+D at reduced precision for the evaluation (``run_eval``) and the prediction
+(``reproduction.predict``): ``--precision int8``.
+
+:func:`reduced_net` wraps a float32 CNN+D (:class:`caffe_compat.Net`) in
+:class:`ReducedNet`, which answers the calls those commands make of a net (``forward(data=...,
+keep_blobs=False)`` returning torch tensors of the outputs, ``outputs``, ``blob_shape``,
+``name``, ``source``) from :func:`caffe_compat.reduced_precision`'s int8 runner (onnxruntime's
+integer kernels on the net's ONNX model; how, in caffe_compat.lite.quantize).
+
+The calibration: :data:`CALIBRATION_FRAMES` frames evenly spaced over the faces given (for
+the evaluation: over every sequence evaluated, or the crops files of ``--calibration``; for the
+prediction: the video's first faces), fed as the forward feeds them (transposed,
+:func:`matlab_ports.run_eval.video_to_blob`); the ranges of every tensor are their minimum and
+maximum over those frames (OpenCV 4's ``Net.quantize`` rule). Frames spread over all the data
+matter: the demo's trained CNN+D calibrated on 64 frames of one dev sequence lost 0.0106 of
+CCC on the sample's dev set (a face of the other sequence beyond the ranges, clipped: 0.25 off
+in valence), on 256 frames of the three training sequences 0.0005. Float32 is the default
+everywhere; features (``--save-feature``'s fc4) are float32 only.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import PortError
+
+PRECISIONS = ("float32", "int8")
+CALIBRATION_FRAMES = 256
+
+
+def calibration_frames(video, count=CALIBRATION_FRAMES):
+    """``count`` frames (or all, when fewer) evenly spaced over ``video`` (H x W x N, MATLAB
+    orientation), as H x W x n (the caller makes the net's blob of them, transposed:
+    :func:`matlab_ports.run_eval.video_to_blob`)."""
+    v = np.asarray(video, np.float32)
+    if v.ndim == 2:
+        v = v[:, :, None]
+    n = v.shape[2]
+    picks = np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
+    return v[:, :, picks]
+
+
+def calibration_from_files(paths, load, count=CALIBRATION_FRAMES):
+    """The calibration frames (H x W x n) of crops files ``paths`` (``<seq>.mat``, read by
+    ``load``: :func:`matlab_ports.run_eval.load_crops`): ``count`` frames in all, evenly
+    spaced over each file in turn (read one at a time)."""
+    if not paths:
+        raise PortError("calibration: no crops file given")
+    share = max(1, -(-int(count) // len(paths)))
+    return np.concatenate([calibration_frames(load(p).video, share) for p in paths], axis=2)
+
+
+class ReducedNet:
+    """A CNN+D's output-only forwards at ``precision`` (module doc)."""
+
+    def __init__(self, net, runner):
+        self._runner = runner
+        self.name, self.source = net.name, getattr(net, "source", "<net>")
+        self.outputs = list(runner.outputs)
+        self._shapes = {n: tuple(net.blob_shape(n)) for n in self.outputs + ["data"]}
+        self.blobs = {}                         # no intermediate blob (fc4) at int8
+        self.engine = "int8"                    # an engine of its own: one worker per batch
+        self.precision = runner.precision
+        self.engine_name = f"{runner.engine}"
+
+    def blob_shape(self, name):
+        if name not in self._shapes:
+            raise PortError(f"net '{self.name}' at {self.precision}: blob '{name}' is not an "
+                            f"output ({', '.join(self.outputs)})")
+        return self._shapes[name]
+
+    def forward(self, data=None, blobs=None, keep_blobs=False, **_):
+        """``{output: torch tensor}`` of the int8 forward of ``data``."""
+        import torch
+        if blobs:
+            raise PortError(f"net '{self.name}' at {self.precision}: only the outputs are "
+                            f"computed ({', '.join(self.outputs)}); {list(blobs)} need float32")
+        out = self._runner.forward(data=data)
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+
+    def to(self, device):
+        return self
+
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise PortError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def reduced_net(net, precision, calibration):
+    """``net`` itself for float32; else a :class:`ReducedNet` calibrated on ``calibration``
+    (the N x 1 x W x H blob of calibration frames, transposed as the forward feeds them)."""
+    check_precision(precision)
+    if precision == "float32":
+        return net
+    import caffe_compat
+    runner = caffe_compat.reduced_precision(net, precision, calibration)
+    return ReducedNet(net, runner)

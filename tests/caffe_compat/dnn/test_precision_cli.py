@@ -1,0 +1,104 @@
+"""The int8 opt-ins outside cv2.dnn: calibration sources (caffe_compat.data.calibration),
+``caffe-compat export --precision int8``, ``caffe-compat precision`` and the CNN+D's
+``--precision`` in the evaluation and the prediction (matlab_ports.precision)."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from caffe_compat import DataError
+from caffe_compat.cli.main import main as cli
+from caffe_compat.data.calibration import read_inputs
+from tests.caffe_compat.dnn.fixtures.make_quantize_fixtures import case
+
+pytest.importorskip("onnxruntime.quantization")
+cv2 = pytest.importorskip("cv2")
+
+
+@pytest.fixture(scope="module")
+def lenet(tmp_path_factory):
+    """(prototxt, caffemodel, HDF5 list, calibration blob) of the quantize tests' LeNet."""
+    folder = tmp_path_factory.mktemp("lenet")
+    text, model, calib, _ = case("lenet")
+    (folder / "l.prototxt").write_text(text)
+    (folder / "l.caffemodel").write_bytes(model)
+    with h5py.File(folder / "c.h5", "w") as f:
+        f["data"] = calib
+        f["label"] = np.arange(len(calib), dtype=np.float32)
+    (folder / "c.txt").write_text("c.h5\n")
+    return folder / "l.prototxt", folder / "l.caffemodel", folder / "c.txt", calib
+
+
+def test_image_folder_is_blob_from_image(tmp_path):
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 256, (40, 50, 3), dtype=np.uint8) for _ in range(3)]
+    for k, img in enumerate(imgs):
+        cv2.imwrite(str(tmp_path / f"{k}.png"), img)
+    (tmp_path / "notes.txt").write_text("not an image")
+    got = read_inputs(tmp_path, {"data": (1, 3, 32, 24)}, mean="10,20,30", scale=0.5,
+                      swap_rb=True)
+    want = np.concatenate([cv2.dnn.blobFromImage(img, 0.5, (24, 32), (10, 20, 30), True)
+                           for img in imgs])
+    assert got.feeds["data"].shape == (3, 3, 32, 24) and got.names == ["0.png", "1.png", "2.png"]
+    np.testing.assert_allclose(got.feeds["data"], want, atol=1e-4)
+    assert len(read_inputs(tmp_path, {"data": (1, 3, 32, 24)}, limit=2)) == 2
+    with pytest.raises(DataError, match="one value or 3"):
+        read_inputs(tmp_path, {"data": (1, 3, 8, 8)}, mean="1,2")
+    with pytest.raises(DataError, match="one input"):
+        read_inputs(tmp_path, {"a": (1, 3, 8, 8), "b": (1, 3, 8, 8)})
+
+
+def test_hdf5_list(lenet, tmp_path):
+    _, _, listing, calib = lenet
+    got = read_inputs(listing, {"data": (1, 1, 28, 28)})
+    np.testing.assert_array_equal(got.feeds["data"], calib)
+    assert list(got.labels) == list(range(8))
+    with pytest.raises(DataError, match="takes"):
+        read_inputs(listing, {"data": (1, 1, 32, 32)})
+    with pytest.raises(DataError, match="no dataset 'image'"):
+        read_inputs(listing, {"image": (1, 1, 28, 28), "data": (1, 1, 28, 28)})
+    with pytest.raises(DataError, match="folder of images"):
+        read_inputs(listing, {"data": (1, 1, 28, 28)}, scale=2.0)
+    with pytest.raises(DataError, match="list file"):
+        read_inputs(str(listing)[:-4] + ".h5", {"data": (1, 1, 28, 28)})
+
+
+def test_export_int8(lenet, tmp_path, capsys):
+    import onnxruntime as ort
+    proto, model, listing, calib = lenet
+    out = tmp_path / "l8.onnx"
+    assert cli(["export", "-model", str(proto), "-weights", str(model), "--out", str(out),
+                "--precision", "int8", "--calibration", str(listing),
+                "--static-batch", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "int8: QDQ" in text and "batch 4" in text and "int8 file vs float32, prob" in text
+    s = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [o.name for o in s.get_outputs()] == ["prob"]
+    import onnx
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    prob = s.run(None, {"data": calib[:4]})[0]
+    assert prob.shape == (4, 10) and np.allclose(prob.sum(1), 1, atol=1e-3)
+    # refusals
+    assert cli(["export", "-model", str(proto), "-weights", str(model), "--out",
+                str(tmp_path / "x.onnx"), "--precision", "int8"]) == 1
+    assert "needs --calibration" in capsys.readouterr().err
+    assert cli(["export", "-model", str(proto), "-weights", str(model), "--out",
+                str(tmp_path / "x"), "--format", "pytorch", "--precision", "int8",
+                "--calibration", str(listing)]) == 1
+    assert "ONNX only" in capsys.readouterr().err
+
+
+def test_precision_command(lenet, tmp_path, capsys):
+    proto, model, listing, _ = lenet
+    report = tmp_path / "r.json"
+    assert cli(["precision", "-model", str(proto), "-weights", str(model), "--calibration",
+                str(listing), "--batch", "1", "--seconds", "0.2", "--json", str(report)]) == 0
+    text = capsys.readouterr().out
+    assert "float32 (caffe_compat.dnn) vs int8" in text and "classifier" in text
+    assert "top-1 agreement" in text and "batch 1: float32" in text
+    got = json.loads(report.read_text())
+    row = got["agreement"]["prob"]
+    assert row["top5_agreement"] == 1.0 and row["max_deviation_over_scale"] < 0.22
+    assert got["speed"]["1"]["int8"] > 0 and got["calibration"]["items"] == 8
