@@ -51,15 +51,20 @@ for job in jobs:
         ours()
     if net._lite is None:
         raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
-    (plan, session), = [v for v in list(net._lite._plans.values()) +
-                        list(net._lite._on_free.values())][-1:]
-    whole = plan.whole
+    lite = net._lite
+    (key, (plan, session)), = [kv for kv in list(lite._plans.items()) +
+                               list(lite._on_free.items())][-1:]
+    # the same graph with every weight in the model's bytes (as the runtime trial writes it)
+    from caffe_compat.lite import graph
+    again = graph.build(lite.layers, list(zip(lite.inputs, key[0])), lite._weights,
+                        list(key[1]), lite.name)
+    whole = again.whole
     model = whole.model if isinstance(whole.model, bytes) else b"".join(whole.model)
     path = os.path.join(job["work"], job["name"] + "-%d.onnx" % job["shape"][0])
     with open(path, "wb") as f:
         f.write(model)
     name_in = whole.input_names[0]
-    name_out = plan.graph_outputs.get(out, whole.output_names[0])
+    name_out = again.graph_outputs.get(out, whole.output_names[0])
     raw = raw_sessions(path, threads, tuple(job["shape"]), input_name=name_in,
                        output=name_out, ort_spinning=job["spin"])
     runs = {{"ours": ours}}
