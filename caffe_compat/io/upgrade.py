@@ -20,6 +20,7 @@ raise :class:`~caffe_compat.errors.NetError` / :class:`~caffe_compat.errors.Solv
 problems Caffe only logs ("continuing anyway") are reported with :class:`UpgradeWarning`.
 """
 import os
+import sys
 import warnings
 
 from caffe_compat.diagnostics import locations, stack
@@ -29,10 +30,11 @@ from caffe_compat.proto import caffe_pb2
 
 
 def _info(message, *args):
-    """One info line on this module's logger (logging imported only then: a net that needs
-    no upgrade never imports it)."""
-    import logging
-    logging.getLogger(__name__).info(message, *args)
+    """One info line on this module's logger; nothing where the program never imported
+    logging (no handler can then take a line below logging's last-resort WARNING level)."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(__name__).info(message, *args)
 
 
 _V1 = caffe_pb2.V1LayerParameter

@@ -7,6 +7,8 @@ the definition: legacy ``layers``, ``input`` fields it would refuse or warn abou
 with both include and exclude rules (its error)."""
 from __future__ import annotations
 
+import sys
+
 from caffe_compat.net.rules import layer_included
 
 from . import text as light_text
@@ -17,8 +19,11 @@ _UPGRADE_LOG = "caffe_compat.io.upgrade"      # the upgrade's logger: the same i
 
 
 def _info(message, *args):
-    import logging
-    logging.getLogger(_UPGRADE_LOG).info(message, *args)
+    """An info line on the upgrade's logger; nothing where the program never imported
+    logging (no handler can then take a line below logging's last-resort WARNING level)."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(_UPGRADE_LOG).info(message, *args)
 
 
 class Deploy:

@@ -53,9 +53,11 @@ STAGE_MIN_BYTES = 1 << 20
 
 
 def debug(message, *args):
-    """One debug line on the ``caffe_compat.lite`` logger (logging imported only then)."""
-    import logging
-    logging.getLogger(__name__).debug(message, *args)
+    """One debug line on the ``caffe_compat.lite`` logger; nothing where the program never
+    imported logging (no handler can then take it)."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(__name__).debug(message, *args)
 
 
 def mode():
@@ -161,10 +163,7 @@ class LiteNet:
         from . import choice
         if not choice.enabled() or not plan.graph_outputs:
             return session
-        others = choice.candidates(name)
-        if not others:
-            return session
-        return choice.Chosen(session, name, others,
+        return choice.Chosen(session, name, lambda: choice.candidates(name),
                              lambda other: self._trial_session(plan, other, key),
                              self._weight_bytes() / 1e6)
 

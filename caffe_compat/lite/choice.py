@@ -14,7 +14,8 @@ future), the next forwards are the trial: each installed runtime (onnxruntime, O
 OpenCV 5's reader) gets a session of the plan's graph with the shapes fixed, answers one
 forward untimed (its first call allocates) and then :data:`TURNS` timed ones in turn, the
 least tried first; a runtime :data:`DROP` times slower than the best so far leaves at once.
-The one with the smallest median answers from then on.
+The one with the fastest turn answers from then on (the fastest of a few turns is what a
+runtime takes when nothing else runs; a turn slowed by another process says nothing of it).
 
 Every runtime computes the same graph in float32: the outputs differ by the order of the sums
 only (each runtime is checked against the reference forward on the conformance grid:
@@ -24,7 +25,7 @@ only (each runtime is checked against the reference forward on the conformance g
 from __future__ import annotations
 
 import os
-import statistics
+import sys
 import time
 
 ENV = "CAFFE_COMPAT_TORCH_FREE_CHOICE"
@@ -33,14 +34,16 @@ TRIAL_CALLS = 32         # forwards after which the trial starts, however short 
 TRIAL_BASE_S = 0.5       # ... or once the forwards took this long (plus per MB of weights):
 TRIAL_S_PER_MB = 0.02    # loading OpenVINO's and onnxruntime's sessions of SqueezeNet 1.1 took
 #                          0.3 s on the 2-core AMD EPYC, of ResNet-50 (102 MB) about 2 s
-TURNS = 4                # timed forwards of each runtime in the trial
+TURNS = 5                # timed forwards of each runtime in the trial
 DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
 
 
 def debug(message, *args):
-    """One debug line on the ``caffe_compat.lite`` logger (logging imported only then)."""
-    import logging
-    logging.getLogger("caffe_compat.lite").debug(message, *args)
+    """One debug line on the ``caffe_compat.lite`` logger; nothing where the program never
+    imported logging (no handler can then take it)."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("caffe_compat.lite").debug(message, *args)
 
 
 def enabled():
@@ -59,13 +62,14 @@ class Chosen:
 
     def __init__(self, session, name, others, make, megabytes):
         self.session, self.runtime = session, name
-        self._others, self._make = list(others), make
+        # (a callable giving them: looked for only when a trial starts)
+        self._others, self._make = others, make
         self._limit = TRIAL_BASE_S + TRIAL_S_PER_MB * megabytes
         self.calls, self.seconds = 0, 0.0
         # label -> [runtime, session, seconds of timed forwards (None: not run yet)]
         self._trial = None
-        self.decided = not self._others
-        self.times = {}             # the trial's medians by label, once decided
+        self.decided = False
+        self.times = {}             # the trial's fastest turns by label, once decided
 
     def __call__(self, feed):
         if self.decided:
@@ -83,7 +87,8 @@ class Chosen:
 
     def _start(self):
         trial = {f"{self.runtime} (first)": [self.runtime, self.session, []]}
-        for name in self._others:
+        others = self._others() if callable(self._others) else self._others
+        for name in others:
             try:
                 trial[name] = [name, self._make(name), None]
             except Exception as exc:                         # noqa: BLE001 - stays out
@@ -107,6 +112,7 @@ class Chosen:
         for other in list(trial):
             t = trial[other][2]
             if t and len(t) >= 2 and min(t) > DROP * best:
+                self.times[other] = min(t)       # (reported, out of the running)
                 del trial[other]
         if all(t is not None and len(t) >= TURNS for *_, t in trial.values()):
             self._decide()
@@ -114,12 +120,15 @@ class Chosen:
 
     def _decide(self):
         trial, self._trial = self._trial, None
-        self.times = {k: statistics.median(t) for k, (*_, t) in trial.items() if t}
-        if self.times:
-            label = min(self.times, key=self.times.get)
+        # the fastest of each runtime's turns: what the runtime takes when nothing else runs
+        # (a turn that another process slowed says nothing about the runtime)
+        fastest = {k: min(t) for k, (*_, t) in trial.items() if t}
+        self.times.update(fastest)
+        if fastest:
+            label = min(fastest, key=fastest.get)
             self.runtime, self.session = trial[label][0], trial[label][1]
         self.decided = True
-        debug("runtime chosen: %s (median seconds per forward %s)", self.runtime,
+        debug("runtime chosen: %s (fastest turn in seconds %s)", self.runtime,
               {k: round(v, 6) for k, v in self.times.items()})
 
 

@@ -33,10 +33,7 @@ without running the calibration again.
 """
 from __future__ import annotations
 
-import logging
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
@@ -135,18 +132,27 @@ def calibration_reader(feeds):
     return Reader(feeds)
 
 
-class _QuietRoot(logging.Filter):
-    """Drops the quantizer's advice to pre-process the model (our models have fixed shapes
-    and are optimised by the session)."""
+def _quiet_root():
+    """A filter dropping the quantizer's advice to pre-process the model (our models have
+    fixed shapes and are optimised by the session). (logging, shutil and tempfile are
+    imported where quantizing starts: a cv2.dnn program that never quantizes reads its nets
+    without them.)"""
+    import logging
 
-    def filter(self, record):
-        return "pre-processing before quantization" not in record.getMessage()
+    class QuietRoot(logging.Filter):
+        def filter(self, record):
+            return "pre-processing before quantization" not in record.getMessage()
+    return QuietRoot()
 
 
 def quantize_model(model, feeds=None, cache=None, per_channel=True, **overrides):
     """The int8 ONNX model (bytes) of ``model`` (ONNX bytes), its ranges from ``feeds`` (a
     list of {input name: float32 array}) or, where the file ``cache`` holds them already,
     from there (``cache`` is then written by the first call)."""
+    import logging
+    import shutil
+    import tempfile
+
     import onnx
     from onnxruntime.quantization import quantize_static
     options = settings(per_channel)
@@ -154,7 +160,7 @@ def quantize_model(model, feeds=None, cache=None, per_channel=True, **overrides)
     proto = onnx.load_from_string(bytes(model))
     folder = tempfile.mkdtemp(prefix="caffe_compat-int8-")
     out = os.path.join(folder, "int8.onnx")
-    quiet = _QuietRoot()
+    quiet = _quiet_root()
     root = logging.getLogger()
     root.addFilter(quiet)
     try:
@@ -183,6 +189,8 @@ def count_integer_nodes(model):
 def _ranges_model(model, feeds, ranges, per_channel):
     """(int8 model bytes, the ranges' JSON bytes) of ``model``: calibrated on ``feeds`` where
     ``ranges`` is None, else quantized with ``ranges`` (the JSON of an earlier call)."""
+    import shutil
+    import tempfile
     folder = tempfile.mkdtemp(prefix="caffe_compat-ranges-")
     cache = os.path.join(folder, "ranges.json")
     try:

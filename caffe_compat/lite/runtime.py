@@ -313,7 +313,8 @@ SMALL_NET_BYTES = 32 << 20
 
 def available():
     """The runtimes installed here, in order of preference (:func:`choose` takes the first;
-    the trial of :mod:`.choice` tries them all)."""
+    the trial of :mod:`.choice` tries them all). Each call searches the package folders:
+    :mod:`.choice` asks only when a trial starts."""
     import importlib.util
     out = []
     if importlib.util.find_spec("onnxruntime") is not None:

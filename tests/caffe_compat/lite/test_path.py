@@ -146,7 +146,7 @@ def test_set_param_moves_the_net_to_the_torch_path(tmp_path):
 def test_a_net_that_keeps_running_stays_torch_free_on_the_fastest_runtime(tmp_path,
                                                                           monkeypatch):
     """After MIN_CALLS forwards that took the trial's estimate (here 0 s), every installed
-    runtime answers in turn, and the one with the smallest median answers from then on; the
+    runtime answers in turn, and the one with the fastest turn answers from then on; the
     outputs agree throughout and torch is never asked for."""
     from caffe_compat import dnn
     from caffe_compat.lite import choice
