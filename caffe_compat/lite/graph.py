@@ -403,6 +403,19 @@ def _rest_part(g, graph_name, first, inputs, outs):
     return Part(g, graph_name, nodes, given, outs)
 
 
+def remembered(cache, key, make, keep):
+    """``cache[key]`` (an OrderedDict of the last ``keep`` plans used), made by ``make(*key)``
+    where it is not there."""
+    got = cache.get(key)
+    if got is None:
+        got = cache[key] = make(*key)
+        while len(cache) > keep:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return got
+
+
 def in_turn(parts, sessions, outputs):
     """One session of ``sessions`` (one per :class:`Part`, run in turn, each fed the net's
     inputs and the earlier parts' outputs it reads), giving the values of ``outputs``."""

@@ -222,30 +222,7 @@ def _int8_session(name, model, part):
     from . import runtime
     if name != "openvino":
         return runtime.session(name, model, part.input_names, part.output_names)
-    import threading
-
-    import openvino as ov
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(model=bytes(model)), "CPU", {
-        "INFERENCE_NUM_THREADS": runtime._threads(), "PERFORMANCE_HINT": "LATENCY",
-        "NUM_STREAMS": 1})
-    by_name = {}
-    for port in compiled.outputs:
-        for n in port.get_names():
-            by_name.setdefault(n, port)
-    ports = [by_name[o] for o in part.output_names]
-    read = {n for port in compiled.inputs for n in port.get_names()}
-    inputs = [n for n in part.input_names if n in read]
-    infer = compiled.create_infer_request().infer
-    lock = threading.Lock()
-
-    def forward(feed):
-        with lock:
-            got = infer({n: feed[n] for n in inputs}, share_inputs=True)
-            return [np.array(got[p]) for p in ports]
-
-    forward.runtime = "openvino"
-    return forward
+    return runtime.openvino_session(model, part.input_names, part.output_names, hint=None)
 
 
 def fastest(sessions, feed, rounds=TRIAL_ROUNDS, least_s=TRIAL_S):
@@ -381,23 +358,13 @@ class Int8Forwards:
     def prepare(self, shapes, wanted):
         """Quantize the model of ``shapes`` and outputs ``wanted`` now (``quantize`` does it
         for the calibration's shapes and the net's outputs, so that its errors show there)."""
-        key = (tuple(shapes), tuple(wanted))
-        if key not in self._plans:
-            self._plans[key] = self._make(*key)
-            while len(self._plans) > self.KEEP:
-                self._plans.popitem(last=False)
+        from . import graph
+        graph.remembered(self._plans, (tuple(shapes), tuple(wanted)), self._make, self.KEEP)
 
     def run(self, shapes, wanted, feed):
         """The float32 arrays of blobs ``wanted`` for ``feed`` ({input name: float32 array}
         of ``shapes``), from the int8 model."""
         from . import graph
-        key = (tuple(shapes), tuple(wanted))
-        got = self._plans.get(key)
-        if got is None:
-            got = self._plans[key] = self._make(*key)
-            while len(self._plans) > self.KEEP:
-                self._plans.popitem(last=False)
-        else:
-            self._plans.move_to_end(key)
-        plan, session = got
+        plan, session = graph.remembered(self._plans, (tuple(shapes), tuple(wanted)),
+                                         self._make, self.KEEP)
         return graph.run(plan, session, self._feed(plan, feed), list(wanted))

@@ -68,48 +68,18 @@ class HalfForwards:
         self.name = name
         self._plans = collections.OrderedDict()
 
-    def compile_config(self):
-        """The configuration given to OpenVINO's ``compile_model``."""
-        from ..parallel import threads
-        return {"INFERENCE_PRECISION_HINT": self.hint, "PERFORMANCE_HINT": "LATENCY",
-                "NUM_STREAMS": 1,
-                "INFERENCE_NUM_THREADS": max(1, int(threads.usable_threads()))}
-
     def _make(self, shapes, wanted):
-        import io
-
-        import numpy as np
-        import openvino as ov
-
-        from . import graph
+        from . import graph, runtime
         plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self.weights,
                            list(wanted), self.name)
         if plan.whole is None:
             return plan, None
-        core = ov.Core()
-        model = core.read_model(io.BytesIO(b"".join(plan.model)))
-        compiled = core.compile_model(model, "CPU", self.compile_config())
-        request = compiled.create_infer_request()
-        ports = [compiled.output(n) for n in plan.whole.output_names]
-        names = plan.whole.input_names
-
-        def forward(feed):
-            got = request.infer({n: feed[n] for n in names})
-            return [np.array(got[p], dtype=np.float32) for p in ports]
-
-        forward.runtime = "openvino"
-        return plan, forward
+        return plan, runtime.openvino_session(plan.model, plan.whole.input_names,
+                                              plan.whole.output_names, hint=self.hint)
 
     def run(self, shapes, wanted, feed):
         """The float32 arrays of blobs ``wanted`` for ``feed``."""
         from . import graph
-        key = (tuple(shapes), tuple(wanted))
-        got = self._plans.get(key)
-        if got is None:
-            got = self._plans[key] = self._make(*key)
-            while len(self._plans) > self.KEEP:
-                self._plans.popitem(last=False)
-        else:
-            self._plans.move_to_end(key)
-        plan, session = got
+        plan, session = graph.remembered(self._plans, (tuple(shapes), tuple(wanted)),
+                                         self._make, self.KEEP)
         return graph.run(plan, session, feed, list(wanted))

@@ -265,10 +265,16 @@ _OV_CORE = []
 
 
 def _openvino(model, inputs, outputs, external, linked=None):
-    """OpenVINO's CPU plugin on the model (read from its bytes, ``Core.read_model``), compiled
-    for the plan's static input shapes with the settings of
+    return openvino_session(model, inputs, outputs)
+
+
+def openvino_session(model, inputs, outputs, hint="f32"):
+    """OpenVINO's CPU plugin on the model (its bytes or :class:`~.onnx_wire.Pieces`, read
+    with ``Core.read_model``), compiled for the plan's static input shapes with the settings of
     :mod:`caffe_compat.inference.engines.openvino_engine`: the thread count of the policy, the
-    LATENCY hint, one stream, f32 arithmetic. One infer request, one call at a time."""
+    LATENCY hint, one stream, the ``INFERENCE_PRECISION_HINT`` ``hint`` (f32; bf16 / f16 for
+    reduced precision; None: OpenVINO's own, as for an int8 QDQ model). One infer request, one
+    call at a time."""
     import threading
 
     import openvino as ov
@@ -276,10 +282,13 @@ def _openvino(model, inputs, outputs, external, linked=None):
         _OV_CORE.append(ov.Core())
     core = _OV_CORE[0]
     model = _pieces(model)
-    model = model if isinstance(model, bytes) else b"".join(model)
-    compiled = core.compile_model(core.read_model(model=model), "CPU", {
-        "INFERENCE_NUM_THREADS": _threads(), "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1,
-        "INFERENCE_PRECISION_HINT": "f32"})
+    model = bytes(model) if isinstance(model, (bytes, bytearray, memoryview)) else \
+        b"".join(model)
+    config = {"INFERENCE_NUM_THREADS": _threads(), "PERFORMANCE_HINT": "LATENCY",
+              "NUM_STREAMS": 1}
+    if hint is not None:
+        config["INFERENCE_PRECISION_HINT"] = hint
+    compiled = core.compile_model(core.read_model(model=model), "CPU", config)
     by_name = {}
     for port in compiled.outputs:
         for n in port.get_names():
