@@ -173,6 +173,14 @@ def remember_drawn(tensor):
             del _drawn[next(iter(_drawn))]
 
 
+def forget_drawn(tensor):
+    """Record that ``tensor``'s values come from a seeded stream: any run can draw them again
+    (an unseeded net of this process may have drawn the same values before, its stream started
+    from the seed the program gave torch)."""
+    if _drawn and tensor.numel():
+        _drawn.pop(_fingerprint(tensor), None)
+
+
 def is_drawn(tensor):
     """True when ``tensor`` holds values (or a copy of values) :func:`remember_drawn` saw."""
     return bool(_drawn) and tensor.numel() > 0 and _fingerprint(tensor) in _drawn

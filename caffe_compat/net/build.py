@@ -86,8 +86,11 @@ class NetBuildMixin:
             if fp is not None:
                 fillers.fill(p.data, fp, generator, where=f"layer '{lp.name}'",
                              caffe_rng=self.caffe_rng)
-                if fp.type in fillers.RANDOM_FILLERS and not getattr(self, "_fill_seeded", 0):
-                    fillers.remember_drawn(p.data)      # other values in the next run
+                if fp.type in fillers.RANDOM_FILLERS:
+                    if getattr(self, "_fill_seeded", 0):
+                        fillers.forget_drawn(p.data)    # the same values in every run
+                    else:
+                        fillers.remember_drawn(p.data)  # other values in the next run
         top_shapes = layer_top_shapes(node, module, bottom_shapes)   # the layer's Reshape
         if len(top_shapes) != nt:
             raise NetError(f"layer '{lp.name}' (type {lp.type}) produces {len(top_shapes)} "

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("onnxruntime.quantization")
+pytestmark = pytest.mark.slow      # 27 s on the 2-core machine
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "demo_hr_f16.npz")
 

@@ -16,10 +16,7 @@ import os
 import numpy as np
 import pytest
 
-# under -m slow for now: run before tests/caffe_compat/inference/engines/test_engine_cache.py
-# in one process, these leave a state under which test_read_only_cache_serves_its_exports sees
-# no EngineCacheWarning (each file passes alone); CI's slow run has no engine-cache test after
-# them
+# about 20 s on the 2-core machine (35 photographs through res10 twice, a LeNet trained)
 pytestmark = pytest.mark.slow
 
 import caffe_compat

@@ -93,6 +93,25 @@ def test_net_without_weights_adds_nothing_to_the_cache(engine_cache):
     assert seeded.path.startswith(str(engine_cache))
 
 
+def test_a_seeded_net_is_cached_after_a_program_seeded_torch(engine_cache):
+    """An unseeded net draws from torch's initial seed: after ``torch.manual_seed(7)`` (a
+    solver's ``random_seed: 7`` does that) it draws what ``seed=7`` draws. The seeded net's
+    values come again in every run, so its export is cached all the same."""
+    import torch
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(7)
+        unseeded = _tiny()
+        assert cache.holds_drawn_weights(unseeded)
+        seeded = _tiny(seed=7)
+        assert np.array_equal(seeded.params["conv"][0].detach().numpy(),
+                              unseeded.params["conv"][0].detach().numpy())
+        assert not cache.holds_drawn_weights(seeded)
+        assert cache.cached_export(seeded, ["fc"]).path.startswith(str(engine_cache))
+    finally:
+        torch.random.set_rng_state(state)
+
+
 def test_dnn_net_without_weights_adds_nothing_to_the_cache(engine_cache, monkeypatch):
     from caffe_compat import dnn
     monkeypatch.setenv("CAFFE_COMPAT_ENGINE", ENGINES[0])
