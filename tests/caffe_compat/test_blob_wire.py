@@ -1,6 +1,7 @@
 """Caffemodel values read straight from the file's bytes (blob_wire) give exactly what the full
 protobuf parse gives: the same arrays, net, warnings and errors, on Caffe's own files and on
 every legacy, unusual and damaged layout."""
+import os
 import warnings
 
 import numpy as np
@@ -68,7 +69,8 @@ def write(tmp_path, name, data):
     return path
 
 
-@pytest.mark.parametrize("path", all_reference_caffemodels()[::3])
+@pytest.mark.parametrize("path", all_reference_caffemodels()[::3],
+                         ids=lambda p: os.path.relpath(p, fixture_path("caffe-reference")))
 def test_caffe_written_files_read_the_same(path):
     assert_same_as_full_parse(path)
 
