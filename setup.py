@@ -87,7 +87,8 @@ setup(
                   depends=["caffe_compat/kernels/_kernel_api.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
                   optional=True),
-        # many SGD iterations of a small net in one call (caffe_compat/solvers/tiny_solve.py)
+        # many SGD iterations of a small array-engine net in one call
+        # (caffe_compat/array_solver/loop/, caffe_compat/kernels/array_loop.py)
         Extension("caffe_compat.kernels._tiny_solve", ["caffe_compat/kernels/_tiny_solve.c"],
                   depends=["caffe_compat/kernels/_kernel_api.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],

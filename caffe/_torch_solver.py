@@ -11,8 +11,6 @@ import weakref
 import numpy as np
 import torch
 
-from caffe_compat.solvers import tiny_solve as _tiny_solve
-
 
 @functools.lru_cache(maxsize=None)
 def _pycaffe_engine_class(base):
@@ -65,13 +63,6 @@ def _pycaffe_engine_class(base):
         def _display_forward(self):
             with torch.no_grad():
                 return np.float32(self._owner.net._store.forward())
-
-        def _compiled_iterations(self, stop_iter, start_iter, average_loss):
-            # small nets: runs of plain iterations in one C call (solvers/tiny_solve.py)
-            return _tiny_solve.run_iterations(self, stop_iter, start_iter, average_loss)
-
-        def _compiled_test_batches(self, test_net_id, count):
-            return _tiny_solve.run_test_batches(self, test_net_id, count)
 
     PycaffeSolver.__name__ = base.__name__
     return PycaffeSolver

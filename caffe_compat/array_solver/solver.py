@@ -66,25 +66,6 @@ def rule_supported(param, solver_type=None):
             and p.test_interval >= 0)
 
 
-# The layer types of the torch engine's compiled small-net loop
-# (:mod:`caffe_compat.solvers.tiny`, whose emitters a test compares with this list). A train
-# net made only of them, trained for at least SMALL_NET_ITERATIONS, that this package's own
-# compiled loop (:mod:`.loop`) does not run stays with torch's: it runs an iteration of such
-# a net in about 0.03 ms, this package's per-layer loop in about 0.5 ms, which outweighs
-# torch's import (about 2.5 s) from some 5,000 iterations on.
-SMALL_NET_TYPES = frozenset({"Accuracy", "EuclideanLoss", "HDF5Data", "InnerProduct", "Input",
-                             "ReLU", "Sigmoid", "SoftmaxWithLoss", "Split", "TanH"})
-SMALL_NET_ITERATIONS = 5000
-
-
-def prefers_compiled_loop(net, param):
-    """Whether the torch engine's compiled small-net loop trains ``net`` (an
-    :class:`~caffe_compat.array_net.ArrayNet`) under ``param`` faster (see
-    :data:`SMALL_NET_TYPES`)."""
-    return param.max_iter >= SMALL_NET_ITERATIONS and all(
-        node.type in SMALL_NET_TYPES for node in net.nodes)
-
-
 def build_array_solver(param, solver_file=None, log=None, solver_type=None):
     """An :class:`ArraySolver` of ``param`` (a SolverParameter; ``solver_type``: the type to
     run, default the one it names), or None where the array engine does not run it; then
@@ -128,8 +109,6 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
             self.net = self._build(net_param, state)
             nets.append(self.net)
             self._check_trainable(self.net)
-            if prefers_compiled_loop(self.net, p) and not loop.can_compile(self.net, p):
-                raise Unsupported("a small net for the torch engine's compiled loop")
             self.test_nets = []
             for i, (net_param, state, which, label) in enumerate(self._test_net_specs()):
                 self.log.info(f"Creating test net (#{i}) specified by {label}",
@@ -159,9 +138,6 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         self.learnable = _learnable(self.net)
         self.history = [np.zeros_like(self.net.params[layer][k])
                         for layer, k, _, _ in self.learnable]
-        if prefers_compiled_loop(self.net, p) and not loop.compiles(self):
-            self.close()
-            raise Unsupported("a small net for the torch engine's compiled loop")
 
     # ------------------------------------------------------------------ nets
     def _build(self, net_param, state):

@@ -1,12 +1,13 @@
 """Many training iterations of an array-engine net in one C call, without torch.
 
-The loop of ``_tiny_solve.c`` runs programs of its ``OP_A*`` operations (written by
-:mod:`caffe_compat.array_solver.loop`): the array engine's layers in Caffe's arithmetic, the
-products through ``_exact_gemm`` and the update through ``_sgd_update`` (their capsules, the
-C functions their Python entries call). Nothing here needs torch's routines, so nothing is
-compared with torch: the array layers call the same C code where the loop computes a value
-differently from numpy (:func:`softmax_loss_rows`, and ``_exact_gemm.gemm`` for the small
-InnerProduct products), and tests/caffe_compat/array_solver compares both passes bit for bit.
+The loop of ``_tiny_solve.c`` runs programs of its operations (written by
+:mod:`caffe_compat.array_solver.loop`, named by :mod:`.loop_ops`): the array engine's layers
+in Caffe's arithmetic, the products through ``_exact_gemm`` and the update through
+``_sgd_update`` (their capsules, the C functions their Python entries call). It uses no
+routine of torch, so nothing is compared with torch: the array layers call the same C code
+where the loop computes a value differently from numpy (:func:`softmax_loss_rows`, and
+``_exact_gemm.gemm`` for the small InnerProduct products), and tests/caffe_compat/array_solver
+compares both passes bit for bit.
 """
 from __future__ import annotations
 
@@ -19,19 +20,15 @@ except ImportError:  # pragma: no cover - the extensions are optional
 
 _BOUND = []          # [True | False] once decided
 
-# Floats per vector of the sums the torch engine's operations interleave (unused by the
-# array operations; the loop takes it as an argument).
-_LANES = 8
-
 
 def available():
-    """Whether the compiled loop can run array programs here (the extensions built and their
-    capsules bound)."""
+    """Whether the compiled loop can run here (the extensions built and their capsules
+    bound)."""
     if not _BOUND:
         ok = False
         if _tiny_solve is not None:
             try:
-                _tiny_solve.bind_arrays()
+                _tiny_solve.bind()
                 ok = True
             except (AttributeError, ImportError):
                 ok = False
@@ -42,8 +39,7 @@ def available():
 def run(ops, ptrs, consts, iterations, losses, rates, cursors, limits):
     """Run the program for up to ``iterations`` iterations (see ``_tiny_solve.c``); returns
     how many ran."""
-    return _tiny_solve.run(ops, ptrs, consts, iterations, losses, rates, cursors, limits,
-                           _LANES)
+    return _tiny_solve.run(ops, ptrs, consts, iterations, losses, rates, cursors, limits)
 
 
 def smooth(losses, kept, smoothed, offset, average):
@@ -70,6 +66,6 @@ def softmax_loss_rows(x, labels, prob, norm):
     packed[:m * c] = x.reshape(-1)
     packed[m * c:] = labels
     out = np.empty(m * c + 1, np.float32)
-    _tiny_solve.primitive("softmax_loss", packed, out, m, c, int(norm), 0)
+    _tiny_solve.softmax_loss(packed, out, m, c, float(norm))
     prob.reshape(-1)[...] = out[:m * c]
     return np.float32(out[m * c])

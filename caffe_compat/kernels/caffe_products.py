@@ -33,7 +33,8 @@ def inner_product_kind(m, n, k, transpose):
     """Which of the kernel's products Caffe's InnerProduct reaches for these sizes: ``0``
     the general driver's K blocks, ``1`` the small-matrix sequential sums, ``2`` the small
     "TN" kernel (``gemm_tn_small``); :func:`caffe_compat.kernels.blas_order.inner_product_call`
-    and the compiled loop of :mod:`caffe_compat.kernels.tiny_solve` take the same one."""
+    and the array engine's compiled loop (:mod:`caffe_compat.array_solver.loop`) take the same
+    one."""
     small = m * n * k <= SMALL_MNK
     if transpose:
         return 1 if small else 0

@@ -1,18 +1,15 @@
-"""The opcodes of the compiled training loop (``_tiny_solve.c``), by name: the torch engine's
-operations (:mod:`caffe_compat.solvers.tiny`) and the array engine's (``A*``,
-:mod:`caffe_compat.array_solver.loop`); and what the programs of both engines share
-(:class:`LoopProgram`)."""
+"""The opcodes of the array engine's compiled training loop (``_tiny_solve.c``), by name, and
+the base of its programs (:class:`LoopProgram`, which :mod:`caffe_compat.array_solver.loop`
+extends). The numbers are the C file's enum."""
 from __future__ import annotations
 
 import weakref
 
 import numpy as np
 
-OPS = dict(ZERO=1, DATA=2, IP_FWD=3, RELU_FWD=4, SMLOSS_FWD=5, LOSS=6, SMLOSS_BWD=7, ADD=8,
-           COPY=9, RELU_BWD=10, IP_BWD=11, UPDATE=12, ADVANCE=13, LINEAR=14, ACCURACY=15,
-           OUTPUT=16, LOSS_VALUE=17, SIGMOID_FWD=18, SIGMOID_BWD=19, TANH_FWD=20,
-           TANH_BWD=21, EUCLID_FWD=22, EUCLID_BWD=23, ASMLOSS_FWD=24, ARELU_FWD=25,
-           ARELU_BWD=26, AIP_BWD=27, ALOSS=28)
+OPS = dict(ZERO=1, DATA=2, IP_FWD=3, SMLOSS_BWD=7, ADD=8, COPY=9, UPDATE=12, ADVANCE=13,
+           ACCURACY=15, OUTPUT=16, ASMLOSS_FWD=24, ARELU_FWD=25, ARELU_BWD=26, AIP_BWD=27,
+           ALOSS=28)
 
 
 class LoopProgram:
@@ -72,7 +69,7 @@ class LoopProgram:
         for index, getter, count in self.live:
             buf = getter()
             where = address(buf)
-            if where is None or _values(buf) < count:
+            if where is None or buf.size < count:
                 return None
             self.ptrs_array[index] = where
             held.append(buf)
@@ -94,7 +91,3 @@ def array_address(a):
         return None
     return a.ctypes.data
 
-
-def _values(buf):
-    """How many values an array or a tensor holds."""
-    return buf.size if isinstance(buf, np.ndarray) else buf.numel()

@@ -21,7 +21,6 @@ ENGINES = {
     "array": ("pycaffe's numpy engine (forward, backward, CPU solvers)",
               ("caffe_compat.array_net.layers",)),
     "array-loop": ("the array engine's compiled training step", ("caffe_compat.array_solver.loop",)),
-    "tiny": ("the compiled straight-line solver for tiny nets", ("caffe_compat.solvers.tiny",)),
     "fast": ("the fused inference replacements of the torch engine",
              ("caffe_compat.inference.fast_layers",)),
     "lite": ("the torch-free ONNX path of cv2.dnn (ONNX nodes)", ("caffe_compat.lite.converters",)),

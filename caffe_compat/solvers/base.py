@@ -252,10 +252,6 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self.net.forward()
         return _f32(self.net.loss.item()) if self.net.loss is not None else _f32(0)
 
-    # None, or ``f(stop_iter, start_iter, average_loss)`` running iterations from ``iter`` on
-    # as the loop below would (iteration counter, smoothed loss and all), returning how many
-    _compiled_iterations = None
-
     def step(self, iters):
         """Run ``iters`` iterations (Caffe's Solver::Step)."""
         p = self.param
@@ -265,12 +261,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self._losses = []
         self.smoothed_loss = _f32(0)
         timer = time.perf_counter()
-        compiled = self._compiled_iterations
         while self.iter < stop_iter:
-            # runs of iterations that nothing outside the loop sees, where a subclass runs
-            # them in one call (pycaffe's solvers on small nets: solvers/tiny_solve.py)
-            if compiled is not None and compiled(stop_iter, start_iter, average_loss):
-                continue
             self._clear_param_diffs()
             if p.test_interval and self.iter % p.test_interval == 0 and (
                     self.iter > 0 or p.test_initialization):

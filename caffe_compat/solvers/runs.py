@@ -1,8 +1,7 @@
 """Which iterations of Caffe's Solver::Step a compiled loop may run without Python seeing
 them, the learning rates of those iterations, and the runs themselves (a training program's
-iterations, a test program's passes) with the state they leave: shared by the torch engine's
-small-net loop (:mod:`caffe_compat.solvers.tiny_solve`) and the array engine's
-(:mod:`caffe_compat.array_solver.loop`). No torch here."""
+iterations, a test program's passes) with the state they leave: the array engine's compiled
+loop (:mod:`caffe_compat.array_solver.loop`) calls them. No torch here."""
 from __future__ import annotations
 
 import numpy as np

@@ -89,20 +89,7 @@ class TestPassMixin:
         """The ``n`` forward passes of a test pass: summed outputs, their names, summed loss."""
         p = self.param
         scores, names, loss = None, [], _f32(0)
-        compiled = self._compiled_test_batches
-        i = 0
-        while i < n:
-            # the passes between the first and the last in one call where a subclass can
-            # (pycaffe's solvers on small nets: solvers/tiny_solve.py); the same sums
-            got = compiled(test_net_id, n - 1 - i) if compiled is not None and i and \
-                bar is None else None
-            if got is not None:
-                for flat, iter_loss in zip(*got):
-                    if p.test_compute_loss:
-                        loss = _f32(loss + iter_loss)
-                    scores += flat
-                i += len(got[1])
-                continue
+        for i in range(n):
             request = self._requested_action()
             while request != NONE:
                 if request == SNAPSHOT:
@@ -126,12 +113,7 @@ class TestPassMixin:
                 scores += flat
             if bar is not None:
                 bar.update(1)
-            i += 1
         return scores, names, loss
-
-    # None, or ``f(test_net_id, count)`` running up to ``count`` test forwards in one call:
-    # (output rows, float32 losses), or None where the loop below runs the next one
-    _compiled_test_batches = None
 
     def _test_forward(self, test_net_id):
         """One forward pass of test net ``test_net_id`` (Caffe's ``test_net->Forward(&loss)``):

@@ -12,14 +12,12 @@ def test_each_engines_list_is_the_registrys():
     from caffe_compat.array_net import registered_types as array_types
     from caffe_compat.export import converter_types, emitter_types
     from caffe_compat.inference import fast_layers
-    from caffe_compat.solvers import tiny
     from caffe_compat.array_solver import loop
     assert caffe_compat.registered_types() == registry.types("torch")
     assert array_types() == registry.types("array")
     assert converter_types() == registry.types("onnx")
     assert emitter_types() == registry.types("pytorch-source")
     assert sorted(fast_layers.REPLACERS) == registry.types("fast")
-    assert sorted(tiny.EMITTERS) == registry.types("tiny")
     assert sorted(loop.EMITTERS) == registry.types("array-loop")
     assert set(lite.supported_types()) == set(registry.types("lite")) | set(
         registry.types("lite-host"))

@@ -6,4 +6,4 @@ per-layer loop runs it; :mod:`.run` builds the programs, decides which iteration
 (those Python need not see: :mod:`caffe_compat.solvers.runs`) and keeps the solver's state."""
 from . import accuracy, hdf5_data, inner_product, relu, softmax_with_loss, split  # noqa: F401
 from .program import EMITTERS, Program, Refused  # noqa: F401
-from .run import can_compile, compiles, run_iterations, run_test_batches  # noqa: F401
+from .run import can_compile, run_iterations, run_test_batches  # noqa: F401

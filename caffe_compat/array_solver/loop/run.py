@@ -148,11 +148,6 @@ def _program(solver):
     return prog
 
 
-def compiles(solver):
-    """Whether the loop runs ``solver``'s train net (its program builds; kept for the runs)."""
-    return _program(solver) is not None
-
-
 def _test_program(solver, test_net_id):
     key = _shapes(solver.test_nets[test_net_id])
     programs = solver.__dict__.setdefault("_loop_test_programs", {})
