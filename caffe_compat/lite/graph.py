@@ -9,7 +9,6 @@ whose results depend on the data in ways ONNX does not express as Caffe computes
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 
 import numpy as np
@@ -130,21 +129,30 @@ def _tensor(spec):
     return onnx_wire.external_tensor(name, array) if given else onnx_wire.tensor(name, array)
 
 
-def _digest_array(h, array):
-    """Add what ``array`` holds to the digest ``h``: where its memory is an immutable bytes
+# Values up to this size go into a part's signature as they are; larger ones that do not
+# view a caffemodel's bytes (rare: weights computed at read time) as a BLAKE2 digest
+_VALUES_KEPT = 1 << 16
+
+
+def _array_key(array):
+    """What ``array`` holds, as a hashable key: where its memory is an immutable bytes
     object's (a caffemodel's weights viewing the file's bytes), that object and the place
-    (they cannot change while the net holds them); else the values themselves."""
+    (they cannot change while the net holds them); else the values themselves, or their
+    digest beyond :data:`_VALUES_KEPT` bytes."""
     root = array
     while isinstance(root, np.ndarray) and root.base is not None:
         root = root.base
     if isinstance(root, memoryview):
         root = root.obj
-    h.update(repr((array.dtype.str, array.shape, array.strides)).encode())
+    layout = (array.dtype.str, array.shape, array.strides)
     if isinstance(root, bytes):
         start = np.frombuffer(root, np.uint8).__array_interface__["data"][0]
-        h.update(repr((id(root), array.__array_interface__["data"][0] - start)).encode())
-        return
-    h.update(memoryview(np.ascontiguousarray(array).reshape(-1)).cast("B"))
+        return layout + ("file", id(root), array.__array_interface__["data"][0] - start)
+    values = np.ascontiguousarray(array).tobytes()
+    if len(values) <= _VALUES_KEPT:
+        return layout + ("values", values)
+    import hashlib                      # (its import is 5-7 ms: only where needed)
+    return layout + ("digest", hashlib.blake2b(values, digest_size=20).digest())
 
 
 class FileSource:
@@ -225,19 +233,20 @@ class Part:
                                       [self._g.initializers[k] for k in self._inits], free, outs)
 
     def signature(self):
-        """A digest of what the part computes: its nodes, the values of the initializers they
-        read (those given apart included) and its inputs' and outputs' names, not their
-        shapes."""
-        g, h = self._g, hashlib.blake2b(digest_size=20)
+        """What the part computes, as a hashable key: its nodes, the values of the
+        initializers they read (those given apart included: :func:`_array_key`) and its
+        inputs' and outputs' names, not their shapes."""
+        g = self._g
+        nodes = []
         for k in self._nodes:
             op_type, inputs, outputs, name, attrs = g.node_specs[k]
-            h.update(repr((op_type, inputs, outputs, name, sorted(attrs.items()))).encode())
+            nodes.append(repr((op_type, inputs, outputs, name, sorted(attrs.items()))))
+        inits = []
         for k in self._inits:
             name, array, given = g.initializer_specs[k]
-            h.update(repr((name, given)).encode())
-            _digest_array(h, array)
-        h.update(repr((self.input_names, self.output_names)).encode())
-        return h.digest()
+            inits.append((name, given) + _array_key(array))
+        return ("\n".join(nodes), tuple(inits), tuple(self.input_names),
+                tuple(self.output_names))
 
     @property
     def linked(self):

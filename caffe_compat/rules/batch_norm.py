@@ -12,7 +12,7 @@ a negative ``eps``, a non-zero lr_mult on a statistic.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 import numpy as np
 
@@ -23,7 +23,7 @@ EXTENSIONS = frozenset({"scale_bias"})      # OpenCV's schema (NVIDIA Caffe)
 _SECTION = "batch_norm_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class BatchNormRule:
     layer: object
     use_global_stats: bool

@@ -12,7 +12,7 @@ sets it to 0. Top shape: the bottom's. Refusals, as Caffe's CHECKs: an axis out 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .convolution import canonical_axis
 from .refusal import refuse
@@ -53,7 +53,7 @@ def operand_view(layer, shape, axis_param, operand_shape, what, section):
     return (1,) * axis + operand_shape + (1,) * (len(shape) - axis - len(operand_shape))
 
 
-@dataclass(frozen=True)
+@frozen
 class BiasRule:
     layer: object
     axis_param: int

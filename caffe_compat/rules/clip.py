@@ -4,14 +4,14 @@ gives ``min``); backward ``dy`` where ``min <= x <= max``, else 0. Refused: a mi
 ``min > max``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
 FIELDS = frozenset({"min", "max"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ClipRule:
     layer: object
     min: float

@@ -19,7 +19,7 @@ reads zeros past the end: :func:`~caffe_compat.rules.spatial.far_padding`); Deco
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 from .spatial import far_padding, spatial_values, window_count
@@ -44,7 +44,7 @@ def canonical_axis(layer, axis, num_axes, what="axis", type_name=None, field=Non
     return axis + num_axes if axis < 0 else axis
 
 
-@dataclass(frozen=True)
+@frozen
 class ConvolutionRule:
     """One Convolution or Deconvolution layer as Caffe sets it up for its first bottom."""
     layer: object

@@ -9,7 +9,7 @@ Backward: bottom 0's diff is the top's inside the window, 0 elsewhere; bottom 1 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .convolution import canonical_axis
 from .refusal import refuse
@@ -18,7 +18,7 @@ FIELDS = frozenset({"axis", "offset"})
 _SECTION = "crop_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class CropRule:
     layer: object
     axis: int

@@ -11,7 +11,7 @@ fewer than 2 bottoms.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
@@ -21,7 +21,7 @@ FIELDS = frozenset({"operation", "coeff", "stable_prod_grad"})
 _SECTION = "eltwise_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class EltwiseRule:
     layer: object
     operation: int

@@ -3,12 +3,12 @@
 ``dy (x > 0 ? 1 : alpha + y)`` (``alpha`` at ``x == 0``). No refusals."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 FIELDS = frozenset({"alpha"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ELURule:
     layer: object
     alpha: float

@@ -9,7 +9,7 @@ Caffe's CHECKs: a base neither -1 nor positive, a log(base) that is not finite.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from .record import frozen
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def log_base(layer, base, section):
     return value
 
 
-@dataclass(frozen=True)
+@frozen
 class ExpRule:
     layer: object
     base: float

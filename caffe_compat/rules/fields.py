@@ -9,21 +9,21 @@ field cannot change Caffe's results, with the reason (``engine: CUDNN`` computes
 function)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .record import frozen
 
 _DECLARED = {}          # (engine, layer type) -> FieldUse
 
 
-@dataclass(frozen=True)
+@frozen
 class FieldUse:
     message: str
     honours: frozenset
     refuses: frozenset = frozenset()
-    no_effect: dict = field(default_factory=dict)
+    no_effect: dict = None
 
     def undecided(self, names):
         """The fields of ``names`` this declaration says nothing about."""
-        return set(names) - self.honours - self.refuses - set(self.no_effect)
+        return set(names) - self.honours - self.refuses - set(self.no_effect or ())
 
 
 # Caffe's engines (CAFFE, CUDNN) compute the same function; only speed differs

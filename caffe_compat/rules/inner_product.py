@@ -9,7 +9,7 @@ CHECKs: an axis out of range, a bottom whose ``K`` differs from the weights'.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from .record import frozen
 
 from .convolution import canonical_axis
 from .refusal import refuse
@@ -21,7 +21,7 @@ FIELDS = frozenset({"num_output", "bias_term", "axis", "transpose"})
 FILLERS = frozenset({"weight_filler", "bias_filler"})
 
 
-@dataclass(frozen=True)
+@frozen
 class InnerProductRule:
     layer: object
     axis: int

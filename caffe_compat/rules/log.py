@@ -9,7 +9,7 @@ neither -1 nor positive, a log(base) or ``1 / log(base)`` that is not finite (ba
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from .record import frozen
 
 import numpy as np
 
@@ -20,7 +20,7 @@ FIELDS = frozenset({"base", "scale", "shift"})
 _SECTION = "log_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class LogRule:
     layer: object
     base: float

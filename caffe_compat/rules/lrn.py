@@ -9,7 +9,7 @@ stored as float. Refusals, as Caffe's CHECKs: an even ``local_size``, a bottom o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 import numpy as np
 
@@ -20,7 +20,7 @@ FIELDS = frozenset({"local_size", "alpha", "beta", "k", "norm_region"})
 _SECTION = "lrn_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class LRNRule:
     layer: object
     size: int

@@ -10,14 +10,14 @@ to 4 axes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
 FIELDS = frozenset({"normalize_variance", "across_channels", "eps"})
 
 
-@dataclass(frozen=True)
+@frozen
 class MVNRule:
     layer: object
     normalize_variance: bool

@@ -9,7 +9,7 @@ at 0), BNLL ``x > 0 ? x + log(1 + exp(-x)) : log(1 + exp(x))`` (``dy e / (e + 1)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
@@ -21,7 +21,7 @@ RELU6_BOUNDS = (0.0, 6.0)
 FIELDS = frozenset()
 
 
-@dataclass(frozen=True)
+@frozen
 class NeuronRule:
     layer: object
 

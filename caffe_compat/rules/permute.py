@@ -4,7 +4,7 @@ its CHECKs: an order not below the bottom's axis count, an axis given twice, a
 bottom of another axis count than the one set up."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
@@ -12,7 +12,7 @@ FIELDS = frozenset({"order"})
 _SECTION = "permute_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class PermuteRule:
     layer: object
     order: tuple

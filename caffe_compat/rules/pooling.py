@@ -18,7 +18,7 @@ value); AVE divides its sum by its size clipped to ``[-pad, in + pad)``.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from .record import frozen
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class PoolWindows:
         return self._empty_along(0)[:, None] | self._empty_along(1)[None, :]
 
 
-@dataclass(frozen=True)
+@frozen
 class PoolingRule:
     """One Pooling layer as Caffe sets it up; ``kernel`` None is global pooling."""
     layer: object

@@ -11,14 +11,14 @@ true derivative at every point): ``diff_scale`` 0 or ``power`` 1: ``dy diff_scal
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 import numpy as np
 
 FIELDS = frozenset({"power", "scale", "shift"})
 
 
-@dataclass(frozen=True)
+@frozen
 class PowerRule:
     layer: object
     power: float

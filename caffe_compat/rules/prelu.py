@@ -9,7 +9,7 @@ the bottom's. Refusals, as Caffe's CHECKs: a bottom of fewer than 2 axes (LayerS
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
@@ -19,7 +19,7 @@ DEFAULT_SLOPE = 0.25
 _SECTION = "prelu_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class PReLURule:
     layer: object
     channel_shared: bool

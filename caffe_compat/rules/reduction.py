@@ -9,7 +9,7 @@ dy``, SUMSQ ``2 coeff x dy``. Refusals: an axis out of range, an unknown operati
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from .record import frozen
 
 import numpy as np
 
@@ -21,7 +21,7 @@ FIELDS = frozenset({"operation", "axis", "coeff"})
 _SECTION = "reduction_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class ReductionRule:
     layer: object
     operation: int

@@ -10,7 +10,7 @@ divisible by the given dimensions or other than the bottom's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
@@ -18,7 +18,7 @@ FIELDS = frozenset({"shape", "axis", "num_axes"})
 _SECTION = "reshape_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class ReshapeRule:
     layer: object
     dims: tuple

@@ -13,7 +13,7 @@ mismatching its dimensions.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .bias import learned_shape, operand_view
 from .refusal import refuse
@@ -23,7 +23,7 @@ FILLERS = frozenset({"filler", "bias_filler"})
 _SECTION = "scale_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class ScaleRule:
     layer: object
     axis_param: int

@@ -4,14 +4,14 @@ i``; backward the inverse shuffle. Refused: fewer than 2 axes, channels not divi
 ``group`` (or a group below 1)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .refusal import refuse
 
 FIELDS = frozenset({"group"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ShuffleChannelRule:
     layer: object
     group: int

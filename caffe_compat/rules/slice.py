@@ -10,7 +10,7 @@ axis the tops do not divide when no points are given.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 from .convolution import canonical_axis
 from .refusal import refuse
@@ -19,7 +19,7 @@ FIELDS = frozenset({"axis", "slice_dim", "slice_point"})
 _SECTION = "slice_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class SliceRule:
     layer: object
     axis: int

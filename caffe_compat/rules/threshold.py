@@ -3,12 +3,12 @@
 (its Backward_cpu is NOT_IMPLEMENTED: the top carries no gradient). No refusals."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import frozen
 
 FIELDS = frozenset({"threshold"})
 
 
-@dataclass(frozen=True)
+@frozen
 class ThresholdRule:
     layer: object
     threshold: float

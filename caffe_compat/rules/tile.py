@@ -5,7 +5,7 @@ axis out of range, ``tiles`` not positive (unset included)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from .record import frozen
 
 from .convolution import canonical_axis
 from .refusal import refuse
@@ -14,7 +14,7 @@ FIELDS = frozenset({"axis", "tiles"})
 _SECTION = "tile_param"
 
 
-@dataclass(frozen=True)
+@frozen
 class TileRule:
     layer: object
     axis: int

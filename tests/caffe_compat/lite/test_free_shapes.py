@@ -100,3 +100,18 @@ def _layers(text, model):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
     lite_net = net._lite
     return lite_net.layers, lite_net._weights_fn()
+
+
+def test_signature_keys_of_values():
+    """A part's signature holds small values as they are and larger computed ones as a digest:
+    equal values give equal keys, one changed value another key."""
+    import numpy as np
+
+    from caffe_compat.lite.graph import _VALUES_KEPT, _array_key
+    for size in (16, _VALUES_KEPT // 4 + 1):        # within and beyond the values kept
+        a = np.arange(size, dtype=np.float32)
+        b = a.copy()
+        assert _array_key(a) == _array_key(b)
+        b[-1] += 1
+        assert _array_key(a) != _array_key(b)
+        assert _array_key(a) != _array_key(a.reshape(1, -1))     # the layout counts
