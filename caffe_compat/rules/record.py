@@ -27,9 +27,14 @@ def frozen(cls):
     required = [n for n in names if n not in defaults]
     qualname = cls.__qualname__
 
+    count = len(names)
+
     def __init__(self, *args, **kwargs):
-        if len(args) > len(names):
-            raise TypeError(f"{qualname}() takes {len(names)} field(s), {len(args)} given")
+        if not kwargs and len(args) == count:          # every field by position
+            object.__getattribute__(self, "__dict__").update(zip(names, args))
+            return
+        if len(args) > count:
+            raise TypeError(f"{qualname}() takes {count} field(s), {len(args)} given")
         values = dict(zip(names, args))
         for name, value in kwargs.items():
             if name not in names:
