@@ -12,10 +12,15 @@ loading the others (:data:`TRIAL_BASE_S` + :data:`TRIAL_S_PER_MB` per MB of weig
 the rent paid equals the price, which never costs more than twice the choice made knowing the
 future), the next forwards are the trial: each installed runtime (onnxruntime, OpenVINO,
 OpenCV 5's reader) gets a session of the plan's graph with the shapes fixed, answers one
-forward untimed (its first call allocates) and then :data:`TURNS` timed ones in turn, the
-least tried first; a runtime :data:`DROP` times slower than the best so far leaves at once.
-The one with the fastest turn answers from then on (the fastest of a few turns is what a
-runtime takes when nothing else runs; a turn slowed by another process says nothing of it).
+forward untimed (its first call allocates) and then :data:`TURNS` timed ones in a row, one
+runtime after the other (the plan's first runtime first); a runtime :data:`DROP` times
+slower than the best so far leaves at once. The one with the fastest turn answers from then
+on (the fastest of a few turns is what a runtime takes when nothing else runs; a turn slowed
+by another process says nothing of it). The turns of one runtime run in a row because a net
+that keeps running runs on one runtime, its weights and buffers in the caches: turns taken in
+alternation measured each runtime with the caches another had just filled (OpenVINO's
+GoogLeNet at batch 1: 46-63 ms a turn in alternation against 31 ms in a row, on the 2-core
+AMD EPYC, so that the trial kept a runtime 1.3x slower).
 
 Every runtime computes the same graph in float32: the outputs differ by the order of the sums
 only (each runtime is checked against the reference forward on the conformance grid:
@@ -99,7 +104,8 @@ class Chosen:
 
     def _turn(self, feed):
         trial = self._trial
-        label = min(trial, key=lambda k: -1 if trial[k][2] is None else len(trial[k][2]))
+        # the first runtime (in the trial's order) that has turns left: its turns in a row
+        label = next(k for k, (*_, t) in trial.items() if t is None or len(t) < TURNS)
         _, session, times = trial[label]
         start = time.perf_counter()
         out = session(feed)
