@@ -121,9 +121,7 @@ def settle(net, run, limit_s=120.0):
         return True
     end = time.perf_counter() + limit_s
     while True:
-        sessions = [session for plans in (lite._plans, lite._on_free)
-                    for _, session in plans.values()]
-        if all(getattr(s, "decided", True) for s in sessions):
+        if all(getattr(session, "decided", True) for *_, session in lite.plans()):
             return True
         if time.perf_counter() > end:
             return False

@@ -51,13 +51,9 @@ for job in jobs:
         ours()
     if net._lite is None:
         raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
-    lite = net._lite
-    (key, (plan, session)), = [kv for kv in list(lite._plans.items()) +
-                               list(lite._on_free.items())][-1:]
+    (key, plan, session), = net._lite.plans()[-1:]
     # the same graph with every weight in the model's bytes (as the runtime trial writes it)
-    from caffe_compat.lite import graph
-    again = graph.build(lite.layers, list(zip(lite.inputs, key[0])), lite._weights,
-                        list(key[1]), lite.name)
+    again = net._lite.written_again(key)
     whole = again.whole
     model = whole.model if isinstance(whole.model, bytes) else b"".join(whole.model)
     path = os.path.join(job["work"], job["name"] + "-%d.onnx" % job["shape"][0])

@@ -167,13 +167,25 @@ class LiteNet:
                              lambda other: self._trial_session(plan, other, key),
                              self._weight_bytes() / 1e6)
 
-    def _trial_session(self, plan, name, key):
-        """Runtime ``name``'s session of ``plan`` for the trial: the graph written again with
-        every weight in the model and the shapes of ``key`` fixed."""
-        from . import graph, runtime
+    def plans(self):
+        """``[(key, plan, session)]`` of the plans kept (``key``: the input shapes and the
+        outputs asked for), those with a session of their own first, then those on a session
+        with free lengths, each group the oldest first."""
+        return [(key, plan, session) for plans in (self._plans, self._on_free)
+                for key, (plan, session) in plans.items()]
+
+    def written_again(self, key):
+        """The :class:`.graph.Plan` of ``key`` written again with every weight in the model
+        and the shapes fixed (what a runtime trial's sessions load)."""
+        from . import graph
         shapes, wanted = key
-        again = graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
-                            list(wanted), self.name)
+        return graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
+                           list(wanted), self.name)
+
+    def _trial_session(self, plan, name, key):
+        """Runtime ``name``'s session of ``plan`` for the trial (:meth:`written_again`)."""
+        from . import runtime
+        again = self.written_again(key)
         if list(again.graph_outputs.items()) != list(plan.graph_outputs.items()):
             raise RuntimeError("the graph written again has other outputs")
         whole = again.whole
