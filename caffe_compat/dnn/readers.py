@@ -54,9 +54,7 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
 
 
 def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
-    from .. import lite
     from ..io.text_file import read_text_file
-    from ..kernels.blas_pools import rest_idle_pools
     proto = bufferProto if bufferProto is not None else prototxt
     model = bufferModel if bufferModel is not None else caffeModel
     if proto is None:
@@ -75,8 +73,6 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
         text = read_text_file(source)
     has_model = model is not None and not (isinstance(model, (str, bytes)) and len(model) == 0) \
         and not (isinstance(model, np.ndarray) and model.size == 0)
-    if lite.enabled():      # a torch-free read, on several threads: idle BLAS workers ended
-        rest_idle_pools()   # before they start (kernels.blas_pools)
     weights_file = _WeightsFile(model if has_model else None)
     net = _light_net(text, source, weights_file)
     if net is not None:
