@@ -73,31 +73,32 @@ def enabled(environ=None):
     return not any(environ.get(k) for k in _PROGRAM_PLACES)
 
 
-def _find_runtime(maps_path="/proc/self/maps"):
+def _find_runtime():
     """The OpenMP runtime torch runs on, as ``(GOMP_parallel, omp_get_thread_num)``, or
-    None: torch's parallel backend is not OpenMP, or no single runtime is loaded."""
+    None: torch's parallel backend is not OpenMP, or its runtime is not loaded. The runtime
+    is the one torch's wheel ships in its ``lib`` folder (else the system's ``libgomp``),
+    taken only where the process has it loaded already (``RTLD_NOLOAD``)."""
+    import glob
+
     import torch
     if "ATen parallel backend: OpenMP" not in torch.__config__.parallel_info():
         return None                       # torch's own thread pool (or TBB): not OpenMP's
-    try:
-        with open(maps_path) as f:
-            paths = {line.split()[-1] for line in f if "/" in line}
-    except OSError:
-        return None
-    found = sorted(p for p in paths
-                   if os.path.basename(p).startswith(_RUNTIMES) and ".so" in p)
-    torch_dir = os.path.dirname(torch.__file__)
-    own = [p for p in found if p.startswith(torch_dir)]
-    if len(own) == 1:
-        path = own[0]
-    elif len(found) == 1:
-        path = found[0]
-    else:
+    torch_lib = os.path.join(os.path.dirname(torch.__file__), "lib")
+    candidates = sorted(p for name in _RUNTIMES
+                        for p in glob.glob(os.path.join(torch_lib, name + "*.so*")))
+    candidates += [name + ".so.1" for name in _RUNTIMES]
+    lib = None
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
+            break
+        except OSError:
+            continue
+    if lib is None:
         return None
     try:
-        lib = ctypes.CDLL(path)
         parallel, thread_num = lib.GOMP_parallel, lib.omp_get_thread_num
-    except (OSError, AttributeError):
+    except AttributeError:
         return None
     parallel.argtypes = [_REGION_FN, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
     parallel.restype = None
