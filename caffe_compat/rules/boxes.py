@@ -81,10 +81,7 @@ def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit
         matrix_min=None):
     """Indices kept by OpenCV's NMSFast_ (in the order they were kept); up to ``matrix_min``
     candidates (default :data:`MATRIX_NMS`) by the pairwise form, the same boxes."""
-    candidates = np.flatnonzero(scores > F32(threshold))
-    order = candidates[np.argsort(-scores[candidates], kind="stable")]
-    if top_k is not None and 0 < top_k < len(order):
-        order = order[:top_k]
+    order = ranked(scores, np.flatnonzero(scores > F32(threshold)), top_k)
     thr = F32(nms_threshold)
     if len(order) <= (MATRIX_NMS if matrix_min is None else matrix_min):
         return _nms_matrix(boxes, sizes, order, thr, normalized, limit)
@@ -111,6 +108,23 @@ def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit
     return kept
 
 
+def ranked(scores, candidates, top_k=None):
+    """``candidates`` (ascending indices) by descending score, equal scores in index order,
+    the first ``top_k`` of them where ``0 < top_k``: a stable sort of all, cut, as OpenCV's
+    GetMaxScoreIndex. Where ``top_k`` cuts, the candidates at or above the ``top_k``-th
+    score are found by a partition first (the same ones, ties at the cut the lowest
+    indices), so that only they are sorted."""
+    values = scores[candidates]
+    if top_k is not None and 0 < top_k < len(values):
+        cut = len(values) - top_k
+        kth = np.partition(values, cut)[cut]
+        above = values > kth
+        ties = np.flatnonzero(values == kth)[:top_k - int(np.count_nonzero(above))]
+        above[ties] = True
+        candidates, values = candidates[above], values[above]
+    return candidates[np.argsort(-values, kind="stable")]
+
+
 # candidates up to which the IoUs of all pairs are computed at once (a few MB at most)
 MATRIX_NMS = 1024
 
@@ -127,6 +141,7 @@ def _nms_matrix(boxes, sizes, order, thr, normalized, limit, block=64):
     for start in range(0, n, block):
         stop = min(start + block, n)
         over = _overlaps(b, s, start, stop, thr, normalized)
+        later = suppressed[start:]
         for a in range(start, stop):
             if suppressed[a]:
                 continue
@@ -134,23 +149,34 @@ def _nms_matrix(boxes, sizes, order, thr, normalized, limit, block=64):
             if limit is not None and limit >= 0 and len(kept) >= limit:
                 return [int(order[k]) for k in kept]
             # the IoUs are symmetric (every operation below is), so "a overlaps a kept box"
-            # is the union of the kept boxes' rows: one vector OR per kept box
-            suppressed |= over[a - start]
+            # is the union of the kept boxes' rows: one vector OR per kept box (over the
+            # candidates from the block on: those before it are decided)
+            later |= over[a - start]
     return [int(order[k]) for k in kept]
 
 
 def _overlaps(b, s, start, stop, thr, normalized):
-    """Whether candidates ``start:stop`` (rows) overlap each candidate (columns) by more
-    than ``thr``: :func:`nms`'s IoU, sizes[idx] + kept_sizes - inter."""
-    rows = b[start:stop]
-    ixmin = np.maximum(b[None, :, 0], rows[:, None, 0])
-    iymin = np.maximum(b[None, :, 1], rows[:, None, 1])
-    ixmax = np.minimum(b[None, :, 2], rows[:, None, 2])
-    iymax = np.minimum(b[None, :, 3], rows[:, None, 3])
-    inter = box_size(ixmin, iymin, ixmax, iymax, normalized)
+    """Whether candidates ``start:stop`` (rows) overlap each candidate from ``start`` on
+    (columns) by more than ``thr``: :func:`nms`'s IoU, sizes[idx] + kept_sizes - inter, by
+    the same float32 operations; an inverted intersection (:func:`box_size`'s 0) or one of
+    no area is no overlap."""
+    rows, cols = b[start:stop], b[start:]
+    ixmin = np.maximum(cols[None, :, 0], rows[:, None, 0])
+    iymin = np.maximum(cols[None, :, 1], rows[:, None, 1])
+    w = np.minimum(cols[None, :, 2], rows[:, None, 2])
+    w -= ixmin
+    h = np.minimum(cols[None, :, 3], rows[:, None, 3])
+    h -= iymin
+    if normalized:
+        inter = w * h
+    else:
+        inter = (w + F32(1)) * (h + F32(1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        denominator = s[start:stop, None] + s[None, :]
+        denominator = s[start:stop, None] + s[None, start:]
         denominator -= inter
         over = np.divide(inter, denominator, out=denominator) > thr
-    over[~(inter > 0)] = F32(0) > thr      # a pair that does not intersect has IoU 0
+    apart = ~(inter > 0)
+    apart |= w < 0
+    apart |= h < 0
+    over[apart] = F32(0) > thr          # a pair that does not intersect has IoU 0
     return over

@@ -116,3 +116,24 @@ def test_nms_with_all_pair_ious_keeps_the_scans_boxes(normalized, monkeypatch):
         fast = det.nms(*args)
         monkeypatch.setattr(det, "MATRIX_NMS", -1)
         assert fast == det.nms(*args), trial
+
+
+def test_ranked_candidates_equal_a_stable_sort_cut_at_top_k():
+    # the partition before the sort keeps the candidates a full stable sort keeps, ties at
+    # the cut included (the lowest indices), in the same order
+    from caffe_compat.rules.boxes import ranked
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        n = int(rng.integers(0, 300))
+        scores = rng.uniform(0, 1, n).astype(np.float32)
+        if trial % 2:
+            scores = (np.round(scores * 6) / 6).astype(np.float32)     # many equal scores
+        candidates = np.flatnonzero(scores > F32_THRESHOLD[trial % 3])
+        top_k = [-1, 0, 1, 7, 50, 400][trial % 6]
+        full = candidates[np.argsort(-scores[candidates], kind="stable")]
+        if 0 < top_k < len(full):
+            full = full[:top_k]
+        assert ranked(scores, candidates, top_k).tolist() == full.tolist(), trial
+
+
+F32_THRESHOLD = (np.float32(0), np.float32(0.3), np.float32(-1))
