@@ -1,9 +1,8 @@
-"""Scale, Bias, Eltwise, Axpy and Reduction.
+"""Scale, Bias, Axpy and Reduction (Eltwise: :mod:`.shared`).
 
 Scale / Bias multiply / add an operand aligned with the bottom at ``axis`` (a learned blob, or
 the second bottom): it is reshaped to ``operand shape + (1,) * trailing axes`` so that ONNX's
-broadcasting (aligned from the last axis) places it as Caffe does. Eltwise: SUM as Caffe adds
-(each bottom times its ``coeff``, summed in bottom order), PROD, MAX. Axpy: ``a * X + Y``.
+broadcasting (aligned from the last axis) places it as Caffe does. Axpy: ``a * X + Y``.
 Reduction: SUM / ASUM / SUMSQ / MEAN over the axes from ``axis`` on, times ``coeff``.
 """
 import numpy as np
@@ -11,7 +10,6 @@ import numpy as np
 from ...proto import caffe_pb2
 from ..registry import register_converter
 
-OP = caffe_pb2.EltwiseParameter
 R = caffe_pb2.ReductionParameter
 
 
@@ -53,22 +51,6 @@ def bias(ctx):
     else:
         b = _aligned(ctx, ctx.module.bias, tuple(ctx.module.bias.shape), axis, learned=True)
     return ctx.op("Add", [ctx.bottoms[0], b])
-
-
-@register_converter("Eltwise")
-def eltwise(ctx):
-    m = ctx.module
-    if m.op == OP.SUM:
-        top = None
-        for c, b in zip(m.coeffs, ctx.bottoms):
-            term = b if c == 1.0 else ctx.op("Mul", [b, ctx.scalar(c, hint="coeff")])
-            top = term if top is None else ctx.op("Add", [top, term])
-        return top
-    op = "Mul" if m.op == OP.PROD else "Max"
-    top = ctx.bottoms[0]
-    for b in ctx.bottoms[1:]:
-        top = ctx.op(op, [top, b])
-    return top
 
 
 @register_converter("Axpy")

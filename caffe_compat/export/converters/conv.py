@@ -1,13 +1,10 @@
-"""Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct.
+"""ConvolutionDepthwise and InnerProduct (Convolution and Deconvolution: :mod:`.shared`).
 
-Convolution -> ``Conv`` and Deconvolution -> ``ConvTranspose`` with Caffe's weights as they
-are (ONNX uses Caffe's layouts: ``(O, C/g, k...)`` and ``(C, O/g, k...)``), symmetric pads
-(longer at the end where Caffe's window runs past the padded input), strides, dilations and
-groups; ONNX's output sizes are Caffe's (floor for Conv; ``s (i - 1) +
-d (k - 1) + 1 - 2p`` for ConvTranspose). A layer with several bottoms applies the same weights
-to each. InnerProduct: the axes from ``axis`` on are flattened (C, H, W order, as Caffe), then
-``Gemm`` with ``transB`` (``Flatten`` + ``Gemm`` for ``axis: 1``, the form every runtime reads)
-or ``MatMul`` + ``Add`` for other axes.
+ConvolutionDepthwise (OpenCV's fork) -> ``Conv`` with Caffe's weights as they are, symmetric
+pads (longer at the end where Caffe's window runs past the padded input), strides, dilations
+and groups. InnerProduct: the axes from ``axis`` on are flattened (C, H, W order, as Caffe),
+then ``Gemm`` with ``transB`` (``Flatten`` + ``Gemm`` for ``axis: 1``, the form every runtime
+reads) or ``MatMul`` + ``Add`` for other axes.
 """
 import numpy as np
 
@@ -22,7 +19,7 @@ def _conv_attrs(m, spatial):
                 dilations=list(m.dilation), group=int(m.group))
 
 
-@register_converter("Convolution", "ConvolutionDepthwise", "Deconvolution")
+@register_converter("ConvolutionDepthwise")
 def convolution(ctx):
     m = ctx.module
     if m.axis != 1:

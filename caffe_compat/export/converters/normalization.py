@@ -1,23 +1,17 @@
-"""BatchNorm, LRN, MVN, Normalize and Softmax.
+"""BatchNorm, MVN and Normalize (LRN and Softmax: :mod:`.shared`).
 
 - BatchNorm (global statistics): ``BatchNormalization`` with the statistics divided by the
   scale-factor blob (0 when it is 0), Caffe's ``eps``, and OpenCV's fork's ``scale_bias`` blobs
   as scale and bias (ones and zeros otherwise).
-- LRN ACROSS_CHANNELS: ONNX's ``LRN`` is Caffe's formula (``x / (k + alpha / n * sum x^2)^beta``
-  over n channels centred on c, zero-padded). WITHIN_CHANNEL: ``x * (1 + alpha * avg(x^2))^-beta``
-  with the n x n average zero-padded by ``(n - 1) / 2`` and divided by n^2 everywhere.
 - MVN: per (item, channel), or per item ``across_channels``: ``x - mean``, divided by
   ``sqrt(mean squared deviation) + eps`` with ``normalize_variance``.
 - Normalize (SSD): ``x / sqrt(sum x^2 + eps)`` over each item (``across_spatial``) or over the
   channels at each position, times the shared or per-channel scale.
-- Softmax: ONNX's ``Softmax`` over the one axis (opset 13 and later).
 """
 import numpy as np
 
-from ...proto import caffe_pb2
 from ..registry import register_converter
 
-LRN = caffe_pb2.LRNParameter
 
 
 @register_converter("BatchNorm")
@@ -36,22 +30,6 @@ def batch_norm(ctx):
     return ctx.op("BatchNormalization",
                   [ctx.bottoms[0], ctx.blob(scale, "scale"), ctx.blob(bias, "bias"),
                    ctx.blob(mean, "mean"), ctx.blob(var, "variance")], epsilon=float(m.eps))
-
-
-@register_converter("LRN")
-def lrn(ctx):
-    m = ctx.module
-    x = ctx.bottoms[0]
-    if m.region == LRN.ACROSS_CHANNELS:
-        return ctx.op("LRN", [x], size=int(m.size), alpha=float(m.alpha), beta=float(m.beta),
-                      bias=float(m.k))
-    sq = ctx.op("Mul", [x, x])
-    p = int(m.pre_pad)
-    avg = ctx.op("AveragePool", [sq], kernel_shape=[m.size, m.size], strides=[1, 1],
-                 pads=[p, p, p, p], count_include_pad=1)
-    scale = ctx.op("Add", [ctx.op("Mul", [avg, ctx.scalar(m.alpha, hint="alpha")]),
-                           ctx.scalar(1.0, hint="one")])
-    return ctx.op("Mul", [x, ctx.op("Pow", [scale, ctx.scalar(-m.beta, hint="neg_beta")])])
 
 
 @register_converter("MVN")
@@ -85,8 +63,3 @@ def normalize(ctx):
     if not m.channel_shared:
         scale = scale.reshape((-1,) + (1,) * (rank - 2))
     return ctx.op("Mul", [y, ctx.const(scale, "scale")])
-
-
-@register_converter("Softmax")
-def softmax(ctx):
-    return ctx.op("Softmax", [ctx.bottoms[0]], axis=int(ctx.module.axis))

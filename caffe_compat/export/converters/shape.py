@@ -1,4 +1,4 @@
-"""Layers that move data without arithmetic: Split, Concat, Slice, Flatten, Reshape, Permute,
+"""Layers that move data without arithmetic (Concat: :mod:`.shared`): Split, Slice, Flatten, Reshape, Permute,
 Crop, Tile, ShuffleChannel, BatchReindex, Embed, Parameter, ArgMax, Interp and PriorBox.
 
 Shapes keep the batch free: ``Reshape`` targets copy the leading axes (0) and let the axis that
@@ -18,13 +18,6 @@ INT64_MAX = int(np.iinfo(np.int64).max)
 @register_converter("Split")
 def split(ctx):
     return [ctx.bottoms[0]] * len(ctx.node.tops)
-
-
-@register_converter("Concat")
-def concat(ctx):
-    if len(ctx.bottoms) == 1:
-        return ctx.bottoms[0]
-    return ctx.op("Concat", ctx.bottoms, axis=int(ctx.module.axis))
 
 
 @register_converter("Slice")

@@ -1,0 +1,49 @@
+"""The layer types whose ONNX nodes the export takes from the torch-free path's converters
+(:mod:`caffe_compat.lite.converters`): one converter per type serves both.
+
+A converter of that set writes a layer's nodes from its LayerParameter, its bottoms (name and
+shape, or a constant's array) and its caffemodel blobs, into a :class:`caffe_compat.lite.graph.
+Graph`; :func:`from_shared` hands it the export's view of the layer (the built layer's blobs
+in Caffe's order, as a caffemodel holds them) and copies what it wrote into the export's graph
+under fresh names. The types listed in :data:`SHARED_TYPES` are those whose converter writes
+no length of the batch axis, so that the exported graph keeps that axis free; the others keep
+the export's own converter (``converters/``) until theirs does too.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..registry import register_converter
+
+SHARED_TYPES = ("ReLU", "ReLU6", "PReLU", "Sigmoid", "TanH", "AbsVal", "ELU", "BNLL", "Exp",
+                "Log", "Threshold", "Clip", "Softmax", "LRN", "Eltwise", "Concat",
+                "Convolution", "Deconvolution")
+
+
+def from_shared(ctx):
+    """The tops of ``ctx``'s layer written by its torch-free converter (module doc)."""
+    from ...lite import graph as lite_graph
+    from ...lite.converters import Unsupported, converter
+    g = ctx.g
+    lite = lite_graph.Graph()
+    bottoms = [lite_graph.Value(name, shape, const=g.constants.get(name))
+               for name, shape in zip(ctx.bottoms, ctx.bottom_shapes)]
+    blobs = [np.asarray(b.detach().cpu().numpy(), np.float32) for b in ctx.module.blobs]
+    try:
+        tops = converter(ctx.type)(lite, ctx.param, bottoms, blobs)
+    except Unsupported as exc:
+        ctx.fail(str(exc))
+    renamed = {}
+    for name, array, _ in lite.initializer_specs:
+        renamed[name] = ctx.const(array, name)
+    for op_type, inputs, outputs, _, attrs in lite.node_specs:
+        outs = [g.fresh(f"{ctx.name}/{o}") for o in outputs]
+        renamed.update(zip(outputs, outs))
+        g.nodes.append(g.onnx.helper.make_node(
+            op_type, [renamed.get(i, i) for i in inputs], outs,
+            name=g.fresh(f"{ctx.name}/{op_type}#"), **attrs))
+    return [ctx.const(v.const, "const") if v.name is None else renamed.get(v.name, v.name)
+            for v in tops]
+
+
+register_converter(*SHARED_TYPES)(from_shared)
