@@ -268,7 +268,7 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
         joint, nonjoint = cells.get((s, f"Joint-{s}")), cells.get((s, f"Non-Joint-{s}"))
         if joint is None or nonjoint is None:
             out.append(S.not_testable(claim, "Joint-s and Non-Joint-s were not trained in "
-                                      f"this run (--all-methods){later}"))
+                                      f"this run (add --all-methods to train them){later}"))
             continue
         out.append(_gated(_near_constant(S.verdict_for_difference(
             claim, ccc_difference(resampler, joint, nonjoint),
@@ -288,7 +288,7 @@ def table_verdicts(cells: Dict[tuple, Scores], factors, resampler: S.Resampler,
         claim = f"Joint-OA close to Joint-{s}"
         if oa is None or joint is None:
             out.append(S.not_testable(claim, f"Joint-{s} was not trained in this run "
-                                      f"(--all-methods){later}"))
+                                      f"(add --all-methods to train it){later}"))
             continue
         # both sides are SR models: Joint-s needs the SR-FCN at s, Joint-OA the one at
         # oa_factor; and two near-constant models are close whatever the paper says

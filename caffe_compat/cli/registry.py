@@ -27,10 +27,11 @@ def register_command(name, add_arguments, run, help_text):
 
 
 def caffe_flag(parser, name, *aliases, **kwargs):
-    """A Caffe flag accepted as ``-name``, ``--name`` (and with dashes for underscores)."""
+    """A Caffe flag accepted as ``-name``, ``--name`` (and with dashes for underscores); the
+    help shows Caffe's spelling first."""
     spellings = []
     for n in (name,) + aliases:
-        for form in {n, n.replace("_", "-")}:
+        for form in dict.fromkeys((n, n.replace("_", "-"))):
             spellings += [f"-{form}", f"--{form}"]
     kwargs.setdefault("dest", name.replace("-", "_"))
     parser.add_argument(*dict.fromkeys(spellings), **kwargs)

@@ -12,6 +12,8 @@ Measured (2-core AMD EPYC, onnxruntime 1.32, all 376 frames): CCC float32 0.4726
 64 calibration frames 0.4710 (-0.0016), with 256 (the command's) 0.4718 (-0.0008); calibrated
 on 64 frames of dev_1 only: -0.0106 (a face of dev_2 beyond the ranges, clipped).
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,33 @@ def test_demo_cnnd_int8_ccc_within_001(demo):
         ccc[r.precision] = all_metrics(gt, pred)["ccc_run_eval"]
     assert ccc["float32"] > 0.3                     # trained (0.47 measured)
     assert abs(ccc["int8"] - ccc["float32"]) <= 0.01, ccc
+
+
+def test_demo_hr_ccc_is_the_readme_figure(demo):
+    """The README's measured demo run (Table 1's HR row): the same HR net comes back on a
+    machine whose kernels pick what the README's machine picked (an AVX2 processor:
+    docs/reproduction.md, "What reproduces bit for bit"); the CCC is over all 376 dev frames,
+    rounded to the table's three decimals."""
+    import re
+
+    import caffe_compat
+    import lq_models
+    from caffe_compat.kernels.numerics import kernel_fingerprint
+    from matlab_ports.run_eval import all_metrics, load_crops, video_to_blob
+    import torch
+    kernels = kernel_fingerprint()
+    if kernels.get("aten_cpu_capability") != "AVX2" or \
+            kernels.get("conv_gradients") != "caffe-order":
+        pytest.skip(f"the README's run is of an AVX2 machine's kernels; this one: {kernels}")
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "README.md")
+    with open(readme, encoding="utf-8") as f:
+        row = re.search(r"^\| - \| HR \|(.*)\|$", f.read(), re.M).group(1).split("|")
+    weights, crops = demo
+    net = caffe_compat.Net(str(lq_models.get("hr").deploy_path), phase="test", weights=weights)
+    seqs = [load_crops(f"{crops}/dev_{k}.mat") for k in (1, 2)]
+    gt = np.concatenate([s.valence for s in seqs])
+    with torch.no_grad():
+        pred = np.concatenate([net.forward(data=video_to_blob(s.video))["fc5"].numpy().ravel()
+                               for s in seqs]).astype(np.float64)
+    assert f"{all_metrics(gt, pred)['ccc_run_eval']:.3f}" == row[7].strip()
