@@ -111,14 +111,6 @@ def datum_array(datum, force_color=False, force_gray=False, where=""):
     return np.asarray(datum.float_data, dtype=np.float32).reshape(c, h, w)
 
 
-def datum_shape(datum, force_color=False, force_gray=False, where=""):
-    """(C, H, W) of a Datum as DataTransformer::InferBlobShape sees it."""
-    if datum.encoded:
-        img = decode_datum(datum, force_color, force_gray, where)
-        return (img.shape[2], img.shape[0], img.shape[1])
-    return (datum.channels, datum.height, datum.width)
-
-
 # ---------------------------------------------------------------------------- convert_imageset
 def _match_ext(filename, encoding):
     """io.cpp's matchExt: the file's extension equals ``encoding`` (case-insensitive; "jpeg"

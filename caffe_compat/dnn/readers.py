@@ -12,7 +12,6 @@ from ..errors import PrototxtError
 from .net import Net, UnsupportedError
 
 
-_BUFFER_TYPES = (bytes, bytearray, memoryview, np.ndarray)
 
 
 def _is_buffer(value):

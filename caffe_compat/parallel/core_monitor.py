@@ -114,15 +114,6 @@ def affinity():
     return list(range(os.cpu_count() or 1))
 
 
-def allowed_cores(quota=None):
-    """Cores this process may use: the affinity mask, capped by the cgroup quota (rounded up:
-    a quota of 1.5 cores lets two threads run most of the time)."""
-    n = len(affinity())
-    if quota is not None:
-        n = min(n, max(1, math.ceil(quota - 1e-9)))
-    return max(1, n)
-
-
 # ---- the cores held by others -------------------------------------------------------------
 
 def _cpu_rows(text, cpus):

@@ -60,7 +60,7 @@ from . import numpy_blas
 from .wait_policy import DEFAULT_SPINCOUNT, set_default_wait_policy  # noqa: F401 (the policy)
 from .core_monitor import (  # noqa: F401 (the monitor's names, read through this module)
     CHECK_INTERVAL_S, HELD_FRACTION, NICED_FRACTION, RELEASE_WINDOWS, STALE_WINDOW_S,
-    CoreMonitor, affinity, allowed_cores, cgroup_quota, niced_ticks, parse_cfs, parse_cpu_max,
+    CoreMonitor, affinity, cgroup_quota, niced_ticks, parse_cfs, parse_cpu_max,
     parse_proc_stat)
 
 ENV_THREADS = "CAFFE_COMPAT_THREADS"

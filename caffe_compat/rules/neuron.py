@@ -13,7 +13,6 @@ from .record import frozen
 
 from .refusal import refuse
 
-TYPES = ("Sigmoid", "TanH", "AbsVal", "BNLL", "ReLU6")
 # Caffe's kBNLL_THRESHOLD: BNLL's backward reads exp(min(x, 50))
 BNLL_THRESHOLD = 50.0
 RELU6_BOUNDS = (0.0, 6.0)

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import math
 import os
 
 import torch
@@ -169,7 +168,3 @@ def state_dict_to_caffemodel(state_dict, model, dst, phase="test"):
     net.load_caffe_state_dict(fitted, strict=True)
     net.save(dst)
     return net
-
-
-def parameter_count(shapes):
-    return sum(math.prod(s) for s in shapes)
