@@ -51,17 +51,16 @@ def _cpu_model():
     return platform.processor() or platform.machine()
 
 
-def _cpu_flags():
+def cpu_flags():
+    """The flags of /proc/cpuinfo's first processor (empty where it cannot be read)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return sorted(f for f in flags if f in ("avx2", "fma", "avx512f",
-                                                             "avx512bw", "avx512vl"))
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return []
+    return set()
 
 
 def kernel_fingerprint():
@@ -79,7 +78,7 @@ def kernel_fingerprint():
            "caffe_order_kernel": blas_order.kernel_name(),
            # whose kernels compute large convolutions' gradients (other bits; by processor)
            "conv_gradients": "caffe-order" if blas_order.gradients_chosen() else "torch",
-           "cpu": _cpu_model(), "cpu_flags": _cpu_flags(), "threads": torch.get_num_threads()}
+           "cpu": _cpu_model(), "cpu_flags": sorted(cpu_flags() & {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}), "threads": torch.get_num_threads()}
     for name in KERNEL_VARIABLES:
         out[name] = os.environ.get(name)
     return out

@@ -85,15 +85,8 @@ def from_int8(values, scale, zero):
 def has_vnni():
     """Whether the processor has an 8-bit dot-product instruction (AVX512-VNNI or
     AVX-VNNI), read from /proc/cpuinfo's flags (False where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_vnni", "avx_vnni"})
-    except OSError:
-        pass
-    return False
+    from ..kernels.numerics import cpu_flags
+    return bool(cpu_flags() & {"avx512_vnni", "avx_vnni"})
 
 
 def settings(per_channel):

@@ -13,19 +13,9 @@ from __future__ import annotations
 
 import collections
 
+from ..kernels.numerics import cpu_flags
+
 HINTS = {"bf16": "bfloat16", "f16": "float16"}      # OpenVINO's hint -> the precision's name
-
-
-def cpu_flags():
-    """The flags of /proc/cpuinfo's first processor (empty where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def openvino_capabilities():
