@@ -58,21 +58,6 @@ def check_not_other_format(data, source, what, reader):
                            f"text-format files with {reader}")
 
 
-def _varint(data, pos):
-    result, shift = 0, 0
-    while True:
-        if pos >= len(data):
-            raise IndexError
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError
-
-
 def _field_label(descriptor, number, count):
     field = descriptor.fields_by_number.get(number)
     if field is None:
@@ -87,16 +72,16 @@ def _layer_name(payload, name_number):
     try:
         pos = 0
         while pos < len(payload):
-            tag, pos = _varint(payload, pos)
+            tag, pos = fork_wire._varint(payload, pos)
             number, wire = tag >> 3, tag & 7
             if wire == 2:
-                length, pos = _varint(payload, pos)
+                length, pos = fork_wire._varint(payload, pos)
                 if number == name_number:           # None where the cut falls inside it
                     return (payload[pos:pos + length].decode("utf-8", "replace")
                             if pos + length <= len(payload) else None)
                 pos += length
             elif wire == 0:
-                _, pos = _varint(payload, pos)
+                _, pos = fork_wire._varint(payload, pos)
             elif wire == 1:
                 pos += 8
             elif wire == 5:
@@ -126,7 +111,7 @@ def describe_decode_failure(data, message_cls):
     while pos < len(data):
         start = pos
         try:
-            tag, pos = _varint(data, pos)
+            tag, pos = fork_wire._varint(data, pos)
         except (IndexError, ValueError):
             return f"unreadable field tag at byte {start}"
         number, wire = tag >> 3, tag & 7
@@ -136,14 +121,14 @@ def describe_decode_failure(data, message_cls):
         label = _field_label(descriptor, number, counts[number])
         try:
             if wire == 0:
-                _, pos = _varint(data, pos)
+                _, pos = fork_wire._varint(data, pos)
             elif wire == 1 or wire == 5:
                 size = 8 if wire == 1 else 4
                 if pos + size > len(data):
                     return f"{label} at byte {start} is cut off (file truncated?)"
                 pos += size
             elif wire == 2:
-                length, pos = _varint(data, pos)
+                length, pos = fork_wire._varint(data, pos)
                 field = descriptor.fields_by_number.get(number)
                 if pos + length > len(data):      # the name, where the bytes left hold it
                     return (f"{label}{_named(field, data[pos:])} at byte {start} claims "
@@ -475,19 +460,7 @@ def packed_field(number, payload):
     """Protobuf wire bytes of length-delimited field ``number`` holding ``payload`` (a packed
     repeated field's values)."""
     tag = (number << 3) | 2
-    return _encode_varint(tag) + _encode_varint(len(payload)) + payload
-
-
-def _encode_varint(value):
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
+    return blob_wire._varint(tag) + blob_wire._varint(len(payload)) + payload
 
 
 def array_to_blob(arr, double=False):

@@ -72,15 +72,9 @@ def _fields(data, start, end):
 
 
 def _tag(number):
-    value, out = (number << 3) | 2, bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
+    """The tag of length-delimited field ``number``."""
+    from caffe_compat.io.blob_wire import _varint as encode     # (blob_wire imports this module)
+    return encode((number << 3) | 2)
 
 
 def _renumber(data, forward):
