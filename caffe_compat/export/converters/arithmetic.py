@@ -8,7 +8,17 @@ Reduction: SUM / ASUM / SUMSQ / MEAN over the axes from ``axis`` on, times ``coe
 import numpy as np
 
 from ...proto import caffe_pb2
+from ...rules import bias as bias_rules
+from ...rules import reduction as reduction_rules
+from ...rules import scale as scale_rules
+from ...rules.fields import declare
+from ..fields import fillers
 from ..registry import register_converter
+
+declare("onnx", "Scale", "ScaleParameter", scale_rules.FIELDS,
+        no_effect=fillers("ScaleParameter"))
+declare("onnx", "Bias", "BiasParameter", bias_rules.FIELDS, no_effect=fillers("BiasParameter"))
+declare("onnx", "Reduction", "ReductionParameter", reduction_rules.FIELDS)
 
 R = caffe_pb2.ReductionParameter
 

@@ -8,7 +8,17 @@ reads) or ``MatMul`` + ``Add`` for other axes.
 """
 import numpy as np
 
+from ...rules import convolution as conv_rule
+from ...rules import inner_product as ip_rule
+from ...rules.fields import ENGINE_FIELD, declare
+from ..fields import fillers
 from ..registry import register_converter
+
+declare("onnx", "ConvolutionDepthwise", "ConvolutionParameter", conv_rule.FIELDS - {"axis"},
+        refuses={"axis"}, no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL,
+                                     **fillers("ConvolutionParameter")})
+declare("onnx", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
+        no_effect={**ENGINE_FIELD, **fillers("InnerProductParameter")})
 
 
 def _conv_attrs(m, spatial):

@@ -18,8 +18,13 @@ the other way. ``nms_param.eta`` is ignored, as OpenCV ignores it.
 """
 import numpy as np
 
+from ...rules.fields import declare
+from ..fields import DETECTION_OUTPUT, DETECTION_OUTPUT_NO_EFFECT
 from ..registry import register_converter
 from . import _boxes
+
+declare("onnx", "DetectionOutput", "DetectionOutputParameter", DETECTION_OUTPUT,
+        no_effect=DETECTION_OUTPUT_NO_EFFECT)
 
 F32 = np.float32
 

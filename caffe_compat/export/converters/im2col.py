@@ -14,7 +14,10 @@ import itertools
 import math
 
 from ...rules.spatial import far_padding
+from ..fields import declare_im2col
 from ..registry import register_converter
+
+declare_im2col("onnx")
 
 
 @register_converter("Im2col")

@@ -5,7 +5,13 @@ batch kept free), Swish, Mish and Dropout (identity in TEST, or the ``1 - ratio`
 """
 import numpy as np
 
+from ...rules import power as power_rules
+from ...rules.fields import declare
 from ..registry import register_converter
+
+declare("onnx", "Power", "PowerParameter", power_rules.FIELDS)
+declare("onnx", "Swish", "SwishParameter", {"beta"})
+declare("onnx", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
 
 
 def _x(ctx):

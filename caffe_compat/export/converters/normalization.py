@@ -10,8 +10,17 @@
 """
 import numpy as np
 
+from ...rules import batch_norm as bn_rules
+from ...rules import mvn as mvn_rules
+from ...rules.fields import declare
+from ..fields import fillers
 from ..registry import register_converter
 
+declare("onnx", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS - {"use_global_stats"}
+        | bn_rules.EXTENSIONS, refuses={"use_global_stats"})
+declare("onnx", "MVN", "MVNParameter", mvn_rules.FIELDS)
+declare("onnx", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
+        {"across_spatial", "channel_shared", "eps"}, no_effect=fillers("NormalizeBBoxParameter"))
 
 
 @register_converter("BatchNorm")

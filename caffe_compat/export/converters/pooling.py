@@ -18,7 +18,12 @@ positive) is the ratio of two zero-padded window sums. The MAX mask top is not e
 import numpy as np
 
 from ...proto import caffe_pb2
+from ...rules import pooling as pool_rule
+from ...rules.fields import ENGINE_FIELD, declare
 from ..registry import register_converter
+
+declare("onnx", "Pooling", "PoolingParameter", pool_rule.FIELDS, no_effect=ENGINE_FIELD)
+declare("onnx", "SPP", "SPPParameter", {"pyramid_height", "pool"}, no_effect=ENGINE_FIELD)
 
 P = caffe_pb2.PoolingParameter
 FLT_MAX = float(np.finfo(np.float32).max)

@@ -10,9 +10,13 @@ OpenCV: other images of a batch are not read.
 """
 import numpy as np
 
+from ...rules.fields import declare
+from ..fields import PROPOSAL, PROPOSAL_NO_EFFECT
 from ..registry import register_converter
 from . import _boxes
 from ...layers import _detection as det
+
+declare("onnx", "Proposal", "ProposalParameter", PROPOSAL, no_effect=PROPOSAL_NO_EFFECT)
 
 F32 = np.float32
 

@@ -15,7 +15,12 @@ the state Caffe carries from one forward to the next does not cross into the exp
 """
 import numpy as np
 
+from ...rules.fields import declare
+from ..fields import DEBUG_INFO, fillers
 from ..registry import register_converter
+
+declare("onnx", ("LSTM", "RNN"), "RecurrentParameter", {"num_output", "expose_hidden"},
+        no_effect={**fillers("RecurrentParameter"), "debug_info": DEBUG_INFO})
 
 F32 = np.float32
 

@@ -18,7 +18,12 @@ zero (``x2 + 1``, ``y2 + 1`` for the end) times ``spatial_scale``, spans at leas
 """
 import numpy as np
 
+from ...rules.fields import declare
 from ..registry import register_converter
+
+declare("onnx", "ROIPooling", "ROIPoolingParameter", {"pooled_h", "pooled_w", "spatial_scale"})
+declare("onnx", "PSROIPooling", "PSROIPoolingParameter",
+        {"spatial_scale", "output_dim", "group_size"})
 
 F32 = np.float32
 FLT_MIN = float(np.finfo(F32).tiny)

@@ -10,7 +10,29 @@ output is a constant (our layer's priors for those sizes).
 """
 import numpy as np
 
+from ...rules import crop as crop_rules
+from ...rules import permute as permute_rules
+from ...rules import reshape as reshape_rules
+from ...rules import shuffle_channel as shuffle_rules
+from ...rules import slice as slice_rules
+from ...rules import tile as tile_rules
+from ...rules.fields import declare
+from ..fields import PRIOR_BOX, PRIOR_BOX_NO_EFFECT, fillers
 from ..registry import register_converter
+
+for _type, _rules in (("Slice", slice_rules), ("Reshape", reshape_rules), ("Crop", crop_rules),
+                      ("Permute", permute_rules), ("Tile", tile_rules),
+                      ("ShuffleChannel", shuffle_rules)):
+    declare("onnx", _type, f"{_type}Parameter", _rules.FIELDS)
+declare("onnx", "Flatten", "FlattenParameter", {"axis", "end_axis"})
+declare("onnx", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
+        no_effect=fillers("EmbedParameter"))
+declare("onnx", "Parameter", "ParameterParameter", {"shape"})
+declare("onnx", "ArgMax", "ArgMaxParameter", {"out_max_val", "top_k", "axis"})
+declare("onnx", "Interp", "InterpParameter",
+        {"height", "width", "zoom_factor", "shrink_factor", "pad_beg", "pad_end"})
+declare("onnx", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", PRIOR_BOX,
+        no_effect=PRIOR_BOX_NO_EFFECT)
 
 INT64_MAX = int(np.iinfo(np.int64).max)
 

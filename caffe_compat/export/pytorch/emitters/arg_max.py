@@ -1,6 +1,9 @@
 """ArgMax through the helper ``arg_max``: Caffe's top-k with ties to the larger index, indices
 as floats, no gradient (Caffe has no backward for it)."""
+from ....rules.fields import declare
 from ..registry import register_emitter
+
+declare("pytorch-source", "ArgMax", "ArgMaxParameter", {"out_max_val", "top_k", "axis"})
 
 
 @register_emitter("ArgMax")

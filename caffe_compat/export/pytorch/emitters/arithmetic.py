@@ -11,7 +11,7 @@ from ..codegen import literal
 from ....rules import bias as bias_rules
 from ....rules import eltwise as eltwise_rules
 from ....rules import scale as scale_rules
-from ....rules.fields import declare
+from ....rules.fields import ENGINE_FIELD, declare
 from ..registry import register_emitter
 
 declare("pytorch-source", "Eltwise", "EltwiseParameter", eltwise_rules.FIELDS)
@@ -20,6 +20,7 @@ declare("pytorch-source", "Scale", "ScaleParameter", scale_rules.FIELDS,
         no_effect={"filler": "the net's weights are written", "bias_filler": "the net's weights are written"})
 declare("pytorch-source", "Bias", "BiasParameter", bias_rules.FIELDS,
         no_effect={"filler": "the net's weights are written"})
+declare("pytorch-source", "Softmax", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
 
 OP = caffe_pb2.EltwiseParameter
 

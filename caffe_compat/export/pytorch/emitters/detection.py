@@ -6,8 +6,15 @@ module (:mod:`.detection_output`).
 """
 import torch
 
+from ....rules.fields import declare
+from ...fields import PRIOR_BOX, PRIOR_BOX_NO_EFFECT, fillers
 from ..codegen import literal
 from ..registry import register_emitter
+
+declare("pytorch-source", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
+        {"across_spatial", "channel_shared", "eps"}, no_effect=fillers("NormalizeBBoxParameter"))
+declare("pytorch-source", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", PRIOR_BOX,
+        no_effect=PRIOR_BOX_NO_EFFECT)
 
 
 @register_emitter("Normalize", "NormalizeBBox")

@@ -3,8 +3,13 @@ OpenCV 4's decoding in float32, per-class NMS, the ``keep_top_k`` best across cl
 ``[image, label, confidence, xmin, ymin, xmax, ymax]`` in a (1, 1, keep_top_k N, 7) top.
 ``clip`` of boxes in pixels uses the image bottom's height and width of the deploy geometry.
 Inference only: no gradient crosses it, as Caffe's layer has no backward."""
+from ....rules.fields import declare
+from ...fields import DETECTION_OUTPUT, DETECTION_OUTPUT_NO_EFFECT
 from ..codegen import literal
 from ..registry import register_emitter
+
+declare("pytorch-source", "DetectionOutput", "DetectionOutputParameter", DETECTION_OUTPUT,
+        no_effect=DETECTION_OUTPUT_NO_EFFECT)
 
 
 @register_emitter("DetectionOutput")

@@ -23,6 +23,7 @@ for _type, _rules in (("ELU", elu_rules), ("Exp", exp_rules), ("Log", log_rules)
                       ("Threshold", threshold_rules), ("Clip", clip_rules),
                       ("Tile", tile_rules), ("ShuffleChannel", shuffle_rules)):
     declare("pytorch-source", _type, f"{_type}Parameter", _rules.FIELDS)
+declare("pytorch-source", "Swish", "SwishParameter", {"beta"})
 
 
 @register_emitter("AbsVal")

@@ -3,8 +3,11 @@ kernel offsets, each row the output positions), zeros for the padding and for wh
 im2col reads past an axis shorter than the window. The geometry is the deploy file's (the
 positions per axis written as numbers); only values are copied, so the result is exact."""
 from ....rules.spatial import far_padding
+from ...fields import declare_im2col
 from ..codegen import literal
 from ..registry import register_emitter
+
+declare_im2col("pytorch-source")
 
 
 @register_emitter("Im2col")

@@ -12,9 +12,13 @@ from ..codegen import literal
 from ..registry import register_emitter
 from ....rules import mvn as mvn_rules, reduction as reduction_rules
 from ....rules.fields import declare
+from ...fields import fillers
 
 declare("pytorch-source", "Reduction", "ReductionParameter", reduction_rules.FIELDS)
 declare("pytorch-source", "MVN", "MVNParameter", mvn_rules.FIELDS)
+declare("pytorch-source", "Parameter", "ParameterParameter", {"shape"})
+declare("pytorch-source", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
+        no_effect=fillers("EmbedParameter"))
 
 R = caffe_pb2.ReductionParameter
 

@@ -16,6 +16,8 @@ from ....rules.fields import ENGINE_FIELD, declare
 declare("pytorch-source", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
 declare("pytorch-source", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
 declare("pytorch-source", "Power", "PowerParameter", power_rules.FIELDS)
+declare("pytorch-source", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
+declare("pytorch-source", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
 
 
 @register_emitter("ReLU")

@@ -18,6 +18,10 @@ declare("pytorch-source", "Slice", "SliceParameter", slice_rules.FIELDS)
 declare("pytorch-source", "Reshape", "ReshapeParameter", reshape_rules.FIELDS)
 declare("pytorch-source", "Crop", "CropParameter", crop_rules.FIELDS)
 declare("pytorch-source", "Permute", "PermuteParameter", permute_rules.FIELDS)
+declare("pytorch-source", "Concat", "ConcatParameter", {"axis", "concat_dim"})
+declare("pytorch-source", "Flatten", "FlattenParameter", {"axis", "end_axis"})
+declare("pytorch-source", "Interp", "InterpParameter",
+        {"height", "width", "zoom_factor", "shrink_factor", "pad_beg", "pad_end"})
 
 
 @register_emitter("Split")

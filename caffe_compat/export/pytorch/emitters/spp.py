@@ -3,7 +3,12 @@
 the input size at run time; the levels flattened and concatenated (one level: not
 flattened)."""
 from ....proto import caffe_pb2
+from ....rules.fields import ENGINE_FIELD, declare
 from ..registry import register_emitter
+
+# STOCHASTIC pyramid pooling has no emitter (the export stops, naming the layer)
+declare("pytorch-source", "SPP", "SPPParameter", {"pyramid_height"}, refuses={"pool"},
+        no_effect=ENGINE_FIELD)
 
 P = caffe_pb2.PoolingParameter
 

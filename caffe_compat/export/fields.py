@@ -1,0 +1,44 @@
+"""What the exports (ONNX, PyTorch source) do with parameter fields that do not shape what they
+write, for their declarations (:func:`caffe_compat.rules.fields.declare`): both export a built
+net, so a filler (which only initialised a blob) is replaced by the blob itself."""
+from ..proto import caffe_pb2
+from ..rules import convolution as conv_rule
+from ..rules.fields import declare
+
+WRITTEN = "the export writes the built net's current blobs (the filler only initialised them)"
+# fields the built layer does not read, following OpenCV's dnn (the layer warns when one is set)
+OPENCV_UNUSED = "not read by OpenCV's dnn, whose rule the built layer follows"
+DEBUG_INFO = "Caffe's logging of the unrolled net; the values are the same"
+SAVE_OUTPUT = "SSD's Caffe writes the detections to files with it; the top is the same"
+
+
+# the fields of the OpenCV-rule layers both exports follow (the others: no_effect below)
+PROPOSAL = frozenset({"feat_stride", "base_size", "ratio", "scale", "pre_nms_topn",
+                      "post_nms_topn", "nms_thresh"})
+PROPOSAL_NO_EFFECT = {"min_size": OPENCV_UNUSED}
+PRIOR_BOX_NO_EFFECT = dict.fromkeys(("img_size", "img_h", "img_w"), OPENCV_UNUSED)
+PRIOR_BOX = frozenset(f.name for f in caffe_pb2.PriorBoxParameter.DESCRIPTOR.fields) \
+    - set(PRIOR_BOX_NO_EFFECT)
+DETECTION_OUTPUT = frozenset({"num_classes", "share_location", "background_label_id",
+                              "nms_param", "code_type", "variance_encoded_in_target",
+                              "keep_top_k", "confidence_threshold", "normalized_bbox", "clip"})
+DETECTION_OUTPUT_NO_EFFECT = {"save_output_param": SAVE_OUTPUT}
+
+
+def fillers(message):
+    """``{field: WRITTEN}`` for the FillerParameter fields of ``message``."""
+    return {f.name: WRITTEN for f in getattr(caffe_pb2, message).DESCRIPTOR.fields
+            if f.message_type is not None and f.message_type.name == "FillerParameter"}
+
+
+# Caffe's Im2colLayer reads only the geometry of ConvolutionParameter
+_NOT_READ = "Caffe's Im2colLayer does not read it"
+IM2COL_FIELDS = conv_rule.FIELDS - {"num_output", "bias_term", "group"}
+IM2COL_NO_EFFECT = {**{f: _NOT_READ for f in ("num_output", "bias_term", "group", "engine",
+                                              *conv_rule.FILLERS)},
+                    **conv_rule.ND_IM2COL}
+
+
+def declare_im2col(engine):
+    return declare(engine, "Im2col", "ConvolutionParameter", IM2COL_FIELDS,
+                   no_effect=IM2COL_NO_EFFECT)
