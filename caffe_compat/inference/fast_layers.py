@@ -20,11 +20,18 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..rules import registry
+from ..rules import lrn as lrn_rule_module, pooling as pool_rule, registry
+from ..rules.fields import ENGINE_FIELD, declare
 from ..proto import caffe_pb2
 
 P = caffe_pb2.PoolingParameter
 CL = torch.channels_last
+
+# each replacement reads the built layer's values and keeps the layer's forward where it
+# has no form (STOCHASTIC or a mask top, WITHIN_CHANNEL, another axis)
+declare("fast", "Pooling", "PoolingParameter", pool_rule.FIELDS, no_effect=ENGINE_FIELD)
+declare("fast", "LRN", "LRNParameter", lrn_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+declare("fast", "Concat", "ConcatParameter", {"axis", "concat_dim"})
 
 
 def channels_last(x):

@@ -34,6 +34,11 @@ from ..kernels import blas_order
 from .base import Layer, count
 from .inner_product import CaffeOrderInnerProduct
 
+# the RecurrentParameter fields LSTM and RNN read, and the one that changes nothing
+RECURRENT = frozenset({"num_output", "weight_filler", "bias_filler", "expose_hidden"})
+RECURRENT_NO_EFFECT = {"debug_info": "Caffe's logging of the unrolled net; the values "
+                                     "are the same"}
+
 
 def inner_product(x, weight, bias=None):
     """``x W^T (+ b)`` for ``x`` (M, K), summed in Caffe's order when that applies."""

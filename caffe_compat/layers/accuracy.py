@@ -18,6 +18,9 @@ from ..rules.accuracy import accuracy_value
 from .base import canonical_axis, count
 from ._neuron import NoBackwardLayer, int_labels
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Accuracy", "AccuracyParameter", {"top_k", "axis", "ignore_label"})
 
 
 @register_layer("Accuracy")

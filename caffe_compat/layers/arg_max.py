@@ -13,6 +13,9 @@ import torch
 from .base import canonical_axis, count
 from ._neuron import NoBackwardLayer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "ArgMax", "ArgMaxParameter", {"out_max_val", "top_k", "axis"})
 
 
 def sort_desc_larger_index_first(x):

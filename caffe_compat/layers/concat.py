@@ -7,6 +7,9 @@ import torch
 
 from .base import Layer, canonical_axis
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Concat", "ConcatParameter", {"axis", "concat_dim"})
 
 
 @register_layer("Concat")

@@ -16,6 +16,9 @@ import torch
 
 from ._neuron import LossLayer, int_labels
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "ContrastiveLoss", "ContrastiveLossParameter", {"margin", "legacy_version"})
 
 
 class _Contrastive(torch.autograd.Function):

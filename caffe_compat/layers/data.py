@@ -20,6 +20,13 @@ from ..data.images import parse_datum
 from ..errors import DataError
 from ._prefetching import PrefetchingDataLayer
 from .registry import register_layer
+from ..rules.fields import declare
+
+_NOT_READ = "Caffe 1.0's DataLayer does not read it (a V1 net's value moves to transform_param)"
+declare("torch", "Data", "DataParameter", {"source", "batch_size", "backend"},
+        no_effect={"prefetch": "the depth of the prefetch queue; the batches are the same",
+                   **dict.fromkeys(("rand_skip", "force_encoded_color", "scale", "mean_file",
+                                    "crop_size", "mirror"), _NOT_READ)})
 
 
 @register_layer("Data")

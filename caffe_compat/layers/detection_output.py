@@ -30,6 +30,14 @@ from ..rules.detection_output import DetectionRule
 from . import _detection as det
 from .base import Layer, count
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "DetectionOutput", "DetectionOutputParameter",
+        {"num_classes", "share_location", "background_label_id", "nms_param", "code_type",
+         "variance_encoded_in_target", "keep_top_k", "confidence_threshold", "normalized_bbox",
+         "clip"},
+        no_effect={"save_output_param": "SSD's Caffe writes the detections to files with it; "
+                                        "the top is the same"})
 
 
 class _NoBackward(torch.autograd.Function):

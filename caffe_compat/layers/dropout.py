@@ -8,6 +8,9 @@ import torch
 from ..parallel import data_parallel as parallel
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
 
 
 @register_layer("Dropout")

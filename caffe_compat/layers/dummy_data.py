@@ -15,6 +15,10 @@ from . import fillers
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "DummyData", "DummyDataParameter",
+        {"data_filler", "shape", "num", "channels", "height", "width"})
 
 
 @register_layer("DummyData")

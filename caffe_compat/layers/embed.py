@@ -10,6 +10,10 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Embed", "EmbedParameter",
+        {"num_output", "input_dim", "bias_term", "weight_filler", "bias_filler"})
 
 
 @register_layer("Embed")

@@ -6,6 +6,9 @@ earlier ``end_axis`` is an error, and so is in-place use.
 """
 from .base import Layer, canonical_axis, count
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Flatten", "FlattenParameter", {"axis", "end_axis"})
 
 
 @register_layer("Flatten")

@@ -6,6 +6,9 @@ from ..parallel import data_parallel as parallel
 from ..data.hdf5 import HDF5Source
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "HDF5Data", "HDF5DataParameter", {"source", "batch_size", "shuffle"})
 
 
 @register_layer("HDF5Data")

@@ -18,6 +18,9 @@ import numpy as np
 from ..io.atomic import atomic_path
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "HDF5Output", "HDF5OutputParameter", {"file_name"})
 
 
 @register_layer("HDF5Output")

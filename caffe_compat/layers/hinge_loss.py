@@ -11,8 +11,11 @@ from ..proto import caffe_pb2
 from .base import count
 from ._neuron import LossLayer, int_labels
 from .registry import register_layer
+from ..rules.fields import declare
 
 _NORM = caffe_pb2.HingeLossParameter
+
+declare("torch", "HingeLoss", "HingeLossParameter", {"norm"})
 
 
 @register_layer("HingeLoss")

@@ -23,6 +23,15 @@ import torch.nn.functional as F
 from .base import Layer, canonical_axis
 from ..rules.spatial import far_padding, spatial_values, window_count
 from .registry import register_layer
+from ..rules import convolution as conv_rule
+from ..rules.fields import declare
+
+_NOT_READ = "Caffe's Im2colLayer does not read it"
+declare("torch", "Im2col", "ConvolutionParameter",
+        conv_rule.FIELDS - {"num_output", "bias_term", "group"},
+        no_effect={**dict.fromkeys(("num_output", "bias_term", "group", "engine",
+                                    *conv_rule.FILLERS), _NOT_READ),
+                   **conv_rule.ND_IM2COL})
 
 
 @register_layer("Im2col")

@@ -22,6 +22,14 @@ from ..data.images import mat_to_chw, read_image, read_list_file
 from ..errors import DataError
 from ._prefetching import PrefetchingDataLayer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "ImageData", "ImageDataParameter",
+        {"source", "batch_size", "rand_skip", "shuffle", "new_height", "new_width", "is_color",
+         "root_folder"},
+        no_effect=dict.fromkeys(("scale", "mean_file", "crop_size", "mirror"),
+                                "Caffe 1.0's ImageDataLayer does not read it (a V1 net's "
+                                "value moves to transform_param)"))
 
 
 @register_layer("ImageData")

@@ -28,6 +28,9 @@ from ..proto import caffe_pb2
 from ._neuron import LossLayer, int_labels, normalizer
 from .base import canonical_axis, count
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "InfogainLoss", "InfogainLossParameter", {"source", "axis"})
 
 LOG_THRESHOLD = 1e-20
 

@@ -1,6 +1,9 @@
 """Input: tops fed from outside, with the shapes of ``input_param.shape`` (Caffe's InputLayer)."""
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Input", "InputParameter", {"shape"})
 
 
 @register_layer("Input")

@@ -14,6 +14,10 @@ import torch.nn.functional as F
 
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Interp", "InterpParameter",
+        {"height", "width", "zoom_factor", "shrink_factor", "pad_beg", "pad_end"})
 
 
 @register_layer("Interp")

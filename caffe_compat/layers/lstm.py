@@ -15,9 +15,12 @@ with ``expose_hidden`` the bottoms are x, cont, [x_static], h_0, c_0 and the top
 """
 import torch
 
-from ._recurrent import RecurrentLayer, inner_product
+from ._recurrent import RECURRENT, RECURRENT_NO_EFFECT, RecurrentLayer, inner_product
 from .lstm_unit import lstm_unit
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "LSTM", "RecurrentParameter", RECURRENT, no_effect=RECURRENT_NO_EFFECT)
 
 
 @register_layer("LSTM")

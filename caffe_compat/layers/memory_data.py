@@ -21,6 +21,9 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "MemoryData", "MemoryDataParameter", {"batch_size", "channels", "height", "width"})
 
 
 @register_layer("MemoryData")

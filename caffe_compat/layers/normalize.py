@@ -14,6 +14,10 @@ import torch
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
+        {"across_spatial", "scale_filler", "channel_shared", "eps"})
 
 
 @register_layer("Normalize")

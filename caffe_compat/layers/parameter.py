@@ -3,6 +3,9 @@
 gradient."""
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Parameter", "ParameterParameter", {"shape"})
 
 
 @register_layer("Parameter")

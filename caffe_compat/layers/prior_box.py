@@ -23,12 +23,21 @@ import warnings
 import numpy as np
 import torch
 
+from ..proto import caffe_pb2
 from ..rules.prior_box import PriorRule
 from ._detection import DetectionWarning
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
 
 F32 = np.float32
+
+_NOT_USED = dict.fromkeys(("img_size", "img_h", "img_w"),
+                          "not read by OpenCV's dnn, whose rule the layer follows (a warning "
+                          "names it)")
+declare("torch", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter",
+        {f.name for f in caffe_pb2.PriorBoxParameter.DESCRIPTOR.fields} - set(_NOT_USED),
+        no_effect=_NOT_USED)
 
 
 @register_layer("PriorBox")

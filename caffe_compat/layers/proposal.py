@@ -26,8 +26,15 @@ from . import _detection as det
 from .base import Layer
 from .detection_output import no_backward
 from .registry import register_layer
+from ..rules.fields import declare
 
 F32 = np.float32
+
+declare("torch", "Proposal", "ProposalParameter",
+        {"feat_stride", "base_size", "ratio", "scale", "pre_nms_topn", "post_nms_topn",
+         "nms_thresh"},
+        no_effect={"min_size": "not read by OpenCV's dnn, whose rule the layer follows (a "
+                               "warning names it)"})
 
 
 @register_layer("Proposal")

@@ -16,6 +16,10 @@ import torch
 from .base import Layer
 from .registry import register_layer
 from .roi_pooling import round_half_away
+from ..rules.fields import declare
+
+declare("torch", "PSROIPooling", "PSROIPoolingParameter",
+        {"spatial_scale", "output_dim", "group_size"})
 
 F32 = np.float32
 

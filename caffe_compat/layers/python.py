@@ -28,6 +28,11 @@ import torch
 from ..errors import CaffeCompatError, NetError
 from .base import Layer, mark_numpy_view
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Python", "PythonParameter", {"module", "layer", "param_str"},
+        no_effect={"share_in_parallel": "Caffe 1.0 does not read it (each solver of its "
+                                        "multi-GPU training has its own net)"})
 
 
 class PythonBlob:

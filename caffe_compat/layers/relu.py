@@ -4,6 +4,9 @@ import torch.nn.functional as F
 
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import ENGINE_FIELD, declare
+
+declare("torch", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
 
 
 @register_layer("ReLU")

@@ -15,8 +15,11 @@ o, h_T.
 """
 import torch
 
-from ._recurrent import RecurrentLayer, inner_product
+from ._recurrent import RECURRENT, RECURRENT_NO_EFFECT, RecurrentLayer, inner_product
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "RNN", "RecurrentParameter", RECURRENT, no_effect=RECURRENT_NO_EFFECT)
 
 
 @register_layer("RNN")

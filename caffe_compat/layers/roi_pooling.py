@@ -15,6 +15,9 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "ROIPooling", "ROIPoolingParameter", {"pooled_h", "pooled_w", "spatial_scale"})
 
 F32 = np.float32
 

@@ -3,6 +3,9 @@ one thread (:mod:`caffe_compat.kernels.fixed_order`: the same bits at any thread
 from ..kernels.fixed_order import softmax
 from .base import Layer, canonical_axis
 from .registry import register_layer
+from ..rules.fields import ENGINE_FIELD, declare
+
+declare("torch", "Softmax", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
 
 
 @register_layer("Softmax")

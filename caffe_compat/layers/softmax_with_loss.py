@@ -17,6 +17,9 @@ from ..proto import caffe_pb2
 from .base import canonical_axis, count
 from ._neuron import LossLayer, int_labels, normalization_mode, normalizer
 from .registry import register_layer
+from ..rules.fields import ENGINE_FIELD, declare
+
+declare("torch", "SoftmaxWithLoss", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
 
 FLT_MIN = float(np.finfo(np.float32).tiny)
 

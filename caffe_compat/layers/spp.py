@@ -15,6 +15,9 @@ from ..proto import caffe_pb2
 from .base import Layer
 from .pooling import Pooling
 from .registry import register_layer
+from ..rules.fields import ENGINE_FIELD, declare
+
+declare("torch", "SPP", "SPPParameter", {"pyramid_height", "pool"}, no_effect=ENGINE_FIELD)
 
 S = caffe_pb2.SPPParameter
 P = caffe_pb2.PoolingParameter

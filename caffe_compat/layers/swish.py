@@ -4,6 +4,9 @@ Backward is Caffe's ``dy * (beta * y + s * (1 - beta * y))`` with ``s = sigmoid(
 """
 from ._neuron import NeuronLayer, caffe_sigmoid, elementwise
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "Swish", "SwishParameter", {"beta"})
 
 
 @register_layer("Swish")

@@ -20,6 +20,14 @@ from ..data.window_file import read_window_file, window_geometry
 from ..errors import DataError
 from ._prefetching import PrefetchingDataLayer
 from .registry import register_layer
+from ..rules.fields import declare
+
+declare("torch", "WindowData", "WindowDataParameter",
+        {"source", "scale", "batch_size", "fg_threshold", "bg_threshold", "fg_fraction",
+         "context_pad", "crop_mode", "cache_images", "root_folder"},
+        no_effect=dict.fromkeys(("mean_file", "crop_size", "mirror"),
+                                "Caffe 1.0's WindowDataLayer reads it from transform_param (a "
+                                "V1 net's value moves there)"))
 
 
 @register_layer("WindowData")
