@@ -9,6 +9,13 @@ import numpy as np
 
 from . import boxes as det
 
+# the fields the rule reads (``save_output_param`` only names files SSD's Caffe writes)
+FIELDS = frozenset({"num_classes", "share_location", "background_label_id", "nms_param",
+                    "code_type", "variance_encoded_in_target", "keep_top_k",
+                    "confidence_threshold", "normalized_bbox", "clip"})
+NO_EFFECT = {"save_output_param": "SSD's Caffe writes the detections to files with it; the "
+                                  "top is the same"}
+
 
 class DetectionRule:
     """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);

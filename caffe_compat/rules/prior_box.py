@@ -8,6 +8,11 @@ import numpy as np
 
 F32 = np.float32
 
+# the fields the rule reads; IMG_SIZE (SSD's Caffe's image size) is not read, as in OpenCV
+FIELDS = frozenset({"min_size", "max_size", "aspect_ratio", "flip", "clip", "variance", "step",
+                    "step_h", "step_w", "offset", "offset_h", "offset_w", "width", "height"})
+IMG_SIZE = frozenset({"img_size", "img_h", "img_w"})
+
 
 class PriorRule:
     """The settings of one PriorBox layer (``p``: its PriorBoxParameter); ``fail(message)``

@@ -9,8 +9,11 @@ import math
 
 from ...errors import NetError
 from ...rules.accuracy import accuracy_value
+from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+declare("array", "Accuracy", "AccuracyParameter", {"top_k", "axis", "ignore_label"})
 
 
 @register("Accuracy")

@@ -1,8 +1,11 @@
 """Concat along ``concat_param.axis`` (or the legacy ``concat_dim``), bottoms in order."""
 import numpy as np
 
+from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+declare("array", "Concat", "ConcatParameter", {"axis", "concat_dim"})
 
 
 @register("Concat")

@@ -15,8 +15,15 @@ from ...data.images import parse_datum
 from ...data.prefetch import HeldReaders, Prefetcher, guarded_batches
 from ...data.transformer import DataTransformer
 from ...errors import DataError
+from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+_NOT_READ = "Caffe 1.0's DataLayer does not read it (a V1 net's value moves to transform_param)"
+declare("array", "Data", "DataParameter", {"source", "batch_size", "backend"},
+        no_effect={"prefetch": "the depth of the prefetch queue; the batches are the same",
+                   **dict.fromkeys(("rand_skip", "force_encoded_color", "scale", "mean_file",
+                                    "crop_size", "mirror"), _NOT_READ)})
 
 
 @register("Data")

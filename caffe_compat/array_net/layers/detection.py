@@ -17,10 +17,22 @@ import math
 import numpy as np
 
 from ...proto import caffe_pb2
+from ...rules import detection_output as detection_rules, prior_box as prior_rules
 from ...rules.detection_output import DetectionRule
+from ...rules.fields import declare
 from ...rules.prior_box import PriorRule
 from ..registry import Unsupported, register
 from .base import ArrayLayer, need
+
+# img_size fields, nms_param.eta other than 1, keep_top_k -1 and the fillers it does not draw
+# go to the torch engine
+declare("array", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", prior_rules.FIELDS,
+        refuses=prior_rules.IMG_SIZE)
+declare("array", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
+        {"across_spatial", "channel_shared", "eps"}, refuses={"scale_filler"})
+declare("array", "DetectionOutput", "DetectionOutputParameter",
+        detection_rules.FIELDS - {"nms_param", "keep_top_k"}, refuses={"nms_param", "keep_top_k"},
+        no_effect=detection_rules.NO_EFFECT)
 
 F32 = np.float32
 

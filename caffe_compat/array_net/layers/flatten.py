@@ -4,8 +4,11 @@ import math
 
 import numpy as np
 
+from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+declare("array", "Flatten", "FlattenParameter", {"axis", "end_axis"})
 
 
 @register("Flatten")

@@ -5,8 +5,12 @@ from Caffe's stream). The rows come from :class:`caffe_compat.data.hdf5.HDF5Sour
 the torch engine's layer uses, so both engines serve the same batches and keep the same read
 position. ``shuffle`` is not run here (the torch engine runs it)."""
 from ...data.hdf5 import HDF5Source
+from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+# shuffle draws from Caffe's stream: the torch engine's
+declare("array", "HDF5Data", "HDF5DataParameter", {"source", "batch_size"}, refuses={"shuffle"})
 
 
 @register("HDF5Data")

@@ -1,7 +1,10 @@
 """Input: tops of the shapes ``input_param`` gives (one shape for every top, or one each);
 the program writes their values (Caffe's InputLayer forwards nothing)."""
+from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+declare("array", "Input", "InputParameter", {"shape"})
 
 
 @register("Input")

@@ -2,8 +2,11 @@
 float32), in place where Caffe runs it so."""
 import numpy as np
 
+from ...rules.fields import ENGINE_FIELD, declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+declare("array", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
 
 
 @register("ReLU")

@@ -3,8 +3,11 @@ maximum subtracted, ``exp``, divided by the channel sum, in float32. Backward:
 ``(dy - sum(dy * y)) * y`` over the same axis."""
 import numpy as np
 
+from ...rules.fields import ENGINE_FIELD, declare
 from ..registry import register
 from .base import ArrayLayer, need
+
+declare("array", "Softmax", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
 
 
 def softmax_into(x, y, axis):

@@ -12,9 +12,12 @@ import numpy as np
 from ...errors import NetError
 from ...kernels import array_loop
 from ...proto import caffe_pb2
+from ...rules.fields import ENGINE_FIELD, declare
 from ..registry import register
 from .base import ArrayLayer, need
 from .softmax import softmax_into
+
+declare("array", "SoftmaxWithLoss", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
 
 LP = caffe_pb2.LossParameter
 FLT_MIN = np.float32(np.finfo(np.float32).tiny)

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import math
 
+from ...rules.fields import declare
 from .program import Refused, emitter
+
+# an ignore_label leaves the layer to the per-layer loop
+declare("array-loop", "Accuracy", "AccuracyParameter", {"top_k", "axis"},
+        refuses={"ignore_label"})
 
 
 @emitter("Accuracy")

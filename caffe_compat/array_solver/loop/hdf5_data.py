@@ -1,7 +1,11 @@
 """HDF5Data in the array engine's compiled loop."""
 from __future__ import annotations
 
+from ...rules.fields import declare
 from .program import Refused, emitter
+
+declare("array-loop", "HDF5Data", "HDF5DataParameter", {"source", "batch_size"},
+        refuses={"shuffle"})
 
 
 @emitter("HDF5Data")

@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 from ...kernels import caffe_products
+from ...rules import inner_product as ip_rule
+from ...rules.fields import ENGINE_FIELD, declare
 from .program import Refused, emitter
+
+# the fillers the array engine does not draw never reach the loop
+declare("array-loop", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
+        refuses=ip_rule.FILLERS, no_effect=ENGINE_FIELD)
 
 
 @emitter("InnerProduct")

@@ -1,7 +1,12 @@
 """ReLU in the array engine's compiled loop."""
 from __future__ import annotations
 
+from ...rules.fields import ENGINE_FIELD, declare
 from .program import Refused, emitter
+
+# a negative slope leaves the layer to the per-layer loop
+declare("array-loop", "ReLU", "ReLUParameter", (), refuses={"negative_slope"},
+        no_effect=ENGINE_FIELD)
 
 
 @emitter("ReLU")

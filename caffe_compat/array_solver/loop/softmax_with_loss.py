@@ -4,7 +4,10 @@ from __future__ import annotations
 import math
 
 from ...proto import caffe_pb2
+from ...rules.fields import ENGINE_FIELD, declare
 from .program import Refused, emitter
+
+declare("array-loop", "SoftmaxWithLoss", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
 
 LP = caffe_pb2.LossParameter
 

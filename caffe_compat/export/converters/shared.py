@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...rules.fields import ENGINE_FIELD, declare, declared
+from ...rules.fields import declare, declared
 from ..fields import fillers
 from ..registry import register_converter
 
@@ -50,11 +50,6 @@ def from_shared(ctx):
 
 register_converter(*SHARED_TYPES)(from_shared)
 
-# the shared types without a torch-free declaration: (message, honoured, no effect)
-_OWN_FIELDS = {"ReLU": ("ReLUParameter", {"negative_slope"}, ENGINE_FIELD),
-               "Softmax": ("SoftmaxParameter", {"axis"}, ENGINE_FIELD),
-               "Concat": ("ConcatParameter", {"axis", "concat_dim"}, None)}
-
 
 def _declare_fields():
     """The export's use of each shared type's fields is its torch-free converter's, but for
@@ -68,10 +63,7 @@ def _declare_fields():
         if lite is not None:
             written = {f: r for f, r in fillers(lite.message).items() if f in lite.refuses}
             declare("onnx", type_name, lite.message, lite.honours, lite.refuses - set(written),
-                    no_effect={**lite.no_effect, **written})
-        elif type_name in _OWN_FIELDS:
-            declare("onnx", type_name, *_OWN_FIELDS[type_name][:2],
-                    no_effect=_OWN_FIELDS[type_name][2])
+                    no_effect={**(lite.no_effect or {}), **written})
 
 
 _declare_fields()

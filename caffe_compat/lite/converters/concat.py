@@ -2,7 +2,10 @@
 axis must agree, as Caffe checks. Constant inputs (PriorBox outputs) give a constant."""
 import numpy as np
 
+from ...rules.fields import declare
 from ._common import Unsupported, canonical_axis, register
+
+declare("lite", "Concat", "ConcatParameter", {"axis", "concat_dim"})
 
 
 @register("Concat")

@@ -4,8 +4,15 @@ them), by the same rule as the torch layer (:class:`caffe_compat.rules.detection
 DetectionRule`). Output ``(1, 1, keep_top_k * N, 7)``."""
 import math
 
+from ...rules import detection_output as detection_rules
 from ...rules.detection_output import DetectionRule
+from ...rules.fields import declare
 from ._common import Unsupported, register
+
+# nms_param.eta other than 1 goes to the torch path (which warns about it)
+declare("lite", "DetectionOutput", "DetectionOutputParameter",
+        detection_rules.FIELDS - {"nms_param"}, refuses={"nms_param"},
+        no_effect=detection_rules.NO_EFFECT)
 
 
 def _fail(message):

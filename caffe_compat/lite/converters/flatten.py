@@ -2,8 +2,11 @@
 into one; a Reshape to the shape computed here (constants stay constants)."""
 import math
 
+from ...rules.fields import declare
 from ._common import canonical_axis, register
 from .reshape import reshaped
+
+declare("lite", "Flatten", "FlattenParameter", {"axis", "end_axis"})
 
 
 @register("Flatten")

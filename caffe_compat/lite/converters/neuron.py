@@ -1,12 +1,16 @@
 """Element-wise layers with no parameters blobs: ReLU (``negative_slope``: ``max(0, x) + slope
-min(0, x)``, ONNX's LeakyRelu), Sigmoid, TanH, AbsVal, and the layers that pass their input on
-unchanged in the TEST phase: Dropout (Caffe scales at training time, so its TEST forward is
-the identity) and Split (each top is the bottom)."""
+min(0, x)``, ONNX's LeakyRelu), Sigmoid, TanH, AbsVal, Dropout (Caffe scales at training time,
+so its TEST forward is the identity; with ``scale_train: false``, OpenCV's fork, it multiplies
+by ``1 - dropout_ratio``) and Split (each top is the bottom)."""
+import numpy as np
+
 from ...rules.fields import ENGINE_FIELD, declare
-from ._common import register
+from ._common import F32, Unsupported, register
 
 declare("lite", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
 declare("lite", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
+declare("lite", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
+declare("lite", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
 
 
 @register("ReLU")
@@ -33,7 +37,18 @@ register("AbsVal")(_unary("Abs"))
 
 @register("Dropout")
 def dropout(g, lp, bottoms, blobs):
-    return list(bottoms)
+    dp = lp.dropout_param
+    ratio = float(dp.dropout_ratio)
+    if len(bottoms) != 1 or not 0.0 <= ratio < 1.0:
+        raise Unsupported(f"layer '{lp.name}': Dropout of {len(bottoms)} bottom(s), "
+                          f"dropout_ratio {ratio}")
+    x, = bottoms
+    if dp.scale_train or ratio == 0.0:
+        return [x]
+    scale = np.array(1.0 - ratio, F32)
+    if x.const is not None:
+        return [g.constant(x.const * scale)]
+    return [type(x)(g.op("Mul", [x, g.const(scale)]), x.shape)]
 
 
 @register("Split")

@@ -4,7 +4,13 @@ position, ``eps`` default 1e-10 added to the sum, then times the ``scale`` blob:
 (``channel_shared``, default true) or one per channel."""
 import numpy as np
 
+from ...rules.fields import declare
 from ._common import F32, Unsupported, blob_count, param_blob, register
+
+# the scale comes from the caffemodel only (a missing blob, which the filler would fill, goes
+# to the torch path)
+declare("lite", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
+        {"across_spatial", "channel_shared", "eps"}, refuses={"scale_filler"})
 
 
 @register("Normalize")

@@ -2,8 +2,14 @@
 layer (:class:`caffe_compat.rules.prior_box.PriorRule`: OpenCV 4's default boxes, normalised by
 the image bottom's size; only the two bottoms' shapes are read). Output ``(1, 2, H * W * K *
 4)``: the boxes, then the variances."""
+from ...rules import prior_box as prior_rules
+from ...rules.fields import declare
 from ...rules.prior_box import PriorRule
 from ._common import Unsupported, register
+
+# img_size fields go to the torch path (which warns about them)
+declare("lite", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", prior_rules.FIELDS,
+        refuses=prior_rules.IMG_SIZE)
 
 
 def _fail(message):

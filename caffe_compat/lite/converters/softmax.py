@@ -1,7 +1,10 @@
 """Softmax over Caffe's ``axis`` (default 1; negative counts from the end): ONNX Softmax-13,
 which normalises along that one axis as Caffe's SoftmaxLayer does (the maximum subtracted,
 exponentials over their sum)."""
+from ...rules.fields import ENGINE_FIELD, declare
 from ._common import canonical_axis, register
+
+declare("lite", "Softmax", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
 
 
 @register("Softmax")

@@ -26,6 +26,14 @@ def crop(params, shape, ref):
             f'crop_param {{ {params} }} }}\n')
 
 
+def two(type_name, params, shape, other):
+    """``type_name`` over two inputs (``data`` of ``shape``, ``b`` of ``other``)."""
+    return (HEAD % _shape(shape) + f'layer {{ name: "b" type: "Input" top: "b" '
+            f'input_param {{ shape {{ {_shape(other)} }} }} }}\n'
+            f'layer {{ name: "y" type: "{type_name}" bottom: "data" bottom: "b" top: "y" '
+            f'{params} }}\n')
+
+
 def positive(type_name, params, shape):
     """``type_name`` after an Exp (its input positive: Log's and Power's fractional powers)."""
     return (HEAD % _shape(shape) + 'layer { name: "pos" type: "Exp" bottom: "data" '
@@ -123,6 +131,23 @@ CASES = {
     "shuffle channel 3 groups": ("ShuffleChannel", one(
         "ShuffleChannel", "shuffle_channel_param { group: 3 }", (2, 6, 3, 2))),
     "shuffle channel default": ("ShuffleChannel", one("ShuffleChannel", "", S)),
+    "relu": ("ReLU", one("ReLU", "", S)),
+    "relu leaky in place": ("ReLU", one("ReLU", "relu_param { negative_slope: 0.1 }", S,
+                                        inplace=True)),
+    "softmax": ("Softmax", one("Softmax", "", S)),
+    "softmax axis 2": ("Softmax", one("Softmax", "softmax_param { axis: 2 }", S)),
+    "softmax axis -1": ("Softmax", one("Softmax", "softmax_param { axis: -1 }", S)),
+    "dropout": ("Dropout", one("Dropout", "dropout_param { dropout_ratio: 0.3 }", S)),
+    "dropout without scale_train": ("Dropout", one(
+        "Dropout", "dropout_param { dropout_ratio: 0.25 scale_train: false }", S)),
+    "flatten": ("Flatten", one("Flatten", "", S)),
+    "flatten axis 2": ("Flatten", one("Flatten", "flatten_param { axis: 2 }", S)),
+    "flatten axes 1 to 2": ("Flatten", one("Flatten", "flatten_param { axis: 1 end_axis: 2 }",
+                                           S)),
+    "concat channels": ("Concat", two("Concat", "", S, (2, 2, 4, 5))),
+    "concat axis 2": ("Concat", two("Concat", "concat_param { axis: 2 }", S, (2, 3, 1, 5))),
+    "concat legacy concat_dim 3": ("Concat", two("Concat", "concat_param { concat_dim: 3 }", S,
+                                                 (2, 3, 4, 2))),
 }
 
 REFUSED = {

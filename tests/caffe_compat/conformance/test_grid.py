@@ -27,32 +27,20 @@ LITE_RUNTIMES = {"lite": None, "lite-onnxruntime": "onnxruntime", "lite-openvino
 # after their last use: the fused inference path, caffe_compat.inference), which cv2.dnn's
 # torch path and Net.forward under no_grad take
 ENGINES = ("array", *LITE_RUNTIMES, "pytorch-source", "torch-inference")
-CLAIMS = {"array": {"Convolution", "Pooling", "InnerProduct", "LRN", "PReLU", "Slice",
-                    "BatchNorm", "Scale", "Bias", "Eltwise"},
-          "lite": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN", "PReLU",
-                   "Slice", "BatchNorm", "Scale", "Bias", "Eltwise"},
-          "pytorch-source": {"Convolution", "Deconvolution", "Pooling", "InnerProduct", "LRN",
-                             "PReLU", "Slice", "BatchNorm", "Scale", "Bias", "Eltwise"}}
+
+
+def _claims(engine):
+    """The types ``engine`` registers in the one registry (the torch-free path: its ONNX
+    converters and its numpy steps)."""
+    from caffe_compat.rules import registry
+    names = ("lite", "lite-host") if engine == "lite" else (engine,)
+    return {t for e in names for t in registry.types(e)}
+
+
+CLAIMS = {engine: _claims(engine) for engine in ("array", "lite", "pytorch-source")}
 for _name in LITE_RUNTIMES:
     CLAIMS[_name] = CLAIMS["lite"]
 CLAIMS["torch-inference"] = set()          # every type: filled below from the grid's cases
-MESSAGES = {"Convolution": "ConvolutionParameter", "Deconvolution": "ConvolutionParameter",
-            "Pooling": "PoolingParameter", "InnerProduct": "InnerProductParameter",
-            "LRN": "LRNParameter", "PReLU": "PReLUParameter", "Slice": "SliceParameter",
-            "BatchNorm": "BatchNormParameter", "Scale": "ScaleParameter",
-            "Bias": "BiasParameter", "Eltwise": "EltwiseParameter"}
-
-
-# the element-wise and shape layers of grid_neuron.py; AbsVal, BNLL and ReLU6 have no
-# parameter message (nothing to declare)
-NEURON_TYPES = {"Sigmoid", "TanH", "AbsVal", "BNLL", "ReLU6", "ELU", "Power", "Exp", "Log",
-                "Threshold", "Clip", "Reshape", "Crop", "Permute", "Tile", "Reduction", "MVN",
-                "ShuffleChannel"}
-NO_MESSAGE = {"AbsVal", "BNLL", "ReLU6"}
-CLAIMS["array"] |= NEURON_TYPES | {"Deconvolution"}
-CLAIMS["lite"] |= NEURON_TYPES
-CLAIMS["pytorch-source"] |= NEURON_TYPES
-MESSAGES.update({t: f"{t}Parameter" for t in NEURON_TYPES - NO_MESSAGE})
 
 
 def _scaled(a, b):
@@ -244,44 +232,56 @@ def test_what_caffe_refuses_every_engine_refuses_in_the_same_words(case, engine,
 
 
 def _engine_modules():
-    import caffe_compat.array_net.layers  # noqa: F401
-    import caffe_compat.array_net.layers.convolution  # noqa: F401
-    import caffe_compat.array_net.layers.inner_product  # noqa: F401
-    import caffe_compat.array_net.layers.lrn  # noqa: F401
-    import caffe_compat.array_net.layers.pooling  # noqa: F401
-    import caffe_compat.export.pytorch.emitters.conv  # noqa: F401
-    import caffe_compat.export.pytorch.emitters.elementwise  # noqa: F401
-    import caffe_compat.export.pytorch.emitters.misc  # noqa: F401
-    import caffe_compat.export.pytorch.emitters.neuron  # noqa: F401
-    import caffe_compat.export.pytorch.emitters.normalization  # noqa: F401
-    import caffe_compat.export.pytorch.emitters.pooling  # noqa: F401
-    import caffe_compat.layers  # noqa: F401
-    import caffe_compat.export.pytorch.emitters  # noqa: F401
-    import caffe_compat.lite.converters  # noqa: F401
-    from caffe_compat.lite.converters._common import load_all
-    load_all()
-    import caffe_compat.lite.converters.convolution  # noqa: F401
-    import caffe_compat.lite.converters.deconvolution  # noqa: F401
-    import caffe_compat.lite.converters.inner_product  # noqa: F401
-    import caffe_compat.lite.converters.lrn  # noqa: F401
-    import caffe_compat.lite.converters.pooling  # noqa: F401
+    """Every engine's modules, through the registry (their declarations with them)."""
+    from caffe_compat.rules import registry
+    for engine in registry.ENGINES:
+        registry.load(engine)
 
 
-# the torch-free path's fields are its converters' whatever the runtime: "lite" once
-@pytest.mark.parametrize("engine", ("torch",) + tuple(
-    e for e in ENGINES if LITE_RUNTIMES.get(e) is None and e != "torch-inference"))
-def test_every_field_is_decided_by_every_engine_claiming_the_type(engine):
+# the parameter message of each layer type that has one: ``<Type>Parameter`` unless named
+# here (types that read another type's message); types without a message of their own
+# (AbsVal, BNLL, ReLU6, Split, Silence, ...) have nothing to declare
+OTHER_MESSAGE = {"Deconvolution": "ConvolutionParameter",
+                 "ConvolutionDepthwise": "ConvolutionParameter",
+                 "Im2col": "ConvolutionParameter", "Normalize": "NormalizeBBoxParameter",
+                 "PriorBoxClustered": "PriorBoxParameter", "LSTM": "RecurrentParameter",
+                 "RNN": "RecurrentParameter", "SoftmaxWithLoss": "SoftmaxParameter"}
+
+
+def message_of(type_name):
+    """The name of ``type_name``'s parameter message in caffe.proto, or None."""
+    name = OTHER_MESSAGE.get(type_name, f"{type_name}Parameter")
+    return name if hasattr(caffe_pb2, name) and name.endswith("Parameter") else None
+
+
+def _registry_claims(engine):
+    """The types ``engine`` registers in the one registry that have a parameter message (the
+    torch-free path: its ONNX converters and its numpy steps)."""
     _engine_modules()
+    return sorted(t for t in _claims(engine) if message_of(t))
+
+
+# every engine of the registry (the torch-free path's two tables as one: its fields are its
+# converters' whatever the runtime)
+@pytest.mark.parametrize("engine", ("torch", "array", "array-loop", "fast", "lite", "onnx",
+                                    "pytorch-source"))
+def test_every_field_is_decided_by_every_engine_claiming_the_type(engine):
+    claims = _registry_claims(engine)          # (imports the engines' modules first)
     table = declared()
-    claims = CLAIMS.get(engine, set(MESSAGES))
-    for type_name in sorted(claims - NO_MESSAGE):
+    undecided = {}
+    for type_name in claims:
         use = table.get((engine, type_name))
-        assert use is not None, f"{engine} claims {type_name} without declaring its fields"
+        if use is None:
+            undecided[type_name] = "no declaration"
+            continue
         message = getattr(caffe_pb2, use.message)
-        assert use.message == MESSAGES[type_name]
+        assert use.message == message_of(type_name), (type_name, use.message)
         names = [f.name for f in message.DESCRIPTOR.fields]
-        assert not use.undecided(names), (engine, type_name, sorted(use.undecided(names)))
-        assert not (use.honours - set(names)), "a declared field not in caffe.proto"
+        assert not (use.honours - set(names)), ("a declared field not in caffe.proto",
+                                                type_name)
+        if use.undecided(names):
+            undecided[type_name] = sorted(use.undecided(names))
+    assert not undecided, (engine, undecided)
 
 
 def test_the_array_engine_refuses_what_it_declares_refused(tmp_path):
