@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from caffe_compat.io.fork_wire import _fields
+from caffe_compat.io.fork_wire import _fields, encode_varint as _varint
 
 # field numbers (caffe.proto)
 _NET_LAYER, _NET_LAYERS = 100, 2            # NetParameter.layer / .layers (V1)
@@ -47,24 +47,6 @@ def _walk(data, start, end):
         out.append((number, wire, tag_start, payload_start, field_end))
         pos = field_end
     return out if pos == end else None
-
-
-_ONE_BYTE = tuple(bytes((v,)) for v in range(0x80))     # the varints of 0..127
-
-
-def _varint(value):
-    """``value`` as a protobuf varint (a negative int64: ten bytes, two's complement)."""
-    if 0 <= value < 0x80:
-        return _ONE_BYTE[value]
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        low = value & 0x7F
-        value >>= 7
-        if not value:
-            out.append(low)
-            return bytes(out)
-        out.append(low | 0x80)
 
 
 def _delimited(number, payload):

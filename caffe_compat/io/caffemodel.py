@@ -460,7 +460,7 @@ def packed_field(number, payload):
     """Protobuf wire bytes of length-delimited field ``number`` holding ``payload`` (a packed
     repeated field's values)."""
     tag = (number << 3) | 2
-    return blob_wire._varint(tag) + blob_wire._varint(len(payload)) + payload
+    return fork_wire.encode_varint(tag) + fork_wire.encode_varint(len(payload)) + payload
 
 
 def array_to_blob(arr, double=False):

@@ -71,10 +71,27 @@ def _fields(data, start, end):
         yield number, wire, tag_start, tag_start, pos
 
 
+_ONE_BYTE = tuple(bytes((v,)) for v in range(0x80))     # the varints of 0..127
+
+
+def encode_varint(value):
+    """``value`` as a protobuf varint (a negative int64: ten bytes, two's complement)."""
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(low)
+            return bytes(out)
+        out.append(low | 0x80)
+
+
 def _tag(number):
     """The tag of length-delimited field ``number``."""
-    from caffe_compat.io.blob_wire import _varint as encode     # (blob_wire imports this module)
-    return encode((number << 3) | 2)
+    return encode_varint((number << 3) | 2)
 
 
 def _renumber(data, forward):

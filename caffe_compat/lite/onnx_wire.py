@@ -19,7 +19,7 @@ import struct
 
 import numpy as np
 
-from caffe_compat.io.blob_wire import _varint
+from caffe_compat.io.fork_wire import encode_varint as _varint
 
 IR_VERSION = 8
 OPSET = 13

@@ -299,7 +299,7 @@ def test_blob_fields_encode_as_array_to_blob():
 
 def test_varints_of_small_values_come_from_the_table():
     """The one-byte varints (0..127) are looked up; every value encodes as protobuf does."""
-    from caffe_compat.io.blob_wire import _varint
+    from caffe_compat.io.fork_wire import encode_varint as _varint
     from google.protobuf.internal import encoder
     for v in list(range(-3, 300)) + [2 ** 31, 2 ** 63 - 1, -2 ** 63]:
         out = []

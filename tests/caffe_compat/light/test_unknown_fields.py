@@ -8,7 +8,7 @@ import pytest
 
 from caffe_compat.io import caffemodel as caffemodel_io
 from caffe_compat.io.unknown_report import CaffemodelWarning
-from caffe_compat.io.blob_wire import _varint
+from caffe_compat.io.fork_wire import encode_varint as _varint
 from caffe_compat.light import weights as light_weights
 from caffe_compat.proto import caffe_pb2
 
