@@ -1,8 +1,5 @@
-"""BatchNorm, MVN and Normalize (LRN and Softmax: :mod:`.shared`).
+"""MVN and Normalize (BatchNorm, LRN and Softmax: :mod:`.shared`).
 
-- BatchNorm (global statistics): ``BatchNormalization`` with the statistics divided by the
-  scale-factor blob (0 when it is 0), Caffe's ``eps``, and OpenCV's fork's ``scale_bias`` blobs
-  as scale and bias (ones and zeros otherwise).
 - MVN: per (item, channel), or per item ``across_channels``: ``x - mean``, divided by
   ``sqrt(mean squared deviation) + eps`` with ``normalize_variance``.
 - Normalize (SSD): ``x / sqrt(sum x^2 + eps)`` over each item (``across_spatial``) or over the
@@ -10,35 +7,14 @@
 """
 import numpy as np
 
-from ...rules import batch_norm as bn_rules
 from ...rules import mvn as mvn_rules
 from ...rules.fields import declare
 from ..fields import fillers
 from ..registry import register_converter
 
-declare("onnx", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS - {"use_global_stats"}
-        | bn_rules.EXTENSIONS, refuses={"use_global_stats"})
 declare("onnx", "MVN", "MVNParameter", mvn_rules.FIELDS)
 declare("onnx", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
         {"across_spatial", "channel_shared", "eps"}, no_effect=fillers("NormalizeBBoxParameter"))
-
-
-@register_converter("BatchNorm")
-def batch_norm(ctx):
-    m = ctx.module
-    if not m.use_global_stats:
-        ctx.fail("BatchNorm without use_global_stats normalizes by the batch's own "
-                 "statistics (training); export a TEST-phase net")
-    s = float(m.scale_factor.detach().cpu().numpy()[0])
-    factor = 0.0 if s == 0 else np.float32(1.0) / np.float32(s)
-    mean = m.mean.detach().cpu().numpy().astype(np.float32) * np.float32(factor)
-    var = m.variance.detach().cpu().numpy().astype(np.float32) * np.float32(factor)
-    c = m.channels
-    scale = m.scale.detach().cpu().numpy() if m.scale_bias else np.ones(c, np.float32)
-    bias = m.bias.detach().cpu().numpy() if m.scale_bias else np.zeros(c, np.float32)
-    return ctx.op("BatchNormalization",
-                  [ctx.bottoms[0], ctx.blob(scale, "scale"), ctx.blob(bias, "bias"),
-                   ctx.blob(mean, "mean"), ctx.blob(var, "variance")], epsilon=float(m.eps))
 
 
 @register_converter("MVN")

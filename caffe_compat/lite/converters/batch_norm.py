@@ -3,8 +3,8 @@
 says otherwise): blobs mean ``(C,)``, variance ``(C,)`` and the moving-average factor ``s``
 ``(1,)``; both statistics are multiplied by ``1 / s`` (0 when ``s`` is 0), then ``y = (x -
 mean) / sqrt(var + eps)`` per channel (axis 1). The per-channel constants are computed in
-float32 as Caffe's forward does (scale, add eps, square root). Batch statistics and OpenCV's
-``scale_bias`` are the torch path's."""
+float32 as Caffe's forward does (scale, add eps, square root). OpenCV's ``scale_bias``: the
+result times blob 3 plus blob 4, per channel. Batch statistics are the torch path's."""
 import numpy as np
 
 from ...rules import batch_norm as bn_rules
@@ -12,8 +12,9 @@ from ...rules.batch_norm import batch_norm_rule
 from ...rules.fields import declare
 from ._common import F32, Unsupported, blob_count, param_blob, register
 
-declare("lite", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS - {"use_global_stats"},
-        refuses={"use_global_stats"} | bn_rules.EXTENSIONS)
+declare("lite", "BatchNorm", "BatchNormParameter",
+        (bn_rules.FIELDS - {"use_global_stats"}) | bn_rules.EXTENSIONS,
+        refuses={"use_global_stats"})
 
 
 @register("BatchNorm")
@@ -22,10 +23,8 @@ def batch_norm(g, lp, bottoms, blobs):
     rule = batch_norm_rule(lp, [x.shape], "TEST")
     if not rule.use_global_stats:
         raise Unsupported(f"layer '{lp.name}': batch statistics (use_global_stats: false)")
-    if rule.scale_bias:
-        raise Unsupported(f"layer '{lp.name}': scale_bias")
     c = rule.channels
-    blob_count(lp, blobs, 3)
+    blob_count(lp, blobs, len(rule.param_shapes()))
     mean, var = param_blob(lp, blobs, 0, (c,)), param_blob(lp, blobs, 1, (c,))
     factor = rule.stats_factor(param_blob(lp, blobs, 2, (1,))[0])
     mean = (mean * factor).astype(F32)
@@ -33,4 +32,7 @@ def batch_norm(g, lp, bottoms, blobs):
     shape = (c,) + (1,) * (len(x.shape) - 2)
     y = g.op("Sub", [x, g.const(mean.reshape(shape))])
     y = g.op("Div", [y, g.const(std.reshape(shape))])
+    if rule.scale_bias:
+        y = g.op("Mul", [y, g.const(param_blob(lp, blobs, 3, (c,)).reshape(shape))])
+        y = g.op("Add", [y, g.const(param_blob(lp, blobs, 4, (c,)).reshape(shape))])
     return [type(x)(y, x.shape)]

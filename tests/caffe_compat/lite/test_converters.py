@@ -113,6 +113,9 @@ CASES.update({
                         'bottom: "data" top: "bn" batch_norm_param { eps: 0.001 } }\n'
                         'layer { name: "y" type: "Scale" bottom: "bn" top: "y" scale_param { '
                         'bias_term: true } }\n'),
+    "batchnorm_scale_bias": ({"data": (2, 4, 5, 3)}, 'layer { name: "y" type: "BatchNorm" '
+                             'bottom: "data" top: "y" batch_norm_param { eps: 0.001 '
+                             'scale_bias: true } }\n'),
     "scale_two_bottoms": ({"data": (2, 3, 4, 5), "s": (2, 3)}, 'layer { name: "y" type: '
                           '"Scale" bottom: "data" bottom: "s" top: "y" scale_param { axis: 0 } '
                           '}\n'),
