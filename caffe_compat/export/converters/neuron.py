@@ -1,15 +1,11 @@
-"""Element-wise layers the export converts itself: Power (with Caffe's constant cases, the
-batch kept free), Swish, Mish and Dropout (identity in TEST, or the ``1 - ratio`` factor of
-``scale_train: false``). The other neurons' nodes come from the torch-free converters
-(:mod:`.shared`).
+"""Element-wise layers the export converts itself: Swish, Mish and Dropout (identity in TEST, or
+the ``1 - ratio`` factor of ``scale_train: false``; refused in TRAIN). The other neurons'
+nodes come from the torch-free converters (:mod:`.shared`).
 """
-import numpy as np
 
-from ...rules import power as power_rules
 from ...rules.fields import declare
 from ..registry import register_converter
 
-declare("onnx", "Power", "PowerParameter", power_rules.FIELDS)
 declare("onnx", "Swish", "SwishParameter", {"beta"})
 declare("onnx", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
 
@@ -20,26 +16,6 @@ def _x(ctx):
 
 def _mul(ctx, x, value, hint):
     return x if value == 1.0 else ctx.op("Mul", [x, ctx.scalar(value, hint=hint)])
-
-
-def _add(ctx, x, value, hint):
-    return x if value == 0.0 else ctx.op("Add", [x, ctx.scalar(value, hint=hint)])
-
-
-@register_converter("Power")
-def power(ctx):
-    m = ctx.module
-    x = _x(ctx)
-    if m.diff_scale == 0.0:      # Caffe ignores the input: 1, or shift ^ power, everywhere
-        with np.errstate(all="ignore"):
-            value = 1.0 if m.power == 0.0 else \
-                float(np.power(np.float32(m.shift), np.float32(m.power)))
-        zeros = ctx.op("Mul", [x, ctx.scalar(0.0, hint="zero")])
-        return ctx.op("Add", [zeros, ctx.scalar(value, hint="value")]) \
-            if np.isfinite(value) else ctx.op("Expand", [ctx.scalar(value, hint="value"),
-                                                         ctx.op("Shape", [x])])
-    t = _add(ctx, _mul(ctx, x, m.scale, "scale"), m.shift, "shift")
-    return t if m.power == 1.0 else ctx.op("Pow", [t, ctx.scalar(m.power, hint="power")])
 
 
 @register_converter("Swish")

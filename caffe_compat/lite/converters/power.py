@@ -17,8 +17,9 @@ def power(g, lp, bottoms, blobs):
     x, = bottoms
     rule = power_rule(lp)
     if rule.constant is not None:
-        name = g.op("Expand", [g.const(np.array(rule.constant, F32)),
-                               g.const(np.array(x.shape, np.int64))])
+        # the constant at the input's shape, read from the input (no length written: the
+        # same node for every batch size)
+        name = g.op("Expand", [g.const(np.array(rule.constant, F32)), g.op("Shape", [x])])
         return [type(x)(name, x.shape)]
     name = g.name(x)
     if rule.scale != 1.0:
