@@ -1,6 +1,10 @@
-"""InnerProduct: ONNX's Gemm on the rows, with reshapes around it; the parameters, weight
-layout and top shape from :mod:`caffe_compat.rules.inner_product`."""
+"""InnerProduct: ONNX's Gemm on the rows (``axis: 1``: the input joined to (N, K), the batch
+copied), or for a later axis a MatMul of the input joined from that axis on, its leading axes
+kept; no length of the batch axis is written. The parameters, weight layout and top shape from
+:mod:`caffe_compat.rules.inner_product`."""
 import math
+
+import numpy as np
 
 from ...rules import inner_product as ip_rule
 from ...rules.fields import ENGINE_FIELD, declare
@@ -19,12 +23,22 @@ def inner_product(g, lp, bottoms, blobs):
     rule = inner_product_rule(lp, [x.shape])
     rows, k, n_out = math.prod(x.shape[:rule.axis]), rule.k, rule.num_output
     blob_count(lp, blobs, 2 if rule.bias_term else 1)
+    weight = param_blob(lp, blobs, 0, rule.weight_shape())
+    shape = rule.top_shape(x.shape)
+    if rule.axis > 1:
+        # the leading axes kept (copied, 0: no length written), the rest joined, then a
+        # product with the (K, N) weights and the bias: the top's shape without a reshape
+        flat = g.op("Reshape", [x, g.const(np.array([0] * rule.axis + [k], np.int64))])
+        y = g.op("MatMul", [flat, g.constant(weight if rule.transpose
+                                             else np.ascontiguousarray(weight.T))])
+        if rule.bias_term:
+            y = g.op("Add", [y, g.constant(param_blob(lp, blobs, 1, (n_out,)))])
+        return [type(x)(y, shape)]
     inputs = [g.reshape(g.name(x), [rows, k], like=x.shape) if x.shape != (rows, k) else x,
-              g.constant(param_blob(lp, blobs, 0, rule.weight_shape()))]
+              g.constant(weight)]
     if rule.bias_term:
         inputs.append(g.constant(param_blob(lp, blobs, 1, (n_out,))))
     y = g.op("Gemm", inputs, {"transB": 0 if rule.transpose else 1})
-    shape = rule.top_shape(x.shape)
     if shape != (rows, n_out):
         y = g.reshape(y, list(shape))
     return [type(x)(y, shape)]
