@@ -19,7 +19,8 @@ from ..registry import register_converter
 
 SHARED_TYPES = ("ReLU", "ReLU6", "PReLU", "Sigmoid", "TanH", "AbsVal", "ELU", "BNLL", "Exp",
                 "Log", "Threshold", "Clip", "Softmax", "LRN", "Eltwise", "Concat",
-                "Convolution", "Deconvolution", "BatchNorm", "Power", "InnerProduct")
+                "Convolution", "Deconvolution", "BatchNorm", "Power", "InnerProduct",
+                "Scale", "Bias")
 
 
 def from_shared(ctx):

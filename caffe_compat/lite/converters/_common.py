@@ -110,3 +110,19 @@ def four_d(lp, value):
         raise Unsupported(f"layer '{lp.name}': a {len(value.shape)}-D input; the converter "
                           "writes 2-D spatial layers (N x C x H x W)")
     return value.shape
+
+
+def aligned(g, operand, view):
+    """``operand`` (a bottom's Value) shaped to broadcast as ``view`` (Caffe's operand view:
+    ones, its shape, ones): its own lengths copied (Reshape's 0) and the trailing ones added,
+    the leading ones left to broadcasting, so that no length is written (a batch-sized operand
+    gives the same node for every batch size)."""
+    shape, view = tuple(operand.shape), tuple(view)
+    if shape == view:
+        return operand
+    for trailing in range(len(view) - len(shape), -1, -1):
+        lead = len(view) - len(shape) - trailing
+        if view[lead:lead + len(shape)] == shape:
+            break
+    target = np.array([0] * len(shape) + [1] * trailing, np.int64)
+    return g.op("Reshape", [operand, g.const(target)])

@@ -4,7 +4,7 @@ the axes of ``x`` from ``axis`` (the placement, shapes and refusals from
 from ...rules import bias as bias_rules
 from ...rules.bias import bias_rule
 from ...rules.fields import declare
-from ._common import blob_count, param_blob, register
+from ._common import aligned, blob_count, param_blob, register
 
 # a learned bias comes from the caffemodel only (a missing blob goes to the torch path)
 declare("lite", "Bias", "BiasParameter", bias_rules.FIELDS, refuses=bias_rules.FILLERS)
@@ -18,7 +18,7 @@ def bias(g, lp, bottoms, blobs):
         blob_count(lp, blobs, 0)
         b = bottoms[1]
         view = rule.view(x.shape, b.shape)
-        operand = g.reshape(g.name(b), list(view)) if tuple(b.shape) != view else b
+        operand = aligned(g, b, view)
     else:
         blob_count(lp, blobs, 1)
         view = rule.view(x.shape, rule.learned)

@@ -5,7 +5,7 @@ placement, blob shapes and refusals from :mod:`caffe_compat.rules.scale`."""
 from ...rules import scale as scale_rules
 from ...rules.fields import declare
 from ...rules.scale import scale_rule
-from ._common import blob_count, param_blob, register
+from ._common import aligned, blob_count, param_blob, register
 
 # learned blobs come from the caffemodel only (a missing blob goes to the torch path)
 declare("lite", "Scale", "ScaleParameter", scale_rules.FIELDS, refuses=scale_rules.FILLERS)
@@ -19,7 +19,7 @@ def scale(g, lp, bottoms, blobs):
     if len(bottoms) == 2:
         s = bottoms[1]
         view = rule.scale_view(x.shape, s.shape)
-        factor = g.reshape(g.name(s), list(view)) if tuple(s.shape) != view else s
+        factor = aligned(g, s, view)
     else:
         view = rule.scale_view(x.shape, rule.learned)
         factor = g.constant(param_blob(lp, blobs, 0, rule.learned).reshape(view))
