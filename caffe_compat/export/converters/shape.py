@@ -1,5 +1,6 @@
-"""Layers that move data without arithmetic (Concat: :mod:`.shared`): Split, Slice, Flatten, Reshape, Permute,
-Crop, Tile, ShuffleChannel, BatchReindex, Embed, Parameter, ArgMax, Interp and PriorBox.
+"""Layers that move data without arithmetic: Split, Flatten, Reshape, ShuffleChannel,
+BatchReindex, Embed, Parameter, ArgMax, Interp and PriorBox (Concat, Slice, Permute, Crop and
+Tile: :mod:`.shared`).
 
 Shapes keep the batch free: ``Reshape`` targets copy the leading axes (0) and let the axis that
 holds the batch be inferred (-1), as Caffe's own Reshape/Flatten rules would give for another
@@ -10,19 +11,13 @@ output is a constant (our layer's priors for those sizes).
 """
 import numpy as np
 
-from ...rules import crop as crop_rules
-from ...rules import permute as permute_rules
 from ...rules import reshape as reshape_rules
 from ...rules import shuffle_channel as shuffle_rules
-from ...rules import slice as slice_rules
-from ...rules import tile as tile_rules
 from ...rules.fields import declare
 from ..fields import PRIOR_BOX, PRIOR_BOX_NO_EFFECT, fillers
 from ..registry import register_converter
 
-for _type, _rules in (("Slice", slice_rules), ("Reshape", reshape_rules), ("Crop", crop_rules),
-                      ("Permute", permute_rules), ("Tile", tile_rules),
-                      ("ShuffleChannel", shuffle_rules)):
+for _type, _rules in (("Reshape", reshape_rules), ("ShuffleChannel", shuffle_rules)):
     declare("onnx", _type, f"{_type}Parameter", _rules.FIELDS)
 declare("onnx", "Flatten", "FlattenParameter", {"axis", "end_axis"})
 declare("onnx", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
@@ -40,17 +35,6 @@ INT64_MAX = int(np.iinfo(np.int64).max)
 @register_converter("Split")
 def split(ctx):
     return [ctx.bottoms[0]] * len(ctx.node.tops)
-
-
-@register_converter("Slice")
-def slice_(ctx):
-    m = ctx.module
-    sizes = m.sizes(ctx.bottom_shapes[0][m.axis])
-    if len(sizes) == 1:
-        return [ctx.bottoms[0]]
-    outs = ctx.op("Split", [ctx.bottoms[0], ctx.ints(sizes, "split")],
-                  outputs=[f"part{i}" for i in range(len(sizes))], axis=int(m.axis))
-    return list(outs)
 
 
 @register_converter("Flatten")
@@ -83,30 +67,6 @@ def reshape(ctx):
     # ONNX's 0 copies the input axis at the same position, as Caffe's 0 does (axis + i)
     target = [0] * start + dims + tail
     return ctx.op("Reshape", [ctx.bottoms[0], ctx.ints(target)])
-
-
-@register_converter("Permute")
-def permute(ctx):
-    return ctx.op("Transpose", [ctx.bottoms[0]], perm=[int(a) for a in ctx.module.order])
-
-
-@register_converter("Crop")
-def crop(ctx):
-    starts, sizes = ctx.module._window(ctx.bottom_shapes[0], ctx.bottom_shapes[1])
-    shape = ctx.bottom_shapes[0]
-    axes = [i for i in range(len(shape)) if starts[i] != 0 or sizes[i] != shape[i]]
-    if not axes:
-        return ctx.bottoms[0]
-    return ctx.op("Slice", [ctx.bottoms[0], ctx.ints([starts[i] for i in axes], "starts"),
-                            ctx.ints([starts[i] + sizes[i] for i in axes], "ends"),
-                            ctx.ints(axes, "axes")])
-
-
-@register_converter("Tile")
-def tile(ctx):
-    reps = [1] * len(ctx.bottom_shapes[0])
-    reps[ctx.module.axis] = ctx.module.tiles
-    return ctx.op("Tile", [ctx.bottoms[0], ctx.ints(reps, "repeats")])
 
 
 @register_converter("ShuffleChannel")

@@ -20,7 +20,7 @@ from ..registry import register_converter
 SHARED_TYPES = ("ReLU", "ReLU6", "PReLU", "Sigmoid", "TanH", "AbsVal", "ELU", "BNLL", "Exp",
                 "Log", "Threshold", "Clip", "Softmax", "LRN", "Eltwise", "Concat",
                 "Convolution", "Deconvolution", "BatchNorm", "Power", "InnerProduct",
-                "Scale", "Bias")
+                "Scale", "Bias", "Slice", "Permute", "Crop", "Tile")
 
 
 def from_shared(ctx):
