@@ -128,6 +128,7 @@ class LiteNet:
             plan, early = checked[3], checked[4]   # the graph written when the net was read
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
+        _runs_on(plan, name)
         # a shape other than the one the net was read for: the session with free lengths,
         # which every later shape of the same function shares
         session = self._free_session(plan, runtime, name) if early is None else None
@@ -163,7 +164,8 @@ class LiteNet:
         from . import choice
         if not choice.enabled() or not plan.graph_outputs:
             return session
-        return choice.Chosen(session, name, lambda: choice.candidates(name),
+        return choice.Chosen(session, name,
+                             lambda: [c for c in choice.candidates(name) if c not in plan.avoids],
                              lambda other: self._trial_session(plan, other, key),
                              self._weight_bytes() / 1e6)
 
@@ -247,6 +249,7 @@ class LiteNet:
                                               part.output_names, None, part.linked)
         staged = stage if runtime.reads_apart(name) and size >= STAGE_MIN_BYTES else None
         plan = self._build(graph, runtime, name, shapes, wanted, staged)
+        _runs_on(plan, name)
         early = []
         for part in plan.parts:
             got = started.get(id(part))
@@ -276,6 +279,16 @@ class LiteNet:
         plan, session = self._plan(tuple(shapes), tuple(wanted))
         self.runtime = getattr(session, "runtime", None)
         return graph.run(plan, session, fed, wanted)
+
+
+def _runs_on(plan, name):
+    """Unsupported where ``plan`` is not to run on runtime ``name`` (:meth:`.graph.Graph.avoid`;
+    the runtime was asked for by name, or is the only one installed): the torch path runs the
+    net."""
+    why = plan.avoids.get(name)
+    if why is not None:
+        from .converters import Unsupported
+        raise Unsupported(f"not on {name}: {why}")
 
 
 def _model_of(part):

@@ -47,6 +47,12 @@ class Graph:
         # a caffemodel's bytes whose large arrays the model may refer to (FileSource), and
         # those references: {initializer index: onnx_wire.linked_tensor}
         self.source, self.linked = source, {}
+        self.avoids = {}            # runtime -> why its nodes would not compute Caffe's values
+
+    def avoid(self, runtime, why):
+        """The graph is not to run on ``runtime``: a node written computes otherwise there than
+        Caffe (``why``); :class:`caffe_compat.lite.LiteNet` leaves it to the others."""
+        self.avoids[runtime] = why
 
     def fresh(self, hint="v"):
         self._count += 1
@@ -268,6 +274,7 @@ class Plan:
         self.parts, self.whole, self.graph_outputs = parts, whole, graph_outputs
         self.steps, self.consts, self.wanted, self.external = steps, consts, wanted, external
         self._signature = False             # not computed yet
+        self.avoids = {}                    # runtime -> why (Graph.avoid)
 
     def signature(self):
         """What the plan computes apart from the shapes it was written for (its whole
@@ -378,7 +385,9 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False, sou
             parts = [first, rest]
     elif first is not None:
         parts = []           # nothing left to run: the first part is not used
-    return Plan(parts, whole, graph_outputs, steps, consts, list(wanted), g.external or {})
+    plan = Plan(parts, whole, graph_outputs, steps, consts, list(wanted), g.external or {})
+    plan.avoids = g.avoids
+    return plan
 
 
 def _first_part(g, graph_name, env, inputs, later):

@@ -1,6 +1,7 @@
 """A deploy net of every element-wise and shape layer the array engine and the torch-free
-dnn path run (Sigmoid ... ShuffleChannel, Deconvolution): pycaffe's forward and backward and
-cv2.dnn's forward, each in a process of its own, import no torch and equal the torch engine."""
+dnn path run (Sigmoid ... ShuffleChannel, Swish, Mish, Deconvolution): pycaffe's forward and
+backward and cv2.dnn's forward, each in a process of its own, import no torch and equal the
+torch engine."""
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 
 # float32 element-wise functions (libm's against torch's, a few ulp each) composed through
-# 17 layers, MVN's and the reductions' sums of 48 to 384 values in another order: below 1e-5
+# 19 layers, MVN's and the reductions' sums of 48 to 384 values in another order: below 1e-5
 # of each blob's scale
 TOL = 1e-5
 
@@ -32,7 +33,9 @@ layer { name: "pow" type: "Power" bottom: "sc" top: "pow" power_param { power: 2
 layer { name: "exp" type: "Exp" bottom: "pow" top: "exp" exp_param { base: 2 scale: -0.5 } }
 layer { name: "log" type: "Log" bottom: "exp" top: "log" log_param { shift: 0.5 } }
 layer { name: "clip" type: "Clip" bottom: "log" top: "clip" clip_param { min: -0.3 max: 0.3 } }
-layer { name: "deconv" type: "Deconvolution" bottom: "clip" top: "deconv"
+layer { name: "swish" type: "Swish" bottom: "clip" top: "swish" swish_param { beta: 1.5 } }
+layer { name: "mish" type: "Mish" bottom: "swish" top: "mish" }
+layer { name: "deconv" type: "Deconvolution" bottom: "mish" top: "deconv"
   convolution_param { num_output: 6 kernel_size: 2 stride: 2 group: 2
     weight_filler { type: "uniform" min: -1 max: 1 } bias_filler { type: "uniform" min: -1 max: 1 } } }
 layer { name: "crop" type: "Crop" bottom: "deconv" bottom: "ref" top: "crop" crop_param { offset: 1 } }

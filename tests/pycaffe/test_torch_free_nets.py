@@ -123,3 +123,58 @@ def test_torch_drawn_fillers_wait_for_a_weights_file(tmp_path):
     assert deferred["params"] == today["params"]
     np.testing.assert_allclose(np.array(deferred["prob"]), np.array(today["prob"]),
                                rtol=1e-6, atol=1e-8)
+
+
+FORKS = """name: "forks"
+input: "data" input_shape { dim: 2 dim: 4 dim: 9 dim: 8 }
+layer { name: "dw" type: "ConvolutionDepthwise" bottom: "data" top: "dw"
+  convolution_param { num_output: 4 kernel_size: 3 stride: 2 pad: 1 group: 4 } }
+layer { name: "swish" type: "Swish" bottom: "dw" top: "swish" swish_param { beta: 1.5 } }
+layer { name: "mish" type: "Mish" bottom: "swish" top: "mish" }
+layer { name: "pw" type: "Convolution" bottom: "mish" top: "pw"
+  convolution_param { num_output: 6 kernel_size: 1 } }
+layer { name: "relu" type: "ReLU" bottom: "pw" top: "pw" }
+layer { name: "best" type: "ArgMax" bottom: "pw" top: "best" argmax_param { axis: 1 } }
+layer { name: "top3" type: "ArgMax" bottom: "pw" top: "top3"
+  argmax_param { top_k: 3 out_max_val: true } }
+"""
+
+DNN_FORWARD = """
+    import sys
+    import numpy as np
+    from caffe_compat import dnn
+    proto, weights, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    net = dnn.readNetFromCaffe(proto, weights)
+    x = np.load(out + ".in.npy")
+    net.setInput(x)
+    best, top3 = net.forward(["best", "top3"])
+    np.savez(out, best=best, top3=top3)
+    print("torch" in sys.modules, net._lite is not None)
+"""
+
+
+def test_fork_layers_run_without_torch_and_equal_the_torch_engine(tmp_path):
+    """ConvolutionDepthwise, Swish, Mish and ArgMax (ties among the ReLU's zeros: the larger
+    index first) through pycaffe's forward and cv2.dnn's, each in a process that never
+    imports torch."""
+    import caffe_compat
+    proto = tmp_path / "forks.prototxt"
+    proto.write_text(FORKS)
+    weights = tmp_path / "forks.caffemodel"
+    caffe_compat.Net(str(proto), phase="test", seed=3).save(str(weights))
+    out = tmp_path / "pycaffe.npz"
+    assert _run(FORWARD, proto, weights, out).strip() == "False", "torch was imported"
+    got = dict(np.load(out))
+    feed = {"data": got["in_data"]}
+    want = _reference(proto, weights, feed)
+    assert (want["top3"][:, 1] == 0).any(), "no ties among the ranked values"
+    for k in ("best", "top3"):
+        np.testing.assert_allclose(got[k], want[k], rtol=RTOL,
+                                   atol=RTOL * float(np.abs(want[k]).max()), err_msg=k)
+    out = tmp_path / "dnn.npz"
+    np.save(str(out) + ".in.npy", feed["data"])
+    assert _run(DNN_FORWARD, proto, weights, out).split() == ["False", "True"]
+    got = dict(np.load(out))
+    for k in ("best", "top3"):
+        np.testing.assert_allclose(got[k].reshape(want[k].shape), want[k], rtol=RTOL,
+                                   atol=RTOL * float(np.abs(want[k]).max()), err_msg=k)

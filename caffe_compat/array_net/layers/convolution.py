@@ -18,8 +18,9 @@ from .base import ArrayLayer, need
 
 
 # axis other than 1, force_nd_im2col and the fillers it does not draw go to the torch engine
-declare("array", "Convolution", "ConvolutionParameter", conv_rule.FIELDS - {"axis"},
-        refuses={"axis", "force_nd_im2col"} | conv_rule.FILLERS, no_effect=ENGINE_FIELD)
+declare("array", ("Convolution", "ConvolutionDepthwise"), "ConvolutionParameter",
+        conv_rule.FIELDS - {"axis"}, refuses={"axis", "force_nd_im2col"} | conv_rule.FILLERS,
+        no_effect=ENGINE_FIELD)
 
 
 class ConvolutionGeometry(ArrayLayer):
@@ -95,3 +96,9 @@ class Convolution(ConvolutionGeometry):
                                          self.dilation, self.group,
                                          array_kernel_threads(dy.size * w[0].size))
         dw += gw
+
+
+@register("ConvolutionDepthwise")
+class ConvolutionDepthwise(Convolution):
+    """The MobileNet forks' name for Caffe's Convolution (``group`` as given), as OpenCV 4's
+    importer and the torch layer take it."""

@@ -1,33 +1,16 @@
-"""Element-wise layers the export converts itself: Swish, Mish and Dropout (identity in TEST, or
-the ``1 - ratio`` factor of ``scale_train: false``; refused in TRAIN). The other neurons'
-nodes come from the torch-free converters (:mod:`.shared`).
+"""Dropout, the one element-wise layer the export converts itself: the identity in TEST, or the
+``1 - ratio`` factor of ``scale_train: false``; refused in TRAIN (the torch-free path reads
+TEST nets only). The other neurons' nodes come from the torch-free converters (:mod:`.shared`).
 """
 
 from ...rules.fields import declare
 from ..registry import register_converter
 
-declare("onnx", "Swish", "SwishParameter", {"beta"})
 declare("onnx", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
 
 
 def _x(ctx):
     return ctx.bottoms[0]
-
-
-def _mul(ctx, x, value, hint):
-    return x if value == 1.0 else ctx.op("Mul", [x, ctx.scalar(value, hint=hint)])
-
-
-@register_converter("Swish")
-def swish(ctx):
-    x = _x(ctx)
-    return ctx.op("Mul", [x, ctx.op("Sigmoid", [_mul(ctx, x, ctx.module.beta, "beta")])])
-
-
-@register_converter("Mish")
-def mish(ctx):
-    x = _x(ctx)
-    return ctx.op("Mul", [x, ctx.op("Tanh", [ctx.op("Softplus", [x])])])
 
 
 @register_converter("Dropout")

@@ -1,11 +1,10 @@
 """Layers that move data without arithmetic: Split, Flatten, Reshape, ShuffleChannel,
-BatchReindex, Embed, Parameter, ArgMax, Interp and PriorBox (Concat, Slice, Permute, Crop and
-Tile: :mod:`.shared`).
+BatchReindex, Embed, Parameter, Interp and PriorBox (Concat, Slice, Permute, Crop, Tile and
+ArgMax: :mod:`.shared`).
 
 Shapes keep the batch free: ``Reshape`` targets copy the leading axes (0) and let the axis that
 holds the batch be inferred (-1), as Caffe's own Reshape/Flatten rules would give for another
-batch size. ArgMax breaks ties as Caffe does (the larger index first) by running ``TopK`` on
-the reversed axis. Interp is ``Resize`` (linear, ``align_corners``) after the fork's cropping.
+batch size. Interp is ``Resize`` (linear, ``align_corners``) after the fork's cropping.
 PriorBox depends only on the feature map's and the image's sizes, which the export fixes: its
 output is a constant (our layer's priors for those sizes).
 """
@@ -23,13 +22,10 @@ declare("onnx", "Flatten", "FlattenParameter", {"axis", "end_axis"})
 declare("onnx", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
         no_effect=fillers("EmbedParameter"))
 declare("onnx", "Parameter", "ParameterParameter", {"shape"})
-declare("onnx", "ArgMax", "ArgMaxParameter", {"out_max_val", "top_k", "axis"})
 declare("onnx", "Interp", "InterpParameter",
         {"height", "width", "zoom_factor", "shrink_factor", "pad_beg", "pad_end"})
 declare("onnx", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", PRIOR_BOX,
         no_effect=PRIOR_BOX_NO_EFFECT)
-
-INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 @register_converter("Split")
@@ -96,34 +92,6 @@ def embed(ctx):
 @register_converter("Parameter")
 def parameter(ctx):
     return ctx.blob(ctx.module.blob, "blob")
-
-
-def _top_k_larger_index_first(ctx, x, k, axis, length):
-    """(values, indices as float) of the k largest along ``axis``, ties to the larger index."""
-    rev = ctx.op("Slice", [x, ctx.ints([-1], "rev_start"), ctx.ints([-INT64_MAX], "rev_end"),
-                           ctx.ints([axis], "rev_axis"), ctx.ints([-1], "rev_step")])
-    values, idx = ctx.op("TopK", [rev, ctx.ints([k], "k")], outputs=["values", "indices"],
-                         axis=axis, largest=1, sorted=1)
-    idx = ctx.op("Sub", [ctx.const(np.int64(length - 1), "last"), idx])
-    return values, ctx.op("Cast", [idx], to=1)
-
-
-@register_converter("ArgMax")
-def arg_max(ctx):
-    m = ctx.module
-    shape = ctx.bottom_shapes[0]
-    x = ctx.bottoms[0]
-    if m.has_axis:
-        values, idx = _top_k_larger_index_first(ctx, x, m.top_k, m.axis, shape[m.axis])
-        return values if m.out_max_val else idx
-    flat = ctx.op("Reshape", [x, ctx.ints([0, -1])])
-    length = int(np.prod(shape[1:], dtype=np.int64))
-    values, idx = _top_k_larger_index_first(ctx, flat, m.top_k, 1, length)
-    parts = [idx] + ([values] if m.out_max_val else [])
-    parts = [ctx.op("Unsqueeze", [p, ctx.ints([1], "axis1")]) for p in parts]
-    out = ctx.op("Concat", parts, axis=1) if len(parts) > 1 else parts[0]
-    top = list(ctx.top_shapes[0])
-    return ctx.op("Reshape", [out, ctx.ints([0] + top[1:])])
 
 
 @register_converter("Interp")

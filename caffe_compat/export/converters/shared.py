@@ -20,7 +20,8 @@ from ..registry import register_converter
 SHARED_TYPES = ("ReLU", "ReLU6", "PReLU", "Sigmoid", "TanH", "AbsVal", "ELU", "BNLL", "Exp",
                 "Log", "Threshold", "Clip", "Softmax", "LRN", "Eltwise", "Concat",
                 "Convolution", "Deconvolution", "BatchNorm", "Power", "InnerProduct",
-                "Scale", "Bias", "Slice", "Permute", "Crop", "Tile")
+                "Scale", "Bias", "Slice", "Permute", "Crop", "Tile", "ConvolutionDepthwise",
+                "Swish", "Mish", "ArgMax", "Normalize", "NormalizeBBox")
 
 
 def from_shared(ctx):

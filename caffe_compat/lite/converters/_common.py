@@ -43,6 +43,8 @@ MODULES = {
     "ELU": "activation", "BNLL": "activation", "Exp": "activation", "Log": "activation",
     "Threshold": "activation", "Clip": "activation", "ReLU6": "activation",
     "Tile": "tile", "Reduction": "reduction", "MVN": "mvn", "ShuffleChannel": "shuffle_channel",
+    "ConvolutionDepthwise": "convolution", "Swish": "activation", "Mish": "activation",
+    "ArgMax": "arg_max",
 }
 
 

@@ -2,7 +2,8 @@
 :mod:`caffe_compat.rules`): ELU (ONNX's Elu), BNLL (Caffe's stable two-branch softplus,
 ``max(x, 0) + log(1 + exp(-|x|))``), Exp (``outer exp(inner x)`` with Caffe's float
 constants), Log (``base_scale ln(shift + scale x)``), Threshold (``x > t`` as 1 or 0),
-Clip (ONNX's Clip between the rule's bounds) and ReLU6 (Clip 0..6)."""
+Clip (ONNX's Clip between the rule's bounds), ReLU6 (Clip 0..6), Swish (``x sigmoid(beta
+x)``, ``beta`` default 1) and Mish (``x tanh(softplus(x))``, OpenCV 4's MishLayer)."""
 import numpy as np
 
 from ...rules import clip as clip_rule_module
@@ -24,6 +25,7 @@ declare("lite", "Exp", "ExpParameter", exp_rule_module.FIELDS)
 declare("lite", "Log", "LogParameter", log_rule_module.FIELDS)
 declare("lite", "Threshold", "ThresholdParameter", threshold_rule_module.FIELDS)
 declare("lite", "Clip", "ClipParameter", clip_rule_module.FIELDS)
+declare("lite", "Swish", "SwishParameter", {"beta"})
 
 
 def _scalar(g, value):
@@ -100,3 +102,17 @@ def clip(g, lp, bottoms, blobs):
 def relu6(g, lp, bottoms, blobs):
     x, = bottoms
     return _clip(g, x, *RELU6_BOUNDS)
+
+
+@register("Swish")
+def swish(g, lp, bottoms, blobs):
+    x, = bottoms
+    beta = float(F32(lp.swish_param.beta))
+    scaled = g.name(x) if beta == 1.0 else g.op("Mul", [x, _scalar(g, beta)])
+    return _out(x, g.op("Mul", [x, g.op("Sigmoid", [scaled])]))
+
+
+@register("Mish")
+def mish(g, lp, bottoms, blobs):
+    x, = bottoms
+    return _out(x, g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])]))

@@ -4,7 +4,9 @@ refusals from :mod:`caffe_compat.rules.convolution`.
 Where Caffe's window is longer than the padded input (its output length truncates toward
 zero: one position reading zeros past the end) the node pads the end by what im2col reads
 there. A padded 1 x 1 convolution (SqueezeNet 1.0's conv10) reads its zero border from a Pad
-node before it: OpenCV 5's ONNX reader ignores the pads of a 1 x 1 Conv. The sums' order differs from Caffe's im2col GEMM: float32 rounding only.
+node before it: OpenCV 5's ONNX reader ignores the pads of a 1 x 1 Conv. The sums' order
+differs from Caffe's im2col GEMM: float32 rounding only. ConvolutionDepthwise (the MobileNet
+forks' name) is Caffe's Convolution under another type name.
 """
 import numpy as np
 
@@ -16,8 +18,8 @@ from ._common import Unsupported, blob_count, four_d, param_blob, register
 
 # weights come from the caffemodel only (a missing blob, which a filler would fill, goes to
 # the torch path), and so does an axis other than 1
-declare("lite", ("Convolution", "Deconvolution"), "ConvolutionParameter",
-        conv_rule.FIELDS - {"axis"}, refuses={"axis"} | conv_rule.FILLERS,
+declare("lite", ("Convolution", "Deconvolution", "ConvolutionDepthwise"),
+        "ConvolutionParameter", conv_rule.FIELDS - {"axis"}, refuses={"axis"} | conv_rule.FILLERS,
         no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL})
 
 
@@ -54,5 +56,6 @@ def conv_like(g, lp, bottoms, blobs, op, transposed):
 
 
 @register("Convolution")
+@register("ConvolutionDepthwise")       # the MobileNet forks' name: Caffe's Convolution
 def convolution(g, lp, bottoms, blobs):
     return conv_like(g, lp, bottoms, blobs, "Conv", False)

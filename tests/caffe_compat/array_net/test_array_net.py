@@ -180,7 +180,8 @@ REFUSED = {
                           'pooling_param { pool: STOCHASTIC kernel_size: 2 } }',
     "MAX pooling's mask": 'layer { name: "p" type: "Pooling" bottom: "data" top: "p" top: "m" '
                           'pooling_param { pool: MAX kernel_size: 2 } }',
-    "a type it does not run": 'layer { name: "s" type: "Mish" bottom: "data" top: "s" }',
+    "a type it does not run": 'layer { name: "s" type: "Im2col" bottom: "data" top: "s" '
+                              'convolution_param { kernel_size: 2 } }',
     "a Python layer": 'layer { name: "py" type: "Python" bottom: "data" top: "py" '
                       'python_param { module: "m" layer: "L" } }',
     "a shape error": 'layer { name: "c" type: "Convolution" bottom: "data" top: "c" '

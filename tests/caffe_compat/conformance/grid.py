@@ -70,6 +70,9 @@ CASES = {
                                                (2, 6, 5, 4))),
     "conv negative axis": ("Convolution", conv("num_output: 3 kernel_size: 2 axis: -3",
                                                (1, 2, 6, 6))),
+    "conv depthwise under the forks' name": ("ConvolutionDepthwise", conv(
+        "num_output: 6 kernel_size: 3 stride: 2 pad: 1 group: 6", (2, 6, 7, 6),
+        type_name="ConvolutionDepthwise")),
     "conv two bottoms share weights": ("Convolution", conv("num_output: 3 kernel_size: 3",
                                                            (1, 2, 6, 5), extra_bottoms=1)),
     "conv V1 spelling": ("Convolution", v1(

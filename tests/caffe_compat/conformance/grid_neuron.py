@@ -41,6 +41,13 @@ def positive(type_name, params, shape):
             f'top: "y" {params} }}\n')
 
 
+def after_relu(type_name, params, shape):
+    """``type_name`` after a ReLU (about half its input zeros: ties)."""
+    return (HEAD % _shape(shape) + 'layer { name: "pos" type: "ReLU" bottom: "data" '
+            'top: "pos" }\n' + f'layer {{ name: "y" type: "{type_name}" bottom: "pos" '
+            f'top: "y" {params} }}\n')
+
+
 def deconv(params, shape):
     return (HEAD % _shape(shape) + 'layer { name: "y" type: "Deconvolution" bottom: "data" '
             f'top: "y" convolution_param {{ {params} weight_filler {{ type: "uniform" '
@@ -148,6 +155,24 @@ CASES = {
     "concat axis 2": ("Concat", two("Concat", "concat_param { axis: 2 }", S, (2, 3, 1, 5))),
     "concat legacy concat_dim 3": ("Concat", two("Concat", "concat_param { concat_dim: 3 }", S,
                                                  (2, 3, 4, 2))),
+    "swish": ("Swish", one("Swish", "", S)),
+    "swish beta 1.5": ("Swish", one("Swish", "swish_param { beta: 1.5 }", S)),
+    "swish in place": ("Swish", one("Swish", "swish_param { beta: 0.5 }", S, inplace=True)),
+    "mish": ("Mish", one("Mish", "", S)),
+    "mish large inputs": ("Mish", positive("Mish", "", (1, 2, 3, 3)).replace(
+        'top: "pos" }', 'top: "pos" exp_param { scale: 4 } }')),
+    # ArgMax: Caffe's partial_sort puts the larger index first among equal values (the zeros
+    # a ReLU leaves)
+    "argmax default": ("ArgMax", one("ArgMax", "", S)),
+    "argmax top 3 with values": ("ArgMax", one("ArgMax", "argmax_param { top_k: 3 "
+                                                         "out_max_val: true }", S)),
+    "argmax axis 1 top 2": ("ArgMax", one("ArgMax", "argmax_param { axis: 1 top_k: 2 }", S)),
+    "argmax axis -1 values": ("ArgMax", one("ArgMax", "argmax_param { axis: -1 top_k: 2 "
+                                                      "out_max_val: true }", S)),
+    "argmax ties": ("ArgMax", after_relu("ArgMax", "argmax_param { top_k: 45 }", S)),
+    "argmax ties on an axis": ("ArgMax", after_relu("ArgMax", "argmax_param { axis: 1 "
+                                                              "top_k: 3 }", S)),
+    "argmax 2-axis bottom": ("ArgMax", one("ArgMax", "argmax_param { top_k: 2 }", (3, 7))),
 }
 
 REFUSED = {
@@ -173,4 +198,8 @@ REFUSED = {
     "mvn 5-axis bottom": one("MVN", "", (1, 2, 2, 2, 2)),
     "shuffle channel group not dividing": one("ShuffleChannel",
                                               "shuffle_channel_param { group: 4 }", S),
+    "argmax top_k 0": one("ArgMax", "argmax_param { top_k: 0 }", S),
+    "argmax top_k past the axis": one("ArgMax", "argmax_param { axis: 1 top_k: 4 }", S),
+    "argmax top_k past the item": one("ArgMax", "argmax_param { top_k: 61 }", S),
+    "argmax axis out of range": one("ArgMax", "argmax_param { axis: 4 }", S),
 }

@@ -27,7 +27,7 @@ layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param
 layer { name: "%s" type: "%s" bottom: "pool1" top: "out" %s }
 """
 LAST = ("fc", "InnerProduct", "inner_product_param { num_output: 5 }")
-UNCONVERTED = ("mish", "Mish", "")
+UNCONVERTED = ("im2col", "Im2col", "convolution_param { kernel_size: 2 }")
 
 PROGRAM = """
 import json, sys
