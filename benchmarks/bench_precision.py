@@ -24,6 +24,10 @@ Columns, per net and batch (frames/s, medians of the calls):
 * ``ours int8``: ``net.quantize([calib], CV_32F, CV_32F)``'s forward (QDQ u8/s8, per channel,
   on onnxruntime or OpenVINO, whichever the trial of caffe_compat.lite.quantize chose: the
   row's last field names it);
+* ``ours bf16``: the same net read again with ``setPreferableTarget(DNN_TARGET_CPU_FP16)``:
+  OpenVINO with the bf16 (or f16) precision hint where the processor computes in it, else
+  float32 (the row's last field names what ran; OpenCV 4 runs that target at float32 on x86,
+  so it has no column of its own);
 * ``cv4 f32`` / ``cv4 int8``: OpenCV 4's ``readNetFromCaffe`` net and its ``quantize`` (same
   arguments), in a process of its own (``PYTHONPATH`` = ``--opencv4``) driven over a pipe,
   so that the four run in alternating blocks (bench_zoo's rule: a pause, one untimed call,
@@ -32,6 +36,11 @@ Columns, per net and batch (frames/s, medians of the calls):
   over the output's scale, and for the classifiers the share of images whose top-1 class is
   the same; for res10, the largest difference of the box corners of the detections above
   0.5 confidence (``n/a`` where int8 and float32 do not find the same number of them).
+
+Every library runs ``--threads`` threads (default: the cores allowed): ours fixed with
+``CAFFE_COMPAT_THREADS`` (with the default policy a session compiled while another process
+held a core, as the OpenCV 4 worker does while it quantizes, keeps one thread: ResNet-50's
+int8 at batch 1 took 14 ms a forward instead of 8), OpenCV 4's with ``cv2.setNumThreads``.
 
 The quantize time (calibration and model writing) is printed apart. A shared machine: the
 numbers are indicative; compare columns of one row.
@@ -129,9 +138,10 @@ def settle(net, run, limit_s=120.0):
 
 
 # ------------------------------------------------------------------------------ OpenCV 4 side
-def worker(folder):
+def worker(folder, threads):
     """The OpenCV 4 process: reads commands (JSON lines) on stdin, answers on stdout."""
     import cv2
+    cv2.setNumThreads(threads)
     nets = {}
     for line in sys.stdin:
         cmd = json.loads(line)
@@ -170,11 +180,11 @@ def worker(folder):
 
 
 class OpenCV4:
-    def __init__(self, path, folder):
+    def __init__(self, path, folder, threads):
         env = dict(os.environ, PYTHONPATH=path)
         self.folder = folder
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
-                                      folder], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      folder, "--threads", str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=env, cwd=REPO)
 
     def ask(self, **cmd):
@@ -307,12 +317,18 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=4.0, help="timing budget per net and batch")
     p.add_argument("--opencv4", default="/tmp/cv4",
                    help="PYTHONPATH of an OpenCV 4.x build (its cv2)")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                   help="threads of every library (default: the cores allowed; module doc)")
     p.add_argument("--sweep", action="store_true",
                    help="time onnxruntime's quantization settings instead (module doc)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    # the same thread count for both sides: ours fixed (CAFFE_COMPAT_THREADS: a session
+    # compiled while another process held a core would otherwise keep one thread), OpenCV 4's
+    # through cv2.setNumThreads in its worker
+    os.environ["CAFFE_COMPAT_THREADS"] = str(args.threads)
     if args.worker:
-        return worker(args.worker)
+        return worker(args.worker, args.threads)
     if args.sweep:
         for batch in args.batches:
             sweep(args.nets, batch, args.seconds)
@@ -324,7 +340,7 @@ def main(argv=None):
     lite.HANDOVER_S = float("inf")          # stay on the torch-free path (module doc)
     dnn.install()
     folder = tempfile.mkdtemp(prefix="bench-precision-")
-    peer = OpenCV4(args.opencv4, folder)
+    peer = OpenCV4(args.opencv4, folder, args.threads)
     rows = []
     assert "torch" not in sys.modules, "torch was imported: the f32 forwards would not be " \
         "the torch-free path's"
@@ -339,6 +355,8 @@ def main(argv=None):
             start = time.perf_counter()
             qnet = net.quantize([calib], cv2.CV_32F, cv2.CV_32F)
             ours_q = time.perf_counter() - start
+            hnet = cv2.dnn.readNetFromCaffe(proto, model)
+            hnet.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU_FP16)
             for batch in args.batches:
                 # OpenCV 4's nets made again for each batch: its quantized SSD, run on one
                 # shape and then another, finds no face (4.14)
@@ -356,7 +374,8 @@ def main(argv=None):
                         n.setInput(x)
                         return n.forward()
                     return run
-                ours = {"ours f32": local(net), "ours int8": local(qnet)}
+                ours = {"ours f32": local(net), "ours int8": local(qnet),
+                        "ours bf16": local(hnet)}
                 outs = {k: f() for k, f in ours.items()}      # first calls (sessions built)
                 settled = settle(net, ours["ours f32"])
                 # one call's time of each, to size the blocks (about 0.3 s of calls)
@@ -392,7 +411,8 @@ def main(argv=None):
                        agreement(name, outs["cv4 int8"], outs["cv4 f32"]),
                        (f"{net._lite.runtime}{'' if settled else ', trial not over'}"
                         if net.engine == "torch-free" else f"torch: {net.engine_reason}"),
-                       f"{qnet.precision} on {qnet._int8.runtime}")
+                       f"{qnet.precision} on {qnet._int8.runtime}",
+                       agreement(name, outs["ours bf16"], outs["ours f32"]), hnet.precision)
                 assert "torch" not in sys.modules, "torch was imported during the run"
                 rows.append(row)
                 print(_line(row), flush=True)
@@ -400,9 +420,10 @@ def main(argv=None):
         peer.close()
         shutil.rmtree(folder, ignore_errors=True)
     print()
-    print(f"{'net':>13} {'batch':>5} {'ours f32':>9} {'ours int8':>9} {'cv4 f32':>8} "
-          f"{'cv4 int8':>8}  int8 vs f32: {'ours':<22} {'OpenCV 4':<22} (frames/s; ours f32 "
-          "runtime; ours int8 runtime)")
+    print(f"{'net':>13} {'batch':>5} {'ours f32':>9} {'ours int8':>9} {'ours bf16':>9} "
+          f"{'cv4 f32':>8} {'cv4 int8':>8}  int8 vs f32: {'ours':<22} {'OpenCV 4':<22} "
+          f"bf16 vs f32: {'ours':<22} (frames/s; ours f32 runtime; ours int8 runtime; what "
+          "the bf16 net ran)")
     for row in rows:
         print(_line(row))
     print(f"load average {os.getloadavg()[0]:.2f} (a shared machine: the numbers are "
@@ -410,10 +431,10 @@ def main(argv=None):
 
 
 def _line(row):
-    name, batch, fps, ours, theirs, runtime, prec = row
+    name, batch, fps, ours, theirs, runtime, prec, half, half_prec = row
     return (f"{name:>13} {batch:>5} {fps['ours f32']:9.1f} {fps['ours int8']:9.1f} "
-            f"{fps['cv4 f32']:8.1f} {fps['cv4 int8']:8.1f}  {ours:<22} {theirs:<22} "
-            f"({runtime}; {prec})")
+            f"{fps['ours bf16']:9.1f} {fps['cv4 f32']:8.1f} {fps['cv4 int8']:8.1f}  "
+            f"{ours:<22} {theirs:<22} {half:<22} ({runtime}; {prec}; {half_prec})")
 
 
 if __name__ == "__main__":

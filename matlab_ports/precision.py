@@ -1,5 +1,7 @@
 """The CNN+D at reduced precision for the evaluation (``run_eval``) and the prediction
-(``reproduction.predict``): ``--precision int8``.
+(``reproduction.predict``): ``--precision int8`` or ``--precision bfloat16`` (cv2.dnn's
+``DNN_TARGET_CPU_FP16``: OpenVINO's bf16 where the processor has it, else float32, which the
+result's ``precision`` then says; no calibration).
 
 :func:`reduced_net` wraps a float32 CNN+D (:class:`caffe_compat.Net`) in
 :class:`ReducedNet`, which answers the calls those commands make of a net (``forward(data=...,
@@ -23,7 +25,7 @@ import numpy as np
 
 from .errors import PortError
 
-PRECISIONS = ("float32", "int8")
+PRECISIONS = ("float32", "int8", "bfloat16")
 CALIBRATION_FRAMES = 256
 
 
@@ -52,13 +54,13 @@ def calibration_from_files(paths, load, count=CALIBRATION_FRAMES):
 class ReducedNet:
     """A CNN+D's output-only forwards at ``precision`` (module doc)."""
 
-    def __init__(self, net, runner):
+    def __init__(self, net, runner, precision):
         self._runner = runner
         self.name, self.source = net.name, getattr(net, "source", "<net>")
         self.outputs = list(runner.outputs)
         self._shapes = {n: tuple(net.blob_shape(n)) for n in self.outputs + ["data"]}
         self.blobs = {}                         # no intermediate blob (fc4) at int8
-        self.engine = "int8"                    # an engine of its own: one worker per batch
+        self.engine = precision                 # an engine of its own: one worker per batch
         self.precision = runner.precision
         self.engine_name = f"{runner.engine}"
 
@@ -95,4 +97,4 @@ def reduced_net(net, precision, calibration):
         return net
     import caffe_compat
     runner = caffe_compat.reduced_precision(net, precision, calibration)
-    return ReducedNet(net, runner)
+    return ReducedNet(net, runner, precision)

@@ -519,14 +519,15 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
                       seconds=time.perf_counter() - started, model=str(net.source),
                       weights=os.fspath(weights), architecture=arch.description if arch else "",
                       engine=engine_used(net))
-    res.precision = precision
+    # what ran: bfloat16 falls back to float32 where the processor has no bf16 (ReducedNet)
+    res.precision = getattr(net, "precision", precision) if precision != "float32" else precision
     if out_dir is not None:
         import torch
         run_info = dict(model=res.model, weights=res.weights, architecture=res.architecture,
                         crops=os.path.abspath(crops_dir), batch=int(batch), frames=frames,
                         frames_per_second=_json_num(res.frames_per_second),
                         torch_threads=torch.get_num_threads(),
-                        engine=res.engine, precision=precision,
+                        engine=res.engine, precision=res.precision,
                         orientation="each MATLAB frame video(:,:,n) is fed transposed, as "
                                     "matcaffe does")
         res.files = _write_outputs(res, os.fspath(out_dir), run_info)
@@ -559,9 +560,11 @@ def main(argv=None):
     parser.add_argument("--caffe-order", action="store_true",
                         help="sum every convolution and inner product in Caffe's order: "
                              "predictions bit-identical to Caffe's (slower)")
-    parser.add_argument("--precision", choices=("float32", "int8"), default="float32",
-                        help="float32 (default) or int8 (calibrated on 256 "
-                             "frames spread over the sequences; matlab_ports.precision)")
+    parser.add_argument("--precision", choices=("float32", "int8", "bfloat16"),
+                        default="float32",
+                        help="float32 (default), int8 (calibrated on 256 frames spread over "
+                             "the sequences) or bfloat16 (where the processor computes in it; "
+                             "matlab_ports.precision)")
     parser.add_argument("--calibration", default=None, metavar="DIR",
                         help="int8: calibrate on the <seq>.mat crops of this folder instead")
     args = parser.parse_args(argv)
@@ -587,7 +590,7 @@ def main(argv=None):
     print(res.table())
     print(f"(cc/ccc_run_eval: run_eval.m's formulas; pearson_r, ccc_avec: textbook/AVEC)")
     print(f"{sum(s.frames for s in res.sequences)} frames at {res.frames_per_second:.1f} "
-          f"frames/s ({res.engine}); precision {args.precision}; outputs in {args.out}")
+          f"frames/s ({res.engine}); precision {res.precision}; outputs in {args.out}")
     return 0
 
 

@@ -225,6 +225,7 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
             return
         if precision != "float32" and net.engine != precision:
             net = reduced_net(net, precision, video_to_blob(np.stack(faces, axis=2)))
+            result.precision = net.precision        # what ran (bfloat16: where it can)
         blob = video_to_blob(np.stack(faces, axis=2))
         with torch.no_grad():
             out = net.forward(data=torch.from_numpy(blob), keep_blobs=False)[out_name]
@@ -358,9 +359,11 @@ def main(argv=None):
     parser.add_argument("--engine", default="auto",
                         help="inference engine: auto (the fastest that gives our forward's "
                              "outputs), torch, onnxruntime or openvino (docs/engines.md)")
-    parser.add_argument("--precision", choices=("float32", "int8"), default="float32",
-                        help="float32 (default) or int8, calibrated on the first --batch faces "
-                             "(matlab_ports.precision)")
+    parser.add_argument("--precision", choices=("float32", "int8", "bfloat16"),
+                        default="float32",
+                        help="float32 (default), int8 (calibrated on the first --batch faces) "
+                             "or bfloat16 (where the processor computes in it; "
+                             "matlab_ports.precision)")
     args = parser.parse_args(argv)
     from caffe_compat.errors import CaffeCompatError
     s = args.downsample

@@ -16,7 +16,10 @@ float net is left as it was.
 become inputs of their blobs' shapes, loss, Accuracy and Silence layers are left out; its
 current weights, trained or loaded), a ``(prototxt, caffemodel)`` pair of paths, or a
 :class:`caffe_compat.dnn.Net`. ``precision``: ``"float32"`` (the float net's own forward, the
-same interface) or ``"int8"``. ``calibration`` (int8): a blob for the net's one input, a dict
+same interface), ``"int8"``, or ``"bfloat16"``: cv2.dnn's ``DNN_TARGET_CPU_FP16``, OpenVINO
+with the bf16 (or f16) precision hint where the processor computes in it
+(:mod:`caffe_compat.lite.reduced`), else float32 with one warning, the runner's ``precision``
+saying which ran (a :class:`caffe_compat.dnn.Net` given is set to that target; no calibration). ``calibration`` (int8): a blob for the net's one input, a dict
 ``{input name: blob}``, or a source on disk (a folder of images or an HDF5 list file, read by
 :func:`caffe_compat.data.calibration.read_inputs` with ``mean``, ``scale``, ``swap_rb``); the
 ranges of every tensor are measured on it in one forward (OpenCV 4's ``Net.quantize`` rule),
@@ -36,7 +39,7 @@ import numpy as np
 
 from ..errors import NetError
 
-PRECISIONS = ("float32", "int8")
+PRECISIONS = ("float32", "int8", "bfloat16")
 CV_32F = 5
 
 
@@ -57,6 +60,8 @@ class PrecisionRunner:
         model made, :mod:`caffe_compat.lite.quantize`)."""
         int8 = getattr(self._net, "_int8", None)
         if int8 is None:
+            if self.precision in ("bfloat16", "float16"):
+                return f"openvino {self.precision} (INFERENCE_PRECISION_HINT)"
             return "caffe_compat.dnn (float32)"
         return (f"{int8.runtime or 'onnxruntime'} int8 (QDQ, u8 activations, s8 weights "
                 f"{'per channel' if int8.per_channel else 'per tensor'})")
@@ -184,6 +189,10 @@ def reduced_precision(net, precision="int8", calibration=None, *, per_channel=Tr
         outputs = list(dnn_net.getUnconnectedOutLayersNames())
     if precision == "float32":
         return PrecisionRunner(dnn_net, inputs, shapes, outputs, "float32", source)
+    if precision == "bfloat16":
+        from ..dnn.constants import DNN_TARGET_CPU_FP16
+        dnn_net.setPreferableTarget(DNN_TARGET_CPU_FP16)
+        return PrecisionRunner(dnn_net, inputs, shapes, outputs, dnn_net.precision, source)
     feed = calibration_feed(calibration, inputs, shapes, source, mean, scale, swap_rb, limit)
     quantized = dnn_net.quantize([feed[n] for n in inputs], CV_32F, CV_32F, bool(per_channel))
     return PrecisionRunner(quantized, inputs, shapes, outputs, "int8", source)

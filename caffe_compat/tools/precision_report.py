@@ -1,16 +1,20 @@
-"""``caffe-compat precision``: what int8 costs a net, measured: its agreement with float32 on an
-evaluation set and the speed of each.
+"""``caffe-compat precision``: what reduced precision (int8, or bf16) costs a net, measured: its
+agreement with float32 on an evaluation set and the speed of each.
 
     caffe-compat precision -model deploy.prototxt -weights W.caffemodel --calibration SRC
         [--evaluation SRC] [--mean 104,117,123] [--scale 1] [--swap-rb] [--limit N]
         [--calibration-limit N] [--batch 1 8] [--seconds 3] [--per-tensor] [--json F]
+        [--precision int8 | bfloat16]
 
 SRC: a folder of images (read, resized to the input and normalised as
 ``cv2.dnn.blobFromImage`` does with ``--mean``, ``--scale``, ``--swap-rb``) or an HDF5 list file
 (:mod:`caffe_compat.data.calibration`); ``--evaluation`` defaults to the calibration source.
 The float32 net is ``caffe_compat.dnn``'s forward, the int8 net its ``quantize`` (onnxruntime's
 integer kernels, :mod:`caffe_compat.lite.quantize`), calibrated on the first
-``--calibration-limit`` items (default 64).
+``--calibration-limit`` items (default 64). ``--precision bfloat16``: cv2.dnn's
+``DNN_TARGET_CPU_FP16`` instead (OpenVINO's bf16 where the processor has it, else float32 and
+the report says so; no calibration: ``--calibration`` is then the evaluation set). The report's
+keys name the precision compared (``accuracy_int8``, ``detections_bfloat16``, ...).
 
 What is reported, by what the net outputs (:func:`kind`):
 
@@ -96,9 +100,10 @@ def match_detections(ref, got, iou_min=IOU_MIN):
     return matched, len(ref), len(got)
 
 
-def agreement(what, f32, int8, labels=None, confidence=0.5):
-    """The figures of the module doc for outputs ``f32`` and ``int8`` (lists of {name:
-    array} per image for a detector, else {name: N x ... arrays})."""
+def agreement(what, f32, int8, labels=None, confidence=0.5, label="int8"):
+    """The figures of the module doc for outputs ``f32`` and ``int8`` (of the reduced
+    precision ``label``; lists of {name: array} per image for a detector, else {name: N x ...
+    arrays})."""
     if what == "detector":
         matched = ref = got = 0
         for a, b in zip(f32, int8):
@@ -108,9 +113,9 @@ def agreement(what, f32, int8, labels=None, confidence=0.5):
                     m, r, g = match_detections(da.get(k, np.zeros((0, 6))),
                                                db.get(k, np.zeros((0, 6))))
                     matched, ref, got = matched + m, ref + r, got + g
-        return {"detections_float32": ref, "detections_int8": got, "matched": matched,
+        return {"detections_float32": ref, f"detections_{label}": got, "matched": matched,
                 "matched_share": matched / ref if ref else float("nan"),
-                "int8_only": got - matched, "iou_min": IOU_MIN, "confidence": confidence}
+                f"{label}_only": got - matched, "iou_min": IOU_MIN, "confidence": confidence}
     out = {}
     for name in f32:
         a = np.asarray(f32[name], np.float64)
@@ -127,7 +132,7 @@ def agreement(what, f32, int8, labels=None, confidence=0.5):
             if labels is not None:
                 lab = np.asarray(labels).astype(np.int64)
                 row["accuracy_float32"] = float((top_a == lab).mean())
-                row["accuracy_int8"] = float((b2.argmax(1) == lab).mean())
+                row[f"accuracy_{label}"] = float((b2.argmax(1) == lab).mean())
         out[name] = row
     return out
 
@@ -178,6 +183,8 @@ def add_arguments(p):
     caffe_flag(p, "confidence", type=float, default=0.5, help="detector: confidence kept")
     caffe_flag(p, "per_tensor", action="store_true", help="int8 weights per tensor")
     caffe_flag(p, "json", default=None, metavar="FILE", help="also write the report as JSON")
+    caffe_flag(p, "precision", choices=("int8", "bfloat16"), default="int8",
+               help="the reduced precision compared with float32 (int8)")
 
 
 def _outputs(runner, data, what):
@@ -208,27 +215,34 @@ def run(args):
         evaluation = read_inputs(args.evaluation or args.calibration, inputs, args.limit,
                                  **opts)
         bar.update(1)
-        bar.set_description_str("quantizing (calibration forward, model writing)")
+        label = args.precision
+        bar.set_description_str("quantizing (calibration forward, model writing)"
+                                if label == "int8" else "compiling the bf16 net")
         start = time.perf_counter()
         f32 = reduced_precision(net, "float32")
-        int8 = reduced_precision(net, "int8", calib.feeds, per_channel=not args.per_tensor)
+        if label == "int8":
+            low = reduced_precision(net, "int8", calib.feeds, per_channel=not args.per_tensor)
+        else:
+            low = reduced_precision(dnn.readNetFromCaffe(args.model, args.weights), label)
         quantize_s = time.perf_counter() - start
         bar.update(1)
         bar.set_description_str(f"running both on {len(evaluation)} items")
         types = {layer["type"] for layer in net._layers}
         first = f32.forward(**evaluation.batch(0, 1))
         what = kind(types, [v.shape for v in first.values()])
-        a, b = _outputs(f32, evaluation, what), _outputs(int8, evaluation, what)
+        a, b = _outputs(f32, evaluation, what), _outputs(low, evaluation, what)
         report = {"model": args.model, "weights": args.weights, "kind": what,
+                  "precision": label, "ran": low.precision,
                   "calibration": {"source": calib.source, "items": len(calib)},
                   "evaluation": {"source": evaluation.source, "items": len(evaluation)},
-                  "int8_engine": int8.engine, "quantize_seconds": quantize_s,
-                  "agreement": agreement(what, a, b, evaluation.labels, args.confidence)}
+                  f"{label}_engine": low.engine, "quantize_seconds": quantize_s,
+                  "agreement": agreement(what, a, b, evaluation.labels, args.confidence,
+                                         label)}
         bar.update(1)
         report["speed"] = {}
         for batch in args.batch:
-            bar.set_description_str(f"timing float32 and int8 at batch {batch}")
-            report["speed"][batch] = speed({"float32": f32, "int8": int8},
+            bar.set_description_str(f"timing float32 and {label} at batch {batch}")
+            report["speed"][batch] = speed({"float32": f32, label: low},
                                            evaluation.batch(0, batch), batch, args.seconds)
         bar.update(2)
     finally:
@@ -243,32 +257,38 @@ def run(args):
 
 def format_report(r):
     """The printed report."""
-    lines = [f"precision: float32 (caffe_compat.dnn) vs int8 ({r['int8_engine']}); "
-             f"{r['kind']}; calibrated on {r['calibration']['items']} items of "
-             f"{r['calibration']['source']} ({r['quantize_seconds']:.1f} s), compared on "
-             f"{r['evaluation']['items']} of {r['evaluation']['source']}"]
+    low = r.get("precision", "int8")
+    made = (f"calibrated on {r['calibration']['items']} items of {r['calibration']['source']} "
+            f"({r['quantize_seconds']:.1f} s)" if low == "int8" else
+            f"compiled in {r['quantize_seconds']:.1f} s")
+    lines = [f"precision: float32 (caffe_compat.dnn) vs {low} ({r[f'{low}_engine']}); "
+             f"{r['kind']}; {made}, compared on {r['evaluation']['items']} of "
+             f"{r['evaluation']['source']}"]
+    if r.get("ran", low) != low:
+        lines.append(f"note: {low} is not available on this processor; what ran is "
+                     f"{r['ran']} (the figures compare float32 with itself)")
     ag = r["agreement"]
     if r["kind"] == "detector":
         lines.append(f"detections (confidence > {ag['confidence']:g}): float32 "
-                     f"{ag['detections_float32']}, int8 {ag['detections_int8']}; matched "
+                     f"{ag['detections_float32']}, {low} {ag[f'detections_{low}']}; matched "
                      f"(same class, IoU >= {ag['iou_min']:g}) {ag['matched']} = "
-                     f"{100 * ag['matched_share']:.1f} %; int8 only {ag['int8_only']}")
+                     f"{100 * ag['matched_share']:.1f} %; {low} only {ag[f'{low}_only']}")
     else:
         for name, row in ag.items():
-            text = (f"{name}: max |int8 - float32| {row['max_deviation']:.4g} "
+            text = (f"{name}: max |{low} - float32| {row['max_deviation']:.4g} "
                     f"({row['max_deviation_over_scale']:.3g} of its scale)")
             if "top1_agreement" in row:
                 text += (f"; top-1 agreement {100 * row['top1_agreement']:.1f} %, top-5 "
                          f"{100 * row['top5_agreement']:.1f} %")
             if "accuracy_float32" in row:
-                text += (f"; accuracy float32 {100 * row['accuracy_float32']:.2f} %, int8 "
-                         f"{100 * row['accuracy_int8']:.2f} %")
+                text += (f"; accuracy float32 {100 * row['accuracy_float32']:.2f} %, {low} "
+                         f"{100 * row[f'accuracy_{low}']:.2f} %")
             lines.append(text)
     for batch, s in r["speed"].items():
-        lines.append(f"batch {batch}: float32 {s['float32']:.1f} frames/s, int8 "
-                     f"{s['int8']:.1f} frames/s ({s['int8'] / s['float32']:.2f}x)")
+        lines.append(f"batch {batch}: float32 {s['float32']:.1f} frames/s, {low} "
+                     f"{s[low]:.1f} frames/s ({s[low] / s['float32']:.2f}x)")
     return "\n".join(lines)
 
 
-HELP = "int8 against float32 on a data set: agreement and speed, measured"
+HELP = "int8 (or bf16) against float32 on a data set: agreement and speed, measured"
 register_command("precision", add_arguments, run, HELP)

@@ -78,3 +78,32 @@ def test_predict_int8(weights, tmp_path, capsys):
                  files["bbox"], "--out", str(tmp_path / "o"), "--quiet", "--precision",
                  "int8"]) == 0
     assert "precision int8" in capsys.readouterr().out
+
+
+def test_run_eval_and_predict_bf16(weights, crops, tmp_path, capsys):
+    """``--precision bfloat16``: bf16 where the processor computes in it, float32 (said so, with
+    one warning) where not; the precision written is the one that ran."""
+    import warnings
+
+    from caffe_compat.lite import reduced
+    from reproduction.predict import predict_video
+    from reproduction.sample import make_sample
+    hint, _ = reduced.capability()
+    ran = reduced.HINTS[hint] if hint else "float32"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f32 = run_eval(None, weights, crops, progress=False)
+        half = run_eval(None, weights, crops, progress=False, precision="bfloat16")
+        out = tmp_path / "out"
+        assert run_eval_main(["--weights", str(weights), "--crops", str(crops), "--out",
+                              str(out), "--quiet", "--precision", "bfloat16"]) == 0
+        sample = make_sample(tmp_path / "s", n_train=0, n_dev=1, n_frames=12, progress=False)
+        files = sample["files"]["dev_1"]
+        pred = predict_video(files["video"], weights, boxes=files["bbox"], batch=8,
+                             progress=False, precision="bfloat16")
+    assert half.precision == ran and pred.precision == ran
+    a = np.concatenate([s.prediction for s in f32.sequences])
+    b = np.concatenate([s.prediction for s in half.sequences])
+    assert np.abs(a - b).max() <= 0.02 * np.abs(a).max()     # bf16: 8 bits of mantissa
+    assert f"precision {ran}" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["precision"] == ran

@@ -82,3 +82,31 @@ def test_demo_hr_ccc_is_the_readme_figure(demo):
         pred = np.concatenate([net.forward(data=video_to_blob(s.video))["fc5"].numpy().ravel()
                                for s in seqs]).astype(np.float64)
     assert f"{all_metrics(gt, pred)['ccc_run_eval']:.3f}" == row[7].strip()
+
+
+def test_demo_cnnd_bf16_ccc_within_001(demo):
+    """bf16 (``--precision bfloat16``: cv2.dnn's DNN_TARGET_CPU_FP16 on OpenVINO) where the
+    processor computes in it. Measured (2-core AMD EPYC with AVX512_BF16, OpenVINO 2026.4, every
+    third frame, the net trained there: AVX-512 kernels): CCC float32 0.4417, bf16 0.4413 (int8
+    0.4401)."""
+    import caffe_compat
+    import lq_models
+    from caffe_compat.lite import reduced
+    from matlab_ports.run_eval import all_metrics, load_crops, video_to_blob
+    hint, why = reduced.capability()
+    if hint is None:
+        pytest.skip(why)
+    weights, crops = demo
+    net = caffe_compat.Net(str(lq_models.get("hr").deploy_path), phase="test", weights=weights)
+    seqs = [load_crops(f"{crops}/dev_{k}.mat") for k in (1, 2)]
+    f32 = caffe_compat.reduced_precision(net, "float32")
+    half = caffe_compat.reduced_precision(net, "bfloat16")
+    assert half.precision == reduced.HINTS[hint]
+    gt = np.concatenate([s.valence[::3] for s in seqs])
+    ccc = {}
+    for r in (f32, half):
+        pred = np.concatenate([r.forward(data=video_to_blob(s.video[:, :, ::3]))["fc5"].ravel()
+                               for s in seqs]).astype(np.float64)
+        ccc[r.precision] = all_metrics(gt, pred)["ccc_run_eval"]
+    assert ccc["float32"] > 0.3
+    assert abs(ccc[half.precision] - ccc["float32"]) <= 0.01, ccc

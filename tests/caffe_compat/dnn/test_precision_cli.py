@@ -102,3 +102,47 @@ def test_precision_command(lenet, tmp_path, capsys):
     row = got["agreement"]["prob"]
     assert row["top5_agreement"] == 1.0 and row["max_deviation_over_scale"] < 0.22
     assert got["speed"]["1"]["int8"] > 0 and got["calibration"]["items"] == 8
+
+
+def test_precision_command_bf16(lenet, tmp_path, capsys):
+    """``--precision bfloat16``: the report names bf16 where the processor computes in it, and
+    says that float32 ran where it does not (no figure claims a bf16 it did not run)."""
+    import warnings
+
+    from caffe_compat.lite import reduced
+    proto, model, listing, _ = lenet
+    report = tmp_path / "r.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # CPU_FP16's warning where there is no bf16
+        assert cli(["precision", "-model", str(proto), "-weights", str(model),
+                    "--calibration", str(listing), "--batch", "1", "--seconds", "0.2",
+                    "--precision", "bfloat16", "--json", str(report)]) == 0
+    text = capsys.readouterr().out
+    got = json.loads(report.read_text())
+    hint, _ = reduced.capability()
+    assert got["precision"] == "bfloat16"
+    assert got["ran"] == (reduced.HINTS[hint] if hint else "float32")
+    assert "float32 (caffe_compat.dnn) vs bfloat16" in text and "compiled in" in text
+    assert ("is not available on this processor" in text) == (hint is None)
+    row = got["agreement"]["prob"]
+    assert "accuracy_bfloat16" in row and row["top1_agreement"] == 1.0
+    assert row["max_deviation_over_scale"] < 0.05       # bf16: 8 bits of mantissa
+    assert got["speed"]["1"]["bfloat16"] > 0
+
+
+def test_precision_command_bf16_without_it_says_float32_ran(lenet, tmp_path, capsys,
+                                                           monkeypatch):
+    import warnings
+
+    from caffe_compat.lite import reduced
+    monkeypatch.setattr(reduced, "capability",
+                        lambda: (None, "this processor has no bf16 / fp16 arithmetic (test)"))
+    proto, model, listing, _ = lenet
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli(["precision", "-model", str(proto), "-weights", str(model),
+                    "--calibration", str(listing), "--batch", "1", "--seconds", "0.1",
+                    "--precision", "bfloat16"]) == 0
+    text = capsys.readouterr().out
+    assert "bfloat16 is not available on this processor; what ran is float32" in text
+    assert any("CPU_FP16" in str(w.message) for w in caught)
