@@ -69,7 +69,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 CV_32F = 5
-PAUSE_S = 0.02
+PAUSE_S = 0.05          # long enough for the last block's spinning threads to sleep (zoo_timing)
 MEANS = {"res10_ssd": (104.0, 177.0, 123.0)}
 DEFAULT_MEAN = (104.0, 117.0, 123.0)
 CLASSIFIERS = ("resnet50", "googlenet", "squeezenet11", "mobilenet_v2")

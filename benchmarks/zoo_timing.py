@@ -19,7 +19,12 @@ import time
 import numpy as np
 
 
-PAUSE_S = 0.02       # libgomp's default spin (300,000 polls) and OpenCV's end well within this
+# libgomp's default spin (300,000 polls) and OpenCV's end well within 20 ms; onnxruntime's
+# spinning threads (its sessions' default, and ours after the runtime trial) keep polling for
+# 20 to 40 ms after a call: measured (2-core AMD EPYC, SqueezeNet at batch 1), an OpenVINO int8
+# forward right after an onnxruntime block took 1.25 ms with a 20 ms pause, 0.73-0.75 ms with
+# 40 or 60 ms, as alone
+PAUSE_S = 0.05
 
 
 def rounds(runs, seconds, block=5, min_blocks=3):
