@@ -133,46 +133,52 @@ def _nms_matrix(boxes, sizes, order, thr, normalized, limit, block=64):
     """:func:`nms`'s scan with the IoUs of the candidates computed beforehand, ``block``
     candidates' rows at a time and only as far as the scan goes (it stops at ``limit`` kept
     boxes), by the same float32 operations (element by element, so the same values): the
-    same boxes kept."""
+    same boxes kept. A block's IoUs are computed only between the candidates no kept box has
+    suppressed yet (rows of the block, columns from it on): the others' are never read."""
     b, s = boxes[order].astype(F32, copy=False), sizes[order].astype(F32, copy=False)
     n = len(order)
     suppressed = np.zeros(n, bool)
     kept = []
     for start in range(0, n, block):
         stop = min(start + block, n)
-        over = _overlaps(b, s, start, stop, thr, normalized)
-        later = suppressed[start:]
-        for a in range(start, stop):
-            if suppressed[a]:
+        rows = start + np.flatnonzero(~suppressed[start:stop])
+        if not len(rows):
+            continue
+        cols = start + np.flatnonzero(~suppressed[start:])     # rows are its first ones
+        over = _overlaps(b, s, rows, cols, thr, normalized)
+        gone = np.zeros(len(cols), bool)
+        for r in range(len(rows)):
+            if gone[r]:
                 continue
-            kept.append(a)
+            kept.append(rows[r])
             if limit is not None and limit >= 0 and len(kept) >= limit:
                 return [int(order[k]) for k in kept]
             # the IoUs are symmetric (every operation below is), so "a overlaps a kept box"
             # is the union of the kept boxes' rows: one vector OR per kept box (over the
-            # candidates from the block on: those before it are decided)
-            later |= over[a - start]
+            # candidates not suppressed from the block on: those before it are decided)
+            gone |= over[r]
+        suppressed[cols] = gone
     return [int(order[k]) for k in kept]
 
 
-def _overlaps(b, s, start, stop, thr, normalized):
-    """Whether candidates ``start:stop`` (rows) overlap each candidate from ``start`` on
-    (columns) by more than ``thr``: :func:`nms`'s IoU, sizes[idx] + kept_sizes - inter, by
-    the same float32 operations; an inverted intersection (:func:`box_size`'s 0) or one of
-    no area is no overlap."""
-    rows, cols = b[start:stop], b[start:]
-    ixmin = np.maximum(cols[None, :, 0], rows[:, None, 0])
-    iymin = np.maximum(cols[None, :, 1], rows[:, None, 1])
-    w = np.minimum(cols[None, :, 2], rows[:, None, 2])
+def _overlaps(b, s, rows, cols, thr, normalized):
+    """Whether candidates ``rows`` overlap candidates ``cols`` (index arrays) by more than
+    ``thr``: :func:`nms`'s IoU, sizes[idx] + kept_sizes - inter, by the same float32
+    operations; an inverted intersection (:func:`box_size`'s 0) or one of no area is no
+    overlap."""
+    rb, cb = b[rows], b[cols]
+    ixmin = np.maximum(cb[None, :, 0], rb[:, None, 0])
+    iymin = np.maximum(cb[None, :, 1], rb[:, None, 1])
+    w = np.minimum(cb[None, :, 2], rb[:, None, 2])
     w -= ixmin
-    h = np.minimum(cols[None, :, 3], rows[:, None, 3])
+    h = np.minimum(cb[None, :, 3], rb[:, None, 3])
     h -= iymin
     if normalized:
         inter = w * h
     else:
         inter = (w + F32(1)) * (h + F32(1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        denominator = s[start:stop, None] + s[None, start:]
+        denominator = s[rows, None] + s[None, cols]
         denominator -= inter
         over = np.divide(inter, denominator, out=denominator) > thr
     apart = ~(inter > 0)
