@@ -24,7 +24,8 @@ from caffe_compat.io.fork_wire import encode_varint as _varint
 IR_VERSION = 8
 OPSET = 13
 FLOAT, INT64 = 1, 7                     # TensorProto.DataType
-_ATTR_FLOAT, _ATTR_INT, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 6, 7   # AttributeProto.AttributeType
+# AttributeProto.AttributeType
+_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 6, 7
 _DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
 
 
@@ -63,8 +64,10 @@ def _float(number, value):
 
 
 def attribute(name, value):
-    """An AttributeProto: a float, an int, or a list / tuple of floats or ints."""
+    """An AttributeProto: a float, an int, a string, or a list / tuple of floats or ints."""
     out = _bytes(1, name)
+    if isinstance(value, str):
+        return out + _bytes(4, value) + _int(20, _ATTR_STRING)
     if isinstance(value, (list, tuple)):
         if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
             return out + b"".join(_int(8, v) for v in value) + _int(20, _ATTR_INTS)

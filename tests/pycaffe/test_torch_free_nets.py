@@ -137,6 +137,7 @@ layer { name: "relu" type: "ReLU" bottom: "pw" top: "pw" }
 layer { name: "best" type: "ArgMax" bottom: "pw" top: "best" argmax_param { axis: 1 } }
 layer { name: "top3" type: "ArgMax" bottom: "pw" top: "top3"
   argmax_param { top_k: 3 out_max_val: true } }
+layer { name: "up" type: "Interp" bottom: "pw" top: "up" interp_param { zoom_factor: 3 } }
 """
 
 DNN_FORWARD = """
@@ -147,16 +148,16 @@ DNN_FORWARD = """
     net = dnn.readNetFromCaffe(proto, weights)
     x = np.load(out + ".in.npy")
     net.setInput(x)
-    best, top3 = net.forward(["best", "top3"])
-    np.savez(out, best=best, top3=top3)
+    best, top3, up = net.forward(["best", "top3", "up"])
+    np.savez(out, best=best, top3=top3, up=up)
     print("torch" in sys.modules, net._lite is not None)
 """
 
 
 def test_fork_layers_run_without_torch_and_equal_the_torch_engine(tmp_path):
-    """ConvolutionDepthwise, Swish, Mish and ArgMax (ties among the ReLU's zeros: the larger
-    index first) through pycaffe's forward and cv2.dnn's, each in a process that never
-    imports torch."""
+    """ConvolutionDepthwise, Swish, Mish, ArgMax (ties among the ReLU's zeros: the larger
+    index first) and Interp through pycaffe's forward and cv2.dnn's, each in a process that
+    never imports torch."""
     import caffe_compat
     proto = tmp_path / "forks.prototxt"
     proto.write_text(FORKS)
@@ -168,13 +169,13 @@ def test_fork_layers_run_without_torch_and_equal_the_torch_engine(tmp_path):
     feed = {"data": got["in_data"]}
     want = _reference(proto, weights, feed)
     assert (want["top3"][:, 1] == 0).any(), "no ties among the ranked values"
-    for k in ("best", "top3"):
+    for k in ("best", "top3", "up"):
         np.testing.assert_allclose(got[k], want[k], rtol=RTOL,
                                    atol=RTOL * float(np.abs(want[k]).max()), err_msg=k)
     out = tmp_path / "dnn.npz"
     np.save(str(out) + ".in.npy", feed["data"])
     assert _run(DNN_FORWARD, proto, weights, out).split() == ["False", "True"]
     got = dict(np.load(out))
-    for k in ("best", "top3"):
+    for k in ("best", "top3", "up"):
         np.testing.assert_allclose(got[k].reshape(want[k].shape), want[k], rtol=RTOL,
                                    atol=RTOL * float(np.abs(want[k]).max()), err_msg=k)

@@ -1,12 +1,11 @@
 """Layers that move data without arithmetic: Split, Flatten, Reshape, ShuffleChannel,
-BatchReindex, Embed, Parameter, Interp and PriorBox (Concat, Slice, Permute, Crop, Tile and
-ArgMax: :mod:`.shared`).
+BatchReindex, Embed, Parameter and PriorBox (Concat, Slice, Permute, Crop, Tile, ArgMax and
+Interp: :mod:`.shared`).
 
 Shapes keep the batch free: ``Reshape`` targets copy the leading axes (0) and let the axis that
 holds the batch be inferred (-1), as Caffe's own Reshape/Flatten rules would give for another
-batch size. Interp is ``Resize`` (linear, ``align_corners``) after the fork's cropping.
-PriorBox depends only on the feature map's and the image's sizes, which the export fixes: its
-output is a constant (our layer's priors for those sizes).
+batch size. PriorBox depends only on the feature map's and the image's sizes, which the export
+fixes: its output is a constant (our layer's priors for those sizes).
 """
 import numpy as np
 
@@ -22,8 +21,6 @@ declare("onnx", "Flatten", "FlattenParameter", {"axis", "end_axis"})
 declare("onnx", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
         no_effect=fillers("EmbedParameter"))
 declare("onnx", "Parameter", "ParameterParameter", {"shape"})
-declare("onnx", "Interp", "InterpParameter",
-        {"height", "width", "zoom_factor", "shrink_factor", "pad_beg", "pad_end"})
 declare("onnx", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", PRIOR_BOX,
         no_effect=PRIOR_BOX_NO_EFFECT)
 
@@ -92,22 +89,6 @@ def embed(ctx):
 @register_converter("Parameter")
 def parameter(ctx):
     return ctx.blob(ctx.module.blob, "blob")
-
-
-@register_converter("Interp")
-def interp(ctx):
-    p = ctx.param.interp_param
-    x = ctx.bottoms[0]
-    shape = ctx.bottom_shapes[0]
-    if p.pad_beg or p.pad_end:
-        b = -p.pad_beg
-        x = ctx.op("Slice", [x, ctx.ints([b, b], "starts"),
-                             ctx.ints([shape[2] + p.pad_end, shape[3] + p.pad_end], "ends"),
-                             ctx.ints([2, 3], "axes")])
-    h, w = ctx.top_shapes[0][2:]
-    sizes = ctx.op("Concat", [ctx.shape_of(x, 0, 2), ctx.ints([h, w], "size")], axis=0)
-    return ctx.op("Resize", [x, "", "", sizes], mode="linear",
-                  coordinate_transformation_mode="align_corners")
 
 
 @register_converter("PriorBox", "PriorBoxClustered")

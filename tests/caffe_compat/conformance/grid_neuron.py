@@ -173,6 +173,18 @@ CASES = {
     "argmax ties on an axis": ("ArgMax", after_relu("ArgMax", "argmax_param { axis: 1 "
                                                               "top_k: 3 }", S)),
     "argmax 2-axis bottom": ("ArgMax", one("ArgMax", "argmax_param { top_k: 2 }", (3, 7))),
+    # Interp (the PSPNet / DeepLab forks): the size rules and the crop
+    "interp height width": ("Interp", one("Interp", "interp_param { height: 9 width: 11 }",
+                                          (2, 3, 5, 6))),
+    "interp zoom": ("Interp", one("Interp", "interp_param { zoom_factor: 3 }", (1, 2, 4, 7))),
+    "interp shrink then zoom": ("Interp", one("Interp", "interp_param { shrink_factor: 2 "
+                                                        "zoom_factor: 3 }", (1, 2, 9, 8))),
+    "interp cropped": ("Interp", one("Interp", "interp_param { zoom_factor: 2 pad_beg: -1 "
+                                               "pad_end: -2 }", (1, 3, 8, 9))),
+    "interp to one row": ("Interp", one("Interp", "interp_param { height: 1 width: 5 }",
+                                        (2, 2, 4, 4))),
+    "interp size of a second bottom": ("Interp", two("Interp", "", (1, 2, 3, 4),
+                                                     (1, 5, 7, 10))),
 }
 
 REFUSED = {
@@ -202,4 +214,8 @@ REFUSED = {
     "argmax top_k past the axis": one("ArgMax", "argmax_param { axis: 1 top_k: 4 }", S),
     "argmax top_k past the item": one("ArgMax", "argmax_param { top_k: 61 }", S),
     "argmax axis out of range": one("ArgMax", "argmax_param { axis: 4 }", S),
+    "interp positive pad": one("Interp", "interp_param { zoom_factor: 2 pad_beg: 1 }", S),
+    "interp zoom 0": one("Interp", "interp_param { zoom_factor: 0 }", S),
+    "interp no size": one("Interp", "", S),
+    "interp 3-axis input": one("Interp", "interp_param { height: 3 width: 3 }", (2, 3, 4)),
 }
