@@ -1,11 +1,12 @@
-"""Parameter: no bottoms; its one top is its one parameter blob of ``parameter_param.shape``
-(zeros unless weights are loaded: Caffe uses no filler here). The top's gradient is the blob's
-gradient."""
+"""Parameter (the rule in :mod:`caffe_compat.rules.parameter`): the top is the blob itself, so
+the top's gradient is the blob's gradient."""
 from .base import Layer
 from .registry import register_layer
+from ..rules import parameter as parameter_rule_module
 from ..rules.fields import declare
+from ..rules.parameter import parameter_shape
 
-declare("torch", "Parameter", "ParameterParameter", {"shape"})
+declare("torch", "Parameter", "ParameterParameter", parameter_rule_module.FIELDS)
 
 
 @register_layer("Parameter")
@@ -16,13 +17,7 @@ class Parameter(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        pp = param.parameter_param
-        if not pp.HasField("shape"):
-            self.fail("parameter_param { shape { dim: ... } } is required")
-        shape = tuple(int(d) for d in pp.shape.dim)
-        if any(d < 0 for d in shape):
-            self.fail(f"negative dimension in parameter_param.shape {shape}")
-        self.add_blob("blob", shape)
+        self.add_blob("blob", parameter_shape(param))
 
     def top_shapes(self, bottom_shapes):
         return [tuple(self.blob.shape)]

@@ -5,4 +5,4 @@ from . import (accuracy, batch_norm, bias, concat, convolution, data, dropout,  
 from . import (clip, crop, deconvolution, elu, exp, log, mvn, neuron,  # noqa: F401
                permute, power, reduction, reshape, shuffle_channel, threshold, tile)
 from . import detection  # noqa: F401
-from . import arg_max, interp, mish, swish  # noqa: F401
+from . import arg_max, axpy, interp, mish, swish  # noqa: F401

@@ -1,5 +1,5 @@
-"""Axpy (``a * X + Y``) and Reduction (SUM / ASUM / SUMSQ / MEAN over the axes from ``axis`` on,
-times ``coeff``); Scale, Bias and Eltwise: :mod:`.shared`.
+"""Reduction (SUM / ASUM / SUMSQ / MEAN over the axes from ``axis`` on, times ``coeff``); Axpy,
+Scale, Bias and Eltwise: :mod:`.shared`.
 """
 import numpy as np
 
@@ -11,14 +11,6 @@ from ..registry import register_converter
 declare("onnx", "Reduction", "ReductionParameter", reduction_rules.FIELDS)
 
 R = caffe_pb2.ReductionParameter
-
-
-@register_converter("Axpy")
-def axpy(ctx):
-    a, x, y = ctx.bottoms
-    rank = len(ctx.bottom_shapes[1])
-    a = ctx.op("Reshape", [a, ctx.ints([0, 0] + [1] * (rank - 2))])
-    return ctx.op("Add", [ctx.op("Mul", [a, x]), y])
 
 
 @register_converter("Reduction")

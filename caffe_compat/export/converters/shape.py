@@ -1,6 +1,6 @@
 """Layers that move data without arithmetic: Split, Flatten, Reshape, ShuffleChannel,
-BatchReindex, Embed, Parameter and PriorBox (Concat, Slice, Permute, Crop, Tile, ArgMax and
-Interp: :mod:`.shared`).
+BatchReindex, Embed and PriorBox (Concat, Slice, Permute, Crop, Tile, ArgMax, Interp and
+Parameter: :mod:`.shared`).
 
 Shapes keep the batch free: ``Reshape`` targets copy the leading axes (0) and let the axis that
 holds the batch be inferred (-1), as Caffe's own Reshape/Flatten rules would give for another
@@ -20,7 +20,6 @@ for _type, _rules in (("Reshape", reshape_rules), ("ShuffleChannel", shuffle_rul
 declare("onnx", "Flatten", "FlattenParameter", {"axis", "end_axis"})
 declare("onnx", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
         no_effect=fillers("EmbedParameter"))
-declare("onnx", "Parameter", "ParameterParameter", {"shape"})
 declare("onnx", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", PRIOR_BOX,
         no_effect=PRIOR_BOX_NO_EFFECT)
 
@@ -84,11 +83,6 @@ def embed(ctx):
     idx = ctx.op("Cast", [ctx.bottoms[0]], to=7)       # static_cast<int>: toward zero
     y = ctx.op("Gather", [ctx.blob(m.weight, "weight"), idx], axis=0)
     return ctx.op("Add", [y, ctx.blob(m.bias, "bias")]) if m.bias_term else y
-
-
-@register_converter("Parameter")
-def parameter(ctx):
-    return ctx.blob(ctx.module.blob, "blob")
 
 
 @register_converter("PriorBox", "PriorBoxClustered")

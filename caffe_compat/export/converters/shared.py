@@ -21,7 +21,8 @@ SHARED_TYPES = ("ReLU", "ReLU6", "PReLU", "Sigmoid", "TanH", "AbsVal", "ELU", "B
                 "Log", "Threshold", "Clip", "Softmax", "LRN", "Eltwise", "Concat",
                 "Convolution", "Deconvolution", "BatchNorm", "Power", "InnerProduct",
                 "Scale", "Bias", "Slice", "Permute", "Crop", "Tile", "ConvolutionDepthwise",
-                "Swish", "Mish", "ArgMax", "Normalize", "NormalizeBBox", "Interp")
+                "Swish", "Mish", "ArgMax", "Normalize", "NormalizeBBox", "Interp", "Axpy",
+                "Parameter")
 
 
 def from_shared(ctx):

@@ -44,7 +44,7 @@ MODULES = {
     "Threshold": "activation", "Clip": "activation", "ReLU6": "activation",
     "Tile": "tile", "Reduction": "reduction", "MVN": "mvn", "ShuffleChannel": "shuffle_channel",
     "ConvolutionDepthwise": "convolution", "Swish": "activation", "Mish": "activation",
-    "ArgMax": "arg_max", "Interp": "interp",
+    "ArgMax": "arg_max", "Interp": "interp", "Axpy": "axpy", "Parameter": "parameter",
 }
 
 

@@ -2,8 +2,8 @@
 Permute, Tile, Reduction, MVN, ShuffleChannel) against the torch engine's: forward and the
 input's diff for the same top diffs, on the conformance grid's nets (grid_neuron.py) with
 ``force_backward``; in-place forms whose backward would read the overwritten bottom, and
-Threshold and ArgMax (no backward in Caffe), and Interp (forward only here: its backward is
-the torch engine's), decline the backward."""
+Threshold and ArgMax (no backward in Caffe), and Interp and Axpy (forward only here: their
+backward is the torch engine's), decline the backward."""
 import numpy as np
 import pytest
 
@@ -73,8 +73,8 @@ def _compare(case, text, tmp_path):
         _close(ours.data[t], store.data[t].numpy(), f"top {t}")
     last = len(ours.nodes) - 1
     if not ours.can_backward(last, 0):
-        assert "in place" in case or "threshold" in case or "argmax" in case or \
-            "interp" in case, "backward declined"
+        assert "in place" in case or any(t in case for t in ("threshold", "argmax", "interp",
+                                                              "axpy")), "backward declined"
         return
     for t in ours.outputs:
         g = rng.normal(0, 1, ours.data[t].shape).astype(np.float32)

@@ -70,6 +70,10 @@ CASES = {
                                                (2, 6, 5, 4))),
     "conv negative axis": ("Convolution", conv("num_output: 3 kernel_size: 2 axis: -3",
                                                (1, 2, 6, 6))),
+    "parameter blob": ("Parameter", HEAD % _shape((2, 3, 4)) + (
+        'layer { name: "p" type: "Parameter" top: "p" parameter_param { shape { dim: 2 '
+        'dim: 3 dim: 4 } } }\nlayer { name: "y" type: "Eltwise" bottom: "data" bottom: "p" '
+        'top: "y" }\n')),
     "conv depthwise under the forks' name": ("ConvolutionDepthwise", conv(
         "num_output: 6 kernel_size: 3 stride: 2 pad: 1 group: 6", (2, 6, 7, 6),
         type_name="ConvolutionDepthwise")),

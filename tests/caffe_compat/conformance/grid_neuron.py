@@ -41,6 +41,15 @@ def positive(type_name, params, shape):
             f'top: "y" {params} }}\n')
 
 
+def axpy(scale, shape):
+    """Axpy of a scale ``a`` of shape ``scale`` and two inputs of ``shape``."""
+    return (HEAD % _shape(scale) + f'layer {{ name: "x" type: "Input" top: "x" '
+            f'input_param {{ shape {{ {_shape(shape)} }} }} }}\n'
+            f'layer {{ name: "b" type: "Input" top: "b" '
+            f'input_param {{ shape {{ {_shape(shape)} }} }} }}\n'
+            'layer { name: "y" type: "Axpy" bottom: "data" bottom: "x" bottom: "b" top: "y" }\n')
+
+
 def after_relu(type_name, params, shape):
     """``type_name`` after a ReLU (about half its input zeros: ties)."""
     return (HEAD % _shape(shape) + 'layer { name: "pos" type: "ReLU" bottom: "data" '
@@ -185,6 +194,9 @@ CASES = {
                                         (2, 2, 4, 4))),
     "interp size of a second bottom": ("Interp", two("Interp", "", (1, 2, 3, 4),
                                                      (1, 5, 7, 10))),
+    "axpy n x c scale": ("Axpy", axpy((2, 3), (2, 3, 4, 5))),
+    "axpy 4-axis scale": ("Axpy", axpy((2, 3, 1, 1), (2, 3, 4, 5))),
+    "axpy 3-axis inputs": ("Axpy", axpy((1, 4), (1, 4, 6))),
 }
 
 REFUSED = {
@@ -218,4 +230,6 @@ REFUSED = {
     "interp zoom 0": one("Interp", "interp_param { zoom_factor: 0 }", S),
     "interp no size": one("Interp", "", S),
     "interp 3-axis input": one("Interp", "interp_param { height: 3 width: 3 }", (2, 3, 4)),
+    "axpy scale of another batch": axpy((1, 3), (2, 3, 4, 5)),
+    "axpy scale with spatial axes": axpy((2, 3, 2, 1), (2, 3, 4, 5)),
 }
