@@ -4,7 +4,8 @@ agreement with float32 on an evaluation set and the speed of each.
     caffe-compat precision -model deploy.prototxt -weights W.caffemodel --calibration SRC
         [--evaluation SRC] [--mean 104,117,123] [--scale 1] [--swap-rb] [--limit N]
         [--calibration-limit N] [--batch 1 8] [--seconds 3] [--per-tensor] [--json F]
-        [--precision int8 | bfloat16]
+    caffe-compat precision --precision bfloat16 -model deploy.prototxt -weights W.caffemodel
+        --evaluation SRC [...]
 
 SRC: a folder of images (read, resized to the input and normalised as
 ``cv2.dnn.blobFromImage`` does with ``--mean``, ``--scale``, ``--swap-rb``) or an HDF5 list file
@@ -13,7 +14,7 @@ The float32 net is ``caffe_compat.dnn``'s forward, the int8 net its ``quantize``
 integer kernels, :mod:`caffe_compat.lite.quantize`), calibrated on the first
 ``--calibration-limit`` items (default 64). ``--precision bfloat16``: cv2.dnn's
 ``DNN_TARGET_CPU_FP16`` instead (OpenVINO's bf16 where the processor has it, else float32 and
-the report says so; no calibration: ``--calibration`` is then the evaluation set). The report's
+the report says so; no calibration: ``--evaluation`` or ``--calibration`` names the set). The report's
 keys name the precision compared (``accuracy_int8``, ``detections_bfloat16``, ...).
 
 What is reported, by what the net outputs (:func:`kind`):
@@ -169,11 +170,13 @@ def speed(runners, feed, batch, seconds, progress=None):
 def add_arguments(p):
     caffe_flag(p, "model", required=True, help="the deploy net definition (prototxt)")
     caffe_flag(p, "weights", required=True, help="the caffemodel")
-    caffe_flag(p, "calibration", required=True, metavar="SRC",
-               help="a folder of images or an HDF5 list file to calibrate int8 on")
+    caffe_flag(p, "calibration", default=None, metavar="SRC",
+               help="a folder of images or an HDF5 list file to calibrate int8 on (required "
+                    "for int8)")
     caffe_flag(p, "evaluation", default=None, metavar="SRC",
                help="the set to compare on (default: the calibration source)")
-    caffe_flag(p, "mean", default=None, help="images: mean per channel (104,117,123)")
+    caffe_flag(p, "mean", default=None,
+               help="images: mean per channel subtracted, e.g. 104,117,123 (none)")
     caffe_flag(p, "scale", type=float, default=1.0, help="images: scale after the mean")
     caffe_flag(p, "swap_rb", action="store_true", help="images: feed RGB instead of BGR")
     caffe_flag(p, "limit", type=int, default=256, help="evaluation items read (256)")
@@ -211,7 +214,14 @@ def run(args):
         if any(s is None for s in inputs.values()):
             raise CaffeCompatError(f"{args.model}: every input needs a declared shape")
         opts = dict(mean=args.mean, scale=args.scale, swap_rb=args.swap_rb)
-        calib = read_inputs(args.calibration, inputs, args.calibration_limit, **opts)
+        if args.precision == "int8" and args.calibration is None:
+            raise CaffeCompatError("int8 needs --calibration SRC (a folder of images or an "
+                                   "HDF5 list file)")
+        if args.calibration is None and args.evaluation is None:
+            raise CaffeCompatError("give --evaluation SRC (or --calibration SRC): the set "
+                                   "float32 and bfloat16 are compared on")
+        calib = read_inputs(args.calibration, inputs, args.calibration_limit, **opts) \
+            if args.precision == "int8" else None
         evaluation = read_inputs(args.evaluation or args.calibration, inputs, args.limit,
                                  **opts)
         bar.update(1)
@@ -233,7 +243,8 @@ def run(args):
         a, b = _outputs(f32, evaluation, what), _outputs(low, evaluation, what)
         report = {"model": args.model, "weights": args.weights, "kind": what,
                   "precision": label, "ran": low.precision,
-                  "calibration": {"source": calib.source, "items": len(calib)},
+                  "calibration": {"source": None if calib is None else calib.source,
+                                  "items": 0 if calib is None else len(calib)},
                   "evaluation": {"source": evaluation.source, "items": len(evaluation)},
                   f"{label}_engine": low.engine, "quantize_seconds": quantize_s,
                   "agreement": agreement(what, a, b, evaluation.labels, args.confidence,
@@ -262,7 +273,7 @@ def format_report(r):
             f"({r['quantize_seconds']:.1f} s)" if low == "int8" else
             f"compiled in {r['quantize_seconds']:.1f} s")
     lines = [f"precision: float32 (caffe_compat.dnn) vs {low} ({r[f'{low}_engine']}); "
-             f"{r['kind']}; {made}, compared on {r['evaluation']['items']} of "
+             f"a {r['kind']} net; {made}, compared on {r['evaluation']['items']} of "
              f"{r['evaluation']['source']}"]
     if r.get("ran", low) != low:
         lines.append(f"note: {low} is not available on this processor; what ran is "

@@ -115,7 +115,7 @@ def test_precision_command_bf16(lenet, tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")       # CPU_FP16's warning where there is no bf16
         assert cli(["precision", "-model", str(proto), "-weights", str(model),
-                    "--calibration", str(listing), "--batch", "1", "--seconds", "0.2",
+                    "--evaluation", str(listing), "--batch", "1", "--seconds", "0.2",
                     "--precision", "bfloat16", "--json", str(report)]) == 0
     text = capsys.readouterr().out
     got = json.loads(report.read_text())
@@ -146,3 +146,10 @@ def test_precision_command_bf16_without_it_says_float32_ran(lenet, tmp_path, cap
     text = capsys.readouterr().out
     assert "bfloat16 is not available on this processor; what ran is float32" in text
     assert any("CPU_FP16" in str(w.message) for w in caught)
+
+
+def test_precision_command_int8_needs_calibration(lenet, capsys):
+    proto, model, listing, _ = lenet
+    assert cli(["precision", "-model", str(proto), "-weights", str(model), "--evaluation",
+                str(listing)]) != 0
+    assert "int8 needs --calibration" in capsys.readouterr().err
