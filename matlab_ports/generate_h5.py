@@ -91,6 +91,7 @@ from .errors import PortError
 from .exact_sum import ExactSum, exact_sum  # noqa: F401 (public here)
 from .generate_h5_job import _Job
 from .generate_h5_store import _peek_frames, _resolve_input
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["H5Options", "H5Result", "generate_h5", "exact_sum", "ExactSum", "main"]
 
@@ -367,7 +368,7 @@ def main(argv=None):
         opt = options_from_args(args)
         stream = MatlabRandomStream(_check_int(args.seed, "--seed", 0))
         res = generate_h5(args.inputs, args.size, args.save, args.chunk, opt, stream,
-                          progress=not args.quiet,
+                          progress=bars_wanted(args.quiet),
                           list_paths="relative" if args.relative_list else "absolute")
         for line in res.describe():
             print(line)

@@ -74,6 +74,7 @@ from .errors import PortError, PortFileError
 from .face_crop import (IM_SIZE, MIN_FACE, _crop, _single_over_255, bicubic_resize,
                         box_status, crop_bounds, crop_face, crop_face_rgb, degrade, luma)
 from .face_detector import FaceDetector
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["SCRIPT_SEQUENCES", "IM_SIZE", "MIN_FACE", "crop_bounds", "luma", "bicubic_resize",
            "crop_face", "crop_face_rgb", "degrade", "box_status", "FaceDetector",
@@ -505,7 +506,7 @@ def main(argv=None):
                                   args.gsd_dir, args.gold, args.arff_dir, args.boxes_csv,
                                   args.detect_faces, args.factor, args.video_class,
                                   args.mat_version, args.size, args.force,
-                                  progress=not args.quiet, on_report=_print_report)
+                                  progress=bars_wanted(args.quiet), on_report=_print_report)
     except PortError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

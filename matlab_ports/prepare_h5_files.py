@@ -21,6 +21,7 @@ import sys
 from .errors import PortError
 from .generate_h5 import (H5Options, _check_int, add_option_arguments, generate_h5,
                           options_from_args, run_cli)
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["TRAIN", "TEST", "prepare_h5_files", "main"]
 
@@ -113,7 +114,7 @@ def main(argv=None):
         res = prepare_h5_files(args.data, args.out, args.train, args.test, opt.mode,
                                opt.augmentation, opt.mean_sub, opt.norm, opt.split, opt.mix,
                                opt.mix_lr, args.chunk, args.size, args.seed, opt.multi_tail,
-                               args.relative_list, progress=not args.quiet)
+                               args.relative_list, progress=bars_wanted(args.quiet))
         for what in ("train", "test"):
             print(f"[{what}]")
             for line in res[what].describe():

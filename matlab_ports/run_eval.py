@@ -49,6 +49,7 @@ import numpy as np
 from caffe_compat.parallel.threads import usable_threads
 
 from .errors import PortError, PortFileError
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["run_eval", "eval_video", "load_crops", "video_to_blob", "script_metrics",
            "textbook_metrics", "all_metrics", "default_sequences", "natural_key",
@@ -574,7 +575,7 @@ def main(argv=None):
         blas_order.INFERENCE = True
     try:
         res = run_eval(args.model, args.weights, args.crops, args.out, args.sequences,
-                       args.batch, args.save_feature, progress=not args.quiet,
+                       args.batch, args.save_feature, progress=bars_wanted(args.quiet),
                        engine=args.engine, precision=args.precision,
                        calibration=None if args.calibration is None else [
                            os.path.join(args.calibration, f) for f in

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import PortError, PortFileError
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["SCRIPT_SETTINGS", "SRImage", "PatchPlan", "PatchResult", "list_images",
            "load_luma", "degrade_pair", "patch_origins", "plan_patches", "write_patches",
@@ -337,7 +338,7 @@ def run_cli(script, argv=None):
     try:
         res = generate_patches(args.folder, args.out, args.scale, args.stride, args.size_input,
                                args.size_label, args.chunk, args.seed, args.list_file,
-                               args.pattern, progress=not args.quiet)
+                               args.pattern, progress=bars_wanted(args.quiet))
     except PortError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import sys
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["main", "build_parser"]
 
@@ -259,7 +260,7 @@ def _reproduce(args):
                  seed=args.seed, mat_version=args.mat_version, video_class=args.video_class,
                  temporal=_temporal(args) if args.grid or set(methods) & {"lstm", "ccc"}
                  else None)
-    pipe = Pipeline(cfg, progress=not args.quiet)
+    pipe = Pipeline(cfg, progress=bars_wanted(args.quiet))
     if args.dask:
         from .cluster import run_on_dask
         run_on_dask(cfg, args.dask)
@@ -293,7 +294,7 @@ def _grid(args):
         cfg = Config.from_json(json.load(fh))
     cfg.out = args.out
     cfg.temporal = _temporal(args, cfg.temporal)
-    pipe = Pipeline(cfg, progress=not args.quiet)
+    pipe = Pipeline(cfg, progress=bars_wanted(args.quiet))
     pipe.run(["grid"])
     _print_grid(pipe.outputs("grid"))
     return 0
@@ -326,7 +327,7 @@ def _figure4(args):
             f4["frame_step"] = args.rd_frame_step
         cfg.figure4 = f4
         cfg.out = args.out
-        pipe = Pipeline(cfg, progress=not args.quiet)
+        pipe = Pipeline(cfg, progress=bars_wanted(args.quiet))
         if "figure4" not in pipe.steps:
             raise ReproductionError(f"--rd-factors: no model of this run at s in "
                                     f"{f4['factors']}")
@@ -379,7 +380,7 @@ def _figure4_standalone(args, RD, ReproductionError):
             nets[label] = load_model(path, None, args.device)
         if not nets:
             raise ReproductionError(f"--weights: no model for s={s}")
-        rows += RD.study(seqs, nets, [s], qps, step, progress=not args.quiet)
+        rows += RD.study(seqs, nets, [s], qps, step, progress=bars_wanted(args.quiet))
     os.makedirs(args.out, exist_ok=True)
     csv_path = RD.write_csv(rows, os.path.join(args.out, "figure4.csv"))
     png = os.path.join(args.out, "figure4.png")
@@ -438,11 +439,11 @@ def main(argv=None):
                                     "writes a folder (give a new folder or an existing one)")
         if args.command == "demo" and args.budget == "long":
             from .long_budget import run_long
-            run_long(args.out or "demo_long", device=args.device, progress=not args.quiet)
+            run_long(args.out or "demo_long", device=args.device, progress=bars_wanted(args.quiet))
             return 0
         if args.command == "demo":
             run_demo(args.out or "demo_out", device=args.device, all_methods=args.all_methods,
-                     progress=not args.quiet, temporal=args.temporal)
+                     progress=bars_wanted(args.quiet), temporal=args.temporal)
             return 0
         if args.command == "reproduce":
             return _reproduce(args)

@@ -44,6 +44,7 @@ from matlab_ports.errors import PortError, PortFileError
 # the face crop of prepare_dataset.m and the face detector, shared with its port
 from matlab_ports.face_crop import crop_face, degrade, luma
 from matlab_ports.face_detector import FaceDetector
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["NoFaceError", "FrameResult", "PredictResult", "decode_frames", "luma", "crop_face",
            "degrade", "BoxTable", "FaceDetector", "predict_video", "write_outputs", "main",
@@ -371,7 +372,7 @@ def main(argv=None):
         s = int(s)
     try:
         res = predict_video(args.video, args.weights, args.model, args.boxes, s,
-                            args.batch, args.min_face, args.size, progress=not args.quiet,
+                            args.batch, args.min_face, args.size, progress=bars_wanted(args.quiet),
                             engine=args.engine, precision=args.precision)
         files = write_outputs(res, args.out)
     except (PortError, CaffeCompatError) as e:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from caffe_compat.io.atomic import atomic_path, write_text_atomic
 from matlab_ports import avec
+from caffe_compat.diagnostics.progress import bars_wanted
 
 __all__ = ["make_sample", "valence_signal", "main"]
 
@@ -524,7 +525,7 @@ def main(argv=None):
     start = _time.perf_counter()
     try:
         info = make_sample(args.out, args.train, args.dev, args.frames, args.fps,
-                           (args.width, args.height), args.seed, progress=not args.quiet)
+                           (args.width, args.height), args.seed, progress=bars_wanted(args.quiet))
     except ValueError as e:
         parser.error(str(e))
     elapsed = _time.perf_counter() - start

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import time
 
+from caffe_compat.diagnostics.progress import bars_wanted
+
 __all__ = ["add_parser", "run_command"]
 
 
@@ -50,7 +52,7 @@ def run_command(args):
     start = time.perf_counter()
     schedule = args.schedule or ("sample" if args.ravdess is None else "full")
     result = run(args.out, args.ravdess, schedule, args.actors, args.frames, args.folds,
-                 args.test_fold, args.device, args.seed, progress=not args.quiet,
+                 args.test_fold, args.device, args.seed, progress=bars_wanted(args.quiet),
                  ferplus_dir=args.ferplus, init_weights=args.init_weights)
     print(result["printout"])
     where = os.path.relpath(result["summary"])
