@@ -140,7 +140,7 @@ class LiteNet:
             return got
         if plan.parts:
             from .converters import Unsupported
-            self._made_session(runtime)
+            self._made_session(runtime, name)
             try:
                 sessions = []
                 for k, part in enumerate(plan.parts):
@@ -189,7 +189,7 @@ class LiteNet:
     def _trial_session(self, plan, name, key):
         """Runtime ``name``'s session of ``plan`` for the trial (:meth:`written_again`)."""
         from . import runtime
-        self._made_session(runtime)
+        self._made_session(runtime, name)
         again = self.written_again(key)
         if list(again.graph_outputs.items()) != list(plan.graph_outputs.items()):
             raise RuntimeError("the graph written again has other outputs")
@@ -212,7 +212,7 @@ class LiteNet:
             self._free.move_to_end(signature)
             return got[1]
         whole = plan.whole
-        self._made_session(runtime)
+        self._made_session(runtime, name)
         try:
             session = runtime.session(name, whole.free_model(), whole.input_names,
                                       whole.output_names, plan.external)
@@ -225,8 +225,13 @@ class LiteNet:
             self._free.popitem(last=False)
         return session
 
-    def _made_session(self, runtime):
-        """Note the thread count a session made now gets (:class:`.runtime.ThreadWatch`)."""
+    def _made_session(self, runtime, name):
+        """Note the thread count a session of runtime ``name`` made now gets
+        (:class:`.runtime.ThreadWatch`); OpenCV's reader runs on OpenCV's own pool, whose count
+        follows ``cv2.setNumThreads`` (the thread policy is not asked: its first check costs
+        a one-shot program about 7 ms)."""
+        if not runtime.fixes_threads(name):
+            return
         if self._watch is None:
             self._watch = runtime.ThreadWatch()
         self._watch.made()
@@ -258,7 +263,7 @@ class LiteNet:
             started[id(part)] = runtime.start(name, _model_of(part), part.input_names,
                                               part.output_names, None, part.linked)
         staged = stage if runtime.reads_apart(name) and size >= STAGE_MIN_BYTES else None
-        self._made_session(runtime)
+        self._made_session(runtime, name)
         plan = self._build(graph, runtime, name, shapes, wanted, staged)
         _runs_on(plan, name)
         early = []

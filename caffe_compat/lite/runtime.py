@@ -25,6 +25,12 @@ def _threads():
     return max(1, int(threads.usable_threads()))
 
 
+def fixes_threads(name):
+    """Whether runtime ``name``'s sessions take the thread policy's count when made (onnxruntime,
+    OpenVINO); OpenCV's reader runs on OpenCV's pool."""
+    return name in ("onnxruntime", "openvino")
+
+
 class ThreadWatch:
     """The fewest threads any session of one net was compiled with, against the count the
     thread policy gives now. onnxruntime and OpenVINO fix a session's threads when it is made,
