@@ -1,11 +1,14 @@
 """Softmax over ``softmax_param.axis`` (default 1): ``exp(x - max) / sum(exp(x - max))``, on
 one thread (:mod:`caffe_compat.kernels.fixed_order`: the same bits at any thread count)."""
 from ..kernels.fixed_order import softmax
-from .base import Layer, canonical_axis
+from .base import Layer
 from .registry import register_layer
+from ..rules import softmax as softmax_rule_module
 from ..rules.fields import ENGINE_FIELD, declare
+from ..rules.softmax import softmax_axis
 
-declare("torch", "Softmax", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
+declare("torch", "Softmax", "SoftmaxParameter", softmax_rule_module.FIELDS,
+        no_effect=ENGINE_FIELD)
 
 
 @register_layer("Softmax")
@@ -15,8 +18,7 @@ class Softmax(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.axis = canonical_axis(param.softmax_param.axis, len(self.bottom_shapes[0]),
-                                   self.name)
+        self.axis = softmax_axis(param, self.bottom_shapes[0])
 
     def per_item(self):
         return self.axis >= 1

@@ -14,12 +14,13 @@ import torch
 
 from ..kernels.fixed_order import softmax, sum_dims
 from ..proto import caffe_pb2
-from .base import canonical_axis, count
+from .base import count
 from ._neuron import LossLayer, int_labels, normalization_mode, normalizer
 from .registry import register_layer
 from ..rules.fields import ENGINE_FIELD, declare
+from ..rules.softmax import FIELDS, softmax_axis
 
-declare("torch", "SoftmaxWithLoss", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
+declare("torch", "SoftmaxWithLoss", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 FLT_MIN = float(np.finfo(np.float32).tiny)
 
@@ -98,7 +99,7 @@ class SoftmaxWithLoss(LossLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         shape = self.bottom_shapes[0]
-        self.axis = canonical_axis(param.softmax_param.axis, len(shape), self.name)
+        self.axis = softmax_axis(param, shape)
         self.mode = normalization_mode(self, caffe_pb2.LossParameter.VALID)
         lp = param.loss_param
         self.ignore_label = int(lp.ignore_label) if lp.HasField("ignore_label") else None

@@ -4,10 +4,11 @@ maximum subtracted, ``exp``, divided by the channel sum, in float32. Backward:
 import numpy as np
 
 from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.softmax import FIELDS, softmax_axis
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Softmax", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
+declare("array", "Softmax", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 def softmax_into(x, y, axis):
@@ -24,10 +25,7 @@ class Softmax(ArrayLayer):
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "Softmax of one bottom")
-        n = len(bottom_shapes[0])
-        axis = param.softmax_param.axis
-        need(-n <= axis < n, "Softmax axis")
-        self.axis = axis + n if axis < 0 else axis
+        self.axis = softmax_axis(param, bottom_shapes[0])
 
     def forward(self, bottoms, tops, params):
         softmax_into(bottoms[0], tops[0], self.axis)

@@ -13,11 +13,12 @@ from ...errors import NetError
 from ...kernels import array_loop
 from ...proto import caffe_pb2
 from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.softmax import FIELDS, softmax_axis
 from ..registry import register
 from .base import ArrayLayer, need
 from .softmax import softmax_into
 
-declare("array", "SoftmaxWithLoss", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
+declare("array", "SoftmaxWithLoss", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 LP = caffe_pb2.LossParameter
 FLT_MIN = np.float32(np.finfo(np.float32).tiny)
@@ -31,10 +32,7 @@ class SoftmaxWithLoss(ArrayLayer):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 2 and len(param.top) in (1, 2), "SoftmaxWithLoss tops")
         data, label = bottom_shapes
-        n = len(data)
-        axis = param.softmax_param.axis
-        need(-n <= axis < n, "SoftmaxWithLoss axis")
-        self.axis = axis + n if axis < 0 else axis
+        self.axis = softmax_axis(param, data)
         lp = param.loss_param
         if lp.HasField("normalization"):
             self.mode = lp.normalization

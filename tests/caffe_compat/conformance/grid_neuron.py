@@ -230,6 +230,8 @@ REFUSED = {
     "interp zoom 0": one("Interp", "interp_param { zoom_factor: 0 }", S),
     "interp no size": one("Interp", "", S),
     "interp 3-axis input": one("Interp", "interp_param { height: 3 width: 3 }", (2, 3, 4)),
+    "softmax axis out of range": one("Softmax", "softmax_param { axis: 4 }", S),
+    "softmax axis below the first": one("Softmax", "softmax_param { axis: -5 }", S),
     "axpy scale of another batch": axpy((1, 3), (2, 3, 4, 5)),
     "axpy scale with spatial axes": axpy((2, 3, 2, 1), (2, 3, 4, 5)),
 }
