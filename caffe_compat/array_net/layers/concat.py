@@ -1,11 +1,13 @@
-"""Concat along ``concat_param.axis`` (or the legacy ``concat_dim``), bottoms in order."""
+"""Concat (the rule in :mod:`caffe_compat.rules.concat`): the bottoms in order along its axis."""
 import numpy as np
 
+from ...rules import concat as concat_rule_module
+from ...rules.concat import concat_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Concat", "ConcatParameter", {"axis", "concat_dim"})
+declare("array", "Concat", "ConcatParameter", concat_rule_module.FIELDS)
 
 
 @register("Concat")
@@ -13,22 +15,12 @@ class Concat(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        cp = param.concat_param
         need(len(bottom_shapes) >= 1 and len(param.top) == 1, "Concat to one top")
-        n = len(bottom_shapes[0])
-        axis = cp.concat_dim if cp.HasField("concat_dim") and not cp.HasField("axis") \
-            else cp.axis
-        need(-n <= axis < n, "Concat axis")
-        self.axis = axis + n if axis < 0 else axis
-        self.top_shapes(bottom_shapes)
+        self.rule = concat_rule(param, bottom_shapes)
+        self.axis = self.rule.axis
 
     def top_shapes(self, bottom_shapes):
-        first = tuple(bottom_shapes[0])
-        for s in bottom_shapes[1:]:
-            need(len(s) == len(first) and all(a == b for i, (a, b) in enumerate(zip(s, first))
-                                              if i != self.axis), "Concat shapes")
-        total = sum(int(s[self.axis]) for s in bottom_shapes)
-        return [first[:self.axis] + (total,) + first[self.axis + 1:]]
+        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, bottoms, tops, params):
         if len(bottoms) == 1:

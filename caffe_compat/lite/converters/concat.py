@@ -1,24 +1,20 @@
-"""Concat along Caffe's ``axis`` (default 1; the legacy ``concat_dim`` when given); every other
-axis must agree, as Caffe checks. Constant inputs (PriorBox outputs) give a constant."""
+"""Concat (the rule in :mod:`caffe_compat.rules.concat`): ONNX's Concat along its axis; constant
+inputs (PriorBox outputs) give a constant."""
 import numpy as np
 
+from ...rules import concat as concat_rule_module
+from ...rules.concat import concat_rule
 from ...rules.fields import declare
-from ._common import Unsupported, canonical_axis, register
+from ._common import register
 
-declare("lite", "Concat", "ConcatParameter", {"axis", "concat_dim"})
+declare("lite", "Concat", "ConcatParameter", concat_rule_module.FIELDS)
 
 
 @register("Concat")
 def concat(g, lp, bottoms, blobs):
-    p = lp.concat_param
-    ndim = len(bottoms[0].shape)
-    axis = canonical_axis(int(p.concat_dim if p.HasField("concat_dim") else p.axis), ndim, lp)
-    for b in bottoms[1:]:
-        if len(b.shape) != ndim or any(b.shape[i] != bottoms[0].shape[i] for i in range(ndim)
-                                       if i != axis):
-            raise Unsupported(f"layer '{lp.name}': shapes {[v.shape for v in bottoms]}")
-    shape = list(bottoms[0].shape)
-    shape[axis] = sum(b.shape[axis] for b in bottoms)
+    shapes = [b.shape for b in bottoms]
+    rule = concat_rule(lp, shapes)
+    axis, shape = rule.axis, rule.top_shape(shapes)
     if all(b.const is not None for b in bottoms):
         return [g.constant(np.concatenate([b.const for b in bottoms], axis=axis))]
     if len(bottoms) == 1:
