@@ -1,14 +1,14 @@
-"""Flatten: axes ``axis`` to ``end_axis`` as one; the top is a view of the bottom's data
-(Caffe's FlattenLayer shares it)."""
-import math
-
+"""Flatten (the rule in :mod:`caffe_compat.rules.flatten`): the top is a view of the bottom's
+data (Caffe's FlattenLayer shares it)."""
 import numpy as np
 
+from ...rules import flatten as flatten_rule_module
 from ...rules.fields import declare
+from ...rules.flatten import flatten_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Flatten", "FlattenParameter", {"axis", "end_axis"})
+declare("array", "Flatten", "FlattenParameter", flatten_rule_module.FIELDS)
 
 
 @register("Flatten")
@@ -18,17 +18,11 @@ class Flatten(ArrayLayer):
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "Flatten of one bottom")
-        need(param.top[0] != param.bottom[0], "Flatten in place")
-        self.top_shapes(bottom_shapes)
+        flatten_rule(param, bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
         shape = tuple(bottom_shapes[0])
-        fp = self.param.flatten_param
-        n = len(shape)
-        start = fp.axis + n if fp.axis < 0 else fp.axis
-        end = fp.end_axis + n if fp.end_axis < 0 else fp.end_axis
-        need(0 <= start <= end < n, f"Flatten axes {fp.axis}..{fp.end_axis} of {shape}")
-        return [shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:]]
+        return [flatten_rule(self.param, [shape]).top_shape(shape)]
 
     def shared_tops(self, bottoms):
         return [bottoms[0].reshape(self.top_shapes([bottoms[0].shape])[0])]

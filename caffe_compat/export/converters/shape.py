@@ -9,15 +9,17 @@ fixes: its output is a constant (our layer's priors for those sizes).
 """
 import numpy as np
 
+from ...rules import flatten as flatten_rules
 from ...rules import reshape as reshape_rules
 from ...rules import shuffle_channel as shuffle_rules
 from ...rules.fields import declare
+from ...rules.flatten import flatten_rule
 from ..fields import PRIOR_BOX, PRIOR_BOX_NO_EFFECT, fillers
 from ..registry import register_converter
 
 for _type, _rules in (("Reshape", reshape_rules), ("ShuffleChannel", shuffle_rules)):
     declare("onnx", _type, f"{_type}Parameter", _rules.FIELDS)
-declare("onnx", "Flatten", "FlattenParameter", {"axis", "end_axis"})
+declare("onnx", "Flatten", "FlattenParameter", flatten_rules.FIELDS)
 declare("onnx", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
         no_effect=fillers("EmbedParameter"))
 declare("onnx", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", PRIOR_BOX,
@@ -33,10 +35,8 @@ def split(ctx):
 def flatten(ctx):
     shape = ctx.bottom_shapes[0]
     out = ctx.top_shapes[0]
-    fp = ctx.param.flatten_param
-    n = len(shape)
-    start = fp.axis + n if fp.axis < 0 else fp.axis
-    end = fp.end_axis + n if fp.end_axis < 0 else fp.end_axis
+    rule = flatten_rule(ctx.param, [shape])
+    start, end = rule.start, rule.end
     if end + 1 == start:                       # Caffe inserts an axis of size 1 at ``start``
         target = [0] * start + [1] + ([-1] + list(shape[1:]) if start == 0
                                       else list(shape[start:]))

@@ -160,6 +160,8 @@ CASES = {
     "flatten axis 2": ("Flatten", one("Flatten", "flatten_param { axis: 2 }", S)),
     "flatten axes 1 to 2": ("Flatten", one("Flatten", "flatten_param { axis: 1 end_axis: 2 }",
                                            S)),
+    "flatten inserts an axis": ("Flatten", one("Flatten", "flatten_param { axis: 2 "
+                                                          "end_axis: 1 }", S)),
     "concat channels": ("Concat", two("Concat", "", S, (2, 2, 4, 5))),
     "concat axis 2": ("Concat", two("Concat", "concat_param { axis: 2 }", S, (2, 3, 1, 5))),
     "concat legacy concat_dim 3": ("Concat", two("Concat", "concat_param { concat_dim: 3 }", S,
@@ -234,6 +236,9 @@ REFUSED = {
                                       (2, 2, 4, 5)),
     "concat_dim out of range": two("Concat", "concat_param { concat_dim: 4 }", S, S),
     "concat lengths differ off the axis": two("Concat", "", S, (2, 3, 4, 6)),
+    "flatten end_axis before axis - 1": one("Flatten", "flatten_param { axis: 3 "
+                                                        "end_axis: 1 }", S),
+    "flatten axis out of range": one("Flatten", "flatten_param { axis: 4 }", S),
     "softmax axis out of range": one("Softmax", "softmax_param { axis: 4 }", S),
     "softmax axis below the first": one("Softmax", "softmax_param { axis: -5 }", S),
     "axpy scale of another batch": axpy((1, 3), (2, 3, 4, 5)),

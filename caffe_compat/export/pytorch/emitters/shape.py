@@ -6,22 +6,23 @@ export): Slice's points, Crop's windows and Reshape's dimensions are the ones th
 computed, written as numbers; the batch axis is copied from the input (``x.shape[0]``) or
 inferred, never written.
 """
-from ....layers.base import canonical_axis
 from ..codegen import literal
 from ....rules import slice as slice_rules
 from ....rules import crop as crop_rules, permute as permute_rules
+from ....rules import concat as concat_rules, flatten as flatten_rules
+from ....rules import interp as interp_rules
 from ....rules import reshape as reshape_rules
 from ....rules.fields import declare
+from ....rules.flatten import flatten_rule
 from ..registry import register_emitter
 
 declare("pytorch-source", "Slice", "SliceParameter", slice_rules.FIELDS)
 declare("pytorch-source", "Reshape", "ReshapeParameter", reshape_rules.FIELDS)
 declare("pytorch-source", "Crop", "CropParameter", crop_rules.FIELDS)
 declare("pytorch-source", "Permute", "PermuteParameter", permute_rules.FIELDS)
-declare("pytorch-source", "Concat", "ConcatParameter", {"axis", "concat_dim"})
-declare("pytorch-source", "Flatten", "FlattenParameter", {"axis", "end_axis"})
-declare("pytorch-source", "Interp", "InterpParameter",
-        {"height", "width", "zoom_factor", "shrink_factor", "pad_beg", "pad_end"})
+declare("pytorch-source", "Concat", "ConcatParameter", concat_rules.FIELDS)
+declare("pytorch-source", "Flatten", "FlattenParameter", flatten_rules.FIELDS)
+declare("pytorch-source", "Interp", "InterpParameter", interp_rules.FIELDS)
 
 
 @register_emitter("Split")
@@ -47,10 +48,9 @@ def slice_(e):
 
 @register_emitter("Flatten")
 def flatten(e):
-    fp = e.param.flatten_param
     shape = e.bottom_shapes[0]
-    start = canonical_axis(fp.axis, len(shape), e.name)
-    end = canonical_axis(fp.end_axis, len(shape), e.name)
+    rule = flatten_rule(e.param, [shape])
+    start, end = rule.start, rule.end
     if end + 1 == start:            # Caffe inserts an axis of size 1 at ``start``
         return f"{e.bottoms[0]}.unsqueeze({start})"
     if end == len(shape) - 1:
