@@ -38,12 +38,18 @@ class TorchFreeMixin:
         net = lite.LiteNet(layers, self._inputs, weights_fn, name=name or "net", source=source)
         shapes = self._declared_shapes()
         if None not in shapes:
+            from ..errors import NetError
             from ..lite.converters import Unsupported
             outputs = [t for k in self.getUnconnectedOutLayers() for t in
                        self._layers[k - 1]["tops"]]
             try:
                 net.check(shapes, outputs)
             except Unsupported as exc:
+                self._torch_free_refused(str(exc))
+                return None
+            except NetError as exc:
+                # what Caffe refuses: the torch path reads the net again and reports it with
+                # the file and line of the layer at fault
                 self._torch_free_refused(str(exc))
                 return None
         return net
