@@ -1,16 +1,15 @@
-"""Dropout: identity in TEST; in TRAIN keeps each value with probability ``1 - ratio`` and scales
-the kept ones by ``1 / (1 - ratio)`` at train time (Caffe's DropoutLayer).
-
-``scale_train: false`` (Faster R-CNN's Caffe, in OpenCV's fork of the schema) moves the scaling
-to TEST: TRAIN keeps values unscaled, TEST multiplies by ``1 - ratio`` (as OpenCV 4 dnn does)."""
+"""Dropout (the rule in :mod:`caffe_compat.rules.dropout`): TRAIN's mask drawn by torch's
+Bernoulli sampler on the layer's generator (per shard of a data-parallel batch)."""
 import torch
 
 from ..parallel import data_parallel as parallel
 from .base import Layer
 from .registry import register_layer
+from ..rules import dropout as dropout_rule_module
+from ..rules.dropout import dropout_rule
 from ..rules.fields import declare
 
-declare("torch", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
+declare("torch", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
 
 
 @register_layer("Dropout")
@@ -20,10 +19,8 @@ class Dropout(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.ratio = float(param.dropout_param.dropout_ratio)
-        if not 0.0 <= self.ratio < 1.0:
-            self.fail(f"dropout_ratio must be in [0, 1), got {self.ratio}")
-        self.scale_train = param.dropout_param.scale_train
+        self.rule = dropout_rule(param)
+        self.ratio, self.scale_train = self.rule.ratio, self.rule.scale_train
         self.generator = None
 
     def per_item(self):
@@ -34,7 +31,8 @@ class Dropout(Layer):
 
     def forward(self, x):
         if self.phase != "TRAIN" or self.ratio == 0.0:
-            return x if self.scale_train else x * (1.0 - self.ratio)
+            scale = self.rule.test_scale()
+            return x if scale is None else x * scale
         rank, count = parallel.shard(self.phase)
         if count > 1:   # rows rank::N of the mask of the whole N x B batch (parallel.py)
             full = x.new_empty((x.shape[0] * count,) + tuple(x.shape[1:]))

@@ -5,8 +5,9 @@ import torch.nn.functional as F
 from .base import Layer
 from .registry import register_layer
 from ..rules.fields import ENGINE_FIELD, declare
+from ..rules.relu import FIELDS, relu_slope
 
-declare("torch", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
+declare("torch", "ReLU", "ReLUParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register_layer("ReLU")
@@ -16,7 +17,7 @@ class ReLU(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.slope = float(param.relu_param.negative_slope)
+        self.slope = relu_slope(param)
 
     item_wise = True
 

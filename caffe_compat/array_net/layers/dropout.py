@@ -1,14 +1,15 @@
-"""Dropout in the TEST phase: the top is the bottom (Caffe's DropoutLayer copies it, or leaves
-it in place), or with ``scale_train: false`` (OpenCV's fork) the bottom times
-``1 - dropout_ratio``, as the torch engine's layer computes it; TRAIN draws a mask and is the
-torch engine's."""
+"""Dropout in the TEST phase (the rule in :mod:`caffe_compat.rules.dropout`): the top is the
+bottom (Caffe's DropoutLayer copies it, or leaves it in place), or the bottom times the rule's
+TEST factor; TRAIN draws a mask and is the torch engine's."""
 import numpy as np
 
+from ...rules import dropout as dropout_rule_module
+from ...rules.dropout import dropout_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
+declare("array", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
 
 
 @register("Dropout")
@@ -19,10 +20,8 @@ class Dropout(ArrayLayer):
         super().__init__(param, bottom_shapes, phase)
         need(phase == "TEST", "Dropout while training")
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "Dropout of one bottom")
-        dp = param.dropout_param
-        ratio = float(dp.dropout_ratio)
-        need(0.0 <= ratio < 1.0, f"layer '{self.name}': Dropout dropout_ratio {ratio}")
-        self.scale = None if dp.scale_train or ratio == 0.0 else np.float32(1.0 - ratio)
+        scale = dropout_rule(param).test_scale()
+        self.scale = None if scale is None else np.float32(scale)
 
     def forward(self, bottoms, tops, params):
         if self.scale is not None:

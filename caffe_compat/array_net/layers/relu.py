@@ -3,10 +3,11 @@ float32), in place where Caffe runs it so."""
 import numpy as np
 
 from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.relu import FIELDS, relu_slope
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
+declare("array", "ReLU", "ReLUParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register("ReLU")
@@ -16,7 +17,7 @@ class ReLU(ArrayLayer):
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "ReLU of one bottom")
-        self.slope = np.float32(param.relu_param.negative_slope)
+        self.slope = np.float32(relu_slope(param))
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]

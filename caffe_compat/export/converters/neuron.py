@@ -3,10 +3,11 @@
 TEST nets only). The other neurons' nodes come from the torch-free converters (:mod:`.shared`).
 """
 
+from ...rules import dropout as dropout_rule_module
 from ...rules.fields import declare
 from ..registry import register_converter
 
-declare("onnx", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
+declare("onnx", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
 
 
 def _x(ctx):
@@ -18,6 +19,7 @@ def dropout(ctx):
     m = ctx.module
     if m.phase == "TRAIN" and m.ratio != 0.0:
         ctx.fail("Dropout drops values at random in TRAIN; export a TEST-phase net")
-    if m.scale_train or m.ratio == 0.0:
+    scale = m.rule.test_scale()
+    if scale is None:
         return _x(ctx)
-    return ctx.op("Mul", [_x(ctx), ctx.scalar(1.0 - m.ratio, hint="keep")])
+    return ctx.op("Mul", [_x(ctx), ctx.scalar(scale, hint="keep")])

@@ -4,19 +4,22 @@ so its TEST forward is the identity; with ``scale_train: false``, OpenCV's fork,
 by ``1 - dropout_ratio``) and Split (each top is the bottom)."""
 import numpy as np
 
+from ...rules import dropout as dropout_rule_module
+from ...rules.dropout import dropout_rule
 from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.relu import FIELDS as RELU_FIELDS, relu_slope
 from ._common import F32, Unsupported, register
 
 declare("lite", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
 declare("lite", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
-declare("lite", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
-declare("lite", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
+declare("lite", "ReLU", "ReLUParameter", RELU_FIELDS, no_effect=ENGINE_FIELD)
+declare("lite", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
 
 
 @register("ReLU")
 def relu(g, lp, bottoms, blobs):
     x, = bottoms
-    slope = float(lp.relu_param.negative_slope)
+    slope = relu_slope(lp)
     if slope == 0.0:
         return [type(x)(g.op("Relu", [x]), x.shape)]
     return [type(x)(g.op("LeakyRelu", [x], {"alpha": slope}), x.shape)]
@@ -37,15 +40,13 @@ register("AbsVal")(_unary("Abs"))
 
 @register("Dropout")
 def dropout(g, lp, bottoms, blobs):
-    dp = lp.dropout_param
-    ratio = float(dp.dropout_ratio)
-    if len(bottoms) != 1 or not 0.0 <= ratio < 1.0:
-        raise Unsupported(f"layer '{lp.name}': Dropout of {len(bottoms)} bottom(s), "
-                          f"dropout_ratio {ratio}")
+    if len(bottoms) != 1:
+        raise Unsupported(f"layer '{lp.name}': Dropout of {len(bottoms)} bottom(s)")
     x, = bottoms
-    if dp.scale_train or ratio == 0.0:
+    factor = dropout_rule(lp).test_scale()
+    if factor is None:
         return [x]
-    scale = np.array(1.0 - ratio, F32)
+    scale = np.array(factor, F32)
     if x.const is not None:
         return [g.constant(x.const * scale)]
     return [type(x)(g.op("Mul", [x, g.const(scale)]), x.shape)]

@@ -239,6 +239,8 @@ REFUSED = {
     "flatten end_axis before axis - 1": one("Flatten", "flatten_param { axis: 3 "
                                                         "end_axis: 1 }", S),
     "flatten axis out of range": one("Flatten", "flatten_param { axis: 4 }", S),
+    "dropout ratio 1": one("Dropout", "dropout_param { dropout_ratio: 1 }", S),
+    "dropout negative ratio": one("Dropout", "dropout_param { dropout_ratio: -0.1 }", S),
     "softmax axis out of range": one("Softmax", "softmax_param { axis: 4 }", S),
     "softmax axis below the first": one("Softmax", "softmax_param { axis: -5 }", S),
     "axpy scale of another batch": axpy((1, 3), (2, 3, 4, 5)),

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..codegen import literal
 from ..registry import register_emitter
-from ....rules import power as power_rules
+from ....rules import dropout as dropout_rules, power as power_rules
 from ....rules.fields import ENGINE_FIELD, declare
 
 # the layers' values come from the torch layers, which read the rules
@@ -17,7 +17,7 @@ declare("pytorch-source", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FI
 declare("pytorch-source", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
 declare("pytorch-source", "Power", "PowerParameter", power_rules.FIELDS)
 declare("pytorch-source", "ReLU", "ReLUParameter", {"negative_slope"}, no_effect=ENGINE_FIELD)
-declare("pytorch-source", "Dropout", "DropoutParameter", {"dropout_ratio", "scale_train"})
+declare("pytorch-source", "Dropout", "DropoutParameter", dropout_rules.FIELDS)
 
 
 @register_emitter("ReLU")
