@@ -1,23 +1,17 @@
-"""Normalize (SSD's NormalizeBBox): L2-normalize each item and multiply by a learned scale; OpenCV
-4 dnn's NormalizeBBoxLayer with Caffe's parameters.
-
-``across_spatial: true`` (default) divides each item by ``sqrt(sum(x^2) + eps)`` over all its
-values; ``false`` divides every spatial position by ``sqrt(sum_c(x^2) + eps)`` over the channels.
-``eps`` defaults to 1e-10 and is added to the sum of squares, as in SSD's Caffe and OpenCV.
-The scale blob has one value (``channel_shared: true``, default) or one per channel, filled by
-``scale_filler`` (default constant 1). OpenCV's dnn refuses a per-channel scale together with
-``across_spatial: true``; SSD's Caffe (and this layer) multiply channel by channel.
-Registered as Normalize and NormalizeBBox (OpenCV's two names). Backward: autograd.
+"""Normalize (SSD's NormalizeBBox; the rule in :mod:`caffe_compat.rules.normalize`) on torch,
+registered as Normalize and NormalizeBBox (OpenCV's two names). Backward: autograd.
 """
 import torch
 
 from ..proto import caffe_pb2
 from .base import Layer
 from .registry import register_layer
+from ..rules import normalize as normalize_rule_module
 from ..rules.fields import declare
+from ..rules.normalize import normalize_rule
 
 declare("torch", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
-        {"across_spatial", "scale_filler", "channel_shared", "eps"})
+        normalize_rule_module.FIELDS)
 
 
 @register_layer("Normalize")
@@ -29,14 +23,10 @@ class Normalize(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        p = param.norm_param
-        shape = self.bottom_shapes[0]
-        if len(shape) < 2:
-            self.fail(f"input must have at least 2 axes (num, channels, ...), got {shape}")
-        self.across_spatial = p.across_spatial
-        self.eps = float(p.eps)
-        self.channel_shared = p.channel_shared
-        self.add_blob("scale", (1,) if self.channel_shared else (shape[1],))
+        rule = self.rule = normalize_rule(param, self.bottom_shapes)
+        self.across_spatial, self.eps = rule.across_spatial, rule.eps
+        self.channel_shared = rule.channel_shared
+        self.add_blob("scale", rule.scale_shape())
 
     def filler_params(self):
         p = self.param.norm_param
@@ -45,10 +35,7 @@ class Normalize(Layer):
         return [caffe_pb2.FillerParameter(type="constant", value=1.0)]
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        if not self.channel_shared and shape[1] != self.scale.shape[0]:
-            self.fail(f"the scale has {self.scale.shape[0]} channels, the input {shape[1]}")
-        return [shape]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         squares = x * x

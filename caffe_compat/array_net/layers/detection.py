@@ -18,8 +18,10 @@ import numpy as np
 
 from ...proto import caffe_pb2
 from ...rules import detection_output as detection_rules, prior_box as prior_rules
+from ...rules import normalize as normalize_rules
 from ...rules.detection_output import DetectionRule
 from ...rules.fields import declare
+from ...rules.normalize import normalize_rule
 from ...rules.prior_box import PriorRule
 from ..registry import Unsupported, register
 from .base import ArrayLayer, need
@@ -29,7 +31,7 @@ from .base import ArrayLayer, need
 declare("array", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", prior_rules.FIELDS,
         refuses=prior_rules.IMG_SIZE)
 declare("array", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
-        {"across_spatial", "channel_shared", "eps"}, refuses={"scale_filler"})
+        normalize_rules.FIELDS - {"scale_filler"}, refuses={"scale_filler"})
 declare("array", "DetectionOutput", "DetectionOutputParameter",
         detection_rules.FIELDS - {"nms_param", "keep_top_k"}, refuses={"nms_param", "keep_top_k"},
         no_effect=detection_rules.NO_EFFECT)
@@ -74,15 +76,12 @@ class Normalize(ArrayLayer):
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "Normalize of one bottom")
-        shape = tuple(bottom_shapes[0])
-        need(len(shape) >= 2, f"layer '{self.name}': input {shape}")
-        p = param.norm_param
-        self.across, self.shared = p.across_spatial, p.channel_shared
-        self.eps = F32(p.eps)
-        self.channels = shape[1]
+        rule = self.rule = normalize_rule(param, bottom_shapes)
+        self.across, self.shared = rule.across_spatial, rule.channel_shared
+        self.eps = F32(rule.eps)
 
     def param_shapes(self):
-        return [(1,) if self.shared else (self.channels,)]
+        return [self.rule.scale_shape()]
 
     def filler_params(self):
         p = self.param.norm_param
@@ -91,9 +90,7 @@ class Normalize(ArrayLayer):
         return [caffe_pb2.FillerParameter(type="constant", value=1.0)]
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        need(self.shared or shape[1] == self.channels, f"layer '{self.name}': channels")
-        return [shape]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]

@@ -241,6 +241,7 @@ REFUSED = {
     "flatten axis out of range": one("Flatten", "flatten_param { axis: 4 }", S),
     "dropout ratio 1": one("Dropout", "dropout_param { dropout_ratio: 1 }", S),
     "dropout negative ratio": one("Dropout", "dropout_param { dropout_ratio: -0.1 }", S),
+    "normalize 1-axis input": one("Normalize", "", (6,)),
     "softmax axis out of range": one("Softmax", "softmax_param { axis: 4 }", S),
     "softmax axis below the first": one("Softmax", "softmax_param { axis: -5 }", S),
     "axpy scale of another batch": axpy((1, 3), (2, 3, 4, 5)),
