@@ -21,7 +21,7 @@ class Concat(Layer):
         self.axis = self.rule.axis
 
     def top_shapes(self, bottom_shapes):
-        return [concat_rule(self.param, bottom_shapes).top_shape(bottom_shapes)]
+        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, *bottoms):
         if len(bottoms) == 1:

@@ -15,13 +15,13 @@ class Flatten(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        flatten_rule(param, self.bottom_shapes)
+        self.rule = flatten_rule(param, self.bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
         return [self._shape(tuple(bottom_shapes[0]))]
 
     def _shape(self, shape):
-        return flatten_rule(self.param, [shape]).top_shape(shape)
+        return self.rule.top_shape(shape)
 
     def forward(self, x):
         return x.reshape(self._shape(tuple(x.shape)))

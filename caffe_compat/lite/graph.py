@@ -270,11 +270,12 @@ class Plan:
     constant or a numpy step's), the ONNX outputs by blob name, the numpy steps and the
     constants. :attr:`whole` is the one model of every part's nodes (None without nodes)."""
 
-    def __init__(self, parts, whole, graph_outputs, steps, consts, wanted, external):
+    def __init__(self, parts, whole, graph_outputs, steps, consts, wanted, external,
+                 avoids=None):
         self.parts, self.whole, self.graph_outputs = parts, whole, graph_outputs
         self.steps, self.consts, self.wanted, self.external = steps, consts, wanted, external
         self._signature = False             # not computed yet
-        self.avoids = {}                    # runtime -> why (Graph.avoid)
+        self.avoids = avoids or {}          # runtime -> why (Graph.avoid)
 
     def signature(self):
         """What the plan computes apart from the shapes it was written for (its whole
@@ -385,9 +386,8 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False, sou
             parts = [first, rest]
     elif first is not None:
         parts = []           # nothing left to run: the first part is not used
-    plan = Plan(parts, whole, graph_outputs, steps, consts, list(wanted), g.external or {})
-    plan.avoids = g.avoids
-    return plan
+    return Plan(parts, whole, graph_outputs, steps, consts, list(wanted), g.external or {},
+                g.avoids)
 
 
 def _first_part(g, graph_name, env, inputs, later):

@@ -9,6 +9,17 @@ from .base import ArrayLayer, need
 F32 = np.float32
 
 
+def caffe_sigmoid(t):
+    """Caffe's sigmoid of float32 ``t``, ``0.5 tanh(0.5 t) + 0.5`` in double, rounded to
+    float32 (SigmoidLayer's Forward_cpu; Swish's too)."""
+    d = t.astype(np.float64)
+    d *= 0.5
+    np.tanh(d, out=d)
+    d *= 0.5
+    d += 0.5
+    return d.astype(F32)
+
+
 def scaled_shifted(x, out, scale, shift):
     """``shift + scale x`` into ``out`` (float32), each step only where it changes the value,
     as Caffe's PowerLayer and LogLayer take them."""

@@ -18,11 +18,10 @@ class Flatten(ArrayLayer):
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "Flatten of one bottom")
-        flatten_rule(param, bottom_shapes)
+        self.rule = flatten_rule(param, bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
-        shape = tuple(bottom_shapes[0])
-        return [flatten_rule(self.param, [shape]).top_shape(shape)]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def shared_tops(self, bottoms):
         return [bottoms[0].reshape(self.top_shapes([bottoms[0].shape])[0])]

@@ -6,7 +6,7 @@ import numpy as np
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.neuron import BNLL_THRESHOLD, RELU6_BOUNDS, neuron_rule
 from ..registry import register
-from ._neuron import F32, NeuronArrayLayer
+from ._neuron import F32, NeuronArrayLayer, caffe_sigmoid
 
 declare("array", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
 declare("array", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
@@ -26,12 +26,7 @@ class Sigmoid(_Plain):
     backward_from_top = True
 
     def forward(self, bottoms, tops, params):
-        x = bottoms[0].astype(np.float64)
-        x *= 0.5
-        np.tanh(x, out=x)
-        x *= 0.5
-        x += 0.5
-        np.copyto(tops[0], x, casting="same_kind")
+        np.copyto(tops[0], caffe_sigmoid(bottoms[0]))
 
     def factor(self, x, y):
         """``y (1 - y)``."""

@@ -5,19 +5,9 @@ import numpy as np
 
 from ...rules.fields import declare
 from ..registry import register
-from ._neuron import F32, NeuronArrayLayer
+from ._neuron import F32, NeuronArrayLayer, caffe_sigmoid
 
 declare("array", "Swish", "SwishParameter", {"beta"})
-
-
-def caffe_sigmoid(t):
-    """Caffe's sigmoid of float32 ``t`` (as :class:`.neuron.Sigmoid`), float32."""
-    d = t.astype(np.float64)
-    d *= 0.5
-    np.tanh(d, out=d)
-    d *= 0.5
-    d += 0.5
-    return d.astype(F32)
 
 
 @register("Swish")
