@@ -99,7 +99,8 @@ class LiteNet:
         self.forwards = 0             # forwards run
         # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
         self._checked = None
-        self._watch = None          # runtime.ThreadWatch of the sessions made
+        from .runtime import ThreadWatch
+        self._watch = ThreadWatch()     # the thread counts of the sessions made
 
     @staticmethod
     def unsupported_types(layers):
@@ -140,7 +141,7 @@ class LiteNet:
             return got
         if plan.parts:
             from .converters import Unsupported
-            self._made_session(runtime, name)
+            self._watch.made(name)
             try:
                 sessions = []
                 for k, part in enumerate(plan.parts):
@@ -189,7 +190,7 @@ class LiteNet:
     def _trial_session(self, plan, name, key):
         """Runtime ``name``'s session of ``plan`` for the trial (:meth:`written_again`)."""
         from . import runtime
-        self._made_session(runtime, name)
+        self._watch.made(name)
         again = self.written_again(key)
         if list(again.graph_outputs.items()) != list(plan.graph_outputs.items()):
             raise RuntimeError("the graph written again has other outputs")
@@ -212,7 +213,7 @@ class LiteNet:
             self._free.move_to_end(signature)
             return got[1]
         whole = plan.whole
-        self._made_session(runtime, name)
+        self._watch.made(name)
         try:
             session = runtime.session(name, whole.free_model(), whole.input_names,
                                       whole.output_names, plan.external)
@@ -224,17 +225,6 @@ class LiteNet:
         while len(self._free) > keep:
             self._free.popitem(last=False)
         return session
-
-    def _made_session(self, runtime, name):
-        """Note the thread count a session of runtime ``name`` made now gets
-        (:class:`.runtime.ThreadWatch`); OpenCV's reader runs on OpenCV's own pool, whose count
-        follows ``cv2.setNumThreads`` (the thread policy is not asked: its first check costs
-        a one-shot program about 7 ms)."""
-        if not runtime.fixes_threads(name):
-            return
-        if self._watch is None:
-            self._watch = runtime.ThreadWatch()
-        self._watch.made()
 
     def forget_sessions(self):
         """Drop the plans and their sessions (built on the thread count of their time): the
@@ -263,7 +253,7 @@ class LiteNet:
             started[id(part)] = runtime.start(name, _model_of(part), part.input_names,
                                               part.output_names, None, part.linked)
         staged = stage if runtime.reads_apart(name) and size >= STAGE_MIN_BYTES else None
-        self._made_session(runtime, name)
+        self._watch.made(name)
         plan = self._build(graph, runtime, name, shapes, wanted, staged)
         _runs_on(plan, name)
         early = []
@@ -292,7 +282,7 @@ class LiteNet:
         unfed = [n for n in self.inputs if n not in fed]
         if unfed:
             raise Unsupported(f"input(s) {unfed} not set (the torch path feeds them as Caffe)")
-        if self._watch is not None and self._watch.grew():
+        if self._watch.grew():
             debug("%s: the thread policy gives more threads than its sessions were made "
                   "with; they are made again", self.name)
             self.forget_sessions()

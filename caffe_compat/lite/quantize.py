@@ -258,7 +258,8 @@ class Int8Forwards:
         # (shapes, outputs) -> (plan, int8 model): a session made again on more threads
         # (runtime.ThreadWatch) reuses the model instead of quantizing again
         self._models = collections.OrderedDict()
-        self._watch = None
+        from .runtime import ThreadWatch
+        self._watch = ThreadWatch()
 
     def _build(self, shapes, wanted):
         from . import graph
@@ -283,14 +284,12 @@ class Int8Forwards:
         return {n: feed[n] for n in names}
 
     def _make(self, shapes, wanted):
-        from . import graph, runtime
+        from . import graph
         plan, model = graph.remembered(self._models, (tuple(shapes), tuple(wanted)),
                                        self.quantized, self.KEEP)
         if model is None:                       # nothing for the model to compute
             return plan, None
-        if self._watch is None:
-            self._watch = runtime.ThreadWatch()
-        self._watch.made()
+        self._watch.made("onnxruntime")         # (both int8 runtimes take the count)
         sessions = {}
         # the runtime chosen on the first model serves every other shape too: one net's
         # outputs then do not depend on the batch (and the trial runs once)
@@ -367,7 +366,7 @@ class Int8Forwards:
         """The float32 arrays of blobs ``wanted`` for ``feed`` ({input name: float32 array}
         of ``shapes``), from the int8 model."""
         from . import graph
-        if self._watch is not None and self._watch.grew():
+        if self._watch.grew():
             self._plans.clear()     # sessions made on fewer threads than the policy's now
         plan, session = graph.remembered(self._plans, (tuple(shapes), tuple(wanted)),
                                          self._make, self.KEEP)

@@ -57,7 +57,8 @@ class HalfForwards:
             weights, hint
         self.name = name
         self._plans = collections.OrderedDict()
-        self._watch = None          # runtime.ThreadWatch of the compiled models
+        from .runtime import ThreadWatch
+        self._watch = ThreadWatch()     # the thread counts of the compiled models
 
     def _make(self, shapes, wanted):
         from . import graph, runtime
@@ -65,16 +66,14 @@ class HalfForwards:
                            list(wanted), self.name)
         if plan.whole is None:
             return plan, None
-        if self._watch is None:
-            self._watch = runtime.ThreadWatch()
-        self._watch.made()
+        self._watch.made("openvino")
         return plan, runtime.openvino_session(plan.model, plan.whole.input_names,
                                               plan.whole.output_names, hint=self.hint)
 
     def run(self, shapes, wanted, feed):
         """The float32 arrays of blobs ``wanted`` for ``feed``."""
         from . import graph
-        if self._watch is not None and self._watch.grew():
+        if self._watch.grew():
             self._plans.clear()            # compiled on fewer threads than the policy's now
         plan, session = graph.remembered(self._plans, (tuple(shapes), tuple(wanted)),
                                          self._make, self.KEEP)

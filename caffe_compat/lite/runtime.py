@@ -25,12 +25,6 @@ def _threads():
     return max(1, int(threads.usable_threads()))
 
 
-def fixes_threads(name):
-    """Whether runtime ``name``'s sessions take the thread policy's count when made (onnxruntime,
-    OpenVINO); OpenCV's reader runs on OpenCV's pool."""
-    return name in ("onnxruntime", "openvino")
-
-
 class ThreadWatch:
     """The fewest threads any session of one net was compiled with, against the count the
     thread policy gives now. onnxruntime and OpenVINO fix a session's threads when it is made,
@@ -38,12 +32,20 @@ class ThreadWatch:
     free again (measured: ResNet-50's int8 forward at batch 1, 14 ms against 8 ms). The owner
     calls :meth:`made` when it makes a session and :meth:`grew` when a forward starts: True
     once the count now is larger (the policy gives a core back only after its windows agree,
-    so this does not flap), and the owner makes its sessions again."""
+    so this does not flap), and the owner makes its sessions again. Sessions of OpenCV's
+    reader run on OpenCV's pool (its count follows ``cv2.setNumThreads``): they are not
+    noted, and the policy is not asked (its first check costs a one-shot program about
+    7 ms)."""
+
+    FIXED = ("onnxruntime", "openvino")     # the runtimes whose sessions take the count
 
     def __init__(self):
         self.built = None
 
-    def made(self):
+    def made(self, name):
+        """A session of runtime ``name`` is made now."""
+        if name not in self.FIXED:
+            return
         now = _threads()
         self.built = now if self.built is None else min(self.built, now)
 
