@@ -184,7 +184,8 @@ class OpenCV4:
         env = dict(os.environ, PYTHONPATH=path)
         self.folder = folder
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker",
-                                      folder, "--threads", str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      folder, "--threads", str(threads)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=env, cwd=REPO)
 
     def ask(self, **cmd):

@@ -19,7 +19,8 @@ current weights, trained or loaded), a ``(prototxt, caffemodel)`` pair of paths,
 same interface), ``"int8"``, or ``"bfloat16"``: cv2.dnn's ``DNN_TARGET_CPU_FP16``, OpenVINO
 with the bf16 (or f16) precision hint where the processor computes in it
 (:mod:`caffe_compat.lite.reduced`), else float32 with one warning, the runner's ``precision``
-saying which ran (a :class:`caffe_compat.dnn.Net` given is set to that target; no calibration). ``calibration`` (int8): a blob for the net's one input, a dict
+saying which ran (a :class:`caffe_compat.dnn.Net` given is set to that target; no
+calibration). ``calibration`` (int8): a blob for the net's one input, a dict
 ``{input name: blob}``, or a source on disk (a folder of images or an HDF5 list file, read by
 :func:`caffe_compat.data.calibration.read_inputs` with ``mean``, ``scale``, ``swap_rb``); the
 ranges of every tensor are measured on it in one forward (OpenCV 4's ``Net.quantize`` rule),

@@ -14,8 +14,8 @@ The float32 net is ``caffe_compat.dnn``'s forward, the int8 net its ``quantize``
 integer kernels, :mod:`caffe_compat.lite.quantize`), calibrated on the first
 ``--calibration-limit`` items (default 64). ``--precision bfloat16``: cv2.dnn's
 ``DNN_TARGET_CPU_FP16`` instead (OpenVINO's bf16 where the processor has it, else float32 and
-the report says so; no calibration: ``--evaluation`` or ``--calibration`` names the set). The report's
-keys name the precision compared (``accuracy_int8``, ``detections_bfloat16``, ...).
+the report says so; no calibration: ``--evaluation`` or ``--calibration`` names the set). The
+report's keys name the precision compared (``accuracy_int8``, ``detections_bfloat16``, ...).
 
 What is reported, by what the net outputs (:func:`kind`):
 
