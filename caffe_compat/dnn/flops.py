@@ -1,7 +1,9 @@
 """``Net.getFLOPS``: OpenCV 4's operation counts per layer type (each layer's ``getFLOPS``),
 measured on one-layer nets with OpenCV 4.14 (tests/caffe_compat/dnn/test_dnn_api.py keeps
-them). ``total(s, a)`` is the product of shape ``s`` from axis ``a``; ``karea`` the kernel's
-area; ``inputs`` / ``outputs`` the layer's shapes:
+them). Each count is its types' entry in the ``opencv-flops`` cost table of
+:mod:`caffe_compat.rules.registry` (the :func:`counts` decorator registers it). ``total(s, a)``
+is the product of shape ``s`` from axis ``a``; ``karea`` the kernel's area; ``inputs`` /
+``outputs`` the layer's shapes:
 
 * Convolution: ``total(output) * (2 * karea * input channels + 1)`` (the channels of the
   whole input, whatever the group); Deconvolution: ``2 * weights.shape[0] * karea *
@@ -23,6 +25,18 @@ from __future__ import annotations
 
 import math
 
+from ..rules import registry
+
+
+def counts(*type_names):
+    """Decorator: ``fn(lp, inputs, outputs, weights)`` is OpenCV 4's count of a layer of
+    each of ``type_names`` (its entry in the registry's ``opencv-flops`` table)."""
+    def wrap(fn):
+        for type_name in type_names:
+            registry.add("opencv-flops", type_name, fn, kind="OpenCV FLOP count")
+        return fn
+    return wrap
+
 
 def total(shape, start=0, end=None):
     return math.prod(shape[start:end])
@@ -32,18 +46,22 @@ def _karea(weights):
     return math.prod(weights[0][2:])
 
 
+@counts("Convolution")
 def _convolution(lp, inputs, outputs, weights):
     return sum(total(o) * (2 * _karea(weights) * inputs[0][1] + 1) for o in outputs)
 
 
+@counts("Deconvolution")
 def _deconvolution(lp, inputs, outputs, weights):
     return sum(2 * weights[0][0] * _karea(weights) * total(i) for i in inputs)
 
 
+@counts("InnerProduct")
 def _inner_product(lp, inputs, outputs, weights):
     return sum(3 * weights[0][1] * total(o) for o in outputs)
 
 
+@counts("Pooling")
 def _pooling(lp, inputs, outputs, weights):
     pp = lp.pooling_param
     if pp.global_pooling:
@@ -56,20 +74,31 @@ def _pooling(lp, inputs, outputs, weights):
     return sum(total(o) * per for o in outputs)
 
 
-def _per_element(count):
+def _per_element(count, *type_names):
+    @counts(*type_names)
     def flops(lp, inputs, outputs, weights):
         return sum(total(o) * count for o in outputs)
     return flops
 
 
+_per_element(1, "ReLU", "PReLU", "TanH", "AbsVal", "Log")
+_per_element(2, "ReLU6", "ELU", "Scale")
+_per_element(3, "Sigmoid", "Exp", "Swish", "Mish", "BatchNorm")
+_per_element(4, "Softmax")
+_per_element(5, "BNLL")
+
+
+@counts("Power")
 def _power(lp, inputs, outputs, weights):
-    return _per_element(2 if lp.power_param.power == 1 else 10)(lp, inputs, outputs, weights)
+    return sum(total(o) * (2 if lp.power_param.power == 1 else 10) for o in outputs)
 
 
+@counts("Eltwise")
 def _eltwise(lp, inputs, outputs, weights):
     return sum(total(o) * len(inputs) for o in outputs)
 
 
+@counts("LRN")
 def _lrn(lp, inputs, outputs, weights):
     p = lp.lrn_param
     out = 0
@@ -84,29 +113,19 @@ def _lrn(lp, inputs, outputs, weights):
     return out
 
 
+@counts("MVN")
 def _mvn(lp, inputs, outputs, weights):
     axes = 2 if lp.mvn_param.normalize_variance else 1
     return sum(6 * total(s) + 3 * total(s, 0, axes) for s in inputs)
 
 
+@counts("PriorBox")
 def _prior_box(lp, inputs, outputs, weights):
     per_cell = outputs[0][2] // (total(inputs[0], 2) * 4)
     return sum(total(s, 2) * per_cell * 4 for s in inputs)
 
 
-LAYER_FLOPS = {
-    "Convolution": _convolution, "Deconvolution": _deconvolution,
-    "InnerProduct": _inner_product, "Pooling": _pooling, "Eltwise": _eltwise, "LRN": _lrn,
-    "MVN": _mvn, "PriorBox": _prior_box, "Power": _power,
-    "ReLU": _per_element(1), "PReLU": _per_element(1), "TanH": _per_element(1),
-    "AbsVal": _per_element(1), "Log": _per_element(1), "ReLU6": _per_element(2),
-    "ELU": _per_element(2), "Sigmoid": _per_element(3), "Exp": _per_element(3),
-    "Swish": _per_element(3), "Mish": _per_element(3), "BNLL": _per_element(5),
-    "BatchNorm": _per_element(3), "Scale": _per_element(2), "Softmax": _per_element(4),
-}
-
-
 def layer_flops(layer_type, layer_param, inputs, outputs, weights):
     """OpenCV 4's count for one layer (0 for a type without one)."""
-    count = LAYER_FLOPS.get(layer_type)
+    count = registry.implementation("opencv-flops", layer_type)
     return int(count(layer_param, inputs, outputs, weights)) if count else 0

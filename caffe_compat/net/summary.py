@@ -15,21 +15,24 @@ computation.``, ``net.cpp:244] This network produces output fc5`` ...), so that 
 parsers and readers find them; layer-specific lines (an HDF5 layer's file list, ...) are not
 written. :func:`format_net_summary` is the table of ``caffe-compat inspect NET.prototxt``.
 
-FLOPs count the arithmetic of a forward pass for the net's batch (:data:`FLOP_RULES`, by layer
-type): 2 per multiply-add of Convolution, Deconvolution and InnerProduct plus 1 per bias add;
-1 per window element of Pooling; 1 per element for elementwise layers (ReLU, Dropout, ...);
-Eltwise 1 per element per extra bottom; BatchNorm 2 and Scale/Bias 1 per element; LRN
-``local_size + 2`` per element; Softmax 3 and the losses 3 per bottom element. Layers that
-only move or view data (data layers, Split, Concat, Slice, Reshape, Flatten, Silence, ...)
-count 0.
+FLOPs count the arithmetic of a forward pass for the net's batch, by layer type (the
+``summary-flops`` cost table of :mod:`caffe_compat.rules.registry`, each type's function
+registered by :func:`flop_rule`): 2 per multiply-add of Convolution, Deconvolution and
+InnerProduct plus 1 per bias add; 1 per window element of Pooling; 1 per element for
+elementwise layers (ReLU, Dropout, ...); Eltwise 1 per element per extra bottom; BatchNorm 2 and
+Scale/Bias 1 per element; LRN ``local_size + 2`` per element; Softmax 3 and the losses 3 per
+bottom element. Layers that only move or view data (data layers, Split, Concat, Slice, Reshape,
+Flatten, Silence, ...) count 0.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
+from ..rules import registry
+
 __all__ = ["LayerReport", "layer_reports", "log_net_init", "format_net_summary",
-           "FLOP_RULES", "shape_string", "net_totals", "rule_messages", "log_built_net"]
+           "flop_rule", "shape_string", "net_totals", "rule_messages", "log_built_net"]
 
 
 @dataclass
@@ -58,6 +61,17 @@ def shape_string(shape):
 
 
 # ------------------------------------------------------------------------------ FLOP rules
+def flop_rule(*type_names):
+    """Decorator: ``fn(report, lp, bottom shapes, top shapes)`` is the FLOP count of a layer
+    of each of ``type_names`` (its entry in the registry's ``summary-flops`` table)."""
+    def wrap(fn):
+        for type_name in type_names:
+            registry.add("summary-flops", type_name, fn, kind="summary FLOP rule")
+        return fn
+    return wrap
+
+
+@flop_rule("Convolution")
 def _conv(r, lp, bottoms, tops):
     cp = lp.convolution_param
     groups = max(int(cp.group or 1), 1)
@@ -68,6 +82,7 @@ def _conv(r, lp, bottoms, tops):
     return 2 * macs + (out if len(r.param_shapes) > 1 else 0)
 
 
+@flop_rule("Deconvolution")
 def _deconv(r, lp, bottoms, tops):
     cp = lp.convolution_param
     groups = max(int(cp.group or 1), 1)
@@ -77,6 +92,7 @@ def _deconv(r, lp, bottoms, tops):
     return 2 * macs + (sum(math.prod(t) for t in tops) if len(r.param_shapes) > 1 else 0)
 
 
+@flop_rule("InnerProduct")
 def _inner_product(r, lp, bottoms, tops):
     if not r.param_shapes:
         return 0
@@ -85,6 +101,7 @@ def _inner_product(r, lp, bottoms, tops):
     return 2 * out * k + (out if len(r.param_shapes) > 1 else 0)
 
 
+@flop_rule("Pooling")
 def _pooling(r, lp, bottoms, tops):
     pp = lp.pooling_param
     if pp.global_pooling:
@@ -94,33 +111,33 @@ def _pooling(r, lp, bottoms, tops):
     return sum(math.prod(t) for t in tops) * int(kh) * int(kw)
 
 
-def _per_top(k):
-    return lambda r, lp, bottoms, tops: k * sum(math.prod(t) for t in tops)
+def _per_top(k, *type_names):
+    flop_rule(*type_names)(lambda r, lp, bottoms, tops: k * sum(math.prod(t) for t in tops))
 
 
-def _per_bottom(k):
-    return lambda r, lp, bottoms, tops: k * sum(math.prod(b) for b in bottoms)
+def _per_bottom(k, *type_names):
+    flop_rule(*type_names)(lambda r, lp, bottoms, tops: k * sum(math.prod(b) for b in bottoms))
 
 
+_per_top(1, "ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", "BNLL", "Power", "Exp", "Log",
+         "Threshold", "Clip", "Swish", "Dropout", "Scale", "Bias", "Reduction", "ArgMax", "Embed")
+_per_top(2, "BatchNorm")
+_per_top(3, "Softmax")
+_per_top(4, "MVN")
+_per_bottom(1, "MultinomialLogisticLoss", "Accuracy")
+_per_bottom(1.5, "EuclideanLoss")
+_per_bottom(2, "HingeLoss")
+_per_bottom(3, "SoftmaxWithLoss", "SigmoidCrossEntropyLoss")
+
+
+@flop_rule("Eltwise")
 def _eltwise(r, lp, bottoms, tops):
     return max(len(bottoms) - 1, 0) * math.prod(tops[0])
 
 
+@flop_rule("LRN")
 def _lrn(r, lp, bottoms, tops):
     return (int(lp.lrn_param.local_size) + 2) * math.prod(tops[0])
-
-
-FLOP_RULES = {
-    "Convolution": _conv, "Deconvolution": _deconv, "InnerProduct": _inner_product,
-    "Pooling": _pooling, "Eltwise": _eltwise, "LRN": _lrn,
-    "BatchNorm": _per_top(2), "Softmax": _per_top(3), "MVN": _per_top(4),
-    "EuclideanLoss": _per_bottom(1.5), "SoftmaxWithLoss": _per_bottom(3),
-    "SigmoidCrossEntropyLoss": _per_bottom(3), "HingeLoss": _per_bottom(2),
-    "MultinomialLogisticLoss": _per_bottom(1), "Accuracy": _per_bottom(1),
-    **{t: _per_top(1) for t in ("ReLU", "PReLU", "ELU", "Sigmoid", "TanH", "AbsVal", "BNLL",
-                                "Power", "Exp", "Log", "Threshold", "Clip", "Swish", "Dropout",
-                                "Scale", "Bias", "Reduction", "ArgMax", "Embed")},
-}
 
 
 # ------------------------------------------------------------------------------ the walk
@@ -176,7 +193,7 @@ def layer_reports(net):
         r = LayerReport(node.name, node.type, list(node.bottoms), list(node.tops), in_place,
                         shapes, weights, pshapes, sum(math.prod(s) for s in pshapes), 0, memory,
                         top_bytes, need, shared)
-        rule = FLOP_RULES.get(node.type)
+        rule = registry.implementation("summary-flops", node.type)
         bshapes = [tuple(int(d) for d in net.blob_shape(b)) for b in node.bottoms]
         r.flops = int(rule(r, lp, bshapes, shapes)) if rule and shapes else 0
         reports.append(r)

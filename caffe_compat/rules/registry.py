@@ -6,6 +6,13 @@ Every engine registers its implementation of a type here (through its own decora
 ``register``, the compiled loops' ``emitter``), and every engine's list of the types it claims
 is read from here. ``caffe-compat layers`` prints the table (type x engine).
 
+The per-type cost tables are registered the same way but are not engines (they compute no
+layer): :data:`COSTS`, OpenCV 4's ``Net.getFLOPS`` counts (``opencv-flops``, the ``counts``
+decorator of :mod:`caffe_compat.dnn.flops`) and the FLOPs of ``caffe-compat inspect``'s summary
+(``summary-flops``, the ``flop_rule`` decorator of :mod:`caffe_compat.net.summary`). Every
+function below takes either kind of name; :data:`ENGINES`, :func:`table` and the conformance
+grid know only the engines, and the printed table gives the cost tables' columns after them.
+
 An engine's modules are imported on the first question about that engine (a program that runs
 one engine never imports the others); the parameter rules each implementation reads are in
 :mod:`caffe_compat.rules`.
@@ -20,22 +27,33 @@ ENGINES = {
               ("caffe_compat.layers",)),
     "array": ("pycaffe's numpy engine (forward, backward, CPU solvers)",
               ("caffe_compat.array_net.layers",)),
-    "array-loop": ("the array engine's compiled training step", ("caffe_compat.array_solver.loop",)),
+    "array-loop": ("the array engine's compiled training step",
+                   ("caffe_compat.array_solver.loop",)),
     "fast": ("the fused inference replacements of the torch engine",
              ("caffe_compat.inference.fast_layers",)),
     "lite": ("the torch-free ONNX path of cv2.dnn (ONNX nodes)", ("caffe_compat.lite.converters",)),
     "lite-host": ("the torch-free path's numpy steps", ("caffe_compat.lite.converters",)),
     "onnx": ("the ONNX export (from the built torch net)", ("caffe_compat.export.converters",)),
-    "pytorch-source": ("the plain PyTorch source export", ("caffe_compat.export.pytorch.emitters",)),
+    "pytorch-source": ("the plain PyTorch source export",
+                       ("caffe_compat.export.pytorch.emitters",)),
 }
 
-_TABLE = {engine: {} for engine in ENGINES}
+# cost table -> (what it counts, the modules that register its functions): what a layer of a
+# type costs, not an engine that computes it
+COSTS = {
+    "opencv-flops": ("OpenCV 4's Net.getFLOPS count of a layer (cv2.dnn; 0 for a type without "
+                     "one)", ("caffe_compat.dnn.flops",)),
+    "summary-flops": ("the FLOPs of a layer's forward in caffe-compat inspect's net summary (0 "
+                      "for a type without one)", ("caffe_compat.net.summary",)),
+}
+
+_TABLE = {name: {} for name in (*ENGINES, *COSTS)}
 _LOADED = set()
 
 
 def add(engine, type_name, implementation, replace=False, kind="implementation"):
-    """Register ``implementation`` of ``type_name`` for ``engine``; a second, different one
-    is a ValueError unless ``replace``."""
+    """Register ``implementation`` of ``type_name`` for ``engine`` (an engine or a cost table);
+    a second, different one is a ValueError unless ``replace``."""
     table = _TABLE[engine]
     old = table.get(type_name)
     if old is not None and not replace and old is not implementation:
@@ -65,7 +83,7 @@ def load(engine):
     """Import the modules that register ``engine``'s implementations (once)."""
     if engine not in _LOADED:
         _LOADED.add(engine)
-        for module in ENGINES[engine][1]:
+        for module in (ENGINES.get(engine) or COSTS[engine])[1]:
             mod = importlib.import_module(module)
             loader = getattr(mod, "load_all", None)
             if loader is not None:
@@ -88,27 +106,34 @@ def types(engine, load_first=True):
     return sorted(_TABLE[engine])
 
 
-def table():
-    """``{type: [engines]}`` over every engine (all loaded)."""
+def table(names=ENGINES):
+    """``{type: [engines]}`` over every engine (all loaded); ``names=COSTS``: over the cost
+    tables."""
     out = {}
-    for engine in ENGINES:
+    for engine in names:
         for type_name in types(engine):
             out.setdefault(type_name, []).append(engine)
     return dict(sorted(out.items()))
 
 
 def format_table():
-    """The table as text: a row per type, a column per engine (``x`` where it runs)."""
-    rows = table()
-    engines = list(ENGINES)
+    """The table as text: a row per type, a column per engine (``x`` where it runs), then,
+    after ``|``, a column per cost table (``x`` where it counts the type)."""
+    engines, costs = table(), table(COSTS)
+    columns = [*ENGINES, "|", *COSTS]
+    rows = sorted(set(engines) | set(costs))
     width = max(len(t) for t in rows) + 2
-    head = " " * width + "  ".join(engines)
-    lines = [head]
-    for type_name, have in rows.items():
-        cells = ["x".center(len(e)) if e in have else ".".center(len(e)) for e in engines]
-        lines.append(type_name.ljust(width) + "  ".join(cells))
-    counts = [str(len(types(e))).center(len(e)) for e in engines]
-    lines.append("types".ljust(width) + "  ".join(counts))
+
+    def line(label, cell):
+        return (label.ljust(width) + "  ".join(
+            c if c == "|" else cell(c).center(len(c)) for c in columns)).rstrip()
+
+    lines = [" " * width + "  ".join(columns)]
+    for type_name in rows:
+        have = engines.get(type_name, []) + costs.get(type_name, [])
+        lines.append(line(type_name, lambda c: "x" if c in have else "."))
+    lines.append(line("types", lambda c: str(len(types(c)))))
     lines.append("")
-    lines += [f"{e}: {ENGINES[e][0]}" for e in engines]
+    lines += [f"{e}: {ENGINES[e][0]}" for e in ENGINES]
+    lines += [f"{c} (a cost table, not an engine): {COSTS[c][0]}" for c in COSTS]
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """``caffe-compat layers``: the layer types and the engines that run each (the table of
-:mod:`caffe_compat.rules.registry`), or one type's row with the fields each engine honours,
-or, for a net definition, the engine pycaffe's and cv2.dnn's forwards run it on and why."""
+:mod:`caffe_compat.rules.registry`, its cost tables after the engines), or one type's row with
+the fields each engine honours, or, for a net definition, the engine pycaffe's and cv2.dnn's
+forwards run it on and why."""
 from __future__ import annotations
 
 from ..cli.registry import register_command
@@ -78,6 +79,9 @@ def run(args):
         raise NetError(f"unknown layer type '{args.type}'" + (f"; {hint}" if hint else ""))
     from ..rules.fields import declared
     print(f"{args.type}: {', '.join(table[args.type])}")
+    costs = registry.table(registry.COSTS).get(args.type)
+    if costs:
+        print(f"  counted by: {', '.join(costs)} (cost tables)")
     for (engine, type_name), use in sorted(declared().items()):
         if type_name != args.type:
             continue

@@ -25,8 +25,24 @@ def test_each_engines_list_is_the_registrys():
 
 def test_every_engine_runs_only_types_the_reference_knows():
     reference = set(registry.types("torch"))
-    for engine in registry.ENGINES:
+    for engine in (*registry.ENGINES, *registry.COSTS):
         assert set(registry.types(engine)) <= reference, engine
+
+
+def test_the_cost_tables_are_the_registrys_and_no_engines():
+    """OpenCV's getFLOPS counts and the summary's FLOPs are read from the registry's cost
+    tables, which the table of engines (and the conformance grid reading it) leaves out."""
+    from caffe_compat.dnn import flops
+    from caffe_compat.net import summary
+    assert not set(registry.COSTS) & set(registry.ENGINES)
+    assert registry.implementation("opencv-flops", "Convolution") is flops._convolution
+    assert registry.implementation("summary-flops", "Convolution") is summary._conv
+    assert registry.implementation("opencv-flops", "Concat") is None
+    assert flops.layer_flops("Concat", None, [(1, 2)], [(1, 2)], []) == 0
+    engines = {e for have in registry.table().values() for e in have}
+    assert engines == set(registry.ENGINES)
+    costs = registry.table(registry.COSTS)
+    assert costs["Convolution"] == list(registry.COSTS) and "Concat" not in costs
 
 
 def test_a_second_registration_needs_replace():
@@ -46,12 +62,14 @@ def test_the_command_prints_the_table():
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == list(registry.ENGINES)
+    assert lines[0].split() == [*registry.ENGINES, "|", *registry.COSTS]
     row = next(line for line in lines if line.startswith("Convolution "))
     assert row.split()[1:3] == ["x", "x"]          # torch and array run it
+    assert row.split()[-3:] == ["|", "x", "x"]     # both cost tables count it
     one = subprocess.run([sys.executable, "-m", "caffe_compat.cli", "layers", "Pooling"],
                          capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr
+    assert "counted by: opencv-flops, summary-flops" in one.stdout
     assert "lite: honours" in one.stdout and "refuses (another engine runs it) pool" in \
         one.stdout
 
