@@ -140,11 +140,8 @@ class _ConvBase(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = convolution_rule(param, self.bottom_shapes, self.transposed, self.type_name)
-        if rule.n > 3:
-            self.fail(f"{rule.n} spatial axes are not supported (bottom shape "
-                      f"{self.bottom_shapes[0]}, axis {param.convolution_param.axis})")
-        self.rule = rule
+        self.rule = rule = convolution_rule(param, self.bottom_shapes, self.transposed,
+                                            self.type_name, max_spatial=3)
         self.axis, self.n = rule.axis, rule.n
         self.kernel, self.stride = list(rule.kernel), list(rule.stride)
         self.pad, self.dilation = list(rule.pad), list(rule.dilation)
@@ -158,8 +155,7 @@ class _ConvBase(Layer):
         return self.axis >= 1
 
     def filler_params(self):
-        cp = self.param.convolution_param
-        return [cp.weight_filler, cp.bias_filler][:len(self.blobs)]
+        return self.rule.fillers()
 
     def _out_size(self, i, size):
         return self.rule.out_size(i, size)

@@ -82,6 +82,15 @@ class ConvolutionRule:
         shapes = [self.weight_shape()]
         return shapes + [(self.num_output,)] if self.bias_term else shapes
 
+    def fillers(self):
+        """The FillerParameter of each parameter blob (weights, then the bias if any)."""
+        cp = self.layer.convolution_param
+        return [cp.weight_filler, cp.bias_filler][:len(self.param_shapes())]
+
+    @property
+    def force_nd_im2col(self):
+        return bool(self.layer.convolution_param.force_nd_im2col)
+
     def far_padding(self, spatial):
         """Zeros after the end of each spatial axis where the window is longer than the padded
         input (what im2col reads there); none for a deconvolution."""
@@ -100,9 +109,10 @@ class ConvolutionRule:
         return shape[:self.axis] + (self.num_output,) + tuple(spatial)
 
 
-def convolution_rule(layer, bottom_shapes, transposed=False, type_name=None):
+def convolution_rule(layer, bottom_shapes, transposed=False, type_name=None, max_spatial=None):
     """The :class:`ConvolutionRule` of ``layer`` (a LayerParameter) for its bottoms' shapes,
-    refusing what Caffe's LayerSetUp refuses. ``transposed``: Deconvolution."""
+    refusing what Caffe's LayerSetUp refuses. ``transposed``: Deconvolution; ``max_spatial``:
+    the most spatial axes the engine runs (more are refused)."""
     cp = layer.convolution_param
     if len(layer.bottom) != len(layer.top):
         refuse(layer, "needs as many tops as bottoms", None, type_name)
@@ -133,6 +143,19 @@ def convolution_rule(layer, bottom_shapes, transposed=False, type_name=None):
                f"of group ({group})", f"{_SECTION}.group", type_name)
     if num_output <= 0:
         refuse(layer, "num_output must be positive", f"{_SECTION}.num_output", type_name)
+    if max_spatial is not None and n > max_spatial:
+        refuse(layer, f"{n} spatial axes are not supported (bottom shape {shape}, axis "
+               f"{cp.axis})", None, type_name)
     return ConvolutionRule(layer, type_name or layer.type, transposed, axis, tuple(kernel),
                            tuple(stride), tuple(pad), tuple(dilation), group, num_output,
                            bool(cp.bias_term), channels)
+
+
+def label_fields(layer):
+    """``(num_output, kernel, stride, pad)`` as given, unchecked: the first value of each
+    repeated field (1, 1 and 0 where none is; the ``_h`` / ``_w`` forms are not read), what
+    pycaffe's drawing labels a layer with."""
+    cp = layer.convolution_param
+    firsts = [int(v[0]) if len(v) else d for v, d in ((cp.kernel_size, 1), (cp.stride, 1),
+                                                      (cp.pad, 0))]
+    return (int(cp.num_output), *firsts)

@@ -15,6 +15,7 @@ import shutil
 from ..errors import CaffeCompatError
 from ..io.atomic import write_bytes_atomic
 from ..proto import caffe_pb2
+from ..rules import convolution as conv_rule
 
 LAYER_STYLE_DEFAULT = {"shape": "record", "fillcolor": "#6495ED", "style": "filled"}
 NEURON_LAYER_STYLE = {"shape": "record", "fillcolor": "#90EE90", "style": "filled"}
@@ -45,7 +46,7 @@ def get_edge_label(layer):
     if layer.type == "Data":
         return "Batch " + str(layer.data_param.batch_size)
     if layer.type in ("Convolution", "Deconvolution"):
-        return str(layer.convolution_param.num_output)
+        return str(conv_rule.label_fields(layer)[0])
     if layer.type == "InnerProduct":
         return str(layer.inner_product_param.num_output)
     return '""'
@@ -77,10 +78,7 @@ def get_layer_label(layer, rankdir, display_lrm=False):
             p = layer.pooling_param
             kernel, stride, pad = p.kernel_size, p.stride, p.pad
         else:
-            p = layer.convolution_param
-            kernel = p.kernel_size[0] if len(p.kernel_size) else 1
-            stride = p.stride[0] if len(p.stride) else 1
-            pad = p.pad[0] if len(p.pad) else 0
+            kernel, stride, pad = conv_rule.label_fields(layer)[1:]
         parts.append(sep.join([f"kernel size: {kernel:d}", f"stride: {stride:d}",
                                f"pad: {pad:d}"]))
     if display_lrm and layer.type in _LEARNING_TYPES:

@@ -31,12 +31,12 @@ class ConvolutionGeometry(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        cp, kind = param.convolution_param, self.type
+        kind = self.type
         need(caffe_products.available(), "the compiled kernel")
         need(len(bottom_shapes) == 1 and len(param.top) == 1, f"{kind} of one bottom")
-        need(len(bottom_shapes[0]) == 4 and cp.axis in (1, -3) and not cp.force_nd_im2col,
-             f"{kind} of a 4-axis blob")
         rule = self.rule = convolution_rule(param, bottom_shapes, self.transposed)
+        need(len(bottom_shapes[0]) == 4 and rule.axis == 1 and not rule.force_nd_im2col,
+             f"{kind} of a 4-axis blob")
         self.kernel, self.pad = rule.kernel, rule.pad
         self.stride, self.dilation = rule.stride, rule.dilation
         need(min(self.dilation) > 0, f"{kind} dilation")
@@ -48,8 +48,7 @@ class ConvolutionGeometry(ArrayLayer):
         return self.rule.param_shapes()
 
     def filler_params(self):
-        cp = self.param.convolution_param
-        return [cp.weight_filler, cp.bias_filler][:len(self.param_shapes())]
+        return self.rule.fillers()
 
     def top_shapes(self, bottom_shapes):
         shape = tuple(bottom_shapes[0])

@@ -29,7 +29,7 @@ def conv_like(g, lp, bottoms, blobs, op, transposed):
     shapes = [tuple(four_d(lp, x)) for x in bottoms]
     rule = convolution_rule(lp, shapes, transposed)
     if rule.axis != 1:
-        raise Unsupported(f"layer '{lp.name}': axis {lp.convolution_param.axis}")
+        raise Unsupported(f"layer '{lp.name}': channel axis {rule.axis}")
     if min(rule.dilation) < 1:
         raise Unsupported(f"layer '{lp.name}': dilation {rule.dilation}")
     blob_count(lp, blobs, 2 if rule.bias_term else 1)
