@@ -2,7 +2,7 @@
 write, for their declarations (:func:`caffe_compat.rules.fields.declare`): both export a built
 net, so a filler (which only initialised a blob) is replaced by the blob itself."""
 from ..proto import caffe_pb2
-from ..rules import convolution as conv_rule
+from ..rules import im2col as im2col_rule
 from ..rules.fields import declare
 
 WRITTEN = "the export writes the built net's current blobs (the filler only initialised them)"
@@ -31,14 +31,6 @@ def fillers(message):
             if f.message_type is not None and f.message_type.name == "FillerParameter"}
 
 
-# Caffe's Im2colLayer reads only the geometry of ConvolutionParameter
-_NOT_READ = "Caffe's Im2colLayer does not read it"
-IM2COL_FIELDS = conv_rule.FIELDS - {"num_output", "bias_term", "group"}
-IM2COL_NO_EFFECT = {**{f: _NOT_READ for f in ("num_output", "bias_term", "group", "engine",
-                                              *conv_rule.FILLERS)},
-                    **conv_rule.ND_IM2COL}
-
-
 def declare_im2col(engine):
-    return declare(engine, "Im2col", "ConvolutionParameter", IM2COL_FIELDS,
-                   no_effect=IM2COL_NO_EFFECT)
+    return declare(engine, "Im2col", "ConvolutionParameter", im2col_rule.FIELDS,
+                   no_effect=im2col_rule.NO_EFFECT)

@@ -13,7 +13,6 @@ of items kept varies with the data, as in Caffe.
 import itertools
 import math
 
-from ...rules.spatial import far_padding
 from ..fields import declare_im2col
 from ..registry import register_converter
 
@@ -24,14 +23,13 @@ declare_im2col("onnx")
 def im2col(ctx):
     m = ctx.module
     shape = ctx.bottom_shapes[0]
-    axis, n = m.axis, m.n
+    axis = m.axis
     spatial = shape[axis + 1:]
-    out = m._out_sizes(spatial)
+    out = m.rule.out_sizes(spatial)
     x = ctx.bottoms[0]
     rank = len(shape)
-    # Caffe's zeros past the end for a window longer than the padded input (rules.spatial.far_padding)
-    extra = [far_padding(int(d), p, dl * (k - 1) + 1)
-             for d, p, dl, k in zip(spatial, m.pad, m.dilation, m.kernel)]
+    # Caffe's zeros past the end for a window longer than the padded input
+    extra = m.rule.far_padding(spatial)
     if any(m.pad) or any(extra):
         begins = [0] * (axis + 1) + list(m.pad)
         ends = [0] * (axis + 1) + [p + e for p, e in zip(m.pad, extra)]

@@ -2,7 +2,6 @@
 kernel offsets, each row the output positions), zeros for the padding and for what Caffe's
 im2col reads past an axis shorter than the window. The geometry is the deploy file's (the
 positions per axis written as numbers); only values are copied, so the result is exact."""
-from ....rules.spatial import far_padding
 from ...fields import declare_im2col
 from ..codegen import literal
 from ..registry import register_emitter
@@ -14,8 +13,7 @@ declare_im2col("pytorch-source")
 def im2col(e):
     m = e.module
     spatial = e.bottom_shapes[0][m.axis + 1:]
-    far = [far_padding(int(d), p, dl * (k - 1) + 1)
-           for d, p, dl, k in zip(spatial, m.pad, m.dilation, m.kernel)]
+    far = m.rule.far_padding(spatial)
     out = tuple(e.top_shapes[0][m.axis + 1:])
     args = [e.bottoms[0]] + [literal(tuple(v)) for v in (m.kernel, m.stride, m.pad,
                                                           m.dilation, far, out)]
