@@ -198,3 +198,10 @@ def pooling_rule(layer, bottom_shapes=None):
 
 def method_name(method):
     return _NAMES.get(method, str(method))
+
+
+def label_fields(layer):
+    """``(pool, kernel_size, stride, pad)`` as given, unchecked (the ``_h`` / ``_w`` forms are
+    not read): what pycaffe's drawing labels a layer with."""
+    p = layer.pooling_param
+    return int(p.pool), int(p.kernel_size), int(p.stride), int(p.pad)

@@ -16,6 +16,7 @@ from ..errors import CaffeCompatError
 from ..io.atomic import write_bytes_atomic
 from ..proto import caffe_pb2
 from ..rules import convolution as conv_rule
+from ..rules import pooling as pool_rule
 
 LAYER_STYLE_DEFAULT = {"shape": "record", "fillcolor": "#6495ED", "style": "filled"}
 NEURON_LAYER_STYLE = {"shape": "record", "fillcolor": "#90EE90", "style": "filled"}
@@ -70,15 +71,13 @@ def get_layer_label(layer, rankdir, display_lrm=False):
     sep = " " if rankdir in ("TB", "BT") else r"\n"
     parts = [layer.name]
     if layer.type == "Pooling":
-        parts.append(f"({layer.type} {get_pooling_types_dict()[layer.pooling_param.pool]})")
+        pool, kernel, stride, pad = pool_rule.label_fields(layer)
+        parts.append(f"({layer.type} {get_pooling_types_dict()[pool]})")
     else:
         parts.append(f"({layer.type})")
+    if layer.type in ("Convolution", "Deconvolution"):
+        kernel, stride, pad = conv_rule.label_fields(layer)[1:]
     if layer.type in ("Convolution", "Deconvolution", "Pooling"):
-        if layer.type == "Pooling":
-            p = layer.pooling_param
-            kernel, stride, pad = p.kernel_size, p.stride, p.pad
-        else:
-            kernel, stride, pad = conv_rule.label_fields(layer)[1:]
         parts.append(sep.join([f"kernel size: {kernel:d}", f"stride: {stride:d}",
                                f"pad: {pad:d}"]))
     if display_lrm and layer.type in _LEARNING_TYPES:

@@ -11,7 +11,6 @@ the additions into each bottom element (windows in raster order, from zero)."""
 import numpy as np
 
 from ...parallel.threads import array_kernel_threads
-from ...proto import caffe_pb2
 from ...rules import pooling as pool_rule
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.pooling import pooling_rule
@@ -23,7 +22,7 @@ try:
 except ImportError:  # pragma: no cover - the extension is optional
     _pool_kernel = None
 
-P = caffe_pb2.PoolingParameter
+MAX, AVE = pool_rule.MAX, pool_rule.AVE
 
 
 # STOCHASTIC pooling goes to the torch engine
@@ -36,12 +35,11 @@ class Pooling(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        pp = param.pooling_param
         need(len(bottom_shapes) == 1 and len(param.top) == 1 and len(bottom_shapes[0]) == 4,
              "Pooling of one 4-axis bottom to one top")
-        need(pp.pool in (P.MAX, P.AVE), "STOCHASTIC pooling")
-        need(pp.pool != P.MAX or _pool_kernel is not None, "the compiled pooling kernel")
         rule = pooling_rule(param, bottom_shapes)
+        need(rule.method in (MAX, AVE), "STOCHASTIC pooling")
+        need(rule.method != MAX or _pool_kernel is not None, "the compiled pooling kernel")
         self.rule, self.method = rule, rule.method
         self.global_pooling, self.kernel = rule.global_pooling, rule.kernel
         self.pad, self.stride, self.ceil = rule.pad, rule.stride, rule.ceil
@@ -62,7 +60,7 @@ class Pooling(ArrayLayer):
         x, y = bottoms[0], tops[0]
         kh, kw, oh, ow = self._geometry(x.shape[2], x.shape[3])
         (sh, sw), (ph, pw) = self.stride, self.pad
-        if self.method == P.MAX:
+        if self.method == MAX:
             mask = self._mask
             if mask is None or mask.shape != y.shape:
                 mask = self._mask = np.empty(y.shape, np.int64)
@@ -94,7 +92,7 @@ class Pooling(ArrayLayer):
         y /= np.outer(he - hs, we - ws).astype(np.float32)
 
     def can_backward(self):
-        return self.method == P.AVE or self._mask is not None
+        return self.method == AVE or self._mask is not None
 
     def trains(self):
         return True
@@ -103,7 +101,7 @@ class Pooling(ArrayLayer):
         dx = bottom_diffs[0]
         if dx is None:
             return
-        if self.method == P.AVE:
+        if self.method == AVE:
             self._average_backward(top_diffs[0], dx)
             return
         mask, dy = self._mask, top_diffs[0]
