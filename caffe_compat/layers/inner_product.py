@@ -82,8 +82,7 @@ class InnerProduct(Layer):
         return self.axis >= 1
 
     def filler_params(self):
-        ip = self.param.inner_product_param
-        return [ip.weight_filler, ip.bias_filler][:len(self.blobs)]
+        return self.rule.fillers()
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

@@ -37,6 +37,11 @@ class InnerProductRule:
         shapes = [self.weight_shape()]
         return shapes + [(self.num_output,)] if self.bias_term else shapes
 
+    def fillers(self):
+        """The FillerParameter of each parameter blob (weights, then the bias if any)."""
+        p = self.layer.inner_product_param
+        return [p.weight_filler, p.bias_filler][:len(self.param_shapes())]
+
     def top_shape(self, shape):
         """The top of a bottom of ``shape``; a ``K`` other than the weights' is refused."""
         shape = tuple(int(d) for d in shape)
@@ -57,3 +62,9 @@ def inner_product_rule(layer, bottom_shapes):
         refuse(layer, "num_output must be positive", f"{_SECTION}.num_output")
     return InnerProductRule(layer, axis, math.prod(shape[axis:]), num_output,
                             bool(p.bias_term), bool(p.transpose))
+
+
+def label_fields(layer):
+    """``(num_output,)`` as given, unchecked: what pycaffe's drawing labels a layer's tops
+    with."""
+    return (int(layer.inner_product_param.num_output),)

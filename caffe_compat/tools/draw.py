@@ -16,6 +16,7 @@ from ..errors import CaffeCompatError
 from ..io.atomic import write_bytes_atomic
 from ..proto import caffe_pb2
 from ..rules import convolution as conv_rule
+from ..rules import inner_product as ip_rule
 from ..rules import pooling as pool_rule
 
 LAYER_STYLE_DEFAULT = {"shape": "record", "fillcolor": "#6495ED", "style": "filled"}
@@ -49,7 +50,7 @@ def get_edge_label(layer):
     if layer.type in ("Convolution", "Deconvolution"):
         return str(conv_rule.label_fields(layer)[0])
     if layer.type == "InnerProduct":
-        return str(layer.inner_product_param.num_output)
+        return str(ip_rule.label_fields(layer)[0])
     return '""'
 
 

@@ -38,8 +38,7 @@ class InnerProduct(ArrayLayer):
         return self.rule.param_shapes()
 
     def filler_params(self):
-        ip = self.param.inner_product_param
-        return [ip.weight_filler, ip.bias_filler][:len(self.param_shapes())]
+        return self.rule.fillers()
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]
