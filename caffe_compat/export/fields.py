@@ -2,7 +2,7 @@
 write, for their declarations (:func:`caffe_compat.rules.fields.declare`): both export a built
 net, so a filler (which only initialised a blob) is replaced by the blob itself."""
 from ..proto import caffe_pb2
-from ..rules import im2col as im2col_rule
+from ..rules import im2col as im2col_rule, prior_box as prior_rules
 from ..rules.fields import declare
 
 WRITTEN = "the export writes the built net's current blobs (the filler only initialised them)"
@@ -16,9 +16,8 @@ SAVE_OUTPUT = "SSD's Caffe writes the detections to files with it; the top is th
 PROPOSAL = frozenset({"feat_stride", "base_size", "ratio", "scale", "pre_nms_topn",
                       "post_nms_topn", "nms_thresh"})
 PROPOSAL_NO_EFFECT = {"min_size": OPENCV_UNUSED}
-PRIOR_BOX_NO_EFFECT = dict.fromkeys(("img_size", "img_h", "img_w"), OPENCV_UNUSED)
-PRIOR_BOX = frozenset(f.name for f in caffe_pb2.PriorBoxParameter.DESCRIPTOR.fields) \
-    - set(PRIOR_BOX_NO_EFFECT)
+PRIOR_BOX_NO_EFFECT = dict.fromkeys(prior_rules.IMG_SIZE, OPENCV_UNUSED)
+PRIOR_BOX = prior_rules.FIELDS
 DETECTION_OUTPUT = frozenset({"num_classes", "share_location", "background_label_id",
                               "nms_param", "code_type", "variance_encoded_in_target",
                               "keep_top_k", "confidence_threshold", "normalized_bbox", "clip"})

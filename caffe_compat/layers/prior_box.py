@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..proto import caffe_pb2
+from ..rules import prior_box as prior_rules
 from ..rules.prior_box import PriorRule
 from ._detection import DetectionWarning
 from .base import Layer
@@ -32,12 +32,9 @@ from ..rules.fields import declare
 
 F32 = np.float32
 
-_NOT_USED = dict.fromkeys(("img_size", "img_h", "img_w"),
-                          "not read by OpenCV's dnn, whose rule the layer follows (a warning "
-                          "names it)")
-declare("torch", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter",
-        {f.name for f in caffe_pb2.PriorBoxParameter.DESCRIPTOR.fields} - set(_NOT_USED),
-        no_effect=_NOT_USED)
+declare("torch", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", prior_rules.FIELDS,
+        no_effect=dict.fromkeys(prior_rules.IMG_SIZE, "not read by OpenCV's dnn, whose rule "
+                                "the layer follows (a warning names it)"))
 
 
 @register_layer("PriorBox")
@@ -47,14 +44,13 @@ class PriorBox(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        p = param.prior_box_param
         for shape, what in zip(self.bottom_shapes, ("feature map", "image")):
             if len(shape) != 4:
                 self.fail(f"the {what} bottom must have 4 axes, got {shape}")
-        self.rule = PriorRule(p, self.fail)
+        self.rule = PriorRule(param.prior_box_param, self.fail)
         for name in ("flip", "clip", "box_w", "box_h", "step", "off_x", "off_y", "variance"):
             setattr(self, name, getattr(self.rule, name))
-        ignored = [f for f in ("img_size", "img_h", "img_w") if p.HasField(f)]
+        ignored = self.rule.img_size
         if ignored:
             warnings.warn(f"layer '{self.name}': prior_box_param {', '.join(ignored)} not used "
                           "(OpenCV's dnn normalizes by the image bottom's size; SSD's Caffe "

@@ -11,14 +11,16 @@ F32 = np.float32
 # the fields the rule reads; IMG_SIZE (SSD's Caffe's image size) is not read, as in OpenCV
 FIELDS = frozenset({"min_size", "max_size", "aspect_ratio", "flip", "clip", "variance", "step",
                     "step_h", "step_w", "offset", "offset_h", "offset_w", "width", "height"})
-IMG_SIZE = frozenset({"img_size", "img_h", "img_w"})
+IMG_SIZE = ("img_size", "img_h", "img_w")
 
 
 class PriorRule:
     """The settings of one PriorBox layer (``p``: its PriorBoxParameter); ``fail(message)``
-    raises the caller's error for a bad setting."""
+    raises the caller's error for a bad setting. ``img_size``: the fields of :data:`IMG_SIZE`
+    given (not read by the rule)."""
 
     def __init__(self, p, fail):
+        self.img_size = [f for f in IMG_SIZE if p.HasField(f)]
         self.flip, self.clip = p.flip, p.clip
         ratios = []
         for r in p.aspect_ratio:

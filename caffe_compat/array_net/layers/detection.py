@@ -51,10 +51,9 @@ class PriorBox(ArrayLayer):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 2 and len(param.top) == 1, "PriorBox of two bottoms")
         need(all(len(s) == 4 for s in bottom_shapes), "PriorBox bottoms of 4 axes")
-        p = param.prior_box_param
-        need(not any(p.HasField(f) for f in ("img_size", "img_h", "img_w")),
+        self.rule = PriorRule(param.prior_box_param, _refuse)
+        need(not self.rule.img_size,
              f"layer '{self.name}': img_size fields (the torch engine warns)")
-        self.rule = PriorRule(p, _refuse)
         self._cache = {}
 
     def top_shapes(self, bottom_shapes):

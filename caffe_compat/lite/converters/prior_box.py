@@ -22,8 +22,7 @@ def prior_box(g, lp, bottoms, blobs):
     feature, image = bottoms
     if len(feature.shape) != 4 or len(image.shape) != 4:
         raise Unsupported(f"layer '{lp.name}': bottoms {feature.shape}, {image.shape}")
-    p = lp.prior_box_param
-    if any(p.HasField(f) for f in ("img_size", "img_h", "img_w")):
+    rule = PriorRule(lp.prior_box_param, _fail)
+    if rule.img_size:
         raise Unsupported(f"layer '{lp.name}': img_size fields (the torch path warns)")
-    rule = PriorRule(p, _fail)
     return [g.constant(rule.compute(feature.shape[2:], image.shape[2:])[None])]
