@@ -9,7 +9,6 @@ WRITTEN = "the export writes the built net's current blobs (the filler only init
 # fields the built layer does not read, following OpenCV's dnn (the layer warns when one is set)
 OPENCV_UNUSED = "not read by OpenCV's dnn, whose rule the built layer follows"
 DEBUG_INFO = "Caffe's logging of the unrolled net; the values are the same"
-SAVE_OUTPUT = "SSD's Caffe writes the detections to files with it; the top is the same"
 
 
 # the fields of the OpenCV-rule layers both exports follow (the others: no_effect below)
@@ -18,10 +17,6 @@ PROPOSAL = frozenset({"feat_stride", "base_size", "ratio", "scale", "pre_nms_top
 PROPOSAL_NO_EFFECT = {"min_size": OPENCV_UNUSED}
 PRIOR_BOX_NO_EFFECT = dict.fromkeys(prior_rules.IMG_SIZE, OPENCV_UNUSED)
 PRIOR_BOX = prior_rules.FIELDS
-DETECTION_OUTPUT = frozenset({"num_classes", "share_location", "background_label_id",
-                              "nms_param", "code_type", "variance_encoded_in_target",
-                              "keep_top_k", "confidence_threshold", "normalized_bbox", "clip"})
-DETECTION_OUTPUT_NO_EFFECT = {"save_output_param": SAVE_OUTPUT}
 
 
 def fillers(message):

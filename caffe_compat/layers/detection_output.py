@@ -26,18 +26,15 @@ import warnings
 import torch
 
 from ..errors import NetError
+from ..rules import detection_output as detection_rules
 from ..rules.detection_output import DetectionRule
 from . import _detection as det
 from .base import Layer, count
 from .registry import register_layer
 from ..rules.fields import declare
 
-declare("torch", "DetectionOutput", "DetectionOutputParameter",
-        {"num_classes", "share_location", "background_label_id", "nms_param", "code_type",
-         "variance_encoded_in_target", "keep_top_k", "confidence_threshold", "normalized_bbox",
-         "clip"},
-        no_effect={"save_output_param": "SSD's Caffe writes the detections to files with it; "
-                                        "the top is the same"})
+declare("torch", "DetectionOutput", "DetectionOutputParameter", detection_rules.FIELDS,
+        no_effect=detection_rules.NO_EFFECT)
 
 
 class _NoBackward(torch.autograd.Function):
@@ -66,14 +63,13 @@ class DetectionOutput(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        p = param.detection_output_param
-        self.rule = DetectionRule(p, self.fail, nms=det.nms)
+        self.rule = DetectionRule(param.detection_output_param, self.fail, nms=det.nms)
         for name in ("num_classes", "share", "num_loc", "background", "code_type", "encoded",
                      "keep_top_k", "threshold", "nms_threshold", "top_k", "normalized",
                      "clip"):
             setattr(self, name, getattr(self.rule, name))
-        if p.nms_param.HasField("eta") and p.nms_param.eta != 1.0:
-            warnings.warn(f"layer '{self.name}': nms_param.eta {p.nms_param.eta:g} is not used "
+        if self.rule.eta != 1.0:
+            warnings.warn(f"layer '{self.name}': nms_param.eta {self.rule.eta:g} is not used "
                           "(OpenCV's dnn runs plain NMS; SSD's Caffe would lower the threshold "
                           "adaptively)", det.DetectionWarning, stacklevel=2)
         if self.clip and not self.normalized and len(bottom_shapes) < 4:

@@ -20,7 +20,8 @@ NO_EFFECT = {"save_output_param": "SSD's Caffe writes the detections to files wi
 class DetectionRule:
     """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);
     ``fail(message)`` raises the caller's error for a bad setting; ``nms``: the suppression
-    (default :func:`caffe_compat.rules.boxes.nms`)."""
+    (default :func:`caffe_compat.rules.boxes.nms`). ``eta``: ``nms_param.eta`` (1 unless
+    given), SSD's adaptive NMS, not used (OpenCV's rule)."""
 
     def __init__(self, p, fail, nms=None):
         self._nms = nms or det.nms
@@ -43,6 +44,7 @@ class DetectionRule:
         if not self.nms_threshold > 0:
             fail(f"nms_param.nms_threshold must be positive, got {self.nms_threshold}")
         self.top_k = int(p.nms_param.top_k) if p.nms_param.HasField("top_k") else -1
+        self.eta = float(p.nms_param.eta)
         self.normalized = p.normalized_bbox
         self.clip = p.clip
 

@@ -112,10 +112,8 @@ class DetectionOutput(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        p = param.detection_output_param
-        need(not (p.nms_param.HasField("eta") and p.nms_param.eta != 1.0),
-             f"layer '{self.name}': nms_param.eta (the torch engine warns)")
-        self.rule = DetectionRule(p, _refuse)
+        self.rule = DetectionRule(param.detection_output_param, _refuse)
+        need(self.rule.eta == 1.0, f"layer '{self.name}': nms_param.eta (the torch engine warns)")
         need(len(bottom_shapes) in (3, 4) and len(param.top) == 1,
              f"layer '{self.name}': {len(bottom_shapes)} bottoms")
         need(not (self.rule.clip and not self.rule.normalized and len(bottom_shapes) < 4),

@@ -19,12 +19,12 @@ the other way. ``nms_param.eta`` is ignored, as OpenCV ignores it.
 import numpy as np
 
 from ...rules.fields import declare
-from ..fields import DETECTION_OUTPUT, DETECTION_OUTPUT_NO_EFFECT
+from ...rules import detection_output as detection_rules
 from ..registry import register_converter
 from . import _boxes
 
-declare("onnx", "DetectionOutput", "DetectionOutputParameter", DETECTION_OUTPUT,
-        no_effect=DETECTION_OUTPUT_NO_EFFECT)
+declare("onnx", "DetectionOutput", "DetectionOutputParameter", detection_rules.FIELDS,
+        no_effect=detection_rules.NO_EFFECT)
 
 F32 = np.float32
 

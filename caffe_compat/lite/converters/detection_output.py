@@ -21,10 +21,9 @@ def _fail(message):
 
 @register("DetectionOutput", host=True)
 def detection_output(lp, bottoms, blobs):
-    p = lp.detection_output_param
-    if p.nms_param.HasField("eta") and p.nms_param.eta != 1.0:
+    rule = DetectionRule(lp.detection_output_param, _fail)
+    if rule.eta != 1.0:
         raise Unsupported(f"layer '{lp.name}': nms_param.eta (the torch path warns)")
-    rule = DetectionRule(p, _fail)
     if len(bottoms) not in (3, 4) or (rule.clip and not rule.normalized and len(bottoms) < 4):
         raise Unsupported(f"layer '{lp.name}': {len(bottoms)} bottoms")
     loc, conf, prior = (b.shape for b in bottoms[:3])

@@ -4,12 +4,12 @@ OpenCV 4's decoding in float32, per-class NMS, the ``keep_top_k`` best across cl
 ``clip`` of boxes in pixels uses the image bottom's height and width of the deploy geometry.
 Inference only: no gradient crosses it, as Caffe's layer has no backward."""
 from ....rules.fields import declare
-from ...fields import DETECTION_OUTPUT, DETECTION_OUTPUT_NO_EFFECT
+from ....rules import detection_output as detection_rules
 from ..codegen import literal
 from ..registry import register_emitter
 
-declare("pytorch-source", "DetectionOutput", "DetectionOutputParameter", DETECTION_OUTPUT,
-        no_effect=DETECTION_OUTPUT_NO_EFFECT)
+declare("pytorch-source", "DetectionOutput", "DetectionOutputParameter", detection_rules.FIELDS,
+        no_effect=detection_rules.NO_EFFECT)
 
 
 @register_emitter("DetectionOutput")
