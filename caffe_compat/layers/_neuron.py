@@ -10,10 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..proto import caffe_pb2
 from .base import Layer
-
-_LP = caffe_pb2.LossParameter
 
 
 def f32(value):
@@ -95,31 +92,5 @@ class LossLayer(Layer):
         return [()]
 
 
-def normalization_mode(layer, default):
-    """LossParameter's mode with the legacy ``normalize`` bool (used only when ``normalization``
-    is unset): ``normalize: true`` -> VALID, ``false`` -> BATCH_SIZE. ``default`` applies when
-    neither is set (VALID for SoftmaxWithLoss; BATCH_SIZE for SigmoidCrossEntropyLoss)."""
-    lp = layer.param.loss_param
-    if lp.HasField("normalization"):
-        return lp.normalization
-    if lp.HasField("normalize"):
-        return _LP.VALID if lp.normalize else _LP.BATCH_SIZE
-    return default
-
-
-def normalizer(mode, outer, inner, valid):
-    """Caffe's get_normalizer: FULL = outer*inner, VALID = valid count, BATCH_SIZE = outer,
-    NONE = 1, never below 1 (a batch without valid labels gives loss 0, not NaN)."""
-    if mode == _LP.FULL:
-        n = outer * inner
-    elif mode == _LP.VALID:
-        n = valid
-    elif mode == _LP.BATCH_SIZE:
-        n = outer
-    else:
-        n = 1
-    return float(max(1, n))
-
-
 __all__ = ["f32", "elementwise", "NeuronLayer", "NoBackwardLayer", "LossLayer",
-           "caffe_sigmoid", "int_labels", "normalization_mode", "normalizer"]
+           "caffe_sigmoid", "int_labels"]

@@ -24,8 +24,8 @@ import torch
 from ..errors import CaffeCompatError
 from ..io.blobproto import read_blobproto
 from ..kernels.fixed_order import softmax
-from ..proto import caffe_pb2
-from ._neuron import LossLayer, int_labels, normalizer
+from ..rules.loss import loss_rule
+from ._neuron import LossLayer, int_labels
 from .base import canonical_axis, count
 from .registry import register_layer
 from ..rules.fields import declare
@@ -68,12 +68,8 @@ class InfogainLoss(LossLayer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        lp = param.loss_param
-        if lp.HasField("normalize"):
-            self.fail('loss_param.normalize is deprecated and refused by InfogainLoss; use '
-                      'normalization (VALID, FULL, BATCH_SIZE or NONE)')
-        self.mode = lp.normalization
-        self.ignore_label = int(lp.ignore_label) if lp.HasField("ignore_label") else None
+        self.loss = loss_rule(param, legacy=False)
+        self.ignore_label = self.loss.ignore_label
         ip = param.infogain_loss_param
         self.axis = canonical_axis(ip.axis, len(self.bottom_shapes[0]), self.name)
         self.register_buffer("matrix", None, persistent=False)
@@ -122,7 +118,7 @@ class InfogainLoss(LossLayer):
             self.fail(f"label values must lie in [0, {k}) (or equal ignore_label), got "
                       f"{sorted(set(lab[bad].tolist()))}")
         lab = torch.where(valid, lab, torch.zeros_like(lab))
-        norm = normalizer(self.mode, outer, inner, int(valid.sum()))
+        norm = self.loss.normalizer(outer, inner, int(valid.sum()))
         loss, prob = _Infogain.apply(x.reshape(outer, k, inner), lab, valid.to(x.dtype),
                                      H.reshape(k, k), norm)
         return (loss, prob.reshape(x.shape)) if len(self.param.top) > 1 else loss

@@ -10,9 +10,9 @@ targets get no gradient.
 import torch
 
 from ..kernels.fixed_order import sum_dims
-from ..proto import caffe_pb2
+from ..rules.loss import BATCH_SIZE, loss_rule
 from .base import count
-from ._neuron import LossLayer, caffe_sigmoid, int_labels, normalization_mode, normalizer
+from ._neuron import LossLayer, caffe_sigmoid, int_labels
 from .registry import register_layer
 
 
@@ -37,9 +37,8 @@ class _SigmoidCE(torch.autograd.Function):
 class SigmoidCrossEntropyLoss(LossLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.mode = normalization_mode(self, caffe_pb2.LossParameter.BATCH_SIZE)
-        lp = param.loss_param
-        self.ignore_label = int(lp.ignore_label) if lp.HasField("ignore_label") else None
+        self.loss = loss_rule(param, BATCH_SIZE)
+        self.ignore_label = self.loss.ignore_label
         self.top_shapes(self.bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
@@ -55,5 +54,5 @@ class SigmoidCrossEntropyLoss(LossLayer):
         if self.ignore_label is not None:
             valid = (int_labels(target) != self.ignore_label).to(x.dtype)
         outer = x.shape[0]
-        norm = normalizer(self.mode, outer, count(x.shape, 1), int(valid.sum()))
+        norm = self.loss.normalizer(outer, count(x.shape, 1), int(valid.sum()))
         return _SigmoidCE.apply(x, target, valid, norm)

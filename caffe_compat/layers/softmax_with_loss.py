@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from ..kernels.fixed_order import softmax, sum_dims
-from ..proto import caffe_pb2
 from .base import count
-from ._neuron import LossLayer, int_labels, normalization_mode, normalizer
+from ._neuron import LossLayer, int_labels
 from .registry import register_layer
 from ..rules.fields import ENGINE_FIELD, declare
+from ..rules.loss import loss_rule
 from ..rules.softmax import FIELDS, softmax_axis
 
 declare("torch", "SoftmaxWithLoss", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
@@ -100,9 +100,8 @@ class SoftmaxWithLoss(LossLayer):
         super().__init__(param, bottom_shapes, phase)
         shape = self.bottom_shapes[0]
         self.axis = softmax_axis(param, shape)
-        self.mode = normalization_mode(self, caffe_pb2.LossParameter.VALID)
-        lp = param.loss_param
-        self.ignore_label = int(lp.ignore_label) if lp.HasField("ignore_label") else None
+        self.loss = loss_rule(param)
+        self.ignore_label = self.loss.ignore_label
         self.top_shapes(self.bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
@@ -133,7 +132,7 @@ class SoftmaxWithLoss(LossLayer):
                 self._check_labels(lab, channels)
             # on the CPU the gather that reads p[label] checks every index; a label out of
             # range fails there and is reported by _check_labels (see _forward)
-            return lab, None, normalizer(self.mode, outer, inner, outer * inner)
+            return lab, None, self.loss.normalizer(outer, inner, outer * inner)
         lab = int_labels(label).reshape(outer, inner)
         valid = lab != self.ignore_label
         bad = valid & ((lab < 0) | (lab >= channels))
@@ -141,7 +140,7 @@ class SoftmaxWithLoss(LossLayer):
             self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), got "
                       f"{sorted(set(lab[bad].tolist()))}")
         lab = torch.where(valid, lab, torch.zeros_like(lab))
-        norm = normalizer(self.mode, outer, inner, int(valid.sum()))
+        norm = self.loss.normalizer(outer, inner, int(valid.sum()))
         return lab.reshape(shape), valid.reshape(shape).to(x.dtype), norm
 
     def _check_labels(self, lab, channels):
@@ -186,7 +185,7 @@ class SoftmaxWithLoss(LossLayer):
         if outer * inner != label.numel():
             return None               # the generic path reports it
         index_shape = tuple(x.shape[:self.axis]) + (1,) + tuple(x.shape[self.axis + 1:])
-        norm = normalizer(self.mode, outer, inner, outer * inner)
+        norm = self.loss.normalizer(outer, inner, outer * inner)
         negative = torch.tensor(-norm, dtype=x.dtype) if x.dtype == torch.float32 and \
             float(np.float32(norm)) == norm else -norm
         plan = self._explicit_shapes = (x.shape, label.shape, index_shape, norm, negative,

@@ -11,8 +11,8 @@ import numpy as np
 
 from ...errors import NetError
 from ...kernels import array_loop
-from ...proto import caffe_pb2
 from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.loss import loss_rule
 from ...rules.softmax import FIELDS, softmax_axis
 from ..registry import register
 from .base import ArrayLayer, need
@@ -20,7 +20,6 @@ from .softmax import softmax_into
 
 declare("array", "SoftmaxWithLoss", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
 
-LP = caffe_pb2.LossParameter
 FLT_MIN = np.float32(np.finfo(np.float32).tiny)
 
 
@@ -33,14 +32,8 @@ class SoftmaxWithLoss(ArrayLayer):
         need(len(bottom_shapes) == 2 and len(param.top) in (1, 2), "SoftmaxWithLoss tops")
         data, label = bottom_shapes
         self.axis = softmax_axis(param, data)
-        lp = param.loss_param
-        if lp.HasField("normalization"):
-            self.mode = lp.normalization
-        elif lp.HasField("normalize"):
-            self.mode = LP.VALID if lp.normalize else LP.BATCH_SIZE
-        else:
-            self.mode = LP.VALID
-        self.ignore = int(lp.ignore_label) if lp.HasField("ignore_label") else None
+        self.loss = loss_rule(param)
+        self.ignore = self.loss.ignore_label
         self._prob = self._labels = self._norm = None
         self.top_shapes(bottom_shapes)
 
@@ -76,8 +69,7 @@ class SoftmaxWithLoss(ArrayLayer):
         # Caffe's loop: ``loss -= log(...)`` position after position in float32
         total = -np.add.accumulate(kept, dtype=np.float32)[-1] if kept.size else np.float32(0)
         count = int(valid.sum())
-        norm = {LP.FULL: outer * inner, LP.VALID: count, LP.BATCH_SIZE: outer}.get(self.mode, 1)
-        norm = float(max(1, norm))
+        norm = self.loss.normalizer(outer, inner, count)
         tops[0][...] = np.float32(total / np.float32(norm))
         self._prob, self._labels, self._valid, self._norm = prob, safe, valid, norm
 
@@ -95,7 +87,7 @@ class SoftmaxWithLoss(ArrayLayer):
             bad = lab[(lab < 0) | (lab >= c)]
             raise NetError(f"layer '{self.name}': label values must lie in [0, {c}) (or equal "
                            f"ignore_label), got {sorted(set(bad.tolist()))}")
-        norm = float(n if self.mode in (LP.FULL, LP.VALID, LP.BATCH_SIZE) else 1)
+        norm = self.loss.normalizer(n, 1, n)
         value = array_loop.softmax_loss_rows(x, label.reshape(n), p2, norm)
         if value is None:           # no extension: numpy's exp and log
             softmax_into(x, p2, 1)

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import math
 
-from ...proto import caffe_pb2
 from ...rules.fields import ENGINE_FIELD, declare
 from .program import Refused, emitter
 
 declare("array-loop", "SoftmaxWithLoss", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
-
-LP = caffe_pb2.LossParameter
 
 
 @emitter("SoftmaxWithLoss")
@@ -28,7 +25,7 @@ class _SoftmaxWithLoss:
         m, c = math.prod(shape[:layer.axis]), shape[layer.axis]
         if m == 0 or prog.count(label_name) != m:
             raise Refused("SoftmaxWithLoss sizes")
-        norm = float(m if layer.mode in (LP.FULL, LP.VALID, LP.BATCH_SIZE) else 1)
+        norm = layer.loss.normalizer(m, 1, m)
         prob = prog.scratch(m * c)
         prog.op("ASMLOSS_FWD", prog.data(x_name), prog.data(label_name), prob,
                 prog.data(node.tops[0]), m, c, prog.const(norm))
