@@ -3,7 +3,7 @@ registered as Normalize and NormalizeBBox (OpenCV's two names). Backward: autogr
 """
 import torch
 
-from ..proto import caffe_pb2
+from ..data.filler_rules import as_fillers
 from .base import Layer
 from .registry import register_layer
 from ..rules import normalize as normalize_rule_module
@@ -29,10 +29,7 @@ class Normalize(Layer):
         self.add_blob("scale", rule.scale_shape())
 
     def filler_params(self):
-        p = self.param.norm_param
-        if p.HasField("scale_filler"):
-            return [p.scale_filler]
-        return [caffe_pb2.FillerParameter(type="constant", value=1.0)]
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

@@ -25,6 +25,11 @@ class NormalizeRule:
     def scale_shape(self):
         return (1,) if self.channel_shared else (self.channels,)
 
+    def fillers(self):
+        """The scale's filler: the layer's message, or Caffe's default constant 1 (a number)."""
+        p = self.layer.norm_param
+        return [p.scale_filler if p.HasField("scale_filler") else 1.0]
+
     def top_shape(self, shape):
         shape = tuple(int(d) for d in shape)
         if not self.channel_shared and shape[1] != self.channels:

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ...proto import caffe_pb2
+from ...data.filler_rules import as_fillers
 from ...rules import detection_output as detection_rules, prior_box as prior_rules
 from ...rules import normalize as normalize_rules
 from ...rules.detection_output import DetectionRule
@@ -83,10 +83,7 @@ class Normalize(ArrayLayer):
         return [self.rule.scale_shape()]
 
     def filler_params(self):
-        p = self.param.norm_param
-        if p.HasField("scale_filler"):
-            return [p.scale_filler]
-        return [caffe_pb2.FillerParameter(type="constant", value=1.0)]
+        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]
