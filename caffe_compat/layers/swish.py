@@ -4,16 +4,18 @@ Backward is Caffe's ``dy * (beta * y + s * (1 - beta * y))`` with ``s = sigmoid(
 """
 from ._neuron import NeuronLayer, caffe_sigmoid, elementwise
 from .registry import register_layer
+from ..rules import swish as swish_rule_module
 from ..rules.fields import declare
+from ..rules.swish import swish_rule
 
-declare("torch", "Swish", "SwishParameter", {"beta"})
+declare("torch", "Swish", "SwishParameter", swish_rule_module.FIELDS)
 
 
 @register_layer("Swish")
 class Swish(NeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.beta = float(param.swish_param.beta)
+        self.beta = swish_rule(param).beta
 
     def _fwd(self, x):
         return x * caffe_sigmoid(x * self.beta)

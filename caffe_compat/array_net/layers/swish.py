@@ -3,18 +3,20 @@
 beta y))`` with ``s = sigmoid(beta x)``, which reads the bottom (not in place)."""
 import numpy as np
 
+from ...rules import swish as swish_rule_module
 from ...rules.fields import declare
+from ...rules.swish import swish_rule
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer, caffe_sigmoid
 
-declare("array", "Swish", "SwishParameter", {"beta"})
+declare("array", "Swish", "SwishParameter", swish_rule_module.FIELDS)
 
 
 @register("Swish")
 class Swish(NeuronArrayLayer):
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        self.beta = F32(param.swish_param.beta)
+        self.beta = F32(swish_rule(param).beta)
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0]

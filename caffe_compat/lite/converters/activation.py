@@ -10,6 +10,7 @@ from ...rules import clip as clip_rule_module
 from ...rules import elu as elu_rule_module
 from ...rules import exp as exp_rule_module
 from ...rules import log as log_rule_module
+from ...rules import swish as swish_rule_module
 from ...rules import threshold as threshold_rule_module
 from ...rules.clip import clip_rule
 from ...rules.elu import elu_rule
@@ -17,6 +18,7 @@ from ...rules.exp import exp_rule
 from ...rules.fields import declare
 from ...rules.log import log_rule
 from ...rules.neuron import RELU6_BOUNDS
+from ...rules.swish import swish_rule
 from ...rules.threshold import threshold_rule
 from ._common import F32, register
 
@@ -25,7 +27,7 @@ declare("lite", "Exp", "ExpParameter", exp_rule_module.FIELDS)
 declare("lite", "Log", "LogParameter", log_rule_module.FIELDS)
 declare("lite", "Threshold", "ThresholdParameter", threshold_rule_module.FIELDS)
 declare("lite", "Clip", "ClipParameter", clip_rule_module.FIELDS)
-declare("lite", "Swish", "SwishParameter", {"beta"})
+declare("lite", "Swish", "SwishParameter", swish_rule_module.FIELDS)
 
 
 def _scalar(g, value):
@@ -107,7 +109,7 @@ def relu6(g, lp, bottoms, blobs):
 @register("Swish")
 def swish(g, lp, bottoms, blobs):
     x, = bottoms
-    beta = float(F32(lp.swish_param.beta))
+    beta = float(F32(swish_rule(lp).beta))
     scaled = g.name(x) if beta == 1.0 else g.op("Mul", [x, _scalar(g, beta)])
     return _out(x, g.op("Mul", [x, g.op("Sigmoid", [scaled])]))
 
