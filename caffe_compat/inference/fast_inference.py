@@ -50,6 +50,7 @@ from ..kernels import blas_order
 from . import fast_layers, fast_run
 from .fast_layers import channels_last
 from ..layers.base import weights_key
+from ..rules.eltwise import SUM
 
 ENABLED = os.environ.get("CAFFE_COMPAT_FAST_INFERENCE", "1") != "0"
 # the single steps, for measuring what each buys (benchmarks/bench_zoo.py --steps)
@@ -93,8 +94,9 @@ def _foldable(module, node):
     if t == "BatchNorm" and module.use_global_stats:
         return "bn"
     if t == "Scale" and len(module.bottom_shapes) == 1:
-        sp = module.param.scale_param
-        if sp.axis in (1, -3) and sp.num_axes == 1 and len(module.bottom_shapes[0]) == 4:
+        rule = module.rule            # one learned value per channel of a 4-axis bottom
+        if rule.axis_param in (1, -3) and len(rule.learned) == 1 and \
+                len(module.bottom_shapes[0]) == 4:
             return "scale"
     if t == "ReLU" and module.slope == 0.0:
         return "relu"
@@ -207,8 +209,7 @@ class Plan:
         em = net.layers[ekey]
         if e.type != "Eltwise":
             return None
-        from ..proto import caffe_pb2
-        if em.param.eltwise_param.operation != caffe_pb2.EltwiseParameter.SUM or \
+        if em.op != SUM or \
                 any(c != 1.0 for c in em.coeffs) or len(e.bottoms) != 2 or len(e.tops) != 1 \
                 or any(eweights) or e.bottoms[0] == e.bottoms[1] or blob not in e.bottoms:
             return None

@@ -17,7 +17,7 @@ from ..registry import register_emitter
 declare("pytorch-source", "Eltwise", "EltwiseParameter", eltwise_rules.FIELDS)
 # the net's weights are written (its fillers ran when it was built)
 declare("pytorch-source", "Scale", "ScaleParameter", scale_rules.FIELDS,
-        no_effect={"filler": "the net's weights are written", "bias_filler": "the net's weights are written"})
+        no_effect=dict.fromkeys(scale_rules.FILLERS, "the net's weights are written"))
 declare("pytorch-source", "Bias", "BiasParameter", bias_rules.FIELDS,
         no_effect={"filler": "the net's weights are written"})
 declare("pytorch-source", "Softmax", "SoftmaxParameter", {"axis"}, no_effect=ENGINE_FIELD)
@@ -53,7 +53,7 @@ def _view(e, operand, blob_shape, axis_param):
 @register_emitter("Scale")
 def scale(e):
     m = e.module
-    sp = e.param.scale_param
+    axis = m.rule.axis_param
     x = e.bottoms[0]
     weights = {}
     if len(e.bottoms) == 1:
@@ -63,9 +63,9 @@ def scale(e):
     attr = e.parameters(**weights) if weights else None
     s = f"{attr}.weight" if len(e.bottoms) == 1 else e.bottoms[1]
     s_shape = tuple(m.scale.shape) if len(e.bottoms) == 1 else e.bottom_shapes[1]
-    out = f"{x} * {_view(e, s, s_shape, sp.axis)}"
+    out = f"{x} * {_view(e, s, s_shape, axis)}"
     if m.bias_term:
-        out += f" + {_view(e, f'{attr}.bias', tuple(m.bias.shape), sp.axis)}"
+        out += f" + {_view(e, f'{attr}.bias', tuple(m.bias.shape), axis)}"
     return out
 
 
@@ -73,7 +73,7 @@ def scale(e):
 def bias(e):
     m = e.module
     x = e.bottoms[0]
-    axis = e.param.bias_param.axis
+    axis = m.rule.axis_param
     if len(e.bottoms) == 2:
         return f"{x} + {_view(e, e.bottoms[1], e.bottom_shapes[1], axis)}"
     attr = e.parameters(bias=e.weight(m.bias, 0))
