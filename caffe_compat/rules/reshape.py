@@ -25,10 +25,9 @@ class ReshapeRule:
     axis: int
     num_axes: int
 
-    def top_shape(self, shape):
-        """The top's shape for a bottom of ``shape`` (Caffe's ReshapeLayer::Reshape)."""
-        shape = tuple(int(d) for d in shape)
-        n = len(shape)
+    def span(self, n):
+        """``(start, end)``: the axes of an ``n``-axis bottom that the new dimensions
+        replace."""
         start = self.axis if self.axis >= 0 else n + self.axis + 1
         if not 0 <= start <= n:
             refuse(self.layer, f"axis {self.axis} out of range for a {n}-axis bottom",
@@ -37,6 +36,13 @@ class ReshapeRule:
         if end > n:
             refuse(self.layer, f"axis + num_axes = {end} is out of range for a {n}-axis "
                    "bottom", f"{_SECTION}.num_axes")
+        return start, end
+
+    def top_shape(self, shape):
+        """The top's shape for a bottom of ``shape`` (Caffe's ReshapeLayer::Reshape)."""
+        shape = tuple(int(d) for d in shape)
+        n = len(shape)
+        start, end = self.span(n)
         new = list(self.dims)
         for i, d in enumerate(self.dims):
             if d == 0:

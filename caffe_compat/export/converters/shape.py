@@ -47,11 +47,8 @@ def flatten(ctx):
 
 @register_converter("Reshape")
 def reshape(ctx):
-    rp = ctx.param.reshape_param
     shape = ctx.bottom_shapes[0]
-    n = len(shape)
-    start = rp.axis if rp.axis >= 0 else n + rp.axis + 1
-    end = n if rp.num_axes == -1 else start + rp.num_axes
+    start, end = ctx.module.rule.span(len(shape))
     dims = list(ctx.module.dims)
     tail = list(shape[end:])
     if end == 0 and tail and -1 not in dims:      # the batch ends up in the untouched tail

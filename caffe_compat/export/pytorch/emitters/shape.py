@@ -60,12 +60,9 @@ def flatten(e):
 
 @register_emitter("Reshape")
 def reshape(e):
-    rp = e.param.reshape_param
     shape = e.bottom_shapes[0]
     x = e.bottoms[0]
-    n = len(shape)
-    start = rp.axis if rp.axis >= 0 else n + rp.axis + 1
-    end = n if rp.num_axes == -1 else start + rp.num_axes
+    start, end = e.module.rule.span(len(shape))
     dims = []
     for i, d in enumerate(e.module.dims):
         dims.append(str(shape[start + i]) if d == 0 else str(d))   # Caffe's 0 copies
@@ -102,7 +99,7 @@ def permute(e):
 def interp(e):
     """The fork's Interp: crop by pad_beg/pad_end, then ``F.interpolate`` bilinear with aligned
     corners to the size the built net computed."""
-    p = e.param.interp_param
+    p = e.module.rule
     x = e.bottoms[0]
     if p.pad_beg or p.pad_end:
         h, w = e.bottom_shapes[0][2:]
