@@ -14,13 +14,14 @@ training net's small batch the torch form's dozen calls were most of an iteratio
 """
 import torch
 
-from ..rules.accuracy import accuracy_value
-from .base import canonical_axis, count
+from ..rules import accuracy as accuracy_rules
+from ..rules.accuracy import accuracy_rule, accuracy_value
+from .base import count
 from ._neuron import NoBackwardLayer, int_labels
 from .registry import register_layer
 from ..rules.fields import declare
 
-declare("torch", "Accuracy", "AccuracyParameter", {"top_k", "axis", "ignore_label"})
+declare("torch", "Accuracy", "AccuracyParameter", accuracy_rules.FIELDS)
 
 
 @register_layer("Accuracy")
@@ -31,26 +32,13 @@ class Accuracy(NoBackwardLayer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        ap = param.accuracy_param
-        self.top_k = int(ap.top_k)
-        if self.top_k < 1:
-            self.fail(f"top_k must be at least 1, got {self.top_k}")
-        self.axis = canonical_axis(ap.axis, len(self.bottom_shapes[0]), self.name)
-        self.ignore_label = int(ap.ignore_label) if ap.HasField("ignore_label") else None
-        self.top_shapes(self.bottom_shapes)
+        rule = self.rule = accuracy_rule(param, self.bottom_shapes)
+        self.top_k, self.axis, self.ignore_label = rule.top_k, rule.axis, rule.ignore_label
 
     def top_shapes(self, bottom_shapes):
-        data, label = (tuple(s) for s in bottom_shapes)
-        if count(label) == 0 or self.top_k > count(data) // count(label):
-            self.fail(f"top_k ({self.top_k}) must not exceed the number of classes "
-                      f"(prediction {data}, label {label})")
-        outer, inner = count(data, 0, self.axis), count(data, self.axis + 1)
-        if outer * inner != count(label):
-            self.fail(f"the label count ({count(label)}, shape {label}) must equal outer * "
-                      f"inner = {outer} * {inner} for prediction shape {data}, axis {self.axis}")
-        shapes = [()]
+        shapes = [self.rule.top_shape(bottom_shapes)]
         if len(self.param.top) > 1:
-            shapes.append((data[self.axis],))
+            shapes.append((int(bottom_shapes[0][self.axis]),))
         return shapes
 
     def forward(self, x, label):

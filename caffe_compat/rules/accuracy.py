@@ -1,11 +1,60 @@
-"""Caffe's AccuracyLayer rule on arrays, read by the torch layer and the array engine: a label
-(the float value truncated toward zero) not equal to ``ignore_label`` is correct when fewer than
-``top_k`` *other* classes score ``>=`` its class along ``axis`` (ties count against it); the
-value is ``correct / counted`` (0 where no label counts). Every step is a comparison or a count,
-and the one division is float32, so every engine gives the same bits."""
+"""Caffe's AccuracyLayer rules (accuracy_layer.cpp), read by the torch layer and the array
+engine.
+
+Parameters and defaults: ``top_k`` (1), ``axis`` (1; negative from the end), ``ignore_label``
+(none unless given). A label (the float value truncated toward zero) not equal to
+``ignore_label`` is correct when fewer than ``top_k`` *other* classes score ``>=`` its class
+along ``axis`` (ties count against it); the value is ``correct / counted`` (0 where no label
+counts). Every step is a comparison or a count, and the one division is float32, so every
+engine gives the same bits. Refusals, as Caffe's CHECKs: ``top_k`` below 1 or above the number
+of classes, an axis out of range, a label count other than the prediction's outer * inner.
+"""
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from .convolution import canonical_axis
+from .record import frozen
+from .refusal import refuse
+
+# the AccuracyParameter fields this rule reads (every engine that reads it honours them)
+FIELDS = frozenset({"top_k", "axis", "ignore_label"})
+
+
+@frozen
+class AccuracyRule:
+    layer: object
+    top_k: int
+    axis: int
+    ignore_label: int | None
+
+    def top_shape(self, bottom_shapes):
+        """The accuracy's shape ``()`` for the prediction's and the label's shapes."""
+        data, label = (tuple(int(d) for d in s) for s in bottom_shapes[:2])
+        labels = math.prod(label)
+        if labels == 0 or self.top_k > math.prod(data) // labels:
+            refuse(self.layer, f"top_k ({self.top_k}) must not exceed the number of classes "
+                   f"(prediction {data}, label {label})")
+        outer, inner = math.prod(data[:self.axis]), math.prod(data[self.axis + 1:])
+        if outer * inner != labels:
+            refuse(self.layer, f"the label count ({labels}, shape {label}) must equal outer * "
+                   f"inner = {outer} * {inner} for prediction shape {data}, axis {self.axis}")
+        return ()
+
+
+def accuracy_rule(layer, bottom_shapes):
+    """The :class:`AccuracyRule` of ``layer`` for its bottoms' shapes."""
+    p = layer.accuracy_param
+    top_k = int(p.top_k)
+    if top_k < 1:
+        refuse(layer, f"top_k must be at least 1, got {top_k}")
+    axis = canonical_axis(layer, int(p.axis), len(bottom_shapes[0]), field="accuracy_param.axis")
+    ignore = int(p.ignore_label) if p.HasField("ignore_label") else None
+    rule = AccuracyRule(layer, top_k, axis, ignore)
+    rule.top_shape(bottom_shapes)
+    return rule
 
 
 def accuracy_value(scores, labels, top_k, ignore_label, fail):

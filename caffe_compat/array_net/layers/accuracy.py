@@ -8,12 +8,13 @@ The value is :func:`caffe_compat.rules.accuracy.accuracy_value`, the rule both e
 import math
 
 from ...errors import NetError
-from ...rules.accuracy import accuracy_value
+from ...rules import accuracy as accuracy_rules
+from ...rules.accuracy import accuracy_rule, accuracy_value
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Accuracy", "AccuracyParameter", {"top_k", "axis", "ignore_label"})
+declare("array", "Accuracy", "AccuracyParameter", accuracy_rules.FIELDS)
 
 
 @register("Accuracy")
@@ -21,25 +22,12 @@ class Accuracy(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        ap = param.accuracy_param
         need(len(bottom_shapes) == 2 and len(param.top) == 1, "Accuracy of one top")
-        self.top_k = int(ap.top_k)
-        need(self.top_k >= 1, "Accuracy top_k")
-        n = len(bottom_shapes[0])
-        need(-n <= ap.axis < max(n, 1), "Accuracy axis")
-        self.axis = ap.axis + n if ap.axis < 0 else ap.axis
-        self.ignore = int(ap.ignore_label) if ap.HasField("ignore_label") else None
-        self.top_shapes(bottom_shapes)
+        rule = self.rule = accuracy_rule(param, bottom_shapes)
+        self.top_k, self.axis, self.ignore = rule.top_k, rule.axis, rule.ignore_label
 
     def top_shapes(self, bottom_shapes):
-        data, label = (tuple(s) for s in bottom_shapes)
-        classes = data[self.axis]
-        labels = math.prod(label)
-        need(labels and self.top_k <= math.prod(data) // labels, "Accuracy top_k")
-        need(math.prod(data[:self.axis]) * math.prod(data[self.axis + 1:]) == labels,
-             "Accuracy label count")
-        need(classes >= 1, "Accuracy classes")
-        return [()]
+        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, bottoms, tops, params):
         x, label = bottoms
