@@ -82,8 +82,9 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
 
 class _WeightsFile:
     """A caffemodel's bytes: a path's read on a thread while the prototxt is parsed (the file
-    read runs without the GIL), a buffer's as given; :meth:`bytes` waits for them (None
-    without a caffemodel)."""
+    read runs without the GIL; a file of less than :data:`~caffe_compat.lite.early.
+    EARLY_MIN_BYTES` is read when first asked for), a buffer's as given; :meth:`bytes` waits
+    for them (None without a caffemodel)."""
 
     def __init__(self, model):
         self.source, self._data, self._reading = None, None, None
@@ -94,19 +95,25 @@ class _WeightsFile:
             self.source, self._data = "<bufferModel>", _as_bytes(model)
             return
         from ..io.binary_file import read_binary_file_identified
-        from ..lite.early import EarlyCall
+        from ..lite.early import EARLY_MIN_BYTES, EarlyCall
         self.source = self.path = os.fsdecode(os.fspath(model))
-        self._reading = EarlyCall(read_binary_file_identified, self.source,
-                                  name="caffe_compat-caffemodel")
+        try:
+            small = os.stat(self.source).st_size < EARLY_MIN_BYTES
+        except OSError:
+            small = True                # bytes() reads it and says what is wrong
+        if not small:
+            self._reading = EarlyCall(read_binary_file_identified, self.source,
+                                      name="caffe_compat-caffemodel")
 
     def bytes(self):
+        from ..io.binary_file import read_binary_file_identified
         if self._reading is not None:
             reading, self._reading = self._reading, None
-            got = reading.result()
-            if got is None:                  # a child forked while the thread read
-                from ..io.binary_file import read_binary_file_identified
-                got = read_binary_file_identified(self.source)
-            self._data, self.known = got
+            got = reading.result()          # None: a child forked while the thread read
+            self._data, self.known = got if got is not None else \
+                read_binary_file_identified(self.source)
+        elif self.path is not None and self._data is None:   # a small file: read now
+            self._data, self.known = read_binary_file_identified(self.source)
         return self._data
 
     def file_source(self):

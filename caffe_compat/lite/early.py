@@ -13,6 +13,12 @@ from __future__ import annotations
 
 import threading
 
+# a caffemodel, or a net's weights, of fewer bytes is read, or its session made, where it is
+# needed instead: Thread.start() waits until the new thread runs, and the MTCNN cascade's
+# three nets (0.03-1.5 MB) took 20-35 ms to read with five threads started (a 2-core AMD EPYC
+# beside other work; 4-9 ms without them, OpenCV 4: 4.4 ms)
+EARLY_MIN_BYTES = 2 << 20
+
 
 class EarlyCall:
     """``make(*args)`` being run on a thread; :meth:`result` waits for it."""
