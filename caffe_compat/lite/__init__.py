@@ -99,6 +99,14 @@ class LiteNet:
         self.forwards = 0             # forwards run
         # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
         self._checked = None
+        self._checked_name = None     # the runtime its sessions are of
+        # (input ranks and channels, outputs) -> (runtime chosen, a plan, the runtime that
+        # runs it, its session with free lengths) of a net whose layers write no lengths
+        # (_template_key): every later shape of the same ranks and channels runs on them
+        # without a graph written for it
+        self._templates = {}
+        self._free_of_lengths = {}    # outputs -> [(layer, its lengths_free)], () if one has none
+        self._reused = set()          # plan keys answered by a template
         from .runtime import ThreadWatch
         self._watch = ThreadWatch()     # the thread counts of the sessions made
 
@@ -125,20 +133,30 @@ class LiteNet:
         name = runtime.choose(self._weight_bytes())
         checked, self._checked = self._checked, None
         early = None
+        template_key = self._template_key(shapes, wanted)
+        template = self._templates.get(template_key) if template_key is not None else None
         if checked is not None and checked[0] == shapes and set(wanted) <= set(checked[1]) \
                 and checked[2] == name:
             plan, early = checked[3], checked[4]   # the graph written when the net was read
+        elif template is not None and template[0] == name:
+            _, plan, engine, session = template
+            self._reused.add(key)
+            return self._keep_on_free(key, plan, session, engine)
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
         _runs_on(plan, name)
+        base = name
+        if early is None:
+            name = runtime.engine_for(name, plan, template_key is not None)
+        else:
+            name = self._checked_name
         # a shape other than the one the net was read for: the session with free lengths,
         # which every later shape of the same function shares
         session = self._free_session(plan, runtime, name) if early is None else None
         if session is not None:             # kept apart: a plan without a session of its own
-            got = self._on_free[key] = (plan, self._chosen(plan, session, name, key))
-            while len(self._on_free) > _ON_FREE:
-                self._on_free.popitem(last=False)
-            return got
+            if template_key is not None:
+                self._templates[template_key] = (base, plan, name, session)
+            return self._keep_on_free(key, plan, session, name)
         if plan.parts:
             from .converters import Unsupported
             self._watch.made(name)
@@ -160,6 +178,38 @@ class LiteNet:
         while len(self._plans) > _KEEP:
             self._plans.popitem(last=False)
         return got
+
+    def _keep_on_free(self, key, plan, session, name):
+        got = self._on_free[key] = (plan, self._chosen(plan, session, name, key))
+        while len(self._on_free) > _ON_FREE:
+            self._reused.discard(self._on_free.popitem(last=False)[0])
+        return got
+
+    def _template_key(self, shapes, wanted):
+        """The key of the template plans for inputs of ``shapes`` and outputs ``wanted``: the
+        inputs' ranks and channels and what each layer's graph reads of the lengths (its
+        ``lengths_free`` claim, :func:`.converters.register`; the layers' rules applied to
+        the shapes on the way, their refusals raised), or None where a layer those outputs
+        need writes lengths."""
+        claims = self._free_of_lengths.get(wanted)
+        if claims is None:
+            from .converters import lengths_free
+            from .graph import needed
+            order = [self.layers[k] for k in needed(self.layers, wanted)]
+            claims = [(lp, lengths_free(lp)) for lp in order]
+            claims = self._free_of_lengths[wanted] = claims if all(c for _, c in claims) \
+                else ()
+        if not claims:
+            return None
+        blobs, facts = dict(zip(self.inputs, shapes)), []
+        for lp, claim in claims:
+            got = claim(lp, [blobs[b] for b in lp.bottom])
+            if got is None:
+                return None
+            tops, fact = got
+            blobs.update(zip(lp.top, (tuple(t) for t in tops)))
+            facts.append(fact)
+        return tuple((len(s), s[1:2]) for s in shapes), wanted, tuple(facts)
 
     def _chosen(self, plan, session, name, key):
         """``session`` (of runtime ``name``) as a :class:`.choice.Chosen`: the plan's forwards
@@ -208,6 +258,8 @@ class LiteNet:
         signature = plan.signature()
         if signature is None:
             return None
+        # (the free model writes the inputs' channels: Part.free_model)
+        signature = (signature, tuple(s[1:2] for _, s in plan.whole.inputs))
         got = self._free.get(signature)
         if got is not None and got[0] == name:
             self._free.move_to_end(signature)
@@ -232,17 +284,21 @@ class LiteNet:
         self._plans.clear()
         self._free.clear()
         self._on_free.clear()
+        self._templates.clear()
+        self._reused.clear()
         self._checked = None
 
     def check(self, shapes, wanted):
         """Write the graph for ``shapes`` and outputs ``wanted``: raises Unsupported at read
         time for what the converters do not reproduce (so that the torch path reports a bad
         definition when the net is read, as before). The runtime's session for it starts
-        building on a thread of its own (:mod:`.early`): the first forward of these shapes
-        takes it. Where the runtime reads a model without the GIL (OpenCV 5's reader), a net
+        building on a thread of its own (:mod:`.early`; for a net of at least
+        :data:`.early.EARLY_MIN_BYTES` of weights): the first forward of these shapes takes
+        it. Where the runtime reads a model without the GIL (OpenCV 5's reader), a net
         of :data:`STAGE_MIN_BYTES` of weights or more is written in two parts
         (:func:`.graph.build`'s ``stage``): the first is read while the second is written."""
         from . import graph, runtime
+        from .early import EARLY_MIN_BYTES
         if self._weights is None:
             self._weights = self._weights_fn()
         size = self._weight_bytes()
@@ -252,17 +308,21 @@ class LiteNet:
         def stage(part):
             started[id(part)] = runtime.start(name, _model_of(part), part.input_names,
                                               part.output_names, None, part.linked)
-        staged = stage if runtime.reads_apart(name) and size >= STAGE_MIN_BYTES else None
+        staged = stage if runtime.reads_apart(name) and size >= STAGE_MIN_BYTES \
+            and size >= EARLY_MIN_BYTES else None
         self._watch.made(name)
         plan = self._build(graph, runtime, name, shapes, wanted, staged)
         _runs_on(plan, name)
+        # (a staged plan's first part was started on the runtime chosen before it was whole)
+        free = self._template_key(tuple(shapes), tuple(wanted)) is not None
+        self._checked_name = engine = name if started else runtime.engine_for(name, plan, free)
         early = []
         for part in plan.parts:
             got = started.get(id(part))
-            if got is None:
-                got = runtime.start(name, _model_of(part), part.input_names, part.output_names,
-                                    plan.external, part.linked)
-            early.append(got)
+            if got is None and size >= EARLY_MIN_BYTES:
+                got = runtime.start(engine, _model_of(part), part.input_names,
+                                    part.output_names, plan.external, part.linked)
+            early.append(got)         # None: the first forward of these shapes makes it
         self._checked = (tuple(shapes), tuple(wanted), name, plan, early)  # the first forward's
 
     def _build(self, graph, runtime, name, shapes, wanted, stage=None):

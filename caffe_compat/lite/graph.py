@@ -186,7 +186,7 @@ class FileSource:
         return offset
 
 
-def _needed(layers, wanted):
+def needed(layers, wanted):
     """Indices of the layers that the blobs ``wanted`` depend on (the definition's blob names
     are unique: every in-place top was renamed)."""
     need, keep = set(wanted), []
@@ -230,13 +230,21 @@ class Part:
         return self._model
 
     def free_model(self):
-        """The model with every input and output length free (named ``dim_param``s): a
-        runtime session of it runs the inputs of any shape for which :func:`build` writes the
-        same nodes and values (:meth:`Plan.signature`)."""
-        free = [(n, tuple(f"{n}:{axis}" for axis in range(len(s)))) for n, s in self.inputs]
+        """The model with every input and output length free (named ``dim_param``s) but the
+        inputs' channels (axis 1; OpenCV's classic engine checks a Convolution's channels
+        when it reads the model): a runtime session of it runs the inputs of any shape with
+        those channels for which :func:`build` writes the same nodes and values
+        (:meth:`Plan.signature`)."""
+        free = [(n, tuple(s[1] if axis == 1 else f"{n}:{axis}" for axis in range(len(s))))
+                for n, s in self.inputs]
         outs = [(n, tuple(f"{n}:{axis}" for axis in range(len(s)))) for n, s in self.outputs]
         return onnx_wire.model_pieces(self._graph_name, [self._g.nodes[k] for k in self._nodes],
                                       [self._g.initializers[k] for k in self._inits], free, outs)
+
+    def nodes(self):
+        """``[(op_type, attributes)]`` of the part's nodes, in order."""
+        specs = self._g.node_specs
+        return [(specs[k][0], specs[k][4]) for k in self._nodes]
 
     def signature(self):
         """What the part computes, as a hashable key: its nodes, the values of the
@@ -326,7 +334,7 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False, sou
     g = Graph(external, source)
     env = {name: Value(name, shape) for name, shape in inputs}
     steps = []
-    order = _needed(layers, wanted)
+    order = needed(layers, wanted)
     first = None
     if stage is not None:
         sizes = [_weight_bytes(weights, layers[k]) for k in order]

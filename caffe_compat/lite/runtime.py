@@ -16,6 +16,9 @@ ENV_RUNTIME = "CAFFE_COMPAT_TORCH_FREE_RUNTIME"    # onnxruntime | opencv | open
 # onnxruntime's graph optimisation level for the torch-free sessions: "extended" (the
 # default) or "all", "basic", "disabled"
 ENV_ORT_LEVEL = "CAFFE_COMPAT_TORCH_FREE_ORT_LEVEL"
+# OpenCV 5's engine for the "opencv" runtime's models: "classic" (the default: where the
+# classic engine was checked, :func:`engine_for`) or "new"
+ENV_OPENCV_ENGINE = "CAFFE_COMPAT_OPENCV_ENGINE"
 _LEVELS = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
            "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 
@@ -92,15 +95,19 @@ def _onnxruntime(model, inputs, outputs, external, linked=None, tuned=False):
     return forward
 
 
-def _opencv(model, inputs, outputs, external, linked=None):
+def _opencv(model, inputs, outputs, external, linked=None, classic=False):
     import cv2
-    net = _read_linked(cv2, *linked) if linked is not None else None
+    net = _read_linked(cv2, *linked, classic) if linked is not None else None
     if net is None:
-        net = _read_onnx(cv2, _pieces(model))
-    return _opencv_forward(net, inputs, outputs)
+        net = _read_onnx(cv2, _pieces(model), classic)
+    return _opencv_forward(net, inputs, outputs, classic)
 
 
-def _opencv_forward(net, inputs, outputs):
+def _opencv_classic(model, inputs, outputs, external, linked=None):
+    return _opencv(model, inputs, outputs, external, linked, classic=True)
+
+
+def _opencv_forward(net, inputs, outputs, classic=False):
     names = list(outputs)
 
     def forward(feed):
@@ -109,7 +116,7 @@ def _opencv_forward(net, inputs, outputs):
         got = net.forward(names)
         return [np.asarray(a) for a in got]
 
-    forward.runtime = "opencv"
+    forward.runtime = CLASSIC if classic else "opencv"
     return forward
 
 
@@ -124,20 +131,72 @@ def _pieces(model):
 BUFFER_MAX_BYTES = 1 << 20
 
 
-def _read_onnx(cv2, model):
+def _read_onnx(cv2, model, classic=False):
     """OpenCV's net of ``model`` (bytes, or :class:`~.onnx_wire.Pieces`) read from a private
     temporary file: OpenCV 5's reader holds the GIL while it copies a buffer argument (about
     15 ms for a 10 MB model, the caller's thread stopped meanwhile) and reads a file without
     it; the pieces go to the file without being joined. A buffer where no temporary folder
     takes the file, and for a model of less than :data:`BUFFER_MAX_BYTES` (whose copy takes
-    less than writing, reading and removing a file: 10 ms on a slow temporary folder)."""
+    less than writing, reading and removing a file: 10 ms on a slow temporary folder).
+    ``classic``: on OpenCV 5's classic engine, which reads only a file."""
     chunks = _chunks(model)
     written = None
-    if sum(len(c) for c in chunks) >= BUFFER_MAX_BYTES:
+    if sum(len(c) for c in chunks) >= BUFFER_MAX_BYTES or classic:
         written = _write_model(model)
     if written is None:
         return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(chunks), np.uint8))
-    return _read_and_remove(cv2.dnn.readNetFromONNX, *written)
+    return _read_and_remove(_opencv_reader(cv2, classic), *written)
+
+
+def _opencv_reader(cv2, classic):
+    """``read(path)``: OpenCV's net of the ONNX file ``path``; ``classic``: on OpenCV 5's
+    classic engine (``ENGINE_CLASSIC``), as :data:`CLASSIC` sessions are. The engine is
+    honoured only for a file: OpenCV 5.0's buffer overloads of ``readNetFromONNX`` and
+    ``readNet`` take the new engine whatever they are given."""
+    if not classic:
+        return cv2.dnn.readNetFromONNX
+    return lambda path: cv2.dnn.readNetFromONNX(path, cv2.dnn.ENGINE_CLASSIC)
+
+
+# OpenCV 5's classic engine (ENGINE_CLASSIC: OpenCV 4's dnn engine) as a runtime of its own.
+# It ran the MTCNN cascade's P-Net in 0.55-0.6x the new engine's time (2-core AMD EPYC, a
+# 300 x 228 input: 2.7-3.0 ms against 4.9-5.0 ms; R-Net's batch of 100: 6.3 against 10.8 ms)
+# and reshapes a net for a new input shape as OpenCV 4 does; but it computes some graphs
+# otherwise (the conformance grid: LRN within a channel, a max pooling whose stride passes the
+# window, an average pooling's padding; an inner product on a later axis, whose MatMul gave
+# other values once the session ran a second shape) or refuses them at the forward (two
+# inputs). So it runs only plans of one input, of a net whose every layer writes no lengths
+# (the converters' lengths_free: the grid checks them at many shapes on the default runtime,
+# tests/caffe_compat/conformance/test_lengths_free.py), whose every node is of the operators
+# below; every other plan of the "opencv" runtime runs on the new engine.
+CLASSIC = "opencv-classic"
+_CLASSIC_OPS = {"Conv", "Pad", "Gemm", "Reshape", "PRelu", "Relu", "LeakyRelu", "Sigmoid",
+                "Tanh", "Abs", "Mul", "Softmax", "GlobalAveragePool", "GlobalMaxPool",
+                "Identity"}
+
+
+def _classic_takes(op_type, attrs):
+    if op_type == "MaxPool":                # the form without pads (Caffe's ceil rounding)
+        return "pads" not in attrs
+    return op_type in _CLASSIC_OPS
+
+
+def engine_for(name, plan, lengths_free):
+    """The runtime that runs ``plan`` on runtime ``name``'s behalf: :data:`CLASSIC` for an
+    "opencv" plan of a net whose layers write no lengths (``lengths_free``) and whose nodes
+    the classic engine was checked on (:data:`ENV_OPENCV_ENGINE` not "new", this OpenCV has
+    the engine), else ``name``."""
+    if name != "opencv" or not lengths_free or plan.whole is None or \
+            len(plan.whole.input_names) != 1 or CLASSIC in plan.avoids:
+        return name
+    wanted = os.environ.get(ENV_OPENCV_ENGINE, "classic").strip().lower() or "classic"
+    if wanted not in ("classic", "new"):
+        raise ValueError(f"{ENV_OPENCV_ENGINE}={wanted!r}: expected 'classic' or 'new'")
+    import cv2
+    if wanted == "new" or not hasattr(cv2.dnn, "ENGINE_CLASSIC"):
+        return name
+    return CLASSIC if all(_classic_takes(op, attrs) for op, attrs in plan.whole.nodes()) \
+        else name
 
 
 def _chunks(model):
@@ -145,7 +204,7 @@ def _chunks(model):
     return [model] if isinstance(model, (bytes, bytearray, memoryview)) else model
 
 
-def _read_linked(cv2, model, source):
+def _read_linked(cv2, model, source, classic=False):
     """OpenCV's net of ``model`` (:class:`~.onnx_wire.Pieces` whose large weights are the
     caffemodel's bytes, :class:`~.graph.FileSource` ``source``): the model written to a
     private folder beside a link to the caffemodel, which OpenCV's reader reads the weights
@@ -157,7 +216,7 @@ def _read_linked(cv2, model, source):
     if written is None:
         return None
     try:
-        net = _read_and_remove(cv2.dnn.readNetFromONNX, *written)
+        net = _read_and_remove(_opencv_reader(cv2, classic), *written)
     except cv2.error:
         return None
     return _unchanged(net, source)
@@ -171,8 +230,13 @@ def _unchanged(net, source):
 
 
 def _write_model(model):
-    """``(path, [path])``: ``model`` written to a private temporary file; None where no
-    temporary folder takes it."""
+    """``(path, [what to remove or close after the read])``: ``model`` written to a file in
+    memory (``os.memfd_create``, Linux: its path under /proc/self/fd, nothing to remove; the
+    removal of a temporary file took 10-13 ms on the shared machine's /tmp), else to a
+    private temporary file; None where neither takes it."""
+    got = _in_memory(_chunks(model))
+    if got is not None:
+        return got
     path = _private_file(".onnx")
     if path is None:
         return None
@@ -214,10 +278,31 @@ def _read_and_remove(read, path, made):
         _remove(made)
 
 
+def _in_memory(chunks):
+    """``(path, [fd])`` of a file in memory holding ``chunks``, or None."""
+    make = getattr(os, "memfd_create", None)
+    if make is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        fd = make("caffe_compat-model.onnx")
+    except OSError:
+        return None
+    try:
+        with os.fdopen(os.dup(fd), "wb") as f:
+            f.writelines(chunks)
+    except OSError:
+        os.close(fd)
+        return None
+    return f"/proc/self/fd/{fd}", [fd]
+
+
 def _remove(made):
+    """Remove the files and folders ``made`` (paths), close its file descriptors (ints)."""
     for path in made:
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
+            if isinstance(path, int):
+                os.close(path)
+            elif os.path.isdir(path) and not os.path.islink(path):
                 os.rmdir(path)
             else:
                 os.unlink(path)
@@ -234,11 +319,12 @@ class _OpenCVStart:
     refused the external data or the caffemodel changed meanwhile, the whole model read
     then."""
 
-    def __init__(self, model, inputs, outputs, linked):
+    def __init__(self, model, inputs, outputs, linked, classic=False):
         import cv2
 
         from .early import EarlyCall
         self._model, self._inputs, self._outputs = model, inputs, outputs
+        self._classic = classic
         self._source = None
         written = _write_linked(*linked) if linked is not None else None
         if written is not None:
@@ -246,10 +332,10 @@ class _OpenCVStart:
         else:
             written = _write_model(_pieces(model))
         if written is None:
-            self._call = EarlyCall(_read_onnx, cv2, _pieces(model),
+            self._call = EarlyCall(_read_onnx, cv2, _pieces(model), classic,
                                    name="caffe_compat-session")
         else:
-            self._call = EarlyCall(_read_and_remove, cv2.dnn.readNetFromONNX, *written,
+            self._call = EarlyCall(_read_and_remove, _opencv_reader(cv2, classic), *written,
                                    name="caffe_compat-session")
 
     def result(self):
@@ -263,8 +349,8 @@ class _OpenCVStart:
         if net is not None and self._source is not None:
             net = _unchanged(net, self._source)
         if net is None:                 # refused external data, a changed file, a fork
-            net = _read_onnx(cv2, _pieces(self._model))
-        return _opencv_forward(net, self._inputs, self._outputs)
+            net = _read_onnx(cv2, _pieces(self._model), self._classic)
+        return _opencv_forward(net, self._inputs, self._outputs, self._classic)
 
 
 def _private_file(suffix, folder=False):
@@ -341,7 +427,8 @@ def openvino_session(model, inputs, outputs, hint="f32"):
     return forward
 
 
-_RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv, "openvino": _openvino}
+_RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv, "openvino": _openvino,
+             CLASSIC: _opencv_classic}
 # a net of at most this many bytes of weights runs on OpenCV 5's reader where the process has
 # imported OpenCV 5 already: onnxruntime's import (about 0.045 s of CPU) and session cost such
 # a net more than its forward saves. Measured (bench_one_shot.py's programs, 2-core AMD EPYC,
@@ -393,8 +480,9 @@ def choose(weight_bytes=None):
         return "opencv"        # (without looking for onnxruntime: its search costs a ms)
     found = available()
     if wanted:
-        if wanted not in _RUNTIMES:
-            raise ValueError(f"{ENV_RUNTIME}={wanted!r}: expected one of {sorted(_RUNTIMES)}")
+        if wanted not in _RUNTIMES or wanted == CLASSIC:
+            names = sorted(set(_RUNTIMES) - {CLASSIC})
+            raise ValueError(f"{ENV_RUNTIME}={wanted!r}: expected one of {names}")
         if wanted not in found:
             raise Unsupported(f"{ENV_RUNTIME}={wanted}: not installed")
         found = [wanted]
@@ -406,7 +494,7 @@ def choose(weight_bytes=None):
 def reads_apart(name):
     """Whether runtime ``name`` reads a model without the GIL, so that a model read on a
     thread overlaps Python writing the next (OpenCV's reader)."""
-    return name == "opencv"
+    return name in ("opencv", CLASSIC)
 
 
 def takes_external(name):
@@ -437,8 +525,8 @@ def start(name, model, inputs, outputs, external=None, linked=None):
     """:func:`session`'s work started now on a thread of its own (:mod:`.early`): an object
     whose ``result()`` gives the session, or raises its error, when the first forward needs
     it (OpenCV's reader: :class:`_OpenCVStart`)."""
-    if name == "opencv":
-        return _OpenCVStart(model, inputs, outputs, linked)
+    if name in ("opencv", CLASSIC):
+        return _OpenCVStart(model, inputs, outputs, linked, name == CLASSIC)
     from .early import EarlyCall
     return EarlyCall(session, name, model, inputs, outputs, external, linked,
                      name="caffe_compat-session")

@@ -17,13 +17,37 @@ class Unsupported(Exception):
     (the message goes to the debug log)."""
 
 
-def register(type_name, host=False):
+def register(type_name, host=False, lengths_free=None):
     """Decorator: ``fn`` converts layers of ``type_name``; ``host=True``: ``fn(lp, bottoms,
-    blobs)`` returns ``(top shapes, run)``, ``run(arrays) -> arrays`` in numpy."""
+    blobs)`` returns ``(top shapes, run)``, ``run(arrays) -> arrays`` in numpy.
+
+    ``lengths_free``: ``lengths_free(lp, bottom_shapes)`` gives ``(top shapes, fact)``, the
+    layer's rule applied (its refusals raised), where the nodes and values ``fn`` writes
+    for bottoms of these ranks and channels are the same for every other bottom shape with
+    the same ``fact`` (a hashable: what the graph reads of the lengths; None for nothing), or
+    None where these bottoms make it write their lengths. A net whose layers all say so runs a
+    new input shape on the plan written for an earlier one
+    (:meth:`caffe_compat.lite.LiteNet._plan`); tests/caffe_compat/conformance/
+    test_lengths_free.py checks the claims on the grid. :func:`same_shapes` serves the types
+    whose tops are their bottoms' shapes."""
     def wrap(fn):
+        if lengths_free is not None:
+            fn.lengths_free = lengths_free
         (_HOST if host else _CONVERTERS)[type_name] = fn
         return fn
     return wrap
+
+
+def same_shapes(lp, shapes):
+    """``lengths_free`` of a type whose tops have its bottom's shape and whose nodes read no
+    length."""
+    return [shapes[0]] * max(1, len(lp.top)), None
+
+
+def lengths_free(lp):
+    """The ``lengths_free`` claim of the converter of ``lp``'s type (:func:`register`), or
+    None."""
+    return getattr(converter(lp.type), "lengths_free", None)
 
 
 # Caffe type -> the module of this package that registers its converter, imported the first

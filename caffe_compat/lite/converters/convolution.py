@@ -55,7 +55,16 @@ def conv_like(g, lp, bottoms, blobs, op, transposed):
     return tops
 
 
-@register("Convolution")
-@register("ConvolutionDepthwise")       # the MobileNet forks' name: Caffe's Convolution
+def _lengths_free(lp, shapes):
+    """The nodes write no length but a window's far padding (one longer than its padded
+    input)."""
+    rule = convolution_rule(lp, shapes)
+    if any(any(rule.far_padding(s[2:])) for s in shapes):
+        return None
+    return [rule.top_shape(s) for s in shapes], None
+
+
+@register("Convolution", lengths_free=_lengths_free)
+@register("ConvolutionDepthwise", lengths_free=_lengths_free)   # the MobileNet forks' name
 def convolution(g, lp, bottoms, blobs):
     return conv_like(g, lp, bottoms, blobs, "Conv", False)

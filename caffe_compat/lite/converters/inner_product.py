@@ -17,7 +17,13 @@ declare("lite", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
         refuses=ip_rule.FILLERS, no_effect=ENGINE_FIELD)
 
 
-@register("InnerProduct")
+def _lengths_free(lp, shapes):
+    """The nodes read the inner length K (the reshape's)."""
+    rule = inner_product_rule(lp, shapes)
+    return [rule.top_shape(shapes[0])], rule.k
+
+
+@register("InnerProduct", lengths_free=_lengths_free)
 def inner_product(g, lp, bottoms, blobs):
     x, = bottoms
     rule = inner_product_rule(lp, [x.shape])

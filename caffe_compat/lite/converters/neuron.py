@@ -8,7 +8,7 @@ from ...rules import dropout as dropout_rule_module
 from ...rules.dropout import dropout_rule
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.relu import FIELDS as RELU_FIELDS, relu_slope
-from ._common import F32, Unsupported, register
+from ._common import F32, Unsupported, register, same_shapes
 
 declare("lite", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
 declare("lite", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
@@ -16,7 +16,7 @@ declare("lite", "ReLU", "ReLUParameter", RELU_FIELDS, no_effect=ENGINE_FIELD)
 declare("lite", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
 
 
-@register("ReLU")
+@register("ReLU", lengths_free=same_shapes)
 def relu(g, lp, bottoms, blobs):
     x, = bottoms
     slope = relu_slope(lp)
@@ -33,12 +33,12 @@ def _unary(op):
     return convert
 
 
-register("Sigmoid")(_unary("Sigmoid"))
-register("TanH")(_unary("Tanh"))
-register("AbsVal")(_unary("Abs"))
+register("Sigmoid", lengths_free=same_shapes)(_unary("Sigmoid"))
+register("TanH", lengths_free=same_shapes)(_unary("Tanh"))
+register("AbsVal", lengths_free=same_shapes)(_unary("Abs"))
 
 
-@register("Dropout")
+@register("Dropout", lengths_free=same_shapes)
 def dropout(g, lp, bottoms, blobs):
     if len(bottoms) != 1:
         raise Unsupported(f"layer '{lp.name}': Dropout of {len(bottoms)} bottom(s)")
@@ -52,7 +52,7 @@ def dropout(g, lp, bottoms, blobs):
     return [type(x)(g.op("Mul", [x, g.const(scale)]), x.shape)]
 
 
-@register("Split")
+@register("Split", lengths_free=same_shapes)
 def split(g, lp, bottoms, blobs):
     x, = bottoms
     return [x] * len(lp.top)

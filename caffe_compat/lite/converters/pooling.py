@@ -25,7 +25,18 @@ declare("lite", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"}, refu
         no_effect=ENGINE_FIELD)
 
 
-@register("Pooling")
+def _lengths_free(lp, shapes):
+    """A global pooling, and MAX without padding over windows at least as long as the stride:
+    the nodes below that write no length."""
+    rule = pooling_rule(lp, shapes)
+    if rule.tops != 1 or not (rule.global_pooling or (
+            rule.method == MAX and not any(rule.pad) and
+            all(a >= b for a, b in zip(rule.kernel, rule.stride)))):
+        return None
+    return [rule.top_shape(shapes[0])], None
+
+
+@register("Pooling", lengths_free=_lengths_free)
 def pooling(g, lp, bottoms, blobs):
     x, = bottoms
     rule = pooling_rule(lp, [four_d(lp, x)])

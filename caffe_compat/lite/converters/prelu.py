@@ -12,7 +12,11 @@ from ._common import blob_count, param_blob, register
 declare("lite", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
 
 
-@register("PReLU")
+def _lengths_free(lp, shapes):
+    return [prelu_rule(lp, shapes).top_shape(shapes[0])], None
+
+
+@register("PReLU", lengths_free=_lengths_free)
 def prelu(g, lp, bottoms, blobs):
     x, = bottoms
     rule = prelu_rule(lp, [x.shape])

@@ -9,7 +9,12 @@ from ._common import register
 declare("lite", "Softmax", "SoftmaxParameter", softmax_rule_module.FIELDS, no_effect=ENGINE_FIELD)
 
 
-@register("Softmax")
+def _lengths_free(lp, shapes):
+    softmax_axis(lp, shapes[0])
+    return [shapes[0]], None
+
+
+@register("Softmax", lengths_free=_lengths_free)
 def softmax(g, lp, bottoms, blobs):
     x, = bottoms
     axis = softmax_axis(lp, x.shape)
