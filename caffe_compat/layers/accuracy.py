@@ -1,11 +1,5 @@
-"""Accuracy: the fraction of (non-ignored) labels ranked within the ``top_k`` scores along
-``axis`` (default 1); optional second top: per-class accuracy, shape ``(C,)``.
-
-Caffe's rule (this version): a label counts as correct when fewer than ``top_k`` *other*
-classes score ``>=`` the true class's score -- ties count against it. Labels are truncated
-toward zero; positions equal to ``ignore_label`` are skipped. With no valid label the accuracy
-is 0 (not NaN); a class that never occurs has per-class accuracy 0. ``top_k: 0`` (always 0 in
-Caffe) is rejected. No backward.
+"""Accuracy (the rule in :mod:`caffe_compat.rules.accuracy`); optional second top: per-class
+accuracy, shape ``(C,)`` (0 for a class that never occurs). No backward.
 
 A float32 CPU batch with one top is scored on its numpy arrays (:meth:`Accuracy._numpy_accuracy`):
 every step is a comparison or a count, exact in either library, and the one division is

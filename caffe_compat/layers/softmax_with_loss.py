@@ -1,13 +1,11 @@
 """SoftmaxWithLoss: softmax over ``softmax_param.axis`` (default 1), then
 ``-sum log(max(p[label], FLT_MIN)) / normalizer`` over the labels that are not ``ignore_label``.
 
-Labels: ``count(0, axis) * count(axis + 1)`` float values truncated toward zero. Normalizer
-(``loss_param.normalization``, default VALID; the legacy ``normalize: true/false`` means
-VALID/BATCH_SIZE when ``normalization`` is unset): FULL = every position (ignored ones
-included), VALID = non-ignored positions, BATCH_SIZE = ``count(0, axis)``, NONE = 1; never
-below 1. Backward is Caffe's ``(p - onehot) / normalizer`` with ignored positions zeroed -- also
-where the FLT_MIN clamp is active. The optional second top is the probabilities; Caffe ignores
-any gradient arriving there, and so does this layer.
+Labels: ``count(0, axis) * count(axis + 1)`` float values truncated toward zero. Normalizer:
+:mod:`caffe_compat.rules.loss` (default VALID; BATCH_SIZE is ``count(0, axis)``). Backward is
+Caffe's ``(p - onehot) / normalizer`` with ignored positions zeroed -- also where the FLT_MIN
+clamp is active. The optional second top is the probabilities; Caffe ignores any gradient
+arriving there, and so does this layer.
 """
 import numpy as np
 import torch

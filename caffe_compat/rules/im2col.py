@@ -1,18 +1,10 @@
-"""Caffe's Im2colLayer rules (im2col_layer.cpp), read by every engine.
-
-Parameters, from ``convolution_param`` as Caffe's Im2colLayer reads it: ``axis`` (1; negative
-from the end) is the channel axis, every later axis spatial (at least one); ``kernel_size``
-(required), ``stride`` (1), ``pad`` (0) and ``dilation`` (1) once or once per spatial axis, or
-the ``_h`` / ``_w`` forms for two spatial axes (:func:`~caffe_compat.rules.spatial.spatial_values`).
-``num_output``, ``group``, ``bias_term`` and ``force_nd_im2col`` do not change the result.
-Refusals, as Caffe's CHECKs: no spatial axis, a non-positive kernel, stride or dilation, a
-bottom with another number of spatial axes than the first, a window longer than the padded
-input by a stride or more.
-
-Top shape: the bottom's with the channel axis multiplied by the kernel size and each spatial
-axis replaced by :func:`~caffe_compat.rules.spatial.window_count` (C's integer division, which
-truncates toward zero: a window longer than the padded input by less than a stride has one
-position, reading zeros past the end: :meth:`Im2colRule.far_padding`).
+"""Caffe's Im2colLayer rules (im2col_layer.cpp), read by every engine: the geometry of
+``convolution_param`` as :mod:`.convolution` reads it (channel ``axis``, every later axis
+spatial; ``num_output``, ``group`` and ``bias_term`` not read). Top shape: the bottom's with the
+channel axis multiplied by the kernel size and each spatial axis its window positions
+(:func:`~caffe_compat.rules.spatial.window_count`). Refusals, as Caffe's CHECKs: no spatial
+axis, a non-positive kernel, stride or dilation, another number of spatial axes than the first
+bottom's, a window longer than the padded input by a stride or more.
 """
 from __future__ import annotations
 

@@ -13,9 +13,6 @@ class SwishRule:
     layer: object
     beta: float
 
-    def top_shape(self, shape):
-        return tuple(int(d) for d in shape)
 
-
-def swish_rule(layer, bottom_shapes=None):
+def swish_rule(layer):
     return SwishRule(layer, float(layer.swish_param.beta))

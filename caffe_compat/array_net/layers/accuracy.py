@@ -1,10 +1,6 @@
-"""Accuracy (Caffe's AccuracyLayer): the fraction of the labels not equal to ``ignore_label``
-whose class has fewer than ``top_k`` *other* classes scoring ``>=`` it along ``axis`` (ties
-count against it); labels are the float values truncated toward zero; 0 where no label
-counts. One top (the per-class second top is the torch engine's). No backward: Caffe's
-Backward_cpu of Accuracy propagates nothing.
-
-The value is :func:`caffe_compat.rules.accuracy.accuracy_value`, the rule both engines read."""
+"""Accuracy (Caffe's AccuracyLayer): the value of :mod:`caffe_compat.rules.accuracy`, the rule
+both engines read. One top (the per-class second top is the torch engine's). No backward:
+Caffe's Backward_cpu of Accuracy propagates nothing."""
 import math
 
 from ...errors import NetError

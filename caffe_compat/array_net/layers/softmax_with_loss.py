@@ -1,10 +1,9 @@
 """SoftmaxWithLoss (Caffe's SoftmaxWithLossLayer): softmax over ``softmax_param.axis``
 (default 1), then ``-sum log(max(p[label], FLT_MIN)) / normalizer`` over the positions whose
-label is not ``ignore_label``; the labels are the float values truncated toward zero. The
-normalizer (``loss_param.normalization``, default VALID, or the legacy ``normalize``): FULL
-every position, VALID the counted ones, BATCH_SIZE ``count(0, axis)``, NONE 1, never below 1.
-Backward: ``(p - onehot(label)) * loss_weight / normalizer``, ignored positions zeroed. The
-optional second top is the probabilities (no diff taken from it, as in Caffe)."""
+label is not ``ignore_label``; the labels are the float values truncated toward zero; the
+normalizer of :mod:`caffe_compat.rules.loss` (default VALID). Backward: ``(p - onehot(label))
+* loss_weight / normalizer``, ignored positions zeroed. The optional second top is the
+probabilities (no diff taken from it, as in Caffe)."""
 import math
 
 import numpy as np
