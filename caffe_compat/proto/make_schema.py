@@ -10,7 +10,6 @@ back). tests/caffe_compat/light checks that the table is the one this writes."""
 from __future__ import annotations
 
 import os
-import pprint
 
 _KINDS = {1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 8: "bool",
           9: "string", 11: "message", 12: "bytes", 13: "uint32", 14: "enum"}
@@ -54,15 +53,42 @@ def table():
     return messages, enums, required
 
 
+def _block(name, mapping):
+    """``name = {...}`` sorted by key: an entry on one line where it fits in 99 characters,
+    else its key on a line and below it its fields one a line, or its enum values packed."""
+    lines = [name + " = {"]
+    for key in sorted(mapping):
+        value = mapping[key]
+        if isinstance(value, dict):
+            items = [f"{k!r}: {value[k]!r}," for k in sorted(value)]
+        else:
+            items = [repr(v) + "," for v in value]
+        opening, closing = {dict: "{}", tuple: "()", list: "[]"}[type(value)]
+        tail = closing + "," if len(items) > 1 or opening != "(" else ",),"
+        items[-1] = items[-1][:-1]
+        one = f"    {key!r}: {opening}{' '.join(items)}{tail}"
+        if len(one) <= 99:
+            lines.append(one)
+            continue
+        lines.append(f"    {key!r}: {opening}")
+        line = "       "
+        for item in items:
+            if len(line) + 1 + len(item) > 99 or opening == "(" and item is not items[0]:
+                lines.append(line)
+                line = "       "
+            line += " " + item
+        lines.append(line + tail)
+    return "\n".join(lines) + "\n}\n"
+
+
 def text():
     messages, enums, required = table()
     head = ('"""caffe.proto as a table (written by ``python -m caffe_compat.proto.make_schema``'
             ' from caffe_pb2;\ndo not edit): ``MESSAGES[name]`` is a tuple of fields ``(name, '
             'number, kind, repeated,\npacked, default, type)``, ``ENUMS[name]`` the values of '
             'an enum, ``REQUIRED[name]`` a\nmessage\'s required fields."""\n\n')
-    body = (f"MESSAGES = {pprint.pformat(messages, width=99, sort_dicts=True)}\n\n"
-            f"ENUMS = {pprint.pformat(enums, width=99, sort_dicts=True)}\n\n"
-            f"REQUIRED = {pprint.pformat(required, width=99, sort_dicts=True)}\n")
+    body = "\n".join(_block(n, t) for n, t in (("MESSAGES", messages), ("ENUMS", enums),
+                                                    ("REQUIRED", required)))
     return head + body
 
 
