@@ -2,8 +2,9 @@
 
 The protobuf text parser checks the syntax and fills the message but does not say where each
 field was written. This scanner reads the same text once more (after it parsed) and returns
-the tree of fields with their 1-based line and column; :func:`net_source` turns the tree of a
-net into the :class:`~caffe_compat.diagnostics.locations.NetSource` of its ``layer`` / ``layers`` entries.
+the tree of fields with their 1-based line and column; :func:`named_net_source` turns the tree
+of a net into the :class:`~caffe_compat.diagnostics.locations.NetSource` of its ``layer`` /
+``layers`` entries.
 The scan is best effort: on text it does not follow it returns None, and errors then name the
 layer without a line.
 """
@@ -130,23 +131,17 @@ def _layer_source(field, filename, name, legacy=False):
     return LayerSource(filename, field.line, field.column, name, spots)
 
 
-def net_source(text, filename, net_param):
-    """The :class:`NetSource` of ``net_param`` parsed from ``text`` (None if the scan does not
-    match the message)."""
-    fields = scan(text)
-    return None if fields is None else _net_source(fields, filename, net_param)
-
-
 def layer_names(net_param):
-    """The names :func:`net_source` records for ``net_param``'s layers: (``layer``'s, the
+    """The names :func:`named_net_source` records for ``net_param``'s layers: (``layer``'s, the
     legacy ``layers``' (a V0 definition's own name where one is nested))."""
     return ([lp.name for lp in net_param.layer],
             [lp.layer.name if lp.HasField("layer") else lp.name for lp in net_param.layers])
 
 
 def named_net_source(text, filename, names):
-    """:func:`net_source` for a message whose layer names were ``names`` (as
-    :func:`layer_names` gives them) when it was parsed from ``text``."""
+    """The :class:`NetSource` of a message whose layer names were ``names`` (as
+    :func:`layer_names` gives them) when it was parsed from ``text`` (None if the scan does not
+    match the message)."""
     fields = scan(text)
     return None if fields is None else _source_of_fields(fields, filename, *names)
 
