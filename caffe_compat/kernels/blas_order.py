@@ -217,16 +217,6 @@ def conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_input=True,
     return gx, gw
 
 
-def conv2d_grad_input(x, weight, grad, stride, pad, dilation, group):
-    """The input gradient of :func:`conv2d_grads` alone."""
-    return conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_weight=False)[0]
-
-
-def conv2d_grad_weight(x, weight, grad, stride, pad, dilation, group):
-    """The weight gradient of :func:`conv2d_grads` alone."""
-    return conv2d_grads(x, weight, grad, stride, pad, dilation, group, need_input=False)[1]
-
-
 def inner_product(x, weight, transpose):
     """Caffe's InnerProduct product of ``x`` (M, K): ``x W^T`` for weights (N, K), or ``x W``
     for weights (K, N) with ``transpose``; a new float32 tensor (M, N), without bias."""

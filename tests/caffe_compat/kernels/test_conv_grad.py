@@ -89,7 +89,7 @@ def test_weight_gradient_is_caffes_per_image_accumulation():
     want = torch.empty(5, kc)
     from caffe_compat.kernels import _exact_gemm
     _exact_gemm.gemm(a.numpy(), b.numpy(), want.numpy(), True, 1)
-    got = blas_order.conv2d_grad_weight(x, w, g, (1, 1), (0, 0), (1, 1), 1)
+    got = blas_order.conv2d_grads(x, w, g, (1, 1), (0, 0), (1, 1), 1, need_input=False)[1]
     assert torch.equal(got.reshape(5, kc), want)                  # tolerance 0: same order
 
 
@@ -119,7 +119,7 @@ def test_input_gradient_is_gemm_then_caffes_col2im(s, p, d, k):
     x, w, g = _case((2, 3, 9, 10), (4, 3, k, k), s, p, d, 1, seed=3)
     from caffe_compat.kernels import _exact_gemm
     oh, ow = g.shape[2:]
-    got = blas_order.conv2d_grad_input(x, w, g, s, p, d, 1)
+    got = blas_order.conv2d_grads(x, w, g, s, p, d, 1, need_weight=False)[0]
     wt = w.reshape(4, -1).t()                                      # W^T (Kc, O), strided
     for n in range(2):
         col = torch.empty(wt.shape[0], oh * ow)
