@@ -13,6 +13,7 @@ import os
 
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
+from ..io.upgrade import _SOLVER_TYPE_NAMES
 from ..proto import caffe_pb2
 import importlib
 
@@ -44,15 +45,8 @@ def _load_builtin():
             cls = __getattr__(name)
             _SOLVERS.setdefault(cls.type_name, cls)
 
-# The legacy SolverParameter.solver_type enum, by value and by name.
-LEGACY_SOLVER_TYPES = {
-    caffe_pb2.SolverParameter.SGD: "SGD",
-    caffe_pb2.SolverParameter.NESTEROV: "Nesterov",
-    caffe_pb2.SolverParameter.ADAGRAD: "AdaGrad",
-    caffe_pb2.SolverParameter.RMSPROP: "RMSProp",
-    caffe_pb2.SolverParameter.ADADELTA: "AdaDelta",
-    caffe_pb2.SolverParameter.ADAM: "Adam",
-}
+# The legacy SolverParameter.solver_type enum: the type name of each value.
+LEGACY_SOLVER_TYPES = _SOLVER_TYPE_NAMES
 
 
 def register_solver(cls, name=None):
