@@ -18,10 +18,7 @@ import numpy as np
 from ..array_net.layers.hdf5_data import HDF5Data
 from ..array_net.registry import Unsupported
 from ..errors import SolverError
-from ..io import caffemodel as caffemodel_io
 from ..io import solverstate as solverstate_io
-from ..io.atomic import write_bytes_atomic
-from ..proto import caffe_pb2
 from ..solvers.feeding import DataFeedMixin
 
 
@@ -59,19 +56,7 @@ class StateMixin(DataFeedMixin):
         model = self.snapshot_filename(".caffemodel")
         self.log.info(f"Snapshotting to binary proto file {model}", "solver.cpp:464")
         self.net.save(model)
-        state = caffe_pb2.SolverState()
-        state.iter = self.iter
-        state.learned_net = model
-        state.current_step = self.current_step
-        for h in self.history:
-            state.history.add().CopyFrom(caffemodel_io.array_to_blob(h))
-        path = self.snapshot_filename(".solverstate")
-        self.log.info(f"Snapshotting solver state to binary proto file {path}",
-                      "sgd_solver.cpp:284")
-        data = solverstate_io.solverstate_bytes(state)
-        self._write_sidecar(path, data)
-        write_bytes_atomic(path, data)
-        return model, path
+        return model, self._write_binary_state(model, self.history)
 
     def restore(self, path, caffe_position=None):
         """Restore a binary .solverstate (Caffe's or ours): iteration, weights

@@ -19,7 +19,10 @@ import numpy as np
 
 from ..data.hdf5 import HDF5Source
 from ..errors import DataError, SolverError
+from ..io import caffemodel as caffemodel_io
+from ..io import solverstate as solverstate_io
 from ..io.atomic import write_bytes_atomic
+from ..proto import caffe_pb2
 
 SIDECAR_SUFFIX = ".datapos.json"
 _SIDECAR_FORMAT = "caffe_compat.datapos/1"
@@ -142,6 +145,21 @@ class DataFeedMixin:
         doc.update(self.data_position())
         write_bytes_atomic(state_path + SIDECAR_SUFFIX,
                            json.dumps(doc, separators=(",", ":")).encode("utf-8"))
+
+    def _write_binary_state(self, model_filename, history):
+        """Caffe's SnapshotSolverStateToBinaryProto: this iteration's SolverState with the
+        weights file's name and ``history`` (arrays), and its sidecar; the state's path."""
+        state = caffe_pb2.SolverState(iter=self.iter, learned_net=model_filename,
+                                      current_step=self.current_step)
+        for h in history:
+            state.history.add().CopyFrom(caffemodel_io.array_to_blob(h))
+        path = self.snapshot_filename(".solverstate")
+        self.log.info(f"Snapshotting solver state to binary proto file {path}",
+                      "sgd_solver.cpp:284")
+        data = solverstate_io.solverstate_bytes(state)
+        self._write_sidecar(path, data)
+        write_bytes_atomic(path, data)
+        return path
 
     def _restore_data_position(self, path, data, caffe_position):
         """After restoring ``path`` (whose bytes are ``data``): the saved read position from its

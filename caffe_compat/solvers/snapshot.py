@@ -18,7 +18,7 @@ from ..parallel import data_parallel as parallel
 from ..errors import SolverError
 from ..io import caffemodel as caffemodel_io
 from ..io import solverstate as solverstate_io
-from ..io.atomic import atomic_path, write_bytes_atomic
+from ..io.atomic import atomic_path
 from ..proto import caffe_pb2
 from .weights import copy_weights, write_net_hdf5
 
@@ -63,19 +63,8 @@ class SnapshotMixin:
                 data = f.read()
             self._write_sidecar(path, data)
             return path
-        state = caffe_pb2.SolverState()
-        state.iter = self.iter
-        state.learned_net = model_filename
-        state.current_step = self.current_step
-        for h in self.history:
-            state.history.add().CopyFrom(caffemodel_io.array_to_blob(h.detach().cpu().numpy()))
-        path = self.snapshot_filename(".solverstate")
-        self.log.info(f"Snapshotting solver state to binary proto file {path}",
-                      "sgd_solver.cpp:284")
-        data = solverstate_io.solverstate_bytes(state)
-        self._write_sidecar(path, data)
-        write_bytes_atomic(path, data)
-        return path
+        return self._write_binary_state(model_filename,
+                                        [h.detach().cpu().numpy() for h in self.history])
 
     # ------------------------------------------------------------------ restore
     def restore(self, path, caffe_position=None):
