@@ -152,39 +152,10 @@ class StepPlan:
         saved, diff_of = store._saved, store.diff_of
         with torch.no_grad():
             for i, module, tops_names, bottoms, wanted, params, skip in self.backward_records:
-                state = saved[i]
-                leaves, tops = state.leaves, state.tops
-                differentiable = any(wanted) or any(p.requires_grad for p in module.blobs)
-                top_diffs = []
-                for j, (name, t) in enumerate(zip(tops_names, tops)):
-                    if not differentiable or j in skip:
-                        top_diffs.append(None)
-                        continue
-                    d = diff_of(name)
-                    if d.shape != t.shape:
-                        d = d.reshape(t.shape)
-                    top_diffs.append(d if d.dtype == t.dtype else d.to(t.dtype))
-                want_params = [need and p.requires_grad for p, need in zip(module.blobs, params)]
-                if not any(d is not None for d in top_diffs) or \
-                        not (any(wanted) or any(want_params)):
-                    bottom_diffs, param_diffs = [None] * len(wanted), [None] * len(want_params)
-                else:
-                    bottom_diffs, param_diffs = module.explicit_backward(
-                        state.state, top_diffs, wanted, want_params)
-                for b, g, need in zip(bottoms, bottom_diffs, wanted):
-                    if not need:
-                        continue
-                    d = diff_of(b)
-                    if g is None:
-                        d.zero_()
-                    else:
-                        d.copy_(g if g.shape == d.shape else g.reshape(d.shape))
-                for p, g, need in zip(module.blobs, param_diffs, want_params):
-                    if not need or g is None:
-                        continue
-                    if p.grad is None:
-                        p.grad = torch.zeros_like(p)
-                    p.grad.add_(g)
+                train_plan.explicit_backward(
+                    module, saved[i], tops_names, bottoms, wanted,
+                    [need and p.requires_grad for p, need in zip(module.blobs, params)], skip,
+                    diff_of)
 
 
 def plan_for(store):

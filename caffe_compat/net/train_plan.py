@@ -252,30 +252,42 @@ def stepwise_backward(store, i, node, module):
     Stepwise` ``store``: the diffs that the store's autograd form writes, bit for bit (the
     same kernels on the same tensors): bottom diffs assigned, parameter diffs added."""
     saved = store._saved[i]
-    leaves, tops = saved.leaves, saved.tops
     wanted = [need and leaf.is_floating_point()
-              for leaf, need in zip(leaves, store.bottom_need[i])]
+              for leaf, need in zip(saved.leaves, store.bottom_need[i])]
     params = [need and p.requires_grad for p, need in zip(module.blobs, store.param_need[i])]
-    # a top takes a diff where autograd's would require grad
+    explicit_backward(module, saved, node.tops, node.bottoms, wanted, params,
+                      module.nondifferentiable_tops, store.diff_of)
+
+
+def explicit_backward(module, saved, tops_names, bottoms, wanted, want_params, skip, diff_of):
+    """``module``'s explicit Backward_cpu after the forward that left ``saved``
+    (:class:`ExplicitState`): a top takes its diff (``diff_of(name)``) where autograd's would
+    require grad (not the tops in ``skip``); the ``wanted`` bottoms' diffs assigned, the
+    ``want_params`` parameters' diffs added."""
     differentiable = any(wanted) or any(p.requires_grad for p in module.blobs)
-    skip = module.nondifferentiable_tops
-    top_diffs = [store.diff_of(name).reshape(t.shape).to(t.dtype)
-                 if differentiable and j not in skip else None
-                 for j, (name, t) in enumerate(zip(node.tops, tops))]
-    bottom_diffs, param_diffs = [None] * len(wanted), [None] * len(params)
-    if any(d is not None for d in top_diffs) and (any(wanted) or any(params)):
+    top_diffs = []
+    for j, (name, t) in enumerate(zip(tops_names, saved.tops)):
+        if not differentiable or j in skip:
+            top_diffs.append(None)
+            continue
+        d = diff_of(name)
+        if d.shape != t.shape:
+            d = d.reshape(t.shape)
+        top_diffs.append(d if d.dtype == t.dtype else d.to(t.dtype))
+    bottom_diffs, param_diffs = [None] * len(wanted), [None] * len(want_params)
+    if any(d is not None for d in top_diffs) and (any(wanted) or any(want_params)):
         bottom_diffs, param_diffs = module.explicit_backward(saved.state, top_diffs, wanted,
-                                                             params)
+                                                             want_params)
     with torch.no_grad():
-        for b, g, need in zip(node.bottoms, bottom_diffs, wanted):
+        for b, g, need in zip(bottoms, bottom_diffs, wanted):
             if not need:
                 continue
-            d = store.diff_of(b)
+            d = diff_of(b)
             if g is None:
                 d.zero_()
             else:
-                d.copy_(g.reshape(d.shape))
-        for p, g, need in zip(module.blobs, param_diffs, params):
+                d.copy_(g if g.shape == d.shape else g.reshape(d.shape))
+        for p, g, need in zip(module.blobs, param_diffs, want_params):
             if not need or g is None:
                 continue
             if p.grad is None:
