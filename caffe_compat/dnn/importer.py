@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import collections
 
+from ..rules.input import opencv_shapes
+
 # types OpenCV's importer reports under another name
 OPENCV_TYPES = {"ConvolutionDepthwise": "Convolution"}
 
@@ -42,12 +44,9 @@ def split_inputs(layers, open_inputs=()):
     for index, lp in enumerate(layers):
         if lp.type == "Input":
             inputs_at.append(index)
-            declared = list(lp.input_param.shape)
-            for k, top in enumerate(lp.top):
-                shape = declared[k] if k < len(declared) else (declared[0] if declared
-                                                                else None)
+            for top, shape in zip(lp.top, opencv_shapes(lp)):
                 inputs.append(top)
-                shapes[top] = tuple(shape.dim) if shape is not None else None
+                shapes[top] = shape
             continue
         body.append(lp)
         body_at.append(index)

@@ -1,9 +1,12 @@
-"""Input: tops fed from outside, with the shapes of ``input_param.shape`` (Caffe's InputLayer)."""
+"""Input: tops fed from outside, with the shapes of its rule (:mod:`caffe_compat.rules.input`,
+Caffe's InputLayer)."""
 from .base import Layer
 from .registry import register_layer
+from ..rules import input as input_rules
 from ..rules.fields import declare
+from ..rules.input import input_rule
 
-declare("torch", "Input", "InputParameter", {"shape"})
+declare("torch", "Input", "InputParameter", input_rules.FIELDS)
 
 
 @register_layer("Input")
@@ -16,13 +19,7 @@ class Input(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        shapes = [tuple(int(d) for d in s.dim) for s in param.input_param.shape]
-        n = len(param.top)
-        if len(shapes) not in (0, 1, n):
-            self.fail(f"input_param must give 0, 1 or {n} shapes (one per top), got {len(shapes)}")
-        if any(d < 0 for s in shapes for d in s):
-            self.fail(f"negative dimension in input shapes {shapes}")
-        self.shapes = shapes * n if len(shapes) == 1 else shapes
+        self.shapes = list(input_rule(param).shapes)
 
     def top_shapes(self, bottom_shapes):
         return self.shapes or [()] * len(self.param.top)

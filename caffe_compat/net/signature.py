@@ -16,6 +16,7 @@ from typing import NamedTuple
 from ..errors import WeightsError
 from ..io import caffemodel as caffemodel_io
 from ..proto import caffe_pb2
+from ..rules.input import input_rule
 
 __all__ = ["LayerSignature", "IncompatibleWeightsError", "layer_signature", "net_signature",
            "compare_signatures", "shapes_match", "input_shapes", "check_compatible",
@@ -130,11 +131,7 @@ def input_shapes(net_param):
     out = {}
     for lp in net_param.layer:
         if lp.type == "Input":
-            shapes = list(lp.input_param.shape)
-            for k, top in enumerate(lp.top):
-                if shapes:
-                    shape = shapes[k] if len(shapes) > 1 else shapes[0]
-                    out[top] = tuple(int(d) for d in shape.dim)
+            out.update((top, shape) for top, shape in zip(lp.top, input_rule(lp).shapes))
     dims = list(net_param.input_dim)
     for k, name in enumerate(net_param.input):
         if k < len(net_param.input_shape):

@@ -21,6 +21,7 @@ from ..io import blob_wire, blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
+from ..rules.input import input_rule
 
 
 class NetWeightsMixin:
@@ -146,15 +147,13 @@ class NetWeightsMixin:
             del new.include[:]
             del new.exclude[:]
             if lp.type == "Input":
-                shapes = list(lp.input_param.shape)
-                if len(shapes) == 1:
-                    shapes = shapes * len(lp.top)
+                shapes = input_rule(lp).shapes
                 del new.top[:]
                 del new.input_param.shape[:]
                 for top, shape in zip(lp.top, shapes):
                     if top in used:
                         new.top.append(top)
-                        new.input_param.shape.add().CopyFrom(shape)
+                        new.input_param.shape.add().dim.extend(shape)
                 if not len(new.top):
                     del out.layer[-1]
         return out

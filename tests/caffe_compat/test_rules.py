@@ -149,3 +149,40 @@ def test_pooled_size():
     assert pooled_size(12, 3, 2, 1, True) == 7
     assert pooled_size(10, 3, 2, 0, False) == 4
     assert pooled_size(5, 2, 2, 1, True) == 3
+
+
+# Input's rule (rules/input.py): read by the torch and array engines, the net's signature and
+# the weights' pruning; cv2.dnn's reader keeps OpenCV's laxer reading (opencv_shapes)
+_INPUT = ('name: "n"\nlayer {{ name: "in" type: "Input" top: "a" top: "b" top: "c" '
+          'input_param {{ {} }} }}\nlayer {{ name: "y" type: "ReLU" bottom: "a" top: "y" }}\n')
+
+
+@pytest.mark.parametrize("shapes, words", [
+    ("shape { dim: 1 dim: 2 } shape { dim: 1 dim: 2 }", "must give 0, 1 or 3 shapes"),
+    ("shape { dim: 1 dim: -2 }", "negative dimension in input shapes"),
+])
+def test_input_refusals_are_the_same_in_both_engines(shapes, words):
+    from caffe_compat import Net
+    from caffe_compat.array_net.net import ArrayNet
+    from caffe_compat.errors import NetError
+    from caffe_compat.io.prototxt import parse_net
+    from caffe_compat.net.graph import build_graph
+    text = _INPUT.format(shapes)
+    with pytest.raises(NetError, match=words) as torch_error:
+        Net(text, phase="test")
+    with pytest.raises(NetError) as array_error:
+        ArrayNet(build_graph(parse_net(text), "TEST", 0, []))
+    said = str(torch_error.value)
+    assert said[said.index("layer '"):] in str(array_error.value)
+
+
+def test_input_shapes_one_for_every_top_or_one_each():
+    from caffe_compat.io.prototxt import parse_net
+    from caffe_compat.rules.input import input_rule, opencv_shapes
+    one = parse_net(_INPUT.format("shape { dim: 1 dim: 2 }")).layer[0]
+    assert input_rule(one).shapes == ((1, 2),) * 3
+    each = parse_net(_INPUT.format("shape { dim: 1 } shape { dim: 2 } shape { dim: 3 }")).layer[0]
+    assert input_rule(each).shapes == ((1,), (2,), (3,))
+    assert input_rule(parse_net(_INPUT.format("")).layer[0]).shapes == ()
+    two = parse_net(_INPUT.format("shape { dim: 1 } shape { dim: 2 }")).layer[0]
+    assert opencv_shapes(two) == [(1,), (2,), (1,)]       # OpenCV's importer: else the first

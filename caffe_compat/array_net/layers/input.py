@@ -1,10 +1,12 @@
-"""Input: tops of the shapes ``input_param`` gives (one shape for every top, or one each);
-the program writes their values (Caffe's InputLayer forwards nothing)."""
+"""Input: tops of the shapes its rule gives (:mod:`caffe_compat.rules.input`); the program
+writes their values (Caffe's InputLayer forwards nothing)."""
+from ...rules import input as input_rules
 from ...rules.fields import declare
+from ...rules.input import input_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Input", "InputParameter", {"shape"})
+declare("array", "Input", "InputParameter", input_rules.FIELDS)
 
 
 @register("Input")
@@ -12,11 +14,9 @@ class Input(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        shapes = [tuple(int(d) for d in s.dim) for s in param.input_param.shape]
-        n = len(param.top)
-        need(not bottom_shapes and n and len(shapes) in (1, n), "Input without one shape per top")
-        need(all(d >= 0 for s in shapes for d in s), "negative Input dimension")
-        self.shapes = shapes * n if len(shapes) == 1 else shapes
+        need(not bottom_shapes and len(param.top), "Input with bottoms or without tops")
+        self.shapes = list(input_rule(param).shapes)
+        need(self.shapes, "Input without shapes")
 
     def top_shapes(self, bottom_shapes):
         return list(self.shapes)
