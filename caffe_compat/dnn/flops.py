@@ -63,14 +63,10 @@ def _inner_product(lp, inputs, outputs, weights):
 
 @counts("Pooling")
 def _pooling(lp, inputs, outputs, weights):
-    pp = lp.pooling_param
-    if pp.global_pooling:
-        karea = 1
-    elif pp.HasField("kernel_h") or pp.HasField("kernel_w"):
-        karea = pp.kernel_h * pp.kernel_w
-    else:
-        karea = pp.kernel_size ** 2
-    per = karea if pp.pool == pp.MAX else karea + 1
+    from ..rules.pooling import MAX, pooling_rule
+    rule = pooling_rule(lp)
+    karea = 1 if rule.global_pooling else math.prod(rule.kernel)
+    per = karea if rule.method == MAX else karea + 1
     return sum(total(o) * per for o in outputs)
 
 
@@ -90,7 +86,9 @@ _per_element(5, "BNLL")
 
 @counts("Power")
 def _power(lp, inputs, outputs, weights):
-    return sum(total(o) * (2 if lp.power_param.power == 1 else 10) for o in outputs)
+    from ..rules.power import power_rule
+    per = 2 if power_rule(lp).power == 1 else 10
+    return sum(total(o) * per for o in outputs)
 
 
 @counts("Eltwise")
@@ -100,22 +98,24 @@ def _eltwise(lp, inputs, outputs, weights):
 
 @counts("LRN")
 def _lrn(lp, inputs, outputs, weights):
-    p = lp.lrn_param
-    out = 0
+    from ..rules.lrn import ACROSS_CHANNELS, lrn_rule
+    rule = lrn_rule(lp)
+    size, out = rule.size, 0
     for s in inputs:
-        if p.norm_region == p.ACROSS_CHANNELS:
-            channels, k, spatial = s[1], (p.local_size - 1) // 2, total(s, 2)
+        if rule.region == ACROSS_CHANNELS:
+            channels, k, spatial = s[1], (size - 1) // 2, total(s, 2)
             out += s[0] * (min(k, channels) * 2 * spatial + channels * 4 * spatial)
             if k < channels:
-                out += (p.local_size + 2 * (channels - p.local_size)) * spatial
+                out += (size + 2 * (channels - size)) * spatial
         else:
-            out += total(s) * (2 * p.local_size ** 2 + 2)
+            out += total(s) * (2 * size ** 2 + 2)
     return out
 
 
 @counts("MVN")
 def _mvn(lp, inputs, outputs, weights):
-    axes = 2 if lp.mvn_param.normalize_variance else 1
+    from ..rules.mvn import mvn_rule
+    axes = 2 if mvn_rule(lp).normalize_variance else 1
     return sum(6 * total(s) + 3 * total(s, 0, axes) for s in inputs)
 
 

@@ -71,10 +71,14 @@ def flop_rule(*type_names):
     return wrap
 
 
+def _groups(lp, bottoms, transposed):
+    from ..rules.convolution import convolution_rule
+    return max(convolution_rule(lp, [tuple(b) for b in bottoms], transposed).group, 1)
+
+
 @flop_rule("Convolution")
 def _conv(r, lp, bottoms, tops):
-    cp = lp.convolution_param
-    groups = max(int(cp.group or 1), 1)
+    groups = _groups(lp, bottoms, False)
     kernel = math.prod(r.param_shapes[0][2:]) if r.param_shapes else 0
     cin = bottoms[0][1] if len(bottoms[0]) > 1 else 1
     out = sum(math.prod(t) for t in tops)
@@ -84,8 +88,7 @@ def _conv(r, lp, bottoms, tops):
 
 @flop_rule("Deconvolution")
 def _deconv(r, lp, bottoms, tops):
-    cp = lp.convolution_param
-    groups = max(int(cp.group or 1), 1)
+    groups = _groups(lp, bottoms, True)
     kernel = math.prod(r.param_shapes[0][2:]) if r.param_shapes else 0
     cout = tops[0][1] if len(tops[0]) > 1 else 1
     macs = sum(math.prod(b) for b in bottoms) * (cout // groups) * kernel
@@ -96,19 +99,20 @@ def _deconv(r, lp, bottoms, tops):
 def _inner_product(r, lp, bottoms, tops):
     if not r.param_shapes:
         return 0
-    k = math.prod(r.param_shapes[0]) // max(int(lp.inner_product_param.num_output), 1)
+    from ..rules.inner_product import inner_product_rule
+    outputs = inner_product_rule(lp, [tuple(b) for b in bottoms]).num_output
+    k = math.prod(r.param_shapes[0]) // max(int(outputs), 1)
     out = math.prod(tops[0])
     return 2 * out * k + (out if len(r.param_shapes) > 1 else 0)
 
 
 @flop_rule("Pooling")
 def _pooling(r, lp, bottoms, tops):
-    pp = lp.pooling_param
-    if pp.global_pooling:
+    from ..rules.pooling import pooling_rule
+    rule = pooling_rule(lp)
+    if rule.global_pooling:
         return math.prod(bottoms[0])
-    kh = pp.kernel_h or pp.kernel_size
-    kw = pp.kernel_w or pp.kernel_size
-    return sum(math.prod(t) for t in tops) * int(kh) * int(kw)
+    return sum(math.prod(t) for t in tops) * math.prod(rule.kernel)
 
 
 def _per_top(k, *type_names):
@@ -137,7 +141,8 @@ def _eltwise(r, lp, bottoms, tops):
 
 @flop_rule("LRN")
 def _lrn(r, lp, bottoms, tops):
-    return (int(lp.lrn_param.local_size) + 2) * math.prod(tops[0])
+    from ..rules.lrn import lrn_rule
+    return (lrn_rule(lp).size + 2) * math.prod(tops[0])
 
 
 # ------------------------------------------------------------------------------ the walk
