@@ -100,6 +100,11 @@ setup(
                            "caffe_compat/kernels/_team_pool.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread", "-lm"], optional=True),
+        # OpenCV's NMSFast_ scan of DetectionOutput in float32, operation for operation
+        # (caffe_compat/rules/boxes.py keeps its numpy scan where this does not build)
+        Extension("caffe_compat.kernels._nms_kernel", ["caffe_compat/kernels/_nms_kernel.c"],
+                  extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
+                  optional=True),
         # Caffe's MAX pooling forward for training (torch's computes the same values slower)
         Extension("caffe_compat.kernels._pool_kernel", ["caffe_compat/kernels/_pool_kernel.c"],
                   depends=["caffe_compat/kernels/_team_cpus.h",
