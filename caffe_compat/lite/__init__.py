@@ -100,10 +100,10 @@ class LiteNet:
         # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
         self._checked = None
         self._checked_name = None     # the runtime its sessions are of
-        # (input ranks and channels, outputs) -> (runtime chosen, a plan, the runtime that
-        # runs it, its session with free lengths) of a net whose layers write no lengths
-        # (_template_key): every later shape of the same ranks and channels runs on them
-        # without a graph written for it
+        # _template_key (the inputs' ranks and channels, the outputs, what the layers read of
+        # the lengths) -> (runtime chosen, a plan, the runtime that runs it, its session with
+        # free lengths) of a net whose layers write no lengths: every later shape of the same
+        # key runs on them without a graph written for it
         self._templates = {}
         self._free_of_lengths = {}    # outputs -> [(layer, its lengths_free)], () if one has none
         self._reused = set()          # plan keys answered by a template
