@@ -131,21 +131,28 @@ def _pieces(model):
 BUFFER_MAX_BYTES = 1 << 20
 
 
-def _read_onnx(cv2, model, classic=False):
-    """OpenCV's net of ``model`` (bytes, or :class:`~.onnx_wire.Pieces`) read from a private
-    temporary file: OpenCV 5's reader holds the GIL while it copies a buffer argument (about
+def _read_onnx(cv2, model, classic=False, in_memory=True):
+    """OpenCV's net of ``model`` (bytes, or :class:`~.onnx_wire.Pieces`) read from a file
+    (:func:`_write_model`'s: in memory unless ``in_memory`` is false, else a private temporary
+    file): OpenCV 5's reader holds the GIL while it copies a buffer argument (about
     15 ms for a 10 MB model, the caller's thread stopped meanwhile) and reads a file without
     it; the pieces go to the file without being joined. A buffer where no temporary folder
     takes the file, and for a model of less than :data:`BUFFER_MAX_BYTES` (whose copy takes
     less than writing, reading and removing a file: 10 ms on a slow temporary folder).
-    ``classic``: on OpenCV 5's classic engine, which reads only a file."""
+    ``classic``: on OpenCV 5's classic engine, which reads only a file. Where the reader
+    refuses the file in memory's path, the model is read again from a temporary file."""
     chunks = _chunks(model)
     written = None
     if sum(len(c) for c in chunks) >= BUFFER_MAX_BYTES or classic:
-        written = _write_model(model)
+        written = _write_model(model, in_memory)
     if written is None:
         return cv2.dnn.readNetFromONNX(np.frombuffer(b"".join(chunks), np.uint8))
-    return _read_and_remove(_opencv_reader(cv2, classic), *written)
+    try:
+        return _read_and_remove(_opencv_reader(cv2, classic), *written)
+    except cv2.error:
+        if not _held_in_memory(written):
+            raise
+    return _read_onnx(cv2, model, classic, in_memory=False)
 
 
 def _opencv_reader(cv2, classic):
@@ -229,12 +236,12 @@ def _unchanged(net, source):
     return net if same_file(source.path, source.known) else None
 
 
-def _write_model(model):
+def _write_model(model, in_memory=True):
     """``(path, [what to remove or close after the read])``: ``model`` written to a file in
     memory (``os.memfd_create``, Linux: its path under /proc/self/fd, nothing to remove; the
-    removal of a temporary file took 10-13 ms on the shared machine's /tmp), else to a
-    private temporary file; None where neither takes it."""
-    got = _in_memory(_chunks(model))
+    removal of a temporary file took 10-13 ms on the shared machine's /tmp) unless
+    ``in_memory`` is false, else to a private temporary file; None where neither takes it."""
+    got = _in_memory(_chunks(model)) if in_memory else None
     if got is not None:
         return got
     path = _private_file(".onnx")
@@ -296,6 +303,11 @@ def _in_memory(chunks):
     return f"/proc/self/fd/{fd}", [fd]
 
 
+def _held_in_memory(written):
+    """Whether ``written`` (:func:`_write_model`'s) is a file in memory."""
+    return any(isinstance(made, int) for made in written[1])
+
+
 def _remove(made):
     """Remove the files and folders ``made`` (paths), close its file descriptors (ints)."""
     for path in made:
@@ -316,8 +328,8 @@ class _OpenCVStart:
     the caller before the thread starts, so that the thread never waits for the GIL while
     the caller runs Python (a thread needing the GIL back waits up to the interpreter's
     switch interval, 5 ms, each time). :meth:`result` gives the session: where OpenCV
-    refused the external data or the caffemodel changed meanwhile, the whole model read
-    then."""
+    refused the external data or the file in memory, or the caffemodel changed meanwhile, the
+    whole model read then (from a temporary file where the file in memory was refused)."""
 
     def __init__(self, model, inputs, outputs, linked, classic=False):
         import cv2
@@ -325,12 +337,13 @@ class _OpenCVStart:
         from .early import EarlyCall
         self._model, self._inputs, self._outputs = model, inputs, outputs
         self._classic = classic
-        self._source = None
+        self._source, self._in_memory = None, False
         written = _write_linked(*linked) if linked is not None else None
         if written is not None:
             self._source = linked[1]
         else:
             written = _write_model(_pieces(model))
+            self._in_memory = written is not None and _held_in_memory(written)
         if written is None:
             self._call = EarlyCall(_read_onnx, cv2, _pieces(model), classic,
                                    name="caffe_compat-session")
@@ -340,16 +353,17 @@ class _OpenCVStart:
 
     def result(self):
         import cv2
+        refused = False
         try:
             net = self._call.result()
         except cv2.error:
-            if self._source is None:
+            if self._source is None and not self._in_memory:
                 raise
-            net = None
+            net, refused = None, self._in_memory
         if net is not None and self._source is not None:
             net = _unchanged(net, self._source)
-        if net is None:                 # refused external data, a changed file, a fork
-            net = _read_onnx(cv2, _pieces(self._model), self._classic)
+        if net is None:     # refused external data or file in memory, a changed file, a fork
+            net = _read_onnx(cv2, _pieces(self._model), self._classic, in_memory=not refused)
         return _opencv_forward(net, self._inputs, self._outputs, self._classic)
 
 

@@ -1,7 +1,8 @@
 """Where OpenCV 5 runs the torch-free plans: its classic engine for the plans of a net whose
 layers write no lengths and whose nodes the grid checked on it
 (:func:`caffe_compat.lite.runtime.engine_for`), its new engine for every other; models reach
-the reader through a file in memory, none left behind; a small net is read without threads."""
+the reader through a file in memory (a temporary file where the reader refuses it), none left
+behind; a small net is read without threads."""
 import numpy as np
 import pytest
 
@@ -107,3 +108,37 @@ def test_a_small_net_is_read_without_threads(on_opencv, tmp_path):
         net = dnn.readNetFromCaffe(str(tmp_path / "n.prototxt"), str(path))
         net.setInput(np.zeros((1, 3, 24, 20), np.float32))
         assert net.forward("prob").shape == (1, 2, 11, 9)
+
+
+def _refusing_memory_files(monkeypatch):
+    """OpenCV's ONNX reader made to refuse /proc/self/fd paths, as an OpenCV that cannot open
+    them would; the paths it was given, in turn."""
+    read, given = cv2.dnn.readNetFromONNX, []
+
+    def refuse(path, *engine):
+        given.append(path if isinstance(path, str) else "<buffer>")
+        if isinstance(path, str) and path.startswith("/proc/self/fd/"):
+            raise cv2.error("cannot open the file")
+        return read(path, *engine)
+    monkeypatch.setattr(cv2.dnn, "readNetFromONNX", refuse)
+    return given
+
+
+def test_a_refused_file_in_memory_is_read_from_a_temporary_file(on_opencv, tmp_path):
+    given = _refusing_memory_files(on_opencv)
+    assert _runs(CASCADE_STAGE, [(1, 3, 24, 20)], tmp_path) == ["opencv-classic"]
+    assert [p.startswith("/proc/self/fd/") for p in given] == [True, False]
+    assert given[1].startswith(str(tmp_path))
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith("caffe_compat-")]
+    assert left == []
+
+
+def test_a_session_started_early_reads_a_refused_file_in_memory_again(on_opencv, tmp_path):
+    from caffe_compat.lite import runtime
+    given = _refusing_memory_files(on_opencv)
+    model = b"not an onnx model"
+    with pytest.raises(cv2.error):
+        runtime.start(runtime.CLASSIC, model, ["data"], ["prob"]).result()
+    assert [p.startswith("/proc/self/fd/") for p in given] == [True, False]
+    assert given[1].startswith(str(tmp_path))
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("caffe_compat-")] == []
