@@ -79,8 +79,10 @@ def decode(prior, var, loc, code_type, variance_encoded, normalized, clip_bounds
 
 def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=None,
         matrix_min=None):
-    """Indices kept by OpenCV's NMSFast_ (in the order they were kept); up to ``matrix_min``
-    candidates (default :data:`MATRIX_NMS`) by the pairwise form, the same boxes."""
+    """Indices kept by OpenCV's NMSFast_ (in the order they were kept): by the C scan
+    (:func:`_kernel`) where it was built and no ``matrix_min`` is given; else up to
+    ``matrix_min`` candidates (default :data:`MATRIX_NMS`) by the pairwise form, more by the
+    numpy scan, the same boxes."""
     order = ranked(scores, np.flatnonzero(scores > F32(threshold)), top_k)
     thr = F32(nms_threshold)
     kernel = _kernel()
