@@ -43,8 +43,9 @@ _KEEP_FREE, _FREE_BYTES = 32, 256 << 20
 # plans (input shapes, outputs) kept that run on those sessions: their graphs view the weights
 # (no copy), so a pyramid's shapes are written once each
 _ON_FREE = 256
-# a net of at least this many bytes of weights is written in two parts where the runtime
-# reads a model without the GIL (LiteNet.check), the first read while the second is written:
+# a net of at least this many bytes of weights (and of early.EARLY_MIN_BYTES) is written in
+# two parts where the runtime reads a model without the GIL (LiteNet.check), the first read
+# while the second is written:
 # the res10 SSD's one-shot program (10 MB) took 0.97x its wall time with one part (40
 # alternating pairs, 2-core AMD EPYC; OpenCV 5's reader also takes a part in about its
 # share of the whole model's time)
@@ -106,7 +107,6 @@ class LiteNet:
         # key runs on them without a graph written for it
         self._templates = {}
         self._free_of_lengths = {}    # outputs -> [(layer, its lengths_free)], () if one has none
-        self._reused = set()          # plan keys answered by a template
         from .runtime import ThreadWatch
         self._watch = ThreadWatch()     # the thread counts of the sessions made
 
@@ -140,7 +140,6 @@ class LiteNet:
             plan, early = checked[3], checked[4]   # the graph written when the net was read
         elif template is not None and template[0] == name:
             _, plan, engine, session = template
-            self._reused.add(key)
             return self._keep_on_free(key, plan, session, engine)
         else:
             plan = self._build(graph, runtime, name, shapes, wanted)
@@ -182,7 +181,7 @@ class LiteNet:
     def _keep_on_free(self, key, plan, session, name):
         got = self._on_free[key] = (plan, self._chosen(plan, session, name, key))
         while len(self._on_free) > _ON_FREE:
-            self._reused.discard(self._on_free.popitem(last=False)[0])
+            self._on_free.popitem(last=False)
         return got
 
     def _template_key(self, shapes, wanted):
@@ -285,7 +284,6 @@ class LiteNet:
         self._free.clear()
         self._on_free.clear()
         self._templates.clear()
-        self._reused.clear()
         self._checked = None
 
     def check(self, shapes, wanted):
@@ -295,8 +293,9 @@ class LiteNet:
         building on a thread of its own (:mod:`.early`; for a net of at least
         :data:`.early.EARLY_MIN_BYTES` of weights): the first forward of these shapes takes
         it. Where the runtime reads a model without the GIL (OpenCV 5's reader), a net
-        of :data:`STAGE_MIN_BYTES` of weights or more is written in two parts
-        (:func:`.graph.build`'s ``stage``): the first is read while the second is written."""
+        of :data:`STAGE_MIN_BYTES` of weights or more (and of ``EARLY_MIN_BYTES``: a smaller
+        net starts no session early) is written in two parts (:func:`.graph.build`'s
+        ``stage``): the first is read while the second is written."""
         from . import graph, runtime
         from .early import EARLY_MIN_BYTES
         if self._weights is None:
