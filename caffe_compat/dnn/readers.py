@@ -82,9 +82,9 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
 
 class _WeightsFile:
     """A caffemodel's bytes: a path's read on a thread while the prototxt is parsed (the file
-    read runs without the GIL; a file of less than :data:`~caffe_compat.lite.early.
-    EARLY_MIN_BYTES` is read when first asked for), a buffer's as given; :meth:`bytes` waits
-    for them (None without a caffemodel)."""
+    read runs without the GIL; a file of less than
+    :data:`~caffe_compat.lite.early.EARLY_MIN_BYTES` is read when first asked for), a buffer's
+    as given; :meth:`bytes` waits for them (None without a caffemodel)."""
 
     def __init__(self, model):
         self.source, self._data, self._reading = None, None, None
