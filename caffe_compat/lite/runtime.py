@@ -171,8 +171,8 @@ def _opencv_reader(cv2, classic):
 # and reshapes a net for a new input shape as OpenCV 4 does; but it computes some graphs
 # otherwise (the conformance grid: LRN within a channel, a max pooling whose stride passes the
 # window, an average pooling's padding; an inner product on a later axis, whose MatMul gave
-# other values once the session ran a second shape) or refuses them at the forward (two
-# inputs). So it runs only plans of one input, of a net whose every layer writes no lengths
+# other values once the session ran a second shape; a grouped convolution, in one run of
+# four a NaN after a reshape to 1 x 1) or refuses them at the forward (two inputs). So it runs only plans of one input, of a net whose every layer writes no lengths
 # (the converters' lengths_free: the grid checks them at many shapes on the default runtime,
 # tests/caffe_compat/conformance/test_lengths_free.py), whose every node is of the operators
 # below; every other plan of the "opencv" runtime runs on the new engine.
@@ -185,6 +185,8 @@ _CLASSIC_OPS = {"Conv", "Pad", "Gemm", "Reshape", "PRelu", "Relu", "LeakyRelu", 
 def _classic_takes(op_type, attrs):
     if op_type == "MaxPool":                # the form without pads (Caffe's ceil rounding)
         return "pads" not in attrs
+    if op_type == "Conv":                   # a grouped one's session gave a NaN now and then
+        return attrs.get("group", 1) == 1   # after a reshape (a depthwise 3 x 3 on 1 x 1)
     return op_type in _CLASSIC_OPS
 
 
