@@ -1,7 +1,8 @@
 """One module per Caffe layer type of the torch-free path, each registering a function that
 writes the layer as ONNX nodes (or, for a layer with data-dependent results, a numpy step run
 after the ONNX part). A type's module is imported the first time a net asks for it
-(``_common.MODULES`` names it); a type without one sends the net to the torch path.
+(``_modules.MODULES`` names it, a table written from the registrations by :mod:`.index`); a
+type without one sends the net to the torch path.
 
 A converter is ``convert(g, lp, bottoms, blobs) -> [Value, ...]``: ``g`` the
 :class:`~caffe_compat.lite.graph.Graph` being written, ``lp`` the layer's LayerParameter,

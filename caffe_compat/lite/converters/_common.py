@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...rules import registry
+# Caffe type -> the module of this package that registers its converter, imported the first
+# time a net asks for the type (written from the registrations by .index)
+from ._modules import MODULES
 
 F32 = np.float32
 
@@ -50,26 +53,6 @@ def lengths_free(lp):
     return getattr(converter(lp.type), "lengths_free", None)
 
 
-# Caffe type -> the module of this package that registers its converter, imported the first
-# time a net asks for the type (a one-shot program imports the five or six it uses, not all
-# twenty; tests/caffe_compat/lite/test_converters.py checks the table against what the
-# modules register)
-MODULES = {
-    "BatchNorm": "batch_norm", "Concat": "concat", "Convolution": "convolution",
-    "Crop": "crop", "Deconvolution": "deconvolution", "DetectionOutput": "detection_output",
-    "Eltwise": "eltwise", "Flatten": "flatten", "InnerProduct": "inner_product", "LRN": "lrn",
-    "ReLU": "neuron", "Sigmoid": "neuron", "TanH": "neuron", "AbsVal": "neuron",
-    "Dropout": "neuron", "Split": "neuron", "Silence": "neuron",
-    "Normalize": "normalize", "NormalizeBBox": "normalize", "Permute": "permute",
-    "Pooling": "pooling", "Power": "power", "PriorBox": "prior_box",
-    "PriorBoxClustered": "prior_box", "Reshape": "reshape", "Scale": "scale",
-    "Softmax": "softmax", "PReLU": "prelu", "Slice": "slice", "Bias": "bias",
-    "ELU": "activation", "BNLL": "activation", "Exp": "activation", "Log": "activation",
-    "Threshold": "activation", "Clip": "activation", "ReLU6": "activation",
-    "Tile": "tile", "Reduction": "reduction", "MVN": "mvn", "ShuffleChannel": "shuffle_channel",
-    "ConvolutionDepthwise": "convolution", "Swish": "activation", "Mish": "activation",
-    "ArgMax": "arg_max", "Interp": "interp", "Axpy": "axpy", "Parameter": "parameter",
-}
 
 
 def _load(type_name):
