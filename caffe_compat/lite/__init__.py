@@ -98,9 +98,9 @@ class LiteNet:
         self._on_free = collections.OrderedDict()  # plans run by a session of _free
         self.runtime = None           # the runtime of the last forward
         self.forwards = 0             # forwards run
-        # (shapes, outputs, runtime, plan, [a started session per part]) written at read time
+        # (shapes, outputs, runtime chosen, plan, [a started session per part], the runtime
+        # those sessions are of) written at read time
         self._checked = None
-        self._checked_name = None     # the runtime its sessions are of
         # _template_key (the inputs' ranks and channels, the outputs, what the layers read of
         # the lengths) -> (runtime chosen, a plan, the runtime that runs it, its session with
         # free lengths) of a net whose layers write no lengths: every later shape of the same
@@ -132,30 +132,29 @@ class LiteNet:
             self._weights = self._weights_fn()
         name = runtime.choose(self._weight_bytes())
         checked, self._checked = self._checked, None
-        early = None
-        template_key = self._template_key(shapes, wanted)
-        template = self._templates.get(template_key) if template_key is not None else None
+        early = session = None
         if checked is not None and checked[0] == shapes and set(wanted) <= set(checked[1]) \
                 and checked[2] == name:
-            plan, early = checked[3], checked[4]   # the graph written when the net was read
-        elif template is not None and template[0] == name:
-            _, plan, engine, session = template
-            return self._keep_on_free(key, plan, session, engine)
+            # the graph written when the net was read, and the runtime of its sessions
+            plan, early, engine = checked[3], checked[4], checked[5]
         else:
+            template_key = self._template_key(shapes, wanted)
+            template = self._templates.get(template_key) if template_key is not None else None
+            if template is not None and template[0] == name:
+                _, plan, engine, session = template
+                return self._keep_on_free(key, plan, session, engine)
             plan = self._build(graph, runtime, name, shapes, wanted)
         _runs_on(plan, name)
-        base = name
         if early is None:
-            name = runtime.engine_for(name, plan, template_key is not None)
-        else:
-            name = self._checked_name
-        # a shape other than the one the net was read for: the session with free lengths,
-        # which every later shape of the same function shares
-        session = self._free_session(plan, runtime, name) if early is None else None
-        if session is not None:             # kept apart: a plan without a session of its own
-            if template_key is not None:
-                self._templates[template_key] = (base, plan, name, session)
-            return self._keep_on_free(key, plan, session, name)
+            # a shape other than the one the net was read for: the session with free lengths,
+            # which every later shape of the same function shares
+            engine = runtime.engine_for(name, plan, template_key is not None)
+            session = self._free_session(plan, runtime, engine)
+            if session is not None:         # kept apart: a plan without a session of its own
+                if template_key is not None:
+                    self._templates[template_key] = (name, plan, engine, session)
+                return self._keep_on_free(key, plan, session, engine)
+        name = engine
         if plan.parts:
             from .converters import Unsupported
             self._watch.made(name)
@@ -307,14 +306,14 @@ class LiteNet:
         def stage(part):
             started[id(part)] = runtime.start(name, _model_of(part), part.input_names,
                                               part.output_names, None, part.linked)
-        staged = stage if runtime.reads_apart(name) and size >= STAGE_MIN_BYTES \
-            and size >= EARLY_MIN_BYTES else None
+        staged = stage if runtime.reads_apart(name) and \
+            size >= max(STAGE_MIN_BYTES, EARLY_MIN_BYTES) else None
         self._watch.made(name)
         plan = self._build(graph, runtime, name, shapes, wanted, staged)
         _runs_on(plan, name)
         # (a staged plan's first part was started on the runtime chosen before it was whole)
         free = self._template_key(tuple(shapes), tuple(wanted)) is not None
-        self._checked_name = engine = name if started else runtime.engine_for(name, plan, free)
+        engine = name if started else runtime.engine_for(name, plan, free)
         early = []
         for part in plan.parts:
             got = started.get(id(part))
@@ -322,7 +321,7 @@ class LiteNet:
                 got = runtime.start(engine, _model_of(part), part.input_names,
                                     part.output_names, plan.external, part.linked)
             early.append(got)         # None: the first forward of these shapes makes it
-        self._checked = (tuple(shapes), tuple(wanted), name, plan, early)  # the first forward's
+        self._checked = (tuple(shapes), tuple(wanted), name, plan, early, engine)
 
     def _build(self, graph, runtime, name, shapes, wanted, stage=None):
         takes = runtime.takes_external(name)

@@ -172,8 +172,9 @@ def _opencv_reader(cv2, classic):
 # otherwise (the conformance grid: LRN within a channel, a max pooling whose stride passes the
 # window, an average pooling's padding; an inner product on a later axis, whose MatMul gave
 # other values once the session ran a second shape; a grouped convolution, in one run of
-# four a NaN after a reshape to 1 x 1) or refuses them at the forward (two inputs). So it runs only plans of one input, of a net whose every layer writes no lengths
-# (the converters' lengths_free: the grid checks them at many shapes on the default runtime,
+# four a NaN after a reshape to 1 x 1) or refuses them at the forward (two inputs). So it
+# runs only plans of one input, of a net whose every layer writes no lengths (the converters'
+# lengths_free: the grid checks them at many shapes on the default runtime,
 # tests/caffe_compat/conformance/test_lengths_free.py), whose every node is of the operators
 # below; every other plan of the "opencv" runtime runs on the new engine.
 CLASSIC = "opencv-classic"

@@ -53,8 +53,6 @@ def lengths_free(lp):
     return getattr(converter(lp.type), "lengths_free", None)
 
 
-
-
 def _load(type_name):
     module = MODULES.get(type_name)
     if module is not None and type_name not in _CONVERTERS and type_name not in _HOST:

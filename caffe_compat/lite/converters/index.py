@@ -26,12 +26,11 @@ MODULES = {
 def scan():
     """``{layer type: module name}`` of every converter module's registrations."""
     from . import _common
-    package = __package__
     found = {}
-    for info in pkgutil.iter_modules(importlib.import_module(package).__path__):
+    for info in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
         if info.name.startswith("_") or info.name == "index":
             continue
-        module = importlib.reload(importlib.import_module(f"{package}.{info.name}"))
+        module = importlib.reload(importlib.import_module(f"{__package__}.{info.name}"))
         for table in (_common._CONVERTERS, _common._HOST):
             found.update((t, info.name) for t, fn in table.items()
                          if fn.__module__ == module.__name__)
