@@ -28,14 +28,9 @@ import math
 from ..rules import registry
 
 
-def counts(*type_names):
-    """Decorator: ``fn(lp, inputs, outputs, weights)`` is OpenCV 4's count of a layer of
-    each of ``type_names`` (its entry in the registry's ``opencv-flops`` table)."""
-    def wrap(fn):
-        for type_name in type_names:
-            registry.add("opencv-flops", type_name, fn, kind="OpenCV FLOP count")
-        return fn
-    return wrap
+# @counts(*type_names): fn(lp, inputs, outputs, weights) is OpenCV 4's count of a layer of
+# each type (its entry in the registry's opencv-flops table)
+counts = registry.registrar("opencv-flops", "OpenCV FLOP count")
 
 
 def total(shape, start=0, end=None):

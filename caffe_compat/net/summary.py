@@ -61,14 +61,9 @@ def shape_string(shape):
 
 
 # ------------------------------------------------------------------------------ FLOP rules
-def flop_rule(*type_names):
-    """Decorator: ``fn(report, lp, bottom shapes, top shapes)`` is the FLOP count of a layer
-    of each of ``type_names`` (its entry in the registry's ``summary-flops`` table)."""
-    def wrap(fn):
-        for type_name in type_names:
-            registry.add("summary-flops", type_name, fn, kind="summary FLOP rule")
-        return fn
-    return wrap
+# @flop_rule(*type_names): fn(report, lp, bottom shapes, top shapes) is the FLOP count of a
+# layer of each type (its entry in the registry's summary-flops table)
+flop_rule = registry.registrar("summary-flops", "summary FLOP rule")
 
 
 def _groups(lp, bottoms, transposed):

@@ -64,6 +64,18 @@ def add(engine, type_name, implementation, replace=False, kind="implementation")
     return implementation
 
 
+def registrar(engine, kind):
+    """A decorator factory for ``engine``'s table: ``@registers(*type_names)`` adds the
+    function for each of ``type_names`` (:func:`add`, ``kind`` naming it in errors)."""
+    def registers(*type_names):
+        def wrap(fn):
+            for type_name in type_names:
+                add(engine, type_name, fn, kind=kind)
+            return fn
+        return wrap
+    return registers
+
+
 def entries(engine):
     """``engine``'s live ``{type: implementation}`` table (its own registry module reads and
     writes it)."""
