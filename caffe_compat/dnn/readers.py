@@ -94,14 +94,15 @@ class _WeightsFile:
         if _is_buffer(model):
             self.source, self._data = "<bufferModel>", _as_bytes(model)
             return
-        from ..io.binary_file import read_binary_file_identified
-        from ..lite.early import EARLY_MIN_BYTES, EarlyCall
+        from ..lite.early import EARLY_MIN_BYTES
         self.source = self.path = os.fsdecode(os.fspath(model))
         try:
             small = os.stat(self.source).st_size < EARLY_MIN_BYTES
         except OSError:
             small = True                # bytes() reads it and says what is wrong
         if not small:
+            from ..io.binary_file import read_binary_file_identified
+            from ..lite.early import EarlyCall
             self._reading = EarlyCall(read_binary_file_identified, self.source,
                                       name="caffe_compat-caffemodel")
 
