@@ -63,7 +63,7 @@ class DetectionOutput(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.rule = DetectionRule(param.detection_output_param, self.fail, nms=det.nms)
+        self.rule = DetectionRule(param.detection_output_param, self.fail, scan=det.scan)
         for name in ("num_classes", "share", "num_loc", "background", "code_type", "encoded",
                      "keep_top_k", "threshold", "nms_threshold", "top_k", "normalized",
                      "clip"):

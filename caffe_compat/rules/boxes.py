@@ -79,38 +79,40 @@ def decode(prior, var, loc, code_type, variance_encoded, normalized, clip_bounds
 
 def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=None,
         matrix_min=None):
-    """Indices kept by OpenCV's NMSFast_ (in the order they were kept): by the C scan
-    (:func:`_kernel`) where it was built and no ``matrix_min`` is given; else up to
-    ``matrix_min`` candidates (default :data:`MATRIX_NMS`) by the pairwise form, more by the
-    numpy scan, the same boxes."""
+    """Indices kept by OpenCV's NMSFast_ (in the order they were kept): the candidates
+    :func:`ranked`, then :func:`scan`."""
     order = ranked(scores, np.flatnonzero(scores > F32(threshold)), top_k)
+    kept = scan(boxes[order], sizes[order], nms_threshold, normalized, limit, matrix_min)
+    return [int(order[k]) for k in kept]
+
+
+def scan(boxes, sizes, nms_threshold, normalized, limit=None, matrix_min=None):
+    """NMSFast_'s greedy scan over ``boxes`` (n, 4) and ``sizes`` (n,) already in its order:
+    the positions kept. By the C scan (:func:`_kernel`) where it was built and no
+    ``matrix_min`` is given; else up to ``matrix_min`` candidates (default
+    :data:`MATRIX_NMS`) by the pairwise form, more by the numpy loop: the same positions."""
     thr = F32(nms_threshold)
     kernel = _kernel()
     if kernel is not None and matrix_min is None:
-        kept = kernel.greedy(np.ascontiguousarray(boxes[order], F32),
-                             np.ascontiguousarray(sizes[order], F32), float(thr),
-                             bool(normalized), -1 if limit is None else int(limit))
-        return [int(order[k]) for k in kept]
-    if len(order) <= (MATRIX_NMS if matrix_min is None else matrix_min):
-        return _nms_matrix(boxes, sizes, order, thr, normalized, limit)
+        return kernel.greedy(np.ascontiguousarray(boxes, F32), np.ascontiguousarray(sizes, F32),
+                             float(thr), bool(normalized), -1 if limit is None else int(limit))
+    boxes, sizes = boxes.astype(F32, copy=False), sizes.astype(F32, copy=False)
+    if len(boxes) <= (MATRIX_NMS if matrix_min is None else matrix_min):
+        return _nms_matrix(boxes, sizes, thr, normalized, limit)
     kept = []
-    kept_boxes = np.empty((0, 4), F32)
-    kept_sizes = np.empty((0,), F32)
-    for idx in order:
-        if len(kept):
-            b = boxes[idx]
-            ixmin = np.maximum(kept_boxes[:, 0], b[0])
-            iymin = np.maximum(kept_boxes[:, 1], b[1])
-            ixmax = np.minimum(kept_boxes[:, 2], b[2])
-            iymax = np.minimum(kept_boxes[:, 3], b[3])
+    for idx in range(len(boxes)):
+        if kept:
+            b, k = boxes[idx], np.asarray(kept)
+            ixmin = np.maximum(boxes[k, 0], b[0])
+            iymin = np.maximum(boxes[k, 1], b[1])
+            ixmax = np.minimum(boxes[k, 2], b[2])
+            iymax = np.minimum(boxes[k, 3], b[3])
             inter = box_size(ixmin, iymin, ixmax, iymax, normalized)
             with np.errstate(divide="ignore", invalid="ignore"):
-                iou = np.where(inter > 0, inter / (sizes[idx] + kept_sizes - inter), F32(0))
+                iou = np.where(inter > 0, inter / (sizes[idx] + sizes[k] - inter), F32(0))
             if np.any(iou.astype(F32) > thr):
                 continue
-        kept.append(int(idx))
-        kept_boxes = np.vstack([kept_boxes, boxes[idx][None]])
-        kept_sizes = np.append(kept_sizes, sizes[idx]).astype(F32)
+        kept.append(idx)
         if limit is not None and limit >= 0 and len(kept) >= limit:
             break
     return kept
@@ -153,14 +155,13 @@ def ranked(scores, candidates, top_k=None):
 MATRIX_NMS = 1024
 
 
-def _nms_matrix(boxes, sizes, order, thr, normalized, limit, block=64):
-    """:func:`nms`'s scan with the IoUs of the candidates computed beforehand, ``block``
+def _nms_matrix(b, s, thr, normalized, limit, block=64):
+    """:func:`scan`'s loop with the IoUs of the candidates computed beforehand, ``block``
     candidates' rows at a time and only as far as the scan goes (it stops at ``limit`` kept
     boxes), by the same float32 operations (element by element, so the same values): the
     same boxes kept. A block's IoUs are computed only between the candidates no kept box has
     suppressed yet (rows of the block, columns from it on): the others' are never read."""
-    b, s = boxes[order].astype(F32, copy=False), sizes[order].astype(F32, copy=False)
-    n = len(order)
+    n = len(b)
     suppressed = np.zeros(n, bool)
     kept = []
     for start in range(0, n, block):
@@ -176,13 +177,13 @@ def _nms_matrix(boxes, sizes, order, thr, normalized, limit, block=64):
                 continue
             kept.append(rows[r])
             if limit is not None and limit >= 0 and len(kept) >= limit:
-                return [int(order[k]) for k in kept]
+                return [int(k) for k in kept]
             # the IoUs are symmetric (every operation below is), so "a overlaps a kept box"
             # is the union of the kept boxes' rows: one vector OR per kept box (over the
             # candidates not suppressed from the block on: those before it are decided)
             gone |= over[r]
         suppressed[cols] = gone
-    return [int(order[k]) for k in kept]
+    return [int(k) for k in kept]
 
 
 def _overlaps(b, s, rows, cols, thr, normalized):

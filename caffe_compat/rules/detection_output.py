@@ -19,12 +19,12 @@ NO_EFFECT = {"save_output_param": "SSD's Caffe writes the detections to files wi
 
 class DetectionRule:
     """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);
-    ``fail(message)`` raises the caller's error for a bad setting; ``nms``: the suppression
-    (default :func:`caffe_compat.rules.boxes.nms`). ``eta``: ``nms_param.eta`` (1 unless
+    ``fail(message)`` raises the caller's error for a bad setting; ``scan``: the suppression's
+    scan over ranked candidates (default :func:`caffe_compat.rules.boxes.scan`). ``eta``: ``nms_param.eta`` (1 unless
     given), SSD's adaptive NMS, not used (OpenCV's rule)."""
 
-    def __init__(self, p, fail, nms=None):
-        self._nms = nms or det.nms
+    def __init__(self, p, fail, scan=None):
+        self._scan = scan or det.scan
         if not p.HasField("num_classes"):
             fail("detection_output_param.num_classes is required")
         self.num_classes = int(p.num_classes)
@@ -70,45 +70,38 @@ class DetectionRule:
         return out
 
     def _image(self, i, loc, conf, priors, var, bounds):
-        """Rows of image ``i``: OpenCV's processDetections_ and outputDetections_."""
-        decoded = {}
-        for c in range(self.num_loc):
-            label = -1 if self.share else c
-            if label == self.background:
-                continue
-            b = det.decode(priors, var, loc[:, c], self.code_type, self.encoded,
+        """Rows of image ``i``: OpenCV's processDetections_ and outputDetections_. Only the
+        boxes of each class's candidates (those NMS visits) are decoded: decoding works box
+        by box, so they are the floats a decoding of every prior gives."""
+        targets = [c for c in range(self.num_classes) if c != self.background]
+        if not targets:
+            return np.zeros((0, 7), np.float32)
+        limit = self.keep_top_k if len(targets) == 1 else None
+        threshold = np.float32(self.threshold)
+        picked, boxes = [], []       # per class: the priors kept (in NMS order), their boxes
+        for c in targets:
+            scores = conf[:, c]
+            order = det.ranked(scores, np.flatnonzero(scores > threshold), self.top_k)
+            b = det.decode(priors[order], None if var is None else var[order],
+                           loc[order, 0 if self.share else c], self.code_type, self.encoded,
                            self.normalized, bounds)
-            decoded[label] = (b, det.box_size(*b.T, self.normalized))
-        targets = self.num_classes - (1 if 0 <= self.background < self.num_classes else 0)
-        limit = self.keep_top_k if targets == 1 else None
-        indices = {}
-        for c in range(self.num_classes):
-            if c == self.background:
-                continue
-            b, sizes = decoded[-1 if self.share else c]
-            indices[c] = self._nms(b, sizes, conf[:, c], self.threshold, self.nms_threshold,
-                                 self.top_k, self.normalized, limit)
-        found = [(c, j) for c in sorted(indices) for j in indices[c]]
-        if 0 <= self.keep_top_k < len(found):
-            scores = np.array([conf[j, c] for c, j in found], np.float32)
-            best = np.argsort(-scores, kind="stable")[:self.keep_top_k]
-            chosen = {}
-            for k in best:
-                c, j = found[k]
-                chosen.setdefault(c, []).append(j)
-            found = [(c, j) for c in sorted(chosen) for j in chosen[c]]
-        cs = np.array([c for c, _ in found], np.int64)
-        js = np.array([j for _, j in found], np.int64)
+            at = np.asarray(self._scan(b, det.box_size(*b.T, self.normalized),
+                                       self.nms_threshold, self.normalized, limit), np.intp)
+            picked.append(order[at])
+            boxes.append(b[at])
+        cs = np.repeat(np.asarray(targets, np.int64), [len(j) for j in picked])
+        js, boxes = np.concatenate(picked), np.concatenate(boxes)
         scores = conf[js, cs]
+        if 0 <= self.keep_top_k < len(js):
+            # the keep_top_k best over all classes, regrouped class by class (ascending), each
+            # class's in that ranking's order
+            best = np.argsort(-scores, kind="stable")[:self.keep_top_k]
+            best = best[np.argsort(cs[best], kind="stable")]
+            cs, boxes, scores = cs[best], boxes[best], scores[best]
         order = np.argsort(-scores, kind="stable")
-        cs, js = cs[order], js[order]
-        rows = np.zeros((len(found), 7), np.float32)
+        rows = np.empty((len(order), 7), np.float32)
         rows[:, 0] = i
-        rows[:, 1] = cs
+        rows[:, 1] = cs[order]
         rows[:, 2] = scores[order]
-        # each label's boxes from its decoded set (a set, not np.unique: numpy 2's imports
-        # numpy.ma, 20-30 ms of a one-shot program)
-        for c in sorted(set(cs.tolist())):
-            at = cs == c
-            rows[at, 3:] = decoded[-1 if self.share else int(c)][0][js[at]]
+        rows[:, 3:] = boxes[order]
         return rows

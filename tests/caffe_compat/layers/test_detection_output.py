@@ -137,3 +137,24 @@ def test_ranked_candidates_equal_a_stable_sort_cut_at_top_k():
 
 
 F32_THRESHOLD = (np.float32(0), np.float32(0.3), np.float32(-1))
+
+
+@pytest.mark.parametrize("code_type", [1, 2, 3])
+@pytest.mark.parametrize("normalized", [True, False])
+def test_decoding_some_priors_gives_the_floats_of_decoding_all(code_type, normalized):
+    # DetectionRule decodes only the candidates NMS visits: decoding works prior by prior
+    # (numpy's float32 exp included, whatever the array's length), so those rows are exact
+    from caffe_compat.rules.boxes import decode
+    rng = np.random.default_rng(code_type + 10 * normalized)
+    for n in (1, 7, 16, 33, 400, 8732):
+        xy = rng.uniform(0, 1, (n, 2)).astype(np.float32)
+        prior = np.concatenate([xy, xy + rng.uniform(0, 0.4, (n, 2))], 1).astype(np.float32)
+        prior = prior if normalized else (prior * 300).astype(np.float32)
+        var = rng.uniform(0.05, 0.3, (n, 4)).astype(np.float32)
+        loc = rng.standard_normal((n, 4)).astype(np.float32)
+        for encoded in (False, True):
+            whole = decode(prior, var, loc, code_type, encoded, normalized, (299.0, 299.0))
+            for pick in (rng.permutation(n)[:max(1, n // 3)], np.arange(n)[::-1][:5]):
+                part = decode(prior[pick], var[pick], loc[pick], code_type, encoded,
+                              normalized, (299.0, 299.0))
+                assert np.array_equal(part, whole[pick]), (n, encoded)
