@@ -106,7 +106,7 @@ class LiteNet:
         # free lengths) of a net whose layers write no lengths: every later shape of the same
         # key runs on them without a graph written for it
         self._templates = {}
-        self._free_of_lengths = {}    # outputs -> [(layer, its lengths_free)], () if one has none
+        self._free_of_lengths = {}    # outputs -> [each layer's KeptClaim], () if one has none
         from .runtime import ThreadWatch
         self._watch = ThreadWatch()     # the thread counts of the sessions made
 
@@ -188,24 +188,24 @@ class LiteNet:
         inputs' ranks and channels and what each layer's graph reads of the lengths (its
         ``lengths_free`` claim, :func:`.converters.register`; the layers' rules applied to
         the shapes on the way, their refusals raised), or None where a layer those outputs
-        need writes lengths."""
+        need writes lengths. Each layer's claim keeps the record of its rule
+        (:class:`.converters.KeptClaim`): a new shape of the same ranks and channels costs
+        the rules' arithmetic and refusals of that shape, not their parameters read again."""
         claims = self._free_of_lengths.get(wanted)
         if claims is None:
-            from .converters import lengths_free
+            from .converters import kept_claim
             from .graph import needed
-            order = [self.layers[k] for k in needed(self.layers, wanted)]
-            claims = [(lp, lengths_free(lp)) for lp in order]
-            claims = self._free_of_lengths[wanted] = claims if all(c for _, c in claims) \
-                else ()
+            claims = [kept_claim(self.layers[k]) for k in needed(self.layers, wanted)]
+            claims = self._free_of_lengths[wanted] = claims if all(claims) else ()
         if not claims:
             return None
         blobs, facts = dict(zip(self.inputs, shapes)), []
-        for lp, claim in claims:
-            got = claim(lp, [blobs[b] for b in lp.bottom])
+        for claim in claims:
+            got = claim([blobs[b] for b in claim.bottom])
             if got is None:
                 return None
             tops, fact = got
-            blobs.update(zip(lp.top, (tuple(t) for t in tops)))
+            blobs.update(zip(claim.top, (tuple(t) for t in tops)))
             facts.append(fact)
         return tuple((len(s), s[1:2]) for s in shapes), wanted, tuple(facts)
 

@@ -98,6 +98,24 @@ class ConvolutionRule:
             return [0] * len(spatial)
         return [far_padding(int(d), self.pad[i], self.extent(i)) for i, d in enumerate(spatial)]
 
+    def for_bottoms(self, bottom_shapes):
+        """This record where :func:`convolution_rule`, given ``bottom_shapes`` and the
+        arguments this record was made with, sets the layer up as it did and refuses nothing:
+        BaseConvolutionLayer's LayerSetUp reads of its bottoms only their number of axes
+        (the channel axis, the spatial axes), the channels and that they share one shape.
+        None for bottoms of another rank or channels, or of more than one shape: the rule
+        function's refusals are then those of these bottoms. A caller that applies the rule
+        to many shapes keeps the record and runs only :meth:`top_shape` (and
+        :meth:`far_padding`) per shape."""
+        shape = bottom_shapes[0]
+        if len(shape) != self.axis + 1 + len(self.kernel) or shape[self.axis] != self.channels:
+            return None
+        if len(bottom_shapes) > 1:
+            first = tuple(int(d) for d in shape)
+            if any(tuple(int(d) for d in other) != first for other in bottom_shapes[1:]):
+                return None
+        return self
+
     def top_shape(self, shape):
         """The top of a bottom of ``shape`` (the leading axes kept, channels replaced by
         ``num_output``); an empty output is refused."""

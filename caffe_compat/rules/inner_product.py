@@ -42,6 +42,19 @@ class InnerProductRule:
         p = self.layer.inner_product_param
         return [p.weight_filler, p.bias_filler][:len(self.param_shapes())]
 
+    def for_bottoms(self, bottom_shapes):
+        """This record where :func:`inner_product_rule` gives it for ``bottom_shapes`` and
+        refuses nothing: LayerSetUp reads of the first bottom its axis (``axis`` canonical
+        for its number of axes) and ``K``, the product of the lengths from that axis on; a
+        bottom of another canonical axis or ``K`` gives None."""
+        shape = bottom_shapes[0]
+        axis = int(self.layer.inner_product_param.axis)
+        if axis < 0:
+            axis += len(shape)
+        if axis != self.axis or axis >= len(shape) or math.prod(shape[axis:]) != self.k:
+            return None
+        return self
+
     def top_shape(self, shape):
         """The top of a bottom of ``shape``; a ``K`` other than the weights' is refused."""
         shape = tuple(int(d) for d in shape)

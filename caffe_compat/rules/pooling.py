@@ -119,6 +119,15 @@ class PoolingRule:
         n, c, h, w = (int(d) for d in shape)
         return (n, c) + self.output_size(h, w)
 
+    def for_bottoms(self, bottom_shapes):
+        """This record, after Reshape's refusals for ``bottom_shapes`` (:meth:`top_shape` of
+        each, as :func:`pooling_rule` given them makes): PoolingLayer's LayerSetUp reads no
+        bottom shape (a global window is the plane's, taken per shape), so a caller that
+        applies the rule to many shapes keeps the record."""
+        for shape in bottom_shapes:
+            self.top_shape(shape)
+        return self
+
     def windows(self, h, w):
         """The :class:`PoolWindows` of an ``h`` x ``w`` plane."""
         kh, kw = self.kernel_for(h, w)

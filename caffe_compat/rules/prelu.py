@@ -47,6 +47,15 @@ class PReLURule:
         filler = self.filler()
         return [DEFAULT_SLOPE if filler is None else filler]
 
+    def for_bottoms(self, bottom_shapes):
+        """This record where :func:`prelu_rule` gives it for ``bottom_shapes`` and refuses
+        nothing: a first bottom of at least 2 axes and of this record's channels (what
+        LayerSetUp reads of it); else None."""
+        shape = bottom_shapes[0]
+        if len(shape) < 2 or shape[1] != self.channels:
+            return None
+        return self
+
     def top_shape(self, shape):
         shape = tuple(int(d) for d in shape)
         if len(shape) < 2:

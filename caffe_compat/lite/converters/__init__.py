@@ -10,8 +10,8 @@ A converter is ``convert(g, lp, bottoms, blobs) -> [Value, ...]``: ``g`` the
 array when it is a constant), ``blobs`` the layer's arrays from the caffemodel (None when the
 file has none for it). It raises :class:`Unsupported` for anything it does not reproduce.
 """
-from ._common import (Unsupported, converter, host_converter, lengths_free, load_all, register,
-                      registered_types)
+from ._common import (Unsupported, converter, host_converter, kept_claim, lengths_free, load_all,
+                      register, registered_types)
 
-__all__ = ["Unsupported", "converter", "host_converter", "lengths_free", "register",
+__all__ = ["Unsupported", "converter", "host_converter", "kept_claim", "lengths_free", "register",
            "registered_types"]

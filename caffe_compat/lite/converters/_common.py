@@ -20,7 +20,7 @@ class Unsupported(Exception):
     (the message goes to the debug log)."""
 
 
-def register(type_name, host=False, lengths_free=None):
+def register(type_name, host=False, lengths_free=None, rule=None):
     """Decorator: ``fn`` converts layers of ``type_name``; ``host=True``: ``fn(lp, bottoms,
     blobs)`` returns ``(top shapes, run)``, ``run(arrays) -> arrays`` in numpy.
 
@@ -32,10 +32,18 @@ def register(type_name, host=False, lengths_free=None):
     new input shape on the plan written for an earlier one
     (:meth:`caffe_compat.lite.LiteNet._plan`); tests/caffe_compat/conformance/
     test_lengths_free.py checks the claims on the grid. :func:`same_shapes` serves the types
-    whose tops are their bottoms' shapes."""
+    whose tops are their bottoms' shapes.
+
+    ``rule``: ``rule(lp, bottom_shapes)``, the record of the type's rule module
+    (``caffe_compat/rules/``) that the claim reads, which the claim then also takes:
+    ``lengths_free(lp, bottom_shapes, record)`` (without it, the claim makes the record);
+    the record's ``for_bottoms(bottom_shapes)`` gives it again for later bottoms that set the
+    layer up as the first did (:class:`KeptClaim`)."""
     def wrap(fn):
         if lengths_free is not None:
             fn.lengths_free = lengths_free
+            if rule is not None:
+                lengths_free.rule = rule
         (_HOST if host else _CONVERTERS)[type_name] = fn
         return fn
     return wrap
@@ -51,6 +59,41 @@ def lengths_free(lp):
     """The ``lengths_free`` claim of the converter of ``lp``'s type (:func:`register`), or
     None."""
     return getattr(converter(lp.type), "lengths_free", None)
+
+
+class KeptClaim:
+    """The ``lengths_free`` claim of one layer ``lp`` (:func:`register`) for a caller that
+    applies it to many bottom shapes (:meth:`caffe_compat.lite.LiteNet._template_key`, once
+    per new input shape): the record of the layer's rule (``register``'s ``rule``: the
+    parameters parsed, LayerSetUp's refusals checked) is made for the first bottoms and kept
+    while its ``for_bottoms`` takes the next ones, so that a new shape costs the claim's
+    arithmetic and the refusals of that shape alone; the rule function sets the layer up
+    anew for bottoms it does not take (another rank or channels), raising what it refuses.
+    ``claim(bottom_shapes)`` answers as ``lengths_free(lp)(lp, bottom_shapes)``: the same
+    tops and fact, the same refusal."""
+    __slots__ = ("lp", "bottom", "top", "_claim", "_rule", "_record")
+
+    def __init__(self, lp, claim):
+        self.lp, self._claim, self._record = lp, claim, None
+        self.bottom, self.top = tuple(lp.bottom), tuple(lp.top)
+        self._rule = getattr(claim, "rule", None)
+
+    def __call__(self, bottom_shapes):
+        if self._rule is None:
+            return self._claim(self.lp, bottom_shapes)
+        record = self._record
+        if record is not None:
+            record = record.for_bottoms(bottom_shapes)
+        if record is None:
+            record = self._record = self._rule(self.lp, bottom_shapes)
+        return self._claim(self.lp, bottom_shapes, record)
+
+
+def kept_claim(lp):
+    """``lp``'s ``lengths_free`` claim as a :class:`KeptClaim`, or None where its type's
+    converter makes none."""
+    claim = lengths_free(lp)
+    return None if claim is None else KeptClaim(lp, claim)
 
 
 def _load(type_name):

@@ -55,16 +55,20 @@ def conv_like(g, lp, bottoms, blobs, op, transposed):
     return tops
 
 
-def _lengths_free(lp, shapes):
+def _lengths_free(lp, shapes, rule=None):
     """The nodes write no length but a window's far padding (one longer than its padded
-    input)."""
-    rule = convolution_rule(lp, shapes)
-    if any(any(rule.far_padding(s[2:])) for s in shapes):
+    input); a channel axis other than 1 is :func:`conv_like`'s refusal (None: the plan is
+    written, and refused, for the shape). ``rule``: the layer's :func:`convolution_rule`
+    record for bottoms of these ranks and channels (made here where not given)."""
+    if rule is None:
+        rule = convolution_rule(lp, shapes)
+    if rule.axis != 1 or any(any(rule.far_padding(s[2:])) for s in shapes):
         return None
     return [rule.top_shape(s) for s in shapes], None
 
 
-@register("Convolution", lengths_free=_lengths_free)
-@register("ConvolutionDepthwise", lengths_free=_lengths_free)   # the MobileNet forks' name
+@register("Convolution", lengths_free=_lengths_free, rule=convolution_rule)
+@register("ConvolutionDepthwise", lengths_free=_lengths_free,   # the MobileNet forks' name
+          rule=convolution_rule)
 def convolution(g, lp, bottoms, blobs):
     return conv_like(g, lp, bottoms, blobs, "Conv", False)

@@ -17,13 +17,16 @@ declare("lite", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
         refuses=ip_rule.FILLERS, no_effect=ENGINE_FIELD)
 
 
-def _lengths_free(lp, shapes):
-    """The nodes read the inner length K (the reshape's)."""
-    rule = inner_product_rule(lp, shapes)
+def _lengths_free(lp, shapes, rule=None):
+    """The nodes read the inner length K (the reshape's). ``rule``: the layer's
+    :func:`inner_product_rule` record for a first bottom of this axis and K (made here where
+    not given)."""
+    if rule is None:
+        rule = inner_product_rule(lp, shapes)
     return [rule.top_shape(shapes[0])], rule.k
 
 
-@register("InnerProduct", lengths_free=_lengths_free)
+@register("InnerProduct", lengths_free=_lengths_free, rule=inner_product_rule)
 def inner_product(g, lp, bottoms, blobs):
     x, = bottoms
     rule = inner_product_rule(lp, [x.shape])

@@ -25,10 +25,12 @@ declare("lite", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"}, refu
         no_effect=ENGINE_FIELD)
 
 
-def _lengths_free(lp, shapes):
+def _lengths_free(lp, shapes, rule=None):
     """A global pooling, and MAX without padding over windows at least as long as the stride:
-    the nodes below that write no length."""
-    rule = pooling_rule(lp, shapes)
+    the nodes below that write no length. ``rule``: the layer's :func:`pooling_rule` record,
+    its Reshape's refusals for ``shapes`` checked (made here where not given)."""
+    if rule is None:
+        rule = pooling_rule(lp, shapes)
     if rule.tops != 1 or not (rule.global_pooling or (
             rule.method == MAX and not any(rule.pad) and
             all(a >= b for a, b in zip(rule.kernel, rule.stride)))):
@@ -36,7 +38,7 @@ def _lengths_free(lp, shapes):
     return [rule.top_shape(shapes[0])], None
 
 
-@register("Pooling", lengths_free=_lengths_free)
+@register("Pooling", lengths_free=_lengths_free, rule=pooling_rule)
 def pooling(g, lp, bottoms, blobs):
     x, = bottoms
     rule = pooling_rule(lp, [four_d(lp, x)])

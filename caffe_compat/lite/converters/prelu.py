@@ -12,11 +12,15 @@ from ._common import blob_count, param_blob, register
 declare("lite", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
 
 
-def _lengths_free(lp, shapes):
-    return [prelu_rule(lp, shapes).top_shape(shapes[0])], None
+def _lengths_free(lp, shapes, rule=None):
+    """The top is the bottom's shape (:func:`prelu_rule`'s ``rule``, made here where not
+    given, checks it)."""
+    if rule is None:
+        rule = prelu_rule(lp, shapes)
+    return [rule.top_shape(shapes[0])], None
 
 
-@register("PReLU", lengths_free=_lengths_free)
+@register("PReLU", lengths_free=_lengths_free, rule=prelu_rule)
 def prelu(g, lp, bottoms, blobs):
     x, = bottoms
     rule = prelu_rule(lp, [x.shape])

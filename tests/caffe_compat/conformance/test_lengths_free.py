@@ -149,3 +149,47 @@ def test_a_new_shape_on_an_earlier_plan_answers_as_a_net_read_for_it(case, runti
                 assert a.shape == b.shape, shape
                 assert _scaled(a, b) <= TOL, shape
         assert ran_on_template, "no shape ran on the plan of another"
+
+
+def _claim_answer(call):
+    """``call()``'s answer, or its refusal as (type, words, field)."""
+    try:
+        return call()
+    except (NetError, ValueError) as exc:
+        return type(exc).__name__, str(exc), getattr(exc, "field", None)
+
+
+@pytest.mark.parametrize("case", FREE)
+def test_a_kept_rule_answers_as_the_rule_applied_anew(case):
+    """:class:`~caffe_compat.lite.converters.KeptClaim` (each layer's rule record kept from
+    one shape to the next, as ``LiteNet._template_key`` keeps it) against the claim applied
+    anew for every shape: the same tops and facts, the same refusal (type, words, field), for
+    the case's shape, other lengths, other channels, another rank, bottoms of two shapes, and
+    the first shape again."""
+    from caffe_compat.io.prototxt import parse_net
+    from caffe_compat.lite.converters import kept_claim, lengths_free
+    _, text = CASES[case]
+    layers = list(parse_net(text).layer)
+    inputs = [lp for lp in layers if lp.type == "Input"]
+    body = [lp for lp in layers if lp.type != "Input"]
+    base = tuple(int(d) for d in inputs[0].input_param.shape[0].dim)
+    kept = [kept_claim(lp) for lp in body]
+    shapes = [base] + _variants(base) + [base[:1] + (base[1] + 1,) + base[2:],
+                                         base[:1] + (max(1, base[1] - 1),) + base[2:],
+                                         base + (3,), base[:-1], base]
+    feeds = [[shape] * len(inputs) for shape in shapes]
+    if len(inputs) > 1:      # the first bottom of another shape than the rest
+        feeds[1:1] = [[shape] + [base] * (len(inputs) - 1) for shape in shapes[1:3]]
+    for feed in feeds + feeds[::-1]:
+        anew, again = {}, {}
+        for lp, tops in zip(inputs, feed):
+            anew.update((t, tops) for t in lp.top)
+            again.update((t, tops) for t in lp.top)
+        for lp, claim in zip(body, kept):
+            want = _claim_answer(lambda: lengths_free(lp)(lp, [anew[b] for b in lp.bottom]))
+            got = _claim_answer(lambda: claim([again[b] for b in claim.bottom]))
+            assert got == want, (lp.name, feed)
+            if want is None or isinstance(want[0], str):
+                break
+            anew.update(zip(lp.top, (tuple(t) for t in want[0])))
+            again.update(zip(claim.top, (tuple(t) for t in got[0])))

@@ -115,3 +115,58 @@ def test_signature_keys_of_values():
         b[-1] += 1
         assert _array_key(a) != _array_key(b)
         assert _array_key(a) != _array_key(a.reshape(1, -1))     # the layout counts
+
+
+def _refusal(net, shape):
+    """The net's answer for an input of ``shape``: its output shapes, or its refusal as
+    (type, words)."""
+    from caffe_compat.errors import NetError
+    net.setInput(np.ones(shape, np.float32))
+    try:
+        return [a.shape for a in net.forward(["prob", "reg"])]
+    except NetError as exc:
+        return type(exc).__name__, str(exc)
+
+
+def test_a_too_small_shape_is_refused_on_a_net_with_a_template():
+    """Once shapes run on a template plan (each layer's rule record kept), an input too small
+    for conv1, for pool1 or for conv2 is refused at its first forward, in the words of a net
+    read anew and fed that shape (Caffe's empty output), again at the next, and the net runs
+    the next shape that fits."""
+    model = seeded_model(CONV, seed=1)
+    small = [(1, 3, 4, 4), (1, 3, 3, 3), (1, 3, 2, 2), (1, 3, 4, 9)]
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
+        for shape in SHAPES[1:3]:
+            assert isinstance(_refusal(net, shape), list)
+        assert net._lite._templates, "no template plan"
+        for shape in small + small:
+            anew = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
+            want = _refusal(anew, shape)
+            assert want[0] == "NetError" and "output would be empty" in want[1], want
+            assert _refusal(net, shape) == want, shape
+        assert _refusal(net, SHAPES[4]) == [(1, 2, 6, 4), (1, 4, 6, 4)]
+    assert net._lite is not None
+
+
+def test_kept_rules_give_the_keys_and_outputs_of_rules_applied_anew():
+    """The template keys of a net that keeps its layers' rule records from shape to shape
+    equal those of a net that applies the rules for the first time at each shape, and so do
+    its outputs, within float32 rounding of another session."""
+    from caffe_compat.lite import LiteNet
+    model = seeded_model(CONV, seed=1)
+    wanted = ("prob", "reg")
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
+        lite = net._lite
+        for x in _feeds():
+            net.setInput(x)
+            got = net.forward(list(wanted))
+            anew = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
+            anew.setInput(x)
+            want = anew.forward(list(wanted))
+            for a, b in zip(got, want):
+                assert a.shape == b.shape and scaled_error(a, b) <= TOL, x.shape
+            fresh = LiteNet(lite.layers, lite.inputs, lite._weights_fn, lite.name)
+            assert lite._template_key((x.shape,), wanted) == \
+                fresh._template_key((x.shape,), wanted) is not None, x.shape
