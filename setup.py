@@ -100,8 +100,9 @@ setup(
                            "caffe_compat/kernels/_team_pool.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread", "-lm"], optional=True),
-        # OpenCV's NMSFast_ scan of DetectionOutput in float32, operation for operation
-        # (caffe_compat/rules/boxes.py keeps its numpy scan where this does not build)
+        # OpenCV's NMSFast_ scan and DetectionOutput's ranking and decoding in float32,
+        # operation for operation (caffe_compat/rules keeps its numpy form where this does not
+        # build)
         Extension("caffe_compat.kernels._nms_kernel", ["caffe_compat/kernels/_nms_kernel.c"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
                   optional=True),

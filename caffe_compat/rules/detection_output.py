@@ -72,23 +72,16 @@ class DetectionRule:
     def _image(self, i, loc, conf, priors, var, bounds):
         """Rows of image ``i``: OpenCV's processDetections_ and outputDetections_. Only the
         boxes of each class's candidates (those NMS visits) are decoded: decoding works box
-        by box, so they are the floats a decoding of every prior gives."""
+        by box, so they are the floats a decoding of every prior gives. By the C kernel
+        (``caffe_compat/kernels/_nms_kernel.c``: ranking, decoding but for numpy's ``exp``,
+        suppression) where it was built and no other scan was given, else in numpy."""
         targets = [c for c in range(self.num_classes) if c != self.background]
         if not targets:
             return np.zeros((0, 7), np.float32)
         limit = self.keep_top_k if len(targets) == 1 else None
-        threshold = np.float32(self.threshold)
-        picked, boxes = [], []       # per class: the priors kept (in NMS order), their boxes
-        for c in targets:
-            scores = conf[:, c]
-            order = det.ranked(scores, np.flatnonzero(scores > threshold), self.top_k)
-            b = det.decode(priors[order], None if var is None else var[order],
-                           loc[order, 0 if self.share else c], self.code_type, self.encoded,
-                           self.normalized, bounds)
-            at = np.asarray(self._scan(b, det.box_size(*b.T, self.normalized),
-                                       self.nms_threshold, self.normalized, limit), np.intp)
-            picked.append(order[at])
-            boxes.append(b[at])
+        kernel = det._kernel() if self._scan is det.scan else None
+        per_class = self._kernel_classes if kernel is not None else self._numpy_classes
+        picked, boxes = per_class(kernel, targets, limit, loc, conf, priors, var, bounds)
         cs = np.repeat(np.asarray(targets, np.int64), [len(j) for j in picked])
         js, boxes = np.concatenate(picked), np.concatenate(boxes)
         scores = conf[js, cs]
@@ -105,3 +98,43 @@ class DetectionRule:
         rows[:, 2] = scores[order]
         rows[:, 3:] = boxes[order]
         return rows
+
+    def _numpy_classes(self, kernel, targets, limit, loc, conf, priors, var, bounds):
+        """Per target class: the priors NMS keeps (in the order kept) and their boxes."""
+        threshold = np.float32(self.threshold)
+        picked, boxes = [], []
+        for c in targets:
+            scores = conf[:, c]
+            order = det.ranked(scores, np.flatnonzero(scores > threshold), self.top_k)
+            b = det.decode(priors[order], None if var is None else var[order],
+                           loc[order, 0 if self.share else c], self.code_type, self.encoded,
+                           self.normalized, bounds)
+            at = np.asarray(self._scan(b, det.box_size(*b.T, self.normalized),
+                                       self.nms_threshold, self.normalized, limit), np.intp)
+            picked.append(order[at])
+            boxes.append(b[at])
+        return picked, boxes
+
+    def _kernel_classes(self, kernel, targets, limit, loc, conf, priors, var, bounds):
+        """:meth:`_numpy_classes` by the C kernel: the same priors and boxes."""
+        p = len(priors)
+        loc = np.ascontiguousarray(loc.reshape(p, -1))
+        conf, priors = np.ascontiguousarray(conf), np.ascontiguousarray(priors)
+        var = None if var is None else np.ascontiguousarray(var)
+        order, wh = np.empty(p, np.int64), np.empty((p, 2), np.float32)
+        b, sizes = np.empty((p, 4), np.float32), np.empty(p, np.float32)
+        clip_x, clip_y = bounds if bounds is not None else (-1.0, -1.0)
+        limit = -1 if limit is None else limit
+        picked, boxes = [], []
+        for c in targets:
+            column = 0 if self.share else 4 * c
+            n = kernel.candidates(conf, c, self.threshold, self.top_k, loc, column, var, order,
+                                  wh)
+            if self.code_type == det.CodeType.CENTER_SIZE:
+                np.exp(wh[:n], out=wh[:n])
+            at = kernel.decode_scan(order, n, wh, loc, column, priors, var, self.code_type,
+                                    self.normalized, clip_x, clip_y, self.nms_threshold, limit,
+                                    b, sizes)
+            picked.append(order[at])
+            boxes.append(b[at])
+        return picked, boxes

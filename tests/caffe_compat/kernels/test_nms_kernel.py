@@ -1,7 +1,9 @@
 """DetectionOutput's NMS scan in C (``caffe_compat/kernels/_nms_kernel.c``) keeps the boxes
 the numpy scans keep (:func:`caffe_compat.rules.boxes.nms`: the pairwise form and the loop),
 on random boxes with inverted, empty, touching and NaN ones, both box conventions, thresholds
-around and below 0 and limits: the same float32 operations, so the same boxes exactly."""
+around and below 0 and limits: the same float32 operations, so the same boxes exactly. Its
+DetectionOutput step (ranking, decoding, suppression of one class) writes the numpy rule's
+bytes on random settings of every code type, with ties, overflowing and NaN offsets."""
 import numpy as np
 import pytest
 
@@ -46,3 +48,49 @@ def test_bad_buffers_are_refused():
         kernel.greedy(np.zeros((3, 4)), np.zeros(3, np.float32), 0.5, True, -1)
     with pytest.raises(ValueError, match="boxes"):
         kernel.greedy(np.zeros((3, 3), np.float32), np.zeros(3, np.float32), 0.5, True, -1)
+
+
+def _settings(rng, trial):
+    from caffe_compat.proto import caffe_pb2
+    p = caffe_pb2.DetectionOutputParameter()
+    p.num_classes = int(rng.integers(1, 5))
+    p.share_location = bool(trial % 2)
+    p.background_label_id = int(rng.integers(0, p.num_classes + 1)) if p.share_location \
+        else int(rng.integers(-1, p.num_classes))
+    p.code_type = 1 + trial % 3
+    p.variance_encoded_in_target = bool(trial % 5 == 1)
+    p.keep_top_k = int(rng.choice([-1, 1, 3, 50]))
+    p.normalized_bbox = bool(trial % 4 < 2)
+    p.clip = bool(trial % 3 == 1)
+    if trial % 2:
+        p.confidence_threshold = float(rng.choice([-1.0, 0.0, 0.1, 0.5]))
+    p.nms_param.nms_threshold = float(rng.choice([0.3, 0.45, 0.7]))
+    if trial % 3:
+        p.nms_param.top_k = int(rng.choice([5, 20, 400]))
+    return p
+
+
+@pytest.mark.parametrize("trial", range(48))
+def test_the_c_detection_step_writes_the_numpy_rules_bytes(trial):
+    from caffe_compat.layers import _detection
+    from caffe_compat.rules.detection_output import DetectionRule
+    rng = np.random.default_rng(100 + trial)
+    p = _settings(rng, trial)
+    n, priors = int(rng.integers(1, 3)), int(rng.integers(1, 300))
+    loc = rng.standard_normal((n, priors * (1 if p.share_location else p.num_classes) * 4))
+    loc = (loc * (60.0 if trial % 5 == 0 else 0.5)).astype(np.float32)   # exp overflows
+    if trial % 7 == 0:
+        loc[..., ::9] = np.nan
+    conf = rng.random((n, priors * p.num_classes)).astype(np.float32)
+    if trial % 4 == 0:
+        conf = (np.round(conf * 8) / 8).astype(np.float32)                # ties
+    centre, size = rng.random((priors, 2)) * 0.8, rng.random((priors, 2)) * 0.3
+    boxes = np.concatenate([centre - size / 2, centre + size / 2], 1).astype(np.float32)
+    boxes = boxes if p.normalized_bbox else (boxes * 300).astype(np.float32)
+    prior = np.stack([boxes.reshape(-1), np.tile(np.float32([0.1, 0.1, 0.2, 0.2]), priors)])
+    args = (loc, conf, prior[None], (300, 240))
+    if p.share_location and p.background_label_id == -1:
+        return                                  # refused by the rule (as by Caffe)
+    by_c = DetectionRule(p, pytest.fail).detections(*args)
+    by_numpy = DetectionRule(p, pytest.fail, scan=_detection.scan).detections(*args)
+    assert by_c.shape == by_numpy.shape and by_c.tobytes() == by_numpy.tobytes()
