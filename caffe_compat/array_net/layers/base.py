@@ -70,6 +70,22 @@ class ArrayLayer:
         raise Unsupported(f"backward of {self.type}")
 
 
+class BottomDiffLayer(ArrayLayer):
+    """A layer whose Backward_cpu writes only bottom 0's diff (no parameter diffs):
+    :meth:`backward_bottom` runs when that diff is asked for."""
+
+    def can_backward(self):
+        return True
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        if bottom_diffs[0] is not None:
+            self.backward_bottom(bottoms, tops, bottom_diffs[0], top_diffs)
+
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
+        """Assign bottom 0's diff ``dx`` from the top diffs (and the data)."""
+        raise NotImplementedError
+
+
 def need(condition, what):
     """:class:`Unsupported` with ``what`` unless ``condition``."""
     if not condition:

@@ -13,7 +13,7 @@ from ...rules import batch_norm as bn_rules
 from ...rules.batch_norm import batch_norm_rule
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 declare("array", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS,
         refuses=bn_rules.EXTENSIONS)
@@ -22,7 +22,7 @@ F32 = np.float32
 
 
 @register("BatchNorm")
-class BatchNorm(ArrayLayer):
+class BatchNorm(BottomDiffLayer):
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -74,10 +74,7 @@ class BatchNorm(ArrayLayer):
     def can_backward(self):
         return self._std is not None
 
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         dy = top_diffs[0].copy()
         view = self.rule.view(dy.ndim)
         std = self._std.reshape(view)

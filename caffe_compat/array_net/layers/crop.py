@@ -7,13 +7,13 @@ from ...rules import crop as crop_rule_module
 from ...rules.crop import crop_rule
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 declare("array", "Crop", "CropParameter", crop_rule_module.FIELDS)
 
 
 @register("Crop")
-class Crop(ArrayLayer):
+class Crop(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -27,15 +27,9 @@ class Crop(ArrayLayer):
     def forward(self, bottoms, tops, params):
         np.copyto(tops[0], bottoms[0][self.rule.window()])
 
-    def can_backward(self):
-        return True
-
     def allow_force_backward(self, j):
         return j == 0
 
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         dx[...] = 0
         dx[self.rule.window()] = top_diffs[0]

@@ -7,13 +7,13 @@ from ...rules import dropout as dropout_rule_module
 from ...rules.dropout import dropout_rule
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 declare("array", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
 
 
 @register("Dropout")
-class Dropout(ArrayLayer):
+class Dropout(BottomDiffLayer):
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -29,14 +29,8 @@ class Dropout(ArrayLayer):
         elif tops[0] is not bottoms[0]:
             np.copyto(tops[0], bottoms[0])
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         """In TEST, Caffe copies the top diff down (times the TEST scale where there is one)."""
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
         if self.scale is not None:
             np.multiply(top_diffs[0], self.scale, out=dx)
         elif dx is not top_diffs[0]:

@@ -14,7 +14,7 @@ from ...rules import lrn as lrn_rule_module
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.lrn import ACROSS_CHANNELS, lrn_rule
 from ..registry import Unsupported, register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 try:
     from ...kernels import _lrn_kernel
@@ -35,7 +35,7 @@ def _box_sum(a, size, pad):
 
 
 @register("LRN")
-class LRN(ArrayLayer):
+class LRN(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -69,10 +69,7 @@ class LRN(ArrayLayer):
     def can_backward(self):
         return self._scratch is not None
 
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         x, y = bottoms[0], tops[0]
         if not self.across:
             shape, scale = self._scratch

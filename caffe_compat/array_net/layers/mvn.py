@@ -8,7 +8,7 @@ from ...rules import mvn as mvn_rule_module
 from ...rules.fields import declare
 from ...rules.mvn import mvn_rule
 from ..registry import Unsupported, register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 F32 = np.float32
 declare("array", "MVN", "MVNParameter", mvn_rule_module.FIELDS)
@@ -19,7 +19,7 @@ def _row_mean(a):
 
 
 @register("MVN")
-class MVN(ArrayLayer):
+class MVN(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -44,10 +44,7 @@ class MVN(ArrayLayer):
     def can_backward(self):
         return not self.rule.normalize_variance or self._denom is not None
 
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         shape = self.rule.rows(dx.shape)
         dy, out = top_diffs[0].reshape(shape), dx.reshape(shape)
         if not self.rule.normalize_variance:

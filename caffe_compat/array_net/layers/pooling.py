@@ -15,7 +15,7 @@ from ...rules import pooling as pool_rule
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.pooling import pooling_rule
 from ..registry import Unsupported, register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 try:
     from ...kernels import _pool_kernel
@@ -31,7 +31,7 @@ declare("array", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"}, ref
 
 
 @register("Pooling")
-class Pooling(ArrayLayer):
+class Pooling(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -97,10 +97,7 @@ class Pooling(ArrayLayer):
     def trains(self):
         return True
 
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         if self.method == AVE:
             self._average_backward(top_diffs[0], dx)
             return

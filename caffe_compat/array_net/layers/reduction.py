@@ -10,14 +10,14 @@ from ...rules import reduction as reduction_rule_module
 from ...rules.fields import declare
 from ...rules.reduction import ASUM, SUMSQ, reduction_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 F32 = np.float32
 declare("array", "Reduction", "ReductionParameter", reduction_rule_module.FIELDS)
 
 
 @register("Reduction")
-class Reduction(ArrayLayer):
+class Reduction(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -43,13 +43,7 @@ class Reduction(ArrayLayer):
             sums *= coeff
         tops[0].reshape(-1)[...] = sums
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         x = bottoms[0]
         coeff = (top_diffs[0].reshape(-1, 1) * F32(self.rule.scale(x.shape))).astype(F32)
         out = self._rows(dx, dx.shape)

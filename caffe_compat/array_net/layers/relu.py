@@ -5,13 +5,13 @@ import numpy as np
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.relu import FIELDS, relu_slope
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 declare("array", "ReLU", "ReLUParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register("ReLU")
-class ReLU(ArrayLayer):
+class ReLU(BottomDiffLayer):
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -29,15 +29,9 @@ class ReLU(ArrayLayer):
         np.maximum(x, np.float32(0), out=y)
         y += low
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         """``dx = dy * ((x > 0) + negative_slope * (x <= 0))`` on the bottom's data as it is
         (after an in-place forward, the top's: the same signs)."""
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
         x, dy = bottoms[0], top_diffs[0]
         if self.slope == 0:
             np.multiply(dy, x > 0, out=dx)

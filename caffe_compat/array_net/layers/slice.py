@@ -7,13 +7,13 @@ from ...rules import slice as slice_rules
 from ...rules.fields import declare
 from ...rules.slice import slice_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 declare("array", "Slice", "SliceParameter", slice_rules.FIELDS)
 
 
 @register("Slice")
-class Slice(ArrayLayer):
+class Slice(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -33,12 +33,6 @@ class Slice(ArrayLayer):
         for top, part in zip(tops, self._parts(x)):
             np.copyto(top, x[part])
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         for dy, part in zip(top_diffs, self._parts(dx)):
             np.copyto(dx[part], dy)

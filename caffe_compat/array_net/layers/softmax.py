@@ -6,7 +6,7 @@ import numpy as np
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.softmax import FIELDS, softmax_axis
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 declare("array", "Softmax", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
 
@@ -20,7 +20,7 @@ def softmax_into(x, y, axis):
 
 
 @register("Softmax")
-class Softmax(ArrayLayer):
+class Softmax(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -30,13 +30,7 @@ class Softmax(ArrayLayer):
     def forward(self, bottoms, tops, params):
         softmax_into(bottoms[0], tops[0], self.axis)
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         y, dy = tops[0], top_diffs[0]
         dot = np.sum(dy * y, axis=self.axis, keepdims=True, dtype=np.float32)
         np.subtract(dy, dot, out=dx)

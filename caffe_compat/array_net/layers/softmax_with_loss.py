@@ -14,7 +14,7 @@ from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.loss import loss_rule
 from ...rules.softmax import FIELDS, softmax_axis
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 from .softmax import softmax_into
 
 declare("array", "SoftmaxWithLoss", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
@@ -23,7 +23,7 @@ FLT_MIN = np.float32(np.finfo(np.float32).tiny)
 
 
 @register("SoftmaxWithLoss")
-class SoftmaxWithLoss(ArrayLayer):
+class SoftmaxWithLoss(BottomDiffLayer):
     is_loss = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -102,10 +102,7 @@ class SoftmaxWithLoss(ArrayLayer):
     def can_backward(self):
         return self._prob is not None
 
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         x = bottoms[0]
         c = x.shape[self.axis]
         outer = math.prod(x.shape[:self.axis])

@@ -3,11 +3,11 @@ bottom diff is the first top's diff plus the others in order (``caffe_add``, the
 import numpy as np
 
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 
 @register("Split")
-class Split(ArrayLayer):
+class Split(BottomDiffLayer):
     shares_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -21,13 +21,7 @@ class Split(ArrayLayer):
         """The tops as the arrays they are: the bottom itself, once per top."""
         return [bottoms[0]] * len(self.param.top)
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         np.copyto(dx, top_diffs[0])
         for d in top_diffs[1:]:
             dx += d

@@ -6,13 +6,13 @@ from ...rules import tile as tile_rule_module
 from ...rules.fields import declare
 from ...rules.tile import tile_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer, need
 
 declare("array", "Tile", "TileParameter", tile_rule_module.FIELDS)
 
 
 @register("Tile")
-class Tile(ArrayLayer):
+class Tile(BottomDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -28,13 +28,7 @@ class Tile(ArrayLayer):
         out = tops[0].reshape(outer, self.rule.tiles, inner)
         out[...] = x.reshape(outer, 1, inner)
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        dx = bottom_diffs[0]
-        if dx is None:
-            return
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         outer, inner = self.rule.blocks(dx.shape)
         dy = top_diffs[0].reshape(outer, self.rule.tiles, inner)
         acc = dx.reshape(outer, inner)
