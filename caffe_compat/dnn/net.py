@@ -241,13 +241,17 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                            f"needs {want}")
 
     def _check_fed(self):
-        """The blobs set fit the net: :mod:`caffe_compat.net.input_check`, before any engine."""
+        """The blobs set fit the net: :mod:`caffe_compat.net.input_check`, before any engine;
+        the shapes last found to fit are not checked again (``setInputShape`` forgets them)."""
+        fed = tuple((n, self._fed[n].shape) for n in self._inputs if n in self._fed)
+        if fed == self.__dict__.get("_fed_fit"):
+            return
         from ..net import input_check
         if self.__dict__.get("_readers") is None:
             self._readers = input_check.readers([(r["caffe_name"], r["type"], r["engine_bottoms"],
                                                   r["tops"]) for r in self._layers], self._inputs)
-        input_check.check(self._source, {n: self._fed[n].shape for n in self._inputs
-                                         if n in self._fed}, self._input_shapes, self._readers)
+        input_check.check(self._source, dict(fed), self._input_shapes, self._readers)
+        self.__dict__["_fed_fit"] = fed
 
     def _hook(self, net):
         """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""
@@ -415,6 +419,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                            f"{self._input_shapes[inputName]} (OpenCV: input shape redefinition "
                            "is not allowed)")
         self._input_shapes[inputName] = tuple(int(d) for d in shape)
+        self.__dict__["_fed_fit"] = None
 
     def setInput(self, blob, name="", scalefactor=1.0, mean=None):
         """Feed input ``name`` (default: the first) with ``(blob - mean[c]) * scalefactor``,

@@ -208,6 +208,22 @@ def test_wrong_channel_count_names_the_layer(installed):
     assert META["gray_error"].endswith("in function 'getMemoryShapes'")
 
 
+def test_a_wrong_shape_after_a_right_one_is_refused(installed):
+    """The input check skips the shapes it last found to fit, and only them: a 3-channel blob
+    after 1-channel ones is refused as it is at first."""
+    text, model = api_nets.gray()
+    net = installed.dnn.readNetFromCaffe(np.frombuffer(text.encode(), np.uint8),
+                                         np.frombuffer(model, np.uint8))
+    for _ in range(2):
+        net.setInput(np.ones((1, 1, 8, 8), np.float32))
+        net.forward()
+    net.setInput(np.ones((1, 3, 8, 8), np.float32))
+    with pytest.raises(NetError, match="the net takes 1 channel"):
+        net.forward()
+    net.setInput(np.ones((1, 1, 8, 8), np.float32))
+    net.forward()
+
+
 # --------------------------------------------------------------------------------------------
 # The rest of the Net API that programs call
 
