@@ -7,6 +7,7 @@ writes its tops from its bottoms (Forward_cpu); the layers with Caffe's Backward
 :meth:`ArrayLayer.can_backward`."""
 from __future__ import annotations
 
+from ...data.filler_rules import as_fillers
 from ..registry import Unsupported
 
 
@@ -84,6 +85,17 @@ class BottomDiffLayer(ArrayLayer):
     def backward_bottom(self, bottoms, tops, dx, top_diffs):
         """Assign bottom 0's diff ``dx`` from the top diffs (and the data)."""
         raise NotImplementedError
+
+
+class RuleBlobsLayer(ArrayLayer):
+    """A layer whose parameter blobs are its rule's (``self.rule``): their shapes, and their
+    fillers as FillerParameters."""
+
+    def param_shapes(self):
+        return self.rule.param_shapes()
+
+    def filler_params(self):
+        return as_fillers(self.rule.fillers())
 
 
 def need(condition, what):

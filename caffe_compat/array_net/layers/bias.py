@@ -5,12 +5,11 @@ over the axes ``b`` is broadcast along (added into a learned blob's diff, assign
 bottom's)."""
 import numpy as np
 
-from ...data.filler_rules import as_fillers
 from ...rules import bias as bias_rules
 from ...rules.bias import bias_rule
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import RuleBlobsLayer, need
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
 declare("array", "Bias", "BiasParameter", bias_rules.FIELDS, refuses=bias_rules.FILLERS)
@@ -22,20 +21,16 @@ def reduce_to(values, view):
     return values.sum(axis=axes, dtype=np.float32) if axes else values
 
 
-@register("Bias")
-class Bias(ArrayLayer):
+class OperandLayer(RuleBlobsLayer):
+    """Bias's and Scale's setup: one top, in place where Caffe runs it so; the operand is the
+    second bottom or else the learned blob."""
     in_place = True
+    rule_of = None
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(param.top) == 1, "Bias of one top")
-        self.rule = bias_rule(param, bottom_shapes)
-
-    def param_shapes(self):
-        return self.rule.param_shapes()
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
+        need(len(param.top) == 1, f"{self.type} of one top")
+        self.rule = self.rule_of(param, bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes)]
@@ -43,12 +38,17 @@ class Bias(ArrayLayer):
     def _operand(self, bottoms, params):
         return bottoms[1] if len(bottoms) > 1 else params[0]
 
+    def can_backward(self):
+        return True
+
+
+@register("Bias")
+class Bias(OperandLayer):
+    rule_of = staticmethod(bias_rule)
+
     def forward(self, bottoms, tops, params):
         x, b = bottoms[0], self._operand(bottoms, params)
         np.add(x, b.reshape(self.rule.view(x.shape, b.shape)), out=tops[0])
-
-    def can_backward(self):
-        return True
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         dy = top_diffs[0]

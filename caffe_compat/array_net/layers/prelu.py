@@ -5,19 +5,18 @@ so (the bottom is then kept for backward, as Caffe's ``bottom_memory_``). Backwa
 ``dy x`` over ``x <= 0`` one element after the other in blob order, as Caffe's loop does."""
 import numpy as np
 
-from ...data.filler_rules import as_fillers
 from ...rules import prelu as prelu_rules
 from ...rules.fields import declare
 from ...rules.prelu import prelu_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import RuleBlobsLayer, need
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
 declare("array", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
 
 
 @register("PReLU")
-class PReLU(ArrayLayer):
+class PReLU(RuleBlobsLayer):
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -25,12 +24,6 @@ class PReLU(ArrayLayer):
         need(len(bottom_shapes) == 1 and len(param.top) == 1, "PReLU of one bottom")
         self.rule = prelu_rule(param, bottom_shapes)
         self._saved = None          # the bottom of an in-place forward
-
-    def param_shapes(self):
-        return self.rule.param_shapes()
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

@@ -6,55 +6,36 @@ s``; ``s``'s diff sums ``dy x`` over the broadcast axes (added into a learned bl
 assigned to a second bottom's); the bias's diff adds ``dy`` summed likewise."""
 import numpy as np
 
-from ...data.filler_rules import as_fillers
 from ...rules import scale as scale_rules
 from ...rules.fields import declare
 from ...rules.scale import scale_rule
 from ..registry import register
-from .base import ArrayLayer, need
-from .bias import reduce_to
+from .bias import OperandLayer, reduce_to
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
 declare("array", "Scale", "ScaleParameter", scale_rules.FIELDS, refuses=scale_rules.FILLERS)
 
 
 @register("Scale")
-class Scale(ArrayLayer):
-    in_place = True
+class Scale(OperandLayer):
+    rule_of = staticmethod(scale_rule)
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(param.top) == 1, "Scale of one top")
-        self.rule = scale_rule(param, bottom_shapes)
         self._saved = None          # the bottom of an in-place forward
-
-    def param_shapes(self):
-        return self.rule.param_shapes()
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
-
-    def _scale(self, bottoms, params):
-        return bottoms[1] if len(bottoms) > 1 else params[0]
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]
         self._saved = x.copy() if x is y else None
-        s = self._scale(bottoms, params)
+        s = self._operand(bottoms, params)
         np.multiply(x, s.reshape(self.rule.scale_view(x.shape, s.shape)), out=y)
         if self.rule.bias_term:
             y += params[-1].reshape(self.rule.bias_view(x.shape))
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x = self._saved if bottoms[0] is tops[0] and self._saved is not None else bottoms[0]
         dy = top_diffs[0]
-        s = self._scale(bottoms, params)
+        s = self._operand(bottoms, params)
         view = self.rule.scale_view(x.shape, s.shape)
         learned = self.rule.learned is not None
         if self.rule.bias_term and param_diffs[-1] is not None:
