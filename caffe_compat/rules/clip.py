@@ -4,6 +4,7 @@ gives ``min``); backward ``dy`` where ``min <= x <= max``, else 0. Refused: a mi
 ``min > max``."""
 from __future__ import annotations
 
+from .neuron import SameShape
 from .record import frozen
 
 from .refusal import refuse
@@ -12,13 +13,10 @@ FIELDS = frozenset({"min", "max"})
 
 
 @frozen
-class ClipRule:
+class ClipRule(SameShape):
     layer: object
     min: float
     max: float
-
-    def top_shape(self, shape):
-        return tuple(int(d) for d in shape)
 
 
 def clip_rule(layer, bottom_shapes=None):

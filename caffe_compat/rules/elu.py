@@ -3,18 +3,16 @@
 ``dy (x > 0 ? 1 : alpha + y)`` (``alpha`` at ``x == 0``). No refusals."""
 from __future__ import annotations
 
+from .neuron import SameShape
 from .record import frozen
 
 FIELDS = frozenset({"alpha"})
 
 
 @frozen
-class ELURule:
+class ELURule(SameShape):
     layer: object
     alpha: float
-
-    def top_shape(self, shape):
-        return tuple(int(d) for d in shape)
 
 
 def elu_rule(layer, bottom_shapes=None):

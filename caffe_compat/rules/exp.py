@@ -9,6 +9,7 @@ Caffe's CHECKs: a base neither -1 nor positive, a log(base) that is not finite.
 from __future__ import annotations
 
 import math
+from .neuron import SameShape
 from .record import frozen
 
 import numpy as np
@@ -16,26 +17,28 @@ import numpy as np
 from .refusal import refuse
 
 FIELDS = frozenset({"base", "scale", "shift"})
-_SECTION = "exp_param"
 
 
-def log_base(layer, base, section):
-    """Caffe's ``log_base``: 1 for base -1 (e), else ``log(base)`` in float; the CHECKs on
-    base > 0 and a finite logarithm."""
+def base_scale_shift(layer, section):
+    """``base``, ``scale`` and ``shift`` of ``layer``'s ``section`` as floats, and Caffe's
+    ``log_base``: 1 for base -1 (e), else ``log(base)`` in float; the CHECKs on base > 0 and a
+    finite logarithm."""
+    p = getattr(layer, section)
+    base, scale, shift = float(p.base), float(p.scale), float(p.shift)
     if base != -1.0 and not base > 0.0:
         refuse(layer, f"{section}.base must be strictly positive (or -1 for e), got {base}",
                f"{section}.base")
     if base == -1.0:
-        return 1.0
+        return base, scale, shift, 1.0
     with np.errstate(all="ignore"):
         value = float(np.log(np.float32(base)))
     if not math.isfinite(value):
         refuse(layer, f"log(base) is not finite for base {base}", f"{section}.base")
-    return value
+    return base, scale, shift, value
 
 
 @frozen
-class ExpRule:
+class ExpRule(SameShape):
     layer: object
     base: float
     scale: float
@@ -43,14 +46,9 @@ class ExpRule:
     inner: float        # Caffe's inner_scale_ (float)
     outer: float        # Caffe's outer_scale_ (float)
 
-    def top_shape(self, shape):
-        return tuple(int(d) for d in shape)
-
 
 def exp_rule(layer, bottom_shapes=None):
-    p = layer.exp_param
-    base, scale, shift = float(p.base), float(p.scale), float(p.shift)
-    lb = log_base(layer, base, _SECTION)
+    base, scale, shift, lb = base_scale_shift(layer, "exp_param")
     inner = float(np.float32(lb) * np.float32(scale))
     if shift == 0.0:
         outer = 1.0

@@ -9,19 +9,19 @@ neither -1 nor positive, a log(base) or ``1 / log(base)`` that is not finite (ba
 from __future__ import annotations
 
 import math
+from .neuron import SameShape
 from .record import frozen
 
 import numpy as np
 
-from .exp import log_base
+from .exp import base_scale_shift
 from .refusal import refuse
 
 FIELDS = frozenset({"base", "scale", "shift"})
-_SECTION = "log_param"
 
 
 @frozen
-class LogRule:
+class LogRule(SameShape):
     layer: object
     base: float
     scale: float
@@ -29,16 +29,11 @@ class LogRule:
     base_scale: float           # Caffe's base_scale_ (float)
     backward_scale: float       # Caffe's backward_num_scale_ (float)
 
-    def top_shape(self, shape):
-        return tuple(int(d) for d in shape)
-
 
 def log_rule(layer, bottom_shapes=None):
-    p = layer.log_param
-    base, scale, shift = float(p.base), float(p.scale), float(p.shift)
-    lb = log_base(layer, base, _SECTION)
+    base, scale, shift, lb = base_scale_shift(layer, "log_param")
     if lb == 0.0 or not math.isfinite(1.0 / lb):
-        refuse(layer, f"1 / log(base) is not finite for base {base}", f"{_SECTION}.base")
+        refuse(layer, f"1 / log(base) is not finite for base {base}", "log_param.base")
     f32 = np.float32
     with np.errstate(all="ignore"):
         base_scale = float(f32(1) / f32(lb))

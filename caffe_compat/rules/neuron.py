@@ -20,13 +20,17 @@ RELU6_BOUNDS = (0.0, 6.0)
 FIELDS = frozenset()
 
 
-@frozen
-class NeuronRule:
-    layer: object
+class SameShape:
+    """The records of the element-wise layers: Caffe's NeuronLayer::Reshape shapes the top as
+    the bottom."""
 
     def top_shape(self, shape):
-        """Caffe's NeuronLayer::Reshape: the top is shaped as the bottom."""
         return tuple(int(d) for d in shape)
+
+
+@frozen
+class NeuronRule(SameShape):
+    layer: object
 
 
 def neuron_rule(layer, bottom_shapes=None):

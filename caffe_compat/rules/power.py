@@ -11,6 +11,7 @@ true derivative at every point): ``diff_scale`` 0 or ``power`` 1: ``dy diff_scal
 """
 from __future__ import annotations
 
+from .neuron import SameShape
 from .record import frozen
 
 import numpy as np
@@ -19,7 +20,7 @@ FIELDS = frozenset({"power", "scale", "shift"})
 
 
 @frozen
-class PowerRule:
+class PowerRule(SameShape):
     layer: object
     power: float
     scale: float
@@ -39,9 +40,6 @@ class PowerRule:
             return 1.0
         with np.errstate(all="ignore"):
             return float(np.power(np.float32(self.shift), np.float32(self.power)))
-
-    def top_shape(self, shape):
-        return tuple(int(d) for d in shape)
 
 
 def power_rule(layer, bottom_shapes=None):

@@ -3,18 +3,16 @@
 (its Backward_cpu is NOT_IMPLEMENTED: the top carries no gradient). No refusals."""
 from __future__ import annotations
 
+from .neuron import SameShape
 from .record import frozen
 
 FIELDS = frozenset({"threshold"})
 
 
 @frozen
-class ThresholdRule:
+class ThresholdRule(SameShape):
     layer: object
     threshold: float
-
-    def top_shape(self, shape):
-        return tuple(int(d) for d in shape)
 
 
 def threshold_rule(layer, bottom_shapes=None):
