@@ -1,5 +1,5 @@
 """Caffe's BiasLayer rules (bias_layer.cpp), read by every engine; ScaleLayer shares the
-placement (:func:`operand_view`, :func:`learned_shape`).
+placement (:func:`operand_shapes`, :func:`operand_view`).
 
 Parameters and defaults: ``axis`` (1; negative from the end), ``num_axes`` (1; -1 = to the
 end, 0 = a scalar), ``filler`` (absent: constant 0). Two forms: with one bottom ``b`` is a
@@ -34,6 +34,17 @@ def learned_shape(layer, shape, axis_param, num_axes, what, section):
         refuse(layer, f"{what} blob's shape extends past the bottom shape {tuple(shape)} "
                f"(axis {axis}, num_axes {num_axes})", f"{section}.num_axes")
     return tuple(shape[axis:]) if num_axes == -1 else tuple(shape[axis:axis + num_axes])
+
+
+def operand_shapes(layer, bottom_shapes, p, what, section):
+    """The bottoms' shapes (1 or 2 of them, refused otherwise) and the learned blob's shape
+    from ``p.axis`` and ``p.num_axes`` (None with two bottoms)."""
+    shapes = [tuple(int(d) for d in s) for s in bottom_shapes]
+    if not 1 <= len(shapes) <= 2:
+        refuse(layer, f"takes 1 or 2 bottoms, got {len(shapes)}")
+    if len(shapes) == 2:
+        return shapes, None
+    return shapes, learned_shape(layer, shapes[0], p.axis, p.num_axes, what, section)
 
 
 def operand_view(layer, shape, axis_param, operand_shape, what, section):
@@ -78,12 +89,7 @@ class BiasRule:
 def bias_rule(layer, bottom_shapes):
     """The :class:`BiasRule` of ``layer`` for its bottoms' shapes (1 or 2)."""
     p = layer.bias_param
-    shapes = [tuple(int(d) for d in s) for s in bottom_shapes]
-    if not 1 <= len(shapes) <= 2:
-        refuse(layer, f"takes 1 or 2 bottoms, got {len(shapes)}")
-    learned = None
-    if len(shapes) == 1:
-        learned = learned_shape(layer, shapes[0], p.axis, p.num_axes, "bias", _SECTION)
+    shapes, learned = operand_shapes(layer, bottom_shapes, p, "bias", _SECTION)
     rule = BiasRule(layer, int(p.axis), learned)
     rule.top_shape(shapes)
     return rule

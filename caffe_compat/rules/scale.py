@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from .record import frozen
 
-from .bias import learned_shape, operand_view
-from .refusal import refuse
+from .bias import learned_shape, operand_shapes, operand_view
 
 FIELDS = frozenset({"axis", "num_axes", "bias_term"})
 FILLERS = frozenset({"filler", "bias_filler"})
@@ -62,12 +61,7 @@ class ScaleRule:
 def scale_rule(layer, bottom_shapes):
     """The :class:`ScaleRule` of ``layer`` for its bottoms' shapes (1 or 2)."""
     p = layer.scale_param
-    shapes = [tuple(int(d) for d in s) for s in bottom_shapes]
-    if not 1 <= len(shapes) <= 2:
-        refuse(layer, f"takes 1 or 2 bottoms, got {len(shapes)}")
-    learned = None
-    if len(shapes) == 1:
-        learned = learned_shape(layer, shapes[0], p.axis, p.num_axes, "scale", _SECTION)
+    shapes, learned = operand_shapes(layer, bottom_shapes, p, "scale", _SECTION)
     bias = None
     if p.bias_term:
         n = len(shapes[1]) if len(shapes) > 1 else p.num_axes
