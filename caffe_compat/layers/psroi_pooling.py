@@ -13,9 +13,8 @@ import math
 import numpy as np
 import torch
 
-from .base import Layer
 from .registry import register_layer
-from .roi_pooling import round_half_away
+from .roi_pooling import ROILayer, round_half_away
 from ..rules.fields import declare
 
 declare("torch", "PSROIPooling", "PSROIPoolingParameter",
@@ -36,9 +35,8 @@ def _bins(start, end, k, size):
 
 
 @register_layer("PSROIPooling")
-class PSROIPooling(Layer):
-    exact_bottoms = 2
-    exact_tops = 1
+class PSROIPooling(ROILayer):
+    maps = "score maps"
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
@@ -50,41 +48,26 @@ class PSROIPooling(Layer):
         self.top_shapes(self.bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
-        feat, rois = bottom_shapes
-        if len(feat) != 4 or len(rois) != 2 or rois[1] != 5:
-            self.fail(f"bottoms must be score maps (N, C, H, W) and ROIs (R, 5), got {feat} "
-                      f"and {rois}")
+        feat, rois = self.check_bottoms(bottom_shapes)
         if feat[1] != self.dim * self.k * self.k:
             self.fail(f"the score maps have {feat[1]} channels; output_dim x group_size^2 = "
                       f"{self.dim * self.k * self.k} are needed")
         return [(rois[0], self.dim, self.k, self.k)]
 
-    def forward(self, feat, rois):
-        if feat.device.type == "meta":
-            return torch.empty(self.top_shapes([feat.shape, rois.shape])[0], dtype=feat.dtype,
-                               device="meta")
+    def pool(self, feat, b, r):
         n, _, h, w = feat.shape
         k = self.k
         maps = feat.reshape(n, self.dim, k, k, h, w)
-        boxes = rois.detach().cpu().numpy().astype(F32)
-        outs = []
-        for r in boxes:
-            b = int(r[0])
-            if not 0 <= b < n:
-                self.fail(f"ROI batch index {r[0]:g} is outside the batch of {n}")
-            x0 = F32(round_half_away(r[1])) * self.scale
-            y0 = F32(round_half_away(r[2])) * self.scale
-            x1 = F32(round_half_away(r[3] + F32(1))) * self.scale
-            y1 = F32(round_half_away(r[4] + F32(1))) * self.scale
-            ys, xs = _bins(y0, y1, k, h), _bins(x0, x1, k, w)
-            cells = []
-            for i, (ylo, yhi) in enumerate(ys):
-                for j, (xlo, xhi) in enumerate(xs):
-                    if ylo >= yhi or xlo >= xhi:
-                        cells.append(feat.new_zeros(self.dim))
-                    else:
-                        cells.append(maps[b, :, i, j, ylo:yhi, xlo:xhi].mean(dim=(1, 2)))
-            outs.append(torch.stack(cells, 1).reshape(self.dim, k, k))
-        if not outs:
-            return feat.new_zeros((0, self.dim, k, k))
-        return torch.stack(outs)
+        x0 = F32(round_half_away(r[1])) * self.scale
+        y0 = F32(round_half_away(r[2])) * self.scale
+        x1 = F32(round_half_away(r[3] + F32(1))) * self.scale
+        y1 = F32(round_half_away(r[4] + F32(1))) * self.scale
+        ys, xs = _bins(y0, y1, k, h), _bins(x0, x1, k, w)
+        cells = []
+        for i, (ylo, yhi) in enumerate(ys):
+            for j, (xlo, xhi) in enumerate(xs):
+                if ylo >= yhi or xlo >= xhi:
+                    cells.append(feat.new_zeros(self.dim))
+                else:
+                    cells.append(maps[b, :, i, j, ylo:yhi, xlo:xhi].mean(dim=(1, 2)))
+        return torch.stack(cells, 1).reshape(self.dim, k, k)

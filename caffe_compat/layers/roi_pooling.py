@@ -40,10 +40,37 @@ def roi_bins(start, end, pooled, size):
     return out
 
 
-@register_layer("ROIPooling")
-class ROIPooling(Layer):
+class ROILayer(Layer):
+    """ROIPooling's and PSROIPooling's bottoms (maps ``(N, C, H, W)``, ROIs ``(R, 5)``) and
+    loop over the ROIs; :meth:`pool` gives one ROI's top."""
     exact_bottoms = 2
     exact_tops = 1
+    maps = "features"           # what the first bottom holds, for the shape error
+
+    def check_bottoms(self, bottom_shapes):
+        feat, rois = bottom_shapes
+        if len(feat) != 4 or len(rois) != 2 or rois[1] != 5:
+            self.fail(f"bottoms must be {self.maps} (N, C, H, W) and ROIs (R, 5), got {feat} "
+                      f"and {rois}")
+        return feat, rois
+
+    def forward(self, feat, rois):
+        if feat.device.type == "meta":
+            return torch.empty(self.top_shapes([feat.shape, rois.shape])[0], dtype=feat.dtype,
+                               device="meta")
+        n = feat.shape[0]
+        outs = []
+        for r in rois.detach().cpu().numpy().astype(F32):
+            if not 0 <= int(r[0]) < n:
+                self.fail(f"ROI batch index {r[0]:g} is outside the batch of {n}")
+            outs.append(self.pool(feat, int(r[0]), r))
+        if not outs:
+            return feat.new_zeros(self.top_shapes([feat.shape, rois.shape])[0])
+        return torch.stack(outs)
+
+
+@register_layer("ROIPooling")
+class ROIPooling(ROILayer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
@@ -55,34 +82,19 @@ class ROIPooling(Layer):
         self.top_shapes(self.bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
-        feat, rois = bottom_shapes
-        if len(feat) != 4 or len(rois) != 2 or rois[1] != 5:
-            self.fail(f"bottoms must be features (N, C, H, W) and ROIs (R, 5), got {feat} and "
-                      f"{rois}")
+        feat, rois = self.check_bottoms(bottom_shapes)
         return [(rois[0], feat[1]) + self.pooled]
 
-    def forward(self, feat, rois):
-        if feat.device.type == "meta":
-            return torch.empty(self.top_shapes([feat.shape, rois.shape])[0], dtype=feat.dtype,
-                               device="meta")
-        n, c, h, w = feat.shape
+    def pool(self, feat, b, r):
+        _, c, h, w = feat.shape
         ph, pw = self.pooled
-        boxes = rois.detach().cpu().numpy().astype(F32)
-        outs = []
-        for r in boxes:
-            b = int(r[0])
-            if not 0 <= b < n:
-                self.fail(f"ROI batch index {r[0]:g} is outside the batch of {n}")
-            x0, y0, x1, y1 = (round_half_away(v * self.scale) for v in r[1:])
-            ys, xs = roi_bins(y0, y1, ph, h), roi_bins(x0, x1, pw, w)
-            cells = []
-            for ylo, yhi in ys:
-                for xlo, xhi in xs:
-                    if ylo >= yhi or xlo >= xhi:
-                        cells.append(feat.new_zeros(c))
-                    else:
-                        cells.append(feat[b, :, ylo:yhi, xlo:xhi].amax(dim=(1, 2)))
-            outs.append(torch.stack(cells, 1).reshape(c, ph, pw))
-        if not outs:
-            return feat.new_zeros((0, c, ph, pw))
-        return torch.stack(outs)
+        x0, y0, x1, y1 = (round_half_away(v * self.scale) for v in r[1:])
+        ys, xs = roi_bins(y0, y1, ph, h), roi_bins(x0, x1, pw, w)
+        cells = []
+        for ylo, yhi in ys:
+            for xlo, xhi in xs:
+                if ylo >= yhi or xlo >= xhi:
+                    cells.append(feat.new_zeros(c))
+                else:
+                    cells.append(feat[b, :, ylo:yhi, xlo:xhi].amax(dim=(1, 2)))
+        return torch.stack(cells, 1).reshape(c, ph, pw)
