@@ -50,6 +50,13 @@ class NeuronLayer(Layer):
         return [tuple(bottom_shapes[0])]
 
 
+class FormulaNeuronLayer(NeuronLayer):
+    """A neuron layer of ``_fwd(x)`` whose gradient is Caffe's ``_bwd(x, y, dy)``."""
+
+    def forward(self, x):
+        return elementwise(x, self._fwd, self._bwd)
+
+
 class NoBackwardLayer(Layer):
     """A layer whose Caffe Backward is not implemented: its tops carry no gradient."""
 
@@ -92,5 +99,5 @@ class LossLayer(Layer):
         return [()]
 
 
-__all__ = ["f32", "elementwise", "NeuronLayer", "NoBackwardLayer", "LossLayer",
-           "caffe_sigmoid", "int_labels"]
+__all__ = ["f32", "elementwise", "NeuronLayer", "FormulaNeuronLayer", "NoBackwardLayer",
+           "LossLayer", "caffe_sigmoid", "int_labels"]

@@ -7,14 +7,14 @@ import torch
 from ..rules import clip as clip_rule_module
 from ..rules.clip import clip_rule
 from ..rules.fields import declare
-from ._neuron import NeuronLayer, elementwise
+from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
 declare("torch", "Clip", "ClipParameter", clip_rule_module.FIELDS)
 
 
 @register_layer("Clip")
-class Clip(NeuronLayer):
+class Clip(FormulaNeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         rule = clip_rule(param)
@@ -26,6 +26,3 @@ class Clip(NeuronLayer):
 
     def _bwd(self, x, y, dy):
         return dy * ((x >= self.min) & (x <= self.max)).to(dy.dtype)
-
-    def forward(self, x):
-        return elementwise(x, self._fwd, self._bwd)

@@ -8,14 +8,14 @@ import torch
 from ..rules import elu as elu_rule_module
 from ..rules.elu import elu_rule
 from ..rules.fields import declare
-from ._neuron import NeuronLayer, elementwise
+from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
 declare("torch", "ELU", "ELUParameter", elu_rule_module.FIELDS)
 
 
 @register_layer("ELU")
-class ELU(NeuronLayer):
+class ELU(FormulaNeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         self.alpha = elu_rule(param).alpha
@@ -25,6 +25,3 @@ class ELU(NeuronLayer):
 
     def _bwd(self, x, y, dy):
         return dy * torch.where(x > 0, torch.ones_like(y), self.alpha + y)
-
-    def forward(self, x):
-        return elementwise(x, self._fwd, self._bwd)

@@ -9,14 +9,14 @@ import torch
 from ..rules import exp as exp_rule_module
 from ..rules.exp import exp_rule
 from ..rules.fields import declare
-from ._neuron import NeuronLayer, elementwise
+from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
 declare("torch", "Exp", "ExpParameter", exp_rule_module.FIELDS)
 
 
 @register_layer("Exp")
-class Exp(NeuronLayer):
+class Exp(FormulaNeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         rule = exp_rule(param)
@@ -29,6 +29,3 @@ class Exp(NeuronLayer):
     def _bwd(self, x, y, dy):
         d = y * dy
         return d if self.inner == 1.0 else d * self.inner
-
-    def forward(self, x):
-        return elementwise(x, self._fwd, self._bwd)

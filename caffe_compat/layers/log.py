@@ -8,14 +8,14 @@ import torch
 from ..rules import log as log_rule_module
 from ..rules.fields import declare
 from ..rules.log import log_rule
-from ._neuron import NeuronLayer, elementwise
+from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
 declare("torch", "Log", "LogParameter", log_rule_module.FIELDS)
 
 
 @register_layer("Log")
-class Log(NeuronLayer):
+class Log(FormulaNeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         rule = log_rule(param)
@@ -39,6 +39,3 @@ class Log(NeuronLayer):
         if self.backward_scale != 1.0:
             d = d * self.backward_scale
         return dy * d
-
-    def forward(self, x):
-        return elementwise(x, self._fwd, self._bwd)

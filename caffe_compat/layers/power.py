@@ -15,14 +15,14 @@ import torch
 from ..rules import power as power_rule_module
 from ..rules.fields import declare
 from ..rules.power import power_rule
-from ._neuron import NeuronLayer, elementwise, f32
+from ._neuron import FormulaNeuronLayer, f32
 from .registry import register_layer
 
 declare("torch", "Power", "PowerParameter", power_rule_module.FIELDS)
 
 
 @register_layer("Power")
-class Power(NeuronLayer):
+class Power(FormulaNeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         rule = self.rule = power_rule(param)
@@ -59,6 +59,3 @@ class Power(NeuronLayer):
             if self.diff_scale != 1.0:
                 d = d * self.diff_scale
         return dy * d
-
-    def forward(self, x):
-        return elementwise(x, self._fwd, self._bwd)

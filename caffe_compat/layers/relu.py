@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from .base import Layer
+from ._neuron import NeuronLayer
 from .registry import register_layer
 from ..rules.fields import ENGINE_FIELD, declare
 from ..rules.relu import FIELDS, relu_slope
@@ -11,18 +11,10 @@ declare("torch", "ReLU", "ReLUParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register_layer("ReLU")
-class ReLU(Layer):
-    exact_bottoms = 1
-    exact_tops = 1
-
+class ReLU(NeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         self.slope = relu_slope(param)
-
-    item_wise = True
-
-    def top_shapes(self, bottom_shapes):
-        return [bottom_shapes[0]]
 
     def forward(self, x):
         if self.slope == 0.0:

@@ -3,21 +3,14 @@ bounds, which a Caffe prototxt cannot change). Backward: autograd."""
 import torch
 
 from ..rules.neuron import RELU6_BOUNDS
-from .base import Layer
+from ._neuron import NeuronLayer
 from .registry import register_layer
 
 LOW, HIGH = RELU6_BOUNDS
 
 
 @register_layer("ReLU6")
-class ReLU6(Layer):
-    exact_bottoms = 1
-    exact_tops = 1
-    item_wise = True
-
-    def top_shapes(self, bottom_shapes):
-        return [bottom_shapes[0]]
-
+class ReLU6(NeuronLayer):
     def forward(self, x):
         return torch.clamp(x, LOW, HIGH)
 

@@ -2,7 +2,7 @@
 
 Backward is Caffe's ``dy * (beta * y + s * (1 - beta * y))`` with ``s = sigmoid(beta * x)``.
 """
-from ._neuron import NeuronLayer, caffe_sigmoid, elementwise
+from ._neuron import FormulaNeuronLayer, caffe_sigmoid
 from .registry import register_layer
 from ..rules import swish as swish_rule_module
 from ..rules.fields import declare
@@ -12,7 +12,7 @@ declare("torch", "Swish", "SwishParameter", swish_rule_module.FIELDS)
 
 
 @register_layer("Swish")
-class Swish(NeuronLayer):
+class Swish(FormulaNeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         self.beta = swish_rule(param).beta
@@ -24,6 +24,3 @@ class Swish(NeuronLayer):
         s = caffe_sigmoid(x * self.beta)
         by = self.beta * y
         return dy * (by + s * (1 - by))
-
-    def forward(self, x):
-        return elementwise(x, self._fwd, self._bwd)
