@@ -23,11 +23,7 @@ def register_converter(*type_names, replace=False, batch_axes=None):
 
     def wrap(fn):
         for type_name in type_names:
-            if type_name in _CONVERTERS and not replace and _CONVERTERS[type_name] is not fn:
-                raise ValueError(f"an ONNX converter for layer type '{type_name}' is already "
-                                 f"registered ({_CONVERTERS[type_name].__module__}); pass "
-                                 "replace=True")
-            _CONVERTERS[type_name] = fn
+            registry.add("onnx", type_name, fn, replace, "an ONNX converter")
             if batch_axes is not None:
                 _BATCH_AXES[type_name] = batch_axes
             else:

@@ -18,11 +18,7 @@ def register_emitter(*type_names, replace=False):
 
     def wrap(fn):
         for type_name in type_names:
-            if type_name in _EMITTERS and not replace and _EMITTERS[type_name] is not fn:
-                raise ValueError(f"a PyTorch emitter for layer type '{type_name}' is already "
-                                 f"registered ({_EMITTERS[type_name].__module__}); pass "
-                                 "replace=True")
-            _EMITTERS[type_name] = fn
+            registry.add("pytorch-source", type_name, fn, replace, "a PyTorch emitter")
         return fn
 
     return wrap
