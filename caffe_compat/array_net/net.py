@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.caffe_random import thread_stream
 from ..data.filler_rules import caffe_rng_uniform, norm_n
-from ..errors import NetError, WeightsError
+from ..errors import NetError
 from ..io import blob_wire, blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
@@ -419,9 +419,7 @@ class ArrayNet:
                     lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(a))
             data = [caffemodel_io.caffemodel_bytes(proto)]
         size = blob_wire.pieces_size(data)
-        if size > caffemodel_io.DEFAULT_MAX_BYTES:
-            raise WeightsError(f"net '{self.name}' encodes to {size} bytes; Caffe cannot "
-                               "read protobuf files of 2 GiB or more")
+        caffemodel_io.check_encoded_size(size, f"net '{self.name}'")
         return data
 
     def save(self, path):

@@ -11,6 +11,13 @@ from caffe_compat.errors import WeightsError
 DEFAULT_MAX_BYTES = 2**31 - 1
 
 
+def check_encoded_size(size, what):
+    """WeightsError where ``what`` encodes to ``size`` bytes, more than Caffe reads."""
+    if size > DEFAULT_MAX_BYTES:
+        raise WeightsError(f"{what} encodes to {size} bytes; Caffe cannot read protobuf files "
+                           "of 2 GiB or more")
+
+
 def read_binary_file(path, max_bytes=None, what="caffemodel"):
     """The bytes of ``path`` after the size and sanity checks; WeightsError on any problem."""
     return read_binary_file_identified(path, max_bytes, what)[0]

@@ -17,7 +17,8 @@ from google.protobuf.message import DecodeError
 from caffe_compat.errors import CaffeCompatError, WeightsError
 from caffe_compat.io.atomic import write_bytes_atomic
 from caffe_compat.io import blob_wire, fork_wire
-from caffe_compat.io.binary_file import DEFAULT_MAX_BYTES, read_binary_file  # noqa: F401
+from caffe_compat.io.binary_file import (  # noqa: F401
+    DEFAULT_MAX_BYTES, check_encoded_size, read_binary_file)
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io import unknown_report
 from caffe_compat.io.unknown_report import fields_line
@@ -375,9 +376,7 @@ def caffemodel_bytes(net_param):
         raise WeightsError(f"cannot encode net '{net_param.name}': required field(s) missing: "
                            f"{missing}")
     data = net_param.SerializeToString(deterministic=True)
-    if len(data) > DEFAULT_MAX_BYTES:
-        raise WeightsError(f"net '{net_param.name}' encodes to {len(data)} bytes; Caffe cannot "
-                           "read protobuf files of 2 GiB or more")
+    check_encoded_size(len(data), f"net '{net_param.name}'")
     return data
 
 

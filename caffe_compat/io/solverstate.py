@@ -12,7 +12,7 @@ from google.protobuf.message import DecodeError
 
 from caffe_compat.errors import SolverError, WeightsError
 from caffe_compat.io.atomic import write_bytes_atomic
-from caffe_compat.io.binary_file import DEFAULT_MAX_BYTES, read_binary_file
+from caffe_compat.io.binary_file import check_encoded_size, read_binary_file
 from caffe_compat.io.caffemodel import (blob_to_array, check_not_other_format,
                                         check_text_fields, describe_decode_failure,
                                         unknown_field_paths)
@@ -66,9 +66,7 @@ def read_solverstate(path, max_bytes=None):
 def solverstate_bytes(state):
     """The binary encoding of ``state`` as Caffe writes it."""
     data = state.SerializeToString(deterministic=True)
-    if len(data) > DEFAULT_MAX_BYTES:
-        raise WeightsError(f"solver state encodes to {len(data)} bytes; Caffe cannot read "
-                           "protobuf files of 2 GiB or more")
+    check_encoded_size(len(data), "solver state")
     return data
 
 

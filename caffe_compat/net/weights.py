@@ -189,8 +189,6 @@ class NetWeightsMixin:
         if data is None:
             return [caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))]
         size = blob_wire.pieces_size(data)
-        if size > caffemodel_io.DEFAULT_MAX_BYTES:
-            raise WeightsError(f"net '{self.name}' encodes to {size} bytes; Caffe cannot "
-                               "read protobuf files of 2 GiB or more")
+        caffemodel_io.check_encoded_size(size, f"net '{self.name}'")
         return data
 
