@@ -244,14 +244,13 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         """The blobs set fit the net: :mod:`caffe_compat.net.input_check`, before any engine;
         the shapes last found to fit are not checked again (``setInputShape`` forgets them)."""
         fed = tuple((n, self._fed[n].shape) for n in self._inputs if n in self._fed)
-        if fed == self.__dict__.get("_fed_fit"):
-            return
-        from ..net import input_check
-        if self.__dict__.get("_readers") is None:
-            self._readers = input_check.readers([(r["caffe_name"], r["type"], r["engine_bottoms"],
-                                                  r["tops"]) for r in self._layers], self._inputs)
-        input_check.check(self._source, dict(fed), self._input_shapes, self._readers)
-        self.__dict__["_fed_fit"] = fed
+        if fed != self.__dict__.get("_fed_fit"):
+            from ..net import input_check
+            if self.__dict__.get("_readers") is None:
+                self._readers = input_check.readers([(r["caffe_name"], r["type"], r[
+                    "engine_bottoms"], r["tops"]) for r in self._layers], self._inputs)
+            input_check.check(self._source, dict(fed), self._input_shapes, self._readers)
+            self.__dict__["_fed_fit"] = fed
 
     def _hook(self, net):
         """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""
@@ -452,15 +451,12 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         ``all_outputs``)."""
         self._check()
         self._follow_opencv_threads()              # cv2.setNumThreads (.opencv_threads)
-        shapes = []
-        for n in self._inputs:
-            if n in self._fed:
-                shapes.append(tuple(self._fed[n].shape))
-            elif self._input_shapes.get(n) is not None:
-                shapes.append(tuple(self._input_shapes[n]))
-            else:
-                raise NetError(f"{self._source}: input '{n}' was not set; call setInput first")
-        shapes = tuple(shapes)
+        unset = [n for n in self._inputs if n not in self._fed and
+                 self._input_shapes.get(n) is None]
+        if unset:
+            raise NetError(f"{self._source}: input '{unset[0]}' was not set; call setInput first")
+        shapes = tuple(tuple(self._fed[n].shape) if n in self._fed else
+                       tuple(self._input_shapes[n]) for n in self._inputs)
         self._check_fed()
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
         self._timings = collections.Counter()      # per layer, filled by torch forwards
