@@ -433,3 +433,32 @@ def test_opencv5_loads_the_model_referring_to_the_caffemodel(tmp_path, monkeypat
     rows = [np.array(sorted(map(tuple, a.reshape(-1, 7)))) for a in (got, want)]
     # OpenCV 5's kernels split their sums by threads: runs differ in the last bits
     assert scaled_error(rows[0], rows[1]) <= TOL
+
+
+def test_two_close_runtimes_take_their_turns_again_in_the_other_order(monkeypatch):
+    """A runtime slowed during its first turns (by the threads of the one timed before it)
+    but within CLOSE of the fastest gets a second pass, and wins where it is faster there."""
+    import time
+
+    from caffe_compat.lite import choice
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    calls = {"late": 0}
+
+    def steady(seconds):
+        def run(feed):
+            time.sleep(seconds)
+            return [feed]
+        return run
+
+    def late(feed):                     # slowed in its first pass, fast after
+        calls["late"] += 1
+        time.sleep(0.0021 if calls["late"] <= 1 + choice.TURNS else 0.0005)
+        return [feed]
+
+    sessions = {"steady": steady(0.002), "late": late}
+    chosen = choice.Chosen(steady(0.006), "first", ["steady", "late"], sessions.get, 0.0)
+    for _ in range(choice.MIN_CALLS + 5 * (1 + choice.TURNS)):
+        assert chosen(1) == [1]
+    assert chosen.decided and chosen.runtime == "late"
+    assert set(chosen.times) == {"first (first)", "steady", "late"}
+    assert chosen.times["late"] < chosen.times["steady"]
