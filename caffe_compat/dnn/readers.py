@@ -83,7 +83,8 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
 class _WeightsFile:
     """A caffemodel's bytes: a path's read on a thread while the prototxt is parsed (the file
     read runs without the GIL; a file of less than
-    :data:`~caffe_compat.lite.early.EARLY_MIN_BYTES` is read when first asked for), a buffer's
+    :data:`~caffe_compat.lite.early.EARLY_MIN_BYTES`, or where no core is free for it
+    (:func:`~caffe_compat.lite.early.core_free`), is read when first asked for), a buffer's
     as given; :meth:`bytes` waits for them (None without a caffemodel)."""
 
     def __init__(self, model):
@@ -94,13 +95,13 @@ class _WeightsFile:
         if _is_buffer(model):
             self.source, self._data = "<bufferModel>", _as_bytes(model)
             return
-        from ..lite.early import EARLY_MIN_BYTES
+        from ..lite.early import EARLY_MIN_BYTES, core_free
         self.source = self.path = os.fsdecode(os.fspath(model))
         try:
             small = os.stat(self.source).st_size < EARLY_MIN_BYTES
         except OSError:
             small = True                # bytes() reads it and says what is wrong
-        if not small:
+        if not small and core_free():
             from ..io.binary_file import read_binary_file_identified
             from ..lite.early import EarlyCall
             self._reading = EarlyCall(read_binary_file_identified, self.source,

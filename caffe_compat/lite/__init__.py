@@ -290,24 +290,27 @@ class LiteNet:
         time for what the converters do not reproduce (so that the torch path reports a bad
         definition when the net is read, as before). The runtime's session for it starts
         building on a thread of its own (:mod:`.early`; for a net of at least
-        :data:`.early.EARLY_MIN_BYTES` of weights): the first forward of these shapes takes
+        :data:`.early.EARLY_MIN_BYTES` of weights, where a core is free for it:
+        :func:`.early.core_free`): the first forward of these shapes takes
         it. Where the runtime reads a model without the GIL (OpenCV 5's reader), a net
         of :data:`STAGE_MIN_BYTES` of weights or more (and of ``EARLY_MIN_BYTES``: a smaller
         net starts no session early) is written in two parts (:func:`.graph.build`'s
         ``stage``): the first is read while the second is written."""
         from . import graph, runtime
-        from .early import EARLY_MIN_BYTES
+        from .early import EARLY_MIN_BYTES, core_free
         if self._weights is None:
             self._weights = self._weights_fn()
         size = self._weight_bytes()
         name = runtime.choose(size)
         started = {}
+        # (a core free for it: .early.core_free)
+        ahead = size >= EARLY_MIN_BYTES and core_free()
 
         def stage(part):
             started[id(part)] = runtime.start(name, _model_of(part), part.input_names,
                                               part.output_names, None, part.linked)
-        staged = stage if runtime.reads_apart(name) and \
-            size >= max(STAGE_MIN_BYTES, EARLY_MIN_BYTES) else None
+        staged = stage if ahead and runtime.reads_apart(name) and size >= STAGE_MIN_BYTES \
+            else None
         self._watch.made(name)
         plan = self._build(graph, runtime, name, shapes, wanted, staged)
         _runs_on(plan, name)
@@ -317,7 +320,7 @@ class LiteNet:
         early = []
         for part in plan.parts:
             got = started.get(id(part))
-            if got is None and size >= EARLY_MIN_BYTES:
+            if got is None and ahead:
                 got = runtime.start(engine, _model_of(part), part.input_names,
                                     part.output_names, plan.external, part.linked)
             early.append(got)         # None: the first forward of these shapes makes it

@@ -221,3 +221,32 @@ def test_opencvs_reader_takes_a_model_given_whole_or_in_pieces(monkeypatch):
     monkeypatch.setattr(runtime, "BUFFER_MAX_BYTES", 4)
     for model in (b"onnx-bytes", onnx_wire.Pieces([b"onnx-", b"bytes"])):
         assert runtime._read_onnx(Cv2, model) == ("file", b"onnx-bytes")
+
+
+def test_early_work_waits_for_a_free_core(tmp_path, monkeypatch):
+    """core_free: a core is free where the tasks of other processes running
+    (``/proc/loadavg``'s fourth field less this process's running threads) leave a CPU
+    beside the caller's and the process may use two; the environment's 1 or 0 decides
+    instead; an unreadable file counts as free."""
+    from caffe_compat.lite import early
+    monkeypatch.delenv(early.ENV, raising=False)
+    monkeypatch.setattr(early.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(early.os, "sched_getaffinity", lambda pid: {0, 1})
+    tasks = tmp_path / "task"
+    for tid, state in (("10", "R"), ("11", "S"), ("12", "R")):     # two of ours running
+        (tasks / tid).mkdir(parents=True)
+        (tasks / tid / "stat").write_text(f"{tid} (python (x)) {state} 1 2 3\n")
+    path = tmp_path / "loadavg"
+    path.write_text("0.52 0.41 0.30 2/80 4242\n")
+    assert early.core_free(path, tasks)
+    path.write_text("1.52 1.41 1.30 3/81 4243\n")       # a busy loop beside us
+    assert not early.core_free(path, tasks)
+    monkeypatch.setenv(early.ENV, "1")
+    assert early.core_free(path, tasks)
+    monkeypatch.setenv(early.ENV, "0")
+    path.write_text("0.52 0.41 0.30 2/80 4242\n")
+    assert not early.core_free(path, tasks)
+    monkeypatch.setenv(early.ENV, "auto")
+    assert early.core_free(tmp_path / "missing", tasks)
+    monkeypatch.setattr(early.os, "sched_getaffinity", lambda pid: {0})
+    assert not early.core_free(path, tasks)
