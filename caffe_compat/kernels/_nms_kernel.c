@@ -26,7 +26,8 @@
  * the variance encoded in the target), whose exp the caller takes with numpy's (the
  * decoding's only operation not written here). decode_scan: those candidates' boxes decoded
  * (CORNER, CENTER_SIZE with wh holding the exps, CORNER_SIZE; OpenCV's double steps where it
- * has them), clipped (clip_x < 0: not), their sizes, then greedy's scan over them.
+ * has them), clipped (clip_x NaN: not; a bound below 0 clips as numpy's clip does), their
+ * sizes, then greedy's scan over them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -327,7 +328,7 @@ decode_one(const float *pr, const float *v, const float *l, const float *e, int 
         out[2] = pr[2] + b[2] * pw;
         out[3] = pr[3] + b[3] * ph;
     }
-    if (clip_x >= 0.0f) {
+    if (!isnan(clip_x)) {
         out[0] = np_clip(out[0], 0.0f, clip_x);
         out[1] = np_clip(out[1], 0.0f, clip_y);
         out[2] = np_clip(out[2], 0.0f, clip_x);

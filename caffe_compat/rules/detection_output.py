@@ -123,7 +123,8 @@ class DetectionRule:
         var = None if var is None else np.ascontiguousarray(var)
         order, wh = np.empty(p, np.int64), np.empty((p, 2), np.float32)
         b, sizes = np.empty((p, 4), np.float32), np.empty(p, np.float32)
-        clip_x, clip_y = bounds if bounds is not None else (-1.0, -1.0)
+        # NaN: no clip (an image of no width clips to -1, as numpy's clip does)
+        clip_x, clip_y = bounds if bounds is not None else (float("nan"), float("nan"))
         limit = -1 if limit is None else limit
         picked, boxes = [], []
         for c in targets:

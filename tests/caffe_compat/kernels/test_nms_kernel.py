@@ -94,3 +94,26 @@ def test_the_c_detection_step_writes_the_numpy_rules_bytes(trial):
     by_c = DetectionRule(p, pytest.fail).detections(*args)
     by_numpy = DetectionRule(p, pytest.fail, scan=_detection.scan).detections(*args)
     assert by_c.shape == by_numpy.shape and by_c.tobytes() == by_numpy.tobytes()
+
+
+@pytest.mark.parametrize("image_hw", [(0, 0), (1, 1), (0, 240)])
+def test_the_c_detection_step_clips_to_an_image_of_no_width_as_numpy(image_hw):
+    # clip of boxes in pixels bounds them by width - 1 and height - 1, -1 for an image of no
+    # width or height: the C step clips there too (only NaN bounds mean no clip)
+    from caffe_compat.layers import _detection
+    from caffe_compat.proto import caffe_pb2
+    from caffe_compat.rules.detection_output import DetectionRule
+    p = caffe_pb2.DetectionOutputParameter(num_classes=2, share_location=True,
+                                           background_label_id=0, code_type=1, keep_top_k=5,
+                                           normalized_bbox=False, clip=True)
+    p.nms_param.nms_threshold = 0.45
+    rng = np.random.default_rng(7)
+    priors = 6
+    loc = rng.standard_normal((1, priors * 4)).astype(np.float32)
+    conf = rng.random((1, priors * 2)).astype(np.float32)
+    boxes = (rng.random((priors, 4)) * 10).astype(np.float32)
+    prior = np.stack([boxes.reshape(-1), np.full(priors * 4, 0.1, np.float32)])[None]
+    by_c = DetectionRule(p, pytest.fail).detections(loc, conf, prior, image_hw)
+    by_numpy = DetectionRule(p, pytest.fail, scan=_detection.scan).detections(loc, conf, prior,
+                                                                             image_hw)
+    assert by_c.tobytes() == by_numpy.tobytes()
