@@ -371,7 +371,7 @@ py_decode_scan(PyObject *self, PyObject *args)
     ptrdiff_t p = pb.shape[0];
     if (n < 0 || ob.len < (Py_ssize_t)(n * sizeof(int64_t)) || wb.len < n * 8 ||
         pb.shape[1] != 4 || lb.shape[0] != p || loc_column < 0 ||
-        loc_column + 4 > lb.shape[1] || (has_var && vb.shape[0] != p) ||
+        loc_column + 4 > lb.shape[1] || (has_var && (vb.shape[0] != p || vb.shape[1] != 4)) ||
         bb.len < n * 16 || sb.len < n * 4 || code_type < 1 || code_type > 3) {
         PyErr_SetString(PyExc_ValueError, "decode_scan: arrays of other shapes than expected");
         goto all;

@@ -117,3 +117,16 @@ def test_the_c_detection_step_clips_to_an_image_of_no_width_as_numpy(image_hw):
     by_numpy = DetectionRule(p, pytest.fail, scan=_detection.scan).detections(loc, conf, prior,
                                                                              image_hw)
     assert by_c.tobytes() == by_numpy.tobytes()
+
+
+def test_the_c_detection_step_refuses_variances_of_another_width():
+    f = np.float32
+    order, wh = np.zeros(3, np.int64), np.zeros((3, 2), f)
+    loc, prior = np.zeros((3, 4), f), np.zeros((3, 4), f)
+    with pytest.raises(ValueError, match="candidates"):
+        kernel.candidates(np.ones((3, 2), f), 1, 0.0, -1, loc, 0, np.zeros((3, 2), f), order,
+                          wh)
+    with pytest.raises(ValueError, match="decode_scan"):
+        kernel.decode_scan(order, 3, wh, loc, 0, prior, np.zeros((3, 2), f), 2, True,
+                           float("nan"), float("nan"), 0.5, -1, np.zeros((3, 4), f),
+                           np.zeros(3, f))
