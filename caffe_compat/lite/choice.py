@@ -117,11 +117,11 @@ class Chosen:
             trial[label][2] = []                 # the first call allocates: not timed
             return out
         times.append(took)
-        best = min(min(t) for *_, t in trial.values() if t)
+        best = min(self._fastest(k, t) for k, (*_, t) in trial.items() if t)
         for other in list(trial):
             t = trial[other][2]
-            if t and len(t) >= 2 and min(t) > DROP * best:
-                self.times[other] = min(t)       # (reported, out of the running)
+            if t and len(t) >= 2 and self._fastest(other, t) > DROP * best:
+                self.times[other] = self._fastest(other, t)   # (reported, out of the running)
                 del trial[other]
         if all(t is not None and len(t) >= TURNS for *_, t in trial.values()) and \
                 not self._rematch(trial):
@@ -145,12 +145,16 @@ class Chosen:
                        if k in (a, b)}
         return True
 
+    def _fastest(self, label, times):
+        """The fastest of ``times``, the turns of ``label``, and of its first pass's turns
+        where it takes a second (:meth:`_rematch`)."""
+        return min(min(times), (self._first_pass or {}).get(label, float("inf")))
+
     def _decide(self):
         trial, self._trial = self._trial, None
         # the fastest of each runtime's turns: what the runtime takes when nothing else runs
         # (a turn that another process slowed says nothing about the runtime)
-        earlier = self._first_pass or {}
-        fastest = {k: min(min(t), earlier.get(k, min(t))) for k, (*_, t) in trial.items() if t}
+        fastest = {k: self._fastest(k, t) for k, (*_, t) in trial.items() if t}
         self.times.update(fastest)
         if fastest:
             label = min(fastest, key=fastest.get)

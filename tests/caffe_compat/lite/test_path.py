@@ -462,3 +462,32 @@ def test_two_close_runtimes_take_their_turns_again_in_the_other_order(monkeypatc
     assert chosen.decided and chosen.runtime == "late"
     assert set(chosen.times) == {"first (first)", "steady", "late"}
     assert chosen.times["late"] < chosen.times["steady"]
+
+
+def test_a_runtime_slowed_in_the_second_pass_keeps_its_first_pass_turns(monkeypatch):
+    """In the second pass a runtime timed right after the other can be slowed past DROP
+    times the other's turns: it stays in with its fastest turn of both passes, and wins
+    where that is the fastest."""
+    import time
+
+    from caffe_compat.lite import choice
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    calls = {"slowed": 0}
+
+    def steady(seconds):
+        def run(feed):
+            time.sleep(seconds)
+            return [feed]
+        return run
+
+    def slowed(feed):                   # fast in its first pass, slowed in the second
+        calls["slowed"] += 1
+        time.sleep(0.002 if calls["slowed"] <= 1 + choice.TURNS else 0.006)
+        return [feed]
+
+    sessions = {"slowed": slowed, "steady": steady(0.0022)}
+    chosen = choice.Chosen(steady(0.008), "first", ["slowed", "steady"], sessions.get, 0.0)
+    for _ in range(choice.MIN_CALLS + 5 * (1 + choice.TURNS)):
+        assert chosen(1) == [1]
+    assert chosen.decided and chosen.runtime == "slowed"
+    assert chosen.times["slowed"] < chosen.times["steady"] < 0.004
