@@ -20,8 +20,10 @@ NO_EFFECT = {"save_output_param": "SSD's Caffe writes the detections to files wi
 class DetectionRule:
     """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);
     ``fail(message)`` raises the caller's error for a bad setting; ``scan``: the suppression's
-    scan over ranked candidates (default :func:`caffe_compat.rules.boxes.scan`). ``eta``: ``nms_param.eta`` (1 unless
-    given), SSD's adaptive NMS, not used (OpenCV's rule)."""
+    scan over ranked candidates (default :func:`caffe_compat.rules.boxes.scan`, which lets the
+    C kernel take each class's whole step where it was built; any other runs the numpy
+    rule). ``eta``: ``nms_param.eta`` (1 unless given), SSD's adaptive NMS, not used (OpenCV's
+    rule)."""
 
     def __init__(self, p, fail, scan=None):
         self._scan = scan or det.scan
