@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from caffe_compat import NetError, registered_types
+from caffe_compat import NetError, WeightsError, registered_types
 from caffe_compat import dnn
 from tests.caffe_compat.dnn import nets
 from tests.caffe_compat.dnn.fixtures import make_opencv4_fixtures as fx
@@ -151,6 +151,21 @@ def test_set_input_shape_for_an_open_input(probe_files):
     assert net.forward("fc").shape == (2, 5)
     with pytest.raises(NetError, match="no input named 'zz'"):
         net.setInputShape("zz", (1, 3, 8, 8))
+
+
+def test_an_input_shape_set_later_checks_the_blob_fed_before(probe_files):
+    # the input check skips the fed shapes it last passed; a shape declared since then
+    # makes it look at them again
+    text, model = probe_files
+    open_text = text.replace('layer { name: "input" type: "Input" top: "data" input_param { '
+                             'shape { dim: 2 dim: 3 dim: 8 dim: 8 } } }', 'input: "data"')
+    net = dnn.readNetFromCaffe(open_text.encode(), model)
+    net.setInput(np.ones((2, 1, 8, 8), np.float32))
+    with pytest.raises(WeightsError):               # passed by the check (nothing declared)
+        net.forward("fc")
+    net.setInputShape("data", (2, 3, 8, 8))
+    with pytest.raises(NetError, match=r"the net takes 3 channel\(s\)"):
+        net.forward("fc")
 
 
 def test_perf_profile(probe):
