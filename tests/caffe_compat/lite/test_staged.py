@@ -241,6 +241,8 @@ def test_early_work_waits_for_a_free_core(tmp_path, monkeypatch):
     assert early.core_free(path, tasks)
     path.write_text("1.52 1.41 1.30 3/81 4243\n")       # a busy loop beside us
     assert not early.core_free(path, tasks)
+    (tasks / "13").mkdir()                       # a thread that ended: no stat to read
+    assert not early.core_free(path, tasks)
     monkeypatch.setenv(early.ENV, "1")
     assert early.core_free(path, tasks)
     monkeypatch.setenv(early.ENV, "0")
