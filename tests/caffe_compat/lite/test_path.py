@@ -435,59 +435,72 @@ def test_opencv5_loads_the_model_referring_to_the_caffemodel(tmp_path, monkeypat
     assert scaled_error(rows[0], rows[1]) <= TOL
 
 
-def test_two_close_runtimes_take_their_turns_again_in_the_other_order(monkeypatch):
-    """A runtime slowed during its first turns (by the threads of the one timed before it)
-    but within CLOSE of the fastest gets a second pass, and wins where it is faster there."""
-    import time
+class _Clock:
+    """A clock for the trial (choice's ``time``) that runs only when a fake session says how
+    long its forward took: the trial's turns measured exactly, whatever the machine's load."""
 
-    from caffe_compat.lite import choice
-    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
-    calls = {"late": 0}
+    def __init__(self):
+        self.now = 0.0
 
-    def steady(seconds):
+    def perf_counter(self):
+        return self.now
+
+    def session(self, seconds):
+        """A session whose forward takes ``seconds(call number)``."""
+        calls = [0]
+
         def run(feed):
-            time.sleep(seconds)
+            calls[0] += 1
+            self.now += seconds(calls[0])
             return [feed]
         return run
 
-    def late(feed):                     # slowed in its first pass, fast after
-        calls["late"] += 1
-        time.sleep(0.0021 if calls["late"] <= 1 + choice.TURNS else 0.0005)
-        return [feed]
 
-    sessions = {"steady": steady(0.002), "late": late}
-    chosen = choice.Chosen(steady(0.006), "first", ["steady", "late"], sessions.get, 0.0)
+def _trial(monkeypatch, first, others):
+    from caffe_compat.lite import choice
+    clock = _Clock()
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    monkeypatch.setattr(choice, "time", clock)
+    sessions = {name: clock.session(f) for name, f in others.items()}
+    chosen = choice.Chosen(clock.session(first), "first", list(others), sessions.get, 0.0)
     for _ in range(choice.MIN_CALLS + 5 * (1 + choice.TURNS)):
         assert chosen(1) == [1]
-    assert chosen.decided and chosen.runtime == "late"
+    assert chosen.decided
+    return choice, chosen
+
+
+def test_two_close_runtimes_take_their_turns_again_in_the_other_order(monkeypatch):
+    """A runtime slowed during its first turns (by the threads of the one timed before it)
+    but within CLOSE of the fastest gets a second pass, and wins where it is faster there."""
+    from caffe_compat.lite import choice
+    first_pass = 1 + choice.TURNS
+    choice, chosen = _trial(monkeypatch, lambda k: 0.006, {
+        "steady": lambda k: 0.002,
+        "late": lambda k: 0.0021 if k <= first_pass else 0.0005})
+    assert chosen.runtime == "late"
     assert set(chosen.times) == {"first (first)", "steady", "late"}
-    assert chosen.times["late"] < chosen.times["steady"]
+    assert chosen.times == pytest.approx({"first (first)": 0.006, "steady": 0.002,
+                                          "late": 0.0005})
+
+
+def test_two_runtimes_apart_by_more_than_close_take_no_second_pass(monkeypatch):
+    from caffe_compat.lite import choice
+    first_pass = 1 + choice.TURNS
+    choice, chosen = _trial(monkeypatch, lambda k: 0.006, {
+        "steady": lambda k: 0.002,
+        "late": lambda k: 0.0024 if k <= first_pass else 0.0005})
+    assert chosen.runtime == "steady" and chosen.times["late"] == pytest.approx(0.0024)
 
 
 def test_a_runtime_slowed_in_the_second_pass_keeps_its_first_pass_turns(monkeypatch):
     """In the second pass a runtime timed right after the other can be slowed past DROP
     times the other's turns: it stays in with its fastest turn of both passes, and wins
     where that is the fastest."""
-    import time
-
     from caffe_compat.lite import choice
-    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
-    calls = {"slowed": 0}
-
-    def steady(seconds):
-        def run(feed):
-            time.sleep(seconds)
-            return [feed]
-        return run
-
-    def slowed(feed):                   # fast in its first pass, slowed in the second
-        calls["slowed"] += 1
-        time.sleep(0.002 if calls["slowed"] <= 1 + choice.TURNS else 0.006)
-        return [feed]
-
-    sessions = {"slowed": slowed, "steady": steady(0.0022)}
-    chosen = choice.Chosen(steady(0.008), "first", ["slowed", "steady"], sessions.get, 0.0)
-    for _ in range(choice.MIN_CALLS + 5 * (1 + choice.TURNS)):
-        assert chosen(1) == [1]
-    assert chosen.decided and chosen.runtime == "slowed"
-    assert chosen.times["slowed"] < chosen.times["steady"] < 0.004
+    first_pass = 1 + choice.TURNS
+    choice, chosen = _trial(monkeypatch, lambda k: 0.008, {
+        "slowed": lambda k: 0.002 if k <= first_pass else 0.006,
+        "steady": lambda k: 0.0022})
+    assert chosen.runtime == "slowed"
+    assert chosen.times["slowed"] == pytest.approx(0.002)
+    assert chosen.times["steady"] == pytest.approx(0.0022)
