@@ -19,11 +19,10 @@ from .refusal import refuse
 FIELDS = frozenset({"base", "scale", "shift"})
 
 
-def base_scale_shift(layer, section):
-    """``base``, ``scale`` and ``shift`` of ``layer``'s ``section`` as floats, and Caffe's
-    ``log_base``: 1 for base -1 (e), else ``log(base)`` in float; the CHECKs on base > 0 and a
-    finite logarithm."""
-    p = getattr(layer, section)
+def base_scale_shift(layer, p, section):
+    """``base``, ``scale`` and ``shift`` of ``layer``'s message ``p`` (its field ``section``)
+    as floats, and Caffe's ``log_base``: 1 for base -1 (e), else ``log(base)`` in float; the
+    CHECKs on base > 0 and a finite logarithm."""
     base, scale, shift = float(p.base), float(p.scale), float(p.shift)
     if base != -1.0 and not base > 0.0:
         refuse(layer, f"{section}.base must be strictly positive (or -1 for e), got {base}",
@@ -48,7 +47,7 @@ class ExpRule(SameShape):
 
 
 def exp_rule(layer, bottom_shapes=None):
-    base, scale, shift, lb = base_scale_shift(layer, "exp_param")
+    base, scale, shift, lb = base_scale_shift(layer, layer.exp_param, "exp_param")
     inner = float(np.float32(lb) * np.float32(scale))
     if shift == 0.0:
         outer = 1.0

@@ -31,7 +31,7 @@ class LogRule(SameShape):
 
 
 def log_rule(layer, bottom_shapes=None):
-    base, scale, shift, lb = base_scale_shift(layer, "log_param")
+    base, scale, shift, lb = base_scale_shift(layer, layer.log_param, "log_param")
     if lb == 0.0 or not math.isfinite(1.0 / lb):
         refuse(layer, f"1 / log(base) is not finite for base {base}", "log_param.base")
     f32 = np.float32
