@@ -76,6 +76,27 @@ overlaps(const float *b, const float *s, ptrdiff_t k, ptrdiff_t c, float thr, in
     return inter / denominator > thr;
 }
 
+/* NMSFast_'s scan over n boxes in order: candidate c is kept where no box kept before it
+ * overlaps it by more than thr, until limit are kept (limit < 0: no limit). The positions
+ * kept go into kept; returns their count. */
+static ptrdiff_t
+scan(const float *b, const float *s, ptrdiff_t n, float thr, int normalized, Py_ssize_t limit,
+     ptrdiff_t *kept)
+{
+    ptrdiff_t count = 0;
+    for (ptrdiff_t c = 0; c < n; c++) {
+        int gone = 0;
+        for (ptrdiff_t j = 0; j < count && !gone; j++)
+            gone = overlaps(b, s, kept[j], c, thr, normalized);
+        if (gone)
+            continue;
+        kept[count++] = c;
+        if (limit >= 0 && count >= limit)
+            break;
+    }
+    return count;
+}
+
 /* The kept positions as a list of ints. */
 static PyObject *
 positions(const ptrdiff_t *kept, ptrdiff_t count)
@@ -129,18 +150,9 @@ py_greedy(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     }
     const float *b = bb.buf, *s = sb.buf;
-    ptrdiff_t count = 0;
+    ptrdiff_t count;
     Py_BEGIN_ALLOW_THREADS
-    for (ptrdiff_t c = 0; c < n; c++) {
-        int gone = 0;
-        for (ptrdiff_t j = 0; j < count && !gone; j++)
-            gone = overlaps(b, s, kept[j], c, thr, normalized);
-        if (gone)
-            continue;
-        kept[count++] = c;
-        if (limit >= 0 && count >= limit)
-            break;
-    }
+    count = scan(b, s, n, thr, normalized, limit, kept);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&bb);
     PyBuffer_Release(&sb);
@@ -389,7 +401,7 @@ py_decode_scan(PyObject *self, PyObject *args)
     }
     float *boxes = bb.buf, *sizes = sb.buf;
     const float *wh = wb.buf, *loc = lb.buf, *prior = pb.buf, *var = has_var ? vb.buf : NULL;
-    ptrdiff_t count = 0;
+    ptrdiff_t count;
     Py_BEGIN_ALLOW_THREADS
     for (ptrdiff_t j = 0; j < n; j++) {
         ptrdiff_t i = order[j];
@@ -397,16 +409,7 @@ py_decode_scan(PyObject *self, PyObject *args)
                    wh + 2 * j, code_type, normalized, clip_x, clip_y, boxes + 4 * j,
                    sizes + j);
     }
-    for (ptrdiff_t c = 0; c < n; c++) {
-        int gone = 0;
-        for (ptrdiff_t j = 0; j < count && !gone; j++)
-            gone = overlaps(boxes, sizes, kept[j], c, thr, normalized);
-        if (gone)
-            continue;
-        kept[count++] = c;
-        if (limit >= 0 && count >= limit)
-            break;
-    }
+    count = scan(boxes, sizes, n, thr, normalized, limit, kept);
     Py_END_ALLOW_THREADS
     out = positions(kept, count);
     free(kept);
