@@ -9,7 +9,10 @@ import warnings
 
 from ..diagnostics.stack import caller_stacklevel
 
-_IO_DIR = os.path.dirname(os.path.abspath(__file__))
+# the warning points at the first frame outside the packages (the program's own call to
+# readNetFromCaffe, caffe.Net or parse_caffemodel), wherever in them the file was read
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_DIRS = (_PACKAGE_DIR, os.path.join(os.path.dirname(_PACKAGE_DIR), "caffe"))
 
 # LayerParameter numbers of weiliu89's SSD Caffe, which wrote most SSD caffemodels (OpenCV's
 # fork numbers these fields differently; the layers' settings come from the prototxt anyway).
@@ -38,4 +41,4 @@ def warn(source, report):
     shown = "; ".join(report[:10]) + ("; ..." if len(report) > 10 else "")
     warnings.warn(f"{source}: fields unknown to Caffe 1.0 and to OpenCV's Caffe fork were "
                   f"kept but are not used (the net's definition comes from its prototxt): "
-                  f"{shown}", CaffemodelWarning, stacklevel=caller_stacklevel(_IO_DIR))
+                  f"{shown}", CaffemodelWarning, stacklevel=caller_stacklevel(*_PACKAGE_DIRS))

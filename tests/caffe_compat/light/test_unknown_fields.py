@@ -76,3 +76,20 @@ def test_mtcnn_reads_without_protobuf_with_the_same_warning(tmp_path):
     assert got.stdout.strip() == "False"
     assert ("layer[18] 'loss3': LossParameter field(s) 4; layer[19] 'loss2': LossParameter "
             "field(s) 4") in got.stderr
+
+
+def test_the_warning_points_at_the_programs_own_call(tmp_path):
+    """A cv2.dnn program reading a training fork's caffemodel is shown its own line, not a
+    line inside the package (the reader reached the warning through the dnn module)."""
+    from caffe_compat import dnn
+    (tmp_path / "n.prototxt").write_text(
+        'name: "n" input: "data" input_dim: 1 input_dim: 3 input_dim: 1 input_dim: 1\n'
+        'layer { name: "conv" type: "InnerProduct" bottom: "data" top: "conv"\n'
+        '        inner_product_param { num_output: 2 bias_term: false } }\n'
+        'layer { name: "loss" type: "Softmax" bottom: "conv" top: "loss" }\n')
+    (tmp_path / "n.caffemodel").write_bytes(_with_unknown_fields())
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        dnn.readNetFromCaffe(str(tmp_path / "n.prototxt"), str(tmp_path / "n.caffemodel"))
+    said = [w for w in seen if issubclass(w.category, CaffemodelWarning)]
+    assert len(said) == 1 and said[0].filename == __file__
