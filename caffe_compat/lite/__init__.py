@@ -103,8 +103,9 @@ class LiteNet:
         self._checked = None
         # _template_key (the inputs' ranks and channels, the outputs, what the layers read of
         # the lengths) -> (runtime chosen, a plan, the runtime that runs it, its session with
-        # free lengths) of a net whose layers write no lengths: every later shape of the same
-        # key runs on them without a graph written for it
+        # free lengths; None until a first forward needs it: the plan :meth:`check` wrote) of
+        # a net whose layers write no lengths: every later shape of the same key runs on them
+        # without a graph written for it
         self._templates = {}
         self._free_of_lengths = {}    # outputs -> [each layer's KeptClaim], () if one has none
         from .runtime import ThreadWatch
@@ -142,7 +143,14 @@ class LiteNet:
             template = self._templates.get(template_key) if template_key is not None else None
             if template is not None and template[0] == name:
                 _, plan, engine, session = template
-                return self._keep_on_free(key, plan, session, engine)
+                if session is None:         # the plan written when the net was read
+                    session = self._free_session(plan, runtime, engine)
+                    if session is None:
+                        del self._templates[template_key]
+                    else:
+                        self._templates[template_key] = (name, plan, engine, session)
+                if session is not None:
+                    return self._keep_on_free(key, plan, session, engine)
             plan = self._build(graph, runtime, name, shapes, wanted)
         _runs_on(plan, name)
         if early is None:
@@ -315,8 +323,12 @@ class LiteNet:
         plan = self._build(graph, runtime, name, shapes, wanted, staged)
         _runs_on(plan, name)
         # (a staged plan's first part was started on the runtime chosen before it was whole)
-        free = self._template_key(tuple(shapes), tuple(wanted)) is not None
-        engine = name if started else runtime.engine_for(name, plan, free)
+        template_key = self._template_key(tuple(shapes), tuple(sorted(set(wanted))))
+        engine = name if started else runtime.engine_for(name, plan, template_key is not None)
+        if template_key is not None and not started:
+            # the template of its key: a first forward of another shape of the same key runs
+            # this plan on a session with free lengths (made then) without writing a graph
+            self._templates[template_key] = (name, plan, engine, None)
         early = []
         for part in plan.parts:
             got = started.get(id(part))

@@ -170,3 +170,36 @@ def test_kept_rules_give_the_keys_and_outputs_of_rules_applied_anew():
             fresh = LiteNet(lite.layers, lite.inputs, lite._weights_fn, lite.name)
             assert lite._template_key((x.shape,), wanted) == \
                 fresh._template_key((x.shape,), wanted) is not None, x.shape
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "opencv"])
+def test_the_plan_written_at_read_time_is_the_template_of_its_key(runtime, tmp_path,
+                                                                  monkeypatch):
+    """A net read for 1 x 3 x 12 x 12 and fed a pyramid level of the same key (ranks,
+    channels, what the layers read of the lengths) at its first forward runs the plan written
+    when it was read, on a session with free lengths: no graph written after the read, and
+    the outputs of a net fed that shape anew."""
+    from caffe_compat.lite import graph
+    if runtime not in lite_runtime.available():
+        pytest.skip(f"{runtime} is not installed")
+    monkeypatch.setenv(lite_runtime.ENV_RUNTIME, runtime)
+    model = seeded_model(CONV, seed=1)
+    shape = (1, 3, 40, 30)           # conv1: 38 x 28; pool1's windows pass it as at 12 x 12
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
+        read_time = net._lite._checked[3]
+        key = net._lite._template_key((shape,), ("prob", "reg"))
+        assert key is not None and key in net._lite._templates
+        builds = []
+        monkeypatch.setattr(graph, "build", lambda *a, **k: builds.append(a) or
+                            pytest.fail("a graph written after the read"))
+        x = np.random.default_rng(4).normal(0, 1, shape).astype(np.float32)
+        net.setInput(x)
+        got = net.forward(["prob", "reg"])
+        (_, plan, _), = net._lite.plans()
+        assert plan is read_time and not builds
+        monkeypatch.undo()
+        monkeypatch.setenv(lite_runtime.ENV_RUNTIME, runtime)
+        want = exact(CONV, model, {"data": x}, ["prob", "reg"], tmp_path)
+    for name, a in zip(["prob", "reg"], got):
+        assert a.shape == want[name].shape and scaled_error(a, want[name]) <= TOL, name
