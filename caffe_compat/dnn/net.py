@@ -242,15 +242,16 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
 
     def _check_fed(self):
         """The blobs set fit the net: :mod:`caffe_compat.net.input_check`, before any engine;
-        the shapes last found to fit are not checked again (``setInputShape`` forgets them)."""
+        a set of shapes found to fit is not checked again (``input_check.Fits``;
+        ``setInputShape`` forgets them)."""
         fed = tuple((n, self._fed[n].shape) for n in self._inputs if n in self._fed)
-        if fed != self.__dict__.get("_fed_fit"):
+        fits = self.__dict__.get("_fed_fit")
+        if fits is None:
             from ..net import input_check
-            if self.__dict__.get("_readers") is None:
-                self._readers = input_check.readers([(r["caffe_name"], r["type"], r[
-                    "engine_bottoms"], r["tops"]) for r in self._layers], self._inputs)
-            input_check.check(self._source, dict(fed), self._input_shapes, self._readers)
-            self.__dict__["_fed_fit"] = fed
+            self._readers = input_check.readers([(r["caffe_name"], r["type"], r[
+                "engine_bottoms"], r["tops"]) for r in self._layers], self._inputs)
+            fits = self.__dict__["_fed_fit"] = input_check.Fits()
+        fits.check(self._source, fed, self._input_shapes, self._readers)
 
     def _hook(self, net):
         """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""
@@ -434,7 +435,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         x = np.asarray(blob)
         if x.dtype != np.float32:
             x = x.astype(np.float32)
-        mean = tuple(float(m) for m in (mean if mean is not None else ()))
+        mean = tuple(float(m) for m in mean) if mean is not None else ()
         if scalefactor != 1.0 or any(mean):
             if x.ndim < 2:
                 raise NetError(f"setInput: a mean or scale needs an N x C x ... blob, got shape "

@@ -124,3 +124,26 @@ def check(source, fed, declared, reading):
         why = problem(name, shape, declared.get(name), reading.get(name))
         if why is not None:
             raise InputShapeError(f"{source}: {why}")
+
+
+# sets of fed shapes a Fits keeps as found to fit (an image pyramid's levels and crop batches
+# come back at every image)
+FITS_KEPT = 256
+
+
+class Fits:
+    """:func:`check` for one net, each set of fed shapes checked once: the last
+    :data:`FITS_KEPT` sets found to fit are not checked again. The owner makes a new one
+    where its declared shapes change."""
+
+    def __init__(self):
+        self._fits = {}
+
+    def check(self, source, fed, declared, reading):
+        """``fed``: ``((name, shape), ...)``, the rest as :func:`check`'s."""
+        fits = self._fits
+        if fed not in fits:
+            check(source, dict(fed), declared, reading)
+            if len(fits) >= FITS_KEPT:
+                del fits[next(iter(fits))]
+            fits[fed] = True

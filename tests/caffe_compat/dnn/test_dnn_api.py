@@ -209,14 +209,21 @@ def test_wrong_channel_count_names_the_layer(installed):
 
 
 def test_a_wrong_shape_after_a_right_one_is_refused(installed):
-    """The input check skips the shapes it last found to fit, and only them: a 3-channel blob
-    after 1-channel ones is refused as it is at first."""
+    """The input check skips the shapes it found to fit, and only them: a 3-channel blob
+    after 1-channel ones of several sizes (a pyramid, twice) is refused as it is at first;
+    the memo keeps only the last input_check.FITS_KEPT sets."""
+    from caffe_compat.net import input_check
     text, model = api_nets.gray()
     net = installed.dnn.readNetFromCaffe(np.frombuffer(text.encode(), np.uint8),
                                          np.frombuffer(model, np.uint8))
     for _ in range(2):
-        net.setInput(np.ones((1, 1, 8, 8), np.float32))
-        net.forward()
+        for side in (8, 12, 9):
+            net.setInput(np.ones((1, 1, side, side), np.float32))
+            net.forward()
+    fits = input_check.Fits()
+    for k in range(input_check.FITS_KEPT + 3):
+        fits.check("x", (("data", (1, 1, k + 1, 4)),), {"data": (1, 1, 4, 4)}, {})
+    assert len(fits._fits) == input_check.FITS_KEPT
     net.setInput(np.ones((1, 3, 8, 8), np.float32))
     with pytest.raises(NetError, match="the net takes 1 channel"):
         net.forward()
