@@ -17,11 +17,11 @@ reads back as 1.
 """
 from __future__ import annotations
 
+import os
 import sys
 
-from ..parallel import threads
-
 _last = {"read": None}
+_POLICY = "caffe_compat.parallel.threads"
 
 
 def opencv_count():
@@ -42,5 +42,19 @@ def follow():
     n = opencv_count()
     if n != _last["read"]:
         _last["read"] = n
-        threads.set_outside_limit(n)
+        if _POLICY in sys.modules or not _no_limit(n):
+            from ..parallel import threads
+            threads.set_outside_limit(n)
+        # (else: no policy made yet, and one made later starts without a limit, as this
+        # count asks: a cv2.dnn program that keeps OpenCV's default never imports it)
     return n
+
+
+def _no_limit(n):
+    """Whether ``n`` sets no limit (:func:`~caffe_compat.parallel.threads.set_outside_limit`:
+    None, or at least the CPUs this process may run on, as no pass has pinned it yet)."""
+    if n is None:
+        return True
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        (os.cpu_count() or 1)
+    return int(n) >= cpus

@@ -19,14 +19,23 @@ Such a layer runs in the torch forward (no engine exports Python code).
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import numpy as np
 
 ENGINE_TYPE = "cv2.dnn.PythonLayer"   # the engine's type for a layer run by a registered class
 
 _REGISTERED = {}                       # layer type -> class
-_BUILDING = threading.local()          # the instances of the net being built, by layer name
+# [a threading.local() holding the instances of the net being built, by layer name], made
+# when a net with Python layers is first built (a program without them never imports threading
+# for it)
+_BUILDING = []
+
+
+def _building():
+    if not _BUILDING:
+        import threading
+        _BUILDING.append(threading.local())
+    return _BUILDING[0]
 
 
 def registerLayer(type, cls):          # noqa: A002 - OpenCV's argument names
@@ -102,7 +111,7 @@ def _layer_class():
 
         def __init__(self, param, bottom_shapes, phase="TEST"):
             super().__init__(param, bottom_shapes, phase)
-            table = getattr(_BUILDING, "instances", None) or {}
+            table = getattr(_building(), "instances", None) or {}
             if param.name not in table:
                 self.fail(f"type {ENGINE_TYPE} is the engine's stand-in for a class registered "
                           "with cv2.dnn_registerLayer; it is not a type of a definition")
@@ -153,10 +162,10 @@ def instances(by_layer_name):
     if not by_layer_name:
         yield
         return
-    _BUILDING.instances = by_layer_name
+    _building().instances = by_layer_name
     try:
         from ..layers.registry import registered_while
         with registered_while(ENGINE_TYPE, _layer_class()):
             yield
     finally:
-        _BUILDING.instances = None
+        _building().instances = None

@@ -16,7 +16,6 @@ staged build its second part)."""
 from __future__ import annotations
 
 import os
-import threading
 
 # a caffemodel, or a net's weights, of fewer bytes is read, or its session made, where it is
 # needed instead: Thread.start() waits until the new thread runs, and the MTCNN cascade's
@@ -63,6 +62,7 @@ class EarlyCall:
     def __init__(self, make, *args, name="caffe_compat-early"):
         self._make, self._args = make, args
         self._value = self._error = None
+        import threading
         self._thread = threading.Thread(target=self._run, name=name)
         self._thread.start()
 

@@ -157,3 +157,40 @@ def test_one_thread_uses_one_core(wide_net):
     measure below 1 too; the count of busy threads tells on any."""
     got = _child("long-running", wide_net, TIMED)
     assert got["busy"] == 1 and got["ratio"] < 1.25, got
+
+
+POLICY_CHILD = r"""
+import sys
+import cv2
+import numpy as np
+from caffe_compat import dnn
+from caffe_compat.dnn import opencv_threads
+dnn.install()
+if sys.argv[3] == "one":
+    cv2.setNumThreads(1)
+net = cv2.dnn.readNetFromCaffe(sys.argv[1], sys.argv[2])
+net.setInput(np.ones((1, 3, 16, 16), np.float32))
+net.forward()
+made = "caffe_compat.parallel.threads" in sys.modules
+limit = sys.modules["caffe_compat.parallel.threads"]._state["outside"] if made else None
+cv2.setNumThreads(1)
+net.forward()
+from caffe_compat.parallel import threads
+print(made, limit, threads._state["outside"])
+"""
+
+
+@pytest.mark.parametrize("count", ["default", "one"])
+def test_the_default_count_needs_no_thread_policy(wide_net, count):
+    """A cv2.dnn program that keeps OpenCV's default count never imports the thread policy
+    (the count sets no limit); one that sets a count below the CPUs has it set at the read,
+    and a count set after a read reaches the policy at the next forward either way."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if cpus < 2:
+        pytest.skip("one CPU: OpenCV's count of 1 is its default")
+    env = dict(os.environ, PYTHONPATH=REPO, CAFFE_COMPAT_TORCH_FREE="on")
+    got = subprocess.run([sys.executable, "-c", POLICY_CHILD, *wide_net, count], env=env,
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert got.returncode == 0, got.stderr[-2000:]
+    want = "False None 1" if count == "default" else "True 1 1"
+    assert got.stdout.split("\n")[-2] == want, got.stdout
