@@ -93,6 +93,7 @@ class LiteNet:
         self.name = name
         self.source = source        # the caffemodel file the weights view (graph.FileSource)
         self._weights = None
+        self._bytes = None            # the weights' bytes (_weight_bytes)
         self._plans = collections.OrderedDict()
         self._free = collections.OrderedDict()     # plan signature -> (runtime, session)
         self._on_free = collections.OrderedDict()  # plans run by a session of _free
@@ -345,7 +346,12 @@ class LiteNet:
                            source=None if takes else self.source, stage=stage)
 
     def _weight_bytes(self):
-        return sum(a.nbytes for arrays in (self._weights or {}).values() for a in arrays)
+        """The weights' bytes (counted once they are read: they do not change)."""
+        if self._weights is None:
+            return 0
+        if self._bytes is None:
+            self._bytes = sum(a.nbytes for arrays in self._weights.values() for a in arrays)
+        return self._bytes
 
     def run(self, shapes, wanted, fed):
         """The arrays of blobs ``wanted`` for inputs ``fed`` ({name: float32 array}) of

@@ -69,20 +69,28 @@ def problem(name, given, declared, reader):
         return None
     given, declared = tuple(int(d) for d in given), tuple(int(d) for d in declared)
     layer, kind = reader
-    where = f"(layer '{layer}' ({kind}) reads it)"
-    head = f"input '{name}' {given}: the net takes"
     if kind in _FIX_COUNT:                  # N x D only: another axis may be the layer's axis
         if len(given) < 2 or len(declared) != 2 or \
                 math.prod(given[1:]) == math.prod(declared[1:]):
             return None
-        return (f"{head} {math.prod(declared[1:])} value(s) per item {declared} {where}; "
-                f"reshape or resize it to {(given[0],) + declared[1:]}")
+        return (f"{_head(name, given)} {math.prod(declared[1:])} value(s) per item {declared} "
+                f"{_where(reader)}; reshape or resize it to {(given[0],) + declared[1:]}")
     if kind in _FIX_AXES and len(given) != len(declared):
-        return f"{head} {len(declared)} axes {declared} {where}; {_axes_fix(given, declared)}"
+        return (f"{_head(name, given)} {len(declared)} axes {declared} {_where(reader)}; "
+                f"{_axes_fix(given, declared)}")
     if len(given) < 2 or len(declared) < 2 or given[1] == declared[1]:
         return None
-    return (f"{head} {declared[1]} channel(s) {declared} {where}; "
+    return (f"{_head(name, given)} {declared[1]} channel(s) {declared} {_where(reader)}; "
             f"{_channels_fix(given, declared)}")
+
+
+def _head(name, given):
+    return f"input '{name}' {given}: the net takes"
+
+
+def _where(reader):
+    layer, kind = reader
+    return f"(layer '{layer}' ({kind}) reads it)"
 
 
 def _axes_fix(given, declared):
