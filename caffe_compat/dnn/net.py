@@ -39,7 +39,6 @@ import warnings
 
 import numpy as np
 
-from ..diagnostics import locations
 from ..errors import NetError
 from . import python_layers
 from .importer import (in_place_free, opencv_layers, renamed_repeats, split_inputs,
@@ -202,6 +201,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
             del param.layer[:]
             param.layer.extend(layers)
         positions, input_position = self._layer_positions()
+        from ..diagnostics import locations
         locations.attach(param, locations.NetSource(
             self._source, [input_position] * (len(param.layer) - len(positions)) + positions))
         with python_layers.instances(self._python_layers):

@@ -4,8 +4,6 @@ locations`) the first time an error or an engine net needs them, not when the ne
 net read and run without an error never scans its text for them."""
 from __future__ import annotations
 
-from ..diagnostics import locations
-
 
 class PositionsMixin:
     """:meth:`_layer_positions` of a dnn Net: ``self._located`` holds (the filtered
@@ -17,6 +15,7 @@ class PositionsMixin:
         layer: where the net's inputs are declared), worked out on first use: a net read
         and run without an error never scans its text for them."""
         if self._located is not None:
+            from ..diagnostics import locations
             filtered, body_at, names, inputs_at = self._located
             self._located = None
             layers = [locations.layer_source(filtered, i) for i in body_at]

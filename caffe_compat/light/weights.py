@@ -21,7 +21,7 @@ from caffe_compat.proto.schema import ENUMS, REQUIRED
 
 from caffe_compat.io.unknown_report import fields_line
 
-from .message import FIELDS
+from .message import Tables
 
 # wire type of each kind (a repeated scalar may also come packed, wire type 2)
 _WIRE = {"int32": 0, "int64": 0, "uint32": 0, "uint64": 0, "bool": 0, "enum": 0,
@@ -30,8 +30,8 @@ _WIRE = {"int32": 0, "int64": 0, "uint32": 0, "uint64": 0, "bool": 0, "enum": 0,
 # (caffe_compat.io.fork_wire: 147 and 148)
 _FORK = {"DetectionOutput": "swish_param", "Permute": "clip_param"}
 _MAX_COUNT = 2 ** 31 - 1      # Caffe's bound on one blob's values (caffemodel.MAX_BLOB_COUNT)
-_BY_NUMBER = {name: {f[0]: (n,) + f for n, f in fields.items()}
-              for name, fields in FIELDS.items()}
+# message name -> {field number: (name, number, kind, repeated, packed, default, type)}
+_BY_NUMBER = Tables(lambda fields: {f[1]: f for f in fields})
 
 
 class _Other(Exception):
