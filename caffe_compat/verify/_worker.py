@@ -35,7 +35,11 @@ import os
 import sys
 import traceback
 
-import numpy as np
+# the caller's PYTHONPATH after this Python's own packages (caffe_compat.verify.build.USER_PATH)
+sys.path.extend(p for p in os.environ.get("CAFFE_COMPAT_VERIFY_USER_PATH", "").split(os.pathsep)
+                if p and p not in sys.path)
+
+import numpy as np  # noqa: E402 - after the path above
 
 
 def _params(net):

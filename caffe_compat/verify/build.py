@@ -4,8 +4,11 @@
 ``build/tools/caffe`` of a CMake or Make tree) or its pycaffe folder (the folder that holds the
 ``caffe`` package, or the package folder itself). The Python that runs pycaffe is ``--python``,
 else the one next to the build (``<prefix>/venv/bin/python``, ``<prefix>/bin/python3``), else
-``python3`` on PATH. The worker gets the pycaffe folder first on PYTHONPATH and the build's
-``lib`` folders first on LD_LIBRARY_PATH.
+``python3`` on PATH. The worker gets the pycaffe folder on PYTHONPATH and the build's ``lib``
+folders first on LD_LIBRARY_PATH; the program's own PYTHONPATH comes after that Python's own
+packages (:data:`USER_PATH`): a folder on it holding another numpy (an OpenCV installed with
+``pip install --target``, say) would otherwise shadow the numpy pycaffe was built against, and
+pycaffe would not import.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 from ..errors import CaffeCompatError
 
 WORKER = pathlib.Path(__file__).with_name("_worker.py")
+# the caller's PYTHONPATH, which the worker puts after its Python's own packages
+USER_PATH = "CAFFE_COMPAT_VERIFY_USER_PATH"
 
 
 class CaffeBuildError(CaffeCompatError):
@@ -36,8 +41,8 @@ class CaffeBuild:
 
     def env(self):
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(self.pycaffe)] + (
-            [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        env[USER_PATH] = env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = str(self.pycaffe)
         libs = [str(d) for d in self.lib_dirs]
         if libs:
             env["LD_LIBRARY_PATH"] = os.pathsep.join(libs + (

@@ -208,3 +208,20 @@ def test_verify_against_a_real_caffe_build(tmp_path):
     print(out.stdout)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "DEPARTS" not in out.stdout and "caffe version" in out.stdout
+
+
+def test_the_programs_pythonpath_comes_after_the_build_pythons_packages(tmp_path, monkeypatch):
+    """A folder on the program's PYTHONPATH holding another numpy (an OpenCV installed with
+    pip --target) does not shadow the build Python's own: the worker still imports pycaffe,
+    and the folder's other packages stay reachable."""
+    prefix = _fake_build(tmp_path, FAKE_PYCAFFE)
+    shadow = tmp_path / "shadow"
+    (shadow / "numpy").mkdir(parents=True)
+    (shadow / "numpy" / "__init__.py").write_text("raise ImportError('the shadowing numpy')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    b = build.locate(prefix / "bin" / "caffe", python=sys.executable)
+    assert b.env()["PYTHONPATH"] == str(b.pycaffe)
+    (tmp_path / "i").mkdir()
+    out = build.Worker(b, tmp_path).run([{"id": "info", "kind": "info",
+                                          "dir": str(tmp_path / "i")}])
+    assert out["info"]["ok"] and out["info"]["layer_types"] == ["Convolution", "ReLU"]
