@@ -34,15 +34,25 @@ def _wait_in_file(path, text, proc, timeout=120):
     return False
 
 
+def _foreground():
+    """SIGINT's default action, as a terminal's foreground job has it: a test run started as
+    a background job of a non-interactive shell (``pytest &``) passes SIGINT on ignored, and
+    ``tee`` would then outlive the Ctrl-C it stands for."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _train_into_tee(folder, *flags):
-    """``caffe-compat train ... 2>&1 | tee tee.log``, both in a new process group."""
+    """``caffe-compat train ... 2>&1 | tee tee.log``, both in a new process group, as a
+    terminal's foreground job."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     train = subprocess.Popen([sys.executable, "-m", "caffe_compat.cli", "train", "-solver",
                               "solver.prototxt", "-iterations", "100000", "--log", "full.log",
                               *flags], cwd=folder, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, process_group=0)
+                             stderr=subprocess.STDOUT, process_group=0,
+                             preexec_fn=_foreground)
     tee = subprocess.Popen(["tee", "tee.log"], cwd=folder, stdin=train.stdout,
-                           stdout=subprocess.DEVNULL, process_group=train.pid)
+                           stdout=subprocess.DEVNULL, process_group=train.pid,
+                           preexec_fn=_foreground)
     train.stdout.close()             # tee holds the only reading end
     return train, tee
 
