@@ -103,10 +103,10 @@ class LiteNet:
         # those sessions are of) written at read time
         self._checked = None
         # _template_key (the inputs' ranks and channels, the outputs, what the layers read of
-        # the lengths) -> (runtime chosen, a plan, the runtime that runs it, its session with
-        # free lengths; None until a first forward needs it: the plan :meth:`check` wrote) of
-        # a net whose layers write no lengths: every later shape of the same key runs on them
-        # without a graph written for it
+        # the lengths) -> (runtime chosen, a plan, the runtime that runs it) of a net whose
+        # layers write no lengths (the plan :meth:`check` wrote, or a first forward's): every
+        # later shape of the same key runs it on the plan's session with free lengths
+        # (:meth:`_free_session`) without a graph written for it
         self._templates = {}
         self._free_of_lengths = {}    # outputs -> [each layer's KeptClaim], () if one has none
         from .runtime import ThreadWatch
@@ -143,15 +143,11 @@ class LiteNet:
             template_key = self._template_key(shapes, wanted)
             template = self._templates.get(template_key) if template_key is not None else None
             if template is not None and template[0] == name:
-                _, plan, engine, session = template
-                if session is None:         # the plan written when the net was read
-                    session = self._free_session(plan, runtime, engine)
-                    if session is None:
-                        del self._templates[template_key]
-                    else:
-                        self._templates[template_key] = (name, plan, engine, session)
+                _, plan, engine = template
+                session = self._free_session(plan, runtime, engine)
                 if session is not None:
                     return self._keep_on_free(key, plan, session, engine)
+                del self._templates[template_key]      # the runtime refused free lengths
             plan = self._build(graph, runtime, name, shapes, wanted)
         _runs_on(plan, name)
         if early is None:
@@ -161,7 +157,7 @@ class LiteNet:
             session = self._free_session(plan, runtime, engine)
             if session is not None:         # kept apart: a plan without a session of its own
                 if template_key is not None:
-                    self._templates[template_key] = (name, plan, engine, session)
+                    self._templates[template_key] = (name, plan, engine)
                 return self._keep_on_free(key, plan, session, engine)
         name = engine
         if plan.parts:
@@ -329,7 +325,7 @@ class LiteNet:
         if template_key is not None and not started:
             # the template of its key: a first forward of another shape of the same key runs
             # this plan on a session with free lengths (made then) without writing a graph
-            self._templates[template_key] = (name, plan, engine, None)
+            self._templates[template_key] = (name, plan, engine)
         early = []
         for part in plan.parts:
             got = started.get(id(part))
