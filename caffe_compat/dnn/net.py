@@ -248,10 +248,10 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         fits = self.__dict__.get("_fed_fit")
         if fits is None:
             from ..net import input_check
-            self._readers = input_check.readers([(r["caffe_name"], r["type"], r[
-                "engine_bottoms"], r["tops"]) for r in self._layers], self._inputs)
-            fits = self.__dict__["_fed_fit"] = input_check.Fits()
-        fits.check(self._source, fed, self._input_shapes, self._readers)
+            fits = self.__dict__["_fed_fit"] = input_check.Fits(input_check.readers(
+                [(r["caffe_name"], r["type"], r["engine_bottoms"], r["tops"])
+                 for r in self._layers], self._inputs))
+        fits.check(self._source, fed, self._input_shapes)
 
     def _hook(self, net):
         """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""

@@ -69,28 +69,20 @@ def problem(name, given, declared, reader):
         return None
     given, declared = tuple(int(d) for d in given), tuple(int(d) for d in declared)
     layer, kind = reader
+    where = f"(layer '{layer}' ({kind}) reads it)"
+    head = f"input '{name}' {given}: the net takes"
     if kind in _FIX_COUNT:                  # N x D only: another axis may be the layer's axis
         if len(given) < 2 or len(declared) != 2 or \
                 math.prod(given[1:]) == math.prod(declared[1:]):
             return None
-        return (f"{_head(name, given)} {math.prod(declared[1:])} value(s) per item {declared} "
-                f"{_where(reader)}; reshape or resize it to {(given[0],) + declared[1:]}")
+        return (f"{head} {math.prod(declared[1:])} value(s) per item {declared} {where}; "
+                f"reshape or resize it to {(given[0],) + declared[1:]}")
     if kind in _FIX_AXES and len(given) != len(declared):
-        return (f"{_head(name, given)} {len(declared)} axes {declared} {_where(reader)}; "
-                f"{_axes_fix(given, declared)}")
+        return f"{head} {len(declared)} axes {declared} {where}; {_axes_fix(given, declared)}"
     if len(given) < 2 or len(declared) < 2 or given[1] == declared[1]:
         return None
-    return (f"{_head(name, given)} {declared[1]} channel(s) {declared} {_where(reader)}; "
+    return (f"{head} {declared[1]} channel(s) {declared} {where}; "
             f"{_channels_fix(given, declared)}")
-
-
-def _head(name, given):
-    return f"input '{name}' {given}: the net takes"
-
-
-def _where(reader):
-    layer, kind = reader
-    return f"(layer '{layer}' ({kind}) reads it)"
 
 
 def _axes_fix(given, declared):
@@ -140,18 +132,19 @@ FITS_KEPT = 256
 
 
 class Fits:
-    """:func:`check` for one net, each set of fed shapes checked once: the last
-    :data:`FITS_KEPT` sets found to fit are not checked again. The owner makes a new one
-    where its declared shapes change."""
+    """:func:`check` for one net whose inputs ``reading`` reads (:func:`readers`), each set
+    of fed shapes checked once: the last :data:`FITS_KEPT` sets found to fit are not checked
+    again. The owner makes a new one where its declared shapes change."""
 
-    def __init__(self):
+    def __init__(self, reading):
+        self._reading = reading
         self._fits = {}
 
-    def check(self, source, fed, declared, reading):
+    def check(self, source, fed, declared):
         """``fed``: ``((name, shape), ...)``, the rest as :func:`check`'s."""
         fits = self._fits
         if fed not in fits:
-            check(source, dict(fed), declared, reading)
+            check(source, dict(fed), declared, self._reading)
             if len(fits) >= FITS_KEPT:
                 del fits[next(iter(fits))]
             fits[fed] = True

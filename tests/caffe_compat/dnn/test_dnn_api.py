@@ -220,9 +220,9 @@ def test_a_wrong_shape_after_a_right_one_is_refused(installed):
         for side in (8, 12, 9):
             net.setInput(np.ones((1, 1, side, side), np.float32))
             net.forward()
-    fits = input_check.Fits()
+    fits = input_check.Fits({})
     for k in range(input_check.FITS_KEPT + 3):
-        fits.check("x", (("data", (1, 1, k + 1, 4)),), {"data": (1, 1, 4, 4)}, {})
+        fits.check("x", (("data", (1, 1, k + 1, 4)),), {"data": (1, 1, 4, 4)})
     assert len(fits._fits) == input_check.FITS_KEPT
     net.setInput(np.ones((1, 3, 8, 8), np.float32))
     with pytest.raises(NetError, match="the net takes 1 channel"):
