@@ -19,23 +19,22 @@ Such a layer runs in the torch forward (no engine exports Python code).
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
 ENGINE_TYPE = "cv2.dnn.PythonLayer"   # the engine's type for a layer run by a registered class
 
 _REGISTERED = {}                       # layer type -> class
-# [a threading.local() holding the instances of the net being built, by layer name], made
-# when a net with Python layers is first built (a program without them never imports threading
-# for it)
-_BUILDING = []
 
 
+@functools.lru_cache(maxsize=None)
 def _building():
-    if not _BUILDING:
-        import threading
-        _BUILDING.append(threading.local())
-    return _BUILDING[0]
+    """The thread-local holding the instances of the net being built, by layer name; made
+    when a net with Python layers is first built (a program without them never imports
+    threading for it)."""
+    import threading
+    return threading.local()
 
 
 def registerLayer(type, cls):          # noqa: A002 - OpenCV's argument names

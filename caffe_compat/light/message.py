@@ -9,7 +9,6 @@ from __future__ import annotations
 from caffe_compat.proto.schema import MESSAGES
 
 
-
 class Tables(dict):
     """Message name -> ``make(the schema's fields of that message)``, made when first asked
     for (``[]``): a net reads a few dozen of the schema's messages, and a table of all of them
