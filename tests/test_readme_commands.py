@@ -19,6 +19,7 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 # Commands of the README that this test does not run, each with its reason.
 LONG_OR_SET_UP = {
     "python3 -m venv": "the set-up itself (this suite runs inside it)",
+    "pip install": "the set-up itself (this suite runs inside it)",
     "python -m pytest": "the whole suite",
     "python -m reproduction demo --out": "about 5 minutes (the slow suite runs the demo)",
 }
