@@ -97,10 +97,11 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
     _unsupported = UnsupportedError         # what the mixins raise for a call not provided
+    _layer_class = Layer                    # what getLayer returns (.cv2_errors: cv2.dnn's)
 
     def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None,
-                 *, tables_only=False):
-        self._init_state(source)
+                 *, tables_only=False, weights_source=None):
+        self._init_state(source, weights_source)
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
             return
@@ -139,8 +140,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._lite is None and None not in self._declared_shapes():
             self._engine(self._declared_shapes())  # build once: errors show at read time
 
-    def _init_state(self, source):
+    def _init_state(self, source, weights_source=None):
         self._source = source
+        self._weights_source = weights_source     # the caffemodel's path (or <bufferModel>)
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
         self._runners = {}                       # (input shapes, blobs) -> EngineRunner
         self._fed = {}
@@ -209,13 +211,14 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._state is None:
             if self._weights is not None:
                 self._full_weights()
-                net.copy_from(self._weights)
+                net.copy_from(self._weights, source=self._weights_source)
             self._state = net.caffe_state_dict()
         else:
             self._check_fits(net, shapes)
             net.load_caffe_state_dict(self._state)
         net.to(self._device).eval()
         self._hook(net)
+        self._say_fallback()            # the torch path runs the net: now it may be said
         self._nets[shapes] = net
         while len(self._nets) > _KEEP_NETS:
             self._nets.popitem(last=False)
@@ -310,9 +313,10 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         ``blobs`` can be read and assigned (:mod:`caffe_compat.dnn.layer`)."""
         self._check()
         if layerId in (0, "_input") and not isinstance(layerId, bool):
-            return Layer(self, 0, "_input", "")
+            return self._layer_class(self, 0, "_input", "")
         k = self._layer_index(layerId)
-        return Layer(self, k, self._layers[k - 1]["name"], self._layers[k - 1]["type"])
+        layer = self._layers[k - 1]
+        return self._layer_class(self, k, layer["name"], layer["type"])
 
     def _layer_blobs(self, k):
         """Layer ``k``'s parameters, float32 copies in OpenCV's shapes (or the shapes they
