@@ -36,9 +36,23 @@ def cv2_error_class(cls):
     try:
         return type(cls.__name__, (cls, cv2.error),
                     {"__module__": cls.__module__, "__qualname__": cls.__qualname__,
-                     "__doc__": cls.__doc__})
+                     "__doc__": cls.__doc__, "__reduce__": _reduce})
     except TypeError:           # pragma: no cover - a base whose layout cv2.error cannot share
         return None
+
+
+def _reduce(exc):
+    """Pickling (an error sent to another process): rebuilt by :func:`_rebuild` from the
+    class of caffe_compat it joins."""
+    ours = next(c for c in type(exc).__mro__[1:] if c is not cv2.error)
+    return _rebuild, (ours, exc.args, dict(exc.__dict__))
+
+
+def _rebuild(ours, args, attributes):
+    joined = cv2_error_class(ours)
+    exc = joined.__new__(joined, *args)
+    exc.__dict__.update(attributes)
+    return exc
 
 
 def as_cv2_error(exc, func):

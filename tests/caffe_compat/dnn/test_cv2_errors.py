@@ -176,3 +176,14 @@ def test_the_cv2_path_is_not_imported_by_caffe_compat_or_pycaffe():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True, cwd=ROOT).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_a_cv2_path_error_pickles_as_itself(installed, files):
+    """An error sent to another process (multiprocessing) arrives as the same joined class,
+    message and attributes."""
+    import pickle
+    with pytest.raises(cv2.error) as caught:
+        installed.dnn.readNetFromCaffe(files["bad"])
+    back = pickle.loads(pickle.dumps(caught.value))
+    assert type(back) is type(caught.value) and isinstance(back, errors.PrototxtError)
+    assert str(back) == str(caught.value) and back.func == caught.value.func
