@@ -395,8 +395,9 @@ def _inspect_arguments(p):
     p.add_argument("weights", help="caffemodel file, or a net definition (prototxt)")
     _flag(p, "model", help="net definition to check the weights against (refused if they do "
                            "not fit); gives the blob shapes and FLOPs")
-    _flag(p, "phase", default="TEST", choices=["TRAIN", "TEST"], type=str.upper,
-          help="phase the net is built in (default TEST)")
+    _flag(p, "phase", default=None, choices=["TRAIN", "TEST"], type=str.upper,
+          help="phase the net is built in (default TEST; the net stored in a caffemodel: the "
+               "phase it was built in, TRAIN for a training snapshot)")
     _flag(p, "max_bytes", type=int, default=None, help="refuse larger files (default 2 GiB - 1)")
     p.add_argument("--engines", action="store_true",
                    help="also say which inference engines are installed, which would run "
@@ -421,7 +422,7 @@ def run_inspect(args):
     except OSError:
         text = False                     # reported by the caffemodel reader with its reason
     if text:
-        print(tools.net_report(args.weights, args.phase, source=args.weights))
+        print(tools.net_report(args.weights, args.phase or "TEST", source=args.weights))
         if args.engines:
             print(_engines_report(args.weights, None))
         return 0
