@@ -78,13 +78,14 @@ def as_cv2_error(exc, func):
 
 def raising_cv2_errors(function, name=None):
     """``function`` whose caffe_compat errors are raised as cv2.error (:func:`as_cv2_error`);
-    an error that is one already goes through unchanged."""
+    an error that is one already goes through unchanged. A net or layer it returns is the
+    cv2.dnn path's too (:func:`on_cv2_path`: a quantized net, ``getLayer``'s layer)."""
     func = name or function.__name__
 
     @functools.wraps(function)
     def call(*args, **kwargs):
         try:
-            return function(*args, **kwargs)
+            return on_cv2_path(function(*args, **kwargs))
         except CaffeCompatError as exc:
             if isinstance(exc, cv2.error):
                 raise
@@ -93,63 +94,43 @@ def raising_cv2_errors(function, name=None):
                 raise new from exc.__cause__
             raise new from exc      # pragma: no cover - a plain cv2.error: ours is its cause
 
+    call.raises_cv2_errors = True
     return call
 
 
-def _public_functions(cls):
-    """The public methods of ``cls`` and its bases (plain functions), by name."""
-    found = {}
-    for klass in reversed(cls.__mro__):
-        for name, value in vars(klass).items():
-            if inspect.isfunction(value) and not name.startswith("_"):
-                found[name] = value
-    return found
+def on_cv2_path(value):
+    """``value`` as the cv2.dnn path hands it out: a :class:`~caffe_compat.dnn.net.Net` or
+    :class:`~caffe_compat.dnn.layer.Layer` becomes an instance of :func:`cv2_path_class` of
+    its class (the same object: its methods raise cv2.error); anything else is returned as
+    it is."""
+    if isinstance(value, (Net, Layer)) and not type(value).__dict__.get("_cv2_path"):
+        value.__class__ = cv2_path_class(type(value))
+    return value
 
 
-def _public_properties(cls):
-    """The public properties of ``cls`` and its bases, by name."""
-    return {name: value for klass in reversed(cls.__mro__) for name, value in vars(klass).items()
-            if isinstance(value, property) and not name.startswith("_")}
-
-
-def _wrapped_class(cls, extra=(), **attributes):
-    """A subclass of ``cls`` whose public methods (and ``extra`` ones) raise cv2.error."""
-    body = {name: raising_cv2_errors(f, f"cv2.dnn.{cls.__name__}.{name}")
-            for name, f in _public_functions(cls).items()}
-    for name in extra:
-        body[name] = raising_cv2_errors(getattr(cls, name), f"cv2.dnn.{cls.__name__}.{name}")
-    for prop_name, prop in _public_properties(cls).items():
-            body[prop_name] = property(
-                prop.fget and raising_cv2_errors(prop.fget, f"cv2.dnn.{cls.__name__}.{prop_name}"),
-                prop.fset and raising_cv2_errors(prop.fset, f"cv2.dnn.{cls.__name__}.{prop_name}"),
-                prop.fdel, prop.__doc__)
-    body.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__,
-                **attributes)
+@functools.lru_cache(maxsize=None)
+def cv2_path_class(cls):
+    """The subclass of ``cls`` (a Net or Layer class, a quantized net's included) whose
+    public methods and properties, and an unsupported method's error (``__getattr__``),
+    raise cv2.error."""
+    body = {"_cv2_path": True, "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__}
+    names = {name for klass in cls.__mro__ for name in vars(klass)
+             if not name.startswith("_") or name == "__getattr__"}
+    for name in sorted(names):
+        value = inspect.getattr_static(cls, name)      # as the class resolves it
+        where = f"cv2.dnn.{cls.__name__}.{name}"
+        if inspect.isfunction(value) and not getattr(value, "raises_cv2_errors", False):
+            body[name] = raising_cv2_errors(value, where)
+        elif isinstance(value, property) and not getattr(value.fget, "raises_cv2_errors",
+                                                         False):
+            body[name] = property(value.fget and raising_cv2_errors(value.fget, where),
+                                  value.fset and raising_cv2_errors(value.fset, where),
+                                  value.fdel, value.__doc__)
     return type(cls.__name__, (cls,), body)
 
 
-# what getLayer returns on the cv2.dnn path: its blobs and methods raise cv2.error
-CV2Layer = _wrapped_class(Layer)
-# a Net read through cv2.dnn: every public method (and an unsupported method's error) raises
-# cv2.error; getLayer gives CV2Layer
-CV2Net = _wrapped_class(Net, extra=("__getattr__",), _layer_class=CV2Layer)
-
-
-def on_cv2_path(net):
-    """``net`` (a :class:`~caffe_compat.dnn.net.Net` just read) as the cv2.dnn path's: the
-    same object, its methods raising cv2.error."""
-    if isinstance(net, Net) and not isinstance(net, CV2Net):
-        net.__class__ = CV2Net
-    return net
-
-
 def reader(function, name):
-    """A cv2.dnn reader (``readNetFromCaffe``, ``readNet``): its errors are cv2.error, the net it
-    returns a :data:`CV2Net`."""
-    checked = raising_cv2_errors(function, name)
-
-    @functools.wraps(function)
-    def read(*args, **kwargs):
-        return on_cv2_path(checked(*args, **kwargs))
-
-    return read
+    """A cv2.dnn reader (``readNetFromCaffe``, ``readNet``): its errors are cv2.error, the net
+    it returns the cv2.dnn path's (:func:`on_cv2_path`)."""
+    return raising_cv2_errors(function, name)

@@ -99,7 +99,6 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
     _unsupported = UnsupportedError         # what the mixins raise for a call not provided
-    _layer_class = Layer                    # what getLayer returns (.cv2_errors: cv2.dnn's)
 
     def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None,
                  *, tables_only=False, weights_source=None):
@@ -283,10 +282,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         ``blobs`` can be read and assigned (:mod:`caffe_compat.dnn.layer`)."""
         self._check()
         if layerId in (0, "_input") and not isinstance(layerId, bool):
-            return self._layer_class(self, 0, "_input", "")
+            return Layer(self, 0, "_input", "")
         k = self._layer_index(layerId)
-        layer = self._layers[k - 1]
-        return self._layer_class(self, k, layer["name"], layer["type"])
+        return Layer(self, k, self._layers[k - 1]["name"], self._layers[k - 1]["type"])
 
     def _layer_blobs(self, k):
         """Layer ``k``'s parameters, float32 copies in OpenCV's shapes (or the shapes they

@@ -62,6 +62,16 @@ def _feed(net, shape=(1, 1, 8, 8), name=""):
     return net.forward()
 
 
+_QUANTIZED = {}         # one quantized net for the cases that need one (a quantize is slow)
+
+
+def _quantized(net):
+    if "gray" not in _QUANTIZED:
+        calibration = np.random.default_rng(0).standard_normal((2, 1, 8, 8)).astype(np.float32)
+        _QUANTIZED["gray"] = net.quantize([calibration], cv2.CV_32F, cv2.CV_32F)
+    return _QUANTIZED["gray"]
+
+
 # (what goes wrong, the call, caffe_compat's error class, words of its message)
 CASES = {
     "bad prototxt syntax": (lambda cv, f: cv.dnn.readNetFromCaffe(f["bad"]),
@@ -94,6 +104,12 @@ CASES = {
         errors.NetError, ["layer 'conv1' blob 0 has 18 values"]),
     "getParam out of range": (lambda cv, f: _gray_net(cv, f).getParam("conv1", 5),
                               errors.NetError, ["numParam=5"]),
+    "quantize of a quantized net": (
+        lambda cv, f: _quantized(_gray_net(cv, f)).quantize(
+            [np.zeros((1, 1, 8, 8), np.float32)], cv2.CV_32F, cv2.CV_32F),
+        errors.NetError, ["Cannot quantize a quantized net"]),
+    "a quantized net's unknown layer": (lambda cv, f: _quantized(_gray_net(cv, f)).getLayer("x"),
+                                        errors.NetError, ['"x" not found']),
     "a method not provided": (lambda cv, f: _gray_net(cv, f).dumpToFile("x.dot"),
                               dnn.UnsupportedError, ["dumpToFile"]),
 }
