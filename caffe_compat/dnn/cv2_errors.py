@@ -128,9 +128,3 @@ def cv2_path_class(cls):
                                   value.fset and raising_cv2_errors(value.fset, where),
                                   value.fdel, value.__doc__)
     return type(cls.__name__, (cls,), body)
-
-
-def reader(function, name):
-    """A cv2.dnn reader (``readNetFromCaffe``, ``readNet``): its errors are cv2.error, the net
-    it returns the cv2.dnn path's (:func:`on_cv2_path`)."""
-    return raising_cv2_errors(function, name)

@@ -55,8 +55,9 @@ def install(replace=False):
     from . import blob, cv2_errors, readers
     from .readers import is_caffe_model
     # the cv2.dnn path's readers: their errors are cv2.error, their nets' too
-    readNetFromCaffe = cv2_errors.reader(readers.readNetFromCaffe, "cv2.dnn.readNetFromCaffe")
-    readNet = cv2_errors.reader(readers.readNet, "cv2.dnn.readNet")
+    readNetFromCaffe = cv2_errors.raising_cv2_errors(readers.readNetFromCaffe,
+                                                     "cv2.dnn.readNetFromCaffe")
+    readNet = cv2_errors.raising_cv2_errors(readers.readNet, "cv2.dnn.readNet")
     dnn = cv2.dnn
     done = []
     # OpenCV's own importer: the attribute as it was before any install()
