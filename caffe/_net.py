@@ -100,12 +100,10 @@ class Net:
             raise TypeError("Net(network_file, phase, level=0, stages=None, weights=None) "
                             "or Net(network_file, weights, phase)")
         self._source = (os.fspath(network_file), _phase(phase), level, list(stages or []))
+        why = []
         if _array_engine_allowed():
             from caffe_compat.array_net import build_array_net
-            why = []
             self._arrays = build_array_net(*self._source, defer_fills=True, why=why)
-            if why:
-                self._fallback(why[0])
         if self._arrays is not None:
             self._blobs = collections.OrderedDict(
                 (n, Blob(self._arrays, n)) for n in self._arrays.graph.blob_names)
@@ -123,10 +121,13 @@ class Net:
         self._declared = {n: tuple(self._blobs[n].shape) for n in self.inputs}
         if weights:
             self.copy_from(weights)
+        if why:             # said once the torch engine holds the net: not before its error
+            self._fallback(why[0])
 
     def _fallback(self, why):
         """The torch engine builds this net: said once per net file and reason
-        (:mod:`caffe_compat.diagnostics.engine_notice`), kept as :attr:`engine_reason`."""
+        (:mod:`caffe_compat.diagnostics.engine_notice`) after it built the net and read its
+        weights (a net it refuses too gets the error alone), kept as :attr:`engine_reason`."""
         from caffe_compat.diagnostics import engine_notice
         self._engine_reason = why
         engine_notice.fallback(self._source[0], "pycaffe's array engine (numpy)", why)

@@ -99,6 +99,8 @@ def test_readme_commands_run_as_written(tmp_path):
             argv = [sys.executable, str(script)]
         done = _run(argv, tmp_path)
         assert done.returncode == 0, (text, done.stdout[-2000:], done.stderr[-4000:])
+        # every log line names a real place (its output goes into a pipe here, as in `| tee`)
+        assert not re.findall(r"^.*\.cpp:0\].*$", done.stderr, re.M), text
         if kind == "python":
             printed.append(done.stdout)
     assert len(printed) == len(_blocks("python")) == 2

@@ -6,15 +6,10 @@ import sys
 
 from tqdm import tqdm
 
-from ..diagnostics.glog import glog_line
+from ..diagnostics.glog import caller_place, glog_line
 
 
 def log(message, severity="I", where=None):
-    """One glog line; ``where`` defaults to the calling tool's Caffe source file."""
-    if where is None:
-        caller = sys._getframe(1).f_globals.get("__name__", "tools").rsplit(".", 1)[-1]
-        where = f"{_SOURCES.get(caller, caller)}.cpp:0"
-    tqdm.write(glog_line(severity, where, message), file=sys.stderr)
-
-
-_SOURCES = {"upgrade": "upgrade_proto", "device_query": "caffe"}
+    """One glog line; ``where``: the Caffe source line that prints it (``"caffe.cpp:197"``),
+    by default the calling Python file and line (a line of this project's)."""
+    tqdm.write(glog_line(severity, where or caller_place(), message), file=sys.stderr)

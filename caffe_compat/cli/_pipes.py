@@ -58,7 +58,7 @@ def say_hint(effect, solver, log):
     line = hint(effect, solver.param.snapshot_prefix, snapshot_paths(solver)[2]) \
         if piped() else None
     if line:
-        log.info(line, "caffe.cpp:0")
+        log.info(line, "caffe.cpp:218")     # Caffe's train() makes its SignalHandler there
 
 
 class ReaderWatch:

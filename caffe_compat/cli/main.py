@@ -75,7 +75,9 @@ def _sources(items):
     return out
 
 
-def _device_from_gpu_flag(flag, log):
+def _device_from_gpu_flag(flag, log, where):
+    """The device of a ``-gpu`` flag (None without one); ``where``: the Caffe source line
+    that reads the flag in this command (tools/caffe.cpp's ``get_gpus(&gpus)``)."""
     if not flag:
         return None
     import torch
@@ -88,7 +90,7 @@ def _device_from_gpu_flag(flag, log):
             raise CaffeCompatError(f"-gpu expects device ids separated by ',' or 'all', got "
                                    f"'{flag}'") from None
     if len(ids) > 1:
-        log.info(f"Not using GPUs {ids[1:]}: one device is used", "caffe.cpp:0")
+        log.info(f"Not using GPUs {ids[1:]}: one device is used", where)
     return f"cuda:{ids[0]}"
 
 
@@ -147,10 +149,10 @@ def run_train(args):
         device = plan.device()
         parallel.init_process_group(device)
         log = _make_log(args) if parallel.is_root() else parallel_launch.silent_log()
-        log.info(f"Rank {plan.rank} of {plan.world} on {device}", "parallel.cpp:0")
+        log.info(f"Rank {plan.rank} of {plan.world} on {device}", "parallel.cpp:333")
     else:
         log = _make_log(args)
-        device = _device_from_gpu_flag(args.gpu, log)
+        device = _device_from_gpu_flag(args.gpu, log, "caffe.cpp:195")
     try:
         return _train(args, log, device, plan.mode == "worker")
     except parallel.PeerLost as e:
@@ -207,6 +209,10 @@ def _test_arguments(parser):
     parser.add_argument("--log", help="also append the log lines to this file")
 
 
+# the get_gpus(&gpus) line of test() and time() in tools/caffe.cpp, by their "Use CPU." line
+_GET_GPUS = {"caffe.cpp:275": "caffe.cpp:264", "caffe.cpp:343": "caffe.cpp:337"}
+
+
 def _build_net(args, phase, log, where):
     import torch
 
@@ -223,9 +229,9 @@ def _build_net(args, phase, log, where):
             src = _pick_source(sources, phase, lp, getattr(args, "test_source", None))
             if src:
                 data_sources[lp.name] = src
-    device = _device_from_gpu_flag(args.gpu, log)
+    device = _device_from_gpu_flag(args.gpu, log, _GET_GPUS[where])
     if device is not None and not torch.cuda.is_available():
-        log.info("no CUDA device is available: using the CPU", "caffe.cpp:0")
+        log.info("no CUDA device is available: using the CPU", where)
         device = None
     if device is None:
         log.info("Use CPU.", where)
@@ -389,8 +395,9 @@ def _inspect_arguments(p):
     p.add_argument("weights", help="caffemodel file, or a net definition (prototxt)")
     _flag(p, "model", help="net definition to check the weights against (refused if they do "
                            "not fit); gives the blob shapes and FLOPs")
-    _flag(p, "phase", default="TEST", choices=["TRAIN", "TEST"], type=str.upper,
-          help="phase the net is built in (default TEST)")
+    _flag(p, "phase", default=None, choices=["TRAIN", "TEST"], type=str.upper,
+          help="phase the net is built in (default TEST; the net stored in a caffemodel: the "
+               "phase it was built in, TRAIN for a training snapshot)")
     _flag(p, "max_bytes", type=int, default=None, help="refuse larger files (default 2 GiB - 1)")
     p.add_argument("--engines", action="store_true",
                    help="also say which inference engines are installed, which would run "
@@ -415,7 +422,7 @@ def run_inspect(args):
     except OSError:
         text = False                     # reported by the caffemodel reader with its reason
     if text:
-        print(tools.net_report(args.weights, args.phase, source=args.weights))
+        print(tools.net_report(args.weights, args.phase or "TEST", source=args.weights))
         if args.engines:
             print(_engines_report(args.weights, None))
         return 0

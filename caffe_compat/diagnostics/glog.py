@@ -70,14 +70,23 @@ class SolverLog:
             f.write(line + "\n")
             f.flush()
 
-    def info(self, message, where="solver.cpp:0"):
-        self._emit("I", where, message)
+    # ``where``: the Caffe source line that prints the message (``"solver.cpp:239"``); by
+    # default the calling Python file and line (:func:`caller_place`)
+    def info(self, message, where=None):
+        self._emit("I", where or caller_place(), message)
 
-    def warning(self, message, where="solver.cpp:0"):
-        self._emit("W", where, message)
+    def warning(self, message, where=None):
+        self._emit("W", where or caller_place(), message)
 
-    def error(self, message, where="solver.cpp:0"):
-        self._emit("E", where, message)
+    def error(self, message, where=None):
+        self._emit("E", where or caller_place(), message)
+
+
+def caller_place(depth=2):
+    """``file.py:line`` of the call ``depth`` frames up: a real, stable place for a message
+    that has no Caffe source line (never line 0)."""
+    frame = sys._getframe(depth)
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
 def drop_lost_stream(stream):

@@ -30,10 +30,12 @@ def _original(module, name):
 def _route_python_layers(cv2, done):
     """cv2.dnn_registerLayer / dnn_unregisterLayer reach OpenCV's registry and ours (the
     nets caffe_compat.dnn reads), as OpenCV 4's reach its Caffe importer's."""
-    from . import python_layers
+    from . import cv2_errors, python_layers
     for name, ours in (("dnn_registerLayer", python_layers.registerLayer),
                        ("dnn_unregisterLayer", python_layers.unregisterLayer)):
         theirs = _original(cv2, name)
+
+        ours = cv2_errors.raising_cv2_errors(ours, f"cv2.{name}")
 
         def both(*args, _ours=ours, _theirs=theirs):
             if _theirs is not _MISSING:
@@ -50,8 +52,12 @@ def install(replace=False):
     with ``replace``); returns the names installed."""
     import cv2
 
-    from . import blob
-    from .readers import is_caffe_model, readNet, readNetFromCaffe
+    from . import blob, cv2_errors, readers
+    from .readers import is_caffe_model
+    # the cv2.dnn path's readers: their errors are cv2.error, their nets' too
+    readNetFromCaffe = cv2_errors.raising_cv2_errors(readers.readNetFromCaffe,
+                                                     "cv2.dnn.readNetFromCaffe")
+    readNet = cv2_errors.raising_cv2_errors(readers.readNet, "cv2.dnn.readNet")
     dnn = cv2.dnn
     done = []
     # OpenCV's own importer: the attribute as it was before any install()
@@ -82,7 +88,8 @@ def install(replace=False):
             done.append(name)
     for name in ("blobFromImage", "blobFromImages", "imagesFromBlob"):
         if not hasattr(dnn, name) or getattr(dnn, name) is _MISSING:
-            _set(dnn, name, getattr(blob, name))
+            _set(dnn, name, cv2_errors.raising_cv2_errors(getattr(blob, name),
+                                                          f"cv2.dnn.{name}"))
             done.append(name)
     return done
 

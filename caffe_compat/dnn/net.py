@@ -43,6 +43,7 @@ from ..errors import NetError
 from . import python_layers
 from .importer import (in_place_free, opencv_layers, renamed_repeats, split_inputs,
                        unique_names)
+from .input_fit import InputFitMixin
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
 from .positions import PositionsMixin
@@ -93,14 +94,15 @@ def _tick_frequency():
         return 1e9
 
 
-class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionMixin):
+class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionMixin,
+          InputFitMixin):
     """A Caffe net behind cv2.dnn.Net's methods (see the module docstring). Built by
     :func:`caffe_compat.dnn.readNetFromCaffe`; ``Net()`` is an empty net, as cv2.dnn.Net()."""
     _unsupported = UnsupportedError         # what the mixins raise for a call not provided
 
     def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None,
-                 *, tables_only=False):
-        self._init_state(source)
+                 *, tables_only=False, weights_source=None):
+        self._init_state(source, weights_source)
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
             return
@@ -139,8 +141,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._lite is None and None not in self._declared_shapes():
             self._engine(self._declared_shapes())  # build once: errors show at read time
 
-    def _init_state(self, source):
+    def _init_state(self, source, weights_source=None):
         self._source = source
+        self._weights_source = weights_source     # the caffemodel's path (or <bufferModel>)
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
         self._runners = {}                       # (input shapes, blobs) -> EngineRunner
         self._fed = {}
@@ -209,49 +212,18 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._state is None:
             if self._weights is not None:
                 self._full_weights()
-                net.copy_from(self._weights)
+                net.copy_from(self._weights, source=self._weights_source)
             self._state = net.caffe_state_dict()
         else:
             self._check_fits(net, shapes)
             net.load_caffe_state_dict(self._state)
         net.to(self._device).eval()
         self._hook(net)
+        self._say_fallback()            # the torch path runs the net: now it may be said
         self._nets[shapes] = net
         while len(self._nets) > _KEEP_NETS:
             self._nets.popitem(last=False)
         return net
-
-    def _check_fits(self, net, shapes):
-        """The weights the net holds fit the engine net built for ``shapes``; otherwise a
-        NetError naming the first layer they do not fit, where it is defined, and the input
-        shapes (a 3-channel image fed to a 1-channel net, say)."""
-        own = net.caffe_state_dict()
-        for key, value in self._state.items():
-            want = tuple(own[key].shape) if key in own else None
-            if want is None or tuple(value.shape) == want:
-                continue
-            caffe_name, blob = key.rsplit(".", 1)
-            layer = next(r for r in self._layers if r["caffe_name"] == caffe_name)
-            where = next((f"{pos.where()}: " for lp, pos in zip(self._param.layer,
-                                                                 self._layer_positions()[0])
-                          if lp.name == caffe_name and pos is not None), "")
-            fed = ", ".join(f"'{n}' {tuple(s)}" for n, s in zip(self._inputs, shapes))
-            raise NetError(f"{where}layer '{layer['name']}' ({layer['type']}) cannot take the "
-                           f"input {fed}: its {blob} has shape {tuple(value.shape)}, this input "
-                           f"needs {want}")
-
-    def _check_fed(self):
-        """The blobs set fit the net: :mod:`caffe_compat.net.input_check`, before any engine;
-        a set of shapes found to fit is not checked again (``input_check.Fits``;
-        ``setInputShape`` forgets them)."""
-        fed = tuple((n, self._fed[n].shape) for n in self._inputs if n in self._fed)
-        fits = self.__dict__.get("_fed_fit")
-        if fits is None:
-            from ..net import input_check
-            fits = self.__dict__["_fed_fit"] = input_check.Fits(input_check.readers(
-                [(r["caffe_name"], r["type"], r["engine_bottoms"], r["tops"])
-                 for r in self._layers], self._inputs))
-        fits.check(self._source, fed, self._input_shapes)
 
     def _hook(self, net):
         """Per-layer timings (getPerfProfile) by forward hooks on the engine's layers."""

@@ -56,12 +56,19 @@ class TorchFreeMixin:
 
     def _torch_free_refused(self, why):
         """The torch path runs this net from its reading on, because of ``why``: said once
-        per net file and reason (:mod:`caffe_compat.diagnostics.engine_notice`)."""
-        from ..diagnostics import engine_notice
-        self.__dict__["_engine_reason"] = why
+        per net file and reason (:mod:`caffe_compat.diagnostics.engine_notice`) when the
+        torch path has built the net (:meth:`_say_fallback`), so that a net the torch path
+        refuses too gets its error alone, not a warning before it."""
+        self.__dict__["_engine_reason"] = self.__dict__["_fallback_unsaid"] = why
         lite.debug("%s: the torch path runs the net (%s)", self._source, why)
-        engine_notice.fallback(self._source, "the torch-free path (onnxruntime or OpenCV "
-                               "5's ONNX reader)", why)
+
+    def _say_fallback(self):
+        """Say the move of :meth:`_torch_free_refused`, once the torch path built the net."""
+        why = self.__dict__.pop("_fallback_unsaid", None)
+        if why is not None:
+            from ..diagnostics import engine_notice
+            engine_notice.fallback(self._source, "the torch-free path (onnxruntime or OpenCV "
+                                   "5's ONNX reader)", why)
 
     @property
     def engine(self):

@@ -27,18 +27,19 @@ from ..rules.input import input_rule
 class NetWeightsMixin:
     """Weights I/O and exports of :class:`~caffe_compat.net.core.Net`."""
 
-    def copy_from(self, weights, strict=False):
+    def copy_from(self, weights, strict=False, source=None):
         """Copy blobs by layer name from a caffemodel (Caffe's CopyTrainedLayersFrom).
 
         Layers of the file absent from the net are ignored and layers of the net absent from the
         file keep their values, as in Caffe; a blob count or shape mismatch is an error (and
         nothing is copied). With ``strict`` every missing, unexpected and mis-shaped blob is
         reported in one message.
+        ``source`` names a NetParameter's file in the messages (``<NetParameter>`` without it).
         Returns ``(copied_layers, ignored_layers)``.
         """
         values = None
         if isinstance(weights, caffe_pb2.NetParameter):
-            src, where = weights, "<NetParameter>"
+            src, where = weights, source or "<NetParameter>"
         else:
             where = os.fspath(weights)
             # blob values as views of the file's bytes: no protobuf copies (blob_wire)

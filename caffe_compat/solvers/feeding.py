@@ -26,6 +26,9 @@ from ..proto import caffe_pb2
 
 SIDECAR_SUFFIX = ".datapos.json"
 _SIDECAR_FORMAT = "caffe_compat.datapos/1"
+# the log lines about the data position restored with a solverstate: Caffe's Solver::Restore
+# reads the state there (src/caffe/solver.cpp)
+_RESTORE_LINE = "solver.cpp:486"
 
 
 def _b64(t):
@@ -170,7 +173,7 @@ class DataFeedMixin:
         sidecar = path + SIDECAR_SUFFIX
         if not os.path.exists(sidecar):
             self.log.info(f"No data position saved beside {path}: HDF5Data layers start at "
-                          "their first row (Caffe's behaviour)", "solver.cpp:0")
+                          "their first row (Caffe's behaviour)", _RESTORE_LINE)
             self.reset_data_position()
             return
         try:
@@ -184,7 +187,7 @@ class DataFeedMixin:
         if doc.get("format") != _SIDECAR_FORMAT or \
                 doc.get("solverstate_sha256") != hashlib.sha256(data).hexdigest():
             self.log.warning(f"{sidecar} does not belong to {path} (stale or foreign): "
-                             "HDF5Data layers start at their first row", "solver.cpp:0")
+                             "HDF5Data layers start at their first row", _RESTORE_LINE)
             self.reset_data_position()
             return
         try:
@@ -196,4 +199,4 @@ class DataFeedMixin:
             # wrong JSON types (a list where an object belongs), torch refusing an RNG state
             raise SolverError(f"{sidecar}: malformed data position: {type(e).__name__}: {e}") \
                 from None
-        self.log.info(f"Restored the data read position from {sidecar}", "solver.cpp:0")
+        self.log.info(f"Restored the data read position from {sidecar}", _RESTORE_LINE)

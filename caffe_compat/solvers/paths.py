@@ -106,7 +106,8 @@ class PathCheckMixin:
             raise SolverError(head + "".join(f"\n  - {line}" for line in problems))
         if create:
             os.makedirs(create, exist_ok=True)
-            self.log.info(f"Created the snapshot folder {create}", "solver.cpp:0")
+            # where Caffe's CheckSnapshotWritePermissions probes the snapshot prefix
+            self.log.info(f"Created the snapshot folder {create}", "solver.cpp:443")
 
     def _net_for_check(self, path):
         """The net file's NetParameter, or None when the file does not exist (a file that

@@ -134,4 +134,4 @@ class TestPassMixin:
                       f"{n * first_seconds:.0f} s each test (every test_interval = "
                       f"{self.param.test_interval} iterations); --test-iter (test_iter= in "
                       "Python) sets fewer passes, --test-batch-size smaller batches",
-                      "solver.cpp:0")
+                      "solver.cpp:347")      # Caffe's "Iteration N, Testing net (#k)"

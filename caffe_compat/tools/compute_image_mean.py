@@ -59,12 +59,12 @@ def compute_image_mean(input_db, output_file=None, backend="lmdb", progress=None
         key, value = first
         datum = parse_datum(value, f"{input_db}: record '{_key(key)}'")
         if datum.encoded:
-            log("Decoding Datum")
+            log("Decoding Datum", where="compute_image_mean.cpp:57")
         pixels = datum_array(datum, where=f"{input_db}: record '{_key(key)}'")
         shape = pixels.shape
         data_size = int(np.prod(shape))
         acc = np.zeros(data_size, dtype=np.float32)
-        log("Starting iteration")
+        log("Starting iteration", where="compute_image_mean.cpp:70")
         count = 0
         bar = tqdm(total=total, desc="compute_image_mean", unit="img", file=sys.stderr,
                    disable=progress is False or (progress is None and not sys.stderr.isatty()))
@@ -81,21 +81,22 @@ def compute_image_mean(input_db, output_file=None, backend="lmdb", progress=None
                 count += 1
                 bar.update(1)
                 if count % 10000 == 0:
-                    log(f"Processed {count} files.")
+                    log(f"Processed {count} files.", where="compute_image_mean.cpp:95")
         if count % 10000 != 0:
-            log(f"Processed {count} files.")
+            log(f"Processed {count} files.", where="compute_image_mean.cpp:101")
     finally:
         reader.close()
     blob, mean = mean_blob(acc, count, shape)
     if output_file:
-        log(f"Write to {output_file}")
+        log(f"Write to {output_file}", where="compute_image_mean.cpp:108")
         write_bytes_atomic(output_file, blob.SerializeToString())
     channels = shape[0]
     dim = shape[1] * shape[2]
-    log(f"Number of channels: {channels}")
+    log(f"Number of channels: {channels}", where="compute_image_mean.cpp:114")
     for c in range(channels):
         total_c = np.cumsum(mean[c * dim:(c + 1) * dim], dtype=np.float32)[-1]
-        log(f"mean_value channel [{c}]: {float(np.float32(total_c / np.float32(dim))):.6g}")
+        log(f"mean_value channel [{c}]: {float(np.float32(total_c / np.float32(dim))):.6g}",
+            where="compute_image_mean.cpp:119")
     return mean.reshape(shape)
 
 

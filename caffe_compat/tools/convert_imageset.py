@@ -52,11 +52,11 @@ def convert_imageset(root_folder, list_file, db_name, *, gray=False, shuffle_lin
     is_color = not gray
     lines = read_list_file(list_file, where="convert_imageset")
     if shuffle_lines:
-        log("Shuffling data")
+        log("Shuffling data", where="convert_imageset.cpp:86")
         shuffle(lines, CaffeRandom(random_seed))
-    log(f"A total of {len(lines)} images.")
+    log(f"A total of {len(lines)} images.", where="convert_imageset.cpp:89")
     if encode_type and not encoded:
-        log("encode_type specified, assuming encoded=true.")
+        log("encode_type specified, assuming encoded=true.", where="convert_imageset.cpp:92")
     resize_height = max(0, int(resize_height))
     resize_width = max(0, int(resize_width))
     count = 0
@@ -69,13 +69,14 @@ def convert_imageset(root_folder, list_file, db_name, *, gray=False, shuffle_lin
             if encoded and not enc:
                 p = name.rfind(".")
                 if p < 0:
-                    log(f"Failed to guess the encoding of '{name}'", "W")
+                    log(f"Failed to guess the encoding of '{name}'", "W",
+                        where="convert_imageset.cpp:117")
                 enc = name[p + 1:].lower()
             datum = image_to_datum(root_folder + name, label, resize_height, resize_width,
                                    is_color, enc)
             bar.update(1)
             if datum is None:
-                log(f"Could not open or find file {root_folder + name}", "E")
+                log(f"Could not open or find file {root_folder + name}", "E", where="io.cpp:80")
                 continue
             if check_size:
                 if data_size is None:
@@ -89,9 +90,9 @@ def convert_imageset(root_folder, list_file, db_name, *, gray=False, shuffle_lin
             count += 1
             if count % 1000 == 0:
                 writer.commit()
-                log(f"Processed {count} files.")
+                log(f"Processed {count} files.", where="convert_imageset.cpp:147")
         if count % 1000 != 0:
-            log(f"Processed {count} files.")
+            log(f"Processed {count} files.", where="convert_imageset.cpp:153")
     return count
 
 

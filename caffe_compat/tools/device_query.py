@@ -25,7 +25,17 @@ def _gpus(flag, count):
             from None
 
 
+# the line of Caffe::DeviceQuery (src/caffe/common.cpp) that prints each field; a field
+# Caffe does not print takes the function's first line
+_DEVICE_QUERY = 170
+_FIELD_LINES = {"Device id": 178, "Major revision number": 179, "Minor revision number": 180,
+                "Name": 181, "Total global memory": 182, "Total shared memory per block": 183,
+                "Total registers per block": 184, "Warp size": 185,
+                "Number of multiprocessors": 199}
+
+
 def device_lines(index):
+    """(the glog place, the line) of each field of CUDA device ``index``."""
     import torch
     p = torch.cuda.get_device_properties(index)
     fields = [("Device id", index), ("Major revision number", p.major),
@@ -39,13 +49,14 @@ def device_lines(index):
                         ("L2 cache size", "L2_cache_size")):
         if hasattr(p, attr):
             fields.append((label, getattr(p, attr)))
-    return [f"{label + ':':<31}{value}" for label, value in fields]
+    return [(f"common.cpp:{_FIELD_LINES.get(label, _DEVICE_QUERY)}", f"{label + ':':<31}{value}")
+            for label, value in fields]
 
 
 def run(args):
     import torch
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    log(f"Querying GPUs {args.gpu}")
+    log(f"Querying GPUs {args.gpu}", where="caffe.cpp:138")
     gpus = _gpus(args.gpu, count)
     if not gpus:
         raise CaffeCompatError("device_query: give the device(s) with -gpu ID[,ID...] or -gpu "
@@ -54,8 +65,8 @@ def run(args):
         if not 0 <= g < count:
             raise CaffeCompatError(f"device_query: there is no CUDA device {g} ({count} "
                                    "available to PyTorch)")
-        for line in device_lines(g):
-            log(line)
+        for where, line in device_lines(g):
+            log(line, where=where)
     return 0
 
 

@@ -67,14 +67,14 @@ def extract_features(weights, model, blob_names, dataset_names, num_mini_batches
             raise DataError(f"extract_features: unknown feature blob name '{name}' in the "
                             f"network {model} (blobs: {', '.join(net.blobs)})")
     index = [0] * len(blob_names)
-    log("Extracting Features", "E")
+    log("Extracting Features", "E", where="extract_features.cpp:133")
     bar = tqdm(total=num_mini_batches, desc="extract_features", unit="batch", file=sys.stderr,
                disable=progress is False or (progress is None and not sys.stderr.isatty()))
     with contextlib.ExitStack() as stack:
         stack.enter_context(bar)
         writers = []
         for name in dataset_names:
-            log(f"Opening dataset {name}")
+            log(f"Opening dataset {name}", where="extract_features.cpp:125")
             writers.append(stack.enter_context(db_io.create_db(name, db_type)))
         with torch.no_grad():
             for _ in range(num_mini_batches):
@@ -88,11 +88,12 @@ def extract_features(weights, model, blob_names, dataset_names, num_mini_batches
                         if index[i] % 1000 == 0:
                             writers[i].commit()
                             log(f"Extracted features of {index[i]} query images for feature "
-                                f"blob {name}", "E")
+                                f"blob {name}", "E", where="extract_features.cpp:165")
                 bar.update(1)
         for i, name in enumerate(blob_names):
-            log(f"Extracted features of {index[i]} query images for feature blob {name}", "E")
-    log("Successfully extracted the features!", "E")
+            log(f"Extracted features of {index[i]} query images for feature blob {name}", "E",
+                where="extract_features.cpp:176")
+    log("Successfully extracted the features!", "E", where="extract_features.cpp:181")
     return index
 
 
@@ -104,11 +105,11 @@ def run(args):
         device_id = atoi(args.device_id)
         if device_id < 0:
             raise CaffeCompatError(f"extract_features: device id {device_id} must be >= 0")
-        log("Using GPU", "E")
-        log(f"Using Device_id={device_id}", "E")
+        log("Using GPU", "E", where="extract_features.cpp:52")
+        log(f"Using Device_id={device_id}", "E", where="extract_features.cpp:58")
         device = f"cuda:{device_id}"
     else:
-        log("Using CPU", "E")
+        log("Using CPU", "E", where="extract_features.cpp:62")
     extract_features(args.pretrained_net_param, args.feature_extraction_proto_file,
                      args.blob_names.split(","), args.dataset_names.split(","),
                      atoi(args.num_mini_batches), args.db_type, device)

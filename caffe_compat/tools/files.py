@@ -112,18 +112,32 @@ def net_report(model, phase="TEST", weights=None, source=None):
     return format_net_summary(net, source=source)
 
 
-def caffemodel_net_report(summary, model=None, phase="TEST"):
-    """Per-layer FLOPs of a caffemodel's net: built from ``model`` (a deploy prototxt) or,
-    without one, from the net definition stored in the caffemodel; a line saying what to
-    give when the stored net cannot be built (its data layers read files)."""
+def stored_phase(net_param):
+    """The phase a caffemodel's net was built in (``"TRAIN"``, ``"TEST"``), None where its
+    layers do not say one. Caffe's Net::Init gives every layer the net's phase
+    (``layer_param.set_phase``) before it filters them, and Net::ToProto stores the layers it
+    kept with that field: a training snapshot's layers say TRAIN, and its data layers are the
+    TRAIN phase's (``include { phase: TRAIN }``), which a TEST build would drop."""
+    from ..proto import caffe_pb2
+    phases = {layer.phase for layer in net_param.layer if layer.HasField("phase")}
+    return caffe_pb2.Phase.Name(phases.pop()) if len(phases) == 1 else None
+
+
+def caffemodel_net_report(summary, model=None, phase=None):
+    """Per-layer FLOPs of a caffemodel's net: built from ``model`` (a deploy prototxt) in
+    ``phase`` (default TEST) or, without one, from the net definition stored in the caffemodel,
+    in ``phase`` or by default the phase its layers were built in (:func:`stored_phase`); a
+    line saying what to give when the stored net cannot be built (its data layers read files
+    that are not there, say)."""
     try:
         if model:
-            return net_report(model, phase, source=model)
+            return net_report(model, phase or "TEST", source=model)
         stored = type(summary["net_param"])()
         stored.CopyFrom(summary["net_param"])
         for layer in stored.layer:
             del layer.blobs[:]
-        return net_report(stored, phase, source="the net stored in the caffemodel")
+        built = phase or stored_phase(stored) or "TEST"
+        return net_report(stored, built, source="the net stored in the caffemodel")
     except CaffeCompatError as e:
         if model:
             raise

@@ -1,7 +1,9 @@
 """``caffe-compat layers``: the layer types and the engines that run each (the table of
 :mod:`caffe_compat.rules.registry`, its cost tables after the engines), or one type's row with
 the fields each engine honours, or, for a net definition, the engine pycaffe's and cv2.dnn's
-forwards run it on and why."""
+forwards run it on and why, on which device and in which precision (with the default settings:
+``caffe.set_mode_cpu()``, ``DNN_TARGET_CPU``), and what cv2.dnn's ``DNN_TARGET_CPU_FP16``
+computes in on this processor."""
 from __future__ import annotations
 
 from ..cli.registry import register_command
@@ -17,11 +19,9 @@ def _arguments(p):
 
 
 def _net_engines(path, weights):
-    """Print which engine runs pycaffe's and cv2.dnn's forward of the net at ``path``."""
-    import warnings
-
+    """Print which engine runs pycaffe's and cv2.dnn's forward of the net at ``path``, on
+    which device and in which precision."""
     from ..array_net.net import build_array_net
-    from ..diagnostics.engine_notice import EngineFallbackWarning
     from ..io import prototxt as prototxt_io
     from ..rules import registry
     net = prototxt_io.read_net(path)
@@ -35,18 +35,41 @@ def _net_engines(path, weights):
     if arrays is not None:
         arrays.close()
         print("pycaffe forward (caffe.Net, TEST): array engine (numpy; torch not imported)")
+        print(_PYCAFFE_ARRAYS)
     else:
         print("pycaffe forward (caffe.Net, TEST): torch engine "
               f"({why[0] if why else 'the definition does not build; the torch engine says why'})")
+        print(_PYCAFFE_TORCH)
+    _dnn_engine(path, weights, net)
+    print(_cpu_fp16_line())
+    return 0
+
+
+# device and precision of each forward with the default settings (caffe.set_mode_cpu(),
+# DNN_TARGET_CPU): every engine computes in float32 there, as Caffe's CPU mode
+_PYCAFFE_ARRAYS = "  device: CPU (numpy); precision: float32"
+_PYCAFFE_TORCH = "  device: CPU (torch; caffe.set_mode_gpu() puts it on CUDA); precision: float32"
+_DNN_TORCH_FREE = "  device: CPU (DNN_TARGET_CPU); precision: {precision}"
+_DNN_TORCH = ("  device: CPU (DNN_TARGET_CPU; DNN_TARGET_CUDA puts it on torch's CUDA device); "
+              "precision: {precision}")
+
+
+def _dnn_engine(path, weights, net):
+    """Print the engine, device and precision of cv2.dnn's forward of ``net``."""
+    import warnings
+
     from .. import dnn, lite
+    from ..diagnostics.engine_notice import EngineFallbackWarning
     missing = lite.LiteNet.unsupported_types([lp for lp in net.layer if lp.type != "Input"])
     if missing:
         print(f"cv2.dnn forward: torch path (no torch-free converter for {', '.join(missing)})")
-        return 0
+        print(_DNN_TORCH.format(precision="float32"))
+        return
     if not weights:
         print("cv2.dnn forward: torch-free path for every layer type (give --weights to check "
               "the settings and weights as the reader does)")
-        return 0
+        print(_DNN_TORCH_FREE.format(precision="float32"))
+        return
     saved, lite.MODE = lite.MODE, "on"
     try:
         with warnings.catch_warnings():
@@ -57,9 +80,20 @@ def _net_engines(path, weights):
     if reader.engine == "torch-free":
         print("cv2.dnn forward: torch-free path (ONNX on onnxruntime or OpenCV 5's reader; "
               "torch not imported)")
+        print(_DNN_TORCH_FREE.format(precision=reader.precision))
     else:
         print(f"cv2.dnn forward: torch path ({reader.engine_reason})")
-    return 0
+        print(_DNN_TORCH.format(precision=reader.precision))
+
+
+def _cpu_fp16_line():
+    """What ``setPreferableTarget(DNN_TARGET_CPU_FP16)`` computes in on this processor
+    (:func:`caffe_compat.lite.reduced.capability`; ``quantize()`` gives int8 anywhere)."""
+    from ..lite.reduced import HINTS, capability
+    hint, why = capability()
+    got = f"{HINTS[hint]} on OpenVINO" if hint else "float32, with a warning"
+    return (f"cv2.dnn with DNN_TARGET_CPU_FP16 here: {got} ({why}); net.quantize(...): int8 "
+            "(docs/from-cv2-dnn.md)")
 
 
 def run(args):

@@ -29,10 +29,12 @@ def run_net_text(args):
     if upgrade_io.net_needs_upgrade(raw):
         net = prototxt_io.parse_net(text, args.input)
     else:
-        log(f"File already in latest proto format: {args.input}", "E")
+        log(f"File already in latest proto format: {args.input}", "E",
+            where="upgrade_net_proto_text.cpp:43")
         net = raw
     prototxt_io.write_prototxt(net, args.output)
-    log(f"Wrote upgraded NetParameter text proto to {args.output}")
+    log(f"Wrote upgraded NetParameter text proto to {args.output}",
+        where="upgrade_net_proto_text.cpp:49")
     return 0
 
 
@@ -41,10 +43,12 @@ def run_net_binary(args):
     if upgrade_io.net_needs_upgrade(raw):
         net = upgrade_io.upgrade_net(raw, args.input)
     else:
-        log(f"File already in latest proto format: {args.input}", "E")
+        log(f"File already in latest proto format: {args.input}", "E",
+            where="upgrade_net_proto_binary.cpp:43")
         net = raw
     write_bytes_atomic(args.output, caffemodel_io.caffemodel_bytes(net))
-    log(f"Wrote upgraded NetParameter binary proto to {args.output}")
+    log(f"Wrote upgraded NetParameter binary proto to {args.output}",
+        where="upgrade_net_proto_binary.cpp:48")
     return 0
 
 
@@ -54,10 +58,12 @@ def run_solver_text(args):
     if upgrade_io.solver_needs_upgrade(raw):
         solver = prototxt_io.parse_solver(text, args.input)
     else:
-        log(f"File already in latest proto format: {args.input}", "E")
+        log(f"File already in latest proto format: {args.input}", "E",
+            where="upgrade_solver_proto_text.cpp:43")
         solver = raw
     prototxt_io.write_prototxt(solver, args.output)
-    log(f"Wrote upgraded SolverParameter text proto to {args.output}")
+    log(f"Wrote upgraded SolverParameter text proto to {args.output}",
+        where="upgrade_solver_proto_text.cpp:49")
     return 0
 
 

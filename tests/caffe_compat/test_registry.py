@@ -95,3 +95,27 @@ def test_the_command_says_which_engine_runs_a_net(tmp_path):
     assert "cv2.dnn forward: torch-free path" in got["runs"]
     assert "pycaffe forward (caffe.Net, TEST): torch engine (layer type Embed)" in got["refused"]
     assert "cv2.dnn forward: torch path (no torch-free converter for Embed)" in got["refused"]
+    # the device and precision of each forward, with the default settings
+    for stem, pycaffe in (("runs", "CPU (numpy)"), ("refused", "CPU (torch; caffe.set_mode_gpu() "
+                                                             "puts it on CUDA)")):
+        lines = got[stem].splitlines()
+        at = next(k for k, line in enumerate(lines) if line.startswith("pycaffe forward"))
+        assert lines[at + 1] == f"  device: {pycaffe}; precision: float32", lines
+        at = next(k for k, line in enumerate(lines) if line.startswith("cv2.dnn forward"))
+        assert lines[at + 1].startswith("  device: CPU (DNN_TARGET_CPU") and \
+            lines[at + 1].endswith("; precision: float32"), lines
+        assert lines[-1].startswith("cv2.dnn with DNN_TARGET_CPU_FP16 here: "), lines
+
+
+def test_the_command_says_what_cpu_fp16_computes_in_here(monkeypatch):
+    """DNN_TARGET_CPU_FP16: the reduced precision OpenVINO computes in on this processor, or
+    float32 (with a warning) where it has none."""
+    from caffe_compat.lite import reduced
+    from caffe_compat.tools import layer_table
+    monkeypatch.setattr(reduced, "capability", lambda: ("bf16", "BF16 listed"))
+    assert layer_table._cpu_fp16_line().startswith(
+        "cv2.dnn with DNN_TARGET_CPU_FP16 here: bfloat16 on OpenVINO (BF16 listed); "
+        "net.quantize(...): int8")
+    monkeypatch.setattr(reduced, "capability", lambda: (None, "no bf16 / fp16 arithmetic"))
+    assert "here: float32, with a warning (no bf16 / fp16 arithmetic)" in \
+        layer_table._cpu_fp16_line()

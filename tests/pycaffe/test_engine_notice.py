@@ -3,6 +3,7 @@ torch engine builds a net the array engine refused."""
 import warnings
 
 import caffe
+import caffe_compat
 from caffe_compat.diagnostics.engine_notice import EngineFallbackWarning
 
 HEAD = ('name: "n"\ninput: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
@@ -31,3 +32,18 @@ def test_a_refused_net_says_why_once(tmp_path):
     assert "Embed" in str(said[0].message) and said[0].filename == __file__
     for net in nets:
         assert net.engine == "torch" and net.engine_reason == "layer type Embed"
+
+
+def test_a_net_the_torch_engine_refuses_too_gets_its_error_alone(tmp_path):
+    """The move is said once the torch engine built the net: an unknown type is the torch
+    engine's error (file, line, layer) with no warning before it."""
+    path = tmp_path / "unknown.prototxt"
+    path.write_text(HEAD + 'layer { name: "u" type: "NoSuchType" bottom: "c" top: "u" }\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EngineFallbackWarning)
+        try:
+            caffe.Net(str(path), caffe.TEST)
+        except caffe_compat.NetError as exc:
+            assert f"{path}:4:" in str(exc) and "NoSuchType" in str(exc)
+        else:
+            raise AssertionError("an unknown layer type was accepted")

@@ -271,7 +271,8 @@ def test_install_fills_in_what_opencv_lacks(monkeypatch):
     routed = ["dnn_registerLayer", "dnn_unregisterLayer"]   # cv2's, kept, and ours
     try:
         assert dnn.install() == ["readNetFromCaffe", "readNet"] + routed + missing
-        assert cv2.dnn.readNetFromCaffe is dnn.readNetFromCaffe
+        # ours, its errors cv2.error (caffe_compat.dnn.cv2_errors)
+        assert cv2.dnn.readNetFromCaffe.__wrapped__ is dnn.readNetFromCaffe
         assert dnn.installed() == sorted(["readNet", "readNetFromCaffe"] + routed + missing)
         # other formats still go to OpenCV's own readNet (an ONNX model of the face detector)
         from matlab_ports.face_detector import model_dir

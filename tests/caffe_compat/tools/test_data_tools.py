@@ -225,3 +225,25 @@ def test_upgrade_solver_proto_text(tmp_path):
 def test_device_query_without_a_gpu(capsys):
     assert run_cli("device_query", "-gpu", "0") == 1
     assert "no CUDA device 0" in capsys.readouterr().err
+
+
+def test_device_query_lines_name_caffes_device_query_lines(capsys, monkeypatch):
+    """Each field is placed at the line of Caffe::DeviceQuery (src/caffe/common.cpp) that
+    prints it; a field Caffe does not print, at the function's first line (a device stands in
+    for torch's here, so that the check runs without a GPU)."""
+    class Properties:
+        major, minor, name, total_memory, multi_processor_count = 9, 0, "Some GPU", 1 << 30, 132
+        warp_size, L2_cache_size = 32, 1 << 20
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: Properties)
+    assert run_cli("device_query", "-gpu", "0") == 0
+    places = {line.split("] ", 1)[1].split(":")[0]: line.split()[3] for line in
+              capsys.readouterr().err.splitlines() if "] " in line}
+    assert places == {"Querying GPUs 0": "caffe.cpp:138]", "Device id": "common.cpp:178]",
+                      "Major revision number": "common.cpp:179]",
+                      "Minor revision number": "common.cpp:180]", "Name": "common.cpp:181]",
+                      "Total global memory": "common.cpp:182]",
+                      "Number of multiprocessors": "common.cpp:199]",
+                      "Warp size": "common.cpp:185]", "L2 cache size": "common.cpp:170]"}

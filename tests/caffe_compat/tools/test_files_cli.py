@@ -109,3 +109,44 @@ def test_inspect_a_caffemodel_prints_per_layer_flops(tmp_path, capsys):
     assert "1,229,511,133 FLOPs" in out
     assert main(["inspect", str(w), "-model", DEPLOY, "-phase", "test"]) == 0
     assert "1,229,511,133 FLOPs" in capsys.readouterr().out
+
+
+def _training_snapshot(path):
+    """A caffemodel as a training snapshot stores its net: the TRAIN phase's layers (the
+    HDF5Data layer with ``include { phase: TRAIN }``), each saying ``phase: TRAIN``."""
+    from caffe_compat import Net
+    Net("examples/quickstart/train_val.prototxt", phase="train").save(str(path))
+    layers = read_caffemodel(str(path)).layer
+    assert {lp.phase for lp in layers} == {0}                    # TRAIN
+    assert layers[0].type == "HDF5Data" and layers[0].include[0].phase == 0
+
+
+def test_inspect_a_training_snapshot_builds_its_stored_net_in_train(tmp_path, capsys,
+                                                                   monkeypatch):
+    # issue: the stored net of a snapshot "cannot be built (unknown bottom blob 'data')": it was
+    # built in TEST, which drops the data layer that only TRAIN includes
+    monkeypatch.chdir(REPO)                 # the data layer's list file is relative, as Caffe's
+    w = tmp_path / "quickstart_iter_50.caffemodel"
+    _training_snapshot(w)
+    assert main(["inspect", str(w)]) == 0
+    out = capsys.readouterr().out
+    assert "cannot be built" not in out and "phase TRAIN" in out
+    report = out[out.index("the net stored in the caffemodel"):]
+    rows = {l.split()[0]: l.split() for l in report.splitlines() if l.startswith("  ")}
+    assert rows["data"][1:6] == ["HDF5Data", "->", "data,", "label", "16x1x8x8;"]
+    assert rows["conv1"][5] == "16x8x6x6"
+    # asked for TEST: the stored net has no TEST data layer, which the message says
+    assert main(["inspect", str(w), "-phase", "TEST"]) == 0
+    assert "unknown bottom blob 'data'" in capsys.readouterr().out
+
+
+def test_the_stored_phase_is_the_one_its_layers_say():
+    from caffe_compat.proto import caffe_pb2
+    from caffe_compat.tools.files import stored_phase
+    net = caffe_pb2.NetParameter()
+    assert stored_phase(net) is None
+    net.layer.add(name="a", phase=caffe_pb2.TEST)
+    net.layer.add(name="b")
+    assert stored_phase(net) == "TEST"
+    net.layer.add(name="c", phase=caffe_pb2.TRAIN)
+    assert stored_phase(net) is None                 # mixed: no single phase
