@@ -1,5 +1,5 @@
-"""The no-grad forward of a fast-path plan (:mod:`caffe_compat.inference.fast_inference`) as a flat list
-of steps worked out once per net and set of kept blobs.
+"""The no-grad forward of an inference plan (:mod:`caffe_compat.inference.fast_inference`) as a flat
+list of steps worked out once per net and set of kept blobs.
 
 ``Net._run`` decides, for every layer of every forward, whether it is folded away, replaced,
 run in place, whose inputs to detach, which blobs to free after it and which versions to
@@ -55,6 +55,7 @@ class CompiledRun:
                     steps[i][4] += (b,)
         self.steps = [tuple(s) for s in steps]
         self.dtype, self.device = net._ref.dtype, net._ref.device
+        self.thread_steps = plan.row.thread_steps     # CPU threads per step (its device row)
         # per step, the batch from which it runs on more than one thread: its work at the
         # set-up shapes, per item, against threads.SMALL_LAYER_WORK (decided once here)
         self.parallel_from = self._parallel_from(net)
@@ -79,7 +80,7 @@ class CompiledRun:
         values, first = {}, {}
         many = torch.get_num_threads()      # as threads.apply set it for this pass
         batch = next((int(v.shape[0]) for v in inputs.values() if v.dim()), 1) \
-            if threads.PER_LAYER and many > 1 else 0
+            if threads.PER_LAYER and self.thread_steps and many > 1 else 0
         current = many
         for (fn, bottoms, tops, fresh, drops), parallel_from in zip(self.steps,
                                                                      self.parallel_from):
