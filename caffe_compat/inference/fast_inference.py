@@ -358,9 +358,9 @@ class _Folded:
         key = tuple(weights_key(p) for p in self._params())
         if key == self._key:
             return
-        w = self.layer.weight.detach()
+        w = self.weight_by_output()
         if self.links:
-            o = self.out_channels()
+            o = w.shape[0]
             b = _float64(self.layer.bias) if self.layer.bias_term else \
                 torch.zeros(o, dtype=torch.float64, device=w.device)
             a, b = fold_links(self.links, torch.ones(o, dtype=torch.float64, device=w.device),
@@ -402,16 +402,16 @@ class FoldedInnerProduct(_Folded):
     """An InnerProduct (axis 1) with the chain after it folded: ``F.linear`` on the folded
     (N, K) weights, in the layer's blocks of rows (Net.inference_chunk keeps one pass's bits)."""
 
-    def out_channels(self):
-        return self.layer.N
+    def weight_by_output(self):
+        w = self.layer.weight.detach()
+        return w.t() if self.layer.transpose else w      # (N, K)
 
     @staticmethod
     def view(o):
         return (-1, 1)
 
     def _store(self, w, b):
-        self.weight = (w.t() if self.layer.transpose else w).contiguous()
-        self.bias = b
+        self.weight, self.bias = w.contiguous(), b
 
     def __call__(self, x):
         self._refold()
@@ -439,8 +439,8 @@ class FoldedConv(_Folded):
             self.slope in (None, 0.0)
         self._packed_for = {}           # (input shape, threads) -> packed weights
 
-    def out_channels(self):
-        return self.conv.weight.shape[0]
+    def weight_by_output(self):
+        return self.conv.weight.detach()
 
     @staticmethod
     def view(o):
