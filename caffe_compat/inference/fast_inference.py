@@ -1,51 +1,34 @@
 """The inference plan: a net's no-grad forward with Convolution / InnerProduct -> BatchNorm ->
-Scale -> ReLU chains folded into one layer, as OpenCV's dnn and other inference engines do, on
-every device the net is on (the CPU, CUDA, any other torch device).
+Scale / Bias -> ReLU chains folded into one layer, as OpenCV's dnn does, on every device.
 
-For a 2-D Convolution (channel axis 1) or an InnerProduct (axis 1) whose output is read only by
-the next layers of a chain of
+A 2-D Convolution (channel axis 1) or InnerProduct (axis 1) followed by ``BatchNorm`` with
+global statistics (``(y - m) / sqrt(v + eps)``, m and v the stored sums over the scale factor,
+0 where it is 0), ``Scale`` / ``Bias`` with one learned value per channel of axis 1, then a
+``ReLU`` (any slope), is one layer: ``W' = W * a``, ``b' = (b - m) * a + t`` per output channel,
+computed in float64 on the parameters' device (no value read back to the host) and rounded
+once to the net's dtype, with the ReLU in place on its output. A chain folds only where nothing
+else reads its intermediate blobs (no other consumer, loss weight or caller asking for them;
+a deploy file's in-place layers leave the same blobs). BatchNorm / Scale (-> ReLU) after any
+other layer is one ``x * a + b`` (:class:`FoldedAffine`). The plan runs as steps decided once
+(:mod:`caffe_compat.inference.fast_run`).
 
-- ``BatchNorm`` with global statistics: ``(y - m) / sqrt(v + eps)`` (m, v the stored means
-  divided by the scale factor, 0 where the factor is 0, as the layer computes them),
-- ``Scale`` / ``Bias`` with one learned value per channel (axis 1, one axis; Scale's bias),
-- ``ReLU`` (any ``negative_slope``),
+What differs by device is a row of :data:`ROWS`, not another engine: ``cpu`` runs oneDNN's
+convolution with the ReLU or an Eltwise SUM as post-ops on weights packed once, channels-last
+blobs through Pooling, LRN and Concat (:mod:`caffe_compat.inference.fast_layers`) and per-step
+thread counts, in float32; ``cuda`` (every other device) runs ``F.conv2d`` / ``F.linear``
+(cuDNN, cuBLAS) on the folded weights with the sum and ReLU in place, NCHW, in float32,
+float16 or bfloat16, and under autocast.
 
-the BatchNorm, Scale and Bias are folded into the layer's weights and bias in float64 and
-rounded once to the net's dtype (``W' = W * a``, ``b' = (b - m) * a + t`` per output channel),
-and the ReLU is applied in place on its output. The chain's intermediate blobs are never
-formed: a chain is folded only where nothing else reads them (no other consumer, no loss
-weight, not asked for). In a Caffe deploy file these layers run in place, so the blobs a user
-sees after the forward are the same ones. BatchNorm / Scale (-> ReLU) chains after anything
-else (a Deconvolution, a Pooling) run as one per-channel ``x * a + b`` (:class:`FoldedAffine`).
-Folding reads the parameters on their device without a host synchronisation.
+Only rounding changes: weights rounded once, sums in the library's order. The tests bound it
+against the layer-by-layer forward on five zoo nets and against the unfolded float64 forward
+on every foldable chain of the conformance grid, on both rows. Cached weights follow the
+parameters (:func:`caffe_compat.layers.base.weights_key`).
 
-What differs by device is one row of :data:`ROWS`, not another engine:
-
-- ``cpu``: oneDNN's convolution with the ReLU or an Eltwise SUM as post-ops, the folded weights
-  reordered once into its blocked layout, channels-last blobs through Pooling, LRN and Concat
-  (:mod:`caffe_compat.inference.fast_layers`), per-step thread counts; float32;
-- ``cuda`` (and every other device): ``F.conv2d`` / ``F.linear`` (cuDNN, cuBLAS) with the
-  folded weights, the Eltwise SUM and the ReLU in place on the output; NCHW blobs; float32,
-  float16 and bfloat16, and under autocast (the folded weights are cast as the layer's are).
-
-The plan runs as steps decided once per net and kept blobs
-(:mod:`caffe_compat.inference.fast_run`, :data:`COMPILED_RUN`).
-
-Only rounding changes: the folded weights are rounded once and the sums are added in the
-library's order. The tests bound the difference from the layer-by-layer forward (relative to
-each output's scale) on ResNet-50, GoogLeNet, MobileNet v2, SqueezeNet 1.1 and the res10 SSD,
-and from the unfolded float64 forward on every foldable chain of the conformance grid
-(tests/caffe_compat/conformance/test_fold_grid.py), for both rows. Cached weights follow the
-parameters (:func:`caffe_compat.layers.base.weights_key`): torch writes, pycaffe numpy views
-handed out, ``dnn.Net.setParam``.
-
-When it is used (:func:`applies`): under ``torch.no_grad()`` / ``inference_mode()``, in a dtype
-of the device's row, with :data:`ENABLED` (environment variable
-``CAFFE_COMPAT_FAST_INFERENCE=0`` turns it off) and the net's ``fast_inference`` attribute
-true, never under CPU autocast (oneDNN's calls would stay float32 where the layers' would not),
-and never when ``caffe_compat.kernels.blas_order.INFERENCE`` asks for Caffe's exact summation
-order in inference: the bit-exact claims hold on that path, which runs layer by layer.
-Training never uses it.
+When (:func:`applies`): under ``no_grad`` / ``inference_mode``, in a dtype of the device's row,
+with :data:`ENABLED` (``CAFFE_COMPAT_FAST_INFERENCE=0`` turns it off) and the net's
+``fast_inference`` attribute true; never under CPU autocast (oneDNN's calls would stay float32
+where the layers' would not) nor with ``blas_order.INFERENCE`` (Caffe's exact order, layer by
+layer). Training never uses it.
 """
 from __future__ import annotations
 
@@ -348,14 +331,9 @@ class _Folded:
         self.slope = _activation(links, relu)
         self._key = None
 
-    def _params(self):
-        out = [self.layer.weight] + ([self.layer.bias] if self.layer.bias_term else [])
-        for m in self.links:
-            out.extend(m.blobs)
-        return out
-
     def _refold(self):
-        key = tuple(weights_key(p) for p in self._params())
+        params = [self.layer.weight] + ([self.layer.bias] if self.layer.bias_term else [])
+        key = tuple(weights_key(p) for p in params + [p for m in self.links for p in m.blobs])
         if key == self._key:
             return
         w = self.weight_by_output()
@@ -365,7 +343,7 @@ class _Folded:
                 torch.zeros(o, dtype=torch.float64, device=w.device)
             a, b = fold_links(self.links, torch.ones(o, dtype=torch.float64, device=w.device),
                               b)
-            w = (_float64(w) * a.view(self.view(o))).to(w.dtype)
+            w = (_float64(w) * a.view((-1,) + (1,) * (w.dim() - 1))).to(w.dtype)
         else:
             # nothing to fold: the float -> double -> float round trip is the identity, and
             # costs a second on CaffeNet's fc6-conv (37.7M weights) at the first forward
@@ -406,10 +384,6 @@ class FoldedInnerProduct(_Folded):
         w = self.layer.weight.detach()
         return w.t() if self.layer.transpose else w      # (N, K)
 
-    @staticmethod
-    def view(o):
-        return (-1, 1)
-
     def _store(self, w, b):
         self.weight, self.bias = w.contiguous(), b
 
@@ -442,10 +416,6 @@ class FoldedConv(_Folded):
     def weight_by_output(self):
         return self.conv.weight.detach()
 
-    @staticmethod
-    def view(o):
-        return (-1, 1, 1, 1)
-
     def _store(self, w, b):
         conv = self.conv
         self.weight = _channels_last_weight(w) if self.channels_last else w.contiguous()
@@ -456,12 +426,9 @@ class FoldedConv(_Folded):
             conv.group == 1 and conv.dilation == [1, 1]
 
     def _packed(self, x):
-        """The folded weights in oneDNN's blocked layout for this input shape and thread
-        count, reordered once (oneDNN otherwise reorders plain weights at every call: a third
-        of a 3 x 3 convolution's time at batch 1). Values are unchanged; only their order in
-        memory. The layout oneDNN picks depends on the threads too: weights packed for two
-        threads ran MobileNet v2 at batch 1 on one thread in 41 ms against 17 ms packed for
-        one, so each count the thread policy switches between keeps its own packing."""
+        """The folded weights in oneDNN's blocked layout for this input shape and thread count,
+        reordered once (else at every call: a third of a 3 x 3 convolution at batch 1); one
+        packing per thread count (packed for two threads, MobileNet v2 on one took 41 ms, 17)."""
         if not (PACKED_WEIGHTS and ONEDNN_PACKING):
             return self.weight
         key = (tuple(x.shape), torch.get_num_threads())
