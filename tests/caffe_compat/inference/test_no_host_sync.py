@@ -110,3 +110,17 @@ def test_no_host_read_in_a_forward_on_the_plan(name, row):
     finally:
         fast_inference.ROW = saved
     assert net._fast_plans[frozenset(net.outputs)].skip      # the plan ran, folded
+
+
+def test_a_net_moved_to_another_device_takes_its_row_without_reading_values():
+    # torch's meta device holds shapes only: any value read back (item, bool, numpy, a copy
+    # out) raises there, so a whole forward on it shows the plan queues work and reads nothing
+    net, _ = _zoo("resnet50")
+    net.to("meta")
+    assert fast_inference.row_name(net) == "cuda"        # every device but the CPU
+    with torch.inference_mode(), HostReads() as reads:
+        assert fast_inference.applies(net)
+        out = net.forward(keep_blobs=False, data=torch.empty(1, 3, 64, 64, device="meta"))
+    assert reads.seen == [] and out["prob"].device.type == "meta"
+    assert out["prob"].shape == (1, 1000)
+    assert net._fast_plans[frozenset(net.outputs)].skip
