@@ -1,15 +1,13 @@
 """The no-grad forward of an inference plan (:mod:`caffe_compat.inference.fast_inference`) as a flat
 list of steps worked out once per net and set of kept blobs.
 
-``Net._run`` decides, for every layer of every forward, whether it is folded away, replaced,
-run in place, whose inputs to detach, which blobs to free after it and which versions to
-record. None of that changes between two forwards with the same plan, so :class:`CompiledRun`
-decides it once: each step is (callable, bottom names, top names, which tops are new blobs,
-blobs freed after it). The layers run are the same and in the same order, on the same values,
-so the outputs are the same as the plan's layer loop, bit for bit (tests compare them).
-
-A net with loss weights or data layers keeps the general loop (the loss is summed there, data
-layers read batches): :func:`compile_run` gives None for it.
+``Net._run`` decides, at every layer of every forward, whether it is folded away, replaced, run
+in place, which inputs to detach, which blobs to free and which versions to record; none of that
+changes between two forwards of one plan, so :class:`CompiledRun` decides it once: each step is
+(callable, bottom names, top names, which tops are new blobs, blobs freed after it). The same
+layers run in the same order on the same values: the plan's layer loop's outputs, bit for bit
+(tests compare them). A net with loss weights or data layers keeps the general loop
+(:func:`compile_run` gives None).
 """
 from __future__ import annotations
 
