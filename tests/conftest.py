@@ -123,12 +123,25 @@ def pytest_configure(config):
                             "promise on a loaded machine (neither in the default suite nor in "
                             "the slow pass; run with -m timing on the machine the promise is "
                             "about)")
+    config.addinivalue_line("markers", "cuda: runs on a CUDA device (in the default suite; "
+                            "skipped, saying so, where torch sees none)")
     # RLQ_OPENCV_RECORD / RLQ_OPENCV_ONLY: which test files reach OpenCV (tests/opencv_usage.py;
     # .ci/run's OpenCV 4 run repeats only those)
     from tests.opencv_usage import plugin_from_environment
     plugin = plugin_from_environment()
     if plugin is not None:
         config.pluginmanager.register(plugin, "rlq-opencv-usage")
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.cuda`` tests skip where torch sees no CUDA device (torch is imported
+    only when such a test was collected)."""
+    marked = [item for item in items if item.get_closest_marker("cuda")]
+    if marked:
+        import torch
+        if not torch.cuda.is_available():
+            for item in marked:
+                item.add_marker(pytest.mark.skip(reason="no CUDA device"))
 
 
 @pytest.fixture

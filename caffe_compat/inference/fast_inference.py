@@ -1,47 +1,39 @@
-"""The inference fast path: a net's no-grad CPU forward with Convolution -> BatchNorm -> Scale
--> ReLU chains folded into one convolution, as OpenCV's dnn and other inference engines do.
+"""The inference plan: a net's no-grad forward with Convolution / InnerProduct -> BatchNorm ->
+Scale / Bias -> ReLU chains folded into one layer, as OpenCV's dnn does, on every device.
 
-For a 2-D Convolution (channel axis 1, float32, CPU) whose output is read only by the next
-layers of a chain of
+A 2-D Convolution (channel axis 1) or InnerProduct (axis 1) followed by ``BatchNorm`` with
+global statistics (``(y - m) / sqrt(v + eps)``, m and v the stored sums over the scale factor,
+0 where it is 0), ``Scale`` / ``Bias`` with one learned value per channel of axis 1, then a
+``ReLU`` (any slope), is one layer: ``W' = W * a``, ``b' = (b - m) * a + t`` per output channel,
+computed in float64 on the parameters' device (no value read back to the host) and rounded
+once to the net's dtype, with the ReLU in place on its output. A chain folds only where nothing
+else reads its intermediate blobs (no other consumer, loss weight or caller asking for them;
+a deploy file's in-place layers leave the same blobs). BatchNorm / Scale (-> ReLU) after any
+other layer is one ``x * a + b`` (:class:`FoldedAffine`). The plan runs as steps decided once
+(:mod:`caffe_compat.inference.fast_run`).
 
-- ``BatchNorm`` with global statistics: ``(y - m) / sqrt(v + eps)`` (m, v the stored means
-  divided by the scale factor, as the layer computes them),
-- ``Scale`` with a learned per-channel multiplier (axis 1, one axis) and optional bias,
-- ``ReLU`` with ``negative_slope: 0``,
+What differs by device is a row of :data:`ROWS`, not another engine: ``cpu`` runs oneDNN's
+convolution with the ReLU or an Eltwise SUM as post-ops on weights packed once, channels-last
+blobs through Pooling, LRN and Concat (:mod:`caffe_compat.inference.fast_layers`) and per-step
+thread counts, in float32; ``cuda`` (every other device) runs ``F.conv2d`` / ``F.linear``
+(cuDNN, cuBLAS) on the folded weights with the sum and ReLU in place, NCHW, in float32,
+float16 or bfloat16, and under autocast.
 
-the BatchNorm and Scale are folded into the convolution's weights and bias (``W' = W * a``,
-``b' = (b - m) * a + t`` per output channel), the convolution runs in oneDNN's channels-last
-layout, and the ReLU is applied in place on its output. The chain's intermediate blobs are never
-formed: a chain is folded only where nothing else reads them (no other consumer, no loss
-weight, not asked for). In a Caffe deploy file these layers run in place, so the blobs a user
-sees after the forward are the same ones.
+Only rounding changes: weights rounded once, sums in the library's order. The tests bound it
+against the layer-by-layer forward on five zoo nets and against the unfolded float64 forward
+on every foldable chain of the conformance grid, on both rows. Cached weights follow the
+parameters (:func:`caffe_compat.layers.base.weights_key`).
 
-Around the folded convolutions:
-
-- the folded weights are reordered once (per input shape) into oneDNN's blocked layout, which
-  oneDNN otherwise does at every call (:data:`PACKED_WEIGHTS`);
-- BatchNorm -> Scale (-> ReLU) chains after something else than a foldable convolution run as
-  one per-channel ``x * a + b`` with the ReLU in place (:class:`FoldedAffine`, :data:`AFFINE`);
-- pooling, LRN and concat keep the channels-last layout (:mod:`caffe_compat.inference.fast_layers`,
-  :data:`LAYOUT_LAYERS`);
-- the plan runs as steps decided once per net and kept blobs (:mod:`caffe_compat.inference.fast_run`,
-  :data:`COMPILED_RUN`).
-
-Only rounding changes: the folded weights are rounded once to float32 and the sums are added
-in oneDNN's order. The tests bound the difference from the layer-by-layer forward (relative
-to each output's scale) on ResNet-50, GoogLeNet, MobileNet v2, SqueezeNet 1.1 and the res10
-SSD. Cached weights follow the parameters (:func:`caffe_compat.layers.base.weights_key`):
-torch writes, pycaffe numpy views handed out, ``dnn.Net.setParam``.
-
-When it is used (:func:`applies`): under ``torch.no_grad()`` / ``inference_mode()``, on the CPU
-in float32, with :data:`ENABLED` (environment variable ``CAFFE_COMPAT_FAST_INFERENCE=0``
-turns it off) and the net's ``fast_inference`` attribute true, and never when
-``caffe_compat.kernels.blas_order.INFERENCE`` asks for Caffe's exact summation order in inference:
-the bit-exact claims hold on that path, which runs layer by layer. Training never uses it.
+When (:func:`applies`): under ``no_grad`` / ``inference_mode``, in a dtype of the device's row,
+with :data:`ENABLED` (``CAFFE_COMPAT_FAST_INFERENCE=0`` turns it off) and the net's
+``fast_inference`` attribute true; never under CPU autocast (oneDNN's calls would stay float32
+where the layers' would not) nor with ``blas_order.INFERENCE`` (Caffe's exact order, layer by
+layer). Training never uses it.
 """
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -50,12 +42,13 @@ from ..kernels import blas_order
 from . import fast_layers, fast_run
 from .fast_layers import channels_last
 from ..layers.base import weights_key
+from ..layers.inner_product import ROW_BLOCK
 from ..rules.eltwise import SUM
 
 ENABLED = os.environ.get("CAFFE_COMPAT_FAST_INFERENCE", "1") != "0"
 # the single steps, for measuring what each buys (benchmarks/bench_zoo.py --steps)
 FOLD = True            # fold BatchNorm / Scale into the convolution
-CHANNELS_LAST = True   # run the folded convolutions in channels-last layout
+CHANNELS_LAST = True   # run the folded convolutions in channels-last layout (rows that do)
 FUSE_RELU = True       # apply a following ReLU in place on the convolution's output
 LAYOUT_LAYERS = True   # pooling / LRN / concat in channels-last (caffe_compat.inference.fast_layers)
 COMPILED_RUN = True    # run the plan as steps decided once (caffe_compat.inference.fast_run)
@@ -63,19 +56,51 @@ PACKED_WEIGHTS = True  # folded weights reordered once into oneDNN's blocked lay
 AFFINE = True          # BatchNorm / Scale / ReLU after no convolution: one x * a + b
 
 # oneDNN's fused convolution (ReLU / sum post-ops); without it (torch built without oneDNN)
-# the folded convolution runs as F.conv2d with the ReLU after it, and Eltwise stays apart
+# the CPU row runs the folded convolution as F.conv2d with the ReLU and the sum after it
 ONEDNN_POST_OPS = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, "_convolution_pointwise")
 # weights reordered ahead of the call (torch builds with oneDNN's weight-reorder op)
 ONEDNN_PACKING = ONEDNN_POST_OPS and hasattr(torch.ops.mkldnn, "_reorder_convolution_weight")
 
 
+class DeviceRow(NamedTuple):
+    """What the plan does on one kind of device (module doc)."""
+    onednn: bool           # oneDNN's convolution with post-ops and packed weights
+    channels_last: bool    # folded convolutions and the layers between them channels-last
+    thread_steps: bool     # one thread for a small step, all for a large one (parallel.threads)
+    dtypes: tuple          # the net dtypes the plan runs in
+    autocast: bool         # whether it runs under the device's autocast
+
+
+ROWS = {
+    "cpu": DeviceRow(ONEDNN_POST_OPS, True, True, (torch.float32,), False),
+    "cuda": DeviceRow(False, False, False, (torch.float32, torch.float16, torch.bfloat16), True),
+}
+# None: the row of the net's device ("cpu" on the CPU, "cuda" on every other); a name: that
+# row whatever the device, so that tests run the CUDA row's calls on CPU tensors
+ROW = None
+
+
+def row_name(net):
+    """The name of the row of :data:`ROWS` that ``net``'s forward takes."""
+    return ROW or ("cpu" if net._ref.device.type == "cpu" else "cuda")
+
+
 def applies(net):
-    """Whether ``net``'s forward may take the fast path now."""
-    return (ENABLED and FOLD and getattr(net, "fast_inference", True)
+    """Whether ``net``'s forward may take the plan now."""
+    if not (ENABLED and FOLD and getattr(net, "fast_inference", True)
             and not torch.is_grad_enabled() and not blas_order.INFERENCE
-            and not torch.jit.is_tracing() and net._ref.device.type == "cpu"
-            and net._ref.dtype == torch.float32)
+            and not torch.jit.is_tracing()):
+        return False
+    ref, row = net._ref, ROWS[row_name(net)]
+    if not row.autocast and torch.is_autocast_enabled(ref.device.type):
+        return False
+    return ref.dtype in row.dtypes
+
+
+def layout_layers(net):
+    """Whether Pooling, LRN and Concat take their channels-last forms in ``net``'s forward."""
+    return applies(net) and CHANNELS_LAST and LAYOUT_LAYERS and ROWS[row_name(net)].channels_last
 
 
 def _readers(net):
@@ -86,6 +111,13 @@ def _readers(net):
     return readers
 
 
+def _per_channel(module, rule):
+    """Whether a Scale / Bias ``rule`` is one learned value per channel of axis 1."""
+    ndim = len(module.bottom_shapes[0])
+    return (len(module.bottom_shapes) == 1 and rule.learned is not None
+            and len(rule.learned) == 1 and ndim >= 2 and rule.axis_param in (1, 1 - ndim))
+
+
 def _foldable(module, node):
     """The kind of link ``module`` can be in a folded chain, or None."""
     t = node.type
@@ -93,14 +125,9 @@ def _foldable(module, node):
         return None
     if t == "BatchNorm" and module.use_global_stats:
         return "bn"
-    if t == "Scale" and len(module.bottom_shapes) == 1:
-        rule = module.rule            # one learned value per channel of a 4-axis bottom
-        if rule.axis_param in (1, -3) and len(rule.learned) == 1 and \
-                len(module.bottom_shapes[0]) == 4:
-            return "scale"
-    if t == "ReLU" and module.slope == 0.0:
-        return "relu"
-    return None
+    if t in ("Scale", "Bias") and _per_channel(module, module.rule):
+        return t.lower()
+    return "relu" if t == "ReLU" else None
 
 
 def _conv_ok(module, node):
@@ -110,13 +137,20 @@ def _conv_ok(module, node):
             and not any(module.far_padding(module.bottom_shapes[0][2:])))
 
 
-class Plan:
-    """The folded chains of a net for one set of kept blobs: ``replace`` maps a node index to
-    (callable, bottom names, top names) run in its place, ``skip`` holds the indices of the
-    layers folded into another."""
+def _ip_ok(module, node):
+    return (node.type == "InnerProduct" and module.axis == 1 and len(node.bottoms) == 1
+            and len(node.tops) == 1)
 
-    def __init__(self, net, keep=()):
+
+class Plan:
+    """The folded chains of a net for one set of kept blobs and one device row: ``replace``
+    maps a node index to (callable, bottom names, top names) run in its place, ``skip`` holds
+    the indices of the layers folded into another."""
+
+    def __init__(self, net, keep=(), row="cpu"):
         keep = set(keep or ()) | set(net.graph.outputs)
+        self.row = ROWS[row]
+        cl = CHANNELS_LAST and self.row.channels_last
         readers = _readers(net)
         nodes = net._nodes
         self.replace, self.skip, self.chains = {}, set(), []
@@ -125,7 +159,7 @@ class Plan:
             node, key, weights, _ = nodes[i]
             module = net.layers[key]
             kind = _foldable(module, node) if FOLD and AFFINE and not any(weights) else None
-            if kind in ("bn", "scale") and len(module.bottom_shapes[0]) == 4:
+            if kind in ("bn", "scale") and len(module.bottom_shapes[0]) >= 2:
                 # BatchNorm / Scale (-> Scale -> ReLU) after no convolution: one x * a + b
                 chain, blob, j = self._walk(net, nodes, readers, keep, i + 1, node.tops[0],
                                             [(kind, module)])
@@ -134,9 +168,10 @@ class Plan:
                 self.chains.append((node.name, [nodes[k][0].name for k in range(i + 1, j)]))
                 i = j
                 continue
-            if not _conv_ok(module, node) or any(weights):
+            conv = _conv_ok(module, node)
+            if not (conv or _ip_ok(module, node)) or any(weights):
                 fn = fast_layers.replacement(module, node) \
-                    if CHANNELS_LAST and LAYOUT_LAYERS and not any(weights) else None
+                    if cl and LAYOUT_LAYERS and not any(weights) else None
                 if fn is not None:
                     self.replace[node.index] = (fn, tuple(node.bottoms), tuple(node.tops))
                 i += 1
@@ -144,28 +179,30 @@ class Plan:
             chain, blob, j = self._walk(net, nodes, readers, keep, i + 1, node.tops[0], [])
             links = [m for _, m in chain]
             names = [nodes[k][0].name for k in range(i + 1, j)]
-            fused_sum = self._sum_after(net, nodes, readers, keep, i, j, blob, chain)
+            fused_sum = self._sum_after(net, nodes, readers, keep, i, j, blob, chain) \
+                if conv else None
             if fused_sum is not None:
-                # conv (+ BN/Scale) -> Eltwise SUM (-> ReLU): one oneDNN call adding the other
+                # conv (+ BN/Scale) -> Eltwise SUM (-> ReLU): one call adding the other
                 # operand (and the ReLU) to the convolution's output
                 e, other, top, relu_node = fused_sum
                 self.skip.update({node.index} | {k for k in range(i + 1, j)})
-                fc = FoldedConv(module, links, add=True,
+                fc = FoldedConv(module, links, self.row, add=True,
                                 relu=relu_node is not None)
                 self.replace[e.index] = (fc, (node.bottoms[0], other), (top,))
                 if relu_node is not None:
                     self.skip.add(relu_node.index)
                 self.chains.append((node.name, names + [e.name] + (
                     [relu_node.name] if relu_node is not None else [])))
-            elif chain or CHANNELS_LAST:
-                self.replace[node.index] = (FoldedConv(module, links), tuple(node.bottoms),
-                                            (blob,))
+            elif chain or (conv and cl):
+                folded = FoldedConv(module, links, self.row) if conv else \
+                    FoldedInnerProduct(module, links)
+                self.replace[node.index] = (folded, tuple(node.bottoms), (blob,))
                 self.chains.append((node.name, names))
             i = j
 
     def _walk(self, net, nodes, readers, keep, j, blob, chain):
-        """Extend ``chain`` by the BatchNorm / Scale / ReLU layers from ``nodes[j]`` on that
-        can be folded into what makes ``blob``: (chain, last blob, index after the chain)."""
+        """Extend ``chain`` by the BatchNorm / Scale / Bias / ReLU layers from ``nodes[j]`` on
+        that can be folded into what makes ``blob``: (chain, last blob, index after it)."""
         while j < len(nodes):
             nxt, nkey, nweights, _ = nodes[j]
             kind = _foldable(net.layers[nkey], nxt)
@@ -195,16 +232,14 @@ class Plan:
             self._run = fast_run.compile_run(net, self, keep)
         return self._run
 
-    @staticmethod
-    def _sum_after(net, nodes, readers, keep, i, j, blob, chain):
+    def _sum_after(self, net, nodes, readers, keep, i, j, blob, chain):
         """(Eltwise node, its other bottom, final top, ReLU node or None) when the chain
         ending at ``nodes[j-1]`` feeds a plain two-input Eltwise SUM that can take it in."""
-        if (not FUSE_RELU or not ONEDNN_POST_OPS or any(k == "relu" for k, _ in chain)
-                or j >= len(nodes)):
+        if not FUSE_RELU or any(k == "relu" for k, _ in chain) or j >= len(nodes):
             return None
-        if not CHANNELS_LAST or net.layers[nodes[i][1]].channels // \
-                net.layers[nodes[i][1]].group == 1:
-            return None
+        conv = net.layers[nodes[i][1]]
+        if self.row.onednn and (not CHANNELS_LAST or conv.channels // conv.group == 1):
+            return None       # oneDNN's post-op on channels-last only; one channel: im2col
         e, ekey, eweights, _ = nodes[j]
         em = net.layers[ekey]
         if e.type != "Eltwise":
@@ -237,104 +272,163 @@ def _channels_last_weight(w):
     NCHW strides, and oneDNN then gives an NCHW output for an input whose batch of one has an
     ambiguous stride, so the next layers convert it back at every step."""
     o, i, kh, kw = w.shape
-    out = torch.empty_strided(w.shape, (i * kh * kw, 1, kw * i, i), dtype=w.dtype)
+    out = torch.empty_strided(w.shape, (i * kh * kw, 1, kw * i, i), dtype=w.dtype,
+                              device=w.device)
     return out.copy_(w)
 
 
+def _float64(t):
+    return t.detach().to(torch.float64)
+
+
 def fold_links(links, a, b):
-    """``y * a + b`` (float64, per channel) followed by the BatchNorm / Scale ``links``, as one
-    per-channel ``y * a' + b'``: (a', b')."""
+    """``y * a + b`` (float64, per channel) followed by the BatchNorm / Scale / Bias ``links``,
+    as one per-channel ``y * a' + b'``: (a', b'), on the parameters' device without reading
+    a value back to the host."""
     for m in links:
         name = m.type_name
         if name == "BatchNorm":
-            s = m.scale_factor.detach().double()[0]
-            factor = 0.0 if s == 0 else 1.0 / s
-            mean = m.mean.detach().double() * factor
-            var = m.variance.detach().double() * factor
-            inv = 1.0 / torch.sqrt(var + m.eps)
-            b = (b - mean) * inv
+            s = _float64(m.scale_factor)[0]
+            factor = torch.where(s == 0, torch.zeros_like(s), 1.0 / s)
+            inv = 1.0 / torch.sqrt(_float64(m.variance) * factor + m.eps)
+            b = (b - _float64(m.mean) * factor) * inv
             a = a * inv
             if m.scale_bias:
-                a = a * m.scale.detach().double()
-                b = b * m.scale.detach().double() + m.bias.detach().double()
+                a = a * _float64(m.scale)
+                b = b * _float64(m.scale) + _float64(m.bias)
         elif name == "Scale":
-            s = m.scale.detach().double()
+            s = _float64(m.scale)
             a, b = a * s, b * s
             if m.bias_term:
-                b = b + m.bias.detach().double()
+                b = b + _float64(m.bias)
+        elif name == "Bias":
+            b = b + _float64(m.bias)
     return a, b
 
 
+def _activation(links, relu):
+    """The ReLU slope a folded layer applies (None: no ReLU) from its chain's links."""
+    slopes = [m.slope for m in links if m.type_name == "ReLU"]
+    return slopes[0] if slopes else (0.0 if relu else None)
+
+
+def _activate(y, slope):
+    """Caffe's ReLU on ``y``: in place under FUSE_RELU, else as a new tensor."""
+    if slope is None:
+        return y
+    if slope == 0.0:
+        return y.relu_() if FUSE_RELU else torch.relu(y)
+    return F.leaky_relu_(y, slope) if FUSE_RELU else F.leaky_relu(y, slope)
+
+
+class _Folded:
+    """A layer with the BatchNorm / Scale / Bias ``links`` after it folded into its weights
+    and bias, refolded whenever a parameter's version changes."""
+
+    def __init__(self, layer, links, relu=False):
+        self.layer = layer
+        self.links = [m for m in links if m.type_name != "ReLU"]
+        self.slope = _activation(links, relu)
+        self._key = None
+
+    def _refold(self):
+        params = [self.layer.weight] + ([self.layer.bias] if self.layer.bias_term else [])
+        key = tuple(weights_key(p) for p in params + [p for m in self.links for p in m.blobs])
+        if key == self._key:
+            return
+        w = self.weight_by_output()
+        if self.links:
+            o = w.shape[0]
+            b = _float64(self.layer.bias) if self.layer.bias_term else \
+                torch.zeros(o, dtype=torch.float64, device=w.device)
+            a, b = fold_links(self.links, torch.ones(o, dtype=torch.float64, device=w.device),
+                              b)
+            w = (_float64(w) * a.view((-1,) + (1,) * (w.dim() - 1))).to(w.dtype)
+        else:
+            # nothing to fold: the float -> double -> float round trip is the identity, and
+            # costs a second on CaffeNet's fc6-conv (37.7M weights) at the first forward
+            b = self.layer.bias.detach() if self.layer.bias_term else torch.zeros(
+                w.shape[0], dtype=w.dtype, device=w.device)
+        self._store(w, b.to(w.dtype))
+        self._key = key
+
+
 class FoldedAffine:
-    """BatchNorm / Scale layers (and a ReLU) after something other than a foldable
-    convolution, as one per-channel ``x * a + b`` (then the ReLU in place): two passes over
-    the blob instead of one per operation of each layer. The factors follow the parameters'
-    versions; the rounding differs from the layers' by a few float32 ulps."""
+    """BatchNorm / Scale layers (and a ReLU) after something other than a foldable layer, as
+    one per-channel ``x * a + b`` (then the ReLU in place): two passes over the blob instead of
+    one per operation of each layer. The factors follow the parameters' versions; the rounding
+    differs from the layers' by a few ulps of the net's dtype."""
 
     def __init__(self, links):
         self.links = [m for m in links if m.type_name != "ReLU"]
-        self.relu = len(self.links) != len(links)
+        self.slope = _activation(links, False)
         self._key = None
 
     def __call__(self, x):
         key = tuple(weights_key(p) for m in self.links for p in m.blobs)
         if key != self._key:
-            c = int(x.shape[1])
-            a, b = fold_links(self.links, torch.ones(c, dtype=torch.float64),
-                              torch.zeros(c, dtype=torch.float64))
-            self.a, self.b = a.float().view(1, c, 1, 1), b.float().view(1, c, 1, 1)
+            c, dev = int(x.shape[1]), x.device
+            a, b = fold_links(self.links, torch.ones(c, dtype=torch.float64, device=dev),
+                              torch.zeros(c, dtype=torch.float64, device=dev))
+            view = (1, c) + (1,) * (x.dim() - 2)
+            self.a, self.b = a.to(x.dtype).view(view), b.to(x.dtype).view(view)
             self._key = key
-        y = torch.addcmul(self.b, x, self.a)
-        return y.relu_() if self.relu else y
+        return _activate(torch.addcmul(self.b, x, self.a), self.slope)
 
 
-class FoldedConv:
-    """A convolution with the BatchNorm / Scale layers after it folded into its weights and a
-    ReLU applied in place; the folded weights follow the parameters' versions."""
+class FoldedInnerProduct(_Folded):
+    """An InnerProduct (axis 1) with the chain after it folded: ``F.linear`` on the folded
+    (N, K) weights, in the layer's blocks of rows (Net.inference_chunk keeps one pass's bits)."""
 
-    def __init__(self, conv, links, add=False, relu=False):
-        self.conv = conv
-        self.links = [m for m in links if m.type_name != "ReLU"]
-        has_relu = relu or any(m.type_name == "ReLU" for m in links)
-        self.relu = FUSE_RELU and has_relu
-        self.unfused_relu = not FUSE_RELU and has_relu
-        self.add = add
-        self._key = None
+    def weight_by_output(self):
+        w = self.layer.weight.detach()
+        return w.t() if self.layer.transpose else w      # (N, K)
+
+    def _store(self, w, b):
+        self.weight, self.bias = w.contiguous(), b
+
+    def __call__(self, x):
+        self._refold()
+        flat = x.reshape(-1, self.layer.K)
+        if flat.shape[0] > ROW_BLOCK:
+            y = torch.cat([F.linear(flat[i:i + ROW_BLOCK], self.weight, self.bias)
+                           for i in range(0, flat.shape[0], ROW_BLOCK)])
+        else:
+            y = F.linear(flat, self.weight, self.bias)
+        return _activate(y, self.slope)
+
+
+class FoldedConv(_Folded):
+    """A convolution with the BatchNorm / Scale / Bias layers after it folded into its weights
+    and a ReLU (or an Eltwise SUM's other operand, then a ReLU) applied on its output, by the
+    calls of its device's row (:data:`ROWS`)."""
+
+    def __init__(self, conv, links, row=None, add=False, relu=False):
+        super().__init__(conv, links, relu)
+        self.row = row or ROWS["cpu"]
+        self.conv, self.add = conv, add
+        self.channels_last = CHANNELS_LAST and self.row.channels_last
+        # oneDNN's post-op takes a ReLU with slope 0 only
+        self.post_op = self.row.onednn and self.channels_last and FUSE_RELU and \
+            self.slope in (None, 0.0)
         self._packed_for = {}           # (input shape, threads) -> packed weights
 
-    def _params(self):
-        out = [self.conv.weight] + ([self.conv.bias] if self.conv.bias_term else [])
-        for m in self.links:
-            out.extend(m.blobs)
-        return out
+    def weight_by_output(self):
+        return self.conv.weight.detach()
 
-    def _fold(self):
+    def _store(self, w, b):
         conv = self.conv
-        if self.links:
-            w = conv.weight.detach().double()
-            o = w.shape[0]
-            b = conv.bias.detach().double() if conv.bias_term else torch.zeros(o, dtype=w.dtype)
-            a, b = fold_links(self.links, torch.ones(o, dtype=w.dtype), b)
-            w = (w * a.view(-1, 1, 1, 1)).float()
-        else:
-            # nothing to fold: the float -> double -> float round trip is the identity, and
-            # costs a second on CaffeNet's fc6-conv (37.7M weights) at the first forward
-            w = conv.weight.detach().float()
-            b = conv.bias.detach().float() if conv.bias_term else torch.zeros(
-                w.shape[0], dtype=torch.float32)
-        self.weight = _channels_last_weight(w) if CHANNELS_LAST else w.contiguous()
-        self.bias = b.float()
-        # one input channel: im2col + GEMM beats oneDNN (see layers/convolution.py)
-        self.slow = conv.channels // conv.group == 1 and conv.group == 1 \
-            and conv.dilation == [1, 1]
+        self.weight = _channels_last_weight(w) if self.channels_last else w.contiguous()
+        self.bias = b
+        self._packed_for.clear()
+        # one input channel on oneDNN's row: im2col + GEMM beats oneDNN (layers/convolution.py)
+        self.slow = self.row.onednn and conv.channels // conv.group == 1 and \
+            conv.group == 1 and conv.dilation == [1, 1]
 
     def _packed(self, x):
-        """The folded weights in oneDNN's blocked layout for this input shape and thread
-        count, reordered once (oneDNN otherwise reorders plain weights at every call: a third
-        of a 3 x 3 convolution's time at batch 1). Values are unchanged; only their order in
-        memory. The layout oneDNN picks depends on the threads too: weights packed for two
-        threads ran MobileNet v2 at batch 1 on one thread in 41 ms against 17 ms packed for
-        one, so each count the thread policy switches between keeps its own packing."""
+        """The folded weights in oneDNN's blocked layout for this input shape and thread count,
+        reordered once (else at every call: a third of a 3 x 3 convolution at batch 1); one
+        packing per thread count (packed for two threads, MobileNet v2 on one took 41 ms, 17)."""
         if not (PACKED_WEIGHTS and ONEDNN_PACKING):
             return self.weight
         key = (tuple(x.shape), torch.get_num_threads())
@@ -348,46 +442,41 @@ class FoldedConv:
         return packed
 
     def __call__(self, x, other=None):
-        key = tuple(weights_key(p) for p in self._params())
-        if key != self._key:
-            self._fold()
-            self._key = key
-            self._packed_for.clear()
+        self._refold()
         conv = self.conv
-        if self.add:
+        relu = "relu" if self.slope == 0.0 else None
+        if self.post_op and self.add:
             # relu(conv(x) + other) or conv(x) + other in one oneDNN primitive (post-ops)
             x = channels_last(x)
-            other = channels_last(other)
             return torch.ops.mkldnn._convolution_pointwise.binary(
-                x, other, self._packed(x), self.bias, conv.pad, conv.stride, conv.dilation,
-                conv.group, "add", None, "relu" if self.relu else None, [], None)
+                x, channels_last(other), self._packed(x), self.bias, conv.pad, conv.stride,
+                conv.dilation, conv.group, "add", None, relu, [], None)
         if self.slow:
             y = torch.ops.aten._slow_conv2d_forward(x.contiguous(), self.weight.contiguous(),
                                                     conv.kernel, self.bias, conv.stride,
                                                     conv.pad)
-        elif CHANNELS_LAST and FUSE_RELU and ONEDNN_POST_OPS:
+        elif self.post_op:
             # the ReLU as a oneDNN post-op of the convolution: one pass over the output
             x = channels_last(x)
             return torch.ops.mkldnn._convolution_pointwise(
                 x, self._packed(x), self.bias, conv.pad, conv.stride, conv.dilation, conv.group,
-                "relu" if self.relu else "none", [], "")
+                relu or "none", [], "")
         else:
-            if CHANNELS_LAST:
+            if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             y = F.conv2d(x, self.weight, self.bias, conv.stride, conv.pad, conv.dilation,
                          conv.group)
-        if self.relu:
-            y.relu_()
-        elif self.unfused_relu:
-            y = torch.relu(y)
-        return y
+        if self.add:
+            y.add_(other)
+        return _activate(y, self.slope)
 
 
 def plan_for(net, keep):
-    """The net's cached :class:`Plan` for these kept blobs."""
+    """The net's cached :class:`Plan` for these kept blobs, on its device's row."""
     # plans hold the flags they were built with: one cache per setting of the flags
+    row = row_name(net)
     flags = (FOLD, CHANNELS_LAST, FUSE_RELU, LAYOUT_LAYERS, PACKED_WEIGHTS, AFFINE,
-             ONEDNN_POST_OPS)
+             ONEDNN_POST_OPS, row)
     cache = net.__dict__.setdefault("_fast_plan_sets", {}).setdefault(flags, {})
     net.__dict__["_fast_plans"] = cache
     k = frozenset(keep or ())
@@ -395,5 +484,5 @@ def plan_for(net, keep):
     if plan is None:
         if len(cache) > 8:
             cache.clear()
-        plan = cache[k] = Plan(net, k)
+        plan = cache[k] = Plan(net, k, row)
     return plan

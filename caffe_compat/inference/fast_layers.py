@@ -1,18 +1,14 @@
-"""Channels-last forms of the layers between the folded convolutions of the inference fast path
-(:mod:`caffe_compat.inference.fast_inference`): MAX / AVE Pooling, ACROSS_CHANNELS LRN and Concat keep
-oneDNN's channels-last layout, so that no layer converts its input back to NCHW and the next
-convolution does not convert it again, as OpenCV's dnn keeps one layout through such layers.
+"""The CPU row's channels-last forms of the layers between the folded convolutions of the
+inference plan (:mod:`caffe_compat.inference.fast_inference`), so that no layer converts oneDNN's
+layout back to NCHW and the next convolution converts it again (as OpenCV's dnn keeps one layout).
+:data:`REPLACERS` gives, by layer type, the callable run in a layer's place in a no-grad forward,
+or None where the layer keeps its own forward:
 
-Each entry of :data:`REPLACERS` (by layer type) gives, for one layer of a net, a callable run
-in the layer's place in a no-grad forward, or None where the layer keeps its own forward:
-
-- ``Pooling`` (MAX with one top, AVE; windows torch's pooling shares with Caffe's, see
-  ``layers/pooling.py``): torch's pooling on a channels-last input. The same values as the
-  layer (MAX picks the same element; AVE sums the same window in the same order per channel).
-- ``LRN`` ACROSS_CHANNELS: Caffe's ``x * (k + alpha / n * sum of x^2 over n channels)^-beta``
-  with the channel window summed by ``n`` shifted additions of the zero-padded squares, and
-  ``s^-0.75`` as ``rsqrt(s) * sqrt(rsqrt(s))`` (AlexNet's and GoogLeNet's beta) in place of
-  ``pow``: a few float32 roundings apart from the layer's form (tests bound it).
+- ``Pooling`` MAX (one top) / AVE, windows torch shares with Caffe (``layers/pooling.py``):
+  torch's pooling on a channels-last input, the layer's values (the same element, the same sums).
+- ``LRN`` ACROSS_CHANNELS: ``x * (k + alpha / n * sum of x^2 over n channels)^-beta``, the window
+  as ``n`` shifted additions of the zero-padded squares, ``s^-0.75`` as
+  ``rsqrt(s) * sqrt(rsqrt(s))``: a few float32 roundings from the layer's form (tests bound it).
 - ``Concat`` on the channel axis of 4-axis blobs: ``torch.cat`` of channels-last inputs.
 """
 from __future__ import annotations

@@ -1,15 +1,13 @@
-"""The no-grad forward of a fast-path plan (:mod:`caffe_compat.inference.fast_inference`) as a flat list
-of steps worked out once per net and set of kept blobs.
+"""The no-grad forward of an inference plan (:mod:`caffe_compat.inference.fast_inference`) as a flat
+list of steps worked out once per net and set of kept blobs.
 
-``Net._run`` decides, for every layer of every forward, whether it is folded away, replaced,
-run in place, whose inputs to detach, which blobs to free after it and which versions to
-record. None of that changes between two forwards with the same plan, so :class:`CompiledRun`
-decides it once: each step is (callable, bottom names, top names, which tops are new blobs,
-blobs freed after it). The layers run are the same and in the same order, on the same values,
-so the outputs are the same as the plan's layer loop, bit for bit (tests compare them).
-
-A net with loss weights or data layers keeps the general loop (the loss is summed there, data
-layers read batches): :func:`compile_run` gives None for it.
+``Net._run`` decides, at every layer of every forward, whether it is folded away, replaced, run
+in place, which inputs to detach, which blobs to free and which versions to record; none of that
+changes between two forwards of one plan, so :class:`CompiledRun` decides it once: each step is
+(callable, bottom names, top names, which tops are new blobs, blobs freed after it). The same
+layers run in the same order on the same values: the plan's layer loop's outputs, bit for bit
+(tests compare them). A net with loss weights or data layers keeps the general loop
+(:func:`compile_run` gives None).
 """
 from __future__ import annotations
 
@@ -55,6 +53,7 @@ class CompiledRun:
                     steps[i][4] += (b,)
         self.steps = [tuple(s) for s in steps]
         self.dtype, self.device = net._ref.dtype, net._ref.device
+        self.thread_steps = plan.row.thread_steps     # CPU threads per step (its device row)
         # per step, the batch from which it runs on more than one thread: its work at the
         # set-up shapes, per item, against threads.SMALL_LAYER_WORK (decided once here)
         self.parallel_from = self._parallel_from(net)
@@ -79,7 +78,7 @@ class CompiledRun:
         values, first = {}, {}
         many = torch.get_num_threads()      # as threads.apply set it for this pass
         batch = next((int(v.shape[0]) for v in inputs.values() if v.dim()), 1) \
-            if threads.PER_LAYER and many > 1 else 0
+            if threads.PER_LAYER and self.thread_steps and many > 1 else 0
         current = many
         for (fn, bottoms, tops, fresh, drops), parallel_from in zip(self.steps,
                                                                      self.parallel_from):

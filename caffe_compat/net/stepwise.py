@@ -400,7 +400,7 @@ class Stepwise:
         forward runs), so that the blobs between the fused convolutions keep oneDNN's layout
         (a blob read through pycaffe is made C-contiguous first)."""
         net = self.net
-        if not (fast_inference.applies(net) and fast_inference.LAYOUT_LAYERS):
+        if not fast_inference.layout_layers(net):
             return {}
         out = {}
         for i in range(start, end + 1):
@@ -431,7 +431,8 @@ class Stepwise:
                     and net.layers[nkey].slope == 0.0 and not any(nweights)):
                 continue
             if i not in self._fused:
-                self._fused[i] = fast_inference.FoldedConv(module, [net.layers[nkey]])
+                self._fused[i] = fast_inference.FoldedConv(
+                    module, [net.layers[nkey]], fast_inference.ROWS[fast_inference.row_name(net)])
             out[i] = self._fused[i]
         return out
 

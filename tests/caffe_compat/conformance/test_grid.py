@@ -24,9 +24,11 @@ TOL = 1e-5
 # net that keeps running may choose (caffe_compat.lite.choice)
 LITE_RUNTIMES = {"lite": None, "lite-onnxruntime": "onnxruntime", "lite-openvino": "openvino"}
 # "torch-inference": the torch engine's output-only forward (no autograd, blobs dropped
-# after their last use: the fused inference path, caffe_compat.inference), which cv2.dnn's
-# torch path and Net.forward under no_grad take
-ENGINES = ("array", *LITE_RUNTIMES, "pytorch-source", "torch-inference")
+# after their last use: the inference plan, caffe_compat.inference.fast_inference), which
+# cv2.dnn's torch path and Net.forward under no_grad take; "torch-inference-cuda-row": the same
+# plan with the calls of its CUDA row (fast_inference.ROWS), run here on CPU tensors
+ENGINES = ("array", *LITE_RUNTIMES, "pytorch-source", "torch-inference",
+           "torch-inference-cuda-row")
 
 
 def _claims(engine):
@@ -157,22 +159,29 @@ def _run_pytorch_source(text, feed, model, tmp_path):
     return {k: v.contiguous().numpy() for k, v in out.items()}
 
 
-def _run_torch_inference(text, feed, model, tmp_path):
+def _run_torch_inference(text, feed, model, tmp_path, row=None):
     import torch
+    from caffe_compat.inference import fast_inference
     net = Net(text, weights=str(model), phase="test")
-    with torch.inference_mode():
-        out = net._forward_layers(blobs=list(net.outputs), keep_blobs=False,
-                                  **{k: torch.from_numpy(v) for k, v in feed.items()})
+    saved, fast_inference.ROW = fast_inference.ROW, row
+    try:
+        with torch.inference_mode():
+            out = net._forward_layers(blobs=list(net.outputs), keep_blobs=False,
+                                      **{k: torch.from_numpy(v) for k, v in feed.items()})
+    finally:
+        fast_inference.ROW = saved
     return {t: out[t].numpy() for t in net.outputs}
 
 
 RUN = {"array": _run_array, "pytorch-source": _run_pytorch_source,
        "torch-inference": _run_torch_inference,
+       "torch-inference-cuda-row": lambda *a: _run_torch_inference(*a, row="cuda"),
        **{name: (lambda *a, runtime=runtime: _run_lite(*a, runtime=runtime))
           for name, runtime in LITE_RUNTIMES.items()}}
 
 
 CLAIMS["torch-inference"] |= {type_name for type_name, _ in CASES.values()}
+CLAIMS["torch-inference-cuda-row"] = CLAIMS["torch-inference"]
 
 
 def _grid():
