@@ -11,25 +11,21 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ...rules.pooling import pooled_size  # noqa: F401  (its source goes into model.py)
+from ...rules.pooling import pooled_size, torch_agrees, window_sizes  # noqa: F401
+# (the rules' sources go into model.py)
 
 
 def pool_geometry(x, kernel, stride, pad, ceil):
     """(kernel, output size, torch_agrees, explicit pads) of Caffe's pooling of ``x``:
     ``kernel`` None is global pooling; ``torch_agrees`` when torch's pooling of the same
-    arguments has Caffe's windows (its padding at most half the kernel and its output size
-    equal to Caffe's); the pads make every window a whole block of the padded input."""
+    arguments has Caffe's windows (:func:`torch_agrees` along both axes); the pads make every
+    window a whole block of the padded input."""
     h, w = int(x.shape[-2]), int(x.shape[-1])
     kh, kw = (h, w) if kernel is None else kernel
     oh = pooled_size(h, kh, stride[0], pad[0], ceil)
     ow = pooled_size(w, kw, stride[1], pad[1], ceil)
-    torch_h = (h + 2 * pad[0] - kh + (stride[0] - 1 if ceil else 0)) // stride[0] + 1
-    torch_w = (w + 2 * pad[1] - kw + (stride[1] - 1 if ceil else 0)) // stride[1] + 1
-    if ceil and (torch_h - 1) * stride[0] >= h + pad[0]:
-        torch_h -= 1
-    if ceil and (torch_w - 1) * stride[1] >= w + pad[1]:
-        torch_w -= 1
-    agrees = pad[0] <= kh // 2 and pad[1] <= kw // 2 and (torch_h, torch_w) == (oh, ow)
+    agrees = torch_agrees(h, kh, stride[0], pad[0], ceil) and \
+        torch_agrees(w, kw, stride[1], pad[1], ceil)
     pads = (pad[1], (ow - 1) * stride[1] + kw - w - pad[1],
             pad[0], (oh - 1) * stride[0] + kh - h - pad[0])
     return (kh, kw), (oh, ow), agrees, pads
@@ -54,11 +50,8 @@ def ave_pool(x, kernel, stride=(1, 1), pad=(0, 0), ceil=True):
     if agrees:
         return F.avg_pool2d(x, k, stride, pad, ceil_mode=ceil, count_include_pad=True)
     total = F.avg_pool2d(F.pad(x, pads), k, stride, divisor_override=1)
-    h, w = int(x.shape[-2]), int(x.shape[-1])
-    rows = torch.arange(oh) * stride[0] - pad[0]
-    cols = torch.arange(ow) * stride[1] - pad[1]
-    rows = torch.clamp(rows + k[0], max=h + pad[0]) - rows
-    cols = torch.clamp(cols + k[1], max=w + pad[1]) - cols
+    rows = torch.tensor(window_sizes(int(x.shape[-2]), k[0], stride[0], pad[0], oh))
+    cols = torch.tensor(window_sizes(int(x.shape[-1]), k[1], stride[1], pad[1], ow))
     return total / (rows[:, None] * cols[None, :]).to(total)
 
 
