@@ -11,8 +11,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+# the rules' sources go into model.py
+from ...rules.detection_output import output_rows  # noqa: F401
+from ...rules.lrn import within_channel  # noqa: F401
 from ...rules.pooling import pooled_size, torch_agrees, window_sizes  # noqa: F401
-# (the rules' sources go into model.py)
 
 
 def pool_geometry(x, kernel, stride, pad, ceil):
@@ -60,7 +62,7 @@ def lrn_within_channel(x, size, alpha, beta):
     the size x size window (zero-padded by (size - 1) / 2) divided by size^2 everywhere; Caffe's
     ``k`` is not used."""
     avg = F.avg_pool2d(x * x, size, stride=1, padding=(size - 1) // 2, count_include_pad=True)
-    return x * (1.0 + alpha * avg).pow(-beta)
+    return within_channel(x, avg, alpha, beta, torch.pow)[0]
 
 
 def relu_in_place(x, slope=0.0):
@@ -422,8 +424,7 @@ def detect(loc, conf, priors, num_classes, share_location, background, code_type
         images.append(torch.cat([torch.full((len(order), 1), float(i)),
                                  labels[:, None].float(), scores[order, None], boxes], 1))
     rows = torch.cat(images) if images else torch.zeros(0, 7)
-    total = max(keep_top_k * n if keep_top_k >= 0 else 0, rows.shape[0])
-    out = torch.zeros(1, 1, total, 7)
+    out = torch.zeros(1, 1, output_rows(keep_top_k, n, rows.shape[0]), 7)
     out[0, 0, :rows.shape[0]] = rows
     return out.to(device=loc.device, dtype=dtype)
 
