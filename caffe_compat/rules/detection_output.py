@@ -115,12 +115,11 @@ class DetectionRule:
         threshold = np.float32(self.threshold)
         picked, boxes = [], []
         for c in targets:
-            scores = conf[:, c]
-            order = det.ranked(scores, np.flatnonzero(scores > threshold), self.top_k)
+            order = det.ranked(conf[:, c], threshold, self.top_k, np)
             b = det.decode(priors[order], None if var is None else var[order],
-                           loc[order, 0 if self.share else c], self.code_type, self.encoded,
-                           self.normalized, bounds)
-            at = np.asarray(self._scan(b, det.box_size(*b.T, self.normalized),
+                           loc[order, 0 if self.share else c], self.code_type,
+                           self.normalized, bounds, np)
+            at = np.asarray(self._scan(b, det.box_size(*b.T, self.normalized, np),
                                        self.nms_threshold, self.normalized, limit), np.intp)
             picked.append(order[at])
             boxes.append(b[at])

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 # the rules' sources go into model.py
+from ...rules.boxes import box_size, decode, greedy, ranked  # noqa: F401
 from ...rules.detection_output import output_rows  # noqa: F401
 from ...rules.lrn import within_channel  # noqa: F401
 from ...rules.pooling import pooled_size, torch_agrees, window_sizes  # noqa: F401
@@ -310,74 +311,18 @@ def psroi_pool(maps, rois, output_dim, k, spatial_scale):
     return torch.stack(outs) if outs else maps.new_zeros((0, output_dim, k, k))
 
 
-def box_size(xmin, ymin, xmax, ymax, normalized):
-    """OpenCV's BBoxSize: 0 for an inverted box, ``w h`` (normalized) or ``(w + 1)(h + 1)``
-    (pixels)."""
-    w, h = xmax - xmin, ymax - ymin
-    area = w * h if normalized else (w + 1.0) * (h + 1.0)
-    return torch.where((xmax < xmin) | (ymax < ymin), torch.zeros_like(area), area)
-
-
-def decode_boxes(priors, variances, loc, code_type, normalized, clip=None):
-    """SSD's box decoding as OpenCV 4 computes it in float32 (``variances`` None: encoded in
-    the offsets). ``code_type`` 1 CORNER: prior corners plus offsets; 2 CENTER_SIZE: the
-    prior's centre (``xmin + w / 2`` in double) moved by ``offset w``, its size times
-    ``exp(offset)``, the corners ``centre -+ size / 2`` in double; 3 CORNER_SIZE: corners plus
-    ``offset * size``. Prior sizes get +1 for boxes in pixels. ``clip`` (xmax, ymax): the
-    corners clamped to ``[0, xmax] x [0, ymax]``."""
-    b = loc if variances is None else variances * loc
-    pw, ph = priors[:, 2] - priors[:, 0], priors[:, 3] - priors[:, 1]
-    if not normalized and code_type != 1:
-        pw, ph = pw + 1.0, ph + 1.0
-    if code_type == 1:
-        out = priors + b
-    elif code_type == 2:
-        pcx = (priors[:, 0].double() + pw.double() * 0.5).float()
-        pcy = (priors[:, 1].double() + ph.double() * 0.5).float()
-        cx, cy = b[:, 0] * pw + pcx, b[:, 1] * ph + pcy
-        half_w = (torch.exp(b[:, 2]) * pw).double() * 0.5
-        half_h = (torch.exp(b[:, 3]) * ph).double() * 0.5
-        cx, cy = cx.double(), cy.double()
-        out = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], 1).float()
-    else:
-        out = priors + b * torch.stack([pw, ph, pw, ph], 1)
-    if clip is not None:
-        out = torch.stack([out[:, 0].clamp(0.0, clip[0]), out[:, 1].clamp(0.0, clip[1]),
-                           out[:, 2].clamp(0.0, clip[0]), out[:, 3].clamp(0.0, clip[1])], 1)
-    return out
-
-
 def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=-1):
-    """OpenCV's NMSFast_ (eta 1): the scores strictly above ``threshold`` by score descending
-    (equal scores in index order), the first ``top_k`` when ``top_k > 0``; a box is kept when
-    its IoU (float32) with every box kept before is at most ``nms_threshold``; the scan stops
-    at ``limit`` kept boxes when ``limit >= 0``. Returns the kept indices in order."""
-    candidates = torch.nonzero(scores > threshold).reshape(-1)
-    order = candidates[torch.sort(scores[candidates], descending=True, stable=True).indices]
-    if 0 < top_k < len(order):
-        order = order[:top_k]
-    b, s = boxes[order], sizes[order]
-    suppressed = torch.zeros(len(order), dtype=torch.bool)
-    kept = []
-    for a in range(len(order)):
-        if suppressed[a]:
-            continue
-        kept.append(a)
-        if 0 <= limit <= len(kept):
-            break
-        inter = box_size(torch.maximum(b[:, 0], b[a, 0]), torch.maximum(b[:, 1], b[a, 1]),
-                         torch.minimum(b[:, 2], b[a, 2]), torch.minimum(b[:, 3], b[a, 3]),
-                         normalized)
-        iou = torch.where(inter > 0, inter / (s + s[a] - inter), torch.zeros_like(inter))
-        suppressed |= iou > nms_threshold
-    return order[kept]
+    """OpenCV's NMSFast_ (eta 1): the candidates :func:`ranked`, then :func:`greedy`'s scan;
+    the kept indices in order."""
+    order = ranked(scores, threshold, top_k, torch)
+    return order[greedy(boxes[order], sizes[order], nms_threshold, normalized, limit, torch)]
 
 
 def detect(loc, conf, priors, num_classes, share_location, background, code_type,
            variance_encoded, keep_top_k, threshold, nms_threshold, top_k, normalized,
            clip=None):
     """SSD's DetectionOutput as OpenCV 4 computes it, inference only (no gradient): per image,
-    the location offsets decoded against the priors (:func:`decode_boxes`), per class but the
+    the location offsets decoded against the priors (:func:`decode`), per class but the
     background :func:`nms` of the confidences (stopping at ``keep_top_k`` when there is one
     class), the ``keep_top_k`` best across classes; rows ``[image, label, confidence, xmin,
     ymin, xmax, ymax]`` image by image, by confidence descending, in a (1, 1, keep_top_k N, 7)
@@ -396,9 +341,9 @@ def detect(loc, conf, priors, num_classes, share_location, background, code_type
         for c in range(loc.shape[2]):
             label = -1 if share_location else c
             if label != background:
-                boxes = decode_boxes(priors[0], variances, loc[i, :, c], code_type,
-                                     normalized, clip)
-                decoded[label] = (boxes, box_size(*boxes.unbind(1), normalized))
+                boxes = decode(priors[0], variances, loc[i, :, c], code_type, normalized,
+                               clip, torch)
+                decoded[label] = (boxes, box_size(*boxes.unbind(1), normalized, torch))
         found = []          # (class, prior index), class by class
         for c in range(num_classes):
             if c != background:
@@ -454,8 +399,8 @@ def proposals(scores, deltas, im_info, anchor_w, anchor_h, offset, stride, pre_n
     anchors = torch.stack([(xs - half_w).expand(shape), (ys - half_h).expand(shape),
                            (xs + half_w - 1.0).expand(shape), (ys + half_h - 1.0).expand(shape)],
                           -1).reshape(-1, 4)
-    boxes = decode_boxes(anchors, None, offsets, 2, False, (float(cols - 1), float(rows - 1)))
-    kept = nms(boxes, box_size(*boxes.unbind(1), False), objectness, 0.0, nms_threshold,
+    boxes = decode(anchors, None, offsets, 2, False, (float(cols - 1), float(rows - 1)), torch)
+    kept = nms(boxes, box_size(*boxes.unbind(1), False, torch), objectness, 0.0, nms_threshold,
                pre_nms, False, post_nms)
     kept = kept[torch.sort(objectness[kept], descending=True, stable=True).indices]
     rois = torch.zeros(post_nms, 5)
