@@ -75,34 +75,50 @@ def ranked(scores, threshold, top_k, xp):
     return order[:top_k] if 0 < top_k < len(order) else order
 
 
+def ranked_numpy(scores, threshold, top_k):
+    """:func:`ranked` of numpy arrays, faster where ``top_k`` cuts (the res10 SSD's 7,500
+    candidates cut at 400: 0.05 ms against 1.5): the candidates at or above the ``top_k``-th
+    score found by a partition first (the same ones, ties at the cut the lowest indices), so
+    that only they are sorted."""
+    candidates = np.flatnonzero(scores > threshold)
+    values = scores[candidates]
+    if 0 < top_k < len(values):
+        cut = len(values) - top_k
+        kth = np.partition(values, cut)[cut]
+        above = values > kth
+        ties = np.flatnonzero(values == kth)[:top_k - int(np.count_nonzero(above))]
+        above[ties] = True
+        candidates, values = candidates[above], values[above]
+    return candidates[np.argsort(-values, kind="stable")]
+
+
 def greedy(boxes, sizes, nms_threshold, normalized, limit, xp):
     """NMSFast_'s greedy scan (eta 1) over ``boxes`` (n, 4) and ``sizes`` (n,) already in its
     order (arrays of ``xp``, numpy or torch, float32): a box is kept when its IoU with every
     box kept before is at most ``nms_threshold`` (``inter / (size + kept size - inter)``,
     0 where the intersection's :func:`box_size` is not positive); the scan stops once
     ``limit`` boxes are kept (None or negative: no limit). The positions kept, in order."""
-    suppressed = xp.zeros(len(boxes), dtype=xp.bool)
     kept = []
     for a in range(len(boxes)):
-        if suppressed[a]:
-            continue
+        if kept:
+            box, k = boxes[a], xp.asarray(kept)
+            inter = box_size(xp.maximum(boxes[k, 0], box[0]), xp.maximum(boxes[k, 1], box[1]),
+                             xp.minimum(boxes[k, 2], box[2]), xp.minimum(boxes[k, 3], box[3]),
+                             normalized, xp)
+            if (xp.where(inter > 0, inter / (sizes[a] + sizes[k] - inter), 0.0)
+                    > nms_threshold).any():
+                continue
         kept.append(a)
         if limit is not None and 0 <= limit <= len(kept):
             break
-        box = boxes[a]
-        inter = box_size(xp.maximum(boxes[:, 0], box[0]), xp.maximum(boxes[:, 1], box[1]),
-                         xp.minimum(boxes[:, 2], box[2]), xp.minimum(boxes[:, 3], box[3]),
-                         normalized, xp)
-        iou = xp.where(inter > 0, inter / (sizes + sizes[a] - inter), 0.0)
-        suppressed |= iou > nms_threshold
     return kept
 
 
 def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=None,
         matrix_min=None):
     """Indices kept by OpenCV's NMSFast_ (in the order they were kept) of numpy arrays: the
-    candidates :func:`ranked`, then :func:`scan`."""
-    order = ranked(scores, F32(threshold), top_k, np)
+    candidates :func:`ranked_numpy`, then :func:`scan`."""
+    order = ranked_numpy(scores, F32(threshold), top_k)
     kept = scan(boxes[order], sizes[order], nms_threshold, normalized, limit, matrix_min)
     return [int(order[k]) for k in kept]
 

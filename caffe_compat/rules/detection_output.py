@@ -115,7 +115,7 @@ class DetectionRule:
         threshold = np.float32(self.threshold)
         picked, boxes = [], []
         for c in targets:
-            order = det.ranked(conf[:, c], threshold, self.top_k, np)
+            order = det.ranked_numpy(conf[:, c], threshold, self.top_k)
             b = det.decode(priors[order], None if var is None else var[order],
                            loc[order, 0 if self.share else c], self.code_type,
                            self.normalized, bounds, np)

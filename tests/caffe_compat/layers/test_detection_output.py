@@ -119,10 +119,10 @@ def test_nms_with_all_pair_ious_keeps_the_scans_boxes(normalized, monkeypatch):
 
 
 def test_ranked_candidates_equal_a_stable_sort_cut_at_top_k_on_numpy_and_torch():
-    # the one rule on both array modules: the candidates above the threshold, ties in index
-    # order, cut at top_k
+    # the one rule on both array modules, and its numpy form with a partition before the sort:
+    # the candidates above the threshold, ties in index order (at the cut too), cut at top_k
     import torch
-    from caffe_compat.rules.boxes import ranked
+    from caffe_compat.rules.boxes import ranked, ranked_numpy
     rng = np.random.default_rng(5)
     for trial in range(200):
         n = int(rng.integers(0, 300))
@@ -136,6 +136,7 @@ def test_ranked_candidates_equal_a_stable_sort_cut_at_top_k_on_numpy_and_torch()
         if 0 < top_k < len(full):
             full = full[:top_k]
         assert ranked(scores, threshold, top_k, np).tolist() == full.tolist(), trial
+        assert ranked_numpy(scores, threshold, top_k).tolist() == full.tolist(), trial
         got = ranked(torch.from_numpy(scores), float(threshold), top_k, torch)
         assert got.tolist() == full.tolist(), trial
 
