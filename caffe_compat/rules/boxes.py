@@ -98,16 +98,17 @@ def greedy(boxes, sizes, nms_threshold, normalized, limit, xp):
     box kept before is at most ``nms_threshold`` (``inter / (size + kept size - inter)``,
     0 where the intersection's :func:`box_size` is not positive); the scan stops once
     ``limit`` boxes are kept (None or negative: no limit). The positions kept, in order."""
-    kept = []
+    kept, kept_boxes, kept_sizes = [], xp.zeros_like(boxes), xp.zeros_like(sizes)
     for a in range(len(boxes)):
-        if kept:
-            box, k = boxes[a], xp.asarray(kept)
-            inter = box_size(xp.maximum(boxes[k, 0], box[0]), xp.maximum(boxes[k, 1], box[1]),
-                             xp.minimum(boxes[k, 2], box[2]), xp.minimum(boxes[k, 3], box[3]),
-                             normalized, xp)
-            if (xp.where(inter > 0, inter / (sizes[a] + sizes[k] - inter), 0.0)
+        box, m = boxes[a], len(kept)
+        if m:
+            low = xp.maximum(kept_boxes[:m, :2], box[:2])
+            high = xp.minimum(kept_boxes[:m, 2:], box[2:])
+            inter = box_size(low[:, 0], low[:, 1], high[:, 0], high[:, 1], normalized, xp)
+            if (xp.where(inter > 0, inter / (sizes[a] + kept_sizes[:m] - inter), 0.0)
                     > nms_threshold).any():
                 continue
+        kept_boxes[m], kept_sizes[m] = box, sizes[a]
         kept.append(a)
         if limit is not None and 0 <= limit <= len(kept):
             break
