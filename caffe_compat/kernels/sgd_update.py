@@ -11,24 +11,19 @@ OpenBLAS's ``saxpy`` compute them as one fused multiply-add on processors with F
 product and a sum elsewhere. :func:`mode` runs torch's own calls and both forms of the C loop on
 the same values once per process (sizes that exercise the vector loops and their tails, values
 where the two forms round apart) and keeps the form that gives torch's bits; where neither does,
-or the extension was not built (or torch offers no way to move a tensor's version
-counter), the solver keeps torch's calls. So the C update is the fused
+or the extension was not built, the solver keeps torch's calls. So the C update is the fused
 form's result bit for bit wherever it runs (tests/caffe_compat/kernels/test_sgd_update.py).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch.autograd.graph import increment_version
 
 try:
     from . import _sgd_update
 except ImportError:  # pragma: no cover - the extension is optional
     _sgd_update = None
-
-try:
-    _set_versions = torch._C._autograd._unsafe_set_version_counter
-except AttributeError:  # pragma: no cover - older torch
-    _set_versions = None
 
 _MODE = []            # [None | True (fused) | False (unfused)], once decided
 
@@ -46,8 +41,8 @@ def _torch_reference(weights, diffs, histories, decays, rates, momentum):
 
 def _probe():
     """True / False: the C loop's fused / unfused form gives torch's bits here; None: neither
-    (or no extension, or no way to move a tensor's version counter)."""
-    if _sgd_update is None or _set_versions is None:
+    (or no extension)."""
+    if _sgd_update is None:
         return None
     rng = np.random.default_rng(20161109)
     sizes = (1, 3, 8, 15, 17, 64, 1000, 70001)
@@ -89,8 +84,9 @@ def update(weights, diffs, histories, decays, rates, momentum, tensors):
     """The update of every blob in place: ``weights``, ``diffs``, ``histories`` float32
     C-contiguous arrays (numpy views of the tensors), ``decays`` / ``rates`` the float32 values
     of ``local_decay`` / ``local_rate`` per blob, ``momentum`` a float32 value; ``tensors`` the
-    tensors behind the arrays, whose version counters then move on by one, as torch's in-place
-    calls move them (caches of weights derived for inference compare them:
+    tensors behind the arrays, whose version counters then move on, as torch's in-place calls
+    move them (torch's ``increment_version``, documented for kernels that write a tensor's
+    memory; caches of weights derived for inference compare them:
     :func:`caffe_compat.layers.base.weights_key`). Call only where :func:`available`."""
     _sgd_update.sgd_update(weights, diffs, histories, decays, rates, momentum, _MODE[0])
-    _set_versions(tensors, tuple(t._version + 1 for t in tensors))
+    increment_version(tensors)

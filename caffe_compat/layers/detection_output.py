@@ -99,8 +99,7 @@ class DetectionOutput(Layer):
 
     def top_shapes(self, bottom_shapes):
         self._check(bottom_shapes)
-        rows = self.keep_top_k * bottom_shapes[0][0] if self.keep_top_k >= 0 else 1
-        return [(1, 1, rows, 7)]
+        return [(1, 1, detection_rules.output_rows(self.keep_top_k, bottom_shapes[0][0]), 7)]
 
     def forward(self, loc, conf, prior, image=None):
         bottoms = [b for b in (loc, conf, prior, image) if b is not None]

@@ -22,7 +22,7 @@ from ..net import vjp
 from ..proto import caffe_pb2
 from ..rules import lrn as lrn_rule_module
 from ..rules.fields import ENGINE_FIELD, declare
-from ..rules.lrn import lrn_rule
+from ..rules.lrn import lrn_rule, within_channel
 from .base import Layer
 from .registry import register_layer
 
@@ -117,7 +117,7 @@ class LRN(Layer):
         else:
             window_mean = F.avg_pool2d(sq, self.size, stride=1, padding=self.pre_pad,
                                        count_include_pad=True)
-            scale = 1.0 + self.alpha * window_mean
+            return within_channel(x, window_mean, self.alpha, self.beta, torch.pow)[0]
         return x * scale.pow(-self.beta)
 
     # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward): the

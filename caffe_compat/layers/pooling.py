@@ -89,9 +89,8 @@ class Pooling(Layer):
         win = self.rule.windows(H, W)
         (kh, kw), (oh, ow) = win.kernel, win.out
         (sh, sw), (ph, pw) = self.stride, self.pad
-        fast = (ph <= kh // 2 and pw <= kw // 2
-                and _torch_size(H, kh, sh, ph, self.ceil) == oh
-                and _torch_size(W, kw, sw, pw, self.ceil) == ow)
+        fast = (pool_rule.torch_agrees(H, kh, sh, ph, self.ceil)
+                and pool_rule.torch_agrees(W, kw, sw, pw, self.ceil))
         plan = dict(k=(kh, kw), out=(oh, ow), fast=fast, pads=win.pads,
                     divisor=torch.from_numpy(win.divisor), empty=torch.from_numpy(win.empty),
                     any_empty=bool(win.empty.any()))
@@ -156,9 +155,3 @@ class Pooling(Layer):
         s = cols.sum(2) + np.finfo(np.float32).tiny
         return torch.where(s > 0, (cols * cols).sum(2) / s, torch.zeros_like(s))
 
-
-def _torch_size(length, k, s, p, ceil):
-    out = (length + 2 * p - k + ((s - 1) if ceil else 0)) // s + 1
-    if ceil and (out - 1) * s >= length + p:
-        out -= 1
-    return out

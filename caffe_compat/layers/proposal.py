@@ -106,9 +106,9 @@ class Proposal(Layer):
         d = deltas.detach().cpu().numpy().astype(F32)[0].transpose(1, 2, 0).reshape(-1, 4)
         info = im_info.detach().cpu().numpy().astype(F32).reshape(-1)
         rows, cols = int(info[0]), int(info[1])
-        boxes = det.decode(self.anchors(h, w), None, d, det.CodeType.CENTER_SIZE, True, False,
-                           (float(cols - 1), float(rows - 1)))
-        sizes = det.box_size(*boxes.T, False)
+        boxes = det.decode(self.anchors(h, w), None, d, det.CodeType.CENTER_SIZE, False,
+                           (float(cols - 1), float(rows - 1)), np)
+        sizes = det.box_size(*boxes.T, False, np)
         kept = det.nms(boxes, sizes, obj, 0.0, self.nms_threshold, self.pre, False, self.post)
         kept = [kept[i] for i in np.argsort(-obj[kept], kind="stable")]
         rois = np.zeros((self.post, 5), F32)

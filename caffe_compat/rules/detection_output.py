@@ -17,6 +17,16 @@ NO_EFFECT = {"save_output_param": "SSD's Caffe writes the detections to files wi
                                   "top is the same"}
 
 
+def output_rows(keep_top_k, images, found=None):
+    """Rows of DetectionOutput's ``(1, 1, rows, 7)`` top: ``keep_top_k`` per image (OpenCV's
+    layout, unused rows zero), or with ``keep_top_k`` -1 one per detection. ``found``: the
+    detections, None before the forward (a shape: one row where the count depends on the
+    data)."""
+    if keep_top_k < 0:
+        return 1 if found is None else found
+    return keep_top_k * images if found is None else max(keep_top_k * images, found)
+
+
 class DetectionRule:
     """The settings of one DetectionOutput layer (``p``: its DetectionOutputParameter);
     ``fail(message)`` raises the caller's error for a bad setting; ``scan``: the suppression's
@@ -66,8 +76,7 @@ class DetectionRule:
                 (float(image_hw[1] - 1), float(image_hw[0] - 1))
         rows = [self._image(i, loc_np[i], conf_np[i], boxes, var, bounds) for i in range(n)]
         rows = np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
-        total = self.keep_top_k * n if self.keep_top_k >= 0 else len(rows)
-        out = np.zeros((1, 1, max(total, len(rows)), 7), np.float32)
+        out = np.zeros((1, 1, output_rows(self.keep_top_k, n, len(rows)), 7), np.float32)
         out[0, 0, :len(rows)] = rows
         return out
 
@@ -106,12 +115,11 @@ class DetectionRule:
         threshold = np.float32(self.threshold)
         picked, boxes = [], []
         for c in targets:
-            scores = conf[:, c]
-            order = det.ranked(scores, np.flatnonzero(scores > threshold), self.top_k)
+            order = det.ranked_numpy(conf[:, c], threshold, self.top_k)
             b = det.decode(priors[order], None if var is None else var[order],
-                           loc[order, 0 if self.share else c], self.code_type, self.encoded,
-                           self.normalized, bounds)
-            at = np.asarray(self._scan(b, det.box_size(*b.T, self.normalized),
+                           loc[order, 0 if self.share else c], self.code_type,
+                           self.normalized, bounds, np)
+            at = np.asarray(self._scan(b, det.box_size(*b.T, self.normalized, np),
                                        self.nms_threshold, self.normalized, limit), np.intp)
             picked.append(order[at])
             boxes.append(b[at])

@@ -4,7 +4,10 @@ Parameters and defaults: ``local_size`` 5 (odd), ``alpha`` 1, ``beta`` 0.75, ``k
 ``norm_region`` ACROSS_CHANNELS (or WITHIN_CHANNEL). ACROSS_CHANNELS: ``y = x (k + alpha / n
 sum of x^2 over the n channels centred on c, clipped to the channels)^-beta``; the constants
 as Caffe's float32 code holds them: ``alpha / n`` in float, ``2 alpha beta / n`` in double
-stored as float. Refusals, as Caffe's CHECKs: an even ``local_size``, a bottom of other than
+stored as float. WITHIN_CHANNEL (WithinChannelForward: Power, AVE Pooling and Eltwise layers):
+``y = x (1 + alpha mean)^-beta``, ``mean`` the sum of x^2 over the n x n window zero-padded by
+``(n - 1) / 2`` divided by n^2 everywhere, borders included (:func:`within_channel`); ``k`` is
+not used. Refusals, as Caffe's CHECKs: an even ``local_size``, a bottom of other than
 4 axes.
 """
 from __future__ import annotations
@@ -57,6 +60,14 @@ class LRNRule:
             refuse(self.layer, "bottom must have 4 axes (num, channels, height, width), got "
                    f"{shape}")
         return shape
+
+
+def within_channel(x, window_mean, alpha, beta, power):
+    """(top, scale) of Caffe's WITHIN_CHANNEL LRN: ``scale = 1 + alpha mean``, ``top = x
+    scale^-beta``, on the arrays of any engine (``window_mean`` its pooled mean of x^2,
+    ``power`` its ``pow``)."""
+    scale = 1.0 + alpha * window_mean
+    return x * power(scale, -beta), scale
 
 
 def lrn_rule(layer, bottom_shapes=None):

@@ -46,6 +46,24 @@ def pooled_size(length, k, s, p, ceil):
     return out
 
 
+def window_sizes(length, k, s, p, out):
+    """AVE's divisor along an axis: each of the ``out`` windows (window ``i`` starting at
+    ``i s - p``) clipped to ``[-p, length + p)``, padded positions counted (Forward_cpu's
+    ``pool_size``)."""
+    return [min(i * s - p + k, length + p) - (i * s - p) for i in range(out)]
+
+
+def torch_agrees(length, k, s, p, ceil):
+    """Whether torch's pooling (``padding=p``, ``ceil_mode=ceil``) has Caffe's windows along an
+    axis: its padding at most half the window, and its output size, ``(length + 2p - k [+ s -
+    1 with ceil]) // s + 1`` less one in ceil mode where the last window would start at or
+    beyond ``length + p``, :func:`pooled_size`."""
+    out = (length + 2 * p - k + (s - 1 if ceil else 0)) // s + 1
+    if ceil and (out - 1) * s >= length + p:
+        out -= 1
+    return p <= k // 2 and out == pooled_size(length, k, s, p, ceil)
+
+
 class PoolWindows:
     """The windows of one input plane: ``kernel`` and ``out`` (h, w); ``pads`` (left, right,
     top, bottom) that make every window a whole block of the padded plane (negative: rows or
@@ -53,9 +71,9 @@ class PoolWindows:
     whose window holds no input position (both computed when first asked for: a MAX
     pooling's converter asks only :meth:`any_empty`)."""
 
-    def __init__(self, kernel, out, pads, starts, plane, pad):
+    def __init__(self, kernel, out, pads, starts, plane, sizes):
         self.kernel, self.out, self.pads = kernel, out, pads
-        self._starts, self._plane, self._pad = starts, plane, pad
+        self._starts, self._plane, self._sizes = starts, plane, sizes
 
     def _clipped(self, axis, limit):
         """Each window's length along ``axis`` clipped to ``[.., limit)``, from its start."""
@@ -71,10 +89,7 @@ class PoolWindows:
 
     @functools.cached_property
     def divisor(self):
-        (hs, ws), (h, w), (ph, pw) = self._starts, self._plane, self._pad
-        kh, kw = self.kernel
-        return np.outer(np.minimum(hs + kh, h + ph) - hs,
-                        np.minimum(ws + kw, w + pw) - ws).astype(np.float64)
+        return np.outer(*self._sizes).astype(np.float64)
 
     @functools.cached_property
     def empty(self):
@@ -135,7 +150,8 @@ class PoolingRule:
         (sh, sw), (ph, pw) = self.stride, self.pad
         pads = (pw, (ow - 1) * sw + kw - w - pw, ph, (oh - 1) * sh + kh - h - ph)
         starts = (np.arange(oh) * sh - ph, np.arange(ow) * sw - pw)
-        return PoolWindows((kh, kw), (oh, ow), pads, starts, (h, w), (ph, pw))
+        sizes = (window_sizes(h, kh, sh, ph, oh), window_sizes(w, kw, sw, pw, ow))
+        return PoolWindows((kh, kw), (oh, ow), pads, starts, (h, w), sizes)
 
 
 def _pair(layer, param, what, default):

@@ -88,7 +88,6 @@ def _close(got, want, what):
 
 def _run(program, tmp_path, out, env_extra=None):
     env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
-    env.pop("CAFFE_COMPAT_LITE", None)
     run = subprocess.run([sys.executable, "-W", "ignore", "-c", program,
                           str(tmp_path / "net.prototxt"), str(tmp_path / "w.caffemodel"),
                           str(tmp_path / "feed.npz"), str(tmp_path / out)],

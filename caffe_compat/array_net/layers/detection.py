@@ -127,7 +127,7 @@ class DetectionOutput(ArrayLayer):
         need(math.prod(loc[1:]) == n_priors * rule.num_loc * 4 and
              math.prod(conf[1:]) == n_priors * rule.num_classes, f"layer '{self.name}': bottoms")
         self._image_hw = tuple(bottom_shapes[3][2:]) if len(bottom_shapes) == 4 else None
-        return [(1, 1, rule.keep_top_k * loc[0] if rule.keep_top_k >= 0 else 1, 7)]
+        return [(1, 1, detection_rules.output_rows(rule.keep_top_k, loc[0]), 7)]
 
     def forward(self, bottoms, tops, params):
         got = self.rule.detections(bottoms[0], bottoms[1], bottoms[2], self._image_hw)

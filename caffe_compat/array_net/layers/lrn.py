@@ -12,7 +12,7 @@ import numpy as np
 from ...parallel.threads import array_kernel_threads
 from ...rules import lrn as lrn_rule_module
 from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.lrn import ACROSS_CHANNELS, lrn_rule
+from ...rules.lrn import ACROSS_CHANNELS, lrn_rule, within_channel
 from ..registry import Unsupported, register
 from .base import BottomDiffLayer, need
 
@@ -56,9 +56,8 @@ class LRN(BottomDiffLayer):
             rule = self.rule
             mean = _box_sum(np.square(x), rule.size, rule.pre_pad)
             mean *= np.float32(1.0 / (rule.size * rule.size))
-            scale = np.float32(1) + np.float32(rule.alpha) * mean
+            y[...], scale = within_channel(x, mean, rule.alpha, rule.beta, np.power)
             self._scratch = (x.shape, scale)
-            np.multiply(x, np.power(scale, np.float32(-rule.beta)), out=y)
             return
         if self._scratch is None or self._scratch[0].shape != x.shape:
             self._scratch = (np.empty_like(x), np.empty_like(x))

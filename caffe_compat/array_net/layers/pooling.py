@@ -69,6 +69,12 @@ class Pooling(BottomDiffLayer):
             return
         self._average(x, y, kh, kw, oh, ow)
 
+    def _divisor(self, h, w, kh, kw, oh, ow):
+        """AVE's divisor per output (the rule's :func:`window_sizes` along each axis)."""
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        return np.outer(pool_rule.window_sizes(h, kh, sh, ph, oh),
+                        pool_rule.window_sizes(w, kw, sw, pw, ow)).astype(np.float32)
+
     def _average(self, x, y, kh, kw, oh, ow):
         """Each window's in-bounds values added in Caffe's order over a zero-padded copy (the
         zeros it adds leave every sum as it was), then divided by the clipped window size."""
@@ -85,11 +91,7 @@ class Pooling(BottomDiffLayer):
         for a in range(kh):
             for b in range(kw):
                 y += xp[:, :, a:a + (oh - 1) * sh + 1:sh, b:b + (ow - 1) * sw + 1:sw]
-        hs = np.arange(oh) * sh - ph
-        ws = np.arange(ow) * sw - pw
-        he = np.minimum(hs + kh, h + ph)
-        we = np.minimum(ws + kw, w + pw)
-        y /= np.outer(he - hs, we - ws).astype(np.float32)
+        y /= self._divisor(h, w, kh, kw, oh, ow)
 
     def can_backward(self):
         return self.method == AVE or self._mask is not None
@@ -114,10 +116,7 @@ class Pooling(BottomDiffLayer):
         (sh, sw), (ph, pw) = self.stride, self.pad
         n, c, h, w = dx.shape
         kh, kw, oh, ow = self._geometry(h, w)
-        hs = np.arange(oh) * sh - ph
-        ws = np.arange(ow) * sw - pw
-        sizes = np.outer(np.minimum(hs + kh, h + ph) - hs, np.minimum(ws + kw, w + pw) - ws)
-        share = dy / sizes.astype(np.float32)
+        share = dy / self._divisor(h, w, kh, kw, oh, ow)
         hp = max(h + ph, (oh - 1) * sh + kh - ph)
         wp = max(w + pw, (ow - 1) * sw + kw - pw)
         grad = np.zeros((n, c, hp + ph, wp + pw), np.float32)

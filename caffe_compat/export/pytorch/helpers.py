@@ -11,25 +11,24 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ...rules.pooling import pooled_size  # noqa: F401  (its source goes into model.py)
+# the rules' sources go into model.py
+from ...rules.boxes import box_size, decode, greedy, ranked  # noqa: F401
+from ...rules.detection_output import output_rows  # noqa: F401
+from ...rules.lrn import within_channel  # noqa: F401
+from ...rules.pooling import pooled_size, torch_agrees, window_sizes  # noqa: F401
 
 
 def pool_geometry(x, kernel, stride, pad, ceil):
     """(kernel, output size, torch_agrees, explicit pads) of Caffe's pooling of ``x``:
     ``kernel`` None is global pooling; ``torch_agrees`` when torch's pooling of the same
-    arguments has Caffe's windows (its padding at most half the kernel and its output size
-    equal to Caffe's); the pads make every window a whole block of the padded input."""
+    arguments has Caffe's windows (:func:`torch_agrees` along both axes); the pads make every
+    window a whole block of the padded input."""
     h, w = int(x.shape[-2]), int(x.shape[-1])
     kh, kw = (h, w) if kernel is None else kernel
     oh = pooled_size(h, kh, stride[0], pad[0], ceil)
     ow = pooled_size(w, kw, stride[1], pad[1], ceil)
-    torch_h = (h + 2 * pad[0] - kh + (stride[0] - 1 if ceil else 0)) // stride[0] + 1
-    torch_w = (w + 2 * pad[1] - kw + (stride[1] - 1 if ceil else 0)) // stride[1] + 1
-    if ceil and (torch_h - 1) * stride[0] >= h + pad[0]:
-        torch_h -= 1
-    if ceil and (torch_w - 1) * stride[1] >= w + pad[1]:
-        torch_w -= 1
-    agrees = pad[0] <= kh // 2 and pad[1] <= kw // 2 and (torch_h, torch_w) == (oh, ow)
+    agrees = torch_agrees(h, kh, stride[0], pad[0], ceil) and \
+        torch_agrees(w, kw, stride[1], pad[1], ceil)
     pads = (pad[1], (ow - 1) * stride[1] + kw - w - pad[1],
             pad[0], (oh - 1) * stride[0] + kh - h - pad[0])
     return (kh, kw), (oh, ow), agrees, pads
@@ -54,11 +53,8 @@ def ave_pool(x, kernel, stride=(1, 1), pad=(0, 0), ceil=True):
     if agrees:
         return F.avg_pool2d(x, k, stride, pad, ceil_mode=ceil, count_include_pad=True)
     total = F.avg_pool2d(F.pad(x, pads), k, stride, divisor_override=1)
-    h, w = int(x.shape[-2]), int(x.shape[-1])
-    rows = torch.arange(oh) * stride[0] - pad[0]
-    cols = torch.arange(ow) * stride[1] - pad[1]
-    rows = torch.clamp(rows + k[0], max=h + pad[0]) - rows
-    cols = torch.clamp(cols + k[1], max=w + pad[1]) - cols
+    rows = torch.tensor(window_sizes(int(x.shape[-2]), k[0], stride[0], pad[0], oh))
+    cols = torch.tensor(window_sizes(int(x.shape[-1]), k[1], stride[1], pad[1], ow))
     return total / (rows[:, None] * cols[None, :]).to(total)
 
 
@@ -67,7 +63,7 @@ def lrn_within_channel(x, size, alpha, beta):
     the size x size window (zero-padded by (size - 1) / 2) divided by size^2 everywhere; Caffe's
     ``k`` is not used."""
     avg = F.avg_pool2d(x * x, size, stride=1, padding=(size - 1) // 2, count_include_pad=True)
-    return x * (1.0 + alpha * avg).pow(-beta)
+    return within_channel(x, avg, alpha, beta, torch.pow)[0]
 
 
 def relu_in_place(x, slope=0.0):
@@ -315,74 +311,18 @@ def psroi_pool(maps, rois, output_dim, k, spatial_scale):
     return torch.stack(outs) if outs else maps.new_zeros((0, output_dim, k, k))
 
 
-def box_size(xmin, ymin, xmax, ymax, normalized):
-    """OpenCV's BBoxSize: 0 for an inverted box, ``w h`` (normalized) or ``(w + 1)(h + 1)``
-    (pixels)."""
-    w, h = xmax - xmin, ymax - ymin
-    area = w * h if normalized else (w + 1.0) * (h + 1.0)
-    return torch.where((xmax < xmin) | (ymax < ymin), torch.zeros_like(area), area)
-
-
-def decode_boxes(priors, variances, loc, code_type, normalized, clip=None):
-    """SSD's box decoding as OpenCV 4 computes it in float32 (``variances`` None: encoded in
-    the offsets). ``code_type`` 1 CORNER: prior corners plus offsets; 2 CENTER_SIZE: the
-    prior's centre (``xmin + w / 2`` in double) moved by ``offset w``, its size times
-    ``exp(offset)``, the corners ``centre -+ size / 2`` in double; 3 CORNER_SIZE: corners plus
-    ``offset * size``. Prior sizes get +1 for boxes in pixels. ``clip`` (xmax, ymax): the
-    corners clamped to ``[0, xmax] x [0, ymax]``."""
-    b = loc if variances is None else variances * loc
-    pw, ph = priors[:, 2] - priors[:, 0], priors[:, 3] - priors[:, 1]
-    if not normalized and code_type != 1:
-        pw, ph = pw + 1.0, ph + 1.0
-    if code_type == 1:
-        out = priors + b
-    elif code_type == 2:
-        pcx = (priors[:, 0].double() + pw.double() * 0.5).float()
-        pcy = (priors[:, 1].double() + ph.double() * 0.5).float()
-        cx, cy = b[:, 0] * pw + pcx, b[:, 1] * ph + pcy
-        half_w = (torch.exp(b[:, 2]) * pw).double() * 0.5
-        half_h = (torch.exp(b[:, 3]) * ph).double() * 0.5
-        cx, cy = cx.double(), cy.double()
-        out = torch.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], 1).float()
-    else:
-        out = priors + b * torch.stack([pw, ph, pw, ph], 1)
-    if clip is not None:
-        out = torch.stack([out[:, 0].clamp(0.0, clip[0]), out[:, 1].clamp(0.0, clip[1]),
-                           out[:, 2].clamp(0.0, clip[0]), out[:, 3].clamp(0.0, clip[1])], 1)
-    return out
-
-
 def nms(boxes, sizes, scores, threshold, nms_threshold, top_k, normalized, limit=-1):
-    """OpenCV's NMSFast_ (eta 1): the scores strictly above ``threshold`` by score descending
-    (equal scores in index order), the first ``top_k`` when ``top_k > 0``; a box is kept when
-    its IoU (float32) with every box kept before is at most ``nms_threshold``; the scan stops
-    at ``limit`` kept boxes when ``limit >= 0``. Returns the kept indices in order."""
-    candidates = torch.nonzero(scores > threshold).reshape(-1)
-    order = candidates[torch.sort(scores[candidates], descending=True, stable=True).indices]
-    if 0 < top_k < len(order):
-        order = order[:top_k]
-    b, s = boxes[order], sizes[order]
-    suppressed = torch.zeros(len(order), dtype=torch.bool)
-    kept = []
-    for a in range(len(order)):
-        if suppressed[a]:
-            continue
-        kept.append(a)
-        if 0 <= limit <= len(kept):
-            break
-        inter = box_size(torch.maximum(b[:, 0], b[a, 0]), torch.maximum(b[:, 1], b[a, 1]),
-                         torch.minimum(b[:, 2], b[a, 2]), torch.minimum(b[:, 3], b[a, 3]),
-                         normalized)
-        iou = torch.where(inter > 0, inter / (s + s[a] - inter), torch.zeros_like(inter))
-        suppressed |= iou > nms_threshold
-    return order[kept]
+    """OpenCV's NMSFast_ (eta 1): the candidates :func:`ranked`, then :func:`greedy`'s scan;
+    the kept indices in order."""
+    order = ranked(scores, threshold, top_k, torch)
+    return order[greedy(boxes[order], sizes[order], nms_threshold, normalized, limit, torch)]
 
 
 def detect(loc, conf, priors, num_classes, share_location, background, code_type,
            variance_encoded, keep_top_k, threshold, nms_threshold, top_k, normalized,
            clip=None):
     """SSD's DetectionOutput as OpenCV 4 computes it, inference only (no gradient): per image,
-    the location offsets decoded against the priors (:func:`decode_boxes`), per class but the
+    the location offsets decoded against the priors (:func:`decode`), per class but the
     background :func:`nms` of the confidences (stopping at ``keep_top_k`` when there is one
     class), the ``keep_top_k`` best across classes; rows ``[image, label, confidence, xmin,
     ymin, xmax, ymax]`` image by image, by confidence descending, in a (1, 1, keep_top_k N, 7)
@@ -401,9 +341,9 @@ def detect(loc, conf, priors, num_classes, share_location, background, code_type
         for c in range(loc.shape[2]):
             label = -1 if share_location else c
             if label != background:
-                boxes = decode_boxes(priors[0], variances, loc[i, :, c], code_type,
-                                     normalized, clip)
-                decoded[label] = (boxes, box_size(*boxes.unbind(1), normalized))
+                boxes = decode(priors[0], variances, loc[i, :, c], code_type, normalized,
+                               clip, torch)
+                decoded[label] = (boxes, box_size(*boxes.unbind(1), normalized, torch))
         found = []          # (class, prior index), class by class
         for c in range(num_classes):
             if c != background:
@@ -429,8 +369,7 @@ def detect(loc, conf, priors, num_classes, share_location, background, code_type
         images.append(torch.cat([torch.full((len(order), 1), float(i)),
                                  labels[:, None].float(), scores[order, None], boxes], 1))
     rows = torch.cat(images) if images else torch.zeros(0, 7)
-    total = max(keep_top_k * n if keep_top_k >= 0 else 0, rows.shape[0])
-    out = torch.zeros(1, 1, total, 7)
+    out = torch.zeros(1, 1, output_rows(keep_top_k, n, rows.shape[0]), 7)
     out[0, 0, :rows.shape[0]] = rows
     return out.to(device=loc.device, dtype=dtype)
 
@@ -460,8 +399,8 @@ def proposals(scores, deltas, im_info, anchor_w, anchor_h, offset, stride, pre_n
     anchors = torch.stack([(xs - half_w).expand(shape), (ys - half_h).expand(shape),
                            (xs + half_w - 1.0).expand(shape), (ys + half_h - 1.0).expand(shape)],
                           -1).reshape(-1, 4)
-    boxes = decode_boxes(anchors, None, offsets, 2, False, (float(cols - 1), float(rows - 1)))
-    kept = nms(boxes, box_size(*boxes.unbind(1), False), objectness, 0.0, nms_threshold,
+    boxes = decode(anchors, None, offsets, 2, False, (float(cols - 1), float(rows - 1)), torch)
+    kept = nms(boxes, box_size(*boxes.unbind(1), False, torch), objectness, 0.0, nms_threshold,
                pre_nms, False, post_nms)
     kept = kept[torch.sort(objectness[kept], descending=True, stable=True).indices]
     rois = torch.zeros(post_nms, 5)

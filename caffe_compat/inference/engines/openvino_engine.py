@@ -6,9 +6,9 @@ picks its kernels for the shape; a dynamic batch costs it speed at batch 1), wit
 ``INFERENCE_NUM_THREADS`` = :func:`~caffe_compat.inference.engines.threads.engine_threads`,
 ``PERFORMANCE_HINT`` LATENCY, ``NUM_STREAMS`` 1 and f32 inference precision (no bf16/f16
 down-conversion: the outputs must match our forward within 1e-4). ``ENABLE_CPU_PINNING`` is
-OpenVINO's own default unless ``$CAFFE_COMPAT_OPENVINO_PINNING`` is 0 or 1
-(benchmarks/bench_engine_threads.py measured no difference either way, alone or in a loop
-with cv2 preprocessing; the default keeps our session the same as one created directly).
+OpenVINO's own default (benchmarks/bench_engine_threads.py measures both settings: no
+difference either way, alone or in a loop with cv2 preprocessing; the default keeps our
+session the same as one created directly).
 One infer request per compiled model; outputs are copied out of the request's buffers (the
 next call overwrites them).
 """
@@ -21,7 +21,6 @@ import numpy as np
 
 from .registry import LibraryEngine, register_engine
 
-PINNING = os.environ.get("CAFFE_COMPAT_OPENVINO_PINNING")     # None: OpenVINO's default
 _CORE = None
 
 
@@ -48,8 +47,6 @@ class OpenVinoEngine(LibraryEngine):
             model.reshape({name: ov.PartialShape(list(shape)) for name, shape in shapes.items()})
         config = {"INFERENCE_NUM_THREADS": int(threads), "PERFORMANCE_HINT": "LATENCY",
                   "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32"}
-        if PINNING in ("0", "1"):
-            config["ENABLE_CPU_PINNING"] = PINNING == "1"
         compiled = core.compile_model(model, "CPU", config)
         request = compiled.create_infer_request()
         by_name = {}

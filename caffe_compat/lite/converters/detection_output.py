@@ -35,7 +35,7 @@ def detection_output(lp, bottoms, blobs):
             math.prod(conf[1:]) != n_priors * rule.num_classes:
         raise Unsupported(f"layer '{lp.name}': bottoms {loc}, {conf}, {prior}")
     image_hw = tuple(bottoms[3].shape[2:]) if len(bottoms) == 4 else None
-    rows = rule.keep_top_k * loc[0] if rule.keep_top_k >= 0 else 1
+    rows = detection_rules.output_rows(rule.keep_top_k, loc[0])
 
     def run(arrays):
         return [rule.detections(arrays[0], arrays[1], arrays[2], image_hw)]

@@ -1,11 +1,13 @@
 """DetectionOutput's NMS scan in C (``caffe_compat/kernels/_nms_kernel.c``) keeps the boxes
-the numpy scans keep (:func:`caffe_compat.rules.boxes.nms`: the pairwise form and the loop),
+the numpy scans keep (:func:`caffe_compat.rules.boxes.nms`: the pairwise form and the rule's
+:func:`~caffe_compat.rules.boxes.greedy`, on numpy and on torch),
 on random boxes with inverted, empty, touching and NaN ones, both box conventions, thresholds
 around and below 0 and limits: the same float32 operations, so the same boxes exactly. Its
 DetectionOutput step (ranking, decoding, suppression of one class) writes the numpy rule's
 bytes on random settings of every code type, with ties, overflowing and NaN offsets."""
 import numpy as np
 import pytest
+import torch
 
 from caffe_compat.rules import boxes as det
 
@@ -36,11 +38,17 @@ def test_the_c_scan_keeps_the_numpy_scans_boxes(seed, normalized):
         b, scores = _case(seed * 7 + n, n)
         if not normalized:
             b = b * np.float32(300)
-        sizes = det.box_size(*b.T, normalized)
+        sizes = det.box_size(*b.T, normalized, np)
         args = (b, sizes, scores, thr, nms_thr, top_k, normalized, limit)
         got = det.nms(*args)
         assert got == det.nms(*args, matrix_min=10 ** 9), (n, thr, nms_thr, limit)
         assert got == det.nms(*args, matrix_min=0), (n, thr, nms_thr, limit)
+        # the rule on torch tensors (the PyTorch-source export's model.py runs it so)
+        t = torch.from_numpy(b)
+        order = det.ranked(torch.from_numpy(scores), thr, top_k, torch)
+        kept = det.greedy(t[order], det.box_size(*t.unbind(1), normalized, torch)[order],
+                          nms_thr, normalized, limit, torch)
+        assert order[kept].tolist() == got, (n, thr, nms_thr, limit)
 
 
 def test_bad_buffers_are_refused():

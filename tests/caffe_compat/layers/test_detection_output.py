@@ -106,7 +106,7 @@ def test_nms_with_all_pair_ious_keeps_the_scans_boxes(normalized, monkeypatch):
         if trial % 3 == 0:
             boxes = np.round(boxes * 20) / 20          # equal boxes and touching edges
         boxes = (boxes if normalized else boxes * 300).astype(np.float32)
-        sizes = det.box_size(*boxes.T, normalized)
+        sizes = det.box_size(*boxes.T, normalized, np)
         scores = rng.uniform(0, 1, n).astype(np.float32)
         if trial % 4 == 0:
             scores = (np.round(scores * 10) / 10).astype(np.float32)     # equal scores
@@ -118,22 +118,27 @@ def test_nms_with_all_pair_ious_keeps_the_scans_boxes(normalized, monkeypatch):
         assert fast == det.nms(*args), trial
 
 
-def test_ranked_candidates_equal_a_stable_sort_cut_at_top_k():
-    # the partition before the sort keeps the candidates a full stable sort keeps, ties at
-    # the cut included (the lowest indices), in the same order
-    from caffe_compat.rules.boxes import ranked
+def test_ranked_candidates_equal_a_stable_sort_cut_at_top_k_on_numpy_and_torch():
+    # the one rule on both array modules, and its numpy form with a partition before the sort:
+    # the candidates above the threshold, ties in index order (at the cut too), cut at top_k
+    import torch
+    from caffe_compat.rules.boxes import ranked, ranked_numpy
     rng = np.random.default_rng(5)
     for trial in range(200):
         n = int(rng.integers(0, 300))
         scores = rng.uniform(0, 1, n).astype(np.float32)
         if trial % 2:
             scores = (np.round(scores * 6) / 6).astype(np.float32)     # many equal scores
-        candidates = np.flatnonzero(scores > F32_THRESHOLD[trial % 3])
+        threshold = F32_THRESHOLD[trial % 3]
+        candidates = np.flatnonzero(scores > threshold)
         top_k = [-1, 0, 1, 7, 50, 400][trial % 6]
         full = candidates[np.argsort(-scores[candidates], kind="stable")]
         if 0 < top_k < len(full):
             full = full[:top_k]
-        assert ranked(scores, candidates, top_k).tolist() == full.tolist(), trial
+        assert ranked(scores, threshold, top_k, np).tolist() == full.tolist(), trial
+        assert ranked_numpy(scores, threshold, top_k).tolist() == full.tolist(), trial
+        got = ranked(torch.from_numpy(scores), float(threshold), top_k, torch)
+        assert got.tolist() == full.tolist(), trial
 
 
 F32_THRESHOLD = (np.float32(0), np.float32(0.3), np.float32(-1))
@@ -153,8 +158,9 @@ def test_decoding_some_priors_gives_the_floats_of_decoding_all(code_type, normal
         var = rng.uniform(0.05, 0.3, (n, 4)).astype(np.float32)
         loc = rng.standard_normal((n, 4)).astype(np.float32)
         for encoded in (False, True):
-            whole = decode(prior, var, loc, code_type, encoded, normalized, (299.0, 299.0))
+            v = None if encoded else var
+            whole = decode(prior, v, loc, code_type, normalized, (299.0, 299.0), np)
             for pick in (rng.permutation(n)[:max(1, n // 3)], np.arange(n)[::-1][:5]):
-                part = decode(prior[pick], var[pick], loc[pick], code_type, encoded,
-                              normalized, (299.0, 299.0))
+                part = decode(prior[pick], None if encoded else var[pick], loc[pick], code_type,
+                              normalized, (299.0, 299.0), np)
                 assert np.array_equal(part, whole[pick]), (n, encoded)

@@ -1,4 +1,4 @@
-"""DetectionOutput (SSD) through the helper ``detect`` (with ``decode_boxes`` and ``nms``):
+"""DetectionOutput (SSD) through the helper ``detect`` (with the rules' ``decode`` and ``nms``):
 OpenCV 4's decoding in float32, per-class NMS, the ``keep_top_k`` best across classes, rows
 ``[image, label, confidence, xmin, ymin, xmax, ymax]`` in a (1, 1, keep_top_k N, 7) top.
 ``clip`` of boxes in pixels uses the image bottom's height and width of the deploy geometry.
