@@ -99,8 +99,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
     _unsupported = UnsupportedError         # what the mixins raise for a call not provided
 
     def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None,
-                 *, tables_only=False):
+                 *, tables_only=False, weights_source=None):
         self._init_state(source)
+        self._weights_source = weights_source    # the caffemodel's name, for messages
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
             return
@@ -155,6 +156,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._input_aliases = {}                 # setInputsNames: given name -> own name
         self._set_shapes = {}                    # (engine layer, blob index) -> shape given
         self._located, self._positions = None, ([], None)
+        self._weights_source = None
 
     def _index_layers(self):
         self._ids = {}
@@ -209,7 +211,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._state is None:
             if self._weights is not None:
                 self._full_weights()
-                net.copy_from(self._weights)
+                # layers of the net the caffemodel lacks: a WeightsMismatchWarning
+                net.copy_from(self._weights, source=self._weights_source or "<caffemodel>")
             self._state = net.caffe_state_dict()
         else:
             self._check_fits(net, shapes)

@@ -75,9 +75,11 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
     weights_file = _WeightsFile(model if has_model else None)
     net = _light_net(text, source, weights_file)
     if net is not None:
+        net._weights_source = weights_file.source
         return net
     param, weights, open_inputs, values = _protobuf_parts(text, source, weights_file)
-    return Net(param, weights, source, open_inputs, values=values)
+    return Net(param, weights, source, open_inputs, values=values,
+               weights_source=weights_file.source)
 
 
 class _WeightsFile:

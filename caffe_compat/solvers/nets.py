@@ -72,10 +72,14 @@ class NetSetupMixin(NetSpecMixin):
 
     # ------------------------------------------------------------------ weights
     def load_weights(self, net, model_list):
-        """Caffe's LoadNetWeights: each comma-separated caffemodel copied in by layer name."""
+        """Caffe's LoadNetWeights: each comma-separated caffemodel copied in by layer name;
+        layers of the net that none of them covers are said once, after the last
+        (:mod:`caffe_compat.diagnostics.weights_coverage`)."""
+        cover = net.weights_coverage()
         for path in str(model_list).split(","):
             self.log.info(f"Finetuning from {path}", "solver.cpp:72")
-            copy_weights(net, path, self.log)
+            copy_weights(net, path, self.log, coverage=cover)
+        cover.report(self.log)
 
 
 def _in(which, error):
