@@ -6,6 +6,7 @@ import glob
 import os
 import re
 import time
+import warnings
 
 import numpy as np
 
@@ -152,6 +153,7 @@ def train_model(rec, train_list, test_list, work_dir, device="cpu", init_weights
     the newest snapshot there; returns dict(weights, resumed_from, history, seconds)."""
     from caffe_compat import get_solver
     from caffe_compat.diagnostics.glog import SolverLog
+    from caffe_compat.errors import WeightsMismatchWarning
     os.makedirs(work_dir, exist_ok=True)
     prefix = os.path.join(work_dir, rec.key)
     test = rec.test and test_list is not None
@@ -161,10 +163,14 @@ def train_model(rec, train_list, test_list, work_dir, device="cpu", init_weights
     t0 = time.perf_counter()
     with open(os.path.join(work_dir, "train.log"), "a", encoding="utf-8") as logf:
         log = SolverLog(stream=None, files=[logf])
-        solver = get_solver(param, train_source=train_list,
-                            test_source=test_list if test else None, device=device,
-                            weights=[init_weights] if init_weights else None,
-                            batch_size=rec.batch_size, log=log, progress=progress)
+        with warnings.catch_warnings():
+            # the joint nets take the SR net's convolutions and start their new layers from
+            # the fillers, as the paper fine-tunes: the log's W line says so, not a warning
+            warnings.filterwarnings("ignore", category=WeightsMismatchWarning)
+            solver = get_solver(param, train_source=train_list,
+                                test_source=test_list if test else None, device=device,
+                                weights=[init_weights] if init_weights else None,
+                                batch_size=rec.batch_size, log=log, progress=progress)
         solver.add_callback(_Recorder(prefix, rec.snapshot, history, callbacks))
         if last is not None and last[0] >= rec.max_iter:
             resumed = last[0]

@@ -100,8 +100,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
 
     def __init__(self, param=None, weights=None, source="<net>", open_inputs=(), values=None,
                  *, tables_only=False, weights_source=None):
-        self._init_state(source)
-        self._weights_source = weights_source    # the caffemodel's name, for messages
+        self._init_state(source, weights_source)
         if param is None:
             self._param, self._layers, self._inputs = None, [], []
             return
@@ -140,7 +139,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._lite is None and None not in self._declared_shapes():
             self._engine(self._declared_shapes())  # build once: errors show at read time
 
-    def _init_state(self, source):
+    def _init_state(self, source, weights_source=None):
         self._source = source
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
         self._runners = {}                       # (input shapes, blobs) -> EngineRunner
@@ -155,8 +154,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._python_layers = {}                 # engine layer name -> registered class's
         self._input_aliases = {}                 # setInputsNames: given name -> own name
         self._set_shapes = {}                    # (engine layer, blob index) -> shape given
-        self._located, self._positions = None, ([], None)
-        self._weights_source = None
+        self._located, self._positions, self._weights_source = None, ([], None), weights_source
 
     def _index_layers(self):
         self._ids = {}
@@ -211,7 +209,6 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._state is None:
             if self._weights is not None:
                 self._full_weights()
-                # layers of the net the caffemodel lacks: a WeightsMismatchWarning
                 net.copy_from(self._weights, source=self._weights_source or "<caffemodel>")
             self._state = net.caffe_state_dict()
         else:

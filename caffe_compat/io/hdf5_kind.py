@@ -38,18 +38,13 @@ def not_weights(source, data=None):
     import h5py
     try:
         f = _open(source, data)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:      # h5py's words for a damaged file
         return f"{source}: an HDF5 file that cannot be opened ({exc}); not weights"
-    with f:
-        try:
+    try:
+        with f:
             return _describe(source, f, h5py)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            return f"{source}: an HDF5 file that cannot be read ({exc}); not weights"
-
-
-def is_hdf5_caffemodel(source, data=None):
-    """Whether ``source`` / ``data`` is an HDF5 caffemodel (:func:`not_weights` is None)."""
-    return not_weights(source, data) is None
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        return f"{source}: an HDF5 file that cannot be read ({exc}); not weights"
 
 
 def _describe(source, f, h5py):

@@ -97,6 +97,22 @@ class NetWeightsMixin:
         other = hdf5_kind.not_weights(path)
         if other is not None:
             raise WeightsError(other)
+        try:
+            copied, ignored, arrays, file_layers = self._read_hdf5(h5py, path)
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:   # damaged
+            raise WeightsError(f"{path}: cannot read this HDF5 caffemodel: {exc}") from None
+        cover = self.weights_coverage() if coverage is None else coverage
+        cover.add(path, file_layers)
+        if coverage is None:
+            cover.report(strict=strict)
+        with torch.no_grad():
+            for p, arr in arrays:
+                p.copy_(torch.from_numpy(arr).reshape(p.shape))
+        return copied, ignored
+
+    def _read_hdf5(self, h5py, path):
+        """(copied, ignored, [(parameter, float32 array)], [(file layer, blob count)]) of an
+        HDF5 caffemodel, checked against the net (:meth:`_copy_from_hdf5`)."""
         copied, ignored, arrays, file_layers = [], [], [], []
         with h5py.File(path, "r") as f:
             for name, group in f["data"].items():
@@ -115,20 +131,14 @@ class NetWeightsMixin:
                         if self._owns(name, j):
                             raise WeightsError(f"{path}: {defined}layer '{name}' lacks blob {j}")
                         continue
-                    arr = np.asarray(group[str(j)], dtype=np.float32)
-                    if arr.size != p.numel():
+                    blob = group[str(j)]
+                    if not isinstance(blob, h5py.Dataset) or blob.size != p.numel():
+                        shape = blob.shape if isinstance(blob, h5py.Dataset) else "a group"
                         raise WeightsError(f"{path}: {defined}layer '{name}' blob {j}: shape "
-                                           f"{arr.shape}, the net expects {tuple(p.shape)}")
-                    arrays.append((p, arr))
+                                           f"{shape}, the net expects {tuple(p.shape)}")
+                    arrays.append((p, np.asarray(blob, dtype=np.float32)))   # sized first
                 copied.append(name)
-        cover = self.weights_coverage() if coverage is None else coverage
-        cover.add(path, file_layers)
-        if coverage is None:
-            cover.report(strict=strict)
-        with torch.no_grad():
-            for p, arr in arrays:
-                p.copy_(torch.from_numpy(arr).reshape(p.shape))
-        return copied, ignored
+        return copied, ignored, arrays, file_layers
 
     def _owns(self, layer, index):
         """Whether blob ``index`` of ``layer`` is its own (not shared from another layer)."""
