@@ -80,9 +80,9 @@ class WeightsCoverage:
 
     def message(self):
         """The mismatch's message, or None where every parameter of the net is covered."""
-        missing = self.missing()
+        missing = self.missing() if self.files else None
         if not missing:
-            return None
+            return None             # covered, or no file loaded: nothing to say
         files = ", ".join(self.files) or "<weights>"
         own = _names([f"'{name}' ({n} blob{'s' if n > 1 else ''}"
                       f"{', ' + self._at(name).rstrip(': ') if self._at(name) else ''})"

@@ -87,3 +87,34 @@ def test_a_net_and_its_own_weights_say_nothing(files, engine):
         for weights in (binary, h5):
             net = caffe.Net(deploy, caffe.TEST, weights=weights)
             assert net.params["fc2"][0].data.any()
+
+
+TRAIN = RENAMED.replace('input: "data"\ninput_shape { dim: 1 dim: 1 dim: 6 dim: 6 }\n', """
+layer { name: "input" type: "Input" top: "data" top: "label"
+        input_param { shape { dim: 1 dim: 1 dim: 6 dim: 6 } shape { dim: 1 dim: 3 } } }
+""") + 'layer { name: "loss" type: "EuclideanLoss" bottom: "fc_out" bottom: "label" }\n'
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_a_solvers_weights_warn_once_for_what_no_file_covers(files, engine, net_file, tmp_path,
+                                                             both):
+    """``weights:`` of a solver file (several files cover the net together)."""
+    _, _, binary, _ = files
+    proto = EngineNet(SOURCE.replace('"fc2"', '"fc_out"'), seed=5).to_proto()
+    keep = [lp for lp in proto.layer if lp.name == "fc_out"]
+    del proto.layer[:]
+    proto.layer.extend(keep)
+    from caffe_compat.io.caffemodel import write_caffemodel
+    write_caffemodel(proto, tmp_path / "fc_out.caffemodel")
+    weights = f"{binary},{tmp_path / 'fc_out.caffemodel'}" if both else binary
+    solver = net_file(f'net: "{net_file(TRAIN)}"\nbase_lr: 0.01\nlr_policy: "fixed"\n'
+                      f'max_iter: 1\nweights: "{weights}"\n', name="solver.prototxt")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        s = caffe.SGDSolver(solver)
+    found = [w for w in record if issubclass(w.category, WeightsMismatchWarning)]
+    if both:
+        assert not found, [str(w.message) for w in found]
+        assert s.net.params["fc_out"][0].data.any()
+    else:
+        assert len(found) == 1 and "'fc_out' (2 blobs" in str(found[0].message)
