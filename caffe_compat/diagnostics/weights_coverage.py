@@ -83,22 +83,23 @@ class WeightsCoverage:
         missing = self.missing() if self.files else None
         if not missing:
             return None             # covered, or no file loaded: nothing to say
-        files = ", ".join(self.files) or "<weights>"
+        files = ", ".join(self.files)
         own = _names([f"'{name}' ({n} blob{'s' if n > 1 else ''}"
                       f"{', ' + self._at(name).rstrip(': ') if self._at(name) else ''})"
                       for name, n in missing])
-        text = (f"{files}: these weights do not cover net '{self.net_name}': "
-                f"{len(missing)} layer(s) of the net with parameters are not in the file and "
-                f"keep their filler values: {own}; ")
+        text = (f"{files}: these weights do not cover net '{self.net_name}': the net's "
+                f"layer(s) with parameters {own} are not in the file and keep their filler "
+                "values; ")
         if self.unused:
-            text += (f"the file's layer(s) with blobs that the net does not have (ignored, as "
-                     f"Caffe does): {_names(repr(n) for n in self.unused)}. A renamed layer? "
-                     "Give it the file's name, or check these are the weights of this net")
+            text += (f"the file's layer(s) with blobs {_names(repr(n) for n in self.unused)} "
+                     "are not in the net (ignored, as Caffe does). A renamed layer? Give it the "
+                     "file's name, or check these are this net's weights; fine-tuning")
         else:
-            text += "every layer of the file with blobs was copied"
-        return (text + ". Fine-tuning a renamed layer starts it from its fillers by design; "
-                "strict=True (caffe_compat.Net) or warnings.simplefilter('error', "
-                "WeightsMismatchWarning) make this an error.")
+            text += "every layer of the file with blobs was copied. Fine-tuning"
+        return (text + " a renamed layer starts it from its fillers by design. To make this "
+                "an error: strict=True (caffe_compat.Net), warnings.simplefilter('error', "
+                "WeightsMismatchWarning), PYTHONWARNINGS=error::caffe_compat.errors."
+                "WeightsMismatchWarning (caffe-compat).")
 
     def report(self, log=None, strict=False):
         """Say the mismatch (module doc): a ``W`` line in ``log`` (a glog-style log, or None)
