@@ -2,6 +2,7 @@
 kept, resumed with data position and random streams), the loss history and its plot."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -147,13 +148,24 @@ def _solver_param(rec, seed, snapshot_prefix, test):
     return param
 
 
+@contextlib.contextmanager
+def finetuning():
+    """Solvers made meanwhile start from weights that leave new layers on their fillers by
+    design (the joint nets take the SR net's convolutions, the classifiers a ResNet-50's
+    layers): the training log's W line names those layers, no WeightsMismatchWarning is
+    shown."""
+    from caffe_compat.errors import WeightsMismatchWarning
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=WeightsMismatchWarning)
+        yield
+
+
 def train_model(rec, train_list, test_list, work_dir, device="cpu", init_weights=None, seed=1,
                 callbacks=(), progress=True):
     """Train ``rec`` (a :class:`reproduction.recipes.Recipe`) in ``work_dir``, resuming from
     the newest snapshot there; returns dict(weights, resumed_from, history, seconds)."""
     from caffe_compat import get_solver
     from caffe_compat.diagnostics.glog import SolverLog
-    from caffe_compat.errors import WeightsMismatchWarning
     os.makedirs(work_dir, exist_ok=True)
     prefix = os.path.join(work_dir, rec.key)
     test = rec.test and test_list is not None
@@ -163,10 +175,7 @@ def train_model(rec, train_list, test_list, work_dir, device="cpu", init_weights
     t0 = time.perf_counter()
     with open(os.path.join(work_dir, "train.log"), "a", encoding="utf-8") as logf:
         log = SolverLog(stream=None, files=[logf])
-        with warnings.catch_warnings():
-            # the joint nets take the SR net's convolutions and start their new layers from
-            # the fillers, as the paper fine-tunes: the log's W line says so, not a warning
-            warnings.filterwarnings("ignore", category=WeightsMismatchWarning)
+        with finetuning():
             solver = get_solver(param, train_source=train_list,
                                 test_source=test_list if test else None, device=device,
                                 weights=[init_weights] if init_weights else None,
