@@ -464,9 +464,14 @@ class Net:
 
     # ------------------------------------------------------------------ weights
     def copy_from(self, filename):
-        """Copy weights by layer name from a caffemodel (binary or HDF5 ``.h5``)."""
+        """Copy weights by layer name from a caffemodel, binary or HDF5 (told apart by the
+        file's signature, as Caffe's H5Fis_hdf5). Layers of the net with parameters that the
+        file lacks keep their values, as in Caffe, and a
+        :class:`caffe_compat.errors.WeightsMismatchWarning` names them
+        (``warnings.simplefilter("error", WeightsMismatchWarning)`` makes it an error)."""
+        from caffe_compat.io.hdf5_kind import is_hdf5_file
         path = os.fspath(filename)
-        if path.endswith((".h5", ".hdf5")):
+        if is_hdf5_file(path):
             return self.load_hdf5(path)
         if self._arrays is not None:
             from caffe_compat.array_net import Unsupported
@@ -506,9 +511,9 @@ class Net:
         write_net_hdf5(self._net, os.fspath(filename))
 
     def load_hdf5(self, filename):
-        """Copy weights by layer name from Caffe's HDF5 layout."""
-        from caffe_compat.solvers.weights import _copy_from_hdf5
-        _copy_from_hdf5(self._net, os.fspath(filename))
+        """Copy weights by layer name from Caffe's HDF5 layout (another HDF5 file, a data
+        file or a solver state, is refused saying which)."""
+        self._net._copy_from_hdf5(os.fspath(filename))
 
     def set_input_arrays(self, data, labels):
         """Feed a MemoryData layer (its first one): ``data`` N x C x H x W float32 and

@@ -28,3 +28,11 @@ class DataError(CaffeCompatError):
 
 class SolverError(CaffeCompatError):
     """A solver definition or state that cannot be used."""
+
+
+class WeightsMismatchWarning(UserWarning, WeightsError):
+    """Weights that leave layers of the net uncovered: layers with parameters that the weights
+    file does not hold keep their filler values (Caffe's CopyTrainedLayersFrom copies by layer
+    name and says nothing). A warning by default, since fine-tuning a renamed layer relies on
+    it; ``warnings.simplefilter("error", WeightsMismatchWarning)`` raises it instead, and then
+    ``except WeightsError`` (or ``CaffeCompatError``) catches it like any refused file."""

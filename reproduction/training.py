@@ -2,10 +2,12 @@
 kept, resumed with data position and random streams), the loss history and its plot."""
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
 import time
+import warnings
 
 import numpy as np
 
@@ -146,6 +148,18 @@ def _solver_param(rec, seed, snapshot_prefix, test):
     return param
 
 
+@contextlib.contextmanager
+def finetuning():
+    """Solvers made meanwhile start from weights that leave new layers on their fillers by
+    design (the joint nets take the SR net's convolutions, the classifiers a ResNet-50's
+    layers): the training log's W line names those layers, no WeightsMismatchWarning is
+    shown."""
+    from caffe_compat.errors import WeightsMismatchWarning
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=WeightsMismatchWarning)
+        yield
+
+
 def train_model(rec, train_list, test_list, work_dir, device="cpu", init_weights=None, seed=1,
                 callbacks=(), progress=True):
     """Train ``rec`` (a :class:`reproduction.recipes.Recipe`) in ``work_dir``, resuming from
@@ -161,10 +175,11 @@ def train_model(rec, train_list, test_list, work_dir, device="cpu", init_weights
     t0 = time.perf_counter()
     with open(os.path.join(work_dir, "train.log"), "a", encoding="utf-8") as logf:
         log = SolverLog(stream=None, files=[logf])
-        solver = get_solver(param, train_source=train_list,
-                            test_source=test_list if test else None, device=device,
-                            weights=[init_weights] if init_weights else None,
-                            batch_size=rec.batch_size, log=log, progress=progress)
+        with finetuning():
+            solver = get_solver(param, train_source=train_list,
+                                test_source=test_list if test else None, device=device,
+                                weights=[init_weights] if init_weights else None,
+                                batch_size=rec.batch_size, log=log, progress=progress)
         solver.add_callback(_Recorder(prefix, rec.snapshot, history, callbacks))
         if last is not None and last[0] >= rec.max_iter:
             resumed = last[0]

@@ -376,9 +376,12 @@ class ArrayNet:
                 layer.close()
 
     # ------------------------------------------------------------------ weights
-    def copy_from(self, path):
+    def copy_from(self, path, coverage=None):
         """Caffe's CopyTrainedLayersFrom from a binary caffemodel: blobs by layer name, layers
-        the net lacks ignored. A file whose blobs do not fit (count or shape) raises
+        the net lacks ignored, layers of the net the file lacks said by a
+        :class:`~caffe_compat.errors.WeightsMismatchWarning`
+        (:mod:`caffe_compat.diagnostics.weights_coverage`; ``coverage``: one that counts the
+        file and reports nothing). A file whose blobs do not fit (count or shape) raises
         :class:`Unsupported` with nothing copied: the torch engine reports it."""
         src, values = caffemodel_io.read_caffemodel_values(os.fspath(path))
         matched, _, problems = blobproto.layer_blob_arrays(
@@ -387,10 +390,22 @@ class ArrayNet:
             [a.shape for a in self.params.get(name, ())])
         if problems:
             raise Unsupported(problems[0])
+        cover = self.weights_coverage() if coverage is None else coverage
+        cover.add(os.fspath(path), [(lp.name, len(lp.blobs)) for lp in src.layer])
+        if coverage is None:
+            cover.report()      # before the copy: raised as an error, it leaves the net as is
         for name, arrays in matched:
             for k, (arr, value) in enumerate(zip(self.params.get(name, ()), arrays)):
                 np.copyto(arr, np.asarray(value).reshape(arr.shape), casting="unsafe")
                 self.unfilled.discard((name, k))
+
+    def weights_coverage(self):
+        """A :class:`~caffe_compat.diagnostics.weights_coverage.WeightsCoverage` of this net
+        (the array engine shares no parameter between layers)."""
+        from ..diagnostics.weights_coverage import WeightsCoverage
+        layers = [(node.name, [(node.name, k) for k in range(len(self.params.get(node.name, ())))])
+                  for node in self.nodes]
+        return WeightsCoverage(self.name, layers, _defined_at(self.nodes))
 
     def to_proto(self):
         """The net's layers as Caffe's Net::ToProto writes them, without blob values."""
@@ -426,6 +441,16 @@ class ArrayNet:
         """Write the caffemodel (atomic), its pieces one after another."""
         from ..io.atomic import write_pieces_atomic
         write_pieces_atomic(os.fspath(path), self.caffemodel_pieces())
+
+
+def _defined_at(nodes):
+    """``at(layer name)``: ``"file:line:column: "`` of the layer's definition, else ""."""
+    def at(name):
+        for node in nodes:
+            if node.name == name and node.source is not None:
+                return f"{node.source.where()}: "
+        return ""
+    return at
 
 
 class _LayerParams:

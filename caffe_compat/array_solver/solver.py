@@ -148,10 +148,12 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
         if net is None:
             raise Unsupported("a net the array engine does not run")
         try:
+            cover = net.weights_coverage()      # layers no file covers: said once, after all
             for entry in self.param.weights:
                 for path in str(entry).split(","):
                     self.log.info(f"Finetuning from {path}", "solver.cpp:72")
-                    net.copy_from(path)
+                    net.copy_from(path, coverage=cover)
+            cover.report(self.log)
         except BaseException:
             net.close()
             raise

@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 
 from .registry import COMMANDS, Command, register_command  # noqa: F401  (the public table)
 from .registry import caffe_flag as _flag
 from . import _pipes, _signals
-from ..errors import CaffeCompatError
+from ..errors import CaffeCompatError, WeightsMismatchWarning
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -550,7 +551,11 @@ def main(argv=None):
     args = parser.parse_args(rest)
     args.argv = list(rest)      # data-parallel workers run the same command line
     try:
-        return int(cmd.run(args) or 0)
+        with warnings.catch_warnings():
+            # weights that do not cover a net: the log's W line says it once; appended, this
+            # filter leaves -W / PYTHONWARNINGS error::...WeightsMismatchWarning in force
+            warnings.filterwarnings("ignore", category=WeightsMismatchWarning, append=True)
+            return int(cmd.run(args) or 0)
     except CaffeCompatError as e:
         print(f"caffe-compat {name}: error: {e}", file=sys.stderr)
         return 1

@@ -143,7 +143,6 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
 
     def _init_state(self, source, weights_source=None):
         self._source = source
-        self._weights_source = weights_source     # the caffemodel's path (or <bufferModel>)
         self._nets = collections.OrderedDict()   # input shapes -> engine Net
         self._runners = {}                       # (input shapes, blobs) -> EngineRunner
         self._fed = {}
@@ -157,7 +156,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._python_layers = {}                 # engine layer name -> registered class's
         self._input_aliases = {}                 # setInputsNames: given name -> own name
         self._set_shapes = {}                    # (engine layer, blob index) -> shape given
-        self._located, self._positions = None, ([], None)
+        # the caffemodel's path (or <bufferModel>), named in weights messages
+        self._located, self._positions, self._weights_source = None, ([], None), weights_source
 
     def _index_layers(self):
         self._ids = {}
@@ -212,7 +212,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._state is None:
             if self._weights is not None:
                 self._full_weights()
-                net.copy_from(self._weights, source=self._weights_source)
+                net.copy_from(self._weights, source=self._weights_source or "<caffemodel>")
             self._state = net.caffe_state_dict()
         else:
             self._check_fits(net, shapes)

@@ -52,11 +52,19 @@ def looks_like_text(data):
 def check_not_other_format(data, source, what, reader):
     """WeightsError if ``data`` is a text file or an HDF5 snapshot instead of binary protobuf."""
     if data.startswith(_HDF5_SIGNATURE):
+        if what == "caffemodel":        # what the file is instead (caffe_compat.io.hdf5_kind)
+            from caffe_compat.io.hdf5_kind import binary_only
+            raise WeightsError(binary_only(source, data))
         raise WeightsError(f"{source}: an HDF5 file (snapshot_format: HDF5), not a binary "
                            f"protobuf {what}; only the BINARYPROTO format is read here")
     if looks_like_text(data):
-        raise WeightsError(f"{source}: a text file (a prototxt?), not a binary {what}; read "
-                           f"text-format files with {reader}")
+        hint = ""
+        if what == "caffemodel":
+            hint = ("; a net definition goes first (caffe.Net(prototxt, phase, weights=...), "
+                    "readNetFromCaffe(prototxt, caffemodel), --model), its trained .caffemodel "
+                    "is the weights")
+        raise WeightsError(f"{source}: a text file (a prototxt?), not a binary {what}{hint}; "
+                           f"read text-format files with {reader}")
 
 
 def _field_label(descriptor, number, count):
@@ -237,7 +245,7 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
         net.ParseFromString(fork_wire.to_schema(data))
     except DecodeError:
         if _is_solverstate(data):
-            raise WeightsError(_SOLVERSTATE_GIVEN.format(source)) from None
+            raise WeightsError(_solverstate_given(source, data)) from None
         raise WeightsError(f"{source}: not a valid binary caffemodel: "
                            f"{describe_decode_failure(data, caffe_pb2.NetParameter)}") from None
     if not net.IsInitialized():
@@ -248,12 +256,12 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
     unknown = unknown_field_paths(net)
     if not len(net.layer) and not len(net.layers):
         if _is_solverstate(data):
-            raise WeightsError(_SOLVERSTATE_GIVEN.format(source))
+            raise WeightsError(_solverstate_given(source, data))
         raise WeightsError(f"{source}: no layers in this file, so it is not a caffemodel"
                            + (" (it decodes only with unknown fields)" if unknown else ""))
     if unknown:
         if "<top level>" in unknown and _is_solverstate(data):
-            raise WeightsError(_SOLVERSTATE_GIVEN.format(source))
+            raise WeightsError(_solverstate_given(source, data))
         unknown_report.warn(source, unknown_field_report(net))
     if upgrade:
         try:
@@ -274,8 +282,21 @@ def _name_layer(net, path):
     return path
 
 
-_SOLVERSTATE_GIVEN = ("{}: a .solverstate (SolverState), not a caffemodel; read it with "
+_SOLVERSTATE_GIVEN = ("{}: a .solverstate (SolverState), not a caffemodel: a solver state "
+                      "resumes training (caffe-compat train --snapshot, solver.restore); as "
+                      "weights pass the .caffemodel written beside it{}; read it with "
                       "caffe_compat.io.solverstate.read_solverstate")
+
+
+def _solverstate_given(source, data):
+    """The message for a binary solver state given as a caffemodel, naming its learned_net."""
+    state = caffe_pb2.SolverState()
+    try:
+        state.ParseFromString(data)
+        learned = f" ('{state.learned_net}')" if state.learned_net else ""
+    except (DecodeError, ValueError):
+        learned = ""
+    return _SOLVERSTATE_GIVEN.format(source, learned)
 
 
 def _is_solverstate(data):

@@ -58,6 +58,11 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
     without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
     blob raises.
+    ``strict``: weights that do not match the net exactly are an error (a layer of the net with
+    parameters that the files lack, a layer of a file with blobs that the net lacks; every
+    problem in one :class:`~caffe_compat.errors.WeightsError`) where by default, as in Caffe,
+    such layers are skipped, the net's keeping their fillers, and a
+    :class:`~caffe_compat.errors.WeightsMismatchWarning` names the net's layers left uncovered.
     ``engine``: None or "torch" (default) runs every forward here; "auto", "onnxruntime" or
     "openvino" lets forwards that return outputs only (``keep_blobs=False`` without autograd,
     no extra ``blobs``) run on that engine (:mod:`caffe_compat.inference.engines`: checked against this
@@ -66,7 +71,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
 
     def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
                  dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
-                 engine=None, caffe_rng=None):
+                 engine=None, caffe_rng=None, strict=False):
         super().__init__()
         self.engine = engine
         self._engine_runners = {}
@@ -117,8 +122,14 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         self.inference_chunk = 8
         self.loss = None
         if weights:
-            for w in ([weights] if isinstance(weights, (str, os.PathLike)) else weights):
-                self.copy_from(w)
+            files = [weights] if isinstance(weights, (str, os.PathLike)) else list(weights)
+            if len(files) == 1:
+                self.copy_from(files[0], strict=strict)
+            else:                   # layers none of the files covers: said once, after all
+                cover = self.weights_coverage()
+                for w in files:
+                    self.copy_from(w, strict=strict, coverage=cover)
+                cover.report(strict=strict)
 
     # ------------------------------------------------------------------ pycaffe-like views
     @property

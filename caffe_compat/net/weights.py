@@ -16,8 +16,9 @@ import warnings
 import numpy as np
 import torch
 
+from ..diagnostics.weights_coverage import WeightsCoverage
 from ..errors import WeightsError
-from ..io import blob_wire, blobproto
+from ..io import blob_wire, blobproto, hdf5_kind
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
@@ -27,14 +28,19 @@ from ..rules.input import input_rule
 class NetWeightsMixin:
     """Weights I/O and exports of :class:`~caffe_compat.net.core.Net`."""
 
-    def copy_from(self, weights, strict=False, source=None):
-        """Copy blobs by layer name from a caffemodel (Caffe's CopyTrainedLayersFrom).
+    def copy_from(self, weights, strict=False, *, coverage=None, source=None):
+        """Copy blobs by layer name from a caffemodel (Caffe's CopyTrainedLayersFrom): a path
+        (binary, or HDF5 where the file is one, as Caffe's H5Fis_hdf5 tells) or a
+        NetParameter (``source`` names it in messages).
 
         Layers of the file absent from the net are ignored and layers of the net absent from the
-        file keep their values, as in Caffe; a blob count or shape mismatch is an error (and
-        nothing is copied). With ``strict`` every missing, unexpected and mis-shaped blob is
-        reported in one message.
-        ``source`` names a NetParameter's file in the messages (``<NetParameter>`` without it).
+        file keep their values, as in Caffe, said by a
+        :class:`~caffe_compat.errors.WeightsMismatchWarning`
+        (:mod:`caffe_compat.diagnostics.weights_coverage`); a blob count or shape mismatch is
+        an error (and nothing is copied). With ``strict`` every missing, unexpected and
+        mis-shaped blob is reported in one error instead. ``coverage``: a
+        :class:`~caffe_compat.diagnostics.weights_coverage.WeightsCoverage` of this net that
+        counts the file and reports nothing (several files report once, together).
         Returns ``(copied_layers, ignored_layers)``.
         """
         values = None
@@ -42,20 +48,22 @@ class NetWeightsMixin:
             src, where = weights, source or "<NetParameter>"
         else:
             where = os.fspath(weights)
+            if hdf5_kind.is_hdf5_file(where):
+                return self._copy_from_hdf5(where, strict, coverage)
             # blob values as views of the file's bytes: no protobuf copies (blob_wire)
             src, values = caffemodel_io.read_caffemodel_values(where)
         at = self._defined_at
         matched, ignored, problems = blobproto.layer_blob_arrays(
             src, values, where, self._blob_shapes_of, at, strict)
-        if strict:
-            seen = {lp.name for lp in src.layer if lp.name in self._layer_keys}
-            for node, key, _, _ in self._nodes:
-                if self.layers[key].blobs and node.name not in seen:
-                    problems.append(f"{at(node.name)}missing layer '{node.name}' "
-                                    f"({len(self.layers[key].blobs)} blob(s)) is not in the file")
+        cover = self.weights_coverage() if coverage is None else coverage
+        cover.add(where, [(lp.name, len(lp.blobs)) for lp in src.layer])
+        if strict and coverage is None:
+            problems += cover.missing_lines()
         if problems:
             raise WeightsError(f"{where}: cannot copy weights into net '{self.name}':\n  "
                                + "\n  ".join(problems))
+        if coverage is None:
+            cover.report()      # before the copy: raised as an error, it leaves the net as is
         with torch.no_grad(), warnings.catch_warnings():
             # only now: a refused file leaves the net unchanged. Values read straight from
             # the file are read-only views; copy_ only reads them (torch warns regardless).
@@ -65,6 +73,77 @@ class NetWeightsMixin:
                     # ascontiguousarray makes 0-d blobs (shared PReLU slope) 1-d
                     p.copy_(torch.from_numpy(np.ascontiguousarray(a)).reshape(p.shape))
         return [name for name, _ in matched], ignored
+
+    def weights_coverage(self):
+        """A :class:`~caffe_compat.diagnostics.weights_coverage.WeightsCoverage` of this net:
+        its layers with a key per parameter blob (one key for a blob shared by layers)."""
+        layers = []
+        for node, key, _, _ in self._nodes:
+            blobs = self.layers[key].blobs
+            entries = [self._param_entries.get((node.name, i)) for i in range(len(blobs))]
+            layers.append((node.name, [(node.name, i) if e is None else (e.layer, e.index)
+                                       for i, e in enumerate(entries)]))
+        return WeightsCoverage(self.name, layers, self._defined_at)
+
+    def _copy_from_hdf5(self, path, strict=False, coverage=None):
+        """Caffe's CopyTrainedLayersFromHDF5: layers ``data/<layer>`` holding datasets ``0``,
+        ``1``, ...; a layer of the file that the net lacks is ignored, a blob count or size
+        mismatch is an error (nothing copied), a blob shared from another layer may be absent.
+        An HDF5 file of another kind (a data file, a solver state) is refused, saying which
+        (:mod:`caffe_compat.io.hdf5_kind`). Returns ``(copied_layers, ignored_layers)``."""
+        import h5py
+        if not hdf5_kind.is_hdf5_file(path):      # no HDF5 file: the binary reader says what
+            return self.copy_from(path, strict, coverage=coverage)
+        other = hdf5_kind.not_weights(path)
+        if other is not None:
+            raise WeightsError(other)
+        try:
+            copied, ignored, arrays, file_layers = self._read_hdf5(h5py, path)
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:   # damaged
+            raise WeightsError(f"{path}: cannot read this HDF5 caffemodel: {exc}") from None
+        cover = self.weights_coverage() if coverage is None else coverage
+        cover.add(path, file_layers)
+        if coverage is None:
+            cover.report(strict=strict)
+        with torch.no_grad():
+            for p, arr in arrays:
+                p.copy_(torch.from_numpy(arr).reshape(p.shape))
+        return copied, ignored
+
+    def _read_hdf5(self, h5py, path):
+        """(copied, ignored, [(parameter, float32 array)], [(file layer, blob count)]) of an
+        HDF5 caffemodel, checked against the net (:meth:`_copy_from_hdf5`)."""
+        copied, ignored, arrays, file_layers = [], [], [], []
+        with h5py.File(path, "r") as f:
+            for name, group in f["data"].items():
+                file_layers.append((name, len(group)))
+                key = self._layer_keys.get(name)
+                if key is None:
+                    ignored.append(name)
+                    continue
+                target = self.layers[key].blobs
+                defined = self._defined_at(name)   # "net.prototxt:12:1: " for a net from text
+                if len(group) > len(target):
+                    raise WeightsError(f"{path}: {defined}layer '{name}' has {len(group)} "
+                                       f"blobs, the net expects {len(target)}")
+                for j, p in enumerate(target):
+                    if str(j) not in group:
+                        if self._owns(name, j):
+                            raise WeightsError(f"{path}: {defined}layer '{name}' lacks blob {j}")
+                        continue
+                    blob = group[str(j)]
+                    if not isinstance(blob, h5py.Dataset) or blob.size != p.numel():
+                        shape = blob.shape if isinstance(blob, h5py.Dataset) else "a group"
+                        raise WeightsError(f"{path}: {defined}layer '{name}' blob {j}: shape "
+                                           f"{shape}, the net expects {tuple(p.shape)}")
+                    arrays.append((p, np.asarray(blob, dtype=np.float32)))   # sized first
+                copied.append(name)
+        return copied, ignored, arrays, file_layers
+
+    def _owns(self, layer, index):
+        """Whether blob ``index`` of ``layer`` is its own (not shared from another layer)."""
+        entry = self._param_entries.get((layer, index))
+        return entry is None or (entry.layer == layer and entry.index == index)
 
     def _blob_shapes_of(self, layer_name):
         """The shapes of layer ``layer_name``'s parameter blobs, None for a layer not here."""

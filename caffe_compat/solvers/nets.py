@@ -52,8 +52,10 @@ class NetSetupMixin(NetSpecMixin):
             raise type(e)(_in(which, e)) from None
         log_built_net(net, self.log, net_param, state)
         net.to(self.device)
+        cover = net.weights_coverage()          # layers no file covers: said once, after all
         for w in self.param.weights:
-            self.load_weights(net, w)
+            self.load_weights(net, w, cover)
+        cover.report(self.log)
         return net
 
     def _init_train_net(self):
@@ -71,11 +73,17 @@ class NetSetupMixin(NetSpecMixin):
         return nets
 
     # ------------------------------------------------------------------ weights
-    def load_weights(self, net, model_list):
-        """Caffe's LoadNetWeights: each comma-separated caffemodel copied in by layer name."""
+    def load_weights(self, net, model_list, coverage=None):
+        """Caffe's LoadNetWeights: each comma-separated caffemodel copied in by layer name;
+        layers of the net that none of them covers are said once, after the last
+        (:mod:`caffe_compat.diagnostics.weights_coverage`), or by the caller of a
+        ``coverage`` given (which counts them)."""
+        cover = net.weights_coverage() if coverage is None else coverage
         for path in str(model_list).split(","):
             self.log.info(f"Finetuning from {path}", "solver.cpp:72")
-            copy_weights(net, path, self.log)
+            copy_weights(net, path, self.log, coverage=cover)
+        if coverage is None:
+            cover.report(self.log)
 
 
 def _in(which, error):

@@ -1,41 +1,41 @@
 """Weights files of a solver's nets: Caffe's CopyTrainedLayersFrom (binary or HDF5) and
 Net::ToHDF5.
 
-Binary caffemodels go through :meth:`caffe_compat.Net.copy_from` (by layer name, Caffe's shape
-rules); HDF5 caffemodels (``data/<layer>/<i>`` groups) follow CopyTrainedLayersFromHDF5: a layer
-of the file that the net lacks is ignored, a blob count or size mismatch is an error, and a
-blob shared from another layer may be absent.
+Both kinds go through :meth:`caffe_compat.Net.copy_from` (by layer name, Caffe's shape rules;
+HDF5 caffemodels, ``data/<layer>/<i>`` groups, follow CopyTrainedLayersFromHDF5: a layer of the
+file that the net lacks is ignored, a blob count or size mismatch is an error, and a blob shared
+from another layer may be absent).
 """
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 
-from ..errors import WeightsError
 from ..io.atomic import atomic_path
 
 
-def copy_weights(net, path, log=None, hdf5=None):
-    """Caffe's CopyTrainedLayersFrom (binary or HDF5 caffemodel) with its "Ignoring source
-    layer" lines; returns the names of the layers copied."""
-    path = os.fspath(path)
-    if hdf5 is None:
-        hdf5 = path.endswith(".h5")
-    if hdf5:
-        copied, ignored = _copy_from_hdf5(net, path)
-    else:
-        copied, ignored = net.copy_from(path)
+def copy_weights(net, path, log=None, hdf5=None, coverage=None):
+    """Caffe's CopyTrainedLayersFrom (binary or HDF5 caffemodel, told apart by the file's
+    signature as Caffe's H5Fis_hdf5 does; ``hdf5`` is accepted and no longer needed) with its
+    "Ignoring source layer" lines, then the mismatch of weights that leave layers of the net
+    uncovered (:mod:`caffe_compat.diagnostics.weights_coverage`: a ``W`` line in ``log`` and a
+    :class:`~caffe_compat.errors.WeightsMismatchWarning`). ``coverage``: a
+    :class:`~caffe_compat.diagnostics.weights_coverage.WeightsCoverage` of ``net`` that counts
+    this file and reports nothing (the caller reports several files together). Returns the
+    names of the layers copied."""
+    cover = net.weights_coverage() if coverage is None else coverage
+    copied, ignored = net.copy_from(os.fspath(path), coverage=cover)
     if log is not None:
         for name in ignored:
             log.info(f"Ignoring source layer {name}", "net.cpp:746")
+    if coverage is None:
+        cover.report(log)
     return copied
 
 
 def _owner(net, layer, index):
-    entry = net._param_entries.get((layer, index))
-    return entry is None or (entry.layer == layer and entry.index == index)
+    return net._owns(layer, index)
 
 
 def write_net_hdf5(net, path, write_diff=False):
@@ -59,40 +59,6 @@ def write_net_hdf5(net, path, write_diff=False):
 
 
 def _copy_from_hdf5(net, path):
-    """Caffe's CopyTrainedLayersFromHDF5; returns (copied, ignored) layer names."""
-    import h5py
-    copied, ignored = [], []
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError) as e:
-        raise WeightsError(f"{path}: cannot open HDF5 weights: {e}") from None
-    with f:
-        if "data" not in f:
-            raise WeightsError(f"{path}: no 'data' group; not a Caffe HDF5 caffemodel")
-        for name in f["data"]:
-            key = net._layer_keys.get(name)
-            if key is None:
-                ignored.append(name)
-                continue
-            group = f["data"][name]
-            target = net.layers[key].blobs
-            defined = net._defined_at(name)     # "net.prototxt:12:1: " for a net read from text
-            if len(group) > len(target):
-                raise WeightsError(f"{path}: {defined}layer '{name}' has {len(group)} blobs, "
-                                   f"the net expects {len(target)}")
-            arrays = []
-            for j, p in enumerate(target):
-                if str(j) not in group:
-                    if _owner(net, name, j):
-                        raise WeightsError(f"{path}: {defined}layer '{name}' lacks blob {j}")
-                    continue
-                arr = np.asarray(group[str(j)], dtype=np.float32)
-                if arr.size != p.numel():
-                    raise WeightsError(f"{path}: {defined}layer '{name}' blob {j}: shape "
-                                       f"{arr.shape}, the net expects {tuple(p.shape)}")
-                arrays.append((p, arr))
-            with torch.no_grad():
-                for p, arr in arrays:
-                    p.copy_(torch.from_numpy(arr).reshape(p.shape))
-            copied.append(name)
-    return copied, ignored
+    """Caffe's CopyTrainedLayersFromHDF5 into ``net`` (:meth:`caffe_compat.Net.copy_from`'s
+    HDF5 side); returns (copied, ignored) layer names."""
+    return net._copy_from_hdf5(os.fspath(path))

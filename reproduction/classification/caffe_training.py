@@ -53,7 +53,8 @@ def train(key, solver_file, net_file, train_list, work_dir, max_iter, batch_size
     from caffe_compat import get_solver
     from caffe_compat.diagnostics.glog import SolverLog
 
-    from ..training import _plot_loss, _Recorder, _read_loss, _write_loss, latest_snapshot
+    from ..training import (_plot_loss, _Recorder, _read_loss, _write_loss, finetuning,
+                            latest_snapshot)
     os.makedirs(work_dir, exist_ok=True)
     prefix = os.path.join(work_dir, key)
     snapshot = max(1, max_iter // 4)
@@ -65,9 +66,10 @@ def train(key, solver_file, net_file, train_list, work_dir, max_iter, batch_size
         final = last[1][:-len(".solverstate")] + ".caffemodel"
         return dict(weights=final, history=history, seconds=0.0, resumed_from=last[0])
     with open(os.path.join(work_dir, key + "_train.log"), "a", encoding="utf-8") as logf:
-        solver = get_solver(param, train_source=train_list, device=device,
-                            weights=[weights] if weights else None, batch_size=batch_size,
-                            log=SolverLog(stream=None, files=[logf]), progress=progress)
+        with finetuning():
+            solver = get_solver(param, train_source=train_list, device=device,
+                                weights=[weights] if weights else None, batch_size=batch_size,
+                                log=SolverLog(stream=None, files=[logf]), progress=progress)
         solver.add_callback(_Recorder(prefix, snapshot, history))
         solver.solve(resume=last[1] if last else None)
         if solver.requested_early_exit or solver.iter != max_iter:
