@@ -111,7 +111,7 @@ class WeightsCoverage:
         if strict:
             raise WeightsError(text)
         if log is not None:
-            log.warning(text, "net.cpp:0")
+            log.warning(text)    # no Caffe counterpart: the line names this file
         warnings.warn(text, WeightsMismatchWarning, stacklevel=caller_stacklevel(*_OURS))
 
 

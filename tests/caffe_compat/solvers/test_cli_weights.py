@@ -39,7 +39,9 @@ def test_test_logs_and_warns(quickstart, capsys):
     assert "net.cpp:746] Ignoring source layer fc2" in err
     lines = w_lines(err)
     assert len(lines) == 1, err
-    assert f"net.cpp:0] {weights}: these weights do not cover net 'quickstart'" in lines[0]
+    # no Caffe line says this: the place is the Python line that logs it
+    assert f"weights_coverage.py:" in lines[0]
+    assert f"] {weights}: these weights do not cover net 'quickstart'" in lines[0]
     assert "'fc_out' (2 blobs" in lines[0] and "'fc2'" in lines[0]
     # its own weights: no W line
     assert main(["test", "-model", str(QUICKSTART / "train_val.prototxt"), "-weights",
