@@ -66,6 +66,8 @@ class Solver:
         engine_cls.__init__(self._solver, param, device=device, solver_file=path)
         self._net = Net(None, _net=self._solver.net)
         self._test_nets = [Net(None, _net=n) for n in self._solver.test_nets]
+        self._solver._on_device = _mode.gpu_mode()
+        self._mode = _mode._state["mode"]
 
     @staticmethod
     def _array_solver(param, path, solver_type):
@@ -99,25 +101,56 @@ class Solver:
     def lr(self):
         return self._solver.lr
 
+    _mode = "cpu"
+
+    def _check_mode(self, what):
+        """Caffe's rule: the solver runs in the mode current when it runs. After a change of
+        mode its nets (parameters shared), its history and its device follow
+        (:func:`caffe_compat.net.synced_memory.attach` / ``detach``); a solver on the array
+        engine (created in CPU mode) trains on the CPU only."""
+        mode = _mode._state["mode"]
+        if mode == self._mode:
+            return
+        if self._net is not None and self._net._pinned:
+            from caffe_compat.errors import SolverError
+            raise SolverError(f"solver.{what}(): this solver was created in CPU mode on the "
+                              "array engine, which trains on the CPU only; create the solver "
+                              "after caffe.set_mode_gpu(), or set CAFFE_COMPAT_ARRAY_NET=0 "
+                              "before creating it")
+        import torch
+        device = _mode.device()                  # no usable device: an error here
+        for net in [self.net] + self._test_nets:
+            net._follow_mode(by_solver=True)
+        engine = self._solver
+        engine.device = torch.device(device)
+        engine.history = [h.to(device) for h in engine.history]
+        engine._on_device = mode == "gpu"
+        self._mode = mode
+
     def step(self, iters):
         """Run ``iters`` iterations (Caffe's Solver::Step)."""
+        self._check_mode("step")
         self._solver.step(int(iters))
 
     def solve(self, resume_file=None):
         """Train to ``max_iter`` (after restoring ``resume_file``), as Caffe's Solve."""
+        self._check_mode("solve")
         self._solver.solve(resume_file)
 
     def restore(self, filename):
         """Restore the iteration, history and weights from a .solverstate (or .h5)."""
+        self._check_mode("restore")
         self._solver.restore(os.fspath(filename))
 
     def snapshot(self):
         """Write ``<prefix>_iter_<iter>.caffemodel`` and ``.solverstate``."""
+        self._check_mode("snapshot")
         self._solver.snapshot()
 
     def apply_update(self):
         """Update the weights from their current diffs at the current learning rate
         (Caffe's ApplyUpdate; ``iter`` is unchanged)."""
+        self._check_mode("apply_update")
         self._solver.apply_update()
 
     def add_callback(self, on_start, on_gradients_ready=None):
