@@ -123,12 +123,29 @@ def pytest_configure(config):
                             "promise on a loaded machine (neither in the default suite nor in "
                             "the slow pass; run with -m timing on the machine the promise is "
                             "about)")
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one, saying "
+                            "so; benchmarks/gpu_check.sh runs them on a GPU machine: -m cuda)")
     # RLQ_OPENCV_RECORD / RLQ_OPENCV_ONLY: which test files reach OpenCV (tests/opencv_usage.py;
     # .ci/run's OpenCV 4 run repeats only those)
     from tests.opencv_usage import plugin_from_environment
     plugin = plugin_from_environment()
     if plugin is not None:
         config.pluginmanager.register(plugin, "rlq-opencv-usage")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` skip, with their reason, where torch sees no CUDA device (torch is
+    imported only when such a test was collected)."""
+    marked = [item for item in items if item.get_closest_marker("cuda") is not None]
+    if not marked:
+        return
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch sees none); run "
+                                   "benchmarks/gpu_check.sh on a GPU machine")
+    for item in marked:
+        item.add_marker(skip)
 
 
 @pytest.fixture
