@@ -428,6 +428,7 @@ def test_cpu_mode_has_no_second_copy(deploy):
 @pytest.fixture
 def cuda_mode():
     import torch
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = False        # float32 convolutions, as Caffe's
     torch.backends.cuda.matmul.allow_tf32 = False
     caffe.set_mode_gpu()
@@ -435,6 +436,7 @@ def cuda_mode():
     COPIES.reset()
     yield COPIES
     caffe.set_mode_cpu()
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
 # float32 sums in cuDNN's / cuBLAS's order rather than oneDNN's: measured ~1e-7 on these
