@@ -15,13 +15,12 @@ A net runs in the mode current when it runs (Caffe's rule): its first forward or
 after ``caffe.set_mode_gpu()`` puts it on the device, its blobs and parameters kept as Caffe's
 SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`): the arrays Python holds stay
 its host copies, current whenever Python reads them, and the device copies are brought up to
-date when the engine needs them; after ``caffe.set_mode_cpu()`` it comes back to one copy.
-A solver's nets keep the mode their solver was created in.
+date when the engine needs them; after ``caffe.set_mode_cpu()`` it comes back to one copy
+(:mod:`caffe._placement`). A solver's nets follow the mode with their solver.
 """
 from __future__ import annotations
 
 import collections
-import contextlib
 import os
 import warnings
 
@@ -30,7 +29,7 @@ import numpy as np
 from caffe_compat.errors import NetError
 from caffe_compat.net.blob_view import BlobView
 
-from . import _mode
+from . import _mode, _placement
 from ._views import ArrayParam, LayerView
 
 __all__ = ["Net", "Blob", "Layer", "ParamBlob", "layer_type_list"]
@@ -147,44 +146,11 @@ class Net:
         engine_notice.fallback(self._source[0], "pycaffe's array engine (numpy)", why)
 
     def _follow_mode(self, by_solver=False):
-        """Place the net's memory for the mode current now (Caffe's rule: a net runs in the
-        mode current when it runs): in GPU mode, the tensors it has become the host copies of
-        host and device copies (:func:`caffe_compat.net.synced_memory.attach`); back in CPU
-        mode, the host copies, brought up to date, are its one copy again."""
-        mode = _mode._state["mode"]
-        if mode == self._placed:
-            return
-        if self._solver_net and not by_solver:
-            raise NetError(f"this net belongs to a solver last run in {self._placed.upper()} "
-                           f"mode and the mode is {mode.upper()} now: a solver's nets follow "
-                           f"the mode with their solver (its next step, solve, snapshot, "
-                           f"restore or apply_update); call one of those first, or "
-                           f"caffe.set_mode_{self._placed}()")
-        from caffe_compat.net import synced_memory
-        if mode == "gpu":
-            device = _mode.device()                  # no usable device: an error here
-            if self._arrays is not None:
-                self._to_torch()
-            synced_memory.attach(self._torch_store, device, existing="host")
-        else:
-            synced_memory.detach(self._torch_store)
-        self._placed = mode
+        """Place the net's memory for the mode current now (:func:`caffe._placement.follow_mode`)."""
+        _placement.follow_mode(self, by_solver)
 
-    @contextlib.contextmanager
     def _params_on_engine(self, writes):
-        """Around an engine reading the parameters (``save``) or writing them (``copy_from``):
-        on a device, their device copies brought up to date first and, where it ``writes``,
-        taken as the current ones after."""
-        memory = self._torch_store.memory if self._arrays is None else None
-        if memory is None:
-            yield
-            return
-        from caffe_compat.net import synced_memory
-        params = memory.params()
-        synced_memory.params_current(params, diffs=True)
-        yield
-        if writes:
-            synced_memory.params_written(memory.params())
+        return _placement.params_on_engine(self, writes)
 
     @property
     def engine(self):
