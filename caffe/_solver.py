@@ -226,7 +226,14 @@ class NCCL:
 
     def bcast(self):
         """Rank 0's weights (and solver history and iteration) to every rank."""
+        if not getattr(self._solver, "_on_device", False):
+            self._exchange.broadcast()
+            return
+        from caffe_compat.net import synced_memory     # GPU mode: the device copies move
+        params = self._solver._all_params()
+        synced_memory.params_current(params, diffs=True)
         self._exchange.broadcast()
+        synced_memory.params_written(params)
 
     def on_start(self):
         self._exchange.on_start(self._solver)

@@ -315,6 +315,51 @@ def test_classifier_and_detector(standin, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_arrays_held_are_refreshed_by_taking_data_again(standin, deploy):
+    """Caffe's rule: a pass leaves the host copies as they were; taking ``.data`` again copies
+    the blob down into the same memory, so arrays held from before show the new values."""
+    caffe.set_mode_gpu()
+    net = _net(deploy)
+    conv = net.blobs["conv"].data                  # held before the pass
+    net.blobs["data"].data[...] = _image()
+    net.forward()
+    assert (conv == 0).all()                       # stale, as in Caffe
+    fresh = net.blobs["conv"].data                 # copied down into the same memory
+    assert np.shares_memory(conv, fresh) and conv.max() > 0
+
+
+BATCH_NORM = """name: 'bn' input: 'data' input_shape { dim: 4 dim: 3 dim: 2 dim: 2 }
+layer { type: 'BatchNorm' name: 'bn' bottom: 'data' top: 'bn' }
+layer { type: 'Python' name: 'own' bottom: 'bn' top: 'own'
+  python_param { module: 'tests.pycaffe.pylayers' layer: 'OwnParameter' } }
+layer { type: 'Reduction' name: 'sum' bottom: 'own' top: 'sum' loss_weight: 1 }
+"""
+
+
+def test_layers_writing_their_blobs_and_python_parameters(standin, net_file):
+    """BatchNorm's statistics, which its TRAIN forward writes, and a Python layer's own
+    parameter, whose diff its backward writes on the host, read back as on the CPU."""
+    path = net_file(BATCH_NORM, name="bn.prototxt")
+
+    def run():
+        net = _net(path, phase=caffe.TRAIN)
+        net.blobs["data"].data[...] = _image(shape=(4, 3, 2, 2))
+        net.forward()
+        mean = net.params["bn"][0].data.copy()
+        net.forward()                              # the statistics accumulate on the device
+        net.backward()
+        return mean, net.params["bn"][0].data.copy(), net.params["own"][0].diff.copy()
+
+    caffe.set_mode_cpu()
+    want = run()
+    caffe.set_mode_gpu()
+    got = run()
+    assert not np.array_equal(got[0], got[1])
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert (got[2] == 1.0).all()
+
+
 # ------------------------------------------------------------------------ solvers
 def _solver(net_file, train, cls, extra=""):
     path = net_file(SOLVER.format(net=train, extra=extra), name=f"{cls}.prototxt")
