@@ -292,6 +292,28 @@ def test_forward_all_reshape_and_share_with(standin, deploy):
     assert other.params["ip"][1].data[0] == 2.0      # ... is the other's parameter
 
 
+def test_hdf5_weights(standin, train, tmp_path):
+    data = _image(4, shape=(2, 3, 6, 6))
+    label = np.array([0, 2], np.float32).reshape(2, 1, 1, 1)
+
+    def run(h5):
+        net = _net(train, phase=caffe.TRAIN)
+        net.params["ip"][1].data[...] = 0.75
+        net.save_hdf5(h5)
+        net.params["ip"][1].data[...] = 0.0
+        net.load_hdf5(h5)
+        loss = net.forward(data=data, label=label)["loss"].copy()
+        return loss, net.backward()["data"].copy(), net.params["ip"][1].data.copy()
+
+    caffe.set_mode_cpu()
+    want = run(str(tmp_path / "cpu.h5"))
+    caffe.set_mode_gpu()
+    got = run(str(tmp_path / "gpu.h5"))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert (got[2] == 0.75).all()
+
+
 def test_classifier_and_detector(standin, tmp_path):
     from tests.pycaffe.test_classifier import HERE
     deploy, weights = str(HERE / "tiny.prototxt"), str(HERE / "tiny.caffemodel")
