@@ -146,7 +146,8 @@ class Net:
         engine_notice.fallback(self._source[0], "pycaffe's array engine (numpy)", why)
 
     def _follow_mode(self, by_solver=False):
-        """Place the net's memory for the mode current now (:func:`caffe._placement.follow_mode`)."""
+        """Place the net's memory for the mode current now
+        (:func:`caffe._placement.follow_mode`)."""
         _placement.follow_mode(self, by_solver)
 
     def _params_on_engine(self, writes):

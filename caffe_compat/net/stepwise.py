@@ -189,7 +189,7 @@ class Stepwise:
             self.data[name] = torch.zeros(shape, dtype=old.dtype, device=old.device)
             self.diff.pop(name, None)
             if self.memory is not None:
-                self.memory.reshape(name, shape)
+                self.memory.reshape(name)
 
     def _put(self, name, t, copy):
         if name in self.data.parts:          # chunks of an earlier pass, never read

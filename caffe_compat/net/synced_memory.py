@@ -75,12 +75,9 @@ class Synced:
         ``DEVICE``, or when the engine gave the tensor a new shape)."""
         host = self.host
         if host is None or host.shape != device.shape or host.dtype != device.dtype:
-            fresh = torch.empty(device.shape, dtype=device.dtype, device="cpu")
-            if self.head == HOST and host is not None:
-                self.head = DEVICE       # the engine gave it a new shape: its values win
-            self.host = host = fresh
-            if self.head != DEVICE:      # a new host copy has no values yet
-                self.head = DEVICE
+            # no host copy yet, or the engine gave the tensor a new shape: its values win
+            self.host = host = torch.empty(device.shape, dtype=device.dtype, device="cpu")
+            self.head = DEVICE
         if self.head == DEVICE:
             with torch.no_grad():
                 host.copy_(device)
@@ -247,13 +244,11 @@ class NetMemory:
             if rec is not None and rec.head == HOST:
                 rec.device_current(self.store.data[name])
 
-    def reshape(self, name, shape):
-        """Blob ``name`` got new storage of ``shape`` on both sides (zeros, as Caffe's
-        Reshape leaves new memory to be written)."""
-        for table, what in ((self.data, "data"), (self.diff, "diff")):
-            rec = table.get(name)
-            if rec is not None:
-                table[name] = Synced(None, DEVICE, f"{name}.{what}")
+    def reshape(self, name):
+        """Blob ``name`` got new device storage (zeros): its host copies go, and the next one
+        made for Python starts from that storage."""
+        self.data.pop(name, None)
+        self.diff.pop(name, None)
 
     # ------------------------------------------------------------------ passes
     def _segments(self, start, end):
