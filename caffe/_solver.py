@@ -9,6 +9,13 @@ next iteration, Python layers train, and the blob and parameter arrays taken fro
 ``solver.net`` stay views of the training net's memory. Either way the test passes and the
 final display forward of ``solve()`` leave in ``test_nets[i].blobs`` and ``net.blobs`` what
 Caffe's hold after them. ``CAFFE_COMPAT_ARRAY_NET=0`` puts every solver on torch.
+
+In GPU mode the torch engine's solver trains on the device, its nets' blobs and parameters
+kept as Caffe's SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`): what Python
+reads and writes through ``solver.net`` are host copies, brought up to date around each
+iteration, update, snapshot and restore. As in Caffe, the solver runs in the mode current when
+it runs: after a change of mode, its next ``step``, ``solve``, ``snapshot``, ``restore`` or
+``apply_update`` moves its nets and history first.
 """
 from __future__ import annotations
 
@@ -67,7 +74,7 @@ class Solver:
         self._net = Net(None, _net=self._solver.net)
         self._test_nets = [Net(None, _net=n) for n in self._solver.test_nets]
         self._solver._on_device = _mode.gpu_mode()
-        self._mode = _mode._state["mode"]
+        self._run_mode = _mode._state["mode"]
 
     @staticmethod
     def _array_solver(param, path, solver_type):
@@ -101,7 +108,7 @@ class Solver:
     def lr(self):
         return self._solver.lr
 
-    _mode = "cpu"
+    _run_mode = "cpu"           # the mode the solver's nets and history are placed for
 
     def _check_mode(self, what):
         """Caffe's rule: the solver runs in the mode current when it runs. After a change of
@@ -109,7 +116,7 @@ class Solver:
         (:func:`caffe_compat.net.synced_memory.attach` / ``detach``); a solver on the array
         engine (created in CPU mode) trains on the CPU only."""
         mode = _mode._state["mode"]
-        if mode == self._mode:
+        if mode == self._run_mode:
             return
         if self._net is not None and self._net._pinned:
             from caffe_compat.errors import SolverError
@@ -125,7 +132,7 @@ class Solver:
         engine.device = torch.device(device)
         engine.history = [h.to(device) for h in engine.history]
         engine._on_device = mode == "gpu"
-        self._mode = mode
+        self._run_mode = mode
 
     def step(self, iters):
         """Run ``iters`` iterations (Caffe's Solver::Step)."""
