@@ -1,12 +1,17 @@
 """pycaffe's module-level state and functions (``caffe._caffe`` in Caffe): phases, CPU/GPU
 mode, device, random seed, logging and the multi-GPU counters.
 
-GPU mode means CUDA through torch: nets created after ``set_mode_gpu()`` run on
-``cuda:<set_device id>``. Nothing here imports torch until it is needed.
+GPU mode means CUDA through torch: a net runs on ``cuda:<set_device id>`` when it runs in GPU
+mode (the mode current at its forward or backward, as in Caffe), its blobs kept as Caffe's
+SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`: host arrays for Python, device
+tensors for the engine). ``use_device_standin()`` makes GPU mode keep its device copies on the
+CPU, so that a machine without a GPU runs GPU mode's memory rule (tests). Nothing here imports
+torch until it is needed.
 """
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 # caffe_pb2.Phase values (TRAIN = 0, TEST = 1), without importing protobuf
@@ -15,17 +20,20 @@ TEST = 1
 __version__ = "1.0.0"
 
 _state = {"mode": "cpu", "device_id": 0, "solver_count": 1, "solver_rank": 0,
-          "multiprocess": False}
+          "multiprocess": False,
+          "standin": os.environ.get("CAFFE_COMPAT_DEVICE_STANDIN", "").strip() not in ("", "0")}
 _logger = logging.getLogger("caffe")
 
 
 def set_mode_cpu():
-    """Nets and solvers created from now on run on the CPU (Caffe::set_mode(CPU))."""
+    """Nets run on the CPU from their next forward or backward (Caffe::set_mode(CPU));
+    solvers created from now on train there."""
     _state["mode"] = "cpu"
 
 
 def set_mode_gpu():
-    """Nets and solvers created from now on run on CUDA through torch (device ``set_device``)."""
+    """Nets run on the GPU (device ``set_device``) from their next forward or backward
+    (Caffe::set_mode(GPU)); solvers created from now on train there."""
     _state["mode"] = "gpu"
 
 
@@ -34,14 +42,35 @@ def set_device(device_id):
     _state["device_id"] = int(device_id)
 
 
+def use_device_standin(enabled=True):
+    """GPU mode with the device copies on the CPU (a second copy of every blob and parameter,
+    kept by the same rule as on a GPU): for testing GPU mode's memory rule on a machine without
+    one. Also set by the environment variable ``CAFFE_COMPAT_DEVICE_STANDIN=1``."""
+    _state["standin"] = bool(enabled)
+
+
+def gpu_mode():
+    """Whether Caffe's mode is GPU now."""
+    return _state["mode"] == "gpu"
+
+
 def device():
-    """The torch device string of the current mode ("cpu" or "cuda:N")."""
+    """The torch device string of the current mode ("cpu" or "cuda:N"; "cpu" in GPU mode
+    with the stand-in). GPU mode without a usable CUDA device, or with a device id beyond
+    the devices there, is an error."""
     if _state["mode"] == "gpu":
+        if _state["standin"]:
+            return "cpu"
         import torch
+        from caffe_compat.errors import CaffeCompatError
         if not torch.cuda.is_available():
-            from caffe_compat.errors import CaffeCompatError
             raise CaffeCompatError("caffe.set_mode_gpu(): this torch has no CUDA device; "
                                    "call caffe.set_mode_cpu() or install a CUDA build of torch")
+        count = torch.cuda.device_count()
+        if not 0 <= _state["device_id"] < count:
+            raise CaffeCompatError(f"caffe.set_device({_state['device_id']}): there "
+                                   f"{'is' if count == 1 else 'are'} {count} CUDA "
+                                   f"device{'' if count == 1 else 's'} (ids 0..{count - 1})")
         return f"cuda:{_state['device_id']}"
     return "cpu"
 

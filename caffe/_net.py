@@ -10,6 +10,13 @@ stay live. A parameter whose filler only torch draws (gaussian, msra) is left un
 a weights file overwrites it; read before that (its data, a forward), it moves the net to
 torch, which fills it as it would have from the start. ``CAFFE_COMPAT_ARRAY_NET=0`` builds
 every net on torch from the start.
+
+A net runs in the mode current when it runs (Caffe's rule): its first forward or backward
+after ``caffe.set_mode_gpu()`` puts it on the device, its blobs and parameters kept as Caffe's
+SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`): the arrays Python holds stay
+its host copies, current whenever Python reads them, and the device copies are brought up to
+date when the engine needs them; after ``caffe.set_mode_cpu()`` it comes back to one copy
+(:mod:`caffe._placement`). A solver's nets follow the mode with their solver.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ import numpy as np
 from caffe_compat.errors import NetError
 from caffe_compat.net.blob_view import BlobView
 
-from . import _mode
+from . import _mode, _placement
 from ._views import ArrayParam, LayerView
 
 __all__ = ["Net", "Blob", "Layer", "ParamBlob", "layer_type_list"]
@@ -57,7 +64,7 @@ def _phase(value):
 
 def _array_engine_allowed():
     return os.environ.get("CAFFE_COMPAT_ARRAY_NET", "1").strip() != "0" and \
-        _mode.device() == "cpu"
+        not _mode.gpu_mode()
 
 
 Blob = BlobView
@@ -77,13 +84,22 @@ class Net:
     # can take (caffe_compat.net.input_check); None for a solver's nets
     _declared = None
     _readers = None
+    # the mode the net's memory is placed for ("cpu": one copy; "gpu": host and device
+    # copies), and whether the net is a solver's (which keeps its solver's mode)
+    _placed = "cpu"
+    _solver_net = False
 
     def __init__(self, network_file, *args, level=0, stages=None, weights=None, _net=None,
                  _arrays=None):
         self._arrays = None
         self._layers = None
-        if _net is not None:
+        if _net is not None:         # a solver's net, on the device its solver chose
             self._attach(_net)
+            self._solver_net = True
+            if _mode.gpu_mode():
+                from caffe_compat.net import synced_memory
+                synced_memory.attach(self._torch_store, _mode.device(), existing="device")
+                self._placed = "gpu"
             return
         if _arrays is not None:
             self._arrays = _arrays
@@ -114,13 +130,11 @@ class Net:
         import caffe_compat
         path, phase, level, stages = self._source
         net = caffe_compat.Net(path, phase=phase, level=level, stages=stages)
-        device = _mode.device()
-        if device != "cpu":
-            net.to(device)
         self._attach(net)
         self._declared = {n: tuple(self._blobs[n].shape) for n in self.inputs}
         if weights:
             self.copy_from(weights)
+        self._follow_mode()          # GPU mode: the device copies are made as they are needed
         if why:             # said once the torch engine holds the net: not before its error
             self._fallback(why[0])
 
@@ -131,6 +145,14 @@ class Net:
         from caffe_compat.diagnostics import engine_notice
         self._engine_reason = why
         engine_notice.fallback(self._source[0], "pycaffe's array engine (numpy)", why)
+
+    def _follow_mode(self, by_solver=False):
+        """Place the net's memory for the mode current now
+        (:func:`caffe._placement.follow_mode`)."""
+        _placement.follow_mode(self, by_solver)
+
+    def _params_on_engine(self, writes):
+        return _placement.params_on_engine(self, writes)
 
     @property
     def engine(self):
@@ -312,6 +334,8 @@ class Net:
 
     # ------------------------------------------------------------------ passes
     def _forward(self, start, end):
+        if _mode._state["mode"] != self._placed:
+            self._follow_mode()
         if self._arrays is not None and self._arrays.unfilled:
             self._to_torch()             # a parameter only torch fills: torch runs the net
         if self._arrays is not None:
@@ -333,6 +357,8 @@ class Net:
             raise NetError(f"net '{self._arrays.name}' has no layer '{e.args[0]}'") from None
 
     def _backward(self, start, end):
+        if _mode._state["mode"] != self._placed:
+            self._follow_mode()
         if self._arrays is not None:
             self._arrays.backward(start, end)
             return
@@ -480,7 +506,9 @@ class Net:
                 return
             except Unsupported:
                 pass                     # the torch engine reads it, or says what is wrong
-        self._net.copy_from(path)
+        net = self._net
+        with self._params_on_engine(writes=True):
+            net.copy_from(path)
 
     def after_backward(self, callback):
         """Caffe's layer-wise reduction hook (``net.after_backward(nccl)`` with
@@ -496,6 +524,10 @@ class Net:
             self._arrays.share_trained_layers(other._arrays)
             return
         from caffe_compat.solvers.nets import share_trained_layers
+        if isinstance(other, Net):       # both in the mode current now, as they will run
+            for net in (self, other):
+                if _mode._state["mode"] != net._placed:
+                    net._follow_mode()
         share_trained_layers(self._net, other._net if isinstance(other, Net) else other)
 
     def save(self, filename):
@@ -503,17 +535,23 @@ class Net:
         if self._arrays is not None and not self._arrays.unfilled:
             self._arrays.save(os.fspath(filename))
             return
-        self._net.save(os.fspath(filename))
+        net = self._net
+        with self._params_on_engine(writes=False):
+            net.save(os.fspath(filename))
 
     def save_hdf5(self, filename):
         """Write the weights in Caffe's HDF5 layout (``data/<layer>/<i>``; atomic)."""
         from caffe_compat.solvers.weights import write_net_hdf5
-        write_net_hdf5(self._net, os.fspath(filename))
+        net = self._net
+        with self._params_on_engine(writes=False):
+            write_net_hdf5(net, os.fspath(filename))
 
     def load_hdf5(self, filename):
         """Copy weights by layer name from Caffe's HDF5 layout (another HDF5 file, a data
         file or a solver state, is refused saying which)."""
-        self._net._copy_from_hdf5(os.fspath(filename))
+        net = self._net
+        with self._params_on_engine(writes=True):
+            net._copy_from_hdf5(os.fspath(filename))
 
     def set_input_arrays(self, data, labels):
         """Feed a MemoryData layer (its first one): ``data`` N x C x H x W float32 and

@@ -9,6 +9,13 @@ next iteration, Python layers train, and the blob and parameter arrays taken fro
 ``solver.net`` stay views of the training net's memory. Either way the test passes and the
 final display forward of ``solve()`` leave in ``test_nets[i].blobs`` and ``net.blobs`` what
 Caffe's hold after them. ``CAFFE_COMPAT_ARRAY_NET=0`` puts every solver on torch.
+
+In GPU mode the torch engine's solver trains on the device, its nets' blobs and parameters
+kept as Caffe's SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`): what Python
+reads and writes through ``solver.net`` are host copies, brought up to date around each
+iteration, update, snapshot and restore. As in Caffe, the solver runs in the mode current when
+it runs: after a change of mode, its next ``step``, ``solve``, ``snapshot``, ``restore`` or
+``apply_update`` moves its nets and history first.
 """
 from __future__ import annotations
 
@@ -66,6 +73,8 @@ class Solver:
         engine_cls.__init__(self._solver, param, device=device, solver_file=path)
         self._net = Net(None, _net=self._solver.net)
         self._test_nets = [Net(None, _net=n) for n in self._solver.test_nets]
+        self._solver._on_device = _mode.gpu_mode()
+        self._run_mode = _mode._state["mode"]
 
     @staticmethod
     def _array_solver(param, path, solver_type):
@@ -99,25 +108,56 @@ class Solver:
     def lr(self):
         return self._solver.lr
 
+    _run_mode = "cpu"           # the mode the solver's nets and history are placed for
+
+    def _check_mode(self, what):
+        """Caffe's rule: the solver runs in the mode current when it runs. After a change of
+        mode its nets (parameters shared), its history and its device follow
+        (:func:`caffe_compat.net.synced_memory.attach` / ``detach``); a solver on the array
+        engine (created in CPU mode) trains on the CPU only."""
+        mode = _mode._state["mode"]
+        if mode == self._run_mode:
+            return
+        if self._net is not None and self._net._pinned:
+            from caffe_compat.errors import SolverError
+            raise SolverError(f"solver.{what}(): this solver was created in CPU mode on the "
+                              "array engine, which trains on the CPU only; create the solver "
+                              "after caffe.set_mode_gpu(), or set CAFFE_COMPAT_ARRAY_NET=0 "
+                              "before creating it")
+        import torch
+        device = _mode.device()                  # no usable device: an error here
+        for net in [self.net] + self._test_nets:
+            net._follow_mode(by_solver=True)
+        engine = self._solver
+        engine.device = torch.device(device)
+        engine.history = [h.to(device) for h in engine.history]
+        engine._on_device = mode == "gpu"
+        self._run_mode = mode
+
     def step(self, iters):
         """Run ``iters`` iterations (Caffe's Solver::Step)."""
+        self._check_mode("step")
         self._solver.step(int(iters))
 
     def solve(self, resume_file=None):
         """Train to ``max_iter`` (after restoring ``resume_file``), as Caffe's Solve."""
+        self._check_mode("solve")
         self._solver.solve(resume_file)
 
     def restore(self, filename):
         """Restore the iteration, history and weights from a .solverstate (or .h5)."""
+        self._check_mode("restore")
         self._solver.restore(os.fspath(filename))
 
     def snapshot(self):
         """Write ``<prefix>_iter_<iter>.caffemodel`` and ``.solverstate``."""
+        self._check_mode("snapshot")
         self._solver.snapshot()
 
     def apply_update(self):
         """Update the weights from their current diffs at the current learning rate
         (Caffe's ApplyUpdate; ``iter`` is unchanged)."""
+        self._check_mode("apply_update")
         self._solver.apply_update()
 
     def add_callback(self, on_start, on_gradients_ready=None):
@@ -193,7 +233,14 @@ class NCCL:
 
     def bcast(self):
         """Rank 0's weights (and solver history and iteration) to every rank."""
+        if not getattr(self._solver, "_on_device", False):
+            self._exchange.broadcast()
+            return
+        from caffe_compat.net import synced_memory     # GPU mode: the device copies move
+        params = self._solver._all_params()
+        synced_memory.params_current(params, diffs=True)
         self._exchange.broadcast()
+        synced_memory.params_written(params)
 
     def on_start(self):
         self._exchange.on_start(self._solver)

@@ -11,6 +11,8 @@ import weakref
 import numpy as np
 import torch
 
+from caffe_compat.net import synced_memory
+
 
 @functools.lru_cache(maxsize=None)
 def _pycaffe_engine_class(base):
@@ -45,6 +47,37 @@ def _pycaffe_engine_class(base):
                 for p in self._params:
                     if p.grad is not None:
                         p.grad.zero_()
+            if self._on_device:
+                synced_memory.diffs_zeroed(self._params)
+
+        # On a device (GPU mode) the parameters have host and device copies
+        # (caffe_compat.net.synced_memory): the engine's own work on them (the update, a
+        # snapshot, a restore) finds their device copies up to date, and what it writes is
+        # taken as the current copy after.
+        _on_device = False
+
+        def _all_params(self):
+            return self._owner.net._torch_store.memory.params()
+
+        def apply_update(self):
+            if not self._on_device:
+                return super().apply_update()
+            synced_memory.params_current(self._params, diffs=True)
+            super().apply_update()
+            synced_memory.params_written(self._params, diffs=True)
+
+        def snapshot(self):
+            if self._on_device:
+                synced_memory.params_current(self._all_params(), diffs=True)
+            return super().snapshot()
+
+        def restore(self, *args, **kwargs):
+            if not self._on_device:
+                return super().restore(*args, **kwargs)
+            synced_memory.params_current(self._all_params(), diffs=True)
+            out = super().restore(*args, **kwargs)
+            synced_memory.params_written(self._all_params(), diffs=True)
+            return out
 
         def _last_outputs(self):
             store = self._owner.net._store

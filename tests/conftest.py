@@ -123,8 +123,8 @@ def pytest_configure(config):
                             "promise on a loaded machine (neither in the default suite nor in "
                             "the slow pass; run with -m timing on the machine the promise is "
                             "about)")
-    config.addinivalue_line("markers", "cuda: runs on a CUDA device (in the default suite; "
-                            "skipped, saying so, where torch sees none)")
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one, saying "
+                            "so; benchmarks/gpu_check.sh runs them on a GPU machine: -m cuda)")
     # RLQ_OPENCV_RECORD / RLQ_OPENCV_ONLY: which test files reach OpenCV (tests/opencv_usage.py;
     # .ci/run's OpenCV 4 run repeats only those)
     from tests.opencv_usage import plugin_from_environment
@@ -134,14 +134,18 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """``@pytest.mark.cuda`` tests skip where torch sees no CUDA device (torch is imported
-    only when such a test was collected)."""
-    marked = [item for item in items if item.get_closest_marker("cuda")]
-    if marked:
-        import torch
-        if not torch.cuda.is_available():
-            for item in marked:
-                item.add_marker(pytest.mark.skip(reason="no CUDA device"))
+    """Tests marked ``cuda`` skip, with their reason, where torch sees no CUDA device (torch is
+    imported only when such a test was collected)."""
+    marked = [item for item in items if item.get_closest_marker("cuda") is not None]
+    if not marked:
+        return
+    import torch
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch sees none); run "
+                                   "benchmarks/gpu_check.sh on a GPU machine")
+    for item in marked:
+        item.add_marker(skip)
 
 
 @pytest.fixture

@@ -58,6 +58,9 @@ GPU_HELP = {
 
 def _common_net_flags(parser, command):
     _flag(parser, "gpu", default="", help=GPU_HELP[command])
+    _flag(parser, "allow_cpu_fallback", action="store_true",
+          help="with -gpu: run on the CPU when the GPU asked for is not there (default: an "
+               f"error, as Caffe's); also ${FALLBACK_ENV}=1")
     _flag(parser, "level", type=int, default=0, help="network level")
     _flag(parser, "stage", default="", help="network stages, separated by ','")
     _flag(parser, "source", action="append", default=[], metavar="LAYER=PATH",
@@ -76,20 +79,38 @@ def _sources(items):
     return out
 
 
-def _device_from_gpu_flag(flag, log, where):
-    """The device of a ``-gpu`` flag (None without one); ``where``: the Caffe source line
-    that reads the flag in this command (tools/caffe.cpp's ``get_gpus(&gpus)``)."""
+FALLBACK_ENV = "CAFFE_COMPAT_ALLOW_CPU_FALLBACK"
+
+
+def _device_from_gpu_flag(flag, log, where, allow_cpu_fallback=False):
+    """The torch device of ``-gpu`` for one process, None without the flag. Caffe's rule
+    (tools/caffe.cpp get_gpus, then Caffe::SetDevice on the first): ``N``, ``N,M,...`` or
+    ``all``; a machine without a usable CUDA device, or an id beyond the devices there, is an
+    error, unless ``--allow_cpu_fallback`` (or ``$CAFFE_COMPAT_ALLOW_CPU_FALLBACK=1``) asks
+    for the CPU instead, which is then said in the log. ``where``: the Caffe source line that
+    reads the flag in this command (tools/caffe.cpp's ``get_gpus(&gpus)``)."""
     if not flag:
         return None
+    import os
+
     import torch
-    if flag == "all":
-        ids = list(range(torch.cuda.device_count())) or [0]
-    else:
-        try:
-            ids = [int(x) for x in flag.split(",")]
-        except ValueError:
-            raise CaffeCompatError(f"-gpu expects device ids separated by ',' or 'all', got "
-                                   f"'{flag}'") from None
+
+    from ..parallel.launch import gpu_ids
+    ids = gpu_ids(flag)
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    bad = [i for i in ids if not 0 <= i < count]
+    problem = None
+    if count == 0:
+        problem = f"-gpu {flag}: no usable CUDA device on this machine (torch sees none)"
+    elif bad:
+        problem = (f"-gpu {flag}: GPU {', '.join(map(str, bad))} is not there: this machine "
+                   f"has {count} CUDA device{'' if count == 1 else 's'} (ids 0..{count - 1})")
+    if problem is not None:
+        if allow_cpu_fallback or os.environ.get(FALLBACK_ENV, "").strip() not in ("", "0"):
+            log.info(f"{problem}: using the CPU (CPU fallback asked for)", where)
+            return None
+        raise CaffeCompatError(f"{problem}; run without -gpu to use the CPU, or add "
+                               "--allow_cpu_fallback to fall back to it")
     if len(ids) > 1:
         log.info(f"Not using GPUs {ids[1:]}: one device is used", where)
     return f"cuda:{ids[0]}"
@@ -153,7 +174,7 @@ def run_train(args):
         log.info(f"Rank {plan.rank} of {plan.world} on {device}", "parallel.cpp:333")
     else:
         log = _make_log(args)
-        device = _device_from_gpu_flag(args.gpu, log, "caffe.cpp:195")
+        device = _device_from_gpu_flag(args.gpu, log, "caffe.cpp:195", args.allow_cpu_fallback)
     try:
         return _train(args, log, device, plan.mode == "worker")
     except parallel.PeerLost as e:
@@ -215,8 +236,6 @@ _GET_GPUS = {"caffe.cpp:275": "caffe.cpp:264", "caffe.cpp:343": "caffe.cpp:337"}
 
 
 def _build_net(args, phase, log, where):
-    import torch
-
     from ..net import graph
     from ..net.core import Net, load_net_param
     from ..solvers.base import _pick_source
@@ -230,10 +249,7 @@ def _build_net(args, phase, log, where):
             src = _pick_source(sources, phase, lp, getattr(args, "test_source", None))
             if src:
                 data_sources[lp.name] = src
-    device = _device_from_gpu_flag(args.gpu, log, _GET_GPUS[where])
-    if device is not None and not torch.cuda.is_available():
-        log.info("no CUDA device is available: using the CPU", where)
-        device = None
+    device = _device_from_gpu_flag(args.gpu, log, _GET_GPUS[where], args.allow_cpu_fallback)
     if device is None:
         log.info("Use CPU.", where)
     else:

@@ -65,6 +65,9 @@ class Layer(nn.Module):
     is_loss = False
     # A data layer produces tops from files; the net calls it without bottoms.
     is_data = False
+    # Whether forward writes the layer's own blobs (BatchNorm's statistics in TRAIN): a net on
+    # a device then takes those blobs as changed on the device (caffe_compat.net.synced_memory).
+    forward_writes_blobs = False
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__()

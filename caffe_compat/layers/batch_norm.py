@@ -38,6 +38,7 @@ class BatchNorm(Layer):
         self.maf = rule.moving_average_fraction
         self.eps = rule.eps
         self.channels = rule.channels
+        self.forward_writes_blobs = not self.use_global_stats   # the statistics it updates
         self.add_blob("mean", (self.channels,))
         self.add_blob("variance", (self.channels,))
         self.add_blob("scale_factor", (1,))

@@ -106,11 +106,17 @@ class ParamBlob(PythonBlob):
     def data(self):
         p = self._param
         mark_numpy_view(p)      # the caches of derived weights see a write through it
+        if getattr(p, "synced_memory", None) is not None:      # a net on a device
+            from ..net.synced_memory import param_host_data
+            return param_host_data(p).numpy()
         return p.detach().numpy()
 
     @property
     def diff(self):
         p = self._param
+        if getattr(p, "synced_memory", None) is not None:
+            from ..net.synced_memory import param_host_diff
+            return param_host_diff(p).numpy()
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         return p.grad.numpy()

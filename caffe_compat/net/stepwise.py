@@ -106,6 +106,7 @@ class Stepwise:
         self.data = _BlobData()
         self.diff = {}
         self.exported = set()        # blobs whose storage was handed out
+        self.memory = None           # host and device copies of a net on a device
         self.loss_weights = {}
         for node, key, weights, _ in self.nodes:
             for name, w in zip(node.tops, weights):
@@ -144,11 +145,16 @@ class Stepwise:
 
     # ------------------------------------------------------------------ blobs
     def blob_data(self, name):
-        """The data of blob ``name`` as a numpy array aliasing its memory (:class:`BlobView`)."""
+        """The data of blob ``name`` as a numpy array aliasing its memory (:class:`BlobView`);
+        on a device, its host copy (:mod:`caffe_compat.net.synced_memory`)."""
+        if self.memory is not None:
+            return self.memory.host_data(name).numpy()
         return _numpy(self.export(name), f"blob '{name}'")
 
     def blob_diff(self, name):
         """The diff of blob ``name`` as a numpy array aliasing its memory."""
+        if self.memory is not None:
+            return self.memory.host_diff(name).numpy()
         self.export(name)
         return _numpy(self.diff_of(name), f"blob '{name}'")
 
@@ -182,6 +188,8 @@ class Stepwise:
         if tuple(old.shape) != shape:
             self.data[name] = torch.zeros(shape, dtype=old.dtype, device=old.device)
             self.diff.pop(name, None)
+            if self.memory is not None:
+                self.memory.reshape(name)
 
     def _put(self, name, t, copy):
         if name in self.data.parts:          # chunks of an earlier pass, never read
@@ -216,6 +224,8 @@ class Stepwise:
         run (float), as Caffe's ForwardFromTo. A shape error names its layer
         (:func:`caffe_compat.net.reshape.explain`, from the blobs' shapes as they are)."""
         try:
+            if self.memory is not None:        # host and device copies brought up to date
+                return self.memory.forward(start, len(self.nodes) - 1 if end is None else end)
             return self._forward(start, end)
         except Exception as e:
             shapes = {name: tuple(self.data[name].shape) for name in self.data}
@@ -261,6 +271,8 @@ class Stepwise:
                 # a Python layer works on the net's own blobs, as in Caffe
                 module.forward_blobs([BlobView(self, b) for b in node.bottoms],
                                      [BlobView(self, t) for t in node.tops])
+                if self.memory is not None:    # it wrote the host copies
+                    self.memory.data_current(node.tops)
                 for name, w in zip(node.tops, weights):
                     if w:
                         loss += float(w) * float(self.data[name].sum())
@@ -440,6 +452,11 @@ class Stepwise:
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
         reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
         start = len(self.nodes) - 1 if start is None else start
+        if self.memory is not None:            # host and device copies brought up to date
+            return self.memory.backward(start, end)
+        return self._backward(start, end)
+
+    def _backward(self, start, end):
         if self._plan_forward and start == len(self.nodes) - 1 and end == 0:
             plan = fast_step.plan_for(self)
             if plan is not None:
@@ -513,6 +530,8 @@ class Stepwise:
             for e in self.net.learnable:
                 if e.param.grad is not None:
                     e.param.grad.zero_()
+        if self.memory is not None:
+            self.memory.clear_param_diffs()
 
     def reshape(self):
         """Propagate shapes from the input blobs through every layer (Caffe's Net::Reshape):

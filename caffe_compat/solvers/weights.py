@@ -56,9 +56,3 @@ def write_net_hdf5(net, path, write_diff=False):
                     if lf is not None:
                         grad = p.grad if p.grad is not None else torch.zeros_like(p)
                         lf.create_dataset(str(j), data=grad.detach().cpu().numpy())
-
-
-def _copy_from_hdf5(net, path):
-    """Caffe's CopyTrainedLayersFromHDF5 into ``net`` (:meth:`caffe_compat.Net.copy_from`'s
-    HDF5 side); returns (copied, ignored) layer names."""
-    return net._copy_from_hdf5(os.fspath(path))

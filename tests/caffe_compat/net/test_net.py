@@ -329,7 +329,7 @@ def test_float64_matches_float32():
     assert len(blob.double_data) == 4 * 3 * 3 * 3 and not len(blob.data)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.cuda
 def test_cuda_matches_cpu():
     cpu, gpu = small_net(), small_net().to("cuda")
     feed = small_feed()

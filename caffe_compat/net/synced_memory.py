@@ -1,0 +1,460 @@
+"""The memory of a net on a device as Caffe's SyncedMemory keeps it: every blob (data and diff)
+and every parameter (data and diff) has a host copy, the one Python reads and writes, and a
+device copy, the one the engine computes with; a ``head`` says which copy is current.
+
+Caffe's rule, which this module follows:
+
+- ``HOST``: Python may have written the host copy; the device copy is stale.
+- ``DEVICE``: the engine has written the device copy; the host copy is stale.
+- ``SYNCED``: both copies hold the same values.
+
+Handing out a mutable host view (pycaffe's ``.data`` / ``.diff``, a Python layer's
+``bottom[i].data`` / ``top[i].data``, ``params[layer][i].data``) first brings the host copy up
+to date (a copy down when the head is ``DEVICE``) and then moves the head to ``HOST``, because
+Python cannot tell us whether it writes into a numpy view: Caffe's ``mutable_cpu_data()``. Before
+the engine runs layers, the blobs those layers read and the parameters are brought up to date
+on the device (a copy up where the head is ``HOST``); what the layers write is marked ``DEVICE``
+afterwards. A blob a range of layers writes before reading it is not copied up (its host values
+would be overwritten), so a forward after writing only the input copies only the input up, and
+reading one output copies only that output down.
+
+:class:`NetMemory` holds the records of a :class:`~caffe_compat.net.stepwise.Stepwise` (its
+``memory`` attribute; None for a net on the CPU, which has one copy and pays nothing for this
+module). Parameter records live on the parameter objects themselves (``synced_memory``), so a
+parameter shared between nets (a solver's test nets, ``share_with``) has one record.
+
+The device may be ``"cpu"``: the device copy is then a second CPU tensor, which lets a machine
+without a GPU test the rule (pycaffe's stand-in: ``CAFFE_COMPAT_DEVICE_STANDIN=1``). :data:`COPIES`
+counts the copies made each way.
+"""
+from __future__ import annotations
+
+import weakref
+
+import torch
+
+HOST, DEVICE, SYNCED = "host", "device", "synced"
+
+
+class Copies:
+    """The copies between host and device copies: ``up`` (host to device), ``down`` (device to
+    host) and ``log``, the ``(direction, what)`` of each, in order."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.up = 0
+        self.down = 0
+        self.log = []
+
+    def count(self, direction, what):
+        if direction == "up":
+            self.up += 1
+        else:
+            self.down += 1
+        self.log.append((direction, what))
+
+
+COPIES = Copies()
+
+
+class Synced:
+    """One tensor's host copy and head (Caffe's SyncedMemory); the device copy is the engine's
+    tensor, passed to each call (the engine may replace it by one of another shape)."""
+
+    __slots__ = ("host", "head", "what")
+
+    def __init__(self, host, head, what):
+        self.host = host
+        self.head = head
+        self.what = what
+
+    def host_current(self, device):
+        """The host copy with the values of ``device`` (copied down when the head is
+        ``DEVICE``, or when the engine gave the tensor a new shape)."""
+        host = self.host
+        if host is None or host.shape != device.shape or host.dtype != device.dtype:
+            # no host copy yet, or the engine gave the tensor a new shape: its values win
+            self.host = host = torch.empty(device.shape, dtype=device.dtype, device="cpu")
+            self.head = DEVICE
+        if self.head == DEVICE:
+            with torch.no_grad():
+                host.copy_(device)
+            COPIES.count("down", self.what)
+            self.head = SYNCED
+        return host
+
+    def host_mutable(self, device):
+        """The host copy, current, handed to Python: the head moves to ``HOST``."""
+        host = self.host_current(device)
+        self.head = HOST
+        return host
+
+    def device_current(self, device):
+        """Bring ``device`` up to date (copied up when the head is ``HOST``)."""
+        if self.head != HOST:
+            return
+        host = self.host
+        if host.shape != device.shape:     # the engine reshaped it since: its values win
+            self.head = DEVICE
+            return
+        with torch.no_grad():
+            device.copy_(host)
+        COPIES.count("up", self.what)
+        self.head = SYNCED
+
+    def device_written(self):
+        self.head = DEVICE
+
+
+class ParamMemory:
+    """The records of one parameter: its data and its diff (the gradient)."""
+
+    __slots__ = ("data", "diff")
+
+    def __init__(self, data, diff):
+        self.data = data
+        self.diff = diff
+
+
+def param_record(p, name="param"):
+    """The record of parameter ``p`` (made with both heads at ``DEVICE`` if it has none)."""
+    rec = getattr(p, "synced_memory", None)
+    if rec is None:
+        rec = ParamMemory(Synced(None, DEVICE, f"{name}.data"),
+                          Synced(None, DEVICE, f"{name}.diff"))
+        p.synced_memory = rec
+    return rec
+
+
+def param_host_data(p):
+    """The host copy of parameter ``p``'s data, handed to Python (``p`` on a device)."""
+    return p.synced_memory.data.host_mutable(p.detach())
+
+
+def param_host_diff(p):
+    """The host copy of parameter ``p``'s diff, handed to Python."""
+    if p.grad is None:
+        p.grad = torch.zeros_like(p)
+    return p.synced_memory.diff.host_mutable(p.grad)
+
+
+def params_current(params, diffs=False):
+    """Bring the device copies of ``params`` (and their diffs) up to date."""
+    for p in params:
+        rec = getattr(p, "synced_memory", None)
+        if rec is None:
+            continue
+        rec.data.device_current(p.detach())
+        if diffs and rec.diff.head == HOST:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            rec.diff.device_current(p.grad)
+
+
+def params_written(params, diffs=False):
+    """The engine wrote ``params`` (and their diffs): their device copies are the current ones."""
+    for p in params:
+        rec = getattr(p, "synced_memory", None)
+        if rec is None:
+            continue
+        rec.data.device_written()
+        if diffs:
+            rec.diff.device_written()
+
+
+def diffs_zeroed(params):
+    """The engine zeroed the diffs of ``params`` on the device: their host copies are zeroed
+    too (no copy), so arrays Python holds read the zeros, as they do on the CPU."""
+    for p in params:
+        rec = getattr(p, "synced_memory", None)
+        if rec is None or p.grad is None:
+            continue
+        host = rec.diff.host
+        if host is not None and host.shape == p.grad.shape:
+            host.zero_()
+            rec.diff.head = SYNCED
+        else:
+            rec.diff.head = DEVICE
+
+
+def diffs_written(params):
+    """The engine wrote the diffs of ``params``."""
+    for p in params:
+        rec = getattr(p, "synced_memory", None)
+        if rec is not None:
+            rec.diff.device_written()
+
+
+def _unique(tensors):
+    seen, out = set(), []
+    for t in tensors:
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
+    return out
+
+
+class NetMemory:
+    """The host and device copies of one net's blobs and parameters (see the module doc)."""
+
+    def __init__(self, store, device):
+        # the store holds this object: held weakly back, so that no cycle keeps the net (and
+        # its open databases) alive until the collector runs
+        self._store = weakref.ref(store)
+        self.device = torch.device(device)
+        self.data = {}               # blob name -> Synced (absent: head DEVICE, no host copy)
+        self.diff = {}
+        self._reads = {}             # (start, end) -> (blobs read first, blobs written)
+        self._back = {}              # (start, end) -> (diffs read first, diffs written)
+
+    @property
+    def store(self):
+        return self._store()
+
+    # ------------------------------------------------------------------ records
+    def _record(self, table, name, what):
+        rec = table.get(name)
+        if rec is None:
+            rec = table[name] = Synced(None, DEVICE, f"{name}.{what}")
+        return rec
+
+    def host_data(self, name):
+        """Blob ``name``'s data as Python holds it (host copy, current; head ``HOST``)."""
+        return self._record(self.data, name, "data").host_mutable(self.store.data[name])
+
+    def host_diff(self, name):
+        return self._record(self.diff, name, "diff").host_mutable(self.store.diff_of(name))
+
+    def params(self):
+        """Every parameter of the net (each once)."""
+        net = self.store.net
+        return _unique(p for _, key, _, _ in self.store.nodes for p in net.layers[key].blobs)
+
+    def _layer_params(self, i):
+        node, key, _, _ = self.store.nodes[i]
+        return list(self.store.net.layers[key].blobs)
+
+    def data_current(self, names):
+        """Bring the device copies of blobs ``names`` up to date."""
+        data = self.data
+        for name in names:
+            rec = data.get(name)
+            if rec is not None and rec.head == HOST:
+                rec.device_current(self.store.data[name])
+
+    def reshape(self, name):
+        """Blob ``name`` got new device storage (zeros): its host copies go, and the next one
+        made for Python starts from that storage."""
+        self.data.pop(name, None)
+        self.diff.pop(name, None)
+
+    # ------------------------------------------------------------------ passes
+    def _segments(self, start, end):
+        """The layer ranges of ``start``..``end`` (ascending) as ``(a, b, python)``: runs of
+        engine layers and each Python layer on its own (it works on the host copies)."""
+        out = []
+        steps = self.store.steps
+        a = start
+        for i in range(start, end + 1):
+            if steps[i][1]:
+                if a < i:
+                    out.append((a, i - 1, False))
+                out.append((i, i, True))
+                a = i + 1
+        if a <= end:
+            out.append((a, end, False))
+        return out
+
+    def _forward_sets(self, a, b):
+        key = (a, b)
+        sets = self._reads.get(key)
+        if sets is None:
+            nodes, fixed = self.store.nodes, self.store.fixed
+            produced, reads, writes = set(), [], []
+            for i in range(a, b + 1):
+                node = nodes[i][0]
+                if node.type == "Input":
+                    continue
+                reads.extend(n for n in node.bottoms if n not in produced)
+                kept = fixed.get(i, ())
+                for j, name in enumerate(node.tops):
+                    if j in kept:
+                        reads.append(name)
+                    else:
+                        produced.add(name)
+                        writes.append(name)
+            sets = self._reads[key] = (_unique(reads), _unique(writes))
+        return sets
+
+    def forward(self, start, end):
+        """Stepwise's forward of ``start``..``end`` with the copies brought up to date around
+        each run of engine layers; returns the loss."""
+        store = self.store
+        params_current(self.params())
+        loss = 0.0
+        for a, b, python in self._segments(start, end):
+            if python:
+                loss += store._forward(a, b)
+                continue
+            reads, writes = self._forward_sets(a, b)
+            self.data_current(reads)
+            loss += store._forward(a, b)
+            data = self.data
+            for name in writes:
+                rec = data.get(name)
+                if rec is not None:
+                    rec.head = DEVICE
+            for i in range(a, b + 1):
+                module = store.steps[i][0]
+                if module.forward_writes_blobs:
+                    params_written(module.blobs)
+        return loss
+
+    def _backward_sets(self, hi, lo):
+        key = (hi, lo)
+        sets = self._back.get(key)
+        if sets is None:
+            store = self.store
+            written, reads, writes, touched = set(), [], [], []
+            for i in range(hi, lo - 1, -1):
+                if not store.layer_need[i]:
+                    continue
+                node = store.nodes[i][0]
+                touched.extend(node.bottoms)
+                touched.extend(node.tops)
+                reads.extend(n for n in node.tops if n not in written)
+                for name, need in zip(node.bottoms, store.bottom_need[i]):
+                    if need:
+                        written.add(name)
+                        writes.append(name)
+            sets = self._back[key] = (_unique(reads), _unique(writes), _unique(touched))
+        return sets
+
+    def backward(self, start, end):
+        """Stepwise's backward of ``start`` down to ``end``, the copies brought up to date
+        around each run of engine layers."""
+        store = self.store
+        params_current(self.params(), diffs=True)
+        for a, b, python in reversed(self._segments(end, start)):
+            if python:
+                store._backward(b, a)
+                continue
+            reads, writes, touched = self._backward_sets(b, a)
+            self.data_current(touched)            # a layer's graph may be rebuilt from them
+            diff = self.diff
+            for name in reads:
+                rec = diff.get(name)
+                if rec is not None and rec.head == HOST:
+                    rec.device_current(store.diff_of(name))
+            store._backward(b, a)
+            for name in writes:
+                rec = diff.get(name)
+                if rec is not None:
+                    rec.head = DEVICE
+            for i in range(a, b + 1):
+                if store.layer_need[i]:
+                    diffs_written(p for p, need in zip(self._layer_params(i),
+                                                       store.param_need[i]) if need)
+
+    def clear_param_diffs(self):
+        """The engine zeroed every learnable parameter's diff on the device."""
+        diffs_zeroed(e.param for e in self.store.net.learnable)
+
+
+# ---------------------------------------------------------------------- placing a net
+def attach(store, device, existing):
+    """Give ``store`` (a Stepwise) host and device copies on ``device``. ``existing``:
+    ``"host"`` when its tensors now are the host copies (a net made on the CPU going to the
+    device: they stay the memory of the arrays Python holds, and the device copies are made
+    lazily, head ``HOST``), ``"device"`` when they are the device copies (a net built on the
+    device; host copies are made when Python first asks, head ``DEVICE``)."""
+    memory = NetMemory(store, device)
+    net = store.net
+    if existing == "host":
+        dev = memory.device
+        with torch.no_grad():
+            for p in memory.params():
+                if getattr(p, "synced_memory", None) is not None:
+                    continue                 # shared with a net placed before
+                host = p.detach()
+                grad = p.grad
+                p.data = torch.empty_like(host, device=dev)
+                what = f"{_param_name(store, p)}"
+                rec = ParamMemory(Synced(host, HOST, f"{what}.data"),
+                                  Synced(None, DEVICE, f"{what}.diff"))
+                if grad is not None:
+                    p.grad = torch.empty_like(grad, device=dev)
+                    rec.diff = Synced(grad, HOST, f"{what}.diff")
+                p.synced_memory = rec
+            net.to(dev)                      # the buffers that are not parameters
+            for table, tensors, what in ((memory.data, store.data, "data"),
+                                         (memory.diff, store.diff, "diff")):
+                shared = {}                  # host storage -> (device tensor, record)
+                for name in list(tensors.keys()) + list(getattr(tensors, "parts", ())):
+                    host = tensors[name].contiguous()
+                    key = (host.data_ptr(), tuple(host.shape)) if host.numel() else None
+                    if key is not None and key in shared:    # a Split's tops: one memory
+                        tensors[name], table[name] = shared[key]
+                        continue
+                    dev_t = torch.empty_like(host, device=dev)
+                    tensors[name] = dev_t
+                    table[name] = Synced(host, HOST, f"{name}.{what}")
+                    if key is not None:
+                        shared[key] = (dev_t, table[name])
+    else:
+        for p in memory.params():
+            param_record(p, _param_name(store, p))
+    store.memory = memory
+    _forget_engine_state(store)
+    return memory
+
+
+def detach(store):
+    """Back to one copy on the CPU: the host copies, brought up to date, become the engine's
+    tensors (arrays Python holds stay the net's memory)."""
+    memory = store.memory
+    if memory is None:
+        return
+    with torch.no_grad():
+        for p in memory.params():
+            rec = getattr(p, "synced_memory", None)
+            if rec is None:
+                p.data = p.detach().to("cpu")
+                if p.grad is not None:
+                    p.grad = p.grad.to("cpu")
+                continue
+            host = rec.data.host_current(p.detach())
+            grad = rec.diff.host_current(p.grad) if p.grad is not None else None
+            p.data = host
+            if grad is not None:
+                p.grad = grad
+            del p.synced_memory
+        for table, tensors in ((memory.data, store.data), (memory.diff, store.diff)):
+            for name in list(tensors.keys()) + list(getattr(tensors, "parts", ())):
+                rec = table.get(name)
+                dev_t = tensors[name]
+                tensors[name] = rec.host_current(dev_t) if rec is not None else dev_t.to("cpu")
+                store.exported.add(name)
+        store.net.to("cpu")
+    store.memory = None
+    _forget_engine_state(store)
+
+
+def _forget_engine_state(store):
+    """Drop what the engine kept for the tensors it had (graphs, fused forms, views)."""
+    store._saved = {}
+    store._fused = {}
+    store._layout = {}
+    store._plan_forward = False
+    if store.memory is not None:
+        store.exported.clear()
+
+
+def _param_name(store, p):
+    for node, key, _, _ in store.nodes:
+        for k, q in enumerate(store.net.layers[key].blobs):
+            if q is p:
+                return f"{node.name}[{k}]"
+    return "param"
