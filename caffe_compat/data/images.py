@@ -27,6 +27,24 @@ IMREAD_GRAYSCALE = 0
 IMREAD_UNCHANGED = -1
 
 
+def imread(path, flag):
+    """``cv::imread(path, flag)``, or None. A path holding bytes that are not UTF-8 (a list or
+    window file's line, read with ``surrogateescape``) is read here and decoded with
+    ``cv2.imdecode``, the same decoders: OpenCV's Python binding (4.x and 5.x) crashes the
+    process on such a ``str``, where Caffe's C++ opened the bytes as given."""
+    import cv2    # on first use: importing OpenCV costs ~0.1 s (nets without image layers)
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        return cv2.imdecode(np.frombuffer(data, np.uint8), flag) if data else None
+    return cv2.imread(path, flag)
+
+
 def read_image(path, height=0, width=0, is_color=True):
     """ReadImageToCVMat: the image at ``path`` (H x W x C uint8, C = 3 or 1), or None when
     OpenCV cannot read it (Caffe logs "Could not open or find file" and goes on)."""
@@ -34,11 +52,11 @@ def read_image(path, height=0, width=0, is_color=True):
     path = os.fspath(path)
     if not os.path.isfile(path):
         return None
-    import cv2    # on first use: importing OpenCV costs ~0.1 s (nets without image layers)
-    img = cv2.imread(path, flag)
+    img = imread(path, flag)
     if img is None:
         return None
     if height > 0 and width > 0:
+        import cv2
         img = cv2.resize(img, (int(width), int(height)))  # default: INTER_LINEAR, as Caffe's
     return img if img.ndim == 3 else img[:, :, None]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.images import decode_image, mat_to_chw
+from ..data.images import decode_image, imread, mat_to_chw
 from ..data.window_file import read_window_file, window_geometry
 from ..errors import DataError
 from ._prefetching import PrefetchingDataLayer
@@ -126,7 +126,7 @@ class _WindowSampler:
         if self.cache is not None:
             img = decode_image(self.cache[index], cv2.IMREAD_COLOR)
         else:
-            img = cv2.imread(path, cv2.IMREAD_COLOR)
+            img = imread(path, cv2.IMREAD_COLOR)
         if img is None:
             raise DataError(f"{self.where}: '{self.source}' line {line}: could not open or "
                             f"decode image '{path}'")

@@ -7,7 +7,10 @@ a case running past the wall-clock guard, or a peak-RSS growth over the memory b
 test (and hypothesis shrinks the input).
 
 Memory bound, per case: peak RSS growth <= ``MEM_FACTOR`` x input size + ``MEM_CONSTANT``
-(measured with Linux's resettable high-water mark, ``/proc/self/clear_refs`` + ``VmHWM``).
+(measured with Linux's resettable high-water mark, ``/proc/self/clear_refs`` + ``VmHWM``). The
+first case of a campaign over the bound is measured again: what a library allocates at its
+first use in the process (decoder tables, thread pools: 38-45 MiB on a 2-core Intel Xeon with
+AVX-512, under 32 on the AMD machines) is not the case's; any later case over it fails.
 
 Profiles (``FUZZ_PROFILE`` env var): ``ci`` (default; fixed seed via ``derandomize``, >= 1,000
 cases per file kind) and ``nightly`` (>= 10,000 per kind, random seed unless ``FUZZ_SEED``).
@@ -133,7 +136,21 @@ class Campaign:
         self.mem_constant = mem_constant
         self.stats = {"kind": kind, "profile": PROFILE_NAME, "target": self.cases, "cases": 0,
                       "outcomes": collections.Counter(), "max_case_s": 0.0,
-                      "max_growth_bytes": 0, "max_input_bytes": 0, "seconds": 0.0}
+                      "max_growth_bytes": 0, "max_input_bytes": 0, "seconds": 0.0,
+                      "warmed": False}
+
+    def _measured(self, body, value):
+        """``body(value)`` under the guards: (size or None, outcome, the memory record)."""
+        size, outcome = None, "ok"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with peak_rss_growth() as mem, wall_clock_guard(WALL_CLOCK_S):
+                try:
+                    size = body(value)
+                except self.documented as exc:
+                    outcome = type(exc).__name__
+                    self._check_text(exc)
+        return size, outcome, mem
 
     def settings(self):
         return settings(settings.get_profile(PROFILE_NAME), max_examples=self.cases)
@@ -150,23 +167,23 @@ class Campaign:
             t0 = time.perf_counter()
             size = None
             outcome = "ok"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with peak_rss_growth() as mem, wall_clock_guard(WALL_CLOCK_S):
-                    try:
-                        size = body(value)
-                    except self.documented as exc:
-                        outcome = type(exc).__name__
-                        self._check_text(exc)
+            size, outcome, mem = self._measured(body, value)
             if size is None:
                 size = len(value) if hasattr(value, "__len__") else 0
             elapsed = time.perf_counter() - t0
             assert elapsed < WALL_CLOCK_S, f"case ran {elapsed:.1f} s (hang?)"
+            bound = self.mem_factor * size + self.mem_constant
+            if mem["growth"] > bound and not self.stats["warmed"]:
+                # the campaign's first case over the bound runs again: a library's first use
+                # (image decoders, thread pools) is paid once per process, not per case;
+                # a case's own growth comes back on its second run
+                self.stats["warmed"] = True
+                size2, outcome, mem = self._measured(body, value)
+                size = size if size2 is None else size2
             stats["outcomes"][outcome] += 1
             stats["max_case_s"] = max(stats["max_case_s"], elapsed)
             stats["max_growth_bytes"] = max(stats["max_growth_bytes"], mem["growth"])
             stats["max_input_bytes"] = max(stats["max_input_bytes"], size)
-            bound = self.mem_factor * size + self.mem_constant
             assert mem["growth"] <= bound, (
                 f"peak RSS grew by {mem['growth'] / 2**20:.1f} MiB for a {size}-byte input "
                 f"(bound {bound / 2**20:.1f} MiB)")

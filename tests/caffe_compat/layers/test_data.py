@@ -260,3 +260,24 @@ def test_solver_random_seed_gives_caffes_train_batches(caffe_dbs, tmp_path):
     close(solver.net)
     for i, (data, (want, _)) in enumerate(zip(got, fx.batches(case))):
         np.testing.assert_array_equal(data, want, err_msg=f"batch {i}")   # exact, as above
+
+
+def test_an_image_path_that_is_not_utf8_is_read_as_caffe_opens_it(tmp_path):
+    """A list or window file's line with bytes that are not UTF-8 (read with
+    ``surrogateescape``) names a file as Caffe's C++ opens it; OpenCV's Python binding would
+    crash the process on such a ``str``, so the bytes are read and decoded here."""
+    import os
+
+    import cv2
+
+    from caffe_compat.data.images import imread, read_image
+    image = (np.arange(4 * 5 * 3) % 251).astype(np.uint8).reshape(4, 5, 3)
+    name = os.fsencode(str(tmp_path)) + b"/w\x80.png"
+    assert cv2.imwrite(str(tmp_path / "plain.png"), image)
+    with open(name, "wb") as f:
+        f.write((tmp_path / "plain.png").read_bytes())
+    path = os.fsdecode(name)             # '\udc80': what surrogateescape gives
+    assert np.array_equal(imread(path, cv2.IMREAD_COLOR), image)
+    assert np.array_equal(read_image(path), image)
+    assert imread(path + "-missing", cv2.IMREAD_COLOR) is None
+    assert read_image(path + "-missing") is None
