@@ -21,6 +21,7 @@ import torch
 from ..diagnostics.glog import g
 from .actions import NONE, SNAPSHOT, STOP
 from .display import blob_loss_weights
+from .host_reads import host_value
 from .nets import share_trained_layers
 
 _f32 = np.float32
@@ -102,7 +103,7 @@ class TestPassMixin:
             outputs, iter_loss = self._test_forward(test_net_id)
             if p.test_compute_loss:
                 loss = _f32(loss + iter_loss)
-            vec = [np.asarray(v.detach().float().cpu().numpy(), np.float32).ravel()
+            vec = [np.asarray(host_value(v.detach().float().reshape(-1)), np.float32)
                    for v in outputs.values()]
             flat = np.concatenate(vec) if vec else np.zeros(0, np.float32)
             if i == 0:
@@ -120,7 +121,7 @@ class TestPassMixin:
         ({output blob: tensor}, the pass's loss as float32)."""
         net = self.test_nets[test_net_id]
         outputs = net.forward()
-        return outputs, (_f32(net.loss.item()) if net.loss is not None else _f32(0))
+        return outputs, (_f32(host_value(net.loss)) if net.loss is not None else _f32(0))
 
     def _announce_test_pass(self, net, n, test_net_id, first_seconds):
         """Once per solver: the expected duration of a long test pass and how to shorten it."""
