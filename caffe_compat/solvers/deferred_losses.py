@@ -9,7 +9,8 @@ float16, float32 and float64 losses) and the loop goes on; the losses of the ite
 the last read are read in one host read at the next display iteration, together with the net's
 output blobs of the display lines, and folded in iteration order with the same float32
 arithmetic as when each is read at once, so the smoothed loss and every log line are the same.
-They are read earlier where a value is asked for: ``smoothed_loss`` or ``last_loss`` read,
+At most :data:`KEEP_AT_MOST` iterations' losses wait (a read every so many
+iterations where ``display`` is 0 or larger). They are read earlier where a value is asked for: ``smoothed_loss`` or ``last_loss`` read,
 a callback's ``on_iteration_end(solver, loss)``, the start of ``step()``, the end of
 ``solve()``.
 
@@ -24,6 +25,8 @@ import torch
 from .host_reads import host_value
 
 _f32 = np.float32
+# iterations whose losses wait on the device at most (a read then, without a display)
+KEEP_AT_MOST = 1000
 
 
 class DeferredLossMixin:
@@ -69,6 +72,8 @@ class DeferredLossMixin:
         if not self._pending:
             self._pending = []
         self._pending.append((self.iter, start_iter, average_loss, parts))
+        if len(self._pending) >= KEEP_AT_MOST:
+            self.settle_losses()
 
     def settle_losses(self, outputs=None):
         """Read the kept losses (and ``outputs``, {name: tensor or array}) in one host read and

@@ -124,3 +124,22 @@ def test_reading_the_loss_between_displays_reads_the_kept_losses(folder, monkeyp
     assert host_reads.reads == before + 1            # the three kept losses in one read
     assert deferred.smoothed_loss.tobytes() == plain.smoothed_loss.tobytes()
     assert host_reads.reads == before + 1
+
+
+def test_without_display_the_kept_losses_are_bounded(folder, monkeypatch):
+    from caffe_compat.solvers import deferred_losses
+    monkeypatch.setattr(deferred_losses, "KEEP_AT_MOST", 4)
+    monkeypatch.chdir(folder)
+    plain = get_solver("solver.prototxt", log=SolverLog(keep=True))
+    deferred = get_solver("solver.prototxt", log=SolverLog(keep=True))
+    deferred.defer_host_reads = True
+    for solver in (plain, deferred):
+        solver.param.display = 0
+        solver.param.test_interval = 0
+        solver.param.average_loss = 3
+    plain.step(10)
+    before = host_reads.reads
+    deferred.step(10)
+    assert host_reads.reads - before == 2              # after iterations 3 and 7
+    assert len(deferred._pending) == 2
+    assert deferred.smoothed_loss.tobytes() == plain.smoothed_loss.tobytes()
