@@ -51,14 +51,18 @@ class _Worker:
     def shutdown(self, wait=True):
         """Stop the thread; with ``wait``, until it has ended (and closed its producer)."""
         self.stop.set()
-        q = self.queue
-        if q is not None:              # batches made and not taken go now
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    q.get_nowait()
+        self._drain()                  # batches made and not taken go now
         t = self.thread
         if wait and t is not None and t.is_alive() and t is not threading.current_thread():
             t.join(timeout=JOIN_SECONDS)
+            self._drain()              # and one the thread finished meanwhile
+
+    def _drain(self):
+        q = self.queue
+        if q is not None:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    q.get_nowait()
 
 
 class Prefetcher:
