@@ -39,7 +39,8 @@ class ReadCounter:
         return out
 
 
-def run(folder, monkeypatch, defer, iter_size=1, average_loss=3, base_lr=None):
+def run(folder, monkeypatch, defer, iter_size=1, average_loss=3, base_lr=None,
+        test_loss=False):
     monkeypatch.chdir(folder)
     log = SolverLog(keep=True)
     solver = get_solver("solver.prototxt", log=log)
@@ -47,6 +48,7 @@ def run(folder, monkeypatch, defer, iter_size=1, average_loss=3, base_lr=None):
     solver.param.average_loss = average_loss
     solver.param.iter_size = iter_size
     solver.param.max_iter = MAX_ITER
+    solver.param.test_compute_loss = test_loss
     if base_lr is not None:
         solver.param.base_lr = base_lr
     solver.defer_host_reads = defer
@@ -68,11 +70,14 @@ def folder(tmp_path):
                       test_interval=TEST_INTERVAL)
 
 
-@pytest.mark.parametrize("iter_size", [1, 2])
-def test_deferred_reads_keep_the_logs_losses_and_weights(folder, monkeypatch, iter_size):
-    plain, plain_log, _ = run(folder, monkeypatch, False, iter_size)
-    deferred, deferred_log, _ = run(folder, monkeypatch, True, iter_size)
+@pytest.mark.parametrize("iter_size,test_loss", [(1, False), (2, True)])
+def test_deferred_reads_keep_the_logs_losses_and_weights(folder, monkeypatch, iter_size,
+                                                         test_loss):
+    plain, plain_log, _ = run(folder, monkeypatch, False, iter_size, test_loss=test_loss)
+    deferred, deferred_log, _ = run(folder, monkeypatch, True, iter_size, test_loss=test_loss)
     assert messages(deferred_log) == messages(plain_log)
+    assert sum(m.startswith("Test loss: ") for m in messages(plain_log)) == \
+        (3 if test_loss else 0)                              # iterations 0, 5, 10
     assert sum("), loss = " in m for m in messages(plain_log)) == 4   # iterations 0, 4, 8, 12
     # the same float32 values, bit for bit (the same arithmetic on the same losses)
     assert deferred.smoothed_loss.tobytes() == plain.smoothed_loss.tobytes()
@@ -83,8 +88,9 @@ def test_deferred_reads_keep_the_logs_losses_and_weights(folder, monkeypatch, it
 
 def test_reads_per_iteration(folder, monkeypatch):
     """Deferred: no read between the display iterations, one at each (the window's losses and
-    the output blobs together); a test pass reads each batch's outputs and loss. A read per
-    pass otherwise (on the CPU a read is a copy)."""
+    the output blobs together), one per test pass (its sums). Otherwise a read per pass, per
+    display output blob and per test batch's outputs and loss (on the CPU a read is a
+    copy)."""
     outputs = 1                                   # the train net's one output blob (loss)
     for defer in (True, False):
         _, _, counter = run(folder, monkeypatch, defer)
@@ -96,8 +102,8 @@ def test_reads_per_iteration(folder, monkeypatch):
             assert passes == want, (defer, it)
             if after is not None:
                 tested = (it + 1) % TEST_INTERVAL == 0
-                # a test pass: each batch's output blob and its loss
-                assert after == (2 * TEST_ITER if tested else 0), (defer, it)
+                want = (1 if defer else 2 * TEST_ITER) if tested else 0
+                assert after == want, (defer, it)
 
 
 def test_a_nan_loss_trains_on_as_caffe(folder, monkeypatch):
