@@ -6,10 +6,10 @@ The producer is a generator of batches, run in a daemon thread started on the fi
 ``depth`` batches are made and not yet taken: the thread takes a free slot before it makes a
 batch, ``next()`` gives the slot back; so memory is bounded by the depth, not by the data. A
 ``stage`` function (``set_stage``), where set, is applied to each batch in the thread (a copy
-onto a CUDA device: :mod:`caffe_compat.data.device_feed`). Reading, decoding and the numpy transforms release the GIL, so they
-overlap the net's computation. An error in the producer is raised by the ``next()`` that
-would have returned its batch, with the producer's message; ``close()``, or the Prefetcher
-going, stops the thread and waits for it.
+onto a CUDA device: :mod:`caffe_compat.data.device_feed`). Reading, decoding and the numpy
+transforms release the GIL, so they overlap the net's computation. An error in the producer
+is raised by the ``next()`` that would have returned its batch, with the producer's message;
+``close()``, or the Prefetcher going, stops the thread and waits for it.
 The producer's random draws happen in the thread in batch order, so the batches do not depend
 on timing.
 """

@@ -9,10 +9,10 @@ float16, float32 and float64 losses) and the loop goes on; the losses of the ite
 the last read are read in one host read at the next display iteration, together with the net's
 output blobs of the display lines, and folded in iteration order with the same float32
 arithmetic as when each is read at once, so the smoothed loss and every log line are the same.
-At most :data:`KEEP_AT_MOST` iterations' losses wait (a read every so many
-iterations where ``display`` is 0 or larger). They are read earlier where a value is asked for: ``smoothed_loss`` or ``last_loss`` read,
-a callback's ``on_iteration_end(solver, loss)``, the start of ``step()``, the end of
-``solve()``.
+At most :data:`KEEP_AT_MOST` iterations' losses wait (a read every so many iterations where
+``display`` is 0 or larger). They are read earlier where a value is asked for:
+``smoothed_loss`` or ``last_loss`` read, a callback's ``on_iteration_end(solver, loss)``, the
+start of ``step()``, the end of ``solve()``.
 
 A NaN loss: Caffe's solver has no check for one and trains on (the display line shows
 ``loss = nan``); so does this one, on the CPU and on a device alike.
