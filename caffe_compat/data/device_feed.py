@@ -16,7 +16,8 @@ where a net runs on a CUDA device its data tops go through :func:`to_device`:
 
 The prefetching layers (Data, ImageData, WindowData: :mod:`caffe_compat.layers._prefetching`)
 stage in their prefetch thread, so their ``prefetch`` batches wait on the device, as Caffe's;
-the others stage in forward (no batch read ahead: HDF5Data's read position is the one a
+the others (HDF5Data, MemoryData, a Python data layer: any layer without bottoms whose tops
+are on the host) stage in forward (no batch read ahead: HDF5Data's read position is the one a
 snapshot saves). On the CPU nothing here runs: a top is the numpy batch's memory, as before.
 """
 from __future__ import annotations

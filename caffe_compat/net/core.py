@@ -385,6 +385,9 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                     tops = tuple(t if t.dtype == ref.dtype and t.device == ref.device
                                  else t.to(device=ref.device, dtype=ref.dtype) for t in tops) \
                         if ref.is_cpu else device_feed.data_tops(module, tops, ref)
+                elif not node_bottoms and not ref.is_cpu:
+                    # a layer without bottoms (a Python data layer) hands over host tops
+                    tops = device_feed.data_tops(module, tops, ref)
             for j, (name, t) in enumerate(zip(out_names, tops)):
                 in_place = in_places[j] if out_names is step_tops else \
                     j < len(node_bottoms) and node_bottoms[j] == name
