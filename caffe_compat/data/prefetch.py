@@ -2,11 +2,14 @@
 BasePrefetchingDataLayer: ``prefetch`` batches are loaded ahead while the net computes).
 
 The producer is a generator of batches, run in a daemon thread started on the first
-``next()``; at most ``depth`` finished batches wait in the queue, so memory is bounded by the
-queue, not by the data. Reading, decoding and the numpy transforms release the GIL, so they
-overlap the net's computation. An error in the producer is raised by the ``next()`` that
-would have returned its batch, with the producer's message; ``close()``, or the Prefetcher
-going, stops the thread and waits for it.
+``next()``; as Caffe's free and full batch queues (``prefetch`` batches in all), at most
+``depth`` batches are made and not yet taken: the thread takes a free slot before it makes a
+batch, ``next()`` gives the slot back; so memory is bounded by the depth, not by the data. A
+``stage`` function (``set_stage``), where set, is applied to each batch in the thread (a copy
+onto a CUDA device: :mod:`caffe_compat.data.device_feed`). Reading, decoding and the numpy
+transforms release the GIL, so they overlap the net's computation. An error in the producer
+is raised by the ``next()`` that would have returned its batch, with the producer's message;
+``close()``, or the Prefetcher going, stops the thread and waits for it.
 The producer's random draws happen in the thread in batch order, so the batches do not depend
 on timing.
 """
@@ -41,19 +44,25 @@ class _Worker:
     def __init__(self):
         self.thread = None
         self.queue = None
+        self.slots = None
+        self.stage = None
         self.stop = threading.Event()
 
     def shutdown(self, wait=True):
         """Stop the thread; with ``wait``, until it has ended (and closed its producer)."""
         self.stop.set()
-        q = self.queue
-        if q is not None:              # a thread blocked on a full queue sees the stop now
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    q.get_nowait()
+        self._drain()                  # batches made and not taken go now
         t = self.thread
         if wait and t is not None and t.is_alive() and t is not threading.current_thread():
             t.join(timeout=JOIN_SECONDS)
+            self._drain()              # and one the thread finished meanwhile
+
+    def _drain(self):
+        q = self.queue
+        if q is not None:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    q.get_nowait()
 
 
 class Prefetcher:
@@ -73,43 +82,41 @@ class Prefetcher:
         self._finalizer = weakref.finalize(self, self._worker.shutdown)
 
     @staticmethod
-    def _run(make_batches, q, stop):
+    def _run(make_batches, worker):
         placement.widen_current_thread()    # started in a placed pass: not on its one CPU
+        q, stop, slots = worker.queue, worker.stop, worker.slots
         gen = None
         try:
             gen = make_batches()
-            for batch in gen:
-                while not stop.is_set():
-                    try:
-                        q.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            batches = iter(gen)
+            while True:
+                while not slots.acquire(timeout=0.1):    # a free slot (Caffe's free queue)
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            Prefetcher._put_final(q, stop, _STOP)
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    q.put(_STOP)
+                    return
+                stage = worker.stage
+                q.put(batch if stage is None else stage(batch))
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            Prefetcher._put_final(q, stop, _Failure(e))
+            if not stop.is_set():
+                q.put(_Failure(e))
         finally:
             close = getattr(gen, "close", None)
             if close is not None:
                 close()
 
-    @staticmethod
-    def _put_final(q, stop, item):
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
     def start(self):
         w = self._worker
         if w.thread is None:
-            w.queue = queue.Queue(maxsize=self.depth)
+            w.queue = queue.Queue()          # bounded by the slots
+            w.slots = threading.Semaphore(self.depth)
             w.thread = threading.Thread(target=Prefetcher._run,
-                                        args=(self.make_batches, w.queue, w.stop),
+                                        args=(self.make_batches, w),
                                         name=self.name, daemon=True)
             w.thread.start()
 
@@ -136,7 +143,19 @@ class Prefetcher:
         if isinstance(item, _Failure):
             self._done = True
             raise item.error
+        self._worker.slots.release()          # the batch's slot is free again
         return item
+
+    def set_stage(self, stage):
+        """Apply ``stage(batch)`` in the thread to the batches made from now on (None: none);
+        batches already made are handed out as they are."""
+        self._worker.stage = stage
+
+    @property
+    def made_ahead(self):
+        """How many batches are made and not taken (at most ``depth``)."""
+        q = self._worker.queue
+        return 0 if q is None else q.qsize()
 
     def stop(self):
         """Ask the thread to stop (it ends at its next step; no waiting)."""
@@ -177,6 +196,7 @@ class HeldReaders:
         self.prefetcher = None
         self.source = None
         self.closers = []
+        self.feed = None        # (CUDA device, dtype) the batches are copied onto, or None
 
     def close(self):
         prefetcher, self.prefetcher = self.prefetcher, None

@@ -10,6 +10,9 @@ background thread (:class:`caffe_compat.data.prefetch.Prefetcher`) with ``prefet
 queued ahead; ``forward()`` hands out the next one. What it opens at set-up (a database) it
 passes to :meth:`PrefetchingDataLayer.hold`: the thread and those are released by ``close()``
 or as soon as the layer goes (no collector needed), as Caffe's destructors release them.
+Where the net runs on a CUDA device, the thread also copies each batch onto it through pinned
+memory on a side stream (:meth:`PrefetchingDataLayer.feed_to`,
+:mod:`caffe_compat.data.device_feed`), as Caffe's prefetch thread pushes its batches to the GPU.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import weakref
 
 import torch
 
+from ..data import device_feed
 from ..data.caffe_random import CaffeRandom, data_layer_setup_draws
 from ..data.prefetch import HeldReaders, Prefetcher, guarded_batches
 from ..data.transformer import DataTransformer
@@ -77,13 +81,28 @@ class PrefetchingDataLayer(Layer):
             held.prefetcher = Prefetcher(functools.partial(guarded_batches, held.source, label),
                                          self.prefetch_depth,
                                          name=f"{self.type_name} '{self.name}' prefetch")
+            if held.feed is not None:
+                held.prefetcher.set_stage(functools.partial(_stage_batch, *held.feed))
         try:
             return held.prefetcher.next()
         except StopIteration:
             raise DataError(f"layer '{self.name}': the data source is exhausted") from None
 
+    def feed_to(self, device, dtype):
+        """Batches made from now on are copied onto CUDA ``device`` (as ``dtype``) in the
+        prefetch thread (the net calls this on its first forward there)."""
+        held = self._held
+        if held.feed != (device, dtype):
+            held.feed = (device, dtype)
+            if held.prefetcher is not None:
+                held.prefetcher.set_stage(functools.partial(_stage_batch, device, dtype))
+
     def forward(self):
-        data, label = self.next_batch()
+        batch = self.next_batch()
+        if isinstance(batch, device_feed.Staged):
+            data, label = batch.take()
+            return (data, label) if self.output_labels else data
+        data, label = batch
         if self.output_labels:
             return torch.from_numpy(data), torch.from_numpy(label)
         return torch.from_numpy(data)
@@ -100,3 +119,8 @@ class PrefetchingDataLayer(Layer):
     def __setstate__(self, state):
         super().__setstate__(state)
         weakref.finalize(self, self._held.close)
+
+
+def _stage_batch(device, dtype, batch):
+    """A (data, label) batch on its way to ``device`` (the prefetch thread's stage)."""
+    return device_feed.stage(batch, device, dtype)

@@ -21,6 +21,7 @@ from torch import nn
 from ..inference import fast_inference
 from ..parallel import pass_choice, placement, threads
 from .blob import Blob, ParamSpecEntry
+from ..data import device_feed
 from ..data.caffe_random import CaffeRandom, thread_stream
 from ..errors import NetError
 from .graph import build_graph, phase_name
@@ -393,7 +394,11 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                             first.pop(b, None)
                 if kind == "data":
                     tops = tuple(t if t.dtype == ref.dtype and t.device == ref.device
-                                 else t.to(device=ref.device, dtype=ref.dtype) for t in tops)
+                                 else t.to(device=ref.device, dtype=ref.dtype) for t in tops) \
+                        if ref.is_cpu else device_feed.data_tops(module, tops, ref)
+                elif not node_bottoms and not ref.is_cpu:
+                    # a layer without bottoms (a Python data layer) hands over host tops
+                    tops = device_feed.data_tops(module, tops, ref)
             for j, (name, t) in enumerate(zip(out_names, tops)):
                 in_place = in_places[j] if out_names is step_tops else \
                     j < len(node_bottoms) and node_bottoms[j] == name

@@ -40,8 +40,10 @@ from ..proto import caffe_pb2
 from . import lr_policy
 from ..diagnostics.glog import SolverLog, g
 from .actions import ACTIONS, NONE, SNAPSHOT, STOP, ActionsMixin
+from .deferred_losses import DeferredLossMixin
 from .display import DisplayMixin, blob_loss_weights
 from .feeding import SIDECAR_SUFFIX, DataFeedMixin
+from .host_reads import host_value
 from .nets import (NetSetupMixin, _describe_data, _pick_source,  # noqa: F401 (cli/main.py)
                    share_trained_layers)
 from .paths import PathCheckMixin
@@ -56,7 +58,7 @@ _blob_loss_weights = blob_loss_weights   # the name earlier versions exported
 
 
 class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, SnapshotMixin,
-             UpdateMixin, DisplayMixin, ActionsMixin):
+             UpdateMixin, DisplayMixin, DeferredLossMixin, ActionsMixin):
     """A Caffe solver: the nets, the loop, snapshots and restore (see the module doc).
 
     ``param``: a solver prototxt path or a SolverParameter. Keyword overrides (all optional):
@@ -107,6 +109,9 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self.log.info("Initializing solver from parameters: \n"
                       + prototxt_io.to_text(param), "solver.cpp:45")
         self.device = self._pick_device(device)
+        # on a device the iteration losses are read at the display iterations only
+        # (caffe_compat.solvers.deferred_losses)
+        self.defer_host_reads = self.device.type != "cpu"
         retain_freed_memory()   # Caffe-like: activations reuse memory (caffe_compat.kernels.memory)
         if param.debug_info:
             self.log.warning("debug_info (per-blob statistics) is not supported: ignored",
@@ -218,14 +223,14 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         plan = train_plan.plan_for(net)
         if plan is not None and plan.ready():    # Caffe's layer-by-layer pass, no autograd
             loss = plan.forward_backward()
-            return _f32(0) if loss is None else _f32(loss.item())
+            return _f32(0) if loss is None else self._loss_term(loss)
         net.forward()
         loss = net.loss
         if loss is None:
             return _f32(0)
         if loss.requires_grad:
             loss.backward()
-        return _f32(loss.item())
+        return self._loss_term(loss)
 
     def _measured_iteration(self):
         """``(choice, thread count, start, placed)`` of an iteration whose thread count is
@@ -250,7 +255,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         (Caffe's ``net_->Forward(&loss)``, no backward): its loss, float32."""
         with torch.no_grad():
             self.net.forward()
-        return _f32(self.net.loss.item()) if self.net.loss is not None else _f32(0)
+        return _f32(host_value(self.net.loss)) if self.net.loss is not None else _f32(0)
 
     def step(self, iters):
         """Run ``iters`` iterations (Caffe's Solver::Step)."""
@@ -258,6 +263,9 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         start_iter = self.iter
         stop_iter = self.iter + int(iters)
         average_loss = p.average_loss
+        defer = self.defer_host_reads
+        if self._pending:             # the last step's losses, before its window goes
+            self.settle_losses()
         self._losses = []
         self.smoothed_loss = _f32(0)
         timer = time.perf_counter()
@@ -271,25 +279,38 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
             choice, count, started, place = self._measured_iteration()
-            with threads.pass_count(count), placement.spread(place):
-                loss = _f32(0)
-                for _ in range(p.iter_size):
-                    loss = _f32(loss + self._forward_backward())
-                loss = _f32(loss / _f32(p.iter_size))
-            self.last_loss = loss
-            self._update_smoothed_loss(loss, start_iter, average_loss)
-            if display:
-                timer = self._display_iteration(timer)
+            if defer:                 # losses read at the display (deferred_losses)
+                with threads.pass_count(count), placement.spread(place):
+                    parts = [self._forward_backward() for _ in range(p.iter_size)]
+                self._keep_losses(parts, start_iter, average_loss)
+                if display:
+                    timer = self._display_iteration(
+                        timer, self.settle_losses(self._last_outputs()))
+            else:
+                with threads.pass_count(count), placement.spread(place):
+                    loss = _f32(0)
+                    for _ in range(p.iter_size):
+                        loss = _f32(loss + self._forward_backward())
+                    loss = _f32(loss / _f32(p.iter_size))
+                self.last_loss = loss
+                self._update_smoothed_loss(loss, start_iter, average_loss)
+                if display:
+                    timer = self._display_iteration(timer)
             self._call("on_gradients_ready")
             with threads.pass_count(count), placement.spread(place):
                 self.apply_update()
             if choice is not None:
                 choice.record(count, started, choice.clock())
             self.iter += 1
-            self._call("on_iteration_end", loss)
+            if self.callbacks:
+                if defer:             # a callback asking for the loss has it read now
+                    loss = self.last_loss if any(hasattr(cb, "on_iteration_end")
+                                                 for cb in self.callbacks) else None
+                self._call("on_iteration_end", loss)
             if self.log.bar is not None:
                 self.log.bar.update(1)
-                self.log.bar.set_postfix(loss=f"{float(self.smoothed_loss):.6g}")
+                if not self._pending:   # on a device: at the display iterations
+                    self.log.bar.set_postfix(loss=f"{float(self.smoothed_loss):.6g}")
             request = self._requested_action()
             if (p.snapshot and self.iter % p.snapshot == 0) or request == SNAPSHOT:
                 self.snapshot()
@@ -320,6 +341,8 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             if bar is not None:
                 bar.close()
                 self.log.bar = None
+        if self._pending:
+            self.settle_losses()
         if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
             self.snapshot()
         if self.requested_early_exit:

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from ..diagnostics.glog import g
+from .host_reads import host_value
 
 _f32 = np.float32
 
@@ -21,21 +22,23 @@ _f32 = np.float32
 class DisplayMixin:
     """The smoothed loss and the display lines of :class:`~caffe_compat.solvers.base.Solver`."""
 
-    def _update_smoothed_loss(self, loss, start_iter, average_loss):
+    def _update_smoothed_loss(self, loss, start_iter, average_loss, it=None):
+        """Fold iteration ``it``'s loss (default: ``iter``'s) into the smoothed loss."""
         if len(self._losses) < average_loss:
             self._losses.append(loss)
             size = len(self._losses)
             self.smoothed_loss = _f32((self.smoothed_loss * _f32(size - 1) + loss) / _f32(size))
         else:
-            idx = (self.iter - start_iter) % average_loss
+            idx = ((self.iter if it is None else it) - start_iter) % average_loss
             self.smoothed_loss = _f32(self.smoothed_loss
                                       + (loss - self._losses[idx]) / _f32(average_loss))
             self._losses[idx] = loss
 
-    def _display_iteration(self, since):
+    def _display_iteration(self, since, outputs=None):
         """Caffe's display lines of iteration ``iter``: ``Iteration N (x iter/s, ys/z iters),
-        loss = L`` over the time ``since`` (a perf_counter) and the train net's outputs;
-        returns the time the next display's rate counts from."""
+        loss = L`` over the time ``since`` (a perf_counter) and the train net's outputs
+        (``outputs``, already read, or read here); returns the time the next display's rate
+        counts from."""
         lapse = time.perf_counter() - since
         per_s = (self.iter - self._iterations_last) / (lapse if lapse else 1.0)
         self.log.info(f"Iteration {self.iter} ({g(per_s)} iter/s, {g(lapse)}s/"
@@ -43,7 +46,7 @@ class DisplayMixin:
                       "solver.cpp:239")
         self._iterations_last = self.iter
         now = time.perf_counter()
-        self._display_outputs(self._last_outputs(), "Train")
+        self._display_outputs(self._last_outputs() if outputs is None else outputs, "Train")
         return now
 
     def _display_outputs(self, outputs, prefix):
@@ -87,5 +90,5 @@ def output_values(value):
     """An output blob's values as a flat float32 array: a numpy array (the array engine) or
     a torch tensor (read off its device)."""
     if hasattr(value, "detach"):
-        value = value.detach().float().cpu().numpy()
+        value = host_value(value.detach().float())
     return np.asarray(value, dtype=np.float32).ravel()

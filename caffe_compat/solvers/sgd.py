@@ -34,6 +34,7 @@ import torch
 from ..kernels import sgd_update
 from ..diagnostics.glog import g
 from .base import Solver
+from .host_reads import host_value
 
 _f32 = np.float32
 
@@ -60,9 +61,12 @@ class SGDSolver(Solver):
         if clip < 0:
             return
         sumsq = _f32(0)
-        for d in diffs:
-            flat = d.reshape(-1)
-            sumsq = _f32(sumsq + _f32(torch.dot(flat, flat).item()))
+        # each blob's sum of squares, read in one host read (caffe_compat.solvers.host_reads);
+        # float64 holds each float32 (or float64) dot exactly
+        dots = host_value(torch.stack([torch.dot(d.reshape(-1), d.reshape(-1)).to(torch.float64)
+                                       for d in diffs])) if diffs else ()
+        for dot in dots:
+            sumsq = _f32(sumsq + _f32(dot))
         norm = _f32(np.sqrt(sumsq))
         if norm > clip:
             scale = _f32(clip / norm)

@@ -9,6 +9,10 @@ Caffe prints nothing while a test pass runs, which on a CPU can look like a hang
 solvers test 100 batches of 128 faces). Here the first pass of a run times its first forward
 pass and, when the whole pass will take more than :data:`NOTE_SECONDS`, says how long and that
 ``--test-iter`` (``test_iter=``) shortens it; with ``progress`` a tqdm bar counts the batches.
+
+With the solver's ``defer_host_reads`` (a net on a CUDA device,
+:mod:`caffe_compat.solvers.deferred_losses`) the sums stay on the device, added there with the
+same float32 additions in the same order, and are read once at the end of the pass.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import torch
 from ..diagnostics.glog import g
 from .actions import NONE, SNAPSHOT, STOP
 from .display import blob_loss_weights
+from .host_reads import host_value
 from .nets import share_trained_layers
 
 _f32 = np.float32
@@ -89,6 +94,7 @@ class TestPassMixin:
         """The ``n`` forward passes of a test pass: summed outputs, their names, summed loss."""
         p = self.param
         scores, names, loss = None, [], _f32(0)
+        kept = None                     # on the device: [output sums, loss sum]
         for i in range(n):
             request = self._requested_action()
             while request != NONE:
@@ -100,9 +106,20 @@ class TestPassMixin:
             if self.requested_early_exit:
                 break
             outputs, iter_loss = self._test_forward(test_net_id)
+            if i == 0 and self.defer_host_reads and isinstance(iter_loss, torch.Tensor) and \
+                    all(isinstance(v, torch.Tensor) for v in outputs.values()):
+                kept = [None, torch.zeros((), dtype=torch.float32, device=iter_loss.device)]
+            if kept is not None:
+                self._keep_test_sums(kept, outputs, iter_loss, p.test_compute_loss)
+                if i == 0:
+                    names = [name for name, v in outputs.items() for _ in range(v.numel())]
+                    self._announce_test_pass(net, n, test_net_id, time.perf_counter() - t0)
+                if bar is not None:
+                    bar.update(1)
+                continue
             if p.test_compute_loss:
                 loss = _f32(loss + iter_loss)
-            vec = [np.asarray(v.detach().float().cpu().numpy(), np.float32).ravel()
+            vec = [np.asarray(host_value(v.detach().float().reshape(-1)), np.float32)
                    for v in outputs.values()]
             flat = np.concatenate(vec) if vec else np.zeros(0, np.float32)
             if i == 0:
@@ -113,14 +130,33 @@ class TestPassMixin:
                 scores += flat
             if bar is not None:
                 bar.update(1)
+        if kept is not None and kept[0] is not None:    # one read for the whole pass
+            values = host_value(torch.cat([kept[0], kept[1].reshape(1)]))
+            scores, loss = values[:-1].copy(), _f32(values[-1])
         return scores, names, loss
+
+    @staticmethod
+    def _keep_test_sums(kept, outputs, iter_loss, compute_loss):
+        """Add a pass's outputs (and loss) to the sums kept on the device, as the host sums
+        add them (float32, element by element, in pass order)."""
+        values = [v.detach().float().reshape(-1) for v in outputs.values()]
+        flat = torch.cat(values) if values else kept[1].new_zeros(0)
+        if kept[0] is None:
+            kept[0] = flat.clone()
+        else:
+            kept[0] += flat
+        if compute_loss:
+            kept[1] = kept[1] + iter_loss
 
     def _test_forward(self, test_net_id):
         """One forward pass of test net ``test_net_id`` (Caffe's ``test_net->Forward(&loss)``):
         ({output blob: tensor}, the pass's loss as float32)."""
         net = self.test_nets[test_net_id]
         outputs = net.forward()
-        return outputs, (_f32(net.loss.item()) if net.loss is not None else _f32(0))
+        if self.defer_host_reads:       # kept on the device (float32, as the host's sum)
+            return outputs, (net.loss.detach().to(torch.float32) if net.loss is not None
+                             else torch.zeros((), dtype=torch.float32, device=net._ref.device))
+        return outputs, (_f32(host_value(net.loss)) if net.loss is not None else _f32(0))
 
     def _announce_test_pass(self, net, n, test_net_id, first_seconds):
         """Once per solver: the expected duration of a long test pass and how to shorten it."""
