@@ -119,8 +119,6 @@ def fixture_path(*parts):
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long parity or benchmark-sized runs (not in the "
                             "default suite; run with -m slow)")
-    config.addinivalue_line("markers", "cuda: needs a CUDA device (each such test is skipped, "
-                            "with its reason, where none is; run with -m cuda on one)")
     config.addinivalue_line("markers", "timing: a whole run checked against a wall-clock "
                             "promise on a loaded machine (neither in the default suite nor in "
                             "the slow pass; run with -m timing on the machine the promise is "
