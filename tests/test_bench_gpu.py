@@ -3,13 +3,13 @@
 themselves are measured on a GPU by hand (docs/benchmarks.md)."""
 import torch
 
-from tests.conftest import shared_path
+from tests.conftest import public_input
 
 
 def test_bench_gpu_prints_every_row_on_the_cpu(capsys):
     from benchmarks import bench_gpu
-    nets = shared_path("public-nets", "zoo", "models", "mobilenet_v1_deploy.prototxt")
-    original = shared_path("original", "experiments", "solver", "solver_1F_CNN+D.prototxt")
+    nets = public_input("public-nets", "zoo", "models", "mobilenet_v1_deploy.prototxt")
+    original = public_input("original", "experiments", "solver", "solver_1F_CNN+D.prototxt")
     table = bench_gpu.main(["--device", "cpu", "--quick", "--models", "mobilenet", "--size",
                             "64", "--nets", str(nets.parents[2]),
                             "--original", str(original.parents[2])])

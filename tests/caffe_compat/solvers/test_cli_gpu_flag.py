@@ -65,7 +65,8 @@ def _device(flag, monkeypatch, count, allow=False):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
     monkeypatch.delenv("CAFFE_COMPAT_ALLOW_CPU_FALLBACK", raising=False)
-    return _device_from_gpu_flag(flag, SolverLog(stream=None), allow)
+    return _device_from_gpu_flag(flag, SolverLog(stream=None), "caffe.cpp:264",
+                                 allow_cpu_fallback=allow)
 
 
 def test_gpu_ids_parsed_as_caffe_does(monkeypatch):
