@@ -237,10 +237,8 @@ class NCCL:
             self._exchange.broadcast()
             return
         from caffe_compat.net import synced_memory     # GPU mode: the device copies move
-        params = self._solver._all_params()
-        synced_memory.params_current(params, diffs=True)
-        self._exchange.broadcast()
-        synced_memory.params_written(params)
+        with synced_memory.engine_on_params(self._solver._all_params(), writes=True):
+            self._exchange.broadcast()
 
     def on_start(self):
         self._exchange.on_start(self._solver)
