@@ -44,12 +44,40 @@ def _pycaffe_engine_class(base):
         def _owner(self, owner):
             self._owner_ref = weakref.ref(owner)
 
+        # On a device, an iteration's forward and backward passes and its update are one
+        # engine run (caffe_compat.net.synced_memory.NetMemory.engine_run) when no Python runs
+        # between them (no callbacks): the arrays Python holds are counted as written once
+        # before it and brought up to date once after it. With callbacks
+        # (``on_gradients_ready`` may read and write them), the passes are one run and the
+        # update another.
+        _run = None                  # the train net's memory while such a run is open
+
         def _forward_backward(self):
             store = self._owner.net._store
-            with _engine_run(store):     # one run: no Python between forward and backward
+            memory = store.memory
+            if memory is not None and self._run is None:
+                memory.begin_run()
+                self._run = memory
+            try:
                 loss = store.forward()
                 store.backward()
+            except BaseException:
+                self._end_run()
+                raise
+            if self.callbacks:
+                self._end_run()
             return np.float32(loss)
+
+        def _end_run(self):
+            memory, self._run = self._run, None
+            if memory is not None:
+                memory.end_run()
+
+        def step(self, iters):
+            try:
+                return super().step(iters)
+            finally:
+                self._end_run()          # (an iteration that stopped before its update)
 
         def _clear_param_diffs(self):        # in place: views of the diffs stay valid
             with torch.no_grad():
@@ -73,8 +101,11 @@ def _pycaffe_engine_class(base):
             if not self._on_device:
                 return super().apply_update()
             # Caffe's ApplyUpdate writes the diffs too (regularization, the update values)
-            with synced_memory.engine_on_params(self._params, writes=True, diffs=True):
+            # within the iteration's run, Python has not touched the arrays since its start
+            with synced_memory.engine_on_params(self._params, writes=True, diffs=True,
+                                                python=self._run is None):
                 super().apply_update()
+            self._end_run()
 
         def snapshot(self):
             if not self._on_device:

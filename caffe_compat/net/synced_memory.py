@@ -228,14 +228,16 @@ def params_to_python(params):
 
 
 @contextlib.contextmanager
-def engine_on_params(params, writes=False, diffs=False):
+def engine_on_params(params, writes=False, diffs=False, python=True):
     """Around the engine's own work on ``params`` outside a pass (an update, a save, a weights
-    file read, a restore, a broadcast): the arrays Python holds count as written and the device
-    copies (data and diffs) are brought up to date first; where the engine ``writes`` the data
-    (and the ``diffs``), its copies are the current ones after, and the arrays Python holds of
-    them are copied down."""
+    file read, a restore, a broadcast): the arrays Python holds count as written (unless no
+    Python ran since the engine's last run: ``python=False``) and the device copies (data and
+    diffs) are brought up to date first; where the engine ``writes`` the data (and the
+    ``diffs``), its copies are the current ones after, and the arrays Python holds of them are
+    copied down."""
     params = list(params)
-    params_from_python(params)
+    if python:
+        params_from_python(params)
     params_current(params, diffs=True)
     yield
     if writes:
@@ -377,15 +379,24 @@ class NetMemory:
         (a forward, a backward, a solver's forward and backward, a test pass): the arrays
         Python holds count as written before it, and are brought up to date after it
         (:meth:`from_python`, :meth:`to_python`). Runs inside it do neither."""
-        outer = self._depth == 0
-        if outer:
-            self.from_python()
-        self._depth += 1
+        self.begin_run()
         try:
             yield
         finally:
-            self._depth -= 1
-        if outer:
+            self.end_run()
+
+    def begin_run(self):
+        """The start of an engine run (:meth:`engine_run`); runs nest."""
+        if self._depth == 0:
+            self.from_python()
+        self._depth += 1
+
+    def end_run(self):
+        """The end of an engine run begun by :meth:`begin_run`; the outermost brings the
+        arrays Python holds up to date (also after a run that failed: what the engine wrote
+        before the error is what the CPU's arrays hold then)."""
+        self._depth -= 1
+        if self._depth == 0:
             self.to_python()
 
     def params(self):
@@ -536,8 +547,8 @@ class NetMemory:
 def attach(store, device, existing):
     """Give ``store`` (a Stepwise) host and device copies on ``device``. ``existing``:
     ``"host"`` when its tensors now are the host copies (a net made on the CPU going to the
-    device: they stay the memory of the arrays Python holds, and the device copies are made
-    lazily, head ``HOST``), ``"device"`` when they are the device copies (a net built on the
+    device: they stay the memory of the arrays Python holds; the parameters are copied up now,
+    the blobs when the layers read them, head ``HOST``), ``"device"`` when they are the device copies (a net built on the
     device; host copies are made when Python first asks, head ``DEVICE``)."""
     memory = NetMemory(store, device)
     net = store.net
@@ -556,6 +567,10 @@ def attach(store, device, existing):
                 if grad is not None:
                     p.grad = torch.empty_like(grad, device=dev)
                     rec.diff = Synced(grad, HOST, f"{what}.diff")
+                    rec.diff.device_current(p.grad)
+                # copied up now: every pass reads them, and the engine's tensors never hold
+                # uninitialized memory (whatever reads them, a save, a state dict)
+                rec.data.device_current(p.detach())
                 if getattr(p, "_numpy_views", 0):    # arrays of it were handed out before
                     rec.data.pin()
                     if grad is not None:
