@@ -8,15 +8,31 @@ Caffe's rule, which this module follows:
 - ``DEVICE``: the engine has written the device copy; the host copy is stale.
 - ``SYNCED``: both copies hold the same values.
 
-Handing out a mutable host view (pycaffe's ``.data`` / ``.diff``, a Python layer's
-``bottom[i].data`` / ``top[i].data``, ``params[layer][i].data``) first brings the host copy up
-to date (a copy down when the head is ``DEVICE``) and then moves the head to ``HOST``, because
-Python cannot tell us whether it writes into a numpy view: Caffe's ``mutable_cpu_data()``. Before
-the engine runs layers, the blobs those layers read and the parameters are brought up to date
-on the device (a copy up where the head is ``HOST``); what the layers write is marked ``DEVICE``
-afterwards. A blob a range of layers writes before reading it is not copied up (its host values
-would be overwritten), so a forward after writing only the input copies only the input up, and
-reading one output copies only that output down.
+Handing out a host view (pycaffe's ``.data`` / ``.diff``, a Python layer's ``bottom[i].data``
+/ ``top[i].data``, ``params[layer][i].data``) first brings the host copy up to date (a copy down
+when the head is ``DEVICE``) and then moves the head to ``HOST``, because Python cannot tell us
+whether it writes into a numpy view: Caffe's ``mutable_cpu_data()``. Each view is a new numpy
+array, recorded by a weak reference (:meth:`Synced.hand_out`); arrays derived from it keep it
+alive, so while it lives Python holds the blob.
+
+Beyond Caffe, whose arrays taken before a pass go stale, the host view of a blob Python holds
+is current whenever Python can read it, and a CPU-mode program gives the same values in GPU
+mode. Around each engine run (:meth:`NetMemory.engine_run`: a forward, a backward, a solver's
+iteration, a test pass; :func:`engine_on_params` for the engine's work on the parameters
+alone: an update, a save, a weights file read, a restore, a broadcast):
+
+- before it, every blob and parameter with a live view counts as written by Python (head
+  ``HOST``), since Python may have written the array it holds;
+- the layers' reads then bring the device copies up to date (a copy up where the head is
+  ``HOST``); what they write is marked ``DEVICE``. A blob a range of layers writes before
+  reading it is not copied up (its host values would be overwritten);
+- after it, every blob and parameter with a live view that the engine wrote is copied down at
+  once, so the arrays Python holds read the run's values.
+
+A view that died costs nothing: a forward after writing the input through a temporary array
+(``net.blobs["data"].data[...] = x``) copies only the input up, and reading one output copies
+only that output down. Arrays handed out before the net had two copies (CPU mode keeps no
+records) were not recorded: their blobs and parameters are pinned as held (:data:`PINNED`).
 
 :class:`NetMemory` holds the records of a :class:`~caffe_compat.net.stepwise.Stepwise` (its
 ``memory`` attribute; None for a net on the CPU, which has one copy and pays nothing for this
@@ -547,9 +563,10 @@ class NetMemory:
 def attach(store, device, existing):
     """Give ``store`` (a Stepwise) host and device copies on ``device``. ``existing``:
     ``"host"`` when its tensors now are the host copies (a net made on the CPU going to the
-    device: they stay the memory of the arrays Python holds; the parameters are copied up now,
-    the blobs when the layers read them, head ``HOST``), ``"device"`` when they are the device copies (a net built on the
-    device; host copies are made when Python first asks, head ``DEVICE``)."""
+    device: they stay the memory of the arrays Python holds; the parameters are copied up
+    now, the blobs when the layers read them, head ``HOST``), ``"device"`` when they are the
+    device copies (a net built on the device; host copies are made when Python first asks,
+    head ``DEVICE``)."""
     memory = NetMemory(store, device)
     net = store.net
     if existing == "host":
