@@ -432,6 +432,14 @@ def test_arrays_held_across_forwards_are_refreshed_each_pass(standin, deploy):
     standin.reset()
     net._forward(0, len(net.layers) - 1)
     assert standin.log == [("up", "data.data")]     # ``data`` is still held
+    # each .data is a new array, and an array made from one (a row) keeps it held
+    assert net.blobs["prob"].data is not net.blobs["prob"].data
+    row = net.blobs["prob"].data[1]
+    data[...] = _image(0)
+    standin.reset()
+    net._forward(0, len(net.layers) - 1)
+    assert standin.log == [("up", "data.data"), ("down", "prob.data")]
+    np.testing.assert_array_equal(row, want[0][1][1])
 
 
 def test_held_diffs_and_surgery_through_held_parameter_arrays(standin, train):
