@@ -206,6 +206,7 @@ class Net:
         net = caffe_compat.Net(path, phase=phase, level=level, stages=stages,
                                caffe_rng=CaffeRandom(0))
         unfilled = arrays.unfilled
+        handed = arrays.handed_out   # the arrays Python may hold: they stay the net's memory
         arrays.settle_all()          # the weight gradients a backward left for later
         with torch.no_grad():
             for layer, values in arrays.params.items():
@@ -218,12 +219,14 @@ class Net:
                     diff = arrays.param_diffs.get((layer, k))
                     if diff is not None:
                         p.grad = torch.from_numpy(diff)
-                    mark_numpy_view(p)
+                    if (layer, k) in handed:
+                        mark_numpy_view(p)
         self._attach(net)
         store = self._torch_store
         for name in net.graph.blob_names:
             store.data[name] = torch.from_numpy(arrays.data[name])
-            store.exported.add(name)
+            if name in handed:
+                store.exported.add(name)
             diff = arrays.diff.get(name)
             if diff is not None and diff.shape == arrays.data[name].shape:
                 store.diff[name] = torch.from_numpy(diff)

@@ -50,7 +50,5 @@ def params_on_engine(net, writes):
         yield
         return
     from caffe_compat.net import synced_memory
-    synced_memory.params_current(memory.params(), diffs=True)
-    yield
-    if writes:
-        synced_memory.params_written(memory.params())
+    with synced_memory.engine_on_params(memory.params(), writes=writes):
+        yield

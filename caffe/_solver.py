@@ -165,7 +165,7 @@ class Solver:
         before its update; or, with one argument, add a ``caffe.NCCL`` (Caffe's
         ``add_callback(nccl)``)."""
         if on_gradients_ready is None and isinstance(on_start, NCCL):
-            self._solver.add_callback(on_start._exchange)
+            self._solver.add_callback(_NCCLCallback(on_start))
             return
         self._solver.add_callback(_Callback(on_start, on_gradients_ready))
 
@@ -237,16 +237,41 @@ class NCCL:
             self._exchange.broadcast()
             return
         from caffe_compat.net import synced_memory     # GPU mode: the device copies move
-        params = self._solver._all_params()
-        synced_memory.params_current(params, diffs=True)
-        self._exchange.broadcast()
-        synced_memory.params_written(params)
+        with synced_memory.engine_on_params(self._solver._all_params(), writes=True):
+            self._exchange.broadcast()
 
     def on_start(self):
-        self._exchange.on_start(self._solver)
+        if not self._exchange.synced:    # the first iteration: rank 0's weights everywhere
+            self.bcast()
 
     def on_gradients_ready(self):
-        self._exchange.on_gradients_ready(self._solver)
+        """The diffs summed over the ranks and scaled by 1/N. In GPU mode on the device
+        copies: the diffs Python holds arrays of count as written before, and are copied down
+        after (:mod:`caffe_compat.net.synced_memory`)."""
+        engine = self._solver
+        if not getattr(engine, "_on_device", False):
+            self._exchange.on_gradients_ready(engine)
+            return
+        from caffe_compat.net import synced_memory
+        params = list(engine._params)
+        synced_memory.params_from_python(params)
+        synced_memory.params_current(params, diffs=True)
+        self._exchange.on_gradients_ready(engine)
+        synced_memory.diffs_written(params)
+        synced_memory.params_to_python(params)
+
+
+class _NCCLCallback:
+    """A :class:`NCCL` as the engine solver's callback (Caffe's ``add_callback(nccl)``)."""
+
+    def __init__(self, nccl):
+        self._nccl = nccl
+
+    def on_start(self, solver):
+        self._nccl.on_start()
+
+    def on_gradients_ready(self, solver):
+        self._nccl.on_gradients_ready()
 
 
 # get_solver's class for each solver type

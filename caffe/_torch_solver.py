@@ -5,6 +5,7 @@ feed the next iteration, Python layers train, and the blob and parameter arrays 
 forward of ``solve()`` run on the pycaffe nets' blobs as well."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 
@@ -12,6 +13,13 @@ import numpy as np
 import torch
 
 from caffe_compat.net import synced_memory
+
+
+def _engine_run(store):
+    """``store``'s engine run (:meth:`caffe_compat.net.synced_memory.NetMemory.engine_run`) on
+    a device; nothing on the CPU."""
+    memory = store.memory
+    return memory.engine_run() if memory is not None else contextlib.nullcontext()
 
 
 @functools.lru_cache(maxsize=None)
@@ -36,11 +44,40 @@ def _pycaffe_engine_class(base):
         def _owner(self, owner):
             self._owner_ref = weakref.ref(owner)
 
+        # On a device, an iteration's forward and backward passes and its update are one
+        # engine run (caffe_compat.net.synced_memory.NetMemory.engine_run) when no Python runs
+        # between them (no callbacks): the arrays Python holds are counted as written once
+        # before it and brought up to date once after it. With callbacks
+        # (``on_gradients_ready`` may read and write them), the passes are one run and the
+        # update another.
+        _run = None                  # the train net's memory while such a run is open
+
         def _forward_backward(self):
             store = self._owner.net._store
-            loss = store.forward()
-            store.backward()
+            memory = store.memory
+            if memory is not None and self._run is None:
+                memory.begin_run()
+                self._run = memory
+            try:
+                loss = store.forward()
+                store.backward()
+            except BaseException:
+                self._end_run()
+                raise
+            if self.callbacks:
+                self._end_run()
             return np.float32(loss)
+
+        def _end_run(self):
+            memory, self._run = self._run, None
+            if memory is not None:
+                memory.end_run()
+
+        def step(self, iters):
+            try:
+                return super().step(iters)
+            finally:
+                self._end_run()          # (an iteration that stopped before its update)
 
         def _clear_param_diffs(self):        # in place: views of the diffs stay valid
             with torch.no_grad():
@@ -52,8 +89,9 @@ def _pycaffe_engine_class(base):
 
         # On a device (GPU mode) the parameters have host and device copies
         # (caffe_compat.net.synced_memory): the engine's own work on them (the update, a
-        # snapshot, a restore) finds their device copies up to date, and what it writes is
-        # taken as the current copy after.
+        # snapshot, a restore) finds their device copies up to date, arrays Python holds
+        # counted as written, and what it writes is taken as the current copy after, the
+        # arrays Python holds of it copied down.
         _on_device = False
 
         def _all_params(self):
@@ -62,22 +100,29 @@ def _pycaffe_engine_class(base):
         def apply_update(self):
             if not self._on_device:
                 return super().apply_update()
-            synced_memory.params_current(self._params, diffs=True)
-            super().apply_update()
-            synced_memory.params_written(self._params, diffs=True)
+            # Caffe's ApplyUpdate writes the diffs too (regularization, the update values)
+            # within the iteration's run, Python has not touched the arrays since its start
+            with synced_memory.engine_on_params(self._params, writes=True, diffs=True,
+                                                python=self._run is None):
+                super().apply_update()
+            self._end_run()
 
         def snapshot(self):
-            if self._on_device:
-                synced_memory.params_current(self._all_params(), diffs=True)
-            return super().snapshot()
+            if not self._on_device:
+                return super().snapshot()
+            with synced_memory.engine_on_params(self._all_params()):
+                return super().snapshot()
 
         def restore(self, *args, **kwargs):
             if not self._on_device:
                 return super().restore(*args, **kwargs)
-            synced_memory.params_current(self._all_params(), diffs=True)
-            out = super().restore(*args, **kwargs)
-            synced_memory.params_written(self._all_params(), diffs=True)
-            return out
+            with synced_memory.engine_on_params(self._all_params(), writes=True, diffs=True):
+                return super().restore(*args, **kwargs)
+
+        def test(self, test_net_id=0):
+            # a test pass is one run: arrays Python holds are counted once, refreshed after
+            with _engine_run(self._owner._test_nets[test_net_id]._store):
+                return super().test(test_net_id)
 
         def _last_outputs(self):
             store = self._owner.net._store

@@ -57,13 +57,16 @@ class ArrayParam:
     def data(self):
         if self._on_torch():
             return self._torch().data
-        return self._owner._arrays.params[self._layer][self._index]
+        arrays = self._owner._arrays
+        arrays.handed_out.add((self._layer, self._index))
+        return arrays.params[self._layer][self._index]
 
     @property
     def diff(self):
         arrays = self._owner._arrays
         if self._on_torch():
             return self._torch().diff
+        arrays.handed_out.add((self._layer, self._index))
         return arrays.param_diff(self._layer, self._index)
 
     @property

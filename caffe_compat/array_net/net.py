@@ -98,6 +98,9 @@ class ArrayNet:
                 self._share(node, layer)
         self.diff = {}
         self.param_diffs = {}       # (layer name, blob index) -> diff array, made when asked
+        # the blobs (names) and parameters ((layer, index)) whose arrays were handed to Python:
+        # a net moving to a device later counts them as held (caffe_compat.net.synced_memory)
+        self.handed_out = set()
         self.deferred = DeferredWeightGrads()      # weight gradients left for when asked
         # per layer: (bottom arrays, their shapes, top arrays) at its last Reshape, or None
         self._reshaped = [None] * len(self.nodes)
@@ -161,9 +164,11 @@ class ArrayNet:
 
     def blob_data(self, name):
         """The data array of blob ``name`` (its memory: what the next forward reads)."""
+        self.handed_out.add(name)
         return self.data[name]
 
     def blob_diff(self, name):
+        self.handed_out.add(name)
         return self.diff_of(name)
 
     def blob_shape(self, name):

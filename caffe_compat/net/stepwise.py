@@ -148,13 +148,13 @@ class Stepwise:
         """The data of blob ``name`` as a numpy array aliasing its memory (:class:`BlobView`);
         on a device, its host copy (:mod:`caffe_compat.net.synced_memory`)."""
         if self.memory is not None:
-            return self.memory.host_data(name).numpy()
+            return self.memory.host_data(name)
         return _numpy(self.export(name), f"blob '{name}'")
 
     def blob_diff(self, name):
         """The diff of blob ``name`` as a numpy array aliasing its memory."""
         if self.memory is not None:
-            return self.memory.host_diff(name).numpy()
+            return self.memory.host_diff(name)
         self.export(name)
         return _numpy(self.diff_of(name), f"blob '{name}'")
 

@@ -8,15 +8,31 @@ Caffe's rule, which this module follows:
 - ``DEVICE``: the engine has written the device copy; the host copy is stale.
 - ``SYNCED``: both copies hold the same values.
 
-Handing out a mutable host view (pycaffe's ``.data`` / ``.diff``, a Python layer's
-``bottom[i].data`` / ``top[i].data``, ``params[layer][i].data``) first brings the host copy up
-to date (a copy down when the head is ``DEVICE``) and then moves the head to ``HOST``, because
-Python cannot tell us whether it writes into a numpy view: Caffe's ``mutable_cpu_data()``. Before
-the engine runs layers, the blobs those layers read and the parameters are brought up to date
-on the device (a copy up where the head is ``HOST``); what the layers write is marked ``DEVICE``
-afterwards. A blob a range of layers writes before reading it is not copied up (its host values
-would be overwritten), so a forward after writing only the input copies only the input up, and
-reading one output copies only that output down.
+Handing out a host view (pycaffe's ``.data`` / ``.diff``, a Python layer's ``bottom[i].data``
+/ ``top[i].data``, ``params[layer][i].data``) first brings the host copy up to date (a copy down
+when the head is ``DEVICE``) and then moves the head to ``HOST``, because Python cannot tell us
+whether it writes into a numpy view: Caffe's ``mutable_cpu_data()``. Each view is a new numpy
+array, recorded by a weak reference (:meth:`Synced.hand_out`); arrays derived from it keep it
+alive, so while it lives Python holds the blob.
+
+Beyond Caffe, whose arrays taken before a pass go stale, the host view of a blob Python holds
+is current whenever Python can read it, and a CPU-mode program gives the same values in GPU
+mode. Around each engine run (:meth:`NetMemory.engine_run`: a forward, a backward, a solver's
+iteration, a test pass; :func:`engine_on_params` for the engine's work on the parameters
+alone: an update, a save, a weights file read, a restore, a broadcast):
+
+- before it, every blob and parameter with a live view counts as written by Python (head
+  ``HOST``), since Python may have written the array it holds;
+- the layers' reads then bring the device copies up to date (a copy up where the head is
+  ``HOST``); what they write is marked ``DEVICE``. A blob a range of layers writes before
+  reading it is not copied up (its host values would be overwritten);
+- after it, every blob and parameter with a live view that the engine wrote is copied down at
+  once, so the arrays Python holds read the run's values.
+
+A view that died costs nothing: a forward after writing the input through a temporary array
+(``net.blobs["data"].data[...] = x``) copies only the input up, and reading one output copies
+only that output down. Arrays handed out before the net had two copies (CPU mode keeps no
+records) were not recorded: their blobs and parameters are pinned as held (:data:`PINNED`).
 
 :class:`NetMemory` holds the records of a :class:`~caffe_compat.net.stepwise.Stepwise` (its
 ``memory`` attribute; None for a net on the CPU, which has one copy and pays nothing for this
@@ -29,6 +45,7 @@ counts the copies made each way.
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import torch
@@ -59,25 +76,82 @@ class Copies:
 COPIES = Copies()
 
 
+class _Pinned:
+    """Stands for arrays handed out before the net had host and device copies (in CPU mode):
+    they were not recorded, so they count as held for as long as the record lives."""
+
+
+PINNED = _Pinned()
+
+
+def _view_dropped(record_ref):
+    """The callback of the weak reference to one handed-out array: forgets it when it dies.
+    It holds its record weakly, so no reference cycle keeps a record (and its host copy)."""
+    def dropped(ref):
+        record = record_ref()
+        if record is not None and record.views is not None:
+            record.views.pop(id(ref), None)
+    return dropped
+
+
 class Synced:
     """One tensor's host copy and head (Caffe's SyncedMemory); the device copy is the engine's
-    tensor, passed to each call (the engine may replace it by one of another shape)."""
+    tensor, passed to each call (the engine may replace it by one of another shape).
 
-    __slots__ = ("host", "head", "what")
+    ``views``: the numpy arrays of the host copy that Python holds now (weak references, keyed
+    by their id; each goes when its array dies), or None: Python holds none."""
+
+    __slots__ = ("host", "head", "what", "views", "__weakref__")
 
     def __init__(self, host, head, what):
         self.host = host
         self.head = head
         self.what = what
+        self.views = None
+
+    # ------------------------------------------------------------------ arrays Python holds
+    def hand_out(self, array):
+        """Record ``array``, a numpy view of the host copy just handed to Python (a fresh
+        object: every view derived from it keeps it alive, so it dies when Python drops the
+        last of them); returns it."""
+        views = self.views
+        if views is None:
+            views = self.views = {}
+        ref = weakref.ref(array, _view_dropped(weakref.ref(self)))
+        views[id(ref)] = ref
+        return array
+
+    def pin(self):
+        """Arrays of this host copy were handed out without being recorded: held for good."""
+        if self.views is None:
+            self.views = {}
+        self.views[id(PINNED)] = PINNED
+
+    def from_python(self, device):
+        """Before the engine runs: a host copy Python holds arrays of may have been written
+        through them, so its head moves to ``HOST`` (its device copy is brought up to date
+        where the engine reads it before writing it)."""
+        if self.views:
+            if self.head == DEVICE:       # (kept current after each run; never stale here)
+                self.host_current(device)
+            self.head = HOST
+
+    def to_python(self, device):
+        """After the engine ran: a host copy Python holds arrays of is brought up to date
+        (copied down) where the engine wrote the device copy, so the arrays read its values."""
+        if self.views and self.head == DEVICE:
+            self.host_current(device)
 
     def host_current(self, device):
         """The host copy with the values of ``device`` (copied down when the head is
         ``DEVICE``, or when the engine gave the tensor a new shape)."""
         host = self.host
         if host is None or host.shape != device.shape or host.dtype != device.dtype:
-            # no host copy yet, or the engine gave the tensor a new shape: its values win
+            # no host copy yet, or the engine gave the tensor a new shape: its values win; the
+            # arrays of the old copy no longer alias the blob (Caffe's Reshape, as on the CPU)
             self.host = host = torch.empty(device.shape, dtype=device.dtype, device="cpu")
             self.head = DEVICE
+            self.views = None
         if self.head == DEVICE:
             with torch.no_grad():
                 host.copy_(device)
@@ -129,15 +203,62 @@ def param_record(p, name="param"):
 
 
 def param_host_data(p):
-    """The host copy of parameter ``p``'s data, handed to Python (``p`` on a device)."""
-    return p.synced_memory.data.host_mutable(p.detach())
+    """Parameter ``p``'s data as Python holds it (``p`` on a device): a numpy array of its host
+    copy, current, recorded as held."""
+    rec = p.synced_memory.data
+    return rec.hand_out(rec.host_mutable(p.detach()).numpy())
 
 
 def param_host_diff(p):
-    """The host copy of parameter ``p``'s diff, handed to Python."""
+    """Parameter ``p``'s diff as Python holds it (a numpy array of its host copy, recorded)."""
     if p.grad is None:
         p.grad = torch.zeros_like(p)
-    return p.synced_memory.diff.host_mutable(p.grad)
+    rec = p.synced_memory.diff
+    return rec.hand_out(rec.host_mutable(p.grad).numpy())
+
+
+def params_from_python(params):
+    """Before the engine runs: the parameters (data and diff) Python holds arrays of count as
+    written by Python (:meth:`Synced.from_python`)."""
+    for p in params:
+        rec = getattr(p, "synced_memory", None)
+        if rec is None:
+            continue
+        if rec.data.views:
+            rec.data.from_python(p.detach())
+        if rec.diff.views and p.grad is not None:
+            rec.diff.from_python(p.grad)
+
+
+def params_to_python(params):
+    """After the engine ran: the parameters Python holds arrays of are copied down where the
+    engine wrote them (:meth:`Synced.to_python`)."""
+    for p in params:
+        rec = getattr(p, "synced_memory", None)
+        if rec is None:
+            continue
+        if rec.data.views:
+            rec.data.to_python(p.detach())
+        if rec.diff.views and p.grad is not None:
+            rec.diff.to_python(p.grad)
+
+
+@contextlib.contextmanager
+def engine_on_params(params, writes=False, diffs=False, python=True):
+    """Around the engine's own work on ``params`` outside a pass (an update, a save, a weights
+    file read, a restore, a broadcast): the arrays Python holds count as written (unless no
+    Python ran since the engine's last run: ``python=False``) and the device copies (data and
+    diffs) are brought up to date first; where the engine ``writes`` the data (and the
+    ``diffs``), its copies are the current ones after, and the arrays Python holds of them are
+    copied down."""
+    params = list(params)
+    if python:
+        params_from_python(params)
+    params_current(params, diffs=True)
+    yield
+    if writes:
+        params_written(params, diffs=diffs)
+        params_to_python(params)
 
 
 def params_current(params, diffs=False):
@@ -206,8 +327,10 @@ class NetMemory:
         self.device = torch.device(device)
         self.data = {}               # blob name -> Synced (absent: head DEVICE, no host copy)
         self.diff = {}
+        self.held = {}               # ("data" | "diff", blob name) -> Synced handed to Python
         self._reads = {}             # (start, end) -> (blobs read first, blobs written)
         self._back = {}              # (start, end) -> (diffs read first, diffs written)
+        self._depth = 0              # engine runs under way (nested: a replayed layer)
 
     @property
     def store(self):
@@ -221,11 +344,76 @@ class NetMemory:
         return rec
 
     def host_data(self, name):
-        """Blob ``name``'s data as Python holds it (host copy, current; head ``HOST``)."""
-        return self._record(self.data, name, "data").host_mutable(self.store.data[name])
+        """Blob ``name``'s data as Python holds it: a numpy array of its host copy (current;
+        head ``HOST``), recorded as held until it dies."""
+        rec = self._record(self.data, name, "data")
+        array = rec.host_mutable(self.store.data[name]).numpy()
+        self.held[("data", name)] = rec
+        return rec.hand_out(array)
 
     def host_diff(self, name):
-        return self._record(self.diff, name, "diff").host_mutable(self.store.diff_of(name))
+        """Blob ``name``'s diff as Python holds it (as :meth:`host_data`)."""
+        rec = self._record(self.diff, name, "diff")
+        array = rec.host_mutable(self.store.diff_of(name)).numpy()
+        self.held[("diff", name)] = rec
+        return rec.hand_out(array)
+
+    def _device_of(self, kind, name):
+        return self.store.data[name] if kind == "data" else self.store.diff_of(name)
+
+    def _held_records(self):
+        """``(kind, name, record)`` of the blobs Python holds arrays of now (records whose
+        arrays all died, or that a reshape replaced, are forgotten here)."""
+        out = []
+        for key, rec in list(self.held.items()):
+            kind, name = key
+            table = self.data if kind == "data" else self.diff
+            if not rec.views or table.get(name) is not rec:
+                del self.held[key]
+                continue
+            out.append((kind, name, rec))
+        return out
+
+    def from_python(self):
+        """Before the engine runs: every blob and parameter Python holds arrays of counts as
+        written by Python (head ``HOST``: copied up where the layers read it before writing)."""
+        for kind, name, rec in self._held_records():
+            rec.from_python(self._device_of(kind, name))
+        params_from_python(self.params())
+
+    def to_python(self):
+        """After the engine ran: every blob and parameter Python holds arrays of that the
+        engine wrote is copied down, so that the arrays read the values of the run."""
+        for kind, name, rec in self._held_records():
+            if rec.head == DEVICE:
+                rec.to_python(self._device_of(kind, name))
+        params_to_python(self.params())
+
+    @contextlib.contextmanager
+    def engine_run(self):
+        """One run of the engine between two moments Python may touch the arrays it holds
+        (a forward, a backward, a solver's forward and backward, a test pass): the arrays
+        Python holds count as written before it, and are brought up to date after it
+        (:meth:`from_python`, :meth:`to_python`). Runs inside it do neither."""
+        self.begin_run()
+        try:
+            yield
+        finally:
+            self.end_run()
+
+    def begin_run(self):
+        """The start of an engine run (:meth:`engine_run`); runs nest."""
+        if self._depth == 0:
+            self.from_python()
+        self._depth += 1
+
+    def end_run(self):
+        """The end of an engine run begun by :meth:`begin_run`; the outermost brings the
+        arrays Python holds up to date (also after a run that failed: what the engine wrote
+        before the error is what the CPU's arrays hold then)."""
+        self._depth -= 1
+        if self._depth == 0:
+            self.to_python()
 
     def params(self):
         """Every parameter of the net (each once)."""
@@ -290,7 +478,11 @@ class NetMemory:
 
     def forward(self, start, end):
         """Stepwise's forward of ``start``..``end`` with the copies brought up to date around
-        each run of engine layers; returns the loss."""
+        each run of engine layers (one :meth:`engine_run`); returns the loss."""
+        with self.engine_run():
+            return self._forward(start, end)
+
+    def _forward(self, start, end):
         store = self.store
         params_current(self.params())
         loss = 0.0
@@ -334,7 +526,11 @@ class NetMemory:
 
     def backward(self, start, end):
         """Stepwise's backward of ``start`` down to ``end``, the copies brought up to date
-        around each run of engine layers."""
+        around each run of engine layers (one :meth:`engine_run`)."""
+        with self.engine_run():
+            self._backward(start, end)
+
+    def _backward(self, start, end):
         store = self.store
         params_current(self.params(), diffs=True)
         for a, b, python in reversed(self._segments(end, start)):
@@ -367,9 +563,10 @@ class NetMemory:
 def attach(store, device, existing):
     """Give ``store`` (a Stepwise) host and device copies on ``device``. ``existing``:
     ``"host"`` when its tensors now are the host copies (a net made on the CPU going to the
-    device: they stay the memory of the arrays Python holds, and the device copies are made
-    lazily, head ``HOST``), ``"device"`` when they are the device copies (a net built on the
-    device; host copies are made when Python first asks, head ``DEVICE``)."""
+    device: they stay the memory of the arrays Python holds; the parameters are copied up
+    now, the blobs when the layers read them, head ``HOST``), ``"device"`` when they are the
+    device copies (a net built on the device; host copies are made when Python first asks,
+    head ``DEVICE``)."""
     memory = NetMemory(store, device)
     net = store.net
     if existing == "host":
@@ -387,6 +584,14 @@ def attach(store, device, existing):
                 if grad is not None:
                     p.grad = torch.empty_like(grad, device=dev)
                     rec.diff = Synced(grad, HOST, f"{what}.diff")
+                    rec.diff.device_current(p.grad)
+                # copied up now: every pass reads them, and the engine's tensors never hold
+                # uninitialized memory (whatever reads them, a save, a state dict)
+                rec.data.device_current(p.detach())
+                if getattr(p, "_numpy_views", 0):    # arrays of it were handed out before
+                    rec.data.pin()
+                    if grad is not None:
+                        rec.diff.pin()
                 p.synced_memory = rec
             net.to(dev)                      # the buffers that are not parameters
             for table, tensors, what in ((memory.data, store.data, "data"),
@@ -403,6 +608,12 @@ def attach(store, device, existing):
                     table[name] = Synced(host, HOST, f"{name}.{what}")
                     if key is not None:
                         shared[key] = (dev_t, table[name])
+            for name in store.exported:      # arrays of them were handed out before
+                for kind, table in (("data", memory.data), ("diff", memory.diff)):
+                    rec = table.get(name)
+                    if rec is not None:
+                        rec.pin()
+                        memory.held[(kind, name)] = rec
     else:
         for p in memory.params():
             param_record(p, _param_name(store, p))
@@ -431,15 +642,18 @@ def detach(store):
             if grad is not None:
                 p.grad = grad
             del p.synced_memory
+        held = set()                         # blobs Python holds arrays of: kept as they are
         for table, tensors in ((memory.data, store.data), (memory.diff, store.diff)):
             for name in list(tensors.keys()) + list(getattr(tensors, "parts", ())):
                 rec = table.get(name)
                 dev_t = tensors[name]
                 tensors[name] = rec.host_current(dev_t) if rec is not None else dev_t.to("cpu")
-                store.exported.add(name)
+                if rec is not None and rec.views:
+                    held.add(name)
         store.net.to("cpu")
     store.memory = None
     _forget_engine_state(store)
+    store.exported.update(held)
 
 
 def _forget_engine_state(store):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from caffe_compat import get_solver
 from caffe_compat.io import caffemodel as cm
@@ -20,7 +21,10 @@ def _weights(path):
             for i, b in enumerate(lp.blobs)}
 
 
-def test_pycaffe_nccl_two_processes_equal_the_doubled_batch(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["cpu", "held"])
+def test_pycaffe_nccl_two_processes_equal_the_doubled_batch(tmp_path, monkeypatch, mode):
+    """``held``: both processes in GPU mode on the device stand-in, holding a parameter's data
+    and diff arrays through the training."""
     folder = make_small(tmp_path, "SGD", extra="", max_iter=8, test_interval=4)
     net = (tmp_path / "net.prototxt").read_text()
     (tmp_path / "net.prototxt").write_text(net.replace("batch_size: 6", "batch_size: 3"))
@@ -28,8 +32,9 @@ def test_pycaffe_nccl_two_processes_equal_the_doubled_batch(tmp_path, monkeypatc
     uid = caffe.NCCL.new_uid()
     procs = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "pycaffe",
                                                             "nccl_program.py"),
-                               folder, str(r), "2", uid],
-                              env=dict(os.environ, PYTHONPATH=ROOT),
+                               folder, str(r), "2", uid] + (["held"] if mode == "held" else []),
+                              env=dict(os.environ, PYTHONPATH=ROOT,
+                                       CAFFE_COMPAT_DEVICE_STANDIN="1"),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for r in range(2)]
     for p in procs:
