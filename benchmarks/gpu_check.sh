@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # GPU mode on a machine with a CUDA device, in one run of a few minutes (well under 8 on one
-# GPU): the tests marked `cuda` (GPU mode's memory rule on the device, CUDA against CPU for
-# nets and solvers; they skip without a device), then the pycaffe programs of
-# tests/pycaffe/public_programs in GPU mode compared with their CPU outputs
-# (benchmarks/gpu_programs.py), then `caffe-compat test -gpu 0` against the CPU.
+# GPU): every test marked `cuda` (GPU mode's memory rule on the device, the inference plan's
+# folds, the training feed, CUDA against CPU for nets and solvers; they skip without a device),
+# every test of tests/pycaffe after caffe.set_mode_gpu() on the device (--pycaffe-gpu=device;
+# those that check CPU mode itself skip), the pycaffe programs of tests/pycaffe/public_programs
+# in GPU mode compared with their CPU outputs (benchmarks/gpu_programs.py), then
+# `caffe-compat test -gpu 0` against the CPU.
 #
 #     benchmarks/gpu_check.sh            # from the repository root, in the project's venv
 #
@@ -21,10 +23,10 @@ print(f"torch {torch.__version__}, {torch.cuda.device_count()} CUDA device(s): "
       f"{torch.cuda.get_device_name(0)}")
 PY
 start=$SECONDS
-echo "== 1. tests marked cuda"
-python -m pytest -n 0 -q -m cuda tests/pycaffe/test_gpu_memory.py \
-  tests/caffe_compat/net/test_net.py tests/caffe_compat/solvers/test_fused_update.py
-echo "== 1b. GPU mode's rule on the stand-in, on this machine too"
+echo "== 1. every test marked cuda"
+python -m pytest -q -m cuda tests
+echo "== 1b. tests/pycaffe in GPU mode on the device (and the memory rule on the stand-in)"
+python -m pytest -q tests/pycaffe --pycaffe-gpu=device
 python -m pytest -n 0 -q tests/pycaffe/test_gpu_memory.py
 echo "== 2. pycaffe programs: GPU mode against CPU mode"
 python benchmarks/gpu_programs.py

@@ -116,6 +116,12 @@ def fixture_path(*parts):
     return p
 
 
+def pytest_addoption(parser):
+    parser.addoption("--pycaffe-gpu", choices=("off", "standin", "device"), default="off",
+                     help="run tests/pycaffe after caffe.set_mode_gpu(): on the device stand-in "
+                          "(host and device copies both on the CPU) or on the CUDA device")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long parity or benchmark-sized runs (not in the "
                             "default suite; run with -m slow)")
@@ -123,6 +129,8 @@ def pytest_configure(config):
                             "promise on a loaded machine (neither in the default suite nor in "
                             "the slow pass; run with -m timing on the machine the promise is "
                             "about)")
+    config.addinivalue_line("markers", "cpu_mode: checks pycaffe's CPU mode itself (the array "
+                            "engine, set_mode_cpu, a missing device): skipped under --pycaffe-gpu")
     config.addinivalue_line("markers", "cuda: needs a CUDA device (skipped without one, saying "
                             "so; benchmarks/gpu_check.sh runs them on a GPU machine: -m cuda)")
     # RLQ_OPENCV_RECORD / RLQ_OPENCV_ONLY: which test files reach OpenCV (tests/opencv_usage.py;
@@ -135,7 +143,13 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``cuda`` skip, with their reason, where torch sees no CUDA device (torch is
-    imported only when such a test was collected)."""
+    imported only when such a test was collected); under ``--pycaffe-gpu`` those marked
+    ``cpu_mode`` skip."""
+    if config.getoption("--pycaffe-gpu") != "off":
+        cpu_only = pytest.mark.skip(reason="checks CPU mode itself (--pycaffe-gpu runs GPU mode)")
+        for item in items:
+            if item.get_closest_marker("cpu_mode") is not None:
+                item.add_marker(cpu_only)
     marked = [item for item in items if item.get_closest_marker("cuda") is not None]
     if not marked:
         return

@@ -1,28 +1,26 @@
 """Helpers for the pycaffe tests: nets written to temporary files, as pycaffe's tests do.
 
-``CAFFE_COMPAT_PYCAFFE_GPU=1`` runs every test of this directory in GPU mode on the device
-stand-in (``caffe._mode.use_device_standin``: the device copies are second CPU tensors kept by
-Caffe's SyncedMemory rule): ``caffe.set_mode_gpu()`` before each test and ``set_mode_cpu()``
-made a no-op during it, so that every program here, written for CPU mode, runs on host and
-device copies and must give the same values (docs/from-pycaffe.md, "GPU mode: host and device
-copies"). Programs the tests start in another process keep their own mode."""
-import os
-
+``python -m pytest tests/pycaffe --pycaffe-gpu=standin`` runs every test of this directory in
+GPU mode on the device stand-in (``caffe._mode.use_device_standin``: the device copies are
+second CPU tensors kept by Caffe's SyncedMemory rule), ``--pycaffe-gpu=device`` on the CUDA
+device: ``caffe.set_mode_gpu()`` before each test and ``set_mode_cpu()`` made a no-op during
+it, so that every program here, written for CPU mode, runs on host and device copies and must
+give the same values (docs/from-pycaffe.md, "GPU mode: host and device copies"). Programs the
+tests start in another process keep their own mode."""
 import pytest
-
-GPU_ON_STANDIN = os.environ.get("CAFFE_COMPAT_PYCAFFE_GPU", "").strip() not in ("", "0")
 
 
 @pytest.fixture(autouse=True)
-def _gpu_mode_on_standin(monkeypatch):
-    """With ``CAFFE_COMPAT_PYCAFFE_GPU=1``: the test runs in GPU mode on the stand-in."""
-    if not GPU_ON_STANDIN:
+def _gpu_mode_on_standin(monkeypatch, request):
+    """With ``--pycaffe-gpu``: the test runs in GPU mode, on the stand-in or the device."""
+    gpu = request.config.getoption("--pycaffe-gpu")
+    if gpu == "off":
         yield
         return
     import caffe
     from caffe import _mode
     standin = _mode._state["standin"]
-    _mode.use_device_standin(True)
+    _mode.use_device_standin(gpu == "standin")
     _mode.set_mode_gpu()
     monkeypatch.setattr(caffe, "set_mode_cpu", lambda: None)
     monkeypatch.setattr(_mode, "set_mode_cpu", lambda: None)

@@ -87,6 +87,7 @@ def test_a_deploy_forward_never_loads_torch(deploy):
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.cpu_mode
 def test_values_are_the_torch_engines(deploy, monkeypatch):
     net = caffe.Net(deploy, caffe.TEST)
     assert net._arrays is not None
@@ -100,6 +101,7 @@ def test_values_are_the_torch_engines(deploy, monkeypatch):
         assert _scaled(net.blobs[name].data, ref.blobs[name].data) <= FORWARD_TOL, name
 
 
+@pytest.mark.cpu_mode
 def test_backward_is_the_torch_engines(deploy, monkeypatch):
     net = caffe.Net(deploy, caffe.TEST)
     ref = _torch_net(deploy, monkeypatch)
@@ -194,6 +196,7 @@ def test_a_layer_name_it_lacks_is_the_same_error(deploy):
         net.forward(end="nope")
 
 
+@pytest.mark.cpu_mode
 def test_a_loss_layer_runs_on_arrays_with_its_weight(tmp_path, monkeypatch):
     """An Input-fed SoftmaxWithLoss (loss_weight 2): the loss, the weights of the blobs and the
     diffs as on torch."""

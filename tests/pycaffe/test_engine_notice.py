@@ -2,6 +2,8 @@
 torch engine builds a net the array engine refused."""
 import warnings
 
+import pytest
+
 import caffe
 import caffe_compat
 from caffe_compat.diagnostics.engine_notice import EngineFallbackWarning
@@ -11,6 +13,7 @@ HEAD = ('name: "n"\ninput: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
         'convolution_param { num_output: 4 kernel_size: 3 } }\n')
 
 
+@pytest.mark.cpu_mode
 def test_the_array_engine_net_says_so(tmp_path):
     path = tmp_path / "prelu.prototxt"
     path.write_text(HEAD + 'layer { name: "p" type: "PReLU" bottom: "c" top: "c" }\n')
@@ -20,6 +23,7 @@ def test_the_array_engine_net_says_so(tmp_path):
     assert net.engine == "array" and net.engine_reason is None
 
 
+@pytest.mark.cpu_mode
 def test_a_refused_net_says_why_once(tmp_path):
     path = tmp_path / "embed.prototxt"
     path.write_text(HEAD + 'layer { name: "e" type: "Embed" bottom: "c" top: "e" '

@@ -217,6 +217,7 @@ def test_backward_start_end_and_python_layers(standin, train):
     assert got[4] == [(np.ndarray, True)]            # the Python layer saw host memory
 
 
+@pytest.mark.cpu_mode
 def test_mode_set_after_the_net_exists(standin, deploy, monkeypatch):
     monkeypatch.delenv("CAFFE_COMPAT_ARRAY_NET")
     caffe.set_mode_cpu()
@@ -501,7 +502,8 @@ def test_held_parameter_arrays_see_solver_updates(standin, net_file, train, tmp_
     assert not any(w.startswith("conv[") and d == "down" for d, w in log)   # not held
 
 
-@pytest.mark.parametrize("engine", ["torch", "array"])
+@pytest.mark.parametrize("engine",
+                         ["torch", pytest.param("array", marks=pytest.mark.cpu_mode)])
 def test_arrays_taken_in_cpu_mode_count_as_held(standin, deploy, monkeypatch, engine):
     """Arrays taken before the net went to the device were not recorded: the blobs they were
     taken from count as held for good, so a program that keeps using them after
@@ -614,6 +616,7 @@ def test_get_solver_step_snapshot_restore(standin, net_file, train, tmp_path, mo
     assert (test_net.params["ip"][1].data == 0.125).all()
 
 
+@pytest.mark.cpu_mode
 def test_solver_follows_the_mode(standin, net_file, train, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CAFFE_COMPAT_ARRAY_SOLVER", "0")
@@ -629,6 +632,7 @@ def test_solver_follows_the_mode(standin, net_file, train, tmp_path, monkeypatch
     assert _memory(s.net) is not None and s.iter == 3
 
 
+@pytest.mark.cpu_mode
 def test_array_solver_says_it_stays_on_the_cpu(standin, tmp_path, monkeypatch):
     monkeypatch.delenv("CAFFE_COMPAT_ARRAY_NET")
     from tests.caffe_compat.array_solver.test_array_solver import IP, _tiny_files
@@ -642,6 +646,7 @@ def test_array_solver_says_it_stays_on_the_cpu(standin, tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------ the device
+@pytest.mark.cpu_mode
 def test_set_device_beyond_the_devices_names_the_count(deploy, monkeypatch):
     import torch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -658,6 +663,7 @@ def test_set_device_beyond_the_devices_names_the_count(deploy, monkeypatch):
         caffe.set_mode_cpu()
 
 
+@pytest.mark.cpu_mode
 def test_cpu_mode_has_no_second_copy(deploy):
     caffe.set_mode_cpu()
     COPIES.reset()

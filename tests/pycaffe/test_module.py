@@ -68,6 +68,7 @@ def test_random_seed_before_torch_is_loaded():
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]
 
 
+@pytest.mark.cpu_mode
 def test_gpu_mode_without_cuda_is_a_clear_error(tmp_path):
     import torch
     if torch.cuda.is_available():
