@@ -36,10 +36,10 @@ def imread(path, flag):
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        try:
-            with open(path, "rb") as f:
+        try:   # the name ends at a NUL byte, as the C string OpenCV is given
+            with open(path.split("\0", 1)[0], "rb") as f:
                 data = f.read()
-        except OSError:
+        except (OSError, ValueError):
             return None
         return cv2.imdecode(np.frombuffer(data, np.uint8), flag) if data else None
     return cv2.imread(path, flag)

@@ -22,9 +22,12 @@ from tests.fuzz.harness import Campaign, peak_rss_growth
 
 
 def check_net(net_param):
-    for name, kind, arrays in layer_blobs(net_param):
-        layer = next((lp for lp in list(net_param.layer) + list(net_param.layers)
-                      if lp.name == name), None)
+    # layer_blobs lists every layer in file order: paired by position, since a damaged file
+    # can hold several layers of one name (or none)
+    layers = list(net_param.layer) + list(net_param.layers)
+    listed = layer_blobs(net_param)
+    assert [name for name, _, _ in listed] == [lp.name for lp in layers]
+    for (name, kind, arrays), layer in zip(listed, layers):
         for arr, blob in zip(arrays, layer.blobs):
             assert isinstance(arr, np.ndarray) and arr.dtype in (np.float32, np.float64)
             assert arr.shape == blob_shape(blob)

@@ -281,3 +281,5 @@ def test_an_image_path_that_is_not_utf8_is_read_as_caffe_opens_it(tmp_path):
     assert np.array_equal(read_image(path), image)
     assert imread(path + "-missing", cv2.IMREAD_COLOR) is None
     assert read_image(path + "-missing") is None
+    assert np.array_equal(imread(path + "\0\udcb0", cv2.IMREAD_COLOR), image)  # ends at NUL
+    assert imread(str(tmp_path) + "/\0\udcb0.png", cv2.IMREAD_COLOR) is None   # a folder
