@@ -34,6 +34,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = r"""
 import json, os, statistics, sys, time
 sys.path.insert(0, {repo!r}); sys.path.insert(0, {bench!r})
+IMPORT_TORCH = {import_torch!r}
+if IMPORT_TORCH:
+    import torch
 import numpy as np
 import cv2
 from caffe_compat import dnn
@@ -53,11 +56,38 @@ for job in jobs:
         return net.forward(out)
     for _ in range(job["warm"]):
         ours()
-    if net._lite is None:
+    if IMPORT_TORCH:
+        if net._lite is not None:
+            raise SystemExit(job["name"] + ": the torch-free path runs the net")
+        import caffe_compat
+        own = caffe_compat.Net(job["proto"], job["model"], phase="TEST", engine="auto")
+        name_in = own.inputs[0]
+
+        def net_auto():
+            with torch.inference_mode():
+                return own.forward(keep_blobs=False, **{{name_in: x}})
+        for _ in range(job["warm"]):
+            net_auto()
+        runs = {{"ours": ours, "Net auto": net_auto}}
+        engine = list(net._runners.values())[-1].last_engine
+        engine += "/" + own._engine_runners[next(iter(own._engine_runners))].last_engine
+        # the torch-free path's ONNX model of the net (read with the path switched on)
+        from caffe_compat import lite
+        lite.MODE = "on"
+        lite_net = cv2.dnn.readNetFromCaffe(job["proto"], job["model"])
+        lite.MODE = None
+        lite_net.setInput(x)
+        lite_net.forward(out)
+    elif net._lite is None:
         raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
-    (key, plan, session), = net._lite.plans()[-1:]
+    else:
+        lite_net = net
+        runs = {{"ours": ours}}
+    (key, plan, session), = lite_net._lite.plans()[-1:]
+    if not IMPORT_TORCH:
+        engine = getattr(session, "runtime", "?")
     # the same graph with every weight in the model's bytes (as the runtime trial writes it)
-    again = net._lite.written_again(key)
+    again = lite_net._lite.written_again(key)
     whole = again.whole
     model = whole.model if isinstance(whole.model, bytes) else b"".join(whole.model)
     path = os.path.join(job["work"], job["name"] + "-%d.onnx" % job["shape"][0])
@@ -67,7 +97,6 @@ for job in jobs:
     name_out = again.graph_outputs.get(out, whole.output_names[0])
     raw = raw_sessions(path, threads, tuple(job["shape"]), input_name=name_in,
                        output=name_out, ort_spinning=job["spin"])
-    runs = {{"ours": ours}}
     for k, f in raw.items():
         runs[k] = (lambda f=f: f(x))
         runs[k]()
@@ -90,13 +119,18 @@ for job in jobs:
             times[k].append(t / n)
             time.sleep(0.05)
     med = {{k: statistics.median(v) for k, v in times.items()}}
-    rows.append(dict(name=job["name"], batch=job["shape"][0], engine=getattr(session, "runtime", "?"),
+    rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
-                     ratio=med["ours"] / min(v for k, v in med.items()
-                                             if k != "ours" and not k.startswith("export")),
+                     ratio=med["ours"] / min((v for k, v in med.items()
+                                              if k not in ("ours", "Net auto")
+                                              and not k.startswith("export")),
+                                             default=float("nan")),
                      export=med["ours"] / min((v for k, v in med.items()
-                                               if k.startswith("export")), default=float("nan"))))
-assert "torch" not in sys.modules, "torch was imported"
+                                               if k.startswith("export")), default=float("nan")),
+                     net_auto=med.get("Net auto", float("nan")) / min(
+                         (v for k, v in med.items() if k in ("onnxruntime", "openvino")),
+                         default=float("nan"))))
+assert IMPORT_TORCH or "torch" not in sys.modules, "torch was imported"
 print(json.dumps(rows))
 """
 
@@ -113,6 +147,10 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--warm", type=int, default=100)
     p.add_argument("--ort-spinning", type=int, choices=(0, 1), default=1)
+    p.add_argument("--import-torch", action="store_true",
+                   help="the program imports torch first: cv2.dnn's forward and "
+                        "caffe_compat.Net(engine='auto') against the raw sessions on the "
+                        "net's export (caffe_compat.export)")
     args = p.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench-choice-")
     jobs = []
@@ -132,9 +170,11 @@ def main(argv=None):
                              shape=[batch, channels, *size], warm=args.warm, work=work,
                              seconds=args.seconds, rounds=args.rounds,
                              spin=bool(args.ort_spinning), export=export))
-    child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"))
-    print("cv2.dnn default forward (OpenCV 5 + install(), no torch) vs raw sessions on its own "
-          f"ONNX model, from forward {args.warm} on; median ms per forward; raw onnxruntime "
+    child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"),
+                         import_torch=bool(args.import_torch))
+    print("cv2.dnn default forward (OpenCV 5 + install(), "
+          + ("torch imported; caffe_compat.Net(engine='auto') too)" if args.import_torch else "no torch)") + " vs raw sessions on the torch-free "
+          f"path's ONNX model, from forward {args.warm} on; median ms per forward; raw onnxruntime "
           f"spinning {args.ort_spinning}")
     for threads in args.threads:
         env = dict(os.environ, CAFFE_COMPAT_THREADS=str(threads))
@@ -146,13 +186,14 @@ def main(argv=None):
         rows = json.loads(got.stdout.strip().splitlines()[-1])
         print(f"\n{threads} thread(s)")
         print(f"{'net':>13} {'batch':>5} {'chosen':>11} {'ours ms':>8} {'ort ms':>8} "
-              f"{'ov ms':>8} {'ours/raw':>8} {'ours/export':>11}")
+              f"{'ov ms':>8} {'ours/raw':>8} {'ours/export':>11} {'Net/raw':>8}")
         for r in rows:
             ms = r["ms"]
             print(f"{r['name']:>13} {r['batch']:>5} {r['engine']:>11} {ms['ours']:8.2f} "
                   f"{ms.get('onnxruntime', float('nan')):8.2f} "
                   f"{ms.get('openvino', float('nan')):8.2f} {r['ratio']:8.3f} "
-                  f"{r['export']:11.3f}")
+                  f"{r['export']:11.3f} {r['net_auto']:8.3f}")
+            print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
 
 
 def _whole_export(proto, weights, output, work):
@@ -160,7 +201,7 @@ def _whole_export(proto, weights, output, work):
     import caffe_compat
     from caffe_compat.export.onnx_export import export_onnx
     path = os.path.splitext(weights)[0] + "-export.onnx"
-    export_onnx(caffe_compat.Net(proto, weights, phase="TEST"), path, outputs=[output])
+    export_onnx(caffe_compat.Net(proto, weights, phase="TEST"), path, outputs=[output] if output else None)
     return path
 
 
