@@ -1,0 +1,55 @@
+"""One runtime trial in the package: :class:`caffe_compat.lite.choice.Chosen` chooses among
+onnxruntime, OpenVINO, OpenCV 5's reader (and torch, for ``caffe_compat.Net(engine="auto")``);
+every path (cv2.dnn's torch-free path, the engines of ``EngineRunner`` that cv2.dnn runs in a
+process that imported torch, the int8 forwards) calls it. A second chooser is a module that
+times calls and picks the least: this scan fails where one appears outside the modules
+named here."""
+import ast
+import pathlib
+import types
+
+import caffe_compat
+
+PACKAGE = pathlib.Path(caffe_compat.__file__).parent
+# modules that time calls and take the least, and why each is not a second runtime trial
+ALLOWED = {
+    "lite/choice.py": "the one runtime trial",
+    "parallel/pass_choice.py": "chooses how a data pass runs in parallel, not a runtime",
+    "inference/engines/report.py": "marks the fastest row of caffe-compat inspect --engines",
+}
+
+
+def _timed_and_least(tree):
+    """Whether the module calls ``perf_counter`` and ``min`` / ``sorted`` with a key."""
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    name = lambda f: getattr(f, "id", None) or getattr(f, "attr", None)  # noqa: E731
+    timed = any(name(c.func) == "perf_counter" for c in calls)
+    least = any(name(c.func) in ("min", "sorted") and any(k.arg == "key" for k in c.keywords)
+                for c in calls)
+    return timed and least
+
+
+def test_no_second_chooser_in_the_package():
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        if _timed_and_least(ast.parse(path.read_text(encoding="utf-8"))):
+            found.add(path.relative_to(PACKAGE).as_posix())
+    extra = found - set(ALLOWED)
+    assert not extra, (f"{sorted(extra)} time calls and pick the fastest: choose with "
+                       "caffe_compat.lite.choice.Chosen instead")
+    assert "lite/choice.py" in found
+
+
+def test_the_int8_forwards_choose_by_the_trial(monkeypatch):
+    """:func:`caffe_compat.lite.quantize.fastest` is the trial run at once."""
+    from caffe_compat.lite import choice, quantize
+    clock = [0.0]
+    monkeypatch.setattr(choice, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+
+    def session(seconds):
+        def run(feed):
+            clock[0] += seconds
+            return [feed]
+        return run
+    got = quantize.fastest({"onnxruntime": session(0.004), "openvino": session(0.002)}, 1)
+    assert got == "openvino"
