@@ -4,6 +4,7 @@ session on the same ONNX model, from a net's 100th forward on.
     python benchmarks/bench_torch_free_choice.py [--nets resnet50 ...] [--batches 1 8]
                                                  [--threads 1 2] [--seconds 2] [--rounds 5]
                                                  [--warm 100] [--ort-spinning 0|1]
+                                                 [--import-torch]
 
 The nets of ``bench_dnn.py`` (random weights) are written once by this process; each thread
 count then runs in a fresh process that imports no torch (checked): ``caffe_compat.dnn``
@@ -19,6 +20,12 @@ raw sessions above skip that work: such a net's whole export (``caffe_compat.exp
 by this process, which may import torch; DetectionOutput in ONNX operators) is timed on both
 engines as well, and ours / the fastest of those is printed beside (``ours/export``).
 ``CAFFE_COMPAT_THREADS`` and ``cv2.setNumThreads`` give every library the same count.
+
+``--import-torch``: the program imports torch first, so cv2.dnn's forward takes the torch path
+and its engines (:class:`caffe_compat.inference.engines.EngineRunner`, chosen by the same trial);
+``caffe_compat.Net(engine="auto")`` is timed beside it (``Net/raw``), both against the raw
+sessions on the torch-free path's model of the net (read with that path switched on), with an
+empty engine cache (so that the trial runs) unless ``$CAFFE_COMPAT_ENGINE_CACHE`` is set.
 """
 from __future__ import annotations
 
@@ -178,6 +185,9 @@ def main(argv=None):
           f"spinning {args.ort_spinning}")
     for threads in args.threads:
         env = dict(os.environ, CAFFE_COMPAT_THREADS=str(threads))
+        if args.import_torch and "CAFFE_COMPAT_ENGINE_CACHE" not in os.environ:
+            # an empty engine cache: the trial runs (no winner stored by an earlier run)
+            env["CAFFE_COMPAT_ENGINE_CACHE"] = os.path.join(work, f"engines-{threads}")
         got = subprocess.run([sys.executable, "-c", child, json.dumps(jobs)], env=env,
                              capture_output=True, text=True)
         if got.returncode:
