@@ -24,7 +24,9 @@ engines as well, and ours / the fastest of those is printed beside (``ours/expor
 ``--import-torch``: the program imports torch first, so cv2.dnn's forward takes the torch path
 and its engines (:class:`caffe_compat.inference.engines.EngineRunner`, chosen by the same trial);
 ``caffe_compat.Net(engine="auto")`` is timed beside it (``Net/raw``), both against the raw
-sessions on the torch-free path's model of the net (read with that path switched on), with an
+sessions on the torch-free path's model of the net (read with that path switched on) and on
+the net's whole export (``caffe_compat.export``, what the engines run: ``ours/export``,
+``Net/export``), with an
 empty engine cache (so that the trial runs) unless ``$CAFFE_COMPAT_ENGINE_CACHE`` is set.
 """
 from __future__ import annotations
@@ -136,6 +138,9 @@ for job in jobs:
                                                if k.startswith("export")), default=float("nan")),
                      net_auto=med.get("Net auto", float("nan")) / min(
                          (v for k, v in med.items() if k in ("onnxruntime", "openvino")),
+                         default=float("nan")),
+                     net_export=med.get("Net auto", float("nan")) / min(
+                         (v for k, v in med.items() if k.startswith("export")),
                          default=float("nan"))))
 assert IMPORT_TORCH or "torch" not in sys.modules, "torch was imported"
 print(json.dumps(rows))
@@ -171,7 +176,8 @@ def main(argv=None):
             f.write(model)
         size, channels = NETS[name][1], NETS[name][2]
         output = "detection_out" if name == "res10_ssd" else None
-        export = _whole_export(proto, weights, output, work) if output else None
+        export = _whole_export(proto, weights, output, work) \
+            if output or args.import_torch else None
         for batch in args.batches:
             jobs.append(dict(name=name, proto=proto, model=weights, output=output,
                              shape=[batch, channels, *size], warm=args.warm, work=work,
@@ -196,13 +202,13 @@ def main(argv=None):
         rows = json.loads(got.stdout.strip().splitlines()[-1])
         print(f"\n{threads} thread(s)")
         print(f"{'net':>13} {'batch':>5} {'chosen':>11} {'ours ms':>8} {'ort ms':>8} "
-              f"{'ov ms':>8} {'ours/raw':>8} {'ours/export':>11} {'Net/raw':>8}")
+              f"{'ov ms':>8} {'ours/raw':>8} {'ours/export':>11} {'Net/raw':>8} {'Net/export':>10}")
         for r in rows:
             ms = r["ms"]
             print(f"{r['name']:>13} {r['batch']:>5} {r['engine']:>11} {ms['ours']:8.2f} "
                   f"{ms.get('onnxruntime', float('nan')):8.2f} "
                   f"{ms.get('openvino', float('nan')):8.2f} {r['ratio']:8.3f} "
-                  f"{r['export']:11.3f} {r['net_auto']:8.3f}")
+                  f"{r['export']:11.3f} {r['net_auto']:8.3f} {r['net_export']:10.3f}")
             print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
 
 
