@@ -21,12 +21,11 @@ by this process, which may import torch; DetectionOutput in ONNX operators) is t
 engines as well, and ours / the fastest of those is printed beside (``ours/export``).
 ``CAFFE_COMPAT_THREADS`` and ``cv2.setNumThreads`` give every library the same count.
 
-``--import-torch``: the program imports torch first, so cv2.dnn's forward takes the torch path
-and its engines (:class:`caffe_compat.inference.engines.EngineRunner`, chosen by the same trial);
-``caffe_compat.Net(engine="auto")`` is timed beside it (``Net/raw``), both against the raw
-sessions on the torch-free path's model of the net (read with that path switched on) and on
-the net's whole export (``caffe_compat.export``, what the engines run: ``ours/export``,
-``Net/export``), with an
+``--import-torch``: the program imports torch first (cv2.dnn's forward takes the same path and
+trial); ``caffe_compat.Net(engine="auto")`` (its engines, :class:`caffe_compat.inference.
+engines.EngineRunner`, chosen by the same trial, torch among the runtimes) is timed beside it,
+against the raw sessions on the torch-free path's model (``Net/raw``) and on the net's whole
+export (``caffe_compat.export``, what its engines run: ``Net/export``), with an
 empty engine cache (so that the trial runs) unless ``$CAFFE_COMPAT_ENGINE_CACHE`` is set.
 """
 from __future__ import annotations
@@ -65,38 +64,25 @@ for job in jobs:
         return net.forward(out)
     for _ in range(job["warm"]):
         ours()
+    if net._lite is None:
+        raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
+    runs = {{"ours": ours}}
+    (key, plan, session), = net._lite.plans()[-1:]
+    engine = getattr(session, "runtime", "?")
     if IMPORT_TORCH:
-        if net._lite is not None:
-            raise SystemExit(job["name"] + ": the torch-free path runs the net")
         import caffe_compat
         own = caffe_compat.Net(job["proto"], job["model"], phase="TEST", engine="auto")
-        name_in = own.inputs[0]
+        own_input = own.inputs[0]
 
         def net_auto():
             with torch.inference_mode():
-                return own.forward(keep_blobs=False, **{{name_in: x}})
+                return own.forward(keep_blobs=False, **{{own_input: x}})
         for _ in range(job["warm"]):
             net_auto()
-        runs = {{"ours": ours, "Net auto": net_auto}}
-        engine = list(net._runners.values())[-1].last_engine
+        runs["Net auto"] = net_auto
         engine += "/" + own._engine_runners[next(iter(own._engine_runners))].last_engine
-        # the torch-free path's ONNX model of the net (read with the path switched on)
-        from caffe_compat import lite
-        lite.MODE = "on"
-        lite_net = cv2.dnn.readNetFromCaffe(job["proto"], job["model"])
-        lite.MODE = None
-        lite_net.setInput(x)
-        lite_net.forward(out)
-    elif net._lite is None:
-        raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
-    else:
-        lite_net = net
-        runs = {{"ours": ours}}
-    (key, plan, session), = lite_net._lite.plans()[-1:]
-    if not IMPORT_TORCH:
-        engine = getattr(session, "runtime", "?")
     # the same graph with every weight in the model's bytes (as the runtime trial writes it)
-    again = lite_net._lite.written_again(key)
+    again = net._lite.written_again(key)
     whole = again.whole
     model = whole.model if isinstance(whole.model, bytes) else b"".join(whole.model)
     path = os.path.join(job["work"], job["name"] + "-%d.onnx" % job["shape"][0])

@@ -7,15 +7,14 @@ torch nor builds the net as torch modules.
 
 Which path a ``caffe_compat.dnn`` net takes (:func:`enabled`):
 
-* ``auto`` (the default): the torch-free path when every layer the forward needs has a
-  converter and torch is not imported yet in the process (a process that already imported
-  torch has paid for it and keeps the torch path, our exact forward, whose engines then
-  apply as docs/engines.md says); anything the converters do not reproduce (a layer type or
-  setting without a converter, a layer without weights in the caffemodel, a Python layer,
-  ``setParam``, a backend or target other than the default) takes the torch path, silently
-  (one debug log line);
-* ``on``: the torch-free path wherever the converters reproduce the net, torch imported or
-  not (the tests' switch);
+* ``auto`` (the default) and ``on``: the torch-free path when every layer the forward needs
+  has a converter, whether or not the process imported torch (a process that imported torch
+  runs the same model on the same runtime trial, :mod:`.choice`, as one that did not: before,
+  it took the torch path, whose engines ran the net's other export and measured up to 2.3x
+  slower than the faster runtime on it); anything the converters do not reproduce (a layer
+  type or setting without a converter, a layer without weights in the caffemodel, a Python
+  layer, ``setParam``, a backend or target other than the default) takes the torch path,
+  silently (one debug log line);
 * ``off``: always the torch path.
 
 The switch: :data:`MODE` (``"auto"``, ``"on"``, ``"off"``; None: the environment),
@@ -73,8 +72,7 @@ def mode():
 
 def enabled():
     """Whether a net read now tries the torch-free path."""
-    m = mode()
-    return m == "on" or (m == "auto" and "torch" not in sys.modules)
+    return mode() != "off"
 
 
 def supported_types():
