@@ -53,3 +53,31 @@ def test_the_int8_forwards_choose_by_the_trial(monkeypatch):
         return run
     got = quantize.fastest({"onnxruntime": session(0.004), "openvino": session(0.002)}, 1)
     assert got == "openvino"
+
+
+def test_cv2_dnn_in_a_process_that_imported_torch_takes_the_same_trial(tmp_path, monkeypatch):
+    """This process imported torch: cv2.dnn's default forward still runs the torch-free
+    path's model on its runtime trial (before, the torch path's engines on another export)."""
+    import sys
+
+    import torch  # noqa: F401 - the process has imported torch
+    from caffe_compat import dnn
+    from caffe_compat.lite import choice
+    from tests.caffe_compat.lite.helpers import lite_mode, scaled_error
+    from tests.caffe_compat.lite.test_path import _files
+    assert "torch" in sys.modules
+    text, model, x = _files(tmp_path)
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    monkeypatch.setattr(choice, "TRIAL_S_PER_MB", 0.0)
+    monkeypatch.delenv("CAFFE_COMPAT_ENGINE", raising=False)
+    with lite_mode(None):                     # the default: auto, from the environment
+        monkeypatch.delenv("CAFFE_COMPAT_TORCH_FREE", raising=False)
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+        net.setInput(x)
+        outs = [net.forward() for _ in range(40)]
+    assert net.engine == "torch-free" and not net._runners
+    (_, chosen), = net._lite._plans.values()
+    assert isinstance(chosen, choice.Chosen) and chosen.decided
+    for out in outs[1:]:
+        # float32 in another summation order through two convolutions (test_path.py's TOL)
+        assert scaled_error(out, outs[0]) <= 1e-5
