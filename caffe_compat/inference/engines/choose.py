@@ -182,11 +182,6 @@ class EngineRunner:
                         0.0, limit=ready_estimate(self.net), decided=decided)
         return chosen
 
-    def _feed_for(self, name, feed):
-        if name == "torch" or self._export_inputs is None:
-            return feed
-        return {k: feed[k] for k in self._export_inputs}
-
     def _session(self, name, threads, shapes):
         key = (name, threads, shapes if name == "openvino" else None)
         sess = self._sessions.get(key)
@@ -296,7 +291,7 @@ class EngineRunner:
         "error": worst scaled error}``."""
         try:
             sess = self._session(name, threads, shapes)
-            got = sess(self._feed_for(name, feed))
+            got = self._fed_only(sess)(feed)
         except Exception as e:  # noqa: BLE001 - each engine raises its own types
             self._sessions.pop((name, threads, shapes if name == "openvino" else None), None)
             msg = " ".join(str(e).split())
