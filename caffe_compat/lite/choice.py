@@ -1,6 +1,11 @@
 """Which runtime answers a torch-free plan's forwards once the plan has shown it keeps
 running: the fastest of the installed runtimes on the same ONNX graph, measured on the
-caller's own forwards.
+caller's own forwards. :class:`Chosen` is the package's one runtime trial: cv2.dnn's forwards
+(torch imported or not), ``caffe_compat.Net(engine="auto")``'s engines
+(:mod:`caffe_compat.inference.engines.choose`: torch first, the engines that pass the trust
+check as the others, the winner stored beside the cached export) and the int8 forwards
+(:func:`caffe_compat.lite.quantize.fastest`) all choose through it
+(``tests/caffe_compat/lite/test_one_trial.py`` fails where a second chooser appears).
 
 A plan (one input shape and set of outputs of a net) starts on the runtime
 :func:`caffe_compat.lite.runtime.choose` gives (the cheapest to load: OpenCV 5's reader where a
