@@ -109,6 +109,9 @@ class LiteNet:
         self._free_of_lengths = {}    # outputs -> [each layer's KeptClaim], () if one has none
         from .runtime import ThreadWatch
         self._watch = ThreadWatch()     # the thread counts of the sessions made
+        # our forward, ``reference(shapes, blobs, feed) -> arrays``, where the process imported
+        # torch: the runtime trial checks each runtime against it (:meth:`_trusted`)
+        self.reference = None
 
     @staticmethod
     def unsupported_types(layers):
@@ -218,10 +221,33 @@ class LiteNet:
         from . import choice
         if not choice.enabled() or not plan.graph_outputs:
             return session
+        blobs = list(plan.graph_outputs)
+        trust = None if self.reference is None else \
+            (lambda runtime, got, feed: self._trusted(runtime, key[0], blobs, got, feed))
         return choice.Chosen(session, name,
                              lambda: [c for c in choice.candidates(name) if c not in plan.avoids],
                              lambda other: self._trial_session(plan, other, key),
-                             self._weight_bytes() / 1e6)
+                             self._weight_bytes() / 1e6, trust=trust)
+
+    def _trusted(self, runtime, shapes, blobs, got, feed):
+        """Whether runtime ``runtime``'s outputs ``got`` (of ``blobs``) on ``feed`` agree with
+        our forward's within the engines' trust bound
+        (:mod:`caffe_compat.inference.engines.trust`: detection rows as sets); a warning names
+        the runtime and the output where they do not."""
+        from ..inference.engines import trust
+        try:
+            ours = self.reference(shapes, blobs, feed)
+        except Exception as exc:            # noqa: BLE001 - our forward's own error: unchecked
+            debug("%s: our forward did not run for the trust check (%s)", self.name, exc)
+            return True
+        sets = {t for lp in self.layers if lp.type in trust.SET_OUTPUTS for t in lp.top}
+        for blob, theirs, mine in zip(blobs, got, ours):
+            err = trust.output_error(theirs, mine, blob in sets)
+            if not err <= trust.TRUST_TOL:
+                trust.distrust(runtime, self.name, f"output '{blob}' differs from our forward "
+                               f"by {err:.2g} of its scale (> {trust.TRUST_TOL:g})", stacklevel=2)
+                return False
+        return True
 
     def plans(self):
         """``[(key, plan, session)]`` of the plans kept (``key``: the input shapes and the

@@ -73,15 +73,19 @@ class Chosen:
     ``make(name)`` gives runtime ``name``'s session of the plan (or raises: that runtime
     stays out). ``megabytes``: the plan's weights, for the trial's estimate; ``limit``: the
     seconds of forwards before the trial instead (the estimated cost of getting the others
-    ready). ``decided(runtime, times)`` is called once the trial has chosen.
+    ready). ``decided(runtime, times)`` is called once the trial has chosen. ``trust(runtime,
+    outputs, feed)``: False where a runtime's outputs on the caller's ``feed`` (its first call)
+    do not agree with our forward: it leaves the trial, and the first runtime answers that
+    call.
     ``answered``: the runtime of the last forward before the choice (``runtime`` after it)."""
 
-    def __init__(self, session, name, others, make, megabytes, limit=None, decided=None):
+    def __init__(self, session, name, others, make, megabytes, limit=None, decided=None,
+                 trust=None):
         self.session, self.runtime = session, name
         # (a callable giving them: looked for only when a trial starts)
         self._others, self._make = others, make
         self._limit = TRIAL_BASE_S + TRIAL_S_PER_MB * megabytes if limit is None else limit
-        self._on_decide = decided
+        self._on_decide, self._trust, self._checked = decided, trust, set()
         self.calls, self.seconds = 0, 0.0
         # label -> [runtime, session, seconds of timed forwards (None: not run yet)]
         self._trial = None
@@ -145,6 +149,13 @@ class Chosen:
         took = time.perf_counter() - start
         if times is None:
             trial[label][2] = []                 # the first call allocates: not timed
+            if self._trust is not None and label not in self._checked and \
+                    not label.endswith("(first)"):
+                self._checked.add(label)
+                if not self._trust(self.answered, out, feed):
+                    del trial[label]
+                    out, self.answered = self.session(feed), self.runtime
+                    self._end_pass(trial)
             return out
         times.append(took)
         best = min(self._fastest(k, t) for k, (*_, t) in trial.items() if t)
@@ -153,10 +164,15 @@ class Chosen:
             if t and len(t) >= 2 and self._fastest(other, t) > DROP * best:
                 self.times[other] = self._fastest(other, t)   # (reported, out of the running)
                 del trial[other]
+        self._end_pass(trial)
+        return out
+
+    def _end_pass(self, trial):
+        """Decide where every runtime of ``trial`` has taken its turns (unless
+        :meth:`_rematch` gives two of them another pass)."""
         if all(t is not None and len(t) >= TURNS for *_, t in trial.values()) and \
                 not self._rematch(trial):
             self._decide()
-        return out
 
     def _rematch(self, trial):
         """Once, where the two fastest runtimes' fastest turns lie within :data:`CLOSE` of

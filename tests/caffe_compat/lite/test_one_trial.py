@@ -81,3 +81,44 @@ def test_cv2_dnn_in_a_process_that_imported_torch_takes_the_same_trial(tmp_path,
     for out in outs[1:]:
         # float32 in another summation order through two convolutions (test_path.py's TOL)
         assert scaled_error(out, outs[0]) <= 1e-5
+
+
+def test_in_a_process_that_imported_torch_a_runtime_that_disagrees_leaves_the_trial(
+        tmp_path, monkeypatch):
+    """Where torch is imported, the trial checks each runtime's first outputs against our
+    forward (the engines' trust check): one that differs is named in an EngineWarning and
+    leaves; every answer stays within the bound."""
+    import warnings
+
+    import torch  # noqa: F401 - the process has imported torch
+    from caffe_compat import dnn
+    from caffe_compat.inference.engines import EngineWarning, TRUST_TOL
+    from caffe_compat.lite import choice, runtime
+    from tests.caffe_compat.lite.helpers import lite_mode, scaled_error
+    from tests.caffe_compat.lite.test_path import _files
+    text, model, x = _files(tmp_path)
+    bad = "openvino" if "openvino" in runtime.available() else "onnxruntime"
+    made = runtime.tuned_session
+
+    def tuned(name, *args, **kwargs):
+        session = made(name, *args, **kwargs)
+        if name != bad:
+            return session
+        return lambda feed: [a * 1.01 for a in session(feed)]     # 1e-2 of the scale off
+    monkeypatch.setattr(runtime, "tuned_session", tuned)
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    monkeypatch.setattr(choice, "TRIAL_S_PER_MB", 0.0)
+    monkeypatch.delenv("CAFFE_COMPAT_ENGINE", raising=False)
+    with lite_mode("auto"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
+        net.setInput(x)
+        ref = net.forward()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            outs = [net.forward() for _ in range(40)]
+    assert any(issubclass(w.category, EngineWarning) and bad in str(w.message)
+               for w in caught), [str(w.message) for w in caught]
+    (_, chosen), = net._lite._plans.values()
+    assert chosen.decided and bad not in chosen.times
+    for out in outs:
+        assert scaled_error(out, ref) <= TRUST_TOL
