@@ -20,9 +20,11 @@ Which path a ``caffe_compat.dnn`` net takes (:func:`enabled`):
 The switch: :data:`MODE` (``"auto"``, ``"on"``, ``"off"``; None: the environment),
 otherwise ``CAFFE_COMPAT_TORCH_FREE`` (``auto``, ``1`` / ``on``, ``0`` / ``off``).
 
-Trust: the torch-free path is not checked against our forward at run time (that would need
-torch); the tests check every converter, at edge shapes, and the sample nets against
-``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path").
+Trust: in a process that imported torch, the runtime trial checks each runtime's first
+outputs against our forward (:meth:`LiteNet._trusted`, the engines' trust check); without
+torch the path is not checked at run time (that would need torch): the tests check every
+converter, at edge shapes, and the sample nets against ``caffe_compat.Net``'s forward
+(docs/engines.md, "The torch-free path").
 """
 from __future__ import annotations
 
