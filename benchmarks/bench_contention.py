@@ -64,7 +64,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 # the steady state of the engine auto chooses, decided at the first (untimed) forward rather
-# than after the torch forwards of caffe_compat.inference.engines.first_use
+# than after the torch forwards of the runtime trial (caffe_compat.inference.engines.choose)
 os.environ.setdefault("CAFFE_COMPAT_ENGINE_DEFER", "0")
 
 import caffe_compat  # noqa: E402  (sets the default wait policy before torch loads)

@@ -33,7 +33,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 # the steady state of the engine auto chooses, decided at the first (untimed) forward rather
-# than after the torch forwards of caffe_compat.inference.engines.first_use
+# than after the torch forwards of the runtime trial (caffe_compat.inference.engines.choose)
 os.environ.setdefault("CAFFE_COMPAT_ENGINE_DEFER", "0")
 
 from caffe_compat import CaffeCompatError, dnn  # noqa: E402

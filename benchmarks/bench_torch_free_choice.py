@@ -4,6 +4,7 @@ session on the same ONNX model, from a net's 100th forward on.
     python benchmarks/bench_torch_free_choice.py [--nets resnet50 ...] [--batches 1 8]
                                                  [--threads 1 2] [--seconds 2] [--rounds 5]
                                                  [--warm 100] [--ort-spinning 0|1]
+                                                 [--import-torch]
 
 The nets of ``bench_dnn.py`` (random weights) are written once by this process; each thread
 count then runs in a fresh process that imports no torch (checked): ``caffe_compat.dnn``
@@ -19,6 +20,13 @@ raw sessions above skip that work: such a net's whole export (``caffe_compat.exp
 by this process, which may import torch; DetectionOutput in ONNX operators) is timed on both
 engines as well, and ours / the fastest of those is printed beside (``ours/export``).
 ``CAFFE_COMPAT_THREADS`` and ``cv2.setNumThreads`` give every library the same count.
+
+``--import-torch``: the program imports torch first (cv2.dnn's forward takes the same path and
+trial); ``caffe_compat.Net(engine="auto")`` (its engines, :class:`caffe_compat.inference.
+engines.EngineRunner`, chosen by the same trial, torch among the runtimes) is timed beside it,
+against the raw sessions on the torch-free path's model (``Net/raw``) and on the net's whole
+export (``caffe_compat.export``, what its engines run: ``Net/export``), with an
+empty engine cache (so that the trial runs) unless ``$CAFFE_COMPAT_ENGINE_CACHE`` is set.
 """
 from __future__ import annotations
 
@@ -34,6 +42,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = r"""
 import json, os, statistics, sys, time
 sys.path.insert(0, {repo!r}); sys.path.insert(0, {bench!r})
+IMPORT_TORCH = {import_torch!r}
+if IMPORT_TORCH:
+    import torch
 import numpy as np
 import cv2
 from caffe_compat import dnn
@@ -55,7 +66,21 @@ for job in jobs:
         ours()
     if net._lite is None:
         raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
+    runs = {{"ours": ours}}
     (key, plan, session), = net._lite.plans()[-1:]
+    engine = getattr(session, "runtime", "?")
+    if IMPORT_TORCH:
+        import caffe_compat
+        own = caffe_compat.Net(job["proto"], job["model"], phase="TEST", engine="auto")
+        own_input = own.inputs[0]
+
+        def net_auto():
+            with torch.inference_mode():
+                return own.forward(keep_blobs=False, **{{own_input: x}})
+        for _ in range(job["warm"]):
+            net_auto()
+        runs["Net auto"] = net_auto
+        engine += "/" + own._engine_runners[next(iter(own._engine_runners))].last_engine
     # the same graph with every weight in the model's bytes (as the runtime trial writes it)
     again = net._lite.written_again(key)
     whole = again.whole
@@ -67,7 +92,6 @@ for job in jobs:
     name_out = again.graph_outputs.get(out, whole.output_names[0])
     raw = raw_sessions(path, threads, tuple(job["shape"]), input_name=name_in,
                        output=name_out, ort_spinning=job["spin"])
-    runs = {{"ours": ours}}
     for k, f in raw.items():
         runs[k] = (lambda f=f: f(x))
         runs[k]()
@@ -90,13 +114,21 @@ for job in jobs:
             times[k].append(t / n)
             time.sleep(0.05)
     med = {{k: statistics.median(v) for k, v in times.items()}}
-    rows.append(dict(name=job["name"], batch=job["shape"][0], engine=getattr(session, "runtime", "?"),
+    rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
-                     ratio=med["ours"] / min(v for k, v in med.items()
-                                             if k != "ours" and not k.startswith("export")),
+                     ratio=med["ours"] / min((v for k, v in med.items()
+                                              if k not in ("ours", "Net auto")
+                                              and not k.startswith("export")),
+                                             default=float("nan")),
                      export=med["ours"] / min((v for k, v in med.items()
-                                               if k.startswith("export")), default=float("nan"))))
-assert "torch" not in sys.modules, "torch was imported"
+                                               if k.startswith("export")), default=float("nan")),
+                     net_auto=med.get("Net auto", float("nan")) / min(
+                         (v for k, v in med.items() if k in ("onnxruntime", "openvino")),
+                         default=float("nan")),
+                     net_export=med.get("Net auto", float("nan")) / min(
+                         (v for k, v in med.items() if k.startswith("export")),
+                         default=float("nan"))))
+assert IMPORT_TORCH or "torch" not in sys.modules, "torch was imported"
 print(json.dumps(rows))
 """
 
@@ -113,6 +145,10 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--warm", type=int, default=100)
     p.add_argument("--ort-spinning", type=int, choices=(0, 1), default=1)
+    p.add_argument("--import-torch", action="store_true",
+                   help="the program imports torch first: cv2.dnn's forward and "
+                        "caffe_compat.Net(engine='auto') against the raw sessions on the "
+                        "net's export (caffe_compat.export)")
     args = p.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench-choice-")
     jobs = []
@@ -126,18 +162,24 @@ def main(argv=None):
             f.write(model)
         size, channels = NETS[name][1], NETS[name][2]
         output = "detection_out" if name == "res10_ssd" else None
-        export = _whole_export(proto, weights, output, work) if output else None
+        export = _whole_export(proto, weights, output, work) \
+            if output or args.import_torch else None
         for batch in args.batches:
             jobs.append(dict(name=name, proto=proto, model=weights, output=output,
                              shape=[batch, channels, *size], warm=args.warm, work=work,
                              seconds=args.seconds, rounds=args.rounds,
                              spin=bool(args.ort_spinning), export=export))
-    child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"))
-    print("cv2.dnn default forward (OpenCV 5 + install(), no torch) vs raw sessions on its own "
-          f"ONNX model, from forward {args.warm} on; median ms per forward; raw onnxruntime "
+    child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"),
+                         import_torch=bool(args.import_torch))
+    print("cv2.dnn default forward (OpenCV 5 + install(), "
+          + ("torch imported; caffe_compat.Net(engine='auto') too)" if args.import_torch else "no torch)") + " vs raw sessions on the torch-free "
+          f"path's ONNX model, from forward {args.warm} on; median ms per forward; raw onnxruntime "
           f"spinning {args.ort_spinning}")
     for threads in args.threads:
         env = dict(os.environ, CAFFE_COMPAT_THREADS=str(threads))
+        if args.import_torch and "CAFFE_COMPAT_ENGINE_CACHE" not in os.environ:
+            # an empty engine cache: the trial runs (no winner stored by an earlier run)
+            env["CAFFE_COMPAT_ENGINE_CACHE"] = os.path.join(work, f"engines-{threads}")
         got = subprocess.run([sys.executable, "-c", child, json.dumps(jobs)], env=env,
                              capture_output=True, text=True)
         if got.returncode:
@@ -146,13 +188,14 @@ def main(argv=None):
         rows = json.loads(got.stdout.strip().splitlines()[-1])
         print(f"\n{threads} thread(s)")
         print(f"{'net':>13} {'batch':>5} {'chosen':>11} {'ours ms':>8} {'ort ms':>8} "
-              f"{'ov ms':>8} {'ours/raw':>8} {'ours/export':>11}")
+              f"{'ov ms':>8} {'ours/raw':>8} {'ours/export':>11} {'Net/raw':>8} {'Net/export':>10}")
         for r in rows:
             ms = r["ms"]
             print(f"{r['name']:>13} {r['batch']:>5} {r['engine']:>11} {ms['ours']:8.2f} "
                   f"{ms.get('onnxruntime', float('nan')):8.2f} "
                   f"{ms.get('openvino', float('nan')):8.2f} {r['ratio']:8.3f} "
-                  f"{r['export']:11.3f}")
+                  f"{r['export']:11.3f} {r['net_auto']:8.3f} {r['net_export']:10.3f}")
+            print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
 
 
 def _whole_export(proto, weights, output, work):
@@ -160,7 +203,7 @@ def _whole_export(proto, weights, output, work):
     import caffe_compat
     from caffe_compat.export.onnx_export import export_onnx
     path = os.path.splitext(weights)[0] + "-export.onnx"
-    export_onnx(caffe_compat.Net(proto, weights, phase="TEST"), path, outputs=[output])
+    export_onnx(caffe_compat.Net(proto, weights, phase="TEST"), path, outputs=[output] if output else None)
     return path
 
 

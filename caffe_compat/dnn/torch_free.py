@@ -4,6 +4,7 @@ reproduce, ``setParam``, another backend, target or engine asked for). The rules
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from .. import lite
@@ -36,6 +37,8 @@ class TorchFreeMixin:
         else:
             weights_fn = lambda: weights  # noqa: E731
         net = lite.LiteNet(layers, self._inputs, weights_fn, name=name or "net", source=source)
+        if "torch" in sys.modules:      # our forward costs no import: the trial checks against it
+            net.reference = self._reference_forward
         shapes = self._declared_shapes()
         if None not in shapes:
             from ..errors import NetError
@@ -53,6 +56,10 @@ class TorchFreeMixin:
                 self._torch_free_refused(str(exc))
                 return None
         return net
+
+    def _reference_forward(self, shapes, blobs, feed):
+        """Our torch forward's arrays of ``blobs`` for ``feed`` (inputs of ``shapes``)."""
+        return self._torch_forward(self._engine(tuple(shapes)), blobs, feed)
 
     def _torch_free_refused(self, why):
         """The torch path runs this net from its reading on, because of ``why``: said once

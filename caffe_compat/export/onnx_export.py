@@ -276,21 +276,11 @@ def random_inputs(net, names, batch=2, seed=0, axes=None):
     return out
 
 
-def _scaled(ours, theirs):
-    ours = np.asarray(ours, np.float64)
-    theirs = np.asarray(theirs, np.float64)
-    if ours.shape != theirs.shape:
-        return float("inf")
-    if ours.size == 0:
-        return 0.0
-    scale = max(float(np.abs(ours).max()), np.finfo(np.float32).tiny)
-    return float(np.abs(ours - theirs).max()) / scale
-
-
 def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
     """``{output: max |onnxruntime - ours| / max |ours|}`` for one run of the exported file on
-    ``inputs`` (default: random uniform inputs of ``batch`` items); None when onnxruntime is
-    not installed."""
+    ``inputs`` (default: random uniform inputs of ``batch`` items), by the engines' trust check
+    (:func:`caffe_compat.inference.engines.trust.output_error`: detection rows as sets); None
+    when onnxruntime is not installed."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -308,4 +298,6 @@ def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
     theirs = sess.run(outs, feed)
     with torch.no_grad():
         ours = net.forward(blobs=outs, **feed)
-    return {o: _scaled(ours[o].numpy(), t) for o, t in zip(outs, theirs)}
+    from ..inference.engines.trust import output_error, set_outputs
+    sets = set_outputs(net, outs)
+    return {o: output_error(t, ours[o].numpy(), o in sets) for o, t in zip(outs, theirs)}

@@ -7,23 +7,24 @@ torch nor builds the net as torch modules.
 
 Which path a ``caffe_compat.dnn`` net takes (:func:`enabled`):
 
-* ``auto`` (the default): the torch-free path when every layer the forward needs has a
-  converter and torch is not imported yet in the process (a process that already imported
-  torch has paid for it and keeps the torch path, our exact forward, whose engines then
-  apply as docs/engines.md says); anything the converters do not reproduce (a layer type or
-  setting without a converter, a layer without weights in the caffemodel, a Python layer,
-  ``setParam``, a backend or target other than the default) takes the torch path, silently
-  (one debug log line);
-* ``on``: the torch-free path wherever the converters reproduce the net, torch imported or
-  not (the tests' switch);
+* ``auto`` (the default) and ``on``: the torch-free path when every layer the forward needs
+  has a converter, whether or not the process imported torch (a process that imported torch
+  runs the same model on the same runtime trial, :mod:`.choice`, as one that did not: before,
+  it took the torch path, whose engines ran the net's other export and measured up to 2.3x
+  slower than the faster runtime on it); anything the converters do not reproduce (a layer
+  type or setting without a converter, a layer without weights in the caffemodel, a Python
+  layer, ``setParam``, a backend or target other than the default) takes the torch path,
+  silently (one debug log line);
 * ``off``: always the torch path.
 
 The switch: :data:`MODE` (``"auto"``, ``"on"``, ``"off"``; None: the environment),
 otherwise ``CAFFE_COMPAT_TORCH_FREE`` (``auto``, ``1`` / ``on``, ``0`` / ``off``).
 
-Trust: the torch-free path is not checked against our forward at run time (that would need
-torch); the tests check every converter, at edge shapes, and the sample nets against
-``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path").
+Trust: in a process that imported torch, the runtime trial checks each runtime's first
+outputs against our forward (:meth:`LiteNet._trusted`, the engines' trust check); without
+torch the path is not checked at run time (that would need torch): the tests check every
+converter, at edge shapes, and the sample nets against ``caffe_compat.Net``'s forward
+(docs/engines.md, "The torch-free path").
 """
 from __future__ import annotations
 
@@ -73,8 +74,7 @@ def mode():
 
 def enabled():
     """Whether a net read now tries the torch-free path."""
-    m = mode()
-    return m == "on" or (m == "auto" and "torch" not in sys.modules)
+    return mode() != "off"
 
 
 def supported_types():
@@ -111,6 +111,9 @@ class LiteNet:
         self._free_of_lengths = {}    # outputs -> [each layer's KeptClaim], () if one has none
         from .runtime import ThreadWatch
         self._watch = ThreadWatch()     # the thread counts of the sessions made
+        # our forward, ``reference(shapes, blobs, feed) -> arrays``, where the process imported
+        # torch: the runtime trial checks each runtime against it (:meth:`_trusted`)
+        self.reference = None
 
     @staticmethod
     def unsupported_types(layers):
@@ -220,10 +223,33 @@ class LiteNet:
         from . import choice
         if not choice.enabled() or not plan.graph_outputs:
             return session
+        blobs = list(plan.graph_outputs)
+        trust = None if self.reference is None else \
+            (lambda runtime, got, feed: self._trusted(runtime, key[0], blobs, got, feed))
         return choice.Chosen(session, name,
                              lambda: [c for c in choice.candidates(name) if c not in plan.avoids],
                              lambda other: self._trial_session(plan, other, key),
-                             self._weight_bytes() / 1e6)
+                             self._weight_bytes() / 1e6, trust=trust)
+
+    def _trusted(self, runtime, shapes, blobs, got, feed):
+        """Whether runtime ``runtime``'s outputs ``got`` (of ``blobs``) on ``feed`` agree with
+        our forward's within the engines' trust bound
+        (:mod:`caffe_compat.inference.engines.trust`: detection rows as sets); a warning names
+        the runtime and the output where they do not."""
+        from ..inference.engines import trust
+        try:
+            ours = self.reference(shapes, blobs, feed)
+        except Exception as exc:            # noqa: BLE001 - our forward's own error: unchecked
+            debug("%s: our forward did not run for the trust check (%s)", self.name, exc)
+            return True
+        sets = {t for lp in self.layers if lp.type in trust.SET_OUTPUTS for t in lp.top}
+        for blob, theirs, mine in zip(blobs, got, ours):
+            err = trust.output_error(theirs, mine, blob in sets)
+            if not err <= trust.TRUST_TOL:
+                trust.distrust(runtime, self.name, f"output '{blob}' differs from our forward "
+                               f"by {err:.2g} of its scale (> {trust.TRUST_TOL:g})", stacklevel=2)
+                return False
+        return True
 
     def plans(self):
         """``[(key, plan, session)]`` of the plans kept (``key``: the input shapes and the

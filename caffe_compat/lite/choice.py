@@ -1,6 +1,11 @@
 """Which runtime answers a torch-free plan's forwards once the plan has shown it keeps
 running: the fastest of the installed runtimes on the same ONNX graph, measured on the
-caller's own forwards.
+caller's own forwards. :class:`Chosen` is the package's one runtime trial: cv2.dnn's forwards
+(torch imported or not), ``caffe_compat.Net(engine="auto")``'s engines
+(:mod:`caffe_compat.inference.engines.choose`: torch first, the engines that pass the trust
+check as the others, the winner stored beside the cached export) and the int8 forwards
+(:func:`caffe_compat.lite.quantize.fastest`) all choose through it
+(``tests/caffe_compat/lite/test_one_trial.py`` fails where a second chooser appears).
 
 A plan (one input shape and set of outputs of a net) starts on the runtime
 :func:`caffe_compat.lite.runtime.choose` gives (the cheapest to load: OpenCV 5's reader where a
@@ -63,19 +68,29 @@ def enabled():
 class Chosen:
     """A plan's forwards (``chosen(feed) -> arrays``), on ``session`` of runtime ``name`` until
     the trial (module doc) names the fastest of it and ``others`` (runtime names, ``name``
-    again included where its settings for a net that keeps running differ).
+    again included where its settings for a net that keeps running differ; or a callable
+    giving them when the trial starts, which may :meth:`settle` instead).
     ``make(name)`` gives runtime ``name``'s session of the plan (or raises: that runtime
-    stays out). ``megabytes``: the plan's weights, for the trial's estimate."""
+    stays out). ``megabytes``: the plan's weights, for the trial's estimate; ``limit``: the
+    seconds of forwards before the trial instead (the estimated cost of getting the others
+    ready). ``decided(runtime, times)`` is called once the trial has chosen. ``trust(runtime,
+    outputs, feed)``: False where a runtime's outputs on the caller's ``feed`` (its first call)
+    do not agree with our forward: it leaves the trial, and the first runtime answers that
+    call.
+    ``answered``: the runtime of the last forward before the choice (``runtime`` after it)."""
 
-    def __init__(self, session, name, others, make, megabytes):
+    def __init__(self, session, name, others, make, megabytes, limit=None, decided=None,
+                 trust=None):
         self.session, self.runtime = session, name
         # (a callable giving them: looked for only when a trial starts)
         self._others, self._make = others, make
-        self._limit = TRIAL_BASE_S + TRIAL_S_PER_MB * megabytes
+        self._limit = TRIAL_BASE_S + TRIAL_S_PER_MB * megabytes if limit is None else limit
+        self._on_decide, self._trust, self._checked = decided, trust, set()
         self.calls, self.seconds = 0, 0.0
         # label -> [runtime, session, seconds of timed forwards (None: not run yet)]
         self._trial = None
         self.decided = False
+        self.answered = name
         self.times = {}             # the trial's fastest turns by label, once decided
         self._first_pass = None     # {label: fastest turn} of the first pass, where rematched
 
@@ -93,9 +108,28 @@ class Chosen:
             return out
         return self._turn(feed)
 
+    def now(self, feed):
+        """Choose now, on ``feed``: a forward on the first runtime, then the trial's turns
+        on the same input until one runtime is chosen (its outputs returned)."""
+        out = None
+        if not self.decided and self._trial is None:
+            out = self.session(feed)
+            self._start()
+        while not self.decided:
+            out = self._turn(feed)
+        return self.session(feed) if out is None else out
+
+    def settle(self, name):
+        """Answer on runtime ``name`` from now on, without a trial (a choice made before)."""
+        if name != self.runtime:
+            self.session, self.runtime = self._make(name), name
+        self.decided = True
+
     def _start(self):
         trial = {f"{self.runtime} (first)": [self.runtime, self.session, []]}
         others = self._others() if callable(self._others) else self._others
+        if self.decided:                     # the callable settled (a choice made before)
+            return
         for name in others:
             try:
                 trial[name] = [name, self._make(name), None]
@@ -109,12 +143,19 @@ class Chosen:
         trial = self._trial
         # the first runtime (in the trial's order) that has turns left: its turns in a row
         label = next(k for k, (*_, t) in trial.items() if t is None or len(t) < TURNS)
-        _, session, times = trial[label]
+        self.answered, session, times = trial[label]
         start = time.perf_counter()
         out = session(feed)
         took = time.perf_counter() - start
         if times is None:
             trial[label][2] = []                 # the first call allocates: not timed
+            if self._trust is not None and label not in self._checked and \
+                    not label.endswith("(first)"):
+                self._checked.add(label)
+                if not self._trust(self.answered, out, feed):
+                    del trial[label]
+                    out, self.answered = self.session(feed), self.runtime
+                    self._end_pass(trial)
             return out
         times.append(took)
         best = min(self._fastest(k, t) for k, (*_, t) in trial.items() if t)
@@ -123,10 +164,15 @@ class Chosen:
             if t and len(t) >= 2 and self._fastest(other, t) > DROP * best:
                 self.times[other] = self._fastest(other, t)   # (reported, out of the running)
                 del trial[other]
+        self._end_pass(trial)
+        return out
+
+    def _end_pass(self, trial):
+        """Decide where every runtime of ``trial`` has taken its turns (unless
+        :meth:`_rematch` gives two of them another pass)."""
         if all(t is not None and len(t) >= TURNS for *_, t in trial.values()) and \
                 not self._rematch(trial):
             self._decide()
-        return out
 
     def _rematch(self, trial):
         """Once, where the two fastest runtimes' fastest turns lie within :data:`CLOSE` of
@@ -160,6 +206,8 @@ class Chosen:
             label = min(fastest, key=fastest.get)
             self.runtime, self.session = trial[label][0], trial[label][1]
         self.decided = True
+        if self._on_decide is not None:
+            self._on_decide(self.runtime, dict(self.times))
         debug("runtime chosen: %s (fastest turn in seconds %s)", self.runtime,
               {k: round(v, 6) for k, v in self.times.items()})
 

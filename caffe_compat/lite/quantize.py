@@ -204,9 +204,6 @@ def _ranges_model(model, feeds, ranges, per_channel):
 # frames/s at batch 1, loaded machine): ResNet-50 onnxruntime 5.6 / OpenVINO 7.8, GoogLeNet
 # 9.9 / 24.6, SqueezeNet 1.1 61.6 / 70.3, MobileNet v2 12.1 / 28.9, res10 SSD 18.2 / 33.4
 INT8_RUNTIMES = ("onnxruntime", "openvino")
-TRIAL_ROUNDS = 3
-TRIAL_S = 0.3
-
 
 def _int8_session(name, model, part):
     """A callable ``feed -> [arrays]`` running the int8 model on runtime ``name``: the lite
@@ -218,22 +215,14 @@ def _int8_session(name, model, part):
     return runtime.openvino_session(model, part.input_names, part.output_names, hint=None)
 
 
-def fastest(sessions, feed, rounds=TRIAL_ROUNDS, least_s=TRIAL_S):
-    """The name of the fastest of ``sessions`` ({name: callable}) on ``feed``: two untimed
-    calls each (a runtime's first calls set up its kernels), then rounds of one timed call
-    each in turn, at least ``rounds`` and until each has run ``least_s`` seconds; the least
-    median."""
-    import time
-    times = {n: [] for n in sessions}
-    for s in sessions.values():
-        s(feed)
-        s(feed)
-    while min(map(len, times.values())) < rounds or min(map(sum, times.values())) < least_s:
-        for n, s in sessions.items():
-            start = time.perf_counter()
-            s(feed)
-            times[n].append(time.perf_counter() - start)
-    return min(times, key=lambda n: float(np.median(times[n])))
+def fastest(sessions, feed):
+    """The name of the fastest of ``sessions`` ({name: callable}) on ``feed``, by the
+    package's one runtime trial run at once (:meth:`.choice.Chosen.now`)."""
+    from .choice import Chosen
+    names = list(sessions)
+    trial = Chosen(sessions[names[0]], names[0], names[1:], sessions.__getitem__, 0.0)
+    trial.now(feed)
+    return trial.runtime
 
 
 class Int8Forwards:

@@ -59,7 +59,7 @@ class ThreadWatch:
         return False
 
 
-def _onnxruntime(model, inputs, outputs, external, linked=None, tuned=False):
+def _onnxruntime(model, inputs, outputs, external, linked=None, tuned=False, threads=None):
     """``tuned``: the settings for a net that keeps running (:mod:`.choice`'s trial): every
     graph optimisation (its longer session start is paid once) and spinning threads unless
     ``$CAFFE_COMPAT_ORT_SPINNING`` says otherwise (a forward that follows another at once
@@ -69,7 +69,7 @@ def _onnxruntime(model, inputs, outputs, external, linked=None, tuned=False):
     model = model if isinstance(model, bytes) else b"".join(model)
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.intra_op_num_threads = _threads()
+    options.intra_op_num_threads = threads or _threads()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     level = os.environ.get(ENV_ORT_LEVEL, "all" if tuned else "extended").strip().lower()
@@ -402,13 +402,15 @@ def _openvino(model, inputs, outputs, external, linked=None):
     return openvino_session(model, inputs, outputs)
 
 
-def openvino_session(model, inputs, outputs, hint="f32"):
+def openvino_session(model, inputs, outputs, hint="f32", threads=None, shapes=None):
     """OpenVINO's CPU plugin on the model (its bytes or :class:`~.onnx_wire.Pieces`, read
-    with ``Core.read_model``), compiled for the plan's static input shapes with the settings of
-    :mod:`caffe_compat.inference.engines.openvino_engine`: the thread count of the policy, the
-    LATENCY hint, one stream, the ``INFERENCE_PRECISION_HINT`` ``hint`` (f32; bf16 / f16 for
-    reduced precision; None: OpenVINO's own, as for an int8 QDQ model). One infer request, one
-    call at a time."""
+    with ``Core.read_model``), compiled for the plan's static input shapes (``shapes``,
+    ``{input: shape}``, where the model's are free: the engines' export) with the thread count
+    of the policy (or ``threads``), the LATENCY hint, one stream, the
+    ``INFERENCE_PRECISION_HINT`` ``hint`` (f32; bf16 / f16 for reduced precision; None:
+    OpenVINO's own, as for an int8 QDQ model); ``ENABLE_CPU_PINNING`` is OpenVINO's own default
+    (benchmarks/bench_engine_threads.py measured no difference either way). One infer request,
+    one call at a time; outputs are copied out of its buffers (the next call overwrites them)."""
     import threading
 
     import openvino as ov
@@ -418,11 +420,14 @@ def openvino_session(model, inputs, outputs, hint="f32"):
     model = _pieces(model)
     model = bytes(model) if isinstance(model, (bytes, bytearray, memoryview)) else \
         b"".join(model)
-    config = {"INFERENCE_NUM_THREADS": _threads(), "PERFORMANCE_HINT": "LATENCY",
+    config = {"INFERENCE_NUM_THREADS": threads or _threads(), "PERFORMANCE_HINT": "LATENCY",
               "NUM_STREAMS": 1}
     if hint is not None:
         config["INFERENCE_PRECISION_HINT"] = hint
-    compiled = core.compile_model(core.read_model(model=model), "CPU", config)
+    graph = core.read_model(model=model)
+    if shapes:
+        graph.reshape({n: ov.PartialShape(list(s)) for n, s in shapes.items()})
+    compiled = core.compile_model(graph, "CPU", config)
     by_name = {}
     for port in compiled.outputs:
         for n in port.get_names():
@@ -430,7 +435,8 @@ def openvino_session(model, inputs, outputs, hint="f32"):
     ports = [by_name[o] for o in outputs]
     # an input no output depends on is not among the compiled model's (a Crop's reference)
     read = {n for port in compiled.inputs for n in port.get_names()}
-    inputs = [n for n in inputs if n in read]
+    inputs = [n for n in inputs if n in read] if inputs is not None else \
+        [port.get_any_name() for port in compiled.inputs]
     infer = compiled.create_infer_request().infer
     lock = threading.Lock()
 
@@ -519,12 +525,15 @@ def takes_external(name):
     return name == "onnxruntime"
 
 
-def tuned_session(name, model, inputs, outputs):
+def tuned_session(name, model, inputs, outputs, threads=None, shapes=None):
     """Runtime ``name``'s session of ``model`` (its weights within it) with the settings for a
-    net that keeps running (:mod:`.choice`): onnxruntime's ``tuned`` settings; the others'
-    own."""
+    net that keeps running (:mod:`.choice`; the engines' sessions of their export too):
+    onnxruntime's ``tuned`` settings; the others' own. ``threads``: the count (default: the
+    policy's); ``shapes``: OpenVINO's static input shapes where the model's are free."""
     if name == "onnxruntime":
-        return _onnxruntime(model, inputs, outputs, {}, tuned=True)
+        return _onnxruntime(model, inputs, outputs, {}, tuned=True, threads=threads)
+    if name == "openvino":
+        return openvino_session(model, inputs, outputs, threads=threads, shapes=shapes)
     return session(name, model, inputs, outputs)
 
 

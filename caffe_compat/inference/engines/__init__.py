@@ -8,8 +8,8 @@ our forward's outputs.
   engine-cache``: :mod:`.cache_command`).
 
 Every engine is checked against our forward before it runs a net (:mod:`.trust`); the choice
-among the trusted ones is :mod:`.choose`'s, made only once a net has shown it will run many
-times (:mod:`.first_use`). All run with :func:`.threads.engine_threads`
+among the trusted ones is the package's one runtime trial (:class:`caffe_compat.lite.choice.Chosen`,
+driven by :mod:`.choose`), made only once a net has shown it will run many times. All run with :func:`.threads.engine_threads`
 threads. docs/engines.md has the rules and the measurements.
 
     from caffe_compat.inference.engines import EngineRunner

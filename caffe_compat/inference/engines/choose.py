@@ -2,18 +2,18 @@
 
 ``engine="auto"`` (the default of inference-only forwards): the fastest of the installed
 engines that pass the trust check (:mod:`caffe_compat.inference.engines.trust`) for this net,
-outputs, input shapes and thread count, torch included. The first forwards of each shape run
-on torch; only once a net has shown it will run many times are the engines made ready and
-tried on the caller's own next forwards (:mod:`caffe_compat.inference.engines.first_use`), so a
-program that runs a net once or a few times never pays for an export. Trust verdicts and the
-winner are stored beside the cached export (keyed by the engines' versions, the shapes and the
-thread count), so a later process skips the trial. With ``$CAFFE_COMPAT_ENGINE_DEFER=0`` (and
-in :meth:`EngineRunner.engine_for`) the choice is made at the first forward instead, by a short
-calibration: the candidates run the caller's input in alternating turns (each after a pause
-long enough for the previous one's threads to go idle, as ``benchmarks/zoo_timing.py``) for
-about :data:`CALIBRATION_S` seconds (at least :data:`MIN_ROUNDS` turns; one twice as slow as
-the best so far leaves early), and the lowest time of a turn wins (other processes only add
-time to a turn: on a busy machine the minimum ranks engines better than the median).
+outputs, input shapes and thread count, torch included, chosen by the package's one runtime
+trial (:class:`caffe_compat.lite.choice.Chosen`, which cv2.dnn's torch-free path runs too).
+The first forwards of each shape run on torch; only once a net has shown it will run many
+times (the trial's rule, with the estimated cost of the export and the sessions:
+:func:`ready_estimate`) is the net exported (or taken from the cache), each engine checked
+against our forward on the caller's own last input, and the trusted ones tried on the
+caller's next forwards; a program that runs a net once or a few times never pays for an
+export. Trust verdicts and the winner are stored beside the cached export (keyed by the
+engines' versions, the shapes and the thread count), so a later process skips the trial. With
+``$CAFFE_COMPAT_ENGINE_DEFER=0`` (and in :meth:`EngineRunner.engine_for`) the choice is made
+at the first forward instead: the trial's turns run on that input at once
+(:meth:`~caffe_compat.lite.choice.Chosen.now`).
 
 ``engine="torch" | "onnxruntime" | "openvino"`` forces one (still checked once; the torch
 path runs, with a warning, when it fails or is not installed). ``$CAFFE_COMPAT_ENGINE``
@@ -24,22 +24,35 @@ overrides what the program asks for (the person running it decides, as with
 from __future__ import annotations
 
 import os
-import statistics
 import threading
-import time
 
 import numpy as np
 
 from ...errors import CaffeCompatError
-from . import first_use, registry, trust
+from . import registry, trust
 from .threads import engine_threads
 
 ENV_ENGINE = "CAFFE_COMPAT_ENGINE"
+ENV_DEFER = "CAFFE_COMPAT_ENGINE_DEFER"
 AUTO = "auto"
-CALIBRATION_S = 0.4          # timing budget of a calibration (at least MIN_ROUNDS rounds)
-MIN_ROUNDS = 3
-DROP_RATIO = 2.0             # candidates this much slower than the best leave the calibration
-PAUSE_S = 0.02               # libgomp's spin, OpenCV's and onnxruntime's end well within this
+# the estimate of getting the engines ready (export, sessions, trust check): a fixed part and
+# a part per MB of weights. Measured on the 2-core machine, shared
+# (benchmarks/bench_one_shot.py): SqueezeNet 1.1 (4.9 MB) 2.1 s, GoogLeNet (28 MB) 4.5 s,
+# ResNet-50 (102 MB) 14 s
+READY_BASE_S = 1.0
+READY_S_PER_MB = 0.1
+
+
+def deferred():
+    """True unless ``$CAFFE_COMPAT_ENGINE_DEFER`` is 0 (choose at the first forward)."""
+    return os.environ.get(ENV_DEFER, "1").strip() != "0"
+
+
+def ready_estimate(net):
+    """Seconds getting the engines ready is expected to take for ``net``'s weights: the
+    torch forwards that pay as much rent come before the trial."""
+    size = sum(v.numel() * v.element_size() for v in net.caffe_state_dict().values())
+    return READY_BASE_S + READY_S_PER_MB * size / 1e6
 
 
 def requested_engine(engine=None):
@@ -75,98 +88,99 @@ class EngineRunner:
         self._export_error = None
         self._export_inputs = None
         self._sessions = {}           # (engine, threads, shapes) -> callable
-        self._chosen = {}             # (threads, shapes) -> engine name
+        self._runs = {}               # (threads, shapes) -> the callable answering them
         self._refused = set()         # engines that failed for this net (warned once)
-        self._stages = {}             # (threads, shapes) -> FirstUse, until chosen
-        self._trial_key = {}          # (threads, shapes) -> where the trial's winner is stored
-        self._megabytes = None
         self._lock = threading.RLock()
         self.last_engine = None
 
     # ------------------------------------------------------------------ running
     def __call__(self, feed):
         shapes = tuple((n, tuple(feed[n].shape)) for n in sorted(feed))
-        threads = engine_threads()
-        name = self._chosen.get((threads, shapes))
-        if name is None and self.request == AUTO and first_use.deferred():
-            return self._first_use(feed, shapes, threads)
-        if name is None:
-            with self._lock:             # one decision (export, check, timing) at a time
-                name = self._chosen.get((threads, shapes)) or \
-                    self._choose(feed, shapes, threads)
-                self._chosen[(threads, shapes)] = name
-        self.last_engine = name
-        return self._session(name, threads, shapes)(self._feed_for(name, feed))
-
-    def _first_use(self, feed, shapes, threads):
-        """An auto forward before the engine is chosen: torch, then the preparation, then
-        the trial (:mod:`caffe_compat.inference.engines.first_use`)."""
-        from ...kernels import blas_order
-        key = (threads, shapes)
-        if blas_order.INFERENCE:           # Caffe's order: only torch follows it
-            self._chosen[key] = self.last_engine = "torch"
-            return self._session("torch", threads, shapes)(feed)
-        with self._lock:
-            state = self._stages.get(key)
-            if state is None:
-                if self._megabytes is None:
-                    self._megabytes = first_use.weight_megabytes(self.net)
-                state = self._stages[key] = first_use.FirstUse(
-                    first_use.prepare_estimate(self._megabytes))
-            name = "torch" if state.turns is None else state.next_turn()
-        self.last_engine = name
-        t = time.perf_counter()
-        out = self._session(name, threads, shapes)(self._feed_for(name, feed))
-        took = time.perf_counter() - t
-        with self._lock:
-            if key in self._chosen:
-                return out
-            if state.turns is None:
-                state.ran_torch(took)
-                if state.ready():
-                    self._prepare(state, key, feed, out)
-            else:
-                best = state.took(name, took)
-                if best is not None:
-                    self._chosen[key] = best
-                    self._stages.pop(key, None)
-                    skey = self._trial_key.pop(key, None)
-                    if skey is not None and self._export is not None:
-                        self._export.record(skey, state.result())
+        run = self._run_for(engine_threads(), shapes, feed)
+        if getattr(run, "decided", True):
+            out = run(feed)
+            self.last_engine = run.runtime
+        else:
+            with self._lock:             # the trial's turns one at a time
+                out = run(feed)
+                self.last_engine = run.answered
         return out
-
-    def _prepare(self, state, key, feed, reference):
-        """Export, check the engines against ``reference`` (torch's outputs for ``feed``),
-        then take the stored winner or start the trial."""
-        threads, shapes = key
-        candidates = self._candidates()
-        if not candidates or not self._shapes_fit(shapes):
-            self._chosen[key] = "torch"
-            return
-        trusted, decisions, skey = self._trusted(candidates, feed, shapes, threads, reference)
-        if not trusted:
-            self._chosen[key] = "torch"
-            return
-        best = decisions.get(skey)
-        if best is not None and best.get("engine") in ["torch"] + trusted:
-            self._chosen[key] = best["engine"]
-            return
-        self._trial_key[key] = skey
-        state.start_trial(["torch"] + trusted)
 
     def engine_for(self, feed):
         """The engine that runs ``feed`` (deciding it now if needed, which runs the net)."""
         shapes = tuple((n, tuple(feed[n].shape)) for n in sorted(feed))
-        threads = engine_threads()
+        run = self._run_for(engine_threads(), shapes, feed)
         with self._lock:
-            if (threads, shapes) not in self._chosen:
-                self._chosen[(threads, shapes)] = self._choose(feed, shapes, threads)
-        return self._chosen[(threads, shapes)]
+            if not getattr(run, "decided", True):
+                run.now(feed)
+        return run.runtime
 
-    def _feed_for(self, name, feed):
-        if name == "torch" or self._export_inputs is None:
-            return feed
-        return {k: feed[k] for k in self._export_inputs}
+    def _run_for(self, threads, shapes, feed):
+        """The callable answering inputs of ``shapes`` at ``threads`` threads: an engine
+        asked for by name (checked now), or the trial of ``auto``
+        (:class:`caffe_compat.lite.choice.Chosen`, torch first)."""
+        key = (threads, shapes)
+        run = self._runs.get(key)
+        if run is not None:
+            return run
+        with self._lock:
+            run = self._runs.get(key)
+            if run is not None:
+                return run
+            from ...kernels import blas_order
+            if self.request != AUTO or blas_order.INFERENCE:
+                trusted, _ = self._ready(feed, shapes, threads)
+                run = self._fixed(trusted[0] if trusted else "torch", threads, shapes)
+            else:
+                run = self._trial(threads, shapes)
+                if not deferred():
+                    run.now(feed)
+            self._runs[key] = run
+        return run
+
+    def _fixed(self, name, threads, shapes):
+        session = self._session(name, threads, shapes)
+        run = session if name == "torch" else self._fed_only(session)
+        run.runtime = name
+        return run
+
+    def _fed_only(self, session):
+        """``session`` taking a feed of every input: it gets those the export reads."""
+        inputs = list(self._export_inputs)
+
+        def run(feed):
+            return session({k: feed[k] for k in inputs})
+        return run
+
+    def _trial(self, threads, shapes):
+        """The trial of this shape: torch answers (each call's input and outputs kept, the
+        reference of the trust check) until the trial's rule starts it."""
+        from ...lite.choice import Chosen
+        torch_run, last, winner = self._session("torch", threads, shapes), [], []
+
+        def reference(feed):
+            out = torch_run(feed)
+            last[:] = [feed, out]
+            return out
+
+        def others():
+            feed, out = last
+            trusted, key = self._ready(feed, shapes, threads, out)
+            winner[:] = [key]
+            best = self._export.decisions().get(key) if trusted else None
+            if best is not None and best.get("engine") in ["torch"] + trusted:
+                chosen.settle(best["engine"])
+            return trusted
+
+        def decided(name, times):
+            if self._export is not None and winner and winner[0] is not None:
+                self._export.record(winner[0], {"engine": name, "seconds": times,
+                                                "measured": "trial"})
+
+        chosen = Chosen(reference, "torch", others,
+                        lambda name: self._fed_only(self._session(name, threads, shapes)),
+                        0.0, limit=ready_estimate(self.net), decided=decided)
+        return chosen
 
     def _session(self, name, threads, shapes):
         key = (name, threads, shapes if name == "openvino" else None)
@@ -228,20 +242,15 @@ class EngineRunner:
             self._export_error = e
         return self._export
 
-    def _choose(self, feed, shapes, threads):
+    def _ready(self, feed, shapes, threads, reference=None):
+        """``(engines trusted to run inputs of shapes, key of the stored winner)``: the export
+        made or found, each candidate checked against our forward on ``feed``
+        (:meth:`_trusted`), where the inputs have the deploy geometry."""
         candidates = self._candidates()
         if not candidates or not self._shapes_fit(shapes):
-            return "torch"
-        trusted, decisions, skey = self._trusted(candidates, feed, shapes, threads)
-        if not trusted:
-            return "torch"
-        if self.request != AUTO:
-            return trusted[0]
-        best = decisions.get(skey)
-        if best is None or best.get("engine") not in ["torch"] + trusted:
-            best = self._calibrate(["torch"] + trusted, threads, shapes, feed)
-            self._export.record(skey, best)
-        return best["engine"]
+            return [], None
+        trusted, _, key = self._trusted(candidates, feed, shapes, threads, reference)
+        return trusted, key
 
     def _trusted(self, candidates, feed, shapes, threads, reference=None):
         """``(trusted engines, stored decisions, key of the stored winner)``: the export made
@@ -282,7 +291,7 @@ class EngineRunner:
         "error": worst scaled error}``."""
         try:
             sess = self._session(name, threads, shapes)
-            got = sess(self._feed_for(name, feed))
+            got = self._fed_only(sess)(feed)
         except Exception as e:  # noqa: BLE001 - each engine raises its own types
             self._sessions.pop((name, threads, shapes if name == "openvino" else None), None)
             msg = " ".join(str(e).split())
@@ -294,31 +303,6 @@ class EngineRunner:
                     "why": f"output '{worst}' differs from our forward by {err:.2g} of its "
                            f"scale (> {trust.TRUST_TOL:g})"}
         return {"ok": True, "error": err, "worst": worst}
-
-    def _calibrate(self, names, threads, shapes, feed):
-        """``{"engine": fastest, "seconds": {name: fastest turn}, "median_seconds": ...}``
-        over alternating turns."""
-        runs = {n: self._session(n, threads, shapes) for n in names}
-        feeds = {n: self._feed_for(n, feed) for n in names}
-        times = {n: [] for n in names}
-        end = time.perf_counter() + CALIBRATION_S
-        rounds = 0
-        alive = list(names)
-        while len(alive) > 1 and (rounds < MIN_ROUNDS or time.perf_counter() < end):
-            for n in alive:
-                time.sleep(PAUSE_S)
-                t = time.perf_counter()
-                runs[n](feeds[n])
-                times[n].append(time.perf_counter() - t)
-            rounds += 1
-            # a candidate twice as slow as the best so far is out (big batches stay short)
-            best = min(min(times[n]) for n in alive)
-            alive = [n for n in alive if min(times[n]) <= DROP_RATIO * best]
-        # the fastest turn of each: other processes only ever add time to a turn, so on a
-        # busy machine the minimum of a few turns ranks engines better than their median
-        fastest = {n: min(v) for n, v in times.items()}
-        return {"engine": min(fastest, key=fastest.get), "seconds": fastest,
-                "median_seconds": {n: statistics.median(v) for n, v in times.items()}}
 
     # ------------------------------------------------------------------ reporting
     def status(self):
@@ -343,4 +327,5 @@ def as_feed(inputs):
     return out
 
 
-__all__ = ["EngineRunner", "requested_engine", "run_outputs", "as_feed", "ENV_ENGINE", "AUTO"]
+__all__ = ["EngineRunner", "requested_engine", "run_outputs", "as_feed", "ENV_ENGINE", "AUTO",
+           "ENV_DEFER"]

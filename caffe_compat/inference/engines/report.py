@@ -1,7 +1,8 @@
 """What ``caffe-compat inspect --engines`` and ``caffe-compat time --engine`` print: for each
 registered engine, whether it is installed (the pip command when not), whether it passes the
-trust check on this net, and its time per forward beside torch's (alternating turns, as the
-calibration of :mod:`caffe_compat.inference.engines.choose`)."""
+trust check on this net, and its time per forward beside torch's (alternating turns, each
+after a pause). It reports; it does not choose (the one runtime trial:
+:class:`caffe_compat.lite.choice.Chosen`)."""
 from __future__ import annotations
 
 import statistics
@@ -12,8 +13,10 @@ import numpy as np
 
 from . import registry
 from .registry import PIP
-from .choose import PAUSE_S, EngineRunner
+from .choose import EngineRunner
 from .threads import engine_threads
+
+PAUSE_S = 0.02               # libgomp's spin, OpenCV's and onnxruntime's end well within this
 
 
 def probe_inputs(net, batch=1, seed=0):

@@ -100,8 +100,11 @@ def test_switch_values():
             assert lite.mode() == want
     with lite_mode("sometimes"), pytest.raises(ValueError, match=lite.ENV):
         lite.mode()
-    with lite_mode("auto"):
-        assert lite.enabled() == ("torch" not in sys.modules)
+    # auto: the torch-free path whether or not torch is imported (this process imported it)
+    assert "torch" in sys.modules
+    for value, want in (("auto", True), ("on", True), ("off", False)):
+        with lite_mode(value):
+            assert lite.enabled() == want
 
 
 def test_a_layer_without_converter_takes_the_torch_path(tmp_path):

@@ -53,9 +53,12 @@ def _dnn_lenet():
 
 
 def test_dnn_backends_choose_engines():
-    """DNN_BACKEND_OPENCV: our torch forward; DNN_BACKEND_INFERENCE_ENGINE: OpenVINO; the
-    default: auto; forward([inner names]) runs those outputs on the engine, within 1e-4."""
-    dnn, net, x = _dnn_lenet()
+    """On the torch path: DNN_BACKEND_OPENCV: our torch forward; DNN_BACKEND_INFERENCE_ENGINE:
+    OpenVINO; the default: auto; forward([inner names]) runs those outputs on the engine,
+    within 1e-4."""
+    from tests.caffe_compat.lite.helpers import lite_mode
+    with lite_mode("off"):              # (the torch-free path answers the default backend)
+        dnn, net, x = _dnn_lenet()
     net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
     net.setInput(x)
     ref = net.forward(["conv1", "ip1", "prob"])

@@ -1,7 +1,8 @@
-"""``engine="auto"`` before its choice (caffe_compat.inference.engines.first_use): the first
-forwards run on torch and export nothing; once the net has shown repeated use the engines are
-checked and tried on the caller's own forwards, the winner is stored, and the next runner
-takes it without a trial. Pinning an engine gives the same bits in every process."""
+"""``engine="auto"`` before its choice (the one runtime trial, caffe_compat.lite.choice, driven
+by caffe_compat.inference.engines.choose): the first forwards run on torch and export nothing;
+once the net has shown repeated use the engines are checked and tried on the caller's own
+forwards, the winner is stored, and the next runner takes it without a trial. Pinning an
+engine gives the same bits in every process."""
 import json
 import os
 import subprocess
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 
 from caffe_compat import Net
-from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, first_use,
+from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, choose,
                                             installed_engines)
+from caffe_compat.lite import choice
 from caffe_compat.inference.engines import cache_store as store
 from caffe_compat.inference.engines.trust import output_error
 from tests.caffe_compat.inference.engines.test_engine_cache import TINY
@@ -47,48 +49,51 @@ def test_engines_after_repeated_use_then_the_stored_winner(engine_cache, monkeyp
     """With the preparation estimated free, the engines are made ready after MIN_CALLS torch
     forwards, tried in turn on the caller's forwards (every answer within the trust bound),
     the winner stored; a second runner (a later process) takes it at its preparation."""
-    monkeypatch.setattr(first_use, "PREPARE_BASE_S", 0.0)
-    monkeypatch.setattr(first_use, "PREPARE_S_PER_MB", 0.0)
+    monkeypatch.setattr(choose, "READY_BASE_S", 0.0)
+    monkeypatch.setattr(choose, "READY_S_PER_MB", 0.0)
     net = Net(TINY, phase="test", seed=2)
     ref = _reference(net, _feed())
     runner = EngineRunner(net, ["fc"], "auto")
     ran = []
     with warnings.catch_warnings():
         warnings.simplefilter("error", EngineWarning)
-        for _ in range(first_use.MIN_CALLS + 3 * (1 + len(ENGINES)) + 2):
+        for _ in range(choice.MIN_CALLS + 2 * (1 + choice.TURNS) * (1 + len(ENGINES)) + 2):
             out = runner(_feed())[0]
             ran.append(runner.last_engine)
             # every stage answers within the trust bound of our forward
             assert output_error(out, ref) <= TRUST_TOL
-    assert ran[:first_use.MIN_CALLS] == ["torch"] * first_use.MIN_CALLS
-    assert set(ran[first_use.MIN_CALLS:]) - {"torch"}, ran     # the engines were tried
-    chosen = runner._chosen[next(iter(runner._chosen))]
+    assert ran[:choice.MIN_CALLS] == ["torch"] * choice.MIN_CALLS
+    assert set(ran[choice.MIN_CALLS:]) - {"torch"}, ran     # the engines were tried
+    trial, = runner._runs.values()
+    assert isinstance(trial, choice.Chosen) and trial.decided
+    chosen = trial.runtime
     assert ran[-1] == chosen
     stored = [v for k, v in runner._export.decisions().items() if k.startswith("fastest|")]
     assert stored and stored[0]["engine"] == chosen and stored[0]["measured"] == "trial"
     later = EngineRunner(net, ["fc"], "auto")
-    after = [(later(_feed()), later.last_engine)[1] for _ in range(first_use.MIN_CALLS + 1)]
-    assert after == ["torch"] * first_use.MIN_CALLS + [chosen]
+    after = [(later(_feed()), later.last_engine)[1] for _ in range(choice.MIN_CALLS + 1)]
+    assert after == ["torch"] * choice.MIN_CALLS + [chosen]
 
 
 def test_preparation_waits_for_the_estimate(engine_cache, monkeypatch):
     """MIN_CALLS forwards are not enough when they took less than the preparation's
-    estimated cost."""
-    monkeypatch.setattr(first_use, "PREPARE_BASE_S", 3600.0)
+    estimated cost (up to TRIAL_CALLS of them)."""
+    monkeypatch.setattr(choose, "READY_BASE_S", 3600.0)
     net = Net(TINY, phase="test", seed=3)
     runner = EngineRunner(net, ["fc"], "auto")
-    for _ in range(3 * first_use.MIN_CALLS):
+    for _ in range(choice.TRIAL_CALLS - 1):
         runner(_feed())
         assert runner.last_engine == "torch"
     assert runner._export is None
 
 
 def test_no_deferral_decides_at_the_first_forward(engine_cache, monkeypatch):
-    monkeypatch.setenv(first_use.ENV_DEFER, "0")
+    monkeypatch.setenv(choose.ENV_DEFER, "0")
     net = Net(TINY, phase="test", seed=4)
     runner = EngineRunner(net, ["fc"], "auto")
     runner(_feed())
-    assert runner._export is not None and runner._chosen
+    trial, = runner._runs.values()
+    assert runner._export is not None and trial.decided
 
 
 # ----------------------------------------------------------------------- pinned engines
