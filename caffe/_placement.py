@@ -49,6 +49,6 @@ def params_on_engine(net, writes):
     if memory is None:
         yield
         return
-    from caffe_compat.net import synced_memory
-    with synced_memory.engine_on_params(memory.params(), writes=writes):
+    from caffe_compat.net import param_memory
+    with param_memory.engine_on_params(memory.params(), writes=writes):
         yield

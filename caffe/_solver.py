@@ -236,8 +236,8 @@ class NCCL:
         if not getattr(self._solver, "_on_device", False):
             self._exchange.broadcast()
             return
-        from caffe_compat.net import synced_memory     # GPU mode: the device copies move
-        with synced_memory.engine_on_params(self._solver._all_params(), writes=True):
+        from caffe_compat.net import param_memory      # GPU mode: the device copies move
+        with param_memory.engine_on_params(self._solver._all_params(), writes=True):
             self._exchange.broadcast()
 
     def on_start(self):
@@ -252,13 +252,13 @@ class NCCL:
         if not getattr(engine, "_on_device", False):
             self._exchange.on_gradients_ready(engine)
             return
-        from caffe_compat.net import synced_memory
+        from caffe_compat.net import param_memory
         params = list(engine._params)
-        synced_memory.params_from_python(params)
-        synced_memory.params_current(params, diffs=True)
+        param_memory.params_from_python(params)
+        param_memory.params_current(params, diffs=True)
         self._exchange.on_gradients_ready(engine)
-        synced_memory.diffs_written(params)
-        synced_memory.params_to_python(params)
+        param_memory.diffs_written(params)
+        param_memory.params_to_python(params)
 
 
 class _NCCLCallback:

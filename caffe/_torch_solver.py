@@ -12,7 +12,7 @@ import weakref
 import numpy as np
 import torch
 
-from caffe_compat.net import synced_memory
+from caffe_compat.net import param_memory
 
 
 def _engine_run(store):
@@ -85,7 +85,7 @@ def _pycaffe_engine_class(base):
                     if p.grad is not None:
                         p.grad.zero_()
             if self._on_device:
-                synced_memory.diffs_zeroed(self._params)
+                param_memory.diffs_zeroed(self._params)
 
         # On a device (GPU mode) the parameters have host and device copies
         # (caffe_compat.net.synced_memory): the engine's own work on them (the update, a
@@ -102,7 +102,7 @@ def _pycaffe_engine_class(base):
                 return super().apply_update()
             # Caffe's ApplyUpdate writes the diffs too (regularization, the update values)
             # within the iteration's run, Python has not touched the arrays since its start
-            with synced_memory.engine_on_params(self._params, writes=True, diffs=True,
+            with param_memory.engine_on_params(self._params, writes=True, diffs=True,
                                                 python=self._run is None):
                 super().apply_update()
             self._end_run()
@@ -110,13 +110,13 @@ def _pycaffe_engine_class(base):
         def snapshot(self):
             if not self._on_device:
                 return super().snapshot()
-            with synced_memory.engine_on_params(self._all_params()):
+            with param_memory.engine_on_params(self._all_params()):
                 return super().snapshot()
 
         def restore(self, *args, **kwargs):
             if not self._on_device:
                 return super().restore(*args, **kwargs)
-            with synced_memory.engine_on_params(self._all_params(), writes=True, diffs=True):
+            with param_memory.engine_on_params(self._all_params(), writes=True, diffs=True):
                 return super().restore(*args, **kwargs)
 
         def test(self, test_net_id=0):

@@ -107,7 +107,7 @@ class ParamBlob(PythonBlob):
         p = self._param
         mark_numpy_view(p)      # the caches of derived weights see a write through it
         if getattr(p, "synced_memory", None) is not None:      # a net on a device
-            from ..net.synced_memory import param_host_data
+            from ..net.param_memory import param_host_data
             return param_host_data(p)
         return p.detach().numpy()
 
@@ -115,7 +115,7 @@ class ParamBlob(PythonBlob):
     def diff(self):
         p = self._param
         if getattr(p, "synced_memory", None) is not None:
-            from ..net.synced_memory import param_host_diff
+            from ..net.param_memory import param_host_diff
             return param_host_diff(p)
         if p.grad is None:
             p.grad = torch.zeros_like(p)

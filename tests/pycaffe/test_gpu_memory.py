@@ -13,7 +13,7 @@ import pytest
 
 import caffe
 from caffe import _mode
-from caffe_compat.net.synced_memory import COPIES, DEVICE, HOST, SYNCED
+from caffe_compat.net.synced import COPIES, DEVICE, HOST, SYNCED
 
 DEPLOY = """name: 'deploy' input: 'data' input_shape { dim: 2 dim: 3 dim: 8 dim: 8 }
 layer { type: 'Convolution' name: 'conv' bottom: 'data' top: 'conv'
@@ -754,7 +754,7 @@ def test_standin_environment_variable(deploy):
     import subprocess
     import sys
     code = ("import caffe, numpy as np\n"
-            "from caffe_compat.net.synced_memory import COPIES\n"
+            "from caffe_compat.net.synced import COPIES\n"
             "caffe.set_mode_gpu()\n"
             f"net = caffe.Net({deploy!r}, caffe.TEST)\n"
             "net.blobs['data'].data[...] = 1\n"
