@@ -85,7 +85,7 @@ class SnapshotMixin:
             history = solverstate_io.history_arrays(state, path)
         if learned:
             model = _resolve_learned_net(learned, path)
-            copied = copy_weights(self.net, model, self.log, hdf5=model.endswith(".h5"))
+            copied = copy_weights(self.net, model, self.log)
             if not copied and self.net.learnable:
                 raise SolverError(f"{path}: its weights file '{model}' shares no layer with net "
                                   f"'{self.net.name}'; it is a snapshot of a different net")

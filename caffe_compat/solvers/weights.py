@@ -15,9 +15,9 @@ import torch
 from ..io.atomic import atomic_path
 
 
-def copy_weights(net, path, log=None, hdf5=None, coverage=None):
+def copy_weights(net, path, log=None, coverage=None):
     """Caffe's CopyTrainedLayersFrom (binary or HDF5 caffemodel, told apart by the file's
-    signature as Caffe's H5Fis_hdf5 does; ``hdf5`` is accepted and no longer needed) with its
+    signature as Caffe's H5Fis_hdf5 does) with its
     "Ignoring source layer" lines, then the mismatch of weights that leave layers of the net
     uncovered (:mod:`caffe_compat.diagnostics.weights_coverage`: a ``W`` line in ``log`` and a
     :class:`~caffe_compat.errors.WeightsMismatchWarning`). ``coverage``: a
@@ -34,10 +34,6 @@ def copy_weights(net, path, log=None, hdf5=None, coverage=None):
     return copied
 
 
-def _owner(net, layer, index):
-    return net._owns(layer, index)
-
-
 def write_net_hdf5(net, path, write_diff=False):
     """Caffe's Net::ToHDF5: groups ``data/<layer>/<i>`` (and ``diff/...``), atomic."""
     import h5py
@@ -51,7 +47,7 @@ def write_net_hdf5(net, path, write_diff=False):
                 ld = data.create_group(node.name)
                 lf = diff.create_group(node.name) if diff is not None else None
                 for j, p in enumerate(net.layers[key].blobs):
-                    if _owner(net, node.name, j):
+                    if net._owns(node.name, j):
                         ld.create_dataset(str(j), data=p.detach().cpu().numpy())
                     if lf is not None:
                         grad = p.grad if p.grad is not None else torch.zeros_like(p)
