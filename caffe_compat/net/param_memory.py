@@ -45,30 +45,30 @@ def param_host_diff(p):
     return rec.hand_out(rec.host_mutable(p.grad).numpy())
 
 
-def params_from_python(params):
-    """Before the engine runs: the parameters (data and diff) Python holds arrays of count as
-    written by Python (:meth:`Synced.from_python`)."""
+def _held(params):
+    """``(record, tensor)`` of each data and diff of ``params`` that Python holds arrays of."""
     for p in params:
         rec = getattr(p, "synced_memory", None)
         if rec is None:
             continue
         if rec.data.views:
-            rec.data.from_python(p.detach())
+            yield rec.data, p.detach()
         if rec.diff.views and p.grad is not None:
-            rec.diff.from_python(p.grad)
+            yield rec.diff, p.grad
+
+
+def params_from_python(params):
+    """Before the engine runs: the parameters (data and diff) Python holds arrays of count as
+    written by Python (:meth:`Synced.from_python`)."""
+    for rec, tensor in _held(params):
+        rec.from_python(tensor)
 
 
 def params_to_python(params):
     """After the engine ran: the parameters Python holds arrays of are copied down where the
     engine wrote them (:meth:`Synced.to_python`)."""
-    for p in params:
-        rec = getattr(p, "synced_memory", None)
-        if rec is None:
-            continue
-        if rec.data.views:
-            rec.data.to_python(p.detach())
-        if rec.diff.views and p.grad is not None:
-            rec.diff.to_python(p.grad)
+    for rec, tensor in _held(params):
+        rec.to_python(tensor)
 
 
 @contextlib.contextmanager
