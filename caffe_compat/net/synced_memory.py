@@ -85,17 +85,20 @@ class NetMemory:
     def host_data(self, name):
         """Blob ``name``'s data as Python holds it: a numpy array of its host copy (current;
         head ``HOST``), recorded as held until it dies."""
-        rec = self._record(self.data, name, "data")
-        array = rec.host_mutable(self.store.data[name]).numpy()
-        self.held[("data", name)] = rec
-        return rec.hand_out(array)
+        return self._hand_out("data", name)
 
     def host_diff(self, name):
         """Blob ``name``'s diff as Python holds it (as :meth:`host_data`)."""
-        rec = self._record(self.diff, name, "diff")
-        array = rec.host_mutable(self.store.diff_of(name)).numpy()
-        self.held[("diff", name)] = rec
+        return self._hand_out("diff", name)
+
+    def _hand_out(self, kind, name):
+        rec = self._record(self._table(kind), name, kind)
+        array = rec.host_mutable(self._device_of(kind, name)).numpy()
+        self.held[(kind, name)] = rec
         return rec.hand_out(array)
+
+    def _table(self, kind):
+        return self.data if kind == "data" else self.diff
 
     def _device_of(self, kind, name):
         return self.store.data[name] if kind == "data" else self.store.diff_of(name)
@@ -106,8 +109,7 @@ class NetMemory:
         out = []
         for key, rec in list(self.held.items()):
             kind, name = key
-            table = self.data if kind == "data" else self.diff
-            if not rec.views or table.get(name) is not rec:
+            if not rec.views or self._table(kind).get(name) is not rec:
                 del self.held[key]
                 continue
             out.append((kind, name, rec))
@@ -124,7 +126,7 @@ class NetMemory:
         """After the engine ran: every blob and parameter Python holds arrays of that the
         engine wrote is copied down, so that the arrays read the values of the run."""
         for kind, name, rec in self._held_records():
-            if rec.head == DEVICE:
+            if rec.head == DEVICE:          # (no device tensor looked up, or made, otherwise)
                 rec.to_python(self._device_of(kind, name))
         params_to_python(self.params())
 
