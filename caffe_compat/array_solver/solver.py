@@ -34,7 +34,7 @@ from ..errors import CaffeCompatError
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
 from ..solvers import lr_policy
-from ..solvers.display import DisplayMixin, output_values
+from ..solvers.display import DisplayMixin, iteration_loss, output_values
 from ..solvers.net_specs import NetSpecMixin
 from ..solvers.paths import PathCheckMixin
 from . import loop
@@ -220,11 +220,8 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
                 self.test_all()
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
-            loss = _f32(0)
-            for _ in range(p.iter_size):
-                loss = _f32(loss + self._forward_backward())
-            loss = _f32(loss / _f32(p.iter_size))
-            self.last_loss = loss
+            loss = self.last_loss = iteration_loss(
+                [self._forward_backward() for _ in range(p.iter_size)])
             self._update_smoothed_loss(loss, start_iter, average_loss)
             if display:
                 timer = self._display_iteration(timer)

@@ -41,7 +41,7 @@ from . import lr_policy
 from ..diagnostics.glog import SolverLog, g
 from .actions import ACTIONS, NONE, SNAPSHOT, STOP, ActionsMixin
 from .deferred_losses import DeferredLossMixin
-from .display import DisplayMixin, blob_loss_weights
+from .display import DisplayMixin, blob_loss_weights, iteration_loss
 from .feeding import SIDECAR_SUFFIX, DataFeedMixin
 from .host_reads import host_value
 from .nets import (NetSetupMixin, _describe_data, _pick_source,  # noqa: F401 (cli/main.py)
@@ -279,20 +279,15 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
             choice, count, started, place = self._measured_iteration()
+            with threads.pass_count(count), placement.spread(place):
+                parts = [self._forward_backward() for _ in range(p.iter_size)]
             if defer:                 # losses read at the display (deferred_losses)
-                with threads.pass_count(count), placement.spread(place):
-                    parts = [self._forward_backward() for _ in range(p.iter_size)]
                 self._keep_losses(parts, start_iter, average_loss)
                 if display:
                     timer = self._display_iteration(
                         timer, self.settle_losses(self._last_outputs()))
             else:
-                with threads.pass_count(count), placement.spread(place):
-                    loss = _f32(0)
-                    for _ in range(p.iter_size):
-                        loss = _f32(loss + self._forward_backward())
-                    loss = _f32(loss / _f32(p.iter_size))
-                self.last_loss = loss
+                loss = self.last_loss = iteration_loss(parts)
                 self._update_smoothed_loss(loss, start_iter, average_loss)
                 if display:
                     timer = self._display_iteration(timer)

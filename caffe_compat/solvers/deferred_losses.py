@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .display import iteration_loss
 from .host_reads import host_value
 
 _f32 = np.float32
@@ -88,14 +89,13 @@ class DeferredLossMixin:
         values = host_value(torch.cat(read)) if read else None
         k = 0
         for it, start_iter, average_loss, parts in pending:
-            loss = _f32(0)
+            read_parts = []
             for part in parts:
                 if isinstance(part, torch.Tensor):
                     part = values[k]
                     k += 1
-                loss = _f32(loss + _f32(part))
-            loss = _f32(loss / _f32(len(parts)))
-            self._last = loss
+                read_parts.append(part)
+            loss = self._last = iteration_loss(read_parts)
             self._update_smoothed_loss(loss, start_iter, average_loss, it)
         for name in names:
             n = outputs[name].numel()

@@ -19,6 +19,15 @@ from .host_reads import host_value
 _f32 = np.float32
 
 
+def iteration_loss(parts):
+    """Caffe's loss of one iteration from its ``iter_size`` passes' losses: their float32 sum,
+    in pass order, divided by their count in float32 (Solver::Step)."""
+    loss = _f32(0)
+    for part in parts:
+        loss = _f32(loss + _f32(part))
+    return _f32(loss / _f32(len(parts)))
+
+
 class DisplayMixin:
     """The smoothed loss and the display lines of :class:`~caffe_compat.solvers.base.Solver`."""
 
