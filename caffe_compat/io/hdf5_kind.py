@@ -96,4 +96,3 @@ def binary_only(source, data=None):
             "read_caffemodel and OpenCV's readNetFromCaffe take binary caffemodels only: "
             "caffe_compat.Net(prototxt, weights=...) and pycaffe's caffe.Net read it, and "
             "their save() writes the binary .caffemodel")
-

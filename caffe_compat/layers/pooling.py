@@ -154,4 +154,3 @@ class Pooling(Layer):
                 n, c, oh, ow)
         s = cols.sum(2) + np.finfo(np.float32).tiny
         return torch.where(s > 0, (cols * cols).sum(2) / s, torch.zeros_like(s))
-

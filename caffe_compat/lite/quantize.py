@@ -205,6 +205,7 @@ def _ranges_model(model, feeds, ranges, per_channel):
 # 9.9 / 24.6, SqueezeNet 1.1 61.6 / 70.3, MobileNet v2 12.1 / 28.9, res10 SSD 18.2 / 33.4
 INT8_RUNTIMES = ("onnxruntime", "openvino")
 
+
 def _int8_session(name, model, part):
     """A callable ``feed -> [arrays]`` running the int8 model on runtime ``name``: the lite
     runtimes' sessions (:func:`.runtime.session`), OpenVINO's without the f32 precision hint
