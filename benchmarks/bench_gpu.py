@@ -321,23 +321,6 @@ def dnn_rows(table, timer, model, hand, proto, weights, device, batches, size):
                           "dnn / hand-written", run)
 
 
-class CnnD(nn.Module):
-    """The paper's CNN+D in torch (as benchmarks/bench_train.py's HandWritten)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(1, 64, 5), nn.Conv2d(64, 128, 5)
-        self.conv3 = nn.Conv2d(128, 256, 5)
-        self.fc4, self.fc5 = nn.Linear(256 * 5 * 5, 300), nn.Linear(300, 1)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2, ceil_mode=True)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2, ceil_mode=True)
-        x = F.max_pool2d(F.relu(self.conv3(x)), 4, 4, ceil_mode=True)
-        x = F.dropout(F.relu(self.fc4(x.flatten(1))), 0.5, self.training)
-        return self.fc5(x)
-
-
 def train_row(table, timer, device, batch, iterations, original):
     def run():
         if original:
@@ -350,7 +333,7 @@ def train_row(table, timer, device, batch, iterations, original):
             list_path = bt.make_data(folder, max(2 * batch + 2, 130), 96)
             solver = bt.our_solver(folder, list_path, batch, device)
             torch.manual_seed(1)
-            model = CnnD().to(device).train()
+            model = bt.HandWritten().to(device).train()
             weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
             biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
             opt = torch.optim.SGD([{"params": weights}, {"params": biases, "lr": 0.02}],
