@@ -48,6 +48,10 @@ class Graph:
         # those references: {initializer index: onnx_wire.linked_tensor}
         self.source, self.linked = source, {}
         self.avoids = {}            # runtime -> why its nodes would not compute Caffe's values
+        # an export's graph (caffe_compat.export): the inputs' batch axis is free, so no node
+        # writes the batch length (a Reshape copies it with 0 or infers it with -1, a length
+        # is read with Shape); the torch-free path's graphs are written for fixed shapes
+        self.batch_free = False
 
     def avoid(self, runtime, why):
         """The graph is not to run on ``runtime``: a node written computes otherwise there than

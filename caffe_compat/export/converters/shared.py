@@ -31,6 +31,7 @@ def from_shared(ctx):
     from ...lite.converters import Unsupported, converter
     g = ctx.g
     lite = lite_graph.Graph()
+    lite.batch_free = True
     bottoms = [lite_graph.Value(name, shape, const=g.constants.get(name))
                for name, shape in zip(ctx.bottoms, ctx.bottom_shapes)]
     blobs = [np.asarray(b.detach().cpu().numpy(), np.float32) for b in ctx.module.blobs]
