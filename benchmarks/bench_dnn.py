@@ -94,8 +94,8 @@ def main(argv=None):
                    help="time each forward with cv2 preprocessing of a frame before it")
     p.add_argument("--ort-spinning", type=int, choices=(0, 1), default=None,
                    help="session.intra_op.allow_spinning of the raw onnxruntime session "
-                        "(default: as caffe_compat's engine, "
-                        "caffe_compat.inference.engines.onnxruntime_engine.SPIN)")
+                        "(default: as caffe_compat's engine, $CAFFE_COMPAT_ORT_SPINNING or 1: "
+                        "caffe_compat.lite.runtime.tuned_session)")
     args = p.parse_args(argv)
     import tempfile
 
@@ -106,11 +106,10 @@ def main(argv=None):
     if not os.environ.get("CAFFE_COMPAT_ENGINE_CACHE"):
         os.environ["CAFFE_COMPAT_ENGINE_CACHE"] = tempfile.mkdtemp(prefix="bench-engines-")
     from caffe_compat import Net
-    from caffe_compat.inference.engines import onnxruntime_engine
     from caffe_compat.export import export_onnx
     from caffe_compat.proto import caffe_pb2
-    spin = bool(int(onnxruntime_engine.SPIN)) if args.ort_spinning is None \
-        else bool(args.ort_spinning)
+    spin = bool(int(os.environ.get("CAFFE_COMPAT_ORT_SPINNING", "1"))) \
+        if args.ort_spinning is None else bool(args.ort_spinning)
     print(f"caffe_compat.dnn (default backend) vs OpenCV {cv2.__version__} dnn and the engines' "
           f"own sessions on our export; torch {torch.__version__}; ratio = OpenCV time / ours "
           f"(> 1: faster than OpenCV); ours/raw = our time / the fastest raw session's"

@@ -18,8 +18,8 @@ For each net (random weights) exported to ONNX, in alternating blocks of calls
 
 Printed: the median milliseconds of each (of the timed part only) and the ratios that answer
 the question: spinning's own gain, its cost in the mixed loop, and the slowdown of the next
-torch call. caffe_compat's onnxruntime engine runs with spinning off
-(``caffe_compat.inference.engines.onnxruntime_engine.SPIN``) where the mixed figures say so.
+torch call. caffe_compat's onnxruntime sessions for a net that keeps running spin unless
+``CAFFE_COMPAT_ORT_SPINNING=0`` (``caffe_compat.lite.runtime.tuned_session``).
 """
 from __future__ import annotations
 

@@ -91,14 +91,14 @@ def named_outputs(model, graph_outputs, outputs):
 
 def _compare(path, net, calib, batch, outputs):
     """{output: max |int8 file - float32| / max |float32|} on the first calibration items."""
-    import onnxruntime as ort
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    from ..lite import runtime
+    with open(path, "rb") as f:
+        run = runtime.session("onnxruntime", f.read(), None, None)
     feed = {k: np.ascontiguousarray(v[:batch]) for k, v in calib.feeds.items()}
     if len(next(iter(feed.values()))) < batch:
         return {}
-    names = [o.name for o in session.get_outputs()]
-    got = dict(zip(names, session.run(None, {i.name: feed[i.name]
-                                              for i in session.get_inputs()})))
+    names = [o.name for o in run.session.get_outputs()]
+    got = dict(zip(names, run({i.name: feed[i.name] for i in run.session.get_inputs()})))
     for n, x in feed.items():
         net.setInput(x, n)
     ref = dict(zip(outputs, net.forward(outputs)))

@@ -280,14 +280,13 @@ def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
     """``{output: max |onnxruntime - ours| / max |ours|}`` for one run of the exported file on
     ``inputs`` (default: random uniform inputs of ``batch`` items), by the engines' trust check
     (:func:`caffe_compat.inference.engines.trust.output_error`: detection rows as sets); None
-    when onnxruntime is not installed."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
+    when onnxruntime is not installed. The session is :mod:`caffe_compat.lite.runtime`'s."""
+    from ..lite import runtime
+    if not runtime.installed("onnxruntime"):
         return None
-    options = ort.SessionOptions()
-    options.log_severity_level = 3              # errors only
-    sess = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+    with open(path, "rb") as f:
+        run = runtime.session("onnxruntime", f.read(), None, None)
+    sess = run.session
     names = [i.name for i in sess.get_inputs()]
     if inputs is None:
         axes = {i.name: list(i.shape).index("batch") for i in sess.get_inputs()
@@ -295,7 +294,7 @@ def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
         inputs = random_inputs(net, names, batch, seed, axes)
     feed = {k: np.ascontiguousarray(inputs[k], np.float32) for k in names}
     outs = [o.name for o in sess.get_outputs()]
-    theirs = sess.run(outs, feed)
+    theirs = run(feed)
     with torch.no_grad():
         ours = net.forward(blobs=outs, **feed)
     from ..inference.engines.trust import output_error, set_outputs

@@ -243,13 +243,10 @@ class LiteNet:
             debug("%s: our forward did not run for the trust check (%s)", self.name, exc)
             return True
         sets = {t for lp in self.layers if lp.type in trust.SET_OUTPUTS for t in lp.top}
-        for blob, theirs, mine in zip(blobs, got, ours):
-            err = trust.output_error(theirs, mine, blob in sets)
-            if not err <= trust.TRUST_TOL:
-                trust.distrust(runtime, self.name, f"output '{blob}' differs from our forward "
-                               f"by {err:.2g} of its scale (> {trust.TRUST_TOL:g})", stacklevel=2)
-                return False
-        return True
+        verdict = trust.verdict(blobs, got, ours, sets)
+        if not verdict["ok"]:
+            trust.distrust(runtime, self.name, verdict["why"], stacklevel=2)
+        return verdict["ok"]
 
     def plans(self):
         """``[(key, plan, session)]`` of the plans kept (``key``: the input shapes and the

@@ -298,14 +298,14 @@ class Int8Forwards:
     def runtimes(self):
         """The runtimes tried for the int8 model: :data:`INT8_RUNTIMES` that are installed
         (``CAFFE_COMPAT_INT8_RUNTIME`` names one to use alone)."""
-        import importlib.util
+        from .runtime import installed
         forced = os.environ.get("CAFFE_COMPAT_INT8_RUNTIME", "").strip().lower()
         names = (forced,) if forced else INT8_RUNTIMES
         unknown = [n for n in names if n not in INT8_RUNTIMES]
         if unknown:
             raise ValueError(f"CAFFE_COMPAT_INT8_RUNTIME={forced!r}: expected one of "
                              f"{', '.join(INT8_RUNTIMES)}")
-        return [n for n in names if importlib.util.find_spec(n) is not None]
+        return [n for n in names if installed(n)]
 
     def _trial_feed(self, plan, shapes):
         """The feed of the engine trial: the calibration blobs repeated to ``shapes`` where

@@ -1,7 +1,9 @@
-"""Running a torch-free plan's ONNX part: onnxruntime's CPU provider with the engines'
-session settings (docs/engines.md, Threads: one inter-op thread, sequential execution, no
-spinning threads, the thread count of the package's policy), or, where onnxruntime is not
-installed, OpenCV 5's own ONNX reader (``cv2.dnn.readNetFromONNX`` from the model's bytes;
+"""The package's one maker of runtime sessions (cv2.dnn's torch-free plans, the engines of
+``caffe_compat.Net(engine=...)``, the export's check; ``tests/caffe_compat/lite/
+test_one_trial.py`` fails where a second appears): onnxruntime's CPU provider with the
+engines' session settings (docs/engines.md, Threads: one inter-op thread, sequential
+execution, no spinning threads, the thread count of the package's policy), OpenVINO's CPU
+plugin, or OpenCV 5's own ONNX reader (``cv2.dnn.readNetFromONNX`` from the model's bytes;
 OpenCV 4's refuses some of these graphs, and has its own Caffe importer)."""
 from __future__ import annotations
 
@@ -84,7 +86,7 @@ def _onnxruntime(model, inputs, outputs, external, linked=None, tuned=False, thr
         options.add_external_initializers(
             names, [ort.OrtValue.ortvalue_from_numpy(external[n]) for n in names])
     sess = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    run, names = sess.run, list(outputs)
+    run, names = sess.run, None if outputs is None else list(outputs)
 
     def forward(feed):
         return run(names, feed)
@@ -461,34 +463,55 @@ _RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv, "openvino": _openvi
 SMALL_NET_BYTES = 32 << 20
 
 
-def available():
-    """The runtimes installed here, in order of preference (:func:`choose` takes the first;
-    the trial of :mod:`.choice` tries them all). Each call searches the package folders:
-    :mod:`.choice` asks only when a trial starts."""
-    import importlib.util
-    out = []
-    if importlib.util.find_spec("onnxruntime") is not None:
-        out.append("onnxruntime")
+# what `caffe-compat inspect --engines` suggests for a runtime that is not installed
+PIP = {"onnxruntime": 'pip install "onnxruntime>=1.17"',
+       "openvino": 'pip install "openvino>=2024.0"  (or pip install -e ".[openvino]")'}
+
+
+def installed(name):
+    """Whether runtime ``name`` (or ``torch``, the engines' reference) is installed here, its
+    package looked for, not imported; "opencv": OpenCV 5's reader (what the tests check;
+    OpenCV 4's refuses some of the graphs)."""
+    if name not in ("opencv", CLASSIC):
+        import importlib.util
+        return importlib.util.find_spec(name) is not None
     try:
         import cv2
-        # OpenCV 5's reader (what the tests check); OpenCV 4's refuses some of the graphs
-        if int(cv2.__version__.split(".")[0]) >= 5 and hasattr(cv2.dnn, "readNetFromONNX"):
-            out.append("opencv")
-    except (ImportError, ValueError, AttributeError):
-        pass
-    if importlib.util.find_spec("openvino") is not None:
-        out.append("openvino")      # last: its import and compilation cost the most
-    return out
+    except ImportError:
+        return False
+    return _opencv5(cv2)
+
+
+def version(name):
+    """Runtime ``name``'s library version (what stored verdicts and winners are keyed by);
+    None where it does not import (its sessions then fail: the runtime is left out)."""
+    import importlib
+    try:
+        return importlib.import_module("cv2" if name in ("opencv", CLASSIC) else name).__version__
+    except ImportError:
+        return None
+
+
+def available():
+    """The runtimes installed here, in order of preference (:func:`choose` takes the first;
+    the trial of :mod:`.choice` tries them all; OpenVINO last: its import and compilation
+    cost the most). Each call searches the package folders: :mod:`.choice` asks only when a
+    trial starts."""
+    return [n for n in ("onnxruntime", "opencv", "openvino") if installed(n)]
+
+
+def _opencv5(cv2):
+    """Whether module ``cv2`` is OpenCV 5 with its ONNX reader."""
+    try:
+        return int(cv2.__version__.split(".")[0]) >= 5 and hasattr(cv2.dnn, "readNetFromONNX")
+    except (AttributeError, ValueError):
+        return False
 
 
 def _opencv5_imported():
     """Whether the process has imported OpenCV 5 already (a cv2.dnn program after
     ``caffe_compat.dnn.install()``): its reader then costs no import."""
-    cv2 = sys.modules.get("cv2")
-    try:
-        return int(cv2.__version__.split(".")[0]) >= 5 and hasattr(cv2.dnn, "readNetFromONNX")
-    except (AttributeError, ValueError):
-        return False
+    return _opencv5(sys.modules.get("cv2"))
 
 
 def choose(weight_bytes=None):
@@ -540,10 +563,10 @@ def tuned_session(name, model, inputs, outputs, threads=None, shapes=None):
 def session(name, model, inputs, outputs, external=None, linked=None):
     """A callable ``feed -> [arrays]`` running ``model`` (ONNX bytes or
     :class:`~.onnx_wire.Pieces`, or a callable giving them when the model is needed) on
-    runtime ``name``, with graph inputs ``inputs``, outputs ``outputs`` (names, in order)
-    and the weights ``external`` ({name: array}) given apart; ``linked``: the model
-    referring to its caffemodel file, which OpenCV's reader takes where it can
-    (``Part.linked``)."""
+    runtime ``name``, with graph inputs ``inputs``, outputs ``outputs`` (names, in order;
+    onnxruntime: None for all, its ``forward.session`` naming them) and the weights
+    ``external`` ({name: array}) given apart; ``linked``: the model referring to its
+    caffemodel file, which OpenCV's reader takes where it can (``Part.linked``)."""
     return _RUNTIMES[name](model, inputs, outputs, external or {}, linked)
 
 

@@ -28,13 +28,17 @@ import threading
 
 import numpy as np
 
-from ...errors import CaffeCompatError
-from . import registry, trust
+from ...errors import CaffeCompatError, NetError
+from ...lite import runtime
+from . import trust
 from .threads import engine_threads
 
 ENV_ENGINE = "CAFFE_COMPAT_ENGINE"
 ENV_DEFER = "CAFFE_COMPAT_ENGINE_DEFER"
 AUTO = "auto"
+# the engines a program names: our forward, the reference, then the runtimes that run the
+# net's export (their sessions: caffe_compat.lite.runtime's, as the torch-free path's)
+ENGINES = ("torch", "onnxruntime", "openvino")
 # the estimate of getting the engines ready (export, sessions, trust check): a fixed part and
 # a part per MB of weights. Measured on the 2-core machine, shared
 # (benchmarks/bench_one_shot.py): SqueezeNet 1.1 (4.9 MB) 2.1 s, GoogLeNet (28 MB) 4.5 s,
@@ -55,14 +59,40 @@ def ready_estimate(net):
     return READY_BASE_S + READY_S_PER_MB * size / 1e6
 
 
+def installed_engines():
+    """The names of :data:`ENGINES` installed here."""
+    return [n for n in ENGINES if runtime.installed(n)]
+
+
+def known_engine(name):
+    """``name``, an engine's or auto; a NetError with the known names otherwise."""
+    if name != AUTO and name not in ENGINES:
+        from ...diagnostics.suggest import did_you_mean
+        hint = did_you_mean(name, ENGINES)
+        raise NetError(f"unknown inference engine '{name}'" + (f"; {hint}" if hint else "")
+                       + f" (engines: {', '.join(ENGINES)}, or 'auto')")
+    return name
+
+
 def requested_engine(engine=None):
     """The engine name asked for: ``$CAFFE_COMPAT_ENGINE`` if set, else ``engine`` (None:
-    auto); a NetError for an unknown name."""
-    name = os.environ.get(ENV_ENGINE) or engine or AUTO
-    name = str(name).strip().lower()
-    if name != AUTO:
-        registry.engine_class(name)          # unknown names raise here, with the known ones
-    return name
+    auto); a NetError for an unknown one."""
+    return known_engine(str(os.environ.get(ENV_ENGINE) or engine or AUTO).strip().lower())
+
+
+def torch_session(net, outputs):
+    """``{input: array} -> [output arrays]`` on our own forward of ``net`` (the reference
+    every engine is checked against), with torch's thread count."""
+    import torch
+    names = list(outputs)
+    forward = getattr(net, "_forward_layers", net.forward)
+
+    def run(feed):
+        with torch.inference_mode():
+            out = forward(blobs=names, keep_blobs=False,
+                          **{k: torch.from_numpy(v) for k, v in feed.items()})
+        return [out[n].numpy() for n in names]
+    return run
 
 
 def _shape_text(shapes):
@@ -187,16 +217,17 @@ class EngineRunner:
         sess = self._sessions.get(key)
         if sess is None:
             if name == "torch":
-                sess = self._torch_run or registry.engine_class("torch").session(
-                    self.net, self.outputs)
+                sess = self._torch_run or torch_session(self.net, self.outputs)
             else:
                 if not os.path.exists(self._export.path):
                     # evicted by another process (the cache's size bound): written again
                     from .cache import cached_export
                     self._export = cached_export(self.net, self.outputs)
-                sess = registry.engine_class(name).session(
-                    self._export.path, self.outputs, threads,
-                    shapes={k: s for k, s in shapes if k in self._export_inputs})
+                with open(self._export.path, "rb") as f:
+                    model = f.read()
+                inputs = list(self._export_inputs)      # OpenVINO's shapes, fixed per session
+                sess = runtime.tuned_session(name, model, inputs, self.outputs, threads,
+                                             {k: s for k, s in shapes if k in inputs})
             self._sessions[key] = sess
         return sess
 
@@ -206,8 +237,7 @@ class EngineRunner:
         if blas_order.INFERENCE or self.request == "torch":
             return []
         if self.request != AUTO:
-            cls = registry.engine_class(self.request)
-            if not cls.installed():
+            if not runtime.installed(self.request):
                 if self.request not in self._refused:
                     self._refused.add(self.request)
                     trust.distrust(self.request, self.net.name, "its library is not installed "
@@ -216,7 +246,7 @@ class EngineRunner:
                 return []
             names = [self.request]
         else:
-            names = [n for n in registry.installed_engines() if n != "torch"]
+            names = installed_engines()[1:]
         return [n for n in names if n not in self._refused]
 
     def _shapes_fit(self, shapes):
@@ -269,8 +299,7 @@ class EngineRunner:
         sig = f"{_shape_text(shapes)}"
         trusted = []
         for name in candidates:
-            cls = registry.engine_class(name)
-            tkey = f"trust|{name}|{cls.version()}|{sig}"
+            tkey = f"trust|{name}|{runtime.version(name)}|{sig}"
             verdict = decisions.get(tkey)
             if verdict is None:
                 if reference is None:
@@ -282,8 +311,7 @@ class EngineRunner:
             else:
                 self._refused.add(name)
                 trust.distrust(name, self.net.name, verdict.get("why", "failed"), stacklevel=6)
-        versions = ",".join(f"{n}={registry.engine_class(n).version()}"
-                            for n in ["torch"] + trusted)
+        versions = ",".join(f"{n}={runtime.version(n)}" for n in ["torch"] + trusted)
         return trusted, decisions, f"fastest|{versions}|threads={threads}|{sig}"
 
     def _check(self, name, threads, shapes, feed, reference):
@@ -297,12 +325,8 @@ class EngineRunner:
             msg = " ".join(str(e).split())
             return {"ok": False, "why": f"it cannot run the export: {type(e).__name__}: "
                                         f"{msg[:400]}"}
-        worst, err = trust.compare(self.net, self.outputs, got, reference)
-        if not err <= trust.TRUST_TOL:
-            return {"ok": False, "error": err,
-                    "why": f"output '{worst}' differs from our forward by {err:.2g} of its "
-                           f"scale (> {trust.TRUST_TOL:g})"}
-        return {"ok": True, "error": err, "worst": worst}
+        return trust.verdict(self.outputs, got, reference,
+                             trust.set_outputs(self.net, self.outputs))
 
     # ------------------------------------------------------------------ reporting
     def status(self):
@@ -327,5 +351,5 @@ def as_feed(inputs):
     return out
 
 
-__all__ = ["EngineRunner", "requested_engine", "run_outputs", "as_feed", "ENV_ENGINE", "AUTO",
-           "ENV_DEFER"]
+__all__ = ["EngineRunner", "requested_engine", "installed_engines", "torch_session", "run_outputs",
+           "as_feed", "ENV_ENGINE", "AUTO", "ENV_DEFER", "ENGINES"]

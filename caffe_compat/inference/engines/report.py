@@ -1,5 +1,5 @@
 """What ``caffe-compat inspect --engines`` and ``caffe-compat time --engine`` print: for each
-registered engine, whether it is installed (the pip command when not), whether it passes the
+engine, whether it is installed (the pip command when not), whether it passes the
 trust check on this net, and its time per forward beside torch's (alternating turns, each
 after a pause). It reports; it does not choose (the one runtime trial:
 :class:`caffe_compat.lite.choice.Chosen`)."""
@@ -11,9 +11,8 @@ import warnings
 
 import numpy as np
 
-from . import registry
-from .registry import PIP
-from .choose import EngineRunner
+from ...lite import runtime
+from .choose import ENGINES, EngineRunner, known_engine
 from .threads import engine_threads
 
 PAUSE_S = 0.02               # libgomp's spin, OpenCV's and onnxruntime's end well within this
@@ -40,13 +39,13 @@ def engine_rows(net, engines=None, iterations=10, batch=1):
     outputs = default_outputs(net)
     feed = probe_inputs(net, batch)
     rows, runs = [], {}
-    for name in engines or registry.engine_names():
-        cls = registry.engine_class(name)
-        row = {"engine": name, "installed": cls.installed(), "ms": None,
-               "version": cls.version() if cls.installed() else None}
+    for name in engines or ENGINES:
+        installed = runtime.installed(known_engine(name))
+        row = {"engine": name, "installed": installed, "ms": None,
+               "version": runtime.version(name) if installed else None}
         rows.append(row)
-        if not row["installed"]:
-            row["verdict"] = f"not installed ({PIP.get(name, 'pip install ' + name)})"
+        if not installed:
+            row["verdict"] = f"not installed ({runtime.PIP.get(name, 'pip install ' + name)})"
             continue
         runner = EngineRunner(net, outputs, name)
         with warnings.catch_warnings(record=True) as caught:

@@ -56,15 +56,20 @@ def set_outputs(net, outputs):
     return out
 
 
-def compare(net, outputs, engine_outs, our_outs):
-    """``(worst output, its error)`` over ``outputs`` (name lists and array lists in order)."""
-    sets = set_outputs(net, outputs)
-    worst, worst_err = None, -1.0
+def verdict(outputs, engine_outs, our_outs, sets=()):
+    """The trust verdict of an engine's outputs against ours (names and arrays in order;
+    ``sets``: the outputs compared as sets of rows): ``{"ok", "error", "worst"}`` (the worst
+    output and its error), with ``"why"`` where it is not trusted."""
+    worst, err = None, -1.0
     for name, theirs, ours in zip(outputs, engine_outs, our_outs):
-        err = output_error(theirs, ours, name in sets)
-        if not err <= worst_err:
-            worst, worst_err = name, err
-    return worst, worst_err
+        got = output_error(theirs, ours, name in sets)
+        if not got <= err:
+            worst, err = name, got
+    out = {"ok": err <= TRUST_TOL, "error": err, "worst": worst}
+    if not out["ok"]:
+        out["why"] = (f"output '{worst}' differs from our forward by {err:.2g} of its scale "
+                      f"(> {TRUST_TOL:g})")
+    return out
 
 
 def distrust(engine, net_name, what, stacklevel=4):

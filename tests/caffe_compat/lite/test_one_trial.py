@@ -3,7 +3,8 @@ onnxruntime, OpenVINO, OpenCV 5's reader (and torch, for ``caffe_compat.Net(engi
 every path (cv2.dnn's torch-free path, the engines of ``EngineRunner`` that cv2.dnn runs in a
 process that imported torch, the int8 forwards) calls it. A second chooser is a module that
 times calls and picks the least: this scan fails where one appears outside the modules
-named here."""
+named here. The sessions the trial chooses among are made in one module,
+:mod:`caffe_compat.lite.runtime`: a second scan fails where another makes one."""
 import ast
 import pathlib
 import types
@@ -17,14 +18,23 @@ ALLOWED = {
     "parallel/pass_choice.py": "chooses how a data pass runs in parallel, not a runtime",
     "inference/engines/report.py": "marks the fastest row of caffe-compat inspect --engines",
 }
+# the calls that make a runtime's session: onnxruntime's, OpenVINO's, OpenCV's ONNX reader
+SESSION_CALLS = {"InferenceSession", "compile_model", "read_model", "readNetFromONNX"}
 
 
-def _timed_and_least(tree):
+def _calls(path):
+    return [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(n, ast.Call)]
+
+
+def _name(func):
+    return getattr(func, "id", None) or getattr(func, "attr", None)
+
+
+def _timed_and_least(calls):
     """Whether the module calls ``perf_counter`` and ``min`` / ``sorted`` with a key."""
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
-    name = lambda f: getattr(f, "id", None) or getattr(f, "attr", None)  # noqa: E731
-    timed = any(name(c.func) == "perf_counter" for c in calls)
-    least = any(name(c.func) in ("min", "sorted") and any(k.arg == "key" for k in c.keywords)
+    timed = any(_name(c.func) == "perf_counter" for c in calls)
+    least = any(_name(c.func) in ("min", "sorted") and any(k.arg == "key" for k in c.keywords)
                 for c in calls)
     return timed and least
 
@@ -32,12 +42,25 @@ def _timed_and_least(tree):
 def test_no_second_chooser_in_the_package():
     found = set()
     for path in PACKAGE.rglob("*.py"):
-        if _timed_and_least(ast.parse(path.read_text(encoding="utf-8"))):
+        if _timed_and_least(_calls(path)):
             found.add(path.relative_to(PACKAGE).as_posix())
     extra = found - set(ALLOWED)
     assert not extra, (f"{sorted(extra)} time calls and pick the fastest: choose with "
                        "caffe_compat.lite.choice.Chosen instead")
     assert "lite/choice.py" in found
+
+
+def test_one_maker_of_runtime_sessions():
+    """Only :mod:`caffe_compat.lite.runtime` makes runtime sessions: the torch-free plans,
+    ``Net(engine=...)``'s engines, the export's check and the int8 forwards take theirs
+    there (pycaffe, ``caffe/``, included)."""
+    found = set()
+    for root in (PACKAGE, PACKAGE.parent / "caffe"):
+        for path in root.rglob("*.py"):
+            if any(_name(c.func) in SESSION_CALLS for c in _calls(path)):
+                found.add(path.relative_to(PACKAGE.parent).as_posix())
+    assert found == {"caffe_compat/lite/runtime.py"}, (
+        f"{sorted(found)} make runtime sessions: take them from caffe_compat.lite.runtime")
 
 
 def test_the_int8_forwards_choose_by_the_trial(monkeypatch):

@@ -13,10 +13,10 @@ import torch
 
 from caffe_compat import Net
 from caffe_compat.kernels import blas_order
-from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, cache, engines_report,
-                                  installed_engines, register_engine)
-from caffe_compat.inference.engines.registry import _ENGINES
+from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, cache,
+                                            engines_report, installed_engines)
 from caffe_compat.inference.engines.trust import output_error
+from caffe_compat.lite import runtime
 from tests.caffe_compat.public_nets import NETS, build, net_input
 
 pytest.importorskip("onnx")
@@ -86,61 +86,36 @@ def _lenet():
     return net, LENET["outputs"], net_input(net, "LeNet", 2)
 
 
-@pytest.fixture
-def fake_engine():
-    """Registers engines that fail in chosen ways; removed afterwards."""
-    added = []
-
-    def add(name, session):
-        @register_engine(name)
-        class Fake:
-            needs_export = True
-
-            @staticmethod
-            def installed():
-                return True
-
-            @staticmethod
-            def version():
-                return "0-test"
-
-        Fake.session = staticmethod(session)
-        added.append(name)
-        return Fake
-
-    yield add
-    for name in added:
-        _ENGINES.pop(name, None)
-
-
-def test_engine_that_cannot_load_the_export_falls_back(fake_engine):
-    def session(path, outputs, threads, shapes=None):
+# (each with an empty engine cache: a verdict stored by another test would answer instead of
+# the check, and the failing verdicts these store must not reach the other tests)
+def test_engine_that_cannot_load_the_export_falls_back(engine_cache, monkeypatch):
+    def refuse(*args, **kwargs):
         raise RuntimeError("Unsupported operator 'Softmax' in node 'prob'")
-    fake_engine("refuser", session)
+    monkeypatch.setattr(runtime, "tuned_session", refuse)
     net, outputs, feed = _lenet()
-    with pytest.warns(EngineWarning, match=r"engine 'refuser' not used for net .*cannot run "
-                                           r"the export: RuntimeError: Unsupported operator "
-                                           r"'Softmax' in node 'prob'"):
-        theirs, ours, ran = _run(net, outputs, "refuser", feed)
+    with pytest.warns(EngineWarning, match=rf"engine '{ENGINES[0]}' not used for net .*cannot "
+                                           r"run the export: RuntimeError: Unsupported "
+                                           r"operator 'Softmax' in node 'prob'"):
+        theirs, ours, ran = _run(net, outputs, ENGINES[0], feed)
     assert ran == "torch"
     for k in outputs:
         assert np.array_equal(theirs[k], ours[k])          # the torch forward itself
 
 
-def test_engine_with_wrong_outputs_is_not_trusted(fake_engine):
-    def session(path, outputs, threads, shapes=None):
-        real = _ENGINES["onnxruntime"].session(path, outputs, threads) \
-            if "onnxruntime" in ENGINES else _ENGINES["openvino"].session(
-                path, outputs, threads, shapes)
+def test_engine_with_wrong_outputs_is_not_trusted(engine_cache, monkeypatch):
+    made = runtime.tuned_session
+
+    def off(name, model, inputs, outputs, *args, **kwargs):
+        real = made(name, model, inputs, outputs, *args, **kwargs)
         # only ip2 off (prob, its softmax, right): the message must name the output that is
         # wrong, not the one of two equally wrong outputs that rounding makes worse
-        return lambda feed: [a * np.float32(1.001) if name == "ip2" else a
-                             for name, a in zip(outputs, real(feed))]
-    fake_engine("offbyone", session)
+        return lambda feed: [a * np.float32(1.001) if blob == "ip2" else a
+                             for blob, a in zip(outputs, real(feed))]
+    monkeypatch.setattr(runtime, "tuned_session", off)
     net, outputs, feed = _lenet()
-    with pytest.warns(EngineWarning, match=r"engine 'offbyone' .*output 'ip2' differs from our "
-                                           r"forward by 0.001 of its scale"):
-        _, _, ran = _run(net, outputs, "offbyone", feed)
+    with pytest.warns(EngineWarning, match=rf"engine '{ENGINES[0]}' .*output 'ip2' differs "
+                                           r"from our forward by 0.001 of its scale"):
+        _, _, ran = _run(net, outputs, ENGINES[0], feed)
     assert ran == "torch"
 
 
@@ -167,17 +142,17 @@ def test_net_the_exporter_cannot_write_falls_back():
         _REGISTRY.pop("TestOnlyDouble", None)
 
 
-def test_engine_not_installed_is_no_candidate(fake_engine, monkeypatch):
-    cls = fake_engine("absent", lambda *a, **k: None)
-    cls.installed = staticmethod(lambda: False)
+def test_engine_not_installed_is_no_candidate(monkeypatch):
+    absent, installed = ENGINES[0], runtime.installed
+    monkeypatch.setattr(runtime, "installed", lambda name: name != absent and installed(name))
     net, outputs, feed = _lenet()
     runner = EngineRunner(net, outputs, "auto")
     with warnings.catch_warnings():
         warnings.simplefilter("error", EngineWarning)    # auto: no warning for it
         runner({k: v for k, v in feed.items()})
-    assert runner.last_engine != "absent"
-    with pytest.warns(EngineWarning, match="engine 'absent' .*not installed"):
-        EngineRunner(net, outputs, "absent")(feed)
+    assert runner.last_engine != absent
+    with pytest.warns(EngineWarning, match=f"engine '{absent}' .*not installed"):
+        EngineRunner(net, outputs, absent)(feed)
 
 
 def test_environment_variable_overrides(monkeypatch):
