@@ -1,11 +1,16 @@
-"""Any Caffe net to ONNX: one converter per layer type (``converters/``), opset 17 by default,
-the batch axis free.
+"""Any Caffe net to ONNX, written by the torch-free path's writer: one converter per layer
+type (:mod:`caffe_compat.lite.converters`, the same converters the torch-free path runs),
+opset 17 by default, the batch axis free.
 
 :func:`build_onnx` walks the layers our :class:`~caffe_compat.Net` runs (splits, in-place
-chains and phase rules already resolved), keeps those the requested outputs depend on, and asks
-each layer's converter (:mod:`caffe_compat.export.registry`) for its ONNX nodes. Parameters
-become initializers; shape-only layers (PriorBox) become constants, since the export keeps the
-deploy file's spatial geometry. The graph's inputs and outputs carry the Caffe blob names.
+chains and phase rules already resolved), keeps those the requested outputs depend on, and
+hands each converter the layer's LayerParameter, its bottoms and the built layer's blobs,
+into a :class:`caffe_compat.lite.graph.Graph` marked ``batch_free`` (no node writes the batch
+length). A layer whose bottoms are all constants (priors and what is made of them, the
+export keeping the deploy file's spatial geometry) is computed by our own layer and stored
+as a constant. The graph is encoded by :mod:`caffe_compat.lite.onnx_wire`; the ``onnx``
+package reads it back to check it and to declare the outputs' shapes its shape inference
+finds. The graph's inputs and outputs carry the Caffe blob names.
 :func:`export_onnx` writes the model atomically after ``onnx.checker``'s full check;
 :func:`compare_onnxruntime` runs it in onnxruntime beside our forward.
 """
@@ -18,8 +23,9 @@ import torch
 
 from ..errors import CaffeCompatError, NetError
 from ..io.atomic import atomic_path
-from . import converters  # noqa: F401 - registers the converters
-from .graph_builder import LayerContext, OnnxGraph, import_onnx
+from ..lite import graph as lite_graph
+from ..lite import onnx_wire
+from ..lite.converters import Unsupported
 from .registry import batch_axes, converter_for
 
 # layers that produce nothing an inference graph needs
@@ -27,7 +33,17 @@ _NOT_EXPORTED = frozenset({"Silence", "Accuracy"})
 PRODUCER = "caffe_compat"
 # the version of what build_onnx writes: raise it when a converter changes its nodes, so that
 # exports cached by caffe_compat.inference.engines are written again
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+
+
+def import_onnx():
+    """The ``onnx`` module, or a clear error naming the extra that installs it."""
+    try:
+        import onnx
+    except ImportError:
+        raise CaffeCompatError("ONNX export needs the 'onnx' package: pip install onnx (or "
+                               "pip install 'robust-lq-emotion[export]')") from None
+    return onnx
 
 
 def _is_loss(net, node):
@@ -90,57 +106,67 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None, b
     onnx = import_onnx()
     outputs = list(outputs) if outputs else default_outputs(net)
     steps, inputs = needed_layers(net, outputs)
-    g = OnnxGraph(opset)
-    for b in list(inputs) + list(outputs):
-        if b not in g._names:
-            g.reserve(b)
-    values = {b: b for b in inputs}
+    g = lite_graph.Graph()
+    g.batch_free, g.reserved = True, frozenset(net.graph.blob_names)
+    values = {b: lite_graph.Value(b, net.blob_shape(b)) for b in inputs}
     for node in steps:
-        module = net.layer(node.name)
         missing = [b for b in node.bottoms if b not in values]
         if missing:
             raise NetError(f"layer '{node.name}' (type {node.type}): bottom(s) {missing} are "
                            "not computed by the exported part of the net")
-        folded = _fold(g, node, module, [values[b] for b in node.bottoms])
-        if folded is not None:
-            values.update(zip(node.tops, folded))
-            continue
-        ctx = LayerContext(g, node, module, [values[b] for b in node.bottoms],
-                           [net.blob_shape(b) for b in node.bottoms],
-                           [net.blob_shape(t) for t in node.tops])
-        tops = converter_for(node.type, node.name)(ctx)
-        if isinstance(tops, str):
-            tops = [tops]
+        tops = _layer_tops(g, node, net.layer(node.name), [values[b] for b in node.bottoms])
         if len(tops) != len(node.tops):
             raise NetError(f"layer '{node.name}' (type {node.type}): its converter gave "
                            f"{len(tops)} value(s) for {len(node.tops)} top(s)")
-        for name, value in zip(node.tops, tops):
-            values[name] = value
-    _name_outputs(g, values, outputs, inputs)
-    used = {i for n in g.nodes for i in n.input} | set(outputs)
-    g.initializers = [t for t in g.initializers if t.name in used]
-    graph_inputs = []
+        values.update(zip(node.tops, tops))
+    out_names = _output_names(g, values, outputs, inputs)
     axes = _input_batch_axes(net, steps, inputs)
+    graph_inputs = []
     for b in inputs:
         shape = list(net.blob_shape(b))
         if shape:
             k = axes.get(b, 0)
             shape[k] = "batch" if dynamic_batch else int(batch or shape[k])
-        dims = shape
-        graph_inputs.append(onnx.helper.make_tensor_value_info(b, onnx.TensorProto.FLOAT, dims))
-    graph = onnx.helper.make_graph(g.nodes, net.name or "caffe_net", graph_inputs,
-                                   [onnx.helper.make_tensor_value_info(
-                                       b, onnx.TensorProto.FLOAT, None) for b in outputs],
-                                   initializer=g.initializers)
-    model = onnx.helper.make_model(graph, producer_name=PRODUCER,
-                                   opset_imports=[onnx.helper.make_opsetid("", g.opset)])
-    # the IR version of the opset, not the newest the installed onnx writes, so that older
-    # runtimes (onnxruntime, OpenCV) read the file
-    model.ir_version = _ir_version(onnx, g.opset)
-    _output_types(onnx, model, net, outputs)
-    if metadata:
-        onnx.helper.set_model_props(model, {str(k): str(v) for k, v in metadata.items()})
+        graph_inputs.append((b, shape))
+    read = {n for ins, _ in g.node_names for n in ins}
+    inits = [g.initializers[k] for k, n in enumerate(g.initializer_names) if n in read]
+    pieces = onnx_wire.model_pieces(
+        net.name or "caffe_net", list(g.nodes), inits, graph_inputs,
+        [(name, None) for name in out_names],
+        producer=PRODUCER, opset=int(opset), ir_version=_ir_version(onnx, int(opset)),
+        metadata=metadata)
+    model = onnx.load_model_from_string(b"".join(pieces))
+    _output_types(onnx, model, [(name, net.blob_shape(b)) for name, b in zip(out_names,
+                                                                            outputs)])
     return model
+
+
+def _layer_tops(g, node, module, bottoms):
+    """The Values of ``node``'s tops: by our own layer where every bottom is a constant, else
+    by the type's converter."""
+    if bottoms and all(b.const is not None for b in bottoms):
+        with torch.no_grad():
+            tops = module(*[torch.from_numpy(np.array(b.const)) for b in bottoms])
+        tops = (tops,) if isinstance(tops, torch.Tensor) else tops
+        return [g.constant(t.detach().cpu().numpy()) for t in tops]
+    blobs = [np.asarray(b.detach().cpu().numpy(), np.float32) for b in module.blobs]
+    try:
+        return list(converter_for(node.type, node.name)(g, node.param, bottoms, blobs))
+    except Unsupported as exc:
+        raise NetError(f"layer '{node.name}' (type {node.type}): {exc}") from None
+
+
+def _output_names(g, values, outputs, inputs):
+    """Each requested output blob as a graph output of its Caffe name (an Identity of the value
+    that holds it); where the blob is also an input (a layer computing in place on an input)
+    the output is named ``<blob>_out_<n>``, ONNX's names being single assignments. Returns the
+    names, in order."""
+    names = []
+    for b in outputs:
+        name = b if b not in inputs else g.fresh(f"{b}_out")
+        g.node("Identity", [g.name(values[b])], [name])
+        names.append(name)
+    return names
 
 
 def _input_batch_axes(net, steps, inputs):
@@ -155,19 +181,6 @@ def _input_batch_axes(net, steps, inputs):
     return out
 
 
-def _fold(g, node, module, bottoms):
-    """Tops of a layer whose bottoms are all constants (priors and what is made of them),
-    computed by our own layer and stored as constants; None otherwise."""
-    if not bottoms or any(b not in g.constants for b in bottoms):
-        return None
-    with torch.no_grad():
-        tops = module(*[torch.from_numpy(np.array(g.constants[b])) for b in bottoms])
-    if isinstance(tops, torch.Tensor):
-        tops = (tops,)
-    return [g.const(t.detach().cpu().numpy(), f"{node.name}/{name}")
-            for t, name in zip(tops, node.tops)]
-
-
 def _ir_version(onnx, opset):
     table = getattr(onnx.helper, "VERSION_TABLE", [])
     for row in table:               # (release, ir_version, opset, ...), oldest first
@@ -176,40 +189,17 @@ def _ir_version(onnx, opset):
     return onnx.IR_VERSION
 
 
-def _name_outputs(g, values, outputs, inputs):
-    """Give every requested output blob its Caffe name: rename the value that holds it, or add
-    an Identity when that value is a graph input, an initializer or another output."""
-    produced = {o for n in g.nodes for o in n.output}
-    claimed = set()
-    for b in outputs:
-        v = values[b]
-        if v == b:
-            claimed.add(v)
-            continue
-        if v in produced and v not in claimed and v not in inputs:
-            for n in g.nodes:
-                for field in (n.input, n.output):
-                    for i, name in enumerate(field):
-                        if name == v:
-                            field[i] = b
-            for other, val in values.items():
-                if val == v:
-                    values[other] = b
-        else:
-            g.nodes.append(g.onnx.helper.make_node("Identity", [v], [b],
-                                                   name=g.fresh(f"{b}/Identity#")))
-        claimed.add(b)
-
-
-def _output_types(onnx, model, net, outputs):
-    """Declare each output's rank and the sizes ONNX shape inference finds (free ones named)."""
+def _output_types(onnx, model, outputs):
+    """Declare each output's rank and the sizes ONNX shape inference finds (free ones named);
+    ``outputs``: ``[(name, shape in the built net)]``, the shape's rank used where inference
+    finds none."""
     try:
         inferred = onnx.shape_inference.infer_shapes(_skeleton(onnx, model))
         found = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
     except Exception:  # noqa: BLE001 - shape inference is advisory here
         found = {}
     del model.graph.output[:]
-    for b in outputs:
+    for b, shape in outputs:
         v = found.get(b)
         if v is not None and v.type.tensor_type.HasField("shape"):
             out = model.graph.output.add()
@@ -218,7 +208,6 @@ def _output_types(onnx, model, net, outputs):
                 if not d.HasField("dim_value") and not d.dim_param:
                     d.dim_param = f"{b}_dim{k}"
             continue
-        shape = list(net.blob_shape(b))
         dims = [f"{b}_dim{k}" for k in range(len(shape))]
         model.graph.output.append(onnx.helper.make_tensor_value_info(
             b, onnx.TensorProto.FLOAT, dims))

@@ -1,19 +1,23 @@
-"""Converter registry: Caffe layer type -> the function that writes its ONNX nodes (the ONNX
-export's part of :mod:`caffe_compat.rules.registry`).
+"""The ONNX export's converters: the torch-free path's (:mod:`caffe_compat.lite.converters`),
+one per Caffe type, each writing the type's ONNX nodes for both (the export's graph marked
+``batch_free``). This module is the export's view of them in the one registry
+(:mod:`caffe_compat.rules.registry`, engine ``"onnx"``): every type with an ONNX converter,
+its field declarations taken from the torch-free path's, fillers aside (the export writes the
+built net's blobs).
 
-One converter per Caffe type, registered with :func:`register_converter` (as layers register
-with ``register_layer``); users add converters for their own layer types the same way before
-exporting. A converter receives a :class:`~caffe_compat.export.graph_builder.LayerContext`
-and returns the ONNX value name of each top, in order.
-
-A converter whose layer keeps its items on another axis than 0 (Caffe's recurrent layers: time
-on axis 0, streams on axis 1) says so with ``batch_axes``: a function of the built layer giving
-``{bottom index: axis}``; a graph input read directly by such a bottom gets its free axis there.
+:func:`register_converter` adds a converter for a user's own layer type, before exporting:
+``convert(g, lp, bottoms, blobs) -> [Value, ...]`` as :mod:`caffe_compat.lite.converters`
+describes (the torch-free path then runs it as well). A converter whose layer keeps its items
+on another axis than 0 (Caffe's recurrent layers: time on axis 0, streams on axis 1) says so
+with ``batch_axes``: a function of the built layer giving ``{bottom index: axis}``; a graph
+input read directly by such a bottom gets its free axis there.
 """
-from ..rules import registry
 from ..errors import NetError
+from ..lite import converters as lite
+from ..rules import registry
+from ..rules.fields import declare, declared
+from .fields import fillers
 
-_CONVERTERS = registry.entries("onnx")
 _BATCH_AXES = {}
 
 
@@ -23,6 +27,7 @@ def register_converter(*type_names, replace=False, batch_axes=None):
 
     def wrap(fn):
         for type_name in type_names:
+            registry.add("lite", type_name, fn, replace, "an ONNX converter")
             registry.add("onnx", type_name, fn, replace, "an ONNX converter")
             if batch_axes is not None:
                 _BATCH_AXES[type_name] = batch_axes
@@ -35,20 +40,41 @@ def register_converter(*type_names, replace=False, batch_axes=None):
 
 def converter_for(type_name, layer_name=""):
     """The converter of ``type_name``; a NetError naming the layer when there is none."""
-    try:
-        return _CONVERTERS[type_name]
-    except KeyError:
+    fn = lite.converter(type_name)
+    if fn is None:
         raise NetError(f"layer '{layer_name}' (type {type_name}): no ONNX converter for this "
                        "type; export the blobs before it (outputs=[...], --output BLOB) or "
-                       "register one with caffe_compat.export.register_converter") from None
+                       "register one with caffe_compat.export.register_converter")
+    return fn
 
 
 def converter_types():
     """Sorted list of the Caffe types that have a converter."""
-    return sorted(_CONVERTERS)
+    return registry.types("onnx")
 
 
 def batch_axes(type_name, module):
     """``{bottom index: axis}`` where a layer of ``type_name`` keeps its items off axis 0."""
-    fn = _BATCH_AXES.get(type_name)
+    fn = _BATCH_AXES.get(type_name) or getattr(lite.converter(type_name), "batch_axes", None)
     return dict(fn(module)) if fn is not None else {}
+
+
+def _register_all():
+    """Every type with an ONNX converter, under the engine ``"onnx"``, with the torch-free
+    converter's field declaration less the fillers (the converter refuses a missing blob; the
+    export always passes the built net's blobs)."""
+    lite.load_all()
+    table = declared()
+    for type_name in lite.registered_types():
+        fn = lite.converter(type_name)
+        if fn is None:
+            continue
+        registry.add("onnx", type_name, fn, False, "an ONNX converter")
+        spec = table.get(("lite", type_name))
+        if spec is not None:
+            written = {f: r for f, r in fillers(spec.message).items() if f in spec.refuses}
+            declare("onnx", type_name, spec.message, spec.honours, spec.refuses - set(written),
+                    no_effect={**(spec.no_effect or {}), **written})
+
+
+_register_all()

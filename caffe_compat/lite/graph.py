@@ -52,6 +52,7 @@ class Graph:
         # writes the batch length (a Reshape copies it with 0 or infers it with -1, a length
         # is read with Shape); the torch-free path's graphs are written for fixed shapes
         self.batch_free = False
+        self.reserved = frozenset()     # names fresh() never gives (an export's blob names)
 
     def avoid(self, runtime, why):
         """The graph is not to run on ``runtime``: a node written computes otherwise there than
@@ -60,7 +61,8 @@ class Graph:
 
     def fresh(self, hint="v"):
         self._count += 1
-        return f"{hint}_{self._count}"
+        name = f"{hint}_{self._count}"
+        return name if name not in self.reserved else self.fresh(hint)
 
     def const(self, array, hint="c"):
         """An initializer holding ``array`` (float32, or int64 for integer arrays); its name."""

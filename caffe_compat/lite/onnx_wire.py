@@ -2,15 +2,17 @@
 neither torch nor the ``onnx`` package (whose import alone takes about 0.5 s, more than
 OpenCV 4's whole classification program spends in Python).
 
-Only what :mod:`caffe_compat.lite.graph` writes is encoded: a ModelProto with one GraphProto
-of NodeProtos (attributes: float, int, floats, ints), float32 / int64 initializers in
-``raw_data`` and float32 inputs / outputs of fixed or free shapes. Field numbers are those of
-``onnx.proto`` (ModelProto.ir_version 1, .graph 7, .opset_import 8; GraphProto.node 1, .name 2,
-.initializer 5, .input 11, .output 12; NodeProto.input 1, .output 2, .name 3, .op_type 4,
-.attribute 5; AttributeProto.name 1, .f 2, .i 3, .floats 7, .ints 8, .type 20;
-TensorProto.dims 1, .data_type 2, .name 8, .raw_data 9, .external_data 13, .data_location
-14; ValueInfoProto.name 1, .type 2; TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1,
-.shape 2; TensorShapeProto.dim 1; Dimension.dim_value 1, .dim_param 2).
+Only what :mod:`caffe_compat.lite.graph` writes is encoded (for the torch-free path and for
+the export, :mod:`caffe_compat.export.onnx_export`): a ModelProto with one GraphProto of
+NodeProtos (attributes: float, int, string, floats, ints), float32 / int64 initializers in
+``raw_data``, float32 inputs / outputs of fixed or free shapes, and text metadata. Field
+numbers are those of ``onnx.proto`` (ModelProto.ir_version 1, .producer_name 2, .graph 7,
+.opset_import 8, .metadata_props 14; GraphProto.node 1, .name 2, .initializer 5, .input 11,
+.output 12; NodeProto.input 1, .output 2, .name 3, .op_type 4, .attribute 5;
+AttributeProto.name 1, .f 2, .i 3, .s 4, .floats 7, .ints 8, .type 20; TensorProto.dims 1,
+.data_type 2, .name 8, .raw_data 9, .external_data 13, .data_location 14; ValueInfoProto.name
+1, .type 2; TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1, .shape 2;
+TensorShapeProto.dim 1; Dimension.dim_value 1, .dim_param 2).
 The tests read the bytes back with the ``onnx`` package and run its checker on them.
 """
 from __future__ import annotations
@@ -122,24 +124,31 @@ def linked_tensor(name, shape, location, offset, length):
 
 def value_info(name, shape):
     """A ValueInfoProto of a float32 tensor: each entry of ``shape`` a fixed length (an int,
-    Dimension.dim_value 1) or a named free one (a str, Dimension.dim_param 2)."""
-    dims = b"".join(_bytes(1, _bytes(2, d) if isinstance(d, str) else _int(1, d))
-                    for d in shape)
-    tensor_type = _int(1, FLOAT) + _bytes(2, dims)
+    Dimension.dim_value 1) or a named free one (a str, Dimension.dim_param 2); ``shape`` None:
+    no shape declared."""
+    tensor_type = _int(1, FLOAT)
+    if shape is not None:
+        tensor_type += _bytes(2, b"".join(_bytes(1, _bytes(2, d) if isinstance(d, str)
+                                                 else _int(1, d)) for d in shape))
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
 
 
-def model(graph_name, nodes, initializers, inputs, outputs, producer="caffe_compat.lite"):
+def model(graph_name, nodes, initializers, inputs, outputs, producer="caffe_compat.lite",
+          **given):
     """The ModelProto's bytes: ``nodes`` and ``initializers`` as written by :func:`node` and
-    :func:`tensor`; ``inputs`` / ``outputs`` lists of ``(name, shape)``."""
-    return b"".join(model_pieces(graph_name, nodes, initializers, inputs, outputs, producer))
+    :func:`tensor`; ``inputs`` / ``outputs`` lists of ``(name, shape)``; ``given``: the
+    keywords of :func:`model_pieces`."""
+    return b"".join(model_pieces(graph_name, nodes, initializers, inputs, outputs, producer,
+                                 **given))
 
 
 def model_pieces(graph_name, nodes, initializers, inputs, outputs,
-                 producer="caffe_compat.lite"):
+                 producer="caffe_compat.lite", opset=OPSET, ir_version=IR_VERSION,
+                 metadata=None):
     """:func:`model`'s encoding as :class:`Pieces`, not joined: written to a file piece by
     piece, a net's weights go from the caffemodel's bytes to the file without a copy in
-    between."""
+    between. ``metadata``: ``{key: text}``, the model's ``metadata_props`` (field 14:
+    StringStringEntryProto.key 1, .value 2)."""
     graph = Pieces()
     for n in nodes:
         graph += _sub(1, n)
@@ -148,6 +157,7 @@ def model_pieces(graph_name, nodes, initializers, inputs, outputs,
         graph += _sub(5, t)
     graph += [_bytes(11, value_info(n, s)) for n, s in inputs]
     graph += [_bytes(12, value_info(n, s)) for n, s in outputs]
-    opset = _bytes(1, "") + _int(2, OPSET)
-    return Pieces([_int(1, IR_VERSION), _bytes(2, producer)] + _sub(7, graph) +
-                  [_bytes(8, opset)])
+    props = [_bytes(14, _bytes(1, str(k)) + _bytes(2, str(v)))
+             for k, v in (metadata or {}).items()]
+    return Pieces([_int(1, ir_version), _bytes(2, producer)] + _sub(7, graph) +
+                  [_bytes(8, _bytes(1, "") + _int(2, opset))] + props)

@@ -33,7 +33,8 @@ ENGINES = {
              ("caffe_compat.inference.fast_layers",)),
     "lite": ("the torch-free ONNX path of cv2.dnn (ONNX nodes)", ("caffe_compat.lite.converters",)),
     "lite-host": ("the torch-free path's numpy steps", ("caffe_compat.lite.converters",)),
-    "onnx": ("the ONNX export (from the built torch net)", ("caffe_compat.export.converters",)),
+    "onnx": ("the ONNX export (the torch-free converters, batch axis free)",
+             ("caffe_compat.export.registry",)),
     "pytorch-source": ("the plain PyTorch source export",
                        ("caffe_compat.export.pytorch.emitters",)),
 }

@@ -27,7 +27,8 @@ LITE_RUNTIMES = {"lite": None, "lite-onnxruntime": "onnxruntime", "lite-openvino
 # after their last use: the inference plan, caffe_compat.inference.fast_inference), which
 # cv2.dnn's torch path and Net.forward under no_grad take; "torch-inference-cuda-row": the same
 # plan with the calls of its CUDA row (fast_inference.ROWS), run here on CPU tensors
-ENGINES = ("array", *LITE_RUNTIMES, "pytorch-source", "torch-inference",
+# "onnx-export": caffe_compat.export.export_onnx's file (the batch axis free) run by onnxruntime
+ENGINES = ("array", *LITE_RUNTIMES, "onnx-export", "pytorch-source", "torch-inference",
            "torch-inference-cuda-row")
 
 
@@ -40,6 +41,7 @@ def _claims(engine):
 
 
 CLAIMS = {engine: _claims(engine) for engine in ("array", "lite", "pytorch-source")}
+CLAIMS["onnx-export"] = _claims("onnx")
 for _name in LITE_RUNTIMES:
     CLAIMS[_name] = CLAIMS["lite"]
 CLAIMS["torch-inference"] = set()          # every type: filled below from the grid's cases
@@ -159,6 +161,23 @@ def _run_pytorch_source(text, feed, model, tmp_path):
     return {k: v.contiguous().numpy() for k, v in out.items()}
 
 
+def _run_onnx_export(text, feed, model, tmp_path):
+    """The exported file (every output of the net, batch axis free) run by onnxruntime on the
+    same inputs (the deploy batch)."""
+    ort = pytest.importorskip("onnxruntime")
+    from caffe_compat.export import export_onnx
+    net = Net(text, weights=str(model), phase="test")
+    path = tmp_path / "grid.onnx"
+    try:
+        export_onnx(net, path, outputs=list(net.outputs))
+    except NetError as exc:
+        raise Refused(str(exc)) from exc
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    # the graph's outputs in the order asked for (an output of an input's name is renamed)
+    return dict(zip(net.outputs, session.run(None, {n: feed[n] for n in names})))
+
+
 def _run_torch_inference(text, feed, model, tmp_path, row=None):
     import torch
     from caffe_compat.inference import fast_inference
@@ -174,6 +193,7 @@ def _run_torch_inference(text, feed, model, tmp_path, row=None):
 
 
 RUN = {"array": _run_array, "pytorch-source": _run_pytorch_source,
+       "onnx-export": _run_onnx_export,
        "torch-inference": _run_torch_inference,
        "torch-inference-cuda-row": lambda *a: _run_torch_inference(*a, row="cuda"),
        **{name: (lambda *a, runtime=runtime: _run_lite(*a, runtime=runtime))
