@@ -80,7 +80,7 @@ class OnnxGraph:
             if key in self._consts:
                 return self._consts[key]
         name = self.fresh(hint)
-        arr = np.ascontiguousarray(arr)
+        arr = np.ascontiguousarray(arr).reshape(arr.shape)       # a scalar stays 0-d
         self.initializers.append(self.onnx.numpy_helper.from_array(arr, name))
         self.constants[name] = arr
         if key is not None:

@@ -27,7 +27,7 @@ _NOT_EXPORTED = frozenset({"Silence", "Accuracy"})
 PRODUCER = "caffe_compat"
 # the version of what build_onnx writes: raise it when a converter changes its nodes, so that
 # exports cached by caffe_compat.inference.engines are written again
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _is_loss(net, node):

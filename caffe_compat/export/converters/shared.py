@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...rules.fields import declare, declared
-from ..fields import fillers
+from ..fields import PRIOR_BOX_NO_EFFECT, fillers
 from ..registry import register_converter
 
 SHARED_TYPES = ("ReLU", "ReLU6", "PReLU", "Sigmoid", "TanH", "AbsVal", "ELU", "BNLL", "Exp",
@@ -22,11 +22,27 @@ SHARED_TYPES = ("ReLU", "ReLU6", "PReLU", "Sigmoid", "TanH", "AbsVal", "ELU", "B
                 "Convolution", "Deconvolution", "BatchNorm", "Power", "InnerProduct",
                 "Scale", "Bias", "Slice", "Permute", "Crop", "Tile", "ConvolutionDepthwise",
                 "Swish", "Mish", "ArgMax", "Normalize", "NormalizeBBox", "Interp", "Axpy",
-                "Parameter")
+                "Parameter", "Pooling", "DetectionOutput", "Dropout", "Flatten", "MVN",
+                "PriorBox", "PriorBoxClustered", "Reduction", "Reshape", "ShuffleChannel",
+                "Split")
+# fields some values of which the torch-free path refuses and the export takes (the converter
+# takes them where its graph is ``batch_free``), with what the export does with the field (None:
+# honoured, else why it has no effect): STOCHASTIC pooling (whose ratio of sums the runtime's
+# order of addition moves by more than that path's bound where the sum nearly cancels), and
+# the fields the layer does not read, which that path leaves to the torch path's warning (the
+# export's net warned when it was built: DetectionOutput's nms_param.eta, PriorBox's img_size)
+EXPORT_TAKES = {"Pooling": {"pool": None}, "DetectionOutput": {"nms_param": None},
+                **dict.fromkeys(("PriorBox", "PriorBoxClustered"), PRIOR_BOX_NO_EFFECT)}
 
 
 def from_shared(ctx):
     """The tops of ``ctx``'s layer written by its torch-free converter (module doc)."""
+    return written(ctx, ctx.type, ctx.param)
+
+
+def written(ctx, type_name, param):
+    """The tops that the torch-free converter of ``type_name`` writes for a layer of
+    LayerParameter ``param`` on ``ctx``'s bottoms and blobs."""
     from ...lite import graph as lite_graph
     from ...lite.converters import Unsupported, converter
     g = ctx.g
@@ -36,7 +52,7 @@ def from_shared(ctx):
                for name, shape in zip(ctx.bottoms, ctx.bottom_shapes)]
     blobs = [np.asarray(b.detach().cpu().numpy(), np.float32) for b in ctx.module.blobs]
     try:
-        tops = converter(ctx.type)(lite, ctx.param, bottoms, blobs)
+        tops = converter(type_name)(lite, param, bottoms, blobs)
     except Unsupported as exc:
         ctx.fail(str(exc))
     renamed = {}
@@ -57,17 +73,21 @@ register_converter(*SHARED_TYPES)(from_shared)
 
 def _declare_fields():
     """The export's use of each shared type's fields is its torch-free converter's, but for
-    the fillers: the converter refuses a missing blob, and the export always passes the built
-    net's blobs."""
+    the fillers (the converter refuses a missing blob, and the export always passes the built
+    net's blobs) and :data:`EXPORT_TAKES`."""
     from ...lite.converters import load_all
     load_all()
     table = declared()
     for type_name in SHARED_TYPES:
         lite = table.get(("lite", type_name))
         if lite is not None:
-            written = {f: r for f, r in fillers(lite.message).items() if f in lite.refuses}
-            declare("onnx", type_name, lite.message, lite.honours, lite.refuses - set(written),
-                    no_effect={**(lite.no_effect or {}), **written})
+            given = {f: r for f, r in fillers(lite.message).items() if f in lite.refuses}
+            taken = EXPORT_TAKES.get(type_name, {})
+            given.update((f, r) for f, r in taken.items() if r is not None)
+            declare("onnx", type_name, lite.message,
+                    lite.honours | {f for f, r in taken.items() if r is None},
+                    lite.refuses - set(given) - set(taken),
+                    no_effect={**(lite.no_effect or {}), **given})
 
 
 _declare_fields()
