@@ -16,9 +16,17 @@ from ..errors import NetError
 from ..lite import converters as lite
 from ..rules import registry
 from ..rules.fields import declare, declared
-from .fields import fillers
+from .fields import PRIOR_BOX_NO_EFFECT, fillers
 
 _BATCH_AXES = {}
+# fields some values of which the torch-free path refuses and the export takes (the converter
+# takes them where its graph is ``batch_free``), with what the export does with the field (None:
+# honoured, else why it has no effect): STOCHASTIC pooling (whose ratio of sums the runtime's
+# order of addition moves by more than that path's bound where the sum nearly cancels), and
+# the fields the layer does not read, which that path leaves to the torch path's warning (the
+# export's net warned when it was built: DetectionOutput's nms_param.eta, PriorBox's img_size)
+EXPORT_TAKES = {"Pooling": {"pool": None}, "DetectionOutput": {"nms_param": None},
+                **dict.fromkeys(("PriorBox", "PriorBoxClustered"), PRIOR_BOX_NO_EFFECT)}
 
 
 def register_converter(*type_names, replace=False, batch_axes=None):
@@ -61,8 +69,8 @@ def batch_axes(type_name, module):
 
 def _register_all():
     """Every type with an ONNX converter, under the engine ``"onnx"``, with the torch-free
-    converter's field declaration less the fillers (the converter refuses a missing blob; the
-    export always passes the built net's blobs)."""
+    converter's field declaration but for the fillers (the converter refuses a missing blob;
+    the export always passes the built net's blobs) and :data:`EXPORT_TAKES`."""
     lite.load_all()
     table = declared()
     for type_name in lite.registered_types():
@@ -72,9 +80,13 @@ def _register_all():
         registry.add("onnx", type_name, fn, False, "an ONNX converter")
         spec = table.get(("lite", type_name))
         if spec is not None:
-            written = {f: r for f, r in fillers(spec.message).items() if f in spec.refuses}
-            declare("onnx", type_name, spec.message, spec.honours, spec.refuses - set(written),
-                    no_effect={**(spec.no_effect or {}), **written})
+            given = {f: r for f, r in fillers(spec.message).items() if f in spec.refuses}
+            taken = EXPORT_TAKES.get(type_name, {})
+            given.update((f, r) for f, r in taken.items() if r is not None)
+            declare("onnx", type_name, spec.message,
+                    spec.honours | {f for f, r in taken.items() if r is None},
+                    spec.refuses - set(given) - set(taken),
+                    no_effect={**(spec.no_effect or {}), **given})
 
 
 _register_all()

@@ -1,6 +1,7 @@
 """One module per Caffe layer type of the torch-free path, each registering a function that
 writes the layer as ONNX nodes (or, for a layer with data-dependent results, a numpy step run
-after the ONNX part). A type's module is imported the first time a net asks for it
+after the ONNX part; a type with both, DetectionOutput, runs its numpy step here and gives the
+export its ONNX nodes). A type's module is imported the first time a net asks for it
 (``_modules.MODULES`` names it, a table written from the registrations by :mod:`.index`); a
 type without one sends the net to the torch path.
 

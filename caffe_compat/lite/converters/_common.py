@@ -148,6 +148,13 @@ def blob_count(lp, blobs, n):
         raise Unsupported(f"layer '{lp.name}': {have} blob(s) in the caffemodel, {n} expected")
 
 
+def train_phase(lp):
+    """Whether the layer runs in Caffe's TRAIN phase: its ``phase``, which a built net sets
+    from its own where the layer gives none (Net::Init; an export's layers); a deploy file's
+    layer without one is TEST's."""
+    return lp.HasField("phase") and lp.phase == 0      # caffe.proto's Phase TRAIN
+
+
 def canonical_axis(axis, ndim, lp):
     """Caffe's CanonicalAxisIndex: -ndim <= axis < ndim, negative from the end."""
     if not -ndim <= axis < ndim:

@@ -1,5 +1,6 @@
 """Flatten (the rule in :mod:`caffe_compat.rules.flatten`): a Reshape to the rule's shape
-(constants stay constants)."""
+(constants stay constants); in an export's graph the axes before ``axis`` are copied (0) and
+the merged axis is inferred (-1) where it holds the batch."""
 from ...rules import flatten as flatten_rule_module
 from ...rules.fields import declare
 from ...rules.flatten import flatten_rule
@@ -12,4 +13,8 @@ declare("lite", "Flatten", "FlattenParameter", flatten_rule_module.FIELDS)
 @register("Flatten")
 def flatten(g, lp, bottoms, blobs):
     x, = bottoms
-    return [reshaped(g, x, flatten_rule(lp, [x.shape]).top_shape(x.shape))]
+    rule = flatten_rule(lp, [x.shape])
+    top = rule.top_shape(x.shape)
+    start = rule.start
+    free = [0] * start + [-1 if start == 0 else top[start]] + list(x.shape[rule.end + 1:])
+    return [reshaped(g, x, top, free)]

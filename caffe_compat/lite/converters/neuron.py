@@ -1,14 +1,15 @@
 """Element-wise layers with no parameters blobs: ReLU (``negative_slope``: ``max(0, x) + slope
 min(0, x)``, ONNX's LeakyRelu), Sigmoid, TanH, AbsVal, Dropout (Caffe scales at training time,
 so its TEST forward is the identity; with ``scale_train: false``, OpenCV's fork, it multiplies
-by ``1 - dropout_ratio``) and Split (each top is the bottom)."""
+by ``1 - dropout_ratio``; in TRAIN it drops values at random, the torch path's) and Split (each
+top is the bottom)."""
 import numpy as np
 
 from ...rules import dropout as dropout_rule_module
 from ...rules.dropout import dropout_rule
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.relu import FIELDS as RELU_FIELDS, relu_slope
-from ._common import F32, Unsupported, register, same_shapes
+from ._common import F32, Unsupported, register, same_shapes, train_phase
 
 declare("lite", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
 declare("lite", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
@@ -43,7 +44,11 @@ def dropout(g, lp, bottoms, blobs):
     if len(bottoms) != 1:
         raise Unsupported(f"layer '{lp.name}': Dropout of {len(bottoms)} bottom(s)")
     x, = bottoms
-    factor = dropout_rule(lp).test_scale()
+    rule = dropout_rule(lp)
+    if train_phase(lp) and rule.ratio != 0.0:
+        raise Unsupported(f"layer '{lp.name}': Dropout drops values at random in TRAIN (a "
+                          "TEST-phase net computes it)")
+    factor = rule.test_scale()
     if factor is None:
         return [x]
     scale = np.array(factor, F32)

@@ -1,7 +1,7 @@
-"""Pooling (MAX, AVE, global) with Caffe's PoolingLayer geometry (parameters, output size,
-windows and refusals from :mod:`caffe_compat.rules.pooling`), written as ONNX pooling over
-explicitly padded windows so that no runtime's own ceil-mode rule is relied on where padding
-or a stride longer than the window could make it differ from Caffe's.
+"""Pooling (MAX, AVE, STOCHASTIC in TEST, global) with Caffe's PoolingLayer geometry
+(parameters, output size, windows and refusals from :mod:`caffe_compat.rules.pooling`), written
+as ONNX pooling over explicitly padded windows so that no runtime's own ceil-mode rule is
+relied on where padding or a stride longer than the window could make it differ from Caffe's.
 
 MAX takes the maximum over the window clipped to the input
 (padding never wins; an empty window gives ``-FLT_MAX``, Caffe's initial value). AVE divides the
@@ -9,18 +9,24 @@ sum of the window (padded zeros included) by the size of the window clipped to
 ``[-pad, in + pad)``: zeros beyond the padded border do not count. Here the input is padded at
 the end so that every window is a full ``k x k`` block, the sum is ONNX's AveragePool (count
 including the pad) times ``k x k``, and the divisor is a constant map of Caffe's window sizes.
-``global_pooling``: the whole plane. STOCHASTIC is the torch path's.
+``global_pooling``: the whole plane. The mask top is the torch path's.
+
+STOCHASTIC in TEST (the layer's rule: ``sum(x^2) / (sum(x) + FLT_MIN)`` per window where that
+sum is positive, else 0) is the ratio of two such window sums, in an export's graph
+(``batch_free``) only: where the sum nearly cancels, the runtime's order of addition moves the
+ratio by more than the torch-free path's bound (1e-5 of the output's scale), so that path leaves
+it to torch; in TRAIN it samples (the torch path's).
 """
 import numpy as np
 
 from ...rules import pooling as pool_rule
 from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.pooling import AVE, MAX, pooling_rule
-from ._common import F32, Unsupported, four_d, register
+from ...rules.pooling import AVE, MAX, STOCHASTIC, pooling_rule
+from ._common import F32, Unsupported, four_d, register, train_phase
 
 _FLT_MAX = float(np.finfo(np.float32).max)
 
-# STOCHASTIC pooling and the mask top go to the torch path
+# STOCHASTIC pooling goes to the torch path (but in an export's graph)
 declare("lite", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"}, refuses={"pool"},
         no_effect=ENGINE_FIELD)
 
@@ -42,15 +48,22 @@ def _lengths_free(lp, shapes, rule=None):
 def pooling(g, lp, bottoms, blobs):
     x, = bottoms
     rule = pooling_rule(lp, [four_d(lp, x)])
-    if rule.method not in (MAX, AVE) or rule.tops != 1:
-        raise Unsupported(f"layer '{lp.name}': pool {rule.method} with {rule.tops} top(s)")
+    if rule.tops != 1:
+        raise Unsupported(f"layer '{lp.name}': the MAX pooling mask (second top)")
+    if rule.method == STOCHASTIC and (train_phase(lp) or not g.batch_free):
+        raise Unsupported(f"layer '{lp.name}': STOCHASTIC pooling (written for the export of "
+                          "a TEST-phase net only; in TRAIN it samples)")
     n, c, h, w = x.shape
     if rule.global_pooling:
+        if rule.method == STOCHASTIC:
+            sums = [g.op("ReduceSum", [v, g.const(np.array([2, 3], np.int64))], {"keepdims": 1})
+                    for v in (g.op("Mul", [x, x]), x)]
+            return [type(x)(_ratio(g, *sums), (n, c, 1, 1))]
         op = "GlobalMaxPool" if rule.method == MAX else "GlobalAveragePool"
         return [type(x)(g.op(op, [x]), (n, c, 1, 1))]
     win = rule.windows(h, w)
     k, s, pad = win.kernel, rule.stride, rule.pad
-    (oh, ow), (_, end_w, _, end_h) = win.out, win.pads
+    oh, ow = win.out
     if rule.method == MAX and not any(pad) and all(a >= b for a, b in zip(k, s)):
         # no padding and windows at least as long as the stride: every window starts inside
         # the input, so Caffe's rounding is ONNX's ceil_mode and the node holds no length
@@ -59,30 +72,52 @@ def pooling(g, lp, bottoms, blobs):
                                   "ceil_mode": int(rule.ceil)})
         return [type(x)(y, (n, c, oh, ow))]
     if rule.method == MAX:
-        name = g.name(x)
-        if end_h < 0 or end_w < 0:          # floor mode drops the last rows / columns
-            name = g.op("Slice", [name, g.const(np.array([0, 0], np.int64)),
-                                  g.const(np.array([h + min(end_h, 0), w + min(end_w, 0)],
-                                                   np.int64)),
-                                  g.const(np.array([2, 3], np.int64))])
+        _, end_w, _, end_h = win.pads
         pads = [pad[0], pad[1], max(end_h, 0), max(end_w, 0)]
-        y = g.op("MaxPool", [name], {"kernel_shape": list(k), "strides": list(s), "pads": pads})
+        y = g.op("MaxPool", [_cut(g, x, win, (h, w))],
+                 {"kernel_shape": list(k), "strides": list(s), "pads": pads})
         if win.any_empty():
             y = g.op("Max", [y, g.const(np.array(-_FLT_MAX, F32))])
         return [type(x)(y, (n, c, oh, ow))]
-    # AVE: zero padding to full windows, window sums, Caffe's divisors
-    pads = [0, 0, pad[0], pad[1], 0, 0, max(end_h, 0), max(end_w, 0)]
-    name = g.name(x)
-    if end_h < 0 or end_w < 0:
-        name = g.op("Slice", [name, g.const(np.array([0, 0], np.int64)),
-                              g.const(np.array([h + min(end_h, 0), w + min(end_w, 0)],
-                                               np.int64)),
-                              g.const(np.array([2, 3], np.int64))])
+    if rule.method == AVE:
+        y = _window_means(g, x, rule, win, (h, w))
+        divisor = win.divisor.astype(F32)
+        full = F32(k[0] * k[1])
+        if (divisor != full).any():
+            y = g.op("Mul", [y, g.const((full / divisor).astype(F32)[None, None])])
+        return [type(x)(y, (n, c, oh, ow))]
+    area = g.const(np.array(k[0] * k[1], F32))
+    sums = [g.op("Mul", [_window_means(g, v, rule, win, (h, w)), area])
+            for v in (g.op("Mul", [x, x]), x)]
+    return [type(x)(_ratio(g, *sums), (n, c, oh, ow))]
+
+
+def _cut(g, x, win, hw):
+    """``x`` (of planes ``hw``) without the rows and columns no window reaches (floor mode
+    drops them)."""
+    _, end_w, _, end_h = win.pads
+    if end_h >= 0 and end_w >= 0:
+        return x
+    return g.op("Slice", [x, g.const(np.array([0, 0], np.int64)),
+                          g.const(np.array([hw[0] + min(end_h, 0), hw[1] + min(end_w, 0)],
+                                           np.int64)),
+                          g.const(np.array([2, 3], np.int64))])
+
+
+def _window_means(g, x, rule, win, hw):
+    """Each window's sum over ``k x k`` (padded zeros included), divided by ``k x k``: ``x``
+    zero-padded so that every window is a whole block of it, ONNX's AveragePool."""
+    _, end_w, _, end_h = win.pads
+    pads = [0, 0, rule.pad[0], rule.pad[1], 0, 0, max(end_h, 0), max(end_w, 0)]
+    name = _cut(g, x, win, hw)
     if any(pads):
         name = g.op("Pad", [name, g.const(np.array(pads, np.int64))])
-    y = g.op("AveragePool", [name], {"kernel_shape": list(k), "strides": list(s)})
-    divisor = win.divisor.astype(F32)
-    full = F32(k[0] * k[1])
-    if (divisor != full).any():
-        y = g.op("Mul", [y, g.const((full / divisor).astype(F32)[None, None])])
-    return [type(x)(y, (n, c, oh, ow))]
+    return g.op("AveragePool", [name], {"kernel_shape": list(win.kernel),
+                                        "strides": list(rule.stride)})
+
+
+def _ratio(g, squares, total):
+    """STOCHASTIC's TEST value from the windows' sums of ``x^2`` and of ``x``."""
+    total = g.op("Add", [total, g.const(np.array(np.finfo(F32).tiny, F32))])
+    zero = g.const(np.array(0.0, F32))
+    return g.op("Where", [g.op("Greater", [total, zero]), g.op("Div", [squares, total]), zero])

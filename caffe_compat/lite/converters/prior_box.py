@@ -1,13 +1,14 @@
 """PriorBox: a constant computed for the input shapes, by the same numpy rule as the torch
 layer (:class:`caffe_compat.rules.prior_box.PriorRule`: OpenCV 4's default boxes, normalised by
 the image bottom's size; only the two bottoms' shapes are read). Output ``(1, 2, H * W * K *
-4)``: the boxes, then the variances."""
+4)``: the boxes, then the variances. The ``img_size`` fields, which the layer does not read
+(as OpenCV), go to the torch path, which warns about them; an export's net (``batch_free``)
+has warned when it was built."""
 from ...rules import prior_box as prior_rules
 from ...rules.fields import declare
 from ...rules.prior_box import PriorRule
 from ._common import Unsupported, register
 
-# img_size fields go to the torch path (which warns about them)
 declare("lite", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", prior_rules.FIELDS,
         refuses=prior_rules.IMG_SIZE)
 
@@ -23,6 +24,6 @@ def prior_box(g, lp, bottoms, blobs):
     if len(feature.shape) != 4 or len(image.shape) != 4:
         raise Unsupported(f"layer '{lp.name}': bottoms {feature.shape}, {image.shape}")
     rule = PriorRule(lp.prior_box_param, _fail)
-    if rule.img_size:
+    if rule.img_size and not g.batch_free:
         raise Unsupported(f"layer '{lp.name}': img_size fields (the torch path warns)")
     return [g.constant(rule.compute(feature.shape[2:], image.shape[2:])[None])]

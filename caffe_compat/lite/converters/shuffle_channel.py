@@ -1,5 +1,6 @@
 """ShuffleChannel (:mod:`caffe_compat.rules.shuffle_channel`): the channels as (group, C /
-group), transposed (ONNX's Reshape, Transpose, Reshape)."""
+group), transposed (ONNX's Reshape, Transpose, Reshape; an export's graph copies the batch
+length with 0)."""
 from ...rules import shuffle_channel as shuffle_rule_module
 from ...rules.fields import declare
 from ...rules.shuffle_channel import shuffle_channel_rule
@@ -13,8 +14,9 @@ declare("lite", "ShuffleChannel", "ShuffleChannelParameter", shuffle_rule_module
 def shuffle_channel(g, lp, bottoms, blobs):
     x, = bottoms
     rule = shuffle_channel_rule(lp, [x.shape])
-    grouped = reshaped(g, x, rule.grouped(x.shape))
+    grouped = rule.grouped(x.shape)
+    grouped = reshaped(g, x, grouped, (0,) + grouped[1:])
     perm = [0, 2, 1] + list(range(3, len(grouped.shape)))
     shape = tuple(grouped.shape[a] for a in perm)
     swapped = type(x)(g.op("Transpose", [grouped], {"perm": perm}), shape)
-    return [reshaped(g, swapped, x.shape)]
+    return [reshaped(g, swapped, x.shape, (0,) + x.shape[1:])]

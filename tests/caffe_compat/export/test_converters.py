@@ -194,6 +194,19 @@ EXTRA = {
         layer("wide_lrn", "LRN", ["x"], "lrn_param { local_size: 7 alpha: 0.9 k: 2 }"),
     ], ["deconv", "dil", "ip_axis2", "ip_t", "spp", "ave_pad", "max_pad", "stoch", "gmax",
         "wide_conv", "wide_lrn"]),
+    # forms only an export's graph gets: a count that holds the batch read at run time, the
+    # batch inferred in a Reshape's untouched axes, a global STOCHASTIC pooling (of values
+    # kept positive, where the ratio of sums is well conditioned)
+    "free batch": ({"x": (2, 3, 5, 4)}, [
+        layer("red_all_mean", "Reduction", ["x"], "reduction_param { operation: MEAN axis: 0 "
+              "coeff: 3 }"),
+        layer("red_all_sumsq", "Reduction", ["x"], "reduction_param { operation: SUMSQ }"),
+        layer("lead", "Reshape", ["x"], "reshape_param { shape { dim: 1 } axis: 0 "
+              "num_axes: 0 }"),
+        layer("pos", "Power", ["x"], "power_param { shift: 2 }"),
+        layer("gstoch", "Pooling", ["pos"], "pooling_param { pool: STOCHASTIC "
+              "global_pooling: true }"),
+    ], ["red_all_mean", "red_all_sumsq", "lead", "gstoch"]),
 }
 
 
