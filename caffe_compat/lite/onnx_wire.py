@@ -87,8 +87,9 @@ def node(op_type, inputs, outputs, name, attributes):
 
 
 def tensor(name, array):
-    """A TensorProto holding ``array`` (float32 or int64) in ``raw_data`` (viewed)."""
-    array = np.ascontiguousarray(array)
+    """A TensorProto holding ``array`` (float32 or int64) in ``raw_data`` (viewed); a 0-d
+    array stays 0-d (``np.ascontiguousarray`` alone would give it one axis)."""
+    array = np.ascontiguousarray(array).reshape(np.shape(array))
     kind = _DTYPES.get(array.dtype)
     if kind is None:
         raise TypeError(f"initializer {name!r}: dtype {array.dtype} is not written "

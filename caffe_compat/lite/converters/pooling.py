@@ -74,7 +74,15 @@ def pooling(g, lp, bottoms, blobs):
     if rule.method == MAX:
         _, end_w, _, end_h = win.pads
         pads = [pad[0], pad[1], max(end_h, 0), max(end_w, 0)]
-        y = g.op("MaxPool", [_cut(g, x, win, (h, w))],
+        name = _cut(g, x, win, (h, w))
+        if pads[2] >= k[0] or pads[3] >= k[1]:
+            # an end pad as long as the window (a last window starting past the input, which
+            # Caffe keeps without padding): runtimes refuse such pads, so the input is padded
+            # with -FLT_MAX (never the maximum of a window that reaches the input) by a node
+            name = g.op("Pad", [name, g.const(np.array([0, 0, 0, 0, 0, 0] + pads[2:], np.int64)),
+                                g.const(np.array(-_FLT_MAX, F32))])
+            pads = pads[:2] + [0, 0]
+        y = g.op("MaxPool", [name],
                  {"kernel_shape": list(k), "strides": list(s), "pads": pads})
         if win.any_empty():
             y = g.op("Max", [y, g.const(np.array(-_FLT_MAX, F32))])
