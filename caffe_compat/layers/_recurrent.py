@@ -31,13 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from ..kernels import blas_order
-from .base import Layer, count
+from .base import Layer
 from .inner_product import CaffeOrderInnerProduct
-
-# the RecurrentParameter fields LSTM and RNN read, and the one that changes nothing
-RECURRENT = frozenset({"num_output", "weight_filler", "bias_filler", "expose_hidden"})
-RECURRENT_NO_EFFECT = {"debug_info": "Caffe's logging of the unrolled net; the values "
-                                     "are the same"}
+from ..rules.recurrent import BLOBS, recurrent_rule
 
 
 def inner_product(x, weight, bias=None):
@@ -48,85 +44,35 @@ def inner_product(x, weight, bias=None):
 
 
 class RecurrentLayer(Layer):
-    """Caffe's RecurrentLayer; subclasses name their state(s) and parameter blobs and run the
-    steps (``num_states``: 1 for RNN's h, 2 for LSTM's h and c; ``make_blobs`` adds the
-    parameter blobs in Caffe's order, ``run_steps`` computes the unrolled net)."""
+    """Caffe's RecurrentLayer: the parameters, shapes, states and blobs of
+    :func:`caffe_compat.rules.recurrent.recurrent_rule` for the subclass's ``kind``, whose
+    ``run_steps`` computes the unrolled net."""
 
-    num_states = 1
-    state_names = ("h",)
+    kind = None             # "LSTM" or "RNN" (caffe_compat.rules.recurrent)
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rp = param.recurrent_param
-        self.hidden = int(rp.num_output)
-        if self.hidden <= 0:
-            self.fail("recurrent_param.num_output must be positive")
-        self.expose = bool(rp.expose_hidden)
-        exposed = self.num_states if self.expose else 0
-        nb, nt = len(self.bottom_shapes), len(param.top)
-        lo = 2 + exposed
-        if not lo <= nb <= lo + 1:
-            self.fail(f"takes {lo} or {lo + 1} bottoms (x, cont, optional x_static"
-                      + (", " + ", ".join(f"{s}_0" for s in self.state_names)
-                         if self.expose else "") + f"), got {nb}")
-        if nt != 1 + exposed:
-            self.fail(f"takes exactly {1 + exposed} top(s) (the output"
-                      + (", " + ", ".join(f"{s}_T" for s in self.state_names)
-                         if self.expose else "") + f"), got {nt}")
-        self.static = nb > lo
-        x, cont = self.bottom_shapes[0], self.bottom_shapes[1]
-        if len(x) < 2:
-            self.fail(f"bottom 0 (x) must have at least 2 axes (T, N, ...), got shape {x}")
-        self.T = x[0]
-        self.input_dim = count(x, 2)
-        self.static_dim = None
-        if self.static:
-            s = self.bottom_shapes[2]
-            if len(s) < 1:
-                self.fail("bottom 2 (x_static) must have at least 1 axis (N, ...)")
-            self.static_dim = count(s, 1)
-        self.check_shapes(self.bottom_shapes)
+        rule = self.rule = recurrent_rule(param, self.bottom_shapes, self.kind, self.type_name)
+        self.hidden, self.expose, self.static, self.T = rule.hidden, rule.expose, rule.static, \
+            rule.T
+        self.input_dim, self.static_dim = rule.input_dim, rule.static_dim
+        self.num_states = rule.num_states
         self._state = None        # flat buffers of the carried state(s), Caffe's blob memory
-        self.make_blobs()
+        for name, shape in rule.blob_shapes():
+            self.add_blob(name, shape)
 
-    # ------------------------------------------------------------------ shapes
-    def check_shapes(self, shapes):
-        x, cont = tuple(shapes[0]), tuple(shapes[1])
-        if len(x) < 2:
-            self.fail(f"bottom 0 (x) must have at least 2 axes (T, N, ...), got shape {x}")
-        if x[0] != self.T:
-            self.fail(f"the number of time steps changed: {x[0]}, set up with {self.T} "
-                      "(Caffe fixes T when the layer is set up)")
-        if count(x, 2) != self.input_dim:
-            self.fail(f"x has {count(x, 2)} values per step and stream (shape {x}), the "
-                      f"weights expect {self.input_dim}")
-        n = x[1]
-        if len(cont) != 2 or cont != (self.T, n):
-            self.fail(f"bottom 1 (cont) must have shape (T, N) = ({self.T}, {n}), got {cont}")
-        k = 2
-        if self.static:
-            s = tuple(shapes[2])
-            if len(s) < 1 or s[0] != n:
-                self.fail(f"bottom 2 (x_static) must have N = {n} rows, got shape {s}")
-            if count(s, 1) != self.static_dim:
-                self.fail(f"x_static has {count(s, 1)} values per stream (shape {s}), the "
-                          f"weights expect {self.static_dim}")
-            k = 3
-        if self.expose:
-            want = (1, n, self.hidden)
-            for j, name in enumerate(self.state_names):
-                got = tuple(shapes[k + j])
-                if got != want:
-                    self.fail(f"bottom {k + j} ({name}_0) must have shape {want} (1, N, "
-                              f"num_output), got {got}")
-        return n
+    @classmethod
+    def names_of_blobs(cls, n):
+        """The blobs' names (the static input's weight only where ``n`` counts it)."""
+        table = BLOBS[cls.kind]
+        names = [name for name, _, what in table if what != "static" or n == len(table)]
+        return [names[i] if i < len(names) else f"blob{i}" for i in range(n)]
+
+    def filler_params(self):
+        return self.rule.fillers()
 
     def top_shapes(self, bottom_shapes):
-        n = self.check_shapes(bottom_shapes)
-        out = [(self.T, n, self.hidden)]
-        if self.expose:
-            out += [(1, n, self.hidden)] * self.num_states
-        return out
+        return self.rule.top_shapes(bottom_shapes)
 
     # ------------------------------------------------------------------ state
     def initial_state(self, bottoms, n, like):
@@ -159,7 +105,7 @@ class RecurrentLayer(Layer):
     # ------------------------------------------------------------------ running
     def forward(self, *bottoms):
         x, cont = bottoms[0], bottoms[1]
-        n = self.check_shapes([b.shape for b in bottoms])
+        n = self.rule.streams([b.shape for b in bottoms])
         xs = bottoms[2] if self.static else None
         states = self.initial_state(bottoms, n, x)
         outputs, states = self.run_steps(x.reshape(self.T, n, self.input_dim), cont.detach(),

@@ -1,14 +1,14 @@
 """BatchReindex: ``top[i] = bottom[0][bottom[1][i]]`` along the first axis.
 
-``bottom[1]`` must have exactly one axis; the top shape is ``(len(bottom[1]),) +
-bottom[0].shape[1:]``. Indices must satisfy ``0 <= idx < bottom[0].shape[0]`` (checked on the
-float values, then truncated). The gradient to bottom[0] accumulates over repeated indices; the
-index input gets none.
+Shapes: :mod:`caffe_compat.rules.batch_reindex`. Indices must satisfy ``0 <= idx <
+bottom[0].shape[0]`` (checked on the float values, then truncated). The gradient to bottom[0]
+accumulates over repeated indices; the index input gets none.
 """
 import torch
 
 from .base import Layer
 from .registry import register_layer
+from ..rules.batch_reindex import batch_reindex_top_shape
 
 
 @register_layer("BatchReindex")
@@ -24,12 +24,7 @@ class BatchReindex(Layer):
         return bottom_index == 0
 
     def top_shapes(self, bottom_shapes):
-        data, idx = (tuple(s) for s in bottom_shapes)
-        if len(idx) != 1:
-            self.fail(f"the index bottom must have exactly one axis, got shape {idx}")
-        if len(data) < 1:
-            self.fail("the data bottom needs at least one axis")
-        return [(idx[0],) + data[1:]]
+        return [batch_reindex_top_shape(self.param, bottom_shapes, self.type_name)]
 
     def forward(self, x, permut):
         permut = permut.detach()

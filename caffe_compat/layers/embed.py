@@ -10,10 +10,11 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
+from ..rules import embed as embed_rules
+from ..rules.embed import embed_rule
 from ..rules.fields import declare
 
-declare("torch", "Embed", "EmbedParameter",
-        {"num_output", "input_dim", "bias_term", "weight_filler", "bias_filler"})
+declare("torch", "Embed", "EmbedParameter", embed_rules.FIELDS | embed_rules.FILLERS)
 
 
 @register_layer("Embed")
@@ -24,27 +25,19 @@ class Embed(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        ep = param.embed_param
-        self.N = int(ep.num_output)
-        self.K = int(ep.input_dim)
-        if self.N <= 0:
-            self.fail(f"embed_param.num_output must be positive, got {self.N}")
-        if self.K <= 0:
-            self.fail(f"embed_param.input_dim must be positive, got {self.K}")
-        self.bias_term = ep.bias_term
-        self.add_blob("weight", (self.K, self.N))
-        if self.bias_term:
-            self.add_blob("bias", (self.N,))
+        rule = self.rule = embed_rule(param)
+        self.N, self.K, self.bias_term = rule.num_output, rule.input_dim, rule.bias_term
+        for name, shape in zip(self.blob_names, rule.blob_shapes()):
+            self.add_blob(name, shape)
 
     def filler_params(self):
-        ep = self.param.embed_param
-        return [ep.weight_filler, ep.bias_filler][:len(self.blobs)]
+        return self.rule.fillers()
 
     def allow_force_backward(self, bottom_index):
         return False
 
     def top_shapes(self, bottom_shapes):
-        return [tuple(bottom_shapes[0]) + (self.N,)]
+        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         idx = x.detach().to(torch.int64)

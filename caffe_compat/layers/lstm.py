@@ -15,37 +15,19 @@ with ``expose_hidden`` the bottoms are x, cont, [x_static], h_0, c_0 and the top
 """
 import torch
 
-from ._recurrent import RECURRENT, RECURRENT_NO_EFFECT, RecurrentLayer, inner_product
+from ._recurrent import RecurrentLayer, inner_product
 from .lstm_unit import lstm_unit
 from .registry import register_layer
+from ..rules import recurrent as recurrent_rules
 from ..rules.fields import declare
 
-declare("torch", "LSTM", "RecurrentParameter", RECURRENT, no_effect=RECURRENT_NO_EFFECT)
+declare("torch", "LSTM", "RecurrentParameter", recurrent_rules.FIELDS | recurrent_rules.FILLERS,
+        no_effect=recurrent_rules.NO_EFFECT)
 
 
 @register_layer("LSTM")
 class LSTM(RecurrentLayer):
-    num_states = 2
-    state_names = ("h", "c")
-    blob_names = ("W_xc", "b_c", "W_hc")
-
-    @classmethod
-    def names_of_blobs(cls, n):
-        if n == 4:
-            return ["W_xc", "b_c", "W_xc_static", "W_hc"]
-        return super().names_of_blobs(n)
-
-    def make_blobs(self):
-        rows = 4 * self.hidden
-        self.add_blob("W_xc", (rows, self.input_dim))
-        self.add_blob("b_c", (rows,))
-        if self.static:
-            self.add_blob("W_xc_static", (rows, self.static_dim))
-        self.add_blob("W_hc", (rows, self.hidden))
-
-    def filler_params(self):
-        rp = self.param.recurrent_param
-        return [rp.weight_filler, rp.bias_filler] + [rp.weight_filler] * (1 + self.static)
+    kind = "LSTM"
 
     def run_steps(self, x, cont, x_static, states):
         T, n, _ = x.shape

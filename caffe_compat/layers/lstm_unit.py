@@ -22,6 +22,7 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
+from ..rules.lstm_unit import lstm_unit_top_shapes
 
 
 def _sigmoid(x):
@@ -92,22 +93,7 @@ class LSTMUnit(Layer):
         return bottom_index != 2
 
     def top_shapes(self, bottom_shapes):
-        c_prev, x, cont = (tuple(s) for s in bottom_shapes)
-        names = ("c_prev", "x (gate inputs)", "cont")
-        for k, (name, shape) in enumerate(zip(names, (c_prev, x, cont))):
-            want = 2 if k == 2 else 3
-            if len(shape) != want:
-                self.fail(f"bottom {k} ({name}) must have {want} axes, got shape {shape}")
-            if shape[0] != 1:
-                self.fail(f"bottom {k} ({name}) must hold one time step (shape[0] == 1), got "
-                          f"shape {shape}")
-            if shape[1] != c_prev[1]:
-                self.fail(f"bottom {k} ({name}) has {shape[1]} streams, c_prev has {c_prev[1]} "
-                          f"(shapes {c_prev}, {x}, {cont})")
-        if x[2] != 4 * c_prev[2]:
-            self.fail(f"the gate input must have 4 * {c_prev[2]} = {4 * c_prev[2]} values per "
-                      f"stream (i, f, o, g), got shape {x}")
-        return [c_prev, c_prev]
+        return lstm_unit_top_shapes(self.param, bottom_shapes, self.type_name)
 
     def forward(self, c_prev, x, cont):
         self.top_shapes([c_prev.shape, x.shape, cont.shape])

@@ -16,9 +16,9 @@ import torch
 from .registry import register_layer
 from .roi_pooling import ROILayer, round_half_away
 from ..rules.fields import declare
+from ..rules.roi_pooling import PSROI_FIELDS, psroi_pooling_rule
 
-declare("torch", "PSROIPooling", "PSROIPoolingParameter",
-        {"spatial_scale", "output_dim", "group_size"})
+declare("torch", "PSROIPooling", "PSROIPoolingParameter", PSROI_FIELDS)
 
 F32 = np.float32
 
@@ -36,23 +36,11 @@ def _bins(start, end, k, size):
 
 @register_layer("PSROIPooling")
 class PSROIPooling(ROILayer):
-    maps = "score maps"
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        p = param.psroi_pooling_param
-        if p.output_dim <= 0 or p.group_size <= 0:
-            self.fail("psroi_pooling_param.output_dim and group_size must be positive")
-        self.dim, self.k = int(p.output_dim), int(p.group_size)
-        self.scale = F32(p.spatial_scale)
-        self.top_shapes(self.bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        feat, rois = self.check_bottoms(bottom_shapes)
-        if feat[1] != self.dim * self.k * self.k:
-            self.fail(f"the score maps have {feat[1]} channels; output_dim x group_size^2 = "
-                      f"{self.dim * self.k * self.k} are needed")
-        return [(rois[0], self.dim, self.k, self.k)]
+        rule = self.rule = psroi_pooling_rule(param, self.bottom_shapes)
+        self.dim, self.k, self.scale = rule.dim, rule.k, rule.scale
 
     def pool(self, feat, b, r):
         n, _, h, w = feat.shape

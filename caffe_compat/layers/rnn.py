@@ -15,39 +15,18 @@ o, h_T.
 """
 import torch
 
-from ._recurrent import RECURRENT, RECURRENT_NO_EFFECT, RecurrentLayer, inner_product
+from ._recurrent import RecurrentLayer, inner_product
 from .registry import register_layer
+from ..rules import recurrent as recurrent_rules
 from ..rules.fields import declare
 
-declare("torch", "RNN", "RecurrentParameter", RECURRENT, no_effect=RECURRENT_NO_EFFECT)
+declare("torch", "RNN", "RecurrentParameter", recurrent_rules.FIELDS | recurrent_rules.FILLERS,
+        no_effect=recurrent_rules.NO_EFFECT)
 
 
 @register_layer("RNN")
 class RNN(RecurrentLayer):
-    num_states = 1
-    state_names = ("h",)
-    blob_names = ("W_xh", "b_h", "W_hh", "W_ho", "b_o")
-
-    @classmethod
-    def names_of_blobs(cls, n):
-        if n == 6:
-            return ["W_xh", "b_h", "W_xh_static", "W_hh", "W_ho", "b_o"]
-        return super().names_of_blobs(n)
-
-    def make_blobs(self):
-        h = self.hidden
-        self.add_blob("W_xh", (h, self.input_dim))
-        self.add_blob("b_h", (h,))
-        if self.static:
-            self.add_blob("W_xh_static", (h, self.static_dim))
-        self.add_blob("W_hh", (h, h))
-        self.add_blob("W_ho", (h, h))
-        self.add_blob("b_o", (h,))
-
-    def filler_params(self):
-        rp = self.param.recurrent_param
-        w, b = rp.weight_filler, rp.bias_filler
-        return [w, b] + [w] * self.static + [w, w, b]
+    kind = "RNN"
 
     def run_steps(self, x, cont, x_static, states):
         T, n, _ = x.shape

@@ -16,8 +16,9 @@ import torch
 from .base import Layer
 from .registry import register_layer
 from ..rules.fields import declare
+from ..rules.roi_pooling import ROI_FIELDS, roi_pooling_rule
 
-declare("torch", "ROIPooling", "ROIPoolingParameter", {"pooled_h", "pooled_w", "spatial_scale"})
+declare("torch", "ROIPooling", "ROIPoolingParameter", ROI_FIELDS)
 
 F32 = np.float32
 
@@ -41,18 +42,13 @@ def roi_bins(start, end, pooled, size):
 
 
 class ROILayer(Layer):
-    """ROIPooling's and PSROIPooling's bottoms (maps ``(N, C, H, W)``, ROIs ``(R, 5)``) and
-    loop over the ROIs; :meth:`pool` gives one ROI's top."""
+    """ROIPooling's and PSROIPooling's loop over the ROIs (``self.rule``: the type's record of
+    :mod:`caffe_compat.rules.roi_pooling`); :meth:`pool` gives one ROI's top."""
     exact_bottoms = 2
     exact_tops = 1
-    maps = "features"           # what the first bottom holds, for the shape error
 
-    def check_bottoms(self, bottom_shapes):
-        feat, rois = bottom_shapes
-        if len(feat) != 4 or len(rois) != 2 or rois[1] != 5:
-            self.fail(f"bottoms must be {self.maps} (N, C, H, W) and ROIs (R, 5), got {feat} "
-                      f"and {rois}")
-        return feat, rois
+    def top_shapes(self, bottom_shapes):
+        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, feat, rois):
         if feat.device.type == "meta":
@@ -74,16 +70,8 @@ class ROIPooling(ROILayer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        p = param.roi_pooling_param
-        if not (p.pooled_h > 0 and p.pooled_w > 0):
-            self.fail("roi_pooling_param.pooled_h and pooled_w must be positive")
-        self.pooled = (int(p.pooled_h), int(p.pooled_w))
-        self.scale = F32(p.spatial_scale)
-        self.top_shapes(self.bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        feat, rois = self.check_bottoms(bottom_shapes)
-        return [(rois[0], feat[1]) + self.pooled]
+        self.rule = roi_pooling_rule(param, self.bottom_shapes)
+        self.pooled, self.scale = self.rule.pooled, self.rule.scale
 
     def pool(self, feat, b, r):
         _, c, h, w = feat.shape

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from caffe_compat import NetError
-from caffe_compat.layers.spp import level_geometry
+from caffe_compat.rules.spp import level_geometry
 from tests.caffe_compat.layers.helpers_struct import (caffe_pool_reference, leaf, make_layer,
                                                       report)
 from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
