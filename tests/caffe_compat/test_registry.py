@@ -83,8 +83,8 @@ def test_the_command_says_which_engine_runs_a_net(tmp_path):
     runs = tmp_path / "runs.prototxt"
     runs.write_text(head + 'layer { name: "p" type: "PReLU" bottom: "c" top: "c" }\n')
     refused = tmp_path / "refused.prototxt"
-    refused.write_text(head + 'layer { name: "e" type: "Embed" bottom: "c" top: "e" '
-                       'embed_param { num_output: 2 input_dim: 4 } }\n')
+    refused.write_text(head + 'layer { name: "e" type: "SigmoidCrossEntropyLoss" bottom: "c" '
+                       'bottom: "c" top: "e" }\n')
     got = {}
     for path in (runs, refused):
         done = subprocess.run([sys.executable, "-m", "caffe_compat.cli", "layers", str(path)],
@@ -93,8 +93,10 @@ def test_the_command_says_which_engine_runs_a_net(tmp_path):
         got[path.stem] = done.stdout
     assert "pycaffe forward (caffe.Net, TEST): array engine" in got["runs"]
     assert "cv2.dnn forward: torch-free path" in got["runs"]
-    assert "pycaffe forward (caffe.Net, TEST): torch engine (layer type Embed)" in got["refused"]
-    assert "cv2.dnn forward: torch path (no torch-free converter for Embed)" in got["refused"]
+    assert ("pycaffe forward (caffe.Net, TEST): torch engine (layer type "
+            "SigmoidCrossEntropyLoss)") in got["refused"]
+    assert ("cv2.dnn forward: torch path (no torch-free converter for SigmoidCrossEntropyLoss)"
+            in got["refused"])
     # the device and precision of each forward, with the default settings
     for stem, pycaffe in (("runs", "CPU (numpy)"), ("refused", "CPU (torch; caffe.set_mode_gpu() "
                                                              "puts it on CUDA)")):

@@ -10,6 +10,9 @@ A converter is ``convert(g, lp, bottoms, blobs) -> [Value, ...]``: ``g`` the
 ``bottoms`` the :class:`~caffe_compat.lite.graph.Value` of each bottom (name, shape, and the
 array when it is a constant), ``blobs`` the layer's arrays from the caffemodel (None when the
 file has none for it). It raises :class:`Unsupported` for anything it does not reproduce.
+A converter whose layer keeps its items off axis 0 (Caffe's recurrent layers: the streams on
+axis 1) has ``batch_axes(layer) -> {bottom index: axis}`` of the built layer, the axes an
+export leaves free (:mod:`caffe_compat.export.registry`).
 """
 from ._common import (Unsupported, converter, host_converter, kept_claim, lengths_free, load_all,
                       register, registered_types)

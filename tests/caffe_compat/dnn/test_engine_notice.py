@@ -11,9 +11,9 @@ HEAD = """name: "n"
 input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }
 layer { name: "c1" type: "Convolution" bottom: "data" top: "c1" convolution_param { num_output: 4 kernel_size: 3 } }
 """
-# Embed: a type the torch-free path has no converter for
-UNCONVERTED = HEAD + ('layer { name: "e" type: "Embed" bottom: "c1" top: "e" '
-                      'embed_param { num_output: 2 input_dim: 4 } }\n')
+# a loss: a type the torch-free path has no converter for
+UNCONVERTED = HEAD + ('layer { name: "e" type: "SigmoidCrossEntropyLoss" bottom: "c1" '
+                      'bottom: "c1" top: "e" }\n')
 
 
 def _read(text, model):
@@ -36,10 +36,10 @@ def test_a_fallback_says_why_once():
         first, second = _read(text, model), _read(text, model)
     said = [w for w in seen if issubclass(w.category, EngineFallbackWarning)]
     assert len(said) == 1, [str(w.message) for w in said]
-    assert "Embed" in str(said[0].message) and said[0].filename == __file__
+    assert "SigmoidCrossEntropyLoss" in str(said[0].message) and said[0].filename == __file__
     for net in (first, second):
         assert net.engine == "torch"
-        assert "Embed" in net.engine_reason
+        assert "SigmoidCrossEntropyLoss" in net.engine_reason
 
 
 def test_no_notice_when_the_torch_path_was_asked_for():

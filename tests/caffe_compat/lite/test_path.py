@@ -27,7 +27,8 @@ layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param
 layer { name: "%s" type: "%s" bottom: "pool1" top: "out" %s }
 """
 LAST = ("fc", "InnerProduct", "inner_product_param { num_output: 5 }")
-UNCONVERTED = ("im2col", "Im2col", "convolution_param { kernel_size: 2 }")
+# a loss (its second bottom given with the parameters): a type without a converter
+UNCONVERTED = ("loss", "SigmoidCrossEntropyLoss", 'bottom: "pool1"')
 
 PROGRAM = """
 import json, sys

@@ -2,11 +2,13 @@
 kernel offsets, each row the output positions), zeros for the padding and for what Caffe's
 im2col reads past an axis shorter than the window. The geometry is the deploy file's (the
 positions per axis written as numbers); only values are copied, so the result is exact."""
-from ...fields import declare_im2col
+from ....rules import im2col as im2col_rules
+from ....rules.fields import declare
 from ..codegen import literal
 from ..registry import register_emitter
 
-declare_im2col("pytorch-source")
+declare("pytorch-source", "Im2col", "ConvolutionParameter", im2col_rules.FIELDS,
+        no_effect=im2col_rules.NO_EFFECT)
 
 
 @register_emitter("Im2col")

@@ -2,12 +2,13 @@
 (anchors of the layer's ratios and scales, CENTER_SIZE decoding in pixels clipped to
 ``im_info``, NMS). The anchor sizes are the ones the layer computed (float32 values, written
 out). Inference only: the tops carry no gradient, as Caffe's layer has no backward."""
+from ....rules import proposal as proposal_rules
 from ....rules.fields import declare
-from ...fields import PROPOSAL, PROPOSAL_NO_EFFECT
 from ..codegen import literal
 from ..registry import register_emitter
 
-declare("pytorch-source", "Proposal", "ProposalParameter", PROPOSAL, no_effect=PROPOSAL_NO_EFFECT)
+declare("pytorch-source", "Proposal", "ProposalParameter", proposal_rules.FIELDS,
+        no_effect=proposal_rules.NO_EFFECT)
 
 
 @register_emitter("Proposal")

@@ -9,12 +9,13 @@ into the next without ``expose_hidden``; the generated module does not, as the O
 with ``expose_hidden`` it is the given h_0 / c_0 bottoms and the final states are tops (no
 gradient crosses either, as in Caffe, which shares only their data with the unrolled net).
 """
+from ....rules import recurrent as recurrent_rules
 from ....rules.fields import declare
-from ...fields import DEBUG_INFO, fillers
+from ...fields import fillers
 from ..registry import register_emitter
 
-declare("pytorch-source", ("LSTM", "RNN"), "RecurrentParameter", {"num_output", "expose_hidden"},
-        no_effect={**fillers("RecurrentParameter"), "debug_info": DEBUG_INFO})
+declare("pytorch-source", ("LSTM", "RNN"), "RecurrentParameter", recurrent_rules.FIELDS,
+        no_effect={**fillers("RecurrentParameter"), **recurrent_rules.NO_EFFECT})
 
 
 def _recurrent(e, fn, names, static_blob, states):

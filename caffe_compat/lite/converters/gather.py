@@ -1,0 +1,42 @@
+"""Embed and BatchReindex: rows picked by index, ONNX's ``Gather`` on axis 0 of the indices
+cast to integers (``Cast`` truncates toward zero, as Caffe's ``static_cast<int>``).
+
+Embed (:mod:`caffe_compat.rules.embed`): the rows of the weights ``(K, N)``, plus the bias.
+BatchReindex (:mod:`caffe_compat.rules.batch_reindex`): the items of the first bottom. An index
+outside ``[0, K)`` (the rows, the items) is the torch engine's error (Caffe does not check it);
+ONNX's ``Gather`` refuses one past the end and counts a negative one from the end."""
+from ...rules import embed as embed_rules
+from ...rules.batch_reindex import batch_reindex_top_shape
+from ...rules.embed import embed_rule
+from ...rules.fields import declare
+from ._common import blob_count, param_blob, register
+
+INT64 = 7                   # ONNX's TensorProto.INT64
+
+# the weights come from the caffemodel only (a missing blob, which a filler would fill, goes
+# to the torch path)
+declare("lite", "Embed", "EmbedParameter", embed_rules.FIELDS, refuses=embed_rules.FILLERS)
+
+
+def _rows(g, table, index):
+    return g.op("Gather", [table, g.op("Cast", [index], {"to": INT64})], {"axis": 0})
+
+
+@register("Embed")
+def embed(g, lp, bottoms, blobs):
+    x, = bottoms
+    rule = embed_rule(lp)
+    shapes = rule.blob_shapes()
+    blob_count(lp, blobs, len(shapes))
+    weight, *bias = [param_blob(lp, blobs, k, s) for k, s in enumerate(shapes)]
+    y = _rows(g, g.constant(weight), x)
+    if bias:
+        y = g.op("Add", [y, g.constant(bias[0])])
+    return [type(x)(y, rule.top_shape(x.shape))]
+
+
+@register("BatchReindex")
+def batch_reindex(g, lp, bottoms, blobs):
+    x, index = bottoms
+    shape = batch_reindex_top_shape(lp, [x.shape, index.shape])
+    return [type(x)(_rows(g, x, index), shape)]
