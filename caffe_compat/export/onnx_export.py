@@ -26,10 +26,8 @@ from ..io.atomic import atomic_path
 from ..lite import graph as lite_graph
 from ..lite import onnx_wire
 from ..lite.converters import Unsupported
-from .registry import batch_axes, converter_for
+from .registry import NOT_EXPORTED as _NOT_EXPORTED, batch_axes, converter_for
 
-# layers that produce nothing an inference graph needs
-_NOT_EXPORTED = frozenset({"Silence", "Accuracy"})
 PRODUCER = "caffe_compat"
 # the version of what build_onnx writes: raise it when a converter changes its nodes, so that
 # exports cached by caffe_compat.inference.engines are written again

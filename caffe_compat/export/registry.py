@@ -19,6 +19,8 @@ from ..rules.fields import declare, declared
 from .fields import PRIOR_BOX_NO_EFFECT, fillers
 
 _BATCH_AXES = {}
+# layers that produce nothing an inference graph needs (the torch-free path runs Silence)
+NOT_EXPORTED = frozenset({"Silence", "Accuracy"})
 # fields some values of which the torch-free path refuses and the export takes (the converter
 # takes them where its graph is ``batch_free``), with what the export does with the field (None:
 # honoured, else why it has no effect): STOCHASTIC pooling (whose ratio of sums the runtime's
@@ -75,7 +77,7 @@ def _register_all():
     table = declared()
     for type_name in lite.registered_types():
         fn = lite.converter(type_name)
-        if fn is None:
+        if fn is None or type_name in NOT_EXPORTED:
             continue
         registry.add("onnx", type_name, fn, False, "an ONNX converter")
         spec = table.get(("lite", type_name))
