@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .grid_fed import prior_boxes, softmaxed
+
 HEAD = 'name: "grid"\nlayer { name: "in" type: "Input" top: "data" input_param { shape { %s } } }\n'
 
 
@@ -165,31 +167,12 @@ REFUSED = {
 }
 
 
-def feed_for(net, seed):
-    rng = np.random.default_rng(seed)
-    return {name: rng.normal(0, 1, tuple(net.blob_shape(name))).astype(np.float32)
-            for name in net.inputs}
-
-
 def _rois(rng, count, size, scale):
     """``count`` ROIs (batch index 0, x1, y1, x2, y2) inside an image of ``size`` pixels whose
     feature map is ``scale`` of it."""
     lo = rng.uniform(0, size * 0.5, (count, 2))
     hi = lo + rng.uniform(size * 0.2, size * 0.5, (count, 2))
     return np.concatenate([np.zeros((count, 1)), lo, hi], axis=1).astype(np.float32)
-
-
-def _probs(rng, shape, axis=1):
-    e = np.exp(rng.uniform(-2, 2, shape))
-    return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
-
-
-def _priors(rng, count):
-    centre = rng.uniform(0.2, 0.8, (count, 2))
-    size = rng.uniform(0.1, 0.4, (count, 2))
-    boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1).reshape(-1)
-    variances = np.tile([0.1, 0.1, 0.2, 0.2], count)
-    return np.stack([boxes, variances])[None].astype(np.float32)
 
 
 # Layer types the examples of ``caffe-compat verify`` leave to their generic single bottom,
@@ -215,7 +198,7 @@ EXTRA_EXAMPLES = {
     "Proposal": [(((1, 4, 5, 6), (1, 8, 5, 6), (1, 3)), "proposal_param { feat_stride: 16 "
                   "base_size: 16 ratio: 0.5 ratio: 2 scale: 8 pre_nms_topn: 40 "
                   "post_nms_topn: 10 nms_thresh: 0.7 }", 1,
-                  lambda rng: [_probs(rng, (1, 4, 5, 6)),
+                  lambda rng: [softmaxed(rng, (1, 4, 5, 6)),
                                rng.uniform(-0.2, 0.2, (1, 8, 5, 6)),
                                np.array([[80, 96, 1]], np.float32)])],
     "DetectionOutput": [(((1, 40), (1, 30), (1, 2, 40)), "detection_output_param { "
@@ -223,8 +206,8 @@ EXTRA_EXAMPLES = {
                          "nms_param { nms_threshold: 0.45 top_k: 20 } keep_top_k: 8 "
                          "confidence_threshold: 0.05 code_type: CENTER_SIZE }", 1,
                          lambda rng: [rng.uniform(-0.5, 0.5, (1, 40)),
-                                      _probs(rng, (1, 10, 3), axis=2).reshape(1, 30),
-                                      _priors(rng, 10)])],
+                                      softmaxed(rng, (1, 10, 3), axis=2).reshape(1, 30),
+                                      prior_boxes(rng, 10)])],
 }
 
 from .grid_affine import CASES as _AFFINE_CASES, REFUSED as _AFFINE_REFUSED  # noqa: E402
@@ -236,3 +219,7 @@ from .grid_neuron import CASES as _NEURON_CASES, REFUSED as _NEURON_REFUSED  # n
 
 CASES.update(_NEURON_CASES)
 REFUSED.update(_NEURON_REFUSED)
+
+from .grid_fed import CASES as _FED_CASES, FEEDS  # noqa: E402,F401
+
+CASES.update(_FED_CASES)

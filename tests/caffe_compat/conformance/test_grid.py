@@ -12,7 +12,7 @@ from caffe_compat.errors import NetError
 from caffe_compat.proto import caffe_pb2
 from caffe_compat.rules.fields import declared
 
-from .grid import CASES, REFUSED
+from .grid import CASES, FEEDS, REFUSED
 
 # float32 sums of at most a few hundred products in another order than the reference's (or
 # the same order: the array engine's exact kernels): a few roundings of 6e-8 of the partial
@@ -59,16 +59,20 @@ def references(tmp_path_factory):
 
     def reference(case):
         if case not in made:
-            made[case] = _reference(CASES[case][1], tmp_path_factory.mktemp("grid"))
+            made[case] = _reference(CASES[case][1], tmp_path_factory.mktemp("grid"),
+                                    feed=FEEDS.get(case))
         return made[case]
     return reference
 
 
-def _reference(text, tmp_path, seed=7):
+def _reference(text, tmp_path, seed=7, feed=None):
+    """(net, inputs, outputs, weights file): every input drawn normal(0, 1), or by ``feed(rng,
+    shapes)`` (:data:`grid.FEEDS`: indices, ROIs, sequence flags, ...)."""
     net = Net(text, phase="test", seed=seed)
     rng = np.random.default_rng(seed)
-    feed = {name: rng.normal(0, 1, tuple(net.blob_shape(name))).astype(np.float32)
-            for name in net.inputs}
+    shapes = {name: tuple(net.blob_shape(name)) for name in net.inputs}
+    feed = feed(rng, shapes) if feed is not None else \
+        {name: rng.normal(0, 1, shape).astype(np.float32) for name, shape in shapes.items()}
     tops = [t for t in net.outputs]
     out = net.forward(blobs=tops, **feed)
     want = {t: out[t].detach().numpy().astype(np.float32) for t in tops}

@@ -12,7 +12,7 @@ import pytest
 
 from caffe_compat.errors import NetError
 
-from .grid import CASES
+from .grid import CASES, FEEDS
 from .test_grid import _reference, _scaled
 
 # both nets run the same graph on the same runtime, one on the session of another shape's
@@ -96,7 +96,7 @@ def test_a_new_shape_on_an_earlier_plan_answers_as_a_net_read_for_it(case, runti
             pytest.skip(f"{runtime} is not installed")
         monkeypatch.setenv(runtimes.ENV_RUNTIME, runtime)
     _, text = CASES[case]
-    net, feed, _, model = _reference(text, tmp_path)
+    net, feed, _, model = _reference(text, tmp_path, feed=FEEDS.get(case))
     names = list(feed)
     base = tuple(feed[names[0]].shape)
     with lite_mode("on"):
