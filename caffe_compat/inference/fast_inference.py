@@ -56,8 +56,10 @@ COMPILED_RUN = True    # run the plan as steps decided once (caffe_compat.infere
 PACKED_WEIGHTS = True  # folded weights reordered once into oneDNN's blocked layout
 AFFINE = True          # BatchNorm / Scale / ReLU after no convolution: one x * a + b
 
-# oneDNN's fused convolution (ReLU / sum post-ops); without it (torch built without oneDNN)
-# the CPU row runs the folded convolution as F.conv2d with the ReLU and the sum after it
+# oneDNN's fused convolution (ReLU / sum post-ops) on weights packed once: torch's private
+# operators, kept for the figure in docs/threads.md's table (MobileNet v2 at batch 8 1.35x the
+# time without them); without them (a torch without oneDNN) the CPU row runs the folded
+# convolution as F.conv2d with the ReLU and the sum after it
 ONEDNN_POST_OPS = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, "_convolution_pointwise")
 # weights reordered ahead of the call (torch builds with oneDNN's weight-reorder op)
