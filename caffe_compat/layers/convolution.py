@@ -51,16 +51,20 @@ def one_channel_columns(x, kernel, stride, pad, dilation, out):
 
 def one_channel_conv2d(x, weight, bias, stride, pad):
     """A convolution of one input channel (``x`` (N, 1, H, W), no dilation) as Caffe's
-    ``forward_cpu_gemm`` computes it: :func:`one_channel_columns`, one GEMM with the weights
-    (O, kh*kw), then the bias. oneDNN is slow on one input channel; this is the product
-    torch's own im2col convolution computes, the same bits."""
+    ``forward_cpu_gemm`` computes it: :func:`one_channel_columns`, then per image one GEMM with
+    the weights (O, kh*kw) and the bias: the product torch's own im2col convolution computes,
+    the same bits."""
     kernel = tuple(weight.shape[2:])
     out = [(size + 2 * p - k) // s + 1
            for size, p, k, s in zip(x.shape[2:], pad, kernel, stride)]
     cols = one_channel_columns(x, kernel, stride, pad, (1, 1), out)
-    y = torch.matmul(weight.reshape(weight.shape[0], -1), cols)
-    if bias is not None:
-        y.add_(bias.view(1, -1, 1))
+    w = weight.reshape(weight.shape[0], -1)
+    if bias is not None and x.shape[0] == 1:      # one image: one GEMM onto the bias
+        y = torch.addmm(bias.view(-1, 1), w, cols[0])
+    else:
+        y = torch.matmul(w, cols)
+        if bias is not None:
+            y.add_(bias.view(1, -1, 1))
     return y.view(x.shape[0], weight.shape[0], out[0], out[1])
 
 
