@@ -153,13 +153,9 @@ def background(load, seconds):
 
 @contextlib.contextmanager
 def torch_threads(n):
-    """torch at ``n`` threads for a call (the policy takes it as the user's ceiling)."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
+    """torch at ``n`` threads for a call (the policy's ceiling inside, its own count after)."""
+    with threads.limited(n):
         yield
-    finally:
-        torch.set_num_threads(saved)
 
 
 def settle(ours):

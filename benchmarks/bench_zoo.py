@@ -24,6 +24,9 @@ its output), ``+layout`` (pooling, LRN and concat in channels-last), ``+compiled
 plan run as precompiled steps), ``+packed weights`` (convolution weights reordered once for
 oneDNN), ``+affine`` (BatchNorm / Scale / ReLU after no convolution as one ``x * a + b``: the
 whole fast path).
+``--public-row`` also times, in the same blocks, the plan with the CPU row on public calls
+only (``F.conv2d`` with the ReLU and the Eltwise SUM in place after it, weights not packed:
+what a torch without oneDNN's fused operators runs) and prints its time over ours.
 ``--conv-bound`` also times, in the same blocks, the forward's convolutions alone (every
 oneDNN call of the fast path replayed on the input it had): OpenCV's time over that is the
 ratio a forward would reach if every other layer and all overhead cost nothing.
@@ -83,6 +86,18 @@ FLAGS = ("ENABLED", "FOLD", "CHANNELS_LAST", "FUSE_RELU", "LAYOUT_LAYERS", "COMP
 
 
 @contextlib.contextmanager
+def public_row():
+    """The inference plan's CPU row without oneDNN's fused operators (torch's private ones)."""
+    saved = fast_inference.ROWS["cpu"], fast_inference.ONEDNN_POST_OPS
+    fast_inference.ROWS["cpu"] = saved[0]._replace(onednn=False)
+    fast_inference.ONEDNN_POST_OPS = False
+    try:
+        yield
+    finally:
+        fast_inference.ROWS["cpu"], fast_inference.ONEDNN_POST_OPS = saved
+
+
+@contextlib.contextmanager
 def step_flags(net, flags):
     saved = {k: getattr(fast_inference, k) for k in FLAGS}
     for k in FLAGS:
@@ -134,6 +149,8 @@ def main(argv=None):
                    help="also time the engines' own sessions on our export and "
                         "Net(engine='auto')")
     p.add_argument("--steps", action="store_true", help="also time each step of the fast path")
+    p.add_argument("--public-row", action="store_true",
+                   help="also time the CPU row on public calls (no oneDNN fused operators)")
     p.add_argument("--conv-bound", action="store_true",
                    help="also time the forward's convolutions alone (oneDNN calls on their "
                         "recorded inputs) and print the ratio a forward of nothing else "
@@ -173,6 +190,7 @@ def table(args, threads, summary, bounds, auto):
     print(f"{'net':>12} {'batch':>5} {'OpenCV f/s':>10} {'ours f/s':>9} {'ratio':>6} "
           f"{'(min-max)':>12} {'max diff':>9}"
           + ("  ratio per step: " + " | ".join(cols[1:]) if args.steps else "")
+          + ("  public row / ours" if args.public_row else "")
           + ("  convolutions alone: ratio bound" if args.conv_bound else "")
           + ("  ratio: auto (engine) | raw ort | raw ov | auto/raw" if args.engines else ""))
     rng = np.random.default_rng(0)
@@ -215,6 +233,11 @@ def table(args, threads, summary, bounds, auto):
                         with step_flags(net, flags):
                             return ours()
                     runs[label] = step
+            if args.public_row:
+                def public():
+                    with public_row():
+                        return ours()
+                runs["public"] = public
             if args.conv_bound:
                 runs["convolutions"] = convolutions_alone(net, ours)
             raw = {}
@@ -237,6 +260,8 @@ def table(args, threads, summary, bounds, auto):
                     f"{max(ratios):<5.2f} {diff:9.1e}")
             if args.steps:
                 line += "  " + " | ".join(f"{med['opencv'] / med[s[0]]:.2f}" for s in STEPS)
+            if args.public_row:
+                line += f"  {med['public'] / med['ours']:.3f}"
             if args.conv_bound:
                 line += f"  {med['opencv'] / med['convolutions']:.2f}"
                 bounds.append(med["opencv"] / med["convolutions"])

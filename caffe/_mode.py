@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 
 # caffe_pb2.Phase values (TRAIN = 0, TEST = 1), without importing protobuf
 TRAIN = 0
@@ -79,52 +78,12 @@ def set_random_seed(seed):
     """Seed the random streams that fillers, Dropout and data layers draw from
     (Caffe::set_random_seed): the thread's Caffe stream (data layers, uniform fillers) and
     torch's default generator (the others). A program that has not loaded torch yet does not
-    load it here: torch's generator is seeded the moment torch is imported (nothing draws from
-    it before), so a program whose nets stay on numpy arrays never pays torch's import."""
-    from caffe_compat.data.caffe_random import set_thread_seed
+    load it here: torch's generator is seeded when the first net is built on torch (nothing
+    of ours draws from it before), so a program whose nets stay on numpy arrays never pays
+    torch's import."""
+    from caffe_compat.data.caffe_random import seed_torch, set_thread_seed
     set_thread_seed(int(seed))
-    torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "manual_seed"):
-        _TorchSeed.pending = None
-        torch.manual_seed(int(seed))
-    else:
-        _TorchSeed.pending = int(seed)
-        _TorchSeed.install()
-
-
-class _TorchSeed:
-    """Seeds torch's default generator with the pending seed right after torch's own module
-    has run (a finder on ``sys.meta_path`` for the name ``torch``, removed once it has
-    served; importlib is loaded only then)."""
-
-    pending = None
-    _installed = None
-
-    @classmethod
-    def install(cls):
-        if cls._installed is None:
-            cls._installed = cls()
-            sys.meta_path.insert(0, cls._installed)
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "torch" or self.pending is None:
-            return None
-        import importlib.util
-        sys.meta_path.remove(self)          # find torch's own spec with the other finders
-        type(self)._installed = None
-        spec = importlib.util.find_spec("torch")
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        run = loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            seed, type(self).pending = type(self).pending, None
-            if seed is not None:
-                module.manual_seed(seed)
-        loader.exec_module = exec_module
-        return spec
+    seed_torch(int(seed))
 
 
 def init_log(level=0, use_stderr=False):

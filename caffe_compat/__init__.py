@@ -31,7 +31,8 @@ _LAZY = {"Net": ".net.core", "get_solver": ".solvers", "Layer": ".layers",
 
 def __getattr__(name):
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        with _collector.Loading():       # torch's import, then its objects set aside
+            value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'caffe_compat' has no attribute '{name}'")

@@ -26,6 +26,7 @@ seed 5489 is 4123659995, as the C++ standard requires of ``std::mt19937``).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 import numpy as np
@@ -147,6 +148,32 @@ def set_thread_seed(seed):
     """``Caffe::set_random_seed(seed)`` for the calling thread's stream."""
     _THREAD.rng = CaffeRandom(int(seed))
     return _THREAD.rng
+
+
+_TORCH_SEED = {"pending": None}
+
+
+def seed_torch(seed):
+    """torch's default generator seeded with ``seed``, the stream of the draws made on torch
+    (gaussian fillers, Dropout): at once where torch is loaded, else by the first net built on
+    torch (:func:`apply_torch_seed`), so that a program whose nets stay on numpy arrays never
+    imports torch. A ``torch.manual_seed`` of the program's own between the two is
+    overridden by it."""
+    torch = sys.modules.get("torch")
+    if torch is not None and hasattr(torch, "manual_seed"):
+        _TORCH_SEED["pending"] = None
+        torch.manual_seed(int(seed))
+    else:
+        _TORCH_SEED["pending"] = int(seed)
+
+
+def apply_torch_seed():
+    """The seed :func:`seed_torch` left for torch, applied (a net on torch, before it draws)."""
+    seed = _TORCH_SEED["pending"]
+    if seed is not None:
+        import torch
+        _TORCH_SEED["pending"] = None
+        torch.manual_seed(seed)
 
 
 def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):

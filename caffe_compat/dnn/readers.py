@@ -43,12 +43,12 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     A net the torch-free path runs is read by the light reader (:mod:`caffe_compat.light`,
     no protobuf) where it takes the files; every other net, and the protobuf side of a
     light one when something asks for it, by the protobuf reader. The cycle collector is
-    paused meanwhile (:class:`caffe_compat.kernels.collector.Paused`): reading makes many
+    paused meanwhile (:class:`caffe_compat.kernels.collector.Loading`): reading makes many
     objects and no garbage cycles, so its collections would walk them for nothing (the
     res10 SSD's one-shot program took 0.96x its wall time without them, 40 alternating
-    pairs)."""
-    from ..kernels.collector import Paused
-    with Paused():
+    pairs); torch's objects are set aside after it where the read loaded torch."""
+    from ..kernels.collector import Loading
+    with Loading():
         return _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel)
 
 

@@ -42,6 +42,7 @@ from ..kernels import blas_order
 from . import fast_layers, fast_run
 from .fast_layers import channels_last
 from ..layers.base import weights_key
+from ..layers.convolution import one_channel_conv2d
 from ..layers.inner_product import ROW_BLOCK
 from ..rules.eltwise import SUM
 
@@ -55,8 +56,10 @@ COMPILED_RUN = True    # run the plan as steps decided once (caffe_compat.infere
 PACKED_WEIGHTS = True  # folded weights reordered once into oneDNN's blocked layout
 AFFINE = True          # BatchNorm / Scale / ReLU after no convolution: one x * a + b
 
-# oneDNN's fused convolution (ReLU / sum post-ops); without it (torch built without oneDNN)
-# the CPU row runs the folded convolution as F.conv2d with the ReLU and the sum after it
+# oneDNN's fused convolution (ReLU / sum post-ops) on weights packed once: torch's private
+# operators, kept for the figure in docs/threads.md's table (MobileNet v2 at batch 8 1.35x the
+# time without them); without them (a torch without oneDNN) the CPU row runs the folded
+# convolution as F.conv2d with the ReLU and the sum after it
 ONEDNN_POST_OPS = torch.backends.mkldnn.is_available() and hasattr(
     torch.ops.mkldnn, "_convolution_pointwise")
 # weights reordered ahead of the call (torch builds with oneDNN's weight-reorder op)
@@ -422,7 +425,7 @@ class FoldedConv(_Folded):
         self.bias = b
         self._packed_for.clear()
         # one input channel on oneDNN's row: im2col + GEMM beats oneDNN (layers/convolution.py)
-        self.slow = self.row.onednn and conv.channels // conv.group == 1 and \
+        self.one_channel = self.row.onednn and conv.channels // conv.group == 1 and \
             conv.group == 1 and conv.dilation == [1, 1]
 
     def _packed(self, x):
@@ -451,10 +454,8 @@ class FoldedConv(_Folded):
             return torch.ops.mkldnn._convolution_pointwise.binary(
                 x, channels_last(other), self._packed(x), self.bias, conv.pad, conv.stride,
                 conv.dilation, conv.group, "add", None, relu, [], None)
-        if self.slow:
-            y = torch.ops.aten._slow_conv2d_forward(x.contiguous(), self.weight.contiguous(),
-                                                    conv.kernel, self.bias, conv.stride,
-                                                    conv.pad)
+        if self.one_channel:
+            y = one_channel_conv2d(x, self.weight, self.bias, conv.stride, conv.pad)
         elif self.post_op:
             # the ReLU as a oneDNN post-op of the convolution: one pass over the output
             x = channels_last(x)

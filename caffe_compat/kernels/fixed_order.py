@@ -15,8 +15,7 @@ output) and the Joint-OA model started from it.
 
 :func:`sum_dims` and :func:`softmax` run on one thread, in ATen's serial loops, whose order does
 not depend on how many threads the process has; the count is set back at once (a fraction of a
-microsecond; the operations served are a small part of a pass). The program's count is not
-changed: torch's own setter is used, past the policy's watch of ``torch.set_num_threads``.
+microsecond; the operations served are a small part of a pass).
 Elementwise functions share the scalar-tail effect where the vector and scalar code round
 differently: ``torch.pow`` (Power, LRN) on some element counts, measured; ``exp``, ``log``,
 ``tanh`` and Caffe's sigmoid through ``tanh`` in double did not. Those layers are not covered
@@ -37,26 +36,17 @@ from ..parallel.threads import held_cores
 __all__ = ["conv_weight_grad", "pointwise_grads", "softmax", "sum_dims"]
 
 
-_threads = torch.get_num_threads
-
-
-def _setter():
-    fn = torch.set_num_threads
-    return getattr(fn, "__wrapped__", fn)
-
-
 def _on_one_thread(fn, *args):
     """``fn(*args)`` on one thread, the count put back after it (one call where it is one
     already: the common case of small nets)."""
-    count = _threads()
+    count = torch.get_num_threads()
     if count == 1:
         return fn(*args)
-    set_count = _setter()
-    set_count(1)
+    torch.set_num_threads(1)
     try:
         return fn(*args)
     finally:
-        set_count(count)
+        torch.set_num_threads(count)
 
 
 def sum_dims(t, dims=None):
@@ -96,7 +86,7 @@ def _one_thread_worker():
     """The helper thread's own OpenMP count: one (a thread's count is its own); started
     in a placed pass, it is given the process's CPUs (parallel.placement)."""
     placement.widen_current_thread()
-    _setter()(1)
+    torch.set_num_threads(1)
 
 
 def _helper():
@@ -120,7 +110,7 @@ def _weight_part(grad, x, weight, geometry):
 def _helper_free():
     """Whether the helper thread may take a second part: two threads or more, and no core of
     ours held by another process (a part on a held core would hold up the step)."""
-    return _threads() > 1 and held_cores() == 0
+    return torch.get_num_threads() > 1 and held_cores() == 0
 
 
 def _both(part, first, second, parallel):

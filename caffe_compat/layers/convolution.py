@@ -49,6 +49,25 @@ def one_channel_columns(x, kernel, stride, pad, dilation, out):
     return view.reshape(n, kernel[0] * kernel[1], out[0] * out[1])
 
 
+def one_channel_conv2d(x, weight, bias, stride, pad):
+    """A convolution of one input channel (``x`` (N, 1, H, W), no dilation) as Caffe's
+    ``forward_cpu_gemm`` computes it: :func:`one_channel_columns`, then per image one GEMM with
+    the weights (O, kh*kw) and the bias: the product torch's own im2col convolution computes,
+    the same bits."""
+    kernel = tuple(weight.shape[2:])
+    out = [(size + 2 * p - k) // s + 1
+           for size, p, k, s in zip(x.shape[2:], pad, kernel, stride)]
+    cols = one_channel_columns(x, kernel, stride, pad, (1, 1), out)
+    w = weight.reshape(weight.shape[0], -1)
+    if bias is not None and x.shape[0] == 1:      # one image: one GEMM onto the bias
+        y = torch.addmm(bias.view(-1, 1), w, cols[0])
+    else:
+        y = torch.matmul(w, cols)
+        if bias is not None:
+            y.add_(bias.view(1, -1, 1))
+    return y.view(x.shape[0], weight.shape[0], out[0], out[1])
+
+
 class CaffeOrderConv2d(torch.autograd.Function):
     """2-D convolution whose forward sums in Caffe's order (:mod:`caffe_compat.kernels.blas_order`),
     the bias added afterwards as Caffe's second gemm does. Backward: through the DFT where that
@@ -194,8 +213,7 @@ class _ConvBase(Layer):
     def _cpu_inference(self, x, bias):
         """The inference algorithm for a 2-D convolution on the CPU (see module note)."""
         if self.channels // self.group == 1 and self.group == 1 and self.dilation == [1, 1]:
-            return torch.ops.aten._slow_conv2d_forward(x, self.weight, self.kernel, bias,
-                                                       self.stride, self.pad)
+            return one_channel_conv2d(x, self.weight, bias, self.stride, self.pad)
         w = self.weight
         key = weights_key(w)
         if getattr(self, "_cl_key", None) != key:

@@ -22,11 +22,12 @@ from ..inference import fast_inference
 from ..parallel import pass_choice, placement, threads
 from .blob import Blob, ParamSpecEntry
 from ..data import device_feed
-from ..data.caffe_random import CaffeRandom, thread_stream
+from ..data.caffe_random import CaffeRandom, apply_torch_seed, thread_stream
 from ..errors import NetError
 from .graph import build_graph, phase_name
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
+from ..kernels import collector
 from ..layers._prefetching import PrefetchingDataLayer
 from . import reshape
 from .build import NetBuildMixin
@@ -74,6 +75,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                  dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
                  engine=None, caffe_rng=None, strict=False):
         super().__init__()
+        collector.freeze_if_loaded()      # torch's objects out of the collector's walks
+        apply_torch_seed()                # caffe.set_random_seed's, made before torch loaded
         self.engine = engine
         self._engine_runners = {}
         net_param = load_net_param(model)

@@ -163,46 +163,28 @@ def held_cores():
     return 0 if _fixed_count() else monitor().held
 
 
-_torch_set = None               # torch's own set_num_threads, once wrapped (see _watch_user)
-
-
-def _watch_user():
-    """Wrap ``torch.set_num_threads`` (once) so that a count the program sets is known as
-    such: it becomes the policy's ceiling (:func:`_user_count`). Comparing torch's count with
-    the one the policy set cannot tell a program that sets the same count from no call at
-    all, nor a count put back from a count chosen. Returns torch's own setter."""
-    global _torch_set
-    if _torch_set is None:
-        import torch
-        original = torch.set_num_threads
-        original = getattr(original, "__wrapped__", original)
-
-        def set_num_threads(n):
-            original(n)
-            _user_count(int(n))
-        set_num_threads.__wrapped__ = original
-        set_num_threads.__doc__ = original.__doc__
-        set_num_threads.__name__ = "set_num_threads"
-        torch.set_num_threads = set_num_threads
-        _torch_set = original
-    return _torch_set
-
-
-def _user_count(n):
-    """A count the program set with ``torch.set_num_threads``: the ceiling from now on. A
-    call that puts back the count the policy had set when an earlier call changed it (the
-    pattern ``saved = torch.get_num_threads(); torch.set_num_threads(k); ...;
+def _see_program():
+    """A count the program set with ``torch.set_num_threads`` since the policy's last (torch's
+    count differs from the one the policy left), read where the policy decides (:func:`apply`,
+    the crowded and kernel counts, :func:`max_threads`): the ceiling from now on. A count
+    that puts back the one the policy had when an earlier change was seen (the pattern
+    ``saved = torch.get_num_threads(); torch.set_num_threads(k); ...;
     torch.set_num_threads(saved)``) ends that change instead: the ceiling before it comes
     back, and a count the policy had lowered for a busy neighbour does not become the
-    program's choice."""
-    if threading.current_thread() is not threading.main_thread():
+    program's choice. A call that sets the count torch has already is not seen
+    (:func:`set_max_threads` says it)."""
+    if _state["applied"] is None or threading.current_thread() is not threading.main_thread():
         return                        # another thread's own count (OpenMP's is per thread)
+    import torch
+    n = torch.get_num_threads()
+    if n == _state["applied"]:
+        return
     override = _state["override"]
     if override is not None and n == override[1]:
         _state["ceiling"], _state["chosen"] = override[0], override[2]
         _state["override"] = None
     else:
-        if override is None and _state["applied"] is not None:
+        if override is None:
             _state["override"] = (_state["ceiling"], _state["applied"], _state["chosen"])
         _state["ceiling"], _state["chosen"] = n, True
     _state["applied"] = n
@@ -210,25 +192,53 @@ def _user_count(n):
 
 def set_max_threads(n):
     """The most threads torch may use from now on (as ``torch.set_num_threads``; the policy
-    stays below it)."""
+    stays below it), also where torch has that count already."""
+    import torch
     n = int(n)
     if n < 1:
         raise ValueError(f"n: expected a positive number of threads, got {n}")
-    _watch_user()(n)
+    torch.set_num_threads(n)
     _state["ceiling"], _state["override"], _state["applied"] = n, None, n
     _state["chosen"] = True
+
+
+class limited:
+    """``with limited(n):`` at most ``n`` threads inside, as :func:`set_max_threads` says it
+    (also where torch has ``n`` already); after it, the policy's record and torch's count as
+    they were: a block at a count of its own (a benchmark's peer), which
+    ``torch.set_num_threads`` cannot always say (see :func:`_see_program`)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        import torch
+        self.saved = dict(_state), torch.get_num_threads()
+        set_max_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+        _state.update(self.saved[0])
+        torch.set_num_threads(self.saved[1])
+        return False
 
 
 def max_threads():
     """The policy's ceiling: the count the program set (``torch.set_num_threads``,
     :func:`set_max_threads`), or torch's count when the policy first ran."""
+    _see_program()
     return _state["ceiling"]
 
 
 def set_pass_threads(n):
-    """torch's count for a part of a pass (the fast path's per-layer rule), not a ceiling:
-    the pass puts the count :func:`apply` chose back when it ends."""
-    _watch_user()(n)
+    """torch's count for a part of a pass (the fast path's per-layer rule, a measured
+    count), not a ceiling: the pass puts the count :func:`apply` chose back when it ends."""
+    import torch
+    torch.set_num_threads(n)
+    if threading.current_thread() is threading.main_thread() and \
+            _state["applied"] is not None:
+        _state["applied"] = n
 
 
 class pass_count:
@@ -264,6 +274,7 @@ def _program_chose(environ=None):
     or a ceiling below the cores allowed when the policy first ran (a count set before it
     could see the call)."""
     environ = os.environ if environ is None else environ
+    _see_program()
     if _state["chosen"]:
         return True
     if _state["chosen"] is None:       # decided once, when the policy first runs
@@ -366,16 +377,12 @@ def apply(work=None):
     In a thread other than the main one (a worker of ``run_eval``'s pool), OpenMP's count is
     that thread's own: it is set there, and the main thread's record is left alone."""
     import torch
-    setter = _watch_user()
+    _see_program()
     current = torch.get_num_threads()
     main = threading.current_thread() is threading.main_thread()
     if _state["ceiling"] is None:
         _state["ceiling"] = current   # the process's count when the policy first runs
         numpy_blas.limit_once()       # numpy's own BLAS pool off the cores torch's team uses
-    elif main and current != _state["applied"]:
-        # set by a setter bound before the wrapper (from torch import set_num_threads) or
-        # by OpenMP's own calls: the program's choice
-        _state["ceiling"], _state["override"], _state["chosen"] = current, None, True
     ceiling = _state["ceiling"]
     small = work is not None and work < SMALL_WORK
     counted = _state["pass_count"]
@@ -388,7 +395,7 @@ def apply(work=None):
     if main:
         _state["small"] = small
     if want != current:
-        setter(want)
+        torch.set_num_threads(want)
     if main:
         _state["applied"] = want
     return want

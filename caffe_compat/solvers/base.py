@@ -32,7 +32,7 @@ import torch
 from ..parallel import data_parallel as parallel
 from ..parallel import pass_choice, placement, threads
 from ..net import train_plan
-from ..data.caffe_random import set_thread_seed
+from ..data.caffe_random import seed_torch, set_thread_seed
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
 from ..kernels.memory import retain_freed_memory
@@ -120,7 +120,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self.seed = int(param.random_seed) if param.random_seed >= 0 else None
         self.seed = parallel.shared_seed(self.seed, self.device)   # data-parallel: rank 0's
         if self.seed is not None:
-            torch.manual_seed(self.seed)
+            seed_torch(self.seed)
             set_thread_seed(self.seed)      # Caffe::set_random_seed: the nets continue its stream
         self.net = self._init_train_net()
         # data-parallel training: rank 0 alone tests (Caffe's root solver)

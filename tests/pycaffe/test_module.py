@@ -44,19 +44,24 @@ def test_mode_functions():
 
 
 def test_random_seed_before_torch_is_loaded():
-    """Caffe::set_random_seed in a program that has not loaded torch loads none; torch's
-    generator, once imported, starts from that seed (the draws equal torch.manual_seed's);
-    a later seed before the import replaces it. A fresh process: this one has torch."""
+    """Caffe::set_random_seed in a program that has not loaded torch loads none; the first net
+    built on torch draws from that seed (its weights equal those drawn after
+    torch.manual_seed); a later seed before it replaces it. A fresh process: this one has
+    torch."""
     code = textwrap.dedent("""
         import sys
         import caffe
         caffe.set_random_seed(5)
         caffe.set_random_seed(11)
         assert "torch" not in sys.modules
+        import caffe_compat
         import torch
-        first = torch.rand(4)
+        NET = ('input: "x" input_shape { dim: 1 dim: 2 } layer { name: "ip" '
+               'type: "InnerProduct" bottom: "x" top: "y" inner_product_param { '
+               'num_output: 3 weight_filler { type: "gaussian" } } }')
+        first = caffe_compat.Net(NET).params["ip"][0].detach().clone()
         torch.manual_seed(11)
-        assert torch.equal(first, torch.rand(4))
+        assert torch.equal(first, caffe_compat.Net(NET).params["ip"][0].detach())
         caffe.set_random_seed(12)                 # torch loaded: seeded at once
         second = torch.rand(3)
         torch.manual_seed(12)

@@ -18,12 +18,16 @@ PROGRAM = textwrap.dedent("""
     atexit.register(lambda: print("frozen at the end", gc.get_freeze_count(), flush=True))
     if sys.argv[1] == "torch-first":
         import torch
+    finders = list(sys.meta_path)
     import caffe_compat
-    import torch
-    import importlib.machinery
+    if sys.argv[1] == "program-imports-torch":
+        import torch
+        print("frozen before a net", gc.get_freeze_count() > 0, flush=True)
+        caffe_compat.Net('input: "x" input_shape { dim: 1 dim: 2 }')
+    else:
+        from caffe_compat import Net        # the engine's lazy import loads torch
     print("frozen", gc.get_freeze_count() > 0, flush=True)
-    print("loader kept", isinstance(torch.__spec__.loader, importlib.machinery.SourceFileLoader)
-          and torch.__loader__ is torch.__spec__.loader, flush=True)
+    print("no import hook", sys.meta_path == finders, flush=True)
 
     class Closes:
         def __init__(self, name):
@@ -52,11 +56,13 @@ def run(mode, tmp_path, **env):
     return done.stdout.splitlines(), target.read_text()
 
 
-@pytest.mark.parametrize("mode", ["engine-first", "torch-first"])
+@pytest.mark.parametrize("mode", ["engine-first", "torch-first", "program-imports-torch"])
 def test_frozen_while_running_and_finalised_as_usual(mode, tmp_path):
     lines, written = run(mode, tmp_path)
     assert "frozen True" in lines
-    assert "loader kept True" in lines
+    assert "no import hook True" in lines
+    if mode == "program-imports-torch":     # set aside by the first net, not by the import
+        assert "frozen before a net False" in lines
     assert lines.index("closed late cycle") < lines.index("frozen at the end 0")
     assert "closed global" in lines
     assert written == "written, never closed"
@@ -74,14 +80,17 @@ def test_install_states(monkeypatch):
     monkeypatch.setattr(collector.gc, "freeze", lambda: frozen.append(1))
     assert collector.install(environ={collector.ENV: "off"}, modules={}) == "off"
     saved = list(sys.meta_path)
-    try:
-        assert collector.install(environ={}, modules={}) == "waiting"
-        assert any(isinstance(f, collector._TorchFinder) for f in sys.meta_path)
-        collector._remove_finder()
-        assert collector.install(environ={}, modules={"torch": object()}) == "frozen"
-        assert frozen == [1]
-    finally:
-        sys.meta_path[:] = saved
+    assert collector.install(environ={}, modules={}) == "waiting"
+    assert sys.meta_path == saved               # nothing installed on the import system
+    collector.freeze_if_loaded(modules={})
+    assert frozen == []
+    with collector.Loading():
+        import torch  # noqa: F401 (a block that loads torch)
+        assert not collector.gc.isenabled()
+    assert frozen == [1]                        # set aside at the block's end
+    assert collector.install(environ={}, modules={"torch": object()}) == "frozen"
+    collector.freeze_if_loaded()
+    assert frozen == [1]                        # once
     monkeypatch.setattr(collector.gc, "unfreeze", lambda: frozen.append(2))
     collector.unfreeze_at_exit()
     assert frozen == [1, 2] and not collector._state["frozen"]

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from caffe_compat import NetError
 from caffe_compat.kernels.fixed_order import conv_weight_grad, sum_dims
-from caffe_compat.layers.convolution import one_channel_columns
+from caffe_compat.layers.convolution import one_channel_columns, one_channel_conv2d
 from tests.caffe_compat.layers.helpers_struct import layer_grads, leaf, make_layer, report
 from tests.caffe_compat.reference import BACKWARD_TOL, FORWARD_TOL, check_layer_type
 
@@ -160,3 +160,31 @@ def test_one_channel_columns_read_zeros_past_the_end():
     cols = one_channel_columns(x, (3, 3), (4, 4), (0, 0), (1, 1), (2, 2))
     padded = F.pad(x, (0, 1, 0, 1))
     assert torch.equal(cols, F.unfold(padded, (3, 3), 1, 0, 4))
+
+
+@pytest.mark.parametrize("size, kernel, stride, pad", [
+    ((28, 28), (5, 5), (1, 1), (0, 0)),             # LeNet's conv1
+    ((17, 13), (3, 5), (2, 3), (1, 2)),
+    ((33, 33), (9, 9), (1, 1), (4, 4)),             # SRCNN's conv1
+])
+def test_one_channel_conv2d_against_a_direct_sum(size, kernel, stride, pad):
+    """The one-channel inference convolution (im2col columns, one GEMM, the bias), float64."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.normal(size=(2, 1) + size), rng.normal(size=(4, 1) + kernel), rng.normal(size=4)
+    got = one_channel_conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                             stride, pad)
+    want = direct_conv(x, w, b, stride, pad, (1, 1), 1)
+    assert got.shape == want.shape and np.abs(got.numpy() - want).max() <= F64_TOL
+
+
+def test_one_channel_inference_takes_the_columns():
+    """A no-grad float32 forward of a one-channel layer (the CPU inference choice of
+    layers/convolution.py, outside Caffe's order) is one_channel_conv2d's, bit for bit."""
+    x = torch.rand(2, 1, 12, 12, generator=torch.Generator().manual_seed(2))
+    layer = make_layer('name: "c" type: "Convolution" bottom: "x" top: "y" convolution_param { '
+                       'num_output: 3 kernel_size: 3 stride: 2 pad: 1 '
+                       'weight_filler { type: "gaussian" } }', x.shape)
+    with torch.no_grad():
+        y = layer(x)
+        # tolerance 0: the same calls on the same values
+        assert torch.equal(y, one_channel_conv2d(x, layer.weight, layer.bias, [2, 2], [1, 1]))

@@ -227,34 +227,47 @@ def _policy_state_restored():
     yield
     threads._state.clear()
     threads._state.update(saved)
-    threads._watch_user()(count)
+    torch.set_num_threads(count)
 
 
 def test_a_count_put_back_ends_the_programs_change(monkeypatch):
-    # the pattern of many programs (and of run_eval): saved = get; set(k); ...; set(saved).
-    # A count the policy had lowered for a busy neighbour is put back, not made the
-    # program's choice, and while the change lasts the policy stays below k
-    usable = {"n": 1}
+    # the pattern of many programs: saved = get; set(k); ...; set(saved). A count the policy
+    # had lowered for a busy neighbour is put back, not made the program's choice, and while
+    # the change lasts the policy stays below k
+    usable = {"n": 2}
     monkeypatch.setattr(threads, "usable_threads", lambda: usable["n"])
-    torch.set_num_threads(2)
-    assert threads.apply(10 ** 9) == 1          # a neighbour holds a core
+    torch.set_num_threads(3)
+    assert threads.apply(10 ** 9) == 2          # a neighbour holds one of three cores
     saved = torch.get_num_threads()
-    assert saved == 1
+    assert saved == 2
     torch.set_num_threads(1)                    # the program asks for one thread ...
-    usable["n"] = 2                             # ... the neighbour leaves
+    usable["n"] = 3                             # ... the neighbour leaves
     assert threads.apply(10 ** 9) == 1          # the program's 1 is the ceiling
     torch.set_num_threads(saved)                # put back: the change ends
-    assert threads.max_threads() == 2
-    assert threads.apply(10 ** 9) == 2          # the cores come back
+    assert threads.max_threads() == 3
+    assert threads.apply(10 ** 9) == 3          # the cores come back
 
 
-def test_the_same_count_set_again_is_the_programs_choice(monkeypatch):
+def test_the_same_count_set_again_is_the_programs_choice_through_set_max_threads(monkeypatch):
     monkeypatch.setattr(threads, "usable_threads", lambda: 1)
     torch.set_num_threads(2)
     assert threads.apply(10 ** 9) == 1
-    torch.set_num_threads(1)                    # torch's count was 1 already: still a choice
+    torch.set_num_threads(1)                    # torch's count was 1 already: not seen
+    threads.set_max_threads(1)                  # said explicitly: the program's choice
     monkeypatch.setattr(threads, "usable_threads", lambda: 2)
     assert threads.apply(10 ** 9) == 1          # the neighbour left; the program's 1 holds
+
+
+def test_a_limited_block_gives_the_policy_back(monkeypatch):
+    monkeypatch.setattr(threads, "usable_threads", lambda: 1)
+    torch.set_num_threads(2)
+    assert threads.apply(10 ** 9) == 1
+    before = dict(threads._state)
+    with threads.limited(1):                    # the count torch has: a choice all the same
+        monkeypatch.setattr(threads, "usable_threads", lambda: 2)
+        assert threads.apply(10 ** 9) == 1
+    assert threads._state == before and torch.get_num_threads() == 1
+    assert threads.apply(10 ** 9) == 2          # the policy's own count again
 
 
 def test_apply_in_another_thread_leaves_the_main_threads_record(monkeypatch):
@@ -412,7 +425,7 @@ def crowded_setting(monkeypatch):
     monkeypatch.setattr(threads, "_default_count", lambda: 2)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
-    threads._watch_user()(2)                    # torch's default count, not a program's call
+    torch.set_num_threads(2)                    # torch's default count, not a program's call
     return threads._monitor
 
 
@@ -451,9 +464,12 @@ def test_no_crowded_count_above_the_programs_count(crowded_setting, monkeypatch)
 def test_a_count_put_back_gives_the_crowded_count_back(crowded_setting):
     threads.apply(10 ** 9)
     saved = torch.get_num_threads()
-    torch.set_num_threads(1)                    # a block at one thread (a benchmark's peer)
+    torch.set_num_threads(2)                    # a block at two threads (a benchmark's peer)
     assert threads.crowded_count() == 0
     torch.set_num_threads(saved)                # put back: the policy's own count again
+    assert threads.crowded_count() == 4
+    with threads.limited(saved):                # a block at the policy's own count
+        assert threads.crowded_count() == 0
     assert threads.crowded_count() == 4
 
 
@@ -513,7 +529,7 @@ def test_kernel_threads_keep_torchs_count_for_small_work_a_worker_or_the_program
     worker.start()
     worker.join()
     assert got[0][0] == got[0][1]               # a pool's worker: its own torch count
-    torch.set_num_threads(1)                    # the program's own count
+    threads.set_max_threads(1)                  # the program's own count (torch has 1)
     threads.apply(10 ** 9)
     assert threads.kernel_threads() == 1
 
