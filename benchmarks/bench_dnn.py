@@ -95,7 +95,7 @@ def main(argv=None):
     p.add_argument("--ort-spinning", type=int, choices=(0, 1), default=None,
                    help="session.intra_op.allow_spinning of the raw onnxruntime session "
                         "(default: as caffe_compat's engine, $CAFFE_COMPAT_ORT_SPINNING or 1: "
-                        "caffe_compat.lite.runtime.tuned_session)")
+                        "caffe_compat.onnx_path.runtime.tuned_session)")
     args = p.parse_args(argv)
     import tempfile
 

@@ -19,7 +19,7 @@ For each net (random weights) exported to ONNX, in alternating blocks of calls
 Printed: the median milliseconds of each (of the timed part only) and the ratios that answer
 the question: spinning's own gain, its cost in the mixed loop, and the slowdown of the next
 torch call. caffe_compat's onnxruntime sessions for a net that keeps running spin unless
-``CAFFE_COMPAT_ORT_SPINNING=0`` (``caffe_compat.lite.runtime.tuned_session``).
+``CAFFE_COMPAT_ORT_SPINNING=0`` (``caffe_compat.onnx_path.runtime.tuned_session``).
 """
 from __future__ import annotations
 

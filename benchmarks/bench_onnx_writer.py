@@ -1,10 +1,10 @@
 """Which library writes the torch-free path's ONNX bytes: the ``onnx`` package's helpers
 (``onnx.helper`` + ``SerializeToString``) or the project's wire writer
-(``caffe_compat.lite.onnx_wire``), on what a one-shot cv2.dnn program pays.
+(``caffe_compat.onnx_path.onnx_wire``), on what a one-shot cv2.dnn program pays.
 
 Measured, in alternating rounds: (1) the import a process pays before its first model, in a
 fresh process after ``import numpy`` (what a cv2.dnn program has already imported): ``import
-onnx`` against ``import caffe_compat.lite.onnx_wire``, with a bare ``python -c pass`` as the
+onnx`` against ``import caffe_compat.onnx_path.onnx_wire``, with a bare ``python -c pass`` as the
 floor; (2) writing a model of ``--layers`` Conv nodes with ``--weights-mb`` MB of float32
 initializers: node and tensor messages built and the whole model serialized to bytes.
 
@@ -50,7 +50,7 @@ def _with_onnx(arrays):
 
 
 def _with_wire(arrays):
-    from caffe_compat.lite import onnx_wire as w
+    from caffe_compat.onnx_path import onnx_wire as w
     nodes = [w.node("Conv", [f"x{i}", f"w{i}"], [f"x{i + 1}"], f"c{i}",
                     {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1],
                      "group": 1}) for i in range(len(arrays))]
@@ -67,7 +67,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     imports = {"floor (numpy only)": "import numpy",
                "onnx": "import numpy, onnx",
-               "onnx_wire": "import numpy, caffe_compat.lite.onnx_wire"}
+               "onnx_wire": "import numpy, caffe_compat.onnx_path.onnx_wire"}
     times = {k: [] for k in imports}
     for _ in range(args.rounds):
         for name, code in imports.items():

@@ -17,12 +17,12 @@ Columns, per net and batch (frames/s, medians of the calls):
 
 * ``ours f32``: ``caffe_compat.dnn`` after ``install()``, the default forward, on the
   torch-free path (the net's ONNX model on onnxruntime, or on OpenCV 5's reader for a net of
-  at most 32 MB of weights where the process imported OpenCV 5: ``caffe_compat.lite.runtime``)
+  at most 32 MB of weights where the process imported OpenCV 5: ``caffe_compat.onnx_path.runtime``)
   for the whole run (the hand-over to the torch path after some seconds of forwards is off
   here, so that every block times the same engine), timed once its runtime trial
-  (``caffe_compat.lite.choice``) has chosen: the runtime named in the row is the one chosen;
+  (``caffe_compat.onnx_path.choice``) has chosen: the runtime named in the row is the one chosen;
 * ``ours int8``: ``net.quantize([calib], CV_32F, CV_32F)``'s forward (QDQ u8/s8, per channel,
-  on onnxruntime or OpenVINO, whichever the trial of caffe_compat.lite.quantize chose: the
+  on onnxruntime or OpenVINO, whichever the trial of caffe_compat.onnx_path.quantize chose: the
   row's last field names it);
 * ``ours bf16``: the same net read again with ``setPreferableTarget(DNN_TARGET_CPU_FP16)``:
   OpenVINO with the bf16 (or f16) precision hint where the processor computes in it, else
@@ -121,7 +121,7 @@ def build(name, folder):
 
 
 def settle(net, run, limit_s=120.0):
-    """Run ``net``'s float32 forwards until its runtime trial (caffe_compat.lite.choice) has
+    """Run ``net``'s float32 forwards until its runtime trial (caffe_compat.onnx_path.choice) has
     chosen for every plan, so that the timed blocks measure the runtime a net that keeps
     running gets, not the trial's turns; False where the trial was still on after
     ``limit_s``."""
@@ -238,8 +238,8 @@ def sweep(names, batch, seconds):
 
     from caffe_compat import dnn
     from caffe_compat.dnn.precision import _torch_free_parts
-    from caffe_compat.lite import graph
-    from caffe_compat.lite import quantize as q8
+    from caffe_compat.onnx_path import graph
+    from caffe_compat.onnx_path import quantize as q8
     from caffe_compat.parallel import threads
     qdq, qop, u8, s8 = QuantFormat.QDQ, QuantFormat.QOperator, QuantType.QUInt8, QuantType.QInt8
     variants = {
@@ -337,7 +337,8 @@ def main(argv=None):
 
     import cv2
 
-    from caffe_compat import dnn, lite
+    from caffe_compat import dnn
+    from caffe_compat import onnx_path as lite
     lite.HANDOVER_S = float("inf")          # stay on the torch-free path (module doc)
     dnn.install()
     folder = tempfile.mkdtemp(prefix="bench-precision-")

@@ -9,8 +9,8 @@ session on the same ONNX model, from a net's 100th forward on.
 The nets of ``bench_dnn.py`` (random weights) are written once by this process; each thread
 count then runs in a fresh process that imports no torch (checked): ``caffe_compat.dnn``
 installed into OpenCV 5, ``readNetFromCaffe``, ``--warm`` forwards (the runtime trial of
-:mod:`caffe_compat.lite.choice` happens there), then the net's own ONNX model (the plan the
-forwards run, written by :mod:`caffe_compat.lite`) is given to onnxruntime and OpenVINO
+:mod:`caffe_compat.onnx_path.choice` happens there), then the net's own ONNX model (the plan the
+forwards run, written by :mod:`caffe_compat.onnx_path`) is given to onnxruntime and OpenVINO
 directly with their best settings (:func:`benchmarks.zoo_timing.raw_sessions`, the same thread
 count), and the three are timed in alternating blocks of ``--seconds`` / ``--rounds``.
 Printed per net and batch: the runtime our forward chose, each one's median milliseconds per

@@ -7,7 +7,7 @@ result's ``precision`` then says; no calibration).
 :class:`ReducedNet`, which answers the calls those commands make of a net (``forward(data=...,
 keep_blobs=False)`` returning torch tensors of the outputs, ``outputs``, ``blob_shape``,
 ``name``, ``source``) from :func:`caffe_compat.reduced_precision`'s int8 runner (onnxruntime's
-integer kernels on the net's ONNX model; how, in caffe_compat.lite.quantize).
+integer kernels on the net's ONNX model; how, in caffe_compat.onnx_path.quantize).
 
 The calibration: :data:`CALIBRATION_FRAMES` frames evenly spaced over the faces given (for
 the evaluation: over every sequence evaluated, or the crops files of ``--calibration``; for the

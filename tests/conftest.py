@@ -27,7 +27,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # the setting itself in a separate process).
 os.environ.setdefault("CAFFE_COMPAT_KEEP_FREED_MEMORY", "0")
 # work started early on threads whatever the machine's load (the tests of early work and of
-# staged builds expect it; caffe_compat.lite.early.core_free has its own test)
+# staged builds expect it; caffe_compat.onnx_path.early.core_free has its own test)
 os.environ.setdefault("CAFFE_COMPAT_EARLY", "1")
 # The engines' ONNX exports (caffe_compat.inference.engines.cache) go to a folder of this run, never to
 # the user's cache; subprocesses of the tests inherit it. Tests that need an empty cache take

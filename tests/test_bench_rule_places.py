@@ -82,7 +82,7 @@ def test_what_is_counted_on_a_small_tree(tmp_path):
             "    lp.pooling_param.pad.append(1)\n"),
         # a dispatch table of another engine; a second engine reads relu_param itself
         "caffe_compat/net/summary.py": "SHAPES = {'Pooling': len, 'ReLU': len}\n",
-        "caffe_compat/lite/relu.py": (
+        "caffe_compat/onnx_path/relu.py": (
             "register('ReLU')(lambda lp: lp.relu_param.negative_slope)\n"),
         "caffe_compat/kernels/_pool.c": "/* Caffe's PoolingLayer::Forward_cpu */\n",
     }
@@ -96,5 +96,5 @@ def test_what_is_counted_on_a_small_tree(tmp_path):
                  "caffe/net_spec.py", "caffe_compat/net/summary.py",
                  "caffe_compat/kernels/_pool.c"}
     assert b == {"caffe_compat/rules/pooling.py"}
-    assert places["ReLU"] == ({"caffe_compat/net/summary.py", "caffe_compat/lite/relu.py"},
-                              {"caffe_compat/lite/relu.py"})
+    assert places["ReLU"] == ({"caffe_compat/net/summary.py", "caffe_compat/onnx_path/relu.py"},
+                              {"caffe_compat/onnx_path/relu.py"})

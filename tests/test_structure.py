@@ -234,8 +234,8 @@ SUBPACKAGES = {
     "inference": "the fast inference path and the engines",
     "array_net": "Caffe's forward on numpy arrays with the compiled kernels (deploy nets without torch)",
     "array_solver": "Caffe's SGD solver on the array engine's nets (pycaffe's training without torch)",
-    "lite": "the torch-free inference path of dnn (ONNX written per layer type, run without torch)",
-    "light": "a deploy net and its caffemodel read without protobuf (the one-shot dnn programs)",
+    "onnx_path": "the ONNX path: one converter per layer type and one writer, for the torch-free "
+                 "forwards of dnn and for the ONNX export, and the runtimes that run them",
     "kernels": "numeric kernels (Caffe's summation order, C kernels, DFT, memory)",
     "parallel": "threads and data parallelism",
     "data": "data sources, databases, transformer, random streams",

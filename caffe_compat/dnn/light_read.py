@@ -1,4 +1,4 @@
-"""A dnn Net read by the light reader (:mod:`caffe_compat.light`): a one-shot program's net
+"""A dnn Net read by the light reader (:mod:`caffe_compat.io.protobuf_free`): a one-shot program's net
 without protobuf. The net's tables (inputs, layers, ids) and its torch-free forwards come
 from the light messages; the protobuf side (the definition's messages, the caffemodel's,
 positions, Python layers) is read by the protobuf reader from the same text and bytes the
@@ -43,14 +43,14 @@ class LightMixin:
 
     @classmethod
     def from_light(cls, deploy, weights, source, reread):
-        """The Net of ``deploy`` (a :class:`caffe_compat.light.deploy.Deploy`) and
-        ``weights()`` (({layer name: float32 arrays}, the :class:`caffe_compat.lite.graph.
+        """The Net of ``deploy`` (a :class:`caffe_compat.io.protobuf_free.deploy.Deploy`) and
+        ``weights()`` (({layer name: float32 arrays}, the :class:`caffe_compat.onnx_path.graph.
         FileSource` they view or None); called once the tables are made, so that a
         caffemodel still being read is waited for as late as possible); ``reread()`` gives
         ``(NetParameter, weights NetParameter, open inputs, values)`` from the protobuf
         reader when first needed. None where the torch-free path does not take the net (the
         protobuf reader then reads it as before)."""
-        from .. import lite
+        from .. import onnx_path as lite
         from . import python_layers
         if not lite.enabled() or python_layers.any_registered(_Layers(deploy.layers)):
             return None

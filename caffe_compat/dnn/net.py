@@ -149,7 +149,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._input_shapes = {}
         self._timings = None
         self._device = "cpu"                     # torch's device type (torch imported on use)
-        self._lite = None                        # the torch-free forwards (caffe_compat.lite)
+        self._lite = None                        # the torch-free forwards (caffe_compat.onnx_path)
         self._values = None                      # caffemodel values not yet in the message
         self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
         self._state = None

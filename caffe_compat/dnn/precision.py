@@ -2,13 +2,13 @@
 
 * ``Net.quantize(calibData, inputsDtype, outputsDtype, perChannel=True)``: a new net that
   runs int8 (:class:`QuantizedMixin`), on onnxruntime's static quantization of the net's ONNX
-  model (:mod:`caffe_compat.lite.quantize` says what is quantized and why those settings),
+  model (:mod:`caffe_compat.onnx_path.quantize` says what is quantized and why those settings),
   without torch;
 * ``getInputDetails()`` / ``getOutputDetails()``: the (scales, zero points) of a quantized
   net's inputs and outputs, by OpenCV 4's rules;
 * ``setPreferableTarget(DNN_TARGET_CPU_FP16)``: OpenVINO with the bf16 / f16 precision hint
   on the net's ONNX model where the processor computes in it
-  (:func:`caffe_compat.lite.reduced.capability`); elsewhere float32, with one warning per net.
+  (:func:`caffe_compat.onnx_path.reduced.capability`); elsewhere float32, with one warning per net.
 
 ``Net.precision`` says what the last forward ran in (``"float32"``, ``"int8"``,
 ``"bfloat16"``, ``"float16"``; before any forward: what the next will run in).
@@ -39,7 +39,7 @@ OpenCV 4's rules matched (``modules/dnn/src/net_quantization.cpp``, checked agai
   blobs come back int8, ``x = (q - zero point) * scale`` with the output details.
 
 What differs: the int8 arithmetic is onnxruntime's or OpenVINO's (the faster on the model, by a
-trial when the model is made: :mod:`caffe_compat.lite.quantize`; their kernels and onnxruntime's
+trial when the model is made: :mod:`caffe_compat.onnx_path.quantize`; their kernels and onnxruntime's
 quantizer's per-tensor
 activation ranges, the weights per channel or per tensor as ``perChannel`` asks, 7-bit on a
 processor without VNNI; Softmax and DetectionOutput in float32), so the values differ from
@@ -57,7 +57,7 @@ import warnings
 import numpy as np
 
 from ..errors import NetError
-from ..lite.quantize import (CV_32F, CV_8S, DEPTH_NAMES, FIXED_OUTPUT, INPUT_RANGE,
+from ..onnx_path.quantize import (CV_32F, CV_8S, DEPTH_NAMES, FIXED_OUTPUT, INPUT_RANGE,
                              from_int8, opencv_params, to_int8)
 from .constants import DNN_TARGET_CPU_FP16
 
@@ -104,11 +104,11 @@ def calibration_feed(calibData, inputs, source):
 
 
 def _torch_free_parts(net):
-    """(layers, {layer name: float32 arrays}, name) of ``net`` for :mod:`caffe_compat.lite`:
+    """(layers, {layer name: float32 arrays}, name) of ``net`` for :mod:`caffe_compat.onnx_path`:
     the torch-free path's own where the net runs on it, else the definition's and the
     caffemodel's (with the values ``setParam`` gave); raises UnsupportedError where a layer
     type has no converter."""
-    from .. import lite
+    from .. import onnx_path as lite
     own = net.__dict__.get("_lite")
     if own is not None:
         weights = own._weights if own._weights is not None else own._weights_fn()
@@ -144,7 +144,7 @@ class PrecisionMixin:
         per input), its inputs and outputs of depth ``inputsDtype`` / ``outputsDtype``
         (``CV_32F`` or ``CV_8S``), weights per channel (``perChannel``, the default) or per
         tensor. The engine is onnxruntime's static quantization of the net's ONNX model
-        (QDQ, u8 activations, s8 weights; :mod:`caffe_compat.lite.quantize` says why); torch
+        (QDQ, u8 activations, s8 weights; :mod:`caffe_compat.onnx_path.quantize` says why); torch
         is not imported. The float net is left as it was."""
         self._check()
         if isinstance(self, QuantizedMixin):
@@ -182,14 +182,14 @@ class PrecisionMixin:
     def _fallback_target(self, target, name):
         """A target OpenCV runs on the CPU where its device is missing: DNN_TARGET_CPU_FP16
         takes the bf16 / f16 hint the processor has
-        (:func:`caffe_compat.lite.reduced.capability`), or float32 with one warning per net
+        (:func:`caffe_compat.onnx_path.reduced.capability`), or float32 with one warning per net
         saying why; the OpenCL targets warn and run float32 on the CPU."""
         self._set_device("cpu")
         if target != DNN_TARGET_CPU_FP16:
             warnings.warn(f"{name}: not available in caffe_compat.dnn; the net runs on the "
                           "CPU in float32", RuntimeWarning, stacklevel=3)
             return
-        from ..lite import reduced
+        from ..onnx_path import reduced
         hint, why = reduced.capability()
         self.__dict__["_half_hint"] = hint
         self.__dict__["_half"] = None
@@ -205,7 +205,7 @@ class PrecisionMixin:
         got = self._half_forward(shapes, wanted)
         ran = "float32"
         if got is not None:
-            from ..lite.reduced import HINTS
+            from ..onnx_path.reduced import HINTS
             ran = HINTS[self.__dict__["_half_hint"]]
         self.__dict__["_ran_precision"] = (self._target, ran)
         if got is None and self._lite is not None:
@@ -217,7 +217,7 @@ class PrecisionMixin:
             return None
         half = self.__dict__.get("_half")
         if half is None:
-            from ..lite import reduced
+            from ..onnx_path import reduced
             layers, weights, name = _torch_free_parts(self)
             half = reduced.HalfForwards(layers, self._inputs, weights,
                                         self.__dict__["_half_hint"], name)
@@ -238,7 +238,7 @@ class PrecisionMixin:
             return ran[1]
         hint = self.__dict__.get("_half_hint")
         if self._target == DNN_TARGET_CPU_FP16 and hint:
-            from ..lite.reduced import HINTS
+            from ..onnx_path.reduced import HINTS
             return HINTS[hint]
         return "float32"
 
@@ -248,13 +248,13 @@ _QUANTIZED = {}      # float net class -> its quantized class
 
 class QuantizedMixin:
     """A net that ``Net.quantize`` returned: the float net's layers, inputs and names, its
-    forwards on the int8 model (:class:`caffe_compat.lite.quantize.Int8Forwards`).
+    forwards on the int8 model (:class:`caffe_compat.onnx_path.quantize.Int8Forwards`).
     ``precision`` is ``"int8"``; ``engine`` ``"torch-free"`` (onnxruntime)."""
 
     @classmethod
     def quantized_from(cls, net, feed, inputs_dtype, outputs_dtype, per_channel):
         """The quantized net of float net ``net`` (module doc)."""
-        from ..lite.quantize import Int8Forwards
+        from ..onnx_path.quantize import Int8Forwards
         q = cls.__new__(cls)
         q._init_state(net._source)
         q._inputs, q._input_shapes = list(net._inputs), dict(net._input_shapes)

@@ -40,7 +40,7 @@ def readNetFromCaffe(prototxt=None, caffeModel=None, *, bufferProto=None, buffer
     bufferProto, bufferModel)``, uint8 arrays or bytes), as ``cv2.dnn.readNetFromCaffe``.
     Legacy formats are upgraded; the TEST phase's layers are kept.
 
-    A net the torch-free path runs is read by the light reader (:mod:`caffe_compat.light`,
+    A net the torch-free path runs is read by the light reader (:mod:`caffe_compat.io.protobuf_free`,
     no protobuf) where it takes the files; every other net, and the protobuf side of a
     light one when something asks for it, by the protobuf reader. The cycle collector is
     paused meanwhile (:class:`caffe_compat.kernels.collector.Loading`): reading makes many
@@ -85,8 +85,8 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
 class _WeightsFile:
     """A caffemodel's bytes: a path's read on a thread while the prototxt is parsed (the file
     read runs without the GIL; a file of less than
-    :data:`~caffe_compat.lite.early.EARLY_MIN_BYTES`, or where no core is free for it
-    (:func:`~caffe_compat.lite.early.core_free`), is read when first asked for), a buffer's
+    :data:`~caffe_compat.onnx_path.early.EARLY_MIN_BYTES`, or where no core is free for it
+    (:func:`~caffe_compat.onnx_path.early.core_free`), is read when first asked for), a buffer's
     as given; :meth:`bytes` waits for them (None without a caffemodel)."""
 
     def __init__(self, model):
@@ -97,7 +97,7 @@ class _WeightsFile:
         if _is_buffer(model):
             self.source, self._data = "<bufferModel>", _as_bytes(model)
             return
-        from ..lite.early import EARLY_MIN_BYTES, core_free
+        from ..onnx_path.early import EARLY_MIN_BYTES, core_free
         self.source = self.path = os.fsdecode(os.fspath(model))
         try:
             small = os.stat(self.source).st_size < EARLY_MIN_BYTES
@@ -105,7 +105,7 @@ class _WeightsFile:
             small = True                # bytes() reads it and says what is wrong
         if not small and core_free():
             from ..io.binary_file import read_binary_file_identified
-            from ..lite.early import EarlyCall
+            from ..onnx_path.early import EarlyCall
             self._reading = EarlyCall(read_binary_file_identified, self.source,
                                       name="caffe_compat-caffemodel")
 
@@ -121,21 +121,21 @@ class _WeightsFile:
         return self._data
 
     def file_source(self):
-        """The :class:`caffe_compat.lite.graph.FileSource` of a file read whole and unchanged
+        """The :class:`caffe_compat.onnx_path.graph.FileSource` of a file read whole and unchanged
         meanwhile, else None."""
         if self.path is None or self.known is None or self._data is None:
             return None
-        from ..lite.graph import FileSource
+        from ..onnx_path.graph import FileSource
         return FileSource(self.path, self._data, self.known)
 
 
 def _light_net(text, source, weights_file):
     """The Net the light reader reads (:meth:`Net.from_light`), or None."""
-    from .. import lite
+    from .. import onnx_path as lite
     if not lite.enabled():
         return None
-    from ..light import deploy as light_deploy
-    from ..light import weights as light_weights
+    from ..io.protobuf_free import deploy as light_deploy
+    from ..io.protobuf_free import weights as light_weights
     deploy = light_deploy.read(text, source)
     if deploy is None:
         return None
@@ -158,7 +158,7 @@ def _light_net(text, source, weights_file):
 
 
 class _NotLight(Exception):
-    """The caffemodel is one for the protobuf reader (caffe_compat.light.weights)."""
+    """The caffemodel is one for the protobuf reader (caffe_compat.io.protobuf_free.weights)."""
 
 
 def _protobuf_parts(text, source, weights_file, quiet=False):

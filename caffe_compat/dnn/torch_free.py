@@ -1,13 +1,13 @@
-"""The torch-free path of :class:`caffe_compat.dnn.Net` (:mod:`caffe_compat.lite`): whether a
+"""The torch-free path of :class:`caffe_compat.dnn.Net` (:mod:`caffe_compat.onnx_path`): whether a
 net takes it, its forwards, and the moves to the torch path (what the converters do not
-reproduce, ``setParam``, another backend, target or engine asked for). The rules are :mod:`caffe_compat.lite`'s docstring and docs/engines.md's."""
+reproduce, ``setParam``, another backend, target or engine asked for). The rules are :mod:`caffe_compat.onnx_path`'s docstring and docs/engines.md's."""
 from __future__ import annotations
 
 import os
 import sys
 import time
 
-from .. import lite
+from .. import onnx_path as lite
 from . import opencv_threads
 from .constants import DNN_BACKEND_DEFAULT
 
@@ -16,10 +16,10 @@ class TorchFreeMixin:
     """The torch-free forwards of a dnn Net (``self._lite``: a LiteNet or None)."""
 
     def _lite_net(self, layers=None, weights=None, name=None, source=None):
-        """The torch-free forwards of this net (:mod:`caffe_compat.lite`), or None where the
+        """The torch-free forwards of this net (:mod:`caffe_compat.onnx_path`), or None where the
         switch is off, a Python layer is registered or a layer type has no converter.
         ``layers``, ``weights`` ({layer name: arrays}), ``name`` and ``source`` (the
-        caffemodel file the arrays view, :class:`caffe_compat.lite.graph.FileSource`): those
+        caffemodel file the arrays view, :class:`caffe_compat.onnx_path.graph.FileSource`): those
         the light reader read (:mod:`.light_read`); by default the protobuf messages' own."""
         self.__dict__["_opencv_threads"] = opencv_threads.follow()   # before any session
         if not lite.enabled() or self._python_layers:
@@ -42,7 +42,7 @@ class TorchFreeMixin:
         shapes = self._declared_shapes()
         if None not in shapes:
             from ..errors import NetError
-            from ..lite.converters import Unsupported
+            from ..onnx_path.converters import Unsupported
             outputs = [t for k in self.getUnconnectedOutLayers() for t in
                        self._layers[k - 1]["tops"]]
             try:
@@ -80,7 +80,7 @@ class TorchFreeMixin:
     @property
     def engine(self):
         """The engine answering this net's forwards now: ``"torch-free"`` (the ONNX model
-        on onnxruntime or OpenCV 5's reader, :mod:`caffe_compat.lite`) or ``"torch"``."""
+        on onnxruntime or OpenCV 5's reader, :mod:`caffe_compat.onnx_path`) or ``"torch"``."""
         return "torch-free" if self.__dict__.get("_lite") is not None else "torch"
 
     @property
@@ -120,7 +120,7 @@ class TorchFreeMixin:
         if self._backend != DNN_BACKEND_DEFAULT or self._device != "cpu" or \
                 engine not in ("", "auto"):
             return None
-        from ..lite.converters import Unsupported
+        from ..onnx_path.converters import Unsupported
         start = time.perf_counter_ns()
         try:
             got = self._lite.run(shapes, wanted, self._fed)

@@ -6,7 +6,7 @@
     export_onnx(net, "model.onnx")            # opset 17, batch axis free, checked
 
 ``export_onnx`` writes ONNX nodes layer by layer through one converter per Caffe type, the
-torch-free path's (:mod:`caffe_compat.lite.converters`, extensible with
+torch-free path's (:mod:`caffe_compat.onnx_path.converters`, extensible with
 :func:`register_converter`), with the same writer;
 ``export_torchscript`` traces the net's own layer modules; ``export_pytorch`` writes a folder with
 ``model.py`` (one torch-only ``nn.Module``, one emitter per Caffe type: :mod:`.pytorch`),

@@ -23,7 +23,7 @@ line on stderr (tqdm) says which step runs and the time so far; the results go t
 
 ``--precision int8`` (:mod:`caffe_compat.export.int8`) writes the int8 ONNX model that
 ``caffe_compat.dnn``'s ``Net.quantize`` runs (QDQ: QuantizeLinear / DequantizeLinear around
-each quantized operator, u8 activations, s8 weights; :mod:`caffe_compat.lite.quantize`),
+each quantized operator, u8 activations, s8 weights; :mod:`caffe_compat.onnx_path.quantize`),
 calibrated on SRC (a folder of images with the net's preprocessing given by ``--mean``,
 ``--scale``, ``--swap-rb``, or an HDF5 list file: :mod:`caffe_compat.data.calibration`), at a
 fixed batch (``--static-batch``, default 1). Every line printed says the precision written.

@@ -1,9 +1,9 @@
 """``caffe-compat export --format onnx --precision int8``: the int8 ONNX model of a Caffe net.
 
 The model is the one ``caffe_compat.dnn``'s ``Net.quantize`` runs: the net's ONNX model
-(:func:`caffe_compat.lite.graph.build`, the torch-free path's) quantized by onnxruntime's
+(:func:`caffe_compat.onnx_path.graph.build`, the torch-free path's) quantized by onnxruntime's
 static quantization with the ranges measured on the calibration source
-(:class:`caffe_compat.lite.quantize.Int8Forwards`: QDQ, u8 activations, s8 weights per output
+(:class:`caffe_compat.onnx_path.quantize.Int8Forwards`: QDQ, u8 activations, s8 weights per output
 channel or, with ``--per-tensor``, per tensor; 7-bit weights on a processor without VNNI).
 Its shapes are fixed: the deploy net's inputs at batch ``--static-batch`` (default 1).
 
@@ -91,7 +91,7 @@ def named_outputs(model, graph_outputs, outputs):
 
 def _compare(path, net, calib, batch, outputs):
     """{output: max |int8 file - float32| / max |float32|} on the first calibration items."""
-    from ..lite import runtime
+    from ..onnx_path import runtime
     with open(path, "rb") as f:
         run = runtime.session("onnxruntime", f.read(), None, None)
     feed = {k: np.ascontiguousarray(v[:batch]) for k, v in calib.feeds.items()}

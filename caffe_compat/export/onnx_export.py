@@ -1,14 +1,14 @@
 """Any Caffe net to ONNX, written by the torch-free path's writer: one converter per layer
-type (:mod:`caffe_compat.lite.converters`, the same converters the torch-free path runs),
+type (:mod:`caffe_compat.onnx_path.converters`, the same converters the torch-free path runs),
 opset 17 by default, the batch axis free.
 
 :func:`build_onnx` walks the layers our :class:`~caffe_compat.Net` runs (splits, in-place
 chains and phase rules already resolved), keeps those the requested outputs depend on, and
 hands each converter the layer's LayerParameter, its bottoms and the built layer's blobs,
-into a :class:`caffe_compat.lite.graph.Graph` marked ``batch_free`` (no node writes the batch
+into a :class:`caffe_compat.onnx_path.graph.Graph` marked ``batch_free`` (no node writes the batch
 length). A layer whose bottoms are all constants (priors and what is made of them, the
 export keeping the deploy file's spatial geometry) is computed by our own layer and stored
-as a constant. The graph is encoded by :mod:`caffe_compat.lite.onnx_wire`; the ``onnx``
+as a constant. The graph is encoded by :mod:`caffe_compat.onnx_path.onnx_wire`; the ``onnx``
 package reads it back to check it and to declare the outputs' shapes its shape inference
 finds. The graph's inputs and outputs carry the Caffe blob names.
 :func:`export_onnx` writes the model atomically after ``onnx.checker``'s full check;
@@ -23,9 +23,9 @@ import torch
 
 from ..errors import CaffeCompatError, NetError
 from ..io.atomic import atomic_path
-from ..lite import graph as lite_graph
-from ..lite import onnx_wire
-from ..lite.converters import Unsupported
+from ..onnx_path import graph as lite_graph
+from ..onnx_path import onnx_wire
+from ..onnx_path.converters import Unsupported
 from .registry import NOT_EXPORTED as _NOT_EXPORTED, batch_axes, converter_for
 
 PRODUCER = "caffe_compat"
@@ -267,8 +267,8 @@ def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
     """``{output: max |onnxruntime - ours| / max |ours|}`` for one run of the exported file on
     ``inputs`` (default: random uniform inputs of ``batch`` items), by the engines' trust check
     (:func:`caffe_compat.inference.engines.trust.output_error`: detection rows as sets); None
-    when onnxruntime is not installed. The session is :mod:`caffe_compat.lite.runtime`'s."""
-    from ..lite import runtime
+    when onnxruntime is not installed. The session is :mod:`caffe_compat.onnx_path.runtime`'s."""
+    from ..onnx_path import runtime
     if not runtime.installed("onnxruntime"):
         return None
     with open(path, "rb") as f:

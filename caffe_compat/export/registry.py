@@ -1,4 +1,4 @@
-"""The ONNX export's converters: the torch-free path's (:mod:`caffe_compat.lite.converters`),
+"""The ONNX export's converters: the torch-free path's (:mod:`caffe_compat.onnx_path.converters`),
 one per Caffe type, each writing the type's ONNX nodes for both (the export's graph marked
 ``batch_free``). This module is the export's view of them in the one registry
 (:mod:`caffe_compat.rules.registry`, engine ``"onnx"``): every type with an ONNX converter,
@@ -6,14 +6,14 @@ its field declarations taken from the torch-free path's, fillers aside (the expo
 built net's blobs).
 
 :func:`register_converter` adds a converter for a user's own layer type, before exporting:
-``convert(g, lp, bottoms, blobs) -> [Value, ...]`` as :mod:`caffe_compat.lite.converters`
+``convert(g, lp, bottoms, blobs) -> [Value, ...]`` as :mod:`caffe_compat.onnx_path.converters`
 describes (the torch-free path then runs it as well). A converter whose layer keeps its items
 on another axis than 0 (Caffe's recurrent layers: time on axis 0, streams on axis 1) says so
 with ``batch_axes``: a function of the built layer giving ``{bottom index: axis}``; a graph
 input read directly by such a bottom gets its free axis there.
 """
 from ..errors import NetError
-from ..lite import converters as lite
+from ..onnx_path import converters as lite
 from ..rules import registry
 from ..rules.fields import declare, declared
 from .fields import PRIOR_BOX_NO_EFFECT, fillers

@@ -8,7 +8,7 @@ Why a function returning a runner, not a ``precision=`` argument of :class:`caff
 a ``Net`` is a torch module whose blobs, parameters and backward stay float32 (training,
 ``blobs[name].data``, ``params``); int8 has none of these. The int8 forward runs on another
 engine (onnxruntime's integer kernels on the net's ONNX model,
-:mod:`caffe_compat.lite.quantize`), for outputs only, with weights frozen at the call. The
+:mod:`caffe_compat.onnx_path.quantize`), for outputs only, with weights frozen at the call. The
 runner says so: it has ``forward`` and the output names, nothing else of a ``Net``, and the
 float net is left as it was.
 
@@ -18,7 +18,7 @@ current weights, trained or loaded), a ``(prototxt, caffemodel)`` pair of paths,
 :class:`caffe_compat.dnn.Net`. ``precision``: ``"float32"`` (the float net's own forward, the
 same interface), ``"int8"``, or ``"bfloat16"``: cv2.dnn's ``DNN_TARGET_CPU_FP16``, OpenVINO
 with the bf16 (or f16) precision hint where the processor computes in it
-(:mod:`caffe_compat.lite.reduced`), else float32 with one warning, the runner's ``precision``
+(:mod:`caffe_compat.onnx_path.reduced`), else float32 with one warning, the runner's ``precision``
 saying which ran (a :class:`caffe_compat.dnn.Net` given is set to that target; no
 calibration). ``calibration`` (int8): a blob for the net's one input, a dict
 ``{input name: blob}``, or a source on disk (a folder of images or an HDF5 list file, read by
@@ -58,7 +58,7 @@ class PrecisionRunner:
     @property
     def engine(self):
         """What runs the forwards, in words (int8: the runtime the trial chose for the last
-        model made, :mod:`caffe_compat.lite.quantize`)."""
+        model made, :mod:`caffe_compat.onnx_path.quantize`)."""
         int8 = getattr(self._net, "_int8", None)
         if int8 is None:
             if self.precision in ("bfloat16", "float16"):

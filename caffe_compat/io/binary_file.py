@@ -1,6 +1,6 @@
 """A binary Caffe file's bytes (caffemodel, solverstate, binaryproto) after the size and
 sanity checks, without protobuf: the readers of :mod:`caffe_compat.io.caffemodel` and the
-light reader (:mod:`caffe_compat.light`) both start here."""
+light reader (:mod:`caffe_compat.io.protobuf_free`) both start here."""
 from __future__ import annotations
 
 import os

@@ -1,6 +1,6 @@
 """A prototxt's text, decoded as UTF-8, with the errors the readers give (a missing file, a
 folder, a binary file given as text), without protobuf: the readers of
-:mod:`caffe_compat.io.prototxt` and the light reader (:mod:`caffe_compat.light`) both start
+:mod:`caffe_compat.io.prototxt` and the light reader (:mod:`caffe_compat.io.protobuf_free`) both start
 here."""
 from __future__ import annotations
 

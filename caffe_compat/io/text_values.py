@@ -1,6 +1,6 @@
 """The tokens and plain values of protobuf's text format that the quick readers take, without
 protobuf: :mod:`caffe_compat.io.fast_text` (into protobuf messages) and
-:mod:`caffe_compat.light.text` (into light messages) read the same forms, and leave every
+:mod:`caffe_compat.io.protobuf_free.text` (into light messages) read the same forms, and leave every
 other one to ``text_format``.
 
 Taken: decimal integers within the field's range, decimal floats (``1``, ``-0.5``, ``.5``,

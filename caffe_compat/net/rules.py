@@ -1,5 +1,5 @@
 """Caffe's include / exclude rules (Net::FilterNet's StateMeetsRule): which layers a NetState
-keeps. Works on protobuf messages and on :mod:`caffe_compat.light` messages alike (it reads
+keeps. Works on protobuf messages and on :mod:`caffe_compat.io.protobuf_free` messages alike (it reads
 fields and ``HasField`` only), so it imports neither protobuf nor the schema."""
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ root with::
     python -m grpc_tools.protoc -I . --python_out=. caffe_compat/proto/caffe.proto
 
 ``schema.py`` is ``caffe.proto`` as a table for the protobuf-free reader
-(:mod:`caffe_compat.light`): ``python -m caffe_compat.proto.make_schema`` writes it again.
+(:mod:`caffe_compat.io.protobuf_free`): ``python -m caffe_compat.proto.make_schema`` writes it again.
 ``caffe_pb2`` is imported on first use (``from caffe_compat.proto import caffe_pb2``): the
 light reader imports no protobuf.
 """

@@ -1,12 +1,12 @@
 """Write :mod:`caffe_compat.proto.schema`, the table of ``caffe.proto`` that the protobuf-free
-reader (:mod:`caffe_compat.light`) reads messages by, from the generated ``caffe_pb2``:
+reader (:mod:`caffe_compat.io.protobuf_free`) reads messages by, from the generated ``caffe_pb2``:
 
     python -m caffe_compat.proto.make_schema
 
 Every message's fields (name, number, kind, repeated or not, packed or not, the value an
 unset field reads as, the message or enum type) and every enum's values; defaults are what
 protobuf itself gives for an unset field (a float field's default as float32, as it reads
-back). tests/caffe_compat/light checks that the table is the one this writes."""
+back). tests/caffe_compat/protobuf_free checks that the table is the one this writes."""
 from __future__ import annotations
 
 import os

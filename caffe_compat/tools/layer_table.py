@@ -58,7 +58,8 @@ def _dnn_engine(path, weights, net):
     """Print the engine, device and precision of cv2.dnn's forward of ``net``."""
     import warnings
 
-    from .. import dnn, lite
+    from .. import dnn
+    from .. import onnx_path as lite
     from ..diagnostics.engine_notice import EngineFallbackWarning
     missing = lite.LiteNet.unsupported_types([lp for lp in net.layer if lp.type != "Input"])
     if missing:
@@ -88,8 +89,8 @@ def _dnn_engine(path, weights, net):
 
 def _cpu_fp16_line():
     """What ``setPreferableTarget(DNN_TARGET_CPU_FP16)`` computes in on this processor
-    (:func:`caffe_compat.lite.reduced.capability`; ``quantize()`` gives int8 anywhere)."""
-    from ..lite.reduced import HINTS, capability
+    (:func:`caffe_compat.onnx_path.reduced.capability`; ``quantize()`` gives int8 anywhere)."""
+    from ..onnx_path.reduced import HINTS, capability
     hint, why = capability()
     got = f"{HINTS[hint]} on OpenVINO" if hint else "float32, with a warning"
     return (f"cv2.dnn with DNN_TARGET_CPU_FP16 here: {got} ({why}); net.quantize(...): int8 "

@@ -11,7 +11,7 @@ SRC: a folder of images (read, resized to the input and normalised as
 ``cv2.dnn.blobFromImage`` does with ``--mean``, ``--scale``, ``--swap-rb``) or an HDF5 list file
 (:mod:`caffe_compat.data.calibration`); ``--evaluation`` defaults to the calibration source.
 The float32 net is ``caffe_compat.dnn``'s forward, the int8 net its ``quantize`` (onnxruntime's
-integer kernels, :mod:`caffe_compat.lite.quantize`), calibrated on the first
+integer kernels, :mod:`caffe_compat.onnx_path.quantize`), calibrated on the first
 ``--calibration-limit`` items (default 64). ``--precision bfloat16``: cv2.dnn's
 ``DNN_TARGET_CPU_FP16`` instead (OpenVINO's bf16 where the processor has it, else float32 and
 the report says so; no calibration: ``--evaluation`` or ``--calibration`` names the set). The

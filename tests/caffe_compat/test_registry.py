@@ -8,7 +8,7 @@ from caffe_compat.rules import registry
 
 def test_each_engines_list_is_the_registrys():
     import caffe_compat
-    from caffe_compat import lite
+    from caffe_compat import onnx_path as lite
     from caffe_compat.array_net import registered_types as array_types
     from caffe_compat.export import converter_types, emitter_types
     from caffe_compat.inference import fast_layers
@@ -112,7 +112,7 @@ def test_the_command_says_which_engine_runs_a_net(tmp_path):
 def test_the_command_says_what_cpu_fp16_computes_in_here(monkeypatch):
     """DNN_TARGET_CPU_FP16: the reduced precision OpenVINO computes in on this processor, or
     float32 (with a warning) where it has none."""
-    from caffe_compat.lite import reduced
+    from caffe_compat.onnx_path import reduced
     from caffe_compat.tools import layer_table
     monkeypatch.setattr(reduced, "capability", lambda: ("bf16", "BF16 listed"))
     assert layer_table._cpu_fp16_line().startswith(

@@ -94,7 +94,7 @@ def test_long_kernel_through_pycaffe_without_torch(tmp_path):
 
 
 def test_long_kernel_on_the_torch_free_path(tmp_path):
-    from tests.caffe_compat.lite.helpers import torch_free
+    from tests.caffe_compat.onnx_path.helpers import torch_free
     x, want, model = _reference(tmp_path)
     (got,), _ = torch_free(LONG_KERNEL, model, {"data": x}, ["conv"])
     assert got.shape == want.shape and _scaled(got, want) <= ENGINE_TOL
@@ -130,8 +130,8 @@ def test_global_pooling_refusals_on_every_path(extra, message, tmp_path):
         Net(text, phase="test")
     # the torch-free converter refuses it too, with the same words (it wrote a plain
     # GlobalMaxPool before)
-    from caffe_compat.lite.converters import converter
-    from caffe_compat.lite.graph import Graph, Value
+    from caffe_compat.onnx_path.converters import converter
+    from caffe_compat.onnx_path.graph import Graph, Value
     with pytest.raises(NetError, match=message):
         converter("Pooling")(Graph(), _layer(text, "pool"), [Value("data", (1, 2, 5, 5))], None)
 

@@ -85,7 +85,7 @@ def test_run_eval_and_predict_bf16(weights, crops, tmp_path, capsys):
     one warning) where not; the precision written is the one that ran."""
     import warnings
 
-    from caffe_compat.lite import reduced
+    from caffe_compat.onnx_path import reduced
     from reproduction.predict import predict_video
     from reproduction.sample import make_sample
     hint, _ = reduced.capability()

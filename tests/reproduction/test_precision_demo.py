@@ -91,7 +91,7 @@ def test_demo_cnnd_bf16_ccc_within_001(demo):
     0.4401)."""
     import caffe_compat
     import lq_models
-    from caffe_compat.lite import reduced
+    from caffe_compat.onnx_path import reduced
     from matlab_ports.run_eval import all_metrics, load_crops, video_to_blob
     hint, why = reduced.capability()
     if hint is None:

@@ -5,11 +5,11 @@ our forward's outputs.
 * ``onnxruntime`` and ``openvino``: the net's ONNX export (:mod:`caffe_compat.export`), cached
   on disk (:mod:`.cache`; the cache's location, size bound and listing: :mod:`.cache_store`,
   ``caffe-compat engine-cache``: :mod:`.cache_command`), in the sessions of the package's one
-  maker of runtime sessions, :mod:`caffe_compat.lite.runtime` (the torch-free path's).
+  maker of runtime sessions, :mod:`caffe_compat.onnx_path.runtime` (the torch-free path's).
 
 Every engine is checked against our forward before it runs a net (:mod:`.trust`); the choice
 among the trusted ones is the package's one runtime trial
-(:class:`caffe_compat.lite.choice.Chosen`, driven by :mod:`.choose`), made only once a net has
+(:class:`caffe_compat.onnx_path.choice.Chosen`, driven by :mod:`.choose`), made only once a net has
 shown it will run many times. All run with :func:`.threads.engine_threads` threads.
 docs/engines.md has the rules and the measurements.
 
@@ -17,7 +17,7 @@ docs/engines.md has the rules and the measurements.
     runner = EngineRunner(net, ["prob"])          # engine="auto"
     prob, = runner({"data": x})                   # x: float32 N x C x H x W
 """
-from ...lite.runtime import PIP
+from ...onnx_path.runtime import PIP
 from .cache import cached_export, export_key
 from .cache_store import ENV_CACHE, EngineCacheWarning, cache_root
 from .choose import AUTO, ENGINES, ENV_ENGINE, EngineRunner, as_feed, installed_engines, \

@@ -3,7 +3,7 @@
 ``engine="auto"`` (the default of inference-only forwards): the fastest of the installed
 engines that pass the trust check (:mod:`caffe_compat.inference.engines.trust`) for this net,
 outputs, input shapes and thread count, torch included, chosen by the package's one runtime
-trial (:class:`caffe_compat.lite.choice.Chosen`, which cv2.dnn's torch-free path runs too).
+trial (:class:`caffe_compat.onnx_path.choice.Chosen`, which cv2.dnn's torch-free path runs too).
 The first forwards of each shape run on torch; only once a net has shown it will run many
 times (the trial's rule, with the estimated cost of the export and the sessions:
 :func:`ready_estimate`) is the net exported (or taken from the cache), each engine checked
@@ -13,7 +13,7 @@ export. Trust verdicts and the winner are stored beside the cached export (keyed
 engines' versions, the shapes and the thread count), so a later process skips the trial. With
 ``$CAFFE_COMPAT_ENGINE_DEFER=0`` (and in :meth:`EngineRunner.engine_for`) the choice is made
 at the first forward instead: the trial's turns run on that input at once
-(:meth:`~caffe_compat.lite.choice.Chosen.now`).
+(:meth:`~caffe_compat.onnx_path.choice.Chosen.now`).
 
 ``engine="torch" | "onnxruntime" | "openvino"`` forces one (still checked once; the torch
 path runs, with a warning, when it fails or is not installed). ``$CAFFE_COMPAT_ENGINE``
@@ -29,7 +29,7 @@ import threading
 import numpy as np
 
 from ...errors import CaffeCompatError, NetError
-from ...lite import runtime
+from ...onnx_path import runtime
 from . import trust
 from .threads import engine_threads
 
@@ -37,7 +37,7 @@ ENV_ENGINE = "CAFFE_COMPAT_ENGINE"
 ENV_DEFER = "CAFFE_COMPAT_ENGINE_DEFER"
 AUTO = "auto"
 # the engines a program names: our forward, the reference, then the runtimes that run the
-# net's export (their sessions: caffe_compat.lite.runtime's, as the torch-free path's)
+# net's export (their sessions: caffe_compat.onnx_path.runtime's, as the torch-free path's)
 ENGINES = ("torch", "onnxruntime", "openvino")
 # the estimate of getting the engines ready (export, sessions, trust check): a fixed part and
 # a part per MB of weights. Measured on the 2-core machine, shared
@@ -148,7 +148,7 @@ class EngineRunner:
     def _run_for(self, threads, shapes, feed):
         """The callable answering inputs of ``shapes`` at ``threads`` threads: an engine
         asked for by name (checked now), or the trial of ``auto``
-        (:class:`caffe_compat.lite.choice.Chosen`, torch first)."""
+        (:class:`caffe_compat.onnx_path.choice.Chosen`, torch first)."""
         key = (threads, shapes)
         run = self._runs.get(key)
         if run is not None:
@@ -185,7 +185,7 @@ class EngineRunner:
     def _trial(self, threads, shapes):
         """The trial of this shape: torch answers (each call's input and outputs kept, the
         reference of the trust check) until the trial's rule starts it."""
-        from ...lite.choice import Chosen
+        from ...onnx_path.choice import Chosen
         torch_run, last, winner = self._session("torch", threads, shapes), [], []
 
         def reference(feed):

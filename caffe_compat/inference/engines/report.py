@@ -2,7 +2,7 @@
 engine, whether it is installed (the pip command when not), whether it passes the
 trust check on this net, and its time per forward beside torch's (alternating turns, each
 after a pause). It reports; it does not choose (the one runtime trial:
-:class:`caffe_compat.lite.choice.Chosen`)."""
+:class:`caffe_compat.onnx_path.choice.Chosen`)."""
 from __future__ import annotations
 
 import statistics
@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ...lite import runtime
+from ...onnx_path import runtime
 from .choose import ENGINES, EngineRunner, known_engine
 from .threads import engine_threads
 

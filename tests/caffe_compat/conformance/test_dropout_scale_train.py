@@ -41,7 +41,7 @@ def _array(text, x):
 
 def _lite(text, x):
     from caffe_compat import dnn
-    from tests.caffe_compat.lite.helpers import lite_mode
+    from tests.caffe_compat.onnx_path.helpers import lite_mode
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=text.encode())
         net.setInput(x, "data")

@@ -21,7 +21,7 @@ TOL = 1e-5
 
 # the torch-free path on each of its runtimes: "lite" on the process's default one (OpenCV 5's
 # reader where it is installed), and onnxruntime and OpenVINO, which the runtime trial of a
-# net that keeps running may choose (caffe_compat.lite.choice)
+# net that keeps running may choose (caffe_compat.onnx_path.choice)
 LITE_RUNTIMES = {"lite": None, "lite-onnxruntime": "onnxruntime", "lite-openvino": "openvino"}
 # "torch-inference": the torch engine's output-only forward (no autograd, blobs dropped
 # after their last use: the inference plan, caffe_compat.inference.fast_inference), which
@@ -111,8 +111,8 @@ def _run_lite(text, feed, model, tmp_path, runtime=None):
     import os
 
     from caffe_compat import dnn
-    from caffe_compat.lite.runtime import ENV_RUNTIME
-    from tests.caffe_compat.lite.helpers import lite_mode
+    from caffe_compat.onnx_path.runtime import ENV_RUNTIME
+    from tests.caffe_compat.onnx_path.helpers import lite_mode
     if runtime is not None and importlib.util.find_spec(runtime) is None:
         pytest.skip(f"{runtime} is not installed")
     saved = os.environ.get(ENV_RUNTIME)
@@ -258,7 +258,7 @@ def test_what_caffe_refuses_every_engine_refuses_in_the_same_words(case, engine,
             return
         pytest.fail("the array engine accepted what Caffe refuses")
     from caffe_compat import dnn
-    from tests.caffe_compat.lite.helpers import lite_mode
+    from tests.caffe_compat.onnx_path.helpers import lite_mode
     with lite_mode("on"), pytest.raises(NetError) as got:
         dnn.readNetFromCaffe(bufferProto=text.encode())
     assert words in str(got.value)

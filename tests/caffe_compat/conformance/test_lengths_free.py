@@ -1,8 +1,8 @@
 """The torch-free converters that claim to write no lengths (``lengths_free`` of
-:func:`caffe_compat.lite.converters.register`), checked on the grid's cases of their types: at
+:func:`caffe_compat.onnx_path.converters.register`), checked on the grid's cases of their types: at
 other lengths of the same ranks and channels, a shape the layer's rule takes writes the same
-graph (the same :meth:`~caffe_compat.lite.graph.Plan.signature`), and a net that runs the
-new shape on the plan of an earlier one (:meth:`caffe_compat.lite.LiteNet._plan`) answers as
+graph (the same :meth:`~caffe_compat.onnx_path.graph.Plan.signature`), and a net that runs the
+new shape on the plan of an earlier one (:meth:`caffe_compat.onnx_path.LiteNet._plan`) answers as
 a net read anew for that shape: the same outputs, or the same refusal."""
 
 import importlib.util
@@ -24,7 +24,7 @@ RUNTIMES = (None, "onnxruntime")
 def _claimed(text):
     """Whether every layer of the case's net but its inputs makes a claim about lengths."""
     from caffe_compat.io.prototxt import parse_net
-    from caffe_compat.lite.converters import lengths_free
+    from caffe_compat.onnx_path.converters import lengths_free
     body = [lp for lp in parse_net(text).layer if lp.type != "Input"]
     return bool(body) and all(lengths_free(lp) is not None for lp in body)
 
@@ -33,7 +33,7 @@ def _claimed_at(text, shape):
     """Whether every layer of the case's net claims to write no lengths for inputs of
     ``shape``."""
     from caffe_compat.io.prototxt import parse_net
-    from caffe_compat.lite.converters import lengths_free
+    from caffe_compat.onnx_path.converters import lengths_free
     blobs = {}
     for lp in parse_net(text).layer:
         if lp.type == "Input":
@@ -88,9 +88,9 @@ def test_the_grid_holds_claimed_cases():
 @pytest.mark.parametrize("case", FREE)
 def test_a_new_shape_on_an_earlier_plan_answers_as_a_net_read_for_it(case, runtime, tmp_path,
                                                                      monkeypatch):
-    from caffe_compat.lite import graph, runtime as runtimes
-    from caffe_compat.lite.converters import Unsupported
-    from tests.caffe_compat.lite.helpers import lite_mode
+    from caffe_compat.onnx_path import graph, runtime as runtimes
+    from caffe_compat.onnx_path.converters import Unsupported
+    from tests.caffe_compat.onnx_path.helpers import lite_mode
     if runtime is not None:
         if importlib.util.find_spec(runtime) is None:
             pytest.skip(f"{runtime} is not installed")
@@ -161,13 +161,13 @@ def _claim_answer(call):
 
 @pytest.mark.parametrize("case", FREE)
 def test_a_kept_rule_answers_as_the_rule_applied_anew(case):
-    """:class:`~caffe_compat.lite.converters.KeptClaim` (each layer's rule record kept from
+    """:class:`~caffe_compat.onnx_path.converters.KeptClaim` (each layer's rule record kept from
     one shape to the next, as ``LiteNet._template_key`` keeps it) against the claim applied
     anew for every shape: the same tops and facts, the same refusal (type, words, field), for
     the case's shape, other lengths, other channels, another rank, bottoms of two shapes, and
     the first shape again."""
     from caffe_compat.io.prototxt import parse_net
-    from caffe_compat.lite.converters import kept_claim, lengths_free
+    from caffe_compat.onnx_path.converters import kept_claim, lengths_free
     _, text = CASES[case]
     layers = list(parse_net(text).layer)
     inputs = [lp for lp in layers if lp.type == "Input"]

@@ -2,11 +2,12 @@
 torch-free path (caffe_compat.diagnostics.engine_notice)."""
 import warnings
 
-from caffe_compat import dnn, lite
+from caffe_compat import dnn
+from caffe_compat import onnx_path as lite
 from caffe_compat.diagnostics import engine_notice
 from caffe_compat.diagnostics.engine_notice import EngineFallbackWarning
 
-from ..lite.helpers import lite_mode, seeded_model
+from ..onnx_path.helpers import lite_mode, seeded_model
 
 HEAD = """name: "n"
 input: "data" input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }

@@ -109,7 +109,7 @@ def test_precision_command_bf16(lenet, tmp_path, capsys):
     says that float32 ran where it does not (no figure claims a bf16 it did not run)."""
     import warnings
 
-    from caffe_compat.lite import reduced
+    from caffe_compat.onnx_path import reduced
     proto, model, listing, _ = lenet
     report = tmp_path / "r.json"
     with warnings.catch_warnings():
@@ -134,7 +134,7 @@ def test_precision_command_bf16_without_it_says_float32_ran(lenet, tmp_path, cap
                                                            monkeypatch):
     import warnings
 
-    from caffe_compat.lite import reduced
+    from caffe_compat.onnx_path import reduced
     monkeypatch.setattr(reduced, "capability",
                         lambda: (None, "this processor has no bf16 / fp16 arithmetic (test)"))
     proto, model, listing, _ = lenet

@@ -92,7 +92,7 @@ def test_reduced_precision_refusals(tmp_path):
 
 
 def _bf16_or_skip():
-    from caffe_compat.lite import reduced
+    from caffe_compat.onnx_path import reduced
     hint, why = reduced.capability()
     if hint is None:
         pytest.skip(why)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from caffe_compat import NetError, dnn
-from caffe_compat.lite import reduced
+from caffe_compat.onnx_path import reduced
 from tests.caffe_compat.dnn.fixtures import make_quantize_fixtures as fx
 
 cv2 = pytest.importorskip("cv2")

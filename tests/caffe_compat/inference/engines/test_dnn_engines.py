@@ -56,7 +56,7 @@ def test_dnn_backends_choose_engines():
     """On the torch path: DNN_BACKEND_OPENCV: our torch forward; DNN_BACKEND_INFERENCE_ENGINE:
     OpenVINO; the default: auto; forward([inner names]) runs those outputs on the engine,
     within 1e-4."""
-    from tests.caffe_compat.lite.helpers import lite_mode
+    from tests.caffe_compat.onnx_path.helpers import lite_mode
     with lite_mode("off"):              # (the torch-free path answers the default backend)
         dnn, net, x = _dnn_lenet()
     net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)

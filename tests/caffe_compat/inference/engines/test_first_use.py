@@ -1,4 +1,4 @@
-"""``engine="auto"`` before its choice (the one runtime trial, caffe_compat.lite.choice, driven
+"""``engine="auto"`` before its choice (the one runtime trial, caffe_compat.onnx_path.choice, driven
 by caffe_compat.inference.engines.choose): the first forwards run on torch and export nothing;
 once the net has shown repeated use the engines are checked and tried on the caller's own
 forwards, the winner is stored, and the next runner takes it without a trial. Pinning an
@@ -15,7 +15,7 @@ import pytest
 from caffe_compat import Net
 from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, choose,
                                             installed_engines)
-from caffe_compat.lite import choice
+from caffe_compat.onnx_path import choice
 from caffe_compat.inference.engines import cache_store as store
 from caffe_compat.inference.engines.trust import output_error
 from tests.caffe_compat.inference.engines.test_engine_cache import TINY

@@ -1,0 +1,221 @@
+"""Which runtime answers a torch-free plan's forwards once the plan has shown it keeps
+running: the fastest of the installed runtimes on the same ONNX graph, measured on the
+caller's own forwards. :class:`Chosen` is the package's one runtime trial: cv2.dnn's forwards
+(torch imported or not), ``caffe_compat.Net(engine="auto")``'s engines
+(:mod:`caffe_compat.inference.engines.choose`: torch first, the engines that pass the trust
+check as the others, the winner stored beside the cached export) and the int8 forwards
+(:func:`caffe_compat.onnx_path.quantize.fastest`) all choose through it
+(``tests/caffe_compat/onnx_path/test_one_trial.py`` fails where a second chooser appears).
+
+A plan (one input shape and set of outputs of a net) starts on the runtime
+:func:`caffe_compat.onnx_path.runtime.choose` gives (the cheapest to load: OpenCV 5's reader where a
+cv2.dnn program imported it, else onnxruntime). Loading another runtime's session costs far
+more than a forward of a small net (OpenVINO compiles its kernels for the shape), so a program
+that runs a net once or a few times never pays it. Once the plan has run :data:`MIN_CALLS`
+forwards and either :data:`TRIAL_CALLS` of them or forwards that took the estimated cost of
+loading the others (:data:`TRIAL_BASE_S` + :data:`TRIAL_S_PER_MB` per MB of weights: rent until
+the rent paid equals the price, which never costs more than twice the choice made knowing the
+future), the next forwards are the trial: each installed runtime (onnxruntime, OpenVINO,
+OpenCV 5's reader) gets a session of the plan's graph with the shapes fixed, answers one
+forward untimed (its first call allocates) and then :data:`TURNS` timed ones in a row, one
+runtime after the other (the plan's first runtime first); a runtime :data:`DROP` times
+slower than the best so far leaves at once; where the two fastest are within :data:`CLOSE`,
+they take their turns once more in the other order. The one with the fastest turn answers from
+then on (the fastest of a few turns is what a runtime takes when nothing else runs; a turn slowed
+by another process says nothing of it). The turns of one runtime run in a row because a net
+that keeps running runs on one runtime, its weights and buffers in the caches: turns taken in
+alternation measured each runtime with the caches another had just filled (OpenVINO's
+GoogLeNet at batch 1: 46-63 ms a turn in alternation against 31 ms in a row, on the 2-core
+AMD EPYC, so that the trial kept a runtime 1.3x slower).
+
+Every runtime computes the same graph in float32: the outputs differ by the order of the sums
+only (each runtime is checked against the reference forward on the conformance grid:
+``tests/caffe_compat/conformance``). ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` pins one runtime
+(no trial), as does ``CAFFE_COMPAT_TORCH_FREE_CHOICE=0`` (the first runtime throughout).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+ENV = "CAFFE_COMPAT_TORCH_FREE_CHOICE"
+MIN_CALLS = 3            # forwards of a plan before a trial is considered
+TRIAL_CALLS = 32         # forwards after which the trial starts, however short they were
+TRIAL_BASE_S = 0.5       # ... or once the forwards took this long (plus per MB of weights):
+TRIAL_S_PER_MB = 0.02    # loading OpenVINO's and onnxruntime's sessions of SqueezeNet 1.1 took
+#                          0.3 s on the 2-core AMD EPYC, of ResNet-50 (102 MB) about 2 s
+TURNS = 5                # timed forwards of each runtime in the trial
+DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
+CLOSE = 1.15             # two fastest runtimes within this ratio take their turns once more
+
+
+def debug(message, *args):
+    """One debug line on the ``caffe_compat.onnx_path`` logger; nothing where the program never
+    imported logging (no handler can then take it)."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("caffe_compat.onnx_path").debug(message, *args)
+
+
+def enabled():
+    """Whether plans go through a trial (off where a runtime is pinned or the switch is 0)."""
+    from .runtime import ENV_RUNTIME
+    return not os.environ.get(ENV_RUNTIME, "").strip() and \
+        os.environ.get(ENV, "1").strip() not in ("0", "off", "false", "no")
+
+
+class Chosen:
+    """A plan's forwards (``chosen(feed) -> arrays``), on ``session`` of runtime ``name`` until
+    the trial (module doc) names the fastest of it and ``others`` (runtime names, ``name``
+    again included where its settings for a net that keeps running differ; or a callable
+    giving them when the trial starts, which may :meth:`settle` instead).
+    ``make(name)`` gives runtime ``name``'s session of the plan (or raises: that runtime
+    stays out). ``megabytes``: the plan's weights, for the trial's estimate; ``limit``: the
+    seconds of forwards before the trial instead (the estimated cost of getting the others
+    ready). ``decided(runtime, times)`` is called once the trial has chosen. ``trust(runtime,
+    outputs, feed)``: False where a runtime's outputs on the caller's ``feed`` (its first call)
+    do not agree with our forward: it leaves the trial, and the first runtime answers that
+    call.
+    ``answered``: the runtime of the last forward before the choice (``runtime`` after it)."""
+
+    def __init__(self, session, name, others, make, megabytes, limit=None, decided=None,
+                 trust=None):
+        self.session, self.runtime = session, name
+        # (a callable giving them: looked for only when a trial starts)
+        self._others, self._make = others, make
+        self._limit = TRIAL_BASE_S + TRIAL_S_PER_MB * megabytes if limit is None else limit
+        self._on_decide, self._trust, self._checked = decided, trust, set()
+        self.calls, self.seconds = 0, 0.0
+        # label -> [runtime, session, seconds of timed forwards (None: not run yet)]
+        self._trial = None
+        self.decided = False
+        self.answered = name
+        self.times = {}             # the trial's fastest turns by label, once decided
+        self._first_pass = None     # {label: fastest turn} of the first pass, where rematched
+
+    def __call__(self, feed):
+        if self.decided:
+            return self.session(feed)
+        if self._trial is None:
+            start = time.perf_counter()
+            out = self.session(feed)
+            self.calls += 1
+            self.seconds += time.perf_counter() - start
+            if self.calls >= MIN_CALLS and (self.calls >= TRIAL_CALLS or
+                                            self.seconds >= self._limit):
+                self._start()
+            return out
+        return self._turn(feed)
+
+    def now(self, feed):
+        """Choose now, on ``feed``: a forward on the first runtime, then the trial's turns
+        on the same input until one runtime is chosen (its outputs returned)."""
+        out = None
+        if not self.decided and self._trial is None:
+            out = self.session(feed)
+            self._start()
+        while not self.decided:
+            out = self._turn(feed)
+        return self.session(feed) if out is None else out
+
+    def settle(self, name):
+        """Answer on runtime ``name`` from now on, without a trial (a choice made before)."""
+        if name != self.runtime:
+            self.session, self.runtime = self._make(name), name
+        self.decided = True
+
+    def _start(self):
+        trial = {f"{self.runtime} (first)": [self.runtime, self.session, []]}
+        others = self._others() if callable(self._others) else self._others
+        if self.decided:                     # the callable settled (a choice made before)
+            return
+        for name in others:
+            try:
+                trial[name] = [name, self._make(name), None]
+            except Exception as exc:                         # noqa: BLE001 - stays out
+                debug("the trial leaves %s out (%s)", name, exc)
+        self._trial = trial
+        if len(trial) == 1:
+            self._decide()
+
+    def _turn(self, feed):
+        trial = self._trial
+        # the first runtime (in the trial's order) that has turns left: its turns in a row
+        label = next(k for k, (*_, t) in trial.items() if t is None or len(t) < TURNS)
+        self.answered, session, times = trial[label]
+        start = time.perf_counter()
+        out = session(feed)
+        took = time.perf_counter() - start
+        if times is None:
+            trial[label][2] = []                 # the first call allocates: not timed
+            if self._trust is not None and label not in self._checked and \
+                    not label.endswith("(first)"):
+                self._checked.add(label)
+                if not self._trust(self.answered, out, feed):
+                    del trial[label]
+                    out, self.answered = self.session(feed), self.runtime
+                    self._end_pass(trial)
+            return out
+        times.append(took)
+        best = min(self._fastest(k, t) for k, (*_, t) in trial.items() if t)
+        for other in list(trial):
+            t = trial[other][2]
+            if t and len(t) >= 2 and self._fastest(other, t) > DROP * best:
+                self.times[other] = self._fastest(other, t)   # (reported, out of the running)
+                del trial[other]
+        self._end_pass(trial)
+        return out
+
+    def _end_pass(self, trial):
+        """Decide where every runtime of ``trial`` has taken its turns (unless
+        :meth:`_rematch` gives two of them another pass)."""
+        if all(t is not None and len(t) >= TURNS for *_, t in trial.values()) and \
+                not self._rematch(trial):
+            self._decide()
+
+    def _rematch(self, trial):
+        """Once, where the two fastest runtimes' fastest turns lie within :data:`CLOSE` of
+        each other: those two take their turns again in the other order (a runtime timed
+        right after another can find that one's threads still spinning: onnxruntime's
+        tuned sessions spin), and each keeps its fastest turn of both passes."""
+        fastest = {k: min(t) for k, (*_, t) in trial.items()}
+        if self._first_pass is not None or len(fastest) < 2:
+            return False
+        a, b = sorted(fastest, key=fastest.get)[:2]
+        if fastest[b] > CLOSE * fastest[a]:
+            return False
+        self._first_pass = fastest
+        self.times.update({k: v for k, v in fastest.items() if k not in (a, b)})
+        self._trial = {k: [trial[k][0], trial[k][1], None] for k in reversed(trial)
+                       if k in (a, b)}
+        return True
+
+    def _fastest(self, label, times):
+        """The fastest of ``times``, the turns of ``label``, and of its first pass's turns
+        where it takes a second (:meth:`_rematch`)."""
+        return min(min(times), (self._first_pass or {}).get(label, float("inf")))
+
+    def _decide(self):
+        trial, self._trial = self._trial, None
+        # the fastest of each runtime's turns: what the runtime takes when nothing else runs
+        # (a turn that another process slowed says nothing about the runtime)
+        fastest = {k: self._fastest(k, t) for k, (*_, t) in trial.items() if t}
+        self.times.update(fastest)
+        if fastest:
+            label = min(fastest, key=fastest.get)
+            self.runtime, self.session = trial[label][0], trial[label][1]
+        self.decided = True
+        if self._on_decide is not None:
+            self._on_decide(self.runtime, dict(self.times))
+        debug("runtime chosen: %s (fastest turn in seconds %s)", self.runtime,
+              {k: round(v, 6) for k, v in self.times.items()})
+
+
+def candidates(first):
+    """The runtimes a trial tries beside the session of ``first`` it has: every installed one
+    (OpenVINO too), ``first`` again where its settings for a net that keeps running differ
+    (onnxruntime's: :func:`.runtime.tuned_session`)."""
+    from .runtime import available
+    found = list(available())
+    return [n for n in found if n != first or n == "onnxruntime"]

@@ -1,0 +1,185 @@
+"""The converters' registry and the helpers they share (Caffe's parameter defaults, blob
+checks, axis rules)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...rules import registry
+# Caffe type -> the module of this package that registers its converter, imported the first
+# time a net asks for the type (written from the registrations by .index)
+from ._modules import MODULES
+
+F32 = np.float32
+
+_CONVERTERS = registry.entries("lite")       # Caffe type -> function writing ONNX nodes
+_HOST = registry.entries("lite-host")        # Caffe type -> a numpy step after the ONNX part
+
+
+class Unsupported(Exception):
+    """What the torch-free path does not reproduce for a layer: the net takes the torch path
+    (the message goes to the debug log)."""
+
+
+def register(type_name, host=False, lengths_free=None, rule=None):
+    """Decorator: ``fn`` converts layers of ``type_name``; ``host=True``: ``fn(lp, bottoms,
+    blobs)`` returns ``(top shapes, run)``, ``run(arrays) -> arrays`` in numpy.
+
+    ``lengths_free``: ``lengths_free(lp, bottom_shapes)`` gives ``(top shapes, fact)``, the
+    layer's rule applied (its refusals raised), where the nodes and values ``fn`` writes
+    for bottoms of these ranks and channels are the same for every other bottom shape with
+    the same ``fact`` (a hashable: what the graph reads of the lengths; None for nothing), or
+    None where these bottoms make it write their lengths. A net whose layers all say so runs a
+    new input shape on the plan written for an earlier one
+    (:meth:`caffe_compat.onnx_path.LiteNet._plan`); tests/caffe_compat/conformance/
+    test_lengths_free.py checks the claims on the grid. :func:`same_shapes` serves the types
+    whose tops are their bottoms' shapes.
+
+    ``rule``: ``rule(lp, bottom_shapes)``, the record of the type's rule module
+    (``caffe_compat/rules/``) that the claim reads, which the claim then also takes:
+    ``lengths_free(lp, bottom_shapes, record)`` (without it, the claim makes the record);
+    the record's ``for_bottoms(bottom_shapes)`` gives it again for later bottoms that set the
+    layer up as the first did (:class:`KeptClaim`)."""
+    def wrap(fn):
+        if lengths_free is not None:
+            fn.lengths_free = lengths_free
+            if rule is not None:
+                lengths_free.rule = rule
+        (_HOST if host else _CONVERTERS)[type_name] = fn
+        return fn
+    return wrap
+
+
+def same_shapes(lp, shapes):
+    """``lengths_free`` of a type whose tops have its bottom's shape and whose nodes read no
+    length."""
+    return [shapes[0]] * max(1, len(lp.top)), None
+
+
+def lengths_free(lp):
+    """The ``lengths_free`` claim of the converter of ``lp``'s type (:func:`register`), or
+    None."""
+    return getattr(converter(lp.type), "lengths_free", None)
+
+
+class KeptClaim:
+    """The ``lengths_free`` claim of one layer ``lp`` (:func:`register`) for a caller that
+    applies it to many bottom shapes (:meth:`caffe_compat.onnx_path.LiteNet._template_key`, once
+    per new input shape): the record of the layer's rule (``register``'s ``rule``: the
+    parameters parsed, LayerSetUp's refusals checked) is made for the first bottoms and kept
+    while its ``for_bottoms`` takes the next ones, so that a new shape costs the claim's
+    arithmetic and the refusals of that shape alone; the rule function sets the layer up
+    anew for bottoms it does not take (another rank or channels), raising what it refuses.
+    ``claim(bottom_shapes)`` answers as ``lengths_free(lp)(lp, bottom_shapes)``: the same
+    tops and fact, the same refusal."""
+    __slots__ = ("lp", "bottom", "top", "_claim", "_rule", "_record")
+
+    def __init__(self, lp, claim):
+        self.lp, self._claim, self._record = lp, claim, None
+        self.bottom, self.top = tuple(lp.bottom), tuple(lp.top)
+        self._rule = getattr(claim, "rule", None)
+
+    def __call__(self, bottom_shapes):
+        if self._rule is None:
+            return self._claim(self.lp, bottom_shapes)
+        record = self._record
+        if record is not None:
+            record = record.for_bottoms(bottom_shapes)
+        if record is None:
+            record = self._record = self._rule(self.lp, bottom_shapes)
+        return self._claim(self.lp, bottom_shapes, record)
+
+
+def kept_claim(lp):
+    """``lp``'s ``lengths_free`` claim as a :class:`KeptClaim`, or None where its type's
+    converter makes none."""
+    claim = lengths_free(lp)
+    return None if claim is None else KeptClaim(lp, claim)
+
+
+def _load(type_name):
+    module = MODULES.get(type_name)
+    if module is not None and type_name not in _CONVERTERS and type_name not in _HOST:
+        import importlib
+        importlib.import_module(f"{__package__}.{module}")
+
+
+def converter(type_name):
+    _load(type_name)
+    return _CONVERTERS.get(type_name)
+
+
+def host_converter(type_name):
+    _load(type_name)
+    return _HOST.get(type_name)
+
+
+def registered_types():
+    return sorted(MODULES)
+
+
+def load_all():
+    """Import every converter module (the registry's table of all engines asks for it)."""
+    for type_name in MODULES:
+        _load(type_name)
+
+
+def param_blob(lp, blobs, i, shape):
+    """Blob ``i`` of the layer as a float32 array of ``shape``. A blob in Caffe's legacy 4-D
+    form (num, channels, height, width) of the same values is reshaped, as Caffe's
+    CopyTrainedLayersFrom accepts it; anything else is the torch path's to report."""
+    if blobs is None or i >= len(blobs):
+        raise Unsupported(f"layer '{lp.name}': blob {i} not in the caffemodel (the torch path "
+                          "fills it by its filler)")
+    a = blobs[i]
+    shape = tuple(int(d) for d in shape)
+    if tuple(a.shape) != shape:
+        legacy = (1,) * (4 - len(shape)) + shape if len(shape) <= 4 else None
+        if not (a.ndim == 4 and legacy is not None and tuple(a.shape) == legacy):
+            raise Unsupported(f"layer '{lp.name}': blob {i} has shape {tuple(a.shape)}, "
+                              f"{shape} expected")
+        a = a.reshape(shape)
+    return np.ascontiguousarray(a, dtype=F32)
+
+
+def blob_count(lp, blobs, n):
+    """The caffemodel holds exactly ``n`` blobs for the layer (Caffe refuses another count)."""
+    have = 0 if blobs is None else len(blobs)
+    if have != n:
+        raise Unsupported(f"layer '{lp.name}': {have} blob(s) in the caffemodel, {n} expected")
+
+
+def train_phase(lp):
+    """Whether the layer runs in Caffe's TRAIN phase: its ``phase``, which a built net sets
+    from its own where the layer gives none (Net::Init; an export's layers); a deploy file's
+    layer without one is TEST's."""
+    return lp.HasField("phase") and lp.phase == 0      # caffe.proto's Phase TRAIN
+
+
+def canonical_axis(axis, ndim, lp):
+    """Caffe's CanonicalAxisIndex: -ndim <= axis < ndim, negative from the end."""
+    if not -ndim <= axis < ndim:
+        raise Unsupported(f"layer '{lp.name}': axis {axis} out of range for {ndim} axes")
+    return axis % ndim
+
+
+def four_d(lp, value):
+    if len(value.shape) != 4:
+        raise Unsupported(f"layer '{lp.name}': a {len(value.shape)}-D input; the converter "
+                          "writes 2-D spatial layers (N x C x H x W)")
+    return value.shape
+
+
+def aligned(g, operand, view):
+    """``operand`` (a bottom's Value) shaped to broadcast as ``view`` (Caffe's operand view:
+    ones, its shape, ones): its own lengths copied (Reshape's 0) and the trailing ones added,
+    the leading ones left to broadcasting, so that no length is written (a batch-sized operand
+    gives the same node for every batch size)."""
+    shape, view = tuple(operand.shape), tuple(view)
+    if shape == view:
+        return operand
+    for trailing in range(len(view) - len(shape), -1, -1):
+        lead = len(view) - len(shape) - trailing
+        if view[lead:lead + len(shape)] == shape:
+            break
+    target = np.array([0] * len(shape) + [1] * trailing, np.int64)
+    return g.op("Reshape", [operand, g.const(target)])
