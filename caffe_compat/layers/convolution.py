@@ -54,6 +54,9 @@ def one_channel_conv2d(x, weight, bias, stride, pad):
     ``forward_cpu_gemm`` computes it: :func:`one_channel_columns`, then per image one GEMM with
     the weights (O, kh*kw) and the bias: the product torch's own im2col convolution computes,
     the same bits."""
+    if x.dim() != 4 or x.shape[1] != 1:     # (the caller's layer names it: Net's error)
+        raise RuntimeError(f"a convolution of one input channel got input shape "
+                           f"{tuple(x.shape)}, expected (N, 1, H, W)")
     kernel = tuple(weight.shape[2:])
     out = [(size + 2 * p - k) // s + 1
            for size, p, k, s in zip(x.shape[2:], pad, kernel, stride)]
