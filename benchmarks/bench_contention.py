@@ -105,6 +105,7 @@ INFER_CASES = ("googlenet-1", "googlenet-8", "squeezenet11-1", "squeezenet11-8",
 # of the logistic regression takes a fraction of a millisecond)
 ITERATIONS_PER_CALL = {"lr": 50}
 PER_LAYER_AB = False    # --per-layer-ab: also ours with every layer on the pass's threads
+PLACEMENT_AB = False    # --placement-ab: also ours with its passes not placed (parallel.placement)
 QUICK = (["lr", "lenet", "googlenet-1"], ["idle", "pinned"], 2.0)
 
 
@@ -497,9 +498,18 @@ def infer_case(name, folder):
     def ours_dnn():
         ours_dnn_net.setInput(x)
         ours_dnn_net.forward()
+    def ours_unplaced():
+        saved = os.environ.get("CAFFE_COMPAT_PLACEMENT", "1")
+        os.environ["CAFFE_COMPAT_PLACEMENT"] = "0"      # read at each pass
+        try:
+            ours()
+        finally:
+            os.environ["CAFFE_COMPAT_PLACEMENT"] = saved
     runs = {"ours": ours, "ours-1t": ours_1t, "dnn": ours_dnn, "opencv": opencv}
     if PER_LAYER_AB:
         runs["ours-nolayer"] = ours_all_layers
+    if PLACEMENT_AB:
+        runs["ours-unplaced"] = ours_unplaced
     try:
         import onnxruntime as ort
         from caffe_compat.export import build_onnx
@@ -530,11 +540,14 @@ def main(argv=None):
     ap.add_argument("--per-layer-ab", action="store_true",
                     help="inference: also time ours with the per-layer thread rule off "
                          "(ours-nolayer)")
+    ap.add_argument("--placement-ab", action="store_true",
+                    help="inference: also time ours with its passes not placed one thread per "
+                         "CPU under niced work (ours-unplaced)")
     args = ap.parse_args(argv)
     # a termination request unwinds, so that the load's child process is killed on the way out
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    global PER_LAYER_AB
-    PER_LAYER_AB = args.per_layer_ab
+    global PER_LAYER_AB, PLACEMENT_AB
+    PER_LAYER_AB, PLACEMENT_AB = args.per_layer_ab, args.placement_ab
     if args.quick:
         args.cases, args.loads, args.seconds = QUICK
     if "pinned" in args.loads and (os.geteuid() != 0 or len(threads.affinity()) < 2):

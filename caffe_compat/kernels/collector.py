@@ -3,9 +3,9 @@
 ``import torch`` leaves some 170,000 objects tracked by CPython's cycle collector (functions,
 classes, module dictionaries), and every full collection walks all of them: 0.1 s each on a
 2-core AMD EPYC. A program's own allocations trigger such collections now and then: in the
-style-transfer program through CaffeNet on the torch engine 5 full collections and about 1,000 younger ones took
-0.55-0.67 s; in Caffe's brewing-logreg example 0.09-0.11 s. With torch's objects set aside
-they took 0.18-0.24 s and 0.01 s.
+style-transfer program through CaffeNet on the torch engine 5 full collections and about
+1,000 younger ones took 0.55-0.67 s; in Caffe's brewing-logreg example 0.09-0.11 s. With
+torch's objects set aside they took 0.18-0.24 s and 0.01 s.
 
 :func:`install` (run when :mod:`caffe_compat` is imported) sets them aside once torch is
 loaded: right away if it is, else at the first of the package's own entry points that finds it
