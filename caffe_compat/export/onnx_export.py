@@ -23,10 +23,10 @@ import torch
 
 from ..errors import CaffeCompatError, NetError
 from ..io.atomic import atomic_path
-from ..onnx_path import graph as lite_graph
+from ..onnx_path import graph as onnx_graph
 from ..onnx_path import onnx_wire
 from ..onnx_path.converters import Unsupported
-from .registry import NOT_EXPORTED as _NOT_EXPORTED, batch_axes, converter_for
+from .registry import NOT_EXPORTED, batch_axes, converter_for
 
 PRODUCER = "caffe_compat"
 # the version of what build_onnx writes: raise it when a converter changes its nodes, so that
@@ -58,7 +58,7 @@ def default_outputs(net):
     out = []
     for b in net.outputs:
         node = producers.get(b)
-        if node is None or node.type == "Input" or node.type in _NOT_EXPORTED \
+        if node is None or node.type == "Input" or node.type in NOT_EXPORTED \
                 or _is_loss(net, node):
             continue
         out.append(b)
@@ -77,7 +77,7 @@ def needed_layers(net, outputs):
                            f"{', '.join(net.graph.blob_names)})")
     needed, steps, inputs = set(outputs), [], []
     for node in reversed(net.graph.layers):
-        if not needed.intersection(node.tops) or node.type in _NOT_EXPORTED:
+        if not needed.intersection(node.tops) or node.type in NOT_EXPORTED:
             continue
         if node.type == "Input":
             inputs.extend(t for t in node.tops if t in needed)
@@ -104,9 +104,9 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None, b
     onnx = import_onnx()
     outputs = list(outputs) if outputs else default_outputs(net)
     steps, inputs = needed_layers(net, outputs)
-    g = lite_graph.Graph()
+    g = onnx_graph.Graph()
     g.batch_free, g.reserved = True, frozenset(net.graph.blob_names)
-    values = {b: lite_graph.Value(b, net.blob_shape(b)) for b in inputs}
+    values = {b: onnx_graph.Value(b, net.blob_shape(b)) for b in inputs}
     for node in steps:
         missing = [b for b in node.bottoms if b not in values]
         if missing:
