@@ -43,11 +43,7 @@ HOOKS = (
     ("caffe_compat.net.fast_step", None, "forward", "forward"),
     ("caffe_compat.solvers.testing", "TestPassMixin", "test", "test"),
     ("caffe_compat.solvers.sgd", "SGDSolver", "apply_update", "update"),
-    ("caffe_compat.solvers.adam", None, "apply_update", "update"),
-    ("caffe_compat.solvers.adagrad", None, "apply_update", "update"),
-    ("caffe_compat.solvers.adadelta", None, "apply_update", "update"),
-    ("caffe_compat.solvers.rmsprop", None, "apply_update", "update"),
-    ("caffe_compat.solvers.nesterov", None, "apply_update", "update"),
+    ("caffe_compat.solvers.update_rules", None, "apply_update", "update"),
 )
 DATA_MODULES = ("caffe_compat.layers.hdf5_data", "caffe_compat.layers.data",
                 "caffe_compat.layers.memory_data", "caffe_compat.layers.image_data")

@@ -21,11 +21,10 @@ _SOLVERS = {}
 
 # the engine's solver classes load with torch on first use (module __getattr__ below), so
 # that reading a solver file or its learning-rate policy does not import torch
-_LAZY = {"SGDSolver": ".sgd", "NesterovSolver": ".nesterov", "AdaGradSolver": ".adagrad",
-         "RMSPropSolver": ".rmsprop", "AdaDeltaSolver": ".adadelta", "AdamSolver": ".adam",
-         "Solver": ".base", "NONE": ".base", "SNAPSHOT": ".base", "STOP": ".base"}
 _BUILTIN = ("SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver",
             "AdamSolver")
+_LAZY = {"SGDSolver": ".sgd", **dict.fromkeys(_BUILTIN[1:], ".update_rules"),
+         **dict.fromkeys(("Solver", "NONE", "SNAPSHOT", "STOP"), ".base")}
 _BUILTIN_LOADED = []
 
 

@@ -1,5 +1,5 @@
 """AdaDelta (Caffe's AdaDeltaSolver): update rule, two history sets, parity with
-solvers/adadelta."""
+solvers/update_rules."""
 import numpy as np
 
 from caffe_compat.solvers import AdaDeltaSolver

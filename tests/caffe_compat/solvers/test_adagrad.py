@@ -1,4 +1,5 @@
-"""AdaGrad (Caffe's AdaGradSolver): update rule, momentum refused, parity with solvers/adagrad."""
+"""AdaGrad (Caffe's AdaGradSolver): update rule, momentum refused, parity with
+solvers/update_rules."""
 import numpy as np
 import pytest
 

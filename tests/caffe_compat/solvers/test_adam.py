@@ -1,5 +1,5 @@
 """Adam (Caffe's AdamSolver): update rule with Caffe's bias correction folded into the rate,
-two history sets, parity with solvers/adam."""
+two history sets, parity with solvers/update_rules."""
 import numpy as np
 
 from caffe_compat.solvers import AdamSolver

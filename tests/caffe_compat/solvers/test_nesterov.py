@@ -1,4 +1,4 @@
-"""Nesterov (Caffe's NesterovSolver): update rule and parity with solvers/nesterov."""
+"""Nesterov (Caffe's NesterovSolver): update rule and parity with solvers/update_rules."""
 import numpy as np
 
 from caffe_compat.solvers import NesterovSolver

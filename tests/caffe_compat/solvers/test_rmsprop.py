@@ -1,4 +1,4 @@
-"""RMSProp (Caffe's RMSPropSolver): update rule, checks, parity with solvers/rmsprop."""
+"""RMSProp (Caffe's RMSPropSolver): update rule, checks, parity with solvers/update_rules."""
 import numpy as np
 import pytest
 
