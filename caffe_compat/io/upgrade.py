@@ -53,77 +53,25 @@ def caller_stacklevel():
     return stack.caller_stacklevel(_IO_DIR) - 1
 
 
-# V1 enum layer type -> current type string.
-V1_LAYER_TYPE_NAMES = {
-    _V1.NONE: "",
-    _V1.ABSVAL: "AbsVal",
-    _V1.ACCURACY: "Accuracy",
-    _V1.ARGMAX: "ArgMax",
-    _V1.BNLL: "BNLL",
-    _V1.CONCAT: "Concat",
-    _V1.CONTRASTIVE_LOSS: "ContrastiveLoss",
-    _V1.CONVOLUTION: "Convolution",
-    _V1.DECONVOLUTION: "Deconvolution",
-    _V1.DATA: "Data",
-    _V1.DROPOUT: "Dropout",
-    _V1.DUMMY_DATA: "DummyData",
-    _V1.EUCLIDEAN_LOSS: "EuclideanLoss",
-    _V1.ELTWISE: "Eltwise",
-    _V1.EXP: "Exp",
-    _V1.FLATTEN: "Flatten",
-    _V1.HDF5_DATA: "HDF5Data",
-    _V1.HDF5_OUTPUT: "HDF5Output",
-    _V1.HINGE_LOSS: "HingeLoss",
-    _V1.IM2COL: "Im2col",
-    _V1.IMAGE_DATA: "ImageData",
-    _V1.INFOGAIN_LOSS: "InfogainLoss",
-    _V1.INNER_PRODUCT: "InnerProduct",
-    _V1.LRN: "LRN",
-    _V1.MEMORY_DATA: "MemoryData",
-    _V1.MULTINOMIAL_LOGISTIC_LOSS: "MultinomialLogisticLoss",
-    _V1.MVN: "MVN",
-    _V1.POOLING: "Pooling",
-    _V1.POWER: "Power",
-    _V1.RELU: "ReLU",
-    _V1.SIGMOID: "Sigmoid",
-    _V1.SIGMOID_CROSS_ENTROPY_LOSS: "SigmoidCrossEntropyLoss",
-    _V1.SILENCE: "Silence",
-    _V1.SOFTMAX: "Softmax",
-    _V1.SOFTMAX_LOSS: "SoftmaxWithLoss",
-    _V1.SPLIT: "Split",
-    _V1.SLICE: "Slice",
-    _V1.TANH: "TanH",
-    _V1.WINDOW_DATA: "WindowData",
-    _V1.THRESHOLD: "Threshold",
-}
+# V1 enum layer type -> current type string: the enum's name is the string upper-cased, its
+# words joined by '_' (NONE, no type, and SOFTMAX_LOSS, SoftmaxWithLoss, aside).
+_V1_BY_NAME = {name.replace("_", ""): value for name, value in _V1.LayerType.items()}
+V1_LAYER_TYPE_NAMES = {_V1.NONE: "", _V1.SOFTMAX_LOSS: "SoftmaxWithLoss", **{
+    _V1_BY_NAME[name.upper()]: name for name in (
+        "AbsVal Accuracy ArgMax BNLL Concat ContrastiveLoss Convolution Deconvolution Data "
+        "Dropout DummyData EuclideanLoss Eltwise Exp Flatten HDF5Data HDF5Output HingeLoss "
+        "Im2col ImageData InfogainLoss InnerProduct LRN MemoryData MultinomialLogisticLoss MVN "
+        "Pooling Power ReLU Sigmoid SigmoidCrossEntropyLoss Silence Softmax Split Slice TanH "
+        "WindowData Threshold").split()}}
 
-# V0 lower-case layer type -> V1 enum type.
-V0_LAYER_TYPES = {
-    "accuracy": _V1.ACCURACY,
-    "bnll": _V1.BNLL,
-    "concat": _V1.CONCAT,
-    "conv": _V1.CONVOLUTION,
-    "data": _V1.DATA,
-    "dropout": _V1.DROPOUT,
-    "euclidean_loss": _V1.EUCLIDEAN_LOSS,
-    "flatten": _V1.FLATTEN,
-    "hdf5_data": _V1.HDF5_DATA,
-    "hdf5_output": _V1.HDF5_OUTPUT,
-    "im2col": _V1.IM2COL,
-    "images": _V1.IMAGE_DATA,
-    "infogain_loss": _V1.INFOGAIN_LOSS,
-    "innerproduct": _V1.INNER_PRODUCT,
-    "lrn": _V1.LRN,
-    "multinomial_logistic_loss": _V1.MULTINOMIAL_LOGISTIC_LOSS,
-    "pool": _V1.POOLING,
-    "relu": _V1.RELU,
-    "sigmoid": _V1.SIGMOID,
-    "softmax": _V1.SOFTMAX,
-    "softmax_loss": _V1.SOFTMAX_LOSS,
-    "split": _V1.SPLIT,
-    "tanh": _V1.TANH,
-    "window_data": _V1.WINDOW_DATA,
-}
+# V0 lower-case layer type -> V1 enum type: the enum named as the type upper-cased, but for
+# four names.
+_V0_RENAMED = {"conv": "CONVOLUTION", "images": "IMAGE_DATA", "innerproduct": "INNER_PRODUCT",
+               "pool": "POOLING"}
+V0_LAYER_TYPES = {name: _V1.LayerType.Value(_V0_RENAMED.get(name, name.upper())) for name in (
+    "accuracy bnll concat conv data dropout euclidean_loss flatten hdf5_data hdf5_output im2col "
+    "images infogain_loss innerproduct lrn multinomial_logistic_loss pool relu sigmoid softmax "
+    "softmax_loss split tanh window_data").split()}
 
 # V0 field -> {V0 layer type: (V1 sub-message, field there)}. A V0 field set on a layer type
 # missing from its table is dropped with a warning, as Caffe does.
@@ -190,14 +138,8 @@ _V1_PARAM_FIELDS = (
     "transform_param", "loss_param",
 )
 
-_SOLVER_TYPE_NAMES = {
-    caffe_pb2.SolverParameter.SGD: "SGD",
-    caffe_pb2.SolverParameter.NESTEROV: "Nesterov",
-    caffe_pb2.SolverParameter.ADAGRAD: "AdaGrad",
-    caffe_pb2.SolverParameter.RMSPROP: "RMSProp",
-    caffe_pb2.SolverParameter.ADADELTA: "AdaDelta",
-    caffe_pb2.SolverParameter.ADAM: "Adam",
-}
+_SOLVER_TYPE_NAMES = {caffe_pb2.SolverParameter.SolverType.Value(name.upper()): name
+                      for name in ("SGD", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,15 +433,11 @@ def _upgrade_v1_layer(v1, layer, index, problems):
     if v1.HasField("type"):
         layer.type = V1_LAYER_TYPE_NAMES[v1.type]
     layer.blobs.extend(v1.blobs)
-    for i, name in enumerate(v1.param):
-        _param_spec(layer, i).name = name
-    for i, mode in enumerate(v1.blob_share_mode):
-        # The two DimCheckMode enums have the same values.
-        _param_spec(layer, i).share_mode = mode
-    for i, lr in enumerate(v1.blobs_lr):
-        _param_spec(layer, i).lr_mult = lr
-    for i, decay in enumerate(v1.weight_decay):
-        _param_spec(layer, i).decay_mult = decay
+    # (the two DimCheckMode enums have the same values)
+    for field, values in (("name", v1.param), ("share_mode", v1.blob_share_mode),
+                          ("lr_mult", v1.blobs_lr), ("decay_mult", v1.weight_decay)):
+        for i, value in enumerate(values):
+            setattr(_param_spec(layer, i), field, value)
     layer.loss_weight.extend(v1.loss_weight)
     for field in _V1_PARAM_FIELDS:
         if v1.HasField(field):
