@@ -34,6 +34,7 @@ from ..errors import CaffeCompatError
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
 from ..solvers import lr_policy
+from ..solvers.actions import CallbacksMixin
 from ..solvers.display import DisplayMixin, iteration_loss, output_values
 from ..solvers.net_specs import NetSpecMixin
 from ..solvers.paths import PathCheckMixin
@@ -82,7 +83,8 @@ def build_array_solver(param, solver_file=None, log=None, solver_type=None):
         return None
 
 
-class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
+class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
+                  CallbacksMixin):
     """Caffe's SGD solver over array nets (see the module doc)."""
 
     type_name = "SGD"
@@ -178,17 +180,6 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
                 net.close()
 
     # ------------------------------------------------------------------ the loop
-    def add_callback(self, callback):
-        """``callback.on_start(solver)`` before each iteration's forward and
-        ``callback.on_gradients_ready(solver)`` before its update."""
-        self.callbacks.append(callback)
-
-    def _call(self, hook, *args):
-        for cb in self.callbacks:
-            fn = getattr(cb, hook, None)
-            if fn is not None:
-                fn(self, *args)
-
     def _clear_param_diffs(self):
         self.net.clear_param_diffs()
 
@@ -234,25 +225,12 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin):
 
     def solve(self, resume=None):
         """Caffe's Solver::Solve."""
-        p = self.param
-        self.log.info(f"Solving {self.net.name}", "solver.cpp:289")
-        self.log.info(f"Learning Rate Policy: {p.lr_policy}", "solver.cpp:290")
-        if resume:
-            self.log.info(f"Restoring previous solver status from {resume}", "solver.cpp:305")
-            self.restore(resume)
-        start_iter = self.iter
-        self.step(p.max_iter - self.iter)
-        if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
-            self.snapshot()
-        if p.display and self.iter % p.display == 0:
-            loss = _f32(self.net.forward())
-            self.final_loss = loss
-            self._update_smoothed_loss(loss, start_iter, p.average_loss)
-            self.log.info(f"Iteration {self.iter}, loss = {g(self.smoothed_loss)}",
-                          "solver.cpp:327")
-        if p.test_interval and self.iter % p.test_interval == 0:
-            self.test_all()
-        self.log.info("Optimization Done.", "solver.cpp:332")
+        start_iter = self._solve_begin(resume)
+        self.step(self.param.max_iter - self.iter)
+        self._solve_end(start_iter)
+
+    def _display_forward(self):
+        return _f32(self.net.forward())
 
     # ------------------------------------------------------------------ test passes
     def test_all(self):

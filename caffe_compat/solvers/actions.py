@@ -13,18 +13,8 @@ NONE, STOP, SNAPSHOT = "none", "stop", "snapshot"
 ACTIONS = (NONE, STOP, SNAPSHOT)
 
 
-class ActionsMixin:
-    """Action polling and callbacks of :class:`~caffe_compat.solvers.base.Solver`."""
-
-    def set_action_function(self, fn):
-        """``fn() -> "none" | "stop" | "snapshot"`` polled once per iteration and test batch."""
-        self.action_function = fn
-
-    def _requested_action(self):
-        if self.action_function is None:
-            return NONE
-        action = self.action_function()
-        return action if action in ACTIONS else NONE
+class CallbacksMixin:
+    """The solver callbacks of both engines' solvers."""
 
     def add_callback(self, callback):
         """An object with optional ``on_start(solver)``, ``on_gradients_ready(solver)`` and
@@ -36,3 +26,17 @@ class ActionsMixin:
             fn = getattr(cb, name, None)
             if fn is not None:
                 fn(self, *args)
+
+
+class ActionsMixin(CallbacksMixin):
+    """Action polling and callbacks of :class:`~caffe_compat.solvers.base.Solver`."""
+
+    def set_action_function(self, fn):
+        """``fn() -> "none" | "stop" | "snapshot"`` polled once per iteration and test batch."""
+        self.action_function = fn
+
+    def _requested_action(self):
+        if self.action_function is None:
+            return NONE
+        action = self.action_function()
+        return action if action in ACTIONS else NONE

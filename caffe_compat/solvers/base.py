@@ -317,13 +317,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         """Caffe's Solver::Solve: optional restore, train to ``max_iter``, final snapshot,
         last forward pass and test."""
         p = self.param
-        self.log.info(f"Solving {self.net.name}", "solver.cpp:289")
-        self.log.info(f"Learning Rate Policy: {p.lr_policy}", "solver.cpp:290")
-        self.requested_early_exit = False
-        if resume:
-            self.log.info(f"Restoring previous solver status from {resume}", "solver.cpp:305")
-            self.restore(resume)
-        start_iter = self.iter
+        start_iter = self._solve_begin(resume)
         bar = None
         if self.progress and p.max_iter > self.iter:
             from tqdm import tqdm
@@ -338,20 +332,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                 self.log.bar = None
         if self._pending:
             self.settle_losses()
-        if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
-            self.snapshot()
-        if self.requested_early_exit:
-            self.log.info("Optimization stopped early.", "solver.cpp:319")
-            return
-        if p.display and self.iter % p.display == 0:
-            loss = self._display_forward()
-            self.final_loss = loss
-            self._update_smoothed_loss(loss, start_iter, p.average_loss)
-            self.log.info(f"Iteration {self.iter}, loss = {g(self.smoothed_loss)}",
-                          "solver.cpp:327")
-        if p.test_interval and self.iter % p.test_interval == 0:
-            self.test_all()
-        self.log.info("Optimization Done.", "solver.cpp:332")
+        self._solve_end(start_iter)
 
 
 __all__ = ["Solver", "NONE", "STOP", "SNAPSHOT", "ACTIONS", "SIDECAR_SUFFIX", "copy_weights",

@@ -43,6 +43,36 @@ class DisplayMixin:
                                       + (loss - self._losses[idx]) / _f32(average_loss))
             self._losses[idx] = loss
 
+    def _solve_begin(self, resume):
+        """The start of Caffe's Solver::Solve: its lines, the restore of ``resume``; returns
+        the iteration it starts from."""
+        self.log.info(f"Solving {self.net.name}", "solver.cpp:289")
+        self.log.info(f"Learning Rate Policy: {self.param.lr_policy}", "solver.cpp:290")
+        self.requested_early_exit = False
+        if resume:
+            self.log.info(f"Restoring previous solver status from {resume}", "solver.cpp:305")
+            self.restore(resume)
+        return self.iter
+
+    def _solve_end(self, start_iter):
+        """The end of Caffe's Solver::Solve after Step: the final snapshot (unless just
+        written), a forward of the train net shown as ``Iteration N, loss = X`` at a display
+        iteration, a last test pass, "Optimization Done."."""
+        p = self.param
+        if p.snapshot_after_train and (not p.snapshot or self.iter % p.snapshot != 0):
+            self.snapshot()
+        if self.requested_early_exit:
+            self.log.info("Optimization stopped early.", "solver.cpp:319")
+            return
+        if p.display and self.iter % p.display == 0:
+            loss = self.final_loss = self._display_forward()
+            self._update_smoothed_loss(loss, start_iter, p.average_loss)
+            self.log.info(f"Iteration {self.iter}, loss = {g(self.smoothed_loss)}",
+                          "solver.cpp:327")
+        if p.test_interval and self.iter % p.test_interval == 0:
+            self.test_all()
+        self.log.info("Optimization Done.", "solver.cpp:332")
+
     def _display_iteration(self, since, outputs=None):
         """Caffe's display lines of iteration ``iter``: ``Iteration N (x iter/s, ys/z iters),
         loss = L`` over the time ``since`` (a perf_counter) and the train net's outputs
