@@ -84,15 +84,8 @@ class HDF5Source:
         # data-parallel training (Caffe's Skip): of each N x batch_size rows of the stream,
         # rank r keeps rows r, r + N, ... (record k to rank k mod N)
         self.rank, self.count = (int(shard[0]), int(shard[1]))
-        self.rng = np.random.default_rng(seed)
-        self.file_perm = np.arange(len(self.files))
-        if self.shuffle:
-            self.rng.shuffle(self.file_perm)
-        self.shapes = None
-        self.dtypes = None
-        self.current_file = 0
-        self._handle = None
-        self._open(self.file_perm[0])
+        self.shapes = self.dtypes = self._handle = None
+        self.reseed(seed)
         self.row_shapes = self.shapes
 
     # -------------------------------------------------------------- files

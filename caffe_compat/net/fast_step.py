@@ -66,9 +66,7 @@ class StepPlan:
         """Every layer forward, as Stepwise's general loop with autograd on; the total loss."""
         net = store.net
         threads.apply_for_net(net)
-        data, saved, put = store.data, store._saved, store._put
-        ref = net._ref
-        dtype, device = ref.dtype, ref.device
+        data, saved = store.data, store._saved
         explicit_state = train_plan.ExplicitState
         loss = 0.0
         for kind, i, module, bottoms, tops_names, clones, is_data, weighted, split in \
@@ -89,20 +87,8 @@ class StepPlan:
                         tops = module(*[data[b] for b in bottoms])
                     if isinstance(tops, torch.Tensor):
                         tops = (tops,)
-            if split:                    # Caffe's SplitLayer shares its bottom's data
-                shared = data[bottoms[0]]
-                for name in tops_names:
-                    data[name] = shared
-                continue
-            if is_data:
-                tops = tuple(t if t.dtype == dtype and t.device == device
-                             else t.to(device=device, dtype=dtype) for t in tops)
-            copy = kind == _EXPLICIT
-            for name, t in zip(tops_names, tops):
-                put(name, t.detach(), copy)
-            for j, w in weighted:
-                t = tops[j].detach()
-                loss += w * float(t if t.dim() == 0 else t.sum())
+            loss = _store_tops(store, tops, bottoms, tops_names, is_data, weighted, split,
+                               kind == _EXPLICIT, loss)
         store._plan_forward = True
         return loss
 
@@ -118,31 +104,20 @@ class StepPlan:
         if records is None or (net.inference_chunk and net._per_item):
             return None
         threads.apply_for_net(net)
-        data, saved, put = store.data, store._saved, store._put
-        ref = net._ref
-        dtype, device = ref.dtype, ref.device
+        data, saved = store.data, store._saved
         loss = 0.0
         for i, module, bottoms, tops_names, is_data, weighted, split, in_place in records:
             saved.pop(i, None)
-            if split:                    # Caffe's SplitLayer shares its bottom's data
-                shared = data[bottoms[0]]
-                for name in tops_names:
-                    data[name] = shared
-                continue
-            if in_place:
+            if split:
+                tops = ()
+            elif in_place:
                 tops = module.forward_inplace(data[bottoms[0]])
             else:
                 tops = module(*[data[b] for b in bottoms])
             if isinstance(tops, torch.Tensor):
                 tops = (tops,)
-            if is_data:
-                tops = tuple(t if t.dtype == dtype and t.device == device
-                             else t.to(device=device, dtype=dtype) for t in tops)
-            for name, t in zip(tops_names, tops):
-                put(name, t.detach(), False)
-            for j, w in weighted:
-                t = tops[j].detach()
-                loss += w * float(t if t.dim() == 0 else t.sum())
+            loss = _store_tops(store, tops, bottoms, tops_names, is_data, weighted, split, False,
+                               loss)
         store._plan_forward = False
         return loss
 
@@ -156,6 +131,29 @@ class StepPlan:
                     module, saved[i], tops_names, bottoms, wanted,
                     [need and p.requires_grad for p, need in zip(module.blobs, params)], skip,
                     diff_of)
+
+
+def _store_tops(store, tops, bottoms, tops_names, is_data, weighted, split, copy, loss):
+    """A layer's tops into their blobs as the general loop stores them (a Split's the bottom's
+    data itself, a data layer's cast to the net's dtype and device, copied or adopted); the
+    total ``loss`` with the layer's weighted tops added, in top order."""
+    data = store.data
+    if split:                            # Caffe's SplitLayer shares its bottom's data
+        shared = data[bottoms[0]]
+        for name in tops_names:
+            data[name] = shared
+        return loss
+    if is_data:
+        ref = store.net._ref
+        dtype, device = ref.dtype, ref.device
+        tops = tuple(t if t.dtype == dtype and t.device == device
+                     else t.to(device=device, dtype=dtype) for t in tops)
+    for name, t in zip(tops_names, tops):
+        store._put(name, t.detach(), copy)
+    for j, w in weighted:
+        t = tops[j].detach()
+        loss += w * float(t if t.dim() == 0 else t.sum())
+    return loss
 
 
 def plan_for(store):

@@ -30,6 +30,15 @@ _f32 = np.float32
 KEEP_AT_MOST = 1000
 
 
+def _settled(attr, doc):
+    """A property reading ``attr`` after the kept losses are folded in."""
+    def read(self):
+        if self._pending:
+            self.settle_losses()
+        return getattr(self, attr)
+    return property(read, lambda self, value: setattr(self, attr, value), doc=doc)
+
+
 class DeferredLossMixin:
     """Losses kept on the device until a display for
     :class:`~caffe_compat.solvers.base.Solver` (see the module doc)."""
@@ -39,27 +48,9 @@ class DeferredLossMixin:
     _smoothed = _f32(0)
     _last = None
 
-    @property
-    def smoothed_loss(self):
-        """Caffe's smoothed loss of the display line (float32)."""
-        if self._pending:
-            self.settle_losses()
-        return self._smoothed
-
-    @smoothed_loss.setter
-    def smoothed_loss(self, value):
-        self._smoothed = value
-
-    @property
-    def last_loss(self):
-        """The loss of the last iteration (float32; None before the first)."""
-        if self._pending:
-            self.settle_losses()
-        return self._last
-
-    @last_loss.setter
-    def last_loss(self, value):
-        self._last = value
+    smoothed_loss = _settled("_smoothed", "Caffe's smoothed loss of the display line (float32).")
+    last_loss = _settled("_last", "The loss of the last iteration (float32; None before the "
+                         "first).")
 
     def _loss_term(self, loss):
         """A pass's loss as the loop keeps it: a float32 read now, or with
