@@ -3,6 +3,7 @@ sanity checks, without protobuf: the readers of :mod:`caffe_compat.io.caffemodel
 light reader (:mod:`caffe_compat.io.protobuf_free`) both start here."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 from caffe_compat.errors import WeightsError
@@ -16,6 +17,21 @@ def check_encoded_size(size, what):
     if size > DEFAULT_MAX_BYTES:
         raise WeightsError(f"{what} encodes to {size} bytes; Caffe cannot read protobuf files "
                            "of 2 GiB or more")
+
+
+@contextlib.contextmanager
+def read_errors(path, what, error):
+    """``error`` (an exception class) naming ``path`` for an OSError while it is read."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what} file") from None
+    except PermissionError:
+        raise error(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a {what} file") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def read_binary_file(path, max_bytes=None, what="caffemodel"):
@@ -42,7 +58,7 @@ def read_binary_file_identified(path, max_bytes=None, what="caffemodel"):
     None where the file changed while it was read)."""
     path = os.fspath(path)
     limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
-    try:
+    with read_errors(path, what, WeightsError):
         size = os.stat(path).st_size
         if os.path.isdir(path):
             raise WeightsError(f"{path}: is a directory, not a {what} file")
@@ -67,14 +83,6 @@ def read_binary_file_identified(path, max_bytes=None, what="caffemodel"):
             known = identity(os.fstat(f.fileno()))
             if known != before:
                 known = None             # written meanwhile: its bytes tell no file apart
-    except FileNotFoundError:
-        raise WeightsError(f"{path}: no such {what} file") from None
-    except PermissionError:
-        raise WeightsError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise WeightsError(f"{path}: is a directory, not a {what} file") from None
-    except OSError as exc:
-        raise WeightsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise WeightsError(f"{path}: grew over the limit of {limit} bytes while being read")
     if not data:

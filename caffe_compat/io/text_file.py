@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from caffe_compat.errors import PrototxtError
+from caffe_compat.io.binary_file import read_errors
 
 
 def _decode(data, filename):
@@ -24,15 +25,6 @@ def _decode(data, filename):
 def read_text_file(path, what="prototxt"):
     """The UTF-8 text of ``path``; PrototxtError naming the path when it cannot be read."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise PrototxtError(f"{path}: no such {what} file") from None
-    except IsADirectoryError:
-        raise PrototxtError(f"{path}: is a directory, not a {what} file") from None
-    except PermissionError:
-        raise PrototxtError(f"{path}: permission denied") from None
-    except OSError as exc:
-        raise PrototxtError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with read_errors(path, what, PrototxtError), open(path, "rb") as f:
+        data = f.read()
     return _decode(data, path)
