@@ -67,13 +67,8 @@ def scalar(kind, token, enum_values=None):
         if special is None:
             raise NotPlain
         return special
-    if kind == "bool":
-        value = _BOOLS.get(token)
-        if value is None:
-            raise NotPlain
-        return value
-    if kind == "enum":
-        value = enum_values.get(token)
+    if kind in ("bool", "enum"):
+        value = (_BOOLS if kind == "bool" else enum_values).get(token)
         if value is None:
             raise NotPlain
         return value

@@ -71,22 +71,16 @@ def _groups(lp, bottoms, transposed):
     return max(convolution_rule(lp, [tuple(b) for b in bottoms], transposed).group, 1)
 
 
-@flop_rule("Convolution")
+@flop_rule("Convolution", "Deconvolution")
 def _conv(r, lp, bottoms, tops):
-    groups = _groups(lp, bottoms, False)
+    # a convolution's MACs: each top value over cin / groups x kernel; a deconvolution's:
+    # each bottom value over cout / groups x kernel
+    transposed = r.type == "Deconvolution"
+    groups = _groups(lp, bottoms, transposed)
     kernel = math.prod(r.param_shapes[0][2:]) if r.param_shapes else 0
-    cin = bottoms[0][1] if len(bottoms[0]) > 1 else 1
-    out = sum(math.prod(t) for t in tops)
-    macs = out * (cin // groups) * kernel
-    return 2 * macs + (out if len(r.param_shapes) > 1 else 0)
-
-
-@flop_rule("Deconvolution")
-def _deconv(r, lp, bottoms, tops):
-    groups = _groups(lp, bottoms, True)
-    kernel = math.prod(r.param_shapes[0][2:]) if r.param_shapes else 0
-    cout = tops[0][1] if len(tops[0]) > 1 else 1
-    macs = sum(math.prod(b) for b in bottoms) * (cout // groups) * kernel
+    spread, inner = (bottoms, tops) if transposed else (tops, bottoms)
+    channels = inner[0][1] if len(inner[0]) > 1 else 1
+    macs = sum(math.prod(x) for x in spread) * (channels // groups) * kernel
     return 2 * macs + (sum(math.prod(t) for t in tops) if len(r.param_shapes) > 1 else 0)
 
 
