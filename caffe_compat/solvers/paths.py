@@ -64,27 +64,20 @@ class PathCheckMixin:
         test_state = (lambda i: p.test_state[i] if i < len(p.test_state)
                       else caffe_pb2.NetState())
         n_tests = len(p.test_iter)
-        for field in ("net", "train_net"):
-            if p.HasField(field):
-                path = getattr(p, field)
-                net = self._net_for_check(path)
+        for field in ("net", "train_net", "net_param", "train_net_param"):
+            if not p.HasField(field):
+                continue
+            net = getattr(p, field)
+            if not field.endswith("_param"):
+                path, net = net, self._net_for_check(net)
                 if net is None:
                     missing(f"{field}", path, " (give the net with -model / --net, or net= in "
                             "Python)")
                     continue
-                nets.append((net, _state(caffe_pb2.TRAIN, net.state, p.train_state), "TRAIN"))
-                if field == "net":
-                    for i in range(len(p.test_net_param) + len(p.test_net), n_tests):
-                        nets.append((net, _state(caffe_pb2.TEST, net.state, test_state(i)),
-                                     "TEST"))
-        for field in ("net_param", "train_net_param"):
-            if p.HasField(field):
-                net = getattr(p, field)
-                nets.append((net, _state(caffe_pb2.TRAIN, net.state, p.train_state), "TRAIN"))
-                if field == "net_param":
-                    for i in range(len(p.test_net_param) + len(p.test_net), n_tests):
-                        nets.append((net, _state(caffe_pb2.TEST, net.state, test_state(i)),
-                                     "TEST"))
+            nets.append((net, _state(caffe_pb2.TRAIN, net.state, p.train_state), "TRAIN"))
+            if field in ("net", "net_param"):
+                for i in range(len(p.test_net_param) + len(p.test_net), n_tests):
+                    nets.append((net, _state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
         for i, net in enumerate(p.test_net_param):
             nets.append((net, _state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
         for j, path in enumerate(p.test_net):
