@@ -72,7 +72,6 @@ def run_verify(args):
         skipped = [(t, why) for t, why in not_generated.items() if t in both]
         if not args.types:
             skipped += [(t, "not in this build") for t in sorted(ours - theirs)]
-        if not args.types:
             skipped += [(t, "not implemented by caffe_compat") for t in sorted(theirs - ours)
                         if t not in not_generated]
         both = [t for t in both if t not in not_generated]
@@ -86,20 +85,16 @@ def run_verify(args):
                 tasks.append(prepared)
             else:
                 results.append(prepared)
-        trainings = {}
-        if not args.no_training:
-            for name in ("sgd", "adam"):
-                tasks.append(prepare_training(name, work / "train" / name))
+        runs = () if args.no_training else ("sgd", "adam")
+        tasks += [prepare_training(name, work / "train" / name) for name in runs]
         status = worker.run(tasks)
         failed_early = {(r.type, r.index) for r in results}
         for t, i, ex, folder in cases:
             if (t, i) not in failed_early:
                 results.append(compare_layer_case(t, i, ex, folder,
                                                   status.get(f"{t}/{i}", {})))
-        if not args.no_training:
-            for name in ("sgd", "adam"):
-                trainings[name] = compare_training(name, work / "train" / name,
-                                                   status.get(f"train/{name}", {}))
+        trainings = {name: compare_training(name, work / "train" / name,
+                                            status.get(f"train/{name}", {})) for name in runs}
         rows, departures = summarise(sorted(results, key=lambda r: (r.type, r.index)),
                                      trainings, info.get("openblas_core"))
         version = build.version() or f"pycaffe {info.get('version')}"
