@@ -1,21 +1,15 @@
-"""``caffe-compat``: a drop-in for Caffe 1.0's ``caffe`` command-line tool (tools/caffe.cpp).
-
-    caffe-compat train -solver solver.prototxt [-weights a.caffemodel[,b.caffemodel] |
-                                                -snapshot x.solverstate] [-gpu 0]
-    caffe-compat test  -model net.prototxt -weights w.caffemodel [-iterations 50]
-    caffe-compat time  -model net.prototxt [-phase TRAIN] [-iterations 50]
+"""``caffe-compat``: a drop-in for Caffe 1.0's ``caffe`` command-line tool (tools/caffe.cpp):
+``train``, ``test`` and ``time`` here, the other subcommands in the table of
+:mod:`caffe_compat.cli.registry` (name -> ``Command``; add one with ``register_command``).
 
 Flags are Caffe's (``-solver``, ``-weights``, ``-snapshot``, ``-model``, ``-iterations``,
-``-gpu``, ``-phase``, ``-level``, ``-stage``, ``-sigint_effect``, ``-sighup_effect``), written with
-one or two dashes, with ``=`` or a space. Logs are Caffe's glog lines on stderr (a tqdm progress
-bar is added while training when stderr is a terminal). Extra flags let unmodified prototxts run
-where their paths are placeholders: ``--net`` / ``-model`` (train net file), ``--train-source``,
-``--test-source``, ``--source LAYER=PATH`` (HDF5 list files), ``--snapshot-prefix``; and
-``-iterations`` (max_iter for train), ``--batch-size``, ``--test-batch-size``, ``--test-iter``
-to make runs short. Bad input prints one error line and exits with status 1.
-
-Subcommands live in :mod:`caffe_compat.cli.registry` (name -> ``Command``); add one with its
-``register_command``.
+``-gpu``, ``-phase``, ``-level``, ``-stage``, ``-sigint_effect``, ``-sighup_effect``), with one
+or two dashes, ``=`` or a space. Logs are Caffe's glog lines on stderr (with a tqdm bar while
+training when stderr is a terminal). Extra flags run unmodified prototxts whose paths are
+placeholders (``--net`` / ``-model``, ``--train-source``, ``--test-source``, ``--source
+LAYER=PATH``, ``--snapshot-prefix``) and make runs short (``-iterations`` as max_iter for
+train, ``--batch-size``, ``--test-batch-size``, ``--test-iter``). Bad input prints one error
+line and exits with status 1.
 """
 from __future__ import annotations
 
@@ -46,14 +40,11 @@ def _parser(name, description):
 
 # -gpu, as each command uses it (Caffe's: train runs one solver per GPU, test and time use the
 # first; docs/from-caffe.md, "Several devices")
-GPU_HELP = {
-    "train": "GPU id(s) separated by ',' or 'all': several train data-parallel, one process "
-             "per GPU (effective batch N x batch_size); empty: the solver's solver_mode",
-    "test": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's test does; "
-            "empty: CPU",
-    "time": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's time does; "
-            "empty: CPU",
-}
+GPU_HELP = {c: f"GPU id(s) separated by ',' or 'all': the first is used, as Caffe's {c} does; "
+            "empty: CPU" for c in ("test", "time")}
+GPU_HELP["train"] = ("GPU id(s) separated by ',' or 'all': several train data-parallel, one "
+                     "process per GPU (effective batch N x batch_size); empty: the solver's "
+                     "solver_mode")
 
 
 def _common_net_flags(parser, command):
@@ -571,6 +562,3 @@ def main(argv=None):
 from ..verify import command as _verify  # noqa: E402  (imports nothing of this module)
 
 register_command("verify", _verify.add_arguments, _verify.run_verify, _verify.HELP)
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,15 +1,13 @@
 """``caffe-compat verify --caffe PATH``: the parity checks, run live against a user's Caffe.
 
-For every layer type registered here that the build also knows (``caffe.layer_type_list()``),
-small generated nets (``examples.EXAMPLES``) run forward and backward in both engines; two short
-training runs (SGD with a step policy, Adam) compare every iteration's loss and the weights
-after 10 and 20 iterations; every case's caffemodel goes both ways (Caffe reads ours, we read
-Caffe's and write its bytes again); the data layers (Data over a generated LMDB, ImageData,
-WindowData over generated PNG images, HDF5Data) read the same sources after the same seed and
-must give Caffe's batches exactly.
-The result is the parity table of docs/parity.md with this build's figures, then every layer type where
-the build departs from caffe_compat. Exit status 0 when every row holds, 1 otherwise.
-``caffe_compat.cli.main`` registers it (this module imports nothing of the CLI).
+For every layer type registered here that the build also knows, small generated nets
+(``examples.EXAMPLES``) run forward and backward in both engines; two short training runs (SGD
+with a step policy, Adam) compare every iteration's loss and the weights after 10 and 20
+iterations; every case's caffemodel goes both ways (Caffe reads ours, we read Caffe's and write
+its bytes again); the data layers (Data over a generated LMDB, ImageData, WindowData over
+generated PNG images, HDF5Data) must give Caffe's batches exactly after the same seed. Printed:
+docs/parity.md's parity table with this build's figures, then every layer type where the build
+departs. Exit status 0 when every row holds, 1 otherwise.
 """
 from __future__ import annotations
 
