@@ -1,10 +1,8 @@
 """Caffe's three upgrade tools (tools/upgrade_net_proto_text.cpp, upgrade_net_proto_binary.cpp,
-upgrade_solver_proto_text.cpp): ``caffe-compat upgrade_net_proto_text IN OUT`` and friends.
-
-Each reads IN, upgrades it when it is in an older format (V0/V1 layers, ``input_dim``,
-deprecated data-layer fields, BatchNorm's param specs; the solver's ``solver_type`` enum) and
-writes OUT in the same encoding, saying "File already in latest proto format" when nothing
-was to be upgraded, as Caffe does. Outputs are written atomically.
+upgrade_solver_proto_text.cpp), ``caffe-compat upgrade_net_proto_text IN OUT`` and friends: IN
+upgraded when in an older format (V0/V1 layers, ``input_dim``, deprecated data-layer fields,
+BatchNorm's param specs; the solver's ``solver_type``), written atomically to OUT in the same
+encoding; "File already in latest proto format" when nothing was to upgrade, as Caffe says.
 """
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""The differential checks of ``caffe-compat verify``: our side, and the comparison with Caffe's.
-
-Each check writes its inputs into a folder of the work directory, the Caffe build runs the
-matching worker task (``_worker.py``) there, and the results are compared with the tolerances
-of the project's parity tests (``FORWARD_TOL``, ``BACKWARD_TOL``, ``LOSS_TOL``, ``WEIGHT_TOL``).
+"""The differential checks of ``caffe-compat verify``: each writes its inputs into a folder of
+the work directory, the Caffe build runs the matching worker task (``_worker.py``) there, and
+the results are compared with the tolerances of the project's parity tests (``*_TOL``).
 """
 from __future__ import annotations
 
