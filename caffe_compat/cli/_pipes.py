@@ -1,22 +1,21 @@
 """``caffe-compat train`` writing into a pipe (``| tee log``, ``2>&1 | tee log``, ``| head``).
 
 Caffe's log goes to stderr. Ctrl-C at a terminal signals the whole pipeline: ``tee`` ends at
-once, and the lines written after it, the one naming the snapshot among them, go into a pipe
-without a reader (Python ignores SIGPIPE; :class:`~caffe_compat.diagnostics.glog.SolverLog`
-points the lost stream at /dev/null). And a pipe whose reader ends on its own (``tee``
-killed, ``| head`` done) left a training running to ``max_iter`` with nobody to see it.
+once, and the lines after it (the one naming the snapshot among them) go into a pipe without a
+reader (Python ignores SIGPIPE; :class:`~caffe_compat.diagnostics.glog.SolverLog` points the
+lost stream at /dev/null). A reader that ends on its own (``tee`` killed, ``| head`` done) left
+a training running to ``max_iter`` with nobody to see it. So:
 
-- :func:`piped` tells whether stdout or stderr is a pipe: the command then says before
-  training what Ctrl-C writes and where (:func:`hint`).
-- :class:`ReaderWatch` notices a reader gone without writing: ``poll`` reports ``POLLERR``
-  on the writing end of a pipe that has no reader left (``POLLHUP`` for a socket). It holds
-  duplicates of the descriptors, so that the /dev/null put over a lost stream does not hide
-  the pipe. The command's action function asks it once per iteration (a system call of about
-  a microsecond) and answers Caffe's ``stop``: the snapshot is written, then the command
-  says why and exits with status 141, as a process ended by SIGPIPE.
-- :func:`tell` writes a closing line where someone may read it: stdout and stderr (once
-  when they are the same file), and the terminal itself when both are pipes and this
-  process is in the terminal's foreground group (the Ctrl-C case, where ``tee`` is gone).
+- where stdout or stderr is a pipe (:func:`piped`), the command first says what Ctrl-C writes
+  and where (:func:`hint`);
+- :class:`ReaderWatch` notices a reader gone without writing (``poll``'s ``POLLERR`` on a pipe
+  without a reader, ``POLLHUP`` for a socket), on duplicates of the descriptors, which the
+  /dev/null put over a lost stream does not hide; asked once per iteration (about a
+  microsecond), it answers Caffe's ``stop``: the snapshot is written, the command says why and
+  exits with status 141, as a process ended by SIGPIPE;
+- :func:`tell` writes a closing line to stdout and stderr (once when they are the same file),
+  and to the terminal when both are pipes and this process is in its foreground group (the
+  Ctrl-C case, where ``tee`` is gone).
 """
 from __future__ import annotations
 

@@ -1,21 +1,15 @@
-"""``caffe-compat``: a drop-in for Caffe 1.0's ``caffe`` command-line tool (tools/caffe.cpp).
-
-    caffe-compat train -solver solver.prototxt [-weights a.caffemodel[,b.caffemodel] |
-                                                -snapshot x.solverstate] [-gpu 0]
-    caffe-compat test  -model net.prototxt -weights w.caffemodel [-iterations 50]
-    caffe-compat time  -model net.prototxt [-phase TRAIN] [-iterations 50]
+"""``caffe-compat``: a drop-in for Caffe 1.0's ``caffe`` command-line tool (tools/caffe.cpp):
+``train``, ``test`` and ``time`` here, the other subcommands in the table of
+:mod:`caffe_compat.cli.registry` (name -> ``Command``; add one with ``register_command``).
 
 Flags are Caffe's (``-solver``, ``-weights``, ``-snapshot``, ``-model``, ``-iterations``,
-``-gpu``, ``-phase``, ``-level``, ``-stage``, ``-sigint_effect``, ``-sighup_effect``), written with
-one or two dashes, with ``=`` or a space. Logs are Caffe's glog lines on stderr (a tqdm progress
-bar is added while training when stderr is a terminal). Extra flags let unmodified prototxts run
-where their paths are placeholders: ``--net`` / ``-model`` (train net file), ``--train-source``,
-``--test-source``, ``--source LAYER=PATH`` (HDF5 list files), ``--snapshot-prefix``; and
-``-iterations`` (max_iter for train), ``--batch-size``, ``--test-batch-size``, ``--test-iter``
-to make runs short. Bad input prints one error line and exits with status 1.
-
-Subcommands live in :mod:`caffe_compat.cli.registry` (name -> ``Command``); add one with its
-``register_command``.
+``-gpu``, ``-phase``, ``-level``, ``-stage``, ``-sigint_effect``, ``-sighup_effect``), with one
+or two dashes, ``=`` or a space. Logs are Caffe's glog lines on stderr (with a tqdm bar while
+training when stderr is a terminal). Extra flags run unmodified prototxts whose paths are
+placeholders (``--net`` / ``-model``, ``--train-source``, ``--test-source``, ``--source
+LAYER=PATH``, ``--snapshot-prefix``) and make runs short (``-iterations`` as max_iter for
+train, ``--batch-size``, ``--test-batch-size``, ``--test-iter``). Bad input prints one error
+line and exits with status 1.
 """
 from __future__ import annotations
 
@@ -46,14 +40,11 @@ def _parser(name, description):
 
 # -gpu, as each command uses it (Caffe's: train runs one solver per GPU, test and time use the
 # first; docs/from-caffe.md, "Several devices")
-GPU_HELP = {
-    "train": "GPU id(s) separated by ',' or 'all': several train data-parallel, one process "
-             "per GPU (effective batch N x batch_size); empty: the solver's solver_mode",
-    "test": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's test does; "
-            "empty: CPU",
-    "time": "GPU id(s) separated by ',' or 'all': the first is used, as Caffe's time does; "
-            "empty: CPU",
-}
+GPU_HELP = {c: f"GPU id(s) separated by ',' or 'all': the first is used, as Caffe's {c} does; "
+            "empty: CPU" for c in ("test", "time")}
+GPU_HELP["train"] = ("GPU id(s) separated by ',' or 'all': several train data-parallel, one "
+                     "process per GPU (effective batch N x batch_size); empty: the solver's "
+                     "solver_mode")
 
 
 def _common_net_flags(parser, command):
@@ -329,16 +320,12 @@ def _time_arguments(parser):
     parser.add_argument("--batch", type=int, default=1, help="items per forward with --engine")
 
 
-def _time_engines(args):
-    """``time --engine``: whole inference forwards per engine (caffe_compat.inference.engines)."""
-    from ..inference.engines import installed_engines
+def _engines_report(definition, weights, names=None, iterations=5, batch=1):
+    """The table of whole inference forwards per engine (caffe_compat.inference.engines)."""
     from ..inference.engines.report import engine_rows, format_rows
     from ..net.core import Net
-    net = Net(args.model, weights=args.weights or None, phase="test")
-    names = installed_engines() if args.engine == "all" else \
-        list(dict.fromkeys(["torch", args.engine]))
-    print(format_rows(engine_rows(net, names, args.iterations, args.batch), args.batch))
-    return 0
+    net = Net(definition, weights=weights, phase="test")
+    return format_rows(engine_rows(net, names, iterations, batch), batch)
 
 
 def run_time(args):
@@ -356,8 +343,13 @@ def run_time(args):
     from .layer_timing import layer_pass, timed_iterations
     if not args.model:
         raise CaffeCompatError("Need a model definition to time (-model).")
-    if args.engine:
-        return _time_engines(args)
+    if args.engine:         # whole inference forwards per engine
+        from ..inference.engines import installed_engines
+        names = installed_engines() if args.engine == "all" else \
+            list(dict.fromkeys(["torch", args.engine]))
+        print(_engines_report(args.model, args.weights or None, names, args.iterations,
+                              args.batch))
+        return 0
     phase = args.phase or "TRAIN"
     if phase not in ("TRAIN", "TEST"):
         raise CaffeCompatError('phase must be "TRAIN" or "TEST"')
@@ -401,13 +393,6 @@ register_command("time", _time_arguments, run_time, "benchmark model execution t
 
 
 # ------------------------------------------------------------------------ file tools
-def _architecture(net_param):
-    """The name of this net's architecture from the describers installed packages register
-    (the model zoo's, when it is installed; see :mod:`caffe_compat.net.architectures`)."""
-    from ..net.architectures import describe_architecture
-    return describe_architecture(net_param)
-
-
 def _inspect_arguments(p):
     p.add_argument("weights", help="caffemodel file, or a net definition (prototxt)")
     _flag(p, "model", help="net definition to check the weights against (refused if they do "
@@ -422,16 +407,10 @@ def _inspect_arguments(p):
                         "(docs/engines.md)")
 
 
-def _engines_report(definition, weights):
-    from ..inference.engines.report import engine_rows, format_rows
-    from ..net.core import Net
-    net = Net(definition, weights=weights, phase="test")
-    return format_rows(engine_rows(net, iterations=5))
-
-
 def run_inspect(args):
     from ..tools import files as tools
     from ..io import caffemodel as caffemodel_io
+    from ..net.architectures import describe_architecture   # the installed describers'
     from ..net.signature import check_compatible
     try:
         with open(args.weights, "rb") as f:
@@ -444,7 +423,7 @@ def run_inspect(args):
             print(_engines_report(args.weights, None))
         return 0
     summary = tools.caffemodel_summary(args.weights, args.max_bytes)
-    print(tools.format_summary(summary, _architecture(summary["net_param"])))
+    print(tools.format_summary(summary, describe_architecture(summary["net_param"])))
     if args.model:
         check_compatible(args.model, args.weights)
         print(f"fits the net definition {args.model}")
@@ -532,12 +511,8 @@ def register_tools():
     """Add Caffe's other tools (compute_image_mean, convert_imageset, device_query,
     extract_features, the upgrade tools, draw, parse-log, plot-log, doctor, precision) and
     export to the table."""
-    from ..tools import (compute_image_mean, convert_imageset,  # noqa: F401  Caffe's other tools
-                         device_query, extract_features, upgrade)
-    from ..tools import extra  # noqa: F401  draw, parse-log, plot-log
-    from ..tools import doctor  # noqa: F401  which caffe is imported
-    from ..tools import layer_table  # noqa: F401  layers: the type x engine table
-    from ..tools import precision_report  # noqa: F401  precision: int8 against float32
+    from ..tools import (compute_image_mean, convert_imageset, device_query,  # noqa: F401
+                         extract_features, upgrade, extra, doctor, layer_table, precision_report)
     from ..export.command import COMMAND as export_command
     register_command("export", *export_command)
 
@@ -587,6 +562,3 @@ def main(argv=None):
 from ..verify import command as _verify  # noqa: E402  (imports nothing of this module)
 
 register_command("verify", _verify.add_arguments, _verify.run_verify, _verify.HELP)
-
-if __name__ == "__main__":
-    sys.exit(main())

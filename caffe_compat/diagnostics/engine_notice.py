@@ -10,7 +10,6 @@ category=EngineFallbackWarning)``); the reason stays readable on the net (pycaff
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 from .stack import caller_stacklevel
@@ -34,9 +33,4 @@ def fallback(where, tried, why):
     _SAID.add(key)
     warnings.warn(f"{where}: the torch engine runs this net, not {tried} ({why}); torch is "
                   "imported for it", EngineFallbackWarning,
-                  stacklevel=caller_stacklevel(*_OURS))
-
-
-# this package and pycaffe's: the warning points at the user's call that read the net
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_OURS = (_PACKAGE, os.path.join(os.path.dirname(_PACKAGE), "caffe"))
+                  stacklevel=caller_stacklevel())

@@ -112,7 +112,7 @@ class WeightsCoverage:
             raise WeightsError(text)
         if log is not None:
             log.warning(text)    # no Caffe counterpart: the line names this file
-        warnings.warn(text, WeightsMismatchWarning, stacklevel=caller_stacklevel(*_OURS))
+        warnings.warn(text, WeightsMismatchWarning, stacklevel=caller_stacklevel())
 
 
 def _names(quoted):
@@ -124,8 +124,3 @@ def _names(quoted):
 def check_weights(net_name, net_layers, where, file_layers, log=None, strict=False, at=None):
     """:class:`WeightsCoverage` of one file, reported (:meth:`WeightsCoverage.report`)."""
     WeightsCoverage(net_name, net_layers, at).add(where, file_layers).report(log, strict)
-
-
-# this package and pycaffe's: the warning points at the user's call that loaded the weights
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_OURS = (_PACKAGE, os.path.join(os.path.dirname(_PACKAGE), "caffe"))

@@ -57,6 +57,7 @@ import warnings
 import numpy as np
 
 from ..errors import NetError
+from ..onnx_path import reduced
 from ..onnx_path.quantize import (CV_32F, CV_8S, DEPTH_NAMES, FIXED_OUTPUT, INPUT_RANGE,
                              from_int8, opencv_params, to_int8)
 from .constants import DNN_TARGET_CPU_FP16
@@ -189,7 +190,6 @@ class PrecisionMixin:
             warnings.warn(f"{name}: not available in caffe_compat.dnn; the net runs on the "
                           "CPU in float32", RuntimeWarning, stacklevel=3)
             return
-        from ..onnx_path import reduced
         hint, why = reduced.capability()
         self.__dict__["_half_hint"] = hint
         self.__dict__["_half"] = None
@@ -205,8 +205,7 @@ class PrecisionMixin:
         got = self._half_forward(shapes, wanted)
         ran = "float32"
         if got is not None:
-            from ..onnx_path.reduced import HINTS
-            ran = HINTS[self.__dict__["_half_hint"]]
+            ran = reduced.HINTS[self.__dict__["_half_hint"]]
         self.__dict__["_ran_precision"] = (self._target, ran)
         if got is None and self._lite is not None:
             got = self._lite_forward(shapes, wanted)
@@ -217,7 +216,6 @@ class PrecisionMixin:
             return None
         half = self.__dict__.get("_half")
         if half is None:
-            from ..onnx_path import reduced
             layers, weights, name = _torch_free_parts(self)
             half = reduced.HalfForwards(layers, self._inputs, weights,
                                         self.__dict__["_half_hint"], name)
@@ -238,8 +236,7 @@ class PrecisionMixin:
             return ran[1]
         hint = self.__dict__.get("_half_hint")
         if self._target == DNN_TARGET_CPU_FP16 and hint:
-            from ..onnx_path.reduced import HINTS
-            return HINTS[hint]
+            return reduced.HINTS[hint]
         return "float32"
 
 

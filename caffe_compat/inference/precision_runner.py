@@ -112,12 +112,8 @@ def deploy_definition(net):
         for t in tops:
             new.top.append(t)
             new.input_param.shape.add().dim.extend(int(d) for d in net.blob_shape(t))
-    return _text(out), net.caffemodel_bytes()
-
-
-def _text(message):
     from google.protobuf import text_format
-    return text_format.MessageToString(message)
+    return text_format.MessageToString(out), net.caffemodel_bytes()
 
 
 def _dnn_net(net):

@@ -37,6 +37,8 @@ import os
 
 import numpy as np
 
+from .reduced import PlannedForwards
+
 # OpenCV's depth codes (cv2.CV_8S, cv2.CV_32F)
 CV_8S, CV_32F = 1, 5
 DEPTH_NAMES = {0: "CV_8U", 1: "CV_8S", 2: "CV_16U", 3: "CV_16S", 4: "CV_32S", 5: "CV_32F",
@@ -82,60 +84,39 @@ def from_int8(values, scale, zero):
         .astype(np.float32)
 
 
-def has_vnni():
-    """Whether the processor has an 8-bit dot-product instruction (AVX512-VNNI or
-    AVX-VNNI), read from /proc/cpuinfo's flags (False where it cannot be read)."""
-    from ..kernels.numerics import cpu_flags
-    return bool(cpu_flags() & {"avx512_vnni", "avx_vnni"})
-
-
 def settings(per_channel):
-    """The keyword arguments of ``quantize_static`` used here (module doc)."""
+    """The keyword arguments of ``quantize_static`` used here (module doc): 7-bit weights
+    where the processor has no 8-bit dot product (AVX512-VNNI or AVX-VNNI)."""
     from onnxruntime.quantization import QuantFormat, QuantType
+
+    from ..kernels.numerics import cpu_flags
     return dict(quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8, per_channel=bool(per_channel),
-                reduce_range=not has_vnni())
-
-
-class _Feeds:
-    """onnxruntime's CalibrationDataReader over a list of feeds ({input name: array})."""
-
-    def __init__(self, feeds):
-        self._feeds, self._at = list(feeds), 0
-
-    def get_next(self):
-        if self._at >= len(self._feeds):
-            return None
-        self._at += 1
-        return self._feeds[self._at - 1]
-
-    def rewind(self):
-        self._at = 0
-
-    def __len__(self):
-        return len(self._feeds)
+                reduce_range=not cpu_flags() & {"avx512_vnni", "avx_vnni"})
 
 
 def calibration_reader(feeds):
-    """A ``CalibrationDataReader`` giving ``feeds`` in turn."""
+    """A ``CalibrationDataReader`` giving ``feeds`` (a list of {input name: array}) in turn."""
     from onnxruntime.quantization import CalibrationDataReader
+    feeds = list(feeds)
 
-    class Reader(_Feeds, CalibrationDataReader):
-        pass
-    return Reader(feeds)
+    class Reader(CalibrationDataReader):
+        def rewind(self):
+            self._left = iter(feeds)
+
+        def get_next(self):
+            return next(self._left, None)
+
+        def __len__(self):
+            return len(feeds)
+    reader = Reader()
+    reader.rewind()
+    return reader
 
 
-def _quiet_root():
-    """A filter dropping the quantizer's advice to pre-process the model (our models have
-    fixed shapes and are optimised by the session). (logging, shutil and tempfile are
-    imported where quantizing starts: a cv2.dnn program that never quantizes reads its nets
-    without them.)"""
-    import logging
-
-    class QuietRoot(logging.Filter):
-        def filter(self, record):
-            return "pre-processing before quantization" not in record.getMessage()
-    return QuietRoot()
+def repeated(x, n):
+    """The first ``n`` items of ``x`` (along axis 0) repeated as often as needed."""
+    return np.ascontiguousarray(np.concatenate([x] * -(-n // len(x)))[:n])
 
 
 def quantize_model(model, feeds=None, cache=None, per_channel=True, **overrides):
@@ -153,7 +134,9 @@ def quantize_model(model, feeds=None, cache=None, per_channel=True, **overrides)
     proto = onnx.load_from_string(bytes(model))
     folder = tempfile.mkdtemp(prefix="caffe_compat-int8-")
     out = os.path.join(folder, "int8.onnx")
-    quiet = _quiet_root()
+    # the quantizer's advice to pre-process the model: our models have fixed shapes and are
+    # optimised by the session
+    quiet = lambda r: "pre-processing before quantization" not in r.getMessage()  # noqa: E731
     root = logging.getLogger()
     root.addFilter(quiet)
     try:
@@ -167,16 +150,6 @@ def quantize_model(model, feeds=None, cache=None, per_channel=True, **overrides)
     finally:
         root.removeFilter(quiet)
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def count_integer_nodes(model):
-    """How many nodes of ``model`` (ONNX bytes) are QuantizeLinear / DequantizeLinear or
-    integer operators (a check that something was quantized)."""
-    import onnx
-    proto = onnx.load_from_string(bytes(model))
-    return sum(n.op_type in ("QuantizeLinear", "DequantizeLinear")
-               or n.op_type.startswith("QLinear") or n.op_type.endswith("Integer")
-               for n in proto.graph.node)
 
 
 def _ranges_model(model, feeds, ranges, per_channel):
@@ -226,7 +199,7 @@ def fastest(sessions, feed):
     return trial.runtime
 
 
-class Int8Forwards:
+class Int8Forwards(PlannedForwards):
     """The int8 forwards of a net: ``layers`` (LayerParameters, unique names, no Input layer),
     ``inputs`` (names), ``weights`` ({layer name: float32 arrays}) and the calibration feed
     ``calibration`` ({input name: float32 array}). Each (input shapes, outputs) asked for gets
@@ -238,23 +211,14 @@ class Int8Forwards:
 
     def __init__(self, layers, inputs, weights, calibration, per_channel=True, name="net"):
         import collections
-        self.layers, self.inputs, self.weights = list(layers), list(inputs), weights
+        super().__init__(layers, inputs, weights, name)
         self.calibration = {k: np.ascontiguousarray(v, np.float32) for k, v in calibration.items()}
-        self.per_channel, self.name = bool(per_channel), name
+        self.per_channel = bool(per_channel)
         self._ranges = {}                       # outputs -> ranges JSON (calibration cache)
-        self._plans = collections.OrderedDict()  # (shapes, outputs) -> (plan, session)
-        self.integer_nodes = None               # of the last model made (a check)
         self.runtime = None                     # the runtime chosen for the last model
         # (shapes, outputs) -> (plan, int8 model): a session made again on more threads
         # (runtime.ThreadWatch) reuses the model instead of quantizing again
         self._models = collections.OrderedDict()
-        from .runtime import ThreadWatch
-        self._watch = ThreadWatch()
-
-    def _build(self, shapes, wanted):
-        from . import graph
-        return graph.build(self.layers, list(zip(self.inputs, shapes)), self.weights,
-                           list(wanted), self.name)
 
     def float_outputs(self, wanted):
         """The float32 values of blobs ``wanted`` on the calibration feed (the torch-free
@@ -313,11 +277,8 @@ class Int8Forwards:
         feed = {}
         for n, shape in zip(self.inputs, shapes):
             c = self.calibration[n]
-            if tuple(c.shape[1:]) == tuple(shape[1:]):
-                reps = -(-shape[0] // len(c))
-                feed[n] = np.ascontiguousarray(np.concatenate([c] * reps)[:shape[0]])
-            else:
-                feed[n] = np.zeros(shape, np.float32)
+            feed[n] = repeated(c, shape[0]) if tuple(c.shape[1:]) == tuple(shape[1:]) \
+                else np.zeros(shape, np.float32)
         return self._feed(plan, feed)
 
     def quantized(self, shapes, wanted):
@@ -343,7 +304,6 @@ class Int8Forwards:
             raise Unsupported(f"onnxruntime's quantizer did not quantize the model for input "
                               f"shapes {list(shapes)}: {exc}") from exc
         self._ranges[wanted] = ranges
-        self.integer_nodes = count_integer_nodes(model)
         return plan, model
 
     def prepare(self, shapes, wanted):
@@ -351,13 +311,3 @@ class Int8Forwards:
         for the calibration's shapes and the net's outputs, so that its errors show there)."""
         from . import graph
         graph.remembered(self._plans, (tuple(shapes), tuple(wanted)), self._make, self.KEEP)
-
-    def run(self, shapes, wanted, feed):
-        """The float32 arrays of blobs ``wanted`` for ``feed`` ({input name: float32 array}
-        of ``shapes``), from the int8 model."""
-        from . import graph
-        if self._watch.grew():
-            self._plans.clear()     # sessions made on fewer threads than the policy's now
-        plan, session = graph.remembered(self._plans, (tuple(shapes), tuple(wanted)),
-                                         self._make, self.KEEP)
-        return graph.run(plan, session, self._feed(plan, feed), list(wanted))

@@ -43,38 +43,54 @@ def capability():
                   f"OPTIMIZATION_CAPABILITIES: {', '.join(caps)})")
 
 
-class HalfForwards:
+class PlannedForwards:
     """The forwards of a net (``layers``, ``inputs``, ``weights`` as
-    :class:`caffe_compat.onnx_path.LiteNet`'s) on OpenVINO with precision ``hint``; one compiled
-    model per (input shapes, outputs), the last :data:`KEEP` kept."""
+    :class:`caffe_compat.onnx_path.LiteNet`'s) on compiled models made by ``_make(shapes,
+    wanted)``: one per (input shapes, outputs), the last :data:`KEEP` kept, made again where
+    the thread policy grew since (:class:`.runtime.ThreadWatch`)."""
 
     KEEP = 2
 
-    def __init__(self, layers, inputs, weights, hint, name="net"):
-        if hint not in HINTS:
-            raise ValueError(f"precision hint {hint!r}: expected one of {sorted(HINTS)}")
-        self.layers, self.inputs, self.weights, self.hint = list(layers), list(inputs), \
-            weights, hint
-        self.name = name
-        self._plans = collections.OrderedDict()
+    def __init__(self, layers, inputs, weights, name="net"):
+        self.layers, self.inputs, self.weights, self.name = list(layers), list(inputs), \
+            weights, name
+        self._plans = collections.OrderedDict()     # (shapes, outputs) -> (plan, session)
         from .runtime import ThreadWatch
         self._watch = ThreadWatch()     # the thread counts of the compiled models
 
-    def _make(self, shapes, wanted):
-        from . import graph, runtime
-        plan = graph.build(self.layers, list(zip(self.inputs, shapes)), self.weights,
+    def _build(self, shapes, wanted):
+        from . import graph
+        return graph.build(self.layers, list(zip(self.inputs, shapes)), self.weights,
                            list(wanted), self.name)
-        if plan.whole is None:
-            return plan, None
-        self._watch.made("openvino")
-        return plan, runtime.openvino_session(plan.model, plan.whole.input_names,
-                                              plan.whole.output_names, hint=self.hint)
+
+    def _feed(self, plan, feed):
+        return feed
 
     def run(self, shapes, wanted, feed):
-        """The float32 arrays of blobs ``wanted`` for ``feed``."""
+        """The float32 arrays of blobs ``wanted`` for ``feed`` ({input name: float32 array}
+        of ``shapes``)."""
         from . import graph
         if self._watch.grew():
             self._plans.clear()            # compiled on fewer threads than the policy's now
         plan, session = graph.remembered(self._plans, (tuple(shapes), tuple(wanted)),
                                          self._make, self.KEEP)
-        return graph.run(plan, session, feed, list(wanted))
+        return graph.run(plan, session, self._feed(plan, feed), list(wanted))
+
+
+class HalfForwards(PlannedForwards):
+    """The forwards of a net on OpenVINO with precision ``hint``."""
+
+    def __init__(self, layers, inputs, weights, hint, name="net"):
+        if hint not in HINTS:
+            raise ValueError(f"precision hint {hint!r}: expected one of {sorted(HINTS)}")
+        super().__init__(layers, inputs, weights, name)
+        self.hint = hint
+
+    def _make(self, shapes, wanted):
+        from . import runtime
+        plan = self._build(shapes, wanted)
+        if plan.whole is None:
+            return plan, None
+        self._watch.made("openvino")
+        return plan, runtime.openvino_session(plan.model, plan.whole.input_names,
+                                              plan.whole.output_names, hint=self.hint)

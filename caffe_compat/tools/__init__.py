@@ -1,12 +1,8 @@
-"""Caffe's tools and the helpers behind them, each registered as a ``caffe-compat`` subcommand
-when :mod:`caffe_compat.cli.main` imports it.
-
-- Caffe's command-line tools, one module each: :mod:`.convert_imageset`,
-  :mod:`.compute_image_mean`, :mod:`.extract_features`, :mod:`.upgrade`
-  (``upgrade_net_proto_text``, ``upgrade_net_proto_binary``, ``upgrade_solver_proto_text``) and
-  :mod:`.device_query`. Flags are Caffe's gflags, written ``-flag`` or ``--flag``, with
-  ``=value`` or a separate value; boolean flags also as ``-flag=false`` and ``-noflag``.
-- :mod:`.files`: the file tools behind ``caffe-compat inspect | upgrade | convert``.
-- :mod:`.extra` (``caffe-compat draw | parse-log | plot-log``) over :mod:`.draw` (net diagrams,
-  pycaffe's ``caffe.draw``) and :mod:`.training_log` (Caffe's training logs as tables and charts).
+"""Caffe's tools, each registered as a ``caffe-compat`` subcommand when
+:mod:`caffe_compat.cli.main` imports it: :mod:`.convert_imageset`, :mod:`.compute_image_mean`,
+:mod:`.extract_features`, :mod:`.upgrade` (the three ``upgrade_*_proto_*`` tools) and
+:mod:`.device_query` with Caffe's gflags (``-flag`` or ``--flag``, ``=value`` or a separate
+value; booleans also ``-flag=false`` and ``-noflag``); :mod:`.files` behind ``inspect |
+upgrade | convert``; :mod:`.extra` (``draw | parse-log | plot-log``) over :mod:`.draw`
+(pycaffe's ``caffe.draw``) and :mod:`.training_log`.
 """

@@ -9,10 +9,7 @@ mean values are logged as Caffe logs them.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
-from tqdm import tqdm
 
 from ..cli.registry import caffe_flag as _flag
 from ..cli.registry import register_command
@@ -22,7 +19,7 @@ from ..errors import DataError
 from ..io.atomic import write_bytes_atomic
 from ..io.caffemodel import packed_field
 from ..proto import caffe_pb2
-from ..cli._log import log
+from ..cli._log import log, progress_bar
 
 
 def add_arguments(p):
@@ -66,8 +63,7 @@ def compute_image_mean(input_db, output_file=None, backend="lmdb", progress=None
         acc = np.zeros(data_size, dtype=np.float32)
         log("Starting iteration", where="compute_image_mean.cpp:70")
         count = 0
-        bar = tqdm(total=total, desc="compute_image_mean", unit="img", file=sys.stderr,
-                   disable=progress is False or (progress is None and not sys.stderr.isatty()))
+        bar = progress_bar(progress, total=total, desc="compute_image_mean", unit="img")
         with bar:
             for key, value in _one_pass(reader):
                 where = f"{input_db}: record '{_key(key)}'"

@@ -13,10 +13,6 @@ shuffles the lines with Caffe's shuffle on its random stream (unseeded in Caffe;
 """
 from __future__ import annotations
 
-import sys
-
-from tqdm import tqdm
-
 from ..cli.registry import caffe_flag as _flag
 from ..cli.registry import register_command
 from ..data import db as db_io
@@ -24,7 +20,7 @@ from ..data.caffe_random import CaffeRandom, shuffle
 from ..data.images import image_to_datum, read_list_file
 from ..errors import DataError
 from ..cli._flags import bool_flag
-from ..cli._log import log
+from ..cli._log import log, progress_bar
 
 
 def add_arguments(p):
@@ -61,8 +57,7 @@ def convert_imageset(root_folder, list_file, db_name, *, gray=False, shuffle_lin
     resize_width = max(0, int(resize_width))
     count = 0
     data_size = None
-    bar = tqdm(total=len(lines), desc="convert_imageset", unit="img", file=sys.stderr,
-               disable=progress is False or (progress is None and not sys.stderr.isatty()))
+    bar = progress_bar(progress, total=len(lines), desc="convert_imageset", unit="img")
     with bar, db_io.create_db(db_name, backend) as writer:
         for line_id, (name, label) in enumerate(lines):
             enc = encode_type

@@ -1,19 +1,17 @@
 """``caffe-compat doctor``: which ``caffe`` a Python started here imports, and what to remove.
 
-Python imports the first ``caffe`` it finds along ``sys.path``: the working folder first (for
-``python -c``, ``python -m`` and the prompt; a script's own folder for ``python script.py``),
-then ``PYTHONPATH``'s entries, then site-packages, where this project's pycaffe package is
-(or the repository, for an editable install). So an old pycaffe wins silently when it comes
-earlier: a ``caffe/`` package (a folder with ``__init__.py``) in the working folder, or a
-Caffe checkout's ``python/`` folder on ``PYTHONPATH`` (Caffe's install guide ends with
-``export PYTHONPATH=~/caffe/python``). A folder ``caffe/`` without ``__init__.py`` (a Caffe
-checkout itself) does not win: Python prefers a regular package anywhere on the path.
+Python imports the first ``caffe`` along ``sys.path``: the working folder (for ``python -c``,
+``python -m`` and the prompt; a script's own folder for ``python script.py``), ``PYTHONPATH``'s
+entries, then site-packages, where this project's pycaffe is (or the repository, for an
+editable install). So an old pycaffe wins silently when it comes earlier: a ``caffe/`` package
+in the working folder, or a Caffe checkout's ``python/`` folder on ``PYTHONPATH`` (as Caffe's
+install guide ends). A ``caffe/`` folder without ``__init__.py`` (a Caffe checkout) does not
+win: Python prefers a regular package anywhere on the path.
 
-The command asks a child interpreter, started in the working folder with this environment,
-where ``import caffe`` resolves (``importlib.util.find_spec``: the name is looked up, the
-package is not run), says whether that is this project's package, and names the folder to
-move or the ``PYTHONPATH`` entry to remove. It lists every other ``caffe`` on the path too.
-Exit status 0 when ``import caffe`` gives this project's package, 1 otherwise.
+A child interpreter, started in the working folder with this environment, says where ``import
+caffe`` resolves (``importlib.util.find_spec``: nothing is run); the command says whether that
+is this project's package, names the folder to move or the ``PYTHONPATH`` entry to remove, and
+lists every other ``caffe`` on the path. Exit status 0 when it is this project's, 1 otherwise.
 """
 from __future__ import annotations
 

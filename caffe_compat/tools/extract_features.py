@@ -11,17 +11,15 @@ complete).
 from __future__ import annotations
 
 import contextlib
-import sys
 
 import numpy as np
-from tqdm import tqdm
 
 from ..cli.registry import register_command
 from ..data import db as db_io
 from ..data.transformer import legacy_shape
 from ..errors import CaffeCompatError, DataError
 from ..proto import caffe_pb2
-from ..cli._log import log
+from ..cli._log import log, progress_bar
 
 
 def add_arguments(p):
@@ -68,8 +66,7 @@ def extract_features(weights, model, blob_names, dataset_names, num_mini_batches
                             f"network {model} (blobs: {', '.join(net.blobs)})")
     index = [0] * len(blob_names)
     log("Extracting Features", "E", where="extract_features.cpp:133")
-    bar = tqdm(total=num_mini_batches, desc="extract_features", unit="batch", file=sys.stderr,
-               disable=progress is False or (progress is None and not sys.stderr.isatty()))
+    bar = progress_bar(progress, total=num_mini_batches, desc="extract_features", unit="batch")
     with contextlib.ExitStack() as stack:
         stack.enter_context(bar)
         writers = []

@@ -1,37 +1,30 @@
-"""``caffe-compat precision``: what reduced precision (int8, or bf16) costs a net, measured: its
-agreement with float32 on an evaluation set and the speed of each.
+"""``caffe-compat precision``: what reduced precision (int8, or bf16 with ``--precision
+bfloat16``) costs a net, measured: its agreement with float32 on an evaluation set and the
+speed of each.
 
-    caffe-compat precision -model deploy.prototxt -weights W.caffemodel --calibration SRC
-        [--evaluation SRC] [--mean 104,117,123] [--scale 1] [--swap-rb] [--limit N]
-        [--calibration-limit N] [--batch 1 8] [--seconds 3] [--per-tensor] [--json F]
-    caffe-compat precision --precision bfloat16 -model deploy.prototxt -weights W.caffemodel
-        --evaluation SRC [...]
-
-SRC: a folder of images (read, resized to the input and normalised as
-``cv2.dnn.blobFromImage`` does with ``--mean``, ``--scale``, ``--swap-rb``) or an HDF5 list file
-(:mod:`caffe_compat.data.calibration`); ``--evaluation`` defaults to the calibration source.
-The float32 net is ``caffe_compat.dnn``'s forward, the int8 net its ``quantize`` (onnxruntime's
-integer kernels, :mod:`caffe_compat.onnx_path.quantize`), calibrated on the first
-``--calibration-limit`` items (default 64). ``--precision bfloat16``: cv2.dnn's
-``DNN_TARGET_CPU_FP16`` instead (OpenVINO's bf16 where the processor has it, else float32 and
-the report says so; no calibration: ``--evaluation`` or ``--calibration`` names the set). The
-report's keys name the precision compared (``accuracy_int8``, ``detections_bfloat16``, ...).
+SRC (``--calibration``, ``--evaluation``, which defaults to the calibration source): a folder
+of images (resized to the input and normalised as ``cv2.dnn.blobFromImage`` does with
+``--mean``, ``--scale``, ``--swap-rb``) or an HDF5 list file
+(:mod:`caffe_compat.data.calibration`). float32 is ``caffe_compat.dnn``'s forward; int8 its
+``quantize`` (:mod:`caffe_compat.onnx_path.quantize`) on the first ``--calibration-limit``
+items; bfloat16 its ``DNN_TARGET_CPU_FP16`` (OpenVINO's bf16 where the processor has it, else
+float32 and the report says so; no calibration). The report's keys name the precision
+compared (``accuracy_int8``, ``detections_bfloat16``, ...).
 
 What is reported, by what the net outputs (:func:`kind`):
 
 * a detector (a DetectionOutput layer, SSD's ``1 x 1 x K x 7`` rows of image, class,
-  confidence, box): the float32 detections above ``--confidence`` (0.5) that int8 finds too,
-  as the same class with IoU >= 0.9 (:func:`match_detections`, greedy by confidence), and
-  the int8 detections float32 does not have;
-* a classifier (an output of ``N x C``, C >= 2, ``x 1 x 1`` allowed): top-1 agreement (the
-  same class first) and top-5 agreement (float32's first class among int8's five first), and
-  the accuracy of each where the source has labels (an HDF5 ``label`` dataset);
+  confidence, box): the float32 detections above ``--confidence`` that int8 finds too, as the
+  same class with IoU >= 0.9 (:func:`match_detections`, greedy by confidence), and the int8
+  detections float32 does not have;
+* a classifier (every output ``N x C``, C >= 2, ``x 1 x 1`` allowed): top-1 agreement and
+  top-5 agreement (float32's first class among int8's five first), and the accuracy of each
+  where the source has labels (an HDF5 ``label`` dataset);
 * anything else (regression): the largest |int8 - float32| of each output, absolute and over
   the float32 output's largest magnitude.
 
-Speed: frames/s of each at each ``--batch`` size, timed in alternating blocks (float32,
-int8, float32, ...; about 0.3 s each, after one untimed call) for ``--seconds`` per precision:
-the median block. The ratio int8 / float32 is printed; ``--json`` writes everything.
+Speed: frames/s at each ``--batch`` size, timed in alternating blocks (about 0.3 s each, after
+one untimed call) for ``--seconds`` per precision: the median block, and the ratio to float32.
 """
 from __future__ import annotations
 

@@ -1,32 +1,26 @@
-"""The Caffe side of ``caffe-compat verify``: runs in the Python of the Caffe build under test.
+"""The Caffe side of ``caffe-compat verify`` (``python _worker.py JOB.json``), run by the
+Python of the Caffe build under test: it imports nothing of caffe_compat (that Python may have
+no torch), only numpy and the build's pycaffe, loaded from the build's pycaffe folder by path
+and checked (this project's pycaffe is also a package named ``caffe``).
 
-This file is executed as a script by that build's Python; it imports nothing of caffe_compat
-(that Python may have no torch), only numpy and the build's pycaffe, which it loads from the
-build's pycaffe folder by path and checks: this project's own pycaffe surface is also a
-package named ``caffe``, and comparing it with caffe_compat would prove nothing.
+JOB.json: ``{"progress": PATH, "pycaffe": FOLDER, "tasks": [{"id", "kind", "dir", ...}]}``.
+Each task reads and writes ``.npz`` files in its own folder and ends with ``done.json``
+(``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``); its id goes to the progress file
+before it starts, so when Caffe aborts the process (a failed CHECK), the caller knows which
+task did it and starts the worker again on the rest. Task kinds:
 
-    python _worker.py JOB.json
-
-JOB.json: ``{"progress": PATH, "pycaffe": FOLDER, "tasks": [{"id", "kind", "dir", ...}, ...]}``. Each task reads and
-writes ``.npz`` files in its own folder and ends with ``done.json`` (``{"ok": true, ...}`` or
-``{"ok": false, "error": ...}``); its id is appended to the progress file before it starts, so
-when Caffe aborts the process (a failed CHECK), the caller knows which task did it and starts
-the worker again on the remaining tasks.
-
-Task kinds:
-- ``info``: the build's layer types, version, and the BLAS it runs (OpenBLAS core name).
-- ``net``: build ``net.prototxt`` (phase ``TEST``/``TRAIN``), set ``params.npz`` (key
+- ``info``: the build's layer types, version, and BLAS (OpenBLAS core name).
+- ``net``: build ``net.prototxt`` (phase ``TEST``/``TRAIN``), set ``params.npz`` (keys
   ``layer/index``), feed ``inputs.npz`` to its Input blobs, run ``forwards`` forward passes
   (``blobs.npz``: ``k:blob`` for pass k) and, with ``backward``, one backward pass
-  (``diffs.npz``: blob diffs and ``layer/index`` parameter gradients); ``held.npz`` holds the
-  parameters as Caffe holds them; with ``save``, ``net.save("caffe.caffemodel")``; with
-  ``load`` (a caffemodel path), the parameters Caffe reads from it (``loaded.npz``) and its
-  re-save (``resaved.caffemodel``).
-- ``train``: ``solver.prototxt`` from ``weights``: the exact float32 loss of every iteration
-  (the forward passes before each update, averaged as Solver::Step does, read from a net that
-  shares the solver's weights and data order) and of the caffe tool's final forward pass
-  (``losses.npz``), the parameters after ``middle`` iterations (``middle.npz``) and at the end
-  (``final.npz``).
+  (``diffs.npz``: blob diffs and ``layer/index`` gradients); ``held.npz``: the parameters as
+  Caffe holds them; ``save``: ``net.save("caffe.caffemodel")``; ``load`` (a caffemodel): the
+  parameters Caffe reads from it (``loaded.npz``) and its re-save (``resaved.caffemodel``).
+- ``train``: ``solver.prototxt`` from ``weights``: the float32 loss of every iteration (the
+  forward passes before each update, averaged as Solver::Step does, on a net sharing the
+  solver's weights and data order) and of the caffe tool's final forward pass
+  (``losses.npz``), the parameters after ``middle`` iterations (``middle.npz``) and at the
+  end (``final.npz``).
 """
 import ctypes
 import importlib

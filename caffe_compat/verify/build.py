@@ -1,14 +1,12 @@
 """Finding a user's Caffe build and running its pycaffe in a subprocess (``_worker.py``).
 
-``--caffe PATH`` names the build's ``caffe`` binary (``<prefix>/bin/caffe`` of an install,
-``build/tools/caffe`` of a CMake or Make tree) or its pycaffe folder (the folder that holds the
-``caffe`` package, or the package folder itself). The Python that runs pycaffe is ``--python``,
-else the one next to the build (``<prefix>/venv/bin/python``, ``<prefix>/bin/python3``), else
-``python3`` on PATH. The worker gets the pycaffe folder on PYTHONPATH and the build's ``lib``
-folders first on LD_LIBRARY_PATH; the program's own PYTHONPATH comes after that Python's own
-packages (:data:`USER_PATH`): a folder on it holding another numpy (an OpenCV installed with
-``pip install --target``, say) would otherwise shadow the numpy pycaffe was built against, and
-pycaffe would not import.
+``--caffe PATH``: the build's ``caffe`` binary (``<prefix>/bin/caffe``, ``build/tools/caffe``)
+or its pycaffe folder (holding the ``caffe`` package, or the package itself). pycaffe runs in
+``--python``, else the Python next to the build (``<prefix>/venv/bin/python``,
+``<prefix>/bin/python3``), else ``python3`` on PATH, with the pycaffe folder on PYTHONPATH and
+the build's ``lib`` folders first on LD_LIBRARY_PATH; the program's own PYTHONPATH comes after
+that Python's packages (:data:`USER_PATH`), where another numpy on it (an OpenCV installed
+with ``pip install --target``) cannot shadow the one pycaffe was built against.
 """
 from __future__ import annotations
 

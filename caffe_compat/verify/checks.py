@@ -1,8 +1,6 @@
-"""The differential checks of ``caffe-compat verify``: our side, and the comparison with Caffe's.
-
-Each check writes its inputs into a folder of the work directory, the Caffe build runs the
-matching worker task (``_worker.py``) there, and the results are compared with the tolerances
-of the project's parity tests (``FORWARD_TOL``, ``BACKWARD_TOL``, ``LOSS_TOL``, ``WEIGHT_TOL``).
+"""The differential checks of ``caffe-compat verify``: each writes its inputs into a folder of
+the work directory, the Caffe build runs the matching worker task (``_worker.py``) there, and
+the results are compared with the tolerances of the project's parity tests (``*_TOL``).
 """
 from __future__ import annotations
 
@@ -74,10 +72,10 @@ class CaseResult:
             self.roundtrip.values())
 
 
-def _our_net(text, folder, example):
+def _our_net(text, example):
+    """Our net of the case (built in the case's folder, whose files its data layers read)."""
     from .. import Net
-    with working_dir(folder):
-        return Net(text, phase=example.phase.lower(), seed=example.seed)
+    return Net(text, phase=example.phase.lower(), seed=example.seed)
 
 
 def _close(net):
@@ -121,7 +119,7 @@ def prepare_layer_case(type_name, index, example, folder):
             probe_rng = np.random.RandomState()
             probe_rng.set_state(rng.get_state())
             probe_inputs, probe_params = case_inputs(example, probe_rng)
-            probe = _our_net(case_net(type_name, example), folder, example)
+            probe = _our_net(case_net(type_name, example), example)
             try:
                 _set_params(probe, probe_params)
                 probe.forward(**{k: v for k, v in probe_inputs.items() if k in probe.inputs})
@@ -129,7 +127,7 @@ def prepare_layer_case(type_name, index, example, folder):
             finally:
                 _close(probe)
             text = case_net(type_name, example, top_shapes)
-            net = _our_net(text, folder, example)
+            net = _our_net(text, example)
             _close(net)
             inputs, params = case_inputs(example, rng, top_shapes)
             params.update(_layer_params(net, type_name, rng))
@@ -197,7 +195,7 @@ def compare_layer_case(type_name, index, example, folder, status):
     conv_like = type_name in ("Convolution", "InnerProduct")
     try:
         with working_dir(folder):
-            net = _our_net(text, folder, example)
+            net = _our_net(text, example)
             try:
                 _set_params(net, params)
                 errors, exact = [], [0, 0]

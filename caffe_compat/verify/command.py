@@ -1,15 +1,13 @@
 """``caffe-compat verify --caffe PATH``: the parity checks, run live against a user's Caffe.
 
-For every layer type registered here that the build also knows (``caffe.layer_type_list()``),
-small generated nets (``examples.EXAMPLES``) run forward and backward in both engines; two short
-training runs (SGD with a step policy, Adam) compare every iteration's loss and the weights
-after 10 and 20 iterations; every case's caffemodel goes both ways (Caffe reads ours, we read
-Caffe's and write its bytes again); the data layers (Data over a generated LMDB, ImageData,
-WindowData over generated PNG images, HDF5Data) read the same sources after the same seed and
-must give Caffe's batches exactly.
-The result is the parity table of docs/parity.md with this build's figures, then every layer type where
-the build departs from caffe_compat. Exit status 0 when every row holds, 1 otherwise.
-``caffe_compat.cli.main`` registers it (this module imports nothing of the CLI).
+For every layer type registered here that the build also knows, small generated nets
+(``examples.EXAMPLES``) run forward and backward in both engines; two short training runs (SGD
+with a step policy, Adam) compare every iteration's loss and the weights after 10 and 20
+iterations; every case's caffemodel goes both ways (Caffe reads ours, we read Caffe's and write
+its bytes again); the data layers (Data over a generated LMDB, ImageData, WindowData over
+generated PNG images, HDF5Data) must give Caffe's batches exactly after the same seed. Printed:
+docs/parity.md's parity table with this build's figures, then every layer type where the build
+departs. Exit status 0 when every row holds, 1 otherwise.
 """
 from __future__ import annotations
 
@@ -72,7 +70,6 @@ def run_verify(args):
         skipped = [(t, why) for t, why in not_generated.items() if t in both]
         if not args.types:
             skipped += [(t, "not in this build") for t in sorted(ours - theirs)]
-        if not args.types:
             skipped += [(t, "not implemented by caffe_compat") for t in sorted(theirs - ours)
                         if t not in not_generated]
         both = [t for t in both if t not in not_generated]
@@ -86,20 +83,16 @@ def run_verify(args):
                 tasks.append(prepared)
             else:
                 results.append(prepared)
-        trainings = {}
-        if not args.no_training:
-            for name in ("sgd", "adam"):
-                tasks.append(prepare_training(name, work / "train" / name))
+        runs = () if args.no_training else ("sgd", "adam")
+        tasks += [prepare_training(name, work / "train" / name) for name in runs]
         status = worker.run(tasks)
         failed_early = {(r.type, r.index) for r in results}
         for t, i, ex, folder in cases:
             if (t, i) not in failed_early:
                 results.append(compare_layer_case(t, i, ex, folder,
                                                   status.get(f"{t}/{i}", {})))
-        if not args.no_training:
-            for name in ("sgd", "adam"):
-                trainings[name] = compare_training(name, work / "train" / name,
-                                                   status.get(f"train/{name}", {}))
+        trainings = {name: compare_training(name, work / "train" / name,
+                                            status.get(f"train/{name}", {})) for name in runs}
         rows, departures = summarise(sorted(results, key=lambda r: (r.type, r.index)),
                                      trainings, info.get("openblas_core"))
         version = build.version() or f"pycaffe {info.get('version')}"

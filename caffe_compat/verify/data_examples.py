@@ -1,11 +1,8 @@
 """Generated cases of ``caffe-compat verify`` for the image data layers (Data, ImageData,
-WindowData): small PNG images, an LMDB of raw and of encoded Datums, an image list and a window
-file, written into the case's folder; both engines then read them in TRAIN phase after the
-same ``Caffe::set_random_seed`` (random crops, mirrors, shuffles and window draws), several
-batches in a row so that the sources wrap around.
-
-The images are PNG (lossless): every OpenCV decodes them to the same pixels, so any difference
-in the batches is the data layer's, not the image codec's.
+WindowData): small PNG images (lossless: every OpenCV decodes them to the same pixels), an LMDB
+of raw and of encoded Datums, an image list and a window file in the case's folder; both
+engines read them in TRAIN phase after the same ``Caffe::set_random_seed`` (random crops,
+mirrors, shuffles and window draws), several batches in a row so that the sources wrap around.
 """
 from __future__ import annotations
 

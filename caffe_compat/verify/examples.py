@@ -1,19 +1,13 @@
 """Generated nets for ``caffe-compat verify``: one small net per example of a layer type.
 
 ``EXAMPLES`` maps a Caffe layer type to examples (bottom shapes and kinds, the layer's own
-fields). ``case_net`` turns one into a net both engines run:
-
-- differentiable bottoms come from Parameter layers holding the input values, so their
-  gradients are those Parameters' gradients (no ``force_backward``, which Caffe would also
-  force into index and label bottoms); other bottoms (labels, indices, shapes) from an Input
-  layer;
-- the layer under test is named ``layer``, its tops ``t0, t1, ...``;
-- unless it is a loss, every top feeds an EuclideanLoss head against a random target, which
-  drives one backward pass through the layer.
-
-A registered type without an entry gets ``GENERIC`` (one float bottom of shape 2x3x4x5, no
-fields), so a new layer module is covered as soon as it registers, and gets its own entry when
-it needs particular inputs or fields.
+fields); a registered type without an entry gets ``GENERIC`` (one float bottom 2x3x4x5, no
+fields), so a new layer module is covered as soon as it registers. ``case_net`` makes a net
+both engines run: differentiable bottoms come from Parameter layers holding the input values
+(their gradients are those Parameters'; no ``force_backward``, which Caffe would also force
+into index and label bottoms), other bottoms (labels, indices, shapes) from an Input layer;
+the layer under test is ``layer``, its tops ``t0, t1, ...``; unless it is a loss, every top
+feeds an EuclideanLoss head against a random target, which drives one backward pass.
 """
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The parity table of ``caffe-compat verify``: docs/parity.md's Caffe rows, measured on a user's
-build.
-
-``ROWS`` holds each row's claim and tolerance exactly as the table of docs/parity.md states
-them (tests/caffe_compat/test_verify.py keeps the two in step); ``render`` fills in what the
-live run measured.
+"""The parity table of ``caffe-compat verify``: docs/parity.md's Caffe rows (``ROWS``: each
+row's claim and tolerance as that table states them; tests/caffe_compat/test_verify.py keeps
+the two in step), filled in with what the live run measured (``render``).
 """
 from __future__ import annotations
 
