@@ -8,14 +8,13 @@ training net's small batch the torch form's dozen calls were most of an iteratio
 """
 import torch
 
-from ..rules import accuracy as accuracy_rules
-from ..rules.accuracy import accuracy_rule, accuracy_value
+from ..rules.accuracy import FIELDS, accuracy_rule, accuracy_value
 from .base import count
 from ._neuron import NoBackwardLayer, int_labels
 from .registry import register_layer
 from ..rules.fields import declare
 
-declare("torch", "Accuracy", "AccuracyParameter", accuracy_rules.FIELDS)
+declare("torch", "Accuracy", "AccuracyParameter", FIELDS)
 
 
 @register_layer("Accuracy")

@@ -5,14 +5,13 @@
 constant 0). ``axis`` defaults to 1; a scalar ``b`` ignores it, as in Caffe.
 """
 from ..data.filler_rules import as_fillers
-from ..rules import bias as bias_rules
-from ..rules.bias import bias_rule
+from ..rules.bias import FIELDS, FILLERS, bias_rule
 from ..rules.fields import declare
 from .base import Layer
 from .registry import register_layer
 
 
-declare("torch", "Bias", "BiasParameter", bias_rules.FIELDS | bias_rules.FILLERS)
+declare("torch", "Bias", "BiasParameter", FIELDS | FILLERS)
 
 
 @register_layer("Bias")

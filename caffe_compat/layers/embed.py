@@ -10,11 +10,10 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
-from ..rules import embed as embed_rules
-from ..rules.embed import embed_rule
+from ..rules.embed import FIELDS, FILLERS, embed_rule
 from ..rules.fields import declare
 
-declare("torch", "Embed", "EmbedParameter", embed_rules.FIELDS | embed_rules.FILLERS)
+declare("torch", "Embed", "EmbedParameter", FIELDS | FILLERS)
 
 
 @register_layer("Embed")

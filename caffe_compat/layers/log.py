@@ -5,13 +5,12 @@ Computed as ``ln(shift + scale x) / ln(base)``; backward ``dy * (scale / ln(base
 """
 import torch
 
-from ..rules import log as log_rule_module
 from ..rules.fields import declare
-from ..rules.log import log_rule
+from ..rules.log import FIELDS, log_rule
 from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
-declare("torch", "Log", "LogParameter", log_rule_module.FIELDS)
+declare("torch", "Log", "LogParameter", FIELDS)
 
 
 @register_layer("Log")

@@ -12,13 +12,12 @@ Backward is Caffe's, not the true derivative:
 """
 import torch
 
-from ..rules import power as power_rule_module
 from ..rules.fields import declare
-from ..rules.power import power_rule
+from ..rules.power import FIELDS, power_rule
 from ._neuron import FormulaNeuronLayer, f32
 from .registry import register_layer
 
-declare("torch", "Power", "PowerParameter", power_rule_module.FIELDS)
+declare("torch", "Power", "PowerParameter", FIELDS)
 
 
 @register_layer("Power")

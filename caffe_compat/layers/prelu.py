@@ -6,14 +6,13 @@ is ``a_c`` (not 1), and the slope gradient sums ``dy * x`` over ``x <= 0``.
 import torch
 
 from ..data.filler_rules import as_fillers
-from ..rules import prelu as prelu_rules
 from ..rules.fields import declare
-from ..rules.prelu import prelu_rule
+from ..rules.prelu import FIELDS, FILLERS, prelu_rule
 from ._neuron import NeuronLayer
 from .registry import register_layer
 
 
-declare("torch", "PReLU", "PReLUParameter", prelu_rules.FIELDS | prelu_rules.FILLERS)
+declare("torch", "PReLU", "PReLUParameter", FIELDS | FILLERS)
 
 
 @register_layer("PReLU")

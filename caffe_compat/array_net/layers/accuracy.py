@@ -4,13 +4,12 @@ Caffe's Backward_cpu of Accuracy propagates nothing."""
 import math
 
 from ...errors import NetError
-from ...rules import accuracy as accuracy_rules
-from ...rules.accuracy import accuracy_rule, accuracy_value
+from ...rules.accuracy import FIELDS, accuracy_rule, accuracy_value
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Accuracy", "AccuracyParameter", accuracy_rules.FIELDS)
+declare("array", "Accuracy", "AccuracyParameter", FIELDS)
 
 
 @register("Accuracy")

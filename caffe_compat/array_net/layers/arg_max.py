@@ -4,13 +4,12 @@ indices as floats. Caffe has no backward for it (``NOT_IMPLEMENTED``): force_bac
 reach its bottom."""
 import numpy as np
 
-from ...rules import arg_max as arg_max_rule_module
-from ...rules.arg_max import arg_max_rule
+from ...rules.arg_max import FIELDS, arg_max_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "ArgMax", "ArgMaxParameter", arg_max_rule_module.FIELDS)
+declare("array", "ArgMax", "ArgMaxParameter", FIELDS)
 
 
 def _ranked(rows, k):

@@ -9,14 +9,13 @@ statistics, else ``(dy - (sum(dy y) y + sum(dy)) / m) / std``; the statistics ge
 OpenCV's ``scale_bias`` is left to the torch engine."""
 import numpy as np
 
-from ...rules import batch_norm as bn_rules
-from ...rules.batch_norm import batch_norm_rule
+from ...rules.batch_norm import EXTENSIONS, FIELDS, batch_norm_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import BottomDiffLayer, need
 
-declare("array", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS,
-        refuses=bn_rules.EXTENSIONS)
+declare("array", "BatchNorm", "BatchNormParameter", FIELDS,
+        refuses=EXTENSIONS)
 
 F32 = np.float32
 

@@ -1,13 +1,12 @@
 """Concat (the rule in :mod:`caffe_compat.rules.concat`): the bottoms in order along its axis."""
 import numpy as np
 
-from ...rules import concat as concat_rule_module
-from ...rules.concat import concat_rule
+from ...rules.concat import FIELDS, concat_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Concat", "ConcatParameter", concat_rule_module.FIELDS)
+declare("array", "Concat", "ConcatParameter", FIELDS)
 
 
 @register("Concat")

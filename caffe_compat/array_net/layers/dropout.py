@@ -3,13 +3,12 @@ bottom (Caffe's DropoutLayer copies it, or leaves it in place), or the bottom ti
 TEST factor; TRAIN draws a mask and is the torch engine's."""
 import numpy as np
 
-from ...rules import dropout as dropout_rule_module
-from ...rules.dropout import dropout_rule
+from ...rules.dropout import FIELDS, dropout_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import BottomDiffLayer, need
 
-declare("array", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
+declare("array", "Dropout", "DropoutParameter", FIELDS)
 
 
 @register("Dropout")

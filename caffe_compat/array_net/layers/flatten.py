@@ -2,13 +2,12 @@
 data (Caffe's FlattenLayer shares it)."""
 import numpy as np
 
-from ...rules import flatten as flatten_rule_module
 from ...rules.fields import declare
-from ...rules.flatten import flatten_rule
+from ...rules.flatten import FIELDS, flatten_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Flatten", "FlattenParameter", flatten_rule_module.FIELDS)
+declare("array", "Flatten", "FlattenParameter", FIELDS)
 
 
 @register("Flatten")

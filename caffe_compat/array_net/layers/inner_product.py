@@ -11,16 +11,15 @@ import numpy as np
 
 from ...kernels import caffe_products
 from ...parallel.threads import array_kernel_threads
-from ...rules import inner_product as ip_rule
 from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.inner_product import inner_product_rule
+from ...rules.inner_product import FIELDS, FILLERS, inner_product_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
 
 # the fillers it does not draw (gaussian, msra, ...) go to the torch engine
-declare("array", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
-        refuses=ip_rule.FILLERS, no_effect=ENGINE_FIELD)
+declare("array", "InnerProduct", "InnerProductParameter", FIELDS,
+        refuses=FILLERS, no_effect=ENGINE_FIELD)
 
 
 @register("InnerProduct")

@@ -1,12 +1,11 @@
 """Input: tops of the shapes its rule gives (:mod:`caffe_compat.rules.input`); the program
 writes their values (Caffe's InputLayer forwards nothing)."""
-from ...rules import input as input_rules
 from ...rules.fields import declare
-from ...rules.input import input_rule
+from ...rules.input import FIELDS, input_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Input", "InputParameter", input_rules.FIELDS)
+declare("array", "Input", "InputParameter", FIELDS)
 
 
 @register("Input")

@@ -4,14 +4,13 @@ double, stored as float, as Caffe's gemv with ``1. / dim`` keeps them near); bac
 ``(dy - mean(dy) - y mean(dy y)) / (sqrt(var) + eps)``, or ``dy - mean(dy)``."""
 import numpy as np
 
-from ...rules import mvn as mvn_rule_module
 from ...rules.fields import declare
-from ...rules.mvn import mvn_rule
+from ...rules.mvn import FIELDS, mvn_rule
 from ..registry import Unsupported, register
 from .base import BottomDiffLayer, need
 
 F32 = np.float32
-declare("array", "MVN", "MVNParameter", mvn_rule_module.FIELDS)
+declare("array", "MVN", "MVNParameter", FIELDS)
 
 
 def _row_mean(a):

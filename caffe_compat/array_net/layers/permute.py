@@ -2,13 +2,12 @@
 backward: the top's diff in the inverse order."""
 import numpy as np
 
-from ...rules import permute as permute_rule_module
 from ...rules.fields import declare
-from ...rules.permute import permute_rule
+from ...rules.permute import FIELDS, permute_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Permute", "PermuteParameter", permute_rule_module.FIELDS)
+declare("array", "Permute", "PermuteParameter", FIELDS)
 
 
 @register("Permute")

@@ -5,14 +5,13 @@ so (the bottom is then kept for backward, as Caffe's ``bottom_memory_``). Backwa
 ``dy x`` over ``x <= 0`` one element after the other in blob order, as Caffe's loop does."""
 import numpy as np
 
-from ...rules import prelu as prelu_rules
 from ...rules.fields import declare
-from ...rules.prelu import prelu_rule
+from ...rules.prelu import FIELDS, FILLERS, prelu_rule
 from ..registry import register
 from .base import RuleBlobsLayer, need
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
-declare("array", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
+declare("array", "PReLU", "PReLUParameter", FIELDS, refuses=FILLERS)
 
 
 @register("PReLU")

@@ -6,14 +6,13 @@ import math
 
 import numpy as np
 
-from ...rules import reduction as reduction_rule_module
 from ...rules.fields import declare
-from ...rules.reduction import ASUM, SUMSQ, reduction_rule
+from ...rules.reduction import ASUM, FIELDS, SUMSQ, reduction_rule
 from ..registry import register
 from .base import BottomDiffLayer, need
 
 F32 = np.float32
-declare("array", "Reduction", "ReductionParameter", reduction_rule_module.FIELDS)
+declare("array", "Reduction", "ReductionParameter", FIELDS)
 
 
 @register("Reduction")

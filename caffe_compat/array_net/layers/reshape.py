@@ -2,13 +2,12 @@
 rule's shape (Caffe's ReshapeLayer shares it); backward: the top's diff, reshaped."""
 import numpy as np
 
-from ...rules import reshape as reshape_rule_module
 from ...rules.fields import declare
-from ...rules.reshape import reshape_rule
+from ...rules.reshape import FIELDS, reshape_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Reshape", "ReshapeParameter", reshape_rule_module.FIELDS)
+declare("array", "Reshape", "ReshapeParameter", FIELDS)
 
 
 @register("Reshape")

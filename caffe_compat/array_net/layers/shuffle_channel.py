@@ -2,13 +2,12 @@
 group) transposed; backward: the inverse shuffle of the top's diff."""
 import numpy as np
 
-from ...rules import shuffle_channel as shuffle_rule_module
 from ...rules.fields import declare
-from ...rules.shuffle_channel import shuffle_channel_rule
+from ...rules.shuffle_channel import FIELDS, shuffle_channel_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "ShuffleChannel", "ShuffleChannelParameter", shuffle_rule_module.FIELDS)
+declare("array", "ShuffleChannel", "ShuffleChannelParameter", FIELDS)
 
 
 @register("ShuffleChannel")

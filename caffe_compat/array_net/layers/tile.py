@@ -2,13 +2,12 @@
 backward: the copies' diffs added in order (Caffe's copy then axpy per tile)."""
 import numpy as np
 
-from ...rules import tile as tile_rule_module
 from ...rules.fields import declare
-from ...rules.tile import tile_rule
+from ...rules.tile import FIELDS, tile_rule
 from ..registry import register
 from .base import BottomDiffLayer, need
 
-declare("array", "Tile", "TileParameter", tile_rule_module.FIELDS)
+declare("array", "Tile", "TileParameter", FIELDS)
 
 
 @register("Tile")
