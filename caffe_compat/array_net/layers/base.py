@@ -26,6 +26,11 @@ class ArrayLayer:
     # backward may leave the weight gradient for when the diff is asked for (add_weight_grad;
     # caffe_compat.array_net.deferred_grads)
     defers_weight_grad = False
+    # exactly one bottom and one top (what the layer runs)
+    one_bottom = False
+    # the type's rule (``caffe_compat.rules.<type>``): ``rule_of(param, bottom_shapes)`` is kept
+    # as ``self.rule``, and its ``top_shape(bottom_shape)`` gives the one top's shape
+    rule_of = None
 
     def __init__(self, param, bottom_shapes, phase):
         self.param = param
@@ -35,6 +40,10 @@ class ArrayLayer:
             raise Unsupported(f"layer '{self.name}': loss weights")
         if len(param.param) and any(spec.name for spec in param.param):
             raise Unsupported(f"layer '{self.name}': shared parameters")
+        if self.one_bottom:
+            need(len(bottom_shapes) == 1 and len(param.top) == 1, f"{self.type} of one bottom")
+        if self.rule_of is not None:
+            self.rule = self.rule_of(param, bottom_shapes)
 
     def param_shapes(self):
         """Shapes of the parameter blobs, in Caffe's order."""
@@ -45,6 +54,9 @@ class ArrayLayer:
         return []
 
     def top_shapes(self, bottom_shapes):
+        """The rule's top shape where the type has one (:attr:`rule_of`), else the bottom's."""
+        if self.rule_of is not None:
+            return [self.rule.top_shape(bottom_shapes[0])]
         return [tuple(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):

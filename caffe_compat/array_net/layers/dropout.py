@@ -13,12 +13,12 @@ declare("array", "Dropout", "DropoutParameter", FIELDS)
 
 @register("Dropout")
 class Dropout(BottomDiffLayer):
+    one_bottom = True
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(phase == "TEST", "Dropout while training")
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Dropout of one bottom")
         scale = dropout_rule(param).test_scale()
         self.scale = None if scale is None else np.float32(scale)
 

@@ -24,11 +24,11 @@ declare("array", "InnerProduct", "InnerProductParameter", FIELDS,
 
 @register("InnerProduct")
 class InnerProduct(ArrayLayer):
+    one_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(caffe_products.available(), "the compiled kernel")
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "InnerProduct of one bottom")
         rule = self.rule = inner_product_rule(param, bottom_shapes)
         self.axis, self.k, self.n = rule.axis, rule.k, rule.num_output
         self.transpose, self.bias_term = rule.transpose, rule.bias_term

@@ -35,10 +35,10 @@ def _box_sum(a, size, pad):
 
 @register("LRN")
 class LRN(BottomDiffLayer):
+    one_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "LRN of one bottom")
         rule = self.rule = lrn_rule(param, bottom_shapes)
         self.across = rule.region == ACROSS_CHANNELS
         need(_lrn_kernel is not None or not self.across, "the compiled LRN kernel")

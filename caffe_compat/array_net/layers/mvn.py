@@ -7,7 +7,7 @@ import numpy as np
 from ...rules.fields import declare
 from ...rules.mvn import FIELDS, mvn_rule
 from ..registry import Unsupported, register
-from .base import BottomDiffLayer, need
+from .base import BottomDiffLayer
 
 F32 = np.float32
 declare("array", "MVN", "MVNParameter", FIELDS)
@@ -19,15 +19,12 @@ def _row_mean(a):
 
 @register("MVN")
 class MVN(BottomDiffLayer):
+    one_bottom = True
+    rule_of = staticmethod(mvn_rule)
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "MVN of one bottom")
-        self.rule = mvn_rule(param, bottom_shapes)
         self._denom = None
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0]

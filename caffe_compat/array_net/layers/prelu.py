@@ -8,7 +8,7 @@ import numpy as np
 from ...rules.fields import declare
 from ...rules.prelu import FIELDS, FILLERS, prelu_rule
 from ..registry import register
-from .base import RuleBlobsLayer, need
+from .base import RuleBlobsLayer
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
 declare("array", "PReLU", "PReLUParameter", FIELDS, refuses=FILLERS)
@@ -16,16 +16,13 @@ declare("array", "PReLU", "PReLUParameter", FIELDS, refuses=FILLERS)
 
 @register("PReLU")
 class PReLU(RuleBlobsLayer):
+    one_bottom = True
+    rule_of = staticmethod(prelu_rule)
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "PReLU of one bottom")
-        self.rule = prelu_rule(param, bottom_shapes)
         self._saved = None          # the bottom of an in-place forward
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def _slopes(self, params, ndim):
         return params[0].reshape(self.rule.slope_view(ndim))
