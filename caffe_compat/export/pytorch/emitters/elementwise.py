@@ -14,7 +14,7 @@ float32 (torch sums ``log1p(exp(x))`` and ``expm1``, Caffe ``x + log(1 + exp(-x)
 from ..codegen import literal
 from ..registry import register_emitter
 from ....rules import clip as clip_rules, elu as elu_rules, exp as exp_rules
-from ....rules import log as log_rules, shuffle_channel as shuffle_rules
+from ....rules import log as log_rules, prelu as prelu_rules, shuffle_channel as shuffle_rules
 from ....rules import threshold as threshold_rules, tile as tile_rules
 from ....rules.fields import declare
 
@@ -49,13 +49,16 @@ def exp(e):
     return y if m.outer == 1.0 else f"{y} * {literal(m.outer)}"
 
 
+def scaled_shifted(x, scale, shift):
+    """``shift + scale x`` with only the steps that change the value (Log's and Power's)."""
+    t = x if scale == 1.0 else f"{x} * {literal(scale)}"
+    return t if shift == 0.0 else f"{t} + {literal(shift)}"
+
+
 @register_emitter("Log")
 def log(e):
     m = e.module
-    t = e.bottoms[0] if m.scale == 1.0 else f"{e.bottoms[0]} * {literal(m.scale)}"
-    if m.shift != 0.0:
-        t = f"{t} + {literal(m.shift)}"
-    y = f"torch.log({t})"
+    y = f"torch.log({scaled_shifted(e.bottoms[0], m.scale, m.shift)})"
     return y if m.base_scale == 1.0 else f"{y} * {literal(m.base_scale)}"
 
 
@@ -89,14 +92,8 @@ def mish(e):
 
 
 # the net's slopes are written (the filler ran when it was built)
-def _declare_prelu():
-    from ....rules import prelu as prelu_rules
-    from ....rules.fields import declare
-    declare("pytorch-source", "PReLU", "PReLUParameter", prelu_rules.FIELDS,
-            no_effect={"filler": "the net's weights are written"})
-
-
-_declare_prelu()
+declare("pytorch-source", "PReLU", "PReLUParameter", prelu_rules.FIELDS,
+        no_effect={"filler": "the net's weights are written"})
 
 
 @register_emitter("PReLU")

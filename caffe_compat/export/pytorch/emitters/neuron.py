@@ -5,10 +5,9 @@ rounding; Power is ``(shift + scale x)^power`` (a constant when ``power * scale`
 Caffe's forward); Dropout is ``nn.Dropout`` (identity in eval mode, Caffe's TEST; in training
 Caffe's ``1 / (1 - ratio)`` scaling, as torch's).
 """
-import numpy as np
-
 from ..codegen import literal
 from ..registry import register_emitter
+from .elementwise import scaled_shifted
 from ....rules import dropout as dropout_rules, power as power_rules
 from ....rules.fields import ENGINE_FIELD, declare
 
@@ -48,13 +47,8 @@ def power(e):
     m = e.module
     x = e.bottoms[0]
     if m.diff_scale == 0.0:
-        with np.errstate(all="ignore"):
-            value = 1.0 if m.power == 0.0 else \
-                float(np.power(np.float32(m.shift), np.float32(m.power)))
-        return f"torch.full_like({x}, {literal(value)})"
-    t = x if m.scale == 1.0 else f"{x} * {literal(m.scale)}"
-    if m.shift != 0.0:
-        t = f"{t} + {literal(m.shift)}"
+        return f"torch.full_like({x}, {literal(m.rule.constant)})"
+    t = scaled_shifted(x, m.scale, m.shift)
     if m.power == 1.0:
         return t
     t = t if t == x else f"({t})"
