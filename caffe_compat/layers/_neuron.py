@@ -39,6 +39,13 @@ def elementwise(x, fwd, bwd):
     return fwd(x)
 
 
+def scaled_shifted(x, scale, shift):
+    """``shift + scale x`` with only the steps that change the value, as Caffe's PowerLayer and
+    LogLayer take them."""
+    t = x if scale == 1.0 else x * scale
+    return t if shift == 0.0 else t + shift
+
+
 class NeuronLayer(Layer):
     """Caffe's NeuronLayer: one bottom, one top of the same shape (in place allowed)."""
 
@@ -99,5 +106,5 @@ class LossLayer(Layer):
         return [()]
 
 
-__all__ = ["f32", "elementwise", "NeuronLayer", "FormulaNeuronLayer", "NoBackwardLayer",
+__all__ = ["f32", "elementwise", "scaled_shifted", "NeuronLayer", "FormulaNeuronLayer", "NoBackwardLayer",
            "LossLayer", "caffe_sigmoid", "int_labels"]

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from ..data.filler_rules import as_fillers
 from ..errors import NetError
 
 # Caffe's Blob::Reshape refuses blobs of more than INT_MAX elements; checked before allocating.
@@ -116,8 +117,10 @@ class Layer(nn.Module):
         BatchNorm adds lr_mult 0 param specs); the default leaves it unchanged."""
 
     def filler_params(self):
-        """The FillerParameter of each blob (None: leave zeros), in blob order."""
-        return [None] * len(self._blob_order)
+        """The FillerParameter of each blob, in blob order: the rule's ``fillers()`` where the
+        type's rule gives them (a number as Caffe's constant filler), else None (leave zeros)."""
+        fillers = getattr(getattr(self, "rule", None), "fillers", None)
+        return [None] * len(self._blob_order) if fillers is None else as_fillers(fillers())
 
     # ----------------------------------------------------------------- behaviour
     # True for layers that compute each item (index of axis 0) from that item alone, so that an

@@ -175,9 +175,6 @@ class _ConvBase(Layer):
     def per_item(self):
         return self.axis >= 1
 
-    def filler_params(self):
-        return self.rule.fillers()
-
     def _out_size(self, i, size):
         return self.rule.out_size(i, size)
 

@@ -29,9 +29,6 @@ class Embed(Layer):
         for name, shape in zip(self.blob_names, rule.blob_shapes()):
             self.add_blob(name, shape)
 
-    def filler_params(self):
-        return self.rule.fillers()
-
     def allow_force_backward(self, bottom_index):
         return False
 

@@ -81,9 +81,6 @@ class InnerProduct(Layer):
     def per_item(self):
         return self.axis >= 1
 
-    def filler_params(self):
-        return self.rule.fillers()
-
     def forward(self, x):
         lead = x.shape[:self.axis]
         if x.shape[self.axis:].numel() != self.K:

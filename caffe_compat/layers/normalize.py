@@ -3,7 +3,6 @@ registered as Normalize and NormalizeBBox (OpenCV's two names). Backward: autogr
 """
 import torch
 
-from ..data.filler_rules import as_fillers
 from .base import Layer
 from .registry import register_layer
 from ..rules.fields import declare
@@ -27,9 +26,6 @@ class Normalize(Layer):
         self.across_spatial, self.eps = rule.across_spatial, rule.eps
         self.channel_shared = rule.channel_shared
         self.add_blob("scale", rule.scale_shape())
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
 
     def forward(self, x):
         squares = x * x

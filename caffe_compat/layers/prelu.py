@@ -5,7 +5,6 @@ is ``a_c`` (not 1), and the slope gradient sums ``dy * x`` over ``x <= 0``.
 """
 import torch
 
-from ..data.filler_rules import as_fillers
 from ..rules.fields import declare
 from ..rules.prelu import FIELDS, FILLERS, prelu_rule
 from ._neuron import NeuronLayer
@@ -24,9 +23,6 @@ class PReLU(NeuronLayer):
         rule = self.rule = prelu_rule(param, self.bottom_shapes)
         self.channel_shared, self.channels = rule.channel_shared, rule.channels
         self.add_blob("weight", rule.slope_shape())
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]
