@@ -64,8 +64,9 @@ class ArrayLayer:
         raise NotImplementedError
 
     def can_backward(self):
-        """Whether :meth:`backward` can run now (the state its forward keeps is there)."""
-        return False
+        """Whether :meth:`backward` can run now (the state its forward keeps is there); by
+        default whether the type has one."""
+        return type(self).backward is not ArrayLayer.backward
 
     def allow_force_backward(self, j):
         """Caffe's AllowForceBackward: ``force_backward`` reaches bottom ``j`` (a loss layer's
@@ -87,9 +88,6 @@ class BottomDiffLayer(ArrayLayer):
     """A layer whose Backward_cpu writes only bottom 0's diff (no parameter diffs):
     :meth:`backward_bottom` runs when that diff is asked for."""
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         if bottom_diffs[0] is not None:
             self.backward_bottom(bottoms, tops, bottom_diffs[0], top_diffs)
@@ -97,6 +95,13 @@ class BottomDiffLayer(ArrayLayer):
     def backward_bottom(self, bottoms, tops, dx, top_diffs):
         """Assign bottom 0's diff ``dx`` from the top diffs (and the data)."""
         raise NotImplementedError
+
+
+class NoDiffLayer(ArrayLayer):
+    """A layer whose Backward_cpu propagates nothing (Accuracy, Input, the data layers)."""
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        pass
 
 
 class RuleBlobsLayer(ArrayLayer):

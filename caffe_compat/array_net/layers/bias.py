@@ -37,9 +37,6 @@ class OperandLayer(RuleBlobsLayer):
     def _operand(self, bottoms, params):
         return bottoms[1] if len(bottoms) > 1 else params[0]
 
-    def can_backward(self):
-        return True
-
 
 @register("Bias")
 class Bias(OperandLayer):

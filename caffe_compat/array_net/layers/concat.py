@@ -27,9 +27,6 @@ class Concat(ArrayLayer):
             return
         np.concatenate(bottoms, axis=self.axis, out=tops[0])
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         """Each bottom's diff is its slice of the top diff."""
         dy = top_diffs[0]

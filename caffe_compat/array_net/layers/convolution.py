@@ -68,9 +68,6 @@ class Convolution(ConvolutionGeometry):
         if self.bias_term:
             y += params[1].reshape(1, -1, 1, 1)
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x, w, dy = bottoms[0], params[0], top_diffs[0]
         dx = bottom_diffs[0]

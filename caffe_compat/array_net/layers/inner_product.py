@@ -50,9 +50,6 @@ class InnerProduct(ArrayLayer):
         if self.bias_term:
             y += params[1]
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x = bottoms[0].reshape(-1, self.k)
         dy = top_diffs[0].reshape(-1, self.n)

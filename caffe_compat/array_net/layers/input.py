@@ -3,13 +3,13 @@ writes their values (Caffe's InputLayer forwards nothing)."""
 from ...rules.fields import declare
 from ...rules.input import FIELDS, input_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import NoDiffLayer, need
 
 declare("array", "Input", "InputParameter", FIELDS)
 
 
 @register("Input")
-class Input(ArrayLayer):
+class Input(NoDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -21,10 +21,4 @@ class Input(ArrayLayer):
         return list(self.shapes)
 
     def forward(self, bottoms, tops, params):
-        pass
-
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         pass

@@ -37,9 +37,6 @@ class PReLU(RuleBlobsLayer):
         np.multiply(x, self._slopes(params, x.ndim), out=y)
         np.copyto(y, x, where=x > 0)
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x = self._saved if bottoms[0] is tops[0] and self._saved is not None else bottoms[0]
         dy = top_diffs[0]
