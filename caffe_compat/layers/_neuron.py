@@ -83,6 +83,21 @@ def int_labels(label):
     return (label.detach() if label.requires_grad else label).to(torch.int64)
 
 
+def checked_labels(layer, label, rows, classes, ignore_label=None):
+    """The integer labels as ``rows`` (outer, inner), 0 where ``ignore_label`` (None: none)
+    masks them, and the mask of the others; a label of those outside ``[0, classes)`` fails
+    ``layer`` (Caffe's DCHECKs)."""
+    lab = int_labels(label).reshape(rows)
+    valid = torch.ones_like(lab, dtype=torch.bool) if ignore_label is None else \
+        lab != ignore_label
+    bad = valid & ((lab < 0) | (lab >= classes))
+    if bool(bad.any()):
+        ignorable = "" if ignore_label is None else " (or equal ignore_label)"
+        layer.fail(f"label values must lie in [0, {classes}){ignorable}, got "
+                   f"{sorted(set(lab[bad].tolist()))}")
+    return torch.where(valid, lab, torch.zeros_like(lab)), valid
+
+
 class LossLayer(Layer):
     """Caffe's LossLayer: two bottoms whose first dimensions agree, a 0-d loss top."""
 
@@ -107,4 +122,4 @@ class LossLayer(Layer):
 
 
 __all__ = ["f32", "elementwise", "scaled_shifted", "NeuronLayer", "FormulaNeuronLayer", "NoBackwardLayer",
-           "LossLayer", "caffe_sigmoid", "int_labels"]
+           "LossLayer", "caffe_sigmoid", "int_labels", "checked_labels"]
