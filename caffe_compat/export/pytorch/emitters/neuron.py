@@ -1,7 +1,7 @@
-"""Element-wise layers: ReLU (leaky with ``negative_slope``), Sigmoid, TanH, Power, Dropout.
+"""Element-wise layers: ReLU (leaky with ``negative_slope``), Power, Dropout (Sigmoid and TanH
+are in :mod:`.elementwise`).
 
-Caffe's Sigmoid (``0.5 tanh(0.5 x) + 0.5`` in double) and torch.sigmoid agree to float32
-rounding; Power is ``(shift + scale x)^power`` (a constant when ``power * scale`` is 0, as
+Power is ``(shift + scale x)^power`` (a constant when ``power * scale`` is 0, as
 Caffe's forward); Dropout is ``nn.Dropout`` (identity in eval mode, Caffe's TEST; in training
 Caffe's ``1 / (1 - ratio)`` scaling, as torch's).
 """
@@ -30,16 +30,6 @@ def relu(e):
         fn = e.helper("relu_in_place")
         return f"{fn}({x})" if slope == 0.0 else f"{fn}({x}, {literal(slope)})"
     return f"torch.relu({x})" if slope == 0.0 else f"F.leaky_relu({x}, {literal(slope)})"
-
-
-@register_emitter("Sigmoid")
-def sigmoid(e):
-    return f"torch.sigmoid({e.bottoms[0]})"
-
-
-@register_emitter("TanH")
-def tanh(e):
-    return f"torch.tanh({e.bottoms[0]})"
 
 
 @register_emitter("Power")
