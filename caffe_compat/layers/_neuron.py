@@ -39,6 +39,13 @@ def elementwise(x, fwd, bwd):
     return fwd(x)
 
 
+def scaled_shifted(x, scale, shift):
+    """``shift + scale x`` with only the steps that change the value, as Caffe's PowerLayer and
+    LogLayer take them."""
+    t = x if scale == 1.0 else x * scale
+    return t if shift == 0.0 else t + shift
+
+
 class NeuronLayer(Layer):
     """Caffe's NeuronLayer: one bottom, one top of the same shape (in place allowed)."""
 
@@ -76,6 +83,21 @@ def int_labels(label):
     return (label.detach() if label.requires_grad else label).to(torch.int64)
 
 
+def checked_labels(layer, label, rows, classes, ignore_label=None):
+    """The integer labels as ``rows`` (outer, inner), 0 where ``ignore_label`` (None: none)
+    masks them, and the mask of the others; a label of those outside ``[0, classes)`` fails
+    ``layer`` (Caffe's DCHECKs)."""
+    lab = int_labels(label).reshape(rows)
+    valid = torch.ones_like(lab, dtype=torch.bool) if ignore_label is None else \
+        lab != ignore_label
+    bad = valid & ((lab < 0) | (lab >= classes))
+    if bool(bad.any()):
+        ignorable = "" if ignore_label is None else " (or equal ignore_label)"
+        layer.fail(f"label values must lie in [0, {classes}){ignorable}, got "
+                   f"{sorted(set(lab[bad].tolist()))}")
+    return torch.where(valid, lab, torch.zeros_like(lab)), valid
+
+
 class LossLayer(Layer):
     """Caffe's LossLayer: two bottoms whose first dimensions agree, a 0-d loss top."""
 
@@ -99,5 +121,5 @@ class LossLayer(Layer):
         return [()]
 
 
-__all__ = ["f32", "elementwise", "NeuronLayer", "FormulaNeuronLayer", "NoBackwardLayer",
-           "LossLayer", "caffe_sigmoid", "int_labels"]
+__all__ = ["f32", "elementwise", "scaled_shifted", "NeuronLayer", "FormulaNeuronLayer", "NoBackwardLayer",
+           "LossLayer", "caffe_sigmoid", "int_labels", "checked_labels"]

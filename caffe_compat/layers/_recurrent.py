@@ -33,7 +33,10 @@ import torch.nn.functional as F
 from ..kernels import blas_order
 from .base import Layer
 from .inner_product import CaffeOrderInnerProduct
-from ..rules.recurrent import BLOBS, recurrent_rule
+from ..rules.fields import declare
+from ..rules.recurrent import BLOBS, FIELDS, FILLERS, NO_EFFECT, recurrent_rule
+
+declare("torch", ("LSTM", "RNN"), "RecurrentParameter", FIELDS | FILLERS, no_effect=NO_EFFECT)
 
 
 def inner_product(x, weight, bias=None):
@@ -67,9 +70,6 @@ class RecurrentLayer(Layer):
         table = BLOBS[cls.kind]
         names = [name for name, _, what in table if what != "static" or n == len(table)]
         return [names[i] if i < len(names) else f"blob{i}" for i in range(n)]
-
-    def filler_params(self):
-        return self.rule.fillers()
 
     def top_shapes(self, bottom_shapes):
         return self.rule.top_shapes(bottom_shapes)

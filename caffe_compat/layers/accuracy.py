@@ -8,14 +8,13 @@ training net's small batch the torch form's dozen calls were most of an iteratio
 """
 import torch
 
-from ..rules import accuracy as accuracy_rules
-from ..rules.accuracy import accuracy_rule, accuracy_value
+from ..rules.accuracy import FIELDS, accuracy_rule, accuracy_value
 from .base import count
-from ._neuron import NoBackwardLayer, int_labels
+from ._neuron import NoBackwardLayer, checked_labels
 from .registry import register_layer
 from ..rules.fields import declare
 
-declare("torch", "Accuracy", "AccuracyParameter", accuracy_rules.FIELDS)
+declare("torch", "Accuracy", "AccuracyParameter", FIELDS)
 
 
 @register_layer("Accuracy")
@@ -43,15 +42,7 @@ class Accuracy(NoBackwardLayer):
         classes = x.shape[self.axis]
         outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
         scores = x.reshape(outer, classes, inner)
-        lab = int_labels(label).reshape(outer, inner)
-        valid = torch.ones_like(lab, dtype=torch.bool)
-        if self.ignore_label is not None:
-            valid = lab != self.ignore_label
-        bad = valid & ((lab < 0) | (lab >= classes))
-        if bool(bad.any()):
-            self.fail(f"label values must lie in [0, {classes}), got "
-                      f"{sorted(set(lab[bad].tolist()))}")
-        safe = torch.where(valid, lab, torch.zeros_like(lab))
+        safe, valid = checked_labels(self, label, (outer, inner), classes, self.ignore_label)
         true_score = scores.gather(1, safe.unsqueeze(1))
         better = (scores >= true_score).sum(dim=1) - 1      # the true class matches itself
         correct = (better < self.top_k) & valid

@@ -6,11 +6,10 @@ import torch
 
 from ._neuron import NoBackwardLayer
 from .registry import register_layer
-from ..rules import arg_max as arg_max_rule_module
-from ..rules.arg_max import arg_max_rule
+from ..rules.arg_max import FIELDS, arg_max_rule
 from ..rules.fields import declare
 
-declare("torch", "ArgMax", "ArgMaxParameter", arg_max_rule_module.FIELDS)
+declare("torch", "ArgMax", "ArgMaxParameter", FIELDS)
 
 
 def sort_desc_larger_index_first(x):
@@ -22,17 +21,15 @@ def sort_desc_larger_index_first(x):
 
 @register_layer("ArgMax")
 class ArgMax(NoBackwardLayer):
+    rule_of = staticmethod(arg_max_rule)
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = arg_max_rule(param, self.bottom_shapes)
+        rule = self.rule
         self.out_max_val, self.top_k = rule.out_max_val, rule.top_k
         self.has_axis, self.axis = rule.axis is not None, rule.axis
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         x = x.detach()

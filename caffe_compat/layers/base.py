@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from ..data.filler_rules import as_fillers
 from ..errors import NetError
 
 # Caffe's Blob::Reshape refuses blobs of more than INT_MAX elements; checked before allocating.
@@ -68,6 +69,9 @@ class Layer(nn.Module):
     # Whether forward writes the layer's own blobs (BatchNorm's statistics in TRAIN): a net on
     # a device then takes those blobs as changed on the device (caffe_compat.net.synced_memory).
     forward_writes_blobs = False
+    # The type's rule (``caffe_compat.rules.<type>``): ``rule_of(param, bottom_shapes)`` is kept
+    # as ``self.rule``, and its ``top_shape(bottom_shape)`` gives the one top's shape.
+    rule_of = None
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__()
@@ -76,6 +80,8 @@ class Layer(nn.Module):
         self.phase = phase
         self.bottom_shapes = [tuple(s) for s in bottom_shapes]
         self._blob_order = []
+        if self.rule_of is not None:
+            self.rule = self.rule_of(param, self.bottom_shapes)
 
     # ----------------------------------------------------------------- parameters
     def add_blob(self, name, shape, dtype=torch.float32):
@@ -111,8 +117,10 @@ class Layer(nn.Module):
         BatchNorm adds lr_mult 0 param specs); the default leaves it unchanged."""
 
     def filler_params(self):
-        """The FillerParameter of each blob (None: leave zeros), in blob order."""
-        return [None] * len(self._blob_order)
+        """The FillerParameter of each blob, in blob order: the rule's ``fillers()`` where the
+        type's rule gives them (a number as Caffe's constant filler), else None (leave zeros)."""
+        fillers = getattr(getattr(self, "rule", None), "fillers", None)
+        return [None] * len(self._blob_order) if fillers is None else as_fillers(fillers())
 
     # ----------------------------------------------------------------- behaviour
     # True for layers that compute each item (index of axis 0) from that item alone, so that an
@@ -151,7 +159,10 @@ class Layer(nn.Module):
         return not (self.is_loss and bottom_index == 1)
 
     def top_shapes(self, bottom_shapes):
-        """Shapes of the tops for these bottom shapes; the default runs forward on meta tensors."""
+        """Shapes of the tops for these bottom shapes: the rule's (:attr:`rule_of`) where the
+        type has one, else those of a forward on meta tensors."""
+        if self.rule_of is not None:
+            return [self.rule.top_shape(tuple(bottom_shapes[0]))]
         dtype = self.blobs[0].dtype if self.blobs else torch.float32
         metas = [torch.empty(s, dtype=dtype, device="meta") for s in bottom_shapes]
         params = {n: torch.empty_like(getattr(self, n), device="meta") for n in self._blob_order}

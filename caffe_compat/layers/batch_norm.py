@@ -15,14 +15,13 @@ OpenCV 4 dnn reads them (scale filled with 1 and bias with 0 by default).
 """
 import torch
 
-from ..rules import batch_norm as bn_rules
-from ..rules.batch_norm import batch_norm_rule
+from ..rules.batch_norm import EXTENSIONS, FIELDS, batch_norm_rule
 from ..rules.fields import declare
 from .base import Layer
 from .registry import register_layer
 
 
-declare("torch", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS | bn_rules.EXTENSIONS)
+declare("torch", "BatchNorm", "BatchNormParameter", FIELDS | EXTENSIONS)
 
 
 @register_layer("BatchNorm")

@@ -4,15 +4,13 @@
 (``num_axes`` default 1, -1 = to the end, 0 = a scalar) filled by ``bias_param.filler`` (default
 constant 0). ``axis`` defaults to 1; a scalar ``b`` ignores it, as in Caffe.
 """
-from ..data.filler_rules import as_fillers
-from ..rules import bias as bias_rules
-from ..rules.bias import bias_rule
+from ..rules.bias import FIELDS, FILLERS, bias_rule
 from ..rules.fields import declare
 from .base import Layer
 from .registry import register_layer
 
 
-declare("torch", "Bias", "BiasParameter", bias_rules.FIELDS | bias_rules.FILLERS)
+declare("torch", "Bias", "BiasParameter", FIELDS | FILLERS)
 
 
 @register_layer("Bias")
@@ -27,9 +25,6 @@ class Bias(Layer):
         self.rule = bias_rule(param, self.bottom_shapes)
         for shape in self.rule.param_shapes():
             self.add_blob("bias", shape)
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes)]

@@ -4,13 +4,12 @@ becomes ``min`` (torch.clamp would keep NaN). Backward passes ``dy`` where
 ``min > max`` is rejected here (Caffe would silently output ``min`` everywhere)."""
 import torch
 
-from ..rules import clip as clip_rule_module
-from ..rules.clip import clip_rule
+from ..rules.clip import FIELDS, clip_rule
 from ..rules.fields import declare
 from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
-declare("torch", "Clip", "ClipParameter", clip_rule_module.FIELDS)
+declare("torch", "Clip", "ClipParameter", FIELDS)
 
 
 @register_layer("Clip")

@@ -3,11 +3,10 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
-from ..rules import concat as concat_rule_module
-from ..rules.concat import concat_rule
+from ..rules.concat import FIELDS, concat_rule
 from ..rules.fields import declare
 
-declare("torch", "Concat", "ConcatParameter", concat_rule_module.FIELDS)
+declare("torch", "Concat", "ConcatParameter", FIELDS)
 
 
 @register_layer("Concat")

@@ -12,8 +12,7 @@ import torch.nn.functional as F
 
 from ..kernels import blas_order, dft_conv
 from ..kernels.fixed_order import conv_weight_grad, is_pointwise, pointwise_grads, sum_dims
-from ..rules import convolution as conv_rule
-from ..rules.convolution import convolution_rule
+from ..rules.convolution import FIELDS, FILLERS, ND_IM2COL, convolution_rule
 from ..rules.fields import ENGINE_FIELD, declare
 from .base import Layer, weights_key
 from .registry import register_layer
@@ -176,9 +175,6 @@ class _ConvBase(Layer):
     def per_item(self):
         return self.axis >= 1
 
-    def filler_params(self):
-        return self.rule.fillers()
-
     def _out_size(self, i, size):
         return self.rule.out_size(i, size)
 
@@ -303,8 +299,8 @@ class _ConvBase(Layer):
 
 
 declare("torch", ("Convolution", "Deconvolution", "ConvolutionDepthwise"),
-        "ConvolutionParameter", conv_rule.FIELDS | conv_rule.FILLERS,
-        no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL})
+        "ConvolutionParameter", FIELDS | FILLERS,
+        no_effect={**ENGINE_FIELD, **ND_IM2COL})
 
 
 @register_layer("Convolution")

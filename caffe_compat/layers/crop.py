@@ -8,13 +8,12 @@ sizes whatever bottom 1's are (a 1-channel map cropped against a 3-channel image
 2`` runs; OpenCV 4 checks the same). Only bottom 0 receives a gradient (zero outside
 the window); bottom 1 only gives the shape and gets none.
 """
-from ..rules import crop as crop_rule_module
-from ..rules.crop import crop_rule
+from ..rules.crop import FIELDS, crop_rule
 from ..rules.fields import declare
 from .base import Layer
 from .registry import register_layer
 
-declare("torch", "Crop", "CropParameter", crop_rule_module.FIELDS)
+declare("torch", "Crop", "CropParameter", FIELDS)
 
 
 @register_layer("Crop")

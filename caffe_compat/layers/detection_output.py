@@ -26,15 +26,14 @@ import warnings
 import torch
 
 from ..errors import NetError
-from ..rules import detection_output as detection_rules
-from ..rules.detection_output import DetectionRule
+from ..rules.detection_output import FIELDS, NO_EFFECT, DetectionRule, output_rows
 from . import _detection as det
 from .base import Layer, count
 from .registry import register_layer
 from ..rules.fields import declare
 
-declare("torch", "DetectionOutput", "DetectionOutputParameter", detection_rules.FIELDS,
-        no_effect=detection_rules.NO_EFFECT)
+declare("torch", "DetectionOutput", "DetectionOutputParameter", FIELDS,
+        no_effect=NO_EFFECT)
 
 
 class _NoBackward(torch.autograd.Function):
@@ -99,7 +98,7 @@ class DetectionOutput(Layer):
 
     def top_shapes(self, bottom_shapes):
         self._check(bottom_shapes)
-        return [(1, 1, detection_rules.output_rows(self.keep_top_k, bottom_shapes[0][0]), 7)]
+        return [(1, 1, output_rows(self.keep_top_k, bottom_shapes[0][0]), 7)]
 
     def forward(self, loc, conf, prior, image=None):
         bottoms = [b for b in (loc, conf, prior, image) if b is not None]

@@ -5,11 +5,10 @@ import torch
 from ..parallel import data_parallel as parallel
 from .base import Layer
 from .registry import register_layer
-from ..rules import dropout as dropout_rule_module
-from ..rules.dropout import dropout_rule
+from ..rules.dropout import FIELDS, dropout_rule
 from ..rules.fields import declare
 
-declare("torch", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
+declare("torch", "Dropout", "DropoutParameter", FIELDS)
 
 
 @register_layer("Dropout")

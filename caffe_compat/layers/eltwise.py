@@ -10,8 +10,7 @@ zero input gives NaN there, as in Caffe).
 import torch
 
 from ..proto import caffe_pb2
-from ..rules import eltwise as eltwise_rules
-from ..rules.eltwise import eltwise_rule
+from ..rules.eltwise import FIELDS, eltwise_rule
 from ..rules.fields import declare
 from .base import Layer
 from .registry import register_layer
@@ -37,7 +36,7 @@ class _QuotientProd(torch.autograd.Function):
                      for i, b in enumerate(bottoms))
 
 
-declare("torch", "Eltwise", "EltwiseParameter", eltwise_rules.FIELDS)
+declare("torch", "Eltwise", "EltwiseParameter", FIELDS)
 
 
 @register_layer("Eltwise")

@@ -5,13 +5,12 @@ gradient is ``alpha`` rather than 1.
 """
 import torch
 
-from ..rules import elu as elu_rule_module
-from ..rules.elu import elu_rule
+from ..rules.elu import FIELDS, elu_rule
 from ..rules.fields import declare
 from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
-declare("torch", "ELU", "ELUParameter", elu_rule_module.FIELDS)
+declare("torch", "ELU", "ELUParameter", FIELDS)
 
 
 @register_layer("ELU")

@@ -10,11 +10,10 @@ import torch
 
 from .base import Layer
 from .registry import register_layer
-from ..rules import embed as embed_rules
-from ..rules.embed import embed_rule
+from ..rules.embed import FIELDS, FILLERS, embed_rule
 from ..rules.fields import declare
 
-declare("torch", "Embed", "EmbedParameter", embed_rules.FIELDS | embed_rules.FILLERS)
+declare("torch", "Embed", "EmbedParameter", FIELDS | FILLERS)
 
 
 @register_layer("Embed")
@@ -29,9 +28,6 @@ class Embed(Layer):
         self.N, self.K, self.bias_term = rule.num_output, rule.input_dim, rule.bias_term
         for name, shape in zip(self.blob_names, rule.blob_shapes()):
             self.add_blob(name, shape)
-
-    def filler_params(self):
-        return self.rule.fillers()
 
     def allow_force_backward(self, bottom_index):
         return False

@@ -1,7 +1,7 @@
 """EuclideanLoss: ``sum((a - b)^2) / (2 N)`` with N = ``a.shape[0]``; gradients flow into both
 inputs (Caffe allows forcing backward into the second one)."""
 from ..kernels.fixed_order import sum_dims
-from .base import Layer
+from .base import Layer, count
 from .registry import register_layer
 
 
@@ -18,13 +18,7 @@ class EuclideanLoss(Layer):
         a, b = bottom_shapes
         if len(a) < 1 or len(b) < 1:
             self.fail("inputs must have at least one axis (Caffe divides by shape(0))")
-        ca = 1
-        for d in a[1:]:
-            ca *= d
-        cb = 1
-        for d in b[1:]:
-            cb *= d
-        if ca != cb:
+        if count(a, 1) != count(b, 1):
             self.fail(f"inputs must have the same count per item: {a} vs {b}")
         return [()]
 

@@ -6,13 +6,12 @@ Computed as Caffe does: ``outer * exp(inner * x)`` with ``inner = ln(base) * sca
 """
 import torch
 
-from ..rules import exp as exp_rule_module
-from ..rules.exp import exp_rule
+from ..rules.exp import FIELDS, exp_rule
 from ..rules.fields import declare
 from ._neuron import FormulaNeuronLayer
 from .registry import register_layer
 
-declare("torch", "Exp", "ExpParameter", exp_rule_module.FIELDS)
+declare("torch", "Exp", "ExpParameter", FIELDS)
 
 
 @register_layer("Exp")

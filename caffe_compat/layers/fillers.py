@@ -20,7 +20,6 @@ import torch
 
 from ..data.filler_rules import caffe_rng_uniform, norm_n as _norm_n
 from ..errors import NetError
-from ..proto import caffe_pb2
 
 _FILLERS = {}
 

@@ -9,7 +9,7 @@ import torch
 
 from ..proto import caffe_pb2
 from .base import count
-from ._neuron import LossLayer, int_labels
+from ._neuron import LossLayer, checked_labels
 from .registry import register_layer
 from ..rules.fields import declare
 
@@ -37,10 +37,7 @@ class HingeLoss(LossLayer):
     def forward(self, x, label):
         num = x.shape[0]
         flat = x.reshape(num, -1)
-        lab = int_labels(label).reshape(num)
-        dim = flat.shape[1]
-        if bool(((lab < 0) | (lab >= dim)).any()):
-            self.fail(f"label values must lie in [0, {dim}), got {lab.tolist()}")
+        lab, _ = checked_labels(self, label, (num,), flat.shape[1])
         sign = torch.ones_like(flat)
         sign.scatter_(1, lab.unsqueeze(1), -1.0)
         # relu's gradient is 0 at 0, which is Caffe's sign(0) = 0 for L1.

@@ -25,7 +25,7 @@ from ..errors import CaffeCompatError
 from ..io.blobproto import read_blobproto
 from ..kernels.fixed_order import softmax
 from ..rules.loss import loss_rule
-from ._neuron import LossLayer, int_labels
+from ._neuron import LossLayer, checked_labels
 from .base import canonical_axis, count
 from .registry import register_layer
 from ..rules.fields import declare
@@ -109,15 +109,7 @@ class InfogainLoss(LossLayer):
         outer, inner = count(x.shape, 0, self.axis), count(x.shape, self.axis + 1)
         k = x.shape[self.axis]
         H = (self.matrix if H is None else H).detach().to(dtype=x.dtype, device=x.device)
-        lab = int_labels(label).reshape(outer, inner)
-        valid = torch.ones_like(lab, dtype=torch.bool)
-        if self.ignore_label is not None:
-            valid = lab != self.ignore_label
-        bad = valid & ((lab < 0) | (lab >= k))
-        if bool(bad.any()):
-            self.fail(f"label values must lie in [0, {k}) (or equal ignore_label), got "
-                      f"{sorted(set(lab[bad].tolist()))}")
-        lab = torch.where(valid, lab, torch.zeros_like(lab))
+        lab, valid = checked_labels(self, label, (outer, inner), k, self.ignore_label)
         norm = self.loss.normalizer(outer, inner, int(valid.sum()))
         loss, prob = _Infogain.apply(x.reshape(outer, k, inner), lab, valid.to(x.dtype),
                                      H.reshape(k, k), norm)

@@ -9,9 +9,8 @@ import torch.nn.functional as F
 
 from ..kernels import blas_order
 from ..kernels.fixed_order import sum_dims
-from ..rules import inner_product as ip_rule
 from ..rules.fields import ENGINE_FIELD, declare
-from ..rules.inner_product import inner_product_rule
+from ..rules.inner_product import FIELDS, FILLERS, inner_product_rule
 from .base import Layer
 from .registry import register_layer
 
@@ -59,19 +58,20 @@ def inner_product_backward(grad, x, weight, transpose, need_x, need_weight, need
     return gx, gw, gb
 
 
-declare("torch", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS | ip_rule.FILLERS,
+declare("torch", "InnerProduct", "InnerProductParameter", FIELDS | FILLERS,
         no_effect=ENGINE_FIELD)
 
 
 @register_layer("InnerProduct")
 class InnerProduct(Layer):
+    rule_of = staticmethod(inner_product_rule)
     blob_names = ("weight", "bias")
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = inner_product_rule(param, self.bottom_shapes)
+        rule = self.rule
         self.axis, self.K, self.N = rule.axis, rule.k, rule.num_output
         self.transpose, self.bias_term = rule.transpose, rule.bias_term
         self.add_blob("weight", rule.weight_shape())
@@ -80,12 +80,6 @@ class InnerProduct(Layer):
 
     def per_item(self):
         return self.axis >= 1
-
-    def filler_params(self):
-        return self.rule.fillers()
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         lead = x.shape[:self.axis]

@@ -2,11 +2,10 @@
 Caffe's InputLayer)."""
 from .base import Layer
 from .registry import register_layer
-from ..rules import input as input_rules
 from ..rules.fields import declare
-from ..rules.input import input_rule
+from ..rules.input import FIELDS, input_rule
 
-declare("torch", "Input", "InputParameter", input_rules.FIELDS)
+declare("torch", "Input", "InputParameter", FIELDS)
 
 
 @register_layer("Input")

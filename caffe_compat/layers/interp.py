@@ -5,11 +5,10 @@ import torch.nn.functional as F
 
 from .base import Layer
 from .registry import register_layer
-from ..rules import interp as interp_rule_module
 from ..rules.fields import declare
-from ..rules.interp import interp_rule
+from ..rules.interp import FIELDS, interp_rule
 
-declare("torch", "Interp", "InterpParameter", interp_rule_module.FIELDS)
+declare("torch", "Interp", "InterpParameter", FIELDS)
 
 
 @register_layer("Interp")

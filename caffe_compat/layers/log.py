@@ -5,13 +5,12 @@ Computed as ``ln(shift + scale x) / ln(base)``; backward ``dy * (scale / ln(base
 """
 import torch
 
-from ..rules import log as log_rule_module
 from ..rules.fields import declare
-from ..rules.log import log_rule
-from ._neuron import FormulaNeuronLayer
+from ..rules.log import FIELDS, log_rule
+from ._neuron import FormulaNeuronLayer, scaled_shifted
 from .registry import register_layer
 
-declare("torch", "Log", "LogParameter", log_rule_module.FIELDS)
+declare("torch", "Log", "LogParameter", FIELDS)
 
 
 @register_layer("Log")
@@ -22,20 +21,12 @@ class Log(FormulaNeuronLayer):
         self.base_scale, self.backward_scale = rule.base_scale, rule.backward_scale
         self.scale, self.shift = rule.scale, rule.shift
 
-    def _inner(self, x):
-        t = x
-        if self.scale != 1.0:
-            t = t * self.scale
-        if self.shift != 0.0:
-            t = t + self.shift
-        return t
-
     def _fwd(self, x):
-        y = torch.log(self._inner(x))
+        y = torch.log(scaled_shifted(x, self.scale, self.shift))
         return y if self.base_scale == 1.0 else y * self.base_scale
 
     def _bwd(self, x, y, dy):
-        d = torch.reciprocal(self._inner(x))
+        d = torch.reciprocal(scaled_shifted(x, self.scale, self.shift))
         if self.backward_scale != 1.0:
             d = d * self.backward_scale
         return dy * d

@@ -20,9 +20,8 @@ import torch.nn.functional as F
 
 from ..net import vjp
 from ..proto import caffe_pb2
-from ..rules import lrn as lrn_rule_module
 from ..rules.fields import ENGINE_FIELD, declare
-from ..rules.lrn import lrn_rule, within_channel
+from ..rules.lrn import FIELDS, lrn_rule, within_channel
 from .base import Layer
 from .registry import register_layer
 
@@ -74,25 +73,23 @@ class CaffeLRNAcross(torch.autograd.Function):
         return _across_backward(x, y, (scale, powed), dy, ctx.layer), None
 
 
-declare("torch", "LRN", "LRNParameter", lrn_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+declare("torch", "LRN", "LRNParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register_layer("LRN")
 class LRN(Layer):
+    rule_of = staticmethod(lrn_rule)
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = lrn_rule(param, self.bottom_shapes)
+        rule = self.rule
         self.size, self.pre_pad, self.region = rule.size, rule.pre_pad, rule.region
         self.alpha, self.beta, self.k = rule.alpha, rule.beta, rule.k
         # Caffe's float32 constants (the rule's)
         self.beta32, self.k32 = rule.beta32, rule.k32
         self.alpha_over_size, self.cache_ratio = rule.alpha_over_size, rule.cache_ratio
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def _exact(self, x):
         """Whether Caffe's C loops run for ``x`` (ACROSS_CHANNELS, float32 on the CPU; not

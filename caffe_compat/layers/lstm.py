@@ -18,11 +18,6 @@ import torch
 from ._recurrent import RecurrentLayer, inner_product
 from .lstm_unit import lstm_unit
 from .registry import register_layer
-from ..rules import recurrent as recurrent_rules
-from ..rules.fields import declare
-
-declare("torch", "LSTM", "RecurrentParameter", recurrent_rules.FIELDS | recurrent_rules.FILLERS,
-        no_effect=recurrent_rules.NO_EFFECT)
 
 
 @register_layer("LSTM")

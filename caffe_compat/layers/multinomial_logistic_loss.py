@@ -5,7 +5,7 @@
 """
 import torch
 
-from ._neuron import LossLayer, int_labels
+from ._neuron import LossLayer, checked_labels
 from .registry import register_layer
 
 LOG_THRESHOLD = 1e-20
@@ -44,8 +44,5 @@ class MultinomialLogisticLoss(LossLayer):
     def forward(self, prob, label):
         num = prob.shape[0]
         flat = prob.reshape(num, -1)
-        lab = int_labels(label).reshape(num)
-        dim = flat.shape[1]
-        if bool(((lab < 0) | (lab >= dim)).any()):
-            self.fail(f"label values must lie in [0, {dim}), got {lab.tolist()}")
+        lab, _ = checked_labels(self, label, (num,), flat.shape[1])
         return _MultinomialLogistic.apply(flat, lab)

@@ -9,13 +9,12 @@ dropping the factor ``1 + eps / sqrt(var)`` on the last term; this module reprod
 """
 import torch
 
-from ..rules import mvn as mvn_rule_module
 from ..rules.fields import declare
-from ..rules.mvn import mvn_rule
+from ..rules.mvn import FIELDS, mvn_rule
 from .base import Layer
 from .registry import register_layer
 
-declare("torch", "MVN", "MVNParameter", mvn_rule_module.FIELDS)
+declare("torch", "MVN", "MVNParameter", FIELDS)
 
 
 class _MVN(torch.autograd.Function):
@@ -44,18 +43,16 @@ class _MVN(torch.autograd.Function):
 
 @register_layer("MVN")
 class MVN(Layer):
+    rule_of = staticmethod(mvn_rule)
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = mvn_rule(param, self.bottom_shapes)
+        rule = self.rule
         self.normalize_variance = rule.normalize_variance
         self.across_channels = rule.across_channels
         self.eps = rule.eps
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         rows = x.shape[0] if self.across_channels or x.dim() < 2 else x.shape[0] * x.shape[1]

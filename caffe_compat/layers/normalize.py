@@ -3,19 +3,18 @@ registered as Normalize and NormalizeBBox (OpenCV's two names). Backward: autogr
 """
 import torch
 
-from ..data.filler_rules import as_fillers
 from .base import Layer
 from .registry import register_layer
-from ..rules import normalize as normalize_rule_module
 from ..rules.fields import declare
-from ..rules.normalize import normalize_rule
+from ..rules.normalize import FIELDS, normalize_rule
 
 declare("torch", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
-        normalize_rule_module.FIELDS)
+        FIELDS)
 
 
 @register_layer("Normalize")
 class Normalize(Layer):
+    rule_of = staticmethod(normalize_rule)
     blob_names = ("scale",)
     exact_bottoms = 1
     exact_tops = 1
@@ -23,16 +22,10 @@ class Normalize(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = normalize_rule(param, self.bottom_shapes)
+        rule = self.rule
         self.across_spatial, self.eps = rule.across_spatial, rule.eps
         self.channel_shared = rule.channel_shared
         self.add_blob("scale", rule.scale_shape())
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         squares = x * x

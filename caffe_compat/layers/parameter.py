@@ -2,11 +2,10 @@
 the top's gradient is the blob's gradient."""
 from .base import Layer
 from .registry import register_layer
-from ..rules import parameter as parameter_rule_module
 from ..rules.fields import declare
-from ..rules.parameter import parameter_shape
+from ..rules.parameter import FIELDS, parameter_shape
 
-declare("torch", "Parameter", "ParameterParameter", parameter_rule_module.FIELDS)
+declare("torch", "Parameter", "ParameterParameter", FIELDS)
 
 
 @register_layer("Parameter")

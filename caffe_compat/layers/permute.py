@@ -3,30 +3,26 @@
 As SSD's Caffe: axes missing from ``order`` follow in their original order (OpenCV's dnn wants
 all of them); an axis out of range or given twice is an error. Backward: autograd.
 """
-from ..rules import permute as permute_rule_module
 from ..rules.fields import declare
-from ..rules.permute import permute_rule
+from ..rules.permute import FIELDS, permute_rule
 from .base import Layer
 from .registry import register_layer
 
-declare("torch", "Permute", "PermuteParameter", permute_rule_module.FIELDS)
+declare("torch", "Permute", "PermuteParameter", FIELDS)
 
 
 @register_layer("Permute")
 class Permute(Layer):
+    rule_of = staticmethod(permute_rule)
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.rule = permute_rule(param, self.bottom_shapes)
         self.order = list(self.rule.order)
 
     def per_item(self):
         return self.order[0] == 0
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         return x.permute(self.order).contiguous()

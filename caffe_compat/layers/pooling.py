@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ..proto import caffe_pb2
-from ..rules import pooling as pool_rule
 from ..rules.fields import ENGINE_FIELD, declare
-from ..rules.pooling import pooling_rule
+from ..rules.pooling import FIELDS, pooling_rule, torch_agrees
 from .base import Layer
 from .registry import register_layer
 
@@ -61,7 +60,7 @@ class CaffeMaxPool2d(torch.autograd.Function):
         return gx, None, None, None, None, None
 
 
-declare("torch", "Pooling", "PoolingParameter", pool_rule.FIELDS, no_effect=ENGINE_FIELD)
+declare("torch", "Pooling", "PoolingParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register_layer("Pooling")
@@ -89,8 +88,8 @@ class Pooling(Layer):
         win = self.rule.windows(H, W)
         (kh, kw), (oh, ow) = win.kernel, win.out
         (sh, sw), (ph, pw) = self.stride, self.pad
-        fast = (pool_rule.torch_agrees(H, kh, sh, ph, self.ceil)
-                and pool_rule.torch_agrees(W, kw, sw, pw, self.ceil))
+        fast = (torch_agrees(H, kh, sh, ph, self.ceil)
+                and torch_agrees(W, kw, sw, pw, self.ceil))
         plan = dict(k=(kh, kw), out=(oh, ow), fast=fast, pads=win.pads,
                     divisor=torch.from_numpy(win.divisor), empty=torch.from_numpy(win.empty),
                     any_empty=bool(win.empty.any()))

@@ -12,13 +12,12 @@ Backward is Caffe's, not the true derivative:
 """
 import torch
 
-from ..rules import power as power_rule_module
 from ..rules.fields import declare
-from ..rules.power import power_rule
-from ._neuron import FormulaNeuronLayer, f32
+from ..rules.power import FIELDS, power_rule
+from ._neuron import FormulaNeuronLayer, f32, scaled_shifted
 from .registry import register_layer
 
-declare("torch", "Power", "PowerParameter", power_rule_module.FIELDS)
+declare("torch", "Power", "PowerParameter", FIELDS)
 
 
 @register_layer("Power")
@@ -29,18 +28,10 @@ class Power(FormulaNeuronLayer):
         self.power, self.scale, self.shift = rule.power, rule.scale, rule.shift
         self.diff_scale = rule.diff_scale
 
-    def _base(self, x):
-        t = x
-        if self.scale != 1.0:
-            t = t * self.scale
-        if self.shift != 0.0:
-            t = t + self.shift
-        return t
-
     def _fwd(self, x):
         if self.diff_scale == 0.0:
             return torch.full_like(x, self.rule.constant)
-        t = self._base(x)
+        t = scaled_shifted(x, self.scale, self.shift)
         return t if self.power == 1.0 else torch.pow(t, self.power)
 
     def _bwd(self, x, y, dy):
@@ -55,7 +46,7 @@ class Power(FormulaNeuronLayer):
         elif self.shift == 0.0:
             d = (y / x) * self.power
         else:
-            d = y / self._base(x)
+            d = y / scaled_shifted(x, self.scale, self.shift)
             if self.diff_scale != 1.0:
                 d = d * self.diff_scale
         return dy * d

@@ -5,15 +5,13 @@ is ``a_c`` (not 1), and the slope gradient sums ``dy * x`` over ``x <= 0``.
 """
 import torch
 
-from ..data.filler_rules import as_fillers
-from ..rules import prelu as prelu_rules
 from ..rules.fields import declare
-from ..rules.prelu import prelu_rule
+from ..rules.prelu import FIELDS, FILLERS, prelu_rule
 from ._neuron import NeuronLayer
 from .registry import register_layer
 
 
-declare("torch", "PReLU", "PReLUParameter", prelu_rules.FIELDS | prelu_rules.FILLERS)
+declare("torch", "PReLU", "PReLUParameter", FIELDS | FILLERS)
 
 
 @register_layer("PReLU")
@@ -25,9 +23,6 @@ class PReLU(NeuronLayer):
         rule = self.rule = prelu_rule(param, self.bottom_shapes)
         self.channel_shared, self.channels = rule.channel_shared, rule.channels
         self.add_blob("weight", rule.slope_shape())
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

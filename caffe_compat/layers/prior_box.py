@@ -23,8 +23,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..rules import prior_box as prior_rules
-from ..rules.prior_box import PriorRule
+from ..rules.prior_box import FIELDS, IMG_SIZE, PriorRule
 from ._detection import DetectionWarning
 from .base import Layer
 from .registry import register_layer
@@ -32,8 +31,8 @@ from ..rules.fields import declare
 
 F32 = np.float32
 
-declare("torch", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", prior_rules.FIELDS,
-        no_effect=dict.fromkeys(prior_rules.IMG_SIZE, "not read by OpenCV's dnn, whose rule "
+declare("torch", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", FIELDS,
+        no_effect=dict.fromkeys(IMG_SIZE, "not read by OpenCV's dnn, whose rule "
                                 "the layer follows (a warning names it)"))
 
 

@@ -22,14 +22,13 @@ from . import _detection as det
 from .base import Layer
 from .detection_output import no_backward
 from .registry import register_layer
-from ..rules import proposal as proposal_rules
 from ..rules.fields import declare
-from ..rules.proposal import proposal_rule
+from ..rules.proposal import FIELDS, NO_EFFECT, proposal_rule
 
 F32 = np.float32
 
-declare("torch", "Proposal", "ProposalParameter", proposal_rules.FIELDS,
-        no_effect={"min_size": proposal_rules.NO_EFFECT["min_size"] + " (a warning names it)"})
+declare("torch", "Proposal", "ProposalParameter", FIELDS,
+        no_effect={"min_size": NO_EFFECT["min_size"] + " (a warning names it)"})
 
 
 @register_layer("Proposal")

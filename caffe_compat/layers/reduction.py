@@ -5,14 +5,13 @@ The top has shape ``bottom.shape[:axis]``: with the default axis 0 it is a 0-d b
 no axes). ASUM's gradient at 0 is 0 (Caffe's sign function).
 """
 from ..proto import caffe_pb2
-from ..rules import reduction as reduction_rule_module
 from ..rules.fields import declare
-from ..rules.reduction import reduction_rule
+from ..rules.reduction import FIELDS, reduction_rule
 from .base import Layer
 from .registry import register_layer
 
 R = caffe_pb2.ReductionParameter
-declare("torch", "Reduction", "ReductionParameter", reduction_rule_module.FIELDS)
+declare("torch", "Reduction", "ReductionParameter", FIELDS)
 
 
 @register_layer("Reduction")

@@ -6,30 +6,18 @@ negative values count from the end with -1 meaning "after the last axis"; ``num_
 and a single -1 is inferred from the element count. An empty ``shape`` over the whole blob gives
 a 0-d blob. In-place use is an error, as in Caffe.
 """
-from ..rules import reshape as reshape_rule_module
 from ..rules.fields import declare
-from ..rules.reshape import reshape_rule
-from .base import Layer
+from ..rules.reshape import FIELDS, reshape_rule
+from .flatten import Flatten
 from .registry import register_layer
 
-declare("torch", "Reshape", "ReshapeParameter", reshape_rule_module.FIELDS)
+declare("torch", "Reshape", "ReshapeParameter", FIELDS)
 
 
 @register_layer("Reshape")
-class Reshape(Layer):
-    exact_bottoms = 1
-    exact_tops = 1
+class Reshape(Flatten):
+    rule_of = staticmethod(reshape_rule)
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.rule = reshape_rule(param, self.bottom_shapes)
         self.dims = list(self.rule.dims)        # read by the exports
-
-    def top_shapes(self, bottom_shapes):
-        return [self._shape(tuple(bottom_shapes[0]))]
-
-    def _shape(self, shape):
-        return self.rule.top_shape(shape)
-
-    def forward(self, x):
-        return x.reshape(self._shape(tuple(x.shape)))

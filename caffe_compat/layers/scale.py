@@ -7,15 +7,13 @@
 the same placement follows (filled by ``bias_filler``, default constant 0); with a second bottom
 its shape spans ``ndim(bottom 1)`` axes. Blob order: scale (when learned), then bias.
 """
-from ..data.filler_rules import as_fillers
-from ..rules import scale as scale_rules
 from ..rules.fields import declare
-from ..rules.scale import scale_rule
+from ..rules.scale import FIELDS, FILLERS, scale_rule
 from .base import Layer
 from .registry import register_layer
 
 
-declare("torch", "Scale", "ScaleParameter", scale_rules.FIELDS | scale_rules.FILLERS)
+declare("torch", "Scale", "ScaleParameter", FIELDS | FILLERS)
 
 
 @register_layer("Scale")
@@ -33,9 +31,6 @@ class Scale(Layer):
         self.bias_term = rule.bias_term
         if self.bias_term:
             self.add_blob("bias", rule.bias)
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes)]

@@ -1,28 +1,24 @@
 """ShuffleChannel (ShuffleNet): channels in ``group`` groups are interleaved, output channel
 ``i * group + j`` = input channel ``j * (C / group) + i`` (OpenCV 4 dnn's ShuffleChannelLayer;
 ``shuffle_channel_param.group``, default 1). Backward: autograd."""
-from ..rules import shuffle_channel as shuffle_rule_module
 from ..rules.fields import declare
-from ..rules.shuffle_channel import shuffle_channel_rule
+from ..rules.shuffle_channel import FIELDS, shuffle_channel_rule
 from .base import Layer
 from .registry import register_layer
 
-declare("torch", "ShuffleChannel", "ShuffleChannelParameter", shuffle_rule_module.FIELDS)
+declare("torch", "ShuffleChannel", "ShuffleChannelParameter", FIELDS)
 
 
 @register_layer("ShuffleChannel")
 class ShuffleChannel(Layer):
+    rule_of = staticmethod(shuffle_channel_rule)
     exact_bottoms = 1
     exact_tops = 1
     item_wise = True
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.rule = shuffle_channel_rule(param, self.bottom_shapes)
         self.group = self.rule.group
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         n, c = x.shape[:2]

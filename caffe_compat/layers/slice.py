@@ -4,14 +4,13 @@
 points the axis is split into equal parts and must divide evenly by the number of tops. The legacy
 ``slice_dim`` is an alias of a non-negative axis; giving both is an error, as in Caffe.
 """
-from ..rules import slice as slice_rules
 from ..rules.fields import declare
-from ..rules.slice import slice_rule
+from ..rules.slice import FIELDS, slice_rule
 from .base import Layer
 from .registry import register_layer
 
 
-declare("torch", "Slice", "SliceParameter", slice_rules.FIELDS)
+declare("torch", "Slice", "SliceParameter", FIELDS)
 
 
 @register_layer("Slice")

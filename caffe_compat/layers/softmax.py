@@ -3,11 +3,10 @@ one thread (:mod:`caffe_compat.kernels.fixed_order`: the same bits at any thread
 from ..kernels.fixed_order import softmax
 from .base import Layer
 from .registry import register_layer
-from ..rules import softmax as softmax_rule_module
 from ..rules.fields import ENGINE_FIELD, declare
-from ..rules.softmax import softmax_axis
+from ..rules.softmax import FIELDS, softmax_axis
 
-declare("torch", "Softmax", "SoftmaxParameter", softmax_rule_module.FIELDS,
+declare("torch", "Softmax", "SoftmaxParameter", FIELDS,
         no_effect=ENGINE_FIELD)
 
 

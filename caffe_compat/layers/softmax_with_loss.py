@@ -12,7 +12,7 @@ import torch
 
 from ..kernels.fixed_order import softmax, sum_dims
 from .base import count
-from ._neuron import LossLayer, int_labels
+from ._neuron import LossLayer, checked_labels, int_labels
 from .registry import register_layer
 from ..rules.fields import ENGINE_FIELD, declare
 from ..rules.loss import loss_rule
@@ -131,13 +131,7 @@ class SoftmaxWithLoss(LossLayer):
             # on the CPU the gather that reads p[label] checks every index; a label out of
             # range fails there and is reported by _check_labels (see _forward)
             return lab, None, self.loss.normalizer(outer, inner, outer * inner)
-        lab = int_labels(label).reshape(outer, inner)
-        valid = lab != self.ignore_label
-        bad = valid & ((lab < 0) | (lab >= channels))
-        if bool(bad.any()):
-            self.fail(f"label values must lie in [0, {channels}) (or equal ignore_label), got "
-                      f"{sorted(set(lab[bad].tolist()))}")
-        lab = torch.where(valid, lab, torch.zeros_like(lab))
+        lab, valid = checked_labels(self, label, (outer, inner), channels, self.ignore_label)
         norm = self.loss.normalizer(outer, inner, int(valid.sum()))
         return lab.reshape(shape), valid.reshape(shape).to(x.dtype), norm
 

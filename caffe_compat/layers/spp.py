@@ -7,11 +7,10 @@ import torch
 from .base import Layer
 from .pooling import Pooling
 from .registry import register_layer
-from ..rules import spp as spp_rules
 from ..rules.fields import ENGINE_FIELD, declare
-from ..rules.spp import spp_rule
+from ..rules.spp import FIELDS, spp_rule
 
-declare("torch", "SPP", "SPPParameter", spp_rules.FIELDS, no_effect=ENGINE_FIELD)
+declare("torch", "SPP", "SPPParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register_layer("SPP")

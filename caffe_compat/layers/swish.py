@@ -4,11 +4,10 @@ Backward is Caffe's ``dy * (beta * y + s * (1 - beta * y))`` with ``s = sigmoid(
 """
 from ._neuron import FormulaNeuronLayer, caffe_sigmoid
 from .registry import register_layer
-from ..rules import swish as swish_rule_module
 from ..rules.fields import declare
-from ..rules.swish import swish_rule
+from ..rules.swish import FIELDS, swish_rule
 
-declare("torch", "Swish", "SwishParameter", swish_rule_module.FIELDS)
+declare("torch", "Swish", "SwishParameter", FIELDS)
 
 
 @register_layer("Swish")

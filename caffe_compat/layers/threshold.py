@@ -1,12 +1,11 @@
 """Threshold: ``1 if x > threshold else 0`` (strictly greater: a value equal to the threshold
 gives 0). Caffe implements no backward for it, so the top carries no gradient."""
-from ..rules import threshold as threshold_rule_module
 from ..rules.fields import declare
-from ..rules.threshold import threshold_rule
+from ..rules.threshold import FIELDS, threshold_rule
 from ._neuron import NeuronLayer, NoBackwardLayer
 from .registry import register_layer
 
-declare("torch", "Threshold", "ThresholdParameter", threshold_rule_module.FIELDS)
+declare("torch", "Threshold", "ThresholdParameter", FIELDS)
 
 
 @register_layer("Threshold")

@@ -4,7 +4,7 @@ forward, as in Caffe: a layer whose backward reads the bottom's values declines 
 then (``backward_from_top`` False) and the torch engine takes it."""
 import numpy as np
 
-from .base import ArrayLayer, need
+from .base import ArrayLayer
 
 F32 = np.float32
 
@@ -32,6 +32,7 @@ def scaled_shifted(x, out, scale, shift):
 
 
 class NeuronArrayLayer(ArrayLayer):
+    one_bottom = True
     in_place = True
     # whether Caffe's backward formula can be read from the top alone (in place it must)
     backward_from_top = False
@@ -40,7 +41,6 @@ class NeuronArrayLayer(ArrayLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, f"{self.type} of one bottom")
         self.inplace = param.top[0] == param.bottom[0]
 
     def can_backward(self):

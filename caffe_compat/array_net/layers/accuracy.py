@@ -4,17 +4,16 @@ Caffe's Backward_cpu of Accuracy propagates nothing."""
 import math
 
 from ...errors import NetError
-from ...rules import accuracy as accuracy_rules
-from ...rules.accuracy import accuracy_rule, accuracy_value
+from ...rules.accuracy import FIELDS, accuracy_rule, accuracy_value
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import NoDiffLayer, need
 
-declare("array", "Accuracy", "AccuracyParameter", accuracy_rules.FIELDS)
+declare("array", "Accuracy", "AccuracyParameter", FIELDS)
 
 
 @register("Accuracy")
-class Accuracy(ArrayLayer):
+class Accuracy(NoDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -34,9 +33,3 @@ class Accuracy(ArrayLayer):
 
     def _fail(self, message):
         raise NetError(f"layer '{self.name}': {message}")
-
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        pass

@@ -4,13 +4,12 @@ indices as floats. Caffe has no backward for it (``NOT_IMPLEMENTED``): force_bac
 reach its bottom."""
 import numpy as np
 
-from ...rules import arg_max as arg_max_rule_module
-from ...rules.arg_max import arg_max_rule
+from ...rules.arg_max import FIELDS, arg_max_rule
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import ArrayLayer
 
-declare("array", "ArgMax", "ArgMaxParameter", arg_max_rule_module.FIELDS)
+declare("array", "ArgMax", "ArgMaxParameter", FIELDS)
 
 
 def _ranked(rows, k):
@@ -23,14 +22,8 @@ def _ranked(rows, k):
 
 @register("ArgMax")
 class ArgMax(ArrayLayer):
-
-    def __init__(self, param, bottom_shapes, phase):
-        super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "ArgMax of one bottom")
-        self.rule = arg_max_rule(param, bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
+    one_bottom = True
+    rule_of = staticmethod(arg_max_rule)
 
     def forward(self, bottoms, tops, params):
         x, rule, y = bottoms[0], self.rule, tops[0]

@@ -26,6 +26,11 @@ class ArrayLayer:
     # backward may leave the weight gradient for when the diff is asked for (add_weight_grad;
     # caffe_compat.array_net.deferred_grads)
     defers_weight_grad = False
+    # exactly one bottom and one top (what the layer runs)
+    one_bottom = False
+    # the type's rule (``caffe_compat.rules.<type>``): ``rule_of(param, bottom_shapes)`` is kept
+    # as ``self.rule``, and its ``top_shape(bottom_shape)`` gives the one top's shape
+    rule_of = None
 
     def __init__(self, param, bottom_shapes, phase):
         self.param = param
@@ -35,6 +40,10 @@ class ArrayLayer:
             raise Unsupported(f"layer '{self.name}': loss weights")
         if len(param.param) and any(spec.name for spec in param.param):
             raise Unsupported(f"layer '{self.name}': shared parameters")
+        if self.one_bottom:
+            need(len(bottom_shapes) == 1 and len(param.top) == 1, f"{self.type} of one bottom")
+        if self.rule_of is not None:
+            self.rule = self.rule_of(param, bottom_shapes)
 
     def param_shapes(self):
         """Shapes of the parameter blobs, in Caffe's order."""
@@ -45,6 +54,9 @@ class ArrayLayer:
         return []
 
     def top_shapes(self, bottom_shapes):
+        """The rule's top shape where the type has one (:attr:`rule_of`), else the bottom's."""
+        if self.rule_of is not None:
+            return [self.rule.top_shape(bottom_shapes[0])]
         return [tuple(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
@@ -52,8 +64,9 @@ class ArrayLayer:
         raise NotImplementedError
 
     def can_backward(self):
-        """Whether :meth:`backward` can run now (the state its forward keeps is there)."""
-        return False
+        """Whether :meth:`backward` can run now (the state its forward keeps is there); by
+        default whether the type has one."""
+        return type(self).backward is not ArrayLayer.backward
 
     def allow_force_backward(self, j):
         """Caffe's AllowForceBackward: ``force_backward`` reaches bottom ``j`` (a loss layer's
@@ -75,9 +88,6 @@ class BottomDiffLayer(ArrayLayer):
     """A layer whose Backward_cpu writes only bottom 0's diff (no parameter diffs):
     :meth:`backward_bottom` runs when that diff is asked for."""
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         if bottom_diffs[0] is not None:
             self.backward_bottom(bottoms, tops, bottom_diffs[0], top_diffs)
@@ -85,6 +95,13 @@ class BottomDiffLayer(ArrayLayer):
     def backward_bottom(self, bottoms, tops, dx, top_diffs):
         """Assign bottom 0's diff ``dx`` from the top diffs (and the data)."""
         raise NotImplementedError
+
+
+class NoDiffLayer(ArrayLayer):
+    """A layer whose Backward_cpu propagates nothing (Accuracy, Input, the data layers)."""
+
+    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+        pass
 
 
 class RuleBlobsLayer(ArrayLayer):

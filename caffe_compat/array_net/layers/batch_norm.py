@@ -9,27 +9,26 @@ statistics, else ``(dy - (sum(dy y) y + sum(dy)) / m) / std``; the statistics ge
 OpenCV's ``scale_bias`` is left to the torch engine."""
 import numpy as np
 
-from ...rules import batch_norm as bn_rules
-from ...rules.batch_norm import batch_norm_rule
+from ...rules.batch_norm import EXTENSIONS, FIELDS, batch_norm_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import BottomDiffLayer, need
 
-declare("array", "BatchNorm", "BatchNormParameter", bn_rules.FIELDS,
-        refuses=bn_rules.EXTENSIONS)
+declare("array", "BatchNorm", "BatchNormParameter", FIELDS,
+        refuses=EXTENSIONS)
 
 F32 = np.float32
 
 
 @register("BatchNorm")
 class BatchNorm(BottomDiffLayer):
+    one_bottom = True
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
         while len(param.param) < 3:          # Caffe masks the statistics from the solver
             param.param.add().lr_mult = 0.0
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "BatchNorm of one bottom")
         self.rule = batch_norm_rule(param, bottom_shapes, phase)
         need(not self.rule.scale_bias, "BatchNorm scale_bias")
         self._std = None            # sqrt(var + eps) of the last forward, per channel

@@ -5,14 +5,13 @@ over the axes ``b`` is broadcast along (added into a learned blob's diff, assign
 bottom's)."""
 import numpy as np
 
-from ...rules import bias as bias_rules
-from ...rules.bias import bias_rule
+from ...rules.bias import FIELDS, FILLERS, bias_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import RuleBlobsLayer, need
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
-declare("array", "Bias", "BiasParameter", bias_rules.FIELDS, refuses=bias_rules.FILLERS)
+declare("array", "Bias", "BiasParameter", FIELDS, refuses=FILLERS)
 
 
 def reduce_to(values, view):
@@ -37,9 +36,6 @@ class OperandLayer(RuleBlobsLayer):
 
     def _operand(self, bottoms, params):
         return bottoms[1] if len(bottoms) > 1 else params[0]
-
-    def can_backward(self):
-        return True
 
 
 @register("Bias")

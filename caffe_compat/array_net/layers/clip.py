@@ -2,13 +2,12 @@
 NaN input gives ``min``); backward ``dy`` where ``min <= x <= max``, else 0."""
 import numpy as np
 
-from ...rules import clip as clip_rule_module
-from ...rules.clip import clip_rule
+from ...rules.clip import FIELDS, clip_rule
 from ...rules.fields import declare
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer
 
-declare("array", "Clip", "ClipParameter", clip_rule_module.FIELDS)
+declare("array", "Clip", "ClipParameter", FIELDS)
 
 
 @register("Clip")

@@ -1,13 +1,12 @@
 """Concat (the rule in :mod:`caffe_compat.rules.concat`): the bottoms in order along its axis."""
 import numpy as np
 
-from ...rules import concat as concat_rule_module
-from ...rules.concat import concat_rule
+from ...rules.concat import FIELDS, concat_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Concat", "ConcatParameter", concat_rule_module.FIELDS)
+declare("array", "Concat", "ConcatParameter", FIELDS)
 
 
 @register("Concat")
@@ -27,9 +26,6 @@ class Concat(ArrayLayer):
             np.copyto(tops[0], bottoms[0])
             return
         np.concatenate(bottoms, axis=self.axis, out=tops[0])
-
-    def can_backward(self):
-        return True
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         """Each bottom's diff is its slice of the top diff."""

@@ -11,15 +11,14 @@ import numpy as np
 from ...kernels import caffe_products
 from ...parallel.threads import array_kernel_threads
 from ..registry import register
-from ...rules import convolution as conv_rule
-from ...rules.convolution import convolution_rule
+from ...rules.convolution import FIELDS, FILLERS, convolution_rule
 from ...rules.fields import ENGINE_FIELD, declare
 from .base import ArrayLayer, need
 
 
 # axis other than 1, force_nd_im2col and the fillers it does not draw go to the torch engine
 declare("array", ("Convolution", "ConvolutionDepthwise"), "ConvolutionParameter",
-        conv_rule.FIELDS - {"axis"}, refuses={"axis", "force_nd_im2col"} | conv_rule.FILLERS,
+        FIELDS - {"axis"}, refuses={"axis", "force_nd_im2col"} | FILLERS,
         no_effect=ENGINE_FIELD)
 
 
@@ -68,9 +67,6 @@ class Convolution(ConvolutionGeometry):
                                    array_kernel_threads(work))
         if self.bias_term:
             y += params[1].reshape(1, -1, 1, 1)
-
-    def can_backward(self):
-        return True
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x, w, dy = bottoms[0], params[0], top_diffs[0]

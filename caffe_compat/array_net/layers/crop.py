@@ -3,13 +3,12 @@ top's diff into that window of bottom 0's diff, zeros elsewhere (bottom 1 gives 
 shape: Caffe leaves its diff as it is)."""
 import numpy as np
 
-from ...rules import crop as crop_rule_module
-from ...rules.crop import crop_rule
+from ...rules.crop import FIELDS, crop_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import BottomDiffLayer, need
 
-declare("array", "Crop", "CropParameter", crop_rule_module.FIELDS)
+declare("array", "Crop", "CropParameter", FIELDS)
 
 
 @register("Crop")

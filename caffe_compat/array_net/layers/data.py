@@ -17,7 +17,7 @@ from ...data.transformer import DataTransformer
 from ...errors import DataError
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import NoDiffLayer, need
 
 _NOT_READ = "Caffe 1.0's DataLayer does not read it (a V1 net's value moves to transform_param)"
 declare("array", "Data", "DataParameter", {"source", "batch_size", "backend"},
@@ -27,7 +27,7 @@ declare("array", "Data", "DataParameter", {"source", "batch_size", "backend"},
 
 
 @register("Data")
-class Data(ArrayLayer):
+class Data(NoDiffLayer):
     is_data = True
     produces = True
 
@@ -82,12 +82,6 @@ class Data(ArrayLayer):
         except StopIteration:
             raise DataError(f"layer '{self.name}': the data source is exhausted") from None
         return [data, labels][:len(self.param.top)]
-
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        pass
 
     def close(self):
         self._held.close()

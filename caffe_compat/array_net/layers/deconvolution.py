@@ -35,9 +35,6 @@ class Deconvolution(ConvolutionGeometry):
         if self.bias_term:
             y += params[1].reshape(1, -1, 1, 1)
 
-    def can_backward(self):
-        return True
-
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x, w = bottoms[0], params[0]
         dy = np.ascontiguousarray(top_diffs[0])

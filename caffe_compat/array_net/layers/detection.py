@@ -71,10 +71,10 @@ class PriorBox(ArrayLayer):
 @register("Normalize")
 @register("NormalizeBBox")
 class Normalize(ArrayLayer):
+    one_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Normalize of one bottom")
         rule = self.rule = normalize_rule(param, bottom_shapes)
         self.across, self.shared = rule.across_spatial, rule.channel_shared
         self.eps = F32(rule.eps)

@@ -3,23 +3,22 @@ bottom (Caffe's DropoutLayer copies it, or leaves it in place), or the bottom ti
 TEST factor; TRAIN draws a mask and is the torch engine's."""
 import numpy as np
 
-from ...rules import dropout as dropout_rule_module
-from ...rules.dropout import dropout_rule
+from ...rules.dropout import FIELDS, dropout_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import BottomDiffLayer, need
 
-declare("array", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
+declare("array", "Dropout", "DropoutParameter", FIELDS)
 
 
 @register("Dropout")
 class Dropout(BottomDiffLayer):
+    one_bottom = True
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(phase == "TEST", "Dropout while training")
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Dropout of one bottom")
         scale = dropout_rule(param).test_scale()
         self.scale = None if scale is None else np.float32(scale)
 

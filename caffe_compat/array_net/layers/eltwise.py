@@ -5,13 +5,12 @@ strictly greater; its gradient goes to the winner only. PROD's gradient is the p
 other bottoms (``stable_prod_grad``) or ``top / bottom``; SUM's ``c_i dy``."""
 import numpy as np
 
-from ...rules import eltwise as eltwise_rules
-from ...rules.eltwise import MAX, PROD, SUM, eltwise_rule
+from ...rules.eltwise import FIELDS, MAX, PROD, SUM, eltwise_rule
 from ...rules.fields import declare
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Eltwise", "EltwiseParameter", eltwise_rules.FIELDS)
+declare("array", "Eltwise", "EltwiseParameter", FIELDS)
 
 F32 = np.float32
 

@@ -3,13 +3,12 @@
 reads the signs from the top (the same as the bottom's for ``alpha >= 0``)."""
 import numpy as np
 
-from ...rules import elu as elu_rule_module
-from ...rules.elu import elu_rule
+from ...rules.elu import FIELDS, elu_rule
 from ...rules.fields import declare
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer
 
-declare("array", "ELU", "ELUParameter", elu_rule_module.FIELDS)
+declare("array", "ELU", "ELUParameter", FIELDS)
 
 
 @register("ELU")

@@ -2,13 +2,12 @@
 constants; backward ``dy y inner`` (from the top: in place allowed)."""
 import numpy as np
 
-from ...rules import exp as exp_rule_module
-from ...rules.exp import exp_rule
+from ...rules.exp import FIELDS, exp_rule
 from ...rules.fields import declare
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer
 
-declare("array", "Exp", "ExpParameter", exp_rule_module.FIELDS)
+declare("array", "Exp", "ExpParameter", FIELDS)
 
 
 @register("Exp")

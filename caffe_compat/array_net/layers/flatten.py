@@ -1,35 +1,25 @@
 """Flatten (the rule in :mod:`caffe_compat.rules.flatten`): the top is a view of the bottom's
-data (Caffe's FlattenLayer shares it)."""
+data (Caffe's FlattenLayer shares it); backward: the top's diff, reshaped."""
 import numpy as np
 
-from ...rules import flatten as flatten_rule_module
 from ...rules.fields import declare
-from ...rules.flatten import flatten_rule
+from ...rules.flatten import FIELDS, flatten_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import BottomDiffLayer
 
-declare("array", "Flatten", "FlattenParameter", flatten_rule_module.FIELDS)
+declare("array", "Flatten", "FlattenParameter", FIELDS)
 
 
 @register("Flatten")
-class Flatten(ArrayLayer):
+class Flatten(BottomDiffLayer):
+    """The bottom's data viewed in the rule's ``top_shape`` (Reshape's too)."""
+    one_bottom = True
+    rule_of = staticmethod(flatten_rule)
     shares_bottom = True
 
-    def __init__(self, param, bottom_shapes, phase):
-        super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Flatten of one bottom")
-        self.rule = flatten_rule(param, bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
-
     def shared_tops(self, bottoms):
-        return [bottoms[0].reshape(self.top_shapes([bottoms[0].shape])[0])]
+        return [bottoms[0].reshape(self.rule.top_shape(bottoms[0].shape))]
 
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
+    def backward_bottom(self, bottoms, tops, dx, top_diffs):
         """The top's diff is the bottom's, reshaped (Caffe shares it)."""
-        if bottom_diffs[0] is not None:
-            np.copyto(bottom_diffs[0], top_diffs[0].reshape(bottom_diffs[0].shape))
+        np.copyto(dx, top_diffs[0].reshape(dx.shape))

@@ -7,14 +7,14 @@ position. ``shuffle`` is not run here (the torch engine runs it)."""
 from ...data.hdf5 import HDF5Source
 from ...rules.fields import declare
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import NoDiffLayer, need
 
 # shuffle draws from Caffe's stream: the torch engine's
 declare("array", "HDF5Data", "HDF5DataParameter", {"source", "batch_size"}, refuses={"shuffle"})
 
 
 @register("HDF5Data")
-class HDF5Data(ArrayLayer):
+class HDF5Data(NoDiffLayer):
     is_data = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -36,12 +36,6 @@ class HDF5Data(ArrayLayer):
     def produce(self):
         """The next ``batch_size`` rows of every top (float32 arrays)."""
         return self.source.next_batch()
-
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
-        pass
 
     def close(self):
         self.source.close()

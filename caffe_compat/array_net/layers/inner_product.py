@@ -11,25 +11,24 @@ import numpy as np
 
 from ...kernels import caffe_products
 from ...parallel.threads import array_kernel_threads
-from ...rules import inner_product as ip_rule
 from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.inner_product import inner_product_rule
+from ...rules.inner_product import FIELDS, FILLERS, inner_product_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
 
 # the fillers it does not draw (gaussian, msra, ...) go to the torch engine
-declare("array", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
-        refuses=ip_rule.FILLERS, no_effect=ENGINE_FIELD)
+declare("array", "InnerProduct", "InnerProductParameter", FIELDS,
+        refuses=FILLERS, no_effect=ENGINE_FIELD)
 
 
 @register("InnerProduct")
 class InnerProduct(ArrayLayer):
+    one_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(caffe_products.available(), "the compiled kernel")
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "InnerProduct of one bottom")
         rule = self.rule = inner_product_rule(param, bottom_shapes)
         self.axis, self.k, self.n = rule.axis, rule.k, rule.num_output
         self.transpose, self.bias_term = rule.transpose, rule.bias_term
@@ -50,9 +49,6 @@ class InnerProduct(ArrayLayer):
                                           array_kernel_threads(y.size * self.k))
         if self.bias_term:
             y += params[1]
-
-    def can_backward(self):
-        return True
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x = bottoms[0].reshape(-1, self.k)

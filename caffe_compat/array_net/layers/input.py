@@ -1,16 +1,15 @@
 """Input: tops of the shapes its rule gives (:mod:`caffe_compat.rules.input`); the program
 writes their values (Caffe's InputLayer forwards nothing)."""
-from ...rules import input as input_rules
 from ...rules.fields import declare
-from ...rules.input import input_rule
+from ...rules.input import FIELDS, input_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import NoDiffLayer, need
 
-declare("array", "Input", "InputParameter", input_rules.FIELDS)
+declare("array", "Input", "InputParameter", FIELDS)
 
 
 @register("Input")
-class Input(ArrayLayer):
+class Input(NoDiffLayer):
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -22,10 +21,4 @@ class Input(ArrayLayer):
         return list(self.shapes)
 
     def forward(self, bottoms, tops, params):
-        pass
-
-    def can_backward(self):
-        return True
-
-    def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         pass

@@ -6,13 +6,12 @@ part and the fraction ``lambda``, the last row / column repeated, then
 goes to the torch engine."""
 import numpy as np
 
-from ...rules import interp as interp_rule_module
 from ...rules.fields import declare
-from ...rules.interp import interp_rule
+from ...rules.interp import FIELDS, interp_rule
 from ..registry import register
 from .base import ArrayLayer, need
 
-declare("array", "Interp", "InterpParameter", interp_rule_module.FIELDS)
+declare("array", "Interp", "InterpParameter", FIELDS)
 
 F32 = np.float32
 

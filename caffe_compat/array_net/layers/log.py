@@ -2,13 +2,12 @@
 Caffe's float constants and steps; backward ``dy backward_num_scale / (shift + scale x)``."""
 import numpy as np
 
-from ...rules import log as log_rule_module
 from ...rules.fields import declare
-from ...rules.log import log_rule
+from ...rules.log import FIELDS, log_rule
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer, scaled_shifted
 
-declare("array", "Log", "LogParameter", log_rule_module.FIELDS)
+declare("array", "Log", "LogParameter", FIELDS)
 
 
 @register("Log")

@@ -10,9 +10,8 @@ boxsum(dy x s^(-beta - 1))`` (the window is symmetric, so its transpose is itsel
 import numpy as np
 
 from ...parallel.threads import array_kernel_threads
-from ...rules import lrn as lrn_rule_module
 from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.lrn import ACROSS_CHANNELS, lrn_rule, within_channel
+from ...rules.lrn import ACROSS_CHANNELS, FIELDS, lrn_rule, within_channel
 from ..registry import Unsupported, register
 from .base import BottomDiffLayer, need
 
@@ -22,7 +21,7 @@ except ImportError:  # pragma: no cover - the extension is optional
     _lrn_kernel = None
 
 
-declare("array", "LRN", "LRNParameter", lrn_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+declare("array", "LRN", "LRNParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 def _box_sum(a, size, pad):
@@ -36,10 +35,10 @@ def _box_sum(a, size, pad):
 
 @register("LRN")
 class LRN(BottomDiffLayer):
+    one_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "LRN of one bottom")
         rule = self.rule = lrn_rule(param, bottom_shapes)
         self.across = rule.region == ACROSS_CHANNELS
         need(_lrn_kernel is not None or not self.across, "the compiled LRN kernel")

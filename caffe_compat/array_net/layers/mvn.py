@@ -4,14 +4,13 @@ double, stored as float, as Caffe's gemv with ``1. / dim`` keeps them near); bac
 ``(dy - mean(dy) - y mean(dy y)) / (sqrt(var) + eps)``, or ``dy - mean(dy)``."""
 import numpy as np
 
-from ...rules import mvn as mvn_rule_module
 from ...rules.fields import declare
-from ...rules.mvn import mvn_rule
+from ...rules.mvn import FIELDS, mvn_rule
 from ..registry import Unsupported, register
-from .base import BottomDiffLayer, need
+from .base import BottomDiffLayer
 
 F32 = np.float32
-declare("array", "MVN", "MVNParameter", mvn_rule_module.FIELDS)
+declare("array", "MVN", "MVNParameter", FIELDS)
 
 
 def _row_mean(a):
@@ -20,15 +19,12 @@ def _row_mean(a):
 
 @register("MVN")
 class MVN(BottomDiffLayer):
+    one_bottom = True
+    rule_of = staticmethod(mvn_rule)
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "MVN of one bottom")
-        self.rule = mvn_rule(param, bottom_shapes)
         self._denom = None
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0]

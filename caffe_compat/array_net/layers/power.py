@@ -3,13 +3,12 @@ shift and power each applied only where it changes the value; the constant outpu
 ``power * scale`` is 0) and its Backward_cpu's special forms."""
 import numpy as np
 
-from ...rules import power as power_rule_module
 from ...rules.fields import declare
-from ...rules.power import power_rule
+from ...rules.power import FIELDS, power_rule
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer, scaled_shifted
 
-declare("array", "Power", "PowerParameter", power_rule_module.FIELDS)
+declare("array", "Power", "PowerParameter", FIELDS)
 
 
 @register("Power")

@@ -5,28 +5,24 @@ so (the bottom is then kept for backward, as Caffe's ``bottom_memory_``). Backwa
 ``dy x`` over ``x <= 0`` one element after the other in blob order, as Caffe's loop does."""
 import numpy as np
 
-from ...rules import prelu as prelu_rules
 from ...rules.fields import declare
-from ...rules.prelu import prelu_rule
+from ...rules.prelu import FIELDS, FILLERS, prelu_rule
 from ..registry import register
-from .base import RuleBlobsLayer, need
+from .base import RuleBlobsLayer
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
-declare("array", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
+declare("array", "PReLU", "PReLUParameter", FIELDS, refuses=FILLERS)
 
 
 @register("PReLU")
 class PReLU(RuleBlobsLayer):
+    one_bottom = True
+    rule_of = staticmethod(prelu_rule)
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "PReLU of one bottom")
-        self.rule = prelu_rule(param, bottom_shapes)
         self._saved = None          # the bottom of an in-place forward
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def _slopes(self, params, ndim):
         return params[0].reshape(self.rule.slope_view(ndim))
@@ -40,9 +36,6 @@ class PReLU(RuleBlobsLayer):
             self._saved = None
         np.multiply(x, self._slopes(params, x.ndim), out=y)
         np.copyto(y, x, where=x > 0)
-
-    def can_backward(self):
-        return True
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):
         x = self._saved if bottoms[0] is tops[0] and self._saved is not None else bottoms[0]

@@ -6,26 +6,19 @@ import math
 
 import numpy as np
 
-from ...rules import reduction as reduction_rule_module
 from ...rules.fields import declare
-from ...rules.reduction import ASUM, SUMSQ, reduction_rule
+from ...rules.reduction import ASUM, FIELDS, SUMSQ, reduction_rule
 from ..registry import register
-from .base import BottomDiffLayer, need
+from .base import BottomDiffLayer
 
 F32 = np.float32
-declare("array", "Reduction", "ReductionParameter", reduction_rule_module.FIELDS)
+declare("array", "Reduction", "ReductionParameter", FIELDS)
 
 
 @register("Reduction")
 class Reduction(BottomDiffLayer):
-
-    def __init__(self, param, bottom_shapes, phase):
-        super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Reduction of one bottom")
-        self.rule = reduction_rule(param, bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
+    one_bottom = True
+    rule_of = staticmethod(reduction_rule)
 
     def _rows(self, a, shape):
         return a.reshape(math.prod(shape[:self.rule.axis]), -1)

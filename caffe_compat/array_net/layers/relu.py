@@ -5,18 +5,18 @@ import numpy as np
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.relu import FIELDS, relu_slope
 from ..registry import register
-from .base import BottomDiffLayer, need
+from .base import BottomDiffLayer
 
 declare("array", "ReLU", "ReLUParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register("ReLU")
 class ReLU(BottomDiffLayer):
+    one_bottom = True
     in_place = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "ReLU of one bottom")
         self.slope = np.float32(relu_slope(param))
 
     def forward(self, bottoms, tops, params):

@@ -6,14 +6,13 @@ s``; ``s``'s diff sums ``dy x`` over the broadcast axes (added into a learned bl
 assigned to a second bottom's); the bias's diff adds ``dy`` summed likewise."""
 import numpy as np
 
-from ...rules import scale as scale_rules
 from ...rules.fields import declare
-from ...rules.scale import scale_rule
+from ...rules.scale import FIELDS, FILLERS, scale_rule
 from ..registry import register
 from .bias import OperandLayer, reduce_to
 
 # a filler it does not draw (gaussian, msra, ...) leaves the fill to the torch engine
-declare("array", "Scale", "ScaleParameter", scale_rules.FIELDS, refuses=scale_rules.FILLERS)
+declare("array", "Scale", "ScaleParameter", FIELDS, refuses=FILLERS)
 
 
 @register("Scale")

@@ -3,13 +3,12 @@
 bottom's diff."""
 import numpy as np
 
-from ...rules import slice as slice_rules
 from ...rules.fields import declare
-from ...rules.slice import slice_rule
+from ...rules.slice import FIELDS, slice_rule
 from ..registry import register
 from .base import BottomDiffLayer, need
 
-declare("array", "Slice", "SliceParameter", slice_rules.FIELDS)
+declare("array", "Slice", "SliceParameter", FIELDS)
 
 
 @register("Slice")

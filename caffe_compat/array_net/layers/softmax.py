@@ -6,7 +6,7 @@ import numpy as np
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.softmax import FIELDS, softmax_axis
 from ..registry import register
-from .base import BottomDiffLayer, need
+from .base import BottomDiffLayer
 
 declare("array", "Softmax", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
 
@@ -21,10 +21,10 @@ def softmax_into(x, y, axis):
 
 @register("Softmax")
 class Softmax(BottomDiffLayer):
+    one_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Softmax of one bottom")
         self.axis = softmax_axis(param, bottom_shapes[0])
 
     def forward(self, bottoms, tops, params):

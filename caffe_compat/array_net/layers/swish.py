@@ -3,13 +3,12 @@
 beta y))`` with ``s = sigmoid(beta x)``, which reads the bottom (not in place)."""
 import numpy as np
 
-from ...rules import swish as swish_rule_module
 from ...rules.fields import declare
-from ...rules.swish import swish_rule
+from ...rules.swish import FIELDS, swish_rule
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer, caffe_sigmoid
 
-declare("array", "Swish", "SwishParameter", swish_rule_module.FIELDS)
+declare("array", "Swish", "SwishParameter", FIELDS)
 
 
 @register("Swish")

@@ -4,13 +4,12 @@ in the torch engine: force_backward does not reach its bottom, and where its bot
 diff (a layer with parameters below it) that diff is 0."""
 import numpy as np
 
-from ...rules import threshold as threshold_rule_module
 from ...rules.fields import declare
-from ...rules.threshold import threshold_rule
+from ...rules.threshold import FIELDS, threshold_rule
 from ..registry import register
 from ._neuron import F32, NeuronArrayLayer
 
-declare("array", "Threshold", "ThresholdParameter", threshold_rule_module.FIELDS)
+declare("array", "Threshold", "ThresholdParameter", FIELDS)
 
 
 @register("Threshold")

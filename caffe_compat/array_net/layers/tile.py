@@ -2,25 +2,18 @@
 backward: the copies' diffs added in order (Caffe's copy then axpy per tile)."""
 import numpy as np
 
-from ...rules import tile as tile_rule_module
 from ...rules.fields import declare
-from ...rules.tile import tile_rule
+from ...rules.tile import FIELDS, tile_rule
 from ..registry import register
-from .base import BottomDiffLayer, need
+from .base import BottomDiffLayer
 
-declare("array", "Tile", "TileParameter", tile_rule_module.FIELDS)
+declare("array", "Tile", "TileParameter", FIELDS)
 
 
 @register("Tile")
 class Tile(BottomDiffLayer):
-
-    def __init__(self, param, bottom_shapes, phase):
-        super().__init__(param, bottom_shapes, phase)
-        need(len(bottom_shapes) == 1 and len(param.top) == 1, "Tile of one bottom")
-        self.rule = tile_rule(param, bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
+    one_bottom = True
+    rule_of = staticmethod(tile_rule)
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0]

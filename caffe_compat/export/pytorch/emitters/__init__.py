@@ -2,4 +2,4 @@
 registers them."""
 from . import (arg_max, arithmetic, batch_reindex, conv, detection, detection_output,  # noqa: F401
                elementwise, filter, im2col, misc, neuron, normalization, pooling, proposal,
-               psroi_pooling, recurrent, roi_pooling, shape, spp)
+               recurrent, roi_pooling, shape, spp)

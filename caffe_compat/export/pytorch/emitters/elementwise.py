@@ -1,5 +1,5 @@
 """The other element-wise and channel layers of OpenCV's Caffe importer and Caffe 1.0: AbsVal,
-BNLL (softplus), ELU, Exp, Log, Threshold, Clip, ReLU6, Swish, Mish, PReLU, Tile,
+BNLL (softplus), Sigmoid, TanH, ELU, Exp, Log, Threshold, Clip, ReLU6, Swish, Mish, PReLU, Tile,
 ShuffleChannel.
 
 Each is the torch expression of the layer's forward (:mod:`caffe_compat.layers`): Exp is
@@ -7,14 +7,15 @@ Each is the torch expression of the layer's forward (:mod:`caffe_compat.layers`)
 base^shift`` (float32), Log ``log(shift + scale x) / log(base)``, Threshold ``x > t`` (no
 gradient, as Caffe), PReLU ``x`` where ``x > 0`` else ``a x`` with one slope or one per channel
 (Caffe's blob shape kept), Tile whole copies along its axis, ShuffleChannel the group
-interleave. BNLL and ELU use torch's softplus and elu: the same functions, rounded within
+interleave. Caffe's Sigmoid (``0.5 tanh(0.5 x) + 0.5`` in double) and torch.sigmoid agree to
+float32 rounding. BNLL and ELU use torch's softplus and elu: the same functions, rounded within
 float32 (torch sums ``log1p(exp(x))`` and ``expm1``, Caffe ``x + log(1 + exp(-x))`` and
 ``exp - 1``).
 """
 from ..codegen import literal
 from ..registry import register_emitter
 from ....rules import clip as clip_rules, elu as elu_rules, exp as exp_rules
-from ....rules import log as log_rules, shuffle_channel as shuffle_rules
+from ....rules import log as log_rules, prelu as prelu_rules, shuffle_channel as shuffle_rules
 from ....rules import threshold as threshold_rules, tile as tile_rules
 from ....rules.fields import declare
 
@@ -26,14 +27,14 @@ for _type, _rules in (("ELU", elu_rules), ("Exp", exp_rules), ("Log", log_rules)
 declare("pytorch-source", "Swish", "SwishParameter", {"beta"})
 
 
-@register_emitter("AbsVal")
-def abs_val(e):
-    return f"torch.abs({e.bottoms[0]})"
+# the types whose forward is one torch function of the bottom
+ONE_CALL = {"AbsVal": "torch.abs", "BNLL": "F.softplus", "Mish": "F.mish",
+            "Sigmoid": "torch.sigmoid", "TanH": "torch.tanh"}
 
 
-@register_emitter("BNLL")
-def bnll(e):
-    return f"F.softplus({e.bottoms[0]})"
+@register_emitter(*ONE_CALL)
+def one_call(e):
+    return f"{ONE_CALL[e.type]}({e.bottoms[0]})"
 
 
 @register_emitter("ELU")
@@ -49,13 +50,16 @@ def exp(e):
     return y if m.outer == 1.0 else f"{y} * {literal(m.outer)}"
 
 
+def scaled_shifted(x, scale, shift):
+    """``shift + scale x`` with only the steps that change the value (Log's and Power's)."""
+    t = x if scale == 1.0 else f"{x} * {literal(scale)}"
+    return t if shift == 0.0 else f"{t} + {literal(shift)}"
+
+
 @register_emitter("Log")
 def log(e):
     m = e.module
-    t = e.bottoms[0] if m.scale == 1.0 else f"{e.bottoms[0]} * {literal(m.scale)}"
-    if m.shift != 0.0:
-        t = f"{t} + {literal(m.shift)}"
-    y = f"torch.log({t})"
+    y = f"torch.log({scaled_shifted(e.bottoms[0], m.scale, m.shift)})"
     return y if m.base_scale == 1.0 else f"{y} * {literal(m.base_scale)}"
 
 
@@ -83,20 +87,9 @@ def swish(e):
     return f"{x} * torch.sigmoid({inner})"
 
 
-@register_emitter("Mish")
-def mish(e):
-    return f"F.mish({e.bottoms[0]})"
-
-
 # the net's slopes are written (the filler ran when it was built)
-def _declare_prelu():
-    from ....rules import prelu as prelu_rules
-    from ....rules.fields import declare
-    declare("pytorch-source", "PReLU", "PReLUParameter", prelu_rules.FIELDS,
-            no_effect={"filler": "the net's weights are written"})
-
-
-_declare_prelu()
+declare("pytorch-source", "PReLU", "PReLUParameter", prelu_rules.FIELDS,
+        no_effect={"filler": "the net's weights are written"})
 
 
 @register_emitter("PReLU")

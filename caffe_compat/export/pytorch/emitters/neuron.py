@@ -1,14 +1,13 @@
-"""Element-wise layers: ReLU (leaky with ``negative_slope``), Sigmoid, TanH, Power, Dropout.
+"""Element-wise layers: ReLU (leaky with ``negative_slope``), Power, Dropout (Sigmoid and TanH
+are in :mod:`.elementwise`).
 
-Caffe's Sigmoid (``0.5 tanh(0.5 x) + 0.5`` in double) and torch.sigmoid agree to float32
-rounding; Power is ``(shift + scale x)^power`` (a constant when ``power * scale`` is 0, as
+Power is ``(shift + scale x)^power`` (a constant when ``power * scale`` is 0, as
 Caffe's forward); Dropout is ``nn.Dropout`` (identity in eval mode, Caffe's TEST; in training
 Caffe's ``1 / (1 - ratio)`` scaling, as torch's).
 """
-import numpy as np
-
 from ..codegen import literal
 from ..registry import register_emitter
+from .elementwise import scaled_shifted
 from ....rules import dropout as dropout_rules, power as power_rules
 from ....rules.fields import ENGINE_FIELD, declare
 
@@ -33,28 +32,13 @@ def relu(e):
     return f"torch.relu({x})" if slope == 0.0 else f"F.leaky_relu({x}, {literal(slope)})"
 
 
-@register_emitter("Sigmoid")
-def sigmoid(e):
-    return f"torch.sigmoid({e.bottoms[0]})"
-
-
-@register_emitter("TanH")
-def tanh(e):
-    return f"torch.tanh({e.bottoms[0]})"
-
-
 @register_emitter("Power")
 def power(e):
     m = e.module
     x = e.bottoms[0]
     if m.diff_scale == 0.0:
-        with np.errstate(all="ignore"):
-            value = 1.0 if m.power == 0.0 else \
-                float(np.power(np.float32(m.shift), np.float32(m.power)))
-        return f"torch.full_like({x}, {literal(value)})"
-    t = x if m.scale == 1.0 else f"{x} * {literal(m.scale)}"
-    if m.shift != 0.0:
-        t = f"{t} + {literal(m.shift)}"
+        return f"torch.full_like({x}, {literal(m.rule.constant)})"
+    t = scaled_shifted(x, m.scale, m.shift)
     if m.power == 1.0:
         return t
     t = t if t == x else f"({t})"
