@@ -5,5 +5,4 @@ fewer threads under niced work, more threads than cores while cores are held),
 :mod:`.placement` (a pass's threads one per CPU while niced work shares our cores),
 :mod:`.data_parallel` (data-parallel training over torch.distributed: ranks, sharding,
 gradient averaging) and :mod:`.launch` (starting and watching the ranks of ``caffe-compat
-train --ranks N``).
-"""
+train --ranks N``)."""

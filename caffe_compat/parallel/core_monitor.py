@@ -6,8 +6,7 @@
 - the cores held by other processes: the busy time of the allowed cores in ``/proc/stat``
   over a window, less this process's own CPU time (:class:`CoreMonitor`; the rules are in
   :mod:`caffe_compat.parallel.threads`' doc and docs/threads.md), and the work at a positive
-  nice value that shares them.
-"""
+  nice value that shares them."""
 from __future__ import annotations
 
 import math
