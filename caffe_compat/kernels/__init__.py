@@ -9,5 +9,4 @@ the capsules of ``_kernel_api.h``; :mod:`.loop_ops` names its operations), :mod:
 (convolution backward passes through the DFT), :mod:`.numerics` (which CPU kernels compute a run's
 results, and how to pin them) and :mod:`.memory` (freed memory kept in the process, as Caffe
 keeps its blobs) and :mod:`.collector` (the cycle collector kept off torch's objects while a
-program runs).
-"""
+program runs)."""

@@ -10,8 +10,7 @@ freed activations are reused by the next pass, at the price of the process keepi
 memory until it exits (which a training or evaluation process reaches anyway).
 
 The solvers and the evaluation call it; ``CAFFE_COMPAT_KEEP_FREED_MEMORY=0`` turns it off.
-Elsewhere than glibc it does nothing.
-"""
+Elsewhere than glibc it does nothing."""
 from __future__ import annotations
 
 import ctypes
