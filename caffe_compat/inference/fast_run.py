@@ -7,8 +7,7 @@ changes between two forwards of one plan, so :class:`CompiledRun` decides it onc
 (callable, bottom names, top names, which tops are new blobs, blobs freed after it). The same
 layers run in the same order on the same values: the plan's layer loop's outputs, bit for bit
 (tests compare them). A net with loss weights or data layers keeps the general loop
-(:func:`compile_run` gives None).
-"""
+(:func:`compile_run` gives None)."""
 from __future__ import annotations
 
 import torch

@@ -13,8 +13,7 @@ AttributeProto.name 1, .f 2, .i 3, .s 4, .floats 7, .ints 8, .type 20; TensorPro
 .data_type 2, .name 8, .raw_data 9, .external_data 13, .data_location 14; ValueInfoProto.name
 1, .type 2; TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1, .shape 2;
 TensorShapeProto.dim 1; Dimension.dim_value 1, .dim_param 2).
-The tests read the bytes back with the ``onnx`` package and run its checker on them.
-"""
+The tests read the bytes back with the ``onnx`` package and run its checker on them."""
 from __future__ import annotations
 
 import struct

@@ -7,8 +7,7 @@
 ``--dir FOLDER`` names another cache folder than the configured one
 (``$CAFFE_COMPAT_ENGINE_CACHE``, else ``$XDG_CACHE_HOME/caffe_compat/engines``).
 :mod:`caffe_compat.inference.engines.cache_store` has the rules; ``caffe_compat.cli.main``
-registers :data:`COMMAND` (this module does not import the command line).
-"""
+registers :data:`COMMAND` (this module does not import the command line)."""
 from __future__ import annotations
 
 import os
