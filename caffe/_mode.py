@@ -6,8 +6,7 @@ mode (the mode current at its forward or backward, as in Caffe), its blobs kept 
 SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`: host arrays for Python, device
 tensors for the engine). ``use_device_standin()`` makes GPU mode keep its device copies on the
 CPU, so that a machine without a GPU runs GPU mode's memory rule (tests). Nothing here imports
-torch until it is needed.
-"""
+torch until it is needed."""
 from __future__ import annotations
 
 import logging

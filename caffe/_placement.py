@@ -7,8 +7,7 @@ each Forward and Backward), so ``caffe.set_mode_gpu()`` after a net was made put
 device at its next pass: :func:`follow_mode`, which ``caffe.Net`` calls before its passes when
 the mode has changed. The tensors the net has become the host copies, so the numpy arrays
 Python took before stay the net's memory; back in CPU mode the host copies, brought up to
-date, are its one copy again. A solver's nets move with their solver (``caffe._solver``).
-"""
+date, are its one copy again. A solver's nets move with their solver (``caffe._solver``)."""
 from __future__ import annotations
 
 import contextlib

@@ -17,8 +17,7 @@ Two kinds of source, told apart by what the path is:
   as the labels.
 
 The blobs are float32 N x C x H x W (each input's shape after the batch axis must be the net's;
-an image is resized to it). ``limit`` reads at most that many items (the first ones).
-"""
+an image is resized to it). ``limit`` reads at most that many items (the first ones)."""
 from __future__ import annotations
 
 import os

@@ -15,8 +15,7 @@ Writing (:func:`create_db`) is convert_imageset's: LMDB (committed every 1000 re
 doubled when full, as LMDBTransaction does) or LevelDB (Caffe's options: 64 KiB blocks, a 256
 MiB write buffer, 100 open files). The database is built in a temporary folder beside the
 target and renamed into place when complete, so an interrupted run leaves no database (Caffe
-itself refuses an existing target: so do we).
-"""
+itself refuses an existing target: so do we)."""
 from __future__ import annotations
 
 import contextlib

@@ -10,8 +10,7 @@ first read, so a batch of a small net is a slice of arrays in memory, not a read
 h5py), and reads only the rows of each batch of a larger file (contiguous slices when not
 shuffled), so training data can be larger than RAM. ``state_dict`` / ``load_state_dict``
 capture the read position, which Caffe's solverstate does not, so a resumed run continues
-with the same rows.
-"""
+with the same rows."""
 from __future__ import annotations
 
 import os
@@ -252,8 +251,7 @@ class HDF5Source:
     def state_dict(self):
         """Everything needed to continue reading at exactly this position (JSON-able).
 
-        Row permutations are stored only when shuffling (otherwise they are the identity).
-        """
+        Row permutations are stored only when shuffling (otherwise they are the identity)."""
         state = {"files": list(self.files), "current_file": int(self.current_file),
                  "current_row": int(self.current_row), "shuffle": self.shuffle,
                  "rng": self.rng.bit_generator.state}

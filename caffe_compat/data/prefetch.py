@@ -11,8 +11,7 @@ transforms release the GIL, so they overlap the net's computation. An error in t
 is raised by the ``next()`` that would have returned its batch, with the producer's message;
 ``close()``, or the Prefetcher going, stops the thread and waits for it.
 The producer's random draws happen in the thread in batch order, so the batches do not depend
-on timing.
-"""
+on timing."""
 from __future__ import annotations
 
 import contextlib

@@ -14,8 +14,7 @@
   input layer's included, 4 bytes a value (OpenCV 4.14's sums);
 * ``getLayersShapes(shapes)``: for one input shape or a list of them, ``(ids, input shapes,
   output shapes)``: the ids 0..N as int32, per layer a tuple of int32 shape arrays (layer 0,
-  the input layer, has the net inputs as both).
-"""
+  the input layer, has the net inputs as both)."""
 from __future__ import annotations
 
 import numpy as np

@@ -11,8 +11,7 @@ to two-byte tags, so every length stays as it is.
 Files are written with our numbers: BVLC's Caffe would refuse a Permute layer whose field 148
 it reads as a ClipParameter without its required fields, while 1947/1948 are unknown fields
 that BVLC, SSD's Caffe and OpenCV all skip (OpenCV takes layer settings from the prototxt).
-:func:`to_fork` gives OpenCV's numbering for a tool that wants it.
-"""
+:func:`to_fork` gives OpenCV's numbering for a tool that wants it."""
 from caffe_compat.errors import WeightsError
 
 # layer type -> {number in fork files: number in our schema}

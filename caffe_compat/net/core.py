@@ -7,8 +7,7 @@ layers, in-place reuse and loss weights are Caffe's (see :mod:`caffe_compat.net.
 
 This module holds the net's views and its forward and backward passes; building the layers is
 :mod:`caffe_compat.net.build`'s, weights and exports :mod:`caffe_compat.net.weights`', and the
-blob views :mod:`caffe_compat.net.blob`'s.
-"""
+blob views :mod:`caffe_compat.net.blob`'s."""
 from __future__ import annotations
 
 import collections
@@ -68,8 +67,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     ``engine``: None or "torch" (default) runs every forward here; "auto", "onnxruntime" or
     "openvino" lets forwards that return outputs only (``keep_blobs=False`` without autograd,
     no extra ``blobs``) run on that engine (:mod:`caffe_compat.inference.engines`: checked against this
-    forward first); every other forward, and Caffe's exact order, stays here.
-    """
+    forward first); every other forward, and Caffe's exact order, stays here."""
 
     def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
                  dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
@@ -212,8 +210,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         layers in chunks of ``self.inference_chunk`` items: the same arithmetic per item, with
         intermediate blobs small enough to stay in cache.
         With ``engine`` set (see the class doc), a forward with ``keep_blobs=False`` under
-        no_grad/inference_mode and no extra ``blobs`` runs on that engine.
-        """
+        no_grad/inference_mode and no extra ``blobs`` runs on that engine."""
         if self.engine not in (None, "torch") and not keep_blobs and not blobs \
                 and not torch.is_grad_enabled():
             out = self._engine_forward(inputs)

@@ -12,8 +12,7 @@ channel), and the values per item of an ``InnerProduct`` reading an N x D input 
 weights are out x D; on more axes its ``axis`` decides, and the layer itself checks). The
 layer reading the input is found through the layers that keep the channels (activations,
 Split, Pooling, LRN, ...). A blob that breaks one of these rules is refused naming the
-input, the shape fed, the shape declared, the layer whose blobs fix it, and the fix.
-"""
+input, the shape fed, the shape declared, the layer whose blobs fix it, and the fix."""
 from __future__ import annotations
 
 import math

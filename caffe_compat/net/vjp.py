@@ -10,8 +10,7 @@ which these tensors never have), and importing that module the first time loads 
 :func:`grad` checks the shapes itself (plain ints: the same rule, the same refusal) and asks
 autograd, through its public call, for the gradients of the scalar ``sum(output * diff)``:
 no diff is given, so nothing is imported, and each output's gradient is ``diff * 1.0``, the
-diff itself.
-"""
+diff itself."""
 from __future__ import annotations
 
 import torch

@@ -10,5 +10,4 @@ Anything else (legacy ``layers``, an unknown field, an escape in a string, a val
 range, a damaged file, ...) gives None, and the net is read by the protobuf reader of
 :mod:`caffe_compat.io`, which gives the messages, warnings and errors it always gave. What
 the light reader accepts it reads as protobuf does: tests/caffe_compat/protobuf_free checks every
-prototxt and caffemodel of the test suite both ways, field by field.
-"""
+prototxt and caffemodel of the test suite both ways, field by field."""
