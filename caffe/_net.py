@@ -9,11 +9,7 @@ before stay live. A parameter whose filler only torch draws (gaussian, msra) is 
 until a weights file overwrites it; read before that, it moves the net to torch, which fills
 it as it would have from the start. ``CAFFE_COMPAT_ARRAY_NET=0`` builds every net on torch.
 
-A net runs in the mode current when it runs (Caffe's rule): its first pass after
-``caffe.set_mode_gpu()`` puts it on the device, its blobs and parameters kept as Caffe's
-SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`); after
-``caffe.set_mode_cpu()`` it comes back to one copy (:mod:`caffe._placement`). A solver's nets
-follow the mode with their solver."""
+A net runs in the mode current when it runs (Caffe's rule; :mod:`caffe._placement`)."""
 from __future__ import annotations
 
 import collections

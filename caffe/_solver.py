@@ -9,10 +9,9 @@ taken from ``solver.net`` stay views of the training net's memory. Either way th
 and ``solve()``'s final display forward leave in ``test_nets[i].blobs`` and ``net.blobs``
 what Caffe's hold after them. ``CAFFE_COMPAT_ARRAY_NET=0`` puts every solver on torch.
 
-In GPU mode the torch engine's solver trains on the device, its nets kept as Caffe's
-SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`). As in Caffe, a solver runs in
-the mode current when it runs: after a change of mode, its next ``step``, ``solve``,
-``snapshot``, ``restore`` or ``apply_update`` moves its nets and history first."""
+As in Caffe, a solver runs in the mode current when it runs (GPU mode: the torch engine's,
+:mod:`caffe_compat.net.synced_memory`): after a change of mode, its next ``step``,
+``solve``, ``snapshot``, ``restore`` or ``apply_update`` moves its nets and history first."""
 from __future__ import annotations
 
 import os
@@ -205,8 +204,8 @@ class NCCL:
         solver.add_callback(nccl)                  # gradients summed, scaled by 1/N
         solver.step(solver.param.max_iter)
 
-    The exchange is caffe_compat's (:mod:`caffe_compat.parallel.data_parallel`) on torch.distributed: NCCL
-    between GPUs (``set_mode_gpu``), gloo between CPU processes. ``uid`` is a torch.distributed
+    The exchange is :mod:`caffe_compat.parallel.data_parallel`'s: NCCL between GPUs
+    (``set_mode_gpu``), gloo between CPU processes. ``uid`` is a torch.distributed
     init method (``new_uid()`` gives a TCP address on this machine; ``"env://"`` reads
     torchrun's variables). Create the solver after ``set_solver_count`` / ``set_solver_rank``:
     its data layers skip the other ranks' records and only rank 0 builds test nets."""

@@ -128,10 +128,9 @@ def conv_weight_grad(grad, x, weight, stride, pad, dilation, group):
     follow the count (on AVX-512 processors, at every layer measured; on AVX2 ones not). Here
     the batch is cut into two fixed halves, each computed on one thread, the second added to
     the first: by a helper thread beside the caller with two threads or more and no core of
-    ours held by another process, else both by the caller. One image is cut into two fixed output-channel
-    halves instead (:func:`_channel_halves`; a layer of at least
-    :data:`CHANNEL_SPLIT_MIN_WORK` multiply-adds), in the same way. ``grad`` and ``x``
-    contiguous."""
+    ours held by another process, else both by the caller. One image is cut into two fixed
+    output-channel halves instead (:func:`_channel_halves`; a layer of at least
+    :data:`CHANNEL_SPLIT_MIN_WORK` multiply-adds). ``grad`` and ``x`` contiguous."""
     geometry = (stride, pad, dilation, group)
     if x.shape[0] < 2:
         split = _channel_split(weight, grad, group)

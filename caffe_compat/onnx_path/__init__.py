@@ -41,10 +41,7 @@ _KEEP_FREE, _FREE_BYTES = 32, 256 << 20
 _ON_FREE = 256
 # a net of at least this many bytes of weights (and of early.EARLY_MIN_BYTES) is written in
 # two parts where the runtime reads a model without the GIL (LiteNet.check), the first read
-# while the second is written:
-# the res10 SSD's one-shot program (10 MB) took 0.97x its wall time with one part (40
-# alternating pairs, 2-core AMD EPYC; OpenCV 5's reader also takes a part in about its
-# share of the whole model's time)
+# while the second is written (figures: docs/engines.md)
 STAGE_MIN_BYTES = 1 << 20
 
 

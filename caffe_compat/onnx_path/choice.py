@@ -32,8 +32,7 @@ ENV = "CAFFE_COMPAT_TORCH_FREE_CHOICE"
 MIN_CALLS = 3            # forwards of a plan before a trial is considered
 TRIAL_CALLS = 32         # forwards after which the trial starts, however short they were
 TRIAL_BASE_S = 0.5       # ... or once the forwards took this long (plus per MB of weights):
-TRIAL_S_PER_MB = 0.02    # loading OpenVINO's and onnxruntime's sessions of SqueezeNet 1.1 took
-#                          0.3 s on the 2-core AMD EPYC, of ResNet-50 (102 MB) about 2 s
+TRIAL_S_PER_MB = 0.02    # (the sessions' loading times: docs/engines.md)
 TURNS = 5                # timed forwards of each runtime in the trial
 DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
 CLOSE = 1.15             # two fastest runtimes within this ratio take their turns once more

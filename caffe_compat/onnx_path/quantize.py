@@ -196,9 +196,7 @@ def _ranges_model(model, feeds, ranges, per_channel):
 # the runtimes that run the int8 (QDQ) model: onnxruntime fuses each QuantizeLinear /
 # DequantizeLinear pair into its integer kernels, OpenVINO's CPU plugin does the same with its
 # own (its low-precision transformations); the faster one on the model is measured
-# (:func:`fastest`) when a model is made. Measured on the zoo (2-core AMD EPYC, AVX2, no VNNI,
-# frames/s at batch 1, loaded machine): ResNet-50 onnxruntime 5.6 / OpenVINO 7.8, GoogLeNet
-# 9.9 / 24.6, SqueezeNet 1.1 61.6 / 70.3, MobileNet v2 12.1 / 28.9, res10 SSD 18.2 / 33.4
+# (:func:`fastest`) when a model is made (figures: docs/engines.md)
 INT8_RUNTIMES = ("onnxruntime", "openvino")
 
 

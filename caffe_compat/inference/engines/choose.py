@@ -36,9 +36,7 @@ AUTO = "auto"
 # net's export (their sessions: caffe_compat.onnx_path.runtime's, as the torch-free path's)
 ENGINES = ("torch", "onnxruntime", "openvino")
 # the estimate of getting the engines ready (export, sessions, trust check): a fixed part and
-# a part per MB of weights. Measured on the 2-core machine, shared
-# (benchmarks/bench_one_shot.py): SqueezeNet 1.1 (4.9 MB) 2.1 s, GoogLeNet (28 MB) 4.5 s,
-# ResNet-50 (102 MB) 14 s
+# a part per MB of weights (the measured costs: docs/engines.md, "Choosing")
 READY_BASE_S = 1.0
 READY_S_PER_MB = 0.1
 
