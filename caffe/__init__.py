@@ -10,8 +10,7 @@ The public surface is pycaffe's (Caffe 1.0 and its later master): ``Net``, the s
 ``Layer`` (Python layers), ``io``, ``net_spec`` (``NetSpec``, ``layers``, ``params``,
 ``to_proto``), ``draw``, ``coord_map``, ``Classifier``, ``Detector``, ``Timer`` and the module
 functions. Submodules and the engine (hence torch) are imported on first use, so
-``import caffe`` itself stays cheap.
-"""
+``import caffe`` itself stays cheap."""
 from __future__ import annotations
 
 import importlib

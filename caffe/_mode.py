@@ -2,12 +2,9 @@
 mode, device, random seed, logging and the multi-GPU counters.
 
 GPU mode means CUDA through torch: a net runs on ``cuda:<set_device id>`` when it runs in GPU
-mode (the mode current at its forward or backward, as in Caffe), its blobs kept as Caffe's
-SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`: host arrays for Python, device
-tensors for the engine). ``use_device_standin()`` makes GPU mode keep its device copies on the
-CPU, so that a machine without a GPU runs GPU mode's memory rule (tests). Nothing here imports
-torch until it is needed.
-"""
+mode (:mod:`caffe._placement`). ``use_device_standin()`` keeps GPU mode's device copies on the
+CPU, so a machine without a GPU runs GPU mode's memory rule (tests). Nothing here imports
+torch until it is needed."""
 from __future__ import annotations
 
 import logging

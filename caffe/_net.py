@@ -1,23 +1,15 @@
 """pycaffe's ``caffe.Net`` and ``caffe.Blob`` with Caffe's blob semantics: ``blobs[name].data``
 / ``.diff`` and ``params[layer][i].data`` / ``.diff`` are numpy arrays aliasing the net's memory.
 
-A CPU net whose layers the array engine runs (:mod:`caffe_compat.array_net`: deploy nets of
-Convolution, InnerProduct, Pooling, LRN, ReLU, Softmax, Concat, ...) starts there, without
-torch; anything that engine does not do (``backward``, the layer objects, sharing, a Python
-layer, a GPU) moves the net to :class:`caffe_compat.Net` first (:meth:`Net._to_torch`), its
-parameters, blobs and diffs kept in the same memory, so arrays and blob objects taken before
-stay live. A parameter whose filler only torch draws (gaussian, msra) is left unfilled until
-a weights file overwrites it; read before that (its data, a forward), it moves the net to
-torch, which fills it as it would have from the start. ``CAFFE_COMPAT_ARRAY_NET=0`` builds
-every net on torch from the start.
+A CPU net whose layers the array engine runs (:mod:`caffe_compat.array_net`) starts there,
+without torch; anything that engine does not do (``backward``, the layer objects, sharing, a
+Python layer, a GPU) moves the net to :class:`caffe_compat.Net` first (:meth:`Net._to_torch`),
+its parameters, blobs and diffs kept in the same memory, so arrays and blob objects taken
+before stay live. A parameter whose filler only torch draws (gaussian, msra) is left unfilled
+until a weights file overwrites it; read before that, it moves the net to torch, which fills
+it as it would have from the start. ``CAFFE_COMPAT_ARRAY_NET=0`` builds every net on torch.
 
-A net runs in the mode current when it runs (Caffe's rule): its first forward or backward
-after ``caffe.set_mode_gpu()`` puts it on the device, its blobs and parameters kept as Caffe's
-SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`): the arrays Python holds stay
-its host copies, current whenever Python reads them, and the device copies are brought up to
-date when the engine needs them; after ``caffe.set_mode_cpu()`` it comes back to one copy
-(:mod:`caffe._placement`). A solver's nets follow the mode with their solver.
-"""
+A net runs in the mode current when it runs (Caffe's rule; :mod:`caffe._placement`)."""
 from __future__ import annotations
 
 import collections
@@ -74,8 +66,7 @@ class Net:
     """A Caffe net with pycaffe's interface.
 
     ``Net(network_file, phase, level=0, stages=None, weights=None)`` or the older
-    ``Net(network_file, weights, phase)``; ``phase`` is ``caffe.TRAIN`` or ``caffe.TEST``.
-    """
+    ``Net(network_file, weights, phase)``; ``phase`` is ``caffe.TRAIN`` or ``caffe.TEST``."""
 
     # a net of a solver on the array engine (caffe_compat.array_solver): its data layers'
     # positions live with that solver, so it stays on arrays

@@ -2,13 +2,12 @@
 mode, host and device copies kept by Caffe's SyncedMemory rule
 (:mod:`caffe_compat.net.synced_memory`).
 
-Caffe's rule is that a net runs in the mode current when it runs (``Caffe::mode()`` is read by
-each Forward and Backward), so ``caffe.set_mode_gpu()`` after a net was made puts it on the
-device at its next pass: :func:`follow_mode`, which ``caffe.Net`` calls before its passes when
-the mode has changed. The tensors the net has become the host copies, so the numpy arrays
-Python took before stay the net's memory; back in CPU mode the host copies, brought up to
-date, are its one copy again. A solver's nets move with their solver (``caffe._solver``).
-"""
+A net runs in the mode current when it runs (``Caffe::mode()`` is read by each Forward and
+Backward), so ``caffe.set_mode_gpu()`` puts a net on the device at its next pass:
+:func:`follow_mode`, called by ``caffe.Net`` before its passes when the mode has changed. The
+net's tensors become the host copies, so arrays Python took stay the net's memory; back in
+CPU mode the host copies, brought up to date, are its one copy again. A solver's nets move
+with their solver (``caffe._solver``)."""
 from __future__ import annotations
 
 import contextlib

@@ -1,22 +1,17 @@
 """pycaffe's solvers (``caffe.SGDSolver`` ... ``caffe.AdamSolver``, ``caffe.get_solver``).
 
 On the CPU, an SGD solver whose nets the array engine runs trains there
-(:mod:`caffe_compat.array_solver`: Caffe's Step, Test, Solve and snapshots on the nets' numpy
-arrays), without importing torch; ``solver.net`` and ``solver.test_nets`` are those nets.
-Every other solver is the torch engine's (:mod:`caffe._torch_solver`), with Caffe's
-ForwardBackward on the pycaffe net's blobs: values written into ``solver.net.blobs`` feed the
-next iteration, Python layers train, and the blob and parameter arrays taken from
-``solver.net`` stay views of the training net's memory. Either way the test passes and the
-final display forward of ``solve()`` leave in ``test_nets[i].blobs`` and ``net.blobs`` what
-Caffe's hold after them. ``CAFFE_COMPAT_ARRAY_NET=0`` puts every solver on torch.
+(:mod:`caffe_compat.array_solver`: Caffe's Step, Test, Solve and snapshots on numpy arrays),
+without importing torch. Every other solver is the torch engine's
+(:mod:`caffe._torch_solver`), with Caffe's ForwardBackward on the pycaffe net's blobs: values
+written into ``solver.net.blobs`` feed the next iteration, Python layers train, and arrays
+taken from ``solver.net`` stay views of the training net's memory. Either way the test passes
+and ``solve()``'s final display forward leave in ``test_nets[i].blobs`` and ``net.blobs``
+what Caffe's hold after them. ``CAFFE_COMPAT_ARRAY_NET=0`` puts every solver on torch.
 
-In GPU mode the torch engine's solver trains on the device, its nets' blobs and parameters
-kept as Caffe's SyncedMemory keeps them (:mod:`caffe_compat.net.synced_memory`): what Python
-reads and writes through ``solver.net`` are host copies, brought up to date around each
-iteration, update, snapshot and restore. As in Caffe, the solver runs in the mode current when
-it runs: after a change of mode, its next ``step``, ``solve``, ``snapshot``, ``restore`` or
-``apply_update`` moves its nets and history first.
-"""
+As in Caffe, a solver runs in the mode current when it runs (GPU mode: the torch engine's,
+:mod:`caffe_compat.net.synced_memory`): after a change of mode, its next ``step``,
+``solve``, ``snapshot``, ``restore`` or ``apply_update`` moves its nets and history first."""
 from __future__ import annotations
 
 import os
@@ -209,12 +204,11 @@ class NCCL:
         solver.add_callback(nccl)                  # gradients summed, scaled by 1/N
         solver.step(solver.param.max_iter)
 
-    The exchange is caffe_compat's (:mod:`caffe_compat.parallel.data_parallel`) on torch.distributed: NCCL
-    between GPUs (``set_mode_gpu``), gloo between CPU processes. ``uid`` is a torch.distributed
+    The exchange is :mod:`caffe_compat.parallel.data_parallel`'s: NCCL between GPUs
+    (``set_mode_gpu``), gloo between CPU processes. ``uid`` is a torch.distributed
     init method (``new_uid()`` gives a TCP address on this machine; ``"env://"`` reads
     torchrun's variables). Create the solver after ``set_solver_count`` / ``set_solver_rank``:
-    its data layers skip the other ranks' records and only rank 0 builds test nets.
-    """
+    its data layers skip the other ranks' records and only rank 0 builds test nets."""
 
     def __init__(self, solver, uid):
         from caffe_compat.parallel import data_parallel as parallel

@@ -5,8 +5,7 @@ A map is ``(axis, scale, shift)``: output coordinate ``i * scale + shift`` comes
 coordinate ``i`` along the spatial axes from ``axis`` on; pointwise layers give the identity
 ``(None, 1, 0)``. Convolution, Pooling and Im2col map by ``1 / stride`` with shift
 ``(pad - (k_eff - 1) / 2) / stride`` (``k_eff = (k - 1) * dilation + 1``), Deconvolution by
-``stride`` with shift ``(k_eff - 1) / 2 - pad``, Crop by ``1`` with shift ``-offset``.
-"""
+``stride`` with shift ``(k_eff - 1) / 2 - pad``, Crop by ``1`` with shift ``-offset``."""
 from __future__ import annotations
 
 import numpy as np

@@ -3,8 +3,7 @@ into net inputs, cropping, and conversions between arrays and Caffe's BlobProto 
 
 Resizing goes through scikit-image as pycaffe's does (``skimage.transform.resize`` on the
 image scaled to [0, 1], order 1 by default; ``scipy.ndimage.zoom`` for other channel counts),
-so the same image gives the same input with the same scikit-image.
-"""
+so the same image gives the same input with the same scikit-image."""
 from __future__ import annotations
 
 import numpy as np
@@ -113,8 +112,7 @@ class Transformer:
     ``inputs``: {input blob name: its shape}, e.g. ``{"data": net.blobs["data"].data.shape}``.
     :meth:`preprocess` converts to float32, resizes to the input's height and width, then
     applies, in this order and where set: transpose, channel swap, raw scale, mean
-    subtraction, input scale. :meth:`deprocess` undoes them in the reverse order.
-    """
+    subtraction, input scale. :meth:`deprocess` undoes them in the reverse order."""
 
     def __init__(self, inputs):
         self.inputs = inputs

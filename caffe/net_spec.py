@@ -18,8 +18,7 @@ The rules are pycaffe's, so a script writes the same text as with pycaffe:
 - a NetSpec names each top (and the layer producing it: the name of its first top) after the
   attribute it was assigned to; unnamed tops and layers are named ``<Type><k>``, counting per
   type in the order the depth-first walk from the assigned tops first reaches them; layers
-  come out in that walk's order.
-"""
+  come out in that walk's order."""
 from __future__ import annotations
 
 from collections import Counter, OrderedDict

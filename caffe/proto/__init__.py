@@ -4,8 +4,7 @@ Importing it also makes ``str()`` of every Caffe message print as pycaffe prints
 C++ text printer as pycaffe uses it: float and double fields as Python's ``str`` of the value,
 e.g. ``0.009999999776482582`` for a float 0.01 and ``1.0`` for 1), so a program writing
 ``str(net_param)`` to a file writes pycaffe's bytes. The engine's own writers do not use
-``str()`` and are unaffected.
-"""
+``str()`` and are unaffected."""
 import sys
 
 from google.protobuf import descriptor as _descriptor

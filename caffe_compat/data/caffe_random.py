@@ -3,26 +3,22 @@
 
 Caffe draws every random decision of its data layers from 32-bit outputs of boost's mt19937:
 
-- ``Caffe::set_random_seed(S)`` (pycaffe's ``caffe.set_random_seed``, a solver's
-  ``random_seed``) reseeds the calling thread's generator with ``mt19937(S)``; without a seed
-  the generator is seeded from /dev/urandom. ``caffe_rng_rand()`` is its next output.
+- ``Caffe::set_random_seed(S)`` (``caffe.set_random_seed``, a solver's ``random_seed``)
+  reseeds the calling thread's generator with ``mt19937(S)`` (without a seed: from
+  /dev/urandom); ``caffe_rng_rand()`` is its next output.
 - A ``Caffe::RNG(seed)`` is an independent ``mt19937(seed)``; the DataTransformer, ImageData's
-  shuffle and WindowData's sampler each own one, seeded with a ``caffe_rng_rand()`` drawn while
-  the layer is set up (see :func:`data_layer_setup_draws`).
+  shuffle and WindowData's sampler each own one, seeded with a ``caffe_rng_rand()`` drawn at
+  set-up (:func:`data_layer_setup_draws`).
 - ``DataTransformer::Rand(n)`` is ``rng() % n``; WindowData's ``PrefetchRand()`` is ``rng()``.
 - ``shuffle`` swaps element ``i`` (from the last down to 1) with element
-  ``boost::uniform_int<ptrdiff_t>(0, i)(rng)``. For a 32-bit engine and a range smaller than
-  2**32 boost draws ``v = rng()`` until ``v // bucket <= i`` with ``bucket = 2**32 // (i + 1)``
-  (boost/random/uniform_int_distribution.hpp, the "brange > range" branch; its
-  ``brange % (range+1) == range`` correction is the same integer division by ``i + 1`` of
-  ``2**32``).
+  ``boost::uniform_int<ptrdiff_t>(0, i)(rng)``: for a 32-bit engine boost draws ``v = rng()``
+  until ``v // bucket <= i``, ``bucket = 2**32 // (i + 1)``
+  (boost/random/uniform_int_distribution.hpp, the "brange > range" branch).
 
-mt19937 is seeded as in the reference implementation (``init_genrand``), which is what
-boost's ``mersenne_twister_engine::seed(value)`` does; the outputs come from numpy's MT19937
-bit generator, whose state is set to that seeded key (``random_raw`` returns the 32-bit
-tempered outputs). The tests check the reference values (the 10000th output of the default
-seed 5489 is 4123659995, as the C++ standard requires of ``std::mt19937``).
-"""
+mt19937 is seeded as the reference ``init_genrand`` (boost's ``seed(value)``); the outputs
+come from numpy's MT19937 bit generator with its state set to that key (``random_raw`` gives
+the 32-bit tempered outputs). The tests check the reference values (the 10000th output of
+seed 5489 is 4123659995, as the C++ standard requires of ``std::mt19937``)."""
 from __future__ import annotations
 
 import os
@@ -194,8 +190,7 @@ def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):
     Fillers draw from the same stream in layer order (caffe_compat.layers.fillers: uniform, xavier and
     positive_unitball take Caffe's draws; gaussian and msra do not, see there). In a solver,
     Caffe seeds the stream once and builds the test nets after the train net, continuing it;
-    so does this package (the thread's stream, :func:`thread_stream`).
-    """
+    so does this package (the thread's stream, :func:`thread_stream`)."""
     if transformer_needs_rand:
         rng.rand()
     results = [draw(rng) for draw in own_draws]

@@ -1,24 +1,19 @@
 """Inputs for reduced precision (calibration and evaluation sets) read from a source on disk,
-one blob per net input, as the net's forward takes them.
-
-Two kinds of source, told apart by what the path is:
+one blob per net input, as the net's forward takes them. The source is either
 
 * a folder of images (``.jpg .jpeg .png .bmp .ppm .pgm .pbm .tif .tiff .webp``, in name
-  order, sub-folders not read): each read by OpenCV in BGR order (grey for a net input of one
-  channel), resized to the input's H x W with OpenCV's default INTER_LINEAR (Caffe's
-  ``ReadImageToCVMat``), with ``swap_rb`` the first and third channels exchanged (RGB), then
-  ``(pixel - mean) * scale``: the arithmetic of ``cv2.dnn.blobFromImage(image,
-  scalefactor=scale, size=(W, H), mean=mean, swapRB=swap_rb)`` (the mean is in the order fed,
-  after the swap, as blobFromImage takes it). A net of one input only;
-* an HDF5 list file (a text file naming ``.h5`` files, as ``HDF5Data``'s ``source``, read by
+  order, sub-folders not read), for a net of one input: each read by OpenCV in BGR order
+  (grey for one channel), resized to the input's H x W with INTER_LINEAR (Caffe's
+  ``ReadImageToCVMat``), with ``swap_rb`` the first and third channels exchanged, then
+  ``(pixel - mean) * scale``: ``cv2.dnn.blobFromImage(image, scalefactor=scale, size=(W, H),
+  mean=mean, swapRB=swap_rb)``'s arithmetic (the mean in the order fed, after the swap);
+* or an HDF5 list file (as ``HDF5Data``'s ``source``,
   :func:`caffe_compat.data.hdf5.read_source_list`): per net input the dataset of its name (a
-  net of one input also takes a dataset ``data``), rows in file order, fed as stored (no
-  preprocessing: the files hold what the net takes); a dataset ``label`` where present is read
-  as the labels.
+  net of one input also takes ``data``), rows in file order, fed as stored; a ``label``
+  dataset where present is read as the labels.
 
-The blobs are float32 N x C x H x W (each input's shape after the batch axis must be the net's;
-an image is resized to it). ``limit`` reads at most that many items (the first ones).
-"""
+The blobs are float32 N x C x H x W (each input's shape after the batch axis must be the
+net's). ``limit`` reads at most that many items (the first ones)."""
 from __future__ import annotations
 
 import os

@@ -1,22 +1,17 @@
 """Caffe's key-value databases (src/caffe/util/db_lmdb.cpp, db_leveldb.cpp) through py-lmdb
 and plyvel.
 
-Reading (:func:`open_db`) follows Caffe's cursor: records in key order (bytewise, the default
-comparator of both), from the first; after the last the cursor goes back to the first
-(DataLayer::Next). A database is opened once per process: every reader of it (the Data layers
-of any number of nets, the tools) shares one handle, counted, and the last ``close()`` closes
-it, so a net that goes releases its databases at once and two nets may read one database, each
-at its own position (see :class:`LMDBReader`, :class:`LevelDBReader`; :func:`open_handles`
-lists what is open). Memory stays bounded whatever the database size: LevelDB reads through
-its block cache, and an LMDB map is reopened every :data:`LMDB_REMAP_BYTES` read (pages of a
-memory map count in the process's RSS until it is unmapped).
+Reading (:func:`open_db`) follows Caffe's cursor: records in key order (bytewise, both
+databases' default comparator), from the first, back to the first after the last
+(DataLayer::Next). A database is opened once per process: its readers share one counted
+handle (:class:`LMDBReader`, :class:`LevelDBReader`; :func:`open_handles`), each at its own
+position, and the last ``close()`` closes it. Memory stays bounded: LevelDB reads through its
+block cache, and an LMDB map is reopened every :data:`LMDB_REMAP_BYTES` read.
 
 Writing (:func:`create_db`) is convert_imageset's: LMDB (committed every 1000 records, the map
 doubled when full, as LMDBTransaction does) or LevelDB (Caffe's options: 64 KiB blocks, a 256
-MiB write buffer, 100 open files). The database is built in a temporary folder beside the
-target and renamed into place when complete, so an interrupted run leaves no database (Caffe
-itself refuses an existing target: so do we).
-"""
+MiB write buffer, 100 open files), built in a temporary folder beside the target and renamed
+into place when complete (an existing target is refused, as Caffe does)."""
 from __future__ import annotations
 
 import contextlib
@@ -232,14 +227,12 @@ class LMDBReader(_SharedReader):
     """Caffe's LMDBCursor over ``path``.
 
     Every reader of the same LMDB in the process (Data layers of any net, tools) shares one
-    environment, opened read-only by the first and closed when the last closes: Caffe opens an
-    environment per cursor, which LMDB allows across processes but not twice in one (py-lmdb
-    refuses it), and several nets of one process reading the same database is Caffe's common
-    case (a solver's TRAIN and TEST nets, a solver re-created by a notebook). Each reader keeps
-    its own position (the last key read), so what a reader reads does not depend on the
-    others. Records are read in groups of at most LMDB_READ_GROUP_BYTES inside a short read
-    transaction (values copied), and the environment is closed and reopened every
-    LMDB_REMAP_BYTES read by all of its readers together, between groups."""
+    environment, opened read-only by the first and closed when the last closes (LMDB refuses a
+    second open in one process, and a solver's TRAIN and TEST nets reading one database is
+    Caffe's common case). Each reader keeps its own position (the last key read). Records are
+    read in groups of at most LMDB_READ_GROUP_BYTES inside a short read transaction (values
+    copied); the environment is reopened every LMDB_REMAP_BYTES read by all its readers, between
+    groups."""
 
     backend = "lmdb"
 
@@ -313,13 +306,10 @@ def _close_quietly(handle):
 class LevelDBReader(_SharedReader):
     """Caffe's LevelDBCursor over ``path`` (a snapshot iterator, re-made at each wrap).
 
-    LevelDB allows one open per process (its LOCK file), and Caffe's LevelDB cursor opens the
-    database itself, so in Caffe a second net on the same LevelDB fails. Here every reader of
-    the same LevelDB in the process shares one handle, opened by the first and closed when the
-    last closes, as for LMDB: a LevelDB handle serves concurrent readers (each with its own
-    iterator), so what this gives up of Caffe's behaviour is only that failure, and programs
-    written for LMDB run unchanged on LevelDB. Another process holding the database is still a
-    clear error."""
+    LevelDB allows one open per process (its LOCK file), so in Caffe a second net on the same
+    LevelDB fails. Here every reader in the process shares one handle, as for LMDB (each with
+    its own iterator), so programs written for LMDB run unchanged on LevelDB. Another process
+    holding the database is still a clear error."""
 
     backend = "leveldb"
 

@@ -2,24 +2,20 @@
 
 Caffe's BasePrefetchingDataLayer in GPU mode has its prefetch thread push each batch to the
 device on a stream of its own (``async_gpu_push``), ``prefetch`` batches ahead of Forward;
-HDF5Data and MemoryData copy their batch in Forward. A copy from pageable host memory on the
-compute stream waits for the work queued before it and holds the host until it is done; so
-where a net runs on a CUDA device its data tops go through :func:`to_device`:
+HDF5Data and MemoryData copy their batch in Forward. Where a net runs on a CUDA device its
+data tops go through :func:`to_device`:
 
-- the batch is copied into pinned (page-locked) host memory, then onto the device on one side
-  stream per device (``torch.cuda.Stream``) without waiting (``non_blocking``), and an event
-  recorded after the copy (:class:`Staged`);
+- the batch is copied into pinned host memory, then onto the device on one side stream per
+  device, ``non_blocking``, and an event recorded after the copy (:class:`Staged`);
 - taken by the layer's forward (:meth:`Staged.take`): the compute stream waits for that event
-  (on the device, not the host) and each tensor is marked as used on the compute stream
-  (``record_stream``), so that its memory, allocated on the side stream, is not reused before
-  the compute stream is done with it.
+  (on the device) and each tensor is marked as used on it (``record_stream``), so its memory
+  is not reused before the compute stream is done with it.
 
 The prefetching layers (Data, ImageData, WindowData: :mod:`caffe_compat.layers._prefetching`)
 stage in their prefetch thread, so their ``prefetch`` batches wait on the device, as Caffe's;
 the others (HDF5Data, MemoryData, a Python data layer: any layer without bottoms whose tops
-are on the host) stage in forward (no batch read ahead: HDF5Data's read position is the one a
-snapshot saves). On the CPU nothing here runs: a top is the numpy batch's memory, as before.
-"""
+are on the host) stage in forward (HDF5Data's read position stays the one a snapshot saves).
+On the CPU nothing here runs."""
 from __future__ import annotations
 
 import threading

@@ -1,17 +1,14 @@
 """Caffe's HDF5DataLayer iteration, streamed from disk (a small file held in memory).
 
-The source is a list file naming ``.h5`` files (whitespace-separated, as Caffe reads it with
-``>>``; paths relative to the working directory, as Caffe opens them, falling back to the list
-file's folder). Each top reads the dataset of its own name; rows of one file are served in order
-(or in a shuffled order with ``shuffle``), and after the last row of a file the next file starts;
-after the last file the first one comes back. Caffe loads every file whole into memory; this
-reader does so for a file whose tops take at most :data:`MEMORY_BYTES` as float32 (on its
-first read, so a batch of a small net is a slice of arrays in memory, not a read through
-h5py), and reads only the rows of each batch of a larger file (contiguous slices when not
-shuffled), so training data can be larger than RAM. ``state_dict`` / ``load_state_dict``
-capture the read position, which Caffe's solverstate does not, so a resumed run continues
-with the same rows.
-"""
+The source is a list file naming ``.h5`` files (whitespace-separated, read as Caffe's ``>>``;
+paths relative to the working directory, as Caffe opens them, falling back to the list file's
+folder). Each top reads the dataset of its own name; a file's rows are served in order (or
+shuffled with ``shuffle``), then the next file, and after the last the first again. Caffe
+loads every file whole; here a file whose tops take at most :data:`MEMORY_BYTES` as float32
+is held in memory on its first read, and a larger file is read batch by batch (contiguous
+slices when not shuffled), so training data can be larger than RAM. ``state_dict`` /
+``load_state_dict`` capture the read position (Caffe's solverstate does not), so a resumed
+run continues with the same rows."""
 from __future__ import annotations
 
 import os
@@ -245,8 +242,7 @@ class HDF5Source:
     def state_dict(self):
         """Everything needed to continue reading at exactly this position (JSON-able).
 
-        Row permutations are stored only when shuffling (otherwise they are the identity).
-        """
+        Row permutations are stored only when shuffling (otherwise they are the identity)."""
         state = {"files": list(self.files), "current_file": int(self.current_file),
                  "current_row": int(self.current_row), "shuffle": self.shuffle,
                  "rng": self.rng.bit_generator.state}

@@ -10,8 +10,7 @@
 - :func:`image_to_datum` is ``ReadImageToDatum`` (convert_imageset's conversion), which keeps
   the file's own bytes when encoding to the file's own format without resizing.
 - :func:`datum_array` gives a Datum's pixels as C x H x W (uint8 ``data`` or float
-  ``float_data``), decoding encoded Datums.
-"""
+  ``float_data``), decoding encoded Datums."""
 from __future__ import annotations
 
 import os

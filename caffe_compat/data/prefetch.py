@@ -2,17 +2,13 @@
 BasePrefetchingDataLayer: ``prefetch`` batches are loaded ahead while the net computes).
 
 The producer is a generator of batches, run in a daemon thread started on the first
-``next()``; as Caffe's free and full batch queues (``prefetch`` batches in all), at most
-``depth`` batches are made and not yet taken: the thread takes a free slot before it makes a
-batch, ``next()`` gives the slot back; so memory is bounded by the depth, not by the data. A
-``stage`` function (``set_stage``), where set, is applied to each batch in the thread (a copy
-onto a CUDA device: :mod:`caffe_compat.data.device_feed`). Reading, decoding and the numpy
-transforms release the GIL, so they overlap the net's computation. An error in the producer
-is raised by the ``next()`` that would have returned its batch, with the producer's message;
-``close()``, or the Prefetcher going, stops the thread and waits for it.
-The producer's random draws happen in the thread in batch order, so the batches do not depend
-on timing.
-"""
+``next()``; as Caffe's free and full queues, at most ``depth`` batches are made and not yet
+taken (the thread takes a free slot before it makes a batch, ``next()`` gives it back), so
+memory is bounded by the depth. A ``stage`` function (``set_stage``) is applied to each batch
+in the thread (:mod:`caffe_compat.data.device_feed`). An error in the producer is raised by
+the ``next()`` that would have returned its batch; ``close()``, or the Prefetcher going,
+stops the thread and waits for it. The producer's random draws happen in the thread in batch
+order, so the batches do not depend on timing."""
 from __future__ import annotations
 
 import contextlib

@@ -13,8 +13,7 @@ For one image (a Datum's C x H x W pixels, or a decoded OpenCV image):
 ``Rand(n)`` is ``rng() % n`` on the transformer's own mt19937 (see
 :mod:`caffe_compat.data.caffe_random`). Encoded Datums are decoded first (``force_color`` /
 ``force_gray`` pick the decoding; neither: the file's own channels); the two paths of Caffe
-(Datum and cv::Mat) compute the same values, so both go through :meth:`transform_chw`.
-"""
+(Datum and cv::Mat) compute the same values, so both go through :meth:`transform_chw`."""
 from __future__ import annotations
 
 import os
@@ -74,8 +73,7 @@ class DataTransformer:
     ``param``: the layer's TransformationParameter (or an object with the same fields);
     ``phase``: "TRAIN" or "TEST"; ``rng``: the transformer's mt19937 (None when Caffe would
     not make one: no mirror, and no crop in TRAIN); ``where``: the layer's description for
-    errors.
-    """
+    errors."""
 
     def __init__(self, param, phase, rng=None, where="", mean_path=None):
         self.where = where

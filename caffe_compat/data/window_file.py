@@ -12,8 +12,7 @@ Format (whitespace-separated, read with C++ ``>>``), repeated per image::
 
 A window with ``overlap >= fg_threshold`` is foreground (its label must be positive); one
 with ``overlap < bg_threshold`` is background (label and overlap set to 0); others are
-dropped. Windows name their image by ``image_index``, which indexes the images in file order.
-"""
+dropped. Windows name their image by ``image_index``, which indexes the images in file order."""
 from __future__ import annotations
 
 import math

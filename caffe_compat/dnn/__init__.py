@@ -9,8 +9,7 @@
 
 or without touching cv2: ``net = dnn.readNetFromCaffe(...)``. The net's methods and their
 rules are in :mod:`caffe_compat.dnn.net`; what differs from OpenCV 4 is listed in
-docs/from-cv2-dnn.md.
-"""
+docs/from-cv2-dnn.md."""
 from __future__ import annotations
 
 from .blob import blobFromImage, blobFromImages, imagesFromBlob

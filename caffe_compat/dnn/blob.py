@@ -8,8 +8,7 @@ with ``crop`` it is first scaled by ``max(W / w, H / h)`` (rounded sizes) and th
 ``size`` cut out (corner at half the excess, rounded); then, in float32, ``(pixel - mean) *
 scalefactor`` per channel (with ``swapRB`` the mean's first and third values trade places,
 so it is given in the blob's channel order), and the channels are laid out N x C x H x W,
-first and third swapped with ``swapRB``.
-"""
+first and third swapped with ``swapRB``."""
 from __future__ import annotations
 
 import numpy as np

@@ -4,8 +4,7 @@ moved out of ``cv2.dnn``) and the padding modes of ``Image2BlobParams`` (``DNN_P
 
 :data:`OPENCV4_CONSTANTS` lists them all; :func:`caffe_compat.dnn.install` puts back into
 ``cv2.dnn`` those the installed OpenCV lacks (OpenCV 5 removed ``DNN_BACKEND_HALIDE`` and the
-``DNN_LAYOUT_*`` names), so programs that list backends at import keep running.
-"""
+``DNN_LAYOUT_*`` names), so programs that list backends at import keep running."""
 from __future__ import annotations
 
 DNN_BACKEND_DEFAULT, DNN_BACKEND_HALIDE, DNN_BACKEND_INFERENCE_ENGINE, DNN_BACKEND_OPENCV, \

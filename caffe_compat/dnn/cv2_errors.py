@@ -1,20 +1,14 @@
 """The cv2.dnn boundary's errors: after :func:`caffe_compat.dnn.install`, what caffe_compat
-refuses on the ``cv2.dnn`` path is a ``cv2.error``, as every error OpenCV 4's Caffe importer and
-its ``cv2.dnn.Net`` raise is, so programs written ``except cv2.error:`` handle it.
+refuses on the ``cv2.dnn`` path is a ``cv2.error``, as every error of OpenCV 4's Caffe
+importer and ``cv2.dnn.Net`` is, so ``except cv2.error:`` handles it.
 
-Each error raised there is an instance of a class deriving from both the error's own class
-and ``cv2.error`` (made once per class, so a subclass of
-:class:`caffe_compat.errors.CaffeCompatError` added later is covered without being listed):
-``except caffe_compat.errors.PrototxtError`` keeps catching it, its message is ours (the file,
-line and layer), its traceback the one it was raised with. Its ``cv2.error`` attributes are
-OpenCV's: ``code`` ``cv2.Error.StsError``, ``err`` and ``msg`` the message, ``func`` the
-cv2.dnn function or method called, ``file`` and ``line`` the Python source line that raised
-it (OpenCV gives its C++ source's).
-
-Only the cv2.dnn path maps errors: ``caffe_compat.dnn.readNetFromCaffe`` and pycaffe raise
-caffe_compat's errors alone, and neither imports cv2 for this module (it is imported by
-``install()``, which imports cv2 anyway).
-"""
+Each such error is an instance of a class deriving from both its own class and ``cv2.error``
+(made once per class, so a later subclass of :class:`caffe_compat.errors.CaffeCompatError`
+is covered): ``except caffe_compat.errors.PrototxtError`` still catches it, its message and
+traceback are ours. Its ``cv2.error`` attributes are OpenCV's: ``code``
+``cv2.Error.StsError``, ``err`` and ``msg`` the message, ``func`` the cv2.dnn function or
+method called, ``file`` and ``line`` the Python source line that raised it. Only the cv2.dnn
+path maps errors (``readNetFromCaffe`` and pycaffe raise caffe_compat's alone)."""
 from __future__ import annotations
 
 import functools

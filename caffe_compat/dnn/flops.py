@@ -19,8 +19,7 @@ is the product of shape ``s`` from axis ``a``; ``karea`` the kernel's area; ``in
 * MVN: ``6 * total(input) + 3 * total(input[:2 if normalize_variance else 1])``;
 * PriorBox: ``4 * priors per cell * (total(input 0, 2) + total(input 1, 2))``;
 * every other type (Concat, Crop, Slice, Flatten, Reshape, Permute, Normalize, Dropout, ...):
-  0, as OpenCV's base ``Layer::getFLOPS``.
-"""
+  0, as OpenCV's base ``Layer::getFLOPS``."""
 from __future__ import annotations
 
 import math

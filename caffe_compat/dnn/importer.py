@@ -11,8 +11,7 @@ engine net that computes them.
   ``Deconvolution`` keep their names (a ``ConvolutionDepthwise`` layer has type
   ``Convolution``);
 * a ``Silence`` layer is one of OpenCV's blank layers: its output is its input, so
-  ``forward()`` of a net that ends in one returns the blob it silences.
-"""
+  ``forward()`` of a net that ends in one returns the blob it silences."""
 from __future__ import annotations
 
 import collections

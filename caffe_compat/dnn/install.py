@@ -6,8 +6,7 @@ OpenCV 4's own importer is left in place unless ``replace=True``. ``readNet`` ke
 OpenCV's for every other format (ONNX, TensorFlow, ...). The constants of OpenCV 4's
 ``cv2.dnn`` that the installed OpenCV lacks (OpenCV 5 removed ``DNN_BACKEND_HALIDE`` and the
 ``DNN_LAYOUT_*`` names) are put back with OpenCV 4's values. ``uninstall()`` restores what was
-there.
-"""
+there."""
 from __future__ import annotations
 
 import functools

@@ -10,8 +10,7 @@ rules (checked against OpenCV 4.14):
   the shapes given are the shapes ``blobs`` reports afterwards, as in OpenCV;
 * ``outputNameToIndex(name)``: the input layer answers a net input's index (-1 for a name that
   is not an input); every other layer answers 0, as OpenCV 4's base ``Layer`` does;
-* ``preferableTarget``: the net's target (``DNN_TARGET_*``).
-"""
+* ``preferableTarget``: the net's target (``DNN_TARGET_*``)."""
 from __future__ import annotations
 
 import numpy as np

@@ -4,32 +4,24 @@ Caffe model, on caffe_compat's engine, with OpenCV 4's rules (checked against Op
 * layers are the prototxt's layers (after the TEST-phase filter) except ``Input`` layers,
   which become the net's inputs; ids count from 1 (0 is the input layer ``_input``); a name
   used twice gets ``_1``, ``_2``, ... as OpenCV's importer does;
-* ``forward(name)`` returns the first output of the layer of that name, and an in-place
-  layer's name gives the blob after that layer: ``forward("conv1")`` is the convolution's
-  output even when ``relu1`` rewrites blob ``conv1`` in place (so every layer output is a
-  separate blob here); ``forward()`` returns the last layer's output;
+* ``forward(name)`` returns the first output of the layer of that name; an in-place layer's
+  name gives the blob after that layer (``forward("conv1")`` is the convolution's output even
+  when ``relu1`` rewrites it in place); ``forward()`` returns the last layer's output;
 * ``setInput(blob, name, scalefactor, mean)`` feeds ``(blob - mean[c]) * scalefactor`` per
   channel, in float32;
-* outputs are float32 arrays of Caffe's shapes (OpenCV keeps them: 4-D stays 4-D,
-  InnerProduct gives N x num_output); ``getLayer(...).blobs`` are shaped as OpenCV holds
-  them (a 1-D blob of n values as n x 1, an InnerProduct bias as 1 x n);
+* outputs are float32 arrays of Caffe's shapes; ``getLayer(...).blobs`` are shaped as OpenCV
+  holds them (a 1-D blob of n values as n x 1, an InnerProduct bias as 1 x n);
 * ``getUnconnectedOutLayers`` lists the layers none of whose outputs another layer reads;
 * ``getPerfProfile`` returns (total ticks, per-layer ticks) of the last forward, in units of
-  ``cv2.getTickFrequency()``.
+  ``cv2.getTickFrequency()`` (per-layer times of torch forwards only; zeros for an engine's).
 
-Every input shape seen gets its own engine net (the Input shapes of the definition are set to
-it, as OpenCV reshapes on a new input); the last two are kept.
-
-Which engine runs a forward (:mod:`caffe_compat.inference.engines`): ``DNN_BACKEND_DEFAULT`` (the
-default) the fastest trusted engine for the net, the outputs asked for and the input shape
-(``forward([inner layer names])`` exports those outputs); ``DNN_BACKEND_OPENCV`` our own torch
-forward; ``DNN_BACKEND_INFERENCE_ENGINE`` OpenVINO, the engine that name meant in OpenCV 4
-(checked against our forward like any other; the torch forward with a warning where it
-fails). ``$CAFFE_COMPAT_ENGINE`` overrides the backend's engine; ``DNN_TARGET_CUDA`` runs on
-torch. ``getPerfProfile`` gives per-layer times of torch forwards only (an engine's layers are
-not ours: zeros, the total is measured). Methods of ``cv2.dnn.Net`` not
-provided here raise :class:`UnsupportedError` naming the method.
-"""
+Every input shape seen gets its own engine net (as OpenCV reshapes on a new input); the last
+two are kept. The engine (:mod:`caffe_compat.inference.engines`): ``DNN_BACKEND_DEFAULT`` the
+fastest trusted engine for the net, outputs and input shape; ``DNN_BACKEND_OPENCV`` our own
+torch forward; ``DNN_BACKEND_INFERENCE_ENGINE`` OpenVINO (checked like any other; the torch
+forward with a warning where it fails). ``$CAFFE_COMPAT_ENGINE`` overrides the backend's
+engine; ``DNN_TARGET_CUDA`` runs on torch. Methods of ``cv2.dnn.Net`` not provided here raise
+:class:`UnsupportedError` naming the method."""
 from __future__ import annotations
 
 import collections

@@ -1,21 +1,19 @@
-"""More of ``cv2.dnn.Net``, as OpenCV 4.14 answers (a mixin of
-:class:`caffe_compat.dnn.net.Net`):
+"""More of ``cv2.dnn.Net``, as OpenCV 4.14 answers (a mixin of :class:`caffe_compat.dnn.net.Net`):
 
-* ``enableWinograd(flag)``: accepted and ignored (a kernel choice of OpenCV's; the numbers
-  here are Caffe's arithmetic either way), as ``enableFusion``;
-* ``setInputsNames(names)``: new names for the net's inputs, in order (as many as it has);
-  ``setInput``, ``setInputShape`` and the input layer's ``outputNameToIndex`` take them;
-* ``forwardAsync(name)``: with ``DNN_BACKEND_INFERENCE_ENGINE`` (OpenVINO here, as in OpenCV 4)
-  an object whose ``get()`` gives ``forward(name)`` (OpenCV's ``AsyncArray``: ``get``,
-  ``wait_for``, ``valid``); with any other backend the error OpenCV 4 raises;
+* ``enableWinograd(flag)``: accepted and ignored (a kernel choice of OpenCV's), as
+  ``enableFusion``;
+* ``setInputsNames(names)``: new names for the net's inputs, in order (as many as it has),
+  taken by ``setInput``, ``setInputShape`` and the input layer's ``outputNameToIndex``;
+* ``forwardAsync(name)``: with ``DNN_BACKEND_INFERENCE_ENGINE`` an object whose ``get()``
+  gives ``forward(name)`` (OpenCV's ``AsyncArray``: ``get``, ``wait_for``, ``valid``); with
+  any other backend the error OpenCV 4 raises;
 * ``getFLOPS(shapes)``: OpenCV 4's count, layer type by layer type (:mod:`.flops`);
-* ``getMemoryConsumption(shapes)``: ``(weights, blobs)`` in bytes: the parameter blobs of
-  every layer (a split Convolution's once per layer) and the outputs of every layer, the
-  input layer's included, 4 bytes a value (OpenCV 4.14's sums);
-* ``getLayersShapes(shapes)``: for one input shape or a list of them, ``(ids, input shapes,
-  output shapes)``: the ids 0..N as int32, per layer a tuple of int32 shape arrays (layer 0,
-  the input layer, has the net inputs as both).
-"""
+* ``getMemoryConsumption(shapes)``: ``(weights, blobs)`` in bytes, 4 a value: every layer's
+  parameter blobs (a split Convolution's once per layer) and outputs, the input layer's
+  included (OpenCV 4.14's sums);
+* ``getLayersShapes(shapes)``: for one input shape or a list, ``(ids, input shapes, output
+  shapes)``: ids 0..N as int32, per layer a tuple of int32 shape arrays (layer 0, the input
+  layer, has the net inputs as both)."""
 from __future__ import annotations
 
 import numpy as np

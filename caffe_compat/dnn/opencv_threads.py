@@ -1,20 +1,14 @@
 """``cv2.setNumThreads(n)`` for the nets of :mod:`caffe_compat.dnn`, as OpenCV's dnn honours it.
 
-Programs that run one process per core call ``cv2.setNumThreads(1)``; OpenCV 4's dnn then
-runs its layers on one thread, and ``cv2.getNumThreads()`` says so. After
-``caffe_compat.dnn.install()`` our engines run the net instead, each with its own threads:
-torch's intra-op team, onnxruntime's and OpenVINO's session threads, the compiled kernels'
-(:mod:`caffe_compat.parallel.threads` decides them all). So the count OpenCV reports is read
-when a net is read and when a forward starts (``cv2.getNumThreads()``, a C call, only where
-the program imported cv2) and, when it changed, given to the thread policy as a ceiling
+OpenCV 4's dnn runs its layers on ``cv2.getNumThreads()`` threads. After
+``caffe_compat.dnn.install()`` our engines run the net, each with its own threads
+(:mod:`caffe_compat.parallel.threads` decides them all), so the count OpenCV reports is read
+when a net is read and when a forward starts (only where the program imported cv2) and, when
+it changed, given to the thread policy as a ceiling
 (:func:`caffe_compat.parallel.threads.set_outside_limit`): torch's count is set to it, the
-engines' sessions are keyed by the count (a session of the new count is built), and a net's
-torch-free sessions, built on the count of their time, are built again. numpy's BLAS already
-runs on one thread once a pass has run (:mod:`caffe_compat.parallel.numpy_blas`).
-OpenCV's default (the CPU count) sets no ceiling: the policy's own count, which follows the
-cores other processes leave us, stays in force. ``setNumThreads(0)`` (OpenCV: no threading)
-reads back as 1.
-"""
+engines' sessions are keyed by the count, and a net's torch-free sessions are built again.
+OpenCV's default (the CPU count) sets no ceiling. ``setNumThreads(0)`` (OpenCV: no
+threading) reads back as 1."""
 from __future__ import annotations
 
 import os

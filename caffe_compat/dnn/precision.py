@@ -1,54 +1,46 @@
 """Reduced precision of a :class:`caffe_compat.dnn.Net`, as OpenCV 4's dnn offers it:
 
-* ``Net.quantize(calibData, inputsDtype, outputsDtype, perChannel=True)``: a new net that
-  runs int8 (:class:`QuantizedMixin`), on onnxruntime's static quantization of the net's ONNX
-  model (:mod:`caffe_compat.onnx_path.quantize` says what is quantized and why those settings),
-  without torch;
-* ``getInputDetails()`` / ``getOutputDetails()``: the (scales, zero points) of a quantized
-  net's inputs and outputs, by OpenCV 4's rules;
+* ``Net.quantize(calibData, inputsDtype, outputsDtype, perChannel=True)``: a new net running
+  int8 (:class:`QuantizedMixin`) on onnxruntime's static quantization of the net's ONNX model
+  (:mod:`caffe_compat.onnx_path.quantize` says what is quantized and why), without torch;
+* ``getInputDetails()`` / ``getOutputDetails()``: a quantized net's (scales, zero points);
 * ``setPreferableTarget(DNN_TARGET_CPU_FP16)``: OpenVINO with the bf16 / f16 precision hint
-  on the net's ONNX model where the processor computes in it
-  (:func:`caffe_compat.onnx_path.reduced.capability`); elsewhere float32, with one warning per net.
+  where the processor computes in it (:func:`caffe_compat.onnx_path.reduced.capability`);
+  elsewhere float32, with one warning per net.
 
 ``Net.precision`` says what the last forward ran in (``"float32"``, ``"int8"``,
 ``"bfloat16"``, ``"float16"``; before any forward: what the next will run in).
 
-OpenCV 4's rules matched (``modules/dnn/src/net_quantization.cpp``, checked against OpenCV
-4.14's ``cv2.dnn``):
+OpenCV 4's rules matched (``modules/dnn/src/net_quantization.cpp``, checked against 4.14):
 
-* a net is quantized once: ``quantize`` of a quantized net is refused ("Cannot quantize a
-  quantized net"), as is ``quantize`` of an empty net;
+* ``quantize`` of a quantized net is refused ("Cannot quantize a quantized net"), as is
+  ``quantize`` of an empty net;
 * ``inputsDtype`` and ``outputsDtype`` are ``CV_32F`` or ``CV_8S``; anything else is refused
   ("Input depth should be CV_32F or CV_8S", "Output depth ...");
-* ``calibData``: a list (or tuple) of blobs, one per input of the net in order, each fed as
-  ``setInput(blob, name)`` with no scale or mean (converted to float32); the list must have as
-  many blobs as the net has inputs ("Calibration data size should be equal to number of
-  inputs"). A single array is one blob for the first input, as OpenCV's C++ ``Mat`` argument
-  (OpenCV 4's Python binding splits an array along its first axis into a list instead, which
-  only works for a net of as many inputs as the array's first length). The calibration is a
-  single forward of those blobs: put several images into one blob's batch;
-* ranges: the minimum and maximum of each tensor over the calibration blob, with 0 in the
-  range, int8 scale = (max - min) / 255, zero point = round(-128 - min / scale); the outputs
-  of Softmax and Sigmoid have the fixed scale 1/256 and zero point -128, TanH 1/128 and 0, a
-  Split / Slice / Crop output its input's range;
+* ``calibData``: a list (or tuple) of blobs, one per net input in order, each fed as
+  ``setInput(blob, name)`` with no scale or mean (as float32), as many as the net has inputs
+  ("Calibration data size should be equal to number of inputs"). A single array is one blob
+  for the first input, as OpenCV's C++ ``Mat`` argument (OpenCV 4's Python binding splits it
+  along its first axis instead). The calibration is a single forward: put several images
+  into one blob's batch;
+* ranges: each tensor's minimum and maximum over the calibration blob, with 0 in the range,
+  int8 scale = (max - min) / 255, zero point = round(-128 - min / scale); Softmax and Sigmoid
+  outputs have the fixed scale 1/256 and zero point -128, TanH 1/128 and 0, a Split / Slice /
+  Crop output its input's range;
 * ``getInputDetails()``: one (scale, zero point) per input; ``getOutputDetails()``: one per
-  output layer (``getUnconnectedOutLayers``), each of its outputs with ``CV_8S`` outputs;
-  both raise "Net isn't quantized" on a net that is not;
-* ``CV_8S`` inputs: the net takes int8 blobs, the user quantizes them with the input
-  details (``q = round(x / scale) + zero point``); ``CV_8S`` outputs: the output layers'
-  blobs come back int8, ``x = (q - zero point) * scale`` with the output details.
+  output of each output layer (``getUnconnectedOutLayers``) with ``CV_8S`` outputs; both
+  raise "Net isn't quantized" on a net that is not;
+* ``CV_8S`` inputs: the user quantizes the blobs, ``q = round(x / scale) + zero point``;
+  ``CV_8S`` outputs come back int8, ``x = (q - zero point) * scale``.
 
-What differs: the int8 arithmetic is onnxruntime's or OpenVINO's (the faster on the model, by a
-trial when the model is made: :mod:`caffe_compat.onnx_path.quantize`; their kernels and onnxruntime's
-quantizer's per-tensor
-activation ranges, the weights per channel or per tensor as ``perChannel`` asks, 7-bit on a
-processor without VNNI; Softmax and DetectionOutput in float32), so the values differ from
-OpenCV's int8 by a few quantization steps (both differ from float32 by that much: the bounds
-measured are in tests/caffe_compat/dnn/test_quantize.py); the float net is left as it was
-(OpenCV 4.14's quantize changes what its source net computes); a quantized net's layer names are the float net's (OpenCV adds
-``quantize/...`` and ``dequantize/...`` layers); ``forward`` of an inner layer gives float32
-values; a float32 blob fed to a ``CV_8S`` input is refused (OpenCV casts it to int8).
-"""
+What differs: the int8 arithmetic is onnxruntime's or OpenVINO's (the faster, by a trial:
+:mod:`caffe_compat.onnx_path.quantize`; per-tensor activation ranges, the weights per channel
+or per tensor as ``perChannel`` asks, 7-bit without VNNI; Softmax and DetectionOutput in
+float32), so values differ from OpenCV's int8 by a few quantization steps (the bounds:
+tests/caffe_compat/dnn/test_quantize.py); the float net is left as it was (OpenCV 4.14's
+quantize changes it); layer names are the float net's (OpenCV adds ``quantize/...`` and
+``dequantize/...`` layers); ``forward`` of an inner layer gives float32 values; a float32
+blob fed to a ``CV_8S`` input is refused (OpenCV casts it to int8)."""
 from __future__ import annotations
 
 import time

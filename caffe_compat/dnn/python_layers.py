@@ -1,21 +1,17 @@
 """OpenCV's Python layers: ``cv2.dnn_registerLayer(type, cls)`` makes every net read afterwards
-run layers of that type with ``cls`` (OpenCV 4's rule, checked against 4.14; HED programs
-replace Crop by a centre crop so). :func:`registerLayer` / :func:`unregisterLayer` are that
-registry; :func:`caffe_compat.dnn.install` routes ``cv2.dnn_registerLayer`` and
-``cv2.dnn_unregisterLayer`` to them as well as to OpenCV's own.
+run layers of that type with ``cls`` (OpenCV 4's rule, checked against 4.14).
+:func:`registerLayer` / :func:`unregisterLayer` are that registry;
+:func:`caffe_compat.dnn.install` routes ``cv2.dnn_registerLayer`` and
+``cv2.dnn_unregisterLayer`` to them as well as to OpenCV's own. The class is OpenCV's protocol:
 
-The class is OpenCV's protocol:
+* ``cls(params, blobs)``, once per layer: ``params`` a dict of the ``*_param`` fields the
+  definition sets, flattened as OpenCV's Caffe importer does (nested messages merged, the
+  first of a repeated message, an enum as its value's name, a bool as 0 / 1, a repeated field
+  of several values as a tuple), keys sorted; ``blobs`` the caffemodel's float32 arrays;
+* ``getMemoryShapes(inputs)``: the input shapes (tuples) in, the output shapes out;
+* ``forward(inputs)``: float32 arrays in, the outputs (arrays) out.
 
-* ``cls(params, blobs)``, once per layer of the net: ``params`` is a dict of the layer's
-  ``*_param`` fields that the definition sets, flattened as OpenCV's Caffe importer does
-  (nested messages merged, the first of a repeated message, an enum as its value's name, a
-  bool as 0 / 1, a repeated field of several values as a tuple), keys in sorted order;
-  ``blobs`` the layer's blobs from the caffemodel (float32 arrays);
-* ``getMemoryShapes(inputs)``: ``inputs`` the input shapes (tuples); returns the output shapes;
-* ``forward(inputs)``: ``inputs`` float32 arrays; returns the outputs (arrays).
-
-Such a layer runs in the torch forward (no engine exports Python code).
-"""
+Such a layer runs in the torch forward (no engine exports Python code)."""
 from __future__ import annotations
 
 import contextlib

@@ -5,31 +5,25 @@ A 2-D Convolution (channel axis 1) or InnerProduct (axis 1) followed by ``BatchN
 global statistics (``(y - m) / sqrt(v + eps)``, m and v the stored sums over the scale factor,
 0 where it is 0), ``Scale`` / ``Bias`` with one learned value per channel of axis 1, then a
 ``ReLU`` (any slope), is one layer: ``W' = W * a``, ``b' = (b - m) * a + t`` per output channel,
-computed in float64 on the parameters' device (no value read back to the host) and rounded
-once to the net's dtype, with the ReLU in place on its output. A chain folds only where nothing
-else reads its intermediate blobs (no other consumer, loss weight or caller asking for them;
-a deploy file's in-place layers leave the same blobs). BatchNorm / Scale (-> ReLU) after any
+computed in float64 on the parameters' device and rounded once to the net's dtype, the ReLU in
+place on its output. A chain folds only where nothing else reads its intermediate blobs (no
+other consumer, loss weight or caller asking for them). BatchNorm / Scale (-> ReLU) after any
 other layer is one ``x * a + b`` (:class:`FoldedAffine`). The plan runs as steps decided once
 (:mod:`caffe_compat.inference.fast_run`).
 
-What differs by device is a row of :data:`ROWS`, not another engine: ``cpu`` runs oneDNN's
-convolution with the ReLU or an Eltwise SUM as post-ops on weights packed once, channels-last
-blobs through Pooling, LRN and Concat (:mod:`caffe_compat.inference.fast_layers`) and per-step
-thread counts, in float32; ``cuda`` (every other device) runs ``F.conv2d`` / ``F.linear``
-(cuDNN, cuBLAS) on the folded weights with the sum and ReLU in place, NCHW, in float32,
-float16 or bfloat16, and under autocast.
-
-Only rounding changes: weights rounded once, sums in the library's order. The tests bound it
-against the layer-by-layer forward on five zoo nets and against the unfolded float64 forward
-on every foldable chain of the conformance grid, on both rows. Cached weights follow the
-parameters (:func:`caffe_compat.layers.base.weights_key`).
+What differs by device is a row of :data:`ROWS`: ``cpu`` runs oneDNN's convolution with the
+ReLU or an Eltwise SUM as post-ops on weights packed once, channels-last blobs through
+Pooling, LRN and Concat (:mod:`caffe_compat.inference.fast_layers`) and per-step thread
+counts, in float32; ``cuda`` (every other device) runs ``F.conv2d`` / ``F.linear`` on the
+folded weights with the sum and ReLU in place, NCHW, in float32, float16 or bfloat16, and
+under autocast. Only rounding changes (bounded by the tests against the layer-by-layer and
+the unfolded float64 forwards, on both rows). Cached weights follow the parameters
+(:func:`caffe_compat.layers.base.weights_key`).
 
 When (:func:`applies`): under ``no_grad`` / ``inference_mode``, in a dtype of the device's row,
 with :data:`ENABLED` (``CAFFE_COMPAT_FAST_INFERENCE=0`` turns it off) and the net's
 ``fast_inference`` attribute true; never under CPU autocast (oneDNN's calls would stay float32
-where the layers' would not) nor with ``blas_order.INFERENCE`` (Caffe's exact order, layer by
-layer). Training never uses it.
-"""
+where the layers' would not) nor with ``blas_order.INFERENCE``. Training never uses it."""
 from __future__ import annotations
 
 import os

@@ -9,8 +9,7 @@ or None where the layer keeps its own forward:
 - ``LRN`` ACROSS_CHANNELS: ``x * (k + alpha / n * sum of x^2 over n channels)^-beta``, the window
   as ``n`` shifted additions of the zero-padded squares, ``s^-0.75`` as
   ``rsqrt(s) * sqrt(rsqrt(s))``: a few float32 roundings from the layer's form (tests bound it).
-- ``Concat`` on the channel axis of 4-axis blobs: ``torch.cat`` of channels-last inputs.
-"""
+- ``Concat`` on the channel axis of 4-axis blobs: ``torch.cat`` of channels-last inputs."""
 from __future__ import annotations
 
 import torch

@@ -1,14 +1,12 @@
-"""The no-grad forward of an inference plan (:mod:`caffe_compat.inference.fast_inference`) as a flat
-list of steps worked out once per net and set of kept blobs.
+"""The no-grad forward of an inference plan (:mod:`caffe_compat.inference.fast_inference`) as a
+flat list of steps worked out once per net and set of kept blobs.
 
-``Net._run`` decides, at every layer of every forward, whether it is folded away, replaced, run
-in place, which inputs to detach, which blobs to free and which versions to record; none of that
-changes between two forwards of one plan, so :class:`CompiledRun` decides it once: each step is
-(callable, bottom names, top names, which tops are new blobs, blobs freed after it). The same
-layers run in the same order on the same values: the plan's layer loop's outputs, bit for bit
-(tests compare them). A net with loss weights or data layers keeps the general loop
-(:func:`compile_run` gives None).
-"""
+``Net._run`` decides at every layer of every forward whether it is folded away, replaced, run
+in place, which inputs to detach, which blobs to free and which versions to record; none of
+that changes between two forwards of one plan, so :class:`CompiledRun` decides it once (a
+step: callable, bottom names, top names, which tops are new blobs, blobs freed after it). The
+outputs are the plan's layer loop's, bit for bit (tests compare them). A net with loss
+weights or data layers keeps the general loop (:func:`compile_run` gives None)."""
 from __future__ import annotations
 
 import torch

@@ -4,34 +4,25 @@
     >>> out = runner.forward(data=images)      # {output blob: float32 numpy array}
     >>> runner.precision                       # "int8"
 
-Why a function returning a runner, not a ``precision=`` argument of :class:`caffe_compat.Net`:
-a ``Net`` is a torch module whose blobs, parameters and backward stay float32 (training,
-``blobs[name].data``, ``params``); int8 has none of these. The int8 forward runs on another
-engine (onnxruntime's integer kernels on the net's ONNX model,
-:mod:`caffe_compat.onnx_path.quantize`), for outputs only, with weights frozen at the call. The
-runner says so: it has ``forward`` and the output names, nothing else of a ``Net``, and the
-float net is left as it was.
+A function returning a runner, not a ``precision=`` argument of :class:`caffe_compat.Net`:
+a ``Net``'s blobs, parameters and backward stay float32; the int8 forward runs on another
+engine (:mod:`caffe_compat.onnx_path.quantize`), outputs only, weights frozen at the call,
+the float net left as it was.
 
-``net``: a :class:`caffe_compat.Net` (its TEST-phase definition for inference: data layers
-become inputs of their blobs' shapes, loss, Accuracy and Silence layers are left out; its
-current weights, trained or loaded), a ``(prototxt, caffemodel)`` pair of paths, or a
-:class:`caffe_compat.dnn.Net`. ``precision``: ``"float32"`` (the float net's own forward, the
-same interface), ``"int8"``, or ``"bfloat16"``: cv2.dnn's ``DNN_TARGET_CPU_FP16``, OpenVINO
-with the bf16 (or f16) precision hint where the processor computes in it
-(:mod:`caffe_compat.onnx_path.reduced`), else float32 with one warning, the runner's ``precision``
-saying which ran (a :class:`caffe_compat.dnn.Net` given is set to that target; no
-calibration). ``calibration`` (int8): a blob for the net's one input, a dict
-``{input name: blob}``, or a source on disk (a folder of images or an HDF5 list file, read by
+``net``: a :class:`caffe_compat.Net` (its TEST-phase definition: data layers become inputs of
+their blobs' shapes, loss, Accuracy and Silence layers are left out; its current weights), a
+``(prototxt, caffemodel)`` pair of paths, or a :class:`caffe_compat.dnn.Net`. ``precision``:
+``"float32"`` (the float net's own forward), ``"int8"``, or ``"bfloat16"`` (cv2.dnn's
+``DNN_TARGET_CPU_FP16``: :mod:`caffe_compat.onnx_path.reduced`, else float32 with one
+warning; no calibration). ``calibration`` (int8): a blob for the net's one input, a dict
+``{input name: blob}``, or a source on disk (images folder or HDF5 list file, read by
 :func:`caffe_compat.data.calibration.read_inputs` with ``mean``, ``scale``, ``swap_rb``); the
-ranges of every tensor are measured on it in one forward (OpenCV 4's ``Net.quantize`` rule),
-so it should hold inputs like those the runner will see (a few dozen). ``per_channel``: the
-weights' scales per output channel (default) or per tensor.
+ranges are measured on it in one forward (OpenCV 4's ``Net.quantize`` rule), so it should
+hold a few dozen inputs like those the runner will see. ``per_channel``: the weights' scales
+per output channel (default) or per tensor.
 
-``forward(**inputs)`` returns ``{output: float32 array}`` for the net's output layers (those
-whose outputs no layer reads, by layer name, as ``cv2.dnn``'s ``getUnconnectedOutLayersNames``;
-a Caffe deploy net names them after their top blobs), or the layers ``outputs=`` names; any
-batch size.
-"""
+``forward(**inputs)`` returns ``{output: float32 array}`` for the net's output layers (as
+``cv2.dnn``'s ``getUnconnectedOutLayersNames``), or the layers ``outputs=`` names; any batch."""
 from __future__ import annotations
 
 import os

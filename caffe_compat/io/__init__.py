@@ -2,8 +2,7 @@
 
 The submodules are imported on first use, so ``caffe_compat.io.atomic`` stays light::
 
-    from caffe_compat.io import read_net, read_caffemodel
-"""
+    from caffe_compat.io import read_net, read_caffemodel"""
 import importlib
 
 _EXPORTS = {

@@ -1,8 +1,7 @@
 """Atomic output files: write to a temporary file beside the target, then rename.
 
 A crash, SIGKILL or Ctrl-C while writing leaves the target untouched (either absent or the
-previous complete version) and at most a ``.tmp-*`` file, never a half-written output.
-"""
+previous complete version) and at most a ``.tmp-*`` file, never a half-written output."""
 import contextlib
 import os
 
@@ -12,8 +11,7 @@ def atomic_path(path, suffix=""):
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
 
     The temporary name keeps ``suffix`` (e.g. ``.h5``) for libraries that look at it. On any
-    exception (KeyboardInterrupt included) the temporary file is removed and the error re-raised.
-    """
+    exception (KeyboardInterrupt included) the temporary file is removed and the error re-raised."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)

@@ -1,27 +1,23 @@
 """Caffemodel blob values read straight from the file's bytes, without protobuf copies.
 
-A caffemodel is almost all packed ``data`` (float) fields of BlobProtos. Parsing them into
-protobuf repeated fields, copying them again in the V1 upgrade (``layers`` -> ``layer``) and
-converting them to arrays costs seconds for a 233 MB CaffeNet.
-:func:`split_blob_values` (used by ``caffemodel.read_caffemodel_values``) walks the wire format
-(top-level fields, the layers' fields, the blobs' fields), leaves the packed ``data`` /
-``double_data`` payloads out of the bytes it hands to the protobuf parser, and gives them as
-read-only ``np.frombuffer`` views of the file's bytes. Everything else (the checks, warnings
-and errors of :func:`~caffe_compat.io.caffemodel.parse_caffemodel`, the upgrade) runs unchanged
-on the smaller message, so the NetParameter is the one the full parse gives, less the blob
-values.
+A caffemodel is almost all packed ``data`` (float) fields of BlobProtos, and parsing them
+into protobuf, copying them in the V1 upgrade and converting them to arrays costs seconds
+for a 233 MB CaffeNet. :func:`split_blob_values` (used by
+``caffemodel.read_caffemodel_values``) walks the wire format (top-level, layer and blob
+fields), leaves the packed ``data`` / ``double_data`` payloads out of the bytes handed to the
+protobuf parser, and gives them as read-only ``np.frombuffer`` views of the file's bytes.
+The checks, warnings, errors and upgrade of
+:func:`~caffe_compat.io.caffemodel.parse_caffemodel` run unchanged on the smaller message.
 
-The fast path applies to files in the current (``layer``) and V1 (``layers``) formats whose
-blob values are packed, as Caffe writes them (``repeated float data = 5 [packed = true]``).
-Anything else (V0 nets, unpacked values, a file the walk finds malformed, a file the checks
-refuse) goes through the full parse, which gives Caffe's values and this project's messages.
+The fast path applies to current (``layer``) and V1 (``layers``) files whose blob values are
+packed, as Caffe writes them; anything else (V0 nets, unpacked values, a file the walk finds
+malformed or the checks refuse) goes through the full parse.
 
-Writing goes the same way round: :func:`caffemodel_pieces_with_blobs` serialises the net
-without its blobs and splices in each blob's fields, its values straight from the arrays'
-memory, giving the bytes protobuf's deterministic encoding gives (fields in number order: a
-BlobProto's ``data`` (5), ``shape`` (7), ``double_data`` (8); a layer's ``blobs`` (7) between
-``param`` (6) and ``include`` (8)), as Caffe's Net::ToProto and WriteProtoToBinaryFile do.
-"""
+Writing: :func:`caffemodel_pieces_with_blobs` serialises the net without its blobs and
+splices in each blob's fields, values straight from the arrays' memory, giving protobuf's
+deterministic encoding (fields in number order: a BlobProto's ``data`` (5), ``shape`` (7),
+``double_data`` (8); a layer's ``blobs`` (7) between ``param`` (6) and ``include`` (8)), as
+Caffe's Net::ToProto and WriteProtoToBinaryFile do."""
 from __future__ import annotations
 
 

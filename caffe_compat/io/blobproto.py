@@ -35,8 +35,7 @@ def fit_blob_shape(arr, bp, target):
     Blob::ShapeEquals accepts it, else None.
 
     Legacy blobs (num/channels/height/width) match a target of at most 4 axes aligned from the
-    end, e.g. an InnerProduct weight (M, N) stored as 1 x 1 x M x N.
-    """
+    end, e.g. an InnerProduct weight (M, N) stored as 1 x 1 x M x N."""
     target = tuple(target)
     if tuple(arr.shape) == target:
         return arr

@@ -4,8 +4,7 @@ Reading checks what Caffe checks and explains what Caffe would only abort on: a 
 empty, oversized (Caffe reads at most 2 GiB - 1 byte), truncated or corrupt file, a text
 prototxt or a .solverstate given instead, a blob whose values do not fill its shape. Nets in the
 V0/V1 formats are upgraded as Caffe does on load. Every problem raises
-:class:`~caffe_compat.errors.WeightsError` naming the file and the layer or blob.
-"""
+:class:`~caffe_compat.errors.WeightsError` naming the file and the layer or blob."""
 import math
 import os
 import warnings
@@ -312,8 +311,7 @@ def _is_solverstate(data):
 def read_caffemodel(path, max_bytes=None, *, upgrade=True):
     """A NetParameter (with blobs) from a binary .caffemodel, upgraded as Caffe does on load.
 
-    ``max_bytes`` (default 2**31 - 1, Caffe's limit) refuses larger files before reading them.
-    """
+    ``max_bytes`` (default 2**31 - 1, Caffe's limit) refuses larger files before reading them."""
     path = os.fspath(path)
     if upgrade:
         # the values bypass the upgrade's message copies (seconds for a 233 MB V1 file)
@@ -427,8 +425,7 @@ def blob_to_array(blob, where="", values=None):
     ``values``, ``(float32 array or None, float64 array or None)``, stands for ``data`` and
     ``double_data`` when the blob was read without them
     (:func:`read_caffemodel_values`); the array is then a view of
-    them, not a copy.
-    """
+    them, not a copy."""
     label = where or "blob"
     shape = blob_shape(blob)
     if any(d < 0 for d in shape):
@@ -487,8 +484,7 @@ def array_to_blob(arr, double=False):
     """A BlobProto holding ``arr`` as Caffe's Blob::ToProto writes it.
 
     ``shape.dim`` (left unset for a 0-d array, as Caffe does) and float32 ``data``, or float64
-    ``double_data`` if ``double``.
-    """
+    ``double_data`` if ``double``."""
     arr = np.asarray(arr)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"array_to_blob needs a real numeric array, got dtype {arr.dtype}")

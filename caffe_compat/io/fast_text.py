@@ -1,8 +1,7 @@
 """A quick reader for the common part of protobuf's text format, for well-formed prototxts.
 
-Caffe reads a prototxt with protobuf's C++ text parser; in Python, ``text_format.Parse`` walks
-the text token by token in Python (on a 2-core AMD EPYC, GoogLeNet's deploy net 25-35 ms,
-ResNet-50's 26-40 ms), a visible share of a program that reads a small net and runs it once.
+Caffe reads a prototxt with protobuf's C++ text parser; Python's ``text_format.Parse`` walks
+the text token by token (tens of ms for GoogLeNet's deploy net: docs/benchmarks.md).
 :func:`parse` reads the same text with one regular expression and sets the fields directly,
 for the forms prototxts are written in:
 
@@ -12,14 +11,12 @@ for the forms prototxts are written in:
   ``nan`` in float fields, ``true`` / ``false`` / ``True`` / ``False`` / ``t`` / ``f`` /
   ``1`` / ``0``, enum value names, single- or double-quoted strings without escapes.
 
-Anything else (a string with a backslash, adjacent strings, ``[a, b]`` lists, hexadecimal or
-octal numbers, an enum by number, a ``1.0f`` suffix, extensions, an unknown field, a
-non-repeated field given twice, a value of the wrong kind, a value out of range) makes it
-return False, and the caller parses the text with ``text_format.Parse``, which gives the same
-message or the error to report. So a message returned here is the one ``text_format.Parse``
-gives (``tests/caffe_compat/test_fast_text.py`` checks every prototxt the project holds and
-seeded mutations of them).
-"""
+Anything else (escapes, adjacent strings, ``[a, b]`` lists, hexadecimal or octal numbers, an
+enum by number, a ``1.0f`` suffix, extensions, an unknown field, a non-repeated field given
+twice, a value of the wrong kind or out of range) makes it return False, and the caller
+parses with ``text_format.Parse``, which gives the same message or the error to report
+(``tests/caffe_compat/test_fast_text.py`` checks every prototxt the project holds and seeded
+mutations of them)."""
 from __future__ import annotations
 
 from google.protobuf.descriptor import FieldDescriptor

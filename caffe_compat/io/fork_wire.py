@@ -1,18 +1,13 @@
 """Binary field numbers that BVLC's caffe.proto and OpenCV's fork give to different fields.
 
-OpenCV's ``opencv-caffe.proto`` puts ``detection_output_param`` at 147 and ``permute_param`` at
-148 of LayerParameter, which BVLC master gives to ``swish_param`` and ``clip_param``. Our schema
-keeps BVLC's numbers and holds the fork's two fields at 1947 and 1948 (see the header of
-caffe.proto). A layer's type says which one a binary file means: in a layer of type
-DetectionOutput (Permute) field 147 (148) is the fork's, and :func:`to_schema` renumbers those
-fields of such layers when a caffemodel is read. Only the field tags change; both numbers encode
-to two-byte tags, so every length stays as it is.
-
-Files are written with our numbers: BVLC's Caffe would refuse a Permute layer whose field 148
-it reads as a ClipParameter without its required fields, while 1947/1948 are unknown fields
-that BVLC, SSD's Caffe and OpenCV all skip (OpenCV takes layer settings from the prototxt).
-:func:`to_fork` gives OpenCV's numbering for a tool that wants it.
-"""
+OpenCV's ``opencv-caffe.proto`` puts ``detection_output_param`` at 147 and ``permute_param``
+at 148 of LayerParameter, BVLC master's ``swish_param`` and ``clip_param``. Our schema keeps
+BVLC's numbers and holds the fork's two fields at 1947 and 1948 (caffe.proto's header). In a
+layer of type DetectionOutput (Permute) field 147 (148) is the fork's: :func:`to_schema`
+renumbers those fields when a caffemodel is read (only the tags change; both numbers encode to
+two-byte tags, so every length stays). Files are written with our numbers (BVLC's Caffe would
+refuse field 148 as a ClipParameter without its required fields; 1947/1948 are unknown fields
+that BVLC, SSD's Caffe and OpenCV all skip). :func:`to_fork` gives OpenCV's numbering."""
 from caffe_compat.errors import WeightsError
 
 # layer type -> {number in fork files: number in our schema}

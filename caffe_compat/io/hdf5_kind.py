@@ -5,8 +5,7 @@ name) as an HDF5 caffemodel: a group ``data`` of one group per layer holding dat
 ``1``, ... (Net::ToHDF5). Other HDF5 files Caffe writes or reads are no weights: a solver state
 (``snapshot_format: HDF5``: datasets ``iter``, ``learned_net``, ``current_step`` and a group
 ``history``) and a data file of an HDF5Data layer (datasets named as the layer's tops, e.g.
-``data`` and ``label``). :func:`not_weights` names which one a file is.
-"""
+``data`` and ``label``). :func:`not_weights` names which one a file is."""
 from __future__ import annotations
 
 import io

@@ -6,8 +6,7 @@ the tree of fields with their 1-based line and column; :func:`named_net_source` 
 of a net into the :class:`~caffe_compat.diagnostics.locations.NetSource` of its ``layer`` /
 ``layers`` entries.
 The scan is best effort: on text it does not follow it returns None, and errors then name the
-layer without a line.
-"""
+layer without a line."""
 from __future__ import annotations
 
 import re

@@ -9,8 +9,7 @@ upgrades.
 Every problem raises :class:`~caffe_compat.errors.PrototxtError` with ``file:line:column`` in
 the message. Fields that neither Caffe 1.0 nor OpenCV's Caffe fork knows are errors; with
 ``allow_unknown_fields=True`` they are skipped with a :class:`PrototxtWarning` each, naming the
-layer, since the layer is then built without a setting that may change its shapes or values.
-"""
+layer, since the layer is then built without a setting that may change its shapes or values."""
 import os
 import re
 import warnings
@@ -88,8 +87,7 @@ def parse_text_message(text, message, filename="<string>", allow_unknown_fields=
     """Parse text-format ``text`` into ``message`` (cleared first) and return it.
 
     Raises PrototxtError naming ``filename``, line and column. Unknown fields are an error, or
-    with ``allow_unknown_fields`` skipped with one PrototxtWarning each.
-    """
+    with ``allow_unknown_fields`` skipped with one PrototxtWarning each."""
     if isinstance(text, bytes):
         text = _decode(text, filename)
     if text.startswith("\ufeff"):
@@ -276,8 +274,7 @@ def read_solver(path, *, allow_unknown_fields=False, upgrade=True):
 
     Besides the ``solver_type`` upgrade, an unset ``snapshot_prefix`` becomes the solver path
     without extension, and a prefix naming an existing directory gets the solver file's stem
-    appended (see :func:`caffe_compat.io.upgrade.upgrade_snapshot_prefix`).
-    """
+    appended (see :func:`caffe_compat.io.upgrade.upgrade_snapshot_prefix`)."""
     path = os.fspath(path)
     solver = parse_solver(read_text_file(path, "solver"), path,
                           allow_unknown_fields=allow_unknown_fields, upgrade=upgrade)

@@ -4,8 +4,7 @@ A state holds the iteration, the learning-rate step counter (``current_step``), 
 caffemodel saved with it (``learned_net``, relative to where the solver ran) and the solver's
 per-parameter history blobs, in parameter order (for Adam/AdaDelta: all first moments, then
 all second moments). Problems raise :class:`~caffe_compat.errors.WeightsError` naming the file
-and, where it applies, the history blob.
-"""
+and, where it applies, the history blob."""
 import os
 
 from google.protobuf.message import DecodeError
@@ -57,8 +56,7 @@ def _is_caffemodel(data):
 def read_solverstate(path, max_bytes=None):
     """A SolverState from a binary .solverstate file.
 
-    ``max_bytes`` (default 2**31 - 1, Caffe's limit) refuses larger files before reading them.
-    """
+    ``max_bytes`` (default 2**31 - 1, Caffe's limit) refuses larger files before reading them."""
     path = os.fspath(path)
     return parse_solverstate(read_binary_file(path, max_bytes, "solverstate"), path)
 

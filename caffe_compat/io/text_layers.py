@@ -1,8 +1,7 @@
 """Which top-level ``layer { }`` / ``layers { }`` block of a prototxt holds a given line.
 
 Used to name the layer in messages about fields of that layer (the protobuf text parser reports
-lines, not layers). A light scan: strings and ``#`` comments are skipped, braces counted.
-"""
+lines, not layers). A light scan: strings and ``#`` comments are skipped, braces counted."""
 import re
 
 _TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*|[{}]|\n|[A-Za-z_]\w*')

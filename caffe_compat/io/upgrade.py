@@ -17,8 +17,7 @@ The rules are those of Caffe 1.0 (``upgrade_proto.cpp`` and ``Net::FilterNet``):
 
 Functions return new messages; their inputs are left unchanged. Problems Caffe treats as fatal
 raise :class:`~caffe_compat.errors.NetError` / :class:`~caffe_compat.errors.SolverError`;
-problems Caffe only logs ("continuing anyway") are reported with :class:`UpgradeWarning`.
-"""
+problems Caffe only logs ("continuing anyway") are reported with :class:`UpgradeWarning`."""
 import os
 import sys
 import warnings
@@ -176,8 +175,7 @@ def upgrade_net(net_param, source="<string>", *, in_place=False):
     ``source`` names the file in messages. Raises NetError where Caffe would abort; emits
     UpgradeWarning where Caffe logs a problem and continues. ``in_place``: a NetParameter
     that the caller owns is upgraded where it is rather than copied (the readers' freshly
-    parsed messages: copying a caffemodel's blobs cost as much as parsing them).
-    """
+    parsed messages: copying a caffemodel's blobs cost as much as parsing them)."""
     if in_place and isinstance(net_param, caffe_pb2.NetParameter):
         net = net_param
     else:
@@ -501,8 +499,7 @@ def upgrade_snapshot_prefix(solver_param, solver_file):
 
     As Caffe's solver reader does: an unset ``snapshot_prefix`` becomes the solver file's path
     without its extension; a prefix naming an existing directory (relative to the current
-    directory) gets the solver file's stem appended inside it.
-    """
+    directory) gets the solver file's stem appended inside it."""
     out = caffe_pb2.SolverParameter()
     out.CopyFrom(solver_param)
     solver_file = os.fspath(solver_file)

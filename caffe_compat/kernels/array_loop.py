@@ -7,8 +7,7 @@ in Caffe's arithmetic, the products through ``_exact_gemm`` and the update throu
 routine of torch, so nothing is compared with torch: the array layers call the same C code
 where the loop computes a value differently from numpy (:func:`softmax_loss_rows`, and
 ``_exact_gemm.gemm`` for the small InnerProduct products), and tests/caffe_compat/array_solver
-compares both passes bit for bit.
-"""
+compares both passes bit for bit."""
 from __future__ import annotations
 
 import numpy as np

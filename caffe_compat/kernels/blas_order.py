@@ -1,51 +1,37 @@
 """Convolution and InnerProduct forward products in Caffe's own float32 summation order.
 
 Caffe 1.0 computes both layers on the CPU with ``cblas_sgemm`` (after ``im2col`` for the
-convolutions), and its reference build links OpenBLAS, whose kernels fix the order in which
-every output's products are added (see ``_exact_gemm.c``):
+convolutions) on OpenBLAS, whose AVX-512 (SkylakeX) kernels fix the order of every output's
+additions (``_exact_gemm.c``; ``caffe_products.KERNEL_FAMILY``):
 
 - the general driver cuts K into blocks of 320 (the rest as two halves once fewer than 640
-  remain), each block summed from zero by sequential fused multiply-adds, the blocks then
-  added one after the other;
-- ``M * N * K <= 1e6`` (OpenBLAS's small-matrix kernels): a non-transposed product
-  (Convolution; InnerProduct with ``transpose: true``) sums the whole of K sequentially; the
-  transposed one of InnerProduct (``top = bottom W^T``), when also ``num_output * batch <=
-  1200`` and ``K >= 32``, accumulates sixteen interleaved partial sums and adds them by a fixed
-  tree.
+  remain), each summed from zero by sequential fused multiply-adds, then added in turn;
+- ``M * N * K <= 1e6`` (the small-matrix kernels): a non-transposed product (Convolution;
+  InnerProduct with ``transpose: true``) sums all of K sequentially; InnerProduct's transposed
+  one (``top = bottom W^T``), when also ``num_output * batch <= 1200`` and ``K >= 32``,
+  accumulates sixteen interleaved partial sums added by a fixed tree.
 
-Following the same rules gives forward outputs bit-identical to Caffe's (the parity tests run
-them against Caffe's blobs). These are the rules of OpenBLAS's AVX-512 (SkylakeX) sgemm kernels,
-the ones OpenBLAS picks on AVX-512 processors (``caffe_products.KERNEL_FAMILY``); on other
-processors OpenBLAS runs other kernels (AVX2 ones: its Haswell kernels, with another order
-inside a block), and a Caffe build there differs from these products in the last bit of some outputs. This matters for training: a ReLU whose input is within a
-rounding error of zero, or a max-pooling window with near-equal values, takes the other branch
-when the sum is rounded differently, and such flips were the largest differences between our
-training runs and Caffe's. Backward passes need no such care (no branch depends on them): a
-convolution's gradients go through the DFT where that is cheaper (``dft_conv``), otherwise
-through :func:`conv2d_grads`, Caffe's own two gemms in
-the same summation order (per image ``W^T dY`` then col2im; ``dY col^T`` accumulated image
-after image), whose work units threads take in turn: a thread whose core another process
-holds takes fewer, so these kernels, unlike torch's fixed shares, gain from a core held in part
+The forward outputs are then bit-identical to Caffe's on AVX-512 (a Caffe build on AVX2
+OpenBLAS kernels differs in the last bit of some outputs). This matters for training: a ReLU
+input within a rounding error of zero, or near-equal values in a max-pooling window, take the
+other branch when the sum rounds differently. Backward needs no such care: a convolution's
+gradients go through the DFT where cheaper (``dft_conv``), else :func:`conv2d_grads`, Caffe's
+two gemms in the same order (per image ``W^T dY`` then col2im; ``dY col^T`` accumulated
+image after image), whose work units threads take in turn
 (:func:`caffe_compat.parallel.threads.kernel_threads`).
 
-Training (autograd on) always uses these products. Inference (``torch.no_grad()``) uses them
-when ``INFERENCE`` is True (environment variable ``CAFFE_COMPAT_CAFFE_ORDER_INFERENCE=1``, or
-``run_eval --caffe-order``) for predictions bit-identical to Caffe's; by default it keeps
-torch's faster inference kernels (predictions within ~1e-6 of Caffe's).
-
-Training may leave Caffe's order for the forward products when ``EXACT_TRAINING`` is False
-(environment variable ``CAFFE_COMPAT_FAST_TRAINING=1``, or :func:`fast_training`): the fast
-training mode. Convolutions with more than one input channel per group then run forward in
-oneDNN's channels-last layout and inner products through torch's GEMM (the one-channel first
-layers keep this module's kernel, which is the faster one there); backward passes are the same
-as in the exact mode. Outputs then differ from Caffe's by float32 rounding (about 1e-6
-relative), and trainings drift apart as any two float32 trainings in different orders do:
-``benchmarks/bench_train.py --fast`` and ``tests/caffe_compat/kernels/test_fast_training.py``
-measure the drift.
+Training (autograd on) always uses these products; inference (``torch.no_grad()``) only when
+``INFERENCE`` is True (``CAFFE_COMPAT_CAFFE_ORDER_INFERENCE=1``, ``run_eval --caffe-order``),
+else torch's faster kernels (within ~1e-6 of Caffe's). With ``EXACT_TRAINING`` False
+(``CAFFE_COMPAT_FAST_TRAINING=1``, :func:`fast_training`) training's forward leaves Caffe's
+order: convolutions of more than one input channel per group run in oneDNN's channels-last
+layout and inner products through torch's GEMM (one-channel first layers keep this kernel);
+backward is unchanged; outputs differ by float32 rounding (~1e-6 relative) and trainings
+drift as any two float32 orders do (``benchmarks/bench_train.py --fast``,
+``tests/caffe_compat/kernels/test_fast_training.py``).
 
 ``available()`` is False when the C extension was not built; the layers then use torch's
-convolution and matrix products (same values to ~1e-6, other rounding).
-"""
+convolution and matrix products (same values to ~1e-6, other rounding)."""
 from __future__ import annotations
 
 import contextlib
@@ -71,13 +57,10 @@ EXACT_TRAINING = os.environ.get("CAFFE_COMPAT_FAST_TRAINING", "0") != "1"
 def _gradients_default():
     """Whether large convolutions take :func:`conv2d_grads` for their gradients:
     ``CAFFE_COMPAT_CONV_GRADIENTS=caffe`` always, ``=torch`` never; unset, on AVX2 processors,
-    where the compiled micro-kernel is the AVX2 one. There they run at oneDNN's speed on one
-    thread and gain from a held core; on AVX-512 processors oneDNN's 512-bit gradient kernels
-    take 0.7x their time at one thread, and the CNN+D's iteration at batch 8 was faster with
-    oneDNN's both idle (0.80x) and with a core held (0.94x). The choice changes the bits, so a
-    pinned instruction set (``ONEDNN_MAX_CPU_ISA``, set by
-    :func:`caffe_compat.kernels.numerics.pin_kernels`) decides as that processor would: AVX2
-    pinned on an AVX-512 machine takes ours, as an AVX2 machine does."""
+    where the compiled micro-kernel is the AVX2 one (on AVX-512 ones oneDNN's gradient
+    kernels are faster: docs/threads.md, "Figures behind the constants"). The choice changes
+    the bits, so a pinned instruction set (``ONEDNN_MAX_CPU_ISA``,
+    :func:`caffe_compat.kernels.numerics.pin_kernels`) decides as that processor would."""
     choice = os.environ.get("CAFFE_COMPAT_CONV_GRADIENTS", "")
     if choice in ("caffe", "torch"):
         return choice == "caffe"
@@ -124,12 +107,8 @@ def gradients_usable(x, weight, grad, group):
     """Whether a convolution's direct gradients go through :func:`conv2d_grads` (CPU
     float32, extension built, ``GRADIENTS``: by default on AVX2 processors): for layers whose
     work per image and gradient (``O/g * C/g*kh*kw * OH*OW`` multiply-adds) is at least
-    :data:`GRADIENT_MIN_WORK`. There they run at oneDNN's speed on one thread (CNN+D's conv2
-    and conv3 at batch 8: 1.06x and 0.97x its time) and gain from a core another process
-    holds (0.83x their one-thread time on four threads under a loop pinned at nice -5, where
-    oneDNN's fixed shares gain nothing). Smaller layers pay im2col and col2im more per
-    multiply-add (3x3 kernels on 64-256 channels: 1.1-1.3x oneDNN's time, 32 channels: up to
-    1.8x), and keep torch's kernels."""
+    :data:`GRADIENT_MIN_WORK` (smaller layers pay im2col and col2im more per multiply-add and
+    keep torch's kernels; figures: docs/threads.md, "Figures behind the constants")."""
     if not (gradients_chosen() and _exact_gemm is not None and grad.dtype == torch.float32
             and grad.device.type == "cpu" and grad.dim() == 4):
         return False

@@ -4,8 +4,7 @@ The same compiled kernel as :mod:`caffe_compat.kernels.blas_order` (``_exact_gem
 and OpenBLAS's sgemm summation order), called on arrays the caller owns, so that a net run on
 numpy arrays (:mod:`caffe_compat.array_net`) gives Caffe's bits without importing torch. Which
 of OpenBLAS's products Caffe's InnerProduct reaches (:func:`inner_product_kind`) and where its
-small-matrix kernels take over are decided here, for both.
-"""
+small-matrix kernels take over are decided here, for both."""
 from __future__ import annotations
 
 import numpy as np

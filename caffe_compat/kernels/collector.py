@@ -1,34 +1,20 @@
 """The cycle collector and torch's objects: set aside while the program runs, back for its end.
 
-``import torch`` leaves some 170,000 objects tracked by CPython's cycle collector (functions,
-classes, module dictionaries), and every full collection walks all of them: 0.1 s each on a
-2-core AMD EPYC. A program's own allocations trigger such collections now and then: in the
-style-transfer program through CaffeNet on the torch engine 5 full collections and about
-1,000 younger ones took 0.55-0.67 s; in Caffe's brewing-logreg example 0.09-0.11 s. With
-torch's objects set aside they took 0.18-0.24 s and 0.01 s.
+``import torch`` leaves some 170,000 objects tracked by CPython's cycle collector, and every
+full collection walks them all (figures: docs/benchmarks.md, "The cycle collector keeps off
+torch's objects"). :func:`install` (run when :mod:`caffe_compat` is imported) sets them aside
+with :func:`gc.freeze` once torch is loaded: right away if it is, else at the end of a
+:class:`Loading` block (the lazy import of ``caffe_compat.Net`` and the solvers; reading a
+net through ``caffe_compat.dnn``) or at a net's construction. An ``atexit`` callback
+registered at install (so run after the program's own) puts them back with
+:func:`gc.unfreeze` before CPython's shutdown, which then goes as it would have
+(``tests/caffe_compat/kernels/test_collector.py``).
 
-:func:`install` (run when :mod:`caffe_compat` is imported) sets them aside once torch is
-loaded: right away if it is, else at the first of the package's own entry points that finds it
-loaded: the end of a :class:`Loading` block (the lazy import of ``caffe_compat.Net`` and the
-solvers, which loads torch with automatic collection paused; reading a net through
-``caffe_compat.dnn``) or a net's construction (torch imported by the program itself). Setting
-aside is :func:`gc.freeze`, Python's documented way to keep the collector off long-lived
-data: every object alive at that moment moves to the permanent generation. An ``atexit``
-callback registered at install, so run after those the program registers later, puts them
-back with :func:`gc.unfreeze` before CPython's shutdown, which then goes as it would have:
-modules are collected in the usual order, files the program left open are flushed and
-``__del__`` methods run (``tests/caffe_compat/kernels/test_collector.py``).
+:class:`Paused` is a block without automatic collections, for work that makes many objects
+and no garbage cycles: torch's import and reading a net.
 
-:class:`Paused` is a block without automatic collections, for work that makes many
-objects and no garbage cycles: torch's import (above) and reading a net
-(``caffe_compat.dnn.readNetFromCaffe``), whose collections would walk what it makes for
-nothing (and, a full one, every object of the program).
-
-The cost: cyclic garbage among the objects alive when they are set aside (what the program
-made before its first use of the engine) is reclaimed at exit, not while the program
-runs. Objects made after it are collected as before. ``CAFFE_COMPAT_GC_FREEZE=0`` in the
-environment leaves the collector alone.
-"""
+The cost: cyclic garbage among the objects alive when they are set aside is reclaimed at
+exit, not while the program runs. ``CAFFE_COMPAT_GC_FREEZE=0`` leaves the collector alone."""
 from __future__ import annotations
 
 import atexit

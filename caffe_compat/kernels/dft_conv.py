@@ -1,29 +1,24 @@
 """Convolution gradients through the discrete Fourier transform, computed as matrix products.
 
-Caffe back-propagates a convolution by two GEMMs over its im2col columns: ``k_h*k_w*Ho*Wo``
-multiply-adds per (image, output channel, input channel) for the weight gradient and as many for
-the input gradient. Neither gradient takes a branch in Caffe (only the forward pass feeds ReLU and
-pooling decisions, and :mod:`caffe_compat.kernels.blas_order` sums that one in Caffe's order), so the
-backward pass is free to use a cheaper exact identity: on an ``Lh x Lw`` grid that holds the
-whole linear correlation without wrap-around (the padded input's own size, for stride 1),
+Caffe back-propagates a convolution by two GEMMs over its im2col columns. Neither gradient
+takes a branch (only the forward feeds ReLU and pooling decisions, summed in Caffe's order by
+:mod:`caffe_compat.kernels.blas_order`), so backward may use a cheaper exact identity: on an
+``Lh x Lw`` grid holding the whole linear correlation without wrap-around (the padded
+input's size, for stride 1),
 
-- weight gradient: ``gw[o, i] = IDFT(sum_n conj(DY[n, o]) * X[n, i])`` read at the ``k_h x k_w``
-  taps;
+- weight gradient: ``gw[o, i] = IDFT(sum_n conj(DY[n, o]) * X[n, i])`` read at the
+  ``k_h x k_w`` taps;
 - input gradient: ``gx[n, i] = IDFT(sum_o DY[n, o] * W[o, i])`` read at the input's positions,
 
-with one complex matrix product per frequency (``8*Lh*(Lw/2+1)`` real multiply-adds per triple
-instead of ``2*k_h*k_w*Ho*Wo``: 10x fewer for CNN+D's conv2, 8x for conv3). The transforms
-themselves are dense real matrix products (a half-spectrum DFT along the width, a complex one
-along the height), laid out so that each frequency's ``(N, C)`` block comes out contiguous and
-feeds a batched GEMM without a transpose.
+one complex matrix product per frequency (``8*Lh*(Lw/2+1)`` real multiply-adds per triple
+instead of ``2*k_h*k_w*Ho*Wo``: 10x fewer for CNN+D's conv2, 8x for conv3). The transforms are
+dense real matrix products (a half-spectrum DFT along the width, a complex one along the
+height), laid out so each frequency's ``(N, C)`` block is contiguous for a batched GEMM.
 
-Accuracy: float32 throughout, twiddle factors rounded once from float64. Against a float64
-reference the gradients are within 1e-6 of their largest magnitude (the direct oneDNN weight
-gradient, one sum over ``N*Ho*Wo`` products, is at 4e-6 to 9e-6 on CNN+D's layers):
-``tests/caffe_compat/kernels/test_dft_conv.py``.
-
-``CAFFE_COMPAT_CONV_BACKWARD=direct`` (or ``ENABLED = False``) keeps torch's direct kernels.
-"""
+Accuracy: float32 throughout, twiddle factors rounded once from float64; within 1e-6 of the
+gradients' largest magnitude against float64 (oneDNN's direct weight gradient: 4e-6 to 9e-6
+on CNN+D's layers): ``tests/caffe_compat/kernels/test_dft_conv.py``.
+``CAFFE_COMPAT_CONV_BACKWARD=direct`` (or ``ENABLED = False``) keeps torch's direct kernels."""
 from __future__ import annotations
 
 import functools
@@ -103,8 +98,7 @@ def _angles(rows, cols, period, row0=0, col0=0):
 def _forward_matrices(hin, win, lh, lw, dtype):
     """``Dw`` (2*Fw, win): rows (re|im, kw) of the real-to-half-spectrum DFT along the width.
     ``Dh`` (2*lh, 2*hin): rows (re|im, kh), columns (h, re|im) of the complex DFT along the
-    height, so that ``Dh @ A`` on rows (h, re|im) gives the spectrum's real then imaginary plane.
-    """
+    height, so that ``Dh @ A`` on rows (h, re|im) gives the spectrum's real then imaginary plane."""
     a = _angles(_half(lw), win, lw)
     dw = torch.cat([torch.cos(a), -torch.sin(a)], 0)
     b = _angles(lh, hin, lh)
@@ -117,8 +111,7 @@ def _forward_matrices(hin, win, lh, lw, dtype):
 def _inverse_matrices(h0, hout, w0, wout, lh, lw, dtype):
     """``Eh`` (2*hout, 2*lh): rows (h, re|im), columns (re|im, kh): the inverse complex DFT along
     the height at rows h0.. ; ``Ew`` (2*Fw, wout): the half-spectrum-to-real inverse along the
-    width at columns w0.., each column weighted by its Hermitian multiplicity, scaled 1/(lh*lw).
-    """
+    width at columns w0.., each column weighted by its Hermitian multiplicity, scaled 1/(lh*lw)."""
     a = _angles(hout, lh, lh, h0)
     c, s = torch.cos(a), torch.sin(a)
     eh = torch.stack([torch.stack([c, -s], 1), torch.stack([s, c], 1)], 1)

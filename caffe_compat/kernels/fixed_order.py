@@ -1,26 +1,17 @@
 """Sums and softmaxes whose bits do not depend on torch's thread count.
 
-ATen reduces a tensor into few outputs (a bias gradient over a batch of feature maps, a loss
-over more than its grain of 32768 elements) by splitting the summed elements among its threads
-and adding their partial sums, so the association, and with it the float32 bits, follow the
-thread count. oneDNN's bias gradient for a convolution with few output channels does the same
-(a convolution with one output channel: other bits at 1 and 2 threads). ATen's softmax over a
-channel axis hands the end of each thread's share to its scalar loop, whose ``exp`` rounds
-differently from the vector one (a (2, 3, 256, 256) softmax over its channels: other bits at 3
-threads than at 1); over the last axis, or one followed by axes of size 1, they do not move
-(:func:`softmax`). The thread policy (:mod:`caffe_compat.parallel.threads`) changes the count
-with the machine's load, so such an operation in a training step would give other weights on a
-busy machine than on an idle one: measured, the demo's SR-FCN (its last convolution has one
-output) and the Joint-OA model started from it.
+ATen reduces a tensor into few outputs (a bias gradient over a batch, a loss over more than
+its grain of 32768 elements) by adding per-thread partial sums, so the float32 bits follow
+the thread count; so does oneDNN's bias gradient for a convolution with few output channels.
+ATen's softmax over a channel axis hands the end of each thread's share to its scalar loop,
+whose ``exp`` rounds differently (over the last axis, or one followed by axes of size 1, the
+bits do not move: :func:`softmax`). The thread policy (:mod:`caffe_compat.parallel.threads`)
+changes the count with the machine's load, so a training step would give other weights on
+a busy machine (docs/reproduction.md, "What reproduces bit for bit").
 
-:func:`sum_dims` and :func:`softmax` run on one thread, in ATen's serial loops, whose order does
-not depend on how many threads the process has; the count is set back at once (a fraction of a
-microsecond; the operations served are a small part of a pass).
-Elementwise functions share the scalar-tail effect where the vector and scalar code round
-differently: ``torch.pow`` (Power, LRN) on some element counts, measured; ``exp``, ``log``,
-``tanh`` and Caffe's sigmoid through ``tanh`` in double did not. Those layers are not covered
-here.
-"""
+:func:`sum_dims` and :func:`softmax` run on one thread, in ATen's serial loops, the count set
+back at once. Not covered: elementwise functions whose vector and scalar code round
+differently (``torch.pow``: Power, LRN, on some element counts)."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -61,8 +52,7 @@ def softmax(x, dim):
     thread whole rows, all in the same vector code, and over an axis followed only by axes of
     size 1 (a (N, C, 1, 1) blob) every output takes its scalar loop, however the threads
     split them. Setting the count to one and back there would cost the next parallel operator
-    its thread team (a MobileNet v2 forward at batch 1: 0.24 ms, 3.5 %, in alternating
-    blocks)."""
+    its thread team."""
     if x.dim() == 0 or math.prod(x.shape[dim % x.dim() + 1:]) == 1:
         return torch.softmax(x, dim)
     return _on_one_thread(torch.softmax, x, dim)
@@ -136,14 +126,11 @@ def conv_weight_grad(grad, x, weight, stride, pad, dilation, group):
 
     oneDNN splits the batch among its threads and adds their partial gradients, so its bits
     follow the count (on AVX-512 processors, at every layer measured; on AVX2 ones not). Here
-    the batch is cut into two fixed halves, each half's gradient computed on one thread, and
-    the second added to the first. With two threads or more, and no core of ours held by
-    another process (a half on a held core would hold up the step: the fixed shares this
-    project avoids), a helper thread computes the second half while the caller computes the
-    first; otherwise the caller computes both. One image is cut into two fixed output-channel
-    halves instead (:func:`_channel_halves`; a layer of at least
-    :data:`CHANNEL_SPLIT_MIN_WORK` multiply-adds), in the same way. ``grad`` and ``x``
-    contiguous."""
+    the batch is cut into two fixed halves, each computed on one thread, the second added to
+    the first: by a helper thread beside the caller with two threads or more and no core of
+    ours held by another process, else both by the caller. One image is cut into two fixed
+    output-channel halves instead (:func:`_channel_halves`; a layer of at least
+    :data:`CHANNEL_SPLIT_MIN_WORK` multiply-adds). ``grad`` and ``x`` contiguous."""
     geometry = (stride, pad, dilation, group)
     if x.shape[0] < 2:
         split = _channel_split(weight, grad, group)
@@ -214,8 +201,7 @@ def pointwise_grads(grad, x, weight, need_input, need_weight):
     With ``X`` the image as (C, H*W), ``W`` the weights as (O, C) and ``G`` the top diff as
     (O, H*W), the input gradient is ``W^T G`` and the weight gradient ``G X^T``: Caffe's own two
     gemms for such a layer (no im2col). oneDNN's convolution backward spends most of its time
-    on set-up at the small sizes where these layers sit (GoogLeNet's inception 1x1s at 6 x 8:
-    0.7 ms, against 0.3 ms for the two products). Each product runs on one thread; from
+    on set-up at the small sizes where these layers sit. Each product runs on one thread; from
     :data:`POINTWISE_SPLIT_MIN_WORK` multiply-adds it is cut into two fixed halves (input
     channels of the first, output channels of the second), the second halves computed by the
     helper thread of :func:`conv_weight_grad` where two threads are free, else by the caller:

@@ -1,17 +1,12 @@
 """Keep freed memory in the process, as Caffe keeps its blobs.
 
-Caffe allocates every blob once and reuses it for every iteration. torch allocates a fresh
-tensor for each activation of each pass; glibc hands blocks of more than 32 MiB (a CNN+D batch
-of 128 has activations of 277 MB) straight back to the kernel when they are freed, so every
-iteration faults in and zeroes hundreds of megabytes of new pages again: a quarter of a CNN+D
-training iteration on two cores. :func:`retain_freed_memory` makes glibc serve all blocks from
-its heap and never trim it (``mallopt(M_MMAP_MAX, 0)``, ``mallopt(M_TRIM_THRESHOLD, max)``):
-freed activations are reused by the next pass, at the price of the process keeping its peak
-memory until it exits (which a training or evaluation process reaches anyway).
-
-The solvers and the evaluation call it; ``CAFFE_COMPAT_KEEP_FREED_MEMORY=0`` turns it off.
-Elsewhere than glibc it does nothing.
-"""
+Caffe allocates every blob once; torch allocates a fresh tensor per activation and pass, and
+glibc hands blocks of more than 32 MiB straight back to the kernel, so every iteration faults
+in and zeroes new pages again (figures: docs/threads.md's table). :func:`retain_freed_memory`
+makes glibc serve all blocks from its heap and never trim it (``mallopt(M_MMAP_MAX, 0)``,
+``mallopt(M_TRIM_THRESHOLD, max)``): freed activations are reused by the next pass, the
+process keeping its peak memory until it exits. The solvers and the evaluation call it;
+``CAFFE_COMPAT_KEEP_FREED_MEMORY=0`` turns it off. Elsewhere than glibc it does nothing."""
 from __future__ import annotations
 
 import ctypes

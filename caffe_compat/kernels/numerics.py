@@ -1,27 +1,23 @@
 """Which CPU kernels compute a run's floating-point results, and how to pin them.
 
-A training run on the CPU gives the same bits every time on the same machine with the same
-kernels (seeds everywhere; the thread count does not change the result of the nets measured:
-the sums and softmaxes that ATen and oneDNN would split among threads run on one,
-:mod:`caffe_compat.kernels.fixed_order`). Across machines the
-bits depend on three libraries under torch that pick their kernels by the processor's
-instruction set, each measured to change the weights after one iteration of the CNN+D
-(docs/reproduction.md, "What reproduces bit for bit"):
+A CPU training run gives the same bits every time on the same machine with the same kernels,
+at any thread count (:mod:`caffe_compat.kernels.fixed_order`). Across machines the bits depend
+on three libraries under torch that pick their kernels by instruction set (each measured to
+change the CNN+D's weights after one iteration: docs/reproduction.md, "What reproduces bit
+for bit"):
 
-- ATen's vectorized CPU kernels (elementwise and reductions such as a bias gradient's sum):
-  ``ATEN_CPU_CAPABILITY`` = ``default`` | ``avx2`` | ``avx512`` (torch picks the best one);
-- oneDNN (the convolution backward passes that do not go through the DFT, and inference
-  convolutions): ``ONEDNN_MAX_CPU_ISA`` (``SSE41``, ``AVX2``, ``AVX512_CORE``, ...);
-- MKL (matrix products of the DFT route and of InnerProduct's backward): ``MKL_CBWR``
-  (``COMPATIBLE``, ``AVX2``, ``AVX512``, ...; MKL's conditional numerical reproducibility).
+- ATen's vectorized CPU kernels: ``ATEN_CPU_CAPABILITY`` = ``default`` | ``avx2`` | ``avx512``;
+- oneDNN (convolution backward passes not on the DFT route, inference convolutions):
+  ``ONEDNN_MAX_CPU_ISA`` (``SSE41``, ``AVX2``, ``AVX512_CORE``, ...);
+- MKL (the DFT route's products, InnerProduct's backward): ``MKL_CBWR`` (``COMPATIBLE``,
+  ``AVX2``, ``AVX512``, ...; MKL's conditional numerical reproducibility).
 
-The project's own C kernels (the Caffe-order products of ``_exact_gemm.c``, with hardware FMA or
-C's ``fmaf``, the pooling loop, MATLAB's ``imresize``) give the same bits on every x86-64
-machine. :func:`kernel_fingerprint` records what a process uses (the reproduction writes it
-into ``pipeline.json``); :func:`pin_kernels` sets the three variables so that a machine with a
-wider instruction set runs the code paths of a narrower one. It must run before the first
-floating-point work of the process (each library reads its variable once).
-"""
+The project's own C kernels (``_exact_gemm.c`` with hardware FMA or C's ``fmaf``, the pooling
+loop, MATLAB's ``imresize``) give the same bits on every x86-64 machine.
+:func:`kernel_fingerprint` records what a process uses (the reproduction writes it into
+``pipeline.json``); :func:`pin_kernels` sets the three variables so a machine with a wider
+instruction set runs a narrower one's code paths; it must run before the process's first
+floating-point work (each library reads its variable once)."""
 from __future__ import annotations
 
 import os

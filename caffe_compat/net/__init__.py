@@ -4,5 +4,4 @@ params), :mod:`.build` (layers set up from a NetParameter, parameters filled), :
 filtering, split insertion, the layer graph), :mod:`.stepwise` (a forward or backward layer by
 layer), :mod:`.train_plan` (the training step without autograd), :mod:`.signature` (which
 weights fit which net), :mod:`.summary` (Caffe's net-initialisation log and layer tables) and
-:mod:`.architectures` (naming a net's architecture).
-"""
+:mod:`.architectures` (naming a net's architecture)."""

@@ -10,8 +10,7 @@ caffe_compat itself knows no architecture by name. Packages built on it (the mod
 
 A describer is ``describe(net_param) -> str | None``: one line naming the architecture of a
 NetParameter (a caffemodel's), or None when it does not recognise it. The first describer that
-answers wins, in registration order (entry points after the ones registered in code).
-"""
+answers wins, in registration order (entry points after the ones registered in code)."""
 from __future__ import annotations
 
 import logging
@@ -41,8 +40,7 @@ def describe_architecture(net_param):
     """One line naming the architecture of ``net_param``, or None when no describer knows it.
 
     A describer that fails is reported with a warning and skipped: an inspection of the file
-    must not depend on a plug-in working.
-    """
+    must not depend on a plug-in working."""
     for describe in architecture_describers():
         try:
             text = describe(net_param)

@@ -6,8 +6,7 @@ array engine):
 - layers whose tops feed no loss are skipped, and so are those all of whose tops skip
   propagation; ``propagate_down: false`` stops a bottom;
 - ``force_backward`` runs every layer, every bottom its layer allows (AllowForceBackward) and
-  every parameter.
-"""
+  every parameter."""
 from __future__ import annotations
 
 

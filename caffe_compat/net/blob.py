@@ -5,8 +5,7 @@ As in Caffe, an in-place chain of layers shares one blob: its ``data`` is the ou
 last layer that wrote it, its ``diff`` the gradient with respect to the first producer's
 output. A learnable parameter keeps Caffe's per-parameter settings (``lr_mult``,
 ``decay_mult``) and its owner (the layer and index that created it; parameters shared by
-ParamSpec name belong to the first layer that names them).
-"""
+ParamSpec name belong to the first layer that names them)."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +18,7 @@ class Blob:
     """A named blob after the last forward: ``data`` (last in-place version) and ``diff``.
 
     As in Caffe, an in-place chain shares one blob: ``data`` is the output of the last layer
-    that wrote it, ``diff`` the gradient with respect to the first producer's output.
-    """
+    that wrote it, ``diff`` the gradient with respect to the first producer's output."""
 
     __slots__ = ("name", "shape", "_data", "_first", "_kept", "_dropped")
 

@@ -7,8 +7,7 @@ blob) and its loss weights (``LossLayer`` adds ``loss_weight: 1`` to a one-top l
 Then ``AppendParam`` / ``ShareWeights``: parameters named in a ParamSpec are shared by name
 (``STRICT`` shapes or ``PERMISSIVE`` counts), with the ``lr_mult`` / ``decay_mult`` of the
 specs that set them. Every error names the layer and, for a net read from text, its
-``file:line:column`` (:mod:`caffe_compat.diagnostics.locations`).
-"""
+``file:line:column`` (:mod:`caffe_compat.diagnostics.locations`)."""
 from __future__ import annotations
 
 import re

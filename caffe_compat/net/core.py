@@ -1,14 +1,11 @@
 """``Net``: a Caffe net definition (and optionally its weights) as one ``torch.nn.Module``.
 
 It mirrors pycaffe's ``caffe.Net``: ``forward(**inputs)`` returns the output blobs,
-``blobs[name].data`` / ``.diff`` hold every named blob after the last forward/backward, and
-``params[layer][i]`` are the parameter blobs in Caffe's order. The layer list, blob names, split
-layers, in-place reuse and loss weights are Caffe's (see :mod:`caffe_compat.net.graph`).
-
-This module holds the net's views and its forward and backward passes; building the layers is
-:mod:`caffe_compat.net.build`'s, weights and exports :mod:`caffe_compat.net.weights`', and the
-blob views :mod:`caffe_compat.net.blob`'s.
-"""
+``blobs[name].data`` / ``.diff`` hold every named blob after the last pass, and
+``params[layer][i]`` are the parameter blobs in Caffe's order; the layer list, blob names,
+splits, in-place reuse and loss weights are Caffe's (:mod:`caffe_compat.net.graph`). This
+module holds the views and the passes; building is :mod:`caffe_compat.net.build`'s, weights
+and exports :mod:`caffe_compat.net.weights`', blob views :mod:`caffe_compat.net.blob`'s."""
 from __future__ import annotations
 
 import collections
@@ -49,27 +46,23 @@ def load_net_param(model):
 class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     """A Caffe net as a torch module.
 
-    ``model``: prototxt path, prototxt text or NetParameter. ``weights``: caffemodel path(s) copied
-    by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level`` and
-    ``stages`` complete the NetState. ``seed`` seeds the fillers and, as Caffe::set_random_seed, the
-    crops, mirrors and shuffles of the data layers; without it the net draws from the thread's
-    Caffe stream (``caffe_rng``, default caffe_compat.data.caffe_random.thread_stream(), which
-    ``caffe.set_random_seed`` seeds and successive nets continue, as in Caffe).
-    ``data_sources`` maps a data layer name (or the original ``source`` string) to a
-    replacement source path.
-    ``keep_diffs`` keeps the diff of every computed blob after ``backward`` (costs memory);
-    without it only inputs and parameters have gradients and ``blobs[name].diff`` of a computed
-    blob raises.
-    ``strict``: weights that do not match the net exactly are an error (a layer of the net with
-    parameters that the files lack, a layer of a file with blobs that the net lacks; every
-    problem in one :class:`~caffe_compat.errors.WeightsError`) where by default, as in Caffe,
-    such layers are skipped, the net's keeping their fillers, and a
+    ``model``: prototxt path, prototxt text or NetParameter. ``weights``: caffemodel path(s)
+    copied by layer name (Caffe's CopyTrainedLayersFrom). ``phase``: "train" or "test". ``level``
+    and ``stages`` complete the NetState. ``seed`` seeds the fillers and, as
+    Caffe::set_random_seed, the data layers' crops, mirrors and shuffles; without it the net draws
+    from the thread's Caffe stream (``caffe_rng``, default
+    caffe_compat.data.caffe_random.thread_stream(), which ``caffe.set_random_seed`` seeds and
+    successive nets continue, as in Caffe). ``data_sources`` maps a data layer name (or the
+    original ``source`` string) to a replacement source path. ``keep_diffs`` keeps every computed
+    blob's diff after ``backward`` (without it ``blobs[name].diff`` of a computed blob raises).
+    ``strict``: weights that do not match the net exactly are one
+    :class:`~caffe_compat.errors.WeightsError` listing every problem; by default, as in Caffe,
+    such layers are skipped (the net's keep their fillers) and a
     :class:`~caffe_compat.errors.WeightsMismatchWarning` names the net's layers left uncovered.
     ``engine``: None or "torch" (default) runs every forward here; "auto", "onnxruntime" or
-    "openvino" lets forwards that return outputs only (``keep_blobs=False`` without autograd,
-    no extra ``blobs``) run on that engine (:mod:`caffe_compat.inference.engines`: checked against this
-    forward first); every other forward, and Caffe's exact order, stays here.
-    """
+    "openvino" lets outputs-only forwards (``keep_blobs=False`` without autograd, no extra
+    ``blobs``) run on that engine (:mod:`caffe_compat.inference.engines`, checked against this
+    forward first); every other forward, and Caffe's exact order, stays here."""
 
     def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
                  dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
@@ -202,18 +195,14 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     def forward(self, blobs=None, keep_blobs=True, **inputs):
         """Run every layer; return the output blobs (name -> tensor), as pycaffe's forward.
 
-        Keyword arguments feed the Input blobs (tensors or arrays, any batch size); ``blobs``
-        names extra blobs to return beside the outputs. Data layers read their next batch.
-        ``keep_blobs=False`` (inference only) returns the wanted blobs without keeping the
-        others in ``self.blobs``: every intermediate is freed as soon as the pass moves on,
-        so the next chunk or batch reuses memory that is still in cache.
-        ``self.loss`` holds the total weighted loss afterwards. Without autograd (under
-        ``torch.no_grad()``/``inference_mode()``) a large batch runs through a net of per-item
-        layers in chunks of ``self.inference_chunk`` items: the same arithmetic per item, with
-        intermediate blobs small enough to stay in cache.
-        With ``engine`` set (see the class doc), a forward with ``keep_blobs=False`` under
-        no_grad/inference_mode and no extra ``blobs`` runs on that engine.
-        """
+        Keyword arguments feed the Input blobs (tensors or arrays, any batch size); ``blobs`` names
+        extra blobs to return. Data layers read their next batch. ``keep_blobs=False`` (inference
+        only) returns the wanted blobs without keeping the others in ``self.blobs`` (each
+        intermediate freed as the pass moves on). ``self.loss`` holds the total weighted loss
+        afterwards. Without autograd a large batch through a net of per-item layers runs in chunks
+        of ``self.inference_chunk`` items (the same arithmetic per item). With ``engine`` set (the
+        class doc), a forward with ``keep_blobs=False`` without autograd and no extra ``blobs`` runs
+        on that engine."""
         if self.engine not in (None, "torch") and not keep_blobs and not blobs \
                 and not torch.is_grad_enabled():
             out = self._engine_forward(inputs)

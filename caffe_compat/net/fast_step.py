@@ -3,23 +3,15 @@
 per-layer decisions of its general loop taken once per net.
 
 :meth:`Stepwise.forward <caffe_compat.net.stepwise.Stepwise.forward>` over every layer with
-autograd on, and the ``backward`` over every layer after it, run these when every layer that
-takes part in backward offers Caffe's explicit calls (``explicit_forward`` /
-``explicit_backward``, :mod:`caffe_compat.net.train_plan`; Split does for up to two tops) and
-no layer works on the blobs themselves (Python layers) or holds fixed tops: the same layer
-calls on the same tensors, in the same order, with the same copies into the same blob
-storage as the general loop makes (a top of a layer that learns is copied into its blob, any
-other adopted unless its storage was handed out; the diffs assigned to the bottom blobs,
-added to the parameters'), so every value a program can read through ``net.blobs`` /
-``net.params`` is the general loop's bit for bit (tests/pycaffe/test_fast_step.py), and a
-partial backward after it (``backward(start=...)``) finds each layer's saved state where the
-general loop leaves it. A whole-net forward with autograd off (a solver's test pass, a deploy
-net) takes the plan's inference records where the general loop would substitute nothing (no
-convolution, pooling, LRN or concat, no batch run in chunks): the same layer calls, in-place
-layers written in place, the same adoptions. What is saved per layer and pass is the general
-loop's decisions (which layer, which path, which copy, which substitute), taken again at
-every pass there.
-"""
+autograd on, and the whole ``backward`` after it, run these when every layer taking part in
+backward offers Caffe's explicit calls (:mod:`caffe_compat.net.train_plan`; Split for up to
+two tops) and no layer works on the blobs themselves (Python layers) or holds fixed tops: the
+same layer calls, tensors, order and copies into blob storage as the general loop, so every
+value readable through ``net.blobs`` / ``net.params`` is the general loop's bit for bit
+(tests/pycaffe/test_fast_step.py), and a partial backward after it finds each layer's saved
+state where the general loop leaves it. A whole-net forward with autograd off (a test pass,
+a deploy net) takes the plan's inference records where the general loop would substitute
+nothing (no convolution, pooling, LRN or concat, no batch in chunks)."""
 from __future__ import annotations
 
 import torch

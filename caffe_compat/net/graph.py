@@ -8,8 +8,7 @@ and the connectivity checked (unknown bottoms, duplicate tops) with errors namin
 for a net read from text, its ``file:line:column`` (:mod:`caffe_compat.diagnostics.locations`).
 
 The messages come already upgraded from :mod:`caffe_compat.io` (``read_net``, ``parse_net``,
-``io.upgrade.upgrade_net``); a net still in a legacy format is refused here.
-"""
+``io.upgrade.upgrade_net``); a net still in a legacy format is refused here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,8 +46,7 @@ def filter_net(net_param, phase, level=0, stages=(), source="<string>"):
     level and ``stages`` are added to the stages the net's ``state`` already lists. The result
     carries that state, and the layer positions of ``net_param`` when it was read from text.
     ``net_param`` must be in the current format (the readers of :mod:`caffe_compat.io` upgrade
-    legacy nets).
-    """
+    legacy nets)."""
     original = net_param
     net_param = as_message(net_param, caffe_pb2.NetParameter)
     check_upgraded(net_param, locations.file_of(original) or source)
@@ -111,8 +109,7 @@ def insert_splits(net_param):
 
     A top with a non-zero explicit ``loss_weight`` counts as one more consumer; the split then
     carries that loss weight on its first output, as Caffe does. A Split layer takes the
-    position of the ``top`` it splits.
-    """
+    position of the ``top`` it splits."""
     positions = locations.source_of(net_param)
     last_top = {}            # blob name -> (layer index, top index) of its latest producer
     source = {}              # (layer, bottom index) -> (layer, top index)

@@ -1,19 +1,16 @@
-"""The one check of a blob fed to a net's input, made by every path before its engine runs:
-cv2.dnn's forwards (torch, torch-free) and pycaffe's (array engine, torch), so that the same
-mistake gives the same error wherever it is made.
+"""The one check of a blob fed to a net's input, made by every path before its engine runs
+(cv2.dnn's torch and torch-free forwards, pycaffe's array and torch engines), so the same
+mistake gives the same error everywhere.
 
-A net's declared input shape (an ``Input`` layer's ``input_param.shape``, or the legacy
-``input_dim`` / ``input_shape`` fields the upgrade turns into one) may change in the batch and
-spatial axes: Caffe and OpenCV reshape the net to the blob. What the learned blobs fix may
-not: the number of axes and the channels a ``Convolution`` or ``Deconvolution`` takes (its
-weights are out x in x kh x kw, Caffe's ``CHECK_EQ(channels_, bottom[0]->shape(1))`` and
-OpenCV's ``getMemoryShapes`` assertion), the channels of ``BatchNorm`` (one value per
-channel), and the values per item of an ``InnerProduct`` reading an N x D input (its
-weights are out x D; on more axes its ``axis`` decides, and the layer itself checks). The
-layer reading the input is found through the layers that keep the channels (activations,
-Split, Pooling, LRN, ...). A blob that breaks one of these rules is refused naming the
-input, the shape fed, the shape declared, the layer whose blobs fix it, and the fix.
-"""
+A net's declared input shape (an ``Input`` layer's, or the legacy ``input_dim`` /
+``input_shape`` upgraded to one) may change in the batch and spatial axes (Caffe and OpenCV
+reshape the net). What the learned blobs fix may not: the number of axes, the channels a
+``Convolution`` or ``Deconvolution`` takes (Caffe's ``CHECK_EQ(channels_,
+bottom[0]->shape(1))``, OpenCV's ``getMemoryShapes`` assertion), ``BatchNorm``'s channels,
+and the values per item of an ``InnerProduct`` reading an N x D input. The layer reading the
+input is found through the layers that keep the channels (activations, Split, Pooling, LRN,
+...). A blob breaking one of these rules is refused naming the input, the shape fed, the shape
+declared, the layer whose blobs fix it, and the fix."""
 from __future__ import annotations
 
 import math

@@ -1,20 +1,16 @@
 """Caffe's Net::Reshape, and the one place where a layer's shape error gets its context.
 
-Caffe reshapes every layer before it runs it (``Layer::Forward`` calls ``Reshape``), so a
-bottom that does not fit is refused by the layer's own Reshape checks before any arithmetic,
-with the layer's rule in the message. Here a layer's reshape rule is its ``top_shapes``;
+Caffe reshapes every layer before running it, so a bottom that does not fit is refused by the
+layer's own Reshape checks. Here a layer's reshape rule is its ``top_shapes``;
 :func:`layer_top_shapes` runs it for one layer and turns whatever it raises into a
-:class:`~caffe_compat.errors.NetError` that names the layer, its type, its ``file:line:column``
-when the net was read from text (:mod:`caffe_compat.diagnostics.locations`), the bottom shapes
-and the shapes the layer was set up for. Every path that gives a net other shapes goes through
-it: building (Net::Init), pycaffe's ``net.reshape()`` and a cv2.dnn net given another input
-size (built again for it). A forward given other shapes runs without reshaping first (that
-would cost every pass); when it fails, :func:`explain`, called by the passes' entry points
-(:meth:`caffe_compat.net.core.Net.forward`, pycaffe's forward in
-:mod:`caffe_compat.net.stepwise`), runs the reshape from the pass's input shapes to name the
-layer that refuses them, as Caffe's Reshape would have, or gives the layer whose forward raised
-the error (a kernel's, torch's own) the same context (:func:`forward_failure`).
-"""
+:class:`~caffe_compat.errors.NetError` naming the layer, its type, its ``file:line:column``
+when read from text (:mod:`caffe_compat.diagnostics.locations`), the bottom shapes and the
+shapes the layer was set up for. Every path that gives a net other shapes goes through it:
+building (Net::Init), pycaffe's ``net.reshape()``, a cv2.dnn net given another input size. A
+forward given other shapes runs without reshaping first; when it fails, :func:`explain`
+(called by :meth:`caffe_compat.net.core.Net.forward` and :mod:`caffe_compat.net.stepwise`)
+runs the reshape from the pass's input shapes to name the layer that refuses them, or gives
+the layer whose forward raised the same context (:func:`forward_failure`)."""
 from __future__ import annotations
 
 from ..diagnostics import locations

@@ -64,8 +64,7 @@ def layer_signature(source, phase="test"):
     """The signature of a caffemodel path, a NetParameter, a built Net, or a net prototxt.
 
     A prototxt (or a NetParameter without blobs, e.g. a parsed definition) is built as a net in
-    ``phase`` to get its parameter shapes; a caffemodel's blobs are read as stored.
-    """
+    ``phase`` to get its parameter shapes; a caffemodel's blobs are read as stored."""
     from .core import Net, load_net_param
     if isinstance(source, Net):
         return net_signature(source)
@@ -98,8 +97,7 @@ def compare_signatures(expected, actual, expected_label="the net", actual_label=
 
     Returns ``(problems, ignored)``: ``problems`` are lines for each missing layer, blob count
     and blob shape mismatch and changed layer type; ``ignored`` names file layers the net does
-    not have (Caffe ignores them, as when a classifier is initialised from an SR net).
-    """
+    not have (Caffe ignores them, as when a classifier is initialised from an SR net)."""
     have = {s.name: s for s in actual}
     want = {s.name for s in expected}
     problems = []
@@ -145,8 +143,7 @@ def check_compatible(model, weights, phase="test", name=None):
     """Raise :class:`IncompatibleWeightsError` unless every parameter layer of net ``model``
     (prototxt path, text, NetParameter or Net) is in ``weights`` (caffemodel path or
     NetParameter; ``name`` labels it in messages) with its type and blob shapes. Returns the
-    file layers that would be ignored.
-    """
+    file layers that would be ignored."""
     from .core import Net
     net = model if isinstance(model, Net) else Net(model, phase=phase)
     label = getattr(net, "source", "<net>")

@@ -2,11 +2,11 @@
 ``ForwardFromTo`` / ``BackwardFromTo`` over any layer range (pycaffe's ``caffe.Net``).
 
 A :class:`Stepwise` keeps one ``data`` and one ``diff`` tensor per named blob, as Caffe's
-Blobs do, so that arrays taken from them alias the net's memory: a value written into an
-input blob is what the next forward reads, a layer's output stays readable (and writable)
-until that layer runs again, and ``backward`` reads the diffs found in the top blobs (the loss
-tops hold their loss weight, as Caffe's SetLossWeights leaves them) and writes the bottom
-diffs, layer by layer:
+Blobs do, so arrays taken from them alias the net's memory: a value written into an input
+blob is what the next forward reads, a layer's output stays readable (and writable) until
+that layer runs again, and ``backward`` reads the diffs found in the top blobs (the loss tops
+hold their loss weight, as Caffe's SetLossWeights leaves them) and writes the bottom diffs,
+layer by layer:
 
 - bottom diffs are assigned (Caffe's layers overwrite them), parameter diffs accumulate
   (the param's ``grad``; ``clear_param_diffs`` zeroes them in place);
@@ -15,19 +15,17 @@ diffs, layer by layer:
   loss are skipped; ``propagate_down: false`` stops a bottom; ``force_backward`` runs every
   layer and every bottom its layer allows.
 
-Each layer's backward is autograd over that layer alone (its forward graph is kept from the
-forward pass while a backward may follow). A blob keeps its storage across passes once an
-outside view of it was taken (``export``); other blobs adopt the layer's fresh output, so an
-inference pass costs no copies. The tops of a Split share its bottom's data, as in Caffe.
+Each layer's backward is autograd over that layer alone (its forward graph kept while a
+backward may follow). A blob keeps its storage across passes once an outside view of it was
+taken (``export``); other blobs adopt the layer's fresh output. The tops of a Split share its
+bottom's data, as in Caffe.
 
 A pass in which no layer keeps a graph (a deploy net) runs the forms of the engine's
-inference forward (each convolution and the in-place ReLU after it as one oneDNN call;
-Pooling, LRN and Concat in channels-last, :mod:`caffe_compat.inference.fast_layers`; nothing folded,
-every blob kept), so its outputs are the engine's bit for bit; a large batch of per-item layers
-runs in chunks of the engine's ``inference_chunk`` items, each chunk through every layer while
-its blobs are still in cache: the same bits as one pass (tests/pycaffe/test_chunked_forward.py).
-Its blobs are joined on first read, C-contiguous as pycaffe's arrays are.
-"""
+inference forward (:mod:`caffe_compat.inference.fast_layers`; nothing folded, every blob
+kept), so its outputs are the engine's bit for bit; a large batch of per-item layers runs in
+chunks of the engine's ``inference_chunk`` items, the same bits as one pass
+(tests/pycaffe/test_chunked_forward.py). Its blobs are joined on first read, C-contiguous as
+pycaffe's arrays are."""
 from __future__ import annotations
 
 import torch

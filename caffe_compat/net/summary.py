@@ -2,28 +2,22 @@
 
 :func:`layer_reports` walks a built :class:`caffe_compat.Net` as ``Net::Init`` does
 (src/caffe/net.cpp): every layer in run order (Split layers included), its bottoms and tops,
-each top's shape, its loss weights, Caffe's running ``memory_used_`` (the element count of every
-top, in-place tops counted again, times ``sizeof(Dtype)``), its parameter blobs, whether it
-needs backward computation (Caffe's two passes: a layer needs backward when a bottom blob or a
-parameter with ``lr_mult != 0`` does, unless it contributes to no loss or every top skips
-back-propagation) and its floating-point operations.
+each top's shape, its loss weights, Caffe's running ``memory_used_`` (every top's element
+count, in-place tops counted again, times ``sizeof(Dtype)``), its parameter blobs, whether it
+needs backward (:mod:`caffe_compat.net.backward_needs`' rule) and its FLOPs.
+:func:`log_net_init` writes ``Net::Init``'s INFO lines with their source locations
+(``net.cpp:86] Creating Layer conv1``, ``net.cpp:131] Top shape: ...``, ``net.cpp:139]
+Memory required for data: ...``, ``net.cpp:200] ... needs backward computation.``, ...) for
+Caffe's log parsers; layer-specific lines are not written. :func:`format_net_summary` is the
+table of ``caffe-compat inspect NET.prototxt``.
 
-:func:`log_net_init` writes the INFO lines ``Net::Init`` prints, with their source locations
-(``net.cpp:86] Creating Layer conv1``, ``net.cpp:131] Top shape: 8 64 92 92 (4333568)``,
-``net.cpp:139] Memory required for data: ...``, ``net.cpp:200] ... needs backward
-computation.``, ``net.cpp:244] This network produces output fc5`` ...), so that Caffe's log
-parsers and readers find them; layer-specific lines (an HDF5 layer's file list, ...) are not
-written. :func:`format_net_summary` is the table of ``caffe-compat inspect NET.prototxt``.
-
-FLOPs count the arithmetic of a forward pass for the net's batch, by layer type (the
-``summary-flops`` cost table of :mod:`caffe_compat.rules.registry`, each type's function
-registered by :func:`flop_rule`): 2 per multiply-add of Convolution, Deconvolution and
-InnerProduct plus 1 per bias add; 1 per window element of Pooling; 1 per element for
-elementwise layers (ReLU, Dropout, ...); Eltwise 1 per element per extra bottom; BatchNorm 2 and
-Scale/Bias 1 per element; LRN ``local_size + 2`` per element; Softmax 3 and the losses 3 per
-bottom element. Layers that only move or view data (data layers, Split, Concat, Slice, Reshape,
-Flatten, Silence, ...) count 0.
-"""
+FLOPs count a forward pass's arithmetic for the net's batch, by layer type (the
+``summary-flops`` cost table of :mod:`caffe_compat.rules.registry`, registered by
+:func:`flop_rule`): 2 per multiply-add of Convolution, Deconvolution and InnerProduct plus 1
+per bias add; 1 per window element of Pooling; 1 per element for elementwise layers; Eltwise
+1 per element per extra bottom; BatchNorm 2 and Scale/Bias 1 per element; LRN
+``local_size + 2`` per element; Softmax 3 and the losses 3 per bottom element; layers that
+only move or view data count 0."""
 from __future__ import annotations
 
 import math

@@ -1,48 +1,32 @@
-"""The memory of a net on a device as Caffe's SyncedMemory keeps it: every blob (data and diff)
-and every parameter (data and diff) has a host copy, the one Python reads and writes, and a
-device copy, the one the engine computes with; a ``head`` says which copy is current.
-
-Caffe's rule, which this module follows:
+"""The memory of a net on a device as Caffe's SyncedMemory keeps it: every blob and parameter
+(data and diff) has a host copy, the one Python reads and writes, and a device copy, the one
+the engine computes with; a ``head`` says which is current (Caffe's rule):
 
 - ``HOST``: Python may have written the host copy; the device copy is stale.
 - ``DEVICE``: the engine has written the device copy; the host copy is stale.
 - ``SYNCED``: both copies hold the same values.
 
-Handing out a host view (pycaffe's ``.data`` / ``.diff``, a Python layer's ``bottom[i].data``
-/ ``top[i].data``, ``params[layer][i].data``) first brings the host copy up to date (a copy down
-when the head is ``DEVICE``) and then moves the head to ``HOST``, because Python cannot tell us
-whether it writes into a numpy view: Caffe's ``mutable_cpu_data()``. Each view is a new numpy
-array, recorded by a weak reference (:meth:`Synced.hand_out`); arrays derived from it keep it
-alive, so while it lives Python holds the blob.
+Handing out a host view (pycaffe's ``.data`` / ``.diff``, a Python layer's blobs,
+``params[layer][i].data``) brings the host copy up to date and moves the head to ``HOST``
+(Caffe's ``mutable_cpu_data()``: Python may write into it). Each view is a new numpy array
+recorded by a weak reference (:meth:`Synced.hand_out`); while it (or an array derived from
+it) lives, Python holds the blob.
 
-Beyond Caffe, whose arrays taken before a pass go stale, the host view of a blob Python holds
-is current whenever Python can read it, and a CPU-mode program gives the same values in GPU
-mode. Around each engine run (:meth:`NetMemory.engine_run`: a forward, a backward, a solver's
-iteration, a test pass; :func:`engine_on_params` for the engine's work on the parameters
-alone: an update, a save, a weights file read, a restore, a broadcast):
-
-- before it, every blob and parameter with a live view counts as written by Python (head
-  ``HOST``), since Python may have written the array it holds;
-- the layers' reads then bring the device copies up to date (a copy up where the head is
-  ``HOST``); what they write is marked ``DEVICE``. A blob a range of layers writes before
-  reading it is not copied up (its host values would be overwritten);
-- after it, every blob and parameter with a live view that the engine wrote is copied down at
-  once, so the arrays Python holds read the run's values.
-
-A view that died costs nothing: a forward after writing the input through a temporary array
-(``net.blobs["data"].data[...] = x``) copies only the input up, and reading one output copies
-only that output down. Arrays handed out before the net had two copies (CPU mode keeps no
-records) were not recorded: their blobs and parameters are pinned as held (:data:`PINNED`).
+Beyond Caffe, whose arrays taken before a pass go stale, a held view is current whenever
+Python can read it, so a CPU-mode program gives the same values in GPU mode. Around each
+engine run (:meth:`NetMemory.engine_run`: a forward, a backward, a solver's iteration, a test
+pass; :func:`engine_on_params` for work on the parameters alone: an update, a save, a weights
+read, a restore, a broadcast): before it, every blob and parameter with a live view is marked
+``HOST``; the layers' reads copy up what is ``HOST`` (not a blob the range writes before
+reading it) and mark what they write ``DEVICE``; after it, every held one the engine wrote is
+copied down. A dead view costs nothing. Arrays handed out before the net had two copies (CPU
+mode keeps no records) are pinned as held (:data:`PINNED`).
 
 :class:`NetMemory` holds the records of a :class:`~caffe_compat.net.stepwise.Stepwise` (its
-``memory`` attribute; None for a net on the CPU, which has one copy and pays nothing for this
-module). Parameter records live on the parameter objects themselves (``synced_memory``), so a
-parameter shared between nets (a solver's test nets, ``share_with``) has one record.
-
-The device may be ``"cpu"``: the device copy is then a second CPU tensor, which lets a machine
-without a GPU test the rule (pycaffe's stand-in: ``CAFFE_COMPAT_DEVICE_STANDIN=1``). :data:`COPIES`
-counts the copies made each way.
-"""
+``memory``; None on the CPU, which has one copy). Parameter records live on the parameters
+(``synced_memory``), so a parameter shared between nets has one record. The device may be
+``"cpu"`` (a second CPU tensor, to test the rule without a GPU; pycaffe's stand-in:
+``CAFFE_COMPAT_DEVICE_STANDIN=1``). :data:`COPIES` counts the copies made each way."""
 from __future__ import annotations
 
 import contextlib

@@ -1,34 +1,29 @@
 """A training pass without autograd: Caffe's ``Net::ForwardBackward`` layer by layer.
 
-Caffe trains by running ``Forward_cpu`` over the layers and then ``Backward_cpu`` over them
-in reverse, each layer writing its bottom diffs and adding into its parameter diffs. For a
-small net, autograd's fixed cost per pass (building the graph, the engine's walk) is most of
-an iteration; so for a net whose every layer that takes part in backward offers Caffe's two
-calls (``explicit_forward`` / ``explicit_backward``, see :class:`caffe_compat.layers.base.Layer`),
-the solver's forward-backward runs them instead, decided once per net:
+Caffe trains by running ``Forward_cpu`` over the layers and ``Backward_cpu`` over them in
+reverse, each layer writing its bottom diffs and adding into its parameter diffs. For a net
+whose every layer taking part in backward offers Caffe's two calls (``explicit_forward`` /
+``explicit_backward``, :class:`caffe_compat.layers.base.Layer`), the solver's
+forward-backward runs them instead of autograd (whose fixed cost per pass is most of a small
+net's iteration), decided once per net:
 
-- forward: every layer in order, with the same float32 operations as the autograd forward
-  (the layers' own ``explicit_forward`` shares them), the blobs and the total loss set as
-  :meth:`Net.forward <caffe_compat.net.core.Net.forward>` sets them;
+- forward: every layer in order, with the autograd forward's float32 operations, the blobs
+  and total loss set as :meth:`Net.forward <caffe_compat.net.core.Net.forward>` sets them;
 - backward: the layers in reverse, each top's diff the one autograd would give it (a loss top
-  weighted ``w``: ``w`` as a float32 scalar), each parameter's diff stored as autograd's
-  AccumulateGrad stores it (the first diff of an iteration as it is, later ones added in
-  place, as ``iter_size`` passes accumulate in Caffe).
+  weighted ``w``: ``w`` as a float32 scalar), each parameter's diff stored as AccumulateGrad
+  stores it (the first of an iteration as it is, later ones added in place, as ``iter_size``
+  passes accumulate in Caffe).
 
-The same kernels in the same order, so the diffs, the losses and the trained parameters are
-the autograd path's bit for bit (tests/caffe_compat/net/test_train_plan.py). The plan applies
-only where that is sure: float32 on the CPU, the exact products in use
+The diffs, losses and trained parameters are the autograd path's bit for bit
+(tests/caffe_compat/net/test_train_plan.py). The plan applies only where that is sure:
+float32 on the CPU, the exact products in use
 (:func:`caffe_compat.kernels.blas_order.usable_in_training`), no ``force_backward``, no kept
-diffs, every blob that carries a diff read by one layer at most (an in-place layer reads the
-version before it; Split layers, which sum their tops' diffs, have no explicit backward yet) and
-every loss top a scalar. Layers with the explicit calls today: InnerProduct, Convolution
-(one 4-D bottom, the exact products), SoftmaxWithLoss, ReLU, LRN, Split (two tops at most);
-data layers and layers without a backward (Accuracy) need
-none. Any other net keeps autograd.
-
-pycaffe's layer-by-layer passes (:mod:`caffe_compat.net.stepwise`) choose per layer: a layer with
-the explicit calls runs them (:func:`stepwise_backward`), any other its own autograd graph.
-"""
+diffs, every blob that carries a diff read by one layer at most (Split layers have no
+explicit backward yet) and every loss top a scalar. Layers with the explicit calls:
+InnerProduct, Convolution (one 4-D bottom, the exact products), SoftmaxWithLoss, ReLU, LRN,
+Split (two tops at most); data layers and layers without a backward need none. Any other net
+keeps autograd. pycaffe's layer-by-layer passes (:mod:`caffe_compat.net.stepwise`) choose per
+layer (:func:`stepwise_backward`)."""
 from __future__ import annotations
 
 import torch

@@ -1,17 +1,12 @@
 """Vector-Jacobian products with given top diffs, without torch's first-call import of sympy.
 
-Caffe's backward starts from the diffs a program or the next layer wrote into the tops. The
-autograd call for that, ``torch.autograd.grad(outputs, inputs, grad_outputs)``, checks each
-given diff's shape through ``torch.fx.experimental.symbolic_shapes`` (for symbolic sizes,
-which these tensors never have), and importing that module the first time loads sympy: about
-0.45 s of CPU in a process that otherwise never needs it. Every pycaffe program that calls
-``net.backward()`` or ``caffe time`` paid it once.
-
-:func:`grad` checks the shapes itself (plain ints: the same rule, the same refusal) and asks
-autograd, through its public call, for the gradients of the scalar ``sum(output * diff)``:
-no diff is given, so nothing is imported, and each output's gradient is ``diff * 1.0``, the
-diff itself.
-"""
+Caffe's backward starts from the diffs written into the tops. ``torch.autograd.grad(outputs,
+inputs, grad_outputs)`` checks each given diff's shape through
+``torch.fx.experimental.symbolic_shapes``, whose first import loads sympy (about 0.45 s of
+CPU, once per pycaffe program calling ``net.backward()`` or ``caffe time``). :func:`grad`
+checks the shapes itself (plain ints: the same rule and refusal) and asks autograd for the
+gradients of the scalar ``sum(output * diff)``: no diff is given, so nothing is imported, and
+each output's gradient is ``diff * 1.0``, the diff itself."""
 from __future__ import annotations
 
 import torch

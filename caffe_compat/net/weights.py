@@ -5,8 +5,7 @@ caffemodels (Caffe's CopyTrainedLayersFrom and Net::ToProto), state_dicts keyed
 Copying by layer name follows Caffe: layers of the file absent from the net are ignored, layers
 of the net absent from the file keep their values, a blob count or shape mismatch is an error
 (Blob::ShapeEquals: a legacy 4-D blob matches a target of at most 4 axes aligned from the end),
-and a refused file leaves the net unchanged.
-"""
+and a refused file leaves the net unchanged."""
 from __future__ import annotations
 
 import collections
@@ -41,8 +40,7 @@ class NetWeightsMixin:
         mis-shaped blob is reported in one error instead. ``coverage``: a
         :class:`~caffe_compat.diagnostics.weights_coverage.WeightsCoverage` of this net that
         counts the file and reports nothing (several files report once, together).
-        Returns ``(copied_layers, ignored_layers)``.
-        """
+        Returns ``(copied_layers, ignored_layers)``."""
         values = None
         if isinstance(weights, caffe_pb2.NetParameter):
             src, where = weights, source or "<NetParameter>"
@@ -170,8 +168,7 @@ class NetWeightsMixin:
     def load_caffe_state_dict(self, state_dict, strict=True):
         """Load parameters keyed as :meth:`caffe_state_dict` writes them; shapes must match.
 
-        With ``strict`` every missing, unexpected and mis-shaped key is reported in one error.
-        """
+        With ``strict`` every missing, unexpected and mis-shaped key is reported in one error."""
         own = self.caffe_state_dict()
         problems = []
         for k, v in state_dict.items():

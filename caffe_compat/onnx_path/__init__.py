@@ -2,30 +2,25 @@
 written as an ONNX model (:mod:`.graph`, one converter module per layer type in
 :mod:`.converters`) and run on onnxruntime (or OpenCV 5's ONNX reader, :mod:`.runtime`) at
 float32, with the layers ONNX does not express as Caffe computes them (DetectionOutput) run
-in numpy after it. A program that reads a net, runs a forward and exits then never imports
-torch nor builds the net as torch modules.
+in numpy after it. A program that reads a net, runs a forward and exits never imports torch.
 
 Which path a ``caffe_compat.dnn`` net takes (:func:`enabled`):
 
 * ``auto`` (the default) and ``on``: the torch-free path when every layer the forward needs
-  has a converter, whether or not the process imported torch (a process that imported torch
-  runs the same model on the same runtime trial, :mod:`.choice`, as one that did not: before,
-  it took the torch path, whose engines ran the net's other export and measured up to 2.3x
-  slower than the faster runtime on it); anything the converters do not reproduce (a layer
-  type or setting without a converter, a layer without weights in the caffemodel, a Python
-  layer, ``setParam``, a backend or target other than the default) takes the torch path,
-  silently (one debug log line);
+  has a converter, whether or not the process imported torch (the same runtime trial,
+  :mod:`.choice`, either way; docs/engines.md); anything the converters do not reproduce (a
+  layer type or setting without a converter, a layer without weights in the caffemodel, a
+  Python layer, ``setParam``, a backend or target other than the default) takes the torch
+  path, silently (one debug log line);
 * ``off``: always the torch path.
 
 The switch: :data:`MODE` (``"auto"``, ``"on"``, ``"off"``; None: the environment),
 otherwise ``CAFFE_COMPAT_TORCH_FREE`` (``auto``, ``1`` / ``on``, ``0`` / ``off``).
 
 Trust: in a process that imported torch, the runtime trial checks each runtime's first
-outputs against our forward (:meth:`LiteNet._trusted`, the engines' trust check); without
-torch the path is not checked at run time (that would need torch): the tests check every
-converter, at edge shapes, and the sample nets against ``caffe_compat.Net``'s forward
-(docs/engines.md, "The torch-free path").
-"""
+outputs against our forward (:meth:`LiteNet._trusted`); without torch the path is not checked
+at run time: the tests check every converter, at edge shapes, and the sample nets against
+``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path")."""
 from __future__ import annotations
 
 import collections
@@ -46,10 +41,7 @@ _KEEP_FREE, _FREE_BYTES = 32, 256 << 20
 _ON_FREE = 256
 # a net of at least this many bytes of weights (and of early.EARLY_MIN_BYTES) is written in
 # two parts where the runtime reads a model without the GIL (LiteNet.check), the first read
-# while the second is written:
-# the res10 SSD's one-shot program (10 MB) took 0.97x its wall time with one part (40
-# alternating pairs, 2-core AMD EPYC; OpenCV 5's reader also takes a part in about its
-# share of the whole model's time)
+# while the second is written (figures: docs/engines.md)
 STAGE_MIN_BYTES = 1 << 20
 
 
@@ -315,14 +307,12 @@ class LiteNet:
 
     def check(self, shapes, wanted):
         """Write the graph for ``shapes`` and outputs ``wanted``: raises Unsupported at read
-        time for what the converters do not reproduce (so that the torch path reports a bad
-        definition when the net is read, as before). The runtime's session for it starts
-        building on a thread of its own (:mod:`.early`; for a net of at least
-        :data:`.early.EARLY_MIN_BYTES` of weights, where a core is free for it:
-        :func:`.early.core_free`): the first forward of these shapes takes
-        it. Where the runtime reads a model without the GIL (OpenCV 5's reader), a net
-        of :data:`STAGE_MIN_BYTES` of weights or more (and of ``EARLY_MIN_BYTES``: a smaller
-        net starts no session early) is written in two parts (:func:`.graph.build`'s
+        time for what the converters do not reproduce (the torch path then reports a bad
+        definition when the net is read). The runtime's session starts building on a thread of its
+        own (:mod:`.early`: a net of at least :data:`.early.EARLY_MIN_BYTES` of weights, where
+        :func:`.early.core_free`); the first forward of these shapes takes it. Where the runtime
+        reads a model without the GIL (OpenCV 5's reader), a net of :data:`STAGE_MIN_BYTES` of
+        weights or more (and of ``EARLY_MIN_BYTES``) is written in two parts (:func:`.graph.build`'s
         ``stage``): the first is read while the second is written."""
         from . import graph, runtime
         from .early import EARLY_MIN_BYTES, core_free

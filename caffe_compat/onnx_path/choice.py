@@ -1,38 +1,27 @@
 """Which runtime answers a torch-free plan's forwards once the plan has shown it keeps
 running: the fastest of the installed runtimes on the same ONNX graph, measured on the
-caller's own forwards. :class:`Chosen` is the package's one runtime trial: cv2.dnn's forwards
-(torch imported or not), ``caffe_compat.Net(engine="auto")``'s engines
-(:mod:`caffe_compat.inference.engines.choose`: torch first, the engines that pass the trust
-check as the others, the winner stored beside the cached export) and the int8 forwards
-(:func:`caffe_compat.onnx_path.quantize.fastest`) all choose through it
+caller's own forwards. :class:`Chosen` is the package's one runtime trial: cv2.dnn's forwards,
+``caffe_compat.Net(engine="auto")``'s engines (:mod:`caffe_compat.inference.engines.choose`)
+and the int8 forwards (:func:`caffe_compat.onnx_path.quantize.fastest`) all choose through it
 (``tests/caffe_compat/onnx_path/test_one_trial.py`` fails where a second chooser appears).
 
 A plan (one input shape and set of outputs of a net) starts on the runtime
-:func:`caffe_compat.onnx_path.runtime.choose` gives (the cheapest to load: OpenCV 5's reader where a
-cv2.dnn program imported it, else onnxruntime). Loading another runtime's session costs far
-more than a forward of a small net (OpenVINO compiles its kernels for the shape), so a program
-that runs a net once or a few times never pays it. Once the plan has run :data:`MIN_CALLS`
-forwards and either :data:`TRIAL_CALLS` of them or forwards that took the estimated cost of
-loading the others (:data:`TRIAL_BASE_S` + :data:`TRIAL_S_PER_MB` per MB of weights: rent until
-the rent paid equals the price, which never costs more than twice the choice made knowing the
-future), the next forwards are the trial: each installed runtime (onnxruntime, OpenVINO,
-OpenCV 5's reader) gets a session of the plan's graph with the shapes fixed, answers one
-forward untimed (its first call allocates) and then :data:`TURNS` timed ones in a row, one
-runtime after the other (the plan's first runtime first); a runtime :data:`DROP` times
-slower than the best so far leaves at once; where the two fastest are within :data:`CLOSE`,
-they take their turns once more in the other order. The one with the fastest turn answers from
-then on (the fastest of a few turns is what a runtime takes when nothing else runs; a turn slowed
-by another process says nothing of it). The turns of one runtime run in a row because a net
-that keeps running runs on one runtime, its weights and buffers in the caches: turns taken in
-alternation measured each runtime with the caches another had just filled (OpenVINO's
-GoogLeNet at batch 1: 46-63 ms a turn in alternation against 31 ms in a row, on the 2-core
-AMD EPYC, so that the trial kept a runtime 1.3x slower).
+:func:`caffe_compat.onnx_path.runtime.choose` gives (the cheapest to load). Once it has run
+:data:`MIN_CALLS` forwards and either :data:`TRIAL_CALLS` of them or forwards that took the
+estimated cost of loading the others (:data:`TRIAL_BASE_S` + :data:`TRIAL_S_PER_MB` per MB of
+weights: rent until the rent paid equals the price, never more than twice the cost of the
+choice made knowing the future), the next forwards are the trial: each installed runtime
+(onnxruntime, OpenVINO, OpenCV 5's reader) gets a session of the plan's graph with the shapes
+fixed, answers one forward untimed and then :data:`TURNS` timed ones in a row (the plan's
+first runtime first; turns in a row, since in alternation each runtime ran on the caches
+another had just filled: docs/benchmarks.md); a runtime :data:`DROP` times slower than the
+best so far leaves at once; where the two fastest are within :data:`CLOSE`, they take their
+turns once more in the other order. The one with the fastest turn answers from then on.
 
 Every runtime computes the same graph in float32: the outputs differ by the order of the sums
-only (each runtime is checked against the reference forward on the conformance grid:
-``tests/caffe_compat/conformance``). ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` pins one runtime
-(no trial), as does ``CAFFE_COMPAT_TORCH_FREE_CHOICE=0`` (the first runtime throughout).
-"""
+only (``tests/caffe_compat/conformance``). ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` pins one
+runtime (no trial), as does ``CAFFE_COMPAT_TORCH_FREE_CHOICE=0`` (the first runtime
+throughout)."""
 from __future__ import annotations
 
 import os
@@ -43,8 +32,7 @@ ENV = "CAFFE_COMPAT_TORCH_FREE_CHOICE"
 MIN_CALLS = 3            # forwards of a plan before a trial is considered
 TRIAL_CALLS = 32         # forwards after which the trial starts, however short they were
 TRIAL_BASE_S = 0.5       # ... or once the forwards took this long (plus per MB of weights):
-TRIAL_S_PER_MB = 0.02    # loading OpenVINO's and onnxruntime's sessions of SqueezeNet 1.1 took
-#                          0.3 s on the 2-core AMD EPYC, of ResNet-50 (102 MB) about 2 s
+TRIAL_S_PER_MB = 0.02    # (the sessions' loading times: docs/engines.md)
 TURNS = 5                # timed forwards of each runtime in the trial
 DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
 CLOSE = 1.15             # two fastest runtimes within this ratio take their turns once more

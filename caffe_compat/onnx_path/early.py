@@ -5,22 +5,16 @@ image preparation (decoding, resizing, ``blobFromImage``); a caffemodel's bytes 
 runs without the GIL) are read while the prototxt is parsed.
 
 The caller takes the result when it needs it (waiting for it if needed); an error raised on
-the thread is raised there, where doing the work at that point would have raised it. A
-program that never takes the result waits for the thread at exit: the interpreter joins it
-before finalising (a daemon thread still inside OpenCV's reader at that point would abort
-the process).
-
-Work is started early only where another core is free for it (:func:`core_free`): on the
-one core a program has beside other work, the thread only adds its own cost (and a net's
-staged build its second part)."""
+the thread is raised there. A program that never takes the result waits for the thread at
+exit (a daemon thread still inside OpenCV's reader then would abort the process). Work is
+started early only where another core is free for it (:func:`core_free`)."""
 from __future__ import annotations
 
 import os
 
 # a caffemodel, or a net's weights, of fewer bytes is read, or its session made, where it is
-# needed instead: Thread.start() waits until the new thread runs, and the MTCNN cascade's
-# three nets (0.03-1.5 MB) took 20-35 ms to read with five threads started (a 2-core AMD EPYC
-# beside other work; 4-9 ms without them, OpenCV 4: 4.4 ms)
+# needed instead: Thread.start() waits until the new thread runs (figures: docs/engines.md,
+# "Figures behind the constants")
 EARLY_MIN_BYTES = 2 << 20
 # "auto" (the default): work is started early where core_free() says so; "1": always; "0":
 # never
@@ -32,10 +26,8 @@ def core_free(loadavg="/proc/loadavg", tasks="/proc/self/task"):
     or more, and the tasks of other processes running on the machine (the fourth field of
     ``/proc/loadavg`` less this process's threads in state R, such as OpenCV's pool after
     its import) leave a CPU beside the caller's; True where that cannot be read.
-    ``$CAFFE_COMPAT_EARLY`` (``1`` / ``0``) decides instead. Measured on the 2-core AMD EPYC
-    with one core held by a busy loop: the one-shot res10 SSD program took 0.91x the time it
-    took starting early work anyway, SqueezeNet 0.93x (with both cores free, early work
-    gains up to 7 %). A thread that ends while it is looked at is not counted."""
+    ``$CAFFE_COMPAT_EARLY`` (``1`` / ``0``) decides instead (figures: docs/threads.md's
+    table). A thread that ends while it is looked at is not counted."""
     forced = os.environ.get(ENV, "auto").strip().lower()
     if forced in ("0", "1"):
         return forced == "1"

@@ -5,8 +5,7 @@ an ONNX model for the input shapes given, plus the numpy steps that run after it
 its converter (:mod:`caffe_compat.onnx_path.converters`): shapes are known at every step, so
 converters write fixed shapes and compute shape-only layers (PriorBox) as constants. Layers
 whose results depend on the data in ways ONNX does not express as Caffe computes them
-(DetectionOutput's NMS and top-k) are numpy steps run on the ONNX outputs they read.
-"""
+(DetectionOutput's NMS and top-k) are numpy steps run on the ONNX outputs they read."""
 from __future__ import annotations
 
 import sys

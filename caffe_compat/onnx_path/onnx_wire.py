@@ -1,20 +1,18 @@
 """ONNX's protobuf messages written straight to bytes, so that the torch-free path imports
-neither torch nor the ``onnx`` package (whose import alone takes about 0.5 s, more than
-OpenCV 4's whole classification program spends in Python).
+neither torch nor the ``onnx`` package (whose import alone takes about 0.5 s).
 
-Only what :mod:`caffe_compat.onnx_path.graph` writes is encoded (for the torch-free path and for
-the export, :mod:`caffe_compat.export.onnx_export`): a ModelProto with one GraphProto of
-NodeProtos (attributes: float, int, string, floats, ints), float32 / int64 initializers in
-``raw_data``, float32 inputs / outputs of fixed or free shapes, and text metadata. Field
-numbers are those of ``onnx.proto`` (ModelProto.ir_version 1, .producer_name 2, .graph 7,
-.opset_import 8, .metadata_props 14; GraphProto.node 1, .name 2, .initializer 5, .input 11,
-.output 12; NodeProto.input 1, .output 2, .name 3, .op_type 4, .attribute 5;
-AttributeProto.name 1, .f 2, .i 3, .s 4, .floats 7, .ints 8, .type 20; TensorProto.dims 1,
-.data_type 2, .name 8, .raw_data 9, .external_data 13, .data_location 14; ValueInfoProto.name
-1, .type 2; TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1, .shape 2;
-TensorShapeProto.dim 1; Dimension.dim_value 1, .dim_param 2).
-The tests read the bytes back with the ``onnx`` package and run its checker on them.
-"""
+Only what :mod:`caffe_compat.onnx_path.graph` writes is encoded (for the torch-free path and
+:mod:`caffe_compat.export.onnx_export`): a ModelProto with one GraphProto of NodeProtos
+(attributes: float, int, string, floats, ints), float32 / int64 initializers in ``raw_data``,
+float32 inputs / outputs of fixed or free shapes, and text metadata. Field numbers are those
+of ``onnx.proto`` (ModelProto.ir_version 1, .producer_name 2, .graph 7, .opset_import 8,
+.metadata_props 14; GraphProto.node 1, .name 2, .initializer 5, .input 11, .output 12;
+NodeProto.input 1, .output 2, .name 3, .op_type 4, .attribute 5; AttributeProto.name 1, .f 2,
+.i 3, .s 4, .floats 7, .ints 8, .type 20; TensorProto.dims 1, .data_type 2, .name 8,
+.raw_data 9, .external_data 13, .data_location 14; ValueInfoProto.name 1, .type 2;
+TypeProto.tensor_type 1; TypeProto.Tensor.elem_type 1, .shape 2; TensorShapeProto.dim 1;
+Dimension.dim_value 1, .dim_param 2). The tests read the bytes back with the ``onnx`` package
+and run its checker on them."""
 from __future__ import annotations
 
 import struct

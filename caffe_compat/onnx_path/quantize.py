@@ -20,17 +20,13 @@ What is quantized, and how (the settings chosen, :func:`settings`):
   does not express as Caffe computes them (DetectionOutput) stay numpy steps in float32
   after the int8 model, as on the torch-free path.
 
-Why those settings. The sweep ran on a 2-core AMD EPYC (AVX2, no AVX-512, no VNNI), using
-``python benchmarks/bench_precision.py --sweep``; the table is in docs/from-cv2-dnn.md,
-"Reduced precision". QDQ with u8 activations and s8 weights was the fastest variant, as fast
-as QOperator. s8 x s8 and u8 x u8 take onnxruntime's slower paths on x86 (1.2x to 2x).
-Per-tensor weights cost accuracy for no speed (MobileNet v2: 0.143 of the logits' scale
-against 0.079). Full 8-bit weights without VNNI doubled MobileNet v2's error (0.150).
+Why those settings (the sweep, ``python benchmarks/bench_precision.py --sweep``, and its table:
+docs/from-cv2-dnn.md, "Reduced precision"): QDQ u8 x s8 was the fastest variant, as fast as
+QOperator; per-tensor weights and full 8-bit weights without VNNI cost accuracy for no speed.
 
 The calibration ranges are kept (onnxruntime's calibration cache, a JSON file of tensor
 ranges): a forward of another input shape quantizes that shape's model with the same ranges,
-without running the calibration again.
-"""
+without running the calibration again."""
 from __future__ import annotations
 
 import os
@@ -173,9 +169,7 @@ def _ranges_model(model, feeds, ranges, per_channel):
 # the runtimes that run the int8 (QDQ) model: onnxruntime fuses each QuantizeLinear /
 # DequantizeLinear pair into its integer kernels, OpenVINO's CPU plugin does the same with its
 # own (its low-precision transformations); the faster one on the model is measured
-# (:func:`fastest`) when a model is made. Measured on the zoo (2-core AMD EPYC, AVX2, no VNNI,
-# frames/s at batch 1, loaded machine): ResNet-50 onnxruntime 5.6 / OpenVINO 7.8, GoogLeNet
-# 9.9 / 24.6, SqueezeNet 1.1 61.6 / 70.3, MobileNet v2 12.1 / 28.9, res10 SSD 18.2 / 33.4
+# (:func:`fastest`) when a model is made (figures: docs/engines.md)
 INT8_RUNTIMES = ("onnxruntime", "openvino")
 
 

@@ -7,8 +7,7 @@ The capability is read by public means: OpenVINO's ``Core().get_property("CPU",
 "OPTIMIZATION_CAPABILITIES")`` (it lists ``BF16`` on processors with AVX512_BF16 or AMX, ``FP16``
 on those with AVX512_FP16 / AMX_FP16 or ARM's half-precision arithmetic), and the flags of
 /proc/cpuinfo (``avx512_bf16``, ``amx_bf16``, ``avx512_fp16``, ``amx_fp16``) where OpenVINO is
-not installed (no engine runs it then: the caller runs float32).
-"""
+not installed (no engine runs it then: the caller runs float32)."""
 from __future__ import annotations
 
 import collections

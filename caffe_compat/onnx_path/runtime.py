@@ -34,13 +34,12 @@ class ThreadWatch:
     """The fewest threads any session of one net was compiled with, against the count the
     thread policy gives now. onnxruntime and OpenVINO fix a session's threads when it is made,
     so a session made while another process held a core keeps one thread after the core is
-    free again (measured: ResNet-50's int8 forward at batch 1, 14 ms against 8 ms). The owner
+    free again (figures: docs/engines.md, "Figures behind the constants"). The owner
     calls :meth:`made` when it makes a session and :meth:`grew` when a forward starts: True
     once the count now is larger (the policy gives a core back only after its windows agree,
     so this does not flap), and the owner makes its sessions again. Sessions of OpenCV's
     reader run on OpenCV's pool (its count follows ``cv2.setNumThreads``): they are not
-    noted, and the policy is not asked (its first check costs a one-shot program about
-    7 ms)."""
+    noted, and the policy is not asked (its first check costs a one-shot program)."""
 
     FIXED = ("onnxruntime", "openvino")     # the runtimes whose sessions take the count
 
@@ -128,19 +127,17 @@ def _pieces(model):
     return model() if callable(model) else model
 
 
-# a model smaller than this goes to OpenCV's reader as a buffer (the copy under the GIL costs
-# about 0.15 ms per 100 kB, a file's removal alone took 10 ms on the shared machine's /tmp)
+# a model smaller than this goes to OpenCV's reader as a buffer (its copy under the GIL costs
+# less than a file's writing and removal; docs/engines.md, "Figures behind the constants")
 BUFFER_MAX_BYTES = 1 << 20
 
 
 def _read_onnx(cv2, model, classic=False, in_memory=True):
     """OpenCV's net of ``model`` (bytes, or :class:`~.onnx_wire.Pieces`) read from a file
     (:func:`_write_model`'s: in memory unless ``in_memory`` is false, else a private temporary
-    file): OpenCV 5's reader holds the GIL while it copies a buffer argument (about
-    15 ms for a 10 MB model, the caller's thread stopped meanwhile) and reads a file without
-    it; the pieces go to the file without being joined. A buffer where no temporary folder
-    takes the file, and for a model of less than :data:`BUFFER_MAX_BYTES` (whose copy takes
-    less than writing, reading and removing a file: 10 ms on a slow temporary folder).
+    file): OpenCV 5's reader holds the GIL while it copies a buffer argument and reads a
+    file without it; the pieces go to the file without being joined. A buffer where no
+    temporary folder takes the file, and for a model of less than :data:`BUFFER_MAX_BYTES`.
     ``classic``: on OpenCV 5's classic engine, which reads only a file. Where the reader
     refuses the file in memory's path, the model is read again from a temporary file."""
     chunks = _chunks(model)
@@ -167,9 +164,8 @@ def _opencv_reader(cv2, classic):
     return lambda path: cv2.dnn.readNetFromONNX(path, cv2.dnn.ENGINE_CLASSIC)
 
 
-# OpenCV 5's classic engine (ENGINE_CLASSIC: OpenCV 4's dnn engine) as a runtime of its own.
-# It ran the MTCNN cascade's P-Net in 0.55-0.6x the new engine's time (2-core AMD EPYC, a
-# 300 x 228 input: 2.7-3.0 ms against 4.9-5.0 ms; R-Net's batch of 100: 6.3 against 10.8 ms)
+# OpenCV 5's classic engine (ENGINE_CLASSIC: OpenCV 4's dnn engine) as a runtime of its own:
+# faster on small nets (figures: docs/engines.md, "Figures behind the constants")
 # and reshapes a net for a new input shape as OpenCV 4 does; but it computes some graphs
 # otherwise (the conformance grid: LRN within a channel, a max pooling whose stride passes the
 # window, an average pooling's padding; an inner product on a later axis, whose MatMul gave
@@ -220,7 +216,7 @@ def _read_linked(cv2, model, source, classic=False):
     """OpenCV's net of ``model`` (:class:`~.onnx_wire.Pieces` whose large weights are the
     caffemodel's bytes, :class:`~.graph.FileSource` ``source``): the model written to a
     private folder beside a link to the caffemodel, which OpenCV's reader reads the weights
-    from (nothing of them written again; a 10 MB caffemodel's net loads about 10 ms sooner).
+    from (nothing of them written again).
     None where no folder or link can be made, OpenCV refuses the external data, or the
     caffemodel is no longer the file its bytes were read from (the caller then writes the
     whole model)."""
@@ -243,8 +239,7 @@ def _unchanged(net, source):
 
 def _write_model(model, in_memory=True):
     """``(path, [what to remove or close after the read])``: ``model`` written to a file in
-    memory (``os.memfd_create``, Linux: its path under /proc/self/fd, nothing to remove; the
-    removal of a temporary file took 10-13 ms on the shared machine's /tmp) unless
+    memory (``os.memfd_create``, Linux: its path under /proc/self/fd, nothing to remove) unless
     ``in_memory`` is false, else to a private temporary file; None where neither takes it."""
     got = _in_memory(_chunks(model)) if in_memory else None
     if got is not None:
@@ -411,7 +406,7 @@ def openvino_session(model, inputs, outputs, hint="f32", threads=None, shapes=No
     of the policy (or ``threads``), the LATENCY hint, one stream, the
     ``INFERENCE_PRECISION_HINT`` ``hint`` (f32; bf16 / f16 for reduced precision; None:
     OpenVINO's own, as for an int8 QDQ model); ``ENABLE_CPU_PINNING`` is OpenVINO's own default
-    (benchmarks/bench_engine_threads.py measured no difference either way). One infer request,
+    (no difference either way: benchmarks/bench_engine_threads.py). One infer request,
     one call at a time; outputs are copied out of its buffers (the next call overwrites them)."""
     import threading
 
@@ -455,11 +450,8 @@ def openvino_session(model, inputs, outputs, hint="f32", threads=None, shapes=No
 _RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv, "openvino": _openvino,
              CLASSIC: _opencv_classic}
 # a net of at most this many bytes of weights runs on OpenCV 5's reader where the process has
-# imported OpenCV 5 already: onnxruntime's import (about 0.045 s of CPU) and session cost such
-# a net more than its forward saves. Measured (bench_one_shot.py's programs, 2-core AMD EPYC,
-# CPU seconds of read + forward): SqueezeNet 1.1 (5 MB) 0.10-0.12 on OpenCV 5 against
-# 0.13-0.15 on onnxruntime, the res10 SSD (3.4 MB) 0.22 against 0.23; the large nets (130 MB
-# and more: pose, colorization, FCN-8s) keep onnxruntime, whose forward is what they pay for
+# imported OpenCV 5 already: onnxruntime's import and session cost such a net more than its
+# forward saves (figures: docs/engines.md, "Figures behind the constants")
 SMALL_NET_BYTES = 32 << 20
 
 

@@ -1,13 +1,6 @@
-"""The cores this process can get, and those other processes hold: what
-:mod:`caffe_compat.parallel.threads` sets torch's thread count from.
-
-- the cores allowed: the affinity mask (``sched_getaffinity``) and the cgroup's CPU quota
-  (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``);
-- the cores held by other processes: the busy time of the allowed cores in ``/proc/stat``
-  over a window, less this process's own CPU time (:class:`CoreMonitor`; the rules are in
-  :mod:`caffe_compat.parallel.threads`' doc and docs/threads.md), and the work at a positive
-  nice value that shares them.
-"""
+"""The cores this process can get, and those other processes hold (:class:`CoreMonitor`): what
+:mod:`caffe_compat.parallel.threads` sets torch's thread count from (the rules: its doc and
+docs/threads.md)."""
 from __future__ import annotations
 
 import math
@@ -19,10 +12,8 @@ from .placement import process_cpus
 
 CHECK_INTERVAL_S = 0.25      # a window of /proc/stat: 25 clock ticks per core at 100 Hz
 # others busy a quarter of a core over a window: the core is held. Low, because the costs are
-# lopsided: a second thread gains at most 2x when its core is free, and an operator whose
-# thread waits for a taken core costs 5-10x (unfold 64x20x12x12: 123-151 ms against 13-20 ms
-# with one thread under a pinned busy loop), so a core taken a fifth of the time already
-# makes two threads slower on average than one
+# lopsided (docs/threads.md): a core taken a fifth of the time already makes two threads
+# slower on average than one
 HELD_FRACTION = 0.25
 # niced work of others this large (cores over a window) shares our cores: low, because a
 # nice-10 loop gets only about a tenth of a core while our two threads keep both busy, yet

@@ -5,22 +5,18 @@ The rules matched, as Caffe applies them:
 
 - the solver count and rank (``Caffe::solver_count`` / ``solver_rank``; pycaffe's
   ``set_solver_count`` / ``set_solver_rank``) are process-wide, set before the nets are built;
-- every rank builds the same net from the same ``random_seed`` and then takes rank 0's
-  parameters (``NCCL::Broadcast``); without a seed, rank 0 draws one and the others take it, so
-  the HDF5 shuffles agree between ranks;
-- the train nets' data layers skip records as Caffe's ``Skip()``: record k of the stream goes to
-  rank ``k mod N`` (HDF5Data, Data, ImageData alike); test nets do not skip, and only rank 0
-  builds and runs them (``Solver::TestAll`` on the root solver);
+- every rank builds the same net from the same ``random_seed`` and takes rank 0's parameters
+  (``NCCL::Broadcast``); without a seed, rank 0 draws one for all, so HDF5 shuffles agree;
+- the train nets' data layers skip records as Caffe's ``Skip()``: record k goes to rank
+  ``k mod N``; test nets do not skip, and only rank 0 builds and runs them;
 - after the backward pass (``on_gradients_ready``) every diff is summed over the ranks and
-  scaled by ``1 / N`` before the update, so N ranks of batch B train as one process on N x B;
+  scaled by ``1 / N``, so N ranks of batch B train as one process on N x B;
 - snapshots and log lines come from rank 0 only.
 
-Beyond Caffe (whose GPUs each draw their own Dropout masks): a Dropout layer of rank r keeps
-rows ``r::N`` of the mask one process would draw for the whole N x B batch, from the shared
-seed, so N ranks train exactly as one process on the concatenated batch.
-A stop or snapshot request (SIGINT / SIGHUP) is decided on rank 0 and shared at the end of each
-iteration, so every rank stops or snapshots at the same iteration.
-"""
+Beyond Caffe (whose GPUs each draw their own Dropout masks): rank r's Dropout keeps rows
+``r::N`` of the mask one process would draw for the N x B batch, so N ranks train exactly as
+one process. A stop or snapshot request (SIGINT / SIGHUP) is decided on rank 0 and shared at
+the end of each iteration, so every rank acts at the same iteration."""
 from __future__ import annotations
 
 import atexit

@@ -1,23 +1,18 @@
-"""``caffe-compat train`` on several devices: which processes to start and how each one joins.
-
-Three ways to train data-parallel (the rules are :mod:`caffe_compat.parallel.data_parallel`'s):
+"""``caffe-compat train`` on several devices: which processes to start and how each one joins
+(the rules: :mod:`caffe_compat.parallel.data_parallel`).
 
 - ``-gpu 0,1`` / ``-gpu all``: one process per listed GPU on this machine, NCCL between them
-  (Caffe's ``caffe train -gpu 0,1``); the batch of each is the net's ``batch_size``, so the
-  effective batch is N x batch_size;
-- ``--ranks N``: N processes on the CPU, gloo between them (a CPU machine, or to check a
-  data-parallel run without GPUs); the same rules;
+  (Caffe's ``caffe train -gpu 0,1``); the effective batch is N x the net's ``batch_size``;
+- ``--ranks N``: N processes on the CPU, gloo between them; the same rules;
 - under ``torchrun`` (``torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d
   --rdzv-endpoint HOST:29400 -m caffe_compat.cli train -solver s.prototxt -gpu all``): every
-  process joins the group torchrun set up (RANK, WORLD_SIZE, LOCAL_RANK); local rank i uses the
-  i-th GPU of ``-gpu`` (``all``: every GPU of its machine), or the CPU without ``-gpu``.
+  process joins torchrun's group (RANK, WORLD_SIZE, LOCAL_RANK); local rank i uses the i-th
+  GPU of ``-gpu`` (``all``: every GPU of its machine), or the CPU without ``-gpu``.
 
-The first two start the processes with torch's elastic launcher (what torchrun runs, on one
-machine): the worker processes run this same command line; when one of them fails, the
-launcher stops the others and the command ends naming the rank that failed first. Snapshots
-(rank 0's) resume with ``-snapshot`` as any run; every rank restores the same file, so on
-several machines the snapshot folder must be shared.
-"""
+The first two start the processes with torch's elastic launcher, the workers running this
+same command line; when one fails, the others are stopped and the command ends naming the
+rank that failed first. Snapshots (rank 0's) resume with ``-snapshot``; every rank restores
+the same file, so on several machines the snapshot folder must be shared."""
 from __future__ import annotations
 
 import os

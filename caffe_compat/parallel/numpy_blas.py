@@ -1,26 +1,17 @@
 """numpy's BLAS on one thread once this project's passes run: one pool of threads per process.
 
-Real pycaffe programs mix Caffe's passes with numpy work (a style loss's Gram matrices, an
-L-BFGS step, a Transformer's arithmetic). In Caffe 1.0 both go through the same OpenBLAS and
-its one pool of threads. Here the passes run on torch's OpenMP team and numpy's matrix
-products on numpy's own OpenBLAS pool, and on a machine with as many cores as torch has
-threads the two pools take turns on the same cores: each one's spinning workers hold the core
-the other needs. Measured in the style-transfer program through CaffeNet (2 cores): a Gram
-matrix step cost 71 ms of CPU with numpy's two threads against 1.4 ms with one, and the
-program 45.8 s of CPU against 16.0 s with ``OPENBLAS_NUM_THREADS=1``.
-
-:func:`limit_once` (called by :func:`caffe_compat.parallel.threads.apply` at the first pass, and by the array
-engine's first pass, :mod:`caffe_compat.array_net`)
-sets numpy's (and SciPy's) BLAS libraries to one thread, unless the program chose their
-threads itself: ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS`` or
-``OMP_NUM_THREADS`` in the environment, or ``CAFFE_COMPAT_NUMPY_BLAS=keep``. Only libraries
-that numpy or SciPy ship are touched (torch's own BLAS follows torch's thread count).
-This project's arithmetic does not change. numpy's products may change in their last bits:
-OpenBLAS's float32 GEMM gives other roundings on one thread than on two (measured: up to
-4e-5 on a 300x500 product of unit normals), as real Caffe's numpy does between its own
-set-ups (one and two OpenBLAS threads are both among the oracle runs whose spread the
-pycaffe programs' tolerances are drawn from, tests/pycaffe/public_programs/README.md).
-"""
+In Caffe 1.0 a pycaffe program's passes and its numpy work share one OpenBLAS pool; here the
+passes run on torch's OpenMP team and numpy's products on numpy's own OpenBLAS pool, and
+the two pools' spinning workers take turns on the same cores (figures: docs/threads.md,
+"numpy's BLAS pool"). :func:`limit_once` (called by
+:func:`caffe_compat.parallel.threads.apply` at the first pass, and by the array engine's
+first pass, :mod:`caffe_compat.array_net`) sets numpy's and SciPy's BLAS libraries to one
+thread, unless the program chose their threads: ``OPENBLAS_NUM_THREADS``,
+``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS`` or ``OMP_NUM_THREADS`` in the environment, or
+``CAFFE_COMPAT_NUMPY_BLAS=keep``. Only libraries numpy or SciPy ship are touched. This
+project's arithmetic does not change; numpy's float32 products may change in their last bits
+(up to 4e-5 on a 300x500 product of unit normals), as real Caffe's do between its own set-ups
+(both thread counts are among the oracle runs, tests/pycaffe/public_programs/README.md)."""
 from __future__ import annotations
 
 import os

@@ -1,42 +1,29 @@
 """Threads for a pass (an inference forward, a training iteration) while other processes share
-our cores: measured.
+our cores: measured (the figures: docs/threads.md, 'Niced neighbours, measured').
 
-A busy neighbour at a positive nice value is not a held core (:mod:`.threads`): the scheduler
-gives our threads its core back. But not at once: each of torch's operators waits at its end
-for its slowest thread, and a thread woken on the neighbour's core is scheduled late. Under a
-busy loop at nice 10, a CNN+D forward at batch 1 took 18.9 ms on two threads against 14.6 ms
-on one (7.9 ms on two with the machine idle), while SqueezeNet 1.1 at batch 8 took 60 ms on two
-against 82 ms on one. Which count pays depends on the work per operator and on the scheduler,
-so it is measured, per net and input shape, only while such work is there
-(:func:`caffe_compat.parallel.threads.niced_neighbours`; on an idle machine nothing here runs):
+A busy neighbour at a positive nice value is not a held core (:mod:`.threads`), but a thread
+woken on its core is scheduled late and every operator waits for it; which count pays
+depends on the work per operator and the scheduler, so it is measured per net and input
+shape, only while such work is there (:func:`caffe_compat.parallel.threads.niced_neighbours`;
+on an idle machine nothing here runs):
 
-- candidates: the usable count and that count less the cores the niced work took (at least 1);
-  the first trial runs the smaller count first (a program that runs only a few passes spends
-  them on the count whose cost is bounded);
-- while other processes hold cores (work at nice 0 or below: the usable count is already
-  lower), the candidates are the usable count and more threads than cores
-  (:func:`caffe_compat.parallel.threads.crowded_count`): the usable count for a first hold
-  (:data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS`), then the crowded count's trial.
-  The crowded count's cost is bounded (1.4x the usable count's at worst measured, against 8x for one
-  thread per core), so it is kept when its mean pass is faster at all (:data:`CROWDED_MARGIN`);
-- a trial runs :data:`TRIAL_PASSES` passes on a candidate, the first pass after a change of
-  count not counted (the thread team wakes), nor a pass after a gap (other work ran first)
-  unless the pass before it came after a gap too (gaps are then the program's rhythm);
-  the larger count is kept only when its mean pass is :data:`MARGIN` times faster than the
-  smaller count's (its passes are placed one thread per CPU, :mod:`.placement`: they no
-  longer wait for a worker the scheduler put beside the main thread, which once made the
-  slowest recent pass the safer score, and kept one thread where two were 1.4x faster on
-  average);
+- candidates: the usable count and that count less the cores the niced work took (at least
+  1); the first trial runs the smaller count first (its cost is bounded);
+- while other processes hold cores (nice 0 or below), the candidates are the usable count
+  and :func:`caffe_compat.parallel.threads.crowded_count`: the usable count for a first hold
+  (:data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS`), then the crowded count's trial; its
+  cost is bounded, so it is kept when its mean pass is faster at all (:data:`CROWDED_MARGIN`);
+- a trial runs :data:`TRIAL_PASSES` passes on a candidate, not counting the first pass after
+  a change of count, nor a pass after a gap unless the pass before it came after a gap too
+  (gaps are then the program's rhythm); the larger count is kept only when its mean pass is
+  :data:`MARGIN` times faster (its passes are placed one thread per CPU, :mod:`.placement`);
 - the faster is kept for :data:`HOLD_PASSES` passes and :data:`HOLD_SECONDS` seconds, both
-  (doubled for each trial the larger count lost after the first in a row, up to
-  :data:`MAX_BACKOFF` doublings: a net on which the larger count keeps losing, LeNet's
-  training under a pinned loop, pays its trials less often),
-  then the other is tried again (the neighbour may have gone or changed); sooner when the
-  mean of its last :data:`REGRET_PASSES` passes exceeds the other's score by :data:`REGRET`:
-  then the other is kept, measured anew by its own passes.
+  doubled for each trial the larger count lost after the first in a row (up to
+  :data:`MAX_BACKOFF` doublings), then the other is tried again; sooner when the mean of its
+  last :data:`REGRET_PASSES` passes exceeds the other's score by :data:`REGRET`: then the
+  other is kept, measured anew.
 
-Threads only change how work is split: the outputs are the same bits with either count.
-"""
+Threads only change how work is split: the outputs are the same bits with either count."""
 from __future__ import annotations
 
 import math
@@ -48,18 +35,13 @@ HOLD_SECONDS = 2.0       # ... and seconds: a trial costs at most a few percent 
 MAX_BACKOFF = 3          # at most 8x the hold after trials the larger count lost in a row
 KEEP = 5                 # recent pass times kept per count
 GAP_SECONDS = 0.05       # a pass after a longer gap (and longer than itself) is not counted
-# the larger count is kept only when its mean pass is this much faster: a mean of three
-# passes moves by about a tenth between trials, and the larger count's cost when a pass waits
-# for the neighbour's core is the harder to bound (the smaller count's is the larger one's
-# speed-up on an idle machine, 1.3-1.9x on two cores); a kept count that slows down gives way
-# by REGRET
+# the larger count is kept only when its mean pass is this much faster (a mean of three passes
+# moves by about a tenth between trials; the smaller count's cost is bounded by the larger
+# one's idle speed-up); a kept count that slows down gives way by REGRET
 MARGIN = 1.15
-# the crowded count (more threads than cores while cores are held) is kept when its mean pass
-# is this much faster than the usable count's: none, since its cost is bounded (its slowest
-# passes measured stayed within 1.4x) and a kept count that slows gives way by REGRET. Its
-# passes vary (43-68 ms for the CNN+D forward at batch 8 under a nice-0 loop, one thread's
-# 58-63): with a margin of 1.05 a trial of three passes lost in 18 % of draws from those times
-# (the forward then at 2.01x its idle time in one benchmark run), with none in 4 %
+# the crowded count is kept when its mean pass is this much faster than the usable count's:
+# none, since its cost is bounded and a kept count that slows gives way by REGRET (figures:
+# docs/threads.md, "Figures behind the constants")
 CROWDED_MARGIN = 1.0
 REGRET = 1.15            # the kept count's recent mean over the other's score: the other is kept
 REGRET_PASSES = 3        # ... over its last passes
@@ -104,15 +86,12 @@ class PassChoice:
             self.candidates, self.times, self.best = candidates, {}, None
             self.crowded, self.losses = crowded_pair, 0
             if crowded_pair:
-                # the usable count for a hold first (its passes measure it), the crowded
-                # count's trial after it: a program of a few passes (a benchmark's sample
-                # of ten LeNet iterations, four of them a trial at 1.4x) never pays for it
+                # the usable count for a hold first, the crowded count's trial after it: a
+                # program of a few passes never pays for a trial
                 self.best, self.trial, self.deciding = usable, [], False
                 self._hold()
                 return self._use(usable)
-            # the smaller count first: its cost is bounded (the larger one's speed-up on an
-            # idle machine), the larger one's is not, and a program that runs only a few
-            # passes spends them on the safe count
+            # the smaller count first: its cost is bounded, the larger one's is not
             self.trial = [c for c in reversed(candidates) for _ in range(TRIAL_PASSES + 1)]
             self.deciding = True
         if not self.trial and self.hold_passes <= 0 and self.clock() >= self.hold_until:

@@ -1,38 +1,26 @@
 """Where a pass's threads run while niced work shares our cores: one CPU each.
 
-A busy neighbour at a positive nice value gets a small share of a core, yet torch's
-two-thread passes beside it took up to twice their idle time, slower than one thread. The
-cause is where Linux puts a woken thread: beside its waker when no CPU is idle, and the
-niced loop's CPU is not idle. torch's OpenMP worker, woken for each operator after it slept
-between two of them, then lands on the main thread's CPU, and the two take turns on one core
-while the niced loop keeps the other to itself. Traced with ``perf sched`` (a CNN+D forward
-at batch 1 on two threads, a busy loop at nice 10): both our threads on CPU 1 for the whole
-trace, the loop alone on CPU 0 with 76 % of its time, against its fair share of about 10 %.
+Linux puts a woken thread beside its waker when no CPU is idle (the niced loop's is not), so
+torch's OpenMP worker lands on the main thread's CPU and the two take turns on one core (the
+``perf sched`` trace and the figures: docs/threads.md, 'One thread per CPU under niced
+neighbours'). So while niced work shares our cores and a pass runs on ``n`` threads, no more
+than the CPUs allowed, :func:`spread` places them one per CPU: the main thread on the CPU it
+is on, the OpenMP workers on the others, each pinning itself in a small parallel region run
+through the OpenMP runtime torch uses (``GOMP_parallel``: libgomp's entry point, which LLVM's
+and Intel's runtimes also provide).
 
-So while niced work shares our cores and a pass runs on ``n`` threads, no more than the
-CPUs allowed, :func:`spread` places them one per CPU: the main thread on the CPU it is on,
-the OpenMP workers on the others, each pinning itself in a small parallel region run through
-the OpenMP runtime torch uses (``GOMP_parallel``: libgomp's entry point, which LLVM's and
-Intel's runtimes also provide). Measured (``bench_contention.py``'s forwards on two threads
-under a nice-10 loop, medians and slowest of 60 passes, ms): the CNN+D at batch 8 36.5 and 44
-placed against 39.1 and 62.7 not, MobileNet v2 at batch 8 46.7 and 58.4 against 77.2 and 87.0,
-SqueezeNet 1.1 at batch 8 30.4 and 43.4 against 58.8 and 66.2 (one thread: 58-65, 65, 47).
-
-- The main thread gets the process's CPUs back when the pass ends: the program's own work
-  between passes runs wherever the scheduler likes.
+- The main thread gets the process's CPUs back when the pass ends.
 - The workers keep their CPU until a pass runs without niced work (:func:`release_workers`):
   an idle machine, or cores held by other processes, where one CPU each would be wrong.
 - Threads started while the main thread is pinned inherit its one CPU: the compiled kernels'
   teams are given the process's CPUs (``set_team_cpus``), and the project's own Python
   threads widen their mask when they start (:func:`widen_current_thread`).
-- :func:`process_cpus` is the process's mask even while the main thread is pinned (the core
-  monitor reads it).
+- :func:`process_cpus` is the process's mask even while the main thread is pinned.
 
 Placement never changes what a thread computes, only where it runs. It is off where the
 program manages placement itself (``OMP_PROC_BIND``, ``GOMP_CPU_AFFINITY``, ``KMP_AFFINITY``
 or ``OMP_PLACES`` set), where torch's threads are not OpenMP's, with
-``CAFFE_COMPAT_PLACEMENT=0``, and outside Linux.
-"""
+``CAFFE_COMPAT_PLACEMENT=0``, and outside Linux."""
 from __future__ import annotations
 
 import ctypes

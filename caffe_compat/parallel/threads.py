@@ -1,54 +1,34 @@
 """How many threads the project's operators use: the cores this process can actually get.
 
-torch splits every operator into fixed shares, one per OpenMP thread, and waits at the end for
-the slowest. When another process of higher priority holds one of our cores, the share of the
-thread on that core waits for the core, and so does every operator: a GoogLeNet forward at
-batch 1 took 882 ms with 2 threads against 106 ms with 1 (and 30-45 ms with 2 on an idle
-machine). OpenCV's pool hands out work dynamically, and Caffe 1.0 parallelises only inside its
-BLAS calls, so neither collapses. This module keeps torch's thread count at the cores we can get:
+torch splits every operator into fixed shares, one per OpenMP thread, and waits for the
+slowest; a thread whose core another process of higher priority holds makes every operator
+wait (OpenCV's dynamic pool and Caffe 1.0's BLAS-only threading do not collapse). This module
+keeps torch's thread count at the cores we can get (the rules and figures: docs/threads.md):
 
-- the cores allowed: the affinity mask (``sched_getaffinity``) and the cgroup's CPU quota
-  (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``), read on each check;
-- the cores held by other processes: the busy time of the allowed cores in ``/proc/stat``
-  over the last window, less this process's own CPU time (``os.times``). Time of processes
-  with a positive nice value (the ``nice`` column) does not count unless we are niced
-  ourselves: the scheduler gives our threads those cores back at once (a busy loop at nice 10
-  did not slow a 2-thread forward in our measurements), while a busy loop at nice 0 or
-  below keeps its core (it shares it evenly, or wins it). ``steal`` (a hypervisor's other
-  guests) counts as held;
-- before the first window, the threads runnable right now (``/proc/loadavg``) stand for it;
-  after a pause longer than :data:`STALE_WINDOW_S` (a window in which this process used
-  less than half a core: no pass ran, so the window tells what other processes did then, not
-  now) they may only give cores back: a
-  neighbour that ended during the pause leaves no thread runnable, and its core comes back
-  at once. They never take one (``/proc/loadavg`` cannot tell a busy loop at nice 10, whose
-  core the scheduler gives us back, from one at nice -5): the next window decides that;
+- the cores allowed: the affinity mask (``sched_getaffinity``) capped by the cgroup's CPU
+  quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us / cpu.cfs_period_us``), read on each check;
+- the cores held by others: the allowed cores' busy time in ``/proc/stat`` over the last
+  window, less this process's own CPU time (``os.times``); positive-nice time does not count
+  unless we are niced ourselves (the scheduler gives those cores back); ``steal`` counts;
+- before the first window, and after a pause longer than :data:`STALE_WINDOW_S` (a window
+  in which this process used less than half a core), the runnable threads of
+  ``/proc/loadavg`` stand for it, and may then only give cores back, never take one;
 - checked lazily, at most every :data:`CHECK_INTERVAL_S` seconds, when a forward, a step or
-  a batch starts (:func:`usable_threads` is a clock read between two checks); a core counts
-  as held once others used :data:`HELD_FRACTION` of it over a window; the count of held cores
-  drops (threads come back) only after :data:`RELEASE_WINDOWS` windows in a row agree.
+  a batch starts; a core counts as held once others used :data:`HELD_FRACTION` of it over a
+  window; held cores drop only after :data:`RELEASE_WINDOWS` windows in a row agree.
 
-While cores are held, :func:`crowded_count` (more threads than cores) is what
-:mod:`.pass_choice` measures against the usable count: one thread per core collapses there,
-more threads than cores do not (see its doc).
+While cores are held, :func:`crowded_count` is what :mod:`.pass_choice` measures against the
+usable count. :func:`usable_threads` is the number the inference engines and the imresize
+pool follow; :func:`apply` sets torch's count to it (an explicit ``torch.set_num_threads``
+of the user is a ceiling). ``CAFFE_COMPAT_THREADS=N`` fixes the count at N and turns the
+monitor off (``auto``, the default, keeps it on).
 
-:func:`usable_threads` is the number the inference engines and the imresize pool follow;
-:func:`apply` sets torch's count to it (below an explicit ``torch.set_num_threads`` of the
-user, which is respected as a ceiling). ``CAFFE_COMPAT_THREADS=N`` in the environment fixes
-the count at N and turns the monitor off (``auto``, the default, keeps it on).
-
-The wait policy: libgomp's idle threads spin ``GOMP_SPINCOUNT`` iterations (300000 when
-``OMP_WAIT_POLICY`` is unset, about a millisecond) before they sleep, so after every operator
-a core another process needs is burned for that long. :func:`set_default_wait_policy`
-(:mod:`.wait_policy`, called when ``caffe_compat`` is imported, before torch is) sets a
-bounded spin, :data:`DEFAULT_SPINCOUNT`, unless the user set ``OMP_WAIT_POLICY`` or
+The wait policy (:mod:`.wait_policy`, set when ``caffe_compat`` is imported, before torch):
+a bounded spin, :data:`DEFAULT_SPINCOUNT`, unless the user set ``OMP_WAIT_POLICY`` or
 ``GOMP_SPINCOUNT`` or torch is loaded already. Threads only change how work is split: every
 result is the same bits with 1 thread or N (tests/caffe_compat/kernels/test_numerics.py,
-test_exact_gemm.py and test_fixed_order.py check it; the sums and softmaxes whose rounding
-ATen and oneDNN tie to the thread count run on one thread,
-:mod:`caffe_compat.kernels.fixed_order`, which also names the elementwise functions it does
-not cover).
-"""
+test_exact_gemm.py, test_fixed_order.py; the reductions ATen ties to the thread count run on
+one thread, :mod:`caffe_compat.kernels.fixed_order`)."""
 from __future__ import annotations
 
 import math
@@ -70,17 +50,11 @@ SMALL_WORK = 1 << 20
 # in the inference fast path (fast_run), a layer doing fewer multiply-adds than this (about 50
 # microseconds of one core's work) runs on one thread inside a multi-threaded forward
 SMALL_LAYER_WORK = 1 << 17
-# the per-layer rule above, off: measured in alternating blocks (bench_contention.py
-# --per-layer-ab, batch 1), the forward with every layer on the pass's threads took 0.90-0.99
-# of its time idle (GoogLeNet 0.96, MobileNet v2 0.90, SqueezeNet 1.1 0.96, the CNN+D 0.99)
-# and the same under a nice-10 loop (1.00, where pass_choice picks the count); bench_zoo at
-# batch 1 was 4-8% slower with it than the code before the thread policy, and level without
+# the per-layer rule above, off: the forward was as fast or faster without it (figures:
+# docs/threads.md, 'Small work on one thread')
 PER_LAYER = False
 # while cores are held, a compiled kernel's call of fewer multiply-adds than this keeps torch's
-# count instead of the crowded one (kernel_threads): under a loop pinned at nice -5, LeNet's
-# training iteration (its largest call 1e8) took 1.13x its time with torch's count when its
-# calls ran on the crowded count, while CIFAR-10 quick's (2.5e8-6.6e8 a call) and the CNN+D's
-# (2e9-3e9) gained
+# count instead of the crowded one (kernel_threads; figures: docs/threads.md)
 CROWDED_KERNEL_WORK = 1 << 27
 
 
@@ -290,20 +264,12 @@ def crowded_count():
     nothing to measure: no core held, small work, a fixed count, a count the program chose
     (its ceiling is respected), or a thread other than the main one (a pool's worker).
 
-    The count is the cores allowed plus two (4 on two cores): more threads than cores, the
-    same however many cores are held, so that a neighbour coming and going (a second process
-    that holds the other core for a while) does not change the pair and restart its
-    measurement (in a benchmark whose peer ran between our blocks, each such change cost a
-    trial at 6 threads, then one at 4: LeNet 1.38x its one-thread time). With one thread
-    per core, the thread whose core is held waits for it and so does every operator (882 ms against 106 for a GoogLeNet forward). With more, each
-    share is smaller and libgomp sees more threads than CPUs: its idle threads sleep at once
-    instead of spinning, the free core goes idle and the scheduler moves the waiting thread
-    there. Measured on two cores, 4 threads against 1 (``bench_contention.py``'s cases):
-    under a busy loop at nice 0 the CNN+D forward at batch 8 in 0.82 of the time, GoogLeNet
-    at batch 8 0.76, a CNN+D training iteration at batch 8 0.77; with the loop pinned at nice
-    -5 a CNN+D iteration 0.84, most forwards 0.95-1.05, and at worst 1.19 (GoogLeNet batch
-    1) and LeNet training 1.17-1.39: :mod:`.pass_choice` keeps whichever its passes measure
-    faster."""
+    The count is the cores allowed plus two (4 on two cores): more threads than cores, the same
+    however many cores are held, so a neighbour coming and going does not restart the
+    measurement. With more threads than cores each share is smaller and libgomp's idle threads
+    sleep at once, so the scheduler moves the waiting thread to the free core;
+    :mod:`.pass_choice` keeps whichever count its passes measure faster (figures:
+    docs/threads.md, 'More threads than cores while cores are held')."""
     if _fixed_count() or _state["small"] or _program_chose() or _state["outside"] or \
             threading.current_thread() is not threading.main_thread():
         return 0                      # (a worker thread of a pool shares the cores already)
@@ -343,18 +309,13 @@ def kernel_threads(work=None):
     (:mod:`caffe_compat.kernels.blas_order`'s products and convolution gradients): torch's
     count for the pass, or more where that pays.
 
-    While another process holds one of our cores, the pass runs torch's operators on the
-    usable count (one thread on two cores): each splits its work into fixed shares. These
-    kernels do not: a thread whose core is taken takes fewer units and the others take the
-    rest, so more threads than cores (:func:`crowded_count`) cost nothing and win a larger
-    share of the held core from the scheduler. Under a busy loop pinned at nice -5, a CNN+D
-    training iteration at batch 8 (torch's operators on one thread) took 0.93 of its
-    one-thread time with these kernels on two threads and 0.85 on four. A call of fewer than
-    :data:`CROWDED_KERNEL_WORK` multiply-adds (``work``) keeps torch's count: a unit taken by
-    the thread on the held core waits for the scheduler's next turn there, which such a call
-    does not make up for. Idle, or under a niced neighbour, they run on the cores allowed.
-    Small work (:func:`apply`'s rule), a fixed count, a count the program chose (its ceiling)
-    and a pool's worker threads keep torch's count."""
+    While another process holds one of our cores, a thread whose core is taken takes fewer units
+    and the others take the rest, so these kernels run on :func:`crowded_count` even when torch's
+    operators run on the usable count; a call of fewer than :data:`CROWDED_KERNEL_WORK`
+    multiply-adds (``work``) keeps torch's count. Idle, or under a niced neighbour, they run on
+    the cores allowed. Small work (:func:`apply`'s rule), a fixed count, a count the program
+    chose (its ceiling) and a pool's worker threads keep torch's count (figures:
+    docs/threads.md, 'Our own kernels hand out work')."""
     import torch
     current = torch.get_num_threads()
     if _fixed_count() or _state["small"] or _state["outside"] or \

@@ -1,22 +1,19 @@
 """Inference engines behind caffe_compat: the same net, run by the fastest engine that gives
-our forward's outputs.
+our forward's outputs (the rules and measurements: docs/engines.md).
 
 * ``torch`` (:func:`.choose.torch_session`): our own forward, the reference;
 * ``onnxruntime`` and ``openvino``: the net's ONNX export (:mod:`caffe_compat.export`), cached
-  on disk (:mod:`.cache`; the cache's location, size bound and listing: :mod:`.cache_store`,
-  ``caffe-compat engine-cache``: :mod:`.cache_command`), in the sessions of the package's one
-  maker of runtime sessions, :mod:`caffe_compat.onnx_path.runtime` (the torch-free path's).
+  on disk (:mod:`.cache`, :mod:`.cache_store`; ``caffe-compat engine-cache``:
+  :mod:`.cache_command`), in sessions of :mod:`caffe_compat.onnx_path.runtime`.
 
 Every engine is checked against our forward before it runs a net (:mod:`.trust`); the choice
 among the trusted ones is the package's one runtime trial
-(:class:`caffe_compat.onnx_path.choice.Chosen`, driven by :mod:`.choose`), made only once a net has
-shown it will run many times. All run with :func:`.threads.engine_threads` threads.
-docs/engines.md has the rules and the measurements.
+(:class:`caffe_compat.onnx_path.choice.Chosen`, driven by :mod:`.choose`). All run with
+:func:`.threads.engine_threads` threads.
 
     from caffe_compat.inference.engines import EngineRunner
     runner = EngineRunner(net, ["prob"])          # engine="auto"
-    prob, = runner({"data": x})                   # x: float32 N x C x H x W
-"""
+    prob, = runner({"data": x})                   # x: float32 N x C x H x W"""
 from ...onnx_path.runtime import PIP
 from .cache import cached_export, export_key
 from .cache_store import ENV_CACHE, EngineCacheWarning, cache_root

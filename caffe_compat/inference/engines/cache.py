@@ -1,29 +1,22 @@
-"""The ONNX exports the engines run, cached on disk.
+"""The ONNX exports the engines run, cached on disk (where: :mod:`.cache_store`).
 
-Where: ``$CAFFE_COMPAT_ENGINE_CACHE`` if set, else ``$XDG_CACHE_HOME/caffe_compat/engines``
-(``~/.cache/caffe_compat/engines`` without XDG_CACHE_HOME). One folder per export, named by
-its key: the sha256 of
+One folder per export, named by its key: the sha256 of
 
 * the net's definition as run (the phase-filtered NetParameter, serialised deterministically)
-  and every parameter blob's name, shape and bytes (what the prototxt and caffemodel give;
-  weights changed after loading, e.g. by ``dnn.Net.setParam``, give another key),
-* the outputs asked for, in order, and the input blobs' shapes past the batch axis (the export
-  keeps the deploy geometry; the batch axis is free),
+  and every parameter blob's name, shape and bytes (weights changed after loading, e.g. by
+  ``dnn.Net.setParam``, give another key),
+* the outputs asked for, in order, and the input blobs' shapes past the batch axis (the batch
+  axis is free),
 * :data:`caffe_compat.export.onnx_export.FORMAT_VERSION` and caffe_compat's version.
 
-The engines' versions key what is decided about the export (the trust check and the timing,
-:mod:`caffe_compat.inference.engines.choose`), stored beside it: one export serves every engine.
-
-Files are written atomically (:func:`caffe_compat.io.atomic.atomic_path`); an export happens
-under an exclusive ``fcntl`` lock on ``<key>.lock``, so processes that load the same net at
-once export it once and the others wait for it. ``model.onnx.json`` records the file's size
-and sha256: a file that does not match (truncated, damaged, or left without its record) is
-exported again.
-
-The cache's bound (least recently used entries removed), its fallback when the folder is not
-writable, exports kept out of it (weights drawn by an unseeded filler) and its listing are
-:mod:`caffe_compat.inference.engines.cache_store`'s.
-"""
+What is decided about the export (the trust check and the timing,
+:mod:`caffe_compat.inference.engines.choose`) is stored beside it, keyed by the engines'
+versions: one export serves every engine. Files are written atomically
+(:func:`caffe_compat.io.atomic.atomic_path`); an export happens under an exclusive ``fcntl``
+lock on ``<key>.lock``, so processes loading the same net at once export it once.
+``model.onnx.json`` records the file's size and sha256: a file that does not match is
+exported again. The bound, the fallback folder, private exports and the listing:
+:mod:`caffe_compat.inference.engines.cache_store`."""
 from __future__ import annotations
 
 import contextlib

@@ -4,11 +4,9 @@
                                             # used first): size, last use, net, inputs, outputs
     caffe-compat engine-cache clear         # remove every export no process is writing now
 
-``--dir FOLDER`` names another cache folder than the configured one
-(``$CAFFE_COMPAT_ENGINE_CACHE``, else ``$XDG_CACHE_HOME/caffe_compat/engines``).
-:mod:`caffe_compat.inference.engines.cache_store` has the rules; ``caffe_compat.cli.main``
-registers :data:`COMMAND` (this module does not import the command line).
-"""
+``--dir FOLDER`` names another cache folder than the configured one. The rules:
+:mod:`caffe_compat.inference.engines.cache_store`; ``caffe_compat.cli.main`` registers
+:data:`COMMAND` (this module does not import the command line)."""
 from __future__ import annotations
 
 import os

@@ -1,23 +1,20 @@
 """Where the engine cache lives, how large it may grow, and what it holds.
 
 * **Location**: :func:`cache_root` (``$CAFFE_COMPAT_ENGINE_CACHE``, else
-  ``$XDG_CACHE_HOME/caffe_compat/engines``). When that folder cannot be created or
-  written (a read-only file system, another user's folder, a path through a file),
-  :func:`writable_root` warns once (:class:`EngineCacheWarning`, naming the folder, the error and
-  the variable) and uses ``<tmp>/caffe_compat-<uid>/engines`` instead, or, when that is not
-  writable either, a private folder of this process removed at exit: the engines run either way.
-  Exports already in a read-only folder are still used as they are (:func:`read_only_hit`).
-* **Private exports**: an export that no later process can meet again (weights drawn by a filler
-  from an unseeded stream: a net loaded without weights) goes to :func:`private_root`, a folder
-  of this process removed at exit, never to the shared cache.
+  ``$XDG_CACHE_HOME/caffe_compat/engines``, ``~/.cache`` without XDG_CACHE_HOME). When that
+  folder cannot be created or written, :func:`writable_root` warns once
+  (:class:`EngineCacheWarning`, naming the folder, the error and the variable) and uses
+  ``<tmp>/caffe_compat-<uid>/engines``, else a private folder of this process removed at exit.
+  Exports already in a read-only folder are still used (:func:`read_only_hit`).
+* **Private exports**: an export no later process can meet again (weights drawn by a filler
+  from an unseeded stream) goes to :func:`private_root`, removed at exit, never to the cache.
 * **Bound**: the entries (one folder per export) take at most :func:`size_bound` bytes
   (``$CAFFE_COMPAT_ENGINE_CACHE_SIZE``, e.g. ``500M``, ``4G``, ``0`` for no bound; default
-  :data:`DEFAULT_BOUND`, 2 GiB). After each new export the least recently used entries
-  (a folder's modification time, set at every use) are removed until the rest fit; an entry
-  locked by a process that is exporting it, and the entry just written, stay. An export
-  larger than the bound alone is kept until the next one.
-* **Listing and clearing**: :func:`entries`, :func:`clear` (``caffe-compat engine-cache``).
-"""
+  :data:`DEFAULT_BOUND`, 2 GiB). After each new export the least recently used entries (a
+  folder's modification time, set at every use) are removed until the rest fit, except an
+  entry locked by a process exporting it and the entry just written (kept even when alone
+  larger than the bound, until the next export).
+* **Listing and clearing**: :func:`entries`, :func:`clear` (``caffe-compat engine-cache``)."""
 from __future__ import annotations
 
 import atexit

@@ -3,24 +3,20 @@
 ``engine="auto"`` (the default of inference-only forwards): the fastest of the installed
 engines that pass the trust check (:mod:`caffe_compat.inference.engines.trust`) for this net,
 outputs, input shapes and thread count, torch included, chosen by the package's one runtime
-trial (:class:`caffe_compat.onnx_path.choice.Chosen`, which cv2.dnn's torch-free path runs too).
-The first forwards of each shape run on torch; only once a net has shown it will run many
-times (the trial's rule, with the estimated cost of the export and the sessions:
-:func:`ready_estimate`) is the net exported (or taken from the cache), each engine checked
-against our forward on the caller's own last input, and the trusted ones tried on the
-caller's next forwards; a program that runs a net once or a few times never pays for an
-export. Trust verdicts and the winner are stored beside the cached export (keyed by the
-engines' versions, the shapes and the thread count), so a later process skips the trial. With
-``$CAFFE_COMPAT_ENGINE_DEFER=0`` (and in :meth:`EngineRunner.engine_for`) the choice is made
-at the first forward instead: the trial's turns run on that input at once
+trial (:class:`caffe_compat.onnx_path.choice.Chosen`). The first forwards of each shape run
+on torch; only once a net has shown it will run many times (the trial's rule, with the
+estimated cost of the export and the sessions: :func:`ready_estimate`) is it exported (or
+taken from the cache), each engine checked against our forward on the caller's last input,
+and the trusted ones tried on the next forwards. Trust verdicts and the winner are stored
+beside the cached export (keyed by the engines' versions, the shapes and the thread count),
+so a later process skips the trial. With ``$CAFFE_COMPAT_ENGINE_DEFER=0`` (and in
+:meth:`EngineRunner.engine_for`) the choice is made at the first forward
 (:meth:`~caffe_compat.onnx_path.choice.Chosen.now`).
 
-``engine="torch" | "onnxruntime" | "openvino"`` forces one (still checked once; the torch
-path runs, with a warning, when it fails or is not installed). ``$CAFFE_COMPAT_ENGINE``
-overrides what the program asks for (the person running it decides, as with
-``OMP_NUM_THREADS``). Caffe's exact summation order (``blas_order.INFERENCE``,
-``--caffe-order``) always runs on torch: only our own kernels follow it.
-"""
+``engine="torch" | "onnxruntime" | "openvino"`` forces one (still checked once; torch, with a
+warning, when it fails or is not installed). ``$CAFFE_COMPAT_ENGINE`` overrides what the
+program asks for. Caffe's exact summation order (``blas_order.INFERENCE``, ``--caffe-order``)
+always runs on torch."""
 from __future__ import annotations
 
 import os
@@ -40,9 +36,7 @@ AUTO = "auto"
 # net's export (their sessions: caffe_compat.onnx_path.runtime's, as the torch-free path's)
 ENGINES = ("torch", "onnxruntime", "openvino")
 # the estimate of getting the engines ready (export, sessions, trust check): a fixed part and
-# a part per MB of weights. Measured on the 2-core machine, shared
-# (benchmarks/bench_one_shot.py): SqueezeNet 1.1 (4.9 MB) 2.1 s, GoogLeNet (28 MB) 4.5 s,
-# ResNet-50 (102 MB) 14 s
+# a part per MB of weights (the measured costs: docs/engines.md, "Choosing")
 READY_BASE_S = 1.0
 READY_S_PER_MB = 0.1
 
@@ -106,8 +100,7 @@ class EngineRunner:
     ``runner(feed)``: ``feed`` maps input names to float32 arrays; returns the outputs as a
     list of arrays. ``torch_run`` replaces the torch reference's session (a callable of the
     same form; caffe_compat.dnn passes its own, which keeps per-layer timings).
-    ``runner.last_engine`` names the engine of the last call.
-    """
+    ``runner.last_engine`` names the engine of the last call."""
 
     def __init__(self, net, outputs, engine=None, torch_run=None):
         self.net = net

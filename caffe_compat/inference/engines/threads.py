@@ -4,8 +4,7 @@ OpenVINO alike.
 
 Sessions are keyed by this count (:mod:`caffe_compat.inference.engines.choose`): when it changes (a
 core taken by another process, or given back), the next forward builds (or reuses) a session
-of the new count instead of running on the old one.
-"""
+of the new count instead of running on the old one."""
 from __future__ import annotations
 
 from ...parallel import threads

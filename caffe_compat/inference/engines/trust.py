@@ -7,8 +7,7 @@ Detection outputs (DetectionOutput rows ``[image, label, score, x1, y1, x2, y2]`
 ROIs) are compared as sets when the rows come in another order: two engines may order
 detections whose scores tie within float32 rounding either way. An engine that fails, or cannot
 load or run the export, is reported by :func:`distrust` (a warning naming the engine, the
-output or the layer, and the error) and the torch path runs instead.
-"""
+output or the layer, and the error) and the torch path runs instead."""
 from __future__ import annotations
 
 import warnings
