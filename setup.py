@@ -19,6 +19,8 @@ from setuptools import Extension, find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# every header of the compiled kernels: a change to one rebuilds them all
+KERNEL_HEADERS = sorted(glob.glob("caffe_compat/kernels/*.h"))
 
 
 class BuildPyWithZooPrototxt(build_py):
@@ -76,40 +78,36 @@ setup(
         # and a convolution's gradients in the order of its backward pass (_conv_grad.c)
         Extension("caffe_compat.kernels._exact_gemm", ["caffe_compat/kernels/_exact_gemm.c",
                                                        "caffe_compat/kernels/_conv_grad.c"],
-                  depends=["caffe_compat/kernels/_exact_gemm.h",
-                           "caffe_compat/kernels/_kernel_api.h",
-                           "caffe_compat/kernels/_team_cpus.h",
-                           "caffe_compat/kernels/_team_pool.h"],
+                  depends=KERNEL_HEADERS,
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread"], optional=True),
         # Caffe's SGD update of every blob in one call (used where it gives torch's bits)
         Extension("caffe_compat.kernels._sgd_update", ["caffe_compat/kernels/_sgd_update.c"],
-                  depends=["caffe_compat/kernels/_kernel_api.h"],
+                  depends=KERNEL_HEADERS,
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
                   optional=True),
         # many SGD iterations of a small array-engine net in one call
         # (caffe_compat/array_solver/loop/, caffe_compat/kernels/array_loop.py)
         Extension("caffe_compat.kernels._tiny_solve", ["caffe_compat/kernels/_tiny_solve.c"],
-                  depends=["caffe_compat/kernels/_kernel_api.h"],
+                  depends=KERNEL_HEADERS,
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
                   optional=True),
         # Caffe's ACROSS_CHANNELS LRN forward and backward, operation for operation
         # (-ffp-contract=off: only its explicit fused multiply-adds, Caffe's saxpy, are fused)
         Extension("caffe_compat.kernels._lrn_kernel", ["caffe_compat/kernels/_lrn_kernel.c"],
-                  depends=["caffe_compat/kernels/_team_cpus.h",
-                           "caffe_compat/kernels/_team_pool.h"],
+                  depends=KERNEL_HEADERS,
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math", "-pthread"],
                   extra_link_args=["-pthread", "-lm"], optional=True),
         # OpenCV's NMSFast_ scan and DetectionOutput's ranking and decoding in float32,
         # operation for operation (caffe_compat/rules keeps its numpy form where this does not
         # build)
         Extension("caffe_compat.kernels._nms_kernel", ["caffe_compat/kernels/_nms_kernel.c"],
+                  depends=KERNEL_HEADERS,
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-fast-math"],
                   optional=True),
         # Caffe's MAX pooling forward for training (torch's computes the same values slower)
         Extension("caffe_compat.kernels._pool_kernel", ["caffe_compat/kernels/_pool_kernel.c"],
-                  depends=["caffe_compat/kernels/_team_cpus.h",
-                           "caffe_compat/kernels/_team_pool.h"],
+                  depends=KERNEL_HEADERS,
                   extra_compile_args=["-O2", "-pthread"], extra_link_args=["-pthread"],
                   optional=True),
     ],

@@ -280,9 +280,8 @@ class Net:
 
     @property
     def _blob_loss_weights(self):
-        if self._arrays is not None:
-            return [self._arrays.loss_weights.get(n, 0.0) for n in self._blobs]
-        return [self._store.loss_weights.get(n, 0.0) for n in self._blobs]
+        weights = (self._store if self._arrays is None else self._arrays).loss_weights
+        return [weights.get(n, 0.0) for n in self._blobs]
 
     @property
     def blob_loss_weights(self):
@@ -290,25 +289,23 @@ class Net:
 
     @property
     def inputs(self):
-        if self._arrays is not None:
-            return list(self._arrays.inputs)
-        return list(self._net.inputs)
+        return list((self._net if self._arrays is None else self._arrays).inputs)
 
     @property
     def outputs(self):
-        if self._arrays is not None:
-            return list(self._arrays.outputs)
-        return list(self._net.outputs)
+        return list((self._net if self._arrays is None else self._arrays).outputs)
+
+    def _blob_ids(self, names):
+        order = list(self._blobs)
+        return [order.index(n) for n in names]
 
     @property
     def _inputs(self):
-        names = list(self._blobs)
-        return [names.index(n) for n in self.inputs]
+        return self._blob_ids(self.inputs)
 
     @property
     def _outputs(self):
-        names = list(self._blobs)
-        return [names.index(n) for n in self.outputs]
+        return self._blob_ids(self.outputs)
 
     @property
     def top_names(self):
@@ -319,17 +316,14 @@ class Net:
         return collections.OrderedDict((node.name, list(node.bottoms)) for node in self._nodes)
 
     def _top_ids(self, i):
-        names = list(self._blobs)
-        return [names.index(t) for t in self._nodes[i].tops]
+        return self._blob_ids(self._nodes[i].tops)
 
     def _bottom_ids(self, i):
-        names = list(self._blobs)
-        return [names.index(b) for b in self._nodes[i].bottoms]
+        return self._blob_ids(self._nodes[i].bottoms)
 
     # ------------------------------------------------------------------ passes
     def _forward(self, start, end):
-        if _mode._state["mode"] != self._placed:
-            self._follow_mode()
+        self._follow_mode()
         if self._arrays is not None and self._arrays.unfilled:
             self._to_torch()             # a parameter only torch fills: torch runs the net
         if self._arrays is not None:
@@ -351,8 +345,7 @@ class Net:
             raise NetError(f"net '{self._arrays.name}' has no layer '{e.args[0]}'") from None
 
     def _backward(self, start, end):
-        if _mode._state["mode"] != self._placed:
-            self._follow_mode()
+        self._follow_mode()
         if self._arrays is not None:
             self._arrays.backward(start, end)
             return
@@ -435,11 +428,8 @@ class Net:
         """``forward`` over inputs of any length, batch by batch: {blob: array of all items}."""
         outs = {name: [] for name in set(self.outputs + list(blobs or []))}
         for batch in self._batch(kwargs):
-            for name, value in self.forward(blobs=blobs, **batch).items():
-                outs[name].extend(value.copy())
-        outs = {name: np.asarray(v) for name, v in outs.items()}
-        pad = len(next(iter(outs.values()))) - len(next(iter(kwargs.values())))
-        return {name: v[:-pad] for name, v in outs.items()} if pad else outs
+            _gather(outs, self.forward(blobs=blobs, **batch))
+        return _unpad(outs, kwargs)
 
     def forward_backward_all(self, blobs=None, diffs=None, **kwargs):
         """``forward`` then ``backward`` batch by batch: ({blob: data}, {blob: diff})."""
@@ -451,17 +441,10 @@ class Net:
         bwd = self._batch({k: kwargs[k] for k in self.outputs if k in kwargs}) \
             if any(k in kwargs for k in self.outputs) else iter(())
         for fb, bb in itertools.zip_longest(fwd, bwd, fillvalue={}):
-            for name, value in self.forward(blobs=blobs, **fb).items():
-                outs[name].extend(value.copy())
-            for name, value in self.backward(diffs=diffs, **bb).items():
-                grads[name].extend(value.copy())
-        outs = {n: np.asarray(v) for n, v in outs.items()}
-        grads = {n: np.asarray(v) for n, v in grads.items()}
+            _gather(outs, self.forward(blobs=blobs, **fb))
+            _gather(grads, self.backward(diffs=diffs, **bb))
         pad = len(next(iter(outs.values()))) - len(next(iter(kwargs.values())))
-        if pad:
-            outs = {n: v[:-pad] for n, v in outs.items()}
-            grads = {n: v[:-pad] for n, v in grads.items()}
-        return outs, grads
+        return _unpad(outs, kwargs, pad), _unpad(grads, kwargs, pad)
 
     def reshape(self):
         """Propagate the input blobs' shapes through the net (Caffe's Net::Reshape)."""
@@ -519,9 +502,8 @@ class Net:
             return
         from caffe_compat.solvers.nets import share_trained_layers
         if isinstance(other, Net):       # both in the mode current now, as they will run
-            for net in (self, other):
-                if _mode._state["mode"] != net._placed:
-                    net._follow_mode()
+            self._follow_mode()
+            other._follow_mode()
         share_trained_layers(self._net, other._net if isinstance(other, Net) else other)
 
     def save(self, filename):
@@ -570,3 +552,18 @@ class Net:
 def _legacy_constructor_warning():   # pycaffe prints one for Net(file, weights, phase)
     warnings.warn("Net(network_file, weights, phase) is deprecated: use "
                   "Net(network_file, phase, weights=weights)", DeprecationWarning, stacklevel=3)
+
+
+def _gather(into, arrays):
+    """Appends a batch's items to the lists of ``into`` ({blob: list}), copied."""
+    for name, value in arrays.items():
+        into[name].extend(value.copy())
+
+
+def _unpad(gathered, fed, pad=None):
+    """The gathered items as arrays, less the padding of the last batch (``pad`` items; by
+    default, as many as there are more than in ``fed``)."""
+    arrays = {name: np.asarray(v) for name, v in gathered.items()}
+    if pad is None:
+        pad = len(next(iter(arrays.values()))) - len(next(iter(fed.values())))
+    return {name: v[:-pad] for name, v in arrays.items()} if pad else arrays

@@ -91,17 +91,9 @@ class Solver:
     def test_nets(self):
         return list(self._test_nets)
 
-    @property
-    def iter(self):
-        return self._solver.iter
-
-    @property
-    def param(self):
-        return self._solver.param
-
-    @property
-    def lr(self):
-        return self._solver.lr
+    iter = property(lambda self: self._solver.iter)
+    param = property(lambda self: self._solver.param)
+    lr = property(lambda self: self._solver.lr)
 
     _run_mode = "cpu"           # the mode the solver's nets and history are placed for
 

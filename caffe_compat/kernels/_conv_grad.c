@@ -509,7 +509,7 @@ grad_geometry(gjob *j, const Py_buffer *x, const Py_buffer *w, const Py_buffer *
               Py_ssize_t sh, Py_ssize_t sw, Py_ssize_t ph, Py_ssize_t pw, Py_ssize_t dh,
               Py_ssize_t dw, Py_ssize_t group)
 {
-    if (!is_contiguous(x) || !is_contiguous(w) || !is_contiguous(dy)) {
+    if (!kc_contiguous(x, 4) || !kc_contiguous(w, 4) || !kc_contiguous(dy, 4)) {
         PyErr_SetString(PyExc_ValueError, "x, w and dy must be C-contiguous");
         return -1;
     }
@@ -551,30 +551,19 @@ py_conv2d_grads(PyObject *self, PyObject *args)
     PyObject *ox, *ow, *ody, *ogx, *ogw;
     Py_ssize_t sh, sw, ph, pw, dh, dw, group;
     int nthreads;
-    Py_buffer x, w, dy, gx, gw;
+    Py_buffer x = {0}, w = {0}, dy = {0}, gx = {0}, gw = {0};
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOOOnnnnnnni:conv2d_grads", &ox, &ow, &ody, &ogx, &ogw, &sh,
                           &sw, &ph, &pw, &dh, &dw, &group, &nthreads))
         return NULL;
-    int want_x = ogx != Py_None, want_w = ogw != Py_None, held = 0;
+    int want_x = ogx != Py_None, want_w = ogw != Py_None;
     PyObject *ret = NULL;
-    if (get_f32(ox, &x, 0, 4, "x") != 0)
-        return NULL;
-    held = 1;
-    if (get_f32(ow, &w, 0, 4, "w") != 0)
+    if (get_f32(ox, &x, 0, 4, "x") != 0 || get_f32(ow, &w, 0, 4, "w") != 0 ||
+        get_f32(ody, &dy, 0, 4, "dy") != 0 || (want_x && get_f32(ogx, &gx, 1, 4, "gx") != 0) ||
+        (want_w && get_f32(ogw, &gw, 1, 4, "gw") != 0))
         goto done;
-    held = 2;
-    if (get_f32(ody, &dy, 0, 4, "dy") != 0)
-        goto done;
-    held = 3;
-    if (want_x && get_f32(ogx, &gx, 1, 4, "gx") != 0)
-        goto done;
-    held = 4;
-    if (want_w && get_f32(ogw, &gw, 1, 4, "gw") != 0)
-        goto done;
-    held = 5;
-    if ((want_x && (!is_contiguous(&gx) || !same_shape(&gx, &x))) ||
-        (want_w && (!is_contiguous(&gw) || !same_shape(&gw, &w)))) {
+    if ((want_x && (!kc_contiguous(&gx, 4) || !same_shape(&gx, &x))) ||
+        (want_w && (!kc_contiguous(&gw, 4) || !same_shape(&gw, &w)))) {
         PyErr_SetString(PyExc_ValueError, "gx and gw must be C-contiguous, shaped as x and w");
         goto done;
     }
@@ -601,17 +590,12 @@ py_conv2d_grads(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    ret = Py_None;
-    Py_INCREF(ret);
+    ret = Py_NewRef(Py_None);
 done:
-    if (held >= 5 && want_w)
-        PyBuffer_Release(&gw);
-    if (held >= 4 && want_x)
-        PyBuffer_Release(&gx);
-    if (held >= 3)
-        PyBuffer_Release(&dy);
-    if (held >= 2)
-        PyBuffer_Release(&w);
+    PyBuffer_Release(&gw);
+    PyBuffer_Release(&gx);
+    PyBuffer_Release(&dy);
+    PyBuffer_Release(&w);
     PyBuffer_Release(&x);
     return ret;
 }

@@ -805,53 +805,56 @@ static int
 get_f32_operands(PyObject *oa, PyObject *ob, PyObject *oc, int ndim, const char *names[3],
                  Py_buffer *a, Py_buffer *b, Py_buffer *c)
 {
-    if (get_f32(oa, a, 0, ndim, names[0]) != 0)
-        return -1;
-    if (get_f32(ob, b, 0, ndim, names[1]) != 0) {
+    if (get_f32(oa, a, 0, ndim, names[0]) == 0) {
+        if (get_f32(ob, b, 0, ndim, names[1]) == 0) {
+            if (get_f32(oc, c, 1, ndim, names[2]) == 0)
+                return 0;
+            PyBuffer_Release(b);
+        }
         PyBuffer_Release(a);
-        return -1;
     }
-    if (get_f32(oc, c, 1, ndim, names[2]) != 0) {
-        PyBuffer_Release(a);
-        PyBuffer_Release(b);
-        return -1;
-    }
-    return 0;
+    return -1;
 }
 
-int
-is_contiguous(const Py_buffer *v)
-{
-    ptrdiff_t expect = 4;
-    for (int d = v->ndim - 1; d >= 0; d--) {
-        if (v->shape[d] != 1 && v->strides[d] != expect)
-            return 0;
-        expect *= v->shape[d];
-    }
-    return 1;
-}
-
-/* Runs every product of a job (with OpenBLAS's small-kernel tail where it applies), the GIL
- * released: None, or NULL with MemoryError. */
-static PyObject *
+/* Every product of a job, with OpenBLAS's small-kernel tail where it applies: 0, or -1 out of
+ * memory. */
+static int
 run_products(job *j, int nthreads)
 {
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = run_job(j, nthreads);
-    if (rc == 0)
-        rc = run_small_nn_tail(j);
-    Py_END_ALLOW_THREADS
-    if (rc != 0)
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    int rc = run_job(j, nthreads);
+    return rc != 0 ? rc : run_small_nn_tail(j);
 }
+
+/* The products for other extensions (_kernel_api.h) and for gemm(). */
+static int
+capi_gemm(const float *A, ptrdiff_t sam, ptrdiff_t sak, const float *B, ptrdiff_t sbk,
+          ptrdiff_t sbn, float *C, ptrdiff_t ldc, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
+          int blocked, int nthreads)
+{
+    if (K == 0) {
+        for (ptrdiff_t m = 0; m < M; m++)
+            memset(C + m * ldc, 0, (size_t)N * sizeof(float));
+        return 0;
+    }
+    job j;
+    memset(&j, 0, sizeof j);
+    j.A = A; j.sam = sam; j.sak = sak;
+    j.B = B; j.sbk = sbk; j.sbn = sbn;
+    j.C = C; j.ldc = ldc;
+    j.M = M; j.N = N; j.K = K;
+    j.items = 1;
+    j.groups_a = 1;
+    j.blocked = blocked;
+    return run_products(&j, nthreads);
+}
+
+static const eg_api the_api = {capi_gemm, tn_small};
 
 static PyObject *
 py_gemm(PyObject *self, PyObject *args)
 {
     PyObject *oa, *ob, *oc;
-    int nthreads, blocked;
+    int nthreads, blocked, rc;
     Py_buffer a, b, c;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOpi:gemm", &oa, &ob, &oc, &blocked, &nthreads))
@@ -864,30 +867,16 @@ py_gemm(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "shapes (%zd, %zd) x (%zd, %zd) -> (%zd, %zd) do not "
                      "match", a.shape[0], a.shape[1], b.shape[0], b.shape[1], c.shape[0],
                      c.shape[1]);
-        goto done;
-    }
-    if (c.shape[1] > 1 && c.strides[1] != 4) {
+    } else if (c.shape[1] > 1 && c.strides[1] != 4) {
         PyErr_SetString(PyExc_ValueError, "C must be contiguous along its rows");
-        goto done;
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        rc = capi_gemm(a.buf, a.strides[0] / 4, a.strides[1] / 4, b.buf, b.strides[0] / 4,
+                       b.strides[1] / 4, c.buf, c.strides[0] / 4, a.shape[0], b.shape[1],
+                       a.shape[1], blocked, nthreads);
+        Py_END_ALLOW_THREADS
+        ret = rc != 0 ? PyErr_NoMemory() : Py_NewRef(Py_None);
     }
-    job j;
-    memset(&j, 0, sizeof j);
-    j.A = a.buf; j.sam = a.strides[0] / 4; j.sak = a.strides[1] / 4;
-    j.B = b.buf; j.sbk = b.strides[0] / 4; j.sbn = b.strides[1] / 4;
-    j.C = c.buf; j.ldc = c.strides[0] / 4;
-    j.M = a.shape[0]; j.N = b.shape[1]; j.K = a.shape[1];
-    j.items = 1;
-    j.groups_a = 1;
-    j.blocked = blocked;
-    if (j.K == 0) {
-        for (ptrdiff_t m = 0; m < j.M; m++)
-            memset(j.C + m * j.ldc, 0, (size_t)j.N * sizeof(float));
-        ret = Py_None;
-        Py_INCREF(ret);
-        goto done;
-    }
-    ret = run_products(&j, nthreads);
-done:
     PyBuffer_Release(&a);
     PyBuffer_Release(&b);
     PyBuffer_Release(&c);
@@ -909,7 +898,7 @@ py_conv2d(PyObject *self, PyObject *args)
     if (get_f32_operands(ox, ow, oy, 4, names, &x, &w, &y) != 0)
         return NULL;
     PyObject *ret = NULL;
-    if (!is_contiguous(&x) || !is_contiguous(&w) || !is_contiguous(&y)) {
+    if (!kc_contiguous(&x, 4) || !kc_contiguous(&w, 4) || !kc_contiguous(&y, 4)) {
         PyErr_SetString(PyExc_ValueError, "x, w and y must be C-contiguous");
         goto done;
     }
@@ -937,14 +926,16 @@ py_conv2d(PyObject *self, PyObject *args)
     j.items = x.shape[0] * group;
     j.groups_a = group;
     j.blocked = blocked;
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
     if (j.K == 0 || j.N <= 0) {
         if (j.N > 0)
             memset(y.buf, 0, (size_t)y.len);
-        ret = Py_None;
-        Py_INCREF(ret);
-        goto done;
+    } else {
+        rc = run_products(&j, nthreads);
     }
-    ret = run_products(&j, nthreads);
+    Py_END_ALLOW_THREADS
+    ret = rc != 0 ? PyErr_NoMemory() : Py_NewRef(Py_None);
 done:
     PyBuffer_Release(&x);
     PyBuffer_Release(&w);
@@ -974,8 +965,7 @@ py_gemm_tn_small(PyObject *self, PyObject *args)
     tn_small(w.buf, w.strides[0] / 4, w.strides[1] / 4, x.buf, x.strides[0] / 4,
              x.strides[1] / 4, c.buf, c.strides[0] / 4, w.shape[0], x.shape[0], w.shape[1]);
     Py_END_ALLOW_THREADS
-    ret = Py_None;
-    Py_INCREF(ret);
+    ret = Py_NewRef(Py_None);
 done:
     PyBuffer_Release(&w);
     PyBuffer_Release(&x);
@@ -996,36 +986,6 @@ py_vector_kernel(PyObject *self, PyObject *args)
 #endif
     return PyUnicode_FromString("scalar-fmaf");
 }
-
-/* ------------------------------------------------------------------------------------------
- * The same products for other extensions (_kernel_api.h), through a capsule. */
-
-static int
-capi_gemm(const float *A, ptrdiff_t sam, ptrdiff_t sak, const float *B, ptrdiff_t sbk,
-          ptrdiff_t sbn, float *C, ptrdiff_t ldc, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K,
-          int blocked, int nthreads)
-{
-    if (K == 0) {
-        for (ptrdiff_t m = 0; m < M; m++)
-            memset(C + m * ldc, 0, (size_t)N * sizeof(float));
-        return 0;
-    }
-    job j;
-    memset(&j, 0, sizeof j);
-    j.A = A; j.sam = sam; j.sak = sak;
-    j.B = B; j.sbk = sbk; j.sbn = sbn;
-    j.C = C; j.ldc = ldc;
-    j.M = M; j.N = N; j.K = K;
-    j.items = 1;
-    j.groups_a = 1;
-    j.blocked = blocked;
-    int rc = run_job(&j, nthreads);
-    if (rc == 0)
-        rc = run_small_nn_tail(&j);
-    return rc;
-}
-
-static const eg_api the_api = {capi_gemm, tn_small};
 
 static PyMethodDef methods[] = {
     {"gemm", py_gemm, METH_VARARGS,
@@ -1048,25 +1008,5 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_exact_gemm",
-    "Matrix products in the summation order of Caffe 1.0's CPU forward pass.", -1, methods,
-    NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC
-PyInit__exact_gemm(void)
-{
-    pick_kernels();
-    PyObject *m = PyModule_Create(&module);
-    if (m == NULL)
-        return NULL;
-    PyObject *api = PyCapsule_New((void *)&the_api, "caffe_compat.kernels._exact_gemm._C_API",
-                                  NULL);
-    if (api == NULL || PyModule_AddObject(m, "_C_API", api) < 0) {
-        Py_XDECREF(api);
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
-}
+KC_MODULE(_exact_gemm, "Matrix products in the summation order of Caffe 1.0's CPU forward pass.",
+          (pick_kernels(), (void *)&the_api))

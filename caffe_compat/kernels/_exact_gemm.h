@@ -9,6 +9,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "_common.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -99,10 +101,8 @@ void block_product(const float *Ap, const float *Bp, ptrdiff_t kc, float *C, ptr
 /* Runs fn(arg) on min(nthreads, units) threads, this one included (at least one), and
  * returns when all have: fn takes the job's units in turn until none is left. */
 void run_team(void *(*fn)(void *), void *arg, ptrdiff_t units, int nthreads);
-/* Python buffers: a float32 buffer of rank ndim (0, or -1 with an exception set); whether
- * it is C-contiguous. */
+/* A float32 Python buffer of rank ndim: 0, or -1 with an exception set. */
 int get_f32(PyObject *o, Py_buffer *v, int writable, int ndim, const char *what);
-int is_contiguous(const Py_buffer *v);
 /* conv2d_grads(x, w, dy, gx, gw, sh, sw, ph, pw, dh, dw, group, nthreads) (_conv_grad.c). */
 PyObject *py_conv2d_grads(PyObject *self, PyObject *args);
 

@@ -30,8 +30,7 @@
  * compiled a second time for AVX2/FMA processors, where fmaf is one instruction (the same
  * correctly rounded operation).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_common.h"
 
 #include "_team_cpus.h"
 
@@ -232,15 +231,8 @@ run(lrn_job *j, int nthreads)
 static int
 contiguous_f32(const Py_buffer *v)
 {
-    if (v->ndim != 4 || v->format == NULL || strcmp(v->format, "f") != 0)
-        return 0;
-    Py_ssize_t expect = 4;
-    for (int d = 3; d >= 0; d--) {
-        if (v->shape[d] != 1 && v->strides[d] != expect)
-            return 0;
-        expect *= v->shape[d];
-    }
-    return 1;
+    return v->ndim == 4 && v->format != NULL && strcmp(v->format, "f") == 0 &&
+           kc_contiguous(v, 4);
 }
 
 /* Gets n buffers (the last `writable` of them writable), all (N, C, H, W) float32
@@ -248,21 +240,15 @@ contiguous_f32(const Py_buffer *v)
 static int
 get_buffers(PyObject **objs, Py_buffer *bufs, int n, int writable, const char *name)
 {
-    for (int i = 0; i < n; i++) {
-        int flags = PyBUF_STRIDES | PyBUF_FORMAT | (i >= n - writable ? PyBUF_WRITABLE : 0);
-        if (PyObject_GetBuffer(objs[i], &bufs[i], flags) != 0) {
-            for (int r = 0; r < i; r++)
-                PyBuffer_Release(&bufs[r]);
-            return -1;
-        }
-    }
+    if (kc_buffers(objs, bufs, n, PyBUF_STRIDES | PyBUF_FORMAT,
+                   ((1u << writable) - 1) << (n - writable)) != 0)
+        return -1;
     for (int i = 0; i < n; i++) {
         if (!contiguous_f32(&bufs[i]) ||
             memcmp(bufs[i].shape, bufs[0].shape, 4 * sizeof(Py_ssize_t)) != 0) {
             PyErr_Format(PyExc_ValueError, "%s: every array (N, C, H, W) float32, "
                          "C-contiguous, of one shape", name);
-            for (int r = 0; r < n; r++)
-                PyBuffer_Release(&bufs[r]);
+            kc_release(bufs, n);
             return -1;
         }
     }
@@ -295,8 +281,7 @@ py_across_forward(PyObject *self, PyObject *args)
     j.aos = aos; j.neg_beta = neg_beta; j.k = k;
     if (j.N * j.C * j.HW > 0)
         run(&j, nthreads);
-    for (int i = 0; i < 4; i++)
-        PyBuffer_Release(&b[i]);
+    kc_release(b, 4);
     Py_RETURN_NONE;
 }
 
@@ -327,8 +312,7 @@ py_across_backward(PyObject *self, PyObject *args)
     j.cache_ratio = cache_ratio; j.backward = 1;
     if (j.N * j.C * j.HW > 0)
         run(&j, nthreads);
-    for (int i = 0; i < 6; i++)
-        PyBuffer_Release(&b[i]);
+    kc_release(b, 6);
     if (j.failed)
         return PyErr_NoMemory();
     Py_RETURN_NONE;
@@ -346,14 +330,5 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_lrn_kernel",
-    "Caffe's ACROSS_CHANNELS LRN forward and backward, operation for operation.", -1, methods,
-    NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC
-PyInit__lrn_kernel(void)
-{
-    return PyModule_Create(&module);
-}
+KC_MODULE(_lrn_kernel,
+          "Caffe's ACROSS_CHANNELS LRN forward and backward, operation for operation.", NULL)

@@ -29,8 +29,7 @@
  * has them), clipped (clip_x NaN: not; a bound below 0 clips as numpy's clip does), their
  * sizes, then greedy's scan over them.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_common.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -122,40 +121,35 @@ py_greedy(PyObject *self, PyObject *args)
     float thr;
     int normalized;
     Py_ssize_t limit;
-    Py_buffer bb, sb;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOfpn:greedy", &boxes_obj, &sizes_obj, &thr, &normalized,
                           &limit))
         return NULL;
-    if (PyObject_GetBuffer(boxes_obj, &bb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) != 0)
+    PyObject *objs[2] = {boxes_obj, sizes_obj};
+    Py_buffer v[2];
+    if (kc_buffers(objs, v, 2, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND, 0) != 0)
         return NULL;
-    if (PyObject_GetBuffer(sizes_obj, &sb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND) != 0) {
-        PyBuffer_Release(&bb);
-        return NULL;
-    }
-    ptrdiff_t n = sb.ndim == 1 ? sb.shape[0] : -1;
-    if (bb.ndim != 2 || bb.shape[1] != 4 || n < 0 || bb.shape[0] != n ||
-        bb.itemsize != 4 || sb.itemsize != 4 || !bb.format || !sb.format ||
-        bb.format[0] != 'f' || sb.format[0] != 'f') {
-        PyBuffer_Release(&bb);
-        PyBuffer_Release(&sb);
+    const Py_buffer *bb = &v[0], *sb = &v[1];
+    ptrdiff_t n = sb->ndim == 1 ? sb->shape[0] : -1;
+    if (bb->ndim != 2 || bb->shape[1] != 4 || n < 0 || bb->shape[0] != n ||
+        bb->itemsize != 4 || sb->itemsize != 4 || !bb->format || !sb->format ||
+        bb->format[0] != 'f' || sb->format[0] != 'f') {
+        kc_release(v, 2);
         PyErr_SetString(PyExc_ValueError,
                         "greedy: boxes (n, 4) and sizes (n,) float32, C-contiguous");
         return NULL;
     }
     ptrdiff_t *kept = malloc(sizeof(ptrdiff_t) * (size_t)(n > 0 ? n : 1));
     if (!kept) {
-        PyBuffer_Release(&bb);
-        PyBuffer_Release(&sb);
+        kc_release(v, 2);
         return PyErr_NoMemory();
     }
-    const float *b = bb.buf, *s = sb.buf;
+    const float *b = bb->buf, *s = sb->buf;
     ptrdiff_t count;
     Py_BEGIN_ALLOW_THREADS
     count = scan(b, s, n, thr, normalized, limit, kept);
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&bb);
-    PyBuffer_Release(&sb);
+    kc_release(v, 2);
     PyObject *out = positions(kept, count);
     free(kept);
     return out;
@@ -228,22 +222,18 @@ py_candidates(PyObject *self, PyObject *args)
     PyObject *conf_obj, *loc_obj, *var_obj, *order_obj, *wh_obj;
     Py_ssize_t column, top_k, loc_column;
     float thr;
-    Py_buffer cb, lb, vb, ob, wb;
+    Py_buffer cb = {0}, lb = {0}, vb = {0}, ob = {0}, wb = {0};
     (void)self;
     if (!PyArg_ParseTuple(args, "OnfnOnOOO:candidates", &conf_obj, &column, &thr, &top_k,
                           &loc_obj, &loc_column, &var_obj, &order_obj, &wh_obj))
         return NULL;
     int has_var = var_obj != Py_None;
-    if (float_matrix(conf_obj, &cb, "conf") < 0)
-        return NULL;
-    if (float_matrix(loc_obj, &lb, "loc") < 0)
-        goto conf_only;
-    if (has_var && float_matrix(var_obj, &vb, "var") < 0)
-        goto loc_too;
-    if (PyObject_GetBuffer(order_obj, &ob, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
-        goto var_too;
-    if (PyObject_GetBuffer(wh_obj, &wb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
-        goto order_too;
+    PyObject *out = NULL;
+    if (float_matrix(conf_obj, &cb, "conf") < 0 || float_matrix(loc_obj, &lb, "loc") < 0 ||
+        (has_var && float_matrix(var_obj, &vb, "var") < 0) ||
+        PyObject_GetBuffer(order_obj, &ob, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0 ||
+        PyObject_GetBuffer(wh_obj, &wb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
+        goto all;
     ptrdiff_t p = cb.shape[0], classes = cb.shape[1];
     if (column < 0 || column >= classes || lb.shape[0] != p || loc_column < 0 ||
         loc_column + 4 > lb.shape[1] || (has_var && (vb.shape[0] != p || vb.shape[1] != 4)) ||
@@ -285,25 +275,14 @@ py_candidates(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     free(h);
-    PyBuffer_Release(&wb);
-    PyBuffer_Release(&ob);
-    if (has_var)
-        PyBuffer_Release(&vb);
-    PyBuffer_Release(&lb);
-    PyBuffer_Release(&cb);
-    return PyLong_FromSsize_t(n);
+    out = PyLong_FromSsize_t(n);
 all:
     PyBuffer_Release(&wb);
-order_too:
     PyBuffer_Release(&ob);
-var_too:
-    if (has_var)
-        PyBuffer_Release(&vb);
-loc_too:
+    PyBuffer_Release(&vb);
     PyBuffer_Release(&lb);
-conf_only:
     PyBuffer_Release(&cb);
-    return NULL;
+    return out;
 }
 
 /* Candidate j's box (boxes.py's decode, then its clip) and size (box_size). */
@@ -358,7 +337,7 @@ py_decode_scan(PyObject *self, PyObject *args)
     Py_ssize_t n, loc_column, limit;
     int code_type, normalized;
     float clip_x, clip_y, thr;
-    Py_buffer ob, wb, lb, pb, vb, bb, sb;
+    Py_buffer ob = {0}, wb = {0}, lb = {0}, pb = {0}, vb = {0}, bb = {0}, sb = {0};
     (void)self;
     if (!PyArg_ParseTuple(args, "OnOOnOOipfffnOO:decode_scan", &order_obj, &n, &wh_obj,
                           &loc_obj, &loc_column, &prior_obj, &var_obj, &code_type,
@@ -366,20 +345,13 @@ py_decode_scan(PyObject *self, PyObject *args)
         return NULL;
     int has_var = var_obj != Py_None;
     PyObject *out = NULL;
-    if (PyObject_GetBuffer(order_obj, &ob, PyBUF_C_CONTIGUOUS) != 0)
-        return NULL;
-    if (PyObject_GetBuffer(wh_obj, &wb, PyBUF_C_CONTIGUOUS) != 0)
-        goto order_only;
-    if (float_matrix(loc_obj, &lb, "loc") < 0)
-        goto wh_too;
-    if (float_matrix(prior_obj, &pb, "prior") < 0)
-        goto loc_too;
-    if (has_var && float_matrix(var_obj, &vb, "var") < 0)
-        goto prior_too;
-    if (PyObject_GetBuffer(boxes_obj, &bb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
-        goto var_too;
-    if (PyObject_GetBuffer(sizes_obj, &sb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
-        goto boxes_too;
+    if (PyObject_GetBuffer(order_obj, &ob, PyBUF_C_CONTIGUOUS) != 0 ||
+        PyObject_GetBuffer(wh_obj, &wb, PyBUF_C_CONTIGUOUS) != 0 ||
+        float_matrix(loc_obj, &lb, "loc") < 0 || float_matrix(prior_obj, &pb, "prior") < 0 ||
+        (has_var && float_matrix(var_obj, &vb, "var") < 0) ||
+        PyObject_GetBuffer(boxes_obj, &bb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0 ||
+        PyObject_GetBuffer(sizes_obj, &sb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
+        goto all;
     ptrdiff_t p = pb.shape[0];
     if (n < 0 || ob.len < (Py_ssize_t)(n * sizeof(int64_t)) || wb.len < n * 8 ||
         pb.shape[1] != 4 || lb.shape[0] != p || loc_column < 0 ||
@@ -415,18 +387,11 @@ py_decode_scan(PyObject *self, PyObject *args)
     free(kept);
 all:
     PyBuffer_Release(&sb);
-boxes_too:
     PyBuffer_Release(&bb);
-var_too:
-    if (has_var)
-        PyBuffer_Release(&vb);
-prior_too:
+    PyBuffer_Release(&vb);
     PyBuffer_Release(&pb);
-loc_too:
     PyBuffer_Release(&lb);
-wh_too:
     PyBuffer_Release(&wb);
-order_only:
     PyBuffer_Release(&ob);
     return out;
 }
@@ -445,14 +410,5 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_nms_kernel",
-    "OpenCV's NMSFast_ scan of DetectionOutput, operation for operation in float32.", -1,
-    methods, NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC
-PyInit__nms_kernel(void)
-{
-    return PyModule_Create(&module);
-}
+KC_MODULE(_nms_kernel,
+          "OpenCV's NMSFast_ scan of DetectionOutput, operation for operation in float32.", NULL)

@@ -12,8 +12,7 @@
  * max_pool2d backward takes. Planes are shared among threads (this one and a parked team,
  * _team_pool.h); the GIL is released.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_common.h"
 
 #include "_team_cpus.h"
 
@@ -25,16 +24,22 @@
 
 #include "_team_pool.h"
 
+#define PLANES_PER_TAKE 16
+
+/* Planes taken PLANES_PER_TAKE at a time by the threads of a job (the first member of each). */
+typedef struct plane_queue {
+    void (*planes_fn)(const struct plane_queue *job, ptrdiff_t p0, ptrdiff_t p1);
+    ptrdiff_t planes, next;
+    pthread_mutex_t lock;
+} plane_queue;
+
 typedef struct {
+    plane_queue q;
     const float *x;
     float *y;
     int64_t *mask;
-    ptrdiff_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw;
-    ptrdiff_t next;
-    pthread_mutex_t lock;
+    ptrdiff_t H, W, OH, OW, kh, kw, sh, sw, ph, pw;
 } pool_job;
-
-#define PLANES_PER_TAKE 16
 
 /* The window [hs, he) x [ws, we) of plane x: its maximum into *y and its flat index into *m,
  * the values taken row by row, left to right, a value replacing the maximum only when
@@ -89,8 +94,9 @@ pool_four(const float *x, ptrdiff_t W, ptrdiff_t hs, ptrdiff_t he, ptrdiff_t ws,
 }
 
 static void
-pool_planes(const pool_job *j, ptrdiff_t p0, ptrdiff_t p1)
+pool_planes(const plane_queue *q, ptrdiff_t p0, ptrdiff_t p1)
 {
+    const pool_job *j = (const pool_job *)q;
     /* outputs [lo, hi) of a row have whole windows inside it (no clipping at either side) */
     ptrdiff_t lo = (j->pw + j->sw - 1) / j->sw, hi = 0;
     if (j->W - j->kw + j->pw >= 0)
@@ -127,87 +133,73 @@ pool_planes(const pool_job *j, ptrdiff_t p0, ptrdiff_t p1)
 }
 
 static void *
-pool_worker(void *arg)
+plane_worker(void *arg)
 {
-    pool_job *j = arg;
+    plane_queue *q = arg;
     for (;;) {
-        pthread_mutex_lock(&j->lock);
-        ptrdiff_t p0 = j->next;
-        j->next += PLANES_PER_TAKE;
-        pthread_mutex_unlock(&j->lock);
-        if (p0 >= j->planes)
+        pthread_mutex_lock(&q->lock);
+        ptrdiff_t p0 = q->next;
+        q->next += PLANES_PER_TAKE;
+        pthread_mutex_unlock(&q->lock);
+        if (p0 >= q->planes)
             break;
-        ptrdiff_t p1 = p0 + PLANES_PER_TAKE < j->planes ? p0 + PLANES_PER_TAKE : j->planes;
-        pool_planes(j, p0, p1);
+        q->planes_fn(q, p0, p0 + PLANES_PER_TAKE < q->planes ? p0 + PLANES_PER_TAKE : q->planes);
     }
     return NULL;
 }
 
-static int
-contiguous(const Py_buffer *v, Py_ssize_t itemsize)
+/* Runs a job's planes on up to nthreads threads, the GIL released; None. */
+static PyObject *
+run_planes(plane_queue *q, int nthreads)
 {
-    Py_ssize_t expect = itemsize;
-    for (int d = v->ndim - 1; d >= 0; d--) {
-        if (v->shape[d] != 1 && v->strides[d] != expect)
-            return 0;
-        expect *= v->shape[d];
-    }
-    return 1;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_init(&q->lock, NULL);
+    ptrdiff_t takes = (q->planes + PLANES_PER_TAKE - 1) / PLANES_PER_TAKE;
+    team_run(plane_worker, q, nthreads < takes ? nthreads : (int)takes);
+    pthread_mutex_destroy(&q->lock);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* Whether m is an int64 buffer. */
+static int
+is_int64(const Py_buffer *m)
+{
+    return m->itemsize == 8 && (strcmp(m->format, "l") == 0 || strcmp(m->format, "q") == 0);
 }
 
 static PyObject *
 py_max_pool2d(PyObject *self, PyObject *args)
 {
-    PyObject *ox, *oy, *om;
+    PyObject *o[3];
     Py_ssize_t kh, kw, sh, sw, ph, pw;
     int nthreads;
-    Py_buffer x, y, m;
+    Py_buffer v[3];
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOnnnnnni:max_pool2d", &ox, &oy, &om, &kh, &kw, &sh, &sw,
-                          &ph, &pw, &nthreads))
+    if (!PyArg_ParseTuple(args, "OOOnnnnnni:max_pool2d", &o[0], &o[1], &o[2], &kh, &kw, &sh,
+                          &sw, &ph, &pw, &nthreads) ||
+        kc_buffers(o, v, 3, PyBUF_STRIDES | PyBUF_FORMAT, 6) != 0)
         return NULL;
-    int flags = PyBUF_STRIDES | PyBUF_FORMAT;
-    if (PyObject_GetBuffer(ox, &x, flags) != 0)
-        return NULL;
-    if (PyObject_GetBuffer(oy, &y, flags | PyBUF_WRITABLE) != 0) {
-        PyBuffer_Release(&x);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(om, &m, flags | PyBUF_WRITABLE) != 0) {
-        PyBuffer_Release(&x);
-        PyBuffer_Release(&y);
-        return NULL;
-    }
+    const Py_buffer *x = &v[0], *y = &v[1], *m = &v[2];
     PyObject *ret = NULL;
-    if (x.ndim != 4 || y.ndim != 4 || m.ndim != 4 || strcmp(x.format, "f") != 0 ||
-        strcmp(y.format, "f") != 0 || m.itemsize != 8 ||
-        (strcmp(m.format, "l") != 0 && strcmp(m.format, "q") != 0) ||
-        !contiguous(&x, 4) || !contiguous(&y, 4) || !contiguous(&m, 8) ||
-        x.shape[0] != y.shape[0] || x.shape[1] != y.shape[1] ||
-        memcmp(y.shape, m.shape, 4 * sizeof(Py_ssize_t)) != 0 ||
+    if (x->ndim != 4 || y->ndim != 4 || m->ndim != 4 || strcmp(x->format, "f") != 0 ||
+        strcmp(y->format, "f") != 0 || !is_int64(m) || !kc_contiguous(x, 4) ||
+        !kc_contiguous(y, 4) || !kc_contiguous(m, 8) || x->shape[0] != y->shape[0] ||
+        x->shape[1] != y->shape[1] || memcmp(y->shape, m->shape, 4 * sizeof(Py_ssize_t)) != 0 ||
         kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
         PyErr_SetString(PyExc_ValueError, "max_pool2d: x (N, C, H, W) float32, y float32 and "
                         "mask int64 (N, C, OH, OW), C-contiguous, positive kernel and stride");
-        goto done;
+    } else {
+        pool_job j;
+        memset(&j, 0, sizeof j);
+        j.q.planes_fn = pool_planes;
+        j.q.planes = x->shape[0] * x->shape[1];
+        j.x = x->buf; j.y = y->buf; j.mask = m->buf;
+        j.H = x->shape[2]; j.W = x->shape[3]; j.OH = y->shape[2]; j.OW = y->shape[3];
+        j.kh = kh; j.kw = kw; j.sh = sh; j.sw = sw; j.ph = ph; j.pw = pw;
+        ret = run_planes(&j.q, nthreads);
     }
-    pool_job j;
-    memset(&j, 0, sizeof j);
-    j.x = x.buf; j.y = y.buf; j.mask = m.buf;
-    j.planes = x.shape[0] * x.shape[1];
-    j.H = x.shape[2]; j.W = x.shape[3]; j.OH = y.shape[2]; j.OW = y.shape[3];
-    j.kh = kh; j.kw = kw; j.sh = sh; j.sw = sw; j.ph = ph; j.pw = pw;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_init(&j.lock, NULL);
-    ptrdiff_t takes = (j.planes + PLANES_PER_TAKE - 1) / PLANES_PER_TAKE;
-    team_run(pool_worker, &j, nthreads < takes ? nthreads : (int)takes);
-    pthread_mutex_destroy(&j.lock);
-    Py_END_ALLOW_THREADS
-    ret = Py_None;
-    Py_INCREF(ret);
-done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&y);
-    PyBuffer_Release(&m);
+    kc_release(v, 3);
     return ret;
 }
 
@@ -216,89 +208,58 @@ done:
  * Caffe's order). Planes are independent, so they are shared among threads as the forward's
  * are, with the same bits at any thread count. */
 typedef struct {
+    plane_queue q;
     const float *dy;
     const int64_t *mask;
     float *dx;
-    ptrdiff_t planes, in_size, out_size;
-    ptrdiff_t next;
-    pthread_mutex_t lock;
+    ptrdiff_t in_size, out_size;
 } unpool_job;
 
-static void *
-unpool_worker(void *arg)
+static void
+unpool_planes(const plane_queue *q, ptrdiff_t p0, ptrdiff_t p1)
 {
-    unpool_job *j = arg;
-    for (;;) {
-        pthread_mutex_lock(&j->lock);
-        ptrdiff_t p0 = j->next;
-        j->next += PLANES_PER_TAKE;
-        pthread_mutex_unlock(&j->lock);
-        if (p0 >= j->planes)
-            break;
-        ptrdiff_t p1 = p0 + PLANES_PER_TAKE < j->planes ? p0 + PLANES_PER_TAKE : j->planes;
-        for (ptrdiff_t p = p0; p < p1; p++) {
-            float *dx = j->dx + p * j->in_size;
-            const float *dy = j->dy + p * j->out_size;
-            const int64_t *m = j->mask + p * j->out_size;
-            memset(dx, 0, (size_t)j->in_size * sizeof(float));
-            for (ptrdiff_t i = 0; i < j->out_size; i++)
-                if (m[i] >= 0 && m[i] < j->in_size)
-                    dx[m[i]] += dy[i];
-        }
+    const unpool_job *j = (const unpool_job *)q;
+    for (ptrdiff_t p = p0; p < p1; p++) {
+        float *dx = j->dx + p * j->in_size;
+        const float *dy = j->dy + p * j->out_size;
+        const int64_t *m = j->mask + p * j->out_size;
+        memset(dx, 0, (size_t)j->in_size * sizeof(float));
+        for (ptrdiff_t i = 0; i < j->out_size; i++)
+            if (m[i] >= 0 && m[i] < j->in_size)
+                dx[m[i]] += dy[i];
     }
-    return NULL;
 }
 
 static PyObject *
 py_max_pool2d_backward(PyObject *self, PyObject *args)
 {
-    PyObject *ody, *om, *odx;
+    PyObject *o[3];
     int nthreads;
-    Py_buffer dy, m, dx;
+    Py_buffer v[3];
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOi:max_pool2d_backward", &ody, &om, &odx, &nthreads))
+    if (!PyArg_ParseTuple(args, "OOOi:max_pool2d_backward", &o[0], &o[1], &o[2], &nthreads) ||
+        kc_buffers(o, v, 3, PyBUF_STRIDES | PyBUF_FORMAT, 4) != 0)
         return NULL;
-    int flags = PyBUF_STRIDES | PyBUF_FORMAT;
-    if (PyObject_GetBuffer(ody, &dy, flags) != 0)
-        return NULL;
-    if (PyObject_GetBuffer(om, &m, flags) != 0) {
-        PyBuffer_Release(&dy);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(odx, &dx, flags | PyBUF_WRITABLE) != 0) {
-        PyBuffer_Release(&dy);
-        PyBuffer_Release(&m);
-        return NULL;
-    }
+    const Py_buffer *dy = &v[0], *m = &v[1], *dx = &v[2];
     PyObject *ret = NULL;
-    if (dy.ndim != 4 || m.ndim != 4 || dx.ndim != 4 || strcmp(dy.format, "f") != 0 ||
-        strcmp(dx.format, "f") != 0 || m.itemsize != 8 ||
-        (strcmp(m.format, "l") != 0 && strcmp(m.format, "q") != 0) ||
-        !contiguous(&dy, 4) || !contiguous(&dx, 4) || !contiguous(&m, 8) ||
-        memcmp(dy.shape, m.shape, 4 * sizeof(Py_ssize_t)) != 0 ||
-        dx.shape[0] != dy.shape[0] || dx.shape[1] != dy.shape[1]) {
+    if (dy->ndim != 4 || m->ndim != 4 || dx->ndim != 4 || strcmp(dy->format, "f") != 0 ||
+        strcmp(dx->format, "f") != 0 || !is_int64(m) || !kc_contiguous(dy, 4) ||
+        !kc_contiguous(dx, 4) || !kc_contiguous(m, 8) ||
+        memcmp(dy->shape, m->shape, 4 * sizeof(Py_ssize_t)) != 0 ||
+        dx->shape[0] != dy->shape[0] || dx->shape[1] != dy->shape[1]) {
         PyErr_SetString(PyExc_ValueError, "max_pool2d_backward: dy float32 and mask int64 "
                         "(N, C, OH, OW), dx float32 (N, C, H, W), C-contiguous");
-        goto done;
+    } else {
+        unpool_job j;
+        memset(&j, 0, sizeof j);
+        j.q.planes_fn = unpool_planes;
+        j.q.planes = dx->shape[0] * dx->shape[1];
+        j.dy = dy->buf; j.mask = m->buf; j.dx = dx->buf;
+        j.in_size = dx->shape[2] * dx->shape[3];
+        j.out_size = dy->shape[2] * dy->shape[3];
+        ret = run_planes(&j.q, nthreads);
     }
-    unpool_job j;
-    memset(&j, 0, sizeof j);
-    j.dy = dy.buf; j.mask = m.buf; j.dx = dx.buf;
-    j.planes = dx.shape[0] * dx.shape[1];
-    j.in_size = dx.shape[2] * dx.shape[3];
-    j.out_size = dy.shape[2] * dy.shape[3];
-    Py_BEGIN_ALLOW_THREADS
-    pthread_mutex_init(&j.lock, NULL);
-    ptrdiff_t takes = (j.planes + PLANES_PER_TAKE - 1) / PLANES_PER_TAKE;
-    team_run(unpool_worker, &j, nthreads < takes ? nthreads : (int)takes);
-    pthread_mutex_destroy(&j.lock);
-    Py_END_ALLOW_THREADS
-    ret = Py_None;
-    Py_INCREF(ret);
-done:
-    PyBuffer_Release(&dy);
-    PyBuffer_Release(&m);
-    PyBuffer_Release(&dx);
+    kc_release(v, 3);
     return ret;
 }
 
@@ -312,13 +273,4 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_pool_kernel", "Caffe's MAX pooling forward.", -1, methods,
-    NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC
-PyInit__pool_kernel(void)
-{
-    return PyModule_Create(&module);
-}
+KC_MODULE(_pool_kernel, "Caffe's MAX pooling forward.", NULL)

@@ -24,8 +24,7 @@
  * correctly rounded operation). Must be built with -ffp-contract=off and without -ffast-math:
  * the unfused lines must stay two roundings.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_common.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -225,29 +224,16 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_sgd_update", "Caffe's SGD update of every blob in one call.", -1,
-    methods, NULL, NULL, NULL, NULL,
-};
-
 /* The per-blob loops for other extensions (_kernel_api.h), through a capsule. */
 static su_api the_api;
 
-PyMODINIT_FUNC
-PyInit__sgd_update(void)
+static void *
+setup(void)
 {
     fused_fn = pick_fused();
     the_api.fused = (su_update_fn)fused_fn;
     the_api.unfused = (su_update_fn)update_scalar_unfused;
-    PyObject *m = PyModule_Create(&module);
-    if (m == NULL)
-        return NULL;
-    PyObject *api = PyCapsule_New((void *)&the_api, "caffe_compat.kernels._sgd_update._C_API",
-                                  NULL);
-    if (api == NULL || PyModule_AddObject(m, "_C_API", api) < 0) {
-        Py_XDECREF(api);
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return &the_api;
 }
+
+KC_MODULE(_sgd_update, "Caffe's SGD update of every blob in one call.", setup())

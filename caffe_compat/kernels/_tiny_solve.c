@@ -27,8 +27,7 @@
  *
  * Must be built with -ffp-contract=off and without -ffast-math.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_common.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -367,19 +366,18 @@ py_run(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_RuntimeError, "_tiny_solve.run: bind() was not called");
         return NULL;
     }
-    Py_buffer bops, bptrs, bconsts, blosses, brates, bcursors, blimits;
     PyObject *objs[7] = {oops, optrs, oconsts, olosses, orates, ocursors, olimits};
-    Py_buffer *bufs[7] = {&bops, &bptrs, &bconsts, &blosses, &brates, &bcursors, &blimits};
+    Py_buffer b[7] = {{0}};
     const char *fmts[7] = {"qlL", "qlL", "d", "f", "f", "qlL", "qlL"};
     Py_ssize_t sizes[7] = {8, 8, 8, 4, 4, 8, 8};
     int writable[7] = {0, 0, 0, 1, 0, 1, 0};
     const char *names[7] = {"ops", "ptrs", "consts", "losses", "rates", "cursors", "limits"};
-    int held = 0;
     PyObject *result = NULL;
-    for (; held < 7; held++)
-        if (get_buffer(objs[held], bufs[held], writable[held], fmts[held], sizes[held],
-                       names[held]) != 0)
+    for (int i = 0; i < 7; i++)
+        if (get_buffer(objs[i], &b[i], writable[i], fmts[i], sizes[i], names[i]) != 0)
             goto done;
+    Py_buffer bops = b[0], bptrs = b[1], bconsts = b[2], blosses = b[3], brates = b[4];
+    Py_buffer bcursors = b[5], blimits = b[6];
     if (blosses.len / 4 < iterations) {
         PyErr_SetString(PyExc_ValueError, "_tiny_solve.run: losses holds too few values");
         goto done;
@@ -410,8 +408,7 @@ py_run(PyObject *self, PyObject *args)
     }
     result = PyLong_FromSsize_t(done_count);
 done:
-    for (int i = 0; i < held; i++)
-        PyBuffer_Release(bufs[i]);
+    kc_release(b, 7);
     return result;
 }
 
@@ -516,14 +513,5 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_tiny_solve",
-    "Many training iterations of a small array-engine net in one call.", -1, methods,
-    NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC
-PyInit__tiny_solve(void)
-{
-    return PyModule_Create(&module);
-}
+KC_MODULE(_tiny_solve, "Many training iterations of a small array-engine net in one call.",
+          NULL)
