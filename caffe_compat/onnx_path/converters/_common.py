@@ -1,10 +1,13 @@
 """The converters' registry and the helpers they share (Caffe's parameter defaults, blob
-checks, axis rules)."""
+checks, axis rules, the field declarations of :mod:`caffe_compat.rules.fields`)."""
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from ...rules import registry
+from ...rules.fields import ENGINE_FIELD, declare  # noqa: F401 (the converters' declarations)
 # Caffe type -> the module of this package that registers its converter, imported the first
 # time a net asks for the type (written from the registrations by .index)
 from ._modules import MODULES
@@ -46,6 +49,20 @@ def register(type_name, host=False, lengths_free=None, rule=None):
                 lengths_free.rule = rule
         (_HOST if host else _CONVERTERS)[type_name] = fn
         return fn
+    return wrap
+
+
+def elementwise(type_name, **kwargs):
+    """Decorator: ``fn(g, lp, x)`` converts a one-bottom layer of ``type_name`` whose top has
+    the bottom's shape, giving the top's node name (or the bottom ``x`` itself);
+    ``kwargs`` go to :func:`register`."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def convert(g, lp, bottoms, blobs):
+            x, = bottoms
+            y = fn(g, lp, x)
+            return [y if isinstance(y, type(x)) else type(x)(y, x.shape)]
+        return register(type_name, **kwargs)(convert)
     return wrap
 
 

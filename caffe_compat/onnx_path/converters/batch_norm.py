@@ -7,13 +7,10 @@ float32 as Caffe's forward does (scale, add eps, square root). OpenCV's ``scale_
 result times blob 3 plus blob 4, per channel. Batch statistics are the torch path's."""
 import numpy as np
 
-from ...rules import batch_norm as bn_rules
-from ...rules.batch_norm import batch_norm_rule
-from ...rules.fields import declare
-from ._common import F32, Unsupported, blob_count, param_blob, register
+from ...rules.batch_norm import EXTENSIONS, FIELDS, batch_norm_rule
+from ._common import F32, Unsupported, blob_count, declare, param_blob, register
 
-declare("lite", "BatchNorm", "BatchNormParameter",
-        (bn_rules.FIELDS - {"use_global_stats"}) | bn_rules.EXTENSIONS,
+declare("lite", "BatchNorm", "BatchNormParameter", (FIELDS - {"use_global_stats"}) | EXTENSIONS,
         refuses={"use_global_stats"})
 
 

@@ -28,15 +28,12 @@ import math
 
 import numpy as np
 
-from ...rules import detection_output as detection_rules
-from ...rules.detection_output import DetectionRule
-from ...rules.fields import declare
+from ...rules.detection_output import DetectionRule, FIELDS, NO_EFFECT, output_rows
 from . import _boxes
-from ._common import F32, Unsupported, register
+from ._common import F32, Unsupported, declare, register
 
-declare("lite", "DetectionOutput", "DetectionOutputParameter",
-        detection_rules.FIELDS - {"nms_param"}, refuses={"nms_param"},
-        no_effect=detection_rules.NO_EFFECT)
+declare("lite", "DetectionOutput", "DetectionOutputParameter", FIELDS - {"nms_param"},
+        refuses={"nms_param"}, no_effect=NO_EFFECT)
 
 
 def _fail(message):
@@ -63,7 +60,7 @@ def _setup(lp, bottoms, warned):
 
 
 def _top(rule, bottoms):
-    return (1, 1, detection_rules.output_rows(rule.keep_top_k, bottoms[0].shape[0]), 7)
+    return (1, 1, output_rows(rule.keep_top_k, bottoms[0].shape[0]), 7)
 
 
 @register("DetectionOutput", host=True)

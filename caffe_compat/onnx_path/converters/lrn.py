@@ -4,12 +4,10 @@ window zero-padded by (n - 1) / 2 and divided by n^2 everywhere (``count_include
 parameters and refusals from :mod:`caffe_compat.rules.lrn`."""
 import numpy as np
 
-from ...rules import lrn as lrn_rule_module
-from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.lrn import ACROSS_CHANNELS, lrn_rule
-from ._common import register
+from ...rules.lrn import ACROSS_CHANNELS, FIELDS, lrn_rule
+from ._common import ENGINE_FIELD, declare, register
 
-declare("lite", "LRN", "LRNParameter", lrn_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+declare("lite", "LRN", "LRNParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 @register("LRN")

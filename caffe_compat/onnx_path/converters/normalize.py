@@ -2,15 +2,13 @@
 plus ``eps``, Div, then Mul by the scale blob, as ONNX nodes."""
 import numpy as np
 
-from ...rules import normalize as normalize_rule_module
-from ...rules.fields import declare
-from ...rules.normalize import normalize_rule
-from ._common import F32, blob_count, param_blob, register
+from ...rules.normalize import FIELDS, normalize_rule
+from ._common import F32, blob_count, declare, param_blob, register
 
 # the scale comes from the caffemodel only (a missing blob, which the filler would fill, goes
 # to the torch path)
 declare("lite", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
-        normalize_rule_module.FIELDS - {"scale_filler"}, refuses={"scale_filler"})
+        FIELDS - {"scale_filler"}, refuses={"scale_filler"})
 
 
 @register("Normalize")

@@ -19,15 +19,13 @@ it to torch; in TRAIN it samples (the torch path's).
 """
 import numpy as np
 
-from ...rules import pooling as pool_rule
-from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.pooling import AVE, MAX, STOCHASTIC, pooling_rule
-from ._common import F32, Unsupported, four_d, register, train_phase
+from ...rules.pooling import AVE, FIELDS, MAX, STOCHASTIC, pooling_rule
+from ._common import ENGINE_FIELD, F32, Unsupported, declare, four_d, register, train_phase
 
 _FLT_MAX = float(np.finfo(np.float32).max)
 
 # STOCHASTIC pooling goes to the torch path (but in an export's graph)
-declare("lite", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"}, refuses={"pool"},
+declare("lite", "Pooling", "PoolingParameter", FIELDS - {"pool"}, refuses={"pool"},
         no_effect=ENGINE_FIELD)
 
 

@@ -2,14 +2,12 @@
 channel, or one value (``channel_shared``); the parameters and refusals from
 :mod:`caffe_compat.rules.prelu`. PRelu computes ``x`` for ``x > 0`` and ``a x`` otherwise, the
 values of Caffe's ``max(x, 0) + a min(x, 0)``."""
-from ...rules import prelu as prelu_rules
-from ...rules.fields import declare
-from ...rules.prelu import prelu_rule
-from ._common import blob_count, param_blob, register
+from ...rules.prelu import FIELDS, FILLERS, prelu_rule
+from ._common import blob_count, declare, param_blob, register
 
 # slopes come from the caffemodel only (a missing blob, which the filler would fill, goes to
 # the torch path)
-declare("lite", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
+declare("lite", "PReLU", "PReLUParameter", FIELDS, refuses=FILLERS)
 
 
 def _lengths_free(lp, shapes, rule=None):

@@ -16,16 +16,13 @@ to it, and an export starts every forward from zeros.
 """
 import numpy as np
 
-from ...rules import recurrent as recurrent_rules
-from ...rules.fields import declare
 from ...rules.lstm_unit import lstm_unit_top_shapes
-from ...rules.recurrent import BLOBS, recurrent_rule
-from ._common import Unsupported, blob_count, param_blob, register
+from ...rules.recurrent import BLOBS, FIELDS, FILLERS, NO_EFFECT, recurrent_rule
+from ._common import Unsupported, blob_count, declare, param_blob, register
 
 # the weights come from the caffemodel only (a missing blob, which a filler would fill, goes
 # to the torch path)
-declare("lite", ("LSTM", "RNN"), "RecurrentParameter", recurrent_rules.FIELDS,
-        refuses=recurrent_rules.FILLERS, no_effect=recurrent_rules.NO_EFFECT)
+declare("lite", ("LSTM", "RNN"), "RecurrentParameter", FIELDS, refuses=FILLERS, no_effect=NO_EFFECT)
 
 
 def _project(g, x, weight, bias=None):

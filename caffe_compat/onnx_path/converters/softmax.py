@@ -1,12 +1,10 @@
 """Softmax over Caffe's ``axis`` (default 1; negative counts from the end): ONNX Softmax-13,
 which normalises along that one axis as Caffe's SoftmaxLayer does (the maximum subtracted,
 exponentials over their sum)."""
-from ...rules import softmax as softmax_rule_module
-from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.softmax import softmax_axis
-from ._common import register
+from ...rules.softmax import FIELDS, softmax_axis
+from ._common import ENGINE_FIELD, declare, register
 
-declare("lite", "Softmax", "SoftmaxParameter", softmax_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+declare("lite", "Softmax", "SoftmaxParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
 def _lengths_free(lp, shapes):
