@@ -53,14 +53,14 @@ def register(type_name, host=False, lengths_free=None, rule=None):
 
 
 def elementwise(type_name, **kwargs):
-    """Decorator: ``fn(g, lp, x)`` converts a one-bottom layer of ``type_name`` whose top has
-    the bottom's shape, giving the top's node name (or the bottom ``x`` itself);
+    """Decorator: ``fn(g, lp, x, blobs)`` converts a one-bottom layer of ``type_name`` whose
+    top has the bottom's shape, giving the top's node name (or the bottom ``x`` itself);
     ``kwargs`` go to :func:`register`."""
     def wrap(fn):
         @functools.wraps(fn)
         def convert(g, lp, bottoms, blobs):
             x, = bottoms
-            y = fn(g, lp, x)
+            y = fn(g, lp, x, blobs)
             return [y if isinstance(y, type(x)) else type(x)(y, x.shape)]
         return register(type_name, **kwargs)(convert)
     return wrap

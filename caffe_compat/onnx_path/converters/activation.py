@@ -22,19 +22,19 @@ def _scalar(g, value):
 
 
 @elementwise("ELU")
-def elu(g, lp, x):
+def elu(g, lp, x, blobs):
     return g.op("Elu", [x], {"alpha": float(F32(elu_rules.elu_rule(lp).alpha))})
 
 
 @elementwise("BNLL")
-def bnll(g, lp, x):
+def bnll(g, lp, x, blobs):
     neg_abs = g.op("Neg", [g.op("Abs", [x])])
     tail = g.op("Log", [g.op("Add", [g.op("Exp", [neg_abs]), _scalar(g, 1.0)])])
     return g.op("Add", [g.op("Relu", [x]), tail])
 
 
 @elementwise("Exp")
-def exp(g, lp, x):
+def exp(g, lp, x, blobs):
     rule = exp_rules.exp_rule(lp)
     name = g.name(x)
     if rule.inner != 1.0:
@@ -46,7 +46,7 @@ def exp(g, lp, x):
 
 
 @elementwise("Log")
-def log(g, lp, x):
+def log(g, lp, x, blobs):
     rule = log_rules.log_rule(lp)
     name = g.name(x)
     if rule.scale != 1.0:
@@ -62,7 +62,7 @@ def log(g, lp, x):
 
 
 @elementwise("Threshold")
-def threshold(g, lp, x):
+def threshold(g, lp, x, blobs):
     above = g.op("Greater", [x, _scalar(g, threshold_rules.threshold_rule(lp).threshold)])
     return g.op("Cast", [above], {"to": 1})          # 1: FLOAT
 
@@ -72,23 +72,23 @@ def _clip(g, x, lo, hi):
 
 
 @elementwise("Clip")
-def clip(g, lp, x):
+def clip(g, lp, x, blobs):
     rule = clip_rules.clip_rule(lp)
     return _clip(g, x, rule.min, rule.max)
 
 
 @elementwise("ReLU6")
-def relu6(g, lp, x):
+def relu6(g, lp, x, blobs):
     return _clip(g, x, *RELU6_BOUNDS)
 
 
 @elementwise("Swish")
-def swish(g, lp, x):
+def swish(g, lp, x, blobs):
     beta = float(F32(swish_rules.swish_rule(lp).beta))
     scaled = g.name(x) if beta == 1.0 else g.op("Mul", [x, _scalar(g, beta)])
     return g.op("Mul", [x, g.op("Sigmoid", [scaled])])
 
 
 @elementwise("Mish")
-def mish(g, lp, x):
+def mish(g, lp, x, blobs):
     return g.op("Mul", [x, g.op("Tanh", [g.op("Softplus", [x])])])

@@ -17,7 +17,7 @@ declare("lite", "Dropout", "DropoutParameter", DROPOUT_FIELDS)
 
 
 @elementwise("ReLU", lengths_free=same_shapes)
-def relu(g, lp, x):
+def relu(g, lp, x, blobs):
     slope = relu_slope(lp)
     if slope == 0.0:
         return g.op("Relu", [x])
@@ -25,7 +25,7 @@ def relu(g, lp, x):
 
 
 def _unary(op):
-    def convert(g, lp, x):
+    def convert(g, lp, x, blobs):
         return g.op(op, [x])
     convert.__doc__ = f"Caffe's {op}: ONNX's {op}, element by element."
     return convert

@@ -11,7 +11,7 @@ declare("lite", "Power", "PowerParameter", FIELDS)
 
 
 @elementwise("Power")
-def power(g, lp, x):
+def power(g, lp, x, blobs):
     rule = power_rule(lp)
     if rule.constant is not None:
         # the constant at the input's shape, read from the input (no length written: the
