@@ -28,6 +28,18 @@ class SameShape:
         return tuple(int(d) for d in shape)
 
 
+def float_rule(name, section, field):
+    """The rule function of an element-wise type whose one parameter is the float ``field`` of
+    the layer's message ``section``: ``rule(layer, bottom_shapes=None)`` gives a record (class
+    ``name``, top of the bottom's shape) of ``layer`` and ``field``."""
+    record = frozen(type(name, (SameShape,), {"__annotations__": {"layer": object,
+                                                                   field: float}}))
+
+    def rule(layer, bottom_shapes=None):
+        return record(layer, float(getattr(getattr(layer, section), field)))
+    return rule
+
+
 @frozen
 class NeuronRule(SameShape):
     layer: object
