@@ -162,6 +162,12 @@ def train_phase(lp):
     return lp.HasField("phase") and lp.phase == 0      # caffe.proto's Phase TRAIN
 
 
+def export_only(g, lp):
+    """Refuse ``lp`` outside an export's graph (``batch_free``)."""
+    if not g.batch_free:
+        raise Unsupported(f"layer '{lp.name}': {lp.type} is written for an export only")
+
+
 def canonical_axis(axis, ndim, lp):
     """Caffe's CanonicalAxisIndex: -ndim <= axis < ndim, negative from the end."""
     if not -ndim <= axis < ndim:

@@ -17,9 +17,8 @@ window sum divided by its area. Bins as our layer's: corners rounded half away f
 """
 import numpy as np
 
-from ...rules.fields import declare
 from ...rules.roi_pooling import PSROI_FIELDS, ROI_FIELDS, psroi_pooling_rule, roi_pooling_rule
-from ._common import F32, Unsupported, register
+from ._common import F32, declare, export_only, register
 
 declare("lite", "ROIPooling", "ROIPoolingParameter", ROI_FIELDS)
 declare("lite", "PSROIPooling", "PSROIPoolingParameter", PSROI_FIELDS)
@@ -28,14 +27,9 @@ FLT_MIN = float(np.finfo(F32).tiny)
 INT32, INT64, FLOAT, DOUBLE = 6, 7, 1, 11          # ONNX's TensorProto data types
 
 
-def _export_only(g, lp):
-    if not g.batch_free:
-        raise Unsupported(f"layer '{lp.name}': {lp.type} is written for an export only")
-
-
 @register("ROIPooling")
 def roi_pooling(g, lp, bottoms, blobs):
-    _export_only(g, lp)
+    export_only(g, lp)
     x, rois = bottoms
     rule = roi_pooling_rule(lp, [x.shape, rois.shape])
     attrs = {"pooled_shape": list(rule.pooled), "spatial_scale": float(rule.scale)}
@@ -71,7 +65,7 @@ def _bins(g, start, end, k, size):
 
 @register("PSROIPooling")
 def psroi_pooling(g, lp, bottoms, blobs):
-    _export_only(g, lp)
+    export_only(g, lp)
     x, rois = bottoms
     rule = psroi_pooling_rule(lp, [x.shape, rois.shape])
     _, _, h, w = x.shape
