@@ -20,7 +20,6 @@ reads zeros past the end: :func:`~caffe_compat.rules.spatial.far_padding`); Deco
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 from .spatial import far_padding, spatial_values, window_count
 

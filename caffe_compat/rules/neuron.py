@@ -10,7 +10,6 @@ at 0), BNLL ``x > 0 ? x + log(1 + exp(-x)) : log(1 + exp(x))`` (``dy e / (e + 1)
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 
 # Caffe's kBNLL_THRESHOLD: BNLL's backward reads exp(min(x, 50))

@@ -10,7 +10,6 @@ the bottom's. Refusals, as Caffe's CHECKs: a bottom of fewer than 2 axes (LayerS
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 
 FIELDS = frozenset({"channel_shared"})
