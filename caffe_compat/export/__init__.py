@@ -5,13 +5,12 @@
     net = Net("deploy.prototxt", "weights.caffemodel", phase="test")
     export_onnx(net, "model.onnx")            # opset 17, batch axis free, checked
 
-``export_onnx`` writes ONNX nodes layer by layer through one converter per Caffe type, the
-torch-free path's (:mod:`caffe_compat.onnx_path.converters`, extensible with
-:func:`register_converter`), with the same writer;
-``export_torchscript`` traces the net's own layer modules; ``export_pytorch`` writes a folder with
-``model.py`` (one torch-only ``nn.Module``, one emitter per Caffe type: :mod:`.pytorch`),
-``weights.safetensors`` and a README, checked in a process that cannot import caffe_compat.
-All keep the deploy file's spatial geometry and leave the batch size free.
+``export_onnx`` writes ONNX nodes with the torch-free path's converters and writer
+(:mod:`caffe_compat.onnx_path.converters`; :func:`register_converter` adds one);
+``export_torchscript`` traces the net's own layer modules; ``export_pytorch`` writes a folder
+with ``model.py`` (one torch-only ``nn.Module``: :mod:`.pytorch`), ``weights.safetensors`` and
+a README, checked in a process that cannot import caffe_compat. All keep the deploy file's
+spatial geometry and leave the batch size free.
 """
 import importlib
 

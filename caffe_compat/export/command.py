@@ -1,35 +1,15 @@
 """``caffe-compat export``: a Caffe net (deploy prototxt + caffemodel) to ONNX, TorchScript or
-PyTorch source.
+PyTorch source (``--format``; the flags: ``caffe-compat export -h``).
 
-    caffe-compat export -model deploy.prototxt -weights W.caffemodel --format onnx --out F.onnx
-        [--output BLOB ...] [--opset 17] [--static-batch N] [--no-check]
-    caffe-compat export -model deploy.prototxt -weights W.caffemodel --format onnx --out F.onnx
-        --precision int8 --calibration SRC [--mean 104,117,123] [--scale S] [--swap-rb]
-        [--calibration-limit 64] [--per-tensor] [--static-batch N] [--output BLOB ...]
-    caffe-compat export -model deploy.prototxt -weights W.caffemodel --format pytorch --out DIR
-        [--output BLOB ...] [--pth] [--compile-check] [--preprocess KEY=VALUE ...] [--no-check]
-
-The net is built in the TEST phase with the deploy file's input shapes; the export keeps that
-geometry and leaves the batch axis free (``--static-batch N`` fixes it). Outputs: the blobs
-named by ``--output`` (repeatable), else the net's output blobs (losses and Accuracy left out).
-An ONNX file is checked with ``onnx.checker`` (full check) before it is moved into place, then
-run by onnxruntime (when installed) on a random batch of 2 beside our forward: a difference
-above 1e-4 of an output's scale is an error (exit status 1; the file stays, for inspection).
-Written atomically. ``--format pytorch`` writes the folder DIR (model.py, weights.safetensors,
-README.md; ``--pth`` adds weights.pth) after the check of :mod:`caffe_compat.export.pytorch.check`
-(batches 1 and 3, gradients, autocast; ``--compile-check`` adds torch.compile): a difference
-beyond its bounds is an error (exit status 1) and DIR is left as it was. While it runs, one
-line on stderr (tqdm) says which step runs and the time so far; the results go to stdout.
-
-``--precision int8`` (:mod:`caffe_compat.export.int8`) writes the int8 ONNX model that
-``caffe_compat.dnn``'s ``Net.quantize`` runs (QDQ: QuantizeLinear / DequantizeLinear around
-each quantized operator, u8 activations, s8 weights; :mod:`caffe_compat.onnx_path.quantize`),
-calibrated on SRC (a folder of images with the net's preprocessing given by ``--mean``,
-``--scale``, ``--swap-rb``, or an HDF5 list file: :mod:`caffe_compat.data.calibration`), at a
-fixed batch (``--static-batch``, default 1). Every line printed says the precision written.
-
-``caffe_compat.cli.main`` registers :data:`COMMAND` with ``register_command`` (this module does not
-import the CLI, so that the two stay free of an import cycle).
+The net is built in the TEST phase with the deploy file's input shapes; the batch axis stays
+free (``--static-batch N`` fixes it). Outputs: the ``--output`` blobs, else the net's outputs
+(losses and Accuracy left out). Files are written atomically. ONNX: checked by ``onnx.checker``
+(full check), then run by onnxruntime (when installed) on a batch of 2 beside our forward; a
+difference above 1e-4 of an output's scale exits 1 (the file stays). ``--format pytorch``
+writes the folder DIR (model.py, weights.safetensors, README.md, ``--pth``: weights.pth) after
+the check of :mod:`caffe_compat.export.pytorch.check`; a failure exits 1, DIR left as it was.
+``--precision int8``: :mod:`caffe_compat.export.int8`. A tqdm line on stderr names the step
+running; the results go to stdout. ``caffe_compat.cli.main`` registers :data:`COMMAND`.
 """
 from __future__ import annotations
 

@@ -1,20 +1,13 @@
-"""``caffe-compat export --format onnx --precision int8``: the int8 ONNX model of a Caffe net.
-
-The model is the one ``caffe_compat.dnn``'s ``Net.quantize`` runs: the net's ONNX model
-(:func:`caffe_compat.onnx_path.graph.build`, the torch-free path's) quantized by onnxruntime's
-static quantization with the ranges measured on the calibration source
-(:class:`caffe_compat.onnx_path.quantize.Int8Forwards`: QDQ, u8 activations, s8 weights per output
-channel or, with ``--per-tensor``, per tensor; 7-bit weights on a processor without VNNI).
-Its shapes are fixed: the deploy net's inputs at batch ``--static-batch`` (default 1).
-
-Refused, with the layer named: a net whose outputs need a layer that ONNX does not express as
-Caffe computes it (DetectionOutput runs in numpy after the model on the torch-free path): export
-its inputs instead (``--output``), as the SSD's ``mbox_loc``, ``mbox_conf_flatten`` and
-``mbox_priorbox``; a format other than ONNX.
-
-After writing (atomically), the file is run by onnxruntime on the first calibration items
-beside the float32 net: the largest |int8 - float32| of each output over its scale is
-printed (a measurement, not a check: int8 differs by a few quantization steps).
+"""``caffe-compat export --format onnx --precision int8``: the int8 ONNX model that
+``caffe_compat.dnn``'s ``Net.quantize`` runs (QDQ: QuantizeLinear / DequantizeLinear around each
+quantized operator, u8 activations, s8 weights per output channel or, ``--per-tensor``, per
+tensor; 7-bit weights without VNNI: :mod:`caffe_compat.onnx_path.quantize`), calibrated on
+``--calibration SRC`` (images with ``--mean``, ``--scale``, ``--swap-rb``, or an HDF5 list
+file: :mod:`caffe_compat.data.calibration`), its inputs fixed at batch ``--static-batch``
+(default 1). Refused, with the layer named: outputs that need a numpy step after the model
+(DetectionOutput: export its inputs with ``--output``), a format other than ONNX. After the
+atomic write, onnxruntime runs the file on the first calibration items beside float32: each
+output's largest |int8 - float32| over its scale is printed (a measurement, not a check).
 """
 from __future__ import annotations
 

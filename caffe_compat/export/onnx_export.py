@@ -1,18 +1,12 @@
-"""Any Caffe net to ONNX, written by the torch-free path's writer: one converter per layer
-type (:mod:`caffe_compat.onnx_path.converters`, the same converters the torch-free path runs),
-opset 17 by default, the batch axis free.
-
-:func:`build_onnx` walks the layers our :class:`~caffe_compat.Net` runs (splits, in-place
-chains and phase rules already resolved), keeps those the requested outputs depend on, and
-hands each converter the layer's LayerParameter, its bottoms and the built layer's blobs,
-into a :class:`caffe_compat.onnx_path.graph.Graph` marked ``batch_free`` (no node writes the batch
-length). A layer whose bottoms are all constants (priors and what is made of them, the
-export keeping the deploy file's spatial geometry) is computed by our own layer and stored
-as a constant. The graph is encoded by :mod:`caffe_compat.onnx_path.onnx_wire`; the ``onnx``
-package reads it back to check it and to declare the outputs' shapes its shape inference
-finds. The graph's inputs and outputs carry the Caffe blob names.
-:func:`export_onnx` writes the model atomically after ``onnx.checker``'s full check;
-:func:`compare_onnxruntime` runs it in onnxruntime beside our forward.
+"""Any Caffe net to ONNX (opset 17 by default, the batch axis free), written by the torch-free
+path's converters (:mod:`caffe_compat.onnx_path.converters`) into a ``batch_free``
+:class:`caffe_compat.onnx_path.graph.Graph`: :func:`build_onnx` keeps the layers our
+:class:`~caffe_compat.Net` runs that the outputs need; a layer of constant bottoms only (priors)
+is computed by our layer and stored as a constant. The graph is encoded by
+:mod:`caffe_compat.onnx_path.onnx_wire`; ``onnx`` reads it back to check it and declare the
+outputs' inferred shapes; inputs and outputs carry the Caffe blob names. :func:`export_onnx`
+writes it atomically after ``onnx.checker``'s full check; :func:`compare_onnxruntime` runs it
+in onnxruntime beside our forward.
 """
 from __future__ import annotations
 

@@ -1,16 +1,13 @@
-"""The ONNX export's converters: the torch-free path's (:mod:`caffe_compat.onnx_path.converters`),
-one per Caffe type, each writing the type's ONNX nodes for both (the export's graph marked
-``batch_free``). This module is the export's view of them in the one registry
-(:mod:`caffe_compat.rules.registry`, engine ``"onnx"``): every type with an ONNX converter,
-its field declarations taken from the torch-free path's, fillers aside (the export writes the
-built net's blobs).
+"""The ONNX export's converters: the torch-free path's (:mod:`caffe_compat.onnx_path.converters`,
+their graph marked ``batch_free``), under the engine ``"onnx"`` of the one registry
+(:mod:`caffe_compat.rules.registry`), with that path's field declarations, fillers aside (the
+export writes the built net's blobs).
 
-:func:`register_converter` adds a converter for a user's own layer type, before exporting:
-``convert(g, lp, bottoms, blobs) -> [Value, ...]`` as :mod:`caffe_compat.onnx_path.converters`
-describes (the torch-free path then runs it as well). A converter whose layer keeps its items
-on another axis than 0 (Caffe's recurrent layers: time on axis 0, streams on axis 1) says so
-with ``batch_axes``: a function of the built layer giving ``{bottom index: axis}``; a graph
-input read directly by such a bottom gets its free axis there.
+:func:`register_converter` adds a converter for a user's own type, ``convert(g, lp, bottoms,
+blobs) -> [Value, ...]`` (the torch-free path then runs it too); ``batch_axes``, a function of
+the built layer giving ``{bottom index: axis}``, names the axis a bottom keeps its items on
+where it is not 0 (recurrent layers: streams on axis 1): a graph input read there gets its
+free axis there.
 """
 from ..errors import NetError
 from ..onnx_path import converters as lite

@@ -224,9 +224,9 @@ class Part:
     def output_names(self):
         return [n for n, _ in self.outputs]
 
-    def _pieces(self, initializers):
+    def _pieces(self, initializers, inputs=None, outputs=None):
         return onnx_wire.model_pieces(self._graph_name, [self._g.nodes[k] for k in self._nodes],
-                                      initializers, self.inputs, self.outputs)
+                                      initializers, inputs or self.inputs, outputs or self.outputs)
 
     @property
     def model(self):
@@ -243,8 +243,7 @@ class Part:
         free = [(n, tuple(s[1] if axis == 1 else f"{n}:{axis}" for axis in range(len(s))))
                 for n, s in self.inputs]
         outs = [(n, tuple(f"{n}:{axis}" for axis in range(len(s)))) for n, s in self.outputs]
-        return onnx_wire.model_pieces(self._graph_name, [self._g.nodes[k] for k in self._nodes],
-                                      [self._g.initializers[k] for k in self._inits], free, outs)
+        return self._pieces([self._g.initializers[k] for k in self._inits], free, outs)
 
     def nodes(self):
         """``[(op_type, attributes)]`` of the part's nodes, in order."""

@@ -104,10 +104,7 @@ def external_tensor(name, array):
     (``data_location`` EXTERNAL, field 14; ``external_data`` entries, field 13, name a memory
     location): onnxruntime's ``add_external_initializers`` supplies the array itself, so a
     large caffemodel's weights are neither copied into the model's bytes nor parsed back."""
-    head = b"".join(_int(1, d) for d in array.shape) + _int(2, FLOAT) + _bytes(8, name)
-    entries = b"".join(_bytes(13, _bytes(1, k) + _bytes(2, v)) for k, v in (
-        ("location", "memory"), ("offset", "0"), ("length", str(array.nbytes))))
-    return Pieces([head + entries + _int(14, 1)])
+    return linked_tensor(name, array.shape, "memory", 0, array.nbytes)
 
 
 def linked_tensor(name, shape, location, offset, length):

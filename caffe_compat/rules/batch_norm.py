@@ -12,10 +12,9 @@ a negative ``eps``, a non-zero lr_mult on a statistic.
 """
 from __future__ import annotations
 
-from .record import frozen
-
 import numpy as np
 
+from .record import frozen
 from .refusal import refuse
 
 FIELDS = frozenset({"use_global_stats", "moving_average_fraction", "eps"})

@@ -12,9 +12,8 @@ sets it to 0. Top shape: the bottom's. Refusals, as Caffe's CHECKs: an axis out 
 """
 from __future__ import annotations
 
-from .record import frozen
-
 from .convolution import canonical_axis
+from .record import frozen
 from .refusal import refuse
 
 FIELDS = frozenset({"axis", "num_axes"})

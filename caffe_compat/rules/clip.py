@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from .neuron import SameShape
 from .record import frozen
-
 from .refusal import refuse
 
 FIELDS = frozenset({"min", "max"})

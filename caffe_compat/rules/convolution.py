@@ -20,7 +20,6 @@ reads zeros past the end: :func:`~caffe_compat.rules.spatial.far_padding`); Deco
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 from .spatial import far_padding, spatial_values, window_count
 
@@ -44,8 +43,29 @@ def canonical_axis(layer, axis, num_axes, what="axis", type_name=None, field=Non
     return axis + num_axes if axis < 0 else axis
 
 
+class Windows:
+    """The window geometry of a record with ``kernel`` and ``dilation`` (Convolution's,
+    Im2col's)."""
+
+    @property
+    def n(self):
+        """The number of spatial axes."""
+        return len(self.kernel)
+
+    def extent(self, i):
+        return self.dilation[i] * (self.kernel[i] - 1) + 1
+
+
+def geometry(layer, cp, n, type_name):
+    """``kernel``, ``stride``, ``pad`` and ``dilation`` of ``cp`` for ``n`` spatial axes."""
+    return (spatial_values(layer, cp, "kernel", n, None, "kernel_size", type_name),
+            spatial_values(layer, cp, "stride", n, 1, None, type_name),
+            spatial_values(layer, cp, "pad", n, 0, None, type_name),
+            spatial_values(layer, cp, "dilation", n, 1, None, type_name))
+
+
 @frozen
-class ConvolutionRule:
+class ConvolutionRule(Windows):
     """One Convolution or Deconvolution layer as Caffe sets it up for its first bottom."""
     layer: object
     type_name: str
@@ -59,14 +79,6 @@ class ConvolutionRule:
     num_output: int
     bias_term: bool
     channels: int
-
-    @property
-    def n(self):
-        """The number of spatial axes."""
-        return len(self.kernel)
-
-    def extent(self, i):
-        return self.dilation[i] * (self.kernel[i] - 1) + 1
 
     def out_size(self, i, size):
         if self.transposed:
@@ -140,10 +152,7 @@ def convolution_rule(layer, bottom_shapes, transposed=False, type_name=None, max
     if n < 1:
         refuse(layer, f"{n} spatial axes are not supported (bottom shape {shape}, axis "
                f"{cp.axis})", f"{_SECTION}.axis", type_name)
-    kernel = spatial_values(layer, cp, "kernel", n, None, "kernel_size", type_name)
-    stride = spatial_values(layer, cp, "stride", n, 1, None, type_name)
-    pad = spatial_values(layer, cp, "pad", n, 0, None, type_name)
-    dilation = spatial_values(layer, cp, "dilation", n, 1, None, type_name)
+    kernel, stride, pad, dilation = geometry(layer, cp, n, type_name)
     if any(k <= 0 for k in kernel):
         refuse(layer, f"kernel dimensions must be positive, got {kernel}",
                f"{_SECTION}.kernel_size", type_name)

@@ -9,9 +9,8 @@ Backward: bottom 0's diff is the top's inside the window, 0 elsewhere; bottom 1 
 """
 from __future__ import annotations
 
-from .record import frozen
-
 from .convolution import canonical_axis
+from .record import frozen
 from .refusal import refuse
 
 FIELDS = frozenset({"axis", "offset"})

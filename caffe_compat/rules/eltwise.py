@@ -12,7 +12,6 @@ fewer than 2 bottoms.
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 
 PROD, SUM, MAX = 0, 1, 2

@@ -3,17 +3,8 @@
 ``dy (x > 0 ? 1 : alpha + y)`` (``alpha`` at ``x == 0``). No refusals."""
 from __future__ import annotations
 
-from .neuron import SameShape
-from .record import frozen
+from .neuron import float_rule
 
 FIELDS = frozenset({"alpha"})
 
-
-@frozen
-class ELURule(SameShape):
-    layer: object
-    alpha: float
-
-
-def elu_rule(layer, bottom_shapes=None):
-    return ELURule(layer, float(layer.elu_param.alpha))
+elu_rule = float_rule("ELURule", "elu_param", "alpha")

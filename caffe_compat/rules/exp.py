@@ -9,11 +9,11 @@ Caffe's CHECKs: a base neither -1 nor positive, a log(base) that is not finite.
 from __future__ import annotations
 
 import math
-from .neuron import SameShape
-from .record import frozen
 
 import numpy as np
 
+from .neuron import SameShape
+from .record import frozen
 from .refusal import refuse
 
 FIELDS = frozenset({"base", "scale", "shift"})

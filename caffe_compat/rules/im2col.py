@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 
 from . import convolution
-from .convolution import canonical_axis
+from .convolution import Windows, canonical_axis, geometry
 from .record import frozen
 from .refusal import refuse
-from .spatial import far_padding, spatial_values, window_count
+from .spatial import far_padding, window_count
 
 # the ConvolutionParameter fields this rule reads (every engine that reads it honours them)
 FIELDS = convolution.FIELDS - {"num_output", "bias_term", "group"}
@@ -25,7 +25,7 @@ NO_EFFECT = {**dict.fromkeys(("num_output", "bias_term", "group", "engine",
 
 
 @frozen
-class Im2colRule:
+class Im2colRule(Windows):
     layer: object
     type_name: str
     axis: int
@@ -33,14 +33,6 @@ class Im2colRule:
     stride: tuple
     pad: tuple
     dilation: tuple
-
-    @property
-    def n(self):
-        """The number of spatial axes."""
-        return len(self.kernel)
-
-    def extent(self, i):
-        return self.dilation[i] * (self.kernel[i] - 1) + 1
 
     def out_sizes(self, spatial):
         """The window positions along each spatial axis of the lengths ``spatial``."""
@@ -75,10 +67,7 @@ def im2col_rule(layer, bottom_shape, type_name=None):
     if n < 1:
         refuse(layer, f"needs at least one spatial axis after the channel axis {axis} "
                f"(bottom shape {shape})", None, type_name)
-    kernel = spatial_values(layer, cp, "kernel", n, None, "kernel_size", type_name)
-    stride = spatial_values(layer, cp, "stride", n, 1, None, type_name)
-    pad = spatial_values(layer, cp, "pad", n, 0, None, type_name)
-    dilation = spatial_values(layer, cp, "dilation", n, 1, None, type_name)
+    kernel, stride, pad, dilation = geometry(layer, cp, n, type_name)
     for what, values in (("kernel dimensions", kernel), ("stride", stride),
                          ("dilation", dilation)):
         if any(v <= 0 for v in values):

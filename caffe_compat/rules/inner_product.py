@@ -9,9 +9,8 @@ CHECKs: an axis out of range, a bottom whose ``K`` differs from the weights'.
 from __future__ import annotations
 
 import math
-from .record import frozen
-
 from .convolution import canonical_axis
+from .record import frozen
 from .refusal import refuse
 
 _SECTION = "inner_product_param"

@@ -9,15 +9,13 @@ neither -1 nor positive, a log(base) or ``1 / log(base)`` that is not finite (ba
 from __future__ import annotations
 
 import math
-from .neuron import SameShape
-from .record import frozen
 
 import numpy as np
 
-from .exp import base_scale_shift
+from .exp import FIELDS, base_scale_shift  # noqa: F401 (Log's fields are Exp's)
+from .neuron import SameShape
+from .record import frozen
 from .refusal import refuse
-
-FIELDS = frozenset({"base", "scale", "shift"})
 
 
 @frozen

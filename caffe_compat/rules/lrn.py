@@ -12,10 +12,9 @@ not used. Refusals, as Caffe's CHECKs: an even ``local_size``, a bottom of other
 """
 from __future__ import annotations
 
-from .record import frozen
-
 import numpy as np
 
+from .record import frozen
 from .refusal import refuse
 
 ACROSS_CHANNELS, WITHIN_CHANNEL = 0, 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from .record import frozen
-
 from .refusal import refuse
 
 FIELDS = frozenset({"normalize_variance", "across_channels", "eps"})

@@ -10,7 +10,6 @@ at 0), BNLL ``x > 0 ? x + log(1 + exp(-x)) : log(1 + exp(x))`` (``dy e / (e + 1)
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 
 # Caffe's kBNLL_THRESHOLD: BNLL's backward reads exp(min(x, 50))
@@ -26,6 +25,18 @@ class SameShape:
 
     def top_shape(self, shape):
         return tuple(int(d) for d in shape)
+
+
+def float_rule(name, section, field):
+    """The rule function of an element-wise type whose one parameter is the float ``field`` of
+    the layer's message ``section``: ``rule(layer, bottom_shapes=None)`` gives a record (class
+    ``name``, top of the bottom's shape) of ``layer`` and ``field``."""
+    record = frozen(type(name, (SameShape,), {"__annotations__": {"layer": object,
+                                                                   field: float}}))
+
+    def rule(layer, bottom_shapes=None):
+        return record(layer, float(getattr(getattr(layer, section), field)))
+    return rule
 
 
 @frozen

@@ -5,7 +5,6 @@ bottom of another axis count than the one set up."""
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 
 FIELDS = frozenset({"order"})

@@ -18,10 +18,9 @@ value); AVE divides its sum by its size clipped to ``[-pad, in + pad)``.
 from __future__ import annotations
 
 import functools
-from .record import frozen
-
 import numpy as np
 
+from .record import frozen
 from .refusal import refuse
 
 MAX, AVE, STOCHASTIC = 0, 1, 2          # PoolingParameter.PoolMethod

@@ -10,7 +10,6 @@ the bottom's. Refusals, as Caffe's CHECKs: a bottom of fewer than 2 axes (LayerS
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 
 FIELDS = frozenset({"channel_shared"})
@@ -36,16 +35,10 @@ class PReLURule:
         """The slopes' broadcast view over a bottom of ``ndim`` axes (channels on axis 1)."""
         return () if self.channel_shared else (1, self.channels) + (1,) * (ndim - 2)
 
-    def filler(self):
-        """The layer's filler message, or ``None`` for Caffe's default (constant
-        ``DEFAULT_SLOPE``)."""
-        p = self.layer.prelu_param
-        return p.filler if p.HasField("filler") else None
-
     def fillers(self):
         """The slopes' filler: the layer's message, or Caffe's default constant (a number)."""
-        filler = self.filler()
-        return [DEFAULT_SLOPE if filler is None else filler]
+        p = self.layer.prelu_param
+        return [p.filler if p.HasField("filler") else DEFAULT_SLOPE]
 
     def for_bottoms(self, bottom_shapes):
         """This record where :func:`prelu_rule` gives it for ``bottom_shapes`` and refuses

@@ -1,17 +1,12 @@
-"""``@frozen``: the value records of the rule modules (a layer's parameters as Caffe sets them
-up), with what ``dataclasses.dataclass(frozen=True)`` gives them and nothing generated.
+"""``@frozen``: the value records of the rule modules, what ``dataclasses.dataclass(frozen=True)``
+gives them with nothing generated.
 
-The class's annotated names are its fields, in order; a name given a value in the class body
-has that default. ``__init__`` takes them by position or name and sets each once; setting or
-deleting an attribute afterwards raises ``AttributeError`` (``dataclasses.FrozenInstanceError``
-derives from it); two records are equal when their classes and fields are, and hash by their
-fields; ``repr`` names each field.
-
-Why not ``dataclasses``: a rule module is imported the first time a net of its type is read,
-also by a one-shot cv2.dnn program, and ``dataclass`` writes and compiles the methods of each
-class as it is defined. Importing ``dataclasses`` took 1.4-1.6 ms and a rule module with one
-record 1.7-2.8 ms on the 2-core AMD EPYC (``python -X importtime``), against about 0.1 ms
-here.
+The annotated names are the fields, in order (a value in the class body is a default);
+``__init__`` takes them by position or name; setting or deleting an attribute afterwards raises
+``AttributeError``; records are equal when their classes and fields are, hash by their fields,
+and ``repr`` names each field. Not ``dataclasses``: a rule module is imported when a net of its
+type is first read (also by a one-shot cv2.dnn program), and ``dataclass`` compiles each class's
+methods: 1.7-2.8 ms a module against about 0.1 ms here (``python -X importtime``).
 """
 from __future__ import annotations
 

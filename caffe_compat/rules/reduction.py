@@ -9,11 +9,10 @@ dy``, SUMSQ ``2 coeff x dy``. Refusals: an axis out of range, an unknown operati
 from __future__ import annotations
 
 import math
-from .record import frozen
-
 import numpy as np
 
 from .convolution import canonical_axis
+from .record import frozen
 from .refusal import refuse
 
 SUM, ASUM, SUMSQ, MEAN = 1, 2, 3, 4

@@ -1,21 +1,15 @@
 """The one registry of Caffe layer types and the engines that implement them.
 
-Every engine registers its implementation of a type here (through its own decorator:
-``register_layer`` for the torch layers, the array engine's ``register``, the ONNX export's
-``register_converter``, the PyTorch-source ``register_emitter``, the torch-free converters'
-``register``, the compiled loops' ``emitter``), and every engine's list of the types it claims
-is read from here. ``caffe-compat layers`` prints the table (type x engine).
-
-The per-type cost tables are registered the same way but are not engines (they compute no
-layer): :data:`COSTS`, OpenCV 4's ``Net.getFLOPS`` counts (``opencv-flops``, the ``counts``
-decorator of :mod:`caffe_compat.dnn.flops`) and the FLOPs of ``caffe-compat inspect``'s summary
-(``summary-flops``, the ``flop_rule`` decorator of :mod:`caffe_compat.net.summary`). Every
-function below takes either kind of name; :data:`ENGINES`, :func:`table` and the conformance
-grid know only the engines, and the printed table gives the cost tables' columns after them.
-
-An engine's modules are imported on the first question about that engine (a program that runs
-one engine never imports the others); the parameter rules each implementation reads are in
-:mod:`caffe_compat.rules`.
+Every engine registers its implementation of a type here through its own decorator (the torch
+layers' ``register_layer``, the array engine's ``register``, the ONNX export's
+``register_converter``, ``register_emitter`` of the PyTorch source, the torch-free converters'
+``register``, the compiled loops' ``emitter``); each engine's list of types is read from here;
+``caffe-compat layers`` prints the table (type x engine). The per-type cost tables register
+the same way but compute no layer: :data:`COSTS` (``opencv-flops``, OpenCV 4's
+``Net.getFLOPS``: :mod:`caffe_compat.dnn.flops`; ``summary-flops``:
+:mod:`caffe_compat.net.summary`); every function takes either kind; :data:`ENGINES`, :func:`table` and the conformance grid know
+only engines, the printed table puts the cost columns after them. An engine's modules are
+imported on the first question about it; the rules they read are in :mod:`caffe_compat.rules`.
 """
 from __future__ import annotations
 

@@ -13,9 +13,8 @@ mismatching its dimensions.
 """
 from __future__ import annotations
 
-from .record import frozen
-
 from .bias import learned_shape, operand_shapes, operand_view
+from .record import frozen
 
 FIELDS = frozenset({"axis", "num_axes", "bias_term"})
 FILLERS = frozenset({"filler", "bias_filler"})

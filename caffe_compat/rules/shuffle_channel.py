@@ -5,7 +5,6 @@ i``; backward the inverse shuffle. Refused: fewer than 2 axes, channels not divi
 from __future__ import annotations
 
 from .record import frozen
-
 from .refusal import refuse
 
 FIELDS = frozenset({"group"})

@@ -10,9 +10,8 @@ axis the tops do not divide when no points are given.
 """
 from __future__ import annotations
 
-from .record import frozen
-
 from .convolution import canonical_axis
+from .record import frozen
 from .refusal import refuse
 
 FIELDS = frozenset({"axis", "slice_dim", "slice_point"})

@@ -3,16 +3,8 @@
 ``s = sigmoid(beta x)``. No refusals."""
 from __future__ import annotations
 
-from .record import frozen
+from .neuron import float_rule
 
 FIELDS = frozenset({"beta"})
 
-
-@frozen
-class SwishRule:
-    layer: object
-    beta: float
-
-
-def swish_rule(layer):
-    return SwishRule(layer, float(layer.swish_param.beta))
+swish_rule = float_rule("SwishRule", "swish_param", "beta")

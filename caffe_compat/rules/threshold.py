@@ -3,17 +3,8 @@
 (its Backward_cpu is NOT_IMPLEMENTED: the top carries no gradient). No refusals."""
 from __future__ import annotations
 
-from .neuron import SameShape
-from .record import frozen
+from .neuron import float_rule
 
 FIELDS = frozenset({"threshold"})
 
-
-@frozen
-class ThresholdRule(SameShape):
-    layer: object
-    threshold: float
-
-
-def threshold_rule(layer, bottom_shapes=None):
-    return ThresholdRule(layer, float(layer.threshold_param.threshold))
+threshold_rule = float_rule("ThresholdRule", "threshold_param", "threshold")

@@ -5,9 +5,8 @@ axis out of range, ``tiles`` not positive (unset included)."""
 from __future__ import annotations
 
 import math
-from .record import frozen
-
 from .convolution import canonical_axis
+from .record import frozen
 from .refusal import refuse
 
 FIELDS = frozenset({"axis", "tiles"})

@@ -3,26 +3,18 @@ boxes`), for DetectionOutput's ONNX form (:mod:`.detection_output`).
 
 Decoding repeats :func:`caffe_compat.rules.boxes.decode` node for node, one float32 operation
 per step (``pw = x2 - x1``, ``pcx = x1 + pw * 0.5``, ``cx = b0 * pw + pcx``, ``w = exp(b2) *
-pw``, ``xmin = cx - w * 0.5``, ...), so the decoded boxes are the same floats up to ``exp``'s
-last bit.
+pw``, ``xmin = cx - w * 0.5``, ...): the same floats up to ``exp``'s last bit.
 
 NMS (OpenCV's NMSFast_: candidates above the threshold, stably sorted by score, cut to
-``top_k``, greedy suppression at IoU > threshold) maps onto ONNX as:
-
-1. ``TopK`` along the candidates: the ``top_k`` best in OpenCV's order (ONNX's TopK puts
-   the lower index first among equal values, as a stable sort does);
-2. ``NonMaxSuppression`` on those candidates with their rank as score (``K - rank`` above
-   the threshold, -1 below, score threshold 0): ONNX leaves the order of equal scores to the
-   runtime (onnxruntime's heap does not keep it), the ranks are distinct, so the greedy pass
-   visits the boxes in OpenCV's order.
-
-IoU: ONNX computes ``inter / (area1 + area2 - inter)`` as OpenCV does. OpenCV gives an
-inverted box (``xmax < xmin`` or ``ymax < ymin``) size 0, so it neither suppresses nor is
-suppressed: such boxes are given zero coordinates (area 0, which ONNX never suppresses).
-Boxes in pixels (``normalized_bbox: false``) measure ``w + 1`` by ``h + 1`` in OpenCV: their
-``xmax`` and ``ymax`` get +1 before NMS. Two pixel boxes whose gap is under one pixel
-intersect with a negative width in OpenCV (size 0) but a positive one after the shift; their
-IoU is at most ``1 / (w + 1)`` of the thinner box, below any usual threshold.
+``top_k``, greedy suppression at IoU > threshold): ``TopK`` gives the ``top_k`` best in
+OpenCV's order (the lower index first among equal values); ``NonMaxSuppression`` runs on them
+with their rank as score (``K - rank`` above the threshold, -1 below, score threshold 0), the
+ranks distinct, so the greedy pass visits them in OpenCV's order whatever the runtime does
+with equal scores. IoU ``inter / (area1 + area2 - inter)`` as OpenCV's; an inverted box (size
+0 in OpenCV: it neither suppresses nor is suppressed) gets zero coordinates (area 0). Pixel
+boxes (``normalized_bbox: false``) measure ``w + 1`` by ``h + 1`` in OpenCV: their ``xmax``
+and ``ymax`` get +1 before NMS (two such boxes less than a pixel apart then intersect, with
+an IoU of at most ``1 / (w + 1)`` of the thinner box, below any usual threshold).
 """
 import numpy as np
 

@@ -1,10 +1,13 @@
 """The converters' registry and the helpers they share (Caffe's parameter defaults, blob
-checks, axis rules)."""
+checks, axis rules, the field declarations of :mod:`caffe_compat.rules.fields`)."""
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from ...rules import registry
+from ...rules.fields import ENGINE_FIELD, declare  # noqa: F401 (the converters' declarations)
 # Caffe type -> the module of this package that registers its converter, imported the first
 # time a net asks for the type (written from the registrations by .index)
 from ._modules import MODULES
@@ -24,21 +27,14 @@ def register(type_name, host=False, lengths_free=None, rule=None):
     """Decorator: ``fn`` converts layers of ``type_name``; ``host=True``: ``fn(lp, bottoms,
     blobs)`` returns ``(top shapes, run)``, ``run(arrays) -> arrays`` in numpy.
 
-    ``lengths_free``: ``lengths_free(lp, bottom_shapes)`` gives ``(top shapes, fact)``, the
-    layer's rule applied (its refusals raised), where the nodes and values ``fn`` writes
-    for bottoms of these ranks and channels are the same for every other bottom shape with
-    the same ``fact`` (a hashable: what the graph reads of the lengths; None for nothing), or
-    None where these bottoms make it write their lengths. A net whose layers all say so runs a
-    new input shape on the plan written for an earlier one
-    (:meth:`caffe_compat.onnx_path.LiteNet._plan`); tests/caffe_compat/conformance/
-    test_lengths_free.py checks the claims on the grid. :func:`same_shapes` serves the types
-    whose tops are their bottoms' shapes.
-
-    ``rule``: ``rule(lp, bottom_shapes)``, the record of the type's rule module
-    (``caffe_compat/rules/``) that the claim reads, which the claim then also takes:
-    ``lengths_free(lp, bottom_shapes, record)`` (without it, the claim makes the record);
-    the record's ``for_bottoms(bottom_shapes)`` gives it again for later bottoms that set the
-    layer up as the first did (:class:`KeptClaim`)."""
+    ``lengths_free(lp, bottom_shapes)``: ``(top shapes, fact)`` with the layer's rule applied
+    (refusals raised), where ``fn`` writes the same nodes and values for every bottom shape
+    of these ranks and channels with the same hashable ``fact`` (None: no length read), else
+    None. A net whose layers all claim so runs a new input shape on an earlier plan
+    (:meth:`caffe_compat.onnx_path.LiteNet._plan`; checked on the grid by
+    tests/caffe_compat/conformance/test_lengths_free.py). ``rule(lp, bottom_shapes)``: the
+    rule module's record the claim reads, then passed to it as a third argument; its
+    ``for_bottoms`` gives it again for later bottoms (:class:`KeptClaim`)."""
     def wrap(fn):
         if lengths_free is not None:
             fn.lengths_free = lengths_free
@@ -46,6 +42,20 @@ def register(type_name, host=False, lengths_free=None, rule=None):
                 lengths_free.rule = rule
         (_HOST if host else _CONVERTERS)[type_name] = fn
         return fn
+    return wrap
+
+
+def elementwise(type_name, **kwargs):
+    """Decorator: ``fn(g, lp, x, blobs)`` converts a one-bottom layer of ``type_name`` whose
+    top has the bottom's shape, giving the top's node name (or the bottom ``x`` itself);
+    ``kwargs`` go to :func:`register`."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def convert(g, lp, bottoms, blobs):
+            x, = bottoms
+            y = fn(g, lp, x, blobs)
+            return [y if isinstance(y, type(x)) else type(x)(y, x.shape)]
+        return register(type_name, **kwargs)(convert)
     return wrap
 
 
@@ -62,15 +72,12 @@ def lengths_free(lp):
 
 
 class KeptClaim:
-    """The ``lengths_free`` claim of one layer ``lp`` (:func:`register`) for a caller that
-    applies it to many bottom shapes (:meth:`caffe_compat.onnx_path.LiteNet._template_key`, once
-    per new input shape): the record of the layer's rule (``register``'s ``rule``: the
-    parameters parsed, LayerSetUp's refusals checked) is made for the first bottoms and kept
-    while its ``for_bottoms`` takes the next ones, so that a new shape costs the claim's
-    arithmetic and the refusals of that shape alone; the rule function sets the layer up
-    anew for bottoms it does not take (another rank or channels), raising what it refuses.
-    ``claim(bottom_shapes)`` answers as ``lengths_free(lp)(lp, bottom_shapes)``: the same
-    tops and fact, the same refusal."""
+    """``lp``'s ``lengths_free`` claim (:func:`register`) for a caller applying it to many
+    bottom shapes (:meth:`caffe_compat.onnx_path.LiteNet._template_key`): the rule's record
+    is made for the first bottoms and kept while its ``for_bottoms`` takes the next ones (a
+    new shape costs the claim's arithmetic and that shape's refusals), made anew for bottoms
+    it does not take. ``claim(bottom_shapes)`` answers as ``lengths_free(lp)(lp,
+    bottom_shapes)``."""
     __slots__ = ("lp", "bottom", "top", "_claim", "_rule", "_record")
 
     def __init__(self, lp, claim):
@@ -153,6 +160,12 @@ def train_phase(lp):
     from its own where the layer gives none (Net::Init; an export's layers); a deploy file's
     layer without one is TEST's."""
     return lp.HasField("phase") and lp.phase == 0      # caffe.proto's Phase TRAIN
+
+
+def export_only(g, lp):
+    """Refuse ``lp`` outside an export's graph (``batch_free``)."""
+    if not g.batch_free:
+        raise Unsupported(f"layer '{lp.name}': {lp.type} is written for an export only")
 
 
 def canonical_axis(axis, ndim, lp):

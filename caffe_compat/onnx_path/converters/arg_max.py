@@ -4,12 +4,10 @@ floats (exact below 2**24). Without ``axis`` each item is ranked flat (a Reshape
 batch), the indices and the values stacked on axis 1; no length of the batch axis is written."""
 import numpy as np
 
-from ...rules import arg_max as arg_max_rule_module
-from ...rules.arg_max import arg_max_rule
-from ...rules.fields import declare
-from ._common import register
+from ...rules.arg_max import FIELDS, arg_max_rule
+from ._common import declare, register
 
-declare("lite", "ArgMax", "ArgMaxParameter", arg_max_rule_module.FIELDS)
+declare("lite", "ArgMax", "ArgMaxParameter", FIELDS)
 
 _END = np.iinfo(np.int64).min          # a reversed Slice's end: before the first value
 

@@ -7,19 +7,15 @@ float32 as Caffe's forward does (scale, add eps, square root). OpenCV's ``scale_
 result times blob 3 plus blob 4, per channel. Batch statistics are the torch path's."""
 import numpy as np
 
-from ...rules import batch_norm as bn_rules
-from ...rules.batch_norm import batch_norm_rule
-from ...rules.fields import declare
-from ._common import F32, Unsupported, blob_count, param_blob, register
+from ...rules.batch_norm import EXTENSIONS, FIELDS, batch_norm_rule
+from ._common import F32, Unsupported, blob_count, declare, elementwise, param_blob
 
-declare("lite", "BatchNorm", "BatchNormParameter",
-        (bn_rules.FIELDS - {"use_global_stats"}) | bn_rules.EXTENSIONS,
+declare("lite", "BatchNorm", "BatchNormParameter", (FIELDS - {"use_global_stats"}) | EXTENSIONS,
         refuses={"use_global_stats"})
 
 
-@register("BatchNorm")
-def batch_norm(g, lp, bottoms, blobs):
-    x, = bottoms
+@elementwise("BatchNorm")
+def batch_norm(g, lp, x, blobs):
     rule = batch_norm_rule(lp, [x.shape], "TEST")
     if not rule.use_global_stats:
         raise Unsupported(f"layer '{lp.name}': batch statistics (use_global_stats: false)")
@@ -35,4 +31,4 @@ def batch_norm(g, lp, bottoms, blobs):
     if rule.scale_bias:
         y = g.op("Mul", [y, g.const(param_blob(lp, blobs, 3, (c,)).reshape(shape))])
         y = g.op("Add", [y, g.const(param_blob(lp, blobs, 4, (c,)).reshape(shape))])
-    return [type(x)(y, x.shape)]
+    return y

@@ -1,13 +1,11 @@
 """Bias: ``y = x + b`` with ``b`` the caffemodel's blob or the second bottom, broadcast over
 the axes of ``x`` from ``axis`` (the placement, shapes and refusals from
 :mod:`caffe_compat.rules.bias`): one ONNX Add."""
-from ...rules import bias as bias_rules
-from ...rules.bias import bias_rule
-from ...rules.fields import declare
-from ._common import aligned, blob_count, param_blob, register
+from ...rules.bias import FIELDS, FILLERS, bias_rule
+from ._common import aligned, blob_count, declare, param_blob, register
 
 # a learned bias comes from the caffemodel only (a missing blob goes to the torch path)
-declare("lite", "Bias", "BiasParameter", bias_rules.FIELDS, refuses=bias_rules.FILLERS)
+declare("lite", "Bias", "BiasParameter", FIELDS, refuses=FILLERS)
 
 
 @register("Bias")

@@ -2,12 +2,10 @@
 inputs (PriorBox outputs) give a constant."""
 import numpy as np
 
-from ...rules import concat as concat_rule_module
-from ...rules.concat import concat_rule
-from ...rules.fields import declare
-from ._common import register
+from ...rules.concat import FIELDS, concat_rule
+from ._common import declare, register
 
-declare("lite", "Concat", "ConcatParameter", concat_rule_module.FIELDS)
+declare("lite", "Concat", "ConcatParameter", FIELDS)
 
 
 @register("Concat")

@@ -10,17 +10,15 @@ forks' name) is Caffe's Convolution under another type name.
 """
 import numpy as np
 
-from ...rules import convolution as conv_rule
-from ...rules.convolution import convolution_rule
-from ...rules.fields import ENGINE_FIELD, declare
-from ._common import Unsupported, blob_count, four_d, param_blob, register
+from ...rules.convolution import FIELDS, FILLERS, ND_IM2COL, convolution_rule
+from ._common import ENGINE_FIELD, Unsupported, blob_count, declare, four_d, param_blob, register
 
 
 # weights come from the caffemodel only (a missing blob, which a filler would fill, goes to
 # the torch path), and so does an axis other than 1
 declare("lite", ("Convolution", "Deconvolution", "ConvolutionDepthwise"),
-        "ConvolutionParameter", conv_rule.FIELDS - {"axis"}, refuses={"axis"} | conv_rule.FILLERS,
-        no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL})
+        "ConvolutionParameter", FIELDS - {"axis"}, refuses={"axis"} | FILLERS,
+        no_effect={**ENGINE_FIELD, **ND_IM2COL})
 
 
 def conv_like(g, lp, bottoms, blobs, op, transposed):

@@ -4,12 +4,10 @@ second's size on the axes from ``axis`` (default 2, negative from the end) on, s
 ``axis`` are kept; the window must fit. ONNX's Slice over the axes that change."""
 import numpy as np
 
-from ...rules import crop as crop_rule_module
-from ...rules.crop import crop_rule
-from ...rules.fields import declare
-from ._common import Unsupported, register
+from ...rules.crop import FIELDS, crop_rule
+from ._common import Unsupported, declare, register
 
-declare("lite", "Crop", "CropParameter", crop_rule_module.FIELDS)
+declare("lite", "Crop", "CropParameter", FIELDS)
 
 
 @register("Crop")

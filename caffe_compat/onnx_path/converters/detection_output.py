@@ -1,42 +1,36 @@
 """DetectionOutput, by the rule of the torch layer (:class:`caffe_compat.rules.detection_output.
-DetectionRule`, OpenCV 4 dnn's), in two forms; output ``(1, 1, keep_top_k * N, 7)``.
-
-The torch-free runtime runs a numpy step after the ONNX part (the rule's own forward; the graph
-builder prefers it). ``nms_param.eta`` other than 1 goes to the torch path there, which warns
-that it is not used.
+DetectionRule`, OpenCV 4 dnn's), in two forms; output ``(1, 1, keep_top_k * N, 7)``. The
+torch-free runtime runs the rule's own forward as a numpy step after the ONNX part
+(``nms_param.eta`` other than 1 goes to the torch path, which warns that it is not used).
 
 An export's graph (``batch_free``) gets ONNX operators (the boxes: :mod:`._boxes`):
 
-1. location offsets ``(N, P, L, 4)`` decoded against the priors (constants when they come
-   from PriorBox layers, whose output the exported geometry fixes), clipped with ``clip``;
+1. location offsets ``(N, P, L, 4)`` decoded against the priors (constants when PriorBox
+   layers make them), clipped with ``clip``;
 2. per image and target class (background skipped): the ``nms_param.top_k`` best candidates
    (``TopK``), greedy NMS at ``nms_threshold`` over those above ``confidence_threshold``
    (0 when unset), at most ``keep_top_k`` per class;
-3. across classes the ``keep_top_k`` best kept detections (``TopK`` over class-major
-   candidates: equal confidences in class order, then in NMS order, as the layer orders them;
-   OpenCV's ``std::sort`` leaves that order unspecified);
+3. across classes the ``keep_top_k`` best (``TopK`` over class-major candidates: equal
+   confidences in class order, then NMS order, as the layer; OpenCV's ``std::sort`` leaves
+   it unspecified);
 4. rows ``[image, label, confidence, xmin, ymin, xmax, ymax]``, image by image, by confidence
-   descending, gathered at the front of a ``(1, 1, keep_top_k * N, 7)`` output whose other rows
-   are zero (OpenCV's layout); with ``keep_top_k: -1`` one row per detection.
+   descending, at the front of the output, the other rows zero (OpenCV's layout);
+   ``keep_top_k: -1``: one row per detection.
 
-The result equals the layer's (and OpenCV's) up to the last bit of ``exp`` in the decoding;
-a box whose IoU with a kept one lies within that rounding of the threshold could be decided
-the other way. ``nms_param.eta`` is not used, as OpenCV does not use it (the export's net
-warned when it was built).
+Equal to the layer's (and OpenCV's) up to the last bit of ``exp`` in the decoding (a box
+whose IoU lies within that rounding of the threshold could be decided the other way).
+``nms_param.eta`` is not used, as in OpenCV (the export's net warned when it was built).
 """
 import math
 
 import numpy as np
 
-from ...rules import detection_output as detection_rules
-from ...rules.detection_output import DetectionRule
-from ...rules.fields import declare
+from ...rules.detection_output import DetectionRule, FIELDS, NO_EFFECT, output_rows
 from . import _boxes
-from ._common import F32, Unsupported, register
+from ._common import F32, Unsupported, declare, register
 
-declare("lite", "DetectionOutput", "DetectionOutputParameter",
-        detection_rules.FIELDS - {"nms_param"}, refuses={"nms_param"},
-        no_effect=detection_rules.NO_EFFECT)
+declare("lite", "DetectionOutput", "DetectionOutputParameter", FIELDS - {"nms_param"},
+        refuses={"nms_param"}, no_effect=NO_EFFECT)
 
 
 def _fail(message):
@@ -63,7 +57,7 @@ def _setup(lp, bottoms, warned):
 
 
 def _top(rule, bottoms):
-    return (1, 1, detection_rules.output_rows(rule.keep_top_k, bottoms[0].shape[0]), 7)
+    return (1, 1, output_rows(rule.keep_top_k, bottoms[0].shape[0]), 7)
 
 
 @register("DetectionOutput", host=True)

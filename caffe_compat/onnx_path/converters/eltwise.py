@@ -4,13 +4,11 @@ the maximum (equal values are equal whichever bottom wins), SUM adds ``coeff[i] 
 bottom[i]`` in bottom order as Caffe's axpy loop does."""
 import numpy as np
 
-from ...rules import eltwise as eltwise_rules
-from ...rules.eltwise import MAX, PROD, eltwise_rule
-from ...rules.fields import declare
-from ._common import F32, register
+from ...rules.eltwise import FIELDS, MAX, PROD, eltwise_rule
+from ._common import F32, declare, register
 
 # stable_prod_grad changes only the gradient
-declare("lite", "Eltwise", "EltwiseParameter", eltwise_rules.FIELDS - {"stable_prod_grad"},
+declare("lite", "Eltwise", "EltwiseParameter", FIELDS - {"stable_prod_grad"},
         no_effect={"stable_prod_grad": "it changes PROD's gradient only; a forward "
                    "engine computes none"})
 

@@ -1,13 +1,11 @@
 """Flatten (the rule in :mod:`caffe_compat.rules.flatten`): a Reshape to the rule's shape
 (constants stay constants); in an export's graph the axes before ``axis`` are copied (0) and
 the merged axis is inferred (-1) where it holds the batch."""
-from ...rules import flatten as flatten_rule_module
-from ...rules.fields import declare
-from ...rules.flatten import flatten_rule
-from ._common import register
+from ...rules.flatten import FIELDS, flatten_rule
+from ._common import declare, register
 from .reshape import reshaped
 
-declare("lite", "Flatten", "FlattenParameter", flatten_rule_module.FIELDS)
+declare("lite", "Flatten", "FlattenParameter", FIELDS)
 
 
 @register("Flatten")

@@ -5,17 +5,15 @@ Embed (:mod:`caffe_compat.rules.embed`): the rows of the weights ``(K, N)``, plu
 BatchReindex (:mod:`caffe_compat.rules.batch_reindex`): the items of the first bottom. An index
 outside ``[0, K)`` (the rows, the items) is the torch engine's error (Caffe does not check it);
 ONNX's ``Gather`` refuses one past the end and counts a negative one from the end."""
-from ...rules import embed as embed_rules
 from ...rules.batch_reindex import batch_reindex_top_shape
-from ...rules.embed import embed_rule
-from ...rules.fields import declare
-from ._common import blob_count, param_blob, register
+from ...rules.embed import FIELDS, FILLERS, embed_rule
+from ._common import blob_count, declare, param_blob, register
 
 INT64 = 7                   # ONNX's TensorProto.INT64
 
 # the weights come from the caffemodel only (a missing blob, which a filler would fill, goes
 # to the torch path)
-declare("lite", "Embed", "EmbedParameter", embed_rules.FIELDS, refuses=embed_rules.FILLERS)
+declare("lite", "Embed", "EmbedParameter", FIELDS, refuses=FILLERS)
 
 
 def _rows(g, table, index):

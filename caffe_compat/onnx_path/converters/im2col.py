@@ -7,13 +7,10 @@ rows come channel-major ``(c, k_1, ..., k_n)`` as Caffe's column buffer. Values 
 copied: the result is exact. The axes before the channel axis are copied (Reshape's 0)."""
 import itertools
 
-from ...rules import im2col as im2col_rules
-from ...rules.fields import declare
-from ...rules.im2col import im2col_rule
-from ._common import register
+from ...rules.im2col import FIELDS, NO_EFFECT, im2col_rule
+from ._common import declare, register
 
-declare("lite", "Im2col", "ConvolutionParameter", im2col_rules.FIELDS,
-        no_effect=im2col_rules.NO_EFFECT)
+declare("lite", "Im2col", "ConvolutionParameter", FIELDS, no_effect=NO_EFFECT)
 
 
 @register("Im2col")

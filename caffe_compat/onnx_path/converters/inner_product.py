@@ -6,15 +6,13 @@ import math
 
 import numpy as np
 
-from ...rules import inner_product as ip_rule
-from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.inner_product import inner_product_rule
-from ._common import blob_count, param_blob, register
+from ...rules.inner_product import FIELDS, FILLERS, inner_product_rule
+from ._common import ENGINE_FIELD, blob_count, declare, param_blob, register
 
 # weights come from the caffemodel only (a missing blob, which a filler would fill, goes to
 # the torch path)
-declare("lite", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
-        refuses=ip_rule.FILLERS, no_effect=ENGINE_FIELD)
+declare("lite", "InnerProduct", "InnerProductParameter", FIELDS,
+        refuses=FILLERS, no_effect=ENGINE_FIELD)
 
 
 def _lengths_free(lp, shapes, rule=None):

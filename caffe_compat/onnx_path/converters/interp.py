@@ -3,12 +3,10 @@ with ``align_corners``, to the rule's size; the batch and channel lengths copied
 (Shape), so no batch length is written."""
 import numpy as np
 
-from ...rules import interp as interp_rule_module
-from ...rules.fields import declare
-from ...rules.interp import interp_rule
-from ._common import register
+from ...rules.interp import FIELDS, interp_rule
+from ._common import declare, register
 
-declare("lite", "Interp", "InterpParameter", interp_rule_module.FIELDS)
+declare("lite", "Interp", "InterpParameter", FIELDS)
 
 
 @register("Interp")

@@ -4,17 +4,14 @@ window zero-padded by (n - 1) / 2 and divided by n^2 everywhere (``count_include
 parameters and refusals from :mod:`caffe_compat.rules.lrn`."""
 import numpy as np
 
-from ...rules import lrn as lrn_rule_module
-from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.lrn import ACROSS_CHANNELS, lrn_rule
-from ._common import register
+from ...rules.lrn import ACROSS_CHANNELS, FIELDS, lrn_rule
+from ._common import ENGINE_FIELD, declare, elementwise
 
-declare("lite", "LRN", "LRNParameter", lrn_rule_module.FIELDS, no_effect=ENGINE_FIELD)
+declare("lite", "LRN", "LRNParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 
-@register("LRN")
-def lrn(g, lp, bottoms, blobs):
-    x, = bottoms
+@elementwise("LRN")
+def lrn(g, lp, x, blobs):
     rule = lrn_rule(lp, [x.shape])
     if rule.region != ACROSS_CHANNELS:
         n, pad = rule.size, rule.pre_pad
@@ -24,6 +21,6 @@ def lrn(g, lp, bottoms, blobs):
         scale = g.op("Add", [g.op("Mul", [mean, g.const(np.array(rule.alpha, np.float32))]),
                              g.const(np.array(1.0, np.float32))])
         powed = g.op("Pow", [scale, g.const(np.array(-rule.beta, np.float32))])
-        return [type(x)(g.op("Mul", [x, powed]), x.shape)]
-    return [type(x)(g.op("LRN", [x], {"size": rule.size, "alpha": rule.alpha,
-                                      "beta": rule.beta, "bias": rule.k}), x.shape)]
+        return g.op("Mul", [x, powed])
+    return g.op("LRN", [x], {"size": rule.size, "alpha": rule.alpha, "beta": rule.beta,
+                             "bias": rule.k})

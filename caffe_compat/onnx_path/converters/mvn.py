@@ -4,13 +4,11 @@ nodes: the row mean subtracted (ReduceMean) and, with ``normalize_variance``, di
 (``(N, C, L)`` or ``(N, L)``, its length copied with 0)."""
 import numpy as np
 
-from ...rules import mvn as mvn_rule_module
-from ...rules.fields import declare
-from ...rules.mvn import mvn_rule
-from ._common import F32, register
+from ...rules.mvn import FIELDS, mvn_rule
+from ._common import F32, declare, register
 from .reshape import reshaped
 
-declare("lite", "MVN", "MVNParameter", mvn_rule_module.FIELDS)
+declare("lite", "MVN", "MVNParameter", FIELDS)
 
 
 @register("MVN")

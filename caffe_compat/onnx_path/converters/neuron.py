@@ -5,38 +5,35 @@ by ``1 - dropout_ratio``; in TRAIN it drops values at random, the torch path's) 
 top is the bottom)."""
 import numpy as np
 
-from ...rules import dropout as dropout_rule_module
-from ...rules.dropout import dropout_rule
-from ...rules.fields import ENGINE_FIELD, declare
+from ...rules.dropout import FIELDS as DROPOUT_FIELDS, dropout_rule
 from ...rules.relu import FIELDS as RELU_FIELDS, relu_slope
-from ._common import F32, Unsupported, register, same_shapes, train_phase
+from ._common import (ENGINE_FIELD, F32, Unsupported, declare, elementwise, register,
+                      same_shapes, train_phase)
 
 declare("lite", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
 declare("lite", "TanH", "TanHParameter", (), no_effect=ENGINE_FIELD)
 declare("lite", "ReLU", "ReLUParameter", RELU_FIELDS, no_effect=ENGINE_FIELD)
-declare("lite", "Dropout", "DropoutParameter", dropout_rule_module.FIELDS)
+declare("lite", "Dropout", "DropoutParameter", DROPOUT_FIELDS)
 
 
-@register("ReLU", lengths_free=same_shapes)
-def relu(g, lp, bottoms, blobs):
-    x, = bottoms
+@elementwise("ReLU", lengths_free=same_shapes)
+def relu(g, lp, x, blobs):
     slope = relu_slope(lp)
     if slope == 0.0:
-        return [type(x)(g.op("Relu", [x]), x.shape)]
-    return [type(x)(g.op("LeakyRelu", [x], {"alpha": slope}), x.shape)]
+        return g.op("Relu", [x])
+    return g.op("LeakyRelu", [x], {"alpha": slope})
 
 
 def _unary(op):
-    def convert(g, lp, bottoms, blobs):
-        x, = bottoms
-        return [type(x)(g.op(op, [x]), x.shape)]
+    def convert(g, lp, x, blobs):
+        return g.op(op, [x])
     convert.__doc__ = f"Caffe's {op}: ONNX's {op}, element by element."
     return convert
 
 
-register("Sigmoid", lengths_free=same_shapes)(_unary("Sigmoid"))
-register("TanH", lengths_free=same_shapes)(_unary("Tanh"))
-register("AbsVal", lengths_free=same_shapes)(_unary("Abs"))
+elementwise("Sigmoid", lengths_free=same_shapes)(_unary("Sigmoid"))
+elementwise("TanH", lengths_free=same_shapes)(_unary("Tanh"))
+elementwise("AbsVal", lengths_free=same_shapes)(_unary("Abs"))
 
 
 @register("Dropout", lengths_free=same_shapes)

@@ -2,21 +2,18 @@
 plus ``eps``, Div, then Mul by the scale blob, as ONNX nodes."""
 import numpy as np
 
-from ...rules import normalize as normalize_rule_module
-from ...rules.fields import declare
-from ...rules.normalize import normalize_rule
-from ._common import F32, blob_count, param_blob, register
+from ...rules.normalize import FIELDS, normalize_rule
+from ._common import F32, blob_count, declare, elementwise, param_blob, register
 
 # the scale comes from the caffemodel only (a missing blob, which the filler would fill, goes
 # to the torch path)
 declare("lite", ("Normalize", "NormalizeBBox"), "NormalizeBBoxParameter",
-        normalize_rule_module.FIELDS - {"scale_filler"}, refuses={"scale_filler"})
+        FIELDS - {"scale_filler"}, refuses={"scale_filler"})
 
 
 @register("Normalize")
-@register("NormalizeBBox")
-def normalize(g, lp, bottoms, blobs):
-    x, = bottoms
+@elementwise("NormalizeBBox")
+def normalize(g, lp, x, blobs):
     rule = normalize_rule(lp, [x.shape])
     rule.top_shape(x.shape)
     n = len(x.shape)
@@ -27,5 +24,4 @@ def normalize(g, lp, bottoms, blobs):
     blob_count(lp, blobs, 1)
     s = param_blob(lp, blobs, 0, rule.scale_shape())
     s = s.reshape(()) if rule.channel_shared else s.reshape((x.shape[1],) + (1,) * (n - 2))
-    y = g.op("Mul", [y, g.const(s)])
-    return [type(x)(y, x.shape)]
+    return g.op("Mul", [y, g.const(s)])

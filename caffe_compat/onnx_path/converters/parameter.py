@@ -1,11 +1,9 @@
 """Parameter (:mod:`caffe_compat.rules.parameter`): its blob from the caffemodel, a constant
 (a missing blob, which Caffe leaves at zeros, goes to the torch path)."""
-from ...rules import parameter as parameter_rule_module
-from ...rules.fields import declare
-from ...rules.parameter import parameter_shape
-from ._common import blob_count, param_blob, register
+from ...rules.parameter import FIELDS, parameter_shape
+from ._common import blob_count, declare, param_blob, register
 
-declare("lite", "Parameter", "ParameterParameter", parameter_rule_module.FIELDS)
+declare("lite", "Parameter", "ParameterParameter", FIELDS)
 
 
 @register("Parameter")

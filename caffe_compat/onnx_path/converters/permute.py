@@ -2,12 +2,10 @@
 leaves out in their order (each axis once); ONNX's Transpose."""
 import numpy as np
 
-from ...rules import permute as permute_rule_module
-from ...rules.fields import declare
-from ...rules.permute import permute_rule
-from ._common import register
+from ...rules.permute import FIELDS, permute_rule
+from ._common import declare, register
 
-declare("lite", "Permute", "PermuteParameter", permute_rule_module.FIELDS)
+declare("lite", "Permute", "PermuteParameter", FIELDS)
 
 
 @register("Permute")

@@ -1,33 +1,28 @@
 """Pooling (MAX, AVE, STOCHASTIC in TEST, global) with Caffe's PoolingLayer geometry
-(parameters, output size, windows and refusals from :mod:`caffe_compat.rules.pooling`), written
-as ONNX pooling over explicitly padded windows so that no runtime's own ceil-mode rule is
-relied on where padding or a stride longer than the window could make it differ from Caffe's.
+(:mod:`caffe_compat.rules.pooling`), written as ONNX pooling over explicitly padded windows,
+relying on no runtime's own ceil-mode rule.
 
-MAX takes the maximum over the window clipped to the input
-(padding never wins; an empty window gives ``-FLT_MAX``, Caffe's initial value). AVE divides the
-sum of the window (padded zeros included) by the size of the window clipped to
-``[-pad, in + pad)``: zeros beyond the padded border do not count. Here the input is padded at
-the end so that every window is a full ``k x k`` block, the sum is ONNX's AveragePool (count
-including the pad) times ``k x k``, and the divisor is a constant map of Caffe's window sizes.
-``global_pooling``: the whole plane. The mask top is the torch path's.
+MAX: the maximum over the window clipped to the input (padding never wins; an empty window
+gives ``-FLT_MAX``, Caffe's initial value). AVE: the window's sum (padded zeros included)
+divided by the size of the window clipped to ``[-pad, in + pad)``; here the input is padded at
+the end so that every window is a full ``k x k`` block, the sum is AveragePool (pad counted)
+times ``k x k``, the divisor a constant map of Caffe's window sizes. ``global_pooling``: the
+whole plane. The mask top is the torch path's.
 
-STOCHASTIC in TEST (the layer's rule: ``sum(x^2) / (sum(x) + FLT_MIN)`` per window where that
-sum is positive, else 0) is the ratio of two such window sums, in an export's graph
-(``batch_free``) only: where the sum nearly cancels, the runtime's order of addition moves the
-ratio by more than the torch-free path's bound (1e-5 of the output's scale), so that path leaves
-it to torch; in TRAIN it samples (the torch path's).
+STOCHASTIC in TEST (``sum(x^2) / (sum(x) + FLT_MIN)`` per window where that sum is positive,
+else 0): the ratio of two window sums, in an export's graph (``batch_free``) only: where the
+sum nearly cancels, the runtime's order of addition moves it beyond the torch-free path's
+bound (1e-5 of the output's scale); in TRAIN it samples (the torch path's).
 """
 import numpy as np
 
-from ...rules import pooling as pool_rule
-from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.pooling import AVE, MAX, STOCHASTIC, pooling_rule
-from ._common import F32, Unsupported, four_d, register, train_phase
+from ...rules.pooling import AVE, FIELDS, MAX, STOCHASTIC, pooling_rule
+from ._common import ENGINE_FIELD, F32, Unsupported, declare, four_d, register, train_phase
 
 _FLT_MAX = float(np.finfo(np.float32).max)
 
 # STOCHASTIC pooling goes to the torch path (but in an export's graph)
-declare("lite", "Pooling", "PoolingParameter", pool_rule.FIELDS - {"pool"}, refuses={"pool"},
+declare("lite", "Pooling", "PoolingParameter", FIELDS - {"pool"}, refuses={"pool"},
         no_effect=ENGINE_FIELD)
 
 

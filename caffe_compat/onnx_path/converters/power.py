@@ -4,23 +4,19 @@ skipped, as Caffe's forward skips them); where ``power * scale`` is 0 the input 
 the rule's constant, expanded to the input's shape."""
 import numpy as np
 
-from ...rules import power as power_rule_module
-from ...rules.fields import declare
-from ...rules.power import power_rule
-from ._common import F32, register
+from ...rules.power import FIELDS, power_rule
+from ._common import F32, declare, elementwise
 
-declare("lite", "Power", "PowerParameter", power_rule_module.FIELDS)
+declare("lite", "Power", "PowerParameter", FIELDS)
 
 
-@register("Power")
-def power(g, lp, bottoms, blobs):
-    x, = bottoms
+@elementwise("Power")
+def power(g, lp, x, blobs):
     rule = power_rule(lp)
     if rule.constant is not None:
         # the constant at the input's shape, read from the input (no length written: the
         # same node for every batch size)
-        name = g.op("Expand", [g.const(np.array(rule.constant, F32)), g.op("Shape", [x])])
-        return [type(x)(name, x.shape)]
+        return g.op("Expand", [g.const(np.array(rule.constant, F32)), g.op("Shape", [x])])
     name = g.name(x)
     if rule.scale != 1.0:
         name = g.op("Mul", [name, g.const(np.array(rule.scale, F32))])
@@ -28,6 +24,4 @@ def power(g, lp, bottoms, blobs):
         name = g.op("Add", [name, g.const(np.array(rule.shift, F32))])
     if rule.power != 1.0:
         name = g.op("Pow", [name, g.const(np.array(rule.power, F32))])
-    if name == x.name:
-        return [x]
-    return [type(x)(name, x.shape)]
+    return x if name == x.name else name

@@ -2,14 +2,12 @@
 channel, or one value (``channel_shared``); the parameters and refusals from
 :mod:`caffe_compat.rules.prelu`. PRelu computes ``x`` for ``x > 0`` and ``a x`` otherwise, the
 values of Caffe's ``max(x, 0) + a min(x, 0)``."""
-from ...rules import prelu as prelu_rules
-from ...rules.fields import declare
-from ...rules.prelu import prelu_rule
-from ._common import blob_count, param_blob, register
+from ...rules.prelu import FIELDS, FILLERS, prelu_rule
+from ._common import blob_count, declare, elementwise, param_blob
 
 # slopes come from the caffemodel only (a missing blob, which the filler would fill, goes to
 # the torch path)
-declare("lite", "PReLU", "PReLUParameter", prelu_rules.FIELDS, refuses=prelu_rules.FILLERS)
+declare("lite", "PReLU", "PReLUParameter", FIELDS, refuses=FILLERS)
 
 
 def _lengths_free(lp, shapes, rule=None):
@@ -20,9 +18,8 @@ def _lengths_free(lp, shapes, rule=None):
     return [rule.top_shape(shapes[0])], None
 
 
-@register("PReLU", lengths_free=_lengths_free, rule=prelu_rule)
-def prelu(g, lp, bottoms, blobs):
-    x, = bottoms
+@elementwise("PReLU", lengths_free=_lengths_free, rule=prelu_rule)
+def prelu(g, lp, x, blobs):
     rule = prelu_rule(lp, [x.shape])
     blob_count(lp, blobs, 1)
     slopes = param_blob(lp, blobs, 0, rule.slope_shape())
@@ -30,4 +27,4 @@ def prelu(g, lp, bottoms, blobs):
         slopes = slopes.reshape((rule.channels,) + (1,) * (len(x.shape) - 2))
     else:
         slopes = slopes.reshape((1,))
-    return [type(x)(g.op("PRelu", [x, g.constant(slopes)]), x.shape)]
+    return g.op("PRelu", [x, g.constant(slopes)])

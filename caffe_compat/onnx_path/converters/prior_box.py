@@ -4,13 +4,10 @@ the image bottom's size; only the two bottoms' shapes are read). Output ``(1, 2,
 4)``: the boxes, then the variances. The ``img_size`` fields, which the layer does not read
 (as OpenCV), go to the torch path, which warns about them; an export's net (``batch_free``)
 has warned when it was built."""
-from ...rules import prior_box as prior_rules
-from ...rules.fields import declare
-from ...rules.prior_box import PriorRule
-from ._common import Unsupported, register
+from ...rules.prior_box import FIELDS, IMG_SIZE, PriorRule
+from ._common import Unsupported, declare, register
 
-declare("lite", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", prior_rules.FIELDS,
-        refuses=prior_rules.IMG_SIZE)
+declare("lite", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", FIELDS, refuses=IMG_SIZE)
 
 
 def _fail(message):

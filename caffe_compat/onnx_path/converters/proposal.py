@@ -14,10 +14,9 @@ batch are not read.
 import numpy as np
 
 from ...rules.boxes import CodeType
-from ...rules.fields import declare
 from ...rules.proposal import FIELDS, NO_EFFECT, proposal_rule
 from . import _boxes
-from ._common import F32, Unsupported, register
+from ._common import F32, declare, export_only, register
 
 declare("lite", "Proposal", "ProposalParameter", FIELDS, no_effect=NO_EFFECT)
 
@@ -26,8 +25,7 @@ INT32, FLOAT = 6, 1                 # ONNX's TensorProto data types
 
 @register("Proposal")
 def proposal(g, lp, bottoms, blobs):
-    if not g.batch_free:
-        raise Unsupported(f"layer '{lp.name}': Proposal is written for an export only")
+    export_only(g, lp)
     scores, deltas, info = bottoms
     rule = proposal_rule(lp, [b.shape for b in bottoms])
     a = rule.num_anchors

@@ -4,28 +4,24 @@ parameters, shapes, states and blobs from :mod:`caffe_compat.rules.recurrent`): 
 transform for all steps at once (``MatMul`` + ``Add``), then per step ``h_conted = cont_t
 h_{t-1}``, the recurrent ``MatMul``, the sum in Caffe's bottom order, and the unit (LSTM: gates
 ``i, f, o, g`` in that order, ``f`` 0 where ``cont_t == 0``, ``c = f c_prev + i g``, ``h = o
-tanh(c)``; RNN: ``h = tanh(.)``, ``o = tanh(W_ho h + b_o)``). ONNX's own ``LSTM`` / ``RNN``
-cannot restart a sequence in the middle (Caffe's ``cont``), hence the unrolled form.
+tanh(c)``; RNN: ``h = tanh(.)``, ``o = tanh(W_ho h + b_o)``); ONNX's ``LSTM`` / ``RNN`` cannot
+restart a sequence midway (Caffe's ``cont``).
 
 The streams (axis 1 of ``x``, ``cont`` and the exposed states) are never written: an export
-keeps them free as the batch axis of other nets (each converter's ``batch_axes``). Initial
-state: the exposed ``h_0`` (``c_0``) with ``expose_hidden``, else zeros, the state of a freshly
-loaded net. Without ``expose_hidden`` the torch engine carries the last state of one forward
-into the next, which a graph does not: the torch-free path (fixed shapes) leaves those nets
-to it, and an export starts every forward from zeros.
+keeps them free (``batch_axes``). Initial state: the exposed ``h_0`` (``c_0``) with
+``expose_hidden``, else zeros; without it the torch engine carries one forward's last state
+into the next, which a graph does not: the torch-free path leaves those nets to it, an export
+starts every forward from zeros.
 """
 import numpy as np
 
-from ...rules import recurrent as recurrent_rules
-from ...rules.fields import declare
 from ...rules.lstm_unit import lstm_unit_top_shapes
-from ...rules.recurrent import BLOBS, recurrent_rule
-from ._common import Unsupported, blob_count, param_blob, register
+from ...rules.recurrent import BLOBS, FIELDS, FILLERS, NO_EFFECT, recurrent_rule
+from ._common import Unsupported, blob_count, declare, param_blob, register
 
 # the weights come from the caffemodel only (a missing blob, which a filler would fill, goes
 # to the torch path)
-declare("lite", ("LSTM", "RNN"), "RecurrentParameter", recurrent_rules.FIELDS,
-        refuses=recurrent_rules.FILLERS, no_effect=recurrent_rules.NO_EFFECT)
+declare("lite", ("LSTM", "RNN"), "RecurrentParameter", FIELDS, refuses=FILLERS, no_effect=NO_EFFECT)
 
 
 def _project(g, x, weight, bias=None):

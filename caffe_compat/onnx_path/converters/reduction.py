@@ -7,13 +7,11 @@ import math
 
 import numpy as np
 
-from ...rules import reduction as reduction_rule_module
-from ...rules.fields import declare
-from ...rules.reduction import ASUM, MEAN, SUMSQ, reduction_rule
-from ._common import F32, Unsupported, register
+from ...rules.reduction import ASUM, FIELDS, MEAN, SUMSQ, reduction_rule
+from ._common import F32, Unsupported, declare, register
 from .reshape import reshaped
 
-declare("lite", "Reduction", "ReductionParameter", reduction_rule_module.FIELDS)
+declare("lite", "Reduction", "ReductionParameter", FIELDS)
 
 
 @register("Reduction")

@@ -6,12 +6,10 @@ the target is Caffe's own (its 0s copy, as ONNX's do; the input's other axes wri
 batch's inferred where it falls in them)."""
 import numpy as np
 
-from ...rules import reshape as reshape_rule_module
-from ...rules.fields import declare
-from ...rules.reshape import reshape_rule
-from ._common import register
+from ...rules.reshape import FIELDS, reshape_rule
+from ._common import declare, register
 
-declare("lite", "Reshape", "ReshapeParameter", reshape_rule_module.FIELDS)
+declare("lite", "Reshape", "ReshapeParameter", FIELDS)
 
 
 def reshaped(g, x, shape, free=None):

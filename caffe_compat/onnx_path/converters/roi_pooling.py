@@ -1,29 +1,24 @@
 """ROIPooling and PSROIPooling in ONNX operators, with OpenCV 4 dnn's rules (our layers';
-parameters and shapes from :mod:`caffe_compat.rules.roi_pooling`). Written for an export's
-graph only: the torch-free path leaves them to the torch path (ROIPooling's value at a bin of
-non-positive values is within a rounding, not exact, and the operators below are not ones
-every runtime of that path reads).
+parameters and shapes from :mod:`caffe_compat.rules.roi_pooling`), for an export's graph only
+(ROIPooling's value at a bin of non-positive values is within a rounding, not exact, and not
+every runtime of the torch-free path reads these operators).
 
-ROIPooling is ONNX's ``MaxRoiPool`` (corners scaled and rounded half away from zero, spans of
-``end - start + 1`` cells, bins ``[floor(i r), ceil((i + 1) r))`` from the start, clipped,
-empty bins 0: the same bins as OpenCV's). onnxruntime starts each bin's maximum at
-``FLT_MIN`` (the smallest positive float, not ``-FLT_MAX``), so a bin of non-positive values
-would give 1.2e-38: those bins are taken from a second pool of ``x + s`` (``s = 1 - min x``,
-every value then at least 1, an empty bin still 0) minus ``s``, exact for bins whose maximum
-is 0 (features after a ReLU) and within float32 rounding of ``s`` otherwise.
+ROIPooling is ONNX's ``MaxRoiPool`` (the bins of OpenCV's: corners scaled and rounded half away
+from zero, spans ``end - start + 1``, bins ``[floor(i r), ceil((i + 1) r))`` clipped, empty bins
+0). onnxruntime starts a bin's maximum at ``FLT_MIN``, not ``-FLT_MAX``: bins of non-positive
+values are taken from a second pool of ``x + s`` (``s = 1 - min x``) minus ``s``, exact where the
+maximum is 0 (after a ReLU), else within float32 rounding of ``s``.
 
-PSROIPooling has no ONNX operator; it is written with an integral image: double-precision
-cumulative sums of the score maps, the four corners of each bin gathered (``GatherND``, on
-the float32 halves ``hi + lo`` of the doubles), the window sum divided by its area. The bins
-follow our layer: ROI corners rounded half away from zero (``x2 + 1``, ``y2 + 1`` for the end)
-times ``spatial_scale``, spans at least 0.1, bin ``i`` over ``[floor(start + i r), ceil(start +
-(i + 1) r))`` clipped to the map, channel ``(c k + i) k + j``, empty bins 0.
+PSROIPooling (no ONNX operator) uses an integral image: double cumulative sums of the score
+maps, each bin's four corners gathered (``GatherND`` on the float32 halves ``hi + lo``), the
+window sum divided by its area. Bins as our layer's: corners rounded half away from zero
+(``x2 + 1``, ``y2 + 1`` for the end) times ``spatial_scale``, spans at least 0.1, bin ``i`` over
+``[floor(start + i r), ceil(start + (i + 1) r))`` clipped, channel ``(c k + i) k + j``, empty 0.
 """
 import numpy as np
 
-from ...rules.fields import declare
 from ...rules.roi_pooling import PSROI_FIELDS, ROI_FIELDS, psroi_pooling_rule, roi_pooling_rule
-from ._common import F32, Unsupported, register
+from ._common import F32, declare, export_only, register
 
 declare("lite", "ROIPooling", "ROIPoolingParameter", ROI_FIELDS)
 declare("lite", "PSROIPooling", "PSROIPoolingParameter", PSROI_FIELDS)
@@ -32,14 +27,9 @@ FLT_MIN = float(np.finfo(F32).tiny)
 INT32, INT64, FLOAT, DOUBLE = 6, 7, 1, 11          # ONNX's TensorProto data types
 
 
-def _export_only(g, lp):
-    if not g.batch_free:
-        raise Unsupported(f"layer '{lp.name}': {lp.type} is written for an export only")
-
-
 @register("ROIPooling")
 def roi_pooling(g, lp, bottoms, blobs):
-    _export_only(g, lp)
+    export_only(g, lp)
     x, rois = bottoms
     rule = roi_pooling_rule(lp, [x.shape, rois.shape])
     attrs = {"pooled_shape": list(rule.pooled), "spatial_scale": float(rule.scale)}
@@ -75,7 +65,7 @@ def _bins(g, start, end, k, size):
 
 @register("PSROIPooling")
 def psroi_pooling(g, lp, bottoms, blobs):
-    _export_only(g, lp)
+    export_only(g, lp)
     x, rois = bottoms
     rule = psroi_pooling_rule(lp, [x.shape, rois.shape])
     _, _, h, w = x.shape

@@ -2,13 +2,11 @@
 over the axes of ``x`` from ``axis``, and with ``bias_term`` the bias blob (the layer's last)
 added after the product, as Caffe's ScaleLayer runs its BiasLayer: ONNX's Mul, then Add. The
 placement, blob shapes and refusals from :mod:`caffe_compat.rules.scale`."""
-from ...rules import scale as scale_rules
-from ...rules.fields import declare
-from ...rules.scale import scale_rule
-from ._common import aligned, blob_count, param_blob, register
+from ...rules.scale import FIELDS, FILLERS, scale_rule
+from ._common import aligned, blob_count, declare, param_blob, register
 
 # learned blobs come from the caffemodel only (a missing blob goes to the torch path)
-declare("lite", "Scale", "ScaleParameter", scale_rules.FIELDS, refuses=scale_rules.FILLERS)
+declare("lite", "Scale", "ScaleParameter", FIELDS, refuses=FILLERS)
 
 
 @register("Scale")

@@ -1,13 +1,11 @@
 """ShuffleChannel (:mod:`caffe_compat.rules.shuffle_channel`): the channels as (group, C /
 group), transposed (ONNX's Reshape, Transpose, Reshape; an export's graph copies the batch
 length with 0)."""
-from ...rules import shuffle_channel as shuffle_rule_module
-from ...rules.fields import declare
-from ...rules.shuffle_channel import shuffle_channel_rule
-from ._common import register
+from ...rules.shuffle_channel import FIELDS, shuffle_channel_rule
+from ._common import declare, register
 from .reshape import reshaped
 
-declare("lite", "ShuffleChannel", "ShuffleChannelParameter", shuffle_rule_module.FIELDS)
+declare("lite", "ShuffleChannel", "ShuffleChannelParameter", FIELDS)
 
 
 @register("ShuffleChannel")

@@ -2,12 +2,10 @@
 refusals from :mod:`caffe_compat.rules.slice`); a constant bottom gives constant tops."""
 import numpy as np
 
-from ...rules import slice as slice_rules
-from ...rules.fields import declare
-from ...rules.slice import slice_rule
-from ._common import register
+from ...rules.slice import FIELDS, slice_rule
+from ._common import declare, register
 
-declare("lite", "Slice", "SliceParameter", slice_rules.FIELDS)
+declare("lite", "Slice", "SliceParameter", FIELDS)
 
 
 @register("Slice")

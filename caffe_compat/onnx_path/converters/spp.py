@@ -2,13 +2,10 @@
 layer, written by the Pooling converter, flattened to (N, C bins); the levels concatenated on
 axis 1 (one level: its pooling output as it is). What that converter refuses for a level
 (STOCHASTIC) goes to the torch path."""
-from ...rules import spp as spp_rules
-from ...rules.fields import ENGINE_FIELD, declare
-from ...rules.spp import spp_rule
-from ._common import converter, register
+from ...rules.spp import FIELDS, spp_rule
+from ._common import ENGINE_FIELD, converter, declare, register
 
-declare("lite", "SPP", "SPPParameter", spp_rules.FIELDS - {"pool"}, refuses={"pool"},
-        no_effect=ENGINE_FIELD)
+declare("lite", "SPP", "SPPParameter", FIELDS - {"pool"}, refuses={"pool"}, no_effect=ENGINE_FIELD)
 
 
 @register("SPP")

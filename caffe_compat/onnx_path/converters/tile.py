@@ -2,12 +2,10 @@
 block of the axes from it on repeated whole, as Caffe's TileLayer)."""
 import numpy as np
 
-from ...rules import tile as tile_rule_module
-from ...rules.fields import declare
-from ...rules.tile import tile_rule
-from ._common import register
+from ...rules.tile import FIELDS, tile_rule
+from ._common import declare, register
 
-declare("lite", "Tile", "TileParameter", tile_rule_module.FIELDS)
+declare("lite", "Tile", "TileParameter", FIELDS)
 
 
 @register("Tile")
