@@ -107,11 +107,10 @@ def test_cv2_dnn_in_a_process_that_imported_torch_takes_the_same_trial(tmp_path,
 
 
 def test_in_a_process_that_imported_torch_a_runtime_that_disagrees_leaves_the_trial(
-        tmp_path, monkeypatch, engine_cache):
+        tmp_path, monkeypatch):
     """Where torch is imported, the trial checks each runtime's first outputs against our
     forward (the engines' trust check): one that differs is named in an EngineWarning and
-    leaves; every answer stays within the bound (an empty cache: no stored winner settles
-    the plan)."""
+    leaves; every answer stays within the bound."""
     import warnings
 
     import torch  # noqa: F401 - the process has imported torch
