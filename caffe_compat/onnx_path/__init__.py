@@ -249,9 +249,8 @@ class LiteNet:
 
     def _trusted(self, runtime, shapes, blobs, got, feed):
         """Whether runtime ``runtime``'s outputs ``got`` (of ``blobs``) on ``feed`` agree with
-        our forward's within the engines' trust bound
-        (:mod:`.trust`: detection rows as sets); a warning names
-        the runtime and the output where they do not."""
+        our forward's within the engines' trust bound (:mod:`.trust`: detection rows as sets);
+        a warning names the runtime and the output where they do not."""
         from . import trust
         try:
             ours = self.reference(shapes, blobs, feed)

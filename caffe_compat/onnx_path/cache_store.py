@@ -227,7 +227,9 @@ def entry(key, about):
     writable and holds no such entry."""
     root = cache_root()
     hit = read_only_hit(root, key, lambda f: os.path.isfile(os.path.join(f, "decisions.json")))
-    return Decisions(hit or os.path.join(writable_root(root), key), key, about)
+    folder = hit or os.path.join(writable_root(root), key)
+    touch(folder)                       # (a use: the eviction's order)
+    return Decisions(folder, key, about)
 
 
 @contextlib.contextmanager
