@@ -152,7 +152,7 @@ def run_export(args):
         print(f"onnxruntime vs caffe_compat, {name}: max |diff| {d:.2e} of its scale")
     # the bound the export promises (the engines' trust check): float32 sums in onnxruntime's
     # order against ours
-    from ..inference.engines.trust import TRUST_TOL as TOLERANCE
+    from ..onnx_path.trust import TRUST_TOL as TOLERANCE
     bad = {k: d for k, d in diffs.items() if not d <= TOLERANCE}
     if bad:
         print(f"caffe-compat export: error: onnxruntime differs from our forward by more than "

@@ -260,7 +260,7 @@ def random_inputs(net, names, batch=2, seed=0, axes=None):
 def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
     """``{output: max |onnxruntime - ours| / max |ours|}`` for one run of the exported file on
     ``inputs`` (default: random uniform inputs of ``batch`` items), by the engines' trust check
-    (:func:`caffe_compat.inference.engines.trust.output_error`: detection rows as sets); None
+    (:func:`caffe_compat.onnx_path.trust.output_error`: detection rows as sets); None
     when onnxruntime is not installed. The session is :mod:`caffe_compat.onnx_path.runtime`'s."""
     from ..onnx_path import runtime
     if not runtime.installed("onnxruntime"):
@@ -278,6 +278,6 @@ def compare_onnxruntime(net, path, inputs=None, batch=2, seed=0):
     theirs = run(feed)
     with torch.no_grad():
         ours = net.forward(blobs=outs, **feed)
-    from ..inference.engines.trust import output_error, set_outputs
+    from ..onnx_path.trust import output_error, set_outputs
     sets = set_outputs(net, outs)
     return {o: output_error(t, ours[o].numpy(), o in sets) for o, t in zip(outs, theirs)}

@@ -20,7 +20,10 @@ otherwise ``CAFFE_COMPAT_TORCH_FREE`` (``auto``, ``1`` / ``on``, ``0`` / ``off``
 Trust: in a process that imported torch, the runtime trial checks each runtime's first
 outputs against our forward (:meth:`LiteNet._trusted`); without torch the path is not checked
 at run time: the tests check every converter, at edge shapes, and the sample nets against
-``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path")."""
+``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path").
+
+A plan's trial winner is kept in the one disk cache of both paths (:mod:`.cache_store`,
+:func:`_stored_winner`): a later process meeting the same model settles on it, no trial."""
 from __future__ import annotations
 
 import collections
@@ -211,24 +214,44 @@ class LiteNet:
 
     def _chosen(self, plan, session, name, key):
         """``session`` (of runtime ``name``) as a :class:`.choice.Chosen`: the plan's forwards
-        go to the fastest installed runtime once it has shown it keeps running."""
+        go to the fastest installed runtime once it has shown it keeps running. When the trial
+        is to start, a winner stored in the cache for the same model settles it
+        (:func:`_stored_winner`); otherwise the trial's winner is stored there."""
         from . import choice
         if not choice.enabled() or not plan.graph_outputs:
             return session
         blobs = list(plan.graph_outputs)
         trust = None if self.reference is None else \
             (lambda runtime, got, feed: self._trusted(runtime, key[0], blobs, got, feed))
-        return choice.Chosen(session, name,
-                             lambda: [c for c in choice.candidates(name) if c not in plan.avoids],
-                             lambda other: self._trial_session(plan, other, key),
-                             self._weight_bytes() / 1e6, trust=trust)
+        again, stored = [], []          # the plan written again for the trial; its entry
+
+        def others():
+            names = [c for c in choice.candidates(name) if c not in plan.avoids]
+            again.append(self.written_again(key))
+            stored[:] = _stored_winner(self, again[0].whole.model, *key)
+            best = stored[0].decisions().get(stored[1], {}).get("runtime")
+            if best in names + [name]:
+                try:
+                    chosen.settle(best)
+                except Exception as exc:                # noqa: BLE001 - the trial runs
+                    debug("%s: the stored winner %s did not load (%s)", self.name, best, exc)
+                again.clear()
+            return names
+
+        def decided(runtime, times):
+            again.clear()
+            if stored:
+                stored[0].record(stored[1], {"runtime": runtime, "seconds": times})
+        chosen = choice.Chosen(session, name, others,
+                               lambda other: self._trial_session(plan, other, key, again),
+                               self._weight_bytes() / 1e6, decided=decided, trust=trust)
+        return chosen
 
     def _trusted(self, runtime, shapes, blobs, got, feed):
         """Whether runtime ``runtime``'s outputs ``got`` (of ``blobs``) on ``feed`` agree with
-        our forward's within the engines' trust bound
-        (:mod:`caffe_compat.inference.engines.trust`: detection rows as sets); a warning names
-        the runtime and the output where they do not."""
-        from ..inference.engines import trust
+        our forward's within the engines' trust bound (:mod:`.trust`: detection rows as sets);
+        a warning names the runtime and the output where they do not."""
+        from . import trust
         try:
             ours = self.reference(shapes, blobs, feed)
         except Exception as exc:            # noqa: BLE001 - our forward's own error: unchecked
@@ -255,11 +278,12 @@ class LiteNet:
         return graph.build(self.layers, list(zip(self.inputs, shapes)), self._weights,
                            list(wanted), self.name)
 
-    def _trial_session(self, plan, name, key):
-        """Runtime ``name``'s session of ``plan`` for the trial (:meth:`written_again`)."""
+    def _trial_session(self, plan, name, key, written=()):
+        """Runtime ``name``'s session of ``plan`` for the trial (:meth:`written_again`, or
+        the plan of ``written`` already written again)."""
         from . import runtime
         self._watch.made(name)
-        again = self.written_again(key)
+        again = written[0] if written else self.written_again(key)
         if list(again.graph_outputs.items()) != list(plan.graph_outputs.items()):
             raise RuntimeError("the graph written again has other outputs")
         whole = again.whole
@@ -377,6 +401,28 @@ class LiteNet:
         plan, session = self._plan(tuple(shapes), tuple(wanted))
         self.runtime = getattr(session, "runtime", None)
         return graph.run(plan, session, fed, wanted)
+
+
+def _stored_winner(net, model, shapes, wanted):
+    """(the cache entry of a plan's trial, :func:`.cache_store.entry`; the name of its winner
+    there): the entry is keyed by the sha256 of caffe_compat's version, ``model`` (the plan
+    as the trial's sessions load it, weights included), the input ``shapes`` and the outputs
+    ``wanted``; the winner by the installed runtimes' versions and the thread count."""
+    import hashlib
+
+    import caffe_compat
+
+    from . import cache_store, runtime
+    from ..parallel import threads
+    h = hashlib.sha256(f"torch-free plan/{caffe_compat.__version__}\0".encode())
+    for piece in ([model] if isinstance(model, bytes) else model):
+        h.update(piece)
+    h.update(repr((tuple(shapes), tuple(wanted))).encode())
+    about = {"net": net.name, "outputs": list(wanted),
+             "inputs": {n: list(s) for n, s in zip(net.inputs, shapes)}}
+    versions = ",".join(f"{n}={runtime.version(n)}" for n in runtime.available())
+    return (cache_store.entry(h.hexdigest(), about),
+            f"fastest|{versions}|threads={max(1, int(threads.usable_threads()))}")
 
 
 def _runs_on(plan, name):

@@ -1,4 +1,5 @@
-"""The ONNX exports the engines run, cached on disk (where: :mod:`.cache_store`).
+"""The ONNX exports the engines run, cached on disk (where, the bound, the listing:
+:mod:`caffe_compat.onnx_path.cache_store`).
 
 One folder per export, named by its key: the sha256 of
 
@@ -10,13 +11,14 @@ One folder per export, named by its key: the sha256 of
 * :data:`caffe_compat.export.onnx_export.FORMAT_VERSION` and caffe_compat's version.
 
 What is decided about the export (the trust check and the timing,
-:mod:`caffe_compat.inference.engines.choose`) is stored beside it, keyed by the engines'
-versions: one export serves every engine. Files are written atomically
-(:func:`caffe_compat.io.atomic.atomic_path`); an export happens under an exclusive ``fcntl``
-lock on ``<key>.lock``, so processes loading the same net at once export it once.
+:mod:`caffe_compat.inference.engines.choose`) is stored beside it
+(:class:`~caffe_compat.onnx_path.cache_store.Decisions`), keyed by the engines' versions: one
+export serves every engine. Files are written atomically
+(:func:`caffe_compat.io.atomic.atomic_path`); an export happens under the entry's lock
+(:func:`~caffe_compat.onnx_path.cache_store.locked`), so processes loading the same net at
+once export it once.
 ``model.onnx.json`` records the file's size and sha256: a file that does not match is
-exported again. The bound, the fallback folder, private exports and the listing:
-:mod:`caffe_compat.inference.engines.cache_store`."""
+exported again."""
 from __future__ import annotations
 
 import contextlib
@@ -25,8 +27,8 @@ import json
 import os
 
 from ...io.atomic import write_text_atomic
-from . import cache_store as store
-from .cache_store import cache_root
+from ...onnx_path import cache_store as store
+from ...onnx_path.cache_store import cache_root, locked
 
 MODEL = "model.onnx"
 RECORD = MODEL + ".json"
@@ -68,19 +70,6 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-@contextlib.contextmanager
-def locked(folder, key):
-    """An exclusive lock on ``<folder>/<key>.lock`` (held until the block ends)."""
-    import fcntl
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, key + ".lock"), "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
 def _valid(folder):
     """True when ``model.onnx`` matches its record (size, then sha256)."""
     path, record = os.path.join(folder, MODEL), os.path.join(folder, RECORD)
@@ -94,40 +83,15 @@ def _valid(folder):
         return False
 
 
-class CachedExport:
+class CachedExport(store.Decisions):
     """The export of one net and set of outputs: ``path`` (the ONNX file), ``folder``, ``key``,
-    ``exported`` (True when this call wrote it)."""
+    ``exported`` (True when this call wrote it); what is decided about it (trust, timings):
+    :class:`caffe_compat.onnx_path.cache_store.Decisions`."""
 
     def __init__(self, folder, key, exported):
-        self.folder, self.key, self.exported = folder, key, exported
+        super().__init__(folder, key)
+        self.exported = exported
         self.path = os.path.join(folder, MODEL)
-        self._memory = {}           # decisions made here (all of them, where none can be stored)
-
-    # decisions about the export (trust, timings), one JSON file beside it
-    def _decisions_path(self):
-        return os.path.join(self.folder, "decisions.json")
-
-    def decisions(self):
-        try:
-            with open(self._decisions_path(), encoding="utf-8") as f:
-                out = json.load(f)
-            out = out if isinstance(out, dict) else {}
-        except (OSError, ValueError):
-            out = {}
-        return {**self._memory, **out}
-
-    def record(self, key, value):
-        """Store ``{key: value}`` in the decisions file (read, merged and written under the
-        export's lock)."""
-        self._memory[key] = value
-        try:
-            with locked(os.path.dirname(self.folder), self.key):
-                out = self.decisions()
-                out[key] = value
-                write_text_atomic(self._decisions_path(),
-                                  json.dumps(out, indent=1, sort_keys=True))
-        except OSError:
-            pass            # a read-only cache: the decision holds for this process only
 
 
 def holds_drawn_weights(net):
@@ -142,7 +106,7 @@ def cached_export(net, outputs, key=None, root=None):
     """The :class:`CachedExport` of ``net`` for ``outputs``: the cached file when it is whole,
     otherwise exported now (once across processes, see the module doc). Where the export goes
     (the cache, its writable fallback, or this process's own folder for drawn weights) and
-    the size bound: :mod:`caffe_compat.inference.engines.cache_store`."""
+    the size bound: :mod:`caffe_compat.onnx_path.cache_store`."""
     outputs = list(outputs)
     key = key or export_key(net, outputs)
     if root is None:

@@ -1,21 +1,22 @@
-"""``caffe-compat engine-cache``: what the engine cache holds, and emptying it.
+"""``caffe-compat engine-cache``: what the engine cache holds (the engines' exports, the
+torch-free path's trial winners), and emptying it.
 
-    caffe-compat engine-cache [list]        # the folder, its bound, each export (least recently
+    caffe-compat engine-cache [list]        # the folder, its bound, each entry (least recently
                                             # used first): size, last use, net, inputs, outputs
-    caffe-compat engine-cache clear         # remove every export no process is writing now
+    caffe-compat engine-cache clear         # remove every entry no process is writing now
 
 ``--dir FOLDER`` names another cache folder than the configured one. The rules:
-:mod:`caffe_compat.inference.engines.cache_store`; ``caffe_compat.cli.main`` registers
+:mod:`caffe_compat.onnx_path.cache_store`; ``caffe_compat.cli.main`` registers
 :data:`COMMAND` (this module does not import the command line)."""
 from __future__ import annotations
 
 import os
 import time
 
-from . import cache_store as store
-from .cache_store import ENV_CACHE, cache_root
+from ...onnx_path import cache_store as store
+from ...onnx_path.cache_store import ENV_CACHE, cache_root
 
-HELP = "list the engine cache's exports, or clear them"
+HELP = "list the engine cache's entries, or clear them"
 
 
 def _size(n):
@@ -38,13 +39,13 @@ def _run(args):
     bound = store.size_bound()
     if args.action == "clear":
         removed, freed, left = store.clear(root)
-        print(f"{root}: removed {removed} export(s), {_size(freed)} freed"
+        print(f"{root}: removed {removed} entries, {_size(freed)} freed"
               + (f"; {left} in use by another process stay" if left else ""))
         return 0
     listed = store.entries(root)
     total = sum(e["bytes"] for e in listed)
     limit = _size(bound) if bound else f"no bound ({store.ENV_SIZE}=0)"
-    print(f"engine cache {root}: {len(listed)} export(s), {_size(total)} of {limit}"
+    print(f"engine cache {root}: {len(listed)} entries, {_size(total)} of {limit}"
           + ("" if os.path.isdir(root) else " (the folder does not exist yet)"))
     for e in listed:
         used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["used"]))

@@ -1,7 +1,7 @@
 """Which engine runs a forward: :class:`EngineRunner`.
 
 ``engine="auto"`` (the default of inference-only forwards): the fastest of the installed
-engines that pass the trust check (:mod:`caffe_compat.inference.engines.trust`) for this net,
+engines that pass the trust check (:mod:`caffe_compat.onnx_path.trust`) for this net,
 outputs, input shapes and thread count, torch included, chosen by the package's one runtime
 trial (:class:`caffe_compat.onnx_path.choice.Chosen`). The first forwards of each shape run
 on torch; only once a net has shown it will run many times (the trial's rule, with the
@@ -26,7 +26,7 @@ import numpy as np
 
 from ...errors import CaffeCompatError, NetError
 from ...onnx_path import runtime
-from . import trust
+from ...onnx_path import trust
 from .threads import engine_threads
 
 ENV_ENGINE = "CAFFE_COMPAT_ENGINE"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from caffe_compat.inference.engines import EngineWarning, TRUST_TOL, installed_engines
-from caffe_compat.inference.engines.trust import output_error, set_outputs
+from caffe_compat.onnx_path.trust import output_error, set_outputs
 from tests.caffe_compat.inference.engines.test_engines import _run
 from tests.caffe_compat.public_nets import build, net_input
 

@@ -1,4 +1,4 @@
-"""The engine cache's upkeep (caffe_compat.inference.engines.cache_store): a size bound with
+"""The engine cache's upkeep (caffe_compat.onnx_path.cache_store): a size bound with
 least-recently-used eviction, exports of drawn weights kept out of it, a writable fallback for
 a folder that is not writable, and ``caffe-compat engine-cache`` to list and clear it."""
 import os
@@ -9,7 +9,7 @@ import pytest
 
 from caffe_compat import Net
 from caffe_compat.inference.engines import EngineRunner, EngineWarning, cache, installed_engines
-from caffe_compat.inference.engines import cache_store as store
+from caffe_compat.onnx_path import cache_store as store
 
 pytest.importorskip("onnx")
 ENGINES = [n for n in ("onnxruntime", "openvino") if n in installed_engines()]
@@ -182,10 +182,10 @@ def test_engine_cache_command_lists_and_clears(engine_cache, capsys):
     cache.cached_export(_tiny(seed=12), ["fc"])
     assert main(["engine-cache"]) == 0
     out = capsys.readouterr().out
-    assert f"engine cache {engine_cache}: 2 export(s)" in out and "of 2.0 GiB" in out
+    assert f"engine cache {engine_cache}: 2 entries" in out and "of 2.0 GiB" in out
     assert out.count("tiny  [data 1x3x8x8] -> fc") == 2
     assert main(["engine-cache", "clear"]) == 0
-    assert "removed 2 export(s)" in capsys.readouterr().out
+    assert "removed 2 entries" in capsys.readouterr().out
     assert store.entries(str(engine_cache)) == []
     assert main(["engine-cache", "list", "--dir", str(engine_cache)]) == 0
-    assert ": 0 export(s)" in capsys.readouterr().out
+    assert ": 0 entries" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from caffe_compat import Net
 from caffe_compat.kernels import blas_order
 from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, cache,
                                             engines_report, installed_engines)
-from caffe_compat.inference.engines.trust import output_error
+from caffe_compat.onnx_path.trust import output_error
 from caffe_compat.onnx_path import runtime
 from tests.caffe_compat.public_nets import NETS, build, net_input
 

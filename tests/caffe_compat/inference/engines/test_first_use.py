@@ -16,8 +16,8 @@ from caffe_compat import Net
 from caffe_compat.inference.engines import (EngineRunner, EngineWarning, TRUST_TOL, choose,
                                             installed_engines)
 from caffe_compat.onnx_path import choice
-from caffe_compat.inference.engines import cache_store as store
-from caffe_compat.inference.engines.trust import output_error
+from caffe_compat.onnx_path import cache_store as store
+from caffe_compat.onnx_path.trust import output_error
 from tests.caffe_compat.inference.engines.test_engine_cache import TINY
 
 pytest.importorskip("onnx")

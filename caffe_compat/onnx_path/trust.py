@@ -1,4 +1,6 @@
-"""Trust: an engine's outputs against the torch forward before the engine runs a net.
+"""Trust: an engine's outputs against the torch forward before the engine runs a net (the
+engines of ``caffe_compat.Net(engine="auto")``, and the runtimes of the torch-free path's
+trial in a process that imported torch).
 
 At first use for an input shape the engine and our forward run the same input (the caller's
 own first one), and every output must agree within :data:`TRUST_TOL` of its scale
@@ -14,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ...verify.checks import scaled_error
+from ..verify.checks import scaled_error
 
 # the export's promise (29 public nets within 1.2e-5, tests/caffe_compat/public_nets): other
 # summation orders of float32 (convolutions, GEMMs, reductions) stay within 1e-4 of the scale

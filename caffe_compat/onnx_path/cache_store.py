@@ -1,19 +1,27 @@
-"""Where the engine cache lives, how large it may grow, and what it holds.
+"""The one disk cache of both inference paths: where it lives, how large it may grow, what it
+holds, and the decisions stored in it.
 
+* **Entries**: one folder per key (a sha256), holding ``decisions.json`` (:class:`Decisions`:
+  trust verdicts, a trial's winner) and a record of what the entry is about: an export of
+  ``caffe_compat.Net(engine="auto")`` (``model.onnx`` and its record ``model.onnx.json``,
+  :mod:`caffe_compat.inference.engines.cache`), or a torch-free plan's trial winner
+  (:data:`RECORD`, no model: :func:`entry`). Writes to an entry happen under an exclusive
+  ``fcntl`` lock on ``<key>.lock`` (:func:`locked`).
 * **Location**: :func:`cache_root` (``$CAFFE_COMPAT_ENGINE_CACHE``, else
   ``$XDG_CACHE_HOME/caffe_compat/engines``, ``~/.cache`` without XDG_CACHE_HOME). When that
   folder cannot be created or written, :func:`writable_root` warns once
   (:class:`EngineCacheWarning`, naming the folder, the error and the variable) and uses
   ``<tmp>/caffe_compat-<uid>/engines``, else a private folder of this process removed at exit.
-  Exports already in a read-only folder are still used (:func:`read_only_hit`).
+  Entries already in a read-only folder are still used (:func:`read_only_hit`); decisions
+  that cannot be written there hold for this process.
 * **Private exports**: an export no later process can meet again (weights drawn by a filler
   from an unseeded stream) goes to :func:`private_root`, removed at exit, never to the cache.
-* **Bound**: the entries (one folder per export) take at most :func:`size_bound` bytes
+* **Bound**: the entries take at most :func:`size_bound` bytes
   (``$CAFFE_COMPAT_ENGINE_CACHE_SIZE``, e.g. ``500M``, ``4G``, ``0`` for no bound; default
-  :data:`DEFAULT_BOUND`, 2 GiB). After each new export the least recently used entries (a
+  :data:`DEFAULT_BOUND`, 2 GiB). After each new entry the least recently used entries (a
   folder's modification time, set at every use) are removed until the rest fit, except an
-  entry locked by a process exporting it and the entry just written (kept even when alone
-  larger than the bound, until the next export).
+  entry locked by a process writing it and the entry just written (kept even when alone
+  larger than the bound, until the next).
 * **Listing and clearing**: :func:`entries`, :func:`clear` (``caffe-compat engine-cache``)."""
 from __future__ import annotations
 
@@ -31,10 +39,13 @@ import warnings
 ENV_CACHE = "CAFFE_COMPAT_ENGINE_CACHE"
 ENV_SIZE = "CAFFE_COMPAT_ENGINE_CACHE_SIZE"
 DEFAULT_BOUND = 2 << 30            # 2 GiB: the largest public nets (VGG16 + VGG19) fit
+RECORD = "entry.json"               # what an entry without an export is about
+_RECORDS = ("model.onnx.json", RECORD)
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _checked = {}                      # configured root -> root to write to
 _private = []
+_held = {}                         # key -> decisions not stored (kept for the process)
 
 
 def cache_root():
@@ -97,8 +108,8 @@ def writable_root(root):
             got, lasts = fallback, "are kept there across runs"
         except OSError:
             got, lasts = private_root(), "last until this process exits"
-        warnings.warn(f"engine cache folder '{root}' is not writable ({why}); the engines' "
-                      f"exports go to '{got}' instead and {lasts}: set {ENV_CACHE} to a "
+        warnings.warn(f"engine cache folder '{root}' is not writable ({why}); the cache's "
+                      f"entries go to '{got}' instead and {lasts}: set {ENV_CACHE} to a "
                       "writable folder to keep them", EngineCacheWarning, stacklevel=4)
     _checked[root] = got
     return got
@@ -146,15 +157,79 @@ def entries(root):
             info["used"] = os.stat(folder).st_mtime
         except OSError:
             continue
-        with contextlib.suppress(OSError, ValueError):
-            with open(os.path.join(folder, "model.onnx.json"), encoding="utf-8") as f:
-                record = json.load(f)
-            for k in ("net", "outputs", "inputs"):
-                if k in record:
-                    info[k] = record[k]
+        for name in _RECORDS:
+            with contextlib.suppress(OSError, ValueError):
+                with open(os.path.join(folder, name), encoding="utf-8") as f:
+                    record = json.load(f)
+                info.update((k, record[k]) for k in ("net", "outputs", "inputs") if k in record)
+                break
         out.append(info)
     out.sort(key=lambda e: e["used"])
     return out
+
+
+@contextlib.contextmanager
+def locked(folder, key):
+    """An exclusive lock on ``<folder>/<key>.lock`` (held until the block ends)."""
+    import fcntl
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, key + ".lock"), "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+class Decisions:
+    """The decisions stored in entry ``folder`` (named ``key``): one JSON file, read, merged
+    and written under the entry's lock; ``about`` (the record of an entry without an export,
+    :data:`RECORD`) is written beside it with the first decision. A decision the folder
+    does not take (a read-only cache) holds for this process."""
+
+    def __init__(self, folder, key, about=None):
+        self.folder, self.key, self._about = folder, key, about
+
+    def _path(self):
+        return os.path.join(self.folder, "decisions.json")
+
+    def decisions(self):
+        try:
+            with open(self._path(), encoding="utf-8") as f:
+                out = json.load(f)
+            out = out if isinstance(out, dict) else {}
+        except (OSError, ValueError):
+            out = {}
+        return {**_held.get(self.key, {}), **out}
+
+    def record(self, name, value):
+        """Store ``{name: value}``."""
+        from ..io.atomic import write_text_atomic
+        try:
+            with locked(os.path.dirname(self.folder), self.key):
+                out = self.decisions()
+                out[name] = value
+                if self._about is not None:
+                    os.makedirs(self.folder, exist_ok=True)
+                    write_text_atomic(os.path.join(self.folder, RECORD),
+                                      json.dumps(self._about, indent=1))
+                write_text_atomic(self._path(), json.dumps(out, indent=1, sort_keys=True))
+        except OSError:         # a read-only cache: the decision holds for this process only
+            _held.setdefault(self.key, {})[name] = value
+            return
+        if self._about is not None:
+            evict(os.path.dirname(self.folder), keep={self.key})
+
+
+def entry(key, about):
+    """The :class:`Decisions` of entry ``key`` that holds no export (``about``: its record),
+    in the configured cache, or in its writable fallback where the configured folder is not
+    writable and holds no such entry."""
+    root = cache_root()
+    hit = read_only_hit(root, key, lambda f: os.path.isfile(os.path.join(f, "decisions.json")))
+    folder = hit or os.path.join(writable_root(root), key)
+    touch(folder)                       # (a use: the eviction's order)
+    return Decisions(folder, key, about)
 
 
 @contextlib.contextmanager
