@@ -229,10 +229,11 @@ class LiteNet:
             names = [c for c in choice.candidates(name) if c not in plan.avoids]
             again.append(self.written_again(key))
             stored[:] = _stored_winner(self, again[0].whole.model, *key)
-            best = stored[0].decisions().get(stored[1], {}).get("runtime")
+            won = stored[0].decisions().get(stored[1], {})
+            best, label = won.get("runtime"), won.get("label", "")
             if best in names + [name]:
                 try:
-                    chosen.settle(best)
+                    chosen.settle(best, again=not label.endswith("(first)"))
                 except Exception as exc:                # noqa: BLE001 - the trial runs
                     debug("%s: the stored winner %s did not load (%s)", self.name, best, exc)
                 again.clear()
@@ -240,8 +241,10 @@ class LiteNet:
 
         def decided(runtime, times):
             again.clear()
-            if stored:
-                stored[0].record(stored[1], {"runtime": runtime, "seconds": times})
+            if stored:                      # the label: the first session or one made anew
+                label = min(times, key=times.get) if times else runtime
+                stored[0].record(stored[1], {"runtime": runtime, "label": label,
+                                             "seconds": times})
         chosen = choice.Chosen(session, name, others,
                                lambda other: self._trial_session(plan, other, key, again),
                                self._weight_bytes() / 1e6, decided=decided, trust=trust)

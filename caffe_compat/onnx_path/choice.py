@@ -107,9 +107,11 @@ class Chosen:
             out = self._turn(feed)
         return self.session(feed) if out is None else out
 
-    def settle(self, name):
-        """Answer on runtime ``name`` from now on, without a trial (a choice made before)."""
-        if name != self.runtime:
+    def settle(self, name, again=False):
+        """Answer on runtime ``name`` from now on, without a trial (a choice made before);
+        ``again``: on a session made anew even where ``name`` is the first runtime's (the
+        trial's label without ``(first)``: its settings for a net that keeps running)."""
+        if again or name != self.runtime:
             self.session, self.runtime = self._make(name), name
         self.decided = True
 

@@ -103,3 +103,26 @@ def test_onnx_path_imports_nothing_above_it():
         found += [f"{path.relative_to(root)}: {m}" for m in _imported(path, package)
                   if m.startswith(("caffe_compat.inference", "caffe_compat.export"))]
     assert not found, found
+
+
+def test_the_stored_winner_names_its_session(engine_cache, prompt_trial, tmp_path):
+    """The winner is stored with its trial label: the first session, or one made anew (the
+    settings for a net that keeps running), and a later net settles on the same kind."""
+    first = _chosen(tmp_path)
+    (entry,) = store.entries(str(engine_cache))
+    decisions = store.Decisions(entry["folder"], entry["key"]).decisions()
+    won = [v for k, v in decisions.items() if k.startswith("fastest|")]
+    assert won and won[0]["label"] == min(first.times, key=first.times.get)
+    assert won[0]["runtime"] == first.runtime
+
+
+def test_settle_again_makes_a_new_session():
+    made = []
+    chosen = choice.Chosen(lambda feed: "first", "onnxruntime", [],
+                           lambda name: made.append(name) or (lambda feed: "tuned"), 0.0)
+    chosen.settle("onnxruntime")
+    assert made == [] and chosen({}) == "first"
+    chosen = choice.Chosen(lambda feed: "first", "onnxruntime", [],
+                           lambda name: made.append(name) or (lambda feed: "tuned"), 0.0)
+    chosen.settle("onnxruntime", again=True)
+    assert made == ["onnxruntime"] and chosen({}) == "tuned"
