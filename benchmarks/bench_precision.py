@@ -411,7 +411,7 @@ def main(argv=None):
                 fps = {k: batch / statistics.median(v) for k, v in times.items()}
                 row = (name, batch, fps, agreement(name, outs["ours int8"], outs["ours f32"]),
                        agreement(name, outs["cv4 int8"], outs["cv4 f32"]),
-                       (f"{net._lite.runtime}{'' if settled else ', trial not over'}"
+                       (f"{net._torch_free.runtime}{'' if settled else ', trial not over'}"
                         if net.engine == "torch-free" else f"torch: {net.engine_reason}"),
                        f"{qnet.precision} on {qnet._int8.runtime}",
                        agreement(name, outs["ours bf16"], outs["ours f32"]), hnet.precision)

@@ -64,10 +64,10 @@ for job in jobs:
         return net.forward(out)
     for _ in range(job["warm"]):
         ours()
-    if net._lite is None:
+    if net._torch_free is None:
         raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
     runs = {{"ours": ours}}
-    (key, plan, session), = net._lite.plans()[-1:]
+    (key, plan, session), = net._torch_free.plans()[-1:]
     engine = getattr(session, "runtime", "?")
     if IMPORT_TORCH:
         import caffe_compat
@@ -82,7 +82,7 @@ for job in jobs:
         runs["Net auto"] = net_auto
         engine += "/" + own._engine_runners[next(iter(own._engine_runners))].last_engine
     # the same graph with every weight in the model's bytes (as the runtime trial writes it)
-    again = net._lite.written_again(key)
+    again = net._torch_free.written_again(key)
     whole = again.whole
     model = whole.model if isinstance(whole.model, bytes) else b"".join(whole.model)
     path = os.path.join(job["work"], job["name"] + "-%d.onnx" % job["shape"][0])

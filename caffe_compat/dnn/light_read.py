@@ -50,19 +50,19 @@ class LightMixin:
         ``(NetParameter, weights NetParameter, open inputs, values)`` from the protobuf
         reader when first needed. None where the torch-free path does not take the net (the
         protobuf reader then reads it as before)."""
-        from .. import onnx_path as lite
+        from .. import onnx_path
         from . import python_layers
-        if not lite.enabled() or python_layers.any_registered(_Layers(deploy.layers)):
+        if not onnx_path.enabled() or python_layers.any_registered(_Layers(deploy.layers)):
             return None
         net = cls.__new__(cls)
         net._init_state(source)
         net._inputs, net._input_shapes, engine, net._layers = light_tables(deploy)
         net._index_layers()
-        if lite.LiteNet.unsupported_types(engine):
+        if onnx_path.TorchFreeNet.unsupported_types(engine):
             return None
         arrays, file_source = weights()
-        net._lite = net._lite_net(engine, arrays, deploy.name, file_source)
-        if net._lite is None:
+        net._torch_free = net._lite_net(engine, arrays, deploy.name, file_source)
+        if net._torch_free is None:
             return None
         net._light_tables = (list(net._inputs), dict(net._input_shapes), net._layers)
         net.__dict__["_reread"] = reread

@@ -129,8 +129,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if python_layers.any_registered(self._param):
             self._full_weights()
         self._python_layers = python_layers.make_instances(self._param, self._weights)
-        self._lite = self._lite_net()
-        if self._lite is None and None not in self._declared_shapes():
+        self._torch_free = self._lite_net()
+        if self._torch_free is None and None not in self._declared_shapes():
             self._engine(self._declared_shapes())  # build once: errors show at read time
 
     def _init_state(self, source, weights_source=None):
@@ -141,7 +141,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._input_shapes = {}
         self._timings = None
         self._device = "cpu"                     # torch's device type (torch imported on use)
-        self._lite = None                        # the torch-free forwards (caffe_compat.onnx_path)
+        self._torch_free = None           # the torch-free forwards (caffe_compat.onnx_path)
         self._values = None                      # caffemodel values not yet in the message
         self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
         self._state = None
@@ -425,7 +425,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._check_fed()
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
         self._timings = collections.Counter()      # per layer, filled by torch forwards
-        got = self._torch_free_forward(shapes, wanted)   # .precision: CPU_FP16, then lite
+        # .precision: CPU_FP16, then the torch-free path
+        got = self._torch_free_forward(shapes, wanted)
         if got is not None:
             return dict(zip(wanted, got))
         net = self._engine(shapes)

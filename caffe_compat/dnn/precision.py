@@ -101,7 +101,7 @@ def _torch_free_parts(net):
     the torch-free path's own where the net runs on it, else the definition's and the
     caffemodel's (with the values ``setParam`` gave); raises UnsupportedError where a layer
     type has no converter."""
-    from .. import onnx_path as lite
+    from .. import onnx_path
     own = net.__dict__.get("_lite")
     if own is not None:
         weights = own._weights if own._weights is not None else own._weights_fn()
@@ -111,11 +111,11 @@ def _torch_free_parts(net):
         raise net._unsupported(f"{net._source}: reduced precision needs the net as ONNX; a "
                                "Python layer (dnn_registerLayer) cannot be written as ONNX")
     layers = list(net._param.layer)
-    missing = lite.LiteNet.unsupported_types(layers)
+    missing = onnx_path.TorchFreeNet.unsupported_types(layers)
     if missing:
         raise net._unsupported(f"{net._source}: reduced precision needs the net as ONNX; no "
                                f"ONNX converter for layer type(s) {', '.join(missing)}")
-    weights = lite.weights_by_layer(net._weights, net._values)
+    weights = onnx_path.weights_by_layer(net._weights, net._values)
     if net._set_shapes and net._state is not None:      # values given by setParam
         for key, value in net._state.items():
             layer, index = key.rsplit(".", 1)
@@ -199,7 +199,7 @@ class PrecisionMixin:
         if got is not None:
             ran = reduced.HINTS[self.__dict__["_half_hint"]]
         self.__dict__["_ran_precision"] = (self._target, ran)
-        if got is None and self._lite is not None:
+        if got is None and self._torch_free is not None:
             got = self._lite_forward(shapes, wanted)
         return got
 

@@ -131,8 +131,8 @@ class _WeightsFile:
 
 def _light_net(text, source, weights_file):
     """The Net the light reader reads (:meth:`Net.from_light`), or None."""
-    from .. import onnx_path as lite
-    if not lite.enabled():
+    from .. import onnx_path
+    if not onnx_path.enabled():
         return None
     from ..io.protobuf_free import deploy as light_deploy
     from ..io.protobuf_free import weights as light_weights

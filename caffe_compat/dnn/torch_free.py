@@ -7,13 +7,13 @@ import os
 import sys
 import time
 
-from .. import onnx_path as lite
+from .. import onnx_path
 from . import opencv_threads
 from .constants import DNN_BACKEND_DEFAULT
 
 
 class TorchFreeMixin:
-    """The torch-free forwards of a dnn Net (``self._lite``: a LiteNet or None)."""
+    """The torch-free forwards of a dnn Net (``self._torch_free``: a TorchFreeNet or None)."""
 
     def _lite_net(self, layers=None, weights=None, name=None, source=None):
         """The torch-free forwards of this net (:mod:`caffe_compat.onnx_path`), or None where the
@@ -22,21 +22,22 @@ class TorchFreeMixin:
         caffemodel file the arrays view, :class:`caffe_compat.onnx_path.graph.FileSource`): those
         the light reader read (:mod:`.light_read`); by default the protobuf messages' own."""
         self.__dict__["_opencv_threads"] = opencv_threads.follow()   # before any session
-        if not lite.enabled() or self._python_layers:
+        if not onnx_path.enabled() or self._python_layers:
             return None
         if layers is None:
             layers, name = self._param.layer, self._param.name
-        missing = lite.LiteNet.unsupported_types(layers)
+        missing = onnx_path.TorchFreeNet.unsupported_types(layers)
         if missing:
             self._torch_free_refused(f"no torch-free converter for layer type(s) "
                                      f"{', '.join(missing)}")
             return None
         if weights is None:
             message, values = self._weights, self._values
-            weights_fn = lambda: lite.weights_by_layer(message, values)  # noqa: E731
+            weights_fn = lambda: onnx_path.weights_by_layer(message, values)  # noqa: E731
         else:
             weights_fn = lambda: weights  # noqa: E731
-        net = lite.LiteNet(layers, self._inputs, weights_fn, name=name or "net", source=source)
+        net = onnx_path.TorchFreeNet(layers, self._inputs, weights_fn, name=name or "net",
+                                     source=source)
         if "torch" in sys.modules:      # our forward costs no import: the trial checks against it
             net.reference = self._reference_forward
         shapes = self._declared_shapes()
@@ -67,7 +68,7 @@ class TorchFreeMixin:
         torch path has built the net (:meth:`_say_fallback`), so that a net the torch path
         refuses too gets its error alone, not a warning before it."""
         self.__dict__["_engine_reason"] = self.__dict__["_fallback_unsaid"] = why
-        lite.debug("%s: the torch path runs the net (%s)", self._source, why)
+        onnx_path.debug("%s: the torch path runs the net (%s)", self._source, why)
 
     def _say_fallback(self):
         """Say the move of :meth:`_torch_free_refused`, once the torch path built the net."""
@@ -93,16 +94,16 @@ class TorchFreeMixin:
         changed count is the thread policy's ceiling from now on, and this net's torch-free
         sessions, built on the count read before, are built again."""
         seen = opencv_threads.follow()
-        if seen != self.__dict__.get("_opencv_threads", seen) and self._lite is not None:
-            self._lite.forget_sessions()
+        if seen != self.__dict__.get("_opencv_threads", seen) and self._torch_free is not None:
+            self._torch_free.forget_sessions()
         self.__dict__["_opencv_threads"] = seen
 
     def _lite_off(self, why):
         """Leave the torch-free path for good (the torch path answers from now on)."""
-        if self._lite is not None:
-            lite.debug("%s: the torch path runs the net from now on (%s)", self._source, why)
+        if self._torch_free is not None:
+            onnx_path.debug("%s: the torch path runs the net from now on (%s)", self._source, why)
             self.__dict__["_engine_reason"] = why
-        self._lite = None
+        self._torch_free = None
 
     def _full_weights(self):
         """The caffemodel's values put into the weights message (the torch path copies
@@ -123,11 +124,11 @@ class TorchFreeMixin:
         from ..onnx_path.converters import Unsupported
         start = time.perf_counter_ns()
         try:
-            got = self._lite.run(shapes, wanted, self._fed)
+            got = self._torch_free.run(shapes, wanted, self._fed)
         except Unsupported as exc:
             self._lite_off(str(exc))
             return None
         finally:
             self._total = time.perf_counter_ns() - start
-        self._lite.forwards += 1
+        self._torch_free.forwards += 1
         return got

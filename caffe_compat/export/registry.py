@@ -10,7 +10,7 @@ where it is not 0 (recurrent layers: streams on axis 1): a graph input read ther
 free axis there.
 """
 from ..errors import NetError
-from ..onnx_path import converters as lite
+from ..onnx_path import converters
 from ..rules import registry
 from ..rules.fields import declare, declared
 from .fields import PRIOR_BOX_NO_EFFECT, fillers
@@ -47,7 +47,7 @@ def register_converter(*type_names, replace=False, batch_axes=None):
 
 def converter_for(type_name, layer_name=""):
     """The converter of ``type_name``; a NetError naming the layer when there is none."""
-    fn = lite.converter(type_name)
+    fn = converters.converter(type_name)
     if fn is None:
         raise NetError(f"layer '{layer_name}' (type {type_name}): no ONNX converter for this "
                        "type; export the blobs before it (outputs=[...], --output BLOB) or "
@@ -62,7 +62,7 @@ def converter_types():
 
 def batch_axes(type_name, module):
     """``{bottom index: axis}`` where a layer of ``type_name`` keeps its items off axis 0."""
-    fn = _BATCH_AXES.get(type_name) or getattr(lite.converter(type_name), "batch_axes", None)
+    fn = _BATCH_AXES.get(type_name) or getattr(converters.converter(type_name), "batch_axes", None)
     return dict(fn(module)) if fn is not None else {}
 
 
@@ -70,10 +70,10 @@ def _register_all():
     """Every type with an ONNX converter, under the engine ``"onnx"``, with the torch-free
     converter's field declaration but for the fillers (the converter refuses a missing blob;
     the export always passes the built net's blobs) and :data:`EXPORT_TAKES`."""
-    lite.load_all()
+    converters.load_all()
     table = declared()
-    for type_name in lite.registered_types():
-        fn = lite.converter(type_name)
+    for type_name in converters.registered_types():
+        fn = converters.converter(type_name)
         if fn is None or type_name in NOT_EXPORTED:
             continue
         registry.add("onnx", type_name, fn, False, "an ONNX converter")

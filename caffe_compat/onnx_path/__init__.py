@@ -18,7 +18,7 @@ The switch: :data:`MODE` (``"auto"``, ``"on"``, ``"off"``; None: the environment
 otherwise ``CAFFE_COMPAT_TORCH_FREE`` (``auto``, ``1`` / ``on``, ``0`` / ``off``).
 
 Trust: in a process that imported torch, the runtime trial checks each runtime's first
-outputs against our forward (:meth:`LiteNet._trusted`); without torch the path is not checked
+outputs against our forward (:meth:`TorchFreeNet._trusted`); without torch the path is not checked
 at run time: the tests check every converter, at edge shapes, and the sample nets against
 ``caffe_compat.Net``'s forward (docs/engines.md, "The torch-free path").
 
@@ -43,7 +43,7 @@ _KEEP_FREE, _FREE_BYTES = 32, 256 << 20
 # (no copy), so a pyramid's shapes are written once each
 _ON_FREE = 256
 # a net of at least this many bytes of weights (and of early.EARLY_MIN_BYTES) is written in
-# two parts where the runtime reads a model without the GIL (LiteNet.check), the first read
+# two parts where the runtime reads a model without the GIL (TorchFreeNet.check), the first read
 # while the second is written (figures: docs/engines.md)
 STAGE_MIN_BYTES = 1 << 20
 
@@ -77,7 +77,7 @@ def supported_types():
     return registered_types()
 
 
-class LiteNet:
+class TorchFreeNet:
     """A net's torch-free forwards: ``layers`` (LayerParameters: unique names and blob
     names, no Input layer), its inputs' names, and ``weights()`` giving ``{layer name:
     [float32 arrays]}`` when first needed. :meth:`run` raises

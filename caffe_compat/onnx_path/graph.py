@@ -55,7 +55,7 @@ class Graph:
 
     def avoid(self, runtime, why):
         """The graph is not to run on ``runtime``: a node written computes otherwise there than
-        Caffe (``why``); :class:`caffe_compat.onnx_path.LiteNet` leaves it to the others."""
+        Caffe (``why``); :class:`caffe_compat.onnx_path.TorchFreeNet` leaves it to the others."""
         self.avoids[runtime] = why
 
     def fresh(self, hint="v"):

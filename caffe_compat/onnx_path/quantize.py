@@ -174,7 +174,7 @@ INT8_RUNTIMES = ("onnxruntime", "openvino")
 
 
 def _int8_session(name, model, part):
-    """A callable ``feed -> [arrays]`` running the int8 model on runtime ``name``: the lite
+    """A callable ``feed -> [arrays]`` running the int8 model on runtime ``name``: the torch-free
     runtimes' sessions (:func:`.runtime.session`), OpenVINO's without the f32 precision hint
     (the QDQ model's integer arithmetic is what it is compiled for)."""
     from . import runtime

@@ -44,7 +44,7 @@ def capability():
 
 class PlannedForwards:
     """The forwards of a net (``layers``, ``inputs``, ``weights`` as
-    :class:`caffe_compat.onnx_path.LiteNet`'s) on compiled models made by ``_make(shapes,
+    :class:`caffe_compat.onnx_path.TorchFreeNet`'s) on compiled models made by ``_make(shapes,
     wanted)``: one per (input shapes, outputs), the last :data:`KEEP` kept, made again where
     the thread policy grew since (:class:`.runtime.ThreadWatch`)."""
 

@@ -59,9 +59,10 @@ def _dnn_engine(path, weights, net):
     import warnings
 
     from .. import dnn
-    from .. import onnx_path as lite
+    from .. import onnx_path
     from ..diagnostics.engine_notice import EngineFallbackWarning
-    missing = lite.LiteNet.unsupported_types([lp for lp in net.layer if lp.type != "Input"])
+    missing = onnx_path.TorchFreeNet.unsupported_types(
+        [lp for lp in net.layer if lp.type != "Input"])
     if missing:
         print(f"cv2.dnn forward: torch path (no torch-free converter for {', '.join(missing)})")
         print(_DNN_TORCH.format(precision="float32"))
@@ -71,13 +72,13 @@ def _dnn_engine(path, weights, net):
               "the settings and weights as the reader does)")
         print(_DNN_TORCH_FREE.format(precision="float32"))
         return
-    saved, lite.MODE = lite.MODE, "on"
+    saved, onnx_path.MODE = onnx_path.MODE, "on"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EngineFallbackWarning)
             reader = dnn.readNetFromCaffe(path, weights)
     finally:
-        lite.MODE = saved
+        onnx_path.MODE = saved
     if reader.engine == "torch-free":
         print("cv2.dnn forward: torch-free path (ONNX on onnxruntime or OpenCV 5's reader; "
               "torch not imported)")

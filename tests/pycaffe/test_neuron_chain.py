@@ -75,7 +75,7 @@ for name in ("data", "ref"):
 red, thr, relu6 = net.forward(["red", "thr", "relu6"])
 np.savez(sys.argv[4], red=red, thr=thr, relu6=relu6)
 print(json.dumps({"torch": "torch" in sys.modules,
-                  "path": "torch-free" if net._lite is not None else "torch"}))
+                  "path": "torch-free" if net._torch_free is not None else "torch"}))
 """
 
 

@@ -150,7 +150,7 @@ DNN_FORWARD = """
     net.setInput(x)
     best, top3, up = net.forward(["best", "top3", "up"])
     np.savez(out, best=best, top3=top3, up=up)
-    print("torch" in sys.modules, net._lite is not None)
+    print("torch" in sys.modules, net._torch_free is not None)
 """
 
 

@@ -31,7 +31,7 @@ def register(type_name, host=False, lengths_free=None, rule=None):
     (refusals raised), where ``fn`` writes the same nodes and values for every bottom shape
     of these ranks and channels with the same hashable ``fact`` (None: no length read), else
     None. A net whose layers all claim so runs a new input shape on an earlier plan
-    (:meth:`caffe_compat.onnx_path.LiteNet._plan`; checked on the grid by
+    (:meth:`caffe_compat.onnx_path.TorchFreeNet._plan`; checked on the grid by
     tests/caffe_compat/conformance/test_lengths_free.py). ``rule(lp, bottom_shapes)``: the
     rule module's record the claim reads, then passed to it as a third argument; its
     ``for_bottoms`` gives it again for later bottoms (:class:`KeptClaim`)."""
@@ -73,7 +73,7 @@ def lengths_free(lp):
 
 class KeptClaim:
     """``lp``'s ``lengths_free`` claim (:func:`register`) for a caller applying it to many
-    bottom shapes (:meth:`caffe_compat.onnx_path.LiteNet._template_key`): the rule's record
+    bottom shapes (:meth:`caffe_compat.onnx_path.TorchFreeNet._template_key`): the rule's record
     is made for the first bottoms and kept while its ``for_bottoms`` takes the next ones (a
     new shape costs the claim's arithmetic and that shape's refusals), made anew for bottoms
     it does not take. ``claim(bottom_shapes)`` answers as ``lengths_free(lp)(lp,

@@ -46,7 +46,7 @@ def _lite(text, x):
         net = dnn.readNetFromCaffe(bufferProto=text.encode())
         net.setInput(x, "data")
         got = net.forward("drop")
-        assert net._lite is not None, "the net left the torch-free path"
+        assert net._torch_free is not None, "the net left the torch-free path"
     return np.asarray(got, np.float32)
 
 

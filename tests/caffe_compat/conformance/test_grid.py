@@ -135,7 +135,7 @@ def _run_lite_net(text, feed, model, dnn, lite_mode):
         layers = [net._layers[k - 1] for k in net.getUnconnectedOutLayers()]
         # every output of each output layer (a Split's second top as well), OpenCV's call
         got = net.forwardAndRetrieve([layer["name"] for layer in layers])
-        if net._lite is None:
+        if net._torch_free is None:
             raise Refused("the torch path ran the net")
     # an in-place top is named ``top#layer`` (the importer's own blob for it): the top's name
     return {t.split("#")[0]: v for layer, values in zip(layers, got)

@@ -2,7 +2,7 @@
 :func:`caffe_compat.onnx_path.converters.register`), checked on the grid's cases of their types: at
 other lengths of the same ranks and channels, a shape the layer's rule takes writes the same
 graph (the same :meth:`~caffe_compat.onnx_path.graph.Plan.signature`), and a net that runs the
-new shape on the plan of an earlier one (:meth:`caffe_compat.onnx_path.LiteNet._plan`) answers as
+new shape on the plan of an earlier one (:meth:`caffe_compat.onnx_path.TorchFreeNet._plan`) answers as
 a net read anew for that shape: the same outputs, or the same refusal."""
 
 import importlib.util
@@ -101,10 +101,10 @@ def test_a_new_shape_on_an_earlier_plan_answers_as_a_net_read_for_it(case, runti
     base = tuple(feed[names[0]].shape)
     with lite_mode("on"):
         reused = _read(text, model)
-        if reused._lite is None:       # the torch path runs it: its layer claims nothing
+        if reused._torch_free is None:       # the torch path runs it: its layer claims nothing
             assert not _claimed_at(text, base)
             return
-        lite = reused._lite
+        lite = reused._torch_free
         lite._weights = lite._weights or lite._weights_fn()
         # the engine's names of the net's outputs (an in-place top has one of its own)
         used = {b for lp in lite.layers for b in lp.bottom}
@@ -162,7 +162,7 @@ def _claim_answer(call):
 @pytest.mark.parametrize("case", FREE)
 def test_a_kept_rule_answers_as_the_rule_applied_anew(case):
     """:class:`~caffe_compat.onnx_path.converters.KeptClaim` (each layer's rule record kept from
-    one shape to the next, as ``LiteNet._template_key`` keeps it) against the claim applied
+    one shape to the next, as ``TorchFreeNet._template_key`` keeps it) against the claim applied
     anew for every shape: the same tops and facts, the same refusal (type, words, field), for
     the case's shape, other lengths, other channels, another rank, bottoms of two shapes, and
     the first shape again."""

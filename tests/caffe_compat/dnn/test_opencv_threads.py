@@ -49,7 +49,7 @@ x = np.random.default_rng(0).random((1, 3, 96, 96), dtype=np.float32)
 def count(net):
     if "torch" not in sys.modules:
         # (a shape other than the definition's runs on the session with free lengths)
-        *_, session = net._lite.plans()[-1]
+        *_, session = net._torch_free.plans()[-1]
         return session.session.get_session_options().intra_op_num_threads
     if os.environ["CASE"] == "onnxruntime":
         from caffe_compat.inference.engines.threads import engine_threads

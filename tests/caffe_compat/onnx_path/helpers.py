@@ -47,7 +47,7 @@ def torch_free(text, model, feed, layer_names):
         for name, x in feed.items():
             net.setInput(x, name)
         got = net.forward(list(layer_names))
-    assert net._lite is not None, "the net left the torch-free path"
+    assert net._torch_free is not None, "the net left the torch-free path"
     return list(got), net
 
 

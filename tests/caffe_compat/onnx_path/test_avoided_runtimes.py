@@ -17,7 +17,7 @@ TEXT = ('name: "a" input: "data" input_shape { dim: 1 dim: 60 }\n'
 
 def _net(top_k):
     layers = [lp for lp in parse(TEXT % top_k).layer]
-    return lite.LiteNet(layers, ["data"], lambda: {}, "a")
+    return lite.TorchFreeNet(layers, ["data"], lambda: {}, "a")
 
 
 def test_argmax_top_k_above_one_avoids_openvino():

@@ -220,7 +220,7 @@ def test_fed_converter_matches_our_forward(case, runtime, tmp_path, monkeypatch)
         for name, x in feed.items():
             net.setInput(x, name)
         (got,) = net.forwardAndRetrieve(["y"])
-    assert net._lite is not None, net.engine_reason
+    assert net._torch_free is not None, net.engine_reason
     want = exact(text, model, feed, tops, tmp_path)
     for top, value in zip(tops, got):
         assert value.shape == want[top].shape, top
@@ -241,7 +241,7 @@ def test_what_a_fixed_shape_graph_cannot_hold_takes_the_torch_path(body, inputs,
     text = _net(inputs, body)
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=seeded_model(text))
-    assert net._lite is None and why in net.engine_reason
+    assert net._torch_free is None and why in net.engine_reason
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -52,8 +52,8 @@ def test_one_session_for_every_shape(runtime, tmp_path, monkeypatch):
         for x in _feeds():
             net.setInput(x)
             got.append(net.forward(["prob", "reg"]))
-    assert net._lite is not None, "the net left the torch-free path"
-    free = net._lite._free
+    assert net._torch_free is not None, "the net left the torch-free path"
+    free = net._torch_free._free
     # pool1's last window passes the input on an odd length, not on an even one: at most
     # four functions over the shapes
     assert 1 <= len(free) <= 4, f"{len(free)} sessions with free lengths"
@@ -76,7 +76,7 @@ def test_shape_dependent_nodes(outputs, tmp_path):
         for x in _feeds()[:4]:
             net.setInput(x)
             got.append(net.forward(outputs))
-    assert net._lite is not None
+    assert net._torch_free is not None
     for x, outs in zip(_feeds()[:4], got):
         want = exact(GLOBAL, model, {"data": x}, outputs, tmp_path)
         for name, a in zip(outputs, outs):
@@ -98,7 +98,7 @@ def test_signature_ignores_shapes_only():
 def _layers(text, model):
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
-    lite_net = net._lite
+    lite_net = net._torch_free
     return lite_net.layers, lite_net._weights_fn()
 
 
@@ -139,26 +139,26 @@ def test_a_too_small_shape_is_refused_on_a_net_with_a_template():
         net = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
         for shape in SHAPES[1:3]:
             assert isinstance(_refusal(net, shape), list)
-        assert net._lite._templates, "no template plan"
+        assert net._torch_free._templates, "no template plan"
         for shape in small + small:
             anew = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
             want = _refusal(anew, shape)
             assert want[0] == "NetError" and "output would be empty" in want[1], want
             assert _refusal(net, shape) == want, shape
         assert _refusal(net, SHAPES[4]) == [(1, 2, 6, 4), (1, 4, 6, 4)]
-    assert net._lite is not None
+    assert net._torch_free is not None
 
 
 def test_kept_rules_give_the_keys_and_outputs_of_rules_applied_anew():
     """The template keys of a net that keeps its layers' rule records from shape to shape
     equal those of a net that applies the rules for the first time at each shape, and so do
     its outputs, within float32 rounding of another session."""
-    from caffe_compat.onnx_path import LiteNet
+    from caffe_compat.onnx_path import TorchFreeNet
     model = seeded_model(CONV, seed=1)
     wanted = ("prob", "reg")
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
-        lite = net._lite
+        lite = net._torch_free
         for x in _feeds():
             net.setInput(x)
             got = net.forward(list(wanted))
@@ -167,7 +167,7 @@ def test_kept_rules_give_the_keys_and_outputs_of_rules_applied_anew():
             want = anew.forward(list(wanted))
             for a, b in zip(got, want):
                 assert a.shape == b.shape and scaled_error(a, b) <= TOL, x.shape
-            fresh = LiteNet(lite.layers, lite.inputs, lite._weights_fn, lite.name)
+            fresh = TorchFreeNet(lite.layers, lite.inputs, lite._weights_fn, lite.name)
             assert lite._template_key((x.shape,), wanted) == \
                 fresh._template_key((x.shape,), wanted) is not None, x.shape
 
@@ -187,16 +187,16 @@ def test_the_plan_written_at_read_time_is_the_template_of_its_key(runtime, tmp_p
     shape = (1, 3, 40, 30)           # conv1: 38 x 28; pool1's windows pass it as at 12 x 12
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=CONV.encode(), bufferModel=model)
-        read_time = net._lite._checked[3]
-        key = net._lite._template_key((shape,), ("prob", "reg"))
-        assert key is not None and key in net._lite._templates
+        read_time = net._torch_free._checked[3]
+        key = net._torch_free._template_key((shape,), ("prob", "reg"))
+        assert key is not None and key in net._torch_free._templates
         builds = []
         monkeypatch.setattr(graph, "build", lambda *a, **k: builds.append(a) or
                             pytest.fail("a graph written after the read"))
         x = np.random.default_rng(4).normal(0, 1, shape).astype(np.float32)
         net.setInput(x)
         got = net.forward(["prob", "reg"])
-        (_, plan, _), = net._lite.plans()
+        (_, plan, _), = net._torch_free.plans()
         assert plan is read_time and not builds
         monkeypatch.undo()
         monkeypatch.setenv(lite_runtime.ENV_RUNTIME, runtime)

@@ -99,7 +99,7 @@ def test_cv2_dnn_in_a_process_that_imported_torch_takes_the_same_trial(tmp_path,
         net.setInput(x)
         outs = [net.forward() for _ in range(40)]
     assert net.engine == "torch-free" and not net._runners
-    (_, chosen), = net._lite._plans.values()
+    (_, chosen), = net._torch_free._plans.values()
     assert isinstance(chosen, choice.Chosen) and chosen.decided
     for out in outs[1:]:
         # float32 in another summation order through two convolutions (test_path.py's TOL)
@@ -141,7 +141,7 @@ def test_in_a_process_that_imported_torch_a_runtime_that_disagrees_leaves_the_tr
             outs = [net.forward() for _ in range(40)]
     assert any(issubclass(w.category, EngineWarning) and bad in str(w.message)
                for w in caught), [str(w.message) for w in caught]
-    (_, chosen), = net._lite._plans.values()
+    (_, chosen), = net._torch_free._plans.values()
     assert chosen.decided and bad not in chosen.times
     for out in outs:
         assert scaled_error(out, ref) <= TRUST_TOL

@@ -59,7 +59,7 @@ def _runs(text, shapes, tmp_path):
                          model, {"data": x}, ["prob"], tmp_path)["prob"]
             assert out.shape == want.shape
             assert np.abs(out - want).max() <= 1e-5 * np.abs(want).max()
-            got.append(net._lite.runtime)
+            got.append(net._torch_free.runtime)
     return got
 
 

@@ -40,7 +40,7 @@ if len(sys.argv) > 4:
     net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
 out = net.forward()
 print(json.dumps({"torch": "torch" in sys.modules, "onnx": "onnx" in sys.modules,
-                  "path": "torch-free" if net._lite is not None else "torch",
+                  "path": "torch-free" if net._torch_free is not None else "torch",
                   "names": list(net.getUnconnectedOutLayersNames()),
                   "out": out.ravel().tolist(), "shape": list(out.shape)}))
 """
@@ -114,7 +114,7 @@ def test_a_layer_without_converter_takes_the_torch_path(tmp_path):
     want = exact(text, model, {"data": x}, ["out"], tmp_path)["out"]
     with lite_mode("on"):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
-    assert net._lite is None
+    assert net._torch_free is None
     net.setInput(x)
     assert scaled_error(net.forward(), want) <= TOL
 
@@ -127,7 +127,7 @@ def test_the_opencv_backend_takes_the_torch_path(tmp_path):
         net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
         net.setInput(x)
         net.forward()
-    assert net._nets and net._lite.runtime is None     # the torch net answered
+    assert net._nets and net._torch_free.runtime is None     # the torch net answered
 
 
 def test_set_param_moves_the_net_to_the_torch_path(tmp_path):
@@ -137,11 +137,11 @@ def test_set_param_moves_the_net_to_the_torch_path(tmp_path):
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
         net.setInput(x)
         before = net.forward()
-        assert net._lite is not None
+        assert net._torch_free is not None
         w = net.getParam("fc", 0)
         net.setParam("fc", 0, w * 2)
         after = net.forward()
-    assert net._lite is None
+    assert net._torch_free is None
     bias = net.getParam("fc", 1).reshape(-1)
     # doubled weights: (after - bias) = 2 (before - bias), within float32 rounding of the sums
     assert scaled_error(after - bias, 2 * (before - bias)) <= TOL
@@ -161,8 +161,8 @@ def test_a_net_that_keeps_running_stays_torch_free_on_the_fastest_runtime(tmp_pa
         net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
         net.setInput(x)
         outs = [net.forward() for _ in range(40)]
-        assert net._lite is not None and net._lite.forwards == 40
-    (_, chosen), = net._lite._plans.values()
+        assert net._torch_free is not None and net._torch_free.forwards == 40
+    (_, chosen), = net._torch_free._plans.values()
     assert isinstance(chosen, choice.Chosen) and chosen.decided
     labels = set(chosen.times)
     assert len(labels) >= 2 and any(k.endswith("(first)") for k in labels)
@@ -182,7 +182,7 @@ def test_a_pinned_runtime_has_no_trial(tmp_path, monkeypatch):
         net.setInput(x)
         for _ in range(40):
             net.forward()
-    (_, session), = net._lite._plans.values()
+    (_, session), = net._torch_free._plans.values()
     assert not isinstance(session, choice.Chosen)
 
 
@@ -232,7 +232,7 @@ def test_a_program_that_reads_a_net_and_never_runs_it_exits_cleanly(tmp_path):
     env.pop(lite.ENV, None)
     program = ("import sys\nfrom caffe_compat import dnn\n"
                "net = dnn.readNetFromCaffe(sys.argv[1], sys.argv[2])\n"
-               "print(net._lite is not None)\n")
+               "print(net._torch_free is not None)\n")
     out = subprocess.run([sys.executable, "-c", program, str(tmp_path / "deploy.prototxt"),
                           str(tmp_path / "w.caffemodel")], env=env, capture_output=True,
                          text=True, timeout=300, cwd=REPO)
@@ -269,10 +269,10 @@ def test_a_session_that_fails_to_load_sends_the_net_to_the_torch_path(tmp_path, 
     monkeypatch.setattr(runtime, "session", refuse)
     monkeypatch.setattr(runtime, "start", lambda *a, **k: Refused())
     net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"), str(tmp_path / "w.caffemodel"))
-    assert net._lite is not None
+    assert net._torch_free is not None
     net.setInput(x)
     out = net.forward()
-    assert net._lite is None                  # the torch path from now on
+    assert net._torch_free is None                  # the torch path from now on
     assert scaled_error(out, want) <= TOL
 
 
@@ -344,7 +344,7 @@ def _linked_plan(tmp_path, monkeypatch):
     monkeypatch.setattr(runtime, "start", lambda *a, **k: None)
     net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"),
                                str(tmp_path / "w.caffemodel"))
-    return net._lite._checked[3], tmp_path / "w.caffemodel"
+    return net._torch_free._checked[3], tmp_path / "w.caffemodel"
 
 
 def test_large_weights_refer_to_the_caffemodels_own_bytes(tmp_path, monkeypatch):
@@ -433,7 +433,7 @@ def test_opencv5_loads_the_model_referring_to_the_caffemodel(tmp_path, monkeypat
     net = dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt"), str(tmp_path / "w.caffemodel"))
     net.setInput(x)
     got = net.forward()
-    assert net._lite is not None and net._lite.runtime == "opencv"
+    assert net._torch_free is not None and net._torch_free.runtime == "opencv"
     rows = [np.array(sorted(map(tuple, a.reshape(-1, 7)))) for a in (got, want)]
     # OpenCV 5's kernels split their sums by threads: runs differ in the last bits
     assert scaled_error(rows[0], rows[1]) <= TOL

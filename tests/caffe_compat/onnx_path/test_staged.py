@@ -96,7 +96,7 @@ def test_no_stage_where_nothing_would_be_handed_over():
 
 
 def test_a_large_net_on_opencvs_reader_is_read_in_two_parts(monkeypatch):
-    """LiteNet.check stages the build where the runtime reads without the GIL and the net
+    """TorchFreeNet.check stages the build where the runtime reads without the GIL and the net
     holds STAGE_MIN_BYTES of weights or more; every part's read is started at once."""
     from caffe_compat import dnn
     from tests.caffe_compat.dnn import nets
@@ -114,18 +114,18 @@ def test_a_large_net_on_opencvs_reader_is_read_in_two_parts(monkeypatch):
     text, blobs = nets.res10_ssd(300)
     model = nets.caffemodel_bytes(text, blobs, seed=0)
     net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
-    plan = net._lite._checked[3]
+    plan = net._torch_free._checked[3]
     assert len(plan.parts) == 2 and len(started) == 2
     assert [a[2] for a in started] == [p.input_names for p in plan.parts]
     monkeypatch.setattr(lite, "STAGE_MIN_BYTES", len(model) * 2)
     started.clear()
     net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
-    assert len(net._lite._checked[3].parts) == 1 and len(started) == 1
+    assert len(net._torch_free._checked[3].parts) == 1 and len(started) == 1
     monkeypatch.setattr(lite, "STAGE_MIN_BYTES", 0)
     monkeypatch.setattr(runtime, "choose", lambda size=None: "onnxruntime")
     started.clear()
     net = dnn.readNetFromCaffe(bufferProto=text.encode(), bufferModel=model)
-    assert len(net._lite._checked[3].parts) == 1 and len(started) == 1
+    assert len(net._torch_free._checked[3].parts) == 1 and len(started) == 1
 
 
 class _FakeCv2:

@@ -26,7 +26,7 @@ def _chosen(tmp_path, forwards=40):
         net.setInput(x)
         for _ in range(forwards):
             net.forward()
-    (_, chosen), = net._lite._plans.values()
+    (_, chosen), = net._torch_free._plans.values()
     return chosen
 
 

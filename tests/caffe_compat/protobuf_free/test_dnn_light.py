@@ -126,7 +126,7 @@ def test_the_same_model_and_outputs_as_the_protobuf_reader(kind, monkeypatch):
     text, blobs = zoo_nets.squeezenet11() if kind == "classification" else nets.res10_ssd(300)
     model = nets.caffemodel_bytes(text, blobs, seed=0)
     light, pb = _two_ways(text, model, monkeypatch)
-    plans = [net._lite._checked[3] for net in (light, pb)]
+    plans = [net._torch_free._checked[3] for net in (light, pb)]
     assert b"".join(plans[0].model) == b"".join(plans[1].model)
     shape = light._input_shapes[light._inputs[0]]
     x = np.random.default_rng(1).uniform(0, 255, shape).astype(np.float32)
