@@ -125,7 +125,7 @@ def settle(net, run, limit_s=120.0):
     chosen for every plan, so that the timed blocks measure the runtime a net that keeps
     running gets, not the trial's turns; False where the trial was still on after
     ``limit_s``."""
-    lite = getattr(net, "_lite", None)
+    lite = getattr(net, "_torch_free", None)
     if lite is None:
         return True
     end = time.perf_counter() + limit_s

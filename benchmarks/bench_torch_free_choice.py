@@ -25,8 +25,9 @@ engines as well, and ours / the fastest of those is printed beside (``ours/expor
 trial); ``caffe_compat.Net(engine="auto")`` (its engines, :class:`caffe_compat.inference.
 engines.EngineRunner`, chosen by the same trial, torch among the runtimes) is timed beside it,
 against the raw sessions on the torch-free path's model (``Net/raw``) and on the net's whole
-export (``caffe_compat.export``, what its engines run: ``Net/export``), with an
-empty engine cache (so that the trial runs) unless ``$CAFFE_COMPAT_ENGINE_CACHE`` is set.
+export (``caffe_compat.export``, what its engines run: ``Net/export``). Both modes start
+with an empty cache (so that the trials run: a winner stored by an earlier run would settle
+the plans) unless ``$CAFFE_COMPAT_ENGINE_CACHE`` is set.
 """
 from __future__ import annotations
 
@@ -177,8 +178,8 @@ def main(argv=None):
           f"spinning {args.ort_spinning}")
     for threads in args.threads:
         env = dict(os.environ, CAFFE_COMPAT_THREADS=str(threads))
-        if args.import_torch and "CAFFE_COMPAT_ENGINE_CACHE" not in os.environ:
-            # an empty engine cache: the trial runs (no winner stored by an earlier run)
+        if "CAFFE_COMPAT_ENGINE_CACHE" not in os.environ:
+            # an empty cache: the trials run (no winner stored by an earlier run)
             env["CAFFE_COMPAT_ENGINE_CACHE"] = os.path.join(work, f"engines-{threads}")
         got = subprocess.run([sys.executable, "-c", child, json.dumps(jobs)], env=env,
                              capture_output=True, text=True)

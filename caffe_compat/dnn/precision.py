@@ -102,7 +102,7 @@ def _torch_free_parts(net):
     caffemodel's (with the values ``setParam`` gave); raises UnsupportedError where a layer
     type has no converter."""
     from .. import onnx_path
-    own = net.__dict__.get("_lite")
+    own = net.__dict__.get("_torch_free")
     if own is not None:
         weights = own._weights if own._weights is not None else own._weights_fn()
         own._weights = weights

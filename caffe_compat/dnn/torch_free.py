@@ -82,7 +82,7 @@ class TorchFreeMixin:
     def engine(self):
         """The engine answering this net's forwards now: ``"torch-free"`` (the ONNX model
         on onnxruntime or OpenCV 5's reader, :mod:`caffe_compat.onnx_path`) or ``"torch"``."""
-        return "torch-free" if self.__dict__.get("_lite") is not None else "torch"
+        return "torch-free" if self.__dict__.get("_torch_free") is not None else "torch"
 
     @property
     def engine_reason(self):
