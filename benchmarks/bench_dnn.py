@@ -160,7 +160,9 @@ def main(argv=None):
                 runs.update({k: (lambda f=f: f(x)) for k, f in raw.items()})
                 b = run_opencv()
                 a = run_ours()            # first use: export, check, calibration (not timed)
-                chosen = ours._runners[next(reversed(ours._runners))].last_engine \
+                plans = ours._torch_free.plans() if ours._torch_free is not None else []
+                chosen = plans[-1][2].runtime if plans and hasattr(plans[-1][2], "runtime") \
+                    else ours._runners[next(reversed(ours._runners))].last_engine \
                     if ours._runners else "torch"
                 diff = max([relative_diff(a, b, detections)]
                            + [relative_diff(f(), b, detections) for k, f in runs.items()

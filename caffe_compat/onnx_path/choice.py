@@ -29,6 +29,8 @@ import sys
 import time
 
 ENV = "CAFFE_COMPAT_TORCH_FREE_CHOICE"
+# 0: every path's trial runs its turns at the first forward, on its input (Chosen.now)
+ENV_DEFER = "CAFFE_COMPAT_ENGINE_DEFER"
 MIN_CALLS = 3            # forwards of a plan before a trial is considered
 TRIAL_CALLS = 32         # forwards after which the trial starts, however short they were
 TRIAL_BASE_S = 0.5       # ... or once the forwards took this long (plus per MB of weights):
@@ -44,6 +46,11 @@ def debug(message, *args):
     logging = sys.modules.get("logging")
     if logging is not None:
         logging.getLogger("caffe_compat.onnx_path").debug(message, *args)
+
+
+def deferred():
+    """True unless ``$CAFFE_COMPAT_ENGINE_DEFER`` is 0 (choose at the first forward)."""
+    return os.environ.get(ENV_DEFER, "1").strip() != "0"
 
 
 def enabled():
@@ -85,6 +92,8 @@ class Chosen:
     def __call__(self, feed):
         if self.decided:
             return self.session(feed)
+        if self._trial is None and self.calls == 0 and not deferred():
+            return self.now(feed)
         if self._trial is None:
             start = time.perf_counter()
             out = self.session(feed)

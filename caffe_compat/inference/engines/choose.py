@@ -26,11 +26,11 @@ import numpy as np
 
 from ...errors import CaffeCompatError, NetError
 from ...onnx_path import runtime
+from ...onnx_path.choice import ENV_DEFER
 from ...onnx_path import trust
 from .threads import engine_threads
 
 ENV_ENGINE = "CAFFE_COMPAT_ENGINE"
-ENV_DEFER = "CAFFE_COMPAT_ENGINE_DEFER"
 AUTO = "auto"
 # the engines a program names: our forward, the reference, then the runtimes that run the
 # net's export (their sessions: caffe_compat.onnx_path.runtime's, as the torch-free path's)
@@ -39,11 +39,6 @@ ENGINES = ("torch", "onnxruntime", "openvino")
 # a part per MB of weights (the measured costs: docs/engines.md, "Choosing")
 READY_BASE_S = 1.0
 READY_S_PER_MB = 0.1
-
-
-def deferred():
-    """True unless ``$CAFFE_COMPAT_ENGINE_DEFER`` is 0 (choose at the first forward)."""
-    return os.environ.get(ENV_DEFER, "1").strip() != "0"
 
 
 def ready_estimate(net):
@@ -155,9 +150,8 @@ class EngineRunner:
                 trusted, _ = self._ready(feed, shapes, threads)
                 run = self._fixed(trusted[0] if trusted else "torch", threads, shapes)
             else:
-                run = self._trial(threads, shapes)
-                if not deferred():
-                    run.now(feed)
+                run = self._trial(threads, shapes)     # ($CAFFE_COMPAT_ENGINE_DEFER=0: its
+                #                                        first call runs the trial's turns)
             self._runs[key] = run
         return run
 

@@ -145,3 +145,21 @@ def test_in_a_process_that_imported_torch_a_runtime_that_disagrees_leaves_the_tr
     assert chosen.decided and bad not in chosen.times
     for out in outs:
         assert scaled_error(out, ref) <= TRUST_TOL
+
+
+def test_engine_defer_0_chooses_at_the_first_call_on_every_path(monkeypatch):
+    """``CAFFE_COMPAT_ENGINE_DEFER=0`` is the one trial's rule, not one path's: the first
+    call of a plan runs every runtime's turns on its input and answers on the winner."""
+    from caffe_compat.onnx_path import choice
+    made = []
+
+    def make(name):
+        made.append(name)
+        return lambda feed: [name]
+    monkeypatch.setenv(choice.ENV_DEFER, "0")
+    chosen = choice.Chosen(lambda feed: ["first"], "first", ["other"], make, 0.0)
+    out = chosen({"x": 1})
+    assert chosen.decided and made == ["other"] and out in (["first"], ["other"])
+    monkeypatch.setenv(choice.ENV_DEFER, "1")
+    later = choice.Chosen(lambda feed: ["first"], "first", ["other"], make, 0.0)
+    assert later({"x": 1}) == ["first"] and not later.decided
