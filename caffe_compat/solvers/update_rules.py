@@ -50,34 +50,44 @@ class NesterovSolver(SGDSolver):
         torch._foreach_add_(diffs, previous, alpha=-float(momentum))
 
 
-class AdaGradSolver(SGDSolver):
-    """Caffe's AdaGradSolver: ``h += diff^2``; ``diff = local_rate * diff / (sqrt(h) + delta)``."""
-
-    type_name = "AdaGrad"
+class _RootScaledSolver(SGDSolver):
+    """Caffe's AdaGrad and RMSProp: the history ``h`` of squared gradients (each its own rule:
+    :meth:`accumulate` / :meth:`accumulate_all`), then ``diff = local_rate * diff /
+    (sqrt(h) + delta)``."""
 
     check_param = _no_momentum
 
     def compute_update_value(self, i, diff, rate):
         local_rate = float(rate * self._lr_mults[i])
-        delta = float(_f32(self.param.delta))
         h = self.history[i]
-        h.add_(diff * diff)
-        update = torch.sqrt(h).add_(delta)
+        self.accumulate(h, diff)
+        update = torch.sqrt(h).add_(float(_f32(self.param.delta)))
         torch.div(diff, update, out=update)
         torch.mul(update, local_rate, out=diff)
 
     def compute_update_values(self, diffs, rate, lr_groups):
-        delta = float(_f32(self.param.delta))
         history = self.history[:len(diffs)]
-        torch._foreach_add_(history, torch._foreach_mul(diffs, diffs))
+        self.accumulate_all(history, diffs)
         update = torch._foreach_sqrt(history)
-        torch._foreach_add_(update, delta)
+        torch._foreach_add_(update, float(_f32(self.param.delta)))
         torch._foreach_div_(diffs, update)
         for indices in lr_groups:
             torch._foreach_mul_([diffs[i] for i in indices], self.local_rate(rate, indices))
 
 
-class RMSPropSolver(SGDSolver):
+class AdaGradSolver(_RootScaledSolver):
+    """Caffe's AdaGradSolver: ``h += diff^2``; ``diff = local_rate * diff / (sqrt(h) + delta)``."""
+
+    type_name = "AdaGrad"
+
+    def accumulate(self, h, diff):
+        h.add_(diff * diff)
+
+    def accumulate_all(self, history, diffs):
+        torch._foreach_add_(history, torch._foreach_mul(diffs, diffs))
+
+
+class RMSPropSolver(_RootScaledSolver):
     """Caffe's RMSPropSolver: ``h = (1 - rms_decay) * diff^2 + rms_decay * h``;
     ``diff = local_rate * diff / (sqrt(h) + delta)``."""
 
@@ -89,28 +99,15 @@ class RMSPropSolver(SGDSolver):
             raise SolverError(f"{self.solver_file}: rms_decay should lie between 0 and 1, got "
                               f"{self.param.rms_decay}")
 
-    def compute_update_value(self, i, diff, rate):
-        local_rate = float(rate * self._lr_mults[i])
-        delta = float(_f32(self.param.delta))
+    def accumulate(self, h, diff):
         rms_decay = _f32(self.param.rms_decay)
-        h = self.history[i]
         h.mul_(float(rms_decay)).add_(diff * diff, alpha=float(_f32(1) - rms_decay))
-        update = torch.sqrt(h).add_(delta)
-        torch.div(diff, update, out=update)
-        torch.mul(update, local_rate, out=diff)
 
-    def compute_update_values(self, diffs, rate, lr_groups):
-        delta = float(_f32(self.param.delta))
+    def accumulate_all(self, history, diffs):
         rms_decay = _f32(self.param.rms_decay)
-        history = self.history[:len(diffs)]
         torch._foreach_mul_(history, float(rms_decay))
         torch._foreach_add_(history, torch._foreach_mul(diffs, diffs),
                             alpha=float(_f32(1) - rms_decay))
-        update = torch._foreach_sqrt(history)
-        torch._foreach_add_(update, delta)
-        torch._foreach_div_(diffs, update)
-        for indices in lr_groups:
-            torch._foreach_mul_([diffs[i] for i in indices], self.local_rate(rate, indices))
 
 
 class AdaDeltaSolver(SGDSolver):
