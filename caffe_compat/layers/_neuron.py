@@ -121,5 +121,5 @@ class LossLayer(Layer):
         return [()]
 
 
-__all__ = ["f32", "elementwise", "scaled_shifted", "NeuronLayer", "FormulaNeuronLayer", "NoBackwardLayer",
-           "LossLayer", "caffe_sigmoid", "int_labels", "checked_labels"]
+__all__ = ["f32", "elementwise", "scaled_shifted", "NeuronLayer", "FormulaNeuronLayer",
+           "NoBackwardLayer", "LossLayer", "caffe_sigmoid", "int_labels", "checked_labels"]

@@ -242,8 +242,7 @@ class TorchFreeNet:
         def decided(runtime, times):
             again.clear()
             if stored:                      # the label: the first session or one made anew
-                label = min(times, key=times.get) if times else runtime
-                stored[0].record(stored[1], {"runtime": runtime, "label": label,
+                stored[0].record(stored[1], {"runtime": runtime, "label": chosen.label,
                                              "seconds": times})
         chosen = choice.Chosen(session, name, others,
                                lambda other: self._trial_session(plan, other, key, again),
@@ -415,17 +414,15 @@ def _stored_winner(net, model, shapes, wanted):
 
     import caffe_compat
 
-    from . import cache_store, runtime
-    from ..parallel import threads
+    from . import cache_store, choice, runtime
     h = hashlib.sha256(f"torch-free plan/{caffe_compat.__version__}\0".encode())
     for piece in ([model] if isinstance(model, bytes) else model):
         h.update(piece)
     h.update(repr((tuple(shapes), tuple(wanted))).encode())
     about = {"net": net.name, "outputs": list(wanted),
              "inputs": {n: list(s) for n, s in zip(net.inputs, shapes)}}
-    versions = ",".join(f"{n}={runtime.version(n)}" for n in runtime.available())
     return (cache_store.entry(h.hexdigest(), about),
-            f"fastest|{versions}|threads={max(1, int(threads.usable_threads()))}")
+            choice.winner_key(runtime.available(), runtime._threads()))
 
 
 def _runs_on(plan, name):

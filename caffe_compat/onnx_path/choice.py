@@ -86,6 +86,7 @@ class Chosen:
         self._trial = None
         self.decided = False
         self.answered = name
+        self.label = f"{name} (first)"      # the trial's label of the session that answers
         self.times = {}             # the trial's fastest turns by label, once decided
         self._first_pass = None     # {label: fastest turn} of the first pass, where rematched
 
@@ -204,11 +205,20 @@ class Chosen:
         if fastest:
             label = min(fastest, key=fastest.get)
             self.runtime, self.session = trial[label][0], trial[label][1]
+            self.label = label
         self.decided = True
         if self._on_decide is not None:
             self._on_decide(self.runtime, dict(self.times))
         debug("runtime chosen: %s (fastest turn in seconds %s)", self.runtime,
               {k: round(v, 6) for k, v in self.times.items()})
+
+
+def winner_key(runtimes, threads, shapes=None):
+    """The name a stored trial winner goes by: the versions of ``runtimes`` (the ones it chose
+    among), the thread count and, where one entry serves several, the input ``shapes``."""
+    from .runtime import version
+    versions = ",".join(f"{n}={version(n)}" for n in runtimes)
+    return f"fastest|{versions}|threads={threads}" + (f"|{shapes}" if shapes else "")
 
 
 def candidates(first):

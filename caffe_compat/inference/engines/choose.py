@@ -26,7 +26,7 @@ import numpy as np
 
 from ...errors import CaffeCompatError, NetError
 from ...onnx_path import runtime
-from ...onnx_path.choice import ENV_DEFER
+from ...onnx_path.choice import ENV_DEFER, winner_key
 from ...onnx_path import trust
 from .threads import engine_threads
 
@@ -298,8 +298,7 @@ class EngineRunner:
             else:
                 self._refused.add(name)
                 trust.distrust(name, self.net.name, verdict.get("why", "failed"), stacklevel=6)
-        versions = ",".join(f"{n}={runtime.version(n)}" for n in ["torch"] + trusted)
-        return trusted, decisions, f"fastest|{versions}|threads={threads}|{sig}"
+        return trusted, decisions, winner_key(["torch"] + trusted, threads, sig)
 
     def _check(self, name, threads, shapes, feed, reference):
         """The trust verdict of engine ``name`` on ``feed``: ``{"ok": bool, "why": text,

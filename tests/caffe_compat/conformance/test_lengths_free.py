@@ -2,8 +2,8 @@
 :func:`caffe_compat.onnx_path.converters.register`), checked on the grid's cases of their types: at
 other lengths of the same ranks and channels, a shape the layer's rule takes writes the same
 graph (the same :meth:`~caffe_compat.onnx_path.graph.Plan.signature`), and a net that runs the
-new shape on the plan of an earlier one (:meth:`caffe_compat.onnx_path.TorchFreeNet._plan`) answers as
-a net read anew for that shape: the same outputs, or the same refusal."""
+new shape on the plan of an earlier one (:meth:`caffe_compat.onnx_path.TorchFreeNet._plan`)
+answers as a net read anew for that shape: the same outputs, or the same refusal."""
 
 import importlib.util
 

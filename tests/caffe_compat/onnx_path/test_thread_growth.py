@@ -1,7 +1,7 @@
 """Sessions made while the thread policy gave fewer threads (another process held a core) are
 made again once it gives more: onnxruntime and OpenVINO fix a session's threads when it is
-made (caffe_compat.onnx_path.runtime.ThreadWatch). Float32 (TorchFreeNet), bf16 (HalfForwards) and int8
-(the quantized model kept: no second calibration)."""
+made (caffe_compat.onnx_path.runtime.ThreadWatch). Float32 (TorchFreeNet), bf16
+(HalfForwards) and int8 (the quantized model kept: no second calibration)."""
 import numpy as np
 import pytest
 
