@@ -84,6 +84,17 @@ def _preprocess(size, channels, batch):
     return run
 
 
+def _chosen_engine(net):
+    """The runtime answering ``net``'s forwards: its torch-free plan's, its engine runner's,
+    else torch."""
+    plans = net._torch_free.plans() if net._torch_free is not None else []
+    if plans and hasattr(plans[-1][2], "runtime"):
+        return plans[-1][2].runtime
+    if net._runners:
+        return net._runners[next(reversed(net._runners))].last_engine
+    return "torch"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", nargs="+", default=list(NETS), choices=list(NETS))
@@ -160,10 +171,7 @@ def main(argv=None):
                 runs.update({k: (lambda f=f: f(x)) for k, f in raw.items()})
                 b = run_opencv()
                 a = run_ours()            # first use: export, check, calibration (not timed)
-                plans = ours._torch_free.plans() if ours._torch_free is not None else []
-                chosen = plans[-1][2].runtime if plans and hasattr(plans[-1][2], "runtime") \
-                    else ours._runners[next(reversed(ours._runners))].last_engine \
-                    if ours._runners else "torch"
+                chosen = _chosen_engine(ours)
                 diff = max([relative_diff(a, b, detections)]
                            + [relative_diff(f(), b, detections) for k, f in runs.items()
                               if k not in ("opencv", "ours")])
