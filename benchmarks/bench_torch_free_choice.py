@@ -14,7 +14,9 @@ forwards run, written by :mod:`caffe_compat.onnx_path`) is given to onnxruntime 
 directly with their best settings (:func:`benchmarks.zoo_timing.raw_sessions`, the same thread
 count), and the three are timed in alternating blocks of ``--seconds`` / ``--rounds``.
 Printed per net and batch: the runtime our forward chose, each one's median milliseconds per
-forward, and ours / the fastest raw session's (goal: at most 1.05). For a net whose plan ends in
+forward, and ours / the fastest raw session's (goal: at most 1.05), with the lowest and
+highest of that ratio round by round (each round against its own fastest raw block): where
+the rounds alone span more than the goal, the machine's noise is the larger figure. For a net whose plan ends in
 a numpy step (the res10 SSD's DetectionOutput), the plan's ONNX model stops before it, so the
 raw sessions above skip that work: such a net's whole export (``caffe_compat.export``, written
 by this process, which may import torch; DetectionOutput in ONNX operators) is timed on both
@@ -69,6 +71,7 @@ for job in jobs:
         raise SystemExit(job["name"] + ": the torch path runs the net: " + str(net.engine_reason))
     runs = {{"ours": ours}}
     (key, plan, session), = net._torch_free.plans()[-1:]
+    settled = [getattr(session, "settled", True)]      # one runtime answers from here on
     engine = getattr(session, "runtime", "?")
     if IMPORT_TORCH:
         import caffe_compat
@@ -81,6 +84,8 @@ for job in jobs:
         for _ in range(job["warm"]):
             net_auto()
         runs["Net auto"] = net_auto
+        (trial, ), = [list(r._runs.values()) for r in own._engine_runners.values()]
+        settled.append(getattr(trial, "settled", True))
         engine += "/" + own._engine_runners[next(iter(own._engine_runners))].last_engine
     # the same graph with every weight in the model's bytes (as the runtime trial writes it)
     again = net._torch_free.written_again(key)
@@ -115,6 +120,15 @@ for job in jobs:
             times[k].append(t / n)
             time.sleep(0.05)
     med = {{k: statistics.median(v) for k, v in times.items()}}
+
+    def spread(who, peers):
+        # the ratio round by round (each round's own fastest peer): how far the machine's
+        # noise moves it (a median past 1.05 with rounds under it is noise, not a choice)
+        peers = [k for k in times if peers(k)]
+        if who not in times or not peers:
+            return [float("nan")] * 2
+        got = [times[who][r] / min(times[k][r] for k in peers) for r in range(job["rounds"])]
+        return [min(got), max(got)]
     rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
                      ratio=med["ours"] / min((v for k, v in med.items()
@@ -128,7 +142,10 @@ for job in jobs:
                          default=float("nan")),
                      net_export=med.get("Net auto", float("nan")) / min(
                          (v for k, v in med.items() if k.startswith("export")),
-                         default=float("nan"))))
+                         default=float("nan")),
+                     ours_rounds=spread("ours", lambda k: k in ("onnxruntime", "openvino")),
+                     net_rounds=spread("Net auto", lambda k: k.startswith("export")),
+                     settled=settled))
 assert IMPORT_TORCH or "torch" not in sys.modules, "torch was imported"
 print(json.dumps(rows))
 """
@@ -196,6 +213,11 @@ def main(argv=None):
                   f"{ms.get('onnxruntime', float('nan')):8.2f} "
                   f"{ms.get('openvino', float('nan')):8.2f} {r['ratio']:8.3f} "
                   f"{r['export']:11.3f} {r['net_auto']:8.3f} {r['net_export']:10.3f}")
+            rounds = "ours/raw by round %.3f-%.3f" % tuple(r["ours_rounds"])
+            if args.import_torch:
+                rounds += ", Net/export by round %.3f-%.3f" % tuple(r["net_rounds"])
+            settled = "" if all(r["settled"]) else "  (a trial still running after --warm)"
+            print(" " * 20 + rounds + settled)
             print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
 
 

@@ -18,12 +18,22 @@ another had just filled: docs/benchmarks.md); a runtime :data:`DROP` times slowe
 best so far leaves at once; where the two fastest are within :data:`CLOSE`, they take their
 turns once more in the other order. The one with the fastest turn answers from then on.
 
+Where another runtime's fastest turn came within :data:`CLOSE` of the winner's, five turns
+cannot tell them apart (at two threads on two cores one forward's time varies by 10-20 %
+from block to block: docs/engines.md), so the next forwards are a **second look**: each of
+those runtimes takes :data:`LOOK_ROUNDS` blocks of :data:`LOOK_TURNS` timed forwards (at
+least :data:`LOOK_BLOCK_S` of them), in turn and in the other order the next round, each
+block after one untimed forward; a block's median forward is its time, and the runtime with
+the fastest block answers from then on. Block medians rank runtimes as a net that keeps
+running meets them: the fastest single turn favours the runtime whose forwards vary most.
+
 Every runtime computes the same graph in float32: the outputs differ by the order of the sums
 only (``tests/caffe_compat/conformance``). ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` pins one
 runtime (no trial), as does ``CAFFE_COMPAT_TORCH_FREE_CHOICE=0`` (the first runtime
 throughout)."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -38,6 +48,9 @@ TRIAL_S_PER_MB = 0.02    # (the sessions' loading times: docs/engines.md)
 TURNS = 5                # timed forwards of each runtime in the trial
 DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
 CLOSE = 1.15             # two fastest runtimes within this ratio take their turns once more
+LOOK_ROUNDS = 2          # the second look (runtimes within CLOSE of the winner): blocks each
+LOOK_TURNS = 8           # timed forwards of a block, and at least
+LOOK_BLOCK_S = 0.02      # seconds of them (a net of a few hundred microseconds)
 
 
 def debug(message, *args):
@@ -89,10 +102,19 @@ class Chosen:
         self.label = f"{name} (first)"      # the trial's label of the session that answers
         self.times = {}             # the trial's fastest turns by label, once decided
         self._first_pass = None     # {label: fastest turn} of the first pass, where rematched
+        self._look = None           # the second look's turns to come: [(label, block)]
+        self._looking = None        # label -> (runtime, session, [[turns] per block])
+        self.looked = {}            # its fastest block median by label, once it has run
+
+    @property
+    def settled(self):
+        """True once one runtime answers every forward (the trial and any second look
+        over)."""
+        return self.decided and self._look is None
 
     def __call__(self, feed):
         if self.decided:
-            return self.session(feed)
+            return self.session(feed) if self._look is None else self._look_turn(feed)
         if self._trial is None and self.calls == 0 and not deferred():
             return self.now(feed)
         if self._trial is None:
@@ -211,6 +233,51 @@ class Chosen:
             self._on_decide(self.runtime, dict(self.times))
         debug("runtime chosen: %s (fastest turn in seconds %s)", self.runtime,
               {k: round(v, 6) for k, v in self.times.items()})
+        if fastest:
+            self._plan_look(trial, fastest, label)
+
+    def _plan_look(self, trial, fastest, winner):
+        """The second look's turns (module doc) where runtimes came within :data:`CLOSE` of
+        ``winner``: their sessions kept, the others let go."""
+        close = [k for k in fastest if fastest[k] <= CLOSE * fastest[winner]]
+        if len(close) < 2 or LOOK_ROUNDS < 1:
+            return
+        self._looking = {k: (trial[k][0], trial[k][1], []) for k in close}
+        turns = max(LOOK_TURNS, min(200, math.ceil(LOOK_BLOCK_S / max(fastest[winner], 1e-6))))
+        look = []
+        for block in range(LOOK_ROUNDS):
+            for label in (close if block % 2 == 0 else close[::-1]):
+                look += [(label, None)] + [(label, block)] * turns
+        self._look = look[::-1]                  # popped from the end
+
+    def _look_turn(self, feed):
+        label, block = self._look.pop()
+        self.answered, session, blocks = self._looking[label]
+        start = time.perf_counter()
+        out = session(feed)
+        took = time.perf_counter() - start
+        if block is not None:
+            if len(blocks) <= block:
+                blocks.append([])
+            blocks[-1].append(took)
+        if not self._look:
+            self._end_look()
+        return out
+
+    def _end_look(self):
+        """The runtime of the fastest block median answers from now on (and is reported to
+        ``decided`` again)."""
+        import statistics
+        looking, self._looking, self._look = self._looking, None, None
+        self.looked = {k: min(statistics.median(b) for b in blocks)
+                       for k, (_, _, blocks) in looking.items()}
+        label = min(self.looked, key=self.looked.get)
+        self.runtime, self.session, _ = looking[label]
+        self.label, self.answered = label, self.runtime
+        if self._on_decide is not None:
+            self._on_decide(self.runtime, dict(self.times))
+        debug("second look: %s (fastest block median in seconds %s)", self.runtime,
+              {k: round(v, 6) for k, v in self.looked.items()})
 
 
 def winner_key(runtimes, threads, shapes=None):

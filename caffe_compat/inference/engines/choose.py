@@ -115,7 +115,7 @@ class EngineRunner:
     def __call__(self, feed):
         shapes = tuple((n, tuple(feed[n].shape)) for n in sorted(feed))
         run = self._run_for(engine_threads(), shapes, feed)
-        if getattr(run, "decided", True):
+        if getattr(run, "settled", True):
             out = run(feed)
             self.last_engine = run.runtime
         else:

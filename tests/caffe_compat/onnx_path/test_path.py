@@ -2,6 +2,7 @@
 imports neither torch nor the onnx package; the switch forces either path; what the converters
 do not reproduce goes to the torch path with the same answers."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -508,3 +509,71 @@ def test_a_runtime_slowed_in_the_second_pass_keeps_its_first_pass_turns(monkeypa
     assert chosen.runtime == "slowed"
     assert chosen.times["slowed"] == pytest.approx(0.002)
     assert chosen.times["steady"] == pytest.approx(0.0022)
+
+
+def _run_until_settled(chosen, limit=2000):
+    """Forwards until one runtime answers every one (the trial and any second look over)."""
+    for calls in range(limit):
+        if chosen.settled:
+            return calls
+        assert chosen(1) == [1]
+    raise AssertionError("the trial did not settle")
+
+
+def _looked_trial(monkeypatch, others, first=lambda k: 0.006):
+    from caffe_compat.onnx_path import choice
+    clock = _Clock()
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    monkeypatch.setattr(choice, "time", clock)
+    sessions = {name: clock.session(f) for name, f in others.items()}
+    reports = []
+    chosen = choice.Chosen(clock.session(first), "first", list(others), sessions.get, 0.0,
+                           decided=lambda name, times: reports.append(name))
+    _run_until_settled(chosen)
+    return choice, chosen, reports
+
+
+def test_a_second_look_ranks_close_runtimes_by_their_block_medians(monkeypatch):
+    """Two runtimes within CLOSE: the one whose fastest single turn is the fastest but whose
+    forwards mostly take longer wins the first trial; the second look's block medians give
+    the net to the runtime whose forwards are steadily faster, and ``decided`` hears of it."""
+    choice, chosen, reports = _looked_trial(monkeypatch, {
+        "spiky": lambda k: 0.0019 if k % 4 == 0 else 0.003,
+        "even": lambda k: 0.002})
+    assert chosen.times["spiky"] < chosen.times["even"]        # the first trial's minimum
+    assert reports == ["spiky", "even"]
+    assert chosen.runtime == "even" and chosen.label == "even"
+    assert chosen.looked == pytest.approx({"spiky": 0.003, "even": 0.002})
+
+
+def test_a_second_look_keeps_the_winner_that_stays_faster(monkeypatch):
+    choice, chosen, reports = _looked_trial(monkeypatch, {
+        "a": lambda k: 0.0020, "b": lambda k: 0.0021})
+    assert reports == ["a", "a"] and chosen.runtime == "a"
+    assert set(chosen.looked) == {"a", "b"}
+
+
+def test_runtimes_apart_by_more_than_close_settle_without_a_second_look(monkeypatch):
+    choice, chosen, reports = _looked_trial(monkeypatch, {
+        "fast": lambda k: 0.001, "slow": lambda k: 0.003})
+    assert reports == ["fast"] and chosen.looked == {}
+
+
+def test_the_second_look_runs_blocks_of_at_least_look_block_s(monkeypatch):
+    """A forward of 0.1 ms: each block holds LOOK_BLOCK_S of forwards (200 turns at most),
+    each runtime a block per round, after one untimed forward."""
+    from caffe_compat.onnx_path import choice
+    counts = {"a": [0], "b": [0]}
+
+    def counted(name, seconds):
+        def f(k):
+            counts[name][0] += 1
+            return seconds
+        return f
+    choice, chosen, _ = _looked_trial(monkeypatch, {
+        "a": counted("a", 0.0001), "b": counted("b", 0.000105)},
+        first=lambda k: 0.001)
+    turns = min(200, math.ceil(choice.LOOK_BLOCK_S / 0.0001))
+    look = choice.LOOK_ROUNDS * (1 + turns)
+    trial = 2 * (1 + choice.TURNS)                     # the first pass and the rematch
+    assert counts == {"a": [trial + look], "b": [trial + look]}
