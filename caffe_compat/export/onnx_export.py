@@ -96,6 +96,13 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None, b
     The inputs' batch axis is declared free (``dynamic_batch``) or fixed to ``batch`` (default:
     the deploy file's). ``metadata``: ``{key: text}`` stored as the model's ``metadata_props``."""
     onnx = import_onnx()
+    return onnx.load_model_from_string(b"".join(
+        _model_pieces(onnx, net, outputs, dynamic_batch, opset, metadata, batch)))
+
+
+def _model_pieces(onnx, net, outputs, dynamic_batch, opset, metadata, batch):
+    """:func:`build_onnx`'s model as the wire writer's pieces (a file is written from them
+    without encoding the weights again), its outputs typed by ONNX shape inference."""
     outputs = list(outputs) if outputs else default_outputs(net)
     steps, inputs = needed_layers(net, outputs)
     g = onnx_graph.Graph()
@@ -122,15 +129,15 @@ def build_onnx(net, outputs=None, dynamic_batch=True, opset=17, metadata=None, b
         graph_inputs.append((b, shape))
     read = {n for ins, _ in g.node_names for n in ins}
     inits = [g.initializers[k] for k, n in enumerate(g.initializer_names) if n in read]
-    pieces = onnx_wire.model_pieces(
-        net.name or "caffe_net", list(g.nodes), inits, graph_inputs,
-        [(name, None) for name in out_names],
-        producer=PRODUCER, opset=int(opset), ir_version=_ir_version(onnx, int(opset)),
-        metadata=metadata)
-    model = onnx.load_model_from_string(b"".join(pieces))
-    _output_types(onnx, model, [(name, net.blob_shape(b)) for name, b in zip(out_names,
-                                                                            outputs)])
-    return model
+
+    def pieces(typed):
+        return onnx_wire.model_pieces(
+            net.name or "caffe_net", list(g.nodes), inits, graph_inputs, typed,
+            producer=PRODUCER, opset=int(opset), ir_version=_ir_version(onnx, int(opset)),
+            metadata=metadata)
+    untyped = onnx.load_model_from_string(b"".join(pieces([(n, None) for n in out_names])))
+    return pieces(_output_shapes(onnx, untyped, [(name, net.blob_shape(b))
+                                                 for name, b in zip(out_names, outputs)]))
 
 
 def _layer_tops(g, node, module, bottoms):
@@ -181,28 +188,26 @@ def _ir_version(onnx, opset):
     return onnx.IR_VERSION
 
 
-def _output_types(onnx, model, outputs):
-    """Declare each output's rank and the sizes ONNX shape inference finds (free ones named);
-    ``outputs``: ``[(name, shape in the built net)]``, the shape's rank used where inference
-    finds none."""
+def _output_shapes(onnx, model, outputs):
+    """``[(output, shape)]``: each output's rank and the sizes ONNX shape inference finds in
+    ``model`` (free ones named ``<blob>_dim<k>``); ``outputs``: ``[(name, shape in the built
+    net)]``, that shape's rank used where inference finds none. Every output is float32, as a
+    Caffe blob is."""
     try:
         inferred = onnx.shape_inference.infer_shapes(_skeleton(onnx, model))
         found = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
     except Exception:  # noqa: BLE001 - shape inference is advisory here
         found = {}
-    del model.graph.output[:]
+    typed = []
     for b, shape in outputs:
         v = found.get(b)
         if v is not None and v.type.tensor_type.HasField("shape"):
-            out = model.graph.output.add()
-            out.CopyFrom(v)
-            for k, d in enumerate(out.type.tensor_type.shape.dim):
-                if not d.HasField("dim_value") and not d.dim_param:
-                    d.dim_param = f"{b}_dim{k}"
-            continue
-        dims = [f"{b}_dim{k}" for k in range(len(shape))]
-        model.graph.output.append(onnx.helper.make_tensor_value_info(
-            b, onnx.TensorProto.FLOAT, dims))
+            typed.append((b, [d.dim_value if d.HasField("dim_value") else
+                              (d.dim_param or f"{b}_dim{k}")
+                              for k, d in enumerate(v.type.tensor_type.shape.dim)]))
+        else:
+            typed.append((b, [f"{b}_dim{k}" for k in range(len(shape))]))
+    return typed
 
 
 def _skeleton(onnx, model):
@@ -237,9 +242,10 @@ def export_onnx(net, path, outputs=None, dynamic_batch=True, opset=17, metadata=
     """Write ``net`` as an ONNX file (atomically), checked by ``onnx.checker`` (full check).
     See :func:`build_onnx` for the arguments. Returns ``path``."""
     onnx = import_onnx()
-    model = build_onnx(net, outputs, dynamic_batch, opset, metadata, batch)
+    pieces = _model_pieces(onnx, net, outputs, dynamic_batch, opset, metadata, batch)
     with atomic_path(path, suffix=".onnx") as tmp:
-        onnx.save(model, tmp)
+        with open(tmp, "wb") as f:
+            f.writelines(pieces)
         check_model(tmp, os.fspath(path))
     return path
 
