@@ -16,11 +16,12 @@ count), and the three are timed in alternating blocks of ``--seconds`` / ``--rou
 Printed per net and batch: the runtime our forward chose, each one's median milliseconds per
 forward, and ours / the fastest raw session's (goal: at most 1.05), with the lowest and
 highest of that ratio round by round (each round against its own fastest raw block): where
-the rounds alone span more than the goal, the machine's noise is the larger figure. For a net whose plan ends in
-a numpy step (the res10 SSD's DetectionOutput), the plan's ONNX model stops before it, so the
-raw sessions above skip that work: such a net's whole export (``caffe_compat.export``, written
-by this process, which may import torch; DetectionOutput in ONNX operators) is timed on both
-engines as well, and ours / the fastest of those is printed beside (``ours/export``).
+the rounds alone span more than the goal, the machine's noise is the larger figure. For a net
+whose plan ends in a numpy step (the res10 SSD's DetectionOutput), the plan's ONNX model stops
+before it, so the raw sessions above skip that work: such a net's whole export
+(``caffe_compat.export``, written by this process, which may import torch; DetectionOutput in
+ONNX operators) is timed on both engines as well, and ours / the fastest of those is printed
+beside (``ours/export``).
 ``CAFFE_COMPAT_THREADS`` and ``cv2.setNumThreads`` give every library the same count.
 
 ``--import-torch``: the program imports torch first (cv2.dnn's forward takes the same path and
@@ -84,9 +85,10 @@ for job in jobs:
         for _ in range(job["warm"]):
             net_auto()
         runs["Net auto"] = net_auto
-        (trial, ), = [list(r._runs.values()) for r in own._engine_runners.values()]
+        runner, = own._engine_runners.values()
+        trial, = runner._runs.values()
         settled.append(getattr(trial, "settled", True))
-        engine += "/" + own._engine_runners[next(iter(own._engine_runners))].last_engine
+        engine += "/" + runner.last_engine
     # the same graph with every weight in the model's bytes (as the runtime trial writes it)
     again = net._torch_free.written_again(key)
     whole = again.whole

@@ -102,7 +102,7 @@ class Chosen:
         self.label = f"{name} (first)"      # the trial's label of the session that answers
         self.times = {}             # the trial's fastest turns by label, once decided
         self._first_pass = None     # {label: fastest turn} of the first pass, where rematched
-        self._look = None           # the second look's turns to come: [(label, block)]
+        self._look = None           # the second look's turns to come: [(label, timed)]
         self._looking = None        # label -> (runtime, session, [[turns] per block])
         self.looked = {}            # its fastest block median by label, once it has run
 
@@ -247,19 +247,18 @@ class Chosen:
         look = []
         for block in range(LOOK_ROUNDS):
             for label in (close if block % 2 == 0 else close[::-1]):
-                look += [(label, None)] + [(label, block)] * turns
+                look += [(label, False)] + [(label, True)] * turns
         self._look = look[::-1]                  # popped from the end
 
     def _look_turn(self, feed):
-        label, block = self._look.pop()
+        label, timed = self._look.pop()
         self.answered, session, blocks = self._looking[label]
         start = time.perf_counter()
         out = session(feed)
-        took = time.perf_counter() - start
-        if block is not None:
-            if len(blocks) <= block:
-                blocks.append([])
-            blocks[-1].append(took)
+        if timed:
+            blocks[-1].append(time.perf_counter() - start)
+        else:                                    # a block starts after one untimed forward
+            blocks.append([])
         if not self._look:
             self._end_look()
         return out
