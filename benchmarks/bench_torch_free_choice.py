@@ -13,9 +13,11 @@ installed into OpenCV 5, ``readNetFromCaffe``, ``--warm`` forwards (the runtime 
 forwards run, written by :mod:`caffe_compat.onnx_path`) is given to onnxruntime and OpenVINO
 directly with their best settings (:func:`benchmarks.zoo_timing.raw_sessions`, the same thread
 count), and the three are timed in alternating blocks of ``--seconds`` / ``--rounds``.
-Printed per net and batch: the runtime our forward chose, each one's median milliseconds per
-forward, and ours / the fastest raw session's (goal: at most 1.05), with the lowest and
-highest of that ratio round by round (each round against its own fastest raw block): where
+Every forward is timed alone (a burst of the machine's noise lengthens the forwards it falls
+on, not a whole block). Printed per net and batch: the runtime our forward chose, each one's
+median forward over every round, and ours / the fastest raw session's (goal: at most 1.05),
+with that ratio round by round (each round's median forward against its own fastest raw
+session's: lowest, highest, median); where
 the rounds alone span more than the goal, the machine's noise is the larger figure. For a net
 whose plan ends in a numpy step (the res10 SSD's DetectionOutput), the plan's ONNX model stops
 before it, so the raw sessions above skip that work: such a net's whole export
@@ -109,28 +111,35 @@ for job in jobs:
                                  ort_spinning=job["spin"]).items():
             runs["export " + k] = (lambda f=f: f(x))
             runs["export " + k]()
-    times = {{k: [] for k in runs}}
+    # every forward timed alone: a burst of the machine's noise lengthens the forwards it
+    # falls on, not a whole block's mean
+    times = {{k: [] for k in runs}}       # per round, the block's median forward
+    each = {{k: [] for k in runs}}        # every forward of every round
     block = job["seconds"] / job["rounds"] / len(runs)
     for _ in range(job["rounds"]):
         for k, f in runs.items():
-            t0 = time.perf_counter(); n = 0
+            got = []
+            end = time.perf_counter() + block
             while True:
-                f(); n += 1
-                t = time.perf_counter() - t0
-                if t >= block and n >= 2:
+                t0 = time.perf_counter()
+                f()
+                t = time.perf_counter()
+                got.append(t - t0)
+                if t >= end and len(got) >= 3:
                     break
-            times[k].append(t / n)
+            times[k].append(statistics.median(got))
+            each[k].extend(got)
             time.sleep(0.05)
-    med = {{k: statistics.median(v) for k, v in times.items()}}
+    med = {{k: statistics.median(v) for k, v in each.items()}}
 
     def spread(who, peers):
         # the ratio round by round (each round's own fastest peer): how far the machine's
         # noise moves it (a median past 1.05 with rounds under it is noise, not a choice)
         peers = [k for k in times if peers(k)]
         if who not in times or not peers:
-            return [float("nan")] * 2
+            return [float("nan")] * 3
         got = [times[who][r] / min(times[k][r] for k in peers) for r in range(job["rounds"])]
-        return [min(got), max(got)]
+        return [min(got), statistics.median(got), max(got)]
     rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
                      ratio=med["ours"] / min((v for k, v in med.items()
@@ -215,12 +224,19 @@ def main(argv=None):
                   f"{ms.get('onnxruntime', float('nan')):8.2f} "
                   f"{ms.get('openvino', float('nan')):8.2f} {r['ratio']:8.3f} "
                   f"{r['export']:11.3f} {r['net_auto']:8.3f} {r['net_export']:10.3f}")
-            rounds = "ours/raw by round %.3f-%.3f" % tuple(r["ours_rounds"])
+            rounds = "ours/raw by round %.3f-%.3f (median %.3f)" % _span(r["ours_rounds"])
             if args.import_torch:
-                rounds += ", Net/export by round %.3f-%.3f" % tuple(r["net_rounds"])
+                rounds += ", Net/export by round %.3f-%.3f (median %.3f)" % _span(
+                    r["net_rounds"])
             settled = "" if all(r["settled"]) else "  (a trial still running after --warm)"
             print(" " * 20 + rounds + settled)
             print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
+
+
+def _span(rounds):
+    """(lowest, highest, median) of a ratio's rounds, as printed."""
+    low, median, high = rounds
+    return low, high, median
 
 
 def _whole_export(proto, weights, output, work):

@@ -235,7 +235,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
             module.register_forward_hook(post)
 
     def _check(self):
-        if self.empty():
+        if not self._layers:            # (empty(), unwrapped: cv2.error's wrapper is not paid)
             raise NetError("the net is empty (cv2.dnn.Net() without a model); read one with "
                            "caffe_compat.dnn.readNetFromCaffe")
 

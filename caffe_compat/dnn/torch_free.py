@@ -43,7 +43,7 @@ class TorchFreeMixin:
         shapes = self._declared_shapes()
         if None not in shapes:
             from ..errors import NetError
-            from ..onnx_path.converters import Unsupported
+            from ..onnx_path import Unsupported
             outputs = [t for k in self.getUnconnectedOutLayers() for t in
                        self._layers[k - 1]["tops"]]
             try:
@@ -121,11 +121,10 @@ class TorchFreeMixin:
         if self._backend != DNN_BACKEND_DEFAULT or self._device != "cpu" or \
                 engine not in ("", "auto"):
             return None
-        from ..onnx_path.converters import Unsupported
         start = time.perf_counter_ns()
         try:
             got = self._torch_free.run(shapes, wanted, self._fed)
-        except Unsupported as exc:
+        except onnx_path.Unsupported as exc:
             self._lite_off(str(exc))
             return None
         finally:

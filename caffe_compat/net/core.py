@@ -9,6 +9,7 @@ and exports :mod:`caffe_compat.net.weights`', blob views :mod:`caffe_compat.net.
 from __future__ import annotations
 
 import collections
+import operator
 import os
 
 import numpy as np
@@ -24,12 +25,14 @@ from ..errors import NetError
 from .graph import build_graph, phase_name
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
-from ..kernels import collector
+from ..kernels import blas_order, collector
 from ..layers._prefetching import PrefetchingDataLayer
 from . import reshape
 from .build import NetBuildMixin
 from .weights import NetWeightsMixin
 from ..proto import caffe_pb2
+
+_VERSION = operator.attrgetter("_version")      # a tensor's count of in-place writes
 
 
 def load_net_param(model):
@@ -222,22 +225,23 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
 
     def _engine_forward(self, inputs):
         """The outputs from the engine runner (None where this forward must run here)."""
-        from ..kernels import blas_order
-        if blas_order.INFERENCE or self._ref.dtype != torch.float32 or \
-                self._ref.device.type != "cpu" or set(inputs) - set(self.inputs):
+        # (no import here: a forward's Python time runs on caches its engine has just used)
+        ref = self._buffers["_ref"]             # (Module.__getattr__'s look-up, done directly)
+        if blas_order.INFERENCE or ref.dtype != torch.float32 or ref.device.type != "cpu" or \
+                set(inputs).difference(self._walk()[1]):
             return None
-        from ..inference.engines import EngineRunner, as_feed
         outputs = tuple(self.graph.outputs)
         runner = self._engine_runners.get((self.engine, outputs))
-        if runner is not None and sum(t._version for t in runner.weights) != runner.version:
+        if runner is not None and sum(map(_VERSION, runner.weights)) != runner.version:
             runner = None           # weights changed in place since the export
         if runner is None:
+            from ..inference.engines import EngineRunner
             runner = EngineRunner(self, outputs, self.engine)
             runner.weights = list(self.caffe_state_dict().values())
-            runner.version = sum(t._version for t in runner.weights)
+            runner.version = sum(map(_VERSION, runner.weights))
             self._engine_runners = {(self.engine, outputs): runner}
         self.loss = None
-        got = runner(as_feed(inputs))
+        got = runner(runner.feed(inputs))
         return collections.OrderedDict(
             (n, v if isinstance(v, torch.Tensor) else torch.from_numpy(v))
             for n, v in zip(outputs, got))

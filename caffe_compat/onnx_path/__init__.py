@@ -30,6 +30,8 @@ import collections
 import os
 import sys
 
+from .unsupported import Unsupported
+
 ENV = "CAFFE_COMPAT_TORCH_FREE"
 MODE = None            # "auto" | "on" | "off"; None: $CAFFE_COMPAT_TORCH_FREE (default auto)
 _VALUES = {"": "auto", "auto": "auto", "1": "on", "on": "on", "true": "on", "yes": "on",
@@ -159,7 +161,6 @@ class TorchFreeNet:
                 return self._keep_on_free(key, plan, session, engine)
         name = engine
         if plan.parts:
-            from .converters import Unsupported
             self._watch.made(name)
             try:
                 sessions = []
@@ -391,18 +392,18 @@ class TorchFreeNet:
     def run(self, shapes, wanted, fed):
         """The arrays of blobs ``wanted`` for inputs ``fed`` ({name: float32 array}) of
         ``shapes``."""
-        from . import graph
-        from .converters import Unsupported
-        unfed = [n for n in self.inputs if n not in fed]
-        if unfed:
-            raise Unsupported(f"input(s) {unfed} not set (the torch path feeds them as Caffe)")
+        # (no import here: a forward's Python time runs on caches its runtime has just used)
+        for n in self.inputs:
+            if n not in fed:
+                raise Unsupported(f"input(s) {[n for n in self.inputs if n not in fed]} not "
+                                  "set (the torch path feeds them as Caffe)")
         if self._watch.grew():
             debug("%s: the thread policy gives more threads than its sessions were made "
                   "with; they are made again", self.name)
             self.forget_sessions()
         plan, session = self._plan(tuple(shapes), tuple(wanted))
         self.runtime = getattr(session, "runtime", None)
-        return graph.run(plan, session, fed, wanted)
+        return plan.run(session, fed, wanted)
 
 
 def _stored_winner(net, model, shapes, wanted):
@@ -431,7 +432,6 @@ def _runs_on(plan, name):
     net."""
     why = plan.avoids.get(name)
     if why is not None:
-        from .converters import Unsupported
         raise Unsupported(f"not on {name}: {why}")
 
 

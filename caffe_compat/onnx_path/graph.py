@@ -289,6 +289,18 @@ class Plan:
         self._signature = False             # not computed yet
         self.avoids = avoids or {}          # runtime -> why (Graph.avoid)
 
+    def run(self, session, feed, wanted=None):
+        """The arrays of ``wanted`` (default :attr:`wanted`) for ``feed`` ({input name:
+        float32 array}): the ONNX part by ``session`` (``session(feed) -> arrays`` in
+        :attr:`graph_outputs`' order), then the numpy steps."""
+        values = dict(self.consts) if self.consts else {}
+        if self.graph_outputs:
+            values.update(zip(self.graph_outputs, session(feed)))
+        for step, bottoms, tops in self.steps:
+            values.update(zip(tops, step([values[b] for b in bottoms])))
+        return [np.ascontiguousarray(values[b], dtype=np.float32)
+                for b in (self.wanted if wanted is None else wanted)]
+
     def signature(self):
         """What the plan computes apart from the shapes it was written for (its whole
         model's :meth:`Part.signature`, the numpy steps' and constants' blobs), or None where
@@ -461,17 +473,3 @@ def in_turn(parts, sessions, outputs):
 
     forward.runtime = getattr(sessions[-1], "runtime", None)
     return forward
-
-
-def run(plan, session, feed, wanted=None):
-    """The arrays of ``wanted`` (default ``plan.wanted``) for ``feed`` ({input name: float32
-    array}): the ONNX part by ``session`` (``session(feed) -> arrays`` in
-    ``plan.graph_outputs``' order), then the numpy steps."""
-    values = dict(plan.consts)
-    if plan.graph_outputs:
-        got = session(feed)
-        values.update(zip(plan.graph_outputs, got))
-    for step, bottoms, tops in plan.steps:
-        values.update(zip(tops, step([values[b] for b in bottoms])))
-    return [np.ascontiguousarray(values[b], dtype=np.float32)
-            for b in (plan.wanted if wanted is None else wanted)]

@@ -217,14 +217,14 @@ class Int8Forwards(PlannedForwards):
     def float_outputs(self, wanted):
         """The float32 values of blobs ``wanted`` on the calibration feed (the torch-free
         model on onnxruntime): the ranges OpenCV's rules read."""
-        from . import graph, runtime
+        from . import runtime
         shapes = tuple(tuple(self.calibration[n].shape) for n in self.inputs)
         plan = self._build(shapes, tuple(wanted))
         session = None
         if plan.whole is not None:
             session = runtime.session("onnxruntime", b"".join(plan.model),
                                       plan.whole.input_names, plan.whole.output_names)
-        return graph.run(plan, session, self._feed(plan), list(wanted))
+        return plan.run(session, self._feed(plan), list(wanted))
 
     def _feed(self, plan, feed=None):
         feed = self.calibration if feed is None else feed
@@ -279,7 +279,7 @@ class Int8Forwards(PlannedForwards):
         """(plan, int8 ONNX model bytes or None) for input ``shapes`` and outputs ``wanted``:
         the plan's model quantized with the ranges of the calibration feed (the export's
         int8 file; the forwards load it into a session)."""
-        from .converters import Unsupported
+        from .unsupported import Unsupported
         wanted = tuple(wanted)
         plan = self._build(shapes, wanted)
         if plan.whole is None:                  # nothing for the model to compute

@@ -73,7 +73,7 @@ class PlannedForwards:
             self._plans.clear()            # compiled on fewer threads than the policy's now
         plan, session = graph.remembered(self._plans, (tuple(shapes), tuple(wanted)),
                                          self._make, self.KEEP)
-        return graph.run(plan, session, self._feed(plan, feed), list(wanted))
+        return plan.run(session, self._feed(plan, feed), list(wanted))
 
 
 class HalfForwards(PlannedForwards):

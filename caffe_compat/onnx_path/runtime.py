@@ -511,7 +511,7 @@ def choose(weight_bytes=None):
     for a net of at most :data:`SMALL_NET_BYTES` of weights (``weight_bytes``) where the
     process has imported OpenCV 5 already; else the first installed of onnxruntime and
     OpenCV's reader."""
-    from .converters import Unsupported
+    from .unsupported import Unsupported
     wanted = os.environ.get(ENV_RUNTIME, "").strip().lower()
     small = weight_bytes is not None and weight_bytes <= SMALL_NET_BYTES
     if not wanted and small and _opencv5_imported():

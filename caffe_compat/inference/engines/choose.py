@@ -88,6 +88,16 @@ def _shape_text(shapes):
     return ";".join(f"{n}={'x'.join(str(d) for d in s)}" for n, s in shapes)
 
 
+def as_feed(inputs):
+    """``{name: contiguous float32 array}`` from arrays or tensors."""
+    out = {}
+    for k, v in inputs.items():
+        if hasattr(v, "detach"):
+            v = v.detach().to("cpu").numpy()
+        out[k] = np.ascontiguousarray(v, dtype=np.float32)
+    return out
+
+
 class EngineRunner:
     """Inference forwards of one test-phase :class:`~caffe_compat.Net` returning ``outputs``
     (blob names, in order), on the engine chosen for each input shape and thread count.
@@ -96,6 +106,8 @@ class EngineRunner:
     list of arrays. ``torch_run`` replaces the torch reference's session (a callable of the
     same form; caffe_compat.dnn passes its own, which keeps per-layer timings).
     ``runner.last_engine`` names the engine of the last call."""
+
+    feed = staticmethod(as_feed)      # (a forward's feed from arrays or tensors)
 
     def __init__(self, net, outputs, engine=None, torch_run=None):
         self.net = net
@@ -325,16 +337,6 @@ class EngineRunner:
 def run_outputs(runner, feed):
     """``runner(feed)`` as ``{output: array}``."""
     return dict(zip(runner.outputs, runner(feed)))
-
-
-def as_feed(inputs):
-    """``{name: contiguous float32 array}`` from arrays or tensors."""
-    out = {}
-    for k, v in inputs.items():
-        if hasattr(v, "detach"):
-            v = v.detach().to("cpu").numpy()
-        out[k] = np.ascontiguousarray(v, dtype=np.float32)
-    return out
 
 
 __all__ = ["EngineRunner", "requested_engine", "installed_engines", "torch_session", "run_outputs",

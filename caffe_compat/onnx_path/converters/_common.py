@@ -18,9 +18,7 @@ _CONVERTERS = registry.entries("lite")       # Caffe type -> function writing ON
 _HOST = registry.entries("lite-host")        # Caffe type -> a numpy step after the ONNX part
 
 
-class Unsupported(Exception):
-    """What the torch-free path does not reproduce for a layer: the net takes the torch path
-    (the message goes to the debug log)."""
+from ..unsupported import Unsupported  # noqa: F401 (the converters raise it)
 
 
 def register(type_name, host=False, lengths_free=None, rule=None):
