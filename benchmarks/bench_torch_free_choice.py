@@ -139,7 +139,7 @@ for job in jobs:
         if who not in times or not peers:
             return [float("nan")] * 3
         got = [times[who][r] / min(times[k][r] for k in peers) for r in range(job["rounds"])]
-        return [min(got), statistics.median(got), max(got)]
+        return [min(got), max(got), statistics.median(got)]
     rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
                      ratio=med["ours"] / min((v for k, v in med.items()
@@ -224,19 +224,13 @@ def main(argv=None):
                   f"{ms.get('onnxruntime', float('nan')):8.2f} "
                   f"{ms.get('openvino', float('nan')):8.2f} {r['ratio']:8.3f} "
                   f"{r['export']:11.3f} {r['net_auto']:8.3f} {r['net_export']:10.3f}")
-            rounds = "ours/raw by round %.3f-%.3f (median %.3f)" % _span(r["ours_rounds"])
+            rounds = "ours/raw by round %.3f-%.3f (median %.3f)" % tuple(r["ours_rounds"])
             if args.import_torch:
-                rounds += ", Net/export by round %.3f-%.3f (median %.3f)" % _span(
+                rounds += ", Net/export by round %.3f-%.3f (median %.3f)" % tuple(
                     r["net_rounds"])
             settled = "" if all(r["settled"]) else "  (a trial still running after --warm)"
             print(" " * 20 + rounds + settled)
             print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
-
-
-def _span(rounds):
-    """(lowest, highest, median) of a ratio's rounds, as printed."""
-    low, median, high = rounds
-    return low, high, median
 
 
 def _whole_export(proto, weights, output, work):

@@ -43,12 +43,11 @@ class TorchFreeMixin:
         shapes = self._declared_shapes()
         if None not in shapes:
             from ..errors import NetError
-            from ..onnx_path import Unsupported
             outputs = [t for k in self.getUnconnectedOutLayers() for t in
                        self._layers[k - 1]["tops"]]
             try:
                 net.check(shapes, outputs)
-            except Unsupported as exc:
+            except onnx_path.Unsupported as exc:
                 self._torch_free_refused(str(exc))
                 return None
             except NetError as exc:

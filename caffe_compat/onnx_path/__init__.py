@@ -120,7 +120,6 @@ class TorchFreeNet:
                        if converter(lp.type) is None and host_converter(lp.type) is None})
 
     def _plan(self, shapes, wanted):
-        from . import graph, runtime
         key = (shapes, wanted)
         got = self._plans.get(key)
         if got is not None:
@@ -130,6 +129,7 @@ class TorchFreeNet:
         if got is not None:
             self._on_free.move_to_end(key)
             return got
+        from . import graph, runtime
         if self._weights is None:
             self._weights = self._weights_fn()
         name = runtime.choose(self._weight_bytes())

@@ -34,6 +34,7 @@ import os
 import numpy as np
 
 from .reduced import PlannedForwards
+from .unsupported import Unsupported
 
 # OpenCV's depth codes (cv2.CV_8S, cv2.CV_32F)
 CV_8S, CV_32F = 1, 5
@@ -279,7 +280,6 @@ class Int8Forwards(PlannedForwards):
         """(plan, int8 ONNX model bytes or None) for input ``shapes`` and outputs ``wanted``:
         the plan's model quantized with the ranges of the calibration feed (the export's
         int8 file; the forwards load it into a session)."""
-        from .unsupported import Unsupported
         wanted = tuple(wanted)
         plan = self._build(shapes, wanted)
         if plan.whole is None:                  # nothing for the model to compute

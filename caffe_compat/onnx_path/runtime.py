@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 
+from .unsupported import Unsupported
+
 ENV_RUNTIME = "CAFFE_COMPAT_TORCH_FREE_RUNTIME"    # onnxruntime | opencv | openvino; default:
 # the first found of onnxruntime and opencv (OpenVINO takes over where it measures faster:
 # :mod:`.choice`)
@@ -511,7 +513,6 @@ def choose(weight_bytes=None):
     for a net of at most :data:`SMALL_NET_BYTES` of weights (``weight_bytes``) where the
     process has imported OpenCV 5 already; else the first installed of onnxruntime and
     OpenCV's reader."""
-    from .unsupported import Unsupported
     wanted = os.environ.get(ENV_RUNTIME, "").strip().lower()
     small = weight_bytes is not None and weight_bytes <= SMALL_NET_BYTES
     if not wanted and small and _opencv5_imported():

@@ -11,14 +11,13 @@ from ...rules.fields import ENGINE_FIELD, declare  # noqa: F401 (the converters'
 # Caffe type -> the module of this package that registers its converter, imported the first
 # time a net asks for the type (written from the registrations by .index)
 from ._modules import MODULES
+from ..unsupported import Unsupported  # noqa: F401 (the converters raise it)
 
 F32 = np.float32
 
 _CONVERTERS = registry.entries("lite")       # Caffe type -> function writing ONNX nodes
 _HOST = registry.entries("lite-host")        # Caffe type -> a numpy step after the ONNX part
 
-
-from ..unsupported import Unsupported  # noqa: F401 (the converters raise it)
 
 
 def register(type_name, host=False, lengths_free=None, rule=None):
