@@ -27,7 +27,7 @@ from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
 from ..kernels import blas_order, collector
 from ..layers._prefetching import PrefetchingDataLayer
-from . import reshape
+from . import reshape, write_count
 from .build import NetBuildMixin
 from .weights import NetWeightsMixin
 from ..proto import caffe_pb2
@@ -130,6 +130,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                 for w in files:
                     self.copy_from(w, strict=strict, coverage=cover)
                 cover.report(strict=strict)
+        if engine not in (None, "torch"):   # one count of in-place writes for all the weights
+            write_count.gather(self)
 
     # ------------------------------------------------------------------ pycaffe-like views
     @property
@@ -237,7 +239,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         if runner is None:
             from ..inference.engines import EngineRunner
             runner = EngineRunner(self, outputs, self.engine)
-            runner.weights = list(self.caffe_state_dict().values())
+            runner.weights = write_count.watched(self, self.caffe_state_dict().values())
             runner.version = sum(map(_VERSION, runner.weights))
             self._engine_runners = {(self.engine, outputs): runner}
         self.loss = None
