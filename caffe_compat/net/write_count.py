@@ -12,11 +12,11 @@ that they share that tensor's count: one read tells whether any of them was writ
 :func:`watched` gives the tensors a forward sums the counts of: that tensor, and each weight no
 longer in it (moved by ``.data = ...``, another device, or replaced) on its own.
 
-Nets whose forward writes their own blobs (BatchNorm without global statistics) keep a count per
-tensor: with one count, the statistics written by a forward would mark every weight saved for
-its backward as written. The same holds for a program that writes one weight between a
-forward under autograd and its backward (torch then refuses the backward); the shared memory
-lives as long as the net."""
+Nets whose forward writes their own blobs (BatchNorm without global statistics; a Python
+layer's may) keep a count per tensor: with one count, the statistics a forward writes would mark
+every weight saved for its backward as written. For the same reason a program that writes one
+weight between a forward under autograd and its backward sees torch refuse that backward. The
+tensor holding the weights lives as long as the net (after ``net.to("cuda")`` too)."""
 from __future__ import annotations
 
 import weakref
@@ -44,17 +44,18 @@ def _weights(net):
 
 def gather(net):
     """Put the weights of ``net`` into one tensor (module doc), kept for :func:`watched`;
-    every weight is left as it was where they cannot share one: a forward that writes blobs,
-    weights of several dtypes or devices, a weight with a weak reference, or none at all."""
+    every weight is left as it was where they cannot share one: a forward that writes blobs (or
+    a Python layer, which may), weights of several dtypes or devices, a weight with a weak
+    reference, or none at all."""
     whole = _gathered(net)
     if whole is not None:
         _WHOLE[net] = whole
 
 
 def _gathered(net):
-    if any(getattr(net.layers[key], "forward_writes_blobs", False)
-           for _, key, _, _ in net._nodes):
-        return None
+    if any(getattr(net.layers[key], "forward_writes_blobs", False) or node.type == "Python"
+           for node, key, _, _ in net._nodes):
+        return None                   # (a Python layer's forward may write its blobs)
     weights = _weights(net)
     if not weights or len({(t.dtype, t.device) for t in weights}) != 1:
         return None

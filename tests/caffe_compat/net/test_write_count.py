@@ -119,3 +119,16 @@ def test_an_engine_forward_after_an_in_place_write_runs_the_written_weights(tmp_
     after, ours = both()
     assert (after - ours).abs().max() <= TOL * max(1.0, ours.abs().max())
     assert (after - before).abs().max() > 1e-3
+
+
+def test_nets_with_a_python_layer_count_each_tensor():
+    # a Python layer's forward may write its blobs (through numpy or torch)
+    text = """name: 'p'
+layer { type: 'Python' name: 'data' top: 'data' top: 'label'
+  python_param { module: 'tests.pycaffe.pylayers' layer: 'GaussianData' param_str: '1' } }
+layer { type: 'Convolution' name: 'conv' bottom: 'data' top: 'conv'
+  convolution_param { num_output: 3 kernel_size: 2 } }
+"""
+    net = Net(text, phase="test", engine="auto")
+    state = net.caffe_state_dict()
+    assert len(state) == 2 and len(write_count.watched(net, state.values())) == 2
