@@ -24,6 +24,10 @@ import weakref
 import torch
 from torch import nn
 
+# the fewest weight tensors worth one count: gathering copies every weight once when the net is
+# built (57 ms for ResNet-50's 102 MB in 320 tensors, 13 ms for MobileNet v2's 14 MB in 320: first
+# writes of fresh memory); a count per tensor costs a forward well under a microsecond each
+MIN_TENSORS = 64
 # net -> the tensor holding its weights; kept beside the net, not on it, so that a copy or an
 # unpickled net (whose weights are its own tensors again) counts each weight on its own
 _WHOLE = weakref.WeakKeyDictionary()
@@ -46,7 +50,7 @@ def gather(net):
     """Put the weights of ``net`` into one tensor (module doc), kept for :func:`watched`;
     every weight is left as it was where they cannot share one: a forward that writes blobs (or
     a Python layer, which may), weights of several dtypes or devices, a weight with a weak
-    reference, or none at all."""
+    reference, or fewer than :data:`MIN_TENSORS` weights (their counts cost a forward little)."""
     whole = _gathered(net)
     if whole is not None:
         _WHOLE[net] = whole
@@ -57,7 +61,7 @@ def _gathered(net):
            for node, key, _, _ in net._nodes):
         return None                   # (a Python layer's forward may write its blobs)
     weights = _weights(net)
-    if not weights or len({(t.dtype, t.device) for t in weights}) != 1:
+    if len(weights) < MIN_TENSORS or len({(t.dtype, t.device) for t in weights}) != 1:
         return None
     first = weights[0]
     whole = torch.empty(sum(t.numel() for t in weights), dtype=first.dtype, device=first.device)

@@ -18,7 +18,7 @@ from tests.caffe_compat.dnn import nets, zoo_nets
 TOL = 1e-4
 
 
-def _files(tmp_path, builder=lambda: zoo_nets.squeezenet11(1, 35, 0.25)):
+def _files(tmp_path, builder=lambda: zoo_nets.mobilenet_v2(1, 32, 0.25)):
     text, blobs = builder()
     proto, model = tmp_path / "n.prototxt", tmp_path / "n.caffemodel"
     proto.write_text(text)
@@ -73,7 +73,7 @@ def test_moved_and_copied_weights_are_counted_alone(tmp_path):
 
 
 def test_nets_whose_forward_writes_blobs_count_each_tensor(tmp_path):
-    proto, model = _files(tmp_path, lambda: zoo_nets.mobilenet_v2(1, 32, 0.25))
+    proto, model = _files(tmp_path)
     text = open(proto).read()
     param = caffe_pb2.NetParameter()
     from google.protobuf import text_format
@@ -89,7 +89,7 @@ def test_nets_whose_forward_writes_blobs_count_each_tensor(tmp_path):
 def test_a_gathered_net_still_trains(tmp_path):
     proto, model = _files(tmp_path)
     net = Net(proto, model, phase="test", engine="auto")
-    x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (2, 3, 35, 35))
+    x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 32))
                          .astype(np.float32))
     out = net.forward(data=x)[net.outputs[0]]
     out.sum().backward()
@@ -105,7 +105,7 @@ def test_an_engine_forward_after_an_in_place_write_runs_the_written_weights(tmp_
         pytest.skip(f"{engine} is not installed")
     proto, model = _files(tmp_path)
     net = Net(proto, model, phase="test", engine=engine)
-    x = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (1, 3, 35, 35))
+    x = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (1, 3, 32, 32))
                          .astype(np.float32))
 
     def both():
@@ -123,12 +123,27 @@ def test_an_engine_forward_after_an_in_place_write_runs_the_written_weights(tmp_
 
 def test_nets_with_a_python_layer_count_each_tensor():
     # a Python layer's forward may write its blobs (through numpy or torch)
+    convs = "".join(f"""layer {{ type: 'Convolution' name: 'c{k}' bottom: '{'data' if k == 0 else f'c{k - 1}'}'
+  top: 'c{k}' convolution_param {{ num_output: 3 kernel_size: 1 }} }}
+""" for k in range(write_count.MIN_TENSORS))
     text = """name: 'p'
 layer { type: 'Python' name: 'data' top: 'data' top: 'label'
   python_param { module: 'tests.pycaffe.pylayers' layer: 'GaussianData' param_str: '1' } }
-layer { type: 'Convolution' name: 'conv' bottom: 'data' top: 'conv'
-  convolution_param { num_output: 3 kernel_size: 2 } }
-"""
+""" + convs
     net = Net(text, phase="test", engine="auto")
     state = net.caffe_state_dict()
-    assert len(state) == 2 and len(write_count.watched(net, state.values())) == 2
+    assert len(state) >= write_count.MIN_TENSORS
+    assert len(write_count.watched(net, state.values())) == len(state)
+    # the same layers fed by an Input share one count
+    plain = Net(text.replace("""layer { type: 'Python' name: 'data' top: 'data' top: 'label'
+  python_param { module: 'tests.pycaffe.pylayers' layer: 'GaussianData' param_str: '1' } }""",
+        "input: 'data' input_shape { dim: 1 dim: 3 dim: 4 dim: 4 }"), phase="test", engine="auto")
+    assert len(write_count.watched(plain, plain.caffe_state_dict().values())) == 1
+
+
+def test_nets_of_few_tensors_count_each_tensor(tmp_path):
+    proto, model = _files(tmp_path, lambda: zoo_nets.squeezenet11(1, 35, 0.25))
+    net = Net(proto, model, phase="test", engine="auto")
+    state = net.caffe_state_dict()
+    assert len(state) < write_count.MIN_TENSORS       # (52: each count costs a forward little)
+    assert len(write_count.watched(net, state.values())) == len(state)
