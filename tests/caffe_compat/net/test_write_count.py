@@ -65,8 +65,9 @@ def test_moved_and_copied_weights_are_counted_alone(tmp_path):
     before = _count(net)
     with torch.no_grad():
         w.add_(1.0)
-    assert _count(net) > before       # (its count is still the shared one too: torch's .data
-    #  assignment keeps a tensor's count) a copy's weights are its own tensors: each alone
+    # (> not ==: torch's .data assignment keeps a tensor's count, still the shared one too)
+    assert _count(net) > before
+    # a copy's or an unpickled net's weights are its own tensors: each counted alone
     for other in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
         state = other.caffe_state_dict()
         assert len(write_count.watched(other, state.values())) == len(state)
@@ -123,7 +124,8 @@ def test_an_engine_forward_after_an_in_place_write_runs_the_written_weights(tmp_
 
 def test_nets_with_a_python_layer_count_each_tensor():
     # a Python layer's forward may write its blobs (through numpy or torch)
-    convs = "".join(f"""layer {{ type: 'Convolution' name: 'c{k}' bottom: '{'data' if k == 0 else f'c{k - 1}'}'
+    bottoms = ["data"] + [f"c{k}" for k in range(write_count.MIN_TENSORS)]
+    convs = "".join(f"""layer {{ type: 'Convolution' name: 'c{k}' bottom: '{bottoms[k]}'
   top: 'c{k}' convolution_param {{ num_output: 3 kernel_size: 1 }} }}
 """ for k in range(write_count.MIN_TENSORS))
     text = """name: 'p'
