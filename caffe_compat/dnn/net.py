@@ -39,6 +39,7 @@ from .input_fit import InputFitMixin
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
 from .positions import PositionsMixin
+from .route import Route, engine_asked
 from .precision import PrecisionMixin
 from .light_read import LightMixin
 from .torch_free import TorchFreeMixin
@@ -144,6 +145,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._torch_free = None           # the torch-free forwards (caffe_compat.onnx_path)
         self._values = None                      # caffemodel values not yet in the message
         self._backend, self._target = DNN_BACKEND_DEFAULT, DNN_TARGET_CPU
+        # $CAFFE_COMPAT_ENGINE, read when the net is read (as the runtimes read their own
+        # settings: the person running the program sets it; .route)
+        self._engine_asked = engine_asked()
         self._state = None
         self._python_layers = {}                 # engine layer name -> registered class's
         self._input_aliases = {}                 # setInputsNames: given name -> own name
@@ -414,6 +418,12 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
     def _run(self, layer_ids):
         """Forward once; the first output of each layer in ``layer_ids`` (all outputs with
         ``all_outputs``)."""
+        route = self.__dict__.get("_route")
+        if route is not None:                      # the last forward's way (.route)
+            got = route.forward(self, layer_ids)
+            if got is not None:
+                return got
+            self.__dict__["_route"] = None
         self._check()
         self._follow_opencv_threads()              # cv2.setNumThreads (.opencv_threads)
         unset = [n for n in self._inputs if n not in self._fed and
@@ -428,6 +438,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         # .precision: CPU_FP16, then the torch-free path
         got = self._torch_free_forward(shapes, wanted)
         if got is not None:
+            taken = self.__dict__.pop("_lite_taken", None)
+            if taken is not None:
+                self.__dict__["_route"] = Route(self, layer_ids, shapes, taken)
             return dict(zip(wanted, got))
         net = self._engine(shapes)
         runner = self._runner(shapes, net, wanted)

@@ -116,7 +116,7 @@ class TorchFreeMixin:
         """The torch-free forward (None: the torch path answers, for this call when the
         backend, target or engine asked for is not the default, for good when the converters
         do not reproduce the net)."""
-        engine = os.environ.get("CAFFE_COMPAT_ENGINE", "auto").strip().lower()
+        engine = self._engine_asked.strip().lower()
         if self._backend != DNN_BACKEND_DEFAULT or self._device != "cpu" or \
                 engine not in ("", "auto"):
             return None
@@ -129,4 +129,6 @@ class TorchFreeMixin:
         finally:
             self._total = time.perf_counter_ns() - start
         self._torch_free.forwards += 1
+        # the way this forward took, for the next (.route)
+        self.__dict__["_lite_taken"] = self._torch_free.last
         return got

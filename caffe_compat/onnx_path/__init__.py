@@ -95,6 +95,7 @@ class TorchFreeNet:
         self._free = collections.OrderedDict()     # plan signature -> (runtime, session)
         self._on_free = collections.OrderedDict()  # plans run by a session of _free
         self.runtime = None           # the runtime of the last forward
+        self.last = None              # its (input shapes and outputs, (plan, session))
         self.forwards = 0             # forwards run
         # (shapes, outputs, runtime chosen, plan, [a started session per part], the runtime
         # those sessions are of) written at read time
@@ -401,9 +402,25 @@ class TorchFreeNet:
             debug("%s: the thread policy gives more threads than its sessions were made "
                   "with; they are made again", self.name)
             self.forget_sessions()
-        plan, session = self._plan(tuple(shapes), tuple(wanted))
+        key = (tuple(shapes), tuple(wanted))
+        entry = self._plan(*key)
+        self.last = (key, entry)
+        plan, session = entry
         self.runtime = getattr(session, "runtime", None)
         return plan.run(session, fed, wanted)
+
+    def run_again(self, key, entry, fed):
+        """:meth:`run` for a forward that takes the way of an earlier one: ``key`` (the input
+        shapes and outputs) and ``entry`` (its plan and session) as :attr:`last` gave them,
+        ``fed`` checked by the caller to hold inputs of those shapes. The outputs, or None
+        where that way is gone: the plan forgotten or dropped, or the thread policy giving
+        more threads than the sessions were made with (:meth:`run` then makes them again)."""
+        if (self._plans.get(key) or self._on_free.get(key)) is not entry or \
+                self._watch.would_grow():
+            return None
+        plan, session = entry
+        self.runtime = getattr(session, "runtime", None)
+        return plan.run(session, fed, key[1])
 
 
 def _stored_winner(net, model, shapes, wanted):

@@ -28,8 +28,19 @@ _LEVELS = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
 
 
 def _threads():
+    usable = _USABLE_THREADS or _usable_threads()
+    return max(1, int(usable[0]()))
+
+
+_USABLE_THREADS = []      # the policy's usable_threads, imported at the first call
+
+
+def _usable_threads():
+    # (imported once: an import statement at each forward runs importlib's Python code on
+    # caches the runtime has just used, ~20 us)
     from ..parallel import threads
-    return max(1, int(threads.usable_threads()))
+    _USABLE_THREADS.append(threads.usable_threads)
+    return _USABLE_THREADS
 
 
 class ThreadWatch:
@@ -55,8 +66,13 @@ class ThreadWatch:
         now = _threads()
         self.built = now if self.built is None else min(self.built, now)
 
+    def would_grow(self):
+        """Whether the policy gives more threads now than the fewest a session was made with
+        (:meth:`grew` without forgetting it)."""
+        return self.built is not None and _threads() > self.built
+
     def grew(self):
-        if self.built is not None and _threads() > self.built:
+        if self.would_grow():
             self.built = None
             return True
         return False
