@@ -28,6 +28,7 @@ from ..io.upgrade import upgrade_net
 from ..kernels import blas_order, collector
 from ..layers._prefetching import PrefetchingDataLayer
 from . import reshape, write_count
+from .engine_route import EngineRoute
 from .build import NetBuildMixin
 from .weights import NetWeightsMixin
 from ..proto import caffe_pb2
@@ -228,6 +229,12 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     def _engine_forward(self, inputs):
         """The outputs from the engine runner (None where this forward must run here)."""
         # (no import here: a forward's Python time runs on caches its engine has just used)
+        route = self.__dict__.get("_engine_route")
+        if route is not None:                   # the last engine forward's way (engine_route)
+            out = route.forward(self, inputs, _VERSION)
+            if out is not None:
+                return out
+            self.__dict__["_engine_route"] = None
         ref = self._buffers["_ref"]             # (Module.__getattr__'s look-up, done directly)
         if blas_order.INFERENCE or ref.dtype != torch.float32 or ref.device.type != "cpu" or \
                 set(inputs).difference(self._walk()[1]):
@@ -243,7 +250,10 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
             runner.version = sum(map(_VERSION, runner.weights))
             self._engine_runners = {(self.engine, outputs): runner}
         self.loss = None
-        got = runner(runner.feed(inputs))
+        feed = runner.feed(inputs)
+        got = runner(feed)
+        self.__dict__["_engine_route"] = EngineRoute(ref, self.engine, (self.engine, outputs),
+                                                     runner, feed)
         return collections.OrderedDict(
             (n, v if isinstance(v, torch.Tensor) else torch.from_numpy(v))
             for n, v in zip(outputs, got))

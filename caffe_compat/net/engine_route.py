@@ -1,0 +1,64 @@
+"""The way a ``caffe_compat.Net``'s last engine forward took, taken again by the next while
+nothing it was chosen on has changed.
+
+An engine forward (``Net(engine=...)``, ``keep_blobs=False`` without autograd) decides before
+its engine runs: that the net is float32 on the CPU, that the inputs are the net's, the
+runner of its outputs and that no weight was written since its export, the feed (float32
+arrays), the input shapes, the thread count and the session answering them
+(:class:`caffe_compat.inference.engines.EngineRunner`). After an engine's forward those
+decisions run on caches the engine has just used: about 100 microseconds a forward on the
+2-core machine (docs/benchmarks.md), 1-3 % of a small net's forward. :class:`EngineRoute`
+keeps what the last forward decided and checks, before the next, what each decision read:
+the reference buffer (dtype and device), torch's deterministic-inference switch, the engine
+asked for, the inputs' names, types (float32 C-contiguous arrays: a tensor takes the full
+way, which converts it), shapes, the runner, the weights' write count, and the thread count
+(:meth:`~caffe_compat.inference.engines.EngineRunner.run_again`: the same session for it,
+its trial over). Where any differs the forward takes the full way, which makes a new route."""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import torch
+
+from ..kernels import blas_order
+
+_FLOAT32 = np.dtype(np.float32)
+
+
+class EngineRoute:
+    """The last engine forward of a net: ``ref`` (its reference buffer), ``engine``, ``key``
+    (the runner's key: the engine and the outputs, blob names in order), ``runner`` and
+    ``feed`` (the arrays it was fed)."""
+
+    __slots__ = ("ref", "engine", "key", "runner", "names", "shapes", "outputs")
+
+    def __init__(self, ref, engine, key, runner, feed):
+        self.ref, self.engine, self.key, self.runner = ref, engine, key, runner
+        self.names = tuple((n, tuple(v.shape)) for n, v in feed.items())
+        self.shapes = runner.shapes_of(feed)
+        self.outputs = key[1]
+
+    def forward(self, net, inputs, version):
+        """The outputs (``{blob: tensor}``, in order) for ``inputs``, or None where the forward
+        is to take the full way (module doc). ``version``: reads a tensor's write count."""
+        ref = net._buffers["_ref"]
+        if ref is not self.ref or ref.dtype is not torch.float32 or not ref.is_cpu or \
+                blas_order.INFERENCE or net.engine != self.engine or \
+                len(inputs) != len(self.names):
+            return None
+        for name, shape in self.names:
+            x = inputs.get(name)
+            if type(x) is not np.ndarray or x.shape != shape or x.dtype is not _FLOAT32 or \
+                    not x.flags.c_contiguous:
+                return None
+        runner = self.runner
+        if net._engine_runners.get(self.key) is not runner or \
+                sum(map(version, runner.weights)) != runner.version:
+            return None
+        got = runner.run_again(self.shapes, inputs)
+        if got is None:
+            return None
+        net.__dict__["loss"] = None           # (as Module.__setattr__ would keep it)
+        return collections.OrderedDict(zip(self.outputs, (
+            v if isinstance(v, torch.Tensor) else torch.from_numpy(v) for v in got)))
