@@ -26,6 +26,11 @@ ONNX operators) is timed on both engines as well, and ours / the fastest of thos
 beside (``ours/export``).
 ``CAFFE_COMPAT_THREADS`` and ``cv2.setNumThreads`` give every library the same count.
 
+``--control``: a second raw session of the runtime our forward chose joins the rotation, and
+``control/raw`` (it against the faster of the first raw sessions) is printed beside ours: how
+far the raw runtime lands from itself in the same run (a session's own luck and the noise of
+its blocks), the yardstick for a miss of ours of a few per cent.
+
 ``--import-torch``: the program imports torch first (cv2.dnn's forward takes the same path and
 trial); ``caffe_compat.Net(engine="auto")`` (its engines, :class:`caffe_compat.inference.
 engines.EngineRunner`, chosen by the same trial, torch among the runtimes) is timed beside it,
@@ -105,6 +110,14 @@ for job in jobs:
     for k, f in raw.items():
         runs[k] = (lambda f=f: f(x))
         runs[k]()
+    if job["control"]:
+        # a second raw session of the runtime our forward chose: the peer against itself
+        again_raw = raw_sessions(path, threads, tuple(job["shape"]), input_name=name_in,
+                                 output=name_out, ort_spinning=job["spin"])
+        chosen = engine.split("/")[0]
+        if chosen in again_raw:
+            runs["control"] = (lambda f=again_raw[chosen]: f(x))
+            runs["control"]()
     if job["export"]:
         for k, f in raw_sessions(job["export"], threads, tuple(job["shape"]),
                                  input_name=name_in, output=out,
@@ -143,9 +156,11 @@ for job in jobs:
     rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
                      ratio=med["ours"] / min((v for k, v in med.items()
-                                              if k not in ("ours", "Net auto")
-                                              and not k.startswith("export")),
+                                              if k in ("onnxruntime", "openvino")),
                                              default=float("nan")),
+                     control=med.get("control", float("nan")) / min(
+                         (v for k, v in med.items() if k in ("onnxruntime", "openvino")),
+                         default=float("nan")),
                      export=med["ours"] / min((v for k, v in med.items()
                                                if k.startswith("export")), default=float("nan")),
                      net_auto=med.get("Net auto", float("nan")) / min(
@@ -174,6 +189,9 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--warm", type=int, default=100)
     p.add_argument("--ort-spinning", type=int, choices=(0, 1), default=1)
+    p.add_argument("--control", action="store_true",
+                   help="a second raw session of the runtime our forward chose, timed in the "
+                        "same rotation: the raw runtime against itself (control/raw)")
     p.add_argument("--import-torch", action="store_true",
                    help="the program imports torch first: cv2.dnn's forward and "
                         "caffe_compat.Net(engine='auto') against the raw sessions on the "
@@ -197,7 +215,8 @@ def main(argv=None):
             jobs.append(dict(name=name, proto=proto, model=weights, output=output,
                              shape=[batch, channels, *size], warm=args.warm, work=work,
                              seconds=args.seconds, rounds=args.rounds,
-                             spin=bool(args.ort_spinning), export=export))
+                             spin=bool(args.ort_spinning), export=export,
+                             control=args.control))
     child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"),
                          import_torch=bool(args.import_torch))
     print("cv2.dnn default forward (OpenCV 5 + install(), "
@@ -228,6 +247,8 @@ def main(argv=None):
             if args.import_torch:
                 rounds += ", Net/export by round %.3f-%.3f (median %.3f)" % tuple(
                     r["net_rounds"])
+            if args.control:
+                rounds += ", control/raw %.3f" % r["control"]
             settled = "" if all(r["settled"]) else "  (a trial still running after --warm)"
             print(" " * 20 + rounds + settled)
             print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
