@@ -1,23 +1,12 @@
 """The way a dnn Net's last torch-free forward took, taken again by the next forward while
-nothing it was chosen on has changed.
+nothing it was chosen on has changed (docs/engines.md, "Where engines are used").
 
-A forward of :class:`caffe_compat.dnn.Net` decides a good deal before its runtime runs: the
-layers asked for and their output blobs, that the blobs set fit the net, the backend, target
-and device, OpenCV's thread count, the plan of these input shapes and its session
-(:meth:`caffe_compat.onnx_path.TorchFreeNet.run`). A net that keeps running decides the same
-each time, and after a forward of its runtime those decisions run on caches the runtime has
-just used: about 100 microseconds a forward on the 2-core machine (MobileNet v2 and SqueezeNet
-1.1 at batch 1; docs/benchmarks.md), 1-3 % of a small net's forward. :class:`Route` keeps what
-the last forward decided and checks, before the next, what each decision read: the layers
-asked for, the shapes of the blobs set, the backend, target and device, OpenCV's count (read
-as every forward reads it), that the input fit was not forgotten (``setInputShape``), and that
-the plan and its session are still the net's
-(:meth:`~caffe_compat.onnx_path.TorchFreeNet.run_again`: not forgotten, no more threads
-given). Where any differs the forward takes the full way, which makes a new route.
-
-``$CAFFE_COMPAT_ENGINE`` is read once, when the net is read (:func:`engine_asked`): the
-person running the program sets it, as onnxruntime's and OpenMP's settings are read when
-they start."""
+A forward decides before its runtime runs: the layers' output blobs, that the blobs set fit,
+backend, target and device, OpenCV's thread count, the plan and session of these shapes. After
+a runtime's forward these decisions run on caches it has just used (about 70 µs of a forward's
+Python on the 2-core machine: docs/benchmarks.md). :class:`Route` keeps them and checks what
+each read; where any differs the forward takes the full way, which makes a new route.
+``$CAFFE_COMPAT_ENGINE`` is read once, when the net is read (:func:`engine_asked`)."""
 from __future__ import annotations
 
 import collections

@@ -3,7 +3,6 @@ net takes it, its forwards, and the moves to the torch path (what the converters
 reproduce, ``setParam``, another backend, target or engine asked for). The rules are :mod:`caffe_compat.onnx_path`'s docstring and docs/engines.md's."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 

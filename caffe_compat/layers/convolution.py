@@ -175,9 +175,6 @@ class _ConvBase(Layer):
     def per_item(self):
         return self.axis >= 1
 
-    def _out_size(self, i, size):
-        return self.rule.out_size(i, size)
-
     def _pad_far(self, x):
         """``x`` (N, C, *spatial) with the zeros Caffe's im2col reads past its end
         (:meth:`far_padding`) appended, or ``x`` itself where there are none."""

@@ -1,19 +1,11 @@
 """The way a ``caffe_compat.Net``'s last engine forward took, taken again by the next while
-nothing it was chosen on has changed.
+nothing it was chosen on has changed (docs/engines.md, "Where engines are used").
 
-An engine forward (``Net(engine=...)``, ``keep_blobs=False`` without autograd) decides before
-its engine runs: that the net is float32 on the CPU, that the inputs are the net's, the
-runner of its outputs and that no weight was written since its export, the feed (float32
-arrays), the input shapes, the thread count and the session answering them
-(:class:`caffe_compat.inference.engines.EngineRunner`). After an engine's forward those
-decisions run on caches the engine has just used: about 100 microseconds a forward on the
-2-core machine (docs/benchmarks.md), 1-3 % of a small net's forward. :class:`EngineRoute`
-keeps what the last forward decided and checks, before the next, what each decision read:
-the reference buffer (dtype and device), torch's deterministic-inference switch, the engine
-asked for, the inputs' names, types (float32 C-contiguous arrays: a tensor takes the full
-way, which converts it), shapes, the runner, the weights' write count, and the thread count
-(:meth:`~caffe_compat.inference.engines.EngineRunner.run_again`: the same session for it,
-its trial over). Where any differs the forward takes the full way, which makes a new route."""
+An engine forward decides before its engine runs: the net float32 on the CPU, the inputs the
+net's, the runner of its outputs, no weight written since the export, the feed, the thread
+count and the session of these shapes. :class:`EngineRoute` keeps them and checks what each
+read (an input given as a tensor takes the full way, which converts it); where any differs the
+forward takes the full way, which makes a new route."""
 from __future__ import annotations
 
 import collections

@@ -28,19 +28,13 @@ _LEVELS = {"disabled": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
 
 
 def _threads():
-    usable = _USABLE_THREADS or _usable_threads()
-    return max(1, int(usable[0]()))
+    if not _USABLE:     # imported once: an import statement at each forward costs ~20 us
+        from ..parallel import threads
+        _USABLE.append(threads.usable_threads)
+    return max(1, int(_USABLE[0]()))
 
 
-_USABLE_THREADS = []      # the policy's usable_threads, imported at the first call
-
-
-def _usable_threads():
-    # (imported once: an import statement at each forward runs importlib's Python code on
-    # caches the runtime has just used, ~20 us)
-    from ..parallel import threads
-    _USABLE_THREADS.append(threads.usable_threads)
-    return _USABLE_THREADS
+_USABLE = []            # the thread policy's usable_threads, once imported
 
 
 class ThreadWatch:
