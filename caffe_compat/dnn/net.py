@@ -39,7 +39,7 @@ from .input_fit import InputFitMixin
 from .layer import Layer, opencv_blob_shape
 from .net_extras import NetExtrasMixin
 from .positions import PositionsMixin
-from .route import Route, engine_asked
+from .route import ENGINE_ENV, Route, engine_asked
 from .precision import PrecisionMixin
 from .light_read import LightMixin
 from .torch_free import TorchFreeMixin
@@ -469,8 +469,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         engine = _BACKEND_ENGINES.get(self._backend)
         if self._python_layers:
             return None                # Python code runs in the torch forward only
-        if self._device != "cpu" or (engine is None and "CAFFE_COMPAT_ENGINE" not in
-                                           os.environ):
+        if self._device != "cpu" or (engine is None and ENGINE_ENV not in os.environ):
             return None
         key = (shapes, wanted, engine)
         runner = self._runners.get(key)

@@ -9,7 +9,6 @@ and exports :mod:`caffe_compat.net.weights`', blob views :mod:`caffe_compat.net.
 from __future__ import annotations
 
 import collections
-import operator
 import os
 
 import numpy as np
@@ -33,7 +32,6 @@ from .build import NetBuildMixin
 from .weights import NetWeightsMixin
 from ..proto import caffe_pb2
 
-_VERSION = operator.attrgetter("_version")      # a tensor's count of in-place writes
 
 
 def load_net_param(model):
@@ -231,7 +229,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         # (no import here: a forward's Python time runs on caches its engine has just used)
         route = self.__dict__.get("_engine_route")
         if route is not None:                   # the last engine forward's way (engine_route)
-            out = route.forward(self, inputs, _VERSION)
+            out = route.forward(self, inputs)
             if out is not None:
                 return out
             self.__dict__["_engine_route"] = None
@@ -241,13 +239,13 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
             return None
         outputs = tuple(self.graph.outputs)
         runner = self._engine_runners.get((self.engine, outputs))
-        if runner is not None and sum(map(_VERSION, runner.weights)) != runner.version:
+        if runner is not None and write_count.count(runner.weights) != runner.version:
             runner = None           # weights changed in place since the export
         if runner is None:
             from ..inference.engines import EngineRunner
             runner = EngineRunner(self, outputs, self.engine)
             runner.weights = write_count.watched(self, self.caffe_state_dict().values())
-            runner.version = sum(map(_VERSION, runner.weights))
+            runner.version = write_count.count(runner.weights)
             self._engine_runners = {(self.engine, outputs): runner}
         self.loss = None
         feed = runner.feed(inputs)

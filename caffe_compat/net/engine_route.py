@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..kernels import blas_order
+from . import write_count
 
 _FLOAT32 = np.dtype(np.float32)
 
@@ -31,9 +32,9 @@ class EngineRoute:
         self.shapes = runner.shapes_of(feed)
         self.outputs = key[1]
 
-    def forward(self, net, inputs, version):
+    def forward(self, net, inputs):
         """The outputs (``{blob: tensor}``, in order) for ``inputs``, or None where the forward
-        is to take the full way (module doc). ``version``: reads a tensor's write count."""
+        is to take the full way (module doc)."""
         ref = net._buffers["_ref"]
         if ref is not self.ref or ref.dtype is not torch.float32 or not ref.is_cpu or \
                 blas_order.INFERENCE or net.engine != self.engine or \
@@ -46,7 +47,7 @@ class EngineRoute:
                 return None
         runner = self.runner
         if net._engine_runners.get(self.key) is not runner or \
-                sum(map(version, runner.weights)) != runner.version:
+                write_count.count(runner.weights) != runner.version:
             return None
         got = runner.run_again(self.shapes, inputs)
         if got is None:

@@ -19,6 +19,7 @@ weight between a forward under autograd and its backward sees torch refuse that 
 tensor holding the weights lives as long as the net (after ``net.to("cuda")`` too)."""
 from __future__ import annotations
 
+import operator
 import weakref
 
 import torch
@@ -87,3 +88,11 @@ def watched(net, weights):
     rest = [t for t in weights if t.device != whole.device or
             t.untyped_storage().data_ptr() != base]
     return ([whole] if len(rest) < len(weights) else []) + rest
+
+
+_VERSION = operator.attrgetter("_version")      # a tensor's count of in-place writes
+
+
+def count(tensors):
+    """The sum of the counts of in-place writes of ``tensors`` (:func:`watched`'s)."""
+    return sum(map(_VERSION, tensors))
