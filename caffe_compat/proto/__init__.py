@@ -9,8 +9,8 @@ root with::
 
     python -m grpc_tools.protoc -I . --python_out=. caffe_compat/proto/caffe.proto
 
-``schema.py`` is ``caffe.proto`` as a table for the protobuf-free reader
-(:mod:`caffe_compat.io.protobuf_free`): ``python -m caffe_compat.proto.make_schema`` writes it again.
+``schema.py`` reads ``caffe.proto`` itself into a table for the protobuf-free reader
+(:mod:`caffe_compat.io.protobuf_free`).
 ``caffe_pb2`` is imported on first use (``from caffe_compat.proto import caffe_pb2``): the
 light reader imports no protobuf.
 """
