@@ -48,7 +48,7 @@ TRIAL_S_PER_MB = 0.02    # (the sessions' loading times: docs/engines.md)
 TURNS = 5                # timed forwards of each runtime in the trial
 DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
 CLOSE = 1.15             # two fastest runtimes within this ratio take their turns once more
-LOOK_ROUNDS = 2          # the second look (runtimes within CLOSE of the winner): blocks each
+LOOK_ROUNDS = 3          # the second look (runtimes within CLOSE of the winner): blocks each
 LOOK_TURNS = 8           # timed forwards of a block, and at least
 LOOK_BLOCK_S = 0.02      # seconds of them (a net of a few hundred microseconds)
 
