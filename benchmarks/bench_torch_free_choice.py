@@ -25,6 +25,8 @@ before it, so the raw sessions above skip that work: such a net's whole export
 ONNX operators) is timed on both engines as well, and ours / the fastest of those is printed
 beside (``ours/export``).
 ``CAFFE_COMPAT_THREADS`` and ``cv2.setNumThreads`` give every library the same count.
+Each round starts one runner later than the one before (``--fixed-order``: ours first in every
+round), so that no library always runs right after the same other one.
 
 ``--control``: a second raw session of the runtime our forward chose joins the rotation, and
 ``control/raw`` (it against the faster of the first raw sessions) is printed beside ours: how
@@ -129,8 +131,12 @@ for job in jobs:
     times = {{k: [] for k in runs}}       # per round, the block's median forward
     each = {{k: [] for k in runs}}        # every forward of every round
     block = job["seconds"] / job["rounds"] / len(runs)
-    for _ in range(job["rounds"]):
-        for k, f in runs.items():
+    order = list(runs)
+    for r in range(job["rounds"]):
+        # each round starts one runner later: no library always follows the same other one
+        # (a runtime's threads still awake after its block slow the next block's first forwards)
+        for k in (order[r % len(order):] + order[:r % len(order)] if job["rotate"] else order):
+            f = runs[k]
             got = []
             end = time.perf_counter() + block
             while True:
@@ -196,6 +202,9 @@ def main(argv=None):
                    help="the program imports torch first: cv2.dnn's forward and "
                         "caffe_compat.Net(engine='auto') against the raw sessions on the "
                         "net's export (caffe_compat.export)")
+    p.add_argument("--fixed-order", action="store_true",
+                   help="every round in the same order, ours first (the order of the runs "
+                        "before 2026-11-29; by default each round starts one runner later)")
     args = p.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench-choice-")
     jobs = []
@@ -216,7 +225,7 @@ def main(argv=None):
                              shape=[batch, channels, *size], warm=args.warm, work=work,
                              seconds=args.seconds, rounds=args.rounds,
                              spin=bool(args.ort_spinning), export=export,
-                             control=args.control))
+                             control=args.control, rotate=not args.fixed_order))
     child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"),
                          import_torch=bool(args.import_torch))
     print("cv2.dnn default forward (OpenCV 5 + install(), "
