@@ -133,18 +133,24 @@ def source_files(tree):
 
 
 class Schema:
-    """caffe.proto's messages as the tree's ``proto/schema.py`` tables them (this checkout's
-    where the tree has none): ``params`` maps each message field of LayerParameter to its
-    message type."""
+    """caffe.proto's messages as the tree has them: the table its ``proto/schema.py`` holds
+    (trees before 2026-11-29), else its ``caffe.proto`` read by this checkout's schema reader
+    (this checkout's where the tree has neither): ``params`` maps each message field of
+    LayerParameter to its message type."""
 
     def __init__(self, tree):
         path = os.path.join(tree, SCHEMA)
         if not os.path.exists(path):
             path = os.path.join(HERE, SCHEMA)
         module = ast.parse(open(path, encoding="utf-8").read())
-        self.messages = next(ast.literal_eval(node.value) for node in module.body
-                             if isinstance(node, ast.Assign)
-                             and getattr(node.targets[0], "id", "") == "MESSAGES")
+        self.messages = next((ast.literal_eval(node.value) for node in module.body
+                              if isinstance(node, ast.Assign)
+                              and getattr(node.targets[0], "id", "") == "MESSAGES"), None)
+        if self.messages is None:
+            sys.path.insert(0, HERE)
+            from caffe_compat.proto import schema
+            proto = os.path.join(os.path.dirname(path), "caffe.proto")
+            self.messages = schema.read_proto(proto)[0]
         self.params = {f[0]: f[6] for f in self.messages["LayerParameter"]
                        if f[0].endswith("_param") and f[2] == "message"}
         self.by_type_name = {message: field for field, message in self.params.items()}

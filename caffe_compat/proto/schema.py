@@ -8,7 +8,8 @@ names none, ``None`` for a repeated or message field. The file keeps one stateme
 ``tests/caffe_compat/protobuf_free/test_schema.py`` checks the table against ``caffe_pb2``.
 
 The parse takes 4-9 ms; its table is kept beside Python's bytecode (``__pycache__``, named by
-the interpreter and the file's size and modification time, as a ``.pyc`` is by its source's)
+the interpreter and the sizes and modification times of the file and of this reader, as a
+``.pyc`` is by its source's)
 and read back in under 1 ms, as fast as a generated table module. It is data, not bytecode,
 so it is written whatever ``PYTHONDONTWRITEBYTECODE`` says; where the folder cannot be
 written, each process parses."""
@@ -39,37 +40,46 @@ def _literal(kind, text):
     return float(text or 0) if kind == "double" else int(text or 0)
 
 
-def _read(path):
+def read_proto(path):
+    """(MESSAGES, ENUMS, REQUIRED) of the proto2 file ``path`` (module doc): statements in
+    order, a scope per ``message`` or ``enum`` block; field types resolved after, from the
+    innermost scope out, as protoc resolves them."""
     with open(path, encoding="utf-8") as f:
         text = re.sub(r"//[^\n]*", "", f.read())
     messages, enums, required, fields, scopes = {}, {}, {}, [], [""]
     for m in re.finditer(_STATEMENTS, text):
-        opens, name, closes, label, kind, field, number, options, value, value_number = m.groups()
+        opens, name, closes, label, kind, field, number, options, value, number_of = m.groups()
         scope = scopes[-1]
         if opens:
             scopes.append(f"{scope}.{name}" if scope else name)
-            (messages if opens == "message" else enums)[scopes[-1]] = [] if opens == "message" else {}
+            if opens == "message":
+                messages[scopes[-1]] = []
+            else:
+                enums[scopes[-1]] = {}
         elif closes:
             scopes.pop()
         elif label:
-            opts = dict(o.split("=") for o in options.replace(" ", "").split(",")) if options else {}
+            opts = dict(o.split("=") for o in options.replace(" ", "").split(",")) \
+                if options else {}
             fields.append([field, int(number), kind, label == "repeated", opts, scope])
             messages[scope].append(fields[-1])
             if label == "required":
                 required.setdefault(scope, []).append(field)
         else:
-            enums[scope][value] = int(value_number)
+            enums[scope][value] = int(number_of)
     for f in fields:
         name, number, kind, repeated, opts, scope = f
         type_name, default = None, None
         if kind not in _SCALARS:
             parts = scope.split(".")
-            type_name = next(n for n in (".".join(parts[:i] + [kind]) for i in range(len(parts), -1, -1))
+            type_name = next(n for n in (".".join(parts[:i] + [kind])
+                                         for i in range(len(parts), -1, -1))
                              if n in messages or n in enums)
             kind = "enum" if type_name in enums else "message"
             if kind == "enum" and not repeated:
                 values = enums[type_name]
-                default = values[opts["default"]] if "default" in opts else next(iter(values.values()))
+                default = values[opts["default"]] if "default" in opts else \
+                    next(iter(values.values()))
         elif not repeated:
             default = _literal(kind, opts.get("default"))
         f[:] = (name, number, kind, repeated, repeated and opts.get("packed") == "true", default,
@@ -78,15 +88,14 @@ def _read(path):
 
 
 def _table(path):
-    """:func:`_read` of ``path``, through its marshal copy in ``__pycache__`` (module doc)."""
-    stat = os.stat(path)
+    """:func:`read_proto` of ``path``, through its marshal copy in ``__pycache__`` (module doc)."""
+    versions = "-".join(f"{s.st_size}-{s.st_mtime_ns}" for s in map(os.stat, (path, __file__)))
     kept = os.path.join(os.path.dirname(path), "__pycache__",
-                        f"caffe.proto.{sys.implementation.cache_tag}.{stat.st_size}-"
-                        f"{stat.st_mtime_ns}.marshal")
+                        f"caffe.proto.{sys.implementation.cache_tag}.{versions}.marshal")
     with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
         with open(kept, "rb") as f:
             return marshal.loads(f.read())
-    table = _read(path)
+    table = read_proto(path)
     with contextlib.suppress(OSError):
         from ..io.atomic import write_bytes_atomic
         write_bytes_atomic(kept, marshal.dumps(table))

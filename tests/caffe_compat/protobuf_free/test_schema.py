@@ -50,7 +50,7 @@ def _proto_path():
 @pytest.mark.parametrize("table", ["imported", "parsed"])
 def test_the_schema_table_is_protobufs(table):
     got = (schema.MESSAGES, schema.ENUMS, schema.REQUIRED) if table == "imported" else \
-        schema._read(_proto_path())
+        schema.read_proto(_proto_path())
     want = _descriptor_table()
     assert got[1:] == want[1:]
     assert sorted(got[0]) == sorted(want[0])
@@ -69,7 +69,7 @@ def test_the_table_is_kept_beside_the_bytecode_and_read_back(tmp_path, monkeypat
     first = schema._table(str(proto))
     kept = list((tmp_path / "__pycache__").glob("caffe.proto.*.marshal"))
     assert len(kept) == 1
-    monkeypatch.setattr(schema, "_read", lambda path: pytest.fail("parsed again"))
+    monkeypatch.setattr(schema, "read_proto", lambda path: pytest.fail("parsed again"))
     assert schema._table(str(proto)) == first
 
     monkeypatch.undo()
