@@ -159,14 +159,12 @@ for job in jobs:
             return [float("nan")] * 3
         got = [times[who][r] / min(times[k][r] for k in peers) for r in range(job["rounds"])]
         return [min(got), max(got), statistics.median(got)]
+    raw_best = min((v for k, v in med.items() if k in ("onnxruntime", "openvino")),
+                   default=float("nan"))
     rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
-                     ratio=med["ours"] / min((v for k, v in med.items()
-                                              if k in ("onnxruntime", "openvino")),
-                                             default=float("nan")),
-                     control=med.get("control", float("nan")) / min(
-                         (v for k, v in med.items() if k in ("onnxruntime", "openvino")),
-                         default=float("nan")),
+                     ratio=med["ours"] / raw_best,
+                     control=med.get("control", float("nan")) / raw_best,
                      export=med["ours"] / min((v for k, v in med.items()
                                                if k.startswith("export")), default=float("nan")),
                      net_auto=med.get("Net auto", float("nan")) / min(

@@ -33,7 +33,6 @@ from .weights import NetWeightsMixin
 from ..proto import caffe_pb2
 
 
-
 def load_net_param(model):
     """A NetParameter (upgraded) from a path, a prototxt string or a NetParameter (a copy;
     the layer positions of a NetParameter read from text come along)."""

@@ -9,10 +9,9 @@ names none, ``None`` for a repeated or message field. The file keeps one stateme
 
 The parse takes 4-9 ms; its table is kept beside Python's bytecode (``__pycache__``, named by
 the interpreter and the sizes and modification times of the file and of this reader, as a
-``.pyc`` is by its source's)
-and read back in under 1 ms, as fast as a generated table module. It is data, not bytecode,
-so it is written whatever ``PYTHONDONTWRITEBYTECODE`` says; where the folder cannot be
-written, each process parses."""
+``.pyc`` is by its source's) and read back in under 1 ms, as fast as a generated table module.
+It is data, not bytecode, so it is written whatever ``PYTHONDONTWRITEBYTECODE`` says; where the
+folder cannot be written, each process parses."""
 from __future__ import annotations
 
 import contextlib
