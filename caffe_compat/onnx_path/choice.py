@@ -23,9 +23,17 @@ cannot tell them apart (at two threads on two cores one forward's time varies by
 from block to block: docs/engines.md), so the next forwards are a **second look**: each of
 those runtimes takes :data:`LOOK_ROUNDS` blocks of :data:`LOOK_TURNS` timed forwards (at
 least :data:`LOOK_BLOCK_S` of them), in turn and in the other order the next round, each
-block after one untimed forward; a block's median forward is its time, and the runtime with
-the fastest block answers from then on. Block medians rank runtimes as a net that keeps
-running meets them: the fastest single turn favours the runtime whose forwards vary most.
+block after one untimed forward; a block's median forward is its time. The rounds pair the
+runtimes' blocks: in each, a runtime's block against the others' of the same round (the
+logarithm of its median less the round's mean logarithm), and the runtime whose median of
+those over the rounds is the lowest answers from then on (a burst of the machine's noise
+turns one round, not the choice; block medians rank runtimes as a net that keeps running
+meets them, where the fastest single turn favours the runtime whose forwards vary most).
+The net that keeps running gets :data:`LOOK_AGAIN` rounds more, one after
+:data:`LOOK_AGAIN_S` seconds of its forwards and each next one after twice as long as the
+one before (never more than :data:`LOOK_AGAIN_SHARE` of the forwards between them); each
+round counts with the earlier ones, and the sessions of the other runtimes are let go after
+the last.
 
 Every runtime computes the same graph in float32: the outputs differ by the order of the sums
 only (``tests/caffe_compat/conformance``). ``$CAFFE_COMPAT_TORCH_FREE_RUNTIME`` pins one
@@ -51,6 +59,9 @@ CLOSE = 1.15             # two fastest runtimes within this ratio take their tur
 LOOK_ROUNDS = 3          # the second look (runtimes within CLOSE of the winner): blocks each
 LOOK_TURNS = 8           # timed forwards of a block, and at least
 LOOK_BLOCK_S = 0.02      # seconds of them (a net of a few hundred microseconds)
+LOOK_AGAIN = 6           # rounds more of the second look, for a net that keeps running:
+LOOK_AGAIN_S = 1.0       # the first after this many seconds of forwards, each next after twice
+LOOK_AGAIN_SHARE = 0.1   # as long, and never more than this share of the forwards between
 
 
 def debug(message, *args):
@@ -104,17 +115,26 @@ class Chosen:
         self._first_pass = None     # {label: fastest turn} of the first pass, where rematched
         self._look = None           # the second look's turns to come: [(label, timed)]
         self._looking = None        # label -> (runtime, session, [[turns] per block])
-        self.looked = {}            # its fastest block median by label, once it has run
+        self._block = 0             # timed forwards of a block of the look
+        self._again = 0             # forwards until its next round (0: none to come)
+        self.looked = {}            # its median block median by label, once it has run
+        self.rounds = 0             # the rounds of the look so far
 
     @property
     def settled(self):
-        """True once one runtime answers every forward (the trial and any second look
-        over)."""
+        """True while one runtime answers every forward (the trial over, and no round of the
+        second look under way)."""
         return self.decided and self._look is None
 
     def __call__(self, feed):
         if self.decided:
-            return self.session(feed) if self._look is None else self._look_turn(feed)
+            if self._look is not None:
+                return self._look_turn(feed)
+            if self._again:                      # forwards until the next round of the look
+                self._again -= 1
+                if not self._again:
+                    self._look_round()
+            return self.session(feed)
         if self._trial is None and self.calls == 0 and not deferred():
             return self.now(feed)
         if self._trial is None:
@@ -243,15 +263,25 @@ class Chosen:
         if len(close) < 2 or LOOK_ROUNDS < 1:
             return
         self._looking = {k: (trial[k][0], trial[k][1], []) for k in close}
-        turns = max(LOOK_TURNS, min(200, math.ceil(LOOK_BLOCK_S / max(fastest[winner], 1e-6))))
-        look = []
-        for block in range(LOOK_ROUNDS):
-            for label in (close if block % 2 == 0 else close[::-1]):
-                look += [(label, False)] + [(label, True)] * turns
+        self._block = max(LOOK_TURNS,
+                          min(200, math.ceil(LOOK_BLOCK_S / max(fastest[winner], 1e-6))))
+        self._look_round(LOOK_ROUNDS)
+
+    def _look_round(self, rounds=1):
+        """The turns of the look's next ``rounds``: each runtime a block (one untimed forward,
+        then the block's timed ones), the order reversed every other round."""
+        labels, look = list(self._looking), []
+        for r in range(self.rounds, self.rounds + rounds):
+            for label in (labels if r % 2 == 0 else labels[::-1]):
+                look += [(label, False)] + [(label, True)] * self._block
+        self.rounds += rounds
         self._look = look[::-1]                  # popped from the end
 
     def _look_turn(self, feed):
-        label, timed = self._look.pop()
+        try:
+            label, timed = self._look.pop()
+        except (AttributeError, IndexError):     # another thread took the round's last turn
+            return self.session(feed)
         self.answered, session, blocks = self._looking[label]
         start = time.perf_counter()
         out = session(feed)
@@ -264,19 +294,32 @@ class Chosen:
         return out
 
     def _end_look(self):
-        """The runtime of the fastest block median answers from now on (and is reported to
-        ``decided`` again)."""
+        """The runtime of the lowest median, over the rounds so far, of its block against the
+        round's others answers from now on (``decided`` hears of it where it changed, or after
+        the first rounds); the next round planned, or the others let go after the last."""
         import statistics
-        looking, self._looking, self._look = self._looking, None, None
-        self.looked = {k: min(statistics.median(b) for b in blocks)
-                       for k, (_, _, blocks) in looking.items()}
-        label = min(self.looked, key=self.looked.get)
+        looking, self._look = self._looking, None
+        medians = {k: [max(statistics.median(b), 1e-9) for b in blocks if b]
+                   for k, (_, _, blocks) in looking.items()}
+        rounds = min(len(m) for m in medians.values())
+        mean = [statistics.fmean(math.log(m[r]) for m in medians.values()) for r in range(rounds)]
+        score = {k: statistics.median(math.log(m[r]) - mean[r] for r in range(rounds))
+                 for k, m in medians.items()}
+        self.looked = {k: statistics.median(m) for k, m in medians.items()}
+        label = min(score, key=score.get)
+        changed = label != self.label or self.rounds == LOOK_ROUNDS
         self.runtime, self.session, _ = looking[label]
         self.label, self.answered = label, self.runtime
-        if self._on_decide is not None:
+        if changed and self._on_decide is not None:
             self._on_decide(self.runtime, dict(self.times))
-        debug("second look: %s (fastest block median in seconds %s)", self.runtime,
-              {k: round(v, 6) for k, v in self.looked.items()})
+        debug("second look, %d rounds: %s (median block median in seconds %s)", self.rounds,
+              self.runtime, {k: round(v, 6) for k, v in self.looked.items()})
+        if self.rounds >= LOOK_ROUNDS + LOOK_AGAIN:
+            self._looking = None                 # the others' sessions let go
+            return
+        wait = LOOK_AGAIN_S * 2 ** (self.rounds - LOOK_ROUNDS) / self.looked[label]
+        share = len(looking) * (1 + self._block) / LOOK_AGAIN_SHARE
+        self._again = max(1, math.ceil(max(wait, share)))
 
 
 def winner_key(runtimes, threads, shapes=None):

@@ -577,3 +577,67 @@ def test_the_second_look_runs_blocks_of_at_least_look_block_s(monkeypatch):
     look = choice.LOOK_ROUNDS * (1 + turns)
     trial = 2 * (1 + choice.TURNS)                     # the first pass and the rematch
     assert counts == {"a": [trial + look], "b": [trial + look]}
+
+
+def _run_rounds(chosen, rounds, limit=200000):
+    """Forwards until the second look has run ``rounds`` rounds and none is under way."""
+    for _ in range(limit):
+        if chosen.rounds >= rounds and chosen.settled:
+            return
+        assert chosen(1) == [1]
+    raise AssertionError(f"{rounds} rounds did not run ({chosen.rounds})")
+
+
+def test_the_rounds_of_a_net_that_keeps_running_turn_a_choice_the_first_rounds_got_wrong(
+        monkeypatch):
+    """"b" was slowed by a burst over the first rounds of the look, then runs 10 % faster
+    than "a": the rounds that come later, each after twice the forwards of the one before,
+    give it the net; ``decided`` hears of the change, and after the last round the other
+    runtime's session is let go."""
+    from caffe_compat.onnx_path import choice
+    clock = _Clock()
+    burst = [True]
+    choice_, chosen, reports = None, None, []
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    monkeypatch.setattr(choice, "time", clock)
+    sessions = {"a": clock.session(lambda k: 0.002),
+                "b": clock.session(lambda k: 0.00215 if burst[0] else 0.0018)}
+    chosen = choice.Chosen(clock.session(lambda k: 0.006), "first", ["a", "b"], sessions.get,
+                           0.0, decided=lambda name, times: reports.append(name))
+    _run_until_settled(chosen)
+    assert chosen.runtime == "a" and reports == ["a", "a"] and chosen.rounds == 3
+    burst[0] = False
+    start = clock.now
+    _run_rounds(chosen, 4)
+    # the fourth round after LOOK_AGAIN_S seconds of forwards (and its own turns)
+    assert clock.now - start == pytest.approx(choice.LOOK_AGAIN_S, rel=0.1)
+    assert chosen.runtime == "a"                      # three rounds of four still say "a"
+    _run_rounds(chosen, 6)
+    assert chosen.runtime == "b" and reports == ["a", "a", "b"]
+    assert chosen._looking is not None
+    _run_rounds(chosen, choice.LOOK_ROUNDS + choice.LOOK_AGAIN)
+    assert chosen._looking is None and chosen.runtime == "b"
+    spent = clock.now
+    for _ in range(20000):                            # no round after the last
+        chosen(1)
+    assert chosen.rounds == choice.LOOK_ROUNDS + choice.LOOK_AGAIN
+    assert clock.now - spent == pytest.approx(20000 * 0.0018)
+
+
+def test_one_round_slowed_by_a_burst_does_not_turn_the_choice(monkeypatch):
+    """The rounds pair the blocks: "a" 5 % faster in every round but one, where a burst
+    doubles its block; the median over the rounds keeps it (a mean would not)."""
+    from caffe_compat.onnx_path import choice
+    clock = _Clock()
+    monkeypatch.setattr(choice, "TRIAL_BASE_S", 0.0)
+    monkeypatch.setattr(choice, "time", clock)
+    state = {"round": 0}
+    sessions = {"a": clock.session(lambda k: 0.004 if state["round"] == 4 else 0.0019),
+                "b": clock.session(lambda k: 0.002)}
+    chosen = choice.Chosen(clock.session(lambda k: 0.006), "first", ["a", "b"], sessions.get,
+                           0.0)
+    for rounds in range(3, choice.LOOK_ROUNDS + choice.LOOK_AGAIN + 1):
+        _run_rounds(chosen, rounds)
+        state["round"] = chosen.rounds + 1
+        assert chosen.runtime == "a", rounds
+    assert chosen.looked == pytest.approx({"a": 0.0019, "b": 0.002})
