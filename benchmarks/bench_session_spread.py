@@ -26,7 +26,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def plan_model(name, batch, work):
-    """``(path, input name, output name, shape)`` of the torch-free plan of ``name``."""
+    """``(path, model bytes, input name, output name, shape)`` of the torch-free plan of
+    ``name`` (written to ``path`` in ``work``)."""
     import cv2
     import numpy as np
     from bench_dnn import NETS, net_files
@@ -48,7 +49,7 @@ def plan_model(name, batch, work):
     path = os.path.join(work, "net.onnx")
     with open(path, "wb") as f:
         f.write(data)
-    return path, whole.input_names[0], whole.output_names[0], shape
+    return path, data, whole.input_names[0], whole.output_names[0], shape
 
 
 def main(argv=None):
@@ -71,9 +72,8 @@ def main(argv=None):
     from zoo_timing import raw_sessions
     dnn.install()
     cv2.setNumThreads(args.threads)
-    path, name_in, name_out, shape = plan_model(args.net, args.batch, tempfile.mkdtemp())
-    with open(path, "rb") as f:
-        model = f.read()
+    path, model, name_in, name_out, shape = plan_model(args.net, args.batch,
+                                                       tempfile.mkdtemp())
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     runs = {}
     for i in range(args.sessions):
