@@ -4,7 +4,8 @@ session on the same ONNX model, from a net's 100th forward on.
     python benchmarks/bench_torch_free_choice.py [--nets resnet50 ...] [--batches 1 8]
                                                  [--threads 1 2] [--seconds 2] [--rounds 5]
                                                  [--warm 100] [--ort-spinning 0|1]
-                                                 [--import-torch]
+                                                 [--import-torch] [--control]
+                                                 [--min-forwards 3]
 
 The nets of ``bench_dnn.py`` (random weights) are written once by this process; each thread
 count then runs in a fresh process that imports no torch (checked): ``caffe_compat.dnn``
@@ -18,7 +19,18 @@ on, not a whole block). Printed per net and batch: the runtime our forward chose
 median forward over every round, and ours / the fastest raw session's (goal: at most 1.05),
 with that ratio round by round (each round's median forward against its own fastest raw
 session's: lowest, highest, median); where
-the rounds alone span more than the goal, the machine's noise is the larger figure. For a net
+the rounds alone span more than the goal, the machine's noise is the larger figure.
+
+``paired:`` the same ratios measured round by round: against each raw session apart, the
+median over the rounds of ours' block median / that session's block median of the same round,
+and of those the largest (against the session that is the faster in this measure). Where the
+machine's speed flips between states that last seconds (``benchmarks/machine_states.py``
+shows them: on a 2-core cloud machine, windows of 0.3 s whose median forward is 0.77x or 1.2x
+the overall one), the median of every forward of a runner is set by the share of slow states
+its blocks happened to meet, not by its speed; two blocks of one round meet the same state,
+so the paired ratio is what ``--control`` (the raw runtime against itself) shows within a
+few per cent. ``--min-forwards``: the forwards of a block at least (default 3), however long
+they take. For a net
 whose plan ends in a numpy step (the res10 SSD's DetectionOutput), the plan's ONNX model stops
 before it, so the raw sessions above skip that work: such a net's whole export
 (``caffe_compat.export``, written by this process, which may import torch; DetectionOutput in
@@ -144,7 +156,7 @@ for job in jobs:
                 f()
                 t = time.perf_counter()
                 got.append(t - t0)
-                if t >= end and len(got) >= 3:
+                if t >= end and len(got) >= job["min_forwards"]:
                     break
             times[k].append(statistics.median(got))
             each[k].extend(got)
@@ -159,6 +171,19 @@ for job in jobs:
             return [float("nan")] * 3
         got = [times[who][r] / min(times[k][r] for k in peers) for r in range(job["rounds"])]
         return [min(got), max(got), statistics.median(got)]
+
+    def paired(who, peers):
+        # against each peer apart, the median over the rounds of the ratio of the two block
+        # medians of the same round (both blocks met the same state of the machine); the
+        # largest of those: against the peer that is the faster one in this measure (a
+        # round's min over two peers would favour the peers by their own noise)
+        peers = [k for k in times if peers(k)]
+        if who not in times or not peers:
+            return float("nan")
+        return max(statistics.median(times[who][r] / times[k][r]
+                                     for r in range(job["rounds"])) for k in peers)
+    is_raw = lambda k: k in ("onnxruntime", "openvino")
+    is_export = lambda k: k.startswith("export")
     raw_best = min((v for k, v in med.items() if k in ("onnxruntime", "openvino")),
                    default=float("nan"))
     rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
@@ -173,8 +198,12 @@ for job in jobs:
                      net_export=med.get("Net auto", float("nan")) / min(
                          (v for k, v in med.items() if k.startswith("export")),
                          default=float("nan")),
-                     ours_rounds=spread("ours", lambda k: k in ("onnxruntime", "openvino")),
-                     net_rounds=spread("Net auto", lambda k: k.startswith("export")),
+                     ours_rounds=spread("ours", is_raw),
+                     net_rounds=spread("Net auto", is_export),
+                     paired=dict(ours=paired("ours", is_raw), export=paired("ours", is_export),
+                                 net_auto=paired("Net auto", is_raw),
+                                 net_export=paired("Net auto", is_export),
+                                 control=paired("control", is_raw)),
                      settled=settled))
 assert IMPORT_TORCH or "torch" not in sys.modules, "torch was imported"
 print(json.dumps(rows))
@@ -200,6 +229,8 @@ def main(argv=None):
                    help="the program imports torch first: cv2.dnn's forward and "
                         "caffe_compat.Net(engine='auto') against the raw sessions on the "
                         "net's export (caffe_compat.export)")
+    p.add_argument("--min-forwards", type=int, default=3,
+                   help="forwards of a block at least, however long they take (default 3)")
     p.add_argument("--fixed-order", action="store_true",
                    help="every round in the same order, ours first (the order of the runs "
                         "before 2026-11-29; by default each round starts one runner later)")
@@ -223,7 +254,8 @@ def main(argv=None):
                              shape=[batch, channels, *size], warm=args.warm, work=work,
                              seconds=args.seconds, rounds=args.rounds,
                              spin=bool(args.ort_spinning), export=export,
-                             control=args.control, rotate=not args.fixed_order))
+                             control=args.control, rotate=not args.fixed_order,
+                             min_forwards=args.min_forwards))
     child = CHILD.format(repo=REPO, bench=os.path.join(REPO, "benchmarks"),
                          import_torch=bool(args.import_torch))
     print("cv2.dnn default forward (OpenCV 5 + install(), "
@@ -256,6 +288,15 @@ def main(argv=None):
                     r["net_rounds"])
             if args.control:
                 rounds += ", control/raw %.3f" % r["control"]
+            pr = r["paired"]
+            paired = "paired: ours/raw %.3f" % pr["ours"]
+            if r["name"] == "res10_ssd" or args.import_torch:
+                paired += ", ours/export %.3f" % pr["export"]
+            if args.import_torch:
+                paired += ", Net/raw %.3f, Net/export %.3f" % (pr["net_auto"], pr["net_export"])
+            if args.control:
+                paired += ", control/raw %.3f" % pr["control"]
+            print(" " * 20 + paired)
             settled = "" if all(r["settled"]) else "  (a trial still running after --warm)"
             print(" " * 20 + rounds + settled)
             print(" " * 20 + "  ".join(f"{k} {v:.2f}" for k, v in ms.items()))
