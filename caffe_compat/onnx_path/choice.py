@@ -18,9 +18,11 @@ another had just filled: docs/benchmarks.md); a runtime :data:`DROP` times slowe
 best so far leaves at once; where the two fastest are within :data:`CLOSE`, they take their
 turns once more in the other order. The one with the fastest turn answers from then on.
 
-Where another runtime's fastest turn came within :data:`CLOSE` of the winner's, five turns
-cannot tell them apart (at two threads on two cores one forward's time varies by 10-20 %
-from block to block: docs/engines.md), so the next forwards are a **second look**: each of
+Where another runtime's fastest turn came within :data:`LOOK_CLOSE` of the winner's, five
+turns cannot tell them apart (at two threads on two cores one forward's time varies by 10-20 %
+from block to block: docs/engines.md; and a machine shared with other tenants can run at
+half its speed for seconds at a time, so a runtime's turns in a row may all meet such a
+state: ``benchmarks/machine_states.py``), so the next forwards are a **second look**: each of
 those runtimes takes :data:`LOOK_ROUNDS` blocks of :data:`LOOK_TURNS` timed forwards (at
 least :data:`LOOK_BLOCK_S` of them), in turn and in the other order the next round, each
 block after one untimed forward; a block's median forward is its time. The rounds pair the
@@ -56,6 +58,7 @@ TRIAL_S_PER_MB = 0.02    # (the sessions' loading times: docs/engines.md)
 TURNS = 5                # timed forwards of each runtime in the trial
 DROP = 2.0               # a runtime this much slower than the best so far leaves the trial
 CLOSE = 1.15             # two fastest runtimes within this ratio take their turns once more
+LOOK_CLOSE = 1.5         # runtimes within this ratio of the winner's turn take the second look
 LOOK_ROUNDS = 3          # the second look (runtimes within CLOSE of the winner): blocks each
 LOOK_TURNS = 8           # timed forwards of a block, and at least
 LOOK_BLOCK_S = 0.02      # seconds of them (a net of a few hundred microseconds)
@@ -257,9 +260,9 @@ class Chosen:
             self._plan_look(trial, fastest, label)
 
     def _plan_look(self, trial, fastest, winner):
-        """The second look's turns (module doc) where runtimes came within :data:`CLOSE` of
-        ``winner``: their sessions kept, the others let go."""
-        close = [k for k in fastest if fastest[k] <= CLOSE * fastest[winner]]
+        """The second look's turns (module doc) where runtimes came within :data:`LOOK_CLOSE`
+        of ``winner``: their sessions kept, the others let go."""
+        close = [k for k in fastest if fastest[k] <= LOOK_CLOSE * fastest[winner]]
         if len(close) < 2 or LOOK_ROUNDS < 1:
             return
         self._looking = {k: (trial[k][0], trial[k][1], []) for k in close}

@@ -559,6 +559,23 @@ def test_runtimes_apart_by_more_than_close_settle_without_a_second_look(monkeypa
     assert reports == ["fast"] and chosen.looked == {}
 
 
+def test_a_runtime_whose_turns_met_a_slow_state_of_the_machine_takes_the_second_look(
+        monkeypatch):
+    """"ov" is 20 % faster, but its turns of the first trial all met a state of the machine
+    that ran it 1.6x slower (past CLOSE, within LOOK_CLOSE of the winner): it takes the
+    second look with "ort" and its blocks there give it the net."""
+    from caffe_compat.onnx_path import choice
+    calls = {"ov": 0}
+
+    def ov(k):
+        calls["ov"] += 1
+        return 0.0016 * 1.6 if calls["ov"] <= 1 + choice.TURNS else 0.0016
+    choice, chosen, reports = _looked_trial(monkeypatch, {"ort": lambda k: 0.002, "ov": ov})
+    assert chosen.times["ov"] > choice.CLOSE * chosen.times["ort"]
+    assert reports == ["ort", "ov"] and chosen.runtime == "ov"
+    assert chosen.looked == pytest.approx({"ort": 0.002, "ov": 0.0016})
+
+
 def test_the_second_look_runs_blocks_of_at_least_look_block_s(monkeypatch):
     """A forward of 0.1 ms: each block holds LOOK_BLOCK_S of forwards (200 turns at most),
     each runtime a block per round, after one untimed forward."""
