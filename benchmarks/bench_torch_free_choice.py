@@ -65,7 +65,16 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = r"""
-import json, os, statistics, sys, time
+import json, os, statistics, sys, threading, time
+_PARENT = os.getppid()
+
+
+def _parent_gone():
+    # a child left running by a stopped benchmark would load the machine the next run times
+    while os.getppid() == _PARENT:
+        time.sleep(1.0)
+    os._exit(1)
+threading.Thread(target=_parent_gone, daemon=True).start()
 sys.path.insert(0, {repo!r}); sys.path.insert(0, {bench!r})
 IMPORT_TORCH = {import_torch!r}
 if IMPORT_TORCH:
