@@ -193,20 +193,16 @@ for job in jobs:
                                      for r in range(job["rounds"])) for k in peers)
     is_raw = lambda k: k in ("onnxruntime", "openvino")
     is_export = lambda k: k.startswith("export")
-    raw_best = min((v for k, v in med.items() if k in ("onnxruntime", "openvino")),
-                   default=float("nan"))
+
+    def pooled(who, peers):
+        # the median of every forward of ``who`` against the fastest such median of ``peers``
+        return med.get(who, float("nan")) / min((v for k, v in med.items() if peers(k)),
+                                                default=float("nan"))
     rows.append(dict(name=job["name"], batch=job["shape"][0], engine=engine,
                      ms={{k: v * 1e3 for k, v in med.items()}},
-                     ratio=med["ours"] / raw_best,
-                     control=med.get("control", float("nan")) / raw_best,
-                     export=med["ours"] / min((v for k, v in med.items()
-                                               if k.startswith("export")), default=float("nan")),
-                     net_auto=med.get("Net auto", float("nan")) / min(
-                         (v for k, v in med.items() if k in ("onnxruntime", "openvino")),
-                         default=float("nan")),
-                     net_export=med.get("Net auto", float("nan")) / min(
-                         (v for k, v in med.items() if k.startswith("export")),
-                         default=float("nan")),
+                     ratio=pooled("ours", is_raw), control=pooled("control", is_raw),
+                     export=pooled("ours", is_export), net_auto=pooled("Net auto", is_raw),
+                     net_export=pooled("Net auto", is_export),
                      ours_rounds=spread("ours", is_raw),
                      net_rounds=spread("Net auto", is_export),
                      paired=dict(ours=paired("ours", is_raw), export=paired("ours", is_export),
