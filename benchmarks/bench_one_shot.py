@@ -4,7 +4,7 @@ against OpenCV 4's own Caffe importer, on the same machine, alternating.
     python benchmarks/bench_one_shot.py [--kinds classification ssd pose segmentation
                                          colorization] [--rounds 2] [--loads idle pinned]
                                         [--caches empty warm] [--quick] [--cv5 /work/cv5]
-                                        [--cv4 DIR]
+                                        [--cv4 DIR] [--before TREE]
                                         [--files DIR]
 
 A program (benchmarks/one_shot_nets.py: one per kind of OpenCV 4's samples/dnn) reads a Caffe
@@ -26,6 +26,10 @@ and whether both programs printed the same answer line (classes, detections, poi
 numbers within the outputs' rounding). The CPU seconds (user + system) of each process are
 printed too: on a machine shared with other work they show what a program costs where wall time
 mostly shows the neighbours.
+
+``--before TREE``: a third runner in every round, the same program with another checkout of
+this project (the code before a change) first on PYTHONPATH instead of this one, in the same
+cache states (its own caches); printed besides: ours / before, the median of each round's ratio.
 
 The nets' files are written once into ``--files`` (default: a folder under the temporary
 directory, kept for the next run; the OpenPose and FCN-8s caffemodels take 20-60 s to write).
@@ -52,6 +56,7 @@ from benchmarks.one_shot_nets import PROGRAMS, write_kind  # noqa: E402
 KINDS = tuple(PROGRAMS)
 LOAD_S = 3600           # a load's child ends by itself after this
 CV4 = ""                # --cv4: a folder holding OpenCV 4's cv2 (default: the venv's own)
+TREES = {"ours": REPO}  # the checkout each side of ours runs (--before adds "before")
 
 
 def _env(runner, cv5, cache):
@@ -61,7 +66,7 @@ def _env(runner, cv5, cache):
     if runner == "opencv4":
         env["PYTHONPATH"] = CV4
         return env
-    env["PYTHONPATH"] = os.pathsep.join([REPO, cv5])
+    env["PYTHONPATH"] = os.pathsep.join([TREES[runner], cv5])
     env["CAFFE_COMPAT_ENGINE_CACHE"] = cache
     return env
 
@@ -99,33 +104,36 @@ def _files(root, kind, quick):
         return eval(f.read())   # noqa: S307 - our own repr of a dict of paths
 
 
-def round_ratio(times, runner):
-    """The median over rounds of ``runner``'s wall time / OpenCV 4's in the same round."""
-    return statistics.median(t / b for t, b in zip(times[runner], times["opencv4"]))
+def round_ratio(times, runner, base="opencv4"):
+    """The median over rounds of ``runner``'s wall time / ``base``'s in the same round."""
+    return statistics.median(t / b for t, b in zip(times[runner], times[base]))
 
 
 def bench_kind(kind, paths, cv5, rounds, caches, work):
     """``{runner: [wall seconds]}``, ``{runner: [CPU seconds]}`` and ``{runner: answer}`` over
-    ``rounds`` alternating rounds."""
-    warm = os.path.join(work, f"warm-{kind}")
-    if "warm" in caches and not os.path.isdir(warm):
-        env = _env("ours", cv5, warm)
-        env["CAFFE_COMPAT_ENGINE_DEFER"] = "0"      # export, check and store now
-        run_program(paths["ours"], paths["args"], env)
-    runners = ["opencv4"] + [f"ours-{c}" for c in caches]
+    ``rounds`` alternating rounds; a runner is ``opencv4`` or ``SIDE-CACHE`` (SIDE: a key of
+    ``TREES``)."""
+    sides = list(TREES)
+    for side in sides:
+        warm = os.path.join(work, f"warm-{side}-{kind}")
+        if "warm" in caches and not os.path.isdir(warm):
+            env = _env(side, cv5, warm)
+            env["CAFFE_COMPAT_ENGINE_DEFER"] = "0"      # export, check and store now
+            run_program(paths["ours"], paths["args"], env)
+    runners = ["opencv4"] + [f"{side}-{c}" for c in caches for side in sides]
     times = {r: [] for r in runners}
     cpu = {r: [] for r in runners}
     answers = {}
     for _ in range(rounds):
         for r in runners:
-            if r == "ours-empty":
+            side, _, state = r.partition("-")
+            if state == "empty":
                 cache = tempfile.mkdtemp(prefix="empty-", dir=work)
             else:
-                cache = warm
+                cache = os.path.join(work, f"warm-{side}-{kind}")
             program = paths["opencv4"] if r == "opencv4" else paths["ours"]
-            took, line = run_program(program, paths["args"], _env(r.split("-")[0], cv5, cache),
-                                     cpu[r])
-            if r == "ours-empty":
+            took, line = run_program(program, paths["args"], _env(side, cv5, cache), cpu[r])
+            if state == "empty":
                 shutil.rmtree(cache, ignore_errors=True)
             times[r].append(took)
             answers[r] = line
@@ -145,18 +153,23 @@ def main(argv=None):
                     help="folder holding OpenCV 5's cv2 package")
     ap.add_argument("--cv4", default="",
                     help="folder holding OpenCV 4's cv2 package (default: the interpreter's)")
+    ap.add_argument("--before", help="another checkout of this project (the code before a "
+                    "change), timed as a third runner in every round")
     ap.add_argument("--files", default=os.path.join(tempfile.gettempdir(),
                                                     "caffe_compat-bench-one-shot"))
     args = ap.parse_args(argv)
     global CV4
     CV4 = args.cv4
+    if args.before:
+        TREES["before"] = os.path.abspath(os.path.expanduser(args.before))
     if "pinned" in args.loads and (os.geteuid() != 0 or len(os.sched_getaffinity(0)) < 2):
         ap.error("the pinned load needs root (nice -5) and two CPUs")
     work = tempfile.mkdtemp(prefix="bench-one-shot-")
     # byte-compiled as pip install leaves it: where PYTHONDONTWRITEBYTECODE is set (the
     # shared machine) ours would otherwise compile its modules from source in every process
     import compileall
-    compileall.compile_dir(os.path.join(REPO, "caffe_compat"), quiet=1)
+    for tree in TREES.values():
+        compileall.compile_dir(os.path.join(tree, "caffe_compat"), quiet=1)
     rows = []
     try:
         files = {k: _files(args.files, k, args.quick) for k in args.kinds}
@@ -172,10 +185,17 @@ def main(argv=None):
                         row[c] = statistics.median(times[f"ours-{c}"])
                         row["cpu " + c] = statistics.median(cpu[f"ours-{c}"])
                         row["round " + c] = round_ratio(times, f"ours-{c}")
+                        if "before" in TREES:
+                            row["before " + c] = statistics.median(times[f"before-{c}"])
+                            row["ours/before " + c] = round_ratio(times, f"ours-{c}",
+                                                                  f"before-{c}")
                     row["same"] = all(a == answers["opencv4"] for a in answers.values())
                     row["answer"] = answers["opencv4"]
                     rows.append(row)
                     ratios = "  ".join(f"{c} {row[c]:6.2f} s ({row[c] / base:.2f}x)"
+                                       + (f", before {row['before ' + c]:6.2f} s (ours / "
+                                          f"before {row['ours/before ' + c]:.2f})"
+                                          if "before" in TREES else "")
                                        for c in args.caches)
                     print(f"{load:<7} {kind:<14} OpenCV 4 {base:6.2f} s   ours {ratios}   "
                           f"same answer: {row['same']}", flush=True)
@@ -185,16 +205,20 @@ def main(argv=None):
         shutil.rmtree(work, ignore_errors=True)
     print("\nours / OpenCV 4, whole process (median of rounds; at most 1.00 is the goal; "
           "'round x': the median of each round's ratio); wall seconds, then CPU seconds (user "
-          "+ system) of the process:")
+          "+ system) of the process" + ("; ours / before: the median of each round's ratio"
+                                        if "before" in TREES else "") + ":")
     print(f"{'load':<7} {'kind':<14} {'OpenCV 4 s':>10} " +
           " ".join(f"{c + ' s':>9} {c + ' x':>8} {'round x':>8}" for c in args.caches) +
-          f" {'CPU OpenCV 4':>12} " + " ".join(f"{'CPU ' + c:>10}" for c in args.caches))
+          f" {'CPU OpenCV 4':>12} " + " ".join(f"{'CPU ' + c:>10}" for c in args.caches) +
+          "".join(f" {'ours/before ' + c:>17}" for c in args.caches if "before" in TREES))
     for row in rows:
         print(f"{row['load']:<7} {row['kind']:<14} {row['opencv4']:10.2f} " +
               " ".join(f"{row[c]:9.2f} {row[c] / row['opencv4']:8.2f} {row['round ' + c]:8.2f}"
                        for c in args.caches) +
               f" {row['cpu opencv4']:12.2f} " +
-              " ".join(f"{row['cpu ' + c]:10.2f}" for c in args.caches))
+              " ".join(f"{row['cpu ' + c]:10.2f}" for c in args.caches) +
+              "".join(f" {row['ours/before ' + c]:17.2f}" for c in args.caches
+                      if "before" in TREES))
     return rows
 
 
