@@ -10,7 +10,7 @@ column order). Printed: the faces per photograph, each box and score, and the fi
 
 Part of this project's benchmark suite, under the project's licence (Apache-2.0, LICENSE at
 the root). ``setup`` copies the published MTCNN nets and their two test photographs from
-``../shared/models/mtcnn`` (MIT) and writes scikit-image's astronaut photograph; the other
+``../shared/models/mtcnn`` (or ``$RLQ_SHARED/models/mtcnn``; MIT) and writes scikit-image's astronaut photograph; the other
 three photographs are the three mirrored.
 """
 import os
@@ -25,11 +25,13 @@ THRESHOLDS = (0.6, 0.7, 0.7)
 
 def setup(workdir):
     here = os.path.dirname(os.path.abspath(__file__))
-    source = os.path.join(os.path.dirname(os.path.dirname(here)), "..", "shared", "models",
-                          "mtcnn")
+    shared = os.environ.get("RLQ_SHARED", os.path.join(os.path.dirname(os.path.dirname(here)),
+                                                       "..", "shared"))
+    source = os.path.join(shared, "models", "mtcnn")
     if not os.path.isdir(source):
         raise SystemExit(f"{os.path.normpath(source)}: the MTCNN nets are not there "
-                         "(../shared/models/mtcnn beside the repository)")
+                         "(../shared/models/mtcnn beside the repository, or set RLQ_SHARED to "
+                         "the folder holding models/)")
     for name in NETS:
         for ext in (".prototxt", ".caffemodel"):
             shutil.copyfile(os.path.join(source, name + ext), os.path.join(workdir, name + ext))
