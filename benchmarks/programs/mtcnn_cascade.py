@@ -10,8 +10,8 @@ column order). Printed: the faces per photograph, each box and score, and the fi
 
 Part of this project's benchmark suite, under the project's licence (Apache-2.0, LICENSE at
 the root). ``setup`` copies the published MTCNN nets and their two test photographs from
-``../shared/models/mtcnn`` (or ``$RLQ_SHARED/models/mtcnn``; MIT) and writes scikit-image's astronaut photograph; the other
-three photographs are the three mirrored.
+``../shared/models/mtcnn`` (or ``$RLQ_SHARED/models/mtcnn``; MIT) and writes scikit-image's
+astronaut photograph; the other three photographs are the three mirrored.
 """
 import os
 import shutil
