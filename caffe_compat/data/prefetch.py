@@ -48,6 +48,8 @@ class _Worker:
         """Stop the thread; with ``wait``, until it has ended (and closed its producer)."""
         self.stop.set()
         self._drain()                  # batches made and not taken go now
+        if self.slots is not None:     # a thread waiting for a free slot sees the stop now
+            self.slots.release()
         t = self.thread
         if wait and t is not None and t.is_alive() and t is not threading.current_thread():
             t.join(timeout=JOIN_SECONDS)
