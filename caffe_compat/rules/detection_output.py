@@ -5,6 +5,10 @@ layer and the torch-free path, whose ONNX part computes the location, confidence
 bottoms and hands them to :meth:`DetectionRule.detections`."""
 from __future__ import annotations
 
+import concurrent.futures
+import os
+import threading
+
 import numpy as np
 
 from . import boxes as det
@@ -25,6 +29,36 @@ def output_rows(keep_top_k, images, found=None):
     if keep_top_k < 0:
         return 1 if found is None else found
     return keep_top_k * images if found is None else max(keep_top_k * images, found)
+
+
+_helper = {"pool": None}
+_helper_lock = threading.Lock()
+
+
+def _forget_helper():
+    """In a forked child: the parent's helper thread is not there, so a new one is made."""
+    global _helper_lock
+    _helper["pool"], _helper_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
+def _widen():
+    from ..parallel import placement
+    placement.widen_current_thread()     # started in a placed pass: not on its one CPU
+
+
+def _helper_pool():
+    """One helper thread (made on first use; a daemon's pool, so it never holds the process)
+    that takes the second half of a batch's images while the caller takes the first."""
+    with _helper_lock:
+        if _helper["pool"] is None:
+            _helper["pool"] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="caffe-compat-detections",
+                initializer=_widen)
+        return _helper["pool"]
 
 
 class DetectionRule:
@@ -60,9 +94,12 @@ class DetectionRule:
         self.normalized = p.normalized_bbox
         self.clip = p.clip
 
-    def detections(self, loc, conf, prior, image_hw=None):
+    def detections(self, loc, conf, prior, image_hw=None, threads=1):
         """The ``(1, 1, rows, 7)`` float32 output for the bottoms' arrays (``image_hw``: the
-        image bottom's height and width, for ``clip`` of boxes in pixels)."""
+        image bottom's height and width, for ``clip`` of boxes in pixels). With ``threads``
+        of 2 or more and more than one image, a helper thread computes the second half of the
+        images while the caller computes the first (each image's rows depend on it alone,
+        and the C kernel's calls release the GIL): the same rows in the same order."""
         n = loc.shape[0]
         p = prior.shape[2] // 4
         loc_np = np.asarray(loc, np.float32).reshape(n, p, self.num_loc, 4)
@@ -74,7 +111,16 @@ class DetectionRule:
         if self.clip:
             bounds = (1.0, 1.0) if self.normalized else \
                 (float(image_hw[1] - 1), float(image_hw[0] - 1))
-        rows = [self._image(i, loc_np[i], conf_np[i], boxes, var, bounds) for i in range(n)]
+        def images(at):
+            return [self._image(i, loc_np[i], conf_np[i], boxes, var, bounds) for i in at]
+
+        if threads > 1 and n > 1 and det._kernel() is not None and self._scan is det.scan:
+            half = (n + 1) // 2
+            later = _helper_pool().submit(images, range(half, n))
+            rows = images(range(half))
+            rows += later.result()
+        else:
+            rows = images(range(n))
         rows = np.concatenate(rows) if rows else np.zeros((0, 7), np.float32)
         out = np.zeros((1, 1, output_rows(self.keep_top_k, n, len(rows)), 7), np.float32)
         out[0, 0, :len(rows)] = rows

@@ -62,11 +62,13 @@ def _top(rule, bottoms):
 
 @register("DetectionOutput", host=True)
 def detection_output_step(lp, bottoms, blobs):
+    from ..runtime import _threads
     rule, _ = _setup(lp, bottoms, False)
     image_hw = tuple(bottoms[3].shape[2:]) if len(bottoms) == 4 else None
 
     def run(arrays):
-        return [rule.detections(arrays[0], arrays[1], arrays[2], image_hw)]
+        # the images shared with a helper thread where the thread policy gives two or more
+        return [rule.detections(arrays[0], arrays[1], arrays[2], image_hw, _threads())]
 
     return [_top(rule, bottoms)], run
 

@@ -84,7 +84,7 @@ def test_the_c_detection_step_writes_the_numpy_rules_bytes(trial):
     from caffe_compat.rules.detection_output import DetectionRule
     rng = np.random.default_rng(100 + trial)
     p = _settings(rng, trial)
-    n, priors = int(rng.integers(1, 3)), int(rng.integers(1, 300))
+    n, priors = int(rng.integers(1, 3)) + (trial % 6 == 5) * 3, int(rng.integers(1, 300))
     loc = rng.standard_normal((n, priors * (1 if p.share_location else p.num_classes) * 4))
     loc = (loc * (60.0 if trial % 5 == 0 else 0.5)).astype(np.float32)   # exp overflows
     if trial % 7 == 0:
@@ -102,6 +102,10 @@ def test_the_c_detection_step_writes_the_numpy_rules_bytes(trial):
     by_c = DetectionRule(p, pytest.fail).detections(*args)
     by_numpy = DetectionRule(p, pytest.fail, scan=_detection.scan).detections(*args)
     assert by_c.shape == by_numpy.shape and by_c.tobytes() == by_numpy.tobytes()
+    # the images shared with the helper thread (the torch-free path at two threads or more):
+    # each image's rows are its own, so the same bytes
+    by_two = DetectionRule(p, pytest.fail).detections(*args, threads=2)
+    assert by_two.shape == by_c.shape and by_two.tobytes() == by_c.tobytes()
 
 
 @pytest.mark.parametrize("image_hw", [(0, 0), (1, 1), (0, 240)])
