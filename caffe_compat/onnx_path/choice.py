@@ -49,7 +49,8 @@ import sys
 import time
 
 ENV = "CAFFE_COMPAT_TORCH_FREE_CHOICE"
-# 0: every path's trial runs its turns at the first forward, on its input (Chosen.now)
+# 0: every path's trial runs its turns (and the second look's first rounds) at the first
+# forward, on its input (Chosen.now)
 ENV_DEFER = "CAFFE_COMPAT_ENGINE_DEFER"
 MIN_CALLS = 3            # forwards of a plan before a trial is considered
 TRIAL_CALLS = 32         # forwards after which the trial starts, however short they were
@@ -153,13 +154,17 @@ class Chosen:
 
     def now(self, feed):
         """Choose now, on ``feed``: a forward on the first runtime, then the trial's turns
-        on the same input until one runtime is chosen (its outputs returned)."""
+        and the second look's first :data:`LOOK_ROUNDS` rounds on the same input until one
+        runtime is chosen (the outputs of the last forward returned: every runtime computes
+        the same graph). The later rounds come as the net keeps running."""
         out = None
         if not self.decided and self._trial is None:
             out = self.session(feed)
             self._start()
         while not self.decided:
             out = self._turn(feed)
+        while self._look is not None:
+            out = self._look_turn(feed)
         return self.session(feed) if out is None else out
 
     def settle(self, name, again=False):

@@ -576,6 +576,34 @@ def test_a_runtime_whose_turns_met_a_slow_state_of_the_machine_takes_the_second_
     assert chosen.looked == pytest.approx({"ort": 0.002, "ov": 0.0016})
 
 
+def test_a_choice_made_at_the_first_forward_takes_the_second_looks_first_rounds_there(
+        monkeypatch):
+    """CAFFE_COMPAT_ENGINE_DEFER=0 chooses at the first forward: the second look's first
+    LOOK_ROUNDS rounds run there too, so the forwards after it run the chosen runtime (a
+    benchmark timing from the second forward times the steady state)."""
+    from caffe_compat.onnx_path import choice
+    clock = _Clock()
+    monkeypatch.setenv(choice.ENV_DEFER, "0")
+    monkeypatch.setattr(choice, "time", clock)
+    counts = {"ort": 0, "ov": 0}
+
+    def counted(name, seconds):
+        def f(k):
+            counts[name] += 1
+            return seconds
+        return f
+    sessions = {"ort": clock.session(counted("ort", 0.0021)),
+                "ov": clock.session(counted("ov", 0.0020))}
+    chosen = choice.Chosen(clock.session(lambda k: 0.006), "first", ["ort", "ov"],
+                           sessions.get, 0.0)
+    assert chosen(1) == [1]
+    assert chosen.settled and chosen.rounds == choice.LOOK_ROUNDS and chosen.runtime == "ov"
+    before = dict(counts)
+    for _ in range(20):
+        assert chosen(1) == [1]
+    assert counts == {"ort": before["ort"], "ov": before["ov"] + 20}
+
+
 def test_the_second_look_runs_blocks_of_at_least_look_block_s(monkeypatch):
     """A forward of 0.1 ms: each block holds LOOK_BLOCK_S of forwards (200 turns at most),
     each runtime a block per round, after one untimed forward."""
