@@ -14,14 +14,11 @@ back at once. Not covered: elementwise functions whose vector and scalar code ro
 differently (``torch.pow``: Power, LRN, on some element counts)."""
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import os
-import threading
 
 import torch
 
-from ..parallel import placement
+from ..parallel.helper import Helper
 from ..parallel.threads import held_cores
 
 __all__ = ["conv_weight_grad", "pointwise_grads", "softmax", "sum_dims"]
@@ -58,37 +55,14 @@ def softmax(x, dim):
     return _on_one_thread(torch.softmax, x, dim)
 
 
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _forget_pool():
-    """In a forked child: the parent's helper thread is not there, so a new one is made."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
 def _one_thread_worker():
-    """The helper thread's own OpenMP count: one (a thread's count is its own); started
-    in a placed pass, it is given the process's CPUs (parallel.placement)."""
-    placement.widen_current_thread()
+    """The helper thread's own OpenMP count: one (a thread's count is its own)."""
     torch.set_num_threads(1)
 
 
-def _helper():
-    """The thread that computes the second half of :func:`conv_weight_grad` while the caller
-    computes the first (created on first use; a daemon, so it never holds the process)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="caffe-compat-wgrad",
-                initializer=_one_thread_worker)
-        return _pool
+# the thread that computes the second half of conv_weight_grad while the caller computes the
+# first
+_HELPER = Helper("caffe-compat-wgrad", _one_thread_worker)
 
 
 def _weight_part(grad, x, weight, geometry):
@@ -107,7 +81,7 @@ def _both(part, first, second, parallel):
     """``(part(*first), part(*second))``: the second by the helper thread when ``parallel``,
     else after the first on the caller."""
     if parallel:
-        later = _helper().submit(part, *second)
+        later = _HELPER.submit(part, *second)
         return part(*first), later.result()
     return part(*first), part(*second)
 

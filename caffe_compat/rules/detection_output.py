@@ -5,12 +5,9 @@ layer and the torch-free path, whose ONNX part computes the location, confidence
 bottoms and hands them to :meth:`DetectionRule.detections`."""
 from __future__ import annotations
 
-import concurrent.futures
-import os
-import threading
-
 import numpy as np
 
+from ..parallel.helper import Helper
 from . import boxes as det
 
 # the fields the rule reads (``save_output_param`` only names files SSD's Caffe writes)
@@ -31,34 +28,8 @@ def output_rows(keep_top_k, images, found=None):
     return keep_top_k * images if found is None else max(keep_top_k * images, found)
 
 
-_helper = {"pool": None}
-_helper_lock = threading.Lock()
-
-
-def _forget_helper():
-    """In a forked child: the parent's helper thread is not there, so a new one is made."""
-    global _helper_lock
-    _helper["pool"], _helper_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_helper)
-
-
-def _widen():
-    from ..parallel import placement
-    placement.widen_current_thread()     # started in a placed pass: not on its one CPU
-
-
-def _helper_pool():
-    """One helper thread (made on first use; a daemon's pool, so it never holds the process)
-    that takes the second half of a batch's images while the caller takes the first."""
-    with _helper_lock:
-        if _helper["pool"] is None:
-            _helper["pool"] = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="caffe-compat-detections",
-                initializer=_widen)
-        return _helper["pool"]
+# the thread that takes the second half of a batch's images while the caller takes the first
+_HELPER = Helper("caffe-compat-detections")
 
 
 class DetectionRule:
@@ -114,9 +85,9 @@ class DetectionRule:
         def images(at):
             return [self._image(i, loc_np[i], conf_np[i], boxes, var, bounds) for i in at]
 
-        if threads > 1 and n > 1 and det._kernel() is not None and self._scan is det.scan:
+        if threads > 1 and n > 1 and self._c_kernel() is not None:
             half = (n + 1) // 2
-            later = _helper_pool().submit(images, range(half, n))
+            later = _HELPER.submit(images, range(half, n))
             rows = images(range(half))
             rows += later.result()
         else:
@@ -125,6 +96,10 @@ class DetectionRule:
         out = np.zeros((1, 1, output_rows(self.keep_top_k, n, len(rows)), 7), np.float32)
         out[0, 0, :len(rows)] = rows
         return out
+
+    def _c_kernel(self):
+        """The C kernel where it was built and no other scan was given, else None."""
+        return det._kernel() if self._scan is det.scan else None
 
     def _image(self, i, loc, conf, priors, var, bounds):
         """Rows of image ``i``: OpenCV's processDetections_ and outputDetections_. Only the
@@ -136,7 +111,7 @@ class DetectionRule:
         if not targets:
             return np.zeros((0, 7), np.float32)
         limit = self.keep_top_k if len(targets) == 1 else None
-        kernel = det._kernel() if self._scan is det.scan else None
+        kernel = self._c_kernel()
         per_class = self._kernel_classes if kernel is not None else self._numpy_classes
         picked, boxes = per_class(kernel, targets, limit, loc, conf, priors, var, bounds)
         cs = np.repeat(np.asarray(targets, np.int64), [len(j) for j in picked])

@@ -54,30 +54,30 @@ def test_close_stops_the_thread():
     assert threading.active_count() <= before - 1
 
 
+def _producer_waiting_for_a_slot():
+    """A Prefetcher of depth 2 whose queue is full: its thread waits for a free slot."""
+    p = Prefetcher(lambda: iter(range(10**9)), depth=2)
+    p.next()
+    deadline = time.monotonic() + 5
+    while p.made_ahead < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    return p
+
 
 def test_close_wakes_a_producer_waiting_for_a_free_slot():
     # every program with a Data layer closes it at its end: a producer that only polled its
     # stop between waits for a slot made each such exit up to 0.1 s later
-    p = Prefetcher(lambda: iter(range(10**9)), depth=2)
-    p.next()
-    deadline = time.monotonic() + 5
-    while p.made_ahead < 2 and time.monotonic() < deadline:     # the queue full: it waits
-        time.sleep(0.01)
-    time.sleep(0.05)
     took = []
     for _ in range(5):
+        p = _producer_waiting_for_a_slot()
         t = time.perf_counter()
         p.close()
         took.append(time.perf_counter() - t)
-        p = Prefetcher(lambda: iter(range(10**9)), depth=2)
-        p.next()
-        while p.made_ahead < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.05)
-    p.close()
     # the poll's period is 0.1 s: the median close far below it (a shared machine's stalls
     # can hit one of five)
     assert sorted(took)[2] < 0.03, took
+
 
 def test_lmdb_reader_remaps_and_keeps_key_order(tmp_path, monkeypatch):
     monkeypatch.setattr(db_io, "LMDB_REMAP_BYTES", 1000)     # remap every ~3 records
