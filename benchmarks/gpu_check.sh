@@ -4,16 +4,25 @@
 # folds, the training feed, CUDA against CPU for nets and solvers; they skip without a device),
 # every test of tests/pycaffe after caffe.set_mode_gpu() on the device (--pycaffe-gpu=device;
 # those that check CPU mode itself skip), the pycaffe programs of tests/pycaffe/public_programs
-# in GPU mode compared with their CPU outputs (benchmarks/gpu_programs.py), then
+# in GPU mode compared with their CPU outputs (benchmarks/gpu_programs.py), pycaffe's own
+# test suite (BVLC Caffe's python/caffe/test, from the source tree $CAFFE_SRC names) after
+# caffe.set_mode_gpu() on the device (benchmarks/pycaffe_own_suite.py), then
 # `caffe-compat test -gpu 0` against the CPU.
 #
-#     benchmarks/gpu_check.sh            # from the repository root, in the project's venv
+#     CAFFE_SRC=PATH benchmarks/gpu_check.sh     # from the repository root, in the project's venv
 #
 # Public inputs come from ../shared or $RLQ_SHARED, as the tests read them. Exit status: 0 when
 # every part passes; the first failing part stops the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+if [ ! -d "${CAFFE_SRC:-/nonexistent}/python/caffe/test" ]; then
+  echo "gpu_check.sh: set CAFFE_SRC to a BVLC Caffe source tree (pycaffe's own suite, part 2b)" >&2
+  exit 2
+fi
+python -c "import six" 2>/dev/null || {
+  echo "gpu_check.sh: pycaffe's own suite imports six: pip install six (or put it on PYTHONPATH)" >&2
+  exit 2; }
 python - <<'PY'
 import torch
 if not torch.cuda.is_available():
@@ -30,6 +39,9 @@ python -m pytest -q tests/pycaffe --pycaffe-gpu=device
 python -m pytest -n 0 -q tests/pycaffe/test_gpu_memory.py
 echo "== 2. pycaffe programs: GPU mode against CPU mode"
 python benchmarks/gpu_programs.py
+echo "== 2b. pycaffe's own test suite after set_mode_gpu(), on the device"
+python benchmarks/pycaffe_own_suite.py --caffe-src "$CAFFE_SRC" --mode device
+python benchmarks/pycaffe_own_suite.py --caffe-src "$CAFFE_SRC" --mode device --hold-gpu
 echo "== 3. caffe-compat test -gpu 0 against the CPU"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

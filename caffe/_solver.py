@@ -198,13 +198,16 @@ class NCCL:
 
     The exchange is :mod:`caffe_compat.parallel.data_parallel`'s: NCCL between GPUs
     (``set_mode_gpu``), gloo between CPU processes. ``uid`` is a torch.distributed
-    init method (``new_uid()`` gives a TCP address on this machine; ``"env://"`` reads
+    init method, as bytes or text (``new_uid()`` gives a TCP address on this machine as
+    ``bytes``, the type pycaffe's ``new_uid`` returns under Python 3; ``"env://"`` reads
     torchrun's variables). Create the solver after ``set_solver_count`` / ``set_solver_rank``:
     its data layers skip the other ranks' records and only rank 0 builds test nets."""
 
     def __init__(self, solver, uid):
         from caffe_compat.parallel import data_parallel as parallel
         engine = solver._solver if isinstance(solver, Solver) else solver
+        if isinstance(uid, (bytes, bytearray)):
+            uid = bytes(uid).decode("ascii")
         parallel.init_process_group(engine.device, init_method=uid,
                                     world_size=parallel.solver_count(),
                                     rank=parallel.solver_rank())
@@ -213,9 +216,11 @@ class NCCL:
 
     @staticmethod
     def new_uid():
-        """A rendezvous for the processes of one machine (``tcp://127.0.0.1:<free port>``)."""
+        """A rendezvous for the processes of one machine, ``b"tcp://127.0.0.1:<free port>"``:
+        ``bytes``, as pycaffe's ``new_uid`` returns its NCCL id under Python 3 (programs and
+        pycaffe's own test check the type)."""
         from caffe_compat.parallel import data_parallel as parallel
-        return f"tcp://127.0.0.1:{parallel.free_port()}"
+        return f"tcp://127.0.0.1:{parallel.free_port()}".encode("ascii")
 
     def bcast(self):
         """Rank 0's weights (and solver history and iteration) to every rank."""

@@ -29,7 +29,7 @@ def test_pycaffe_nccl_two_processes_equal_the_doubled_batch(tmp_path, monkeypatc
     net = (tmp_path / "net.prototxt").read_text()
     (tmp_path / "net.prototxt").write_text(net.replace("batch_size: 6", "batch_size: 3"))
     import caffe
-    uid = caffe.NCCL.new_uid()
+    uid = caffe.NCCL.new_uid().decode("ascii")
     procs = [subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "pycaffe",
                                                             "nccl_program.py"),
                                folder, str(r), "2", uid] + (["held"] if mode == "held" else []),
