@@ -393,10 +393,21 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--no-train", action="store_true")
     ap.add_argument("--no-pycaffe", action="store_true")
+    ap.add_argument("--tf32", action="store_true",
+                    help="let cuDNN's convolutions and cuBLAS's products use TF32, ours and "
+                         "the peers alike (default: IEEE float32, Caffe's arithmetic)")
     args = ap.parse_args(argv)
     device = args.device
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no CUDA device")
+    if torch.device(device).type == "cuda":
+        # one setting for every net of the run: the comparison is at one precision
+        torch.backends.cudnn.allow_tf32 = args.tf32
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        print("float32 rows: " + ("TF32 allowed (--tf32)" if args.tf32 else
+                                  "IEEE float32 (TF32 off)")
+              + " for cuDNN's convolutions and cuBLAS's products, ours and the peers alike",
+              flush=True)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for m in models:
         if m not in HAND:

@@ -143,18 +143,23 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``cuda`` skip, with their reason, where torch sees no CUDA device (torch is
-    imported only when such a test was collected); under ``--pycaffe-gpu`` those marked
-    ``cpu_mode`` skip."""
+    imported only when such a test was collected), and where it sees one, the session's float32
+    on the device is IEEE (TF32 off); under ``--pycaffe-gpu`` those marked ``cpu_mode`` skip."""
     if config.getoption("--pycaffe-gpu") != "off":
         cpu_only = pytest.mark.skip(reason="checks CPU mode itself (--pycaffe-gpu runs GPU mode)")
         for item in items:
             if item.get_closest_marker("cpu_mode") is not None:
                 item.add_marker(cpu_only)
     marked = [item for item in items if item.get_closest_marker("cuda") is not None]
-    if not marked:
+    if not marked and config.getoption("--pycaffe-gpu") != "device":
         return
     import torch
     if torch.cuda.is_available():
+        # the device's float32 compared with the CPU's: IEEE float32, as Caffe computes on a
+        # GPU (torch lets cuDNN's float32 convolutions use TF32 by default on Ampere and later,
+        # about 3 significant digits)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (torch sees none); run "
                                    "benchmarks/gpu_check.sh on a GPU machine")

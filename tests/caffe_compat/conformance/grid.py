@@ -178,6 +178,8 @@ def _rois(rng, count, size, scale):
 # Layer types the examples of ``caffe-compat verify`` leave to their generic single bottom,
 # which they do not take: {type: [(bottom shapes, fields, tops, feed(rng) or None)]}
 EXTRA_EXAMPLES = {
+    # this project's own loss (no Caffe type: verify has no example of it)
+    "CCCLoss": [(((4, 5), (4, 5)), "", 1, None)],
     "Axpy": [(((2, 3, 1, 1), (2, 3, 4, 5), (2, 3, 4, 5)), "", 1, None)],
     "ConvolutionDepthwise": [(((2, 3, 6, 7),), "convolution_param { num_output: 3 "
                               "kernel_size: 3 pad: 1 group: 3 }", 1, None)],
