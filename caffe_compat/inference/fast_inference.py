@@ -409,6 +409,7 @@ class FoldedConv(_Folded):
         self.post_op = self.row.onednn and self.channels_last and FUSE_RELU and \
             self.slope in (None, 0.0)
         self._packed_for = {}           # (input shape, threads) -> packed weights
+        self._refused = set()           # input shapes this torch's fused primitive refuses
 
     def weight_by_output(self):
         return self.conv.weight.detach()
@@ -442,15 +443,20 @@ class FoldedConv(_Folded):
         self._refold()
         conv = self.conv
         relu = "relu" if self.slope == 0.0 else None
-        if self.post_op and self.add:
+        if self.post_op and self.add and tuple(x.shape) not in self._refused:
             # relu(conv(x) + other) or conv(x) + other in one oneDNN primitive (post-ops)
             x = channels_last(x)
-            return torch.ops.mkldnn._convolution_pointwise.binary(
-                x, channels_last(other), self._packed(x), self.bias, conv.pad, conv.stride,
-                conv.dilation, conv.group, "add", None, relu, [], None)
+            try:
+                return torch.ops.mkldnn._convolution_pointwise.binary(
+                    x, channels_last(other), self._packed(x), self.bias, conv.pad,
+                    conv.stride, conv.dilation, conv.group, "add", None, relu, [], None)
+            except RuntimeError:
+                # torch 2.11's oneDNN cannot make this primitive for a 1 x 1 map ("could not
+                # create a memory"): that shape takes the public calls below from now on
+                self._refused.add(tuple(x.shape))
         if self.one_channel:
             y = one_channel_conv2d(x, self.weight, self.bias, conv.stride, conv.pad)
-        elif self.post_op:
+        elif self.post_op and not self.add:
             # the ReLU as a oneDNN post-op of the convolution: one pass over the output
             x = channels_last(x)
             return torch.ops.mkldnn._convolution_pointwise(

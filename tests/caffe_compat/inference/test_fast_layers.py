@@ -221,6 +221,26 @@ def test_packed_weights_give_the_plain_weights_outputs():
     assert rel(packed, plain) < TOL
 
 
+@pytest.mark.skipif(not fast_inference.ONEDNN_POST_OPS, reason="this torch has no oneDNN "
+                    "post-op convolution: the plan runs the public calls only")
+def test_a_shape_the_fused_sum_refuses_takes_the_public_calls(monkeypatch):
+    """torch 2.11's oneDNN refuses the convolution-plus-sum primitive for a 1 x 1 map; the
+    shape it refuses runs F.conv2d, the sum and the ReLU instead, from then on."""
+    net, x = build(lambda: zoo_nets.mobilenet_v2(1, 32, 0.25), 32, batch=1)
+    ref = forward(net, x, enabled=False, blobs=["fc7"])["fc7"]
+    calls = []
+
+    def refuses(*args):
+        calls.append(tuple(args[0].shape))
+        raise RuntimeError("could not create a memory")
+    monkeypatch.setattr(torch.ops.mkldnn._convolution_pointwise, "binary", refuses)
+    first = forward(net, x, blobs=["fc7"], keep_blobs=False)["fc7"]
+    refused = len(calls)
+    second = forward(net, x, blobs=["fc7"], keep_blobs=False)["fc7"]
+    assert refused and len(calls) == refused          # each shape asked once, then not again
+    assert rel(first, ref) < TOL and torch.equal(first, second)
+
+
 def test_batch_norm_scale_relu_after_no_convolution_as_one_affine():
     # res10's pre-activation blocks: BatchNorm -> Scale -> ReLU read an Eltwise sum
     net, x = build(nets.res10_ssd, 300, batch=1)
