@@ -17,7 +17,9 @@ GPU mode: ``caffe.set_mode_gpu()`` is called once before the suite, as a user's 
 it before its tests; ``test_solver.py``'s ``setUp`` switches to CPU mode itself, as it does
 under real Caffe. ``--hold-gpu`` also makes ``set_mode_cpu`` do nothing, so that every test,
 the solver's included, runs in GPU mode. The suite imports ``six``; install it where the
-interpreter finds it (``pip install six``). Exit status: pytest's."""
+interpreter finds it (``pip install six``). Under Python 3.12 and later the unittest aliases
+the suite calls (``assertEquals``, ``assertRaisesRegexp``), removed in 3.12, are given back
+to ``unittest.TestCase`` for the run. Exit status: pytest's."""
 from __future__ import annotations
 
 import argparse
@@ -31,8 +33,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # written beside the suite: the mode, before any test module is imported
 CONFTEST = '''\
+import unittest
+
 import caffe
 from caffe import _mode
+
+# the suite was written before Python 3.12, which removed unittest's old aliases
+# (assertEquals, assertRaisesRegexp, ...): given back here, so the suite runs unchanged
+for _old, _new in (("assertEquals", "assertEqual"), ("assertNotEquals", "assertNotEqual"),
+                   ("assertAlmostEquals", "assertAlmostEqual"),
+                   ("assertNotAlmostEquals", "assertNotAlmostEqual"),
+                   ("assert_", "assertTrue"), ("failUnless", "assertTrue"),
+                   ("failIf", "assertFalse"), ("failUnlessEqual", "assertEqual"),
+                   ("assertRaisesRegexp", "assertRaisesRegex"),
+                   ("assertRegexpMatches", "assertRegex"),
+                   ("assertNotRegexpMatches", "assertNotRegex")):
+    if not hasattr(unittest.TestCase, _old):
+        setattr(unittest.TestCase, _old, getattr(unittest.TestCase, _new))
 
 MODE = {mode!r}
 HOLD = {hold!r}

@@ -1,6 +1,7 @@
 """benchmarks/pycaffe_own_suite.py on a tree laid out as BVLC Caffe's (a suite of one test file
 written here, not Caffe's): the suite imports this package's ``caffe``, in the mode asked for,
-and a tree without the suite is named in the error. pycaffe's own suite itself is run by hand
+calls the unittest aliases Python 3.12 removed as Caffe's suite does, and a tree without the
+suite is named in the error. pycaffe's own suite itself is run by hand
 and by benchmarks/gpu_check.sh (docs/from-pycaffe.md, "pycaffe's own tests")."""
 import pytest
 
@@ -9,6 +10,7 @@ from benchmarks import pycaffe_own_suite
 SUITE = '''
 import os
 import tempfile
+import unittest
 
 import numpy as np
 
@@ -19,6 +21,13 @@ NET = """input: "data" input_shape {{ dim: 2 dim: 3 }}
 layer {{ name: "ip" type: "InnerProduct" bottom: "data" top: "ip"
         inner_product_param {{ num_output: 2 weight_filler {{ type: "constant" value: 1 }} }} }}
 """
+
+
+class TestOldAliases(unittest.TestCase):
+    def test_the_aliases_python_3_12_removed(self):
+        self.assertEquals(1, 1)
+        with self.assertRaisesRegexp(ValueError, "no"):
+            raise ValueError("no")
 
 
 def test_the_mode_and_a_forward():
@@ -49,7 +58,7 @@ def test_the_suite_runs_on_this_package_in_the_mode_asked(tmp_path, mode, extra,
     tree = _tree(tmp_path, gpu)
     assert pycaffe_own_suite.main(["--caffe-src", tree, "--mode", mode, *extra]) == 0
     out = capfd.readouterr().out
-    assert "1 passed" in out and f"mode {mode}" in out
+    assert "2 passed" in out and f"mode {mode}" in out
     if gpu:
         assert "copied up" in out
 
