@@ -2,10 +2,12 @@
 
 Rows (``ours / reference`` of the median milliseconds per call; below 1 is faster):
 
-- forward: ``caffe_compat.Net`` against a hand-written torch net with the same weights
-  (ResNet-50 of KaimingHe/deep-residual-networks and MobileNet v1 of shicai/MobileNet-Caffe,
-  the deploy files in ``--nets``; torchvision is not needed), at batch 1 and 64, in float32
-  and under autocast to bfloat16 and float16;
+- forward: ``caffe_compat.Net``'s outputs-only forward (``keep_blobs=False``) against a
+  hand-written torch net with the same weights (ResNet-50 of KaimingHe/deep-residual-networks
+  and MobileNet v1 of shicai/MobileNet-Caffe, the deploy files in ``--nets``; torchvision is
+  not needed), at batch 1 and 64, in float32 and under autocast to bfloat16 and float16; the
+  shape repeats, so on a CUDA device ours replays a captured graph; the ``uncaptured`` row is
+  float32 with ``net.device_graphs = False`` (every forward launched layer by layer);
 - cv2.dnn: after ``caffe_compat.dnn.install()``, ``readNetFromCaffe`` with
   DNN_BACKEND_CUDA / DNN_TARGET_CUDA and DNN_TARGET_CUDA_FP16, host input and output, at batch
   1 and 16, against the hand-written net fed from and read back to the host (float16
@@ -277,19 +279,60 @@ def forward_rows(table, timer, model, net, hand, device, batches, size):
         with torch.inference_mode():
             diff = (net.forward(data=x)[out_name].float().reshape(batch, -1)
                     - hand(x).float().reshape(batch, -1)).abs().max().item()
-        for precision in ("float32", "bfloat16", "float16"):
-            def run(precision=precision, x=x):
+        # outputs-only forwards (keep_blobs=False), as the issue's figures: on a CUDA device
+        # the repeated shape replays a captured graph; "uncaptured" is the same net with
+        # net.device_graphs = False (every forward launched layer by layer)
+        for precision, graphs in (("float32", True), ("float32", False), ("bfloat16", True),
+                                  ("float16", True)):
+            def run(precision=precision, x=x, graphs=graphs):
                 def ours():
                     with torch.inference_mode(), autocast(device, precision):
-                        net.forward(data=x)
+                        net.forward(data=x, blobs=[out_name], keep_blobs=False)
 
                 def ref():
                     with torch.inference_mode(), autocast(device, precision):
                         hand(x)
                 note = f"(float32 outputs differ by {diff:.1e})" if precision == "float32" \
-                    else ""
-                return (*timer.pair(ours, ref), note)
-            table.guarded(f"forward {name} b{batch} {precision}: Net / hand-written", run)
+                    and graphs else ""
+                net.device_graphs = graphs
+                try:
+                    return (*timer.pair(ours, ref), note)
+                finally:
+                    net.device_graphs = True
+            label = precision + ("" if graphs else " uncaptured")
+            table.guarded(f"forward {name} b{batch} {label}: Net / hand-written", run)
+
+
+def launch_row(table, model, net, hand, device, size):
+    """Kernels one forward launches on the device (torch.profiler), ours uncaptured (layer by
+    layer) against the hand-written net's, batch 1, float32: what a captured graph replays in
+    one call, and what the folds leave."""
+    name = f"launches {TITLES[model]} b1 float32 uncaptured: Net / hand-written"
+    if torch.device(device).type != "cuda":
+        table.add(name, note="skipped: kernel launches are counted on a CUDA device")
+        return
+    from torch.profiler import ProfilerActivity, profile
+    out_name = net.graph.outputs[0]
+    x = torch.rand((1, 3, size, size), generator=torch.Generator().manual_seed(1)).to(device)
+
+    def kernels(fn):
+        fn()
+        torch.cuda.synchronize(device)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn()
+            torch.cuda.synchronize(device)
+        return sum(1 for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA)
+
+    def run():
+        net.device_graphs = False
+        try:
+            with torch.inference_mode():
+                ours = kernels(lambda: net.forward(data=x, blobs=[out_name], keep_blobs=False))
+                ref = kernels(lambda: hand(x))
+        finally:
+            net.device_graphs = True
+        return ours, ref, "(kernels per forward, not ms)"
+    table.guarded(name, run)
 
 
 def dnn_rows(table, timer, model, hand, proto, weights, device, batches, size):
@@ -434,6 +477,7 @@ def main(argv=None):
                 table.add(f"{TITLES[model]}", note=f"failed: {type(e).__name__}: {e}")
                 continue
             forward_rows(table, timer, model, net, hand, device, fwd_batches, args.size)
+            launch_row(table, model, net, hand, device, args.size)
             dnn_rows(table, timer, model, hand, proto, weights, device, dnn_batches,
                      args.size)
             if not args.no_pycaffe and model == models[0]:

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..kernels import blas_order
-from . import fast_layers, fast_run
+from . import fast_layers, fast_run, graph_replay
 from .fast_layers import channels_last
 from ..layers.base import weights_key
 from ..layers.convolution import one_channel_conv2d
@@ -226,7 +226,8 @@ class Plan:
         if not COMPILED_RUN:
             return None
         if not hasattr(self, "_run"):
-            self._run = fast_run.compile_run(net, self, keep)
+            # an output-only forward on a device that captures: replayed where shapes repeat
+            self._run = graph_replay.wrap(net, fast_run.compile_run(net, self, keep), keep)
         return self._run
 
     def _sum_after(self, net, nodes, readers, keep, i, j, blob, chain):

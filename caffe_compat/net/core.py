@@ -63,7 +63,12 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     ``engine``: None or "torch" (default) runs every forward here; "auto", "onnxruntime" or
     "openvino" lets outputs-only forwards (``keep_blobs=False`` without autograd, no extra
     ``blobs``) run on that engine (:mod:`caffe_compat.inference.engines`, checked against this
-    forward first); every other forward, and Caffe's exact order, stays here."""
+    forward first); every other forward, and Caffe's exact order, stays here.
+    ``device_graphs``: on a CUDA device, outputs-only forwards replay a captured CUDA graph
+    where input shapes repeat (:mod:`caffe_compat.inference.graph_replay`); False runs every
+    forward of this net uncaptured."""
+
+    device_graphs = True
 
     def __init__(self, model, weights=None, phase="test", *, level=None, stages=None,
                  dtype=torch.float32, seed=None, data_sources=None, keep_diffs=False,
