@@ -57,7 +57,9 @@ class DeviceGraph:
             run(inputs)
         torch.cuda.current_stream(device).wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # "thread_local": another thread's CUDA work (a data layer's prefetch, the program's
+        # own) does not break this capture
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self.outputs = run(inputs)[0]
 
     def replay(self):
