@@ -219,7 +219,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         try:
             return self._forward_layers(blobs, keep_blobs, **inputs)
         except Exception as e:          # a shape error gets its layer (net.reshape.explain)
-            raise reshape.explain(e, self._nodes, self.layers, self._pass_shapes(inputs))
+            raise reshape.explain(e, self._nodes, self.layers, self._pass_shapes(inputs),
+                                  self.name)
 
     def _pass_shapes(self, inputs):
         """Blob name -> shape of the blobs a pass starts from: the fed inputs, else the
@@ -439,7 +440,31 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         if self.loss is None or not self.loss.requires_grad:
             raise NetError(f"net '{self.name}': nothing to back-propagate (the last forward "
                            "produced no loss that depends on a parameter or a forced input)")
-        self.loss.backward()
+        try:
+            self.loss.backward()
+        except torch.OutOfMemoryError as e:   # the device's figures and a batch that fits
+            self.raise_out_of_memory(e, "backward")
+
+    def to(self, *args, **kwargs):
+        """nn.Module's ``to``; a device out of memory while the weights and buffers move is
+        :meth:`raise_out_of_memory`'s report."""
+        try:
+            return super().to(*args, **kwargs)
+        except torch.OutOfMemoryError as e:
+            self.raise_out_of_memory(e, "move to the device")
+
+    def raise_out_of_memory(self, error, pass_name):
+        """Raise :mod:`caffe_compat.net.device_memory`'s report of ``error`` (torch's
+        OutOfMemoryError) in this net's ``pass_name``, from the shapes of its blobs now (a
+        report already made, by the forward, is raised as it is)."""
+        from .device_memory import DeviceMemoryError, from_pass
+        if isinstance(error, DeviceMemoryError):
+            raise error
+        shapes = {name: tuple(blob.shape) for name, blob in self.blobs.items()} \
+            if self.blobs else dict(self._blob_shapes)
+        with torch.enable_grad():               # a backward or an update keeps diffs
+            report = from_pass(error, self._nodes, self.layers, shapes, pass_name, self.name)
+        raise report from error
 
     def __repr__(self):
         return (f"Net({self.name!r}, phase={self.phase}, {len(self._nodes)} layers, "

@@ -68,7 +68,7 @@ def propagate(nodes, layers, shapes, inputs=None):
     return out
 
 
-def _layer_in_traceback(error, nodes, layers):
+def layer_in_traceback(error, nodes, layers):
     """(node, module) of the innermost layer of ``nodes`` whose own method is on ``error``'s
     traceback (the layer that raised it), or None (a fused fast-path form ran it)."""
     modules = {id(layers[key]): (node, layers[key]) for node, key, *_ in nodes}
@@ -81,14 +81,20 @@ def _layer_in_traceback(error, nodes, layers):
     return found
 
 
-def explain(error, nodes, layers, shapes):
+def explain(error, nodes, layers, shapes, net_name=None):
     """The exception to raise for ``error``, raised by a pass over ``nodes`` (``layers``: the
     modules by key) whose data and input blobs had ``shapes`` (blob name -> shape): Caffe's
     Net::Reshape run again from those shapes names the first layer whose reshape rule refuses
     its bottoms (that NetError, with the layer's context, caused by ``error``); else the layer
     that raised ``error`` (found on its traceback) gets the context (:func:`forward_failure`);
     else ``error`` itself. MemoryError and KeyboardInterrupt pass unchanged, and so does every
-    error of a net with a Python layer (its reshape is the user's code)."""
+    error of a net with a Python layer (its reshape is the user's code). A device out of
+    memory (torch's OutOfMemoryError) is :mod:`caffe_compat.net.device_memory`'s report."""
+    if type(error).__name__ == "OutOfMemoryError":
+        from .device_memory import from_pass
+        out = from_pass(error, nodes, layers, shapes, net_name=net_name)
+        out.__cause__ = error
+        return out
     if isinstance(error, MemoryError) or not isinstance(error, Exception) or \
             any(node.type == "Python" for node, *_ in nodes):
         return error
@@ -99,7 +105,7 @@ def explain(error, nodes, layers, shapes):
         return found
     except Exception:
         return error
-    hit = _layer_in_traceback(error, nodes, layers)
+    hit = layer_in_traceback(error, nodes, layers)
     if hit is None:
         return error
     node, module = hit

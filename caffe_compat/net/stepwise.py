@@ -227,7 +227,7 @@ class Stepwise:
             return self._forward(start, end)
         except Exception as e:
             shapes = {name: tuple(self.data[name].shape) for name in self.data}
-            raise explain(e, self.nodes, self.net.layers, shapes)
+            raise explain(e, self.nodes, self.net.layers, shapes, self.net.name)
 
     def _forward(self, start=0, end=None):
         end = len(self.nodes) - 1 if end is None else end

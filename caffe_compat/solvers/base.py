@@ -280,7 +280,10 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             display = p.display and self.iter % p.display == 0
             choice, count, started, place = self._measured_iteration()
             with threads.pass_count(count), placement.spread(place):
-                parts = [self._forward_backward() for _ in range(p.iter_size)]
+                try:
+                    parts = [self._forward_backward() for _ in range(p.iter_size)]
+                except torch.OutOfMemoryError as e:   # the device's figures, a batch that fits
+                    self.net.raise_out_of_memory(e, "forward and backward")
             if defer:                 # losses read at the display (deferred_losses)
                 self._keep_losses(parts, start_iter, average_loss)
                 if display:
@@ -293,7 +296,10 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                     timer = self._display_iteration(timer)
             self._call("on_gradients_ready")
             with threads.pass_count(count), placement.spread(place):
-                self.apply_update()
+                try:
+                    self.apply_update()
+                except torch.OutOfMemoryError as e:
+                    self.net.raise_out_of_memory(e, "update")
             if choice is not None:
                 choice.record(count, started, choice.clock())
             self.iter += 1
