@@ -119,11 +119,11 @@ def test_moving_the_net_to_the_device(figures, monkeypatch):
 
 @pytest.mark.cuda
 def test_a_real_device_out_of_memory():
-    """A convolution whose output (1.6 TB) no device holds: the device's own figures."""
+    """A convolution whose output (201 GB) no device here holds: the device's own figures."""
     net = Net("""name: "huge"
 layer { name: "in" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 2048 dim: 2048 } } }
 layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
-        convolution_param { num_output: 100000 kernel_size: 1 } }
+        convolution_param { num_output: 12000 kernel_size: 1 } }
 """, phase="test").to("cuda")
     with pytest.raises(DeviceMemoryError) as info:
         net.forward(data=torch.zeros((1, 3, 2048, 2048), device="cuda"))
