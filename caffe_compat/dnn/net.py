@@ -457,9 +457,13 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
     def _torch_forward(self, net, wanted, fed):
         """Our own forward of ``net`` (per-layer timings kept): the outputs ``wanted``, in
         order, as float32 arrays."""
+        import contextlib
+
         import torch
         feed = {n: torch.from_numpy(fed[n]).to(self._device) for n in fed}
-        with torch.inference_mode():
+        half = self._cuda_half()        # DNN_TARGET_CUDA_FP16: autocast on the device
+        with torch.inference_mode(), torch.autocast("cuda", dtype=getattr(torch, half)) \
+                if half else contextlib.nullcontext():
             out = net._forward_layers(blobs=list(wanted), keep_blobs=False, **feed)
         return [np.ascontiguousarray(out[b].detach().to("cpu", torch.float32).numpy())
                 for b in wanted]
@@ -533,9 +537,10 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._backend = int(backendId)
 
     def setPreferableTarget(self, targetId):
-        """DNN_TARGET_CPU; DNN_TARGET_CUDA(_FP16) on torch's CUDA device when there is one
-        (float32 arithmetic), otherwise on the CPU with a warning; OpenCL runs on the CPU with
-        a warning, as OpenCV does without it; CPU_FP16 as :mod:`.precision` says; others raise."""
+        """DNN_TARGET_CPU; DNN_TARGET_CUDA on torch's CUDA device when there is one (float32
+        arithmetic), DNN_TARGET_CUDA_FP16 there under float16 autocast (:mod:`.precision`),
+        otherwise on the CPU in float32 with a warning; OpenCL runs on the CPU with a warning,
+        as OpenCV does without it; CPU_FP16 as :mod:`.precision` says; others raise."""
         name = _TARGETS.get(targetId, targetId)
         if targetId in (DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16):
             import torch

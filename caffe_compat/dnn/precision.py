@@ -6,7 +6,11 @@
 * ``getInputDetails()`` / ``getOutputDetails()``: a quantized net's (scales, zero points);
 * ``setPreferableTarget(DNN_TARGET_CPU_FP16)``: OpenVINO with the bf16 / f16 precision hint
   where the processor computes in it (:func:`caffe_compat.onnx_path.reduced.capability`);
-  elsewhere float32, with one warning per net.
+  elsewhere float32, with one warning per net;
+* ``setPreferableTarget(DNN_TARGET_CUDA_FP16)`` with ``DNN_BACKEND_CUDA``: the torch forward
+  on the CUDA device under float16 autocast (the inference plan's CUDA row: convolutions and
+  products in float16, the folds and the outputs in float32); without a CUDA device the CPU
+  in float32, with the target's warning.
 
 ``Net.precision`` says what the last forward ran in (``"float32"``, ``"int8"``,
 ``"bfloat16"``, ``"float16"``; before any forward: what the next will run in).
@@ -52,7 +56,7 @@ from ..errors import NetError
 from ..onnx_path import reduced
 from ..onnx_path.quantize import (CV_32F, CV_8S, DEPTH_NAMES, FIXED_OUTPUT, INPUT_RANGE,
                              from_int8, opencv_params, to_int8)
-from .constants import DNN_TARGET_CPU_FP16
+from .constants import DNN_TARGET_CPU_FP16, DNN_TARGET_CUDA_FP16
 
 PRECISIONS = ("float32", "int8", "bfloat16", "float16")
 
@@ -218,11 +222,26 @@ class PrecisionMixin:
         finally:
             self._total = time.perf_counter_ns() - start
 
+    # ------------------------------------------------------------------ CUDA_FP16
+    def _cuda_half(self):
+        """The half type a forward on the CUDA device runs under autocast (``"float16"`` for
+        DNN_TARGET_CUDA_FP16, or the type ``reduced_precision(..., device="cuda")`` set), or
+        None: float32 (on the CPU, or DNN_TARGET_CUDA)."""
+        if self._device != "cuda":
+            return None
+        asked = self.__dict__.get("_cuda_precision")
+        if asked:
+            return asked
+        return "float16" if self._target == DNN_TARGET_CUDA_FP16 else None
+
     # ------------------------------------------------------------------ what ran
     @property
     def precision(self):
         """The precision of the last forward (``"float32"``, ``"int8"``, ``"bfloat16"``,
         ``"float16"``); before any forward on the target set, that of the next."""
+        half = self._cuda_half()
+        if half:
+            return half
         ran = self.__dict__.get("_ran_precision")
         if ran is not None and ran[0] == self._target:
             return ran[1]

@@ -14,7 +14,11 @@ their blobs' shapes, loss, Accuracy and Silence layers are left out; its current
 ``(prototxt, caffemodel)`` pair of paths, or a :class:`caffe_compat.dnn.Net`. ``precision``:
 ``"float32"`` (the float net's own forward), ``"int8"``, or ``"bfloat16"`` (cv2.dnn's
 ``DNN_TARGET_CPU_FP16``: :mod:`caffe_compat.onnx_path.reduced`, else float32 with one
-warning; no calibration). ``calibration`` (int8): a blob for the net's one input, a dict
+warning; no calibration), or ``"float16"`` with ``device="cuda"``. ``device``: ``"cpu"``
+(default) or ``"cuda"``: float32, float16 or bfloat16 on the CUDA device (cv2.dnn's
+``DNN_BACKEND_CUDA``, the torch forward under the half type's autocast; without a CUDA device
+the target's warning and float32 on the CPU, which ``precision`` then says); int8 runs on the
+CPU. ``calibration`` (int8): a blob for the net's one input, a dict
 ``{input name: blob}``, or a source on disk (images folder or HDF5 list file, read by
 :func:`caffe_compat.data.calibration.read_inputs` with ``mean``, ``scale``, ``swap_rb``); the
 ranges are measured on it in one forward (OpenCV 4's ``Net.quantize`` rule), so it should
@@ -31,7 +35,7 @@ import numpy as np
 
 from ..errors import NetError
 
-PRECISIONS = ("float32", "int8", "bfloat16")
+PRECISIONS = ("float32", "int8", "bfloat16", "float16")
 CV_32F = 5
 
 
@@ -51,6 +55,9 @@ class PrecisionRunner:
         """What runs the forwards, in words (int8: the runtime the trial chose for the last
         model made, :mod:`caffe_compat.onnx_path.quantize`)."""
         int8 = getattr(self._net, "_int8", None)
+        if getattr(self._net, "_device", "cpu") == "cuda":
+            return f"caffe_compat.dnn on the CUDA device ({self.precision}" + \
+                (" autocast)" if self.precision != "float32" else ")")
         if int8 is None:
             if self.precision in ("bfloat16", "float16"):
                 return f"openvino {self.precision} (INFERENCE_PRECISION_HINT)"
@@ -165,16 +172,35 @@ def calibration_feed(calibration, inputs, input_shapes, source, mean=None, scale
 
 
 def reduced_precision(net, precision="int8", calibration=None, *, per_channel=True,
-                      outputs=None, mean=None, scale=1.0, swap_rb=False, limit=None):
+                      outputs=None, mean=None, scale=1.0, swap_rb=False, limit=None,
+                      device="cpu"):
     """A :class:`PrecisionRunner` of ``net`` at ``precision`` (module doc)."""
     if precision not in PRECISIONS:
         raise NetError(f"reduced_precision: precision {precision!r}: expected one of "
                        f"{', '.join(PRECISIONS)}")
+    if device not in ("cpu", "cuda"):
+        raise NetError(f"reduced_precision: device {device!r}: expected 'cpu' or 'cuda'")
+    if device == "cuda" and precision == "int8":
+        raise NetError("reduced_precision: int8 runs on the CPU (onnxruntime or OpenVINO); "
+                       "on a CUDA device use 'float16' or 'bfloat16'")
+    if device == "cpu" and precision == "float16":
+        raise NetError("reduced_precision: float16 runs on a CUDA device (device='cuda'); on "
+                       "the CPU use 'bfloat16' (OpenVINO's bf16 / f16 where the processor has "
+                       "it) or 'int8'")
     dnn_net, source = _dnn_net(net)
     inputs = list(dnn_net._inputs)
     shapes = _input_shapes(dnn_net)
     if outputs is None:
         outputs = list(dnn_net.getUnconnectedOutLayersNames())
+    if device == "cuda":
+        # the torch forward on the device, float32 or under the half type's autocast
+        from ..dnn.constants import DNN_BACKEND_CUDA, DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16
+        dnn_net.setPreferableBackend(DNN_BACKEND_CUDA)
+        dnn_net.setPreferableTarget(DNN_TARGET_CUDA if precision == "float32"
+                                    else DNN_TARGET_CUDA_FP16)
+        if precision != "float32":
+            dnn_net.__dict__["_cuda_precision"] = precision
+        return PrecisionRunner(dnn_net, inputs, shapes, outputs, dnn_net.precision, source)
     if precision == "float32":
         return PrecisionRunner(dnn_net, inputs, shapes, outputs, "float32", source)
     if precision == "bfloat16":

@@ -1,6 +1,6 @@
 """``caffe-compat precision``: what reduced precision (int8, or bf16 with ``--precision
-bfloat16``) costs a net, measured: its agreement with float32 on an evaluation set and the
-speed of each.
+bfloat16``; on a CUDA device, ``--device cuda``, bf16 or f16 under autocast) costs a net,
+measured: its agreement with float32 on an evaluation set and the speed of each.
 
 SRC (``--calibration``, ``--evaluation``, which defaults to the calibration source): a folder
 of images (resized to the input and normalised as ``cv2.dnn.blobFromImage`` does with
@@ -179,8 +179,12 @@ def add_arguments(p):
     caffe_flag(p, "confidence", type=float, default=0.5, help="detector: confidence kept")
     caffe_flag(p, "per_tensor", action="store_true", help="int8 weights per tensor")
     caffe_flag(p, "json", default=None, metavar="FILE", help="also write the report as JSON")
-    caffe_flag(p, "precision", choices=("int8", "bfloat16"), default="int8",
-               help="the reduced precision compared with float32 (int8)")
+    caffe_flag(p, "precision", choices=("int8", "bfloat16", "float16"), default="int8",
+               help="the reduced precision compared with float32 (int8; float16 on a CUDA "
+                    "device)")
+    caffe_flag(p, "device", choices=("cpu", "cuda"), default="cpu",
+               help="where both run: cpu (int8, bfloat16) or cuda (bfloat16, float16 under "
+                    "autocast, against float32 on the device)")
 
 
 def _outputs(runner, data, what):
@@ -222,11 +226,13 @@ def run(args):
         bar.set_description_str("quantizing (calibration forward, model writing)"
                                 if label == "int8" else "compiling the bf16 net")
         start = time.perf_counter()
-        f32 = reduced_precision(net, "float32")
+        f32 = reduced_precision(net, "float32", device=args.device)
         if label == "int8":
-            low = reduced_precision(net, "int8", calib.feeds, per_channel=not args.per_tensor)
+            low = reduced_precision(net, "int8", calib.feeds, per_channel=not args.per_tensor,
+                                    device=args.device)
         else:
-            low = reduced_precision(dnn.readNetFromCaffe(args.model, args.weights), label)
+            low = reduced_precision(dnn.readNetFromCaffe(args.model, args.weights), label,
+                                    device=args.device)
         quantize_s = time.perf_counter() - start
         bar.update(1)
         bar.set_description_str(f"running both on {len(evaluation)} items")
@@ -235,7 +241,7 @@ def run(args):
         what = kind(types, [v.shape for v in first.values()])
         a, b = _outputs(f32, evaluation, what), _outputs(low, evaluation, what)
         report = {"model": args.model, "weights": args.weights, "kind": what,
-                  "precision": label, "ran": low.precision,
+                  "precision": label, "ran": low.precision, "device": args.device,
                   "calibration": {"source": None if calib is None else calib.source,
                                   "items": 0 if calib is None else len(calib)},
                   "evaluation": {"source": evaluation.source, "items": len(evaluation)},
@@ -269,8 +275,9 @@ def format_report(r):
              f"a {r['kind']} net; {made}, compared on {r['evaluation']['items']} of "
              f"{r['evaluation']['source']}"]
     if r.get("ran", low) != low:
-        lines.append(f"note: {low} is not available on this processor; what ran is "
-                     f"{r['ran']} (the figures compare float32 with itself)")
+        where = "without a CUDA device" if r.get("device") == "cuda" else "on this processor"
+        lines.append(f"note: {low} is not available {where}; what ran is {r['ran']} (the "
+                     "figures compare float32 with itself)")
     ag = r["agreement"]
     if r["kind"] == "detector":
         lines.append(f"detections (confidence > {ag['confidence']:g}): float32 "

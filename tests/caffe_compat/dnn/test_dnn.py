@@ -210,6 +210,33 @@ def test_backends_targets_and_unsupported_calls(probe):
         probe.noSuchMethod
 
 
+def test_cuda_fp16_target_without_a_device_runs_float32(probe):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("checks the machine without a CUDA device (the cuda test runs there)")
+    probe.setPreferableBackend(dnn.DNN_BACKEND_CUDA)
+    with pytest.warns(RuntimeWarning, match="DNN_TARGET_CUDA_FP16: torch has no CUDA device"):
+        probe.setPreferableTarget(dnn.DNN_TARGET_CUDA_FP16)
+    probe.setInput(fx.probe_input(), "", fx.PROBE_SCALE, fx.PROBE_MEAN)
+    assert scaled_error(probe.forward("sc"), REF["probe/out/sc"]) <= TOL
+    assert probe.precision == "float32"
+
+
+@pytest.mark.cuda
+def test_cuda_fp16_target_computes_in_float16(probe):
+    """DNN_TARGET_CUDA_FP16: float16 autocast on the device, said by ``precision``; within
+    float16's rounding of the float32 reference (11 bits of mantissa: 1e-2 of the scale)."""
+    probe.setPreferableBackend(dnn.DNN_BACKEND_CUDA)
+    probe.setPreferableTarget(dnn.DNN_TARGET_CUDA)
+    probe.setInput(fx.probe_input(), "", fx.PROBE_SCALE, fx.PROBE_MEAN)
+    full = probe.forward("sc")
+    assert probe.precision == "float32" and scaled_error(full, REF["probe/out/sc"]) <= TOL
+    probe.setPreferableTarget(dnn.DNN_TARGET_CUDA_FP16)
+    half = probe.forward("sc")
+    assert probe.precision == "float16" and half.dtype == np.float32
+    assert scaled_error(half, REF["probe/out/sc"]) <= 1e-2
+
+
 # --------------------------------------------------------------------------------------------
 # Readers, blobs and install()
 

@@ -153,3 +153,52 @@ def test_precision_command_int8_needs_calibration(lenet, capsys):
     assert cli(["precision", "-model", str(proto), "-weights", str(model), "--evaluation",
                 str(listing)]) != 0
     assert "int8 needs --calibration" in capsys.readouterr().err
+
+
+def test_precision_command_on_a_cuda_device_without_one_says_float32_ran(lenet, tmp_path,
+                                                                          capsys):
+    """``--device cuda`` where torch sees no CUDA device: both run on the CPU in float32
+    after the target's warning, and the report says what ran."""
+    import warnings
+
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("checks the machine without a CUDA device (the cuda test below runs here)")
+    proto, model, listing, _ = lenet
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli(["precision", "-model", str(proto), "-weights", str(model),
+                    "--evaluation", str(listing), "--batch", "1", "--seconds", "0.1",
+                    "--precision", "float16", "--device", "cuda"]) == 0
+    text = capsys.readouterr().out
+    assert "float16 is not available without a CUDA device; what ran is float32" in text
+    assert any("no CUDA device" in str(w.message) for w in caught)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision, bound", [("float16", 0.01), ("bfloat16", 0.05)])
+def test_precision_command_on_the_cuda_device(lenet, tmp_path, capsys, precision, bound):
+    """float16 / bfloat16 autocast on the device against float32 on the device: the
+    agreement reported, what ran named."""
+    proto, model, listing, _ = lenet
+    report = tmp_path / "r.json"
+    assert cli(["precision", "-model", str(proto), "-weights", str(model),
+                "--evaluation", str(listing), "--batch", "1", "8", "--seconds", "0.3",
+                "--precision", precision, "--device", "cuda", "--json", str(report)]) == 0
+    got = json.loads(report.read_text())
+    assert got["ran"] == precision and "CUDA device" in got[f"{precision}_engine"]
+    row = got["agreement"]["prob"]
+    # float16: 11 bits of mantissa, bfloat16: 8, over LeNet's sums of a few hundred products
+    assert row["top1_agreement"] == 1.0 and row["max_deviation_over_scale"] < bound
+
+
+def test_reduced_precision_refuses_what_a_device_cannot_run(lenet):
+    from caffe_compat import reduced_precision
+    from caffe_compat.errors import NetError
+    proto, model, _, _ = lenet
+    with pytest.raises(NetError, match="float16 runs on a CUDA device"):
+        reduced_precision((str(proto), str(model)), "float16")
+    with pytest.raises(NetError, match="int8 runs on the CPU"):
+        reduced_precision((str(proto), str(model)), "int8", device="cuda")
+    with pytest.raises(NetError, match="device 'tpu'"):
+        reduced_precision((str(proto), str(model)), "float32", device="tpu")
