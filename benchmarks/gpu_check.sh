@@ -16,8 +16,9 @@
 # CPU: CAFFE_COMPAT_DEVICE_STANDIN=1), the `cuda` tests skipping and the command-line part
 # left out: it checks the run's inputs and set-up before a GPU machine's time is spent.
 # Public inputs come from ../shared or $RLQ_SHARED, as the tests read them; pycaffe's own suite
-# imports `six`. Every part runs; the run ends with the list of the parts that failed. Exit
-# status: 0 when every part passed, 1 when one failed, 2 when an input is missing.
+# imports `six`. Every part runs (each stopped after GPU_CHECK_PART_SECONDS, default 300, and
+# then counted as failed); the run ends with the list of the parts that failed. Exit status: 0
+# when every part passed, 1 when one failed, 2 when an input is missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -45,11 +46,15 @@ else
 fi
 start=$SECONDS
 failed=()
+# a part stopped after this many seconds counts as failed (a hung part leaves time for the rest)
+part_limit=${GPU_CHECK_PART_SECONDS:-300}
 part() {                      # part NAME COMMAND...: run it, note it when it fails
   local name=$1 t=$SECONDS
   shift
   echo "== $name"
-  if "$@"; then
+  local run=(timeout "$part_limit")
+  declare -F "$1" > /dev/null && run=()    # a function of this script: run as it is
+  if "${run[@]}" "$@"; then
     echo "-- $name: passed in $((SECONDS - t)) s"
   else
     echo "-- $name: FAILED after $((SECONDS - t)) s"

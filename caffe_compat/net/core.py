@@ -457,13 +457,14 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         """Raise :mod:`caffe_compat.net.device_memory`'s report of ``error`` (torch's
         OutOfMemoryError) in this net's ``pass_name``, from the shapes of its blobs now (a
         report already made, by the forward, is raised as it is)."""
-        from .device_memory import DeviceMemoryError, from_pass
+        from .device_memory import DeviceMemoryError
         if isinstance(error, DeviceMemoryError):
             raise error
         shapes = {name: tuple(blob.shape) for name, blob in self.blobs.items()} \
             if self.blobs else dict(self._blob_shapes)
         with torch.enable_grad():               # a backward or an update keeps diffs
-            report = from_pass(error, self._nodes, self.layers, shapes, pass_name, self.name)
+            report = reshape.out_of_memory(error, self._nodes, self.layers, shapes, pass_name,
+                                           self.name)
         raise report from error
 
     def __repr__(self):

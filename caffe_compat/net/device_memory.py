@@ -129,16 +129,11 @@ def _weights(nodes, layers):
     return out
 
 
-def from_pass(error, nodes, layers, shapes, pass_name="forward", net_name=None):
+def from_pass(error, nodes, layers, known, hit, pass_name="forward", net_name=None):
     """The :class:`DeviceMemoryError` of a pass over ``nodes`` (``layers``: the modules by
-    key) whose fed and data blobs had ``shapes``: the layer on ``error``'s traceback named
-    with its bottom shapes, the blobs of the layers before it counted as alive."""
-    from .reshape import layer_in_traceback, propagate
-    try:
-        known = propagate(nodes, layers, shapes)
-    except Exception:                     # noqa: BLE001 - the shapes as given
-        known = dict(shapes)
-    hit = layer_in_traceback(error, nodes, layers)
+    key) whose blobs have the shapes ``known``: ``hit`` (the (node, module) on ``error``'s
+    traceback, or None) named with its bottom shapes, the blobs of the layers before it
+    counted as alive (:func:`caffe_compat.net.reshape.explain` finds both)."""
     layer = bottoms = None
     alive = []
     for node, *_ in nodes:

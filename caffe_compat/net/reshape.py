@@ -68,6 +68,19 @@ def propagate(nodes, layers, shapes, inputs=None):
     return out
 
 
+def out_of_memory(error, nodes, layers, shapes, pass_name, net_name=None):
+    """:mod:`caffe_compat.net.device_memory`'s report of a device out of memory (torch's
+    ``error``) in a pass over ``nodes`` from ``shapes`` (fed and data blobs): every blob's
+    shape by the layers' rules, and the layer on the traceback."""
+    from .device_memory import from_pass
+    try:
+        known = propagate(nodes, layers, shapes)
+    except Exception:                     # noqa: BLE001 - the shapes as given
+        known = dict(shapes)
+    return from_pass(error, nodes, layers, known, layer_in_traceback(error, nodes, layers),
+                     pass_name, net_name)
+
+
 def layer_in_traceback(error, nodes, layers):
     """(node, module) of the innermost layer of ``nodes`` whose own method is on ``error``'s
     traceback (the layer that raised it), or None (a fused fast-path form ran it)."""
@@ -91,8 +104,7 @@ def explain(error, nodes, layers, shapes, net_name=None):
     error of a net with a Python layer (its reshape is the user's code). A device out of
     memory (torch's OutOfMemoryError) is :mod:`caffe_compat.net.device_memory`'s report."""
     if type(error).__name__ == "OutOfMemoryError":
-        from .device_memory import from_pass
-        out = from_pass(error, nodes, layers, shapes, net_name=net_name)
+        out = out_of_memory(error, nodes, layers, shapes, "forward", net_name)
         out.__cause__ = error
         return out
     if isinstance(error, MemoryError) or not isinstance(error, Exception) or \
