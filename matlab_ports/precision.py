@@ -1,7 +1,9 @@
 """The CNN+D at reduced precision for the evaluation (``run_eval``) and the prediction
 (``reproduction.predict``): ``--precision int8`` or ``--precision bfloat16`` (cv2.dnn's
 ``DNN_TARGET_CPU_FP16``: OpenVINO's bf16 where the processor has it, else float32, which the
-result's ``precision`` then says; no calibration).
+result's ``precision`` then says; no calibration); with ``--device cuda``, ``float16`` or
+``bfloat16`` under autocast on the CUDA device (:func:`caffe_compat.reduced_precision`), and
+float32 there.
 
 :func:`reduced_net` wraps a float32 CNN+D (:class:`caffe_compat.Net`) in
 :class:`ReducedNet`, which answers the calls those commands make of a net (``forward(data=...,
@@ -25,7 +27,8 @@ import numpy as np
 
 from .errors import PortError
 
-PRECISIONS = ("float32", "int8", "bfloat16")
+PRECISIONS = ("float32", "int8", "bfloat16", "float16")
+DEVICES = ("cpu", "cuda")
 CALIBRATION_FRAMES = 256
 
 
@@ -83,18 +86,41 @@ class ReducedNet:
         return self
 
 
-def check_precision(precision):
+def check_precision(precision, device="cpu"):
+    """``precision`` where it can run on ``device``: int8 on the CPU, float16 on a CUDA
+    device, float32 and bfloat16 on either."""
     if precision not in PRECISIONS:
         raise PortError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if device not in DEVICES:
+        raise PortError(f"device {device!r}: expected one of {', '.join(DEVICES)}")
+    if precision == "int8" and device == "cuda":
+        raise PortError("precision int8 runs on the CPU (onnxruntime or OpenVINO); on a CUDA "
+                        "device use float16 or bfloat16")
+    if precision == "float16" and device == "cpu":
+        raise PortError("precision float16 runs on a CUDA device (--device cuda); on the CPU "
+                        "use bfloat16 or int8")
     return precision
 
 
-def reduced_net(net, precision, calibration):
-    """``net`` itself for float32; else a :class:`ReducedNet` calibrated on ``calibration``
-    (the N x 1 x W x H blob of calibration frames, transposed as the forward feeds them)."""
-    check_precision(precision)
+def check_device(device):
+    """``device`` when torch can use it: a CUDA device must be there (a job asked for a GPU
+    that cannot reach one stops, as Caffe's tools stop)."""
+    if device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise PortError("--device cuda: torch sees no CUDA device on this machine (a CPU "
+                            "build of torch, or no usable driver); run without --device")
+    return device
+
+
+def reduced_net(net, precision, calibration, device="cpu"):
+    """``net`` itself for float32 on the CPU (on a CUDA device: moved there); else a
+    :class:`ReducedNet` (int8: calibrated on ``calibration``, the N x 1 x W x H blob of
+    calibration frames, transposed as the forward feeds them; float16 / bfloat16 on a CUDA
+    device: the torch forward there under the type's autocast)."""
+    check_precision(precision, device)
     if precision == "float32":
-        return net
+        return net if device == "cpu" else net.to(device)
     import caffe_compat
-    runner = caffe_compat.reduced_precision(net, precision, calibration)
+    runner = caffe_compat.reduced_precision(net, precision, calibration, device=device)
     return ReducedNet(net, runner, precision)

@@ -239,6 +239,13 @@ def engine_used(net):
     return names[-1] if names else "torch"
 
 
+def _on_device(net):
+    """Whether ``net``'s forwards run on a device (its parameters are there)."""
+    params = getattr(net, "parameters", None)
+    first = next(iter(params()), None) if params is not None else None
+    return first is not None and first.device.type != "cpu"
+
+
 def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=None):
     """eval_video.m, batched: ``(results (N,) float64, feature (300, N) float64 or None)``.
 
@@ -276,8 +283,8 @@ def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=
     # by default one worker per core other processes leave us (caffe_compat.parallel.threads)
     workers = min(len(starts), min(threads, usable_threads()) if workers is None
                   else max(1, int(workers)))
-    if _on_engine(net):
-        workers = 1             # the engine's own threads split each batch
+    if _on_engine(net) or _on_device(net):
+        workers = 1             # the engine's own threads (or the device) split each batch
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
         torch.set_num_threads(1)
@@ -288,9 +295,11 @@ def eval_video(net, video, batch=64, save_feature=False, progress=None, workers=
         passes = map(one, starts)
     try:
         for start, stop, outs in passes:
-            results[start:stop] = outs[out_name].reshape(stop - start, -1)[:, 0].double().numpy()
+            results[start:stop] = outs[out_name].reshape(stop - start, -1)[:, 0].double() \
+                .cpu().numpy()
             if feature is not None:
-                feature[:, start:stop] = outs["fc4"].reshape(stop - start, -1).double().numpy().T
+                feature[:, start:stop] = outs["fc4"].reshape(stop - start, -1).double().cpu() \
+                    .numpy().T
             if progress is not None:
                 progress.update(stop - start)
     finally:
@@ -437,7 +446,7 @@ def _write_outputs(res, out_dir, run_info):
 
 def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
              save_feature=False, progress=True, engine="auto", precision="float32",
-             calibration=None):
+             calibration=None, device="cpu"):
     """Evaluate ``weights`` (with deploy net ``model``; None: the zoo's deploy net of the
     weights' architecture) on ``crops_dir/<seq>.mat`` and write the outputs to ``out_dir``
     (nothing is written when ``out_dir`` is None). Returns :class:`EvalResults`.
@@ -448,11 +457,14 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
 
     ``sequences``: names (or a comma-separated string); default :func:`default_sequences`.
     ``precision``: "float32" (default) or "int8" (:mod:`matlab_ports.precision`: calibrated on
-    256 frames spread over the crops files ``calibration``, default those evaluated); the
-    results and run_info.json say which ran.
+    256 frames spread over the crops files ``calibration``, default those evaluated),
+    "bfloat16", or on a CUDA device "float16"; the results and metrics.json say which ran.
+    ``device``: "cpu" (default) or "cuda" (the forwards on the CUDA device; an error where
+    torch sees none).
     """
-    from .precision import calibration_from_files, check_precision, reduced_net
-    check_precision(precision)
+    from .precision import calibration_from_files, check_device, check_precision, reduced_net
+    check_precision(precision, device)
+    check_device(device)
     from tqdm import tqdm
 
     from caffe_compat.errors import CaffeCompatError
@@ -489,9 +501,10 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
                 # net input H, W = MATLAB columns, rows (the frames go in transposed)
                 net = load_net(weights, model=model, input_size=(size[1], size[0]))
                 net.engine = engine
-                if precision != "float32":
+                if precision != "float32" or device != "cpu":
                     net = reduced_net(net, precision, video_to_blob(
-                        calibration_from_files(calibration or paths, load_crops)))
+                        calibration_from_files(calibration or paths, load_crops))
+                        if precision == "int8" else None, device)
             except CaffeCompatError as e:
                 raise type(e)(f"{e}\n(crops of {path}: {size[0]}x{size[1]})") from None
             _output_name(net)
@@ -528,7 +541,7 @@ def run_eval(model, weights, crops_dir, out_dir=None, sequences=None, batch=64,
                         crops=os.path.abspath(crops_dir), batch=int(batch), frames=frames,
                         frames_per_second=_json_num(res.frames_per_second),
                         torch_threads=torch.get_num_threads(),
-                        engine=res.engine, precision=res.precision,
+                        engine=res.engine, precision=res.precision, device=device,
                         orientation="each MATLAB frame video(:,:,n) is fed transposed, as "
                                     "matcaffe does")
         res.files = _write_outputs(res, os.fspath(out_dir), run_info)
@@ -561,11 +574,13 @@ def main(argv=None):
     parser.add_argument("--caffe-order", action="store_true",
                         help="sum every convolution and inner product in Caffe's order: "
                              "predictions bit-identical to Caffe's (slower)")
-    parser.add_argument("--precision", choices=("float32", "int8", "bfloat16"),
+    parser.add_argument("--precision", choices=("float32", "int8", "bfloat16", "float16"),
                         default="float32",
                         help="float32 (default), int8 (calibrated on 256 frames spread over "
-                             "the sequences) or bfloat16 (where the processor computes in it; "
-                             "matlab_ports.precision)")
+                             "the sequences), bfloat16 (where the processor computes in it) "
+                             "or, with --device cuda, float16 (matlab_ports.precision)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the forwards run (cpu)")
     parser.add_argument("--calibration", default=None, metavar="DIR",
                         help="int8: calibrate on the <seq>.mat crops of this folder instead")
     args = parser.parse_args(argv)
@@ -576,7 +591,7 @@ def main(argv=None):
     try:
         res = run_eval(args.model, args.weights, args.crops, args.out, args.sequences,
                        args.batch, args.save_feature, progress=bars_wanted(args.quiet),
-                       engine=args.engine, precision=args.precision,
+                       engine=args.engine, precision=args.precision, device=args.device,
                        calibration=None if args.calibration is None else [
                            os.path.join(args.calibration, f) for f in
                            sorted(os.listdir(args.calibration), key=natural_key)

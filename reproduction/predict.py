@@ -186,13 +186,14 @@ class BoxTable:
 
 def predict_video(video, weights, model=None, boxes=None, downsample=None, batch=64,
                   min_face=MIN_FACE, size=None, progress=True, engine="auto",
-                  precision="float32"):
+                  precision="float32", device="cpu"):
     """Valence per frame of ``video``; see the module docstring. Returns
     :class:`PredictResult` (its ``precision`` says which ran); NoFaceError when no frame has a
     usable face. ``precision`` "int8": calibrated on the first batch of faces
     (:mod:`matlab_ports.precision`)."""
-    from matlab_ports.precision import check_precision, reduced_net
-    check_precision(precision)
+    from matlab_ports.precision import check_device, check_precision, reduced_net
+    check_precision(precision, device)
+    check_device(device)
     import torch
     from tqdm import tqdm
 
@@ -209,6 +210,8 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
     net = load_net(weights, model=model,
                    input_size=None if size is None else (int(size), int(size)))
     net.engine = engine     # caffe_compat.inference.engines: checked against our forward first
+    if device != "cpu" and precision == "float32":
+        net = net.to(device)
     h, w = net.blob_shape("data")[2:]
     if h != w:
         raise PortError(f"the net takes {h}x{w} inputs; face crops are square")
@@ -225,12 +228,12 @@ def predict_video(video, weights, model=None, boxes=None, downsample=None, batch
         if not faces:
             return
         if precision != "float32" and net.engine != precision:
-            net = reduced_net(net, precision, video_to_blob(np.stack(faces, axis=2)))
+            net = reduced_net(net, precision, video_to_blob(np.stack(faces, axis=2)), device)
             result.precision = net.precision        # what ran (bfloat16: where it can)
         blob = video_to_blob(np.stack(faces, axis=2))
         with torch.no_grad():
             out = net.forward(data=torch.from_numpy(blob), keep_blobs=False)[out_name]
-        values = out.reshape(len(faces), -1)[:, 0].double().numpy()
+        values = out.reshape(len(faces), -1)[:, 0].double().cpu().numpy()
         for fr, v in zip(pending, values):
             fr.valence = float(v)
         pending.clear()
@@ -360,11 +363,13 @@ def main(argv=None):
     parser.add_argument("--engine", default="auto",
                         help="inference engine: auto (the fastest that gives our forward's "
                              "outputs), torch, onnxruntime or openvino (docs/engines.md)")
-    parser.add_argument("--precision", choices=("float32", "int8", "bfloat16"),
+    parser.add_argument("--precision", choices=("float32", "int8", "bfloat16", "float16"),
                         default="float32",
-                        help="float32 (default), int8 (calibrated on the first --batch faces) "
-                             "or bfloat16 (where the processor computes in it; "
-                             "matlab_ports.precision)")
+                        help="float32 (default), int8 (calibrated on the first --batch faces), "
+                             "bfloat16 (where the processor computes in it) or, with --device "
+                             "cuda, float16 (matlab_ports.precision)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the forwards run (cpu)")
     args = parser.parse_args(argv)
     from caffe_compat.errors import CaffeCompatError
     s = args.downsample
@@ -373,7 +378,8 @@ def main(argv=None):
     try:
         res = predict_video(args.video, args.weights, args.model, args.boxes, s,
                             args.batch, args.min_face, args.size, progress=bars_wanted(args.quiet),
-                            engine=args.engine, precision=args.precision)
+                            engine=args.engine, precision=args.precision,
+                            device=args.device)
         files = write_outputs(res, args.out)
     except (PortError, CaffeCompatError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -107,3 +107,44 @@ def test_run_eval_and_predict_bf16(weights, crops, tmp_path, capsys):
     assert np.abs(a - b).max() <= 0.02 * np.abs(a).max()     # bf16: 8 bits of mantissa
     assert f"precision {ran}" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["precision"] == ran
+
+
+def test_each_precision_where_its_device_runs_it(weights, crops):
+    """int8 on the CPU, float16 on a CUDA device; ``--device cuda`` stops where torch sees no
+    device (a job asking for a GPU does not run on the CPU unnoticed)."""
+    import torch
+    from matlab_ports.errors import PortError
+    with pytest.raises(PortError, match="int8 runs on the CPU"):
+        P.check_precision("int8", "cuda")
+    with pytest.raises(PortError, match="float16 runs on a CUDA device"):
+        P.check_precision("float16", "cpu")
+    with pytest.raises(PortError, match="device 'tpu'"):
+        P.check_precision("float32", "tpu")
+    assert run_eval_main(["--weights", str(weights), "--crops", str(crops), "--out", "x",
+                          "--quiet", "--precision", "float16"]) == 1
+    if not torch.cuda.is_available():
+        with pytest.raises(PortError, match="--device cuda: torch sees no CUDA device"):
+            run_eval(None, weights, crops, progress=False, device="cuda")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("precision, bound", [("float32", 1e-5), ("float16", 0.01),
+                                              ("bfloat16", 0.05)])
+def test_run_eval_and_predict_on_the_cuda_device(weights, crops, tmp_path, precision, bound):
+    """The evaluation and the prediction on the device: float32 within float32's rounding of
+    the CPU's, float16 (11 bits of mantissa) and bfloat16 (8) within their own."""
+    from reproduction.predict import predict_video
+    from reproduction.sample import make_sample
+    cpu = run_eval(None, weights, crops, progress=False)
+    gpu = run_eval(None, weights, crops, progress=False, precision=precision, device="cuda",
+                   out_dir=tmp_path / "out")
+    assert gpu.precision == precision
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["precision"] == precision
+    a = np.concatenate([s.prediction for s in cpu.sequences])
+    b = np.concatenate([s.prediction for s in gpu.sequences])
+    assert np.abs(a - b).max() <= bound * np.abs(a).max()
+    sample = make_sample(tmp_path / "s", n_train=0, n_dev=1, n_frames=12, progress=False)
+    files = sample["files"]["dev_1"]
+    pred = predict_video(files["video"], weights, boxes=files["bbox"], batch=8, progress=False,
+                         precision=precision, device="cuda")
+    assert pred.precision == precision and pred.n_faces > 0
