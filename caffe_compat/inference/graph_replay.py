@@ -10,10 +10,10 @@ for them. A CUDA graph records the launches of one forward once and replays them
   a side stream, then the capture), and every later one copies the inputs into the graph's
   input buffers, replays it, and returns copies of its outputs (a caller may keep what a
   forward returned: the next replay writes the graph's own buffers, not those);
-- a graph is replayed only while every weight of the net is as it was at the capture
-  (:func:`caffe_compat.layers.base.weights_key`: its storage, torch's count of in-place writes
-  and the numpy views handed out); a written weight drops the graphs, and the next forwards
-  fold the new weights and capture again;
+- a graph is replayed only while every weight of the net is as it was at the capture (the
+  same tensor, and :func:`caffe_compat.layers.base.weights_key`: its storage, torch's count of
+  in-place writes and the numpy views handed out); a written or replaced weight drops the
+  graphs, and the next forwards fold the new weights and capture again;
 - at most :data:`MAX_GRAPHS` signatures are kept per plan (the least recently used goes, and
   with it its graph's memory pool): repeated shapes are what pays;
 - a forward that cannot be captured (a layer that reads values back to the host, as
@@ -96,15 +96,19 @@ class GraphedRun:
     """A compiled run whose forwards are replayed as device graphs (module doc); called as the
     run is, with the fed inputs, returning ``(values, {}, None)``."""
 
-    def __init__(self, run, net, weights, capture):
-        self.run, self._weights, self._capture = run, weights, capture
+    def __init__(self, run, net, capture):
+        self.run, self._capture = run, capture
         self._net = weakref.ref(net)                # (the plan lives on the net)
+        self._layers = [net.layers[key] for _, key, _, _ in net._nodes if net.layers[key].blobs]
         self.graphs = collections.OrderedDict()     # signature -> _Captured
         self.seen = set()                           # signatures run once, not captured yet
         self.refused = set()                        # signatures that could not be captured
 
     def _keys(self):
-        return tuple(weights_key(t) for t in self._weights)
+        """Each weight's identity and :func:`weights_key`, read from the layers now (a blob
+        replaced by another tensor, as ``load_state_dict(assign=True)`` or weight sharing
+        does, counts as written)."""
+        return tuple((id(t), weights_key(t)) for layer in self._layers for t in layer.blobs)
 
     def __call__(self, inputs):
         net = self._net()
@@ -168,11 +172,4 @@ def wrap(net, run, keep):
     capture = CAPTURE.get(net._ref.device.type)
     if capture is None:
         return run
-    weights = []
-    seen = set()
-    for _, key, _, _ in net._nodes:
-        for blob in net.layers[key].blobs:
-            if id(blob) not in seen:
-                seen.add(id(blob))
-                weights.append(blob)
-    return GraphedRun(run, net, weights, capture)
+    return GraphedRun(run, net, capture)

@@ -77,6 +77,18 @@ def test_a_written_weight_drops_the_graph(standin):
     assert graphed(net).graphs and torch.equal(again, after)
 
 
+def test_a_replaced_weight_drops_the_graph(standin):
+    net = small_net()
+    for k in range(3):
+        forward(net, batch(k))
+    state = {k: v.clone() * (-1.0 if k.endswith("conv1.weight") else 1.0)
+             for k, v in net.state_dict().items()}
+    net.load_state_dict(state, assign=True)            # new tensors, no write to the old
+    after = forward(net, batch(7))
+    assert not graphed(net).graphs
+    assert torch.equal(after, eager(net, batch(7)))
+
+
 def test_each_signature_its_own_graph_at_most_max_graphs(standin, monkeypatch):
     monkeypatch.setattr(graph_replay, "MAX_GRAPHS", 2)
     net = small_net()
