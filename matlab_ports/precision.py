@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from caffe_compat.inference.precision_runner import precision_problem
+
 from .errors import PortError
 
-PRECISIONS = ("float32", "int8", "bfloat16", "float16")
-DEVICES = ("cpu", "cuda")
 CALIBRATION_FRAMES = 256
 
 
@@ -87,18 +87,11 @@ class ReducedNet:
 
 
 def check_precision(precision, device="cpu"):
-    """``precision`` where it can run on ``device``: int8 on the CPU, float16 on a CUDA
-    device, float32 and bfloat16 on either."""
-    if precision not in PRECISIONS:
-        raise PortError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    if device not in DEVICES:
-        raise PortError(f"device {device!r}: expected one of {', '.join(DEVICES)}")
-    if precision == "int8" and device == "cuda":
-        raise PortError("precision int8 runs on the CPU (onnxruntime or OpenVINO); on a CUDA "
-                        "device use float16 or bfloat16")
-    if precision == "float16" and device == "cpu":
-        raise PortError("precision float16 runs on a CUDA device (--device cuda); on the CPU "
-                        "use bfloat16 or int8")
+    """``precision`` where it can run on ``device``
+    (:func:`caffe_compat.inference.precision_runner.precision_problem`'s rule)."""
+    problem = precision_problem(precision, device)
+    if problem is not None:
+        raise PortError(problem)
     return precision
 
 

@@ -451,9 +451,9 @@ class FoldedConv(_Folded):
                 return torch.ops.mkldnn._convolution_pointwise.binary(
                     x, channels_last(other), self._packed(x), self.bias, conv.pad,
                     conv.stride, conv.dilation, conv.group, "add", None, relu, [], None)
-            except RuntimeError as e:
-                if isinstance(e, torch.OutOfMemoryError):
-                    raise
+            except torch.OutOfMemoryError:
+                raise
+            except RuntimeError:
                 # torch 2.11's oneDNN cannot make this primitive for a 1 x 1 map ("could not
                 # create a memory"): that shape takes the public calls below from now on
                 self._refused.add(tuple(x.shape))

@@ -132,9 +132,9 @@ class GraphedRun:
         if signature not in self.seen:              # the first forward of this signature
             self.seen.add(signature)
             return self.run(inputs)
-        return self._capture_and_run(signature, inputs, keys)
+        return self._capture_and_run(signature, inputs)
 
-    def _capture_and_run(self, signature, inputs, keys):
+    def _capture_and_run(self, signature, inputs):
         buffers = {name: t.clone() for name, t in inputs.items()}
         try:
             graph = self._capture(self.run, buffers)

@@ -36,7 +36,25 @@ import numpy as np
 from ..errors import NetError
 
 PRECISIONS = ("float32", "int8", "bfloat16", "float16")
+DEVICES = ("cpu", "cuda")
 CV_32F = 5
+
+
+def precision_problem(precision, device="cpu"):
+    """What is wrong with running ``precision`` on ``device``, in words, or None: int8 runs on
+    the CPU, float16 on a CUDA device, float32 and bfloat16 on either (the one rule of
+    :func:`reduced_precision` and of the reproduction's ``--precision`` / ``--device``)."""
+    if precision not in PRECISIONS:
+        return f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}"
+    if device not in DEVICES:
+        return f"device {device!r}: expected one of {', '.join(DEVICES)}"
+    if precision == "int8" and device == "cuda":
+        return ("int8 runs on the CPU (onnxruntime or OpenVINO); on a CUDA device use float16 "
+                "or bfloat16")
+    if precision == "float16" and device == "cpu":
+        return ("float16 runs on a CUDA device (device cuda); on the CPU use bfloat16 "
+                "(OpenVINO's bf16 / f16 where the processor has it) or int8")
+    return None
 
 
 class PrecisionRunner:
@@ -175,18 +193,9 @@ def reduced_precision(net, precision="int8", calibration=None, *, per_channel=Tr
                       outputs=None, mean=None, scale=1.0, swap_rb=False, limit=None,
                       device="cpu"):
     """A :class:`PrecisionRunner` of ``net`` at ``precision`` (module doc)."""
-    if precision not in PRECISIONS:
-        raise NetError(f"reduced_precision: precision {precision!r}: expected one of "
-                       f"{', '.join(PRECISIONS)}")
-    if device not in ("cpu", "cuda"):
-        raise NetError(f"reduced_precision: device {device!r}: expected 'cpu' or 'cuda'")
-    if device == "cuda" and precision == "int8":
-        raise NetError("reduced_precision: int8 runs on the CPU (onnxruntime or OpenVINO); "
-                       "on a CUDA device use 'float16' or 'bfloat16'")
-    if device == "cpu" and precision == "float16":
-        raise NetError("reduced_precision: float16 runs on a CUDA device (device='cuda'); on "
-                       "the CPU use 'bfloat16' (OpenVINO's bf16 / f16 where the processor has "
-                       "it) or 'int8'")
+    problem = precision_problem(precision, device)
+    if problem is not None:
+        raise NetError(f"reduced_precision: {problem}")
     dnn_net, source = _dnn_net(net)
     inputs = list(dnn_net._inputs)
     shapes = _input_shapes(dnn_net)

@@ -10,8 +10,9 @@ and a ``torch.OutOfMemoryError`` (``except torch.cuda.OutOfMemoryError`` still c
 
 The batch that would fit: the memory this process could use for the pass's blobs is what the
 device has free, plus what torch holds reserved but not allocated, plus the blobs this pass
-made before it failed (released with it; the fed inputs stay with the caller); a pass needs, per item, the bytes of every blob of the
-net at one item (twice that when it keeps gradients: each blob's diff). The figure is an
+made before it failed (released with it; the fed inputs stay with the caller); a pass needs,
+per item, the bytes of every blob of the net at one item (twice that when it keeps
+gradients: each blob's diff). The figure is an
 estimate from the sizes (kernels' workspaces and torch's rounding of blocks are not counted),
 said so in the message. :data:`MEMORY` reads the device's figures (``torch.cuda.mem_get_info``,
 ``memory_reserved``, ``memory_allocated``); tests give it a stand-in."""
@@ -23,6 +24,7 @@ import re
 import torch
 
 from ..errors import CaffeCompatError
+from .param_memory import _unique
 
 
 class DeviceMemoryError(CaffeCompatError, torch.OutOfMemoryError):
@@ -119,16 +121,6 @@ def out_of_memory(error, net_name, pass_name, device, blob_shapes, batch, weight
                              f"(torch: {str(error).splitlines()[0] if str(error) else ''})")
 
 
-def _weights(nodes, layers):
-    seen, out = set(), []
-    for _, key, *_ in nodes:
-        for blob in getattr(layers[key], "blobs", ()):
-            if id(blob) not in seen:
-                seen.add(id(blob))
-                out.append(blob)
-    return out
-
-
 def from_pass(error, nodes, layers, known, hit, pass_name="forward", net_name=None):
     """The :class:`DeviceMemoryError` of a pass over ``nodes`` (``layers``: the modules by
     key) whose blobs have the shapes ``known``: ``hit`` (the (node, module) on ``error``'s
@@ -143,7 +135,7 @@ def from_pass(error, nodes, layers, known, hit, pass_name="forward", net_name=No
             break
         if node.type != "Input":          # fed blobs stay with the caller
             alive.extend(node.tops)
-    weights = _weights(nodes, layers)
+    weights = _unique(b for _, key, *_ in nodes for b in layers[key].blobs)
     first = weights[0] if weights else None
     fed = [t for node, *_ in nodes if node.type == "Input" or not node.bottoms for t in node.tops]
     return out_of_memory(
