@@ -282,9 +282,14 @@ def forward_rows(table, timer, model, net, hand, device, batches, size):
         # outputs-only forwards (keep_blobs=False), as the figures: on a CUDA device
         # the repeated shape replays a captured graph; "uncaptured" is the same net with
         # net.device_graphs = False (every forward launched layer by layer)
-        for precision, graphs in (("float32", True), ("float32", False), ("bfloat16", True),
-                                  ("float16", True)):
-            def run(precision=precision, x=x, graphs=graphs):
+        # "cudnn.benchmark": the same with torch.backends.cudnn.benchmark on for both nets
+        # (the user's process-wide choice, as TF32 is; at the largest batch only)
+        variants = [("float32", True, False), ("float32", False, False),
+                    ("bfloat16", True, False), ("float16", True, False)]
+        if batch == max(batches):
+            variants.append(("float32", True, True))
+        for precision, graphs, tuned in variants:
+            def run(precision=precision, x=x, graphs=graphs, tuned=tuned):
                 def ours():
                     with torch.inference_mode(), autocast(device, precision):
                         net.forward(data=x, blobs=[out_name], keep_blobs=False)
@@ -295,11 +300,15 @@ def forward_rows(table, timer, model, net, hand, device, batches, size):
                 note = f"(float32 outputs differ by {diff:.1e})" if precision == "float32" \
                     and graphs else ""
                 net.device_graphs = graphs
+                was_tuned = torch.backends.cudnn.benchmark
+                torch.backends.cudnn.benchmark = tuned
                 try:
                     return (*timer.pair(ours, ref), note)
                 finally:
                     net.device_graphs = True
-            label = precision + ("" if graphs else " uncaptured")
+                    torch.backends.cudnn.benchmark = was_tuned
+            label = precision + ("" if graphs else " uncaptured") \
+                + (" cudnn.benchmark" if tuned else "")
             table.guarded(f"forward {name} b{batch} {label}: Net / hand-written", run)
 
 

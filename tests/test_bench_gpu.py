@@ -19,6 +19,10 @@ def test_bench_gpu_prints_every_row_on_the_cpu(capsys):
             assert f"forward MobileNet v1 b{batch} {precision}: Net / hand-written" in names
     for batch in (1, 2):
         assert f"forward MobileNet v1 b{batch} float32 uncaptured: Net / hand-written" in names
+    # cuDNN's autotuner, the user's process-wide switch, at the largest batch only
+    assert "forward MobileNet v1 b2 float32 cudnn.benchmark: Net / hand-written" in names
+    assert not any(name.startswith("forward MobileNet v1 b1 float32 cudnn") for name in names)
+    assert torch.backends.cudnn.benchmark is False
     assert sum(name.startswith("cv2.dnn MobileNet v1") for name in names) == 2
     assert any(name.startswith("pycaffe MobileNet v1 b1") for name in names)
     assert any(name.startswith("train CNN+D b4") for name in names)
