@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import importlib
 
-from ._mode import (TEST, TRAIN, __version__, has_nccl, init_log, log,
+from ._mode import (TEST, TRAIN, Timer, __version__, has_nccl, init_log, log,
                     set_device, set_mode_cpu, set_mode_gpu, set_multiprocess,
                     set_random_seed, set_solver_count, set_solver_rank, solver_count,
                     solver_rank)
 
 # attribute -> module that defines it (imported on first access, PEP 562)
 _LAZY = {
-    "Net": "caffe._net", "Blob": "caffe._net", "Timer": "caffe._timer",
-    "Layer": "caffe._net", "layer_type_list": "caffe._net",
-    "SGDSolver": "caffe._solver", "NesterovSolver": "caffe._solver",
-    "AdaGradSolver": "caffe._solver", "RMSPropSolver": "caffe._solver",
-    "AdaDeltaSolver": "caffe._solver", "AdamSolver": "caffe._solver",
-    "get_solver": "caffe._solver", "NCCL": "caffe._solver",
+    **dict.fromkeys(("Net", "Blob", "Layer", "layer_type_list"), "caffe._net"),
+    **dict.fromkeys(("SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver",
+                     "AdaDeltaSolver", "AdamSolver", "get_solver", "NCCL"), "caffe._solver"),
+    **dict.fromkeys(("NetSpec", "layers", "params", "to_proto"), "caffe.net_spec"),
     "Classifier": "caffe.classifier", "Detector": "caffe.detector",
-    "NetSpec": "caffe.net_spec", "layers": "caffe.net_spec", "params": "caffe.net_spec",
-    "to_proto": "caffe.net_spec",
 }
 _SUBMODULES = {"io", "net_spec", "draw", "coord_map", "proto", "classifier", "detector",
                "pycaffe", "_caffe"}

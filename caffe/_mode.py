@@ -1,5 +1,6 @@
 """pycaffe's module-level state and functions (``caffe._caffe`` in Caffe): phases, CPU/GPU
-mode, device, random seed, logging and the multi-GPU counters.
+mode, device, random seed, logging, the multi-GPU counters and ``Timer`` (Caffe's CPUTimer as
+pycaffe exposes it: ``start``, ``stop``, ``ms``).
 
 GPU mode means CUDA through torch: a net runs on ``cuda:<set_device id>`` when it runs in GPU
 mode (:mod:`caffe._placement`). ``use_device_standin()`` keeps GPU mode's device copies on the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 # caffe_pb2.Phase values (TRAIN = 0, TEST = 1), without importing protobuf
 TRAIN = 0
@@ -131,3 +133,28 @@ def has_nccl():
     """True: ``caffe.NCCL`` exchanges gradients between processes (torch.distributed: NCCL
     between GPUs, gloo between CPU processes)."""
     return True
+
+
+class Timer:
+    """Wall-clock timer: ``start()``, ``stop()``; ``ms`` is the last start-stop interval (or
+    the time since ``start`` while running), in milliseconds."""
+
+    def __init__(self):
+        self._start = None
+        self._elapsed = 0.0
+        self._running = False
+
+    def start(self):
+        self._start = time.perf_counter()
+        self._running = True
+
+    def stop(self):
+        if self._running:
+            self._elapsed = time.perf_counter() - self._start
+            self._running = False
+
+    @property
+    def ms(self):
+        if self._running:
+            return (time.perf_counter() - self._start) * 1e3
+        return self._elapsed * 1e3

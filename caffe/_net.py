@@ -98,9 +98,11 @@ class Net:
             self._blobs = collections.OrderedDict(
                 (n, Blob(_arrays, n)) for n in _arrays.graph.blob_names)
             return
-        if len(args) == 2:               # the older form, deprecated as in pycaffe
+        if len(args) == 2:       # the older form: pycaffe warns that it is deprecated
             weights, phase = args
-            _legacy_constructor_warning()
+            warnings.warn("Net(network_file, weights, phase) is deprecated: use "
+                          "Net(network_file, phase, weights=weights)", DeprecationWarning,
+                          stacklevel=2)
         elif len(args) == 1:
             phase = args[0]
         else:
@@ -111,20 +113,19 @@ class Net:
         if _array_engine_allowed():
             from caffe_compat.array_net import build_array_net
             self._arrays = build_array_net(*self._source, defer_fills=True, why=why)
-        if self._arrays is not None:
+        on_arrays = self._arrays is not None
+        if on_arrays:
             self._blobs = collections.OrderedDict(
                 (n, Blob(self._arrays, n)) for n in self._arrays.graph.blob_names)
-            self._declared = {n: tuple(self._blobs[n].shape) for n in self.inputs}
-            if weights:      # a file the array engine does not read moves the net to torch
-                self.copy_from(weights)
-            return
-        import caffe_compat
-        path, phase, level, stages = self._source
-        net = caffe_compat.Net(path, phase=phase, level=level, stages=stages)
-        self._attach(net)
+        else:
+            import caffe_compat
+            path, phase, level, stages = self._source
+            self._attach(caffe_compat.Net(path, phase=phase, level=level, stages=stages))
         self._declared = {n: tuple(self._blobs[n].shape) for n in self.inputs}
-        if weights:
+        if weights:      # a file the array engine does not read moves the net to torch
             self.copy_from(weights)
+        if on_arrays:
+            return
         self._follow_mode()          # GPU mode: the device copies are made as they are needed
         if why:             # said once the torch engine holds the net: not before its error
             self._fallback(why[0])
@@ -141,9 +142,6 @@ class Net:
         """Place the net's memory for the mode current now
         (:func:`caffe._placement.follow_mode`)."""
         _placement.follow_mode(self, by_solver)
-
-    def _params_on_engine(self, writes):
-        return _placement.params_on_engine(self, writes)
 
     @property
     def engine(self):
@@ -346,10 +344,7 @@ class Net:
 
     def _backward(self, start, end):
         self._follow_mode()
-        if self._arrays is not None:
-            self._arrays.backward(start, end)
-            return
-        self._store.backward(start, end)
+        (self._arrays if self._arrays is not None else self._store).backward(start, end)
 
     def forward(self, blobs=None, start=None, end=None, **kwargs):
         """Run layers ``start`` to ``end`` (names; default all) after copying ``kwargs``
@@ -460,10 +455,7 @@ class Net:
         self._store.reshape()
 
     def clear_param_diffs(self):
-        if self._arrays is not None:
-            self._arrays.clear_param_diffs()
-            return
-        self._store.clear_param_diffs()
+        (self._arrays if self._arrays is not None else self._store).clear_param_diffs()
 
     # ------------------------------------------------------------------ weights
     def copy_from(self, filename):
@@ -484,7 +476,7 @@ class Net:
             except Unsupported:
                 pass                     # the torch engine reads it, or says what is wrong
         net = self._net
-        with self._params_on_engine(writes=True):
+        with _placement.params_on_engine(self, writes=True):
             net.copy_from(path)
 
     def after_backward(self, callback):
@@ -512,21 +504,21 @@ class Net:
             self._arrays.save(os.fspath(filename))
             return
         net = self._net
-        with self._params_on_engine(writes=False):
+        with _placement.params_on_engine(self, writes=False):
             net.save(os.fspath(filename))
 
     def save_hdf5(self, filename):
         """Write the weights in Caffe's HDF5 layout (``data/<layer>/<i>``; atomic)."""
         from caffe_compat.solvers.weights import write_net_hdf5
         net = self._net
-        with self._params_on_engine(writes=False):
+        with _placement.params_on_engine(self, writes=False):
             write_net_hdf5(net, os.fspath(filename))
 
     def load_hdf5(self, filename):
         """Copy weights by layer name from Caffe's HDF5 layout (another HDF5 file, a data
         file or a solver state, is refused saying which)."""
         net = self._net
-        with self._params_on_engine(writes=True):
+        with _placement.params_on_engine(self, writes=True):
             net._copy_from_hdf5(os.fspath(filename))
 
     def set_input_arrays(self, data, labels):
@@ -547,11 +539,6 @@ class Net:
     def __repr__(self):
         name = self._arrays.name if self._arrays is not None else self._torch_net.name
         return f"<caffe.Net {name!r}: {len(self._nodes)} layers>"
-
-
-def _legacy_constructor_warning():   # pycaffe prints one for Net(file, weights, phase)
-    warnings.warn("Net(network_file, weights, phase) is deprecated: use "
-                  "Net(network_file, phase, weights=weights)", DeprecationWarning, stacklevel=3)
 
 
 def _gather(into, arrays):

@@ -24,6 +24,9 @@ __all__ = ["SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "Ada
 
 
 class _Callback:
+    """The engine solver's callback calling ``on_start()`` and ``on_gradients_ready()`` (a
+    :class:`NCCL`'s for Caffe's ``add_callback(nccl)``)."""
+
     def __init__(self, on_start, on_gradients_ready):
         self._start, self._ready = on_start, on_gradients_ready
 
@@ -152,8 +155,7 @@ class Solver:
         before its update; or, with one argument, add a ``caffe.NCCL`` (Caffe's
         ``add_callback(nccl)``)."""
         if on_gradients_ready is None and isinstance(on_start, NCCL):
-            self._solver.add_callback(_NCCLCallback(on_start))
-            return
+            on_start, on_gradients_ready = on_start.on_start, on_start.on_gradients_ready
         self._solver.add_callback(_Callback(on_start, on_gradients_ready))
 
     def share_weights(self, net):
@@ -162,9 +164,8 @@ class Solver:
 
 
 def _solver_type(name, engine_type):
-    cls = type(name, (Solver,), {"_engine_type": engine_type,
-                                 "__doc__": f"Caffe's {engine_type} solver (pycaffe's {name})."})
-    return cls
+    return type(name, (Solver,), {"_engine_type": engine_type,
+                                  "__doc__": f"Caffe's {engine_type} solver (pycaffe's {name})."})
 
 
 SGDSolver = _solver_type("SGDSolver", "SGD")
@@ -250,19 +251,6 @@ class NCCL:
         self._exchange.on_gradients_ready(engine)
         param_memory.diffs_written(params)
         param_memory.params_to_python(params)
-
-
-class _NCCLCallback:
-    """A :class:`NCCL` as the engine solver's callback (Caffe's ``add_callback(nccl)``)."""
-
-    def __init__(self, nccl):
-        self._nccl = nccl
-
-    def on_start(self, solver):
-        self._nccl.on_start()
-
-    def on_gradients_ready(self, solver):
-        self._nccl.on_gradients_ready()
 
 
 # get_solver's class for each solver type

@@ -33,13 +33,9 @@ class Detector(Net):
         for i, crop in enumerate(crops):
             net_in[i] = self.transformer.preprocess(in_, crop)
         predictions = self.forward_all(**{in_: net_in})[self.outputs[0]]
-        out, k = [], 0
-        for filename, windows in images_windows:
-            for window in windows:
-                out.append({"window": window, "prediction": predictions[k],
-                            "filename": filename})
-                k += 1
-        return out
+        windows = [(filename, w) for filename, ws in images_windows for w in ws]
+        return [{"window": window, "prediction": prediction, "filename": filename}
+                for (filename, window), prediction in zip(windows, predictions)]
 
     def detect_selective_search(self, image_fnames):
         raise NotImplementedError("Detector.detect_selective_search: the selective search "

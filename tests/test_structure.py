@@ -229,7 +229,8 @@ SUBPACKAGES = {
     "rules": "each layer type's rules (parameters, defaults, shapes, refusals) and the one "
              "registry of layer types and engines",
     "net": "building and running a net (Net, its build, weights, graph, stepwise runs)",
-    "layers": "one module per layer type, with the layer base, registry and fillers",
+    "layers": "one module per layer type or family, with the layer base, registry and "
+              "fillers",
     "solvers": "the solvers and their loop",
     "inference": "the fast inference path and the engines",
     "array_net": "Caffe's forward on numpy arrays with the compiled kernels (deploy nets without torch)",

@@ -259,8 +259,6 @@ class ArrayNet:
         if value is None:
             return default
         if isinstance(value, str):
-            if value not in self.index:
-                raise KeyError(value)
             return self.index[value]
         return int(value)
 

@@ -3,8 +3,6 @@
 layer raises for what it does not cover (:class:`Unsupported`)."""
 from __future__ import annotations
 
-import importlib
-
 from ..rules import registry
 
 
@@ -13,7 +11,6 @@ class Unsupported(Exception):
 
 
 _TYPES = registry.entries("array")
-_LOADED = False
 
 
 def register(type_name):
@@ -25,16 +22,9 @@ def register(type_name):
     return wrap
 
 
-def _load():
-    global _LOADED
-    if not _LOADED:
-        importlib.import_module(f"{__package__}.layers")
-        _LOADED = True
-
-
 def layer_class(type_name):
     """The array layer class of ``type_name``; :class:`Unsupported` for any other type."""
-    _load()
+    registry.load("array")
     try:
         return _TYPES[type_name]
     except KeyError:
@@ -43,5 +33,4 @@ def layer_class(type_name):
 
 def registered_types():
     """The layer types the array engine runs, sorted."""
-    _load()
-    return sorted(_TYPES)
+    return registry.types("array")

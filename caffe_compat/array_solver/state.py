@@ -31,12 +31,8 @@ class StateMixin(DataFeedMixin):
     # ------------------------------------------------------------------ data positions
     def _data_layers(self):
         """``[(net label, layer name, HDF5Source)]`` over the train and test nets."""
-        out = []
-        for label, net in self._labelled_nets():
-            for node, layer in zip(net.nodes, net.layers):
-                if isinstance(layer, HDF5Data):
-                    out.append((label, node.name, layer.source))
-        return out
+        return [(label, node.name, layer.source) for label, net in self._labelled_nets()
+                for node, layer in zip(net.nodes, net.layers) if isinstance(layer, HDF5Data)]
 
     def _generators(self):
         return []                       # no random layer runs on the array engine

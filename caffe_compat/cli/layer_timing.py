@@ -18,8 +18,7 @@ def layer_pass(captured, sync):
     import torch
 
     from ..net import vjp
-    fwd = [0.0] * len(captured)
-    bwd = [0.0] * len(captured)
+    fwd, bwd = [0.0] * len(captured), [0.0] * len(captured)
     runs = []
     forward_start = time.perf_counter()
     for k, (name, module, inputs) in enumerate(captured):
@@ -72,8 +71,7 @@ def array_layer_pass(net):
 def timed_iterations(log, names, iterations, one_pass):
     """Caffe's benchmark: ``iterations`` calls of ``one_pass()`` (a layer pass), each logged,
     then the averages per layer and per pass and the total (tools/caffe.cpp's lines)."""
-    fwd = [0.0] * len(names)
-    bwd = [0.0] * len(names)
+    fwd, bwd = [0.0] * len(names), [0.0] * len(names)
     log.info("*** Benchmark begins ***", "caffe.cpp:365")
     log.info(f"Testing for {iterations} iterations.", "caffe.cpp:366")
     total_start = time.perf_counter()

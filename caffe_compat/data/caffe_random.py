@@ -46,10 +46,9 @@ class MT19937:
     """boost::mt19937 seeded with ``seed``: ``next()`` is ``rng()``, ``draw(n)`` the next n."""
 
     def __init__(self, seed=5489):
-        self.seed = int(seed) & _MASK
         self._bg = np.random.MT19937(0)
-        self._bg.state = {"bit_generator": "MT19937",
-                          "state": {"key": _init_genrand(self.seed), "pos": _N}}
+        seed = int(seed) & _MASK
+        self.set_state({"seed": seed, "key": _init_genrand(seed), "pos": _N})
 
     def next(self):
         """The next 32-bit output (a Python int)."""

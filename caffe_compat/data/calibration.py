@@ -126,8 +126,7 @@ def read_hdf5_list(list_path, inputs, limit=None):
                                     f"{'' if len(inputs) == 1 else ' ' + repr(n)}); it has "
                                     f"{', '.join(sorted(f.keys())) or 'none'}")
                 ds = f[key]
-                want = tuple(int(d) for d in shape)[1:] if len(shape) == 4 else \
-                    tuple(int(d) for d in shape)
+                want = tuple(int(d) for d in shape)[1 if len(shape) == 4 else 0:]
                 if tuple(ds.shape[1:]) != want[-len(ds.shape[1:]):] or \
                         int(np.prod(ds.shape[1:])) != int(np.prod(want)):
                     raise DataError(f"{path}: dataset '{key}' has rows of shape "

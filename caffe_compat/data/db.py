@@ -197,12 +197,18 @@ def open_handles(backend=None):
 
 class _SharedReader:
     """A reader's claim on a shared handle: released once, by ``close()`` (idempotent, from
-    any thread)."""
+    any thread). The handle is ``opener(module, path, where)``; ``file_name``: the file in the
+    folder that tells the database apart (:func:`_identity`)."""
 
-    def _attach(self, key, opener, closer):
+    def __init__(self, path, where, module, file_name, opener):
+        self.path = os.fspath(path)
+        self.where = where or self.path
+        _check_source(self.path, self.backend, self.where)
         self._close_lock = threading.Lock()
         self._shared = None
-        self._shared = _acquire(self.backend, key, self.path, opener, closer)
+        self._shared = _acquire(self.backend, _identity(self.path, file_name), self.path,
+                                functools.partial(opener, module, self.path, self.where),
+                                _close_quietly)
 
     def _use(self):
         shared = self._shared
@@ -237,13 +243,8 @@ class LMDBReader(_SharedReader):
     backend = "lmdb"
 
     def __init__(self, path, where=""):
-        lmdb = self.lmdb = _import("lmdb", "an LMDB database")
-        self.path = os.fspath(path)
-        self.where = where or self.path
-        _check_source(self.path, "lmdb", self.where)
-        self._attach(_identity(self.path, "data.mdb"),
-                     functools.partial(_open_lmdb_env, lmdb, self.path, self.where),
-                     _close_quietly)
+        self.lmdb = _import("lmdb", "an LMDB database")
+        super().__init__(path, where, self.lmdb, "data.mdb", _open_lmdb_env)
 
     def __len__(self):
         with self._use() as env:
@@ -314,13 +315,8 @@ class LevelDBReader(_SharedReader):
     backend = "leveldb"
 
     def __init__(self, path, where=""):
-        plyvel = self.plyvel = _import("plyvel", "a LevelDB database")
-        self.path = os.fspath(path)
-        self.where = where or self.path
-        _check_source(self.path, "leveldb", self.where)
-        self._attach(_identity(self.path),
-                     functools.partial(_open_leveldb, plyvel, self.path, self.where),
-                     _close_quietly)
+        self.plyvel = _import("plyvel", "a LevelDB database")
+        super().__init__(path, where, self.plyvel, "", _open_leveldb)
 
     def _db(self):
         shared = self._shared
@@ -366,9 +362,7 @@ def _open_leveldb(plyvel, path, where):
 
 def open_db(path, backend, where=""):
     """A reader (``first()``, ``records()``, ``close()``) for the database at ``path``."""
-    backend = backend_name(backend)
-    cls = LMDBReader if backend == "lmdb" else LevelDBReader
-    return cls(path, where)
+    return (LMDBReader if backend_name(backend) == "lmdb" else LevelDBReader)(path, where)
 
 
 # ------------------------------------------------------------------------------------- writing

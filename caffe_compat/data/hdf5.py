@@ -87,9 +87,7 @@ class HDF5Source:
 
     # -------------------------------------------------------------- files
     def _open(self, index):
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        self.close()
         name = self.files[index]
         import h5py    # on first use: importing h5py costs ~0.2 s (nets without HDF5 layers)
         try:
@@ -127,6 +125,7 @@ class HDF5Source:
         """Row count and per-row shapes of the tops' datasets in ``handle`` (Caffe's checks:
         every top present, numeric, at least one axis, equal row counts; and, beyond Caffe,
         the same row shapes in every file)."""
+        import h5py
         rows, shapes = None, []
         for top in self.tops:
             try:
@@ -137,7 +136,7 @@ class HDF5Source:
                 present = ", ".join(sorted(handle.keys())) or "nothing"
                 raise DataError(f"{self.where}: HDF5 file '{name}' has no dataset '{top}' "
                                 f"(it has: {present})")
-            if not isinstance(ds, _h5py().Dataset):
+            if not isinstance(ds, h5py.Dataset):
                 raise DataError(f"{self.where}: '{top}' in HDF5 file '{name}' is not a dataset")
             if ds.dtype.kind not in "fiu" or ds.ndim < 1:
                 raise DataError(f"{self.where}: dataset '{top}' in '{name}' must be a numeric "
@@ -172,10 +171,8 @@ class HDF5Source:
                 if self.shuffle:
                     self.rng.shuffle(self.file_perm)
             self._open(self.file_perm[self.current_file])
-        else:
-            self.current_row = 0
-            if self.shuffle:
-                self.rng.shuffle(self.data_perm)
+        elif self.shuffle:
+            self.rng.shuffle(self.data_perm)
         self.current_row = 0
 
     # -------------------------------------------------------------- reading
@@ -268,24 +265,22 @@ class HDF5Source:
         self.file_perm = file_perm
         self.current_file = current_file
         self._open(self.file_perm[self.current_file])
+        name = self.files[self.file_perm[self.current_file]]
         if "data_perm" in state:
             data_perm = np.asarray(state["data_perm"], dtype=np.int64)
             if len(data_perm) != self.rows:
                 raise DataError(f"{self.where}: saved row order has {len(data_perm)} rows, "
-                                f"'{self.files[self.file_perm[self.current_file]]}' has "
-                                f"{self.rows}")
+                                f"'{name}' has {self.rows}")
             if not np.array_equal(np.sort(data_perm), np.arange(self.rows)):
                 raise DataError(f"{self.where}: saved row order is not a permutation of the "
-                                f"{self.rows} rows of "
-                                f"'{self.files[self.file_perm[self.current_file]]}'")
+                                f"{self.rows} rows of '{name}'")
             self.data_perm = data_perm
         else:
             self.data_perm = range(self.rows)
         current_row = int(state["current_row"])
         if not 0 <= current_row < self.rows:
             raise DataError(f"{self.where}: saved row {current_row} is out of range for "
-                            f"'{self.files[self.file_perm[self.current_file]]}' "
-                            f"({self.rows} rows)")
+                            f"'{name}' ({self.rows} rows)")
         self.current_row = current_row
         self.rng.bit_generator.state = state["rng"]
 
@@ -296,8 +291,7 @@ class HDF5Source:
         self.file_perm = np.arange(len(self.files))
         if self.shuffle:
             self.rng.shuffle(self.file_perm)
-        self.current_file = 0
-        self._open(self.file_perm[0])
+        self.reset()
 
     def reset(self):
         """Back to the first row of the first file (Caffe's position after a restore)."""
@@ -314,8 +308,3 @@ class HDF5Source:
             self.close()
         except Exception:
             pass
-
-
-def _h5py():
-    import h5py
-    return h5py

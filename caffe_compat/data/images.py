@@ -82,10 +82,8 @@ def decode_datum(datum, force_color=False, force_gray=False, where=""):
     in colour with force_color, grey with force_gray, else with the file's own channels)."""
     if force_color and force_gray:
         raise DataError(f"{where}: cannot set both force_color and force_gray")
-    if force_color or force_gray:
-        img = decode_image(datum.data, IMREAD_COLOR if force_color else IMREAD_GRAYSCALE)
-    else:
-        img = decode_image(datum.data, IMREAD_UNCHANGED)
+    img = decode_image(datum.data, IMREAD_COLOR if force_color else
+                       IMREAD_GRAYSCALE if force_gray else IMREAD_UNCHANGED)
     if img is None:
         raise DataError(f"{where}: the encoded image ({len(datum.data)} bytes) cannot be "
                         "decoded by OpenCV (a corrupt or truncated image)")

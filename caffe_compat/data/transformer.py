@@ -29,9 +29,7 @@ from . import images
 def legacy_shape(shape):
     """Blob::LegacyShape of axes 0..3 (num, channels, height, width): 1 past the last axis."""
     shape = tuple(shape)
-    if len(shape) > 4:
-        return None
-    return tuple(shape[i] if i < len(shape) else 1 for i in range(4))
+    return None if len(shape) > 4 else shape + (1,) * (4 - len(shape))
 
 
 def load_mean_file(path, where=""):

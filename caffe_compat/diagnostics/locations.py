@@ -45,10 +45,7 @@ class LayerSource:
         """``"file:line:column"`` of ``field`` (its ``index``-th occurrence), else of the
         layer block."""
         spots = self.fields.get(field, ()) if field else ()
-        if spots:
-            line, column = spots[min(index, len(spots) - 1)]
-        else:
-            line, column = self.line, self.column
+        line, column = spots[min(index, len(spots) - 1)] if spots else (self.line, self.column)
         return f"{self.file}:{line}:{column}"
 
     def where_for(self, message, field=None, index=0):
@@ -57,7 +54,7 @@ class LayerSource:
         (the longest such name), else the layer block."""
         if field:
             return self.where(field, index)
-        text = _strip_layer_prefix(str(message))
+        text = _LAYER_PREFIX.sub("", str(message), count=1)
         best = None
         for path in self.fields:
             leaf = path.rsplit(".", 1)[-1]
@@ -77,11 +74,8 @@ class LayerSource:
 # fields named in nearly every message (the layer's name and type, "bottom blob", "top"):
 # naming them does not single one field out
 _GENERIC_FIELDS = frozenset({"name", "type", "bottom", "top"})
+# the "file: layer 'name' (Type): " an error message starts with, stripped before matching
 _LAYER_PREFIX = re.compile(r"^(?:[^\n]*?: )?layer '[^']*'(?: \([^)]*\))?: ")
-
-
-def _strip_layer_prefix(text):
-    return _LAYER_PREFIX.sub("", text, count=1)
 
 
 class NetSource:

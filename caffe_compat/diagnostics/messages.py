@@ -1,5 +1,8 @@
-"""Protobuf message helpers shared by the readers and the graph (no Caffe rule of their own)."""
+"""Helpers shared by the readers and the graph (no Caffe rule of their own): protobuf
+messages, and the readers' info lines."""
 from __future__ import annotations
+
+import sys
 
 
 def as_message(message, cls):
@@ -20,3 +23,11 @@ def legacy_net_fields(net_param):
     V0/V1 ``layers`` and top-level ``input`` blobs. (``input_dim`` / ``input_shape`` without
     ``input`` are left over by old tools; Caffe ignores them, and so does the graph.)"""
     return [name for name in ("layers", "input") if len(getattr(net_param, name))]
+
+
+def info(logger, message, *args):
+    """An info line on the logger named ``logger``; nothing where the program never imported
+    logging (no handler can then take a line below logging's last-resort WARNING level)."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(logger).info(message, *args)

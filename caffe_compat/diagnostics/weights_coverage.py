@@ -119,8 +119,3 @@ def _names(quoted):
     quoted = list(quoted)
     shown = ", ".join(quoted[:_SHOWN])
     return shown + (f" ... and {len(quoted) - _SHOWN} more" if len(quoted) > _SHOWN else "")
-
-
-def check_weights(net_name, net_layers, where, file_layers, log=None, strict=False, at=None):
-    """:class:`WeightsCoverage` of one file, reported (:meth:`WeightsCoverage.report`)."""
-    WeightsCoverage(net_name, net_layers, at).add(where, file_layers).report(log, strict)

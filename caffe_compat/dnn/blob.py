@@ -49,8 +49,7 @@ def blob_from_images(images, scalefactor=1.0, size=(0, 0), mean=(), swapRB=False
     import cv2
     if ddepth not in (CV_32F, CV_8U):
         raise NetError(f"blobFromImages: ddepth {ddepth}: expected CV_32F (5) or CV_8U (0)")
-    mean = [float(m) for m in (mean if mean is not None else ())] + [0.0] * 4
-    mean = mean[:4]
+    mean = ([float(m) for m in (mean if mean is not None else ())] + [0.0] * 4)[:4]
     if ddepth == CV_8U and (scalefactor != 1.0 or any(mean)):
         raise NetError("blobFromImages: scaling and mean subtraction need ddepth=CV_32F")
     if swapRB:

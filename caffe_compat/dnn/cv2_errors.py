@@ -54,12 +54,8 @@ def as_cv2_error(exc, func):
     :func:`cv2_error_class` with the same arguments, attributes and traceback; a plain
     ``cv2.error`` with the same message where the classes cannot be joined (raise it ``from``
     ``exc``)."""
-    joined = cv2_error_class(type(exc))
-    if joined is None:          # pragma: no cover - see cv2_error_class
-        new = cv2.error(str(exc))
-    else:
-        new = joined.__new__(joined, *exc.args)
-        new.__dict__.update(exc.__dict__)
+    joined = cv2_error_class(type(exc))         # (None: see cv2_error_class)
+    new = cv2.error(str(exc)) if joined is None else _rebuild(type(exc), exc.args, exc.__dict__)
     frame = inspect.getinnerframes(exc.__traceback__, context=0)[-1] \
         if exc.__traceback__ is not None else None
     given = {"code": int(cv2.Error.StsError), "err": str(exc), "msg": str(exc), "func": func,

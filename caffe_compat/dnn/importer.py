@@ -87,13 +87,10 @@ def renamed_repeats(weights):
     from ..proto import caffe_pb2
     out = caffe_pb2.NetParameter()
     out.CopyFrom(weights)
-    counts = collections.Counter()
-    for lp in out.layer:
-        if len(lp.blobs):
-            n = counts[lp.name]
-            counts[lp.name] += 1
-            if n:
-                lp.name = f"{lp.name}_{n}"
+    with_blobs = [lp for lp in out.layer if len(lp.blobs)]
+    for lp, name in zip(with_blobs, unique_names(with_blobs)):
+        if name != lp.name:
+            lp.name = name
     return out
 
 

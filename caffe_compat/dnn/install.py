@@ -52,7 +52,6 @@ def install(replace=False):
     import cv2
 
     from . import blob, cv2_errors, readers
-    from .readers import is_caffe_model
     # the cv2.dnn path's readers: their errors are cv2.error, their nets' too
     readNetFromCaffe = cv2_errors.raising_cv2_errors(readers.readNetFromCaffe,
                                                      "cv2.dnn.readNetFromCaffe")
@@ -71,9 +70,7 @@ def install(replace=False):
         @functools.wraps(readNet)
         def read_net(model, config="", framework="", *args, **kwargs):
             if (isinstance(model, str) and model.lower() == "caffe") or \
-                    is_caffe_model(model, config, framework):
-                return readNet(model, config, framework, *args)
-            if original is None:
+                    readers.is_caffe_model(model, config, framework) or original is None:
                 return readNet(model, config, framework, *args)
             return original(model, config, framework, *args, **kwargs)
 

@@ -7,6 +7,8 @@ not answer, the torch path, an error's position. That read must give the same ta
 NetError says so: the light reader is trusted only where it reads as protobuf does."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ..errors import NetError
 from .importer import in_place_names, opencv_layers, split_inputs, unique_names
 
@@ -52,7 +54,8 @@ class LightMixin:
         protobuf reader then reads it as before)."""
         from .. import onnx_path
         from . import python_layers
-        if not onnx_path.enabled() or python_layers.any_registered(_Layers(deploy.layers)):
+        if not onnx_path.enabled() or \
+                python_layers.any_registered(SimpleNamespace(layer=deploy.layers)):
             return None
         net = cls.__new__(cls)
         net._init_state(source)
@@ -91,13 +94,5 @@ def light_tables(deploy):
     named = [lp.replaced(name=n) for lp, n in zip(body, unique_names(body))]
     bottoms, tops = in_place_names(named)
     engine = [lp.replaced(bottom=b, top=t) for lp, b, t in zip(named, bottoms, tops)]
-    return inputs, shapes, engine, opencv_layers(_Layers(named), _Layers(engine))
-
-
-class _Layers:
-    """What :func:`~.importer.opencv_layers` reads of a definition: its ``layer`` list."""
-
-    __slots__ = ("layer",)
-
-    def __init__(self, layers):
-        self.layer = layers
+    return inputs, shapes, engine, opencv_layers(SimpleNamespace(layer=named),
+                                                 SimpleNamespace(layer=engine))

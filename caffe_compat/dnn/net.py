@@ -44,13 +44,10 @@ from .precision import PrecisionMixin
 from .light_read import LightMixin
 from .torch_free import TorchFreeMixin
 
-from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,  # noqa: F401
-                        DNN_BACKEND_CANN, DNN_BACKEND_CUDA, DNN_BACKEND_DEFAULT,
-                        DNN_BACKEND_HALIDE, DNN_BACKEND_INFERENCE_ENGINE, DNN_BACKEND_OPENCV,
-                        DNN_BACKEND_TIMVX, DNN_BACKEND_VKCOM, DNN_BACKEND_WEBNN, DNN_TARGET_CPU,
-                        DNN_TARGET_CPU_FP16, DNN_TARGET_CUDA, DNN_TARGET_CUDA_FP16,
-                        DNN_TARGET_FPGA, DNN_TARGET_HDDL, DNN_TARGET_MYRIAD, DNN_TARGET_NPU,
-                        DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_VULKAN)
+from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,
+                        DNN_BACKEND_CUDA, DNN_BACKEND_DEFAULT, DNN_BACKEND_INFERENCE_ENGINE,
+                        DNN_BACKEND_OPENCV, DNN_TARGET_CPU, DNN_TARGET_CPU_FP16, DNN_TARGET_CUDA,
+                        DNN_TARGET_CUDA_FP16, DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16)
 
 _CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA,
                  DNN_BACKEND_INFERENCE_ENGINE}
@@ -190,15 +187,12 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                            "setInput (or give their shape with setInputShape) first")
         from ..proto import caffe_pb2
         param = caffe_pb2.NetParameter()
-        param.CopyFrom(self._param)
-        if self._inputs:
-            lp = caffe_pb2.LayerParameter(name="_input", type="Input")
+        if self._inputs:                # the inputs' layer first, then the definition's
+            lp = param.layer.add(name="_input", type="Input")
             for name, shape in zip(self._inputs, shapes):
                 lp.top.append(name)
                 lp.input_param.shape.add().dim.extend(int(d) for d in shape)
-            layers = [lp] + list(param.layer)
-            del param.layer[:]
-            param.layer.extend(layers)
+        param.MergeFrom(self._param)
         positions, input_position = self._layer_positions()
         from ..diagnostics import locations
         locations.attach(param, locations.NetSource(
@@ -269,9 +263,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
 
     def getLayerId(self, layer):
         """The id of layer ``layer`` (1-based; 0 is ``_input``), or -1 when there is none."""
-        if layer == "_input":
-            return 0
-        return self._ids.get(str(layer), -1)
+        return 0 if layer == "_input" else self._ids.get(str(layer), -1)
 
     def getLayer(self, layerId):
         """The layer of id or name ``layerId`` (0 or ``"_input"``: the input layer); its
@@ -304,7 +296,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if k == 0:
             raise NetError(f"{self._source}: the input layer has no parameters")
         layer = self._layers[k - 1]
-        have = len(self._param_keys(layer))
+        keys = self._param_keys(layer)
+        have = len(keys)
         if len(values) > have or (len(values) < have and (
                 layer["type"] not in _BIAS_LAST or len(values) != have - 1)):
             raise NetError(f"{self._source}: layer '{layer['name']}' ({layer['type']}) holds "
@@ -313,7 +306,6 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                                      else "") + ")")
         values = [np.asarray(v, np.float32) for v in values]
         if len(values) < have:
-            keys = self._param_keys(layer)
             values.append(np.zeros(tuple(self._state[keys[-1]].shape), np.float32))
         for i, v in enumerate(values):
             self.setParam(k, i, v)
@@ -492,8 +484,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         names = outBlobNames if outBlobNames is not None else outputName
         self._check()
         if names is None or (isinstance(names, str) and names == ""):
-            ids = [len(self._layers)]
-            return self._run(ids)[self._first_top(len(self._layers))]
+            return self._run([len(self._layers)])[self._first_top(len(self._layers))]
         if isinstance(names, (str, int, np.integer)):
             k = self._layer_index(names)
             return self._run([k])[self._first_top(k)]

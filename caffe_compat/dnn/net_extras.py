@@ -61,8 +61,6 @@ class NetExtrasMixin:
 
     def input_names(self):
         """The inputs as the caller names them (after :meth:`setInputsNames`)."""
-        if not self._input_aliases:
-            return list(self._inputs)
         inverse = {v: k for k, v in self._input_aliases.items()}
         return [inverse.get(n, n) for n in self._inputs]
 

@@ -12,8 +12,7 @@ class PositionsMixin:
 
     def _layer_positions(self):
         """(each layer's LayerSource or None, the LayerSource of the engine nets' own Input
-        layer: where the net's inputs are declared), worked out on first use: a net read
-        and run without an error never scans its text for them."""
+        layer: where the net's inputs are declared), worked out on first use (module doc)."""
         if self._located is not None:
             from ..diagnostics import locations
             filtered, body_at, names, inputs_at = self._located

@@ -199,9 +199,7 @@ class PrecisionMixin:
         (DNN_TARGET_CPU_FP16 where the processor has it), else the torch-free path's
         (:mod:`.torch_free`) where the net runs on it."""
         got = self._half_forward(shapes, wanted)
-        ran = "float32"
-        if got is not None:
-            ran = reduced.HINTS[self.__dict__["_half_hint"]]
+        ran = reduced.HINTS[self.__dict__["_half_hint"]] if got is not None else "float32"
         self.__dict__["_ran_precision"] = (self._target, ran)
         if got is None and self._torch_free is not None:
             got = self._lite_forward(shapes, wanted)

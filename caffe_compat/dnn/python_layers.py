@@ -72,11 +72,10 @@ def _flatten(message, out, top_level):
         if top_level and not field.name.endswith("_param"):
             continue
         if field.type == field.TYPE_MESSAGE:
-            if _repeated(field):
-                if len(value):
-                    _flatten(value[0], out, False)
-            else:
+            if not _repeated(field):
                 _flatten(value, out, False)
+            elif len(value):                    # a repeated message: its first
+                _flatten(value[0], out, False)
         else:
             out[field.name] = _field_value(message, field)
 
@@ -88,15 +87,10 @@ def opencv_layer_params(layer_param):
     return dict(sorted(out.items()))
 
 
-_LAYER_CLASS = None
-
-
+@functools.lru_cache(maxsize=None)
 def _layer_class():
     """The engine layer running a registered class (made on first use: it is a torch layer,
     and reading a net does not import torch)."""
-    global _LAYER_CLASS
-    if _LAYER_CLASS is not None:
-        return _LAYER_CLASS
     import torch
 
     from ..layers.base import Layer
@@ -127,8 +121,7 @@ def _layer_class():
                          for o in outs)
             return tops if len(tops) != 1 else tops[0]
 
-    _LAYER_CLASS = OpenCVPythonLayer
-    return _LAYER_CLASS
+    return OpenCVPythonLayer
 
 
 def make_instances(engine_param, weights):

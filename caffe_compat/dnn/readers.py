@@ -3,6 +3,7 @@ buffers), ``readNet`` (a .prototxt / .caffemodel pair in either order) and the e
 OpenCV's readNet uses to recognise a Caffe model."""
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
@@ -12,14 +13,10 @@ from ..errors import PrototxtError
 from .net import Net, UnsupportedError
 
 
-
-
 def _is_buffer(value):
     """A model given as its contents (OpenCV's buffer overload: a uint8 array; bytes too)
     rather than as a path."""
-    if isinstance(value, np.ndarray):
-        return True
-    if isinstance(value, (bytearray, memoryview)):
+    if isinstance(value, (np.ndarray, bytearray, memoryview)):
         return True
     if isinstance(value, bytes):
         # a short bytes value naming an existing file is a path, as OpenCV reads it
@@ -185,23 +182,20 @@ def _protobuf_parts(text, source, weights_file, quiet=False):
     return param, weights, open_inputs, values
 
 
-class _upgrade_log_off:
+@contextlib.contextmanager
+def _upgrade_log_off(quiet):
     """With ``quiet``: the upgrade's logger drops its records meanwhile."""
-
-    def __init__(self, quiet):
-        self._filter = None
-        if quiet:
-            import logging
-            self._logger = logging.getLogger("caffe_compat.io.upgrade")
-            self._filter = lambda record: False
-
-    def __enter__(self):
-        if self._filter is not None:
-            self._logger.addFilter(self._filter)
-
-    def __exit__(self, *exc):
-        if self._filter is not None:
-            self._logger.removeFilter(self._filter)
+    if not quiet:
+        yield
+        return
+    import logging
+    logger = logging.getLogger("caffe_compat.io.upgrade")
+    drop = lambda record: False  # noqa: E731
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def _extension(path):
@@ -230,8 +224,7 @@ def readNet(model, config="", framework="", *args):
     bufferConfig)``. Other formats are OpenCV's (use ``cv2.dnn.readNet``, or :func:`install`,
     which delegates them)."""
     if isinstance(model, str) and model.lower() == "caffe" and _is_buffer(config):
-        buffer_model, buffer_config = config, framework
-        return readNetFromCaffe(bufferProto=buffer_config, bufferModel=buffer_model)
+        return readNetFromCaffe(bufferProto=framework, bufferModel=config)
     if not is_caffe_model(model, config, framework):
         raise UnsupportedError(f"readNet({model!r}, {config!r}): caffe_compat.dnn reads Caffe "
                                "models (a .prototxt and a .caffemodel, or framework='caffe'); "

@@ -46,12 +46,9 @@ class TorchFreeMixin:
                        self._layers[k - 1]["tops"]]
             try:
                 net.check(shapes, outputs)
-            except onnx_path.Unsupported as exc:
-                self._torch_free_refused(str(exc))
-                return None
-            except NetError as exc:
-                # what Caffe refuses: the torch path reads the net again and reports it with
-                # the file and line of the layer at fault
+            except (onnx_path.Unsupported, NetError) as exc:
+                # a NetError is what Caffe refuses: the torch path reads the net again and
+                # reports it with the file and line of the layer at fault
                 self._torch_free_refused(str(exc))
                 return None
         return net

@@ -15,13 +15,12 @@ import numpy as np
 
 from ..errors import CaffeCompatError
 
-CV_32F = 5
-
 
 def run_int8(args, stages):
     from .. import dnn
     from ..data.calibration import read_inputs
     from ..io.atomic import write_bytes_atomic
+    from ..onnx_path.quantize import CV_32F
     if args.format != "onnx":
         raise CaffeCompatError(f"--precision int8: written as ONNX only (--format onnx), not "
                                f"{args.format}")

@@ -45,10 +45,7 @@ def _is_loss(net, node):
 def default_outputs(net):
     """The blobs an inference graph returns by default: the net's outputs (blobs nothing
     consumes) made by layers other than loss, Accuracy and input layers."""
-    producers = {}
-    for node in net.graph.layers:
-        for t in node.tops:
-            producers[t] = node
+    producers = {t: node for node in net.graph.layers for t in node.tops}
     out = []
     for b in net.outputs:
         node = producers.get(b)

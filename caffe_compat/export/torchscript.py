@@ -53,10 +53,7 @@ class ExportModule(nn.Module):
         for node in self._steps:
             module = self.net.layer(node.name)
             tops = module(*[values[b] for b in node.bottoms])
-            if isinstance(tops, torch.Tensor):
-                tops = (tops,)
-            for name, t in zip(node.tops, tops):
-                values[name] = t
+            values.update(zip(node.tops, (tops,) if isinstance(tops, torch.Tensor) else tops))
         outs = tuple(values[o] for o in self.output_names)
         return outs[0] if len(outs) == 1 else outs
 

@@ -203,11 +203,9 @@ class Plan:
         while j < len(nodes):
             nxt, nkey, nweights, _ = nodes[j]
             kind = _foldable(net.layers[nkey], nxt)
-            if kind is None or nxt.bottoms[0] != blob or any(nweights):
-                break
-            if kind == "relu" and chain and chain[-1][0] == "relu":
-                break
-            if kind != "relu" and any(k == "relu" for k, _ in chain):
+            # a ReLU ends the chain
+            if kind is None or nxt.bottoms[0] != blob or any(nweights) or \
+                    any(k == "relu" for k, _ in chain):
                 break
             in_place = nxt.tops[0] == blob
             # the blob before this link must be read by this link only (in place: no one

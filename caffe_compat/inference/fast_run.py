@@ -42,10 +42,7 @@ class CompiledRun:
             reads.append(tuple(bottoms))
         if keep is not None:
             # a blob is freed after the last step that reads it, unless it is kept
-            last = {}
-            for i, names in enumerate(reads):
-                for b in names:
-                    last[b] = i
+            last = {b: i for i, names in enumerate(reads) for b in names}
             for b, i in last.items():
                 if b not in keep:
                     steps[i][4] += (b,)

@@ -85,11 +85,8 @@ class StandInGraph:
 CAPTURE = {"cuda": DeviceGraph}
 
 
-class _Captured:
-    __slots__ = ("graph", "inputs", "keys")
-
-    def __init__(self, graph, inputs, keys):
-        self.graph, self.inputs, self.keys = graph, inputs, keys
+# one signature's graph, its input buffers and the weights' keys at its capture
+_Captured = collections.namedtuple("_Captured", ("graph", "inputs", "keys"))
 
 
 class GraphedRun:

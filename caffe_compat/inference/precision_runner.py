@@ -181,12 +181,8 @@ def calibration_feed(calibration, inputs, input_shapes, source, mean=None, scale
             raise NetError(f"{source}: the net has {len(inputs)} inputs {inputs}; give the "
                            "calibration as a dict {input name: blob}")
         blobs = {inputs[0]: calibration}
-    out = {}
-    for n, b in blobs.items():
-        if hasattr(b, "detach"):
-            b = b.detach().cpu().numpy()
-        out[n] = np.ascontiguousarray(b, np.float32)
-    return out
+    return {n: np.ascontiguousarray(b.detach().cpu().numpy() if hasattr(b, "detach") else b,
+                                    np.float32) for n, b in blobs.items()}
 
 
 def reduced_precision(net, precision="int8", calibration=None, *, per_channel=True,

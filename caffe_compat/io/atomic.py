@@ -36,9 +36,7 @@ def atomic_path(path, suffix=""):
 
 def write_bytes_atomic(path, data):
     """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
+    write_pieces_atomic(path, (data,))
 
 
 def write_pieces_atomic(path, pieces):

@@ -46,8 +46,9 @@ def _walk(data, start, end):
     return out if pos == end else None
 
 
-def _delimited(number, payload):
-    """A length-delimited field ``number`` holding ``payload``."""
+def packed_field(number, payload):
+    """Protobuf wire bytes of length-delimited field ``number`` holding ``payload`` (a
+    message, or a packed repeated field's values)."""
     return _varint((number << 3) | 2) + _varint(len(payload)) + payload
 
 
@@ -79,10 +80,10 @@ def split_blob_values(data):
                 return None
             header, floats, doubles = blob
             values.append((floats, doubles))
-            parts.append(_delimited(n, header))
+            parts.append(packed_field(n, header))
             changed = True
         if changed:
-            pieces.append(_delimited(number, b"".join(parts)))
+            pieces.append(packed_field(number, b"".join(parts)))
         else:
             pieces.append(view[field_start:end])
     return b"".join(pieces), values

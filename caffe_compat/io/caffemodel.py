@@ -20,13 +20,12 @@ from caffe_compat.io.binary_file import (  # noqa: F401
     DEFAULT_MAX_BYTES, check_encoded_size, read_binary_file)
 from caffe_compat.io import upgrade as _upgrade
 from caffe_compat.io import unknown_report
+from caffe_compat.io.hdf5_kind import SIGNATURE as _HDF5_SIGNATURE
 from caffe_compat.io.unknown_report import fields_line
 from caffe_compat.proto import caffe_pb2
 
 # Blob::Reshape allows at most INT_MAX elements.
 MAX_BLOB_COUNT = 2**31 - 1
-
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,28 +75,11 @@ def _field_label(descriptor, number, count):
 
 
 def _layer_name(payload, name_number):
-    """The ``name`` field of an encoded layer, best effort."""
-    try:
-        pos = 0
-        while pos < len(payload):
-            tag, pos = fork_wire._varint(payload, pos)
-            number, wire = tag >> 3, tag & 7
-            if wire == 2:
-                length, pos = fork_wire._varint(payload, pos)
-                if number == name_number:           # None where the cut falls inside it
-                    return (payload[pos:pos + length].decode("utf-8", "replace")
-                            if pos + length <= len(payload) else None)
-                pos += length
-            elif wire == 0:
-                _, pos = fork_wire._varint(payload, pos)
-            elif wire == 1:
-                pos += 8
-            elif wire == 5:
-                pos += 4
-            else:
-                return None
-    except (IndexError, ValueError):
-        return None
+    """The ``name`` field of an encoded layer, best effort (None where the cut falls inside
+    it)."""
+    for number, wire, _, start, end in fork_wire._fields(payload, 0, len(payload)):
+        if number == name_number and wire == 2:
+            return payload[start:end].decode("utf-8", "replace")
     return None
 
 
@@ -159,17 +141,12 @@ def describe_decode_failure(data, message_cls):
 
 def unknown_field_paths(message, path=""):
     """Paths of (sub)messages holding fields the schema does not know."""
-    found = []
-    if len(unknown_fields.UnknownFieldSet(message)):
-        found.append(path or "<top level>")
+    found = [path or "<top level>"] if len(unknown_fields.UnknownFieldSet(message)) else []
     for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
-        if field.is_repeated:
-            for i, item in enumerate(value):
-                found.extend(unknown_field_paths(item, f"{path}{field.name}[{i}]."))
-        else:
-            found.extend(unknown_field_paths(value, f"{path}{field.name}."))
+        if field.message_type is not None:
+            for i, item in enumerate(value if field.is_repeated else [value]):
+                index = f"[{i}]" if field.is_repeated else ""
+                found.extend(unknown_field_paths(item, f"{path}{field.name}{index}."))
     return [p.rstrip(".") for p in found]
 
 
@@ -237,14 +214,12 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
     data = bytes(data)
     if not data:
         raise WeightsError(f"{source}: empty data, not a caffemodel")
-    check_not_other_format(data, source, "caffemodel",
-                           "caffe_compat.io.prototxt.read_net")
+    check_not_other_format(data, source, "caffemodel", "caffe_compat.io.prototxt.read_net")
     net = caffe_pb2.NetParameter()
     try:
         net.ParseFromString(fork_wire.to_schema(data))
     except DecodeError:
-        if _is_solverstate(data):
-            raise WeightsError(_solverstate_given(source, data)) from None
+        _refuse_solverstate(source, data)
         raise WeightsError(f"{source}: not a valid binary caffemodel: "
                            f"{describe_decode_failure(data, caffe_pb2.NetParameter)}") from None
     if not net.IsInitialized():
@@ -254,13 +229,12 @@ def parse_caffemodel(data, source="<bytes>", *, upgrade=True):
     check_text_fields(net, source, "caffemodel")
     unknown = unknown_field_paths(net)
     if not len(net.layer) and not len(net.layers):
-        if _is_solverstate(data):
-            raise WeightsError(_solverstate_given(source, data))
+        _refuse_solverstate(source, data)
         raise WeightsError(f"{source}: no layers in this file, so it is not a caffemodel"
                            + (" (it decodes only with unknown fields)" if unknown else ""))
     if unknown:
-        if "<top level>" in unknown and _is_solverstate(data):
-            raise WeightsError(_solverstate_given(source, data))
+        if "<top level>" in unknown:
+            _refuse_solverstate(source, data)
         unknown_report.warn(source, unknown_field_report(net))
     if upgrade:
         try:
@@ -281,31 +255,22 @@ def _name_layer(net, path):
     return path
 
 
-_SOLVERSTATE_GIVEN = ("{}: a .solverstate (SolverState), not a caffemodel: a solver state "
-                      "resumes training (caffe-compat train --snapshot, solver.restore); as "
-                      "weights pass the .caffemodel written beside it{}; read it with "
-                      "caffe_compat.io.solverstate.read_solverstate")
-
-
-def _solverstate_given(source, data):
-    """The message for a binary solver state given as a caffemodel, naming its learned_net."""
-    state = caffe_pb2.SolverState()
-    try:
-        state.ParseFromString(data)
-        learned = f" ('{state.learned_net}')" if state.learned_net else ""
-    except (DecodeError, ValueError):
-        learned = ""
-    return _SOLVERSTATE_GIVEN.format(source, learned)
-
-
-def _is_solverstate(data):
+def _refuse_solverstate(source, data):
+    """WeightsError where ``data`` is a binary solver state given as a caffemodel (naming its
+    learned_net); nothing otherwise."""
     state = caffe_pb2.SolverState()
     try:
         state.ParseFromString(data)
     except DecodeError:
-        return False
-    return (state.HasField("learned_net") or len(state.history) > 0) and not len(
-        unknown_fields.UnknownFieldSet(state))
+        return
+    if (state.HasField("learned_net") or len(state.history) > 0) and not len(
+            unknown_fields.UnknownFieldSet(state)):
+        learned = f" ('{state.learned_net}')" if state.learned_net else ""
+        raise WeightsError(f"{source}: a .solverstate (SolverState), not a caffemodel: a solver "
+                           "state resumes training (caffe-compat train --snapshot, "
+                           "solver.restore); as weights pass the .caffemodel written beside "
+                           f"it{learned}; read it with caffe_compat.io.solverstate."
+                           "read_solverstate") from None
 
 
 def read_caffemodel(path, max_bytes=None, *, upgrade=True):
@@ -316,8 +281,7 @@ def read_caffemodel(path, max_bytes=None, *, upgrade=True):
     if upgrade:
         # the values bypass the upgrade's message copies (seconds for a 233 MB V1 file)
         return read_caffemodel_full(path, max_bytes)
-    data = read_binary_file(path, max_bytes, "caffemodel")
-    return parse_caffemodel(data, path, upgrade=upgrade)
+    return parse_caffemodel(read_binary_file(path, max_bytes, "caffemodel"), path, upgrade=False)
 
 
 # Blob values read straight from the file's bytes (caffe_compat.io.blob_wire)
@@ -410,8 +374,7 @@ def write_caffemodel(net_param, path):
 def blob_shape(blob):
     """The shape Caffe gives ``blob`` on load: legacy (num, channels, height, width) if any of
     those four is set, else ``shape.dim`` (possibly empty: a 0-d blob of one value)."""
-    if (blob.HasField("num") or blob.HasField("channels") or blob.HasField("height")
-            or blob.HasField("width")):
+    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
         return (blob.num, blob.channels, blob.height, blob.width)
     return tuple(blob.shape.dim)
 
@@ -473,11 +436,7 @@ def _raw_blob_to_array(blob, shape, count, label):
     return np.frombuffer(blob.raw_data, dtype=kind).astype(np.float32).reshape(shape)
 
 
-def packed_field(number, payload):
-    """Protobuf wire bytes of length-delimited field ``number`` holding ``payload`` (a packed
-    repeated field's values)."""
-    tag = (number << 3) | 2
-    return fork_wire.encode_varint(tag) + fork_wire.encode_varint(len(payload)) + payload
+packed_field = blob_wire.packed_field      # (the writers of packed values import it from here)
 
 
 def array_to_blob(arr, double=False):
@@ -492,12 +451,8 @@ def array_to_blob(arr, double=False):
     if arr.ndim:
         blob.shape.dim.extend(int(d) for d in arr.shape)
     # Packed bytes are parsed in one go: much faster than appending values one by one.
-    if double:
-        payload = np.ascontiguousarray(arr, dtype="<f8").tobytes()
-        number = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["double_data"].number
-    else:
-        payload = np.ascontiguousarray(arr, dtype="<f4").tobytes()
-        number = caffe_pb2.BlobProto.DESCRIPTOR.fields_by_name["data"].number
+    dtype, number = ("<f8", _DOUBLE_DATA_FIELD) if double else ("<f4", _DATA_FIELD)
+    payload = np.ascontiguousarray(arr, dtype=dtype).tobytes()
     if payload:
         blob.MergeFromString(packed_field(number, payload))
     return blob

@@ -25,18 +25,13 @@ def is_hdf5_file(path):
         return False
 
 
-def _open(source, data):
-    import h5py
-    return h5py.File(io.BytesIO(data) if data is not None else source, "r")
-
-
 def not_weights(source, data=None):
     """None where ``source`` (a path; or ``data``, the file's bytes) is an HDF5 caffemodel,
     else the message of a :class:`~caffe_compat.errors.WeightsError` saying what the HDF5
     file is and what to pass instead."""
     import h5py
     try:
-        f = _open(source, data)
+        f = h5py.File(io.BytesIO(data) if data is not None else source, "r")
     except (OSError, ValueError, RuntimeError) as exc:      # h5py's words for a damaged file
         return f"{source}: an HDF5 file that cannot be opened ({exc}); not weights"
     try:
@@ -88,10 +83,8 @@ def _learned_net(f):
 def binary_only(source, data=None):
     """The message of a reader of binary caffemodels given an HDF5 file (``source``, or its
     bytes ``data``)."""
-    other = not_weights(source, data)
-    if other is not None:
-        return other
-    return (f"{source}: an HDF5 caffemodel (snapshot_format: HDF5), not a binary one; "
-            "read_caffemodel and OpenCV's readNetFromCaffe take binary caffemodels only: "
-            "caffe_compat.Net(prototxt, weights=...) and pycaffe's caffe.Net read it, and "
-            "their save() writes the binary .caffemodel")
+    return not_weights(source, data) or (
+        f"{source}: an HDF5 caffemodel (snapshot_format: HDF5), not a binary one; "
+        "read_caffemodel and OpenCV's readNetFromCaffe take binary caffemodels only: "
+        "caffe_compat.Net(prototxt, weights=...) and pycaffe's caffe.Net read it, and "
+        "their save() writes the binary .caffemodel")

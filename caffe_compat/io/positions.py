@@ -154,11 +154,7 @@ def nested_net_source(text, filename, field_name, index, net_param):
     blocks = [f for f in fields if f.name == field_name and f.children is not None]
     if index >= len(blocks):
         return None
-    return _net_source(blocks[index].children, filename, net_param)
-
-
-def _net_source(fields, filename, net_param):
-    return _source_of_fields(fields, filename, *layer_names(net_param))
+    return _source_of_fields(blocks[index].children, filename, *layer_names(net_param))
 
 
 def _source_of_fields(fields, filename, names, legacy_names):

@@ -194,9 +194,7 @@ def top_level_fields(text):
         if tok[0] in "#\"'":
             prev = None
             continue
-        if tok == ":":
-            pass
-        elif tok in "{<":
+        if tok in "{<":
             depth += 1
         elif tok in "}>":
             depth -= 1
@@ -225,17 +223,13 @@ def parse_net(text, filename="<string>", *, allow_unknown_fields=False, upgrade=
         text = _decode(text, filename)
     net = parse_text_message(text, caffe_pb2.NetParameter(), filename, allow_unknown_fields)
     # positions are scanned for when first asked for, under the names the layers have now
-    from caffe_compat.io.positions import layer_names
+    from caffe_compat.io.positions import layer_names, named_net_source
     names = layer_names(net)
-    locations.attach_pending(net, filename, lambda: _net_positions(text, filename, names))
+    locations.attach_pending(
+        net, filename, lambda: named_net_source(text.lstrip("\ufeff"), filename, names))
     if upgrade:
         net = upgrade_parsed_net(net, filename)
     return net
-
-
-def _net_positions(text, filename, names):
-    from caffe_compat.io.positions import named_net_source
-    return named_net_source(text.lstrip("\ufeff"), filename, names)
 
 
 def upgrade_parsed_net(net, filename="<string>"):

@@ -4,15 +4,9 @@ loads, the fields are kept by the protobuf reader and skipped by the light one, 
 way. One text for both readers, without protobuf."""
 from __future__ import annotations
 
-import os
 import warnings
 
 from ..diagnostics.stack import caller_stacklevel
-
-# the warning points at the first frame outside the packages (the program's own call to
-# readNetFromCaffe, caffe.Net or parse_caffemodel), wherever in them the file was read
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_PACKAGE_DIRS = (_PACKAGE_DIR, os.path.join(os.path.dirname(_PACKAGE_DIR), "caffe"))
 
 # LayerParameter numbers of weiliu89's SSD Caffe, which wrote most SSD caffemodels (OpenCV's
 # fork numbers these fields differently; the layers' settings come from the prototxt anyway).
@@ -39,6 +33,8 @@ def fields_line(type_name, numbers):
 def warn(source, report):
     """Warn that ``source`` holds the unknown fields of ``report`` (one line per layer)."""
     shown = "; ".join(report[:10]) + ("; ..." if len(report) > 10 else "")
+    # the warning points at the first frame outside the packages (the program's own call to
+    # readNetFromCaffe, caffe.Net or parse_caffemodel), wherever in them the file was read
     warnings.warn(f"{source}: fields unknown to Caffe 1.0 and to OpenCV's Caffe fork were "
                   f"kept but are not used (the net's definition comes from its prototxt): "
-                  f"{shown}", CaffemodelWarning, stacklevel=caller_stacklevel(*_PACKAGE_DIRS))
+                  f"{shown}", CaffemodelWarning, stacklevel=caller_stacklevel())

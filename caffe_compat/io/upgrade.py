@@ -19,22 +19,13 @@ Functions return new messages; their inputs are left unchanged. Problems Caffe t
 raise :class:`~caffe_compat.errors.NetError` / :class:`~caffe_compat.errors.SolverError`;
 problems Caffe only logs ("continuing anyway") are reported with :class:`UpgradeWarning`."""
 import os
-import sys
 import warnings
 
 from caffe_compat.diagnostics import locations, stack
 from caffe_compat.errors import NetError, SolverError
-from caffe_compat.diagnostics.messages import as_message  # noqa: F401 (also imported from here)
+from caffe_compat.diagnostics.messages import (  # noqa: F401 (as_message: also imported from here)
+    as_message, info)
 from caffe_compat.proto import caffe_pb2
-
-
-def _info(message, *args):
-    """One info line on this module's logger; nothing where the program never imported
-    logging (no handler can then take a line below logging's last-resort WARNING level)."""
-    logging = sys.modules.get("logging")
-    if logging is not None:
-        logging.getLogger(__name__).info(message, *args)
-
 
 _V1 = caffe_pb2.V1LayerParameter
 
@@ -138,15 +129,19 @@ def net_needs_v1_upgrade(net_param):
     return len(net_param.layers) > 0
 
 
-def net_needs_data_upgrade(net_param):
-    """True if a V1 data layer still sets scale/mean_file/crop_size/mirror in its own params."""
+def _deprecated_data_fields(net_param):
+    """(layer, its data parameters, field name) of each of scale/mean_file/crop_size/mirror
+    that a V1 data layer still sets in its own parameters."""
     for layer in net_param.layers:
         for layer_type, field in _DATA_UPGRADE:
             if layer.type == layer_type:
                 sub = getattr(layer, field)
-                if any(sub.HasField(name) for name in _TRANSFORM_FIELDS):
-                    return True
-    return False
+                yield from ((layer, sub, name) for name in _TRANSFORM_FIELDS if sub.HasField(name))
+
+
+def net_needs_data_upgrade(net_param):
+    """True if a V1 data layer still sets scale/mean_file/crop_size/mirror in its own params."""
+    return next(_deprecated_data_fields(net_param), None) is not None
 
 
 def net_needs_input_upgrade(net_param):
@@ -189,24 +184,22 @@ def upgrade_net(net_param, source="<string>", *, in_place=False):
         return net
     positions = locations.source_of(net_param)
     at = _Places(source, positions)
-    if len(net.layers):
-        kept = [i for i, c in enumerate(net.layers) if c.layer.type != "padding"]
-    else:
-        kept = None
+    kept = ([i for i, c in enumerate(net.layers) if c.layer.type != "padding"]
+            if len(net.layers) else None)
     if net_needs_v0_upgrade(net):
-        _info("%s: upgrading V0 layer definitions", source)
+        info(__name__, "%s: upgrading V0 layer definitions", source)
         net = _upgrade_v0_net(net, source, at)
     if net_needs_data_upgrade(net):
-        _info("%s: moving deprecated data-layer fields into transform_param", source)
+        info(__name__, "%s: moving deprecated data-layer fields into transform_param", source)
         _upgrade_data_transformation(net)
     if net_needs_v1_upgrade(net):
-        _info("%s: upgrading V1 'layers' to 'layer'", source)
+        info(__name__, "%s: upgrading V1 'layers' to 'layer'", source)
         net = _upgrade_v1_net(net, source, at)
     if net_needs_input_upgrade(net):
-        _info("%s: turning the 'input' fields into an Input layer", source)
+        info(__name__, "%s: turning the 'input' fields into an Input layer", source)
         _upgrade_input(net, source, at)
     if net_needs_batchnorm_upgrade(net):
-        _info("%s: removing the 'param' entries of BatchNorm layers", source)
+        info(__name__, "%s: removing the 'param' entries of BatchNorm layers", source)
         _upgrade_batchnorm(net)
     if positions is not None:
         locations.attach(net, _upgraded_positions(positions, kept, net))
@@ -352,9 +345,8 @@ def _upgrade_v0_layer(connection, out, index, source, problems):
             raise NetError(f"{source}: V0 layer {index} ('{v0.name}') has unknown type '{kind}'"
                            + _hint(kind, V0_LAYER_TYPES))
         out.type = V0_LAYER_TYPES[kind]
-    out.blobs.extend(v0.blobs)
-    out.blobs_lr.extend(v0.blobs_lr)
-    out.weight_decay.extend(v0.weight_decay)
+    for field in ("blobs", "blobs_lr", "weight_decay"):
+        getattr(out, field).extend(getattr(v0, field))
     for field, routes in _V0_ROUTES.items():
         if not v0.HasField(field):
             continue
@@ -373,15 +365,9 @@ def _upgrade_v0_layer(connection, out, index, source, problems):
 
 
 def _upgrade_data_transformation(net_param):
-    for layer in net_param.layers:
-        for layer_type, field in _DATA_UPGRADE:
-            if layer.type != layer_type:
-                continue
-            sub = getattr(layer, field)
-            for name in _TRANSFORM_FIELDS:
-                if sub.HasField(name):
-                    setattr(layer.transform_param, name, getattr(sub, name))
-                    sub.ClearField(name)
+    for layer, sub, name in list(_deprecated_data_fields(net_param)):
+        setattr(layer.transform_param, name, getattr(sub, name))
+        sub.ClearField(name)
 
 
 def _upgrade_v1_net(net_param, source, at):
@@ -406,21 +392,17 @@ def _param_spec(layer, index):
 
 
 def _upgrade_v1_layer(v1, layer, index, problems):
-    layer.bottom.extend(v1.bottom)
-    layer.top.extend(v1.top)
+    for field in ("bottom", "top", "include", "exclude", "blobs", "loss_weight"):
+        getattr(layer, field).extend(getattr(v1, field))
     if v1.HasField("name"):
         layer.name = v1.name
-    layer.include.extend(v1.include)
-    layer.exclude.extend(v1.exclude)
     if v1.HasField("type"):
         layer.type = V1_LAYER_TYPE_NAMES[v1.type]
-    layer.blobs.extend(v1.blobs)
     # (the two DimCheckMode enums have the same values)
     for field, values in (("name", v1.param), ("share_mode", v1.blob_share_mode),
                           ("lr_mult", v1.blobs_lr), ("decay_mult", v1.weight_decay)):
         for i, value in enumerate(values):
             setattr(_param_spec(layer, i), field, value)
-    layer.loss_weight.extend(v1.loss_weight)
     for field in _V1_PARAM_FIELDS:
         if v1.HasField(field):
             getattr(layer, field).CopyFrom(getattr(v1, field))
@@ -449,9 +431,8 @@ def _upgrade_input(net_param, source, at):
         shapes = [dims[4 * i:4 * i + 4] for i in range(len(names))]
     if shapes:
         # Input layer first, so every later layer finds its bottoms.
-        rest = list(net_param.layer)
         kept = caffe_pb2.NetParameter()
-        kept.layer.extend(rest)
+        kept.layer.extend(net_param.layer)
         net_param.ClearField("layer")
         input_layer = net_param.layer.add()
         input_layer.name = "input"
@@ -490,7 +471,7 @@ def upgrade_solver(solver_param, source="<string>"):
                           "keep only 'type'")
     out.type = _SOLVER_TYPE_NAMES[out.solver_type]
     out.ClearField("solver_type")
-    _info("%s: upgraded solver_type to type '%s'", source, out.type)
+    info(__name__, "%s: upgraded solver_type to type '%s'", source, out.type)
     return out
 
 

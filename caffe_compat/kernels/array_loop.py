@@ -24,11 +24,10 @@ def available():
     """Whether the compiled loop can run here (the extensions built and their capsules
     bound)."""
     if not _BOUND:
-        ok = False
-        if _tiny_solve is not None:
+        ok = _tiny_solve is not None
+        if ok:
             try:
                 _tiny_solve.bind()
-                ok = True
             except (AttributeError, ImportError):
                 ok = False
         _BOUND.append(ok)

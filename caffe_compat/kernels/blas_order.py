@@ -98,9 +98,7 @@ def available():
 def usable(*tensors):
     """True when the exact products apply to these tensors now: CPU float32, extension built,
     and training (or ``INFERENCE``)."""
-    return (ENABLED and _exact_gemm is not None and not torch.jit.is_tracing()
-            and (INFERENCE or (torch.is_grad_enabled() and EXACT_TRAINING))
-            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
+    return (INFERENCE or torch.is_grad_enabled()) and usable_in_training(*tensors)
 
 
 def gradients_usable(x, weight, grad, group):

@@ -90,4 +90,3 @@ def array_address(a):
     if not isinstance(a, np.ndarray) or a.dtype != np.float32 or not a.flags.c_contiguous:
         return None
     return a.ctypes.data
-

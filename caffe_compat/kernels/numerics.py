@@ -36,27 +36,27 @@ PINS = {
 }
 
 
-def _cpu_model():
+def _cpuinfo(prefixes):
+    """The value of /proc/cpuinfo's first line that starts with ``prefixes``, or None (also
+    where it cannot be read)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if line.startswith(prefixes):
+                    return line.split(":", 1)[1]
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _cpu_model():
+    model = _cpuinfo("model name")
+    return model.strip() if model is not None else platform.processor() or platform.machine()
 
 
 def cpu_flags():
     """The flags of /proc/cpuinfo's first processor (empty where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return set((_cpuinfo(("flags", "Features")) or "").split())
 
 
 def kernel_fingerprint():
@@ -74,7 +74,9 @@ def kernel_fingerprint():
            "caffe_order_kernel": blas_order.kernel_name(),
            # whose kernels compute large convolutions' gradients (other bits; by processor)
            "conv_gradients": "caffe-order" if blas_order.gradients_chosen() else "torch",
-           "cpu": _cpu_model(), "cpu_flags": sorted(cpu_flags() & {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}), "threads": torch.get_num_threads()}
+           "cpu": _cpu_model(),
+           "cpu_flags": sorted(cpu_flags() & {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}),
+           "threads": torch.get_num_threads()}
     for name in KERNEL_VARIABLES:
         out[name] = os.environ.get(name)
     return out

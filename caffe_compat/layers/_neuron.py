@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import Layer
+from .base import Layer, count
 
 
 def f32(value):
@@ -119,6 +119,17 @@ class LossLayer(Layer):
     def top_shapes(self, bottom_shapes):
         self.check_first_dims(bottom_shapes)
         return [()]
+
+    def axis_tops(self, data, label):
+        """The tops of a loss over ``self.axis`` of predictions of shape ``data``: the loss and,
+        with a second top, the probabilities (``data``'s shape); a label count other than
+        ``count(0, axis) * count(axis + 1)`` fails."""
+        outer, inner = count(data, 0, self.axis), count(data, self.axis + 1)
+        if outer * inner != count(label):
+            self.fail(f"the label count ({count(label)}, shape {tuple(label)}) must equal "
+                      f"outer * inner = {outer} * {inner} for prediction shape {tuple(data)} "
+                      f"and axis {self.axis}")
+        return [()] + [tuple(data)] * (len(self.param.top) > 1)
 
 
 __all__ = ["f32", "elementwise", "scaled_shifted", "NeuronLayer", "FormulaNeuronLayer",

@@ -79,7 +79,7 @@ class RecurrentLayer(Layer):
         """The first step's state(s): the exposed bottoms (no gradient, as Caffe), else the
         carried state of the previous forward as Caffe's blobs hold it for this N."""
         if self.expose:
-            k = 3 if self.static else 2
+            k = self.rule.first_state
             return [b.detach().reshape(n, self.hidden) for b in bottoms[k:k + self.num_states]]
         size = n * self.hidden
         if self._state is None or self._state[0].numel() < size:

@@ -70,8 +70,10 @@ class Layer(nn.Module):
     # a device then takes those blobs as changed on the device (caffe_compat.net.synced_memory).
     forward_writes_blobs = False
     # The type's rule (``caffe_compat.rules.<type>``): ``rule_of(param, bottom_shapes)`` is kept
-    # as ``self.rule``, and its ``top_shape(bottom_shape)`` gives the one top's shape.
+    # as ``self.rule``, and its ``top_shape(bottom_shape)`` gives the one top's shape (its
+    # ``top_shape(bottom_shapes)`` of every bottom where ``rule_reads_bottoms``).
     rule_of = None
+    rule_reads_bottoms = False
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__()
@@ -162,7 +164,8 @@ class Layer(nn.Module):
         """Shapes of the tops for these bottom shapes: the rule's (:attr:`rule_of`) where the
         type has one, else those of a forward on meta tensors."""
         if self.rule_of is not None:
-            return [self.rule.top_shape(tuple(bottom_shapes[0]))]
+            shapes = [tuple(s) for s in bottom_shapes]
+            return [self.rule.top_shape(shapes if self.rule_reads_bottoms else shapes[0])]
         dtype = self.blobs[0].dtype if self.blobs else torch.float32
         metas = [torch.empty(s, dtype=dtype, device="meta") for s in bottom_shapes]
         params = {n: torch.empty_like(getattr(self, n), device="meta") for n in self._blob_order}

@@ -38,24 +38,18 @@ class BatchNorm(Layer):
         self.eps = rule.eps
         self.channels = rule.channels
         self.forward_writes_blobs = not self.use_global_stats   # the statistics it updates
-        self.add_blob("mean", (self.channels,))
-        self.add_blob("variance", (self.channels,))
-        self.add_blob("scale_factor", (1,))
         self.scale_bias = rule.scale_bias
-        if self.scale_bias:
-            self.add_blob("scale", (self.channels,))
-            self.add_blob("bias", (self.channels,))
+        for name, shape in zip(self.blob_names, rule.param_shapes()):
+            self.add_blob(name, shape)
         # Caffe masks the statistics from the solver: lr_mult 0 on each blob's ParamSpec.
         # (a non-zero lr_mult is refused by the rule)
-        while len(param.param) < 3:
-            param.param.add().lr_mult = 0.0
+        self.export_param(param)
 
     def filler_params(self):
-        ones = None
-        if self.scale_bias:
-            from ..proto import caffe_pb2
-            ones = caffe_pb2.FillerParameter(type="constant", value=1.0)
-        return [None, None, None] + ([ones, None] if self.scale_bias else [])
+        if not self.scale_bias:
+            return [None, None, None]
+        from ..proto import caffe_pb2
+        return [None, None, None, caffe_pb2.FillerParameter(type="constant", value=1.0), None]
 
     def export_param(self, layer_param):
         """A saved definition carries the lr_mult 0 specs, as Caffe's SetUp leaves them."""

@@ -15,6 +15,8 @@ declare("torch", "Bias", "BiasParameter", FIELDS | FILLERS)
 
 @register_layer("Bias")
 class Bias(Layer):
+    rule_of = staticmethod(bias_rule)
+    rule_reads_bottoms = True
     blob_names = ("bias",)
     min_bottoms = 1
     max_bottoms = 2
@@ -22,12 +24,8 @@ class Bias(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.rule = bias_rule(param, self.bottom_shapes)
         for shape in self.rule.param_shapes():
             self.add_blob("bias", shape)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, x, b=None):
         b = self.bias if b is None else b

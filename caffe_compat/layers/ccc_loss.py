@@ -24,7 +24,8 @@ then 1 and the gradient zero. Moments are accumulated in the inputs' dtype.
 import torch
 
 from ..kernels.fixed_order import sum_dims
-from .base import Layer, count
+from .base import count
+from .losses import EuclideanLoss
 from .registry import register_layer
 
 
@@ -66,13 +67,8 @@ class _CCCLoss(torch.autograd.Function):
 
 
 @register_layer("CCCLoss")
-class CCCLoss(Layer):
-    exact_bottoms = 2
-    exact_tops = 1
-    is_loss = True
-
-    def allow_force_backward(self, bottom_index):
-        return True
+class CCCLoss(EuclideanLoss):
+    """The loss above, with EuclideanLoss's bottoms, top and gradients into both bottoms."""
 
     def top_shapes(self, bottom_shapes):
         a, b = bottom_shapes

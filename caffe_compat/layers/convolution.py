@@ -1,4 +1,5 @@
-"""Convolution and Deconvolution with Caffe's BaseConvolutionLayer geometry.
+"""Convolution and Deconvolution with Caffe's BaseConvolutionLayer geometry (and
+ConvolutionDepthwise, MobileNet forks' name for Convolution).
 
 Kernel/stride/pad/dilation per spatial axis (or ``_h``/``_w``), ``group``, ``bias_term`` and the
 channel ``axis``. Convolution output: ``(in + 2p - (d(k-1)+1)) / s + 1`` in C's integer division
@@ -168,9 +169,8 @@ class _ConvBase(Layer):
         self.pad, self.dilation = list(rule.pad), list(rule.dilation)
         self.group, self.num_output = rule.group, rule.num_output
         self.channels, self.bias_term = rule.channels, rule.bias_term
-        self.add_blob("weight", rule.weight_shape())
-        if self.bias_term:
-            self.add_blob("bias", (rule.num_output,))
+        for name, shape in zip(self.blob_names, rule.param_shapes()):
+            self.add_blob(name, shape)
 
     def per_item(self):
         return self.axis >= 1
@@ -223,25 +223,23 @@ class _ConvBase(Layer):
         lead = x.shape[:self.axis]
         x = self._pad_far(x.reshape((-1,) + tuple(x.shape[self.axis:])))
         bias = self.bias if self.bias_term else None
-        if (not self.transposed and self.n == 2 and x.shape[0] > 0
-                and blas_order.usable(x, self.weight, *([bias] if bias is not None else []))):
-            y = CaffeOrderConv2d.apply(x, self.weight, bias, list(self.stride), list(self.pad),
-                                       list(self.dilation), self.group)
-            return y.reshape(tuple(lead) + tuple(y.shape[1:]))
-        if (not self.transposed and self.n == 2 and x.shape[0] > 0
-                and blas_order.fast_training_active(x, self.weight)):
-            # the fast training mode: one input channel keeps the exact kernel (faster there)
-            fn = CaffeOrderConv2d if (self.channels // self.group == 1
-                                      and blas_order.available()) else FastTrainConv2d
+        fn = None
+        if not self.transposed and self.n == 2 and x.shape[0] > 0:
+            if blas_order.usable(x, self.weight, *([bias] if bias is not None else [])):
+                fn = CaffeOrderConv2d
+            elif blas_order.fast_training_active(x, self.weight):
+                # the fast training mode: one input channel keeps the exact kernel (faster there)
+                fn = CaffeOrderConv2d if (self.channels // self.group == 1
+                                          and blas_order.available()) else FastTrainConv2d
+        if fn is not None:
             y = fn.apply(x, self.weight, bias, list(self.stride), list(self.pad),
                          list(self.dilation), self.group)
-            return y.reshape(tuple(lead) + tuple(y.shape[1:]))
-        if (CPU_INFERENCE_ALGORITHMS and not self.transposed and self.n == 2
+        elif (CPU_INFERENCE_ALGORITHMS and not self.transposed and self.n == 2
                 and x.device.type == "cpu" and not torch.is_grad_enabled()
                 and x.dtype == torch.float32 and not torch.jit.is_tracing()):
             y = self._cpu_inference(x, bias)
             return y.reshape(tuple(lead) + tuple(y.shape[1:])) if len(lead) != 1 else y
-        if self.transposed:
+        elif self.transposed:
             y = _DECONV[self.n](x, self.weight, bias, self.stride, self.pad, 0, self.group,
                                 self.dilation)
         else:
@@ -310,3 +308,10 @@ class Deconvolution(_ConvBase):
     """Caffe's DeconvolutionLayer: the backward pass of a convolution, weights (C, N/g, *k)."""
 
     transposed = True
+
+
+@register_layer("ConvolutionDepthwise")
+class ConvolutionDepthwise(Convolution):
+    """The depthwise convolution layer of MobileNet Caffe forks. OpenCV 4's importer maps it to
+    Convolution with the same ``convolution_param`` (``group`` as given), and so does this
+    module: Caffe's Convolution in every respect, under this type name."""

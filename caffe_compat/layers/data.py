@@ -37,8 +37,7 @@ class Data(PrefetchingDataLayer):
     def __init__(self, param, bottom_shapes, phase="TEST", sources=None, caffe_rng=None):
         super().__init__(param, bottom_shapes, phase, sources, caffe_rng)
         dp = param.data_param
-        source = self.source_path(dp.source)
-        self.source = source
+        self.source = source = self.source_path(dp.source)
         backend = db_io.backend_name(dp.backend)
         self.where = f"layer '{self.name}' (type Data, {backend} source '{source}')"
         if not source:

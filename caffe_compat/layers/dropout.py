@@ -13,20 +13,17 @@ declare("torch", "Dropout", "DropoutParameter", FIELDS)
 
 @register_layer("Dropout")
 class Dropout(Layer):
+    rule_of = staticmethod(dropout_rule)
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.rule = dropout_rule(param)
         self.ratio, self.scale_train = self.rule.ratio, self.rule.scale_train
         self.generator = None
 
     def per_item(self):
         return self.phase != "TRAIN" or self.ratio == 0.0
-
-    def top_shapes(self, bottom_shapes):
-        return [bottom_shapes[0]]
 
     def forward(self, x):
         if self.phase != "TRAIN" or self.ratio == 0.0:

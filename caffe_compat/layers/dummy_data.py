@@ -36,10 +36,8 @@ class DummyData(Layer):
             self.fail(f"the number of data fillers must be 0, 1 or the number of tops "
                       f"({num_top}); {nf} were given")
         self.shapes = self._shapes(dp, num_top)
-        if nf == 0:
-            self.fills = [caffe_pb2.FillerParameter(type="constant", value=0.0)]
-        else:
-            self.fills = list(dp.data_filler)
+        self.fills = (list(dp.data_filler)
+                      or [caffe_pb2.FillerParameter(type="constant", value=0.0)])
         known = fillers.filler_types()
         for fp in self.fills:
             if fp.type not in known:

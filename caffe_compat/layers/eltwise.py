@@ -7,6 +7,9 @@ winning bottom only. PROD's gradient is the product of the other bottoms with
 ``stable_prod_grad`` (the default) and ``top / bottom`` without it, as Caffe computes it (so a
 zero input gives NaN there, as in Caffe).
 """
+import functools
+import operator
+
 import torch
 
 from ..proto import caffe_pb2
@@ -23,9 +26,7 @@ class _QuotientProd(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, *bottoms):
-        top = bottoms[0] * bottoms[1]
-        for b in bottoms[2:]:
-            top = top * b
+        top = functools.reduce(operator.mul, bottoms)     # Caffe's order: b0 * b1, then * b2 ...
         ctx.save_for_backward(top, *bottoms)
         return top
 
@@ -41,18 +42,17 @@ declare("torch", "Eltwise", "EltwiseParameter", FIELDS)
 
 @register_layer("Eltwise")
 class Eltwise(Layer):
+    rule_of = staticmethod(eltwise_rule)
+    rule_reads_bottoms = True
     min_bottoms = 2
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = eltwise_rule(param, self.bottom_shapes)
+        rule = self.rule
         self.op = rule.operation
         self.coeffs = list(rule.coeffs)
         self.stable_prod_grad = rule.stable_prod_grad
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, *bottoms):
         if self.op == OP.SUM:
@@ -64,10 +64,7 @@ class Eltwise(Layer):
         if self.op == OP.PROD:
             if not self.stable_prod_grad:
                 return _QuotientProd.apply(*bottoms)
-            top = bottoms[0] * bottoms[1]
-            for b in bottoms[2:]:
-                top = top * b
-            return top
+            return functools.reduce(operator.mul, bottoms)
         a, b = bottoms[0], bottoms[1]
         top = torch.where(a > b, a, b)
         for b in bottoms[2:]:

@@ -18,22 +18,20 @@ declare("torch", "Embed", "EmbedParameter", FIELDS | FILLERS)
 
 @register_layer("Embed")
 class Embed(Layer):
+    rule_of = staticmethod(embed_rule)
     blob_names = ("weight", "bias")
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = embed_rule(param)
+        rule = self.rule
         self.N, self.K, self.bias_term = rule.num_output, rule.input_dim, rule.bias_term
         for name, shape in zip(self.blob_names, rule.blob_shapes()):
             self.add_blob(name, shape)
 
     def allow_force_backward(self, bottom_index):
         return False
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         idx = x.detach().to(torch.int64)

@@ -65,11 +65,8 @@ class HDF5Output(Layer):
                       "Caffe's HDF5Output writes one batch per net (its second forward aborts "
                       "because the datasets exist); build a new net, or use another file_name, "
                       "for each batch")
-        out = {}
-        for name, t in (("data", data), ("label", label)):
-            arr = t.detach().cpu().numpy()
-            out[name] = np.ascontiguousarray(arr.reshape(tuple(arr.shape) +
-                                                         (1,) * (4 - arr.ndim)))
-        self._write(out)
+        arrays = [t.detach().cpu().numpy() for t in (data, label)]
+        self._write({name: np.ascontiguousarray(a.reshape(a.shape + (1,) * (4 - a.ndim)))
+                     for name, a in zip(("data", "label"), arrays)})
         self.written = True
         return ()

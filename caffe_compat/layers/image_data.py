@@ -43,8 +43,7 @@ class ImageData(PrefetchingDataLayer):
         self.is_color = bool(ip.is_color)
         self.root_folder = ip.root_folder
         self.batch_size = int(ip.batch_size)
-        source = self.source_path(ip.source)
-        self.source = source
+        self.source = source = self.source_path(ip.source)
         self.where = self.describe(source)
         if not ((self.new_height == 0 and self.new_width == 0)
                 or (self.new_height > 0 and self.new_width > 0)):

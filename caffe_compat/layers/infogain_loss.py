@@ -86,22 +86,14 @@ class InfogainLoss(LossLayer):
 
     def top_shapes(self, bottom_shapes):
         super().top_shapes(bottom_shapes)
-        data, label = tuple(bottom_shapes[0]), tuple(bottom_shapes[1])
-        outer, inner = count(data, 0, self.axis), count(data, self.axis + 1)
-        if outer * inner != count(label):
-            self.fail(f"the label count ({count(label)}, shape {label}) must equal outer * "
-                      f"inner = {outer} * {inner} for prediction shape {data} and axis "
-                      f"{self.axis}")
-        k = data[self.axis]
+        shapes = self.axis_tops(bottom_shapes[0], bottom_shapes[1])
+        k = bottom_shapes[0][self.axis]
         h_count = count(bottom_shapes[2]) if len(bottom_shapes) > 2 else self.matrix.numel()
         if h_count != k * k:
             where = "bottom 2" if len(bottom_shapes) > 2 else \
                 f"'{self.param.infogain_loss_param.source}'"
             self.fail(f"the infogain matrix ({where}) has {h_count} values; {k} classes need "
                       f"{k} x {k} = {k * k}")
-        shapes = [()]
-        if len(self.param.top) > 1:
-            shapes.append(data)
         return shapes
 
     def forward(self, x, label, H=None):

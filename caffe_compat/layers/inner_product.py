@@ -74,9 +74,8 @@ class InnerProduct(Layer):
         rule = self.rule
         self.axis, self.K, self.N = rule.axis, rule.k, rule.num_output
         self.transpose, self.bias_term = rule.transpose, rule.bias_term
-        self.add_blob("weight", rule.weight_shape())
-        if self.bias_term:
-            self.add_blob("bias", (self.N,))
+        for name, shape in zip(self.blob_names, rule.param_shapes()):
+            self.add_blob(name, shape)
 
     def per_item(self):
         return self.axis >= 1

@@ -10,9 +10,9 @@ declare("torch", "Input", "InputParameter", FIELDS)
 
 @register_layer("Input")
 class Input(Layer):
-    item_wise = True
     """One shape for every top, or one shape per top; the net feeds the data."""
 
+    item_wise = True
     exact_bottoms = 0
     min_tops = 1
 

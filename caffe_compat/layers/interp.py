@@ -13,17 +13,12 @@ declare("torch", "Interp", "InterpParameter", FIELDS)
 
 @register_layer("Interp")
 class Interp(Layer):
+    rule_of = staticmethod(interp_rule)
+    rule_reads_bottoms = True
     min_bottoms = 1
     max_bottoms = 2
     exact_tops = 1
     item_wise = True
-
-    def __init__(self, param, bottom_shapes, phase="TEST"):
-        super().__init__(param, bottom_shapes, phase)
-        self.rule = interp_rule(param, self.bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape([tuple(s) for s in bottom_shapes])]
 
     def forward(self, x, reference=None):
         shapes = [tuple(x.shape)] + ([tuple(reference.shape)] if reference is not None else [])

@@ -41,10 +41,8 @@ class MemoryData(Layer):
             self.fail("batch_size, channels, height and width must be specified and positive "
                       f"in memory_data_param (got {self.batch_size}, {self.channels}, "
                       f"{self.height}, {self.width})")
-        self._data = None
-        self._labels = None
-        self._n = 0
-        self._pos = 0
+        self._data = self._labels = None
+        self._n = self._pos = 0
 
     def top_shapes(self, bottom_shapes):
         return [(self.batch_size, self.channels, self.height, self.width), (self.batch_size,)]

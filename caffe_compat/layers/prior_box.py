@@ -56,23 +56,16 @@ class PriorBox(Layer):
                           "would use the given size)", DetectionWarning, stacklevel=2)
         self._cache = {}
 
-    @property
-    def num_priors(self):
-        return len(self.box_w) * len(self.off_x)
-
     def top_shapes(self, bottom_shapes):
         h, w = bottom_shapes[0][2:]
-        return [(1, 2, h * w * self.num_priors * 4)]
+        return [(1, 2, h * w * self.rule.num_priors * 4)]
 
     def priors(self, layer_hw, image_hw):
         """The (2, H * W * K * 4) float32 array for these sizes."""
         key = (tuple(layer_hw), tuple(image_hw))
         if key not in self._cache:
-            self._cache[key] = self._compute(*key)
+            self._cache[key] = self.rule.compute(*key)
         return self._cache[key]
-
-    def _compute(self, layer_hw, image_hw):
-        return self.rule.compute(layer_hw, image_hw)
 
     def forward(self, feature, image):
         out = self.priors(tuple(feature.shape[2:]), tuple(image.shape[2:]))

@@ -228,13 +228,10 @@ class _PythonFunction(torch.autograd.Function):
         top = [PythonBlob(d, np.zeros_like(d) if g is None else _numpy(g).astype(d.dtype))
                for d, g in zip(ctx.top_data, grads)]
         bottom = [PythonBlob(d, np.zeros_like(d)) for d in ctx.bottom_data]
-        module.run_backward(top, propagate, bottom)
-        out = []
-        for i, (b, (device, dtype)) in enumerate(zip(bottom, ctx.devices)):
-            out.append(torch.from_numpy(np.array(b.diff, copy=True)).to(device=device,
-                                                                         dtype=dtype)
-                       if propagate[i] else None)
-        return (None, None) + tuple(out) + (None,) * (len(ctx.needs_input_grad) - 2 - n)
+        module.backward_blobs(top, propagate, bottom)
+        out = tuple(torch.from_numpy(np.array(b.diff, copy=True)).to(device=device, dtype=dtype)
+                    if p else None for b, (device, dtype), p in zip(bottom, ctx.devices, propagate))
+        return (None, None) + out + (None,) * (len(ctx.needs_input_grad) - 2 - n)
 
 
 @register_layer("Python")
@@ -291,13 +288,8 @@ class Python(Layer):
 
     def run_forward(self, bottom):
         """Reshape then forward on numpy blobs; returns the top blobs."""
-        top = self._tops
-        self._call("reshape", bottom, top)
-        self._call("forward", bottom, top)
-        return top
-
-    def run_backward(self, top, propagate_down, bottom):
-        self._call("backward", top, propagate_down, bottom)
+        self.forward_blobs(bottom, self._tops)
+        return self._tops
 
     # Caffe's own way, used by caffe_compat.net.stepwise: the tops are the net's blobs
     runs_on_blobs = True

@@ -16,16 +16,13 @@ declare("torch", "Reduction", "ReductionParameter", FIELDS)
 
 @register_layer("Reduction")
 class Reduction(Layer):
+    rule_of = staticmethod(reduction_rule)
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        self.rule = reduction_rule(param, self.bottom_shapes)
         self.op, self.axis, self.coeff = self.rule.operation, self.rule.axis, self.rule.coeff
-
-    def top_shapes(self, bottom_shapes):
-        return [tuple(bottom_shapes[0])[:self.axis]]
 
     def forward(self, x):
         flat = x.reshape(tuple(x.shape[:self.axis]) + (-1,))

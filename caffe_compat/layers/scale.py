@@ -18,6 +18,8 @@ declare("torch", "Scale", "ScaleParameter", FIELDS | FILLERS)
 
 @register_layer("Scale")
 class Scale(Layer):
+    rule_of = staticmethod(scale_rule)
+    rule_reads_bottoms = True
     blob_names = ("scale", "bias")
     min_bottoms = 1
     max_bottoms = 2
@@ -25,15 +27,12 @@ class Scale(Layer):
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = scale_rule(param, self.bottom_shapes)
+        rule = self.rule
         if rule.learned is not None:
             self.add_blob("scale", rule.learned)
         self.bias_term = rule.bias_term
         if self.bias_term:
             self.add_blob("bias", rule.bias)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, x, s=None):
         s = self.scale if s is None else s

@@ -26,20 +26,19 @@ FLT_MIN = float(np.finfo(np.float32).tiny)
 def softmax_loss_forward(x, labels, valid, axis, norm):
     """``(loss, prob, index)``: Caffe's SoftmaxWithLoss Forward_cpu (the autograd Function's
     forward and the explicit one)."""
-    prob = softmax(x, axis)
     index = labels.unsqueeze(axis)
-    logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
-    if valid is not None:
-        logs = logs.squeeze(axis) * valid
-    loss = torch.div(sum_dims(logs), -norm)  # -(sum / norm), bit for bit: negation is exact
+    loss, prob = _gather_loss(x, index, axis, -norm, valid)
     return loss, prob, index
 
 
-def _gather_loss(x, index, axis, negative_norm):
-    """:func:`softmax_loss_forward` for every position counted, with the labels already in
-    the index's shape and ``-norm`` given: ``(loss, prob)``."""
+def _gather_loss(x, index, axis, negative_norm, valid=None):
+    """:func:`softmax_loss_forward` with the labels already in the index's shape and ``-norm``
+    given: ``(loss, prob)``."""
     prob = softmax(x, axis)
     logs = torch.log(prob.gather(axis, index).clamp_min_(FLT_MIN))
+    if valid is not None:
+        logs = logs.squeeze(axis) * valid
+    # -(sum / norm), bit for bit: negation is exact
     return torch.div(sum_dims(logs), negative_norm), prob
 
 
@@ -104,16 +103,7 @@ class SoftmaxWithLoss(LossLayer):
 
     def top_shapes(self, bottom_shapes):
         super().top_shapes(bottom_shapes)
-        data, label = bottom_shapes
-        outer, inner = count(data, 0, self.axis), count(data, self.axis + 1)
-        if outer * inner != count(label):
-            self.fail(f"the label count ({count(label)}, shape {tuple(label)}) must equal "
-                      f"outer * inner = {outer} * {inner} for prediction shape {tuple(data)} "
-                      f"and axis {self.axis}")
-        shapes = [()]
-        if len(self.param.top) > 1:
-            shapes.append(tuple(data))
-        return shapes
+        return self.axis_tops(*bottom_shapes)
 
     def _labels(self, x, label):
         """``(labels, valid mask or None, normalizer)`` for prediction ``x``: the integer labels

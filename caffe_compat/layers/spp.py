@@ -15,12 +15,13 @@ declare("torch", "SPP", "SPPParameter", FIELDS, no_effect=ENGINE_FIELD)
 
 @register_layer("SPP")
 class SPP(Layer):
+    rule_of = staticmethod(spp_rule)
     exact_bottoms = 1
     exact_tops = 1
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = spp_rule(param)
+        rule = self.rule
         self.height, self.method = rule.height, rule.method
         self._levels = {}
         self.top_shapes(self.bottom_shapes)
@@ -32,9 +33,6 @@ class SPP(Layer):
             pools = self._levels[shape[2:]] = [Pooling(lp, [shape], self.phase)
                                                for lp, _ in self.rule.levels(shape)]
         return pools
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, x):
         pools = self._pools(tuple(x.shape))

@@ -38,8 +38,7 @@ class WindowData(PrefetchingDataLayer):
         super().__init__(param, bottom_shapes, phase, sources, caffe_rng)
         wp = param.window_data_param
         tp = param.transform_param
-        source = self.source_path(wp.source)
-        self.source = source
+        self.source = source = self.source_path(wp.source)
         self.where = self.describe(source)
         self.batch_size = int(wp.batch_size)
         self.crop_size = int(tp.crop_size)

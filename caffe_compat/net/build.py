@@ -58,15 +58,12 @@ class NetBuildMixin:
         for what, n, exact, lo, hi in (("bottom", nb, cls.exact_bottoms, cls.min_bottoms,
                                         cls.max_bottoms),
                                        ("top", nt, cls.exact_tops, cls.min_tops, cls.max_tops)):
-            if exact is not None and n != exact:
-                raise NetError(f"layer '{lp.name}' (type {lp.type}) takes exactly {exact} {what} "
-                               f"blob(s), got {n}")
-            if lo is not None and n < lo:
-                raise NetError(f"layer '{lp.name}' (type {lp.type}) takes at least {lo} {what} "
-                               f"blob(s), got {n}")
-            if hi is not None and n > hi:
-                raise NetError(f"layer '{lp.name}' (type {lp.type}) takes at most {hi} {what} "
-                               f"blob(s), got {n}")
+            for how, bound, bad in (("exactly", exact, exact is not None and n != exact),
+                                    ("at least", lo, lo is not None and n < lo),
+                                    ("at most", hi, hi is not None and n > hi)):
+                if bad:
+                    raise NetError(f"layer '{lp.name}' (type {lp.type}) takes {how} {bound} "
+                                   f"{what} blob(s), got {n}")
         bottom_shapes = [self._blob_shapes[b] for b in node.bottoms]
         try:
             if getattr(cls, "is_data", False):

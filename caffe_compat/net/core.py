@@ -116,10 +116,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         self._per_item = all(self.layers[key].per_item() for _, key, _, _ in self._nodes) \
             and not any(self.layers[key].is_data for _, key, _, _ in self._nodes)
         self._exclusive_inplace = self._find_exclusive_inplace()
-        self._last_use = {}          # blob -> index of the last node reading it
-        for node, _, _, _ in self._nodes:
-            for b in node.bottoms:
-                self._last_use[b] = node.index
+        # blob -> index of the last node reading it
+        self._last_use = {b: node.index for node, _, _, _ in self._nodes for b in node.bottoms}
         # items per chunk of a no-grad forward (see forward); 0 or None runs one pass. A multiple
         # of the InnerProduct row block (layers.inner_product.ROW_BLOCK) keeps one pass's bits
         self.inference_chunk = 8
@@ -140,12 +138,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
     @property
     def params(self):
         """OrderedDict layer name -> list of parameter blobs (layers with blobs only)."""
-        out = collections.OrderedDict()
-        for node, key, _, _ in self._nodes:
-            blobs = self.layers[key].blobs
-            if blobs:
-                out[node.name] = blobs
-        return out
+        return collections.OrderedDict((node.name, self.layers[key].blobs)
+                                       for node, key, _, _ in self._nodes if self.layers[key].blobs)
 
     @property
     def layer_names(self):
@@ -194,12 +188,6 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         return self._blob_shapes[name]
 
     # ------------------------------------------------------------------ running
-    def _as_input(self, name, value):
-        ref = self._ref
-        if isinstance(value, torch.Tensor):
-            return value.to(device=ref.device, dtype=ref.dtype)
-        return torch.as_tensor(np.asarray(value), dtype=ref.dtype, device=ref.device)
-
     def forward(self, blobs=None, keep_blobs=True, **inputs):
         """Run every layer; return the output blobs (name -> tensor), as pycaffe's forward.
 
@@ -219,15 +207,10 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         try:
             return self._forward_layers(blobs, keep_blobs, **inputs)
         except Exception as e:          # a shape error gets its layer (net.reshape.explain)
-            raise reshape.explain(e, self._nodes, self.layers, self._pass_shapes(inputs),
-                                  self.name)
-
-    def _pass_shapes(self, inputs):
-        """Blob name -> shape of the blobs a pass starts from: the fed inputs, else the
-        shapes the net was built with."""
-        shapes = dict(self._blob_shapes)
-        shapes.update({k: tuple(np.shape(v)) for k, v in inputs.items()})
-        return shapes
+            # the shapes the pass starts from: the fed inputs, else those the net was built with
+            shapes = dict(self._blob_shapes)
+            shapes.update({k: tuple(np.shape(v)) for k, v in inputs.items()})
+            raise reshape.explain(e, self._nodes, self.layers, shapes, self.name)
 
     def _engine_forward(self, inputs):
         """The outputs from the engine runner (None where this forward must run here)."""
@@ -272,7 +255,10 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         for b in wanted:
             if b not in self.blobs:
                 raise NetError(f"net '{self.name}' has no blob '{b}'")
-        inputs = {k: self._as_input(k, v) for k, v in inputs.items()}
+        ref = self._ref
+        inputs = {k: v.to(device=ref.device, dtype=ref.dtype) if isinstance(v, torch.Tensor)
+                  else torch.as_tensor(np.asarray(v), dtype=ref.dtype, device=ref.device)
+                  for k, v in inputs.items()}
         chunk = self._chunk_size(inputs)
         if not keep_blobs and not torch.is_grad_enabled():
             batch = next(iter(inputs.values())).shape[0] if inputs and chunk else 1

@@ -44,12 +44,8 @@ def format_shape(shape):
 
 
 def _from_net_param(net_param):
-    out = []
-    for name, kind, arrays in caffemodel_io.layer_blobs(net_param):
-        if arrays:
-            out.append(LayerSignature(name, kind, tuple(tuple(int(d) for d in a.shape)
-                                                        for a in arrays)))
-    return tuple(out)
+    return tuple(LayerSignature(name, kind, tuple(tuple(int(d) for d in a.shape) for a in arrays))
+                 for name, kind, arrays in caffemodel_io.layer_blobs(net_param) if arrays)
 
 
 def net_signature(net):
@@ -169,12 +165,10 @@ def signature_to_json(signature):
 
 def signature_from_json(items, where="<json>"):
     """The inverse of :func:`signature_to_json`; WeightsError naming ``where`` if malformed."""
-    out = []
     try:
-        for item in items:
-            out.append(LayerSignature(str(item["name"]), str(item["type"]),
-                                      tuple(tuple(int(d) for d in b) for b in item["blobs"])))
+        return tuple(LayerSignature(str(item["name"]), str(item["type"]),
+                                    tuple(tuple(int(d) for d in b) for b in item["blobs"]))
+                     for item in items)
     except (KeyError, TypeError, ValueError) as e:
         raise WeightsError(f"{where}: malformed layer signature ({e!r}); expected a list of "
                            "{name, type, blobs: [[dims], ...]}") from None
-    return tuple(out)

@@ -89,9 +89,6 @@ class _BlobData(dict):
         self.parts.pop(name, None)
         dict.__setitem__(self, name, value)
 
-    def set_parts(self, name, parts):
-        self.parts[name] = parts
-
 
 class Stepwise:
     """Persistent blobs and layer-range passes over ``net`` (see the module doc)."""
@@ -277,23 +274,19 @@ class Stepwise:
                 continue
             keep_graph = grad and self.layer_need[i]
             bottoms = [self.data[b] for b in node.bottoms]
+            if keep_graph:      # (a copy where the layer overwrites it: keep its input)
+                leaves = [t.detach().clone() if b in node.tops or not t.is_floating_point()
+                          else t.detach() for b, t in zip(node.bottoms, bottoms)]
             if keep_graph and train_plan.ENABLED and module.explicit_forward is not None \
                     and module.explicit_ready():
                 # Caffe's Forward_cpu, its Backward_cpu to follow without autograd: the same
                 # float32 operations as the graph's (caffe_compat.net.train_plan)
-                leaves = [t.detach().clone() if b in node.tops or not t.is_floating_point()
-                          else t.detach() for b, t in zip(node.bottoms, bottoms)]
                 tops, state = module.explicit_forward(*leaves)
                 self._saved[i] = train_plan.ExplicitState(leaves, tops, state)
             elif keep_graph:
-                leaves = []
-                for j, (b, t) in enumerate(zip(node.bottoms, bottoms)):
-                    leaf = t.detach()
-                    if b in node.tops or not leaf.is_floating_point():
-                        leaf = leaf.clone()       # the layer overwrites it: keep its input
-                    if self.bottom_need[i][j] and leaf.is_floating_point():
+                for leaf, need in zip(leaves, self.bottom_need[i]):
+                    if need and leaf.is_floating_point():
                         leaf.requires_grad_(True)
-                    leaves.append(leaf)
                 with torch.enable_grad():
                     tops = module(*leaves)
                 tops = (tops,) if isinstance(tops, torch.Tensor) else tuple(tops)
@@ -392,59 +385,46 @@ class Stepwise:
                     _join_into(ps, buf)          # else a layer wrote the blob in place
             else:
                 self.exported.discard(name)
-                self.data.set_parts(name, ps)
+                self.data.parts[name] = ps
         return 0.0
 
     def _substitutes(self, start, end):
         """``({layer index: callable run in its place}, {indices of fused convolutions})`` for
         an inference pass over ``start``..``end``: the engine's fast-path forms of the layers,
-        with Caffe's blobs (nothing folded, every blob kept)."""
-        fused = self._fused_relu_convs(start, end)
-        subs = self._layout_layers(start, end)
+        with Caffe's blobs (nothing folded, every blob kept). A convolution that Caffe follows
+        by ReLU on the same blob runs with it as one oneDNN call (the engine's fast path,
+        without folding anything: the same float32 weights, and ``max(y, 0)`` applied to the
+        same sums); the Pooling, LRN and Concat layers take their channels-last forms
+        (:mod:`caffe_compat.inference.fast_layers`, the forms the engine's inference forward
+        runs), so that the blobs between the fused convolutions keep oneDNN's layout (a blob
+        read through pycaffe is made C-contiguous first)."""
+        net = self.net
+        subs, fused = {}, {}
+        if fast_inference.applies(net):
+            for i in range(start, end):
+                node, key, _, _ = self.nodes[i]
+                nxt, nkey, nweights, _ = self.nodes[i + 1]
+                module = net.layers[key]
+                if not (fast_inference._conv_ok(module, node) and nxt.type == "ReLU"
+                        and i + 1 in net._exclusive_inplace and nxt.bottoms == node.tops
+                        and net.layers[nkey].slope == 0.0 and not any(nweights)):
+                    continue
+                if i not in self._fused:
+                    self._fused[i] = fast_inference.FoldedConv(
+                        module, [net.layers[nkey]],
+                        fast_inference.ROWS[fast_inference.row_name(net)])
+                fused[i] = self._fused[i]
+        if fast_inference.layout_layers(net):
+            for i in range(start, end + 1):
+                node, key, _, _ = self.nodes[i]
+                if node.type not in fast_layers.REPLACERS:
+                    continue
+                if i not in self._layout:
+                    self._layout[i] = fast_layers.replacement(net.layers[key], node)
+                if self._layout[i] is not None:
+                    subs[i] = self._layout[i]
         subs.update(fused)
         return subs, fused
-
-    def _layout_layers(self, start, end):
-        """{layer index: its channels-last form} for the Pooling, LRN and Concat layers of
-        ``start``..``end`` (:mod:`caffe_compat.inference.fast_layers`, the forms the engine's inference
-        forward runs), so that the blobs between the fused convolutions keep oneDNN's layout
-        (a blob read through pycaffe is made C-contiguous first)."""
-        net = self.net
-        if not fast_inference.layout_layers(net):
-            return {}
-        out = {}
-        for i in range(start, end + 1):
-            node, key, _, _ = self.nodes[i]
-            if node.type not in fast_layers.REPLACERS:
-                continue
-            if i not in self._layout:
-                self._layout[i] = fast_layers.replacement(net.layers[key], node)
-            if self._layout[i] is not None:
-                out[i] = self._layout[i]
-        return out
-
-    def _fused_relu_convs(self, start, end):
-        """{layer index: the convolution with the in-place ReLU after it as one oneDNN call}
-        for the convolutions of ``start``..``end`` that Caffe follows by ReLU on the same blob
-        (the engine's fast path, without folding anything: the same float32 weights, and
-        ``max(y, 0)`` applied to the same sums)."""
-        net = self.net
-        if not fast_inference.applies(net):
-            return {}
-        out = {}
-        for i in range(start, end):
-            node, key, _, _ = self.nodes[i]
-            nxt, nkey, nweights, _ = self.nodes[i + 1]
-            module = net.layers[key]
-            if not (fast_inference._conv_ok(module, node) and nxt.type == "ReLU"
-                    and i + 1 in net._exclusive_inplace and nxt.bottoms == node.tops
-                    and net.layers[nkey].slope == 0.0 and not any(nweights)):
-                continue
-            if i not in self._fused:
-                self._fused[i] = fast_inference.FoldedConv(
-                    module, [net.layers[nkey]], fast_inference.ROWS[fast_inference.row_name(net)])
-            out[i] = self._fused[i]
-        return out
 
     def backward(self, start=None, end=0):
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
@@ -493,23 +473,10 @@ class Stepwise:
             if outs and (wanted or params):
                 results = vjp.grad(outs, wanted + params, grads, retain_graph=True,
                                    allow_unused=True)
-            it = iter(results[:len(wanted)])
-            with torch.no_grad():
-                for b, leaf, need in zip(node.bottoms, leaves, self.bottom_need[i]):
-                    if not (need and leaf.requires_grad):
-                        continue
-                    g = next(it)
-                    d = self.diff_of(b)
-                    if g is None:
-                        d.zero_()
-                    else:
-                        d.copy_(g.reshape(d.shape))
-                for p, g in zip(params, results[len(wanted):]):
-                    if g is None:
-                        continue
-                    if p.grad is None:
-                        p.grad = torch.zeros_like(p)
-                    p.grad.add_(g)
+            bottoms = [b for b, leaf, need in zip(node.bottoms, leaves, self.bottom_need[i])
+                       if need and leaf.requires_grad]     # (the order of ``wanted``)
+            train_plan.store_diffs(zip(bottoms, results), zip(params, results[len(wanted):]),
+                                   self.diff_of)
 
     def _replay(self, i):
         """Rebuild layer ``i``'s graph from the blobs as they are (its forward ran elsewhere)."""

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..rules import registry
+from .backward_needs import backward_needs
 
 __all__ = ["LayerReport", "layer_reports", "log_net_init", "format_net_summary",
            "flop_rule", "shape_string", "net_totals", "rule_messages", "log_built_net"]
@@ -60,17 +61,13 @@ def shape_string(shape):
 flop_rule = registry.registrar("summary-flops", "summary FLOP rule")
 
 
-def _groups(lp, bottoms, transposed):
-    from ..rules.convolution import convolution_rule
-    return max(convolution_rule(lp, [tuple(b) for b in bottoms], transposed).group, 1)
-
-
 @flop_rule("Convolution", "Deconvolution")
 def _conv(r, lp, bottoms, tops):
     # a convolution's MACs: each top value over cin / groups x kernel; a deconvolution's:
     # each bottom value over cout / groups x kernel
+    from ..rules.convolution import convolution_rule
     transposed = r.type == "Deconvolution"
-    groups = _groups(lp, bottoms, transposed)
+    groups = max(convolution_rule(lp, [tuple(b) for b in bottoms], transposed).group, 1)
     kernel = math.prod(r.param_shapes[0][2:]) if r.param_shapes else 0
     spread, inner = (bottoms, tops) if transposed else (tops, bottoms)
     channels = inner[0][1] if len(inner[0]) > 1 else 1
@@ -129,18 +126,12 @@ def _lrn(r, lp, bottoms, tops):
 
 
 # ------------------------------------------------------------------------------ the walk
-def _dtype_size(net):
-    ref = getattr(net, "_ref", None)
-    return int(ref.element_size()) if ref is not None else 4
-
-
 def layer_reports(net):
     """A :class:`LayerReport` per layer of ``net`` in run order (see the module doc)."""
-    size = _dtype_size(net)
+    ref = getattr(net, "_ref", None)
+    size = int(ref.element_size()) if ref is not None else 4     # sizeof(Dtype)
     reports = []
     memory = 0
-    blob_backward = {}
-    bottom_backward = []
     owners = {}
     for node in net.graph.layers:
         lp = node.param
@@ -154,55 +145,26 @@ def layer_reports(net):
         top_bytes = sum(math.prod(s) for s in shapes) * size
         memory += top_bytes
         pshapes = [tuple(int(d) for d in p.shape) for p in blobs]
-        need = False
-        flags = []
-        for j, b in enumerate(node.bottoms):
-            blob_need = blob_backward.get(b, False)
-            need |= blob_need
-            flags.append(bool(lp.propagate_down[j]) if len(lp.propagate_down) else blob_need)
-        bottom_backward.append(flags)
-        for t, inplace in zip(node.tops, in_place):
-            if not inplace:
-                blob_backward[t] = False
         shared = []
         for i in range(len(blobs)):
-            spec = lp.param[i] if i < len(lp.param) else None
-            lr_mult = float(spec.lr_mult) if spec is not None else 1.0
-            need |= lr_mult != 0
-            pname = spec.name if spec is not None else ""
+            pname = lp.param[i].name if i < len(lp.param) else ""
             if pname:
                 if pname in owners:
                     shared.append((pname,) + owners[pname])
                 else:
                     owners[pname] = (node.name, i)
-        if need:
-            for t in node.tops:
-                blob_backward[t] = True
         r = LayerReport(node.name, node.type, list(node.bottoms), list(node.tops), in_place,
                         shapes, weights, pshapes, sum(math.prod(s) for s in pshapes), 0, memory,
-                        top_bytes, need, shared)
+                        top_bytes, False, shared)
         rule = registry.implementation("summary-flops", node.type)
         bshapes = [tuple(int(d) for d in net.blob_shape(b)) for b in node.bottoms]
         r.flops = int(rule(r, lp, bshapes, shapes)) if rule and shapes else 0
         reports.append(r)
-    # Caffe's backward pass over the layers: which blobs contribute to a loss
-    under_loss, skip = set(), set()
-    for i in range(len(reports) - 1, -1, -1):
-        r = reports[i]
-        contributes = any(w or t in under_loss for t, w in zip(r.tops, r.loss_weights))
-        skips = all(t in skip for t in r.tops)
-        if r.need_backward and skips:
-            r.need_backward = False
-            bottom_backward[i] = [False] * len(r.bottoms)
-        if not contributes:
-            r.need_backward = False
-        for j, b in enumerate(r.bottoms):
-            if contributes:
-                under_loss.add(b)
-            else:
-                bottom_backward[i][j] = False
-            if not bottom_backward[i][j]:
-                skip.add(b)
+    # Caffe logs which layers need backward before it applies force_backward
+    need = backward_needs(net.graph.layers, [len(r.param_shapes) for r in reports],
+                          [r.loss_weights for r in reports], False, None)[0]
+    for r, layer_need in zip(reports, need):
+        r.need_backward = layer_need
     return reports
 
 

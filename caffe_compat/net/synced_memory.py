@@ -60,12 +60,6 @@ class NetMemory:
         return self._store()
 
     # ------------------------------------------------------------------ records
-    def _record(self, table, name, what):
-        rec = table.get(name)
-        if rec is None:
-            rec = table[name] = Synced(None, DEVICE, f"{name}.{what}")
-        return rec
-
     def host_data(self, name):
         """Blob ``name``'s data as Python holds it: a numpy array of its host copy (current;
         head ``HOST``), recorded as held until it dies."""
@@ -76,7 +70,10 @@ class NetMemory:
         return self._hand_out("diff", name)
 
     def _hand_out(self, kind, name):
-        rec = self._record(self._table(kind), name, kind)
+        table = self._table(kind)
+        rec = table.get(name)
+        if rec is None:
+            rec = table[name] = Synced(None, DEVICE, f"{name}.{kind}")
         array = rec.host_mutable(self._device_of(kind, name)).numpy()
         self.held[(kind, name)] = rec
         return rec.hand_out(array)
@@ -144,10 +141,6 @@ class NetMemory:
         """Every parameter of the net (each once)."""
         net = self.store.net
         return _unique(p for _, key, _, _ in self.store.nodes for p in net.layers[key].blobs)
-
-    def _layer_params(self, i):
-        node, key, _, _ = self.store.nodes[i]
-        return list(self.store.net.layers[key].blobs)
 
     def data_current(self, names):
         """Bring the device copies of blobs ``names`` up to date."""
@@ -276,7 +269,7 @@ class NetMemory:
                     rec.head = DEVICE
             for i in range(a, b + 1):
                 if store.layer_need[i]:
-                    diffs_written(p for p, need in zip(self._layer_params(i),
+                    diffs_written(p for p, need in zip(store.steps[i][0].blobs,
                                                        store.param_need[i]) if need)
 
     def clear_param_diffs(self):

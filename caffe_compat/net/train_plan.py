@@ -273,17 +273,24 @@ def explicit_backward(module, saved, tops_names, bottoms, wanted, want_params, s
     if any(d is not None for d in top_diffs) and (any(wanted) or any(want_params)):
         bottom_diffs, param_diffs = module.explicit_backward(saved.state, top_diffs, wanted,
                                                              want_params)
+    store_diffs([(b, g) for b, g, need in zip(bottoms, bottom_diffs, wanted) if need],
+                [(p, g) for p, g, need in zip(module.blobs, param_diffs, want_params) if need],
+                diff_of)
+
+
+def store_diffs(bottom_grads, param_grads, diff_of):
+    """A layer's backward into pycaffe's blobs: each ``(bottom name, gradient)`` of
+    ``bottom_grads`` assigned to the bottom's diff (``diff_of(name)``; zeros for a gradient
+    of None), each ``(parameter, gradient)`` of ``param_grads`` added to its diff."""
     with torch.no_grad():
-        for b, g, need in zip(bottoms, bottom_diffs, wanted):
-            if not need:
-                continue
+        for b, g in bottom_grads:
             d = diff_of(b)
             if g is None:
                 d.zero_()
             else:
                 d.copy_(g if g.shape == d.shape else g.reshape(d.shape))
-        for p, g, need in zip(module.blobs, param_diffs, want_params):
-            if not need or g is None:
+        for p, g in param_grads:
+            if g is None:
                 continue
             if p.grad is None:
                 p.grad = torch.zeros_like(p)

@@ -50,9 +50,8 @@ class NetWeightsMixin:
                 return self._copy_from_hdf5(where, strict, coverage)
             # blob values as views of the file's bytes: no protobuf copies (blob_wire)
             src, values = caffemodel_io.read_caffemodel_values(where)
-        at = self._defined_at
         matched, ignored, problems = blobproto.layer_blob_arrays(
-            src, values, where, self._blob_shapes_of, at, strict)
+            src, values, where, self._blob_shapes_of, self._defined_at, strict)
         cover = self.weights_coverage() if coverage is None else coverage
         cover.add(where, [(lp.name, len(lp.blobs)) for lp in src.layer])
         if strict and coverage is None:
@@ -207,16 +206,14 @@ class NetWeightsMixin:
         """The net definition for inference engines (e.g. OpenCV's Caffe importer): this phase's
         layers without loss, Accuracy and Silence layers, without auto-inserted splits, and with
         Input tops that nothing consumes any more removed."""
-        drop_types = {"Silence", "Accuracy"}
         out = caffe_pb2.NetParameter()
         out.CopyFrom(self.graph.filtered)
         del out.layer[:]
         out.ClearField("state")
-        kept = []
-        for lp, (node, key, _, _) in zip(self.graph.filtered.layer, self._split_free_nodes()):
-            if lp.type in drop_types or self.layers[key].is_loss:
-                continue
-            kept.append(lp)
+        defined = {lp.name for lp in self.graph.filtered.layer}     # (not an inserted Split)
+        nodes = [n for n in self._nodes if n[0].type != "Split" or n[0].name in defined]
+        kept = [lp for lp, (_, key, _, _) in zip(self.graph.filtered.layer, nodes)
+                if lp.type not in ("Silence", "Accuracy") and not self.layers[key].is_loss]
         used = {b for lp in kept for b in lp.bottom}
         for lp in kept:
             new = out.layer.add()
@@ -234,10 +231,6 @@ class NetWeightsMixin:
                 if not len(new.top):
                     del out.layer[-1]
         return out
-
-    def _split_free_nodes(self):
-        return [n for n in self._nodes if n[0].type != "Split" or
-                n[0].name in {lp.name for lp in self.graph.filtered.layer}]
 
     def save_prototxt(self, path, inference=True):
         """Write the matching net definition (atomic): :meth:`inference_proto` by default, or

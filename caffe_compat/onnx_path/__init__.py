@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 
+from .choice import debug
 from .unsupported import Unsupported
 
 ENV = "CAFFE_COMPAT_TORCH_FREE"
@@ -48,15 +48,6 @@ _ON_FREE = 256
 # two parts where the runtime reads a model without the GIL (TorchFreeNet.check), the first read
 # while the second is written (figures: docs/engines.md)
 STAGE_MIN_BYTES = 1 << 20
-
-
-
-def debug(message, *args):
-    """One debug line on the ``caffe_compat.onnx_path`` logger; nothing where the program never
-    imported logging (no handler can then take it)."""
-    logging = sys.modules.get("logging")
-    if logging is not None:
-        logging.getLogger(__name__).debug(message, *args)
 
 
 def mode():
@@ -131,8 +122,6 @@ class TorchFreeNet:
             self._on_free.move_to_end(key)
             return got
         from . import graph, runtime
-        if self._weights is None:
-            self._weights = self._weights_fn()
         name = runtime.choose(self._weight_bytes())
         checked, self._checked = self._checked, None
         early = session = None
@@ -344,8 +333,6 @@ class TorchFreeNet:
         ``stage``): the first is read while the second is written."""
         from . import graph, runtime
         from .early import EARLY_MIN_BYTES, core_free
-        if self._weights is None:
-            self._weights = self._weights_fn()
         size = self._weight_bytes()
         name = runtime.choose(size)
         started = {}
@@ -383,9 +370,10 @@ class TorchFreeNet:
                            source=None if takes else self.source, stage=stage)
 
     def _weight_bytes(self):
-        """The weights' bytes (counted once they are read: they do not change)."""
+        """The weights' bytes, the weights read first where they are not yet (counted once:
+        they do not change)."""
         if self._weights is None:
-            return 0
+            self._weights = self._weights_fn()
         if self._bytes is None:
             self._bytes = sum(a.nbytes for arrays in self._weights.values() for a in arrays)
         return self._bytes

@@ -23,7 +23,7 @@ from caffe_compat.io.fork_wire import encode_varint as _varint
 
 IR_VERSION = 8
 OPSET = 13
-FLOAT, INT64 = 1, 7                     # TensorProto.DataType
+FLOAT, INT32, INT64, DOUBLE = 1, 6, 7, 11      # TensorProto.DataType
 # AttributeProto.AttributeType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 6, 7
 _DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}

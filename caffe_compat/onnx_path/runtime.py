@@ -78,8 +78,7 @@ def _onnxruntime(model, inputs, outputs, external, linked=None, tuned=False, thr
     ``$CAFFE_COMPAT_ORT_SPINNING`` says otherwise (a forward that follows another at once
     finds its threads awake)."""
     import onnxruntime as ort
-    model = _pieces(model)
-    model = model if isinstance(model, bytes) else b"".join(model)
+    model = b"".join(_chunks(_pieces(model)))
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = threads or _threads()
@@ -114,10 +113,6 @@ def _opencv(model, inputs, outputs, external, linked=None, classic=False):
     if net is None:
         net = _read_onnx(cv2, _pieces(model), classic)
     return _opencv_forward(net, inputs, outputs, classic)
-
-
-def _opencv_classic(model, inputs, outputs, external, linked=None):
-    return _opencv(model, inputs, outputs, external, linked, classic=True)
 
 
 def _opencv_forward(net, inputs, outputs, classic=False):
@@ -426,9 +421,7 @@ def openvino_session(model, inputs, outputs, hint="f32", threads=None, shapes=No
     if not _OV_CORE:
         _OV_CORE.append(ov.Core())
     core = _OV_CORE[0]
-    model = _pieces(model)
-    model = bytes(model) if isinstance(model, (bytes, bytearray, memoryview)) else \
-        b"".join(model)
+    model = b"".join(_chunks(_pieces(model)))
     config = {"INFERENCE_NUM_THREADS": threads or _threads(), "PERFORMANCE_HINT": "LATENCY",
               "NUM_STREAMS": 1}
     if hint is not None:
@@ -460,7 +453,7 @@ def openvino_session(model, inputs, outputs, hint="f32", threads=None, shapes=No
 
 
 _RUNTIMES = {"onnxruntime": _onnxruntime, "opencv": _opencv, "openvino": _openvino,
-             CLASSIC: _opencv_classic}
+             CLASSIC: lambda *args: _opencv(*args, classic=True)}
 # a net of at most this many bytes of weights runs on OpenCV 5's reader where the process has
 # imported OpenCV 5 already: onnxruntime's import and session cost such a net more than its
 # forward saves (figures: docs/engines.md, "Figures behind the constants")

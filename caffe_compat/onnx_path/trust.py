@@ -50,11 +50,8 @@ def output_error(engine_out, ours, as_set=False):
 
 def set_outputs(net, outputs):
     """The outputs of ``net`` made by a layer of :data:`SET_OUTPUTS`."""
-    out = set()
-    for node in net.graph.layers:
-        if node.type in SET_OUTPUTS:
-            out.update(t for t in node.tops if t in outputs)
-    return out
+    return {t for node in net.graph.layers if node.type in SET_OUTPUTS
+            for t in node.tops if t in outputs}
 
 
 def verdict(outputs, engine_outs, our_outs, sets=()):

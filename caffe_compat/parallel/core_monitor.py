@@ -74,25 +74,22 @@ def cgroup_quota(root="/sys/fs/cgroup", self_cgroup="/proc/self/cgroup", read=_r
                 return
             path = path.rsplit("/", 1)[0] or "/"
 
+    def add(parse, folder, *names):       # the quota of the files ``names`` of ``folder``
+        try:
+            q = parse(*(read(os.path.join(folder, name)) for name in names))
+        except (OSError, ValueError):
+            return
+        if q is not None:
+            quotas.append(q)
+
     if v2 is not None:
         for rel in ancestors(v2):
-            try:
-                q = parse_cpu_max(read(os.path.join(root, rel.lstrip("/"), "cpu.max")))
-            except (OSError, ValueError):
-                continue
-            if q is not None:
-                quotas.append(q)
+            add(parse_cpu_max, os.path.join(root, rel.lstrip("/")), "cpu.max")
     if v1 is not None:
         for mount in (v1[0], "cpu", "cpu,cpuacct"):
             for rel in ancestors(v1[1]):
-                base = os.path.join(root, mount, rel.lstrip("/"))
-                try:
-                    q = parse_cfs(read(os.path.join(base, "cpu.cfs_quota_us")),
-                                  read(os.path.join(base, "cpu.cfs_period_us")))
-                except (OSError, ValueError):
-                    continue
-                if q is not None:
-                    quotas.append(q)
+                add(parse_cfs, os.path.join(root, mount, rel.lstrip("/")), "cpu.cfs_quota_us",
+                    "cpu.cfs_period_us")
     return min(quotas) if quotas else None
 
 

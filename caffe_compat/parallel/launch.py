@@ -58,8 +58,6 @@ class Plan:
             if self.ranks is not None and self.ranks != self.world:
                 raise CaffeCompatError(f"--ranks {self.ranks} but torchrun started "
                                        f"{self.world} processes")
-            if args.gpu == "all":
-                self.ids = list(range(torch.cuda.device_count()))
             return
         self.nproc = self.ranks or len(self.ids) or 1
         self.mode = "launch" if self.nproc > 1 else "single"

@@ -172,9 +172,7 @@ class PassChoice:
 def choice_for(owner, key):
     """The :class:`PassChoice` of ``owner`` (a net) for passes of kind ``key`` (its input
     shapes), kept on the owner (at most 16 kinds)."""
-    table = owner.__dict__.get("_pass_choices")
-    if table is None:
-        table = owner.__dict__["_pass_choices"] = {}
+    table = owner.__dict__.setdefault("_pass_choices", {})
     found = table.get(key)
     if found is None:
         if len(table) >= 16:

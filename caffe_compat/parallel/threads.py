@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 
 from . import numpy_blas
@@ -64,12 +63,11 @@ _fixed = None
 # override: (ceiling, applied, chosen) before the program changed the count, until it puts it
 # back; chosen: the ceiling is the program's own (a set_num_threads call, OMP_NUM_THREADS), not
 # torch's default; small: the pass apply() set up last is small work (one thread)
-# pass_count: the threads of the passes under way (a measured choice, see pass_count())
-_state = {"applied": None, "ceiling": None, "override": None, "chosen": None, "small": False,
-          "pass_count": None}
+# pass_count: the threads of the passes under way (a measured choice, see pass_count());
 # outside: a ceiling the program set through another library (OpenCV's cv2.setNumThreads,
 # read by caffe_compat.dnn at each net read and forward; set_outside_limit); None: none
-_state["outside"] = None
+_state = {"applied": None, "ceiling": None, "override": None, "chosen": None, "small": False,
+          "pass_count": None, "outside": None}
 
 
 def _fixed_count():

@@ -5,6 +5,7 @@ values unscaled and TEST multiplies by ``1 - ratio`` (OpenCV 4 dnn's rule too). 
 each value with probability ``1 - ratio``, scaled by ``1 / (1 - ratio)`` (default)."""
 from __future__ import annotations
 
+from .neuron import SameShape
 from .record import frozen
 from .refusal import refuse
 
@@ -12,7 +13,7 @@ FIELDS = frozenset({"dropout_ratio", "scale_train"})
 
 
 @frozen
-class DropoutRule:
+class DropoutRule(SameShape):
     layer: object
     ratio: float
     scale_train: bool
@@ -22,7 +23,7 @@ class DropoutRule:
         return None if self.scale_train or self.ratio == 0.0 else 1.0 - self.ratio
 
 
-def dropout_rule(layer):
+def dropout_rule(layer, bottom_shapes=None):
     dp = layer.dropout_param
     ratio = float(dp.dropout_ratio)
     if not 0.0 <= ratio < 1.0:

@@ -31,7 +31,7 @@ class EmbedRule:
         return tuple(shape) + (self.num_output,)
 
 
-def embed_rule(layer):
+def embed_rule(layer, bottom_shapes=None):
     ep = layer.embed_param
     for name in ("num_output", "input_dim"):
         if getattr(ep, name) <= 0:

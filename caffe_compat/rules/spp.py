@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 
 from ..errors import NetError
-from ..proto import caffe_pb2
 from .pooling import pooling_rule
 from .record import frozen
 from .refusal import refuse
@@ -37,6 +36,7 @@ class SPPRule:
     def levels(self, shape):
         """``[(LayerParameter, its pooling rule record)]``: the Pooling of each level for a
         bottom of ``shape``, refusing a level Pooling refuses."""
+        from ..proto import caffe_pb2  # here, not at import: the rules load without protobuf
         shape = tuple(int(d) for d in shape)
         if len(shape) != 4:
             refuse(self.layer, f"bottom must have 4 axes (num, channels, height, width), got "
@@ -67,7 +67,7 @@ class SPPRule:
         return (int(shape[0]), sum(math.prod(t[1:]) for t in tops))
 
 
-def spp_rule(layer):
+def spp_rule(layer, bottom_shapes=None):
     sp = layer.spp_param
     if sp.pyramid_height < 1:
         refuse(layer, f"pyramid_height must be at least 1, got {sp.pyramid_height}",

@@ -94,19 +94,14 @@ def get_solver(solver_prototxt, net=None, train_source=None, test_source=None,
         solver_file = os.fspath(solver_prototxt)
         param = prototxt_io.read_solver(solver_file)
     if param.HasField("solver_type") and not param.HasField("type"):
-        param = _with_type(param, LEGACY_SOLVER_TYPES[param.solver_type])
+        legacy, param = param, caffe_pb2.SolverParameter()
+        param.CopyFrom(legacy)
+        param.ClearField("solver_type")
+        param.type = LEGACY_SOLVER_TYPES[legacy.solver_type]
     cls = solver_class(param.type)
     return cls(param, net=net, train_source=train_source, test_source=test_source,
                snapshot_prefix=snapshot_prefix, sources=sources, device=device,
                solver_file=solver_file, **options)
-
-
-def _with_type(param, name):
-    out = caffe_pb2.SolverParameter()
-    out.CopyFrom(param)
-    out.ClearField("solver_type")
-    out.type = name
-    return out
 
 
 __all__ = ["Solver", "SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver",

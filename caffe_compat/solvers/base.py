@@ -223,14 +223,12 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         plan = train_plan.plan_for(net)
         if plan is not None and plan.ready():    # Caffe's layer-by-layer pass, no autograd
             loss = plan.forward_backward()
-            return _f32(0) if loss is None else self._loss_term(loss)
-        net.forward()
-        loss = net.loss
-        if loss is None:
-            return _f32(0)
-        if loss.requires_grad:
-            loss.backward()
-        return self._loss_term(loss)
+        else:
+            net.forward()
+            loss = net.loss
+            if loss is not None and loss.requires_grad:
+                loss.backward()
+        return _f32(0) if loss is None else self._loss_term(loss)
 
     def _measured_iteration(self):
         """``(choice, thread count, start, placed)`` of an iteration whose thread count is

@@ -92,8 +92,7 @@ class DisplayMixin:
         score_index = 0
         for name, value in outputs.items():
             weight = _f32(self._output_weights.get(name, 0.0))
-            values = output_values(value)
-            for v in values:
+            for v in output_values(value):
                 extra = f" (* {g(weight)} = {g(weight * v)} loss)" if weight else ""
                 self.log.info(f"    {prefix} net output #{score_index}: {name} = {g(v)}{extra}",
                               "solver.cpp:258")

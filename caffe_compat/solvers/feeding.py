@@ -64,8 +64,7 @@ class DataFeedMixin:
         for label, net in self._labelled_nets():
             for node, key, _, _ in net._nodes:
                 module = net.layers[key]
-                if hasattr(module, "generator") and isinstance(
-                        getattr(module, "generator"), (torch.Generator, type(None))):
+                if isinstance(getattr(module, "generator", False), (torch.Generator, type(None))):
                     out.append((f"{label}/{node.name}", module))
         return out
 
@@ -88,12 +87,9 @@ class DataFeedMixin:
         for label, name, src in self._data_layers():
             data.setdefault(label, {})[name] = src.state_dict()
         import torch
-        rng = {"torch": _b64(torch.get_rng_state())}
-        gens = {}
-        for label, module in self._generators():
-            if module.generator is not None:
-                gens[label] = _b64(module.generator.get_state())
-        rng["generators"] = gens
+        gens = {label: _b64(module.generator.get_state()) for label, module in self._generators()
+                if module.generator is not None}
+        rng = {"torch": _b64(torch.get_rng_state()), "generators": gens}
         if self._test_pass_start is not None:
             label, (saved_data, saved_gens) = self._test_pass_start
             if saved_data:

@@ -18,6 +18,11 @@ from ..io.upgrade import upgrade_net
 from ..proto import caffe_pb2
 
 
+# the line of Caffe's Solver::InitTrainNet that logs the train net's field
+_TRAIN_NET_LINE = {"train_net_param": "solver.cpp:86", "train_net": "solver.cpp:90",
+                   "net_param": "solver.cpp:95", "net": "solver.cpp:102"}
+
+
 class NetSpecMixin:
     """``_train_net_spec()`` and ``_test_net_specs()`` of a solver with ``param``,
     ``solver_file`` and ``log``."""
@@ -30,16 +35,16 @@ class NetSpecMixin:
 
     def _embedded_net(self, field, index, message):
         """A copy of a net written inside the solver file (``field`` #``index``), with the
-        positions of its layers in that file."""
+        positions of its layers in that file, upgraded."""
         net_param = _copy(message)
         if os.path.isfile(self.solver_file):
             try:
                 text = prototxt_io.read_text_file(self.solver_file, "solver")
             except PrototxtError:
-                return net_param
+                return upgrade_net(net_param)
             locations.attach(net_param, positions.nested_net_source(
                 text, self.solver_file, field, index, net_param))
-        return net_param
+        return upgrade_net(net_param)
 
     def _train_net_spec(self):
         """``(net_param, state, which)`` of the train net (``which``: the file or solver field
@@ -52,25 +57,15 @@ class NetSpecMixin:
                               f"with one of net, net_param, train_net, train_net_param (it "
                               f"has {', '.join(fields) or 'none'})")
         field = fields[0]
-        if field == "train_net_param":
-            self.log.info("Creating training net specified in train_net_param.", "solver.cpp:86")
-            net_param = self._embedded_net("train_net_param", 0, p.train_net_param)
-            which = f"{self.solver_file}: train_net_param"
-        elif field == "train_net":
-            self.log.info(f"Creating training net from train_net file: {p.train_net}",
-                          "solver.cpp:90")
-            net_param = self._read_net_file(p.train_net, "train_net")
-            which = p.train_net
-        elif field == "net_param":
-            self.log.info("Creating training net specified in net_param.", "solver.cpp:95")
-            net_param = self._embedded_net("net_param", 0, p.net_param)
-            which = f"{self.solver_file}: net_param"
-        else:
-            self.log.info(f"Creating training net from net file: {p.net}", "solver.cpp:102")
-            net_param = self._read_net_file(p.net, "net")
-            which = p.net
         if field.endswith("_param"):
-            net_param = upgrade_net(net_param)
+            self.log.info(f"Creating training net specified in {field}.", _TRAIN_NET_LINE[field])
+            net_param = self._embedded_net(field, 0, getattr(p, field))
+            which = f"{self.solver_file}: {field}"
+        else:
+            which = getattr(p, field)
+            self.log.info(f"Creating training net from {field} file: {which}",
+                          _TRAIN_NET_LINE[field])
+            net_param = self._read_net_file(which, field)
         state = caffe_pb2.NetState()
         state.phase = caffe_pb2.TRAIN
         state.MergeFrom(net_param.state)
@@ -103,15 +98,13 @@ class NetSpecMixin:
         specs = []
         for i in range(n_params):
             specs.append(("test_net_param",
-                          upgrade_net(self._embedded_net("test_net_param", i,
-                                                         p.test_net_param[i])),
+                          self._embedded_net("test_net_param", i, p.test_net_param[i]),
                           f"{self.solver_file}: test_net_param #{i}"))
         for path in p.test_net:
             specs.append((f"test_net file: {path}", self._read_net_file(path, "test_net"), path))
         for _ in range(n_total - n_specific):
             if p.HasField("net_param"):
-                specs.append(("net_param",
-                              upgrade_net(self._embedded_net("net_param", 0, p.net_param)),
+                specs.append(("net_param", self._embedded_net("net_param", 0, p.net_param),
                               f"{self.solver_file}: net_param"))
             else:
                 specs.append((f"net file: {p.net}", self._read_net_file(p.net, "net"), p.net))

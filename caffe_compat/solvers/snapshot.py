@@ -59,9 +59,7 @@ class SnapshotMixin:
             with atomic_path(path, suffix=".h5") as tmp:
                 _write_state_hdf5(tmp, self.iter, model_filename, self.current_step,
                                   self.history)
-            with open(path, "rb") as f:
-                data = f.read()
-            self._write_sidecar(path, data)
+            self._write_sidecar(path, solverstate_io.read_state_bytes(path))
             return path
         return self._write_binary_state(model_filename,
                                         [h.detach().cpu().numpy() for h in self.history])
@@ -75,8 +73,7 @@ class SnapshotMixin:
         caffe_position = self.caffe_position if caffe_position is None else caffe_position
         if path.endswith(".h5"):
             it, learned, step, history = _read_state_hdf5(path)
-            with open(path, "rb") as f:
-                data = f.read()
+            data = solverstate_io.read_state_bytes(path)
         else:
             data = solverstate_io.read_state_bytes(path)
             state = solverstate_io.parse_solverstate(data, path)
@@ -84,7 +81,7 @@ class SnapshotMixin:
             learned = state.learned_net if state.HasField("learned_net") else None
             history = solverstate_io.history_arrays(state, path)
         if learned:
-            model = _resolve_learned_net(learned, path)
+            model = solverstate_io.resolve_learned_net(learned, path)
             copied = copy_weights(self.net, model, self.log)
             if not copied and self.net.learnable:
                 raise SolverError(f"{path}: its weights file '{model}' shares no layer with net "
@@ -109,9 +106,6 @@ class SnapshotMixin:
                 h.copy_(torch.from_numpy(np.ascontiguousarray(arr, np.float32)).reshape(h.shape))
         self._iterations_last = self.iter
         self._restore_data_position(path, data, caffe_position)
-
-
-_resolve_learned_net = solverstate_io.resolve_learned_net
 
 
 def _add_diffs(proto, net):

@@ -111,23 +111,19 @@ class TestPassMixin:
                 kept = [None, torch.zeros((), dtype=torch.float32, device=iter_loss.device)]
             if kept is not None:
                 self._keep_test_sums(kept, outputs, iter_loss, p.test_compute_loss)
-                if i == 0:
-                    names = [name for name, v in outputs.items() for _ in range(v.numel())]
-                    self._announce_test_pass(net, n, test_net_id, time.perf_counter() - t0)
-                if bar is not None:
-                    bar.update(1)
-                continue
-            if p.test_compute_loss:
-                loss = _f32(loss + iter_loss)
-            vec = [np.asarray(host_value(v.detach().float().reshape(-1)), np.float32)
-                   for v in outputs.values()]
-            flat = np.concatenate(vec) if vec else np.zeros(0, np.float32)
-            if i == 0:
-                scores = flat.copy()
-                names = [name for name, v in zip(outputs, vec) for _ in range(v.size)]
-                self._announce_test_pass(net, n, test_net_id, time.perf_counter() - t0)
             else:
-                scores += flat
+                if p.test_compute_loss:
+                    loss = _f32(loss + iter_loss)
+                vec = [np.asarray(host_value(v.detach().float().reshape(-1)), np.float32)
+                       for v in outputs.values()]
+                flat = np.concatenate(vec) if vec else np.zeros(0, np.float32)
+                if i == 0:
+                    scores = flat.copy()
+                else:
+                    scores += flat
+            if i == 0:
+                names = [name for name, v in outputs.items() for _ in range(v.numel())]
+                self._announce_test_pass(net, n, test_net_id, time.perf_counter() - t0)
             if bar is not None:
                 bar.update(1)
         if kept is not None and kept[0] is not None:    # one read for the whole pass

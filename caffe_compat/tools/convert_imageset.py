@@ -13,13 +13,12 @@ shuffles the lines with Caffe's shuffle on its random stream (unseeded in Caffe;
 """
 from __future__ import annotations
 
+from ..cli.registry import bool_flag, register_command
 from ..cli.registry import caffe_flag as _flag
-from ..cli.registry import register_command
 from ..data import db as db_io
 from ..data.caffe_random import CaffeRandom, shuffle
 from ..data.images import image_to_datum, read_list_file
 from ..errors import DataError
-from ..cli._flags import bool_flag
 from ..cli._log import log, progress_bar
 
 

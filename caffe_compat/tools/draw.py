@@ -63,8 +63,7 @@ def get_layer_lr_mult(layer):
     if len(specs) > 2:
         raise ValueError(f"layer '{layer.name}': cannot read the learning rate multipliers of "
                          f"{len(specs)} param specs")
-    mults = [s.lr_mult for s in specs] + [1.0] * (2 - len(specs))
-    return tuple(mults)
+    return tuple([s.lr_mult for s in specs] + [1.0] * (2 - len(specs)))
 
 
 def get_layer_label(layer, rankdir, display_lrm=False):

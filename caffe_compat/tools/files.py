@@ -30,12 +30,10 @@ def _blob_names(layer_type, n):
 def caffemodel_summary(path, max_bytes=None):
     """Dict describing a caffemodel: net name, and per layer its type, blob shapes, counts."""
     net = caffemodel_io.read_caffemodel(path, max_bytes)
-    layers = []
-    for name, kind, arrays in caffemodel_io.layer_blobs(net):
-        layers.append({"name": name, "type": kind,
-                       "blobs": [tuple(a.shape) for a in arrays],
-                       "dtypes": [str(a.dtype) for a in arrays],
-                       "count": int(sum(a.size for a in arrays))})
+    layers = [{"name": name, "type": kind, "blobs": [tuple(a.shape) for a in arrays],
+               "dtypes": [str(a.dtype) for a in arrays],
+               "count": int(sum(a.size for a in arrays))}
+              for name, kind, arrays in caffemodel_io.layer_blobs(net)]
     return {"path": os.fspath(path), "name": net.name, "layers": layers,
             "parameters": int(sum(l["count"] for l in layers)), "net_param": net}
 

@@ -36,8 +36,9 @@ sys.path.extend(p for p in os.environ.get("CAFFE_COMPAT_VERIFY_USER_PATH", "").s
 import numpy as np  # noqa: E402 - after the path above
 
 
-def _params(net):
-    return {f"{n}/{i}": b.data.copy() for n, bl in net.params.items() for i, b in enumerate(bl)}
+def _params(net, what="data"):
+    return {f"{n}/{i}": getattr(b, what).copy() for n, bl in net.params.items()
+            for i, b in enumerate(bl)}
 
 
 def task_info(caffe, task):
@@ -87,8 +88,7 @@ def task_net(caffe, task):
     if task.get("backward"):
         net.backward()
         diffs = {name: b.diff.copy() for name, b in net.blobs.items()}
-        diffs.update({f"{n}/{i}": b.diff.copy() for n, bl in net.params.items()
-                      for i, b in enumerate(bl)})
+        diffs.update(_params(net, "diff"))
         np.savez("diffs.npz", **diffs)
     np.savez("held.npz", **_params(net))
     if task.get("save"):

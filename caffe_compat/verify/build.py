@@ -89,23 +89,15 @@ def locate(path, python=None):
                               "its Python interface (BUILD_python=ON / make pycaffe) or pass the "
                               "folder that holds the caffe package")
     if binary is None:
-        for t in tops:
-            for rel in ("bin/caffe", "build/tools/caffe", "tools/caffe"):
-                if (t / rel).is_file():
-                    binary = t / rel
-                    break
-            if binary:
-                break
+        binary = next((t / rel for t in tops
+                       for rel in ("bin/caffe", "build/tools/caffe", "tools/caffe")
+                       if (t / rel).is_file()), None)
     lib_dirs = [d for t in dict.fromkeys(tops) for d in (t / "lib", t / "build" / "lib")
                 if d.is_dir()]
     if python is None:
-        for t in tops:
-            for rel in ("venv/bin/python", "bin/python3", "bin/python"):
-                if (t / rel).is_file() and os.access(t / rel, os.X_OK):
-                    python = str(t / rel)
-                    break
-            if python:
-                break
+        python = next((str(t / rel) for t in tops
+                       for rel in ("venv/bin/python", "bin/python3", "bin/python")
+                       if (t / rel).is_file() and os.access(t / rel, os.X_OK)), None)
     python = python or shutil.which("python3") or sys.executable
     return CaffeBuild(str(path), pycaffe, python, binary, lib_dirs)
 

@@ -65,12 +65,6 @@ class CaseResult:
     roundtrip: dict = field(default_factory=dict)
     fields: str = ""                  # the layer's fields in this net (named in departures)
 
-    @property
-    def ok(self):
-        return self.error is None and self.forward <= FORWARD_TOL and (
-            self.backward is None or self.backward <= BACKWARD_TOL) and all(
-            self.roundtrip.values())
-
 
 def _our_net(text, example):
     """Our net of the case (built in the case's folder, whose files its data layers read)."""
@@ -85,14 +79,9 @@ def _close(net):
 
 
 def _layer_params(net, type_name, rng):
-    out = {}
-    for name, blobs in net.params.items():
-        if name != "layer":
-            continue
-        fill = PARAMS.get(type_name, DEFAULT_PARAMS)
-        for i, p in enumerate(blobs):
-            out[f"{name}/{i}"] = np.asarray(fill(rng, i, tuple(p.shape)), np.float32)
-    return out
+    fill = PARAMS.get(type_name, DEFAULT_PARAMS)
+    return {f"layer/{i}": np.asarray(fill(rng, i, tuple(p.shape)), np.float32)
+            for i, p in enumerate(net.params.get("layer", ()))}
 
 
 def _set_params(net, values):

@@ -25,15 +25,13 @@ class Bottom:
     kind: str = "float"      # float | positive | unit | prob | label | index | binary
     high: int = 0            # label / index: values in [0, high)
     grad: bool = True        # differentiable: fed by a Parameter layer
+    # the kinds drawn uniformly: (low, high)
+    _UNIFORM = {"float": (-1, 1), "positive": (0.2, 2.0), "unit": (0.02, 0.98)}
 
     def values(self, rng):
         s = self.shape
-        if self.kind == "float":
-            return rng.uniform(-1, 1, s)
-        if self.kind == "positive":
-            return rng.uniform(0.2, 2.0, s)
-        if self.kind == "unit":
-            return rng.uniform(0.02, 0.98, s)
+        if self.kind in self._UNIFORM:
+            return rng.uniform(*self._UNIFORM[self.kind], s)
         if self.kind == "prob":
             e = np.exp(rng.uniform(-2, 2, s))
             return e / e.sum(axis=1, keepdims=True)

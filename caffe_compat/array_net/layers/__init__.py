@@ -1,8 +1,7 @@
-"""One module per layer type the array engine runs (each registers itself by name)."""
-from . import (accuracy, batch_norm, bias, concat, convolution, data, dropout,  # noqa: F401
-               eltwise, euclidean_loss, flatten, hdf5_data, inner_product, input, lrn,
-               pooling, prelu, relu, scale, slice, softmax, softmax_with_loss, split)
-from . import (clip, crop, deconvolution, elu, exp, log, mvn, neuron,  # noqa: F401
-               permute, power, reduction, reshape, shuffle_channel, threshold, tile)
-from . import detection  # noqa: F401
-from . import arg_max, axpy, interp, mish, swish  # noqa: F401
+"""One module per layer type the array engine runs, the element-wise types together in
+:mod:`.neuron` (each registers itself by name)."""
+from . import (accuracy, arg_max, axpy, batch_norm, bias, concat, convolution,  # noqa: F401
+               crop, data, deconvolution, detection, dropout, eltwise, euclidean_loss,
+               flatten, hdf5_data, inner_product, input, interp, lrn, mvn, neuron, permute,
+               pooling, prelu, reduction, relu, reshape, scale, shuffle_channel, slice,
+               softmax, softmax_with_loss, split, tile)

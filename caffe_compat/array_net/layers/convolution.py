@@ -13,7 +13,7 @@ from ...parallel.threads import array_kernel_threads
 from ..registry import register
 from ...rules.convolution import FIELDS, FILLERS, convolution_rule
 from ...rules.fields import ENGINE_FIELD, declare
-from .base import ArrayLayer, need
+from .base import RuleBlobsLayer, need
 
 
 # axis other than 1, force_nd_im2col and the fillers it does not draw go to the torch engine
@@ -22,7 +22,7 @@ declare("array", ("Convolution", "ConvolutionDepthwise"), "ConvolutionParameter"
         no_effect=ENGINE_FIELD)
 
 
-class ConvolutionGeometry(ArrayLayer):
+class ConvolutionGeometry(RuleBlobsLayer):
     """The set-up Convolution and Deconvolution share: one 4-axis bottom on axis 1, the
     compiled kernels, the rule's geometry (``transposed``: Deconvolution's), its parameter
     shapes, fillers and top shape."""
@@ -42,12 +42,6 @@ class ConvolutionGeometry(ArrayLayer):
         self.group, self.num_output = rule.group, rule.num_output
         self.channels, self.bias_term = rule.channels, rule.bias_term
         self.top_shapes(bottom_shapes)
-
-    def param_shapes(self):
-        return self.rule.param_shapes()
-
-    def filler_params(self):
-        return self.rule.fillers()
 
     def top_shapes(self, bottom_shapes):
         shape = tuple(bottom_shapes[0])

@@ -29,7 +29,6 @@ declare("array", "Data", "DataParameter", {"source", "batch_size", "backend"},
 @register("Data")
 class Data(NoDiffLayer):
     is_data = True
-    produces = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)

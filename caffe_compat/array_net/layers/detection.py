@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 
-from ...data.filler_rules import as_fillers
 from ...rules import detection_output as detection_rules, prior_box as prior_rules
 from ...rules import normalize as normalize_rules
 from ...rules.detection_output import DetectionRule
@@ -24,7 +23,7 @@ from ...rules.fields import declare
 from ...rules.normalize import normalize_rule
 from ...rules.prior_box import PriorRule
 from ..registry import Unsupported, register
-from .base import ArrayLayer, need
+from .base import ArrayLayer, RuleBlobsLayer, need
 
 # img_size fields, nms_param.eta other than 1, keep_top_k -1 and the fillers it does not draw
 # go to the torch engine
@@ -70,23 +69,18 @@ class PriorBox(ArrayLayer):
 
 @register("Normalize")
 @register("NormalizeBBox")
-class Normalize(ArrayLayer):
+class Normalize(RuleBlobsLayer):
     one_bottom = True
+    rule_of = staticmethod(normalize_rule)
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = normalize_rule(param, bottom_shapes)
+        rule = self.rule
         self.across, self.shared = rule.across_spatial, rule.channel_shared
         self.eps = F32(rule.eps)
 
     def param_shapes(self):
         return [self.rule.scale_shape()]
-
-    def filler_params(self):
-        return as_fillers(self.rule.fillers())
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]

@@ -14,7 +14,7 @@ from ...parallel.threads import array_kernel_threads
 from ...rules.fields import ENGINE_FIELD, declare
 from ...rules.inner_product import FIELDS, FILLERS, inner_product_rule
 from ..registry import register
-from .base import ArrayLayer, need
+from .base import RuleBlobsLayer, need
 
 
 # the fillers it does not draw (gaussian, msra, ...) go to the torch engine
@@ -23,7 +23,7 @@ declare("array", "InnerProduct", "InnerProductParameter", FIELDS,
 
 
 @register("InnerProduct")
-class InnerProduct(ArrayLayer):
+class InnerProduct(RuleBlobsLayer):
     one_bottom = True
 
     def __init__(self, param, bottom_shapes, phase):
@@ -32,12 +32,6 @@ class InnerProduct(ArrayLayer):
         rule = self.rule = inner_product_rule(param, bottom_shapes)
         self.axis, self.k, self.n = rule.axis, rule.k, rule.num_output
         self.transpose, self.bias_term = rule.transpose, rule.bias_term
-
-    def param_shapes(self):
-        return self.rule.param_shapes()
-
-    def filler_params(self):
-        return self.rule.fillers()
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

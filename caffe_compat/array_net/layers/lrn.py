@@ -36,18 +36,16 @@ def _box_sum(a, size, pad):
 @register("LRN")
 class LRN(BottomDiffLayer):
     one_bottom = True
+    rule_of = staticmethod(lrn_rule)
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
-        rule = self.rule = lrn_rule(param, bottom_shapes)
+        rule = self.rule
         self.across = rule.region == ACROSS_CHANNELS
         need(_lrn_kernel is not None or not self.across, "the compiled LRN kernel")
         self.size, self.beta32, self.k32 = rule.size, rule.beta32, rule.k32
         self.alpha_over_size, self.cache_ratio = rule.alpha_over_size, rule.cache_ratio
         self._scratch = None
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]

@@ -41,15 +41,13 @@ class Pooling(BottomDiffLayer):
         need(rule.method in (MAX, AVE), "STOCHASTIC pooling")
         need(rule.method != MAX or _pool_kernel is not None, "the compiled pooling kernel")
         self.rule, self.method = rule, rule.method
-        self.global_pooling, self.kernel = rule.global_pooling, rule.kernel
-        self.pad, self.stride, self.ceil = rule.pad, rule.stride, rule.ceil
+        self.pad, self.stride = rule.pad, rule.stride
         self._mask = None           # MAX: the flat index of each maximum, from the last forward
         self.top_shapes(bottom_shapes)
 
     def _geometry(self, h, w):
-        kh, kw = self.rule.kernel_for(h, w)
-        oh, ow = self.rule.output_size(h, w)
-        return kh, kw, oh, ow
+        """``(kh, kw, oh, ow)``: the window and the output size of an ``h`` x ``w`` plane."""
+        return self.rule.kernel_for(h, w) + self.rule.output_size(h, w)
 
     def top_shapes(self, bottom_shapes):
         n, c, h, w = bottom_shapes[0]

@@ -110,10 +110,9 @@ class SoftmaxWithLoss(BottomDiffLayer):
         d3 = dx.reshape(outer, c, -1)
         if self._valid is None:                                 # every label counted
             d3[np.arange(outer), self._labels[:, 0], 0] -= np.float32(1)
-            dx *= np.float32(np.float32(top_diffs[0]) / np.float32(self._norm))
-            return
-        rows, cols = np.nonzero(self._valid)
-        d3[rows, self._labels[rows, cols], cols] -= np.float32(1)
-        if not self._valid.all():
-            d3 *= self._valid[:, None, :]
+        else:
+            rows, cols = np.nonzero(self._valid)
+            d3[rows, self._labels[rows, cols], cols] -= np.float32(1)
+            if not self._valid.all():
+                d3 *= self._valid[:, None, :]
         dx *= np.float32(np.float32(top_diffs[0]) / np.float32(self._norm))

@@ -1,7 +1,6 @@
 """The program of the array engine's compiled training loop (:mod:`.run`): the operations of
 one iteration (or one test pass) over an :class:`~caffe_compat.array_net.ArrayNet`'s arrays,
-the buffers they name, and the registry of per-layer emitters (one module per layer type in
-this package).
+the buffers they name, and the registry of per-layer emitters (:mod:`.emitters`).
 
 The operations write the net's own arrays (each blob's data and diff, the parameters, their
 diffs, the solver's history), found again by name at each call, so that after a run the blobs
@@ -59,40 +58,30 @@ class Program(LoopProgram):
     def count(self, name):
         return int(np.prod(self.shape(name), dtype=np.int64))
 
-    def _cached(self, key, getter, count):
+    def _live(self, key, read):
+        """The live pointer of the net's array ``read(net)``, made once per ``key``."""
+        ref = self.net_ref
+        count = read(ref()).size
         index = self._blobs.get(key)
         if index is None:
-            index = self._blobs[key] = self.live_ptr(getter, count)
+            index = self._blobs[key] = self.live_ptr(lambda: _get(ref, read), count)
         return index
 
     def data(self, name):
         """Blob ``name``'s data array."""
-        ref = self.net_ref
-        return self._cached(("data", name), lambda: _get(ref, lambda n: n.data[name]),
-                            self.count(name))
+        return self._live(("data", name), lambda n: n.data[name])
 
     def diff(self, name):
         """Blob ``name``'s diff array (ArrayNet.diff_of: zeros, or a loss top's weight)."""
-        ref = self.net_ref
-        self.net_ref().diff_of(name)
-        return self._cached(("diff", name), lambda: _get(ref, lambda n: n.diff_of(name)),
-                            self.count(name))
+        return self._live(("diff", name), lambda n: n.diff_of(name))
 
     def param(self, layer, k):
-        ref = self.net_ref
-        count = self.net_ref().params[layer][k].size
-        return self._cached(("param", layer, k),
-                            lambda: _get(ref, lambda n: n.params[layer][k]), count)
+        return self._live(("param", layer, k), lambda n: n.params[layer][k])
 
     def param_diff(self, layer, k):
-        ref = self.net_ref
-        count = self.net_ref().param_diff(layer, k).size
-        return self._cached(("param_diff", layer, k),
-                            lambda: _get(ref, lambda n: n.param_diff(layer, k)), count)
+        return self._live(("param_diff", layer, k), lambda n: n.param_diff(layer, k))
 
 
 def _get(ref, read):
     net = ref()
     return None if net is None else read(net)
-
-

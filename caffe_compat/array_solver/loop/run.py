@@ -84,12 +84,9 @@ def build(solver):
                 EMITTERS[net.nodes[i].type].backward(prog, i, net.nodes[i], net.layers[i],
                                                      net.bottom_need[i], net.param_need[i])
         # the diffs cleared first, as clear_param_diffs does at the top of each iteration
-        zero = []
-        for (layer, k), d in net.param_diffs.items():
-            zero.append((prog.param_diff(layer, k), d.size))
         head = []
-        for buf, size in zero:
-            head.extend((OPS["ZERO"], buf, size))
+        for (layer, k), d in net.param_diffs.items():
+            head.extend((OPS["ZERO"], prog.param_diff(layer, k), d.size))
         prog.ops[:0] = head
         decay = _f32(p.weight_decay)
         owner = prog.solver_ref

@@ -80,11 +80,8 @@ def main(argv):
             result["autocast"] = {k: v.detach().float() for k, v in out.items()}
     if any(c["weights"] for c in cases):
         model.double()
-        for got, case in zip(result["cases"], cases):
-            got.update(gradients(model, case))
-    else:
-        for got in result["cases"]:
-            got.update(input_grads={}, param_grads={})
+    for got, case in zip(result["cases"], cases):
+        got.update(gradients(model, case))
     torch.save(result, result_path)
 
 

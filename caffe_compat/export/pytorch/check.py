@@ -233,11 +233,9 @@ def _compare(batches, ours, theirs, row_sets=(), gradient_batches=None):
     for kind in ("compiled", "autocast"):
         if kind in theirs:
             report[kind] = {k: diff(k, theirs[kind][k], v) for k, v in first.items()}
-    for k, d in report.get("compiled", {}).items():
-        if not d <= OUTPUT_TOL:
-            report["failures"].append(f"torch.compile, output {k}: {d:.2e} of its scale")
-    for k, d in report.get("autocast", {}).items():
-        if d != d:
-            report["failures"].append(f"autocast (bfloat16), output {k}: not finite")
+    report["failures"] += [f"torch.compile, output {k}: {d:.2e} of its scale"
+                           for k, d in report.get("compiled", {}).items() if not d <= OUTPUT_TOL]
+    report["failures"] += [f"autocast (bfloat16), output {k}: not finite"
+                           for k, d in report.get("autocast", {}).items() if d != d]
     report["ok"] = not report["failures"]
     return report

@@ -289,30 +289,24 @@ class EngineRunner:
         return self._export
 
     def _ready(self, feed, shapes, threads, reference=None):
-        """``(engines trusted to run inputs of shapes, key of the stored winner)``: the export
-        made or found, each candidate checked against our forward on ``feed``
-        (:meth:`_trusted`), where the inputs have the deploy geometry."""
+        """``(engines trusted to run inputs of shapes, key of the stored winner)``, where the
+        inputs have the deploy geometry: the export made or found, each candidate checked
+        against our forward on ``feed`` (``reference``: our outputs for it, when already
+        computed) unless a verdict is stored."""
         candidates = self._candidates()
         if not candidates or not self._shapes_fit(shapes):
             return [], None
-        trusted, _, key = self._trusted(candidates, feed, shapes, threads, reference)
-        return trusted, key
-
-    def _trusted(self, candidates, feed, shapes, threads, reference=None):
-        """``(trusted engines, stored decisions, key of the stored winner)``: the export made
-        or found, each candidate checked against our forward on ``feed`` (``reference``: our
-        outputs for it, when already computed) unless a verdict is stored."""
         if self._ensure_export() is None:
             for n in candidates:
                 self._refused.add(n)
             trust.distrust(" / ".join(candidates), self.net.name,
                            f"the net does not export to ONNX ({self._export_error})",
-                           stacklevel=6)
-            return [], {}, None
+                           stacklevel=5)
+            return [], None
         if set(self._export_inputs) - set(feed):
-            return [], {}, None      # an input the export reads is not fed: torch fills zeros
+            return [], None          # an input the export reads is not fed: torch fills zeros
         decisions = self._export.decisions()
-        sig = f"{_shape_text(shapes)}"
+        sig = _shape_text(shapes)
         trusted = []
         for name in candidates:
             tkey = f"trust|{name}|{runtime.version(name)}|{sig}"
@@ -326,8 +320,8 @@ class EngineRunner:
                 trusted.append(name)
             else:
                 self._refused.add(name)
-                trust.distrust(name, self.net.name, verdict.get("why", "failed"), stacklevel=6)
-        return trusted, decisions, winner_key(["torch"] + trusted, threads, sig)
+                trust.distrust(name, self.net.name, verdict.get("why", "failed"), stacklevel=5)
+        return trusted, winner_key(["torch"] + trusted, threads, sig)
 
     def _check(self, name, threads, shapes, feed, reference):
         """The trust verdict of engine ``name`` on ``feed``: ``{"ok": bool, "why": text,
@@ -351,10 +345,5 @@ class EngineRunner:
         return self._export.decisions()
 
 
-def run_outputs(runner, feed):
-    """``runner(feed)`` as ``{output: array}``."""
-    return dict(zip(runner.outputs, runner(feed)))
-
-
-__all__ = ["EngineRunner", "requested_engine", "installed_engines", "torch_session", "run_outputs",
-           "as_feed", "ENV_ENGINE", "AUTO", "ENV_DEFER", "ENGINES"]
+__all__ = ["EngineRunner", "requested_engine", "installed_engines", "torch_session", "as_feed",
+           "ENV_ENGINE", "AUTO", "ENV_DEFER", "ENGINES"]

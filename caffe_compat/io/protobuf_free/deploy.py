@@ -7,8 +7,7 @@ the definition: legacy ``layers``, ``input`` fields it would refuse or warn abou
 with both include and exclude rules (its error)."""
 from __future__ import annotations
 
-import sys
-
+from caffe_compat.diagnostics.messages import info
 from caffe_compat.net.rules import layer_included
 
 from . import text as light_text
@@ -16,14 +15,6 @@ from .message import Message
 
 _TEST = 1                                     # caffe.Phase.TEST
 _UPGRADE_LOG = "caffe_compat.io.upgrade"      # the upgrade's logger: the same info lines
-
-
-def _info(message, *args):
-    """An info line on the upgrade's logger; nothing where the program never imported
-    logging (no handler can then take a line below logging's last-resort WARNING level)."""
-    logging = sys.modules.get("logging")
-    if logging is not None:
-        logging.getLogger(_UPGRADE_LOG).info(message, *args)
 
 
 class Deploy:
@@ -74,11 +65,11 @@ def read(text, source):
             made = _input_layer(net)
         except _Refused:
             return None
-        _info("%s: turning the 'input' fields into an Input layer", source)
+        info(_UPGRADE_LOG, "%s: turning the 'input' fields into an Input layer", source)
         if made is not None:
             layers.insert(0, made)
     if any(lp.type == "BatchNorm" and len(lp.param) == 3 for lp in layers):
-        _info("%s: removing the 'param' entries of BatchNorm layers", source)
+        info(_UPGRADE_LOG, "%s: removing the 'param' entries of BatchNorm layers", source)
         layers = [lp.replaced(param=[]) if lp.type == "BatchNorm" and len(lp.param) == 3
                   else lp for lp in layers]
     state = net.state.replaced(phase=_TEST, level=0)

@@ -56,10 +56,8 @@ def _signed(value, bits):
 
 
 def _check_varint(kind, type_name, value):
-    if kind == "int32":
-        return _signed(value, 32)
-    if kind == "int64":
-        return _signed(value, 64)
+    if kind in ("int32", "int64"):
+        return _signed(value, 32 if kind == "int32" else 64)
     if kind == "uint32":
         if value >= 1 << 32:
             raise _Other
@@ -118,12 +116,8 @@ def _walk(data, start, end, type_name, keep, unknown=None):
                 raise _Other
         elif wire == 0:
             value, pos = _varint(data, pos, end)
-        elif wire in (1, 5):
-            pos += 8 if wire == 1 else 4
-            if pos > end:
-                raise _Other
         else:
-            raise _Other
+            pos = _skip(data, pos, end, wire)      # fixed 64 / 32 bits; other wire types: left
         if not repeated:
             if name in seen:
                 raise _Other                   # merged or replaced by protobuf: left to it

@@ -1,8 +1,9 @@
-"""One module per Caffe layer type of the torch-free path, each registering a function that
-writes the layer as ONNX nodes, or a numpy step run after the ONNX part for data-dependent
-results (DetectionOutput has both: the step here, the nodes for the export). A type's module
-is imported when a net first asks for it (``_modules.MODULES``, written by :mod:`.index`); a
-type without one sends the net to the torch path.
+"""One module per Caffe layer type (or family of types) of the torch-free path, each
+registering for its types a function that writes the layer as ONNX nodes, or a numpy step run
+after the ONNX part for data-dependent results (DetectionOutput has both: the step here, the
+nodes for the export). A type's module is imported when a net first asks for it
+(``_modules.MODULES``, written by :mod:`.index`); a type without one sends the net to the
+torch path.
 
 A converter is ``convert(g, lp, bottoms, blobs) -> [Value, ...]``: ``g`` the
 :class:`~caffe_compat.onnx_path.graph.Graph` being written, ``lp`` the LayerParameter,

@@ -11,6 +11,7 @@ from ...rules.fields import ENGINE_FIELD, declare  # noqa: F401 (the converters'
 # Caffe type -> the module of this package that registers its converter, imported the first
 # time a net asks for the type (written from the registrations by .index)
 from ._modules import MODULES
+from ..onnx_wire import DOUBLE, FLOAT, INT32, INT64  # noqa: F401 (ONNX's types, for Casts)
 from ..unsupported import Unsupported  # noqa: F401 (the converters raise it)
 
 F32 = np.float32
@@ -157,6 +158,11 @@ def train_phase(lp):
     from its own where the layer gives none (Net::Init; an export's layers); a deploy file's
     layer without one is TEST's."""
     return lp.HasField("phase") and lp.phase == 0      # caffe.proto's Phase TRAIN
+
+
+def fail(message):
+    """Raise :class:`Unsupported` with ``message`` (the rules' refusal callback)."""
+    raise Unsupported(message)
 
 
 def export_only(g, lp):

@@ -5,7 +5,7 @@ batch), the indices and the values stacked on axis 1; no length of the batch axi
 import numpy as np
 
 from ...rules.arg_max import FIELDS, arg_max_rule
-from ._common import declare, register
+from ._common import FLOAT, declare, register
 
 declare("lite", "ArgMax", "ArgMaxParameter", FIELDS)
 
@@ -15,12 +15,11 @@ _END = np.iinfo(np.int64).min          # a reversed Slice's end: before the firs
 def _ranked(g, x, k, axis, length):
     """(values, indices as float32) of the ``k`` largest along ``axis``, ties to the larger
     index."""
-    ints = lambda v: g.const(np.array(v, np.int64))
-    reversed_ = g.op("Slice", [x, ints([-1]), ints([_END]), ints([axis]), ints([-1])])
-    values, index = g.op("TopK", [reversed_, ints([k])], {"axis": axis, "largest": 1,
-                                                          "sorted": 1}, outputs=2)
-    index = g.op("Sub", [ints(length - 1), index])
-    return values, g.op("Cast", [index], {"to": 1})              # 1: FLOAT
+    reversed_ = g.op("Slice", [x, g.const([-1]), g.const([_END]), g.const([axis]), g.const([-1])])
+    values, index = g.op("TopK", [reversed_, g.const([k])],
+                         {"axis": axis, "largest": 1, "sorted": 1}, outputs=2)
+    index = g.op("Sub", [g.const(length - 1), index])
+    return values, g.op("Cast", [index], {"to": FLOAT})
 
 
 @register("ArgMax")
@@ -36,11 +35,11 @@ def arg_max(g, lp, bottoms, blobs):
     if rule.axis is not None:
         values, index = _ranked(g, x, rule.top_k, rule.axis, rule.length(x.shape))
         return [type(x)(values if rule.out_max_val else index, top)]
-    flat = g.op("Reshape", [x, g.const(np.array([0, -1], np.int64))])
+    flat = g.op("Reshape", [x, g.const([0, -1])])
     values, index = _ranked(g, flat, rule.top_k, 1, rule.length(x.shape))
     parts = [index] + ([values] if rule.out_max_val else [])
-    one = g.const(np.array([1], np.int64))
+    one = g.const([1])
     parts = [g.op("Unsqueeze", [p, one]) for p in parts]
     out = g.op("Concat", parts, {"axis": 1}) if len(parts) > 1 else parts[0]
-    shape = g.const(np.array((0,) + top[1:], np.int64))
+    shape = g.const((0,) + top[1:])
     return [type(x)(g.op("Reshape", [out, shape]), top)]

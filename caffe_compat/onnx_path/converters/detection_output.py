@@ -27,20 +27,16 @@ import numpy as np
 
 from ...rules.detection_output import DetectionRule, FIELDS, NO_EFFECT, output_rows
 from . import _boxes
-from ._common import F32, Unsupported, declare, register
+from ._common import F32, FLOAT, Unsupported, declare, fail, register
 
 declare("lite", "DetectionOutput", "DetectionOutputParameter", FIELDS - {"nms_param"},
         refuses={"nms_param"}, no_effect=NO_EFFECT)
 
 
-def _fail(message):
-    raise Unsupported(message)
-
-
 def _setup(lp, bottoms, warned):
     """The layer's rule and its number of priors, the bottoms checked; ``warned``: the net was
     built by the torch path, which warned about ``eta``."""
-    rule = DetectionRule(lp.detection_output_param, _fail)
+    rule = DetectionRule(lp.detection_output_param, fail)
     if rule.eta != 1.0 and not warned:
         raise Unsupported(f"layer '{lp.name}': nms_param.eta (the torch path warns)")
     if len(bottoms) not in (3, 4) or (rule.clip and not rule.normalized and len(bottoms) < 4):
@@ -125,7 +121,7 @@ def detection_output(g, lp, bottoms, blobs):
     det_boxes = g.op("GatherElements", [g.op("Reshape", [cand, g.const([-1, nt * k, 4])]),
                                         _last_expanded(g, pick, [1, 1, 4])],
                      {"axis": 1})                                             # (N, K2, 4)
-    image = g.op("Expand", [g.op("Cast", [_row_index(g, best)], {"to": 1}),
+    image = g.op("Expand", [g.op("Cast", [_row_index(g, best)], {"to": FLOAT}),
                             g.op("Shape", [best])])
     cols = [g.op("Unsqueeze", [v, g.const([-1])]) for v in (image, label, best)]
     rows = g.op("Concat", cols + [det_boxes], {"axis": -1})                   # (N, K2, 7)

@@ -5,7 +5,7 @@
 
 imports every converter module, reads from the one registry which module registered each type
 (``lite`` and ``lite-host`` entries), and writes the table that lets a net import only the
-modules of its own types (a one-shot program imports the five or six it uses, not all thirty).
+modules of its own types (a one-shot program imports the few it uses, not all of them).
 tests/caffe_compat/onnx_path/test_converters.py fails when the written table is not :func:`scan`'s.
 """
 from __future__ import annotations

@@ -35,7 +35,7 @@ def inner_product(g, lp, bottoms, blobs):
     if rule.axis > 1:
         # the leading axes kept (copied, 0: no length written), the rest joined, then a
         # product with the (K, N) weights and the bias: the top's shape without a reshape
-        flat = g.op("Reshape", [x, g.const(np.array([0] * rule.axis + [k], np.int64))])
+        flat = g.op("Reshape", [x, g.const([0] * rule.axis + [k])])
         y = g.op("MatMul", [flat, g.constant(weight if rule.transpose
                                              else np.ascontiguousarray(weight.T))])
         if rule.bias_term:

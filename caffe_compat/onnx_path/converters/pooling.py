@@ -13,16 +13,25 @@ STOCHASTIC in TEST (``sum(x^2) / (sum(x) + FLT_MIN)`` per window where that sum 
 else 0): the ratio of two window sums, in an export's graph (``batch_free``) only: where the
 sum nearly cancels, the runtime's order of addition moves it beyond the torch-free path's
 bound (1e-5 of the output's scale); in TRAIN it samples (the torch path's).
+
+SPP (Caffe's SPPLayer, :mod:`caffe_compat.rules.spp`): each pyramid level is its own Pooling
+layer, written by the Pooling converter, flattened to (N, C bins); the levels concatenated on
+axis 1 (one level: its pooling output as it is). What that converter refuses for a level
+(STOCHASTIC) goes to the torch path.
 """
 import numpy as np
 
 from ...rules.pooling import AVE, FIELDS, MAX, STOCHASTIC, pooling_rule
-from ._common import ENGINE_FIELD, F32, Unsupported, declare, four_d, register, train_phase
+from ...rules.spp import FIELDS as SPP_FIELDS, spp_rule
+from ._common import (ENGINE_FIELD, F32, Unsupported, converter, declare, four_d, register,
+                      train_phase)
 
 _FLT_MAX = float(np.finfo(np.float32).max)
 
 # STOCHASTIC pooling goes to the torch path (but in an export's graph)
 declare("lite", "Pooling", "PoolingParameter", FIELDS - {"pool"}, refuses={"pool"},
+        no_effect=ENGINE_FIELD)
+declare("lite", "SPP", "SPPParameter", SPP_FIELDS - {"pool"}, refuses={"pool"},
         no_effect=ENGINE_FIELD)
 
 
@@ -51,7 +60,7 @@ def pooling(g, lp, bottoms, blobs):
     n, c, h, w = x.shape
     if rule.global_pooling:
         if rule.method == STOCHASTIC:
-            sums = [g.op("ReduceSum", [v, g.const(np.array([2, 3], np.int64))], {"keepdims": 1})
+            sums = [g.op("ReduceSum", [v, g.const([2, 3])], {"keepdims": 1})
                     for v in (g.op("Mul", [x, x]), x)]
             return [type(x)(_ratio(g, *sums), (n, c, 1, 1))]
         op = "GlobalMaxPool" if rule.method == MAX else "GlobalAveragePool"
@@ -74,7 +83,7 @@ def pooling(g, lp, bottoms, blobs):
             # an end pad as long as the window (a last window starting past the input, which
             # Caffe keeps without padding): runtimes refuse such pads, so the input is padded
             # with -FLT_MAX (never the maximum of a window that reaches the input) by a node
-            name = g.op("Pad", [name, g.const(np.array([0, 0, 0, 0, 0, 0] + pads[2:], np.int64)),
+            name = g.op("Pad", [name, g.const([0, 0, 0, 0, 0, 0] + pads[2:]),
                                 g.const(np.array(-_FLT_MAX, F32))])
             pads = pads[:2] + [0, 0]
         y = g.op("MaxPool", [name],
@@ -101,10 +110,9 @@ def _cut(g, x, win, hw):
     _, end_w, _, end_h = win.pads
     if end_h >= 0 and end_w >= 0:
         return x
-    return g.op("Slice", [x, g.const(np.array([0, 0], np.int64)),
-                          g.const(np.array([hw[0] + min(end_h, 0), hw[1] + min(end_w, 0)],
-                                           np.int64)),
-                          g.const(np.array([2, 3], np.int64))])
+    return g.op("Slice", [x, g.const([0, 0]),
+                          g.const([hw[0] + min(end_h, 0), hw[1] + min(end_w, 0)]),
+                          g.const([2, 3])])
 
 
 def _window_means(g, x, rule, win, hw):
@@ -114,7 +122,7 @@ def _window_means(g, x, rule, win, hw):
     pads = [0, 0, rule.pad[0], rule.pad[1], 0, 0, max(end_h, 0), max(end_w, 0)]
     name = _cut(g, x, win, hw)
     if any(pads):
-        name = g.op("Pad", [name, g.const(np.array(pads, np.int64))])
+        name = g.op("Pad", [name, g.const(pads)])
     return g.op("AveragePool", [name], {"kernel_shape": list(win.kernel),
                                         "strides": list(rule.stride)})
 
@@ -124,3 +132,15 @@ def _ratio(g, squares, total):
     total = g.op("Add", [total, g.const(np.array(np.finfo(F32).tiny, F32))])
     zero = g.const(np.array(0.0, F32))
     return g.op("Where", [g.op("Greater", [total, zero]), g.op("Div", [squares, total]), zero])
+
+
+@register("SPP")
+def spp(g, lp, bottoms, blobs):
+    x, = bottoms
+    rule = spp_rule(lp)
+    pool = converter("Pooling")
+    levels = [pool(g, level, [x], None)[0] for level, _ in rule.levels(x.shape)]
+    if len(levels) == 1:
+        return levels
+    flat = [g.op("Flatten", [y], {"axis": 1}) for y in levels]
+    return [type(x)(g.op("Concat", flat, {"axis": 1}), rule.top_shape(x.shape))]

@@ -16,11 +16,9 @@ import numpy as np
 from ...rules.boxes import CodeType
 from ...rules.proposal import FIELDS, NO_EFFECT, proposal_rule
 from . import _boxes
-from ._common import F32, declare, export_only, register
+from ._common import F32, FLOAT, INT32, declare, export_only, register
 
 declare("lite", "Proposal", "ProposalParameter", FIELDS, no_effect=NO_EFFECT)
-
-INT32, FLOAT = 6, 1                 # ONNX's TensorProto data types
 
 
 @register("Proposal")

@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 from ...rules.reduction import ASUM, FIELDS, MEAN, SUMSQ, reduction_rule
-from ._common import F32, Unsupported, declare, register
-from .reshape import reshaped
+from ._common import F32, FLOAT, Unsupported, declare, register
+from .shape import reshaped
 
 declare("lite", "Reduction", "ReductionParameter", FIELDS)
 
@@ -27,15 +27,14 @@ def reduction(g, lp, bottoms, blobs):
     if rule.operation == ASUM:
         # |x| summed (not ReduceL1: OpenVINO 2026.4's ONNX reader reduces every axis of a
         # ReduceL1-13, its axes attribute ignored)
-        name = g.op("ReduceSum", [g.op("Abs", [rows]), g.const(np.array([axis], np.int64))],
-                    {"keepdims": 0})
+        name = g.op("ReduceSum", [g.op("Abs", [rows]), g.const([axis])], {"keepdims": 0})
     elif rule.operation == SUMSQ:
         name = g.op("ReduceSumSquare", [rows], {"axes": [axis], "keepdims": 0})
     else:       # ReduceSum-13 takes its axes as an input
-        name = g.op("ReduceSum", [rows, g.const(np.array([axis], np.int64))], {"keepdims": 0})
+        name = g.op("ReduceSum", [rows, g.const([axis])], {"keepdims": 0})
     if rule.operation == MEAN and not top:
         # coeff / count in float32, as the rule computes it, for the batch given
-        count = g.op("Cast", [g.op("Size", [x])], {"to": 1})
+        count = g.op("Cast", [g.op("Size", [x])], {"to": FLOAT})
         return [type(x)(g.op("Mul", [name, g.op("Div", [g.const(np.array(rule.coeff, F32)),
                                                          count])]), top)]
     coeff = rule.scale(x.shape)

@@ -18,13 +18,12 @@ window sum divided by its area. Bins as our layer's: corners rounded half away f
 import numpy as np
 
 from ...rules.roi_pooling import PSROI_FIELDS, ROI_FIELDS, psroi_pooling_rule, roi_pooling_rule
-from ._common import F32, declare, export_only, register
+from ._common import DOUBLE, F32, FLOAT, INT32, INT64, declare, export_only, register
 
 declare("lite", "ROIPooling", "ROIPoolingParameter", ROI_FIELDS)
 declare("lite", "PSROIPooling", "PSROIPoolingParameter", PSROI_FIELDS)
 
 FLT_MIN = float(np.finfo(F32).tiny)
-INT32, INT64, FLOAT, DOUBLE = 6, 7, 1, 11          # ONNX's TensorProto data types
 
 
 @register("ROIPooling")

@@ -1,4 +1,5 @@
-"""Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct as torch's own modules.
+"""Convolution, Deconvolution, ConvolutionDepthwise and InnerProduct as torch's own modules;
+Im2col.
 
 Caffe's convolution is torch's cross-correlation with the same weight layout ``(N, C/g, *k)``,
 padding, stride, dilation and groups (where Caffe's window is longer than the padded input,
@@ -6,8 +7,13 @@ the bottom is first padded at its end with the zeros im2col reads there); its de
 is ``nn.ConvTranspose{1,2,3}d`` (weights ``(C, N/g, *k)``, output ``s (in - 1) + d (k - 1) + 1 - 2p``, both Caffe's and torch's rule).
 InnerProduct flattens the bottom from ``axis`` on and is ``nn.Linear`` (weights ``(N, K)``;
 ``transpose: true`` stores ``(K, N)``, transposed into the module).
+
+Im2col through the helper ``im2col``: Caffe's column buffer (rows channel-major over the
+kernel offsets, each row the output positions), zeros for the padding and for what Caffe's
+im2col reads past an axis shorter than the window. The geometry is the deploy file's (the
+positions per axis written as numbers); only values are copied, so the result is exact.
 """
-from ....rules import convolution as conv_rule
+from ....rules import convolution as conv_rule, im2col as im2col_rules
 from ....rules import inner_product as ip_rule
 from ....rules.fields import ENGINE_FIELD, declare
 from ..codegen import literal
@@ -15,16 +21,14 @@ from ..registry import register_emitter
 
 
 # the net's weights are written (its fillers ran when it was built); channels on axis 1 only
+_WRITTEN = dict.fromkeys(("weight_filler", "bias_filler"), "the net's weights are written")
 declare("pytorch-source", ("Convolution", "ConvolutionDepthwise", "Deconvolution"),
         "ConvolutionParameter", conv_rule.FIELDS - {"axis"}, refuses={"axis"},
-        no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL,
-                   "weight_filler": "the net's weights are written", "bias_filler":
-                   "the net's weights are written"})
-
-
+        no_effect={**ENGINE_FIELD, **conv_rule.ND_IM2COL, **_WRITTEN})
 declare("pytorch-source", "InnerProduct", "InnerProductParameter", ip_rule.FIELDS,
-        no_effect={**ENGINE_FIELD, "weight_filler": "the net's weights are written",
-                   "bias_filler": "the net's weights are written"})
+        no_effect={**ENGINE_FIELD, **_WRITTEN})
+declare("pytorch-source", "Im2col", "ConvolutionParameter", im2col_rules.FIELDS,
+        no_effect=im2col_rules.NO_EFFECT)
 
 
 @register_emitter("Convolution", "ConvolutionDepthwise", "Deconvolution")
@@ -69,3 +73,16 @@ def inner_product(e):
     if len(e.bottom_shapes[0]) != m.axis + 1:
         x = f"torch.flatten({x}, {m.axis})"
     return f"{attr}({x})"
+
+
+@register_emitter("Im2col")
+def im2col(e):
+    m = e.module
+    spatial = e.bottom_shapes[0][m.axis + 1:]
+    far = m.rule.far_padding(spatial)
+    out = tuple(e.top_shapes[0][m.axis + 1:])
+    args = [e.bottoms[0]] + [literal(tuple(v)) for v in (m.kernel, m.stride, m.pad,
+                                                          m.dilation, far, out)]
+    if m.axis != 1:
+        args.append(f"axis={m.axis}")
+    return f"{e.helper('im2col')}({', '.join(args)})"

@@ -1,11 +1,12 @@
-"""Axpy, Parameter, Reduction, MVN and Embed.
+"""Axpy, Parameter, Reduction, MVN, Embed and ArgMax.
 
 Axpy (SENet ports) is ``a x + y`` with ``a`` (N, C) broadcast over the spatial axes; Parameter
 returns its learned blob; Reduction sums (SUM, ASUM of ``|x|``, SUMSQ of ``x^2``) or averages
 (MEAN) every axis from ``axis`` on, times ``coeff``; MVN has the helper ``mvn`` (Caffe's
 backward drops a factor ``1 + eps / std`` that autograd keeps: a relative 1e-9 with the default
-eps); Embed looks rows up by the bottom's values truncated
-toward zero (Caffe's ``static_cast<int>``), plus the bias.
+eps); Embed looks rows up by the bottom's values truncated toward zero (Caffe's
+``static_cast<int>``), plus the bias; ArgMax has the helper ``arg_max``: Caffe's top-k with
+ties to the larger index, indices as floats, no gradient (Caffe has no backward for it).
 """
 from ....proto import caffe_pb2
 from ..codegen import literal
@@ -19,6 +20,7 @@ declare("pytorch-source", "MVN", "MVNParameter", mvn_rules.FIELDS)
 declare("pytorch-source", "Parameter", "ParameterParameter", {"shape"})
 declare("pytorch-source", "Embed", "EmbedParameter", {"num_output", "input_dim", "bias_term"},
         no_effect=fillers("EmbedParameter"))
+declare("pytorch-source", "ArgMax", "ArgMaxParameter", {"out_max_val", "top_k", "axis"})
 
 R = caffe_pb2.ReductionParameter
 
@@ -72,3 +74,18 @@ def embed(e):
     attr = e.parameters(**weights)
     y = f"F.embedding({e.bottoms[0]}.to(torch.int64), {attr}.weight)"
     return f"{y} + {attr}.bias" if m.bias_term else y
+
+
+@register_emitter("ArgMax")
+def arg_max(e):
+    m = e.module
+    args = [e.bottoms[0], str(m.top_k)]
+    if m.out_max_val:
+        args.append("out_max_val=True")
+    if m.has_axis:
+        args.append(f"axis={m.axis}")
+    else:
+        trailing = len(e.top_shapes[0]) - 3
+        if trailing:
+            args.append(f"trailing={trailing}")
+    return f"{e.helper('arg_max')}({', '.join(args)})"

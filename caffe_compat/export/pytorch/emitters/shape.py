@@ -1,10 +1,18 @@
 """Layers that move data without arithmetic: Split, Concat, Slice, Flatten, Reshape, Crop,
-Permute; and Interp (a bilinear resize to a size fixed by the deploy geometry).
+Permute, BatchReindex, Filter; and Interp (a bilinear resize to a size fixed by the deploy
+geometry).
 
 The generated code keeps the deploy file's geometry except for the batch axis (as the ONNX
 export): Slice's points, Crop's windows and Reshape's dimensions are the ones the built net
 computed, written as numbers; the batch axis is copied from the input (``x.shape[0]``) or
 inferred, never written.
+
+BatchReindex: ``top[i] = bottom[bottom_1[i]]`` along axis 0, the indices truncated toward zero
+(Caffe's ``static_cast<int>``); the gradient accumulates over repeated indices (autograd of
+``index_select``), the index bottom gets none. Filter: the items (axis 0) of every bottom but
+the last whose selector (the last bottom) is non-zero, in their order (NaN keeps its item, as
+C++'s truth test); the number of items kept varies with the data, as in Caffe. The kept items
+get their top's gradient, the others 0, the selector none.
 """
 from ..codegen import literal
 from ....rules import slice as slice_rules
@@ -107,3 +115,17 @@ def interp(e):
         x = f"{x}[:, :, {b}:{h + p.pad_end}, {b}:{w + p.pad_end}]"
     size = literal(tuple(e.top_shapes[0][2:]))
     return f'F.interpolate({x}, size={size}, mode="bilinear", align_corners=True)'
+
+
+@register_emitter("BatchReindex")
+def batch_reindex(e):
+    x, index = e.bottoms
+    return f"torch.index_select({x}, 0, {index}.detach().to(torch.int64))"
+
+
+@register_emitter("Filter")
+def filter_(e):
+    *data, selector = e.bottoms
+    keep = e.temp(f"torch.nonzero({selector}.detach().reshape(-1) != 0).reshape(-1)",
+                  f"{e.name}_keep")
+    return [f"{b}.index_select(0, {keep})" for b in data]
