@@ -6,7 +6,6 @@ the convolution's weight gradient in halves (:mod:`caffe_compat.kernels.fixed_or
 DetectionOutput's images in halves (:mod:`caffe_compat.rules.detection_output`)."""
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import threading
 import weakref
@@ -33,6 +32,9 @@ class Helper:
         """``fn(*args)`` on the helper thread: a future."""
         with self._lock:
             if self._pool is None:
+                # imported here: a process that never starts a helper (a one-shot net's read)
+                # does not pay for concurrent.futures and the logging it imports
+                import concurrent.futures
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix=self.name, initializer=self._start)
             pool = self._pool

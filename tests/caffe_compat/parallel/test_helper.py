@@ -1,5 +1,7 @@
 """The one helper thread shared by the kernels' halves (caffe_compat.parallel.helper)."""
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -30,3 +32,17 @@ def test_a_forked_child_makes_its_own_helper_thread():
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_pool_library_loads_with_the_first_helper_thread():
+    """The rules that hold a helper (DetectionOutput's) load without concurrent.futures and
+    the logging it imports: a one-shot SSD read pays for them only if a forward splits."""
+    program = ("import sys\n"
+               "import caffe_compat.rules.detection_output\n"
+               "from caffe_compat.parallel.helper import Helper\n"
+               "before = 'concurrent.futures' in sys.modules\n"
+               "Helper('t').submit(int, 2).result()\n"
+               "print(before, 'concurrent.futures' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["False", "True"]
