@@ -261,7 +261,7 @@ def _refuse_solverstate(source, data):
     state = caffe_pb2.SolverState()
     try:
         state.ParseFromString(data)
-    except DecodeError:
+    except (DecodeError, ValueError):   # protobuf's pure-Python parser: a string not UTF-8
         return
     if (state.HasField("learned_net") or len(state.history) > 0) and not len(
             unknown_fields.UnknownFieldSet(state)):

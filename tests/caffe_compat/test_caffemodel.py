@@ -1,6 +1,8 @@
 """Binary caffemodels: Caffe's files read exactly, written back byte for byte, bad files named."""
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -317,3 +319,20 @@ def test_array_to_blob_is_bit_exact():
 def test_layer_blobs_of_a_prototxt_net_are_empty():
     net = read_net(public_input("original", "deploy", "SRCNN_net.prototxt"))
     assert all(arrays == [] for _, _, arrays in layer_blobs(net))
+
+
+def test_a_string_not_utf8_under_protobufs_pure_python_parser_is_a_weights_error():
+    """protobuf's pure-Python parser raises UnicodeDecodeError (a ValueError) on a string
+    field that is not UTF-8, where upb keeps the bytes: the caffemodel reader's solver-state
+    check takes both, and the file is refused with the reader's own message."""
+    program = ("from caffe_compat.io import caffemodel\n"
+               "from caffe_compat.errors import WeightsError\n"
+               "try:\n"
+               "    caffemodel.parse_caffemodel(bytes([0x12, 2, 0xff, 0xfe]), 'x.caffemodel')\n"
+               "except WeightsError as e:\n"
+               "    print('refused:', e)\n")
+    env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
+    out = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("refused: x.caffemodel: not a valid binary caffemodel")
