@@ -88,25 +88,24 @@ def elu(e):
     return f"F.elu({e.bottoms[0]}, {literal(e.module.alpha)})"
 
 
+def scaled_shifted(x, scale, shift=0.0):
+    """``shift + scale x`` with only the steps that change the value (Exp's, Log's, Power's
+    and Swish's factors)."""
+    t = x if scale == 1.0 else f"{x} * {literal(scale)}"
+    return t if shift == 0.0 else f"{t} + {literal(shift)}"
+
+
 @register_emitter("Exp")
 def exp(e):
     m = e.module
-    x = e.bottoms[0]
-    y = f"torch.exp({x})" if m.inner == 1.0 else f"torch.exp({x} * {literal(m.inner)})"
-    return y if m.outer == 1.0 else f"{y} * {literal(m.outer)}"
-
-
-def scaled_shifted(x, scale, shift):
-    """``shift + scale x`` with only the steps that change the value (Log's and Power's)."""
-    t = x if scale == 1.0 else f"{x} * {literal(scale)}"
-    return t if shift == 0.0 else f"{t} + {literal(shift)}"
+    return scaled_shifted(f"torch.exp({scaled_shifted(e.bottoms[0], m.inner)})", m.outer)
 
 
 @register_emitter("Log")
 def log(e):
     m = e.module
-    y = f"torch.log({scaled_shifted(e.bottoms[0], m.scale, m.shift)})"
-    return y if m.base_scale == 1.0 else f"{y} * {literal(m.base_scale)}"
+    return scaled_shifted(f"torch.log({scaled_shifted(e.bottoms[0], m.scale, m.shift)})",
+                          m.base_scale)
 
 
 @register_emitter("Threshold")
@@ -128,9 +127,7 @@ def relu6(e):
 @register_emitter("Swish")
 def swish(e):
     x = e.bottoms[0]
-    beta = e.module.beta
-    inner = x if beta == 1.0 else f"{x} * {literal(beta)}"
-    return f"{x} * torch.sigmoid({inner})"
+    return f"{x} * torch.sigmoid({scaled_shifted(x, e.module.beta)})"
 
 
 # the net's slopes are written (the filler ran when it was built)
