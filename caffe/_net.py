@@ -54,6 +54,37 @@ def _phase(value):
     raise TypeError(f"phase must be caffe.TRAIN or caffe.TEST, got {value!r}")
 
 
+_USAGE = ("Net(network_file, phase, level=0, stages=None, weights=None) or the older "
+          "Net(network_file, weights, phase)")
+
+
+def _net_arguments(args, phase, level, stages, weights):
+    """(phase, level, stages, weights) from the arguments after the net file, as pycaffe's two
+    constructors take them: ``(phase, level=0, stages=None, weights=None)``, positional or by
+    keyword, or the older ``(weights, phase)``, positional only, told by its second argument
+    being a file name (pycaffe tries that form first)."""
+    if args and isinstance(args[0], (str, bytes, os.PathLike)) and \
+            str(args[0]).upper() not in ("TRAIN", "TEST"):
+        if len(args) != 2 or any(v is not None for v in (phase, level, stages, weights)):
+            raise TypeError("Net(network_file, weights, phase) takes exactly these three "
+                            f"arguments, by position; or use {_USAGE.split(' or ')[0]}")
+        warnings.warn("Net(network_file, weights, phase) is deprecated: use "
+                      "Net(network_file, phase, weights=weights)", DeprecationWarning,
+                      stacklevel=3)
+        return args[1], 0, None, args[0]
+    if len(args) > 4:
+        raise TypeError(f"{_USAGE}: got {len(args) + 1} positional arguments")
+    given = {"phase": phase, "level": level, "stages": stages, "weights": weights}
+    for name, value in zip(given, args):
+        if given[name] is not None:
+            raise TypeError(f"Net() got multiple values for argument '{name}'")
+        given[name] = value
+    if given["phase"] is None:
+        raise TypeError(f"{_USAGE}: the phase (caffe.TRAIN or caffe.TEST) is missing")
+    return (given["phase"], 0 if given["level"] is None else int(given["level"]),
+            given["stages"], given["weights"])
+
+
 def _array_engine_allowed():
     return os.environ.get("CAFFE_COMPAT_ARRAY_NET", "1").strip() != "0" and \
         not _mode.gpu_mode()
@@ -80,8 +111,8 @@ class Net:
     _placed = "cpu"
     _solver_net = False
 
-    def __init__(self, network_file, *args, level=0, stages=None, weights=None, _net=None,
-                 _arrays=None):
+    def __init__(self, network_file, *args, phase=None, level=None, stages=None, weights=None,
+                 _net=None, _arrays=None):
         self._arrays = None
         self._layers = None
         if _net is not None:         # a solver's net, on the device its solver chose
@@ -98,16 +129,7 @@ class Net:
             self._blobs = collections.OrderedDict(
                 (n, Blob(_arrays, n)) for n in _arrays.graph.blob_names)
             return
-        if len(args) == 2:       # the older form: pycaffe warns that it is deprecated
-            weights, phase = args
-            warnings.warn("Net(network_file, weights, phase) is deprecated: use "
-                          "Net(network_file, phase, weights=weights)", DeprecationWarning,
-                          stacklevel=2)
-        elif len(args) == 1:
-            phase = args[0]
-        else:
-            raise TypeError("Net(network_file, phase, level=0, stages=None, weights=None) "
-                            "or Net(network_file, weights, phase)")
+        phase, level, stages, weights = _net_arguments(args, phase, level, stages, weights)
         self._source = (os.fspath(network_file), _phase(phase), level, list(stages or []))
         why = []
         if _array_engine_allowed():
@@ -357,7 +379,8 @@ class Net:
             if set(kwargs) != set(self.inputs):
                 raise ValueError(f"Input blob arguments {sorted(kwargs)} do not match net "
                                  f"inputs {self.inputs}")
-            self._check_inputs({name: np.shape(value) for name, value in kwargs.items()})
+            self._check_inputs({name: self._fed_shape(name, value)
+                                for name, value in kwargs.items()})
             for name, value in kwargs.items():
                 value = np.asarray(value)
                 if value.shape[0] != self._blobs[name].shape[0]:
@@ -369,6 +392,16 @@ class Net:
             self._check_inputs()        # blobs set by hand (the arrays fed were checked above)
         self._forward(first, last)
         return {name: self._blobs[name].data for name in outputs}
+
+    def _fed_shape(self, name, value):
+        """The shape input ``name`` takes from ``value``: pycaffe assigns it with numpy's
+        broadcasting (``blobs[name].data[...] = value``), so a value that broadcasts to the
+        blob (one grey channel for a colour net's three) fills the blob's shape."""
+        shape, blob = np.shape(value), tuple(self._blobs[name].shape)
+        try:
+            return blob if np.broadcast_shapes(shape, blob) == blob else shape
+        except ValueError:
+            return shape
 
     def _check_inputs(self, fed=None):
         """The arrays ``fed`` ({input: shape}; default: the input blobs as they are now) are

@@ -27,8 +27,10 @@ def _skimage():
 # ------------------------------------------------------------------ proto conversions
 def blobproto_to_array(blob, return_diff=False):
     """The data (or with ``return_diff`` the diff) of a BlobProto as an array of its shape:
-    ``num x channels x height x width`` when any legacy dimension is set, else ``shape.dim``."""
-    values = np.array(blob.diff if return_diff else blob.data)
+    ``num x channels x height x width`` when any legacy dimension is set, else ``shape.dim``.
+    float64, as pycaffe's ``np.array`` of the repeated field gives (Python floats), whatever
+    numpy type the protobuf runtime gives the field."""
+    values = np.array(blob.diff if return_diff else blob.data, dtype=np.float64)
     if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
         shape = (blob.num, blob.channels, blob.height, blob.width)
     else:

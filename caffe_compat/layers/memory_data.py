@@ -5,8 +5,12 @@ all four required and positive) and label. Arrays are given with :meth:`Net.set_
 (pycaffe's call, with pycaffe's checks: float32, C-contiguous, data N x C x H x W, labels N or
 N x 1 x 1 x 1, the same N, a multiple of ``batch_size``) or with :meth:`MemoryData.reset`
 (Caffe's ``Reset(data, labels, n)``). Each forward yields the next ``batch_size`` items in order
-and wraps to the first after the last; the tops share memory with the given arrays, as Caffe's
-do (a change to the arrays shows in the next batches). A forward before any arrays is an error.
+and wraps to the first after the last. The arrays are read at each forward, as Caffe reads
+them (a change to the arrays shows in the next batches). Caffe points its tops at the arrays'
+memory; here each batch is copied into the tops, which the net keeps as its own memory
+(pycaffe's ``.data`` views stay valid across forwards), so the given arrays are never written:
+a write to ``net.blobs['data'].data`` changes the blob, not the caller's array. A forward
+before any arrays is an error.
 
 Caffe applies ``transform_param`` only to data added as Datum or cv::Mat vectors
 (AddDatumVector / AddMatVector, which pycaffe does not expose); arrays given through Reset or
@@ -115,7 +119,9 @@ class MemoryData(Layer):
         if pos + b > self._n:
             self.fail(f"the batch at item {pos} of size {b} runs past the {self._n} items given "
                       "(the batch size was changed after the arrays were set)")
-        data = self._data[pos:pos + b]
-        labels = self._labels[pos:pos + b].reshape(b, 1, 1, 1)
+        # copies: the net stores later batches into the tops' memory (stepwise._put), which
+        # must not be the caller's arrays
+        data = self._data[pos:pos + b].clone()
+        labels = self._labels[pos:pos + b].reshape(b, 1, 1, 1).clone()
         self._pos = (pos + b) % self._n
         return data, labels

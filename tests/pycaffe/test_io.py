@@ -129,6 +129,10 @@ def test_blobproto_round_trips_with_diff():
     blob = caffe.io.array_to_blobproto(a, diff=-a)
     np.testing.assert_array_equal(caffe.io.blobproto_to_array(blob), a)
     np.testing.assert_array_equal(caffe.io.blobproto_to_array(blob, return_diff=True), -a)
+    # float64, as pycaffe's np.array of the repeated field (a mean file saved with np.save
+    # keeps pycaffe's dtype)
+    assert caffe.io.blobproto_to_array(blob).dtype == np.float64
+    assert caffe.io.blobproto_to_array(blob, return_diff=True).dtype == np.float64
     arrays = [a, np.ones((5,), np.float32)]
     back = caffe.io.blobprotovector_str_to_arraylist(
         caffe.io.arraylist_to_blobprotovector_str(arrays))

@@ -130,6 +130,27 @@ def test_save_and_read(net, net_file, tmp_path):
     _same_params(net, other)
 
 
+def test_constructor_forms(net, net_file, tmp_path):
+    # pycaffe's Net(network_file, phase, level=0, stages=None, weights=None) by position or by
+    # keyword, and the older Net(network_file, weights, phase), positional only
+    path = str(tmp_path / "w.caffemodel")
+    net.save(path)
+    f = net_file(SIMPLE)
+    for built in (caffe.Net(f, phase=caffe.TRAIN, weights=path),
+                  caffe.Net(network_file=f, phase=caffe.TRAIN, weights=path),
+                  caffe.Net(f, weights=path, phase=caffe.TRAIN),
+                  caffe.Net(f, caffe.TRAIN, 0, [], path),
+                  caffe.Net(f, caffe.TRAIN, 0, weights=path)):
+        _same_params(net, built)
+    assert caffe.Net(f, caffe.TEST, 0).outputs == caffe.Net(f, caffe.TEST).outputs
+    with pytest.raises(TypeError, match="phase .* is missing"):
+        caffe.Net(f)
+    with pytest.raises(TypeError, match="multiple values for argument 'phase'"):
+        caffe.Net(f, caffe.TEST, phase=caffe.TEST)
+    with pytest.raises(TypeError, match=r"weights, phase\) takes exactly these three"):
+        caffe.Net(f, path, phase=caffe.TEST)
+
+
 def test_save_and_load_hdf5(net, net_file, tmp_path):
     path = str(tmp_path / "w.h5")
     net.save_hdf5(path)
@@ -337,6 +358,29 @@ def test_set_input_arrays(net_file):
     np.testing.assert_array_equal(net.blobs["data"].data, data[2:])
 
 
+def test_set_input_arrays_never_writes_the_arrays(net_file):
+    # pycaffe reads the arrays at each forward and never writes them: batches wrap around in
+    # order, the caller's arrays keep their values, a second set_input_arrays starts again at
+    # its first batch (the views of .data taken between forwards are the net's memory)
+    net = caffe.Net(net_file("""layer { name: 'd' type: 'MemoryData' top: 'data' top: 'label'
+      memory_data_param { batch_size: 2 channels: 1 height: 1 width: 2 } }"""), caffe.TEST)
+    data = np.arange(8, dtype=np.float32).reshape(4, 1, 1, 2)
+    labels = np.arange(4, dtype=np.float32)
+    kept, kept_labels = data.copy(), labels.copy()
+    net.set_input_arrays(data, labels)
+    for k in range(5):
+        net.forward()
+        rows = slice(0, 2) if k % 2 == 0 else slice(2, 4)
+        np.testing.assert_array_equal(net.blobs["data"].data, kept[rows])
+        np.testing.assert_array_equal(net.blobs["label"].data.ravel(), kept_labels[rows])
+    np.testing.assert_array_equal(data, kept)
+    np.testing.assert_array_equal(labels, kept_labels)
+    net.set_input_arrays(data + 100, labels)
+    net.forward()
+    np.testing.assert_array_equal(net.blobs["data"].data, kept[:2] + 100)
+    np.testing.assert_array_equal(data, kept)
+
+
 # pycaffe's own net, with DummyData, once the engine has that layer
 DUMMY = SIMPLE.replace("""layer { type: 'Python' name: 'data' top: 'data' top: 'label'
   python_param { module: 'tests.pycaffe.pylayers' layer: 'GaussianData' param_str: '1' } }""",
@@ -355,3 +399,20 @@ def test_pycaffes_net_with_dummy_data(net_file):
     net.backward()
     assert net.inputs == [] and net.outputs == ["loss"]
     assert np.abs(net.params["conv"][0].diff).max() > 0
+
+
+def test_forward_broadcasts_inputs_as_pycaffe(net_file):
+    # pycaffe copies each input with numpy's broadcasting (blobs[name].data[...] = value): a
+    # grey N x 1 x H x W batch feeds a colour net's three channels; what does not broadcast
+    # is still the input error
+    net = caffe.Net(net_file("""input: 'data' input_shape { dim: 2 dim: 3 dim: 4 dim: 4 }
+      layer { name: 'c' type: 'Convolution' bottom: 'data' top: 'c'
+        convolution_param { num_output: 2 kernel_size: 3
+          weight_filler { type: 'uniform' min: -1 max: 1 } } }"""), caffe.TEST)
+    grey = np.random.RandomState(0).rand(2, 1, 4, 4).astype(np.float32)
+    got = net.forward(data=grey)["c"].copy()
+    want = net.forward(data=np.repeat(grey, 3, axis=1))["c"]
+    np.testing.assert_array_equal(got, want)
+    assert net.forward_all(data=np.concatenate([grey] * 2))["c"].shape == (4, 2, 2, 2)
+    with pytest.raises(ValueError):
+        net.forward(data=np.zeros((2, 2, 4, 4), np.float32))
