@@ -512,11 +512,41 @@ class Net:
         with _placement.params_on_engine(self, writes=True):
             net.copy_from(path)
 
+    def before_forward(self, callback):
+        """pycaffe's net hook: ``callback(i)`` before layer ``i`` runs forward, in every
+        forward of this net (a solver's iterations included); the layers then run one by one
+        on the torch engine (:meth:`caffe_compat.net.stepwise.Stepwise.forward`)."""
+        self._add_hook("before_forward", callback)
+
+    def after_forward(self, callback):
+        """pycaffe's net hook: ``callback(i)`` after layer ``i`` ran forward."""
+        self._add_hook("after_forward", callback)
+
+    def before_backward(self, callback):
+        """pycaffe's net hook: ``callback(i)`` before layer ``i`` runs backward (every layer
+        of the range, as Caffe's BackwardFromTo, whether it needs a backward or not)."""
+        self._add_hook("before_backward", callback)
+
     def after_backward(self, callback):
-        """Caffe's layer-wise reduction hook (``net.after_backward(nccl)`` with
-        ``layer_wise_reduce``): accepted; the exchange sums every gradient once, in
-        ``on_gradients_ready``, which gives the same sums."""
-        self._after_backward = getattr(self, "_after_backward", []) + [callback]
+        """pycaffe's net hook: ``callback(i)`` after layer ``i`` ran backward. With a
+        ``caffe.NCCL`` (Caffe's layer-wise reduction, ``layer_wise_reduce``): accepted; the
+        exchange sums every gradient once, in ``on_gradients_ready``, which gives the same
+        sums."""
+        from ._solver import NCCL
+        if isinstance(callback, NCCL):
+            return
+        self._add_hook("after_backward", callback)
+
+    def _add_hook(self, when, callback):
+        if not callable(callback):
+            raise TypeError(f"net.{when}() takes a callable of one argument (the layer's "
+                            f"index), got {type(callback).__name__}")
+        if self._arrays is not None and self._pinned:
+            raise NetError(f"net.{when}(): this net belongs to a solver on the array engine, "
+                           "whose iterations run without stopping between layers; set "
+                           "CAFFE_COMPAT_ARRAY_NET=0 before creating the solver to run its "
+                           "nets on torch, which calls the hooks")
+        self._store.hooks.setdefault(when, []).append(callback)     # (moves it to torch)
 
     def share_with(self, other):
         """Use ``other``'s parameter blobs for the layers of the same name

@@ -102,6 +102,8 @@ class Stepwise:
         self.diff = {}
         self.exported = set()        # blobs whose storage was handed out
         self.memory = None           # host and device copies of a net on a device
+        # pycaffe's Net hooks ({"before_forward": [callables], ...}): see :meth:`forward`
+        self.hooks = {}
         self.loss_weights = {}
         for node, key, weights, _ in self.nodes:
             for name, w in zip(node.tops, weights):
@@ -218,9 +220,12 @@ class Stepwise:
         """Run layers ``start`` to ``end`` (inclusive); returns the total loss of the layers
         run (float), as Caffe's ForwardFromTo. A shape error names its layer
         (:func:`caffe_compat.net.reshape.explain`, from the blobs' shapes as they are)."""
+        end = len(self.nodes) - 1 if end is None else end
         try:
+            if self.hooks:
+                return self._hooked(range(start, end + 1), "forward")
             if self.memory is not None:        # host and device copies brought up to date
-                return self.memory.forward(start, len(self.nodes) - 1 if end is None else end)
+                return self.memory.forward(start, end)
             return self._forward(start, end)
         except Exception as e:
             shapes = {name: tuple(self.data[name].shape) for name in self.data}
@@ -430,9 +435,32 @@ class Stepwise:
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
         reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
         start = len(self.nodes) - 1 if start is None else start
+        if self.hooks:
+            return self._hooked(range(start, end - 1, -1), "backward")
         if self.memory is not None:            # host and device copies brought up to date
             return self.memory.backward(start, end)
         return self._backward(start, end)
+
+    def _hooked(self, layers, direction):
+        """Caffe's ForwardFromTo / BackwardFromTo with the net's callbacks (pycaffe's
+        ``before_forward``, ``after_forward``, ``before_backward``, ``after_backward``): each
+        layer ``i`` of ``layers`` runs alone, between ``callback(i)`` of every callback added
+        before it and after it, in the order they were added; the host views are current in
+        the callbacks. The forward's total loss (None for a backward)."""
+        run = getattr(self.memory if self.memory is not None else self,
+                      direction if self.memory is not None else "_" + direction)
+        before = self.hooks.get("before_" + direction, ())
+        after = self.hooks.get("after_" + direction, ())
+        loss = 0.0
+        for i in layers:
+            for callback in before:
+                callback(i)
+            got = run(i, i)
+            if direction == "forward":
+                loss += got or 0.0
+            for callback in after:
+                callback(i)
+        return loss if direction == "forward" else None
 
     def _backward(self, start, end):
         if self._plan_forward and start == len(self.nodes) - 1 and end == 0:

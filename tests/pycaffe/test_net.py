@@ -416,3 +416,44 @@ def test_forward_broadcasts_inputs_as_pycaffe(net_file):
     assert net.forward_all(data=np.concatenate([grey] * 2))["c"].shape == (4, 2, 2, 2)
     with pytest.raises(ValueError):
         net.forward(data=np.zeros((2, 2, 4, 4), np.float32))
+
+
+HOOKED = """name: 'hooked' force_backward: true
+input: 'data' input_shape { dim: 2 dim: 3 dim: 5 dim: 5 }
+layer { type: 'Convolution' name: 'conv' bottom: 'data' top: 'conv'
+  convolution_param { num_output: 4 kernel_size: 3
+    weight_filler { type: 'uniform' min: -1 max: 1 } bias_filler { type: 'constant' value: 0.1 } } }
+layer { type: 'ReLU' name: 'relu' bottom: 'conv' top: 'conv' }
+layer { type: 'InnerProduct' name: 'ip' bottom: 'conv' top: 'ip'
+  inner_product_param { num_output: 3 weight_filler { type: 'uniform' min: -1 max: 1 } } }
+"""
+
+
+def test_net_hooks_run_around_each_layer(net_file, tmp_path):
+    # pycaffe's before_forward / after_forward / before_backward / after_backward: callback(i)
+    # around layer i of every pass (ForwardFromTo, BackwardFromTo), the blobs current inside;
+    # the values are those of the same net without hooks
+    f = net_file(HOOKED)
+    plain = caffe.Net(f, caffe.TEST)
+    plain.save(str(tmp_path / "w.caffemodel"))
+    hooked = caffe.Net(f, caffe.TEST, weights=str(tmp_path / "w.caffemodel"))
+    calls, seen = [], {}
+    for when in ("before_forward", "after_forward", "before_backward", "after_backward"):
+        getattr(hooked, when)(lambda i, when=when: calls.append((when, i)))
+    hooked.after_forward(lambda i: seen.setdefault(i, hooked.blobs["conv"].data.copy()))
+    x = np.random.RandomState(1).randn(2, 3, 5, 5).astype(np.float32)
+    want, got = plain.forward(data=x)["ip"].copy(), hooked.forward(data=x)["ip"]
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+    # layer 0 is the Input layer Caffe 1.0 makes of the 'input:' fields
+    assert calls == [(w, i) for i in range(4) for w in ("before_forward", "after_forward")]
+    assert (seen[1] < 0).any() and (seen[2] >= 0).all()      # conv, then the in-place ReLU
+    calls.clear()
+    top = np.random.RandomState(2).randn(2, 3).astype(np.float32)
+    want = plain.backward(ip=top)["data"].copy()
+    np.testing.assert_allclose(hooked.backward(ip=top)["data"], want, rtol=RTOL, atol=ATOL)
+    assert calls == [(w, i) for i in (3, 2, 1, 0) for w in ("before_backward", "after_backward")]
+    calls.clear()
+    hooked.forward(start="relu", end="ip")
+    assert calls == [(w, i) for i in (2, 3) for w in ("before_forward", "after_forward")]
+    with pytest.raises(TypeError, match="takes a callable"):
+        hooked.before_forward(3)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import caffe
+import caffe_compat.errors
 
 from .test_net import SIMPLE
 
@@ -142,3 +143,25 @@ def test_training_loop_fed_through_blobs(net_file, tmp_path, monkeypatch):
         y_blob[...] = x @ true_w.T
         s.step(1)
     np.testing.assert_allclose(s.net.params["fc"][0].data, true_w, atol=1e-3)
+
+
+def test_net_hooks_fire_in_iterations(solver):
+    # the hooks of solver.net run in every iteration's forward and backward, as Caffe's
+    # Solver::Step calls ForwardBackward (this solver's nets are on torch: a Python layer)
+    calls = []
+    solver.net.after_forward(lambda i: calls.append(("f", i)))
+    solver.net.after_backward(lambda i: calls.append(("b", i)))
+    solver.step(2)
+    one = [("f", i) for i in range(4)] + [("b", i) for i in (3, 2, 1, 0)]
+    assert calls == one * 2
+
+
+def test_net_hooks_need_the_torch_engine(net_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = caffe.SGDSolver(net_file(f"net: '{net_file(FED)}' base_lr: 0.1 lr_policy: 'fixed' "
+                                 "max_iter: 10 display: 0 snapshot_prefix: 'fed'",
+                                 name="fed_solver.txt"))
+    if s.net.engine != "array":
+        pytest.skip("the solver runs on torch here")
+    with pytest.raises(caffe_compat.errors.NetError, match="CAFFE_COMPAT_ARRAY_NET=0"):
+        s.net.before_forward(print)
