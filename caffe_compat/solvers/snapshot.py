@@ -126,11 +126,25 @@ def _write_state_hdf5(path, it, learned_net, current_step, history):
     import h5py
     with h5py.File(path, "w") as f:
         f.create_dataset("iter", data=np.array([it], np.int32))
-        f.create_dataset("learned_net", data=np.bytes_(learned_net))
+        _write_string(f, "learned_net", learned_net)
         f.create_dataset("current_step", data=np.array([current_step], np.int32))
         group = f.create_group("history")
         for i, h in enumerate(history):
             group.create_dataset(str(i), data=h.detach().cpu().numpy())
+
+
+def _write_string(f, name, text):
+    """Caffe's ``hdf5_save_string`` (HDF5's ``H5LTmake_dataset_string``): a scalar of one
+    fixed-length string, its terminating NUL included (Caffe's ``hdf5_load_string`` reads
+    that many bytes as a C string, so a string without it would run on past its end)."""
+    import h5py
+    data = text.encode("utf-8")
+    kind = h5py.h5t.C_S1.copy()
+    kind.set_size(len(data) + 1)
+    kind.set_strpad(h5py.h5t.STR_NULLTERM)
+    dataset = h5py.h5d.create(f.id, name.encode(), kind, h5py.h5s.create(h5py.h5s.SCALAR))
+    dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array(data, dtype=f"S{len(data) + 1}"),
+                  mtype=kind)
 
 
 def _read_state_hdf5(path):

@@ -339,6 +339,15 @@ def test_hdf5_snapshot_format_round_trip(tmp_path, monkeypatch):
         assert set(f) == {"data", "diff"}
         np.testing.assert_array_equal(f["data/conv/0"][()], first.net.params["conv"][0]
                                       .detach().numpy())
+    with h5py.File(state, "r") as f:
+        # H5LTmake_dataset_string's layout, as Caffe's hdf5_save_string writes it: Caffe's
+        # hdf5_load_string reads the string's size in bytes as a C string, so its NUL is
+        # part of the dataset (without it, Caffe 1.0 opened "..._iter_7.caffemodel.h5|;V")
+        kind = f["learned_net"].id.get_type()
+        assert f["learned_net"].shape == ()
+        assert kind.get_size() == len(model) + 1
+        assert kind.get_strpad() == h5py.h5t.STR_NULLTERM
+        assert f["learned_net"][()] == model.encode()
     resumed = _solver()
     resumed.solve(resume=state)
     params, history, _ = _final_state(resumed)
