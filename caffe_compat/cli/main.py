@@ -122,9 +122,9 @@ def _train_arguments(parser):
           "by ','; not with -snapshot")
     _flag(parser, "snapshot", default="", help="a .solverstate to resume training from")
     _flag(parser, "model", "net", default=None, help="train net file replacing the one named "
-          "in the solver")
+          "in the solver (Caffe's train ignores -model)")
     _flag(parser, "iterations", type=int, default=None, help="stop after this iteration "
-          "(replaces max_iter)")
+          "(replaces max_iter; Caffe's train ignores -iterations)")
     _flag(parser, "sigint_effect", default="stop", choices=("stop", "snapshot", "none"),
           help="action on SIGINT (Ctrl-C)")
     _flag(parser, "sighup_effect", default="snapshot", choices=("stop", "snapshot", "none"),
@@ -189,6 +189,13 @@ def _train(args, log, device, data_parallel):
         test_iter=args.test_iter, level=args.level, stages=args.stage.split(","),
         caffe_position=args.caffe_resume, log=log,
         progress=stderr_is_terminal() and not args.no_progress and parallel.is_root())
+    # Caffe's train reads neither flag: said where the run differs from Caffe's
+    if args.iterations is not None:
+        log.info(f"-iterations {args.iterations} replaces the solver's max_iter (Caffe's "
+                 "train ignores -iterations and runs to max_iter)", "caffe.cpp:174")
+    if args.model is not None:
+        log.info(f"-model {args.model} replaces the solver's net (Caffe's train ignores "
+                 "-model and trains the solver's net)", "caffe.cpp:174")
     watch = None if data_parallel else _pipes.ReaderWatch()
     with _signals.Signals(args.sigint_effect, args.sighup_effect, watch) as signals:
         if data_parallel:

@@ -10,6 +10,11 @@ ends ``tee`` as well) does not end the run: its lines are dropped from then on
 (:func:`drop_lost_stream`) and training goes on to what the signal asked for, the snapshot of
 Caffe's SIGINT stop included, as ``caffe train`` does in the same pipe; ``--log`` files still
 receive every line.
+
+``GLOG_minloglevel`` (glog's environment flag, which Caffe's tools read: 0 INFO, 1 WARNING,
+2 ERROR, 3 FATAL) drops the stream's lines of lower severity, as in Caffe
+(``GLOG_minloglevel=1 caffe train ...`` prints warnings and errors only); ``--log`` files keep
+every line.
 """
 from __future__ import annotations
 
@@ -21,6 +26,15 @@ import sys
 
 _PY_LOG = logging.getLogger("caffe_compat.solver")
 _LEVELS = {"I": logging.INFO, "W": logging.WARNING, "E": logging.ERROR, "F": logging.CRITICAL}
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}           # glog's numbers
+
+
+def min_log_level():
+    """glog's ``GLOG_minloglevel`` (0 when unset or not a number, as glog reads it)."""
+    try:
+        return int(os.environ.get("GLOG_minloglevel", "0"))
+    except ValueError:
+        return 0
 
 
 def g(value):
@@ -49,12 +63,15 @@ class SolverLog:
         self.files = list(files)
         self.bar = None
         self.lines = [] if keep else None
+        self.min_level = min_log_level()
 
     def _emit(self, severity, where, message):
         line = glog_line(severity, where, message)
         if self.lines is not None:
             self.lines.append(line)
-        if self.stream is not None:
+        if self.stream is not None and _SEVERITY[severity] < self.min_level:
+            pass                                        # GLOG_minloglevel (module doc)
+        elif self.stream is not None:
             try:
                 if self.bar is not None:
                     from tqdm import tqdm

@@ -195,6 +195,22 @@ def test_original_solver_needs_prefix_override(cnnd_data, monkeypatch, capsys):
 
 
 # ------------------------------------------------------------------------ small net runs
+def test_glog_min_log_level(tmp_path, monkeypatch, capsys):
+    # GLOG_minloglevel, which Caffe's tools read through glog: 1 drops the INFO lines, the
+    # --log file keeps them all
+    monkeypatch.chdir(make_small(tmp_path))
+    monkeypatch.setenv("GLOG_minloglevel", "1")
+    assert main(["train", "-solver", "solver.prototxt", "-iterations", "1",
+                 "--log", "run.log"]) == 0
+    err = capsys.readouterr().err
+    assert not [line for line in err.splitlines() if line.startswith("I")]
+    with open("run.log") as f:
+        assert "Optimization Done." in f.read()
+    monkeypatch.setenv("GLOG_minloglevel", "0")
+    assert main(["train", "-solver", "solver.prototxt", "-iterations", "1"]) == 0
+    assert "Optimization Done." in capsys.readouterr().err
+
+
 def test_train_resume_and_weights(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(make_small(tmp_path))
     assert main(["train", "-solver", "solver.prototxt", "-iterations", "6"]) == 0
@@ -203,6 +219,8 @@ def test_train_resume_and_weights(tmp_path, monkeypatch, capsys):
                  "snap/small_iter_6.solverstate", "-iterations", "8"]) == 0
     err = capsys.readouterr().err
     assert "Resuming from snap/small_iter_6.solverstate" in err
+    # Caffe's train ignores -iterations: the log says it stands for max_iter here
+    assert "-iterations 8 replaces the solver's max_iter (Caffe's train ignores" in err
     assert "Restored the data read position" in err
     # stopped at 6 and resumed == uninterrupted: byte-identical weights at 8
     assert main(["train", "-solver", "solver.prototxt", "-iterations", "8",
