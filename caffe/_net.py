@@ -394,10 +394,13 @@ class Net:
         return {name: self._blobs[name].data for name in outputs}
 
     def _fed_shape(self, name, value):
-        """The shape input ``name`` takes from ``value``: pycaffe assigns it with numpy's
-        broadcasting (``blobs[name].data[...] = value``), so a value that broadcasts to the
-        blob (one grey channel for a colour net's three) fills the blob's shape."""
+        """The shape input ``name`` takes from ``value``: pycaffe checks the batch size
+        (``shape[0]``), then assigns with numpy's broadcasting (``blobs[name].data[...] =
+        value``), so a value of the blob's batch size that broadcasts to the blob (one grey
+        channel for a colour net's three) fills the blob's shape."""
         shape, blob = np.shape(value), tuple(self._blobs[name].shape)
+        if shape[:1] != blob[:1]:
+            return shape
         try:
             return blob if np.broadcast_shapes(shape, blob) == blob else shape
         except ValueError:

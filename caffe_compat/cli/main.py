@@ -548,6 +548,10 @@ def main(argv=None):
     cmd.add_arguments(parser)
     args = parser.parse_args(rest)
     args.argv = list(rest)      # data-parallel workers run the same command line
+    # a command runs as Caffe's tool does, in a process of its own: the C library's rand(),
+    # which HDF5Data's shuffle draws from, starts at srand(1) (main() called again in-process)
+    from ..data.caffe_random import LIBC_RAND
+    LIBC_RAND.seed(1)
     try:
         with warnings.catch_warnings():
             # weights that do not cover a net: the log's W line says it once; appended, this

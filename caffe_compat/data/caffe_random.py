@@ -15,6 +15,11 @@ Caffe draws every random decision of its data layers from 32-bit outputs of boos
   until ``v // bucket <= i``, ``bucket = 2**32 // (i + 1)``
   (boost/random/uniform_int_distribution.hpp, the "brange > range" branch).
 
+HDF5Data's ``shuffle`` is the exception: HDF5DataLayer calls ``std::random_shuffle(first,
+last)`` without a generator, which draws from the C library's ``rand()``
+(:class:`LibcRand`, :func:`libc_shuffle`): process-wide, never seeded by Caffe (so seed 1,
+whatever ``random_seed`` says), each layer's set-up and epochs drawing after those before it.
+
 mt19937 is seeded as the reference ``init_genrand`` (boost's ``seed(value)``); the outputs
 come from numpy's MT19937 bit generator with its state set to that key (``random_raw`` gives
 the 32-bit tempered outputs). The tests check the reference values (the 10000th output of
@@ -196,3 +201,69 @@ def data_layer_setup_draws(rng, *, transformer_needs_rand, own_draws=()):
     transformer_rng = rng.child() if transformer_needs_rand else None
     rng.rand()
     return transformer_rng, results
+
+
+# ------------------------------------------------------------------ the C library's rand()
+class LibcRand:
+    """glibc's ``rand()`` (``random(3)``'s default TYPE_3 generator, the C library of Caffe's
+    Linux builds): 34 words from ``srand(seed)`` by ``r[i] = 16807 * r[i-1] mod (2**31 - 1)``
+    (i < 31) and ``r[i] = r[i-31]`` (31 <= i < 34), then ``r[i] = r[i-31] + r[i-3] mod 2**32``;
+    the first 310 of those are discarded and each ``rand()`` is the next ``r[i] >> 1``.
+    The state is the last 34 words (JSON-able for a snapshot's sidecar)."""
+
+    def __init__(self, seed=1):
+        self.seed(seed)
+
+    def seed(self, seed=1):
+        """``srand(seed)`` (seed 0 is taken as 1, as glibc does)."""
+        r = [int(seed) & _MASK or 1]
+        for i in range(1, 31):
+            hi, lo = divmod(r[i - 1], 127773)
+            word = 16807 * lo - 2836 * hi          # 16807 * r mod (2**31 - 1), Schrage's way
+            r.append(word + 2147483647 if word < 0 else word)
+        r += r[:3]
+        self._words = r
+        self.draw(310)
+
+    def draw(self, n):
+        """The next ``n`` values of ``rand()`` (a list of ints in [0, 2**31))."""
+        r = self._words
+        for _ in range(n):
+            r.append((r[-31] + r[-3]) & _MASK)
+        out = [w >> 1 for w in r[len(r) - n:]] if n else []
+        del r[:len(r) - 34]
+        return out
+
+    def __call__(self):
+        return self.draw(1)[0]
+
+    def state(self):
+        """The generator's state: its last 34 words."""
+        return list(self._words)
+
+    def set_state(self, words):
+        """Continue from a :meth:`state` (34 words, each in [0, 2**32))."""
+        words = list(words)
+        if len(words) != 34 or not all(isinstance(w, int) and not isinstance(w, bool) and
+                                       0 <= w <= _MASK for w in words):
+            raise ValueError("the C library's rand() state is 34 integers in [0, 2**32)")
+        self._words = words
+
+
+# the process's rand(): every HDF5Data shuffle of the process draws from it, as in Caffe
+LIBC_RAND = LibcRand()
+
+
+def libc_shuffle(items, rand=None):
+    """libstdc++'s ``std::random_shuffle(first, last)`` of the list ``items``, in place: for
+    ``i`` from 1 to n - 1, element ``i`` swaps with element ``rand() % (i + 1)``; ``rand``
+    defaults to the process's :data:`LIBC_RAND`."""
+    n = len(items)
+    if n < 2:
+        return items
+    draws = (rand or LIBC_RAND).draw(n - 1)
+    for i in range(1, n):
+        j = draws[i - 1] % (i + 1)
+        if i != j:
+            items[i], items[j] = items[j], items[i]
+    return items

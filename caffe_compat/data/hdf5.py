@@ -8,7 +8,13 @@ loads every file whole; here a file whose tops take at most :data:`MEMORY_BYTES`
 is held in memory on its first read, and a larger file is read batch by batch (contiguous
 slices when not shuffled), so training data can be larger than RAM. ``state_dict`` /
 ``load_state_dict`` capture the read position (Caffe's solverstate does not), so a resumed
-run continues with the same rows."""
+run continues with the same rows.
+
+``shuffle`` is Caffe's, draw for draw: ``std::random_shuffle`` on the process's C library
+``rand()`` (:func:`caffe_compat.data.caffe_random.libc_shuffle`), of the file order at set-up
+and each time the last file is passed, and of a file's rows when it is loaded and again when
+its last row is passed (HDF5DataLayer's ``LoadHDF5FileData`` and ``Next``); the solver's
+``random_seed`` plays no part, as in Caffe."""
 from __future__ import annotations
 
 import os
@@ -16,6 +22,7 @@ import os
 import numpy as np
 
 from ..errors import DataError
+from .caffe_random import LIBC_RAND, libc_shuffle
 
 # a file whose tops take at most this many bytes (as float32) is read whole on its first read
 MEMORY_BYTES = 4 << 20
@@ -68,8 +75,7 @@ def read_source_list(path):
 class HDF5Source:
     """Batches of the datasets ``tops`` from the files of ``list_path``, in Caffe's order."""
 
-    def __init__(self, list_path, tops, batch_size, shuffle=False, seed=None, where="",
-                 shard=(0, 1)):
+    def __init__(self, list_path, tops, batch_size, shuffle=False, where="", shard=(0, 1)):
         self.where = where or os.fspath(list_path)
         self.list_path = os.fspath(list_path)
         self.files = read_source_list(list_path)
@@ -82,7 +88,10 @@ class HDF5Source:
         # rank r keeps rows r, r + N, ... (record k to rank k mod N)
         self.rank, self.count = (int(shard[0]), int(shard[1]))
         self.shapes = self.dtypes = self._handle = None
-        self.reseed(seed)
+        self.file_perm = np.arange(len(self.files))
+        if self.shuffle:                    # (HDF5DataLayer::LayerSetUp)
+            self.file_perm = _shuffled(self.file_perm)
+        self.reset()
         self.row_shapes = self.shapes
 
     # -------------------------------------------------------------- files
@@ -108,6 +117,7 @@ class HDF5Source:
             handle.close()
             raise
         self._handle = handle
+        self._opened = index
         self._datasets = datasets
         # the tops of a small file as float32 arrays, read on the first read of the file
         self._in_memory = None
@@ -117,9 +127,7 @@ class HDF5Source:
         self.current_row = 0
         # the row order: Caffe's permutation when shuffling (8 bytes a row), else the identity
         # as a range, which costs nothing whatever row count a (damaged) file claims
-        self.data_perm = np.arange(rows) if self.shuffle else range(rows)
-        if self.shuffle:
-            self.rng.shuffle(self.data_perm)
+        self.data_perm = _shuffled(np.arange(rows)) if self.shuffle else range(rows)
 
     def _check(self, handle, name):
         """Row count and per-row shapes of the tops' datasets in ``handle`` (Caffe's checks:
@@ -164,15 +172,18 @@ class HDF5Source:
         return rows, shapes
 
     def _advance_file(self):
+        """HDF5DataLayer::Next at a file's last row: the next file (loaded: its rows
+        shuffled), the file order shuffled again after the last file; then the rows shuffled
+        (again), as Caffe does for one file or many."""
         if len(self.files) > 1:
             self.current_file += 1
             if self.current_file == len(self.files):
                 self.current_file = 0
                 if self.shuffle:
-                    self.rng.shuffle(self.file_perm)
+                    self.file_perm = _shuffled(self.file_perm)
             self._open(self.file_perm[self.current_file])
-        elif self.shuffle:
-            self.rng.shuffle(self.data_perm)
+        if self.shuffle:
+            self.data_perm = _shuffled(self.data_perm)
         self.current_row = 0
 
     # -------------------------------------------------------------- reading
@@ -242,7 +253,7 @@ class HDF5Source:
         Row permutations are stored only when shuffling (otherwise they are the identity)."""
         state = {"files": list(self.files), "current_file": int(self.current_file),
                  "current_row": int(self.current_row), "shuffle": self.shuffle,
-                 "rng": self.rng.bit_generator.state}
+                 "libc_rand": LIBC_RAND.state()}
         if self.shuffle:
             state["file_perm"] = self.file_perm.tolist()
             state["data_perm"] = self.data_perm.tolist()
@@ -282,21 +293,19 @@ class HDF5Source:
             raise DataError(f"{self.where}: saved row {current_row} is out of range for "
                             f"'{name}' ({self.rows} rows)")
         self.current_row = current_row
-        self.rng.bit_generator.state = state["rng"]
-
-    def reseed(self, seed):
-        """Restart from the first file and row with a shuffle generator seeded by ``seed``
-        (the solver's ``random_seed`` makes shuffles reproducible this way)."""
-        self.rng = np.random.default_rng(seed)
-        self.file_perm = np.arange(len(self.files))
-        if self.shuffle:
-            self.rng.shuffle(self.file_perm)
-        self.reset()
+        if "libc_rand" in state:            # (a sidecar of before Caffe's shuffle: none)
+            try:
+                LIBC_RAND.set_state(state["libc_rand"])
+            except (TypeError, ValueError) as e:
+                raise DataError(f"{self.where}: saved rand() state: {e}") from None
 
     def reset(self):
-        """Back to the first row of the first file (Caffe's position after a restore)."""
+        """Back to the first row of the first file (Caffe's position in a new process); the
+        first file is loaded (its rows shuffled) unless it is the one open."""
+        if self._handle is None or self._opened != self.file_perm[0]:
+            self._open(self.file_perm[0])
         self.current_file = 0
-        self._open(self.file_perm[0])
+        self.current_row = 0
 
     def close(self):
         if self._handle is not None:
@@ -308,3 +317,8 @@ class HDF5Source:
             self.close()
         except Exception:
             pass
+
+
+def _shuffled(perm):
+    """``perm`` (int array) after Caffe's ``std::random_shuffle`` on the process's rand()."""
+    return np.asarray(libc_shuffle(list(perm)), dtype=np.int64)

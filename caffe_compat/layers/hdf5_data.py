@@ -17,14 +17,14 @@ class HDF5Data(Layer):
     min_tops = 1
     is_data = True
 
-    def __init__(self, param, bottom_shapes, phase="TEST", sources=None, seed=None):
+    def __init__(self, param, bottom_shapes, phase="TEST", sources=None):
         super().__init__(param, bottom_shapes, phase)
         hp = param.hdf5_data_param
         sources = sources or {}
         source = sources.get(param.name, sources.get(hp.source, hp.source))
         if not source:
             self.fail("hdf5_data_param.source is empty")
-        self.source = HDF5Source(source, list(param.top), hp.batch_size, hp.shuffle, seed,
+        self.source = HDF5Source(source, list(param.top), hp.batch_size, hp.shuffle,
                                  where=f"layer '{param.name}' (source {source})",
                                  shard=parallel.shard(phase))
 

@@ -2,8 +2,9 @@
 
 Caffe saves neither in a snapshot, so a resumed Caffe run restarts every HDF5 list at row 0.
 Here every solver state gets a small sidecar ``<state>.datapos.json`` with the read position of
-each HDF5Data layer (train and test nets) and the state of the random generators (torch's, and
-each Dropout layer's own), tied to its solver state by a SHA-256; a run stopped at any iteration
+each HDF5Data layer (train and test nets, with the C library's rand() state its shuffles draw
+from) and the state of the random generators (torch's, and each Dropout layer's own), tied to
+its solver state by a SHA-256; a run stopped at any iteration
 and resumed then continues bit-identically (on CPU) to an uninterrupted one.
 ``caffe_position=True`` restores Caffe's behaviour instead (reading restarts at row 0). A
 snapshot taken during a test pass records that test net's position at the start of the pass.
@@ -69,11 +70,11 @@ class DataFeedMixin:
         return out
 
     def _init_random_streams(self):
-        """Seed the HDF5 shuffles and the random layers from ``random_seed`` (one stream each)."""
+        """Seed the random layers from ``random_seed`` (one stream each). The HDF5 shuffles
+        are Caffe's, on the process's rand(), drawn as the nets were set up
+        (:mod:`caffe_compat.data.hdf5`)."""
         base = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy
                                                             % (2 ** 63))
-        for k, (label, name, src) in enumerate(self._data_layers()):
-            src.reseed([base, 1, k])
         for k, (label, module) in enumerate(self._generators()):
             import torch
             gen = torch.Generator(device=self.device)

@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
+from caffe_compat.data.caffe_random import LIBC_RAND, LibcRand
 from caffe_compat.data.hdf5 import HDF5Source, read_source_list
 from caffe_compat.errors import DataError
 
@@ -80,8 +81,7 @@ def test_integer_datasets_become_float32(tmp_path, monkeypatch):
 def test_shuffle_is_a_permutation_per_epoch(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     paths = make_files(str(tmp_path), [5, 7, 3])
-    src = HDF5Source(make_list(str(tmp_path), paths), ["data", "label"], 1, shuffle=True,
-                     seed=1)
+    src = HDF5Source(make_list(str(tmp_path), paths), ["data", "label"], 1, shuffle=True)
     rows = {0: set(range(5)), 1: {1000 + r for r in range(7)}, 2: {2000 + r for r in range(3)}}
     epochs = []
     for _ in range(4):
@@ -100,31 +100,57 @@ def test_shuffle_is_a_permutation_per_epoch(tmp_path, monkeypatch):
 def test_shuffle_with_one_file_reshuffles_rows(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     src = HDF5Source(make_list(str(tmp_path), make_files(str(tmp_path), [9])), ["data"], 9,
-                     shuffle=True, seed=3)
+                     shuffle=True)
     a, b = ids(src.next_batch()), ids(src.next_batch())
     assert sorted(a) == sorted(b) == list(range(9)) and a != b
 
 
-def test_reseed_reproduces_the_order(tmp_path, monkeypatch):
+# Rows read by Caffe 1.0 (pycaffe, one process, batch_size 3, 12 forwards) from a.h5 (rows
+# 0..6) alone and then, in the same process, from a.h5 and b.h5 (rows 100..104), both with
+# shuffle: HDF5DataLayer's std::random_shuffle on the process's rand()
+CAFFE_ONE_FILE = [4, 3, 1, 6, 0, 5, 2, 1, 0, 5, 4, 6, 2, 3, 2, 3, 1, 4, 5, 0, 6, 3, 1, 6, 0, 4,
+                  5, 2, 1, 5, 0, 4, 6, 2, 3, 0]
+CAFFE_TWO_FILES = [1, 2, 3, 5, 4, 6, 0, 103, 100, 104, 101, 102, 104, 100, 102, 101, 103, 6,
+                   2, 0, 4, 1, 5, 3, 3, 4, 2, 1, 5, 0, 6, 103, 104, 102, 101, 100]
+
+
+def test_shuffle_is_caffes_draw_for_draw(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    lst = make_list(str(tmp_path), make_files(str(tmp_path), [5, 7, 3]))
-    a = HDF5Source(lst, ["data"], 4, shuffle=True)
-    b = HDF5Source(lst, ["data"], 4, shuffle=True)
-    a.reseed(42)
-    b.reseed(42)
-    assert [ids(a.next_batch()) for _ in range(9)] == [ids(b.next_batch()) for _ in range(9)]
+    for name, rows, first in (("a.h5", 7, 0), ("b.h5", 5, 100)):
+        with h5py.File(name, "w") as f:
+            f["data"] = (np.arange(rows, dtype=np.float32) + first).reshape(rows, 1)
+    LIBC_RAND.seed(1)                          # a new process: Caffe never calls srand
+    got = []
+    for files, want in ((["a.h5"], CAFFE_ONE_FILE), (["a.h5", "b.h5"], CAFFE_TWO_FILES)):
+        src = HDF5Source(make_list(str(tmp_path), files), ["data"], 3, shuffle=True)
+        got.append([int(v) for _ in range(12) for v in src.next_batch()[0].ravel()])
+    assert got == [CAFFE_ONE_FILE, CAFFE_TWO_FILES]
+
+
+def test_libc_rand_is_glibcs():
+    # glibc's rand() after srand(1) and srand(12345) (the C standard's reference sequence for
+    # seed 1 starts 1804289383, 846930886, 1681692777 in glibc)
+    rand = LibcRand(1)
+    assert rand.draw(3) == [1804289383, 846930886, 1681692777]
+    assert LibcRand(12345).draw(3) == [383100999, 858300821, 357768173]
+    state = rand.state()
+    a = rand.draw(50)
+    rand.set_state(state)
+    assert rand.draw(50) == a
+    with pytest.raises(ValueError):
+        rand.set_state([1] * 33)
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_state_round_trip(tmp_path, monkeypatch, shuffle):
     monkeypatch.chdir(tmp_path)
     lst = make_list(str(tmp_path), make_files(str(tmp_path), [5, 7, 3]))
-    src = HDF5Source(lst, ["data", "label"], 4, shuffle=shuffle, seed=9)
+    src = HDF5Source(lst, ["data", "label"], 4, shuffle=shuffle)
     for _ in range(5):
         src.next_batch()
     state = json.loads(json.dumps(src.state_dict()))
     expected = [ids(src.next_batch()) for _ in range(8)]
-    other = HDF5Source(lst, ["data", "label"], 4, shuffle=shuffle, seed=123)
+    other = HDF5Source(lst, ["data", "label"], 4, shuffle=shuffle)
     other.load_state_dict(state)
     assert [ids(other.next_batch()) for _ in range(8)] == expected
     other.reset()
@@ -237,7 +263,7 @@ def test_reads_only_batches(tmp_path, monkeypatch):
     monkeypatch.setattr(h5py.Dataset, "__getitem__", counting)
     for shuffle in (False, True):
         sizes.clear()
-        src = HDF5Source(lst, ["data", "label"], 16, shuffle=shuffle, seed=0)
+        src = HDF5Source(lst, ["data", "label"], 16, shuffle=shuffle)
         for _ in range(10):
             batch = src.next_batch()
         assert batch[0].shape == (16, 1, 32, 32)

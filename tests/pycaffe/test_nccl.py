@@ -43,6 +43,9 @@ def test_pycaffe_nccl_two_processes_equal_the_doubled_batch(tmp_path, monkeypatc
     parallel = _weights(tmp_path / "snap" / "small_iter_8.caffemodel")
 
     monkeypatch.chdir(tmp_path)
+    # the shuffles of a process's first solver, as in each of the two processes
+    from caffe_compat.data.caffe_random import LIBC_RAND
+    LIBC_RAND.seed(1)
     solver = get_solver("solver.prototxt", batch_size=6, snapshot_prefix="snap/one")
     solver.step(8)
     model, _ = solver.snapshot()

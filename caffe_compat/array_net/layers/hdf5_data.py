@@ -24,7 +24,7 @@ class HDF5Data(NoDiffLayer):
         need(not hp.shuffle, "HDF5Data with shuffle")
         source = hp.source
         need(bool(source), "HDF5Data source")
-        self.source = HDF5Source(source, list(param.top), hp.batch_size, False, None,
+        self.source = HDF5Source(source, list(param.top), hp.batch_size, False,
                                  where=f"layer '{param.name}' (source {source})")
 
     def realize(self, rng):

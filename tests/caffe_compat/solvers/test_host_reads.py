@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from caffe_compat import get_solver
+from caffe_compat.data.caffe_random import LIBC_RAND
 from caffe_compat.diagnostics.glog import SolverLog
 from caffe_compat.solvers import host_reads
 from tests.small_training import make_small
@@ -43,6 +44,7 @@ def run(folder, monkeypatch, defer, iter_size=1, average_loss=3, base_lr=None,
         test_loss=False):
     monkeypatch.chdir(folder)
     log = SolverLog(keep=True)
+    LIBC_RAND.seed(1)       # as the first solver of a process (HDF5Data's shuffle draws)
     solver = get_solver("solver.prototxt", log=log)
     solver.param.display = DISPLAY
     solver.param.average_loss = average_loss
@@ -119,11 +121,15 @@ def test_a_nan_loss_trains_on_as_caffe(folder, monkeypatch):
 
 def test_reading_the_loss_between_displays_reads_the_kept_losses(folder, monkeypatch):
     monkeypatch.chdir(folder)
+    LIBC_RAND.seed(1)
     plain = get_solver("solver.prototxt", log=SolverLog(keep=True))
+    LIBC_RAND.seed(1)       # the same shuffles: each solver as the first of a process
     deferred = get_solver("solver.prototxt", log=SolverLog(keep=True))
     deferred.defer_host_reads = True
+    drawn = LIBC_RAND.state()     # each solver's epochs draw as if it ran alone
     for solver in (plain, deferred):
         solver.param.display = 100
+        LIBC_RAND.set_state(drawn)
         solver.step(3)
     before = host_reads.reads
     assert deferred.last_loss.tobytes() == plain.last_loss.tobytes()
@@ -136,15 +142,19 @@ def test_without_display_the_kept_losses_are_bounded(folder, monkeypatch):
     from caffe_compat.solvers import deferred_losses
     monkeypatch.setattr(deferred_losses, "KEEP_AT_MOST", 4)
     monkeypatch.chdir(folder)
+    LIBC_RAND.seed(1)
     plain = get_solver("solver.prototxt", log=SolverLog(keep=True))
+    LIBC_RAND.seed(1)       # the same shuffles: each solver as the first of a process
     deferred = get_solver("solver.prototxt", log=SolverLog(keep=True))
     deferred.defer_host_reads = True
     for solver in (plain, deferred):
         solver.param.display = 0
         solver.param.test_interval = 0
         solver.param.average_loss = 3
+    drawn = LIBC_RAND.state()     # each solver's epochs draw as if it ran alone
     plain.step(10)
     before = host_reads.reads
+    LIBC_RAND.set_state(drawn)
     deferred.step(10)
     assert host_reads.reads - before == 2              # after iterations 3 and 7
     assert len(deferred._pending) == 2

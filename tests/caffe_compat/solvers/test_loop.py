@@ -12,6 +12,7 @@ from caffe_compat import get_solver
 from caffe_compat.errors import CaffeCompatError, DataError, NetError, SolverError, WeightsError
 from caffe_compat.io.caffemodel import layer_blobs, read_caffemodel
 from caffe_compat.io.solverstate import history_arrays, read_solverstate
+from caffe_compat.data.caffe_random import LIBC_RAND
 from caffe_compat.diagnostics.glog import SolverLog
 from tests.conftest import fixture_path
 from tests.small_training import make_small
@@ -203,6 +204,9 @@ def test_resume_with_our_position_equals_uninterrupted(train_case, tmp_path):
 
 
 def _solver(**kw):
+    # each solver as the first of a process: HDF5Data's shuffle draws from the process's C
+    # library rand(), which starts at srand(1)
+    LIBC_RAND.seed(1)
     return get_solver("solver.prototxt", log=SolverLog(keep=True), **kw)
 
 
