@@ -16,12 +16,12 @@ from .blob import blobFromImage, blobFromImages, imagesFromBlob
 from .install import install, installed, uninstall
 from .constants import *  # noqa: F401,F403  (DNN_BACKEND_*, DNN_TARGET_*, DNN_LAYOUT_*, ...)
 from .constants import OPENCV4_CONSTANTS
-from .net import UNSUPPORTED_METHODS, Layer, Net, UnsupportedError
+from .net import UNSUPPORTED_METHODS, Layer, Net, UnsupportedError, UnsupportedMethodError
 from .python_layers import registerLayer, unregisterLayer
 from .readers import is_caffe_model, readNet, readNetFromCaffe
 
 __all__ = ["readNetFromCaffe", "readNet", "blobFromImage", "blobFromImages", "imagesFromBlob",
            "Net", "Layer",
            "install", "uninstall", "installed", "registerLayer", "unregisterLayer",
-           "UnsupportedError", "UNSUPPORTED_METHODS"] + \
+           "UnsupportedError", "UnsupportedMethodError", "UNSUPPORTED_METHODS"] + \
     sorted(OPENCV4_CONSTANTS)

@@ -57,9 +57,10 @@ _BACKEND_ENGINES = {DNN_BACKEND_DEFAULT: "auto", DNN_BACKEND_OPENCV: None,
 # targets OpenCV itself runs on the CPU when their device is missing (with a warning)
 _FALLBACK_TARGETS = {DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_CPU_FP16}
 
-# cv2.dnn.Net methods that caffe_compat.dnn does not provide (each raises UnsupportedError)
+# cv2.dnn.Net methods that caffe_compat.dnn does not provide (looking one up raises
+# UnsupportedMethodError, an AttributeError: ``hasattr`` answers False)
 UNSUPPORTED_METHODS = (
-    "addLayer", "addLayerToPrev", "connect", "dump", "dumpToFile", "dumpToPbtxt",
+    "addLayer", "addLayerToPrev", "connect", "dumpToPbtxt",
     "getLayerShapes", "getLayerInputs",
     "setHalideScheduler", "setParam_", "readFromModelOptimizer", "registerOutput",
     "setPreferableBackend_",
@@ -74,6 +75,12 @@ _BIAS_LAST = {"Convolution", "Deconvolution", "InnerProduct", "Scale"}
 
 class UnsupportedError(NetError, NotImplementedError):
     """A cv2.dnn call or setting that caffe_compat.dnn does not provide."""
+
+
+class UnsupportedMethodError(UnsupportedError, AttributeError):
+    """A cv2.dnn.Net method that caffe_compat.dnn does not provide, looked up: an
+    AttributeError too, so ``hasattr(net, name)`` is False and ``getattr(net, name, None)``
+    None, as for a method a cv2 build lacks."""
 
 
 def _tick_frequency():
@@ -238,6 +245,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                            "caffe_compat.dnn.readNetFromCaffe")
 
     def _layer_index(self, name):
+        if isinstance(name, bytes):             # OpenCV's bindings take bytes names too
+            name = name.decode("utf-8", "replace")
         if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
             k = int(name)
             if not 1 <= k <= len(self._layers):
@@ -263,6 +272,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
 
     def getLayerId(self, layer):
         """The id of layer ``layer`` (1-based; 0 is ``_input``), or -1 when there is none."""
+        if isinstance(layer, bytes):
+            layer = layer.decode("utf-8", "replace")
         return 0 if layer == "_input" else self._ids.get(str(layer), -1)
 
     def getLayer(self, layerId):
@@ -320,7 +331,10 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         return tuple(sorted({layer["type"] for layer in self._layers} | {"__NetInputLayer__"}))
 
     def getLayersCount(self, layerType):
-        """How many layers have type ``layerType``."""
+        """How many layers have type ``layerType`` (the input layer is OpenCV's one
+        ``__NetInputLayer__``)."""
+        if layerType == "__NetInputLayer__":
+            return 1
         return sum(layer["type"] == layerType for layer in self._layers)
 
     def getParam(self, layer, numParam=0):
@@ -395,7 +409,10 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         x = np.asarray(blob)
         if x.dtype != np.float32:
             x = x.astype(np.float32)
-        mean = tuple(float(m) for m in mean) if mean is not None else ()
+        scalefactor = 1.0 if scalefactor is None else float(scalefactor)
+        # a cv::Scalar: one number is (v, 0, 0, 0), as OpenCV's bindings make it
+        mean = () if mean is None else (float(mean),) if np.ndim(mean) == 0 else \
+            tuple(float(m) for m in mean)
         if scalefactor != 1.0 or any(mean):
             if x.ndim < 2:
                 raise NetError(f"setInput: a mean or scale needs an N x C x ... blob, got shape "
@@ -418,12 +435,13 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
             self.__dict__["_route"] = None
         self._check()
         self._follow_opencv_threads()              # cv2.setNumThreads (.opencv_threads)
-        unset = [n for n in self._inputs if n not in self._fed and
-                 self._input_shapes.get(n) is None]
+        # every input is set first, a declared shape or not (OpenCV 4 fails on an empty one)
+        unset = [n for n in self._inputs if n not in self._fed]
         if unset:
-            raise NetError(f"{self._source}: input '{unset[0]}' was not set; call setInput first")
-        shapes = tuple(tuple(self._fed[n].shape) if n in self._fed else
-                       tuple(self._input_shapes[n]) for n in self._inputs)
+            raise NetError(f"{self._source}: input '{unset[0]}' was not set; call "
+                           f"setInput(blob{'' if unset[0] == self._inputs[0] else ', name'}) "
+                           "first")
+        shapes = tuple(tuple(self._fed[n].shape) for n in self._inputs)
         self._check_fed()
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
         self._timings = collections.Counter()      # per layer, filled by torch forwards
@@ -481,14 +499,18 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
     def forward(self, outputName=None, outBlobNames=None):
         """``forward()``: the last layer's output; ``forward(name)``: the first output of
         layer ``name``; ``forward([names])``: a tuple of them (float32 arrays)."""
+        if outputName is None and isinstance(outBlobNames, (str, bytes)):
+            # OpenCV's forward(outputBlobs, outputName): every output of that layer
+            return self.forwardAndRetrieve([outBlobNames])[0]
         names = outBlobNames if outBlobNames is not None else outputName
         self._check()
         if names is None or (isinstance(names, str) and names == ""):
             return self._run([len(self._layers)])[self._first_top(len(self._layers))]
-        if isinstance(names, (str, int, np.integer)):
+        if isinstance(names, (str, bytes, int, np.integer)):
             k = self._layer_index(names)
             return self._run([k])[self._first_top(k)]
-        ids = [self._layer_index(n) for n in names]
+        # no names: the last layer's output, as one of a tuple (OpenCV 4)
+        ids = [self._layer_index(n) for n in names] or [len(self._layers)]
         got = self._run(ids)
         return tuple(got[self._first_top(k)] for k in ids)
 
@@ -562,8 +584,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
 
     def __getattr__(self, name):
         if name in UNSUPPORTED_METHODS:
-            raise UnsupportedError(f"cv2.dnn.Net.{name} is not provided by caffe_compat.dnn "
-                                   "(see docs/from-cv2-dnn.md for what is)")
+            raise UnsupportedMethodError(f"cv2.dnn.Net.{name} is not provided by "
+                                         "caffe_compat.dnn (see docs/from-cv2-dnn.md for what "
+                                         "is)")
         raise AttributeError(f"'caffe_compat.dnn.Net' has no attribute '{name}'")
 
     def __repr__(self):

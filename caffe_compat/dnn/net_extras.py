@@ -96,25 +96,86 @@ class NetExtrasMixin:
             outs.append(arrays(layer["tops"]))
         return np.arange(len(self._layers) + 1, dtype=np.int32), tuple(ins), tuple(outs)
 
-    def getMemoryConsumption(self, netInputShape):
-        """(bytes of the layers' parameter blobs, bytes of every layer's outputs, the input
-        layer's included) as OpenCV 4 counts them for float32 nets."""
-        _, _, outs = self.getLayersShapes(netInputShape)
-        weights = sum(int(b.size) for k in range(1, len(self._layers) + 1)
-                      for b in self._layer_blobs(k))
-        blobs = sum(int(np.prod(a)) for group in outs for a in group)
+    def _layer_ids(self, args, what):
+        """(layer ids, input shapes) of ``getFLOPS`` / ``getMemoryConsumption``'s two forms:
+        ``(shapes)`` for every layer (the input layer's 0 included), ``(layerId, shapes)``
+        for one."""
+        if len(args) == 1:
+            return range(len(self._layers) + 1), args[0]
+        if len(args) == 2 and isinstance(args[0], (int, np.integer)) and \
+                not isinstance(args[0], bool):
+            k = int(args[0])
+            if not 0 <= k <= len(self._layers):
+                raise NetError(f"{self._source}: {what}: layer with requested id={k} not "
+                               f"found (ids are 0..{len(self._layers)})")
+            return (k,), args[1]
+        raise TypeError(f"{what}(netInputShapes) or {what}(layerId, netInputShapes)")
+
+    def getMemoryConsumption(self, *args):
+        """(bytes of the layers' parameter blobs, bytes of their outputs) as OpenCV 4 counts
+        them for float32 nets: of every layer, the input layer's outputs included
+        (``getMemoryConsumption(shapes)``), or of layer ``layerId`` alone
+        (``getMemoryConsumption(layerId, shapes)``)."""
+        ids, shapes = self._layer_ids(args, "getMemoryConsumption")
+        _, _, outs = self.getLayersShapes(shapes)
+        weights = sum(int(b.size) for k in ids if k for b in self._layer_blobs(k))
+        blobs = sum(int(np.prod(a)) for k in ids for a in outs[k])
         return 4 * weights, 4 * blobs
 
-    def getFLOPS(self, netInputShapes):
-        """OpenCV 4's operation count of the net for these input shapes (:mod:`.flops`)."""
+    def getFLOPS(self, *args):
+        """OpenCV 4's operation count for these input shapes (:mod:`.flops`): of the net
+        (``getFLOPS(shapes)``) or of layer ``layerId`` (``getFLOPS(layerId, shapes)``)."""
         from .flops import layer_flops
-        _, ins, outs = self.getLayersShapes(netInputShapes)
-        net = self._engine(tuple(_shape_list(netInputShapes)))
+        ids, shapes = self._layer_ids(args, "getFLOPS")
+        _, ins, outs = self.getLayersShapes(shapes)
+        net = self._engine(tuple(_shape_list(shapes)))
         params = {lp.name: lp for lp in self._param.layer}
         count = 0
-        for k, layer in enumerate(self._layers, start=1):
+        for k in ids:
+            if not k:                           # the input layer computes nothing
+                continue
+            layer = self._layers[k - 1]
             weights = [tuple(p.shape) for p in net.layer(layer["caffe_name"]).blobs]
             count += layer_flops(layer["type"], params[layer["caffe_name"]],
                                  [tuple(int(d) for d in a) for a in ins[k]],
                                  [tuple(int(d) for d in a) for a in outs[k]], weights)
         return count
+
+    def dump(self):
+        """The net as a Graphviz ``digraph`` (OpenCV's ``Net::dump`` for ``dot``): a record
+        per layer (id, name, type, output shapes once the net has run) and an edge from each
+        layer to the layers reading its outputs."""
+        self._check()
+        fed = {n: tuple(self._fed[n].shape) for n in self._inputs if n in self._fed}
+        shapes = None
+        if len(fed) == len(self._inputs):
+            shapes = self.getLayersShapes([fed[n] for n in self._inputs])[2]
+
+        def label(k, name, kind):
+            rows = [f"id: {k}", f"name: {name}", f"type: {kind}"]
+            if shapes is not None:
+                rows += ["output: " + " ".join("x".join(str(int(d)) for d in a)
+                                               for a in shapes[k])]
+            text = " | ".join(r.replace("{", "\\{").replace("}", "\\}").replace("|", "\\|")
+                              .replace("<", "\\<").replace(">", "\\>").replace('"', '\\"')
+                              for r in rows)
+            return f'  {k} [label="{{{text}}}"];'
+
+        lines = ["digraph G {", "  node [shape=record];",
+                 label(0, "_input", "__NetInputLayer__")]
+        made = {t: 0 for t in self._inputs}
+        edges = []
+        for k, layer in enumerate(self._layers, start=1):
+            lines.append(label(k, layer["name"], layer["type"]))
+            for b in layer["engine_bottoms"]:
+                if b in made and (made[b], k) not in edges:
+                    edges.append((made[b], k))
+            for t in layer["tops"]:
+                made[t] = k
+        lines += [f"  {a} -> {b};" for a, b in edges] + ["}"]
+        return "\n".join(lines) + "\n"
+
+    def dumpToFile(self, path):
+        """Write :meth:`dump` to ``path`` (atomically)."""
+        from ..io.atomic import write_bytes_atomic
+        write_bytes_atomic(str(path), self.dump().encode("utf-8"))

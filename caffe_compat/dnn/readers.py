@@ -145,7 +145,8 @@ def _light_net(text, source, weights_file):
             raise _NotLight
         if unknown:                     # a training fork's fields: the protobuf reader's words
             from ..io import unknown_report
-            unknown_report.warn(weights_file.source, unknown)
+            with unknown_report.logged():       # (an INFO record: OpenCV says nothing)
+                unknown_report.warn(weights_file.source, unknown)
         return got, weights_file.file_source()
     try:
         return Net.from_light(deploy, weights, source,
@@ -164,6 +165,7 @@ def _protobuf_parts(text, source, weights_file, quiet=False):
     ``quiet``: the upgrade's info lines are not logged again (the light reader logged them)."""
     from ..io import caffemodel as caffemodel_io
     from ..io import prototxt as prototxt_io
+    from ..io import unknown_report
     from ..io.unknown_report import CaffemodelWarning
     with _upgrade_log_off(quiet):
         raw = prototxt_io.parse_net(text, filename=source, upgrade=False)
@@ -175,7 +177,9 @@ def _protobuf_parts(text, source, weights_file, quiet=False):
     if data is not None:
         # the blob values stay views of the file's bytes: the torch-free path reads them as
         # they are, the torch path puts them into the message when it builds its net
-        with warnings.catch_warnings():
+        # unknown fields: an INFO record (OpenCV reads such files without a word), once
+        with warnings.catch_warnings(), \
+                contextlib.nullcontext() if quiet else unknown_report.logged():
             if quiet:                   # said when the light reader read the file
                 warnings.simplefilter("ignore", CaffemodelWarning)
             weights, values = caffemodel_io.parse_caffemodel_values(data, weights_file.source)

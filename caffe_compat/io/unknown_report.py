@@ -4,6 +4,9 @@ loads, the fields are kept by the protobuf reader and skipped by the light one, 
 way. One text for both readers, without protobuf."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import warnings
 
 from ..diagnostics.stack import caller_stacklevel
@@ -30,9 +33,29 @@ def fields_line(type_name, numbers):
     return f"{type_name} field(s) " + ", ".join(label(n) for n in sorted(set(numbers)))
 
 
+# within logged(): the report is an INFO record instead of a warning
+_LOGGED = contextvars.ContextVar("caffemodel_report_logged", default=False)
+
+
+@contextlib.contextmanager
+def logged():
+    """Within this, :func:`warn` logs its text at INFO (logger ``caffe_compat.io``) instead
+    of warning: the cv2.dnn readers, as OpenCV reads such files without a word."""
+    token = _LOGGED.set(True)
+    try:
+        yield
+    finally:
+        _LOGGED.reset(token)
+
+
 def warn(source, report):
     """Warn that ``source`` holds the unknown fields of ``report`` (one line per layer)."""
     shown = "; ".join(report[:10]) + ("; ..." if len(report) > 10 else "")
+    if _LOGGED.get():
+        logging.getLogger("caffe_compat.io").info(
+            "%s: fields unknown to Caffe 1.0 and to OpenCV's Caffe fork were kept but are not "
+            "used: %s", source, shown)
+        return
     # the warning points at the first frame outside the packages (the program's own call to
     # readNetFromCaffe, caffe.Net or parse_caffemodel), wherever in them the file was read
     warnings.warn(f"{source}: fields unknown to Caffe 1.0 and to OpenCV's Caffe fork were "

@@ -110,8 +110,8 @@ CASES = {
         errors.NetError, ["Cannot quantize a quantized net"]),
     "a quantized net's unknown layer": (lambda cv, f: _quantized(_gray_net(cv, f)).getLayer("x"),
                                         errors.NetError, ['"x" not found']),
-    "a method not provided": (lambda cv, f: _gray_net(cv, f).dumpToFile("x.dot"),
-                              dnn.UnsupportedError, ["dumpToFile"]),
+    "a method not provided": (lambda cv, f: _gray_net(cv, f).dumpToPbtxt("x.pbtxt"),
+                              dnn.UnsupportedMethodError, ["dumpToPbtxt"]),
 }
 
 

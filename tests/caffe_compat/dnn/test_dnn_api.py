@@ -297,6 +297,67 @@ def test_get_flops_and_memory_of_whole_nets(naming_files):
         assert list(net.getMemoryConsumption(shape)) == META["memory"][key], key
 
 
+def test_flops_and_memory_of_one_layer(naming_files):
+    """getFLOPS(layerId, shape) and getMemoryConsumption(layerId, shape) of every id (0: the
+    input layer), as OpenCV 4.14; the layers' sums are the whole net's figures."""
+    net = dnn.readNetFromCaffe(naming_files[0].encode(), naming_files[1])
+    ids = range(len(net.getLayerNames()) + 1)
+    assert [net.getFLOPS(k, (1, 3, 8, 8)) for k in ids] == META["flops_by_layer"]
+    got = [list(net.getMemoryConsumption(k, (1, 3, 8, 8))) for k in ids]
+    assert got == META["memory_by_layer"]
+    assert sum(META["flops_by_layer"]) == META["flops"]["naming"]
+    assert [sum(col) for col in zip(*got)] == META["memory"]["naming"]
+    with pytest.raises(NetError, match="id=99 not found"):
+        net.getFLOPS(99, (1, 3, 8, 8))
+
+
+def test_opencv4_call_forms(installed, naming_files):
+    """Call forms of OpenCV 4.14's bindings that programs use: a single number as setInput's
+    mean is a cv::Scalar (v, 0, 0, 0); scalefactor None; forward([]) and forward(None, name)
+    give tuples; names as bytes; the input layer's count; hasattr of a method not provided."""
+    net = read(installed, naming_files)
+    x = np.random.RandomState(3).rand(1, 3, 8, 8).astype(np.float32) * 255
+    net.setInput(x, "", 1 / 128.0, 127.5)
+    got = net.forward("conv1_1")
+    net.setInput(x, "", 1 / 128.0, (127.5, 0, 0, 0))
+    np.testing.assert_array_equal(got, net.forward("conv1_1"))
+    net.setInput(x, scalefactor=None)
+    plain = net.forward("conv1_1")
+    net.setInput(x)
+    np.testing.assert_array_equal(plain, net.forward("conv1_1"))
+    last = net.forward()
+    empty = net.forward([])
+    assert isinstance(empty, tuple) and len(empty) == 1
+    np.testing.assert_array_equal(empty[0], last)
+    both = net.forward(None, "sl")                # OpenCV's forward(outputBlobs, outputName)
+    assert isinstance(both, tuple) and len(both) == 2
+    assert net.getLayerId(b"relu") == net.getLayerId("relu") > 0
+    np.testing.assert_array_equal(net.forward(b"pool"), net.forward("pool"))
+    assert net.getLayersCount("__NetInputLayer__") == 1
+    assert not hasattr(net, "dumpToPbtxt") and getattr(net, "connect", None) is None
+
+
+def test_forward_needs_every_input_set(installed, naming_files):
+    """OpenCV 4.14 fails a forward before setInput, a declared input shape or not; so does
+    this (it ran on zeros before)."""
+    net = read(installed, naming_files)
+    with pytest.raises(installed.error, match="input 'data' was not set; call setInput"):
+        net.forward()
+
+
+def test_dump_is_a_graphviz_digraph(installed, naming_files, tmp_path):
+    net = read(installed, naming_files)
+    text = net.dump()
+    assert text.startswith("digraph G {") and text.rstrip().endswith("}")
+    for k, name in enumerate(net.getLayerNames(), start=1):
+        assert f"  {k} [label=" in text and f"name: {name}" in text
+    assert "  0 -> 1;" in text                        # the input feeds the first convolution
+    net.setInput(np.zeros((1, 3, 8, 8), np.float32))
+    assert "output: 1x4x8x8" in net.dump()            # shapes once the inputs are set
+    net.dumpToFile(str(tmp_path / "net.dot"))
+    assert (tmp_path / "net.dot").read_text() == net.dump()
+
+
 def test_images_from_blob_as_opencv():
     """caffe_compat.dnn.imagesFromBlob (OpenCV's where cv2 has it) and the rule written here
     give OpenCV's images: N x C x H x W -> N images H x W x C (H x W for one channel)."""

@@ -60,12 +60,14 @@ def test_unknown_fields_outside_the_layers_are_left_to_the_protobuf_reader():
     assert light_weights.read(data, []) is None
 
 
-def test_mtcnn_reads_without_protobuf_with_the_same_warning(tmp_path):
+def test_mtcnn_reads_without_protobuf_with_the_same_report(tmp_path):
     import subprocess
     import sys
     from tests.conftest import public_input
     folder = public_input("models", "mtcnn")
-    child = ("import sys, warnings\nwarnings.simplefilter('always')\n"
+    # cv2.dnn's readers say it as an INFO record (OpenCV reads such files without a word)
+    child = ("import logging, sys, warnings\nwarnings.simplefilter('error')\n"
+             "logging.basicConfig(level=logging.INFO)\n"
              "from caffe_compat import dnn\n"
              f"net = dnn.readNetFromCaffe(r'{folder}/det2.prototxt', r'{folder}/det2.caffemodel')\n"
              "assert net.engine == 'torch-free', net.engine_reason\n"
@@ -78,9 +80,13 @@ def test_mtcnn_reads_without_protobuf_with_the_same_warning(tmp_path):
             "field(s) 4") in got.stderr
 
 
-def test_the_warning_points_at_the_programs_own_call(tmp_path):
-    """A cv2.dnn program reading a training fork's caffemodel is shown its own line, not a
-    line inside the package (the reader reached the warning through the dnn module)."""
+def test_the_warning_points_at_the_programs_own_call(tmp_path, caplog):
+    """A pycaffe program reading a training fork's caffemodel is shown its own line, not a
+    line inside the package; a cv2.dnn program gets an INFO record instead (OpenCV reads
+    such files without a word)."""
+    import logging
+
+    import caffe
     from caffe_compat import dnn
     (tmp_path / "n.prototxt").write_text(
         'name: "n" input: "data" input_dim: 1 input_dim: 3 input_dim: 1 input_dim: 1\n'
@@ -90,6 +96,12 @@ def test_the_warning_points_at_the_programs_own_call(tmp_path):
     (tmp_path / "n.caffemodel").write_bytes(_with_unknown_fields())
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        dnn.readNetFromCaffe(str(tmp_path / "n.prototxt"), str(tmp_path / "n.caffemodel"))
+        caffe.Net(str(tmp_path / "n.prototxt"), caffe.TEST,
+                  weights=str(tmp_path / "n.caffemodel"))
     said = [w for w in seen if issubclass(w.category, CaffemodelWarning)]
     assert len(said) == 1 and said[0].filename == __file__
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, "caffe_compat.io"):
+        warnings.simplefilter("error", CaffemodelWarning)
+        dnn.readNetFromCaffe(str(tmp_path / "n.prototxt"), str(tmp_path / "n.caffemodel"))
+    logged = [r for r in caplog.records if "fields unknown to Caffe 1.0" in r.getMessage()]
+    assert len(logged) == 1 and "n.caffemodel" in logged[0].getMessage()
