@@ -24,6 +24,20 @@ def _skimage():
     return skimage
 
 
+def __getattr__(name):
+    """The names pycaffe's ``caffe.io`` has from its own imports, which programs call as
+    ``caffe.io.resize``, ``caffe.io.zoom`` and ``caffe.io.skimage.io.imread``: loaded on
+    first use (scikit-image's import takes a while)."""
+    if name == "skimage":
+        return _skimage()
+    if name == "resize":
+        return _skimage().transform.resize
+    if name == "zoom":
+        from scipy.ndimage import zoom
+        return zoom
+    raise AttributeError(f"module 'caffe.io' has no attribute '{name}'")
+
+
 # ------------------------------------------------------------------ proto conversions
 def blobproto_to_array(blob, return_diff=False):
     """The data (or with ``return_diff`` the diff) of a BlobProto as an array of its shape:

@@ -147,8 +147,11 @@ def report_stop(solver, signals, log):
     model, state, _ = snapshot_paths(solver)
     if os.path.exists(state):
         written = f"after writing the snapshot {model}; resume with -snapshot {state}"
-    else:
+    elif not solver.param.snapshot_after_train:
         written = "without a snapshot (snapshot_after_train: false)"
+    else:       # Caffe's Solve snapshots at the stop unless the iteration is one of `snapshot`
+        written = (f"without a snapshot (Caffe's rule: none at the stop when the iteration is "
+                   f"a multiple of snapshot: {solver.param.snapshot})")
     if signals.cause == "reader":
         line = (f"caffe-compat train: the reader of the output pipe is gone: stopped at "
                 f"iteration {solver.iter} {written}")

@@ -157,3 +157,15 @@ def test_datum_round_trips():
     np.testing.assert_allclose(caffe.io.datum_to_array(d), f)
     with pytest.raises(ValueError, match="3-axis"):
         caffe.io.array_to_datum(np.zeros((2, 2)))
+
+
+def test_the_names_of_pycaffes_own_imports():
+    # pycaffe's caffe.io imports skimage.io, skimage.transform.resize and scipy's zoom at its
+    # top, and programs call them through it
+    import scipy.ndimage
+    import skimage.transform
+    assert caffe.io.resize is skimage.transform.resize
+    assert caffe.io.zoom is scipy.ndimage.zoom
+    assert caffe.io.skimage.io.imread is not None
+    with pytest.raises(AttributeError):
+        caffe.io.no_such_name

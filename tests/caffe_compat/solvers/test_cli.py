@@ -343,3 +343,22 @@ def test_sigint_writes_final_snapshot(tmp_path):
     state = read_solverstate(os.path.join(folder, "snap", last))
     assert read_caffemodel(os.path.join(folder, state.learned_net)).layer
     assert f"Snapshotting solver state to binary proto file snap/{last}" in text
+
+
+def test_a_stop_without_a_snapshot_says_caffes_reason(tmp_path, capsys):
+    # Caffe's Solve snapshots at a stop unless snapshot_after_train is false or the iteration
+    # is a multiple of `snapshot` (so none at a stop during iteration 0's test pass)
+    import types
+    from caffe_compat.cli import _pipes
+    from caffe_compat.proto import caffe_pb2
+    for after, want in ((True, "none at the stop when the iteration is a multiple of "
+                               "snapshot: 10"),
+                        (False, "(snapshot_after_train: false)")):
+        param = caffe_pb2.SolverParameter(snapshot=10, snapshot_after_train=after,
+                                          snapshot_prefix=str(tmp_path / "q"))
+        solver = types.SimpleNamespace(param=param, iter=0, requested_early_exit=True,
+                                       snapshot_filename=lambda ext: str(tmp_path / f"q{ext}"))
+        signals = types.SimpleNamespace(cause="SIGINT", watch=None)
+        assert _pipes.report_stop(solver, signals, types.SimpleNamespace(files=[])) == 0
+        err = capsys.readouterr().err
+        assert "stopped at iteration 0 without a snapshot" in err and want in err, err
