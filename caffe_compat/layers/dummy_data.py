@@ -5,9 +5,11 @@ Shapes: ``dummy_data_param.shape`` once (all tops) or once per top, or the legac
 Fillers (:mod:`caffe_compat.layers.fillers`): ``data_filler`` absent (constant 0), once (the same
 filler for every top, each top filled separately) or once per top. As in Caffe, a top whose
 filler has type "constant" is filled once, at set-up, and keeps its values; every other top is
-refilled at each forward (and is all zeros between set-up and the first forward). The random
-fillers draw from torch's global random stream (seed it with ``torch.manual_seed``), not from
-Caffe's, so values differ from Caffe's while their distribution is the same.
+refilled at each forward (and is all zeros between set-up and the first forward). The
+uniform, xavier and positive_unitball fillers draw from the net's Caffe stream, as Caffe's
+fillers do (``caffe.set_random_seed`` gives Caffe's values); gaussian and msra draw from
+torch's global random stream (seed it with ``torch.manual_seed``), so their values differ from
+Caffe's while their distribution is the same.
 """
 import torch
 
@@ -26,9 +28,11 @@ class DummyData(Layer):
     exact_bottoms = 0
     min_tops = 1
     is_data = True
+    uses_caffe_rng = True           # the net passes its Caffe stream (caffe_rng=)
 
-    def __init__(self, param, bottom_shapes, phase="TEST", sources=None):
+    def __init__(self, param, bottom_shapes, phase="TEST", sources=None, caffe_rng=None):
         super().__init__(param, bottom_shapes, phase)
+        self.caffe_rng = caffe_rng
         dp = param.dummy_data_param
         num_top = len(param.top)
         nf = len(dp.data_filler)
@@ -75,7 +79,8 @@ class DummyData(Layer):
 
     def _fill(self, i, fid):
         t = torch.empty(self.shapes[i])
-        fillers.fill(t, self.fills[fid], None, where=f"layer '{self.name}' top {i}")
+        fillers.fill(t, self.fills[fid], None, where=f"layer '{self.name}' top {i}",
+                     caffe_rng=self.caffe_rng)
         self._tops[i] = t
 
     def top_shapes(self, bottom_shapes):

@@ -1,6 +1,7 @@
 """caffe.Net: every behaviour of pycaffe's test_net.py, the blob views' aliasing, batches,
 reshapes and weights files."""
 import collections
+import os
 
 import numpy as np
 import pytest
@@ -457,3 +458,20 @@ def test_net_hooks_run_around_each_layer(net_file, tmp_path):
     assert calls == [(w, i) for i in (2, 3) for w in ("before_forward", "after_forward")]
     with pytest.raises(TypeError, match="takes a callable"):
         hooked.before_forward(3)
+
+
+def test_dummy_data_uniform_draws_caffes_values(net_file):
+    # real Caffe 1.0 after set_random_seed(17) (fixtures/dummy_data/make_dummy_data.py):
+    # DummyData's uniform filler draws from Caffe's stream at each forward, after the
+    # weights' fillers at set-up; boost's uniform_real on the same mt19937 outputs gives the
+    # same float32 values (tolerance 0)
+    from tests.pycaffe.fixtures.dummy_data.make_dummy_data import NET as DUMMY_NET
+    want = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "dummy_data",
+                                "dummy_data.npz"))
+    caffe.set_random_seed(17)
+    net = caffe.Net(net_file(DUMMY_NET), caffe.TRAIN)
+    np.testing.assert_array_equal(net.params["conv"][0].data, want["weights"])
+    for k in (1, 2):
+        net.forward()
+        np.testing.assert_array_equal(net.blobs["data"].data, want[f"data{k}"])
+    np.testing.assert_array_equal(net.blobs["label"].data, want["label"])
