@@ -19,8 +19,10 @@ from .constants import OPENCV4_CONSTANTS
 from .net import UNSUPPORTED_METHODS, Layer, Net, UnsupportedError, UnsupportedMethodError
 from .python_layers import registerLayer, unregisterLayer
 from .readers import is_caffe_model, readNet, readNetFromCaffe
+from .shrink import shrinkCaffeModel
 
 __all__ = ["readNetFromCaffe", "readNet", "blobFromImage", "blobFromImages", "imagesFromBlob",
+           "shrinkCaffeModel",
            "Net", "Layer",
            "install", "uninstall", "installed", "registerLayer", "unregisterLayer",
            "UnsupportedError", "UnsupportedMethodError", "UNSUPPORTED_METHODS"] + \

@@ -87,6 +87,11 @@ def install(replace=False):
             _set(dnn, name, cv2_errors.raising_cv2_errors(getattr(blob, name),
                                                           f"cv2.dnn.{name}"))
             done.append(name)
+    if replace or _original(dnn, "shrinkCaffeModel") is _MISSING:   # a Caffe-only call
+        from .shrink import shrinkCaffeModel
+        _set(dnn, "shrinkCaffeModel", cv2_errors.raising_cv2_errors(
+            shrinkCaffeModel, "cv2.dnn.shrinkCaffeModel"))
+        done.append("shrinkCaffeModel")
     return done
 
 
