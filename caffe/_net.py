@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import os
-import warnings
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from caffe_compat.errors import NetError
 from caffe_compat.net.blob_view import BlobView
 
 from . import _mode, _placement
+from ._arguments import net_arguments
 from ._views import ArrayParam, LayerView
 
 __all__ = ["Net", "Blob", "Layer", "ParamBlob", "layer_type_list"]
@@ -52,37 +52,6 @@ def _phase(value):
     if value in (_mode.TRAIN, _mode.TEST) and not isinstance(value, bool):
         return "TRAIN" if value == _mode.TRAIN else "TEST"
     raise TypeError(f"phase must be caffe.TRAIN or caffe.TEST, got {value!r}")
-
-
-_USAGE = ("Net(network_file, phase, level=0, stages=None, weights=None) or the older "
-          "Net(network_file, weights, phase)")
-
-
-def _net_arguments(args, phase, level, stages, weights):
-    """(phase, level, stages, weights) from the arguments after the net file, as pycaffe's two
-    constructors take them: ``(phase, level=0, stages=None, weights=None)``, positional or by
-    keyword, or the older ``(weights, phase)``, positional only, told by its second argument
-    being a file name (pycaffe tries that form first)."""
-    if args and isinstance(args[0], (str, bytes, os.PathLike)) and \
-            str(args[0]).upper() not in ("TRAIN", "TEST"):
-        if len(args) != 2 or any(v is not None for v in (phase, level, stages, weights)):
-            raise TypeError("Net(network_file, weights, phase) takes exactly these three "
-                            f"arguments, by position; or use {_USAGE.split(' or ')[0]}")
-        warnings.warn("Net(network_file, weights, phase) is deprecated: use "
-                      "Net(network_file, phase, weights=weights)", DeprecationWarning,
-                      stacklevel=3)
-        return args[1], 0, None, args[0]
-    if len(args) > 4:
-        raise TypeError(f"{_USAGE}: got {len(args) + 1} positional arguments")
-    given = {"phase": phase, "level": level, "stages": stages, "weights": weights}
-    for name, value in zip(given, args):
-        if given[name] is not None:
-            raise TypeError(f"Net() got multiple values for argument '{name}'")
-        given[name] = value
-    if given["phase"] is None:
-        raise TypeError(f"{_USAGE}: the phase (caffe.TRAIN or caffe.TEST) is missing")
-    return (given["phase"], 0 if given["level"] is None else int(given["level"]),
-            given["stages"], given["weights"])
 
 
 def _array_engine_allowed():
@@ -129,7 +98,7 @@ class Net:
             self._blobs = collections.OrderedDict(
                 (n, Blob(_arrays, n)) for n in _arrays.graph.blob_names)
             return
-        phase, level, stages, weights = _net_arguments(args, phase, level, stages, weights)
+        phase, level, stages, weights = net_arguments(args, phase, level, stages, weights)
         self._source = (os.fspath(network_file), _phase(phase), level, list(stages or []))
         why = []
         if _array_engine_allowed():
@@ -535,8 +504,7 @@ class Net:
         ``caffe.NCCL`` (Caffe's layer-wise reduction, ``layer_wise_reduce``): accepted; the
         exchange sums every gradient once, in ``on_gradients_ready``, which gives the same
         sums."""
-        from ._solver import NCCL
-        if isinstance(callback, NCCL):
+        if getattr(callback, "sums_gradients_per_iteration", False):     # a caffe.NCCL
             return
         self._add_hook("after_backward", callback)
 

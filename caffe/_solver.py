@@ -204,6 +204,10 @@ class NCCL:
     torchrun's variables). Create the solver after ``set_solver_count`` / ``set_solver_rank``:
     its data layers skip the other ranks' records and only rank 0 builds test nets."""
 
+    # as a net hook (``solver.net.after_backward(nccl)``, Caffe's layer-wise reduction) it
+    # does nothing: the exchange sums every gradient once an iteration, the same sums
+    sums_gradients_per_iteration = True
+
     def __init__(self, solver, uid):
         from caffe_compat.parallel import data_parallel as parallel
         engine = solver._solver if isinstance(solver, Solver) else solver
