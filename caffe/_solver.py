@@ -145,10 +145,13 @@ class Solver:
         self._solver.snapshot()
 
     def apply_update(self):
-        """Update the weights from their current diffs at the current learning rate
-        (Caffe's ApplyUpdate; ``iter`` is unchanged)."""
+        """Update the weights from their current diffs at the current learning rate, then
+        count the update: ``iter`` goes up by one (Caffe 1.0's SGDSolver::ApplyUpdate ends
+        with ``++iter_``, so hand-written forward / backward / apply_update loops move the
+        learning-rate schedule, as ``step`` does)."""
         self._check_mode("apply_update")
         self._solver.apply_update()
+        self._solver.iter += 1
 
     def add_callback(self, on_start, on_gradients_ready=None):
         """Call ``on_start()`` before each iteration's forward and ``on_gradients_ready()``

@@ -51,6 +51,26 @@ def test_apply_update(solver):
     net.layers[1].blobs[0].diff[...] = 1
     solver.apply_update()                      # the first rate is base_lr = 0.01
     assert (data - -0.01 * np.ones(data.shape)).max() < 1e-7
+    # Caffe 1.0's ApplyUpdate counts the update (++iter_): the schedule moves on
+    assert solver.iter == 1
+    solver.apply_update()
+    assert solver.iter == 2
+
+
+def test_apply_update_counts_on_the_array_engine(net_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = caffe.SGDSolver(net_file(f"net: '{net_file(FED)}' base_lr: 0.1 lr_policy: 'step' "
+                                 "gamma: 0.5 stepsize: 1 max_iter: 10 display: 0 "
+                                 "snapshot_prefix: 'fed'", name="fed_solver.txt"))
+    w = s.net.params["fc"][0]
+    rates = []
+    for _ in range(3):
+        w.data[...] = 0
+        w.diff[...] = 1
+        s.apply_update()
+        rates.append(float(-w.data[0, 0]))
+    assert s.iter == 3
+    np.testing.assert_allclose(rates, [0.1, 0.05, 0.025], rtol=1e-6)   # the step policy
 
 
 def test_nets_outlive_the_solver(solver):
