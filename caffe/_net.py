@@ -62,6 +62,10 @@ def _array_engine_allowed():
 Blob = BlobView
 
 
+class LayerNameError(NetError, ValueError):
+    """A layer name the net does not have (``forward(start=...)``, ``backward(end=...)``)."""
+
+
 class Net:
     """A Caffe net with pycaffe's interface.
 
@@ -325,13 +329,19 @@ class Net:
         return self._store.forward(start, end)
 
     def _layer_range(self, start, end, default_start, default_end):
-        if self._arrays is None:
-            return self._store.layer_range(start, end, default_start, default_end)
+        """(first, last) layer indices of ``start`` / ``end`` (names or None); a name the
+        net lacks is a :class:`LayerNameError`, a ValueError as pycaffe's
+        ``list(net._layer_names).index(name)``."""
         try:
+            if self._arrays is None:
+                return self._store.layer_range(start, end, default_start, default_end)
             return (self._arrays.layer_index(start, default_start),
                     self._arrays.layer_index(end, default_end))
         except KeyError as e:
-            raise NetError(f"net '{self._arrays.name}' has no layer '{e.args[0]}'") from None
+            raise LayerNameError(f"net '{self._arrays.name}' has no layer "
+                                 f"'{e.args[0]}'") from None
+        except NetError as e:
+            raise LayerNameError(str(e)) from None
 
     def _backward(self, start, end):
         self._follow_mode()

@@ -23,11 +23,17 @@ import warnings
 import numpy as np
 import torch
 
+from ..errors import NetError
 from .base import Layer
 from .registry import register_layer
 from ..rules.fields import declare
 
 declare("torch", "MemoryData", "MemoryDataParameter", {"batch_size", "channels", "height", "width"})
+
+
+class ArrayCheckError(NetError, RuntimeError):
+    """Arrays that ``set_input_arrays`` refuses: a RuntimeError as well, as pycaffe's C++
+    checks throw ``std::runtime_error``."""
 
 
 @register_layer("MemoryData")
@@ -53,7 +59,16 @@ class MemoryData(Layer):
 
     # ------------------------------------------------------------------ feeding
     def set_input_arrays(self, data, labels):
-        """pycaffe's ``Net.set_input_arrays`` for this layer, with pycaffe's checks."""
+        """pycaffe's ``Net.set_input_arrays`` for this layer, with pycaffe's checks (an
+        :class:`ArrayCheckError` where pycaffe raises RuntimeError)."""
+        try:
+            self._set_input_arrays(data, labels)
+        except NetError as e:
+            if isinstance(e, ArrayCheckError):
+                raise
+            raise ArrayCheckError(str(e)) from None
+
+    def _set_input_arrays(self, data, labels):
         labels = np.asarray(labels)
         if labels.ndim == 1:   # pycaffe's Python wrapper adds the three unit axes
             labels = np.ascontiguousarray(labels[:, None, None, None])

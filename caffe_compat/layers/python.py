@@ -184,16 +184,19 @@ class PythonLayer:
 
 
 def _raise_from_python(exc, layer_name, what):
-    """Re-raise ``exc`` as a NetError naming the layer, keeping its type catchable."""
+    """Re-raise ``exc``, the Python layer's own exception, as it is: pycaffe lets it through
+    unchanged (the program's ``except`` sees its type, arguments and attributes), here with a
+    note naming the layer (shown with its traceback) and ``python_layer`` set to the layer's
+    name, so that the net's set-up passes it on unwrapped."""
     if isinstance(exc, CaffeCompatError):
         raise exc
-    message = f"layer '{layer_name}' (type Python): {what} raised {type(exc).__name__}: {exc}"
+    if hasattr(exc, "add_note"):                # Python 3.11+
+        exc.add_note(f"in layer '{layer_name}' (type Python): {what}")
     try:
-        cls = type(f"Python{type(exc).__name__}", (NetError, type(exc)), {})
-        err = cls(message)
-    except TypeError:      # an exception type that cannot be combined
-        raise NetError(message) from exc
-    raise err from exc
+        exc.python_layer = layer_name
+    except AttributeError:                      # an exception class with __slots__
+        pass
+    raise exc
 
 
 def _numpy(t):

@@ -75,6 +75,8 @@ class NetBuildMixin:
         except CaffeCompatError:
             raise
         except Exception as e:  # a layer's own checks raise NetError; anything else is wrapped
+            if getattr(e, "python_layer", None) is not None:
+                raise           # a Python layer's own exception: pycaffe lets it through
             raise NetError(f"layer '{lp.name}' (type {lp.type}): cannot be set up for bottom "
                            f"shapes {bottom_shapes}: {e}") from e
         module.to(dtype)

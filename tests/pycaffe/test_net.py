@@ -475,3 +475,21 @@ def test_dummy_data_uniform_draws_caffes_values(net_file):
         net.forward()
         np.testing.assert_array_equal(net.blobs["data"].data, want[f"data{k}"])
     np.testing.assert_array_equal(net.blobs["label"].data, want["label"])
+
+
+def test_argument_errors_are_pycaffes_types(net_file):
+    # pycaffe: a layer name the net lacks is list.index's ValueError; arrays that
+    # set_input_arrays refuses are C++ std::runtime_error, a RuntimeError
+    net = caffe.Net(net_file("""layer { name: 'd' type: 'MemoryData' top: 'data' top: 'label'
+      memory_data_param { batch_size: 4 channels: 3 height: 1 width: 1 } }
+      layer { name: 'ip' type: 'InnerProduct' bottom: 'data' top: 'ip'
+        inner_product_param { num_output: 2 } }"""), caffe.TRAIN)
+    with pytest.raises(ValueError, match="no layer 'nosuch'"):
+        net.forward(start="nosuch")
+    with pytest.raises(ValueError, match="no layer 'nosuch'"):
+        net.backward(end="nosuch")
+    x, y = np.zeros((5, 3, 1, 1), np.float32), np.zeros(5, np.float32)
+    with pytest.raises(RuntimeError, match="multiple of the batch size"):
+        net.set_input_arrays(x, y)
+    with pytest.raises(RuntimeError, match="must be float32"):
+        net.set_input_arrays(x[:4].astype(np.float64), y[:4])

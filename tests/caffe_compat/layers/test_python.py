@@ -88,9 +88,13 @@ def test_errors_name_the_layer(tmp_path):
     try:
         text = ("input: 'x' input_shape { dim: 1 }\n layer { name: 'p' type: 'Python' "
                 "bottom: 'x' top: 'y' python_param { module: 'bad_layers' layer: 'Refuses' } }")
+        # the layer's own exception, as raised (pycaffe's rule), the layer named in a note
         with pytest.raises(KeyError) as info:
             caffe_compat.Net(text)
-        assert isinstance(info.value, NetError) and "layer 'p'" in str(info.value)
+        assert type(info.value) is KeyError and info.value.args == ("wanted",)
+        assert info.value.python_layer == "p"
+        if sys.version_info >= (3, 11):
+            assert "in layer 'p' (type Python): Refuses.setup" in info.value.__notes__
         with pytest.raises(NetError, match="needs both 'module' and 'layer'"):
             caffe_compat.Net("input: 'x' input_shape { dim: 1 }\n layer { name: 'p' "
                              "type: 'Python' bottom: 'x' top: 'y' }")
