@@ -17,8 +17,10 @@ Caffe model, on caffe_compat's engine, with OpenCV 4's rules (checked against Op
 
 Every input shape seen gets its own engine net (as OpenCV reshapes on a new input); the last
 two are kept. The engine (:mod:`caffe_compat.inference.engines`): ``DNN_BACKEND_DEFAULT`` the
-fastest trusted engine for the net, outputs and input shape; ``DNN_BACKEND_OPENCV`` our own
-torch forward; ``DNN_BACKEND_INFERENCE_ENGINE`` OpenVINO (checked like any other; the torch
+fastest trusted engine for the net, outputs and input shape, and so does
+``DNN_BACKEND_OPENCV`` (in OpenCV 4's builds without the Inference Engine the default backend
+is OpenCV's own: the line tutorials write changes nothing); ``DNN_BACKEND_INFERENCE_ENGINE``
+OpenVINO (checked like any other; the torch
 forward with a warning where it fails). ``$CAFFE_COMPAT_ENGINE`` overrides the backend's
 engine; ``DNN_TARGET_CUDA`` runs on torch. Methods of ``cv2.dnn.Net`` not provided here raise
 :class:`UnsupportedError` naming the method."""
@@ -52,7 +54,7 @@ from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,
 _CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA,
                  DNN_BACKEND_INFERENCE_ENGINE}
 # the engine of each backend (caffe_compat.inference.engines; None: the torch forward without a runner)
-_BACKEND_ENGINES = {DNN_BACKEND_DEFAULT: "auto", DNN_BACKEND_OPENCV: None,
+_BACKEND_ENGINES = {DNN_BACKEND_DEFAULT: "auto",
                     DNN_BACKEND_CUDA: None, DNN_BACKEND_INFERENCE_ENGINE: "openvino"}
 # targets OpenCV itself runs on the CPU when their device is missing (with a warning)
 _FALLBACK_TARGETS = {DNN_TARGET_OPENCL, DNN_TARGET_OPENCL_FP16, DNN_TARGET_CPU_FP16}
@@ -538,8 +540,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         return int(round(self._total * scale)), per_layer
 
     def setPreferableBackend(self, backendId):
-        """DNN_BACKEND_DEFAULT: the fastest trusted engine; DNN_BACKEND_OPENCV: our torch
-        forward; DNN_BACKEND_INFERENCE_ENGINE: OpenVINO (see the module doc);
+        """DNN_BACKEND_DEFAULT and DNN_BACKEND_OPENCV: the fastest trusted engine
+        (``CAFFE_COMPAT_ENGINE=torch`` pins our torch forward); DNN_BACKEND_INFERENCE_ENGINE:
+        OpenVINO (see the module doc);
         DNN_BACKEND_CUDA with a CUDA target; other backends raise UnsupportedError."""
         if backendId not in _CPU_BACKENDS:
             raise UnsupportedError(f"setPreferableBackend("
@@ -547,7 +550,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                                    "runs nets with torch or an engine (DNN_BACKEND_DEFAULT, "
                                    "DNN_BACKEND_OPENCV, DNN_BACKEND_INFERENCE_ENGINE; "
                                    "DNN_BACKEND_CUDA with DNN_TARGET_CUDA)")
-        self._backend = int(backendId)
+        # OpenCV's own backend is the default one of OpenCV 4's builds (module doc)
+        self._backend = DNN_BACKEND_DEFAULT if backendId == DNN_BACKEND_OPENCV \
+            else int(backendId)
 
     def setPreferableTarget(self, targetId):
         """DNN_TARGET_CPU; DNN_TARGET_CUDA on torch's CUDA device when there is one (float32

@@ -301,11 +301,14 @@ def test_install_fills_in_what_opencv_lacks(monkeypatch):
         monkeypatch.delattr(cv2.dnn, "readNetFromCaffe")
     missing = sorted(n for n in dnn.OPENCV4_CONSTANTS if not hasattr(cv2.dnn, n))
     routed = ["dnn_registerLayer", "dnn_unregisterLayer"]   # cv2's, kept, and ours
+    # OpenCV 5 dropped the Caffe-only shrinkCaffeModel with the importer
+    shrink = [] if hasattr(cv2.dnn, "shrinkCaffeModel") else ["shrinkCaffeModel"]
     try:
-        assert dnn.install() == ["readNetFromCaffe", "readNet"] + routed + missing
+        assert dnn.install() == ["readNetFromCaffe", "readNet"] + routed + missing + shrink
         # ours, its errors cv2.error (caffe_compat.dnn.cv2_errors)
         assert cv2.dnn.readNetFromCaffe.__wrapped__ is dnn.readNetFromCaffe
-        assert dnn.installed() == sorted(["readNet", "readNetFromCaffe"] + routed + missing)
+        assert dnn.installed() == sorted(["readNet", "readNetFromCaffe"] + routed + missing +
+                                         shrink)
         # other formats still go to OpenCV's own readNet (an ONNX model of the face detector)
         from matlab_ports.face_detector import model_dir
         onnx_net = cv2.dnn.readNet(os.path.join(model_dir(), "pnet.onnx"))

@@ -75,7 +75,7 @@ def test_backend_target_and_thread_count_changes_take_the_full_way(net):
     x = _x()
     net.setInput(x)
     free = net.forward()
-    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)            # the torch path
+    net.setPreferableBackend(dnn.DNN_BACKEND_CUDA)              # the torch path
     ours = net.forward()
     assert net.__dict__["_route"] is None
     assert float(np.abs(ours - free).max()) <= TOL * float(np.abs(free).max())

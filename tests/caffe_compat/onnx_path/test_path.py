@@ -120,7 +120,9 @@ def test_a_layer_without_converter_takes_the_torch_path(tmp_path):
     assert scaled_error(net.forward(), want) <= TOL
 
 
-def test_the_opencv_backend_takes_the_torch_path(tmp_path):
+def test_the_opencv_backend_stays_torch_free(tmp_path):
+    # DNN_BACKEND_OPENCV is OpenCV 4's default backend: the line tutorials write keeps the
+    # torch-free path; the CUDA backend takes the torch path
     from caffe_compat import dnn
     text, model, x = _files(tmp_path)
     with lite_mode("on"):
@@ -128,7 +130,11 @@ def test_the_opencv_backend_takes_the_torch_path(tmp_path):
         net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
         net.setInput(x)
         net.forward()
-    assert net._nets and net._torch_free.runtime is None     # the torch net answered
+        assert not net._nets and net._torch_free.runtime is not None
+        net.setPreferableBackend(dnn.DNN_BACKEND_CUDA)
+        net.setInput(x)
+        net.forward()
+    assert net._nets                                    # the torch net answered
 
 
 def test_set_param_moves_the_net_to_the_torch_path(tmp_path):

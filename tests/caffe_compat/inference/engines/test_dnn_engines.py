@@ -53,19 +53,19 @@ def _dnn_lenet():
 
 
 def test_dnn_backends_choose_engines():
-    """On the torch path: DNN_BACKEND_OPENCV: our torch forward; DNN_BACKEND_INFERENCE_ENGINE:
-    OpenVINO; the default: auto; forward([inner names]) runs those outputs on the engine,
-    within 1e-4."""
+    """On the torch path: DNN_BACKEND_CUDA with the CPU target: our torch forward;
+    DNN_BACKEND_INFERENCE_ENGINE: OpenVINO; the default (and DNN_BACKEND_OPENCV, OpenCV 4's
+    default): auto; forward([inner names]) runs those outputs on the engine, within 1e-4."""
     from tests.caffe_compat.onnx_path.helpers import lite_mode
     with lite_mode("off"):              # (the torch-free path answers the default backend)
         dnn, net, x = _dnn_lenet()
-    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableBackend(dnn.DNN_BACKEND_CUDA)      # our torch forward, on the CPU target
     net.setInput(x)
     ref = net.forward(["conv1", "ip1", "prob"])
     assert not net._runners
     total, per_layer = net.getPerfProfile()
     assert total > 0 and per_layer.sum() > 0          # per-layer times of our forward
-    backends = [(dnn.DNN_BACKEND_DEFAULT, None)]
+    backends = [(dnn.DNN_BACKEND_DEFAULT, None), (dnn.DNN_BACKEND_OPENCV, None)]
     if "openvino" in ENGINES:
         backends.append((dnn.DNN_BACKEND_INFERENCE_ENGINE, "openvino"))
     for backend, want in backends:
@@ -89,7 +89,7 @@ def test_dnn_set_param_exports_again():
     net.setParam("ip2", 1, w + np.arange(w.size, dtype=np.float32).reshape(w.shape))
     net.setInput(x)
     after = net.forward()
-    net.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableBackend(dnn.DNN_BACKEND_CUDA)      # our torch forward, on the CPU
     net.setInput(x)
     assert output_error(after, net.forward()) <= TRUST_TOL
     assert not np.allclose(before, after)

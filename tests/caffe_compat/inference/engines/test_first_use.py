@@ -105,8 +105,6 @@ from caffe_compat import Net
 from caffe_compat.io.caffemodel import caffemodel_bytes
 net = Net(TINY, phase="test", seed=9)
 cv = dnn.readNetFromCaffe(TINY.encode(), caffemodel_bytes(net.to_proto()))
-if sys.argv[1] == "opencv-backend":
-    cv.setPreferableBackend(dnn.DNN_BACKEND_OPENCV)
 x = np.random.RandomState(0).uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32)
 outs = []
 for _ in range(int(sys.argv[2])):
@@ -120,7 +118,7 @@ def _pinned_run(how, threads, calls=2, cache=None):
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                CAFFE_COMPAT_THREADS=str(threads))
     env.pop("CAFFE_COMPAT_ENGINE", None)
-    if how not in ("opencv-backend", "auto"):
+    if how != "auto":
         env["CAFFE_COMPAT_ENGINE"] = how
     if cache:
         env["CAFFE_COMPAT_ENGINE_CACHE"] = cache
@@ -133,15 +131,13 @@ def _pinned_run(how, threads, calls=2, cache=None):
 # processes of a few seconds each (importing torch): torch in the default pass, the other ways
 # in the slow pass
 @pytest.mark.parametrize("how", ["torch"] + [pytest.param(h, marks=pytest.mark.slow)
-                                             for h in ["opencv-backend"] + ENGINES])
+                                             for h in ENGINES])
 def test_pinned_engine_gives_the_same_bits_in_every_process(how, tmp_path):
-    """``CAFFE_COMPAT_ENGINE=NAME`` (or ``DNN_BACKEND_OPENCV``): the same bits in every call
-    and every process (docs/engines.md, 'Stable output'). Torch's at any thread count (its
-    sums do not depend on it); an engine's at one fixed count (CAFFE_COMPAT_THREADS)."""
-    counts = (1, 2) if how in ("torch", "opencv-backend") else (1, 1)
+    """``CAFFE_COMPAT_ENGINE=NAME``: the same bits in every call and every process
+    (docs/engines.md, 'Stable output'). Torch's at any thread count (its sums do not depend
+    on it); an engine's at one fixed count (CAFFE_COMPAT_THREADS)."""
+    counts = (1, 2) if how == "torch" else (1, 1)
     runs = [_pinned_run(how, t, cache=str(tmp_path / f"cache{i}"))
             for i, t in enumerate(counts)]
     assert "DIFFERENT" not in runs[0]
     assert runs[0] == runs[1]
-    if how == "opencv-backend":
-        assert runs[0] == _pinned_run("torch", 1)
