@@ -33,7 +33,8 @@ import warnings
 
 import numpy as np
 
-from ..errors import NetError
+from ..diagnostics.stack import caller_stacklevel
+from ..errors import NetError, WeightsError
 from . import python_layers
 from .importer import (in_place_free, opencv_layers, renamed_repeats, split_inputs,
                        unique_names)
@@ -211,7 +212,11 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if self._state is None:
             if self._weights is not None:
                 self._full_weights()
-                net.copy_from(self._weights, source=self._weights_source or "<caffemodel>")
+                try:
+                    net.copy_from(self._weights, source=self._weights_source or "<caffemodel>")
+                except WeightsError as e:
+                    self._blame_input(shapes, e)
+                    raise
             self._state = net.caffe_state_dict()
         else:
             self._check_fits(net, shapes)
@@ -286,6 +291,26 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
             return Layer(self, 0, "_input", "")
         k = self._layer_index(layerId)
         return Layer(self, k, self._layers[k - 1]["name"], self._layers[k - 1]["type"])
+
+    def _blame_input(self, shapes, error):
+        """Where the caffemodel does not fit the net built for input ``shapes`` and those are
+        not the declared shapes, the input is at fault, not the file (a 224 x 224 image into
+        a net whose fully connected layer fixes 227 x 227): an InputShapeError saying so."""
+        declared = [self._input_shapes.get(n) for n in self._inputs]
+        odd = [(n, tuple(s), tuple(d)) for n, s, d in zip(self._inputs, shapes, declared)
+               if d is not None and tuple(d) != tuple(s)]
+        if not odd or "shape mismatch" not in str(error):
+            return
+        from ..net.input_check import InputShapeError
+        detail = str(error).split("\n", 1)[-1].strip()
+        name, given, want = odd[0]
+        size = f" (cv2.dnn.blobFromImage(img, size=({want[-1]}, {want[-2]})))" \
+            if len(want) == 4 else ""
+        raise InputShapeError(
+            f"{self._source}: input '{name}' {given} is not the declared {want}, and at this "
+            f"size the caffemodel's weights do not fit the net ({detail}; 'file' is the "
+            f"caffemodel, 'net' the net at this input size): feed the declared size{size}"
+        ) from error
 
     def _layer_blobs(self, k):
         """Layer ``k``'s parameters, float32 copies in OpenCV's shapes (or the shapes they
@@ -566,7 +591,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                 self._set_device("cuda")
             else:
                 warnings.warn(f"{name}: torch has no CUDA device here; the net runs on the "
-                              "CPU", RuntimeWarning, stacklevel=2)
+                              "CPU", RuntimeWarning, stacklevel=caller_stacklevel())
                 self._set_device("cpu")
         elif targetId in _FALLBACK_TARGETS:
             self._fallback_target(targetId, name)     # (.precision: CPU_FP16)

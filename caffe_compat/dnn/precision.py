@@ -52,6 +52,7 @@ import warnings
 
 import numpy as np
 
+from ..diagnostics.stack import caller_stacklevel
 from ..errors import NetError
 from ..onnx_path import reduced
 from ..onnx_path.quantize import (CV_32F, CV_8S, DEPTH_NAMES, FIXED_OUTPUT, INPUT_RANGE,
@@ -184,7 +185,8 @@ class PrecisionMixin:
         self._set_device("cpu")
         if target != DNN_TARGET_CPU_FP16:
             warnings.warn(f"{name}: not available in caffe_compat.dnn; the net runs on the "
-                          "CPU in float32", RuntimeWarning, stacklevel=3)
+                          "CPU in float32", RuntimeWarning,
+                          stacklevel=caller_stacklevel())
             return
         hint, why = reduced.capability()
         self.__dict__["_half_hint"] = hint
@@ -192,7 +194,7 @@ class PrecisionMixin:
         if hint is None and not self.__dict__.get("_half_warned"):
             self.__dict__["_half_warned"] = True
             warnings.warn(f"{name}: {why}; the net runs in float32", RuntimeWarning,
-                          stacklevel=3)
+                          stacklevel=caller_stacklevel())
 
     def _torch_free_forward(self, shapes, wanted):
         """A forward that needs no torch net, or None: bf16 / f16 on OpenVINO
@@ -398,7 +400,8 @@ class QuantizedMixin:
         also warns that only CPU, OpenCL and NPU targets run quantized nets."""
         if targetId != 0:
             warnings.warn(f"setPreferableTarget({targetId}): a quantized net runs int8 on "
-                          "the CPU (onnxruntime)", RuntimeWarning, stacklevel=2)
+                          "the CPU (onnxruntime)", RuntimeWarning,
+                          stacklevel=caller_stacklevel())
         self._target = 0
 
     def __repr__(self):

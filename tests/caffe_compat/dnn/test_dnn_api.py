@@ -372,3 +372,29 @@ def test_images_from_blob_as_opencv():
                 np.testing.assert_array_equal(a, b)             # a copy: exact
     with pytest.raises(NetError, match="expected N x C x H x W"):
         images_from_blob(np.ones((3, 4, 5), np.float32))
+
+
+def test_a_wrong_input_size_blames_the_input(installed, tmp_path):
+    """A blob of another size than the declared one, which a fully connected layer's weights
+    cannot take: the error is the input's (InputShapeError, a cv2.error on this path) with
+    the size to feed, not the caffemodel's (OpenCV 4: an assertion in the layer)."""
+    from caffe_compat import Net
+    text = ('name: "fc" layer { name: "data" type: "Input" top: "data" input_param { shape '
+            '{ dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+            'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
+            'convolution_param { num_output: 2 kernel_size: 3 } }\n'
+            'layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc" '
+            'inner_product_param { num_output: 4 } }\n')
+    (tmp_path / "fc.prototxt").write_text(text)
+    Net(text, phase="test", seed=1).save(str(tmp_path / "fc.caffemodel"))
+    net = installed.dnn.readNetFromCaffe(str(tmp_path / "fc.prototxt"),
+                                         str(tmp_path / "fc.caffemodel"))
+    net.setInput(np.zeros((1, 3, 6, 6), np.float32))
+    with pytest.raises(installed.error) as info:
+        net.forward()
+    message = str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert "input 'data' (1, 3, 6, 6) is not the declared (1, 3, 8, 8)" in message
+    assert "layer 'fc'" in message and "blobFromImage(img, size=(8, 8))" in message
+    net.setInput(np.zeros((1, 3, 8, 8), np.float32))
+    assert net.forward().shape == (1, 4)                  # the declared size still runs
