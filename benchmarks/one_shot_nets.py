@@ -15,7 +15,10 @@ the same caffemodel):
 * ``cascade``: the trained MTCNN face cascade (P-Net over an image pyramid of many input shapes,
   R-Net and O-Net on crop batches) on six photographs, the algorithm of
   ``benchmarks/programs/mtcnn_cascade.py`` with cv2.dnn's calls (``setInput``, ``forward`` of
-  named outputs); its nets are the published ones of ``../shared/models/mtcnn``.
+  named outputs); its nets are the published ones of ``../shared/models/mtcnn``;
+* ``cascade_loop``: the same cascade over the six photographs ten times, as a video loop of
+  OpenCV's tutorials runs it, with their ``setPreferableBackend(DNN_BACKEND_OPENCV)`` and
+  ``setPreferableTarget(DNN_TARGET_CPU)`` lines: the same input shapes again and again.
 
 ``quick`` shrinks the dense nets' inputs (pose 184, segmentation 256) for a short run.
 """
@@ -101,6 +104,25 @@ def run(net, batch, names):
 
 
 report(photographs(sys.argv[2]), nets, run)
+""",
+    "cascade_loop": """
+sys.path.insert(0, sys.argv[1])
+from mtcnn_cascade import NETS, photographs, report
+nets = [cv2.dnn.readNetFromCaffe(f"{sys.argv[2]}/{n}.prototxt", f"{sys.argv[2]}/{n}.caffemodel")
+        for n in NETS]
+for net in nets:
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+
+
+def run(net, batch, names):
+    net.setInput(batch)
+    return dict(zip(names, net.forward(list(names))))
+
+
+frames = photographs(sys.argv[2])
+for _ in range(10):
+    report(frames, nets, run)
 """,
 }
 PROGRAMS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
@@ -194,8 +216,8 @@ def write_kind(folder, kind, quick=False):
     the sample is; ours: the same after ``dnn.install()``) into ``folder``; returns
     ``{"args": [...], "opencv4": path, "ours": path}``."""
     os.makedirs(folder, exist_ok=True)
-    if kind == "cascade":
-        return _write_cascade(folder)
+    if kind in ("cascade", "cascade_loop"):
+        return _write_cascade(folder, kind)
     text, model, extra = kind_files(kind, quick)
     proto, weights = os.path.join(folder, "deploy.prototxt"), os.path.join(folder,
                                                                            "weights.caffemodel")
@@ -218,7 +240,7 @@ def _programs(folder, kind):
     return paths
 
 
-def _write_cascade(folder):
+def _write_cascade(folder, kind="cascade"):
     """The MTCNN nets and photographs (``mtcnn_cascade.setup``) and the two programs."""
     import importlib.util
     spec = importlib.util.spec_from_file_location(
@@ -226,6 +248,6 @@ def _write_cascade(folder):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.setup(folder)
-    paths = _programs(folder, "cascade")
+    paths = _programs(folder, kind)
     paths["args"] = [PROGRAMS_DIR, folder]
     return paths

@@ -7,43 +7,16 @@ e.g. ``0.009999999776482582`` for a float 0.01 and ``1.0`` for 1), so a program 
 ``str()`` and are unaffected."""
 import sys
 
-from google.protobuf import descriptor as _descriptor
-from google.protobuf import text_encoding as _text_encoding
-
+from caffe_compat.io.text_print import message_text, python_float
 from caffe_compat.proto import caffe_pb2
 
 # ``import caffe.proto.caffe_pb2`` and ``from caffe.proto import caffe_pb2`` give one module
 sys.modules.setdefault(__name__ + ".caffe_pb2", caffe_pb2)
 
-_FD = _descriptor.FieldDescriptor
-
-
-def _scalar(field, value):
-    cpp = field.cpp_type
-    if cpp in (_FD.CPPTYPE_FLOAT, _FD.CPPTYPE_DOUBLE):
-        return str(float(value))
-    if cpp == _FD.CPPTYPE_BOOL:
-        return "true" if value else "false"
-    if cpp == _FD.CPPTYPE_ENUM:
-        named = field.enum_type.values_by_number.get(value)
-        return named.name if named is not None else str(value)
-    if cpp == _FD.CPPTYPE_STRING:
-        return '"' + _text_encoding.CEscape(value, as_utf8=False) + '"'
-    return str(value)
-
 
 def pycaffe_text(message, indent=0):
     """``message`` in text format as pycaffe's ``str()`` writes it."""
-    pad = " " * indent
-    out = []
-    for field, value in message.ListFields():
-        values = value if field.is_repeated else [value]
-        for v in values:
-            if field.cpp_type == _FD.CPPTYPE_MESSAGE:
-                out.append(f"{pad}{field.name} {{\n{pycaffe_text(v, indent + 2)}{pad}}}\n")
-            else:
-                out.append(f"{pad}{field.name}: {_scalar(field, v)}\n")
-    return "".join(out)
+    return message_text(message, python_float, indent)
 
 
 def _message_classes():

@@ -247,3 +247,16 @@ def test_device_query_lines_name_caffes_device_query_lines(capsys, monkeypatch):
                       "Total global memory": "common.cpp:182]",
                       "Number of multiprocessors": "common.cpp:199]",
                       "Warp size": "common.cpp:185]", "L2 cache size": "common.cpp:170]"}
+
+
+@pytest.mark.parametrize("name", ["v1_net", "v0_net", "old_solver"])
+def test_upgrade_tools_write_caffes_bytes(tmp_path, name):
+    """upgrade_net_proto_text / upgrade_solver_proto_text write what Caffe 1.0's write, byte
+    for byte (fixtures/upgrade/make_upgrade_fixtures.py ran Caffe's tools): protobuf's C++
+    printer, floats in 6 digits or 9 where 6 do not read back (0.333333343, 123456792)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "upgrade")
+    tool = "upgrade_solver_proto_text" if name.endswith("solver") else "upgrade_net_proto_text"
+    out = tmp_path / "out.prototxt"
+    assert run_cli(tool, os.path.join(here, f"{name}.in.prototxt"), out) == 0
+    with open(os.path.join(here, f"{name}.caffe.prototxt"), "rb") as f:
+        assert out.read_bytes() == f.read()
