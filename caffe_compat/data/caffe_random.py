@@ -228,9 +228,11 @@ class LibcRand:
     def draw(self, n):
         """The next ``n`` values of ``rand()`` (a list of ints in [0, 2**31))."""
         r = self._words
-        for _ in range(n):
-            r.append((r[-31] + r[-3]) & _MASK)
-        out = [w >> 1 for w in r[len(r) - n:]] if n else []
+        k = len(r)
+        r.extend([0] * n)
+        for i in range(k, k + n):
+            r[i] = (r[i - 31] + r[i - 3]) & _MASK
+        out = [w >> 1 for w in r[k:]]
         del r[:len(r) - 34]
         return out
 
@@ -261,9 +263,9 @@ def libc_shuffle(items, rand=None):
     n = len(items)
     if n < 2:
         return items
-    draws = (rand or LIBC_RAND).draw(n - 1)
-    for i in range(1, n):
-        j = draws[i - 1] % (i + 1)
+    picks = (np.asarray((rand or LIBC_RAND).draw(n - 1), dtype=np.int64)
+             % np.arange(2, n + 1)).tolist()        # rand() % (i + 1), for every i at once
+    for i, j in enumerate(picks, start=1):
         if i != j:
             items[i], items[j] = items[j], items[i]
     return items
