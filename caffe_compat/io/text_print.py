@@ -10,12 +10,17 @@ writes a float with ``%.6g`` when that reads back to the same float, else ``%.9g
 from __future__ import annotations
 
 import math
+import struct
 
-import numpy as np
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import text_encoding
 
 _FD = _descriptor.FieldDescriptor
+
+
+def _float32(value):
+    """``value`` rounded to the nearest float32, as a Python float."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
 
 
 def _round_trip(value, digits, kind):
@@ -34,7 +39,7 @@ def cpp_float(field, value):
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if field.cpp_type == _FD.CPPTYPE_FLOAT:
-        return _round_trip(value, (6, 9), np.float32)
+        return _round_trip(value, (6, 9), _float32)
     return _round_trip(value, (15, 17), float)
 
 
