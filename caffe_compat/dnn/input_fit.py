@@ -40,3 +40,23 @@ class InputFitMixin:
                 [(r["caffe_name"], r["type"], r["engine_bottoms"], r["tops"])
                  for r in self._layers], self._inputs))
         fits.check(self._source, fed, self._input_shapes)
+
+    def _blame_input(self, shapes, error):
+        """Where the caffemodel does not fit the net built for input ``shapes`` and those are
+        not the declared shapes, the input is at fault, not the file (a 224 x 224 image into
+        a net whose fully connected layer fixes 227 x 227): an InputShapeError saying so."""
+        declared = [self._input_shapes.get(n) for n in self._inputs]
+        odd = [(n, tuple(s), tuple(d)) for n, s, d in zip(self._inputs, shapes, declared)
+               if d is not None and tuple(d) != tuple(s)]
+        if not odd or "shape mismatch" not in str(error):
+            return
+        from ..net.input_check import InputShapeError
+        detail = str(error).split("\n", 1)[-1].strip()
+        name, given, want = odd[0]
+        size = f" (cv2.dnn.blobFromImage(img, size=({want[-1]}, {want[-2]})))" \
+            if len(want) == 4 else ""
+        raise InputShapeError(
+            f"{self._source}: input '{name}' {given} is not the declared {want}, and at this "
+            f"size the caffemodel's weights do not fit the net ({detail}; 'file' is the "
+            f"caffemodel, 'net' the net at this input size): feed the declared size{size}"
+        ) from error

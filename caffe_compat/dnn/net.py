@@ -81,9 +81,8 @@ class UnsupportedError(NetError, NotImplementedError):
 
 
 class UnsupportedMethodError(UnsupportedError, AttributeError):
-    """A cv2.dnn.Net method that caffe_compat.dnn does not provide, looked up: an
-    AttributeError too, so ``hasattr(net, name)`` is False and ``getattr(net, name, None)``
-    None, as for a method a cv2 build lacks."""
+    """A cv2.dnn.Net method not provided, looked up: an AttributeError too, so ``hasattr``
+    answers False, as for a method a cv2 build lacks."""
 
 
 def _tick_frequency():
@@ -292,26 +291,6 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         k = self._layer_index(layerId)
         return Layer(self, k, self._layers[k - 1]["name"], self._layers[k - 1]["type"])
 
-    def _blame_input(self, shapes, error):
-        """Where the caffemodel does not fit the net built for input ``shapes`` and those are
-        not the declared shapes, the input is at fault, not the file (a 224 x 224 image into
-        a net whose fully connected layer fixes 227 x 227): an InputShapeError saying so."""
-        declared = [self._input_shapes.get(n) for n in self._inputs]
-        odd = [(n, tuple(s), tuple(d)) for n, s, d in zip(self._inputs, shapes, declared)
-               if d is not None and tuple(d) != tuple(s)]
-        if not odd or "shape mismatch" not in str(error):
-            return
-        from ..net.input_check import InputShapeError
-        detail = str(error).split("\n", 1)[-1].strip()
-        name, given, want = odd[0]
-        size = f" (cv2.dnn.blobFromImage(img, size=({want[-1]}, {want[-2]})))" \
-            if len(want) == 4 else ""
-        raise InputShapeError(
-            f"{self._source}: input '{name}' {given} is not the declared {want}, and at this "
-            f"size the caffemodel's weights do not fit the net ({detail}; 'file' is the "
-            f"caffemodel, 'net' the net at this input size): feed the declared size{size}"
-        ) from error
-
     def _layer_blobs(self, k):
         """Layer ``k``'s parameters, float32 copies in OpenCV's shapes (or the shapes they
         were last set with)."""
@@ -358,11 +337,9 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         return tuple(sorted({layer["type"] for layer in self._layers} | {"__NetInputLayer__"}))
 
     def getLayersCount(self, layerType):
-        """How many layers have type ``layerType`` (the input layer is OpenCV's one
-        ``__NetInputLayer__``)."""
-        if layerType == "__NetInputLayer__":
-            return 1
-        return sum(layer["type"] == layerType for layer in self._layers)
+        """How many layers have type ``layerType`` (OpenCV's input layer: one)."""
+        return 1 if layerType == "__NetInputLayer__" else \
+            sum(layer["type"] == layerType for layer in self._layers)
 
     def getParam(self, layer, numParam=0):
         """Parameter blob ``numParam`` of a layer (id or name), in OpenCV's shape."""
@@ -465,9 +442,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         # every input is set first, a declared shape or not (OpenCV 4 fails on an empty one)
         unset = [n for n in self._inputs if n not in self._fed]
         if unset:
-            raise NetError(f"{self._source}: input '{unset[0]}' was not set; call "
-                           f"setInput(blob{'' if unset[0] == self._inputs[0] else ', name'}) "
-                           "first")
+            raise NetError(f"{self._source}: input '{unset[0]}' was not set; call setInput("
+                           f"blob{'' if unset[0] == self._inputs[0] else ', name'}) first")
         shapes = tuple(tuple(self._fed[n].shape) for n in self._inputs)
         self._check_fed()
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
@@ -575,9 +551,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                                    "runs nets with torch or an engine (DNN_BACKEND_DEFAULT, "
                                    "DNN_BACKEND_OPENCV, DNN_BACKEND_INFERENCE_ENGINE; "
                                    "DNN_BACKEND_CUDA with DNN_TARGET_CUDA)")
-        # OpenCV's own backend is the default one of OpenCV 4's builds (module doc)
-        self._backend = DNN_BACKEND_DEFAULT if backendId == DNN_BACKEND_OPENCV \
-            else int(backendId)
+        self._backend = DNN_BACKEND_DEFAULT if backendId == DNN_BACKEND_OPENCV else int(backendId)
 
     def setPreferableTarget(self, targetId):
         """DNN_TARGET_CPU; DNN_TARGET_CUDA on torch's CUDA device when there is one (float32
@@ -614,9 +588,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
 
     def __getattr__(self, name):
         if name in UNSUPPORTED_METHODS:
-            raise UnsupportedMethodError(f"cv2.dnn.Net.{name} is not provided by "
-                                         "caffe_compat.dnn (see docs/from-cv2-dnn.md for what "
-                                         "is)")
+            raise UnsupportedMethodError(f"cv2.dnn.Net.{name} is not provided by caffe_compat."
+                                         "dnn (see docs/from-cv2-dnn.md for what is)")
         raise AttributeError(f"'caffe_compat.dnn.Net' has no attribute '{name}'")
 
     def __repr__(self):
