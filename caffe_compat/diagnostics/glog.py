@@ -69,9 +69,9 @@ class SolverLog:
         line = glog_line(severity, where, message)
         if self.lines is not None:
             self.lines.append(line)
-        if self.stream is not None and _SEVERITY[severity] < self.min_level:
-            pass                                        # GLOG_minloglevel (module doc)
-        elif self.stream is not None:
+        if self.stream is None:
+            _PY_LOG.log(_LEVELS[severity], "%s", message)
+        elif _SEVERITY[severity] >= self.min_level:     # GLOG_minloglevel (module doc)
             try:
                 if self.bar is not None:
                     from tqdm import tqdm
@@ -81,8 +81,6 @@ class SolverLog:
                     self.stream.flush()
             except BrokenPipeError:
                 drop_lost_stream(self.stream)
-        else:
-            _PY_LOG.log(_LEVELS[severity], "%s", message)
         for f in self.files:
             f.write(line + "\n")
             f.flush()

@@ -64,8 +64,6 @@ class MemoryData(Layer):
         try:
             self._set_input_arrays(data, labels)
         except NetError as e:
-            if isinstance(e, ArrayCheckError):
-                raise
             raise ArrayCheckError(str(e)) from None
 
     def _set_input_arrays(self, data, labels):

@@ -222,11 +222,11 @@ class Stepwise:
         (:func:`caffe_compat.net.reshape.explain`, from the blobs' shapes as they are)."""
         end = len(self.nodes) - 1 if end is None else end
         try:
+            # host and device copies brought up to date by the memory's passes
+            run = self._forward if self.memory is None else self.memory.forward
             if self.hooks:
-                return self._hooked(range(start, end + 1), "forward")
-            if self.memory is not None:        # host and device copies brought up to date
-                return self.memory.forward(start, end)
-            return self._forward(start, end)
+                return self._hooked(range(start, end + 1), run, "forward")
+            return run(start, end)
         except Exception as e:
             shapes = {name: tuple(self.data[name].shape) for name in self.data}
             raise explain(e, self.nodes, self.net.layers, shapes, self.net.name)
@@ -435,32 +435,29 @@ class Stepwise:
         """Back-propagate layers ``start`` (default: the last) down to ``end`` (inclusive),
         reading top diffs and writing bottom and parameter diffs (Caffe's BackwardFromTo)."""
         start = len(self.nodes) - 1 if start is None else start
+        # host and device copies brought up to date by the memory's passes
+        run = self._backward if self.memory is None else self.memory.backward
         if self.hooks:
-            return self._hooked(range(start, end - 1, -1), "backward")
-        if self.memory is not None:            # host and device copies brought up to date
-            return self.memory.backward(start, end)
-        return self._backward(start, end)
+            self._hooked(range(start, end - 1, -1), run, "backward")
+            return None
+        return run(start, end)
 
-    def _hooked(self, layers, direction):
+    def _hooked(self, layers, run, direction):
         """Caffe's ForwardFromTo / BackwardFromTo with the net's callbacks (pycaffe's
         ``before_forward``, ``after_forward``, ``before_backward``, ``after_backward``): each
-        layer ``i`` of ``layers`` runs alone, between ``callback(i)`` of every callback added
-        before it and after it, in the order they were added; the host views are current in
-        the callbacks. The forward's total loss (None for a backward)."""
-        run = getattr(self.memory if self.memory is not None else self,
-                      direction if self.memory is not None else "_" + direction)
+        layer ``i`` of ``layers`` runs alone (``run(i, i)``), between ``callback(i)`` of every
+        callback added before it and after it, in the order they were added; the host views
+        are current in the callbacks. The total loss of the layers run."""
         before = self.hooks.get("before_" + direction, ())
         after = self.hooks.get("after_" + direction, ())
         loss = 0.0
         for i in layers:
             for callback in before:
                 callback(i)
-            got = run(i, i)
-            if direction == "forward":
-                loss += got or 0.0
+            loss += run(i, i) or 0.0
             for callback in after:
                 callback(i)
-        return loss if direction == "forward" else None
+        return loss
 
     def _backward(self, start, end):
         if self._plan_forward and start == len(self.nodes) - 1 and end == 0:
