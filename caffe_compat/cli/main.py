@@ -8,8 +8,9 @@ or two dashes, ``=`` or a space. Logs are Caffe's glog lines on stderr (with a t
 training when stderr is a terminal). Extra flags run unmodified prototxts whose paths are
 placeholders (``--net`` / ``-model``, ``--train-source``, ``--test-source``, ``--source
 LAYER=PATH``, ``--snapshot-prefix``) and make runs short (``-iterations`` as max_iter for
-train, ``--batch-size``, ``--test-batch-size``, ``--test-iter``). Bad input prints one error
-line and exits with status 1.
+train, ``--batch-size``, ``--test-batch-size``, ``--test-iter``). As with gflags, flags may
+stand before the command and ``--version`` answers anywhere. Bad input prints one error line and
+exits with status 1.
 """
 from __future__ import annotations
 
@@ -524,9 +525,33 @@ def register_tools():
     register_command("export", *export_command)
 
 
+VERSION_FLAGS = ("--version", "-version")
+
+
+def _command_first(argv):
+    """``argv`` with the command moved to the front: gflags reads flags wherever they stand,
+    so Caffe runs ``caffe -gpu 0 train -solver s.prototxt`` as ``caffe train -gpu 0 ...``. The
+    command is the first known name that is not the value of the flag before it (a flag
+    without ``=`` takes the next word)."""
+    if not argv or not argv[0].startswith("-") or argv[0] in ("-h", "--help", "-help"):
+        return argv
+    register_tools()
+    for i, word in enumerate(argv):
+        previous = argv[i - 1] if i else ""
+        takes_it = previous.startswith("-") and "=" not in previous
+        if word in COMMANDS and not takes_it:
+            return [word] + argv[:i] + argv[i + 1:]
+    return argv
+
+
 def main(argv=None):
     """Entry point: ``caffe-compat <command> [flags]``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in VERSION_FLAGS for a in argv):      # gflags: --version wherever it stands
+        from .. import __version__
+        print(f"caffe-compat {__version__} (the command line of caffe version 1.0.0)")
+        return 0
+    argv = _command_first(argv)
     if not argv or argv[0] not in COMMANDS:
         # Caffe's other tools register themselves when imported; a command of this module
         # (train, test, time, ...) does without their imports (tqdm, image readers)

@@ -102,6 +102,19 @@ def test_flag_spellings(argv):
     assert args.source == ["data=l.txt"]
 
 
+def test_version_and_flags_before_the_command(tmp_path, monkeypatch, capsys):
+    """gflags reads ``--version`` and every flag wherever they stand: ``caffe --version``
+    prints "caffe version 1.0.0" and exits 0; ``caffe -iterations 2 -model M time`` times M."""
+    for argv in (["--version"], ["time", "-version"]):
+        assert main(argv) == 0
+        assert "caffe version 1.0.0" in capsys.readouterr().out
+    monkeypatch.chdir(make_small(tmp_path))
+    assert main(["-iterations", "2", "-model=net.prototxt", "time"]) == 0
+    assert "Iteration: 2 forward-backward time: " in capsys.readouterr().err
+    assert main(["-weights", "train"]) == 1             # 'train' is the value of -weights
+    assert "unknown command '-weights'" in capsys.readouterr().err
+
+
 def test_bad_flag_exits_1(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "-solvr", "x"])
