@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from tests.conftest import REPO
+from caffe_compat.cli.main import _command_first
 
 PAGES = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
 # modules whose first word is a subcommand
@@ -74,6 +75,8 @@ def _parse(line):
         return None
     if target in OTHERS or "<" in target:
         return None
+    if kind == "cli":       # flags may stand before the command, as gflags reads them
+        rest = _command_first(rest)
     sub = None
     if (kind == "cli" or target in WITH_SUBCOMMANDS) and rest and not rest[0].startswith("-"):
         sub = rest[0].rstrip(".,;:")

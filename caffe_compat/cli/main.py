@@ -509,7 +509,8 @@ register_command("convert", _convert_arguments, run_convert,
 
 # -------------------------------------------------------------------------------------- main
 def _usage():
-    lines = ["usage: caffe-compat <command> <args>", "", "commands:"]
+    lines = ["usage: caffe-compat <command> <args>", "       caffe-compat --version", "",
+             "commands:"]
     width = max(map(len, COMMANDS))          # the longest name, then two spaces
     lines += [f"  {name:<{width}}  {cmd.help}" for name, cmd in sorted(COMMANDS.items())]
     return "\n".join(lines)

@@ -76,7 +76,8 @@ def test_help_lines_up_every_description(capsys):
     """``caffe-compat --help``: every command name, the longest included, stands apart from
     its description, and the descriptions start in one column."""
     assert main(["--help"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    text = capsys.readouterr().out
+    rows = [line for line in text.split("commands:")[1].splitlines() if line.startswith("  ")]
     assert {line.split()[0] for line in rows} == set(COMMANDS)
     starts = set()
     for line in rows:
