@@ -125,17 +125,8 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
             raise
         self._test_nets_shared = [False] * len(self.test_nets)
         self.log.info("Solver scaffolding done.", "solver.cpp:57")
-        self.iter = 0
-        self.current_step = 0
-        self.requested_early_exit = False
-        self.smoothed_loss = _f32(0)
-        self._losses = []
-        self.last_loss = None
-        self.final_loss = None
+        self._init_run_state()
         self.learning_rate = None
-        self.test_scores = [[] for _ in self.test_nets]
-        self.callbacks = []
-        self._iterations_last = 0
         self._output_weights = self.net.blob_loss_weights()
         self.learnable = _learnable(self.net)
         self.history = [np.zeros_like(self.net.params[layer][k])

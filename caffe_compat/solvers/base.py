@@ -133,18 +133,9 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self._test_nets_shared = [False] * len(self.test_nets)
         self._init_random_streams()
         self.log.info("Solver scaffolding done.", "solver.cpp:57")
-        self.iter = 0
-        self.current_step = 0
-        self.requested_early_exit = False
+        self._init_run_state()
         self._test_pass_start = None   # (net label, position) while a test pass runs
-        self.smoothed_loss = _f32(0)
-        self._losses = []
-        self.last_loss = None
-        self.final_loss = None
-        self.test_scores = [[] for _ in self.test_nets]
-        self.callbacks = []
         self.action_function = None
-        self._iterations_last = 0
         self._output_weights = blob_loss_weights(self.net)
         entries = self.net.learnable
         self._params = [e.param for e in entries]

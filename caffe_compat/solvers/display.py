@@ -31,6 +31,15 @@ def iteration_loss(parts):
 class DisplayMixin:
     """The smoothed loss and the display lines of :class:`~caffe_compat.solvers.base.Solver`."""
 
+    def _init_run_state(self):
+        """A new solver's counters, losses, test scores and callbacks (both engines')."""
+        self.iter = self.current_step = self._iterations_last = 0
+        self.requested_early_exit = False
+        self.smoothed_loss, self._losses = _f32(0), []
+        self.last_loss = self.final_loss = None
+        self.test_scores = [[] for _ in self.test_nets]
+        self.callbacks = []
+
     def _update_smoothed_loss(self, loss, start_iter, average_loss, it=None):
         """Fold iteration ``it``'s loss (default: ``iter``'s) into the smoothed loss."""
         if len(self._losses) < average_loss:
