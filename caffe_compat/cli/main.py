@@ -237,7 +237,7 @@ _GET_GPUS = {"caffe.cpp:275": "caffe.cpp:264", "caffe.cpp:343": "caffe.cpp:337"}
 def _build_net(args, phase, log, where):
     from ..net import graph
     from ..net.core import Net, load_net_param
-    from ..solvers.base import _pick_source
+    from ..solvers.net_specs import _pick_source
     net_param = load_net_param(args.model)
     stages = args.stage.split(",")
     filtered = graph.filter_net(net_param, phase, args.level, stages)

@@ -44,8 +44,7 @@ from .deferred_losses import DeferredLossMixin
 from .display import DisplayMixin, blob_loss_weights, iteration_loss
 from .feeding import SIDECAR_SUFFIX, DataFeedMixin
 from .host_reads import host_value
-from .nets import (NetSetupMixin, _describe_data, _pick_source,  # noqa: F401 (cli/main.py)
-                   share_trained_layers)
+from .nets import NetSetupMixin, share_trained_layers
 from .paths import PathCheckMixin
 from .snapshot import SnapshotMixin
 from .testing import TestPassMixin
