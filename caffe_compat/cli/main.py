@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 
 from .registry import COMMANDS, Command, register_command  # noqa: F401  (the public table)
