@@ -59,14 +59,18 @@ def _pycaffe_engine_class(base):
                 memory.begin_run()
                 self._run = memory
             try:
-                loss = store.forward()
-                store.backward()
+                loss = store.forward_backward()
             except BaseException:
                 self._end_run()
                 raise
             if self.callbacks:
                 self._end_run()
             return np.float32(loss)
+
+        def _stepwise(self, test_net_id=None):
+            owner = self._owner
+            net = owner.net if test_net_id is None else owner._test_nets[test_net_id]
+            return net._store
 
         def _end_run(self):
             memory, self._run = self._run, None

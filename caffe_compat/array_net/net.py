@@ -45,6 +45,8 @@ def build_array_net(model, phase, level=0, stages=(), allow_data=False, defer_fi
             net_param = model
         else:
             net_param = prototxt_io.read_net(os.fspath(model))
+        if net_param.debug_info:           # its per-blob lines: the torch engine's passes
+            raise Unsupported("its debug_info: true, whose per-blob lines the torch engine prints")
         graph = build_graph(net_param, phase, level, list(stages or []))
         return ArrayNet(graph, allow_data, defer_fills)
     except Unsupported as exc:

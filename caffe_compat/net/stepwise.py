@@ -32,7 +32,8 @@ import torch
 
 from ..inference import fast_inference, fast_layers
 from ..parallel import threads
-from . import fast_step, train_plan, vjp
+from ..diagnostics.glog import SolverLog
+from . import debug_info, fast_step, train_plan, vjp
 from .backward_needs import backward_needs
 from .blob_view import BlobView
 from .reshape import explain, layer_top_shapes
@@ -104,6 +105,9 @@ class Stepwise:
         self.memory = None           # host and device copies of a net on a device
         # pycaffe's Net hooks ({"before_forward": [callables], ...}): see :meth:`forward`
         self.hooks = {}
+        # Caffe's debug_info_ flag: the log that each pass's per-blob lines go to, or None
+        # (caffe_compat.net.debug_info); set by a net's ``debug_info: true`` or by a solver
+        self.debug_log = SolverLog() if net.graph.net_param.debug_info else None
         self.loss_weights = {}
         for node, key, weights, _ in self.nodes:
             for name, w in zip(node.tops, weights):
@@ -224,7 +228,7 @@ class Stepwise:
         try:
             # host and device copies brought up to date by the memory's passes
             run = self._forward if self.memory is None else self.memory.forward
-            if self.hooks:
+            if self.hooks or self.debug_log is not None:
                 return self._hooked(range(start, end + 1), run, "forward")
             return run(start, end)
         except Exception as e:
@@ -437,17 +441,28 @@ class Stepwise:
         start = len(self.nodes) - 1 if start is None else start
         # host and device copies brought up to date by the memory's passes
         run = self._backward if self.memory is None else self.memory.backward
-        if self.hooks:
+        if self.hooks or self.debug_log is not None:
             self._hooked(range(start, end - 1, -1), run, "backward")
             return None
         return run(start, end)
+
+    def forward_backward(self):
+        """Caffe's Net::ForwardBackward: a whole forward, then a whole backward (Net::Backward,
+        which with debug_info ends with the parameters' norms); the forward's loss."""
+        loss = self.forward()
+        self.backward()
+        if self.debug_log is not None:
+            debug_info.log_param_norms(self)
+        return loss
 
     def _hooked(self, layers, run, direction):
         """Caffe's ForwardFromTo / BackwardFromTo with the net's callbacks (pycaffe's
         ``before_forward``, ``after_forward``, ``before_backward``, ``after_backward``): each
         layer ``i`` of ``layers`` runs alone (``run(i, i)``), between ``callback(i)`` of every
         callback added before it and after it, in the order they were added; the host views
-        are current in the callbacks. The total loss of the layers run."""
+        are current in the callbacks; with ``debug_log`` set, each layer's debug_info lines
+        follow its pass (:mod:`caffe_compat.net.debug_info`). The total loss of the layers
+        run."""
         before = self.hooks.get("before_" + direction, ())
         after = self.hooks.get("after_" + direction, ())
         loss = 0.0
@@ -455,6 +470,11 @@ class Stepwise:
             for callback in before:
                 callback(i)
             loss += run(i, i) or 0.0
+            if self.debug_log is not None:
+                if direction == "forward":
+                    debug_info.log_forward(self, i)
+                elif self.layer_need[i]:
+                    debug_info.log_backward(self, i)
             for callback in after:
                 callback(i)
         return loss

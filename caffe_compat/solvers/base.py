@@ -112,9 +112,6 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         # (caffe_compat.solvers.deferred_losses)
         self.defer_host_reads = self.device.type != "cpu"
         retain_freed_memory()   # Caffe-like: activations reuse memory (caffe_compat.kernels.memory)
-        if param.debug_info:
-            self.log.warning("debug_info (per-blob statistics) is not supported: ignored",
-                             "solver.cpp:45")
         self._check_paths()
         self.seed = int(param.random_seed) if param.random_seed >= 0 else None
         self.seed = parallel.shared_seed(self.seed, self.device)   # data-parallel: rank 0's
@@ -208,8 +205,35 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self.log.info(f"Using GPUs {device.index or 0}", "caffe.cpp:197")
         return device
 
+    def _stepwise(self, test_net_id=None):
+        """The train net (or test net ``test_net_id``) as Caffe runs it, layer by layer
+        (:class:`~caffe_compat.net.stepwise.Stepwise`): the passes that print debug_info's
+        lines run on it (:mod:`caffe_compat.net.debug_info`)."""
+        stores = self.__dict__.setdefault("_stepwise_nets", {})
+        if test_net_id not in stores:
+            from ..net.stepwise import Stepwise
+            net = self.net if test_net_id is None else self.test_nets[test_net_id]
+            stores[test_net_id] = Stepwise(net)
+        return stores[test_net_id]
+
+    def _debug_pass(self, test_net_id=None):
+        """The Stepwise of a pass that prints debug_info's lines now, else None."""
+        if not self.param.debug_info:
+            return None
+        store = self._stepwise(test_net_id)
+        return store if store.debug_log is not None else None
+
+    def _last_outputs(self):
+        store = self._debug_pass()        # the iteration ran on the layer-by-layer net
+        if store is None:
+            return super()._last_outputs()
+        return {name: store.data[name] for name in self.net.graph.outputs}
+
     def _forward_backward(self):
         net = self.net
+        store = self._debug_pass()
+        if store is not None:
+            return _f32(store.forward_backward())
         plan = train_plan.plan_for(net)
         if plan is not None and plan.ready():    # Caffe's layer-by-layer pass, no autograd
             loss = plan.forward_backward()
@@ -242,6 +266,9 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         """The forward pass of the train net that ``Solve`` runs after the last iteration
         (Caffe's ``net_->Forward(&loss)``, no backward): its loss, float32."""
         with torch.no_grad():
+            store = self._debug_pass()    # the flag as the last iteration left it
+            if store is not None:
+                return _f32(store.forward())
             self.net.forward()
         return _f32(host_value(self.net.loss)) if self.net.loss is not None else _f32(0)
 
@@ -266,6 +293,8 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
                     break
             self._call("on_start")
             display = p.display and self.iter % p.display == 0
+            if p.debug_info:              # Caffe: net_->set_debug_info(display && debug_info)
+                self._stepwise().debug_log = self.log if display else None
             choice, count, started, place = self._measured_iteration()
             with threads.pass_count(count), placement.spread(place):
                 try:

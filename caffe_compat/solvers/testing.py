@@ -48,6 +48,8 @@ class TestPassMixin:
         # records the test net's position at the start of the pass: resuming redoes the pass
         # from there, as the uninterrupted run did it.
         self.share_with_test_net(test_net_id)
+        if self.param.debug_info:          # Caffe: set_debug_info(debug_info) on test nets
+            self._stepwise(test_net_id).debug_log = self.log
         label = f"test#{test_net_id}"
         start = (label, self._position_of(label))
         self._test_pass_start = start
@@ -148,6 +150,10 @@ class TestPassMixin:
         """One forward pass of test net ``test_net_id`` (Caffe's ``test_net->Forward(&loss)``):
         ({output blob: tensor}, the pass's loss as float32)."""
         net = self.test_nets[test_net_id]
+        store = self._debug_pass(test_net_id)
+        if store is not None:             # debug_info's lines, layer by layer
+            loss = store.forward()
+            return {name: store.data[name] for name in net.graph.outputs}, _f32(loss)
         outputs = net.forward()
         if self.defer_host_reads:       # kept on the device (float32, as the host's sum)
             return outputs, (net.loss.detach().to(torch.float32) if net.loss is not None
