@@ -99,3 +99,21 @@ def test_a_nets_own_debug_info_prints_every_forward(tmp_path, caplog, flag):
                 "    [Forward] Layer ip, param blob 0 data: 0.5",
                 "    [Forward] Layer ip, param blob 1 data: 1"]
     assert messages == (expected if flag else [])
+
+
+def test_debug_iterations_train_as_the_others(monkeypatch):
+    """The display iterations run layer by layer to print their lines; the weights after
+    training are the same to the bit with debug_info on and off."""
+    from caffe_compat.io import prototxt
+    from caffe_compat.solvers import get_solver
+    monkeypatch.chdir(FIXTURE)
+    weights = []
+    for flag in (True, False):
+        param = prototxt.read_solver("solver.prototxt")
+        param.debug_info = flag
+        solver = get_solver(param)
+        solver.solve()
+        weights.append({k: v.detach().clone() for k, v in solver.net.state_dict().items()})
+    assert weights[0].keys() == weights[1].keys() and len(weights[0]) >= 4
+    for k in weights[0]:
+        assert np.array_equal(weights[0][k].numpy(), weights[1][k].numpy()), k
