@@ -28,6 +28,8 @@ chunks of the engine's ``inference_chunk`` items, the same bits as one pass
 pycaffe's arrays are."""
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from ..inference import fast_inference, fast_layers
@@ -106,8 +108,9 @@ class Stepwise:
         # pycaffe's Net hooks ({"before_forward": [callables], ...}): see :meth:`forward`
         self.hooks = {}
         # Caffe's debug_info_ flag: the log that each pass's per-blob lines go to, or None
-        # (caffe_compat.net.debug_info); set by a net's ``debug_info: true`` or by a solver
-        self.debug_log = SolverLog() if net.graph.net_param.debug_info else None
+        # (caffe_compat.net.debug_info); a solver sets it, or the net's ``debug_info: true``
+        # (glog lines on stderr, as pycaffe writes them)
+        self.debug_log = SolverLog(sys.stderr) if net.graph.net_param.debug_info else None
         self.loss_weights = {}
         for node, key, weights, _ in self.nodes:
             for name, w in zip(node.tops, weights):

@@ -75,9 +75,9 @@ def test_pycaffe_solver_prints_the_same_messages(monkeypatch, caplog):
 
 
 @pytest.mark.parametrize("flag", [True, False])
-def test_a_nets_own_debug_info_prints_every_forward(tmp_path, caplog, flag):
+def test_a_nets_own_debug_info_prints_every_forward(tmp_path, capsys, flag):
     """A NetParameter's ``debug_info: true`` (Net::Init reads it): every forward of a pycaffe
-    net prints its layers' lines; without it, none."""
+    net prints its layers' lines on stderr, as real pycaffe's glog does; without it, none."""
     import caffe
     text = (f"debug_info: {str(flag).lower()}\n"
             "input: 'x' input_shape { dim: 2 dim: 3 }\n"
@@ -90,9 +90,10 @@ def test_a_nets_own_debug_info_prints_every_forward(tmp_path, caplog, flag):
         net = caffe.Net(str(path), caffe.TEST)
     net.blobs["x"].data[...] = -2.0
     net.params["ip"][0].data[...] = 0.5
-    with caplog.at_level(logging.INFO, logger="caffe_compat.solver"):
-        net.forward()
-    messages = [r.getMessage() for r in caplog.records if "[Forward]" in r.getMessage()]
+    capsys.readouterr()
+    net.forward()
+    messages = [line.split("] ", 1)[1] for line in capsys.readouterr().err.splitlines()
+                if re.match(r"I\d{4} [\d:.]+ +\d+ net\.cpp:(593|605)\] ", line)]
     # as real pycaffe prints them: Caffe's upgrade makes the legacy input an Input layer
     expected = ["    [Forward] Layer input, top blob x data: 2",
                 "    [Forward] Layer ip, top blob y data: 2",     # |3 * 0.5 * -2 + 1|
