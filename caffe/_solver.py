@@ -15,6 +15,7 @@ As in Caffe, a solver runs in the mode current when it runs (GPU mode: the torch
 from __future__ import annotations
 
 import os
+import sys
 
 from . import _mode
 from ._net import Net, _array_engine_allowed
@@ -68,7 +69,7 @@ class Solver:
         # the nets are built (and so the pycaffe view needed) inside the engine constructor
         self._solver = engine_cls.__new__(engine_cls)
         self._solver._owner = self
-        engine_cls.__init__(self._solver, param, device=device, solver_file=path)
+        engine_cls.__init__(self._solver, param, device=device, solver_file=path, log=True)
         self._net = Net(None, _net=self._solver.net)
         self._test_nets = [Net(None, _net=n) for n in self._solver.test_nets]
         self._solver._on_device = _mode.gpu_mode()
@@ -82,7 +83,12 @@ class Solver:
                 os.environ.get("CAFFE_COMPAT_ARRAY_SOLVER", "1").strip() == "0":
             return None
         from caffe_compat.array_solver import build_array_solver
-        return build_array_solver(param, path, solver_type=solver_type)
+        from caffe_compat.diagnostics.glog import SolverLog
+        log = SolverLog(keep=True)        # on stderr once this engine has taken the solver
+        solver = build_array_solver(param, path, log=log, solver_type=solver_type)
+        if solver is not None:
+            log.redirect(sys.stderr)
+        return solver
 
     @property
     def net(self):

@@ -85,6 +85,14 @@ class SolverLog:
             f.write(line + "\n")
             f.flush()
 
+    def redirect(self, stream):
+        """Write the lines kept so far to ``stream`` (those ``GLOG_minloglevel`` lets
+        through), then every later line there."""
+        for line in self.lines or ():
+            if _SEVERITY[line[0]] >= self.min_level:
+                stream.write(line + "\n")
+        self.lines, self.stream = None, stream
+
     # ``where``: the Caffe source line that prints the message (``"solver.cpp:239"``); by
     # default the calling Python file and line (:func:`caller_place`)
     def info(self, message, where=None):
