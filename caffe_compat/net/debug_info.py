@@ -1,6 +1,6 @@
-"""Caffe's ``debug_info`` lines (src/caffe/net.cpp), printed by a :class:`~caffe_compat.net.
-stepwise.Stepwise` pass whose ``debug_log`` is set, as Caffe's Net prints them while its
-``debug_info_`` flag is on:
+"""Caffe's ``debug_info`` lines (src/caffe/net.cpp), printed by the passes of a
+:class:`~caffe_compat.net.stepwise.Stepwise` whose ``debug_log`` is set, as Caffe's Net prints
+them while its ``debug_info_`` flag is on:
 
 - after each layer's forward (Net::ForwardDebugInfo), for each top, then each parameter blob:
   ``    [Forward] Layer L, top blob T data: M`` and ``    [Forward] Layer L, param blob P data:
