@@ -90,7 +90,8 @@ class PythonBlob:
 class ParamBlob(PythonBlob):
     """Parameter ``index`` of a layer module: ``data`` aliases the parameter, ``diff`` its
     gradient (created as zeros when absent). Resolved at each access, so a blob shared later
-    (Caffe's ShareWeights, ``share_with``) is seen."""
+    (Caffe's ShareWeights, ``share_with``) is seen. ``reshape`` is Caffe's Blob::Reshape (see
+    there): Python sees the parameter's elements under the shape it gave."""
 
     __slots__ = ("_module", "_index")
 
@@ -102,35 +103,64 @@ class ParamBlob(PythonBlob):
     def _param(self):
         return self._module.blobs[self._index]
 
+    def _viewed(self, array):
+        """``array`` (the parameter's data or diff) under the shape Python gave the blob."""
+        shape = self._module.__dict__.get("_param_views", {}).get(self._index)
+        return array if shape is None else array.reshape(shape)
+
     @property
     def data(self):
         p = self._param
         mark_numpy_view(p)      # the caches of derived weights see a write through it
         if getattr(p, "synced_memory", None) is not None:      # a net on a device
             from ..net.param_memory import param_host_data
-            return param_host_data(p)
-        return p.detach().numpy()
+            return self._viewed(param_host_data(p))
+        return self._viewed(p.detach().numpy())
 
     @property
     def diff(self):
         p = self._param
         if getattr(p, "synced_memory", None) is not None:
             from ..net.param_memory import param_host_diff
-            return param_host_diff(p)
+            return self._viewed(param_host_diff(p))
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-        return p.grad.numpy()
+        return self._viewed(p.grad.numpy())
 
     @property
     def shape(self):
-        return tuple(self._param.shape)
+        return tuple(self._viewed(self._param.detach()).shape)
 
     @property
     def count(self):
         return int(self._param.numel())
 
     def reshape(self, *shape):
-        raise NetError("parameter blobs keep their shape")
+        """Caffe's Blob::Reshape of a parameter blob. The same element count: the data and
+        diff keep their values, seen under ``shape`` (the engine keeps the layer's own shape;
+        a public bilinear layer flattens its weights this way in forward and backward). Another
+        count, in a Python layer's ``setup`` (``self.blobs.add_blob(1)`` then
+        ``self.blobs[0].reshape(n)``): the first values are kept up to the new count, the
+        others are zeros, as Caffe's memory is kept when the blob shrinks and made anew (zeros)
+        when it grows. Another count once the net is built is refused: the solver's history
+        and the caffemodel's blobs have the parameter's count."""
+        shape = tuple(int(d) for d in shape)
+        p = self._param
+        views = self._module.__dict__.setdefault("_param_views", {})
+        count = int(np.prod(shape, dtype=np.int64))
+        if count == p.numel():
+            views[self._index] = shape
+            return
+        if not getattr(self._module, "_in_setup", False):
+            raise NetError(f"layer '{self._module.name}': parameter blob {self._index} of shape "
+                           f"{tuple(p.shape)} cannot take shape {shape} ({count} elements, "
+                           f"not {p.numel()}) once the net is built; a Python layer sizes its "
+                           "blobs in setup()")
+        new = torch.zeros(shape, dtype=p.dtype)
+        if count < p.numel():
+            new.view(-1).copy_(p.detach().reshape(-1)[:count])
+        self._module.set_blob(self._index, torch.nn.Parameter(new))
+        views.pop(self._index, None)
 
     def __repr__(self):
         return f"ParamBlob({self._module.name!r}, {self._index}, shape={self.shape})"
@@ -267,7 +297,11 @@ class Python(Layer):
         self._tops = None
         bottom = [PythonBlob(shape=tuple(s)) for s in bottom_shapes]
         top = [PythonBlob() for _ in param.top]
-        self._call("setup", bottom, top)
+        self._in_setup = True         # its blobs may still change their element count
+        try:
+            self._call("setup", bottom, top)
+        finally:
+            self._in_setup = False
         self._call("reshape", bottom, top)
         self._top_shapes = [t.shape for t in top]
         self._tops = top

@@ -44,6 +44,32 @@ class OwnParameter(caffe.Layer):
         self.blobs[0].diff[...] = 1.0
 
 
+class ReshapedWeights(caffe.Layer):
+    """A weighted sum of the bottoms whose weights are sized in setup (``add_blob(1)``, then
+    ``reshape``, as a public multi-task loss layer does) and flattened in forward and
+    backward (as a public bilinear layer does)."""
+
+    def setup(self, bottom, top):
+        self.blobs.add_blob(1)
+        self.blobs[0].reshape(2 * len(bottom))
+        self.blobs[0].data[...] = np.arange(1, 2 * len(bottom) + 1)
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*bottom[0].data.shape)
+
+    def forward(self, bottom, top):
+        self.blobs[0].reshape(len(bottom), 2)
+        w = self.blobs[0].data[:, 0]
+        self.blobs[0].reshape(2 * len(bottom))
+        top[0].data[...] = sum(w[i] * bottom[i].data for i in range(len(bottom)))
+
+    def backward(self, top, propagate_down, bottom):
+        self.blobs[0].reshape(len(bottom), 2)
+        for i in range(len(bottom)):
+            self.blobs[0].diff[i, 0] += (top[0].diff * bottom[i].data).sum()
+        self.blobs[0].reshape(2 * len(bottom))
+
+
 class PhaseOut(caffe.Layer):
     """Writes the net's phase into a scalar top."""
 

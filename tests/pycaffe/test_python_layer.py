@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import caffe
+from caffe_compat import errors as caffe_errors
 
 MOD = "tests.pycaffe.pylayers"
 
@@ -92,6 +93,29 @@ def test_own_parameter(net_file, tmp_path):
     other = caffe.Net(path, caffe.TRAIN)                   # weight sharing
     other.share_with(net)
     assert other.layers[list(other._layer_names).index("layer")].blobs[0].data[0] == 1
+
+
+def test_parameter_blobs_reshape_as_caffes(net_file):
+    """Caffe's Blob::Reshape on a Python layer's own blobs: a new count in setup (zeros where
+    the blob grew), the same count under another shape in forward and backward (the same
+    values, seen flattened or not); a new count once the net is built is refused."""
+    text = (HEAD + "input: 'other' input_shape { dim: 10 dim: 9 dim: 8 }\n"
+            + _py("layer", "ReshapedWeights", "data", "top").replace(
+                "bottom: 'data' ", "bottom: 'data' bottom: 'other' "))
+    net = caffe.Net(net_file(text), caffe.TRAIN)
+    blob = net.params["layer"][0]
+    assert blob.shape == (4,) and blob.data.tolist() == [1, 2, 3, 4]
+    net.blobs["data"].data[...] = 1
+    net.blobs["other"].data[...] = 2
+    top = net.forward()["top"]
+    np.testing.assert_array_equal(top, 1 * 1 + 3 * 2)            # weights 1 and 3
+    net.blobs["top"].diff[...] = 1
+    net.backward()
+    assert blob.diff.tolist() == [720, 0, 1440, 0]                # 720 items of 1, of 2
+    blob.reshape(2, 2)                                            # pycaffe's Blob.reshape
+    assert blob.data.tolist() == [[1, 2], [3, 4]] and blob.diff.shape == (2, 2)
+    with pytest.raises(caffe_errors.NetError, match="once the net is built"):
+        blob.reshape(5)
 
 
 def test_phase(net_file):
