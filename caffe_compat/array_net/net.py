@@ -19,6 +19,7 @@ from ..io import blob_wire, blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..kernels.small_pages import blob_zeros
+from ..net.blob_memory import reshaped_memory
 from ..net.backward_needs import backward_needs
 from ..parallel import numpy_blas
 from ..net.graph import build_graph, phase_name
@@ -55,6 +56,10 @@ def build_array_net(model, phase, level=0, stages=(), allow_data=False, defer_fi
         return None
     except Exception:          # an error the torch engine's build reports
         return None
+
+
+def _flat_zeros(n):
+    return blob_zeros((n,))
 
 
 class ArrayNet:
@@ -99,6 +104,7 @@ class ArrayNet:
             if layer.shares_bottom:
                 self._share(node, layer)
         self.diff = {}
+        self._memory = {}           # the blobs' memory as Caffe's Blob::Reshape keeps it
         self.param_diffs = {}       # (layer name, blob index) -> diff array, made when asked
         # the blobs (names) and parameters ((layer, index)) whose arrays were handed to Python:
         # a net moving to a device later counts them as held (caffe_compat.net.synced_memory)
@@ -180,10 +186,14 @@ class ArrayNet:
         """The diff array of blob ``name``: made as zeros, or as its loss weight for a loss top
         (Caffe's SetLossWeights), when first asked for or when the blob changed shape."""
         d = self.diff.get(name)
-        if d is None or d.shape != self.data[name].shape:
-            d = self.diff[name] = blob_zeros(self.data[name].shape)
+        shape = self.data[name].shape
+        if d is None:
+            d = self.diff[name] = blob_zeros(shape)
             if name in self.loss_weights:       # a loss top's diff is its loss weight
                 d[...] = np.float32(self.loss_weights[name])
+        elif d.shape != shape:                  # Caffe's Blob::Reshape keeps the memory
+            d = self.diff[name] = reshaped_memory(self._memory, ("diff", name), d, shape,
+                                                  _flat_zeros)
         return d
 
     def param_diff(self, layer, k):
@@ -230,14 +240,15 @@ class ArrayNet:
             d[...] = 0
 
     def reshape_blob(self, name, shape):
-        """New zeroed storage of ``shape`` for blob ``name`` when its shape changes (arrays
-        taken before then no longer alias it, as after Caffe's Blob::Reshape grows it)."""
+        """Blob ``name`` at ``shape``, as Caffe's Blob::Reshape leaves it
+        (:func:`caffe_compat.net.blob_memory.reshaped_memory`: the values kept while the count fits
+        the blob's capacity, zeros beyond; the diff follows at its next use)."""
         shape = tuple(int(d) for d in shape)
         if any(d < 0 for d in shape):
             raise ValueError(f"blob '{name}': negative dimension in {shape}")
         if self.data[name].shape != shape:
-            self.data[name] = blob_zeros(shape)
-            self.diff.pop(name, None)
+            self.data[name] = reshaped_memory(self._memory, ("data", name), self.data[name],
+                                              shape, _flat_zeros)
 
     def reshape(self):
         """Caffe's Net::Reshape: every layer's tops take the shapes its bottoms give."""

@@ -37,6 +37,7 @@ from ..parallel import threads
 from ..diagnostics.glog import SolverLog
 from . import debug_info, fast_step, train_plan, vjp
 from .backward_needs import backward_needs
+from .blob_memory import reshaped_memory
 from .blob_view import BlobView
 from .reshape import explain, layer_top_shapes
 from ..errors import NetError
@@ -103,6 +104,7 @@ class Stepwise:
         ref = net._ref
         self.data = _BlobData()
         self.diff = {}
+        self._memory = {}            # the blobs' memory as Caffe's Blob::Reshape keeps it
         self.exported = set()        # blobs whose storage was handed out
         self.memory = None           # host and device copies of a net on a device
         # pycaffe's Net hooks ({"before_forward": [callables], ...}): see :meth:`forward`
@@ -174,9 +176,15 @@ class Stepwise:
         return t
 
     def diff_of(self, name):
-        """The diff tensor of blob ``name`` (zeros, or the loss weight for loss tops)."""
+        """The diff tensor of blob ``name`` (zeros, or the loss weight for loss tops; after a
+        reshape, what Caffe's Blob::Reshape keeps:
+        :func:`~caffe_compat.net.blob_memory.reshaped_memory`)."""
         data = self.data[name]
         d = self.diff.get(name)
+        if d is not None and d.shape != data.shape and d.device == data.device \
+                and d.dtype == data.dtype:
+            d = self.diff[name] = reshaped_memory(self._memory, ("diff", name), d,
+                                                  tuple(data.shape), d.new_zeros)
         if d is None or d.shape != data.shape or d.device != data.device:
             d = torch.zeros_like(data)
             if name in self.loss_weights:
@@ -185,13 +193,15 @@ class Stepwise:
         return d
 
     def reshape_blob(self, name, shape):
-        """Give blob ``name`` new storage of ``shape`` (Caffe's Blob::Reshape); views taken
-        before no longer alias it."""
+        """Blob ``name`` at ``shape``, as Caffe's Blob::Reshape leaves it (the values kept
+        while the count fits the blob's capacity, zeros beyond:
+        :func:`~caffe_compat.net.blob_memory.reshaped_memory`; the diff follows at its next use);
+        views taken before no longer alias it."""
         shape = tuple(int(d) for d in shape)
         old = self.data[name]
         if tuple(old.shape) != shape:
-            self.data[name] = torch.zeros(shape, dtype=old.dtype, device=old.device)
-            self.diff.pop(name, None)
+            self.data[name] = reshaped_memory(self._memory, ("data", name), old, shape,
+                                              old.new_zeros)
             if self.memory is not None:
                 self.memory.reshape(name)
 
@@ -209,6 +219,9 @@ class Stepwise:
             return
         self.data[name] = t.clone() if copy else t
         self.exported.discard(name)
+        # the blob adopts the layer's output: the memory a reshape kept goes (its first values
+        # are this output's; a reshape takes them from the blob)
+        self._memory.pop(("data", name), None)
 
     # ------------------------------------------------------------------ passes
     def layer_range(self, start, end, default_start, default_end):
