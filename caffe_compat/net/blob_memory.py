@@ -19,12 +19,14 @@ def reshaped_memory(kept, key, current, shape, zeros):
     count = int(np.prod(shape, dtype=np.int64))
     n = int(np.prod(current.shape, dtype=np.int64))
     memory, view = kept.get(key, (None, None))
-    if view is not current:                  # the blob holds other memory now
+    held = view is current                   # else the blob holds other memory now
+    capacity = memory.shape[0] if held else max(n, 0 if memory is None else memory.shape[0])
+    if count > capacity:                     # new memory: nothing to keep
+        memory = zeros(count)
+    elif not held:                           # the blob's values go first
         if memory is None or memory.shape[0] < n:
             memory = zeros(n)
         memory[:n] = current.reshape(-1)
-    if count > memory.shape[0]:
-        memory = zeros(count)
     view = memory[:count].reshape(shape)
     kept[key] = (memory, view)
     return view
