@@ -200,6 +200,8 @@ class Stepwise:
         shape = tuple(int(d) for d in shape)
         old = self.data[name]
         if tuple(old.shape) != shape:
+            if self.memory is not None:          # Python's writes reach the device copies
+                self.memory.before_reshape(name)
             self.data[name] = reshaped_memory(self._memory, ("data", name), old, shape,
                                               old.new_zeros)
             if self.memory is not None:

@@ -150,6 +150,16 @@ class NetMemory:
             if rec is not None and rec.head == HOST:
                 rec.device_current(self.store.data[name])
 
+    def before_reshape(self, name):
+        """Before blob ``name`` takes another shape: its device copies hold what Python wrote
+        (a reshape keeps the values: Caffe's Blob::Reshape)."""
+        for kind in ("data", "diff"):
+            rec = self._table(kind).get(name)
+            if rec is not None and rec.host is not None:
+                device = self._device_of(kind, name)
+                rec.from_python(device)
+                rec.device_current(device)
+
     def reshape(self, name):
         """Blob ``name`` got new device storage (zeros): its host copies go, and the next one
         made for Python starts from that storage."""
