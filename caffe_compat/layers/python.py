@@ -103,9 +103,13 @@ class ParamBlob(PythonBlob):
     def _param(self):
         return self._module.blobs[self._index]
 
+    def _view_shape(self):
+        """The shape Python gave the blob with a same-count ``reshape``, or None."""
+        return self._module.__dict__.get("_param_views", {}).get(self._index)
+
     def _viewed(self, array):
         """``array`` (the parameter's data or diff) under the shape Python gave the blob."""
-        shape = self._module.__dict__.get("_param_views", {}).get(self._index)
+        shape = self._view_shape()
         return array if shape is None else array.reshape(shape)
 
     @property
@@ -129,7 +133,8 @@ class ParamBlob(PythonBlob):
 
     @property
     def shape(self):
-        return tuple(self._viewed(self._param.detach()).shape)
+        shape = self._view_shape()
+        return tuple(self._param.shape) if shape is None else shape
 
     @property
     def count(self):

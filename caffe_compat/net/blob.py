@@ -86,4 +86,3 @@ class ParamSpecEntry:
     def __repr__(self):
         return (f"ParamSpecEntry({self.layer}/{self.index}, lr_mult={self.lr_mult}, "
                 f"decay_mult={self.decay_mult})")
-
