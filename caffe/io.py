@@ -44,11 +44,9 @@ def blobproto_to_array(blob, return_diff=False):
     ``num x channels x height x width`` when any legacy dimension is set, else ``shape.dim``.
     float64, as pycaffe's ``np.array`` of the repeated field gives (Python floats), whatever
     numpy type the protobuf runtime gives the field."""
+    from caffe_compat.io.caffemodel import blob_shape
     values = np.array(blob.diff if return_diff else blob.data, dtype=np.float64)
-    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
-        shape = (blob.num, blob.channels, blob.height, blob.width)
-    else:
-        shape = tuple(blob.shape.dim)
+    shape = blob_shape(blob)
     if int(np.prod(shape, dtype=np.int64)) != values.size:
         raise ValueError(f"BlobProto holds {values.size} values but its shape {shape} needs "
                          f"{int(np.prod(shape, dtype=np.int64))}")

@@ -9,6 +9,7 @@ Split and of a Flatten are their bottom's memory, as in Caffe.
 from __future__ import annotations
 
 import os
+import types
 
 import numpy as np
 
@@ -383,7 +384,7 @@ class ArrayNet:
 
     def layer(self, name):
         """Layer ``name`` as the net's summaries read it (``blobs``: its parameter arrays)."""
-        return _LayerParams(self.params.get(name, []))
+        return types.SimpleNamespace(blobs=self.params.get(name, []))
 
     def close(self):
         """Stop the data layers' threads and close their databases."""
@@ -467,13 +468,6 @@ def _defined_at(nodes):
                 return f"{node.source.where()}: "
         return ""
     return at
-
-
-class _LayerParams:
-    __slots__ = ("blobs",)
-
-    def __init__(self, blobs):
-        self.blobs = blobs
 
 
 _FILLERS = ("constant", "uniform", "xavier")

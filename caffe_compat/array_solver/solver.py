@@ -84,7 +84,7 @@ def build_array_solver(param, solver_file=None, log=None, solver_type=None):
 
 
 class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
-                  CallbacksMixin):
+                  CallbacksMixin, lr_policy.RateMixin):
     """Caffe's SGD solver over array nets (see the module doc)."""
 
     type_name = "SGD"
@@ -270,17 +270,10 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
         self.test_scores[test_net_id] = list(zip(names, means))
 
     # ------------------------------------------------------------------ the update
-    @property
-    def lr(self):
-        """The learning rate the next update will use (no side effects)."""
-        return float(lr_policy.rate(self.param, self.iter, self.current_step)[0])
-
     def apply_update(self):
         """Caffe's SGDSolver::ApplyUpdate (see the module doc)."""
         p = self.param
-        rate, self.current_step, message = lr_policy.rate(p, self.iter, self.current_step)
-        if message:
-            self.log.info(message, "sgd_solver.cpp:50")
+        rate = self.get_learning_rate()
         if p.display and self.iter % p.display == 0:
             self.log.info(f"Iteration {self.iter}, lr = {g(rate)}", "sgd_solver.cpp:112")
         self.learning_rate = rate

@@ -44,9 +44,6 @@ class StateMixin(DataFeedMixin):
         return {"data": data, "rng": {"generators": {}}}
 
     # ------------------------------------------------------------------ snapshots
-    def snapshot_filename(self, extension):
-        return f"{self.param.snapshot_prefix}_iter_{self.iter}{extension}"
-
     def snapshot(self):
         """Write the weights and the solver state; returns both paths."""
         model = self.snapshot_filename(".caffemodel")

@@ -107,11 +107,6 @@ def shuffle(items, rng):
     return items
 
 
-def entropy_seed():
-    """A seed for an unseeded stream (Caffe's ``cluster_seedgen`` reads /dev/urandom)."""
-    return int.from_bytes(os.urandom(4), "little")
-
-
 class CaffeRandom(MT19937):
     """The thread generator of ``Caffe::set_random_seed(seed)``: ``rand()`` is
     ``caffe_rng_rand()``. A net passes one to each of its data layers, in layer order, so
@@ -120,7 +115,9 @@ class CaffeRandom(MT19937):
     when no seed was set."""
 
     def __init__(self, seed=None):
-        super().__init__(entropy_seed() if seed is None else seed)
+        if seed is None:            # Caffe's cluster_seedgen reads /dev/urandom
+            seed = int.from_bytes(os.urandom(4), "little")
+        super().__init__(seed)
 
     def rand(self):
         """``caffe_rng_rand()``."""

@@ -205,7 +205,6 @@ class _SharedReader:
         self.where = where or self.path
         _check_source(self.path, self.backend, self.where)
         self._close_lock = threading.Lock()
-        self._shared = None
         self._shared = _acquire(self.backend, _identity(self.path, file_name), self.path,
                                 functools.partial(opener, module, self.path, self.where),
                                 _close_quietly)

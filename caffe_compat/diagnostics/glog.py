@@ -42,10 +42,9 @@ def g(value):
     return f"{float(value):.6g}"
 
 
-def glog_line(severity, where, message, now=None, tid=None):
-    now = now or datetime.datetime.now()
-    tid = os.getpid() if tid is None else tid
-    return (f"{severity}{now:%m%d %H:%M:%S}.{now.microsecond:06d} {tid:5d} {where}] "
+def glog_line(severity, where, message):
+    now = datetime.datetime.now()
+    return (f"{severity}{now:%m%d %H:%M:%S}.{now.microsecond:06d} {os.getpid():5d} {where}] "
             f"{message}")
 
 

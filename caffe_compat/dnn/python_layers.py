@@ -43,24 +43,14 @@ def unregisterLayer(type):             # noqa: A002
     _REGISTERED.pop(str(type), None)
 
 
-def registered_class(type_name):
-    """The class registered for ``type_name``, or None."""
-    return _REGISTERED.get(type_name)
-
-
 def any_registered(engine_param):
     """Whether a layer of ``engine_param`` has a registered class."""
     return any(lp.type in _REGISTERED for lp in engine_param.layer)
 
 
-def _repeated(field):
-    flag = getattr(field, "is_repeated", None)         # protobuf >= 5; older: the label
-    return bool(flag) if flag is not None else field.label == field.LABEL_REPEATED
-
-
 def _field_value(message, field):
     values = getattr(message, field.name)
-    values = list(values) if _repeated(field) else [values]
+    values = list(values) if field.is_repeated else [values]
     if field.type == field.TYPE_ENUM:
         values = [field.enum_type.values_by_number[v].name for v in values]
     values = [int(v) if isinstance(v, bool) else v for v in values]
@@ -72,7 +62,7 @@ def _flatten(message, out, top_level):
         if top_level and not field.name.endswith("_param"):
             continue
         if field.type == field.TYPE_MESSAGE:
-            if not _repeated(field):
+            if not field.is_repeated:
                 _flatten(value, out, False)
             elif len(value):                    # a repeated message: its first
                 _flatten(value[0], out, False)
@@ -132,7 +122,7 @@ def make_instances(engine_param, weights):
     from .layer import opencv_blob_shape
     out = {}
     for lp in engine_param.layer:
-        cls = registered_class(lp.type)
+        cls = _REGISTERED.get(lp.type)
         if cls is None:
             continue
         stored = [w for w in (weights.layer if weights is not None else ()) if w.name == lp.name]

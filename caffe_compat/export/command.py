@@ -15,15 +15,8 @@ from __future__ import annotations
 
 import sys
 
+from ..cli.registry import caffe_flag as _flag
 from ..errors import CaffeCompatError
-
-
-def _flag(parser, name, **kwargs):
-    """A flag accepted as ``-name`` and ``--name``, with dashes or underscores (Caffe's
-    spelling, as the other subcommands)."""
-    forms = dict.fromkeys([name, name.replace("_", "-")])
-    kwargs.setdefault("dest", name)
-    parser.add_argument(*[f"{d}{f}" for f in forms for d in ("-", "--")], **kwargs)
 
 
 def _arguments(p):

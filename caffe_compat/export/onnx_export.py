@@ -224,16 +224,6 @@ def _skeleton(onnx, model):
     return out
 
 
-def check_model(model, where):
-    """``onnx.checker.check_model(full_check=True)``, its failure as a CaffeCompatError."""
-    onnx = import_onnx()
-    try:
-        onnx.checker.check_model(model, full_check=True)
-    except Exception as e:  # noqa: BLE001 - onnx raises ValidationError and others
-        raise CaffeCompatError(f"{where}: the exported ONNX model fails the checker: {e}") \
-            from None
-
-
 def export_onnx(net, path, outputs=None, dynamic_batch=True, opset=17, metadata=None,
                 batch=None):
     """Write ``net`` as an ONNX file (atomically), checked by ``onnx.checker`` (full check).
@@ -243,7 +233,11 @@ def export_onnx(net, path, outputs=None, dynamic_batch=True, opset=17, metadata=
     with atomic_path(path, suffix=".onnx") as tmp:
         with open(tmp, "wb") as f:
             f.writelines(pieces)
-        check_model(tmp, os.fspath(path))
+        try:
+            onnx.checker.check_model(tmp, full_check=True)
+        except Exception as e:  # noqa: BLE001 - onnx raises ValidationError and others
+            raise CaffeCompatError(f"{os.fspath(path)}: the exported ONNX model fails the "
+                                   f"checker: {e}") from None
     return path
 
 

@@ -255,7 +255,7 @@ class Plan:
         if j + 1 < len(nodes):
             r, rkey, rweights, _ = nodes[j + 1]
             if (r.type == "ReLU" and net.layers[rkey].slope == 0.0 and r.bottoms == [top]
-                    and len(r.tops) == 1 and not any(rweights) and not any(eweights)
+                    and len(r.tops) == 1 and not any(rweights)
                     and (r.tops[0] == top or ([k for k in readers.get(top, []) if k > e.index]
                                               == [r.index] and top not in keep))):
                 relu_node, top = r, r.tops[0]

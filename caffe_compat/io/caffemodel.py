@@ -279,8 +279,10 @@ def read_caffemodel(path, max_bytes=None, *, upgrade=True):
     ``max_bytes`` (default 2**31 - 1, Caffe's limit) refuses larger files before reading them."""
     path = os.fspath(path)
     if upgrade:
-        # the values bypass the upgrade's message copies (seconds for a 233 MB V1 file)
-        return read_caffemodel_full(path, max_bytes)
+        # the values bypass the upgrade's message copies (seconds for a 233 MB V1 file): the
+        # file is parsed and upgraded without them, then each blob's packed values are
+        # parsed into it once (protobuf reads a packed field in one copy)
+        return merge_values(*read_caffemodel_values(path, max_bytes))
     return parse_caffemodel(read_binary_file(path, max_bytes, "caffemodel"), path, upgrade=False)
 
 
@@ -331,14 +333,6 @@ def merge_values(net, values):
                 if arr is not None and arr.size:
                     blob.MergeFromString(packed_field(number, arr.view(np.uint8).tobytes()))
     return net
-
-
-def read_caffemodel_full(path, max_bytes=None):
-    """The NetParameter :func:`~caffe_compat.io.caffemodel.read_caffemodel` returns (upgraded,
-    blob values included), built without copying the values through the upgrade: the file is
-    parsed and upgraded without them (:func:`read_caffemodel_values`), then each blob's packed
-    values are parsed into it once (protobuf reads a packed field in one copy)."""
-    return merge_values(*read_caffemodel_values(path, max_bytes))
 
 
 def _per_layer(net, flat):

@@ -38,12 +38,6 @@ _CLOSING = {"{": "}", "<": ">"}
 _ENUM_NUMBERS = {}          # enum full name -> {value name: number}
 
 
-def _repeated(field):
-    """Whether ``field`` is repeated (``is_repeated`` in protobuf 6, ``label`` before)."""
-    flag = getattr(field, "is_repeated", None)
-    return flag if flag is not None else field.label == FieldDescriptor.LABEL_REPEATED
-
-
 class _Unsupported(Exception):
     """A form this reader leaves to text_format."""
 
@@ -80,7 +74,7 @@ def _merge(tokens, pos, message, closing):
         pos += 1
         if pos >= n:
             raise _Unsupported
-        repeated = _repeated(field)
+        repeated = field.is_repeated
         if not repeated:
             if tok in seen or field.containing_oneof is not None:
                 raise _Unsupported                 # given twice, or a oneof: text_format's rule

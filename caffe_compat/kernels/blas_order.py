@@ -90,9 +90,7 @@ def gradients_chosen():
 GRADIENT_MIN_WORK = 1 << 27
 
 
-def available():
-    """Whether the compiled kernel is there."""
-    return _exact_gemm is not None
+available = caffe_products.available     # whether the compiled kernel is there
 
 
 def usable(*tensors):

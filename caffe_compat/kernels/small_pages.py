@@ -30,9 +30,7 @@ def _keep_numpy():
 def blob_zeros(shape):
     """A zeroed, C-contiguous float32 array of ``shape`` on small pages (module doc)."""
     import numpy as np
-    count = 1
-    for d in shape:
-        count *= int(d)
+    count = int(np.prod(shape, dtype=np.int64))
     nbytes = 4 * count
     if nbytes < MAPPED_MIN or _keep_numpy():
         return np.zeros(shape, np.float32)

@@ -20,7 +20,6 @@ them and derive the step from them): a warning names them when they are set.
 """
 import warnings
 
-import numpy as np
 import torch
 
 from ..rules.prior_box import FIELDS, IMG_SIZE, PriorRule
@@ -28,8 +27,6 @@ from ._detection import DetectionWarning
 from .base import Layer
 from .registry import register_layer
 from ..rules.fields import declare
-
-F32 = np.float32
 
 declare("torch", ("PriorBox", "PriorBoxClustered"), "PriorBoxParameter", FIELDS,
         no_effect=dict.fromkeys(IMG_SIZE, "not read by OpenCV's dnn, whose rule "

@@ -185,7 +185,6 @@ class Slice(Layer):
         super().__init__(param, bottom_shapes, phase)
         self.rule = slice_rule(param, self.bottom_shapes)
         self.axis = self.rule.axis
-        self.points = list(self.rule.points)
 
     def sizes(self, length):
         """Sizes of the slices of an axis of ``length`` (Caffe's Reshape rules)."""

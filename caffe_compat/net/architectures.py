@@ -13,12 +13,10 @@ NetParameter (a caffemodel's), or None when it does not recognise it. The first 
 answers wins, in registration order (entry points after the ones registered in code)."""
 from __future__ import annotations
 
-import logging
 import warnings
 
 ENTRY_POINT_GROUP = "caffe_compat.architectures"
 
-_log = logging.getLogger(__name__)
 _DESCRIBERS = []
 _entry_points_loaded = False
 

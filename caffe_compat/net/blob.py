@@ -73,15 +73,14 @@ class Blob:
 class ParamSpecEntry:
     """A learnable parameter with Caffe's per-parameter settings (owner layer and index)."""
 
-    __slots__ = ("param", "layer", "index", "lr_mult", "decay_mult", "display_name")
+    __slots__ = ("param", "layer", "index", "lr_mult", "decay_mult")
 
-    def __init__(self, param, layer, index, lr_mult, decay_mult, display_name):
+    def __init__(self, param, layer, index, lr_mult, decay_mult):
         self.param = param
         self.layer = layer
         self.index = index
         self.lr_mult = lr_mult
         self.decay_mult = decay_mult
-        self.display_name = display_name
 
     def __repr__(self):
         return (f"ParamSpecEntry({self.layer}/{self.index}, lr_mult={self.lr_mult}, "

@@ -189,8 +189,7 @@ class NetBuildMixin:
                     explicit[id(owner)].add(mult)
                 self._param_entries[(node.name, i)] = owner
                 continue
-            entry = ParamSpecEntry(p, node.name, i, spec.lr_mult, spec.decay_mult,
-                                   spec.name or str(i))
+            entry = ParamSpecEntry(p, node.name, i, spec.lr_mult, spec.decay_mult)
             explicit[id(entry)] = {m for m in ("lr_mult", "decay_mult") if spec.HasField(m)}
             if spec.name:
                 owners[spec.name] = entry

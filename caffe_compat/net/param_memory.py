@@ -45,12 +45,17 @@ def param_host_diff(p):
     return rec.hand_out(rec.host_mutable(p.grad).numpy())
 
 
-def _held(params):
-    """``(record, tensor)`` of each data and diff of ``params`` that Python holds arrays of."""
+def _records(params):
+    """``(parameter, record)`` of each of ``params`` that has host and device copies."""
     for p in params:
         rec = getattr(p, "synced_memory", None)
-        if rec is None:
-            continue
+        if rec is not None:
+            yield p, rec
+
+
+def _held(params):
+    """``(record, tensor)`` of each data and diff of ``params`` that Python holds arrays of."""
+    for p, rec in _records(params):
         if rec.data.views:
             yield rec.data, p.detach()
         if rec.diff.views and p.grad is not None:
@@ -91,10 +96,7 @@ def engine_on_params(params, writes=False, diffs=False, python=True):
 
 def params_current(params, diffs=False):
     """Bring the device copies of ``params`` (and their diffs) up to date."""
-    for p in params:
-        rec = getattr(p, "synced_memory", None)
-        if rec is None:
-            continue
+    for p, rec in _records(params):
         rec.data.device_current(p.detach())
         if diffs and rec.diff.head == HOST:
             if p.grad is None:
@@ -104,10 +106,7 @@ def params_current(params, diffs=False):
 
 def params_written(params, diffs=False):
     """The engine wrote ``params`` (and their diffs): their device copies are the current ones."""
-    for p in params:
-        rec = getattr(p, "synced_memory", None)
-        if rec is None:
-            continue
+    for _, rec in _records(params):
         rec.data.device_written()
         if diffs:
             rec.diff.device_written()
@@ -116,9 +115,8 @@ def params_written(params, diffs=False):
 def diffs_zeroed(params):
     """The engine zeroed the diffs of ``params`` on the device: their host copies are zeroed
     too (no copy), so arrays Python holds read the zeros, as they do on the CPU."""
-    for p in params:
-        rec = getattr(p, "synced_memory", None)
-        if rec is None or p.grad is None:
+    for p, rec in _records(params):
+        if p.grad is None:
             continue
         host = rec.diff.host
         if host is not None and host.shape == p.grad.shape:
@@ -130,10 +128,8 @@ def diffs_zeroed(params):
 
 def diffs_written(params):
     """The engine wrote the diffs of ``params``."""
-    for p in params:
-        rec = getattr(p, "synced_memory", None)
-        if rec is not None:
-            rec.diff.device_written()
+    for _, rec in _records(params):
+        rec.diff.device_written()
 
 
 def _unique(tensors):

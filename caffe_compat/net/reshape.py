@@ -50,14 +50,12 @@ def layer_top_shapes(node, module, bottom_shapes):
                        "these bottom shapes do not fit the layer:") from e
 
 
-def propagate(nodes, layers, shapes, inputs=None):
+def propagate(nodes, layers, shapes):
     """Caffe's Net::Reshape over ``nodes`` ((node, module key, ...) per layer, in order):
     ``shapes`` (blob name -> shape) holds the shapes of the blobs no layer rule gives (data
-    layers' tops, and the Input blobs not in ``inputs``, a {name: shape} of the fed ones); the
-    tops of every other layer come from :func:`layer_top_shapes`. Returns the blob shapes."""
+    layers' tops and the Input blobs); the tops of every other layer come from
+    :func:`layer_top_shapes`. Returns the blob shapes."""
     out = dict(shapes)
-    if inputs:
-        out.update({k: tuple(v) for k, v in inputs.items()})
     for node, key, *_ in nodes:
         if node.type == "Input" or not node.bottoms:
             continue

@@ -253,8 +253,7 @@ class Stepwise:
             shapes = {name: tuple(self.data[name].shape) for name in self.data}
             raise explain(e, self.nodes, self.net.layers, shapes, self.net.name)
 
-    def _forward(self, start=0, end=None):
-        end = len(self.nodes) - 1 if end is None else end
+    def _forward(self, start, end):
         threads.apply_for_net(self.net)     # the cores we can get, 1 for a small net
         if start < 0 or end >= len(self.nodes):
             raise NetError(f"layer range {start}..{end} is outside 0..{len(self.nodes) - 1}")

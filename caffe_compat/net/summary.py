@@ -205,17 +205,13 @@ def _rule_misses(rule, state, layer):
     return []
 
 
-def log_net_init(net, log, reports=None, text=None, filtered_out=(), rules=()):
+def log_net_init(net, log, text=None, rules=()):
     """Write ``Net::Init``'s INFO lines for ``net`` to ``log`` (a SolverLog).
 
     ``text``: the filtered net as text, printed after ``Initializing net from parameters:``
-    as Caffe prints its DebugString (omitted when None); ``filtered_out``: ``(state phase,
-    rule phase, layer)`` for the layers the phase rules removed (net.cpp:296's lines);
-    ``rules``: :func:`rule_messages` of the net before filtering."""
-    reports = reports if reports is not None else layer_reports(net)
-    for state_phase, rule_phase, layer in filtered_out:
-        log.info(f"The NetState phase ({state_phase}) differed from the phase ({rule_phase}) "
-                 f"specified by a rule in layer {layer}", "net.cpp:296")
+    as Caffe prints its DebugString (omitted when None); ``rules``: :func:`rule_messages` of
+    the net before filtering (the lines of the layers its include/exclude rules removed)."""
+    reports = layer_reports(net)
     for message, where in rules:
         log.info(message, where)
     if text is not None:

@@ -47,7 +47,6 @@ class TrainPlan:
         # bottom needs, param needs, parameter blobs)
         self.steps = steps
         self.explicit_layers = explicit_layers
-        self.grad_blobs = grad_blobs          # blobs that carry a diff in autograd's pass
         self.loss_tops = loss_tops            # (top name, float32 scalar of its weight)
         # what each pass does per layer, worked out here once: the forward's records
         # (kind, module, bottoms, tops, tops not written in place, (top index, weight) of the

@@ -129,13 +129,11 @@ def value_info(name, shape):
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
 
 
-def model(graph_name, nodes, initializers, inputs, outputs, producer="caffe_compat.onnx_path",
-          **given):
+def model(*args, **given):
     """The ModelProto's bytes: ``nodes`` and ``initializers`` as written by :func:`node` and
-    :func:`tensor`; ``inputs`` / ``outputs`` lists of ``(name, shape)``; ``given``: the
-    keywords of :func:`model_pieces`."""
-    return b"".join(model_pieces(graph_name, nodes, initializers, inputs, outputs, producer,
-                                 **given))
+    :func:`tensor`; ``inputs`` / ``outputs`` lists of ``(name, shape)``; the arguments are
+    those of :func:`model_pieces`."""
+    return b"".join(model_pieces(*args, **given))
 
 
 def model_pieces(graph_name, nodes, initializers, inputs, outputs,

@@ -111,11 +111,6 @@ def calibration_reader(feeds):
     return reader
 
 
-def repeated(x, n):
-    """The first ``n`` items of ``x`` (along axis 0) repeated as often as needed."""
-    return np.ascontiguousarray(np.concatenate([x] * -(-n // len(x)))[:n])
-
-
 def quantize_model(model, feeds=None, cache=None, per_channel=True, **overrides):
     """The int8 ONNX model (bytes) of ``model`` (ONNX bytes), its ranges from ``feeds`` (a
     list of {input name: float32 array}) or, where the file ``cache`` holds them already,
@@ -272,7 +267,7 @@ class Int8Forwards(PlannedForwards):
         feed = {}
         for n, shape in zip(self.inputs, shapes):
             c = self.calibration[n]
-            feed[n] = repeated(c, shape[0]) if tuple(c.shape[1:]) == tuple(shape[1:]) \
+            feed[n] = np.resize(c, shape) if tuple(c.shape[1:]) == tuple(shape[1:]) \
                 else np.zeros(shape, np.float32)
         return self._feed(plan, feed)
 

@@ -17,23 +17,16 @@ from ..kernels.numerics import cpu_flags
 HINTS = {"bf16": "bfloat16", "f16": "float16"}      # OpenVINO's hint -> the precision's name
 
 
-def openvino_capabilities():
-    """OpenVINO's CPU ``OPTIMIZATION_CAPABILITIES`` (None where OpenVINO is not installed)."""
-    try:
-        import openvino as ov
-    except ImportError:
-        return None
-    return [str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
-
-
 def capability():
     """``(hint, why)``: the OpenVINO precision hint (``"bf16"``, ``"f16"``) this processor
     computes in, or None, and a sentence saying what was found."""
-    caps = openvino_capabilities()
-    if caps is None:
+    try:
+        import openvino as ov
+    except ImportError:
         flags = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16", "avx512_fp16", "amx_fp16"})
         return None, ("OpenVINO is not installed (the engine of reduced precision here); "
                       f"processor flags for it: {', '.join(flags) or 'none'}")
+    caps = [str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")]
     if "BF16" in caps:
         return "bf16", f"OpenVINO's CPU plugin lists BF16 ({', '.join(caps)})"
     if "FP16" in caps:

@@ -15,6 +15,7 @@ rank that failed first. Snapshots (rank 0's) resume with ``-snapshot``; every ra
 the same file, so on several machines the snapshot folder must be shared."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -103,10 +104,8 @@ def launch(argv, nproc, run_id=None):
 
 def _forward(signum, frame):
     for pid in child_pids(os.getpid()):
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signum)
-        except OSError:
-            pass
 
 
 def child_pids(pid):

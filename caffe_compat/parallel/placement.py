@@ -23,6 +23,7 @@ or ``OMP_PLACES`` set), where torch's threads are not OpenMP's, with
 ``CAFFE_COMPAT_PLACEMENT=0``, and outside Linux."""
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import os
@@ -189,10 +190,8 @@ def release_workers():
             return
         allowed = set(process_cpus())
         for tid in _state["workers"]:
-            try:
+            with contextlib.suppress(OSError):          # (the thread has ended)
                 os.sched_setaffinity(tid, allowed)
-            except OSError:
-                pass                      # the thread has ended
         _state["workers"], _state["main_cpu"] = {}, None
 
 
@@ -207,10 +206,8 @@ def widen_current_thread():
     the process's CPUs."""
     saved = _state["process"]
     if saved is not None and threading.current_thread() is not threading.main_thread():
-        try:
+        with contextlib.suppress(OSError):
             os.sched_setaffinity(0, set(saved))
-        except OSError:
-            pass
 
 
 class spread:
@@ -300,10 +297,8 @@ def _after_fork_in_child():
     saved = _state["process"]
     _state.update(depth=0, process=None, main_cpu=None, workers={})
     if saved is not None:
-        try:
+        with contextlib.suppress(OSError):
             os.sched_setaffinity(0, set(saved))
-        except OSError:
-            pass
 
 
 if hasattr(os, "register_at_fork"):

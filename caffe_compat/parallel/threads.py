@@ -240,18 +240,17 @@ def _default_count():
     return len(affinity())
 
 
-def _program_chose(environ=None):
+def _program_chose():
     """Whether the count is the program's own: a ``torch.set_num_threads`` call seen (or
     :func:`set_max_threads`), ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` in the environment,
     or a ceiling below the cores allowed when the policy first ran (a count set before it
     could see the call)."""
-    environ = os.environ if environ is None else environ
     _see_program()
     if _state["chosen"]:
         return True
     if _state["chosen"] is None:       # decided once, when the policy first runs
-        _state["chosen"] = bool(environ.get("OMP_NUM_THREADS") or
-                                environ.get("MKL_NUM_THREADS")) or \
+        _state["chosen"] = bool(os.environ.get("OMP_NUM_THREADS") or
+                                os.environ.get("MKL_NUM_THREADS")) or \
             (_state["ceiling"] is not None and _state["ceiling"] < _default_count())
     return _state["chosen"]
 

@@ -15,7 +15,6 @@ from .refusal import refuse
 FIELDS = frozenset({"channel_shared"})
 FILLERS = frozenset({"filler"})
 DEFAULT_SLOPE = 0.25
-_SECTION = "prelu_param"
 
 
 @frozen

@@ -106,10 +106,9 @@ def implementation(engine, type_name):
     return found
 
 
-def types(engine, load_first=True):
-    """Sorted type names ``engine`` claims."""
-    if load_first:
-        load(engine)
+def types(engine):
+    """Sorted type names ``engine`` claims (its modules imported first)."""
+    load(engine)
     return sorted(_TABLE[engine])
 
 

@@ -146,6 +146,9 @@ class DataFeedMixin:
         write_bytes_atomic(state_path + SIDECAR_SUFFIX,
                            json.dumps(doc, separators=(",", ":")).encode("utf-8"))
 
+    def snapshot_filename(self, extension):
+        return f"{self.param.snapshot_prefix}_iter_{self.iter}{extension}"
+
     def _write_binary_state(self, model_filename, history):
         """Caffe's SnapshotSolverStateToBinaryProto: this iteration's SolverState with the
         weights file's name and ``history`` (arrays), and its sidecar; the state's path."""

@@ -94,3 +94,19 @@ def rate(param, iteration, current_step):
     else:
         raise SolverError(f"unknown learning rate policy '{policy}'")
     return _f32(value), int(current_step), message
+
+
+class RateMixin:
+    """The learning rate of both engines' solvers (``param``, ``iter``, ``current_step``)."""
+
+    def get_learning_rate(self):
+        """The rate of the update at ``iter`` (advances ``current_step`` as Caffe does)."""
+        value, self.current_step, message = rate(self.param, self.iter, self.current_step)
+        if message:
+            self.log.info(message, "sgd_solver.cpp:50")
+        return value
+
+    @property
+    def lr(self):
+        """The learning rate the next update will use (no side effects)."""
+        return float(rate(self.param, self.iter, self.current_step)[0])

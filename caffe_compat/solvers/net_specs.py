@@ -36,7 +36,8 @@ class NetSpecMixin:
     def _embedded_net(self, field, index, message):
         """A copy of a net written inside the solver file (``field`` #``index``), with the
         positions of its layers in that file, upgraded."""
-        net_param = _copy(message)
+        net_param = caffe_pb2.NetParameter()
+        net_param.CopyFrom(message)
         if os.path.isfile(self.solver_file):
             try:
                 text = prototxt_io.read_text_file(self.solver_file, "solver")
@@ -117,12 +118,6 @@ class NetSpecMixin:
                 state.MergeFrom(p.test_state[i])
             out.append((net_param, state, which, label))
         return out
-
-
-def _copy(msg):
-    out = type(msg)()
-    out.CopyFrom(msg)
-    return out
 
 
 def _pick_source(sources, phase, layer_param, default=None):

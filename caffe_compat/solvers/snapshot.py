@@ -29,9 +29,6 @@ class SnapshotMixin:
     """Snapshots and restore of :class:`~caffe_compat.solvers.base.Solver`."""
 
     # ------------------------------------------------------------------ snapshots
-    def snapshot_filename(self, extension):
-        return f"{self.param.snapshot_prefix}_iter_{self.iter}{extension}"
-
     def snapshot(self):
         """Write the weights and the solver state (Caffe's Solver::Snapshot); returns both
         paths."""

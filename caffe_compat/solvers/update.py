@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from . import lr_policy
+from .lr_policy import RateMixin
 
 
-class UpdateMixin:
+class UpdateMixin(RateMixin):
     """History blobs and the learning rate of :class:`~caffe_compat.solvers.base.Solver`."""
 
     # ------------------------------------------------------------------ history
@@ -27,20 +27,6 @@ class UpdateMixin:
 
     def apply_update(self):
         raise NotImplementedError
-
-    # ------------------------------------------------------------------ learning rate
-    def get_learning_rate(self):
-        """The rate of the update at ``iter`` (advances ``current_step`` as Caffe does)."""
-        rate, self.current_step, message = lr_policy.rate(self.param, self.iter,
-                                                           self.current_step)
-        if message:
-            self.log.info(message, "sgd_solver.cpp:50")
-        return rate
-
-    @property
-    def lr(self):
-        """The learning rate the next update will use (no side effects)."""
-        return float(lr_policy.rate(self.param, self.iter, self.current_step)[0])
 
     def _clear_param_diffs(self):
         for p in self._params:

@@ -14,6 +14,7 @@ import numpy as np
 from ..cli.registry import caffe_flag as _flag
 from ..cli.registry import register_command
 from ..data import db as db_io
+from ..data.datum_batches import key_text
 from ..data.images import datum_array, parse_datum
 from ..errors import DataError
 from ..io.atomic import write_bytes_atomic
@@ -27,10 +28,6 @@ def add_arguments(p):
           "images")
     p.add_argument("input_db", help="INPUT_DB")
     p.add_argument("output_file", nargs="?", default=None, help="OUTPUT_FILE (.binaryproto)")
-
-
-def _key(key):
-    return bytes(key).decode("utf-8", errors="replace")
 
 
 def mean_blob(sum_values, count, shape):
@@ -54,10 +51,10 @@ def compute_image_mean(input_db, output_file=None, backend="lmdb", progress=None
         if first is None:
             raise DataError(f"compute_image_mean: database '{input_db}' has no records")
         key, value = first
-        datum = parse_datum(value, f"{input_db}: record '{_key(key)}'")
+        datum = parse_datum(value, f"{input_db}: record '{key_text(key)}'")
         if datum.encoded:
             log("Decoding Datum", where="compute_image_mean.cpp:57")
-        pixels = datum_array(datum, where=f"{input_db}: record '{_key(key)}'")
+        pixels = datum_array(datum, where=f"{input_db}: record '{key_text(key)}'")
         shape = pixels.shape
         data_size = int(np.prod(shape))
         acc = np.zeros(data_size, dtype=np.float32)
@@ -66,7 +63,7 @@ def compute_image_mean(input_db, output_file=None, backend="lmdb", progress=None
         bar = progress_bar(progress, total=total, desc="compute_image_mean", unit="img")
         with bar:
             for key, value in _one_pass(reader):
-                where = f"{input_db}: record '{_key(key)}'"
+                where = f"{input_db}: record '{key_text(key)}'"
                 datum = parse_datum(value, where)
                 values = datum_array(datum, where=where)
                 if values.size != data_size:

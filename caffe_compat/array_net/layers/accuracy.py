@@ -14,15 +14,14 @@ declare("array", "Accuracy", "AccuracyParameter", FIELDS)
 
 @register("Accuracy")
 class Accuracy(NoDiffLayer):
+    rule_of = staticmethod(accuracy_rule)
+    top_of_all = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) == 2 and len(param.top) == 1, "Accuracy of one top")
-        rule = self.rule = accuracy_rule(param, bottom_shapes)
+        rule = self.rule
         self.top_k, self.axis, self.ignore = rule.top_k, rule.axis, rule.ignore_label
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, bottoms, tops, params):
         x, label = bottoms

@@ -31,6 +31,8 @@ class ArrayLayer:
     # the type's rule (``caffe_compat.rules.<type>``): ``rule_of(param, bottom_shapes)`` is kept
     # as ``self.rule``, and its ``top_shape(bottom_shape)`` gives the one top's shape
     rule_of = None
+    # the rule's ``top_shape`` reads every bottom's shape (else bottom 0's)
+    top_of_all = False
 
     def __init__(self, param, bottom_shapes, phase):
         self.param = param
@@ -56,7 +58,7 @@ class ArrayLayer:
     def top_shapes(self, bottom_shapes):
         """The rule's top shape where the type has one (:attr:`rule_of`), else the bottom's."""
         if self.rule_of is not None:
-            return [self.rule.top_shape(bottom_shapes[0])]
+            return [self.rule.top_shape(bottom_shapes if self.top_of_all else bottom_shapes[0])]
         return [tuple(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):

@@ -24,15 +24,11 @@ class OperandLayer(RuleBlobsLayer):
     """Bias's and Scale's setup: one top, in place where Caffe runs it so; the operand is the
     second bottom or else the learned blob."""
     in_place = True
-    rule_of = None
+    top_of_all = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(param.top) == 1, f"{self.type} of one top")
-        self.rule = self.rule_of(param, bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
 
     def _operand(self, bottoms, params):
         return bottoms[1] if len(bottoms) > 1 else params[0]

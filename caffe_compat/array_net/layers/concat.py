@@ -11,20 +11,15 @@ declare("array", "Concat", "ConcatParameter", FIELDS)
 
 @register("Concat")
 class Concat(ArrayLayer):
+    rule_of = staticmethod(concat_rule)
+    top_of_all = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(bottom_shapes) >= 1 and len(param.top) == 1, "Concat to one top")
-        self.rule = concat_rule(param, bottom_shapes)
         self.axis = self.rule.axis
 
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
-
     def forward(self, bottoms, tops, params):
-        if len(bottoms) == 1:
-            np.copyto(tops[0], bottoms[0])
-            return
         np.concatenate(bottoms, axis=self.axis, out=tops[0])
 
     def backward(self, bottoms, tops, bottom_diffs, top_diffs, params, param_diffs):

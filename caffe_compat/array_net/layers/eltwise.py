@@ -17,15 +17,13 @@ F32 = np.float32
 
 @register("Eltwise")
 class Eltwise(ArrayLayer):
+    rule_of = staticmethod(eltwise_rule)
+    top_of_all = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(param.top) == 1, "Eltwise of one top")
-        self.rule = eltwise_rule(param, bottom_shapes)
         self._mask = None           # MAX: the index of each element's winning bottom
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, bottoms, tops, params):
         rule, y = self.rule, tops[0]

@@ -25,16 +25,14 @@ declare("array", "InnerProduct", "InnerProductParameter", FIELDS,
 @register("InnerProduct")
 class InnerProduct(RuleBlobsLayer):
     one_bottom = True
+    rule_of = staticmethod(inner_product_rule)
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(caffe_products.available(), "the compiled kernel")
-        rule = self.rule = inner_product_rule(param, bottom_shapes)
+        rule = self.rule
         self.axis, self.k, self.n = rule.axis, rule.k, rule.num_output
         self.transpose, self.bias_term = rule.transpose, rule.bias_term
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0].reshape(-1, self.k)

@@ -27,14 +27,12 @@ def _taps(n_in, n_out):
 
 @register("Interp")
 class Interp(ArrayLayer):
+    rule_of = staticmethod(interp_rule)
+    top_of_all = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(len(param.top) == 1, "Interp of one top")
-        self.rule = interp_rule(param, bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes)]
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]

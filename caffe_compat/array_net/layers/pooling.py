@@ -94,9 +94,6 @@ class Pooling(BottomDiffLayer):
     def can_backward(self):
         return self.method == AVE or self._mask is not None
 
-    def trains(self):
-        return True
-
     def backward_bottom(self, bottoms, tops, dx, top_diffs):
         if self.method == AVE:
             self._average_backward(top_diffs[0], dx)

@@ -13,14 +13,11 @@ declare("array", "ShuffleChannel", "ShuffleChannelParameter", FIELDS)
 @register("ShuffleChannel")
 class ShuffleChannel(BottomDiffLayer):
     one_bottom = True
+    rule_of = staticmethod(shuffle_channel_rule)
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         need(param.top[0] != param.bottom[0], "ShuffleChannel in place")
-        self.rule = shuffle_channel_rule(param, bottom_shapes)
-
-    def top_shapes(self, bottom_shapes):
-        return [self.rule.top_shape(bottom_shapes[0])]
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0]

@@ -132,28 +132,26 @@ def _shapes(net):
     return tuple(a.shape for a in net.data.values())
 
 
+def _cached(programs, slot, key, make):
+    """``programs[slot]``'s program where it was built for ``key``, else ``make()``, kept."""
+    cached = programs.get(slot)
+    if cached is None or cached[0] != key:
+        cached = programs[slot] = (key, make())
+    return cached[1]
+
+
 def _program(solver):
     p = solver.param
     fields = (p.momentum, p.weight_decay, p.regularization_type, p.iter_size,
               tuple(solver.learnable))
-    key = (_shapes(solver.net), fields)
-    cached = solver.__dict__.get("_loop_program")
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    prog = build(solver)
-    solver._loop_program = (key, prog)
-    return prog
+    return _cached(solver.__dict__, "_loop_program", (_shapes(solver.net), fields),
+                   lambda: build(solver))
 
 
 def _test_program(solver, test_net_id):
-    key = _shapes(solver.test_nets[test_net_id])
-    programs = solver.__dict__.setdefault("_loop_test_programs", {})
-    cached = programs.get(test_net_id)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    prog = build_test(solver, test_net_id)
-    programs[test_net_id] = (key, prog)
-    return prog
+    return _cached(solver.__dict__.setdefault("_loop_test_programs", {}), test_net_id,
+                   _shapes(solver.test_nets[test_net_id]),
+                   lambda: build_test(solver, test_net_id))
 
 
 def _resolve(prog):

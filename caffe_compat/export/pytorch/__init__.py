@@ -19,7 +19,7 @@ from . import emitters  # noqa: F401 - registers the emitters
 from .check import GRADIENT_TOL, OUTPUT_TOL, ExportCheckError, check_export
 from .codegen import generate
 from .model_card import model_card
-from .package import save_weights, sha256_of, staged_folder
+from .package import save_weights, staged_folder
 from .registry import emitter_types, register_emitter
 
 
@@ -41,26 +41,25 @@ def export_pytorch(net, out_dir, outputs=None, *, model=None, weights=None,
     (ROIs, ``im_info``). ``gradient_batches``: the batch sizes whose gradients the check
     compares (default: all of ``batches``).
     """
+    from ...inference.engines.cache import file_sha256
     sources = {}
     for kind, path in (("prototxt", model), ("caffemodel", weights)):
         if path is not None and os.path.isfile(os.fspath(path)):
-            sources[kind] = (os.fspath(path), sha256_of(path))
-    from .codegen import Generator
-    gen = Generator(net, outputs, class_name).run()
+            sources[kind] = (os.fspath(path), file_sha256(path))
     header = (f"Caffe net '{net.name}' as PyTorch source (torch only), written by\n"
               "caffe_compat's PyTorch export; README.md says where it came from and how it "
               "was checked.")
     if "prototxt" in sources:
         header += f"\n\nFrom {os.path.basename(sources['prototxt'][0])} " \
                   f"(sha256 {sources['prototxt'][1][:16]}...)."
-    source = gen.source(header)
+    source, state, gradient_map, gen = generate(net, outputs, header, class_name)
     report = None
     with staged_folder(out_dir) as folder:
         with open(os.path.join(folder, "model.py"), "w") as f:
             f.write(source)
-        save_weights(gen.state_dict(), folder, pth=pth)
+        save_weights(state, folder, pth=pth)
         if check:
-            report = check_export(net, folder, gen.outputs, gen.gradient_map(),
+            report = check_export(net, folder, gen.outputs, gradient_map,
                                   list(gen.input_args), batches=batches, compile=compile,
                                   autocast=autocast, gradients=gradients,
                                   inputs=check_inputs, no_gradient=gen.no_gradient,

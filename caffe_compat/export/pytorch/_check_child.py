@@ -67,8 +67,7 @@ def main(argv):
         torch.set_num_threads(int(argv[argv.index("--threads") + 1]))
     model = load_model(out_dir)
     cases = torch.load(cases_path, weights_only=True)
-    result = {"cases": [{"outputs": outputs(model, c)} for c in cases],
-              "caffe_compat_importable": importlib.util.find_spec("caffe_compat") is not None}
+    result = {"cases": [{"outputs": outputs(model, c)} for c in cases]}
     first = [cases[0]["inputs"][n] for n in model.input_names]
     with torch.no_grad():
         if "--compile" in argv:

@@ -28,6 +28,7 @@ import tempfile
 import torch
 
 from ...errors import CaffeCompatError
+from ...onnx_path.trust import rows_in_order
 from ..registry import batch_axes
 
 # float32 sums in torch's functional order against our layers' own kernels (fixed-order
@@ -145,10 +146,7 @@ def rows_as_set(t):
     """The rows of a detection top (..., 7) in one canonical order (lexicographic over the
     columns: image, label, confidence, box), so that two tops holding the same detections
     compare equal whatever order equal scores took."""
-    rows = t.detach().reshape(-1, t.shape[-1])
-    for col in reversed(range(rows.shape[1])):
-        rows = rows[torch.sort(rows[:, col], stable=True).indices]
-    return rows
+    return torch.from_numpy(rows_in_order(t.detach().cpu().numpy()))
 
 
 def check_export(net, out_dir, outputs, gradient_map, input_names, batches=(1, 3), seed=0,

@@ -108,7 +108,7 @@ class EmitContext:
             self.gen.attributes.discard(attr)
             attr = identifier(attr + "_", self.gen.attributes, "layer")
         self.gen.init_lines.append(f"self.{attr} = {init}  # {self.name} ({self.type})")
-        for group, trainable in ((weights, True), (buffers, False)):
+        for group in (weights, buffers):
             for key, w in (group or {}).items():
                 if not isinstance(w, Weight):
                     w = Weight(torch.as_tensor(w).detach().cpu().contiguous().clone(),
@@ -170,8 +170,6 @@ class Generator:
         self.input_args = collections.OrderedDict()  # Caffe input blob -> argument name
         self.types = collections.Counter()
         self.no_gradient, self.row_sets = set(), set()   # see EmitContext.inference_only
-        # channels-last layout for the inputs and the weights (module doc)
-        self.channels_last = True
 
     def use_helper(self, name):
         if name in self.helpers:
@@ -267,7 +265,7 @@ class Generator:
                 "    def __init__(self):",
                 "        super().__init__()"]
         body += [f"        {line}" for line in self.init_lines]
-        if self.channels_last and any(".Conv2d(" in line for line in self.init_lines):
+        if any(".Conv2d(" in line for line in self.init_lines):
             body += ["        # the convolutions' weights in channels-last layout, as caffe_compat keeps",
                      "        # them (oneDNN then reorders nothing at each call)",
                      "        for conv in self.modules():",
@@ -276,7 +274,7 @@ class Generator:
                      "                    conv.weight.detach().contiguous(memory_format=torch.channels_last))"]
         body += ["", f"    def forward(self, {args}):"]
         spatial = [v for b, v in self.input_args.items() if len(shapes[b]) == 4]
-        if spatial and self.channels_last:
+        if spatial:
             # the layout of caffe_compat's inference convolutions (oneDNN's channels-last):
             # the same sums in the same order, and torch's faster CPU path
             body.append("        # channels-last layout: oneDNN's fast CPU convolutions")

@@ -9,7 +9,6 @@ open() under the user's umask.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
@@ -17,14 +16,6 @@ import tempfile
 import torch
 
 from ...errors import CaffeCompatError
-
-
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_weights(state, folder, pth=False):

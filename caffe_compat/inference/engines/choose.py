@@ -337,13 +337,6 @@ class EngineRunner:
         return trust.verdict(self.outputs, got, reference,
                              trust.set_outputs(self.net, self.outputs))
 
-    # ------------------------------------------------------------------ reporting
-    def status(self):
-        """``{engine: verdict}`` of the checks made so far in this process."""
-        if self._export is None:
-            return {}
-        return self._export.decisions()
-
 
 __all__ = ["EngineRunner", "requested_engine", "installed_engines", "torch_session", "as_feed",
            "ENV_ENGINE", "AUTO", "ENV_DEFER", "ENGINES"]

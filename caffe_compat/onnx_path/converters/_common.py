@@ -171,13 +171,6 @@ def export_only(g, lp):
         raise Unsupported(f"layer '{lp.name}': {lp.type} is written for an export only")
 
 
-def canonical_axis(axis, ndim, lp):
-    """Caffe's CanonicalAxisIndex: -ndim <= axis < ndim, negative from the end."""
-    if not -ndim <= axis < ndim:
-        raise Unsupported(f"layer '{lp.name}': axis {axis} out of range for {ndim} axes")
-    return axis % ndim
-
-
 def four_d(lp, value):
     if len(value.shape) != 4:
         raise Unsupported(f"layer '{lp.name}': a {len(value.shape)}-D input; the converter "
