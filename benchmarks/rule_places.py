@@ -12,7 +12,7 @@ with Python's ``ast`` (nothing of the checkout is imported or run; about 2 s a t
 more than one place, with its files. The table is markdown.
 
 **Files**: every ``*.py`` and ``*.c`` under ``caffe_compat/`` and ``caffe/`` (``__pycache__``
-skipped), less the two generated modules that are ``caffe.proto`` itself
+skipped), less the two modules that are ``caffe.proto`` itself
 (``caffe_compat/proto/caffe_pb2.py``, ``caffe_compat/proto/schema.py``: every message and
 default, no rule of the project's own).
 

@@ -26,7 +26,7 @@ PACKAGES = [p for p in ("caffe_compat", "matlab_ports", "lq_models", "reproducti
 
 # A module of ours above this many lines must say in its docstring why it is one piece.
 MAX_LINES = 600
-# Generated code, not ours to split.
+# caffe.proto as Python (its table, the classes built from it): the schema, not ours to split.
 GENERATED = {"caffe_compat/proto/caffe_pb2.py", "caffe_compat/proto/schema.py"}
 # Packages below others: (package, packages it must not import).
 LAYERS = {

@@ -1,9 +1,20 @@
 """Atomic output files: write to a temporary file beside the target, then rename.
 
 A crash, SIGKILL or Ctrl-C while writing leaves the target untouched (either absent or the
-previous complete version) and at most a ``.tmp-*`` file, never a half-written output."""
+previous complete version) and at most a ``.tmp-*`` file, never a half-written output;
+:func:`file_sha256` is the digest that records such a file, or the sources it came from."""
 import contextlib
+import hashlib
 import os
+
+
+def file_sha256(path):
+    """The hex sha256 of the file at ``path``, read a MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

@@ -1,16 +1,12 @@
-"""Caffe's protobuf schema (``caffe.proto``) and its generated Python module.
+"""Caffe's protobuf schema (``caffe.proto``) and its Python module.
 
 ``caffe_pb2`` holds every Caffe 1.0 message (NetParameter, LayerParameter, SolverParameter,
 SolverState, BlobProto, the V0/V1 legacy layers, ...). The schema is wire- and text-compatible
 with BVLC Caffe's; only its protobuf package is ``caffe_compat`` instead of ``caffe``.
 
-``caffe_pb2.py`` is generated; after editing ``caffe.proto`` regenerate it from the repository
-root with::
-
-    python -m grpc_tools.protoc -I . --python_out=. caffe_compat/proto/caffe.proto
-
-``schema.py`` reads ``caffe.proto`` itself into a table for the protobuf-free reader
-(:mod:`caffe_compat.io.protobuf_free`).
+``schema.py`` reads ``caffe.proto`` itself into a table, which the protobuf-free reader
+(:mod:`caffe_compat.io.protobuf_free`) reads and from which ``caffe_pb2`` builds its classes
+when imported: no generated code to keep in step with the file.
 ``caffe_pb2`` is imported on first use (``from caffe_compat.proto import caffe_pb2``): the
 light reader imports no protobuf.
 """

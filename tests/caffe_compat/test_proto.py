@@ -10,10 +10,12 @@ from google.protobuf.descriptor import FieldDescriptor as FD
 from caffe_compat import proto
 from caffe_compat.proto import caffe_pb2 as pb
 from tests.caffe_compat.test_proto_opencv import OPENCV_LAYER_PARAMS
+from tests.conftest import FIXTURES, REPO
 
 PROTO_DIR = pathlib.Path(proto.__file__).parent
-REGEN = ("python -m grpc_tools.protoc -I . --python_out=. "
-         "caffe_compat/proto/caffe.proto")
+# protoc's reading of caffe.proto, and the script that wrote it
+PROTOC = FIXTURES / "caffe_proto_descriptor" / "caffe.proto.pb"
+REGEN = "sh tests/fixtures/caffe_proto_descriptor/make_fixture.sh"
 
 
 def field(message, name):
@@ -188,18 +190,80 @@ def test_package_is_distinct_from_caffe():
     assert pb.NetParameter.DESCRIPTOR.full_name == "caffe_compat.NetParameter"
 
 
-def test_regeneration_command_documented():
-    assert REGEN in (PROTO_DIR / "caffe.proto").read_text()
-    assert REGEN in proto.__doc__
+def _protocs_descriptor(path=PROTOC):
+    """The FileDescriptorProto protoc writes for caffe.proto, less ``json_name``: protoc's
+    Python output leaves it out too, and protobuf derives the same name from the field's."""
+    from google.protobuf import descriptor_pb2
+    file = descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes()).file[0]
+    for message in file.message_type:
+        for f in message.field:
+            f.ClearField("json_name")
+    return file
+
+
+def test_the_descriptor_is_protocs():
+    """caffe_pb2 builds caffe.proto's descriptor from the file itself: the bytes protoc writes,
+    field options and defaults as protoc spells them (``1e-08``, ``0.999``) included."""
+    ours = pb.file_descriptor_proto().SerializeToString()
+    assert ours == _protocs_descriptor().SerializeToString(), (
+        "caffe.proto and tests/fixtures/caffe_proto_descriptor/ disagree: after editing "
+        f"caffe.proto, rewrite the fixture with: {REGEN}")
+    from google.protobuf import descriptor_pb2, descriptor_pool
+    added, fresh = descriptor_pb2.FileDescriptorProto(), descriptor_pb2.FileDescriptorProto()
+    pb.DESCRIPTOR.CopyToProto(added)
+    descriptor_pool.DescriptorPool().AddSerializedFile(ours).CopyToProto(fresh)
+    assert added == fresh                       # the default pool holds that file
 
 
 @pytest.mark.skipif(importlib.util.find_spec("grpc_tools") is None,
-                    reason="grpcio-tools not installed")
-def test_generated_module_is_up_to_date(tmp_path):
-    repo = PROTO_DIR.parents[1]
+                    reason="grpcio-tools not installed (protoc writes the fixture)")
+def test_the_protoc_fixture_is_up_to_date(tmp_path):
+    out = tmp_path / "caffe.proto.pb"
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", ".",
-                    f"--python_out={tmp_path}", "caffe_compat/proto/caffe.proto"],
-                   check=True, cwd=repo)
-    fresh = (tmp_path / "caffe_compat" / "proto" / "caffe_pb2.py").read_bytes()
-    assert fresh == (PROTO_DIR / "caffe_pb2.py").read_bytes(), (
-        "caffe_pb2.py is stale; regenerate it with: " + REGEN)
+                    f"--descriptor_set_out={out}", "caffe_compat/proto/caffe.proto"],
+                   check=True, cwd=REPO)
+    assert _protocs_descriptor(out) == _protocs_descriptor(), f"stale; rewrite it: {REGEN}"
+    assert REGEN.split()[-1] in (PROTO_DIR / "caffe.proto").read_text()
+
+
+def test_the_module_holds_a_generated_modules_names():
+    """Every top-level message's class, each top-level enum with protobuf's enum wrapper API
+    and its values as module constants, nested enums on their classes, as protoc's module."""
+    names = {n for n in dir(pb) if not n.startswith("_")}
+    assert set(pb.DESCRIPTOR.message_types_by_name) <= names
+    assert pb.Phase.keys() == ["TRAIN", "TEST"] and pb.Phase.values() == [0, 1]
+    assert pb.Phase.items() == [("TRAIN", 0), ("TEST", 1)] and (pb.TRAIN, pb.TEST) == (0, 1)
+    assert pb.Phase.Name(1) == "TEST" and pb.Phase.Value("TRAIN") == 0 == pb.Phase.TRAIN
+    assert pb.Type.Name(pb.FLOAT16) == "FLOAT16"
+    nested = pb.PoolingParameter.PoolMethod
+    for enum, wrong in ((pb.Phase, 7), (nested, 7)):
+        with pytest.raises(ValueError, match="has no name defined for value 7"):
+            enum.Name(wrong)
+        with pytest.raises(ValueError, match="has no value defined for name 'X'"):
+            enum.Value("X")
+    with pytest.raises(AttributeError):
+        pb.Phase.VALIDATION
+    assert pb.PoolingParameter.MAX == 0 and nested.Name(1) == "AVE"
+
+
+def test_messages_pickle_and_parse():
+    """Classes are found by pickle under this module, as a generated module's are; text and
+    wire forms round-trip."""
+    import pickle
+
+    from google.protobuf import text_format
+    net = text_format.Parse('name: "n" layer { name: "a" type: "ReLU" }', pb.NetParameter())
+    assert pb.NetParameter.__module__ == pb.__name__
+    assert pickle.loads(pickle.dumps(net)) == net
+    assert pb.NetParameter.FromString(net.SerializeToString()) == net
+    assert pb.SolverParameter().delta == pytest.approx(1e-8, rel=1e-7)   # float32's 1e-8
+
+
+def test_the_descriptor_is_kept_beside_the_bytecode():
+    """The descriptor's bytes are kept in __pycache__ as the schema's table is, and read back
+    by the next import."""
+    import marshal
+    ours = pb.file_descriptor_proto().SerializeToString()
+    kept = [marshal.loads(p.read_bytes())
+            for p in (PROTO_DIR / "__pycache__").glob("caffe.proto.descriptor.*.marshal")]
+    assert ours in kept

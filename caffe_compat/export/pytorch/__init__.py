@@ -41,7 +41,7 @@ def export_pytorch(net, out_dir, outputs=None, *, model=None, weights=None,
     (ROIs, ``im_info``). ``gradient_batches``: the batch sizes whose gradients the check
     compares (default: all of ``batches``).
     """
-    from ...inference.engines.cache import file_sha256
+    from ...io.atomic import file_sha256
     sources = {}
     for kind, path in (("prototxt", model), ("caffemodel", weights)):
         if path is not None and os.path.isfile(os.fspath(path)):

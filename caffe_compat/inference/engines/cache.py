@@ -26,13 +26,12 @@ import hashlib
 import json
 import os
 
-from ...io.atomic import write_text_atomic
+from ...io.atomic import file_sha256, write_text_atomic
 from ...onnx_path import cache_store as store
 from ...onnx_path.cache_store import cache_root, locked
 
 MODEL = "model.onnx"
 RECORD = MODEL + ".json"
-_CHUNK = 1 << 20
 
 
 def export_key(net, outputs):
@@ -59,14 +58,6 @@ def export_key(net, outputs):
     field("outputs", "\n".join(outputs))
     for name in net.inputs:
         field("input", f"{name}:{tuple(net.blob_shape(name))[1:]}")
-    return h.hexdigest()
-
-
-def file_sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
     return h.hexdigest()
 
 
