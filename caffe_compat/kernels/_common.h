@@ -1,12 +1,26 @@
 /*
- * What the kernel modules share on the Python side: buffers taken and released together, the
- * C-contiguity test, and the module's definition with its init function.
+ * What the kernel modules share: the x86-64 test, the -ffast-math guard and, on the Python
+ * side, buffers taken and released together, the contiguity and (N, C, H, W) float32 tests, and
+ * the module's definition with its init function.
  */
 #ifndef CAFFE_COMPAT_KERNEL_COMMON_H
 #define CAFFE_COMPAT_KERNEL_COMMON_H
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+/* KC_X86: an x86-64 build, with its intrinsics (the vector code is picked at run time). */
+#if defined(__x86_64__) || defined(_M_X64)
+#define KC_X86 1
+#include <immintrin.h>
+#else
+#define KC_X86 0
+#endif
+
+/* Every kernel computes its float32 operations one by one, as written. */
+#if defined(__FAST_MATH__)
+#error "caffe_compat's kernels must be compiled without -ffast-math"
+#endif
 
 /* The buffers of objs[0..n) with flags, objs[i] writable where bit i of writable is set; 0, or
  * -1 with the exception set and none held. */
@@ -43,6 +57,14 @@ kc_contiguous(const Py_buffer *v, Py_ssize_t itemsize)
         expect *= v->shape[d];
     }
     return 1;
+}
+
+/* Whether v is a C-contiguous float32 buffer of rank 4, (N, C, H, W). */
+static inline int
+kc_f32_4d(const Py_buffer *v)
+{
+    return v->ndim == 4 && v->format != NULL && strcmp(v->format, "f") == 0 &&
+           kc_contiguous(v, 4);
 }
 
 /* The module of `methods`, with the C entry points api as its capsule _C_API where not NULL. */

@@ -182,37 +182,29 @@ packed_rows(const gjob *j, ptrdiff_t g, ptrdiff_t cc)
 }
 
 /* dst[t] += src[t] for t < n (the two never overlap): one rounded addition each, the same
- * bits vectorised or not. */
-static void
-add_row_scalar(float *restrict dst, const float *restrict src, ptrdiff_t n)
-{
-    for (ptrdiff_t t = 0; t < n; t++)
-        dst[t] += src[t];
-}
-
-#if EG_X86
-__attribute__((target("avx"))) static void
-add_row_avx(float *restrict dst, const float *restrict src, ptrdiff_t n)
+ * bits vectorised or not; AVX takes the whole eights where the processor has it. */
+#if KC_X86
+__attribute__((target("avx"))) static ptrdiff_t
+add_eights_avx(float *restrict dst, const float *restrict src, ptrdiff_t n)
 {
     ptrdiff_t t = 0;
     for (; t + 8 <= n; t += 8)
         _mm256_storeu_ps(dst + t, _mm256_add_ps(_mm256_loadu_ps(dst + t),
                                                 _mm256_loadu_ps(src + t)));
-    for (; t < n; t++)
-        dst[t] += src[t];
+    return t;
 }
 #endif
 
 static void
-add_row(float *dst, const float *src, ptrdiff_t n)
+add_row(float *restrict dst, const float *restrict src, ptrdiff_t n)
 {
-#if EG_X86
-    if (eg_avx2()) {
-        add_row_avx(dst, src, n);
-        return;
-    }
+    ptrdiff_t t = 0;
+#if KC_X86
+    if (eg_avx2())
+        t = add_eights_avx(dst, src, n);
 #endif
-    add_row_scalar(dst, src, n);
+    for (; t < n; t++)
+        dst[t] += src[t];
 }
 
 /* Whether the input gradient's columns are the gradient itself (1x1, stride 1, no pad). */
@@ -360,21 +352,6 @@ run_units(gjob *j, int nthreads)
     run_team(gworker, j, j->units, nthreads);
 }
 
-/* OpenBLAS's K blocks of a K-long sum into *starts (allocated); the longest block. */
-static ptrdiff_t
-plan_blocks(ptrdiff_t K, ptrdiff_t **starts, ptrdiff_t *nblocks)
-{
-    *starts = malloc(((size_t)K / EG_Q + 3) * sizeof(ptrdiff_t));
-    if (*starts == NULL)
-        return -1;
-    *nblocks = k_blocks(K, 1, *starts);
-    ptrdiff_t kmax = 0;
-    for (ptrdiff_t b = 0; b < *nblocks; b++)
-        if ((*starts)[b + 1] - (*starts)[b] > kmax)
-            kmax = (*starts)[b + 1] - (*starts)[b];
-    return kmax;
-}
-
 /* The input gradient's units: whole channels per unit (col2im adds all of a channel's taps
  * in order), a multiple of MR rows where that is small enough; W_g^T packed. 0 on success. */
 static int
@@ -449,9 +426,9 @@ run_grad(gjob *j, int nthreads)
 {
     ptrdiff_t kin = 0, kw = 0, round = 0;
     j->failed = 0;
-    if (j->do_input && (kin = plan_blocks(j->Og, &j->in_starts, &j->in_nblocks)) < 0)
+    if (j->do_input && (kin = k_blocks(j->Og, 1, &j->in_starts, &j->in_nblocks)) < 0)
         j->failed = 1;
-    if (j->do_weight && (kw = plan_blocks(j->P, &j->w_starts, &j->w_nblocks)) < 0)
+    if (j->do_weight && (kw = k_blocks(j->P, 1, &j->w_starts, &j->w_nblocks)) < 0)
         j->failed = 1;
     j->kmax = kin > kw ? kin : kw;
     if (!j->failed && j->do_input && plan_input(j) != 0)
@@ -535,15 +512,6 @@ grad_geometry(gjob *j, const Py_buffer *x, const Py_buffer *w, const Py_buffer *
     return 0;
 }
 
-static int
-same_shape(const Py_buffer *a, const Py_buffer *b)
-{
-    for (int d = 0; d < 4; d++)
-        if (a->shape[d] != b->shape[d])
-            return 0;
-    return 1;
-}
-
 /* conv2d_grads(x, w, dy, gx, gw, ...): gx and/or gw (None: not wanted) of one job. */
 PyObject *
 py_conv2d_grads(PyObject *self, PyObject *args)
@@ -562,8 +530,9 @@ py_conv2d_grads(PyObject *self, PyObject *args)
         get_f32(ody, &dy, 0, 4, "dy") != 0 || (want_x && get_f32(ogx, &gx, 1, 4, "gx") != 0) ||
         (want_w && get_f32(ogw, &gw, 1, 4, "gw") != 0))
         goto done;
-    if ((want_x && (!kc_contiguous(&gx, 4) || !same_shape(&gx, &x))) ||
-        (want_w && (!kc_contiguous(&gw, 4) || !same_shape(&gw, &w)))) {
+    size_t shape = 4 * sizeof(Py_ssize_t);
+    if ((want_x && (!kc_contiguous(&gx, 4) || memcmp(gx.shape, x.shape, shape) != 0)) ||
+        (want_w && (!kc_contiguous(&gw, 4) || memcmp(gw.shape, w.shape, shape) != 0))) {
         PyErr_SetString(PyExc_ValueError, "gx and gw must be C-contiguous, shaped as x and w");
         goto done;
     }

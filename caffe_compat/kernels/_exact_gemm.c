@@ -41,11 +41,15 @@
 #include "_team_cpus.h"
 #include "_team_pool.h"
 
-/* OpenBLAS's K blocks: fills starts[] (nblocks + 1 entries), returns nblocks. */
+/* OpenBLAS's K blocks of a K-long sum (one block where !blocked): their starts into *starts
+ * (allocated, *nblocks + 1 entries); returns the longest block, or -1 out of memory. */
 ptrdiff_t
-k_blocks(ptrdiff_t K, int blocked, ptrdiff_t *starts)
+k_blocks(ptrdiff_t K, int blocked, ptrdiff_t **starts, ptrdiff_t *nblocks)
 {
-    ptrdiff_t n = 0, ls = 0;
+    ptrdiff_t n = 0, ls = 0, kmax = 0;
+    ptrdiff_t *s = *starts = malloc(((size_t)K / EG_Q + 3) * sizeof(ptrdiff_t));
+    if (s == NULL)
+        return -1;
     while (ls < K) {
         ptrdiff_t min_l = K - ls;
         if (!blocked)
@@ -54,11 +58,14 @@ k_blocks(ptrdiff_t K, int blocked, ptrdiff_t *starts)
             min_l = EG_Q;
         else if (min_l > EG_Q)
             min_l = (min_l + 1) / 2;
-        starts[n++] = ls;
+        if (min_l > kmax)
+            kmax = min_l;
+        s[n++] = ls;
         ls += min_l;
     }
-    starts[n] = K;
-    return n;
+    s[n] = K;
+    *nblocks = n;
+    return kmax;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -83,98 +90,66 @@ kernel_scalar(ptrdiff_t kc, const float *Ap, const float *Bp, float *T, ptrdiff_
             T[r * ldt + c] = first ? acc[r][c] : T[r * ldt + c] + acc[r][c];
 }
 
-#if EG_X86
-__attribute__((target("avx2,fma"))) static void
-kernel_avx2(ptrdiff_t kc, const float *Ap, const float *Bp, float *T, ptrdiff_t ldt, int first)
-{
-    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-    for (ptrdiff_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(Bp), b1 = _mm256_load_ps(Bp + 8), a;
-        a = _mm256_broadcast_ss(Ap + 0);
-        c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
-        a = _mm256_broadcast_ss(Ap + 1);
-        c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
-        a = _mm256_broadcast_ss(Ap + 2);
-        c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
-        a = _mm256_broadcast_ss(Ap + 3);
-        c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
-        a = _mm256_broadcast_ss(Ap + 4);
-        c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
-        a = _mm256_broadcast_ss(Ap + 5);
-        c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
-        Ap += MR;
-        Bp += NR;
+/* The vector micro-kernels: 6 rows of two registers of vector type V (intrinsics prefix P),
+ * twelve accumulators from zero, one fused multiply-add per k and register, b0 read at B0 = Bp
+ * and b1 at B1 = B1_AT (each advancing NR per k), then row r stored at T + r * ldt and + LANES.
+ * kernel_avx2: one B panel, its 16 columns in two 8-lane registers. wide_avx512: the same
+ * sums for two adjacent B panels (32 columns), Bp and Bp + kc * NR, one 16-lane register per
+ * row and panel. Each output's sequence of operations is the scalar kernel's (one fused
+ * multiply-add per k from zero, then the block added), so the bits are the same; twelve
+ * independent accumulators keep AVX-512's two fused multiply-add pipes full where the narrow
+ * kernel's twelve 8-lane ones fill half. */
+#define EG_VECTOR_KERNEL(name, isa, V, P, LOAD, B1_AT, LANES)                               \
+    __attribute__((target(isa))) static void                                                \
+    name(ptrdiff_t kc, const float *Ap, const float *Bp, float *T, ptrdiff_t ldt, int first) \
+    {                                                                                       \
+        const float *B0 = Bp, *B1 = (B1_AT);                                                \
+        V c00 = P##_setzero_ps(), c01 = P##_setzero_ps();                                   \
+        V c10 = P##_setzero_ps(), c11 = P##_setzero_ps();                                   \
+        V c20 = P##_setzero_ps(), c21 = P##_setzero_ps();                                   \
+        V c30 = P##_setzero_ps(), c31 = P##_setzero_ps();                                   \
+        V c40 = P##_setzero_ps(), c41 = P##_setzero_ps();                                   \
+        V c50 = P##_setzero_ps(), c51 = P##_setzero_ps();                                   \
+        for (ptrdiff_t k = 0; k < kc; k++) {                                                \
+            V b0 = LOAD(B0), b1 = LOAD(B1), a;                                              \
+            a = P##_set1_ps(Ap[0]);                                                         \
+            c00 = P##_fmadd_ps(a, b0, c00); c01 = P##_fmadd_ps(a, b1, c01);                 \
+            a = P##_set1_ps(Ap[1]);                                                         \
+            c10 = P##_fmadd_ps(a, b0, c10); c11 = P##_fmadd_ps(a, b1, c11);                 \
+            a = P##_set1_ps(Ap[2]);                                                         \
+            c20 = P##_fmadd_ps(a, b0, c20); c21 = P##_fmadd_ps(a, b1, c21);                 \
+            a = P##_set1_ps(Ap[3]);                                                         \
+            c30 = P##_fmadd_ps(a, b0, c30); c31 = P##_fmadd_ps(a, b1, c31);                 \
+            a = P##_set1_ps(Ap[4]);                                                         \
+            c40 = P##_fmadd_ps(a, b0, c40); c41 = P##_fmadd_ps(a, b1, c41);                 \
+            a = P##_set1_ps(Ap[5]);                                                         \
+            c50 = P##_fmadd_ps(a, b0, c50); c51 = P##_fmadd_ps(a, b1, c51);                 \
+            Ap += MR;                                                                       \
+            B0 += NR;                                                                       \
+            B1 += NR;                                                                       \
+        }                                                                                   \
+        EG_STORE(P, LANES, 0, c00, c01); EG_STORE(P, LANES, 1, c10, c11);                   \
+        EG_STORE(P, LANES, 2, c20, c21); EG_STORE(P, LANES, 3, c30, c31);                   \
+        EG_STORE(P, LANES, 4, c40, c41); EG_STORE(P, LANES, 5, c50, c51);                   \
     }
-#define EG_STORE(r, lo, hi)                                                                 \
+/* Row r of a vector micro-kernel's tile: lo at T + r * ldt, hi LANES after it. */
+#define EG_STORE(P, LANES, r, lo, hi)                                                       \
     do {                                                                                    \
         float *t = T + (r) * ldt;                                                           \
         if (first) {                                                                        \
-            _mm256_storeu_ps(t, lo); _mm256_storeu_ps(t + 8, hi);                           \
+            P##_storeu_ps(t, lo); P##_storeu_ps(t + (LANES), hi);                           \
         } else {                                                                            \
-            _mm256_storeu_ps(t, _mm256_add_ps(_mm256_loadu_ps(t), lo));                     \
-            _mm256_storeu_ps(t + 8, _mm256_add_ps(_mm256_loadu_ps(t + 8), hi));             \
+            P##_storeu_ps(t, P##_add_ps(P##_loadu_ps(t), lo));                              \
+            P##_storeu_ps(t + (LANES), P##_add_ps(P##_loadu_ps(t + (LANES)), hi));          \
         }                                                                                   \
     } while (0)
-    EG_STORE(0, c00, c01); EG_STORE(1, c10, c11); EG_STORE(2, c20, c21);
-    EG_STORE(3, c30, c31); EG_STORE(4, c40, c41); EG_STORE(5, c50, c51);
-#undef EG_STORE
-}
-#endif
 
-/* The wide micro-kernel: the same sums for 6 rows and two adjacent B panels (32 columns),
- * Bp and Bp + kc * NR, one 16-lane register per row and panel. Each output's sequence of
- * operations is the narrow kernel's (one fused multiply-add per k from zero, then the block
- * added), so the bits are the same; twelve independent accumulators keep AVX-512's two
- * fused multiply-add pipes full where the narrow kernel's twelve 8-lane ones fill half. */
-#if EG_X86
-__attribute__((target("avx512f"))) static void
-wide_avx512(ptrdiff_t kc, const float *Ap, const float *Bp, float *T, ptrdiff_t ldt, int first)
-{
-    const float *B0 = Bp, *B1 = Bp + kc * NR;
-    __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
-    __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
-    __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
-    __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
-    __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
-    __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
-    for (ptrdiff_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_loadu_ps(B0), b1 = _mm512_loadu_ps(B1), a;
-        a = _mm512_set1_ps(Ap[0]);
-        c00 = _mm512_fmadd_ps(a, b0, c00); c01 = _mm512_fmadd_ps(a, b1, c01);
-        a = _mm512_set1_ps(Ap[1]);
-        c10 = _mm512_fmadd_ps(a, b0, c10); c11 = _mm512_fmadd_ps(a, b1, c11);
-        a = _mm512_set1_ps(Ap[2]);
-        c20 = _mm512_fmadd_ps(a, b0, c20); c21 = _mm512_fmadd_ps(a, b1, c21);
-        a = _mm512_set1_ps(Ap[3]);
-        c30 = _mm512_fmadd_ps(a, b0, c30); c31 = _mm512_fmadd_ps(a, b1, c31);
-        a = _mm512_set1_ps(Ap[4]);
-        c40 = _mm512_fmadd_ps(a, b0, c40); c41 = _mm512_fmadd_ps(a, b1, c41);
-        a = _mm512_set1_ps(Ap[5]);
-        c50 = _mm512_fmadd_ps(a, b0, c50); c51 = _mm512_fmadd_ps(a, b1, c51);
-        Ap += MR;
-        B0 += NR;
-        B1 += NR;
-    }
-#define EG_STORE(r, lo, hi)                                                                 \
-    do {                                                                                    \
-        float *t = T + (r) * ldt;                                                           \
-        if (first) {                                                                        \
-            _mm512_storeu_ps(t, lo); _mm512_storeu_ps(t + NR, hi);                          \
-        } else {                                                                            \
-            _mm512_storeu_ps(t, _mm512_add_ps(_mm512_loadu_ps(t), lo));                     \
-            _mm512_storeu_ps(t + NR, _mm512_add_ps(_mm512_loadu_ps(t + NR), hi));           \
-        }                                                                                   \
-    } while (0)
-    EG_STORE(0, c00, c01); EG_STORE(1, c10, c11); EG_STORE(2, c20, c21);
-    EG_STORE(3, c30, c31); EG_STORE(4, c40, c41); EG_STORE(5, c50, c51);
-#undef EG_STORE
-}
+#if KC_X86
+EG_VECTOR_KERNEL(kernel_avx2, "avx2,fma", __m256, _mm256, _mm256_load_ps, Bp + 8, 8)
+EG_VECTOR_KERNEL(wide_avx512, "avx512f", __m512, _mm512, _mm512_loadu_ps, Bp + kc * NR, NR)
 #endif
+#undef EG_VECTOR_KERNEL
+#undef EG_STORE
 
 /* CAFFE_COMPAT_EXACT_GEMM_KERNEL: "scalar", "avx2" or "avx512" caps the kernels picked (for
  * tests: every choice gives the same bits); CAFFE_COMPAT_EXACT_GEMM_PORTABLE=1 is "scalar". */
@@ -198,7 +173,7 @@ pick_kernels(void)
     int cap = kernel_cap();
     the_kernel = kernel_scalar;
     the_wide_kernel = NULL;
-#if EG_X86
+#if KC_X86
     __builtin_cpu_init();
     if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         the_kernel = kernel_avx2;
@@ -215,7 +190,7 @@ kernel_fn the_wide_kernel;
 int
 eg_avx2(void)
 {
-#if EG_X86
+#if KC_X86
     return the_kernel == kernel_avx2;
 #else
     return 0;
@@ -369,10 +344,6 @@ pack_b(const bsrc *s, ptrdiff_t N, ptrdiff_t n0, ptrdiff_t nc, ptrdiff_t k0, ptr
  * One product C (M, N) = A (M, K) B (K, N), C with row stride ldc and unit column stride,
  * restricted to rows [m0, m0 + mc) and columns [n0, n0 + nc). */
 
-
-/* One K block of a product into C (row stride ldc): rows [0, mc) and columns [0, nc) from
- * the packed panels Ap (mc rounded up to MR rows) and Bp (nc rounded up to NR columns);
- * C = block (first) or C + block. */
 /* One micro-tile of `width` columns (NR or 2 NR) into c: straight into C when whole, else
  * through the thread's edge tile, of which only the mv x nv valid outputs are kept. */
 static void
@@ -390,6 +361,9 @@ micro_tile(kernel_fn kernel, ptrdiff_t width, ptrdiff_t kc, const float *Ap, con
                                    : c[r * ldc + t] + s->tile[r * width + t];
 }
 
+/* One K block of a product into C (row stride ldc): rows [0, mc) and columns [0, nc) from
+ * the packed panels Ap (mc rounded up to MR rows) and Bp (nc rounded up to NR columns);
+ * C = block (first) or C + block. */
 void
 block_product(const float *Ap, const float *Bp, ptrdiff_t kc, float *C, ptrdiff_t ldc,
               ptrdiff_t mc, ptrdiff_t nc, int first, scratch *s)
@@ -440,7 +414,7 @@ typedef struct {
     ptrdiff_t ldc, M, N, K;
     ptrdiff_t *starts;
     int blocked;
-    ptrdiff_t nblocks;
+    ptrdiff_t nblocks, kmax;
     /* conv2d: items are (image, group) */
     int conv;
     const float *x, *w;
@@ -534,29 +508,13 @@ pack_all_a(job *j)
     return 0;
 }
 
-static int
-scratch_init(scratch *s, ptrdiff_t kmax)
-{
-    s->Bp = aligned_alloc(64, ((size_t)NC * kmax * sizeof(float) + 63) / 64 * 64);
-    return s->Bp == NULL ? -1 : 0;
-}
-
-static void
-scratch_free(scratch *s)
-{
-    free(s->Bp);
-}
-
 static void *
 worker(void *arg)
 {
     job *j = arg;
     scratch s;
-    ptrdiff_t kmax = 0;
-    for (ptrdiff_t b = 0; b < j->nblocks; b++)
-        if (j->starts[b + 1] - j->starts[b] > kmax)
-            kmax = j->starts[b + 1] - j->starts[b];
-    if (scratch_init(&s, kmax) != 0) {
+    s.Bp = aligned_alloc(64, ((size_t)NC * j->kmax * sizeof(float) + 63) / 64 * 64);
+    if (s.Bp == NULL) {
         pthread_mutex_lock(&j->lock);
         j->failed = 1;
         pthread_mutex_unlock(&j->lock);
@@ -571,7 +529,7 @@ worker(void *arg)
             break;
         run_unit(j, u, &s);
     }
-    scratch_free(&s);
+    free(s.Bp);
     return NULL;
 }
 
@@ -611,10 +569,8 @@ run_job(job *j, int nthreads)
     j->failed = 0;
     if (j->units == 0)
         return 0;
-    j->starts = malloc(((size_t)j->K / EG_Q + 3) * sizeof(ptrdiff_t));
-    if (j->starts == NULL)
+    if ((j->kmax = k_blocks(j->K, j->blocked, &j->starts, &j->nblocks)) < 0)
         return -1;
-    j->nblocks = k_blocks(j->K, j->blocked, j->starts);
     if (pack_all_a(j) != 0) {
         free(j->starts);
         return -1;
@@ -658,7 +614,7 @@ reduce_add_tree(const float *v)
 /* The sixteen lanes of one output, W's row w and X's row x both contiguous in k: two 8-wide
  * fused multiply-adds per 16 values of k (lane l of the pair is k = l mod 16, in order), the
  * last K % 16 values one lane each; the same operations as the scalar loop of tn_small. */
-#if EG_X86
+#if KC_X86
 __attribute__((target("avx2,fma"))) static void
 tn_lanes_avx2(const float *w, const float *x, ptrdiff_t K, float *v)
 {
@@ -677,29 +633,37 @@ tn_lanes_avx2(const float *w, const float *x, ptrdiff_t K, float *v)
 }
 #endif
 
+/* One output of the sixteen-lane accumulation: sum_k w[k * sw] x[k * sx] (lanes: both
+ * contiguous, through tn_lanes_avx2), reduced by REDUCE_4's tree (four) or the other. */
+static float
+tn_output(const float *w, ptrdiff_t sw, const float *x, ptrdiff_t sx, ptrdiff_t K, int lanes,
+          int four)
+{
+    float v[16];
+#if KC_X86
+    if (lanes)
+        tn_lanes_avx2(w, x, K, v);
+    else
+#else
+    (void)lanes;
+#endif
+    {
+        memset(v, 0, sizeof v);
+        for (ptrdiff_t k = 0; k < K; k++)
+            v[k & 15] = fmaf(w[k * sw], x[k * sx], v[k & 15]);
+    }
+    return four ? reduce4_tree(v) : reduce_add_tree(v);
+}
+
 static void
 tn_small(const float *W, ptrdiff_t swi, ptrdiff_t swk, const float *X, ptrdiff_t sxj,
          ptrdiff_t sxk, float *C, ptrdiff_t ldc, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K)
 {
-#if EG_X86
     int lanes = eg_avx2() && swk == 1 && sxk == 1;
-#endif
     for (ptrdiff_t i = 0; i < M; i++) {
         for (ptrdiff_t j = 0; j < N; j++) {
-            float v[16];
-            const float *w = W + i * swi, *x = X + j * sxj;
-#if EG_X86
-            if (lanes)
-                tn_lanes_avx2(w, x, K, v);
-            else
-#endif
-            {
-                memset(v, 0, sizeof v);
-                for (ptrdiff_t k = 0; k < K; k++)
-                    v[k & 15] = fmaf(w[k * swk], x[k * sxk], v[k & 15]);
-            }
             int four = i < (M & ~(ptrdiff_t)3) || j < (N & ~(ptrdiff_t)3);
-            C[j * ldc + i] = four ? reduce4_tree(v) : reduce_add_tree(v);
+            C[j * ldc + i] = tn_output(W + i * swi, swk, X + j * sxj, sxk, K, lanes, four);
         }
     }
 }
@@ -721,41 +685,22 @@ small_nn_tail(const float *A, ptrdiff_t sam, ptrdiff_t sak, const bsrc *b, float
     for (ptrdiff_t q = 0; q < nc; q++)
         for (ptrdiff_t k = 0; k < K; k++)
             Bt[q * K + k] = Bp[k * NR + q];
-#if EG_X86
     int lanes = eg_avx2() && sak == 1;
-#endif
     for (ptrdiff_t m = 0; m < M; m++) {
         for (ptrdiff_t q = 0; q < nc; q++) {
-            float v[16];
-#if EG_X86
-            if (lanes)
-                tn_lanes_avx2(A + m * sam, Bt + q * K, K, v);
-            else
-#endif
-            {
-                memset(v, 0, sizeof v);
-                for (ptrdiff_t k = 0; k < K; k++)
-                    v[k & 15] = fmaf(A[m * sam + k * sak], Bt[q * K + k], v[k & 15]);
-            }
             int four = n0 + q < (N & ~(ptrdiff_t)3) || m < (M & ~(ptrdiff_t)3);
-            C[m * ldc + n0 + q] = four ? reduce4_tree(v) : reduce_add_tree(v);
+            C[m * ldc + n0 + q] = tn_output(A + m * sam, sak, Bt + q * K, 1, K, lanes, four);
         }
     }
     free(Bp);
     return 0;
 }
 
-static int
-needs_small_nn_tail(const job *j)
-{
-    return !j->blocked && j->K >= 32 && j->N % 16 >= 1 && j->N % 16 <= 8;
-}
-
-/* Applies small_nn_tail to every product of the job. */
+/* Applies small_nn_tail to every product of the job where OpenBLAS's kernel has that tail. */
 static int
 run_small_nn_tail(job *j)
 {
-    if (!needs_small_nn_tail(j))
+    if (j->blocked || j->K < 32 || j->N % 16 < 1 || j->N % 16 > 8)
         return 0;
     for (ptrdiff_t item = 0; item < j->items; item++) {
         bsrc b;
@@ -799,21 +744,18 @@ get_f32(PyObject *o, Py_buffer *v, int writable, int ndim, const char *what)
     return 0;
 }
 
-/* The buffers of inputs a, b and output c (writable), each float32 of the given rank; on
- * failure none is held. */
+/* The buffers of inputs o[0], o[1] and output o[2] (writable), each float32 of the given rank;
+ * on failure none is held. */
 static int
-get_f32_operands(PyObject *oa, PyObject *ob, PyObject *oc, int ndim, const char *names[3],
-                 Py_buffer *a, Py_buffer *b, Py_buffer *c)
+get_f32_operands(PyObject *const *o, int ndim, const char *names[3], Py_buffer *v)
 {
-    if (get_f32(oa, a, 0, ndim, names[0]) == 0) {
-        if (get_f32(ob, b, 0, ndim, names[1]) == 0) {
-            if (get_f32(oc, c, 1, ndim, names[2]) == 0)
-                return 0;
-            PyBuffer_Release(b);
+    for (int i = 0; i < 3; i++) {
+        if (get_f32(o[i], &v[i], i == 2, ndim, names[i]) != 0) {
+            kc_release(v, i);
+            return -1;
         }
-        PyBuffer_Release(a);
     }
-    return -1;
+    return 0;
 }
 
 /* Every product of a job, with OpenBLAS's small-kernel tail where it applies: 0, or -1 out of
@@ -853,123 +795,117 @@ static const eg_api the_api = {capi_gemm, tn_small};
 static PyObject *
 py_gemm(PyObject *self, PyObject *args)
 {
-    PyObject *oa, *ob, *oc;
+    PyObject *o[3];
     int nthreads, blocked, rc;
-    Py_buffer a, b, c;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOOpi:gemm", &oa, &ob, &oc, &blocked, &nthreads))
-        return NULL;
+    Py_buffer v[3];
     static const char *names[3] = {"A", "B", "C"};
-    if (get_f32_operands(oa, ob, oc, 2, names, &a, &b, &c) != 0)
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOpi:gemm", &o[0], &o[1], &o[2], &blocked, &nthreads) ||
+        get_f32_operands(o, 2, names, v) != 0)
         return NULL;
+    const Py_buffer *a = &v[0], *b = &v[1], *c = &v[2];
     PyObject *ret = NULL;
-    if (a.shape[1] != b.shape[0] || c.shape[0] != a.shape[0] || c.shape[1] != b.shape[1]) {
+    if (a->shape[1] != b->shape[0] || c->shape[0] != a->shape[0] || c->shape[1] != b->shape[1]) {
         PyErr_Format(PyExc_ValueError, "shapes (%zd, %zd) x (%zd, %zd) -> (%zd, %zd) do not "
-                     "match", a.shape[0], a.shape[1], b.shape[0], b.shape[1], c.shape[0],
-                     c.shape[1]);
-    } else if (c.shape[1] > 1 && c.strides[1] != 4) {
+                     "match", a->shape[0], a->shape[1], b->shape[0], b->shape[1], c->shape[0],
+                     c->shape[1]);
+    } else if (c->shape[1] > 1 && c->strides[1] != 4) {
         PyErr_SetString(PyExc_ValueError, "C must be contiguous along its rows");
     } else {
         Py_BEGIN_ALLOW_THREADS
-        rc = capi_gemm(a.buf, a.strides[0] / 4, a.strides[1] / 4, b.buf, b.strides[0] / 4,
-                       b.strides[1] / 4, c.buf, c.strides[0] / 4, a.shape[0], b.shape[1],
-                       a.shape[1], blocked, nthreads);
+        rc = capi_gemm(a->buf, a->strides[0] / 4, a->strides[1] / 4, b->buf, b->strides[0] / 4,
+                       b->strides[1] / 4, c->buf, c->strides[0] / 4, a->shape[0], b->shape[1],
+                       a->shape[1], blocked, nthreads);
         Py_END_ALLOW_THREADS
         ret = rc != 0 ? PyErr_NoMemory() : Py_NewRef(Py_None);
     }
-    PyBuffer_Release(&a);
-    PyBuffer_Release(&b);
-    PyBuffer_Release(&c);
+    kc_release(v, 3);
     return ret;
 }
 
 static PyObject *
 py_conv2d(PyObject *self, PyObject *args)
 {
-    PyObject *ox, *ow, *oy;
+    PyObject *o[3];
     Py_ssize_t sh, sw, ph, pw, dh, dw, group;
     int nthreads, blocked;
-    Py_buffer x, w, y;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOOnnnnnnnpi:conv2d", &ox, &ow, &oy, &sh, &sw, &ph, &pw, &dh,
-                          &dw, &group, &blocked, &nthreads))
-        return NULL;
+    Py_buffer v[3];
     static const char *names[3] = {"x", "w", "y"};
-    if (get_f32_operands(ox, ow, oy, 4, names, &x, &w, &y) != 0)
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOnnnnnnnpi:conv2d", &o[0], &o[1], &o[2], &sh, &sw, &ph, &pw,
+                          &dh, &dw, &group, &blocked, &nthreads) ||
+        get_f32_operands(o, 4, names, v) != 0)
         return NULL;
+    const Py_buffer *x = &v[0], *w = &v[1], *y = &v[2];
     PyObject *ret = NULL;
-    if (!kc_contiguous(&x, 4) || !kc_contiguous(&w, 4) || !kc_contiguous(&y, 4)) {
+    if (!kc_contiguous(x, 4) || !kc_contiguous(w, 4) || !kc_contiguous(y, 4)) {
         PyErr_SetString(PyExc_ValueError, "x, w and y must be C-contiguous");
         goto done;
     }
     if (sh < 1 || sw < 1 || ph < 0 || pw < 0 || dh < 1 || dw < 1 || group < 1 ||
-        x.shape[1] % group || w.shape[0] % group || w.shape[1] * group != x.shape[1]) {
+        x->shape[1] % group || w->shape[0] % group || w->shape[1] * group != x->shape[1]) {
         PyErr_SetString(PyExc_ValueError, "invalid convolution geometry");
         goto done;
     }
-    ptrdiff_t kh = w.shape[2], kw = w.shape[3];
-    ptrdiff_t OH = (x.shape[2] + 2 * ph - (dh * (kh - 1) + 1)) / sh + 1;
-    ptrdiff_t OW = (x.shape[3] + 2 * pw - (dw * (kw - 1) + 1)) / sw + 1;
-    if (y.shape[0] != x.shape[0] || y.shape[1] != w.shape[0] || y.shape[2] != OH ||
-        y.shape[3] != OW) {
+    ptrdiff_t kh = w->shape[2], kw = w->shape[3];
+    ptrdiff_t OH = (x->shape[2] + 2 * ph - (dh * (kh - 1) + 1)) / sh + 1;
+    ptrdiff_t OW = (x->shape[3] + 2 * pw - (dw * (kw - 1) + 1)) / sw + 1;
+    if (y->shape[0] != x->shape[0] || y->shape[1] != w->shape[0] || y->shape[2] != OH ||
+        y->shape[3] != OW) {
         PyErr_SetString(PyExc_ValueError, "y has the wrong shape for this convolution");
         goto done;
     }
     job j;
     memset(&j, 0, sizeof j);
     j.conv = 1;
-    j.x = x.buf; j.w = w.buf; j.y = y.buf;
-    j.Cin = x.shape[1]; j.H = x.shape[2]; j.W = x.shape[3];
-    j.O = w.shape[0]; j.OH = OH; j.OW = OW; j.kh = kh; j.kw = kw;
+    j.x = x->buf; j.w = w->buf; j.y = y->buf;
+    j.Cin = x->shape[1]; j.H = x->shape[2]; j.W = x->shape[3];
+    j.O = w->shape[0]; j.OH = OH; j.OW = OW; j.kh = kh; j.kw = kw;
     j.sh = sh; j.sw = sw; j.ph = ph; j.pw = pw; j.dh = dh; j.dw = dw; j.group = group;
-    j.M = j.O / group; j.N = OH * OW; j.K = w.shape[1] * kh * kw;
-    j.items = x.shape[0] * group;
+    j.M = j.O / group; j.N = OH * OW; j.K = w->shape[1] * kh * kw;
+    j.items = x->shape[0] * group;
     j.groups_a = group;
     j.blocked = blocked;
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     if (j.K == 0 || j.N <= 0) {
         if (j.N > 0)
-            memset(y.buf, 0, (size_t)y.len);
+            memset(y->buf, 0, (size_t)y->len);
     } else {
         rc = run_products(&j, nthreads);
     }
     Py_END_ALLOW_THREADS
     ret = rc != 0 ? PyErr_NoMemory() : Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&w);
-    PyBuffer_Release(&y);
+    kc_release(v, 3);
     return ret;
 }
 
 static PyObject *
 py_gemm_tn_small(PyObject *self, PyObject *args)
 {
-    PyObject *ow, *ox, *oc;
-    Py_buffer w, x, c;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOO:gemm_tn_small", &ow, &ox, &oc))
-        return NULL;
+    PyObject *o[3];
+    Py_buffer v[3];
     static const char *names[3] = {"W", "X", "C"};
-    if (get_f32_operands(ow, ox, oc, 2, names, &w, &x, &c) != 0)
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOO:gemm_tn_small", &o[0], &o[1], &o[2]) ||
+        get_f32_operands(o, 2, names, v) != 0)
         return NULL;
+    const Py_buffer *w = &v[0], *x = &v[1], *c = &v[2];
     PyObject *ret = NULL;
-    if (w.shape[1] != x.shape[1] || c.shape[0] != x.shape[0] || c.shape[1] != w.shape[0] ||
-        (c.shape[1] > 1 && c.strides[1] != 4)) {
+    if (w->shape[1] != x->shape[1] || c->shape[0] != x->shape[0] || c->shape[1] != w->shape[0] ||
+        (c->shape[1] > 1 && c->strides[1] != 4)) {
         PyErr_SetString(PyExc_ValueError, "gemm_tn_small: W (M, K), X (N, K), C (N, M) with "
                         "rows of C contiguous");
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    tn_small(w.buf, w.strides[0] / 4, w.strides[1] / 4, x.buf, x.strides[0] / 4,
-             x.strides[1] / 4, c.buf, c.strides[0] / 4, w.shape[0], x.shape[0], w.shape[1]);
+    tn_small(w->buf, w->strides[0] / 4, w->strides[1] / 4, x->buf, x->strides[0] / 4,
+             x->strides[1] / 4, c->buf, c->strides[0] / 4, w->shape[0], x->shape[0], w->shape[1]);
     Py_END_ALLOW_THREADS
     ret = Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&w);
-    PyBuffer_Release(&x);
-    PyBuffer_Release(&c);
+    kc_release(v, 3);
     return ret;
 }
 
@@ -978,7 +914,7 @@ py_vector_kernel(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-#if EG_X86
+#if KC_X86
     if (the_wide_kernel == wide_avx512)
         return PyUnicode_FromString("avx512-fma");
     if (the_kernel == kernel_avx2)

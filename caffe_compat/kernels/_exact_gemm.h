@@ -18,17 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#define EG_X86 1
-#include <immintrin.h>
-#else
-#define EG_X86 0
-#endif
-
-#if defined(__FAST_MATH__)
-#error "_exact_gemm must be compiled without -ffast-math"
-#endif
-
 #define EG_Q 320   /* OpenBLAS's sgemm GEMM_Q */
 #define MR 6       /* micro-tile rows */
 #define NR 16      /* micro-tile columns */
@@ -88,8 +77,8 @@ extern kernel_fn the_kernel;
 extern kernel_fn the_wide_kernel;
 /* 1 when the_kernel is the AVX2/FMA one (so AVX is there too). */
 int eg_avx2(void);
-/* OpenBLAS's K blocks: fills starts[] (nblocks + 1 entries), returns nblocks. */
-ptrdiff_t k_blocks(ptrdiff_t K, int blocked, ptrdiff_t *starts);
+/* OpenBLAS's K blocks into *starts (allocated) and *nblocks; the longest, or -1 out of memory. */
+ptrdiff_t k_blocks(ptrdiff_t K, int blocked, ptrdiff_t **starts, ptrdiff_t *nblocks);
 /* Packed panels of A (MR rows at a time) and B (NR columns at a time). */
 void pack_a(const float *A, ptrdiff_t sm, ptrdiff_t sk, ptrdiff_t M, ptrdiff_t m0, ptrdiff_t mc,
             ptrdiff_t k0, ptrdiff_t k1, float *Ap);

@@ -144,33 +144,24 @@ typedef struct {
         }                                                                                    \
     }
 
-static void
-forward_generic(const lrn_job *j, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t p1, float *r)
-{
-    (void)r;
-    LRN_FORWARD_BODY
-}
+/* The forward and the backward of a pixel range, compiled with the attributes attr. */
+#define LRN_RANGE_FUNCTIONS(attr, forward, backward)                                        \
+    attr static void                                                                        \
+    forward(const lrn_job *j, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t p1, float *r)            \
+    {                                                                                       \
+        (void)r;                                                                            \
+        LRN_FORWARD_BODY                                                                    \
+    }                                                                                       \
+    attr static void                                                                        \
+    backward(const lrn_job *j, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t p1, float *r)           \
+    {                                                                                       \
+        LRN_BACKWARD_BODY                                                                   \
+    }
 
-static void
-backward_generic(const lrn_job *j, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t p1, float *r)
-{
-    LRN_BACKWARD_BODY
-}
-
+LRN_RANGE_FUNCTIONS(, forward_generic, backward_generic)
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_FMA_CLONES 1
-__attribute__((target("avx2,fma"))) static void
-forward_fma(const lrn_job *j, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t p1, float *r)
-{
-    (void)r;
-    LRN_FORWARD_BODY
-}
-
-__attribute__((target("avx2,fma"))) static void
-backward_fma(const lrn_job *j, ptrdiff_t n, ptrdiff_t p0, ptrdiff_t p1, float *r)
-{
-    LRN_BACKWARD_BODY
-}
+LRN_RANGE_FUNCTIONS(__attribute__((target("avx2,fma"))), forward_fma, backward_fma)
 #endif
 
 typedef void (*range_fn)(const lrn_job *, ptrdiff_t, ptrdiff_t, ptrdiff_t, float *);
@@ -228,23 +219,22 @@ run(lrn_job *j, int nthreads)
     Py_END_ALLOW_THREADS
 }
 
+/* The job of `name` for a window of size channels: n buffers (the last `writable` of them
+ * writable), all (N, C, H, W) float32 C-contiguous of one shape, and their geometry; 0 on
+ * success, else -1 with an exception set and nothing held. */
 static int
-contiguous_f32(const Py_buffer *v)
+get_job(lrn_job *j, Py_ssize_t size, PyObject **objs, Py_buffer *bufs, int n, int writable,
+        const char *name)
 {
-    return v->ndim == 4 && v->format != NULL && strcmp(v->format, "f") == 0 &&
-           kc_contiguous(v, 4);
-}
-
-/* Gets n buffers (the last `writable` of them writable), all (N, C, H, W) float32
- * C-contiguous of one shape; 0 on success, else -1 with an exception set and nothing held. */
-static int
-get_buffers(PyObject **objs, Py_buffer *bufs, int n, int writable, const char *name)
-{
+    if (size < 1 || size % 2 != 1) {
+        PyErr_Format(PyExc_ValueError, "%s: size must be odd and positive", name);
+        return -1;
+    }
     if (kc_buffers(objs, bufs, n, PyBUF_STRIDES | PyBUF_FORMAT,
                    ((1u << writable) - 1) << (n - writable)) != 0)
         return -1;
     for (int i = 0; i < n; i++) {
-        if (!contiguous_f32(&bufs[i]) ||
+        if (!kc_f32_4d(&bufs[i]) ||
             memcmp(bufs[i].shape, bufs[0].shape, 4 * sizeof(Py_ssize_t)) != 0) {
             PyErr_Format(PyExc_ValueError, "%s: every array (N, C, H, W) float32, "
                          "C-contiguous, of one shape", name);
@@ -252,6 +242,9 @@ get_buffers(PyObject **objs, Py_buffer *bufs, int n, int writable, const char *n
             return -1;
         }
     }
+    memset(j, 0, sizeof *j);
+    j->N = bufs[0].shape[0]; j->C = bufs[0].shape[1]; j->HW = bufs[0].shape[2] * bufs[0].shape[3];
+    j->size = size; j->pre = (size - 1) / 2;
     return 0;
 }
 
@@ -263,21 +256,13 @@ py_across_forward(PyObject *self, PyObject *args)
     float aos, neg_beta, k;
     int nthreads;
     Py_buffer b[4];
+    lrn_job j;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOOnfffi:across_forward", &objs[0], &objs[1], &objs[2],
-                          &objs[3], &size, &aos, &neg_beta, &k, &nthreads))
+                          &objs[3], &size, &aos, &neg_beta, &k, &nthreads) ||
+        get_job(&j, size, objs, b, 4, 3, "across_forward") != 0)
         return NULL;
-    if (size < 1 || size % 2 != 1) {
-        PyErr_SetString(PyExc_ValueError, "across_forward: size must be odd and positive");
-        return NULL;
-    }
-    if (get_buffers(objs, b, 4, 3, "across_forward") != 0)
-        return NULL;
-    lrn_job j;
-    memset(&j, 0, sizeof j);
     j.x = b[0].buf; j.scale_out = b[1].buf; j.pow_out = b[2].buf; j.y_out = b[3].buf;
-    j.N = b[0].shape[0]; j.C = b[0].shape[1]; j.HW = b[0].shape[2] * b[0].shape[3];
-    j.size = size; j.pre = (size - 1) / 2;
     j.aos = aos; j.neg_beta = neg_beta; j.k = k;
     if (j.N * j.C * j.HW > 0)
         run(&j, nthreads);
@@ -293,22 +278,14 @@ py_across_backward(PyObject *self, PyObject *args)
     float cache_ratio;
     int nthreads;
     Py_buffer b[6];
+    lrn_job j;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOOOOnfi:across_backward", &objs[0], &objs[1], &objs[2],
-                          &objs[3], &objs[4], &objs[5], &size, &cache_ratio, &nthreads))
+                          &objs[3], &objs[4], &objs[5], &size, &cache_ratio, &nthreads) ||
+        get_job(&j, size, objs, b, 6, 1, "across_backward") != 0)
         return NULL;
-    if (size < 1 || size % 2 != 1) {
-        PyErr_SetString(PyExc_ValueError, "across_backward: size must be odd and positive");
-        return NULL;
-    }
-    if (get_buffers(objs, b, 6, 1, "across_backward") != 0)
-        return NULL;
-    lrn_job j;
-    memset(&j, 0, sizeof j);
     j.x = b[0].buf; j.y = b[1].buf; j.scale = b[2].buf; j.pow = b[3].buf; j.dy = b[4].buf;
     j.dx = b[5].buf;
-    j.N = b[0].shape[0]; j.C = b[0].shape[1]; j.HW = b[0].shape[2] * b[0].shape[3];
-    j.size = size; j.pre = (size - 1) / 2;
     j.cache_ratio = cache_ratio; j.backward = 1;
     if (j.N * j.C * j.HW > 0)
         run(&j, nthreads);

@@ -36,24 +36,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* numpy's maximum (greater) or minimum (!greater) of two float32: a NaN operand is the
+ * result, the first one where both are. */
 static inline float
-np_max(float a, float b)
+np_extreme(float a, float b, int greater)
 {
     if (isnan(a))
         return a;
     if (isnan(b))
         return b;
-    return a >= b ? a : b;
-}
-
-static inline float
-np_min(float a, float b)
-{
-    if (isnan(a))
-        return a;
-    if (isnan(b))
-        return b;
-    return a <= b ? a : b;
+    return (greater ? a >= b : a <= b) ? a : b;
 }
 
 /* Whether kept box k overlaps candidate c by more than thr (boxes.py's _overlaps). */
@@ -61,10 +53,10 @@ static inline int
 overlaps(const float *b, const float *s, ptrdiff_t k, ptrdiff_t c, float thr, int normalized)
 {
     const float *bk = b + 4 * k, *bc = b + 4 * c;
-    float ixmin = np_max(bc[0], bk[0]);
-    float iymin = np_max(bc[1], bk[1]);
-    float w = np_min(bc[2], bk[2]);
-    float h = np_min(bc[3], bk[3]);
+    float ixmin = np_extreme(bc[0], bk[0], 1);
+    float iymin = np_extreme(bc[1], bk[1], 1);
+    float w = np_extreme(bc[2], bk[2], 0);
+    float h = np_extreme(bc[3], bk[3], 0);
     w = w - ixmin;
     h = h - iymin;
     float inter = normalized ? w * h : (w + 1.0f) * (h + 1.0f);
@@ -96,38 +88,41 @@ scan(const float *b, const float *s, ptrdiff_t n, float thr, int normalized, Py_
     return count;
 }
 
-/* The kept positions as a list of ints. */
+/* scan's kept positions (the GIL released meanwhile) as a list of ints. */
 static PyObject *
-positions(const ptrdiff_t *kept, ptrdiff_t count)
+positions(const float *b, const float *s, ptrdiff_t n, float thr, int normalized,
+          Py_ssize_t limit)
 {
+    ptrdiff_t *kept = malloc(sizeof(ptrdiff_t) * (size_t)(n > 0 ? n : 1));
+    if (!kept)
+        return PyErr_NoMemory();
+    ptrdiff_t count;
+    Py_BEGIN_ALLOW_THREADS
+    count = scan(b, s, n, thr, normalized, limit, kept);
+    Py_END_ALLOW_THREADS
     PyObject *out = PyList_New(count);
-    if (!out)
-        return NULL;
-    for (ptrdiff_t j = 0; j < count; j++) {
+    for (ptrdiff_t j = 0; out != NULL && j < count; j++) {
         PyObject *v = PyLong_FromSsize_t(kept[j]);
-        if (!v) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyList_SET_ITEM(out, j, v);
+        if (!v)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, j, v);
     }
+    free(kept);
     return out;
 }
 
 static PyObject *
 py_greedy(PyObject *self, PyObject *args)
 {
-    PyObject *boxes_obj, *sizes_obj;
+    PyObject *objs[2];
     float thr;
     int normalized;
     Py_ssize_t limit;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOfpn:greedy", &boxes_obj, &sizes_obj, &thr, &normalized,
-                          &limit))
-        return NULL;
-    PyObject *objs[2] = {boxes_obj, sizes_obj};
     Py_buffer v[2];
-    if (kc_buffers(objs, v, 2, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND, 0) != 0)
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOfpn:greedy", &objs[0], &objs[1], &thr, &normalized, &limit) ||
+        kc_buffers(objs, v, 2, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_ND, 0) != 0)
         return NULL;
     const Py_buffer *bb = &v[0], *sb = &v[1];
     ptrdiff_t n = sb->ndim == 1 ? sb->shape[0] : -1;
@@ -139,19 +134,8 @@ py_greedy(PyObject *self, PyObject *args)
                         "greedy: boxes (n, 4) and sizes (n,) float32, C-contiguous");
         return NULL;
     }
-    ptrdiff_t *kept = malloc(sizeof(ptrdiff_t) * (size_t)(n > 0 ? n : 1));
-    if (!kept) {
-        kc_release(v, 2);
-        return PyErr_NoMemory();
-    }
-    const float *b = bb->buf, *s = sb->buf;
-    ptrdiff_t count;
-    Py_BEGIN_ALLOW_THREADS
-    count = scan(b, s, n, thr, normalized, limit, kept);
-    Py_END_ALLOW_THREADS
+    PyObject *out = positions(bb->buf, sb->buf, n, thr, normalized, limit);
     kc_release(v, 2);
-    PyObject *out = positions(kept, count);
-    free(kept);
     return out;
 }
 
@@ -222,22 +206,22 @@ py_candidates(PyObject *self, PyObject *args)
     PyObject *conf_obj, *loc_obj, *var_obj, *order_obj, *wh_obj;
     Py_ssize_t column, top_k, loc_column;
     float thr;
-    Py_buffer cb = {0}, lb = {0}, vb = {0}, ob = {0}, wb = {0};
+    Py_buffer v[5] = {{0}}, *cb = v, *lb = v + 1, *vb = v + 2, *ob = v + 3, *wb = v + 4;
     (void)self;
     if (!PyArg_ParseTuple(args, "OnfnOnOOO:candidates", &conf_obj, &column, &thr, &top_k,
                           &loc_obj, &loc_column, &var_obj, &order_obj, &wh_obj))
         return NULL;
     int has_var = var_obj != Py_None;
     PyObject *out = NULL;
-    if (float_matrix(conf_obj, &cb, "conf") < 0 || float_matrix(loc_obj, &lb, "loc") < 0 ||
-        (has_var && float_matrix(var_obj, &vb, "var") < 0) ||
-        PyObject_GetBuffer(order_obj, &ob, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0 ||
-        PyObject_GetBuffer(wh_obj, &wb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
+    if (float_matrix(conf_obj, cb, "conf") < 0 || float_matrix(loc_obj, lb, "loc") < 0 ||
+        (has_var && float_matrix(var_obj, vb, "var") < 0) ||
+        PyObject_GetBuffer(order_obj, ob, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0 ||
+        PyObject_GetBuffer(wh_obj, wb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
         goto all;
-    ptrdiff_t p = cb.shape[0], classes = cb.shape[1];
-    if (column < 0 || column >= classes || lb.shape[0] != p || loc_column < 0 ||
-        loc_column + 4 > lb.shape[1] || (has_var && (vb.shape[0] != p || vb.shape[1] != 4)) ||
-        ob.len < (Py_ssize_t)(p * sizeof(int64_t)) || wb.len < (Py_ssize_t)(p * 2 * 4)) {
+    ptrdiff_t p = cb->shape[0], classes = cb->shape[1];
+    if (column < 0 || column >= classes || lb->shape[0] != p || loc_column < 0 ||
+        loc_column + 4 > lb->shape[1] || (has_var && (vb->shape[0] != p || vb->shape[1] != 4)) ||
+        ob->len < (Py_ssize_t)(p * sizeof(int64_t)) || wb->len < (Py_ssize_t)(p * 2 * 4)) {
         PyErr_SetString(PyExc_ValueError, "candidates: arrays of other shapes than the priors'");
         goto all;
     }
@@ -246,9 +230,9 @@ py_candidates(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto all;
     }
-    const float *conf = cb.buf, *loc = lb.buf, *var = has_var ? vb.buf : NULL;
-    int64_t *order = ob.buf;
-    float *wh = wb.buf;
+    const float *conf = cb->buf, *loc = lb->buf, *var = has_var ? vb->buf : NULL;
+    int64_t *order = ob->buf;
+    float *wh = wb->buf;
     ptrdiff_t n = 0, k = top_k > 0 ? top_k : -1;
     Py_BEGIN_ALLOW_THREADS
     for (ptrdiff_t i = 0; i < p; i++) {
@@ -268,7 +252,7 @@ py_candidates(PyObject *self, PyObject *args)
     qsort(h, (size_t)n, sizeof(candidate), by_order);
     for (ptrdiff_t j = 0; j < n; j++) {
         ptrdiff_t i = h[j].index;
-        const float *l = loc + i * lb.shape[1] + loc_column;
+        const float *l = loc + i * lb->shape[1] + loc_column;
         order[j] = i;
         wh[2 * j] = var ? var[4 * i + 2] * l[2] : l[2];
         wh[2 * j + 1] = var ? var[4 * i + 3] * l[3] : l[3];
@@ -277,11 +261,7 @@ py_candidates(PyObject *self, PyObject *args)
     free(h);
     out = PyLong_FromSsize_t(n);
 all:
-    PyBuffer_Release(&wb);
-    PyBuffer_Release(&ob);
-    PyBuffer_Release(&vb);
-    PyBuffer_Release(&lb);
-    PyBuffer_Release(&cb);
+    kc_release(v, 5);
     return out;
 }
 
@@ -337,7 +317,8 @@ py_decode_scan(PyObject *self, PyObject *args)
     Py_ssize_t n, loc_column, limit;
     int code_type, normalized;
     float clip_x, clip_y, thr;
-    Py_buffer ob = {0}, wb = {0}, lb = {0}, pb = {0}, vb = {0}, bb = {0}, sb = {0};
+    Py_buffer v[7] = {{0}}, *ob = v, *wb = v + 1, *lb = v + 2, *pb = v + 3, *vb = v + 4;
+    Py_buffer *bb = v + 5, *sb = v + 6;
     (void)self;
     if (!PyArg_ParseTuple(args, "OnOOnOOipfffnOO:decode_scan", &order_obj, &n, &wh_obj,
                           &loc_obj, &loc_column, &prior_obj, &var_obj, &code_type,
@@ -345,54 +326,40 @@ py_decode_scan(PyObject *self, PyObject *args)
         return NULL;
     int has_var = var_obj != Py_None;
     PyObject *out = NULL;
-    if (PyObject_GetBuffer(order_obj, &ob, PyBUF_C_CONTIGUOUS) != 0 ||
-        PyObject_GetBuffer(wh_obj, &wb, PyBUF_C_CONTIGUOUS) != 0 ||
-        float_matrix(loc_obj, &lb, "loc") < 0 || float_matrix(prior_obj, &pb, "prior") < 0 ||
-        (has_var && float_matrix(var_obj, &vb, "var") < 0) ||
-        PyObject_GetBuffer(boxes_obj, &bb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0 ||
-        PyObject_GetBuffer(sizes_obj, &sb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
+    if (PyObject_GetBuffer(order_obj, ob, PyBUF_C_CONTIGUOUS) != 0 ||
+        PyObject_GetBuffer(wh_obj, wb, PyBUF_C_CONTIGUOUS) != 0 ||
+        float_matrix(loc_obj, lb, "loc") < 0 || float_matrix(prior_obj, pb, "prior") < 0 ||
+        (has_var && float_matrix(var_obj, vb, "var") < 0) ||
+        PyObject_GetBuffer(boxes_obj, bb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0 ||
+        PyObject_GetBuffer(sizes_obj, sb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0)
         goto all;
-    ptrdiff_t p = pb.shape[0];
-    if (n < 0 || ob.len < (Py_ssize_t)(n * sizeof(int64_t)) || wb.len < n * 8 ||
-        pb.shape[1] != 4 || lb.shape[0] != p || loc_column < 0 ||
-        loc_column + 4 > lb.shape[1] || (has_var && (vb.shape[0] != p || vb.shape[1] != 4)) ||
-        bb.len < n * 16 || sb.len < n * 4 || code_type < 1 || code_type > 3) {
+    ptrdiff_t p = pb->shape[0];
+    if (n < 0 || ob->len < (Py_ssize_t)(n * sizeof(int64_t)) || wb->len < n * 8 ||
+        pb->shape[1] != 4 || lb->shape[0] != p || loc_column < 0 ||
+        loc_column + 4 > lb->shape[1] || (has_var && (vb->shape[0] != p || vb->shape[1] != 4)) ||
+        bb->len < n * 16 || sb->len < n * 4 || code_type < 1 || code_type > 3) {
         PyErr_SetString(PyExc_ValueError, "decode_scan: arrays of other shapes than expected");
         goto all;
     }
-    const int64_t *order = ob.buf;
+    const int64_t *order = ob->buf;
     for (ptrdiff_t j = 0; j < n; j++)
         if (order[j] < 0 || order[j] >= p) {
             PyErr_SetString(PyExc_ValueError, "decode_scan: a prior index out of range");
             goto all;
         }
-    ptrdiff_t *kept = malloc(sizeof(ptrdiff_t) * (size_t)(n > 0 ? n : 1));
-    if (!kept) {
-        PyErr_NoMemory();
-        goto all;
-    }
-    float *boxes = bb.buf, *sizes = sb.buf;
-    const float *wh = wb.buf, *loc = lb.buf, *prior = pb.buf, *var = has_var ? vb.buf : NULL;
-    ptrdiff_t count;
+    float *boxes = bb->buf, *sizes = sb->buf;
+    const float *wh = wb->buf, *loc = lb->buf, *prior = pb->buf, *var = has_var ? vb->buf : NULL;
     Py_BEGIN_ALLOW_THREADS
     for (ptrdiff_t j = 0; j < n; j++) {
         ptrdiff_t i = order[j];
-        decode_one(prior + 4 * i, var ? var + 4 * i : NULL, loc + i * lb.shape[1] + loc_column,
+        decode_one(prior + 4 * i, var ? var + 4 * i : NULL, loc + i * lb->shape[1] + loc_column,
                    wh + 2 * j, code_type, normalized, clip_x, clip_y, boxes + 4 * j,
                    sizes + j);
     }
-    count = scan(boxes, sizes, n, thr, normalized, limit, kept);
     Py_END_ALLOW_THREADS
-    out = positions(kept, count);
-    free(kept);
+    out = positions(boxes, sizes, n, thr, normalized, limit);
 all:
-    PyBuffer_Release(&sb);
-    PyBuffer_Release(&bb);
-    PyBuffer_Release(&vb);
-    PyBuffer_Release(&pb);
-    PyBuffer_Release(&lb);
-    PyBuffer_Release(&wb);
-    PyBuffer_Release(&ob);
+    kc_release(v, 7);
     return out;
 }
 

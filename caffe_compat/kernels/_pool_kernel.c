@@ -161,11 +161,12 @@ run_planes(plane_queue *q, int nthreads)
     Py_RETURN_NONE;
 }
 
-/* Whether m is an int64 buffer. */
+/* Whether m is a C-contiguous int64 buffer of rank 4 (a mask). */
 static int
-is_int64(const Py_buffer *m)
+is_mask(const Py_buffer *m)
 {
-    return m->itemsize == 8 && (strcmp(m->format, "l") == 0 || strcmp(m->format, "q") == 0);
+    return m->ndim == 4 && m->itemsize == 8 &&
+           (strcmp(m->format, "l") == 0 || strcmp(m->format, "q") == 0) && kc_contiguous(m, 8);
 }
 
 static PyObject *
@@ -182,9 +183,7 @@ py_max_pool2d(PyObject *self, PyObject *args)
         return NULL;
     const Py_buffer *x = &v[0], *y = &v[1], *m = &v[2];
     PyObject *ret = NULL;
-    if (x->ndim != 4 || y->ndim != 4 || m->ndim != 4 || strcmp(x->format, "f") != 0 ||
-        strcmp(y->format, "f") != 0 || !is_int64(m) || !kc_contiguous(x, 4) ||
-        !kc_contiguous(y, 4) || !kc_contiguous(m, 8) || x->shape[0] != y->shape[0] ||
+    if (!kc_f32_4d(x) || !kc_f32_4d(y) || !is_mask(m) || x->shape[0] != y->shape[0] ||
         x->shape[1] != y->shape[1] || memcmp(y->shape, m->shape, 4 * sizeof(Py_ssize_t)) != 0 ||
         kh < 1 || kw < 1 || sh < 1 || sw < 1 || ph < 0 || pw < 0) {
         PyErr_SetString(PyExc_ValueError, "max_pool2d: x (N, C, H, W) float32, y float32 and "
@@ -242,9 +241,7 @@ py_max_pool2d_backward(PyObject *self, PyObject *args)
         return NULL;
     const Py_buffer *dy = &v[0], *m = &v[1], *dx = &v[2];
     PyObject *ret = NULL;
-    if (dy->ndim != 4 || m->ndim != 4 || dx->ndim != 4 || strcmp(dy->format, "f") != 0 ||
-        strcmp(dx->format, "f") != 0 || !is_int64(m) || !kc_contiguous(dy, 4) ||
-        !kc_contiguous(dx, 4) || !kc_contiguous(m, 8) ||
+    if (!kc_f32_4d(dy) || !is_mask(m) || !kc_f32_4d(dx) ||
         memcmp(dy->shape, m->shape, 4 * sizeof(Py_ssize_t)) != 0 ||
         dx->shape[0] != dy->shape[0] || dx->shape[1] != dy->shape[1]) {
         PyErr_SetString(PyExc_ValueError, "max_pool2d_backward: dy float32 and mask int64 "

@@ -32,17 +32,6 @@
 
 #include "_kernel_api.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
-#define SU_X86 1
-#include <immintrin.h>
-#else
-#define SU_X86 0
-#endif
-
-#if defined(__FAST_MATH__)
-#error "_sgd_update must be compiled without -ffast-math"
-#endif
-
 typedef void (*update_fn)(float *w, float *d, float *h, Py_ssize_t n, float decay, float rate,
                           float momentum);
 
@@ -81,7 +70,7 @@ update_scalar_unfused(float *w, float *d, float *h, Py_ssize_t n, float decay, f
     }
 }
 
-#if SU_X86
+#if KC_X86
 __attribute__((target("avx2,fma"))) static void
 update_avx2_fused(float *w, float *d, float *h, Py_ssize_t n, float decay, float rate,
                   float momentum)
@@ -106,7 +95,7 @@ update_avx2_fused(float *w, float *d, float *h, Py_ssize_t n, float decay, float
 static update_fn
 pick_fused(void)
 {
-#if SU_X86
+#if KC_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return update_avx2_fused;
@@ -184,16 +173,12 @@ py_sgd_update(PyObject *self, PyObject *args)
         Py_buffer *v = views + 3 * i;
         Py_ssize_t n = v[0].len / 4;
         float *w = v[0].buf, *d = v[1].buf, *h = v[2].buf;
-        if (n >= 65536) {
-            Py_BEGIN_ALLOW_THREADS
-            fn(w, d, h, n, factors[2 * i], factors[2 * i + 1], momentum);
-            Py_END_ALLOW_THREADS
-        } else {
-            fn(w, d, h, n, factors[2 * i], factors[2 * i + 1], momentum);
-        }
+        PyThreadState *ts = n >= 65536 ? PyEval_SaveThread() : NULL;   /* big: GIL released */
+        fn(w, d, h, n, factors[2 * i], factors[2 * i + 1], momentum);
+        if (ts != NULL)
+            PyEval_RestoreThread(ts);
     }
-    result = Py_None;
-    Py_INCREF(result);
+    result = Py_NewRef(Py_None);
 release:
     for (Py_ssize_t k = 0; k < held; k++)
         PyBuffer_Release(&views[k]);
@@ -208,7 +193,7 @@ done:
 static PyObject *
 py_vector_kernel(PyObject *self, PyObject *noargs)
 {
-#if SU_X86
+#if KC_X86
     if (fused_fn == update_avx2_fused)
         return PyUnicode_FromString("avx2-fma");
 #endif

@@ -36,10 +36,6 @@
 
 #include "_kernel_api.h"
 
-#if defined(__FAST_MATH__)
-#error "_tiny_solve must be compiled without -ffast-math"
-#endif
-
 static const eg_api *the_eg;
 static const su_api *the_su;
 
