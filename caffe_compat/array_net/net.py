@@ -16,19 +16,18 @@ import numpy as np
 from ..data.caffe_random import thread_stream
 from ..data.filler_rules import caffe_rng_uniform, norm_n
 from ..errors import NetError
-from ..io import blob_wire, blobproto
+from ..io import blobproto
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..kernels.small_pages import blob_zeros
 from ..net.blob_memory import reshaped_memory
+from ..net.caffemodel_out import CaffemodelOutMixin
 from ..net.backward_needs import backward_needs
 from ..parallel import numpy_blas
 from ..net.graph import build_graph, phase_name
 from ..proto import caffe_pb2
 from .deferred_grads import DeferredWeightGrads
 from .registry import Unsupported, layer_class
-
-MAX_BLOB_COUNT = 2 ** 31 - 1
 
 
 def build_array_net(model, phase, level=0, stages=(), allow_data=False, defer_fills=False,
@@ -63,7 +62,7 @@ def _flat_zeros(n):
     return blob_zeros((n,))
 
 
-class ArrayNet:
+class ArrayNet(CaffemodelOutMixin):
     """The layers, blobs and parameters of one net phase on numpy arrays."""
 
     def __init__(self, graph, allow_data=False, defer_fills=False):
@@ -136,7 +135,7 @@ class ArrayNet:
             if len(tops) != len(node.tops):
                 raise Unsupported(f"layer '{node.name}' tops")
             for name, shape in zip(node.tops, tops):
-                if int(np.prod(shape, dtype=np.int64)) > MAX_BLOB_COUNT:
+                if int(np.prod(shape, dtype=np.int64)) > caffemodel_io.MAX_BLOB_COUNT:
                     raise Unsupported(f"layer '{node.name}': a top beyond Caffe's limit")
                 shapes[name] = tuple(int(d) for d in shape)
             fills = list(zip(layer.param_shapes(), layer.filler_params()))
@@ -422,52 +421,26 @@ class ArrayNet:
         from ..diagnostics.weights_coverage import WeightsCoverage
         layers = [(node.name, [(node.name, k) for k in range(len(self.params.get(node.name, ())))])
                   for node in self.nodes]
-        return WeightsCoverage(self.name, layers, _defined_at(self.nodes))
+        return WeightsCoverage(self.name, layers, self.graph.defined_at)
 
-    def to_proto(self):
-        """The net's layers as Caffe's Net::ToProto writes them, without blob values."""
+    def to_proto(self, with_blobs=False):
+        """The net's layers as Caffe's Net::ToProto writes them, ``with_blobs`` or without
+        blob values."""
         out = caffe_pb2.NetParameter()
         out.name = self.name
         for node in self.nodes:
             lp = out.layer.add()
             lp.CopyFrom(node.param)
             del lp.blobs[:]
-        return out
-
-    def caffemodel_bytes(self):
-        """The caffemodel of this net: :meth:`to_proto` with every parameter blob."""
-        return b"".join(self.caffemodel_pieces())
-
-    def caffemodel_pieces(self):
-        """:meth:`caffemodel_bytes` as the pieces the file is written from (the values views
-        of the parameters; one piece where the net is encoded in full)."""
-        head = caffemodel_io.caffemodel_bytes(self.to_proto())
-        blobs = [[(a, False) for a in self.params.get(node.name, ())] for node in self.nodes]
-        data = blob_wire.caffemodel_pieces_with_blobs(head, blobs)
-        if data is None:
-            proto = self.to_proto()
-            for lp, node in zip(proto.layer, self.nodes):
+            if with_blobs:
                 for a in self.params.get(node.name, ()):
                     lp.blobs.add().CopyFrom(caffemodel_io.array_to_blob(a))
-            data = [caffemodel_io.caffemodel_bytes(proto)]
-        size = blob_wire.pieces_size(data)
-        caffemodel_io.check_encoded_size(size, f"net '{self.name}'")
-        return data
+        return out
 
-    def save(self, path):
-        """Write the caffemodel (atomic), its pieces one after another."""
-        from ..io.atomic import write_pieces_atomic
-        write_pieces_atomic(os.fspath(path), self.caffemodel_pieces())
-
-
-def _defined_at(nodes):
-    """``at(layer name)``: ``"file:line:column: "`` of the layer's definition, else ""."""
-    def at(name):
-        for node in nodes:
-            if node.name == name and node.source is not None:
-                return f"{node.source.where()}: "
-        return ""
-    return at
+    def _blob_values(self):
+        """Per layer, ``[(parameter values, float64?)]``
+        (:mod:`caffe_compat.net.caffemodel_out`)."""
+        return [[(a, False) for a in self.params.get(node.name, ())] for node in self.nodes]
 
 
 _FILLERS = ("constant", "uniform", "xavier")

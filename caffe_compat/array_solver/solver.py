@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from ..array_net.net import build_array_net
+from ..array_net.net import ArrayNet, build_array_net
 from ..array_net.registry import Unsupported
 from ..data.caffe_random import set_thread_seed, thread_stream
 from ..diagnostics.glog import SolverLog, g
@@ -88,6 +88,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
     """Caffe's SGD solver over array nets (see the module doc)."""
 
     type_name = "SGD"
+    _share_trained_layers = staticmethod(ArrayNet.share_trained_layers)
     # the torch engine's solver takes these as keyword overrides; pycaffe gives none
     _source_overrides = (None, None, {})
     _prefix_overridden = False
@@ -123,7 +124,6 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
             for net in nets:
                 net.close()
             raise
-        self._test_nets_shared = [False] * len(self.test_nets)
         self.log.info("Solver scaffolding done.", "solver.cpp:57")
         self._init_run_state()
         self.learning_rate = None
@@ -157,12 +157,6 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
         for i, layer in enumerate(net.layers):
             if net.layer_need[i] and not layer.trains():
                 raise Unsupported(f"layer '{net.nodes[i].name}': no backward here")
-
-    def share_with_test_net(self, test_net_id):
-        """Caffe's ``test_net->ShareTrainedLayersWith(net_)`` at the start of Solver::Test."""
-        if not self._test_nets_shared[test_net_id]:
-            self.test_nets[test_net_id].share_trained_layers(self.net)
-            self._test_nets_shared[test_net_id] = True
 
     def close(self):
         """Release the nets' data layers (their files, databases and threads)."""
@@ -224,10 +218,6 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
         return _f32(self.net.forward())
 
     # ------------------------------------------------------------------ test passes
-    def test_all(self):
-        for i in range(len(self.test_nets)):
-            self.test(i)
-
     def test(self, test_net_id=0):
         """Caffe's Solver::Test: ``test_iter`` forward passes, the mean of every output value."""
         p = self.param
@@ -261,13 +251,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
             else:
                 scores += flat
             i += 1
-        if p.test_compute_loss:
-            loss = _f32(loss / _f32(n))
-            self.log.info(f"Test loss: {g(loss)}", "solver.cpp:386")
-        if scores is None:
-            scores = np.zeros(0, np.float32)
-        means = self._display_test_outputs(names, scores, n, net.blob_loss_weights())
-        self.test_scores[test_net_id] = list(zip(names, means))
+        self._display_test_outputs(test_net_id, names, scores, loss, n, net.blob_loss_weights())
 
     # ------------------------------------------------------------------ the update
     def apply_update(self):

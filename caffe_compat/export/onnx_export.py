@@ -124,8 +124,8 @@ def _model_pieces(onnx, net, outputs, dynamic_batch, opset, metadata, batch):
             k = axes.get(b, 0)
             shape[k] = "batch" if dynamic_batch else int(batch or shape[k])
         graph_inputs.append((b, shape))
-    read = {n for ins, _ in g.node_names for n in ins}
-    inits = [g.initializers[k] for k, n in enumerate(g.initializer_names) if n in read]
+    read = {n for _, ins, _, _, _ in g.node_specs for n in ins}
+    inits = [g.initializers[k] for k, spec in enumerate(g.initializer_specs) if spec[0] in read]
 
     def pieces(typed):
         return onnx_wire.model_pieces(

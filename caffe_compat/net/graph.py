@@ -221,6 +221,14 @@ class NetGraph:
                 return node
         raise KeyError(name)
 
+    def defined_at(self, name):
+        """``"file:line:column: "`` of the definition of layer ``name`` (a net read from
+        text), else ``""``."""
+        for node in self.layers:
+            if node.name == name and node.source is not None:
+                return f"{node.source.where()}: "
+        return ""
+
 
 def build_graph(net_param, phase="TEST", level=None, stages=None):
     """Filter, split and connect ``net_param`` (already upgraded) for ``phase``."""

@@ -1,6 +1,7 @@
 """Caffe's include / exclude rules (Net::FilterNet's StateMeetsRule): which layers a NetState
-keeps. Works on protobuf messages and on :mod:`caffe_compat.io.protobuf_free` messages alike (it reads
-fields and ``HasField`` only), so it imports neither protobuf nor the schema."""
+keeps, and the line Caffe logs for a rule not met. Works on protobuf messages and on
+:mod:`caffe_compat.io.protobuf_free` messages alike (it reads fields and ``HasField`` only),
+so it imports neither protobuf nor the schema."""
 from __future__ import annotations
 
 from ..errors import NetError
@@ -8,18 +9,30 @@ from ..errors import NetError
 
 def state_meets_rule(state, rule):
     """Caffe's StateMeetsRule: does NetState ``state`` satisfy NetStateRule ``rule``?"""
+    return rule_miss(state, rule) is None
+
+
+def rule_miss(state, rule, layer=""):
+    """Caffe's StateMeetsRule for NetStateRule ``rule`` of layer ``layer``: None where NetState
+    ``state`` satisfies it, else ``(message, location)`` of the line Caffe logs for the first
+    part of the rule it does not meet (net.cpp)."""
+    tail = f"specified by a rule in layer {layer}"
     if rule.HasField("phase") and rule.phase != state.phase:
-        return False
+        return (f"The NetState phase ({state.phase}) differed from the phase ({rule.phase}) "
+                + tail, "net.cpp:296")
     if rule.HasField("min_level") and state.level < rule.min_level:
-        return False
+        return (f"The NetState level ({state.level}) is above the min_level "
+                f"({rule.min_level}) " + tail, "net.cpp:303")
     if rule.HasField("max_level") and state.level > rule.max_level:
-        return False
-    stages = set(state.stage)
-    if any(stage not in stages for stage in rule.stage):
-        return False
-    if any(stage in stages for stage in rule.not_stage):
-        return False
-    return True
+        return (f"The NetState level ({state.level}) is above the max_level "
+                f"({rule.max_level}) " + tail, "net.cpp:311")
+    for stage in rule.stage:
+        if stage not in state.stage:
+            return (f"The NetState did not contain stage '{stage}' " + tail, "net.cpp:324")
+    for stage in rule.not_stage:
+        if stage in state.stage:
+            return (f"The NetState contained a not_stage '{stage}' " + tail, "net.cpp:336")
+    return None
 
 
 def layer_included(layer, state, index=None, source="<string>"):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ..rules import registry
 from .backward_needs import backward_needs
+from .rules import rule_miss
 
 __all__ = ["LayerReport", "layer_reports", "log_net_init", "format_net_summary",
            "flop_rule", "shape_string", "net_totals", "rule_messages", "log_built_net"]
@@ -181,28 +182,10 @@ def rule_messages(net_param, state):
     out = []
     for lp in net_param.layer:
         for rule in list(lp.exclude) + list(lp.include):
-            out.extend(_rule_misses(rule, state, lp.name))
+            miss = rule_miss(state, rule, lp.name)
+            if miss is not None:
+                out.append(miss)
     return out
-
-
-def _rule_misses(rule, state, layer):
-    tail = f"specified by a rule in layer {layer}"
-    if rule.HasField("phase") and rule.phase != state.phase:
-        return [(f"The NetState phase ({state.phase}) differed from the phase ({rule.phase}) "
-                 + tail, "net.cpp:296")]
-    if rule.HasField("min_level") and state.level < rule.min_level:
-        return [(f"The NetState level ({state.level}) is above the min_level "
-                 f"({rule.min_level}) " + tail, "net.cpp:303")]
-    if rule.HasField("max_level") and state.level > rule.max_level:
-        return [(f"The NetState level ({state.level}) is above the max_level "
-                 f"({rule.max_level}) " + tail, "net.cpp:311")]
-    for stage in rule.stage:
-        if stage not in state.stage:
-            return [(f"The NetState did not contain stage '{stage}' " + tail, "net.cpp:324")]
-    for stage in rule.not_stage:
-        if stage in state.stage:
-            return [(f"The NetState contained a not_stage '{stage}' " + tail, "net.cpp:336")]
-    return []
 
 
 def log_net_init(net, log, text=None, rules=()):

@@ -17,14 +17,15 @@ import torch
 
 from ..diagnostics.weights_coverage import WeightsCoverage
 from ..errors import WeightsError
-from ..io import blob_wire, blobproto, hdf5_kind
+from ..io import blobproto, hdf5_kind
 from ..io import caffemodel as caffemodel_io
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
 from ..rules.input import input_rule
+from .caffemodel_out import CaffemodelOutMixin
 
 
-class NetWeightsMixin:
+class NetWeightsMixin(CaffemodelOutMixin):
     """Weights I/O and exports of :class:`~caffe_compat.net.core.Net`."""
 
     def copy_from(self, weights, strict=False, *, coverage=None, source=None):
@@ -51,7 +52,7 @@ class NetWeightsMixin:
             # blob values as views of the file's bytes: no protobuf copies (blob_wire)
             src, values = caffemodel_io.read_caffemodel_values(where)
         matched, ignored, problems = blobproto.layer_blob_arrays(
-            src, values, where, self._blob_shapes_of, self._defined_at, strict)
+            src, values, where, self._blob_shapes_of, self.graph.defined_at, strict)
         cover = self.weights_coverage() if coverage is None else coverage
         cover.add(where, [(lp.name, len(lp.blobs)) for lp in src.layer])
         if strict and coverage is None:
@@ -80,7 +81,7 @@ class NetWeightsMixin:
             entries = [self._param_entries.get((node.name, i)) for i in range(len(blobs))]
             layers.append((node.name, [(node.name, i) if e is None else (e.layer, e.index)
                                        for i, e in enumerate(entries)]))
-        return WeightsCoverage(self.name, layers, self._defined_at)
+        return WeightsCoverage(self.name, layers, self.graph.defined_at)
 
     def _copy_from_hdf5(self, path, strict=False, coverage=None):
         """Caffe's CopyTrainedLayersFromHDF5: layers ``data/<layer>`` holding datasets ``0``,
@@ -119,7 +120,7 @@ class NetWeightsMixin:
                     ignored.append(name)
                     continue
                 target = self.layers[key].blobs
-                defined = self._defined_at(name)   # "net.prototxt:12:1: " for a net from text
+                defined = self.graph.defined_at(name)   # "net.prototxt:12:1: " for a net from text
                 if len(group) > len(target):
                     raise WeightsError(f"{path}: {defined}layer '{name}' has {len(group)} "
                                        f"blobs, the net expects {len(target)}")
@@ -146,14 +147,6 @@ class NetWeightsMixin:
         """The shapes of layer ``layer_name``'s parameter blobs, None for a layer not here."""
         key = self._layer_keys.get(layer_name)
         return None if key is None else [tuple(p.shape) for p in self.layers[key].blobs]
-
-    def _defined_at(self, layer_name):
-        """``"file:line:column: "`` of the definition of layer ``layer_name`` (a net read
-        from text), else ``""``."""
-        for node, _, _, _ in self._nodes:
-            if node.name == layer_name and node.source is not None:
-                return f"{node.source.where()}: "
-        return ""
 
     def caffe_state_dict(self):
         """Parameters keyed ``"<layer name>.<blob name>"`` (e.g. ``conv1.weight``), layer order."""
@@ -238,27 +231,7 @@ class NetWeightsMixin:
         prototxt_io.write_prototxt(self.inference_proto() if inference else self.graph.filtered,
                                    path)
 
-    def save(self, path):
-        """Write a caffemodel (atomic) that Caffe, pycaffe and OpenCV read, its pieces one
-        after another."""
-        from ..io.atomic import write_pieces_atomic
-        write_pieces_atomic(path, self.caffemodel_pieces())
-
-    def caffemodel_bytes(self):
-        """The bytes :meth:`save` writes: :meth:`to_proto`'s encoding, the blob values
-        spliced in straight from the parameters' memory (no protobuf copies)."""
-        return b"".join(self.caffemodel_pieces())
-
-    def caffemodel_pieces(self):
-        """:meth:`caffemodel_bytes` as the pieces the file is written from (the values views
-        of the parameters' memory; one piece where the net is encoded in full)."""
-        head = caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=False))
-        blobs = [[(p.detach().cpu().numpy(), p.dtype == torch.float64)
-                  for p in self.layers[key].blobs] for _, key, _, _ in self._nodes]
-        data = blob_wire.caffemodel_pieces_with_blobs(head, blobs)
-        if data is None:
-            return [caffemodel_io.caffemodel_bytes(self.to_proto(with_blobs=True))]
-        size = blob_wire.pieces_size(data)
-        caffemodel_io.check_encoded_size(size, f"net '{self.name}'")
-        return data
-
+    def _blob_values(self):
+        """Per layer, ``[(parameter values, float64?)]`` (:mod:`.caffemodel_out`)."""
+        return [[(p.detach().cpu().numpy(), p.dtype == torch.float64)
+                 for p in self.layers[key].blobs] for _, key, _, _ in self._nodes]

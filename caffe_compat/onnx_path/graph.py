@@ -40,8 +40,6 @@ class Graph:
         self.node_specs, self.initializer_specs, self._count = [], [], 0
         self.nodes = _Encoded(self.node_specs, lambda spec: onnx_wire.node(*spec))
         self.initializers = _Encoded(self.initializer_specs, _tensor)
-        self.node_names = []        # per node: (input names, output names)
-        self.initializer_names = []
         self.external = {} if external else None      # name -> array given apart
         # a caffemodel's bytes whose large arrays the model may refer to (FileSource), and
         # those references: {initializer index: onnx_wire.linked_tensor}
@@ -79,14 +77,12 @@ class Graph:
                 self.linked[len(self.initializer_specs)] = onnx_wire.linked_tensor(
                     name, array.shape, FileSource.LINK, offset, array.nbytes)
         self.initializer_specs.append((name, array, given))
-        self.initializer_names.append(name)
         return name
 
     def node(self, op_type, inputs, outputs, attrs=None):
         """Append a node of input and output names."""
         self.node_specs.append((op_type, tuple(inputs), tuple(outputs), outputs[0],
                                 dict(attrs or {})))
-        self.node_names.append((tuple(inputs), tuple(outputs)))
 
     def constant(self, array):
         """A Value that is a constant (written as an initializer only if a node reads it)."""
@@ -212,8 +208,8 @@ class Part:
     def __init__(self, g, graph_name, nodes, inputs, outputs):
         self._g, self._graph_name, self._nodes = g, graph_name, list(nodes)
         self.inputs, self.outputs = list(inputs), list(outputs)
-        read = {n for k in self._nodes for n in g.node_names[k][0]}
-        self._inits = [k for k, n in enumerate(g.initializer_names) if n in read]
+        read = {n for k in self._nodes for n in g.node_specs[k][1]}
+        self._inits = [k for k, spec in enumerate(g.initializer_specs) if spec[0] in read]
         self._model = None
 
     @property
@@ -417,7 +413,7 @@ def build(layers, inputs, weights, wanted, graph_name="net", external=False, sou
 def _first_part(g, graph_name, env, inputs, later):
     """The :class:`Part` of the nodes written so far, whose outputs are the values of the
     blobs ``later`` layers read that these nodes made; None where there are none."""
-    made = {n for _, outs in g.node_names for n in outs}
+    made = {n for _, _, outs, _, _ in g.node_specs for n in outs}
     outputs, seen = [], set()
     for blob in later:
         v = env.get(blob)
@@ -428,7 +424,7 @@ def _first_part(g, graph_name, env, inputs, later):
         outputs.append((v.name, v.shape))
     if not outputs:
         return None
-    read = {n for ins, _ in g.node_names for n in ins}
+    read = {n for _, ins, _, _, _ in g.node_specs for n in ins}
     return Part(g, graph_name, range(len(g.nodes)), [i for i in inputs if i[0] in read],
                 outputs)
 
@@ -437,9 +433,10 @@ def _rest_part(g, graph_name, first, inputs, outs):
     """The :class:`Part` of the nodes after ``first``'s: its inputs are the net's inputs and
     ``first``'s outputs it reads."""
     nodes = range(len(first._nodes), len(g.nodes))
-    read = {n for k in nodes for n in g.node_names[k][0]}
+    read = {n for k in nodes for n in g.node_specs[k][1]}
     given = [i for i in list(inputs) + first.outputs if i[0] in read]
-    made = {n for k in nodes for n in g.node_names[k][1]} | set(g.initializer_names)
+    made = {n for k in nodes for n in g.node_specs[k][2]}
+    made |= {name for name, _, _ in g.initializer_specs}
     if read - made - {n for n, _ in given}:   # reads a value the first part keeps: unstaged
         return None
     return Part(g, graph_name, nodes, given, outs)

@@ -126,7 +126,6 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         # values; a layer that cannot be shared is still an error here, before any training
         for tn in self.test_nets:
             share_trained_layers(tn, self.net, check_only=True)
-        self._test_nets_shared = [False] * len(self.test_nets)
         self._init_random_streams()
         self.log.info("Solver scaffolding done.", "solver.cpp:57")
         self._init_run_state()

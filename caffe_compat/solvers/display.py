@@ -29,7 +29,8 @@ def iteration_loss(parts):
 
 
 class DisplayMixin:
-    """The smoothed loss and the display lines of :class:`~caffe_compat.solvers.base.Solver`."""
+    """The smoothed loss and the display lines of both engines' solvers, with the steps of
+    Solve and Test around them that both run alike."""
 
     def _init_run_state(self):
         """A new solver's counters, losses, test scores and callbacks (both engines')."""
@@ -38,6 +39,7 @@ class DisplayMixin:
         self.smoothed_loss, self._losses = _f32(0), []
         self.last_loss = self.final_loss = None
         self.test_scores = [[] for _ in self.test_nets]
+        self._test_nets_shared = [False] * len(self.test_nets)
         self.callbacks = []
 
     def _update_smoothed_loss(self, loss, start_iter, average_loss, it=None):
@@ -82,6 +84,20 @@ class DisplayMixin:
             self.test_all()
         self.log.info("Optimization Done.", "solver.cpp:332")
 
+    def test_all(self):
+        for i in range(len(self.test_nets)):
+            if self.requested_early_exit:
+                break
+            self.test(i)
+
+    def share_with_test_net(self, test_net_id):
+        """Caffe's ``test_net->ShareTrainedLayersWith(net_)`` at the start of Solver::Test: from
+        the first test pass on, the test net computes with the train net's parameter blobs
+        (``_share_trained_layers(test net, train net)``: the engine's)."""
+        if not self._test_nets_shared[test_net_id]:
+            self._share_trained_layers(self.test_nets[test_net_id], self.net)
+            self._test_nets_shared[test_net_id] = True
+
     def _display_iteration(self, since, outputs=None):
         """Caffe's display lines of iteration ``iter``: ``Iteration N (x iter/s, ys/z iters),
         loss = L`` over the time ``since`` (a perf_counter) and the train net's outputs
@@ -111,8 +127,13 @@ class DisplayMixin:
         net = self.net
         return {name: net.blobs[name].data for name in net.graph.outputs}
 
-    def _display_test_outputs(self, names, scores, n, weights):
-        """The ``Test net output #i`` lines (means over ``n`` passes); returns the means."""
+    def _display_test_outputs(self, test_net_id, names, scores, loss, n, weights):
+        """The end of Caffe's Solver::Test over ``n`` passes: the mean loss
+        (``test_compute_loss``) and the ``Test net output #i`` lines of the output means,
+        kept in ``test_scores``."""
+        if self.param.test_compute_loss:
+            loss = _f32(loss / _f32(n))
+            self.log.info(f"Test loss: {g(loss)}", "solver.cpp:386")
         means = []
         for i, name in enumerate(names):
             mean = _f32(scores[i] / _f32(n))
@@ -121,7 +142,7 @@ class DisplayMixin:
             extra = f" (* {g(w)} = {g(w * mean)} loss)" if w else ""
             self.log.info(f"    Test net output #{i}: {name} = {g(mean)}{extra}",
                           "solver.cpp:414")
-        return means
+        self.test_scores[test_net_id] = list(zip(names, means))
 
 
 def blob_loss_weights(net):

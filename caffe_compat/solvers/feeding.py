@@ -8,6 +8,8 @@ its solver state by a SHA-256; a run stopped at any iteration
 and resumed then continues bit-identically (on CPU) to an uninterrupted one.
 ``caffe_position=True`` restores Caffe's behaviour instead (reading restarts at row 0). A
 snapshot taken during a test pass records that test net's position at the start of the pass.
+The binary solver state is written, and every state read, here for both engines
+(:meth:`DataFeedMixin.restore`: Caffe's Solver::Restore).
 """
 from __future__ import annotations
 
@@ -163,6 +165,44 @@ class DataFeedMixin:
         self._write_sidecar(path, data)
         write_bytes_atomic(path, data)
         return path
+
+    def restore(self, path, caffe_position=None):
+        """Caffe's Solver::Restore of a .solverstate (Caffe's or ours; ``.h5`` for an HDF5
+        state where the engine reads one, :meth:`_read_state_hdf5`): iteration, weights
+        (``learned_net``, :meth:`_restore_weights`), ``current_step`` and history, its blobs
+        checked against the solver's; then the saved data position, unless ``caffe_position``
+        (default: the solver's setting) asks for Caffe's behaviour (reading restarts at row
+        0)."""
+        path = os.fspath(path)
+        caffe_position = self.caffe_position if caffe_position is None else caffe_position
+        if path.endswith(".h5"):
+            it, learned, step, history = self._read_state_hdf5(path)
+            data = solverstate_io.read_state_bytes(path)
+        else:
+            data = solverstate_io.read_state_bytes(path)
+            state = solverstate_io.parse_solverstate(data, path)
+            it, step = state.iter, state.current_step
+            learned = state.learned_net if state.HasField("learned_net") else None
+            history = solverstate_io.history_arrays(state, path)
+        if learned:
+            self._restore_weights(solverstate_io.resolve_learned_net(learned, path), path)
+        params = self._learnable_names()
+        if len(history) != len(self.history):
+            raise SolverError(f"{path}: {len(history)} history blobs, but the {self.type_name} "
+                              f"solver on net '{self.net.name}' ({len(params)} learnable "
+                              f"parameters) needs {len(self.history)}; it is a snapshot of a "
+                              "different net or solver type")
+        for i, (h, arr) in enumerate(zip(self.history, history)):
+            if arr.size != np.prod(h.shape):    # one history set after another (Adam: two)
+                raise SolverError(f"{path}: history blob {i} has shape {tuple(arr.shape)} but "
+                                  f"parameter {params[i % len(params)]} has shape "
+                                  f"{tuple(h.shape)}; it is a snapshot of a different net")
+        self.iter = int(it)
+        self.current_step = int(step)
+        self.log.info("SGDSolver: restoring history", "sgd_solver.cpp:336")
+        self._load_history(history)
+        self._iterations_last = self.iter
+        self._restore_data_position(path, data, caffe_position)
 
     def _restore_data_position(self, path, data, caffe_position):
         """After restoring ``path`` (whose bytes are ``data``): the saved read position from its

@@ -67,11 +67,7 @@ class NetSpecMixin:
             self.log.info(f"Creating training net from {field} file: {which}",
                           _TRAIN_NET_LINE[field])
             net_param = self._read_net_file(which, field)
-        state = caffe_pb2.NetState()
-        state.phase = caffe_pb2.TRAIN
-        state.MergeFrom(net_param.state)
-        state.MergeFrom(p.train_state)
-        return net_param, state, which
+        return net_param, net_state(caffe_pb2.TRAIN, net_param.state, p.train_state), which
 
     def _test_net_specs(self):
         """``[(net_param, state, which, label)]`` of the test nets, in Caffe's order (the
@@ -109,15 +105,19 @@ class NetSpecMixin:
                               f"{self.solver_file}: net_param"))
             else:
                 specs.append((f"net file: {p.net}", self._read_net_file(p.net, "net"), p.net))
-        out = []
-        for i, (label, net_param, which) in enumerate(specs):
-            state = caffe_pb2.NetState()
-            state.phase = caffe_pb2.TEST
-            state.MergeFrom(net_param.state)
-            if len(p.test_state):
-                state.MergeFrom(p.test_state[i])
-            out.append((net_param, state, which, label))
-        return out
+        return [(net_param, net_state(caffe_pb2.TEST, net_param.state, *p.test_state[i:i + 1]),
+                 which, label) for i, (label, net_param, which) in enumerate(specs)]
+
+
+def net_state(phase, *states):
+    """The NetState of a solver's net: ``phase``, then the net's own ``state`` and the
+    solver's ``train_state`` / ``test_state`` merged in, in that order (Caffe's
+    InitTrainNet / InitTestNets)."""
+    s = caffe_pb2.NetState()
+    s.phase = phase
+    for extra in states:
+        s.MergeFrom(extra)
+    return s
 
 
 def _pick_source(sources, phase, layer_param, default=None):

@@ -25,6 +25,7 @@ from ..errors import CaffeCompatError, SolverError
 from ..net.graph import filter_net
 from ..io import prototxt as prototxt_io
 from ..proto import caffe_pb2
+from .net_specs import _pick_source, net_state
 
 __all__ = ["PathCheckMixin", "is_placeholder"]
 
@@ -40,14 +41,6 @@ def is_placeholder(path):
         return True
     parts = [p for p in re.split(r"[/\\]", text) if p and p != "."]
     return len(parts) > 1 and bool(_CAPS.fullmatch(parts[0])) and not os.path.exists(parts[0])
-
-
-def _state(phase, *states):
-    s = caffe_pb2.NetState()
-    s.phase = phase
-    for extra in states:
-        s.MergeFrom(extra)
-    return s
 
 
 class PathCheckMixin:
@@ -74,19 +67,19 @@ class PathCheckMixin:
                     missing(f"{field}", path, " (give the net with -model / --net, or net= in "
                             "Python)")
                     continue
-            nets.append((net, _state(caffe_pb2.TRAIN, net.state, p.train_state), "TRAIN"))
+            nets.append((net, net_state(caffe_pb2.TRAIN, net.state, p.train_state), "TRAIN"))
             if field in ("net", "net_param"):
                 for i in range(len(p.test_net_param) + len(p.test_net), n_tests):
-                    nets.append((net, _state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
+                    nets.append((net, net_state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
         for i, net in enumerate(p.test_net_param):
-            nets.append((net, _state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
+            nets.append((net, net_state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
         for j, path in enumerate(p.test_net):
             net = self._net_for_check(path)
             if net is None:
                 missing("test_net", path, "")
                 continue
             i = len(p.test_net_param) + j
-            nets.append((net, _state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
+            nets.append((net, net_state(caffe_pb2.TEST, net.state, test_state(i)), "TEST"))
         for entry in p.weights:
             for path in str(entry).split(","):
                 if path and not os.path.isfile(path):
@@ -114,7 +107,6 @@ class PathCheckMixin:
 
     def _check_data_paths(self, nets, problems):
         from ..data.hdf5 import read_source_list
-        from .net_specs import _pick_source
         train_source, test_source, sources = self._source_overrides
         seen = set()
         for net, state, phase in nets:

@@ -9,8 +9,6 @@ beside the state).
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
@@ -62,47 +60,46 @@ class SnapshotMixin:
                                         [h.detach().cpu().numpy() for h in self.history])
 
     # ------------------------------------------------------------------ restore
-    def restore(self, path, caffe_position=None):
-        """Restore a .solverstate (Caffe's or ours; ``.h5`` for HDF5 states): iteration, weights
-        (``learned_net``), ``current_step`` and history; then the saved data position, unless
-        ``caffe_position`` (default: the solver's setting) asks for Caffe's behaviour."""
-        path = os.fspath(path)
-        caffe_position = self.caffe_position if caffe_position is None else caffe_position
-        if path.endswith(".h5"):
-            it, learned, step, history = _read_state_hdf5(path)
-            data = solverstate_io.read_state_bytes(path)
-        else:
-            data = solverstate_io.read_state_bytes(path)
-            state = solverstate_io.parse_solverstate(data, path)
-            it, step = state.iter, state.current_step
-            learned = state.learned_net if state.HasField("learned_net") else None
-            history = solverstate_io.history_arrays(state, path)
-        if learned:
-            model = solverstate_io.resolve_learned_net(learned, path)
-            copied = copy_weights(self.net, model, self.log)
-            if not copied and self.net.learnable:
-                raise SolverError(f"{path}: its weights file '{model}' shares no layer with net "
-                                  f"'{self.net.name}'; it is a snapshot of a different net")
-        if len(history) != len(self.history):
-            raise SolverError(f"{path}: {len(history)} history blobs, but a {self.type_name} "
-                              f"solver on net '{self.net.name}' ({len(self._params)} learnable "
-                              f"parameters) needs {len(self.history)}; it is a snapshot of a "
-                              "different net or solver type")
-        n = len(self._params)
-        for i, (h, arr) in enumerate(zip(self.history, history)):
-            if arr.size != h.numel():
-                entry = self.net.learnable[i % n]
-                raise SolverError(f"{path}: history blob {i} has shape {tuple(arr.shape)} but "
-                                  f"parameter {entry.layer}/{entry.index} has shape "
-                                  f"{tuple(h.shape)}; it is a snapshot of a different net")
-        self.iter = int(it)
-        self.current_step = int(step)
-        self.log.info("SGDSolver: restoring history", "sgd_solver.cpp:336")
+    # (the steps of :meth:`~caffe_compat.solvers.feeding.DataFeedMixin.restore` that touch
+    # the torch engine's nets and history)
+    def _restore_weights(self, model, path):
+        if not copy_weights(self.net, model, self.log) and self.net.learnable:
+            raise SolverError(f"{path}: its weights file '{model}' shares no layer with net "
+                              f"'{self.net.name}'; it is a snapshot of a different net")
+
+    def _learnable_names(self):
+        return [f"{e.layer}/{e.index}" for e in self.net.learnable]
+
+    def _load_history(self, history):
         with torch.no_grad():
             for h, arr in zip(self.history, history):
                 h.copy_(torch.from_numpy(np.ascontiguousarray(arr, np.float32)).reshape(h.shape))
-        self._iterations_last = self.iter
-        self._restore_data_position(path, data, caffe_position)
+
+    @staticmethod
+    def _read_state_hdf5(path):
+        import h5py
+        try:
+            f = h5py.File(path, "r")
+        except FileNotFoundError:
+            raise SolverError(f"{path}: no such solverstate file") from None
+        except OSError as e:
+            raise SolverError(f"{path}: cannot open HDF5 solver state: {e}") from None
+        with f:
+            try:
+                it = int(np.asarray(f["iter"]).reshape(-1)[0])
+                learned = f["learned_net"][()] if "learned_net" in f else None
+                if isinstance(learned, np.ndarray):
+                    learned = learned.reshape(-1)[0]
+                if isinstance(learned, bytes):
+                    learned = learned.decode("utf-8")
+                step = int(np.asarray(f["current_step"]).reshape(-1)[0]) \
+                    if "current_step" in f else 0
+                group = f["history"]
+                history = [np.asarray(group[str(i)], np.float32) for i in range(len(group))]
+            except KeyError as e:
+                raise SolverError(f"{path}: not a Caffe HDF5 solver state (missing {e})") \
+                    from None
+        return it, learned, step, history
 
 
 def _add_diffs(proto, net):
@@ -142,28 +139,3 @@ def _write_string(f, name, text):
     dataset = h5py.h5d.create(f.id, name.encode(), kind, h5py.h5s.create(h5py.h5s.SCALAR))
     dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array(data, dtype=f"S{len(data) + 1}"),
                   mtype=kind)
-
-
-def _read_state_hdf5(path):
-    import h5py
-    try:
-        f = h5py.File(path, "r")
-    except FileNotFoundError:
-        raise SolverError(f"{path}: no such solverstate file") from None
-    except OSError as e:
-        raise SolverError(f"{path}: cannot open HDF5 solver state: {e}") from None
-    with f:
-        try:
-            it = int(np.asarray(f["iter"]).reshape(-1)[0])
-            learned = f["learned_net"][()] if "learned_net" in f else None
-            if isinstance(learned, np.ndarray):
-                learned = learned.reshape(-1)[0]
-            if isinstance(learned, bytes):
-                learned = learned.decode("utf-8")
-            step = int(np.asarray(f["current_step"]).reshape(-1)[0]) if "current_step" in f \
-                else 0
-            group = f["history"]
-            history = [np.asarray(group[str(i)], np.float32) for i in range(len(group))]
-        except KeyError as e:
-            raise SolverError(f"{path}: not a Caffe HDF5 solver state (missing {e})") from None
-    return it, learned, step, history

@@ -22,7 +22,6 @@ import time
 import numpy as np
 import torch
 
-from ..diagnostics.glog import g
 from .actions import NONE, SNAPSHOT, STOP
 from .display import blob_loss_weights
 from .host_reads import host_value
@@ -35,11 +34,7 @@ NOTE_SECONDS = 10.0     # a test pass expected to take longer is announced with 
 class TestPassMixin:
     """Test passes of :class:`~caffe_compat.solvers.base.Solver`."""
 
-    def test_all(self):
-        for i in range(len(self.test_nets)):
-            if self.requested_early_exit:
-                break
-            self.test(i)
+    _share_trained_layers = staticmethod(share_trained_layers)
 
     def test(self, test_net_id=0):
         """Caffe's Solver::Test: ``test_iter`` forward passes, mean of every output value."""
@@ -60,13 +55,6 @@ class TestPassMixin:
         if self.requested_early_exit:
             self._load_position_of(*start)
 
-    def share_with_test_net(self, test_net_id):
-        """Caffe's ``test_net->ShareTrainedLayersWith(net_)`` at the start of Solver::Test: from
-        the first test pass on, the test net computes with the train net's parameter blobs."""
-        if not self._test_nets_shared[test_net_id]:
-            share_trained_layers(self.test_nets[test_net_id], self.net)
-            self._test_nets_shared[test_net_id] = True
-
     def _test_passes(self, test_net_id):
         p = self.param
         net = self.test_nets[test_net_id]
@@ -86,11 +74,7 @@ class TestPassMixin:
         if self.requested_early_exit:
             self.log.info("Test interrupted.", "solver.cpp:380")
             return
-        if p.test_compute_loss:
-            loss = _f32(loss / _f32(n))
-            self.log.info(f"Test loss: {g(loss)}", "solver.cpp:386")
-        means = self._display_test_outputs(names, scores, n, blob_loss_weights(net))
-        self.test_scores[test_net_id] = list(zip(names, means))
+        self._display_test_outputs(test_net_id, names, scores, loss, n, blob_loss_weights(net))
 
     def _test_batches(self, net, n, test_net_id, bar, t0):
         """The ``n`` forward passes of a test pass: summed outputs, their names, summed loss."""
