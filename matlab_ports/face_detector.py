@@ -24,11 +24,12 @@ The models take their input transposed (width before height, RGB last), as conve
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 
 import numpy as np
+
+from caffe_compat.io.atomic import file_sha256
 
 from .errors import PortError, PortFileError
 
@@ -56,14 +57,6 @@ def model_dir():
     return list(spec.submodule_search_locations)[0]
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _load(folder, name, check):
     import cv2
     path = os.path.join(folder, name)
@@ -73,7 +66,7 @@ def _load(folder, name, check):
     st = os.stat(path)
     key = (path, st.st_size, st.st_mtime_ns)        # each file is hashed once per process
     if check and key not in _VERIFIED:
-        got = _sha256(path)
+        got = file_sha256(path)
         if got != MODEL_SHA256[name]:
             raise PortFileError(f"{path}: SHA-256 {got} is not the MTCNN model this detector "
                                 f"was checked with ({MODEL_SHA256[name]}); reinstall "

@@ -251,7 +251,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
             else:
                 scores += flat
             i += 1
-        self._display_test_outputs(test_net_id, names, scores, loss, n, net.blob_loss_weights())
+        self._end_test_pass(test_net_id, names, scores, loss, n, net.blob_loss_weights())
 
     # ------------------------------------------------------------------ the update
     def apply_update(self):

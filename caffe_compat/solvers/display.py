@@ -127,7 +127,7 @@ class DisplayMixin:
         net = self.net
         return {name: net.blobs[name].data for name in net.graph.outputs}
 
-    def _display_test_outputs(self, test_net_id, names, scores, loss, n, weights):
+    def _end_test_pass(self, test_net_id, names, scores, loss, n, weights):
         """The end of Caffe's Solver::Test over ``n`` passes: the mean loss
         (``test_compute_loss``) and the ``Test net output #i`` lines of the output means,
         kept in ``test_scores``."""

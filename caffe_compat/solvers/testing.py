@@ -74,7 +74,7 @@ class TestPassMixin:
         if self.requested_early_exit:
             self.log.info("Test interrupted.", "solver.cpp:380")
             return
-        self._display_test_outputs(test_net_id, names, scores, loss, n, blob_loss_weights(net))
+        self._end_test_pass(test_net_id, names, scores, loss, n, blob_loss_weights(net))
 
     def _test_batches(self, net, n, test_net_id, bar, t0):
         """The ``n`` forward passes of a test pass: summed outputs, their names, summed loss."""

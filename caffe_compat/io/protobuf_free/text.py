@@ -1,9 +1,9 @@
-"""A prototxt read into :class:`~caffe_compat.io.protobuf_free.message.Message` s without protobuf,
-in the forms prototxts are written in (:mod:`caffe_compat.io.text_values`; the list is
-:mod:`caffe_compat.io.fast_text`'s, which reads through this module), and nothing else. :func:`parse` returns None for any other form, an unknown
-field, a value of the wrong kind or out of range, a non-repeated field given twice or a
-required field missing: the protobuf reader then reads the text and gives the message, or
-the error, it always gave.
+"""A prototxt read into :class:`~caffe_compat.io.protobuf_free.message.Message` s without
+protobuf, in the forms prototxts are written in (:mod:`caffe_compat.io.text_values`; the list
+is :mod:`caffe_compat.io.fast_text`'s, which reads through this module), and nothing else.
+:func:`parse` returns None for any other form, an unknown field, a value of the wrong kind or
+out of range, a non-repeated field given twice or a required field missing: the protobuf
+reader then reads the text and gives the message, or the error, it always gave.
 
 Values are kept as protobuf's Python messages give them back: a ``float`` field's value
 rounded to float32, integers as ``int``, an enum as its number, a ``bytes`` field as bytes."""
