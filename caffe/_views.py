@@ -3,8 +3,6 @@
 net on the array engine (:class:`ArrayParam`)."""
 import numpy as np
 
-from caffe_compat.errors import NetError
-
 
 class LayerView:
     """``net.layers[i]`` for a built-in layer: ``type``, ``blobs``, ``reshape``."""
@@ -81,7 +79,8 @@ class ArrayParam:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def reshape(self, *shape):
-        raise NetError("parameter blobs keep their shape")
+        """Caffe's Blob::Reshape as the torch engine's ParamBlob has it (the net moves to torch)."""
+        self._torch().reshape(*shape)
 
     def __repr__(self):
         return f"ParamBlob({self._layer!r}, {self._index}, shape={self.shape})"

@@ -165,6 +165,18 @@ def test_layer_objects_move_the_net_to_torch(deploy):
     np.testing.assert_array_equal(net.params["ip"][0].data, before)
 
 
+def test_a_parameter_reshape_is_the_torch_engines(deploy, monkeypatch):
+    net, ref = caffe.Net(deploy, caffe.TEST), _torch_net(deploy, monkeypatch)
+    _same_params(net, ref)
+    for n in (net, ref):
+        n.params["conv1"][0].reshape(6, 27)
+        assert n.params["conv1"][0].shape == (6, 27)
+    np.testing.assert_array_equal(net.params["conv1"][0].data, ref.params["conv1"][0].data)
+    assert net._arrays is None
+    with pytest.raises(NetError, match="cannot take shape \\(3,\\).*once the net is built"):
+        net.params["ip"][0].reshape(3)
+
+
 def test_weights_and_saving_follow_the_torch_engine(deploy, tmp_path, monkeypatch):
     net = caffe.Net(deploy, caffe.TEST)
     for blobs in net.params.values():
