@@ -10,8 +10,8 @@ The rules are those of Caffe 1.0 (``upgrade_proto.cpp`` and ``Net::FilterNet``):
   ``weight_decay`` become ``ParamSpec.lr_mult`` / ``decay_mult``;
 * top-level ``input`` / ``input_dim`` / ``input_shape`` become one ``Input`` layer named
   "input" placed first;
-* BatchNorm layers with the three old ``param`` entries lose them (Caffe now fixes the
-  statistics' learning rates itself);
+* BatchNorm layers with the three old ``param`` entries keep them (names and all) with
+  ``lr_mult`` and ``decay_mult`` set to 0 (``UpgradeNetBatchNorm``);
 * solvers: the ``solver_type`` enum becomes the ``type`` string; an unset ``snapshot_prefix``
   is derived from the solver file name.
 
@@ -199,7 +199,7 @@ def upgrade_net(net_param, source="<string>", *, in_place=False):
         info(__name__, "%s: turning the 'input' fields into an Input layer", source)
         _upgrade_input(net, source, at)
     if net_needs_batchnorm_upgrade(net):
-        info(__name__, "%s: removing the 'param' entries of BatchNorm layers", source)
+        info(__name__, "%s: BatchNorm's 'param' entries get lr_mult 0, decay_mult 0", source)
         _upgrade_batchnorm(net)
     if positions is not None:
         locations.attach(net, _upgraded_positions(positions, kept, net))
@@ -450,7 +450,8 @@ def _upgrade_input(net_param, source, at):
 def _upgrade_batchnorm(net_param):
     for layer in net_param.layer:
         if layer.type == "BatchNorm" and len(layer.param) == 3:
-            layer.ClearField("param")
+            for spec in layer.param:
+                spec.lr_mult = spec.decay_mult = 0.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -325,18 +325,21 @@ def test_bare_input_names_are_dropped():
 
 
 def test_batchnorm_param_upgrade():
-    text = """layer { name: "bn_old" type: "BatchNorm" param { lr_mult: 0 } param { lr_mult: 0 }
-                      param { lr_mult: 0 } }
+    text = """layer { name: "bn_old" type: "BatchNorm" param { lr_mult: 0 name: "m" }
+                      param { lr_mult: 1 decay_mult: 1 } param { lr_mult: 0 } }
               layer { name: "bn_two" type: "BatchNorm" param { lr_mult: 0 } param { lr_mult: 0 } }
               layer { name: "conv" type: "Convolution" param { lr_mult: 1 } param { lr_mult: 2 }
                       param { lr_mult: 3 } }"""
     raw = parse_net(text, "bn.prototxt", upgrade=False)
     assert net_needs_upgrade(raw)
     net = parse_net(text, "bn.prototxt")
-    assert len(layer(net, "bn_old").param) == 0
+    # Caffe 1.0's UpgradeNetBatchNorm: the specs stay (names too), learning and decay set to 0
+    assert [(p.name, p.lr_mult, p.decay_mult) for p in layer(net, "bn_old").param] == [
+        ("m", 0, 0), ("", 0, 0), ("", 0, 0)]
     assert len(layer(net, "bn_two").param) == 2
-    assert len(layer(net, "conv").param) == 3
-    assert not net_needs_upgrade(net)
+    assert [p.lr_mult for p in layer(net, "conv").param] == [1, 2, 3]
+    assert net_needs_upgrade(net)             # as Caffe's check, still true: upgrading again
+    assert parse_net(str(net), "bn.prototxt") == net              # changes nothing
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A deploy definition read by the light reader as :class:`caffe_compat.dnn.Net` reads it: the
 upgrades a current-format net may need (the ``input`` fields become an Input layer, a
-BatchNorm's three old ``param`` entries go) and the TEST phase's layers
+BatchNorm's three old ``param`` entries get lr_mult and decay_mult 0) and the TEST phase's layers
 (:mod:`caffe_compat.net.rules`), as :func:`caffe_compat.io.upgrade.upgrade_net` and
 :func:`caffe_compat.net.graph.filter_net` give them. None where the protobuf reader is to read
 the definition: legacy ``layers``, ``input`` fields it would refuse or warn about, a layer
@@ -69,9 +69,9 @@ def read(text, source):
         if made is not None:
             layers.insert(0, made)
     if any(lp.type == "BatchNorm" and len(lp.param) == 3 for lp in layers):
-        info(_UPGRADE_LOG, "%s: removing the 'param' entries of BatchNorm layers", source)
-        layers = [lp.replaced(param=[]) if lp.type == "BatchNorm" and len(lp.param) == 3
-                  else lp for lp in layers]
+        info(_UPGRADE_LOG, "%s: BatchNorm's 'param' entries get lr_mult 0, decay_mult 0", source)
+        layers = [lp.replaced(param=[s.replaced(lr_mult=0.0, decay_mult=0.0) for s in lp.param])
+                  if lp.type == "BatchNorm" and len(lp.param) == 3 else lp for lp in layers]
     state = net.state.replaced(phase=_TEST, level=0)
     kept = []
     for lp in layers:

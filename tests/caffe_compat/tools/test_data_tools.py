@@ -249,7 +249,7 @@ def test_device_query_lines_name_caffes_device_query_lines(capsys, monkeypatch):
                       "Warp size": "common.cpp:185]", "L2 cache size": "common.cpp:170]"}
 
 
-@pytest.mark.parametrize("name", ["v1_net", "v0_net", "old_solver"])
+@pytest.mark.parametrize("name", ["v1_net", "v0_net", "bn_net", "old_solver"])
 def test_upgrade_tools_write_caffes_bytes(tmp_path, name):
     """upgrade_net_proto_text / upgrade_solver_proto_text write what Caffe 1.0's write, byte
     for byte (fixtures/upgrade/make_upgrade_fixtures.py ran Caffe's tools): protobuf's C++
