@@ -8,9 +8,10 @@ from .refusal import refuse
 
 def spatial_values(layer, param, what, n, default, repeated_name=None, type_name=None):
     """Caffe's rule for ``kernel`` / ``stride`` / ``pad`` / ``dilation`` of a layer with ``n``
-    spatial axes: ``WHAT_h`` and ``WHAT_w`` (2-D only, both, and not with the plain field), or
-    the repeated field given once (the same for every axis) or once per axis; ``default`` when
-    absent (None: required). ``param`` is the layer's ConvolutionParameter (read through its
+    spatial axes: ``WHAT_h`` and ``WHAT_w`` (2-D only, and not with the plain field; a pad side
+    left out is 0, the unset field Caffe reads, while a kernel or stride side needs both: Caffe
+    refuses a zero kernel and divides by a zero stride), or the repeated field given once (the
+    same for every axis) or once per axis; ``default`` when absent (None: required). ``param`` is the layer's ConvolutionParameter (read through its
     attributes); ``repeated_name`` the plain field's name where it is not ``what``
     (``kernel_size``)."""
     name = repeated_name or what
@@ -25,7 +26,7 @@ def spatial_values(layer, param, what, n, default, repeated_name=None, type_name
         if repeated:
             refuse(layer, f"either {what} or {what}_h/_w may be given, not both",
                    f"{section}.{name}", type_name)
-        if not (has_h and has_w):
+        if not (has_h and has_w) and what != "pad":
             refuse(layer, f"both {what}_h and {what}_w are required",
                    f"{section}.{what}_{'w' if has_h else 'h'}", type_name)
         return [int(getattr(param, f"{what}_h")), int(getattr(param, f"{what}_w"))]

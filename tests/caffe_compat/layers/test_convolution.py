@@ -92,6 +92,21 @@ def test_bad_parameters_name_the_layer():
         layer.top_shapes([(1, 3, 8, 8)])
 
 
+def test_a_lone_pad_side_is_zero_a_lone_kernel_or_stride_side_refused():
+    """BaseConvolutionLayer::LayerSetUp reads pad_h and pad_w once either is set, an unset one
+    as 0 (real Caffe 1.0: kernel 1x3 with only pad_w 1 on 5x5 gives 5x5); a lone kernel side
+    is refused ("Filter dimensions must be nonzero") and a lone stride side divides by zero."""
+    conv = ('name: "cv" type: "Convolution" bottom: "x" top: "y" '
+            'convolution_param { num_output: 1 %s }')
+    layer = make_layer(conv % "kernel_h: 1 kernel_w: 3 pad_w: 1", (1, 1, 5, 5))
+    assert layer.top_shapes([(1, 1, 5, 5)]) == [(1, 1, 5, 5)]
+    assert make_layer(conv % "kernel_size: 3 pad_h: 2", (1, 1, 5, 5)).top_shapes(
+        [(1, 1, 5, 5)]) == [(1, 1, 7, 3)]
+    for lone in ("kernel_h: 3", "kernel_size: 3 stride_w: 2"):
+        with pytest.raises(NetError, match=r"layer 'cv'.*both (kernel|stride)_h and (kernel|stride)_w"):
+            make_layer(conv % lone, (1, 1, 5, 5))
+
+
 @pytest.mark.parametrize("channels", [1, 3])
 def test_caffe_order_forward_and_backward(monkeypatch, channels):
     """With the Caffe-order forward (caffe_compat.kernels.blas_order) the forward values agree with
