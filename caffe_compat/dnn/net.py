@@ -502,7 +502,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
     def forward(self, outputName=None, outBlobNames=None):
         """``forward()``: the last layer's output; ``forward(name)``: the first output of
         layer ``name``; ``forward([names])``: a tuple of them (float32 arrays)."""
-        if outputName is None and isinstance(outBlobNames, (str, bytes)):
+        if isinstance(outBlobNames, (str, bytes)):
             # OpenCV's forward(outputBlobs, outputName): every output of that layer
             return self.forwardAndRetrieve([outBlobNames])[0]
         names = outBlobNames if outBlobNames is not None else outputName

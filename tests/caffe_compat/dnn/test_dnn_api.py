@@ -313,8 +313,8 @@ def test_flops_and_memory_of_one_layer(naming_files):
 
 def test_opencv4_call_forms(installed, naming_files):
     """Call forms of OpenCV 4.14's bindings that programs use: a single number as setInput's
-    mean is a cv::Scalar (v, 0, 0, 0); scalefactor None; forward([]) and forward(None, name)
-    give tuples; names as bytes; the input layer's count; hasattr of a method not provided."""
+    mean is a cv::Scalar (v, 0, 0, 0); scalefactor None; forward([]) and forward(None or buffers,
+    name) give tuples; names as bytes; the input layer's count; hasattr of a method not provided."""
     net = read(installed, naming_files)
     x = np.random.RandomState(3).rand(1, 3, 8, 8).astype(np.float32) * 255
     net.setInput(x, "", 1 / 128.0, 127.5)
@@ -331,6 +331,8 @@ def test_opencv4_call_forms(installed, naming_files):
     np.testing.assert_array_equal(empty[0], last)
     both = net.forward(None, "sl")                # OpenCV's forward(outputBlobs, outputName)
     assert isinstance(both, tuple) and len(both) == 2
+    for a, b in zip(both, net.forward([np.zeros(1)], "sl")):     # buffers given: the same
+        np.testing.assert_array_equal(a, b)
     assert net.getLayerId(b"relu") == net.getLayerId("relu") > 0
     np.testing.assert_array_equal(net.forward(b"pool"), net.forward("pool"))
     assert net.getLayersCount("__NetInputLayer__") == 1
