@@ -54,7 +54,7 @@ from .constants import (BACKEND_NAMES as _BACKENDS, TARGET_NAMES as _TARGETS,
 
 _CPU_BACKENDS = {DNN_BACKEND_DEFAULT, DNN_BACKEND_OPENCV, DNN_BACKEND_CUDA,
                  DNN_BACKEND_INFERENCE_ENGINE}
-# the engine of each backend (caffe_compat.inference.engines; None: the torch forward without a runner)
+# each backend's engine (caffe_compat.inference.engines; None: the torch forward, no runner)
 _BACKEND_ENGINES = {DNN_BACKEND_DEFAULT: "auto",
                     DNN_BACKEND_CUDA: None, DNN_BACKEND_INFERENCE_ENGINE: "openvino"}
 # targets OpenCV itself runs on the CPU when their device is missing (with a warning)
