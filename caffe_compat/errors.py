@@ -18,6 +18,14 @@ class WeightsError(CaffeCompatError):
     """A caffemodel or solverstate that cannot be read, or blobs that do not fit the net."""
 
 
+class UnopenedPrototxtError(PrototxtError, RuntimeError):
+    """A text file that cannot be opened: a RuntimeError too, as pycaffe's CheckFile raises."""
+
+
+class UnopenedWeightsError(WeightsError, RuntimeError):
+    """A binary file that cannot be opened: a RuntimeError too, as pycaffe's CheckFile raises."""
+
+
 class NetError(CaffeCompatError):
     """A net definition that cannot be built: unknown layer type, missing bottom, bad shape."""
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from caffe_compat.errors import WeightsError
+from caffe_compat.errors import UnopenedWeightsError, WeightsError
 
 # Caffe's reader refuses protobuf files of 2 GiB or more.
 DEFAULT_MAX_BYTES = 2**31 - 1
@@ -58,7 +58,7 @@ def read_binary_file_identified(path, max_bytes=None, what="caffemodel"):
     None where the file changed while it was read)."""
     path = os.fspath(path)
     limit = DEFAULT_MAX_BYTES if max_bytes is None else int(max_bytes)
-    with read_errors(path, what, WeightsError):
+    with read_errors(path, what, UnopenedWeightsError):
         size = os.stat(path).st_size
         if os.path.isdir(path):
             raise WeightsError(f"{path}: is a directory, not a {what} file")

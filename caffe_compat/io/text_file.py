@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from caffe_compat.errors import PrototxtError
+from caffe_compat.errors import PrototxtError, UnopenedPrototxtError
 from caffe_compat.io.binary_file import read_errors
 
 
@@ -25,6 +25,6 @@ def _decode(data, filename):
 def read_text_file(path, what="prototxt"):
     """The UTF-8 text of ``path``; PrototxtError naming the path when it cannot be read."""
     path = os.fspath(path)
-    with read_errors(path, what, PrototxtError), open(path, "rb") as f:
+    with read_errors(path, what, UnopenedPrototxtError), open(path, "rb") as f:
         data = f.read()
     return _decode(data, path)

@@ -73,13 +73,15 @@ def test_every_reference_caffemodel_reencodes_byte_identical():
             assert caffemodel_bytes(net) == data, path
 
 
-def test_batchnorm_params_written_by_caffe_are_upgraded_away():
+def test_batchnorm_params_written_by_caffe_are_upgraded():
     # Caffe's BatchNorm adds three lr_mult 0 params to its definition when it is set up, so
-    # saved models carry them; loading upgrades them away again (the blobs are untouched).
+    # saved models carry them; loading upgrades them as UpgradeNetBatchNorm does: lr_mult and
+    # decay_mult 0 (the blobs are untouched).
     path = fixture_path("caffe-reference", "forward", "layerzoo_a_struct", "init.caffemodel")
     raw = next(l for l in read_caffemodel(path, upgrade=False).layer if l.type == "BatchNorm")
     net = next(l for l in read_caffemodel(path).layer if l.type == "BatchNorm")
-    assert [p.lr_mult for p in raw.param] == [0, 0, 0] and len(net.param) == 0
+    assert [p.lr_mult for p in raw.param] == [0, 0, 0] and not raw.param[0].HasField("decay_mult")
+    assert [(p.lr_mult, p.decay_mult) for p in net.param] == [(0, 0)] * 3
     assert list(raw.blobs) == list(net.blobs) and len(net.blobs) == 3
 
 

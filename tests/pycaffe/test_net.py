@@ -152,6 +152,19 @@ def test_constructor_forms(net, net_file, tmp_path):
         caffe.Net(f, path, phase=caffe.TEST)
 
 
+def test_a_file_that_cannot_be_opened_is_a_runtime_error(net_file, tmp_path):
+    # pycaffe's CheckFile throws std::runtime_error ("Could not open file ..."), a RuntimeError
+    # in Python, for the net file and the weights file: programs catch it so
+    from caffe_compat.errors import PrototxtError, WeightsError
+    missing = str(tmp_path / "nope")
+    with pytest.raises(RuntimeError, match="nope.prototxt: no such prototxt file") as info:
+        caffe.Net(missing + ".prototxt", caffe.TEST)
+    assert isinstance(info.value, PrototxtError)
+    with pytest.raises(RuntimeError, match="nope.caffemodel: no such caffemodel file") as info:
+        caffe.Net(net_file(SIMPLE), caffe.TEST, weights=missing + ".caffemodel")
+    assert isinstance(info.value, WeightsError)
+
+
 def test_save_and_load_hdf5(net, net_file, tmp_path):
     path = str(tmp_path / "w.h5")
     net.save_hdf5(path)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from caffe_compat import CaffeCompatError, Net, PrototxtError, WeightsError
+from caffe_compat import CaffeCompatError, Net, PrototxtError, WeightsError, errors
 from caffe_compat.tools import files as tools
 from caffe_compat.net.graph import build_graph
 from caffe_compat.io.caffemodel import caffemodel_bytes, read_caffemodel, write_caffemodel
@@ -119,8 +119,8 @@ def _wrong_files(tmp_path):
         (lambda: tools.caffemodel_to_state_dict(state), WeightsError, state, ".solverstate"),
         (lambda: tools.caffemodel_summary(tmp_path / "empty.caffemodel"), WeightsError,
          tmp_path / "empty.caffemodel", "empty file"),
-        (lambda: tools.caffemodel_summary(tmp_path / "missing.caffemodel"), WeightsError,
-         tmp_path / "missing.caffemodel", "no such caffemodel file"),
+        (lambda: tools.caffemodel_summary(tmp_path / "missing.caffemodel"),
+         errors.UnopenedWeightsError, tmp_path / "missing.caffemodel", "no such caffemodel file"),
         (lambda: tools.upgrade_prototxt(model), PrototxtError, model, "not UTF-8 text"),
         (lambda: tools.load_state_dict_file(model), WeightsError, model,
          "not a PyTorch state_dict file"),
