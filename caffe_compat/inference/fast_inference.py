@@ -131,7 +131,7 @@ def _conv_ok(module, node):
     return (node.type == "Convolution" and module.n == 2 and module.axis == 1
             and len(node.bottoms) == 1 and len(node.tops) == 1
             and len(module.bottom_shapes[0]) == 4
-            and not any(module.far_padding(module.bottom_shapes[0][2:])))
+            and not any(module.rule.far_padding(module.bottom_shapes[0][2:])))
 
 
 def _ip_ok(module, node):

@@ -177,16 +177,11 @@ class _ConvBase(Layer):
 
     def _pad_far(self, x):
         """``x`` (N, C, *spatial) with the zeros Caffe's im2col reads past its end
-        (:meth:`far_padding`) appended, or ``x`` itself where there are none."""
-        extra = self.far_padding(x.shape[2:])
+        (the rule's ``far_padding``) appended, or ``x`` itself where there are none."""
+        extra = self.rule.far_padding(x.shape[2:])
         if not any(extra):
             return x
         return F.pad(x, [v for e in reversed(extra) for v in (0, e)])
-
-    def far_padding(self, spatial):
-        """Zeros after the end of each spatial axis for a kernel longer than the padded input
-        (all 0 for a deconvolution or a kernel that fits): the rule's."""
-        return self.rule.far_padding(spatial)
 
     def top_shapes(self, bottom_shapes):
         """Caffe's BaseConvolutionLayer::Reshape: the bottoms keep their number of axes and

@@ -186,15 +186,11 @@ class Slice(Layer):
         self.rule = slice_rule(param, self.bottom_shapes)
         self.axis = self.rule.axis
 
-    def sizes(self, length):
-        """Sizes of the slices of an axis of ``length`` (Caffe's Reshape rules)."""
-        return self.rule.sizes(length)
-
     def top_shapes(self, bottom_shapes):
         return self.rule.top_shapes(bottom_shapes[0])
 
     def forward(self, x):
-        parts = x.split(self.sizes(x.shape[self.axis]), dim=self.axis)
+        parts = x.split(self.rule.sizes(x.shape[self.axis]), dim=self.axis)
         return parts[0] if len(parts) == 1 else tuple(parts)
 
 

@@ -121,7 +121,7 @@ def insert_splits(net_param):
                 err = NetError(f"layer '{lp.name}': unknown bottom blob '{name}' (bottom index "
                                f"{j}); no earlier layer produces it"
                                + _hint(name, last_top))
-                raise locations.locate(err, _at(positions, net_param, i), "bottom", j)
+                raise locations.locate(err, locations.layer_source(net_param, i), "bottom", j)
             src = last_top[name]
             source[(i, j)] = src
             consumers[src] = consumers.get(src, 0) + 1
@@ -139,7 +139,7 @@ def insert_splits(net_param):
     out_positions = []
     next_split = {}
     for i, lp in enumerate(net_param.layer):
-        here = _at(positions, net_param, i)
+        here = positions and positions.layer(i, net_param.layer[i])
         new = out.layer.add()
         new.CopyFrom(lp)
         out_positions.append(here)
@@ -172,10 +172,6 @@ def insert_splits(net_param):
         locations.attach(out, locations.NetSource(positions.file, out_positions, (),
                                                   positions.fields))
     return out
-
-
-def _at(positions, net_param, index):
-    return None if positions is None else positions.layer(index, net_param.layer[index])
 
 
 def _hint(name, known):
@@ -238,7 +234,7 @@ def build_graph(net_param, phase="TEST", level=None, stages=None):
     blob_names, available, layers = [], set(), []
     producer = {}               # blob -> the layer that produced it first
     for i, lp in enumerate(split.layer):
-        here = _at(positions, split, i)
+        here = positions and positions.layer(i, split.layer[i])
         if not lp.HasField("phase"):
             lp.phase = filtered.state.phase
         if len(lp.propagate_down) and len(lp.propagate_down) != len(lp.bottom):

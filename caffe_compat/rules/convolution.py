@@ -55,6 +55,11 @@ class Windows:
     def extent(self, i):
         return self.dilation[i] * (self.kernel[i] - 1) + 1
 
+    def far_padding(self, spatial):
+        """Zeros after the end of each spatial axis where the window is longer than the padded
+        input (what im2col reads there)."""
+        return [far_padding(int(d), self.pad[i], self.extent(i)) for i, d in enumerate(spatial)]
+
 
 def geometry(layer, cp, n, type_name):
     """``kernel``, ``stride``, ``pad`` and ``dilation`` of ``cp`` for ``n`` spatial axes."""
@@ -104,11 +109,8 @@ class ConvolutionRule(Windows):
         return bool(self.layer.convolution_param.force_nd_im2col)
 
     def far_padding(self, spatial):
-        """Zeros after the end of each spatial axis where the window is longer than the padded
-        input (what im2col reads there); none for a deconvolution."""
-        if self.transposed:
-            return [0] * len(spatial)
-        return [far_padding(int(d), self.pad[i], self.extent(i)) for i, d in enumerate(spatial)]
+        """None for a deconvolution; the window's otherwise (:meth:`Windows.far_padding`)."""
+        return [0] * len(spatial) if self.transposed else Windows.far_padding(self, spatial)
 
     def for_bottoms(self, bottom_shapes):
         """This record where :func:`convolution_rule`, given ``bottom_shapes`` and the

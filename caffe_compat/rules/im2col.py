@@ -14,7 +14,7 @@ from . import convolution
 from .convolution import Windows, canonical_axis, geometry
 from .record import frozen
 from .refusal import refuse
-from .spatial import far_padding, window_count
+from .spatial import window_count
 
 # the ConvolutionParameter fields this rule reads (every engine that reads it honours them)
 FIELDS = convolution.FIELDS - {"num_output", "bias_term", "group"}
@@ -38,11 +38,6 @@ class Im2colRule(Windows):
         """The window positions along each spatial axis of the lengths ``spatial``."""
         return [window_count(int(d), self.pad[i], self.extent(i), self.stride[i])
                 for i, d in enumerate(spatial)]
-
-    def far_padding(self, spatial):
-        """Zeros after the end of each spatial axis where the window is longer than the padded
-        input (what im2col reads there)."""
-        return [far_padding(int(d), self.pad[i], self.extent(i)) for i, d in enumerate(spatial)]
 
     def top_shape(self, shape):
         shape = tuple(int(d) for d in shape)

@@ -25,7 +25,6 @@ from .refusal import refuse
 
 MAX, AVE, STOCHASTIC = 0, 1, 2          # PoolingParameter.PoolMethod
 CEIL, FLOOR = 0, 1                      # PoolingParameter.RoundMode
-_NAMES = {MAX: "MAX", AVE: "AVE", STOCHASTIC: "STOCHASTIC"}
 _SECTION = "pooling_param"
 
 # the PoolingParameter fields this rule reads (every engine that reads it honours them)
@@ -218,10 +217,6 @@ def pooling_rule(layer, bottom_shapes=None):
     for shape in bottom_shapes or ():
         rule.top_shape(shape)
     return rule
-
-
-def method_name(method):
-    return _NAMES.get(method, str(method))
 
 
 def label_fields(layer):

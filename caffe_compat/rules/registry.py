@@ -77,15 +77,6 @@ def entries(engine):
     return _TABLE[engine]
 
 
-def remove(engine, type_name):
-    _TABLE[engine].pop(type_name, None)
-
-
-def lookup(engine, type_name):
-    """The implementation registered so far (no import), or None."""
-    return _TABLE[engine].get(type_name)
-
-
 def load(engine):
     """Import the modules that register ``engine``'s implementations (once)."""
     if engine not in _LOADED:

@@ -52,9 +52,9 @@ def test_a_second_registration_needs_replace():
     try:
         with pytest.raises(ValueError, match="already registered"):
             registry.add("fast", "GridTestType", object())
-        assert registry.lookup("fast", "GridTestType") is first
+        assert registry.entries("fast").get("GridTestType") is first
     finally:
-        registry.remove("fast", "GridTestType")
+        registry.entries("fast").pop("GridTestType", None)
 
 
 def test_the_command_prints_the_table():

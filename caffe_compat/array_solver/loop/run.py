@@ -29,7 +29,7 @@ import numpy as np
 from ...kernels import array_loop
 from ...kernels.loop_ops import OPS, array_address
 from ...solvers import runs
-from .program import EMITTERS, Program, Refused
+from .program import EMITTERS, Program, Refused, _get
 
 ENABLED = True
 
@@ -63,11 +63,6 @@ def _emit_forward(prog, net, train):
         prog.ops.extend((buf, prog.const(float(_f32(w)))))
 
 
-def _history(owner, j):
-    solver = owner()
-    return None if solver is None else solver.history[j]
-
-
 def build(solver):
     """The training :class:`Program` of the solver's net, or None where the loop does not
     run it (see the module doc)."""
@@ -94,7 +89,8 @@ def build(solver):
         for j, (layer, k, _, decay_mult) in enumerate(solver.learnable):
             w = prog.param(layer, k)
             d = prog.param_diff(layer, k)
-            h = prog.live_ptr(lambda j=j: _history(owner, j), net.params[layer][k].size)
+            h = prog.live_ptr(lambda j=j: _get(owner, lambda s: s.history[j]),
+                              net.params[layer][k].size)
             args.extend((w, d, h, net.params[layer][k].size,
                          prog.const(float(decay * decay_mult))))
         prog.op("UPDATE", len(solver.learnable), prog.const(float(_f32(p.momentum))), 1, *args)
@@ -148,12 +144,6 @@ def _program(solver):
                    lambda: build(solver))
 
 
-def _test_program(solver, test_net_id):
-    return _cached(solver.__dict__.setdefault("_loop_test_programs", {}), test_net_id,
-                   _shapes(solver.test_nets[test_net_id]),
-                   lambda: build_test(solver, test_net_id))
-
-
 def _resolve(prog):
     return prog.resolve(array_address)
 
@@ -164,7 +154,9 @@ def run_test_batches(solver, test_net_id, count):
     pass), or None where the per-layer loop must run the next pass."""
     if not ENABLED or count <= 0:
         return None
-    prog = _test_program(solver, test_net_id)
+    prog = _cached(solver.__dict__.setdefault("_loop_test_programs", {}), test_net_id,
+                   _shapes(solver.test_nets[test_net_id]),
+                   lambda: build_test(solver, test_net_id))
     if prog is None:
         return None
     return runs.run_test_program(prog, count, _resolve, array_loop.run)

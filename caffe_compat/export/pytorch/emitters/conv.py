@@ -53,7 +53,7 @@ def convolution(e):
     attr = e.attribute(f"nn.{kind}{n}d({', '.join(args)})", weights)
     # a window longer than the padded input: the zeros Caffe's im2col reads past the end
     # (the rule's far padding; its output length truncates toward zero)
-    far = m.far_padding(m.bottom_shapes[0][m.axis + 1:])
+    far = m.rule.far_padding(m.bottom_shapes[0][m.axis + 1:])
     pads = [v for extra in reversed(far) for v in (0, extra)]
     # several bottoms share the weights, one top each (Caffe's multi-bottom convolution)
     if any(far):

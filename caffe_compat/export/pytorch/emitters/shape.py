@@ -48,7 +48,7 @@ def concat(e):
 @register_emitter("Slice")
 def slice_(e):
     m = e.module
-    sizes = m.sizes(e.bottom_shapes[0][m.axis])
+    sizes = m.rule.sizes(e.bottom_shapes[0][m.axis])
     if len(sizes) == 1:
         return [e.bottoms[0]]
     return f"torch.split({e.bottoms[0]}, {literal(list(sizes))}, {m.axis})"
