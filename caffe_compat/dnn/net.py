@@ -299,6 +299,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         layer = self._layers[k - 1]
         shapes = next(reversed(self._nets)) if self._nets else self._declared_shapes()
         module = self._engine(shapes).layer(layer["caffe_name"])
+        if self._blobs_missing(layer, module):
+            return ()
         blobs = []
         for i, p in enumerate(module.blobs):
             a = p.detach().float().cpu().numpy().copy()
@@ -306,6 +308,12 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                 opencv_blob_shape(layer["type"], i, a.shape)
             blobs.append(a.reshape(shape))
         return tuple(blobs)
+
+    def _blobs_missing(self, layer, module):
+        """Whether ``layer`` holds no blobs in OpenCV: a net read without a caffemodel has none
+        until ``Layer.blobs = ...`` or ``setParam`` gives them (this engine's fillers aside)."""
+        return self._weights_source is None and any(
+            (layer["caffe_name"], i) not in self._set_shapes for i in range(len(module.blobs)))
 
     def _set_layer_blobs(self, k, values):
         """``Layer.blobs = values``: OpenCV replaces the layer's blob list; the blobs left out
@@ -456,6 +464,12 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                 self.__dict__["_route"] = Route(self, layer_ids, shapes, taken)
             return dict(zip(wanted, got))
         net = self._engine(shapes)
+        for layer in self._layers:           # OpenCV fails the forward too (!blobs.empty())
+            if self._blobs_missing(layer, net.layer(layer["caffe_name"])):
+                raise NetError(f"{self._source}: layer '{layer['name']}' ({layer['type']}) has "
+                               "no weights: the net was read without a caffemodel; pass it "
+                               "(readNetFromCaffe(prototxt, caffeModel)) or set the layer's "
+                               "blobs (getLayer(name).blobs = [...])")
         runner = self._runner(shapes, net, wanted)
         start = time.perf_counter_ns()
         try:

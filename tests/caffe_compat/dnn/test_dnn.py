@@ -267,9 +267,19 @@ def test_read_paths_buffers_and_readnet(probe_files, tmp_path):
         net = read()
         net.setInput(x)
         assert scaled_error(net.forward("fc"), want) <= TOL
-    no_weights = dnn.readNetFromCaffe(p)          # fillers, as Caffe; runs
+    # without a caffemodel, OpenCV's layers hold no blobs and its forward fails
+    # (!blobs.empty()); the blobs set through the layers (all of them), it runs
+    no_weights = dnn.readNetFromCaffe(p)
     no_weights.setInput(x)
-    assert no_weights.forward("fc").shape == (2, 5)
+    first = next(k for k in range(1, 99) if len(net.getLayer(k).blobs))
+    name = net.getLayer(first).name
+    assert no_weights.getLayer(first).blobs == ()
+    with pytest.raises(NetError, match=f"layer '{name}' .*read without a caffemodel"):
+        no_weights.forward("fc")
+    for k in range(1, len(net.getLayerNames()) + 1):
+        if len(net.getLayer(k).blobs):
+            no_weights.getLayer(k).blobs = list(net.getLayer(k).blobs)
+    assert scaled_error(no_weights.forward("fc"), want) <= TOL
     with pytest.raises(dnn.UnsupportedError, match="other formats are read by OpenCV"):
         dnn.readNet("model.onnx")
     from caffe_compat.errors import PrototxtError
