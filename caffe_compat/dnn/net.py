@@ -340,49 +340,6 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
             self._engine(self._declared_shapes())
         return [key for key in self._state if key.rsplit(".", 1)[0] == layer["caffe_name"]]
 
-    def getLayerTypes(self):
-        """The distinct layer types, sorted, with OpenCV's input layer type."""
-        return tuple(sorted({layer["type"] for layer in self._layers} | {"__NetInputLayer__"}))
-
-    def getLayersCount(self, layerType):
-        """How many layers have type ``layerType`` (OpenCV's input layer: one)."""
-        return 1 if layerType == "__NetInputLayer__" else \
-            sum(layer["type"] == layerType for layer in self._layers)
-
-    def getParam(self, layer, numParam=0):
-        """Parameter blob ``numParam`` of a layer (id or name), in OpenCV's shape."""
-        blobs = self.getLayer(layer).blobs
-        if not 0 <= int(numParam) < len(blobs):
-            raise NetError(f"{self._source}: layer '{self.getLayer(layer).name}' has "
-                           f"{len(blobs)} parameter blob(s); numParam={numParam} is out of range")
-        return blobs[int(numParam)]
-
-    def setParam(self, layer, numParam, blob):
-        """Replace parameter blob ``numParam`` of a layer (same number of values; ``getParam``
-        then answers ``blob``'s shape, as OpenCV)."""
-        k = self._layer_index(layer) if layer not in (0, "_input") else 0
-        if k == 0:
-            raise NetError(f"{self._source}: the input layer has no parameters")
-        info = self._layers[k - 1]
-        keys = self._param_keys(info)
-        if not 0 <= int(numParam) < len(keys):
-            raise NetError(f"{self._source}: layer '{info['name']}' has {len(keys)} parameter "
-                           f"blob(s); numParam={numParam} is out of range")
-        self._lite_off("setParam")                # the torch path holds the weights now
-        target = self._state[keys[int(numParam)]]
-        value = np.asarray(blob, dtype=np.float32)
-        if value.size != target.numel():
-            raise NetError(f"{self._source}: layer '{info['name']}' blob {numParam} has "
-                           f"{target.numel()} values, got {value.size} (its shape "
-                           f"{tuple(target.shape)}, the one given {value.shape})")
-        import torch
-        with torch.no_grad():
-            target.copy_(torch.from_numpy(value.reshape(tuple(target.shape))))
-            for net in self._nets.values():
-                net.load_caffe_state_dict(self._state)
-        self._set_shapes[(info["caffe_name"], int(numParam))] = value.shape
-        self._runners.clear()           # the exports hold the old weights
-
     def getUnconnectedOutLayers(self):
         """Ids of the layers none of whose outputs another layer reads (int32 array)."""
         return np.array([k for k in range(1, len(self._layers) + 1) if k not in self._consumed],

@@ -32,6 +32,25 @@ class _CaffeBackward(torch.autograd.Function):
         return ctx.bwd(x, y, dy), None, None
 
 
+class _BlobRead(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, layer, values, name):
+        ctx.save_for_backward(x)
+        ctx.layer, ctx.values, ctx.name = layer, values, name
+        return layer.forward(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        data = ctx.values[ctx.name].detach()
+        return ctx.layer.in_place_backward(ctx.saved_tensors[0], data, dy), None, None, None
+
+
+def blob_read(layer, x, values, name):
+    """``layer.forward(x)`` whose gradient is ``layer.in_place_backward(x, values[name], dy)``,
+    ``values[name]`` read when the backward runs (the blob as the forward left it)."""
+    return _BlobRead.apply(x, layer, values, name)
+
+
 def elementwise(x, fwd, bwd):
     """``fwd(x)`` whose gradient is ``bwd(x, fwd(x), dy)`` (Caffe's Backward_cpu formula)."""
     if torch.is_grad_enabled() and x.requires_grad:
@@ -58,10 +77,20 @@ class NeuronLayer(Layer):
 
 
 class FormulaNeuronLayer(NeuronLayer):
-    """A neuron layer of ``_fwd(x)`` whose gradient is Caffe's ``_bwd(x, y, dy)``."""
+    """A neuron layer of ``_fwd(x)`` whose gradient is Caffe's ``_bwd(x, y, dy)``; run in
+    place, Caffe's backward reads x and y from the blob (:attr:`Layer.in_place_backward`)."""
+
+    # Caffe's Power and Log write their factor into the bottom diff before multiplying it by
+    # the top diff: in place (the same memory) the factor squared
+    factor_first = False
 
     def forward(self, x):
         return elementwise(x, self._fwd, self._bwd)
+
+    def in_place_backward(self, x, data, dy):
+        if self.factor_first:
+            dy = self._bwd(data, data, torch.ones_like(dy))
+        return self._bwd(data, data, dy)
 
 
 class NoBackwardLayer(Layer):

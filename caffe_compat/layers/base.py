@@ -131,6 +131,14 @@ class Layer(nn.Module):
     # An in-place variant ``forward_inplace(x)`` the net may call without autograd when the
     # layer is in place in Caffe and its bottom is a fresh tensor that nothing else holds.
     forward_inplace = None
+    # ``in_place_backward(x, data, dy)``: the bottom diff Caffe's Backward_cpu gives when the
+    # layer runs in place, reading its bottom and top data from the blob as the forward left it
+    # (``data``; ``x`` the input); None where that is the gradient autograd takes. A layer whose
+    # backward run alone in place is that gradient sets ``in_place_alone_exact``; one that reads
+    # only the signs of the data, ``reads_signs`` (and a layer whose output in place is positive
+    # exactly where its input is, or passes no diff, ``keeps_signs``: Dropout).
+    in_place_backward = None
+    in_place_alone_exact = reads_signs = keeps_signs = False
 
     # Caffe's Forward_cpu / Backward_cpu as two explicit calls, for the training passes that
     # run layer by layer without autograd (:mod:`caffe_compat.net.train_plan`, pycaffe's

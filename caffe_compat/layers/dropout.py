@@ -14,6 +14,7 @@ declare("torch", "Dropout", "DropoutParameter", FIELDS)
 @register_layer("Dropout")
 class Dropout(Layer):
     rule_of = staticmethod(dropout_rule)
+    keeps_signs = True          # in place after a ReLU, it leaves ReLU's backward as it was
     exact_bottoms = 1
     exact_tops = 1
 

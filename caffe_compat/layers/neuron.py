@@ -16,8 +16,8 @@ from ..rules.power import FIELDS as POWER_FIELDS, power_rule
 from ..rules.relu import FIELDS as RELU_FIELDS, relu_slope
 from ..rules.swish import FIELDS as SWISH_FIELDS, swish_rule
 from ..rules.threshold import FIELDS as THRESHOLD_FIELDS, threshold_rule
-from ._neuron import (FormulaNeuronLayer, NeuronLayer, NoBackwardLayer, caffe_sigmoid,
-                      elementwise, f32, scaled_shifted)
+from ._neuron import (FormulaNeuronLayer, NeuronLayer, NoBackwardLayer, caffe_sigmoid, f32,
+                      scaled_shifted)
 from .registry import register_layer
 
 declare("torch", "Sigmoid", "SigmoidParameter", (), no_effect=ENGINE_FIELD)
@@ -34,25 +34,29 @@ declare("torch", "Power", "PowerParameter", POWER_FIELDS)
 LOW, HIGH = RELU6_BOUNDS
 
 
-def _sigmoid_bwd(x, y, dy):
-    return dy * y * (1 - y)
-
-
 @register_layer("Sigmoid")
-class Sigmoid(NeuronLayer):
+class Sigmoid(FormulaNeuronLayer):
     """Sigmoid as Caffe computes it: ``0.5 * tanh(0.5 x) + 0.5`` (in double, stored as float);
     backward ``dy * y * (1 - y)`` from the stored output."""
 
-    def forward(self, x):
-        return elementwise(x, caffe_sigmoid, _sigmoid_bwd)
+    in_place_alone_exact = True
+    _fwd = staticmethod(caffe_sigmoid)
+
+    def _bwd(self, x, y, dy):
+        return dy * y * (1 - y)
 
 
 @register_layer("TanH")
-class TanH(NeuronLayer):
+class TanH(FormulaNeuronLayer):
     """``tanh(x)``; backward ``dy * (1 - y^2)`` (what torch's tanh backward computes)."""
+
+    in_place_alone_exact = True
 
     def forward(self, x):
         return torch.tanh(x)
+
+    def _bwd(self, x, y, dy):
+        return dy * (1 - y * y)
 
 
 @register_layer("AbsVal")
@@ -76,15 +80,14 @@ def _bnll_bwd(x, y, dy):
 
 
 @register_layer("BNLL")
-class BNLL(NeuronLayer):
+class BNLL(FormulaNeuronLayer):
     """BNLL (binomial normal log likelihood, i.e. softplus) in Caffe's two-branch form:
     ``x > 0 ? x + log(1 + exp(-x)) : log(1 + exp(x))`` (double precision, stored as float).
 
     Backward: ``dy * e / (e + 1)`` with ``e = exp(min(x, 50))`` (Caffe's kBNLL_THRESHOLD).
     """
 
-    def forward(self, x):
-        return elementwise(x, _bnll_fwd, _bnll_bwd)
+    _fwd, _bwd = staticmethod(_bnll_fwd), staticmethod(_bnll_bwd)
 
 
 @register_layer("ReLU6")
@@ -108,12 +111,18 @@ class Mish(NeuronLayer):
 
 
 @register_layer("ReLU")
-class ReLU(NeuronLayer):
-    """``max(x, 0) + negative_slope * min(x, 0)`` (Caffe's ReLULayer)."""
+class ReLU(FormulaNeuronLayer):
+    """``max(x, 0) + negative_slope * min(x, 0)`` (Caffe's ReLULayer); Caffe's backward
+    ``dy * ((x > 0) + negative_slope * (x <= 0))``, autograd's unless run in place."""
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         self.slope = relu_slope(param)
+        # y > 0 exactly where x > 0, and only the signs are read
+        self.in_place_alone_exact = self.reads_signs = self.slope >= 0.0
+
+    def _bwd(self, x, y, dy):
+        return dy * ((x > 0).to(dy.dtype) + self.slope * (x <= 0).to(dy.dtype))
 
     def forward(self, x):
         if self.slope == 0.0:
@@ -149,6 +158,8 @@ class ELU(FormulaNeuronLayer):
     gradient is ``alpha`` rather than 1.
     """
 
+    in_place_alone_exact = True
+
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         self.alpha = elu_rule(param).alpha
@@ -178,6 +189,9 @@ class Swish(FormulaNeuronLayer):
         s = caffe_sigmoid(x * self.beta)
         by = self.beta * y
         return dy * (by + s * (1 - by))
+
+    def in_place_backward(self, x, data, dy):      # Caffe keeps the sigmoid of x
+        return self._bwd(x, data, dy)
 
 
 @register_layer("Threshold")
@@ -222,6 +236,8 @@ class Exp(FormulaNeuronLayer):
     ``dy * y * inner``. ``base`` must be -1 or positive.
     """
 
+    in_place_alone_exact = True
+
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         rule = exp_rule(param)
@@ -243,6 +259,8 @@ class Log(FormulaNeuronLayer):
     Computed as ``ln(shift + scale x) / ln(base)``; backward ``dy * (scale / ln(base)) /
     (shift + scale x)``. ``base`` must be -1 or positive and not 1.
     """
+
+    factor_first = True
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
@@ -275,6 +293,8 @@ class Power(FormulaNeuronLayer):
       the true derivative would be inf or 0;
     - otherwise ``dy * power * scale * y / (shift + scale x)``.
     """
+
+    factor_first = True
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)

@@ -25,6 +25,7 @@ from .graph import build_graph, phase_name
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
 from ..kernels import blas_order, collector
+from ..layers._neuron import blob_read
 from ..layers._prefetching import PrefetchingDataLayer
 from . import reshape, write_count
 from .engine_route import EngineRoute
@@ -116,6 +117,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         self._per_item = all(self.layers[key].per_item() for _, key, _, _ in self._nodes) \
             and not any(self.layers[key].is_data for _, key, _, _ in self._nodes)
         self._exclusive_inplace = self._find_exclusive_inplace()
+        self._blob_readers = self._find_blob_readers()
         # blob -> index of the last node reading it
         self._last_use = {b: node.index for node, _, _, _ in self._nodes for b in node.bottoms}
         # items per chunk of a no-grad forward (see forward); 0 or None runs one pass. A multiple
@@ -355,7 +357,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         loss = None
         force = self.graph.force_backward and torch.is_grad_enabled()
         inplace = not torch.is_grad_enabled()
-        ref = self._ref
+        ref, readers = self._ref, self._blob_readers
         for index, kind, module, node_bottoms, all_prop, prop, out_names, in_places, weights \
                 in self._walk()[0]:
             if index in skip:               # folded into the convolution before it
@@ -380,6 +382,8 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                                for b, p in zip(node_bottoms, prop)]
                 if inplace and index in self._exclusive_inplace:
                     tops = module.forward_inplace(bottoms[0])
+                elif not inplace and index in readers:
+                    tops = blob_read(module, bottoms[0], values, out_names[0])
                 else:
                     tops = module(*bottoms)
                 if isinstance(tops, torch.Tensor):

@@ -522,6 +522,13 @@ class Stepwise:
                 train_plan.stepwise_backward(self, i, node, module)
                 continue
             leaves, tops = self._saved[i]
+            blob = self.net._blob_readers.get(i)
+            if blob is not None:            # Caffe's backward reads the blob as it is now
+                if self.bottom_need[i][0]:
+                    train_plan.store_diffs([(blob, module.in_place_backward(
+                        leaves[0].detach(), self.data[blob], self.diff_of(blob)))], [],
+                        self.diff_of)
+                continue
             outs, grads = [], []
             for name, t in zip(node.tops, tops):
                 if t.requires_grad:
@@ -544,10 +551,10 @@ class Stepwise:
         """Rebuild layer ``i``'s graph from the blobs as they are (its forward ran elsewhere)."""
         with torch.enable_grad():
             node = self.nodes[i][0]
-            saved_tops = {t: self.data[t] for t in node.tops}
+            saved_tops = {t: (self.data[t], self.data[t].clone()) for t in node.tops}
             self.forward(i, i)
-            for name, t in saved_tops.items():     # the replay must not change the outputs
-                self.data[name] = t
+            for name, (t, value) in saved_tops.items():  # the replay changes no output
+                self.data[name] = t.copy_(value)
         if i not in self._saved:
             raise NetError(f"layer '{node.name}': no forward graph to back-propagate")
 

@@ -1,8 +1,10 @@
 """The element-wise ("neuron") array layers: Caffe's NeuronLayer (one bottom, one top of its
 shape, in place allowed), each type's Forward_cpu and Backward_cpu element by element in
 float32 by its rule (:mod:`caffe_compat.rules`). In place, the bottom's data is the top's after
-the forward, as in Caffe: a layer whose backward reads the bottom's values declines a backward
-then (``backward_from_top`` False) and the torch engine takes it."""
+the forward, as in Caffe: its backward reads both from the blob as Caffe's does (a layer
+without a Caffe in-place backward, ``backward_in_place`` False, declines and the torch engine
+takes it); Power's and Log's write their factor into the bottom diff first, as Caffe's, which
+in place is the top diff."""
 import numpy as np
 
 from ...rules import clip, elu, exp, log, power, swish, threshold
@@ -45,15 +47,18 @@ def scaled_shifted(x, out, scale, shift):
 class NeuronArrayLayer(ArrayLayer):
     one_bottom = True
     in_place = True
-    # whether Caffe's backward formula can be read from the top alone (in place it must)
-    backward_from_top = False
+    # whether the layer has Caffe's backward in place (reading x and y from the blob)
+    backward_in_place = True
+    # Caffe's Power and Log: the factor written into the bottom diff, then multiplied by the
+    # top diff (the same memory in place: the factor squared)
+    factor_first = False
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         self.inplace = param.top[0] == param.bottom[0]
 
     def can_backward(self):
-        return self.backward_from_top or not self.inplace
+        return self.backward_in_place or not self.inplace
 
     def trains(self):
         return self.can_backward()
@@ -62,7 +67,11 @@ class NeuronArrayLayer(ArrayLayer):
         """``dx = dy * factor(x, y)``, assigned to the bottom diff."""
         dx = bottom_diffs[0]
         if dx is not None:
-            np.multiply(top_diffs[0], self.factor(bottoms[0], tops[0]), out=dx)
+            f = self.factor(bottoms[0], tops[0])
+            if self.factor_first:
+                np.copyto(dx, f)
+                f = dx
+            np.multiply(top_diffs[0], f, out=dx)
 
     def factor(self, x, y):
         """Caffe's Backward_cpu as ``dx / dy`` (float32)."""
@@ -78,7 +87,6 @@ class _Plain(NeuronArrayLayer):
 
 @register("Sigmoid")
 class Sigmoid(_Plain):
-    backward_from_top = True
 
     def forward(self, bottoms, tops, params):
         np.copyto(tops[0], caffe_sigmoid(bottoms[0]))
@@ -90,7 +98,6 @@ class Sigmoid(_Plain):
 
 @register("TanH")
 class TanH(_Plain):
-    backward_from_top = True
 
     def forward(self, bottoms, tops, params):
         np.tanh(bottoms[0], out=tops[0])
@@ -102,6 +109,7 @@ class TanH(_Plain):
 
 @register("AbsVal")
 class AbsVal(_Plain):
+    backward_in_place = False
     def forward(self, bottoms, tops, params):
         np.abs(bottoms[0], out=tops[0])
 
@@ -126,6 +134,7 @@ class BNLL(_Plain):
 
 @register("ReLU6")
 class ReLU6(_Plain):
+    backward_in_place = False
     def forward(self, bottoms, tops, params):
         lo, hi = RELU6_BOUNDS
         np.clip(bottoms[0], F32(lo), F32(hi), out=tops[0])
@@ -158,13 +167,11 @@ class Clip(NeuronArrayLayer):
 @register("ELU")
 class ELU(NeuronArrayLayer):
     """ELU (:mod:`caffe_compat.rules.elu`): ``max(x, 0) + alpha (exp(min(x, 0)) - 1)`` in
-    float32 (exp minus one, as Caffe); backward ``dy ((x > 0) + (alpha + y) (x <= 0))``, which
-    in place reads the signs from the top (the same as the bottom's for ``alpha >= 0``)."""
+    float32 (exp minus one, as Caffe); backward ``dy ((x > 0) + (alpha + y) (x <= 0))``."""
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         self.alpha = F32(elu.elu_rule(param).alpha)
-        self.backward_from_top = bool(self.alpha >= 0)
 
     def forward(self, bottoms, tops, params):
         x, y = bottoms[0], tops[0]
@@ -181,8 +188,7 @@ class ELU(NeuronArrayLayer):
 @register("Exp")
 class Exp(NeuronArrayLayer):
     """Exp (:mod:`caffe_compat.rules.exp`): ``outer exp(inner x)`` in float32 with Caffe's
-    float constants; backward ``dy y inner`` (from the top: in place allowed)."""
-    backward_from_top = True
+    float constants; backward ``dy y inner``."""
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -214,6 +220,7 @@ class Exp(NeuronArrayLayer):
 class Log(NeuronArrayLayer):
     """Log (:mod:`caffe_compat.rules.log`): ``base_scale ln(shift + scale x)`` in float32 with
     Caffe's float constants and steps; backward ``dy backward_num_scale / (shift + scale x)``."""
+    factor_first = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -244,14 +251,13 @@ class Power(NeuronArrayLayer):
     """Power (:mod:`caffe_compat.rules.power`): Caffe's PowerLayer steps in float32 (scale,
     shift and power each applied only where it changes the value; the constant output where
     ``power * scale`` is 0) and its Backward_cpu's special forms."""
+    factor_first = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
         rule = self.rule = power.power_rule(param)
         self.power, self.scale, self.shift = F32(rule.power), F32(rule.scale), F32(rule.shift)
         self.diff_scale = F32(rule.diff_scale)
-        # reads only the top where the factor is a constant
-        self.backward_from_top = bool(self.diff_scale == 0 or self.power == 1)
 
     def _base(self, x, out):
         return scaled_shifted(x, out, self.scale, self.shift)
@@ -295,6 +301,7 @@ class Mish(NeuronArrayLayer):
     float32 with a softplus that does not overflow (``logaddexp(0, x)``); backward ``tanh(sp)
     + x sigmoid(x) (1 - tanh(sp)^2)`` (torch's formula), which reads the bottom (not in
     place)."""
+    backward_in_place = False
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0]
@@ -311,7 +318,8 @@ class Mish(NeuronArrayLayer):
 class Swish(NeuronArrayLayer):
     """Swish: ``x * sigmoid(beta x)`` (``beta`` default 1) with Caffe's sigmoid, ``0.5 tanh(0.5
     t) + 0.5`` in double rounded to float32, as the torch layer; backward Caffe's ``dy (beta y
-    + s (1 - beta y))`` with ``s = sigmoid(beta x)``, which reads the bottom (not in place)."""
+    + s (1 - beta y))`` with ``s = sigmoid(beta x)`` kept from the forward (Caffe's
+    sigmoid_output_: in place, x is gone)."""
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
@@ -319,12 +327,12 @@ class Swish(NeuronArrayLayer):
 
     def forward(self, bottoms, tops, params):
         x = bottoms[0]
-        np.multiply(x, caffe_sigmoid(x * self.beta), out=tops[0])
+        self.sigmoid = caffe_sigmoid(x * self.beta)
+        np.multiply(x, self.sigmoid, out=tops[0])
 
     def factor(self, x, y):
-        s = caffe_sigmoid(x * self.beta)
         by = self.beta * y
-        return by + s * (F32(1) - by)
+        return by + self.sigmoid * (F32(1) - by)
 
 
 @register("Threshold")
@@ -333,7 +341,6 @@ class Threshold(NeuronArrayLayer):
     ``0``. Caffe has no Backward_cpu for it (NOT_IMPLEMENTED): no gradient passes through it,
     as in the torch engine: force_backward does not reach its bottom, and where its bottom
     needs a diff (a layer with parameters below it) that diff is 0."""
-    backward_from_top = True
 
     def __init__(self, param, bottom_shapes, phase):
         super().__init__(param, bottom_shapes, phase)
