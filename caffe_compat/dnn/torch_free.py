@@ -38,7 +38,8 @@ class TorchFreeMixin:
         net = onnx_path.TorchFreeNet(layers, self._inputs, weights_fn, name=name or "net",
                                      source=source)
         if "torch" in sys.modules:      # our forward costs no import: the trial checks against it
-            net.reference = self._reference_forward
+            net.reference = lambda shapes, blobs, feed: self._torch_forward(
+                self._engine(tuple(shapes)), blobs, feed)      # our torch forward's arrays
         shapes = self._declared_shapes()
         if None not in shapes:
             from ..errors import NetError
@@ -52,10 +53,6 @@ class TorchFreeMixin:
                 self._torch_free_refused(str(exc))
                 return None
         return net
-
-    def _reference_forward(self, shapes, blobs, feed):
-        """Our torch forward's arrays of ``blobs`` for ``feed`` (inputs of ``shapes``)."""
-        return self._torch_forward(self._engine(tuple(shapes)), blobs, feed)
 
     def _torch_free_refused(self, why):
         """The torch path runs this net from its reading on, because of ``why``: said once

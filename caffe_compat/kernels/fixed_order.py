@@ -164,10 +164,6 @@ def is_pointwise(x, weight, stride, pad, dilation, group):
             and tuple(dilation) == (1, 1) and x.dtype == weight.dtype)
 
 
-def _products(pairs):
-    return [torch.mm(a, b) for a, b in pairs]
-
-
 def pointwise_grads(grad, x, weight, need_input, need_weight):
     """``(input gradient, weight gradient)`` of a 1x1 convolution of one image
     (:func:`is_pointwise`; None where not needed), with the same bits at any thread count.
@@ -200,8 +196,8 @@ def pointwise_grads(grad, x, weight, need_input, need_weight):
             second.append((gm[half:], xm.t()))
         else:
             first.append((gm, xm.t()))
-    done, rest = _on_one_thread(_both, _products, (first,), (second,),
-                                bool(second) and _helper_free())
+    done, rest = _on_one_thread(_both, lambda pairs: [torch.mm(a, b) for a, b in pairs],
+                                (first,), (second,), bool(second) and _helper_free())
     gx = gw = None
     if need_input:
         gx = (torch.cat([done[0], rest[0]]) if split else done[0]).view_as(x)

@@ -32,7 +32,10 @@ class _CaffeBackward(torch.autograd.Function):
         return ctx.bwd(x, y, dy), None, None
 
 
-class _BlobRead(torch.autograd.Function):
+class BlobRead(torch.autograd.Function):
+    """``apply(x, layer, values, name)``: ``layer.forward(x)`` whose gradient is
+    ``layer.in_place_backward(x, values[name], dy)``, the blob read when the backward runs."""
+
     @staticmethod
     def forward(ctx, x, layer, values, name):
         ctx.save_for_backward(x)
@@ -43,12 +46,6 @@ class _BlobRead(torch.autograd.Function):
     def backward(ctx, dy):
         data = ctx.values[ctx.name].detach()
         return ctx.layer.in_place_backward(ctx.saved_tensors[0], data, dy), None, None, None
-
-
-def blob_read(layer, x, values, name):
-    """``layer.forward(x)`` whose gradient is ``layer.in_place_backward(x, values[name], dy)``,
-    ``values[name]`` read when the backward runs (the blob as the forward left it)."""
-    return _BlobRead.apply(x, layer, values, name)
 
 
 def elementwise(x, fwd, bwd):

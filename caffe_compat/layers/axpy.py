@@ -11,10 +11,7 @@ class Axpy(Layer):
     exact_bottoms = 3
     exact_tops = 1
     item_wise = True
-
-    def __init__(self, param, bottom_shapes, phase="TEST"):
-        super().__init__(param, bottom_shapes, phase)
-        self.top_shapes(self.bottom_shapes)
+    shapes_at_setup = True
 
     def top_shapes(self, bottom_shapes):
         return [axpy_top_shape(self.param, bottom_shapes)]

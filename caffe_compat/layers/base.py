@@ -84,6 +84,8 @@ class Layer(nn.Module):
         self._blob_order = []
         if self.rule_of is not None:
             self.rule = self.rule_of(param, self.bottom_shapes)
+        if self.shapes_at_setup:         # top_shapes' refusals at set-up, as Caffe's Reshape
+            self.top_shapes(self.bottom_shapes)
 
     # ----------------------------------------------------------------- parameters
     def add_blob(self, name, shape, dtype=torch.float32):
@@ -126,19 +128,19 @@ class Layer(nn.Module):
 
     # ----------------------------------------------------------------- behaviour
     # True for layers that compute each item (index of axis 0) from that item alone, so that an
-    # inference batch can be run in chunks; layers with an ``axis`` refine it in per_item().
+    # inference batch can be run in chunks (a property where the layer's parameters decide).
     item_wise = False
+    shapes_at_setup = False
     # An in-place variant ``forward_inplace(x)`` the net may call without autograd when the
     # layer is in place in Caffe and its bottom is a fresh tensor that nothing else holds.
     forward_inplace = None
     # ``in_place_backward(x, data, dy)``: the bottom diff Caffe's Backward_cpu gives when the
     # layer runs in place, reading its bottom and top data from the blob as the forward left it
-    # (``data``; ``x`` the input); None where that is the gradient autograd takes. A layer whose
-    # backward run alone in place is that gradient sets ``in_place_alone_exact``; one that reads
-    # only the signs of the data, ``reads_signs`` (and a layer whose output in place is positive
-    # exactly where its input is, or passes no diff, ``keeps_signs``: Dropout).
+    # (``data``; ``x`` the input); None where that is the gradient autograd takes. ``reads_signs``:
+    # it reads only the data's signs (ReLU), which a ``keeps_signs`` layer in place after it
+    # leaves as they were where a diff passes (Dropout).
     in_place_backward = None
-    in_place_alone_exact = reads_signs = keeps_signs = False
+    reads_signs = keeps_signs = False
 
     # Caffe's Forward_cpu / Backward_cpu as two explicit calls, for the training passes that
     # run layer by layer without autograd (:mod:`caffe_compat.net.train_plan`, pycaffe's
@@ -159,10 +161,6 @@ class Layer(nn.Module):
     def explicit_ready(self):
         """Whether :attr:`explicit_forward` / :attr:`explicit_backward` apply now."""
         return self.explicit_forward is not None
-
-    def per_item(self):
-        """Whether the layer's output for item n depends only on item n of its bottoms."""
-        return self.item_wise
 
     def allow_force_backward(self, bottom_index):
         """Caffe's AllowForceBackward: loss layers refuse it on their label input."""

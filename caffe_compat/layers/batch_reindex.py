@@ -15,10 +15,7 @@ from ..rules.batch_reindex import batch_reindex_top_shape
 class BatchReindex(Layer):
     exact_bottoms = 2
     exact_tops = 1
-
-    def __init__(self, param, bottom_shapes, phase="TEST"):
-        super().__init__(param, bottom_shapes, phase)
-        self.top_shapes(self.bottom_shapes)
+    shapes_at_setup = True
 
     def allow_force_backward(self, bottom_index):
         return bottom_index == 0

@@ -172,8 +172,7 @@ class _ConvBase(Layer):
         for name, shape in zip(self.blob_names, rule.param_shapes()):
             self.add_blob(name, shape)
 
-    def per_item(self):
-        return self.axis >= 1
+    item_wise = property(lambda self: self.axis >= 1)
 
     def _pad_far(self, x):
         """``x`` (N, C, *spatial) with the zeros Caffe's im2col reads past its end

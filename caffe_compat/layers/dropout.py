@@ -23,8 +23,7 @@ class Dropout(Layer):
         self.ratio, self.scale_train = self.rule.ratio, self.rule.scale_train
         self.generator = None
 
-    def per_item(self):
-        return self.phase != "TRAIN" or self.ratio == 0.0
+    item_wise = property(lambda self: self.phase != "TRAIN" or self.ratio == 0.0)
 
     def forward(self, x):
         if self.phase != "TRAIN" or self.ratio == 0.0:

@@ -31,8 +31,7 @@ class Im2col(Layer):
         self.kernel, self.stride = list(rule.kernel), list(rule.stride)
         self.pad, self.dilation = list(rule.pad), list(rule.dilation)
 
-    def per_item(self):
-        return self.axis >= 1
+    item_wise = property(lambda self: self.axis >= 1)
 
     def top_shapes(self, bottom_shapes):
         return [self.rule.top_shape(bottom_shapes[0])]

@@ -77,8 +77,7 @@ class InnerProduct(Layer):
         for name, shape in zip(self.blob_names, rule.param_shapes()):
             self.add_blob(name, shape)
 
-    def per_item(self):
-        return self.axis >= 1
+    item_wise = property(lambda self: self.axis >= 1)
 
     def forward(self, x):
         lead = x.shape[:self.axis]

@@ -103,9 +103,7 @@ class MultinomialLogisticLoss(LossLayer):
     0 elsewhere -- applied even where the 1e-20 clamp is active (autograd would give 0 there).
     """
 
-    def __init__(self, param, bottom_shapes, phase="TEST"):
-        super().__init__(param, bottom_shapes, phase)
-        self.top_shapes(self.bottom_shapes)
+    shapes_at_setup = True
 
     def top_shapes(self, bottom_shapes):
         super().top_shapes(bottom_shapes)

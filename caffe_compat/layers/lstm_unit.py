@@ -84,10 +84,7 @@ def lstm_unit(c_prev, x, cont):
 class LSTMUnit(Layer):
     exact_bottoms = 3
     exact_tops = 2
-
-    def __init__(self, param, bottom_shapes, phase="TEST"):
-        super().__init__(param, bottom_shapes, phase)
-        self.top_shapes(self.bottom_shapes)
+    shapes_at_setup = True
 
     def allow_force_backward(self, bottom_index):
         return bottom_index != 2

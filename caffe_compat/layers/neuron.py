@@ -39,7 +39,6 @@ class Sigmoid(FormulaNeuronLayer):
     """Sigmoid as Caffe computes it: ``0.5 * tanh(0.5 x) + 0.5`` (in double, stored as float);
     backward ``dy * y * (1 - y)`` from the stored output."""
 
-    in_place_alone_exact = True
     _fwd = staticmethod(caffe_sigmoid)
 
     def _bwd(self, x, y, dy):
@@ -49,8 +48,6 @@ class Sigmoid(FormulaNeuronLayer):
 @register_layer("TanH")
 class TanH(FormulaNeuronLayer):
     """``tanh(x)``; backward ``dy * (1 - y^2)`` (what torch's tanh backward computes)."""
-
-    in_place_alone_exact = True
 
     def forward(self, x):
         return torch.tanh(x)
@@ -118,8 +115,7 @@ class ReLU(FormulaNeuronLayer):
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
         self.slope = relu_slope(param)
-        # y > 0 exactly where x > 0, and only the signs are read
-        self.in_place_alone_exact = self.reads_signs = self.slope >= 0.0
+        self.reads_signs = self.slope >= 0.0        # y > 0 exactly where x > 0
 
     def _bwd(self, x, y, dy):
         return dy * ((x > 0).to(dy.dtype) + self.slope * (x <= 0).to(dy.dtype))
@@ -157,8 +153,6 @@ class ELU(FormulaNeuronLayer):
     Caffe's backward uses the output: ``dy * (x > 0 ? 1 : alpha + y)``, so at ``x == 0`` the
     gradient is ``alpha`` rather than 1.
     """
-
-    in_place_alone_exact = True
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)
@@ -235,8 +229,6 @@ class Exp(FormulaNeuronLayer):
     ``outer = base ^ shift`` (``exp(shift)`` for base e, 1 when shift is 0); backward
     ``dy * y * inner``. ``base`` must be -1 or positive.
     """
-
-    in_place_alone_exact = True
 
     def __init__(self, param, bottom_shapes, phase="TEST"):
         super().__init__(param, bottom_shapes, phase)

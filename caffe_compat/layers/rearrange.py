@@ -70,8 +70,7 @@ class Permute(Layer):
         super().__init__(param, bottom_shapes, phase)
         self.order = list(self.rule.order)
 
-    def per_item(self):
-        return self.order[0] == 0
+    item_wise = property(lambda self: self.order[0] == 0)
 
     def forward(self, x):
         return x.permute(self.order).contiguous()
@@ -208,10 +207,7 @@ class Crop(Layer):
     """
     exact_bottoms = 2
     exact_tops = 1
-
-    def __init__(self, param, bottom_shapes, phase="TEST"):
-        super().__init__(param, bottom_shapes, phase)
-        self.top_shapes(self.bottom_shapes)
+    shapes_at_setup = True
 
     def _window(self, shape, ref):
         rule = crop_rule(self.param, [shape, ref])

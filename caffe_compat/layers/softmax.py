@@ -19,8 +19,7 @@ class Softmax(Layer):
         super().__init__(param, bottom_shapes, phase)
         self.axis = softmax_axis(param, self.bottom_shapes[0])
 
-    def per_item(self):
-        return self.axis >= 1
+    item_wise = property(lambda self: self.axis >= 1)
 
     def top_shapes(self, bottom_shapes):
         return [bottom_shapes[0]]

@@ -142,18 +142,18 @@ class NetBuildMixin:
 
     def _find_blob_readers(self):
         """``{index: blob}`` of the layers run in place whose Caffe backward reads the blob's
-        data other than as autograd's gradient would (:attr:`Layer.in_place_backward`): the
-        blob holds what the forward left there, a later in-place layer's output where one
-        follows (conv, then ReLU and Scale in place). They take no explicit calls."""
+        data (:attr:`Layer.in_place_backward`) as the forward left it, a later in-place layer's
+        output where one follows (conv, then ReLU and Scale in place); not a ReLU whose signs
+        stay (alone, or before Dropout): autograd's gradient is Caffe's there, with the
+        explicit calls, which the others give up."""
         out, later = {}, {}         # blob -> the layers writing it in place after this one
         for node, key, _, _ in reversed(self._nodes):
             module = self.layers[key]
             if len(node.bottoms) == 1 and node.tops == node.bottoms:
-                blob = node.tops[0]
-                after = later.setdefault(blob, [])
-                if module.in_place_backward is not None and (not module.in_place_alone_exact or any(
-                        not (module.reads_signs and w.keeps_signs) for w in after)):
-                    out[node.index] = blob
+                after = later.setdefault(node.tops[0], [])
+                if module.in_place_backward is not None and not (
+                        module.reads_signs and all(w.keeps_signs for w in after)):
+                    out[node.index] = node.tops[0]
                     module.explicit_forward = None
                 after.append(module)
         return out

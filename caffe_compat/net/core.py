@@ -25,7 +25,7 @@ from .graph import build_graph, phase_name
 from ..io import prototxt as prototxt_io
 from ..io.upgrade import upgrade_net
 from ..kernels import blas_order, collector
-from ..layers._neuron import blob_read
+from ..layers._neuron import BlobRead
 from ..layers._prefetching import PrefetchingDataLayer
 from . import reshape, write_count
 from .engine_route import EngineRoute
@@ -114,7 +114,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
         self._share_and_collect_params()
         self.blobs = collections.OrderedDict(
             (n, Blob(n, self._blob_shapes[n])) for n in self.graph.blob_names)
-        self._per_item = all(self.layers[key].per_item() for _, key, _, _ in self._nodes) \
+        self._per_item = all(self.layers[key].item_wise for _, key, _, _ in self._nodes) \
             and not any(self.layers[key].is_data for _, key, _, _ in self._nodes)
         self._exclusive_inplace = self._find_exclusive_inplace()
         self._blob_readers = self._find_blob_readers()
@@ -383,7 +383,7 @@ class Net(NetBuildMixin, NetWeightsMixin, nn.Module):
                 if inplace and index in self._exclusive_inplace:
                     tops = module.forward_inplace(bottoms[0])
                 elif not inplace and index in readers:
-                    tops = blob_read(module, bottoms[0], values, out_names[0])
+                    tops = BlobRead.apply(bottoms[0], module, values, out_names[0])
                 else:
                     tops = module(*bottoms)
                 if isinstance(tops, torch.Tensor):

@@ -9,7 +9,7 @@ CHECKs: an axis out of range, a bottom whose ``K`` differs from the weights'.
 from __future__ import annotations
 
 import math
-from .convolution import canonical_axis
+from .convolution import ConvolutionRule, canonical_axis
 from .record import frozen
 from .refusal import refuse
 
@@ -32,9 +32,7 @@ class InnerProductRule:
     def weight_shape(self):
         return (self.k, self.num_output) if self.transpose else (self.num_output, self.k)
 
-    def param_shapes(self):
-        shapes = [self.weight_shape()]
-        return shapes + [(self.num_output,)] if self.bias_term else shapes
+    param_shapes = ConvolutionRule.param_shapes      # the weights, then the bias if any
 
     def fillers(self):
         """The FillerParameter of each parameter blob (weights, then the bias if any)."""
