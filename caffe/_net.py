@@ -121,7 +121,7 @@ class Net:
             self.copy_from(weights)
         if on_arrays:
             return
-        self._follow_mode()          # GPU mode: the device copies are made as they are needed
+        _placement.follow_mode(self)  # GPU mode: the device copies are made as they are needed
         if why:             # said once the torch engine holds the net: not before its error
             self._fallback(why[0])
 
@@ -132,11 +132,6 @@ class Net:
         from caffe_compat.diagnostics import engine_notice
         self._engine_reason = why
         engine_notice.fallback(self._source[0], "pycaffe's array engine (numpy)", why)
-
-    def _follow_mode(self, by_solver=False):
-        """Place the net's memory for the mode current now
-        (:func:`caffe._placement.follow_mode`)."""
-        _placement.follow_mode(self, by_solver)
 
     @property
     def engine(self):
@@ -316,7 +311,7 @@ class Net:
 
     # ------------------------------------------------------------------ passes
     def _forward(self, start, end):
-        self._follow_mode()
+        _placement.follow_mode(self)
         if self._arrays is not None and self._arrays.unfilled:
             self._to_torch()             # a parameter only torch fills: torch runs the net
         if self._arrays is not None:
@@ -344,7 +339,7 @@ class Net:
             raise LayerNameError(str(e)) from None
 
     def _backward(self, start, end):
-        self._follow_mode()
+        _placement.follow_mode(self)
         (self._arrays if self._arrays is not None else self._store).backward(start, end)
 
     def forward(self, blobs=None, start=None, end=None, **kwargs):
@@ -538,8 +533,8 @@ class Net:
             return
         from caffe_compat.solvers.nets import share_trained_layers
         if isinstance(other, Net):       # both in the mode current now, as they will run
-            self._follow_mode()
-            other._follow_mode()
+            _placement.follow_mode(self)
+            _placement.follow_mode(other)
         share_trained_layers(self._net, other._net if isinstance(other, Net) else other)
 
     def save(self, filename):

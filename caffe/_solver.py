@@ -16,26 +16,13 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 
-from . import _mode
+from . import _mode, _placement
 from ._net import Net, _array_engine_allowed
 
 __all__ = ["SGDSolver", "NesterovSolver", "AdaGradSolver", "RMSPropSolver", "AdaDeltaSolver",
            "AdamSolver", "get_solver", "NCCL"]
-
-
-class _Callback:
-    """The engine solver's callback calling ``on_start()`` and ``on_gradients_ready()`` (a
-    :class:`NCCL`'s for Caffe's ``add_callback(nccl)``)."""
-
-    def __init__(self, on_start, on_gradients_ready):
-        self._start, self._ready = on_start, on_gradients_ready
-
-    def on_start(self, solver):
-        self._start()
-
-    def on_gradients_ready(self, solver):
-        self._ready()
 
 
 class Solver:
@@ -123,7 +110,7 @@ class Solver:
         import torch
         device = _mode.device()                  # no usable device: an error here
         for net in [self.net] + self._test_nets:
-            net._follow_mode(by_solver=True)
+            _placement.follow_mode(net, by_solver=True)
         engine = self._solver
         engine.device = torch.device(device)
         engine.history = [h.to(device) for h in engine.history]
@@ -165,7 +152,9 @@ class Solver:
         ``add_callback(nccl)``)."""
         if on_gradients_ready is None and isinstance(on_start, NCCL):
             on_start, on_gradients_ready = on_start.on_start, on_start.on_gradients_ready
-        self._solver.add_callback(_Callback(on_start, on_gradients_ready))
+        self._solver.add_callback(types.SimpleNamespace(
+            on_start=lambda solver: on_start(),
+            on_gradients_ready=lambda solver: on_gradients_ready()))
 
     def share_weights(self, net):
         """Make ``net`` use the training net's parameters (layers of the same name)."""

@@ -15,13 +15,6 @@ import torch
 from caffe_compat.net import param_memory
 
 
-def _engine_run(store):
-    """``store``'s engine run (:meth:`caffe_compat.net.synced_memory.NetMemory.engine_run`) on
-    a device; nothing on the CPU."""
-    memory = store.memory
-    return memory.engine_run() if memory is not None else contextlib.nullcontext()
-
-
 @functools.lru_cache(maxsize=None)
 def _pycaffe_engine_class(base):
     """``base`` (an engine solver class) iterating through the pycaffe net's blobs (one class
@@ -125,7 +118,9 @@ def _pycaffe_engine_class(base):
 
         def test(self, test_net_id=0):
             # a test pass is one run: arrays Python holds are counted once, refreshed after
-            with _engine_run(self._owner._test_nets[test_net_id]._store):
+            # (NetMemory.engine_run, on a device; nothing on the CPU)
+            memory = self._owner._test_nets[test_net_id]._store.memory
+            with memory.engine_run() if memory is not None else contextlib.nullcontext():
                 return super().test(test_net_id)
 
         def _last_outputs(self):

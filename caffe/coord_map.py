@@ -90,11 +90,6 @@ def inverse(coord_map):
     return axis, 1 / a, -b / a
 
 
-def _mapped_bottoms(top):
-    # a Crop's second bottom only gives the size: only the cropped one is walked
-    return top.fn.inputs[:1] if top.fn.type_name == "Crop" else top.fn.inputs
-
-
 def _walk(start, stop_at=None):
     """Maps from ``start`` to each top reachable backwards through mapped layers; with
     ``stop_at`` (a dict of maps), returns (top, map) at the first top found in it."""
@@ -108,7 +103,8 @@ def _walk(start, stop_at=None):
             step = coord_map(top.fn)
         except UndefinedMapException:
             continue
-        for bottom in _mapped_bottoms(top):
+        # a Crop's second bottom only gives the size: only the cropped one is walked
+        for bottom in top.fn.inputs[:1] if top.fn.type_name == "Crop" else top.fn.inputs:
             maps[bottom] = compose(maps[top], step)
             frontier.append(bottom)
     return None if stop_at is not None else maps

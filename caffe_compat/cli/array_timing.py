@@ -9,29 +9,21 @@ from __future__ import annotations
 import os
 
 
-def _array_net(args, phase):
-    """``(ArrayNet, upgraded NetParameter)`` for ``time``'s flags, or None."""
+def time_on_arrays(args, phase, log):
+    """Run ``time`` for ``args`` on the array engine and return True, or return False (nothing
+    logged) when the array engine does not run this net."""
     if args.gpu or args.weights or args.source or getattr(args, "test_source", None) or \
             os.environ.get("CAFFE_COMPAT_ARRAY_NET", "1").strip() == "0":
-        return None
+        return False
     from ..array_net import build_array_net
     from ..io.prototxt import read_net
     try:
         net_param = read_net(args.model)
     except Exception:          # the torch engine's build reports it
-        return None
-    stages = args.stage.split(",")
-    net = build_array_net(net_param, phase, args.level, stages, allow_data=True)
-    return None if net is None else (net, net_param)
-
-
-def time_on_arrays(args, phase, log):
-    """Run ``time`` for ``args`` on the array engine and return True, or return False (nothing
-    logged) when the array engine does not run this net."""
-    built = _array_net(args, phase)
-    if built is None:
         return False
-    net, net_param = built
+    net = build_array_net(net_param, phase, args.level, args.stage.split(","), allow_data=True)
+    if net is None:
+        return False
     # every backward timed as Caffe runs it: weight gradients included, not left for a read
     # that the tool never makes (caffe_compat.array_net.deferred_grads)
     net.deferred.active = False

@@ -109,9 +109,7 @@ def _device_from_gpu_flag(flag, log, where, allow_cpu_fallback=False):
 
 def _make_log(args):
     from ..diagnostics.glog import SolverLog
-    files = []
-    if getattr(args, "log", None):
-        files.append(open(args.log, "a", encoding="utf-8"))
+    files = [open(args.log, "a", encoding="utf-8")] if getattr(args, "log", None) else []
     return SolverLog(stream=sys.stderr, files=files)
 
 

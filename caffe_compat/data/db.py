@@ -435,7 +435,9 @@ def create_db(path, backend):
         writer.commit()
         writer.close()
         writer = None
-        os.chmod(tmp, 0o777 & ~_umask())
+        mask = os.umask(0)            # the process's umask, read (and put back)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)
         os.rename(tmp, path)
     except BaseException:
         if writer is not None:
@@ -443,9 +445,3 @@ def create_db(path, backend):
                 writer.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

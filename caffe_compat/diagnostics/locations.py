@@ -185,6 +185,7 @@ def file_of(net_param):
 
 def source_of(net_param):
     """The :class:`NetSource` recorded for ``net_param``, or None."""
+    global _table_layers
     entry = _TABLE.get(id(net_param))
     if entry is None or entry[0] is not net_param:
         return None
@@ -193,20 +194,14 @@ def source_of(net_param):
         source = source.make()
         if source is None or not source.fits(net_param):
             if _TABLE.get(id(net_param)) is entry:
-                _forget(net_param)
+                del _TABLE[id(net_param)]
+                _table_layers -= entry[2]
             return None
         _store(net_param, source, entry[2])
     if not source.fits(net_param):
         return None
     _TABLE.move_to_end(id(net_param))
     return source
-
-
-def _forget(net_param):
-    global _table_layers
-    entry = _TABLE.pop(id(net_param), None)
-    if entry is not None:
-        _table_layers -= entry[2]
 
 
 def layer_source(net_param, index):

@@ -141,20 +141,16 @@ def get_pydot_graph(caffe_net, rankdir, label_edges=True, phase=None, display_lr
     return graph
 
 
-def _check_dot():
-    if shutil.which("dot") is None:
-        raise CaffeCompatError("drawing needs Graphviz's 'dot' program on PATH (e.g. apt-get "
-                               "install graphviz); use a '.raw' output to get the dot text "
-                               "without it")
-
-
 def draw_net(caffe_net, rankdir, ext="png", phase=None, display_lrm=False):
     """The drawing as bytes in format ``ext`` (png, svg, pdf, ...; ``raw``/``dot`` give the
     dot text without running Graphviz)."""
     graph = get_pydot_graph(caffe_net, rankdir, phase=phase, display_lrm=display_lrm)
     if ext in ("raw", "dot"):
         return graph.to_string().encode("utf-8")
-    _check_dot()
+    if shutil.which("dot") is None:
+        raise CaffeCompatError("drawing needs Graphviz's 'dot' program on PATH (e.g. apt-get "
+                               "install graphviz); use a '.raw' output to get the dot text "
+                               "without it")
     return graph.create(format=ext)
 
 

@@ -47,10 +47,6 @@ def _glog_time(line, year):
                              int(micro))
 
 
-def _created_year(path):
-    return datetime.datetime.fromtimestamp(os.path.getctime(path)).year
-
-
 class _Table:
     """The rows of one net's outputs: a row per iteration that printed them, complete once it
     has as many columns as the first row (the next output then starts a new row)."""
@@ -113,7 +109,8 @@ def parse_log(path_to_log):
     iteration, rate = -1, float("nan")
     with open(path_to_log, errors="replace") as f:
         started = False
-        for line, seconds in _timed_lines(f, _created_year(path_to_log)):
+        year = datetime.datetime.fromtimestamp(os.path.getctime(path_to_log)).year
+        for line, seconds in _timed_lines(f, year):
             found = _PATTERNS["iteration"].search(line)
             if found:
                 iteration, started = float(found["iteration"]), True

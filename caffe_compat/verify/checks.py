@@ -212,11 +212,8 @@ def compare_layer_case(type_name, index, example, folder, status):
 
 def layer_cases(types, workdir):
     """[(type, index, example, folder)] for every example of every type."""
-    out = []
-    for t in types:
-        for i, ex in enumerate(examples_for(t)):
-            out.append((t, i, ex, pathlib.Path(workdir) / "layers" / f"{t}_{i}"))
-    return out
+    return [(t, i, ex, pathlib.Path(workdir) / "layers" / f"{t}_{i}")
+            for t in types for i, ex in enumerate(examples_for(t))]
 
 
 # ------------------------------------------------------------------------------ training

@@ -11,17 +11,13 @@ import numpy as np
 N_IMAGES = 6
 
 
-def _image(rng, k):
-    h, w = 9 + (k * 5) % 7, 10 + (k * 3) % 8
-    return rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
-
-
 def _write_images(folder, rng):
     """N_IMAGES PNG files of varied sizes; returns [(name, H x W x 3 BGR pixels)]."""
     import cv2
     out = []
     for k in range(N_IMAGES):
-        img = _image(rng, k)
+        h, w = 9 + (k * 5) % 7, 10 + (k * 3) % 8
+        img = rng.randint(0, 256, (h, w, 3)).astype(np.uint8)
         name = f"img{k}.png"
         if not cv2.imwrite(str(folder / name), img):
             raise OSError(f"could not write {folder / name}")
