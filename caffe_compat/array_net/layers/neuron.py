@@ -87,7 +87,6 @@ class _Plain(NeuronArrayLayer):
 
 @register("Sigmoid")
 class Sigmoid(_Plain):
-
     def forward(self, bottoms, tops, params):
         np.copyto(tops[0], caffe_sigmoid(bottoms[0]))
 
@@ -98,7 +97,6 @@ class Sigmoid(_Plain):
 
 @register("TanH")
 class TanH(_Plain):
-
     def forward(self, bottoms, tops, params):
         np.tanh(bottoms[0], out=tops[0])
 
@@ -110,6 +108,7 @@ class TanH(_Plain):
 @register("AbsVal")
 class AbsVal(_Plain):
     backward_in_place = False
+
     def forward(self, bottoms, tops, params):
         np.abs(bottoms[0], out=tops[0])
 
@@ -135,6 +134,7 @@ class BNLL(_Plain):
 @register("ReLU6")
 class ReLU6(_Plain):
     backward_in_place = False
+
     def forward(self, bottoms, tops, params):
         lo, hi = RELU6_BOUNDS
         np.clip(bottoms[0], F32(lo), F32(hi), out=tops[0])
