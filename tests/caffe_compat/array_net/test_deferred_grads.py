@@ -141,11 +141,19 @@ def test_pycaffe_reads_the_settled_diffs(tmp_path):
 
 def test_caffe_time_times_the_weight_gradients(monkeypatch):
     """``caffe-compat time`` times the backward Caffe runs: its net defers nothing."""
+    import types
+
+    import caffe_compat.array_net
+    import caffe_compat.io.prototxt
     from caffe_compat.cli import array_timing
     arrays = _net()
     seen = []
-    monkeypatch.setattr(array_timing, "_array_net", lambda args, phase: (arrays, None))
+    monkeypatch.delenv("CAFFE_COMPAT_ARRAY_NET", raising=False)
+    monkeypatch.setattr(caffe_compat.io.prototxt, "read_net", lambda path: None)
+    monkeypatch.setattr(caffe_compat.array_net, "build_array_net", lambda *a, **k: arrays)
     monkeypatch.setattr(array_timing, "_time",
                         lambda args, phase, log, net, param: seen.append(net.deferred.active))
-    assert array_timing.time_on_arrays(None, "TEST", None)
+    args = types.SimpleNamespace(gpu=None, weights=None, source=None, model="net.prototxt",
+                                 level=0, stage="")
+    assert array_timing.time_on_arrays(args, "TEST", None)
     assert seen == [False]
