@@ -1,11 +1,7 @@
-"""Dropout (the rule in :mod:`caffe_compat.rules.dropout`). TRAIN's mask on the CPU is Caffe's:
-``caffe_rng_bernoulli(count, 1. - ratio)`` on Caffe's stream (:func:`thread_stream`), one draw
-``u`` a value in order, kept where ``u <= (1 - ratio) * (2^32 - 1)`` in double
-(boost::bernoulli_distribution<double>); on a device, torch's Bernoulli sampler on the layer's
-generator. Data-parallel ranks draw the whole batch's mask and keep their rows."""
+"""Dropout (the rule in :mod:`caffe_compat.rules.dropout`): TRAIN's mask drawn by torch's
+Bernoulli sampler on the layer's generator (per shard of a data-parallel batch)."""
 import torch
 
-from ..data.caffe_random import thread_stream
 from ..parallel import data_parallel as parallel
 from .base import Layer
 from .registry import register_layer
@@ -34,14 +30,11 @@ class Dropout(Layer):
             scale = self.rule.test_scale()
             return x if scale is None else x * scale
         rank, count = parallel.shard(self.phase)
-        # data-parallel: rows rank::N of the mask of the whole N x B batch (parallel.py)
-        shape = (x.shape[0] * count,) + tuple(x.shape[1:])
-        if x.device.type == "cpu":
-            kept = thread_stream().draw(x.numel() * count) <= int((1.0 - self.ratio) * 4294967295.0)
-            keep = torch.from_numpy(kept).reshape(shape)[rank::count].to(x.dtype)
-        else:
-            full = x.new_empty(shape)
+        if count > 1:   # rows rank::N of the mask of the whole N x B batch (parallel.py)
+            full = x.new_empty((x.shape[0] * count,) + tuple(x.shape[1:]))
             keep = full.bernoulli_(1.0 - self.ratio, generator=self.generator)[rank::count]
+        else:
+            keep = torch.empty_like(x).bernoulli_(1.0 - self.ratio, generator=self.generator)
         if not self.scale_train:
             return x * keep
         return x * keep * (1.0 / (1.0 - self.ratio))

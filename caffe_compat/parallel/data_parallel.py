@@ -26,7 +26,6 @@ import socket
 import numpy as np
 import torch
 
-from ..data.caffe_random import thread_stream
 from ..errors import SolverError
 
 _state = {"count": 1, "rank": 0, "multiprocess": False}
@@ -178,8 +177,7 @@ class GradientExchange:
         self.synced = False
 
     def broadcast(self):
-        """Rank 0's weights, history, iteration and Caffe stream to every rank (after a restore
-        too)."""
+        """Rank 0's weights, history and iteration to every rank (after a restore too)."""
         s = self.solver
         dev = _comm_device(s.device)
         with torch.no_grad():
@@ -196,11 +194,6 @@ class GradientExchange:
             it = torch.tensor([s.iter, s.current_step], dtype=torch.int64, device=dev)
             _collective("broadcasting the iteration", torch.distributed.broadcast, it, 0)
             s.iter, s.current_step = int(it[0]), int(it[1])
-            # rank 0's Caffe stream (its test nets drew from it): Dropout's masks in step
-            state = thread_stream().get_state()
-            st = torch.tensor(state["key"] + [state["pos"]], dtype=torch.int64, device=dev)
-            _collective("broadcasting Caffe's random stream", torch.distributed.broadcast, st, 0)
-            thread_stream().set_state(dict(state, key=st[:-1].tolist(), pos=int(st[-1])))
         self.synced = True
 
     def on_start(self, solver):

@@ -3,8 +3,7 @@
 Caffe saves neither in a snapshot, so a resumed Caffe run restarts every HDF5 list at row 0.
 Here every solver state gets a small sidecar ``<state>.datapos.json`` with the read position of
 each HDF5Data layer (train and test nets, with the C library's rand() state its shuffles draw
-from) and the state of the random generators (torch's, Caffe's stream that Dropout draws from
-on the CPU, each Dropout layer's own on a device), tied to
+from) and the state of the random generators (torch's, and each Dropout layer's own), tied to
 its solver state by a SHA-256; a run stopped at any iteration
 and resumed then continues bit-identically (on CPU) to an uninterrupted one.
 ``caffe_position=True`` restores Caffe's behaviour instead (reading restarts at row 0). A
@@ -21,7 +20,6 @@ import os
 
 import numpy as np
 
-from ..data.caffe_random import thread_stream
 from ..data.hdf5 import HDF5Source
 from ..errors import DataError, SolverError
 from ..io import caffemodel as caffemodel_io
@@ -94,8 +92,7 @@ class DataFeedMixin:
         import torch
         gens = {label: _b64(module.generator.get_state()) for label, module in self._generators()
                 if module.generator is not None}
-        rng = {"torch": _b64(torch.get_rng_state()), "generators": gens,
-               "caffe": thread_stream().get_state()}     # Dropout's masks on the CPU
+        rng = {"torch": _b64(torch.get_rng_state()), "generators": gens}
         if self._test_pass_start is not None:
             label, (saved_data, saved_gens) = self._test_pass_start
             if saved_data:
@@ -134,8 +131,6 @@ class DataFeedMixin:
         if "torch" in rng:
             import torch
             torch.set_rng_state(_unb64(rng["torch"]))
-        if "caffe" in rng:
-            thread_stream().set_state(rng["caffe"])
         for label, module in self._generators():
             state = rng.get("generators", {}).get(label)
             if state is not None and module.generator is not None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from caffe_compat import get_solver
-from caffe_compat.data.caffe_random import LIBC_RAND, thread_stream
+from caffe_compat.data.caffe_random import LIBC_RAND
 from caffe_compat.diagnostics.glog import SolverLog
 from caffe_compat.solvers import host_reads
 from tests.small_training import make_small
@@ -126,12 +126,10 @@ def test_reading_the_loss_between_displays_reads_the_kept_losses(folder, monkeyp
     LIBC_RAND.seed(1)       # the same shuffles: each solver as the first of a process
     deferred = get_solver("solver.prototxt", log=SolverLog(keep=True))
     deferred.defer_host_reads = True
-    # each solver's epochs and Dropout masks draw as if it ran alone
-    drawn, masks = LIBC_RAND.state(), thread_stream().get_state()
+    drawn = LIBC_RAND.state()     # each solver's epochs draw as if it ran alone
     for solver in (plain, deferred):
         solver.param.display = 100
         LIBC_RAND.set_state(drawn)
-        thread_stream().set_state(masks)
         solver.step(3)
     before = host_reads.reads
     assert deferred.last_loss.tobytes() == plain.last_loss.tobytes()
@@ -153,12 +151,10 @@ def test_without_display_the_kept_losses_are_bounded(folder, monkeypatch):
         solver.param.display = 0
         solver.param.test_interval = 0
         solver.param.average_loss = 3
-    # each solver's epochs and Dropout masks draw as if it ran alone
-    drawn, masks = LIBC_RAND.state(), thread_stream().get_state()
+    drawn = LIBC_RAND.state()     # each solver's epochs draw as if it ran alone
     plain.step(10)
     before = host_reads.reads
     LIBC_RAND.set_state(drawn)
-    thread_stream().set_state(masks)
     deferred.step(10)
     assert host_reads.reads - before == 2              # after iterations 3 and 7
     assert len(deferred._pending) == 2
