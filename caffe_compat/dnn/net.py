@@ -421,7 +421,8 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
                 self.__dict__["_route"] = Route(self, layer_ids, shapes, taken)
             return dict(zip(wanted, got))
         net = self._engine(shapes)
-        for layer in self._layers:           # OpenCV fails the forward too (!blobs.empty())
+        # read without a caffemodel: OpenCV fails the forward too (!blobs.empty())
+        for layer in self._layers if self._weights_source is None else ():
             if self._blobs_missing(layer, net.layer(layer["caffe_name"])):
                 raise NetError(f"{self._source}: layer '{layer['name']}' ({layer['type']}) has "
                                "no weights: the net was read without a caffemodel; pass it "

@@ -85,8 +85,9 @@ class FormulaNeuronLayer(NeuronLayer):
         return elementwise(x, self._fwd, self._bwd)
 
     def in_place_backward(self, x, data, dy):
-        if self.factor_first:
-            dy = self._bwd(data, data, torch.ones_like(dy))
+        if self.factor_first:                   # the factor, computed once, times itself
+            d = self._bwd(data, data, torch.ones_like(dy))
+            return d * d
         return self._bwd(data, data, dy)
 
 
