@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from caffe_compat.errors import NetError
-from caffe_compat.net.blob_view import BlobView
+from caffe_compat.net.blob_view import BlobVec, BlobView
 
 from . import _mode, _placement
 from ._arguments import net_arguments
@@ -228,8 +228,8 @@ class Net:
             for node in arrays.nodes:
                 values = arrays.params.get(node.name)
                 if values:
-                    out[node.name] = [ArrayParam(self, node.name, k)
-                                      for k in range(len(values))]
+                    out[node.name] = BlobVec(None, [ArrayParam(self, node.name, k)
+                                                    for k in range(len(values))])
             return out
         for name, layer in zip(self._layer_names, self.layers):
             if len(layer.blobs):

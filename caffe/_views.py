@@ -1,19 +1,19 @@
 """The objects pycaffe's ``caffe.Net`` hands out for its layers and parameters:
 ``net.layers[i]`` of a built-in layer (:class:`LayerView`) and ``net.params[layer][i]`` of a
 net on the array engine (:class:`ArrayParam`)."""
-import numpy as np
+from caffe_compat.net.blob_view import BlobDims, BlobVec
 
 
 class LayerView:
     """``net.layers[i]`` for a built-in layer: ``type``, ``blobs``, ``reshape``."""
 
     def __init__(self, net, index):
-        from caffe_compat.layers.python import BlobVec
+        from caffe_compat.layers.python import ParamBlob    # (a net on the torch engine)
         node, key, _, _ = net._net._nodes[index]
         self._module = net._net.layers[key]
         self.type = node.type
         self.name = node.name
-        self.blobs = BlobVec(self._module)
+        self.blobs = BlobVec(self._module, blob=ParamBlob)
 
     def setup(self, bottom, top):
         """The layer is set up with its net; this reshapes ``top`` for ``bottom``."""
@@ -28,7 +28,7 @@ class LayerView:
         return f"<caffe layer {self.name!r} ({self.type})>"
 
 
-class ArrayParam:
+class ArrayParam(BlobDims):
     """``net.params[layer][i]`` of a net on the array engine: the parameter's array and its
     diff; after the net moves to torch, the torch parameter (the same memory)."""
 
@@ -73,10 +73,6 @@ class ArrayParam:
         if arrays is not None:
             return tuple(arrays.params[self._layer][self._index].shape)
         return tuple(self.data.shape)
-
-    @property
-    def count(self):
-        return int(np.prod(self.shape, dtype=np.int64))
 
     def reshape(self, *shape):
         """Caffe's Blob::Reshape as the torch engine's ParamBlob has it (the net moves to torch)."""

@@ -16,6 +16,7 @@ _EXTRA_HINT = "install the pycaffe extra: pip install 'robust-lq-emotion[pycaffe
 def _skimage():
     try:
         import skimage
+        import skimage.color
         import skimage.io
         import skimage.transform
     except ImportError as e:  # pragma: no cover - the extra is part of the test install
@@ -226,11 +227,34 @@ class Transformer:
 
 
 # ------------------------------------------------------------------ images
+# modes whose pixels the reader of pycaffe's day (imageio 2's PIL plugin) converted, where
+# today's hands over the raw channels (a GIF: every frame)
+_CONVERTED = {"CMYK": "RGB", "YCbCr": "RGB", "LA": "RGBA", "PA": "RGBA"}
+
+
+def _imread(sk, filename, grey):
+    """scikit-image's imread(as_gray=grey) after imageio 2's conversions (``_CONVERTED``, a
+    GIF's first frame in RGB or RGBA); as_gray blends alpha onto white, as scikit-image did."""
+    from PIL import Image
+    try:
+        with Image.open(filename) as im:
+            mode = _CONVERTED.get(im.mode) or (im.format == "GIF" and (
+                "RGBA" if "transparency" in im.info else "RGB"))
+            pixels = np.asarray(im.convert(mode)) if mode else None
+    except OSError:                              # not PIL's: scikit-image's readers say
+        pixels = None
+    if pixels is None:
+        return sk.io.imread(filename, as_gray=grey)
+    if grey and pixels.shape[-1] == 4:
+        pixels = sk.color.rgba2rgb(pixels)
+    return sk.color.rgb2gray(pixels) if grey else pixels
+
+
 def load_image(filename, color=True):
     """An image as float32 in [0, 1]: H x W x 3 (RGB; grey images repeated) with ``color``,
     else H x W x 1 (colour images converted to intensity); alpha is dropped."""
     sk = _skimage()
-    pixels = sk.img_as_float(sk.io.imread(filename, as_gray=not color)).astype(np.float32)
+    pixels = sk.img_as_float(_imread(sk, filename, not color)).astype(np.float32)
     if pixels.ndim == 3:
         return pixels[..., :3]                  # RGB(A): the alpha channel left out
     plane = pixels[..., None]                   # one channel: H x W x 1

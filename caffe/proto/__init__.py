@@ -1,10 +1,10 @@
 """``caffe.proto.caffe_pb2``: the engine's generated Caffe schema under pycaffe's name.
 
-Importing it also makes ``str()`` of every Caffe message print as pycaffe prints it (protobuf's
-C++ text printer as pycaffe uses it: float and double fields as Python's ``str`` of the value,
-e.g. ``0.009999999776482582`` for a float 0.01 and ``1.0`` for 1), so a program writing
-``str(net_param)`` to a file writes pycaffe's bytes. The engine's own writers do not use
-``str()`` and are unaffected."""
+Importing it also makes ``str()`` and ``repr()`` of every Caffe message print as pycaffe
+prints it (protobuf's C++ text printer as pycaffe uses it: float and double fields as
+Python's ``str`` of the value, e.g. ``0.009999999776482582`` for a float 0.01 and ``1.0``
+for 1), so a program writing ``str(net_param)`` to a file writes pycaffe's bytes. The
+engine's own writers do not use ``str()`` and are unaffected."""
 import sys
 
 from caffe_compat.io.text_print import message_text, python_float
@@ -31,6 +31,6 @@ def _message_classes():
 
 
 for _cls in _message_classes():
-    _cls.__str__ = pycaffe_text
+    _cls.__str__ = _cls.__repr__ = pycaffe_text     # repr is str, as protobuf has it
 
 __all__ = ["caffe_pb2", "pycaffe_text"]

@@ -11,8 +11,9 @@ is the product of shape ``s`` from axis ``a``; ``karea`` the kernel's area; ``in
 * Pooling: ``total(output) * karea`` for MAX, ``* (karea + 1)`` otherwise (a global pooling
   counts a 1 x 1 kernel, as OpenCV before its first forward);
 * per element of the output: ReLU, PReLU, TanH, AbsVal, Log 1; ReLU6, ELU 2; Sigmoid, Exp,
-  Swish, Mish 3; BNLL 5; Power 2 (power 1) or 10; BatchNorm 3, Scale 2; Softmax 4;
-  Eltwise the number of inputs;
+  Swish, Mish 3; BNLL 5; Power 2 (power 1) or 10; BatchNorm 3; Softmax 4; Eltwise the
+  number of inputs; ROIPooling, PSROIPooling 2 (a pooling of another kind than MAX, of a
+  1 x 1 kernel); Scale 2 per element of its inputs (a second input's too);
 * LRN across channels: ``N * (min(k, C) * 2 * S + 4 * C * S) + (size + 2 * (C - size)) * S``
   with ``k = (size - 1) // 2``, ``S = total(input, 2)`` (the last term when ``k < C``); within
   a channel ``total(input) * (2 * size**2 + 2)``;
@@ -72,10 +73,12 @@ def _per_element(count, *type_names):
 
 
 _per_element(1, "ReLU", "PReLU", "TanH", "AbsVal", "Log")
-_per_element(2, "ReLU6", "ELU", "Scale")
+_per_element(2, "ReLU6", "ELU", "ROIPooling", "PSROIPooling")
 _per_element(3, "Sigmoid", "Exp", "Swish", "Mish", "BatchNorm")
 _per_element(4, "Softmax")
 _per_element(5, "BNLL")
+counts("Scale")(lambda lp, inputs, outputs, weights: 2 * sum(map(total, inputs)))
+counts("Eltwise")(lambda lp, inputs, outputs, weights: len(inputs) * sum(map(total, outputs)))
 
 
 @counts("Power")
@@ -83,11 +86,6 @@ def _power(lp, inputs, outputs, weights):
     from ..rules.power import power_rule
     per = 2 if power_rule(lp).power == 1 else 10
     return sum(total(o) * per for o in outputs)
-
-
-@counts("Eltwise")
-def _eltwise(lp, inputs, outputs, weights):
-    return sum(total(o) * len(inputs) for o in outputs)
 
 
 @counts("LRN")

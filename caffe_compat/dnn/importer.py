@@ -54,24 +54,29 @@ def split_inputs(layers, open_inputs=()):
 
 def opencv_layers(definition, engine):
     """One record per OpenCV layer: ``name`` (OpenCV's), ``caffe_name`` (the engine layer
-    computing it), ``type``, ``tops`` and ``engine_bottoms`` (the engine blobs it outputs and
-    reads), ``bottoms`` and ``raw_tops`` (the definition's blob names). ``definition`` holds
-    the layers with their unique names and the definition's blobs; ``engine`` the same layers with every in-place
-    top renamed to a blob of its own (bottoms renamed to match)."""
+    computing it), ``type`` (the layer table's), ``class`` (the layer object's), ``tops`` and
+    ``engine_bottoms`` (the engine blobs it outputs and reads), ``bottoms`` and ``raw_tops``
+    (the definition's blob names). ``definition`` holds the layers with their unique names
+    and the definition's blobs; ``engine`` the same layers with every in-place top renamed to
+    a blob of its own (bottoms renamed to match)."""
     records = []
     for raw, eng in zip(definition.layer, engine.layer):
         if raw.type == "Convolution" and len(raw.bottom) == len(raw.top):
             for j, top in enumerate(raw.top):
                 records.append({"name": top, "caffe_name": eng.name, "type": raw.type,
-                                "tops": [eng.top[j]], "bottoms": [raw.bottom[j]],
-                                "raw_tops": [top], "engine_bottoms": [eng.bottom[j]]})
+                                "class": raw.type, "tops": [eng.top[j]],
+                                "bottoms": [raw.bottom[j]], "raw_tops": [top],
+                                "engine_bottoms": [eng.bottom[j]]})
             continue
         tops = list(eng.top)
         if not tops and raw.type == "Silence":
             tops = list(eng.bottom[:1])          # a blank layer: its input is its output
-        records.append({"name": raw.name, "caffe_name": eng.name,
-                        "type": OPENCV_TYPES.get(raw.type, raw.type), "tops": tops,
-                        "bottoms": list(raw.bottom), "raw_tops": list(raw.top),
+        kind = OPENCV_TYPES.get(raw.type, raw.type)
+        # "class": the layer object's type: OpenCV makes a Dropout of Faster R-CNN's fork
+        # (scale_train: false) a Power layer scaling by 1 - ratio (its layer table keeps Dropout)
+        records.append({"name": raw.name, "caffe_name": eng.name, "type": kind, "class": "Power"
+                        if kind == "Dropout" and not raw.dropout_param.scale_train else kind,
+                        "tops": tops, "bottoms": list(raw.bottom), "raw_tops": list(raw.top),
                         "engine_bottoms": list(eng.bottom)})
     return records
 

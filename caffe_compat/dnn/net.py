@@ -137,8 +137,15 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
             self._full_weights()
         self._python_layers = python_layers.make_instances(self._param, self._weights)
         self._torch_free = self._lite_net()
-        if self._torch_free is None and None not in self._declared_shapes():
-            self._engine(self._declared_shapes())  # build once: errors show at read time
+        if self._torch_free is None and None not in self._declared_shapes() \
+                and not self._python_layers:  # OpenCV asks their shapes at the shapes fed only
+            try:
+                self._engine(self._declared_shapes())
+            except (NetError, WeightsError) as e:
+                # the declared shapes may be a placeholder (OpenPose's 1x3x1x1): as in OpenCV
+                # the shapes fed decide, and a forward at these raises it; an unknown type now
+                if isinstance(e, Warning) or getattr(e, "field", None) == "type":
+                    raise
 
     def _init_state(self, source, weights_source=None):
         self._source = source
@@ -289,7 +296,7 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         if layerId in (0, "_input") and not isinstance(layerId, bool):
             return Layer(self, 0, "_input", "")
         k = self._layer_index(layerId)
-        return Layer(self, k, self._layers[k - 1]["name"], self._layers[k - 1]["type"])
+        return Layer(self, k, self._layers[k - 1]["name"], self._layers[k - 1]["class"])
 
     def _layer_blobs(self, k):
         """Layer ``k``'s parameters, float32 copies in OpenCV's shapes (or the shapes they

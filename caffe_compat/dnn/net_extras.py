@@ -137,7 +137,7 @@ class NetExtrasMixin:
                 continue
             layer = self._layers[k - 1]
             weights = [tuple(p.shape) for p in net.layer(layer["caffe_name"]).blobs]
-            count += layer_flops(layer["type"], params[layer["caffe_name"]],
+            count += layer_flops(layer["class"], params[layer["caffe_name"]],
                                  [tuple(int(d) for d in a) for a in ins[k]],
                                  [tuple(int(d) for d in a) for a in outs[k]], weights)
         return count

@@ -7,6 +7,7 @@ import sys
 import time
 
 from .. import onnx_path
+from ..errors import NetError
 from . import opencv_threads
 from .constants import DNN_BACKEND_DEFAULT
 
@@ -42,16 +43,15 @@ class TorchFreeMixin:
                 self._engine(tuple(shapes)), blobs, feed)      # our torch forward's arrays
         shapes = self._declared_shapes()
         if None not in shapes:
-            from ..errors import NetError
             outputs = [t for k in self.getUnconnectedOutLayers() for t in
                        self._layers[k - 1]["tops"]]
             try:
                 net.check(shapes, outputs)
-            except (onnx_path.Unsupported, NetError) as exc:
-                # a NetError is what Caffe refuses: the torch path reads the net again and
-                # reports it with the file and line of the layer at fault
+            except onnx_path.Unsupported as exc:
                 self._torch_free_refused(str(exc))
                 return None
+            except NetError:    # at the declared shapes, which may be a placeholder: the
+                pass            # forward's shapes decide (OpenCV's rule), the torch path says why
         return net
 
     def _torch_free_refused(self, why):
@@ -118,6 +118,8 @@ class TorchFreeMixin:
             got = self._torch_free.run(shapes, wanted, self._fed)
         except onnx_path.Unsupported as exc:
             self._lite_off(str(exc))
+            return None
+        except NetError:       # the torch path answers, or says it with the layer's file:line
             return None
         finally:
             self._total = time.perf_counter_ns() - start

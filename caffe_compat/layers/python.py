@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import CaffeCompatError, NetError
+from ..net.blob_view import BlobDims, BlobVec
 from .base import Layer, mark_numpy_view
 from .registry import register_layer
 from ..rules.fields import declare
@@ -35,7 +36,7 @@ declare("torch", "Python", "PythonParameter", {"module", "layer", "param_str"},
                                         "multi-GPU training has its own net)"})
 
 
-class PythonBlob:
+class PythonBlob(BlobDims):
     """A blob as a Python layer sees it: numpy ``data`` and ``diff`` of one shape."""
 
     __slots__ = ("_data", "_diff")
@@ -57,22 +58,6 @@ class PythonBlob:
     @property
     def shape(self):
         return tuple(self._data.shape)
-
-    @property
-    def count(self):
-        return int(self._data.size)
-
-    def _legacy(self, i):
-        # Caffe's LegacyShape: axis i, or 1 past the last axis
-        shape = self.shape
-        if len(shape) > 4:
-            raise NetError(f"num/channels/height/width need at most 4 axes, shape is {shape}")
-        return (shape + (1,) * (4 - len(shape)))[i]
-
-    num = property(lambda self: self._legacy(0))
-    channels = property(lambda self: self._legacy(1))
-    height = property(lambda self: self._legacy(2))
-    width = property(lambda self: self._legacy(3))
 
     def reshape(self, *shape):
         """Give the blob ``shape`` (new zeroed storage when the shape changes)."""
@@ -136,10 +121,6 @@ class ParamBlob(PythonBlob):
         shape = self._view_shape()
         return tuple(self._param.shape) if shape is None else shape
 
-    @property
-    def count(self):
-        return int(self._param.numel())
-
     def reshape(self, *shape):
         """Caffe's Blob::Reshape of a parameter blob. The same element count: the data and
         diff keep their values, seen under ``shape`` (the engine keeps the layer's own shape;
@@ -169,30 +150,6 @@ class ParamBlob(PythonBlob):
 
     def __repr__(self):
         return f"ParamBlob({self._module.name!r}, {self._index}, shape={self.shape})"
-
-
-class BlobVec:
-    """``self.blobs`` of a Python layer: index, iterate, ``len``, ``add_blob(*shape)``."""
-
-    def __init__(self, module):
-        self._module = module
-
-    def add_blob(self, *shape):
-        m = self._module
-        m.add_blob(f"blob{len(m._blob_order)}", shape)
-        return self[len(self) - 1]
-
-    def __len__(self):
-        return len(self._module._blob_order)
-
-    def __getitem__(self, i):
-        blobs = self._module._blob_order
-        if isinstance(i, slice):
-            return [ParamBlob(self._module, k) for k in range(len(blobs))[i]]
-        return ParamBlob(self._module, range(len(blobs))[i])
-
-    def __iter__(self):
-        return (ParamBlob(self._module, k) for k in range(len(self)))
 
 
 class PythonLayer:
@@ -297,7 +254,7 @@ class Python(Layer):
         impl.layer_param = param
         impl.param_str = pp.param_str
         impl.phase = 0 if str(phase).upper() == "TRAIN" else 1
-        impl.blobs = BlobVec(self)
+        impl.blobs = BlobVec(self, blob=ParamBlob)
         object.__setattr__(self, "impl", impl)   # a plain attribute, not a submodule
         self._tops = None
         bottom = [PythonBlob(shape=tuple(s)) for s in bottom_shapes]

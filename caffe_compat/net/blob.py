@@ -8,13 +8,13 @@ output. A learnable parameter keeps Caffe's per-parameter settings (``lr_mult``,
 ParamSpec name belong to the first layer that names them)."""
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..errors import NetError
+from .blob_view import BlobDims
 
 
-class Blob:
+class Blob(BlobDims):
     """A named blob after the last forward: ``data`` (last in-place version) and ``diff``.
 
     As in Caffe, an in-place chain shares one blob: ``data`` is the output of the last layer
@@ -61,10 +61,6 @@ class Blob:
             ref = self._data if self._data is not None else torch.zeros(self.shape)
             return torch.zeros_like(ref)
         return t.grad
-
-    @property
-    def count(self):
-        return int(np.prod(self.shape, dtype=np.int64))
 
     def __repr__(self):
         return f"Blob({self.name!r}, shape={self.shape})"

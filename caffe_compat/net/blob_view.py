@@ -10,7 +10,26 @@ import math
 from ..errors import NetError
 
 
-class BlobView:
+class BlobDims:
+    """Blob's ``count`` and ``num``, ``channels``, ``height``, ``width`` of ``self.shape``
+    (Caffe's LegacyShape: 1 past the last axis; more than 4 axes refused)."""
+
+    __slots__ = ()
+    count = property(lambda self: int(math.prod(self.shape)))
+
+    def _axis(self, i):
+        shape = self.shape
+        if len(shape) > 4:
+            raise NetError(f"{self!r}: num/channels/height/width need at most 4 axes")
+        return (shape + (1,) * (4 - len(shape)))[i]
+
+    num = property(lambda self: self._axis(0))
+    channels = property(lambda self: self._axis(1))
+    height = property(lambda self: self._axis(2))
+    width = property(lambda self: self._axis(3))
+
+
+class BlobView(BlobDims):
     """A named blob of a store: ``data`` and ``diff`` are numpy views of its memory;
     ``reshape(*shape)`` gives it new storage."""
 
@@ -32,25 +51,37 @@ class BlobView:
     def shape(self):
         return tuple(self._store.blob_shape(self._name))
 
-    @property
-    def count(self):
-        return int(math.prod(self.shape))
-
-    def _axis(self, i):
-        shape = self.shape
-        if len(shape) > 4:
-            raise NetError(f"blob '{self._name}': num/channels/height/width need at most 4 "
-                           f"axes, shape is {shape}")
-        return (shape + (1,) * (4 - len(shape)))[i]
-
-    num = property(lambda self: self._axis(0))
-    channels = property(lambda self: self._axis(1))
-    height = property(lambda self: self._axis(2))
-    width = property(lambda self: self._axis(3))
-
     def reshape(self, *shape):
         """New storage of ``shape`` (views taken before no longer alias the blob)."""
         self._store.reshape_blob(self._name, shape)
 
     def __repr__(self):
         return f"Blob({self._name!r}, shape={self.shape})"
+
+
+class BlobVec:
+    """pycaffe's ``caffe._caffe.BlobVec``: a layer's parameter blobs (``net.params[name]``,
+    ``layer.blobs``, a Python layer's ``self.blobs``): index, iterate, ``len``,
+    ``add_blob(*shape)``; of a torch module, or of a list (the array engine's parameters)."""
+
+    def __init__(self, module, blobs=None, blob=None):
+        # blobs: a list (the array engine's); else blob(module, k), the module's k-th blob
+        self._module, self._blobs, self._blob = module, blobs, blob
+
+    def add_blob(self, *shape):
+        m = self._module
+        m.add_blob(f"blob{len(m._blob_order)}", shape)
+        return self[len(self) - 1]
+
+    def __len__(self):
+        return len(self._module._blob_order if self._blobs is None else self._blobs)
+
+    def __getitem__(self, i):
+        if self._blobs is not None:
+            return self._blobs[i]
+        if isinstance(i, slice):
+            return [self._blob(self._module, k) for k in range(len(self))[i]]
+        return self._blob(self._module, range(len(self))[i])
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))

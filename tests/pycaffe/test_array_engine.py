@@ -165,6 +165,20 @@ def test_layer_objects_move_the_net_to_torch(deploy):
     np.testing.assert_array_equal(net.params["ip"][0].data, before)
 
 
+def test_params_are_blobvecs_of_blobs_with_legacy_dims(deploy, monkeypatch):
+    """As pycaffe's: ``type(net.params[name]) is caffe._caffe.BlobVec`` (MobileNet-SSD's
+    merge_bn.py picks the layers to fold so) and each blob's num / channels / height / width
+    (1 past its last axis), on either engine."""
+    for net in (caffe.Net(deploy, caffe.TEST), _torch_net(deploy, monkeypatch)):
+        assert all(type(blobs) is caffe._caffe.BlobVec for blobs in net.params.values())
+        conv = net.params["conv1"]
+        assert len(conv) == len(list(conv)) == 2 and len(conv[:1]) == 1
+        assert [(b.num, b.channels, b.height, b.width) for b in conv] == [(6, 3, 3, 3),
+                                                                          (6, 1, 1, 1)]
+        assert net.params["ip"][0].channels == 6 * 6 * 6
+    assert type(net.layers[1].blobs) is caffe._caffe.BlobVec
+
+
 def test_a_parameter_reshape_is_the_torch_engines(deploy, monkeypatch):
     net, ref = caffe.Net(deploy, caffe.TEST), _torch_net(deploy, monkeypatch)
     _same_params(net, ref)

@@ -96,6 +96,23 @@ def test_load_image_matches_pycaffe(ref, name, color):
     np.testing.assert_allclose(image, expected, atol=TOL)
 
 
+MODES = FIXTURES / "image_modes"
+
+
+@pytest.mark.parametrize("name", ["cmyk.jpg", "grey_alpha.png", "palette.gif",
+                                  "palette_alpha.png"])
+@pytest.mark.parametrize("color", [True, False])
+def test_load_image_converts_modes_as_pycaffe(name, color):
+    """A CMYK JPEG (ImageNet holds some), grey with alpha, a GIF, a palette with a transparent
+    colour: the pixels real pycaffe's reader gave (converted to RGB or RGBA first; as_gray
+    blending alpha onto white), where today's readers hand over the raw channels or frames.
+    The same decoder and float arithmetic: 0 difference measured; TOL as above."""
+    expected = np.load(MODES / "modes.npz")[f"{name}/{color}"]
+    image = caffe.io.load_image(str(MODES / name), color=color)
+    assert image.dtype == np.float32 and image.shape == expected.shape
+    np.testing.assert_allclose(image, expected, atol=TOL)
+
+
 # ---- pycaffe's test_io: BlobProto and Datum conversions
 def test_blobproto_legacy_shape():
     blob = caffe.proto.caffe_pb2.BlobProto()

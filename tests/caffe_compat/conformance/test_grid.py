@@ -258,9 +258,15 @@ def test_what_caffe_refuses_every_engine_refuses_in_the_same_words(case, engine,
             return
         pytest.fail("the array engine accepted what Caffe refuses")
     from caffe_compat import dnn
+    from caffe_compat.io.prototxt import parse_net
     from tests.caffe_compat.onnx_path.helpers import lite_mode
-    with lite_mode("on"), pytest.raises(NetError) as got:
-        dnn.readNetFromCaffe(bufferProto=text.encode())
+    with lite_mode("on"):       # read (the declared shapes may be a placeholder), then run
+        net = dnn.readNetFromCaffe(bufferProto=text.encode())
+        for lp in parse_net(text).layer:
+            for top, shape in zip(lp.top, lp.input_param.shape if lp.type == "Input" else ()):
+                net.setInput(np.zeros(tuple(shape.dim), np.float32), top)
+        with pytest.raises(NetError) as got:
+            net.forward()
     assert words in str(got.value)
 
 

@@ -34,6 +34,38 @@ layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolutio
 '''
 GRAY_BLOBS = [("conv1", [(2, 1, 3, 3), (2,)], 1.0)]
 
+# a declared input that is a placeholder (OpenPose's deploy files: 1 x 3 x 1 x 1), too small for
+# the layers: the shapes fed decide, in OpenCV 4; PLACEHOLDER_PY adds a registered Python layer
+PLACEHOLDER = '''name: "placeholder"
+input: "data" input_dim: 1 input_dim: 3 input_dim: 1 input_dim: 1
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 2 kernel_size: 7 stride: 2 } }
+'''
+PLACEHOLDER_PY = PLACEHOLDER + ('layer { name: "cut" type: "Python" bottom: "conv1" top: "cut" '
+                                'python_param { module: "m" layer: "EdgeCut" } }\n')
+PLACEHOLDER_BLOBS = [("conv1", [(2, 3, 7, 7), (2,)], 1.0)]
+PLACEHOLDER_FED = (1, 3, 15, 15)
+
+
+class EdgeCut:
+    """A registered Python layer cutting a pixel off each side; it refuses a map of 2 pixels
+    or fewer. Records what OpenCV passes it."""
+
+    calls = []
+
+    def __init__(self, params, blobs):
+        EdgeCut.calls.append(("init",))
+
+    def getMemoryShapes(self, inputs):
+        EdgeCut.calls.append(("shapes", [tuple(int(d) for d in s) for s in inputs]))
+        n, c, h, w = inputs[0]
+        assert h > 2 and w > 2, "a map of 3 pixels or more is cut"
+        return [[n, c, h - 2, w - 2]]
+
+    def forward(self, inputs):
+        EdgeCut.calls.append(("forward", [tuple(a.shape) for a in inputs]))
+        return [inputs[0][:, :, 1:-1, 1:-1]]
+
+
 # layers whose parameters a registered Python layer receives (repeated, bool, enum, float)
 PARAMS = '''name: "params"
 layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
@@ -50,6 +82,7 @@ def _layer(name, type_, params="", bottoms=("data",), tops=None):
             + "".join(f'top: "{t}" ' for t in (tops or [name])) + params + " }\n")
 
 
+_ROIS = _layer("rois", "Reshape", "reshape_param { shape { dim: -1 dim: 5 } }")
 # one-layer nets whose getFLOPS OpenCV 4 counts (input 2 x 8 x 5 x 5; the blobs each needs)
 FLOPS_INPUT = (2, 8, 5, 5)
 FLOPS_CASES = {
@@ -78,6 +111,19 @@ FLOPS_CASES = {
                             for t in ("Sigmoid", "TanH", "AbsVal", "ELU", "BNLL", "Exp", "Log",
                                       "ReLU6", "Swish", "Mish", "Softmax", "Dropout", "Flatten")),
                     []),
+    # OpenCV's Pooling count, a 1 x 1 kernel, for each ROI pooling; rois: the input's values
+    "roi_pool": (_ROIS + _layer("c", "ROIPooling", "roi_pooling_param { pooled_h: 2 pooled_w: 2 "
+                                                   "spatial_scale: 0.5 }", ("data", "rois")), []),
+    "psroi_pool": (_ROIS + _layer("c", "PSROIPooling", "psroi_pooling_param { spatial_scale: 0.5 "
+                                                       "output_dim: 2 group_size: 2 }",
+                                  ("data", "rois")), []),
+    # a two-input Scale (SE-BN-Inception's) counts its second input too
+    "scale_two": (_layer("g", "Pooling", "pooling_param { pool: AVE global_pooling: true }")
+                  + _layer("f", "Flatten", bottoms=("g",))
+                  + _layer("c", "Scale", "scale_param { axis: 0 }", ("data", "f")), []),
+    # Faster R-CNN's fork: OpenCV makes the layer object a Power
+    "dropout_fork": (_layer("c", "Dropout", "dropout_param { dropout_ratio: 0.3 "
+                                            "scale_train: false }"), []),
     "bn_scale": (_layer("bn", "BatchNorm") + _layer("sc", "Scale", "scale_param { bias_term: true }",
                                                     ("bn",)), [("bn", [(8,), (8,), (1,)]),
                                                                ("sc", [(8,), (8,)])]),

@@ -153,6 +153,29 @@ def test_registered_python_layer_replaces_a_type(installed, naming_files):
     assert scaled_error(net.forward("cr"), REF["python/after_unregister"]) <= TOL
 
 
+def test_a_placeholder_declared_shape_runs_at_the_shapes_fed(installed):
+    """OpenPose's deploy files declare 1 x 3 x 1 x 1, where an unpadded 7 x 7 convolution has
+    no output: OpenCV 4 reads the net and runs it at the blob fed, asking a registered Python
+    layer's getMemoryShapes for those shapes only; the same here, both engines."""
+    x = np.random.default_rng(fx.INPUT_SEED).uniform(-1, 1, api_nets.PLACEHOLDER_FED)
+    weights = nets.caffemodel_bytes(api_nets.PLACEHOLDER, api_nets.PLACEHOLDER_BLOBS, seed=14)
+    for engine in ("torch", "auto"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CAFFE_COMPAT_ENGINE", engine)
+            net = read(installed, (api_nets.PLACEHOLDER, weights))
+            net.setInput(x.astype(np.float32))
+            assert scaled_error(net.forward(), REF["placeholder/forward"]) <= TOL
+    api_nets.EdgeCut.calls.clear()
+    installed.dnn_registerLayer("Python", api_nets.EdgeCut)
+    try:
+        net = read(installed, (api_nets.PLACEHOLDER_PY, weights))
+        net.setInput(x.astype(np.float32))
+        assert scaled_error(net.forward(), REF["placeholder/python"]) <= TOL
+    finally:
+        installed.dnn_unregisterLayer("Python")
+    assert json.loads(json.dumps(api_nets.EdgeCut.calls)) == META["placeholder_calls"]
+
+
 def test_python_layer_params_as_opencv4_gives_them():
     """The ``params`` dict of a registered class: the *_param fields set, flattened; a repeated
     field of several values a tuple, a bool 0 / 1, an enum its name, floats as float32 gives
@@ -281,6 +304,10 @@ def test_get_flops_of_each_counted_type(case):
     text, model = api_nets.flops_net(case)
     net = dnn.readNetFromCaffe(text.encode(), model)
     assert net.getFLOPS(api_nets.FLOPS_INPUT) == META["flops"][case]      # an integer count
+    # the layer object's type and the layer table's (a Dropout of Faster R-CNN's fork: Power)
+    layer_type, types = META["flops_layer_type"][case]
+    assert [net.getLayer("c").type if "c" in net.getLayerNames() else None,
+            sorted(net.getLayerTypes())] == [layer_type, types]
 
 
 def test_get_flops_and_memory_of_whole_nets(naming_files):

@@ -193,17 +193,21 @@ def test_a_pinned_runtime_has_no_trial(tmp_path, monkeypatch):
     assert not isinstance(session, choice.Chosen)
 
 
-def test_a_bad_definition_is_reported_when_the_net_is_read():
-    """The graph is written at read time: what the converters refuse goes to the torch path
-    there, whose error names the layer and its line, as before."""
+def test_a_bad_definition_is_reported_at_the_forward():
+    """A net that fails at its declared shapes is read (they may be a placeholder, as in
+    OpenCV); the forward at those shapes goes to the torch path, whose error names the layer
+    and its line."""
     from caffe_compat import NetError, dnn
     text = ('name: "bad"\nlayer { name: "data" type: "Input" top: "data" input_param { '
             'shape { dim: 1 dim: 3 dim: 6 dim: 6 } } }\n'
             'layer { name: "a" type: "Pooling" bottom: "data" top: "a" pooling_param { '
             'pool: MAX kernel_size: 2 stride: 2 } }\n'
             'layer { name: "c" type: "Concat" bottom: "data" bottom: "a" top: "c" }\n')
-    with lite_mode("on"), pytest.raises(NetError, match=r"<bufferProto>:4:.*'c'"):
-        dnn.readNetFromCaffe(bufferProto=text.encode())
+    with lite_mode("on"):
+        net = dnn.readNetFromCaffe(bufferProto=text.encode())
+        net.setInput(np.zeros((1, 3, 6, 6), np.float32))
+        with pytest.raises(NetError, match=r"<bufferProto>:4:.*'c'"):
+            net.forward()
 
 
 def _fake_cv2(version):
