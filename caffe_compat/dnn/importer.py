@@ -72,8 +72,7 @@ def opencv_layers(definition, engine):
         if not tops and raw.type == "Silence":
             tops = list(eng.bottom[:1])          # a blank layer: its input is its output
         kind = OPENCV_TYPES.get(raw.type, raw.type)
-        # "class": the layer object's type: OpenCV makes a Dropout of Faster R-CNN's fork
-        # (scale_train: false) a Power layer scaling by 1 - ratio (its layer table keeps Dropout)
+        # "class": OpenCV makes a Dropout of Faster R-CNN's fork (scale_train: false) a Power
         records.append({"name": raw.name, "caffe_name": eng.name, "type": kind, "class": "Power"
                         if kind == "Dropout" and not raw.dropout_param.scale_train else kind,
                         "tops": tops, "bottoms": list(raw.bottom), "raw_tops": list(raw.top),

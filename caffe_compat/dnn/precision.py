@@ -37,14 +37,9 @@ OpenCV 4's rules matched (``modules/dnn/src/net_quantization.cpp``, checked agai
 * ``CV_8S`` inputs: the user quantizes the blobs, ``q = round(x / scale) + zero point``;
   ``CV_8S`` outputs come back int8, ``x = (q - zero point) * scale``.
 
-What differs: the int8 arithmetic is onnxruntime's or OpenVINO's (the faster, by a trial:
-:mod:`caffe_compat.onnx_path.quantize`; per-tensor activation ranges, the weights per channel
-or per tensor as ``perChannel`` asks, 7-bit without VNNI; Softmax and DetectionOutput in
-float32), so values differ from OpenCV's int8 by a few quantization steps (the bounds:
-tests/caffe_compat/dnn/test_quantize.py); the float net is left as it was (OpenCV 4.14's
-quantize changes it); layer names are the float net's (OpenCV adds ``quantize/...`` and
-``dequantize/...`` layers); ``forward`` of an inner layer gives float32 values; a float32
-blob fed to a ``CV_8S`` input is refused (OpenCV casts it to int8)."""
+What differs from OpenCV's int8 (the arithmetic is onnxruntime's or OpenVINO's,
+:mod:`caffe_compat.onnx_path.quantize`; the bounds: tests/caffe_compat/dnn/test_quantize.py):
+docs/from-cv2-dnn.md, "reduced precision"."""
 from __future__ import annotations
 
 import time

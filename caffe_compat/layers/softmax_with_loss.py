@@ -174,34 +174,41 @@ class SoftmaxWithLoss(LossLayer):
                                         _minus_ones(index_shape, x.dtype, x.device), [None, None])
         return plan
 
+    @staticmethod
+    def _index(label, plan):
+        """The labels straight in the index's shape: the same values unsqueeze gives."""
+        index = int_labels(label)
+        return index.view(*plan[2]) if index.is_contiguous() else index.reshape(plan[2])
+
     def explicit_forward(self, x, label):
         plan = self._explicit_plan(x, label)
         if plan is None:
             lab, valid, norm = self._labels(x, label)
-            loss, prob, index = self._forward(softmax_loss_forward, x, lab, valid, self.axis,
-                                              norm)
-            tops = (loss, prob) if len(self.param.top) > 1 else (loss,)
-            return tops, (prob, index, valid, norm, None)
-        # the labels straight in the index's shape: the same values unsqueeze gives
-        index = int_labels(label)
-        index = index.view(*plan[2]) if index.is_contiguous() else index.reshape(plan[2])
-        loss, prob = self._forward(_gather_loss, x, index, self.axis, plan[4])
+            loss, prob, _ = self._forward(softmax_loss_forward, x, lab, valid, self.axis, norm)
+        else:
+            loss, prob = self._forward(_gather_loss, x, self._index(label, plan), self.axis,
+                                       plan[4])
         tops = (loss, prob) if len(self.param.top) > 1 else (loss,)
-        return tops, (prob, index, None, plan[3], plan)
+        return tops, (prob, label, plan)
 
     def explicit_backward(self, saved, top_diffs, bottom_need, param_need):
-        prob, index, valid, norm, plan = saved
+        # the label blob as it is now, as Caffe's Backward_cpu reads it (an FGSM attack sets
+        # its target between forward and backward)
+        prob, label, plan = saved
         dloss = top_diffs[0]
         if dloss is None or not bottom_need[0]:
             return [None, None], []
         if plan is None:
-            return [softmax_loss_backward(prob, index, valid, self.axis, norm, dloss), None], []
+            lab, valid, norm = self._labels(prob, label)
+            return [softmax_loss_backward(prob, lab.unsqueeze(self.axis), valid, self.axis,
+                                          norm, dloss), None], []
+        index = self._index(label, plan)
         # softmax_loss_backward's operations; the scale ``dloss / norm`` kept while the same
         # diff comes (the training pass's constant of the loss weight), the product in place
         # on the fresh copy
         scale = plan[6]
         if scale[0] is not dloss:
-            scale[0], scale[1] = dloss, dloss / norm
+            scale[0], scale[1] = dloss, dloss / plan[3]
         grad = prob.clone()
         grad.scatter_add_(self.axis, index, plan[5])
         return [grad.mul_(scale[1]), None], []

@@ -60,13 +60,18 @@ class BlobView(BlobDims):
 
 
 class BlobVec:
-    """pycaffe's ``caffe._caffe.BlobVec``: a layer's parameter blobs (``net.params[name]``,
-    ``layer.blobs``, a Python layer's ``self.blobs``): index, iterate, ``len``,
-    ``add_blob(*shape)``; of a torch module, or of a list (the array engine's parameters)."""
+    """pycaffe's ``caffe._caffe.BlobVec``, a layer's parameter blobs (``net.params[name]``,
+    ``layer.blobs``, a Python layer's ``self.blobs``): index, iterate, ``len``, ``add_blob``,
+    assign; of a torch module (``blob(module, k)`` its k-th) or of a list (the array engine's)."""
 
     def __init__(self, module, blobs=None, blob=None):
-        # blobs: a list (the array engine's); else blob(module, k), the module's k-th blob
         self._module, self._blobs, self._blob = module, blobs, blob
+
+    def __setitem__(self, i, blob):
+        """``blobs[i] = other``: shares ``other``'s memory from now on (Caffe's shared_ptr)."""
+        if self._module is None:
+            raise NetError("assign through net.layers[i].blobs (the array engine's are arrays)")
+        self._module.set_blob(range(len(self))[i], blob._param)
 
     def add_blob(self, *shape):
         m = self._module

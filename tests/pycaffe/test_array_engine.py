@@ -179,6 +179,25 @@ def test_params_are_blobvecs_of_blobs_with_legacy_dims(deploy, monkeypatch):
     assert type(net.layers[1].blobs) is caffe._caffe.BlobVec
 
 
+def test_assigning_a_layer_blob_shares_it_as_pycaffe(deploy, tmp_path):
+    """``b.layers[i].blobs[k] = a.layers[i].blobs[k]`` (NHZlX/Merge_bn_Caffe's BN folding):
+    pycaffe assigns the shared_ptr, so b reads a's memory from then on, forwards and saves
+    it (real pycaffe: the same values); a vector of the array engine's arrays refuses."""
+    a, b = caffe.Net(deploy, caffe.TEST), caffe.Net(deploy, caffe.TEST)
+    with pytest.raises(NetError, match="assign through net.layers"):
+        b.params["conv1"][0] = a.params["conv1"][0]
+    a.params["conv1"][0].data[...] = 0.25
+    b.layers[1].blobs[0] = a.layers[1].blobs[0]
+    a.params["conv1"][0].data[...] = 0.5
+    np.testing.assert_array_equal(b.params["conv1"][0].data, 0.5)
+    b.blobs["data"].data[...] = 1.0
+    inner = b.forward(end="conv1")["conv1"][:, :, 1:-1, 1:-1]        # (pad 1: 27 products)
+    np.testing.assert_allclose(inner, 0.5 * 27 + 0.1, rtol=1e-6)
+    b.save(str(tmp_path / "b.caffemodel"))
+    c = caffe.Net(deploy, caffe.TEST, weights=str(tmp_path / "b.caffemodel"))
+    np.testing.assert_array_equal(c.params["conv1"][0].data, 0.5)
+
+
 def test_a_parameter_reshape_is_the_torch_engines(deploy, monkeypatch):
     net, ref = caffe.Net(deploy, caffe.TEST), _torch_net(deploy, monkeypatch)
     _same_params(net, ref)

@@ -3,7 +3,9 @@
 label is not ``ignore_label``; the labels are the float values truncated toward zero; the
 normalizer of :mod:`caffe_compat.rules.loss` (default VALID). Backward: ``(p - onehot(label))
 * loss_weight / normalizer``, ignored positions zeroed. The optional second top is the
-probabilities (no diff taken from it, as in Caffe)."""
+probabilities (no diff taken from it, as in Caffe). Forward and backward each read the
+labels from the label blob as it is then, as Caffe's Forward_cpu and Backward_cpu do (a
+program that sets the label between them: an FGSM attack's target)."""
 import math
 
 import numpy as np
@@ -33,7 +35,7 @@ class SoftmaxWithLoss(BottomDiffLayer):
         self.axis = softmax_axis(param, data)
         self.loss = loss_rule(param)
         self.ignore = self.loss.ignore_label
-        self._prob = self._labels = self._norm = None
+        self._prob = None
         self.top_shapes(bottom_shapes)
 
     def top_shapes(self, bottom_shapes):
@@ -55,22 +57,26 @@ class SoftmaxWithLoss(BottomDiffLayer):
             return
         softmax_into(x, prob, self.axis)
         p3 = prob.reshape(outer, c, inner)
+        safe, valid, norm = self._labels(label, outer, inner, c)
+        picked = np.take_along_axis(p3, safe[:, None, :], axis=1)[:, 0, :]
+        logs = np.log(np.maximum(picked, FLT_MIN))
+        kept = logs[valid]
+        # Caffe's loop: ``loss -= log(...)`` position after position in float32
+        total = -np.add.accumulate(kept, dtype=np.float32)[-1] if kept.size else np.float32(0)
+        tops[0][...] = np.float32(total / np.float32(norm))
+        self._prob = prob
+
+    def _labels(self, label, outer, inner, c):
+        """``(labels, counted positions, normalizer)`` of the label blob as it is now: the
+        values truncated toward zero (0 where ignored), (outer, inner); out of range refused."""
         lab = label.reshape(outer, inner).astype(np.int64)      # truncation toward zero
         valid = np.ones(lab.shape, bool) if self.ignore is None else lab != self.ignore
         bad = valid & ((lab < 0) | (lab >= c))
         if bad.any():
             raise NetError(f"layer '{self.name}': label values must lie in [0, {c}) (or equal "
                            f"ignore_label), got {sorted(set(lab[bad].tolist()))}")
-        safe = np.where(valid, lab, 0)
-        picked = np.take_along_axis(p3, safe[:, None, :], axis=1)[:, 0, :]
-        logs = np.log(np.maximum(picked, FLT_MIN))
-        kept = logs[valid]
-        # Caffe's loop: ``loss -= log(...)`` position after position in float32
-        total = -np.add.accumulate(kept, dtype=np.float32)[-1] if kept.size else np.float32(0)
-        count = int(valid.sum())
-        norm = self.loss.normalizer(outer, inner, count)
-        tops[0][...] = np.float32(total / np.float32(norm))
-        self._prob, self._labels, self._valid, self._norm = prob, safe, valid, norm
+        norm = self.loss.normalizer(outer, inner, int(valid.sum()))
+        return np.where(valid, lab, 0), valid, norm
 
     def _forward_rows(self, x, label, prob, loss):
         """:meth:`forward` for one score per class and item and no ignored label: the same
@@ -80,24 +86,17 @@ class SoftmaxWithLoss(BottomDiffLayer):
         term after the other), so that loop and this layer give the same bits."""
         n, c = x.shape
         p2 = prob.reshape(n, c)
-        lab = label.reshape(n).astype(np.int64)                 # truncation toward zero
-        low, high = int(lab.min()), int(lab.max())
-        if low < 0 or high >= c:
-            bad = lab[(lab < 0) | (lab >= c)]
-            raise NetError(f"layer '{self.name}': label values must lie in [0, {c}) (or equal "
-                           f"ignore_label), got {sorted(set(bad.tolist()))}")
-        norm = self.loss.normalizer(n, 1, n)
+        lab, _, norm = self._labels(label, n, 1, c)
         value = array_loop.softmax_loss_rows(x, label.reshape(n), p2, norm)
         if value is None:           # no extension: numpy's exp and log
             softmax_into(x, p2, 1)
-            picked = p2[np.arange(n), lab]
+            picked = p2[np.arange(n), lab[:, 0]]
             logs = np.log(np.maximum(picked, FLT_MIN))
             # Caffe's loop: ``loss -= log(...)`` item after item in float32
             total = -np.add.accumulate(logs, dtype=np.float32)[-1]
             value = np.float32(total / np.float32(norm))
         loss[...] = value
-        self._prob, self._norm = prob, norm
-        self._labels, self._valid = lab.reshape(n, 1), None
+        self._prob = prob
 
     def can_backward(self):
         return self._prob is not None
@@ -108,11 +107,9 @@ class SoftmaxWithLoss(BottomDiffLayer):
         outer = math.prod(x.shape[:self.axis])
         np.copyto(dx, self._prob.reshape(dx.shape))
         d3 = dx.reshape(outer, c, -1)
-        if self._valid is None:                                 # every label counted
-            d3[np.arange(outer), self._labels[:, 0], 0] -= np.float32(1)
-        else:
-            rows, cols = np.nonzero(self._valid)
-            d3[rows, self._labels[rows, cols], cols] -= np.float32(1)
-            if not self._valid.all():
-                d3 *= self._valid[:, None, :]
-        dx *= np.float32(np.float32(top_diffs[0]) / np.float32(self._norm))
+        lab, valid, norm = self._labels(bottoms[1], outer, d3.shape[2], c)
+        rows, cols = np.nonzero(valid)
+        d3[rows, lab[rows, cols], cols] -= np.float32(1)
+        if not valid.all():
+            d3 *= valid[:, None, :]
+        dx *= np.float32(np.float32(top_diffs[0]) / np.float32(norm))
