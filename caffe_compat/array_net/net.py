@@ -271,9 +271,7 @@ class ArrayNet(CaffemodelOutMixin):
     def layer_index(self, value, default):
         if value is None:
             return default
-        if isinstance(value, str):
-            return self.index[value]
-        return int(value)
+        return self.index[value] if isinstance(value, str) else int(value)
 
     def forward(self, start=0, end=None):
         """Layers ``start`` to ``end`` (inclusive), each reshaping its tops first (Caffe's

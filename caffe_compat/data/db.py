@@ -56,9 +56,7 @@ def guess_backend(path):
     """'lmdb' / 'leveldb' from the files in ``path``, or None."""
     if os.path.isfile(os.path.join(path, "data.mdb")):
         return "lmdb"
-    if os.path.isfile(os.path.join(path, "CURRENT")):
-        return "leveldb"
-    return None
+    return "leveldb" if os.path.isfile(os.path.join(path, "CURRENT")) else None
 
 
 def _check_source(path, backend, where):

@@ -18,6 +18,7 @@ its last row is passed (HDF5DataLayer's ``LoadHDF5FileData`` and ``Next``); the 
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -50,17 +51,17 @@ def read_source_list(path):
     """The ``.h5`` paths named by list file ``path``, resolved as Caffe would (see module doc)."""
     path = os.fspath(path)
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, "r", encoding="utf-8", errors="surrogateescape", newline="") as f:
             text = f.read()
     except FileNotFoundError:
         raise DataError(f"HDF5 source list '{path}' does not exist (relative paths are resolved "
                         f"against the working directory {os.getcwd()})") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
         raise DataError(f"HDF5 source list '{path}' cannot be read: {e}") from None
     out = []
     folder = os.path.dirname(os.path.abspath(path))
-    for lineno, line in enumerate(text.splitlines(), 1):
-        for token in line.split():
+    for lineno, line in enumerate(text.split("\n"), 1):         # C++'s >>: ASCII white space
+        for token in re.findall("[^ \t\n\v\f\r]+", line):
             if os.path.exists(token):
                 out.append(token)
             elif not os.path.isabs(token) and os.path.exists(os.path.join(folder, token)):

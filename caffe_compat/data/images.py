@@ -26,21 +26,32 @@ IMREAD_GRAYSCALE = 0
 IMREAD_UNCHANGED = -1
 
 
+def caffes_format(head):
+    """Whether Caffe's OpenCV (4.6 and before) decoded an image beginning with ``head``: not
+    a GIF, AVIF or JPEG XL, which OpenCV 5 reads and Caffe could not open."""
+    return not (head[:6] in (b"GIF87a", b"GIF89a") or head[4:12] in (b"ftypavif", b"ftypavis")
+                or head[:2] == b"\xff\x0a" or head[4:8] == b"JXL ")
+
+
 def imread(path, flag):
-    """``cv::imread(path, flag)``, or None. A path holding bytes that are not UTF-8 (a list or
-    window file's line, read with ``surrogateescape``) is read here and decoded with
-    ``cv2.imdecode``, the same decoders: OpenCV's Python binding (4.x and 5.x) crashes the
-    process on such a ``str``, where Caffe's C++ opened the bytes as given."""
+    """``cv::imread(path, flag)``, or None (a format :func:`caffes_format` refuses too). A
+    path holding bytes that are not UTF-8 (a list or window file's line, read with
+    ``surrogateescape``) is read here and decoded with ``cv2.imdecode``, the same decoders:
+    OpenCV's Python binding (4.x and 5.x) crashes the process on such a ``str``, where Caffe's
+    C++ opened the bytes as given."""
     import cv2    # on first use: importing OpenCV costs ~0.1 s (nets without image layers)
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        try:   # the name ends at a NUL byte, as the C string OpenCV is given
-            with open(path.split("\0", 1)[0], "rb") as f:
-                data = f.read()
-        except (OSError, ValueError):
-            return None
-        return cv2.imdecode(np.frombuffer(data, np.uint8), flag) if data else None
+    try:   # the name ends at a NUL byte, as the C string OpenCV is given
+        with open(path.split("\0", 1)[0], "rb") as f:
+            data = f.read(12)
+            if not caffes_format(data):
+                return None
+            try:
+                path.encode("utf-8")
+            except UnicodeEncodeError:
+                data += f.read()
+                return cv2.imdecode(np.frombuffer(data, np.uint8), flag) if data else None
+    except (OSError, ValueError):
+        return None
     return cv2.imread(path, flag)
 
 
@@ -63,13 +74,19 @@ def read_image(path, height=0, width=0, is_color=True):
 def decode_image(data, flag):
     """``cv::imdecode(data, flag)`` as H x W x C, or None when OpenCV cannot decode it."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    if buf.size == 0:
+    if buf.size == 0 or not caffes_format(data[:12]):
         return None
     import cv2
     img = cv2.imdecode(buf, flag)
-    if img is None:
-        return None
-    return img if img.ndim == 3 else img[:, :, None]
+    if img is None and data[:2] == b"\xff\xd8":
+        # a truncated JPEG: Caffe's OpenCV (before 4.7) decoded it, as OpenCV's file reader
+        # still does (libjpeg's "Premature end of JPEG file"; convert_imageset stores such)
+        import tempfile
+        with tempfile.TemporaryDirectory() as folder:
+            with open(os.path.join(folder, "image.jpg"), "wb") as f:
+                f.write(buf)
+            img = cv2.imread(os.path.join(folder, "image.jpg"), flag)
+    return None if img is None else img if img.ndim == 3 else img[:, :, None]
 
 
 def mat_to_chw(img):

@@ -16,6 +16,7 @@ dropped. Windows name their image by ``image_index``, which indexes the images i
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -38,8 +39,8 @@ class _Tokens:
     def __init__(self, text, path):
         self.path = path
         self.items = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            self.items.extend((tok, lineno) for tok in line.split())
+        for lineno, line in enumerate(text.split("\n"), 1):     # C++'s >>: ASCII white space
+            self.items.extend((tok, lineno) for tok in re.findall("[^ \t\n\v\f\r]+", line))
         self.pos = 0
 
     def more(self):

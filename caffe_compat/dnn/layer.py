@@ -24,9 +24,7 @@ def opencv_blob_shape(layer_type, index, shape):
         return (1, int(np.prod(shape)))
     if len(shape) == 1:
         return (shape[0], 1)
-    if len(shape) == 0:
-        return (1, 1)
-    return shape
+    return (1, 1) if len(shape) == 0 else shape
 
 
 class Layer:

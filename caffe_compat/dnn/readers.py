@@ -57,13 +57,10 @@ def _read_net_from_caffe(prototxt, caffeModel, bufferProto, bufferModel):
         raise PrototxtError("readNetFromCaffe: no net definition given (prototxt path or "
                             "bufferProto)")
     if _is_buffer(proto):
-        data = _as_bytes(proto)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise PrototxtError("<bufferProto>: not UTF-8 text; the first argument is the "
-                                "prototxt (a .caffemodel's bytes go second)") from None
+        from ..io.text_file import _decode
         source = "<bufferProto>"
+        text = _decode(_as_bytes(proto), source, "the first argument is the prototxt (a "
+                       ".caffemodel's bytes go second)")
     else:
         source = os.fsdecode(os.fspath(proto))
         text = read_text_file(source)

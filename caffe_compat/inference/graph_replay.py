@@ -167,6 +167,4 @@ def wrap(net, run, keep):
     if run is None or keep is None or not ENABLED:
         return run
     capture = CAPTURE.get(net._ref.device.type)
-    if capture is None:
-        return run
-    return GraphedRun(run, net, capture)
+    return run if capture is None else GraphedRun(run, net, capture)

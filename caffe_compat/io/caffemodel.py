@@ -69,9 +69,7 @@ def _field_label(descriptor, number, count):
     field = descriptor.fields_by_number.get(number)
     if field is None:
         return f"unknown field {number}"
-    if field.is_repeated:
-        return f"{field.name} #{count}"
-    return field.name
+    return f"{field.name} #{count}" if field.is_repeated else field.name
 
 
 def _layer_name(payload, name_number):

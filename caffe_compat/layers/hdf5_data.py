@@ -22,8 +22,9 @@ class HDF5Data(Layer):
         hp = param.hdf5_data_param
         sources = sources or {}
         source = sources.get(param.name, sources.get(hp.source, hp.source))
-        if not source:
-            self.fail("hdf5_data_param.source is empty")
+        if not source or param.HasField("transform_param"):     # Caffe's CHECKs
+            self.fail("HDF5Data does not transform data" if source else
+                      "hdf5_data_param.source is empty")
         self.source = HDF5Source(source, list(param.top), hp.batch_size, hp.shuffle,
                                  where=f"layer '{param.name}' (source {source})",
                                  shard=parallel.shard(phase))

@@ -155,9 +155,7 @@ def process_cpus():
     """The CPUs this process may run on: its affinity mask, the one saved while the main
     thread is pinned for a pass."""
     saved = _state["process"]
-    if saved is not None:
-        return list(saved)
-    return sorted(os.sched_getaffinity(0))
+    return list(saved) if saved is not None else sorted(os.sched_getaffinity(0))
 
 
 def _workers_alive():

@@ -270,9 +270,7 @@ def crowded_count():
     if _fixed_count() or _state["small"] or _program_chose() or _state["outside"] or \
             threading.current_thread() is not threading.main_thread():
         return 0                      # (a worker thread of a pool shares the cores already)
-    if monitor().held <= 0:
-        return 0
-    return monitor().cores + 2
+    return 0 if monitor().held <= 0 else monitor().cores + 2
 
 
 def array_kernel_threads(work):

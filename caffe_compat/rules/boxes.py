@@ -204,10 +204,7 @@ def _overlaps(b, s, rows, cols, thr, normalized):
     w -= ixmin
     h = np.minimum(cb[None, :, 3], rb[:, None, 3])
     h -= iymin
-    if normalized:
-        inter = w * h
-    else:
-        inter = (w + F32(1)) * (h + F32(1))
+    inter = w * h if normalized else (w + F32(1)) * (h + F32(1))
     with np.errstate(divide="ignore", invalid="ignore"):
         denominator = s[rows, None] + s[None, cols]
         denominator -= inter

@@ -44,9 +44,7 @@ class PReLURule:
         nothing: a first bottom of at least 2 axes and of this record's channels (what
         LayerSetUp reads of it); else None."""
         shape = bottom_shapes[0]
-        if len(shape) < 2 or shape[1] != self.channels:
-            return None
-        return self
+        return None if len(shape) < 2 or shape[1] != self.channels else self
 
     def top_shape(self, shape):
         shape = tuple(int(d) for d in shape)

@@ -16,6 +16,4 @@ def host_value(tensor):
     numpy array (a copy off its device)."""
     global reads
     reads += 1
-    if tensor.dim() == 0:
-        return tensor.item()
-    return tensor.detach().cpu().numpy()
+    return tensor.item() if tensor.dim() == 0 else tensor.detach().cpu().numpy()

@@ -161,6 +161,30 @@ def test_file_errors(tmp_path):
         read_solver(tmp_path / "missing_solver.prototxt")
 
 
+GBK_NET = ("name: \"gbk\"  # \u5377\u79ef\u7f51\u7edc\n"
+           "layer { name: \"data\" type: \"Input\" top: \"data\"   # \u8f93\u5165 '#\n"
+           "  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n").encode("gbk")
+
+
+def test_a_comment_in_another_encoding_is_read_as_caffe_reads_it(tmp_path):
+    """Chinese comments saved as GBK, a cp1252 quote: real Caffe 1.0's text reader skips a
+    comment's bytes (upgrade_net_proto_text and caffe.Net read these files); a byte that is
+    not UTF-8 in a string or outside any comment stays an error naming line and column."""
+    path = tmp_path / "gbk.prototxt"
+    path.write_bytes(GBK_NET)
+    for net in (read_net(path), parse_net(GBK_NET, "gbk.prototxt"),
+                parse_net('name: "q" # \u201cquoted\u201d\n'.encode("cp1252"), "q")):
+        assert net.name in ("gbk", "q")
+    from caffe_compat import dnn
+    assert dnn.readNetFromCaffe(str(path)).getLayerNames() == ()
+    assert dnn.readNetFromCaffe(bufferProto=GBK_NET).getLayerNames() == ()
+    path.write_bytes(b'name: "ok"\nlayer { name: "\xb2\xe3" type: "Input" }\n')
+    with pytest.raises(PrototxtError, match=r"gbk\.prototxt:2:16: not UTF-8 text \(byte 0xb2"):
+        read_net(path)
+    with pytest.raises(PrototxtError, match=r"<bufferProto>:2:16: .*the first argument"):
+        dnn.readNetFromCaffe(bufferProto=path.read_bytes())
+
+
 def test_solver_type_upgrade():
     solver = parse_solver("solver_type: NESTEROV\nbase_lr: 0.1\n", "s.prototxt")
     assert solver.type == "Nesterov" and not solver.HasField("solver_type")

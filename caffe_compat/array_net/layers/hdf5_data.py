@@ -21,7 +21,7 @@ class HDF5Data(NoDiffLayer):
         super().__init__(param, bottom_shapes, phase)
         hp = param.hdf5_data_param
         need(not bottom_shapes and len(param.top) >= 1, "HDF5Data tops")
-        need(not hp.shuffle, "HDF5Data with shuffle")
+        need(not hp.shuffle and not param.HasField("transform_param"), "HDF5Data as it is")
         source = hp.source
         need(bool(source), "HDF5Data source")
         self.source = HDF5Source(source, list(param.top), hp.batch_size, False,

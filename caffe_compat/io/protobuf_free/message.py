@@ -45,9 +45,7 @@ class Message:
         _, kind, repeated, _, default, type_name = field
         if repeated:
             return []
-        if kind == "message":
-            return Message(type_name)
-        return default
+        return Message(type_name) if kind == "message" else default
 
     def __setattr__(self, name, value):
         raise AttributeError(f"a {self._type} read by caffe_compat.io.protobuf_free is read-only "

@@ -66,9 +66,7 @@ def _check_varint(kind, type_name, value):
         if value not in ENUMS[type_name].values():
             raise _Other                       # protobuf keeps it as an unknown field
         return value
-    if kind == "bool":
-        return bool(value)
-    return value
+    return bool(value) if kind == "bool" else value
 
 
 def _skip(data, pos, end, wire):

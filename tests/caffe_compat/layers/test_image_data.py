@@ -61,6 +61,34 @@ def test_missing_image_names_the_line(tmp_path):
     assert "not_there.png' (no such file)" in str(e.value)
 
 
+def test_formats_caffes_opencv_did_not_read_are_not_read(tmp_path):
+    """A GIF or AVIF (OpenCV 5 decodes them; Caffe 1.0's OpenCV 4.6 had no decoder): real
+    Caffe's ImageData stops ("Could not load"), its convert_imageset skips the file
+    ("Could not open or find file"); the same here. A truncated JPEG, which Caffe's OpenCV
+    decoded (libjpeg's "Premature end of JPEG file") and OpenCV 5's imdecode refuses, is
+    decoded: its rows before the cut are the whole file's."""
+    import cv2
+    from PIL import Image
+    from caffe_compat.data import images
+    from caffe_compat.tools.convert_imageset import convert_imageset
+    pixels = (np.random.default_rng(3).random((24, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "x.gif")
+    cv2.imwrite(str(tmp_path / "y.png"), pixels)
+    assert cv2.imread(str(tmp_path / "x.gif")) is not None           # OpenCV 5 reads it
+    assert images.read_image(str(tmp_path / "x.gif")) is None
+    assert images.decode_image((tmp_path / "x.gif").read_bytes(), images.IMREAD_COLOR) is None
+    assert not images.caffes_format(b"\0\0\0\x1cftypavif\0\0")
+    (tmp_path / "list.txt").write_text("x.gif 0\ny.png 1\n")
+    convert_imageset(f"{tmp_path}/", str(tmp_path / "list.txt"), str(tmp_path / "db"))
+    import lmdb
+    with lmdb.open(str(tmp_path / "db"), readonly=True, lock=False) as env, env.begin() as t:
+        assert [k for k, _ in t.cursor()] == [b"00000001_y.png"]
+    whole = cv2.imencode(".jpg", np.repeat(pixels, 4, axis=0))[1].tobytes()
+    cut = images.decode_image(whole[:len(whole) * 2 // 3], images.IMREAD_COLOR)
+    full = images.decode_image(whole, images.IMREAD_COLOR)
+    assert cut.shape == full.shape and np.array_equal(cut[:16], full[:16])
+
+
 def test_missing_image_hint_for_root_folder_without_separator(tmp_path):
     lst = tmp_path / "list.txt"
     lst.write_text("a0.png 0\n")

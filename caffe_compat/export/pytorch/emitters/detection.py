@@ -92,9 +92,7 @@ def proposal(e):
     call = (f"{e.helper('proposals')}({', '.join(e.bottoms)}, {widths}, {heights}, "
             f"{literal(float(m.offset))}, {m.stride}, {m.pre}, {m.post}, "
             f"{literal(m.nms_threshold)})")
-    if len(e.node.tops) == 2:
-        return call
-    return f"{call}[0]"
+    return call if len(e.node.tops) == 2 else f"{call}[0]"
 
 
 @register_emitter("ROIPooling")
