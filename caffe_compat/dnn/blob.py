@@ -37,9 +37,9 @@ def blobFromImages(images, scalefactor=1.0, size=(0, 0), mean=(), swapRB=False, 
     """An N x C x H x W blob of several images of one size after resizing."""
     dnn = _opencv()
     if dnn is not None:
-        mean = tuple(mean) if mean is not None else ()
-        return dnn.blobFromImages(list(images), scalefactor, tuple(size), mean, swapRB, crop,
-                                  ddepth)
+        mean = () if mean is None else mean if np.ndim(mean) == 0 else tuple(mean)
+        return dnn.blobFromImages(list(images), scalefactor, tuple(size or (0, 0)), mean,
+                                  swapRB, crop, ddepth)
     return blob_from_images(images, scalefactor, size, mean, swapRB, crop, ddepth)
 
 

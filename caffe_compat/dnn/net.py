@@ -377,18 +377,21 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
         self._check()
         if not self._inputs:
             raise NetError(f"{self._source}: the net has no input")
-        given = name
+        given = name = name.decode() if isinstance(name, bytes) else name
         name = self._inputs[0] if name in ("", None) else self._input_name(name)
         if name not in self._inputs:
             raise NetError(f"{self._source}: requested input blob \"{given}\" not found "
                            f"(inputs: {self.input_names()})")
-        x = np.asarray(blob)
-        if x.dtype != np.float32:
-            x = x.astype(np.float32)
-        scalefactor = 1.0 if scalefactor is None else float(scalefactor)
-        # a cv::Scalar: one number is (v, 0, 0, 0), as OpenCV's bindings make it
-        mean = () if mean is None else (float(mean),) if np.ndim(mean) == 0 else \
-            tuple(float(m) for m in mean)
+        try:                    # what OpenCV's bindings refuse, a cv2.error on its path too
+            x = np.asarray(blob, dtype=np.float32)
+            scalefactor = 1.0 if scalefactor is None else float(scalefactor)
+            # a cv::Scalar: one number is (v, 0, 0, 0), as OpenCV's bindings make it
+            mean = () if mean is None else (float(mean),) if np.ndim(mean) == 0 else \
+                tuple(float(m) for m in mean)
+        except (TypeError, ValueError) as exc:
+            raise NetError(f"setInput: {exc}") from None
+        if len(mean) > 4:
+            raise NetError(f"setInput: a mean (a cv::Scalar) has at most 4 values, got {mean}")
         if scalefactor != 1.0 or any(mean):
             if x.ndim < 2:
                 raise NetError(f"setInput: a mean or scale needs an N x C x ... blob, got shape "
@@ -417,6 +420,10 @@ class Net(NetExtrasMixin, TorchFreeMixin, PositionsMixin, LightMixin, PrecisionM
             raise NetError(f"{self._source}: input '{unset[0]}' was not set; call setInput("
                            f"blob{'' if unset[0] == self._inputs[0] else ', name'}) first")
         shapes = tuple(tuple(self._fed[n].shape) for n in self._inputs)
+        empty = [n for n, s in zip(self._inputs, shapes) if 0 in s]     # (OpenCV: inp.total())
+        if empty:
+            raise NetError(f"{self._source}: input '{empty[0]}' is empty, shape "
+                           f"{self._fed[empty[0]].shape}")
         self._check_fed()
         wanted = tuple(sorted({t for k in layer_ids for t in self._layers[k - 1]["tops"]}))
         self._timings = collections.Counter()      # per layer, filled by torch forwards

@@ -37,9 +37,7 @@ def inner_product_kind(m, n, k, transpose):
     small = m * n * k <= SMALL_MNK
     if transpose:
         return 1 if small else 0
-    if small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K:
-        return 2
-    return 0
+    return 2 if small and m * n <= SMALL_TN_MAX_MN and k >= SMALL_TN_MIN_K else 0
 
 
 def conv2d_into(x, w, y, stride, pad, dilation, group, threads):

@@ -73,9 +73,7 @@ class HingeLoss(LossLayer):
         sign.scatter_(1, lab.unsqueeze(1), -1.0)
         # relu's gradient is 0 at 0, which is Caffe's sign(0) = 0 for L1.
         margin = torch.relu(1 + flat * sign)
-        if self.norm == _NORM.L1:
-            return margin.sum() / num
-        return (margin * margin).sum() / num
+        return margin.sum() / num if self.norm == _NORM.L1 else (margin * margin).sum() / num
 
 
 class _MultinomialLogistic(torch.autograd.Function):

@@ -121,9 +121,7 @@ class ReLU(FormulaNeuronLayer):
         return dy * ((x > 0).to(dy.dtype) + self.slope * (x <= 0).to(dy.dtype))
 
     def forward(self, x):
-        if self.slope == 0.0:
-            return torch.relu(x)
-        return F.leaky_relu(x, self.slope)
+        return torch.relu(x) if self.slope == 0.0 else F.leaky_relu(x, self.slope)
 
     # Caffe's Forward_cpu / Backward_cpu as explicit calls (see Layer.explicit_forward): the
     # forward above, and the backward autograd derives for it (threshold_backward on the
@@ -141,9 +139,7 @@ class ReLU(FormulaNeuronLayer):
         return [torch.ops.aten.leaky_relu_backward(top_diffs[0], x, self.slope, False)], []
 
     def forward_inplace(self, x):
-        if self.slope == 0.0:
-            return torch.relu_(x)
-        return F.leaky_relu_(x, self.slope)
+        return torch.relu_(x) if self.slope == 0.0 else F.leaky_relu_(x, self.slope)
 
 
 @register_layer("ELU")

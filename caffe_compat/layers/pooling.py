@@ -107,9 +107,7 @@ class Pooling(Layer):
         plan = self._plan(int(x.shape[2]), int(x.shape[3]))
         if self.method == P.MAX:
             return self._max(x, plan)
-        if self.method == P.AVE:
-            return self._ave(x, plan)
-        return self._stochastic(x, plan)
+        return self._ave(x, plan) if self.method == P.AVE else self._stochastic(x, plan)
 
     def _max(self, x, plan):
         want_mask = len(self.param.top) == 2

@@ -182,9 +182,7 @@ class FileSource:
                 not array.flags.c_contiguous:
             return None
         offset = array.__array_interface__["data"][0] - self._start
-        if offset < 0 or offset + array.nbytes > len(self.data):
-            return None
-        return offset
+        return None if offset < 0 or offset + array.nbytes > len(self.data) else offset
 
 
 def needed(layers, wanted):

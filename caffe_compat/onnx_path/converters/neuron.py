@@ -152,9 +152,7 @@ def prelu(g, lp, x, blobs):
 @elementwise("ReLU", lengths_free=same_shapes)
 def relu(g, lp, x, blobs):
     slope = relu_slope(lp)
-    if slope == 0.0:
-        return g.op("Relu", [x])
-    return g.op("LeakyRelu", [x], {"alpha": slope})
+    return g.op("Relu", [x]) if slope == 0.0 else g.op("LeakyRelu", [x], {"alpha": slope})
 
 
 def _unary(op):

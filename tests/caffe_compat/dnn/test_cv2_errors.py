@@ -111,6 +111,16 @@ CASES = {
         errors.NetError, ["Cannot quantize a quantized net"]),
     "a quantized net's unknown layer": (lambda cv, f: _quantized(_gray_net(cv, f)).getLayer("x"),
                                         errors.NetError, ['"x" not found']),
+    # OpenCV 4.14: "inp.total()" at the forward (the torch-free runtime's kernel would divide
+    # by the empty batch: SIGFPE), "Scalar value for argument 'mean' is longer than 4", and its
+    # bindings' conversion errors
+    "an empty batch": (lambda cv, f: _feed(_gray_net(cv, f), (0, 1, 8, 8)),
+                       errors.NetError, ["gray.prototxt", "input 'data' is empty"]),
+    "a mean of five values": (lambda cv, f: _gray_net(cv, f).setInput(
+        np.zeros((1, 1, 8, 8), np.float32), "", 1.0, (1, 2, 3, 4, 5)),
+        errors.NetError, ["at most 4 values"]),
+    "a scale that is no number": (lambda cv, f: _gray_net(cv, f).setInput(
+        np.zeros((1, 1, 8, 8), np.float32), "", (1.0, 2.0)), errors.NetError, ["setInput"]),
     "a method not provided": (lambda cv, f: _gray_net(cv, f).dumpToPbtxt("x.pbtxt"),
                               dnn.UnsupportedMethodError, ["dumpToPbtxt"]),
 }

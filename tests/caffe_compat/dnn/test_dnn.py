@@ -137,6 +137,8 @@ def test_bad_names_and_inputs(probe):
         probe.setInputShape("data", (1, 3, 8, 8))
     with pytest.raises(NetError, match="the net is empty"):
         dnn.Net().forward()
+    probe.setInput(fx.probe_input(), b"data")        # a bytes name, as OpenCV 4's bindings
+    assert np.array_equal(probe.forward(), (probe.setInput(fx.probe_input()), probe.forward())[1])
 
 
 def test_set_input_shape_for_an_open_input(probe_files):
@@ -302,6 +304,11 @@ def test_blob_from_image_matches_opencv4():
         assert scaled_error(blob_from_images(images, *args), want) <= 1e-6, key
     assert scaled_error(dnn.blobFromImage(photo, 1.0, (224, 224), (104, 117, 123)),
                         REF["googlenet/blob"]) <= 1e-6
+    # a number as the mean is (v, 0, 0, 0) and a size of None (0, 0), as cv2's bindings read
+    # them (OpenCV 5's blobFromImage computes both sides here)
+    import cv2
+    assert np.array_equal(dnn.blobFromImage(photo, 1.0, None, 104),
+                          cv2.dnn.blobFromImage(photo, 1.0, (0, 0), (104, 0, 0, 0)))
 
 
 def test_install_fills_in_what_opencv_lacks(monkeypatch):
