@@ -31,7 +31,7 @@ from ..array_net.registry import Unsupported
 from ..data.caffe_random import set_thread_seed, thread_stream
 from ..diagnostics.glog import SolverLog, g
 from ..errors import CaffeCompatError
-from ..io import prototxt as prototxt_io
+from ..io.text_print import message_text       # C++'s DebugString, as Caffe logs a message
 from ..proto import caffe_pb2
 from ..solvers import lr_policy
 from ..solvers.actions import CallbacksMixin
@@ -99,7 +99,7 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
         self.param = p = out
         self.solver_file = solver_file or "<solver>"
         self.log = log if log is not None else SolverLog()
-        self.log.info("Initializing solver from parameters: \n" + prototxt_io.to_text(p),
+        self.log.info("Initializing solver from parameters: \n" + message_text(p),
                       "solver.cpp:45")
         self.log.info("Use CPU.", "caffe.cpp:197")
         self._check_paths()

@@ -76,7 +76,7 @@ class SolverLog:
                     from tqdm import tqdm
                     tqdm.write(line, file=self.stream)
                 else:
-                    self.stream.write(line + "\n")
+                    self.stream.write(line if line.endswith("\n") else line + "\n")
                     self.stream.flush()
             except BrokenPipeError:
                 drop_lost_stream(self.stream)

@@ -271,9 +271,9 @@ def log_built_net(net, log, net_param, state):
     NetState ``state``: the rule lines, the filtered net as text, then :func:`log_net_init`.
     Returns the layer reports."""
     from .graph import filter_net
-    from ..io.prototxt import to_text
+    from ..io.text_print import message_text       # C++'s DebugString, as Caffe logs it
     from ..proto import caffe_pb2
     filtered = filter_net(net_param, caffe_pb2.Phase.Name(state.phase), state.level,
                           list(state.stage))
     filtered.state.CopyFrom(state)
-    return log_net_init(net, log, text=to_text(filtered), rules=rule_messages(net_param, state))
+    return log_net_init(net, log, text=message_text(filtered), rules=rule_messages(net_param, state))

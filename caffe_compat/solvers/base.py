@@ -35,6 +35,7 @@ from ..net import train_plan
 from ..data.caffe_random import seed_torch, set_thread_seed
 from ..errors import SolverError
 from ..io import prototxt as prototxt_io
+from ..io.text_print import message_text       # C++'s DebugString, as Caffe logs a message
 from ..kernels.memory import retain_freed_memory
 from ..proto import caffe_pb2
 from . import lr_policy
@@ -105,8 +106,8 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
         self._prefix_overridden = snapshot_prefix is not None
         self._batch_overrides = (batch_size, test_batch_size)
         self._check_param()
-        self.log.info("Initializing solver from parameters: \n"
-                      + prototxt_io.to_text(param), "solver.cpp:45")
+        self.log.info("Initializing solver from parameters: \n" + message_text(param),
+                      "solver.cpp:45")
         self.device = self._pick_device(device)
         # on a device the iteration losses are read at the display iterations only
         # (caffe_compat.solvers.deferred_losses)

@@ -184,3 +184,32 @@ def test_plot_log_chart_types(tmp_path, chart):
 def test_plot_log_refuses_an_unknown_chart(tmp_path, capsys):
     assert cli.main(["plot-log", "9", str(tmp_path / "x.png"), str(LOG)]) == 1
     assert "0-7" in capsys.readouterr().err
+
+
+def _dumps(log):
+    """The messages Caffe logs with a DebugString: the text after each "Initializing ... from
+    parameters:" line up to the next glog line."""
+    blocks = re.findall(r"Initializing (?:solver|net) from parameters: \n(.*?)(?=^[IWEF]\d{4})",
+                        log, flags=re.S | re.M)
+    return [b.rstrip("\n") for b in blocks]
+
+
+def test_train_logs_caffes_message_dumps(tmp_path, monkeypatch):
+    """`caffe train`'s log prints the solver and each net as C++'s DebugString writes them
+    (``base_lr: 0.1``, ``std: 1``, no blank line after), as real Caffe's log of the same run
+    (fixtures/train_log, written by make_train_log.py)."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    spec = importlib.util.spec_from_file_location("make_train_log", LOG.with_name(
+        "make_train_log.py"))
+    fixture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixture)
+    (tmp_path / "net.prototxt").write_text(fixture.NET)
+    (tmp_path / "solver.prototxt").write_text(fixture.SOLVER)
+    got = subprocess.run([sys.executable, "-m", "caffe_compat.cli", "train", "-solver",
+                          "solver.prototxt"], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}).stderr
+    want = _dumps(LOG.read_text())
+    assert len(want) == 3 and _dumps(got) == want
