@@ -101,7 +101,6 @@ class ArraySolver(NetSpecMixin, PathCheckMixin, DisplayMixin, StateMixin,
         self.log = log if log is not None else SolverLog()
         self.log.info("Initializing solver from parameters: \n" + message_text(p),
                       "solver.cpp:45")
-        self.log.info("Use CPU.", "caffe.cpp:197")
         self._check_paths()
         if p.random_seed >= 0:
             set_thread_seed(int(p.random_seed))

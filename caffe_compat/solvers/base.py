@@ -90,6 +90,7 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             out.CopyFrom(param)
             param = out
         self.solver_file = solver_file or "<solver>"
+        self._tool_log = log is not True          # True: pycaffe's (no "Use CPU." line there)
         if log is None or log is False:
             log = SolverLog()
         elif log is True:
@@ -199,10 +200,9 @@ class Solver(NetSetupMixin, PathCheckMixin, DataFeedMixin, TestPassMixin, Snapsh
             self.log.info(f"device {device} requested but no CUDA device is available: using "
                           "the CPU", "caffe.cpp:197")
             device = torch.device("cpu")
-        if device.type == "cpu":
-            self.log.info("Use CPU.", "caffe.cpp:197")
-        else:
-            self.log.info(f"Using GPUs {device.index or 0}", "caffe.cpp:197")
+        if self._tool_log:                        # caffe train's line
+            self.log.info("Use CPU." if device.type == "cpu" else
+                          f"Using GPUs {device.index or 0}", "caffe.cpp:197")
         return device
 
     def _stepwise(self, test_net_id=None):

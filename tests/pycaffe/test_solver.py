@@ -44,6 +44,16 @@ def test_solve(solver):
     assert solver.iter == 20
 
 
+@pytest.mark.parametrize("array_net", ["1", "0"])
+def test_the_log_is_pycaffes(solver_file, monkeypatch, capfd, array_net):
+    """A pycaffe solver logs the solver's set-up as real pycaffe does, and not the
+    "Use CPU." line of the caffe train tool (real pycaffe prints none)."""
+    monkeypatch.setenv("CAFFE_COMPAT_ARRAY_NET", array_net)
+    caffe.SGDSolver(solver_file())
+    err = capfd.readouterr().err
+    assert "Initializing solver from parameters" in err and "Use CPU." not in err
+
+
 def test_apply_update(solver):
     net = solver.net
     data = net.layers[1].blobs[0].data[...]
