@@ -47,6 +47,11 @@ def damaged_chunks(ds):
     return found[0] if found else None
 
 
+# a word as C++'s ``>>`` reads it in the C locale: bytes between ASCII white space (HDF5 and
+# window lists: a name may hold other bytes, a no-break space or Latin-1)
+CPP_WORD = re.compile("[^ \t\n\v\f\r]+")
+
+
 def read_source_list(path):
     """The ``.h5`` paths named by list file ``path``, resolved as Caffe would (see module doc)."""
     path = os.fspath(path)
@@ -60,8 +65,8 @@ def read_source_list(path):
         raise DataError(f"HDF5 source list '{path}' cannot be read: {e}") from None
     out = []
     folder = os.path.dirname(os.path.abspath(path))
-    for lineno, line in enumerate(text.split("\n"), 1):         # C++'s >>: ASCII white space
-        for token in re.findall("[^ \t\n\v\f\r]+", line):
+    for lineno, line in enumerate(text.split("\n"), 1):
+        for token in CPP_WORD.findall(line):
             if os.path.exists(token):
                 out.append(token)
             elif not os.path.isabs(token) and os.path.exists(os.path.join(folder, token)):

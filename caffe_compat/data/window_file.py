@@ -16,11 +16,11 @@ dropped. Windows name their image by ``image_index``, which indexes the images i
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
 from ..errors import DataError
+from .hdf5 import CPP_WORD
 
 f32 = np.float32
 
@@ -39,8 +39,8 @@ class _Tokens:
     def __init__(self, text, path):
         self.path = path
         self.items = []
-        for lineno, line in enumerate(text.split("\n"), 1):     # C++'s >>: ASCII white space
-            self.items.extend((tok, lineno) for tok in re.findall("[^ \t\n\v\f\r]+", line))
+        for lineno, line in enumerate(text.split("\n"), 1):
+            self.items.extend((tok, lineno) for tok in CPP_WORD.findall(line))
         self.pos = 0
 
     def more(self):

@@ -43,9 +43,10 @@ def g(value):
 
 
 def glog_line(severity, where, message):
+    """The line without its newline: glog ends a message with one unless it has its own."""
     now = datetime.datetime.now()
     return (f"{severity}{now:%m%d %H:%M:%S}.{now.microsecond:06d} {os.getpid():5d} {where}] "
-            f"{message}")
+            + message.removesuffix("\n"))
 
 
 class SolverLog:
@@ -76,7 +77,7 @@ class SolverLog:
                     from tqdm import tqdm
                     tqdm.write(line, file=self.stream)
                 else:
-                    self.stream.write(line if line.endswith("\n") else line + "\n")
+                    self.stream.write(line + "\n")
                     self.stream.flush()
             except BrokenPipeError:
                 drop_lost_stream(self.stream)
